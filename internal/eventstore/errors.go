@@ -1,0 +1,85 @@
+package eventstore
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// Sentinel errors. Stores and the HTTP layer wrap them with context; callers
+// test for them with errors.Is.
+var (
+	ErrStreamNotFound       = errors.New("stream not found")
+	ErrEventNotFound        = errors.New("event not found")
+	ErrWrongExpectedVersion = errors.New("wrong expected version")
+	ErrDuplicateEventID     = errors.New("duplicate event id")
+	ErrStreamTypeMismatch   = errors.New("stream type mismatch")
+	ErrStreamTypeRequired   = errors.New("stream_type is required to create a stream")
+	// ErrInvalid marks input that fails validation.
+	ErrInvalid = errors.New("invalid input")
+	// ErrUnavailable marks a failure to reach the database; the request may
+	// be retried later.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// WrongExpectedVersionError reports that a stream was not at the version an
+// append expected. errors.Is(err, ErrWrongExpectedVersion) holds for it.
+type WrongExpectedVersionError struct {
+	StreamID uuid.UUID
+	Expected ExpectedVersion
+	Current  int64
+}
+
+func (e *WrongExpectedVersionError) Error() string {
+	return fmt.Sprintf("stream %s: expected version %s, current version %d", e.StreamID, e.Expected, e.Current)
+}
+
+func (e *WrongExpectedVersionError) Unwrap() error { return ErrWrongExpectedVersion }
+
+// DuplicateEventError reports an event id already used by another stream or
+// another batch. errors.Is(err, ErrDuplicateEventID) holds for it.
+type DuplicateEventError struct {
+	EventID uuid.UUID
+}
+
+func (e *DuplicateEventError) Error() string {
+	return fmt.Sprintf("event id %s is already used by another stream or batch", e.EventID)
+}
+
+func (e *DuplicateEventError) Unwrap() error { return ErrDuplicateEventID }
+
+// StreamTypeMismatchError reports an append whose stream_type differs from the
+// stored one. errors.Is(err, ErrStreamTypeMismatch) holds for it.
+type StreamTypeMismatchError struct {
+	StreamID uuid.UUID
+	Stored   string
+	Given    string
+}
+
+func (e *StreamTypeMismatchError) Error() string {
+	return fmt.Sprintf("stream %s has type %q, not %q", e.StreamID, e.Stored, e.Given)
+}
+
+func (e *StreamTypeMismatchError) Unwrap() error { return ErrStreamTypeMismatch }
+
+// ValidationError reports one invalid field. errors.Is(err, ErrInvalid) holds
+// for it.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// Invalid returns a *ValidationError for field.
+func Invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,187 @@
+// Package eventstore holds Tributary's vocabulary: events, streams, expected
+// versions, the errors a store returns, input validation and the Store
+// interface that every storage backend implements.
+//
+// It imports neither net/http nor database/sql: the HTTP layer and the stores
+// both depend on it, never on each other.
+package eventstore
+
+import (
+	"context"
+	"iter"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event is one recorded event, as read back from the store.
+type Event struct {
+	ID         uuid.UUID
+	StreamID   uuid.UUID
+	StreamType string
+	// Version is the event's place in its stream: 1, 2, 3 … with no gaps.
+	Version int64
+	// Position is the event's place in the global log. It grows strictly in
+	// commit order across all streams.
+	Position int64
+	Type     string
+	// Data is the event's JSON payload exactly as the client sent it.
+	Data []byte
+	// Metadata is a JSON object, or nil when the event has none.
+	Metadata   []byte
+	RecordedAt time.Time
+}
+
+// Stream describes one stream. A stream exists once it holds an event.
+type Stream struct {
+	ID        uuid.UUID
+	Type      string
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// NewEvent is an event to append. A zero ID asks the store to make one.
+type NewEvent struct {
+	ID       uuid.UUID
+	Type     string
+	Data     []byte
+	Metadata []byte
+}
+
+// AppendRequest is one batch for one stream, written atomically or not at all.
+type AppendRequest struct {
+	StreamID uuid.UUID
+	// StreamType is required when the stream is new; on an existing stream it
+	// may be empty, and otherwise must equal the stored type.
+	StreamType string
+	Expected   ExpectedVersion
+	Events     []NewEvent
+}
+
+// RecordedEvent is what an append tells about each event it stored.
+type RecordedEvent struct {
+	ID         uuid.UUID
+	Version    int64
+	Position   int64
+	RecordedAt time.Time
+}
+
+// AppendResult is the outcome of a successful append.
+type AppendResult struct {
+	StreamID   uuid.UUID
+	StreamType string
+	// Version is the stream version after the batch: the version of its last event.
+	Version int64
+	Events  []RecordedEvent
+	// Duplicate reports that the batch had already been stored by an earlier
+	// request (an idempotent retry): nothing was written this time, and the
+	// result is that of the original append.
+	Duplicate bool
+}
+
+// Direction is the order in which a stream is read.
+type Direction int
+
+const (
+	Forward Direction = iota
+	Backward
+)
+
+// Page sizes: a read without a limit gets DefaultLimit events, and no read
+// gets more than MaxLimit.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// PageLimit returns the page size to use for a requested limit: DefaultLimit
+// for zero or less, at most MaxLimit.
+func PageLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultLimit
+	}
+	return min(limit, MaxLimit)
+}
+
+// ReadStreamOptions selects a page of one stream.
+type ReadStreamOptions struct {
+	// From is the first version to return. Zero means the start of the stream
+	// when reading forward, and its last version when reading backward.
+	From      int64
+	Limit     int
+	Direction Direction
+}
+
+// StreamPage is one page of a stream: its description, then its events.
+type StreamPage struct {
+	Stream Stream
+	// Next is the version the following page starts from, or 0 when this page
+	// reaches the end (forward) or the start (backward) of the stream.
+	Next int64
+	// Events yields the page's events in order. It reads them from the store as
+	// it goes, so it must be consumed before the request's context ends.
+	Events iter.Seq2[Event, error]
+}
+
+// ReadAllOptions selects a page of the global log.
+type ReadAllOptions struct {
+	// After excludes every position up to and including it.
+	After int64
+	Limit int
+	// StreamTypes and EventTypes keep only matching events; empty keeps all.
+	StreamTypes []string
+	EventTypes  []string
+}
+
+// LogPage is one page of the global log.
+type LogPage struct {
+	// Last is the position of the page's last event, or After when it is empty.
+	Last int64
+	// More reports whether matching events remain after Last.
+	More   bool
+	Events iter.Seq2[Event, error]
+}
+
+// ListStreamsOptions selects a page of streams, ordered by stream id.
+type ListStreamsOptions struct {
+	StreamTypes []string
+	// After excludes every stream whose id sorts at or before it. The zero
+	// UUID starts from the beginning.
+	After uuid.UUID
+	Limit int
+}
+
+// StreamList is one page of streams.
+type StreamList struct {
+	Streams []Stream
+	// More reports whether streams remain after the last one listed.
+	More bool
+}
+
+// Store is the storage a Tributary server runs on.
+//
+// Errors wrap the sentinels of this package: ErrStreamNotFound,
+// ErrEventNotFound, ErrWrongExpectedVersion, ErrDuplicateEventID,
+// ErrStreamTypeMismatch, ErrStreamTypeRequired, ErrInvalid and ErrUnavailable.
+type Store interface {
+	// Append writes a batch atomically. It returns a *WrongExpectedVersionError
+	// when the stream is not at the expected version, a *DuplicateEventError
+	// when an event id is already used elsewhere, a *StreamTypeMismatchError
+	// when the stream has another type, and ErrStreamTypeRequired when a new
+	// stream is given no type. A retry of a batch already stored returns the
+	// original result with Duplicate set and writes nothing.
+	Append(ctx context.Context, req AppendRequest) (AppendResult, error)
+	// Stream describes one stream, or returns ErrStreamNotFound.
+	Stream(ctx context.Context, id uuid.UUID) (Stream, error)
+	// ReadStream returns a page of one stream, or ErrStreamNotFound.
+	ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) (StreamPage, error)
+	// Event returns one event of a stream by version, or ErrEventNotFound.
+	Event(ctx context.Context, streamID uuid.UUID, version int64) (Event, error)
+	// ReadAll returns a page of the global log in position order.
+	ReadAll(ctx context.Context, opts ReadAllOptions) (LogPage, error)
+	// ListStreams returns a page of streams.
+	ListStreams(ctx context.Context, opts ListStreamsOptions) (StreamList, error)
+	// Ping reports whether the database answers; ErrUnavailable if not.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,705 @@
+// Package storetest states every guarantee of an eventstore.Store once, as a
+// suite that each store's tests run against a fresh store of their own.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// Open returns an empty store for one test; the caller registers its cleanup.
+type Open func(t *testing.T) eventstore.Store
+
+// Exercise runs the whole suite.
+func Exercise(t *testing.T, open Open) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s eventstore.Store)
+	}{
+		{"AppendCreatesStreamAtVersionOfBatch", testAppendCreates},
+		{"VersionGrowsByOneWithEachEvent", testVersionGrows},
+		{"ExpectedVersionForms", testExpectedVersions},
+		{"FailedAppendWritesNothing", testFailedAppendWritesNothing},
+		{"StreamTypeRules", testStreamType},
+		{"IdempotentRetryReturnsOriginalAndWritesNothing", testIdempotentRetry},
+		{"DuplicateEventIDIsRefused", testDuplicateEventID},
+		{"ConcurrentAppendsOnOneExpectedVersionOneWins", testConcurrentSameVersion},
+		{"ConcurrentAppendsFailOnlyTheConflicting", testMixedGroup},
+		{"DataComesBackByteForByte", testByteIdentical},
+		{"ReadStreamPagesForwardAndBackward", testReadStreamPaging},
+		{"EventByVersion", testEventByVersion},
+		{"ReadAllInPositionOrderWithFilters", testReadAll},
+		{"ListStreamsPagesAndFilters", testListStreams},
+		{"InvalidAppendIsRefused", testInvalidAppend},
+		{"PollingReaderSeesEveryEventOnceInOrder", testPollingReader},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// batch makes n events of type T with small JSON data.
+func batch(n int) []eventstore.NewEvent {
+	evs := make([]eventstore.NewEvent, n)
+	for i := range evs {
+		evs[i] = eventstore.NewEvent{Type: "Happened", Data: fmt.Appendf(nil, `{"n":%d}`, i)}
+	}
+	return evs
+}
+
+func withIDs(evs []eventstore.NewEvent) []eventstore.NewEvent {
+	for i := range evs {
+		evs[i].ID = uuid.New()
+	}
+	return evs
+}
+
+func mustAppend(t *testing.T, s eventstore.Store, req eventstore.AppendRequest) eventstore.AppendResult {
+	t.Helper()
+	if req.StreamType == "" {
+		req.StreamType = "thing"
+	}
+	res, err := s.Append(ctx(t), req)
+	if err != nil {
+		t.Fatalf("append %d events to %s (expected %s): %v", len(req.Events), req.StreamID, req.Expected, err)
+	}
+	return res
+}
+
+func collect(t *testing.T, seq iter.Seq2[eventstore.Event, error]) []eventstore.Event {
+	t.Helper()
+	var out []eventstore.Event
+	for e, err := range seq {
+		if err != nil {
+			t.Fatalf("reading events: %v", err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func readStream(t *testing.T, s eventstore.Store, id uuid.UUID, opts eventstore.ReadStreamOptions) ([]eventstore.Event, eventstore.StreamPage) {
+	t.Helper()
+	page, err := s.ReadStream(ctx(t), id, opts)
+	if err != nil {
+		t.Fatalf("read stream %s: %v", id, err)
+	}
+	return collect(t, page.Events), page
+}
+
+func versions(evs []eventstore.Event) []int64 {
+	v := make([]int64, len(evs))
+	for i, e := range evs {
+		v[i] = e.Version
+	}
+	return v
+}
+
+func testAppendCreates(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	evs := withIDs(batch(3))
+	evs[1].Metadata = []byte(`{"correlation_id":"c-1"}`)
+	res := mustAppend(t, s, eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.NoStream, Events: evs})
+	if res.Version != 3 || res.StreamType != "order" || res.StreamID != id || res.Duplicate {
+		t.Fatalf("append result = %+v, want version 3 of order stream %s, not a duplicate", res, id)
+	}
+	for i, r := range res.Events {
+		if r.ID != evs[i].ID || r.Version != int64(i+1) {
+			t.Errorf("result event %d = %+v, want id %s version %d", i, r, evs[i].ID, i+1)
+		}
+		if i > 0 && r.Position != res.Events[i-1].Position+1 {
+			t.Errorf("positions within a batch = %d then %d, want consecutive", res.Events[i-1].Position, r.Position)
+		}
+		if r.RecordedAt.IsZero() || r.RecordedAt.Location() != time.UTC {
+			t.Errorf("recorded_at = %v, want a UTC time", r.RecordedAt)
+		}
+	}
+	st, err := s.Stream(ctx(t), id)
+	if err != nil {
+		t.Fatalf("stream after append: %v", err)
+	}
+	if st.Version != 3 || st.Type != "order" || st.CreatedAt.IsZero() || st.UpdatedAt.Before(st.CreatedAt) {
+		t.Fatalf("stream = %+v, want version 3 type order with timestamps", st)
+	}
+	got, _ := readStream(t, s, id, eventstore.ReadStreamOptions{})
+	if len(got) != 3 {
+		t.Fatalf("read %d events, want 3", len(got))
+	}
+	for i, e := range got {
+		if e.ID != evs[i].ID || e.StreamID != id || e.StreamType != "order" || e.Type != "Happened" ||
+			string(e.Data) != string(evs[i].Data) || string(e.Metadata) != string(evs[i].Metadata) ||
+			e.Position != res.Events[i].Position || !e.RecordedAt.Equal(res.Events[i].RecordedAt) {
+			t.Errorf("event %d = %+v\nwant it as appended: %+v at %+v", i, e, evs[i], res.Events[i])
+		}
+	}
+	if got[0].Metadata != nil {
+		t.Errorf("metadata of an event without any = %q, want nil", got[0].Metadata)
+	}
+	if _, err := s.Stream(ctx(t), uuid.New()); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("Stream of an unknown id: err = %v, want ErrStreamNotFound", err)
+	}
+	if _, err := s.ReadStream(ctx(t), uuid.New(), eventstore.ReadStreamOptions{}); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("ReadStream of an unknown id: err = %v, want ErrStreamNotFound", err)
+	}
+}
+
+func testVersionGrows(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	for want := int64(1); want <= 4; want++ {
+		res := mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(want - 1), Events: batch(1)})
+		if res.Version != want || res.Events[0].Version != want {
+			t.Fatalf("append %d gave version %d, want %d", want, res.Version, want)
+		}
+	}
+	res := mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: batch(2)})
+	if res.Version != 6 {
+		t.Fatalf("append of 2 events at version 4 gave version %d, want 6", res.Version)
+	}
+}
+
+func testExpectedVersions(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	// A missing stream: "must exist" and an exact non-zero version fail.
+	for _, exp := range []eventstore.ExpectedVersion{eventstore.StreamExists, eventstore.Exactly(1)} {
+		_, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, StreamType: "thing", Expected: exp, Events: batch(1)})
+		var wev *eventstore.WrongExpectedVersionError
+		if !errors.As(err, &wev) || wev.Current != 0 || !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			t.Errorf("expected %s on a missing stream: err = %v, want wrong expected version with current 0", exp, err)
+		}
+	}
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Expected: eventstore.NoStream, Events: batch(2)})
+	for _, exp := range []eventstore.ExpectedVersion{eventstore.NoStream, eventstore.Exactly(0), eventstore.Exactly(1), eventstore.Exactly(3)} {
+		_, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Expected: exp, Events: batch(1)})
+		var wev *eventstore.WrongExpectedVersionError
+		if !errors.As(err, &wev) || wev.Current != 2 || wev.Expected != exp {
+			t.Errorf("expected %s at version 2: err = %v, want wrong expected version carrying expected %s, current 2", exp, err, exp)
+		}
+	}
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Expected: eventstore.StreamExists, Events: batch(1)})
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(3), Events: batch(1)})
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Any, Events: batch(1)})
+	if st, _ := s.Stream(ctx(t), id); st.Version != 5 {
+		t.Fatalf("version after three good appends = %d, want 5", st.Version)
+	}
+}
+
+func testFailedAppendWritesNothing(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: batch(1)})
+	before := logLength(t, s)
+	failing := []eventstore.AppendRequest{
+		{StreamID: id, Expected: eventstore.Exactly(7), Events: batch(3)},
+		{StreamID: id, StreamType: "other", Events: batch(3)},
+		{StreamID: uuid.New(), Events: batch(3)}, // new stream without a type
+	}
+	for _, req := range failing {
+		if _, err := s.Append(ctx(t), req); err == nil {
+			t.Fatalf("append %+v succeeded, want it refused", req)
+		}
+	}
+	if st, _ := s.Stream(ctx(t), id); st.Version != 1 {
+		t.Errorf("stream version after refused appends = %d, want 1", st.Version)
+	}
+	if after := logLength(t, s); after != before {
+		t.Errorf("log holds %d events after refused appends, want %d as before", after, before)
+	}
+}
+
+func logLength(t *testing.T, s eventstore.Store) int {
+	t.Helper()
+	n, after := 0, int64(0)
+	for {
+		page, err := s.ReadAll(ctx(t), eventstore.ReadAllOptions{After: after, Limit: eventstore.MaxLimit})
+		if err != nil {
+			t.Fatalf("read log: %v", err)
+		}
+		n += len(collect(t, page.Events))
+		if !page.More {
+			return n
+		}
+		after = page.Last
+	}
+}
+
+func testStreamType(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	_, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Events: batch(1)})
+	if !errors.Is(err, eventstore.ErrStreamTypeRequired) {
+		t.Errorf("new stream without a type: err = %v, want ErrStreamTypeRequired", err)
+	}
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, StreamType: "order", Events: batch(1)})
+	_, err = s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, StreamType: "invoice", Events: batch(1)})
+	var mm *eventstore.StreamTypeMismatchError
+	if !errors.As(err, &mm) || mm.Stored != "order" || mm.Given != "invoice" {
+		t.Errorf("append with another type: err = %v, want StreamTypeMismatchError order/invoice", err)
+	}
+	res, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Events: batch(1)})
+	if err != nil || res.StreamType != "order" {
+		t.Errorf("append without a type to an order stream: %+v, %v; want success reporting type order", res, err)
+	}
+	if _, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, StreamType: "order", Events: batch(1)}); err != nil {
+		t.Errorf("append repeating the stored type: %v", err)
+	}
+}
+
+func testIdempotentRetry(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	evs := withIDs(batch(3))
+	first := mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Expected: eventstore.NoStream, Events: evs})
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: batch(2)}) // the stream moves on
+	// The retry carries the original, now stale, expected version.
+	again, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, StreamType: "thing", Expected: eventstore.NoStream, Events: evs})
+	if err != nil {
+		t.Fatalf("retry of a stored batch: %v, want the original result", err)
+	}
+	if !again.Duplicate || again.Version != first.Version || !slices.EqualFunc(again.Events, first.Events, sameRecorded) {
+		t.Fatalf("retry result = %+v\nwant the original %+v marked duplicate", again, first)
+	}
+	if st, _ := s.Stream(ctx(t), id); st.Version != 5 {
+		t.Fatalf("stream version after retry = %d, want 5: nothing written twice", st.Version)
+	}
+	if n := logLength(t, s); n != 5 {
+		t.Fatalf("log holds %d events after retry, want 5", n)
+	}
+	// Many retries at once still write nothing.
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if r, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Events: evs}); err != nil || !r.Duplicate {
+				t.Errorf("concurrent retry: %+v, %v; want a duplicate result", r, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := logLength(t, s); n != 5 {
+		t.Fatalf("log holds %d events after concurrent retries, want 5", n)
+	}
+}
+
+func sameRecorded(a, b eventstore.RecordedEvent) bool {
+	return a.ID == b.ID && a.Version == b.Version && a.Position == b.Position && a.RecordedAt.Equal(b.RecordedAt)
+}
+
+func testDuplicateEventID(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	evs := withIDs(batch(3))
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: evs})
+	cases := map[string]eventstore.AppendRequest{
+		"id used by another stream": {StreamID: uuid.New(), StreamType: "thing", Events: []eventstore.NewEvent{evs[0]}},
+		"part of a stored batch":    {StreamID: id, Events: append([]eventstore.NewEvent{evs[0]}, withIDs(batch(1))...)},
+		"stored batch out of order": {StreamID: id, Events: []eventstore.NewEvent{evs[1], evs[0]}},
+		"stored ids with a new one": {StreamID: id, Events: append(withIDs(batch(1)), evs[2])},
+	}
+	for name, req := range cases {
+		_, err := s.Append(ctx(t), req)
+		var dup *eventstore.DuplicateEventError
+		if !errors.As(err, &dup) || !errors.Is(err, eventstore.ErrDuplicateEventID) {
+			t.Errorf("%s: err = %v, want DuplicateEventError", name, err)
+		}
+	}
+	if n := logLength(t, s); n != 3 {
+		t.Errorf("log holds %d events, want 3: refused batches write nothing", n)
+	}
+}
+
+func testConcurrentSameVersion(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: batch(1)})
+	const n = 50
+	var wins, conflicts, other int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(1), Events: batch(2)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, eventstore.ErrWrongExpectedVersion):
+				conflicts++
+			default:
+				other++
+				t.Errorf("racing append: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || conflicts != n-1 {
+		t.Fatalf("%d appends racing on version 1: %d won, %d conflicted, %d failed otherwise; want exactly 1 winner", n, wins, conflicts, other)
+	}
+	if st, _ := s.Stream(ctx(t), id); st.Version != 3 {
+		t.Fatalf("stream version = %d, want 3", st.Version)
+	}
+}
+
+// testMixedGroup sends good and bad appends at the same moment, so that a
+// group-committing store takes them into one transaction: only the bad ones
+// may fail.
+func testMixedGroup(t *testing.T, s eventstore.Store) {
+	const n = 40
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = uuid.New()
+		mustAppend(t, s, eventstore.AppendRequest{StreamID: ids[i], Events: batch(1)})
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			exp := eventstore.Exactly(1)
+			if i%2 == 1 {
+				exp = eventstore.Exactly(5) // wrong
+			}
+			_, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: ids[i], Expected: exp, Events: batch(2)})
+			if i%2 == 0 && err != nil {
+				t.Errorf("good append %d failed: %v", i, err)
+			}
+			if i%2 == 1 && !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+				t.Errorf("bad append %d: err = %v, want wrong expected version", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, id := range ids {
+		want := int64(3)
+		if i%2 == 1 {
+			want = 1
+		}
+		if st, _ := s.Stream(ctx(t), id); st.Version != want {
+			t.Errorf("stream %d at version %d, want %d", i, st.Version, want)
+		}
+	}
+}
+
+func testByteIdentical(t *testing.T, s eventstore.Store) {
+	payloads := []string{
+		`{"z":1,"a":2,"m":{"y":[3,2,1],"b":null}}`,
+		`{ "spaced" :  [ 1 , 2 ] ,"tab":	"x" }`,
+		`{"big":12345678901234567890,"neg":-0.000000000000000000001,"exp":1E400}`,
+		`{"unicode":"grüße, 東京, 🎉","escaped":"\u00fc\n\"q\"\\","nul":"\u0000"}`,
+		`"just a string"`, `42`, `null`, `true`, `[]`, `[{"a":[{"b":[{"c":{}}]}]}]`,
+		"{\n  \"pretty\": true\n}",
+		`{"html":"<script>&amp;</script>"}`,
+		`{"dup":1,"dup":2}`,
+	}
+	id := uuid.New()
+	evs := make([]eventstore.NewEvent, len(payloads))
+	for i, p := range payloads {
+		evs[i] = eventstore.NewEvent{Type: "Payload", Data: []byte(p), Metadata: []byte(`{"k":"v","n":1.50}`)}
+	}
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: evs})
+	got, _ := readStream(t, s, id, eventstore.ReadStreamOptions{})
+	for i, e := range got {
+		if string(e.Data) != payloads[i] {
+			t.Errorf("data %d came back as %q, want %q", i, e.Data, payloads[i])
+		}
+		if string(e.Metadata) != `{"k":"v","n":1.50}` {
+			t.Errorf("metadata %d came back as %q", i, e.Metadata)
+		}
+	}
+	one, err := s.Event(ctx(t), id, 4)
+	if err != nil || string(one.Data) != payloads[3] {
+		t.Errorf("Event(4) = %q, %v; want %q", one.Data, err, payloads[3])
+	}
+}
+
+func testReadStreamPaging(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: batch(25)})
+	evs, page := readStream(t, s, id, eventstore.ReadStreamOptions{Limit: 10})
+	if !slices.Equal(versions(evs), seq(1, 10)) || page.Next != 11 || page.Stream.Version != 25 {
+		t.Fatalf("first forward page: versions %v next %d, want 1..10 next 11", versions(evs), page.Next)
+	}
+	evs, page = readStream(t, s, id, eventstore.ReadStreamOptions{From: 21, Limit: 10})
+	if !slices.Equal(versions(evs), seq(21, 25)) || page.Next != 0 {
+		t.Fatalf("last forward page: versions %v next %d, want 21..25 next 0", versions(evs), page.Next)
+	}
+	evs, page = readStream(t, s, id, eventstore.ReadStreamOptions{From: 26})
+	if len(evs) != 0 || page.Next != 0 {
+		t.Fatalf("page past the end: versions %v next %d, want none", versions(evs), page.Next)
+	}
+	evs, page = readStream(t, s, id, eventstore.ReadStreamOptions{Direction: eventstore.Backward, Limit: 10})
+	if !slices.Equal(versions(evs), seq(25, 16)) || page.Next != 15 {
+		t.Fatalf("first backward page: versions %v next %d, want 25..16 next 15", versions(evs), page.Next)
+	}
+	evs, page = readStream(t, s, id, eventstore.ReadStreamOptions{Direction: eventstore.Backward, From: 5, Limit: 10})
+	if !slices.Equal(versions(evs), seq(5, 1)) || page.Next != 0 {
+		t.Fatalf("last backward page: versions %v next %d, want 5..1 next 0", versions(evs), page.Next)
+	}
+	// Walk the whole stream forward in pages of 7.
+	var all []int64
+	for from := int64(1); from != 0; {
+		evs, page = readStream(t, s, id, eventstore.ReadStreamOptions{From: from, Limit: 7})
+		all = append(all, versions(evs)...)
+		from = page.Next
+	}
+	if !slices.Equal(all, seq(1, 25)) {
+		t.Fatalf("paging forward by 7 gave %v, want 1..25", all)
+	}
+}
+
+// seq returns a..b inclusive, counting down when b < a.
+func seq(a, b int64) []int64 {
+	var out []int64
+	step := int64(1)
+	if b < a {
+		step = -1
+	}
+	for v := a; ; v += step {
+		out = append(out, v)
+		if v == b {
+			return out
+		}
+	}
+}
+
+func testEventByVersion(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	res := mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: batch(3)})
+	e, err := s.Event(ctx(t), id, 2)
+	if err != nil || e.Version != 2 || e.ID != res.Events[1].ID || e.Position != res.Events[1].Position {
+		t.Fatalf("Event(2) = %+v, %v; want the second appended event", e, err)
+	}
+	for _, v := range []int64{0, 4, -1} {
+		if _, err := s.Event(ctx(t), id, v); !errors.Is(err, eventstore.ErrEventNotFound) {
+			t.Errorf("Event(%d) err = %v, want ErrEventNotFound", v, err)
+		}
+	}
+	if _, err := s.Event(ctx(t), uuid.New(), 1); !errors.Is(err, eventstore.ErrEventNotFound) {
+		t.Errorf("Event of an unknown stream: err = %v, want ErrEventNotFound", err)
+	}
+}
+
+func testReadAll(t *testing.T, s eventstore.Store) {
+	order, invoice := uuid.New(), uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: order, StreamType: "order", Events: []eventstore.NewEvent{
+		{Type: "Placed", Data: []byte(`1`)}, {Type: "Paid", Data: []byte(`2`)}}})
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: invoice, StreamType: "invoice", Events: []eventstore.NewEvent{
+		{Type: "Issued", Data: []byte(`3`)}, {Type: "Paid", Data: []byte(`4`)}}})
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: order, StreamType: "order", Events: []eventstore.NewEvent{{Type: "Shipped", Data: []byte(`5`)}}})
+
+	read := func(opts eventstore.ReadAllOptions) ([]string, eventstore.LogPage) {
+		t.Helper()
+		page, err := s.ReadAll(ctx(t), opts)
+		if err != nil {
+			t.Fatalf("ReadAll(%+v): %v", opts, err)
+		}
+		var data []string
+		last := int64(0)
+		for _, e := range collect(t, page.Events) {
+			if e.Position <= last {
+				t.Fatalf("positions out of order: %d after %d", e.Position, last)
+			}
+			last = e.Position
+			data = append(data, string(e.Data))
+		}
+		return data, page
+	}
+	all, page := read(eventstore.ReadAllOptions{})
+	if !slices.Equal(all, []string{"1", "2", "3", "4", "5"}) || page.More {
+		t.Fatalf("whole log = %v more=%v, want 1..5 in commit order and no more", all, page.More)
+	}
+	first, page := read(eventstore.ReadAllOptions{Limit: 2})
+	if !slices.Equal(first, []string{"1", "2"}) || !page.More {
+		t.Fatalf("first page of 2 = %v more=%v, want [1 2] and more", first, page.More)
+	}
+	rest, page := read(eventstore.ReadAllOptions{After: page.Last, Limit: 10})
+	if !slices.Equal(rest, []string{"3", "4", "5"}) || page.More {
+		t.Fatalf("after %d = %v, want [3 4 5]", page.Last, rest)
+	}
+	empty, page := read(eventstore.ReadAllOptions{After: page.Last})
+	if len(empty) != 0 || page.More {
+		t.Fatalf("after the last position = %v more=%v, want nothing", empty, page.More)
+	}
+	filters := []struct {
+		opts eventstore.ReadAllOptions
+		want []string
+	}{
+		{eventstore.ReadAllOptions{StreamTypes: []string{"order"}}, []string{"1", "2", "5"}},
+		{eventstore.ReadAllOptions{EventTypes: []string{"Paid"}}, []string{"2", "4"}},
+		{eventstore.ReadAllOptions{EventTypes: []string{"Paid", "Shipped"}, StreamTypes: []string{"order"}}, []string{"2", "5"}},
+		{eventstore.ReadAllOptions{StreamTypes: []string{"order", "invoice"}, EventTypes: []string{"Issued"}}, []string{"3"}},
+		{eventstore.ReadAllOptions{StreamTypes: []string{"ORDER"}}, nil},
+	}
+	for _, f := range filters {
+		if got, _ := read(f.opts); !slices.Equal(got, f.want) {
+			t.Errorf("ReadAll(%+v) = %v, want %v", f.opts, got, f.want)
+		}
+	}
+	got, page := read(eventstore.ReadAllOptions{StreamTypes: []string{"order"}, Limit: 2})
+	if !slices.Equal(got, []string{"1", "2"}) || !page.More {
+		t.Fatalf("filtered page of 2 = %v more=%v, want [1 2] and more", got, page.More)
+	}
+	if got, page = read(eventstore.ReadAllOptions{StreamTypes: []string{"order"}, After: page.Last}); !slices.Equal(got, []string{"5"}) || page.More {
+		t.Fatalf("filtered second page = %v more=%v, want [5] and no more", got, page.More)
+	}
+}
+
+func testListStreams(t *testing.T, s eventstore.Store) {
+	var orders []uuid.UUID
+	for i := range 7 {
+		id := uuid.New()
+		typ := "order"
+		if i%3 == 0 {
+			typ = "invoice"
+		} else {
+			orders = append(orders, id)
+		}
+		mustAppend(t, s, eventstore.AppendRequest{StreamID: id, StreamType: typ, Events: batch(i + 1)})
+	}
+	slices.SortFunc(orders, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	var got []uuid.UUID
+	after := uuid.Nil
+	for range 10 {
+		list, err := s.ListStreams(ctx(t), eventstore.ListStreamsOptions{StreamTypes: []string{"order"}, After: after, Limit: 2})
+		if err != nil {
+			t.Fatalf("ListStreams: %v", err)
+		}
+		for _, st := range list.Streams {
+			if st.Type != "order" || st.Version < 1 {
+				t.Errorf("listed %+v, want an order stream with a version", st)
+			}
+			got = append(got, st.ID)
+		}
+		if !list.More {
+			break
+		}
+		after = list.Streams[len(list.Streams)-1].ID
+	}
+	if !slices.Equal(got, orders) {
+		t.Fatalf("order streams listed in pages of 2 = %v, want %v (sorted by id)", got, orders)
+	}
+	list, err := s.ListStreams(ctx(t), eventstore.ListStreamsOptions{})
+	if err != nil || len(list.Streams) != 7 || list.More {
+		t.Fatalf("ListStreams() = %d streams more=%v err=%v, want all 7", len(list.Streams), list.More, err)
+	}
+}
+
+func testInvalidAppend(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	dupID := uuid.New()
+	cases := map[string]eventstore.AppendRequest{
+		"no events":          {StreamID: id, StreamType: "thing"},
+		"nil stream id":      {StreamType: "thing", Events: batch(1)},
+		"bad stream type":    {StreamID: id, StreamType: "1abc", Events: batch(1)},
+		"empty event type":   {StreamID: id, StreamType: "thing", Events: []eventstore.NewEvent{{Data: []byte(`1`)}}},
+		"missing data":       {StreamID: id, StreamType: "thing", Events: []eventstore.NewEvent{{Type: "T"}}},
+		"data not json":      {StreamID: id, StreamType: "thing", Events: []eventstore.NewEvent{{Type: "T", Data: []byte(`{oops`)}}},
+		"metadata not obj":   {StreamID: id, StreamType: "thing", Events: []eventstore.NewEvent{{Type: "T", Data: []byte(`1`), Metadata: []byte(`[1]`)}}},
+		"invalid utf-8":      {StreamID: id, StreamType: "thing", Events: []eventstore.NewEvent{{Type: "T", Data: []byte("\"\xff\"")}}},
+		"id twice in batch":  {StreamID: id, StreamType: "thing", Events: []eventstore.NewEvent{{ID: dupID, Type: "T", Data: []byte(`1`)}, {ID: dupID, Type: "T", Data: []byte(`2`)}}},
+		"unicode event type": {StreamID: id, StreamType: "thing", Events: []eventstore.NewEvent{{Type: "Bestellung_über", Data: []byte(`1`)}}},
+	}
+	for name, req := range cases {
+		if _, err := s.Append(ctx(t), req); !errors.Is(err, eventstore.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := s.Stream(ctx(t), id); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("invalid appends created the stream: %v", err)
+	}
+}
+
+// testPollingReader is how subscriptions read the log: poll for positions
+// after the last one seen. With writers committing concurrently it must still
+// see every event exactly once, in order.
+func testPollingReader(t *testing.T, s eventstore.Store) {
+	const writers, appends = 8, 25
+	c := ctx(t)
+	stop := make(chan struct{})
+	seen := make(map[int64]uuid.UUID)
+	var order []int64
+	readerDone := make(chan error, 1)
+	go func() {
+		last := int64(0)
+		for {
+			// Once the writers are done, read on until the log is drained.
+			stopped := isClosed(stop)
+			page, err := s.ReadAll(c, eventstore.ReadAllOptions{After: last, Limit: 50})
+			if err != nil {
+				readerDone <- err
+				return
+			}
+			for e, err := range page.Events {
+				if err != nil {
+					readerDone <- err
+					return
+				}
+				if e.Position <= last {
+					readerDone <- fmt.Errorf("position %d after %d: out of order or repeated", e.Position, last)
+					return
+				}
+				last = e.Position
+				seen[e.Position] = e.ID
+				order = append(order, e.Position)
+			}
+			if stopped && !page.More {
+				readerDone <- nil
+				return
+			}
+		}
+	}()
+	var mu sync.Mutex
+	acked := make(map[uuid.UUID]int64)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range appends {
+				res, err := s.Append(c, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Events: batch(1 + (w+i)%3)})
+				if err != nil {
+					t.Errorf("writer %d append %d: %v", w, i, err)
+					return
+				}
+				mu.Lock()
+				for _, r := range res.Events {
+					acked[r.ID] = r.Position
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-readerDone; err != nil {
+		t.Fatalf("polling reader: %v", err)
+	}
+	for id, pos := range acked {
+		if seen[pos] != id {
+			t.Errorf("acknowledged event %s at position %d was not seen by the reader", id, pos)
+		}
+	}
+	if len(order) != len(acked) {
+		t.Errorf("reader saw %d events, writers acknowledged %d", len(order), len(acked))
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

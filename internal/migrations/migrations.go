@@ -1,0 +1,91 @@
+// Package migrations holds Tributary's schema as numbered SQL files, one
+// folder per SQL dialect, embedded in the binary, and applies them with goose.
+//
+// MySQL DDL commits implicitly, so every file holds one statement: goose
+// records each version right after its statement succeeds, and a failure
+// leaves the schema at a recorded version.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed mysql/*.sql
+var files embed.FS
+
+// VersionTable records the applied migrations.
+const VersionTable = "schema_migrations"
+
+// ApplyMySQL brings a MySQL or MariaDB database up to the newest schema. It
+// holds a named lock (GET_LOCK) while it works, so that several instances
+// starting at once apply each migration exactly once; the others wait and
+// then find nothing left to do. It logs each migration it applies.
+func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	fsys, err := fs.Sub(files, "mysql")
+	if err != nil {
+		return fmt.Errorf("open embedded mysql migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectMySQL, db, fsys,
+		goose.WithTableName(VersionTable),
+		goose.WithSessionLocker(mysqlLocker{}),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return fmt.Errorf("prepare migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range results {
+		log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	version, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	log.Info("schema is up to date", "version", version, "applied", len(results))
+	return nil
+}
+
+// mysqlLocker is a goose SessionLocker on MySQL's named locks. Unlike goose's
+// lease-based table locker it needs no table and no polling interval, and the
+// server frees the lock by itself if the process dies.
+type mysqlLocker struct{}
+
+// lockWait is how long one GET_LOCK call waits before it tries again; the
+// context bounds the whole wait.
+const lockWait = 2
+
+// The lock is named per database so that two Tributary databases on one server
+// do not wait for each other; MD5 keeps the name within the 64-character limit.
+const lockName = "CONCAT('tributary-migrate-', MD5(IFNULL(DATABASE(), '')))"
+
+func (mysqlLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	for {
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", lockWait).Scan(&got); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		if got.Valid && got.Int64 == 1 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+	}
+}
+
+func (mysqlLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+lockName+")"); err != nil {
+		return fmt.Errorf("release migration lock: %w", err)
+	}
+	return nil
+}

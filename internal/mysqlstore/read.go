@@ -1,0 +1,212 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+const eventColumns = "position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at"
+
+// Stream implements eventstore.Store.
+func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	st := eventstore.Stream{ID: id}
+	err := s.db.QueryRowContext(ctx,
+		"SELECT stream_type, version, created_at, updated_at FROM streams WHERE stream_id = ?", id[:]).
+		Scan(&st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return eventstore.Stream{}, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
+	}
+	if err != nil {
+		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, translate(err))
+	}
+	return st, nil
+}
+
+// ReadStream implements eventstore.Store. The page is bounded by the version
+// read first, so the events and the description agree even while appends go on.
+func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
+	st, err := s.Stream(ctx, id)
+	if err != nil {
+		return eventstore.StreamPage{}, err
+	}
+	page := eventstore.StreamPage{Stream: st}
+	limit := int64(eventstore.PageLimit(opts.Limit))
+	if opts.Direction == eventstore.Backward {
+		from := opts.From
+		if from == 0 || from > st.Version {
+			from = st.Version
+		}
+		to := max(from-limit+1, 1)
+		if to > 1 {
+			page.Next = to - 1
+		}
+		page.Events = s.queryEvents(ctx, "read stream "+id.String(),
+			"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version DESC",
+			id[:], to, from)
+		return page, nil
+	}
+	from := max(opts.From, 1)
+	to := min(from+limit-1, st.Version)
+	if to < st.Version {
+		page.Next = to + 1
+	}
+	page.Events = s.queryEvents(ctx, "read stream "+id.String(),
+		"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version",
+		id[:], from, to)
+	return page, nil
+}
+
+// Event implements eventstore.Store.
+func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
+	row := s.db.QueryRowContext(ctx,
+		"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
+	e, err := scanEvent(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return eventstore.Event{}, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
+	}
+	if err != nil {
+		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, translate(err))
+	}
+	return e, nil
+}
+
+// ReadAll implements eventstore.Store. It first finds the page's positions
+// (limit+1 of them, to know whether more remain), then streams the events up
+// to the last of them. Positions are assigned in commit order, so no event can
+// later appear below a position already seen: the two queries agree.
+func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	opts.Limit = eventstore.PageLimit(opts.Limit)
+	where, args := logFilter(opts)
+	var positions []int64
+	rows, err := s.db.QueryContext(ctx, "SELECT position FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	if err != nil {
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, translate(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p); err != nil {
+			return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+		}
+		positions = append(positions, p)
+	}
+	if err := rows.Err(); err != nil {
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, translate(err))
+	}
+	page := eventstore.LogPage{Last: opts.After, More: len(positions) > opts.Limit}
+	if len(positions) == 0 {
+		page.Events = func(func(eventstore.Event, error) bool) {}
+		return page, nil
+	}
+	page.Last = positions[min(len(positions), opts.Limit)-1]
+	page.Events = s.queryEvents(ctx, fmt.Sprintf("read log after %d", opts.After),
+		"SELECT "+eventColumns+" FROM events WHERE "+where+" AND position <= ? ORDER BY position",
+		append(args, page.Last)...)
+	return page, nil
+}
+
+// logFilter builds the WHERE clause of a log read; values go in as arguments.
+func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
+	where := "position > ?"
+	args := []any{opts.After}
+	if len(opts.StreamTypes) > 0 {
+		where += " AND stream_type IN (" + placeholders(len(opts.StreamTypes)) + ")"
+		for _, t := range opts.StreamTypes {
+			args = append(args, t)
+		}
+	}
+	if len(opts.EventTypes) > 0 {
+		where += " AND event_type IN (" + placeholders(len(opts.EventTypes)) + ")"
+		for _, t := range opts.EventTypes {
+			args = append(args, t)
+		}
+	}
+	return where, args
+}
+
+// ListStreams implements eventstore.Store.
+func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
+	opts.Limit = eventstore.PageLimit(opts.Limit)
+	q := "SELECT stream_id, stream_type, version, created_at, updated_at FROM streams WHERE stream_id > ?"
+	args := []any{opts.After[:]}
+	if len(opts.StreamTypes) > 0 {
+		q += " AND stream_type IN (" + placeholders(len(opts.StreamTypes)) + ")"
+		for _, t := range opts.StreamTypes {
+			args = append(args, t)
+		}
+	}
+	q += " ORDER BY stream_id LIMIT ?"
+	args = append(args, opts.Limit+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", translate(err))
+	}
+	defer rows.Close()
+	var list eventstore.StreamList
+	for rows.Next() {
+		var raw []byte
+		var st eventstore.Stream
+		if err := rows.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt); err != nil {
+			return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
+		}
+		if st.ID, err = uuid.FromBytes(raw); err != nil {
+			return eventstore.StreamList{}, fmt.Errorf("list streams: stream id: %w", err)
+		}
+		list.Streams = append(list.Streams, st)
+	}
+	if err := rows.Err(); err != nil {
+		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", translate(err))
+	}
+	if len(list.Streams) > opts.Limit {
+		list.Streams, list.More = list.Streams[:opts.Limit], true
+	}
+	return list, nil
+}
+
+// queryEvents returns an iterator that runs the query when it is ranged over
+// and yields its rows one at a time, so a page is never held in memory whole.
+func (s *Store) queryEvents(ctx context.Context, what, query string, args ...any) iter.Seq2[eventstore.Event, error] {
+	return func(yield func(eventstore.Event, error) bool) {
+		rows, err := s.db.QueryContext(ctx, query, args...)
+		if err != nil {
+			yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, translate(err)))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, err))
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, translate(err)))
+		}
+	}
+}
+
+func scanEvent(row interface{ Scan(...any) error }) (eventstore.Event, error) {
+	var e eventstore.Event
+	var rawID, rawStream []byte
+	if err := row.Scan(&e.Position, &rawID, &rawStream, &e.Version, &e.StreamType, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt); err != nil {
+		return eventstore.Event{}, err
+	}
+	var err1, err2 error
+	e.ID, err1 = uuid.FromBytes(rawID)
+	e.StreamID, err2 = uuid.FromBytes(rawStream)
+	if err := errors.Join(err1, err2); err != nil {
+		return eventstore.Event{}, fmt.Errorf("scan event ids: %w", err)
+	}
+	return e, nil
+}

@@ -1,0 +1,69 @@
+// Package mysqltest gives each test a database of its own on the MySQL or
+// MariaDB server named by TRIBUTARY_TEST_MYSQL_DSN (default: root without a
+// password on 127.0.0.1:3306), dropped when the test ends.
+//
+// When the variable is set the server must answer, or the test fails; when it
+// is unset and no local server answers, the test is skipped.
+package mysqltest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// EnvDSN names the variable holding the server to test against.
+const EnvDSN = "TRIBUTARY_TEST_MYSQL_DSN"
+
+const defaultDSN = "root@tcp(127.0.0.1:3306)/"
+
+// NewDatabase creates a uniquely named, empty database and returns a DSN for
+// it. The database is dropped at the end of the test.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	dsn, required := os.LookupEnv(EnvDSN)
+	if !required || dsn == "" {
+		dsn, required = defaultDSN, false
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("%s: %v", EnvDSN, err)
+	}
+	cfg.DBName = ""
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("open %s: %v", cfg.Addr, err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		if !required {
+			t.Skipf("no MySQL/MariaDB at %s (%v); set %s to run this test", cfg.Addr, err, EnvDSN)
+		}
+		t.Fatalf("%s is set but %s does not answer: %v", EnvDSN, cfg.Addr, err)
+	}
+
+	var b [6]byte
+	rand.Read(b[:])
+	name := "tributary_test_" + hex.EncodeToString(b[:])
+	// A database name cannot be a placeholder; this one is made of hex digits here.
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}
