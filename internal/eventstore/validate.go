@@ -114,7 +114,6 @@ func field(name string, i int) string {
 	return "events[" + strconv.Itoa(i) + "]." + name
 }
 
-
 func truncate(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "…"

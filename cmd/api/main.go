@@ -1,0 +1,136 @@
+// Command api runs the Tributary event store service.
+//
+//	api            serve the HTTP API (the default)
+//	api migrate    bring the database schema up to date and exit
+//	api help       list the configuration variables
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tributary-dev/tributary/api"
+	"github.com/tributary-dev/tributary/internal/config"
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the configuration once, builds the parts and runs the command.
+// The environment is read through kelseyhightower/envconfig, which reads the
+// process environment itself.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve", "migrate":
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: api [serve|migrate|help]\n\nConfiguration (environment variables):")
+		return config.Usage(stdout)
+	default:
+		return fmt.Errorf("unknown command %q; try: api help", cmd)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if cfg.MySQLDSN == "" {
+		return errors.New("no database configured: set TRIBUTARY_MYSQL_DSN, e.g. " +
+			"TRIBUTARY_MYSQL_DSN='root@tcp(127.0.0.1:3306)/tributary' (the database must exist); " +
+			"the embedded store for TRIBUTARY_DATA_DIR is not built yet")
+	}
+
+	store, err := openMySQL(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if cmd == "migrate" {
+		return nil
+	}
+	return serve(ctx, cfg, store, log)
+}
+
+// openMySQL opens and migrates the MySQL store, waiting up to the start-up
+// timeout for a database that is still starting.
+func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysqlstore.Store, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
+	defer cancel()
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log})
+		if err == nil {
+			if err = store.Migrate(ctx); err == nil {
+				log.Info("store ready", "store", "mysql")
+				return store, nil
+			}
+			store.Close()
+		}
+		if !errors.Is(err, eventstore.ErrUnavailable) {
+			return nil, fmt.Errorf("open MySQL store: %w", err)
+		}
+		log.Warn("database not reachable yet; retrying", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("database not reachable within %s (TRIBUTARY_STARTUP_TIMEOUT): %w", cfg.StartupTimeout, err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// serve runs the HTTP server until ctx ends, then drains it: requests in
+// flight, appends included, finish before the store closes.
+func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *slog.Logger) error {
+	handler := esthttp.New(store, esthttp.Options{
+		Logger:       log,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxBatch:     cfg.MaxBatch,
+		OpenAPI:      api.OpenAPI,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

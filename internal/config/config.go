@@ -1,0 +1,62 @@
+// Package config reads Tributary's settings from TRIBUTARY_* environment
+// variables.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix is the environment variables' common prefix.
+const Prefix = "tributary"
+
+// Config is every setting of the service, with its default.
+type Config struct {
+	Addr            string        `envconfig:"ADDR" default:":8080" desc:"address to listen on"`
+	MySQLDSN        string        `envconfig:"MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary"`
+	DataDir         string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
+	MaxBodyBytes    int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
+	MaxBatch        int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
+	MySQLMaxConns   int           `envconfig:"MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
+	StartupTimeout  time.Duration `envconfig:"STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for requests in flight"`
+	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	APITokens       string        `envconfig:"API_TOKENS" desc:"access tokens (not implemented yet: setting it stops start-up)"`
+}
+
+// Load reads the configuration from the environment and checks it.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		return Config{}, fmt.Errorf("read configuration: %w", err)
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BODY_BYTES must be at least 1024, got %d", c.MaxBodyBytes))
+	}
+	if c.MaxBatch < 1 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BATCH must be at least 1, got %d", c.MaxBatch))
+	}
+	if c.MySQLMaxConns < 1 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_MAX_CONNS must be at least 1, got %d", c.MySQLMaxConns))
+	}
+	if c.APITokens != "" {
+		// Refusing is safer than serving openly to someone who asked for auth.
+		errs = append(errs, errors.New("TRIBUTARY_API_TOKENS is set, but access control is not implemented yet; unset it to run without auth"))
+	}
+	return errors.Join(errs...)
+}
+
+// Usage writes the table of variables, their defaults and meanings.
+func Usage(w io.Writer) error {
+	return envconfig.Usagef(Prefix, &Config{}, w, envconfig.DefaultTableFormat)
+}

@@ -1,0 +1,88 @@
+package http
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// timeFormat is RFC 3339 in UTC with microseconds, as the API promises.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+// timestamp renders a time the API's way.
+type timestamp time.Time
+
+func (t timestamp) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(timeFormat) + `"`), nil
+}
+
+type streamJSON struct {
+	StreamID   uuid.UUID `json:"stream_id"`
+	StreamType string    `json:"stream_type"`
+	Version    int64     `json:"version"`
+	CreatedAt  timestamp `json:"created_at"`
+	UpdatedAt  timestamp `json:"updated_at"`
+}
+
+func toStreamJSON(st eventstore.Stream) streamJSON {
+	return streamJSON{st.ID, st.Type, st.Version, timestamp(st.CreatedAt), timestamp(st.UpdatedAt)}
+}
+
+type appendResponse struct {
+	StreamID   uuid.UUID          `json:"stream_id"`
+	StreamType string             `json:"stream_type"`
+	Version    int64              `json:"version"`
+	Events     []appendedEventOut `json:"events"`
+}
+
+type appendedEventOut struct {
+	ID         uuid.UUID `json:"id"`
+	Version    int64     `json:"version"`
+	Position   int64     `json:"position"`
+	RecordedAt timestamp `json:"recorded_at"`
+}
+
+// encodeEvent appends e as JSON to b. It writes data and metadata exactly as
+// stored: encoding/json would compact them and escape <, > and &, and the API
+// returns them byte for byte.
+func encodeEvent(b []byte, e eventstore.Event) []byte {
+	b = append(b, `{"id":"`...)
+	b = append(b, e.ID.String()...)
+	b = append(b, `","stream_id":"`...)
+	b = append(b, e.StreamID.String()...)
+	b = append(b, `","stream_type":`...)
+	b = appendString(b, e.StreamType)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, e.Version, 10)
+	b = append(b, `,"position":`...)
+	b = strconv.AppendInt(b, e.Position, 10)
+	b = append(b, `,"type":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"data":`...)
+	b = append(b, e.Data...)
+	if e.Metadata != nil {
+		b = append(b, `,"metadata":`...)
+		b = append(b, e.Metadata...)
+	}
+	b = append(b, `,"recorded_at":"`...)
+	b = e.RecordedAt.UTC().AppendFormat(b, timeFormat)
+	return append(b, `"}`...)
+}
+
+// appendString appends s as a JSON string. Names are validated to plain ASCII
+// that needs no escaping; anything else goes through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

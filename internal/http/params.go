@@ -1,0 +1,144 @@
+package http
+
+import (
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// streamID parses the {streamID} path parameter.
+func streamID(r *http.Request) (uuid.UUID, error) {
+	id, err := eventstore.ParseUUID("stream_id", chi.URLParam(r, "streamID"))
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return id, nil
+}
+
+// intParam parses an optional integer query parameter in [min, max].
+func intParam(q url.Values, name string, def, min, max int64) (int64, error) {
+	raw := q.Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < min || n > max {
+		if max == 1<<63-1 {
+			return 0, badRequest("query parameter %s must be a whole number ≥ %d, got %q", name, min, raw)
+		}
+		return 0, badRequest("query parameter %s must be a whole number from %d to %d, got %q", name, min, max, raw)
+	}
+	return n, nil
+}
+
+// limitParam parses ?limit=: 1 to eventstore.MaxLimit, default DefaultLimit.
+func limitParam(q url.Values) (int, error) {
+	n, err := intParam(q, "limit", eventstore.DefaultLimit, 1, eventstore.MaxLimit)
+	return int(n), err
+}
+
+// namesParam parses a comma-separated list of names, e.g. ?type=A,B.
+func namesParam(q url.Values, name string) ([]string, error) {
+	raw := q.Get(name)
+	if raw == "" {
+		return nil, nil
+	}
+	names := strings.Split(raw, ",")
+	for i, n := range names {
+		n = strings.TrimSpace(n)
+		if err := eventstore.ValidateName(name, n); err != nil {
+			return nil, badRequest("query parameter %s must be a comma-separated list of names: %v", name, err)
+		}
+		names[i] = n
+	}
+	return names, nil
+}
+
+// requireJSON answers 415 unless the body is declared as JSON.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return &detailError{kind: errUnsupportedMedia,
+			detail: "the body must be JSON: send Content-Type: application/json (got " + strconv.Quote(ct) + ")"}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &detailError{kind: errUnsupportedMedia, detail: "the body must be UTF-8, got charset " + strconv.Quote(cs)}
+	}
+	return nil
+}
+
+// expectedVersion reads an append's condition from If-Match / If-None-Match.
+func expectedVersion(h http.Header) (eventstore.ExpectedVersion, error) {
+	ifMatch, ifNoneMatch := h.Values("If-Match"), h.Values("If-None-Match")
+	switch {
+	case len(ifMatch) > 0 && len(ifNoneMatch) > 0:
+		return eventstore.Any, badRequest("send If-Match or If-None-Match, not both")
+	case len(ifMatch) > 1 || len(ifNoneMatch) > 1:
+		return eventstore.Any, badRequest("send one expected version, not a list of entity tags")
+	case len(ifNoneMatch) == 1:
+		if strings.TrimSpace(ifNoneMatch[0]) != "*" {
+			return eventstore.Any, badRequest(`If-None-Match on an append must be * (the stream must not exist), got %q`, ifNoneMatch[0])
+		}
+		return eventstore.NoStream, nil
+	case len(ifMatch) == 1:
+		v := strings.TrimSpace(ifMatch[0])
+		if v == "*" {
+			return eventstore.StreamExists, nil
+		}
+		n, err := parseVersionTag(v)
+		if err != nil {
+			return eventstore.Any, badRequest(`If-Match must be * or one strong entity tag holding a version, like "3"; got %q: %s`, ifMatch[0], err)
+		}
+		return eventstore.Exactly(n), nil
+	}
+	return eventstore.Any, nil
+}
+
+// parseVersionTag parses a strong entity tag holding a version: "3".
+func parseVersionTag(v string) (int64, error) {
+	switch {
+	case strings.HasPrefix(v, "W/"):
+		return 0, errString("weak tags are not allowed")
+	case strings.Contains(v, ","):
+		return 0, errString("lists of tags are not allowed")
+	case len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"':
+		return 0, errString("the tag must be in double quotes")
+	}
+	digits := v[1 : len(v)-1]
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, errString("the version must be a whole number ≥ 0")
+		}
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, errString("the version is out of range")
+	}
+	return n, nil
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+// notModified reports whether If-None-Match holds the current entity tag
+// (RFC 9110 weak comparison; * matches any existing stream).
+func notModified(r *http.Request, current string) bool {
+	for _, v := range r.Header.Values("If-None-Match") {
+		for _, tag := range strings.Split(v, ",") {
+			tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+			if tag == "*" || tag == current {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,169 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// ProblemBase prefixes every problem type: a problem's type is
+// ProblemBase + slug, e.g. https://tributary.dev/problems/wrong-expected-version.
+const ProblemBase = "https://tributary.dev/problems/"
+
+// Errors of the HTTP layer itself, mapped to statuses alongside the domain's.
+var (
+	errBadRequest       = errors.New("bad request")
+	errNotFound         = errors.New("not found")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errTooLarge         = errors.New("request too large")
+	errUnsupportedMedia = errors.New("unsupported media type")
+)
+
+// badRequest returns an error that is answered with 400 and the given detail.
+func badRequest(format string, args ...any) error {
+	return &detailError{kind: errBadRequest, detail: fmt.Sprintf(format, args...)}
+}
+
+// detailError carries the detail to show a client for one of the errors above.
+type detailError struct {
+	kind   error
+	detail string
+}
+
+func (e *detailError) Error() string { return e.detail }
+func (e *detailError) Unwrap() error { return e.kind }
+
+// problemKind is one row of the error table.
+type problemKind struct {
+	err    error
+	status int
+	slug   string
+	title  string
+}
+
+// problemKinds maps errors to statuses, in one place, walked with errors.Is.
+// Anything not listed is a 500 whose details go only to the log.
+var problemKinds = []problemKind{
+	{errBadRequest, http.StatusBadRequest, "bad-request", "Bad request"},
+	{eventstore.ErrInvalid, http.StatusBadRequest, "bad-request", "Bad request"},
+	{eventstore.ErrStreamTypeRequired, http.StatusBadRequest, "bad-request", "Bad request"},
+	{eventstore.ErrStreamNotFound, http.StatusNotFound, "not-found", "Not found"},
+	{eventstore.ErrEventNotFound, http.StatusNotFound, "not-found", "Not found"},
+	{errNotFound, http.StatusNotFound, "not-found", "Not found"},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
+	{eventstore.ErrWrongExpectedVersion, http.StatusConflict, "wrong-expected-version", "Wrong expected version"},
+	{eventstore.ErrDuplicateEventID, http.StatusConflict, "duplicate-event-id", "Duplicate event id"},
+	{eventstore.ErrStreamTypeMismatch, http.StatusConflict, "stream-type-mismatch", "Stream type mismatch"},
+	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
+	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
+	{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
+	// A request that ran out of time waited on the database.
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
+}
+
+var internalKind = problemKind{nil, http.StatusInternalServerError, "internal", "Internal server error"}
+
+// retryAfterSeconds is what a 503 tells clients to wait.
+const retryAfterSeconds = 2
+
+// writeError answers a failed request with RFC 9457 problem details. It is
+// the one place where errors become statuses, and where 5xx are logged.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away; there is no one to answer.
+		s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()))
+		return
+	}
+	kind := internalKind
+	for _, k := range problemKinds {
+		if errors.Is(err, k.err) {
+			kind = k
+			break
+		}
+	}
+	p := map[string]any{
+		"type":   ProblemBase + kind.slug,
+		"title":  kind.title,
+		"status": kind.status,
+		"detail": detail(err, kind),
+	}
+	h := w.Header()
+	var wev *eventstore.WrongExpectedVersionError
+	var dup *eventstore.DuplicateEventError
+	var mm *eventstore.StreamTypeMismatchError
+	switch {
+	case errors.As(err, &wev):
+		if n, ok := wev.Expected.Number(); ok {
+			p["expected_version"] = n
+		} else {
+			p["expected_version"] = "*"
+		}
+		p["current_version"] = wev.Current
+		h.Set("ETag", etag(wev.Current))
+	case errors.As(err, &dup):
+		p["event_id"] = dup.EventID.String()
+	case errors.As(err, &mm):
+		p["stream_type"] = mm.Stored
+	}
+	switch kind.status {
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	case http.StatusMethodNotAllowed:
+		h.Set("Allow", allowed(s.router, r.URL.Path))
+	}
+	if kind.status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", kind.status,
+			"request_id", middleware.GetReqID(r.Context()), "error", err)
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(p); err != nil {
+		s.log.Error("encode problem", "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(kind.status)
+	w.Write(buf.Bytes()) //nolint:errcheck // the client may be gone; nothing to do
+}
+
+// detail is the human-readable explanation shown to the client.
+func detail(err error, kind problemKind) string {
+	var de *detailError
+	var ve *eventstore.ValidationError
+	switch {
+	case kind.status == http.StatusInternalServerError:
+		return "The server failed to handle the request; the error is in its log."
+	case kind.status == http.StatusServiceUnavailable:
+		return "The database cannot be reached right now; nothing was written. Try again shortly."
+	case errors.As(err, &de):
+		return de.detail
+	case errors.As(err, &ve):
+		return ve.Error()
+	case errors.Is(err, eventstore.ErrStreamTypeRequired):
+		return "stream_type is required to create a stream; give it in the request body."
+	}
+	// Domain errors describe themselves; strip the operation context that
+	// wraps them ("append to …: ") by reporting the innermost typed message.
+	var wev *eventstore.WrongExpectedVersionError
+	var dup *eventstore.DuplicateEventError
+	var mm *eventstore.StreamTypeMismatchError
+	switch {
+	case errors.As(err, &wev):
+		return wev.Error()
+	case errors.As(err, &dup):
+		return dup.Error()
+	case errors.As(err, &mm):
+		return mm.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,216 @@
+package http
+
+import (
+	"bufio"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
+	id, err := streamID(r)
+	if err != nil {
+		return err
+	}
+	st, err := s.store.Stream(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	tag := etag(st.Version)
+	w.Header().Set("ETag", tag)
+	if notModified(r, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	return writeJSON(w, http.StatusOK, toStreamJSON(st))
+}
+
+func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
+	id, err := streamID(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	opts := eventstore.ReadStreamOptions{}
+	switch d := q.Get("direction"); d {
+	case "", "forward":
+	case "backward":
+		opts.Direction = eventstore.Backward
+	default:
+		return badRequest("query parameter direction must be forward or backward, got %q", d)
+	}
+	if opts.From, err = intParam(q, "from", 0, 1, 1<<63-1); err != nil {
+		return err
+	}
+	if opts.Limit, err = limitParam(q); err != nil {
+		return err
+	}
+	page, err := s.store.ReadStream(r.Context(), id, opts)
+	if err != nil {
+		return err
+	}
+	tag := etag(page.Stream.Version)
+	if notModified(r, tag) {
+		w.Header().Set("ETag", tag)
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	return s.writeEvents(w, r, page.Events, func(h http.Header, b []byte) []byte {
+		h.Set("ETag", tag)
+		if page.Next != 0 {
+			next := url.Values{"from": {strconv.FormatInt(page.Next, 10)}, "limit": {strconv.Itoa(opts.Limit)}}
+			if opts.Direction == eventstore.Backward {
+				next.Set("direction", "backward")
+			}
+			h.Set("Link", "</streams/"+id.String()+"/events?"+next.Encode()+`>; rel="next"`)
+		}
+		b = append(b, `{"stream_id":"`...)
+		b = append(b, id.String()...)
+		b = append(b, `","stream_type":`...)
+		b = appendString(b, page.Stream.Type)
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, page.Stream.Version, 10)
+		return append(b, `,"events":[`...)
+	})
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	id, err := streamID(r)
+	if err != nil {
+		return err
+	}
+	raw := chi.URLParam(r, "version")
+	version, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || version < 1 {
+		return badRequest("the version in the path must be a whole number ≥ 1, got %q", raw)
+	}
+	e, err := s.store.Event(r.Context(), id, version)
+	if err != nil {
+		return err
+	}
+	b := append(encodeEvent(nil, e), '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, err = w.Write(b)
+	return ignoreClientGone(err)
+}
+
+func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var opts eventstore.ReadAllOptions
+	var err error
+	if opts.After, err = intParam(q, "after", 0, 0, 1<<63-1); err != nil {
+		return err
+	}
+	if opts.Limit, err = limitParam(q); err != nil {
+		return err
+	}
+	if opts.StreamTypes, err = namesParam(q, "stream_type"); err != nil {
+		return err
+	}
+	if opts.EventTypes, err = namesParam(q, "type"); err != nil {
+		return err
+	}
+	page, err := s.store.ReadAll(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	return s.writeEvents(w, r, page.Events, func(h http.Header, b []byte) []byte {
+		if page.More {
+			next := url.Values{"after": {strconv.FormatInt(page.Last, 10)}, "limit": {strconv.Itoa(opts.Limit)}}
+			if len(opts.StreamTypes) > 0 {
+				next.Set("stream_type", strings.Join(opts.StreamTypes, ","))
+			}
+			if len(opts.EventTypes) > 0 {
+				next.Set("type", strings.Join(opts.EventTypes, ","))
+			}
+			h.Set("Link", "</events?"+next.Encode()+`>; rel="next"`)
+		}
+		return append(b, `{"events":[`...)
+	})
+}
+
+func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var opts eventstore.ListStreamsOptions
+	var err error
+	if opts.Limit, err = limitParam(q); err != nil {
+		return err
+	}
+	if opts.StreamTypes, err = namesParam(q, "stream_type"); err != nil {
+		return err
+	}
+	if after := q.Get("after"); after != "" {
+		if opts.After, err = eventstore.ParseUUID("after", after); err != nil {
+			return badRequest("query parameter after must be the cursor from a next link (a stream id), got %q", after)
+		}
+	}
+	list, err := s.store.ListStreams(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Streams []streamJSON `json:"streams"`
+	}{Streams: make([]streamJSON, len(list.Streams))}
+	for i, st := range list.Streams {
+		out.Streams[i] = toStreamJSON(st)
+	}
+	if list.More {
+		next := url.Values{"after": {list.Streams[len(list.Streams)-1].ID.String()}, "limit": {strconv.Itoa(opts.Limit)}}
+		if len(opts.StreamTypes) > 0 {
+			next.Set("stream_type", strings.Join(opts.StreamTypes, ","))
+		}
+		w.Header().Set("Link", "</streams?"+next.Encode()+`>; rel="next"`)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// writeEvents streams a JSON document whose tail is an array of events:
+// start sets the headers and returns the document's opening, then events are
+// written as they are read, so a page is never held in memory whole.
+//
+// The status is sent only with the first event (or at the end), so that a
+// read that fails at once still gets a proper error response. A failure after
+// that cuts the connection, so the client cannot take a truncated page for
+// a whole one.
+func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, events iter.Seq2[eventstore.Event, error],
+	start func(h http.Header, b []byte) []byte) error {
+	var bw *bufio.Writer
+	buf := make([]byte, 0, 4096)
+	begin := func() {
+		buf = start(w.Header(), buf[:0])
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		bw = bufio.NewWriterSize(w, 32<<10)
+		bw.Write(buf) //nolint:errcheck // bufio keeps the first error for Flush
+	}
+	for e, err := range events {
+		if err != nil {
+			if bw == nil {
+				return err
+			}
+			s.log.Error("read failed mid-response; cutting the connection", "path", r.URL.Path, "error", err)
+			panic(http.ErrAbortHandler)
+		}
+		if bw == nil {
+			begin()
+		} else {
+			bw.WriteByte(',') //nolint:errcheck
+		}
+		buf = encodeEvent(buf[:0], e)
+		if _, err := bw.Write(buf); err != nil {
+			return nil // the client left; stop reading
+		}
+	}
+	if bw == nil {
+		begin()
+	}
+	bw.WriteString("]}\n") //nolint:errcheck
+	return ignoreClientGone(bw.Flush())
+}

@@ -1,0 +1,210 @@
+// Package http serves Tributary's HTTP API (see api/openapi.yaml) over an
+// eventstore.Store. Import it as esthttp next to net/http.
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// Options configure a Server.
+type Options struct {
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body (413 past it).
+	MaxBodyBytes int64
+	// MaxBatch bounds the events of one append (413 past it).
+	MaxBatch int
+	// OpenAPI is the contract served at /openapi.yaml.
+	OpenAPI []byte
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	store   eventstore.Store
+	log     *slog.Logger
+	opts    Options
+	router  chi.Router
+	handler http.Handler
+}
+
+// New returns a Server for store.
+func New(store eventstore.Store, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 4 << 20
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1000
+	}
+	s := &Server{store: store, log: opts.Logger, opts: opts}
+	s.routes()
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// routes lists every route of the API.
+func (s *Server) routes() {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.accessLog, s.recoverer, middleware.GetHead)
+	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
+	}))
+	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		return &detailError{kind: errMethodNotAllowed, detail: r.Method + " is not allowed on " + r.URL.Path}
+	}))
+
+	r.Get("/healthz", s.adapt(s.healthz))
+	r.Get("/readyz", s.adapt(s.readyz))
+	r.Get("/openapi.yaml", s.adapt(s.openAPI))
+	r.Get("/events", s.adapt(s.readAll))
+	r.Route("/streams", func(r chi.Router) {
+		r.Get("/", s.adapt(s.listStreams))
+		r.Route("/{streamID}", func(r chi.Router) {
+			r.Get("/", s.adapt(s.getStream))
+			r.Get("/events", s.adapt(s.readStream))
+			r.Post("/events", s.adapt(s.appendEvents))
+			r.Get("/events/{version}", s.adapt(s.getEvent))
+		})
+	})
+	s.router = r
+	s.handler = r
+}
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// adapt turns a handlerFunc into an http.HandlerFunc that answers errors with
+// problem details.
+func (s *Server) adapt(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// allowed lists the methods the router accepts on path, for a 405's Allow.
+func allowed(router chi.Routes, path string) string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if router.Match(chi.NewRouteContext(), m, path) {
+			methods = append(methods, m)
+			if m == http.MethodGet {
+				methods = append(methods, http.MethodHead)
+			}
+		}
+	}
+	return strings.Join(methods, ", ")
+}
+
+// accessLog logs one structured line per request, and echoes the request id.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		id := middleware.GetReqID(r.Context())
+		ww.Header().Set("X-Request-Id", id)
+		defer func() {
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK // the handler wrote nothing: net/http sends 200
+			}
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("query", r.URL.RawQuery),
+				slog.Int("status", status),
+				slog.Int("bytes", ww.BytesWritten()),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.String("remote", r.RemoteAddr),
+				slog.String("request_id", id),
+			)
+		}()
+		next.ServeHTTP(ww, r)
+	})
+}
+
+// recoverer turns a panic into a 500 problem and a log line with the stack.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if rec == http.ErrAbortHandler {
+				panic(rec) // net/http's way to cut a response short; let it through
+			}
+			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()),
+				"panic", rec, "stack", string(debug.Stack()))
+			s.writeError(w, r, errPanic)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type panicError struct{}
+
+func (panicError) Error() string { return "handler panicked" }
+
+var errPanic error = panicError{}
+
+// writeJSON encodes v into a buffer first, so an encoding failure still gets
+// a proper error response, then writes it with status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return ignoreClientGone(err)
+}
+
+// ignoreClientGone drops write errors: once the status is sent, a failed
+// write means the client left, and no other answer is possible.
+func ignoreClientGone(error) error { return nil }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Content-Length", strconv.Itoa(len(s.opts.OpenAPI)))
+	_, err := w.Write(s.opts.OpenAPI)
+	return ignoreClientGone(err)
+}
+
+// etag renders a stream version as a strong entity tag.
+func etag(version int64) string {
+	return `"` + strconv.FormatInt(version, 10) + `"`
+}
