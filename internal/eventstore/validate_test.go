@@ -1,0 +1,81 @@
+package eventstore_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+func TestValidateName(t *testing.T) {
+	t.Parallel()
+	cases := map[string]bool{
+		"order": true, "Order": true, "a": true, "order.v2": true, "billing:invoice": true, "a_b-c": true,
+		strings.Repeat("a", 128): true,
+		"":                       false, "1order": false, "_x": false, "or der": false, "über": false, "a/b": false,
+		strings.Repeat("a", 129): false, "a\x00": false, "a'; DROP TABLE events; --": false,
+	}
+	for name, ok := range cases {
+		err := eventstore.ValidateName("type", name)
+		if ok && err != nil {
+			t.Errorf("ValidateName(%q) = %v, want it accepted", name, err)
+		}
+		if !ok && !errors.Is(err, eventstore.ErrInvalid) {
+			t.Errorf("ValidateName(%q) = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestParseUUID(t *testing.T) {
+	t.Parallel()
+	good := map[string]string{
+		"0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10": "0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10",
+		"0190F4B2-7A3C-7D1E-8F00-2C5B1A9E4D10": "0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10",
+		"6ba7b810-9dad-11d1-80b4-00c04fd430c8": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", // v1
+	}
+	for in, want := range good {
+		id, err := eventstore.ParseUUID("id", in)
+		if err != nil || id.String() != want {
+			t.Errorf("ParseUUID(%q) = %s, %v; want %s", in, id, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "{0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10}", "0190f4b27a3c7d1e8f002c5b1a9e4d10",
+		"urn:uuid:0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10", "0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d1g", "0190f4b2x7a3c-7d1e-8f00-2c5b1a9e4d10"} {
+		if _, err := eventstore.ParseUUID("id", in); !errors.Is(err, eventstore.ErrInvalid) {
+			t.Errorf("ParseUUID(%q) err = %v, want ErrInvalid", in, err)
+		}
+	}
+}
+
+func TestExpectedVersionAllows(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		e       eventstore.ExpectedVersion
+		current int64
+		want    bool
+	}{
+		{eventstore.Any, 0, true}, {eventstore.Any, 9, true},
+		{eventstore.NoStream, 0, true}, {eventstore.NoStream, 1, false},
+		{eventstore.StreamExists, 0, false}, {eventstore.StreamExists, 3, true},
+		{eventstore.Exactly(0), 0, true}, {eventstore.Exactly(3), 3, true}, {eventstore.Exactly(3), 4, false},
+	}
+	for _, tc := range cases {
+		if got := tc.e.Allows(tc.current); got != tc.want {
+			t.Errorf("%s allows %d = %v, want %v", tc.e, tc.current, got, tc.want)
+		}
+	}
+}
+
+func TestValidateMetadata(t *testing.T) {
+	t.Parallel()
+	for md, ok := range map[string]bool{`{}`: true, ` {"a":1}`: true, `[]`: false, `1`: false, `"x"`: false, `{`: false} {
+		err := eventstore.ValidateMetadata("metadata", []byte(md))
+		if (err == nil) != ok {
+			t.Errorf("ValidateMetadata(%s) = %v, want ok=%v", md, err, ok)
+		}
+	}
+	if err := eventstore.ValidateMetadata("metadata", nil); err != nil {
+		t.Errorf("absent metadata: %v", err)
+	}
+}

@@ -1,0 +1,420 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/api"
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// contract checks every response a test receives against api/openapi.yaml
+// and records which operations and statuses were seen.
+type contract struct {
+	t      *testing.T
+	router routers.Router
+	base   http.RoundTripper
+	mu     sync.Mutex
+	seen   map[string][]int // "GET /streams/{stream_id}" → statuses
+}
+
+func newContract(t *testing.T) *contract {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(api.OpenAPI)
+	if err != nil {
+		t.Fatalf("load openapi.yaml: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.yaml is not a valid OpenAPI document: %v", err)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("route openapi.yaml: %v", err)
+	}
+	return &contract{t: t, router: router, base: http.DefaultTransport, seen: map[string][]int{}}
+}
+
+func (c *contract) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		// Unknown paths and methods are not in the contract; their problem
+		// bodies are checked by the tests that make them.
+		return resp, nil
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
+		c.t.Errorf("%s %s → %d does not match openapi.yaml: %v\nbody: %s", req.Method, req.URL, resp.StatusCode, err, body)
+	}
+	c.mu.Lock()
+	key := req.Method + " " + route.Path
+	c.seen[key] = append(c.seen[key], resp.StatusCode)
+	c.mu.Unlock()
+	return resp, nil
+}
+
+type testServer struct {
+	t      *testing.T
+	url    string
+	client *http.Client
+	store  *mysqlstore.Store
+}
+
+func newServer(t *testing.T, c *contract, dsn string) *testServer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, MaxBodyBytes: 64 << 10, MaxBatch: 10}))
+	t.Cleanup(srv.Close)
+	var rt http.RoundTripper = http.DefaultTransport
+	if c != nil {
+		rt = c
+	}
+	return &testServer{t: t, url: srv.URL, client: &http.Client{Transport: rt, Timeout: 30 * time.Second}, store: store}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response body is not a JSON object: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+func (s *testServer) do(method, path, body string, header ...string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatalf("read %s %s: %v", method, path, err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func expectStatus(t *testing.T, what string, r response, want int) {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("%s: status %d, want %d\nbody: %s", what, r.status, want, r.body)
+	}
+}
+
+// TestResponsesMatchOpenAPI drives every implemented operation through its
+// success and error answers; the contract transport fails the test on any
+// response that openapi.yaml does not describe, and the test then checks that
+// every operation was seen, so the document cannot drift from the code.
+func TestResponsesMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	c := newContract(t)
+	s := newServer(t, c, mysqltest.NewDatabase(t))
+	id := uuid.New().String()
+	ev := `{"stream_type":"order","events":[{"id":"%s","type":"OrderPlaced","data":{"total":10},"metadata":{"correlation_id":"c"}},{"id":"%s","type":"OrderPaid","data":[1,"x",null]}]}`
+	eid := uuid.New().String()
+	body := fmt.Sprintf(ev, eid, uuid.New())
+
+	expectStatus(t, "append to a new stream", s.do("POST", "/streams/"+id+"/events", body, "If-None-Match", "*"), 201)
+	expectStatus(t, "retry", s.do("POST", "/streams/"+id+"/events", body, "If-None-Match", "*"), 200)
+	expectStatus(t, "stale expected version", s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"X","data":1}]}`, "If-Match", `"1"`), 409)
+	expectStatus(t, "must exist on a missing stream", s.do("POST", "/streams/"+uuid.NewString()+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`, "If-Match", "*"), 409)
+	expectStatus(t, "id of another stream", s.do("POST", "/streams/"+uuid.NewString()+"/events", fmt.Sprintf(`{"stream_type":"a","events":[{"id":"%s","type":"X","data":1}]}`, eid)), 409)
+	expectStatus(t, "type mismatch", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"invoice","events":[{"type":"X","data":1}]}`), 409)
+	expectStatus(t, "bad JSON", s.do("POST", "/streams/"+id+"/events", `{"events":`), 400)
+	expectStatus(t, "too large", s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"X","data":"`+strings.Repeat("x", 70<<10)+`"}]}`), 413)
+	expectStatus(t, "not JSON", s.do("POST", "/streams/"+id+"/events", "x", "Content-Type", "text/plain"), 415)
+	expectStatus(t, "bad stream id", s.do("POST", "/streams/nope/events", `{"events":[{"type":"X","data":1}]}`), 400)
+	for i := range 12 {
+		expectStatus(t, "fill", s.do("POST", "/streams/"+id+"/events", fmt.Sprintf(`{"events":[{"type":"Filled","data":%d}]}`, i)), 201)
+	}
+
+	r := s.do("GET", "/streams/"+id, "")
+	expectStatus(t, "stream", r, 200)
+	expectStatus(t, "stream not modified", s.do("GET", "/streams/"+id, "", "If-None-Match", r.header.Get("ETag")), 304)
+	expectStatus(t, "unknown stream", s.do("GET", "/streams/"+uuid.NewString(), ""), 404)
+	expectStatus(t, "stream bad id", s.do("GET", "/streams/x", ""), 400)
+
+	r = s.do("GET", "/streams/"+id+"/events?limit=5", "")
+	expectStatus(t, "read stream", r, 200)
+	if !strings.Contains(r.header.Get("Link"), `rel="next"`) {
+		t.Errorf("first page of 14 events with limit 5 has Link %q, want a next link", r.header.Get("Link"))
+	}
+	expectStatus(t, "read backward", s.do("GET", "/streams/"+id+"/events?direction=backward&from=3", ""), 200)
+	expectStatus(t, "read not modified", s.do("GET", "/streams/"+id+"/events", "", "If-None-Match", r.header.Get("ETag")), 304)
+	expectStatus(t, "read unknown stream", s.do("GET", "/streams/"+uuid.NewString()+"/events", ""), 404)
+	expectStatus(t, "read bad limit", s.do("GET", "/streams/"+id+"/events?limit=1001", ""), 400)
+
+	expectStatus(t, "one event", s.do("GET", "/streams/"+id+"/events/1", ""), 200)
+	expectStatus(t, "event past the end", s.do("GET", "/streams/"+id+"/events/99", ""), 404)
+	expectStatus(t, "event version 0", s.do("GET", "/streams/"+id+"/events/0", ""), 400)
+
+	expectStatus(t, "log", s.do("GET", "/events?after=0&limit=3&stream_type=order&type=Filled,OrderPaid", ""), 200)
+	expectStatus(t, "log bad after", s.do("GET", "/events?after=-1", ""), 400)
+	expectStatus(t, "log bad filter", s.do("GET", "/events?type=9x", ""), 400)
+
+	expectStatus(t, "streams", s.do("GET", "/streams?stream_type=order&limit=1", ""), 200)
+	expectStatus(t, "streams bad cursor", s.do("GET", "/streams?after=zzz", ""), 400)
+
+	expectStatus(t, "healthz", s.do("GET", "/healthz", ""), 200)
+	expectStatus(t, "readyz", s.do("GET", "/readyz", ""), 200)
+	expectStatus(t, "openapi", s.do("GET", "/openapi.yaml", ""), 200)
+
+	// Every operation implemented so far must have been exercised. The SSE
+	// variants, /metrics and / come with their own issues.
+	want := []string{
+		"POST /streams/{stream_id}/events", "GET /streams/{stream_id}", "GET /streams/{stream_id}/events",
+		"GET /streams/{stream_id}/events/{version}", "GET /events", "GET /streams",
+		"GET /healthz", "GET /readyz", "GET /openapi.yaml",
+	}
+	for _, op := range want {
+		if !slices.Contains(c.seen[op], 200) && !slices.Contains(c.seen[op], 201) {
+			t.Errorf("operation %s was never answered successfully in this test (seen %v)", op, c.seen[op])
+		}
+	}
+}
+
+// TestProblemsAreWellFormed checks the body of every error answer, including
+// those outside the contract's routes.
+func TestProblemsAreWellFormed(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, mysqltest.NewDatabase(t))
+	id := uuid.NewString()
+	cases := []struct {
+		name, method, path, body string
+		header                   []string
+		status                   int
+		problem                  string
+	}{
+		{"unknown path", "GET", "/nope", "", nil, 404, "not-found"},
+		{"wrong method", "DELETE", "/streams/" + id + "/events", "", nil, 405, "method-not-allowed"},
+		{"no content type", "POST", "/streams/" + id + "/events", `{}`, []string{"Content-Type", ""}, 415, "unsupported-media-type"},
+		{"latin1", "POST", "/streams/" + id + "/events", `{}`, []string{"Content-Type", "application/json; charset=latin1"}, 415, "unsupported-media-type"},
+		{"weak tag", "POST", "/streams/" + id + "/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`, []string{"If-Match", `W/"1"`}, 400, "bad-request"},
+		{"missing type on new stream", "POST", "/streams/" + id + "/events", `{"events":[{"type":"X","data":1}]}`, nil, 400, "bad-request"},
+		{"batch over the limit", "POST", "/streams/" + id + "/events", `{"stream_type":"a","events":[` + strings.TrimSuffix(strings.Repeat(`{"type":"X","data":1},`, 11), ",") + `]}`, nil, 413, "too-large"},
+		{"trailing data", "POST", "/streams/" + id + "/events", `{"stream_type":"a","events":[{"type":"X","data":1}]} {}`, nil, 400, "bad-request"},
+		{"array body", "POST", "/streams/" + id + "/events", `[]`, nil, 400, "bad-request"},
+		{"data missing", "POST", "/streams/" + id + "/events", `{"stream_type":"a","events":[{"type":"X"}]}`, nil, 400, "bad-request"},
+		{"id in batch twice", "POST", "/streams/" + id + "/events", `{"stream_type":"a","events":[{"id":"` + id + `","type":"X","data":1},{"id":"` + id + `","type":"X","data":1}]}`, nil, 400, "bad-request"},
+		{"events null", "POST", "/streams/" + id + "/events", `{"stream_type":"a","events":null}`, nil, 400, "bad-request"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.method, tc.path, tc.body, tc.header...)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d; body %s", r.status, tc.status, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type %q, want application/problem+json", ct)
+			}
+			p := r.json(t)
+			if p["type"] != esthttp.ProblemBase+tc.problem || p["status"] != float64(tc.status) || p["title"] == "" || p["detail"] == "" {
+				t.Errorf("problem = %v, want type %s%s, status %d, a title and a detail", p, esthttp.ProblemBase, tc.problem, tc.status)
+			}
+			if tc.status == 405 && !strings.Contains(r.header.Get("Allow"), "POST") {
+				t.Errorf("405 Allow = %q, want it to list GET and POST", r.header.Get("Allow"))
+			}
+		})
+	}
+	if _, err := s.store.Stream(context.Background(), uuid.MustParse(id)); err == nil {
+		t.Error("refused requests created the stream")
+	}
+}
+
+// panicStore panics on reads, to prove a handler panic becomes a 500 problem.
+type panicStore struct{ eventstore.Store }
+
+func (panicStore) Stream(context.Context, uuid.UUID) (eventstore.Stream, error) { panic("boom") }
+
+func TestPanicBecomesInternalProblem(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(esthttp.New(panicStore{}, esthttp.Options{}))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/streams/" + uuid.NewString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 500 || resp.Header.Get("Content-Type") != "application/problem+json" || strings.Contains(string(b), "boom") {
+		t.Fatalf("panicking handler answered %d %q %s; want a 500 problem that does not leak the panic", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+}
+
+// proxy is a TCP forwarder to the database that a test can cut and restore.
+type proxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	p := &proxy{t: t, target: target}
+	p.listen("127.0.0.1:0")
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *proxy) listen(addr string) {
+	p.t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.t.Fatalf("proxy listen: %v", err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// cut closes the listener and every open connection: the database is gone.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestDatabaseOutageIsServiceUnavailable cuts the database off under a
+// running server: requests get 503 with Retry-After, quickly, and the server
+// recovers by itself when the database comes back.
+func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
+	t.Parallel()
+	dsn := mysqltest.NewDatabase(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, cfg.Addr)
+	cfg.Addr = p.addr
+	s := newServer(t, nil, cfg.FormatDSN())
+	id := uuid.NewString()
+	expectStatus(t, "append before the outage", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`), 201)
+
+	p.cut()
+	for _, req := range []struct{ method, path, body string }{
+		{"POST", "/streams/" + id + "/events", `{"events":[{"type":"X","data":2}]}`},
+		{"GET", "/streams/" + id + "/events", ""},
+		{"GET", "/events", ""},
+		{"GET", "/readyz", ""},
+	} {
+		start := time.Now()
+		r := s.do(req.method, req.path, req.body)
+		if r.status != 503 || r.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s during the outage: %d Retry-After=%q, want 503 with Retry-After\n%s", req.method, req.path, r.status, r.header.Get("Retry-After"), r.body)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s %s took %s during the outage; want a quick answer", req.method, req.path, d)
+		}
+	}
+
+	p.listen(p.addr)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"X","data":3}]}`)
+		if r.status == 201 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("append after the database came back: %d %s; want the server to recover by itself", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st, err := s.store.Stream(context.Background(), uuid.MustParse(id)); err != nil || st.Version != 2 {
+		t.Fatalf("after the outage the stream is %+v (%v), want version 2: the append refused during the outage wrote nothing", st, err)
+	}
+}
