@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	mysqlstore.SetDriverLogger(log)
 	if cfg.MySQLDSN == "" {
 		return errors.New("no database configured: set TRIBUTARY_MYSQL_DSN, e.g. " +
 			"TRIBUTARY_MYSQL_DSN='root@tcp(127.0.0.1:3306)/tributary' (the database must exist); " +

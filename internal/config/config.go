@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"text/tabwriter"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -58,5 +59,9 @@ func (c Config) validate() error {
 
 // Usage writes the table of variables, their defaults and meanings.
 func Usage(w io.Writer) error {
-	return envconfig.Usagef(Prefix, &Config{}, w, envconfig.DefaultTableFormat)
+	tw := tabwriter.NewWriter(w, 1, 0, 2, ' ', 0)
+	if err := envconfig.Usagef(Prefix, &Config{}, tw, envconfig.DefaultTableFormat); err != nil {
+		return err
+	}
+	return tw.Flush()
 }

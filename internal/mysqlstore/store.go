@@ -186,3 +186,14 @@ func isMySQLError(err error, numbers ...uint16) bool {
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
+
+// SetDriverLogger sends the driver's own log lines (such as dropping a dead
+// idle connection) to log. The setting is process-wide: call it once, early.
+func SetDriverLogger(log *slog.Logger) {
+	_ = mysql.SetLogger(driverLogger{log}) // fails only for a nil logger
+}
+
+// driverLogger adapts slog to the driver's logger interface.
+type driverLogger struct{ log *slog.Logger }
+
+func (l driverLogger) Print(v ...any) { l.log.Warn("mysql driver: " + strings.TrimSpace(fmt.Sprint(v...))) }
