@@ -196,4 +196,6 @@ func SetDriverLogger(log *slog.Logger) {
 // driverLogger adapts slog to the driver's logger interface.
 type driverLogger struct{ log *slog.Logger }
 
-func (l driverLogger) Print(v ...any) { l.log.Warn("mysql driver: " + strings.TrimSpace(fmt.Sprint(v...))) }
+func (l driverLogger) Print(v ...any) {
+	l.log.Warn("mysql driver: " + strings.TrimSpace(fmt.Sprint(v...)))
+}
