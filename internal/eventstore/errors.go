@@ -32,7 +32,16 @@ type WrongExpectedVersionError struct {
 }
 
 func (e *WrongExpectedVersionError) Error() string {
-	return fmt.Sprintf("stream %s: expected version %s, current version %d", e.StreamID, e.Expected, e.Current)
+	n, exact := e.Expected.Number()
+	switch {
+	case e.Expected.IsStreamExists():
+		return fmt.Sprintf("stream %s does not exist, but the request requires that it does", e.StreamID)
+	case exact && n == 0:
+		return fmt.Sprintf("stream %s already exists, at version %d, but the request requires that it does not", e.StreamID, e.Current)
+	case exact:
+		return fmt.Sprintf("stream %s is at version %d, but the request expected version %d", e.StreamID, e.Current, n)
+	}
+	return fmt.Sprintf("stream %s is at version %d, not at the expected %s", e.StreamID, e.Current, e.Expected)
 }
 
 func (e *WrongExpectedVersionError) Unwrap() error { return ErrWrongExpectedVersion }

@@ -24,7 +24,7 @@ func TestConformance(t *testing.T) {
 }
 
 // openStore opens and migrates a store on dsn, closed at cleanup.
-func openStore(t *testing.T, dsn string) *mysqlstore.Store {
+func openStore(t testing.TB, dsn string) *mysqlstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
