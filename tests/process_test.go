@@ -1,0 +1,383 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/api"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// runCommand runs the binary with args and env (on top of the inherited
+// environment without TRIBUTARY_*), bounded by 30 s.
+func runCommand(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, apiBinary, args...)
+	cmd.Env = append(inheritedEnv(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("api %v did not exit within 30 s. Stdout:\n%s\nStderr:\n%s", args, out.Bytes(), errOut.Bytes())
+	}
+	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
+		t.Fatalf("run api %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+}
+
+func TestMigrateCreatesTheSchemaAndExitsZero(t *testing.T) {
+	t.Parallel()
+	dsn := mysqltest.NewDatabase(t)
+	env := []string{"TRIBUTARY_MYSQL_DSN=" + dsn}
+	for run := 1; run <= 2; run++ { // the second run finds nothing to do
+		code, stdout, stderr := runCommand(t, env, "migrate")
+		if code != 0 {
+			t.Fatalf("api migrate (run %d): expected exit status 0, got %d. Stdout:\n%s\nStderr:\n%s", run, code, stdout, stderr)
+		}
+	}
+
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatalf("open %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rows, err := db.QueryContext(t.Context(), "SHOW TABLES")
+	if err != nil {
+		t.Fatalf("SHOW TABLES: %v", err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatalf("scan table name: %v", err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("SHOW TABLES: %v", err)
+	}
+	for _, want := range []string{"streams", "events", "log_head"} {
+		if !slices.Contains(tables, want) {
+			t.Errorf("expected table %s after api migrate, got tables %v", want, tables)
+		}
+	}
+
+	// A server on the migrated database works at once.
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+}
+
+func TestServeWithoutMySQLDSNExitsNonZeroNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"migrate"}} {
+		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_ADDR=127.0.0.1:0"}, args...)
+		if code == 0 {
+			t.Errorf("api %v without TRIBUTARY_MYSQL_DSN: expected a non-zero exit status, got 0. Stdout:\n%s", args, stdout)
+		}
+		if !strings.Contains(stderr, "TRIBUTARY_MYSQL_DSN") {
+			t.Errorf("api %v without TRIBUTARY_MYSQL_DSN: expected stderr to name TRIBUTARY_MYSQL_DSN, got %q", args, stderr)
+		}
+	}
+}
+
+func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		r := s.get(t, path)
+		requireStatus(t, r, http.StatusOK)
+		if mt := r.mediaType(); mt != "application/json" {
+			t.Errorf("GET %s: expected Content-Type application/json, got %q", path, r.Header.Get("Content-Type"))
+		}
+		var body struct {
+			Status string `json:"status"`
+		}
+		r.decode(t, &body)
+		if body.Status != "ok" {
+			t.Errorf(`GET %s: expected {"status":"ok"}, got %s`, path, r.Body)
+		}
+	}
+	r := s.get(t, "/openapi.yaml")
+	requireStatus(t, r, http.StatusOK)
+	if mt := r.mediaType(); mt != "application/yaml" {
+		t.Errorf("GET /openapi.yaml: expected Content-Type application/yaml, got %q", r.Header.Get("Content-Type"))
+	}
+	if !bytes.HasPrefix(r.Body, []byte("openapi:")) {
+		t.Errorf("GET /openapi.yaml: expected a body starting with \"openapi:\", got %q", r.Body[:min(len(r.Body), 40)])
+	}
+	if !bytes.Equal(r.Body, api.OpenAPI) {
+		t.Errorf("GET /openapi.yaml: expected the embedded api/openapi.yaml (%d bytes), got %d bytes", len(api.OpenAPI), len(r.Body))
+	}
+}
+
+// sentBatch is one append of the shutdown test and what became of it.
+type sentBatch struct {
+	streamID string
+	ids      []string
+	status   int   // 0 when no answer came
+	err      error // the transport error, if any
+	res      appendResult
+}
+
+func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")
+
+	const (
+		writers   = 20
+		batchSize = 20
+		maxRounds = 200 // per writer
+	)
+	payload := strings.Repeat("p", 1024)
+	var (
+		mu       sync.Mutex
+		sent     []*sentBatch
+		acked    atomic.Int64
+		signaled atomic.Bool
+		// ackedAfter counts the 201s that arrived after SIGTERM was sent:
+		// requests that were in flight and still finished.
+		ackedAfter atomic.Int64
+		wg         sync.WaitGroup
+	)
+	deadline := time.Now().Add(20 * time.Second)
+	for w := range writers {
+		streamID := newID()
+		wg.Go(func() {
+			for round := 0; round < maxRounds && time.Now().Before(deadline); round++ {
+				b := &sentBatch{streamID: streamID}
+				batch := make([]newEvent, batchSize)
+				for i := range batch {
+					batch[i] = newEvent{ID: newID(), Type: "Load", Data: map[string]any{"w": w, "r": round, "i": i, "p": payload}}
+					b.ids = append(b.ids, batch[i].ID)
+				}
+				body := jsonBytes(t, appendBody{StreamType: "load", Events: batch})
+				r, err := s.request(http.MethodPost, "/streams/"+streamID+"/events", body)
+				mu.Lock()
+				sent = append(sent, b)
+				mu.Unlock()
+				if err != nil {
+					b.err = err
+					if !signaled.Load() {
+						t.Errorf("writer %d: append failed before SIGTERM: %v", w, err)
+					}
+					return // the server is going away
+				}
+				b.status = r.Status
+				if r.Status != http.StatusCreated {
+					t.Errorf("writer %d: expected 201 (or no answer once the server stops), got %d with body %s", w, r.Status, r.Body)
+					return
+				}
+				if err := r.decodeErr(&b.res); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				acked.Add(1)
+				if signaled.Load() {
+					ackedAfter.Add(1)
+				}
+			}
+		})
+	}
+
+	// Let the load build up, then stop the server under it.
+	for start := time.Now(); acked.Load() < 60 && time.Since(start) < 5*time.Second; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	signaled.Store(true)
+	ackedAtSignal := acked.Load()
+	code, killed := s.terminate()
+	wg.Wait()
+	if killed {
+		t.Fatalf("expected the server to exit within %s of SIGTERM, it had to be killed", stopTimeout)
+	}
+	if code != 0 {
+		t.Fatalf("expected exit status 0 after SIGTERM, got %d", code)
+	}
+	if !slices.ContainsFunc(s.logLines(), func(l map[string]any) bool { return l["msg"] == "stopped" }) {
+		t.Errorf(`expected a "stopped" log line after SIGTERM, found none`)
+	}
+	t.Logf("%d batches acknowledged before SIGTERM, %d after it, %d sent", ackedAtSignal, ackedAfter.Load(), len(sent))
+	if ackedAfter.Load() == 0 {
+		t.Errorf("expected the appends in flight at SIGTERM (%d writers were busy) to finish with 201, none did", writers)
+	}
+
+	// What was acknowledged is there, whole; nothing is there in part.
+	after := startServer(t, "TRIBUTARY_MYSQL_DSN="+s.DSN)
+	log := after.readLog(t, "/events?limit=1000")
+	byID := make(map[string]event, len(log))
+	for i, e := range log {
+		if i > 0 && e.Position <= log[i-1].Position {
+			t.Errorf("log event %d: expected a position above %d, got %d", i, log[i-1].Position, e.Position)
+		}
+		byID[e.ID] = e
+	}
+	stored := 0
+	for _, b := range sent {
+		present := 0
+		for _, id := range b.ids {
+			if e, ok := byID[id]; ok {
+				present++
+				if e.StreamID != b.streamID {
+					t.Errorf("event %s: expected it in stream %s, found it in %s", id, b.streamID, e.StreamID)
+				}
+			}
+		}
+		switch {
+		case b.status == http.StatusCreated && present != len(b.ids):
+			t.Errorf("batch acknowledged with 201 in stream %s: expected all %d events stored, found %d", b.streamID, len(b.ids), present)
+		case present != 0 && present != len(b.ids):
+			t.Errorf("batch without an answer (%v) in stream %s: expected all %d events or none, found %d", b.err, b.streamID, len(b.ids), present)
+		}
+		if b.status == http.StatusCreated {
+			for i, ack := range b.res.Events {
+				if e := byID[b.ids[i]]; e.Version != ack.Version || e.Position != ack.Position {
+					t.Errorf("event %s: expected version %d at position %d as acknowledged, found version %d at %d",
+						b.ids[i], ack.Version, ack.Position, e.Version, e.Position)
+				}
+			}
+		}
+		if present > 0 {
+			for i := 1; i < len(b.ids); i++ {
+				if byID[b.ids[i]].Version != byID[b.ids[i-1]].Version+1 {
+					t.Errorf("batch in stream %s: expected consecutive versions, got %d then %d",
+						b.streamID, byID[b.ids[i-1]].Version, byID[b.ids[i]].Version)
+				}
+			}
+		}
+		stored += present
+	}
+	if stored != len(log) {
+		t.Errorf("expected the log to hold only the %d events of the batches sent, it holds %d", stored, len(log))
+	}
+}
+
+func TestTwoProcessesOnOneDatabaseAgreeOnVersionsAndPositions(t *testing.T) {
+	t.Parallel()
+	dsn := mysqltest.NewDatabase(t)
+	// Both start at once: the migrations must also cope with that.
+	servers := []*server{
+		launchServer(t, "TRIBUTARY_MYSQL_DSN="+dsn),
+		launchServer(t, "TRIBUTARY_MYSQL_DSN="+dsn),
+	}
+	for _, s := range servers {
+		s.waitListening(t)
+	}
+
+	const (
+		streams   = 3
+		rounds    = 8
+		writers   = 10
+		batchSize = 2
+	)
+	var mu sync.Mutex
+	acked := map[string]appendedEvent{} // event id → where its 201 put it
+	var wg sync.WaitGroup
+	for range streams {
+		id := newID()
+		wg.Go(func() {
+			for round := range rounds {
+				expected := int64(round * batchSize)
+				results := make([]*response, writers)
+				errs := make([]error, writers)
+				batches := make([][]newEvent, writers)
+				var rw sync.WaitGroup
+				for w := range writers {
+					batches[w] = events(batchSize, fmt.Sprintf("Round%dWriter%d", round, w))
+					body := jsonBytes(t, appendBody{StreamType: "shared", Events: batches[w]})
+					rw.Go(func() {
+						results[w], errs[w] = servers[w%2].request(http.MethodPost, "/streams/"+id+"/events", body,
+							"If-Match", fmt.Sprintf(`"%d"`, expected))
+					})
+				}
+				rw.Wait()
+				winners := 0
+				for w, r := range results {
+					if errs[w] != nil {
+						t.Errorf("stream %s round %d writer %d: %v", id, round, w, errs[w])
+						continue
+					}
+					switch r.Status {
+					case http.StatusCreated:
+						winners++
+						var res appendResult
+						if err := r.decodeErr(&res); err != nil {
+							t.Errorf("stream %s round %d writer %d: %v", id, round, w, err)
+							continue
+						}
+						mu.Lock()
+						for _, e := range res.Events {
+							acked[e.ID] = e
+						}
+						mu.Unlock()
+					case http.StatusConflict:
+						checkProblem(t, r, http.StatusConflict, "wrong-expected-version")
+					default:
+						t.Errorf("stream %s round %d writer %d: expected 201 or 409, got %d with body %s", id, round, w, r.Status, r.Body)
+					}
+				}
+				if winners != 1 {
+					t.Errorf("stream %s expected version %d: expected exactly one winner among %d writers on two servers, got %d",
+						id, expected, writers, winners)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if want := streams * rounds * batchSize; len(acked) != want {
+		t.Fatalf("expected %d acknowledged events, got %d", want, len(acked))
+	}
+
+	var logs [][]event
+	for i, s := range servers {
+		log := s.readLog(t, "/events?limit=7")
+		logs = append(logs, log)
+		if len(log) != len(acked) {
+			t.Errorf("server %d: expected GET /events to list the %d acknowledged events, got %d", i, len(acked), len(log))
+		}
+		seen := map[string]bool{}
+		lastVersion := map[string]int64{}
+		for j, e := range log {
+			ack, ok := acked[e.ID]
+			switch {
+			case !ok:
+				t.Errorf("server %d: event %s in the log was never acknowledged", i, e.ID)
+			case seen[e.ID]:
+				t.Errorf("server %d: event %s appears twice in the log", i, e.ID)
+			case e.Version != ack.Version || e.Position != ack.Position:
+				t.Errorf("server %d: event %s: expected version %d at position %d as acknowledged, got %d at %d",
+					i, e.ID, ack.Version, ack.Position, e.Version, e.Position)
+			}
+			seen[e.ID] = true
+			if j > 0 && e.Position <= log[j-1].Position {
+				t.Errorf("server %d: log event %d: expected a position above %d, got %d", i, j, log[j-1].Position, e.Position)
+			}
+			if e.Version != lastVersion[e.StreamID]+1 {
+				t.Errorf("server %d: stream %s: expected version %d next in the log, got %d", i, e.StreamID, lastVersion[e.StreamID]+1, e.Version)
+			}
+			lastVersion[e.StreamID] = e.Version
+		}
+	}
+	if len(logs) == 2 && !slices.EqualFunc(logs[0], logs[1], sameEvent) {
+		t.Errorf("expected both servers to list the same log")
+	}
+}
