@@ -21,6 +21,7 @@ import (
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 )
@@ -99,14 +100,26 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysql
 	}
 }
 
-// serve runs the HTTP server until ctx ends, then drains it: requests in
-// flight, appends included, finish before the store closes.
+// serve runs the live feed and the HTTP server until ctx ends, then drains
+// them: subscriptions end cleanly, requests in flight (appends included)
+// finish, and only then do the feed and the store stop.
 func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *slog.Logger) error {
-	handler := esthttp.New(store, esthttp.Options{
+	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, Logger: log})
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	feedDone := make(chan error, 1)
+	go func() { feedDone <- feed.Run(feedCtx) }()
+	defer func() {
+		stopFeed()
+		<-feedDone
+	}()
+
+	handler := esthttp.New(feed.Notifying(store), esthttp.Options{
 		Logger:       log,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxBatch:     cfg.MaxBatch,
 		OpenAPI:      api.OpenAPI,
+		Feed:         feed,
+		Heartbeat:    cfg.Heartbeat,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -114,6 +127,8 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for responses to end; subscriptions never would.
+	srv.RegisterOnShutdown(handler.CloseSubscriptions)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)

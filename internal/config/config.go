@@ -23,6 +23,8 @@ type Config struct {
 	DataDir         string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
 	MaxBodyBytes    int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
 	MaxBatch        int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
+	Heartbeat       time.Duration `envconfig:"HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
+	PollInterval    time.Duration `envconfig:"POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`
 	MySQLMaxConns   int           `envconfig:"MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
 	StartupTimeout  time.Duration `envconfig:"STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for requests in flight"`
@@ -46,6 +48,12 @@ func (c Config) validate() error {
 	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BATCH must be at least 1, got %d", c.MaxBatch))
+	}
+	if c.Heartbeat < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_HEARTBEAT must be at least 100ms, got %s", c.Heartbeat))
+	}
+	if c.PollInterval < time.Millisecond {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_POLL_INTERVAL must be at least 1ms, got %s", c.PollInterval))
 	}
 	if c.MySQLMaxConns < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_MAX_CONNS must be at least 1, got %d", c.MySQLMaxConns))

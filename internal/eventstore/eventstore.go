@@ -132,6 +132,8 @@ type ReadAllOptions struct {
 	// StreamTypes and EventTypes keep only matching events; empty keeps all.
 	StreamTypes []string
 	EventTypes  []string
+	// StreamID, when not zero, keeps only that stream's events.
+	StreamID uuid.UUID
 }
 
 // LogPage is one page of the global log.
@@ -182,6 +184,38 @@ type Store interface {
 	ReadAll(ctx context.Context, opts ReadAllOptions) (LogPage, error)
 	// ListStreams returns a page of streams.
 	ListStreams(ctx context.Context, opts ListStreamsOptions) (StreamList, error)
+	// Head returns the position of the last committed event, 0 for an empty log.
+	Head(ctx context.Context) (int64, error)
 	// Ping reports whether the database answers; ErrUnavailable if not.
 	Ping(ctx context.Context) error
+}
+
+// SubscribeOptions selects what a subscription delivers: the matching events
+// after a position, first from history, then live as they commit.
+type SubscribeOptions struct {
+	// After is a position: only events after it are delivered.
+	After int64
+	// StreamID, when not zero, subscribes to one stream. FromVersion then
+	// skips its events below that version.
+	StreamID    uuid.UUID
+	FromVersion int64
+	// StreamTypes and EventTypes keep only matching events; empty keeps all.
+	StreamTypes []string
+	EventTypes  []string
+}
+
+// Delivery is one thing a subscription hands its consumer: an event, the
+// moment history is done, or progress.
+type Delivery struct {
+	// Event is set when the delivery is an event.
+	Event *Event
+	// CaughtUp marks the end of history: what follows is live. Position is
+	// then where the live feed starts, and Version, for a stream
+	// subscription, the stream's version at that moment.
+	CaughtUp bool
+	// Position, on a delivery that is neither an event nor CaughtUp, reports
+	// progress: every matching event up to it has been delivered. A filtered
+	// subscription uses it to move its resume point past skipped events.
+	Position int64
+	Version  int64
 }

@@ -36,6 +36,9 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if wantsEvents(r) {
+		return s.subscribeStream(w, r, id)
+	}
 	q := r.URL.Query()
 	opts := eventstore.ReadStreamOptions{}
 	switch d := q.Get("direction"); d {
@@ -116,6 +119,9 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 	}
 	if opts.EventTypes, err = namesParam(q, "type"); err != nil {
 		return err
+	}
+	if wantsEvents(r) {
+		return s.subscribeLog(w, r, opts)
 	}
 	page, err := s.store.ReadAll(r.Context(), opts)
 	if err != nil {

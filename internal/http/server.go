@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -28,6 +29,10 @@ type Options struct {
 	MaxBatch int
 	// OpenAPI is the contract served at /openapi.yaml.
 	OpenAPI []byte
+	// Feed serves subscriptions; without it they are answered 503.
+	Feed Subscriber
+	// Heartbeat is how often an idle subscription gets a keep-alive comment.
+	Heartbeat time.Duration
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -37,6 +42,9 @@ type Server struct {
 	opts    Options
 	router  chi.Router
 	handler http.Handler
+
+	closing   chan struct{} // closed by CloseSubscriptions
+	closeOnce sync.Once
 }
 
 // New returns a Server for store.
@@ -50,12 +58,22 @@ func New(store eventstore.Store, opts Options) *Server {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1000
 	}
-	s := &Server{store: store, log: opts.Logger, opts: opts}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{})}
 	s.routes()
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// CloseSubscriptions ends every open subscription response, cleanly, and
+// makes new ones end at once. http.Server.Shutdown waits for responses to
+// finish, so call it when shutdown starts (http.Server.RegisterOnShutdown).
+func (s *Server) CloseSubscriptions() {
+	s.closeOnce.Do(func() { close(s.closing) })
+}
 
 // routes lists every route of the API.
 func (s *Server) routes() {

@@ -128,7 +128,21 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 			args = append(args, t)
 		}
 	}
+	if opts.StreamID != uuid.Nil {
+		where += " AND stream_id = ?"
+		args = append(args, opts.StreamID[:])
+	}
 	return where, args
+}
+
+// Head implements eventstore.Store. log_head changes in the same transaction
+// as the events it counts, so its committed value is the last visible position.
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	var head int64
+	if err := s.db.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
+		return 0, fmt.Errorf("read log head: %w", translate(err))
+	}
+	return head, nil
 }
 
 // ListStreams implements eventstore.Store.

@@ -1,0 +1,449 @@
+// Package fanout is the live feed of the log. One tailer per process reads the
+// events committed after the last position it has seen, once per poll
+// interval or at once when woken after a commit of this process, and hands
+// them in memory to every subscriber: the database sees the same queries
+// however many subscribers there are.
+//
+// A subscription first reads history from the store at its own pace, then
+// joins the live feed. Each subscriber has a bounded buffer; one that falls
+// behind is dropped from the live feed (writers and other subscribers never
+// wait for it), reads from the store again until it has caught up, and then
+// rejoins. Nothing is skipped or repeated at either handover, because the
+// store makes positions visible in commit order: everything up to a position
+// the tailer has read was already visible to any later query.
+package fanout
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// Reader is what the feed needs of a store.
+type Reader interface {
+	ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error)
+	Head(ctx context.Context) (int64, error)
+	Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error)
+	Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error)
+}
+
+// Options tune a Feed. The zero value is usable.
+type Options struct {
+	// PollInterval is how often the tailer looks for new events (default 100 ms).
+	PollInterval time.Duration
+	// Buffer is how many events a subscriber may fall behind the live feed
+	// before it is switched to reading from the store (default 512).
+	Buffer int
+	// PageSize is how many events one read of the store returns (default 500).
+	PageSize int
+	Logger   *slog.Logger
+}
+
+// Feed is the live feed of one process. Run must be running for
+// subscriptions to go live.
+type Feed struct {
+	store Reader
+	opts  Options
+	log   *slog.Logger
+	wake  chan struct{}
+	ready chan struct{} // closed once the tailer knows the head
+	done  chan struct{} // closed when Run returns
+
+	mu   sync.Mutex
+	head int64 // the last position handed to the live subscribers
+	subs map[*sub]struct{}
+
+	open    atomic.Int64 // subscriptions open, live or catching up
+	dropped atomic.Int64 // times a subscriber fell behind and left the live feed
+}
+
+// New returns a Feed over store.
+func New(store Reader, opts Options) *Feed {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 100 * time.Millisecond
+	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = 512
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 500
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Feed{
+		store: store, opts: opts, log: opts.Logger,
+		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
+		subs: make(map[*sub]struct{}),
+	}
+}
+
+// item is what the tailer puts in a subscriber's buffer: an event, or
+// progress (every matching event up to that position is already queued).
+type item struct {
+	event    *eventstore.Event
+	progress int64
+}
+
+type sub struct {
+	opts     eventstore.SubscribeOptions
+	progress bool // wants progress items: a filtered subscription to the whole log
+	ch       chan item
+}
+
+func (s *sub) matches(e *eventstore.Event) bool {
+	o := &s.opts
+	if o.StreamID != uuid.Nil && (e.StreamID != o.StreamID || e.Version < o.FromVersion) {
+		return false
+	}
+	if len(o.StreamTypes) > 0 && !slices.Contains(o.StreamTypes, e.StreamType) {
+		return false
+	}
+	return len(o.EventTypes) == 0 || slices.Contains(o.EventTypes, e.Type)
+}
+
+// Notify wakes the tailer now; call it after a commit.
+func (f *Feed) Notify() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Subscribers reports how many subscriptions are open.
+func (f *Feed) Subscribers() int { return int(f.open.Load()) }
+
+// Dropped reports how often a subscriber fell behind the live feed.
+func (f *Feed) Dropped() int64 { return f.dropped.Load() }
+
+// Run tails the log until ctx ends. It starts at the current head: history
+// is each subscription's own business.
+func (f *Feed) Run(ctx context.Context) error {
+	defer close(f.done)
+	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
+		head, err := f.store.Head(ctx)
+		if err == nil {
+			f.mu.Lock()
+			f.head = head
+			f.mu.Unlock()
+			close(f.ready)
+			break
+		}
+		f.log.Warn("live feed: cannot read the log head; retrying", "error", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return nil
+		}
+	}
+	t := time.NewTicker(f.opts.PollInterval)
+	defer t.Stop()
+	failing := false
+	for {
+		err := f.poll(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			f.log.Warn("live feed: cannot read new events; retrying each poll", "error", err)
+			failing = true
+		case err == nil && failing:
+			f.log.Info("live feed: reading new events again")
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-f.wake:
+		}
+	}
+}
+
+// poll reads everything after the head and dispatches it.
+func (f *Feed) poll(ctx context.Context) error {
+	for {
+		f.mu.Lock()
+		after := f.head
+		f.mu.Unlock()
+		page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: f.opts.PageSize})
+		if err != nil {
+			return err
+		}
+		var events []*eventstore.Event
+		for e, err := range page.Events {
+			if err != nil {
+				return err
+			}
+			events = append(events, &e)
+		}
+		f.dispatch(events, page.Last)
+		if !page.More {
+			return nil
+		}
+	}
+}
+
+// dispatch hands events to the live subscribers without ever waiting: a
+// subscriber whose buffer is full leaves the live feed.
+func (f *Feed) dispatch(events []*eventstore.Event, last int64) {
+	if last <= f.head {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range events {
+		for s := range f.subs {
+			if !s.matches(e) {
+				continue
+			}
+			select {
+			case s.ch <- item{event: e}:
+			default:
+				delete(f.subs, s)
+				close(s.ch) // the subscriber drains what it has, then reads the store
+				f.dropped.Add(1)
+			}
+		}
+	}
+	f.head = last
+	for s := range f.subs {
+		if s.progress {
+			select {
+			case s.ch <- item{progress: last}:
+			default: // progress is only a hint; the next one will do
+			}
+		}
+	}
+}
+
+// Subscribe opens a subscription. The channel delivers the matching events
+// after opts.After (or from opts.FromVersion of opts.StreamID) in position
+// order, then one CaughtUp, then live events and progress, until ctx ends or
+// the feed stops; then it is closed. Store failures are retried inside, so a
+// subscription outlives a database outage.
+func (f *Feed) Subscribe(ctx context.Context, opts eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error) {
+	// A little buffer lets the consumer write a burst in one go; a consumer
+	// that stops reading still stops the subscription at once.
+	out := make(chan eventstore.Delivery, 64)
+	f.open.Add(1)
+	go func() {
+		defer f.open.Add(-1)
+		defer close(out)
+		f.serve(ctx, opts, out)
+	}()
+	return out, nil
+}
+
+// serve runs one subscription: catch up, join live, and again after falling behind.
+func (f *Feed) serve(ctx context.Context, opts eventstore.SubscribeOptions, out chan<- eventstore.Delivery) {
+	select {
+	case <-f.ready:
+	case <-ctx.Done():
+		return
+	case <-f.done:
+		return
+	}
+	s := &sub{opts: opts, progress: opts.StreamID == uuid.Nil && (len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0)}
+	send := func(d eventstore.Delivery) bool {
+		select {
+		case out <- d:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	cursor, ok := f.start(ctx, opts)
+	if !ok {
+		return
+	}
+	lastVersion := int64(-1)
+	caughtUp := false
+	for {
+		if cursor, lastVersion, ok = f.catchUp(ctx, s, cursor, lastVersion, send); !ok {
+			return
+		}
+		// Join the live feed only if the tailer has handed out nothing after
+		// the cursor; otherwise read the difference from the store first.
+		// Events at or before the cursor that the tailer still sends are skipped.
+		f.mu.Lock()
+		joined := f.head <= cursor
+		if joined {
+			s.ch = make(chan item, f.opts.Buffer)
+			f.subs[s] = struct{}{}
+		}
+		f.mu.Unlock()
+		if !joined {
+			continue
+		}
+		if !caughtUp {
+			caughtUp = true
+			d := eventstore.Delivery{CaughtUp: true, Position: cursor, Version: lastVersion}
+			if opts.StreamID != uuid.Nil && lastVersion < 0 {
+				d.Version = f.streamVersion(ctx, opts.StreamID)
+			}
+			if !send(d) {
+				f.leave(s)
+				return
+			}
+		}
+		if cursor, ok = f.live(ctx, s, cursor, send); !ok {
+			f.leave(s)
+			return
+		}
+	}
+}
+
+// start turns the subscription's starting point into a position.
+func (f *Feed) start(ctx context.Context, opts eventstore.SubscribeOptions) (int64, bool) {
+	if opts.StreamID == uuid.Nil || opts.FromVersion <= 1 || opts.After > 0 {
+		return opts.After, true
+	}
+	// Start after the event before FromVersion rather than scan the stream
+	// from its start. If there is no such event yet, the stream is shorter
+	// than that, and scanning it whole is cheap.
+	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
+		e, err := f.store.Event(ctx, opts.StreamID, opts.FromVersion-1)
+		switch {
+		case err == nil:
+			return e.Position, true
+		case errors.Is(err, eventstore.ErrEventNotFound):
+			return 0, true
+		}
+		f.log.Warn("subscription: cannot read its starting point; retrying", "error", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return 0, false
+		}
+	}
+}
+
+// catchUp delivers history from the store until nothing newer than the
+// tailer's head remains, and returns the position it has delivered through.
+func (f *Feed) catchUp(ctx context.Context, s *sub, cursor, lastVersion int64, send func(eventstore.Delivery) bool) (int64, int64, bool) {
+	o := s.opts
+	wait := f.opts.PollInterval
+	for {
+		// Everything up to the tailer's head was visible before this query
+		// starts; if the query finds no more, all of it has been delivered.
+		f.mu.Lock()
+		head := f.head
+		f.mu.Unlock()
+		page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: cursor, Limit: f.opts.PageSize,
+			StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
+		if err == nil {
+			for e, rerr := range page.Events {
+				if rerr != nil {
+					err = rerr
+					break
+				}
+				cursor = e.Position
+				if !s.matches(&e) {
+					continue
+				}
+				lastVersion = e.Version
+				if !send(eventstore.Delivery{Event: &e}) {
+					return 0, 0, false
+				}
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, 0, false
+			}
+			f.log.Warn("subscription: cannot read history; retrying", "error", err, "retry_in", wait)
+			if !sleep(ctx, wait) {
+				return 0, 0, false
+			}
+			wait = min(2*wait, 5*time.Second)
+			continue
+		}
+		wait = f.opts.PollInterval
+		if !page.More {
+			return max(cursor, head), lastVersion, true
+		}
+	}
+}
+
+// live delivers from the subscriber's buffer until the tailer drops it for
+// falling behind (then it returns true to catch up again) or it ends.
+func (f *Feed) live(ctx context.Context, s *sub, cursor int64, send func(eventstore.Delivery) bool) (int64, bool) {
+	for {
+		select {
+		case it, open := <-s.ch:
+			if !open {
+				return cursor, true
+			}
+			if it.event == nil {
+				if it.progress > cursor {
+					cursor = it.progress
+					if !send(eventstore.Delivery{Position: cursor}) {
+						return 0, false
+					}
+				}
+				continue
+			}
+			if it.event.Position <= cursor {
+				continue // already delivered from history
+			}
+			cursor = it.event.Position
+			if !send(eventstore.Delivery{Event: it.event}) {
+				return 0, false
+			}
+		case <-ctx.Done():
+			return 0, false
+		case <-f.done:
+			return 0, false
+		}
+	}
+}
+
+func (f *Feed) leave(s *sub) {
+	f.mu.Lock()
+	delete(f.subs, s)
+	f.mu.Unlock()
+}
+
+// streamVersion is the version of a stream, 0 if it does not exist yet or
+// cannot be read right now (it only decorates the caught-up message).
+func (f *Feed) streamVersion(ctx context.Context, id uuid.UUID) int64 {
+	st, err := f.store.Stream(ctx, id)
+	if err != nil {
+		return 0
+	}
+	return st.Version
+}
+
+// Notifying wraps a store so that each append that writes something wakes
+// the feed, and this process's subscribers get the events at once.
+func (f *Feed) Notifying(store eventstore.Store) eventstore.Store {
+	return notifyingStore{Store: store, feed: f}
+}
+
+type notifyingStore struct {
+	eventstore.Store
+	feed *Feed
+}
+
+func (n notifyingStore) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	res, err := n.Store.Append(ctx, req)
+	if err == nil && !res.Duplicate {
+		n.feed.Notify()
+	}
+	return res, err
+}
+
+// sleep waits d, or less if ctx ends first; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,191 @@
+package http
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// Subscriber opens live subscriptions to the log (fanout.Feed is one).
+type Subscriber interface {
+	Subscribe(ctx context.Context, opts eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error)
+}
+
+// retryMillis is what the first frame tells EventSource to wait before it
+// reconnects.
+const retryMillis = 2000
+
+// wantsEvents reports whether the client asks for a subscription.
+func wantsEvents(r *http.Request) bool {
+	return strings.Contains(strings.ToLower(r.Header.Get("Accept")), "text/event-stream")
+}
+
+// lastEventID reads the Last-Event-ID header an EventSource sends when it
+// reconnects: a version for a stream, a position for the log.
+func lastEventID(r *http.Request) (int64, bool, error) {
+	vals := r.Header.Values("Last-Event-ID")
+	if len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {
+		return 0, false, nil
+	}
+	v := strings.TrimSpace(vals[0])
+	n, err := strconv.ParseInt(v, 10, 64)
+	if len(vals) > 1 || err != nil || n < 0 || v[0] == '+' {
+		return 0, false, badRequest("Last-Event-ID must be a whole number ≥ 0 (the id of the last event received), got %q", vals[0])
+	}
+	return n, true, nil
+}
+
+// subscribeStream serves GET /streams/{id}/events as server-sent events.
+func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid.UUID) error {
+	q := r.URL.Query()
+	if d := q.Get("direction"); d != "" && d != "forward" {
+		return badRequest("a subscription reads forward; direction=%q is only for pages", d)
+	}
+	opts := eventstore.SubscribeOptions{StreamID: id, FromVersion: 1}
+	from, err := intParam(q, "from", 1, 1, 1<<63-1)
+	if err != nil {
+		return err
+	}
+	opts.FromVersion = from
+	if last, ok, err := lastEventID(r); err != nil {
+		return err
+	} else if ok {
+		opts.FromVersion = last + 1
+	}
+	return s.serveEvents(w, r, opts, true)
+}
+
+// subscribeLog serves GET /events as server-sent events.
+func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts eventstore.ReadAllOptions) error {
+	sub := eventstore.SubscribeOptions{After: opts.After, StreamTypes: opts.StreamTypes, EventTypes: opts.EventTypes}
+	if last, ok, err := lastEventID(r); err != nil {
+		return err
+	} else if ok {
+		sub.After = last
+	}
+	return s.serveEvents(w, r, sub, false)
+}
+
+// serveEvents writes a subscription as a text/event-stream: retry first, then
+// history, one caught-up event, and live events with keep-alive comments, until
+// the client leaves or the server shuts down. Frame ids are versions for a
+// stream and positions for the log, so EventSource resumes where it stopped.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts eventstore.SubscribeOptions, stream bool) error {
+	if s.opts.Feed == nil {
+		return eventstore.ErrUnavailable
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel() // ends the subscription with the response
+	deliveries, err := s.opts.Feed.Subscribe(ctx, opts)
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 16<<10)
+	flush := func() error {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	w.WriteHeader(http.StatusOK)
+	bw.WriteString("retry: " + strconv.Itoa(retryMillis) + "\n\n") //nolint:errcheck // kept by bufio for Flush
+	if err := flush(); err != nil {
+		return nil // the client left
+	}
+
+	heartbeat := time.NewTicker(s.opts.Heartbeat)
+	defer heartbeat.Stop()
+	var lastID, progress int64
+	buf := make([]byte, 0, 1024)
+	for {
+		select {
+		case d, ok := <-deliveries:
+			if !ok {
+				flush() //nolint:errcheck // ending anyway
+				return nil
+			}
+			switch {
+			case d.Event != nil:
+				lastID = d.Event.Position
+				if stream {
+					lastID = d.Event.Version
+				}
+				buf = append(buf[:0], "id: "...)
+				buf = strconv.AppendInt(buf, lastID, 10)
+				buf = append(buf, "\ndata: "...)
+				buf = encodeEvent(buf, oneLine(d.Event))
+				buf = append(buf, "\n\n"...)
+				bw.Write(buf) //nolint:errcheck
+			case d.CaughtUp:
+				n := d.Position
+				if stream {
+					n = d.Version
+				}
+				bw.WriteString("event: caught-up\ndata: " + strconv.FormatInt(n, 10) + "\n\n") //nolint:errcheck
+			default:
+				progress = d.Position
+				continue // written at heartbeat time only
+			}
+			// Flush when nothing else is ready, so a burst goes out in few writes.
+			if len(deliveries) == 0 {
+				if err := flush(); err != nil {
+					return nil
+				}
+			}
+		case <-heartbeat.C:
+			// A filter may skip many events; an id-only frame moves the
+			// client's Last-Event-ID past them, so a resume does not rescan.
+			if !stream && progress > lastID {
+				lastID = progress
+				bw.WriteString("id: " + strconv.FormatInt(lastID, 10) + "\n\n") //nolint:errcheck
+			}
+			bw.WriteString(": keep-alive\n\n") //nolint:errcheck
+			if err := flush(); err != nil {
+				return nil
+			}
+		case <-s.closing:
+			// Shutting down: end the response cleanly; EventSource reconnects
+			// with Last-Event-ID, to this instance's successor or another one.
+			flush() //nolint:errcheck
+			return nil
+		}
+	}
+}
+
+// oneLine returns e with data and metadata on one line, as an SSE data field
+// needs: JSON whitespace holding a line break is removed. Other events are
+// returned as they are, byte for byte.
+func oneLine(e *eventstore.Event) eventstore.Event {
+	c := *e
+	c.Data = compactIfMultiline(c.Data)
+	c.Metadata = compactIfMultiline(c.Metadata)
+	return c
+}
+
+func compactIfMultiline(b []byte) []byte {
+	if !bytes.ContainsAny(b, "\r\n") {
+		return b
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return b // stored data is valid JSON; keep it if not
+	}
+	return out.Bytes()
+}
