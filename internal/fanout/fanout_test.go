@@ -1,0 +1,423 @@
+package fanout_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+func openStore(t *testing.T, dsn string) *mysqlstore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}
+
+// runFeed starts a feed's tailer for the test's lifetime.
+func runFeed(t *testing.T, r fanout.Reader, opts fanout.Options) *fanout.Feed {
+	t.Helper()
+	f := fanout.New(r, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+// collector keeps what one subscription delivered.
+type collector struct {
+	mu       sync.Mutex
+	events   []*eventstore.Event
+	caughtUp []eventstore.Delivery
+	progress int64
+	closed   bool
+}
+
+// subscribe opens a subscription whose deliveries are collected, with an
+// optional pause after each event to make a slow subscriber.
+func subscribe(t *testing.T, f *fanout.Feed, opts eventstore.SubscribeOptions, pause time.Duration) (*collector, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ch, err := f.Subscribe(ctx, opts)
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	c := &collector{}
+	go func() {
+		for d := range ch {
+			c.mu.Lock()
+			switch {
+			case d.Event != nil:
+				c.events = append(c.events, d.Event)
+			case d.CaughtUp:
+				c.caughtUp = append(c.caughtUp, d)
+			default:
+				c.progress = d.Position
+			}
+			c.mu.Unlock()
+			if d.Event != nil && pause > 0 {
+				time.Sleep(pause)
+			}
+		}
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+	}()
+	return c, cancel
+}
+
+func (c *collector) snapshot() ([]*eventstore.Event, []eventstore.Delivery, int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*eventstore.Event(nil), c.events...), append([]eventstore.Delivery(nil), c.caughtUp...), c.progress, c.closed
+}
+
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.events)
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type acked struct {
+	mu     sync.Mutex
+	events map[uuid.UUID]eventstore.RecordedEvent
+}
+
+func (a *acked) add(res eventstore.AppendResult) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.events == nil {
+		a.events = map[uuid.UUID]eventstore.RecordedEvent{}
+	}
+	for _, e := range res.Events {
+		a.events[e.ID] = e
+	}
+}
+
+func appendN(t *testing.T, s eventstore.Store, stream uuid.UUID, typ string, n int) eventstore.AppendResult {
+	t.Helper()
+	evs := make([]eventstore.NewEvent, n)
+	for i := range evs {
+		evs[i] = eventstore.NewEvent{Type: typ, Data: fmt.Appendf(nil, `{"i":%d}`, i)}
+	}
+	res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Events: evs})
+	if err != nil {
+		t.Errorf("append: %v", err)
+	}
+	return res
+}
+
+// checkExactlyOnce fails unless got holds every acknowledged event once, in
+// strictly increasing positions, and nothing else.
+func checkExactlyOnce(t *testing.T, name string, got []*eventstore.Event, want map[uuid.UUID]eventstore.RecordedEvent) {
+	t.Helper()
+	seen := map[uuid.UUID]bool{}
+	last := int64(0)
+	for _, e := range got {
+		if e.Position <= last {
+			t.Fatalf("%s: position %d after %d: out of order or repeated", name, e.Position, last)
+		}
+		last = e.Position
+		w, ok := want[e.ID]
+		if !ok || w.Position != e.Position || seen[e.ID] {
+			t.Fatalf("%s: event %s at %d was not acknowledged there, or came twice", name, e.ID, e.Position)
+		}
+		seen[e.ID] = true
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%s: received %d of %d acknowledged events", name, len(seen), len(want))
+	}
+}
+
+// TestHandoverFromHistoryToLiveLosesAndRepeatsNothing starts subscribers
+// while writers are busy, so that events commit during every subscriber's
+// catch-up, at its handover and after it.
+func TestHandoverFromHistoryToLiveLosesAndRepeatsNothing(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, mysqltest.NewDatabase(t))
+	f := runFeed(t, store, fanout.Options{PollInterval: 20 * time.Millisecond, PageSize: 7})
+	notifying := f.Notifying(store)
+	var ack acked
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			// Half the writers wake the feed, half leave it to polling.
+			s := eventstore.Store(store)
+			if w%2 == 0 {
+				s = notifying
+			}
+			for i := range 40 {
+				ack.add(appendN(t, s, uuid.New(), "Happened", 1+(w+i)%3))
+			}
+		})
+	}
+	var subs []*collector
+	for range 6 {
+		time.Sleep(40 * time.Millisecond)
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+		subs = append(subs, c)
+	}
+	wg.Wait()
+	total := len(ack.events)
+	for i, c := range subs {
+		waitFor(t, 20*time.Second, fmt.Sprintf("subscriber %d to receive %d events", i, total), func() bool { return c.count() >= total })
+		evs, caught, _, _ := c.snapshot()
+		checkExactlyOnce(t, fmt.Sprintf("subscriber %d", i), evs, ack.events)
+		if len(caught) != 1 {
+			t.Errorf("subscriber %d got %d caught-up deliveries, want exactly 1", i, len(caught))
+		}
+	}
+}
+
+// TestSlowSubscriberFallsBackToTheStoreWithoutHoldingUpOthers gives
+// subscribers a tiny buffer: a slow one overflows it, leaves the live feed,
+// reads from the store at its own pace and still gets everything once, while a
+// fast one is served as if it were alone.
+func TestSlowSubscriberFallsBackToTheStoreWithoutHoldingUpOthers(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, mysqltest.NewDatabase(t))
+	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 4, PageSize: 50})
+	slow, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 3*time.Millisecond)
+	fast, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	waitFor(t, 5*time.Second, "both subscribers to catch up", func() bool {
+		_, a, _, _ := slow.snapshot()
+		_, b, _, _ := fast.snapshot()
+		return len(a) == 1 && len(b) == 1
+	})
+	var ack acked
+	s := f.Notifying(store)
+	for range 20 {
+		ack.add(appendN(t, s, uuid.New(), "Burst", 50))
+	}
+	const total = 1000
+	waitFor(t, 10*time.Second, "the fast subscriber to receive every event", func() bool { return fast.count() >= total })
+	if n := slow.count(); n >= total {
+		t.Logf("the slow subscriber kept up (%d events); the test proves less than it should", n)
+	}
+	if f.Dropped() == 0 {
+		t.Errorf("no subscriber left the live feed, want the slow one to have overflowed its buffer of 4")
+	}
+	waitFor(t, 30*time.Second, "the slow subscriber to receive every event", func() bool { return slow.count() >= total })
+	fe, _, _, _ := fast.snapshot()
+	se, _, _, _ := slow.snapshot()
+	checkExactlyOnce(t, "fast subscriber", fe, ack.events)
+	checkExactlyOnce(t, "slow subscriber", se, ack.events)
+}
+
+func TestFiltersDeliverOnlyMatchingEventsAndReportProgress(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, mysqltest.NewDatabase(t))
+	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	s := f.Notifying(store)
+	orders, invoices := uuid.New(), uuid.New()
+	mustAppend := func(id uuid.UUID, typ, evType string) eventstore.AppendResult {
+		t.Helper()
+		res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: id, StreamType: typ,
+			Events: []eventstore.NewEvent{{Type: evType, Data: []byte(`{}`)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	mustAppend(orders, "order", "Placed") // history, filtered out
+	paidHistory := mustAppend(orders, "order", "Paid")
+	c, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamTypes: []string{"order"}, EventTypes: []string{"Paid", "Shipped"}}, 0)
+	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+	mustAppend(invoices, "invoice", "Paid") // wrong stream type
+	shipped := mustAppend(orders, "order", "Shipped")
+	var last eventstore.AppendResult
+	for range 5 {
+		last = mustAppend(invoices, "invoice", "Issued") // skipped
+	}
+	waitFor(t, 5*time.Second, "progress past the skipped events", func() bool {
+		_, _, p, _ := c.snapshot()
+		return p >= last.Events[0].Position
+	})
+	evs, _, _, _ := c.snapshot()
+	if len(evs) != 2 || evs[0].ID != paidHistory.Events[0].ID || evs[1].ID != shipped.Events[0].ID {
+		t.Fatalf("filtered subscription delivered %d events, want the Paid order from history and the Shipped one live", len(evs))
+	}
+}
+
+func TestStreamSubscriptionFromAVersionAndBeforeTheStreamExists(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, mysqltest.NewDatabase(t))
+	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	s := f.Notifying(store)
+	stream, other := uuid.New(), uuid.New()
+
+	early, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 1}, 0)
+	waitFor(t, 5*time.Second, "caught up on a missing stream", func() bool { _, cu, _, _ := early.snapshot(); return len(cu) == 1 })
+	if _, cu, _, _ := early.snapshot(); cu[0].Version != 0 {
+		t.Errorf("caught-up version of a stream that does not exist = %d, want 0", cu[0].Version)
+	}
+	appendN(t, s, other, "Noise", 3)
+	appendN(t, s, stream, "Happened", 5)
+	appendN(t, s, other, "Noise", 3)
+
+	mid, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 3}, 0)
+	beyond, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 8}, 0)
+	waitFor(t, 5*time.Second, "caught up", func() bool {
+		_, a, _, _ := mid.snapshot()
+		_, b, _, _ := beyond.snapshot()
+		return len(a) == 1 && len(b) == 1
+	})
+	appendN(t, s, stream, "Happened", 4) // versions 6..9
+	versions := func(c *collector) []int64 {
+		evs, _, _, _ := c.snapshot()
+		var v []int64
+		for _, e := range evs {
+			if e.StreamID != stream {
+				t.Fatalf("stream subscription delivered an event of stream %s", e.StreamID)
+			}
+			v = append(v, e.Version)
+		}
+		return v
+	}
+	waitFor(t, 5*time.Second, "all versions", func() bool { return len(versions(early)) == 9 && len(versions(mid)) == 7 && len(versions(beyond)) == 2 })
+	for name, c := range map[string]*collector{"from 1": early, "from 3": mid, "from 8": beyond} {
+		v := versions(c)
+		for i := 1; i < len(v); i++ {
+			if v[i] != v[i-1]+1 {
+				t.Errorf("subscription %s delivered versions %v, want consecutive", name, v)
+			}
+		}
+	}
+	if v := versions(mid); v[0] != 3 {
+		t.Errorf("subscription from 3 started at version %d", v[0])
+	}
+	if v := versions(beyond); v[0] != 8 {
+		t.Errorf("subscription from 8 started at version %d", v[0])
+	}
+	if _, cu, _, _ := mid.snapshot(); cu[0].Version != 5 {
+		t.Errorf("caught-up version at version 5 = %d", cu[0].Version)
+	}
+}
+
+// countingReader counts the log reads the feed makes.
+type countingReader struct {
+	fanout.Reader
+	reads atomic.Int64
+}
+
+func (c *countingReader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	c.reads.Add(1)
+	return c.Reader.ReadAll(ctx, opts)
+}
+
+// TestOneTailerReadsTheStoreForEverySubscriber: once caught up, a hundred
+// subscribers cost the store no more reads than one.
+func TestOneTailerReadsTheStoreForEverySubscriber(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, mysqltest.NewDatabase(t))
+	reader := &countingReader{Reader: store}
+	const poll = 20 * time.Millisecond
+	f := runFeed(t, reader, fanout.Options{PollInterval: poll})
+	var subs []*collector
+	for range 100 {
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{EventTypes: []string{"X"}}, 0)
+		subs = append(subs, c)
+	}
+	waitFor(t, 10*time.Second, "100 subscribers to catch up", func() bool {
+		for _, c := range subs {
+			if _, cu, _, _ := c.snapshot(); len(cu) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	before := reader.reads.Load()
+	const window = 500 * time.Millisecond
+	time.Sleep(window)
+	reads := reader.reads.Load() - before
+	if limit := int64(2*window/poll) + 5; reads > limit {
+		t.Fatalf("100 idle subscribers caused %d reads in %s at a %s poll; want at most %d, as for one subscriber", reads, window, poll, limit)
+	}
+}
+
+// TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind opens and
+// abandons many subscriptions, live and mid-catch-up, and checks that no
+// subscription or goroutine outlives them.
+func TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, mysqltest.NewDatabase(t))
+	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, PageSize: 5})
+	appendN(t, store, uuid.New(), "Happened", 100)
+	base := runtime.NumGoroutine()
+	var cancels []context.CancelFunc
+	for i := range 50 {
+		// Some read slowly so they are mid-history when they are cancelled.
+		_, cancel := subscribe(t, f, eventstore.SubscribeOptions{}, time.Duration(i%2)*time.Millisecond)
+		cancels = append(cancels, cancel)
+	}
+	waitFor(t, 5*time.Second, "50 subscriptions", func() bool { return f.Subscribers() == 50 })
+	for _, cancel := range cancels {
+		cancel()
+	}
+	waitFor(t, 5*time.Second, "every subscription to end", func() bool { return f.Subscribers() == 0 })
+	waitFor(t, 5*time.Second, fmt.Sprintf("goroutines back to %d", base), func() bool { return runtime.NumGoroutine() <= base })
+}
+
+// TestWritesOfAnotherProcessArriveWithinAPollInterval: a feed learns of
+// another process's commits by polling alone.
+func TestWritesOfAnotherProcessArriveWithinAPollInterval(t *testing.T) {
+	t.Parallel()
+	dsn := mysqltest.NewDatabase(t)
+	a, b := openStore(t, dsn), openStore(t, dsn)
+	f := runFeed(t, b, fanout.Options{PollInterval: 50 * time.Millisecond})
+	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+	var ack acked
+	for range 5 {
+		ack.add(appendN(t, a, uuid.New(), "Elsewhere", 2))
+	}
+	waitFor(t, 2*time.Second, "events written through another store", func() bool { return c.count() >= 10 })
+	evs, _, _, _ := c.snapshot()
+	checkExactlyOnce(t, "subscriber of the other process", evs, ack.events)
+}
+
+func TestSubscriptionsCloseWhenTheFeedStops(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, mysqltest.NewDatabase(t))
+	f := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+	cancel()
+	<-done
+	waitFor(t, 5*time.Second, "the subscription to close", func() bool { _, _, _, closed := c.snapshot(); return closed })
+}
