@@ -1,0 +1,157 @@
+package http_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/api"
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// TestSubscriptionMatchesOpenAPIAndEndsCleanlyOnShutdown opens a live
+// subscription, checks its status and headers against openapi.yaml and its
+// first frames, then ends it the way shutdown does.
+func TestSubscriptionMatchesOpenAPIAndEndsCleanlyOnShutdown(t *testing.T) {
+	t.Parallel()
+	c := newContract(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	t.Cleanup(stopFeed)
+	go feed.Run(feedCtx)
+	h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed, Heartbeat: 200 * time.Millisecond})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	id := uuid.New()
+	if _, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: "order",
+		Events: []eventstore.NewEvent{{Type: "Placed", Data: []byte("{\n  \"multi\": \"line\"\n}")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/streams/" + id.String() + "/events", "/events?stream_type=order"} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		route, params, err := c.router.FindRoute(req)
+		if err != nil {
+			t.Fatalf("route %s: %v", path, err)
+		}
+		in := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+			Status:                 resp.StatusCode, Header: resp.Header,
+			Options: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: true},
+		}
+		if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
+			t.Errorf("subscription response to %s does not match openapi.yaml: %v", path, err)
+		}
+		br := bufio.NewReader(resp.Body)
+		var frames []string
+		for len(frames) < 4 {
+			frame, err := readFrame(br)
+			if err != nil {
+				t.Fatalf("%s: reading frames: %v (got %q)", path, err, frames)
+			}
+			frames = append(frames, frame)
+		}
+		if frames[0] != "retry: 2000" || !strings.HasPrefix(frames[1], "id: 1\ndata: {") ||
+			!strings.Contains(frames[1], `"data":{"multi":"line"}`) || !strings.HasPrefix(frames[2], "event: caught-up\ndata: 1") ||
+			frames[3] != ": keep-alive" {
+			t.Fatalf("%s: first frames = %q\nwant retry, the event on one line, caught-up, keep-alive", path, frames)
+		}
+	}
+
+	// Shutdown: every open subscription response ends, cleanly and promptly.
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ended := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); ended <- err }()
+	time.Sleep(100 * time.Millisecond)
+	h.CloseSubscriptions()
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("subscription ended with %v, want a clean end of the body", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscription still open 5 s after CloseSubscriptions")
+	}
+}
+
+func TestSubscriptionRefusesBadStartingPoints(t *testing.T) {
+	t.Parallel()
+	h := esthttp.New(panicStore{}, esthttp.Options{Feed: fanout.New(nil, fanout.Options{})})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	cases := []struct{ path, lastEventID string }{
+		{"/events", "abc"}, {"/events", "-1"}, {"/events", "1.5"}, {"/events", "+3"},
+		{"/streams/" + uuid.NewString() + "/events", "x"},
+		{"/streams/" + uuid.NewString() + "/events?direction=backward", ""},
+		{"/streams/" + uuid.NewString() + "/events?from=0", ""},
+		{"/events?after=-5", ""},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest("GET", srv.URL+tc.path, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		if tc.lastEventID != "" {
+			req.Header.Set("Last-Event-ID", tc.lastEventID)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s with Last-Event-ID %q: %d %s, want a 400 problem", tc.path, tc.lastEventID, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+// readFrame reads one server-sent-events block, without its blank line.
+func readFrame(r *bufio.Reader) (string, error) {
+	var lines []string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			if len(lines) == 0 {
+				continue
+			}
+			return strings.Join(lines, "\n"), nil
+		}
+		lines = append(lines, line)
+	}
+}
