@@ -1,11 +1,10 @@
 // Package mysqlstore is the MySQL/MariaDB implementation of eventstore.Store.
 //
-// Appends go through one writer goroutine per Store that gathers the requests
-// waiting at that moment into one transaction (group commit). Each transaction
-// locks the single log_head row first and keeps it until COMMIT, so commits are
-// serialised across every process on the database, and positions become
-// visible in the order they were assigned: a reader that has seen position N
-// has already been able to see every position below it.
+// Appends go through the group-commit writer (package groupcommit). Each of
+// its transactions locks the single log_head row first and keeps it until
+// COMMIT, so commits are serialised across every process on the database,
+// and positions become visible in the order they were assigned: a reader
+// that has seen position N has already been able to see every position below it.
 package mysqlstore
 
 import (
@@ -22,6 +21,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/groupcommit"
 	"github.com/tributary-dev/tributary/internal/migrations"
 )
 
@@ -38,17 +38,10 @@ type Options struct {
 
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
 type Store struct {
-	db  *sql.DB // reads
-	wdb *sql.DB // the writer's own pool, so slow readers never hold up appends
-	log *slog.Logger
-
-	appends    chan *appendCall
-	stop       chan struct{}
-	writerDone chan struct{}
-
-	// beforeCommit, when set by a test, runs inside each append transaction
-	// just before COMMIT, while the log_head lock is held.
-	beforeCommit func()
+	db     *sql.DB // reads
+	wdb    *sql.DB // the writer's own pool, so slow readers never hold up appends
+	log    *slog.Logger
+	writer *groupcommit.Writer
 }
 
 // Open connects to the database named by dsn (go-sql-driver format), checks
@@ -90,20 +83,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	wdb.SetMaxIdleConns(2)
 	wdb.SetConnMaxLifetime(30 * time.Minute)
 
-	s := &Store{
-		db:         db,
-		wdb:        wdb,
-		log:        opts.Logger,
-		appends:    make(chan *appendCall),
-		stop:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-	}
+	s := &Store{db: db, wdb: wdb, log: opts.Logger}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", cfg.Addr, err)
 	}
-	go s.writeLoop()
+	s.writer = groupcommit.New(writeBackend{wdb}, opts.Logger)
 	return s, nil
 }
 
@@ -118,12 +104,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 // Close finishes the appends already handed to the writer, refuses new ones
 // and closes the database pools.
 func (s *Store) Close() error {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
-	<-s.writerDone
+	s.writer.Close()
 	return errors.Join(s.db.Close(), s.wdb.Close())
 }
 

@@ -1,0 +1,325 @@
+// Package groupcommit is the write path every store shares. A store can
+// commit only one append transaction at a time (that is what keeps positions
+// in commit order), so one writer per store takes all the appends waiting at
+// that moment into one transaction: it checks each request against the
+// stream's state in order (idempotent retry first, then expected version and
+// stream type), plans the rows of those that pass, and reports each request's
+// own outcome after COMMIT. A store supplies only the SQL, through Backend.
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// Backend is the database side of the write path.
+type Backend interface {
+	// WriteTx runs fn in one transaction that holds the log's write lock from
+	// its start to COMMIT, and commits if fn returns nil. beforeCommit, if not
+	// nil, runs just before COMMIT (tests hold a transaction open with it).
+	WriteTx(ctx context.Context, fn func(Tx) error, beforeCommit func()) error
+	// Retryable reports an error after which the same transaction may succeed
+	// (a deadlock, a lock wait timeout, a busy database).
+	Retryable(err error) bool
+	// Conflict reports a unique-key violation on (stream, version): another
+	// writer got past the log lock, and the request lost the race.
+	Conflict(err error) bool
+	// StreamVersion reads a stream's version outside any transaction, 0 if
+	// it does not exist; it turns a Conflict into the error it stands for.
+	StreamVersion(ctx context.Context, id uuid.UUID) (int64, error)
+	// Translate maps a driver error to the store's vocabulary
+	// (eventstore.ErrUnavailable for an unreachable database).
+	Translate(err error) error
+}
+
+// Tx is one write transaction, holding the log's write lock.
+type Tx interface {
+	// Head returns the last assigned position and the time to stamp events with.
+	Head(ctx context.Context) (position int64, now time.Time, err error)
+	// Streams reads the given streams; missing ones are left out.
+	Streams(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]StreamState, error)
+	// KnownEvents looks up event ids already in the log.
+	KnownEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]KnownEvent, error)
+	// Insert writes events, in position order.
+	Insert(ctx context.Context, rows []Row) error
+	// SaveStreams writes the new state of the streams appended to.
+	SaveStreams(ctx context.Context, streams []SavedStream) error
+	// SetHead records the last assigned position.
+	SetHead(ctx context.Context, position int64) error
+}
+
+// StreamState is a stream as an append transaction sees it.
+type StreamState struct {
+	Type      string
+	Version   int64
+	CreatedAt time.Time
+}
+
+// KnownEvent is where an event id already stands in the log.
+type KnownEvent struct {
+	StreamID   uuid.UUID
+	Version    int64
+	Position   int64
+	RecordedAt time.Time
+}
+
+// Row is one event to insert.
+type Row struct {
+	Position   int64
+	StreamID   uuid.UUID
+	StreamType string
+	Version    int64
+	Event      eventstore.NewEvent
+	RecordedAt time.Time
+}
+
+// SavedStream is the new state of a stream a transaction appended to.
+type SavedStream struct {
+	ID uuid.UUID
+	StreamState
+	UpdatedAt time.Time
+}
+
+const (
+	// maxGroupEvents bounds how many events one group transaction gathers.
+	maxGroupEvents = 5000
+	// txTimeout bounds one group transaction, lock waits included.
+	txTimeout = 30 * time.Second
+	// maxTxAttempts is how often a transaction that failed with a retryable
+	// error is tried in all.
+	maxTxAttempts = 3
+)
+
+var errClosed = fmt.Errorf("%w: the store is shutting down", eventstore.ErrUnavailable)
+
+// Writer is a store's single writer.
+type Writer struct {
+	backend Backend
+	log     *slog.Logger
+
+	calls chan *call
+	stop  chan struct{}
+	done  chan struct{}
+
+	// BeforeCommit, when set before the first Append, runs inside each group
+	// transaction just before COMMIT. It is for tests.
+	BeforeCommit func()
+}
+
+// New starts a writer; Close stops it.
+func New(backend Backend, log *slog.Logger) *Writer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w := &Writer{backend: backend, log: log, calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// Close finishes the group in progress, refuses new appends and returns
+// when the writer has stopped.
+func (w *Writer) Close() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// call is one Append waiting for the writer.
+type call struct {
+	ctx       context.Context
+	req       eventstore.AppendRequest
+	clientIDs []uuid.UUID // ids the client chose; only these can repeat
+	res       eventstore.AppendResult
+	err       error
+	done      chan struct{}
+}
+
+// Append implements eventstore.Store's Append for a store.
+func (w *Writer) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if err := req.Validate(); err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
+	}
+	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
+	c.req.Events = make([]eventstore.NewEvent, len(req.Events))
+	for i, e := range req.Events {
+		if e.ID == uuid.Nil {
+			id, err := uuid.NewV7()
+			if err != nil {
+				return eventstore.AppendResult{}, fmt.Errorf("append to %s: make event id: %w", req.StreamID, err)
+			}
+			e.ID = id
+		} else {
+			c.clientIDs = append(c.clientIDs, e.ID)
+		}
+		c.req.Events[i] = e
+	}
+	select {
+	case w.calls <- c:
+	case <-ctx.Done():
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, ctx.Err())
+	case <-w.stop:
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, errClosed)
+	}
+	// Once handed over, the append may commit: wait for the outcome even if
+	// the caller gives up, so that what is reported is what happened.
+	<-c.done
+	if c.err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, c.err)
+	}
+	return c.res, nil
+}
+
+// loop is the only writer. While one group commits, the next requests queue
+// up; they are then taken together into the next transaction.
+func (w *Writer) loop() {
+	defer close(w.done)
+	for {
+		var first *call
+		select {
+		case first = <-w.calls:
+		case <-w.stop:
+			return
+		}
+		group := []*call{first}
+		n := len(first.req.Events)
+	gather:
+		for n < maxGroupEvents {
+			select {
+			case c := <-w.calls:
+				group = append(group, c)
+				n += len(c.req.Events)
+			default:
+				break gather
+			}
+		}
+		w.commit(group)
+	}
+}
+
+// commit writes a group and reports each call's outcome.
+func (w *Writer) commit(group []*call) {
+	live := make([]*call, 0, len(group))
+	for _, c := range group {
+		// A caller that left before its turn gets nothing written.
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := w.run(live)
+	if err != nil && len(live) > 1 && !errors.Is(err, eventstore.ErrUnavailable) {
+		// Something in one request broke the shared transaction. Run each
+		// request alone so that only the one at fault fails.
+		w.log.Warn("group append failed; retrying its requests one at a time", "requests", len(live), "error", err)
+		for _, c := range live {
+			if err := w.run([]*call{c}); err != nil {
+				c.err = err
+			}
+		}
+	} else if err != nil {
+		for _, c := range live {
+			c.err = err
+		}
+	}
+	for _, c := range live {
+		close(c.done)
+	}
+}
+
+// run runs a group transaction, again after a retryable failure, and stores
+// each call's outcome once it has committed.
+func (w *Writer) run(calls []*call) error {
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		var out []outcome
+		out, err = w.transact(calls)
+		if err == nil {
+			for i, c := range calls {
+				c.res, c.err = out[i].res, out[i].err
+			}
+			return nil
+		}
+		if !w.backend.Retryable(err) {
+			break
+		}
+	}
+	if len(calls) == 1 && w.backend.Conflict(err) {
+		return w.conflict(calls[0].req, err)
+	}
+	return w.backend.Translate(err)
+}
+
+// conflict turns a unique-key violation into the wrong-expected-version
+// error it stands for, with the stream's version as it is now.
+func (w *Writer) conflict(req eventstore.AppendRequest, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	current, err := w.backend.StreamVersion(ctx, req.StreamID)
+	if err != nil {
+		return w.backend.Translate(errors.Join(cause, err))
+	}
+	return &eventstore.WrongExpectedVersionError{StreamID: req.StreamID, Expected: req.Expected, Current: current}
+}
+
+type outcome struct {
+	res eventstore.AppendResult
+	err error
+}
+
+// transact runs one group transaction. Requests that fail a check get their
+// error in the outcome and write nothing; the others are written together.
+// The returned error is about the transaction itself: then nothing was written.
+func (w *Writer) transact(calls []*call) ([]outcome, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), txTimeout)
+	defer cancel()
+	var out []outcome
+	err := w.backend.WriteTx(ctx, func(tx Tx) error {
+		head, now, err := tx.Head(ctx)
+		if err != nil {
+			return err
+		}
+		p := plan{head: head, now: now}
+		if err := p.load(ctx, tx, calls); err != nil {
+			return err
+		}
+		out = make([]outcome, len(calls))
+		for i, c := range calls {
+			out[i] = p.apply(c)
+		}
+		if p.head == head {
+			return errNothingToWrite
+		}
+		if err := tx.Insert(ctx, p.rows); err != nil {
+			return err
+		}
+		if err := tx.SaveStreams(ctx, p.saved()); err != nil {
+			return err
+		}
+		return tx.SetHead(ctx, p.head)
+	}, w.BeforeCommit)
+	if errors.Is(err, errNothingToWrite) {
+		return out, nil // every request was refused: the transaction rolled back
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// errNothingToWrite rolls back a group whose every request was refused.
+var errNothingToWrite = errors.New("nothing to write")
