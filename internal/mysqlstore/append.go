@@ -50,7 +50,9 @@ func (b writeBackend) WriteTx(ctx context.Context, fn func(groupcommit.Tx) error
 	return nil
 }
 
-func (writeBackend) Retryable(err error) bool { return isMySQLError(err, errDeadlock, errLockWaitTimeout) }
+func (writeBackend) Retryable(err error) bool {
+	return isMySQLError(err, errDeadlock, errLockWaitTimeout)
+}
 
 func (writeBackend) Conflict(err error) bool { return isMySQLError(err, errDupKey) }
 
