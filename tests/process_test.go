@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -83,15 +85,103 @@ func TestMigrateCreatesTheSchemaAndExitsZero(t *testing.T) {
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 }
 
-func TestServeWithoutMySQLDSNExitsNonZeroNamingTheVariable(t *testing.T) {
+// TestWithoutMySQLTheEmbeddedStoreServesAndSurvivesKill9: with no
+// TRIBUTARY_MYSQL_DSN the binary runs on the embedded store in
+// TRIBUTARY_DATA_DIR; after a kill -9 under load every acknowledged batch is
+// there whole, and no batch is there in part.
+func TestWithoutMySQLTheEmbeddedStoreServesAndSurvivesKill9(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"migrate"}} {
-		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_ADDR=127.0.0.1:0"}, args...)
-		if code == 0 {
-			t.Errorf("api %v without TRIBUTARY_MYSQL_DSN: expected a non-zero exit status, got 0. Stdout:\n%s", args, stdout)
+	dir := t.TempDir()
+	code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_DATA_DIR=" + dir}, "migrate")
+	if code != 0 {
+		t.Fatalf("api migrate on the embedded store exited %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tributary.db")); err != nil {
+		t.Fatalf("api migrate left no database file in TRIBUTARY_DATA_DIR: %v", err)
+	}
+	env := []string{"TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR=" + dir}
+	s := startServer(t, env...)
+	ready := false
+	for _, l := range s.logLines() {
+		if l["msg"] == "store ready" && l["store"] == "sqlite" && l["path"] == filepath.Join(dir, "tributary.db") {
+			ready = true
 		}
-		if !strings.Contains(stderr, "TRIBUTARY_MYSQL_DSN") {
-			t.Errorf("api %v without TRIBUTARY_MYSQL_DSN: expected stderr to name TRIBUTARY_MYSQL_DSN, got %q", args, stderr)
+	}
+	if !ready {
+		t.Errorf("start-up did not log the embedded store and its file; output:\n%s", s.output(4096))
+	}
+
+	const batch = 5
+	type ack struct {
+		stream  string
+		version int64
+		ids     []string
+	}
+	var mu sync.Mutex
+	var acks []ack
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			stream := newID()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				evs := events(batch, "Happened")
+				r, err := s.request(http.MethodPost, "/streams/"+stream+"/events", jsonBytes(t, appendBody{StreamType: "thing", Events: evs}))
+				if err != nil || r.Status != http.StatusCreated {
+					return // the server is gone
+				}
+				var res appendResult
+				if err := r.decodeErr(&res); err != nil {
+					return
+				}
+				ids := make([]string, batch)
+				for i, e := range evs {
+					ids[i] = e.ID
+				}
+				mu.Lock()
+				acks = append(acks, ack{stream, res.Version, ids})
+				mu.Unlock()
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acks)
+		mu.Unlock()
+		if n >= 40 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.kill(t)
+	close(stop)
+	wg.Wait()
+	if len(acks) == 0 {
+		t.Fatal("no append was acknowledged before the kill")
+	}
+
+	s2 := startServer(t, env...)
+	for _, a := range acks {
+		var page streamPage
+		r := s2.get(t, "/streams/"+a.stream+"/events?limit=1000")
+		requireStatus(t, r, http.StatusOK)
+		r.decode(t, &page)
+		if page.Version%batch != 0 {
+			t.Fatalf("stream %s is at version %d after the kill: a batch of %d is there in part", a.stream, page.Version, batch)
+		}
+		if page.Version < a.version {
+			t.Fatalf("stream %s is at version %d after the kill, but version %d was acknowledged", a.stream, page.Version, a.version)
+		}
+		for i, id := range a.ids {
+			if e := page.Events[a.version-batch+int64(i)]; e.ID != id {
+				t.Fatalf("acknowledged event %s of stream %s is not at its version after the kill (found %s)", id, a.stream, e.ID)
+			}
 		}
 	}
 }

@@ -44,10 +44,13 @@ type server struct {
 	exitCode int  // valid once exited is closed
 	killed   bool // it had to be killed after stopTimeout
 	signaled bool // terminate has sent SIGTERM
+	crashed  bool // the test killed it on purpose
 }
 
 // startServer starts the binary on 127.0.0.1:0 and waits until it listens.
-// It gets a fresh database unless env sets TRIBUTARY_MYSQL_DSN. At cleanup the
+// It gets a fresh MySQL database unless env sets TRIBUTARY_MYSQL_DSN; an
+// empty TRIBUTARY_MYSQL_DSN runs the embedded store in a fresh directory
+// unless env sets TRIBUTARY_DATA_DIR. At cleanup the
 // server gets SIGTERM and must exit 0 within stopTimeout.
 func startServer(t *testing.T, env ...string) *server {
 	t.Helper()
@@ -56,14 +59,30 @@ func startServer(t *testing.T, env ...string) *server {
 	return s
 }
 
+// kill stops the server with SIGKILL, as a crash would, and waits for it.
+func (s *server) kill(t *testing.T) {
+	t.Helper()
+	s.crashed = true // its exit is expected, its status is not checked
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill server: %v", err)
+	}
+	<-s.exited
+}
+
 // launchServer starts the binary without waiting for it to listen, so that
 // several processes can start at once; call waitListening before use.
 func launchServer(t *testing.T, env ...string) *server {
 	t.Helper()
 	dsn, ok := envValue(env, "TRIBUTARY_MYSQL_DSN")
-	if !ok {
+	switch {
+	case !ok:
 		dsn = mysqltest.NewDatabase(t)
 		env = append([]string{"TRIBUTARY_MYSQL_DSN=" + dsn}, env...)
+	case dsn == "":
+		// The embedded store: in a directory of the test's own unless given.
+		if _, ok := envValue(env, "TRIBUTARY_DATA_DIR"); !ok {
+			env = append(env, "TRIBUTARY_DATA_DIR="+t.TempDir())
+		}
 	}
 	cmd := exec.Command(apiBinary)
 	// Later entries win, so the caller's env overrides these defaults.
@@ -84,6 +103,9 @@ func launchServer(t *testing.T, env ...string) *server {
 		close(s.exited)
 	}()
 	t.Cleanup(func() {
+		if s.crashed {
+			return
+		}
 		exitedEarly := false
 		select {
 		case <-s.exited:

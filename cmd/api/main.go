@@ -24,6 +24,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
 func main() {
@@ -57,13 +58,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	mysqlstore.SetDriverLogger(log)
-	if cfg.MySQLDSN == "" {
-		return errors.New("no database configured: set TRIBUTARY_MYSQL_DSN, e.g. " +
-			"TRIBUTARY_MYSQL_DSN='root@tcp(127.0.0.1:3306)/tributary' (the database must exist); " +
-			"the embedded store for TRIBUTARY_DATA_DIR is not built yet")
-	}
 
-	store, err := openMySQL(ctx, cfg, log)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -72,6 +68,32 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	return serve(ctx, cfg, store, log)
+}
+
+// closableStore is a store the binary owns.
+type closableStore interface {
+	eventstore.Store
+	Close() error
+}
+
+// openStore opens and migrates the configured store: MySQL when
+// TRIBUTARY_MYSQL_DSN is set, else the embedded SQLite store in
+// TRIBUTARY_DATA_DIR.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (closableStore, error) {
+	if cfg.MySQLDSN != "" {
+		return openMySQL(ctx, cfg, log)
+	}
+	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open the embedded store in %s (TRIBUTARY_DATA_DIR): %w", cfg.DataDir, err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate the embedded store %s: %w", s.Path(), err)
+	}
+	log.Info("store ready", "store", "sqlite", "path", s.Path(),
+		"note", "embedded store for one instance; set TRIBUTARY_MYSQL_DSN to use MySQL")
+	return s, nil
 }
 
 // openMySQL opens and migrates the MySQL store, waiting up to the start-up
@@ -83,7 +105,7 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysql
 		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log})
 		if err == nil {
 			if err = store.Migrate(ctx); err == nil {
-				log.Info("store ready", "store", "mysql")
+				log.Info("store ready", "store", "mysql", "addr", store.Addr(), "database", store.Database())
 				return store, nil
 			}
 			store.Close()

@@ -19,7 +19,7 @@ const Prefix = "tributary"
 // Config is every setting of the service, with its default.
 type Config struct {
 	Addr            string        `envconfig:"ADDR" default:":8080" desc:"address to listen on"`
-	MySQLDSN        string        `envconfig:"MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary"`
+	MySQLDSN        string        `envconfig:"MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
 	DataDir         string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
 	MaxBodyBytes    int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
 	MaxBatch        int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`

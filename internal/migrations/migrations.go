@@ -1,9 +1,10 @@
 // Package migrations holds Tributary's schema as numbered SQL files, one
 // folder per SQL dialect, embedded in the binary, and applies them with goose.
 //
-// MySQL DDL commits implicitly, so every file holds one statement: goose
-// records each version right after its statement succeeds, and a failure
-// leaves the schema at a recorded version.
+// MySQL DDL commits implicitly, so every MySQL file holds one statement:
+// goose records each version right after its statement succeeds, and a
+// failure leaves the schema at a recorded version. SQLite DDL is
+// transactional: each SQLite file is applied and recorded in one transaction.
 package migrations
 
 import (
@@ -17,7 +18,7 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-//go:embed mysql/*.sql
+//go:embed mysql/*.sql sqlite/*.sql
 var files embed.FS
 
 // VersionTable records the applied migrations.
@@ -28,15 +29,16 @@ const VersionTable = "schema_migrations"
 // starting at once apply each migration exactly once; the others wait and
 // then find nothing left to do. It logs each migration it applies.
 func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	fsys, err := fs.Sub(files, "mysql")
+	return apply(ctx, db, goose.DialectMySQL, "mysql", log, goose.WithSessionLocker(mysqlLocker{}))
+}
+
+func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, log *slog.Logger, opts ...goose.ProviderOption) error {
+	fsys, err := fs.Sub(files, dir)
 	if err != nil {
-		return fmt.Errorf("open embedded mysql migrations: %w", err)
+		return fmt.Errorf("open embedded %s migrations: %w", dir, err)
 	}
-	p, err := goose.NewProvider(goose.DialectMySQL, db, fsys,
-		goose.WithTableName(VersionTable),
-		goose.WithSessionLocker(mysqlLocker{}),
-		goose.WithDisableGlobalRegistry(true),
-	)
+	opts = append(opts, goose.WithTableName(VersionTable), goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, db, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("prepare migrations: %w", err)
 	}
@@ -53,6 +55,13 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	}
 	log.Info("schema is up to date", "version", version, "applied", len(results))
 	return nil
+}
+
+// ApplySQLite brings an SQLite database up to the newest schema. The embedded
+// store is used by one process, and SQLite serialises writers, so no lock is
+// taken beyond the migration's own transaction.
+func ApplySQLite(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	return apply(ctx, db, goose.DialectSQLite3, "sqlite", log)
 }
 
 // mysqlLocker is a goose SessionLocker on MySQL's named locks. Unlike goose's

@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/tributary-dev/tributary/internal/eventsql"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/groupcommit"
 	"github.com/tributary-dev/tributary/internal/migrations"
@@ -38,11 +39,19 @@ type Options struct {
 
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
 type Store struct {
+	eventsql.Reader
 	db     *sql.DB // reads
 	wdb    *sql.DB // the writer's own pool, so slow readers never hold up appends
 	log    *slog.Logger
 	writer *groupcommit.Writer
+	cfg    *mysql.Config
 }
+
+// Addr is the database server's address.
+func (s *Store) Addr() string { return s.cfg.Addr }
+
+// Database is the database's name on the server.
+func (s *Store) Database() string { return s.cfg.DBName }
 
 // Open connects to the database named by dsn (go-sql-driver format), checks
 // that it answers and starts the writer. It does not migrate: call Migrate.
@@ -83,7 +92,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	wdb.SetMaxIdleConns(2)
 	wdb.SetConnMaxLifetime(30 * time.Minute)
 
-	s := &Store{db: db, wdb: wdb, log: opts.Logger}
+	s := &Store{Reader: eventsql.Reader{DB: db, Translate: translate}, db: db, wdb: wdb, log: opts.Logger, cfg: cfg}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		wdb.Close()
@@ -164,9 +173,7 @@ func isMySQLError(err error, numbers ...uint16) bool {
 }
 
 // placeholders returns "?, ?, …" for n values.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
+var placeholders = eventsql.Placeholders
 
 // SetDriverLogger sends the driver's own log lines (such as dropping a dead
 // idle connection) to log. The setting is process-wide: call it once, early.

@@ -1,4 +1,7 @@
-package mysqlstore
+// Package eventsql holds the read queries of the SQL stores. MySQL and
+// SQLite stores share the schema's shape (streams, events, log_head), and
+// this SQL is what both dialects understand; each store embeds a Reader.
+package eventsql
 
 import (
 	"context"
@@ -6,32 +9,52 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
+// Reader reads the event tables through database/sql.
+type Reader struct {
+	DB *sql.DB
+	// Translate maps the driver's errors to the store's vocabulary.
+	Translate func(error) error
+}
+
+func (r Reader) translate(err error) error {
+	if r.Translate == nil {
+		return err
+	}
+	return r.Translate(err)
+}
+
+// Placeholders returns "?, ?, …" for n values.
+func Placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
 const eventColumns = "position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at"
 
 // Stream implements eventstore.Store.
-func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+func (s Reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
 	st := eventstore.Stream{ID: id}
-	err := s.db.QueryRowContext(ctx,
+	err := s.DB.QueryRowContext(ctx,
 		"SELECT stream_type, version, created_at, updated_at FROM streams WHERE stream_id = ?", id[:]).
 		Scan(&st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
 	if err != nil {
-		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, translate(err))
+		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, s.translate(err))
 	}
 	return st, nil
 }
 
 // ReadStream implements eventstore.Store. The page is bounded by the version
 // read first, so the events and the description agree even while appends go on.
-func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
+func (s Reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
 	st, err := s.Stream(ctx, id)
 	if err != nil {
 		return eventstore.StreamPage{}, err
@@ -64,15 +87,15 @@ func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 }
 
 // Event implements eventstore.Store.
-func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
-	row := s.db.QueryRowContext(ctx,
+func (s Reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
+	row := s.DB.QueryRowContext(ctx,
 		"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
 	e, err := scanEvent(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Event{}, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
 	}
 	if err != nil {
-		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, translate(err))
+		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, s.translate(err))
 	}
 	return e, nil
 }
@@ -81,13 +104,13 @@ func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 // (limit+1 of them, to know whether more remain), then streams the events up
 // to the last of them. Positions are assigned in commit order, so no event can
 // later appear below a position already seen: the two queries agree.
-func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+func (s Reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
 	var positions []int64
-	rows, err := s.db.QueryContext(ctx, "SELECT position FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	rows, err := s.DB.QueryContext(ctx, "SELECT position FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
 	if err != nil {
-		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, translate(err))
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, s.translate(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -98,7 +121,7 @@ func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		positions = append(positions, p)
 	}
 	if err := rows.Err(); err != nil {
-		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, translate(err))
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, s.translate(err))
 	}
 	page := eventstore.LogPage{Last: opts.After, More: len(positions) > opts.Limit}
 	if len(positions) == 0 {
@@ -117,13 +140,13 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 	where := "position > ?"
 	args := []any{opts.After}
 	if len(opts.StreamTypes) > 0 {
-		where += " AND stream_type IN (" + placeholders(len(opts.StreamTypes)) + ")"
+		where += " AND stream_type IN (" + Placeholders(len(opts.StreamTypes)) + ")"
 		for _, t := range opts.StreamTypes {
 			args = append(args, t)
 		}
 	}
 	if len(opts.EventTypes) > 0 {
-		where += " AND event_type IN (" + placeholders(len(opts.EventTypes)) + ")"
+		where += " AND event_type IN (" + Placeholders(len(opts.EventTypes)) + ")"
 		for _, t := range opts.EventTypes {
 			args = append(args, t)
 		}
@@ -137,30 +160,30 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 
 // Head implements eventstore.Store. log_head changes in the same transaction
 // as the events it counts, so its committed value is the last visible position.
-func (s *Store) Head(ctx context.Context) (int64, error) {
+func (s Reader) Head(ctx context.Context) (int64, error) {
 	var head int64
-	if err := s.db.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
-		return 0, fmt.Errorf("read log head: %w", translate(err))
+	if err := s.DB.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
+		return 0, fmt.Errorf("read log head: %w", s.translate(err))
 	}
 	return head, nil
 }
 
 // ListStreams implements eventstore.Store.
-func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
+func (s Reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	q := "SELECT stream_id, stream_type, version, created_at, updated_at FROM streams WHERE stream_id > ?"
 	args := []any{opts.After[:]}
 	if len(opts.StreamTypes) > 0 {
-		q += " AND stream_type IN (" + placeholders(len(opts.StreamTypes)) + ")"
+		q += " AND stream_type IN (" + Placeholders(len(opts.StreamTypes)) + ")"
 		for _, t := range opts.StreamTypes {
 			args = append(args, t)
 		}
 	}
 	q += " ORDER BY stream_id LIMIT ?"
 	args = append(args, opts.Limit+1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.DB.QueryContext(ctx, q, args...)
 	if err != nil {
-		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", translate(err))
+		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
 	}
 	defer rows.Close()
 	var list eventstore.StreamList
@@ -176,7 +199,7 @@ func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 		list.Streams = append(list.Streams, st)
 	}
 	if err := rows.Err(); err != nil {
-		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", translate(err))
+		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
 	}
 	if len(list.Streams) > opts.Limit {
 		list.Streams, list.More = list.Streams[:opts.Limit], true
@@ -186,11 +209,11 @@ func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 
 // queryEvents returns an iterator that runs the query when it is ranged over
 // and yields its rows one at a time, so a page is never held in memory whole.
-func (s *Store) queryEvents(ctx context.Context, what, query string, args ...any) iter.Seq2[eventstore.Event, error] {
+func (s Reader) queryEvents(ctx context.Context, what, query string, args ...any) iter.Seq2[eventstore.Event, error] {
 	return func(yield func(eventstore.Event, error) bool) {
-		rows, err := s.db.QueryContext(ctx, query, args...)
+		rows, err := s.DB.QueryContext(ctx, query, args...)
 		if err != nil {
-			yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, translate(err)))
+			yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, s.translate(err)))
 			return
 		}
 		defer rows.Close()
@@ -205,7 +228,7 @@ func (s *Store) queryEvents(ctx context.Context, what, query string, args ...any
 			}
 		}
 		if err := rows.Err(); err != nil {
-			yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, translate(err)))
+			yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, s.translate(err)))
 		}
 	}
 }
