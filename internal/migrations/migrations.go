@@ -25,11 +25,26 @@ var files embed.FS
 const VersionTable = "schema_migrations"
 
 // ApplyMySQL brings a MySQL or MariaDB database up to the newest schema. It
-// holds a named lock (GET_LOCK) while it works, so that several instances
-// starting at once apply each migration exactly once; the others wait and
-// then find nothing left to do. It logs each migration it applies.
+// holds a named lock (GET_LOCK) on a connection of its own for the whole run,
+// so that several instances starting at once apply each migration exactly
+// once; the others wait and then find nothing left to do. It logs each
+// migration it applies.
+//
+// The lock is taken here rather than given to goose as a SessionLocker
+// because goose's Up first asks HasPending, which takes no lock: on an empty
+// database a second instance could then read the version table after it is
+// created and before its first row is written.
 func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	return apply(ctx, db, goose.DialectMySQL, "mysql", log, goose.WithSessionLocker(mysqlLocker{}))
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect for migrations: %w", err)
+	}
+	defer conn.Close()
+	if err := lockMySQL(ctx, conn); err != nil {
+		return err
+	}
+	defer unlockMySQL(context.WithoutCancel(ctx), conn, log)
+	return apply(ctx, db, goose.DialectMySQL, "mysql", log)
 }
 
 func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, log *slog.Logger, opts ...goose.ProviderOption) error {
@@ -49,9 +64,12 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 	for _, r := range results {
 		log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
-	version, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	// Up succeeded, so the schema is at the newest embedded version. (Asking
+	// the database would read the version table outside the migration lock,
+	// while another instance may be creating it.)
+	var version int64
+	if sources := p.ListSources(); len(sources) > 0 {
+		version = sources[len(sources)-1].Version
 	}
 	log.Info("schema is up to date", "version", version, "applied", len(results))
 	return nil
@@ -64,20 +82,16 @@ func ApplySQLite(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	return apply(ctx, db, goose.DialectSQLite3, "sqlite", log)
 }
 
-// mysqlLocker is a goose SessionLocker on MySQL's named locks. Unlike goose's
-// lease-based table locker it needs no table and no polling interval, and the
-// server frees the lock by itself if the process dies.
-type mysqlLocker struct{}
-
 // lockWait is how long one GET_LOCK call waits before it tries again; the
 // context bounds the whole wait.
 const lockWait = 2
 
 // The lock is named per database so that two Tributary databases on one server
 // do not wait for each other; MD5 keeps the name within the 64-character limit.
+// The server frees a named lock by itself if the connection dies.
 const lockName = "CONCAT('tributary-migrate-', MD5(IFNULL(DATABASE(), '')))"
 
-func (mysqlLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
+func lockMySQL(ctx context.Context, conn *sql.Conn) error {
 	for {
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", lockWait).Scan(&got); err != nil {
@@ -92,9 +106,9 @@ func (mysqlLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
 	}
 }
 
-func (mysqlLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+func unlockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) {
 	if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+lockName+")"); err != nil {
-		return fmt.Errorf("release migration lock: %w", err)
+		// Closing the connection frees it anyway.
+		log.Warn("release migration lock", "error", err)
 	}
-	return nil
 }
