@@ -45,8 +45,12 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
+// ErrInUse is returned by Open when another process has the data directory.
+var ErrInUse = errors.New("data directory in use")
+
 // Store is an event store in an SQLite file. Close it when done.
 type Store struct {
+	lock *os.File // held while open; nil where locking is unsupported
 	eventsql.Reader
 	db     *sql.DB // reads
 	wdb    *sql.DB // the writer's single connection
@@ -65,6 +69,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locate database file: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	if opts.MaxReaders <= 0 {
 		opts.MaxReaders = 8
 	}
@@ -77,6 +85,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		unlock(lock)
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(opts.MaxReaders)
@@ -84,11 +93,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		db.Close()
+		unlock(lock)
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
-	s := &Store{Reader: eventsql.Reader{DB: db}, db: db, wdb: wdb, path: path, log: opts.Logger}
+	s := &Store{Reader: eventsql.Reader{DB: db}, lock: lock, db: db, wdb: wdb, path: path, log: opts.Logger}
 	if err := s.Ping(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -112,7 +122,18 @@ func (s *Store) Close() error {
 	return s.closeDBs()
 }
 
-func (s *Store) closeDBs() error { return errors.Join(s.db.Close(), s.wdb.Close()) }
+func (s *Store) closeDBs() error {
+	err := errors.Join(s.db.Close(), s.wdb.Close())
+	unlock(s.lock)
+	return err
+}
+
+// unlock releases the data directory; closing the file drops the flock.
+func unlock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
+}
 
 // Ping reports whether the database file can be read.
 func (s *Store) Ping(ctx context.Context) error {

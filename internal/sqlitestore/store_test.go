@@ -2,6 +2,10 @@ package sqlitestore_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +16,29 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Exercise(t, func(t *testing.T) eventstore.Store { return openStore(t, t.TempDir()) })
+	storetest.Exercise(t, storetest.Backend{
+		Open:         func(t *testing.T) eventstore.Store { return openStore(t, t.TempDir()) },
+		BeforeCommit: func(s eventstore.Store, f func()) { s.(*sqlitestore.Store).SetBeforeCommit(f) },
+	})
+}
+
+// TestOneProcessPerDataDirectory: a second store on the same directory is
+// refused with a clear error while the first is open, and allowed after.
+func TestOneProcessPerDataDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, err := sqlitestore.Open(context.Background(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlitestore.Open(context.Background(), dir, sqlitestore.Options{}); !errors.Is(err, sqlitestore.ErrInUse) ||
+		!strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second Open on a directory in use: err = %v, want ErrInUse naming pid %d", err, os.Getpid())
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	openStore(t, dir) // free again
 }
 
 func openStore(t testing.TB, dir string) *sqlitestore.Store {

@@ -17,11 +17,21 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
-// Open returns an empty store for one test; the caller registers its cleanup.
-type Open func(t *testing.T) eventstore.Store
+// Backend tells the suite how to make stores of one kind.
+type Backend struct {
+	// Open returns an empty, migrated store on a database of its own, and
+	// closes it when the test ends.
+	Open func(t *testing.T) eventstore.Store
+	// OpenAgain opens another store on the database of s, as a second
+	// service process would. It is nil for a store that serves one process.
+	OpenAgain func(t *testing.T, s eventstore.Store) eventstore.Store
+	// BeforeCommit makes f run inside each of s's append transactions just
+	// before COMMIT, so a test can hold a transaction open.
+	BeforeCommit func(s eventstore.Store, f func())
+}
 
 // Exercise runs the whole suite.
-func Exercise(t *testing.T, open Open) {
+func Exercise(t *testing.T, b Backend) {
 	t.Helper()
 	tests := []struct {
 		name string
@@ -47,9 +57,17 @@ func Exercise(t *testing.T, open Open) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, open(t))
+			tc.fn(t, b.Open(t))
 		})
 	}
+	t.Run("HeldTransactionIsNotSkippedByReaders", func(t *testing.T) {
+		t.Parallel()
+		testHeldTransaction(t, b)
+	})
+	t.Run("ConcurrentAppendsThroughSeveralProcesses", func(t *testing.T) {
+		t.Parallel()
+		testSeveralProcesses(t, b)
+	})
 }
 
 func ctx(t *testing.T) context.Context {
@@ -701,5 +719,102 @@ func isClosed(c chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// testHeldTransaction is the case that breaks stores which take positions
+// from AUTO_INCREMENT: transaction A holds position N and has not committed;
+// transaction B, started later, must not become visible at N+1 before A, or a
+// reader polling "position > last" would move past N for ever. With a second
+// process available, B comes through it.
+func testHeldTransaction(t *testing.T, b Backend) {
+	a := b.Open(t)
+	other := a
+	if b.OpenAgain != nil {
+		other = b.OpenAgain(t, a)
+	}
+	c := ctx(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.BeforeCommit(a, func() {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	})
+	appendOne := func(s eventstore.Store, done chan<- eventstore.AppendResult) {
+		res, err := s.Append(c, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Events: batch(1)})
+		if err != nil {
+			t.Errorf("append: %v", err)
+		}
+		done <- res
+	}
+	aDone, bDone := make(chan eventstore.AppendResult, 1), make(chan eventstore.AppendResult, 1)
+	go appendOne(a, aDone)
+	<-held
+	go appendOne(other, bDone)
+
+	// While A holds its transaction open, a reader sees nothing and B
+	// cannot commit ahead of A.
+	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); {
+		if n := logLength(t, other); n != 0 {
+			t.Fatalf("reader saw %d events while the first transaction was uncommitted, want none", n)
+		}
+		select {
+		case res := <-bDone:
+			t.Fatalf("a later append committed at position %d while an earlier one was still open", res.Events[0].Position)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	close(release)
+	resA, resB := <-aDone, <-bDone
+	if t.Failed() {
+		return
+	}
+	if resA.Events[0].Position >= resB.Events[0].Position {
+		t.Fatalf("positions: held %d, later %d; want the held one first", resA.Events[0].Position, resB.Events[0].Position)
+	}
+	page, err := other.ReadAll(c, eventstore.ReadAllOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := collect(t, page.Events)
+	if len(evs) != 2 || evs[0].Position != resA.Events[0].Position || evs[1].Position != resB.Events[0].Position {
+		t.Fatalf("reader saw %d events, want both in commit order", len(evs))
+	}
+}
+
+// testSeveralProcesses races appends through several stores on one database,
+// as several service processes would: expected versions still hold.
+func testSeveralProcesses(t *testing.T, b Backend) {
+	if b.OpenAgain == nil {
+		t.Skip("this store serves one process per database")
+	}
+	first := b.Open(t)
+	stores := []eventstore.Store{first, b.OpenAgain(t, first), b.OpenAgain(t, first)}
+	c := ctx(t)
+	stream := uuid.New()
+	mustAppend(t, first, eventstore.AppendRequest{StreamID: stream, Events: batch(1)})
+	var wins, conflicts int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 45 {
+		wg.Go(func() {
+			_, err := stores[i%3].Append(c, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1), Events: batch(1)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, eventstore.ErrWrongExpectedVersion):
+				conflicts++
+			default:
+				t.Errorf("append: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || conflicts != 44 {
+		t.Fatalf("45 appends on version 1 through 3 processes: %d won, %d conflicted; want 1 and 44", wins, conflicts)
 	}
 }
