@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/fanout"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
 func openStore(t *testing.T, dsn string) *mysqlstore.Store {
@@ -22,6 +23,39 @@ func openStore(t *testing.T, dsn string) *mysqlstore.Store {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}
+
+// eachStore runs fn once against each kind of store, in parallel subtests.
+func eachStore(t *testing.T, fn func(t *testing.T, store eventstore.Store)) {
+	t.Helper()
+	kinds := []struct {
+		name string
+		open func(t *testing.T) eventstore.Store
+	}{
+		{"mysql", func(t *testing.T) eventstore.Store { return openStore(t, mysqltest.NewDatabase(t)) }},
+		{"sqlite", func(t *testing.T) eventstore.Store { return openSQLite(t) }},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, k.open(t))
+		})
+	}
+}
+
+func openSQLite(t *testing.T) *sqlitestore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -166,39 +200,40 @@ func checkExactlyOnce(t *testing.T, name string, got []*eventstore.Event, want m
 // catch-up, at its handover and after it.
 func TestHandoverFromHistoryToLiveLosesAndRepeatsNothing(t *testing.T) {
 	t.Parallel()
-	store := openStore(t, mysqltest.NewDatabase(t))
-	f := runFeed(t, store, fanout.Options{PollInterval: 20 * time.Millisecond, PageSize: 7})
-	notifying := f.Notifying(store)
-	var ack acked
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			// Half the writers wake the feed, half leave it to polling.
-			s := eventstore.Store(store)
-			if w%2 == 0 {
-				s = notifying
-			}
-			for i := range 40 {
-				ack.add(appendN(t, s, uuid.New(), "Happened", 1+(w+i)%3))
-			}
-		})
-	}
-	var subs []*collector
-	for range 6 {
-		time.Sleep(40 * time.Millisecond)
-		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-		subs = append(subs, c)
-	}
-	wg.Wait()
-	total := len(ack.events)
-	for i, c := range subs {
-		waitFor(t, 20*time.Second, fmt.Sprintf("subscriber %d to receive %d events", i, total), func() bool { return c.count() >= total })
-		evs, caught, _, _ := c.snapshot()
-		checkExactlyOnce(t, fmt.Sprintf("subscriber %d", i), evs, ack.events)
-		if len(caught) != 1 {
-			t.Errorf("subscriber %d got %d caught-up deliveries, want exactly 1", i, len(caught))
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		f := runFeed(t, store, fanout.Options{PollInterval: 20 * time.Millisecond, PageSize: 7})
+		notifying := f.Notifying(store)
+		var ack acked
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				// Half the writers wake the feed, half leave it to polling.
+				s := eventstore.Store(store)
+				if w%2 == 0 {
+					s = notifying
+				}
+				for i := range 40 {
+					ack.add(appendN(t, s, uuid.New(), "Happened", 1+(w+i)%3))
+				}
+			})
 		}
-	}
+		var subs []*collector
+		for range 6 {
+			time.Sleep(40 * time.Millisecond)
+			c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+			subs = append(subs, c)
+		}
+		wg.Wait()
+		total := len(ack.events)
+		for i, c := range subs {
+			waitFor(t, 20*time.Second, fmt.Sprintf("subscriber %d to receive %d events", i, total), func() bool { return c.count() >= total })
+			evs, caught, _, _ := c.snapshot()
+			checkExactlyOnce(t, fmt.Sprintf("subscriber %d", i), evs, ack.events)
+			if len(caught) != 1 {
+				t.Errorf("subscriber %d got %d caught-up deliveries, want exactly 1", i, len(caught))
+			}
+		}
+	})
 }
 
 // TestSlowSubscriberFallsBackToTheStoreWithoutHoldingUpOthers gives
@@ -207,123 +242,126 @@ func TestHandoverFromHistoryToLiveLosesAndRepeatsNothing(t *testing.T) {
 // fast one is served as if it were alone.
 func TestSlowSubscriberFallsBackToTheStoreWithoutHoldingUpOthers(t *testing.T) {
 	t.Parallel()
-	store := openStore(t, mysqltest.NewDatabase(t))
-	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 4, PageSize: 50})
-	slow, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 3*time.Millisecond)
-	fast, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-	waitFor(t, 5*time.Second, "both subscribers to catch up", func() bool {
-		_, a, _, _ := slow.snapshot()
-		_, b, _, _ := fast.snapshot()
-		return len(a) == 1 && len(b) == 1
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 4, PageSize: 50})
+		slow, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 3*time.Millisecond)
+		fast, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+		waitFor(t, 5*time.Second, "both subscribers to catch up", func() bool {
+			_, a, _, _ := slow.snapshot()
+			_, b, _, _ := fast.snapshot()
+			return len(a) == 1 && len(b) == 1
+		})
+		var ack acked
+		s := f.Notifying(store)
+		for range 20 {
+			ack.add(appendN(t, s, uuid.New(), "Burst", 50))
+		}
+		const total = 1000
+		waitFor(t, 10*time.Second, "the fast subscriber to receive every event", func() bool { return fast.count() >= total })
+		if n := slow.count(); n >= total {
+			t.Logf("the slow subscriber kept up (%d events); the test proves less than it should", n)
+		}
+		if f.Dropped() == 0 {
+			t.Errorf("no subscriber left the live feed, want the slow one to have overflowed its buffer of 4")
+		}
+		waitFor(t, 30*time.Second, "the slow subscriber to receive every event", func() bool { return slow.count() >= total })
+		fe, _, _, _ := fast.snapshot()
+		se, _, _, _ := slow.snapshot()
+		checkExactlyOnce(t, "fast subscriber", fe, ack.events)
+		checkExactlyOnce(t, "slow subscriber", se, ack.events)
 	})
-	var ack acked
-	s := f.Notifying(store)
-	for range 20 {
-		ack.add(appendN(t, s, uuid.New(), "Burst", 50))
-	}
-	const total = 1000
-	waitFor(t, 10*time.Second, "the fast subscriber to receive every event", func() bool { return fast.count() >= total })
-	if n := slow.count(); n >= total {
-		t.Logf("the slow subscriber kept up (%d events); the test proves less than it should", n)
-	}
-	if f.Dropped() == 0 {
-		t.Errorf("no subscriber left the live feed, want the slow one to have overflowed its buffer of 4")
-	}
-	waitFor(t, 30*time.Second, "the slow subscriber to receive every event", func() bool { return slow.count() >= total })
-	fe, _, _, _ := fast.snapshot()
-	se, _, _, _ := slow.snapshot()
-	checkExactlyOnce(t, "fast subscriber", fe, ack.events)
-	checkExactlyOnce(t, "slow subscriber", se, ack.events)
 }
 
 func TestFiltersDeliverOnlyMatchingEventsAndReportProgress(t *testing.T) {
 	t.Parallel()
-	store := openStore(t, mysqltest.NewDatabase(t))
-	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
-	s := f.Notifying(store)
-	orders, invoices := uuid.New(), uuid.New()
-	mustAppend := func(id uuid.UUID, typ, evType string) eventstore.AppendResult {
-		t.Helper()
-		res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: id, StreamType: typ,
-			Events: []eventstore.NewEvent{{Type: evType, Data: []byte(`{}`)}}})
-		if err != nil {
-			t.Fatal(err)
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		s := f.Notifying(store)
+		orders, invoices := uuid.New(), uuid.New()
+		mustAppend := func(id uuid.UUID, typ, evType string) eventstore.AppendResult {
+			t.Helper()
+			res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: id, StreamType: typ,
+				Events: []eventstore.NewEvent{{Type: evType, Data: []byte(`{}`)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
 		}
-		return res
-	}
-	mustAppend(orders, "order", "Placed") // history, filtered out
-	paidHistory := mustAppend(orders, "order", "Paid")
-	c, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamTypes: []string{"order"}, EventTypes: []string{"Paid", "Shipped"}}, 0)
-	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
-	mustAppend(invoices, "invoice", "Paid") // wrong stream type
-	shipped := mustAppend(orders, "order", "Shipped")
-	var last eventstore.AppendResult
-	for range 5 {
-		last = mustAppend(invoices, "invoice", "Issued") // skipped
-	}
-	waitFor(t, 5*time.Second, "progress past the skipped events", func() bool {
-		_, _, p, _ := c.snapshot()
-		return p >= last.Events[0].Position
+		mustAppend(orders, "order", "Placed") // history, filtered out
+		paidHistory := mustAppend(orders, "order", "Paid")
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamTypes: []string{"order"}, EventTypes: []string{"Paid", "Shipped"}}, 0)
+		waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+		mustAppend(invoices, "invoice", "Paid") // wrong stream type
+		shipped := mustAppend(orders, "order", "Shipped")
+		var last eventstore.AppendResult
+		for range 5 {
+			last = mustAppend(invoices, "invoice", "Issued") // skipped
+		}
+		waitFor(t, 5*time.Second, "progress past the skipped events", func() bool {
+			_, _, p, _ := c.snapshot()
+			return p >= last.Events[0].Position
+		})
+		evs, _, _, _ := c.snapshot()
+		if len(evs) != 2 || evs[0].ID != paidHistory.Events[0].ID || evs[1].ID != shipped.Events[0].ID {
+			t.Fatalf("filtered subscription delivered %d events, want the Paid order from history and the Shipped one live", len(evs))
+		}
 	})
-	evs, _, _, _ := c.snapshot()
-	if len(evs) != 2 || evs[0].ID != paidHistory.Events[0].ID || evs[1].ID != shipped.Events[0].ID {
-		t.Fatalf("filtered subscription delivered %d events, want the Paid order from history and the Shipped one live", len(evs))
-	}
 }
 
 func TestStreamSubscriptionFromAVersionAndBeforeTheStreamExists(t *testing.T) {
 	t.Parallel()
-	store := openStore(t, mysqltest.NewDatabase(t))
-	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
-	s := f.Notifying(store)
-	stream, other := uuid.New(), uuid.New()
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		s := f.Notifying(store)
+		stream, other := uuid.New(), uuid.New()
 
-	early, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 1}, 0)
-	waitFor(t, 5*time.Second, "caught up on a missing stream", func() bool { _, cu, _, _ := early.snapshot(); return len(cu) == 1 })
-	if _, cu, _, _ := early.snapshot(); cu[0].Version != 0 {
-		t.Errorf("caught-up version of a stream that does not exist = %d, want 0", cu[0].Version)
-	}
-	appendN(t, s, other, "Noise", 3)
-	appendN(t, s, stream, "Happened", 5)
-	appendN(t, s, other, "Noise", 3)
+		early, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 1}, 0)
+		waitFor(t, 5*time.Second, "caught up on a missing stream", func() bool { _, cu, _, _ := early.snapshot(); return len(cu) == 1 })
+		if _, cu, _, _ := early.snapshot(); cu[0].Version != 0 {
+			t.Errorf("caught-up version of a stream that does not exist = %d, want 0", cu[0].Version)
+		}
+		appendN(t, s, other, "Noise", 3)
+		appendN(t, s, stream, "Happened", 5)
+		appendN(t, s, other, "Noise", 3)
 
-	mid, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 3}, 0)
-	beyond, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 8}, 0)
-	waitFor(t, 5*time.Second, "caught up", func() bool {
-		_, a, _, _ := mid.snapshot()
-		_, b, _, _ := beyond.snapshot()
-		return len(a) == 1 && len(b) == 1
+		mid, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 3}, 0)
+		beyond, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: stream, FromVersion: 8}, 0)
+		waitFor(t, 5*time.Second, "caught up", func() bool {
+			_, a, _, _ := mid.snapshot()
+			_, b, _, _ := beyond.snapshot()
+			return len(a) == 1 && len(b) == 1
+		})
+		appendN(t, s, stream, "Happened", 4) // versions 6..9
+		versions := func(c *collector) []int64 {
+			evs, _, _, _ := c.snapshot()
+			var v []int64
+			for _, e := range evs {
+				if e.StreamID != stream {
+					t.Fatalf("stream subscription delivered an event of stream %s", e.StreamID)
+				}
+				v = append(v, e.Version)
+			}
+			return v
+		}
+		waitFor(t, 5*time.Second, "all versions", func() bool { return len(versions(early)) == 9 && len(versions(mid)) == 7 && len(versions(beyond)) == 2 })
+		for name, c := range map[string]*collector{"from 1": early, "from 3": mid, "from 8": beyond} {
+			v := versions(c)
+			for i := 1; i < len(v); i++ {
+				if v[i] != v[i-1]+1 {
+					t.Errorf("subscription %s delivered versions %v, want consecutive", name, v)
+				}
+			}
+		}
+		if v := versions(mid); v[0] != 3 {
+			t.Errorf("subscription from 3 started at version %d", v[0])
+		}
+		if v := versions(beyond); v[0] != 8 {
+			t.Errorf("subscription from 8 started at version %d", v[0])
+		}
+		if _, cu, _, _ := mid.snapshot(); cu[0].Version != 5 {
+			t.Errorf("caught-up version at version 5 = %d", cu[0].Version)
+		}
 	})
-	appendN(t, s, stream, "Happened", 4) // versions 6..9
-	versions := func(c *collector) []int64 {
-		evs, _, _, _ := c.snapshot()
-		var v []int64
-		for _, e := range evs {
-			if e.StreamID != stream {
-				t.Fatalf("stream subscription delivered an event of stream %s", e.StreamID)
-			}
-			v = append(v, e.Version)
-		}
-		return v
-	}
-	waitFor(t, 5*time.Second, "all versions", func() bool { return len(versions(early)) == 9 && len(versions(mid)) == 7 && len(versions(beyond)) == 2 })
-	for name, c := range map[string]*collector{"from 1": early, "from 3": mid, "from 8": beyond} {
-		v := versions(c)
-		for i := 1; i < len(v); i++ {
-			if v[i] != v[i-1]+1 {
-				t.Errorf("subscription %s delivered versions %v, want consecutive", name, v)
-			}
-		}
-	}
-	if v := versions(mid); v[0] != 3 {
-		t.Errorf("subscription from 3 started at version %d", v[0])
-	}
-	if v := versions(beyond); v[0] != 8 {
-		t.Errorf("subscription from 8 started at version %d", v[0])
-	}
-	if _, cu, _, _ := mid.snapshot(); cu[0].Version != 5 {
-		t.Errorf("caught-up version at version 5 = %d", cu[0].Version)
-	}
 }
 
 // countingReader counts the log reads the feed makes.
@@ -341,30 +379,31 @@ func (c *countingReader) ReadAll(ctx context.Context, opts eventstore.ReadAllOpt
 // subscribers cost the store no more reads than one.
 func TestOneTailerReadsTheStoreForEverySubscriber(t *testing.T) {
 	t.Parallel()
-	store := openStore(t, mysqltest.NewDatabase(t))
-	reader := &countingReader{Reader: store}
-	const poll = 20 * time.Millisecond
-	f := runFeed(t, reader, fanout.Options{PollInterval: poll})
-	var subs []*collector
-	for range 100 {
-		c, _ := subscribe(t, f, eventstore.SubscribeOptions{EventTypes: []string{"X"}}, 0)
-		subs = append(subs, c)
-	}
-	waitFor(t, 10*time.Second, "100 subscribers to catch up", func() bool {
-		for _, c := range subs {
-			if _, cu, _, _ := c.snapshot(); len(cu) != 1 {
-				return false
-			}
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		reader := &countingReader{Reader: store}
+		const poll = 20 * time.Millisecond
+		f := runFeed(t, reader, fanout.Options{PollInterval: poll})
+		var subs []*collector
+		for range 100 {
+			c, _ := subscribe(t, f, eventstore.SubscribeOptions{EventTypes: []string{"X"}}, 0)
+			subs = append(subs, c)
 		}
-		return true
+		waitFor(t, 10*time.Second, "100 subscribers to catch up", func() bool {
+			for _, c := range subs {
+				if _, cu, _, _ := c.snapshot(); len(cu) != 1 {
+					return false
+				}
+			}
+			return true
+		})
+		before := reader.reads.Load()
+		const window = 500 * time.Millisecond
+		time.Sleep(window)
+		reads := reader.reads.Load() - before
+		if limit := int64(2*window/poll) + 5; reads > limit {
+			t.Fatalf("100 idle subscribers caused %d reads in %s at a %s poll; want at most %d, as for one subscriber", reads, window, poll, limit)
+		}
 	})
-	before := reader.reads.Load()
-	const window = 500 * time.Millisecond
-	time.Sleep(window)
-	reads := reader.reads.Load() - before
-	if limit := int64(2*window/poll) + 5; reads > limit {
-		t.Fatalf("100 idle subscribers caused %d reads in %s at a %s poll; want at most %d, as for one subscriber", reads, window, poll, limit)
-	}
 }
 
 // TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind opens and
@@ -372,22 +411,23 @@ func TestOneTailerReadsTheStoreForEverySubscriber(t *testing.T) {
 // subscription or goroutine outlives them.
 func TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind(t *testing.T) {
 	t.Parallel()
-	store := openStore(t, mysqltest.NewDatabase(t))
-	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, PageSize: 5})
-	appendN(t, store, uuid.New(), "Happened", 100)
-	base := runtime.NumGoroutine()
-	var cancels []context.CancelFunc
-	for i := range 50 {
-		// Some read slowly so they are mid-history when they are cancelled.
-		_, cancel := subscribe(t, f, eventstore.SubscribeOptions{}, time.Duration(i%2)*time.Millisecond)
-		cancels = append(cancels, cancel)
-	}
-	waitFor(t, 5*time.Second, "50 subscriptions", func() bool { return f.Subscribers() == 50 })
-	for _, cancel := range cancels {
-		cancel()
-	}
-	waitFor(t, 5*time.Second, "every subscription to end", func() bool { return f.Subscribers() == 0 })
-	waitFor(t, 5*time.Second, fmt.Sprintf("goroutines back to %d", base), func() bool { return runtime.NumGoroutine() <= base })
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, PageSize: 5})
+		appendN(t, store, uuid.New(), "Happened", 100)
+		base := runtime.NumGoroutine()
+		var cancels []context.CancelFunc
+		for i := range 50 {
+			// Some read slowly so they are mid-history when they are cancelled.
+			_, cancel := subscribe(t, f, eventstore.SubscribeOptions{}, time.Duration(i%2)*time.Millisecond)
+			cancels = append(cancels, cancel)
+		}
+		waitFor(t, 5*time.Second, "50 subscriptions", func() bool { return f.Subscribers() == 50 })
+		for _, cancel := range cancels {
+			cancel()
+		}
+		waitFor(t, 5*time.Second, "every subscription to end", func() bool { return f.Subscribers() == 0 })
+		waitFor(t, 5*time.Second, fmt.Sprintf("goroutines back to %d", base), func() bool { return runtime.NumGoroutine() <= base })
+	})
 }
 
 // TestWritesOfAnotherProcessArriveWithinAPollInterval: a feed learns of
@@ -410,14 +450,15 @@ func TestWritesOfAnotherProcessArriveWithinAPollInterval(t *testing.T) {
 
 func TestSubscriptionsCloseWhenTheFeedStops(t *testing.T) {
 	t.Parallel()
-	store := openStore(t, mysqltest.NewDatabase(t))
-	f := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
-	cancel()
-	<-done
-	waitFor(t, 5*time.Second, "the subscription to close", func() bool { _, _, _, closed := c.snapshot(); return closed })
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		f := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { f.Run(ctx); close(done) }()
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+		waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+		cancel()
+		<-done
+		waitFor(t, 5*time.Second, "the subscription to close", func() bool { _, _, _, closed := c.snapshot(); return closed })
+	})
 }
