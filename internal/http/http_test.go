@@ -27,6 +27,7 @@ import (
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
 // contract checks every response a test receives against api/openapi.yaml
@@ -94,10 +95,28 @@ type testServer struct {
 	t      *testing.T
 	url    string
 	client *http.Client
-	store  *mysqlstore.Store
+	store  eventstore.Store
 }
 
-func newServer(t *testing.T, c *contract, dsn string) *testServer {
+// eachStore runs fn once against each kind of store, in parallel subtests.
+func eachStore(t *testing.T, fn func(t *testing.T, store eventstore.Store)) {
+	t.Helper()
+	kinds := []struct {
+		name string
+		open func(t *testing.T) eventstore.Store
+	}{
+		{"mysql", func(t *testing.T) eventstore.Store { return openMySQL(t, mysqltest.NewDatabase(t)) }},
+		{"sqlite", openSQLite},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, k.open(t))
+		})
+	}
+}
+
+func openMySQL(t *testing.T, dsn string) *mysqlstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -109,6 +128,28 @@ func newServer(t *testing.T, c *contract, dsn string) *testServer {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
+	return store
+}
+
+func openSQLite(t *testing.T) eventstore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return store
+}
+
+// newServer serves store over HTTP for one test; with c, every response is
+// checked against openapi.yaml.
+func newServer(t *testing.T, c *contract, store eventstore.Store) *testServer {
+	t.Helper()
 	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, MaxBodyBytes: 64 << 10, MaxBatch: 10}))
 	t.Cleanup(srv.Close)
 	var rt http.RoundTripper = http.DefaultTransport
@@ -174,8 +215,12 @@ func expectStatus(t *testing.T, what string, r response, want int) {
 // every operation was seen, so the document cannot drift from the code.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
+	eachStore(t, func(t *testing.T, store eventstore.Store) { testResponsesMatchOpenAPI(t, store) })
+}
+
+func testResponsesMatchOpenAPI(t *testing.T, store eventstore.Store) {
 	c := newContract(t)
-	s := newServer(t, c, mysqltest.NewDatabase(t))
+	s := newServer(t, c, store)
 	id := uuid.New().String()
 	ev := `{"stream_type":"order","events":[{"id":"%s","type":"OrderPlaced","data":{"total":10},"metadata":{"correlation_id":"c"}},{"id":"%s","type":"OrderPaid","data":[1,"x",null]}]}`
 	eid := uuid.New().String()
@@ -244,7 +289,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 // those outside the contract's routes.
 func TestProblemsAreWellFormed(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, nil, mysqltest.NewDatabase(t))
+	eachStore(t, func(t *testing.T, store eventstore.Store) { testProblemsAreWellFormed(t, store) })
+}
+
+func testProblemsAreWellFormed(t *testing.T, store eventstore.Store) {
+	s := newServer(t, nil, store)
 	id := uuid.NewString()
 	cases := []struct {
 		name, method, path, body string
@@ -381,7 +430,7 @@ func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 	}
 	p := newProxy(t, cfg.Addr)
 	cfg.Addr = p.addr
-	s := newServer(t, nil, cfg.FormatDSN())
+	s := newServer(t, nil, openMySQL(t, cfg.FormatDSN()))
 	id := uuid.NewString()
 	expectStatus(t, "append before the outage", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`), 201)
 

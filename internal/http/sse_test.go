@@ -17,8 +17,6 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
-	"github.com/tributary-dev/tributary/internal/mysqlstore"
-	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestSubscriptionMatchesOpenAPIAndEndsCleanlyOnShutdown opens a live
@@ -26,17 +24,13 @@ import (
 // first frames, then ends it the way shutdown does.
 func TestSubscriptionMatchesOpenAPIAndEndsCleanlyOnShutdown(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSubscriptionMatchesOpenAPI)
+}
+
+func testSubscriptionMatchesOpenAPI(t *testing.T, store eventstore.Store) {
 	c := newContract(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	t.Cleanup(stopFeed)
