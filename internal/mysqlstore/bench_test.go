@@ -1,7 +1,6 @@
 package mysqlstore_test
 
 import (
-	"context"
 	"database/sql"
 	"testing"
 
@@ -9,32 +8,21 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
-// The append benchmarks run 16 clients per CPU, each writing one small event
-// per operation, through the store and, as the baseline, straight through the
-// driver as single auto-committed INSERTs into an AUTO_INCREMENT table: what a
-// store does that lets the database order the log (and so can skip events).
-// Compare the two with benchstat; docs/performance.md has the figures.
+// BenchmarkStore runs the store benchmarks every store shares (storetest);
+// the Raw benchmarks are their baseline: the same work straight through the
+// driver, as single auto-committed INSERTs into an AUTO_INCREMENT table, which
+// is what a store does that lets the database order the log (and so can skip
+// events). docs/performance.md has the figures.
 
-const benchData = `{"sku":"A-1","qty":2,"price":{"amount":1999,"currency":"EUR"}}`
+const benchData = storetest.BenchData
 
-func BenchmarkAppendParallel(b *testing.B) {
-	s := openStoreB(b)
-	b.SetParallelism(16)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		stream := uuid.New()
-		for pb.Next() {
-			_, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order",
-				Events: []eventstore.NewEvent{{Type: "ItemAdded", Data: []byte(benchData)}}})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+// BenchmarkStore runs the suite's store benchmarks on MySQL.
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) eventstore.Store { return openStore(b, mysqltest.NewDatabase(b)) })
 }
 
 func BenchmarkRawInsertParallel(b *testing.B) {
@@ -55,18 +43,6 @@ func BenchmarkRawInsertParallel(b *testing.B) {
 	})
 }
 
-func BenchmarkAppendSerial(b *testing.B) {
-	s := openStoreB(b)
-	stream := uuid.New()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order",
-			Events: []eventstore.NewEvent{{Type: "ItemAdded", Data: []byte(benchData)}}}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkRawInsertSerial(b *testing.B) {
 	db := rawDB(b)
 	stream := uuid.New()
@@ -76,35 +52,6 @@ func BenchmarkRawInsertSerial(b *testing.B) {
 		if _, err := db.Exec("INSERT INTO raw_events (event_id, stream_id, stream_version, event_type, data) VALUES (?, ?, ?, ?, ?)",
 			id[:], stream[:], v, "ItemAdded", []byte(benchData)); err != nil {
 			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkReadStreamPage(b *testing.B) {
-	s := openStoreB(b)
-	stream := uuid.New()
-	evs := make([]eventstore.NewEvent, 1000)
-	for i := range evs {
-		evs[i] = eventstore.NewEvent{Type: "ItemAdded", Data: []byte(benchData)}
-	}
-	if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order", Events: evs}); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for range b.N {
-		page, err := s.ReadStream(context.Background(), stream, eventstore.ReadStreamOptions{Limit: 1000})
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for _, err := range page.Events {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n != 1000 {
-			b.Fatalf("read %d events, want 1000", n)
 		}
 	}
 }
@@ -141,11 +88,6 @@ func BenchmarkRawReadStreamPage(b *testing.B) {
 		}
 		rows.Close()
 	}
-}
-
-func openStoreB(b *testing.B) eventstore.Store {
-	b.Helper()
-	return openStore(b, mysqltest.NewDatabase(b))
 }
 
 // rawDB is a database with an events table as a naive store would have it.

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"

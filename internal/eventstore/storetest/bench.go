@@ -1,0 +1,76 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// BenchData is the event payload the benchmarks write (about 60 bytes).
+const BenchData = `{"sku":"A-1","qty":2,"price":{"amount":1999,"currency":"EUR"}}`
+
+// Benchmark measures the same appends and reads on any store, so stores can
+// be compared with each other and with a raw-driver baseline:
+//
+//   - AppendParallel: 16 clients per CPU, one event per append, each to its own stream;
+//   - AppendSerial: one client, one event per append;
+//   - ReadStreamPage: one page of 1,000 events of one stream.
+func Benchmark(b *testing.B, open func(b *testing.B) eventstore.Store) {
+	b.Run("AppendParallel", func(b *testing.B) {
+		s := open(b)
+		b.SetParallelism(16)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			stream := uuid.New()
+			for pb.Next() {
+				if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order",
+					Events: []eventstore.NewEvent{{Type: "ItemAdded", Data: []byte(BenchData)}}}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("AppendSerial", func(b *testing.B) {
+		s := open(b)
+		stream := uuid.New()
+		b.ResetTimer()
+		for range b.N {
+			if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order",
+				Events: []eventstore.NewEvent{{Type: "ItemAdded", Data: []byte(BenchData)}}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReadStreamPage", func(b *testing.B) {
+		s := open(b)
+		stream := uuid.New()
+		evs := make([]eventstore.NewEvent, 1000)
+		for i := range evs {
+			evs[i] = eventstore.NewEvent{Type: "ItemAdded", Data: []byte(BenchData)}
+		}
+		if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order", Events: evs}); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for range b.N {
+			page, err := s.ReadStream(context.Background(), stream, eventstore.ReadStreamOptions{Limit: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for _, err := range page.Events {
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if n != 1000 {
+				b.Fatalf("read %d events, want 1000", n)
+			}
+		}
+	})
+}
