@@ -14,157 +14,163 @@ import (
 
 func TestAppendNumbersVersionsOneTwoThreeAndAnswersWithLowerCaseStreamID(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	id := newID()
-	upper := strings.ToUpper(id)
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		id := newID()
+		upper := strings.ToUpper(id)
 
-	for want := int64(1); want <= 3; want++ {
-		body := appendBody{Events: []newEvent{{Type: "OrderPlaced", Data: map[string]int64{"n": want}}}}
-		if want == 1 {
-			body.StreamType = "order" // required only to create the stream
-		}
-		r := s.post(t, "/streams/"+upper+"/events", body)
-		requireStatus(t, r, http.StatusCreated)
-		requireETag(t, r, want)
-		if loc, wantLoc := r.Header.Get("Location"), fmt.Sprintf("/streams/%s/events/%d", id, want); loc != wantLoc {
-			t.Errorf("append %d: expected Location %s, got %q", want, wantLoc, loc)
-		}
-		var res appendResult
-		r.decode(t, &res)
-		if res.StreamID != id || res.StreamType != "order" || res.Version != want || len(res.Events) != 1 {
-			t.Fatalf("append %d: expected stream_id %s, stream_type order, version %d and one event; got %+v", want, id, want, res)
-		}
-		e := res.Events[0]
-		if e.Version != want {
-			t.Errorf("append %d: expected event version %d, got %d", want, want, e.Version)
-		}
-		if u, err := uuid.Parse(e.ID); err != nil || u.Version() != 7 || u.String() != e.ID {
-			t.Errorf("append %d: expected a server-made lower-case UUIDv7 event id, got %q", want, e.ID)
-		}
-		if !timestampRE.MatchString(e.RecordedAt) {
-			t.Errorf("append %d: expected recorded_at in RFC 3339 UTC with microseconds, got %q", want, e.RecordedAt)
+		for want := int64(1); want <= 3; want++ {
+			body := appendBody{Events: []newEvent{{Type: "OrderPlaced", Data: map[string]int64{"n": want}}}}
+			if want == 1 {
+				body.StreamType = "order" // required only to create the stream
+			}
+			r := s.post(t, "/streams/"+upper+"/events", body)
+			requireStatus(t, r, http.StatusCreated)
+			requireETag(t, r, want)
+			if loc, wantLoc := r.Header.Get("Location"), fmt.Sprintf("/streams/%s/events/%d", id, want); loc != wantLoc {
+				t.Errorf("append %d: expected Location %s, got %q", want, wantLoc, loc)
+			}
+			var res appendResult
+			r.decode(t, &res)
+			if res.StreamID != id || res.StreamType != "order" || res.Version != want || len(res.Events) != 1 {
+				t.Fatalf("append %d: expected stream_id %s, stream_type order, version %d and one event; got %+v", want, id, want, res)
+			}
+			e := res.Events[0]
+			if e.Version != want {
+				t.Errorf("append %d: expected event version %d, got %d", want, want, e.Version)
+			}
+			if u, err := uuid.Parse(e.ID); err != nil || u.Version() != 7 || u.String() != e.ID {
+				t.Errorf("append %d: expected a server-made lower-case UUIDv7 event id, got %q", want, e.ID)
+			}
+			if !timestampRE.MatchString(e.RecordedAt) {
+				t.Errorf("append %d: expected recorded_at in RFC 3339 UTC with microseconds, got %q", want, e.RecordedAt)
+			}
+
+			// The Location names the first event of the batch.
+			lr := s.get(t, r.Header.Get("Location"))
+			requireStatus(t, lr, http.StatusOK)
+			var got event
+			lr.decode(t, &got)
+			if got.ID != e.ID || got.Version != want {
+				t.Errorf("GET Location of append %d: expected event %s at version %d, got %s at %d", want, e.ID, want, got.ID, got.Version)
+			}
 		}
 
-		// The Location names the first event of the batch.
-		lr := s.get(t, r.Header.Get("Location"))
-		requireStatus(t, lr, http.StatusOK)
-		var got event
-		lr.decode(t, &got)
-		if got.ID != e.ID || got.Version != want {
-			t.Errorf("GET Location of append %d: expected event %s at version %d, got %s at %d", want, e.ID, want, got.ID, got.Version)
+		r := s.get(t, "/streams/"+upper)
+		requireStatus(t, r, http.StatusOK)
+		requireETag(t, r, 3)
+		var st streamInfo
+		r.decode(t, &st)
+		if st.StreamID != id || st.Version != 3 || st.StreamType != "order" {
+			t.Errorf("GET /streams/{UPPER}: expected stream_id %s, version 3, type order; got %+v", id, st)
 		}
-	}
-
-	r := s.get(t, "/streams/"+upper)
-	requireStatus(t, r, http.StatusOK)
-	requireETag(t, r, 3)
-	var st streamInfo
-	r.decode(t, &st)
-	if st.StreamID != id || st.Version != 3 || st.StreamType != "order" {
-		t.Errorf("GET /streams/{UPPER}: expected stream_id %s, version 3, type order; got %+v", id, st)
-	}
-	if !timestampRE.MatchString(st.CreatedAt) || !timestampRE.MatchString(st.UpdatedAt) || st.UpdatedAt < st.CreatedAt {
-		t.Errorf("GET /streams/{UPPER}: expected created_at ≤ updated_at, both RFC 3339 UTC with microseconds; got %q and %q",
-			st.CreatedAt, st.UpdatedAt)
-	}
-
-	r = s.get(t, "/streams/"+upper+"/events")
-	requireStatus(t, r, http.StatusOK)
-	var page streamPage
-	r.decode(t, &page)
-	if page.StreamID != id || page.Version != 3 || len(page.Events) != 3 {
-		t.Fatalf("GET /streams/{UPPER}/events: expected stream_id %s, version 3 and 3 events; got %s", id, r.Body)
-	}
-	for i, e := range page.Events {
-		if e.Version != int64(i+1) || e.StreamID != id {
-			t.Errorf("event %d: expected version %d of stream %s, got version %d of %s", i, i+1, id, e.Version, e.StreamID)
+		if !timestampRE.MatchString(st.CreatedAt) || !timestampRE.MatchString(st.UpdatedAt) || st.UpdatedAt < st.CreatedAt {
+			t.Errorf("GET /streams/{UPPER}: expected created_at ≤ updated_at, both RFC 3339 UTC with microseconds; got %q and %q",
+				st.CreatedAt, st.UpdatedAt)
 		}
-	}
+
+		r = s.get(t, "/streams/"+upper+"/events")
+		requireStatus(t, r, http.StatusOK)
+		var page streamPage
+		r.decode(t, &page)
+		if page.StreamID != id || page.Version != 3 || len(page.Events) != 3 {
+			t.Fatalf("GET /streams/{UPPER}/events: expected stream_id %s, version 3 and 3 events; got %s", id, r.Body)
+		}
+		for i, e := range page.Events {
+			if e.Version != int64(i+1) || e.StreamID != id {
+				t.Errorf("event %d: expected version %d of stream %s, got version %d of %s", i, i+1, id, e.Version, e.StreamID)
+			}
+		}
+	})
 }
 
 func TestAppendWithStaleIfMatchIs409WithCurrentVersionAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")}, "If-None-Match", "*")
-	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")}, "If-Match", `"1"`)
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		id := newID()
+		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")}, "If-None-Match", "*")
+		s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")}, "If-Match", `"1"`)
 
-	stale := events(2, "OrderShipped")
-	r := s.post(t, "/streams/"+id+"/events", appendBody{Events: stale}, "If-Match", `"1"`)
-	p := requireProblem(t, r, http.StatusConflict, "wrong-expected-version")
-	requireETag(t, r, 2)
-	if string(p.ExpectedVersion) != "1" {
-		t.Errorf("expected expected_version 1 in the problem, got %s", p.ExpectedVersion)
-	}
-	if p.CurrentVersion == nil || *p.CurrentVersion != 2 {
-		t.Errorf("expected current_version 2 in the problem, got %s", r.Body)
-	}
-
-	r = s.get(t, "/streams/"+id+"/events")
-	requireStatus(t, r, http.StatusOK)
-	var page streamPage
-	r.decode(t, &page)
-	if page.Version != 2 || len(page.Events) != 2 {
-		t.Fatalf("expected the stream to stay at version 2 with 2 events, got version %d with %d events", page.Version, len(page.Events))
-	}
-	for _, e := range page.Events {
-		if e.Type == "OrderShipped" {
-			t.Errorf("expected nothing of the refused batch to be written, found event %s", e.ID)
+		stale := events(2, "OrderShipped")
+		r := s.post(t, "/streams/"+id+"/events", appendBody{Events: stale}, "If-Match", `"1"`)
+		p := requireProblem(t, r, http.StatusConflict, "wrong-expected-version")
+		requireETag(t, r, 2)
+		if string(p.ExpectedVersion) != "1" {
+			t.Errorf("expected expected_version 1 in the problem, got %s", p.ExpectedVersion)
 		}
-	}
-	if log := s.readLog(t, "/events"); len(log) != 2 {
-		t.Errorf("GET /events: expected 2 events in the log, got %d", len(log))
-	}
+		if p.CurrentVersion == nil || *p.CurrentVersion != 2 {
+			t.Errorf("expected current_version 2 in the problem, got %s", r.Body)
+		}
+
+		r = s.get(t, "/streams/"+id+"/events")
+		requireStatus(t, r, http.StatusOK)
+		var page streamPage
+		r.decode(t, &page)
+		if page.Version != 2 || len(page.Events) != 2 {
+			t.Fatalf("expected the stream to stay at version 2 with 2 events, got version %d with %d events", page.Version, len(page.Events))
+		}
+		for _, e := range page.Events {
+			if e.Type == "OrderShipped" {
+				t.Errorf("expected nothing of the refused batch to be written, found event %s", e.ID)
+			}
+		}
+		if log := s.readLog(t, "/events"); len(log) != 2 {
+			t.Errorf("GET /events: expected 2 events in the log, got %d", len(log))
+		}
+	})
 }
 
 func TestBatchIsStoredInOrderWithClientIDsAndReadsBackIdentically(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	id := newID()
-	batch := []newEvent{
-		{ID: newID(), Type: "CartCreated", Data: map[string]any{"owner": "ann"}, Metadata: map[string]string{"correlation_id": newID()}},
-		{ID: newID(), Type: "ItemAdded", Data: map[string]any{"sku": "A-1", "qty": 2}},
-		{ID: strings.ToUpper(newID()), Type: "ItemAdded", Data: []int{1, 2, 3}},
-		{ID: newID(), Type: "ItemRemoved", Data: "A-1"},
-		{ID: newID(), Type: "CartCheckedOut", Data: nil, Metadata: map[string]any{"causation_id": newID(), "n": 1}},
-	}
-	res := s.mustAppend(t, id, appendBody{StreamType: "cart", Events: batch})
-	if res.Version != int64(len(batch)) || len(res.Events) != len(batch) {
-		t.Fatalf("expected version %d and %d events in the answer, got %+v", len(batch), len(batch), res)
-	}
-	for i, e := range res.Events {
-		if want := strings.ToLower(batch[i].ID); e.ID != want {
-			t.Errorf("answer event %d: expected the client's id %s, got %s", i, want, e.ID)
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		id := newID()
+		batch := []newEvent{
+			{ID: newID(), Type: "CartCreated", Data: map[string]any{"owner": "ann"}, Metadata: map[string]string{"correlation_id": newID()}},
+			{ID: newID(), Type: "ItemAdded", Data: map[string]any{"sku": "A-1", "qty": 2}},
+			{ID: strings.ToUpper(newID()), Type: "ItemAdded", Data: []int{1, 2, 3}},
+			{ID: newID(), Type: "ItemRemoved", Data: "A-1"},
+			{ID: newID(), Type: "CartCheckedOut", Data: nil, Metadata: map[string]any{"causation_id": newID(), "n": 1}},
 		}
-		if e.Version != int64(i+1) {
-			t.Errorf("answer event %d: expected version %d, got %d", i, i+1, e.Version)
+		res := s.mustAppend(t, id, appendBody{StreamType: "cart", Events: batch})
+		if res.Version != int64(len(batch)) || len(res.Events) != len(batch) {
+			t.Fatalf("expected version %d and %d events in the answer, got %+v", len(batch), len(batch), res)
 		}
-		if i > 0 && e.Position != res.Events[i-1].Position+1 {
-			t.Errorf("answer event %d: expected position %d (consecutive), got %d", i, res.Events[i-1].Position+1, e.Position)
+		for i, e := range res.Events {
+			if want := strings.ToLower(batch[i].ID); e.ID != want {
+				t.Errorf("answer event %d: expected the client's id %s, got %s", i, want, e.ID)
+			}
+			if e.Version != int64(i+1) {
+				t.Errorf("answer event %d: expected version %d, got %d", i, i+1, e.Version)
+			}
+			if i > 0 && e.Position != res.Events[i-1].Position+1 {
+				t.Errorf("answer event %d: expected position %d (consecutive), got %d", i, res.Events[i-1].Position+1, e.Position)
+			}
 		}
-	}
 
-	r := s.get(t, "/streams/"+id+"/events")
-	requireStatus(t, r, http.StatusOK)
-	requireETag(t, r, int64(len(batch)))
-	var page streamPage
-	r.decode(t, &page)
-	if page.StreamID != id || page.StreamType != "cart" || page.Version != int64(len(batch)) || len(page.Events) != len(batch) {
-		t.Fatalf("expected stream %s of type cart at version %d with %d events, got %s", id, len(batch), len(batch), r.Body)
-	}
-	for i, got := range page.Events {
-		checkStoredEvent(t, got, id, "cart", batch[i], res.Events[i])
-	}
-	// The global log holds the same events, identically.
-	log := s.readLog(t, "/events")
-	if len(log) != len(batch) {
-		t.Fatalf("GET /events: expected %d events, got %d", len(batch), len(log))
-	}
-	for i := range log {
-		if !sameEvent(log[i], page.Events[i]) {
-			t.Errorf("GET /events event %d: expected the same event as the stream read %+v, got %+v", i, page.Events[i], log[i])
+		r := s.get(t, "/streams/"+id+"/events")
+		requireStatus(t, r, http.StatusOK)
+		requireETag(t, r, int64(len(batch)))
+		var page streamPage
+		r.decode(t, &page)
+		if page.StreamID != id || page.StreamType != "cart" || page.Version != int64(len(batch)) || len(page.Events) != len(batch) {
+			t.Fatalf("expected stream %s of type cart at version %d with %d events, got %s", id, len(batch), len(batch), r.Body)
 		}
-	}
+		for i, got := range page.Events {
+			checkStoredEvent(t, got, id, "cart", batch[i], res.Events[i])
+		}
+		// The global log holds the same events, identically.
+		log := s.readLog(t, "/events")
+		if len(log) != len(batch) {
+			t.Fatalf("GET /events: expected %d events, got %d", len(batch), len(log))
+		}
+		for i := range log {
+			if !sameEvent(log[i], page.Events[i]) {
+				t.Errorf("GET /events event %d: expected the same event as the stream read %+v, got %+v", i, page.Events[i], log[i])
+			}
+		}
+	})
 }
 
 // checkStoredEvent compares a read event with what was sent and answered.
@@ -211,143 +217,149 @@ func jsonEqual(a, b json.RawMessage) bool {
 
 func TestConcurrentAppendsOnOneExpectedVersionHaveExactlyOneWinner(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	for _, tc := range []struct {
-		name     string
-		existing int // events written before the race
-	}{
-		{"fresh stream, If-Match 0", 0},
-		{"after one event, If-Match 1", 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			id := newID()
-			if tc.existing > 0 {
-				s.mustAppend(t, id, appendBody{StreamType: "race", Events: events(tc.existing, "Setup")})
-			}
-			const writers = 50
-			expected := int64(tc.existing)
-			batches := make([][]newEvent, writers)
-			results := make([]*response, writers)
-			errs := make([]error, writers)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range writers {
-				batches[i] = events(2, fmt.Sprintf("Writer%d", i))
-				body := jsonBytes(t, appendBody{StreamType: "race", Events: batches[i]})
-				wg.Go(func() {
-					<-start
-					results[i], errs[i] = s.request(http.MethodPost, "/streams/"+id+"/events", body, "If-Match", fmt.Sprintf(`"%d"`, expected))
-				})
-			}
-			close(start)
-			wg.Wait()
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		for _, tc := range []struct {
+			name     string
+			existing int // events written before the race
+		}{
+			{"fresh stream, If-Match 0", 0},
+			{"after one event, If-Match 1", 1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				id := newID()
+				if tc.existing > 0 {
+					s.mustAppend(t, id, appendBody{StreamType: "race", Events: events(tc.existing, "Setup")})
+				}
+				const writers = 50
+				expected := int64(tc.existing)
+				batches := make([][]newEvent, writers)
+				results := make([]*response, writers)
+				errs := make([]error, writers)
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range writers {
+					batches[i] = events(2, fmt.Sprintf("Writer%d", i))
+					body := jsonBytes(t, appendBody{StreamType: "race", Events: batches[i]})
+					wg.Go(func() {
+						<-start
+						results[i], errs[i] = s.request(http.MethodPost, "/streams/"+id+"/events", body, "If-Match", fmt.Sprintf(`"%d"`, expected))
+					})
+				}
+				close(start)
+				wg.Wait()
 
-			winner := -1
-			for i, r := range results {
-				if errs[i] != nil {
-					t.Fatalf("writer %d: %v", i, errs[i])
-				}
-				switch r.Status {
-				case http.StatusCreated:
-					if winner >= 0 {
-						t.Errorf("expected exactly one 201, got another for writer %d after writer %d", i, winner)
+				winner := -1
+				for i, r := range results {
+					if errs[i] != nil {
+						t.Fatalf("writer %d: %v", i, errs[i])
 					}
-					winner = i
-				case http.StatusConflict:
-					p := checkProblem(t, r, http.StatusConflict, "wrong-expected-version")
-					if string(p.ExpectedVersion) != fmt.Sprint(expected) || p.CurrentVersion == nil || *p.CurrentVersion != expected+2 {
-						t.Errorf("writer %d: expected expected_version %d and current_version %d, got %s", i, expected, expected+2, r.Body)
+					switch r.Status {
+					case http.StatusCreated:
+						if winner >= 0 {
+							t.Errorf("expected exactly one 201, got another for writer %d after writer %d", i, winner)
+						}
+						winner = i
+					case http.StatusConflict:
+						p := checkProblem(t, r, http.StatusConflict, "wrong-expected-version")
+						if string(p.ExpectedVersion) != fmt.Sprint(expected) || p.CurrentVersion == nil || *p.CurrentVersion != expected+2 {
+							t.Errorf("writer %d: expected expected_version %d and current_version %d, got %s", i, expected, expected+2, r.Body)
+						}
+					default:
+						t.Errorf("writer %d: expected 201 or 409, got %d with body %s", i, r.Status, r.Body)
 					}
-				default:
-					t.Errorf("writer %d: expected 201 or 409, got %d with body %s", i, r.Status, r.Body)
 				}
-			}
-			if winner < 0 {
-				t.Fatalf("expected exactly one 201 among %d racing appends, got none", writers)
-			}
+				if winner < 0 {
+					t.Fatalf("expected exactly one 201 among %d racing appends, got none", writers)
+				}
 
-			r := s.get(t, "/streams/"+id+"/events")
-			requireStatus(t, r, http.StatusOK)
-			var page streamPage
-			r.decode(t, &page)
-			if len(page.Events) != tc.existing+2 || page.Version != expected+2 {
-				t.Fatalf("expected the stream to hold %d events (version %d), got %d (version %d)",
-					tc.existing+2, expected+2, len(page.Events), page.Version)
-			}
-			for i, e := range page.Events[tc.existing:] {
-				if want := batches[winner][i].ID; e.ID != want {
-					t.Errorf("event %d: expected the winner's event %s, got %s (type %s)", tc.existing+i+1, want, e.ID, e.Type)
+				r := s.get(t, "/streams/"+id+"/events")
+				requireStatus(t, r, http.StatusOK)
+				var page streamPage
+				r.decode(t, &page)
+				if len(page.Events) != tc.existing+2 || page.Version != expected+2 {
+					t.Fatalf("expected the stream to hold %d events (version %d), got %d (version %d)",
+						tc.existing+2, expected+2, len(page.Events), page.Version)
 				}
-			}
-		})
-	}
+				for i, e := range page.Events[tc.existing:] {
+					if want := batches[winner][i].ID; e.ID != want {
+						t.Errorf("event %d: expected the winner's event %s, got %s (type %s)", tc.existing+i+1, want, e.ID, e.Type)
+					}
+				}
+			})
+		}
+	})
 }
 
 func TestRetryOfAStoredBatchIs200WithTheSameBodyAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	id := newID()
-	path := "/streams/" + id + "/events"
-	batch := jsonBytes(t, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		id := newID()
+		path := "/streams/" + id + "/events"
+		batch := jsonBytes(t, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
 
-	first := s.post(t, path, batch, "If-Match", `"0"`)
-	requireStatus(t, first, http.StatusCreated)
-	retry := s.post(t, path, batch, "If-Match", `"0"`)
-	requireStatus(t, retry, http.StatusOK)
-	if !bytes.Equal(retry.Body, first.Body) {
-		t.Errorf("retry: expected the body of the original append\n%s\ngot\n%s", first.Body, retry.Body)
-	}
-	requireETag(t, retry, 3)
-	if got, want := retry.Header.Get("Location"), first.Header.Get("Location"); got != want {
-		t.Errorf("retry: expected Location %q as for the original, got %q", want, got)
-	}
+		first := s.post(t, path, batch, "If-Match", `"0"`)
+		requireStatus(t, first, http.StatusCreated)
+		retry := s.post(t, path, batch, "If-Match", `"0"`)
+		requireStatus(t, retry, http.StatusOK)
+		if !bytes.Equal(retry.Body, first.Body) {
+			t.Errorf("retry: expected the body of the original append\n%s\ngot\n%s", first.Body, retry.Body)
+		}
+		requireETag(t, retry, 3)
+		if got, want := retry.Header.Get("Location"), first.Header.Get("Location"); got != want {
+			t.Errorf("retry: expected Location %q as for the original, got %q", want, got)
+		}
 
-	// The stream moves on; a retry with the original, now stale, If-Match
-	// is still recognised.
-	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")}, "If-Match", `"3"`)
-	late := s.post(t, path, batch, "If-Match", `"0"`)
-	requireStatus(t, late, http.StatusOK)
-	if !bytes.Equal(late.Body, first.Body) {
-		t.Errorf("retry after the stream moved on: expected the original body\n%s\ngot\n%s", first.Body, late.Body)
-	}
+		// The stream moves on; a retry with the original, now stale, If-Match
+		// is still recognised.
+		s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")}, "If-Match", `"3"`)
+		late := s.post(t, path, batch, "If-Match", `"0"`)
+		requireStatus(t, late, http.StatusOK)
+		if !bytes.Equal(late.Body, first.Body) {
+			t.Errorf("retry after the stream moved on: expected the original body\n%s\ngot\n%s", first.Body, late.Body)
+		}
 
-	r := s.get(t, "/streams/"+id)
-	requireStatus(t, r, http.StatusOK)
-	requireETag(t, r, 4)
-	if log := s.readLog(t, "/events"); len(log) != 4 {
-		t.Errorf("GET /events: expected 4 events (3 + 1, nothing written twice), got %d", len(log))
-	}
+		r := s.get(t, "/streams/"+id)
+		requireStatus(t, r, http.StatusOK)
+		requireETag(t, r, 4)
+		if log := s.readLog(t, "/events"); len(log) != 4 {
+			t.Errorf("GET /events: expected 4 events (3 + 1, nothing written twice), got %d", len(log))
+		}
+	})
 }
 
 func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	id := newID()
-	stored := events(3, "OrderPlaced")
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: stored})
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		id := newID()
+		stored := events(3, "OrderPlaced")
+		s.mustAppend(t, id, appendBody{StreamType: "order", Events: stored})
 
-	other := newID()
-	for _, tc := range []struct {
-		name     string
-		streamID string
-		batch    []newEvent
-	}{
-		{"one id in another stream", other, []newEvent{{ID: newID(), Type: "X", Data: 1}, stored[1]}},
-		{"the whole batch in another stream", other, stored},
-		{"a stored id with a new one in the same stream", id, []newEvent{stored[2], {ID: newID(), Type: "X", Data: 1}}},
-		{"the stored batch reordered in the same stream", id, []newEvent{stored[1], stored[0]}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := s.post(t, "/streams/"+tc.streamID+"/events", appendBody{StreamType: "order", Events: tc.batch})
-			p := requireProblem(t, r, http.StatusConflict, "duplicate-event-id")
-			if p.EventID == "" {
-				t.Errorf("expected the problem to name the event id, got %s", r.Body)
-			}
-		})
-	}
-	requireStatus(t, s.get(t, "/streams/"+other), http.StatusNotFound)
-	if log := s.readLog(t, "/events"); len(log) != len(stored) {
-		t.Errorf("GET /events: expected only the %d stored events, got %d", len(stored), len(log))
-	}
+		other := newID()
+		for _, tc := range []struct {
+			name     string
+			streamID string
+			batch    []newEvent
+		}{
+			{"one id in another stream", other, []newEvent{{ID: newID(), Type: "X", Data: 1}, stored[1]}},
+			{"the whole batch in another stream", other, stored},
+			{"a stored id with a new one in the same stream", id, []newEvent{stored[2], {ID: newID(), Type: "X", Data: 1}}},
+			{"the stored batch reordered in the same stream", id, []newEvent{stored[1], stored[0]}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.post(t, "/streams/"+tc.streamID+"/events", appendBody{StreamType: "order", Events: tc.batch})
+				p := requireProblem(t, r, http.StatusConflict, "duplicate-event-id")
+				if p.EventID == "" {
+					t.Errorf("expected the problem to name the event id, got %s", r.Body)
+				}
+			})
+		}
+		requireStatus(t, s.get(t, "/streams/"+other), http.StatusNotFound)
+		if log := s.readLog(t, "/events"); len(log) != len(stored) {
+			t.Errorf("GET /events: expected only the %d stored events, got %d", len(stored), len(log))
+		}
+	})
 }

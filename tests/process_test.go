@@ -188,32 +188,34 @@ func TestWithoutMySQLTheEmbeddedStoreServesAndSurvivesKill9(t *testing.T) {
 
 func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	for _, path := range []string{"/healthz", "/readyz"} {
-		r := s.get(t, path)
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		for _, path := range []string{"/healthz", "/readyz"} {
+			r := s.get(t, path)
+			requireStatus(t, r, http.StatusOK)
+			if mt := r.mediaType(); mt != "application/json" {
+				t.Errorf("GET %s: expected Content-Type application/json, got %q", path, r.Header.Get("Content-Type"))
+			}
+			var body struct {
+				Status string `json:"status"`
+			}
+			r.decode(t, &body)
+			if body.Status != "ok" {
+				t.Errorf(`GET %s: expected {"status":"ok"}, got %s`, path, r.Body)
+			}
+		}
+		r := s.get(t, "/openapi.yaml")
 		requireStatus(t, r, http.StatusOK)
-		if mt := r.mediaType(); mt != "application/json" {
-			t.Errorf("GET %s: expected Content-Type application/json, got %q", path, r.Header.Get("Content-Type"))
+		if mt := r.mediaType(); mt != "application/yaml" {
+			t.Errorf("GET /openapi.yaml: expected Content-Type application/yaml, got %q", r.Header.Get("Content-Type"))
 		}
-		var body struct {
-			Status string `json:"status"`
+		if !bytes.HasPrefix(r.Body, []byte("openapi:")) {
+			t.Errorf("GET /openapi.yaml: expected a body starting with \"openapi:\", got %q", r.Body[:min(len(r.Body), 40)])
 		}
-		r.decode(t, &body)
-		if body.Status != "ok" {
-			t.Errorf(`GET %s: expected {"status":"ok"}, got %s`, path, r.Body)
+		if !bytes.Equal(r.Body, api.OpenAPI) {
+			t.Errorf("GET /openapi.yaml: expected the embedded api/openapi.yaml (%d bytes), got %d bytes", len(api.OpenAPI), len(r.Body))
 		}
-	}
-	r := s.get(t, "/openapi.yaml")
-	requireStatus(t, r, http.StatusOK)
-	if mt := r.mediaType(); mt != "application/yaml" {
-		t.Errorf("GET /openapi.yaml: expected Content-Type application/yaml, got %q", r.Header.Get("Content-Type"))
-	}
-	if !bytes.HasPrefix(r.Body, []byte("openapi:")) {
-		t.Errorf("GET /openapi.yaml: expected a body starting with \"openapi:\", got %q", r.Body[:min(len(r.Body), 40)])
-	}
-	if !bytes.Equal(r.Body, api.OpenAPI) {
-		t.Errorf("GET /openapi.yaml: expected the embedded api/openapi.yaml (%d bytes), got %d bytes", len(api.OpenAPI), len(r.Body))
-	}
+	})
 }
 
 // sentBatch is one append of the shutdown test and what became of it.
@@ -227,134 +229,136 @@ type sentBatch struct {
 
 func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, append(env, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")...)
 
-	const (
-		writers   = 20
-		batchSize = 20
-		maxRounds = 200 // per writer
-	)
-	payload := strings.Repeat("p", 1024)
-	var (
-		mu       sync.Mutex
-		sent     []*sentBatch
-		acked    atomic.Int64
-		signaled atomic.Bool
-		// ackedAfter counts the 201s that arrived after SIGTERM was sent:
-		// requests that were in flight and still finished.
-		ackedAfter atomic.Int64
-		wg         sync.WaitGroup
-	)
-	deadline := time.Now().Add(20 * time.Second)
-	for w := range writers {
-		streamID := newID()
-		wg.Go(func() {
-			for round := 0; round < maxRounds && time.Now().Before(deadline); round++ {
-				b := &sentBatch{streamID: streamID}
-				batch := make([]newEvent, batchSize)
-				for i := range batch {
-					batch[i] = newEvent{ID: newID(), Type: "Load", Data: map[string]any{"w": w, "r": round, "i": i, "p": payload}}
-					b.ids = append(b.ids, batch[i].ID)
-				}
-				body := jsonBytes(t, appendBody{StreamType: "load", Events: batch})
-				r, err := s.request(http.MethodPost, "/streams/"+streamID+"/events", body)
-				mu.Lock()
-				sent = append(sent, b)
-				mu.Unlock()
-				if err != nil {
-					b.err = err
-					if !signaled.Load() {
-						t.Errorf("writer %d: append failed before SIGTERM: %v", w, err)
+		const (
+			writers   = 20
+			batchSize = 20
+			maxRounds = 200 // per writer
+		)
+		payload := strings.Repeat("p", 1024)
+		var (
+			mu       sync.Mutex
+			sent     []*sentBatch
+			acked    atomic.Int64
+			signaled atomic.Bool
+			// ackedAfter counts the 201s that arrived after SIGTERM was sent:
+			// requests that were in flight and still finished.
+			ackedAfter atomic.Int64
+			wg         sync.WaitGroup
+		)
+		deadline := time.Now().Add(20 * time.Second)
+		for w := range writers {
+			streamID := newID()
+			wg.Go(func() {
+				for round := 0; round < maxRounds && time.Now().Before(deadline); round++ {
+					b := &sentBatch{streamID: streamID}
+					batch := make([]newEvent, batchSize)
+					for i := range batch {
+						batch[i] = newEvent{ID: newID(), Type: "Load", Data: map[string]any{"w": w, "r": round, "i": i, "p": payload}}
+						b.ids = append(b.ids, batch[i].ID)
 					}
-					return // the server is going away
+					body := jsonBytes(t, appendBody{StreamType: "load", Events: batch})
+					r, err := s.request(http.MethodPost, "/streams/"+streamID+"/events", body)
+					mu.Lock()
+					sent = append(sent, b)
+					mu.Unlock()
+					if err != nil {
+						b.err = err
+						if !signaled.Load() {
+							t.Errorf("writer %d: append failed before SIGTERM: %v", w, err)
+						}
+						return // the server is going away
+					}
+					b.status = r.Status
+					if r.Status != http.StatusCreated {
+						t.Errorf("writer %d: expected 201 (or no answer once the server stops), got %d with body %s", w, r.Status, r.Body)
+						return
+					}
+					if err := r.decodeErr(&b.res); err != nil {
+						t.Errorf("writer %d: %v", w, err)
+						return
+					}
+					acked.Add(1)
+					if signaled.Load() {
+						ackedAfter.Add(1)
+					}
 				}
-				b.status = r.Status
-				if r.Status != http.StatusCreated {
-					t.Errorf("writer %d: expected 201 (or no answer once the server stops), got %d with body %s", w, r.Status, r.Body)
-					return
-				}
-				if err := r.decodeErr(&b.res); err != nil {
-					t.Errorf("writer %d: %v", w, err)
-					return
-				}
-				acked.Add(1)
-				if signaled.Load() {
-					ackedAfter.Add(1)
-				}
-			}
-		})
-	}
+			})
+		}
 
-	// Let the load build up, then stop the server under it.
-	for start := time.Now(); acked.Load() < 60 && time.Since(start) < 5*time.Second; {
-		time.Sleep(10 * time.Millisecond)
-	}
-	signaled.Store(true)
-	ackedAtSignal := acked.Load()
-	code, killed := s.terminate()
-	wg.Wait()
-	if killed {
-		t.Fatalf("expected the server to exit within %s of SIGTERM, it had to be killed", stopTimeout)
-	}
-	if code != 0 {
-		t.Fatalf("expected exit status 0 after SIGTERM, got %d", code)
-	}
-	if !slices.ContainsFunc(s.logLines(), func(l map[string]any) bool { return l["msg"] == "stopped" }) {
-		t.Errorf(`expected a "stopped" log line after SIGTERM, found none`)
-	}
-	t.Logf("%d batches acknowledged before SIGTERM, %d after it, %d sent", ackedAtSignal, ackedAfter.Load(), len(sent))
-	if ackedAfter.Load() == 0 {
-		t.Errorf("expected the appends in flight at SIGTERM (%d writers were busy) to finish with 201, none did", writers)
-	}
+		// Let the load build up, then stop the server under it.
+		for start := time.Now(); acked.Load() < 60 && time.Since(start) < 5*time.Second; {
+			time.Sleep(10 * time.Millisecond)
+		}
+		signaled.Store(true)
+		ackedAtSignal := acked.Load()
+		code, killed := s.terminate()
+		wg.Wait()
+		if killed {
+			t.Fatalf("expected the server to exit within %s of SIGTERM, it had to be killed", stopTimeout)
+		}
+		if code != 0 {
+			t.Fatalf("expected exit status 0 after SIGTERM, got %d", code)
+		}
+		if !slices.ContainsFunc(s.logLines(), func(l map[string]any) bool { return l["msg"] == "stopped" }) {
+			t.Errorf(`expected a "stopped" log line after SIGTERM, found none`)
+		}
+		t.Logf("%d batches acknowledged before SIGTERM, %d after it, %d sent", ackedAtSignal, ackedAfter.Load(), len(sent))
+		if ackedAfter.Load() == 0 {
+			t.Errorf("expected the appends in flight at SIGTERM (%d writers were busy) to finish with 201, none did", writers)
+		}
 
-	// What was acknowledged is there, whole; nothing is there in part.
-	after := startServer(t, "TRIBUTARY_MYSQL_DSN="+s.DSN)
-	log := after.readLog(t, "/events?limit=1000")
-	byID := make(map[string]event, len(log))
-	for i, e := range log {
-		if i > 0 && e.Position <= log[i-1].Position {
-			t.Errorf("log event %d: expected a position above %d, got %d", i, log[i-1].Position, e.Position)
+		// What was acknowledged is there, whole; nothing is there in part.
+		after := startServer(t, s.StoreEnv...)
+		log := after.readLog(t, "/events?limit=1000")
+		byID := make(map[string]event, len(log))
+		for i, e := range log {
+			if i > 0 && e.Position <= log[i-1].Position {
+				t.Errorf("log event %d: expected a position above %d, got %d", i, log[i-1].Position, e.Position)
+			}
+			byID[e.ID] = e
 		}
-		byID[e.ID] = e
-	}
-	stored := 0
-	for _, b := range sent {
-		present := 0
-		for _, id := range b.ids {
-			if e, ok := byID[id]; ok {
-				present++
-				if e.StreamID != b.streamID {
-					t.Errorf("event %s: expected it in stream %s, found it in %s", id, b.streamID, e.StreamID)
+		stored := 0
+		for _, b := range sent {
+			present := 0
+			for _, id := range b.ids {
+				if e, ok := byID[id]; ok {
+					present++
+					if e.StreamID != b.streamID {
+						t.Errorf("event %s: expected it in stream %s, found it in %s", id, b.streamID, e.StreamID)
+					}
 				}
 			}
-		}
-		switch {
-		case b.status == http.StatusCreated && present != len(b.ids):
-			t.Errorf("batch acknowledged with 201 in stream %s: expected all %d events stored, found %d", b.streamID, len(b.ids), present)
-		case present != 0 && present != len(b.ids):
-			t.Errorf("batch without an answer (%v) in stream %s: expected all %d events or none, found %d", b.err, b.streamID, len(b.ids), present)
-		}
-		if b.status == http.StatusCreated {
-			for i, ack := range b.res.Events {
-				if e := byID[b.ids[i]]; e.Version != ack.Version || e.Position != ack.Position {
-					t.Errorf("event %s: expected version %d at position %d as acknowledged, found version %d at %d",
-						b.ids[i], ack.Version, ack.Position, e.Version, e.Position)
+			switch {
+			case b.status == http.StatusCreated && present != len(b.ids):
+				t.Errorf("batch acknowledged with 201 in stream %s: expected all %d events stored, found %d", b.streamID, len(b.ids), present)
+			case present != 0 && present != len(b.ids):
+				t.Errorf("batch without an answer (%v) in stream %s: expected all %d events or none, found %d", b.err, b.streamID, len(b.ids), present)
+			}
+			if b.status == http.StatusCreated {
+				for i, ack := range b.res.Events {
+					if e := byID[b.ids[i]]; e.Version != ack.Version || e.Position != ack.Position {
+						t.Errorf("event %s: expected version %d at position %d as acknowledged, found version %d at %d",
+							b.ids[i], ack.Version, ack.Position, e.Version, e.Position)
+					}
 				}
 			}
-		}
-		if present > 0 {
-			for i := 1; i < len(b.ids); i++ {
-				if byID[b.ids[i]].Version != byID[b.ids[i-1]].Version+1 {
-					t.Errorf("batch in stream %s: expected consecutive versions, got %d then %d",
-						b.streamID, byID[b.ids[i-1]].Version, byID[b.ids[i]].Version)
+			if present > 0 {
+				for i := 1; i < len(b.ids); i++ {
+					if byID[b.ids[i]].Version != byID[b.ids[i-1]].Version+1 {
+						t.Errorf("batch in stream %s: expected consecutive versions, got %d then %d",
+							b.streamID, byID[b.ids[i-1]].Version, byID[b.ids[i]].Version)
+					}
 				}
 			}
+			stored += present
 		}
-		stored += present
-	}
-	if stored != len(log) {
-		t.Errorf("expected the log to hold only the %d events of the batches sent, it holds %d", stored, len(log))
-	}
+		if stored != len(log) {
+			t.Errorf("expected the log to hold only the %d events of the batches sent, it holds %d", stored, len(log))
+		}
+	})
 }
 
 func TestTwoProcessesOnOneDatabaseAgreeOnVersionsAndPositions(t *testing.T) {

@@ -33,7 +33,10 @@ const (
 // server is one running api process.
 type server struct {
 	URL string // http://127.0.0.1:PORT
-	DSN string // the database it serves
+	DSN string // the database it serves; empty for the embedded store
+	// StoreEnv selects the same store again: start another server with it
+	// to restart on the same data.
+	StoreEnv []string
 
 	cmd    *exec.Cmd
 	out    *processOutput
@@ -57,6 +60,25 @@ func startServer(t *testing.T, env ...string) *server {
 	s := launchServer(t, env...)
 	s.waitListening(t)
 	return s
+}
+
+// forEachBackend runs fn once for each store the binary can run on, as
+// parallel subtests; fn passes env to startServer to get that store.
+func forEachBackend(t *testing.T, fn func(t *testing.T, env []string)) {
+	t.Helper()
+	backends := []struct {
+		name string
+		env  []string
+	}{
+		{"mysql", nil}, // startServer makes a fresh database
+		{"sqlite", []string{"TRIBUTARY_MYSQL_DSN="}}, // the embedded store in a fresh directory
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, b.env)
+		})
+	}
 }
 
 // kill stops the server with SIGKILL, as a crash would, and waits for it.
@@ -84,6 +106,10 @@ func launchServer(t *testing.T, env ...string) *server {
 			env = append(env, "TRIBUTARY_DATA_DIR="+t.TempDir())
 		}
 	}
+	storeEnv := []string{"TRIBUTARY_MYSQL_DSN=" + dsn}
+	if dir, ok := envValue(env, "TRIBUTARY_DATA_DIR"); ok {
+		storeEnv = append(storeEnv, "TRIBUTARY_DATA_DIR="+dir)
+	}
 	cmd := exec.Command(apiBinary)
 	// Later entries win, so the caller's env overrides these defaults.
 	cmd.Env = append(inheritedEnv(), "TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_LOG_LEVEL=info")
@@ -93,7 +119,7 @@ func launchServer(t *testing.T, env ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", apiBinary, err)
 	}
-	s := &server{DSN: dsn, cmd: cmd, out: out, exited: make(chan struct{})}
+	s := &server{DSN: dsn, StoreEnv: storeEnv, cmd: cmd, out: out, exited: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		s.exitCode = cmd.ProcessState.ExitCode()
