@@ -122,10 +122,37 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysql
 	}
 }
 
+// loadTokens reads the access tokens from TRIBUTARY_API_TOKENS and the file
+// TRIBUTARY_API_TOKENS_FILE names. Errors never quote a token.
+func loadTokens(cfg config.Config) ([]esthttp.Token, error) {
+	entries := cfg.APITokens
+	if cfg.APITokensFile != "" {
+		b, err := os.ReadFile(cfg.APITokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("read TRIBUTARY_API_TOKENS_FILE: %w", err)
+		}
+		entries += "\n" + string(b)
+	}
+	tokens, err := esthttp.ParseTokens(entries)
+	if err != nil {
+		return nil, fmt.Errorf("access tokens (TRIBUTARY_API_TOKENS / TRIBUTARY_API_TOKENS_FILE): %w", err)
+	}
+	return tokens, nil
+}
+
 // serve runs the live feed and the HTTP server until ctx ends, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
 // finish, and only then do the feed and the store stop.
 func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *slog.Logger) error {
+	tokens, err := loadTokens(cfg)
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 {
+		log.Warn("access control is off: anyone who can reach this server can read and append; set TRIBUTARY_API_TOKENS to require tokens")
+	} else {
+		log.Info("access control is on", "tokens", len(tokens))
+	}
 	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, Logger: log})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	feedDone := make(chan error, 1)
@@ -142,6 +169,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		OpenAPI:      api.OpenAPI,
 		Feed:         feed,
 		Heartbeat:    cfg.Heartbeat,
+		Tokens:       tokens,
 	})
 	srv := &http.Server{
 		Handler:           handler,

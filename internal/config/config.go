@@ -29,7 +29,8 @@ type Config struct {
 	StartupTimeout  time.Duration `envconfig:"STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for requests in flight"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	APITokens       string        `envconfig:"API_TOKENS" desc:"access tokens (not implemented yet: setting it stops start-up)"`
+	APITokens       string        `envconfig:"API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
+	APITokensFile   string        `envconfig:"API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
 }
 
 // Load reads the configuration from the environment and checks it.
@@ -57,10 +58,6 @@ func (c Config) validate() error {
 	}
 	if c.MySQLMaxConns < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_MAX_CONNS must be at least 1, got %d", c.MySQLMaxConns))
-	}
-	if c.APITokens != "" {
-		// Refusing is safer than serving openly to someone who asked for auth.
-		errs = append(errs, errors.New("TRIBUTARY_API_TOKENS is set, but access control is not implemented yet; unset it to run without auth"))
 	}
 	return errors.Join(errs...)
 }

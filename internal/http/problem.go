@@ -52,6 +52,8 @@ type problemKind struct {
 // problemKinds maps errors to statuses, in one place, walked with errors.Is.
 // Anything not listed is a 500 whose details go only to the log.
 var problemKinds = []problemKind{
+	{errUnauthorized, http.StatusUnauthorized, "unauthorized", "Unauthorized"},
+	{errForbidden, http.StatusForbidden, "forbidden", "Forbidden"},
 	{errBadRequest, http.StatusBadRequest, "bad-request", "Bad request"},
 	{eventstore.ErrInvalid, http.StatusBadRequest, "bad-request", "Bad request"},
 	{eventstore.ErrStreamTypeRequired, http.StatusBadRequest, "bad-request", "Bad request"},
@@ -118,6 +120,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", allowed(s.router, r.URL.Path))
+	case http.StatusUnauthorized:
+		challenge := `Bearer realm="tributary"`
+		if _, err := presentedToken(r); err == nil { // a token came, but not a valid one
+			challenge += `, error="invalid_token"`
+		}
+		h.Set("WWW-Authenticate", challenge)
 	}
 	if kind.status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", kind.status,

@@ -33,6 +33,9 @@ type Options struct {
 	Feed Subscriber
 	// Heartbeat is how often an idle subscription gets a keep-alive comment.
 	Heartbeat time.Duration
+	// Tokens, when not empty, turn access control on: every endpoint but
+	// /healthz and /readyz then needs one of them.
+	Tokens []Token
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -42,6 +45,7 @@ type Server struct {
 	opts    Options
 	router  chi.Router
 	handler http.Handler
+	auth    *authenticator // nil: access control is off
 
 	closing   chan struct{} // closed by CloseSubscriptions
 	closeOnce sync.Once
@@ -61,7 +65,7 @@ func New(store eventstore.Store, opts Options) *Server {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{})}
+	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens)}
 	s.routes()
 	return s
 }
@@ -86,17 +90,23 @@ func (s *Server) routes() {
 		return &detailError{kind: errMethodNotAllowed, detail: r.Method + " is not allowed on " + r.URL.Path}
 	}))
 
+	// Probes stay open so orchestrators need no token.
 	r.Get("/healthz", s.adapt(s.healthz))
 	r.Get("/readyz", s.adapt(s.readyz))
-	r.Get("/openapi.yaml", s.adapt(s.openAPI))
-	r.Get("/events", s.adapt(s.readAll))
-	r.Route("/streams", func(r chi.Router) {
-		r.Get("/", s.adapt(s.listStreams))
-		r.Route("/{streamID}", func(r chi.Router) {
-			r.Get("/", s.adapt(s.getStream))
-			r.Get("/events", s.adapt(s.readStream))
-			r.Post("/events", s.adapt(s.appendEvents))
-			r.Get("/events/{version}", s.adapt(s.getEvent))
+	r.Group(func(r chi.Router) {
+		if s.auth != nil {
+			r.Use(s.requireToken)
+		}
+		r.Get("/openapi.yaml", s.adapt(s.openAPI))
+		r.Get("/events", s.adapt(s.readAll))
+		r.Route("/streams", func(r chi.Router) {
+			r.Get("/", s.adapt(s.listStreams))
+			r.Route("/{streamID}", func(r chi.Router) {
+				r.Get("/", s.adapt(s.getStream))
+				r.Get("/events", s.adapt(s.readStream))
+				r.Post("/events", s.adapt(s.appendEvents))
+				r.Get("/events/{version}", s.adapt(s.getEvent))
+			})
 		})
 	})
 	s.router = r
@@ -137,6 +147,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		id := middleware.GetReqID(r.Context())
 		ww.Header().Set("X-Request-Id", id)
+		ctx, principal := withPrincipalSlot(r.Context())
+		r = r.WithContext(ctx)
 		defer func() {
 			status := ww.Status()
 			if status == 0 {
@@ -145,12 +157,13 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
-				slog.String("query", r.URL.RawQuery),
+				slog.String("query", redactQuery(r.URL.RawQuery)),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("remote", r.RemoteAddr),
 				slog.String("request_id", id),
+				slog.String("token", *principal),
 			)
 		}()
 		next.ServeHTTP(ww, r)

@@ -1,0 +1,173 @@
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Role is what a token may do.
+type Role string
+
+const (
+	// RoleRead may read and subscribe.
+	RoleRead Role = "read"
+	// RoleWrite may also append.
+	RoleWrite Role = "write"
+)
+
+// Token is one access token of TRIBUTARY_API_TOKENS.
+type Token struct {
+	// Name identifies the token's holder in logs, in place of the secret.
+	Name   string
+	Role   Role
+	Secret string
+}
+
+// ParseTokens parses comma- or newline-separated name:role:token entries,
+// e.g. "app:write:s3cr3t1,dashboard:read:s3cr3t2". Names and secrets must be
+// unique; the error never repeats a secret.
+func ParseTokens(s string) ([]Token, error) {
+	var tokens []Token
+	names, secrets := map[string]bool{}, map[string]bool{}
+	for i, entry := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		entry = strings.TrimSpace(entry)
+		if entry == "" || strings.HasPrefix(entry, "#") {
+			continue
+		}
+		name, rest, ok1 := strings.Cut(entry, ":")
+		role, secret, ok2 := strings.Cut(rest, ":")
+		switch {
+		case !ok1 || !ok2 || name == "" || secret == "":
+			return nil, fmt.Errorf("token entry %d: want name:role:token", i+1)
+		case Role(role) != RoleRead && Role(role) != RoleWrite:
+			return nil, fmt.Errorf("token %q: role must be read or write, got %q", name, role)
+		case names[name]:
+			return nil, fmt.Errorf("token %q: the name is used twice", name)
+		case secrets[secret]:
+			return nil, fmt.Errorf("token %q: the same token is given twice", name)
+		}
+		names[name], secrets[secret] = true, true
+		tokens = append(tokens, Token{Name: name, Role: Role(role), Secret: secret})
+	}
+	return tokens, nil
+}
+
+// authenticator checks bearer tokens.
+type authenticator struct {
+	tokens []hashedToken
+}
+
+type hashedToken struct {
+	name   string
+	role   Role
+	digest [sha256.Size]byte
+}
+
+func newAuthenticator(tokens []Token) *authenticator {
+	if len(tokens) == 0 {
+		return nil
+	}
+	a := &authenticator{}
+	for _, t := range tokens {
+		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret))})
+	}
+	return a
+}
+
+// lookup finds the token for a presented secret. It compares digests in
+// constant time and always looks at every token, so timing tells nothing of
+// which token, or how much of one, matched.
+func (a *authenticator) lookup(secret string) (hashedToken, bool) {
+	d := sha256.Sum256([]byte(secret))
+	var found hashedToken
+	ok := 0
+	for _, t := range a.tokens {
+		if subtle.ConstantTimeCompare(d[:], t.digest[:]) == 1 {
+			found, ok = t, 1
+		}
+	}
+	return found, ok == 1
+}
+
+var (
+	errUnauthorized = errors.New("unauthorized")
+	errForbidden    = errors.New("forbidden")
+)
+
+// requireToken is the access-control middleware: every request needs a known
+// token, and a write needs a write token. EventSource cannot set headers, so
+// ?access_token= is accepted as well as Authorization: Bearer.
+func (s *Server) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, err := presentedToken(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		t, ok := s.auth.lookup(secret)
+		if !ok {
+			s.writeError(w, r, &detailError{kind: errUnauthorized, detail: "the access token is not valid"})
+			return
+		}
+		setPrincipal(r.Context(), t.name)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && t.role != RoleWrite {
+			s.writeError(w, r, &detailError{kind: errForbidden,
+				detail: fmt.Sprintf("token %q may only read; %s needs a write token", t.name, r.Method)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// presentedToken reads the token from the Authorization header or the
+// access_token query parameter.
+func presentedToken(r *http.Request) (string, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return "", &detailError{kind: errUnauthorized, detail: "the Authorization header must be: Bearer <token>"}
+		}
+		return strings.TrimSpace(token), nil
+	}
+	if t := r.URL.Query().Get("access_token"); t != "" {
+		return t, nil
+	}
+	return "", &detailError{kind: errUnauthorized,
+		detail: "this server needs an access token: send Authorization: Bearer <token> (or ?access_token=<token> from a browser EventSource)"}
+}
+
+// principalKey holds, in a request's context, the slot where the access log
+// reads the name of the token the request was made with.
+type principalKey struct{}
+
+func withPrincipalSlot(ctx context.Context) (context.Context, *string) {
+	p := new(string)
+	return context.WithValue(ctx, principalKey{}, p), p
+}
+
+func setPrincipal(ctx context.Context, name string) {
+	if p, ok := ctx.Value(principalKey{}).(*string); ok {
+		*p = name
+	}
+}
+
+// redactQuery hides the value of access_token in a query string for logs.
+func redactQuery(raw string) string {
+	if !strings.Contains(raw, "access_token") {
+		return raw
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "[unparsable query with an access token]"
+	}
+	if q.Has("access_token") {
+		q.Set("access_token", "REDACTED")
+	}
+	return q.Encode()
+}

@@ -1,0 +1,126 @@
+package http_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/api"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+)
+
+func TestParseTokens(t *testing.T) {
+	t.Parallel()
+	good, err := esthttp.ParseTokens("app:write:s3cr3t1, dashboard:read:s3cr3t2\n# a comment\nci:read:x:y:z\n")
+	if err != nil || len(good) != 3 || good[0] != (esthttp.Token{Name: "app", Role: esthttp.RoleWrite, Secret: "s3cr3t1"}) ||
+		good[2].Secret != "x:y:z" {
+		t.Fatalf("ParseTokens = %+v, %v; want three tokens, the last with secret x:y:z", good, err)
+	}
+	for _, bad := range []string{"app:write", "app:admin:s3cr3t", ":read:s", "a:read:s,a:write:t", "a:read:s,b:read:s", "a:read:"} {
+		_, err := esthttp.ParseTokens(bad)
+		if err == nil {
+			t.Errorf("ParseTokens(%q) succeeded, want an error", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), ":s") && strings.Contains(bad, "s,") {
+			t.Errorf("ParseTokens(%q) error %q repeats a secret", bad, err)
+		}
+	}
+	if tokens, err := esthttp.ParseTokens(""); err != nil || len(tokens) != 0 {
+		t.Errorf("ParseTokens(\"\") = %v, %v; want no tokens", tokens, err)
+	}
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestAccessControl(t *testing.T) {
+	t.Parallel()
+	const writeSecret, readSecret = "w-0123456789abcdef", "r-0123456789abcdef"
+	tokens, err := esthttp.ParseTokens("app:write:" + writeSecret + ",dashboard:read:" + readSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	c := newContract(t)
+	srv := httptest.NewServer(esthttp.New(openSQLite(t), esthttp.Options{
+		OpenAPI: api.OpenAPI, Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	client := &http.Client{Transport: c}
+	stream := "/streams/" + uuid.NewString() + "/events"
+	body := `{"stream_type":"order","events":[{"type":"Placed","data":{}}]}`
+
+	cases := []struct {
+		name, method, path, auth string
+		status                   int
+		challenge                string
+	}{
+		{"no token", "GET", "/events", "", 401, `Bearer realm="tributary"`},
+		{"unknown token", "GET", "/events", "Bearer nope", 401, `Bearer realm="tributary", error="invalid_token"`},
+		{"not bearer", "GET", "/events", "Basic " + writeSecret, 401, `Bearer realm="tributary"`},
+		{"read token reads", "GET", "/events", "Bearer " + readSecret, 200, ""},
+		{"read token writes", "POST", stream, "Bearer " + readSecret, 403, ""},
+		{"write token writes", "POST", stream, "Bearer " + writeSecret, 201, ""},
+		{"write token reads", "GET", stream, "Bearer " + writeSecret, 200, ""},
+		{"query token", "GET", stream + "?access_token=" + readSecret, "", 200, ""},
+		{"bad query token", "GET", "/events?access_token=nope", "", 401, `Bearer realm="tributary", error="invalid_token"`},
+		{"contract needs a token", "GET", "/openapi.yaml", "", 401, `Bearer realm="tributary"`},
+		{"healthz is open", "GET", "/healthz", "", 200, ""},
+		{"readyz is open", "GET", "/readyz", "", 200, ""},
+	}
+	for _, tc := range cases {
+		var rd *strings.Reader
+		if tc.method == "POST" {
+			rd = strings.NewReader(body)
+		} else {
+			rd = strings.NewReader("")
+		}
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, rd)
+		req.Header.Set("Content-Type", "application/json")
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.status)
+		}
+		if got := resp.Header.Get("WWW-Authenticate"); got != tc.challenge {
+			t.Errorf("%s: WWW-Authenticate %q, want %q", tc.name, got, tc.challenge)
+		}
+	}
+	out := logs.String()
+	for _, secret := range []string{writeSecret, readSecret} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("the log contains a token:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, `"token":"dashboard"`) || !strings.Contains(out, `"token":"app"`) || !strings.Contains(out, "access_token=REDACTED") {
+		t.Errorf("the access log should name tokens and redact access_token; got:\n%s", out)
+	}
+}
