@@ -163,19 +163,25 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 	}()
 
 	handler := esthttp.New(feed.Notifying(store), esthttp.Options{
-		Logger:       log,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		MaxBatch:     cfg.MaxBatch,
-		OpenAPI:      api.OpenAPI,
-		Feed:         feed,
-		Heartbeat:    cfg.Heartbeat,
-		Tokens:       tokens,
+		Logger:         log,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxBatch:       cfg.MaxBatch,
+		OpenAPI:        api.OpenAPI,
+		Feed:           feed,
+		Heartbeat:      cfg.Heartbeat,
+		Tokens:         tokens,
+		MaxEventBytes:  cfg.MaxEventBytes,
+		MaxSubscribers: cfg.MaxSubscribers,
+		RequestTimeout: cfg.RequestTimeout,
 	})
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, // against slowloris
+		ReadTimeout:       cfg.ReadTimeout,       // against slow bodies; subscriptions send none
+		// No WriteTimeout: it would cut subscriptions. Normal responses get
+		// a write deadline per request (esthttp's timeout middleware).
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	// Shutdown waits for responses to end; subscriptions never would.
 	srv.RegisterOnShutdown(handler.CloseSubscriptions)

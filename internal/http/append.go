@@ -28,7 +28,7 @@ type newEventJSON struct {
 }
 
 // validate checks the request's shape and limits and converts it.
-func (req appendRequest) validate(streamID uuid.UUID, expected eventstore.ExpectedVersion, maxBatch int) (eventstore.AppendRequest, error) {
+func (req appendRequest) validate(streamID uuid.UUID, expected eventstore.ExpectedVersion, maxBatch, maxEventBytes int) (eventstore.AppendRequest, error) {
 	if len(req.Events) == 0 {
 		return eventstore.AppendRequest{}, badRequest("events must hold at least one event")
 	}
@@ -39,6 +39,10 @@ func (req appendRequest) validate(streamID uuid.UUID, expected eventstore.Expect
 	out := eventstore.AppendRequest{StreamID: streamID, StreamType: req.StreamType, Expected: expected,
 		Events: make([]eventstore.NewEvent, len(req.Events))}
 	for i, e := range req.Events {
+		if n := len(e.Data) + len(e.Metadata); n > maxEventBytes {
+			return eventstore.AppendRequest{}, &detailError{kind: errTooLarge,
+				detail: fmt.Sprintf("events[%d] holds %d bytes of data and metadata; at most %d are allowed (TRIBUTARY_MAX_EVENT_BYTES)", i, n, maxEventBytes)}
+		}
 		ne := eventstore.NewEvent{Type: e.Type, Data: e.Data, Metadata: e.Metadata}
 		if e.ID != "" {
 			id, err := eventstore.ParseUUID("events["+strconv.Itoa(i)+"].id", e.ID)
@@ -71,7 +75,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &body); err != nil {
 		return err
 	}
-	req, err := body.validate(id, expected, s.opts.MaxBatch)
+	req, err := body.validate(id, expected, s.opts.MaxBatch, s.opts.MaxEventBytes)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 	errTooLarge         = errors.New("request too large")
 	errUnsupportedMedia = errors.New("unsupported media type")
+	// errTooManySubscribers is a 503: the limit is this instance's, and
+	// another instance, or this one shortly, may have room.
+	errTooManySubscribers = errors.New("too many subscribers")
 )
 
 // badRequest returns an error that is answered with 400 and the given detail.
@@ -67,6 +70,7 @@ var problemKinds = []problemKind{
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
 	{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
+	{errTooManySubscribers, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	// A request that ran out of time waited on the database.
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 }
@@ -151,10 +155,10 @@ func detail(err error, kind problemKind) string {
 	switch {
 	case kind.status == http.StatusInternalServerError:
 		return "The server failed to handle the request; the error is in its log."
-	case kind.status == http.StatusServiceUnavailable:
-		return "The database cannot be reached right now; nothing was written. Try again shortly."
 	case errors.As(err, &de):
 		return de.detail
+	case kind.status == http.StatusServiceUnavailable:
+		return "The database cannot be reached right now; nothing was written. Try again shortly."
 	case errors.As(err, &ve):
 		return ve.Error()
 	case errors.Is(err, eventstore.ErrStreamTypeRequired):

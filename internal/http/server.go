@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -36,6 +37,13 @@ type Options struct {
 	// Tokens, when not empty, turn access control on: every endpoint but
 	// /healthz and /readyz then needs one of them.
 	Tokens []Token
+	// MaxEventBytes bounds one event's data plus metadata (413 past it).
+	MaxEventBytes int
+	// MaxSubscribers bounds the subscriptions open at once (503 past it).
+	MaxSubscribers int
+	// RequestTimeout bounds a normal request: its work and its response.
+	// Subscriptions are exempt: they are meant to stay open.
+	RequestTimeout time.Duration
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -47,8 +55,9 @@ type Server struct {
 	handler http.Handler
 	auth    *authenticator // nil: access control is off
 
-	closing   chan struct{} // closed by CloseSubscriptions
-	closeOnce sync.Once
+	closing     chan struct{} // closed by CloseSubscriptions
+	closeOnce   sync.Once
+	subscribers atomic.Int64 // subscriptions open now
 }
 
 // New returns a Server for store.
@@ -64,6 +73,15 @@ func New(store eventstore.Store, opts Options) *Server {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
+	}
+	if opts.MaxEventBytes <= 0 {
+		opts.MaxEventBytes = 1 << 20
+	}
+	if opts.MaxSubscribers <= 0 {
+		opts.MaxSubscribers = 5000
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
 	}
 	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens)}
 	s.routes()
@@ -82,7 +100,7 @@ func (s *Server) CloseSubscriptions() {
 // routes lists every route of the API.
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.accessLog, s.recoverer, middleware.GetHead)
+	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.timeout, middleware.GetHead)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
 	}))
@@ -169,6 +187,28 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		next.ServeHTTP(ww, r)
 	})
 }
+
+// timeout bounds a normal request's context and response writing, so that
+// neither a stuck database nor a client that stops reading holds a request
+// for ever. Subscriptions are long-lived by design and exempt.
+func (s *Server) timeout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wantsEvents(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+		defer cancel()
+		// The response may take a little longer than the work: a request
+		// that timed out must still be able to send its 503. Not every
+		// ResponseWriter supports deadlines; the context still bounds the work.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.RequestTimeout + writeGrace))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// writeGrace is how much longer than its work a response may take to write.
+const writeGrace = 5 * time.Second
 
 // recoverer turns a panic into a 500 problem and a log line with the stack.
 func (s *Server) recoverer(next http.Handler) http.Handler {

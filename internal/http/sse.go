@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -90,6 +91,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 	if r.Method == http.MethodHead {
 		return nil
 	}
+	if n := s.subscribers.Add(1); n > int64(s.opts.MaxSubscribers) {
+		s.subscribers.Add(-1)
+		return &detailError{kind: errTooManySubscribers,
+			detail: fmt.Sprintf("this server already serves %d subscriptions (TRIBUTARY_MAX_SUBSCRIBERS); try again shortly or another instance", s.opts.MaxSubscribers)}
+	}
+	defer s.subscribers.Add(-1)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel() // ends the subscription with the response
 	deliveries, err := s.opts.Feed.Subscribe(ctx, opts)

@@ -1,0 +1,102 @@
+package http_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+)
+
+// stuckStore never answers a stream lookup, like a database that hangs.
+type stuckStore struct{ eventstore.Store }
+
+func (stuckStore) Stream(ctx context.Context, _ uuid.UUID) (eventstore.Stream, error) {
+	<-ctx.Done()
+	return eventstore.Stream{}, ctx.Err()
+}
+
+func TestLimitsAndTimeouts(t *testing.T) {
+	t.Parallel()
+	store := openSQLite(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go feed.Run(ctx)
+	const timeout = 300 * time.Millisecond
+	srv := httptest.NewServer(esthttp.New(stuckStore{store}, esthttp.Options{
+		Feed: feed, Heartbeat: 100 * time.Millisecond,
+		MaxEventBytes: 100, MaxSubscribers: 2, RequestTimeout: timeout,
+	}))
+	t.Cleanup(srv.Close)
+
+	// One event over the limit, in a body well within it.
+	body := `{"stream_type":"a","events":[{"type":"X","data":{}},{"type":"X","data":"` + strings.Repeat("x", 120) + `"}]}`
+	resp, err := http.Post(srv.URL+"/streams/"+uuid.NewString()+"/events", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("an event of 122 bytes with a 100-byte limit: status %d, want 413", resp.StatusCode)
+	}
+
+	// A request stuck on the database ends at the timeout with a 503.
+	start := time.Now()
+	resp, err = http.Get(srv.URL + "/streams/" + uuid.NewString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if took := time.Since(start); resp.StatusCode != 503 || took > 5*timeout {
+		t.Errorf("a request stuck on the store: %d after %s, want 503 after about %s", resp.StatusCode, took, timeout)
+	}
+
+	// Two subscriptions fit, a third is refused; they outlive the request timeout.
+	subscribe := func() *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	a, b := subscribe(), subscribe()
+	if a.StatusCode != 200 || b.StatusCode != 200 {
+		t.Fatalf("two subscriptions with room for two: %d and %d", a.StatusCode, b.StatusCode)
+	}
+	if c := subscribe(); c.StatusCode != 503 || c.Header.Get("Retry-After") == "" {
+		t.Errorf("a third subscription with room for two: %d Retry-After %q, want 503 with Retry-After", c.StatusCode, c.Header.Get("Retry-After"))
+	}
+	time.Sleep(2 * timeout)
+	r := bufio.NewReader(a.Body)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("a subscription ended after the request timeout: %v", err)
+		}
+		if strings.HasPrefix(line, ": keep-alive") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no keep-alive on a subscription older than the request timeout")
+		}
+	}
+	// Closing one makes room again.
+	b.Body.Close()
+	time.Sleep(100 * time.Millisecond)
+	if c := subscribe(); c.StatusCode != 200 {
+		t.Errorf("a subscription after one closed: %d, want 200", c.StatusCode)
+	}
+}
