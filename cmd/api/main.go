@@ -102,7 +102,7 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysql
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
 	defer cancel()
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log})
+		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, AllowUnsafeDurability: cfg.AllowUnsafeDurability})
 		if err == nil {
 			if err = store.Migrate(ctx); err == nil {
 				log.Info("store ready", "store", "mysql", "addr", store.Addr(), "database", store.Database())

@@ -155,6 +155,10 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 		where += " AND stream_id = ?"
 		args = append(args, opts.StreamID[:])
 	}
+	if opts.UpTo > 0 {
+		where += " AND position <= ?"
+		args = append(args, opts.UpTo)
+	}
 	return where, args
 }
 

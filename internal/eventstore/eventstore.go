@@ -134,6 +134,8 @@ type ReadAllOptions struct {
 	EventTypes  []string
 	// StreamID, when not zero, keeps only that stream's events.
 	StreamID uuid.UUID
+	// UpTo, when not zero, excludes every position after it.
+	UpTo int64
 }
 
 // LogPage is one page of the global log.

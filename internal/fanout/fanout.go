@@ -35,6 +35,13 @@ type Reader interface {
 	Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error)
 }
 
+// durableWaiter is a store whose readers may see a commit a moment before
+// it is durable (MySQL with its binary log off). WaitDurable returns once
+// everything visible before the call is on disk.
+type durableWaiter interface {
+	WaitDurable(ctx context.Context) error
+}
+
 // Options tune a Feed. The zero value is usable.
 type Options struct {
 	// PollInterval is how often the tailer looks for new events (default 100 ms).
@@ -95,7 +102,7 @@ type item struct {
 
 type sub struct {
 	opts     eventstore.SubscribeOptions
-	progress bool // wants progress items: a filtered subscription to the whole log
+	progress bool // reports progress to its consumer: a filtered subscription to the whole log
 	ch       chan item
 }
 
@@ -181,6 +188,13 @@ func (f *Feed) poll(ctx context.Context) error {
 			}
 			events = append(events, &e)
 		}
+		// Hand out nothing a crash could take back. Catch-up reads never go
+		// past the head, so only what passed here reaches any subscriber.
+		if dw, ok := f.store.(durableWaiter); ok && len(events) > 0 {
+			if err := dw.WaitDurable(ctx); err != nil {
+				return err
+			}
+		}
 		f.dispatch(events, page.Last)
 		if !page.More {
 			return nil
@@ -212,11 +226,9 @@ func (f *Feed) dispatch(events []*eventstore.Event, last int64) {
 	}
 	f.head = last
 	for s := range f.subs {
-		if s.progress {
-			select {
-			case s.ch <- item{progress: last}:
-			default: // progress is only a hint; the next one will do
-			}
+		select {
+		case s.ch <- item{progress: last}:
+		default: // progress is only a hint; the next one will do
 		}
 	}
 }
@@ -249,29 +261,26 @@ func (f *Feed) serve(ctx context.Context, opts eventstore.SubscribeOptions, out 
 		return
 	}
 	s := &sub{opts: opts, progress: opts.StreamID == uuid.Nil && (len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0)}
-	send := func(d eventstore.Delivery) bool {
-		select {
-		case out <- d:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	cursor, ok := f.start(ctx, opts)
-	if !ok {
+	st := &subState{feed: f, sub: s, out: out, ctx: ctx, lastVersion: -1}
+	var ok bool
+	if st.cursor, ok = f.start(ctx, opts); !ok {
 		return
 	}
-	lastVersion := int64(-1)
-	caughtUp := false
+	// History is everything committed before the subscription started: it
+	// ends, with CaughtUp, once the cursor has passed the head of that moment.
+	if st.target, ok = f.head0(ctx); !ok {
+		return
+	}
+	f.Notify() // bring the tailer to the target now rather than at its next poll
 	for {
-		if cursor, lastVersion, ok = f.catchUp(ctx, s, cursor, lastVersion, send); !ok {
+		if st.cursor, st.lastVersion, ok = f.catchUp(ctx, s, st.cursor, st.lastVersion, st.send); !ok {
 			return
 		}
 		// Join the live feed only if the tailer has handed out nothing after
 		// the cursor; otherwise read the difference from the store first.
 		// Events at or before the cursor that the tailer still sends are skipped.
 		f.mu.Lock()
-		joined := f.head <= cursor
+		joined := f.head <= st.cursor
 		if joined {
 			s.ch = make(chan item, f.opts.Buffer)
 			f.subs[s] = struct{}{}
@@ -280,20 +289,100 @@ func (f *Feed) serve(ctx context.Context, opts eventstore.SubscribeOptions, out 
 		if !joined {
 			continue
 		}
-		if !caughtUp {
-			caughtUp = true
-			d := eventstore.Delivery{CaughtUp: true, Position: cursor, Version: lastVersion}
-			if opts.StreamID != uuid.Nil && lastVersion < 0 {
-				d.Version = f.streamVersion(ctx, opts.StreamID)
-			}
-			if !send(d) {
-				f.leave(s)
-				return
-			}
-		}
-		if cursor, ok = f.live(ctx, s, cursor, send); !ok {
+		if !st.maybeCaughtUp(0) || !st.live() {
 			f.leave(s)
 			return
+		}
+	}
+}
+
+// head0 reads the store's head, retrying until ctx ends.
+func (f *Feed) head0(ctx context.Context) (int64, bool) {
+	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
+		head, err := f.store.Head(ctx)
+		if err == nil {
+			return head, true
+		}
+		f.log.Warn("subscription: cannot read the log head; retrying", "error", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return 0, false
+		}
+	}
+}
+
+// subState is one subscription's progress.
+type subState struct {
+	feed        *Feed
+	sub         *sub
+	out         chan<- eventstore.Delivery
+	ctx         context.Context
+	cursor      int64 // every matching event up to here has been delivered
+	target      int64 // the head when the subscription started
+	lastVersion int64 // of the last event delivered, -1 for none
+	caughtUp    bool
+}
+
+func (st *subState) send(d eventstore.Delivery) bool {
+	select {
+	case st.out <- d:
+		return true
+	case <-st.ctx.Done():
+		return false
+	}
+}
+
+// maybeCaughtUp sends CaughtUp once, when the cursor has reached the target,
+// or when the next event to deliver (at next, if not 0) lies beyond it.
+func (st *subState) maybeCaughtUp(next int64) bool {
+	if st.caughtUp || (st.cursor < st.target && (next == 0 || next <= st.target)) {
+		return true
+	}
+	st.caughtUp = true
+	d := eventstore.Delivery{CaughtUp: true, Position: max(st.cursor, st.target), Version: st.lastVersion}
+	if id := st.sub.opts.StreamID; id != uuid.Nil && st.lastVersion < 0 {
+		d.Version = st.feed.streamVersion(st.ctx, id)
+	}
+	return st.send(d)
+}
+
+// live delivers from the subscriber's buffer until the tailer drops it for
+// falling behind (then it returns true, to catch up again) or it ends.
+func (st *subState) live() bool {
+	s, f := st.sub, st.feed
+	for {
+		select {
+		case it, open := <-s.ch:
+			if !open {
+				return true
+			}
+			if it.event == nil {
+				if it.progress <= st.cursor {
+					continue
+				}
+				st.cursor = it.progress
+				if !st.maybeCaughtUp(0) {
+					return false
+				}
+				if s.progress && !st.send(eventstore.Delivery{Position: st.cursor}) {
+					return false
+				}
+				continue
+			}
+			e := it.event
+			if e.Position <= st.cursor {
+				continue // already delivered from history
+			}
+			if !st.maybeCaughtUp(e.Position) {
+				return false
+			}
+			st.cursor, st.lastVersion = e.Position, e.Version
+			if !st.send(eventstore.Delivery{Event: e}) || !st.maybeCaughtUp(0) {
+				return false
+			}
+		case <-st.ctx.Done():
+			return false
+		case <-f.done:
+			return false
 		}
 	}
 }
@@ -327,12 +416,18 @@ func (f *Feed) catchUp(ctx context.Context, s *sub, cursor, lastVersion int64, s
 	o := s.opts
 	wait := f.opts.PollInterval
 	for {
-		// Everything up to the tailer's head was visible before this query
-		// starts; if the query finds no more, all of it has been delivered.
+		// Everything up to the tailer's head was visible, and durable, before
+		// this query starts; if the query finds no more up to the head, all
+		// of it has been delivered.
 		f.mu.Lock()
 		head := f.head
 		f.mu.Unlock()
-		page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: cursor, Limit: f.opts.PageSize,
+		if head <= cursor {
+			return cursor, lastVersion, true
+		}
+		// Read no further than the head: past it, events may not be durable
+		// yet, and the live feed will bring them.
+		page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: cursor, UpTo: head, Limit: f.opts.PageSize,
 			StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
 		if err == nil {
 			for e, rerr := range page.Events {
@@ -364,39 +459,6 @@ func (f *Feed) catchUp(ctx context.Context, s *sub, cursor, lastVersion int64, s
 		wait = f.opts.PollInterval
 		if !page.More {
 			return max(cursor, head), lastVersion, true
-		}
-	}
-}
-
-// live delivers from the subscriber's buffer until the tailer drops it for
-// falling behind (then it returns true to catch up again) or it ends.
-func (f *Feed) live(ctx context.Context, s *sub, cursor int64, send func(eventstore.Delivery) bool) (int64, bool) {
-	for {
-		select {
-		case it, open := <-s.ch:
-			if !open {
-				return cursor, true
-			}
-			if it.event == nil {
-				if it.progress > cursor {
-					cursor = it.progress
-					if !send(eventstore.Delivery{Position: cursor}) {
-						return 0, false
-					}
-				}
-				continue
-			}
-			if it.event.Position <= cursor {
-				continue // already delivered from history
-			}
-			cursor = it.event.Position
-			if !send(eventstore.Delivery{Event: it.event}) {
-				return 0, false
-			}
-		case <-ctx.Done():
-			return 0, false
-		case <-f.done:
-			return 0, false
 		}
 	}
 }

@@ -462,3 +462,39 @@ func TestSubscriptionsCloseWhenTheFeedStops(t *testing.T) {
 		waitFor(t, 5*time.Second, "the subscription to close", func() bool { _, _, _, closed := c.snapshot(); return closed })
 	})
 }
+
+// gatedStore holds WaitDurable until the test opens the gate, like a
+// database slow to flush its log.
+type gatedStore struct {
+	eventstore.Store
+	gate chan struct{}
+}
+
+func (g gatedStore) WaitDurable(ctx context.Context) error {
+	select {
+	case <-g.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestNothingIsDeliveredBeforeTheStoreSaysItIsDurable: the tailer waits for
+// the store's durability fence before handing events out, and catch-up never
+// reads past what the tailer has handed out.
+func TestNothingIsDeliveredBeforeTheStoreSaysItIsDurable(t *testing.T) {
+	t.Parallel()
+	store := openSQLite(t)
+	gated := gatedStore{Store: store, gate: make(chan struct{})}
+	f := runFeed(t, gated, fanout.Options{PollInterval: 10 * time.Millisecond})
+	early, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := early.snapshot(); return len(cu) == 1 })
+	appendN(t, store, uuid.New(), "Happened", 3)
+	late, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	time.Sleep(200 * time.Millisecond)
+	if n, m := early.count(), late.count(); n != 0 || m != 0 {
+		t.Fatalf("subscribers received %d and %d events while the store had not confirmed them durable, want none", n, m)
+	}
+	close(gated.gate)
+	waitFor(t, 5*time.Second, "both subscribers to receive the 3 events", func() bool { return early.count() == 3 && late.count() == 3 })
+}

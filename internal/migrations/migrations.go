@@ -21,6 +21,13 @@ import (
 //go:embed mysql/*.sql sqlite/*.sql
 var files embed.FS
 
+// Latest returns the newest schema version of a dialect ("mysql" or
+// "sqlite"): the number of its migration files.
+func Latest(dialect string) int {
+	entries, _ := fs.Glob(files, dialect+"/*.sql")
+	return len(entries)
+}
+
 // VersionTable records the applied migrations.
 const VersionTable = "schema_migrations"
 

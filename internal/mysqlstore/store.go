@@ -35,6 +35,9 @@ type Options struct {
 	MaxConns int
 	// Logger receives the store's own log lines (default: discard).
 	Logger *slog.Logger
+	// AllowUnsafeDurability lets Open succeed on a server whose settings
+	// could lose acknowledged appends in a crash (it logs a warning instead).
+	AllowUnsafeDurability bool
 }
 
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
@@ -45,6 +48,7 @@ type Store struct {
 	log    *slog.Logger
 	writer *groupcommit.Writer
 	cfg    *mysql.Config
+	fence  bool // WaitDurable must write: the binary log is off
 }
 
 // Addr is the database server's address.
@@ -98,6 +102,21 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", cfg.Addr, err)
 	}
+	d, err := s.readDurability(ctx)
+	if err != nil {
+		db.Close()
+		wdb.Close()
+		return nil, err
+	}
+	if why := d.unsafe(); why != "" {
+		if !opts.AllowUnsafeDurability {
+			db.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("%w: %s; fix the server's settings, or set TRIBUTARY_ALLOW_UNSAFE_DURABILITY=true to accept losing acknowledged appends in a crash", ErrNotDurable, why)
+		}
+		opts.Logger.Warn("acknowledged appends can be lost in a crash of the database", "reason", why)
+	}
+	s.fence = !d.logBin
 	s.writer = groupcommit.New(writeBackend{wdb}, opts.Logger)
 	return s, nil
 }
