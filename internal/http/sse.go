@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,13 +105,39 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 		return err
 	}
 	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 16<<10)
+	bw := bufio.NewWriterSize(w, 4<<10)
+	// Every write has a deadline: a client that stops reading altogether is
+	// cut off (it resumes with Last-Event-ID), rather than hold a goroutine
+	// and its buffers for ever. A slow reader is not affected: the feed
+	// moves it to reading from the database.
+	writeTimeout := max(30*time.Second, 2*s.opts.Heartbeat)
 	flush := func() error {
+		rc.SetWriteDeadline(time.Now().Add(writeTimeout)) //nolint:errcheck // unsupported only off a real connection
 		if err := bw.Flush(); err != nil {
 			return err
 		}
 		return rc.Flush()
 	}
+	// Shutdown must not wait for a write that a client is not reading:
+	// when it starts, cut every subscription's pending write short.
+	var mu sync.Mutex
+	ended := false
+	defer func() {
+		mu.Lock()
+		ended = true
+		mu.Unlock()
+	}()
+	go func() {
+		select {
+		case <-s.closing:
+			mu.Lock()
+			if !ended {
+				rc.SetWriteDeadline(time.Now()) //nolint:errcheck
+			}
+			mu.Unlock()
+		case <-ctx.Done():
+		}
+	}()
 	w.WriteHeader(http.StatusOK)
 	bw.WriteString("retry: " + strconv.Itoa(retryMillis) + "\n\n") //nolint:errcheck // kept by bufio for Flush
 	if err := flush(); err != nil {
@@ -144,6 +171,10 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 				n := d.Position
 				if stream {
 					n = d.Version
+				} else {
+					// Every matching event up to here has been sent: a filter
+					// that skipped some still moves Last-Event-ID past them.
+					progress = max(progress, d.Position)
 				}
 				bw.WriteString("event: caught-up\ndata: " + strconv.FormatInt(n, 10) + "\n\n") //nolint:errcheck
 			default:
