@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/eventsql"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/groupcommit"
 )
@@ -86,78 +87,14 @@ func (t mysqlTx) Head(ctx context.Context) (int64, time.Time, error) {
 	return head, now, nil
 }
 
+// Streams reads the group's streams and locks their rows.
 func (t mysqlTx) Streams(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]groupcommit.StreamState, error) {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id[:]
-	}
-	rows, err := t.tx.QueryContext(ctx,
-		"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN ("+placeholders(len(args))+") FOR UPDATE", args...)
-	if err != nil {
-		return nil, fmt.Errorf("lock streams: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[uuid.UUID]groupcommit.StreamState, len(ids))
-	for rows.Next() {
-		var raw []byte
-		var st groupcommit.StreamState
-		if err := rows.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt); err != nil {
-			return nil, fmt.Errorf("scan stream: %w", err)
-		}
-		id, err := uuid.FromBytes(raw)
-		if err != nil {
-			return nil, fmt.Errorf("scan stream id: %w", err)
-		}
-		out[id] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("lock streams: %w", err)
-	}
-	return out, nil
+	return eventsql.Streams(ctx, t.tx, ids, "FOR UPDATE")
 }
 
+// KnownEvents looks up the event ids the group's clients chose.
 func (t mysqlTx) KnownEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]groupcommit.KnownEvent, error) {
-	known := make(map[uuid.UUID]groupcommit.KnownEvent)
-	const chunk = 1000
-	for len(ids) > 0 {
-		n := min(len(ids), chunk)
-		if err := t.knownChunk(ctx, ids[:n], known); err != nil {
-			return nil, err
-		}
-		ids = ids[n:]
-	}
-	return known, nil
-}
-
-func (t mysqlTx) knownChunk(ctx context.Context, ids []uuid.UUID, known map[uuid.UUID]groupcommit.KnownEvent) error {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id[:]
-	}
-	rows, err := t.tx.QueryContext(ctx,
-		"SELECT event_id, stream_id, stream_version, position, recorded_at FROM events WHERE event_id IN ("+placeholders(len(args))+")", args...)
-	if err != nil {
-		return fmt.Errorf("look up event ids: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var rawID, rawStream []byte
-		var k groupcommit.KnownEvent
-		if err := rows.Scan(&rawID, &rawStream, &k.Version, &k.Position, &k.RecordedAt); err != nil {
-			return fmt.Errorf("scan event id: %w", err)
-		}
-		id, err1 := uuid.FromBytes(rawID)
-		sid, err2 := uuid.FromBytes(rawStream)
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("scan event id: %w", err)
-		}
-		k.StreamID = sid
-		known[id] = k
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("look up event ids: %w", err)
-	}
-	return nil
+	return eventsql.KnownEvents(ctx, t.tx, ids)
 }
 
 const insertEventsSQL = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at) VALUES "

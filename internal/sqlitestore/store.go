@@ -211,77 +211,14 @@ func (t sqliteTx) Head(ctx context.Context) (int64, time.Time, error) {
 	return head, time.Now().UTC().Truncate(time.Microsecond), nil
 }
 
+// Streams reads the group's streams.
 func (t sqliteTx) Streams(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]groupcommit.StreamState, error) {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id[:]
-	}
-	rows, err := t.tx.QueryContext(ctx,
-		"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN ("+eventsql.Placeholders(len(args))+")", args...)
-	if err != nil {
-		return nil, fmt.Errorf("read streams: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[uuid.UUID]groupcommit.StreamState, len(ids))
-	for rows.Next() {
-		var raw []byte
-		var st groupcommit.StreamState
-		if err := rows.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt); err != nil {
-			return nil, fmt.Errorf("scan stream: %w", err)
-		}
-		id, err := uuid.FromBytes(raw)
-		if err != nil {
-			return nil, fmt.Errorf("scan stream id: %w", err)
-		}
-		out[id] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read streams: %w", err)
-	}
-	return out, nil
+	return eventsql.Streams(ctx, t.tx, ids, "")
 }
 
+// KnownEvents looks up the event ids the group's clients chose.
 func (t sqliteTx) KnownEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]groupcommit.KnownEvent, error) {
-	known := make(map[uuid.UUID]groupcommit.KnownEvent)
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id[:]
-		}
-		if err := t.knownChunk(ctx, args, known); err != nil {
-			return nil, err
-		}
-		ids = ids[n:]
-	}
-	return known, nil
-}
-
-func (t sqliteTx) knownChunk(ctx context.Context, args []any, known map[uuid.UUID]groupcommit.KnownEvent) error {
-	rows, err := t.tx.QueryContext(ctx,
-		"SELECT event_id, stream_id, stream_version, position, recorded_at FROM events WHERE event_id IN ("+eventsql.Placeholders(len(args))+")", args...)
-	if err != nil {
-		return fmt.Errorf("look up event ids: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var rawID, rawStream []byte
-		var k groupcommit.KnownEvent
-		if err := rows.Scan(&rawID, &rawStream, &k.Version, &k.Position, &k.RecordedAt); err != nil {
-			return fmt.Errorf("scan event id: %w", err)
-		}
-		id, err1 := uuid.FromBytes(rawID)
-		sid, err2 := uuid.FromBytes(rawStream)
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("scan event id: %w", err)
-		}
-		k.StreamID = sid
-		known[id] = k
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("look up event ids: %w", err)
-	}
-	return nil
+	return eventsql.KnownEvents(ctx, t.tx, ids)
 }
 
 // Insert writes rows, up to 100 a statement (SQLite caps a statement's
