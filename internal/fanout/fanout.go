@@ -273,7 +273,7 @@ func (f *Feed) serve(ctx context.Context, opts eventstore.SubscribeOptions, out 
 	}
 	f.Notify() // bring the tailer to the target now rather than at its next poll
 	for {
-		if st.cursor, st.lastVersion, ok = f.catchUp(ctx, s, st.cursor, st.lastVersion, st.send); !ok {
+		if !st.catchUp() {
 			return
 		}
 		// Join the live feed only if the tailer has handed out nothing after
@@ -411,9 +411,9 @@ func (f *Feed) start(ctx context.Context, opts eventstore.SubscribeOptions) (int
 }
 
 // catchUp delivers history from the store until nothing newer than the
-// tailer's head remains, and returns the position it has delivered through.
-func (f *Feed) catchUp(ctx context.Context, s *sub, cursor, lastVersion int64, send func(eventstore.Delivery) bool) (int64, int64, bool) {
-	o := s.opts
+// tailer's head remains, and moves the cursor through that head.
+func (st *subState) catchUp() bool {
+	f, o := st.feed, st.sub.opts
 	wait := f.opts.PollInterval
 	for {
 		// Everything up to the tailer's head was visible, and durable, before
@@ -422,12 +422,12 @@ func (f *Feed) catchUp(ctx context.Context, s *sub, cursor, lastVersion int64, s
 		f.mu.Lock()
 		head := f.head
 		f.mu.Unlock()
-		if head <= cursor {
-			return cursor, lastVersion, true
+		if head <= st.cursor {
+			return true
 		}
 		// Read no further than the head: past it, events may not be durable
 		// yet, and the live feed will bring them.
-		page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: cursor, UpTo: head, Limit: f.opts.PageSize,
+		page, err := f.store.ReadAll(st.ctx, eventstore.ReadAllOptions{After: st.cursor, UpTo: head, Limit: f.opts.PageSize,
 			StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
 		if err == nil {
 			for e, rerr := range page.Events {
@@ -435,30 +435,34 @@ func (f *Feed) catchUp(ctx context.Context, s *sub, cursor, lastVersion int64, s
 					err = rerr
 					break
 				}
-				cursor = e.Position
-				if !s.matches(&e) {
+				if !st.sub.matches(&e) {
+					st.cursor = e.Position
 					continue
 				}
-				lastVersion = e.Version
-				if !send(eventstore.Delivery{Event: &e}) {
-					return 0, 0, false
+				if !st.maybeCaughtUp(e.Position) {
+					return false
+				}
+				st.cursor, st.lastVersion = e.Position, e.Version
+				if !st.send(eventstore.Delivery{Event: &e}) {
+					return false
 				}
 			}
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return 0, 0, false
+			if st.ctx.Err() != nil {
+				return false
 			}
 			f.log.Warn("subscription: cannot read history; retrying", "error", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
-				return 0, 0, false
+			if !sleep(st.ctx, wait) {
+				return false
 			}
 			wait = min(2*wait, 5*time.Second)
 			continue
 		}
 		wait = f.opts.PollInterval
 		if !page.More {
-			return max(cursor, head), lastVersion, true
+			st.cursor = max(st.cursor, head)
+			return true
 		}
 	}
 }

@@ -84,12 +84,12 @@ func expectedVersion(h http.Header) (eventstore.ExpectedVersion, error) {
 	case len(ifMatch) > 1 || len(ifNoneMatch) > 1:
 		return eventstore.Any, badRequest("send one expected version, not a list of entity tags")
 	case len(ifNoneMatch) == 1:
-		if strings.TrimSpace(ifNoneMatch[0]) != "*" {
+		if trimHTTPSpace(ifNoneMatch[0]) != "*" {
 			return eventstore.Any, badRequest(`If-None-Match on an append must be * (the stream must not exist), got %q`, ifNoneMatch[0])
 		}
 		return eventstore.NoStream, nil
 	case len(ifMatch) == 1:
-		v := strings.TrimSpace(ifMatch[0])
+		v := trimHTTPSpace(ifMatch[0])
 		if v == "*" {
 			return eventstore.StreamExists, nil
 		}
@@ -100,6 +100,20 @@ func expectedVersion(h http.Header) (eventstore.ExpectedVersion, error) {
 		return eventstore.Exactly(n), nil
 	}
 	return eventstore.Any, nil
+}
+
+// trimHTTPSpace trims HTTP's optional whitespace, which is spaces and tabs only
+// (RFC 9110, 5.6.3); other Unicode spaces are part of the value.
+func trimHTTPSpace(s string) string { return strings.Trim(s, " \t") }
+
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // parseVersionTag parses a strong entity tag holding a version: "3".
@@ -113,10 +127,8 @@ func parseVersionTag(v string) (int64, error) {
 		return 0, errString("the tag must be in double quotes")
 	}
 	digits := v[1 : len(v)-1]
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, errString("the version must be a whole number ≥ 0")
-		}
+	if !isDigits(digits) {
+		return 0, errString("the version must be a whole number ≥ 0")
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil {
@@ -134,7 +146,7 @@ func (e errString) Error() string { return string(e) }
 func notModified(r *http.Request, current string) bool {
 	for _, v := range r.Header.Values("If-None-Match") {
 		for _, tag := range strings.Split(v, ",") {
-			tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+			tag = strings.TrimPrefix(trimHTTPSpace(tag), "W/")
 			if tag == "*" || tag == current {
 				return true
 			}

@@ -38,9 +38,9 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 	if len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {
 		return 0, false, nil
 	}
-	v := strings.TrimSpace(vals[0])
+	v := trimHTTPSpace(vals[0])
 	n, err := strconv.ParseInt(v, 10, 64)
-	if len(vals) > 1 || err != nil || n < 0 || v[0] == '+' {
+	if len(vals) > 1 || !isDigits(v) || err != nil {
 		return 0, false, badRequest("Last-Event-ID must be a whole number ≥ 0 (the id of the last event received), got %q", vals[0])
 	}
 	return n, true, nil
