@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadFramesKeepsIDsEventsAndDataAndSkipsComments(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 10000) // longer than the reader's buffer
+	stream := "retry: 2000\n\n" +
+		"id: 7\ndata: {\"a\":1}\n\n" +
+		": keep-alive\n\n" +
+		"event: caught-up\ndata: 7\n\n" +
+		"id: 8\r\ndata: " + long + "\r\n\r\n" +
+		"id:9\ndata:x\n\n" +
+		"id: 10\ndata: not ended by a blank line\n"
+	var got []frame
+	err := readFrames(bufio.NewReaderSize(strings.NewReader(stream), 64), func(f frame) { got = append(got, f) })
+	if err != io.EOF {
+		t.Errorf("expected io.EOF at the end of the stream, got %v", err)
+	}
+	want := []frame{
+		{}, // the retry frame: a field sseload ignores
+		{id: 7, hasID: true, data: true},
+		{event: "caught-up", data: true},
+		{id: 8, hasID: true, data: true},
+		{id: 9, hasID: true, data: true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("expected %d frames, got %d: %+v", len(want), len(got), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("frame %d: expected %+v, got %+v", i, want[i], got[i])
+		}
+	}
+}
+
+func TestParseIDRejectsWhatIsNotAPosition(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"123456", 123456, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"+1", 0, false},
+		{"1.5", 0, false},
+		{"1234567890123456789", 0, false}, // 19 digits may overflow
+	} {
+		got, ok := parseID([]byte(tc.in), true)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseID(%q) = %d, %v; expected %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestFillFindsLossDuplicatesAndLatency(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	w := writeResult{records: []appendRecord{
+		{pos: 11, sent: 0, acked: 1 * ms, ok: true}, // warm-up: not in latency
+		{pos: 12, sent: 10 * ms, acked: 11 * ms, ok: true},
+		{pos: 13, sent: 20 * ms, acked: 21 * ms, ok: true},
+		{sent: 30 * ms}, // failed: not expected anywhere
+	}}
+	complete := &subscriber{arrivals: []arrival{{11, 2 * ms}, {12, 13 * ms}, {13, 20 * ms}}}
+	faulty := &subscriber{arrivals: []arrival{{11, 2 * ms}, {11, 3 * ms}, {14, 40 * ms}}}
+	var r phaseResult
+	r.fill(w, []*subscriber{complete, faulty}, 5*ms)
+	if r.Written != 3 || r.Measured != 2 {
+		t.Errorf("expected 3 written, 2 measured; got %d, %d", r.Written, r.Measured)
+	}
+	if r.DeliveredMin != 1 || r.DeliveredMax != 3 {
+		t.Errorf("expected 1 to 3 delivered per subscriber, got %d to %d", r.DeliveredMin, r.DeliveredMax)
+	}
+	if r.Missing != 2 || r.Duplicates != 1 || r.Unexpected != 1 {
+		t.Errorf("expected 2 missing, 1 duplicate, 1 unexpected; got %d, %d, %d", r.Missing, r.Duplicates, r.Unexpected)
+	}
+	// Delays: 13−11 = 2 ms and 20−21 = −1 ms (before the 201).
+	if r.Latency.Samples != 2 || r.Latency.P50Ms != -1 || r.Latency.MaxMs != 2 || r.Latency.Negative != 1 {
+		t.Errorf("expected 2 samples, p50 −1 ms, max 2 ms, 1 negative; got %+v", r.Latency)
+	}
+}
+
+func TestFirstWordSkipsSpaceCommentsAndParentheses(t *testing.T) {
+	t.Parallel()
+	for q, want := range map[string]string{
+		"SELECT position FROM log_head": "SELECT",
+		"  select 1":                    "select",
+		"/* tailer */ (SELECT 1)":       "SELECT",
+		"-- note\nSELECT 1":             "SELECT",
+		"SELECTED":                      "SELECTED",
+		"START TRANSACTION":             "START",
+		"/* unterminated SELECT":        "",
+	} {
+		if got := string(firstWord([]byte(q))); got != want {
+			t.Errorf("firstWord(%q) = %q, expected %q", q, got, want)
+		}
+	}
+}
+
+func TestCountCommandsCountsStatementsTransactionsAndCopiesEveryByte(t *testing.T) {
+	t.Parallel()
+	packet := func(seq byte, payload string) string {
+		n := len(payload)
+		return string([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}) + payload
+	}
+	in := packet(1, "handshake response, not a command") +
+		packet(0, "\x03SELECT 1") + // a read outside a transaction
+		packet(0, "\x03START TRANSACTION") +
+		packet(0, "\x03SELECT 2 FOR UPDATE") +
+		packet(0, "\x03INSERT INTO t VALUES (1)") +
+		packet(0, "\x03COMMIT") +
+		packet(0, "\x17\x01\x00\x00\x00") + // execute a prepared statement
+		packet(0, "\x0e") // ping: not a statement
+	var out strings.Builder
+	var c statementCounter
+	if err := c.countCommands(bufio.NewReader(strings.NewReader(in)), &out, nil); err != io.EOF {
+		t.Errorf("expected io.EOF at the end of the input, got %v", err)
+	}
+	if out.String() != in {
+		t.Errorf("expected the bytes to pass unchanged; got %q", out.String())
+	}
+	got := c.counts()
+	if got.statements != 6 || got.selects != 2 || got.reads != 1 || got.commits != 1 {
+		t.Errorf("expected 6 statements, 2 SELECTs, 1 outside a transaction, 1 commit; got %+v", got)
+	}
+}
