@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -121,7 +122,10 @@ func decodeError(err error, max int64) error {
 	var tooBig *http.MaxBytesError
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var netErr net.Error
 	switch {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return &detailError{kind: errRequestTimeout, detail: "the body did not arrive in time (TRIBUTARY_READ_TIMEOUT); nothing was written"}
 	case errors.As(err, &tooBig):
 		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes (TRIBUTARY_MAX_BODY_BYTES)", max)}
 	case errors.Is(err, io.EOF):

@@ -29,7 +29,7 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, error) {
 		return def, nil
 	}
 	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < min || n > max {
+	if !isDigits(raw) || err != nil || n < min || n > max {
 		if max == 1<<63-1 {
 			return 0, badRequest("query parameter %s must be a whole number ≥ %d, got %q", name, min, raw)
 		}

@@ -24,6 +24,7 @@ var (
 	errNotFound         = errors.New("not found")
 	errMethodNotAllowed = errors.New("method not allowed")
 	errTooLarge         = errors.New("request too large")
+	errRequestTimeout   = errors.New("request timeout")
 	errUnsupportedMedia = errors.New("unsupported media type")
 	// errTooManySubscribers is a 503: the limit is this instance's, and
 	// another instance, or this one shortly, may have room.
@@ -67,6 +68,7 @@ var problemKinds = []problemKind{
 	{eventstore.ErrWrongExpectedVersion, http.StatusConflict, "wrong-expected-version", "Wrong expected version"},
 	{eventstore.ErrDuplicateEventID, http.StatusConflict, "duplicate-event-id", "Duplicate event id"},
 	{eventstore.ErrStreamTypeMismatch, http.StatusConflict, "stream-type-mismatch", "Stream type mismatch"},
+	{errRequestTimeout, http.StatusRequestTimeout, "request-timeout", "Request timeout"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
 	{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},

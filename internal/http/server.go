@@ -58,6 +58,7 @@ type Server struct {
 	closing     chan struct{} // closed by CloseSubscriptions
 	closeOnce   sync.Once
 	subscribers atomic.Int64 // subscriptions open now
+	frames      frameCache   // recent events' JSON, shared by subscriptions
 }
 
 // New returns a Server for store.

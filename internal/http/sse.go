@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -164,7 +165,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 				buf = append(buf[:0], "id: "...)
 				buf = strconv.AppendInt(buf, lastID, 10)
 				buf = append(buf, "\ndata: "...)
-				buf = encodeEvent(buf, oneLine(d.Event))
+				buf = append(buf, s.frames.json(d.Event)...)
 				buf = append(buf, "\n\n"...)
 				bw.Write(buf) //nolint:errcheck
 			case d.CaughtUp:
@@ -205,6 +206,31 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 			return nil
 		}
 	}
+}
+
+// frameCache keeps the one-line JSON of recent events: the live feed hands
+// the same event to every subscriber, and encoding it once instead of once
+// per subscriber is a large share of what a thousand subscribers cost. Slots
+// are indexed by position and checked by id, so a stale slot is never used.
+type frameCache struct {
+	slots [4096]atomic.Pointer[cachedEvent]
+}
+
+type cachedEvent struct {
+	position int64
+	id       uuid.UUID
+	json     []byte
+}
+
+// json returns the event as one line of JSON.
+func (c *frameCache) json(e *eventstore.Event) []byte {
+	slot := &c.slots[uint64(e.Position)%uint64(len(c.slots))]
+	if ce := slot.Load(); ce != nil && ce.position == e.Position && ce.id == e.ID {
+		return ce.json
+	}
+	b := encodeEvent(nil, oneLine(e))
+	slot.Store(&cachedEvent{position: e.Position, id: e.ID, json: b})
+	return b
 }
 
 // oneLine returns e with data and metadata on one line, as an SSE data field
