@@ -160,7 +160,9 @@ func detail(err error, kind problemKind) string {
 	case errors.As(err, &de):
 		return de.detail
 	case kind.status == http.StatusServiceUnavailable:
-		return "The database cannot be reached right now; nothing was written. Try again shortly."
+		return "The database cannot be reached right now. Try again shortly. An append that failed this way " +
+			"was most likely not written, but if the database failed during its commit it may have been: " +
+			"retry it with the same event ids, and a batch already stored answers 200 and is not written twice."
 	case errors.As(err, &ve):
 		return ve.Error()
 	case errors.Is(err, eventstore.ErrStreamTypeRequired):
