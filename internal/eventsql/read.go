@@ -76,8 +76,11 @@ func (s Reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 		return page, nil
 	}
 	from := max(opts.From, 1)
-	to := min(from+limit-1, st.Version)
-	if to < st.Version {
+	to := st.Version // the page ends at the stream's end, or earlier:
+	if from <= st.Version && st.Version-from >= limit {
+		to = from + limit - 1 // cannot overflow: it is below st.Version
+	}
+	if from <= st.Version && to < st.Version {
 		page.Next = to + 1
 	}
 	page.Events = s.queryEvents(ctx, "read stream "+id.String(),

@@ -46,9 +46,13 @@ func (req appendRequest) validate(streamID uuid.UUID, expected eventstore.Expect
 		}
 		ne := eventstore.NewEvent{Type: e.Type, Data: e.Data, Metadata: e.Metadata}
 		if e.ID != "" {
-			id, err := eventstore.ParseUUID("events["+strconv.Itoa(i)+"].id", e.ID)
+			field := "events[" + strconv.Itoa(i) + "].id"
+			id, err := eventstore.ParseUUID(field, e.ID)
 			if err != nil {
 				return eventstore.AppendRequest{}, err
+			}
+			if id == uuid.Nil {
+				return eventstore.AppendRequest{}, eventstore.Invalid(field, "must not be the nil UUID; leave id out to have one made")
 			}
 			ne.ID = id
 		}

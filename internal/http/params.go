@@ -22,6 +22,16 @@ func streamID(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
+// query parses the request's query string. url.URL.Query drops pairs it
+// cannot parse, which would silently drop a filter; refuse them instead.
+func query(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badRequest("the query string is malformed (%v); separate parameters with & and percent-encode reserved characters", err)
+	}
+	return q, nil
+}
+
 // intParam parses an optional integer query parameter in [min, max].
 func intParam(q url.Values, name string, def, min, max int64) (int64, error) {
 	raw := q.Get(name)
@@ -129,6 +139,10 @@ func parseVersionTag(v string) (int64, error) {
 	digits := v[1 : len(v)-1]
 	if !isDigits(digits) {
 		return 0, errString("the version must be a whole number ≥ 0")
+	}
+	if len(digits) > 1 && digits[0] == '0' {
+		// Entity tags compare as strings: "007" never equals the "7" we send.
+		return 0, errString("the version must be written without leading zeros, as in the ETag")
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil {

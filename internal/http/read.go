@@ -39,7 +39,10 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	if wantsEvents(r) {
 		return s.subscribeStream(w, r, id)
 	}
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	opts := eventstore.ReadStreamOptions{}
 	switch d := q.Get("direction"); d {
 	case "", "forward":
@@ -90,7 +93,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	}
 	raw := chi.URLParam(r, "version")
 	version, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || version < 1 {
+	if !isDigits(raw) || err != nil || version < 1 {
 		return badRequest("the version in the path must be a whole number ≥ 1, got %q", raw)
 	}
 	e, err := s.store.Event(r.Context(), id, version)
@@ -105,9 +108,11 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	var opts eventstore.ReadAllOptions
-	var err error
 	if opts.After, err = intParam(q, "after", 0, 0, 1<<63-1); err != nil {
 		return err
 	}
@@ -143,9 +148,11 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	var opts eventstore.ListStreamsOptions
-	var err error
 	if opts.Limit, err = limitParam(q); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,7 +50,10 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 
 // subscribeStream serves GET /streams/{id}/events as server-sent events.
 func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid.UUID) error {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
 	if d := q.Get("direction"); d != "" && d != "forward" {
 		return badRequest("a subscription reads forward; direction=%q is only for pages", d)
 	}
@@ -63,6 +67,9 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 		return err
 	} else if ok {
 		opts.FromVersion = last + 1
+		if last == math.MaxInt64 {
+			opts.FromVersion = last // no version can follow it
+		}
 	}
 	return s.serveEvents(w, r, opts, true)
 }
