@@ -130,6 +130,15 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 	// when it starts, cut every subscription's pending write short.
 	var mu sync.Mutex
 	ended := false
+	// finish ends the response cleanly: it first stops the shutdown
+	// goroutine from cutting the writes (the last frames and net/http's
+	// closing chunk), then flushes.
+	finish := func() {
+		mu.Lock()
+		ended = true
+		mu.Unlock()
+		flush() //nolint:errcheck // ending anyway
+	}
 	defer func() {
 		mu.Lock()
 		ended = true
@@ -160,7 +169,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 		select {
 		case d, ok := <-deliveries:
 			if !ok {
-				flush() //nolint:errcheck // ending anyway
+				finish()
 				return nil
 			}
 			switch {
@@ -186,8 +195,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 				}
 				bw.WriteString("event: caught-up\ndata: " + strconv.FormatInt(n, 10) + "\n\n") //nolint:errcheck
 			default:
-				progress = d.Position
-				continue // written at heartbeat time only
+				progress = d.Position // written at heartbeat time only
 			}
 			// Flush when nothing else is ready, so a burst goes out in few writes.
 			if len(deliveries) == 0 {
@@ -209,7 +217,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 		case <-s.closing:
 			// Shutting down: end the response cleanly; EventSource reconnects
 			// with Last-Event-ID, to this instance's successor or another one.
-			flush() //nolint:errcheck
+			finish()
 			return nil
 		}
 	}
