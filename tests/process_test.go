@@ -475,3 +475,37 @@ func TestTwoProcessesOnOneDatabaseAgreeOnVersionsAndPositions(t *testing.T) {
 		t.Errorf("expected both servers to list the same log")
 	}
 }
+
+// TestTokensFromAFileGuardEveryEndpointButTheProbes starts the binary with
+// TRIBUTARY_API_TOKENS_FILE, as a secret mount would provide it.
+func TestTokensFromAFileGuardEveryEndpointButTheProbes(t *testing.T) {
+	t.Parallel()
+	const writeSecret, readSecret = "file-write-0123456789", "file-read-0123456789"
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte("# tokens for the test\napp:write:"+writeSecret+"\ndashboard:read:"+readSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_API_TOKENS_FILE="+file)
+	body := jsonBytes(t, appendBody{StreamType: "order", Events: events(1, "Placed")})
+	stream := "/streams/" + newID() + "/events"
+	requireProblem(t, s.get(t, "/events"), http.StatusUnauthorized, "unauthorized")
+	requireProblem(t, s.do(t, http.MethodPost, stream, body, "Authorization", "Bearer "+readSecret), http.StatusForbidden, "forbidden")
+	requireStatus(t, s.do(t, http.MethodPost, stream, body, "Authorization", "Bearer "+writeSecret), http.StatusCreated)
+	requireStatus(t, s.get(t, stream+"?access_token="+readSecret), http.StatusOK)
+	requireStatus(t, s.get(t, "/healthz"), http.StatusOK)
+	requireStatus(t, s.get(t, "/readyz"), http.StatusOK)
+	out := s.output(1 << 20)
+	if strings.Contains(out, writeSecret) || strings.Contains(out, readSecret) {
+		t.Fatalf("the server's output contains a token:\n%s", out)
+	}
+	if !strings.Contains(out, `"msg":"access control is on","tokens":2`) {
+		t.Errorf("start-up did not say access control is on with 2 tokens; output:\n%s", s.output(4096))
+	}
+
+	// Without tokens the service is open, and says so.
+	open := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	requireStatus(t, open.get(t, "/events"), http.StatusOK)
+	if !strings.Contains(open.output(1<<20), "access control is off") {
+		t.Errorf("start-up without tokens did not say the service is open; output:\n%s", open.output(4096))
+	}
+}
