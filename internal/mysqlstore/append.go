@@ -60,12 +60,7 @@ func (writeBackend) Conflict(err error) bool { return isMySQLError(err, errDupKe
 func (writeBackend) Translate(err error) error { return translate(err) }
 
 func (b writeBackend) StreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
-	var v int64
-	err := b.db.QueryRowContext(ctx, "SELECT version FROM streams WHERE stream_id = ?", id[:]).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return v, err
+	return eventsql.StreamVersion(ctx, b.db, id)
 }
 
 // mysqlTx is one group transaction.
@@ -111,7 +106,7 @@ func (t mysqlTx) Insert(ctx context.Context, rows []groupcommit.Row) error {
 		for _, r := range rows[:n] {
 			args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type, r.Event.Data, r.Event.Metadata, r.RecordedAt)
 		}
-		q := insertEventsSQL + "(" + placeholders(9) + ")" + strings.Repeat(", ("+placeholders(9)+")", n-1)
+		q := insertEventsSQL + "(" + eventsql.Placeholders(9) + ")" + strings.Repeat(", ("+eventsql.Placeholders(9)+")", n-1)
 		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
@@ -126,8 +121,8 @@ func (t mysqlTx) SaveStreams(ctx context.Context, streams []groupcommit.SavedStr
 	for _, st := range streams {
 		args = append(args, st.ID[:], st.Type, st.Version, st.CreatedAt, st.UpdatedAt)
 	}
-	q := "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (" + placeholders(5) + ")" +
-		strings.Repeat(", ("+placeholders(5)+")", len(streams)-1) +
+	q := "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (" + eventsql.Placeholders(5) + ")" +
+		strings.Repeat(", ("+eventsql.Placeholders(5)+")", len(streams)-1) +
 		" ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)"
 	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("update streams: %w", err)

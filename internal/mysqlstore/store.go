@@ -191,9 +191,6 @@ func isMySQLError(err error, numbers ...uint16) bool {
 	return false
 }
 
-// placeholders returns "?, ?, …" for n values.
-var placeholders = eventsql.Placeholders
-
 // SetDriverLogger sends the driver's own log lines (such as dropping a dead
 // idle connection) to log. The setting is process-wide: call it once, early.
 func SetDriverLogger(log *slog.Logger) {

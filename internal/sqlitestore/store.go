@@ -190,12 +190,7 @@ func (writeBackend) Conflict(err error) bool {
 func (writeBackend) Translate(err error) error { return err }
 
 func (b writeBackend) StreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
-	var v int64
-	err := b.db.QueryRowContext(ctx, "SELECT version FROM streams WHERE stream_id = ?", id[:]).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return v, err
+	return eventsql.StreamVersion(ctx, b.db, id)
 }
 
 // sqliteTx is one group transaction, begun IMMEDIATE.
@@ -221,8 +216,8 @@ func (t sqliteTx) KnownEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 	return eventsql.KnownEvents(ctx, t.tx, ids)
 }
 
-// Insert writes rows, up to 100 a statement (SQLite caps a statement's
-// placeholders); one prepared statement serves the full chunks.
+// Insert writes rows, up to 100 a statement, well within SQLite's cap on a
+// statement's placeholders.
 func (t sqliteTx) Insert(ctx context.Context, rows []groupcommit.Row) error {
 	const chunk = 100
 	for len(rows) > 0 {
