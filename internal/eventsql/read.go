@@ -61,6 +61,7 @@ func (s Reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 	}
 	page := eventstore.StreamPage{Stream: st}
 	limit := int64(eventstore.PageLimit(opts.Limit))
+	r := eventRange{what: "read stream " + id.String(), where: "stream_id = ?", args: []any{id[:]}, key: "stream_version"}
 	if opts.Direction == eventstore.Backward {
 		from := opts.From
 		if from == 0 || from > st.Version {
@@ -70,9 +71,8 @@ func (s Reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 		if to > 1 {
 			page.Next = to - 1
 		}
-		page.Events = s.queryEvents(ctx, "read stream "+id.String(),
-			"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version DESC",
-			id[:], to, from)
+		r.lo, r.hi, r.desc = to, from, true
+		page.Events = s.readRange(ctx, r)
 		return page, nil
 	}
 	from := max(opts.From, 1)
@@ -83,9 +83,8 @@ func (s Reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 	if from <= st.Version && to < st.Version {
 		page.Next = to + 1
 	}
-	page.Events = s.queryEvents(ctx, "read stream "+id.String(),
-		"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version",
-		id[:], from, to)
+	r.lo, r.hi = from, to
+	page.Events = s.readRange(ctx, r)
 	return page, nil
 }
 
@@ -132,9 +131,8 @@ func (s Reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		return page, nil
 	}
 	page.Last = positions[min(len(positions), opts.Limit)-1]
-	page.Events = s.queryEvents(ctx, fmt.Sprintf("read log after %d", opts.After),
-		"SELECT "+eventColumns+" FROM events WHERE "+where+" AND position <= ? ORDER BY position",
-		append(args, page.Last)...)
+	page.Events = s.readRange(ctx, eventRange{what: fmt.Sprintf("read log after %d", opts.After),
+		where: where, args: args, key: "position", lo: positions[0], hi: page.Last})
 	return page, nil
 }
 
@@ -214,30 +212,88 @@ func (s Reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	return list, nil
 }
 
-// queryEvents returns an iterator that runs the query when it is ranged over
-// and yields its rows one at a time, so a page is never held in memory whole.
-func (s Reader) queryEvents(ctx context.Context, what, query string, args ...any) iter.Seq2[eventstore.Event, error] {
+// A range is read in chunks of at most maxChunkRows rows, fewer when events
+// are large: about chunkBytes of data a chunk.
+const (
+	firstChunkRows = 100
+	maxChunkRows   = eventstore.MaxLimit
+	chunkBytes     = 1 << 20
+)
+
+// eventRange is a bounded range of events in the order of one key column.
+type eventRange struct {
+	what   string // for errors: "read stream …"
+	where  string // the filter, with args
+	args   []any
+	key    string // position or stream_version
+	lo, hi int64  // the key's bounds, inclusive
+	desc   bool
+}
+
+// readRange returns an iterator over the range. It reads a chunk of rows,
+// releases the connection, and only then yields them: a caller that blocks
+// between events (writing to a slow client) holds no connection and no read
+// transaction, so slow clients can neither take the pool nor stop SQLite's
+// checkpoints. The bounds were fixed by an earlier read, so the chunks
+// together are what one query would have returned.
+func (s Reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstore.Event, error] {
 	return func(yield func(eventstore.Event, error) bool) {
-		rows, err := s.DB.QueryContext(ctx, query, args...)
-		if err != nil {
-			yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, s.translate(err)))
-			return
+		order := " ORDER BY " + r.key
+		if r.desc {
+			order += " DESC"
 		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEvent(rows)
+		q := "SELECT " + eventColumns + " FROM events WHERE " + r.where + " AND " + r.key + " BETWEEN ? AND ?" + order + " LIMIT ?"
+		lo, hi, n := r.lo, r.hi, firstChunkRows
+		for lo <= hi {
+			chunk, size, err := s.readChunk(ctx, q, append(r.args[:len(r.args):len(r.args)], lo, hi, n)...)
 			if err != nil {
-				yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, err))
+				yield(eventstore.Event{}, fmt.Errorf("%s: %w", r.what, err))
 				return
 			}
-			if !yield(e, nil) {
+			for _, e := range chunk {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(chunk) < n {
 				return
 			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(eventstore.Event{}, fmt.Errorf("%s: %w", what, s.translate(err)))
+			last := chunk[len(chunk)-1]
+			k := last.Position
+			if r.key == "stream_version" {
+				k = last.Version
+			}
+			if r.desc {
+				hi = k - 1
+			} else {
+				lo = k + 1
+			}
+			n = max(1, min(maxChunkRows, n*chunkBytes/max(size, 1)))
 		}
 	}
+}
+
+// readChunk runs one chunk's query and returns its rows and their size.
+func (s Reader) readChunk(ctx context.Context, query string, args ...any) ([]eventstore.Event, int, error) {
+	rows, err := s.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, s.translate(err)
+	}
+	defer rows.Close()
+	var out []eventstore.Event
+	size := 0
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		size += len(e.Data) + len(e.Metadata)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.translate(err)
+	}
+	return out, size, nil
 }
 
 func scanEvent(row interface{ Scan(...any) error }) (eventstore.Event, error) {

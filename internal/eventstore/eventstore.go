@@ -188,8 +188,25 @@ type Store interface {
 	ListStreams(ctx context.Context, opts ListStreamsOptions) (StreamList, error)
 	// Head returns the position of the last committed event, 0 for an empty log.
 	Head(ctx context.Context) (int64, error)
-	// Ping reports whether the database answers; ErrUnavailable if not.
+	// Ping reports whether the database answers; ErrUnavailable if not. It
+	// uses the connections of the Tail, so busy clients cannot fail it.
 	Ping(ctx context.Context) error
+	// Tail returns the log as the process's live feed reads it.
+	Tail() LogTail
+}
+
+// LogTail is the log as the live feed reads it. A store serves it on
+// connections of its own that no client request can take, so that however
+// many clients are slow to read their answers, new events are still seen.
+type LogTail interface {
+	// Head returns the position of the last committed event, 0 for an empty log.
+	Head(ctx context.Context) (int64, error)
+	// ReadAll returns a page of the log, as Store.ReadAll does.
+	ReadAll(ctx context.Context, opts ReadAllOptions) (LogPage, error)
+	// WaitDurable returns once every commit that was visible before the call
+	// is durable, so that no crash can take back what is handed out next.
+	// Stores whose commits are durable before they are visible return at once.
+	WaitDurable(ctx context.Context) error
 }
 
 // SubscribeOptions selects what a subscription delivers: the matching events

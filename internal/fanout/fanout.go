@@ -27,19 +27,15 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
-// Reader is what the feed needs of a store.
-type Reader interface {
+// Store is what the feed needs of a store: its history, which subscriptions
+// read on the connections clients share, and its Tail, which the tailer reads
+// on connections of its own and which says when what it read is durable.
+type Store interface {
 	ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error)
 	Head(ctx context.Context) (int64, error)
 	Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error)
 	Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error)
-}
-
-// durableWaiter is a store whose readers may see a commit a moment before
-// it is durable (MySQL with its binary log off). WaitDurable returns once
-// everything visible before the call is on disk.
-type durableWaiter interface {
-	WaitDurable(ctx context.Context) error
+	Tail() eventstore.LogTail
 }
 
 // Options tune a Feed. The zero value is usable.
@@ -57,7 +53,8 @@ type Options struct {
 // Feed is the live feed of one process. Run must be running for
 // subscriptions to go live.
 type Feed struct {
-	store Reader
+	store Store
+	tail  eventstore.LogTail
 	opts  Options
 	log   *slog.Logger
 	wake  chan struct{}
@@ -73,7 +70,7 @@ type Feed struct {
 }
 
 // New returns a Feed over store.
-func New(store Reader, opts Options) *Feed {
+func New(store Store, opts Options) *Feed {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 100 * time.Millisecond
 	}
@@ -87,7 +84,7 @@ func New(store Reader, opts Options) *Feed {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Feed{
-		store: store, opts: opts, log: opts.Logger,
+		store: store, tail: store.Tail(), opts: opts, log: opts.Logger,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
 		subs: make(map[*sub]struct{}),
 	}
@@ -136,7 +133,11 @@ func (f *Feed) Dropped() int64 { return f.dropped.Load() }
 func (f *Feed) Run(ctx context.Context) error {
 	defer close(f.done)
 	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
-		head, err := f.store.Head(ctx)
+		head, err := f.tail.Head(ctx)
+		if err == nil {
+			// Catch-up reads up to the head: it must be durable first.
+			err = f.tail.WaitDurable(ctx)
+		}
 		if err == nil {
 			f.mu.Lock()
 			f.head = head
@@ -177,7 +178,7 @@ func (f *Feed) poll(ctx context.Context) error {
 		f.mu.Lock()
 		after := f.head
 		f.mu.Unlock()
-		page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: f.opts.PageSize})
+		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: f.opts.PageSize})
 		if err != nil {
 			return err
 		}
@@ -190,8 +191,8 @@ func (f *Feed) poll(ctx context.Context) error {
 		}
 		// Hand out nothing a crash could take back. Catch-up reads never go
 		// past the head, so only what passed here reaches any subscriber.
-		if dw, ok := f.store.(durableWaiter); ok && len(events) > 0 {
-			if err := dw.WaitDurable(ctx); err != nil {
+		if len(events) > 0 {
+			if err := f.tail.WaitDurable(ctx); err != nil {
 				return err
 			}
 		}

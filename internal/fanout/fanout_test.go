@@ -67,7 +67,7 @@ func openSQLite(t *testing.T) *sqlitestore.Store {
 }
 
 // runFeed starts a feed's tailer for the test's lifetime.
-func runFeed(t *testing.T, r fanout.Reader, opts fanout.Options) *fanout.Feed {
+func runFeed(t *testing.T, r fanout.Store, opts fanout.Options) *fanout.Feed {
 	t.Helper()
 	f := fanout.New(r, opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -364,15 +364,27 @@ func TestStreamSubscriptionFromAVersionAndBeforeTheStreamExists(t *testing.T) {
 	})
 }
 
-// countingReader counts the log reads the feed makes.
+// countingReader counts the log reads the feed makes, its tailer's included.
 type countingReader struct {
-	fanout.Reader
+	fanout.Store
 	reads atomic.Int64
 }
 
 func (c *countingReader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	c.reads.Add(1)
-	return c.Reader.ReadAll(ctx, opts)
+	return c.Store.ReadAll(ctx, opts)
+}
+
+func (c *countingReader) Tail() eventstore.LogTail { return countingTail{c.Store.Tail(), &c.reads} }
+
+type countingTail struct {
+	eventstore.LogTail
+	reads *atomic.Int64
+}
+
+func (c countingTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	c.reads.Add(1)
+	return c.LogTail.ReadAll(ctx, opts)
 }
 
 // TestOneTailerReadsTheStoreForEverySubscriber: once caught up, a hundred
@@ -380,7 +392,7 @@ func (c *countingReader) ReadAll(ctx context.Context, opts eventstore.ReadAllOpt
 func TestOneTailerReadsTheStoreForEverySubscriber(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, store eventstore.Store) {
-		reader := &countingReader{Reader: store}
+		reader := &countingReader{Store: store}
 		const poll = 20 * time.Millisecond
 		f := runFeed(t, reader, fanout.Options{PollInterval: poll})
 		var subs []*collector
@@ -463,17 +475,41 @@ func TestSubscriptionsCloseWhenTheFeedStops(t *testing.T) {
 	})
 }
 
-// gatedStore holds WaitDurable until the test opens the gate, like a
+// gatedStore holds its tail's WaitDurable while the gate is shut, like a
 // database slow to flush its log.
 type gatedStore struct {
 	eventstore.Store
-	gate chan struct{}
+	gate *gate
 }
 
-func (g gatedStore) WaitDurable(ctx context.Context) error {
+type gate struct{ shut atomic.Pointer[chan struct{}] }
+
+func (g *gate) close() {
+	c := make(chan struct{})
+	g.shut.Store(&c)
+}
+
+func (g *gate) open() {
+	if c := g.shut.Swap(nil); c != nil {
+		close(*c)
+	}
+}
+
+func (g gatedStore) Tail() eventstore.LogTail { return gatedTail{g.Store.Tail(), g.gate} }
+
+type gatedTail struct {
+	eventstore.LogTail
+	gate *gate
+}
+
+func (g gatedTail) WaitDurable(ctx context.Context) error {
+	c := g.gate.shut.Load()
+	if c == nil {
+		return g.LogTail.WaitDurable(ctx)
+	}
 	select {
-	case <-g.gate:
-		return nil
+	case <-*c:
+		return g.LogTail.WaitDurable(ctx)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -485,16 +521,36 @@ func (g gatedStore) WaitDurable(ctx context.Context) error {
 func TestNothingIsDeliveredBeforeTheStoreSaysItIsDurable(t *testing.T) {
 	t.Parallel()
 	store := openSQLite(t)
-	gated := gatedStore{Store: store, gate: make(chan struct{})}
+	gated := gatedStore{Store: store, gate: &gate{}}
 	f := runFeed(t, gated, fanout.Options{PollInterval: 10 * time.Millisecond})
 	early, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := early.snapshot(); return len(cu) == 1 })
+	gated.gate.close()
 	appendN(t, store, uuid.New(), "Happened", 3)
 	late, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 	time.Sleep(200 * time.Millisecond)
 	if n, m := early.count(), late.count(); n != 0 || m != 0 {
 		t.Fatalf("subscribers received %d and %d events while the store had not confirmed them durable, want none", n, m)
 	}
-	close(gated.gate)
+	gated.gate.open()
 	waitFor(t, 5*time.Second, "both subscribers to receive the 3 events", func() bool { return early.count() == 3 && late.count() == 3 })
+}
+
+// TestHistoryUpToTheTailersStartWaitsForDurability: events committed before
+// the feed starts are history, and catch-up reads up to the tailer's first
+// head; that head too must be durable before anything up to it is delivered.
+func TestHistoryUpToTheTailersStartWaitsForDurability(t *testing.T) {
+	t.Parallel()
+	store := openSQLite(t)
+	appendN(t, store, uuid.New(), "Happened", 3)
+	gated := gatedStore{Store: store, gate: &gate{}}
+	gated.gate.close()
+	f := runFeed(t, gated, fanout.Options{PollInterval: 10 * time.Millisecond})
+	sub, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	time.Sleep(200 * time.Millisecond)
+	if n := sub.count(); n != 0 {
+		t.Fatalf("the subscriber received %d events committed before the feed started, before the store confirmed them durable; want none", n)
+	}
+	gated.gate.open()
+	waitFor(t, 5*time.Second, "the subscriber to receive the 3 events", func() bool { return sub.count() == 3 })
 }

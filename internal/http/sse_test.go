@@ -104,7 +104,7 @@ func testSubscriptionMatchesOpenAPI(t *testing.T, store eventstore.Store) {
 
 func TestSubscriptionRefusesBadStartingPoints(t *testing.T) {
 	t.Parallel()
-	h := esthttp.New(panicStore{}, esthttp.Options{Feed: fanout.New(nil, fanout.Options{})})
+	h := esthttp.New(panicStore{}, esthttp.Options{Feed: fanout.New(openSQLite(t), fanout.Options{})})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cases := []struct{ path, lastEventID string }{

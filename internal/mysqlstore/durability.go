@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/tributary-dev/tributary/internal/eventsql"
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // ErrNotDurable is returned by Open when the server's settings let an
@@ -39,7 +42,19 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 	return d, nil
 }
 
-// WaitDurable returns once every commit visible before the call is on disk.
+// Tail implements eventstore.Store: the log on the live feed's own connections.
+func (s *Store) Tail() eventstore.LogTail {
+	return tail{Reader: eventsql.Reader{DB: s.feedDB, Translate: translate}, store: s}
+}
+
+type tail struct {
+	eventsql.Reader
+	store *Store
+}
+
+func (t tail) WaitDurable(ctx context.Context) error { return t.store.waitDurable(ctx) }
+
+// waitDurable returns once every commit visible before the call is on disk.
 //
 // With the binary log off, InnoDB makes a commit visible to other readers a
 // moment before it has flushed it, so a reader could show an event that a
@@ -47,11 +62,11 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 // fixes that: its flush covers every earlier entry of the log, since the redo
 // log is flushed in order. With the binary log on, a commit is visible only
 // after it is durable, and this does nothing.
-func (s *Store) WaitDurable(ctx context.Context) error {
+func (s *Store) waitDurable(ctx context.Context) error {
 	if !s.fence {
 		return nil
 	}
-	if _, err := s.db.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
+	if _, err := s.feedDB.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}
 	return nil

@@ -56,7 +56,7 @@ func TestWaitDurableCommitsAWriteWhenTheBinaryLogIsOff(t *testing.T) {
 		return n
 	}
 	before := counter()
-	if err := s.WaitDurable(ctx); err != nil {
+	if err := s.Tail().WaitDurable(ctx); err != nil {
 		t.Fatalf("WaitDurable: %v", err)
 	}
 	want := before

@@ -43,8 +43,9 @@ type Options struct {
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
 type Store struct {
 	eventsql.Reader
-	db     *sql.DB // reads
+	db     *sql.DB // reads for clients
 	wdb    *sql.DB // the writer's own pool, so slow readers never hold up appends
+	feedDB *sql.DB // the live feed's, the fence's and the readiness probe's: no client can take them
 	log    *slog.Logger
 	writer *groupcommit.Writer
 	cfg    *mysql.Config
@@ -95,23 +96,25 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	wdb.SetMaxOpenConns(2)
 	wdb.SetMaxIdleConns(2)
 	wdb.SetConnMaxLifetime(30 * time.Minute)
+	// The tailer reads while the fence writes, and a probe may come meanwhile.
+	feedDB := sql.OpenDB(connector)
+	feedDB.SetMaxOpenConns(3)
+	feedDB.SetMaxIdleConns(3)
+	feedDB.SetConnMaxLifetime(30 * time.Minute)
 
-	s := &Store{Reader: eventsql.Reader{DB: db, Translate: translate}, db: db, wdb: wdb, log: opts.Logger, cfg: cfg}
+	s := &Store{Reader: eventsql.Reader{DB: db, Translate: translate}, db: db, wdb: wdb, feedDB: feedDB, log: opts.Logger, cfg: cfg}
 	if err := s.Ping(ctx); err != nil {
-		db.Close()
-		wdb.Close()
+		s.closeDBs()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", cfg.Addr, err)
 	}
 	d, err := s.readDurability(ctx)
 	if err != nil {
-		db.Close()
-		wdb.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	if why := d.unsafe(); why != "" {
 		if !opts.AllowUnsafeDurability {
-			db.Close()
-			wdb.Close()
+			s.closeDBs()
 			return nil, fmt.Errorf("%w: %s; fix the server's settings, or set TRIBUTARY_ALLOW_UNSAFE_DURABILITY=true to accept losing acknowledged appends in a crash", ErrNotDurable, why)
 		}
 		opts.Logger.Warn("acknowledged appends can be lost in a crash of the database", "reason", why)
@@ -133,12 +136,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 // and closes the database pools.
 func (s *Store) Close() error {
 	s.writer.Close()
-	return errors.Join(s.db.Close(), s.wdb.Close())
+	return s.closeDBs()
 }
 
-// Ping reports whether the database answers.
+func (s *Store) closeDBs() error {
+	return errors.Join(s.db.Close(), s.wdb.Close(), s.feedDB.Close())
+}
+
+// Ping reports whether the database answers, on the live feed's connections.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
+	if err := s.feedDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping: %w", translate(err))
 	}
 	return nil

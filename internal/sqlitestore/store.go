@@ -52,8 +52,9 @@ var ErrInUse = errors.New("data directory in use")
 type Store struct {
 	lock *os.File // held while open; nil where locking is unsupported
 	eventsql.Reader
-	db     *sql.DB // reads
+	db     *sql.DB // reads for clients
 	wdb    *sql.DB // the writer's single connection
+	feedDB *sql.DB // the live feed's and the readiness probe's: no client can take them
 	path   string
 	log    *slog.Logger
 	writer *groupcommit.Writer
@@ -98,7 +99,16 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
-	s := &Store{Reader: eventsql.Reader{DB: db}, lock: lock, db: db, wdb: wdb, path: path, log: opts.Logger}
+	feedDB, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		db.Close()
+		wdb.Close()
+		unlock(lock)
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	feedDB.SetMaxOpenConns(2)
+	feedDB.SetMaxIdleConns(2)
+	s := &Store{Reader: eventsql.Reader{DB: db, Translate: translate}, lock: lock, db: db, wdb: wdb, feedDB: feedDB, path: path, log: opts.Logger}
 	if err := s.Ping(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -123,7 +133,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	err := errors.Join(s.db.Close(), s.wdb.Close())
+	err := errors.Join(s.db.Close(), s.wdb.Close(), s.feedDB.Close())
 	unlock(s.lock)
 	return err
 }
@@ -135,13 +145,25 @@ func unlock(f *os.File) {
 	}
 }
 
-// Ping reports whether the database file can be read.
+// Ping reports whether the database file can be read, on the live feed's
+// connections.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping: %w", err)
+	if err := s.feedDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", translate(err))
 	}
 	return nil
 }
+
+// Tail implements eventstore.Store: the log on the live feed's own
+// connections. A commit is durable before it is visible (synchronous=FULL),
+// so WaitDurable has nothing to wait for.
+func (s *Store) Tail() eventstore.LogTail {
+	return tail{eventsql.Reader{DB: s.feedDB, Translate: translate}}
+}
+
+type tail struct{ eventsql.Reader }
+
+func (tail) WaitDurable(context.Context) error { return nil }
 
 // Append implements eventstore.Store through the group-commit writer.
 func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
@@ -187,7 +209,19 @@ func (writeBackend) Conflict(err error) bool {
 	return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
-func (writeBackend) Translate(err error) error { return err }
+func (writeBackend) Translate(err error) error { return translate(err) }
+
+// translate maps driver errors to the store's vocabulary, by result code:
+// a database that cannot be written or read right now (disk full, I/O error,
+// busy past the timeout, out of memory) is eventstore.ErrUnavailable.
+func translate(err error) error {
+	switch sqliteCode(err) & 0xff { // the primary result code
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+		sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
+		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+	}
+	return err
+}
 
 func (b writeBackend) StreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
 	return eventsql.StreamVersion(ctx, b.db, id)

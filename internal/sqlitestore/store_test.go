@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
@@ -58,4 +60,28 @@ func openStore(t testing.TB, dir string) *sqlitestore.Store {
 		t.Fatalf("migrate: %v", err)
 	}
 	return s
+}
+
+// TestAFullDiskIsUnavailableNotAnInternalError: what the database cannot do
+// right now (a full disk, an I/O error, a lock held too long) is
+// ErrUnavailable, which clients see as 503 with Retry-After, not a 500.
+func TestAFullDiskIsUnavailableNotAnInternalError(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, t.TempDir())
+	if err := s.LimitPages(1); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 64<<10)
+	for i := range big {
+		big[i] = 'x'
+	}
+	data := []byte(`"` + string(big) + `"`)
+	_, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+		Events: []eventstore.NewEvent{{Type: "Big", Data: data}}})
+	if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("append to a full database: err = %v, want ErrUnavailable", err)
+	}
+	if n, err := s.Head(context.Background()); err != nil || n != 0 {
+		t.Fatalf("after the failed append the head is %d (%v), want 0: nothing written", n, err)
+	}
 }

@@ -1,0 +1,150 @@
+package tests
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// prompt is how long an operation may take while slow clients weigh on the
+// server. The failure it guards against is a wait for a database connection
+// until a slow client's write deadline (30 s) frees one.
+const prompt = 5 * time.Second
+
+// stalledClient is a raw connection that sent a request, read a little of the
+// answer and then stopped reading, with a tiny receive buffer so the server's
+// writes block soon.
+type stalledClient struct{ conn net.Conn }
+
+// stallOn sends GET path (with extra header lines) and reads up to 512 bytes.
+func stallOn(t *testing.T, s *server, path string, header ...string) *stalledClient {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	req := "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + strings.Join(header, "") + "\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatalf("send %s: %v", path, err)
+	}
+	// Read the start of the answer, if it comes; the checks are on the others.
+	conn.SetReadDeadline(time.Now().Add(time.Second)) //nolint:errcheck
+	conn.Read(make([]byte, 512))                      //nolint:errcheck
+	return &stalledClient{conn: conn}
+}
+
+// timed runs fn and fails the test if it took longer than prompt.
+func timed(t *testing.T, what string, fn func()) {
+	t.Helper()
+	start := time.Now()
+	fn()
+	if took := time.Since(start); took > prompt {
+		t.Errorf("%s took %s while slow clients held their answers; expected under %s", what, took.Round(time.Millisecond), prompt)
+	}
+}
+
+// bigBatch is n events with about size bytes of data each.
+func bigBatch(n, size int) []newEvent {
+	pad := strings.Repeat("x", size)
+	out := make([]newEvent, n)
+	for i := range out {
+		out[i] = newEvent{ID: newID(), Type: "Big", Data: map[string]any{"i": i, "pad": pad}}
+	}
+	return out
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("stat %s: %v", path, err)
+	}
+	return fi.Size()
+}
+
+func TestSlowReadersCannotStarveLiveDeliveryReadsAppendsOrReadiness(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env []string) {
+		dataDir := t.TempDir()
+		// A read pool of 4 on MySQL; SQLite's is 8. 16 slow clients are well past either.
+		srv := startServer(t, append(env, "TRIBUTARY_MYSQL_MAX_CONNS=4", "TRIBUTARY_DATA_DIR="+dataDir)...)
+		const slow = 16
+		// About 12 MB of history, far more than the socket buffers hold.
+		stream := newID()
+		for i := 0; i < 12; i++ {
+			srv.mustAppend(t, stream, appendBody{StreamType: "big", Events: bigBatch(100, 10_000)})
+		}
+		live := subscribe(t, srv, "/events?after=1200")
+		live.requireRetry(t)
+		live.requireCaughtUp(t, 1200)
+
+		for i := 0; i < slow/2; i++ {
+			stallOn(t, srv, "/events", "Accept: text/event-stream\r\n")
+			stallOn(t, srv, "/events?limit=1000")
+			stallOn(t, srv, fmt.Sprintf("/streams/%s/events?limit=1000", stream))
+		}
+		time.Sleep(time.Second) // let their answers fill the socket buffers and block
+
+		wal := filepath.Join(dataDir, "tributary.db-wal")
+		var walBefore int64
+		if srv.DSN == "" {
+			walBefore = fileSize(t, wal)
+		}
+		var last appendResult
+		timed(t, "an append", func() {
+			last = srv.mustAppend(t, newID(), appendBody{StreamType: "small", Events: events(1, "Ping")})
+		})
+		timed(t, "live delivery of that append", func() {
+			want := strconv.FormatInt(last.Events[0].Position, 10)
+			for {
+				f, err := live.recv(2 * prompt)
+				if err != nil {
+					t.Fatalf("live subscriber: expected the event with id %s, got: %v", want, err)
+				}
+				if f.HasData {
+					if f.ID != want {
+						t.Fatalf("live subscriber: expected the event with id %s, got %s", want, f)
+					}
+					return
+				}
+			}
+		})
+		timed(t, "a plain read", func() {
+			requireStatus(t, srv.get(t, "/events?after=1200&limit=10"), http.StatusOK)
+		})
+		timed(t, "a stream read", func() {
+			requireStatus(t, srv.get(t, "/streams/"+stream+"/events?limit=5"), http.StatusOK)
+		})
+		timed(t, "GET /readyz", func() {
+			requireStatus(t, srv.get(t, "/readyz"), http.StatusOK)
+		})
+		if srv.DSN == "" {
+			// Open read transactions would stop every checkpoint, and the WAL
+			// would grow by all of this.
+			const written = 40 << 20
+			for i := 0; i < 40; i++ {
+				srv.mustAppend(t, stream, appendBody{Events: bigBatch(100, 10_000)})
+			}
+			if grew := fileSize(t, wal) - walBefore; grew > written/2 {
+				t.Errorf("the WAL grew by %d MB while %d MB were appended beside slow readers; expected checkpoints to keep it small", grew>>20, written>>20)
+			}
+		}
+	})
+}
