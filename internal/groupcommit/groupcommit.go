@@ -208,44 +208,62 @@ func (w *Writer) loop() {
 
 // commit writes a group and reports each call's outcome.
 func (w *Writer) commit(group []*call) {
-	live := make([]*call, 0, len(group))
-	for _, c := range group {
-		// A caller that left before its turn gets nothing written.
-		if err := c.ctx.Err(); err != nil {
-			c.err = err
+	defer func() {
+		for _, c := range group {
 			close(c.done)
-			continue
 		}
-		live = append(live, c)
-	}
+	}()
+	live := unexpired(group)
 	if len(live) == 0 {
 		return
 	}
 	err := w.run(live)
-	if err != nil && len(live) > 1 && !errors.Is(err, eventstore.ErrUnavailable) {
+	if err == nil {
+		return
+	}
+	if len(live) > 1 && !errors.Is(err, eventstore.ErrUnavailable) {
 		// Something in one request broke the shared transaction. Run each
 		// request alone so that only the one at fault fails.
 		w.log.Warn("group append failed; retrying its requests one at a time", "requests", len(live), "error", err)
 		for _, c := range live {
-			if err := w.run([]*call{c}); err != nil {
-				c.err = err
+			if len(unexpired([]*call{c})) == 1 {
+				if err := w.run([]*call{c}); err != nil {
+					c.err = err
+				}
 			}
 		}
-	} else if err != nil {
-		for _, c := range live {
+		return
+	}
+	for _, c := range live {
+		if c.err == nil {
 			c.err = err
 		}
 	}
-	for _, c := range live {
-		close(c.done)
+}
+
+// unexpired returns the calls whose callers still wait; the others get
+// their context's error and are never written.
+func unexpired(calls []*call) []*call {
+	live := make([]*call, 0, len(calls))
+	for _, c := range calls {
+		if err := c.ctx.Err(); err != nil {
+			c.err = fmt.Errorf("%w before it could be written", err)
+			continue
+		}
+		live = append(live, c)
 	}
+	return live
 }
 
 // run runs a group transaction, again after a retryable failure, and stores
-// each call's outcome once it has committed.
+// each call's outcome once it has committed. A call whose caller gave up
+// meanwhile is left out of the next try; run returns nil once no call is left.
 func (w *Writer) run(calls []*call) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		if calls = unexpired(calls); len(calls) == 0 {
+			return nil
+		}
 		var out []outcome
 		out, err = w.transact(calls)
 		if err == nil {
@@ -254,11 +272,16 @@ func (w *Writer) run(calls []*call) error {
 			}
 			return nil
 		}
-		if !w.backend.Retryable(err) {
+		if !errors.Is(err, errCallerLeft) && !w.backend.Retryable(err) {
 			break
 		}
 	}
-	if len(calls) == 1 && w.backend.Conflict(err) {
+	switch {
+	case errors.Is(err, errCallerLeft):
+		return nil // every caller left; each has its error
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: the write lock was not free within the request's time (%w)", eventstore.ErrUnavailable, err)
+	case len(calls) == 1 && w.backend.Conflict(err):
 		return w.conflict(calls[0].req, err)
 	}
 	return w.backend.Translate(err)
@@ -284,8 +307,20 @@ type outcome struct {
 // transact runs one group transaction. Requests that fail a check get their
 // error in the outcome and write nothing; the others are written together.
 // The returned error is about the transaction itself: then nothing was written.
+//
+// The transaction ends by the earliest deadline of its callers: its lock
+// waits cannot outlast any of them, and a transaction still open then rolls
+// back. Just before COMMIT it checks that every caller still waits; if one
+// has left, it rolls back with errCallerLeft, and the others are tried again
+// without it.
 func (w *Writer) transact(calls []*call) ([]outcome, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), txTimeout)
+	deadline := time.Now().Add(txTimeout)
+	for _, c := range calls {
+		if d, ok := c.ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var out []outcome
 	err := w.backend.WriteTx(ctx, func(tx Tx) error {
@@ -310,7 +345,15 @@ func (w *Writer) transact(calls []*call) ([]outcome, error) {
 		if err := tx.SaveStreams(ctx, p.saved()); err != nil {
 			return err
 		}
-		return tx.SetHead(ctx, p.head)
+		if err := tx.SetHead(ctx, p.head); err != nil {
+			return err
+		}
+		for _, c := range calls {
+			if c.ctx.Err() != nil {
+				return errCallerLeft
+			}
+		}
+		return nil
 	}, w.BeforeCommit)
 	if errors.Is(err, errNothingToWrite) {
 		return out, nil // every request was refused: the transaction rolled back
@@ -323,3 +366,6 @@ func (w *Writer) transact(calls []*call) ([]outcome, error) {
 
 // errNothingToWrite rolls back a group whose every request was refused.
 var errNothingToWrite = errors.New("nothing to write")
+
+// errCallerLeft rolls back a group one of whose callers gave up before COMMIT.
+var errCallerLeft = errors.New("a caller left before COMMIT")
