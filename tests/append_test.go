@@ -348,6 +348,8 @@ func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) 
 			{"the whole batch in another stream", other, stored},
 			{"a stored id with a new one in the same stream", id, []newEvent{stored[2], {ID: newID(), Type: "X", Data: 1}}},
 			{"the stored batch reordered in the same stream", id, []newEvent{stored[1], stored[0]}},
+			{"the tail of the stored batch", id, stored[1:]},
+			{"the head of the stored batch", id, stored[:2]},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := s.post(t, "/streams/"+tc.streamID+"/events", appendBody{StreamType: "order", Events: tc.batch})
@@ -358,6 +360,41 @@ func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) 
 			})
 		}
 		requireStatus(t, s.get(t, "/streams/"+other), http.StatusNotFound)
+		if log := s.readLog(t, "/events"); len(log) != len(stored) {
+			t.Errorf("GET /events: expected only the %d stored events, got %d", len(stored), len(log))
+		}
+	})
+}
+
+func TestAStoredEventIDSentWithOtherContentIs409IdempotencyKeyReused(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		id := newID()
+		stored := events(3, "OrderPlaced")
+		s.mustAppend(t, id, appendBody{StreamType: "order", Events: stored})
+		changed := func(i int, f func(*newEvent)) []newEvent {
+			out := append([]newEvent(nil), stored...)
+			f(&out[i])
+			return out
+		}
+		for _, tc := range []struct {
+			name string
+			body appendBody
+			id   string
+		}{
+			{"[a] with another type and data", appendBody{Events: []newEvent{{ID: stored[0].ID, Type: "Other", Data: map[string]int{"x": 1}}}}, stored[0].ID},
+			{"the batch with another stream_type", appendBody{StreamType: "invoice", Events: stored}, stored[0].ID},
+			{"the batch with b's data changed", appendBody{Events: changed(1, func(e *newEvent) { e.Data = "changed" })}, stored[1].ID},
+			{"the batch with c's metadata added", appendBody{Events: changed(2, func(e *newEvent) { e.Metadata = map[string]int{"m": 1} })}, stored[2].ID},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.post(t, "/streams/"+id+"/events", tc.body)
+				if p := requireProblem(t, r, http.StatusConflict, "idempotency-key-reused"); p.EventID != tc.id {
+					t.Errorf("expected the problem to name event %s, the one that differs; got %s", tc.id, r.Body)
+				}
+			})
+		}
 		if log := s.readLog(t, "/events"); len(log) != len(stored) {
 			t.Errorf("GET /events: expected only the %d stored events, got %d", len(stored), len(log))
 		}

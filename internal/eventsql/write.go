@@ -49,7 +49,8 @@ func Streams(ctx context.Context, q Querier, ids []uuid.UUID, lock string) (map[
 	return out, nil
 }
 
-// KnownEvents looks up event ids already in the log, 500 to a query.
+// KnownEvents looks up event ids already in the log, 500 to a query, with
+// their content: only a retry sends stored ids, so this reads data rarely.
 func KnownEvents(ctx context.Context, q Querier, ids []uuid.UUID) (map[uuid.UUID]groupcommit.KnownEvent, error) {
 	known := make(map[uuid.UUID]groupcommit.KnownEvent)
 	for len(ids) > 0 {
@@ -68,7 +69,7 @@ func knownChunk(ctx context.Context, q Querier, ids []uuid.UUID, known map[uuid.
 		args[i] = id[:]
 	}
 	rows, err := q.QueryContext(ctx,
-		"SELECT event_id, stream_id, stream_version, position, recorded_at FROM events WHERE event_id IN ("+Placeholders(len(args))+")", args...)
+		"SELECT event_id, stream_id, stream_type, stream_version, position, recorded_at, event_type, data, metadata, batch_size FROM events WHERE event_id IN ("+Placeholders(len(args))+")", args...)
 	if err != nil {
 		return fmt.Errorf("look up event ids: %w", err)
 	}
@@ -76,8 +77,13 @@ func knownChunk(ctx context.Context, q Querier, ids []uuid.UUID, known map[uuid.
 	for rows.Next() {
 		var rawID, rawStream []byte
 		var k groupcommit.KnownEvent
-		if err := rows.Scan(&rawID, &rawStream, &k.Version, &k.Position, &k.RecordedAt); err != nil {
+		var size sql.NullInt64
+		if err := rows.Scan(&rawID, &rawStream, &k.StreamType, &k.Version, &k.Position, &k.RecordedAt, &k.Type, &k.Data, &k.Metadata, &size); err != nil {
 			return fmt.Errorf("scan event id: %w", err)
+		}
+		k.BatchSize = -1
+		if size.Valid {
+			k.BatchSize = size.Int64
 		}
 		id, err1 := uuid.FromBytes(rawID)
 		sid, err2 := uuid.FromBytes(rawStream)

@@ -14,6 +14,7 @@ var (
 	ErrEventNotFound        = errors.New("event not found")
 	ErrWrongExpectedVersion = errors.New("wrong expected version")
 	ErrDuplicateEventID     = errors.New("duplicate event id")
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused")
 	ErrStreamTypeMismatch   = errors.New("stream type mismatch")
 	ErrStreamTypeRequired   = errors.New("stream_type is required to create a stream")
 	// ErrInvalid marks input that fails validation.
@@ -57,6 +58,21 @@ func (e *DuplicateEventError) Error() string {
 }
 
 func (e *DuplicateEventError) Unwrap() error { return ErrDuplicateEventID }
+
+// IdempotencyKeyReusedError reports a stored event id sent again with other
+// content: another type, data, metadata or stream type. A retry must repeat
+// the stored batch exactly. errors.Is(err, ErrIdempotencyKeyReused) holds for it.
+type IdempotencyKeyReusedError struct {
+	EventID uuid.UUID
+	// Field names what differs: type, data, metadata or stream_type.
+	Field string
+}
+
+func (e *IdempotencyKeyReusedError) Error() string {
+	return fmt.Sprintf("event id %s is already stored with another %s; a retry must repeat the stored batch exactly", e.EventID, e.Field)
+}
+
+func (e *IdempotencyKeyReusedError) Unwrap() error { return ErrIdempotencyKeyReused }
 
 // StreamTypeMismatchError reports an append whose stream_type differs from the
 // stored one. errors.Is(err, ErrStreamTypeMismatch) holds for it.

@@ -8,6 +8,7 @@
 package groupcommit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,12 +63,37 @@ type StreamState struct {
 	CreatedAt time.Time
 }
 
-// KnownEvent is where an event id already stands in the log.
+// KnownEvent is an event id already in the log: where it stands and what it
+// holds, so that a retry can be told from a reuse of the id.
 type KnownEvent struct {
 	StreamID   uuid.UUID
+	StreamType string
 	Version    int64
 	Position   int64
 	RecordedAt time.Time
+	Type       string
+	Data       []byte
+	Metadata   []byte
+	// BatchSize is, on the first event of an append, how many events it
+	// stored; 0 on the others; -1 where the log does not know (events
+	// stored before it kept batch sizes).
+	BatchSize int64
+}
+
+// differs names what of e (sent with streamType, "" for any) is not as
+// stored, or returns "".
+func (k KnownEvent) differs(e eventstore.NewEvent, streamType string) string {
+	switch {
+	case streamType != "" && streamType != k.StreamType:
+		return "stream_type"
+	case e.Type != k.Type:
+		return "type"
+	case !bytes.Equal(e.Data, k.Data):
+		return "data"
+	case !bytes.Equal(e.Metadata, k.Metadata):
+		return "metadata"
+	}
+	return ""
 }
 
 // Row is one event to insert.
@@ -78,6 +104,8 @@ type Row struct {
 	Version    int64
 	Event      eventstore.NewEvent
 	RecordedAt time.Time
+	// BatchSize is the number of events of the append, on its first event; 0 on the others.
+	BatchSize int64
 }
 
 // SavedStream is the new state of a stream a transaction appended to.

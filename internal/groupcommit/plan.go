@@ -81,8 +81,13 @@ func (p *plan) apply(c *call) outcome {
 	for i, e := range req.Events {
 		p.head++
 		st.Version++
-		p.rows = append(p.rows, Row{Position: p.head, StreamID: req.StreamID, StreamType: st.Type, Version: st.Version, Event: e, RecordedAt: p.now})
-		p.known[e.ID] = KnownEvent{StreamID: req.StreamID, Version: st.Version, Position: p.head, RecordedAt: p.now}
+		var size int64
+		if i == 0 {
+			size = int64(len(req.Events))
+		}
+		p.rows = append(p.rows, Row{Position: p.head, StreamID: req.StreamID, StreamType: st.Type, Version: st.Version, Event: e, RecordedAt: p.now, BatchSize: size})
+		p.known[e.ID] = KnownEvent{StreamID: req.StreamID, StreamType: st.Type, Version: st.Version, Position: p.head, RecordedAt: p.now,
+			Type: e.Type, Data: e.Data, Metadata: e.Metadata, BatchSize: size}
 		res.Events[i] = eventstore.RecordedEvent{ID: e.ID, Version: st.Version, Position: p.head, RecordedAt: p.now}
 	}
 	st.touched = true
@@ -90,9 +95,12 @@ func (p *plan) apply(c *call) outcome {
 	return outcome{res: res}
 }
 
-// checkRetry decides whether a request repeats a batch already stored: every
-// event id in this stream, in this order, at consecutive versions. An id that
-// is known but does not fit that picture is a duplicate.
+// checkRetry decides whether a request repeats a batch already stored: the
+// same events (type, data and metadata byte for byte, and the stream type if
+// given) under the same ids, in this stream, in this order, and the whole of
+// the stored batch. A stored id sent with other content is a reused
+// idempotency key; a stored id that does not fit that picture otherwise is a
+// duplicate.
 func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, bool, error) {
 	var firstKnown uuid.UUID
 	for _, id := range c.clientIDs {
@@ -105,11 +113,22 @@ func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, boo
 		return eventstore.AppendResult{}, false, nil
 	}
 	req := c.req
+	for _, e := range req.Events {
+		if k, ok := p.known[e.ID]; ok {
+			if field := k.differs(e, req.StreamType); field != "" {
+				return eventstore.AppendResult{}, false, &eventstore.IdempotencyKeyReusedError{EventID: e.ID, Field: field}
+			}
+		}
+	}
+	duplicate := &eventstore.DuplicateEventError{EventID: firstKnown}
+	if size := p.known[req.Events[0].ID].BatchSize; size >= 0 && size != int64(len(req.Events)) {
+		return eventstore.AppendResult{}, false, duplicate // not the whole stored batch
+	}
 	res := eventstore.AppendResult{StreamID: req.StreamID, StreamType: st.Type, Duplicate: true}
 	for i, e := range req.Events {
 		k, ok := p.known[e.ID]
 		if !ok || k.StreamID != req.StreamID || (i > 0 && k.Version != res.Events[i-1].Version+1) {
-			return eventstore.AppendResult{}, false, &eventstore.DuplicateEventError{EventID: firstKnown}
+			return eventstore.AppendResult{}, false, duplicate
 		}
 		res.Events = append(res.Events, eventstore.RecordedEvent{ID: e.ID, Version: k.Version, Position: k.Position, RecordedAt: k.RecordedAt})
 	}

@@ -94,6 +94,7 @@ func TestErrorTable(t *testing.T) {
 		{eventstore.ErrEventNotFound, 404, "not-found"},
 		{fmt.Errorf("append: %w", &eventstore.WrongExpectedVersionError{StreamID: id, Expected: eventstore.Exactly(2), Current: 5}), 409, "wrong-expected-version"},
 		{&eventstore.DuplicateEventError{EventID: id}, 409, "duplicate-event-id"},
+		{fmt.Errorf("append: %w", &eventstore.IdempotencyKeyReusedError{EventID: id, Field: "data"}), 409, "idempotency-key-reused"},
 		{&eventstore.StreamTypeMismatchError{StreamID: id, Stored: "a", Given: "b"}, 409, "stream-type-mismatch"},
 		{&detailError{kind: errTooLarge, detail: "big"}, 413, "too-large"},
 		{&detailError{kind: errUnsupportedMedia, detail: "xml"}, 415, "unsupported-media-type"},

@@ -67,6 +67,7 @@ var problemKinds = []problemKind{
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
 	{eventstore.ErrWrongExpectedVersion, http.StatusConflict, "wrong-expected-version", "Wrong expected version"},
 	{eventstore.ErrDuplicateEventID, http.StatusConflict, "duplicate-event-id", "Duplicate event id"},
+	{eventstore.ErrIdempotencyKeyReused, http.StatusConflict, "idempotency-key-reused", "Idempotency key reused"},
 	{eventstore.ErrStreamTypeMismatch, http.StatusConflict, "stream-type-mismatch", "Stream type mismatch"},
 	{errRequestTimeout, http.StatusRequestTimeout, "request-timeout", "Request timeout"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
@@ -106,6 +107,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	var wev *eventstore.WrongExpectedVersionError
 	var dup *eventstore.DuplicateEventError
+	var reused *eventstore.IdempotencyKeyReusedError
 	var mm *eventstore.StreamTypeMismatchError
 	switch {
 	case errors.As(err, &wev):
@@ -118,6 +120,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("ETag", etag(wev.Current))
 	case errors.As(err, &dup):
 		p["event_id"] = dup.EventID.String()
+	case errors.As(err, &reused):
+		p["event_id"] = reused.EventID.String()
 	case errors.As(err, &mm):
 		p["stream_type"] = mm.Stored
 	}
@@ -172,12 +176,15 @@ func detail(err error, kind problemKind) string {
 	// wraps them ("append to …: ") by reporting the innermost typed message.
 	var wev *eventstore.WrongExpectedVersionError
 	var dup *eventstore.DuplicateEventError
+	var reused *eventstore.IdempotencyKeyReusedError
 	var mm *eventstore.StreamTypeMismatchError
 	switch {
 	case errors.As(err, &wev):
 		return wev.Error()
 	case errors.As(err, &dup):
 		return dup.Error()
+	case errors.As(err, &reused):
+		return reused.Error()
 	case errors.As(err, &mm):
 		return mm.Error()
 	}

@@ -92,7 +92,7 @@ func (t mysqlTx) KnownEvents(ctx context.Context, ids []uuid.UUID) (map[uuid.UUI
 	return eventsql.KnownEvents(ctx, t.tx, ids)
 }
 
-const insertEventsSQL = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at) VALUES "
+const insertEventsSQL = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) VALUES "
 
 // Insert writes rows in multi-row INSERTs of bounded size.
 func (t mysqlTx) Insert(ctx context.Context, rows []groupcommit.Row) error {
@@ -102,11 +102,11 @@ func (t mysqlTx) Insert(ctx context.Context, rows []groupcommit.Row) error {
 			size += len(rows[n].Event.Data) + len(rows[n].Event.Metadata)
 			n++
 		}
-		args := make([]any, 0, n*9)
+		args := make([]any, 0, n*10)
 		for _, r := range rows[:n] {
-			args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type, r.Event.Data, r.Event.Metadata, r.RecordedAt)
+			args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type, r.Event.Data, r.Event.Metadata, r.RecordedAt, r.BatchSize)
 		}
-		q := insertEventsSQL + "(" + eventsql.Placeholders(9) + ")" + strings.Repeat(", ("+eventsql.Placeholders(9)+")", n-1)
+		q := insertEventsSQL + "(" + eventsql.Placeholders(10) + ")" + strings.Repeat(", ("+eventsql.Placeholders(10)+")", n-1)
 		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}

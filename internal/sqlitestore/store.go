@@ -256,12 +256,12 @@ func (t sqliteTx) Insert(ctx context.Context, rows []groupcommit.Row) error {
 	const chunk = 100
 	for len(rows) > 0 {
 		n := min(len(rows), chunk)
-		args := make([]any, 0, n*9)
+		args := make([]any, 0, n*10)
 		for _, r := range rows[:n] {
-			args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type, r.Event.Data, nullable(r.Event.Metadata), r.RecordedAt)
+			args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type, r.Event.Data, nullable(r.Event.Metadata), r.RecordedAt, r.BatchSize)
 		}
-		q := "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at) VALUES " +
-			"(" + eventsql.Placeholders(9) + ")" + strings.Repeat(", ("+eventsql.Placeholders(9)+")", n-1)
+		q := "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) VALUES " +
+			"(" + eventsql.Placeholders(10) + ")" + strings.Repeat(", ("+eventsql.Placeholders(10)+")", n-1)
 		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}

@@ -44,6 +44,8 @@ func Exercise(t *testing.T, b Backend) {
 		{"StreamTypeRules", testStreamType},
 		{"IdempotentRetryReturnsOriginalAndWritesNothing", testIdempotentRetry},
 		{"DuplicateEventIDIsRefused", testDuplicateEventID},
+		{"OnlyTheWholeSameBatchIsARetry", testRetryIsTheWholeSameBatch},
+		{"ConcurrentRetriesWithOtherContentAreRefused", testConcurrentReusedIDs},
 		{"ConcurrentAppendsOnOneExpectedVersionOneWins", testConcurrentSameVersion},
 		{"ConcurrentAppendsFailOnlyTheConflicting", testMixedGroup},
 		{"DataComesBackByteForByte", testByteIdentical},
@@ -338,6 +340,97 @@ func testDuplicateEventID(t *testing.T, s eventstore.Store) {
 	}
 	if n := logLength(t, s); n != 3 {
 		t.Errorf("log holds %d events, want 3: refused batches write nothing", n)
+	}
+}
+
+// testRetryIsTheWholeSameBatch: only the whole stored batch, in order, with
+// the same content, is a retry; a part of it is a duplicate id, and other
+// content under a stored id is a reused idempotency key naming that event.
+func testRetryIsTheWholeSameBatch(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	evs := withIDs(batch(3))
+	evs[2].Metadata = []byte(`{"m":1}`)
+	first := mustAppend(t, s, eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs})
+	other := func(i int, change func(*eventstore.NewEvent)) []eventstore.NewEvent {
+		out := slices.Clone(evs)
+		change(&out[i])
+		return out
+	}
+	dup := map[string]eventstore.AppendRequest{
+		"its tail [b,c]": {StreamID: id, Events: evs[1:]},
+		"its head [a,b]": {StreamID: id, Events: evs[:2]},
+		"one event [b]":  {StreamID: id, Events: evs[1:2]},
+	}
+	for name, req := range dup {
+		var derr *eventstore.DuplicateEventError
+		if _, err := s.Append(ctx(t), req); !errors.As(err, &derr) || derr.EventID != req.Events[0].ID {
+			t.Errorf("a part of a stored batch, %s: err = %v; want DuplicateEventError naming %s", name, err, req.Events[0].ID)
+		}
+	}
+	reused := map[string]struct {
+		req   eventstore.AppendRequest
+		event uuid.UUID
+	}{
+		"[a] with another type and data":      {eventstore.AppendRequest{StreamID: id, Events: []eventstore.NewEvent{{ID: evs[0].ID, Type: "Other", Data: []byte(`{"x":1}`)}}}, evs[0].ID},
+		"the batch with another stream_type":  {eventstore.AppendRequest{StreamID: id, StreamType: "another", Events: evs}, evs[0].ID},
+		"the batch with b's data changed":     {eventstore.AppendRequest{StreamID: id, Events: other(1, func(e *eventstore.NewEvent) { e.Data = []byte(`{"n": 1}`) })}, evs[1].ID},
+		"the batch with c's metadata changed": {eventstore.AppendRequest{StreamID: id, Events: other(2, func(e *eventstore.NewEvent) { e.Metadata = []byte(`{"m":2}`) })}, evs[2].ID},
+		"the batch without c's metadata":      {eventstore.AppendRequest{StreamID: id, Events: other(2, func(e *eventstore.NewEvent) { e.Metadata = nil })}, evs[2].ID},
+		"the batch with a's type changed":     {eventstore.AppendRequest{StreamID: id, Events: other(0, func(e *eventstore.NewEvent) { e.Type = "Other" })}, evs[0].ID},
+	}
+	for name, tc := range reused {
+		var rerr *eventstore.IdempotencyKeyReusedError
+		if _, err := s.Append(ctx(t), tc.req); !errors.As(err, &rerr) || !errors.Is(err, eventstore.ErrIdempotencyKeyReused) || rerr.EventID != tc.event {
+			t.Errorf("%s: err = %v; want IdempotencyKeyReusedError naming %s", name, err, tc.event)
+		}
+	}
+	again, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs})
+	if err != nil || !again.Duplicate || !slices.EqualFunc(again.Events, first.Events, sameRecorded) {
+		t.Errorf("the whole batch again: %+v, %v; want the original result marked duplicate", again, err)
+	}
+	if n := logLength(t, s); n != 3 {
+		t.Errorf("log holds %d events, want 3: refused requests write nothing", n)
+	}
+}
+
+// testConcurrentReusedIDs: requests with the same ids arriving together, some
+// with other content, are decided in one order: one writes, those like it are
+// retries, the others reuse its ids.
+func testConcurrentReusedIDs(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	evs := withIDs(batch(2))
+	changed := slices.Clone(evs)
+	changed[1].Data = []byte(`{"changed":true}`)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var written, retries, refused int
+	for i := range 12 {
+		wg.Go(func() {
+			req := eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs}
+			if i%2 == 1 {
+				req.Events = changed
+			}
+			res, err := s.Append(ctx(t), req)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && !res.Duplicate:
+				written++
+			case err == nil:
+				retries++
+			case errors.Is(err, eventstore.ErrIdempotencyKeyReused):
+				refused++
+			default:
+				t.Errorf("concurrent append with shared ids: %v; want success, a retry, or a reused key", err)
+			}
+		})
+	}
+	wg.Wait()
+	if written != 1 || retries != 5 || refused != 6 {
+		t.Errorf("12 concurrent appends, 6 of each content: %d written, %d retries, %d refused; want 1, 5 and 6", written, retries, refused)
+	}
+	if n := logLength(t, s); n != 2 {
+		t.Errorf("log holds %d events, want 2", n)
 	}
 }
 
