@@ -42,7 +42,9 @@ type Backend interface {
 
 // Tx is one write transaction, holding the log's write lock.
 type Tx interface {
-	// Head returns the last assigned position and the time to stamp events with.
+	// Head returns the last assigned position and the time to stamp events
+	// with: taken once the lock is held, and never before the time recorded
+	// with the head (SetHead), so that times never decrease along the log.
 	Head(ctx context.Context) (position int64, now time.Time, err error)
 	// Streams reads the given streams; missing ones are left out.
 	Streams(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]StreamState, error)
@@ -52,8 +54,8 @@ type Tx interface {
 	Insert(ctx context.Context, rows []Row) error
 	// SaveStreams writes the new state of the streams appended to.
 	SaveStreams(ctx context.Context, streams []SavedStream) error
-	// SetHead records the last assigned position.
-	SetHead(ctx context.Context, position int64) error
+	// SetHead records the last assigned position and its time.
+	SetHead(ctx context.Context, position int64, recordedAt time.Time) error
 }
 
 // StreamState is a stream as an append transaction sees it.
@@ -373,7 +375,7 @@ func (w *Writer) transact(calls []*call) ([]outcome, error) {
 		if err := tx.SaveStreams(ctx, p.saved()); err != nil {
 			return err
 		}
-		if err := tx.SetHead(ctx, p.head); err != nil {
+		if err := tx.SetHead(ctx, p.head, p.now); err != nil {
 			return err
 		}
 		for _, c := range calls {

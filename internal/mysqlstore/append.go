@@ -68,16 +68,23 @@ type mysqlTx struct{ tx *sql.Tx }
 
 // Head locks the log_head row, which orders commits, and so positions,
 // across every writer on the database. The database's clock stamps the
-// events: one clock for all processes.
+// events: one clock for all processes. It is read with SYSDATE, which,
+// unlike UTC_TIMESTAMP, is evaluated when the row is read, after the lock
+// wait, in the session's time zone (UTC, set at connect); and the time is
+// never before the head's, should the server's clock step back.
 func (t mysqlTx) Head(ctx context.Context) (int64, time.Time, error) {
 	var head int64
 	var now time.Time
-	err := t.tx.QueryRowContext(ctx, "SELECT position, UTC_TIMESTAMP(6) FROM log_head WHERE id = 1 FOR UPDATE").Scan(&head, &now)
+	var last sql.NullTime
+	err := t.tx.QueryRowContext(ctx, "SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE").Scan(&head, &last, &now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, errors.New("lock log head: the log_head row is missing; run `api migrate`")
 	}
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("lock log head: %w", err)
+	}
+	if last.Valid && last.Time.After(now) {
+		now = last.Time
 	}
 	return head, now, nil
 }
@@ -130,8 +137,8 @@ func (t mysqlTx) SaveStreams(ctx context.Context, streams []groupcommit.SavedStr
 	return nil
 }
 
-func (t mysqlTx) SetHead(ctx context.Context, position int64) error {
-	if _, err := t.tx.ExecContext(ctx, "UPDATE log_head SET position = ? WHERE id = 1", position); err != nil {
+func (t mysqlTx) SetHead(ctx context.Context, position int64, recordedAt time.Time) error {
+	if _, err := t.tx.ExecContext(ctx, "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", position, recordedAt); err != nil {
 		return fmt.Errorf("advance log head: %w", err)
 	}
 	return nil

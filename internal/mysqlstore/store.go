@@ -70,6 +70,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// The append transaction reads the server's clock with SYSDATE, which
+	// answers in the session's time zone.
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
 	// Client-side interpolation makes a statement one round trip instead of
 	// three (prepare, execute, close); the driver still escapes every value.
 	if !strings.Contains(dsn, "interpolateParams=") {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
 	"github.com/tributary-dev/tributary/internal/migrations"
@@ -125,5 +127,60 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	_, err := mysqlstore.Open(ctx, "root@tcp(127.0.0.1:1)/x", mysqlstore.Options{})
 	if !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("Open of an unreachable server: err = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestRecordedAtNeverDecreasesAlongTheLog: another process commits an event
+// while this store's append waits for the log_head lock. The waiting append
+// is stamped after it gets the lock, so its time is not earlier than the
+// event committed before it.
+func TestRecordedAtNeverDecreasesAlongTheLog(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	s := openStore(t, dsn)
+	db, err := sql.Open("mysql", dsn+"?parseTime=true&loc=UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other, err := db.BeginTx(ctx, nil) // the other process's append
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback() //nolint:errcheck
+	if _, err := other.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan eventstore.AppendResult, 1)
+	go func() {
+		res, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Waited", Data: []byte("{}")}}})
+		if err != nil {
+			t.Errorf("append: %v", err)
+		}
+		done <- res
+	}()
+	time.Sleep(300 * time.Millisecond) // the append is now waiting for the lock
+	id := uuid.New()
+	if _, err := other.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
+		"VALUES (1, ?, ?, 1, 't', 'First', '{}', UTC_TIMESTAMP(6))", id[:], id[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ExecContext(ctx, "UPDATE log_head SET position = 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	var first time.Time
+	if err := db.QueryRowContext(ctx, "SELECT recorded_at FROM events WHERE position = 1").Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Events[0]; got.Position != 2 || got.RecordedAt.Before(first) {
+		t.Fatalf("the append that waited got position %d recorded at %s; want position 2 at or after %s, the time of position 1",
+			got.Position, got.RecordedAt.Format(time.RFC3339Nano), first.Format(time.RFC3339Nano))
 	}
 }

@@ -231,13 +231,19 @@ func (b writeBackend) StreamVersion(ctx context.Context, id uuid.UUID) (int64, e
 type sqliteTx struct{ tx *sql.Tx }
 
 // Head reads the last position. The transaction already holds SQLite's
-// write lock; the process clock stamps the events (one process per file).
+// write lock; the process clock stamps the events (one process per file),
+// never before the head's time, should the clock step back.
 func (t sqliteTx) Head(ctx context.Context) (int64, time.Time, error) {
 	var head int64
-	if err := t.tx.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
+	var last sql.NullTime
+	if err := t.tx.QueryRowContext(ctx, "SELECT position, recorded_at FROM log_head WHERE id = 1").Scan(&head, &last); err != nil {
 		return 0, time.Time{}, fmt.Errorf("read log head: %w", err)
 	}
-	return head, time.Now().UTC().Truncate(time.Microsecond), nil
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if last.Valid && last.Time.After(now) {
+		now = last.Time.UTC()
+	}
+	return head, now, nil
 }
 
 // Streams reads the group's streams.
@@ -292,8 +298,8 @@ func (t sqliteTx) SaveStreams(ctx context.Context, streams []groupcommit.SavedSt
 	return nil
 }
 
-func (t sqliteTx) SetHead(ctx context.Context, position int64) error {
-	if _, err := t.tx.ExecContext(ctx, "UPDATE log_head SET position = ? WHERE id = 1", position); err != nil {
+func (t sqliteTx) SetHead(ctx context.Context, position int64, recordedAt time.Time) error {
+	if _, err := t.tx.ExecContext(ctx, "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", position, recordedAt); err != nil {
 		return fmt.Errorf("advance log head: %w", err)
 	}
 	return nil

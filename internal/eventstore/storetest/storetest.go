@@ -910,4 +910,25 @@ func testSeveralProcesses(t *testing.T, b Backend) {
 	if wins != 1 || conflicts != 44 {
 		t.Fatalf("45 appends on version 1 through 3 processes: %d won, %d conflicted; want 1 and 44", wins, conflicts)
 	}
+
+	// Each process stamps the events it writes; along the log, the times
+	// never decrease, whichever process wrote them.
+	for i := range 60 {
+		wg.Go(func() {
+			mustAppend(t, stores[i%3], eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(2)})
+		})
+	}
+	wg.Wait()
+	page, err := first.ReadAll(c, eventstore.ReadAllOptions{Limit: eventstore.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev eventstore.Event
+	for _, e := range collect(t, page.Events) {
+		if e.RecordedAt.Before(prev.RecordedAt) {
+			t.Errorf("position %d is recorded at %s, before position %d at %s", e.Position, e.RecordedAt.Format(time.RFC3339Nano),
+				prev.Position, prev.RecordedAt.Format(time.RFC3339Nano))
+		}
+		prev = e
+	}
 }
