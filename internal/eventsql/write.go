@@ -98,14 +98,3 @@ func knownChunk(ctx context.Context, q Querier, ids []uuid.UUID, known map[uuid.
 	}
 	return nil
 }
-
-// StreamVersion reads a stream's version outside any transaction, 0 if the
-// stream does not exist.
-func StreamVersion(ctx context.Context, db *sql.DB, id uuid.UUID) (int64, error) {
-	var v int64
-	err := db.QueryRowContext(ctx, "SELECT version FROM streams WHERE stream_id = ?", id[:]).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return v, err
-}

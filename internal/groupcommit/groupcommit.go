@@ -29,12 +29,11 @@ type Backend interface {
 	// Retryable reports an error after which the same transaction may succeed
 	// (a deadlock, a lock wait timeout, a busy database).
 	Retryable(err error) bool
-	// Conflict reports a unique-key violation on (stream, version): another
-	// writer got past the log lock, and the request lost the race.
+	// Conflict reports a unique-key violation. Under the log lock only a
+	// writer that bypasses it can cause one: the transaction is run again on
+	// what is then committed, which tells a client's conflict (a stream
+	// version or an event id now taken) from the store's own trouble.
 	Conflict(err error) bool
-	// StreamVersion reads a stream's version outside any transaction, 0 if
-	// it does not exist; it turns a Conflict into the error it stands for.
-	StreamVersion(ctx context.Context, id uuid.UUID) (int64, error)
 	// Translate maps a driver error to the store's vocabulary
 	// (eventstore.ErrUnavailable for an unreachable database).
 	Translate(err error) error
@@ -302,7 +301,7 @@ func (w *Writer) run(calls []*call) error {
 			}
 			return nil
 		}
-		if !errors.Is(err, errCallerLeft) && !w.backend.Retryable(err) {
+		if !errors.Is(err, errCallerLeft) && !w.backend.Retryable(err) && !w.backend.Conflict(err) {
 			break
 		}
 	}
@@ -311,22 +310,12 @@ func (w *Writer) run(calls []*call) error {
 		return nil // every caller left; each has its error
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: the write lock was not free within the request's time (%w)", eventstore.ErrUnavailable, err)
-	case len(calls) == 1 && w.backend.Conflict(err):
-		return w.conflict(calls[0].req, err)
+	case w.backend.Conflict(err):
+		// Still taken on a fresh read: rows the log's head does not account for.
+		return fmt.Errorf("a position or stream version this append needs is taken by a row the log head does not count: "+
+			"something writes to the database without the log lock (%w)", err)
 	}
 	return w.backend.Translate(err)
-}
-
-// conflict turns a unique-key violation into the wrong-expected-version
-// error it stands for, with the stream's version as it is now.
-func (w *Writer) conflict(req eventstore.AppendRequest, cause error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	current, err := w.backend.StreamVersion(ctx, req.StreamID)
-	if err != nil {
-		return w.backend.Translate(errors.Join(cause, err))
-	}
-	return &eventstore.WrongExpectedVersionError{StreamID: req.StreamID, Expected: req.Expected, Current: current}
 }
 
 type outcome struct {

@@ -59,10 +59,6 @@ func (writeBackend) Conflict(err error) bool { return isMySQLError(err, errDupKe
 
 func (writeBackend) Translate(err error) error { return translate(err) }
 
-func (b writeBackend) StreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
-	return eventsql.StreamVersion(ctx, b.db, id)
-}
-
 // mysqlTx is one group transaction.
 type mysqlTx struct{ tx *sql.Tx }
 

@@ -37,6 +37,19 @@ func TestConformance(t *testing.T) {
 			return openStore(t, dsn)
 		},
 		BeforeCommit: func(s eventstore.Store, f func()) { s.(*mysqlstore.Store).SetBeforeCommit(f) },
+		Exec: func(t *testing.T, s eventstore.Store, query string, args ...any) {
+			mu.Lock()
+			dsn := dsns[s]
+			mu.Unlock()
+			db, err := sql.Open("mysql", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(query, args...); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+		},
 	})
 }
 

@@ -223,10 +223,6 @@ func translate(err error) error {
 	return err
 }
 
-func (b writeBackend) StreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
-	return eventsql.StreamVersion(ctx, b.db, id)
-}
-
 // sqliteTx is one group transaction, begun IMMEDIATE.
 type sqliteTx struct{ tx *sql.Tx }
 

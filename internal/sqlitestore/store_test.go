@@ -2,6 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"strconv"
@@ -21,6 +22,16 @@ func TestConformance(t *testing.T) {
 	storetest.Exercise(t, storetest.Backend{
 		Open:         func(t *testing.T) eventstore.Store { return openStore(t, t.TempDir()) },
 		BeforeCommit: func(s eventstore.Store, f func()) { s.(*sqlitestore.Store).SetBeforeCommit(f) },
+		Exec: func(t *testing.T, s eventstore.Store, query string, args ...any) {
+			db, err := sql.Open("sqlite", s.(*sqlitestore.Store).Path()+"?_pragma=busy_timeout(5000)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(query, args...); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+		},
 	})
 }
 

@@ -28,6 +28,9 @@ type Backend struct {
 	// BeforeCommit makes f run inside each of s's append transactions just
 	// before COMMIT, so a test can hold a transaction open.
 	BeforeCommit func(s eventstore.Store, f func())
+	// Exec runs a statement on s's database behind the store's back, as a
+	// writer that ignores its rules would.
+	Exec func(t *testing.T, s eventstore.Store, query string, args ...any)
 }
 
 // Exercise runs the whole suite.
@@ -65,6 +68,10 @@ func Exercise(t *testing.T, b Backend) {
 	t.Run("HeldTransactionIsNotSkippedByReaders", func(t *testing.T) {
 		t.Parallel()
 		testHeldTransaction(t, b)
+	})
+	t.Run("UniqueKeyViolationIsNeverAFalseConflict", func(t *testing.T) {
+		t.Parallel()
+		testUniqueKeyViolation(t, b)
 	})
 	t.Run("ConcurrentAppendsThroughSeveralProcesses", func(t *testing.T) {
 		t.Parallel()
@@ -879,6 +886,34 @@ func testHeldTransaction(t *testing.T, b Backend) {
 
 // testSeveralProcesses races appends through several stores on one database,
 // as several service processes would: expected versions still hold.
+// testUniqueKeyViolation: when a row written behind the store's back takes
+// the position or the stream version an append was about to use, the append
+// fails without writing anything, and the error is not a conflict of the
+// client's making (a wrong expected version or a duplicate id) but the
+// store's own.
+func testUniqueKeyViolation(t *testing.T, b Backend) {
+	s := b.Open(t)
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(1)})
+	const rogue = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) VALUES (?, ?, ?, 1, 'thing', 'Rogue', '{}', ?)"
+	bytes := func(id uuid.UUID) []byte { return id[:] }
+	b.Exec(t, s, rogue, 2, bytes(uuid.New()), bytes(uuid.New()), time.Now().UTC())
+	victim := uuid.New()
+	b.Exec(t, s, rogue, 1000, bytes(uuid.New()), bytes(victim), time.Now().UTC())
+	cases := map[string]eventstore.AppendRequest{
+		"the next position is taken":      {StreamID: uuid.New(), StreamType: "thing", Events: batch(1)},
+		"the stream's version 1 is taken": {StreamID: victim, StreamType: "thing", Expected: eventstore.NoStream, Events: batch(1)},
+	}
+	for name, req := range cases {
+		_, err := s.Append(ctx(t), req)
+		if err == nil || errors.Is(err, eventstore.ErrWrongExpectedVersion) || errors.Is(err, eventstore.ErrDuplicateEventID) {
+			t.Errorf("%s: err = %v; want the store's own error, not a client's conflict", name, err)
+		}
+	}
+	if head, err := s.Head(ctx(t)); err != nil || head != 1 {
+		t.Errorf("head after the failed appends = %d (%v), want 1: nothing written", head, err)
+	}
+}
+
 func testSeveralProcesses(t *testing.T, b Backend) {
 	if b.OpenAgain == nil {
 		t.Skip("this store serves one process per database")
