@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -26,10 +27,20 @@ type stalledClient struct{ conn net.Conn }
 // stallOn sends GET path (with extra header lines) and reads up to 512 bytes.
 func stallOn(t *testing.T, s *server, path string, header ...string) *stalledClient {
 	t.Helper()
+	return dialAndSend(t, s, 4096, path, header...)
+}
+
+// dialAndSend is stallOn with a receive buffer of rcvbuf bytes (0: the
+// system's, which grows as the client reads).
+func dialAndSend(t *testing.T, s *server, rcvbuf int, path string, header ...string) *stalledClient {
+	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		if rcvbuf == 0 {
+			return nil
+		}
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
 		})
 		if err != nil {
 			return err
@@ -145,6 +156,54 @@ func TestSlowReadersCannotStarveLiveDeliveryReadsAppendsOrReadiness(t *testing.T
 			if grew := fileSize(t, wal) - walBefore; grew > written/2 {
 				t.Errorf("the WAL grew by %d MB while %d MB were appended beside slow readers; expected checkpoints to keep it small", grew>>20, written>>20)
 			}
+		}
+	})
+}
+
+// TestASlowButSteadySubscriberIsNeverCutAndAStalledOneIs: a subscriber that
+// reads 20 KB/s through a long history keeps its subscription however long
+// the server's writes block, because its connection keeps taking bytes; one
+// that stops reading is cut once the stall timeout passes without a byte.
+func TestASlowButSteadySubscriberIsNeverCutAndAStalledOneIs(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env []string) {
+		const stall = 2 * time.Second
+		srv := startServer(t, append(env, "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT=2s", "TRIBUTARY_HEARTBEAT=500ms")...)
+		stream := newID()
+		for i := 0; i < 8; i++ { // 8 MB of history: more than the socket buffers hold
+			srv.mustAppend(t, stream, appendBody{StreamType: "big", Events: bigBatch(100, 10_000)})
+		}
+		// A small receive buffer makes its window reopen every few KB: on
+		// loopback (MSS 64 KB) a large one reopens only each 64 KB read.
+		steady := dialAndSend(t, srv, 8192, "/events", "Accept: text/event-stream\r\n")
+		stalled := stallOn(t, srv, "/events", "Accept: text/event-stream\r\n")
+
+		// 2 KB every 100 ms for 10 s: five stall timeouts long. The kernel
+		// holds megabytes of the answer, so a cut would not show in what the
+		// client reads for minutes: the server's log says when it ended.
+		buf := make([]byte, 2048)
+		var got int
+		for end := time.Now().Add(5 * stall); time.Now().Before(end); {
+			steady.conn.SetReadDeadline(time.Now().Add(stall)) //nolint:errcheck
+			n, err := io.ReadFull(steady.conn, buf)
+			got += n
+			if err != nil {
+				t.Fatalf("the steady reader, after %d bytes at 20 KB/s: %v; expected its subscription to stay open", got, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		ended := func(c *stalledClient) bool {
+			for _, l := range srv.logLines() {
+				if l["msg"] == "request" && l["remote"] == c.conn.LocalAddr().String() {
+					return true
+				}
+			}
+			return false
+		}
+		if ended(steady) {
+			t.Errorf("the server ended the subscription of a client reading 20 KB/s; expected it to stay open while the client takes bytes")
+		}
+		if !ended(stalled) {
+			t.Errorf("the subscription of a client that stopped reading is still open after %s; expected it cut after the %s stall timeout", 5*stall, stall)
 		}
 	})
 }

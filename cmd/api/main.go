@@ -169,6 +169,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		OpenAPI:        api.OpenAPI,
 		Feed:           feed,
 		Heartbeat:      cfg.Heartbeat,
+		StallTimeout:   cfg.SubscriberStallTimeout,
 		Tokens:         tokens,
 		MaxEventBytes:  cfg.MaxEventBytes,
 		MaxSubscribers: cfg.MaxSubscribers,
@@ -181,6 +182,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		// No WriteTimeout: it would cut subscriptions. Normal responses get
 		// a write deadline per request (esthttp's timeout middleware).
 		IdleTimeout: 120 * time.Second,
+		ConnContext: esthttp.ConnContext, // lets a subscription see its client's progress
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	// Shutdown waits for responses to end; subscriptions never would.

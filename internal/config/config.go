@@ -18,25 +18,26 @@ const Prefix = "tributary"
 
 // Config is every setting of the service, with its default.
 type Config struct {
-	Addr                  string        `envconfig:"ADDR" default:":8080" desc:"address to listen on"`
-	MySQLDSN              string        `envconfig:"MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
-	DataDir               string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
-	MaxBodyBytes          int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
-	MaxBatch              int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
-	MaxEventBytes         int           `envconfig:"MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
-	MaxSubscribers        int           `envconfig:"MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
-	RequestTimeout        time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription, its response included"`
-	ReadHeaderTimeout     time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
-	ReadTimeout           time.Duration `envconfig:"READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included"`
-	Heartbeat             time.Duration `envconfig:"HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
-	PollInterval          time.Duration `envconfig:"POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`
-	MySQLMaxConns         int           `envconfig:"MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
-	AllowUnsafeDurability bool          `envconfig:"ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
-	StartupTimeout        time.Duration `envconfig:"STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
-	ShutdownTimeout       time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for requests in flight"`
-	LogLevel              slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	APITokens             string        `envconfig:"API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
-	APITokensFile         string        `envconfig:"API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
+	Addr                   string        `envconfig:"ADDR" default:":8080" desc:"address to listen on"`
+	MySQLDSN               string        `envconfig:"MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
+	DataDir                string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
+	MaxBodyBytes           int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
+	MaxBatch               int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
+	MaxEventBytes          int           `envconfig:"MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
+	MaxSubscribers         int           `envconfig:"MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
+	RequestTimeout         time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription, its response included"`
+	ReadHeaderTimeout      time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
+	ReadTimeout            time.Duration `envconfig:"READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included"`
+	Heartbeat              time.Duration `envconfig:"HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
+	SubscriberStallTimeout time.Duration `envconfig:"SUBSCRIBER_STALL_TIMEOUT" default:"30s" desc:"how long a subscriber's connection may take no bytes before it is cut (it resumes with Last-Event-ID)"`
+	PollInterval           time.Duration `envconfig:"POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`
+	MySQLMaxConns          int           `envconfig:"MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
+	AllowUnsafeDurability  bool          `envconfig:"ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
+	StartupTimeout         time.Duration `envconfig:"STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
+	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for requests in flight"`
+	LogLevel               slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	APITokens              string        `envconfig:"API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
+	APITokensFile          string        `envconfig:"API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
 }
 
 // Load reads the configuration from the environment and checks it.
@@ -68,6 +69,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BATCH must be at least 1, got %d", c.MaxBatch))
+	}
+	if c.SubscriberStallTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT must be at least 1s, got %s", c.SubscriberStallTimeout))
 	}
 	if c.Heartbeat < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_HEARTBEAT must be at least 100ms, got %s", c.Heartbeat))

@@ -35,6 +35,9 @@ type Options struct {
 	Feed Subscriber
 	// Heartbeat is how often an idle subscription gets a keep-alive comment.
 	Heartbeat time.Duration
+	// StallTimeout is how long a subscription's connection may take no
+	// bytes before it is cut (default 30 s, and at least two heartbeats).
+	StallTimeout time.Duration
 	// Tokens, when not empty, turn access control on: every endpoint but
 	// /healthz and /readyz then needs one of them.
 	Tokens []Token
@@ -76,6 +79,10 @@ func New(store eventstore.Store, opts Options) *Server {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
+	if opts.StallTimeout <= 0 {
+		opts.StallTimeout = 30 * time.Second
+	}
+	opts.StallTimeout = max(opts.StallTimeout, 2*opts.Heartbeat)
 	if opts.MaxEventBytes <= 0 {
 		opts.MaxEventBytes = 1 << 20
 	}

@@ -113,18 +113,17 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 		return err
 	}
 	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 4<<10)
-	// Every write has a deadline: a client that stops reading altogether is
-	// cut off (it resumes with Last-Event-ID), rather than hold a goroutine
-	// and its buffers for ever. A slow reader is not affected: the feed
-	// moves it to reading from the database.
-	writeTimeout := max(30*time.Second, 2*s.opts.Heartbeat)
+	// Every write is guarded: a client that takes no bytes for the stall
+	// timeout is cut off (it resumes with Last-Event-ID), rather than hold a
+	// goroutine and its buffers for ever. A slow reader is not cut while it
+	// takes bytes, and the feed moves it to reading from the database.
+	guard := newStallGuard(w, r, s.opts.StallTimeout)
+	bw := bufio.NewWriterSize(guard.writer(w), 4<<10)
 	flush := func() error {
-		rc.SetWriteDeadline(time.Now().Add(writeTimeout)) //nolint:errcheck // unsupported only off a real connection
 		if err := bw.Flush(); err != nil {
 			return err
 		}
-		return rc.Flush()
+		return guard.do(rc.Flush)
 	}
 	// Shutdown must not wait for a write that a client is not reading:
 	// when it starts, cut every subscription's pending write short.
@@ -149,7 +148,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 		case <-s.closing:
 			mu.Lock()
 			if !ended {
-				rc.SetWriteDeadline(time.Now()) //nolint:errcheck
+				guard.stop()
 			}
 			mu.Unlock()
 		case <-ctx.Done():

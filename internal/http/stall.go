@@ -1,0 +1,111 @@
+package http
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// connKey is the context key of the connection a request came on.
+type connKey struct{}
+
+// ConnContext records each connection in its requests' context, so that a
+// subscription can tell a slow client from a stalled one. Set it as the
+// http.Server's ConnContext; without it, a subscription is cut after
+// StallTimeout of one blocked write, however much the client took meanwhile.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// stallGuard bounds a subscription's writes by progress rather than by
+// time. A blocked write returns only once the kernel has room for more, which
+// a reader slower than the socket's queue (megabytes) may take minutes to
+// make; so while a write is blocked, the guard looks at how many bytes the
+// client has acknowledged, and moves the deadline on as long as that grows.
+// A client that takes nothing for the timeout is cut.
+type stallGuard struct {
+	rc       *http.ResponseController
+	acked    func() (uint64, bool) // nil where the connection cannot tell
+	timeout  time.Duration
+	interval time.Duration
+
+	mu      sync.Mutex
+	writing bool
+	cut     bool // the pending write was cut short: do not extend it
+	last    uint64
+	timer   *time.Timer
+}
+
+func newStallGuard(w http.ResponseWriter, r *http.Request, timeout time.Duration) *stallGuard {
+	g := &stallGuard{rc: http.NewResponseController(w), timeout: timeout, interval: max(min(timeout/4, time.Second), 10*time.Millisecond)}
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		g.acked = ackedBytes(c)
+	}
+	return g
+}
+
+// do runs one write under the guard.
+func (g *stallGuard) do(write func() error) error {
+	g.mu.Lock()
+	g.cut = false
+	g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
+	if g.acked != nil {
+		g.writing = true
+		g.last, _ = g.acked()
+		if g.timer == nil {
+			g.timer = time.AfterFunc(g.interval, g.check)
+		} else {
+			g.timer.Reset(g.interval)
+		}
+	}
+	g.mu.Unlock()
+	err := write()
+	if g.acked != nil {
+		g.mu.Lock()
+		g.writing = false
+		g.timer.Stop()
+		g.mu.Unlock()
+	}
+	return err
+}
+
+// check moves the deadline on if the client took bytes since the last look.
+func (g *stallGuard) check() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.writing || g.cut {
+		return
+	}
+	if n, ok := g.acked(); ok && n != g.last {
+		g.last = n
+		g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
+	}
+	g.timer.Reset(g.interval)
+}
+
+// stop ends a pending write now (shutdown); a later write, such as the
+// response's clean end, gets a deadline of its own.
+func (g *stallGuard) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cut = true
+	g.rc.SetWriteDeadline(time.Now()) //nolint:errcheck
+}
+
+// writer returns w with every write under the guard.
+func (g *stallGuard) writer(w http.ResponseWriter) guardedWriter { return guardedWriter{w, g} }
+
+type guardedWriter struct {
+	w http.ResponseWriter
+	g *stallGuard
+}
+
+func (gw guardedWriter) Write(p []byte) (n int, err error) {
+	err = gw.g.do(func() error {
+		n, err = gw.w.Write(p)
+		return err
+	})
+	return n, err
+}
