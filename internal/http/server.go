@@ -192,10 +192,11 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 
 // timeout bounds a normal request's context and response writing, so that
 // neither a stuck database nor a client that stops reading holds a request
-// for ever. Subscriptions are long-lived by design and exempt.
+// for ever. Subscriptions are long-lived by design and exempt; nothing else
+// is, whatever it accepts.
 func (s *Server) timeout(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wantsEvents(r) {
+		if isSubscription(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -207,6 +208,21 @@ func (s *Server) timeout(next http.Handler) http.Handler {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.RequestTimeout + writeGrace))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// isSubscription reports whether r asks for a subscription: a GET with
+// Accept: text/event-stream on one of the two routes that serve them,
+// /events and /streams/{id}/events. It runs before routing, so it matches
+// the path itself; a path it does not match keeps its timeout.
+func isSubscription(r *http.Request) bool {
+	if r.Method != http.MethodGet || !wantsEvents(r) {
+		return false
+	}
+	if r.URL.Path == "/events" {
+		return true
+	}
+	seg := strings.Split(r.URL.Path, "/") // "", "streams", id, "events"
+	return len(seg) == 4 && seg[0] == "" && seg[1] == "streams" && seg[2] != "" && seg[3] == "events"
 }
 
 // writeGrace is how much longer than its work a response may take to write.
