@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
@@ -102,7 +103,7 @@ func (s *Server) CloseSubscriptions() {
 // routes lists every route of the API.
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.timeout, middleware.GetHead)
+	r.Use(requestID, s.accessLog, s.recoverer, s.timeout, middleware.GetHead)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
 	}))
@@ -177,7 +178,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
-				slog.String("query", redactQuery(r.URL.RawQuery)),
+				slog.String("query", logQuery(r.URL.RawQuery)),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
@@ -188,6 +189,38 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(ww, r)
 	})
+}
+
+// requestID gives every request an id, which the access log records and
+// X-Request-Id returns. A client's own X-Request-Id is used only when it is
+// one short, printable token: anything else could forge or break log lines,
+// so it gets a fresh id instead.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids := r.Header.Values("X-Request-Id")
+		id := ""
+		if len(ids) == 1 && validRequestID(ids[0]) {
+			id = ids[0]
+		} else {
+			id = uuid.NewString()
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), middleware.RequestIDKey, id)))
+	})
+}
+
+// validRequestID reports whether a client's request id is 1–64 characters
+// of A–Z, a–z, 0–9, '.', '_' and '-'.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // timeout bounds a normal request's context and response writing, so that
