@@ -132,3 +132,85 @@ func waitLogLine(srv *server, match func(map[string]any) bool) bool {
 	}
 	return false
 }
+
+// TestQueryParametersAreStrictAndFiltersAreCapped requires a 400 problem
+// naming the parameter for an unknown, repeated or empty query parameter on
+// every endpoint, pages and subscriptions alike, so that a typo never widens
+// a filter to the whole log; and caps filters at 100 names and 4096
+// characters, which the SQLite store once answered with a 500 (and a
+// subscription with a hang).
+func TestQueryParametersAreStrictAndFiltersAreCapped(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, env []string) {
+		srv := startServer(t, env...)
+		id := newID()
+		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderPlaced")})
+		names := func(n int) string {
+			var b strings.Builder
+			for i := range n {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "T%d", i)
+			}
+			return b.String()
+		}
+		stream, one := "/streams/"+id+"/events", "/streams/"+id+"/events/1"
+		for _, tc := range []struct {
+			path, hint string
+			subscribe  bool
+		}{
+			{"/events?stream-type=order", "stream-type", true},
+			{"/events?types=A", "types", true},
+			{"/events?Type=A", "Type", true},
+			{"/events?type=A&type=B", "type", true},
+			{"/events?stream_type=order&stream_type=invoice", "stream_type", true},
+			{"/events?after=1&after=2", "after", true},
+			{"/events?type=", "type", true},
+			{"/events?stream_type=", "stream_type", true},
+			{"/events?after=", "after", true},
+			{"/events?limit=", "limit", false},
+			{"/events?type", "type", true},
+			{"/events?type=" + names(101), "100", true},
+			{"/events?stream_type=" + names(1000), "100", true},
+			{"/events?type=A" + strings.Repeat("b", 127) + strings.Repeat(",A"+strings.Repeat("b", 127), 32), "4096", true},
+			{stream + "?frm=2", "frm", true},
+			{stream + "?from=1&from=2", "from", true},
+			{stream + "?from=", "from", true},
+			{stream + "?direction=", "direction", false},
+			{stream + "?type=A", "type", true},
+			{"/streams?stream-type=order", "stream-type", false},
+			{"/streams?stream_type=" + names(101), "100", false},
+			{"/streams?limit=", "limit", false},
+			{"/streams?after=", "after", false},
+			{"/streams/" + id + "?x=1", "x", false},
+			{one + "?from=1", "from", false},
+		} {
+			requireProblemMentioning(t, srv.get(t, tc.path), http.StatusBadRequest, tc.hint)
+			if tc.subscribe {
+				requireProblemMentioning(t, subscribeRequest(t, srv, tc.path), http.StatusBadRequest, tc.hint)
+			}
+		}
+		requireProblemMentioning(t, srv.post(t, stream+"?stream_type=order", appendBody{Events: events(1, "A")}), http.StatusBadRequest, "stream_type")
+
+		// At the caps the filters work, on pages and subscriptions.
+		if got := srv.readLog(t, "/events?type="+names(99)+",OrderPlaced&stream_type="+names(99)+",order"); len(got) != 2 {
+			t.Errorf("GET /events with 100 names in each filter: expected the 2 events, got %d", len(got))
+		}
+		requireStatus(t, srv.get(t, "/streams?stream_type="+names(100)), http.StatusOK)
+		c := subscribe(t, srv, "/events?type="+names(99)+",OrderPlaced")
+		c.requireRetry(t)
+		c.requireEvents(t, false, 1, 2)
+		c.requireCaughtUp(t, 2)
+	})
+}
+
+// requireProblemMentioning requires a problem with status whose detail
+// mentions hint.
+func requireProblemMentioning(t *testing.T, r *response, status int, hint string) {
+	t.Helper()
+	p := checkProblem(t, r, status, "")
+	if !strings.Contains(p.Detail, hint) {
+		t.Errorf("%s %s: expected a problem detail mentioning %q, got %q", r.method, r.path, hint, p.Detail)
+	}
+}

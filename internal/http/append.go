@@ -69,6 +69,9 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if _, err := query(r); err != nil {
+		return err
+	}
 	if err := requireJSON(r); err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 
 // subscribeStream serves GET /streams/{id}/events as server-sent events.
 func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid.UUID) error {
-	q, err := query(r)
+	q, err := query(r, streamParams...)
 	if err != nil {
 		return err
 	}
