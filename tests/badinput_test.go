@@ -530,31 +530,6 @@ func TestBadInputNestedDeeplyIsRefusedAndTheServerStaysUp(t *testing.T) {
 	})
 }
 
-// TestBadInputLargestLastEventIDResumesAfterEverything subscribes with the
-// largest Last-Event-ID and from a browser would: nothing follows it, so no
-// event may arrive before caught-up (an overflowing "next version" would
-// replay the stream from its start).
-func TestBadInputLargestLastEventIDResumesAfterEverything(t *testing.T) {
-	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
-		id := newID()
-		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
-		const largest = "9223372036854775807"
-		for _, c := range []struct{ path, lastID string }{
-			{"/streams/" + id + "/events", largest},
-			{"/streams/" + id + "/events?from=" + largest, ""},
-			{"/events", largest},
-			{"/events?after=" + largest, ""},
-		} {
-			ids := badInputEventsBeforeCaughtUp(t, srv, c.path, c.lastID)
-			if len(ids) != 0 {
-				t.Errorf("GET %s with Last-Event-ID %q: expected no events before caught-up, got ids %v", c.path, c.lastID, ids)
-			}
-		}
-	})
-}
-
 // badInputEventsBeforeCaughtUp subscribes to path and returns the ids of the
 // event frames received before the caught-up frame.
 func badInputEventsBeforeCaughtUp(t *testing.T, srv *server, path, lastEventID string) []string {

@@ -214,3 +214,85 @@ func requireProblemMentioning(t *testing.T, r *response, status int, hint string
 		t.Errorf("%s %s: expected a problem detail mentioning %q, got %q", r.method, r.path, hint, p.Detail)
 	}
 }
+
+// TestSubscriptionFromAPointNeverReachedIsA409SayingWhereTheLogIs subscribes
+// from ids the server has never reached (a stream version past the stream's,
+// a position past the log's head, the largest id there is), as a client
+// carrying ids from another or a restored database would: each is a 409
+// problem with both numbers, never a silent skip. The last id reached is
+// fine, and plain reads past the end are empty pages (nothing is lost).
+func TestSubscriptionFromAPointNeverReachedIsA409SayingWhereTheLogIs(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, env []string) {
+		srv := startServer(t, env...)
+		id, empty := newID(), newID()
+		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
+		const largest = "9223372036854775807"
+		stream, none := "/streams/"+id+"/events", "/streams/"+empty+"/events"
+		for _, tc := range []struct {
+			path, lastID       string
+			requested, current int64
+		}{
+			{none, "5", 5, 0},
+			{none + "?from=6", "", 6, 0},
+			{none + "?from=2", "", 2, 0},
+			{stream, "4", 4, 3},
+			{stream + "?from=5", "", 5, 3},
+			{stream, largest, 1<<63 - 1, 3},
+			{stream + "?from=" + largest, "", 1<<63 - 1, 3},
+			{"/events", "42", 42, 3},
+			{"/events?after=4", "", 4, 3},
+			{"/events?stream_type=order", "4", 4, 3},
+			{"/events", largest, 1<<63 - 1, 3},
+		} {
+			var header []string
+			if tc.lastID != "" {
+				header = []string{"Last-Event-ID", tc.lastID}
+			}
+			r := subscribeRequest(t, srv, tc.path, header...)
+			p := checkProblem(t, r, http.StatusConflict, "starting-point-ahead")
+			if p.Requested == nil || *p.Requested != tc.requested || p.Current == nil || *p.Current != tc.current {
+				t.Errorf("%s with Last-Event-ID %q: expected requested %d and current %d in the problem, got %s",
+					r.path, tc.lastID, tc.requested, tc.current, r.Body)
+			}
+			for _, n := range []string{fmt.Sprint(tc.requested), fmt.Sprint(tc.current)} {
+				if !strings.Contains(p.Detail, n) {
+					t.Errorf("%s with Last-Event-ID %q: expected the detail to say %s, got %q", r.path, tc.lastID, n, p.Detail)
+				}
+			}
+		}
+
+		// The points reached: the end of a stream, of the log, and the start
+		// of a stream that does not exist yet.
+		for _, tc := range []struct {
+			path, lastID string
+			stream       bool
+			caughtUp     int64
+		}{
+			{stream, "3", true, 3},
+			{stream + "?from=4", "", true, 3},
+			{none + "?from=1", "", true, 0},
+			{none, "0", true, 0},
+			{"/events", "3", false, 3},
+			{"/events?after=3", "", false, 3},
+		} {
+			var header []string
+			if tc.lastID != "" {
+				header = []string{"Last-Event-ID", tc.lastID}
+			}
+			c := subscribe(t, srv, tc.path, header...)
+			c.requireRetry(t)
+			c.requireCaughtUp(t, tc.caughtUp)
+			c.Close()
+		}
+
+		// Pages past the end are empty: nothing is skipped by reading them.
+		for _, path := range []string{"/events?after=42", stream + "?from=99", "/events?after=" + largest} {
+			r := srv.get(t, path)
+			requireStatus(t, r, http.StatusOK)
+			if strings.Contains(string(r.Body), `"id"`) {
+				t.Errorf("GET %s: expected an empty page, got %s", path, r.Body)
+			}
+		}
+	})
+}

@@ -95,6 +95,7 @@ func TestErrorTable(t *testing.T) {
 		{fmt.Errorf("append: %w", &eventstore.WrongExpectedVersionError{StreamID: id, Expected: eventstore.Exactly(2), Current: 5}), 409, "wrong-expected-version"},
 		{&eventstore.DuplicateEventError{EventID: id}, 409, "duplicate-event-id"},
 		{&eventstore.StreamTypeMismatchError{StreamID: id, Stored: "a", Given: "b"}, 409, "stream-type-mismatch"},
+		{&aheadError{requested: 5, current: 0, detail: "ahead"}, 409, "starting-point-ahead"},
 		{&detailError{kind: errTooLarge, detail: "big"}, 413, "too-large"},
 		{&detailError{kind: errUnsupportedMedia, detail: "xml"}, 415, "unsupported-media-type"},
 		{fmt.Errorf("ping: %w: dial refused", eventstore.ErrUnavailable), 503, "unavailable"},
