@@ -1,7 +1,11 @@
 package tests
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -330,4 +334,102 @@ func TestAppendBodyMemberNamesAreExactAndNeverRepeated(t *testing.T) {
 			t.Errorf("refused appends wrote %d events", len(log))
 		}
 	})
+}
+
+// gzipped compresses s.
+func gzipped(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody
+// appends gzip bodies (stored as if sent plain), holds a gzip bomb to the
+// body limit by its decompressed size (413), and refuses encodings the
+// server does not decode (415) and corrupt gzip (400), writing nothing.
+func TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, env []string) {
+		srv := startServer(t, append(env, "TRIBUTARY_MAX_BODY_BYTES=4096")...)
+		const body = `{"stream_type":"order","events":[{"type":"A","data":{"total":10}}]}`
+		id := newID()
+		requireStatus(t, srv.post(t, "/streams/"+id+"/events", gzipped(t, body), "Content-Encoding", "gzip"), http.StatusCreated)
+		requireStatus(t, srv.post(t, "/streams/"+id+"/events", body, "Content-Encoding", "identity"), http.StatusCreated)
+		r := srv.get(t, "/streams/"+id+"/events/1")
+		requireStatus(t, r, http.StatusOK)
+		var e event
+		r.decode(t, &e)
+		if string(e.Data) != `{"total":10}` {
+			t.Errorf("a gzip append stored data %s, expected {\"total\":10}", e.Data)
+		}
+
+		// 1 MiB of spaces inside the JSON: 1 KiB compressed, over the limit decompressed.
+		bomb := gzipped(t, `{"stream_type":"order",`+strings.Repeat(" ", 1<<20)+`"events":[{"type":"A","data":1}]}`)
+		if len(bomb) > 4096 {
+			t.Fatalf("the gzip bomb is %d bytes compressed; expected it under the 4096-byte limit", len(bomb))
+		}
+		fresh := func() string { return "/streams/" + newID() + "/events" }
+		requireProblemMentioning(t, srv.post(t, fresh(), bomb, "Content-Encoding", "gzip"), http.StatusRequestEntityTooLarge, "4096")
+		for _, enc := range []string{"br", "deflate", "compress", "zstd", "gzip, gzip", "x-unknown"} {
+			requireProblemMentioning(t, srv.post(t, fresh(), gzipped(t, body), "Content-Encoding", enc), http.StatusUnsupportedMediaType, "Content-Encoding")
+		}
+		requireProblemMentioning(t, srv.post(t, fresh(), body, "Content-Encoding", "gzip"), http.StatusBadRequest, "gzip")
+		corrupt := gzipped(t, body)
+		corrupt[len(corrupt)/2] ^= 0xff
+		checkProblem(t, srv.post(t, fresh(), corrupt, "Content-Encoding", "gzip"), http.StatusBadRequest, "bad-request")
+		requireProblemMentioning(t, srv.post(t, fresh(), []byte{}, "Content-Encoding", "gzip"), http.StatusBadRequest, "empty")
+
+		// Transfer-Encoding oddities, on a raw connection: each ends at once,
+		// writing nothing: in a problem+json 4xx where the handler sees the
+		// request, or in net/http's own answer where it refuses the request
+		// before any handler runs (plain text, 400 or 501; it cannot be
+		// changed short of replacing net/http's parser).
+		for _, tc := range []struct {
+			name, raw string
+			netHTTP   bool // answered by net/http itself
+		}{
+			{"a malformed chunk", "POST " + fresh() + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", false},
+			{"a chunk longer than said", "POST " + fresh() + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}}}\r\n0\r\n\r\n", false},
+			{"gzip transfer", "POST " + fresh() + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", true},
+			{"both lengths", "POST " + fresh() + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", true},
+			{"chunked twice", "POST " + fresh() + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", true},
+			{"identity transfer", "POST " + fresh() + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: identity\r\n\r\n", true},
+		} {
+			status, ctype, b := rawExchange(t, srv, tc.raw)
+			switch {
+			case status == http.StatusNotImplemented && tc.netHTTP:
+			case status < 400 || status >= 500:
+				t.Errorf("%s: expected a 4xx, got %d %q %s", tc.name, status, ctype, b)
+			case ctype != "application/problem+json" && !tc.netHTTP:
+				t.Errorf("%s: expected a problem+json answer, got %d %q %s", tc.name, status, ctype, b)
+			}
+		}
+		if log := srv.readLog(t, "/events"); len(log) != 2 {
+			t.Errorf("expected only the 2 good appends in the log, got %d events", len(log))
+		}
+	})
+}
+
+// rawExchange writes raw on a new connection and reads one response.
+func rawExchange(t *testing.T, srv *server, raw string) (status int, contentType string, body []byte) {
+	t.Helper()
+	c := faultDial(t, srv)
+	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+	if _, err := c.Write([]byte(raw)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("read the answer to %q: %v", raw, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header.Get("Content-Type"), b
 }

@@ -2,6 +2,8 @@ package http
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -118,7 +120,11 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 // encoding/json/v2 is built from: encoding/json matches names without regard
 // to case and takes the last of repeated members, and cannot be told not to.
 func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
-	dec := jsontext.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+	body, err := decodedBody(w, r, max)
+	if err != nil {
+		return err
+	}
+	dec := jsontext.NewDecoder(http.MaxBytesReader(w, body, max))
 	if err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)); err != nil {
 		return decodeError(err, max)
 	}
@@ -133,6 +139,33 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 	return nil
 }
 
+// decodedBody returns the request body with its Content-Encoding undone:
+// identity (or none) and gzip are decoded, anything else is a 415. The
+// caller bounds what it reads of the result, so the body limit applies to
+// the decompressed size; the compressed body is bounded too.
+func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadCloser, error) {
+	encodings := r.Header.Values("Content-Encoding")
+	enc := ""
+	if len(encodings) == 1 {
+		enc = strings.ToLower(trimHTTPSpace(encodings[0]))
+	}
+	switch {
+	case len(encodings) == 0 || enc == "identity":
+		return r.Body, nil
+	case enc == "gzip" || enc == "x-gzip":
+		zr, err := gzip.NewReader(http.MaxBytesReader(w, r.Body, max))
+		if errors.Is(err, io.EOF) {
+			return nil, badRequest("the body is empty; send a JSON object, gzip-compressed as Content-Encoding says")
+		}
+		if err != nil {
+			return nil, decodeError(err, max)
+		}
+		return zr, nil // closing it leaves the body to net/http, which closes it
+	}
+	return nil, &detailError{kind: errUnsupportedMedia,
+		detail: fmt.Sprintf("Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)", strings.Join(encodings, ", "))}
+}
+
 // decodeError explains a JSON decoding failure to the client.
 func decodeError(err error, max int64) error {
 	var tooBig *http.MaxBytesError
@@ -143,7 +176,9 @@ func decodeError(err error, max int64) error {
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return &detailError{kind: errRequestTimeout, detail: "the body did not arrive in time (TRIBUTARY_READ_TIMEOUT); nothing was written"}
 	case errors.As(err, &tooBig):
-		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes (TRIBUTARY_MAX_BODY_BYTES)", max)}
+		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes (TRIBUTARY_MAX_BODY_BYTES; for a gzip body, once decompressed)", max)}
+	case errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, new(flate.CorruptInputError)):
+		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: %v", err)
 	case errors.As(err, &syntax) && errors.Is(err, io.ErrUnexpectedEOF):
 		if syntax.ByteOffset == 0 {
 			return badRequest("the body is empty; send a JSON object")
