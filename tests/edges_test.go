@@ -433,3 +433,80 @@ func rawExchange(t *testing.T, srv *server, raw string) (status int, contentType
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, res.Header.Get("Content-Type"), b
 }
+
+// TestBrowsersOnAllowedOriginsMayAppendReadAndSubscribe plays a page served
+// from another origin: with TRIBUTARY_CORS_ORIGINS, a preflight needs no
+// token and allows the API's methods and headers, answers carry
+// Access-Control-Allow-Origin and expose ETag, Location and Link, and a
+// subscription works with ?access_token=. Other origins, and a server
+// without the setting, get no CORS headers; a bad origin stops start-up.
+func TestBrowsersOnAllowedOriginsMayAppendReadAndSubscribe(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, env []string) {
+		const app, evil, secret = "https://app.example", "https://evil.example", "cors-write-secret-0001"
+		srv := startServer(t, append(env, "TRIBUTARY_CORS_ORIGINS=https://other.example, "+app,
+			"TRIBUTARY_API_TOKENS=app:write:"+secret)...)
+		id := newID()
+		stream := "/streams/" + id + "/events"
+		headerHas := func(r *response, name string, want ...string) {
+			t.Helper()
+			got := strings.ToLower(strings.Join(r.Header.Values(name), ","))
+			for _, w := range want {
+				if !strings.Contains(got, strings.ToLower(w)) {
+					t.Errorf("%s %s: expected %s to hold %s, got %q", r.method, r.path, name, w, got)
+				}
+			}
+		}
+
+		pre := srv.do(t, http.MethodOptions, stream, nil, "Origin", app, "Access-Control-Request-Method", "POST",
+			"Access-Control-Request-Headers", "authorization, content-type, if-match, content-encoding")
+		if pre.Status/100 != 2 {
+			t.Errorf("preflight from %s: expected a 2xx without a token, got %d %s", app, pre.Status, pre.Body)
+		}
+		headerHas(pre, "Access-Control-Allow-Origin", app)
+		headerHas(pre, "Access-Control-Allow-Methods", "POST")
+		headerHas(pre, "Access-Control-Allow-Headers", "authorization", "content-type", "if-match", "content-encoding")
+
+		r := srv.post(t, stream, appendBody{StreamType: "order", Events: events(1, "A")}, "Origin", app, "Authorization", "Bearer "+secret)
+		requireStatus(t, r, http.StatusCreated)
+		headerHas(r, "Access-Control-Allow-Origin", app)
+		headerHas(r, "Access-Control-Expose-Headers", "ETag", "Location", "Link")
+
+		c := subscribe(t, srv, stream+"?access_token="+secret, "Origin", app)
+		if got := c.header.Get("Access-Control-Allow-Origin"); got != app {
+			t.Errorf("subscription from %s: expected Access-Control-Allow-Origin %s, got %q", app, app, got)
+		}
+		c.requireRetry(t)
+		c.requireEvents(t, true, 1)
+		c.Close()
+
+		for _, r := range []*response{
+			srv.get(t, stream, "Origin", evil, "Authorization", "Bearer "+secret),
+			srv.do(t, http.MethodOptions, stream, nil, "Origin", evil, "Access-Control-Request-Method", "POST"),
+		} {
+			if got := r.Header.Get("Access-Control-Allow-Origin"); got != "" {
+				t.Errorf("%s %s from %s: expected no Access-Control-Allow-Origin, got %q", r.method, r.path, evil, got)
+			}
+		}
+
+		plain := startServer(t, env...)
+		for _, r := range []*response{
+			plain.get(t, "/events", "Origin", app),
+			plain.do(t, http.MethodOptions, "/events", nil, "Origin", app, "Access-Control-Request-Method", "GET"),
+		} {
+			if got := r.Header.Get("Access-Control-Allow-Origin"); got != "" {
+				t.Errorf("%s %s on a server without TRIBUTARY_CORS_ORIGINS: expected no CORS headers, got Access-Control-Allow-Origin %q", r.method, r.path, got)
+			}
+		}
+		star := startServer(t, append(env, "TRIBUTARY_CORS_ORIGINS=*")...)
+		if got := star.get(t, "/events", "Origin", evil).Header.Get("Access-Control-Allow-Origin"); got != "*" {
+			t.Errorf("GET /events with TRIBUTARY_CORS_ORIGINS=*: expected Access-Control-Allow-Origin *, got %q", got)
+		}
+	})
+	for _, bad := range []string{"app.example", "https://app.example/path", "ftp://app.example", "https://app.example, *", "https://*.*.example"} {
+		code, _, stderr := runCommand(t, []string{"TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_CORS_ORIGINS=" + bad}, "serve")
+		if code == 0 || !strings.Contains(stderr, "TRIBUTARY_CORS_ORIGINS") {
+			t.Errorf("TRIBUTARY_CORS_ORIGINS=%q: expected start-up to fail naming the variable, got exit %d: %s", bad, code, stderr)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/cors"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -46,6 +47,9 @@ type Options struct {
 	// RequestTimeout bounds a normal request: its work and its response.
 	// Subscriptions are exempt: they are meant to stay open.
 	RequestTimeout time.Duration
+	// CORSOrigins, when not empty, lets pages served from these origins
+	// call the API from a browser ("*" for any).
+	CORSOrigins []string
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -103,7 +107,12 @@ func (s *Server) CloseSubscriptions() {
 // routes lists every route of the API.
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(requestID, s.accessLog, s.recoverer, s.timeout, middleware.GetHead)
+	r.Use(requestID, s.accessLog)
+	if len(s.opts.CORSOrigins) > 0 {
+		// Before access control: a preflight carries no token.
+		r.Use(corsHandler(s.opts.CORSOrigins))
+	}
+	r.Use(s.recoverer, s.timeout, middleware.GetHead)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
 	}))
@@ -188,6 +197,22 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			)
 		}()
 		next.ServeHTTP(ww, r)
+	})
+}
+
+// corsHandler answers preflights and adds the CORS headers for pages on the
+// given origins. Credentials (cookies) are never allowed: access is by bearer
+// token, which a browser never sends on its own, so even "*" lets no page
+// act for a user without the user's token.
+func corsHandler(origins []string) func(http.Handler) http.Handler {
+	return cors.Handler(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Content-Encoding", "If-Match", "If-None-Match",
+			"Last-Event-ID", "X-Request-Id"},
+		ExposedHeaders:   []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"},
+		AllowCredentials: false,
+		MaxAge:           600,
 	})
 }
 
