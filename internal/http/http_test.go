@@ -467,3 +467,55 @@ func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 		t.Fatalf("after the outage the stream is %+v (%v), want version 2: the append refused during the outage wrote nothing", st, err)
 	}
 }
+
+// TestMethodNotAllowedListsExactlyThePathsMethods checks the Allow header of
+// a 405 on every path, including the mount points of chi's nested routes
+// (/streams, /streams/{id}), which match any method.
+func TestMethodNotAllowedListsExactlyThePathsMethods(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		s := newServer(t, nil, store)
+		id := uuid.NewString()
+		for _, tc := range []struct{ method, path, allow string }{
+			{"PUT", "/streams", "GET, HEAD"},
+			{"POST", "/streams", "GET, HEAD"},
+			{"POST", "/streams/" + id, "GET, HEAD"},
+			{"DELETE", "/streams/" + id, "GET, HEAD"},
+			{"DELETE", "/streams/" + id + "/events", "GET, HEAD, POST"},
+			{"PUT", "/streams/" + id + "/events", "GET, HEAD, POST"},
+			{"POST", "/streams/" + id + "/events/1", "GET, HEAD"},
+			{"POST", "/events", "GET, HEAD"},
+			{"DELETE", "/healthz", "GET, HEAD"},
+			{"POST", "/readyz", "GET, HEAD"},
+			{"PATCH", "/openapi.yaml", "GET, HEAD"},
+		} {
+			r := s.do(tc.method, tc.path, "")
+			if r.status != 405 || r.header.Get("Allow") != tc.allow {
+				t.Errorf("%s %s: %d with Allow %q, want 405 with Allow %q", tc.method, tc.path, r.status, r.header.Get("Allow"), tc.allow)
+			}
+		}
+	})
+}
+
+// TestProblemDetailsAreWrittenWithoutHTMLEscapes reads a detail holding <
+// and > as it is meant to be read: Bearer <token>, not Bearer \u003ctoken\u003e.
+func TestProblemDetailsAreWrittenWithoutHTMLEscapes(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		tokens, err := esthttp.ParseTokens("app:read:s3cr3t-0123456789")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{Tokens: tokens}))
+		t.Cleanup(srv.Close)
+		resp, err := http.Get(srv.URL + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 401 || !strings.Contains(string(b), "Bearer <token>") || strings.Contains(string(b), `\u003c`) {
+			t.Errorf("401 body = %s; want a detail that reads Bearer <token>, without HTML escapes", b)
+		}
+	})
+}

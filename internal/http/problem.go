@@ -143,7 +143,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"request_id", middleware.GetReqID(r.Context()), "error", err)
 	}
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(p); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // a detail such as "Bearer <token>" reads as written
+	if err := enc.Encode(p); err != nil {
 		s.log.Error("encode problem", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -156,18 +156,49 @@ func (s *Server) adapt(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// allowed lists the methods the router accepts on path, for a 405's Allow.
+// allowed lists the methods the router serves on path, for a 405's Allow.
+// It matches path against the routes chi.Walk lists rather than asking
+// Mux.Match: the mount points of nested routes (/streams, /streams/{id})
+// match every method.
 func allowed(router chi.Routes, path string) string {
+	served := map[string]bool{}
+	_ = chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if routeMatches(route, path) {
+			served[method] = true
+		}
+		return nil
+	})
 	var methods []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		if router.Match(chi.NewRouteContext(), m, path) {
+		if served[m] {
 			methods = append(methods, m)
 			if m == http.MethodGet {
-				methods = append(methods, http.MethodHead)
+				methods = append(methods, http.MethodHead) // middleware.GetHead
 			}
 		}
 	}
 	return strings.Join(methods, ", ")
+}
+
+// routeMatches reports whether a chi route pattern, such as
+// /streams/{streamID}/events, matches path. A trailing slash does not
+// matter, as it does not to a nested route.
+func routeMatches(route, path string) bool {
+	rs := strings.Split(strings.TrimSuffix(route, "/"), "/")
+	ps := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	if len(rs) != len(ps) {
+		return false
+	}
+	for i, r := range rs {
+		if strings.HasPrefix(r, "{") && strings.HasSuffix(r, "}") {
+			if ps[i] == "" {
+				return false
+			}
+		} else if r != ps[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // accessLog logs one structured line per request, and echoes the request id.
