@@ -27,7 +27,7 @@ type Config struct {
 	MaxBatch              int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
 	MaxEventBytes         int           `envconfig:"MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
 	MaxSubscribers        int           `envconfig:"MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
-	RequestTimeout        time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription, its response included"`
+	RequestTimeout        time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`
 	ReadHeaderTimeout     time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
 	ReadTimeout           time.Duration `envconfig:"READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included"`
 	Heartbeat             time.Duration `envconfig:"HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
