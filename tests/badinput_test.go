@@ -1,16 +1,12 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The bad-input table: hostile or malformed input, on every field and
@@ -528,49 +524,4 @@ func TestBadInputNestedDeeplyIsRefusedAndTheServerStaysUp(t *testing.T) {
 			t.Errorf("GET /events: expected only the one event stored, got %d", len(log))
 		}
 	})
-}
-
-// badInputEventsBeforeCaughtUp subscribes to path and returns the ids of the
-// event frames received before the caught-up frame.
-func badInputEventsBeforeCaughtUp(t *testing.T, srv *server, path, lastEventID string) []string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	res, err := srv.client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(res.Body)
-		t.Fatalf("GET %s as a subscription with Last-Event-ID %q: expected 200, got %d with body %s", path, lastEventID, res.StatusCode, b)
-	}
-	var ids []string
-	var frameID string
-	rd := bufio.NewReader(res.Body)
-	for {
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			t.Fatalf("GET %s: the subscription ended before caught-up (%v); events so far: %v", path, err, ids)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		switch {
-		case line == "event: caught-up":
-			return ids
-		case strings.HasPrefix(line, "id: "):
-			frameID = strings.TrimPrefix(line, "id: ")
-		case strings.HasPrefix(line, "data: ") && frameID != "":
-			ids = append(ids, frameID)
-		case line == "":
-			frameID = ""
-		}
-	}
 }
