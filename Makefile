@@ -7,12 +7,13 @@ help: ## list the targets
 test: ## run all tests with the race detector
 	go test -race -count=1 ./...
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go vet, staticcheck, and openapi.yaml under Ajv 8 (needs node and npm)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	cd api/validate && npm ci --no-audit --no-fund --loglevel=error && node validate.mjs ../openapi.yaml
 
-run: ## run the service (needs TRIBUTARY_MYSQL_DSN)
+run: ## run the service on :8080 (embedded store in ./data; set TRIBUTARY_MYSQL_DSN for MySQL)
 	go run ./cmd/api
 
 build: ## build the binary into bin/api

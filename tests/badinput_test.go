@@ -1,16 +1,12 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The bad-input table: hostile or malformed input, on every field and
@@ -528,74 +524,4 @@ func TestBadInputNestedDeeplyIsRefusedAndTheServerStaysUp(t *testing.T) {
 			t.Errorf("GET /events: expected only the one event stored, got %d", len(log))
 		}
 	})
-}
-
-// TestBadInputLargestLastEventIDResumesAfterEverything subscribes with the
-// largest Last-Event-ID and from a browser would: nothing follows it, so no
-// event may arrive before caught-up (an overflowing "next version" would
-// replay the stream from its start).
-func TestBadInputLargestLastEventIDResumesAfterEverything(t *testing.T) {
-	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
-		id := newID()
-		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
-		const largest = "9223372036854775807"
-		for _, c := range []struct{ path, lastID string }{
-			{"/streams/" + id + "/events", largest},
-			{"/streams/" + id + "/events?from=" + largest, ""},
-			{"/events", largest},
-			{"/events?after=" + largest, ""},
-		} {
-			ids := badInputEventsBeforeCaughtUp(t, srv, c.path, c.lastID)
-			if len(ids) != 0 {
-				t.Errorf("GET %s with Last-Event-ID %q: expected no events before caught-up, got ids %v", c.path, c.lastID, ids)
-			}
-		}
-	})
-}
-
-// badInputEventsBeforeCaughtUp subscribes to path and returns the ids of the
-// event frames received before the caught-up frame.
-func badInputEventsBeforeCaughtUp(t *testing.T, srv *server, path, lastEventID string) []string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	res, err := srv.client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(res.Body)
-		t.Fatalf("GET %s as a subscription with Last-Event-ID %q: expected 200, got %d with body %s", path, lastEventID, res.StatusCode, b)
-	}
-	var ids []string
-	var frameID string
-	rd := bufio.NewReader(res.Body)
-	for {
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			t.Fatalf("GET %s: the subscription ended before caught-up (%v); events so far: %v", path, err, ids)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		switch {
-		case line == "event: caught-up":
-			return ids
-		case strings.HasPrefix(line, "id: "):
-			frameID = strings.TrimPrefix(line, "id: ")
-		case strings.HasPrefix(line, "data: ") && frameID != "":
-			ids = append(ids, frameID)
-		case line == "":
-			frameID = ""
-		}
-	}
 }

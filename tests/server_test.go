@@ -471,6 +471,8 @@ type problem struct {
 	CurrentVersion  *int64          `json:"current_version"`
 	EventID         string          `json:"event_id"`
 	StreamType      string          `json:"stream_type"`
+	Requested       *int64          `json:"requested"`
+	Current         *int64          `json:"current"`
 }
 
 // checkProblem reports (without stopping) every way r fails to be a

@@ -174,6 +174,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		MaxEventBytes:  cfg.MaxEventBytes,
 		MaxSubscribers: cfg.MaxSubscribers,
 		RequestTimeout: cfg.RequestTimeout,
+		CORSOrigins:    cfg.CORSOrigins,
 	})
 	srv := &http.Server{
 		Handler:           handler,

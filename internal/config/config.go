@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,7 +27,7 @@ type Config struct {
 	MaxBatch               int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
 	MaxEventBytes          int           `envconfig:"MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
 	MaxSubscribers         int           `envconfig:"MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
-	RequestTimeout         time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription, its response included"`
+	RequestTimeout         time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`
 	ReadHeaderTimeout      time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
 	ReadTimeout            time.Duration `envconfig:"READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included"`
 	Heartbeat              time.Duration `envconfig:"HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
@@ -38,6 +40,7 @@ type Config struct {
 	LogLevel               slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	APITokens              string        `envconfig:"API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
 	APITokensFile          string        `envconfig:"API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
+	CORSOrigins            []string      `envconfig:"CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com, or *); empty: no CORS headers"`
 }
 
 // Load reads the configuration from the environment and checks it.
@@ -79,10 +82,38 @@ func (c Config) validate() error {
 	if c.PollInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_POLL_INTERVAL must be at least 1ms, got %s", c.PollInterval))
 	}
+	for i, o := range c.CORSOrigins {
+		c.CORSOrigins[i] = strings.TrimSpace(o)
+		if err := validOrigin(c.CORSOrigins[i], len(c.CORSOrigins)); err != nil {
+			errs = append(errs, fmt.Errorf("TRIBUTARY_CORS_ORIGINS: %w", err))
+		}
+	}
 	if c.MySQLMaxConns < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_MAX_CONNS must be at least 1, got %d", c.MySQLMaxConns))
 	}
 	return errors.Join(errs...)
+}
+
+// validOrigin checks one entry of CORS_ORIGINS, of n in all: * alone, or
+// scheme://host[:port] with scheme http or https, no path, and at most one *
+// in the host for a family of subdomains.
+func validOrigin(o string, n int) error {
+	if o == "*" {
+		if n > 1 {
+			return errors.New("* allows every origin; give it alone")
+		}
+		return nil
+	}
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		return fmt.Errorf("%q is not an origin such as https://app.example or http://localhost:3000", o)
+	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("%q: an origin is scheme://host[:port], without a path, query or user", o)
+	case strings.Count(o, "*") > 1:
+		return fmt.Errorf("%q: an origin may hold one * (https://*.example.com)", o)
+	}
+	return nil
 }
 
 // Usage writes the table of variables, their defaults and meanings.

@@ -2,14 +2,19 @@ package http
 
 import (
 	"bytes"
-	"encoding/json"
+	"compress/flate"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -22,10 +27,10 @@ type appendRequest struct {
 }
 
 type newEventJSON struct {
-	ID       string          `json:"id"`
-	Type     string          `json:"type"`
-	Data     json.RawMessage `json:"data"`
-	Metadata json.RawMessage `json:"metadata"`
+	ID       string         `json:"id"`
+	Type     string         `json:"type"`
+	Data     jsontext.Value `json:"data"`
+	Metadata jsontext.Value `json:"metadata"`
 }
 
 // validate checks the request's shape and limits and converts it.
@@ -69,6 +74,9 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if _, err := query(r); err != nil {
+		return err
+	}
 	if err := requireJSON(r); err != nil {
 		return err
 	}
@@ -103,16 +111,26 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // decodeJSON decodes one JSON object of at most max bytes from the body into
-// v, refusing unknown fields and anything after the object.
+// v, strictly: member names must match exactly (case matters), no member
+// may be unknown or repeated at any depth (data and metadata included:
+// parsers disagree on which of two equal names wins), the text must be
+// UTF-8 without lone surrogates, and nothing may follow the object.
+//
+// It uses github.com/go-json-experiment/json, the implementation
+// encoding/json/v2 is built from: encoding/json matches names without regard
+// to case and takes the last of repeated members, and cannot be told not to.
 func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := decodedBody(w, r, max)
+	if err != nil {
+		return err
+	}
+	dec := jsontext.NewDecoder(http.MaxBytesReader(w, body, max))
+	if err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)); err != nil {
 		return decodeError(err, max)
 	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		if err != nil {
-			if de := decodeError(err, max); errors.Is(de, errTooLarge) {
+			if de := decodeError(err, max); errors.Is(de, errTooLarge) || errors.Is(de, errRequestTimeout) {
 				return de
 			}
 		}
@@ -121,48 +139,121 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 	return nil
 }
 
+// decodedBody returns the request body with its Content-Encoding undone:
+// identity (or none) and gzip are decoded, anything else is a 415. The
+// caller bounds what it reads of the result, so the body limit applies to
+// the decompressed size; the compressed body is bounded too.
+func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadCloser, error) {
+	encodings := r.Header.Values("Content-Encoding")
+	enc := ""
+	if len(encodings) == 1 {
+		enc = strings.ToLower(trimHTTPSpace(encodings[0]))
+	}
+	switch {
+	case len(encodings) == 0 || enc == "identity":
+		return r.Body, nil
+	case enc == "gzip" || enc == "x-gzip":
+		zr, err := gzip.NewReader(http.MaxBytesReader(w, r.Body, max))
+		if errors.Is(err, io.EOF) {
+			return nil, badRequest("the body is empty; send a JSON object, gzip-compressed as Content-Encoding says")
+		}
+		if err != nil {
+			return nil, decodeError(err, max)
+		}
+		return zr, nil // closing it leaves the body to net/http, which closes it
+	}
+	return nil, &detailError{kind: errUnsupportedMedia,
+		detail: fmt.Sprintf("Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)", strings.Join(encodings, ", "))}
+}
+
 // decodeError explains a JSON decoding failure to the client.
 func decodeError(err error, max int64) error {
 	var tooBig *http.MaxBytesError
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var syntax *jsontext.SyntacticError
+	var semantic *json.SemanticError
 	var netErr net.Error
 	switch {
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return &detailError{kind: errRequestTimeout, detail: "the body did not arrive in time (TRIBUTARY_READ_TIMEOUT); nothing was written"}
 	case errors.As(err, &tooBig):
-		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes (TRIBUTARY_MAX_BODY_BYTES)", max)}
-	case errors.Is(err, io.EOF):
-		return badRequest("the body is empty; send a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("the body ends in the middle of its JSON")
-	case errors.As(err, &syntax):
-		return badRequest("malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return badRequest("the body must be a JSON object, not %s", typ.Value)
+		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes (TRIBUTARY_MAX_BODY_BYTES; for a gzip body, once decompressed)", max)}
+	case errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, new(flate.CorruptInputError)):
+		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: %v", err)
+	case errors.As(err, &syntax) && errors.Is(err, io.ErrUnexpectedEOF):
+		if syntax.ByteOffset == 0 {
+			return badRequest("the body is empty; send a JSON object")
 		}
-		return badRequest("field %s must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		return badRequest("the body ends in the middle of its JSON")
+	case errors.As(err, &syntax) && errors.Is(err, jsontext.ErrDuplicateName):
+		return badRequest("the JSON member %q appears twice in %s; each member name may appear once in an object",
+			syntax.JSONPointer.LastToken(), where(syntax.JSONPointer.Parent()))
+	case errors.As(err, &syntax):
+		return badRequest("malformed JSON at byte %d (%s): %v", syntax.ByteOffset, where(syntax.JSONPointer), syntax.Err)
+	case errors.As(err, &semantic) && errors.Is(err, json.ErrUnknownName):
+		return badRequest("unknown JSON member %q in %s; member names are exactly as documented (case matters)",
+			semantic.JSONPointer.LastToken(), where(semantic.JSONPointer.Parent()))
+	case errors.As(err, &semantic) && semantic.JSONPointer == "":
+		return badRequest("the body must be a JSON object, not %s", jsonKind(semantic.JSONKind))
+	case errors.As(err, &semantic) && semantic.Err == nil && semantic.GoType != nil:
+		return badRequest("%s must be %s, not %s", fieldName(semantic.JSONPointer), goKind(semantic.GoType.Kind()), jsonKind(semantic.JSONKind))
 	}
-	// encoding/json reports unknown fields only as text: `json: unknown field "x"`.
-	return badRequest("invalid body: %s", trimJSONPrefix(err.Error()))
+	return badRequest("invalid body: %v", err)
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
+// where names the place of a JSON pointer for a client: "the body", or the
+// field, e.g. events[0].data.
+func where(p jsontext.Pointer) string {
+	if p == "" {
+		return "the body"
+	}
+	return fieldName(p)
+}
+
+// fieldName writes a JSON pointer the way validation errors name fields:
+// /events/0/type is events[0].type.
+func fieldName(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if isDigits(tok) {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+// jsonKind names a kind of JSON value.
+func jsonKind(k jsontext.Kind) string {
+	switch k {
+	case '"':
 		return "a string"
-	case "slice":
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
 		return "an array"
-	case "struct", "map":
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a JSON value"
+}
+
+// goKind names the JSON value a Go kind is decoded from.
+func goKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
 		return "an object"
 	}
-	return goKind
-}
-
-func trimJSONPrefix(s string) string {
-	if len(s) > 6 && s[:6] == "json: " {
-		return s[6:]
-	}
-	return s
+	return "a JSON value"
 }

@@ -157,17 +157,50 @@ func setPrincipal(ctx context.Context, name string) {
 	}
 }
 
-// redactQuery hides the value of access_token in a query string for logs.
-func redactQuery(raw string) string {
-	if !strings.Contains(raw, "access_token") {
-		return raw
+// loggableParams are the query parameters whose values the access log
+// shows: they hold positions, limits and names, never a secret.
+var loggableParams = map[string]bool{
+	"after": true, "from": true, "limit": true, "direction": true, "stream_type": true, "type": true,
+}
+
+// logQuery returns a raw query string fit for the log. Names are compared
+// decoded, as the server reads them (access%5Ftoken is access_token). Only
+// the parameters of loggableParams keep their values; access_token shows as
+// REDACTED, and any other pair, name included, as REDACTED: a misspelled
+// token parameter, a token pasted without a name or a malformed pair may
+// hold a secret in either part. A value of a loggable parameter that is not
+// made of the characters of numbers, names and ids is REDACTED too.
+func logQuery(raw string) string {
+	if raw == "" {
+		return ""
 	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return "[unparsable query with an access token]"
+	pairs := strings.Split(raw, "&")
+	for i, pair := range pairs {
+		k, v, _ := strings.Cut(pair, "=")
+		name, err1 := url.QueryUnescape(k)
+		value, err2 := url.QueryUnescape(v)
+		switch {
+		case err1 == nil && err2 == nil && loggableParams[name] && loggableValue(value):
+			pairs[i] = name + "=" + value
+		case err1 == nil && loggableParams[name]:
+			pairs[i] = name + "=REDACTED"
+		case err1 == nil && name == "access_token":
+			pairs[i] = "access_token=REDACTED"
+		default:
+			pairs[i] = "REDACTED"
+		}
 	}
-	if q.Has("access_token") {
-		q.Set("access_token", "REDACTED")
+	return strings.Join(pairs, "&")
+}
+
+// loggableValue reports whether a value holds only what numbers, names,
+// lists of names and stream ids are made of.
+func loggableValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.:-,", c) >= 0) {
+			return false
+		}
 	}
-	return q.Encode()
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -435,6 +436,86 @@ func strictObject(raw []byte) (map[string]json.RawMessage, bool) {
 	return out, true
 }
 
+// iJSONRef reports whether raw, valid JSON, is also I-JSON (RFC 7493) in
+// the two ways API.md's strictness needs: no object repeats a member name,
+// at any depth, and no \u escape is a lone surrogate.
+func iJSONRef(raw []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	type frame struct {
+		names  map[string]bool
+		object bool
+		key    bool // the next string token is a member name
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true // the value ends here; a name comes next
+				}
+				stack = append(stack, &frame{names: map[string]bool{}, object: tok == '{', key: tok == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.object && top.key {
+				if top.names[tok] {
+					return false
+				}
+				top.names[tok] = true
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.key = true
+		}
+	}
+	// Lone surrogates: encoding/json turns them into U+FFFD silently.
+	for i := 0; i+6 <= len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] != 'u' {
+			i++ // an escaped character, maybe a backslash
+			continue
+		}
+		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		switch {
+		case err != nil:
+			return false
+		case 0xDC00 <= n && n <= 0xDFFF:
+			return false // a low surrogate with no high one before it
+		case 0xD800 <= n && n <= 0xDBFF:
+			if i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
+				return false
+			}
+			low, err := strconv.ParseUint(string(raw[i+8:i+12]), 16, 16)
+			if err != nil || low < 0xDC00 || low > 0xDFFF {
+				return false
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return true
+}
+
 // validNameRef is the name grammar of API.md.
 func validNameRef(s string) bool {
 	if len(s) < 1 || len(s) > 128 || !('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z') {
@@ -467,11 +548,12 @@ func canonicalUUIDRef(s string) bool {
 
 // strictAppendBody is the oracle for the append body: it returns the stream
 // type and events of a body that API.md plainly allows for a new stream
-// (exact member names, each once; valid names and ids; data present;
+// (exact member names, each once at every depth; no lone surrogates;
+// valid names and ids; data present;
 // metadata an object, null or absent; within the default limits), and false
 // for anything else, including bodies the server may leniently accept.
 func strictAppendBody(body []byte) (string, []strictEvent, bool) {
-	if len(body) > 4<<20 || !utf8.Valid(body) || !json.Valid(body) {
+	if len(body) > 4<<20 || !utf8.Valid(body) || !json.Valid(body) || !iJSONRef(body) {
 		return "", nil, false
 	}
 	top, ok := strictObject(body)

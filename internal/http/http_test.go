@@ -40,6 +40,10 @@ type contract struct {
 	seen   map[string][]int // "GET /streams/{stream_id}" → statuses
 }
 
+// The contract is served as text: it is validated as the string its schema
+// says, not parsed as the document it holds.
+func init() { openapi3filter.RegisterBodyDecoder("application/yaml", openapi3filter.PlainBodyDecoder) }
+
 func newContract(t *testing.T) *contract {
 	t.Helper()
 	loader := openapi3.NewLoader()
@@ -267,12 +271,19 @@ func testResponsesMatchOpenAPI(t *testing.T, store eventstore.Store) {
 	expectStatus(t, "streams", s.do("GET", "/streams?stream_type=order&limit=1", ""), 200)
 	expectStatus(t, "streams bad cursor", s.do("GET", "/streams?after=zzz", ""), 400)
 
+	expectStatus(t, "unknown query parameter", s.do("GET", "/events?stream-type=order", ""), 400)
+	expectStatus(t, "empty query parameter", s.do("GET", "/streams/"+id+"/events?limit=", ""), 400)
+	expectStatus(t, "subscription past the head", s.do("GET", "/events", "", "Accept", "text/event-stream", "Last-Event-ID", "999"), 409)
+	expectStatus(t, "stream subscription past its version", s.do("GET", "/streams/"+id+"/events?from=99", "", "Accept", "text/event-stream"), 409)
+	expectStatus(t, "unsupported encoding", s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"X","data":1}]}`, "Content-Encoding", "br"), 415)
+	expectStatus(t, "metadata null", s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"X","data":null,"metadata":null}]}`), 201)
+	expectStatus(t, "healthz with a query", s.do("GET", "/healthz?x=1", ""), 400)
 	expectStatus(t, "healthz", s.do("GET", "/healthz", ""), 200)
 	expectStatus(t, "readyz", s.do("GET", "/readyz", ""), 200)
 	expectStatus(t, "openapi", s.do("GET", "/openapi.yaml", ""), 200)
 
-	// Every operation implemented so far must have been exercised. The SSE
-	// variants, /metrics and / come with their own issues.
+	// Every operation the document lists must have been exercised. The SSE
+	// variants are checked by TestSubscriptionMatchesOpenAPI….
 	want := []string{
 		"POST /streams/{stream_id}/events", "GET /streams/{stream_id}", "GET /streams/{stream_id}/events",
 		"GET /streams/{stream_id}/events/{version}", "GET /events", "GET /streams",
@@ -466,4 +477,56 @@ func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 	if st, err := s.store.Stream(context.Background(), uuid.MustParse(id)); err != nil || st.Version != 2 {
 		t.Fatalf("after the outage the stream is %+v (%v), want version 2: the append refused during the outage wrote nothing", st, err)
 	}
+}
+
+// TestMethodNotAllowedListsExactlyThePathsMethods checks the Allow header of
+// a 405 on every path, including the mount points of chi's nested routes
+// (/streams, /streams/{id}), which match any method.
+func TestMethodNotAllowedListsExactlyThePathsMethods(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		s := newServer(t, nil, store)
+		id := uuid.NewString()
+		for _, tc := range []struct{ method, path, allow string }{
+			{"PUT", "/streams", "GET, HEAD"},
+			{"POST", "/streams", "GET, HEAD"},
+			{"POST", "/streams/" + id, "GET, HEAD"},
+			{"DELETE", "/streams/" + id, "GET, HEAD"},
+			{"DELETE", "/streams/" + id + "/events", "GET, HEAD, POST"},
+			{"PUT", "/streams/" + id + "/events", "GET, HEAD, POST"},
+			{"POST", "/streams/" + id + "/events/1", "GET, HEAD"},
+			{"POST", "/events", "GET, HEAD"},
+			{"DELETE", "/healthz", "GET, HEAD"},
+			{"POST", "/readyz", "GET, HEAD"},
+			{"PATCH", "/openapi.yaml", "GET, HEAD"},
+		} {
+			r := s.do(tc.method, tc.path, "")
+			if r.status != 405 || r.header.Get("Allow") != tc.allow {
+				t.Errorf("%s %s: %d with Allow %q, want 405 with Allow %q", tc.method, tc.path, r.status, r.header.Get("Allow"), tc.allow)
+			}
+		}
+	})
+}
+
+// TestProblemDetailsAreWrittenWithoutHTMLEscapes reads a detail holding <
+// and > as it is meant to be read: Bearer <token>, not Bearer \u003ctoken\u003e.
+func TestProblemDetailsAreWrittenWithoutHTMLEscapes(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		tokens, err := esthttp.ParseTokens("app:read:s3cr3t-0123456789")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{Tokens: tokens}))
+		t.Cleanup(srv.Close)
+		resp, err := http.Get(srv.URL + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 401 || !strings.Contains(string(b), "Bearer <token>") || strings.Contains(string(b), `\u003c`) {
+			t.Errorf("401 body = %s; want a detail that reads Bearer <token>, without HTML escapes", b)
+		}
+	})
 }

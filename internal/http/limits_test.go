@@ -24,6 +24,46 @@ func (stuckStore) Stream(ctx context.Context, _ uuid.UUID) (eventstore.Stream, e
 	return eventstore.Stream{}, ctx.Err()
 }
 
+// Append never answers either.
+func (stuckStore) Append(ctx context.Context, _ eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	<-ctx.Done()
+	return eventstore.AppendResult{}, ctx.Err()
+}
+
+// TestOnlyASubscriptionOutlivesTheRequestTimeout sends requests that ask for
+// text/event-stream but are not subscriptions (an append, a stream lookup, a
+// stream list) to a store that never answers: each must end at the request
+// timeout with a 503, for only a GET on the two subscription routes is exempt.
+func TestOnlyASubscriptionOutlivesTheRequestTimeout(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, store eventstore.Store) {
+		const timeout = 300 * time.Millisecond
+		srv := httptest.NewServer(esthttp.New(stuckStore{store}, esthttp.Options{RequestTimeout: timeout}))
+		t.Cleanup(srv.Close)
+		id := uuid.NewString()
+		for _, tc := range []struct{ method, path, body string }{
+			{"POST", "/streams/" + id + "/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`},
+			{"GET", "/streams/" + id, ""},
+		} {
+			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Accept", "text/event-stream")
+			req.Header.Set("Content-Type", "application/json")
+			client := &http.Client{Timeout: 20 * timeout}
+			start := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s with Accept: text/event-stream on a stuck store: %v after %s; want a 503 at the request timeout (%s)",
+					tc.method, tc.path, err, time.Since(start), timeout)
+			}
+			resp.Body.Close()
+			if took := time.Since(start); resp.StatusCode != 503 || took > 10*timeout {
+				t.Errorf("%s %s with Accept: text/event-stream on a stuck store: %d after %s; want 503 after about %s",
+					tc.method, tc.path, resp.StatusCode, took, timeout)
+			}
+		}
+	})
+}
+
 func TestLimitsAndTimeouts(t *testing.T) {
 	t.Parallel()
 	store := openSQLite(t)

@@ -1,9 +1,11 @@
 package http
 
 import (
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,12 +24,30 @@ func streamID(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
-// query parses the request's query string. url.URL.Query drops pairs it
-// cannot parse, which would silently drop a filter; refuse them instead.
-func query(r *http.Request) (url.Values, error) {
+// query parses the request's query string strictly: a pair url.ParseQuery
+// cannot parse (it would drop it silently), a parameter the endpoint does not
+// take, one given twice or one given empty is a 400 naming it, so that a typo
+// never widens a filter. access_token is taken everywhere: it is the
+// browser's way to send a token.
+func query(r *http.Request, allowed ...string) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, badRequest("the query string is malformed (%v); separate parameters with & and percent-encode reserved characters", err)
+	}
+	names := slices.Sorted(maps.Keys(q))
+	for _, name := range names {
+		vals := q[name]
+		switch {
+		case name != "access_token" && !slices.Contains(allowed, name):
+			if len(allowed) == 0 {
+				return nil, badRequest("unknown query parameter %q: %s %s takes no query parameters", name, r.Method, r.URL.Path)
+			}
+			return nil, badRequest("unknown query parameter %q: %s %s takes only %s", name, r.Method, r.URL.Path, strings.Join(allowed, ", "))
+		case len(vals) > 1:
+			return nil, badRequest("query parameter %s is given %d times; give it once (a filter takes a comma-separated list: %s=A,B)", name, len(vals), name)
+		case vals[0] == "":
+			return nil, badRequest("query parameter %s is empty; give it a value or leave it out", name)
+		}
 	}
 	return q, nil
 }
@@ -54,6 +74,15 @@ func limitParam(q url.Values) (int, error) {
 	return int(n), err
 }
 
+// Filters are capped: each name is a bind parameter of the query, and a
+// store has a limit on those (SQLite's is a few thousand).
+const (
+	// MaxFilterNames is the most names one filter parameter may hold.
+	MaxFilterNames = 100
+	// MaxFilterLength is the most characters one filter parameter may hold.
+	MaxFilterLength = 4096
+)
+
 // namesParam parses a comma-separated list of names, e.g. ?type=A,B.
 func namesParam(q url.Values, name string) ([]string, error) {
 	raw := q.Get(name)
@@ -61,6 +90,12 @@ func namesParam(q url.Values, name string) ([]string, error) {
 		return nil, nil
 	}
 	names := strings.Split(raw, ",")
+	if len(names) > MaxFilterNames {
+		return nil, badRequest("query parameter %s holds %d names; a filter holds at most %d", name, len(names), MaxFilterNames)
+	}
+	if len(raw) > MaxFilterLength {
+		return nil, badRequest("query parameter %s is %d characters long; a filter holds at most %d", name, len(raw), MaxFilterLength)
+	}
 	for i, n := range names {
 		n = strings.TrimSpace(n)
 		if err := eventstore.ValidateName(name, n); err != nil {

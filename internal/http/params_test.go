@@ -96,6 +96,7 @@ func TestErrorTable(t *testing.T) {
 		{&eventstore.DuplicateEventError{EventID: id}, 409, "duplicate-event-id"},
 		{fmt.Errorf("append: %w", &eventstore.IdempotencyKeyReusedError{EventID: id, Field: "data"}), 409, "idempotency-key-reused"},
 		{&eventstore.StreamTypeMismatchError{StreamID: id, Stored: "a", Given: "b"}, 409, "stream-type-mismatch"},
+		{&aheadError{requested: 5, current: 0, detail: "ahead"}, 409, "starting-point-ahead"},
 		{&detailError{kind: errTooLarge, detail: "big"}, 413, "too-large"},
 		{&detailError{kind: errUnsupportedMedia, detail: "xml"}, 415, "unsupported-media-type"},
 		{fmt.Errorf("ping: %w: dial refused", eventstore.ErrUnavailable), 503, "unavailable"},

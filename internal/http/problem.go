@@ -26,6 +26,7 @@ var (
 	errTooLarge         = errors.New("request too large")
 	errRequestTimeout   = errors.New("request timeout")
 	errUnsupportedMedia = errors.New("unsupported media type")
+	errStartAhead       = errors.New("starting point ahead of the log")
 	// errTooManySubscribers is a 503: the limit is this instance's, and
 	// another instance, or this one shortly, may have room.
 	errTooManySubscribers = errors.New("too many subscribers")
@@ -69,6 +70,7 @@ var problemKinds = []problemKind{
 	{eventstore.ErrDuplicateEventID, http.StatusConflict, "duplicate-event-id", "Duplicate event id"},
 	{eventstore.ErrIdempotencyKeyReused, http.StatusConflict, "idempotency-key-reused", "Idempotency key reused"},
 	{eventstore.ErrStreamTypeMismatch, http.StatusConflict, "stream-type-mismatch", "Stream type mismatch"},
+	{errStartAhead, http.StatusConflict, "starting-point-ahead", "Starting point ahead"},
 	{errRequestTimeout, http.StatusRequestTimeout, "request-timeout", "Request timeout"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
@@ -109,7 +111,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var dup *eventstore.DuplicateEventError
 	var reused *eventstore.IdempotencyKeyReusedError
 	var mm *eventstore.StreamTypeMismatchError
+	var ahead *aheadError
 	switch {
+	case errors.As(err, &ahead):
+		p["requested"], p["current"] = ahead.requested, ahead.current
 	case errors.As(err, &wev):
 		if n, ok := wev.Expected.Number(); ok {
 			p["expected_version"] = n
@@ -142,7 +147,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"request_id", middleware.GetReqID(r.Context()), "error", err)
 	}
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(p); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // a detail such as "Bearer <token>" reads as written
+	if err := enc.Encode(p); err != nil {
 		s.log.Error("encode problem", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -163,6 +170,8 @@ func detail(err error, kind problemKind) string {
 		return "The server failed to handle the request; the error is in its log."
 	case errors.As(err, &de):
 		return de.detail
+	case errors.Is(err, errStartAhead):
+		return err.Error()
 	case kind.status == http.StatusServiceUnavailable:
 		return "The database cannot be reached right now. Try again shortly. An append that failed this way " +
 			"was most likely not written, but if the database failed during its commit it may have been: " +

@@ -18,6 +18,9 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if _, err := query(r); err != nil {
+		return err
+	}
 	st, err := s.store.Stream(r.Context(), id)
 	if err != nil {
 		return err
@@ -31,6 +34,11 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, toStreamJSON(st))
 }
 
+// streamParams are the query parameters of a stream's events, pages and
+// subscriptions alike (a subscription refuses direction=backward and has no
+// use for limit, but takes them, as the same URL serves both).
+var streamParams = []string{"from", "limit", "direction"}
+
 func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	id, err := streamID(r)
 	if err != nil {
@@ -39,7 +47,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	if wantsEvents(r) {
 		return s.subscribeStream(w, r, id)
 	}
-	q, err := query(r)
+	q, err := query(r, streamParams...)
 	if err != nil {
 		return err
 	}
@@ -91,6 +99,9 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if _, err := query(r); err != nil {
+		return err
+	}
 	raw := chi.URLParam(r, "version")
 	version, err := strconv.ParseInt(raw, 10, 64)
 	if !isDigits(raw) || err != nil || version < 1 {
@@ -109,7 +120,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r)
+	q, err := query(r, "after", "limit", "stream_type", "type")
 	if err != nil {
 		return err
 	}
@@ -149,7 +160,7 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r)
+	q, err := query(r, "stream_type", "after", "limit")
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/cors"
+	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
@@ -48,6 +50,9 @@ type Options struct {
 	// RequestTimeout bounds a normal request: its work and its response.
 	// Subscriptions are exempt: they are meant to stay open.
 	RequestTimeout time.Duration
+	// CORSOrigins, when not empty, lets pages served from these origins
+	// call the API from a browser ("*" for any).
+	CORSOrigins []string
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -109,7 +114,12 @@ func (s *Server) CloseSubscriptions() {
 // routes lists every route of the API.
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.accessLog, s.recoverer, s.timeout, middleware.GetHead)
+	r.Use(requestID, s.accessLog)
+	if len(s.opts.CORSOrigins) > 0 {
+		// Before access control: a preflight carries no token.
+		r.Use(corsHandler(s.opts.CORSOrigins))
+	}
+	r.Use(s.recoverer, s.timeout, middleware.GetHead)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
 	}))
@@ -153,18 +163,49 @@ func (s *Server) adapt(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// allowed lists the methods the router accepts on path, for a 405's Allow.
+// allowed lists the methods the router serves on path, for a 405's Allow.
+// It matches path against the routes chi.Walk lists rather than asking
+// Mux.Match: the mount points of nested routes (/streams, /streams/{id})
+// match every method.
 func allowed(router chi.Routes, path string) string {
+	served := map[string]bool{}
+	_ = chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if routeMatches(route, path) {
+			served[method] = true
+		}
+		return nil
+	})
 	var methods []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		if router.Match(chi.NewRouteContext(), m, path) {
+		if served[m] {
 			methods = append(methods, m)
 			if m == http.MethodGet {
-				methods = append(methods, http.MethodHead)
+				methods = append(methods, http.MethodHead) // middleware.GetHead
 			}
 		}
 	}
 	return strings.Join(methods, ", ")
+}
+
+// routeMatches reports whether a chi route pattern, such as
+// /streams/{streamID}/events, matches path. A trailing slash does not
+// matter, as it does not to a nested route.
+func routeMatches(route, path string) bool {
+	rs := strings.Split(strings.TrimSuffix(route, "/"), "/")
+	ps := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	if len(rs) != len(ps) {
+		return false
+	}
+	for i, r := range rs {
+		if strings.HasPrefix(r, "{") && strings.HasSuffix(r, "}") {
+			if ps[i] == "" {
+				return false
+			}
+		} else if r != ps[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // accessLog logs one structured line per request, and echoes the request id.
@@ -184,7 +225,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
-				slog.String("query", redactQuery(r.URL.RawQuery)),
+				slog.String("query", logQuery(r.URL.RawQuery)),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
@@ -197,12 +238,61 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	})
 }
 
+// corsHandler answers preflights and adds the CORS headers for pages on the
+// given origins. Credentials (cookies) are never allowed: access is by bearer
+// token, which a browser never sends on its own, so even "*" lets no page
+// act for a user without the user's token.
+func corsHandler(origins []string) func(http.Handler) http.Handler {
+	return cors.Handler(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Content-Encoding", "If-Match", "If-None-Match",
+			"Last-Event-ID", "X-Request-Id"},
+		ExposedHeaders:   []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"},
+		AllowCredentials: false,
+		MaxAge:           600,
+	})
+}
+
+// requestID gives every request an id, which the access log records and
+// X-Request-Id returns. A client's own X-Request-Id is used only when it is
+// one short, printable token: anything else could forge or break log lines,
+// so it gets a fresh id instead.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids := r.Header.Values("X-Request-Id")
+		id := ""
+		if len(ids) == 1 && validRequestID(ids[0]) {
+			id = ids[0]
+		} else {
+			id = uuid.NewString()
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), middleware.RequestIDKey, id)))
+	})
+}
+
+// validRequestID reports whether a client's request id is 1–64 characters
+// of A–Z, a–z, 0–9, '.', '_' and '-'.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // timeout bounds a normal request's context and response writing, so that
 // neither a stuck database nor a client that stops reading holds a request
-// for ever. Subscriptions are long-lived by design and exempt.
+// for ever. Subscriptions are long-lived by design and exempt; nothing else
+// is, whatever it accepts.
 func (s *Server) timeout(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wantsEvents(r) {
+		if isSubscription(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -214,6 +304,21 @@ func (s *Server) timeout(next http.Handler) http.Handler {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.RequestTimeout + writeGrace))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// isSubscription reports whether r asks for a subscription: a GET with
+// Accept: text/event-stream on one of the two routes that serve them,
+// /events and /streams/{id}/events. It runs before routing, so it matches
+// the path itself; a path it does not match keeps its timeout.
+func isSubscription(r *http.Request) bool {
+	if r.Method != http.MethodGet || !wantsEvents(r) {
+		return false
+	}
+	if r.URL.Path == "/events" {
+		return true
+	}
+	seg := strings.Split(r.URL.Path, "/") // "", "streams", id, "events"
+	return len(seg) == 4 && seg[0] == "" && seg[1] == "streams" && seg[2] != "" && seg[3] == "events"
 }
 
 // writeGrace is how much longer than its work a response may take to write.
@@ -258,10 +363,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
@@ -271,6 +382,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Header().Set("Content-Length", strconv.Itoa(len(s.opts.OpenAPI)))
 	// Once the status is sent, a failed write means the client left.

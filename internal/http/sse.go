@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -18,6 +19,18 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
+
+// aheadError is a subscription's starting point that the server has never
+// reached: a version past the stream's, or a position past the log's head.
+// Skipping to it would hide from the client that its id comes from
+// elsewhere (another or a restored database).
+type aheadError struct {
+	requested, current int64
+	detail             string
+}
+
+func (e *aheadError) Error() string { return e.detail }
+func (e *aheadError) Unwrap() error { return errStartAhead }
 
 // Subscriber opens live subscriptions to the log (fanout.Feed is one).
 type Subscriber interface {
@@ -50,25 +63,41 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 
 // subscribeStream serves GET /streams/{id}/events as server-sent events.
 func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid.UUID) error {
-	q, err := query(r)
+	q, err := query(r, streamParams...)
 	if err != nil {
 		return err
 	}
 	if d := q.Get("direction"); d != "" && d != "forward" {
 		return badRequest("a subscription reads forward; direction=%q is only for pages", d)
 	}
-	opts := eventstore.SubscribeOptions{StreamID: id, FromVersion: 1}
 	from, err := intParam(q, "from", 1, 1, 1<<63-1)
 	if err != nil {
 		return err
 	}
-	opts.FromVersion = from
+	opts := eventstore.SubscribeOptions{StreamID: id, FromVersion: from}
+	// seen is the last version the client says it has; requested is the
+	// number it gave, and asked says how.
+	seen, requested, asked := from-1, from, "from="+strconv.FormatInt(from, 10)
 	if last, ok, err := lastEventID(r); err != nil {
 		return err
 	} else if ok {
-		opts.FromVersion = last + 1
+		opts.FromVersion, seen, requested, asked = last+1, last, last, "Last-Event-ID "+strconv.FormatInt(last, 10)
 		if last == math.MaxInt64 {
 			opts.FromVersion = last // no version can follow it
+		}
+	}
+	if seen > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+		defer cancel()
+		st, err := s.store.Stream(ctx, id)
+		if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+			return err
+		}
+		if seen > st.Version {
+			return &aheadError{requested: requested, current: st.Version,
+				detail: fmt.Sprintf("%s starts after version %d, but stream %s is at version %d: this server has never reached that point. "+
+					"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
+					asked, seen, id, st.Version)}
 		}
 	}
 	return s.serveEvents(w, r, opts, true)
@@ -77,10 +106,25 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 // subscribeLog serves GET /events as server-sent events.
 func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts eventstore.ReadAllOptions) error {
 	sub := eventstore.SubscribeOptions{After: opts.After, StreamTypes: opts.StreamTypes, EventTypes: opts.EventTypes}
+	asked := "after=" + strconv.FormatInt(opts.After, 10)
 	if last, ok, err := lastEventID(r); err != nil {
 		return err
 	} else if ok {
-		sub.After = last
+		sub.After, asked = last, "Last-Event-ID "+strconv.FormatInt(last, 10)
+	}
+	if sub.After > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+		defer cancel()
+		head, err := s.store.Head(ctx)
+		if err != nil {
+			return err
+		}
+		if sub.After > head {
+			return &aheadError{requested: sub.After, current: head,
+				detail: fmt.Sprintf("%s is past the end of the log, whose last position is %d: this server has never reached that point. "+
+					"The id may come from another or a restored database; subscribe again from a position the log has (after=0 for all of it).",
+					asked, head)}
+		}
 	}
 	return s.serveEvents(w, r, sub, false)
 }
