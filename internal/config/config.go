@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"text/tabwriter"
 	"time"
 
@@ -37,6 +38,7 @@ type Config struct {
 	LogLevel              slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	APITokens             string        `envconfig:"API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
 	APITokensFile         string        `envconfig:"API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
+	DebugAddr             string        `envconfig:"DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
 }
 
 // Load reads the configuration from the environment and checks it.
@@ -78,7 +80,28 @@ func (c Config) validate() error {
 	if c.MySQLMaxConns < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_MAX_CONNS must be at least 1, got %d", c.MySQLMaxConns))
 	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR %q is not host:port: %w", c.DebugAddr, err))
+		} else if sameSocket(c.Addr, c.DebugAddr) {
+			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR %q takes the public address TRIBUTARY_ADDR %q: profiles are never served there; give the debug listener a port of its own", c.DebugAddr, c.Addr))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// sameSocket reports whether listening on a and on b would take the same
+// socket: the same fixed port, on the same host or with either on all
+// interfaces. Port 0 picks a free port each time, so it never clashes.
+func sameSocket(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	ipA, ipB := net.ParseIP(ha), net.ParseIP(hb)
+	anyHost := func(h string, ip net.IP) bool { return h == "" || ip != nil && ip.IsUnspecified() }
+	return ha == hb || anyHost(ha, ipA) || anyHost(hb, ipB) || ipA != nil && ipA.Equal(ipB)
 }
 
 // Usage writes the table of variables, their defaults and meanings.
