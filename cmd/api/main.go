@@ -249,7 +249,8 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
-		// Profiles are not worth waiting for at shutdown: close at once.
+		// Up while the API drains, then closed, not drained: a profile in
+		// progress is cut rather than waited for.
 		defer debugSrv.Close()
 		debugAddr = dln.Addr().String()
 		log.Info("debug listening", "addr", debugAddr, "serves", "/debug/pprof/")
