@@ -31,7 +31,11 @@ func run(m *testing.M) int {
 
 	apiBinary = filepath.Join(dir, "api")
 	var out bytes.Buffer
-	build := exec.Command("go", "build", "-o", apiBinary, "github.com/tributary-dev/tributary/cmd/api")
+	// Built as the Dockerfile builds it but for the version stamp, so the
+	// two builds share their compiled packages (TestDockerfileBuild… builds
+	// with the Dockerfile's own command).
+	build := exec.Command("go", "build", "-trimpath", "-o", apiBinary, "github.com/tributary-dev/tributary/cmd/api")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = &out, &out
 	if err := build.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build ./cmd/api: %v\n%s", err, out.Bytes())

@@ -1,8 +1,10 @@
 // Command api runs the Tributary event store service.
 //
-//	api            serve the HTTP API (the default)
-//	api migrate    bring the database schema up to date and exit
-//	api help       list the configuration variables
+//	api              serve the HTTP API (the default; also: api serve)
+//	api migrate      bring the database schema up to date and exit
+//	api healthcheck  exit 0 if the server at TRIBUTARY_ADDR is ready, 1 if not
+//	api version      print the version this binary was built from
+//	api help         list the commands and the configuration variables
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -26,6 +29,35 @@ import (
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
+
+// version is the release this binary was built from, stamped in at build
+// time with -ldflags "-X main.version=v1.2.3" (the Dockerfile does). It is a
+// package variable because that is all the linker can set; read it through
+// buildVersion.
+var version string
+
+// buildVersion is the stamped version, else the module version go install
+// recorded, else "dev".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+const usage = `usage: api [command]
+
+Commands:
+  serve        serve the HTTP API (the default)
+  migrate      bring the database schema up to date and exit
+  healthcheck  exit 0 if the server at TRIBUTARY_ADDR answers /readyz with 200, else 1
+  version      print the version this binary was built from
+  help         print this help
+
+Configuration (environment variables):`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -45,9 +77,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		cmd = args[0]
 	}
 	switch cmd {
-	case "serve", "migrate":
+	case "serve", "migrate", "healthcheck":
+	case "version", "-version", "--version":
+		_, err := fmt.Fprintln(stdout, buildVersion())
+		return err
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: api [serve|migrate|help]\n\nConfiguration (environment variables):")
+		fmt.Fprintln(stdout, usage)
 		return config.Usage(stdout)
 	default:
 		return fmt.Errorf("unknown command %q; try: api help", cmd)
@@ -56,8 +91,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cmd == "healthcheck" {
+		return healthcheck(ctx, cfg.Addr, stdout)
+	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	mysqlstore.SetDriverLogger(log)
+	log.Info("starting", "command", cmd, "version", buildVersion())
 
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -140,6 +179,14 @@ func loadTokens(cfg config.Config) ([]esthttp.Token, error) {
 	return tokens, nil
 }
 
+// storeKind names the store cfg selects, as the start-up logs do.
+func storeKind(cfg config.Config) string {
+	if cfg.MySQLDSN != "" {
+		return "mysql"
+	}
+	return "sqlite"
+}
+
 // serve runs the live feed and the HTTP server until ctx ends, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
 // finish, and only then do the feed and the store stop.
@@ -192,12 +239,34 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	log.Info("listening", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	debugAddr := "off"
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (TRIBUTARY_DEBUG_ADDR): %w", cfg.DebugAddr, err)
+		}
+		debugSrv := &http.Server{
+			Handler:           debugHandler(),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		// Up while the API drains, then closed, not drained: a profile in
+		// progress is cut rather than waited for.
+		defer debugSrv.Close()
+		debugAddr = dln.Addr().String()
+		log.Info("debug listening", "addr", debugAddr, "serves", "/debug/pprof/")
+		if !isLoopback(dln.Addr()) {
+			log.Warn("the debug listener is reachable from other hosts: it shows profiles and the command line; keep TRIBUTARY_DEBUG_ADDR private")
+		}
+		go func() { errc <- fmt.Errorf("serve debug listener: %w", debugSrv.Serve(dln)) }()
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "store", storeKind(cfg), "debug", debugAddr)
+	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)

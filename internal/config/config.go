@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -41,6 +42,7 @@ type Config struct {
 	APITokens              string        `envconfig:"API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
 	APITokensFile          string        `envconfig:"API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
 	CORSOrigins            []string      `envconfig:"CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com, or *); empty: no CORS headers"`
+	DebugAddr              string        `envconfig:"DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
 }
 
 // Load reads the configuration from the environment and checks it.
@@ -91,6 +93,13 @@ func (c Config) validate() error {
 	if c.MySQLMaxConns < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_MAX_CONNS must be at least 1, got %d", c.MySQLMaxConns))
 	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR %q is not host:port: %w", c.DebugAddr, err))
+		} else if sameSocket(c.Addr, c.DebugAddr) {
+			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR %q takes the public address TRIBUTARY_ADDR %q: profiles are never served there; give the debug listener a port of its own", c.DebugAddr, c.Addr))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -114,6 +123,20 @@ func validOrigin(o string, n int) error {
 		return fmt.Errorf("%q: an origin may hold one * (https://*.example.com)", o)
 	}
 	return nil
+}
+
+// sameSocket reports whether listening on a and on b would take the same
+// socket: the same fixed port, on the same host or with either on all
+// interfaces. Port 0 picks a free port each time, so it never clashes.
+func sameSocket(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	ipA, ipB := net.ParseIP(ha), net.ParseIP(hb)
+	anyHost := func(h string, ip net.IP) bool { return h == "" || ip != nil && ip.IsUnspecified() }
+	return ha == hb || anyHost(ha, ipA) || anyHost(hb, ipB) || ipA != nil && ipA.Equal(ipB)
 }
 
 // Usage writes the table of variables, their defaults and meanings.

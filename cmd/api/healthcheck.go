@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// healthcheckTimeout bounds `api healthcheck`. /readyz gives the database 2 s
+// to answer; a container's HEALTHCHECK --timeout should exceed this.
+const healthcheckTimeout = 3 * time.Second
+
+// healthcheck asks the server listening on addr (TRIBUTARY_ADDR) whether it
+// is ready, for a container's HEALTHCHECK, which has no shell or curl to do
+// it. It returns nil when GET /readyz answers 200 within healthcheckTimeout,
+// and an error (exit status 1) otherwise.
+func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
+	target, err := dialAddr(addr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
+	defer cancel()
+	url := "http://" + target + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	// Never through HTTP_PROXY: the server is on this host.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1024)) // only for the message
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: GET %s: %s: %s", url, res.Status, bytes.TrimSpace(body))
+	}
+	_, err = fmt.Fprintf(stdout, "ready: GET %s: %s\n", url, res.Status)
+	return err
+}
+
+// dialAddr turns a listen address into one to connect to: a server
+// listening on all interfaces (":8080", "0.0.0.0:8080", "[::]:8080") is
+// reached on 127.0.0.1.
+func dialAddr(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("TRIBUTARY_ADDR %q: %w", listen, err)
+	}
+	if port == "0" {
+		return "", fmt.Errorf("TRIBUTARY_ADDR %q has no fixed port to check", listen)
+	}
+	// Go listens on every address, IPv4 included, for an unspecified host
+	// of either family; IPv6 loopback may be off in a container.
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}

@@ -1,0 +1,171 @@
+package tests
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// hostPort is the host:port of a server URL such as http://127.0.0.1:PORT.
+func hostPort(url string) string { return strings.TrimPrefix(url, "http://") }
+
+// freeAddr is a 127.0.0.1 address that nothing listens on (a port the
+// kernel just handed out and took back).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// logLine returns the first log line whose msg is msg, or fails the test.
+func (s *server) logLine(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	for _, l := range s.logLines() {
+		if l["msg"] == msg {
+			return l
+		}
+	}
+	t.Fatalf("expected a %q log line, got none; output:\n%s", msg, s.output(8192))
+	return nil
+}
+
+func TestHelpListsTheCommandsAndVersionPrintsDevWhenUnstamped(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runCommand(t, nil, "help")
+	if code != 0 {
+		t.Fatalf("api help: expected exit status 0, got %d; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"serve", "migrate", "healthcheck", "version", "TRIBUTARY_ADDR", "TRIBUTARY_DEBUG_ADDR"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("api help: expected the output to mention %s, got:\n%s", want, stdout)
+		}
+	}
+	// TestMain builds without -ldflags; the Dockerfile's build stamps a
+	// version (TestDockerfileBuildIsStaticStampedAndChecksHealth).
+	code, stdout, stderr = runCommand(t, nil, "version")
+	if code != 0 || stdout != "dev\n" {
+		t.Errorf("api version of an unstamped build: expected exit 0 and \"dev\\n\", got %d and %q; stderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestHealthcheckExitsZeroOnlyWhileTheServerIsReady: `api healthcheck`, a
+// container's HEALTHCHECK, follows /readyz: 0 while the server at
+// TRIBUTARY_ADDR and its database answer, 1 while the database is cut off,
+// 0 again once it is back, and 1 when nothing listens.
+func TestHealthcheckExitsZeroOnlyWhileTheServerIsReady(t *testing.T) {
+	t.Parallel()
+	dsn := mysqltest.NewDatabase(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parse %s: %v", dsn, err)
+	}
+	p := startFaultProxy(t, cfg.Addr)
+	cfg.Addr = p.addr
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+cfg.FormatDSN())
+	healthcheck := func(addr string) (int, string) {
+		t.Helper()
+		start := time.Now()
+		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_ADDR=" + addr}, "healthcheck")
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("api healthcheck took %s; expected its short timeout to end it sooner", took)
+		}
+		return code, stdout + stderr
+	}
+
+	if code, out := healthcheck(hostPort(s.URL)); code != 0 {
+		t.Fatalf("api healthcheck against a ready server: expected exit status 0, got %d: %s", code, out)
+	}
+	p.cut()
+	if code, out := healthcheck(hostPort(s.URL)); code != 1 || !strings.Contains(out, "/readyz") || !strings.Contains(out, "503") {
+		t.Errorf("api healthcheck while the database is cut off: expected exit status 1 naming /readyz and 503, got %d: %s", code, out)
+	}
+	p.restore(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out := healthcheck(hostPort(s.URL))
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("api healthcheck after the database came back: expected exit status 0 within 10 s, got %d: %s", code, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, out := healthcheck(freeAddr(t)); code != 1 {
+		t.Errorf("api healthcheck with no server listening: expected exit status 1, got %d: %s", code, out)
+	}
+}
+
+func TestDebugListenerServesProfilesOnlyOnItsOwnAddress(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DEBUG_ADDR=127.0.0.1:0")
+	debugAddr, _ := s.logLine(t, "debug listening")["addr"].(string)
+	listening := s.logLine(t, "listening")
+	for key, want := range map[string]string{"addr": hostPort(s.URL), "store": "sqlite", "version": "dev", "debug": debugAddr} {
+		if got, _ := listening[key].(string); got != want || want == "" {
+			t.Errorf("the \"listening\" log line: expected %s %q, got %q in %v", key, want, got, listening)
+		}
+	}
+	if _, ok := s.logLine(t, "starting")["version"]; !ok {
+		t.Errorf("the \"starting\" log line does not say the version; output:\n%s", s.output(4096))
+	}
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := client.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatalf("GET %s: read body: %v", url, err)
+		}
+		return res.StatusCode, string(b)
+	}
+	debugURL := "http://" + debugAddr
+	if code, body := get(debugURL + "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("GET /debug/pprof/ on the debug listener: expected 200 with the profile index, got %d: %.200s", code, body)
+	}
+	if code, body := get(debugURL + "/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("GET /debug/pprof/goroutine on the debug listener: expected 200 with a goroutine profile, got %d: %.200s", code, body)
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine", "/debug/pprof/cmdline"} {
+		if code, _ := get(s.URL + path); code != http.StatusNotFound {
+			t.Errorf("GET %s on the public address: expected 404, got %d", path, code)
+		}
+	}
+	if code, _ := get(debugURL + "/streams"); code != http.StatusNotFound {
+		t.Errorf("GET /streams on the debug listener: expected 404 (it serves no API), got %d", code)
+	}
+
+	// Without TRIBUTARY_DEBUG_ADDR there is no debug listener, and the
+	// start-up log says so.
+	off := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	if got := off.logLine(t, "listening")["debug"]; got != "off" {
+		t.Errorf("the \"listening\" log line without TRIBUTARY_DEBUG_ADDR: expected debug \"off\", got %v", got)
+	}
+}
+
+func TestDebugListenerOnThePublicAddressIsRefused(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR=" + t.TempDir(),
+		"TRIBUTARY_ADDR=" + addr, "TRIBUTARY_DEBUG_ADDR=" + addr}, "serve")
+	if code != 1 || !strings.Contains(stderr, "TRIBUTARY_DEBUG_ADDR") || strings.Contains(stdout, `"msg":"listening"`) {
+		t.Errorf("api with TRIBUTARY_DEBUG_ADDR equal to TRIBUTARY_ADDR: expected exit status 1 before listening, naming TRIBUTARY_DEBUG_ADDR; got %d.\nStdout:\n%s\nStderr:\n%s", code, stdout, stderr)
+	}
+}
