@@ -21,6 +21,10 @@ type Reader struct {
 	DB *sql.DB
 	// Translate maps the driver's errors to the store's vocabulary.
 	Translate func(error) error
+	// Durable, if set, returns once every commit up to a position is
+	// durable. Each read calls it with the last position its answer rests
+	// on, before answering, where a commit may be visible before it is durable.
+	Durable func(ctx context.Context, position int64) error
 }
 
 func (r Reader) translate(err error) error {
@@ -30,6 +34,17 @@ func (r Reader) translate(err error) error {
 	return r.Translate(err)
 }
 
+// durable waits until position is durable, where that needs waiting.
+func (r Reader) durable(ctx context.Context, what string, position int64) error {
+	if r.Durable == nil {
+		return nil
+	}
+	if err := r.Durable(ctx, position); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // Placeholders returns "?, ?, …" for n values.
 func Placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
@@ -37,19 +52,39 @@ func Placeholders(n int) string {
 
 const eventColumns = "position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at"
 
+// streamColumns are a stream's, and the position of its last event.
+const streamColumns = "s.stream_id, s.stream_type, s.version, s.created_at, s.updated_at, e.position " +
+	"FROM streams s JOIN events e ON e.stream_id = s.stream_id AND e.stream_version = s.version"
+
 // Stream implements eventstore.Store.
 func (s Reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
-	st := eventstore.Stream{ID: id}
-	err := s.DB.QueryRowContext(ctx,
-		"SELECT stream_type, version, created_at, updated_at FROM streams WHERE stream_id = ?", id[:]).
-		Scan(&st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt)
+	st, last, err := scanStream(s.DB.QueryRowContext(ctx, "SELECT "+streamColumns+" WHERE s.stream_id = ?", id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
 	if err != nil {
 		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, s.translate(err))
 	}
+	if err := s.durable(ctx, "read stream "+id.String(), last); err != nil {
+		return eventstore.Stream{}, err
+	}
 	return st, nil
+}
+
+// scanStream scans streamColumns.
+func scanStream(row interface{ Scan(...any) error }) (eventstore.Stream, int64, error) {
+	var raw []byte
+	var st eventstore.Stream
+	var last int64
+	if err := row.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt, &last); err != nil {
+		return eventstore.Stream{}, 0, err
+	}
+	id, err := uuid.FromBytes(raw)
+	if err != nil {
+		return eventstore.Stream{}, 0, fmt.Errorf("stream id: %w", err)
+	}
+	st.ID = id
+	return st, last, nil
 }
 
 // ReadStream implements eventstore.Store. The page is bounded by the version
@@ -99,6 +134,9 @@ func (s Reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	if err != nil {
 		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, s.translate(err))
 	}
+	if err := s.durable(ctx, fmt.Sprintf("read event %d of stream %s", version, streamID), e.Position); err != nil {
+		return eventstore.Event{}, err
+	}
 	return e, nil
 }
 
@@ -131,6 +169,9 @@ func (s Reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		return page, nil
 	}
 	page.Last = positions[min(len(positions), opts.Limit)-1]
+	if err := s.durable(ctx, fmt.Sprintf("read log after %d", opts.After), page.Last); err != nil {
+		return eventstore.LogPage{}, err
+	}
 	page.Events = s.readRange(ctx, eventRange{what: fmt.Sprintf("read log after %d", opts.After),
 		where: where, args: args, key: "position", lo: positions[0], hi: page.Last})
 	return page, nil
@@ -170,21 +211,24 @@ func (s Reader) Head(ctx context.Context) (int64, error) {
 	if err := s.DB.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
 		return 0, fmt.Errorf("read log head: %w", s.translate(err))
 	}
+	if err := s.durable(ctx, "read log head", head); err != nil {
+		return 0, err
+	}
 	return head, nil
 }
 
 // ListStreams implements eventstore.Store.
 func (s Reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
-	q := "SELECT stream_id, stream_type, version, created_at, updated_at FROM streams WHERE stream_id > ?"
+	q := "SELECT " + streamColumns + " WHERE s.stream_id > ?"
 	args := []any{opts.After[:]}
 	if len(opts.StreamTypes) > 0 {
-		q += " AND stream_type IN (" + Placeholders(len(opts.StreamTypes)) + ")"
+		q += " AND s.stream_type IN (" + Placeholders(len(opts.StreamTypes)) + ")"
 		for _, t := range opts.StreamTypes {
 			args = append(args, t)
 		}
 	}
-	q += " ORDER BY stream_id LIMIT ?"
+	q += " ORDER BY s.stream_id LIMIT ?"
 	args = append(args, opts.Limit+1)
 	rows, err := s.DB.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -192,22 +236,23 @@ func (s Reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	}
 	defer rows.Close()
 	var list eventstore.StreamList
+	var last int64
 	for rows.Next() {
-		var raw []byte
-		var st eventstore.Stream
-		if err := rows.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt); err != nil {
+		st, pos, err := scanStream(rows)
+		if err != nil {
 			return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
 		}
-		if st.ID, err = uuid.FromBytes(raw); err != nil {
-			return eventstore.StreamList{}, fmt.Errorf("list streams: stream id: %w", err)
-		}
 		list.Streams = append(list.Streams, st)
+		last = max(last, pos)
 	}
 	if err := rows.Err(); err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
 	}
 	if len(list.Streams) > opts.Limit {
 		list.Streams, list.More = list.Streams[:opts.Limit], true
+	}
+	if err := s.durable(ctx, "list streams", last); err != nil {
+		return eventstore.StreamList{}, err
 	}
 	return list, nil
 }

@@ -203,10 +203,11 @@ type LogTail interface {
 	Head(ctx context.Context) (int64, error)
 	// ReadAll returns a page of the log, as Store.ReadAll does.
 	ReadAll(ctx context.Context, opts ReadAllOptions) (LogPage, error)
-	// WaitDurable returns once every commit that was visible before the call
-	// is durable, so that no crash can take back what is handed out next.
-	// Stores whose commits are durable before they are visible return at once.
-	WaitDurable(ctx context.Context) error
+	// WaitDurable returns once every commit up to position, which the caller
+	// has seen, is durable, so that no crash can take back what is handed
+	// out next. Stores whose commits are durable before they are visible
+	// return at once.
+	WaitDurable(ctx context.Context, position int64) error
 }
 
 // SubscribeOptions selects what a subscription delivers: the matching events

@@ -136,7 +136,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		head, err := f.tail.Head(ctx)
 		if err == nil {
 			// Catch-up reads up to the head: it must be durable first.
-			err = f.tail.WaitDurable(ctx)
+			err = f.tail.WaitDurable(ctx, head)
 		}
 		if err == nil {
 			f.mu.Lock()
@@ -192,7 +192,7 @@ func (f *Feed) poll(ctx context.Context) error {
 		// Hand out nothing a crash could take back. Catch-up reads never go
 		// past the head, so only what passed here reaches any subscriber.
 		if len(events) > 0 {
-			if err := f.tail.WaitDurable(ctx); err != nil {
+			if err := f.tail.WaitDurable(ctx, page.Last); err != nil {
 				return err
 			}
 		}

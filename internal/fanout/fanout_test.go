@@ -502,14 +502,14 @@ type gatedTail struct {
 	gate *gate
 }
 
-func (g gatedTail) WaitDurable(ctx context.Context) error {
+func (g gatedTail) WaitDurable(ctx context.Context, position int64) error {
 	c := g.gate.shut.Load()
 	if c == nil {
-		return g.LogTail.WaitDurable(ctx)
+		return g.LogTail.WaitDurable(ctx, position)
 	}
 	select {
 	case <-*c:
-		return g.LogTail.WaitDurable(ctx)
+		return g.LogTail.WaitDurable(ctx, position)
 	case <-ctx.Done():
 		return ctx.Err()
 	}

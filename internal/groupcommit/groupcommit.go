@@ -37,6 +37,10 @@ type Backend interface {
 	// Translate maps a driver error to the store's vocabulary
 	// (eventstore.ErrUnavailable for an unreachable database).
 	Translate(err error) error
+	// WaitDurable returns once every commit up to position is durable. A
+	// group that writes nothing (replays, conflicts) answers from what it
+	// read, which may be another process's commit not yet on disk.
+	WaitDurable(ctx context.Context, position int64) error
 }
 
 // Tx is one write transaction, holding the log's write lock.
@@ -342,11 +346,13 @@ func (w *Writer) transact(calls []*call) ([]outcome, error) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var out []outcome
+	var readHead int64
 	err := w.backend.WriteTx(ctx, func(tx Tx) error {
 		head, now, err := tx.Head(ctx)
 		if err != nil {
 			return err
 		}
+		readHead = head
 		p := plan{head: head, now: now}
 		if err := p.load(ctx, tx, calls); err != nil {
 			return err
@@ -375,7 +381,13 @@ func (w *Writer) transact(calls []*call) ([]outcome, error) {
 		return nil
 	}, w.BeforeCommit)
 	if errors.Is(err, errNothingToWrite) {
-		return out, nil // every request was refused: the transaction rolled back
+		// Every request was refused or a replay: the transaction rolled back.
+		// A commit of ours would have made what it read durable; without one,
+		// wait until it is.
+		if err := w.backend.WaitDurable(ctx, readHead); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	if err != nil {
 		return nil, err

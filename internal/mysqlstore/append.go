@@ -28,7 +28,10 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 }
 
 // writeBackend is the MySQL side of the group-commit writer.
-type writeBackend struct{ db *sql.DB }
+type writeBackend struct {
+	db    *sql.DB
+	store *Store
+}
 
 // WriteTx runs fn under READ COMMITTED: under REPEATABLE READ, SELECT … FOR
 // UPDATE followed by INSERT takes gap locks and livelocks under concurrent
@@ -58,6 +61,10 @@ func (writeBackend) Retryable(err error) bool {
 func (writeBackend) Conflict(err error) bool { return isMySQLError(err, errDupKey) }
 
 func (writeBackend) Translate(err error) error { return translate(err) }
+
+func (b writeBackend) WaitDurable(ctx context.Context, position int64) error {
+	return b.store.waitDurable(ctx, position)
+}
 
 // mysqlTx is one group transaction.
 type mysqlTx struct{ tx *sql.Tx }

@@ -52,9 +52,12 @@ type tail struct {
 	store *Store
 }
 
-func (t tail) WaitDurable(ctx context.Context) error { return t.store.waitDurable(ctx) }
+func (t tail) WaitDurable(ctx context.Context, position int64) error {
+	return t.store.waitDurable(ctx, position)
+}
 
-// waitDurable returns once every commit visible before the call is on disk.
+// waitDurable returns once every commit up to position, which the caller has
+// seen, is on disk.
 //
 // With the binary log off, InnoDB makes a commit visible to other readers a
 // moment before it has flushed it, so a reader could show an event that a
@@ -62,12 +65,26 @@ func (t tail) WaitDurable(ctx context.Context) error { return t.store.waitDurabl
 // fixes that: its flush covers every earlier entry of the log, since the redo
 // log is flushed in order. With the binary log on, a commit is visible only
 // after it is durable, and this does nothing.
-func (s *Store) waitDurable(ctx context.Context) error {
-	if !s.fence {
+//
+// Positions are durable in order, so one fence answers every caller whose
+// position it had seen: fences run one at a time, and a caller that finds
+// its position covered by the last one returns without another.
+func (s *Store) waitDurable(ctx context.Context, position int64) error {
+	if !s.fence || position <= s.durable.Load() {
+		return nil
+	}
+	select {
+	case s.fencing <- struct{}{}:
+		defer func() { <-s.fencing }()
+	case <-ctx.Done():
+		return fmt.Errorf("wait for durability: %w", ctx.Err())
+	}
+	if position <= s.durable.Load() {
 		return nil
 	}
 	if _, err := s.feedDB.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}
+	s.durable.Store(position) // only this goroutine stores, and position is above the last
 	return nil
 }

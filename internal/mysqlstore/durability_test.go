@@ -2,10 +2,14 @@ package mysqlstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -56,7 +60,7 @@ func TestWaitDurableCommitsAWriteWhenTheBinaryLogIsOff(t *testing.T) {
 		return n
 	}
 	before := counter()
-	if err := s.Tail().WaitDurable(ctx); err != nil {
+	if err := s.Tail().WaitDurable(ctx, 1); err != nil {
 		t.Fatalf("WaitDurable: %v", err)
 	}
 	want := before
@@ -66,4 +70,93 @@ func TestWaitDurableCommitsAWriteWhenTheBinaryLogIsOff(t *testing.T) {
 	if got := counter(); got != want {
 		t.Fatalf("binary log on=%v: fence counter went from %d to %d, want %d", d.logBin, before, got, want)
 	}
+}
+
+// TestAnswersThatWriteNothingRestOnDurableCommits: with the binary log off,
+// another process's commit is visible a moment before it is on disk. Reads,
+// and appends that write nothing (a replay, a conflict), must not answer
+// from it until it is durable, so they fence first; what is already known
+// durable is not fenced again.
+func TestAnswersThatWriteNothingRestOnDurableCommits(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	open := func() *Store {
+		s, err := Open(ctx, dsn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, other := open(), open()
+	if !a.fence {
+		t.Skip("the binary log is on: commits are durable before they are visible")
+	}
+	counter := func() int64 {
+		var n int64
+		if err := a.db.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	appendOther := func(req eventstore.AppendRequest) eventstore.AppendResult {
+		res, err := other.Append(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	fences := func(what string, want int64, fn func()) {
+		t.Helper()
+		before := counter()
+		fn()
+		if got := counter() - before; got != want {
+			t.Errorf("%s: %d fence commits, want %d", what, got, want)
+		}
+	}
+	stream := uuid.New()
+	batch := []eventstore.NewEvent{{ID: uuid.New(), Type: "T", Data: []byte("{}")}}
+	first := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: batch}
+	appendOther(first)
+	fences("a log read of another process's fresh commit", 1, func() {
+		page, err := a.ReadAll(ctx, eventstore.ReadAllOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range page.Events {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	fences("reading it again", 0, func() {
+		if _, err := a.Stream(ctx, stream); err != nil {
+			t.Fatal(err)
+		}
+	})
+	appendOther(eventstore.AppendRequest{StreamID: stream, Events: []eventstore.NewEvent{{Type: "T", Data: []byte("{}")}}})
+	fences("a stream description of a fresh commit", 1, func() {
+		if _, err := a.Stream(ctx, stream); err != nil {
+			t.Fatal(err)
+		}
+	})
+	appendOther(eventstore.AppendRequest{StreamID: stream, Events: []eventstore.NewEvent{{Type: "T", Data: []byte("{}")}}})
+	fences("a conflict answered from a fresh commit", 1, func() {
+		_, err := a.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{{Type: "T", Data: []byte("{}")}}})
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			t.Fatalf("append at a stale version: %v, want a wrong expected version", err)
+		}
+	})
+	replayed := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "T", Data: []byte("{}")}}}
+	appendOther(replayed)
+	fences("a replay answered from a fresh commit", 1, func() {
+		if res, err := a.Append(ctx, replayed); err != nil || !res.Duplicate {
+			t.Fatalf("replay: %+v, %v; want the stored result", res, err)
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -49,7 +50,10 @@ type Store struct {
 	log    *slog.Logger
 	writer *groupcommit.Writer
 	cfg    *mysql.Config
-	fence  bool // WaitDurable must write: the binary log is off
+	fence  bool // waitDurable must write: the binary log is off
+
+	durable atomic.Int64  // every commit up to this position is known to be on disk
+	fencing chan struct{} // held while a fence commits
 }
 
 // Addr is the database server's address.
@@ -108,7 +112,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	feedDB.SetMaxIdleConns(3)
 	feedDB.SetConnMaxLifetime(30 * time.Minute)
 
-	s := &Store{Reader: eventsql.Reader{DB: db, Translate: translate}, db: db, wdb: wdb, feedDB: feedDB, log: opts.Logger, cfg: cfg}
+	s := &Store{db: db, wdb: wdb, feedDB: feedDB, log: opts.Logger, cfg: cfg, fencing: make(chan struct{}, 1)}
+	// What clients read rests only on durable commits: see waitDurable.
+	s.Reader = eventsql.Reader{DB: db, Translate: translate, Durable: s.waitDurable}
 	if err := s.Ping(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", cfg.Addr, err)
@@ -126,7 +132,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		opts.Logger.Warn("acknowledged appends can be lost in a crash of the database", "reason", why)
 	}
 	s.fence = !d.logBin
-	s.writer = groupcommit.New(writeBackend{wdb}, opts.Logger)
+	s.writer = groupcommit.New(writeBackend{db: wdb, store: s}, opts.Logger)
 	return s, nil
 }
 

@@ -163,7 +163,7 @@ func (s *Store) Tail() eventstore.LogTail {
 
 type tail struct{ eventsql.Reader }
 
-func (tail) WaitDurable(context.Context) error { return nil }
+func (tail) WaitDurable(context.Context, int64) error { return nil }
 
 // Append implements eventstore.Store through the group-commit writer.
 func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
@@ -210,6 +210,9 @@ func (writeBackend) Conflict(err error) bool {
 }
 
 func (writeBackend) Translate(err error) error { return translate(err) }
+
+// WaitDurable has nothing to wait for: a commit is durable before it is visible.
+func (writeBackend) WaitDurable(context.Context, int64) error { return nil }
 
 // translate maps driver errors to the store's vocabulary, by result code:
 // a database that cannot be written or read right now (disk full, I/O error,
