@@ -3,8 +3,10 @@ package tests
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,6 +104,52 @@ func TestAppendsWaitingOnAHeldLockGet503WithinTheirTimeoutAndAreNeverWritten(t *
 		}
 		if last := srv.mustAppend(t, newID(), appendBody{StreamType: "t", Events: events(1, "After")}); last.Events[0].Position != 2 {
 			t.Errorf("the first append after the lock was released got position %d; expected 2, as nothing was written meanwhile", last.Events[0].Position)
+		}
+	})
+}
+
+// TestShutdownPastItsTimeoutLetsInFlightAppendsEndBeforeTheStoreCloses:
+// an append still waiting on a held lock, and a page read whose client
+// stopped reading, when the shutdown timeout passes, are cut off; the store
+// is closed only after their handlers have returned, so none of them reads
+// from a closed store, and nothing is written.
+func TestShutdownPastItsTimeoutLetsInFlightAppendsEndBeforeTheStoreCloses(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env []string) {
+		dataDir := t.TempDir()
+		srv := startServer(t, append(env, "TRIBUTARY_REQUEST_TIMEOUT=2s", "TRIBUTARY_SHUTDOWN_TIMEOUT=300ms", "TRIBUTARY_DATA_DIR="+dataDir)...)
+		big := newID()
+		for i := 0; i < 8; i++ {
+			srv.mustAppend(t, big, appendBody{StreamType: "big", Events: bigBatch(100, 10_000)})
+		}
+		stallOn(t, srv, "/events?limit=1000")
+		release := holdWriteLock(t, srv, dataDir)
+		stream := newID()
+		answered := make(chan *response, 1)
+		go func() {
+			r, _ := srv.request(http.MethodPost, "/streams/"+stream+"/events", jsonBytes(t, appendBody{StreamType: "t", Events: events(1, "Late")}))
+			answered <- r
+		}()
+		time.Sleep(300 * time.Millisecond) // the append now waits on the lock
+		start := time.Now()
+		srv.terminate()
+		srv.crashed = true // a shutdown that timed out may exit non-zero; its status is not the point
+		// The stalled reader's answer ends by its write deadline: the request
+		// timeout and 5 s to write.
+		if took := time.Since(start); took > 9*time.Second {
+			t.Errorf("the server took %s to exit; expected the shutdown timeout, the request timeout and its 5 s to write at most", took)
+		}
+		if r := <-answered; r == nil || r.Status != http.StatusServiceUnavailable {
+			t.Errorf("the append in flight at shutdown: %v; expected its answer, 503, before the server exited", r)
+		}
+		for _, l := range srv.logLines() {
+			if l["status"] == float64(http.StatusInternalServerError) || strings.Contains(fmt.Sprint(l["error"]), "closed") {
+				t.Errorf("the shutdown logged a failure of its own: %v", l)
+			}
+		}
+		release()
+		again := startServer(t, srv.StoreEnv...)
+		if r := again.get(t, "/streams/"+stream); r.Status != http.StatusNotFound {
+			t.Errorf("the stream of the append cut off by shutdown: GET answered %d; expected 404, nothing written", r.Status)
 		}
 	})
 }

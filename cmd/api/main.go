@@ -273,7 +273,19 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
+		// Requests still run: appends waiting on the database, reads whose
+		// clients are slow. Each ends by the request timeout and its write
+		// deadline; let them answer, then cut what is left. Only then may
+		// the store close (deferred by the caller), or an answer is lost.
+		grace := cfg.RequestTimeout + 10*time.Second
+		log.Warn("requests still running at the shutdown timeout; waiting for their answers", "at_most", grace)
+		waitCtx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		waitErr := handler.Wait(waitCtx)
+		srv.Close()
+		if waitErr != nil {
+			return fmt.Errorf("shut down: %w", waitErr)
+		}
 	}
 	log.Info("stopped")
 	return nil

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -67,6 +68,7 @@ type Server struct {
 	closing     chan struct{} // closed by CloseSubscriptions
 	closeOnce   sync.Once
 	subscribers atomic.Int64 // subscriptions open now
+	handling    atomic.Int64 // requests being handled now
 	frames      frameCache   // recent events' JSON, shared by subscriptions
 }
 
@@ -102,7 +104,28 @@ func New(store eventstore.Store, opts Options) *Server {
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handling.Add(1)
+	defer s.handling.Add(-1)
+	s.handler.ServeHTTP(w, r)
+}
+
+// Wait returns once no request is being handled, or with ctx's error. After
+// http.Server.Shutdown gave up, it lets the requests still running finish
+// their answers before the store they use is closed: each is bounded by the
+// request timeout and its write deadline.
+func (s *Server) Wait(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.handling.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d requests still running: %w", s.handling.Load(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
 
 // CloseSubscriptions ends every open subscription response, cleanly, and
 // makes new ones end at once. http.Server.Shutdown waits for responses to
