@@ -149,6 +149,9 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysql
 			}
 			store.Close()
 		}
+		if errors.Is(err, mysqlstore.ErrNotDurable) {
+			return nil, fmt.Errorf("open MySQL store: %w (TRIBUTARY_ALLOW_UNSAFE_DURABILITY=true starts anyway)", err)
+		}
 		if !errors.Is(err, eventstore.ErrUnavailable) {
 			return nil, fmt.Errorf("open MySQL store: %w", err)
 		}

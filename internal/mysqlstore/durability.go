@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tributary-dev/tributary/internal/eventsql"
-	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // ErrNotDurable is returned by Open when the server's settings let an
@@ -34,26 +32,12 @@ func (d durability) unsafe() string {
 func (s *Store) readDurability(ctx context.Context) (durability, error) {
 	var d durability
 	var logBin int64
-	err := s.db.QueryRowContext(ctx, "SELECT @@innodb_flush_log_at_trx_commit, @@log_bin, @@sync_binlog").Scan(&d.flushAtCommit, &logBin, &d.syncBinlog)
+	err := s.feed.QueryRowContext(ctx, "SELECT @@innodb_flush_log_at_trx_commit, @@log_bin, @@sync_binlog").Scan(&d.flushAtCommit, &logBin, &d.syncBinlog)
 	if err != nil {
 		return durability{}, fmt.Errorf("read durability settings: %w", translate(err))
 	}
 	d.logBin = logBin == 1
 	return d, nil
-}
-
-// Tail implements eventstore.Store: the log on the live feed's own connections.
-func (s *Store) Tail() eventstore.LogTail {
-	return tail{Reader: eventsql.Reader{DB: s.feedDB, Translate: translate}, store: s}
-}
-
-type tail struct {
-	eventsql.Reader
-	store *Store
-}
-
-func (t tail) WaitDurable(ctx context.Context, position int64) error {
-	return t.store.waitDurable(ctx, position)
 }
 
 // waitDurable returns once every commit up to position, which the caller has
@@ -82,7 +66,7 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	if position <= s.durable.Load() {
 		return nil
 	}
-	if _, err := s.feedDB.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
+	if _, err := s.feed.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}
 	s.durable.Store(position) // only this goroutine stores, and position is above the last

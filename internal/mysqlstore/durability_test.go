@@ -54,7 +54,7 @@ func TestWaitDurableCommitsAWriteWhenTheBinaryLogIsOff(t *testing.T) {
 	}
 	counter := func() int64 {
 		var n int64
-		if err := s.db.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1").Scan(&n); err != nil {
+		if err := s.feed.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -99,7 +99,7 @@ func TestAnswersThatWriteNothingRestOnDurableCommits(t *testing.T) {
 	}
 	counter := func() int64 {
 		var n int64
-		if err := a.db.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1").Scan(&n); err != nil {
+		if err := a.feed.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

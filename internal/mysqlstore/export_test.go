@@ -2,4 +2,4 @@ package mysqlstore
 
 // SetBeforeCommit installs a hook that runs inside every append transaction
 // just before COMMIT, with the log_head lock held.
-func (s *Store) SetBeforeCommit(f func()) { s.writer.BeforeCommit = f }
+func (s *Store) SetBeforeCommit(f func()) { s.beforeCommit.Store(&f) }

@@ -1,30 +1,26 @@
-// Package mysqlstore is the MySQL/MariaDB implementation of eventstore.Store.
-//
-// Appends go through the group-commit writer (package groupcommit). Each of
-// its transactions locks the single log_head row first and keeps it until
-// COMMIT, so commits are serialised across every process on the database,
-// and positions become visible in the order they were assigned: a reader
-// that has seen position N has already been able to see every position below it.
+// Package mysqlstore runs the SQL event store (package sqlstore) on MySQL or
+// MariaDB: it opens the connection pools, migrates the schema, checks at
+// start-up that the server makes commits durable, and keeps the durability
+// fence for servers whose binary log is off. Its dialect locks the single
+// log_head row (SELECT … FOR UPDATE) in every append transaction until
+// COMMIT, which serialises commits across every process on the database.
 package mysqlstore
 
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/tributary-dev/tributary/internal/eventsql"
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/groupcommit"
 	"github.com/tributary-dev/tributary/internal/migrations"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
 
 var _ eventstore.Store = (*Store)(nil)
@@ -43,17 +39,16 @@ type Options struct {
 
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
 type Store struct {
-	eventsql.Reader
-	db     *sql.DB // reads for clients
-	wdb    *sql.DB // the writer's own pool, so slow readers never hold up appends
-	feedDB *sql.DB // the live feed's, the fence's and the readiness probe's: no client can take them
-	log    *slog.Logger
-	writer *groupcommit.Writer
-	cfg    *mysql.Config
-	fence  bool // waitDurable must write: the binary log is off
+	*sqlstore.Store
+	reads, writes, feed *sql.DB // see sqlstore.Options
+	log                 *slog.Logger
+	cfg                 *mysql.Config
+	fence               bool // waitDurable must write: the binary log is off
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
+
+	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 }
 
 // Addr is the database server's address.
@@ -98,26 +93,19 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(opts.MaxConns)
-	db.SetMaxIdleConns(opts.MaxConns)
-	db.SetConnMaxLifetime(30 * time.Minute)
-	wdb := sql.OpenDB(connector)
-	wdb.SetMaxOpenConns(2)
-	wdb.SetMaxIdleConns(2)
-	wdb.SetConnMaxLifetime(30 * time.Minute)
-	// The tailer reads while the fence writes, and a probe may come meanwhile.
-	feedDB := sql.OpenDB(connector)
-	feedDB.SetMaxOpenConns(3)
-	feedDB.SetMaxIdleConns(3)
-	feedDB.SetConnMaxLifetime(30 * time.Minute)
-
-	s := &Store{db: db, wdb: wdb, feedDB: feedDB, log: opts.Logger, cfg: cfg, fencing: make(chan struct{}, 1)}
-	// What clients read rests only on durable commits: see waitDurable.
-	s.Reader = eventsql.Reader{DB: db, Translate: translate, Durable: s.waitDurable}
-	if err := s.Ping(ctx); err != nil {
+	pool := func(size int) *sql.DB {
+		db := sql.OpenDB(connector)
+		db.SetMaxOpenConns(size)
+		db.SetMaxIdleConns(size)
+		db.SetConnMaxLifetime(30 * time.Minute)
+		return db
+	}
+	// The feed's three: the tailer reads while the fence writes, and a
+	// readiness probe may come meanwhile.
+	s := &Store{reads: pool(opts.MaxConns), writes: pool(2), feed: pool(3), log: opts.Logger, cfg: cfg, fencing: make(chan struct{}, 1)}
+	if err := s.feed.PingContext(ctx); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("connect to MySQL at %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("connect to MySQL at %s: %w", cfg.Addr, translate(err))
 	}
 	d, err := s.readDurability(ctx)
 	if err != nil {
@@ -127,18 +115,26 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if why := d.unsafe(); why != "" {
 		if !opts.AllowUnsafeDurability {
 			s.closeDBs()
-			return nil, fmt.Errorf("%w: %s; fix the server's settings, or set TRIBUTARY_ALLOW_UNSAFE_DURABILITY=true to accept losing acknowledged appends in a crash", ErrNotDurable, why)
+			return nil, fmt.Errorf("%w: %s; fix the server's settings, or allow unsafe durability to accept losing acknowledged appends in a crash", ErrNotDurable, why)
 		}
 		opts.Logger.Warn("acknowledged appends can be lost in a crash of the database", "reason", why)
 	}
 	s.fence = !d.logBin
-	s.writer = groupcommit.New(writeBackend{db: wdb, store: s}, opts.Logger)
+	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
+		WaitDurable: s.waitDurable, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger})
 	return s, nil
+}
+
+// runBeforeCommit runs the hook a test set, if any.
+func (s *Store) runBeforeCommit() {
+	if f := s.beforeCommit.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // Migrate brings the schema up to date; see migrations.ApplyMySQL.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := migrations.ApplyMySQL(ctx, s.db, s.log); err != nil {
+	if err := migrations.ApplyMySQL(ctx, s.reads, s.log); err != nil {
 		return translate(err)
 	}
 	return nil
@@ -147,67 +143,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 // Close finishes the appends already handed to the writer, refuses new ones
 // and closes the database pools.
 func (s *Store) Close() error {
-	s.writer.Close()
+	s.Store.Close()
 	return s.closeDBs()
 }
 
 func (s *Store) closeDBs() error {
-	return errors.Join(s.db.Close(), s.wdb.Close(), s.feedDB.Close())
-}
-
-// Ping reports whether the database answers, on the live feed's connections.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.feedDB.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping: %w", translate(err))
-	}
-	return nil
-}
-
-// MySQL error numbers the store acts on.
-const (
-	errDupKey          = 1062
-	errLockWaitTimeout = 1205
-	errDeadlock        = 1213
-	errTooManyConns    = 1040
-	errServerShutdown  = 1053
-	errConnCount       = 1203 // user has too many connections
-)
-
-// translate maps driver errors to the store's vocabulary, by number, at the
-// edge: an unreachable server becomes eventstore.ErrUnavailable.
-func translate(err error) error {
-	if err == nil {
-		return nil
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case errTooManyConns, errServerShutdown, errConnCount:
-			return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
-		}
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	var ne net.Error
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) {
-		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
-	}
-	return err
-}
-
-func isMySQLError(err error, numbers ...uint16) bool {
-	var me *mysql.MySQLError
-	if !errors.As(err, &me) {
-		return false
-	}
-	for _, n := range numbers {
-		if me.Number == n {
-			return true
-		}
-	}
-	return false
+	return errors.Join(s.reads.Close(), s.writes.Close(), s.feed.Close())
 }
 
 // SetDriverLogger sends the driver's own log lines (such as dropping a dead

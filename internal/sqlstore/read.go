@@ -1,7 +1,4 @@
-// Package eventsql holds the read queries of the SQL stores. MySQL and
-// SQLite stores share the schema's shape (streams, events, log_head), and
-// this SQL is what both dialects understand; each store embeds a Reader.
-package eventsql
+package sqlstore
 
 import (
 	"context"
@@ -16,37 +13,27 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
-// Reader reads the event tables through database/sql.
-type Reader struct {
-	DB *sql.DB
-	// Translate maps the driver's errors to the store's vocabulary.
-	Translate func(error) error
-	// Durable, if set, returns once every commit up to a position is
-	// durable. Each read calls it with the last position its answer rests
-	// on, before answering, where a commit may be visible before it is durable.
-	Durable func(ctx context.Context, position int64) error
-}
-
-func (r Reader) translate(err error) error {
-	if r.Translate == nil {
-		return err
-	}
-	return r.Translate(err)
+// reader reads the event tables on one pool.
+type reader struct {
+	db *sql.DB
+	// translate maps the driver's errors to the store's vocabulary.
+	translate func(error) error
+	// waitDurable, if set, returns once every commit up to a position is
+	// durable: each read calls it with the last position its answer rests
+	// on, before answering.
+	waitDurable func(ctx context.Context, position int64) error
 }
 
 // durable waits until position is durable, where that needs waiting.
-func (r Reader) durable(ctx context.Context, what string, position int64) error {
-	if r.Durable == nil {
+func (s reader) durable(ctx context.Context, position int64) error {
+	if s.waitDurable == nil {
 		return nil
 	}
-	if err := r.Durable(ctx, position); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return s.waitDurable(ctx, position)
 }
 
-// Placeholders returns "?, ?, …" for n values.
-func Placeholders(n int) string {
+// placeholders returns "?, ?, …" for n values.
+func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
@@ -57,16 +44,16 @@ const streamColumns = "s.stream_id, s.stream_type, s.version, s.created_at, s.up
 	"FROM streams s JOIN events e ON e.stream_id = s.stream_id AND e.stream_version = s.version"
 
 // Stream implements eventstore.Store.
-func (s Reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
-	st, last, err := scanStream(s.DB.QueryRowContext(ctx, "SELECT "+streamColumns+" WHERE s.stream_id = ?", id[:]))
+func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	st, last, err := scanStream(s.db.QueryRowContext(ctx, "SELECT "+streamColumns+" WHERE s.stream_id = ?", id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
 	if err != nil {
 		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, s.translate(err))
 	}
-	if err := s.durable(ctx, "read stream "+id.String(), last); err != nil {
-		return eventstore.Stream{}, err
+	if err := s.durable(ctx, last); err != nil {
+		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, err)
 	}
 	return st, nil
 }
@@ -89,7 +76,7 @@ func scanStream(row interface{ Scan(...any) error }) (eventstore.Stream, int64, 
 
 // ReadStream implements eventstore.Store. The page is bounded by the version
 // read first, so the events and the description agree even while appends go on.
-func (s Reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
+func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
 	st, err := s.Stream(ctx, id)
 	if err != nil {
 		return eventstore.StreamPage{}, err
@@ -124,8 +111,8 @@ func (s Reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 }
 
 // Event implements eventstore.Store.
-func (s Reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
-	row := s.DB.QueryRowContext(ctx,
+func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
+	row := s.db.QueryRowContext(ctx,
 		"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
 	e, err := scanEvent(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -134,8 +121,8 @@ func (s Reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	if err != nil {
 		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, s.translate(err))
 	}
-	if err := s.durable(ctx, fmt.Sprintf("read event %d of stream %s", version, streamID), e.Position); err != nil {
-		return eventstore.Event{}, err
+	if err := s.durable(ctx, e.Position); err != nil {
+		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, err)
 	}
 	return e, nil
 }
@@ -144,11 +131,11 @@ func (s Reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 // (limit+1 of them, to know whether more remain), then streams the events up
 // to the last of them. Positions are assigned in commit order, so no event can
 // later appear below a position already seen: the two queries agree.
-func (s Reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
 	var positions []int64
-	rows, err := s.DB.QueryContext(ctx, "SELECT position FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	rows, err := s.db.QueryContext(ctx, "SELECT position FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, s.translate(err))
 	}
@@ -169,8 +156,8 @@ func (s Reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		return page, nil
 	}
 	page.Last = positions[min(len(positions), opts.Limit)-1]
-	if err := s.durable(ctx, fmt.Sprintf("read log after %d", opts.After), page.Last); err != nil {
-		return eventstore.LogPage{}, err
+	if err := s.durable(ctx, page.Last); err != nil {
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
 	page.Events = s.readRange(ctx, eventRange{what: fmt.Sprintf("read log after %d", opts.After),
 		where: where, args: args, key: "position", lo: positions[0], hi: page.Last})
@@ -182,13 +169,13 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 	where := "position > ?"
 	args := []any{opts.After}
 	if len(opts.StreamTypes) > 0 {
-		where += " AND stream_type IN (" + Placeholders(len(opts.StreamTypes)) + ")"
+		where += " AND stream_type IN (" + placeholders(len(opts.StreamTypes)) + ")"
 		for _, t := range opts.StreamTypes {
 			args = append(args, t)
 		}
 	}
 	if len(opts.EventTypes) > 0 {
-		where += " AND event_type IN (" + Placeholders(len(opts.EventTypes)) + ")"
+		where += " AND event_type IN (" + placeholders(len(opts.EventTypes)) + ")"
 		for _, t := range opts.EventTypes {
 			args = append(args, t)
 		}
@@ -206,31 +193,31 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 
 // Head implements eventstore.Store. log_head changes in the same transaction
 // as the events it counts, so its committed value is the last visible position.
-func (s Reader) Head(ctx context.Context) (int64, error) {
+func (s reader) Head(ctx context.Context) (int64, error) {
 	var head int64
-	if err := s.DB.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
 		return 0, fmt.Errorf("read log head: %w", s.translate(err))
 	}
-	if err := s.durable(ctx, "read log head", head); err != nil {
-		return 0, err
+	if err := s.durable(ctx, head); err != nil {
+		return 0, fmt.Errorf("read log head: %w", err)
 	}
 	return head, nil
 }
 
 // ListStreams implements eventstore.Store.
-func (s Reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
+func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	q := "SELECT " + streamColumns + " WHERE s.stream_id > ?"
 	args := []any{opts.After[:]}
 	if len(opts.StreamTypes) > 0 {
-		q += " AND s.stream_type IN (" + Placeholders(len(opts.StreamTypes)) + ")"
+		q += " AND s.stream_type IN (" + placeholders(len(opts.StreamTypes)) + ")"
 		for _, t := range opts.StreamTypes {
 			args = append(args, t)
 		}
 	}
 	q += " ORDER BY s.stream_id LIMIT ?"
 	args = append(args, opts.Limit+1)
-	rows, err := s.DB.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
 	}
@@ -251,8 +238,8 @@ func (s Reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	if len(list.Streams) > opts.Limit {
 		list.Streams, list.More = list.Streams[:opts.Limit], true
 	}
-	if err := s.durable(ctx, "list streams", last); err != nil {
-		return eventstore.StreamList{}, err
+	if err := s.durable(ctx, last); err != nil {
+		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
 	}
 	return list, nil
 }
@@ -281,7 +268,7 @@ type eventRange struct {
 // transaction, so slow clients can neither take the pool nor stop SQLite's
 // checkpoints. The bounds were fixed by an earlier read, so the chunks
 // together are what one query would have returned.
-func (s Reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstore.Event, error] {
+func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstore.Event, error] {
 	return func(yield func(eventstore.Event, error) bool) {
 		order := " ORDER BY " + r.key
 		if r.desc {
@@ -319,8 +306,8 @@ func (s Reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 }
 
 // readChunk runs one chunk's query and returns its rows and their size.
-func (s Reader) readChunk(ctx context.Context, query string, args ...any) ([]eventstore.Event, int, error) {
-	rows, err := s.DB.QueryContext(ctx, query, args...)
+func (s reader) readChunk(ctx context.Context, query string, args ...any) ([]eventstore.Event, int, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, s.translate(err)
 	}

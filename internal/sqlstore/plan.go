@@ -1,13 +1,77 @@
-package groupcommit
+package sqlstore
 
 import (
-	"context"
+	"bytes"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
+
+// The plan is the pure part of an append transaction: given what the
+// transaction read (the head, the streams, the event ids already known), it
+// decides each request's outcome in order and lays out the rows to write.
+// It does no I/O; appendTx reads and writes for it.
+
+// streamState is a stream as an append transaction sees it.
+type streamState struct {
+	Type      string
+	Version   int64
+	CreatedAt time.Time
+}
+
+// knownEvent is an event id already in the log: where it stands and what it
+// holds, so that a retry can be told from a reuse of the id.
+type knownEvent struct {
+	StreamID   uuid.UUID
+	StreamType string
+	Version    int64
+	Position   int64
+	RecordedAt time.Time
+	Type       string
+	Data       []byte
+	Metadata   []byte
+	// BatchSize is, on the first event of an append, how many events it
+	// stored; 0 on the others; -1 where the log does not know (events
+	// stored before it kept batch sizes).
+	BatchSize int64
+}
+
+// differs names what of e (sent with streamType, "" for any) is not as
+// stored, or returns "".
+func (k knownEvent) differs(e eventstore.NewEvent, streamType string) string {
+	switch {
+	case streamType != "" && streamType != k.StreamType:
+		return "stream_type"
+	case e.Type != k.Type:
+		return "type"
+	case !bytes.Equal(e.Data, k.Data):
+		return "data"
+	case !bytes.Equal(e.Metadata, k.Metadata):
+		return "metadata"
+	}
+	return ""
+}
+
+// row is one event to insert.
+type row struct {
+	Position   int64
+	StreamID   uuid.UUID
+	StreamType string
+	Version    int64
+	Event      eventstore.NewEvent
+	RecordedAt time.Time
+	// BatchSize is the number of events of the append, on its first event; 0 on the others.
+	BatchSize int64
+}
+
+// savedStream is the new state of a stream a transaction appended to.
+type savedStream struct {
+	ID uuid.UUID
+	streamState
+	UpdatedAt time.Time
+}
 
 // plan is one group transaction's view of the database, updated in memory
 // as the group's requests are applied in order.
@@ -16,42 +80,47 @@ type plan struct {
 	now     time.Time
 	streams map[uuid.UUID]*planStream
 	order   []uuid.UUID // streams in the order first seen, for stable writes
-	known   map[uuid.UUID]KnownEvent
-	rows    []Row
+	known   map[uuid.UUID]knownEvent
+	rows    []row
 }
 
 type planStream struct {
-	StreamState
+	streamState
 	touched bool
 }
 
-// load reads the group's streams and the event ids its clients chose.
-func (p *plan) load(ctx context.Context, tx Tx, calls []*call) error {
-	p.streams = make(map[uuid.UUID]*planStream, len(calls))
+// newPlan starts a plan for calls from what the transaction read: the head
+// and the time to stamp events with, the calls' streams that exist, and the
+// event ids of theirs already in the log.
+func newPlan(head int64, now time.Time, calls []*call, found map[uuid.UUID]streamState, known map[uuid.UUID]knownEvent) *plan {
+	p := &plan{head: head, now: now, streams: make(map[uuid.UUID]*planStream, len(calls)), known: known}
+	for _, id := range streamsOf(calls) {
+		p.streams[id] = &planStream{streamState: found[id]}
+		p.order = append(p.order, id)
+	}
+	return p
+}
+
+// streamsOf lists the calls' streams, each once, in the order first seen.
+func streamsOf(calls []*call) []uuid.UUID {
+	seen := make(map[uuid.UUID]bool, len(calls))
 	var ids []uuid.UUID
 	for _, c := range calls {
-		if _, ok := p.streams[c.req.StreamID]; !ok {
-			p.streams[c.req.StreamID] = &planStream{}
-			p.order = append(p.order, c.req.StreamID)
+		if !seen[c.req.StreamID] {
+			seen[c.req.StreamID] = true
+			ids = append(ids, c.req.StreamID)
 		}
+	}
+	return ids
+}
+
+// clientIDsOf lists the event ids the calls' clients chose.
+func clientIDsOf(calls []*call) []uuid.UUID {
+	var ids []uuid.UUID
+	for _, c := range calls {
 		ids = append(ids, c.clientIDs...)
 	}
-	found, err := tx.Streams(ctx, p.order)
-	if err != nil {
-		return err
-	}
-	for id, st := range found {
-		if ps, ok := p.streams[id]; ok {
-			ps.StreamState = st
-		}
-	}
-	p.known = map[uuid.UUID]KnownEvent{}
-	if len(ids) > 0 {
-		if p.known, err = tx.KnownEvents(ctx, ids); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ids
 }
 
 // apply checks one request against the plan and, if it passes, plans its rows.
@@ -85,8 +154,8 @@ func (p *plan) apply(c *call) outcome {
 		if i == 0 {
 			size = int64(len(req.Events))
 		}
-		p.rows = append(p.rows, Row{Position: p.head, StreamID: req.StreamID, StreamType: st.Type, Version: st.Version, Event: e, RecordedAt: p.now, BatchSize: size})
-		p.known[e.ID] = KnownEvent{StreamID: req.StreamID, StreamType: st.Type, Version: st.Version, Position: p.head, RecordedAt: p.now,
+		p.rows = append(p.rows, row{Position: p.head, StreamID: req.StreamID, StreamType: st.Type, Version: st.Version, Event: e, RecordedAt: p.now, BatchSize: size})
+		p.known[e.ID] = knownEvent{StreamID: req.StreamID, StreamType: st.Type, Version: st.Version, Position: p.head, RecordedAt: p.now,
 			Type: e.Type, Data: e.Data, Metadata: e.Metadata, BatchSize: size}
 		res.Events[i] = eventstore.RecordedEvent{ID: e.ID, Version: st.Version, Position: p.head, RecordedAt: p.now}
 	}
@@ -137,11 +206,11 @@ func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, boo
 }
 
 // saved lists the streams the plan appended to, with their new state.
-func (p *plan) saved() []SavedStream {
-	var out []SavedStream
+func (p *plan) saved() []savedStream {
+	var out []savedStream
 	for _, id := range p.order {
 		if st := p.streams[id]; st.touched {
-			out = append(out, SavedStream{ID: id, StreamState: st.StreamState, UpdatedAt: p.now})
+			out = append(out, savedStream{ID: id, streamState: st.streamState, UpdatedAt: p.now})
 		}
 	}
 	return out

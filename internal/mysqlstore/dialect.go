@@ -1,0 +1,83 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
+)
+
+// dialect is MySQL's and MariaDB's SQL for the event store.
+var dialect = sqlstore.Dialect{
+	// Under REPEATABLE READ, SELECT … FOR UPDATE followed by INSERT takes gap
+	// locks and livelocks under concurrent writers.
+	TxOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	// The log_head row's lock orders commits, and so positions, across every
+	// writer on the database. The database's clock stamps the events, one
+	// clock for all processes: SYSDATE, unlike UTC_TIMESTAMP, is evaluated
+	// when the locked row is read, after the lock wait, in the session's
+	// time zone (UTC, set at connect).
+	LockHead:       "SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE",
+	ClockInSQL:     true,
+	LockStreams:    " FOR UPDATE",
+	UpsertStreams:  " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)",
+	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside
+	MaxInsertBytes: 1 << 20, // max_allowed_packet (16 MiB on MariaDB)
+	Retryable:      func(err error) bool { return isMySQLError(err, errDeadlock, errLockWaitTimeout) },
+	Conflict:       func(err error) bool { return isMySQLError(err, errDupKey) },
+	Translate:      translate,
+}
+
+// MySQL error numbers the store acts on.
+const (
+	errDupKey          = 1062
+	errLockWaitTimeout = 1205
+	errDeadlock        = 1213
+	errTooManyConns    = 1040
+	errServerShutdown  = 1053
+	errConnCount       = 1203 // user has too many connections
+)
+
+// translate maps driver errors to the store's vocabulary, by number, at the
+// edge: an unreachable server becomes eventstore.ErrUnavailable.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case errTooManyConns, errServerShutdown, errConnCount:
+			return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+		}
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var ne net.Error
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) {
+		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+	}
+	return err
+}
+
+func isMySQLError(err error, numbers ...uint16) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	for _, n := range numbers {
+		if me.Number == n {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+// Package sqlstore is the SQL event store, written once against
+// database/sql: the group-commit writer with its pure in-memory plan, the
+// append transaction, the read queries and the live feed's tail. MySQL and
+// SQLite differ by a small Dialect value; packages mysqlstore and sqlitestore
+// open the database, migrate it and give this package their dialect.
+//
+// Positions are assigned in commit order: every append transaction takes the
+// log's write lock first (the dialect's LockHead) and keeps it until COMMIT,
+// so a reader that has seen position N could already see every position
+// below it.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Dialect is what differs between the SQL databases the store runs on.
+type Dialect struct {
+	// TxOptions begin an append transaction.
+	TxOptions *sql.TxOptions
+	// LockHead reads log_head's position and recorded_at, and takes the
+	// log's write lock if the transaction does not hold it from its start.
+	// With ClockInSQL, a third column is the database's time, read after
+	// the lock is held; otherwise the process's clock stamps the events.
+	LockHead   string
+	ClockInSQL bool
+	// LockStreams ends the query that reads an append's streams: " FOR
+	// UPDATE" where rows are locked that way, "" where the write lock
+	// already covers them.
+	LockStreams string
+	// UpsertStreams ends the INSERT of the streams an append wrote to, so
+	// that existing rows get the new version and updated_at.
+	UpsertStreams string
+	// An INSERT of events holds at most MaxInsertRows rows, and stops
+	// adding rows once MaxInsertBytes of data is in it.
+	MaxInsertRows  int
+	MaxInsertBytes int
+	// Retryable reports an error after which the same transaction may
+	// succeed (a deadlock, a lock wait timeout, a busy database).
+	Retryable func(error) bool
+	// Conflict reports a unique-key violation.
+	Conflict func(error) bool
+	// Translate maps a driver error to the store's vocabulary:
+	// eventstore.ErrUnavailable for a database that cannot serve now.
+	Translate func(error) error
+}
+
+// Options are the parts a Store is made of.
+type Options struct {
+	// Reads serves clients' reads. Writes is the writer's own pool, so that
+	// slow readers never hold up appends. Feed serves the live feed's tail,
+	// its durability fence and the readiness probe: no client can take it.
+	Reads, Writes, Feed *sql.DB
+	// WaitDurable, if set, returns once every commit up to a position is
+	// durable, for databases that make a commit visible a moment before it
+	// is (MySQL with its binary log off). Nil: commits are durable first.
+	WaitDurable func(ctx context.Context, position int64) error
+	// BeforeCommit, if set, runs inside each append transaction just before
+	// COMMIT. The stores set it only from their tests.
+	BeforeCommit func()
+	Logger       *slog.Logger
+}
+
+// Store is an event store on an SQL database. It does not own the pools:
+// Close stops the writer, and the caller closes the pools after it.
+type Store struct {
+	reader // what clients read, resting on durable commits only
+	tail   reader
+	feed   *sql.DB
+	writer *writer
+}
+
+// New returns a Store and starts its writer.
+func New(d Dialect, opts Options) *Store {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.WaitDurable == nil {
+		opts.WaitDurable = func(context.Context, int64) error { return nil }
+	}
+	return &Store{
+		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable},
+		tail:   reader{db: opts.Feed, translate: d.Translate},
+		feed:   opts.Feed,
+		writer: newWriter(d, opts),
+	}
+}
+
+// Close finishes the appends already handed to the writer and refuses new
+// ones. It closes no pool.
+func (s *Store) Close() { s.writer.close() }
+
+// Append implements eventstore.Store through the group-commit writer.
+func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	return s.writer.append(ctx, req)
+}
+
+// Ping implements eventstore.Store, on the live feed's connections.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.feed.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", s.reader.translate(err))
+	}
+	return nil
+}
+
+// Tail implements eventstore.Store: the log on the live feed's own
+// connections, with the durability wait.
+func (s *Store) Tail() eventstore.LogTail {
+	return logTail{reader: s.tail, waitDurable: s.reader.durable}
+}
+
+type logTail struct {
+	reader
+	waitDurable func(ctx context.Context, position int64) error
+}
+
+func (t logTail) WaitDurable(ctx context.Context, position int64) error {
+	return t.waitDurable(ctx, position)
+}

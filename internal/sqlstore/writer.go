@@ -1,0 +1,291 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// The write path. The database can commit only one append transaction at a
+// time (that is what keeps positions in commit order), so one writer per
+// store takes all the appends waiting at that moment into one transaction:
+// the plan checks each request against the streams' state in order
+// (idempotent retry first, then expected version and stream type), lays out
+// the rows of those that pass, and each request gets its own outcome after
+// COMMIT.
+
+const (
+	// maxGroupEvents bounds how many events one group transaction gathers.
+	maxGroupEvents = 5000
+	// txTimeout bounds one group transaction, lock waits included.
+	txTimeout = 30 * time.Second
+	// maxTxAttempts is how often a transaction that failed with a retryable
+	// error is tried in all.
+	maxTxAttempts = 3
+)
+
+var errClosed = fmt.Errorf("%w: the store is shutting down", eventstore.ErrUnavailable)
+
+// writer is a store's single writer.
+type writer struct {
+	d            Dialect
+	db           *sql.DB
+	waitDurable  func(ctx context.Context, position int64) error
+	beforeCommit func()
+	log          *slog.Logger
+
+	calls chan *call
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// newWriter starts a writer; close stops it.
+func newWriter(d Dialect, opts Options) *writer {
+	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, log: opts.Logger,
+		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// close finishes the group in progress, refuses new appends and returns
+// when the writer has stopped.
+func (w *writer) close() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// call is one Append waiting for the writer.
+type call struct {
+	ctx       context.Context
+	req       eventstore.AppendRequest
+	clientIDs []uuid.UUID // ids the client chose; only these can repeat
+	res       eventstore.AppendResult
+	err       error
+	done      chan struct{}
+}
+
+// append hands a request to the writer and waits for its outcome.
+func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if err := req.Validate(); err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
+	}
+	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
+	c.req.Events = make([]eventstore.NewEvent, len(req.Events))
+	for i, e := range req.Events {
+		if e.ID == uuid.Nil {
+			id, err := uuid.NewV7()
+			if err != nil {
+				return eventstore.AppendResult{}, fmt.Errorf("append to %s: make event id: %w", req.StreamID, err)
+			}
+			e.ID = id
+		} else {
+			c.clientIDs = append(c.clientIDs, e.ID)
+		}
+		c.req.Events[i] = e
+	}
+	select {
+	case w.calls <- c:
+	case <-ctx.Done():
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, ctx.Err())
+	case <-w.stop:
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, errClosed)
+	}
+	// Once handed over, the append may commit: wait for the outcome even if
+	// the caller gives up, so that what is reported is what happened.
+	<-c.done
+	if c.err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, c.err)
+	}
+	return c.res, nil
+}
+
+// loop is the only writer. While one group commits, the next requests queue
+// up; they are then taken together into the next transaction.
+func (w *writer) loop() {
+	defer close(w.done)
+	for {
+		var first *call
+		select {
+		case first = <-w.calls:
+		case <-w.stop:
+			return
+		}
+		group := []*call{first}
+		n := len(first.req.Events)
+	gather:
+		for n < maxGroupEvents {
+			select {
+			case c := <-w.calls:
+				group = append(group, c)
+				n += len(c.req.Events)
+			default:
+				break gather
+			}
+		}
+		w.commit(group)
+	}
+}
+
+// commit writes a group and reports each call's outcome.
+func (w *writer) commit(group []*call) {
+	defer func() {
+		for _, c := range group {
+			close(c.done)
+		}
+	}()
+	live := unexpired(group)
+	if len(live) == 0 {
+		return
+	}
+	err := w.run(live)
+	if err == nil {
+		return
+	}
+	if len(live) > 1 && !errors.Is(err, eventstore.ErrUnavailable) {
+		// Something in one request broke the shared transaction. Run each
+		// request alone so that only the one at fault fails.
+		w.log.Warn("group append failed; retrying its requests one at a time", "requests", len(live), "error", err)
+		for _, c := range live {
+			if len(unexpired([]*call{c})) == 1 {
+				if err := w.run([]*call{c}); err != nil {
+					c.err = err
+				}
+			}
+		}
+		return
+	}
+	for _, c := range live {
+		if c.err == nil {
+			c.err = err
+		}
+	}
+}
+
+// unexpired returns the calls whose callers still wait; the others get
+// their context's error and are never written.
+func unexpired(calls []*call) []*call {
+	live := make([]*call, 0, len(calls))
+	for _, c := range calls {
+		if err := c.ctx.Err(); err != nil {
+			c.err = fmt.Errorf("%w before it could be written", err)
+			continue
+		}
+		live = append(live, c)
+	}
+	return live
+}
+
+// run runs a group transaction, again after a retryable failure, and stores
+// each call's outcome once it has committed. A call whose caller gave up
+// meanwhile is left out of the next try; run returns nil once no call is left.
+func (w *writer) run(calls []*call) error {
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		if calls = unexpired(calls); len(calls) == 0 {
+			return nil
+		}
+		var out []outcome
+		out, err = w.transact(calls)
+		if err == nil {
+			for i, c := range calls {
+				c.res, c.err = out[i].res, out[i].err
+			}
+			return nil
+		}
+		if !errors.Is(err, errCallerLeft) && !w.d.Retryable(err) && !w.d.Conflict(err) {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, errCallerLeft):
+		return nil // every caller left; each has its error
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: the write lock was not free within the request's time (%w)", eventstore.ErrUnavailable, err)
+	case w.d.Conflict(err):
+		// Still taken on a fresh read: rows the log's head does not account for.
+		return fmt.Errorf("a position or stream version this append needs is taken by a row the log head does not count: "+
+			"something writes to the database without the log lock (%w)", err)
+	}
+	return w.d.Translate(err)
+}
+
+type outcome struct {
+	res eventstore.AppendResult
+	err error
+}
+
+// transact runs one group transaction. Requests that fail a check get their
+// error in the outcome and write nothing; the others are written together.
+// The returned error is about the transaction itself: then nothing was written.
+//
+// The transaction ends by the earliest deadline of its callers: its lock
+// waits cannot outlast any of them, and a transaction still open then rolls
+// back. Just before COMMIT it checks that every caller still waits; if one
+// has left, it rolls back with errCallerLeft, and the others are tried again
+// without it.
+func (w *writer) transact(calls []*call) ([]outcome, error) {
+	deadline := time.Now().Add(txTimeout)
+	for _, c := range calls {
+		if d, ok := c.ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	tx, err := w.db.BeginTx(ctx, w.d.TxOptions)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	t := appendTx{tx: tx, d: w.d}
+	head, now, err := t.lockHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := t.loadPlan(ctx, head, now, calls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]outcome, len(calls))
+	for i, c := range calls {
+		out[i] = p.apply(c)
+	}
+	if p.head == head {
+		// Every request was refused or a replay: nothing to commit. A commit
+		// of ours would have made what it read durable; without one, wait
+		// until it is.
+		if err := w.waitDurable(ctx, head); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	if err := t.write(ctx, p); err != nil {
+		return nil, err
+	}
+	for _, c := range calls {
+		if c.ctx.Err() != nil {
+			return nil, errCallerLeft
+		}
+	}
+	if w.beforeCommit != nil {
+		w.beforeCommit()
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return out, nil
+}
+
+// errCallerLeft rolls back a group one of whose callers gave up before COMMIT.
+var errCallerLeft = errors.New("a caller left before COMMIT")
