@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
 )
 
 // ErrNotDurable is returned by Open when the server's settings let an
