@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/config"
 )
 
 // healthcheckTimeout bounds `api healthcheck`. /readyz gives the database 2 s
@@ -51,10 +53,10 @@ func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
 func dialAddr(listen string) (string, error) {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "", fmt.Errorf("TRIBUTARY_ADDR %q: %w", listen, err)
+		return "", fmt.Errorf("%s %q: %w", config.Var("Addr"), listen, err)
 	}
 	if port == "0" {
-		return "", fmt.Errorf("TRIBUTARY_ADDR %q has no fixed port to check", listen)
+		return "", fmt.Errorf("%s %q has no fixed port to check", config.Var("Addr"), listen)
 	}
 	// Go listens on every address, IPv4 included, for an unspecified host
 	// of either family; IPv6 loopback may be off in a container.

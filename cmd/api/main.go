@@ -124,14 +124,14 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (closab
 	}
 	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("open the embedded store in %s (TRIBUTARY_DATA_DIR): %w", cfg.DataDir, err)
+		return nil, fmt.Errorf("open the embedded store in %s (%s): %w", cfg.DataDir, config.Var("DataDir"), err)
 	}
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("migrate the embedded store %s: %w", s.Path(), err)
 	}
 	log.Info("store ready", "store", "sqlite", "path", s.Path(),
-		"note", "embedded store for one instance; set TRIBUTARY_MYSQL_DSN to use MySQL")
+		"note", "embedded store for one instance; set "+config.Var("MySQLDSN")+" to use MySQL")
 	return s, nil
 }
 
@@ -150,7 +150,7 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysql
 			store.Close()
 		}
 		if errors.Is(err, mysqlstore.ErrNotDurable) {
-			return nil, fmt.Errorf("open MySQL store: %w (TRIBUTARY_ALLOW_UNSAFE_DURABILITY=true starts anyway)", err)
+			return nil, fmt.Errorf("open MySQL store: %w (%s=true starts anyway)", err, config.Var("AllowUnsafeDurability"))
 		}
 		if !errors.Is(err, eventstore.ErrUnavailable) {
 			return nil, fmt.Errorf("open MySQL store: %w", err)
@@ -158,7 +158,7 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysql
 		log.Warn("database not reachable yet; retrying", "error", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("database not reachable within %s (TRIBUTARY_STARTUP_TIMEOUT): %w", cfg.StartupTimeout, err)
+			return nil, fmt.Errorf("database not reachable within %s (%s): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
 		case <-time.After(wait):
 		}
 	}
@@ -171,13 +171,13 @@ func loadTokens(cfg config.Config) ([]esthttp.Token, error) {
 	if cfg.APITokensFile != "" {
 		b, err := os.ReadFile(cfg.APITokensFile)
 		if err != nil {
-			return nil, fmt.Errorf("read TRIBUTARY_API_TOKENS_FILE: %w", err)
+			return nil, fmt.Errorf("read %s: %w", config.Var("APITokensFile"), err)
 		}
 		entries += "\n" + string(b)
 	}
 	tokens, err := esthttp.ParseTokens(entries)
 	if err != nil {
-		return nil, fmt.Errorf("access tokens (TRIBUTARY_API_TOKENS / TRIBUTARY_API_TOKENS_FILE): %w", err)
+		return nil, fmt.Errorf("access tokens (%s / %s): %w", config.Var("APITokens"), config.Var("APITokensFile"), err)
 	}
 	return tokens, nil
 }
@@ -199,7 +199,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		return err
 	}
 	if len(tokens) == 0 {
-		log.Warn("access control is off: anyone who can reach this server can read and append; set TRIBUTARY_API_TOKENS to require tokens")
+		log.Warn("access control is off: anyone who can reach this server can read and append; set " + config.Var("APITokens") + " to require tokens")
 	} else {
 		log.Info("access control is on", "tokens", len(tokens))
 	}
@@ -248,7 +248,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		dln, err := net.Listen("tcp", cfg.DebugAddr)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("listen on %s (TRIBUTARY_DEBUG_ADDR): %w", cfg.DebugAddr, err)
+			return fmt.Errorf("listen on %s (%s): %w", cfg.DebugAddr, config.Var("DebugAddr"), err)
 		}
 		debugSrv := &http.Server{
 			Handler:           debugHandler(),
@@ -261,7 +261,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		debugAddr = dln.Addr().String()
 		log.Info("debug listening", "addr", debugAddr, "serves", "/debug/pprof/")
 		if !isLoopback(dln.Addr()) {
-			log.Warn("the debug listener is reachable from other hosts: it shows profiles and the command line; keep TRIBUTARY_DEBUG_ADDR private")
+			log.Warn("the debug listener is reachable from other hosts: it shows profiles and the command line; keep " + config.Var("DebugAddr") + " private")
 		}
 		go func() { errc <- fmt.Errorf("serve debug listener: %w", debugSrv.Serve(dln)) }()
 	}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -36,4 +38,35 @@ func TestDebugAddrMustNotTakeThePublicAddress(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDefaultsAreWhatLoadReadsFromAnEmptyEnvironment: Defaults parses the
+// same tags as envconfig does, to the same values.
+func TestDefaultsAreWhatLoadReadsFromAnEmptyEnvironment(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TRIBUTARY_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	loaded, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Defaults(); !reflect.DeepEqual(got, loaded) {
+		t.Errorf("Defaults() = %+v\nLoad() with no variables set = %+v", got, loaded)
+	}
+}
+
+func TestVarNamesTheEnvironmentVariable(t *testing.T) {
+	t.Parallel()
+	if got := Var("MaxBodyBytes"); got != "TRIBUTARY_MAX_BODY_BYTES" {
+		t.Errorf("Var(MaxBodyBytes) = %q, want TRIBUTARY_MAX_BODY_BYTES", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Var of a name Config does not have did not panic")
+		}
+	}()
+	Var("NoSuchSetting")
 }

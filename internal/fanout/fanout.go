@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
@@ -40,7 +41,8 @@ type Store interface {
 
 // Options tune a Feed. The zero value is usable.
 type Options struct {
-	// PollInterval is how often the tailer looks for new events (default 100 ms).
+	// PollInterval is how often the tailer looks for new events (default:
+	// the service's default).
 	PollInterval time.Duration
 	// Buffer is how many events a subscriber may fall behind the live feed
 	// before it is switched to reading from the store (default 512).
@@ -72,7 +74,7 @@ type Feed struct {
 // New returns a Feed over store.
 func New(store Store, opts Options) *Feed {
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = 100 * time.Millisecond
+		opts.PollInterval = config.Defaults().PollInterval
 	}
 	if opts.Buffer <= 0 {
 		opts.Buffer = 512
@@ -269,7 +271,7 @@ func (f *Feed) serve(ctx context.Context, opts eventstore.SubscribeOptions, out 
 	}
 	// History is everything committed before the subscription started: it
 	// ends, with CaughtUp, once the cursor has passed the head of that moment.
-	if st.target, ok = f.head0(ctx); !ok {
+	if st.target, ok = f.startingHead(ctx); !ok {
 		return
 	}
 	f.Notify() // bring the tailer to the target now rather than at its next poll
@@ -297,8 +299,9 @@ func (f *Feed) serve(ctx context.Context, opts eventstore.SubscribeOptions, out 
 	}
 }
 
-// head0 reads the store's head, retrying until ctx ends.
-func (f *Feed) head0(ctx context.Context) (int64, bool) {
+// startingHead reads the store's head when a subscription starts (its
+// history ends there), retrying until ctx ends.
+func (f *Feed) startingHead(ctx context.Context) (int64, bool) {
 	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
 		head, err := f.store.Head(ctx)
 		if err == nil {

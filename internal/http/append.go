@@ -33,21 +33,20 @@ type newEventJSON struct {
 	Metadata jsontext.Value `json:"metadata"`
 }
 
-// validate checks the request's shape and limits and converts it.
-func (req appendRequest) validate(streamID uuid.UUID, expected eventstore.ExpectedVersion, maxBatch, maxEventBytes int) (eventstore.AppendRequest, error) {
-	if len(req.Events) == 0 {
-		return eventstore.AppendRequest{}, badRequest("events must hold at least one event")
-	}
+// convert applies this server's limits to the request and converts it to
+// the store's vocabulary. The store validates what it is given (names, data,
+// ids): the rules live once, in package eventstore.
+func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.ExpectedVersion, maxBatch, maxEventBytes int) (eventstore.AppendRequest, error) {
 	if len(req.Events) > maxBatch {
 		return eventstore.AppendRequest{}, &detailError{kind: errTooLarge,
-			detail: fmt.Sprintf("the batch holds %d events; at most %d are allowed (TRIBUTARY_MAX_BATCH)", len(req.Events), maxBatch)}
+			detail: fmt.Sprintf("the batch holds %d events; this server takes at most %d in one append", len(req.Events), maxBatch)}
 	}
 	out := eventstore.AppendRequest{StreamID: streamID, StreamType: req.StreamType, Expected: expected,
 		Events: make([]eventstore.NewEvent, len(req.Events))}
 	for i, e := range req.Events {
 		if n := len(e.Data) + len(e.Metadata); n > maxEventBytes {
 			return eventstore.AppendRequest{}, &detailError{kind: errTooLarge,
-				detail: fmt.Sprintf("events[%d] holds %d bytes of data and metadata; at most %d are allowed (TRIBUTARY_MAX_EVENT_BYTES)", i, n, maxEventBytes)}
+				detail: fmt.Sprintf("events[%d] holds %d bytes of data and metadata; this server takes at most %d in one event", i, n, maxEventBytes)}
 		}
 		ne := eventstore.NewEvent{Type: e.Type, Data: e.Data, Metadata: e.Metadata}
 		if e.ID != "" {
@@ -66,7 +65,7 @@ func (req appendRequest) validate(streamID uuid.UUID, expected eventstore.Expect
 		}
 		out.Events[i] = ne
 	}
-	return out, out.Validate()
+	return out, nil
 }
 
 func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
@@ -88,7 +87,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &body); err != nil {
 		return err
 	}
-	req, err := body.validate(id, expected, s.opts.MaxBatch, s.opts.MaxEventBytes)
+	req, err := body.convert(id, expected, s.opts.MaxBatch, s.opts.MaxEventBytes)
 	if err != nil {
 		return err
 	}
@@ -174,9 +173,9 @@ func decodeError(err error, max int64) error {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return &detailError{kind: errRequestTimeout, detail: "the body did not arrive in time (TRIBUTARY_READ_TIMEOUT); nothing was written"}
+		return &detailError{kind: errRequestTimeout, detail: "the body did not arrive in the time this server allows; nothing was written"}
 	case errors.As(err, &tooBig):
-		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes (TRIBUTARY_MAX_BODY_BYTES; for a gzip body, once decompressed)", max)}
+		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes, the most this server takes (for a gzip body, once decompressed)", max)}
 	case errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, new(flate.CorruptInputError)):
 		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: %v", err)
 	case errors.As(err, &syntax) && errors.Is(err, io.ErrUnexpectedEOF):

@@ -22,6 +22,7 @@ import (
 	"github.com/go-chi/cors"
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
@@ -35,7 +36,7 @@ type Options struct {
 	// OpenAPI is the contract served at /openapi.yaml.
 	OpenAPI []byte
 	// Feed serves subscriptions; without it they are answered 503.
-	Feed Subscriber
+	Feed Feed
 	// Heartbeat is how often an idle subscription gets a keep-alive comment.
 	Heartbeat time.Duration
 	// StallTimeout is how long a subscription's connection may take no
@@ -77,31 +78,26 @@ func New(store eventstore.Store, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 4 << 20
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 1000
-	}
-	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = 15 * time.Second
-	}
-	if opts.StallTimeout <= 0 {
-		opts.StallTimeout = 30 * time.Second
-	}
+	// A zero option takes the service's default.
+	def := config.Defaults()
+	orDefault(&opts.MaxBodyBytes, def.MaxBodyBytes)
+	orDefault(&opts.MaxBatch, def.MaxBatch)
+	orDefault(&opts.Heartbeat, def.Heartbeat)
+	orDefault(&opts.StallTimeout, def.SubscriberStallTimeout)
 	opts.StallTimeout = max(opts.StallTimeout, 2*opts.Heartbeat)
-	if opts.MaxEventBytes <= 0 {
-		opts.MaxEventBytes = 1 << 20
-	}
-	if opts.MaxSubscribers <= 0 {
-		opts.MaxSubscribers = 5000
-	}
-	if opts.RequestTimeout <= 0 {
-		opts.RequestTimeout = 30 * time.Second
-	}
+	orDefault(&opts.MaxEventBytes, def.MaxEventBytes)
+	orDefault(&opts.MaxSubscribers, def.MaxSubscribers)
+	orDefault(&opts.RequestTimeout, def.RequestTimeout)
 	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens)}
 	s.routes()
 	return s
+}
+
+// orDefault sets *v to def if it is not positive.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

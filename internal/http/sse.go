@@ -32,8 +32,9 @@ type aheadError struct {
 func (e *aheadError) Error() string { return e.detail }
 func (e *aheadError) Unwrap() error { return errStartAhead }
 
-// Subscriber opens live subscriptions to the log (fanout.Feed is one).
-type Subscriber interface {
+// Feed is the live feed of the log that subscriptions are opened on
+// (fanout.Feed is one).
+type Feed interface {
 	Subscribe(ctx context.Context, opts eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error)
 }
 
@@ -147,7 +148,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 	if n := s.subscribers.Add(1); n > int64(s.opts.MaxSubscribers) {
 		s.subscribers.Add(-1)
 		return &detailError{kind: errTooManySubscribers,
-			detail: fmt.Sprintf("this server already serves %d subscriptions (TRIBUTARY_MAX_SUBSCRIBERS); try again shortly or another instance", s.opts.MaxSubscribers)}
+			detail: fmt.Sprintf("this server already serves %d subscriptions, the most it takes; try again shortly or another instance", s.opts.MaxSubscribers)}
 	}
 	defer s.subscribers.Add(-1)
 	ctx, cancel := context.WithCancel(r.Context())

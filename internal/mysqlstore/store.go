@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
@@ -27,7 +28,7 @@ var _ eventstore.Store = (*Store)(nil)
 
 // Options tune a Store. The zero value is usable.
 type Options struct {
-	// MaxConns is the size of the read pool (default 16). Idle connections are
+	// MaxConns is the size of the read pool (default: the service's). Idle connections are
 	// kept up to the same number: reconnecting under load costs more than idling.
 	MaxConns int
 	// Logger receives the store's own log lines (default: discard).
@@ -88,7 +89,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("configure MySQL connector: %w", err)
 	}
 	if opts.MaxConns <= 0 {
-		opts.MaxConns = 16
+		opts.MaxConns = config.Defaults().MySQLMaxConns
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
