@@ -4,14 +4,18 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // debugHandler serves the runtime profiles of net/http/pprof under
-// /debug/pprof/. It is served only on TRIBUTARY_DEBUG_ADDR, never on the
-// public address; the mux is its own, not http.DefaultServeMux, so nothing
-// registered there by an import is served either.
-func debugHandler() *http.ServeMux {
+// /debug/pprof/, and the metrics at /metrics without a token. It is served
+// only on TRIBUTARY_DEBUG_ADDR, never on the public address; the mux is its
+// own, not http.DefaultServeMux, so nothing registered there by an import is
+// served either.
+func debugHandler(m *metrics.Metrics) *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // also heap, goroutine, … by name
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

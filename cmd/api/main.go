@@ -26,6 +26,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
@@ -98,7 +99,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
 
-	store, err := openStore(ctx, cfg, log)
+	m := metrics.New(buildVersion())
+	store, err := openStore(ctx, cfg, log, m)
 	if err != nil {
 		return err
 	}
@@ -106,7 +108,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if cmd == "migrate" {
 		return nil
 	}
-	return serve(ctx, cfg, store, log)
+	return serve(ctx, cfg, store, log, m)
 }
 
 // closableStore is a store the binary owns.
@@ -118,11 +120,11 @@ type closableStore interface {
 // openStore opens and migrates the configured store: MySQL when
 // TRIBUTARY_MYSQL_DSN is set, else the embedded SQLite store in
 // TRIBUTARY_DATA_DIR.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (closableStore, error) {
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (closableStore, error) {
 	if cfg.MySQLDSN != "" {
-		return openMySQL(ctx, cfg, log)
+		return openMySQL(ctx, cfg, log, m)
 	}
-	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
+	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, Metrics: m})
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded store in %s (%s): %w", cfg.DataDir, config.Var("DataDir"), err)
 	}
@@ -137,11 +139,12 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (closab
 
 // openMySQL opens and migrates the MySQL store, waiting up to the start-up
 // timeout for a database that is still starting.
-func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger) (*mysqlstore.Store, error) {
+func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*mysqlstore.Store, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
 	defer cancel()
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, AllowUnsafeDurability: cfg.AllowUnsafeDurability})
+		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, Metrics: m,
+			AllowUnsafeDurability: cfg.AllowUnsafeDurability})
 		if err == nil {
 			if err = store.Migrate(ctx); err == nil {
 				log.Info("store ready", "store", "mysql", "addr", store.Addr(), "database", store.Database())
@@ -193,7 +196,7 @@ func storeKind(cfg config.Config) string {
 // serve runs the live feed and the HTTP server until ctx ends, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
 // finish, and only then do the feed and the store stop.
-func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *slog.Logger, m *metrics.Metrics) error {
 	tokens, err := loadTokens(cfg)
 	if err != nil {
 		return err
@@ -203,7 +206,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 	} else {
 		log.Info("access control is on", "tokens", len(tokens))
 	}
-	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, Logger: log})
+	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, Logger: log, Metrics: m})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	feedDone := make(chan error, 1)
 	go func() { feedDone <- feed.Run(feedCtx) }()
@@ -224,6 +227,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		MaxEventBytes:  cfg.MaxEventBytes,
 		MaxSubscribers: cfg.MaxSubscribers,
 		RequestTimeout: cfg.RequestTimeout,
+		Metrics:        m,
 		CORSOrigins:    cfg.CORSOrigins,
 	})
 	srv := &http.Server{
@@ -251,7 +255,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 			return fmt.Errorf("listen on %s (%s): %w", cfg.DebugAddr, config.Var("DebugAddr"), err)
 		}
 		debugSrv := &http.Server{
-			Handler:           debugHandler(),
+			Handler:           debugHandler(m),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // Store is what the feed needs of a store: its history, which subscriptions
@@ -50,6 +51,8 @@ type Options struct {
 	// PageSize is how many events one read of the store returns (default 500).
 	PageSize int
 	Logger   *slog.Logger
+	// Metrics records deliveries, fallbacks, polls and lag (nil: none).
+	Metrics *metrics.Metrics
 }
 
 // Feed is the live feed of one process. Run must be running for
@@ -67,8 +70,11 @@ type Feed struct {
 	head int64 // the last position handed to the live subscribers
 	subs map[*sub]struct{}
 
-	open    atomic.Int64 // subscriptions open, live or catching up
-	dropped atomic.Int64 // times a subscriber fell behind and left the live feed
+	open atomic.Int64 // subscriptions open, live or catching up
+
+	openMu  sync.Mutex
+	all     map[*subState]struct{} // every subscription past its start, for the lag metric
+	dropped atomic.Int64           // times a subscriber fell behind and left the live feed
 }
 
 // New returns a Feed over store.
@@ -85,11 +91,27 @@ func New(store Store, opts Options) *Feed {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{
+	f := &Feed{
 		store: store, tail: store.Tail(), opts: opts, log: opts.Logger,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
-		subs: make(map[*sub]struct{}),
+		subs: make(map[*sub]struct{}), all: make(map[*subState]struct{}),
 	}
+	opts.Metrics.Lag(f.lag)
+	return f
+}
+
+// lag is the live feed's head minus the slowest open subscription's cursor.
+func (f *Feed) lag() int64 {
+	f.mu.Lock()
+	head := f.head
+	f.mu.Unlock()
+	f.openMu.Lock()
+	defer f.openMu.Unlock()
+	var lag int64
+	for st := range f.all {
+		lag = max(lag, head-st.seen.Load())
+	}
+	return lag
 }
 
 // item is what the tailer puts in a subscriber's buffer: an event, or
@@ -156,7 +178,14 @@ func (f *Feed) Run(ctx context.Context) error {
 	defer t.Stop()
 	failing := false
 	for {
+		start := time.Now()
 		err := f.poll(ctx)
+		if err == nil {
+			f.mu.Lock()
+			head := f.head
+			f.mu.Unlock()
+			f.opts.Metrics.Polled(head, time.Since(start))
+		}
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
 			f.log.Warn("live feed: cannot read new events; retrying each poll", "error", err)
@@ -224,6 +253,7 @@ func (f *Feed) dispatch(events []*eventstore.Event, last int64) {
 				delete(f.subs, s)
 				close(s.ch) // the subscriber drains what it has, then reads the store
 				f.dropped.Add(1)
+				f.opts.Metrics.FellBack()
 			}
 		}
 	}
@@ -269,6 +299,15 @@ func (f *Feed) serve(ctx context.Context, opts eventstore.SubscribeOptions, out 
 	if st.cursor, ok = f.start(ctx, opts); !ok {
 		return
 	}
+	st.seen.Store(st.cursor)
+	f.openMu.Lock()
+	f.all[st] = struct{}{}
+	f.openMu.Unlock()
+	defer func() {
+		f.openMu.Lock()
+		delete(f.all, st)
+		f.openMu.Unlock()
+	}()
 	// History is everything committed before the subscription started: it
 	// ends, with CaughtUp, once the cursor has passed the head of that moment.
 	if st.target, ok = f.startingHead(ctx); !ok {
@@ -320,15 +359,19 @@ type subState struct {
 	sub         *sub
 	out         chan<- eventstore.Delivery
 	ctx         context.Context
-	cursor      int64 // every matching event up to here has been delivered
-	target      int64 // the head when the subscription started
-	lastVersion int64 // of the last event delivered, -1 for none
+	cursor      int64        // every matching event up to here has been delivered
+	seen        atomic.Int64 // cursor, for the lag metric
+	target      int64        // the head when the subscription started
+	lastVersion int64        // of the last event delivered, -1 for none
 	caughtUp    bool
 }
 
 func (st *subState) send(d eventstore.Delivery) bool {
 	select {
 	case st.out <- d:
+		if d.Event != nil {
+			st.feed.opts.Metrics.Delivered(1)
+		}
 		return true
 	case <-st.ctx.Done():
 		return false
@@ -364,6 +407,7 @@ func (st *subState) live() bool {
 					continue
 				}
 				st.cursor = it.progress
+				st.seen.Store(st.cursor)
 				if !st.maybeCaughtUp(0) {
 					return false
 				}
@@ -380,6 +424,7 @@ func (st *subState) live() bool {
 				return false
 			}
 			st.cursor, st.lastVersion = e.Position, e.Version
+			st.seen.Store(st.cursor)
 			if !st.send(eventstore.Delivery{Event: e}) || !st.maybeCaughtUp(0) {
 				return false
 			}
@@ -441,12 +486,14 @@ func (st *subState) catchUp() bool {
 				}
 				if !st.sub.matches(&e) {
 					st.cursor = e.Position
+					st.seen.Store(st.cursor)
 					continue
 				}
 				if !st.maybeCaughtUp(e.Position) {
 					return false
 				}
 				st.cursor, st.lastVersion = e.Position, e.Version
+				st.seen.Store(st.cursor)
 				if !st.send(eventstore.Delivery{Event: &e}) {
 					return false
 				}
@@ -466,6 +513,7 @@ func (st *subState) catchUp() bool {
 		wait = f.opts.PollInterval
 		if !page.More {
 			st.cursor = max(st.cursor, head)
+			st.seen.Store(st.cursor)
 			return true
 		}
 	}

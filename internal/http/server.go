@@ -24,6 +24,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // Options configure a Server.
@@ -37,6 +38,9 @@ type Options struct {
 	OpenAPI []byte
 	// Feed serves subscriptions; without it they are answered 503.
 	Feed Feed
+	// Metrics records what the server does and serves /metrics (with a read
+	// token when access control is on); nil records nothing and serves none.
+	Metrics *metrics.Metrics
 	// Heartbeat is how often an idle subscription gets a keep-alive comment.
 	Heartbeat time.Duration
 	// StallTimeout is how long a subscription's connection may take no
@@ -154,6 +158,9 @@ func (s *Server) routes() {
 			r.Use(s.requireToken)
 		}
 		r.Get("/openapi.yaml", s.adapt(s.openAPI))
+		if s.opts.Metrics != nil {
+			r.Method(http.MethodGet, "/metrics", s.opts.Metrics.Handler())
+		}
 		r.Get("/events", s.adapt(s.readAll))
 		r.Route("/streams", func(r chi.Router) {
 			r.Get("/", s.adapt(s.listStreams))
@@ -236,18 +243,31 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		ww.Header().Set("X-Request-Id", id)
 		ctx, principal := withPrincipalSlot(r.Context())
 		r = r.WithContext(ctx)
+		s.opts.Metrics.InFlight(1)
 		defer func() {
+			s.opts.Metrics.InFlight(-1)
 			status := ww.Status()
 			if status == 0 {
 				status = http.StatusOK // the handler wrote nothing: net/http sends 200
 			}
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			took := time.Since(start)
+			route := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				route = rc.RoutePattern()
+			}
+			s.opts.Metrics.ObserveRequest(route, r.Method, status, ww.BytesWritten(), took)
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError // the cause is in the "request failed" line before it
+			}
+			s.log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method),
+				slog.String("route", route),
 				slog.String("path", r.URL.Path),
 				slog.String("query", logQuery(r.URL.RawQuery)),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 				slog.String("remote", r.RemoteAddr),
 				slog.String("request_id", id),
 				slog.String("token", *principal),

@@ -151,6 +151,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 			detail: fmt.Sprintf("this server already serves %d subscriptions, the most it takes; try again shortly or another instance", s.opts.MaxSubscribers)}
 	}
 	defer s.subscribers.Add(-1)
+	endpoint := "log"
+	if stream {
+		endpoint = "stream"
+	}
+	s.opts.Metrics.Subscribed(endpoint, 1)
+	defer s.opts.Metrics.Subscribed(endpoint, -1)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel() // ends the subscription with the response
 	deliveries, err := s.opts.Feed.Subscribe(ctx, opts)

@@ -65,6 +65,7 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	if position <= s.durable.Load() {
 		return nil
 	}
+	s.m.Statement("fence")
 	if _, err := s.feed.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}

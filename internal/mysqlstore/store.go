@@ -20,6 +20,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
@@ -33,6 +34,8 @@ type Options struct {
 	MaxConns int
 	// Logger receives the store's own log lines (default: discard).
 	Logger *slog.Logger
+	// Metrics, if set, counts what the store does and watches its pools.
+	Metrics *metrics.Metrics
 	// AllowUnsafeDurability lets Open succeed on a server whose settings
 	// could lose acknowledged appends in a crash (it logs a warning instead).
 	AllowUnsafeDurability bool
@@ -50,6 +53,7 @@ type Store struct {
 	fencing chan struct{} // held while a fence commits
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
+	m            *metrics.Metrics
 }
 
 // Addr is the database server's address.
@@ -122,7 +126,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.fence = !d.logBin
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		WaitDurable: s.waitDurable, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger})
+		WaitDurable: s.waitDurable, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
+	s.m = opts.Metrics
+	opts.Metrics.Store("mysql", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
 }
 

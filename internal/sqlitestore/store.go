@@ -27,6 +27,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
@@ -41,6 +42,8 @@ type Options struct {
 	// MaxReaders is the size of the read pool (default 8).
 	MaxReaders int
 	Logger     *slog.Logger
+	// Metrics, if set, counts what the store does and watches its pools.
+	Metrics *metrics.Metrics
 }
 
 // ErrInUse is returned by Open when another process has the data directory.
@@ -96,7 +99,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, translate(err))
 	}
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		BeforeCommit: s.runBeforeCommit, Logger: opts.Logger})
+		BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
+	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // reader reads the event tables on one pool.
@@ -22,6 +23,7 @@ type reader struct {
 	// durable: each read calls it with the last position its answer rests
 	// on, before answering.
 	waitDurable func(ctx context.Context, position int64) error
+	m           *metrics.Metrics
 }
 
 // durable waits until position is durable, where that needs waiting.
@@ -45,6 +47,7 @@ const streamColumns = "s.stream_id, s.stream_type, s.version, s.created_at, s.up
 
 // Stream implements eventstore.Store.
 func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	s.m.Statement("read_stream")
 	st, last, err := scanStream(s.db.QueryRowContext(ctx, "SELECT "+streamColumns+" WHERE s.stream_id = ?", id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
@@ -112,6 +115,7 @@ func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 
 // Event implements eventstore.Store.
 func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
+	s.m.Statement("read_event")
 	row := s.db.QueryRowContext(ctx,
 		"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
 	e, err := scanEvent(row)
@@ -135,6 +139,7 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
 	var positions []int64
+	s.m.Statement("read_positions")
 	rows, err := s.db.QueryContext(ctx, "SELECT position FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, s.translate(err))
@@ -195,6 +200,7 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 // as the events it counts, so its committed value is the last visible position.
 func (s reader) Head(ctx context.Context) (int64, error) {
 	var head int64
+	s.m.Statement("read_head")
 	if err := s.db.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
 		return 0, fmt.Errorf("read log head: %w", s.translate(err))
 	}
@@ -217,6 +223,7 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	}
 	q += " ORDER BY s.stream_id LIMIT ?"
 	args = append(args, opts.Limit+1)
+	s.m.Statement("list_streams")
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
@@ -307,6 +314,7 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 
 // readChunk runs one chunk's query and returns its rows and their size.
 func (s reader) readChunk(ctx context.Context, query string, args ...any) ([]eventstore.Event, int, error) {
+	s.m.Statement("read_events")
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, s.translate(err)

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 var _ eventstore.Store = (*Store)(nil)
@@ -66,6 +67,8 @@ type Options struct {
 	// COMMIT. The stores set it only from their tests.
 	BeforeCommit func()
 	Logger       *slog.Logger
+	// Metrics counts appends, group commits and statements (nil: none).
+	Metrics *metrics.Metrics
 }
 
 // Store is an event store on an SQL database. It does not own the pools:
@@ -86,8 +89,8 @@ func New(d Dialect, opts Options) *Store {
 		opts.WaitDurable = func(context.Context, int64) error { return nil }
 	}
 	return &Store{
-		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable},
-		tail:   reader{db: opts.Feed, translate: d.Translate},
+		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics},
+		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics},
 		feed:   opts.Feed,
 		writer: newWriter(d, opts),
 	}

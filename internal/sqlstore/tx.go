@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // appendTx is one group transaction: the statements an append sends, in the
@@ -16,6 +18,7 @@ import (
 type appendTx struct {
 	tx *sql.Tx
 	d  Dialect
+	m  *metrics.Metrics
 }
 
 // lockHead takes the log's write lock and returns the last assigned position
@@ -28,6 +31,7 @@ func (t appendTx) lockHead(ctx context.Context) (int64, time.Time, error) {
 	if t.d.ClockInSQL {
 		dest = append(dest, &dbNow)
 	}
+	t.m.Statement("lock_head")
 	err := t.tx.QueryRowContext(ctx, t.d.LockHead).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, errors.New("lock log head: the log_head row is missing; run `api migrate`")
@@ -74,6 +78,7 @@ func idArgs(ids []uuid.UUID) []any {
 
 // streams reads the given streams; missing ones are left out.
 func (t appendTx) streams(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]streamState, error) {
+	t.m.Statement("read_streams")
 	rows, err := t.tx.QueryContext(ctx,
 		"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN ("+placeholders(len(ids))+")"+t.d.LockStreams,
 		idArgs(ids)...)
@@ -103,6 +108,7 @@ func (t appendTx) streams(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]s
 // knownEvents adds to known the given event ids already in the log, with
 // their content: only a retry sends stored ids, so this reads data rarely.
 func (t appendTx) knownEvents(ctx context.Context, ids []uuid.UUID, known map[uuid.UUID]knownEvent) error {
+	t.m.Statement("known_events")
 	rows, err := t.tx.QueryContext(ctx,
 		"SELECT event_id, stream_id, stream_type, stream_version, position, recorded_at, event_type, data, metadata, batch_size "+
 			"FROM events WHERE event_id IN ("+placeholders(len(ids))+")", idArgs(ids)...)
@@ -144,6 +150,7 @@ func (t appendTx) write(ctx context.Context, p *plan) error {
 	if err := t.saveStreams(ctx, p.saved()); err != nil {
 		return err
 	}
+	t.m.Statement("set_head")
 	if _, err := t.tx.ExecContext(ctx, "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", p.head, p.now); err != nil {
 		return fmt.Errorf("advance log head: %w", err)
 	}
@@ -165,6 +172,7 @@ func (t appendTx) insertEvents(ctx context.Context, rows []row) error {
 			args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type,
 				r.Event.Data, nullable(r.Event.Metadata), r.RecordedAt, r.BatchSize)
 		}
+		t.m.Statement("insert_events")
 		if _, err := t.tx.ExecContext(ctx, insertEvents+valuesList(10, n), args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
@@ -188,6 +196,7 @@ func (t appendTx) saveStreams(ctx context.Context, streams []savedStream) error 
 		args = append(args, st.ID[:], st.Type, st.Version, st.CreatedAt, st.UpdatedAt)
 	}
 	q := "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES " + valuesList(5, len(streams)) + t.d.UpsertStreams
+	t.m.Statement("save_streams")
 	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("update streams: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // The write path. The database can commit only one append transaction at a
@@ -40,6 +41,7 @@ type writer struct {
 	waitDurable  func(ctx context.Context, position int64) error
 	beforeCommit func()
 	log          *slog.Logger
+	m            *metrics.Metrics
 
 	calls chan *call
 	stop  chan struct{}
@@ -48,7 +50,7 @@ type writer struct {
 
 // newWriter starts a writer; close stops it.
 func newWriter(d Dialect, opts Options) *writer {
-	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, log: opts.Logger,
+	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -104,10 +106,29 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 	// Once handed over, the append may commit: wait for the outcome even if
 	// the caller gives up, so that what is reported is what happened.
 	<-c.done
+	w.record(c)
 	if c.err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, c.err)
 	}
 	return c.res, nil
+}
+
+// record counts a call's outcome in the metrics.
+func (w *writer) record(c *call) {
+	switch {
+	case c.err == nil && c.res.Duplicate:
+		w.m.Replayed()
+	case c.err == nil:
+		w.m.Appended(len(c.res.Events))
+	case errors.Is(c.err, eventstore.ErrWrongExpectedVersion):
+		w.m.Conflict(metrics.WrongExpectedVersion)
+	case errors.Is(c.err, eventstore.ErrDuplicateEventID):
+		w.m.Conflict(metrics.DuplicateEventID)
+	case errors.Is(c.err, eventstore.ErrStreamTypeMismatch):
+		w.m.Conflict(metrics.StreamTypeMismatch)
+	case errors.Is(c.err, eventstore.ErrIdempotencyKeyReused):
+		w.m.Conflict(metrics.IdempotencyKeyReused)
+	}
 }
 
 // loop is the only writer. While one group commits, the next requests queue
@@ -243,12 +264,20 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	start := time.Now()
+	w.m.Statement("begin")
 	tx, err := w.db.BeginTx(ctx, w.d.TxOptions)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	t := appendTx{tx: tx, d: w.d}
+	committed := false
+	defer func() {
+		if !committed {
+			w.m.Statement("rollback")
+			tx.Rollback() //nolint:errcheck // the transaction failed or wrote nothing
+		}
+	}()
+	t := appendTx{tx: tx, d: w.d, m: w.m}
 	head, now, err := t.lockHead(ctx)
 	if err != nil {
 		return nil, err
@@ -281,9 +310,12 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 	if w.beforeCommit != nil {
 		w.beforeCommit()
 	}
+	committed = true
+	w.m.Statement("commit")
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	w.m.GroupCommitted(len(calls), time.Since(start))
 	return out, nil
 }
 

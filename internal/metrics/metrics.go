@@ -1,0 +1,253 @@
+// Package metrics is what Tributary tells Prometheus, through
+// prometheus/client_golang: every metric's name, help and labels, in one
+// place, in the tributary_ namespace. The parts of the service record into
+// it through nil-safe methods, so a part built without metrics (in tests)
+// records nothing.
+package metrics
+
+import (
+	"database/sql"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const namespace = "tributary"
+
+// Metrics holds the service's metrics, registered on one registry.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	httpRequests  *prometheus.CounterVec
+	httpDuration  *prometheus.HistogramVec
+	httpInFlight  prometheus.Gauge
+	httpRespBytes *prometheus.CounterVec
+
+	appendedEvents  prometheus.Counter
+	appendedBatches prometheus.Counter
+	appendConflicts *prometheus.CounterVec
+	appendReplays   prometheus.Counter
+	groupSize       prometheus.Histogram
+	groupDuration   prometheus.Histogram
+	statements      *prometheus.CounterVec
+
+	subscriptionsOpen *prometheus.GaugeVec
+	delivered         prometheus.Counter
+	fallbacks         prometheus.Counter
+	feedHead          prometheus.Gauge
+	feedPoll          prometheus.Histogram
+
+	store []prometheus.Collector // the store's, replaced if it is opened again
+}
+
+// New makes the metrics on a registry of their own, with the Go runtime's
+// and the process's, and the build's info (version).
+func New(version string) *Metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{reg: reg}
+
+	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "requests_total",
+		Help: "HTTP requests answered, by route pattern, method and status code."}, []string{"route", "method", "code"})
+	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
+		Help:    "Time to answer an HTTP request (a subscription: its whole life), by route pattern and method.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"route", "method"})
+	m.httpInFlight = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "http", Name: "requests_in_flight",
+		Help: "HTTP requests being answered now, subscriptions included."})
+	m.httpRespBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "response_bytes_total",
+		Help: "Bytes of HTTP response bodies written, by route pattern."}, []string{"route"})
+
+	m.appendedEvents = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "append", Name: "events_total",
+		Help: "Events appended (written, not replayed)."})
+	m.appendedBatches = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "append", Name: "batches_total",
+		Help: "Appends that wrote their batch."})
+	m.appendConflicts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "append", Name: "conflicts_total",
+		Help: "Appends refused for a conflict with the stream, by kind."}, []string{"kind"})
+	m.appendReplays = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "append", Name: "replays_total",
+		Help: "Appends that repeated a stored batch and were answered from it (idempotent retries)."})
+	m.groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "group_commit", Name: "requests",
+		Help: "Appends taken into one group-commit transaction.", Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}})
+	m.groupDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "group_commit", Name: "duration_seconds",
+		Help:    "Time of one group-commit transaction, from BEGIN to COMMIT, lock waits included.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}})
+	m.statements = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "db", Name: "statements_total",
+		Help: "Statements this process sent to the database, by kind."}, []string{"kind"})
+
+	m.subscriptionsOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "subscriptions", Name: "open",
+		Help: "Subscriptions open now, by endpoint (log: /events, stream: /streams/{id}/events)."}, []string{"endpoint"})
+	m.delivered = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "subscriptions", Name: "events_delivered_total",
+		Help: "Events written to subscribers."})
+	m.fallbacks = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "subscriptions", Name: "fallbacks_total",
+		Help: "Times a subscriber fell behind the live feed and went back to reading the store."})
+	m.feedHead = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "feed", Name: "head_position",
+		Help: "The last log position the live feed has handed out."})
+	m.feedPoll = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "feed", Name: "poll_duration_seconds",
+		Help:    "Time of one poll of the live feed's tailer: reading new events and waiting for them to be durable.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}})
+
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
+		Help:        "The running build: its version and Go version (value 1).",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
+	build.Set(1)
+
+	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.httpInFlight, m.httpRespBytes,
+		m.appendedEvents, m.appendedBatches, m.appendConflicts, m.appendReplays, m.groupSize, m.groupDuration, m.statements,
+		m.subscriptionsOpen, m.delivered, m.fallbacks, m.feedHead, m.feedPoll, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	// Every kind of conflict and endpoint shows, at 0, from the start.
+	for _, k := range ConflictKinds {
+		m.appendConflicts.WithLabelValues(k)
+	}
+	for _, e := range []string{"log", "stream"} {
+		m.subscriptionsOpen.WithLabelValues(e)
+	}
+	return m
+}
+
+// Handler serves the metrics in Prometheus's text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Store records which store serves (mysql or sqlite) and watches its
+// connection pools, named for what they serve (reads, writes, feed).
+func (m *Metrics) Store(kind string, pools map[string]*sql.DB) {
+	if m == nil {
+		return
+	}
+	for _, c := range m.store {
+		m.reg.Unregister(c)
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "store_info",
+		Help: "The store this process serves from (value 1).", ConstLabels: prometheus.Labels{"store": kind}})
+	info.Set(1)
+	m.store = []prometheus.Collector{info}
+	for name, db := range pools {
+		m.store = append(m.store, collectors.NewDBStatsCollector(db, name)) // go_sql_* with db_name=name
+	}
+	for _, c := range m.store {
+		m.reg.MustRegister(c)
+	}
+}
+
+// ObserveRequest records one answered HTTP request.
+func (m *Metrics) ObserveRequest(route, method string, code int, bytes int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+	m.httpRespBytes.WithLabelValues(route).Add(float64(bytes))
+}
+
+// InFlight adds delta to the requests being answered.
+func (m *Metrics) InFlight(delta int) {
+	if m == nil {
+		return
+	}
+	m.httpInFlight.Add(float64(delta))
+}
+
+// The kinds of conflict an append can meet, as the conflicts metric labels them.
+const (
+	WrongExpectedVersion = "wrong_expected_version"
+	DuplicateEventID     = "duplicate_event_id"
+	StreamTypeMismatch   = "stream_type_mismatch"
+	IdempotencyKeyReused = "idempotency_key_reused"
+)
+
+// ConflictKinds lists them.
+var ConflictKinds = []string{WrongExpectedVersion, DuplicateEventID, StreamTypeMismatch, IdempotencyKeyReused}
+
+// Appended records an append that wrote a batch of n events.
+func (m *Metrics) Appended(n int) {
+	if m == nil {
+		return
+	}
+	m.appendedBatches.Inc()
+	m.appendedEvents.Add(float64(n))
+}
+
+// Replayed records an append answered from the batch it repeated.
+func (m *Metrics) Replayed() {
+	if m == nil {
+		return
+	}
+	m.appendReplays.Inc()
+}
+
+// Conflict records an append refused for a conflict of the given kind.
+func (m *Metrics) Conflict(kind string) {
+	if m == nil {
+		return
+	}
+	m.appendConflicts.WithLabelValues(kind).Inc()
+}
+
+// GroupCommitted records one group-commit transaction of requests appends.
+func (m *Metrics) GroupCommitted(requests int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.groupSize.Observe(float64(requests))
+	m.groupDuration.Observe(d.Seconds())
+}
+
+// Statement records a statement sent to the database; kind says which.
+func (m *Metrics) Statement(kind string) {
+	if m == nil {
+		return
+	}
+	m.statements.WithLabelValues(kind).Inc()
+}
+
+// Subscribed adds delta to the open subscriptions of an endpoint (log or stream).
+func (m *Metrics) Subscribed(endpoint string, delta int) {
+	if m == nil {
+		return
+	}
+	m.subscriptionsOpen.WithLabelValues(endpoint).Add(float64(delta))
+}
+
+// Delivered records events written to a subscriber.
+func (m *Metrics) Delivered(n int) {
+	if m == nil {
+		return
+	}
+	m.delivered.Add(float64(n))
+}
+
+// FellBack records a subscriber that left the live feed for the store.
+func (m *Metrics) FellBack() {
+	if m == nil {
+		return
+	}
+	m.fallbacks.Inc()
+}
+
+// Polled records one poll of the live feed that reached head.
+func (m *Metrics) Polled(head int64, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.feedHead.Set(float64(head))
+	m.feedPoll.Observe(d.Seconds())
+}
+
+// Lag watches how far the slowest open subscription is behind the live
+// feed's head, in positions: lag is called at each scrape.
+func (m *Metrics) Lag(lag func() int64) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "subscriptions", Name: "lag_positions",
+		Help: "Log head minus the position the slowest open subscription has delivered up to (0 with none open)."},
+		func() float64 { return float64(lag()) }))
+}
