@@ -104,6 +104,38 @@ func TestPageTailsAStreamLiveAcrossARestart(t *testing.T) {
 	})
 }
 
+// TestPageAsksForATokenOnceAndKeepsItForTheTab: with access control on,
+// the page (served without a token) asks for one when the API answers 401,
+// then shows the stream and tails it with that token, and a reload asks no
+// more: the token is kept in the tab's sessionStorage.
+func TestPageAsksForATokenOnceAndKeepsItForTheTab(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	const secret = "r-0123456789abcdef"
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_API_TOKENS=app:write:w-0123456789abcdef,dash:read:"+secret)
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderPlaced")}, "Authorization", "Bearer w-0123456789abcdef")
+
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the token dialog", `return document.getElementById('token-dialog').open`, "true")
+	b.run(t, `document.getElementById('token-input').value = '`+secret+`';
+		document.getElementById('token-form').requestSubmit(); return null`)
+	b.waitFor(t, "the stream's events, read with the token", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail, with the token", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")}, "Authorization", "Bearer w-0123456789abcdef")
+	b.waitFor(t, "a live event", versionsJS, "[3,2,1]")
+	b.waitFor(t, "the token in sessionStorage", `return sessionStorage.getItem('tributary.token')`, `"`+secret+`"`)
+
+	b.run(t, `window.notReloaded = true; return null`)
+	if err := b.call(http.MethodPost, b.session+"/refresh", map[string]any{}, nil); err != nil {
+		t.Fatalf("reload the page: %v", err)
+	}
+	b.waitFor(t, "a new document", `return window.notReloaded === undefined`, "true")
+	b.waitFor(t, "the events after a reload", versionsJS, "[3,2,1]")
+	b.waitFor(t, "no second token prompt", `return document.getElementById('token-dialog').open`, "false")
+}
+
 const (
 	versionsJS  = `return [...document.querySelectorAll('#stream-events li')].map(li => Number(li.dataset.version))`
 	positionsJS = `return [...document.querySelectorAll('#log-events li')].map(li => Number(li.dataset.position))`
