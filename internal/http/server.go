@@ -47,7 +47,7 @@ type Options struct {
 	// bytes before it is cut (default 30 s, and at least two heartbeats).
 	StallTimeout time.Duration
 	// Tokens, when not empty, turn access control on: every endpoint but
-	// /healthz and /readyz then needs one of them.
+	// /healthz, /readyz and the page at / then needs one of them.
 	Tokens []Token
 	// MaxEventBytes bounds one event's data plus metadata (413 past it).
 	MaxEventBytes int
@@ -153,6 +153,7 @@ func (s *Server) routes() {
 	// Probes stay open so orchestrators need no token.
 	r.Get("/healthz", s.adapt(s.healthz))
 	r.Get("/readyz", s.adapt(s.readyz))
+	r.Get("/", s.adapt(s.page)) // the stream browser's shell holds no data: see page
 	r.Group(func(r chi.Router) {
 		if s.auth != nil {
 			r.Use(s.requireToken)

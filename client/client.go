@@ -1,0 +1,390 @@
+// Package client is a Go client for Tributary's HTTP API: append with
+// expected versions, read streams and the global log page by page as
+// iterators, and subscribe with automatic resumption. It depends only on the
+// standard library and github.com/google/uuid.
+//
+//	c, err := client.New("http://localhost:8080", client.WithToken(token))
+//	res, err := c.Append(ctx, client.StreamRef{ID: id, Type: "order"}, client.Exactly(3),
+//		client.NewEvent{Type: "OrderShipped", Data: map[string]any{"carrier": "DHL"}})
+//	if errors.Is(err, client.ErrWrongExpectedVersion) { … }
+//	for e, err := range c.ReadStream(ctx, id, client.ReadStreamOptions{}) { … }
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Client talks to one Tributary server. It is safe for concurrent use.
+type Client struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithToken sends token as Authorization: Bearer with every request, for a
+// server started with TRIBUTARY_API_TOKENS.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// WithHTTPClient makes the client send its requests with hc. It must not
+// have a Timeout, which would cut subscriptions: bound requests with their
+// contexts instead.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// New returns a client for the server at baseURL, e.g. http://localhost:8080.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("client: the server URL must be http(s)://host[:port], got %q", baseURL)
+	}
+	c := &Client{base: u, http: &http.Client{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Event is one recorded event.
+type Event struct {
+	ID         uuid.UUID `json:"id"`
+	StreamID   uuid.UUID `json:"stream_id"`
+	StreamType string    `json:"stream_type"`
+	// Version is the event's place in its stream: 1, 2, 3 …
+	Version int64 `json:"version"`
+	// Position is its place in the global log, in commit order.
+	Position int64  `json:"position"`
+	Type     string `json:"type"`
+	// Data is the event's JSON exactly as it was appended.
+	Data json.RawMessage `json:"data"`
+	// Metadata is a JSON object, or nil.
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	RecordedAt time.Time       `json:"recorded_at"`
+}
+
+// Stream describes a stream.
+type Stream struct {
+	ID        uuid.UUID `json:"stream_id"`
+	Type      string    `json:"stream_type"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// StreamRef names the stream to append to. Type is required when the stream
+// is new; on an existing stream it may be empty, and otherwise must equal
+// the stream's type (ErrStreamTypeMismatch).
+type StreamRef struct {
+	ID   uuid.UUID
+	Type string
+}
+
+// NewEvent is an event to append.
+type NewEvent struct {
+	// ID makes retries safe: the same batch sent again with the same ids is
+	// stored once. Zero: Append gives the event a fresh random id, so that
+	// its own retries are safe too.
+	ID   uuid.UUID
+	Type string
+	// Data is encoded with encoding/json; a json.RawMessage is sent as is.
+	Data any
+	// Metadata, if not nil, must encode to a JSON object.
+	Metadata any
+}
+
+// ExpectedVersion is the condition an append sets on its stream's version.
+type ExpectedVersion struct {
+	kind    byte // 0 any, 'n' no stream, 'e' exists, 'x' exactly
+	version int64
+}
+
+var (
+	// Any appends whatever the stream's version.
+	Any = ExpectedVersion{}
+	// NoStream appends only if the stream does not exist yet.
+	NoStream = ExpectedVersion{kind: 'n'}
+	// StreamExists appends only if the stream exists.
+	StreamExists = ExpectedVersion{kind: 'e'}
+)
+
+// Exactly appends only if the stream is at version v (0: does not exist).
+func Exactly(v int64) ExpectedVersion { return ExpectedVersion{kind: 'x', version: v} }
+
+func (e ExpectedVersion) String() string {
+	switch e.kind {
+	case 'n':
+		return "no stream"
+	case 'e':
+		return "stream exists"
+	case 'x':
+		return "version " + strconv.FormatInt(e.version, 10)
+	}
+	return "any"
+}
+
+// AppendResult is what an append stored.
+type AppendResult struct {
+	StreamID   uuid.UUID `json:"stream_id"`
+	StreamType string    `json:"stream_type"`
+	// Version is the stream's version after the batch.
+	Version int64           `json:"version"`
+	Events  []RecordedEvent `json:"events"`
+	// Duplicate reports that the batch had been stored before (an
+	// idempotent retry, 200 rather than 201): nothing was written this time.
+	Duplicate bool `json:"-"`
+}
+
+// RecordedEvent is where an append put one event.
+type RecordedEvent struct {
+	ID         uuid.UUID `json:"id"`
+	Version    int64     `json:"version"`
+	Position   int64     `json:"position"`
+	RecordedAt time.Time `json:"recorded_at"`
+}
+
+// Append appends events to a stream, atomically, if its version meets
+// expected. A conflict is a *Problem that errors.Is ErrWrongExpectedVersion,
+// with the stream's version in its CurrentVersion (use errors.As). Events
+// without an ID get a random one, so a retry of the same call is stored once.
+func (c *Client) Append(ctx context.Context, stream StreamRef, expected ExpectedVersion, events ...NewEvent) (*AppendResult, error) {
+	type wireEvent struct {
+		ID       uuid.UUID       `json:"id"`
+		Type     string          `json:"type"`
+		Data     json.RawMessage `json:"data"`
+		Metadata json.RawMessage `json:"metadata,omitempty"`
+	}
+	body := struct {
+		StreamType string      `json:"stream_type,omitempty"`
+		Events     []wireEvent `json:"events"`
+	}{StreamType: stream.Type, Events: make([]wireEvent, len(events))}
+	for i, e := range events {
+		w := wireEvent{ID: e.ID, Type: e.Type}
+		if w.ID == uuid.Nil {
+			w.ID = uuid.New()
+		}
+		var err error
+		if w.Data, err = json.Marshal(e.Data); err != nil {
+			return nil, fmt.Errorf("append to %s: event %d data: %w", stream.ID, i, err)
+		}
+		if e.Metadata != nil {
+			if w.Metadata, err = json.Marshal(e.Metadata); err != nil {
+				return nil, fmt.Errorf("append to %s: event %d metadata: %w", stream.ID, i, err)
+			}
+		}
+		body.Events[i] = w
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("append to %s: %w", stream.ID, err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, "/streams/"+stream.ID.String()+"/events", nil, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	switch expected.kind {
+	case 'n':
+		req.Header.Set("If-None-Match", "*")
+	case 'e':
+		req.Header.Set("If-Match", "*")
+	case 'x':
+		req.Header.Set("If-Match", `"`+strconv.FormatInt(expected.version, 10)+`"`)
+	}
+	res, err := c.do(req)
+	if err != nil {
+		return nil, fmt.Errorf("append to %s: %w", stream.ID, err)
+	}
+	defer res.Body.Close()
+	var out AppendResult
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("append to %s: decode the answer: %w", stream.ID, err)
+	}
+	out.Duplicate = res.StatusCode == http.StatusOK
+	return &out, nil
+}
+
+// Stream returns a stream's description; ErrNotFound if it does not exist.
+func (c *Client) Stream(ctx context.Context, id uuid.UUID) (*Stream, error) {
+	var out Stream
+	if _, err := c.getJSON(ctx, "/streams/"+id.String(), nil, &out); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", id, err)
+	}
+	return &out, nil
+}
+
+// Direction is the order of a stream read.
+type Direction string
+
+const (
+	Forward  Direction = "forward"
+	Backward Direction = "backward"
+)
+
+// ReadStreamOptions shape ReadStream.
+type ReadStreamOptions struct {
+	// From is the first version to read: default 1 forward, the last backward.
+	From      int64
+	Direction Direction
+	// PageSize is how many events each request asks for (default the
+	// server's, 100; at most 1000).
+	PageSize int
+}
+
+// ReadStream iterates over a stream's events, requesting page after page by
+// following the server's Link rel="next" until the end. An error ends the
+// iteration: ErrNotFound if the stream does not exist.
+func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) iter.Seq2[Event, error] {
+	q := url.Values{}
+	if opts.From > 0 {
+		q.Set("from", strconv.FormatInt(opts.From, 10))
+	}
+	if opts.Direction != "" {
+		q.Set("direction", string(opts.Direction))
+	}
+	if opts.PageSize > 0 {
+		q.Set("limit", strconv.Itoa(opts.PageSize))
+	}
+	return c.pages(ctx, "read stream "+id.String(), "/streams/"+id.String()+"/events", q)
+}
+
+// ReadAllOptions shape ReadAll.
+type ReadAllOptions struct {
+	// After is the position to read after (0: from the start).
+	After int64
+	// StreamTypes and EventTypes filter the log; empty: everything.
+	StreamTypes, EventTypes []string
+	// PageSize is how many events each request asks for.
+	PageSize int
+}
+
+// ReadAll iterates over the global log in position order, from after
+// opts.After to the current end, page by page.
+func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Event, error] {
+	q := filterQuery(opts.StreamTypes, opts.EventTypes)
+	if opts.After > 0 {
+		q.Set("after", strconv.FormatInt(opts.After, 10))
+	}
+	if opts.PageSize > 0 {
+		q.Set("limit", strconv.Itoa(opts.PageSize))
+	}
+	return c.pages(ctx, "read all", "/events", q)
+}
+
+func filterQuery(streamTypes, eventTypes []string) url.Values {
+	q := url.Values{}
+	if len(streamTypes) > 0 {
+		q.Set("stream_type", strings.Join(streamTypes, ","))
+	}
+	if len(eventTypes) > 0 {
+		q.Set("type", strings.Join(eventTypes, ","))
+	}
+	return q
+}
+
+// pages yields the events of path and of every page its next links lead to.
+func (c *Client) pages(ctx context.Context, what, path string, q url.Values) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		for path != "" {
+			var page struct {
+				Events []Event `json:"events"`
+			}
+			next, err := c.getJSON(ctx, path, q, &page)
+			if err != nil {
+				yield(Event{}, fmt.Errorf("%s: %w", what, err))
+				return
+			}
+			for _, e := range page.Events {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			path, q = next, nil // the link holds the whole query
+		}
+	}
+}
+
+// getJSON GETs path into out and returns the path of the Link rel="next".
+func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any) (next string, err error) {
+	req, err := c.newRequest(ctx, http.MethodGet, path, q, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return "", fmt.Errorf("decode the answer to GET %s: %w", path, err)
+	}
+	return nextLink(res.Header), nil
+}
+
+// newRequest builds a request for path, which may hold a query of its own
+// (a next link does).
+func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
+	ref, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("client: bad path %q: %w", path, err)
+	}
+	u := *c.base
+	u.Path = strings.TrimSuffix(c.base.Path, "/") + ref.Path
+	u.RawQuery = ref.RawQuery
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// do sends req and turns an error answer into a *Problem.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode >= 400 {
+		defer res.Body.Close()
+		return nil, readProblem(res)
+	}
+	return res, nil
+}
+
+// nextLink returns the path of a Link header's rel="next", or "".
+func nextLink(h http.Header) string {
+	for _, v := range h.Values("Link") {
+		for _, link := range strings.Split(v, ",") {
+			target, params, ok := strings.Cut(link, ";")
+			target = strings.TrimSpace(target)
+			if !ok || len(target) < 2 || target[0] != '<' || target[len(target)-1] != '>' {
+				continue
+			}
+			for _, p := range strings.Split(params, ";") {
+				if p = strings.TrimSpace(p); p == `rel="next"` || p == "rel=next" {
+					return target[1 : len(target)-1]
+				}
+			}
+		}
+	}
+	return ""
+}

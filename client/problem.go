@@ -1,0 +1,116 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The errors a *Problem matches with errors.Is, by its problem type.
+var (
+	// ErrWrongExpectedVersion: the stream was not at the expected version;
+	// Problem.CurrentVersion says where it is.
+	ErrWrongExpectedVersion = errors.New("wrong expected version")
+	// ErrDuplicateEventID: an event id is used by another stream or batch.
+	ErrDuplicateEventID = errors.New("duplicate event id")
+	// ErrIdempotencyKeyReused: a stored event id was sent with other content.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused")
+	// ErrStreamTypeMismatch: the stream_type differs from the stream's.
+	ErrStreamTypeMismatch = errors.New("stream type mismatch")
+	// ErrStartingPointAhead: a subscription started past the stream's
+	// version or the log's head (Problem.Requested, Problem.Current).
+	ErrStartingPointAhead = errors.New("starting point ahead")
+	// ErrNotFound: no such stream or event.
+	ErrNotFound = errors.New("not found")
+	// ErrUnauthorized: no token, or one the server does not know.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: a read token tried to append.
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnavailable: the server cannot serve now; Problem.RetryAfter says
+	// when to try again.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrBadRequest: the server refused the request as malformed.
+	ErrBadRequest = errors.New("bad request")
+	// ErrTooLarge: a body, batch or event over the server's limits.
+	ErrTooLarge = errors.New("too large")
+)
+
+// problemBase prefixes every problem type the server sends.
+const problemBase = "https://tributary.dev/problems/"
+
+var problemErrors = map[string]error{
+	"wrong-expected-version": ErrWrongExpectedVersion,
+	"duplicate-event-id":     ErrDuplicateEventID,
+	"idempotency-key-reused": ErrIdempotencyKeyReused,
+	"stream-type-mismatch":   ErrStreamTypeMismatch,
+	"starting-point-ahead":   ErrStartingPointAhead,
+	"not-found":              ErrNotFound,
+	"unauthorized":           ErrUnauthorized,
+	"forbidden":              ErrForbidden,
+	"unavailable":            ErrUnavailable,
+	"bad-request":            ErrBadRequest,
+	"too-large":              ErrTooLarge,
+}
+
+// Problem is an error answer of the server (RFC 9457 problem details).
+// errors.Is matches it against the Err… values by its Type.
+type Problem struct {
+	Status int    `json:"status"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+	// CurrentVersion is the stream's version, for ErrWrongExpectedVersion.
+	CurrentVersion int64 `json:"current_version"`
+	// EventID names the event of ErrDuplicateEventID and ErrIdempotencyKeyReused.
+	EventID string `json:"event_id"`
+	// StreamType is the stream's type, for ErrStreamTypeMismatch.
+	StreamType string `json:"stream_type"`
+	// Requested and Current are a subscription's starting point and where
+	// the stream or log is, for ErrStartingPointAhead.
+	Requested int64 `json:"requested"`
+	Current   int64 `json:"current"`
+	// RetryAfter is the server's Retry-After, for ErrUnavailable.
+	RetryAfter time.Duration `json:"-"`
+	// RequestID is the answer's X-Request-Id, under which the server logged it.
+	RequestID string `json:"-"`
+}
+
+func (p *Problem) Error() string {
+	if p.Detail != "" {
+		return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail)
+	}
+	return fmt.Sprintf("%d %s", p.Status, p.Title)
+}
+
+// Is reports whether target is the Err… value of p's problem type.
+func (p *Problem) Is(target error) bool {
+	err, ok := problemErrors[strings.TrimPrefix(p.Type, problemBase)]
+	return ok && err == target
+}
+
+// readProblem reads an error answer. A body that is no problem still gives
+// one, from the status.
+func readProblem(res *http.Response) *Problem {
+	p := &Problem{}
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if json.Unmarshal(b, p) != nil || p.Status == 0 {
+		p = &Problem{Detail: strings.TrimSpace(string(b))}
+	}
+	p.Status = res.StatusCode
+	if p.Title == "" {
+		p.Title = http.StatusText(res.StatusCode)
+	}
+	if p.Type == "" && res.StatusCode == http.StatusServiceUnavailable {
+		p.Type = problemBase + "unavailable" // e.g. from a proxy in front
+	}
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s >= 0 {
+		p.RetryAfter = time.Duration(s) * time.Second
+	}
+	p.RequestID = res.Header.Get("X-Request-Id")
+	return p
+}

@@ -1,0 +1,274 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SubscribeOptions shape Subscribe.
+type SubscribeOptions struct {
+	// StreamID subscribes to one stream; zero: to the global log.
+	StreamID uuid.UUID
+	// From is the first version a stream subscription delivers (default 1).
+	From int64
+	// After is the position a log subscription starts after (default 0).
+	After int64
+	// StreamTypes and EventTypes filter a log subscription.
+	StreamTypes, EventTypes []string
+	// MinBackoff and MaxBackoff bound the wait before reconnecting; it
+	// doubles after each attempt that brought nothing (defaults 500 ms and
+	// 30 s). The server's retry: field, when longer, is the least wait.
+	MinBackoff, MaxBackoff time.Duration
+	// IdleTimeout drops and reopens a connection that brings no byte, not
+	// even a keep-alive, for this long (default 45 s: three of the server's
+	// default heartbeats).
+	IdleTimeout time.Duration
+	// OnDisconnect, if set, is told why a connection ended and how long
+	// Subscribe waits before the next one.
+	OnDisconnect func(err error, retryIn time.Duration)
+}
+
+// Message is what a subscription delivers: an event, or, once per
+// connection, the news that it has caught up.
+type Message struct {
+	// Event is the event, unless CaughtUp.
+	Event Event
+	// CaughtUp reports that everything up to At (a version for a stream, a
+	// position for the log) has been delivered: what follows is live.
+	CaughtUp bool
+	At       int64
+}
+
+// Subscribe follows a stream, or the global log, over server-sent events:
+// first what is already stored after the starting point, then each new
+// event as it commits. When a connection drops or the server restarts it
+// reconnects with backoff and resumes after the last id it received
+// (Last-Event-ID), so nothing is skipped or delivered twice; a 503 waits
+// for its Retry-After. Keep-alives only keep the connection alive.
+//
+// An answer that retrying cannot fix ends the iteration with a *Problem:
+// ErrStartingPointAhead when the start is past what the server has,
+// ErrUnauthorized, ErrForbidden, ErrBadRequest. Cancelling ctx ends it with
+// ctx's error.
+func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 500 * time.Millisecond
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(30*time.Second, opts.MinBackoff)
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 45 * time.Second
+	}
+	return func(yield func(Message, error) bool) {
+		s := &subscription{c: c, opts: opts, yield: yield}
+		backoff := opts.MinBackoff
+		for {
+			progressed, err := s.connect(ctx)
+			if s.stopped {
+				return
+			}
+			if ctx.Err() != nil {
+				yield(Message{}, ctx.Err())
+				return
+			}
+			var p *Problem
+			if errors.As(err, &p) && p.Status < 500 {
+				yield(Message{}, fmt.Errorf("subscribe: %w", err))
+				return
+			}
+			if progressed {
+				backoff = opts.MinBackoff
+			}
+			wait := max(backoff, s.serverRetry)
+			if p != nil {
+				wait = max(wait, p.RetryAfter)
+			}
+			wait = wait/2 + rand.N(wait/2+1) // jitter, so many clients do not come back at once
+			if opts.OnDisconnect != nil {
+				opts.OnDisconnect(err, wait)
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				yield(Message{}, ctx.Err())
+				return
+			case <-t.C:
+			}
+			backoff = min(backoff*2, opts.MaxBackoff)
+		}
+	}
+}
+
+// subscription is one Subscribe call's state across its connections.
+type subscription struct {
+	c           *Client
+	opts        SubscribeOptions
+	yield       func(Message, error) bool
+	stopped     bool   // the consumer stopped the iteration
+	lastID      string // the last id received, sent as Last-Event-ID
+	serverRetry time.Duration
+}
+
+// connect runs one connection until it ends, and reports whether it
+// brought any frame and why it ended.
+func (s *subscription) connect(ctx context.Context) (progressed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// A connection that brings nothing for IdleTimeout is dead, even if
+	// TCP has not noticed: cut it and reconnect.
+	idle := time.AfterFunc(s.opts.IdleTimeout, cancel)
+	defer idle.Stop()
+
+	path := "/events"
+	q := filterQuery(s.opts.StreamTypes, s.opts.EventTypes)
+	if s.opts.StreamID != uuid.Nil {
+		path = "/streams/" + s.opts.StreamID.String() + "/events"
+		q = url.Values{}
+		if s.opts.From > 1 {
+			q.Set("from", strconv.FormatInt(s.opts.From, 10))
+		}
+	} else if s.opts.After > 0 {
+		q.Set("after", strconv.FormatInt(s.opts.After, 10))
+	}
+	req, err := s.c.newRequest(ctx, http.MethodGet, path, q, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if s.lastID != "" {
+		req.Header.Set("Last-Event-ID", s.lastID) // the server prefers it to from/after
+	}
+	res, err := s.c.do(req)
+	if err != nil {
+		return false, err
+	}
+	defer res.Body.Close()
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
+		return false, &Problem{Status: http.StatusBadRequest, Title: "Not a subscription",
+			Detail: fmt.Sprintf("GET %s answered %d %q, not text/event-stream", path, res.StatusCode, res.Header.Get("Content-Type"))}
+	}
+	frames := bufio.NewReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
+	for {
+		f, err := readFrame(frames)
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("the server ended the subscription")
+			}
+			return progressed, err
+		}
+		progressed = true
+		if f.retry > 0 {
+			s.serverRetry = f.retry
+		}
+		if f.hasID {
+			s.lastID = f.id
+		}
+		var m Message
+		switch {
+		case f.event == "" && f.hasData:
+			if err := json.Unmarshal([]byte(f.data), &m.Event); err != nil {
+				return progressed, fmt.Errorf("event %s is not the JSON of an event: %w", f.id, err)
+			}
+		case f.event == "caught-up":
+			n, err := strconv.ParseInt(f.data, 10, 64)
+			if err != nil {
+				return progressed, fmt.Errorf("caught-up frame with data %q: %w", f.data, err)
+			}
+			m = Message{CaughtUp: true, At: n}
+		default:
+			continue // a keep-alive, an id-only frame, the retry frame
+		}
+		if !s.yield(m, nil) {
+			s.stopped = true
+			return progressed, nil
+		}
+	}
+}
+
+// activityReader pushes the idle deadline back whenever bytes arrive.
+type activityReader struct {
+	r    io.Reader
+	idle *time.Timer
+	d    time.Duration
+}
+
+func (a *activityReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.idle.Reset(a.d)
+	}
+	return n, err
+}
+
+// frame is one block of a text/event-stream, up to a blank line.
+type frame struct {
+	id      string
+	hasID   bool
+	event   string
+	data    string
+	hasData bool
+	retry   time.Duration
+}
+
+// readFrame reads the next frame, per the WHATWG rules for the fields this
+// server sends (lines end in LF or CRLF). Comments (keep-alives) are read
+// and dropped; a frame of comments only comes back empty.
+func readFrame(r *bufio.Reader) (frame, error) {
+	var f frame
+	var data []string
+	begun := false
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			if err == io.EOF && line != "" {
+				err = io.ErrUnexpectedEOF // a frame cut short is dropped
+			}
+			return frame{}, err
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if line == "" {
+			if !begun {
+				continue
+			}
+			f.data = strings.Join(data, "\n")
+			return f, nil
+		}
+		begun = true
+		if line[0] == ':' {
+			continue
+		}
+		name, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch name {
+		case "id":
+			if !strings.ContainsRune(value, 0) {
+				f.id, f.hasID = value, true
+			}
+		case "event":
+			f.event = value
+		case "data":
+			data = append(data, value)
+			f.hasData = true
+		case "retry":
+			if ms, err := strconv.Atoi(value); err == nil && ms >= 0 {
+				f.retry = time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+}

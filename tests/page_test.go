@@ -1,0 +1,334 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The browser tests drive the page at GET / in headless Chromium through
+// chromedriver, over the W3C WebDriver protocol, which is plain HTTP and
+// JSON: no client library is needed. They need Debian's chromium and
+// chromium-driver packages (.ci/run installs them); without them they skip,
+// except in CI (CI=true), where they fail.
+
+// screenshotEnv names the variable that makes the browser test rewrite
+// docs/page.png; CI leaves it unset, so that it never dirties the tree.
+const screenshotEnv = "TRIBUTARY_UPDATE_SCREENSHOT"
+
+// pageTimeout bounds the wait for the page to show something expected.
+const pageTimeout = 15 * time.Second
+
+// TestPageTailsAStreamLiveAcrossARestart opens a stream in the page, appends
+// over HTTP and sees each event appear without a reload; it stops the server
+// and starts another on the same data and address, and sees the live tail
+// resume with every version once, in order. Then the live log, filtered,
+// follows the global log, and the totals at the top follow the head.
+func TestPageTailsAStreamLiveAcrossARestart(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	forEachBackend(t, func(t *testing.T, env []string) {
+		s := startServer(t, env...)
+		b := startBrowser(t, chromium, driver)
+		id := newID()
+		s.mustAppend(t, id, appendBody{StreamType: "order", Events: []newEvent{
+			{Type: "OrderPlaced", Data: map[string]any{"sku": "A-1", "total": 10, "lines": []any{map[string]any{"sku": "A-1", "qty": 2}}},
+				Metadata: map[string]string{"correlation_id": "req-42"}},
+			{Type: "OrderPaid", Data: map[string]any{"amount": 10}},
+		}})
+
+		b.navigate(t, s.URL+"/#/streams/"+id)
+		b.waitFor(t, "the stream's two events, newest first", versionsJS, "[2,1]")
+		b.waitFor(t, "the live tail to be caught up", statusJS, `"Live at version 2: caught up"`)
+		b.waitFor(t, "the metadata, pretty-printed", `return document.querySelector('#stream-events li[data-version="1"]').textContent.includes('"correlation_id": "req-42"')`, "true")
+		b.run(t, `window.notReloaded = true; return null`)
+
+		s.mustAppend(t, id, appendBody{Events: []newEvent{{Type: "OrderShipped", Data: map[string]any{"carrier": "DHL"}}}})
+		b.waitFor(t, "version 3 to appear live", versionsJS, "[3,2,1]")
+
+		// Stop the server: the page says the connection is lost, and
+		// resumes on its successor at the same address.
+		port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+		if code, killed := s.terminate(); code != 0 || killed {
+			t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
+		}
+		b.waitFor(t, "the page to show the connection lost", `return document.getElementById('stream-status').className.includes('down')`, "true")
+		s2 := startServer(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port)...)
+		// Most likely before the page reconnects (EventSource waits 2 s):
+		// it then arrives as history after Last-Event-ID.
+		s2.mustAppend(t, id, appendBody{Events: []newEvent{{Type: "OrderDelivered", Data: map[string]any{}}}})
+		b.waitFor(t, "the tail to resume with version 4", versionsJS, "[4,3,2,1]")
+		b.waitFor(t, "the live tail to be caught up again", `return document.getElementById('stream-status').className.includes('live')`, "true")
+		s2.mustAppend(t, id, appendBody{Events: []newEvent{{Type: "OrderClosed", Data: map[string]any{"reason": "done"}}}})
+		b.waitFor(t, "version 5 to appear live, after the restart", versionsJS, "[5,4,3,2,1]")
+		b.waitFor(t, "the status to follow the live tail", statusJS, `"Live at version 5"`)
+		b.waitFor(t, "the page not to have reloaded", `return window.notReloaded === true`, "true")
+		b.waitFor(t, "no event received twice", `return document.body.dataset.anomalies || "none"`, `"none"`)
+		b.waitFor(t, "the stream's version in its details", `return document.getElementById('stream-version').textContent`, `"5"`)
+
+		shot := b.screenshot(t)
+		if _, err := png.Decode(bytes.NewReader(shot)); err != nil {
+			t.Fatalf("the screenshot is not a PNG: %v", err)
+		}
+		if os.Getenv(screenshotEnv) != "" && strings.HasSuffix(t.Name(), "/sqlite") {
+			path := filepath.Join("..", "docs", "page.png")
+			if err := os.WriteFile(path, shot, 0o644); err != nil {
+				t.Fatalf("write %s: %v", path, err)
+			}
+			t.Logf("wrote %s (%d bytes)", path, len(shot))
+		}
+
+		// The live log, filtered to orders, without a reload.
+		b.run(t, `location.hash = '#/?stream_type=order'; return null`)
+		b.waitFor(t, "the log's five order events", positionsJS, "[5,4,3,2,1]")
+		other := newID()
+		s2.mustAppend(t, other, appendBody{StreamType: "invoice", Events: []newEvent{{Type: "InvoiceIssued", Data: map[string]any{"n": 1}}}})
+		s2.mustAppend(t, id, appendBody{Events: []newEvent{{Type: "OrderArchived", Data: map[string]any{}}}})
+		b.waitFor(t, "the order event, not the invoice", positionsJS, "[7,5,4,3,2,1]")
+		b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"7"`)
+		b.waitFor(t, "the stream count at the top", `return document.getElementById('stat-streams').textContent`, `"2"`)
+		b.waitFor(t, "the page not to have reloaded", `return window.notReloaded === true`, "true")
+	})
+}
+
+// TestPageAsksForATokenOnceAndKeepsItForTheTab: with access control on,
+// the page (served without a token) asks for one when the API answers 401,
+// then shows the stream and tails it with that token, and a reload asks no
+// more: the token is kept in the tab's sessionStorage.
+func TestPageAsksForATokenOnceAndKeepsItForTheTab(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	const secret = "r-0123456789abcdef"
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_API_TOKENS=app:write:w-0123456789abcdef,dash:read:"+secret)
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderPlaced")}, "Authorization", "Bearer w-0123456789abcdef")
+
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the token dialog", `return document.getElementById('token-dialog').open`, "true")
+	b.run(t, `document.getElementById('token-input').value = '`+secret+`';
+		document.getElementById('token-form').requestSubmit(); return null`)
+	b.waitFor(t, "the stream's events, read with the token", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail, with the token", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")}, "Authorization", "Bearer w-0123456789abcdef")
+	b.waitFor(t, "a live event", versionsJS, "[3,2,1]")
+	b.waitFor(t, "the token in sessionStorage", `return sessionStorage.getItem('tributary.token')`, `"`+secret+`"`)
+
+	b.run(t, `window.notReloaded = true; return null`)
+	if err := b.call(http.MethodPost, b.session+"/refresh", map[string]any{}, nil); err != nil {
+		t.Fatalf("reload the page: %v", err)
+	}
+	b.waitFor(t, "a new document", `return window.notReloaded === undefined`, "true")
+	b.waitFor(t, "the events after a reload", versionsJS, "[3,2,1]")
+	b.waitFor(t, "no second token prompt", `return document.getElementById('token-dialog').open`, "false")
+}
+
+const (
+	versionsJS  = `return [...document.querySelectorAll('#stream-events li')].map(li => Number(li.dataset.version))`
+	positionsJS = `return [...document.querySelectorAll('#log-events li')].map(li => Number(li.dataset.position))`
+	statusJS    = `return document.getElementById('stream-status').textContent`
+)
+
+// browserPaths finds Chromium and chromedriver. Without them the test skips,
+// unless it runs in CI.
+func browserPaths(t *testing.T) (chromium, driver string) {
+	t.Helper()
+	for _, p := range []string{"/usr/lib/chromium/chromium", "chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(p); err == nil {
+			chromium = path
+			break
+		}
+	}
+	driver, _ = exec.LookPath("chromedriver")
+	if chromium == "" || driver == "" {
+		msg := "the browser test needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)"
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s; CI must run it, and .ci/run installs them", msg)
+		}
+		t.Skip(msg)
+	}
+	return chromium, driver
+}
+
+// browser is one WebDriver session of headless Chromium.
+type browser struct {
+	session string // http://127.0.0.1:PORT/session/ID
+	client  *http.Client
+}
+
+// startBrowser starts chromedriver on a free loopback port and opens a
+// session; both end at cleanup.
+func startBrowser(t *testing.T, chromium, driver string) *browser {
+	t.Helper()
+	port := freePort(t)
+	cmd := exec.Command(driver, "--port="+port, "--allowed-ips=127.0.0.1")
+	out := newProcessOutput() // the servers' collector; it finds no "listening" line here
+	cmd.Stdout, cmd.Stderr = out.stdoutWriter(), out.stderrWriter()
+	output := func() string {
+		stdout, stderr := out.snapshot()
+		return string(stdout) + string(stderr)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", driver, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }() //nolint:errcheck // killed at cleanup
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck // it may have exited
+		<-exited
+		if t.Failed() {
+			t.Logf("chromedriver output:\n%s", output())
+		}
+	})
+	b := &browser{client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{Proxy: nil}}}
+	base := "http://127.0.0.1:" + port
+	deadline := time.Now().Add(startTimeout)
+	for {
+		var status struct {
+			Ready bool `json:"ready"`
+		}
+		if err := b.call(http.MethodGet, base+"/status", nil, &status); err == nil && status.Ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chromedriver did not become ready within %s; output:\n%s", startTimeout, output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
+		"browserName": "chrome",
+		"goog:chromeOptions": map[string]any{
+			"binary": chromium,
+			// --no-sandbox: CI runs as root, where Chromium's sandbox cannot
+			// start; the page is ours and served from loopback.
+			"args": []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+				"--no-proxy-server", "--no-first-run", "--window-size=1100,1000", "--user-data-dir=" + t.TempDir()},
+		},
+	}}}
+	var created struct {
+		SessionID string `json:"sessionId"`
+	}
+	if err := b.call(http.MethodPost, base+"/session", caps, &created); err != nil {
+		t.Fatalf("open a Chromium session: %v; chromedriver output:\n%s", err, output())
+	}
+	b.session = base + "/session/" + created.SessionID
+	t.Cleanup(func() { b.call(http.MethodDelete, b.session, nil, nil) }) //nolint:errcheck // chromedriver is killed next
+	return b
+}
+
+// call sends one WebDriver command and decodes its "value" into out.
+func (b *browser) call(method, url string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		j, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	var env struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, raw)
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, env.Value)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(env.Value, out)
+}
+
+func (b *browser) navigate(t *testing.T, url string) {
+	t.Helper()
+	if err := b.call(http.MethodPost, b.session+"/url", map[string]string{"url": url}, nil); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+}
+
+// run runs script in the page and returns its result as JSON.
+func (b *browser) run(t *testing.T, script string) string {
+	t.Helper()
+	got, err := b.eval(script)
+	if err != nil {
+		t.Fatalf("run %q in the page: %v", script, err)
+	}
+	return got
+}
+
+func (b *browser) eval(script string) (string, error) {
+	var v json.RawMessage
+	err := b.call(http.MethodPost, b.session+"/execute/sync", map[string]any{"script": script, "args": []any{}}, &v)
+	return string(v), err
+}
+
+// waitFor runs script until its result, as JSON, is want; the failure
+// message gives the last result and what the page said.
+func (b *browser) waitFor(t *testing.T, what, script, want string) {
+	t.Helper()
+	deadline := time.Now().Add(pageTimeout)
+	var got string
+	var err error
+	for time.Now().Before(deadline) {
+		if got, err = b.eval(script); err == nil && got == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	said, _ := b.eval(`return {status: [...document.querySelectorAll('.status')].map(s => s.textContent), error: document.getElementById('error').textContent}`)
+	t.Fatalf("waited %s for %s: expected %s, got %s (error: %v); the page says %s", pageTimeout, what, want, got, err, said)
+}
+
+// screenshot returns a PNG of the window.
+func (b *browser) screenshot(t *testing.T) []byte {
+	t.Helper()
+	var enc string
+	if err := b.call(http.MethodGet, b.session+"/screenshot", nil, &enc); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	shot, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	return shot
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
