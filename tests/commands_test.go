@@ -118,6 +118,12 @@ func TestDebugListenerServesProfilesOnlyOnItsOwnAddress(t *testing.T) {
 			t.Errorf("the \"listening\" log line: expected %s %q, got %q in %v", key, want, got, listening)
 		}
 	}
+	if on, ok := listening["access_control"].(bool); !ok || on {
+		t.Errorf("the \"listening\" log line: expected access_control false, got %v", listening["access_control"])
+	}
+	if m, _ := listening["metrics"].(string); m != "/metrics" {
+		t.Errorf("the \"listening\" log line: expected metrics \"/metrics\", got %v", listening["metrics"])
+	}
 	if _, ok := s.logLine(t, "starting")["version"]; !ok {
 		t.Errorf("the \"starting\" log line does not say the version; output:\n%s", s.output(4096))
 	}
