@@ -2,7 +2,6 @@ package mysqlstore
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -16,9 +15,13 @@ import (
 
 // dialect is MySQL's and MariaDB's SQL for the event store.
 var dialect = sqlstore.Dialect{
-	// Under REPEATABLE READ, SELECT … FOR UPDATE followed by INSERT takes gap
-	// locks and livelocks under concurrent writers.
-	TxOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	// The writer's connections run READ COMMITTED (set at connect): under
+	// REPEATABLE READ, SELECT … FOR UPDATE followed by INSERT takes gap locks
+	// and livelocks under concurrent writers. They allow several statements
+	// in one query, so an append's reads are one round trip, its writes
+	// another, then COMMIT.
+	Begin: "START TRANSACTION",
+	Batch: true,
 	// The log_head row's lock orders commits, and so positions, across every
 	// writer on the database. The database's clock stamps the events, one
 	// clock for all processes: SYSDATE, unlike UTC_TIMESTAMP, is evaluated

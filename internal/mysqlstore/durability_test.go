@@ -160,3 +160,30 @@ func TestAnswersThatWriteNothingRestOnDurableCommits(t *testing.T) {
 		}
 	})
 }
+
+// TestWriterSessionsRunReadCommittedAndTakeStatementBatches: the append
+// transaction relies on both (see dialect).
+func TestWriterSessionsRunReadCommittedAndTakeStatementBatches(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, mysqltest.NewDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	var level string
+	if err := s.writes.QueryRowContext(ctx, "SELECT @@tx_isolation").Scan(&level); err != nil {
+		if err := s.writes.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(&level); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if level != "READ-COMMITTED" {
+		t.Errorf("the writer's sessions run %s; want READ-COMMITTED", level)
+	}
+	rows, err := s.writes.QueryContext(ctx, "SELECT 1; SELECT 2")
+	if err != nil {
+		t.Fatalf("a two-statement query on the writer's pool: %v", err)
+	}
+	rows.Close()
+}

@@ -9,6 +9,7 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,8 +99,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	pool := func(size int) *sql.DB {
-		db := sql.OpenDB(connector)
+	pool := func(c driver.Connector, size int) *sql.DB {
+		db := sql.OpenDB(c)
 		db.SetMaxOpenConns(size)
 		db.SetMaxIdleConns(size)
 		db.SetConnMaxLifetime(30 * time.Minute)
@@ -107,11 +108,19 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
-	s := &Store{reads: pool(opts.MaxConns), writes: pool(2), feed: pool(3), log: opts.Logger, cfg: cfg, fencing: make(chan struct{}, 1)}
+	s := &Store{reads: pool(connector, opts.MaxConns), feed: pool(connector, 3), log: opts.Logger, cfg: cfg, fencing: make(chan struct{}, 1)}
 	if err := s.feed.PingContext(ctx); err != nil {
-		s.closeDBs()
+		s.reads.Close()
+		s.feed.Close()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", cfg.Addr, translate(err))
 	}
+	writer, err := s.writerConnector(ctx)
+	if err != nil {
+		s.reads.Close()
+		s.feed.Close()
+		return nil, err
+	}
+	s.writes = pool(writer, 2)
 	d, err := s.readDurability(ctx)
 	if err != nil {
 		s.closeDBs()
@@ -130,6 +139,27 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s.m = opts.Metrics
 	opts.Metrics.Store("mysql", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
+}
+
+// writerConnector is the connector of the writer's own pool: its sessions
+// run READ COMMITTED and take several statements in one query (the driver
+// still escapes every value it interpolates).
+func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
+	cfg := s.cfg.Clone()
+	cfg.MultiStatements = true
+	cfg.InterpolateParams = true
+	// MySQL 8 and MariaDB 11.1+ call the variable transaction_isolation;
+	// older MariaDB only tx_isolation.
+	name := "transaction_isolation"
+	if err := s.feed.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(new(string)); err != nil {
+		name = "tx_isolation"
+	}
+	cfg.Params[name] = "'READ-COMMITTED'"
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure MySQL connector: %w", err)
+	}
+	return c, nil
 }
 
 // runBeforeCommit runs the hook a test set, if any.

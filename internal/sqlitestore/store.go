@@ -141,9 +141,10 @@ func unlock(f *os.File) {
 
 // dialect is SQLite's SQL for the event store.
 var dialect = sqlstore.Dialect{
-	// BEGIN IMMEDIATE (the writer's pool sets _txlock) takes the write lock
-	// at the start: reading the head needs no lock of its own, and the
-	// process's clock stamps the events (one process per file).
+	// BEGIN IMMEDIATE takes the write lock at the start: reading the head
+	// needs no lock of its own, and the process's clock stamps the events
+	// (one process per file). The driver is in-process: no round trips to save.
+	Begin:          "BEGIN IMMEDIATE",
 	LockHead:       "SELECT position, recorded_at FROM log_head WHERE id = 1",
 	UpsertStreams:  " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
 	MaxInsertRows:  100, // 1,000 placeholders, well within SQLite's cap

@@ -24,8 +24,13 @@ var _ eventstore.Store = (*Store)(nil)
 
 // Dialect is what differs between the SQL databases the store runs on.
 type Dialect struct {
-	// TxOptions begin an append transaction.
-	TxOptions *sql.TxOptions
+	// Begin begins an append transaction (the writer's connections are set
+	// up for it: isolation level, lock mode).
+	Begin string
+	// Batch sends the statements of each phase of an append transaction
+	// (its reads, then its writes) as one multi-statement round trip; the
+	// writer's connections must allow that.
+	Batch bool
 	// LockHead reads log_head's position and recorded_at, and takes the
 	// log's write lock if the transaction does not hold it from its start.
 	// With ClockInSQL, a third column is the database's time, read after

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,31 +14,151 @@ import (
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
-// appendTx is one group transaction: the statements an append sends, in the
-// order the writer sends them.
+// appendTx is one group transaction on a connection of the writer's pool.
+// It sends its statements in two phases, reads then writes, and COMMIT on
+// its own; where the dialect batches, each phase is one round trip to the
+// database, whatever the number of statements in it.
 type appendTx struct {
-	tx *sql.Tx
-	d  Dialect
-	m  *metrics.Metrics
+	conn *sql.Conn
+	d    Dialect
+	m    *metrics.Metrics
+	open bool // BEGIN was sent, and neither COMMIT nor ROLLBACK
 }
 
-// lockHead takes the log's write lock and returns the last assigned position
-// and the time to stamp events with: read once the lock is held, and never
-// before the head's, so that times never decrease along the log.
-func (t appendTx) lockHead(ctx context.Context) (int64, time.Time, error) {
+// statement is one SQL statement with its arguments.
+type statement struct {
+	kind  string // for the statements metric
+	query string
+	args  []any
+}
+
+// begin takes a connection and begins the transaction with the read phase:
+// the log's write lock and head, the calls' streams (locked where the
+// dialect locks rows) and the known event ids their clients chose. It
+// returns the plan those reads make.
+func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls []*call) (*appendTx, *plan, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin: %w", err)
+	}
+	t := &appendTx{conn: conn, d: d, m: m}
+	ids := streamsOf(calls)
+	reads := []statement{
+		{"begin", d.Begin, nil},
+		{"lock_head", d.LockHead, nil},
+		{"read_streams", "SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (" +
+			placeholders(len(ids)) + ")" + d.LockStreams, idArgs(ids)},
+	}
+	for known := clientIDsOf(calls); len(known) > 0; {
+		n := min(len(known), 500)
+		reads = append(reads, statement{"known_events", "SELECT event_id, stream_id, stream_type, stream_version, position, " +
+			"recorded_at, event_type, data, metadata, batch_size FROM events WHERE event_id IN (" + placeholders(n) + ")", idArgs(known[:n])})
+		known = known[n:]
+	}
+	var head int64
+	var now time.Time
+	found := make(map[uuid.UUID]streamState, len(ids))
+	knownEvents := make(map[uuid.UUID]knownEvent)
+	scans := []func(*sql.Rows) error{
+		func(rows *sql.Rows) (err error) { head, now, err = t.scanHead(rows); return err },
+		func(rows *sql.Rows) error { return scanStreams(rows, found) },
+	}
+	for range reads[3:] {
+		scans = append(scans, func(rows *sql.Rows) error { return scanKnown(rows, knownEvents) })
+	}
+	t.open = true
+	if err := t.query(ctx, reads, scans); err != nil {
+		t.rollback()
+		return nil, nil, err
+	}
+	return t, newPlan(head, now, calls, found, knownEvents), nil
+}
+
+// query runs the statements, the first of which returns no rows (BEGIN),
+// and hands each later one's rows to its scan.
+func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*sql.Rows) error) error {
+	for _, s := range stmts {
+		t.m.Statement(s.kind)
+	}
+	if !t.d.Batch {
+		if _, err := t.conn.ExecContext(ctx, stmts[0].query); err != nil {
+			return fmt.Errorf("%s: %w", stmts[0].kind, err)
+		}
+		for i, s := range stmts[1:] {
+			if err := t.scanQuery(ctx, s.kind, s.query, s.args, scans[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	query, args := join(stmts)
+	rows, err := t.conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", stmts[1].kind, err)
+	}
+	defer rows.Close()
+	// The driver skips BEGIN's empty result: the first set is the next statement's.
+	for i, scan := range scans {
+		if i > 0 && !rows.NextResultSet() {
+			return fmt.Errorf("%s: %w", stmts[i+1].kind, cmp(rows.Err(), errors.New("missing result set")))
+		}
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("%s: %w", stmts[i+1].kind, err)
+		}
+	}
+	return rows.Err()
+}
+
+// scanQuery runs one query and scans its rows.
+func (t *appendTx) scanQuery(ctx context.Context, kind, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := t.conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	defer rows.Close()
+	if err := scan(rows); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	return nil
+}
+
+// cmp returns err, or def when err is nil.
+func cmp(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// join makes one multi-statement query of stmts.
+func join(stmts []statement) (string, []any) {
+	var b strings.Builder
+	var args []any
+	for i, s := range stmts {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(s.query)
+		args = append(args, s.args...)
+	}
+	return b.String(), args
+}
+
+// scanHead reads the head's row: the last assigned position and the time to
+// stamp events with, read once the lock is held, and never before the
+// head's, so that times never decrease along the log.
+func (t *appendTx) scanHead(rows *sql.Rows) (int64, time.Time, error) {
+	if !rows.Next() {
+		return 0, time.Time{}, cmp(rows.Err(), errors.New("the log_head row is missing; run `api migrate`"))
+	}
 	var head int64
 	var last, dbNow sql.NullTime
 	dest := []any{&head, &last}
 	if t.d.ClockInSQL {
 		dest = append(dest, &dbNow)
 	}
-	t.m.Statement("lock_head")
-	err := t.tx.QueryRowContext(ctx, t.d.LockHead).Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, errors.New("lock log head: the log_head row is missing; run `api migrate`")
-	}
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("lock log head: %w", err)
+	if err := rows.Scan(dest...); err != nil {
+		return 0, time.Time{}, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if t.d.ClockInSQL {
@@ -46,25 +167,51 @@ func (t appendTx) lockHead(ctx context.Context) (int64, time.Time, error) {
 	if last.Valid && last.Time.After(now) {
 		now = last.Time.UTC()
 	}
-	return head, now, nil
+	for rows.Next() { // one row; drain for the next result set
+	}
+	return head, now, rows.Err()
 }
 
-// loadPlan reads what the calls' plan needs: their streams (locked where the
-// dialect locks rows) and the event ids their clients chose that are known.
-func (t appendTx) loadPlan(ctx context.Context, head int64, now time.Time, calls []*call) (*plan, error) {
-	found, err := t.streams(ctx, streamsOf(calls))
-	if err != nil {
-		return nil, err
-	}
-	known := make(map[uuid.UUID]knownEvent)
-	for ids := clientIDsOf(calls); len(ids) > 0; {
-		n := min(len(ids), 500)
-		if err := t.knownEvents(ctx, ids[:n], known); err != nil {
-			return nil, err
+// scanStreams adds the streams in rows to found.
+func scanStreams(rows *sql.Rows, found map[uuid.UUID]streamState) error {
+	for rows.Next() {
+		var raw []byte
+		var st streamState
+		if err := rows.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt); err != nil {
+			return err
 		}
-		ids = ids[n:]
+		id, err := uuid.FromBytes(raw)
+		if err != nil {
+			return fmt.Errorf("stream id: %w", err)
+		}
+		found[id] = st
 	}
-	return newPlan(head, now, calls, found, known), nil
+	return rows.Err()
+}
+
+// scanKnown adds the stored events in rows to known, with their content:
+// only a retry sends stored ids, so this reads data rarely.
+func scanKnown(rows *sql.Rows, known map[uuid.UUID]knownEvent) error {
+	for rows.Next() {
+		var rawID, rawStream []byte
+		var k knownEvent
+		var size sql.NullInt64
+		if err := rows.Scan(&rawID, &rawStream, &k.StreamType, &k.Version, &k.Position, &k.RecordedAt, &k.Type, &k.Data, &k.Metadata, &size); err != nil {
+			return err
+		}
+		id, err1 := uuid.FromBytes(rawID)
+		sid, err2 := uuid.FromBytes(rawStream)
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("event id: %w", err)
+		}
+		k.StreamID = sid
+		k.BatchSize = -1
+		if size.Valid {
+			k.BatchSize = size.Int64
+		}
+		known[id] = k
+	}
+	return rows.Err()
 }
 
 // idArgs turns ids into query arguments.
@@ -76,109 +223,55 @@ func idArgs(ids []uuid.UUID) []any {
 	return args
 }
 
-// streams reads the given streams; missing ones are left out.
-func (t appendTx) streams(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]streamState, error) {
-	t.m.Statement("read_streams")
-	rows, err := t.tx.QueryContext(ctx,
-		"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN ("+placeholders(len(ids))+")"+t.d.LockStreams,
-		idArgs(ids)...)
-	if err != nil {
-		return nil, fmt.Errorf("read streams: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[uuid.UUID]streamState, len(ids))
-	for rows.Next() {
-		var raw []byte
-		var st streamState
-		if err := rows.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt); err != nil {
-			return nil, fmt.Errorf("scan stream: %w", err)
-		}
-		id, err := uuid.FromBytes(raw)
-		if err != nil {
-			return nil, fmt.Errorf("scan stream id: %w", err)
-		}
-		out[id] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read streams: %w", err)
-	}
-	return out, nil
-}
-
-// knownEvents adds to known the given event ids already in the log, with
-// their content: only a retry sends stored ids, so this reads data rarely.
-func (t appendTx) knownEvents(ctx context.Context, ids []uuid.UUID, known map[uuid.UUID]knownEvent) error {
-	t.m.Statement("known_events")
-	rows, err := t.tx.QueryContext(ctx,
-		"SELECT event_id, stream_id, stream_type, stream_version, position, recorded_at, event_type, data, metadata, batch_size "+
-			"FROM events WHERE event_id IN ("+placeholders(len(ids))+")", idArgs(ids)...)
-	if err != nil {
-		return fmt.Errorf("look up event ids: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var rawID, rawStream []byte
-		var k knownEvent
-		var size sql.NullInt64
-		if err := rows.Scan(&rawID, &rawStream, &k.StreamType, &k.Version, &k.Position, &k.RecordedAt, &k.Type, &k.Data, &k.Metadata, &size); err != nil {
-			return fmt.Errorf("scan event id: %w", err)
-		}
-		id, err1 := uuid.FromBytes(rawID)
-		sid, err2 := uuid.FromBytes(rawStream)
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("scan event id: %w", err)
-		}
-		k.StreamID = sid
-		k.BatchSize = -1
-		if size.Valid {
-			k.BatchSize = size.Int64
-		}
-		known[id] = k
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("look up event ids: %w", err)
-	}
-	return nil
-}
-
-// write sends what the plan laid out: the events, the streams' new state and
-// the new head.
-func (t appendTx) write(ctx context.Context, p *plan) error {
-	if err := t.insertEvents(ctx, p.rows); err != nil {
-		return err
-	}
-	if err := t.saveStreams(ctx, p.saved()); err != nil {
-		return err
-	}
-	t.m.Statement("set_head")
-	if _, err := t.tx.ExecContext(ctx, "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", p.head, p.now); err != nil {
-		return fmt.Errorf("advance log head: %w", err)
-	}
-	return nil
-}
-
-const insertEvents = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) VALUES "
-
-// insertEvents writes rows in multi-row INSERTs of the dialect's size.
-func (t appendTx) insertEvents(ctx context.Context, rows []row) error {
-	for len(rows) > 0 {
-		n, size := 0, 0
-		for n < len(rows) && n < t.d.MaxInsertRows && (n == 0 || size < t.d.MaxInsertBytes) {
-			size += len(rows[n].Event.Data) + len(rows[n].Event.Metadata)
-			n++
-		}
-		args := make([]any, 0, n*10)
-		for _, r := range rows[:n] {
-			args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type,
-				r.Event.Data, nullable(r.Event.Metadata), r.RecordedAt, r.BatchSize)
-		}
-		t.m.Statement("insert_events")
-		if _, err := t.tx.ExecContext(ctx, insertEvents+valuesList(10, n), args...); err != nil {
-			return fmt.Errorf("insert events: %w", err)
-		}
+// write sends what the plan laid out, in the write phase: the events, the
+// streams' new state and the new head.
+func (t *appendTx) write(ctx context.Context, p *plan) error {
+	var stmts []statement
+	for rows := p.rows; len(rows) > 0; {
+		n := t.insertSize(rows)
+		stmts = append(stmts, insertEvents(rows[:n]))
 		rows = rows[n:]
 	}
+	stmts = append(stmts, t.saveStreams(p.saved()),
+		statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.now}})
+	for _, s := range stmts {
+		t.m.Statement(s.kind)
+	}
+	if t.d.Batch {
+		query, args := join(stmts)
+		if _, err := t.conn.ExecContext(ctx, query, args...); err != nil {
+			return fmt.Errorf("write events, streams and head: %w", err)
+		}
+		return nil
+	}
+	for _, s := range stmts {
+		if _, err := t.conn.ExecContext(ctx, s.query, s.args...); err != nil {
+			return fmt.Errorf("%s: %w", s.kind, err)
+		}
+	}
 	return nil
+}
+
+// insertSize is how many of rows one INSERT takes: at most the dialect's
+// rows, and no more once its bytes are reached.
+func (t *appendTx) insertSize(rows []row) int {
+	n, size := 0, 0
+	for n < len(rows) && n < t.d.MaxInsertRows && (n == 0 || size < t.d.MaxInsertBytes) {
+		size += len(rows[n].Event.Data) + len(rows[n].Event.Metadata)
+		n++
+	}
+	return n
+}
+
+// insertEvents is one multi-row INSERT of rows.
+func insertEvents(rows []row) statement {
+	args := make([]any, 0, len(rows)*10)
+	for _, r := range rows {
+		args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type,
+			r.Event.Data, nullable(r.Event.Metadata), r.RecordedAt, r.BatchSize)
+	}
+	return statement{"insert_events", "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, " +
+		"data, metadata, recorded_at, batch_size) VALUES " + valuesList(10, len(rows)), args}
 }
 
 // nullable stores absent metadata as NULL rather than an empty BLOB.
@@ -190,21 +283,55 @@ func nullable(b []byte) any {
 }
 
 // saveStreams writes the new version of every stream the group appended to.
-func (t appendTx) saveStreams(ctx context.Context, streams []savedStream) error {
+func (t *appendTx) saveStreams(streams []savedStream) statement {
 	args := make([]any, 0, 5*len(streams))
 	for _, st := range streams {
 		args = append(args, st.ID[:], st.Type, st.Version, st.CreatedAt, st.UpdatedAt)
 	}
-	q := "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES " + valuesList(5, len(streams)) + t.d.UpsertStreams
-	t.m.Statement("save_streams")
-	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("update streams: %w", err)
-	}
-	return nil
+	return statement{"save_streams", "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES " +
+		valuesList(5, len(streams)) + t.d.UpsertStreams, args}
 }
 
 // valuesList is "(?, …), (?, …)": rows tuples of columns placeholders.
 func valuesList(columns, rows int) string {
 	tuple := "(" + placeholders(columns) + ")"
 	return tuple + strings.Repeat(", "+tuple, rows-1)
+}
+
+// commit ends the transaction with COMMIT and gives the connection back.
+func (t *appendTx) commit(ctx context.Context) error {
+	t.m.Statement("commit")
+	t.open = false
+	_, err := t.conn.ExecContext(ctx, "COMMIT")
+	if err != nil {
+		t.discard()
+		return fmt.Errorf("commit: %w", err)
+	}
+	return t.conn.Close()
+}
+
+// rollback ends the transaction, if it is open, and gives the connection
+// back; a connection that cannot roll back is closed instead, which rolls
+// back on the server.
+func (t *appendTx) rollback() {
+	if !t.open {
+		t.conn.Close()
+		return
+	}
+	t.open = false
+	t.m.Statement("rollback")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := t.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.discard()
+		return
+	}
+	t.conn.Close()
+}
+
+// discard closes the connection rather than give it back to the pool: its
+// state is unknown.
+func (t *appendTx) discard() {
+	t.conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // ErrBadConn is the point
+	t.conn.Close()
 }

@@ -265,27 +265,11 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
-	w.m.Statement("begin")
-	tx, err := w.db.BeginTx(ctx, w.d.TxOptions)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			w.m.Statement("rollback")
-			tx.Rollback() //nolint:errcheck // the transaction failed or wrote nothing
-		}
-	}()
-	t := appendTx{tx: tx, d: w.d, m: w.m}
-	head, now, err := t.lockHead(ctx)
+	t, p, err := begin(ctx, w.db, w.d, w.m, calls)
 	if err != nil {
 		return nil, err
 	}
-	p, err := t.loadPlan(ctx, head, now, calls)
-	if err != nil {
-		return nil, err
-	}
+	head := p.head
 	out := make([]outcome, len(calls))
 	for i, c := range calls {
 		out[i] = p.apply(c)
@@ -294,26 +278,27 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 		// Every request was refused or a replay: nothing to commit. A commit
 		// of ours would have made what it read durable; without one, wait
 		// until it is.
+		t.rollback()
 		if err := w.waitDurable(ctx, head); err != nil {
 			return nil, err
 		}
 		return out, nil
 	}
 	if err := t.write(ctx, p); err != nil {
+		t.rollback()
 		return nil, err
 	}
 	for _, c := range calls {
 		if c.ctx.Err() != nil {
+			t.rollback()
 			return nil, errCallerLeft
 		}
 	}
 	if w.beforeCommit != nil {
 		w.beforeCommit()
 	}
-	committed = true
-	w.m.Statement("commit")
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if err := t.commit(ctx); err != nil {
+		return nil, err
 	}
 	w.m.GroupCommitted(len(calls), time.Since(start))
 	return out, nil
