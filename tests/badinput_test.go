@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // The bad-input table: hostile or malformed input, on every field and
@@ -41,8 +43,8 @@ func badInputString(s string) string {
 // a 4xx problem+json whose detail names what is wrong, and no write.
 func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		existing := newID()
 		srv.mustAppend(t, existing, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 
@@ -284,8 +286,8 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 // tag or * is not part of the value.
 func TestBadInputHTTPWhitespaceAroundTagsIsAccepted(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		const valid = `{"stream_type":"order","events":[{"type":"A","data":{}}]}`
 		id := newID()
 		srv.mustAppend(t, id, valid, "If-Match", "\t \"0\" \t")
@@ -304,8 +306,8 @@ func TestBadInputHTTPWhitespaceAroundTagsIsAccepted(t *testing.T) {
 // is the whole stream.
 func TestBadInputLargestNumbersReadNothingAndEndThePaging(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		id := newID()
 		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "A")})
 		const largest = "9223372036854775807"
@@ -343,8 +345,8 @@ func TestBadInputLargestNumbersReadNothingAndEndThePaging(t *testing.T) {
 // every read, and the store must work as before afterwards.
 func TestBadInputStringsAndNumbersAreStoredVerbatim(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		type value struct{ data, metadata string }
 		values := []value{
 			{`"'; DROP TABLE events; --"`, `{"correlation_id":"'; DROP TABLE events; --","causation_id":"\" OR 1=1 --"}`},
@@ -449,8 +451,8 @@ func TestBadInputStringsAndNumbersAreStoredVerbatim(t *testing.T) {
 // and a LIKE wildcard) matches only itself, and case matters.
 func TestBadInputWildcardsInFiltersMatchLiterally(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		for _, st := range []string{"a_c", "abc", "aXc"} {
 			srv.mustAppend(t, newID(), appendBody{StreamType: st, Events: []newEvent{
 				{Type: "T_1", Data: st}, {Type: "TX1", Data: st}, {Type: "Ta1", Data: st}}})
@@ -486,8 +488,8 @@ func TestBadInputWildcardsInFiltersMatchLiterally(t *testing.T) {
 // nested deeply within reason byte for byte.
 func TestBadInputNestedDeeplyIsRefusedAndTheServerStaysUp(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		const depth = 100000
 		arrays := strings.Repeat("[", depth) + strings.Repeat("]", depth)
 		objects := strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestEveryClientErrorIsProblemJSONWithItsStatus walks the 4xx answers of
@@ -12,9 +14,9 @@ import (
 // type, title, status and detail, never be a 500, and write nothing.
 func TestEveryClientErrorIsProblemJSONWithItsStatus(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
-		limited := startServer(t, append(env, "TRIBUTARY_MAX_BODY_BYTES=2048", "TRIBUTARY_MAX_BATCH=5")...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
+		limited := startServer(t, append(k.ServerEnv, "TRIBUTARY_MAX_BODY_BYTES=2048", "TRIBUTARY_MAX_BATCH=5")...)
 
 		existing := newID()
 		srv.mustAppend(t, existing, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})

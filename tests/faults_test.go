@@ -25,6 +25,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // Fault injection: the real binary against a crash of itself, a database that
@@ -168,8 +169,8 @@ func faultCheckBatches(t *testing.T, s *server, sent []*faultBatch, batchSize in
 // carrying on from there.
 func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNoneInPart(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		const (
 			writers   = 8
 			batchSize = 5
@@ -891,9 +892,9 @@ func faultSendBodySlowly(c *net.TCPConn, streamID string, body []byte) (faultSlo
 // an unfinished body at all.
 func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const readTimeout = time.Second
-		s := startServer(t, append(env, "TRIBUTARY_READ_TIMEOUT="+readTimeout.String())...)
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_READ_TIMEOUT="+readTimeout.String())...)
 
 		// The well-behaved clients: they append and read back all along.
 		type op struct {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // runCommand runs the binary with args and env (on top of the inherited
@@ -188,8 +189,8 @@ func TestWithoutMySQLTheEmbeddedStoreServesAndSurvivesKill9(t *testing.T) {
 
 func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		for _, path := range []string{"/healthz", "/readyz"} {
 			r := s.get(t, path)
 			requireStatus(t, r, http.StatusOK)
@@ -229,8 +230,8 @@ type sentBatch struct {
 
 func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, append(env, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")...)
 
 		const (
 			writers   = 20

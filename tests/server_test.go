@@ -62,25 +62,6 @@ func startServer(t *testing.T, env ...string) *server {
 	return s
 }
 
-// forEachBackend runs fn once for each store the binary can run on, as
-// parallel subtests; fn passes env to startServer to get that store.
-func forEachBackend(t *testing.T, fn func(t *testing.T, env []string)) {
-	t.Helper()
-	backends := []struct {
-		name string
-		env  []string
-	}{
-		{"mysql", nil}, // startServer makes a fresh database
-		{"sqlite", []string{"TRIBUTARY_MYSQL_DSN="}}, // the embedded store in a fresh directory
-	}
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, b.env)
-		})
-	}
-}
-
 // kill stops the server with SIGKILL, as a crash would, and waits for it.
 func (s *server) kill(t *testing.T) {
 	t.Helper()

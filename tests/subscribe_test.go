@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // frameTimeout bounds the wait for one expected frame.
@@ -879,8 +880,8 @@ func TestSSEParserFollowsTheWHATWGRules(t *testing.T) {
 
 func TestStreamSubscriptionSendsHistoryThenCaughtUpThenLiveEventsAsStored(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, rawBatch("order", "OrderLine",
 			`{"z":1, "a":"<&>", "n":1.50}`,
@@ -928,8 +929,8 @@ func TestStreamSubscriptionSendsHistoryThenCaughtUpThenLiveEventsAsStored(t *tes
 // the request timeouts below the time it watches: subscriptions are exempt.
 func TestIdleSubscriptionStaysOpenWithAKeepAliveCommentEachHeartbeat(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, append(slices.Clip(env), "TRIBUTARY_HEARTBEAT=300ms",
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_HEARTBEAT=300ms",
 			"TRIBUTARY_REQUEST_TIMEOUT=500ms", "TRIBUTARY_READ_TIMEOUT=500ms", "TRIBUTARY_READ_HEADER_TIMEOUT=500ms")...)
 		for _, path := range []string{"/streams/" + newID() + "/events", "/events"} {
 			t.Run(path, func(t *testing.T) {
@@ -961,8 +962,8 @@ func TestIdleSubscriptionStaysOpenWithAKeepAliveCommentEachHeartbeat(t *testing.
 
 func TestSubscriptionResumesAfterLastEventIDOrFromOrAfter(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(5, "OrderLine")})    // positions 1–5
 		s.mustAppend(t, newID(), appendBody{StreamType: "cart", Events: events(3, "CartLine")}) // positions 6–8
@@ -1008,8 +1009,8 @@ func TestSubscriptionResumesAfterLastEventIDOrFromOrAfter(t *testing.T) {
 
 func TestSubscriptionToAStreamThatDoesNotExistYetGetsItsEventsWhenWritten(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		c := subscribe(t, s, "/streams/"+id+"/events")
 		c.requireRetry(t)
@@ -1034,8 +1035,8 @@ func TestSubscriptionToAStreamThatDoesNotExistYetGetsItsEventsWhenWritten(t *tes
 
 func TestFilteredLogSubscriptionDeliversOnlyMatchingEventsAndMovesLastEventIDPastSkippedOnes(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, append(slices.Clip(env), "TRIBUTARY_HEARTBEAT=300ms")...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_HEARTBEAT=300ms")...)
 		var acks ackLog
 		streams := []struct{ id, typ, events string }{{newID(), "a", "XYX"}, {newID(), "b", "YXZ"}, {newID(), "c", "ZXY"}}
 		write := func() {
@@ -1160,8 +1161,8 @@ func TestFilteredLogSubscriptionDeliversOnlyMatchingEventsAndMovesLastEventIDPas
 // openapi.yaml), so also for those skipped while sending the history.
 func TestFilteredSubscriptionMovesLastEventIDPastEventsSkippedInHistory(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, append(slices.Clip(env), "TRIBUTARY_HEARTBEAT=300ms")...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_HEARTBEAT=300ms")...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "d", Events: events(1, "Rare")}) // position 1
 		s.mustAppend(t, id, appendBody{Events: events(50, "Common")})               // positions 2–51
@@ -1223,8 +1224,8 @@ func TestFilteredSubscriberGetsAMatchingEventAtOnceAlsoWhenSkippedEventsFollowIt
 
 func TestLogSubscribersStartedDuringWritesGetEveryEventOnceInOrder(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		const (
 			writers     = 8
 			subscribers = 5
@@ -1366,8 +1367,8 @@ func TestSubscribersReconnectingAcrossThreeServersGetEveryEventOnceInOrder(t *te
 
 func TestSlowSubscriberDoesNotDelayAFastOneAndStillGetsEverything(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		const (
 			batches   = 30
 			batchSize = 100
@@ -1560,8 +1561,8 @@ func TestSIGTERMStopsPromptlyEvenWithASubscriberThatStoppedReading(t *testing.T)
 
 func TestMalformedLastEventIDAndBackwardSubscriptionAre400(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderLine")})
 		for _, path := range []string{"/streams/" + id + "/events", "/events"} {

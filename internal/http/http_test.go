@@ -25,9 +25,8 @@ import (
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
-	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
-	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // contract checks every response a test receives against api/openapi.yaml
@@ -102,54 +101,6 @@ type testServer struct {
 	store  eventstore.Store
 }
 
-// eachStore runs fn once against each kind of store, in parallel subtests.
-func eachStore(t *testing.T, fn func(t *testing.T, store eventstore.Store)) {
-	t.Helper()
-	kinds := []struct {
-		name string
-		open func(t *testing.T) eventstore.Store
-	}{
-		{"mysql", func(t *testing.T) eventstore.Store { return openMySQL(t, mysqltest.NewDatabase(t)) }},
-		{"sqlite", openSQLite},
-	}
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, k.open(t))
-		})
-	}
-}
-
-func openMySQL(t *testing.T, dsn string) *mysqlstore.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return store
-}
-
-func openSQLite(t *testing.T) eventstore.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return store
-}
-
 // newServer serves store over HTTP for one test; with c, every response is
 // checked against openapi.yaml.
 func newServer(t *testing.T, c *contract, store eventstore.Store) *testServer {
@@ -219,7 +170,7 @@ func expectStatus(t *testing.T, what string, r response, want int) {
 // every operation was seen, so the document cannot drift from the code.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) { testResponsesMatchOpenAPI(t, store) })
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) { testResponsesMatchOpenAPI(t, k.Open(t)) })
 }
 
 func testResponsesMatchOpenAPI(t *testing.T, store eventstore.Store) {
@@ -300,7 +251,7 @@ func testResponsesMatchOpenAPI(t *testing.T, store eventstore.Store) {
 // those outside the contract's routes.
 func TestProblemsAreWellFormed(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) { testProblemsAreWellFormed(t, store) })
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) { testProblemsAreWellFormed(t, k.Open(t)) })
 }
 
 func testProblemsAreWellFormed(t *testing.T, store eventstore.Store) {
@@ -441,7 +392,7 @@ func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 	}
 	p := newProxy(t, cfg.Addr)
 	cfg.Addr = p.addr
-	s := newServer(t, nil, openMySQL(t, cfg.FormatDSN()))
+	s := newServer(t, nil, teststore.OpenMySQL(t, cfg.FormatDSN()))
 	id := uuid.NewString()
 	expectStatus(t, "append before the outage", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`), 201)
 
@@ -484,7 +435,8 @@ func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 // (/streams, /streams/{id}), which match any method.
 func TestMethodNotAllowedListsExactlyThePathsMethods(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		s := newServer(t, nil, store)
 		id := uuid.NewString()
 		for _, tc := range []struct{ method, path, allow string }{
@@ -512,7 +464,8 @@ func TestMethodNotAllowedListsExactlyThePathsMethods(t *testing.T) {
 // and > as it is meant to be read: Bearer <token>, not Bearer \u003ctoken\u003e.
 func TestProblemDetailsAreWrittenWithoutHTMLEscapes(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		tokens, err := esthttp.ParseTokens("app:read:s3cr3t-0123456789")
 		if err != nil {
 			t.Fatal(err)

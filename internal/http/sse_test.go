@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestSubscriptionMatchesOpenAPIAndEndsCleanlyOnShutdown opens a live
@@ -24,7 +25,7 @@ import (
 // first frames, then ends it the way shutdown does.
 func TestSubscriptionMatchesOpenAPIAndEndsCleanlyOnShutdown(t *testing.T) {
 	t.Parallel()
-	eachStore(t, testSubscriptionMatchesOpenAPI)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) { testSubscriptionMatchesOpenAPI(t, k.Open(t)) })
 }
 
 func testSubscriptionMatchesOpenAPI(t *testing.T, store eventstore.Store) {
@@ -104,7 +105,7 @@ func testSubscriptionMatchesOpenAPI(t *testing.T, store eventstore.Store) {
 
 func TestSubscriptionRefusesBadStartingPoints(t *testing.T) {
 	t.Parallel()
-	h := esthttp.New(panicStore{}, esthttp.Options{Feed: fanout.New(openSQLite(t), fanout.Options{})})
+	h := esthttp.New(panicStore{}, esthttp.Options{Feed: fanout.New(teststore.SQLite.Open(t), fanout.Options{})})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cases := []struct{ path, lastEventID string }{
