@@ -1,10 +1,8 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +23,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/ssetest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -347,14 +346,6 @@ func (p *faultProxy) restore(t *testing.T) {
 	}
 }
 
-// faultSSEClient carries subscriptions: no overall timeout, which would cut
-// a long-lived response; the tail's context bounds it instead.
-var faultSSEClient = &http.Client{Transport: &http.Transport{
-	Proxy:                 nil, // traffic only to 127.0.0.1
-	DisableCompression:    true,
-	ResponseHeaderTimeout: 10 * time.Second,
-}}
-
 // faultTail follows a subscription as an EventSource would: after any end of
 // the response it reconnects with Last-Event-ID, and it records every event,
 // noting any that repeats or comes out of order.
@@ -416,20 +407,16 @@ func (f *faultTail) dropConnection() {
 func (f *faultTail) connect(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
-	if err != nil {
-		f.fault("build request: %v", err)
-		return
-	}
-	req.Header.Set("Accept", "text/event-stream")
+	var header []string
 	f.mu.Lock()
 	f.drop = cancel
 	f.conns++
-	if f.lastID != "" {
-		req.Header.Set("Last-Event-ID", f.lastID)
+	lastID := f.lastID
+	if lastID != "" {
+		header = []string{"Last-Event-ID", lastID}
 	}
 	f.mu.Unlock()
-	res, err := faultSSEClient.Do(req)
+	res, err := sendSubscribe(ctx, f.url, header...)
 	if err != nil {
 		if parent.Err() == nil {
 			f.ended("connect error")
@@ -447,14 +434,9 @@ func (f *faultTail) connect(parent context.Context) {
 		f.fault("expected Content-Type text/event-stream, got %q", res.Header.Get("Content-Type"))
 		return
 	}
-	br := bufio.NewReaderSize(res.Body, 64<<10)
-	var (
-		id, typ string
-		hasID   bool
-		data    []string
-	)
+	p := ssetest.NewParser(res.Body, lastID)
 	for {
-		line, err := br.ReadString('\n')
+		fr, _, err := p.Next()
 		if err != nil {
 			switch {
 			case parent.Err() != nil:
@@ -465,41 +447,21 @@ func (f *faultTail) connect(parent context.Context) {
 			}
 			return // a frame cut short is dropped, as EventSource does
 		}
-		line = strings.TrimRight(line, "\r\n")
-		if line != "" {
-			name, value, _ := strings.Cut(line, ":")
-			value = strings.TrimPrefix(value, " ")
-			switch name {
-			case "id":
-				id, hasID = value, true
-			case "event":
-				typ = value
-			case "data":
-				data = append(data, value)
-			}
-			continue
-		}
-		f.dispatch(id, hasID, typ, data)
-		id, hasID, typ, data = "", false, "", nil
+		f.dispatch(fr)
 	}
 }
 
-func (f *faultTail) dispatch(id string, hasID bool, typ string, data []string) {
+func (f *faultTail) dispatch(fr ssetest.Frame) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if hasID {
-		f.lastID = id
-	}
-	if typ != "" || len(data) == 0 {
+	f.lastID = fr.LastEventID
+	if fr.Event != "" || !fr.HasData {
 		return // caught-up, retry, keep-alive
 	}
-	var e event
-	if err := json.Unmarshal([]byte(strings.Join(data, "\n")), &e); err != nil {
-		f.faults = append(f.faults, fmt.Sprintf("undecodable event data %q: %v", data, err))
+	e, err := frameEvent(fr, false)
+	if err != nil {
+		f.faults = append(f.faults, fmt.Sprintf("event frame %s: %v", fr, err))
 		return
-	}
-	if id != strconv.FormatInt(e.Position, 10) {
-		f.faults = append(f.faults, fmt.Sprintf("event %s at position %d came with id %q; expected its position", e.ID, e.Position, id))
 	}
 	if n := len(f.events); n > 0 && e.Position <= f.events[n-1].Position {
 		f.faults = append(f.faults, fmt.Sprintf("event %s at position %d came after position %d: repeated or out of order",
