@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/ssetest"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -244,106 +242,6 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 			}
 		}
 	})
-}
-
-// faultProxy forwards TCP connections to a database and can cut it off: cut
-// closes the listener and every connection, so the service finds the
-// database gone (connection refused); restore listens on the same port again.
-type faultProxy struct {
-	target string
-	addr   string
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	ln     net.Listener // nil while cut
-	conns  map[net.Conn]struct{}
-}
-
-// startFaultProxy listens on 127.0.0.1:0 and forwards to target.
-func startFaultProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("proxy: listen: %v", err)
-	}
-	p := &faultProxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(func() {
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *faultProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // cut
-			}
-			up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			if p.ln != ln { // cut meanwhile: this connection must not live on
-				p.mu.Unlock()
-				c.Close()
-				up.Close()
-				continue
-			}
-			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			p.wg.Go(func() { p.pipe(up, c) })
-			p.wg.Go(func() { p.pipe(c, up) })
-		}
-	})
-}
-
-func (p *faultProxy) pipe(dst, src net.Conn) {
-	io.Copy(dst, src) //nolint:errcheck // either side closing ends the pair
-	dst.Close()
-	src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-// cut closes the listener and every open connection.
-func (p *faultProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// restore listens on the same address again. The port may have been taken as
-// an ephemeral port in between; it tries for a few seconds.
-func (p *faultProxy) restore(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ln, err := net.Listen("tcp", p.addr)
-		if err == nil {
-			p.serve(ln)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // faultTail follows a subscription as an EventSource would: after any end of
@@ -588,14 +486,8 @@ func faultCheckUnavailable(t *testing.T, what string, r *response, err error, to
 // included.
 func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEvents(t *testing.T) {
 	t.Parallel()
-	dsn := mysqltest.NewDatabase(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", dsn, err)
-	}
-	p := startFaultProxy(t, cfg.Addr)
-	cfg.Addr = p.addr
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+cfg.FormatDSN(), "TRIBUTARY_HEARTBEAT=500ms")
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn, "TRIBUTARY_HEARTBEAT=500ms")
 
 	var (
 		mu   sync.Mutex
@@ -678,7 +570,7 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 	time.Sleep(200 * time.Millisecond)
 	appendOne(a)
 	cutAt := time.Now()
-	p.cut()
+	p.Cut()
 
 	var refused []*faultBatch // appends answered 503 during the outage: nothing may be written
 	for round := range 2 {
@@ -715,7 +607,7 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 		}
 	}
 
-	p.restore(t)
+	p.Restore(t)
 	restoredAt := time.Now()
 	first := newFaultBatch(t, a, 2, "after the outage")
 	for first.send(s); !first.acked(); first.send(s) {

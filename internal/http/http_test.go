@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -19,7 +18,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/api"
@@ -319,84 +317,17 @@ func TestPanicBecomesInternalProblem(t *testing.T) {
 	}
 }
 
-// proxy is a TCP forwarder to the database that a test can cut and restore.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	p := &proxy{t: t, target: target}
-	p.listen("127.0.0.1:0")
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) listen(addr string) {
-	p.t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen: %v", err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-// cut closes the listener and every open connection: the database is gone.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestDatabaseOutageIsServiceUnavailable cuts the database off under a
 // running server: requests get 503 with Retry-After, quickly, and the server
 // recovers by itself when the database comes back.
 func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 	t.Parallel()
-	dsn := mysqltest.NewDatabase(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, cfg.Addr)
-	cfg.Addr = p.addr
-	s := newServer(t, nil, teststore.OpenMySQL(t, cfg.FormatDSN()))
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := newServer(t, nil, teststore.OpenMySQL(t, dsn))
 	id := uuid.NewString()
 	expectStatus(t, "append before the outage", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`), 201)
 
-	p.cut()
+	p.Cut()
 	for _, req := range []struct{ method, path, body string }{
 		{"POST", "/streams/" + id + "/events", `{"events":[{"type":"X","data":2}]}`},
 		{"GET", "/streams/" + id + "/events", ""},
@@ -413,7 +344,7 @@ func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 		}
 	}
 
-	p.listen(p.addr)
+	p.Restore(t)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		r := s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"X","data":3}]}`)
