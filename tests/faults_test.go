@@ -30,135 +30,6 @@ import (
 // SIGKILL) and clients that misbehave. Every helper here is prefixed "fault"
 // (or names the private mariadbd) to stay clear of the other files' helpers.
 
-// faultBatch is one append of a fixed-size batch and what became of it.
-type faultBatch struct {
-	streamID string
-	ids      []string
-	body     []byte
-	status   int   // of the last answer; 0 when none came
-	err      error // the last transport error, if any
-	res      appendResult
-}
-
-// acked reports whether the batch was acknowledged: 201, or 200 for a retry
-// that found it stored.
-func (b *faultBatch) acked() bool {
-	return b.status == http.StatusCreated || b.status == http.StatusOK
-}
-
-// newFaultBatch is a batch of n events with fresh client ids for a stream of
-// type "fault".
-func newFaultBatch(t *testing.T, streamID string, n int, payload string) *faultBatch {
-	t.Helper()
-	b := &faultBatch{streamID: streamID}
-	evs := make([]newEvent, n)
-	for i := range evs {
-		evs[i] = newEvent{ID: newID(), Type: "Happened", Data: map[string]any{"i": i, "p": payload}}
-		b.ids = append(b.ids, evs[i].ID)
-	}
-	b.body = jsonBytes(t, appendBody{StreamType: "fault", Events: evs})
-	return b
-}
-
-// send posts the batch once and records the answer.
-func (b *faultBatch) send(s *server) {
-	r, err := s.request(http.MethodPost, "/streams/"+b.streamID+"/events", b.body)
-	b.status, b.err = 0, err
-	if err != nil {
-		return
-	}
-	b.status = r.Status
-	if b.acked() {
-		if err := r.decodeErr(&b.res); err != nil {
-			b.err, b.status = err, 0
-		}
-	}
-}
-
-// faultCheckBatches reads the whole log of s and checks it against every
-// batch sent (batches of batchSize events, each stream written by one
-// client at a time): each acknowledged batch is there whole at the versions
-// and positions of its answer, no batch is there in part, each stream's
-// version is a multiple of batchSize, and the log holds nothing else. It
-// returns the log.
-func faultCheckBatches(t *testing.T, s *server, sent []*faultBatch, batchSize int) []event {
-	t.Helper()
-	log := s.readLog(t, "/events?limit=1000")
-	byID := make(map[string]event, len(log))
-	for i, e := range log {
-		if i > 0 && e.Position <= log[i-1].Position {
-			t.Errorf("log event %d (%s): expected a position above %d, got %d", i, e.ID, log[i-1].Position, e.Position)
-		}
-		if _, dup := byID[e.ID]; dup {
-			t.Errorf("event %s appears twice in the log", e.ID)
-		}
-		byID[e.ID] = e
-	}
-	stored := 0
-	perStream := map[string]int64{}
-	for _, b := range sent {
-		present := 0
-		for _, id := range b.ids {
-			if e, ok := byID[id]; ok {
-				present++
-				if e.StreamID != b.streamID {
-					t.Errorf("event %s: expected it in stream %s, found it in %s", id, b.streamID, e.StreamID)
-				}
-			}
-		}
-		switch {
-		case b.acked() && present != len(b.ids):
-			t.Errorf("batch acknowledged with %d in stream %s: expected all %d events stored, found %d", b.status, b.streamID, len(b.ids), present)
-		case present != 0 && present != len(b.ids):
-			t.Errorf("batch without an acknowledgement (last answer %d, error %v) in stream %s: expected all %d events or none, found %d",
-				b.status, b.err, b.streamID, len(b.ids), present)
-		}
-		if b.acked() {
-			if len(b.res.Events) != len(b.ids) {
-				t.Errorf("batch in stream %s: expected %d events in its answer, got %d", b.streamID, len(b.ids), len(b.res.Events))
-			}
-			for i, ack := range b.res.Events {
-				if e := byID[b.ids[i]]; ack.ID != b.ids[i] || e.Version != ack.Version || e.Position != ack.Position {
-					t.Errorf("event %s: expected version %d at position %d as acknowledged (ack for %s), found version %d at %d",
-						b.ids[i], ack.Version, ack.Position, ack.ID, e.Version, e.Position)
-				}
-			}
-		}
-		if present == len(b.ids) {
-			first := byID[b.ids[0]].Version
-			if (first-1)%int64(batchSize) != 0 {
-				t.Errorf("batch in stream %s starts at version %d: expected it on a boundary of %d", b.streamID, first, batchSize)
-			}
-			for i, id := range b.ids {
-				if v := byID[id].Version; v != first+int64(i) {
-					t.Errorf("batch in stream %s: expected consecutive versions from %d, event %d is at %d", b.streamID, first, i, v)
-				}
-			}
-		}
-		stored += present
-		perStream[b.streamID] += int64(present)
-	}
-	if stored != len(log) {
-		t.Errorf("expected the log to hold only the %d events of the batches sent, it holds %d", stored, len(log))
-	}
-	for id, n := range perStream {
-		r := s.get(t, "/streams/"+id)
-		if n == 0 {
-			if r.Status != http.StatusNotFound {
-				t.Errorf("GET /streams/%s: expected 404 for a stream none of whose batches is stored, got %d", id, r.Status)
-			}
-			continue
-		}
-		requireStatus(t, r, http.StatusOK)
-		var info streamInfo
-		r.decode(t, &info)
-		if info.Version%int64(batchSize) != 0 || info.Version != n {
-			t.Errorf("stream %s: expected version %d (whole batches of %d), got %d", id, n, batchSize, info.Version)
-		}
-	}
-	return log
-}
-
 // TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNoneInPart
 // kills the service with SIGKILL while eight clients append batches, restarts
 // it on the same data and finds every acknowledged batch whole at its
@@ -175,7 +46,7 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 		payload := strings.Repeat("k", 512)
 		var (
 			mu     sync.Mutex
-			sent   []*faultBatch
+			sent   []*sentBatch
 			acked  atomic.Int64
 			killed atomic.Bool
 			wg     sync.WaitGroup
@@ -185,7 +56,7 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 			streams[w] = newID()
 			wg.Go(func() {
 				for round := 0; round < 1000; round++ {
-					b := newFaultBatch(t, streams[w], batchSize, payload)
+					b := newSentBatch(t, streams[w], batchSize, payload)
 					mu.Lock()
 					sent = append(sent, b)
 					mu.Unlock()
@@ -217,7 +88,7 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 		t.Logf("%d batches acknowledged, %d sent when the server was killed", acked.Load(), len(sent))
 
 		after := startServer(t, s.StoreEnv...)
-		log := faultCheckBatches(t, after, sent, batchSize)
+		log := checkBatches(t, after, sent, batchSize)
 		if t.Failed() {
 			return
 		}
@@ -491,12 +362,12 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 
 	var (
 		mu   sync.Mutex
-		sent []*faultBatch
+		sent []*sentBatch
 	)
 	// appendOne sends one batch to stream and requires 201.
 	appendOne := func(stream string) {
 		t.Helper()
-		b := newFaultBatch(t, stream, 2, "before or after")
+		b := newSentBatch(t, stream, 2, "before or after")
 		b.send(s)
 		if b.status != http.StatusCreated {
 			t.Fatalf("append to %s: expected 201, got %d (%v)", stream, b.status, b.err)
@@ -532,7 +403,7 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 				return
 			default:
 			}
-			b := newFaultBatch(t, stream, 2, "background")
+			b := newSentBatch(t, stream, 2, "background")
 			mu.Lock()
 			sent = append(sent, b)
 			mu.Unlock()
@@ -572,7 +443,7 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 	cutAt := time.Now()
 	p.Cut()
 
-	var refused []*faultBatch // appends answered 503 during the outage: nothing may be written
+	var refused []*sentBatch // appends answered 503 during the outage: nothing may be written
 	for round := range 2 {
 		if round == 1 {
 			resumes.dropConnection()
@@ -581,8 +452,8 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 				t.Errorf("expected the subscriber whose connection dropped during the outage to reconnect, it opened %d connections", n)
 			}
 		}
-		refusedBatch := newFaultBatch(t, a, 2, "during the outage")
-		newStream := newFaultBatch(t, newID(), 2, "during the outage")
+		refusedBatch := newSentBatch(t, a, 2, "during the outage")
+		newStream := newSentBatch(t, newID(), 2, "during the outage")
 		refused = append(refused, refusedBatch, newStream)
 		for _, c := range []struct {
 			method, path string
@@ -609,7 +480,7 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 
 	p.Restore(t)
 	restoredAt := time.Now()
-	first := newFaultBatch(t, a, 2, "after the outage")
+	first := newSentBatch(t, a, 2, "after the outage")
 	for first.send(s); !first.acked(); first.send(s) {
 		if time.Since(restoredAt) > 15*time.Second {
 			t.Fatalf("expected appends to succeed again within 15 s of the database coming back, without a restart; the last answer was %d (%v)",
@@ -633,7 +504,7 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 		t.Errorf("background append: expected each 503 during the outage within 5 s, the slowest took %s", d)
 	}
 
-	log := faultCheckBatches(t, s, append(slices.Clone(sent), refused...), 2)
+	log := checkBatches(t, s, append(slices.Clone(sent), refused...), 2)
 	inLog := make(map[string]bool, len(log))
 	for _, e := range log {
 		inLog[e.ID] = true
@@ -772,7 +643,7 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 						return
 					default:
 					}
-					b := newFaultBatch(t, stream, 2, "good")
+					b := newSentBatch(t, stream, 2, "good")
 					start := time.Now()
 					b.send(s)
 					mid := time.Now()
@@ -799,7 +670,7 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 		// and chunked; closing normally, and with a reset.
 		var unwritten []string // streams that must not exist
 		for i := range 10 {
-			b := newFaultBatch(t, newID(), 3, "half")
+			b := newSentBatch(t, newID(), 3, "half")
 			unwritten = append(unwritten, b.streamID)
 			half := b.body[:len(b.body)/2]
 			var raw string
@@ -814,9 +685,9 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 		}
 		// Clients that send a whole request and leave without reading the
 		// answer: their append may or may not be written, but only whole.
-		var unread []*faultBatch
+		var unread []*sentBatch
 		for i := range 10 {
-			b := newFaultBatch(t, newID(), 3, "unread")
+			b := newSentBatch(t, newID(), 3, "unread")
 			unread = append(unread, b)
 			raw := faultRawRequest(http.MethodPost, "/streams/"+b.streamID+"/events",
 				"Content-Type", "application/json", "Content-Length", strconv.Itoa(len(b.body))) + string(b.body)
@@ -830,10 +701,10 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 		slowStart := time.Now()
 		slow := make([]faultSlowBody, 3)
 		slowErrs := make([]error, len(slow))
-		var slowBodies []*faultBatch
+		var slowBodies []*sentBatch
 		var swg sync.WaitGroup
 		for i := range slow {
-			b := newFaultBatch(t, newID(), 3, "slow")
+			b := newSentBatch(t, newID(), 3, "slow")
 			slowBodies = append(slowBodies, b)
 			unwritten = append(unwritten, b.streamID)
 			c := faultDial(t, s)
@@ -1152,7 +1023,7 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 	)
 	var (
 		mu        sync.Mutex
-		sent      []*faultBatch
+		sent      []*sentBatch
 		acked     atomic.Int64
 		refused   atomic.Int64 // 503 answers
 		resolved  atomic.Int64 // 200 answers: a retry found the batch stored after a 503
@@ -1169,7 +1040,7 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 					return
 				default:
 				}
-				b := newFaultBatch(t, stream, batchSize, payload)
+				b := newSentBatch(t, stream, batchSize, payload)
 				mu.Lock()
 				sent = append(sent, b)
 				mu.Unlock()
@@ -1239,7 +1110,7 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 		t.Logf("note: %d batches answered 503 (whose detail says nothing was written) had in fact been committed", resolved.Load())
 	}
 
-	log := faultCheckBatches(t, s, sent, batchSize)
+	log := checkBatches(t, s, sent, batchSize)
 	if len(log) == 0 {
 		t.Fatal("expected events in the log, found none")
 	}
