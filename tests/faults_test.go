@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -1139,27 +1138,6 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 	}
 }
 
-// faultRunAPI runs the binary until it exits (at most 30 s) and returns its
-// exit status and output.
-func faultRunAPI(t *testing.T, env ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, apiBinary)
-	cmd.Env = append(append(inheritedEnv(), "TRIBUTARY_ADDR=127.0.0.1:0"), env...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("expected the api to exit by itself, it still ran after 30 s. Stdout:\n%s\nStderr:\n%s", out.String(), errOut.String())
-	}
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("run api: %v", err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
-}
-
 // TestStartRefusesADatabaseThatCanLoseAcknowledgedCommitsUnlessAllowed: on a
 // private mariadbd started with --innodb-flush-log-at-trx-commit=2, and then
 // with the binary log on but sync_binlog=0, the service refuses to start and
@@ -1172,7 +1150,7 @@ func TestStartRefusesADatabaseThatCanLoseAcknowledgedCommitsUnlessAllowed(t *tes
 
 	refuses := func(setting string) {
 		t.Helper()
-		code, stdout, stderr := faultRunAPI(t, "TRIBUTARY_MYSQL_DSN="+dsn)
+		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_MYSQL_DSN=" + dsn})
 		if code == 0 || !strings.Contains(stderr, setting) {
 			t.Errorf("with %s unsafe: expected the api to exit non-zero naming %s on stderr, got status %d. Stdout:\n%s\nStderr:\n%s",
 				setting, setting, code, stdout, stderr)

@@ -2,12 +2,10 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,26 +20,6 @@ import (
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
-
-// runCommand runs the binary with args and env (on top of the inherited
-// environment without TRIBUTARY_*), bounded by 30 s.
-func runCommand(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, apiBinary, args...)
-	cmd.Env = append(inheritedEnv(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("api %v did not exit within 30 s. Stdout:\n%s\nStderr:\n%s", args, out.Bytes(), errOut.Bytes())
-	}
-	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
-		t.Fatalf("run api %v: %v", args, err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
-}
 
 func TestMigrateCreatesTheSchemaAndExitsZero(t *testing.T) {
 	t.Parallel()

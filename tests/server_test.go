@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -92,10 +93,8 @@ func launchServer(t *testing.T, env ...string) *server {
 	if dir, ok := envValue(env, "TRIBUTARY_DATA_DIR"); ok {
 		storeEnv = append(storeEnv, "TRIBUTARY_DATA_DIR="+dir)
 	}
-	cmd := exec.Command(apiBinary)
 	// Later entries win, so the caller's env overrides these defaults.
-	cmd.Env = append(inheritedEnv(), "TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_LOG_LEVEL=info")
-	cmd.Env = append(cmd.Env, env...)
+	cmd := command(context.Background(), apiBinary, append([]string{"TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_LOG_LEVEL=info"}, env...))
 	out := newProcessOutput()
 	cmd.Stdout, cmd.Stderr = out.stdoutWriter(), out.stderrWriter()
 	if err := cmd.Start(); err != nil {
@@ -209,6 +208,40 @@ func (s *server) logLines() []map[string]any {
 		}
 	}
 	return lines
+}
+
+// command is the binary bin with args, in the test's environment without
+// TRIBUTARY_* variables (see inheritedEnv) and with env on top: the one way
+// the tests run a binary of the service.
+func command(ctx context.Context, bin string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(inheritedEnv(), env...)
+	return cmd
+}
+
+// runCommand runs the api binary with args and env until it exits, which it
+// must do within 30 s, and returns its exit status and output.
+func runCommand(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runBinary(t, apiBinary, env, args...)
+}
+
+// runBinary is runCommand for the binary bin.
+func runBinary(t *testing.T, bin string, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := command(ctx, bin, env, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %v did not exit within 30 s. Stdout:\n%s\nStderr:\n%s", bin, args, out.Bytes(), errOut.Bytes())
+	}
+	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
+		t.Fatalf("run %s %v: %v", bin, args, err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
 }
 
 // inheritedEnv is the test's environment without TRIBUTARY_* variables, so
