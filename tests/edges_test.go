@@ -303,41 +303,6 @@ func TestSubscriptionFromAPointNeverReachedIsA409SayingWhereTheLogIs(t *testing.
 	})
 }
 
-// TestAppendBodyMemberNamesAreExactAndNeverRepeated sends bodies whose
-// member names differ from API.md's only in case, or that repeat a member,
-// at every level of the body (data and metadata included: parsers disagree
-// on which of two equal names wins, and the stored bytes go to other
-// programs): each is a 400 naming the member, and nothing is written.
-func TestAppendBodyMemberNamesAreExactAndNeverRepeated(t *testing.T) {
-	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
-		for _, tc := range []struct{ body, hint string }{
-			{`{"STREAM_TYPE":"order","events":[{"type":"A","data":1}]}`, "STREAM_TYPE"},
-			{`{"stream_type":"order","Events":[{"type":"A","data":1}]}`, "Events"},
-			{`{"stream_type":"order","events":[{"Type":"A","data":1}]}`, "Type"},
-			{`{"stream_type":"order","events":[{"type":"A","DATA":1}]}`, "DATA"},
-			{`{"stream_type":"order","events":[{"type":"A","data":1,"Metadata":{}}]}`, "Metadata"},
-			{`{"stream_type":"order","events":[{"ID":"0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10","type":"A","data":1}]}`, "ID"},
-			{`{"stream_type":"order","stream_type":"invoice","events":[{"type":"A","data":1}]}`, "stream_type"},
-			{`{"stream_type":"order","events":[{"type":"A","data":1}],"events":[{"type":"B","data":2}]}`, "events"},
-			{`{"stream_type":"order","events":[{"type":"A","type":"B","data":1}]}`, "type"},
-			{`{"stream_type":"order","events":[{"type":"A","data":1,"data":2}]}`, "data"},
-			{`{"stream_type":"order","events":[{"type":"A","data":{"total":1,"total":2}}]}`, "total"},
-			{`{"stream_type":"order","events":[{"type":"A","data":[{"x":{"y":1,"y":1}}]}]}`, "y"},
-			{`{"stream_type":"order","events":[{"type":"A","data":1,"metadata":{"correlation_id":"a","correlation_id":"b"}}]}`, "correlation_id"},
-		} {
-			id := newID()
-			r := srv.post(t, "/streams/"+id+"/events", tc.body)
-			requireProblemMentioning(t, r, http.StatusBadRequest, tc.hint)
-			requireStatus(t, srv.get(t, "/streams/"+id), http.StatusNotFound)
-		}
-		if log := srv.readLog(t, "/events"); len(log) != 0 {
-			t.Errorf("refused appends wrote %d events", len(log))
-		}
-	})
-}
-
 // gzipped compresses s.
 func gzipped(t *testing.T, s string) []byte {
 	t.Helper()
