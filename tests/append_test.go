@@ -10,12 +10,14 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestAppendNumbersVersionsOneTwoThreeAndAnswersWithLowerCaseStreamID(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		upper := strings.ToUpper(id)
 
@@ -86,8 +88,8 @@ func TestAppendNumbersVersionsOneTwoThreeAndAnswersWithLowerCaseStreamID(t *test
 
 func TestAppendWithStaleIfMatchIs409WithCurrentVersionAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")}, "If-None-Match", "*")
 		s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")}, "If-Match", `"1"`)
@@ -123,8 +125,8 @@ func TestAppendWithStaleIfMatchIs409WithCurrentVersionAndWritesNothing(t *testin
 
 func TestBatchIsStoredInOrderWithClientIDsAndReadsBackIdentically(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		batch := []newEvent{
 			{ID: newID(), Type: "CartCreated", Data: map[string]any{"owner": "ann"}, Metadata: map[string]string{"correlation_id": newID()}},
@@ -217,8 +219,8 @@ func jsonEqual(a, b json.RawMessage) bool {
 
 func TestConcurrentAppendsOnOneExpectedVersionHaveExactlyOneWinner(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		for _, tc := range []struct {
 			name     string
 			existing int // events written before the race
@@ -294,8 +296,8 @@ func TestConcurrentAppendsOnOneExpectedVersionHaveExactlyOneWinner(t *testing.T)
 
 func TestRetryOfAStoredBatchIs200WithTheSameBodyAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		path := "/streams/" + id + "/events"
 		batch := jsonBytes(t, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
@@ -332,8 +334,8 @@ func TestRetryOfAStoredBatchIs200WithTheSameBodyAndWritesNothing(t *testing.T) {
 
 func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		stored := events(3, "OrderPlaced")
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: stored})
@@ -368,8 +370,8 @@ func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) 
 
 func TestAStoredEventIDSentWithOtherContentIs409IdempotencyKeyReused(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		stored := events(3, "OrderPlaced")
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: stored})

@@ -7,23 +7,28 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
-// The bad-input table: hostile or malformed input, on every field and
-// header, must get a 4xx problem whose detail says what is wrong (never a
-// 5xx, never a write), or, where API.md allows the value, be stored and read
-// back byte for byte. errors_test.go holds the plainer 4xx cases; these are
-// the ones it does not.
+// The bad-input table: every 4xx answer of API.md, and hostile or malformed
+// input on every field and header, must get a problem whose detail says what
+// is wrong (never a 5xx, never a write), or, where API.md allows the value, be
+// stored and read back byte for byte.
 
-// badInputCase is one request that must be refused.
-type badInputCase struct {
-	name   string
-	method string // POST unless set
-	path   string // a fresh stream's events unless set
-	body   string
-	header []string
-	status []int  // acceptable statuses; 400 unless set
-	hint   string // the problem detail must mention it (any case)
+// badRequest is one request that must be refused with a 4xx problem.
+type badRequest struct {
+	name    string
+	limited bool   // send to the server with small limits
+	method  string // POST unless set
+	path    string // a fresh stream's events unless set
+	body    string
+	header  []string
+	status  []int  // acceptable statuses; 400 unless set
+	slug    string // the problem type after problemBase; "" = any
+	hint    string // the problem detail must mention it (any case)
+	member  string // the problem detail must name this body member as sent
+	check   func(t *testing.T, r *response)
 }
 
 // badInputString is s as a JSON string. Unlike json.Marshal it escapes
@@ -36,13 +41,16 @@ func badInputString(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong sends hostile and
-// malformed requests, field by field, header by header, and requires of each
-// a 4xx problem+json whose detail names what is wrong, and no write.
+// TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong walks the 4xx answers
+// of API.md and sends hostile and malformed requests, field by field, header
+// by header: each must be a problem+json with its status (never a 5xx), with
+// type, title, status and a detail that names what is wrong, and write
+// nothing. Limits are checked on a server with small ones.
 func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
+		limited := startServer(t, append(k.ServerEnv, "TRIBUTARY_MAX_BODY_BYTES=2048", "TRIBUTARY_MAX_BATCH=5")...)
 		existing := newID()
 		srv.mustAppend(t, existing, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 
@@ -51,23 +59,161 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 		withEvents := func(raw string) string { return `{"stream_type":"order","events":` + raw + `}` }
 		withEvent := func(e string) string { return withEvents(`[` + e + `]`) }
 		withType := func(raw string) string { return withEvent(`{"type":` + raw + `,"data":{}}`) }
-		post := func(name, body, hint string, header ...string) badInputCase {
-			return badInputCase{name: name, body: body, hint: hint, header: header}
+		post := func(name, body, hint string, header ...string) badRequest {
+			return badRequest{name: name, body: body, hint: hint, header: header}
 		}
-		get := func(name, path, hint string) badInputCase {
-			return badInputCase{name: name, method: http.MethodGet, path: path, hint: hint}
+		get := func(name, path, hint string) badRequest {
+			return badRequest{name: name, method: http.MethodGet, path: path, hint: hint}
 		}
-		ifMatch := func(name, value string) badInputCase {
+		postStatus := func(name, body string, status int, slug string, header ...string) badRequest {
+			return badRequest{name: name, body: body, header: header, status: []int{status}, slug: slug}
+		}
+		getStatus := func(name, path string, status int, slug string) badRequest {
+			return badRequest{name: name, method: http.MethodGet, path: path, status: []int{status}, slug: slug}
+		}
+		member := func(body, name string) badRequest {
+			return badRequest{name: "member " + name + " in " + body, body: body, member: name}
+		}
+		allow := func(methods ...string) func(t *testing.T, r *response) {
+			return func(t *testing.T, r *response) {
+				allowed := map[string]bool{}
+				for _, v := range r.Header.Values("Allow") {
+					for _, m := range strings.Split(v, ",") {
+						allowed[strings.TrimSpace(m)] = true
+					}
+				}
+				for _, m := range methods {
+					if !allowed[m] {
+						t.Errorf("expected an Allow header holding %s, got %q", strings.Join(methods, " and "), r.Header.Values("Allow"))
+					}
+				}
+			}
+		}
+		fresh := func() string { return "/streams/" + newID() + "/events" }
+		ifMatch := func(name, value string) badRequest {
 			return post(name, valid, "If-Match", "If-Match", value)
 		}
-		ifNoneMatch := func(name, value string) badInputCase {
+		ifNoneMatch := func(name, value string) badRequest {
 			return post(name, valid, "If-None-Match", "If-None-Match", value)
 		}
 		long := "a" + strings.Repeat("b", 128)
 		id := newID()
 		streamEvents := "/streams/" + existing + "/events"
 
-		cases := []badInputCase{
+		cases := []badRequest{
+			// Body shape (the plain 4xx answers of API.md first).
+			postStatus("malformed JSON: truncated", `{"stream_type":"order","events":[`, 400, "bad-request"),
+			postStatus("malformed JSON: trailing comma", `{"stream_type":"order",}`, 400, "bad-request"),
+			postStatus("malformed JSON: not JSON at all", `stream_type=order`, 400, "bad-request"),
+			postStatus("malformed JSON: two objects", valid+valid, 400, "bad-request"),
+			postStatus("empty body", ``, 400, "bad-request"),
+			postStatus("body is an array", `[]`, 400, "bad-request"),
+			postStatus("body is null", `null`, 400, "bad-request"),
+			postStatus("events is an object", `{"stream_type":"order","events":{}}`, 400, "bad-request"),
+			postStatus("events is a string", `{"stream_type":"order","events":"x"}`, 400, "bad-request"),
+			postStatus("events is empty", `{"stream_type":"order","events":[]}`, 400, "bad-request"),
+			postStatus("events is missing", `{"stream_type":"order"}`, 400, "bad-request"),
+			postStatus("events is null", `{"stream_type":"order","events":null}`, 400, "bad-request"),
+			postStatus("event is a string", withEvent(`"OrderPlaced"`), 400, "bad-request"),
+			postStatus("event data missing", withEvent(`{"type":"OrderPlaced"}`), 400, "bad-request"),
+			postStatus("event type missing", withEvent(`{"data":{}}`), 400, "bad-request"),
+			postStatus("event type is a number", withEvent(`{"type":1,"data":{}}`), 400, "bad-request"),
+			postStatus("stream_type is a number", `{"stream_type":7,"events":[{"type":"A","data":{}}]}`, 400, "bad-request"),
+			postStatus("unknown top-level field", `{"stream_type":"order","events":[{"type":"A","data":{}}],"expected_version":1}`, 400, "bad-request"),
+			postStatus("unknown event field", withEvent(`{"type":"A","data":{},"tags":["x"]}`), 400, "bad-request"),
+			// Identifiers and names.
+			{name: "bad UUID in path", method: http.MethodPost, path: "/streams/not-a-uuid/events", body: valid, status: []int{400}, slug: "bad-request"},
+			{name: "UUID without dashes in path", method: http.MethodPost, path: "/streams/" + strings.ReplaceAll(newID(), "-", "") + "/events", body: valid, status: []int{400}, slug: "bad-request"},
+			{name: "UUID in braces in path", method: http.MethodPost, path: "/streams/{" + newID() + "}/events", body: valid, status: []int{400}, slug: "bad-request"},
+			{name: "nil UUID in path", method: http.MethodPost, path: "/streams/00000000-0000-0000-0000-000000000000/events", body: valid, status: []int{400}, slug: "bad-request"},
+			postStatus("bad UUID as event id", withEvent(`{"id":"123","type":"A","data":{}}`), 400, "bad-request"),
+			postStatus("event id is a number", withEvent(`{"id":123,"type":"A","data":{}}`), 400, "bad-request"),
+			postStatus("event id repeated in the batch", func() string {
+				id := newID()
+				return withEvent(fmt.Sprintf(`{"id":%q,"type":"A","data":1},{"id":%q,"type":"B","data":2}`, id, id))
+			}(), 400, "bad-request"),
+			postStatus("stream_type starts with a digit", `{"stream_type":"1x","events":[{"type":"A","data":{}}]}`, 400, "bad-request"),
+			postStatus("stream_type of 129 characters", `{"stream_type":"`+long+`","events":[{"type":"A","data":{}}]}`, 400, "bad-request"),
+			postStatus("stream_type with non-ASCII letters", `{"stream_type":"grüße","events":[{"type":"A","data":{}}]}`, 400, "bad-request"),
+			postStatus("stream_type with a space", `{"stream_type":"my order","events":[{"type":"A","data":{}}]}`, 400, "bad-request"),
+			postStatus("event type starts with a digit", withEvent(`{"type":"1x","data":{}}`), 400, "bad-request"),
+			postStatus("event type of 129 characters", withEvent(`{"type":"`+long+`","data":{}}`), 400, "bad-request"),
+			postStatus("event type with unicode", withEvent(`{"type":"東京","data":{}}`), 400, "bad-request"),
+			postStatus("event type empty", withEvent(`{"type":"","data":{}}`), 400, "bad-request"),
+			postStatus("metadata is an array", withEvent(`{"type":"A","data":{},"metadata":[1]}`), 400, "bad-request"),
+			postStatus("metadata is a string", withEvent(`{"type":"A","data":{},"metadata":"x"}`), 400, "bad-request"),
+			postStatus("metadata is a number", withEvent(`{"type":"A","data":{},"metadata":1}`), 400, "bad-request"),
+			postStatus("stream_type missing on a new stream", `{"events":[{"type":"A","data":{}}]}`, 400, "bad-request"),
+			// Expected-version headers.
+			postStatus("If-Match weak tag", valid, 400, "bad-request", "If-Match", `W/"1"`),
+			postStatus("If-Match list of tags", valid, 400, "bad-request", "If-Match", `"1", "2"`),
+			postStatus("If-Match sent twice", valid, 400, "bad-request", "If-Match", `"1"`, "If-Match", `"2"`),
+			postStatus("If-Match not a number", valid, 400, "bad-request", "If-Match", `"x"`),
+			postStatus("If-Match unquoted", valid, 400, "bad-request", "If-Match", `x`),
+			postStatus("If-Match unquoted number", valid, 400, "bad-request", "If-Match", `1`),
+			postStatus("If-Match negative", valid, 400, "bad-request", "If-Match", `"-1"`),
+			postStatus("If-None-Match with a tag on append", valid, 400, "bad-request", "If-None-Match", `"3"`),
+			postStatus("If-Match and If-None-Match together", valid, 400, "bad-request", "If-Match", `"0"`, "If-None-Match", "*"),
+			// State of an existing stream.
+			{name: "stream_type mismatch on an existing stream", method: http.MethodPost, path: "/streams/" + existing + "/events",
+				body: `{"stream_type":"invoice","events":[{"type":"A","data":{}}]}`, status: []int{409}, slug: "stream-type-mismatch"},
+			// Limits and media types.
+			{name: "body over TRIBUTARY_MAX_BODY_BYTES", limited: true, method: http.MethodPost, path: fresh(),
+				body: withEvent(`{"type":"A","data":"` + strings.Repeat("x", 4096) + `"}`), status: []int{413}, slug: "too-large"},
+			{name: "batch over TRIBUTARY_MAX_BATCH", limited: true, method: http.MethodPost, path: fresh(),
+				body: string(jsonBytes(t, appendBody{StreamType: "order", Events: events(6, "A")})), status: []int{413}, slug: "too-large"},
+			postStatus("Content-Type text/plain", valid, 415, "unsupported-media-type", "Content-Type", "text/plain"),
+			postStatus("no Content-Type", valid, 415, "unsupported-media-type", "Content-Type", ""),
+			postStatus("Content-Type JSON in Latin-1", valid, 415, "unsupported-media-type", "Content-Type", "application/json; charset=iso-8859-1"),
+			// Read parameters.
+			getStatus("stream read limit=0", "/streams/"+existing+"/events?limit=0", 400, "bad-request"),
+			getStatus("stream read limit=1001", "/streams/"+existing+"/events?limit=1001", 400, "bad-request"),
+			getStatus("stream read limit=abc", "/streams/"+existing+"/events?limit=abc", 400, "bad-request"),
+			getStatus("stream read from=0", "/streams/"+existing+"/events?from=0", 400, "bad-request"),
+			getStatus("stream read from=-1", "/streams/"+existing+"/events?from=-1", 400, "bad-request"),
+			getStatus("stream read direction=sideways", "/streams/"+existing+"/events?direction=sideways", 400, "bad-request"),
+			getStatus("log read after=-1", "/events?after=-1", 400, "bad-request"),
+			getStatus("log read limit=0", "/events?limit=0", 400, "bad-request"),
+			getStatus("log read limit=1001", "/events?limit=1001", 400, "bad-request"),
+			getStatus("log read stream_type=1x", "/events?stream_type=1x", 400, "bad-request"),
+			getStatus("stream list limit=0", "/streams?limit=0", 400, "bad-request"),
+			getStatus("stream list after=nope", "/streams?after=nope", 400, "bad-request"),
+			getStatus("bad UUID in a stream read", "/streams/not-a-uuid", 400, "bad-request"),
+			getStatus("event version 0", "/streams/"+existing+"/events/0", 400, "bad-request"),
+			getStatus("event version not a number", "/streams/"+existing+"/events/abc", 400, "bad-request"),
+			// Not found.
+			getStatus("unknown stream", "/streams/"+newID(), 404, "not-found"),
+			getStatus("unknown stream's events", "/streams/"+newID()+"/events", 404, "not-found"),
+			getStatus("unknown event version", "/streams/"+existing+"/events/99", 404, "not-found"),
+			getStatus("event of an unknown stream", "/streams/"+newID()+"/events/1", 404, "not-found"),
+			getStatus("unknown path", "/nope", 404, "not-found"),
+			getStatus("unknown path under a stream", "/streams/"+existing+"/nope", 404, "not-found"),
+			// Methods.
+			{name: "DELETE on a stream's events", method: http.MethodDelete, path: "/streams/" + existing + "/events",
+				status: []int{405}, slug: "method-not-allowed", check: allow("GET", "POST")},
+			{name: "PUT on a stream", method: http.MethodPut, path: "/streams/" + existing, body: valid,
+				header: []string{"Content-Type", "application/json"}, status: []int{405}, slug: "method-not-allowed", check: allow("GET")},
+			{name: "POST on the log", method: http.MethodPost, path: "/events", body: valid,
+				status: []int{405}, slug: "method-not-allowed", check: allow("GET")},
+
+			// Member names differing from API.md's only in case, or repeated,
+			// at every level of the body (data and metadata included: parsers
+			// disagree on which of two equal names wins, and the stored bytes
+			// go to other programs).
+			member(`{"STREAM_TYPE":"order","events":[{"type":"A","data":1}]}`, "STREAM_TYPE"),
+			member(`{"stream_type":"order","Events":[{"type":"A","data":1}]}`, "Events"),
+			member(`{"stream_type":"order","events":[{"Type":"A","data":1}]}`, "Type"),
+			member(`{"stream_type":"order","events":[{"type":"A","DATA":1}]}`, "DATA"),
+			member(`{"stream_type":"order","events":[{"type":"A","data":1,"Metadata":{}}]}`, "Metadata"),
+			member(`{"stream_type":"order","events":[{"ID":"0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10","type":"A","data":1}]}`, "ID"),
+			member(`{"stream_type":"order","stream_type":"invoice","events":[{"type":"A","data":1}]}`, "stream_type"),
+			member(`{"stream_type":"order","events":[{"type":"A","data":1}],"events":[{"type":"B","data":2}]}`, "events"),
+			member(`{"stream_type":"order","events":[{"type":"A","type":"B","data":1}]}`, "type"),
+			member(`{"stream_type":"order","events":[{"type":"A","data":1,"data":2}]}`, "data"),
+			member(`{"stream_type":"order","events":[{"type":"A","data":{"total":1,"total":2}}]}`, "total"),
+			member(`{"stream_type":"order","events":[{"type":"A","data":[{"x":{"y":1,"y":1}}]}]}`, "y"),
+			member(`{"stream_type":"order","events":[{"type":"A","data":1,"metadata":{"correlation_id":"a","correlation_id":"b"}}]}`, "correlation_id"),
+
 			// SQL injection in every field that has a grammar.
 			post("SQL injection in stream_type", withStreamType(`"order'; DROP TABLE events; --"`), "stream_type"),
 			post("SQL injection in stream_type: OR 1=1", withStreamType(`"\" OR 1=1 --"`), "stream_type"),
@@ -226,14 +372,14 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 			"//streams/" + existing + "/events",
 		} {
 			cases = append(cases,
-				badInputCase{name: "GET " + p, method: http.MethodGet, path: p, status: []int{400, 404}},
-				badInputCase{name: "POST " + p, path: p, body: valid, status: []int{400, 404, 405}})
+				badRequest{name: "GET " + p, method: http.MethodGet, path: p, status: []int{400, 404}},
+				badRequest{name: "POST " + p, path: p, body: valid, status: []int{400, 404, 405}})
 		}
 		// An encoded slash does not make a stream's events out of a stream.
 		cases = append(cases,
-			badInputCase{name: "GET stream id with an encoded slash", method: http.MethodGet,
+			badRequest{name: "GET stream id with an encoded slash", method: http.MethodGet,
 				path: "/streams/" + existing + "%2fevents", status: []int{400, 404}},
-			badInputCase{name: "POST stream id with an encoded slash",
+			badRequest{name: "POST stream id with an encoded slash",
 				path: "/streams/" + existing + "%2fevents", body: valid, status: []int{400, 404, 405}})
 
 		t.Run("cases", func(t *testing.T) {
@@ -251,19 +397,29 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 						statuses = []int{http.StatusBadRequest}
 					}
 					var body []byte
-					if method == http.MethodPost {
+					if tc.body != "" || method == http.MethodPost {
 						body = []byte(tc.body)
 					}
-					r := srv.do(t, method, path, body, tc.header...)
+					s := srv
+					if tc.limited {
+						s = limited
+					}
+					r := s.do(t, method, path, body, tc.header...)
 					want := statuses[0]
 					for _, s := range statuses {
 						if r.Status == s {
 							want = s
 						}
 					}
-					p := checkProblem(t, r, want, "")
+					p := checkProblem(t, r, want, tc.slug)
 					if tc.hint != "" && !strings.Contains(strings.ToLower(p.Detail), strings.ToLower(tc.hint)) {
 						t.Errorf("%s %s: expected a problem detail that mentions %q, got %q", method, path, tc.hint, p.Detail)
+					}
+					if tc.member != "" && !strings.Contains(p.Detail, tc.member) {
+						t.Errorf("%s %s: expected a problem detail naming the member %q as sent, got %q", method, path, tc.member, p.Detail)
+					}
+					if tc.check != nil {
+						tc.check(t, r)
 					}
 				})
 			}
@@ -276,6 +432,19 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 		r := srv.get(t, "/streams/"+existing)
 		requireStatus(t, r, http.StatusOK)
 		requireETag(t, r, 1)
+		if log := limited.readLog(t, "/events"); len(log) != 0 {
+			t.Errorf("GET /events on the limited server: expected no events after the refused appends, got %d", len(log))
+		}
+
+		t.Run("limits are inclusive", func(t *testing.T) {
+			limited.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(5, "A")})
+			body := withEvent(`{"type":"A","data":"`)
+			body += strings.Repeat("x", 2048-len(body)-len(`"}]}`)) + `"}]}`
+			if len(body) != 2048 {
+				t.Fatalf("test bug: body is %d bytes, not 2048", len(body))
+			}
+			limited.mustAppend(t, newID(), body)
+		})
 	})
 }
 
@@ -284,8 +453,8 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 // tag or * is not part of the value.
 func TestBadInputHTTPWhitespaceAroundTagsIsAccepted(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		const valid = `{"stream_type":"order","events":[{"type":"A","data":{}}]}`
 		id := newID()
 		srv.mustAppend(t, id, valid, "If-Match", "\t \"0\" \t")
@@ -304,8 +473,8 @@ func TestBadInputHTTPWhitespaceAroundTagsIsAccepted(t *testing.T) {
 // is the whole stream.
 func TestBadInputLargestNumbersReadNothingAndEndThePaging(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		id := newID()
 		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "A")})
 		const largest = "9223372036854775807"
@@ -343,8 +512,8 @@ func TestBadInputLargestNumbersReadNothingAndEndThePaging(t *testing.T) {
 // every read, and the store must work as before afterwards.
 func TestBadInputStringsAndNumbersAreStoredVerbatim(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		type value struct{ data, metadata string }
 		values := []value{
 			{`"'; DROP TABLE events; --"`, `{"correlation_id":"'; DROP TABLE events; --","causation_id":"\" OR 1=1 --"}`},
@@ -449,8 +618,8 @@ func TestBadInputStringsAndNumbersAreStoredVerbatim(t *testing.T) {
 // and a LIKE wildcard) matches only itself, and case matters.
 func TestBadInputWildcardsInFiltersMatchLiterally(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		for _, st := range []string{"a_c", "abc", "aXc"} {
 			srv.mustAppend(t, newID(), appendBody{StreamType: st, Events: []newEvent{
 				{Type: "T_1", Data: st}, {Type: "TX1", Data: st}, {Type: "Ta1", Data: st}}})
@@ -486,8 +655,8 @@ func TestBadInputWildcardsInFiltersMatchLiterally(t *testing.T) {
 // nested deeply within reason byte for byte.
 func TestBadInputNestedDeeplyIsRefusedAndTheServerStaysUp(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		const depth = 100000
 		arrays := strings.Repeat("[", depth) + strings.Repeat("]", depth)
 		objects := strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)

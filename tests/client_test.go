@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/client"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // The Go client (package client) against the real binary, on both stores.
@@ -30,7 +31,8 @@ func newClient(t *testing.T, s *server, opts ...client.Option) *client.Client {
 // retries are told apart, and each refusal is its typed error.
 func TestClientAppendsWithExpectedVersionsAndTypedErrors(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		env := k.ServerEnv
 		ctx := context.Background()
 		c := newClient(t, startServer(t, env...))
 		order := client.StreamRef{ID: uuid.New(), Type: "order"}
@@ -80,7 +82,8 @@ func TestClientAppendsWithExpectedVersionsAndTypedErrors(t *testing.T) {
 // the end, forward, backward and filtered.
 func TestClientReadsPageByPage(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		env := k.ServerEnv
 		ctx := context.Background()
 		c := newClient(t, startServer(t, env...))
 		order := client.StreamRef{ID: uuid.New(), Type: "order"}
@@ -201,7 +204,8 @@ func TestClientSendsItsToken(t *testing.T) {
 // every event once, in order.
 func TestClientSubscriptionResumesAcrossARestart(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		env := k.ServerEnv
 		s := startServer(t, append(slices.Clone(env), "TRIBUTARY_HEARTBEAT=1s")...)
 		c := newClient(t, s)
 		order := client.StreamRef{ID: uuid.New(), Type: "order"}
@@ -249,7 +253,8 @@ func TestClientSubscriptionResumesAcrossARestart(t *testing.T) {
 // not with endless retries.
 func TestClientSubscriptionRefusesAStartPastTheEnd(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		env := k.ServerEnv
 		s := startServer(t, env...)
 		c := newClient(t, s)
 		ref := client.StreamRef{ID: uuid.New(), Type: "order"}

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -66,14 +64,8 @@ func TestHelpListsTheCommandsAndVersionPrintsDevWhenUnstamped(t *testing.T) {
 // 0 again once it is back, and 1 when nothing listens.
 func TestHealthcheckExitsZeroOnlyWhileTheServerIsReady(t *testing.T) {
 	t.Parallel()
-	dsn := mysqltest.NewDatabase(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", dsn, err)
-	}
-	p := startFaultProxy(t, cfg.Addr)
-	cfg.Addr = p.addr
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+cfg.FormatDSN())
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
 	healthcheck := func(addr string) (int, string) {
 		t.Helper()
 		start := time.Now()
@@ -87,11 +79,11 @@ func TestHealthcheckExitsZeroOnlyWhileTheServerIsReady(t *testing.T) {
 	if code, out := healthcheck(hostPort(s.URL)); code != 0 {
 		t.Fatalf("api healthcheck against a ready server: expected exit status 0, got %d: %s", code, out)
 	}
-	p.cut()
+	p.Cut()
 	if code, out := healthcheck(hostPort(s.URL)); code != 1 || !strings.Contains(out, "/readyz") || !strings.Contains(out, "503") {
 		t.Errorf("api healthcheck while the database is cut off: expected exit status 1 naming /readyz and 503, got %d: %s", code, out)
 	}
-	p.restore(t)
+	p.Restore(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		code, out := healthcheck(hostPort(s.URL))

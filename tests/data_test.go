@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestDataIsReturnedByteForByte sends data values that any JSON re-encoding
@@ -13,8 +15,8 @@ import (
 // characters) and requires every read to return the exact bytes sent.
 func TestDataIsReturnedByteForByte(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		values := []string{
 			`{"z":1,"a":2,"m":3}`,
 			"{\n\t\"z\" :  [1,\n 2.50 , {\"deep\":[[],{},[null,true,false,\"\"]]}],\r\n  \"a\":\"grüße 東京 🎉\",   \"m\":{ }\n}",

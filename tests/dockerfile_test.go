@@ -10,7 +10,6 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -360,14 +359,8 @@ func TestDockerfileBuildIsStaticStampedAndChecksHealth(t *testing.T) {
 
 	run := func(env []string, args ...string) (int, string) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(inheritedEnv(), env...)
-		out, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("run %s %v: %v", bin, args, err)
-		}
-		return cmd.ProcessState.ExitCode(), string(out)
+		code, stdout, stderr := runBinary(t, bin, env, args...)
+		return code, stdout + stderr
 	}
 	if code, out := run(nil, "version"); code != 0 || out != version+"\n" {
 		t.Errorf("api version: expected exit 0 and %q, got %d and %q", version+"\n", code, out)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // The edges a new user and an attacker found (issue 10): tokens in logs,
@@ -23,9 +25,9 @@ import (
 // output of the server for each secret.
 func TestNoTokenReachesTheLogHoweverItIsSpelled(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const reader, other = "log-reader-secret-0001", "log-other-secret-0002"
-		srv := startServer(t, append(env, "TRIBUTARY_API_TOKENS=dashboard:read:"+reader+",other:read:"+other)...)
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_API_TOKENS=dashboard:read:"+reader+",other:read:"+other)...)
 		id := newID()
 		secrets := []string{reader, other}
 		secret := func() string {
@@ -85,8 +87,8 @@ func TestNoTokenReachesTheLogHoweverItIsSpelled(t *testing.T) {
 // carries.
 func TestRequestIDsAreOnlyTakenFromTheClientWhenShortAndPrintable(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		idPattern := regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 		for _, tc := range []struct {
 			name, id string
@@ -145,8 +147,8 @@ func waitLogLine(srv *server, match func(map[string]any) bool) bool {
 // subscription with a hang).
 func TestQueryParametersAreStrictAndFiltersAreCapped(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		id := newID()
 		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderPlaced")})
 		names := func(n int) string {
@@ -227,8 +229,8 @@ func requireProblemMentioning(t *testing.T, r *response, status int, hint string
 // fine, and plain reads past the end are empty pages (nothing is lost).
 func TestSubscriptionFromAPointNeverReachedIsA409SayingWhereTheLogIs(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, k.ServerEnv...)
 		id, empty := newID(), newID()
 		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
 		const largest = "9223372036854775807"
@@ -301,41 +303,6 @@ func TestSubscriptionFromAPointNeverReachedIsA409SayingWhereTheLogIs(t *testing.
 	})
 }
 
-// TestAppendBodyMemberNamesAreExactAndNeverRepeated sends bodies whose
-// member names differ from API.md's only in case, or that repeat a member,
-// at every level of the body (data and metadata included: parsers disagree
-// on which of two equal names wins, and the stored bytes go to other
-// programs): each is a 400 naming the member, and nothing is written.
-func TestAppendBodyMemberNamesAreExactAndNeverRepeated(t *testing.T) {
-	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, env...)
-		for _, tc := range []struct{ body, hint string }{
-			{`{"STREAM_TYPE":"order","events":[{"type":"A","data":1}]}`, "STREAM_TYPE"},
-			{`{"stream_type":"order","Events":[{"type":"A","data":1}]}`, "Events"},
-			{`{"stream_type":"order","events":[{"Type":"A","data":1}]}`, "Type"},
-			{`{"stream_type":"order","events":[{"type":"A","DATA":1}]}`, "DATA"},
-			{`{"stream_type":"order","events":[{"type":"A","data":1,"Metadata":{}}]}`, "Metadata"},
-			{`{"stream_type":"order","events":[{"ID":"0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10","type":"A","data":1}]}`, "ID"},
-			{`{"stream_type":"order","stream_type":"invoice","events":[{"type":"A","data":1}]}`, "stream_type"},
-			{`{"stream_type":"order","events":[{"type":"A","data":1}],"events":[{"type":"B","data":2}]}`, "events"},
-			{`{"stream_type":"order","events":[{"type":"A","type":"B","data":1}]}`, "type"},
-			{`{"stream_type":"order","events":[{"type":"A","data":1,"data":2}]}`, "data"},
-			{`{"stream_type":"order","events":[{"type":"A","data":{"total":1,"total":2}}]}`, "total"},
-			{`{"stream_type":"order","events":[{"type":"A","data":[{"x":{"y":1,"y":1}}]}]}`, "y"},
-			{`{"stream_type":"order","events":[{"type":"A","data":1,"metadata":{"correlation_id":"a","correlation_id":"b"}}]}`, "correlation_id"},
-		} {
-			id := newID()
-			r := srv.post(t, "/streams/"+id+"/events", tc.body)
-			requireProblemMentioning(t, r, http.StatusBadRequest, tc.hint)
-			requireStatus(t, srv.get(t, "/streams/"+id), http.StatusNotFound)
-		}
-		if log := srv.readLog(t, "/events"); len(log) != 0 {
-			t.Errorf("refused appends wrote %d events", len(log))
-		}
-	})
-}
-
 // gzipped compresses s.
 func gzipped(t *testing.T, s string) []byte {
 	t.Helper()
@@ -356,8 +323,8 @@ func gzipped(t *testing.T, s string) []byte {
 // server does not decode (415) and corrupt gzip (400), writing nothing.
 func TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		srv := startServer(t, append(env, "TRIBUTARY_MAX_BODY_BYTES=4096")...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_MAX_BODY_BYTES=4096")...)
 		const body = `{"stream_type":"order","events":[{"type":"A","data":{"total":10}}]}`
 		id := newID()
 		requireStatus(t, srv.post(t, "/streams/"+id+"/events", gzipped(t, body), "Content-Encoding", "gzip"), http.StatusCreated)
@@ -442,9 +409,9 @@ func rawExchange(t *testing.T, srv *server, raw string) (status int, contentType
 // without the setting, get no CORS headers; a bad origin stops start-up.
 func TestBrowsersOnAllowedOriginsMayAppendReadAndSubscribe(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const app, evil, secret = "https://app.example", "https://evil.example", "cors-write-secret-0001"
-		srv := startServer(t, append(env, "TRIBUTARY_CORS_ORIGINS=https://other.example, "+app,
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_CORS_ORIGINS=https://other.example, "+app,
 			"TRIBUTARY_API_TOKENS=app:write:"+secret)...)
 		id := newID()
 		stream := "/streams/" + id + "/events"
@@ -489,7 +456,7 @@ func TestBrowsersOnAllowedOriginsMayAppendReadAndSubscribe(t *testing.T) {
 			}
 		}
 
-		plain := startServer(t, env...)
+		plain := startServer(t, k.ServerEnv...)
 		for _, r := range []*response{
 			plain.get(t, "/events", "Origin", app),
 			plain.do(t, http.MethodOptions, "/events", nil, "Origin", app, "Access-Control-Request-Method", "GET"),
@@ -498,7 +465,7 @@ func TestBrowsersOnAllowedOriginsMayAppendReadAndSubscribe(t *testing.T) {
 				t.Errorf("%s %s on a server without TRIBUTARY_CORS_ORIGINS: expected no CORS headers, got Access-Control-Allow-Origin %q", r.method, r.path, got)
 			}
 		}
-		star := startServer(t, append(env, "TRIBUTARY_CORS_ORIGINS=*")...)
+		star := startServer(t, append(k.ServerEnv, "TRIBUTARY_CORS_ORIGINS=*")...)
 		if got := star.get(t, "/events", "Origin", evil).Header.Get("Access-Control-Allow-Origin"); got != "*" {
 			t.Errorf("GET /events with TRIBUTARY_CORS_ORIGINS=*: expected Access-Control-Allow-Origin *, got %q", got)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestOrdersExampleRunsAgainstALiveServer runs examples/orders, as the
@@ -21,7 +23,8 @@ func TestOrdersExampleRunsAgainstALiveServer(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./examples/orders: %v\n%s", err, out)
 	}
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		env := k.ServerEnv
 		s := startServer(t, env...)
 		for run := 1; run <= 2; run++ { // the second run's projection also reads the first's orders
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -1,11 +1,8 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -22,144 +19,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/ssetest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // Fault injection: the real binary against a crash of itself, a database that
 // goes away (cut off through a proxy, or a private mariadbd killed with
 // SIGKILL) and clients that misbehave. Every helper here is prefixed "fault"
 // (or names the private mariadbd) to stay clear of the other files' helpers.
-
-// faultBatch is one append of a fixed-size batch and what became of it.
-type faultBatch struct {
-	streamID string
-	ids      []string
-	body     []byte
-	status   int   // of the last answer; 0 when none came
-	err      error // the last transport error, if any
-	res      appendResult
-}
-
-// acked reports whether the batch was acknowledged: 201, or 200 for a retry
-// that found it stored.
-func (b *faultBatch) acked() bool {
-	return b.status == http.StatusCreated || b.status == http.StatusOK
-}
-
-// newFaultBatch is a batch of n events with fresh client ids for a stream of
-// type "fault".
-func newFaultBatch(t *testing.T, streamID string, n int, payload string) *faultBatch {
-	t.Helper()
-	b := &faultBatch{streamID: streamID}
-	evs := make([]newEvent, n)
-	for i := range evs {
-		evs[i] = newEvent{ID: newID(), Type: "Happened", Data: map[string]any{"i": i, "p": payload}}
-		b.ids = append(b.ids, evs[i].ID)
-	}
-	b.body = jsonBytes(t, appendBody{StreamType: "fault", Events: evs})
-	return b
-}
-
-// send posts the batch once and records the answer.
-func (b *faultBatch) send(s *server) {
-	r, err := s.request(http.MethodPost, "/streams/"+b.streamID+"/events", b.body)
-	b.status, b.err = 0, err
-	if err != nil {
-		return
-	}
-	b.status = r.Status
-	if b.acked() {
-		if err := r.decodeErr(&b.res); err != nil {
-			b.err, b.status = err, 0
-		}
-	}
-}
-
-// faultCheckBatches reads the whole log of s and checks it against every
-// batch sent (batches of batchSize events, each stream written by one
-// client at a time): each acknowledged batch is there whole at the versions
-// and positions of its answer, no batch is there in part, each stream's
-// version is a multiple of batchSize, and the log holds nothing else. It
-// returns the log.
-func faultCheckBatches(t *testing.T, s *server, sent []*faultBatch, batchSize int) []event {
-	t.Helper()
-	log := s.readLog(t, "/events?limit=1000")
-	byID := make(map[string]event, len(log))
-	for i, e := range log {
-		if i > 0 && e.Position <= log[i-1].Position {
-			t.Errorf("log event %d (%s): expected a position above %d, got %d", i, e.ID, log[i-1].Position, e.Position)
-		}
-		if _, dup := byID[e.ID]; dup {
-			t.Errorf("event %s appears twice in the log", e.ID)
-		}
-		byID[e.ID] = e
-	}
-	stored := 0
-	perStream := map[string]int64{}
-	for _, b := range sent {
-		present := 0
-		for _, id := range b.ids {
-			if e, ok := byID[id]; ok {
-				present++
-				if e.StreamID != b.streamID {
-					t.Errorf("event %s: expected it in stream %s, found it in %s", id, b.streamID, e.StreamID)
-				}
-			}
-		}
-		switch {
-		case b.acked() && present != len(b.ids):
-			t.Errorf("batch acknowledged with %d in stream %s: expected all %d events stored, found %d", b.status, b.streamID, len(b.ids), present)
-		case present != 0 && present != len(b.ids):
-			t.Errorf("batch without an acknowledgement (last answer %d, error %v) in stream %s: expected all %d events or none, found %d",
-				b.status, b.err, b.streamID, len(b.ids), present)
-		}
-		if b.acked() {
-			if len(b.res.Events) != len(b.ids) {
-				t.Errorf("batch in stream %s: expected %d events in its answer, got %d", b.streamID, len(b.ids), len(b.res.Events))
-			}
-			for i, ack := range b.res.Events {
-				if e := byID[b.ids[i]]; ack.ID != b.ids[i] || e.Version != ack.Version || e.Position != ack.Position {
-					t.Errorf("event %s: expected version %d at position %d as acknowledged (ack for %s), found version %d at %d",
-						b.ids[i], ack.Version, ack.Position, ack.ID, e.Version, e.Position)
-				}
-			}
-		}
-		if present == len(b.ids) {
-			first := byID[b.ids[0]].Version
-			if (first-1)%int64(batchSize) != 0 {
-				t.Errorf("batch in stream %s starts at version %d: expected it on a boundary of %d", b.streamID, first, batchSize)
-			}
-			for i, id := range b.ids {
-				if v := byID[id].Version; v != first+int64(i) {
-					t.Errorf("batch in stream %s: expected consecutive versions from %d, event %d is at %d", b.streamID, first, i, v)
-				}
-			}
-		}
-		stored += present
-		perStream[b.streamID] += int64(present)
-	}
-	if stored != len(log) {
-		t.Errorf("expected the log to hold only the %d events of the batches sent, it holds %d", stored, len(log))
-	}
-	for id, n := range perStream {
-		r := s.get(t, "/streams/"+id)
-		if n == 0 {
-			if r.Status != http.StatusNotFound {
-				t.Errorf("GET /streams/%s: expected 404 for a stream none of whose batches is stored, got %d", id, r.Status)
-			}
-			continue
-		}
-		requireStatus(t, r, http.StatusOK)
-		var info streamInfo
-		r.decode(t, &info)
-		if info.Version%int64(batchSize) != 0 || info.Version != n {
-			t.Errorf("stream %s: expected version %d (whole batches of %d), got %d", id, n, batchSize, info.Version)
-		}
-	}
-	return log
-}
 
 // TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNoneInPart
 // kills the service with SIGKILL while eight clients append batches, restarts
@@ -168,8 +36,8 @@ func faultCheckBatches(t *testing.T, s *server, sent []*faultBatch, batchSize in
 // carrying on from there.
 func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNoneInPart(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		const (
 			writers   = 8
 			batchSize = 5
@@ -177,7 +45,7 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 		payload := strings.Repeat("k", 512)
 		var (
 			mu     sync.Mutex
-			sent   []*faultBatch
+			sent   []*sentBatch
 			acked  atomic.Int64
 			killed atomic.Bool
 			wg     sync.WaitGroup
@@ -187,7 +55,7 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 			streams[w] = newID()
 			wg.Go(func() {
 				for round := 0; round < 1000; round++ {
-					b := newFaultBatch(t, streams[w], batchSize, payload)
+					b := newSentBatch(t, streams[w], batchSize, payload)
 					mu.Lock()
 					sent = append(sent, b)
 					mu.Unlock()
@@ -219,7 +87,7 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 		t.Logf("%d batches acknowledged, %d sent when the server was killed", acked.Load(), len(sent))
 
 		after := startServer(t, s.StoreEnv...)
-		log := faultCheckBatches(t, after, sent, batchSize)
+		log := checkBatches(t, after, sent, batchSize)
 		if t.Failed() {
 			return
 		}
@@ -245,114 +113,6 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 		}
 	})
 }
-
-// faultProxy forwards TCP connections to a database and can cut it off: cut
-// closes the listener and every connection, so the service finds the
-// database gone (connection refused); restore listens on the same port again.
-type faultProxy struct {
-	target string
-	addr   string
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	ln     net.Listener // nil while cut
-	conns  map[net.Conn]struct{}
-}
-
-// startFaultProxy listens on 127.0.0.1:0 and forwards to target.
-func startFaultProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("proxy: listen: %v", err)
-	}
-	p := &faultProxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(func() {
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *faultProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // cut
-			}
-			up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			if p.ln != ln { // cut meanwhile: this connection must not live on
-				p.mu.Unlock()
-				c.Close()
-				up.Close()
-				continue
-			}
-			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			p.wg.Go(func() { p.pipe(up, c) })
-			p.wg.Go(func() { p.pipe(c, up) })
-		}
-	})
-}
-
-func (p *faultProxy) pipe(dst, src net.Conn) {
-	io.Copy(dst, src) //nolint:errcheck // either side closing ends the pair
-	dst.Close()
-	src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-// cut closes the listener and every open connection.
-func (p *faultProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// restore listens on the same address again. The port may have been taken as
-// an ephemeral port in between; it tries for a few seconds.
-func (p *faultProxy) restore(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ln, err := net.Listen("tcp", p.addr)
-		if err == nil {
-			p.serve(ln)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// faultSSEClient carries subscriptions: no overall timeout, which would cut
-// a long-lived response; the tail's context bounds it instead.
-var faultSSEClient = &http.Client{Transport: &http.Transport{
-	Proxy:                 nil, // traffic only to 127.0.0.1
-	DisableCompression:    true,
-	ResponseHeaderTimeout: 10 * time.Second,
-}}
 
 // faultTail follows a subscription as an EventSource would: after any end of
 // the response it reconnects with Last-Event-ID, and it records every event,
@@ -415,20 +175,16 @@ func (f *faultTail) dropConnection() {
 func (f *faultTail) connect(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
-	if err != nil {
-		f.fault("build request: %v", err)
-		return
-	}
-	req.Header.Set("Accept", "text/event-stream")
+	var header []string
 	f.mu.Lock()
 	f.drop = cancel
 	f.conns++
-	if f.lastID != "" {
-		req.Header.Set("Last-Event-ID", f.lastID)
+	lastID := f.lastID
+	if lastID != "" {
+		header = []string{"Last-Event-ID", lastID}
 	}
 	f.mu.Unlock()
-	res, err := faultSSEClient.Do(req)
+	res, err := sendSubscribe(ctx, f.url, header...)
 	if err != nil {
 		if parent.Err() == nil {
 			f.ended("connect error")
@@ -446,14 +202,9 @@ func (f *faultTail) connect(parent context.Context) {
 		f.fault("expected Content-Type text/event-stream, got %q", res.Header.Get("Content-Type"))
 		return
 	}
-	br := bufio.NewReaderSize(res.Body, 64<<10)
-	var (
-		id, typ string
-		hasID   bool
-		data    []string
-	)
+	p := ssetest.NewParser(res.Body, lastID)
 	for {
-		line, err := br.ReadString('\n')
+		fr, _, err := p.Next()
 		if err != nil {
 			switch {
 			case parent.Err() != nil:
@@ -464,41 +215,21 @@ func (f *faultTail) connect(parent context.Context) {
 			}
 			return // a frame cut short is dropped, as EventSource does
 		}
-		line = strings.TrimRight(line, "\r\n")
-		if line != "" {
-			name, value, _ := strings.Cut(line, ":")
-			value = strings.TrimPrefix(value, " ")
-			switch name {
-			case "id":
-				id, hasID = value, true
-			case "event":
-				typ = value
-			case "data":
-				data = append(data, value)
-			}
-			continue
-		}
-		f.dispatch(id, hasID, typ, data)
-		id, hasID, typ, data = "", false, "", nil
+		f.dispatch(fr)
 	}
 }
 
-func (f *faultTail) dispatch(id string, hasID bool, typ string, data []string) {
+func (f *faultTail) dispatch(fr ssetest.Frame) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if hasID {
-		f.lastID = id
-	}
-	if typ != "" || len(data) == 0 {
+	f.lastID = fr.LastEventID
+	if fr.Event != "" || !fr.HasData {
 		return // caught-up, retry, keep-alive
 	}
-	var e event
-	if err := json.Unmarshal([]byte(strings.Join(data, "\n")), &e); err != nil {
-		f.faults = append(f.faults, fmt.Sprintf("undecodable event data %q: %v", data, err))
+	e, err := frameEvent(fr, false)
+	if err != nil {
+		f.faults = append(f.faults, fmt.Sprintf("event frame %s: %v", fr, err))
 		return
-	}
-	if id != strconv.FormatInt(e.Position, 10) {
-		f.faults = append(f.faults, fmt.Sprintf("event %s at position %d came with id %q; expected its position", e.ID, e.Position, id))
 	}
 	if n := len(f.events); n > 0 && e.Position <= f.events[n-1].Position {
 		f.faults = append(f.faults, fmt.Sprintf("event %s at position %d came after position %d: repeated or out of order",
@@ -625,23 +356,17 @@ func faultCheckUnavailable(t *testing.T, what string, r *response, err error, to
 // included.
 func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEvents(t *testing.T) {
 	t.Parallel()
-	dsn := mysqltest.NewDatabase(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", dsn, err)
-	}
-	p := startFaultProxy(t, cfg.Addr)
-	cfg.Addr = p.addr
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+cfg.FormatDSN(), "TRIBUTARY_HEARTBEAT=500ms")
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn, "TRIBUTARY_HEARTBEAT=500ms")
 
 	var (
 		mu   sync.Mutex
-		sent []*faultBatch
+		sent []*sentBatch
 	)
 	// appendOne sends one batch to stream and requires 201.
 	appendOne := func(stream string) {
 		t.Helper()
-		b := newFaultBatch(t, stream, 2, "before or after")
+		b := newSentBatch(t, stream, 2, "before or after")
 		b.send(s)
 		if b.status != http.StatusCreated {
 			t.Fatalf("append to %s: expected 201, got %d (%v)", stream, b.status, b.err)
@@ -677,7 +402,7 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 				return
 			default:
 			}
-			b := newFaultBatch(t, stream, 2, "background")
+			b := newSentBatch(t, stream, 2, "background")
 			mu.Lock()
 			sent = append(sent, b)
 			mu.Unlock()
@@ -715,9 +440,9 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 	time.Sleep(200 * time.Millisecond)
 	appendOne(a)
 	cutAt := time.Now()
-	p.cut()
+	p.Cut()
 
-	var refused []*faultBatch // appends answered 503 during the outage: nothing may be written
+	var refused []*sentBatch // appends answered 503 during the outage: nothing may be written
 	for round := range 2 {
 		if round == 1 {
 			resumes.dropConnection()
@@ -726,8 +451,8 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 				t.Errorf("expected the subscriber whose connection dropped during the outage to reconnect, it opened %d connections", n)
 			}
 		}
-		refusedBatch := newFaultBatch(t, a, 2, "during the outage")
-		newStream := newFaultBatch(t, newID(), 2, "during the outage")
+		refusedBatch := newSentBatch(t, a, 2, "during the outage")
+		newStream := newSentBatch(t, newID(), 2, "during the outage")
 		refused = append(refused, refusedBatch, newStream)
 		for _, c := range []struct {
 			method, path string
@@ -752,9 +477,9 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 		}
 	}
 
-	p.restore(t)
+	p.Restore(t)
 	restoredAt := time.Now()
-	first := newFaultBatch(t, a, 2, "after the outage")
+	first := newSentBatch(t, a, 2, "after the outage")
 	for first.send(s); !first.acked(); first.send(s) {
 		if time.Since(restoredAt) > 15*time.Second {
 			t.Fatalf("expected appends to succeed again within 15 s of the database coming back, without a restart; the last answer was %d (%v)",
@@ -778,7 +503,7 @@ func TestDatabaseCutOffIsAQuick503AndTheServiceRecoversByItselfWithoutLosingEven
 		t.Errorf("background append: expected each 503 during the outage within 5 s, the slowest took %s", d)
 	}
 
-	log := faultCheckBatches(t, s, append(slices.Clone(sent), refused...), 2)
+	log := checkBatches(t, s, append(slices.Clone(sent), refused...), 2)
 	inLog := make(map[string]bool, len(log))
 	for _, e := range log {
 		inLog[e.ID] = true
@@ -891,9 +616,9 @@ func faultSendBodySlowly(c *net.TCPConn, streamID string, body []byte) (faultSlo
 // an unfinished body at all.
 func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const readTimeout = time.Second
-		s := startServer(t, append(env, "TRIBUTARY_READ_TIMEOUT="+readTimeout.String())...)
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_READ_TIMEOUT="+readTimeout.String())...)
 
 		// The well-behaved clients: they append and read back all along.
 		type op struct {
@@ -917,7 +642,7 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 						return
 					default:
 					}
-					b := newFaultBatch(t, stream, 2, "good")
+					b := newSentBatch(t, stream, 2, "good")
 					start := time.Now()
 					b.send(s)
 					mid := time.Now()
@@ -944,7 +669,7 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 		// and chunked; closing normally, and with a reset.
 		var unwritten []string // streams that must not exist
 		for i := range 10 {
-			b := newFaultBatch(t, newID(), 3, "half")
+			b := newSentBatch(t, newID(), 3, "half")
 			unwritten = append(unwritten, b.streamID)
 			half := b.body[:len(b.body)/2]
 			var raw string
@@ -959,9 +684,9 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 		}
 		// Clients that send a whole request and leave without reading the
 		// answer: their append may or may not be written, but only whole.
-		var unread []*faultBatch
+		var unread []*sentBatch
 		for i := range 10 {
-			b := newFaultBatch(t, newID(), 3, "unread")
+			b := newSentBatch(t, newID(), 3, "unread")
 			unread = append(unread, b)
 			raw := faultRawRequest(http.MethodPost, "/streams/"+b.streamID+"/events",
 				"Content-Type", "application/json", "Content-Length", strconv.Itoa(len(b.body))) + string(b.body)
@@ -975,10 +700,10 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 		slowStart := time.Now()
 		slow := make([]faultSlowBody, 3)
 		slowErrs := make([]error, len(slow))
-		var slowBodies []*faultBatch
+		var slowBodies []*sentBatch
 		var swg sync.WaitGroup
 		for i := range slow {
-			b := newFaultBatch(t, newID(), 3, "slow")
+			b := newSentBatch(t, newID(), 3, "slow")
 			slowBodies = append(slowBodies, b)
 			unwritten = append(unwritten, b.streamID)
 			c := faultDial(t, s)
@@ -1297,7 +1022,7 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 	)
 	var (
 		mu        sync.Mutex
-		sent      []*faultBatch
+		sent      []*sentBatch
 		acked     atomic.Int64
 		refused   atomic.Int64 // 503 answers
 		resolved  atomic.Int64 // 200 answers: a retry found the batch stored after a 503
@@ -1314,7 +1039,7 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 					return
 				default:
 				}
-				b := newFaultBatch(t, stream, batchSize, payload)
+				b := newSentBatch(t, stream, batchSize, payload)
 				mu.Lock()
 				sent = append(sent, b)
 				mu.Unlock()
@@ -1384,7 +1109,7 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 		t.Logf("note: %d batches answered 503 (whose detail says nothing was written) had in fact been committed", resolved.Load())
 	}
 
-	log := faultCheckBatches(t, s, sent, batchSize)
+	log := checkBatches(t, s, sent, batchSize)
 	if len(log) == 0 {
 		t.Fatal("expected events in the log, found none")
 	}
@@ -1413,27 +1138,6 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 	}
 }
 
-// faultRunAPI runs the binary until it exits (at most 30 s) and returns its
-// exit status and output.
-func faultRunAPI(t *testing.T, env ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, apiBinary)
-	cmd.Env = append(append(inheritedEnv(), "TRIBUTARY_ADDR=127.0.0.1:0"), env...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("expected the api to exit by itself, it still ran after 30 s. Stdout:\n%s\nStderr:\n%s", out.String(), errOut.String())
-	}
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("run api: %v", err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
-}
-
 // TestStartRefusesADatabaseThatCanLoseAcknowledgedCommitsUnlessAllowed: on a
 // private mariadbd started with --innodb-flush-log-at-trx-commit=2, and then
 // with the binary log on but sync_binlog=0, the service refuses to start and
@@ -1446,7 +1150,7 @@ func TestStartRefusesADatabaseThatCanLoseAcknowledgedCommitsUnlessAllowed(t *tes
 
 	refuses := func(setting string) {
 		t.Helper()
-		code, stdout, stderr := faultRunAPI(t, "TRIBUTARY_MYSQL_DSN="+dsn)
+		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_MYSQL_DSN=" + dsn})
 		if code == 0 || !strings.Contains(stderr, setting) {
 			t.Errorf("with %s unsafe: expected the api to exit non-zero naming %s on stderr, got status %d. Stdout:\n%s\nStderr:\n%s",
 				setting, setting, code, stdout, stderr)

@@ -13,6 +13,8 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // holdWriteLock takes the lock every append needs, from a session of the
@@ -65,10 +67,10 @@ func holdWriteLock(t *testing.T, s *server, dataDir string) (release func()) {
 // once rather than one timeout after another; and when the lock is released,
 // none of them is written after all, their clients long gone.
 func TestAppendsWaitingOnAHeldLockGet503WithinTheirTimeoutAndAreNeverWritten(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		dataDir := t.TempDir()
 		const timeout = time.Second
-		srv := startServer(t, append(env, "TRIBUTARY_REQUEST_TIMEOUT=1s", "TRIBUTARY_DATA_DIR="+dataDir)...)
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_REQUEST_TIMEOUT=1s", "TRIBUTARY_DATA_DIR="+dataDir)...)
 		srv.mustAppend(t, newID(), appendBody{StreamType: "t", Events: events(1, "Before")})
 		release := holdWriteLock(t, srv, dataDir)
 
@@ -114,9 +116,9 @@ func TestAppendsWaitingOnAHeldLockGet503WithinTheirTimeoutAndAreNeverWritten(t *
 // is closed only after their handlers have returned, so none of them reads
 // from a closed store, and nothing is written.
 func TestShutdownPastItsTimeoutLetsInFlightAppendsEndBeforeTheStoreCloses(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		dataDir := t.TempDir()
-		srv := startServer(t, append(env, "TRIBUTARY_REQUEST_TIMEOUT=2s", "TRIBUTARY_SHUTDOWN_TIMEOUT=300ms", "TRIBUTARY_DATA_DIR="+dataDir)...)
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_REQUEST_TIMEOUT=2s", "TRIBUTARY_SHUTDOWN_TIMEOUT=300ms", "TRIBUTARY_DATA_DIR="+dataDir)...)
 		big := newID()
 		for i := 0; i < 8; i++ {
 			srv.mustAppend(t, big, appendBody{StreamType: "big", Events: bigBatch(100, 10_000)})

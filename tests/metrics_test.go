@@ -9,6 +9,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // scrape reads /metrics (with the given header pairs) and returns each
@@ -55,7 +57,8 @@ func labelsOf(m *dto.Metric) string {
 // TestMetricsCountAScriptedRun: after appends, reads, a conflict, a replay
 // and a subscription, each counter has moved by exactly what was done.
 func TestMetricsCountAScriptedRun(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		env := k.ServerEnv
 		s := startServer(t, env...)
 		before := scrape(t, s)
 		stream := newID()

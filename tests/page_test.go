@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // The browser tests drive the page at GET / in headless Chromium through
@@ -40,7 +42,8 @@ const pageTimeout = 15 * time.Second
 func TestPageTailsAStreamLiveAcrossARestart(t *testing.T) {
 	t.Parallel()
 	chromium, driver := browserPaths(t)
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		env := k.ServerEnv
 		s := startServer(t, env...)
 		b := startBrowser(t, chromium, driver)
 		id := newID()

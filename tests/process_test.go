@@ -2,12 +2,10 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,27 +18,8 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
-
-// runCommand runs the binary with args and env (on top of the inherited
-// environment without TRIBUTARY_*), bounded by 30 s.
-func runCommand(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, apiBinary, args...)
-	cmd.Env = append(inheritedEnv(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("api %v did not exit within 30 s. Stdout:\n%s\nStderr:\n%s", args, out.Bytes(), errOut.Bytes())
-	}
-	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
-		t.Fatalf("run api %v: %v", args, err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
-}
 
 func TestMigrateCreatesTheSchemaAndExitsZero(t *testing.T) {
 	t.Parallel()
@@ -188,8 +167,8 @@ func TestWithoutMySQLTheEmbeddedStoreServesAndSurvivesKill9(t *testing.T) {
 
 func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		for _, path := range []string{"/healthz", "/readyz"} {
 			r := s.get(t, path)
 			requireStatus(t, r, http.StatusOK)
@@ -218,19 +197,10 @@ func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
 	})
 }
 
-// sentBatch is one append of the shutdown test and what became of it.
-type sentBatch struct {
-	streamID string
-	ids      []string
-	status   int   // 0 when no answer came
-	err      error // the transport error, if any
-	res      appendResult
-}
-
 func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, append(env, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")...)
 
 		const (
 			writers   = 20
@@ -253,31 +223,19 @@ func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 			streamID := newID()
 			wg.Go(func() {
 				for round := 0; round < maxRounds && time.Now().Before(deadline); round++ {
-					b := &sentBatch{streamID: streamID}
-					batch := make([]newEvent, batchSize)
-					for i := range batch {
-						batch[i] = newEvent{ID: newID(), Type: "Load", Data: map[string]any{"w": w, "r": round, "i": i, "p": payload}}
-						b.ids = append(b.ids, batch[i].ID)
-					}
-					body := jsonBytes(t, appendBody{StreamType: "load", Events: batch})
-					r, err := s.request(http.MethodPost, "/streams/"+streamID+"/events", body)
+					b := newSentBatch(t, streamID, batchSize, payload)
 					mu.Lock()
 					sent = append(sent, b)
 					mu.Unlock()
-					if err != nil {
-						b.err = err
+					b.send(s)
+					switch {
+					case b.err != nil || b.status == 0:
 						if !signaled.Load() {
-							t.Errorf("writer %d: append failed before SIGTERM: %v", w, err)
+							t.Errorf("writer %d: append failed before SIGTERM: %v", w, b.err)
 						}
 						return // the server is going away
-					}
-					b.status = r.Status
-					if r.Status != http.StatusCreated {
-						t.Errorf("writer %d: expected 201 (or no answer once the server stops), got %d with body %s", w, r.Status, r.Body)
-						return
-					}
-					if err := r.decodeErr(&b.res); err != nil {
-						t.Errorf("writer %d: %v", w, err)
+					case b.status != http.StatusCreated:
+						t.Errorf("writer %d: expected 201 (or no answer once the server stops), got %d", w, b.status)
 						return
 					}
 					acked.Add(1)
@@ -311,53 +269,7 @@ func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 		}
 
 		// What was acknowledged is there, whole; nothing is there in part.
-		after := startServer(t, s.StoreEnv...)
-		log := after.readLog(t, "/events?limit=1000")
-		byID := make(map[string]event, len(log))
-		for i, e := range log {
-			if i > 0 && e.Position <= log[i-1].Position {
-				t.Errorf("log event %d: expected a position above %d, got %d", i, log[i-1].Position, e.Position)
-			}
-			byID[e.ID] = e
-		}
-		stored := 0
-		for _, b := range sent {
-			present := 0
-			for _, id := range b.ids {
-				if e, ok := byID[id]; ok {
-					present++
-					if e.StreamID != b.streamID {
-						t.Errorf("event %s: expected it in stream %s, found it in %s", id, b.streamID, e.StreamID)
-					}
-				}
-			}
-			switch {
-			case b.status == http.StatusCreated && present != len(b.ids):
-				t.Errorf("batch acknowledged with 201 in stream %s: expected all %d events stored, found %d", b.streamID, len(b.ids), present)
-			case present != 0 && present != len(b.ids):
-				t.Errorf("batch without an answer (%v) in stream %s: expected all %d events or none, found %d", b.err, b.streamID, len(b.ids), present)
-			}
-			if b.status == http.StatusCreated {
-				for i, ack := range b.res.Events {
-					if e := byID[b.ids[i]]; e.Version != ack.Version || e.Position != ack.Position {
-						t.Errorf("event %s: expected version %d at position %d as acknowledged, found version %d at %d",
-							b.ids[i], ack.Version, ack.Position, e.Version, e.Position)
-					}
-				}
-			}
-			if present > 0 {
-				for i := 1; i < len(b.ids); i++ {
-					if byID[b.ids[i]].Version != byID[b.ids[i-1]].Version+1 {
-						t.Errorf("batch in stream %s: expected consecutive versions, got %d then %d",
-							b.streamID, byID[b.ids[i-1]].Version, byID[b.ids[i]].Version)
-					}
-				}
-			}
-			stored += present
-		}
-		if stored != len(log) {
-			t.Errorf("expected the log to hold only the %d events of the batches sent, it holds %d", stored, len(log))
-		}
+		checkBatches(t, startServer(t, s.StoreEnv...), sent, batchSize)
 	})
 }
 

@@ -5,12 +5,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestPagingFollowsNextLinksToTheEndAndStopsThere(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(25, "OrderLine")})
 		var carts []string
@@ -149,8 +151,8 @@ func TestPagingFollowsNextLinksToTheEndAndStopsThere(t *testing.T) {
 
 func TestConditionalReadIs304UntilTheStreamChanges(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 

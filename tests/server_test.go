@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/apibody"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -62,25 +64,6 @@ func startServer(t *testing.T, env ...string) *server {
 	return s
 }
 
-// forEachBackend runs fn once for each store the binary can run on, as
-// parallel subtests; fn passes env to startServer to get that store.
-func forEachBackend(t *testing.T, fn func(t *testing.T, env []string)) {
-	t.Helper()
-	backends := []struct {
-		name string
-		env  []string
-	}{
-		{"mysql", nil}, // startServer makes a fresh database
-		{"sqlite", []string{"TRIBUTARY_MYSQL_DSN="}}, // the embedded store in a fresh directory
-	}
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, b.env)
-		})
-	}
-}
-
 // kill stops the server with SIGKILL, as a crash would, and waits for it.
 func (s *server) kill(t *testing.T) {
 	t.Helper()
@@ -110,10 +93,8 @@ func launchServer(t *testing.T, env ...string) *server {
 	if dir, ok := envValue(env, "TRIBUTARY_DATA_DIR"); ok {
 		storeEnv = append(storeEnv, "TRIBUTARY_DATA_DIR="+dir)
 	}
-	cmd := exec.Command(apiBinary)
 	// Later entries win, so the caller's env overrides these defaults.
-	cmd.Env = append(inheritedEnv(), "TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_LOG_LEVEL=info")
-	cmd.Env = append(cmd.Env, env...)
+	cmd := command(context.Background(), apiBinary, append([]string{"TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_LOG_LEVEL=info"}, env...))
 	out := newProcessOutput()
 	cmd.Stdout, cmd.Stderr = out.stdoutWriter(), out.stderrWriter()
 	if err := cmd.Start(); err != nil {
@@ -227,6 +208,40 @@ func (s *server) logLines() []map[string]any {
 		}
 	}
 	return lines
+}
+
+// command is the binary bin with args, in the test's environment without
+// TRIBUTARY_* variables (see inheritedEnv) and with env on top: the one way
+// the tests run a binary of the service.
+func command(ctx context.Context, bin string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(inheritedEnv(), env...)
+	return cmd
+}
+
+// runCommand runs the api binary with args and env until it exits, which it
+// must do within 30 s, and returns its exit status and output.
+func runCommand(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runBinary(t, apiBinary, env, args...)
+}
+
+// runBinary is runCommand for the binary bin.
+func runBinary(t *testing.T, bin string, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := command(ctx, bin, env, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %v did not exit within 30 s. Stdout:\n%s\nStderr:\n%s", bin, args, out.Bytes(), errOut.Bytes())
+	}
+	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
+		t.Fatalf("run %s %v: %v", bin, args, err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
 }
 
 // inheritedEnv is the test's environment without TRIBUTARY_* variables, so
@@ -523,6 +538,135 @@ func requireProblem(t *testing.T, r *response, status int, slug string) problem 
 	return p
 }
 
+// sentBatch is one append of a fixed-size batch and what became of it.
+type sentBatch struct {
+	streamID string
+	ids      []string
+	body     []byte
+	status   int   // of the last answer; 0 when none came
+	err      error // the last transport error, if any
+	res      appendResult
+}
+
+// acked reports whether the batch was acknowledged: 201, or 200 for a retry
+// that found it stored.
+func (b *sentBatch) acked() bool {
+	return b.status == http.StatusCreated || b.status == http.StatusOK
+}
+
+// newSentBatch is a batch of n events with fresh client ids for a stream of
+// type "fault".
+func newSentBatch(t *testing.T, streamID string, n int, payload string) *sentBatch {
+	t.Helper()
+	b := &sentBatch{streamID: streamID}
+	evs := make([]newEvent, n)
+	for i := range evs {
+		evs[i] = newEvent{ID: newID(), Type: "Happened", Data: map[string]any{"i": i, "p": payload}}
+		b.ids = append(b.ids, evs[i].ID)
+	}
+	b.body = jsonBytes(t, appendBody{StreamType: "fault", Events: evs})
+	return b
+}
+
+// send posts the batch once and records the answer.
+func (b *sentBatch) send(s *server) {
+	r, err := s.request(http.MethodPost, "/streams/"+b.streamID+"/events", b.body)
+	b.status, b.err = 0, err
+	if err != nil {
+		return
+	}
+	b.status = r.Status
+	if b.acked() {
+		if err := r.decodeErr(&b.res); err != nil {
+			b.err, b.status = err, 0
+		}
+	}
+}
+
+// checkBatches reads the whole log of s and checks it against every
+// batch sent (batches of batchSize events, each stream written by one
+// client at a time): each acknowledged batch is there whole at the versions
+// and positions of its answer, no batch is there in part, each stream's
+// version is a multiple of batchSize, and the log holds nothing else. It
+// returns the log.
+func checkBatches(t *testing.T, s *server, sent []*sentBatch, batchSize int) []event {
+	t.Helper()
+	log := s.readLog(t, "/events?limit=1000")
+	byID := make(map[string]event, len(log))
+	for i, e := range log {
+		if i > 0 && e.Position <= log[i-1].Position {
+			t.Errorf("log event %d (%s): expected a position above %d, got %d", i, e.ID, log[i-1].Position, e.Position)
+		}
+		if _, dup := byID[e.ID]; dup {
+			t.Errorf("event %s appears twice in the log", e.ID)
+		}
+		byID[e.ID] = e
+	}
+	stored := 0
+	perStream := map[string]int64{}
+	for _, b := range sent {
+		present := 0
+		for _, id := range b.ids {
+			if e, ok := byID[id]; ok {
+				present++
+				if e.StreamID != b.streamID {
+					t.Errorf("event %s: expected it in stream %s, found it in %s", id, b.streamID, e.StreamID)
+				}
+			}
+		}
+		switch {
+		case b.acked() && present != len(b.ids):
+			t.Errorf("batch acknowledged with %d in stream %s: expected all %d events stored, found %d", b.status, b.streamID, len(b.ids), present)
+		case present != 0 && present != len(b.ids):
+			t.Errorf("batch without an acknowledgement (last answer %d, error %v) in stream %s: expected all %d events or none, found %d",
+				b.status, b.err, b.streamID, len(b.ids), present)
+		}
+		if b.acked() {
+			if len(b.res.Events) != len(b.ids) {
+				t.Errorf("batch in stream %s: expected %d events in its answer, got %d", b.streamID, len(b.ids), len(b.res.Events))
+			}
+			for i, ack := range b.res.Events {
+				if e := byID[b.ids[i]]; ack.ID != b.ids[i] || e.Version != ack.Version || e.Position != ack.Position {
+					t.Errorf("event %s: expected version %d at position %d as acknowledged (ack for %s), found version %d at %d",
+						b.ids[i], ack.Version, ack.Position, ack.ID, e.Version, e.Position)
+				}
+			}
+		}
+		if present == len(b.ids) {
+			first := byID[b.ids[0]].Version
+			if (first-1)%int64(batchSize) != 0 {
+				t.Errorf("batch in stream %s starts at version %d: expected it on a boundary of %d", b.streamID, first, batchSize)
+			}
+			for i, id := range b.ids {
+				if v := byID[id].Version; v != first+int64(i) {
+					t.Errorf("batch in stream %s: expected consecutive versions from %d, event %d is at %d", b.streamID, first, i, v)
+				}
+			}
+		}
+		stored += present
+		perStream[b.streamID] += int64(present)
+	}
+	if stored != len(log) {
+		t.Errorf("expected the log to hold only the %d events of the batches sent, it holds %d", stored, len(log))
+	}
+	for id, n := range perStream {
+		r := s.get(t, "/streams/"+id)
+		if n == 0 {
+			if r.Status != http.StatusNotFound {
+				t.Errorf("GET /streams/%s: expected 404 for a stream none of whose batches is stored, got %d", id, r.Status)
+			}
+			continue
+		}
+		requireStatus(t, r, http.StatusOK)
+		var info streamInfo
+		r.decode(t, &info)
+		if info.Version%int64(batchSize) != 0 || info.Version != n {
+			t.Errorf("stream %s: expected version %d (whole batches of %d), got %d", id, n, batchSize, info.Version)
+		}
+	}
+	return log
+}
+
 // nextLink returns the target of the Link header's rel="next", if any.
 func nextLink(h http.Header) (string, bool) {
 	for _, v := range h.Values("Link") {
@@ -580,58 +724,15 @@ func (s *server) readLog(t *testing.T, path string) []event {
 
 // The API's bodies, decoded strictly (see response.decode).
 type (
-	newEvent struct {
-		ID       string `json:"id,omitempty"`
-		Type     string `json:"type"`
-		Data     any    `json:"data"`
-		Metadata any    `json:"metadata,omitempty"`
-	}
-	appendBody struct {
-		StreamType string     `json:"stream_type,omitempty"`
-		Events     []newEvent `json:"events"`
-	}
-	appendResult struct {
-		StreamID   string          `json:"stream_id"`
-		StreamType string          `json:"stream_type"`
-		Version    int64           `json:"version"`
-		Events     []appendedEvent `json:"events"`
-	}
-	appendedEvent struct {
-		ID         string `json:"id"`
-		Version    int64  `json:"version"`
-		Position   int64  `json:"position"`
-		RecordedAt string `json:"recorded_at"`
-	}
-	event struct {
-		ID         string          `json:"id"`
-		StreamID   string          `json:"stream_id"`
-		StreamType string          `json:"stream_type"`
-		Version    int64           `json:"version"`
-		Position   int64           `json:"position"`
-		Type       string          `json:"type"`
-		Data       json.RawMessage `json:"data"`
-		Metadata   json.RawMessage `json:"metadata"`
-		RecordedAt string          `json:"recorded_at"`
-	}
-	streamPage struct {
-		StreamID   string  `json:"stream_id"`
-		StreamType string  `json:"stream_type"`
-		Version    int64   `json:"version"`
-		Events     []event `json:"events"`
-	}
-	logPage struct {
-		Events []event `json:"events"`
-	}
-	streamInfo struct {
-		StreamID   string `json:"stream_id"`
-		StreamType string `json:"stream_type"`
-		Version    int64  `json:"version"`
-		CreatedAt  string `json:"created_at"`
-		UpdatedAt  string `json:"updated_at"`
-	}
-	streamList struct {
-		Streams []streamInfo `json:"streams"`
-	}
+	newEvent      = apibody.NewEvent
+	appendBody    = apibody.AppendBody
+	appendResult  = apibody.AppendResult
+	appendedEvent = apibody.AppendedEvent
+	event         = apibody.Event
+	streamPage    = apibody.StreamPage
+	logPage       = apibody.LogPage
+	streamInfo    = apibody.StreamInfo
+	streamList    = apibody.StreamList
 )
 
 // timestampRE is RFC 3339 in UTC with exactly microseconds, as API.md says.

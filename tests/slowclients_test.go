@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // prompt is how long an operation may take while slow clients weigh on the
@@ -92,10 +94,10 @@ func fileSize(t *testing.T, path string) int64 {
 }
 
 func TestSlowReadersCannotStarveLiveDeliveryReadsAppendsOrReadiness(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		dataDir := t.TempDir()
 		// A read pool of 4 on MySQL; SQLite's is 8. 16 slow clients are well past either.
-		srv := startServer(t, append(env, "TRIBUTARY_MYSQL_MAX_CONNS=4", "TRIBUTARY_DATA_DIR="+dataDir)...)
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_MYSQL_MAX_CONNS=4", "TRIBUTARY_DATA_DIR="+dataDir)...)
 		const slow = 16
 		// About 12 MB of history, far more than the socket buffers hold.
 		stream := newID()
@@ -165,9 +167,9 @@ func TestSlowReadersCannotStarveLiveDeliveryReadsAppendsOrReadiness(t *testing.T
 // the server's writes block, because its connection keeps taking bytes; one
 // that stops reading is cut once the stall timeout passes without a byte.
 func TestASlowButSteadySubscriberIsNeverCutAndAStalledOneIs(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const stall = 2 * time.Second
-		srv := startServer(t, append(env, "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT=2s", "TRIBUTARY_HEARTBEAT=500ms")...)
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT=2s", "TRIBUTARY_HEARTBEAT=500ms")...)
 		stream := newID()
 		for i := 0; i < 8; i++ { // 8 MB of history: more than the socket buffers hold
 			srv.mustAppend(t, stream, appendBody{StreamType: "big", Events: bigBatch(100, 10_000)})

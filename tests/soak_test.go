@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // soakWriter appends small batches to a stream of its own with client ids,
@@ -68,13 +70,13 @@ func (w *soakWriter) run(t *testing.T, until time.Time) {
 // prompt throughout; every subscriber gets every acknowledged event exactly
 // once, in order, and promptly at the end.
 func TestSoakWithFastSlowAndStalledSubscribersWritersAndAHeldLock(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, env []string) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const (
 			duration = 12 * time.Second
 			timeout  = time.Second
 		)
 		dataDir := t.TempDir()
-		srv := startServer(t, append(env, "TRIBUTARY_MYSQL_MAX_CONNS=4", "TRIBUTARY_REQUEST_TIMEOUT=1s",
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_MYSQL_MAX_CONNS=4", "TRIBUTARY_REQUEST_TIMEOUT=1s",
 			"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT=2s", "TRIBUTARY_HEARTBEAT=500ms", "TRIBUTARY_DATA_DIR="+dataDir)...)
 		acks := &ackLog{}
 		big := newID()

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/ssetest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // frameTimeout bounds the wait for one expected frame.
@@ -35,157 +36,14 @@ var sseClient = &http.Client{Transport: &http.Transport{
 	ResponseHeaderTimeout: 10 * time.Second,
 }}
 
-// sseFrame is one block of a text/event-stream, ended by a blank line: an
-// event, the retry frame, a comment (keep-alive) or an id-only frame. Fields
-// are read per the WHATWG rules; unlike EventSource it reports blocks that
-// dispatch nothing, so that tests can see them.
-type sseFrame struct {
-	ID       string // the id field, when HasID
-	HasID    bool
-	Event    string // the event field; "" for a plain message
-	Data     string // the data lines joined by "\n", when HasData
-	HasData  bool
-	Retry    string   // the retry field, if it was all digits
-	Comments []string // comment lines, without ":" and one leading space
-	Unknown  []string // lines naming any other field
-	// LastEventID is what an EventSource would send as Last-Event-ID after
-	// this frame: the id of the last frame that carried one.
-	LastEventID string
-}
-
-// isComment reports whether the frame holds nothing but comments.
-func (f sseFrame) isComment() bool {
-	return len(f.Comments) > 0 && !f.HasID && !f.HasData && f.Event == "" && f.Retry == "" && len(f.Unknown) == 0
-}
-
-// String renders the frame the way it came on the wire, for messages.
-func (f sseFrame) String() string {
-	var b strings.Builder
-	for _, c := range f.Comments {
-		b.WriteString(": " + c + "\n")
-	}
-	if f.Retry != "" {
-		b.WriteString("retry: " + f.Retry + "\n")
-	}
-	if f.Event != "" {
-		b.WriteString("event: " + f.Event + "\n")
-	}
-	if f.HasID {
-		b.WriteString("id: " + f.ID + "\n")
-	}
-	if f.HasData {
-		data := f.Data
-		if len(data) > 200 {
-			data = data[:200] + "…"
-		}
-		b.WriteString("data: " + strings.ReplaceAll(data, "\n", "\ndata: ") + "\n")
-	}
-	for _, u := range f.Unknown {
-		b.WriteString(u + "\n")
-	}
-	return strconv.Quote(b.String())
-}
-
-// sseParser splits a text/event-stream into frames.
-type sseParser struct {
-	r       *bufio.Reader
-	started bool   // the byte order mark has been looked for
-	afterCR bool   // the last line ended with CR: a LF right after belongs to it
-	lastID  string // the last event ID buffer
-}
-
-// readLine returns the next line without its end (CRLF, LF or CR). It never
-// waits for more input than the line needs, so a frame ending in CR is
-// dispatched at once. At the end of the input it returns what it has read
-// of an unfinished line along with the error.
-func (p *sseParser) readLine() (string, error) {
-	var line []byte
-	for {
-		if _, err := p.r.Peek(1); err != nil {
-			return string(line), err
-		}
-		buf, _ := p.r.Peek(p.r.Buffered())
-		if p.afterCR {
-			p.afterCR = false
-			if buf[0] == '\n' {
-				p.r.Discard(1) //nolint:errcheck // buffered
-				continue
-			}
-		}
-		i := bytes.IndexAny(buf, "\r\n")
-		if i < 0 {
-			line = append(line, buf...)
-			p.r.Discard(len(buf)) //nolint:errcheck // buffered
-			continue
-		}
-		line = append(line, buf[:i]...)
-		p.afterCR = buf[i] == '\r'
-		p.r.Discard(i + 1) //nolint:errcheck // buffered
-		return string(line), nil
-	}
-}
-
-// next reads up to the next blank line and returns the frame. At the end of
-// the input it returns the error and whether a frame had begun (WHATWG
-// discards such a frame).
-func (p *sseParser) next() (f sseFrame, partial bool, err error) {
-	var data []string
-	begun := false
-	for {
-		line, err := p.readLine()
-		if err != nil {
-			return sseFrame{}, begun || line != "", err
-		}
-		if !p.started {
-			p.started = true
-			line = strings.TrimPrefix(line, "\ufeff")
-		}
-		if line == "" {
-			if !begun {
-				continue
-			}
-			f.Data = strings.Join(data, "\n")
-			f.LastEventID = p.lastID
-			return f, false, nil
-		}
-		begun = true
-		if line[0] == ':' {
-			f.Comments = append(f.Comments, strings.TrimPrefix(line[1:], " "))
-			continue
-		}
-		name, value, found := strings.Cut(line, ":")
-		if found {
-			value = strings.TrimPrefix(value, " ")
-		}
-		switch name {
-		case "event":
-			f.Event = value
-		case "data":
-			data = append(data, value)
-			f.HasData = true
-		case "id":
-			if !strings.ContainsRune(value, 0) {
-				f.ID, f.HasID = value, true
-				p.lastID = value
-			}
-		case "retry":
-			if value != "" && strings.Trim(value, "0123456789") == "" {
-				f.Retry = value
-			}
-		default:
-			f.Unknown = append(f.Unknown, line)
-		}
-	}
-}
-
 // sseStream is one open subscription. A goroutine parses the body and hands
 // over frames one at a time: a consumer that does not take them stops the
 // reading, so the server sees a slow reader as one.
 type sseStream struct {
 	url       string
 	header    http.Header
-	frames    chan sseFrame // closed when the body has ended or Close was called
-	done      chan struct{} // closed when the reading goroutine has returned
+	frames    chan ssetest.Frame // closed when the body has ended or Close was called
+	done      chan struct{}      // closed when the reading goroutine has returned
 	cancel    context.CancelFunc
 	body      io.ReadCloser
 	closeOnce sync.Once
@@ -212,7 +70,7 @@ func dialSSE(ctx context.Context, url string, header ...string) (*sseStream, err
 		return nil, fmt.Errorf("subscribe GET %s: expected 200 text/event-stream, got %d %q with body %s",
 			url, res.StatusCode, res.Header.Get("Content-Type"), b)
 	}
-	c := &sseStream{url: url, header: res.Header, frames: make(chan sseFrame), done: make(chan struct{}),
+	c := &sseStream{url: url, header: res.Header, frames: make(chan ssetest.Frame), done: make(chan struct{}),
 		cancel: cancel, body: res.Body}
 	// Like EventSource, keep the last event ID across connections until a
 	// frame changes it.
@@ -237,9 +95,9 @@ func sendSubscribe(ctx context.Context, url string, header ...string) (*http.Res
 func (c *sseStream) read(ctx context.Context, lastID string) {
 	defer close(c.done)
 	defer close(c.frames)
-	p := &sseParser{r: bufio.NewReaderSize(c.body, 64<<10), lastID: lastID}
+	p := ssetest.NewParser(c.body, lastID)
 	for {
-		f, partial, err := p.next()
+		f, partial, err := p.Next()
 		if err != nil {
 			c.partial = partial
 			if !errors.Is(err, io.EOF) {
@@ -270,18 +128,18 @@ func (c *sseStream) Close() {
 var errEnded = errors.New("the subscription response ended")
 
 // recv waits up to d for the next frame.
-func (c *sseStream) recv(d time.Duration) (sseFrame, error) {
+func (c *sseStream) recv(d time.Duration) (ssetest.Frame, error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case f, ok := <-c.frames:
 		if !ok {
 			<-c.done
-			return sseFrame{}, fmt.Errorf("%w (read error: %v, inside a frame: %t)", errEnded, c.err, c.partial)
+			return ssetest.Frame{}, fmt.Errorf("%w (read error: %v, inside a frame: %t)", errEnded, c.err, c.partial)
 		}
 		return f, nil
 	case <-timer.C:
-		return sseFrame{}, errors.New("no frame came in time")
+		return ssetest.Frame{}, errors.New("no frame came in time")
 	}
 }
 
@@ -298,14 +156,14 @@ func subscribe(t *testing.T, s *server, path string, header ...string) *sseStrea
 }
 
 // next returns the next frame that is not just a comment.
-func (c *sseStream) next(t *testing.T) sseFrame {
+func (c *sseStream) next(t *testing.T) ssetest.Frame {
 	t.Helper()
 	for {
 		f, err := c.recv(frameTimeout)
 		if err != nil {
 			t.Fatalf("%s: expected another frame within %s, got none: %v", c.url, frameTimeout, err)
 		}
-		if !f.isComment() {
+		if !f.IsComment() {
 			return f
 		}
 	}
@@ -318,7 +176,7 @@ func (c *sseStream) requireRetry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: expected a first frame \"retry: 2000\" within %s, got none: %v", c.url, frameTimeout, err)
 	}
-	if want := (sseFrame{Retry: "2000"}); f.String() != want.String() {
+	if want := (ssetest.Frame{Retry: "2000"}); f.String() != want.String() {
 		t.Fatalf("%s: expected a first frame %s, got %s", c.url, want, f)
 	}
 }
@@ -332,10 +190,10 @@ func (c *sseStream) requireEvents(t *testing.T, stream bool, ids ...int64) []eve
 }
 
 // requireFrames is requireEvents that also returns the frames.
-func (c *sseStream) requireFrames(t *testing.T, stream bool, ids ...int64) ([]event, []sseFrame) {
+func (c *sseStream) requireFrames(t *testing.T, stream bool, ids ...int64) ([]event, []ssetest.Frame) {
 	t.Helper()
 	var out []event
-	var frames []sseFrame
+	var frames []ssetest.Frame
 	for _, id := range ids {
 		f := c.next(t)
 		e, err := frameEvent(f, stream)
@@ -365,7 +223,7 @@ func (c *sseStream) requireCaughtUpWithin(t *testing.T, lo, hi int64) {
 	f := c.next(t)
 	n, err := strconv.ParseInt(f.Data, 10, 64)
 	if f.Event == "caught-up" && err == nil && lo <= n && n <= hi &&
-		f.String() == (sseFrame{Event: "caught-up", Data: f.Data, HasData: true}).String() {
+		f.String() == (ssetest.Frame{Event: "caught-up", Data: f.Data, HasData: true}).String() {
 		return
 	}
 	want := fmt.Sprintf("data %d", lo)
@@ -384,7 +242,7 @@ func (c *sseStream) requireNoEvent(t *testing.T, d time.Duration) {
 		if errors.Is(err, errEnded) {
 			t.Fatalf("%s: expected the subscription to stay open, got: %v", c.url, err)
 		}
-		if err == nil && !f.isComment() && (!f.HasID || f.HasData || f.Event != "" || f.Retry != "" || len(f.Unknown) > 0) {
+		if err == nil && !f.IsComment() && (!f.HasID || f.HasData || f.Event != "" || f.Retry != "" || len(f.Unknown) > 0) {
 			t.Fatalf("%s: expected no event for %s, got %s", c.url, d, f)
 		}
 	}
@@ -393,7 +251,7 @@ func (c *sseStream) requireNoEvent(t *testing.T, d time.Duration) {
 // frameEvent decodes an event frame: an id, no event field, and data that is
 // one line of JSON decoding strictly into an event whose version (stream) or
 // position (log) is the id.
-func frameEvent(f sseFrame, stream bool) (event, error) {
+func frameEvent(f ssetest.Frame, stream bool) (event, error) {
 	var e event
 	switch {
 	case !f.HasID || !f.HasData:
@@ -704,14 +562,14 @@ func (f *follower) read(ctx context.Context, c *sseStream, conn int, floor int64
 }
 
 // handle checks and records one frame; f.mu must be held.
-func (f *follower) handle(fr sseFrame, conn int, floor int64, first bool, caughtUp *bool) {
+func (f *follower) handle(fr ssetest.Frame, conn int, floor int64, first bool, caughtUp *bool) {
 	defer func() { f.lastID = fr.LastEventID }()
 	switch {
 	case first:
-		if fr.String() != (sseFrame{Retry: "2000"}).String() {
+		if fr.String() != (ssetest.Frame{Retry: "2000"}).String() {
 			f.faultf("connection %d: expected the first frame to be retry: 2000, got %s", conn, fr)
 		}
-	case fr.isComment():
+	case fr.IsComment():
 	case fr.Event == "caught-up":
 		n, err := strconv.ParseInt(fr.Data, 10, 64)
 		switch {
@@ -824,63 +682,10 @@ func runFollowers(t *testing.T, followers []*follower, delays ...time.Duration) 
 
 func urlOf(s *server) func(int) string { return func(int) string { return s.URL } }
 
-// TestSSEParserFollowsTheWHATWGRules holds the tests' own client to the
-// parsing rules of the HTML standard, so that what the other tests report of
-// the server is what a browser would see.
-func TestSSEParserFollowsTheWHATWGRules(t *testing.T) {
-	t.Parallel()
-	frame := func(f sseFrame) string { return f.String() + " last=" + f.LastEventID }
-	for _, tc := range []struct {
-		name, input string
-		want        []sseFrame
-		partial     bool   // the input ends inside a frame
-		resumed     string // the last event ID sent when connecting
-	}{
-		{"frames", "retry: 2000\n\nid: 1\ndata: {}\n\n: keep-alive\n\n",
-			[]sseFrame{{Retry: "2000"}, {ID: "1", HasID: true, Data: "{}", HasData: true, LastEventID: "1"},
-				{Comments: []string{"keep-alive"}, LastEventID: "1"}}, false, ""},
-		{"CRLF, CR and a byte order mark", "\ufeffdata: a\r\ndata: b\r\r\rid: 7\revent: e\r\n\r\n",
-			[]sseFrame{{Data: "a\nb", HasData: true}, {ID: "7", HasID: true, Event: "e", LastEventID: "7"}}, false, ""},
-		{"one space after the colon is dropped", "data:x\ndata:  y\ndata\n\n",
-			[]sseFrame{{Data: "x\n y\n", HasData: true}}, false, ""},
-		{"an id-only frame moves the last event ID", "id: 5\n\ndata: z\n\n",
-			[]sseFrame{{ID: "5", HasID: true, LastEventID: "5"}, {Data: "z", HasData: true, LastEventID: "5"}}, false, ""},
-		{"an id holding NUL and a bad retry are ignored", "id: 1\n\nid: 2\x003\nretry: 1.5\ndata: n\n\n",
-			[]sseFrame{{ID: "1", HasID: true, LastEventID: "1"}, {Data: "n", HasData: true, LastEventID: "1"}}, false, ""},
-		{"an empty id resets", "id: 1\n\nid\n\n",
-			[]sseFrame{{ID: "1", HasID: true, LastEventID: "1"}, {HasID: true}}, false, ""},
-		{"other fields are reported", "foo: bar\n\n", []sseFrame{{Unknown: []string{"foo: bar"}}}, false, ""},
-		{"an unfinished frame is dropped", "data: a\n\ndata: b\n", []sseFrame{{Data: "a", HasData: true}}, true, ""},
-		{"an unfinished line is dropped", "data: a\n\ndata: b", []sseFrame{{Data: "a", HasData: true}}, true, ""},
-		{"a reconnection keeps the last event ID", "retry: 2000\n\nid: 8\n\n",
-			[]sseFrame{{Retry: "2000", LastEventID: "7"}, {ID: "8", HasID: true, LastEventID: "8"}}, false, "7"},
-	} {
-		p := &sseParser{r: bufio.NewReader(strings.NewReader(tc.input)), lastID: tc.resumed}
-		var got []string
-		for {
-			f, partial, err := p.next()
-			if err != nil {
-				if !errors.Is(err, io.EOF) || partial != tc.partial {
-					t.Errorf("%s: expected io.EOF with partial %t at the end, got %v with partial %t", tc.name, tc.partial, err, partial)
-				}
-				break
-			}
-			got = append(got, frame(f))
-		}
-		var want []string
-		for _, f := range tc.want {
-			want = append(want, frame(f))
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: parsing %q: expected frames\n%q\ngot\n%q", tc.name, tc.input, want, got)
-		}
-	}
-}
-
 func TestStreamSubscriptionSendsHistoryThenCaughtUpThenLiveEventsAsStored(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, rawBatch("order", "OrderLine",
 			`{"z":1, "a":"<&>", "n":1.50}`,
@@ -928,8 +733,8 @@ func TestStreamSubscriptionSendsHistoryThenCaughtUpThenLiveEventsAsStored(t *tes
 // the request timeouts below the time it watches: subscriptions are exempt.
 func TestIdleSubscriptionStaysOpenWithAKeepAliveCommentEachHeartbeat(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, append(slices.Clip(env), "TRIBUTARY_HEARTBEAT=300ms",
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_HEARTBEAT=300ms",
 			"TRIBUTARY_REQUEST_TIMEOUT=500ms", "TRIBUTARY_READ_TIMEOUT=500ms", "TRIBUTARY_READ_HEADER_TIMEOUT=500ms")...)
 		for _, path := range []string{"/streams/" + newID() + "/events", "/events"} {
 			t.Run(path, func(t *testing.T) {
@@ -945,7 +750,7 @@ func TestIdleSubscriptionStaysOpenWithAKeepAliveCommentEachHeartbeat(t *testing.
 					}
 					switch {
 					case err != nil:
-					case f.String() == (sseFrame{Comments: []string{"keep-alive"}}).String():
+					case f.String() == (ssetest.Frame{Comments: []string{"keep-alive"}}).String():
 						keepAlives++
 					default:
 						t.Errorf("%s: expected only \": keep-alive\" comments on an idle subscription, got %s", path, f)
@@ -961,8 +766,8 @@ func TestIdleSubscriptionStaysOpenWithAKeepAliveCommentEachHeartbeat(t *testing.
 
 func TestSubscriptionResumesAfterLastEventIDOrFromOrAfter(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(5, "OrderLine")})    // positions 1–5
 		s.mustAppend(t, newID(), appendBody{StreamType: "cart", Events: events(3, "CartLine")}) // positions 6–8
@@ -1008,8 +813,8 @@ func TestSubscriptionResumesAfterLastEventIDOrFromOrAfter(t *testing.T) {
 
 func TestSubscriptionToAStreamThatDoesNotExistYetGetsItsEventsWhenWritten(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		c := subscribe(t, s, "/streams/"+id+"/events")
 		c.requireRetry(t)
@@ -1034,8 +839,8 @@ func TestSubscriptionToAStreamThatDoesNotExistYetGetsItsEventsWhenWritten(t *tes
 
 func TestFilteredLogSubscriptionDeliversOnlyMatchingEventsAndMovesLastEventIDPastSkippedOnes(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, append(slices.Clip(env), "TRIBUTARY_HEARTBEAT=300ms")...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_HEARTBEAT=300ms")...)
 		var acks ackLog
 		streams := []struct{ id, typ, events string }{{newID(), "a", "XYX"}, {newID(), "b", "YXZ"}, {newID(), "c", "ZXY"}}
 		write := func() {
@@ -1122,13 +927,13 @@ func TestFilteredLogSubscriptionDeliversOnlyMatchingEventsAndMovesLastEventIDPas
 		}
 		all := acks.want(nil)
 		lastSkipped := all[len(all)-1].Position
-		var progress sseFrame
+		var progress ssetest.Frame
 		for deadline := time.Now().Add(3 * time.Second); ; {
 			f, err := c.recv(time.Until(deadline))
 			if err != nil {
 				t.Fatalf("expected an id-only frame with an id ≥ %d (the last skipped position) within 3 s, got none (%v)", lastSkipped, err)
 			}
-			if f.isComment() {
+			if f.IsComment() {
 				continue
 			}
 			if !f.HasID || f.HasData || f.Event != "" {
@@ -1160,8 +965,8 @@ func TestFilteredLogSubscriptionDeliversOnlyMatchingEventsAndMovesLastEventIDPas
 // openapi.yaml), so also for those skipped while sending the history.
 func TestFilteredSubscriptionMovesLastEventIDPastEventsSkippedInHistory(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, append(slices.Clip(env), "TRIBUTARY_HEARTBEAT=300ms")...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_HEARTBEAT=300ms")...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "d", Events: events(1, "Rare")}) // position 1
 		s.mustAppend(t, id, appendBody{Events: events(50, "Common")})               // positions 2–51
@@ -1176,10 +981,10 @@ func TestFilteredSubscriptionMovesLastEventIDPastEventsSkippedInHistory(t *testi
 			if err != nil {
 				t.Fatalf("expected an id-only frame with id 51 (the last skipped position) within 1.5 s (5 heartbeats), got none (%v)", err)
 			}
-			if f.isComment() {
+			if f.IsComment() {
 				continue
 			}
-			if f.String() != (sseFrame{ID: "51", HasID: true}).String() {
+			if f.String() != (ssetest.Frame{ID: "51", HasID: true}).String() {
 				t.Fatalf("expected an id-only frame with id 51 (the last skipped position), got %s", f)
 			}
 			return
@@ -1210,7 +1015,7 @@ func TestFilteredSubscriberGetsAMatchingEventAtOnceAlsoWhenSkippedEventsFollowIt
 				t.Fatalf("round %d: expected the order event at position %d within 2 s (poll interval 500ms, heartbeat 15 s), got none (%v)",
 					i+1, ack.Events[0].Position, err)
 			}
-			if f.isComment() || (f.HasID && !f.HasData) {
+			if f.IsComment() || (f.HasID && !f.HasData) {
 				continue
 			}
 			if e, err := frameEvent(f, false); err != nil || e.Position != ack.Events[0].Position {
@@ -1223,8 +1028,8 @@ func TestFilteredSubscriberGetsAMatchingEventAtOnceAlsoWhenSkippedEventsFollowIt
 
 func TestLogSubscribersStartedDuringWritesGetEveryEventOnceInOrder(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		const (
 			writers     = 8
 			subscribers = 5
@@ -1366,8 +1171,8 @@ func TestSubscribersReconnectingAcrossThreeServersGetEveryEventOnceInOrder(t *te
 
 func TestSlowSubscriberDoesNotDelayAFastOneAndStillGetsEverything(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		const (
 			batches   = 30
 			batchSize = 100
@@ -1560,8 +1365,8 @@ func TestSIGTERMStopsPromptlyEvenWithASubscriberThatStoppedReading(t *testing.T)
 
 func TestMalformedLastEventIDAndBackwardSubscriptionAre400(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, env []string) {
-		s := startServer(t, env...)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, k.ServerEnv...)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderLine")})
 		for _, path := range []string{"/streams/" + id + "/events", "/events"} {

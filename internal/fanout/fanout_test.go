@@ -13,58 +13,9 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
-	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
-	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
-
-func openStore(t *testing.T, dsn string) *mysqlstore.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return s
-}
-
-// eachStore runs fn once against each kind of store, in parallel subtests.
-func eachStore(t *testing.T, fn func(t *testing.T, store eventstore.Store)) {
-	t.Helper()
-	kinds := []struct {
-		name string
-		open func(t *testing.T) eventstore.Store
-	}{
-		{"mysql", func(t *testing.T) eventstore.Store { return openStore(t, mysqltest.NewDatabase(t)) }},
-		{"sqlite", func(t *testing.T) eventstore.Store { return openSQLite(t) }},
-	}
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, k.open(t))
-		})
-	}
-}
-
-func openSQLite(t *testing.T) *sqlitestore.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return s
-}
 
 // runFeed starts a feed's tailer for the test's lifetime.
 func runFeed(t *testing.T, r fanout.Store, opts fanout.Options) *fanout.Feed {
@@ -200,7 +151,8 @@ func checkExactlyOnce(t *testing.T, name string, got []*eventstore.Event, want m
 // catch-up, at its handover and after it.
 func TestHandoverFromHistoryToLiveLosesAndRepeatsNothing(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		f := runFeed(t, store, fanout.Options{PollInterval: 20 * time.Millisecond, PageSize: 7})
 		notifying := f.Notifying(store)
 		var ack acked
@@ -242,7 +194,8 @@ func TestHandoverFromHistoryToLiveLosesAndRepeatsNothing(t *testing.T) {
 // fast one is served as if it were alone.
 func TestSlowSubscriberFallsBackToTheStoreWithoutHoldingUpOthers(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 4, PageSize: 50})
 		slow, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 3*time.Millisecond)
 		fast, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
@@ -274,7 +227,8 @@ func TestSlowSubscriberFallsBackToTheStoreWithoutHoldingUpOthers(t *testing.T) {
 
 func TestFiltersDeliverOnlyMatchingEventsAndReportProgress(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
 		s := f.Notifying(store)
 		orders, invoices := uuid.New(), uuid.New()
@@ -310,7 +264,8 @@ func TestFiltersDeliverOnlyMatchingEventsAndReportProgress(t *testing.T) {
 
 func TestStreamSubscriptionFromAVersionAndBeforeTheStreamExists(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
 		s := f.Notifying(store)
 		stream, other := uuid.New(), uuid.New()
@@ -391,7 +346,8 @@ func (c countingTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOption
 // subscribers cost the store no more reads than one.
 func TestOneTailerReadsTheStoreForEverySubscriber(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		reader := &countingReader{Store: store}
 		const poll = 20 * time.Millisecond
 		f := runFeed(t, reader, fanout.Options{PollInterval: poll})
@@ -423,7 +379,8 @@ func TestOneTailerReadsTheStoreForEverySubscriber(t *testing.T) {
 // subscription or goroutine outlives them.
 func TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, PageSize: 5})
 		appendN(t, store, uuid.New(), "Happened", 100)
 		base := runtime.NumGoroutine()
@@ -447,7 +404,7 @@ func TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind(t *testing.T) {
 func TestWritesOfAnotherProcessArriveWithinAPollInterval(t *testing.T) {
 	t.Parallel()
 	dsn := mysqltest.NewDatabase(t)
-	a, b := openStore(t, dsn), openStore(t, dsn)
+	a, b := teststore.OpenMySQL(t, dsn), teststore.OpenMySQL(t, dsn)
 	f := runFeed(t, b, fanout.Options{PollInterval: 50 * time.Millisecond})
 	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
@@ -462,7 +419,8 @@ func TestWritesOfAnotherProcessArriveWithinAPollInterval(t *testing.T) {
 
 func TestSubscriptionsCloseWhenTheFeedStops(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		f := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -520,7 +478,7 @@ func (g gatedTail) WaitDurable(ctx context.Context, position int64) error {
 // reads past what the tailer has handed out.
 func TestNothingIsDeliveredBeforeTheStoreSaysItIsDurable(t *testing.T) {
 	t.Parallel()
-	store := openSQLite(t)
+	store := teststore.SQLite.Open(t)
 	gated := gatedStore{Store: store, gate: &gate{}}
 	f := runFeed(t, gated, fanout.Options{PollInterval: 10 * time.Millisecond})
 	early, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
@@ -541,7 +499,7 @@ func TestNothingIsDeliveredBeforeTheStoreSaysItIsDurable(t *testing.T) {
 // head; that head too must be durable before anything up to it is delivered.
 func TestHistoryUpToTheTailersStartWaitsForDurability(t *testing.T) {
 	t.Parallel()
-	store := openSQLite(t)
+	store := teststore.SQLite.Open(t)
 	appendN(t, store, uuid.New(), "Happened", 3)
 	gated := gatedStore{Store: store, gate: &gate{}}
 	gated.gate.close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestParseTokens(t *testing.T) {
@@ -64,7 +65,7 @@ func TestAccessControl(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	c := newContract(t)
-	srv := httptest.NewServer(esthttp.New(openSQLite(t), esthttp.Options{
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
 		OpenAPI: api.OpenAPI, Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	}))
 	t.Cleanup(srv.Close)

@@ -2,7 +2,6 @@ package http
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,14 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/apibody"
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // The oracles in this file are written from API.md, independently of the
@@ -390,17 +389,7 @@ func FuzzParseTokens(f *testing.F) {
 // target: opening one per input would be far slower than the request.
 func appendFuzzServer(f *testing.F) *Server {
 	f.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store, err := sqlitestore.Open(ctx, f.TempDir(), sqlitestore.Options{})
-	if err != nil {
-		f.Fatalf("open store: %v", err)
-	}
-	f.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		f.Fatalf("migrate: %v", err)
-	}
-	return New(store, Options{}) // the production limits
+	return New(teststore.SQLite.Open(f), Options{}) // the production limits
 }
 
 // strictEvent is one event of a body the oracle finds valid.
@@ -635,19 +624,6 @@ func givesIDs(events []strictEvent) bool {
 	return false
 }
 
-// readBackEvent is an event as GET /streams/{id}/events returns it.
-type readBackEvent struct {
-	ID         string          `json:"id"`
-	StreamID   string          `json:"stream_id"`
-	StreamType string          `json:"stream_type"`
-	Version    int64           `json:"version"`
-	Position   int64           `json:"position"`
-	Type       string          `json:"type"`
-	Data       json.RawMessage `json:"data"`
-	Metadata   json.RawMessage `json:"metadata"`
-	RecordedAt string          `json:"recorded_at"`
-}
-
 // checkProblemResponse fails unless w is an RFC 9457 problem+json answer
 // whose status member is the HTTP status.
 func checkProblemResponse(t *testing.T, w *httptest.ResponseRecorder, body []byte) {
@@ -738,12 +714,7 @@ func FuzzDecodeAppendBody(f *testing.F) {
 		if rw.Code != http.StatusOK {
 			t.Fatalf("GET %s after a 201: status %d, body %s; want 200", path, rw.Code, rw.Body.Bytes())
 		}
-		var page struct {
-			StreamID   string          `json:"stream_id"`
-			StreamType string          `json:"stream_type"`
-			Version    int64           `json:"version"`
-			Events     []readBackEvent `json:"events"`
-		}
+		var page apibody.StreamPage
 		dec := json.NewDecoder(rw.Body)
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&page); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -19,15 +18,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
-	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
-	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // contract checks every response a test receives against api/openapi.yaml
@@ -102,54 +99,6 @@ type testServer struct {
 	store  eventstore.Store
 }
 
-// eachStore runs fn once against each kind of store, in parallel subtests.
-func eachStore(t *testing.T, fn func(t *testing.T, store eventstore.Store)) {
-	t.Helper()
-	kinds := []struct {
-		name string
-		open func(t *testing.T) eventstore.Store
-	}{
-		{"mysql", func(t *testing.T) eventstore.Store { return openMySQL(t, mysqltest.NewDatabase(t)) }},
-		{"sqlite", openSQLite},
-	}
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, k.open(t))
-		})
-	}
-}
-
-func openMySQL(t *testing.T, dsn string) *mysqlstore.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return store
-}
-
-func openSQLite(t *testing.T) eventstore.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return store
-}
-
 // newServer serves store over HTTP for one test; with c, every response is
 // checked against openapi.yaml.
 func newServer(t *testing.T, c *contract, store eventstore.Store) *testServer {
@@ -219,7 +168,7 @@ func expectStatus(t *testing.T, what string, r response, want int) {
 // every operation was seen, so the document cannot drift from the code.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) { testResponsesMatchOpenAPI(t, store) })
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) { testResponsesMatchOpenAPI(t, k.Open(t)) })
 }
 
 func testResponsesMatchOpenAPI(t *testing.T, store eventstore.Store) {
@@ -300,7 +249,7 @@ func testResponsesMatchOpenAPI(t *testing.T, store eventstore.Store) {
 // those outside the contract's routes.
 func TestProblemsAreWellFormed(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) { testProblemsAreWellFormed(t, store) })
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) { testProblemsAreWellFormed(t, k.Open(t)) })
 }
 
 func testProblemsAreWellFormed(t *testing.T, store eventstore.Store) {
@@ -368,84 +317,17 @@ func TestPanicBecomesInternalProblem(t *testing.T) {
 	}
 }
 
-// proxy is a TCP forwarder to the database that a test can cut and restore.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	p := &proxy{t: t, target: target}
-	p.listen("127.0.0.1:0")
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) listen(addr string) {
-	p.t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen: %v", err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-// cut closes the listener and every open connection: the database is gone.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestDatabaseOutageIsServiceUnavailable cuts the database off under a
 // running server: requests get 503 with Retry-After, quickly, and the server
 // recovers by itself when the database comes back.
 func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 	t.Parallel()
-	dsn := mysqltest.NewDatabase(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, cfg.Addr)
-	cfg.Addr = p.addr
-	s := newServer(t, nil, openMySQL(t, cfg.FormatDSN()))
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := newServer(t, nil, teststore.OpenMySQL(t, dsn))
 	id := uuid.NewString()
 	expectStatus(t, "append before the outage", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`), 201)
 
-	p.cut()
+	p.Cut()
 	for _, req := range []struct{ method, path, body string }{
 		{"POST", "/streams/" + id + "/events", `{"events":[{"type":"X","data":2}]}`},
 		{"GET", "/streams/" + id + "/events", ""},
@@ -462,7 +344,7 @@ func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 		}
 	}
 
-	p.listen(p.addr)
+	p.Restore(t)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		r := s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"X","data":3}]}`)
@@ -484,7 +366,8 @@ func TestDatabaseOutageIsServiceUnavailable(t *testing.T) {
 // (/streams, /streams/{id}), which match any method.
 func TestMethodNotAllowedListsExactlyThePathsMethods(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		s := newServer(t, nil, store)
 		id := uuid.NewString()
 		for _, tc := range []struct{ method, path, allow string }{
@@ -512,7 +395,8 @@ func TestMethodNotAllowedListsExactlyThePathsMethods(t *testing.T) {
 // and > as it is meant to be read: Bearer <token>, not Bearer \u003ctoken\u003e.
 func TestProblemDetailsAreWrittenWithoutHTMLEscapes(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		tokens, err := esthttp.ParseTokens("app:read:s3cr3t-0123456789")
 		if err != nil {
 			t.Fatal(err)

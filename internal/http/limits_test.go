@@ -14,6 +14,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // stuckStore never answers a stream lookup, like a database that hangs.
@@ -36,7 +37,8 @@ func (stuckStore) Append(ctx context.Context, _ eventstore.AppendRequest) (event
 // timeout with a 503, for only a GET on the two subscription routes is exempt.
 func TestOnlyASubscriptionOutlivesTheRequestTimeout(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, store eventstore.Store) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
 		const timeout = 300 * time.Millisecond
 		srv := httptest.NewServer(esthttp.New(stuckStore{store}, esthttp.Options{RequestTimeout: timeout}))
 		t.Cleanup(srv.Close)
@@ -66,7 +68,7 @@ func TestOnlyASubscriptionOutlivesTheRequestTimeout(t *testing.T) {
 
 func TestLimitsAndTimeouts(t *testing.T) {
 	t.Parallel()
-	store := openSQLite(t)
+	store := teststore.SQLite.Open(t)
 	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // The page is validated as the string its schema says.
@@ -25,7 +26,7 @@ func init() { openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.Pla
 func TestPageMatchesOpenAPI(t *testing.T) {
 	t.Parallel()
 	c := newContract(t)
-	s := newServer(t, c, openSQLite(t))
+	s := newServer(t, c, teststore.OpenSQLite(t, t.TempDir()))
 	r := s.do("GET", "/", "")
 	expectStatus(t, "page", r, 200)
 	if ct := r.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
@@ -51,7 +52,7 @@ func TestPageIsServedWithoutATokenButNotTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(esthttp.New(openSQLite(t), esthttp.Options{Tokens: tokens, OpenAPI: api.OpenAPI}))
+	srv := httptest.NewServer(esthttp.New(teststore.OpenSQLite(t, t.TempDir()), esthttp.Options{Tokens: tokens, OpenAPI: api.OpenAPI}))
 	t.Cleanup(srv.Close)
 	for path, want := range map[string]int{"/": 200, "/events": 401, "/streams": 401, "/openapi.yaml": 401} {
 		resp, err := http.Get(srv.URL + path)
@@ -71,7 +72,7 @@ func TestPageIsServedWithoutATokenButNotTheAPI(t *testing.T) {
 // handlers, which such a policy would block.
 func TestPageSecurityHeaders(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, nil, openSQLite(t))
+	s := newServer(t, nil, teststore.OpenSQLite(t, t.TempDir()))
 	r := s.do("GET", "/", "")
 	expectStatus(t, "page", r, 200)
 	for name, want := range map[string]string{

@@ -1,8 +1,8 @@
 package http_test
 
 import (
-	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +17,8 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/ssetest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestSubscriptionMatchesOpenAPIAndEndsCleanlyOnShutdown opens a live
@@ -24,7 +26,7 @@ import (
 // first frames, then ends it the way shutdown does.
 func TestSubscriptionMatchesOpenAPIAndEndsCleanlyOnShutdown(t *testing.T) {
 	t.Parallel()
-	eachStore(t, testSubscriptionMatchesOpenAPI)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) { testSubscriptionMatchesOpenAPI(t, k.Open(t)) })
 }
 
 func testSubscriptionMatchesOpenAPI(t *testing.T, store eventstore.Store) {
@@ -64,19 +66,20 @@ func testSubscriptionMatchesOpenAPI(t *testing.T, store eventstore.Store) {
 		if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
 			t.Errorf("subscription response to %s does not match openapi.yaml: %v", path, err)
 		}
-		br := bufio.NewReader(resp.Body)
-		var frames []string
+		p := ssetest.NewParser(resp.Body, "")
+		var frames []ssetest.Frame
 		for len(frames) < 4 {
-			frame, err := readFrame(br)
+			frame, _, err := p.Next()
 			if err != nil {
-				t.Fatalf("%s: reading frames: %v (got %q)", path, err, frames)
+				t.Fatalf("%s: reading frames: %v (got %v)", path, err, frames)
 			}
 			frames = append(frames, frame)
 		}
-		if frames[0] != "retry: 2000" || !strings.HasPrefix(frames[1], "id: 1\ndata: {") ||
-			!strings.Contains(frames[1], `"data":{"multi":"line"}`) || !strings.HasPrefix(frames[2], "event: caught-up\ndata: 1") ||
-			frames[3] != ": keep-alive" {
-			t.Fatalf("%s: first frames = %q\nwant retry, the event on one line, caught-up, keep-alive", path, frames)
+		want := []ssetest.Frame{{Retry: "2000"}, {ID: "1", HasID: true, Data: frames[1].Data, HasData: true},
+			{Event: "caught-up", Data: "1", HasData: true}, {Comments: []string{"keep-alive"}}}
+		if fmt.Sprint(frames) != fmt.Sprint(want) || !strings.HasPrefix(frames[1].Data, "{") || strings.Contains(frames[1].Data, "\n") ||
+			!strings.Contains(frames[1].Data, `"data":{"multi":"line"}`) {
+			t.Fatalf("%s: first frames = %v\nwant retry, the event on one line, caught-up, keep-alive", path, frames)
 		}
 	}
 
@@ -104,7 +107,7 @@ func testSubscriptionMatchesOpenAPI(t *testing.T, store eventstore.Store) {
 
 func TestSubscriptionRefusesBadStartingPoints(t *testing.T) {
 	t.Parallel()
-	h := esthttp.New(panicStore{}, esthttp.Options{Feed: fanout.New(openSQLite(t), fanout.Options{})})
+	h := esthttp.New(panicStore{}, esthttp.Options{Feed: fanout.New(teststore.SQLite.Open(t), fanout.Options{})})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cases := []struct{ path, lastEventID string }{
@@ -128,24 +131,5 @@ func TestSubscriptionRefusesBadStartingPoints(t *testing.T) {
 		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s with Last-Event-ID %q: %d %s, want a 400 problem", tc.path, tc.lastEventID, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-	}
-}
-
-// readFrame reads one server-sent-events block, without its blank line.
-func readFrame(r *bufio.Reader) (string, error) {
-	var lines []string
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return "", err
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if line == "" {
-			if len(lines) == 0 {
-				continue
-			}
-			return strings.Join(lines, "\n"), nil
-		}
-		lines = append(lines, line)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
-	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // BenchmarkStore runs the store benchmarks every store shares (storetest);
@@ -22,7 +22,7 @@ const benchData = storetest.BenchData
 
 // BenchmarkStore runs the suite's store benchmarks on MySQL.
 func BenchmarkStore(b *testing.B) {
-	storetest.Benchmark(b, func(b *testing.B) eventstore.Store { return openStore(b, mysqltest.NewDatabase(b)) })
+	storetest.Benchmark(b, teststore.MySQL.Open)
 }
 
 func BenchmarkRawInsertParallel(b *testing.B) {

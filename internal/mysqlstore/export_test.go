@@ -1,5 +1,25 @@
 package mysqlstore
 
+import (
+	"context"
+	"database/sql"
+)
+
 // SetBeforeCommit installs a hook that runs inside every append transaction
 // just before COMMIT, with the log_head lock held.
 func (s *Store) SetBeforeCommit(f func()) { s.beforeCommit.Store(&f) }
+
+// Fences reports whether answers wait for a fence commit (see waitDurable):
+// true when the server's binary log is off.
+func (s *Store) Fences() bool { return s.fence }
+
+// FenceCommits is how many fence commits the database has recorded, by any
+// process.
+func (s *Store) FenceCommits(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.feed.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1").Scan(&n)
+	return n, err
+}
+
+// WritesPool is the writer's own pool.
+func (s *Store) WritesPool() *sql.DB { return s.writes }

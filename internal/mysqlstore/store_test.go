@@ -15,62 +15,14 @@ import (
 	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	dsns := map[eventstore.Store]string{}
-	storetest.Exercise(t, storetest.Backend{
-		Open: func(t *testing.T) eventstore.Store {
-			dsn := mysqltest.NewDatabase(t)
-			s := openStore(t, dsn)
-			mu.Lock()
-			dsns[s] = dsn
-			mu.Unlock()
-			return s
-		},
-		OpenAgain: func(t *testing.T, s eventstore.Store) eventstore.Store {
-			mu.Lock()
-			dsn := dsns[s]
-			mu.Unlock()
-			return openStore(t, dsn)
-		},
-		BeforeCommit: func(s eventstore.Store, f func()) { s.(*mysqlstore.Store).SetBeforeCommit(f) },
-		Exec: func(t *testing.T, s eventstore.Store, query string, args ...any) {
-			mu.Lock()
-			dsn := dsns[s]
-			mu.Unlock()
-			db, err := sql.Open("mysql", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Exec(query, args...); err != nil {
-				t.Fatalf("%s: %v", query, err)
-			}
-		},
-	})
-}
-
-// openStore opens and migrates a store on dsn, closed at cleanup.
-func openStore(t testing.TB, dsn string) *mysqlstore.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return s
+	b := teststore.MySQL.Backend
+	b.BeforeCommit = func(s eventstore.Store, f func()) { s.(*mysqlstore.Store).SetBeforeCommit(f) }
+	storetest.Exercise(t, b)
 }
 
 // TestConcurrentMigrations starts several stores on an empty database at
@@ -152,7 +104,7 @@ func TestRecordedAtNeverDecreasesAlongTheLog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dsn := mysqltest.NewDatabase(t)
-	s := openStore(t, dsn)
+	s := teststore.OpenMySQL(t, dsn)
 	db, err := sql.Open("mysql", dsn+"?parseTime=true&loc=UTC")
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/faultproxy"
 )
 
 // EnvDSN names the variable holding the server to test against.
@@ -66,4 +68,18 @@ func NewDatabase(t testing.TB) string {
 	})
 	cfg.DBName = name
 	return cfg.FormatDSN()
+}
+
+// NewDatabaseBehindProxy is NewDatabase reached through a fault proxy: the
+// DSN it returns connects through p, which the test can cut and restore to
+// take the database away and give it back.
+func NewDatabaseBehindProxy(t testing.TB) (dsn string, p *faultproxy.Proxy) {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(NewDatabase(t))
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	p = faultproxy.Start(t, cfg.Addr)
+	cfg.Addr = p.Addr()
+	return cfg.FormatDSN(), p
 }

@@ -2,37 +2,25 @@ package sqlitestore_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Exercise(t, storetest.Backend{
-		Open:         func(t *testing.T) eventstore.Store { return openStore(t, t.TempDir()) },
-		BeforeCommit: func(s eventstore.Store, f func()) { s.(*sqlitestore.Store).SetBeforeCommit(f) },
-		Exec: func(t *testing.T, s eventstore.Store, query string, args ...any) {
-			db, err := sql.Open("sqlite", s.(*sqlitestore.Store).Path()+"?_pragma=busy_timeout(5000)")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Exec(query, args...); err != nil {
-				t.Fatalf("%s: %v", query, err)
-			}
-		},
-	})
+	b := teststore.SQLite.Backend
+	b.BeforeCommit = func(s eventstore.Store, f func()) { s.(*sqlitestore.Store).SetBeforeCommit(f) }
+	storetest.Exercise(t, b)
 }
 
 // TestOneProcessPerDataDirectory: a second store on the same directory is
@@ -51,26 +39,7 @@ func TestOneProcessPerDataDirectory(t *testing.T) {
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	openStore(t, dir) // free again
-}
-
-func openStore(t testing.TB, dir string) *sqlitestore.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := sqlitestore.Open(ctx, dir, sqlitestore.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return s
+	teststore.OpenSQLite(t, dir) // free again
 }
 
 // TestAFullDiskIsUnavailableNotAnInternalError: what the database cannot do
@@ -78,7 +47,7 @@ func openStore(t testing.TB, dir string) *sqlitestore.Store {
 // ErrUnavailable, which clients see as 503 with Retry-After, not a 500.
 func TestAFullDiskIsUnavailableNotAnInternalError(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, t.TempDir())
+	s := teststore.OpenSQLite(t, t.TempDir())
 	if err := s.LimitPages(1); err != nil {
 		t.Fatal(err)
 	}

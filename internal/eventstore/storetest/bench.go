@@ -18,7 +18,7 @@ const BenchData = `{"sku":"A-1","qty":2,"price":{"amount":1999,"currency":"EUR"}
 //   - AppendParallel: 16 clients per CPU, one event per append, each to its own stream;
 //   - AppendSerial: one client, one event per append;
 //   - ReadStreamPage: one page of 1,000 events of one stream.
-func Benchmark(b *testing.B, open func(b *testing.B) eventstore.Store) {
+func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
 	b.Run("AppendParallel", func(b *testing.B) {
 		s := open(b)
 		b.SetParallelism(16)

@@ -21,7 +21,7 @@ import (
 type Backend struct {
 	// Open returns an empty, migrated store on a database of its own, and
 	// closes it when the test ends.
-	Open func(t *testing.T) eventstore.Store
+	Open func(t testing.TB) eventstore.Store
 	// OpenAgain opens another store on the database of s, as a second
 	// service process would. It is nil for a store that serves one process.
 	OpenAgain func(t *testing.T, s eventstore.Store) eventstore.Store

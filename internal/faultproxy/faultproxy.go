@@ -1,0 +1,117 @@
+// Package faultproxy forwards TCP connections to a server and can cut it
+// off, for tests of what a client does when its database goes away and comes
+// back: Cut closes the listener and every connection (the client finds the
+// server gone, connection refused), Restore listens on the same address again.
+package faultproxy
+
+import (
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Proxy is one forwarder on 127.0.0.1. It stops at the end of the test that
+// started it.
+type Proxy struct {
+	target string
+	addr   string
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	ln     net.Listener // nil while cut
+	conns  map[net.Conn]struct{}
+}
+
+// Start listens on 127.0.0.1:0 and forwards each connection to target.
+func Start(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("proxy: listen: %v", err)
+	}
+	p := &Proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p.serve(ln)
+	t.Cleanup(func() {
+		p.Cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// Addr is the address the proxy listens on, host:port.
+func (p *Proxy) Addr() string { return p.addr }
+
+func (p *Proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // cut
+			}
+			up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			if p.ln != ln { // cut meanwhile: this connection must not live on
+				p.mu.Unlock()
+				c.Close()
+				up.Close()
+				continue
+			}
+			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+			p.mu.Unlock()
+			p.wg.Go(func() { p.pipe(up, c) })
+			p.wg.Go(func() { p.pipe(c, up) })
+		}
+	})
+}
+
+func (p *Proxy) pipe(dst, src net.Conn) {
+	io.Copy(dst, src) //nolint:errcheck // either side closing ends the pair
+	dst.Close()
+	src.Close()
+	p.mu.Lock()
+	delete(p.conns, dst)
+	delete(p.conns, src)
+	p.mu.Unlock()
+}
+
+// Cut closes the listener and every open connection. Cutting a cut proxy
+// does nothing.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// Restore listens on the same address again. The port may have been taken as
+// an ephemeral port in between; it tries for a few seconds, then fails the
+// test.
+func (p *Proxy) Restore(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", p.addr)
+		if err == nil {
+			p.serve(ln)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,142 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestWaitDurableCommitsAWriteWhenTheBinaryLogIsOff checks the fence against
+// the server the tests run on.
+func TestWaitDurableCommitsAWriteWhenTheBinaryLogIsOff(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := teststore.OpenMySQL(t, mysqltest.NewDatabase(t))
+	counter := func() int64 {
+		n, err := s.FenceCommits(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := counter()
+	if err := s.Tail().WaitDurable(ctx, 1); err != nil {
+		t.Fatalf("WaitDurable: %v", err)
+	}
+	want := before
+	if s.Fences() {
+		want++
+	}
+	if got := counter(); got != want {
+		t.Fatalf("binary log on=%v: fence counter went from %d to %d, want %d", !s.Fences(), before, got, want)
+	}
+}
+
+// TestAnswersThatWriteNothingRestOnDurableCommits: with the binary log off,
+// another process's commit is visible a moment before it is on disk. Reads,
+// and appends that write nothing (a replay, a conflict), must not answer
+// from it until it is durable, so they fence first; what is already known
+// durable is not fenced again.
+func TestAnswersThatWriteNothingRestOnDurableCommits(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	a, other := teststore.OpenMySQL(t, dsn), teststore.OpenMySQL(t, dsn)
+	if !a.Fences() {
+		t.Skip("the binary log is on: commits are durable before they are visible")
+	}
+	counter := func() int64 {
+		n, err := a.FenceCommits(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	appendOther := func(req eventstore.AppendRequest) eventstore.AppendResult {
+		res, err := other.Append(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	fences := func(what string, want int64, fn func()) {
+		t.Helper()
+		before := counter()
+		fn()
+		if got := counter() - before; got != want {
+			t.Errorf("%s: %d fence commits, want %d", what, got, want)
+		}
+	}
+	stream := uuid.New()
+	batch := []eventstore.NewEvent{{ID: uuid.New(), Type: "T", Data: []byte("{}")}}
+	first := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: batch}
+	appendOther(first)
+	fences("a log read of another process's fresh commit", 1, func() {
+		page, err := a.ReadAll(ctx, eventstore.ReadAllOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range page.Events {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	fences("reading it again", 0, func() {
+		if _, err := a.Stream(ctx, stream); err != nil {
+			t.Fatal(err)
+		}
+	})
+	appendOther(eventstore.AppendRequest{StreamID: stream, Events: []eventstore.NewEvent{{Type: "T", Data: []byte("{}")}}})
+	fences("a stream description of a fresh commit", 1, func() {
+		if _, err := a.Stream(ctx, stream); err != nil {
+			t.Fatal(err)
+		}
+	})
+	appendOther(eventstore.AppendRequest{StreamID: stream, Events: []eventstore.NewEvent{{Type: "T", Data: []byte("{}")}}})
+	fences("a conflict answered from a fresh commit", 1, func() {
+		_, err := a.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{{Type: "T", Data: []byte("{}")}}})
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			t.Fatalf("append at a stale version: %v, want a wrong expected version", err)
+		}
+	})
+	replayed := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "T", Data: []byte("{}")}}}
+	appendOther(replayed)
+	fences("a replay answered from a fresh commit", 1, func() {
+		if res, err := a.Append(ctx, replayed); err != nil || !res.Duplicate {
+			t.Fatalf("replay: %+v, %v; want the stored result", res, err)
+		}
+	})
+}
+
+// TestWriterSessionsRunReadCommittedAndTakeStatementBatches: the append
+// transaction relies on both (see dialect).
+func TestWriterSessionsRunReadCommittedAndTakeStatementBatches(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	writes := teststore.OpenMySQL(t, mysqltest.NewDatabase(t)).WritesPool()
+	var level string
+	if err := writes.QueryRowContext(ctx, "SELECT @@tx_isolation").Scan(&level); err != nil {
+		if err := writes.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(&level); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if level != "READ-COMMITTED" {
+		t.Errorf("the writer's sessions run %s; want READ-COMMITTED", level)
+	}
+	rows, err := writes.QueryContext(ctx, "SELECT 1; SELECT 2")
+	if err != nil {
+		t.Fatalf("a two-statement query on the writer's pool: %v", err)
+	}
+	rows.Close()
+}
