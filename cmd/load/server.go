@@ -30,7 +30,7 @@ func buildAPI(ctx context.Context, dir string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/tributary-dev/tributary/cmd/api")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/api (run sseload inside the repository, or pass -api): %w\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/api (run the load tool inside the repository, or pass -api): %w\n%s", err, out)
 	}
 	return bin, nil
 }
@@ -54,7 +54,7 @@ type server struct {
 // until it listens. On error after the process started, it returns the
 // server too, for the caller to stop.
 func startServer(ctx context.Context, binary, dsn string) (*server, error) {
-	logFile, err := os.CreateTemp("", "sseload-server-*.log")
+	logFile, err := os.CreateTemp("", "load-server-*.log")
 	if err != nil {
 		return nil, fmt.Errorf("create the server log: %w", err)
 	}
