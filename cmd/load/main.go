@@ -3,6 +3,7 @@
 // database of its own, drives it over HTTP from 127.0.0.1, and stops it and
 // drops the database at the end, Ctrl-C included:
 //
+//	go run ./cmd/load compare -rounds 5 -duration 3s             # the service against the database beneath it
 //	go run ./cmd/load subscribers -subscribers 1000 -rate 200    # live subscriptions: 1 subscriber vs N
 //
 // "load <subcommand> -h" lists a subcommand's flags. docs/performance.md
@@ -26,6 +27,7 @@ var subcommands = []struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }{
+	{"compare", "the service over HTTP against the same work done straight through the database driver", runCompare},
 	{"subscribers", "live subscriptions on GET /events: 1 subscriber, then N, under the same steady writes", runSubscribers},
 }
 

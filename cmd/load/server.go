@@ -50,10 +50,11 @@ type server struct {
 	stopErr  error
 }
 
-// startServer starts binary on 127.0.0.1:0 for the database dsn and waits
-// until it listens. On error after the process started, it returns the
+// startServer starts binary on 127.0.0.1:0 with the store env selects
+// (TRIBUTARY_MYSQL_DSN, and TRIBUTARY_DATA_DIR for the embedded store) and
+// waits until it listens. On error after the process started, it returns the
 // server too, for the caller to stop.
-func startServer(ctx context.Context, binary, dsn string) (*server, error) {
+func startServer(ctx context.Context, binary string, env ...string) (*server, error) {
 	logFile, err := os.CreateTemp("", "load-server-*.log")
 	if err != nil {
 		return nil, fmt.Errorf("create the server log: %w", err)
@@ -67,9 +68,9 @@ func startServer(ctx context.Context, binary, dsn string) (*server, error) {
 	s.cmd = exec.Command(binary)
 	s.cmd.Env = append(environWithout("TRIBUTARY_"),
 		"TRIBUTARY_ADDR=127.0.0.1:0",
-		"TRIBUTARY_MYSQL_DSN="+dsn,
 		"TRIBUTARY_LOG_LEVEL=info",
 	)
+	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stdout = s.scan
 	s.cmd.Stderr = logFile
 	// Its own process group: Ctrl-C reaches this tool only, which then
