@@ -202,7 +202,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer raw.close()
 
-	srv, err := startServer(ctx, binary, storeEnv...)
+	// The access log is not parsed: that would cost this process CPU
+	// during the service's measurements only.
+	srv, err := startServer(ctx, binary, false, storeEnv...)
 	if srv != nil {
 		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
 	}

@@ -210,7 +210,7 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 		serverDSN = db.dsnVia(counter.Addr())
 	}
 
-	srv, err := startServer(ctx, binary, "TRIBUTARY_MYSQL_DSN="+serverDSN)
+	srv, err := startServer(ctx, binary, true, "TRIBUTARY_MYSQL_DSN="+serverDSN)
 	if srv != nil {
 		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
 	}
