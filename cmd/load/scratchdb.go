@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,10 +33,6 @@ func createDatabase(ctx context.Context, dsn string) (*database, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("-dsn: %w", err)
-	}
-	// The statement counter reads the protocol: it must be in the clear.
-	if (cfg.TLSConfig != "" && cfg.TLSConfig != "false") || cfg.TLS != nil || strings.Contains(cfg.FormatDSN(), "compress=") {
-		return nil, fmt.Errorf("-dsn: the load tool counts the server's statements on the wire, so it needs a DSN without tls and compress")
 	}
 	cfg.DBName = ""
 	admin, err := sql.Open("mysql", cfg.FormatDSN())

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/cmd/load/internal/stmtproxy"
 )
@@ -176,6 +179,13 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 
+	if cfg.countStatements {
+		// The statement counter reads the protocol: it must be in the clear.
+		dsn, err := mysql.ParseDSN(cfg.dsn)
+		if err == nil && ((dsn.TLSConfig != "" && dsn.TLSConfig != "false") || dsn.TLS != nil || strings.Contains(dsn.FormatDSN(), "compress=")) {
+			return fmt.Errorf("-dsn: -count-statements reads the server's statements on the wire, so it needs a DSN without tls and compress")
+		}
+	}
 	db, err := createDatabase(ctx, cfg.dsn)
 	if err != nil {
 		return err
