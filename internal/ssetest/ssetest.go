@@ -3,7 +3,7 @@
 // a server sends. Unlike EventSource it also reports the blocks that dispatch
 // nothing (comments, id-only and retry frames), so a test can see them.
 //
-// cmd/sseload has a parser of its own: a load generator's, allocation-free,
+// cmd/load subscribers has a parser of its own: a load generator's, allocation-free,
 // that skips what a load test does not look at.
 package ssetest
 

@@ -1,4 +1,11 @@
-package main
+// Package stmtproxy counts and times the statements one process sends to a
+// MySQL or MariaDB server: a TCP proxy between them, run in a child process
+// of the load tool (this same binary, "load statement-proxy").
+//
+// It exists until the server exports its own statement counts on /metrics;
+// then the load tool reads those and this package goes, with the
+// -count-statements flag of "load subscribers".
+package stmtproxy
 
 import (
 	"bufio"
@@ -13,7 +20,7 @@ import (
 	"time"
 )
 
-// MySQL client/server protocol command bytes that sseload counts.
+// MySQL client/server protocol command bytes that are counted.
 const (
 	comQuery       = 0x03
 	comStmtExecute = 0x17
@@ -28,7 +35,7 @@ const (
 // number 0 starts a command. A COM_QUERY is classified by its first word:
 // START TRANSACTION or BEGIN opens a transaction on its connection, COMMIT
 // or ROLLBACK ends it, and a SELECT outside a transaction is a plain read —
-// in a run of sseload, the live feed's (its tailer and the subscriptions'
+// in a run of "load subscribers", the live feed's (its tailer and the subscriptions'
 // catch-up), while the appends' reads are inside their transactions.
 // Executions of server-side prepared statements count as statements,
 // unclassified: the store interpolates parameters, so it sends none unless
@@ -90,14 +97,23 @@ func startStatementCounter(network, addr string) (*statementCounter, error) {
 // Addr is where the server under test should connect.
 func (c *statementCounter) Addr() string { return c.ln.Addr().String() }
 
+// Counts are cumulative statement counts at one moment.
+type Counts struct {
+	At         time.Time
+	Statements int64 // COM_QUERY and COM_STMT_EXECUTE
+	Selects    int64 // COM_QUERY starting with SELECT
+	Reads      int64 // of which outside a transaction
+	Commits    int64 // COMMIT statements
+}
+
 // counts returns the cumulative counts.
-func (c *statementCounter) counts() dbCounts {
-	return dbCounts{
-		at:         time.Now(),
-		statements: c.n.statements.Load(),
-		selects:    c.n.selects.Load(),
-		reads:      c.n.reads.Load(),
-		commits:    c.n.commits.Load(),
+func (c *statementCounter) counts() Counts {
+	return Counts{
+		At:         time.Now(),
+		Statements: c.n.statements.Load(),
+		Selects:    c.n.selects.Load(),
+		Reads:      c.n.reads.Load(),
+		Commits:    c.n.commits.Load(),
 	}
 }
 

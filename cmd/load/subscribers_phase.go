@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/cmd/load/internal/stmtproxy"
 )
 
 const (
@@ -25,10 +27,10 @@ const (
 
 // loadTest runs phases against one server.
 type loadTest struct {
-	cfg         config
+	cfg         subscribersConfig
 	srv         *server
 	db          *database
-	counter     *statementProxy // nil with -count-statements=false
+	counter     *stmtproxy.Proxy // nil with -count-statements=false
 	progress    func(format string, a ...any)
 	subClient   *http.Client
 	writeClient *http.Client
@@ -36,7 +38,7 @@ type loadTest struct {
 	head        int64    // the last position written so far
 }
 
-func newLoadTest(cfg config, srv *server, db *database, counter *statementProxy, progress func(string, ...any)) *loadTest {
+func newLoadTest(cfg subscribersConfig, srv *server, db *database, counter *stmtproxy.Proxy, progress func(string, ...any)) *loadTest {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	l := &loadTest{
 		cfg: cfg, srv: srv, db: db, counter: counter, progress: progress,
@@ -69,8 +71,9 @@ func (l *loadTest) close() {
 
 // snapshot is the cumulative counters at one moment.
 type snapshot struct {
-	db        dbCounts  // the whole database server's
-	own       proxyMark // the server under test's, from the statement proxy
+	db        dbCounts       // the whole database server's
+	own       dbCounts       // the server under test's, from the statement proxy
+	ownMark   stmtproxy.Mark // the same, with its place in the proxy's timings
 	serverCPU time.Duration
 	toolCPU   time.Duration // this process's and the proxy's
 	busy      time.Duration // the whole machine's
@@ -82,20 +85,23 @@ func (l *loadTest) snapshot(ctx context.Context) (snapshot, error) {
 	if s.db, err = l.db.counters(ctx); err != nil {
 		return s, err
 	}
-	if s.own, err = l.counter.mark(); err != nil {
+	if s.ownMark, err = l.counter.Mark(); err != nil {
 		return s, err
 	}
+	s.own = proxyCounts(s.ownMark.Counts)
 	if s.serverCPU, err = cpuTime(l.srv.pid()); err != nil {
 		return s, err
 	}
 	if s.toolCPU, err = cpuTime(os.Getpid()); err != nil {
 		return s, err
 	}
-	proxyCPU, err := l.counter.cpuTime()
-	if err != nil {
-		return s, err
+	if l.counter != nil {
+		proxyCPU, err := cpuTime(l.counter.Pid())
+		if err != nil {
+			return s, err
+		}
+		s.toolCPU += proxyCPU
 	}
-	s.toolCPU += proxyCPU
 	s.busy, err = machineBusy()
 	return s, err
 }
@@ -145,7 +151,7 @@ func (l *loadTest) phase(ctx context.Context, n int) (phaseResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.IdleDB, res.IdleGlobalDB = rate(idleFrom.own.counts, idleTo.own.counts), globalRateOf(idleFrom.db, idleTo.db)
+	res.IdleDB, res.IdleGlobalDB = rate(idleFrom.own, idleTo.own), globalRateOf(idleFrom.db, idleTo.db)
 	if res.RSSIdleKiB, err = residentKiB(pid); err != nil {
 		return res, err
 	}
@@ -162,12 +168,12 @@ func (l *loadTest) phase(ctx context.Context, n int) (phaseResult, error) {
 	}
 	elapsed := ww.to.db.at.Sub(ww.from.db.at)
 	res.WindowSeconds = elapsed.Seconds()
-	res.DB, res.GlobalDB = rate(ww.from.own.counts, ww.to.own.counts), globalRateOf(ww.from.db, ww.to.db)
+	res.DB, res.GlobalDB = rate(ww.from.own, ww.to.own), globalRateOf(ww.from.db, ww.to.db)
 	res.ServerCPUCores = (ww.to.serverCPU - ww.from.serverCPU).Seconds() / elapsed.Seconds()
 	res.ToolCPUCores = (ww.to.toolCPU - ww.from.toolCPU).Seconds() / elapsed.Seconds()
 	res.OtherCPUCores = (ww.to.busy-ww.from.busy).Seconds()/elapsed.Seconds() - res.ServerCPUCores - res.ToolCPUCores
 	res.ServerAppend = summarise(l.srv.appendDurations(ww.from.db.at, ww.to.db.at))
-	dbWait, between := l.counter.timingsBetween(ww.from.own, ww.to.own)
+	dbWait, between := l.counter.TimingsBetween(ww.from.ownMark, ww.to.ownMark)
 	res.TxDBWait, res.TxBetween = summarise(dbWait), summarise(between)
 	res.RSSPeakKiB = max(ww.peakKiB, res.RSSIdleKiB)
 
@@ -346,4 +352,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// proxyCounts converts the statement proxy's counts.
+func proxyCounts(c stmtproxy.Counts) dbCounts {
+	return dbCounts{at: c.At, statements: c.Statements, selects: c.Selects, reads: c.Reads, commits: c.Commits}
 }

@@ -58,7 +58,7 @@ type phaseResult struct {
 	// ServerCPUPerDeliveryUs is the server's CPU time over the window per
 	// (subscriber, event) written in it, the appends' share included.
 	ServerCPUPerDeliveryUs float64 `json:"server_cpu_per_delivery_us"`
-	ToolCPUCores           float64 `json:"sseload_cpu_cores"`
+	ToolCPUCores           float64 `json:"tool_cpu_cores"`
 	OtherCPUCores          float64 `json:"other_cpu_cores"` // the rest of the machine: the database, and anything else running
 
 	RSSBeforeKiB int64 `json:"rss_before_kib"` // before the subscribers connected
@@ -225,7 +225,7 @@ type reportSettings struct {
 	CountStatements bool    `json:"count_statements"`
 }
 
-func reportConfig(c config) reportSettings {
+func reportConfig(c subscribersConfig) reportSettings {
 	return reportSettings{c.subscribers, c.rate, c.duration.Seconds(), c.warmup.Seconds(), c.settle.Seconds(),
 		c.writers, c.streams, runtime.NumCPU(), c.countStatements}
 }
@@ -291,7 +291,7 @@ func (r *report) writeJSON(w io.Writer) error {
 // means something.
 func (r *report) writeTable(w io.Writer) error {
 	c := r.Config
-	fmt.Fprintf(w, "\nsseload: GET /events, 1 vs %d subscribers; %g appends/s for %gs after %gs warm-up (%d writers, %d streams); %d CPUs\n\n",
+	fmt.Fprintf(w, "\nload subscribers: GET /events, 1 vs %d subscribers; %g appends/s for %gs after %gs warm-up (%d writers, %d streams); %d CPUs\n\n",
 		c.Subscribers, c.Rate, c.DurationSeconds, c.WarmupSeconds, c.Writers, c.Streams, c.CPUs)
 	if len(r.Phases) != 2 {
 		return fmt.Errorf("report: expected 2 phases, got %d", len(r.Phases))
@@ -371,7 +371,7 @@ func (r *report) writeTable(w io.Writer) error {
 	row("server CPU (cores)", fmt.Sprintf("%.2f", one.ServerCPUCores), fmt.Sprintf("%.2f", n.ServerCPUCores),
 		x(one.ServerCPUCores, n.ServerCPUCores))
 	row("  per event × subscriber", fmt.Sprintf("%.1f µs", one.ServerCPUPerDeliveryUs), fmt.Sprintf("%.1f µs", n.ServerCPUPerDeliveryUs), "")
-	row("sseload CPU (cores), proxy included", fmt.Sprintf("%.2f", one.ToolCPUCores), fmt.Sprintf("%.2f", n.ToolCPUCores), "")
+	row("load tool CPU (cores), proxy included", fmt.Sprintf("%.2f", one.ToolCPUCores), fmt.Sprintf("%.2f", n.ToolCPUCores), "")
 	row("rest of the machine CPU (cores)", fmt.Sprintf("%.2f", one.OtherCPUCores), fmt.Sprintf("%.2f", n.OtherCPUCores), "")
 	a, b = each(func(p phaseResult) string {
 		return strings.Join([]string{mib(p.RSSBeforeKiB), mib(p.RSSIdleKiB), mib(p.RSSPeakKiB), mib(p.RSSEndKiB), mib(p.RSSAfterKiB)}, " / ")

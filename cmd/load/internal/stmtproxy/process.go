@@ -1,4 +1,4 @@
-package main
+package stmtproxy
 
 import (
 	"bufio"
@@ -10,22 +10,24 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"syscall"
 	"time"
 )
 
-// proxyCommand is the hidden first argument that makes this binary run as
-// the statement proxy: sseload statement-proxy NETWORK ADDRESS.
-const proxyCommand = "statement-proxy"
+// Command is the hidden first argument that makes the load tool run as the
+// statement proxy: load statement-proxy NETWORK ADDRESS. Its main must hand
+// such a call to RunChild.
+const Command = "statement-proxy"
 
 // proxyTimeout bounds each exchange with the proxy process.
 const proxyTimeout = 10 * time.Second
 
-// statementProxy runs a statementCounter in a child process (this same
-// binary), so that the statements of the server under test, which pass
+// Proxy runs a statement counter in a child process (this same binary), so
+// that the statements of the server under test, which pass
 // through it twice each, do not queue behind a thousand subscriber
 // goroutines in this process. It is asked for its counts over its stdin and
 // answers one JSON line on its stdout; it exits when its stdin closes.
-type statementProxy struct {
+type Proxy struct {
 	addr    string
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -36,9 +38,9 @@ type statementProxy struct {
 	dbWait, between []time.Duration // every timing received so far
 }
 
-// proxyMark is the proxy's counts at one moment, with marks in its timings.
-type proxyMark struct {
-	counts            dbCounts
+// Mark is the proxy's counts at one moment, with marks in its timings.
+type Mark struct {
+	Counts            Counts
 	dbWaits, betweens int
 }
 
@@ -54,9 +56,9 @@ type proxyReply struct {
 	BetweenNs  []int64 `json:"between_ns,omitempty"`
 }
 
-// startStatementProxy starts the proxy process in front of the database
-// server at network/addr and waits until it listens.
-func startStatementProxy(network, addr string) (*statementProxy, error) {
+// Start starts the proxy process in front of the database server at
+// network/addr, with attr (nil for none), and waits until it listens.
+func Start(network, addr string, attr *syscall.SysProcAttr) (*Proxy, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("statement proxy: find this binary: %w", err)
@@ -69,10 +71,10 @@ func startStatementProxy(network, addr string) (*statementProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &statementProxy{toChild: childIn, pipe: childOut, replies: bufio.NewReaderSize(childOut, 64<<10), exited: make(chan struct{})}
-	p.cmd = exec.Command(self, proxyCommand, network, addr)
+	p := &Proxy{toChild: childIn, pipe: childOut, replies: bufio.NewReaderSize(childOut, 64<<10), exited: make(chan struct{})}
+	p.cmd = exec.Command(self, Command, network, addr)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = toChild, fromChild, os.Stderr
-	p.cmd.SysProcAttr = childProcAttr()
+	p.cmd.SysProcAttr = attr
 	err = p.cmd.Start()
 	toChild.Close()
 	fromChild.Close()
@@ -104,28 +106,28 @@ func pipe() (r, w *os.File, err error) {
 }
 
 // Addr is where the server under test should connect.
-func (p *statementProxy) Addr() string { return p.addr }
+func (p *Proxy) Addr() string { return p.addr }
 
-// cpuTime returns the CPU time the proxy process has used; none if p is nil.
-func (p *statementProxy) cpuTime() (time.Duration, error) {
+// Pid is the proxy process's id; 0 if p is nil.
+func (p *Proxy) Pid() int {
 	if p == nil {
-		return 0, nil
+		return 0
 	}
-	return cpuTime(p.cmd.Process.Pid)
+	return p.cmd.Process.Pid
 }
 
-// mark asks the proxy for its counts. A nil proxy has counted nothing.
-func (p *statementProxy) mark() (proxyMark, error) {
+// Mark asks the proxy for its counts. A nil proxy has counted nothing.
+func (p *Proxy) Mark() (Mark, error) {
 	if p == nil {
-		return proxyMark{counts: dbCounts{at: time.Now()}}, nil
+		return Mark{Counts: Counts{At: time.Now()}}, nil
 	}
 	at := time.Now()
 	if _, err := p.toChild.Write([]byte("counts\n")); err != nil {
-		return proxyMark{}, fmt.Errorf("statement proxy: %w", err)
+		return Mark{}, fmt.Errorf("statement proxy: %w", err)
 	}
 	r, err := p.read()
 	if err != nil {
-		return proxyMark{}, err
+		return Mark{}, err
 	}
 	for _, ns := range r.DBWaitNs {
 		p.dbWait = append(p.dbWait, time.Duration(ns))
@@ -133,22 +135,24 @@ func (p *statementProxy) mark() (proxyMark, error) {
 	for _, ns := range r.BetweenNs {
 		p.between = append(p.between, time.Duration(ns))
 	}
-	return proxyMark{
-		counts:   dbCounts{at: at, statements: r.Statements, selects: r.Selects, reads: r.Reads, commits: r.Commits},
+	return Mark{
+		Counts:   Counts{At: at, Statements: r.Statements, Selects: r.Selects, Reads: r.Reads, Commits: r.Commits},
 		dbWaits:  len(p.dbWait),
 		betweens: len(p.between),
 	}, nil
 }
 
-// timingsBetween returns the statement timings recorded between two marks.
-func (p *statementProxy) timingsBetween(from, to proxyMark) (dbWait, between []time.Duration) {
+// TimingsBetween returns the statement timings recorded between two marks:
+// per statement of a transaction, how long the database took to start
+// answering it, and how long the client then took to send the next one.
+func (p *Proxy) TimingsBetween(from, to Mark) (dbWait, between []time.Duration) {
 	if p == nil {
 		return nil, nil
 	}
 	return slices.Clone(p.dbWait[from.dbWaits:to.dbWaits]), slices.Clone(p.between[from.betweens:to.betweens])
 }
 
-func (p *statementProxy) read() (proxyReply, error) {
+func (p *Proxy) read() (proxyReply, error) {
 	p.pipe.SetReadDeadline(time.Now().Add(proxyTimeout)) //nolint:errcheck // pipes support deadlines on Linux; elsewhere it waits
 	line, err := p.replies.ReadBytes('\n')
 	if err != nil {
@@ -163,7 +167,7 @@ func (p *statementProxy) read() (proxyReply, error) {
 
 // Close ends the proxy process: it exits when its stdin closes, or is
 // killed after a few seconds.
-func (p *statementProxy) Close() {
+func (p *Proxy) Close() {
 	if p == nil {
 		return
 	}
@@ -177,12 +181,12 @@ func (p *statementProxy) Close() {
 	p.pipe.Close()
 }
 
-// runStatementProxy is the proxy process: args are the database server's
-// network and address. It answers each line of stdin with a proxyReply on
-// stdout, and returns when stdin ends.
-func runStatementProxy(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+// RunChild is the proxy process: args are the database server's network
+// and address. It answers each line of stdin with a proxyReply on stdout,
+// and returns when stdin ends.
+func RunChild(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) != 2 {
-		return errors.New("usage: sseload " + proxyCommand + " NETWORK ADDRESS (started by sseload itself)")
+		return errors.New("usage: load " + Command + " NETWORK ADDRESS (started by the load tool itself)")
 	}
 	c, err := startStatementCounter(args[0], args[1])
 	if err != nil {
@@ -200,7 +204,7 @@ func runStatementProxy(ctx context.Context, args []string, stdin io.Reader, stdo
 		toDB, toBetween := c.timings()
 		dbWait, between := c.timingsBetween(sentDB, sentBetween, toDB, toBetween)
 		sentDB, sentBetween = toDB, toBetween
-		r := proxyReply{Statements: n.statements, Selects: n.selects, Reads: n.reads, Commits: n.commits}
+		r := proxyReply{Statements: n.Statements, Selects: n.Selects, Reads: n.Reads, Commits: n.Commits}
 		for _, d := range dbWait {
 			r.DBWaitNs = append(r.DBWaitNs, int64(d))
 		}
@@ -212,4 +216,11 @@ func runStatementProxy(ctx context.Context, args []string, stdin io.Reader, stdo
 		}
 	}
 	return lines.Err()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

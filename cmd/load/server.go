@@ -30,7 +30,7 @@ func buildAPI(ctx context.Context, dir string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/tributary-dev/tributary/cmd/api")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/api (run sseload inside the repository, or pass -api): %w\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/api (run the load tool inside the repository, or pass -api): %w\n%s", err, out)
 	}
 	return bin, nil
 }
@@ -50,26 +50,30 @@ type server struct {
 	stopErr  error
 }
 
-// startServer starts binary on 127.0.0.1:0 for the database dsn and waits
-// until it listens. On error after the process started, it returns the
-// server too, for the caller to stop.
-func startServer(ctx context.Context, binary, dsn string) (*server, error) {
-	logFile, err := os.CreateTemp("", "sseload-server-*.log")
+// startServer starts binary on 127.0.0.1:0 with the store env selects
+// (TRIBUTARY_MYSQL_DSN, and TRIBUTARY_DATA_DIR for the embedded store) and
+// waits until it listens. With requests false, the access log's lines of
+// successful requests are copied to the log but not parsed, which costs
+// this process less CPU: appendDurations and subscriptionsEnded then know
+// nothing. On error after the process started, it returns the server too,
+// for the caller to stop.
+func startServer(ctx context.Context, binary string, requests bool, env ...string) (*server, error) {
+	logFile, err := os.CreateTemp("", "load-server-*.log")
 	if err != nil {
 		return nil, fmt.Errorf("create the server log: %w", err)
 	}
 	s := &server{
 		logPath: logFile.Name(),
 		log:     logFile,
-		scan:    &logScanner{out: logFile, addr: make(chan string, 1)},
+		scan:    &logScanner{out: logFile, addr: make(chan string, 1), skipRequests: !requests},
 		exited:  make(chan struct{}),
 	}
 	s.cmd = exec.Command(binary)
 	s.cmd.Env = append(environWithout("TRIBUTARY_"),
 		"TRIBUTARY_ADDR=127.0.0.1:0",
-		"TRIBUTARY_MYSQL_DSN="+dsn,
 		"TRIBUTARY_LOG_LEVEL=info",
 	)
+	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stdout = s.scan
 	s.cmd.Stderr = logFile
 	// Its own process group: Ctrl-C reaches this tool only, which then
@@ -185,9 +189,10 @@ type logSummary struct {
 // the address of the "listening" line, counts warnings and errors, and keeps
 // how long the server took for each append, from its access log.
 type logScanner struct {
-	out     *os.File
-	addr    chan string
-	partial []byte
+	out          *os.File
+	addr         chan string
+	partial      []byte
+	skipRequests bool // count INFO "request" lines, parse nothing else of them
 
 	mu       sync.Mutex
 	summary  logSummary
@@ -233,6 +238,9 @@ func (l *logScanner) line(b []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.summary.Lines++
+	if l.skipRequests && bytes.Contains(b, []byte(`"level":"INFO","msg":"request"`)) {
+		return
+	}
 	if err := json.Unmarshal(b, &rec); err != nil {
 		// Not a log record: a panic or a runtime message, worth reading.
 		rec.Level = "ERROR"

@@ -84,7 +84,7 @@ func (s *subscriber) read(ctx context.Context, client *http.Client, url string, 
 	})
 }
 
-// frame is what sseload needs of one server-sent event.
+// frame is what the subscribers need of one server-sent event.
 type frame struct {
 	id    int64
 	hasID bool
@@ -127,7 +127,7 @@ func readFrames(r *bufio.Reader, fn func(frame)) error {
 			f.data = true
 			fields++
 		default:
-			fields++ // retry, or a field sseload does not use
+			fields++ // retry, or a field not used here
 		}
 		for errors.Is(err, bufio.ErrBufferFull) { // the rest of a long line
 			_, err = r.ReadSlice('\n')

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,10 +34,6 @@ func createDatabase(ctx context.Context, dsn string) (*database, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-dsn: %w", err)
 	}
-	// The statement counter reads the protocol: it must be in the clear.
-	if (cfg.TLSConfig != "" && cfg.TLSConfig != "false") || cfg.TLS != nil || strings.Contains(cfg.FormatDSN(), "compress=") {
-		return nil, fmt.Errorf("-dsn: sseload counts the server's statements on the wire, so it needs a DSN without tls and compress")
-	}
 	cfg.DBName = ""
 	admin, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
@@ -54,7 +49,7 @@ func createDatabase(ctx context.Context, dsn string) (*database, error) {
 	}
 	var b [6]byte
 	rand.Read(b[:])
-	name := "sseload_" + hex.EncodeToString(b[:])
+	name := "load_" + hex.EncodeToString(b[:])
 	// A database name cannot be a placeholder; this one is made of hex digits here.
 	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
 		conn.Close()

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// "load compare" measures how close the service comes to the database
+// beneath it, the measure of issue 12. It starts the real server on a
+// database of its own and, on a second scratch database with the same
+// schema (migrated by the same code), does the same work straight through
+// the database driver, with the service's driver settings: the "raw"
+// figures, what the database can do without Tributary in front of it.
+//
+//	go run ./cmd/load compare -rounds 5 -duration 3s             # MySQL/MariaDB at -dsn
+//	go run ./cmd/load compare -store sqlite -rounds 5 -duration 3s
+//
+// Each measurement runs on both sides, one after the other, in every round
+// (the side that goes first alternates), so both see the same machine; the
+// figures are the medians over the rounds, and each ratio is the median of
+// the rounds' service ÷ raw throughput. A ratio of 1 means the service does
+// the work as fast as the database alone. The measurements:
+//
+//   - append, 1, 8 and 32 clients: raw, one single-row INSERT per event,
+//     auto-committed (one durable transaction per event), each client its
+//     own stream; the service, one POST of one event with If-Match the
+//     version the client knows, each client its own stream.
+//   - append 100-event batches, 1 client: raw, one 100-row INSERT
+//     transaction; the service, one POST of 100 events.
+//   - read a 10,000-event stream in pages of 1,000: raw, ten SELECTs by
+//     stream and version range; the service, GET /streams/{id}/events with
+//     limit=1000, following Link rel="next".
+//   - read the log's first 10,000 events in pages of 1,000: raw, ten
+//     SELECTs by position; the service, GET /events, following the links.
+//
+// Raw positions come from a counter in this process, not from a lock held
+// to COMMIT: that ordering is the work the service adds (see the README).
+// On SQLite, raw writes go through one connection, as the service's do: it
+// serialises writers anyway, and several connections would only wait in
+// its busy handler.
+
+// compareConfig is what the flags of "load compare" set.
+type compareConfig struct {
+	store    string // "mysql" or "sqlite"
+	dsn      string
+	api      string
+	rounds   int
+	duration time.Duration
+	warmup   time.Duration
+	json     bool
+}
+
+func parseCompareFlags(args []string, stderr io.Writer) (compareConfig, error) {
+	var c compareConfig
+	fs := flag.NewFlagSet("load compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: load compare [flags]\n\nMeasures the service over HTTP against the same work done straight through the database driver,\ninterleaved in rounds, and prints a markdown table with the targets of issue 12.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.store, "store", "mysql", "the store to measure: mysql (the server at -dsn) or sqlite (the embedded store, in a temporary directory)")
+	fs.StringVar(&c.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (go-sql-driver DSN) on which to create two temporary databases")
+	fs.StringVar(&c.api, "api", "", "server binary to run (default: go build ./cmd/api into a temporary directory)")
+	fs.IntVar(&c.rounds, "rounds", 5, "rounds; every measurement runs once per round on each side, and the medians are reported")
+	fs.DurationVar(&c.duration, "duration", 3*time.Second, "measured time of each measurement on each side")
+	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured time before each measurement")
+	fs.BoolVar(&c.json, "json", false, "print the results as JSON instead of a markdown table")
+	if err := fs.Parse(args); err != nil {
+		return compareConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return compareConfig{}, fmt.Errorf("unexpected argument %q; see load compare -h", fs.Arg(0))
+	}
+	var errs []error
+	if c.store != "mysql" && c.store != "sqlite" {
+		errs = append(errs, fmt.Errorf("-store must be mysql or sqlite, got %q", c.store))
+	}
+	if c.rounds < 1 || c.rounds > 20 {
+		errs = append(errs, fmt.Errorf("-rounds must be 1 to 20, got %d", c.rounds))
+	}
+	if c.duration < 50*time.Millisecond || c.duration > 2*time.Minute {
+		errs = append(errs, fmt.Errorf("-duration must be 50ms to 2m, got %s", c.duration))
+	}
+	if c.warmup < 0 || c.warmup > 30*time.Second {
+		errs = append(errs, fmt.Errorf("-warmup must be 0 to 30s, got %s", c.warmup))
+	}
+	return c, errors.Join(errs...)
+}
+
+// op does one unit of work for client number client (0 ≤ client < the
+// measurement's clients) and returns how many events it wrote or read.
+type op func(ctx context.Context, client int) (events int, err error)
+
+// side is one way of doing the work: straight through the driver, or
+// through the service. Each method prepares a fresh run of one measurement
+// (new streams for appends) and returns its op.
+type side interface {
+	appends(clients, batch int) op
+	readStream() op
+	readLog() op
+}
+
+// measurement is one row of the table.
+type measurement struct {
+	Key     string  `json:"key"`
+	Name    string  `json:"name"`
+	Op      string  `json:"op"` // what one latency sample is
+	Clients int     `json:"clients"`
+	Target  float64 `json:"target,omitempty"` // issue 12's lowest acceptable service ÷ raw; 0: none
+	prepare func(s side) op
+}
+
+// measurements are the rows, in order, with the targets of issue 12.
+func measurements() []measurement {
+	appends := func(clients, batch int) func(side) op {
+		return func(s side) op { return s.appends(clients, batch) }
+	}
+	return []measurement{
+		{Key: "append_1", Name: "append 1 event, 1 client", Op: "append", Clients: 1, Target: 0.6, prepare: appends(1, 1)},
+		{Key: "append_8", Name: "append 1 event, 8 clients", Op: "append", Clients: 8, Target: 0.8, prepare: appends(8, 1)},
+		{Key: "append_32", Name: "append 1 event, 32 clients", Op: "append", Clients: 32, Target: 1.0, prepare: appends(32, 1)},
+		{Key: "batch_100", Name: "append 100-event batches, 1 client", Op: "batch", Clients: 1, Target: 0.6, prepare: appends(1, batchSize)},
+		{Key: "read_stream", Name: "read a 10,000-event stream, pages of 1,000", Op: "10,000 events", Clients: 1, Target: 0.5,
+			prepare: func(s side) op { return s.readStream() }},
+		{Key: "read_log", Name: "read 10,000 events of the log, pages of 1,000", Op: "10,000 events", Clients: 1,
+			prepare: func(s side) op { return s.readLog() }},
+	}
+}
+
+const (
+	batchSize  = 100
+	readEvents = 10000 // events in the stream that is read, and read from the log
+	pageSize   = 1000
+	// opTimeout bounds one op; an op that takes longer fails the run.
+	opTimeout = 30 * time.Second
+	// eventData is the payload of every event written: about 60 bytes of
+	// JSON, as in the store benchmarks (storetest.BenchData).
+	eventData  = `{"sku":"A-1","qty":2,"price":{"amount":1999,"currency":"EUR"}}`
+	streamType = "order"
+	eventType  = "ItemAdded"
+)
+
+// runCompare runs "load compare".
+func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseCompareFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "load compare: "+format+"\n", a...)
+	}
+	tmp, err := os.MkdirTemp("", "load-compare-")
+	if err != nil {
+		return fmt.Errorf("make temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	binary := cfg.api
+	if binary == "" {
+		progress("building ./cmd/api")
+		if binary, err = buildAPI(ctx, tmp); err != nil {
+			return err
+		}
+	}
+
+	// The raw side, and the server's store.
+	var raw *rawSide
+	var storeEnv []string
+	if cfg.store == "mysql" {
+		serverDB, err := createDatabase(ctx, cfg.dsn)
+		if err != nil {
+			return err
+		}
+		defer dropDatabase(serverDB, progress)
+		rawDB, err := createDatabase(ctx, cfg.dsn)
+		if err != nil {
+			return err
+		}
+		defer dropDatabase(rawDB, progress)
+		progress("created databases %s (the service's) and %s (raw)", serverDB.name, rawDB.name)
+		if raw, err = openRawMySQL(ctx, rawDB.dsn()); err != nil {
+			return err
+		}
+		storeEnv = []string{"TRIBUTARY_MYSQL_DSN=" + serverDB.dsn()}
+	} else {
+		if raw, err = openRawSQLite(ctx, filepath.Join(tmp, "raw")); err != nil {
+			return err
+		}
+		storeEnv = []string{"TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR=" + filepath.Join(tmp, "service")}
+	}
+	defer raw.close()
+
+	// The access log is not parsed: that would cost this process CPU
+	// during the service's measurements only.
+	srv, err := startServer(ctx, binary, false, storeEnv...)
+	if srv != nil {
+		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
+	}
+	if err != nil {
+		return err
+	}
+	progress("server pid %d listening on %s; log in %s", srv.pid(), srv.url, srv.logPath)
+	svc := newServiceSide(srv.url)
+	defer svc.close()
+
+	progress("writing the %d-event stream both sides read", readEvents)
+	if err := raw.seed(ctx); err != nil {
+		return err
+	}
+	if err := svc.seed(ctx); err != nil {
+		return err
+	}
+
+	rep := compareReport{Config: compareSettings{
+		Store: cfg.store, Rounds: cfg.rounds, DurationSeconds: cfg.duration.Seconds(), WarmupSeconds: cfg.warmup.Seconds(),
+		Database: raw.version, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), ServerLog: srv.logPath,
+	}}
+	for _, m := range measurements() {
+		rep.Results = append(rep.Results, compareResult{measurement: m})
+	}
+	usage0, err := takeCPUUsage(srv.pid())
+	if err != nil {
+		progress("machine CPU not measured: %s", err.Error())
+	}
+	for round := range cfg.rounds {
+		for i := range rep.Results {
+			r := &rep.Results[i]
+			sides := []struct {
+				name string
+				s    side
+				to   *[]sideRun
+			}{{"raw", raw, &r.rawRuns}, {"service", svc, &r.serviceRuns}}
+			if round%2 == 1 {
+				slices.Reverse(sides)
+			}
+			for _, s := range sides {
+				if err := srv.running(); err != nil {
+					return err
+				}
+				run, err := measure(ctx, r.Clients, cfg.warmup, cfg.duration, r.prepare(s.s))
+				if err != nil {
+					return fmt.Errorf("round %d, %s, %s: %w", round+1, r.Name, s.name, err)
+				}
+				*s.to = append(*s.to, run)
+			}
+			rr, sr := r.rawRuns[round], r.serviceRuns[round]
+			progress("round %d/%d: %-46s raw %8.0f events/s, service %8.0f events/s: %.2f×",
+				round+1, cfg.rounds, r.Name, rr.EventsPerSec, sr.EventsPerSec, sr.EventsPerSec/rr.EventsPerSec)
+		}
+	}
+	if usage1, err := takeCPUUsage(srv.pid()); err == nil && usage0.at != (time.Time{}) {
+		rep.CPU = usage1.since(usage0)
+	}
+
+	progress("stopping the server")
+	stopErr := srv.stop()
+	rep.finish(srv.logSummary(), stopErr)
+	if cfg.json {
+		err = rep.writeJSON(stdout)
+	} else {
+		err = rep.writeMarkdown(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("%d problem(s) found; see the report and the server log %s", len(rep.Problems), srv.logPath)
+	}
+	return nil
+}
+
+func dropDatabase(db *database, progress func(string, ...any)) {
+	if err := db.drop(); err != nil {
+		progress("%s", err.Error())
+	}
+}
+
+// sideRun is one measurement on one side in one round.
+type sideRun struct {
+	Ops          int     `json:"ops"`
+	Events       int     `json:"events"`
+	EventsPerSec float64 `json:"events_per_sec"`
+	P50Ms        float64 `json:"p50_ms"` // per op
+	P99Ms        float64 `json:"p99_ms"`
+}
+
+// sample is one op as a client saw it.
+type sample struct {
+	end    time.Time
+	took   time.Duration
+	events int
+}
+
+// measure runs op on clients goroutines, each back to back, for warmup
+// plus duration, and sums up the ops that ended within the measured window.
+// The first error stops every client and is returned.
+func measure(ctx context.Context, clients int, warmup, duration time.Duration, op op) (sideRun, error) {
+	start := time.Now()
+	from, to := start.Add(warmup), start.Add(warmup+duration)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	samples := make([][]sample, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for time.Now().Before(to) && ctx.Err() == nil {
+				opCtx, done := context.WithTimeout(ctx, opTimeout)
+				t0 := time.Now()
+				n, err := op(opCtx, c)
+				end := time.Now()
+				done()
+				if err != nil {
+					cancel(err)
+					return
+				}
+				samples[c] = append(samples[c], sample{end: end, took: end.Sub(t0), events: n})
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return sideRun{}, err
+	}
+	var run sideRun
+	var took []time.Duration
+	for _, ss := range samples {
+		for _, s := range ss {
+			if s.end.Before(from) || s.end.After(to) {
+				continue
+			}
+			run.Ops++
+			run.Events += s.events
+			took = append(took, s.took)
+		}
+	}
+	if run.Ops == 0 {
+		return run, fmt.Errorf("no op finished within the %s measured; raise -duration", duration)
+	}
+	run.EventsPerSec = float64(run.Events) / duration.Seconds()
+	l := summarise(took)
+	run.P50Ms, run.P99Ms = l.P50Ms, l.P99Ms
+	return run, nil
+}

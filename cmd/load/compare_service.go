@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// serviceSide does the work through the server under test, over HTTP.
+type serviceSide struct {
+	url    string
+	client *http.Client
+	seeded uuid.UUID // the stream both reads read
+	bodies map[int][]byte
+}
+
+func newServiceSide(url string) *serviceSide {
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	return &serviceSide{
+		url: url,
+		client: &http.Client{Transport: &http.Transport{
+			Proxy:               nil, // traffic only to 127.0.0.1
+			DialContext:         dialer.DialContext,
+			MaxIdleConnsPerHost: 64, // a kept-alive connection per client
+			DisableCompression:  true,
+		}},
+		bodies: map[int][]byte{},
+	}
+}
+
+func (s *serviceSide) close() { s.client.CloseIdleConnections() }
+
+// body returns the request body of an append of n events.
+func (s *serviceSide) body(n int) []byte {
+	if b, ok := s.bodies[n]; ok {
+		return b
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"stream_type":"` + streamType + `","events":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"type":"` + eventType + `","data":` + eventData + `}`)
+	}
+	b.WriteString("]}")
+	s.bodies[n] = b.Bytes()
+	return b.Bytes()
+}
+
+// append posts n events to stream, expecting it at version, and returns
+// its new version.
+func (s *serviceSide) append(ctx context.Context, stream uuid.UUID, version int64, body []byte, n int) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/streams/"+stream.String()+"/events", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("If-Match", `"`+strconv.FormatInt(version, 10)+`"`)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, fmt.Errorf("append to %s: read the response: %w", stream, err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return 0, fmt.Errorf("append to %s at version %d: %s, expected 201 Created: %s", stream, version, resp.Status, truncate(string(b), 300))
+	}
+	want := version + int64(n)
+	if tag := resp.Header.Get("ETag"); tag != `"`+strconv.FormatInt(want, 10)+`"` {
+		return 0, fmt.Errorf("append to %s: ETag %s, expected \"%d\"", stream, tag, want)
+	}
+	return want, nil
+}
+
+// seed writes the stream both reads read, in appends of pageSize events:
+// on a fresh store, the log's first readEvents positions.
+func (s *serviceSide) seed(ctx context.Context) error {
+	s.seeded = uuid.New()
+	body := s.body(pageSize)
+	for v := int64(0); v < readEvents; v += pageSize {
+		if _, err := s.append(ctx, s.seeded, v, body, pageSize); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *serviceSide) appends(clients, batch int) op {
+	streams := make([]uuid.UUID, clients)
+	versions := make([]int64, clients) // each used by its client's goroutine only
+	for i := range streams {
+		streams[i] = uuid.New()
+	}
+	body := s.body(batch)
+	return func(ctx context.Context, c int) (int, error) {
+		v, err := s.append(ctx, streams[c], versions[c], body, batch)
+		if err != nil {
+			return 0, err
+		}
+		versions[c] = v
+		return batch, nil
+	}
+}
+
+func (s *serviceSide) readStream() op {
+	first := fmt.Sprintf("/streams/%s/events?limit=%d", s.seeded, pageSize)
+	return func(ctx context.Context, _ int) (int, error) {
+		n, err := s.follow(ctx, first, readEvents)
+		if err == nil && n != readEvents {
+			err = fmt.Errorf("read %d events of the stream, expected %d", n, readEvents)
+		}
+		return n, err
+	}
+}
+
+func (s *serviceSide) readLog() op {
+	first := fmt.Sprintf("/events?limit=%d", pageSize)
+	return func(ctx context.Context, _ int) (int, error) {
+		n, err := s.follow(ctx, first, readEvents)
+		if err == nil && n < readEvents {
+			err = fmt.Errorf("the log ended after %d events, expected at least %d", n, readEvents)
+		}
+		return n, err
+	}
+}
+
+// positionKey occurs once in each event of a page, and nowhere else in the
+// pages read here (the events' data has no such key).
+var positionKey = []byte(`"position":`)
+
+// follow reads the page at path and the pages its Link rel="next" headers
+// lead to, until there is none or at least want events were read, and
+// returns how many events it read.
+func (s *serviceSide) follow(ctx context.Context, path string, want int) (int, error) {
+	n := 0
+	var buf bytes.Buffer
+	for path != "" && n < want {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
+		if err != nil {
+			return n, err
+		}
+		resp, err := s.client.Do(req)
+		if err != nil {
+			return n, fmt.Errorf("GET %s: %w", path, err)
+		}
+		buf.Reset()
+		_, err = buf.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return n, fmt.Errorf("GET %s: read the response: %w", path, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return n, fmt.Errorf("GET %s: %s, expected 200 OK: %s", path, resp.Status, truncate(buf.String(), 300))
+		}
+		got := bytes.Count(buf.Bytes(), positionKey)
+		if got == 0 {
+			return n, fmt.Errorf("GET %s: a page without events", path)
+		}
+		n += got
+		path = nextLink(resp.Header.Values("Link"))
+	}
+	return n, nil
+}
+
+// nextLink returns the target of the rel="next" link among a response's
+// Link headers (RFC 8288), or "" if there is none. The server writes one
+// link per header, so this is no general parser.
+func nextLink(links []string) string {
+	for _, l := range links {
+		for part := range strings.SplitSeq(l, ",") {
+			target, params, ok := strings.Cut(strings.TrimSpace(part), ";")
+			if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
+				continue
+			}
+			for p := range strings.SplitSeq(params, ";") {
+				if name, value, _ := strings.Cut(strings.TrimSpace(p), "="); name == "rel" && strings.Trim(value, `"`) == "next" {
+					return target[1 : len(target)-1]
+				}
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// The end-to-end tests build this tool and the server, and run each
+// subcommand for a moment: they prove the tool still works, not what it
+// measures.
+
+var (
+	// binDir holds the binaries; TestMain makes and removes it.
+	binDir    string
+	buildOnce sync.Once
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "load-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// binaries builds ./cmd/load and ./cmd/api once per test run and returns
+// their paths.
+func binaries(t *testing.T) (load, api string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		// Not t.TempDir: the binaries outlive the test that built them.
+		for _, pkg := range []string{"cmd/load", "cmd/api"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, filepath.Base(pkg)),
+				"github.com/tributary-dev/tributary/"+pkg).CombinedOutput()
+			if err != nil {
+				buildErr = &buildError{pkg, err, out}
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "load"), filepath.Join(binDir, "api")
+}
+
+type buildError struct {
+	pkg string
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string {
+	return "go build ./" + e.pkg + ": " + e.err.Error() + "\n" + string(e.out)
+}
+
+// serverDSN returns a DSN for the MySQL/MariaDB server the tests use, or
+// skips the test as mysqltest does when there is none.
+func serverDSN(t *testing.T) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(t)) // skips without a server
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = ""
+	return cfg.FormatDSN()
+}
+
+// runLoad runs the load tool with args and returns its stdout; the test
+// fails if it does not exit 0 within two minutes.
+func runLoad(t *testing.T, args ...string) []byte {
+	t.Helper()
+	load, _ := binaries(t)
+	cmd := exec.Command(load, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("load %s: %v; expected exit status 0. stderr:\n%s\nstdout:\n%s", strings.Join(args, " "), err, stderr.Bytes(), stdout.Bytes())
+		}
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill() //nolint:errcheck // it may have exited meanwhile
+		<-done
+		t.Fatalf("load %s did not finish within 2 minutes. stderr:\n%s", strings.Join(args, " "), stderr.Bytes())
+	}
+	return stdout.Bytes()
+}
+
+func TestCompareRunsEndToEnd(t *testing.T) {
+	for _, store := range []string{"sqlite", "mysql"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			_, api := binaries(t)
+			args := []string{"compare", "-store", store, "-api", api, "-rounds", "1", "-duration", "500ms", "-warmup", "0s", "-json"}
+			if store == "mysql" {
+				args = append(args, "-dsn", serverDSN(t))
+			}
+			out := runLoad(t, args...)
+			var rep compareReport
+			if err := json.Unmarshal(out, &rep); err != nil {
+				t.Fatalf("expected the -json report on stdout, got %v:\n%s", err, out)
+			}
+			if len(rep.Results) != len(measurements()) {
+				t.Fatalf("expected %d results, got %d", len(measurements()), len(rep.Results))
+			}
+			for _, r := range rep.Results {
+				if r.Raw.EventsPerSec <= 0 || r.Service.EventsPerSec <= 0 || r.Ratio <= 0 {
+					t.Errorf("%s: expected events/s on both sides and a ratio, got raw %g, service %g, ratio %g",
+						r.Key, r.Raw.EventsPerSec, r.Service.EventsPerSec, r.Ratio)
+				}
+				if (r.Target > 0) != (r.Met != nil) {
+					t.Errorf("%s: target %g but met %v; expected met to be given exactly when there is a target", r.Key, r.Target, r.Met)
+				}
+			}
+		})
+	}
+}
+
+func TestSubscribersRunsEndToEnd(t *testing.T) {
+	t.Parallel()
+	_, api := binaries(t)
+	out := runLoad(t, "subscribers", "-api", api, "-dsn", serverDSN(t), "-subscribers", "3", "-rate", "20",
+		"-duration", "1s", "-warmup", "0s", "-settle", "1s", "-drain", "5s", "-json")
+	var rep report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("expected the -json report on stdout, got %v:\n%s", err, out)
+	}
+	if len(rep.Phases) != 2 || rep.Phases[1].Subscribers != 3 || rep.Phases[1].DeliveredMin == 0 {
+		t.Errorf("expected two phases, the second with 3 subscribers who each got events; got %+v", rep.Phases)
+	}
+	if rep.Phases[1].DB.Statements <= 0 {
+		t.Errorf("expected the statement proxy to count the server's statements, got %+v", rep.Phases[1].DB)
+	}
+}
+
+func TestNextLinkFindsRelNext(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		links []string
+		want  string
+	}{
+		{[]string{`</events?after=1000&limit=1000>; rel="next"`}, "/events?after=1000&limit=1000"},
+		{[]string{`</a>; rel="prev", </b>; rel=next`}, "/b"},
+		{[]string{`</a>; rel="prev"`, `</c>;rel="next"`}, "/c"},
+		{nil, ""},
+		{[]string{`/d; rel="next"`}, ""}, // not a URI reference in brackets
+	} {
+		if got := nextLink(tc.links); got != tc.want {
+			t.Errorf("nextLink(%q) = %q, expected %q", tc.links, got, tc.want)
+		}
+	}
+}
+
+func TestMedianAndThousands(t *testing.T) {
+	t.Parallel()
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median of 3, 1, 2 = %g, expected 2", got)
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of 4, 1, 3, 2 = %g, expected 2.5", got)
+	}
+	for v, want := range map[float64]string{0: "0", 999.4: "999", 1000: "1,000", 1234567: "1,234,567"} {
+		if got := thousands(v); got != want {
+			t.Errorf("thousands(%g) = %q, expected %q", v, got, want)
+		}
+	}
+}
