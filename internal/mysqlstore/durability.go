@@ -69,6 +69,19 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	if _, err := s.feed.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}
-	s.durable.Store(position) // only this goroutine stores, and position is above the last
+	s.durableUpTo(position)
 	return nil
+}
+
+// durableUpTo records that every commit up to position is on disk: a fence
+// returned, or a COMMIT of this store's writer did (its flush covers every
+// earlier commit, and commits are in position order). The live feed then
+// needs no fence for what this process wrote.
+func (s *Store) durableUpTo(position int64) {
+	for {
+		d := s.durable.Load()
+		if position <= d || s.durable.CompareAndSwap(d, position) {
+			return
+		}
+	}
 }

@@ -116,6 +116,19 @@ func TestAnswersThatWriteNothingRestOnDurableCommits(t *testing.T) {
 			t.Fatalf("replay: %+v, %v; want the stored result", res, err)
 		}
 	})
+	own := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{{Type: "T", Data: []byte("{}")}}}
+	fences("reading what this store wrote itself (its COMMIT made it durable)", 0, func() {
+		res, err := a.Append(ctx, own)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Tail().WaitDurable(ctx, res.Events[0].Position); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Stream(ctx, own.StreamID); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestWriterSessionsRunReadCommittedAndTakeStatementBatches: the append

@@ -135,7 +135,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.fence = !d.logBin
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		WaitDurable: s.waitDurable, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
+		WaitDurable: s.waitDurable, Committed: s.durableUpTo, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
 	s.m = opts.Metrics
 	opts.Metrics.Store("mysql", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil

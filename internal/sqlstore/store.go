@@ -68,6 +68,9 @@ type Options struct {
 	// durable, for databases that make a commit visible a moment before it
 	// is (MySQL with its binary log off). Nil: commits are durable first.
 	WaitDurable func(ctx context.Context, position int64) error
+	// Committed, if set, is told the head after each COMMIT of the writer's
+	// returns: every commit up to it is durable then.
+	Committed func(position int64)
 	// BeforeCommit, if set, runs inside each append transaction just before
 	// COMMIT. The stores set it only from their tests.
 	BeforeCommit func()

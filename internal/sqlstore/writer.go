@@ -40,6 +40,7 @@ type writer struct {
 	db           *sql.DB
 	waitDurable  func(ctx context.Context, position int64) error
 	beforeCommit func()
+	committed    func(position int64)
 	log          *slog.Logger
 	m            *metrics.Metrics
 
@@ -50,7 +51,7 @@ type writer struct {
 
 // newWriter starts a writer; close stops it.
 func newWriter(d Dialect, opts Options) *writer {
-	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, log: opts.Logger, m: opts.Metrics,
+	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, committed: opts.Committed, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -299,6 +300,9 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 	}
 	if err := t.commit(ctx); err != nil {
 		return nil, err
+	}
+	if w.committed != nil {
+		w.committed(p.head)
 	}
 	w.m.GroupCommitted(len(calls), time.Since(start))
 	return out, nil
