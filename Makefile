@@ -19,5 +19,5 @@ run: ## run the service on :8080 (embedded store in ./data; set TRIBUTARY_MYSQL_
 build: ## build the binary into bin/api
 	CGO_ENABLED=0 go build -o bin/api ./cmd/api
 
-bench: ## run the benchmarks
-	go test -run '^$$' -bench . -benchtime 2s ./...
+bench: ## run every benchmark, with allocations (the MySQL store's need MariaDB, as its tests do)
+	go test -run '^$$' -bench . -benchmem -benchtime 2s ./...

@@ -1,0 +1,267 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
+)
+
+// The benchmarks in this file measure the server's hot paths with no
+// database, so that a change to them shows in ns/op and, above all, in
+// allocs/op. The events are the store benchmarks' (storetest.BenchData,
+// about 60 bytes of data).
+
+// BenchmarkDecodeAppend decodes an append body of 1, 10 and 100 events and
+// converts it to the store's request, as appendEvents does: decodeJSON and
+// convert, with the server's default limits. The bodies are what
+// `load compare` sends (no event ids); events=100,ids gives every event an id.
+func BenchmarkDecodeAppend(b *testing.B) {
+	s := New(nil, Options{})
+	stream := uuid.New()
+	for _, bc := range []struct {
+		name string
+		n    int
+		ids  bool
+	}{
+		{"events=1", 1, false},
+		{"events=10", 10, false},
+		{"events=100", 100, false},
+		{"events=100,ids", 100, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			body := appendBody(bc.n, bc.ids)
+			// One request whose body is rewound each time, so the
+			// benchmark's own allocations stay out of the figures.
+			rd := bytes.NewReader(body)
+			r := httptest.NewRequest(http.MethodPost, "/streams/"+stream.String()+"/events", nil)
+			r.Header.Set("Content-Type", "application/json")
+			r.Body = rewindBody{rd}
+			w := newDiscardResponse()
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(body)
+				var req appendRequest
+				if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+					b.Fatal(err)
+				}
+				out, err := req.convert(stream, eventstore.Exactly(10), s.opts.MaxBatch, s.opts.MaxEventBytes)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(out.Events) != bc.n {
+					b.Fatalf("decoded %d events, want %d", len(out.Events), bc.n)
+				}
+			}
+		})
+	}
+}
+
+// appendBody returns the JSON body of an append of n events.
+func appendBody(n int, ids bool) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"stream_type":"order","events":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{`)
+		if ids {
+			b.WriteString(`"id":"` + uuid.New().String() + `",`)
+		}
+		b.WriteString(`"type":"ItemAdded","data":` + storetest.BenchData + `}`)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+// rewindBody is a request body the benchmark can reset.
+type rewindBody struct{ *bytes.Reader }
+
+func (rewindBody) Close() error { return nil }
+
+// BenchmarkEncodeEvent encodes a page of 1,000 events into one reused
+// buffer, as writeEvents does for every event it writes.
+func BenchmarkEncodeEvent(b *testing.B) {
+	b.Run("page=1000", func(b *testing.B) {
+		page := benchEvents(b, 1000)
+		var buf []byte
+		n := 0
+		for _, e := range page {
+			buf = encodeEvent(buf[:0], e)
+			n += len(buf)
+		}
+		b.SetBytes(int64(n))
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, e := range page {
+				buf = encodeEvent(buf[:0], e)
+			}
+		}
+	})
+}
+
+// BenchmarkWriteEvents writes a page of 1,000 events as a read's response
+// (GET /events without a next link) into a ResponseWriter that discards
+// what it is given. httptest.ResponseRecorder would copy every byte into
+// a growing buffer, and that would be most of what is measured.
+func BenchmarkWriteEvents(b *testing.B) {
+	b.Run("page=1000", func(b *testing.B) {
+		s := New(nil, Options{})
+		page := benchEvents(b, 1000)
+		events := func(yield func(eventstore.Event, error) bool) {
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+		}
+		start := func(h http.Header, b []byte) []byte { return append(b, `{"events":[`...) }
+		r := httptest.NewRequest(http.MethodGet, "/events?limit=1000", nil)
+		w := newDiscardResponse()
+		if err := s.writeEvents(w, r, events, start); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(w.n))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.writeEvents(w, r, events, start); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSSE delivers events to 1 and to 1,000 subscriptions of
+// GET /events, through the whole handler (ServeHTTP, serveEvents, the
+// stall guard, bufio and the flush) into ResponseWriters that discard what
+// they are given. An op is one event delivered to every subscriber;
+// ns/frame is the time per subscriber. Each event is new to the frame
+// cache, as a live event is: the first subscriber to write it encodes it,
+// the others share that encoding.
+func BenchmarkSSE(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
+			feed := &benchFeed{subs: make(chan chan eventstore.Delivery, n)}
+			s := New(nil, Options{Feed: feed, MaxSubscribers: n})
+			var wg sync.WaitGroup
+			writers := make([]*discardResponse, n)
+			for i := range n {
+				w := newDiscardResponse()
+				writers[i] = w
+				wg.Go(func() {
+					r := httptest.NewRequest(http.MethodGet, "/events", nil)
+					r.Header.Set("Accept", "text/event-stream")
+					s.ServeHTTP(w, r)
+				})
+			}
+			chans := make([]chan eventstore.Delivery, n)
+			for i := range chans {
+				chans[i] = <-feed.subs
+			}
+			ring := benchEvents(b, 2*len(s.frames.slots)) // every event misses the cache once
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				d := eventstore.Delivery{Event: &ring[i%len(ring)]}
+				for _, ch := range chans {
+					ch <- d
+				}
+			}
+			for _, ch := range chans {
+				close(ch)
+			}
+			wg.Wait() // every frame written and flushed
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/frame")
+			if b.N > 0 && writers[0].flushes == 0 {
+				b.Fatal("the subscription never flushed")
+			}
+		})
+	}
+}
+
+// benchFeed is a live feed whose deliveries the benchmark sends.
+type benchFeed struct {
+	subs chan chan eventstore.Delivery
+}
+
+func (f *benchFeed) Subscribe(ctx context.Context, _ eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error) {
+	ch := make(chan eventstore.Delivery, 512) // the live buffer's size
+	f.subs <- ch
+	return ch, nil
+}
+
+// BenchmarkFrameCache asks the shared frame cache for the JSON of one new
+// event once per subscriber, for 1,000 subscribers: one encoding and 999
+// lookups per op.
+func BenchmarkFrameCache(b *testing.B) {
+	b.Run("subscribers=1000", func(b *testing.B) {
+		var c frameCache
+		ring := benchEvents(b, 2*len(c.slots))
+		var n int
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			e := &ring[i%len(ring)]
+			i++
+			for range 1000 {
+				n += len(c.json(e))
+			}
+		}
+		if n == 0 {
+			b.Fatal("no JSON")
+		}
+	})
+}
+
+// benchEvents returns n events of one stream, at versions and positions 1 to n.
+func benchEvents(b *testing.B, n int) []eventstore.Event {
+	b.Helper()
+	stream := uuid.New()
+	at := time.Date(2026, 12, 2, 10, 0, 0, 123456000, time.UTC)
+	events := make([]eventstore.Event, n)
+	for i := range events {
+		id, err := uuid.NewV7()
+		if err != nil {
+			b.Fatal(err)
+		}
+		events[i] = eventstore.Event{ID: id, StreamID: stream, StreamType: "order", Version: int64(i + 1), Position: int64(i + 1),
+			Type: "ItemAdded", Data: []byte(storetest.BenchData), RecordedAt: at.Add(time.Duration(i) * time.Millisecond)}
+	}
+	return events
+}
+
+// discardResponse is a ResponseWriter that counts what it is given and
+// keeps none of it. Like net/http's own, it flushes and takes write
+// deadlines: without them, http.ResponseController would make an error for
+// every guarded write, and the figures would show allocations a real
+// connection does not cause.
+type discardResponse struct {
+	h       http.Header
+	n       int
+	flushes int
+}
+
+func newDiscardResponse() *discardResponse { return &discardResponse{h: http.Header{}} }
+
+func (w *discardResponse) Header() http.Header { return w.h }
+func (w *discardResponse) WriteHeader(int)     {}
+func (w *discardResponse) Flush()              { w.flushes++ }
+
+func (w *discardResponse) SetWriteDeadline(time.Time) error { return nil }
+
+func (w *discardResponse) Write(p []byte) (int, error) {
+	w.n += len(p)
+	return len(p), nil
+}
