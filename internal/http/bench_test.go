@@ -265,3 +265,12 @@ func (w *discardResponse) Write(p []byte) (int, error) {
 	w.n += len(p)
 	return len(p), nil
 }
+
+func TestAppendUUIDWritesTheCanonicalForm(t *testing.T) {
+	for range 100 {
+		id := uuid.New()
+		if got := string(appendUUID([]byte("x"), id)); got != "x"+id.String() {
+			t.Fatalf("appendUUID(%s) = %q", id, got)
+		}
+	}
+}

@@ -293,7 +293,7 @@ func (c *frameCache) json(e *eventstore.Event) []byte {
 	if ce := slot.Load(); ce != nil && ce.position == e.Position && ce.id == e.ID {
 		return ce.json
 	}
-	b := encodeEvent(nil, oneLine(e))
+	b := encodeEvent(make([]byte, 0, 256+len(e.Data)+len(e.Metadata)), oneLine(e))
 	slot.Store(&cachedEvent{position: e.Position, id: e.ID, json: b})
 	return b
 }

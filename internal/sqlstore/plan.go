@@ -93,7 +93,12 @@ type planStream struct {
 // and the time to stamp events with, the calls' streams that exist, and the
 // event ids of theirs already in the log.
 func newPlan(head int64, now time.Time, calls []*call, found map[uuid.UUID]streamState, known map[uuid.UUID]knownEvent) *plan {
-	p := &plan{head: head, now: now, streams: make(map[uuid.UUID]*planStream, len(calls)), known: known}
+	events := 0
+	for _, c := range calls {
+		events += len(c.req.Events)
+	}
+	p := &plan{head: head, now: now, streams: make(map[uuid.UUID]*planStream, len(calls)), known: known,
+		rows: make([]row, 0, events)}
 	for _, id := range streamsOf(calls) {
 		p.streams[id] = &planStream{streamState: found[id]}
 		p.order = append(p.order, id)
