@@ -28,8 +28,8 @@ type Dialect struct {
 	// up for it: isolation level, lock mode).
 	Begin string
 	// Batch sends the statements of each phase of an append transaction
-	// (its reads, then its writes) as one multi-statement round trip; the
-	// writer's connections must allow that.
+	// (its reads; then its writes and COMMIT) as one multi-statement round
+	// trip; the writer's connections must allow that.
 	Batch bool
 	// LockHead reads log_head's position and recorded_at, and takes the
 	// log's write lock if the transaction does not hold it from its start.
@@ -71,8 +71,9 @@ type Options struct {
 	// Committed, if set, is told the head after each COMMIT of the writer's
 	// returns: every commit up to it is durable then.
 	Committed func(position int64)
-	// BeforeCommit, if set, runs inside each append transaction just before
-	// COMMIT. The stores set it only from their tests.
+	// BeforeCommit, if set, runs inside each append transaction once it
+	// holds the log's lock and has read what it needs, just before its writes
+	// and COMMIT. The stores set it only from their tests.
 	BeforeCommit func()
 	Logger       *slog.Logger
 	// Metrics counts appends, group commits and statements (nil: none).

@@ -15,8 +15,8 @@ import (
 )
 
 // appendTx is one group transaction on a connection of the writer's pool.
-// It sends its statements in two phases, reads then writes, and COMMIT on
-// its own; where the dialect batches, each phase is one round trip to the
+// It sends its statements in two phases: its reads, then its writes and
+// COMMIT; where the dialect batches, each phase is one round trip to the
 // database, whatever the number of statements in it.
 type appendTx struct {
 	conn *sql.Conn
@@ -223,9 +223,12 @@ func idArgs(ids []uuid.UUID) []any {
 	return args
 }
 
-// write sends what the plan laid out, in the write phase: the events, the
-// streams' new state and the new head.
-func (t *appendTx) write(ctx context.Context, p *plan) error {
+// writeAndCommit sends what the plan laid out, the events, the streams'
+// new state and the new head, then COMMIT; where the dialect batches, all in
+// one round trip. If a statement fails, the database runs none after it, and
+// the transaction is rolled back; if the connection fails, COMMIT may or may
+// not have run, which the error says.
+func (t *appendTx) writeAndCommit(ctx context.Context, p *plan) error {
 	var stmts []statement
 	for rows := p.rows; len(rows) > 0; {
 		n := t.insertSize(rows)
@@ -233,23 +236,29 @@ func (t *appendTx) write(ctx context.Context, p *plan) error {
 		rows = rows[n:]
 	}
 	stmts = append(stmts, t.saveStreams(p.saved()),
-		statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.now}})
+		statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.now}},
+		statement{"commit", "COMMIT", nil})
 	for _, s := range stmts {
 		t.m.Statement(s.kind)
 	}
+	var err error
 	if t.d.Batch {
 		query, args := join(stmts)
-		if _, err := t.conn.ExecContext(ctx, query, args...); err != nil {
-			return fmt.Errorf("write events, streams and head: %w", err)
+		_, err = t.conn.ExecContext(ctx, query, args...)
+	} else {
+		for _, s := range stmts {
+			if _, err = t.conn.ExecContext(ctx, s.query, s.args...); err != nil {
+				err = fmt.Errorf("%s: %w", s.kind, err)
+				break
+			}
 		}
-		return nil
 	}
-	for _, s := range stmts {
-		if _, err := t.conn.ExecContext(ctx, s.query, s.args...); err != nil {
-			return fmt.Errorf("%s: %w", s.kind, err)
-		}
+	if err != nil {
+		t.rollback()
+		return fmt.Errorf("write events, streams and head, and commit: %w", err)
 	}
-	return nil
+	t.open = false
+	return t.conn.Close()
 }
 
 // insertSize is how many of rows one INSERT takes: at most the dialect's
@@ -296,18 +305,6 @@ func (t *appendTx) saveStreams(streams []savedStream) statement {
 func valuesList(columns, rows int) string {
 	tuple := "(" + placeholders(columns) + ")"
 	return tuple + strings.Repeat(", "+tuple, rows-1)
-}
-
-// commit ends the transaction with COMMIT and gives the connection back.
-func (t *appendTx) commit(ctx context.Context) error {
-	t.m.Statement("commit")
-	t.open = false
-	_, err := t.conn.ExecContext(ctx, "COMMIT")
-	if err != nil {
-		t.discard()
-		return fmt.Errorf("commit: %w", err)
-	}
-	return t.conn.Close()
 }
 
 // rollback ends the transaction, if it is open, and gives the connection

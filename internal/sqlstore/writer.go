@@ -285,10 +285,6 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 		}
 		return out, nil
 	}
-	if err := t.write(ctx, p); err != nil {
-		t.rollback()
-		return nil, err
-	}
 	for _, c := range calls {
 		if c.ctx.Err() != nil {
 			t.rollback()
@@ -298,7 +294,7 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 	if w.beforeCommit != nil {
 		w.beforeCommit()
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.writeAndCommit(ctx, p); err != nil {
 		return nil, err
 	}
 	if w.committed != nil {
