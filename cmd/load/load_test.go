@@ -152,7 +152,7 @@ func TestSubscribersRunsEndToEnd(t *testing.T) {
 		t.Errorf("expected two phases, the second with 3 subscribers who each got events; got %+v", rep.Phases)
 	}
 	if rep.Phases[1].DB.Statements <= 0 {
-		t.Errorf("expected the statement proxy to count the server's statements, got %+v", rep.Phases[1].DB)
+		t.Errorf("expected the server's /metrics to count its statements, got %+v", rep.Phases[1].DB)
 	}
 }
 

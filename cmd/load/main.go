@@ -18,8 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/tributary-dev/tributary/cmd/load/internal/stmtproxy"
 )
 
 // subcommands are the load tool's measurements, by name.
@@ -34,7 +32,7 @@ var subcommands = []struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			err = errors.New("interrupted; the server was stopped and the database dropped")
@@ -45,11 +43,7 @@ func main() {
 }
 
 // run runs the subcommand args name.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == stmtproxy.Command {
-		// This binary, started by "load subscribers" as its statement proxy.
-		return stmtproxy.RunChild(ctx, args[1:], stdin, stdout)
-	}
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		usage(stdout)
 		return nil

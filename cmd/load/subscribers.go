@@ -7,12 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
-
-	"github.com/tributary-dev/tributary/cmd/load/internal/stmtproxy"
 )
 
 // subscribersConfig is what the flags of "load subscribers" set.
@@ -28,8 +23,6 @@ type subscribersConfig struct {
 	dsn         string
 	api         string
 	json        bool
-
-	countStatements bool
 }
 
 // Bounds keep a mistyped flag from running for hours or opening a million
@@ -59,7 +52,6 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 	fs.StringVar(&c.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (go-sql-driver DSN) on which to create a temporary database")
 	fs.StringVar(&c.api, "api", "", "server binary to run (default: go build ./cmd/api into a temporary directory)")
 	fs.BoolVar(&c.json, "json", false, "print the results as JSON instead of a table")
-	fs.BoolVar(&c.countStatements, "count-statements", true, "count the server's statements through a proxy process (false: the server connects straight to the database; global counters only)")
 	if err := fs.Parse(args); err != nil {
 		return subscribersConfig{}, err
 	}
@@ -105,10 +97,7 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 // on which it creates a uniquely named database and drops it at the end. It
 // builds ./cmd/api unless -api names a binary. Everything it starts is
 // stopped on exit, Ctrl-C included; the server's log is kept in a temporary
-// file whose path is printed. The server reaches the database through a
-// small proxy, this same binary run as "load statement-proxy" (package
-// stmtproxy), which counts and times the server's statements (-count-statements=false leaves
-// it out).
+// file whose path is printed.
 //
 // Each of the two phases connects its subscribers, waits until all are
 // caught up, leaves them idle for -settle, then writes for -warmup plus
@@ -126,16 +115,14 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 //     database, so its own scheduling delay is part of the figure.
 //   - append round trip: what a writer waits for its 201, to see whether
 //     subscribers slow writers down; the same appends' durations in the
-//     server's access log, which leave out this tool's share; and, from the
-//     proxy, how long each statement of a write transaction waited for the
-//     database, and how long the server then took to send the next one. A
-//     write transaction is several round trips in a row, so a busy server
-//     process shows in the second.
-//   - database statements per second of this server, from the proxy, during
-//     the measured window and while idle: all of them, commits (group
-//     commit puts several appends in one), SELECTs, and SELECTs outside
-//     transactions — the live feed's: its one tailer per process, and the
-//     subscriptions' catch-up reads. Those must not grow with N. MariaDB's
+//     server's access log, which leave out this tool's share.
+//   - database statements per second of this server, from its /metrics
+//     (tributary_db_statements_total), during the measured window and
+//     while idle: all of them and by kind; the live feed's (its one tailer
+//     per process, and the subscriptions' catch-up reads) must not grow
+//     with N. Statements per append, and
+//     group commits (tributary_group_commit_*): how many per second, how
+//     many appends each took, and their mean transaction time. MariaDB's
 //     global Questions and Com_select are shown too, but they count every
 //     client of the database server (the other connections seen are listed
 //     in the -json output).
@@ -149,8 +136,8 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 //     (N − 1) is printed too, but it also counts the heap those writes grew.
 //     RSS includes garbage the Go runtime has not collected or returned yet,
 //     so read it to ±10 % or so.
-//   - CPU over the window, in cores: the server's, this tool's (the proxy
-//     included), and the rest of the machine's: the database, and anything
+//   - CPU over the window, in cores: the server's, this tool's, and the
+//     rest of the machine's: the database, and anything
 //     else running. On a shared machine, look there first when figures move
 //     between runs.
 //
@@ -179,13 +166,6 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 
-	if cfg.countStatements {
-		// The statement counter reads the protocol: it must be in the clear.
-		dsn, err := mysql.ParseDSN(cfg.dsn)
-		if err == nil && ((dsn.TLSConfig != "" && dsn.TLSConfig != "false") || dsn.TLS != nil || strings.Contains(dsn.FormatDSN(), "compress=")) {
-			return fmt.Errorf("-dsn: -count-statements reads the server's statements on the wire, so it needs a DSN without tls and compress")
-		}
-	}
 	db, err := createDatabase(ctx, cfg.dsn)
 	if err != nil {
 		return err
@@ -210,17 +190,7 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 	}
 
-	serverDSN := db.dsn()
-	var counter *stmtproxy.Proxy
-	if cfg.countStatements {
-		if counter, err = stmtproxy.Start(db.cfg.Net, db.cfg.Addr, childProcAttr()); err != nil {
-			return err
-		}
-		defer counter.Close()
-		serverDSN = db.dsnVia(counter.Addr())
-	}
-
-	srv, err := startServer(ctx, binary, true, "TRIBUTARY_MYSQL_DSN="+serverDSN)
+	srv, err := startServer(ctx, binary, true, "TRIBUTARY_MYSQL_DSN="+db.dsn())
 	if srv != nil {
 		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
 	}
@@ -229,7 +199,7 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	progress("server pid %d listening on %s; log in %s", srv.pid(), srv.url, srv.logPath)
 
-	lt := newLoadTest(cfg, srv, db, counter, progress)
+	lt := newLoadTest(cfg, srv, db, progress)
 	defer lt.close()
 	rep := report{Config: reportConfig(cfg), ServerLog: srv.logPath}
 	for _, n := range []int{1, cfg.subscribers} {
