@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 // subscribersConfig is what the flags of "load subscribers" set.
 type subscribersConfig struct {
+	commonFlags
 	subscribers int
 	rate        float64 // appends per second
 	duration    time.Duration
@@ -20,9 +20,6 @@ type subscribersConfig struct {
 	drain       time.Duration
 	writers     int
 	streams     int
-	dsn         string
-	api         string
-	json        bool
 }
 
 // Bounds keep a mistyped flag from running for hours or opening a million
@@ -35,12 +32,7 @@ const (
 
 func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, error) {
 	var c subscribersConfig
-	fs := flag.NewFlagSet("load subscribers", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: load subscribers [flags]\n\nMeasures live subscriptions: 1 subscriber, then -subscribers, under the same steady writes.\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("subscribers", "Measures live subscriptions: 1 subscriber, then -subscribers, under the same steady writes.", stderr, &c.commonFlags)
 	fs.IntVar(&c.subscribers, "subscribers", 1000, "subscribers on /events in the second phase (the first has 1)")
 	fs.Float64Var(&c.rate, "rate", 200, "appends per second, one event each")
 	fs.DurationVar(&c.duration, "duration", 15*time.Second, "measured writing time per phase")
@@ -49,14 +41,8 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 	fs.DurationVar(&c.drain, "drain", 15*time.Second, "how long to wait after the last append for every subscriber to have every event")
 	fs.IntVar(&c.writers, "writers", 32, "most appends in flight; enough that a slower server does not lower the rate")
 	fs.IntVar(&c.streams, "streams", 16, "streams the appends go to, in turn")
-	fs.StringVar(&c.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (go-sql-driver DSN) on which to create a temporary database")
-	fs.StringVar(&c.api, "api", "", "server binary to run (default: go build ./cmd/api into a temporary directory)")
-	fs.BoolVar(&c.json, "json", false, "print the results as JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return subscribersConfig{}, err
-	}
-	if fs.NArg() > 0 {
-		return subscribersConfig{}, fmt.Errorf("unexpected argument %q; see load subscribers -h", fs.Arg(0))
 	}
 	var errs []error
 	if c.subscribers < 2 || c.subscribers > maxSubscribers {
@@ -150,15 +136,10 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 // first then.
 func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseSubscribersFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	progress := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "load subscribers: "+format+"\n", a...)
-	}
+	progress := progressTo(stderr, "subscribers")
 
 	// Each subscriber is a descriptor here and one in the server, which
 	// inherits this process's limit.
@@ -170,34 +151,21 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := db.drop(); err != nil {
-			progress("%s", err.Error())
-		}
-	}()
+	defer dropDatabase(db, progress)
 	progress("created database %s", db.name)
 
-	binary := cfg.api
-	if binary == "" {
-		dir, err := os.MkdirTemp("", "load-")
-		if err != nil {
-			return fmt.Errorf("make temp dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		progress("building ./cmd/api")
-		if binary, err = buildAPI(ctx, dir); err != nil {
-			return err
-		}
+	tmp, err := os.MkdirTemp("", "load-subscribers-")
+	if err != nil {
+		return fmt.Errorf("make temp dir: %w", err)
 	}
-
-	srv, err := startServer(ctx, binary, true, "TRIBUTARY_MYSQL_DSN="+db.dsn())
+	defer os.RemoveAll(tmp)
+	srv, err := start(ctx, cfg.api, tmp, true, progress, "TRIBUTARY_MYSQL_DSN="+db.dsn())
 	if srv != nil {
 		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
 	}
 	if err != nil {
 		return err
 	}
-	progress("server pid %d listening on %s; log in %s", srv.pid(), srv.url, srv.logPath)
 
 	lt := newLoadTest(cfg, srv, db, progress)
 	defer lt.close()
@@ -214,15 +182,5 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 	progress("stopping the server")
 	stopErr := srv.stop()
 	rep.finish(srv.logSummary(), db.others(), stopErr)
-	if cfg.json {
-		if err := rep.writeJSON(stdout); err != nil {
-			return err
-		}
-	} else if err := rep.writeTable(stdout); err != nil {
-		return err
-	}
-	if len(rep.Problems) > 0 {
-		return fmt.Errorf("%d problem(s) found; see the report and the server log %s", len(rep.Problems), srv.logPath)
-	}
-	return nil
+	return printReport(stdout, cfg.json, rep, rep.writeTable, len(rep.Problems), srv.logPath)
 }

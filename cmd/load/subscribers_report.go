@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -259,12 +258,6 @@ func (r *report) finish(log logSummary, others []string, stopErr error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d other connection(s) to the database server during the writes "+
 			"(listed in -json output): their statements are in the whole-server rates, not in this server's", len(others)))
 	}
-}
-
-func (r *report) writeJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
 }
 
 // writeTable prints the phases side by side, with N against 1 where a ratio
