@@ -248,8 +248,26 @@ func testFailedAppendWritesNothing(t *testing.T, s eventstore.Store) {
 	if st, _ := s.Stream(ctx(t), id); st.Version != 1 {
 		t.Errorf("stream version after refused appends = %d, want 1", st.Version)
 	}
-	if after := logLength(t, s); after != before {
-		t.Errorf("log holds %d events after refused appends, want %d as before", after, before)
+	requireLogLength(t, s, before, "after refused appends")
+}
+
+// requireDuplicate appends req, which must be refused with a
+// DuplicateEventError naming event (any event, when it is uuid.Nil).
+func requireDuplicate(t *testing.T, s eventstore.Store, name string, req eventstore.AppendRequest, event uuid.UUID) {
+	t.Helper()
+	_, err := s.Append(ctx(t), req)
+	var dup *eventstore.DuplicateEventError
+	if !errors.As(err, &dup) || !errors.Is(err, eventstore.ErrDuplicateEventID) || (event != uuid.Nil && dup.EventID != event) {
+		t.Errorf("%s: err = %v; want DuplicateEventError naming %s (nil: any)", name, err, event)
+	}
+}
+
+// requireLogLength fails the test unless the log holds want events; when
+// says at which point.
+func requireLogLength(t *testing.T, s eventstore.Store, want int, when string) {
+	t.Helper()
+	if n := logLength(t, s); n != want {
+		t.Errorf("log holds %d events %s, want %d", n, when, want)
 	}
 }
 
@@ -306,9 +324,7 @@ func testIdempotentRetry(t *testing.T, s eventstore.Store) {
 	if st, _ := s.Stream(ctx(t), id); st.Version != 5 {
 		t.Fatalf("stream version after retry = %d, want 5: nothing written twice", st.Version)
 	}
-	if n := logLength(t, s); n != 5 {
-		t.Fatalf("log holds %d events after retry, want 5", n)
-	}
+	requireLogLength(t, s, 5, "after retry")
 	// Many retries at once still write nothing.
 	var wg sync.WaitGroup
 	for range 10 {
@@ -319,9 +335,7 @@ func testIdempotentRetry(t *testing.T, s eventstore.Store) {
 		})
 	}
 	wg.Wait()
-	if n := logLength(t, s); n != 5 {
-		t.Fatalf("log holds %d events after concurrent retries, want 5", n)
-	}
+	requireLogLength(t, s, 5, "after concurrent retries")
 }
 
 func sameRecorded(a, b eventstore.RecordedEvent) bool {
@@ -339,15 +353,9 @@ func testDuplicateEventID(t *testing.T, s eventstore.Store) {
 		"stored ids with a new one": {StreamID: id, Events: append(withIDs(batch(1)), evs[2])},
 	}
 	for name, req := range cases {
-		_, err := s.Append(ctx(t), req)
-		var dup *eventstore.DuplicateEventError
-		if !errors.As(err, &dup) || !errors.Is(err, eventstore.ErrDuplicateEventID) {
-			t.Errorf("%s: err = %v, want DuplicateEventError", name, err)
-		}
+		requireDuplicate(t, s, name, req, uuid.Nil)
 	}
-	if n := logLength(t, s); n != 3 {
-		t.Errorf("log holds %d events, want 3: refused batches write nothing", n)
-	}
+	requireLogLength(t, s, 3, "after refused batches, which write nothing")
 }
 
 // testRetryIsTheWholeSameBatch: only the whole stored batch, in order, with
@@ -369,10 +377,7 @@ func testRetryIsTheWholeSameBatch(t *testing.T, s eventstore.Store) {
 		"one event [b]":  {StreamID: id, Events: evs[1:2]},
 	}
 	for name, req := range dup {
-		var derr *eventstore.DuplicateEventError
-		if _, err := s.Append(ctx(t), req); !errors.As(err, &derr) || derr.EventID != req.Events[0].ID {
-			t.Errorf("a part of a stored batch, %s: err = %v; want DuplicateEventError naming %s", name, err, req.Events[0].ID)
-		}
+		requireDuplicate(t, s, "a part of a stored batch, "+name, req, req.Events[0].ID)
 	}
 	reused := map[string]struct {
 		req   eventstore.AppendRequest
@@ -395,9 +400,7 @@ func testRetryIsTheWholeSameBatch(t *testing.T, s eventstore.Store) {
 	if err != nil || !again.Duplicate || !slices.EqualFunc(again.Events, first.Events, sameRecorded) {
 		t.Errorf("the whole batch again: %+v, %v; want the original result marked duplicate", again, err)
 	}
-	if n := logLength(t, s); n != 3 {
-		t.Errorf("log holds %d events, want 3: refused requests write nothing", n)
-	}
+	requireLogLength(t, s, 3, "after refused requests, which write nothing")
 }
 
 // testConcurrentReusedIDs: requests with the same ids arriving together, some
@@ -436,9 +439,7 @@ func testConcurrentReusedIDs(t *testing.T, s eventstore.Store) {
 	if written != 1 || retries != 5 || refused != 6 {
 		t.Errorf("12 concurrent appends, 6 of each content: %d written, %d retries, %d refused; want 1, 5 and 6", written, retries, refused)
 	}
-	if n := logLength(t, s); n != 2 {
-		t.Errorf("log holds %d events, want 2", n)
-	}
+	requireLogLength(t, s, 2, "after the concurrent appends")
 }
 
 func testConcurrentSameVersion(t *testing.T, s eventstore.Store) {
