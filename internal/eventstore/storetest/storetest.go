@@ -251,6 +251,41 @@ func testFailedAppendWritesNothing(t *testing.T, s eventstore.Store) {
 	requireLogLength(t, s, before, "after refused appends")
 }
 
+// outcomes counts how appends sent at once ended.
+type outcomes struct {
+	written, retries, refused, failed int
+}
+
+// raceAppends sends n appends at once, the i-th with send(i), and counts
+// how they ended: written, a retry of a stored batch, refused with
+// refusal, or failed otherwise, which also fails the test.
+func raceAppends(t *testing.T, n int, refusal error, send func(i int) (eventstore.AppendResult, error)) outcomes {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var o outcomes
+	for i := range n {
+		wg.Go(func() {
+			res, err := send(i)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && !res.Duplicate:
+				o.written++
+			case err == nil:
+				o.retries++
+			case errors.Is(err, refusal):
+				o.refused++
+			default:
+				o.failed++
+				t.Errorf("append %d of %d at once: %v; want success, a retry or %v", i, n, err, refusal)
+			}
+		})
+	}
+	wg.Wait()
+	return o
+}
+
 // requireDuplicate appends req, which must be refused with a
 // DuplicateEventError naming event (any event, when it is uuid.Nil).
 func requireDuplicate(t *testing.T, s eventstore.Store, name string, req eventstore.AppendRequest, event uuid.UUID) {
@@ -411,33 +446,15 @@ func testConcurrentReusedIDs(t *testing.T, s eventstore.Store) {
 	evs := withIDs(batch(2))
 	changed := slices.Clone(evs)
 	changed[1].Data = []byte(`{"changed":true}`)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var written, retries, refused int
-	for i := range 12 {
-		wg.Go(func() {
-			req := eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs}
-			if i%2 == 1 {
-				req.Events = changed
-			}
-			res, err := s.Append(ctx(t), req)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil && !res.Duplicate:
-				written++
-			case err == nil:
-				retries++
-			case errors.Is(err, eventstore.ErrIdempotencyKeyReused):
-				refused++
-			default:
-				t.Errorf("concurrent append with shared ids: %v; want success, a retry, or a reused key", err)
-			}
-		})
-	}
-	wg.Wait()
-	if written != 1 || retries != 5 || refused != 6 {
-		t.Errorf("12 concurrent appends, 6 of each content: %d written, %d retries, %d refused; want 1, 5 and 6", written, retries, refused)
+	got := raceAppends(t, 12, eventstore.ErrIdempotencyKeyReused, func(i int) (eventstore.AppendResult, error) {
+		req := eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs}
+		if i%2 == 1 {
+			req.Events = changed
+		}
+		return s.Append(ctx(t), req)
+	})
+	if got != (outcomes{written: 1, retries: 5, refused: 6}) {
+		t.Errorf("12 concurrent appends, 6 of each content: %+v; want 1 written, 5 retries and 6 refused", got)
 	}
 	requireLogLength(t, s, 2, "after the concurrent appends")
 }
@@ -446,28 +463,11 @@ func testConcurrentSameVersion(t *testing.T, s eventstore.Store) {
 	id := uuid.New()
 	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: batch(1)})
 	const n = 50
-	var wins, conflicts, other int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			_, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(1), Events: batch(2)})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, eventstore.ErrWrongExpectedVersion):
-				conflicts++
-			default:
-				other++
-				t.Errorf("racing append: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if wins != 1 || conflicts != n-1 {
-		t.Fatalf("%d appends racing on version 1: %d won, %d conflicted, %d failed otherwise; want exactly 1 winner", n, wins, conflicts, other)
+	got := raceAppends(t, n, eventstore.ErrWrongExpectedVersion, func(int) (eventstore.AppendResult, error) {
+		return s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(1), Events: batch(2)})
+	})
+	if got != (outcomes{written: 1, refused: n - 1}) {
+		t.Fatalf("%d appends racing on version 1: %+v; want exactly 1 written and the others refused", n, got)
 	}
 	if st, _ := s.Stream(ctx(t), id); st.Version != 3 {
 		t.Fatalf("stream version = %d, want 3", st.Version)
@@ -924,31 +924,16 @@ func testSeveralProcesses(t *testing.T, b Backend) {
 	c := ctx(t)
 	stream := uuid.New()
 	mustAppend(t, first, eventstore.AppendRequest{StreamID: stream, Events: batch(1)})
-	var wins, conflicts int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range 45 {
-		wg.Go(func() {
-			_, err := stores[i%3].Append(c, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1), Events: batch(1)})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, eventstore.ErrWrongExpectedVersion):
-				conflicts++
-			default:
-				t.Errorf("append: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if wins != 1 || conflicts != 44 {
-		t.Fatalf("45 appends on version 1 through 3 processes: %d won, %d conflicted; want 1 and 44", wins, conflicts)
+	got := raceAppends(t, 45, eventstore.ErrWrongExpectedVersion, func(i int) (eventstore.AppendResult, error) {
+		return stores[i%3].Append(c, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1), Events: batch(1)})
+	})
+	if got != (outcomes{written: 1, refused: 44}) {
+		t.Fatalf("45 appends on version 1 through 3 processes: %+v; want 1 written and 44 refused", got)
 	}
 
 	// Each process stamps the events it writes; along the log, the times
 	// never decrease, whichever process wrote them.
+	var wg sync.WaitGroup
 	for i := range 60 {
 		wg.Go(func() {
 			mustAppend(t, stores[i%3], eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(2)})
