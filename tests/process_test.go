@@ -17,7 +17,6 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestMigrateCreatesTheSchemaAndExitsZero(t *testing.T) {
@@ -166,8 +165,7 @@ func TestWithoutMySQLTheEmbeddedStoreServesAndSurvivesKill9(t *testing.T) {
 
 func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		for _, path := range []string{"/healthz", "/readyz"} {
 			r := s.get(t, path)
 			requireStatus(t, r, http.StatusOK)
@@ -198,9 +196,7 @@ func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
 
 func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")...)
-
+	forEachServer(t, func(t *testing.T, s *server) {
 		const (
 			writers   = 20
 			batchSize = 20
@@ -226,7 +222,7 @@ func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 
 		// What was acknowledged is there, whole; nothing is there in part.
 		checkBatches(t, startServer(t, s.StoreEnv...), load.sent, batchSize)
-	})
+	}, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")
 }
 
 func TestTwoProcessesOnOneDatabaseAgreeOnVersionsAndPositions(t *testing.T) {

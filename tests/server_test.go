@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/apibody"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 const (
@@ -51,6 +53,15 @@ type server struct {
 	killed   bool // it had to be killed after stopTimeout
 	signaled bool // terminate has sent SIGTERM
 	crashed  bool // the test killed it on purpose
+}
+
+// forEachServer runs test once for each kind of store (teststore.ForEach),
+// against a server started on a fresh store of that kind with env added.
+func forEachServer(t *testing.T, test func(t *testing.T, s *server), env ...string) {
+	t.Helper()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		test(t, startServer(t, append(slices.Clip(k.ServerEnv), env...)...))
+	})
 }
 
 // startServer starts the binary on 127.0.0.1:0 and waits until it listens.
