@@ -10,14 +10,11 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestAppendNumbersVersionsOneTwoThreeAndAnswersWithLowerCaseStreamID(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		upper := strings.ToUpper(id)
 
@@ -88,8 +85,7 @@ func TestAppendNumbersVersionsOneTwoThreeAndAnswersWithLowerCaseStreamID(t *test
 
 func TestAppendWithStaleIfMatchIs409WithCurrentVersionAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")}, "If-None-Match", "*")
 		s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")}, "If-Match", `"1"`)
@@ -125,8 +121,7 @@ func TestAppendWithStaleIfMatchIs409WithCurrentVersionAndWritesNothing(t *testin
 
 func TestBatchIsStoredInOrderWithClientIDsAndReadsBackIdentically(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		batch := []newEvent{
 			{ID: newID(), Type: "CartCreated", Data: map[string]any{"owner": "ann"}, Metadata: map[string]string{"correlation_id": newID()}},
@@ -219,8 +214,7 @@ func jsonEqual(a, b json.RawMessage) bool {
 
 func TestConcurrentAppendsOnOneExpectedVersionHaveExactlyOneWinner(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		for _, tc := range []struct {
 			name     string
 			existing int // events written before the race
@@ -296,8 +290,7 @@ func TestConcurrentAppendsOnOneExpectedVersionHaveExactlyOneWinner(t *testing.T)
 
 func TestRetryOfAStoredBatchIs200WithTheSameBodyAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		path := "/streams/" + id + "/events"
 		batch := jsonBytes(t, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
@@ -334,8 +327,7 @@ func TestRetryOfAStoredBatchIs200WithTheSameBodyAndWritesNothing(t *testing.T) {
 
 func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		stored := events(3, "OrderPlaced")
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: stored})
@@ -370,8 +362,7 @@ func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) 
 
 func TestAStoredEventIDSentWithOtherContentIs409IdempotencyKeyReused(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		stored := events(3, "OrderPlaced")
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: stored})

@@ -453,8 +453,7 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 // tag or * is not part of the value.
 func TestBadInputHTTPWhitespaceAroundTagsIsAccepted(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		const valid = `{"stream_type":"order","events":[{"type":"A","data":{}}]}`
 		id := newID()
 		srv.mustAppend(t, id, valid, "If-Match", "\t \"0\" \t")
@@ -473,8 +472,7 @@ func TestBadInputHTTPWhitespaceAroundTagsIsAccepted(t *testing.T) {
 // is the whole stream.
 func TestBadInputLargestNumbersReadNothingAndEndThePaging(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		id := newID()
 		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "A")})
 		const largest = "9223372036854775807"
@@ -512,8 +510,7 @@ func TestBadInputLargestNumbersReadNothingAndEndThePaging(t *testing.T) {
 // every read, and the store must work as before afterwards.
 func TestBadInputStringsAndNumbersAreStoredVerbatim(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		type value struct{ data, metadata string }
 		values := []value{
 			{`"'; DROP TABLE events; --"`, `{"correlation_id":"'; DROP TABLE events; --","causation_id":"\" OR 1=1 --"}`},
@@ -618,8 +615,7 @@ func TestBadInputStringsAndNumbersAreStoredVerbatim(t *testing.T) {
 // and a LIKE wildcard) matches only itself, and case matters.
 func TestBadInputWildcardsInFiltersMatchLiterally(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		for _, st := range []string{"a_c", "abc", "aXc"} {
 			srv.mustAppend(t, newID(), appendBody{StreamType: st, Events: []newEvent{
 				{Type: "T_1", Data: st}, {Type: "TX1", Data: st}, {Type: "Ta1", Data: st}}})
@@ -655,8 +651,7 @@ func TestBadInputWildcardsInFiltersMatchLiterally(t *testing.T) {
 // nested deeply within reason byte for byte.
 func TestBadInputNestedDeeplyIsRefusedAndTheServerStaysUp(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		const depth = 100000
 		arrays := strings.Repeat("[", depth) + strings.Repeat("]", depth)
 		objects := strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)

@@ -31,10 +31,9 @@ func newClient(t *testing.T, s *server, opts ...client.Option) *client.Client {
 // retries are told apart, and each refusal is its typed error.
 func TestClientAppendsWithExpectedVersionsAndTypedErrors(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		env := k.ServerEnv
+	forEachServer(t, func(t *testing.T, s *server) {
 		ctx := context.Background()
-		c := newClient(t, startServer(t, env...))
+		c := newClient(t, s)
 		order := client.StreamRef{ID: uuid.New(), Type: "order"}
 		batch := []client.NewEvent{
 			{ID: uuid.New(), Type: "OrderPlaced", Data: map[string]any{"total": 10}, Metadata: map[string]string{"correlation_id": "c-1"}},
@@ -82,10 +81,9 @@ func TestClientAppendsWithExpectedVersionsAndTypedErrors(t *testing.T) {
 // the end, forward, backward and filtered.
 func TestClientReadsPageByPage(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		env := k.ServerEnv
+	forEachServer(t, func(t *testing.T, s *server) {
 		ctx := context.Background()
-		c := newClient(t, startServer(t, env...))
+		c := newClient(t, s)
 		order := client.StreamRef{ID: uuid.New(), Type: "order"}
 		invoice := client.StreamRef{ID: uuid.New(), Type: "invoice"}
 		for i := range 5 {
@@ -253,9 +251,7 @@ func TestClientSubscriptionResumesAcrossARestart(t *testing.T) {
 // not with endless retries.
 func TestClientSubscriptionRefusesAStartPastTheEnd(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		env := k.ServerEnv
-		s := startServer(t, env...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		c := newClient(t, s)
 		ref := client.StreamRef{ID: uuid.New(), Type: "order"}
 		mustClientAppend(t, c, ref, client.NewEvent{Type: "A", Data: 1}, client.NewEvent{Type: "B", Data: 2})

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestDataIsReturnedByteForByte sends data values that any JSON re-encoding
@@ -15,8 +13,7 @@ import (
 // characters) and requires every read to return the exact bytes sent.
 func TestDataIsReturnedByteForByte(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		values := []string{
 			`{"z":1,"a":2,"m":3}`,
 			"{\n\t\"z\" :  [1,\n 2.50 , {\"deep\":[[],{},[null,true,false,\"\"]]}],\r\n  \"a\":\"grüße 東京 🎉\",   \"m\":{ }\n}",

@@ -87,8 +87,7 @@ func TestNoTokenReachesTheLogHoweverItIsSpelled(t *testing.T) {
 // carries.
 func TestRequestIDsAreOnlyTakenFromTheClientWhenShortAndPrintable(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		idPattern := regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 		for _, tc := range []struct {
 			name, id string
@@ -147,8 +146,7 @@ func waitLogLine(srv *server, match func(map[string]any) bool) bool {
 // subscription with a hang).
 func TestQueryParametersAreStrictAndFiltersAreCapped(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		id := newID()
 		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderPlaced")})
 		names := func(n int) string {
@@ -229,8 +227,7 @@ func requireProblemMentioning(t *testing.T, r *response, status int, hint string
 // fine, and plain reads past the end are empty pages (nothing is lost).
 func TestSubscriptionFromAPointNeverReachedIsA409SayingWhereTheLogIs(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		id, empty := newID(), newID()
 		srv.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderPlaced")})
 		const largest = "9223372036854775807"
@@ -323,8 +320,7 @@ func gzipped(t *testing.T, s string) []byte {
 // server does not decode (415) and corrupt gzip (400), writing nothing.
 func TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_MAX_BODY_BYTES=4096")...)
+	forEachServer(t, func(t *testing.T, srv *server) {
 		const body = `{"stream_type":"order","events":[{"type":"A","data":{"total":10}}]}`
 		id := newID()
 		requireStatus(t, srv.post(t, "/streams/"+id+"/events", gzipped(t, body), "Content-Encoding", "gzip"), http.StatusCreated)
@@ -381,7 +377,7 @@ func TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody(t *t
 		if log := srv.readLog(t, "/events"); len(log) != 2 {
 			t.Errorf("expected only the 2 good appends in the log, got %d events", len(log))
 		}
-	})
+	}, "TRIBUTARY_MAX_BODY_BYTES=4096")
 }
 
 // rawExchange writes raw on a new connection and reads one response.

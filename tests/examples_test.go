@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestOrdersExampleRunsAgainstALiveServer runs examples/orders, as the
@@ -23,9 +21,7 @@ func TestOrdersExampleRunsAgainstALiveServer(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./examples/orders: %v\n%s", err, out)
 	}
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		env := k.ServerEnv
-		s := startServer(t, env...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		for run := 1; run <= 2; run++ { // the second run's projection also reads the first's orders
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			out, err := exec.CommandContext(ctx, bin, "-server", s.URL, "-orders", "3").CombinedOutput()

@@ -38,56 +38,16 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		s := startServer(t, k.ServerEnv...)
-		const (
-			writers   = 8
-			batchSize = 5
-		)
-		payload := strings.Repeat("k", 512)
-		var (
-			mu     sync.Mutex
-			sent   []*sentBatch
-			acked  atomic.Int64
-			killed atomic.Bool
-			wg     sync.WaitGroup
-		)
-		streams := make([]string, writers)
-		for w := range writers {
-			streams[w] = newID()
-			wg.Go(func() {
-				for round := 0; round < 1000; round++ {
-					b := newSentBatch(t, streams[w], batchSize, payload)
-					mu.Lock()
-					sent = append(sent, b)
-					mu.Unlock()
-					b.send(s)
-					switch {
-					case b.err != nil || b.status == 0:
-						if !killed.Load() {
-							t.Errorf("writer %d: append failed before the kill: %v", w, b.err)
-						}
-						return // the server is gone
-					case b.status != http.StatusCreated:
-						t.Errorf("writer %d: expected 201, got %d", w, b.status)
-						return
-					}
-					acked.Add(1)
-				}
-			})
-		}
-		for start := time.Now(); acked.Load() < 80 && time.Since(start) < 10*time.Second; {
-			time.Sleep(5 * time.Millisecond)
-		}
-		killed.Store(true)
-		atKill := acked.Load()
-		s.kill(t)
-		wg.Wait()
+		const batchSize = 5
+		load := startBatchWriters(t, s, 8, batchSize, 1000, time.Now().Add(time.Minute), strings.Repeat("k", 512))
+		atKill := load.stopUnder(80, 10*time.Second, func() { s.kill(t) })
 		if atKill == 0 {
 			t.Fatal("expected appends to be acknowledged before the kill, none was")
 		}
-		t.Logf("%d batches acknowledged, %d sent when the server was killed", acked.Load(), len(sent))
+		t.Logf("%d batches acknowledged, %d sent when the server was killed", load.acked.Load(), len(load.sent))
 
 		after := startServer(t, s.StoreEnv...)
-		log := checkBatches(t, after, sent, batchSize)
+		log := checkBatches(t, after, load.sent, batchSize)
 		if t.Failed() {
 			return
 		}
@@ -97,7 +57,7 @@ func TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNon
 		if len(log) > 0 {
 			last = log[len(log)-1].Position
 		}
-		for _, id := range streams {
+		for _, id := range load.streams {
 			var info streamInfo
 			version := int64(0)
 			if r := after.get(t, "/streams/"+id); r.Status == http.StatusOK {

@@ -9,8 +9,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // scrape reads /metrics (with the given header pairs) and returns each
@@ -57,9 +55,7 @@ func labelsOf(m *dto.Metric) string {
 // TestMetricsCountAScriptedRun: after appends, reads, a conflict, a replay
 // and a subscription, each counter has moved by exactly what was done.
 func TestMetricsCountAScriptedRun(t *testing.T) {
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		env := k.ServerEnv
-		s := startServer(t, env...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		before := scrape(t, s)
 		stream := newID()
 		batch := appendBody{StreamType: "order", Events: events(3, "Placed")}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestMigrateCreatesTheSchemaAndExitsZero(t *testing.T) {
@@ -167,8 +165,7 @@ func TestWithoutMySQLTheEmbeddedStoreServesAndSurvivesKill9(t *testing.T) {
 
 func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		for _, path := range []string{"/healthz", "/readyz"} {
 			r := s.get(t, path)
 			requireStatus(t, r, http.StatusOK)
@@ -199,61 +196,16 @@ func TestHealthReadinessAndOpenAPIAreServed(t *testing.T) {
 
 func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")...)
-
+	forEachServer(t, func(t *testing.T, s *server) {
 		const (
 			writers   = 20
 			batchSize = 20
-			maxRounds = 200 // per writer
 		)
-		payload := strings.Repeat("p", 1024)
-		var (
-			mu       sync.Mutex
-			sent     []*sentBatch
-			acked    atomic.Int64
-			signaled atomic.Bool
-			// ackedAfter counts the 201s that arrived after SIGTERM was sent:
-			// requests that were in flight and still finished.
-			ackedAfter atomic.Int64
-			wg         sync.WaitGroup
-		)
-		deadline := time.Now().Add(20 * time.Second)
-		for w := range writers {
-			streamID := newID()
-			wg.Go(func() {
-				for round := 0; round < maxRounds && time.Now().Before(deadline); round++ {
-					b := newSentBatch(t, streamID, batchSize, payload)
-					mu.Lock()
-					sent = append(sent, b)
-					mu.Unlock()
-					b.send(s)
-					switch {
-					case b.err != nil || b.status == 0:
-						if !signaled.Load() {
-							t.Errorf("writer %d: append failed before SIGTERM: %v", w, b.err)
-						}
-						return // the server is going away
-					case b.status != http.StatusCreated:
-						t.Errorf("writer %d: expected 201 (or no answer once the server stops), got %d", w, b.status)
-						return
-					}
-					acked.Add(1)
-					if signaled.Load() {
-						ackedAfter.Add(1)
-					}
-				}
-			})
-		}
-
+		load := startBatchWriters(t, s, writers, batchSize, 200, time.Now().Add(20*time.Second), strings.Repeat("p", 1024))
 		// Let the load build up, then stop the server under it.
-		for start := time.Now(); acked.Load() < 60 && time.Since(start) < 5*time.Second; {
-			time.Sleep(10 * time.Millisecond)
-		}
-		signaled.Store(true)
-		ackedAtSignal := acked.Load()
-		code, killed := s.terminate()
-		wg.Wait()
+		var code int
+		var killed bool
+		ackedAtSignal := load.stopUnder(60, 5*time.Second, func() { code, killed = s.terminate() })
 		if killed {
 			t.Fatalf("expected the server to exit within %s of SIGTERM, it had to be killed", stopTimeout)
 		}
@@ -263,14 +215,14 @@ func TestSIGTERMFinishesInFlightAppendsAndExitsZero(t *testing.T) {
 		if !slices.ContainsFunc(s.logLines(), func(l map[string]any) bool { return l["msg"] == "stopped" }) {
 			t.Errorf(`expected a "stopped" log line after SIGTERM, found none`)
 		}
-		t.Logf("%d batches acknowledged before SIGTERM, %d after it, %d sent", ackedAtSignal, ackedAfter.Load(), len(sent))
-		if ackedAfter.Load() == 0 {
+		t.Logf("%d batches acknowledged before SIGTERM, %d after it, %d sent", ackedAtSignal, load.ackedAfter.Load(), len(load.sent))
+		if load.ackedAfter.Load() == 0 {
 			t.Errorf("expected the appends in flight at SIGTERM (%d writers were busy) to finish with 201, none did", writers)
 		}
 
 		// What was acknowledged is there, whole; nothing is there in part.
-		checkBatches(t, startServer(t, s.StoreEnv...), sent, batchSize)
-	})
+		checkBatches(t, startServer(t, s.StoreEnv...), load.sent, batchSize)
+	}, "TRIBUTARY_SHUTDOWN_TIMEOUT=8s")
 }
 
 func TestTwoProcessesOnOneDatabaseAgreeOnVersionsAndPositions(t *testing.T) {

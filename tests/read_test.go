@@ -5,14 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 func TestPagingFollowsNextLinksToTheEndAndStopsThere(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(25, "OrderLine")})
 		var carts []string
@@ -151,8 +148,7 @@ func TestPagingFollowsNextLinksToTheEndAndStopsThere(t *testing.T) {
 
 func TestConditionalReadIs304UntilTheStreamChanges(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 

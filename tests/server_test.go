@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/apibody"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 const (
@@ -50,6 +53,15 @@ type server struct {
 	killed   bool // it had to be killed after stopTimeout
 	signaled bool // terminate has sent SIGTERM
 	crashed  bool // the test killed it on purpose
+}
+
+// forEachServer runs test once for each kind of store (teststore.ForEach),
+// against a server started on a fresh store of that kind with env added.
+func forEachServer(t *testing.T, test func(t *testing.T, s *server), env ...string) {
+	t.Helper()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		test(t, startServer(t, append(slices.Clip(k.ServerEnv), env...)...))
+	})
 }
 
 // startServer starts the binary on 127.0.0.1:0 and waits until it listens.
@@ -581,6 +593,71 @@ func (b *sentBatch) send(s *server) {
 			b.err, b.status = err, 0
 		}
 	}
+}
+
+// batchWriters is a load for stopping a server under: writers clients each
+// append batches to a stream of their own, one at a time, until the server
+// stops answering, their rounds are done or the deadline passes.
+type batchWriters struct {
+	streams []string // one per writer
+	acked   atomic.Int64
+	// ackedAfter counts the 201s that arrived after stopping: requests
+	// that were in flight and still finished.
+	ackedAfter atomic.Int64
+	stopping   atomic.Bool
+	wg         sync.WaitGroup
+
+	mu   sync.Mutex
+	sent []*sentBatch
+}
+
+// startBatchWriters starts the writers on s. A failed append before stop is
+// a test error; after it, it ends its writer.
+func startBatchWriters(t *testing.T, s *server, writers, batchSize, rounds int, deadline time.Time, payload string) *batchWriters {
+	t.Helper()
+	l := &batchWriters{}
+	for w := range writers {
+		stream := newID()
+		l.streams = append(l.streams, stream)
+		l.wg.Go(func() {
+			for round := 0; round < rounds && time.Now().Before(deadline); round++ {
+				b := newSentBatch(t, stream, batchSize, payload)
+				l.mu.Lock()
+				l.sent = append(l.sent, b)
+				l.mu.Unlock()
+				b.send(s)
+				switch {
+				case b.err != nil || b.status == 0:
+					if !l.stopping.Load() {
+						t.Errorf("writer %d: append failed before the server was stopped: %v", w, b.err)
+					}
+					return // the server is going away
+				case b.status != http.StatusCreated:
+					t.Errorf("writer %d: expected 201 (or no answer once the server stops), got %d", w, b.status)
+					return
+				}
+				l.acked.Add(1)
+				if l.stopping.Load() {
+					l.ackedAfter.Add(1)
+				}
+			}
+		})
+	}
+	return l
+}
+
+// stopUnder waits until n batches are acknowledged (within at most), then
+// stops the server with stop while the writers go on, and waits for them.
+// It returns how many batches were acknowledged when stop was called.
+func (l *batchWriters) stopUnder(n int64, within time.Duration, stop func()) int64 {
+	for start := time.Now(); l.acked.Load() < n && time.Since(start) < within; {
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.stopping.Store(true)
+	atStop := l.acked.Load()
+	stop()
+	l.wg.Wait()
+	return atStop
 }
 
 // checkBatches reads the whole log of s and checks it against every

@@ -684,8 +684,7 @@ func urlOf(s *server) func(int) string { return func(int) string { return s.URL 
 
 func TestStreamSubscriptionSendsHistoryThenCaughtUpThenLiveEventsAsStored(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		s.mustAppend(t, id, rawBatch("order", "OrderLine",
 			`{"z":1, "a":"<&>", "n":1.50}`,
@@ -766,8 +765,7 @@ func TestIdleSubscriptionStaysOpenWithAKeepAliveCommentEachHeartbeat(t *testing.
 
 func TestSubscriptionResumesAfterLastEventIDOrFromOrAfter(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(5, "OrderLine")})    // positions 1–5
 		s.mustAppend(t, newID(), appendBody{StreamType: "cart", Events: events(3, "CartLine")}) // positions 6–8
@@ -813,8 +811,7 @@ func TestSubscriptionResumesAfterLastEventIDOrFromOrAfter(t *testing.T) {
 
 func TestSubscriptionToAStreamThatDoesNotExistYetGetsItsEventsWhenWritten(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		c := subscribe(t, s, "/streams/"+id+"/events")
 		c.requireRetry(t)
@@ -839,8 +836,7 @@ func TestSubscriptionToAStreamThatDoesNotExistYetGetsItsEventsWhenWritten(t *tes
 
 func TestFilteredLogSubscriptionDeliversOnlyMatchingEventsAndMovesLastEventIDPastSkippedOnes(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_HEARTBEAT=300ms")...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		var acks ackLog
 		streams := []struct{ id, typ, events string }{{newID(), "a", "XYX"}, {newID(), "b", "YXZ"}, {newID(), "c", "ZXY"}}
 		write := func() {
@@ -957,7 +953,7 @@ func TestFilteredLogSubscriptionDeliversOnlyMatchingEventsAndMovesLastEventIDPas
 		}
 		all = acks.want(nil)
 		resumed.requireEvents(t, false, all[len(all)-1].Position)
-	})
+	}, "TRIBUTARY_HEARTBEAT=300ms")
 }
 
 // TestFilteredSubscriptionMovesLastEventIDPastEventsSkippedInHistory: the
@@ -965,8 +961,7 @@ func TestFilteredLogSubscriptionDeliversOnlyMatchingEventsAndMovesLastEventIDPas
 // openapi.yaml), so also for those skipped while sending the history.
 func TestFilteredSubscriptionMovesLastEventIDPastEventsSkippedInHistory(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_HEARTBEAT=300ms")...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "d", Events: events(1, "Rare")}) // position 1
 		s.mustAppend(t, id, appendBody{Events: events(50, "Common")})               // positions 2–51
@@ -989,7 +984,7 @@ func TestFilteredSubscriptionMovesLastEventIDPastEventsSkippedInHistory(t *testi
 			}
 			return
 		}
-	})
+	}, "TRIBUTARY_HEARTBEAT=300ms")
 }
 
 // TestFilteredSubscriberGetsAMatchingEventAtOnceAlsoWhenSkippedEventsFollowIt
@@ -1028,8 +1023,7 @@ func TestFilteredSubscriberGetsAMatchingEventAtOnceAlsoWhenSkippedEventsFollowIt
 
 func TestLogSubscribersStartedDuringWritesGetEveryEventOnceInOrder(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		const (
 			writers     = 8
 			subscribers = 5
@@ -1171,8 +1165,7 @@ func TestSubscribersReconnectingAcrossThreeServersGetEveryEventOnceInOrder(t *te
 
 func TestSlowSubscriberDoesNotDelayAFastOneAndStillGetsEverything(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		const (
 			batches   = 30
 			batchSize = 100
@@ -1365,8 +1358,7 @@ func TestSIGTERMStopsPromptlyEvenWithASubscriberThatStoppedReading(t *testing.T)
 
 func TestMalformedLastEventIDAndBackwardSubscriptionAre400(t *testing.T) {
 	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := startServer(t, k.ServerEnv...)
+	forEachServer(t, func(t *testing.T, s *server) {
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderLine")})
 		for _, path := range []string{"/streams/" + id + "/events", "/events"} {

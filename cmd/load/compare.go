@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -50,35 +49,23 @@ import (
 
 // compareConfig is what the flags of "load compare" set.
 type compareConfig struct {
+	commonFlags
 	store    string // "mysql" or "sqlite"
-	dsn      string
-	api      string
 	rounds   int
 	duration time.Duration
 	warmup   time.Duration
-	json     bool
 }
 
 func parseCompareFlags(args []string, stderr io.Writer) (compareConfig, error) {
 	var c compareConfig
-	fs := flag.NewFlagSet("load compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: load compare [flags]\n\nMeasures the service over HTTP against the same work done straight through the database driver,\ninterleaved in rounds, and prints a markdown table with the targets of issue 12.\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("compare", "Measures the service over HTTP against the same work done straight through the database driver,\n"+
+		"interleaved in rounds, and prints a markdown table with the targets of issue 12.", stderr, &c.commonFlags)
 	fs.StringVar(&c.store, "store", "mysql", "the store to measure: mysql (the server at -dsn) or sqlite (the embedded store, in a temporary directory)")
-	fs.StringVar(&c.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (go-sql-driver DSN) on which to create two temporary databases")
-	fs.StringVar(&c.api, "api", "", "server binary to run (default: go build ./cmd/api into a temporary directory)")
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds; every measurement runs once per round on each side, and the medians are reported")
 	fs.DurationVar(&c.duration, "duration", 3*time.Second, "measured time of each measurement on each side")
 	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured time before each measurement")
-	fs.BoolVar(&c.json, "json", false, "print the results as JSON instead of a markdown table")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return compareConfig{}, err
-	}
-	if fs.NArg() > 0 {
-		return compareConfig{}, fmt.Errorf("unexpected argument %q; see load compare -h", fs.Arg(0))
 	}
 	var errs []error
 	if c.store != "mysql" && c.store != "sqlite" {
@@ -152,28 +139,15 @@ const (
 // runCompare runs "load compare".
 func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseCompareFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	progress := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "load compare: "+format+"\n", a...)
-	}
+	progress := progressTo(stderr, "compare")
 	tmp, err := os.MkdirTemp("", "load-compare-")
 	if err != nil {
 		return fmt.Errorf("make temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-
-	binary := cfg.api
-	if binary == "" {
-		progress("building ./cmd/api")
-		if binary, err = buildAPI(ctx, tmp); err != nil {
-			return err
-		}
-	}
 
 	// The raw side, and the server's store.
 	var raw *rawSide
@@ -204,14 +178,13 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// The access log is not parsed: that would cost this process CPU
 	// during the service's measurements only.
-	srv, err := startServer(ctx, binary, false, storeEnv...)
+	srv, err := start(ctx, cfg.api, tmp, false, progress, storeEnv...)
 	if srv != nil {
 		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
 	}
 	if err != nil {
 		return err
 	}
-	progress("server pid %d listening on %s; log in %s", srv.pid(), srv.url, srv.logPath)
 	svc := newServiceSide(srv.url)
 	defer svc.close()
 
@@ -267,18 +240,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	progress("stopping the server")
 	stopErr := srv.stop()
 	rep.finish(srv.logSummary(), stopErr)
-	if cfg.json {
-		err = rep.writeJSON(stdout)
-	} else {
-		err = rep.writeMarkdown(stdout)
-	}
-	if err != nil {
-		return err
-	}
-	if len(rep.Problems) > 0 {
-		return fmt.Errorf("%d problem(s) found; see the report and the server log %s", len(rep.Problems), srv.logPath)
-	}
-	return nil
+	return printReport(stdout, cfg.json, rep, rep.writeMarkdown, len(rep.Problems), srv.logPath)
 }
 
 func dropDatabase(db *database, progress func(string, ...any)) {

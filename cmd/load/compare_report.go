@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -111,12 +110,6 @@ func (r *compareReport) finish(log logSummary, stopErr error) {
 	if log.Errors > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("the server logged %d errors", log.Errors))
 	}
-}
-
-func (r *compareReport) writeJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
 }
 
 // writeMarkdown prints the table, ready to paste into docs/performance.md.

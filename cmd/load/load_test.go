@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -46,11 +47,8 @@ func binaries(t *testing.T) (load, api string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		// Not t.TempDir: the binaries outlive the test that built them.
-		for _, pkg := range []string{"cmd/load", "cmd/api"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, filepath.Base(pkg)),
-				"github.com/tributary-dev/tributary/"+pkg).CombinedOutput()
-			if err != nil {
-				buildErr = &buildError{pkg, err, out}
+		for _, name := range []string{"load", "api"} {
+			if _, buildErr = build(context.Background(), name, binDir); buildErr != nil {
 				return
 			}
 		}
@@ -59,16 +57,6 @@ func binaries(t *testing.T) (load, api string) {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(binDir, "load"), filepath.Join(binDir, "api")
-}
-
-type buildError struct {
-	pkg string
-	err error
-	out []byte
-}
-
-func (e *buildError) Error() string {
-	return "go build ./" + e.pkg + ": " + e.err.Error() + "\n" + string(e.out)
 }
 
 // serverDSN returns a DSN for the MySQL/MariaDB server the tests use, or
@@ -152,7 +140,7 @@ func TestSubscribersRunsEndToEnd(t *testing.T) {
 		t.Errorf("expected two phases, the second with 3 subscribers who each got events; got %+v", rep.Phases)
 	}
 	if rep.Phases[1].DB.Statements <= 0 {
-		t.Errorf("expected the statement proxy to count the server's statements, got %+v", rep.Phases[1].DB)
+		t.Errorf("expected the server's /metrics to count its statements, got %+v", rep.Phases[1].DB)
 	}
 }
 

@@ -12,14 +12,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/tributary-dev/tributary/cmd/load/internal/stmtproxy"
 )
 
 // subcommands are the load tool's measurements, by name.
@@ -34,7 +34,7 @@ var subcommands = []struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			err = errors.New("interrupted; the server was stopped and the database dropped")
@@ -45,18 +45,17 @@ func main() {
 }
 
 // run runs the subcommand args name.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == stmtproxy.Command {
-		// This binary, started by "load subscribers" as its statement proxy.
-		return stmtproxy.RunChild(ctx, args[1:], stdin, stdout)
-	}
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		usage(stdout)
 		return nil
 	}
 	for _, c := range subcommands {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
+			if err := c.run(ctx, args[1:], stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return nil // -h: the flags were listed
 		}
 	}
 	usage(stderr)
@@ -68,4 +67,63 @@ func usage(w io.Writer) {
 	for _, c := range subcommands {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
+}
+
+// commonFlags are the flags every subcommand has.
+type commonFlags struct {
+	dsn, api string
+	json     bool
+}
+
+// newFlagSet returns the flag set of a subcommand, with about in its usage
+// and c's flags defined; parse it with parseFlags.
+func newFlagSet(subcommand, about string, stderr io.Writer, c *commonFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("load "+subcommand, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: load %s [flags]\n\n%s\n\nFlags:\n", subcommand, about)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (go-sql-driver DSN) on which to create the temporary databases")
+	fs.StringVar(&c.api, "api", "", "server binary to run (default: go build ./cmd/api into a temporary directory)")
+	fs.BoolVar(&c.json, "json", false, "print the results as JSON instead of a table")
+	return fs
+}
+
+// parseFlags parses args, which must be flags only.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; see %s -h", fs.Arg(0), fs.Name())
+	}
+	return nil
+}
+
+// progressTo returns the printf a subcommand reports its progress with.
+func progressTo(stderr io.Writer, subcommand string) func(format string, a ...any) {
+	return func(format string, a ...any) {
+		fmt.Fprintf(stderr, "load "+subcommand+": "+format+"\n", a...)
+	}
+}
+
+// printReport writes rep as indented JSON, or with text, and returns an
+// error if it found problems.
+func printReport(stdout io.Writer, asJSON bool, rep any, text func(io.Writer) error, problems int, serverLog string) error {
+	var err error
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	} else {
+		err = text(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if problems > 0 {
+		return fmt.Errorf("%d problem(s) found; see the report and the server log %s", problems, serverLog)
+	}
+	return nil
 }

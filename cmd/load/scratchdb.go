@@ -66,14 +66,6 @@ func (d *database) dsn() string {
 	return cfg.FormatDSN()
 }
 
-// dsnVia returns the DSN for the server under test: this database, reached
-// through the TCP address addr (the statement counter).
-func (d *database) dsnVia(addr string) string {
-	cfg := d.cfg.Clone()
-	cfg.Net, cfg.Addr, cfg.DBName = "tcp", addr, d.name
-	return cfg.FormatDSN()
-}
-
 // drop drops the database and closes the connections. It does not depend on
 // the run's context, so it also runs after Ctrl-C.
 func (d *database) drop() error {
@@ -87,13 +79,12 @@ func (d *database) drop() error {
 	return nil
 }
 
-// dbCounts are cumulative statement counts at one moment.
+// dbCounts are the database server's cumulative statement counts at one
+// moment, every client's.
 type dbCounts struct {
 	at         time.Time
-	statements int64 // every statement (Questions, for the whole server)
+	statements int64 // every statement (Questions)
 	selects    int64 // SELECTs (Com_select)
-	reads      int64 // SELECTs outside transactions; the statement counter's only
-	commits    int64 // the statement counter's only
 }
 
 // counters reads the database server's global status and subtracts this

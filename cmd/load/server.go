@@ -23,16 +23,35 @@ const (
 	keptLogLines = 5
 )
 
-// buildAPI builds the server into dir and returns the binary's path. The
-// package is named by import path, so any directory inside the module works.
-func buildAPI(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "api")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/tributary-dev/tributary/cmd/api")
+// build builds ./cmd/<name> of this module into dir and returns the
+// binary's path. The package is named by import path, so any directory
+// inside the module works.
+func build(ctx context.Context, name, dir string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/tributary-dev/tributary/cmd/"+name)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/api (run the load tool inside the repository, or pass -api): %w\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/%s (run the load tool inside the repository, or pass -api): %w\n%s", name, err, out)
 	}
 	return bin, nil
+}
+
+// start starts the server, built into dir unless api names a binary (see
+// startServer), and says where it listens. On error after the process
+// started, it returns the server too, for the caller to stop.
+func start(ctx context.Context, api, dir string, requests bool, progress func(string, ...any), env ...string) (*server, error) {
+	if api == "" {
+		progress("building ./cmd/api")
+		var err error
+		if api, err = build(ctx, "api", dir); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := startServer(ctx, api, requests, env...)
+	if err == nil {
+		progress("server pid %d listening on %s; log in %s", srv.pid(), srv.url, srv.logPath)
+	}
+	return srv, err
 }
 
 // server is the api process under test.

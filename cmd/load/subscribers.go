@@ -3,20 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
-
-	"github.com/tributary-dev/tributary/cmd/load/internal/stmtproxy"
 )
 
 // subscribersConfig is what the flags of "load subscribers" set.
 type subscribersConfig struct {
+	commonFlags
 	subscribers int
 	rate        float64 // appends per second
 	duration    time.Duration
@@ -25,11 +20,6 @@ type subscribersConfig struct {
 	drain       time.Duration
 	writers     int
 	streams     int
-	dsn         string
-	api         string
-	json        bool
-
-	countStatements bool
 }
 
 // Bounds keep a mistyped flag from running for hours or opening a million
@@ -42,12 +32,7 @@ const (
 
 func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, error) {
 	var c subscribersConfig
-	fs := flag.NewFlagSet("load subscribers", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: load subscribers [flags]\n\nMeasures live subscriptions: 1 subscriber, then -subscribers, under the same steady writes.\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("subscribers", "Measures live subscriptions: 1 subscriber, then -subscribers, under the same steady writes.", stderr, &c.commonFlags)
 	fs.IntVar(&c.subscribers, "subscribers", 1000, "subscribers on /events in the second phase (the first has 1)")
 	fs.Float64Var(&c.rate, "rate", 200, "appends per second, one event each")
 	fs.DurationVar(&c.duration, "duration", 15*time.Second, "measured writing time per phase")
@@ -56,15 +41,8 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 	fs.DurationVar(&c.drain, "drain", 15*time.Second, "how long to wait after the last append for every subscriber to have every event")
 	fs.IntVar(&c.writers, "writers", 32, "most appends in flight; enough that a slower server does not lower the rate")
 	fs.IntVar(&c.streams, "streams", 16, "streams the appends go to, in turn")
-	fs.StringVar(&c.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL/MariaDB server (go-sql-driver DSN) on which to create a temporary database")
-	fs.StringVar(&c.api, "api", "", "server binary to run (default: go build ./cmd/api into a temporary directory)")
-	fs.BoolVar(&c.json, "json", false, "print the results as JSON instead of a table")
-	fs.BoolVar(&c.countStatements, "count-statements", true, "count the server's statements through a proxy process (false: the server connects straight to the database; global counters only)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return subscribersConfig{}, err
-	}
-	if fs.NArg() > 0 {
-		return subscribersConfig{}, fmt.Errorf("unexpected argument %q; see load subscribers -h", fs.Arg(0))
 	}
 	var errs []error
 	if c.subscribers < 2 || c.subscribers > maxSubscribers {
@@ -105,10 +83,7 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 // on which it creates a uniquely named database and drops it at the end. It
 // builds ./cmd/api unless -api names a binary. Everything it starts is
 // stopped on exit, Ctrl-C included; the server's log is kept in a temporary
-// file whose path is printed. The server reaches the database through a
-// small proxy, this same binary run as "load statement-proxy" (package
-// stmtproxy), which counts and times the server's statements (-count-statements=false leaves
-// it out).
+// file whose path is printed.
 //
 // Each of the two phases connects its subscribers, waits until all are
 // caught up, leaves them idle for -settle, then writes for -warmup plus
@@ -126,16 +101,14 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 //     database, so its own scheduling delay is part of the figure.
 //   - append round trip: what a writer waits for its 201, to see whether
 //     subscribers slow writers down; the same appends' durations in the
-//     server's access log, which leave out this tool's share; and, from the
-//     proxy, how long each statement of a write transaction waited for the
-//     database, and how long the server then took to send the next one. A
-//     write transaction is several round trips in a row, so a busy server
-//     process shows in the second.
-//   - database statements per second of this server, from the proxy, during
-//     the measured window and while idle: all of them, commits (group
-//     commit puts several appends in one), SELECTs, and SELECTs outside
-//     transactions — the live feed's: its one tailer per process, and the
-//     subscriptions' catch-up reads. Those must not grow with N. MariaDB's
+//     server's access log, which leave out this tool's share.
+//   - database statements per second of this server, from its /metrics
+//     (tributary_db_statements_total), during the measured window and
+//     while idle: all of them and by kind; the live feed's (its one tailer
+//     per process, and the subscriptions' catch-up reads) must not grow
+//     with N. Statements per append, and
+//     group commits (tributary_group_commit_*): how many per second, how
+//     many appends each took, and their mean transaction time. MariaDB's
 //     global Questions and Com_select are shown too, but they count every
 //     client of the database server (the other connections seen are listed
 //     in the -json output).
@@ -149,8 +122,8 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 //     (N − 1) is printed too, but it also counts the heap those writes grew.
 //     RSS includes garbage the Go runtime has not collected or returned yet,
 //     so read it to ±10 % or so.
-//   - CPU over the window, in cores: the server's, this tool's (the proxy
-//     included), and the rest of the machine's: the database, and anything
+//   - CPU over the window, in cores: the server's, this tool's, and the
+//     rest of the machine's: the database, and anything
 //     else running. On a shared machine, look there first when figures move
 //     between runs.
 //
@@ -163,15 +136,10 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 // first then.
 func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseSubscribersFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	progress := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "load subscribers: "+format+"\n", a...)
-	}
+	progress := progressTo(stderr, "subscribers")
 
 	// Each subscriber is a descriptor here and one in the server, which
 	// inherits this process's limit.
@@ -179,57 +147,27 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 
-	if cfg.countStatements {
-		// The statement counter reads the protocol: it must be in the clear.
-		dsn, err := mysql.ParseDSN(cfg.dsn)
-		if err == nil && ((dsn.TLSConfig != "" && dsn.TLSConfig != "false") || dsn.TLS != nil || strings.Contains(dsn.FormatDSN(), "compress=")) {
-			return fmt.Errorf("-dsn: -count-statements reads the server's statements on the wire, so it needs a DSN without tls and compress")
-		}
-	}
 	db, err := createDatabase(ctx, cfg.dsn)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := db.drop(); err != nil {
-			progress("%s", err.Error())
-		}
-	}()
+	defer dropDatabase(db, progress)
 	progress("created database %s", db.name)
 
-	binary := cfg.api
-	if binary == "" {
-		dir, err := os.MkdirTemp("", "load-")
-		if err != nil {
-			return fmt.Errorf("make temp dir: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		progress("building ./cmd/api")
-		if binary, err = buildAPI(ctx, dir); err != nil {
-			return err
-		}
+	tmp, err := os.MkdirTemp("", "load-subscribers-")
+	if err != nil {
+		return fmt.Errorf("make temp dir: %w", err)
 	}
-
-	serverDSN := db.dsn()
-	var counter *stmtproxy.Proxy
-	if cfg.countStatements {
-		if counter, err = stmtproxy.Start(db.cfg.Net, db.cfg.Addr, childProcAttr()); err != nil {
-			return err
-		}
-		defer counter.Close()
-		serverDSN = db.dsnVia(counter.Addr())
-	}
-
-	srv, err := startServer(ctx, binary, true, "TRIBUTARY_MYSQL_DSN="+serverDSN)
+	defer os.RemoveAll(tmp)
+	srv, err := start(ctx, cfg.api, tmp, true, progress, "TRIBUTARY_MYSQL_DSN="+db.dsn())
 	if srv != nil {
 		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
 	}
 	if err != nil {
 		return err
 	}
-	progress("server pid %d listening on %s; log in %s", srv.pid(), srv.url, srv.logPath)
 
-	lt := newLoadTest(cfg, srv, db, counter, progress)
+	lt := newLoadTest(cfg, srv, db, progress)
 	defer lt.close()
 	rep := report{Config: reportConfig(cfg), ServerLog: srv.logPath}
 	for _, n := range []int{1, cfg.subscribers} {
@@ -244,15 +182,5 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 	progress("stopping the server")
 	stopErr := srv.stop()
 	rep.finish(srv.logSummary(), db.others(), stopErr)
-	if cfg.json {
-		if err := rep.writeJSON(stdout); err != nil {
-			return err
-		}
-	} else if err := rep.writeTable(stdout); err != nil {
-		return err
-	}
-	if len(rep.Problems) > 0 {
-		return fmt.Errorf("%d problem(s) found; see the report and the server log %s", len(rep.Problems), srv.logPath)
-	}
-	return nil
+	return printReport(stdout, cfg.json, rep, rep.writeTable, len(rep.Problems), srv.logPath)
 }

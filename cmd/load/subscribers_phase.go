@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/tributary-dev/tributary/cmd/load/internal/stmtproxy"
 )
 
 const (
@@ -30,7 +28,6 @@ type loadTest struct {
 	cfg         subscribersConfig
 	srv         *server
 	db          *database
-	counter     *stmtproxy.Proxy // nil with -count-statements=false
 	progress    func(format string, a ...any)
 	subClient   *http.Client
 	writeClient *http.Client
@@ -38,10 +35,10 @@ type loadTest struct {
 	head        int64    // the last position written so far
 }
 
-func newLoadTest(cfg subscribersConfig, srv *server, db *database, counter *stmtproxy.Proxy, progress func(string, ...any)) *loadTest {
+func newLoadTest(cfg subscribersConfig, srv *server, db *database, progress func(string, ...any)) *loadTest {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	l := &loadTest{
-		cfg: cfg, srv: srv, db: db, counter: counter, progress: progress,
+		cfg: cfg, srv: srv, db: db, progress: progress,
 		// Subscriptions never end by themselves: no client timeout, one
 		// connection each, no limit on connections to the one host.
 		subClient: &http.Client{Transport: &http.Transport{
@@ -71,11 +68,10 @@ func (l *loadTest) close() {
 
 // snapshot is the cumulative counters at one moment.
 type snapshot struct {
-	db        dbCounts       // the whole database server's
-	own       dbCounts       // the server under test's, from the statement proxy
-	ownMark   stmtproxy.Mark // the same, with its place in the proxy's timings
+	db        dbCounts     // the whole database server's
+	own       serverCounts // the server under test's, from its /metrics
 	serverCPU time.Duration
-	toolCPU   time.Duration // this process's and the proxy's
+	toolCPU   time.Duration // this process's
 	busy      time.Duration // the whole machine's
 }
 
@@ -85,22 +81,14 @@ func (l *loadTest) snapshot(ctx context.Context) (snapshot, error) {
 	if s.db, err = l.db.counters(ctx); err != nil {
 		return s, err
 	}
-	if s.ownMark, err = l.counter.Mark(); err != nil {
+	if s.own, err = l.srv.metrics(ctx, l.writeClient); err != nil {
 		return s, err
 	}
-	s.own = proxyCounts(s.ownMark.Counts)
 	if s.serverCPU, err = cpuTime(l.srv.pid()); err != nil {
 		return s, err
 	}
 	if s.toolCPU, err = cpuTime(os.Getpid()); err != nil {
 		return s, err
-	}
-	if l.counter != nil {
-		proxyCPU, err := cpuTime(l.counter.Pid())
-		if err != nil {
-			return s, err
-		}
-		s.toolCPU += proxyCPU
 	}
 	s.busy, err = machineBusy()
 	return s, err
@@ -173,8 +161,6 @@ func (l *loadTest) phase(ctx context.Context, n int) (phaseResult, error) {
 	res.ToolCPUCores = (ww.to.toolCPU - ww.from.toolCPU).Seconds() / elapsed.Seconds()
 	res.OtherCPUCores = (ww.to.busy-ww.from.busy).Seconds()/elapsed.Seconds() - res.ServerCPUCores - res.ToolCPUCores
 	res.ServerAppend = summarise(l.srv.appendDurations(ww.from.db.at, ww.to.db.at))
-	dbWait, between := l.counter.TimingsBetween(ww.from.ownMark, ww.to.ownMark)
-	res.TxDBWait, res.TxBetween = summarise(dbWait), summarise(between)
 	res.RSSPeakKiB = max(ww.peakKiB, res.RSSIdleKiB)
 
 	// Wait for every subscriber to have the last event.
@@ -352,9 +338,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// proxyCounts converts the statement proxy's counts.
-func proxyCounts(c stmtproxy.Counts) dbCounts {
-	return dbCounts{at: c.At, statements: c.Statements, selects: c.Selects, reads: c.Reads, commits: c.Commits}
 }

@@ -2,9 +2,9 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -39,16 +39,11 @@ type phaseResult struct {
 	// ServerAppend is how long the server took for the appends of the
 	// window, by its access log: the round trip without this tool's share.
 	ServerAppend latency `json:"append_server_side"`
-	// TxDBWait is, per statement of a transaction, how long the database
-	// took to start answering; TxBetween how long the server took after an
-	// answer to send the transaction's next statement.
-	TxDBWait  latency `json:"tx_statement_db_wait"`
-	TxBetween latency `json:"tx_statement_server_gap"`
 
 	WindowSeconds float64 `json:"window_seconds"`
 	AppendsPerSec float64 `json:"appends_per_sec"` // achieved in the window
-	// The server under test's statements, counted on its connections, in
-	// the window and while idle; and the database server's global ones.
+	// The server under test's statements, from its /metrics, in the window
+	// and while idle; and the database server's global ones.
 	DB           dbRate     `json:"db"`
 	IdleDB       dbRate     `json:"db_idle"`
 	GlobalDB     globalRate `json:"global_db"`
@@ -72,33 +67,18 @@ type phaseResult struct {
 	ServerEnded int `json:"server_ended_subscriptions"`
 }
 
-// dbRate is the server under test's statements per second over an interval.
-type dbRate struct {
-	Statements float64 `json:"statements_per_sec"`
-	Selects    float64 `json:"selects_per_sec"`
-	Reads      float64 `json:"selects_outside_transactions_per_sec"`
-	Commits    float64 `json:"commits_per_sec"`
-}
-
 // globalRate is the database server's, every client's, over an interval.
 type globalRate struct {
 	Questions float64 `json:"questions_per_sec"`
 	ComSelect float64 `json:"com_select_per_sec"`
 }
 
-func rate(from, to dbCounts) dbRate {
+func globalRateOf(from, to dbCounts) globalRate {
 	secs := to.at.Sub(from.at).Seconds()
 	if secs <= 0 {
-		return dbRate{}
+		return globalRate{}
 	}
-	per := func(a, b int64) float64 { return float64(b-a) / secs }
-	return dbRate{per(from.statements, to.statements), per(from.selects, to.selects),
-		per(from.reads, to.reads), per(from.commits, to.commits)}
-}
-
-func globalRateOf(from, to dbCounts) globalRate {
-	r := rate(from, to)
-	return globalRate{r.Statements, r.Selects}
+	return globalRate{float64(to.statements-from.statements) / secs, float64(to.selects-from.selects) / secs}
 }
 
 // latency summarises a set of durations.
@@ -222,12 +202,11 @@ type reportSettings struct {
 	Writers         int     `json:"writers"`
 	Streams         int     `json:"streams"`
 	CPUs            int     `json:"cpus"`
-	CountStatements bool    `json:"count_statements"`
 }
 
 func reportConfig(c subscribersConfig) reportSettings {
 	return reportSettings{c.subscribers, c.rate, c.duration.Seconds(), c.warmup.Seconds(), c.settle.Seconds(),
-		c.writers, c.streams, runtime.NumCPU(), c.countStatements}
+		c.writers, c.streams, runtime.NumCPU()}
 }
 
 // report is the whole run's outcome.
@@ -279,12 +258,6 @@ func (r *report) finish(log logSummary, others []string, stopErr error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d other connection(s) to the database server during the writes "+
 			"(listed in -json output): their statements are in the whole-server rates, not in this server's", len(others)))
 	}
-}
-
-func (r *report) writeJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
 }
 
 // writeTable prints the phases side by side, with N against 1 where a ratio
@@ -339,27 +312,21 @@ func (r *report) writeTable(w io.Writer) error {
 		return fmt.Sprintf("%.2f / %.2f ms", p.ServerAppend.P50Ms, p.ServerAppend.P99Ms)
 	})
 	row("  in the server (access log)", a, b, x(one.ServerAppend.P99Ms, n.ServerAppend.P99Ms)+" (p99)")
-	if c.CountStatements {
-		a, b = each(func(p phaseResult) string { return fmt.Sprintf("%.2f / %.2f ms", p.TxDBWait.P50Ms, p.TxDBWait.P99Ms) })
-		row("  per write statement: DB wait p50 / p99", a, b, x(one.TxDBWait.P99Ms, n.TxDBWait.P99Ms)+" (p99)")
-		a, b = each(func(p phaseResult) string { return fmt.Sprintf("%.2f / %.2f ms", p.TxBetween.P50Ms, p.TxBetween.P99Ms) })
-		row("  then server to next statement p50 / p99", a, b, x(one.TxBetween.P99Ms, n.TxBetween.P99Ms)+" (p99)")
-	}
 	f0 := func(v float64) string { return fmt.Sprintf("%.0f", v) }
 	row("appends/s achieved", f0(one.AppendsPerSec), f0(n.AppendsPerSec), "")
-	if c.CountStatements {
-		row("DB statements/s (this server)", f0(one.DB.Statements), f0(n.DB.Statements), x(one.DB.Statements, n.DB.Statements))
-		a, b = each(func(p phaseResult) string {
-			return fmt.Sprintf("%.0f (%.1f appends each)", p.DB.Commits, p.AppendsPerSec/max(p.DB.Commits, 1))
-		})
-		row("  commits/s (group commit)", a, b, "")
-		row("  SELECTs/s, all", f0(one.DB.Selects), f0(n.DB.Selects), x(one.DB.Selects, n.DB.Selects))
-		row("  SELECTs/s outside transactions (feed)", f0(one.DB.Reads), f0(n.DB.Reads), x(one.DB.Reads, n.DB.Reads))
-		a, b = each(func(p phaseResult) string { return fmt.Sprintf("%.1f / %.1f", p.IdleDB.Statements, p.IdleDB.Reads) })
-		row("  idle: statements/s / feed SELECTs/s", a, b, "")
-	} else {
-		row("DB statements of this server: not counted (-count-statements=false)", "", "", "")
+	row("DB statements/s (this server)", f0(one.DB.Statements), f0(n.DB.Statements), x(one.DB.Statements, n.DB.Statements))
+	kinds := append(slices.Collect(maps.Keys(one.DB.ByKind)), slices.Collect(maps.Keys(n.DB.ByKind))...)
+	slices.Sort(kinds)
+	for _, kind := range slices.Compact(kinds) {
+		row("  "+kind, f0(one.DB.ByKind[kind]), f0(n.DB.ByKind[kind]), x(one.DB.ByKind[kind], n.DB.ByKind[kind]))
 	}
+	a, b = each(func(p phaseResult) string {
+		return fmt.Sprintf("%.0f (%.1f appends each, %.2f ms)", p.DB.Commits, p.DB.AppendsPerCommit, p.DB.CommitMs)
+	})
+	row("group commits/s", a, b, "")
+	row("statements per append, all", fmt.Sprintf("%.1f", one.DB.PerAppend), fmt.Sprintf("%.1f", n.DB.PerAppend), "")
+	a, b = each(func(p phaseResult) string { return fmt.Sprintf("%.1f%s", p.IdleDB.Statements, byKind(p.IdleDB.ByKind)) })
+	row("idle: statements/s", a, b, "")
 	a, b = each(func(p phaseResult) string {
 		return fmt.Sprintf("%.0f / %.0f", p.GlobalDB.Questions, p.GlobalDB.ComSelect)
 	})
@@ -371,7 +338,7 @@ func (r *report) writeTable(w io.Writer) error {
 	row("server CPU (cores)", fmt.Sprintf("%.2f", one.ServerCPUCores), fmt.Sprintf("%.2f", n.ServerCPUCores),
 		x(one.ServerCPUCores, n.ServerCPUCores))
 	row("  per event × subscriber", fmt.Sprintf("%.1f µs", one.ServerCPUPerDeliveryUs), fmt.Sprintf("%.1f µs", n.ServerCPUPerDeliveryUs), "")
-	row("load tool CPU (cores), proxy included", fmt.Sprintf("%.2f", one.ToolCPUCores), fmt.Sprintf("%.2f", n.ToolCPUCores), "")
+	row("load tool CPU (cores)", fmt.Sprintf("%.2f", one.ToolCPUCores), fmt.Sprintf("%.2f", n.ToolCPUCores), "")
 	row("rest of the machine CPU (cores)", fmt.Sprintf("%.2f", one.OtherCPUCores), fmt.Sprintf("%.2f", n.OtherCPUCores), "")
 	a, b = each(func(p phaseResult) string {
 		return strings.Join([]string{mib(p.RSSBeforeKiB), mib(p.RSSIdleKiB), mib(p.RSSPeakKiB), mib(p.RSSEndKiB), mib(p.RSSAfterKiB)}, " / ")
@@ -398,4 +365,16 @@ func (r *report) writeTable(w io.Writer) error {
 		fmt.Fprintf(w, "PROBLEM: %s\n", p)
 	}
 	return nil
+}
+
+// byKind lists the rates of m, by kind, as " (kind r, …)".
+func byKind(m map[string]float64) string {
+	var parts []string
+	for _, kind := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.1f", kind, m[kind]))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

@@ -248,8 +248,61 @@ func testFailedAppendWritesNothing(t *testing.T, s eventstore.Store) {
 	if st, _ := s.Stream(ctx(t), id); st.Version != 1 {
 		t.Errorf("stream version after refused appends = %d, want 1", st.Version)
 	}
-	if after := logLength(t, s); after != before {
-		t.Errorf("log holds %d events after refused appends, want %d as before", after, before)
+	requireLogLength(t, s, before, "after refused appends")
+}
+
+// outcomes counts how appends sent at once ended.
+type outcomes struct {
+	written, retries, refused, failed int
+}
+
+// raceAppends sends n appends at once, the i-th with send(i), and counts
+// how they ended: written, a retry of a stored batch, refused with
+// refusal, or failed otherwise, which also fails the test.
+func raceAppends(t *testing.T, n int, refusal error, send func(i int) (eventstore.AppendResult, error)) outcomes {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var o outcomes
+	for i := range n {
+		wg.Go(func() {
+			res, err := send(i)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && !res.Duplicate:
+				o.written++
+			case err == nil:
+				o.retries++
+			case errors.Is(err, refusal):
+				o.refused++
+			default:
+				o.failed++
+				t.Errorf("append %d of %d at once: %v; want success, a retry or %v", i, n, err, refusal)
+			}
+		})
+	}
+	wg.Wait()
+	return o
+}
+
+// requireDuplicate appends req, which must be refused with a
+// DuplicateEventError naming event (any event, when it is uuid.Nil).
+func requireDuplicate(t *testing.T, s eventstore.Store, name string, req eventstore.AppendRequest, event uuid.UUID) {
+	t.Helper()
+	_, err := s.Append(ctx(t), req)
+	var dup *eventstore.DuplicateEventError
+	if !errors.As(err, &dup) || !errors.Is(err, eventstore.ErrDuplicateEventID) || (event != uuid.Nil && dup.EventID != event) {
+		t.Errorf("%s: err = %v; want DuplicateEventError naming %s (nil: any)", name, err, event)
+	}
+}
+
+// requireLogLength fails the test unless the log holds want events; when
+// says at which point.
+func requireLogLength(t *testing.T, s eventstore.Store, want int, when string) {
+	t.Helper()
+	if n := logLength(t, s); n != want {
+		t.Errorf("log holds %d events %s, want %d", n, when, want)
 	}
 }
 
@@ -306,9 +359,7 @@ func testIdempotentRetry(t *testing.T, s eventstore.Store) {
 	if st, _ := s.Stream(ctx(t), id); st.Version != 5 {
 		t.Fatalf("stream version after retry = %d, want 5: nothing written twice", st.Version)
 	}
-	if n := logLength(t, s); n != 5 {
-		t.Fatalf("log holds %d events after retry, want 5", n)
-	}
+	requireLogLength(t, s, 5, "after retry")
 	// Many retries at once still write nothing.
 	var wg sync.WaitGroup
 	for range 10 {
@@ -319,9 +370,7 @@ func testIdempotentRetry(t *testing.T, s eventstore.Store) {
 		})
 	}
 	wg.Wait()
-	if n := logLength(t, s); n != 5 {
-		t.Fatalf("log holds %d events after concurrent retries, want 5", n)
-	}
+	requireLogLength(t, s, 5, "after concurrent retries")
 }
 
 func sameRecorded(a, b eventstore.RecordedEvent) bool {
@@ -339,15 +388,9 @@ func testDuplicateEventID(t *testing.T, s eventstore.Store) {
 		"stored ids with a new one": {StreamID: id, Events: append(withIDs(batch(1)), evs[2])},
 	}
 	for name, req := range cases {
-		_, err := s.Append(ctx(t), req)
-		var dup *eventstore.DuplicateEventError
-		if !errors.As(err, &dup) || !errors.Is(err, eventstore.ErrDuplicateEventID) {
-			t.Errorf("%s: err = %v, want DuplicateEventError", name, err)
-		}
+		requireDuplicate(t, s, name, req, uuid.Nil)
 	}
-	if n := logLength(t, s); n != 3 {
-		t.Errorf("log holds %d events, want 3: refused batches write nothing", n)
-	}
+	requireLogLength(t, s, 3, "after refused batches, which write nothing")
 }
 
 // testRetryIsTheWholeSameBatch: only the whole stored batch, in order, with
@@ -369,10 +412,7 @@ func testRetryIsTheWholeSameBatch(t *testing.T, s eventstore.Store) {
 		"one event [b]":  {StreamID: id, Events: evs[1:2]},
 	}
 	for name, req := range dup {
-		var derr *eventstore.DuplicateEventError
-		if _, err := s.Append(ctx(t), req); !errors.As(err, &derr) || derr.EventID != req.Events[0].ID {
-			t.Errorf("a part of a stored batch, %s: err = %v; want DuplicateEventError naming %s", name, err, req.Events[0].ID)
-		}
+		requireDuplicate(t, s, "a part of a stored batch, "+name, req, req.Events[0].ID)
 	}
 	reused := map[string]struct {
 		req   eventstore.AppendRequest
@@ -395,9 +435,7 @@ func testRetryIsTheWholeSameBatch(t *testing.T, s eventstore.Store) {
 	if err != nil || !again.Duplicate || !slices.EqualFunc(again.Events, first.Events, sameRecorded) {
 		t.Errorf("the whole batch again: %+v, %v; want the original result marked duplicate", again, err)
 	}
-	if n := logLength(t, s); n != 3 {
-		t.Errorf("log holds %d events, want 3: refused requests write nothing", n)
-	}
+	requireLogLength(t, s, 3, "after refused requests, which write nothing")
 }
 
 // testConcurrentReusedIDs: requests with the same ids arriving together, some
@@ -408,65 +446,28 @@ func testConcurrentReusedIDs(t *testing.T, s eventstore.Store) {
 	evs := withIDs(batch(2))
 	changed := slices.Clone(evs)
 	changed[1].Data = []byte(`{"changed":true}`)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var written, retries, refused int
-	for i := range 12 {
-		wg.Go(func() {
-			req := eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs}
-			if i%2 == 1 {
-				req.Events = changed
-			}
-			res, err := s.Append(ctx(t), req)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil && !res.Duplicate:
-				written++
-			case err == nil:
-				retries++
-			case errors.Is(err, eventstore.ErrIdempotencyKeyReused):
-				refused++
-			default:
-				t.Errorf("concurrent append with shared ids: %v; want success, a retry, or a reused key", err)
-			}
-		})
+	got := raceAppends(t, 12, eventstore.ErrIdempotencyKeyReused, func(i int) (eventstore.AppendResult, error) {
+		req := eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs}
+		if i%2 == 1 {
+			req.Events = changed
+		}
+		return s.Append(ctx(t), req)
+	})
+	if got != (outcomes{written: 1, retries: 5, refused: 6}) {
+		t.Errorf("12 concurrent appends, 6 of each content: %+v; want 1 written, 5 retries and 6 refused", got)
 	}
-	wg.Wait()
-	if written != 1 || retries != 5 || refused != 6 {
-		t.Errorf("12 concurrent appends, 6 of each content: %d written, %d retries, %d refused; want 1, 5 and 6", written, retries, refused)
-	}
-	if n := logLength(t, s); n != 2 {
-		t.Errorf("log holds %d events, want 2", n)
-	}
+	requireLogLength(t, s, 2, "after the concurrent appends")
 }
 
 func testConcurrentSameVersion(t *testing.T, s eventstore.Store) {
 	id := uuid.New()
 	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: batch(1)})
 	const n = 50
-	var wins, conflicts, other int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			_, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(1), Events: batch(2)})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, eventstore.ErrWrongExpectedVersion):
-				conflicts++
-			default:
-				other++
-				t.Errorf("racing append: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if wins != 1 || conflicts != n-1 {
-		t.Fatalf("%d appends racing on version 1: %d won, %d conflicted, %d failed otherwise; want exactly 1 winner", n, wins, conflicts, other)
+	got := raceAppends(t, n, eventstore.ErrWrongExpectedVersion, func(int) (eventstore.AppendResult, error) {
+		return s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(1), Events: batch(2)})
+	})
+	if got != (outcomes{written: 1, refused: n - 1}) {
+		t.Fatalf("%d appends racing on version 1: %+v; want exactly 1 written and the others refused", n, got)
 	}
 	if st, _ := s.Stream(ctx(t), id); st.Version != 3 {
 		t.Fatalf("stream version = %d, want 3", st.Version)
@@ -923,31 +924,16 @@ func testSeveralProcesses(t *testing.T, b Backend) {
 	c := ctx(t)
 	stream := uuid.New()
 	mustAppend(t, first, eventstore.AppendRequest{StreamID: stream, Events: batch(1)})
-	var wins, conflicts int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range 45 {
-		wg.Go(func() {
-			_, err := stores[i%3].Append(c, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1), Events: batch(1)})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, eventstore.ErrWrongExpectedVersion):
-				conflicts++
-			default:
-				t.Errorf("append: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if wins != 1 || conflicts != 44 {
-		t.Fatalf("45 appends on version 1 through 3 processes: %d won, %d conflicted; want 1 and 44", wins, conflicts)
+	got := raceAppends(t, 45, eventstore.ErrWrongExpectedVersion, func(i int) (eventstore.AppendResult, error) {
+		return stores[i%3].Append(c, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1), Events: batch(1)})
+	})
+	if got != (outcomes{written: 1, refused: 44}) {
+		t.Fatalf("45 appends on version 1 through 3 processes: %+v; want 1 written and 44 refused", got)
 	}
 
 	// Each process stamps the events it writes; along the log, the times
 	// never decrease, whichever process wrote them.
+	var wg sync.WaitGroup
 	for i := range 60 {
 		wg.Go(func() {
 			mustAppend(t, stores[i%3], eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(2)})
