@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/google/uuid"
+
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
@@ -135,4 +137,32 @@ type logTail struct {
 
 func (t logTail) WaitDurable(ctx context.Context, position int64) error {
 	return t.waitDurable(ctx, position)
+}
+
+// ReadAll reads a page of the whole log in one query: the tailer takes all
+// of it into memory anyway, so it needs neither the positions first nor the
+// page in chunks that clients' reads use. With filters it reads as clients do.
+func (t logTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	if len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0 || opts.StreamID != uuid.Nil {
+		return t.reader.ReadAll(ctx, opts)
+	}
+	opts.Limit = eventstore.PageLimit(opts.Limit)
+	where, args := logFilter(opts)
+	events, _, err := t.readChunk(ctx, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	if err != nil {
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+	}
+	page := eventstore.LogPage{Last: opts.After, More: len(events) > opts.Limit}
+	events = events[:min(len(events), opts.Limit)]
+	if len(events) > 0 {
+		page.Last = events[len(events)-1].Position
+	}
+	page.Events = func(yield func(eventstore.Event, error) bool) {
+		for _, e := range events {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	return page, nil
 }

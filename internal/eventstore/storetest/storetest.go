@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"ListStreamsPagesAndFilters", testListStreams},
 		{"InvalidAppendIsRefused", testInvalidAppend},
 		{"PollingReaderSeesEveryEventOnceInOrder", testPollingReader},
+		{"TailReadsTheLogAsReadAllDoes", testTailReadsTheLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -951,5 +953,36 @@ func testSeveralProcesses(t *testing.T, b Backend) {
 				prev.Position, prev.RecordedAt.Format(time.RFC3339Nano))
 		}
 		prev = e
+	}
+}
+
+// testTailReadsTheLog: the live feed's tail reads the same pages of the log,
+// and the same head, as a client's reads.
+func testTailReadsTheLog(t *testing.T, s eventstore.Store) {
+	for i := range 3 {
+		mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(i + 2)})
+	}
+	tail := s.Tail()
+	for _, opts := range []eventstore.ReadAllOptions{{}, {Limit: 4}, {After: 4, Limit: 4}, {After: 8, Limit: 4}, {After: 9}, {After: 2, UpTo: 6}} {
+		want, err := s.ReadAll(ctx(t), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tail.ReadAll(ctx(t), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, g := collect(t, want.Events), collect(t, got.Events)
+		if got.Last != want.Last || got.More != want.More || !slices.EqualFunc(g, w, func(a, b eventstore.Event) bool {
+			return a.ID == b.ID && a.Position == b.Position && bytes.Equal(a.Data, b.Data)
+		}) {
+			t.Errorf("%+v: the tail read %d events (last %d, more %t); ReadAll %d (last %d, more %t)",
+				opts, len(g), got.Last, got.More, len(w), want.Last, want.More)
+		}
+	}
+	h1, err1 := s.Head(ctx(t))
+	h2, err2 := tail.Head(ctx(t))
+	if err := errors.Join(err1, err2); err != nil || h1 != 9 || h2 != 9 {
+		t.Errorf("heads: store %d, tail %d (%v); want 9", h1, h2, err)
 	}
 }
