@@ -46,7 +46,8 @@ type Options struct {
 	// the service's default).
 	PollInterval time.Duration
 	// Buffer is how many events a subscriber may fall behind the live feed
-	// before it is switched to reading from the store (default 512).
+	// before it is switched to reading from the store (default 256: every
+	// idle subscriber holds it, and falling back costs only reads).
 	Buffer int
 	// PageSize is how many events one read of the store returns (default 500).
 	PageSize int
@@ -75,6 +76,8 @@ type Feed struct {
 	openMu  sync.Mutex
 	all     map[*subState]struct{} // every subscription past its start, for the lag metric
 	dropped atomic.Int64           // times a subscriber fell behind and left the live feed
+
+	gapSince time.Time // when the tailer first met the gap it waits on; Run's alone
 }
 
 // New returns a Feed over store.
@@ -83,7 +86,7 @@ func New(store Store, opts Options) *Feed {
 		opts.PollInterval = config.Defaults().PollInterval
 	}
 	if opts.Buffer <= 0 {
-		opts.Buffer = 512
+		opts.Buffer = 256
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
@@ -180,6 +183,13 @@ func (f *Feed) Run(ctx context.Context) error {
 	for {
 		start := time.Now()
 		err := f.poll(ctx)
+		if errors.Is(err, errGap) {
+			// A commit is visible before an earlier one: look again at once.
+			if !sleep(ctx, gapRetry) {
+				return nil
+			}
+			continue
+		}
 		if err == nil {
 			f.mu.Lock()
 			head := f.head
@@ -220,18 +230,66 @@ func (f *Feed) poll(ctx context.Context) error {
 			}
 			events = append(events, &e)
 		}
+		last, gap := f.contiguous(events, after, page.Last)
+		events = events[:last-after]
 		// Hand out nothing a crash could take back. Catch-up reads never go
 		// past the head, so only what passed here reaches any subscriber.
 		if len(events) > 0 {
-			if err := f.tail.WaitDurable(ctx, page.Last); err != nil {
+			if err := f.tail.WaitDurable(ctx, last); err != nil {
 				return err
 			}
 		}
-		f.dispatch(events, page.Last)
+		f.dispatch(events, last)
+		if gap {
+			return errGap
+		}
 		if !page.More {
 			return nil
 		}
 	}
+}
+
+// Positions are dense: every position up to the head holds an event, and a
+// commit's events appear together. But the database may show a commit a
+// moment before an earlier one (InnoDB can release the log's lock before
+// the commit that held it is visible to readers), so a read can find a
+// position while a lower one is still missing. Handing out the later one,
+// and moving the head past the gap, would skip the earlier commit for every
+// subscriber. So the tailer hands out only the gapless prefix and looks
+// again; a gap that outlasts gapPatience is taken as permanent (rows removed
+// by hand) and skipped with an error in the log, so the feed never stalls.
+const (
+	gapRetry    = 2 * time.Millisecond
+	gapPatience = 5 * time.Second
+)
+
+var errGap = errors.New("a position is missing below a visible one")
+
+// contiguous returns the last position of the gapless run of events after
+// after, and whether a gap cut it short. read is the last position the read
+// covered.
+func (f *Feed) contiguous(events []*eventstore.Event, after, read int64) (int64, bool) {
+	last := after
+	for _, e := range events {
+		if e.Position != last+1 {
+			break
+		}
+		last = e.Position
+	}
+	if last == read || last-after == int64(len(events)) {
+		f.gapSince = time.Time{}
+		return read, false
+	}
+	if f.gapSince.IsZero() {
+		f.gapSince = time.Now()
+	}
+	if time.Since(f.gapSince) < gapPatience {
+		return last, true
+	}
+	f.log.Error("live feed: positions missing from the log for longer than a commit takes; skipping them",
+		"after", last, "next", events[last-after].Position, "waited", gapPatience)
+	f.gapSince = time.Time{}
+	return read, false
 }
 
 // dispatch hands events to the live subscribers without ever waiting: a
@@ -274,7 +332,7 @@ func (f *Feed) dispatch(events []*eventstore.Event, last int64) {
 func (f *Feed) Subscribe(ctx context.Context, opts eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error) {
 	// A little buffer lets the consumer write a burst in one go; a consumer
 	// that stops reading still stops the subscription at once.
-	out := make(chan eventstore.Delivery, 64)
+	out := make(chan eventstore.Delivery, 16)
 	f.open.Add(1)
 	go func() {
 		defer f.open.Add(-1)

@@ -512,3 +512,66 @@ func TestHistoryUpToTheTailersStartWaitsForDurability(t *testing.T) {
 	gated.gate.open()
 	waitFor(t, 5*time.Second, "the subscriber to receive the 3 events", func() bool { return sub.count() == 3 })
 }
+
+// hidingTail hides one position from the tailer's reads until the gate
+// opens, as a database that shows a later commit before an earlier one.
+type hidingTail struct {
+	eventstore.LogTail
+	hidden int64
+	gate   *gate
+}
+
+func (h hidingTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	page, err := h.LogTail.ReadAll(ctx, opts)
+	if err != nil || h.gate.shut.Load() == nil {
+		return page, err
+	}
+	all := page.Events
+	page.Events = func(yield func(eventstore.Event, error) bool) {
+		for e, err := range all {
+			if err == nil && e.Position == h.hidden {
+				continue
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+	return page, nil
+}
+
+type hidingStore struct {
+	eventstore.Store
+	tail hidingTail
+}
+
+func (h hidingStore) Tail() eventstore.LogTail { return h.tail }
+
+// TestALaterCommitSeenFirstDoesNotMakeTheFeedSkipTheEarlierOne: when the
+// tailer finds a position while a lower one is not visible yet, it hands out
+// only what lies before the gap, and the rest once the gap has filled.
+func TestALaterCommitSeenFirstDoesNotMakeTheFeedSkipTheEarlierOne(t *testing.T) {
+	t.Parallel()
+	store := teststore.OpenSQLite(t, t.TempDir())
+	g := &gate{}
+	g.close()
+	hiding := hidingStore{Store: store, tail: hidingTail{LogTail: store.Tail(), hidden: 2, gate: g}}
+	f := runFeed(t, hiding, fanout.Options{PollInterval: 10 * time.Millisecond})
+	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+	for range 3 {
+		appendN(t, store, uuid.New(), "Happened", 1)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := c.count(); n != 1 {
+		t.Fatalf("with position 2 not yet visible, the subscriber got %d events; want only position 1", n)
+	}
+	g.open()
+	waitFor(t, 5*time.Second, "all three events", func() bool { return c.count() == 3 })
+	evs, _, _, _ := c.snapshot()
+	for i, e := range evs {
+		if e.Position != int64(i+1) {
+			t.Fatalf("event %d has position %d; want 1, 2, 3 in order", i, e.Position)
+		}
+	}
+}

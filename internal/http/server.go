@@ -70,7 +70,9 @@ type Server struct {
 	handler http.Handler
 	auth    *authenticator // nil: access control is off
 
-	closing     chan struct{} // closed by CloseSubscriptions
+	closing     chan struct{}   // closed by CloseSubscriptions
+	closingCtx  context.Context // canceled by CloseSubscriptions
+	stopClosing context.CancelFunc
 	closeOnce   sync.Once
 	subscribers atomic.Int64 // subscriptions open now
 	handling    atomic.Int64 // requests being handled now
@@ -93,6 +95,7 @@ func New(store eventstore.Store, opts Options) *Server {
 	orDefault(&opts.MaxSubscribers, def.MaxSubscribers)
 	orDefault(&opts.RequestTimeout, def.RequestTimeout)
 	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens)}
+	s.closingCtx, s.stopClosing = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
@@ -131,7 +134,10 @@ func (s *Server) Wait(ctx context.Context) error {
 // makes new ones end at once. http.Server.Shutdown waits for responses to
 // finish, so call it when shutdown starts (http.Server.RegisterOnShutdown).
 func (s *Server) CloseSubscriptions() {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.stopClosing()
+	})
 }
 
 // routes lists every route of the API.

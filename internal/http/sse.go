@@ -181,7 +181,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 	var mu sync.Mutex
 	ended := false
 	// finish ends the response cleanly: it first stops the shutdown
-	// goroutine from cutting the writes (the last frames and net/http's
+	// callback from cutting the writes (the last frames and net/http's
 	// closing chunk), then flushes.
 	finish := func() {
 		mu.Lock()
@@ -194,17 +194,14 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 		ended = true
 		mu.Unlock()
 	}()
-	go func() {
-		select {
-		case <-s.closing:
-			mu.Lock()
-			if !ended {
-				guard.stop()
-			}
-			mu.Unlock()
-		case <-ctx.Done():
+	stop := context.AfterFunc(s.closingCtx, func() { // no goroutine until shutdown
+		mu.Lock()
+		if !ended {
+			guard.stop()
 		}
-	}()
+		mu.Unlock()
+	})
+	defer stop()
 	w.WriteHeader(http.StatusOK)
 	bw.WriteString("retry: " + strconv.Itoa(retryMillis) + "\n\n") //nolint:errcheck // kept by bufio for Flush
 	if err := flush(); err != nil {
@@ -214,7 +211,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 	heartbeat := time.NewTicker(s.opts.Heartbeat)
 	defer heartbeat.Stop()
 	var lastID, progress int64
-	buf := make([]byte, 0, 1024)
+	var buf []byte // the frame being written, grown by the first events
 	for {
 		select {
 		case d, ok := <-deliveries:
