@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -47,18 +48,96 @@ const streamColumns = "s.stream_id, s.stream_type, s.version, s.created_at, s.up
 
 // Stream implements eventstore.Store.
 func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	st, _, err := s.stream(ctx, id)
+	return st, err
+}
+
+// stream reads a stream and the position of its last event.
+func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, int64, error) {
 	s.m.Statement("read_stream")
 	st, last, err := scanStream(s.db.QueryRowContext(ctx, "SELECT "+streamColumns+" WHERE s.stream_id = ?", id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return eventstore.Stream{}, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
+		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
 	if err != nil {
-		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, s.translate(err))
+		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, s.translate(err))
 	}
 	if err := s.durable(ctx, last); err != nil {
-		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, err)
+		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)
 	}
-	return st, nil
+	return st, last, nil
+}
+
+// Positions are dense and become visible in commit order, almost: InnoDB
+// can release the log's lock a moment before readers see the commit that
+// held it, so for that moment a later commit can be visible while an earlier
+// one is not. A read that answered from that moment would skip the earlier
+// commit for good (a client's next page starts after what it got). So a read
+// of recent events answers only up to the last position below which none is
+// missing, looking at the visibleWindow positions below its last one; a hole
+// whose next event is older than holePatience is taken as rows removed by
+// hand, not a commit on its way.
+const (
+	visibleWindow = 1000
+	holePatience  = 5 * time.Second
+	// recentEnough: older events cannot be part of a commit on its way
+	// (with room for the database's and this process's clocks to differ).
+	recentEnough = time.Minute
+)
+
+// recent reports whether t, a time stamped by the writer, is close to now.
+func recent(t time.Time) bool {
+	d := time.Since(t)
+	return d < recentEnough && d > -recentEnough
+}
+
+// visibleUpTo returns the highest position up to hi below which no position
+// is missing.
+func (s reader) visibleUpTo(ctx context.Context, hi int64) (int64, error) {
+	lo := max(hi-visibleWindow, 0)
+	s.m.Statement("read_visible")
+	rows, err := s.db.QueryContext(ctx, "SELECT position, recorded_at FROM events WHERE position > ? AND position <= ? ORDER BY position", lo, hi)
+	if err != nil {
+		return 0, s.translate(err)
+	}
+	defer rows.Close()
+	next := lo + 1
+	for rows.Next() {
+		var p int64
+		var at time.Time
+		if err := rows.Scan(&p, &at); err != nil {
+			return 0, err
+		}
+		if p != next && time.Since(at) < holePatience {
+			return next - 1, nil // next is on its way
+		}
+		next = p + 1
+	}
+	if err := rows.Err(); err != nil {
+		return 0, s.translate(err)
+	}
+	if next <= hi {
+		return next - 1, nil
+	}
+	return hi, nil
+}
+
+// waitVisible waits, briefly, until no position up to last is missing.
+func (s reader) waitVisible(ctx context.Context, last int64) error {
+	for wait := time.Millisecond; ; wait *= 2 {
+		bound, err := s.visibleUpTo(ctx, last)
+		if err != nil || bound >= last {
+			return err
+		}
+		if wait > holePatience {
+			return fmt.Errorf("%w: position %d is not visible yet below %d", eventstore.ErrUnavailable, bound+1, last)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // scanStream scans streamColumns.
@@ -80,9 +159,14 @@ func scanStream(row interface{ Scan(...any) error }) (eventstore.Stream, int64, 
 // ReadStream implements eventstore.Store. The page is bounded by the version
 // read first, so the events and the description agree even while appends go on.
 func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
-	st, err := s.Stream(ctx, id)
+	st, last, err := s.stream(ctx, id)
 	if err != nil {
 		return eventstore.StreamPage{}, err
+	}
+	if recent(st.UpdatedAt) {
+		if err := s.waitVisible(ctx, last); err != nil {
+			return eventstore.StreamPage{}, fmt.Errorf("read stream %s: %w", id, err)
+		}
 	}
 	page := eventstore.StreamPage{Stream: st}
 	limit := int64(eventstore.PageLimit(opts.Limit))
@@ -139,15 +223,16 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
 	var positions []int64
+	var newest time.Time
 	s.m.Statement("read_positions")
-	rows, err := s.db.QueryContext(ctx, "SELECT position FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	rows, err := s.db.QueryContext(ctx, "SELECT position, recorded_at FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, s.translate(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var p int64
-		if err := rows.Scan(&p); err != nil {
+		if err := rows.Scan(&p, &newest); err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 		}
 		positions = append(positions, p)
@@ -161,6 +246,25 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		return page, nil
 	}
 	page.Last = positions[min(len(positions), opts.Limit)-1]
+	if recent(newest) {
+		// Answer only the gapless part: see visibleUpTo.
+		bound, err := s.visibleUpTo(ctx, page.Last)
+		if err != nil {
+			return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+		}
+		if bound < page.Last {
+			n := 0
+			for n < len(positions) && positions[n] <= bound {
+				n++
+			}
+			page.More = true
+			if n == 0 {
+				page.Events = func(func(eventstore.Event, error) bool) {}
+				return page, nil
+			}
+			page.Last = positions[n-1]
+		}
+	}
 	if err := s.durable(ctx, page.Last); err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}

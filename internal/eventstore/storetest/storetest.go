@@ -71,6 +71,10 @@ func Exercise(t *testing.T, b Backend) {
 		t.Parallel()
 		testHeldTransaction(t, b)
 	})
+	t.Run("ReadsNeverAnswerPastAPositionNotYetVisible", func(t *testing.T) {
+		t.Parallel()
+		testHoles(t, b)
+	})
 	t.Run("UniqueKeyViolationIsNeverAFalseConflict", func(t *testing.T) {
 		t.Parallel()
 		testUniqueKeyViolation(t, b)
@@ -889,6 +893,68 @@ func testHeldTransaction(t *testing.T, b Backend) {
 
 // testSeveralProcesses races appends through several stores on one database,
 // as several service processes would: expected versions still hold.
+// testHoles: a log read that meets a missing position below visible ones
+// (a commit a moment behind a later one) answers only what lies before it,
+// with more to come, until the position appears; a hole whose next event is
+// old is rows removed by hand, and is read past.
+func testHoles(t *testing.T, b Backend) {
+	s := b.Open(t)
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(2)}) // positions 1, 2
+	const row = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) VALUES (?, ?, ?, 1, 'thing', 'Late', '{}', ?)"
+	id := func() []byte { u := uuid.New(); return u[:] }
+	// Position 4 is visible, 3 is not yet.
+	b.Exec(t, s, row, 4, id(), id(), time.Now().UTC())
+	page, err := s.ReadAll(ctx(t), eventstore.ReadAllOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs := collect(t, page.Events); len(evs) != 2 || page.Last != 2 || !page.More {
+		t.Fatalf("with position 3 missing below 4: read %d events, last %d, more %t; want positions 1 and 2, last 2, more", len(evs), page.Last, page.More)
+	}
+	b.Exec(t, s, row, 3, id(), id(), time.Now().UTC())
+	page, err = s.ReadAll(ctx(t), eventstore.ReadAllOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs := collect(t, page.Events); len(evs) != 4 || page.Last != 4 {
+		t.Fatalf("once position 3 is there: read %d events, last %d; want 4, last 4", len(evs), page.Last)
+	}
+	// A hole below an old event is not a commit on its way.
+	b.Exec(t, s, row, 6, id(), id(), time.Now().UTC().Add(-time.Minute/2))
+	page, err = s.ReadAll(ctx(t), eventstore.ReadAllOptions{After: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs := collect(t, page.Events); len(evs) != 1 || page.Last != 6 {
+		t.Fatalf("past a hole below a 30 s old event: read %d events, last %d; want position 6", len(evs), page.Last)
+	}
+
+	// A stream whose last event is visible while a position below it is
+	// not: its read waits for the hole to fill rather than answer without it.
+	b.Exec(t, s, "UPDATE log_head SET position = 6 WHERE id = 1") // the rows above were written behind the store's back
+	stream := uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: stream, Events: batch(1)}) // position 7
+	b.Exec(t, s, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) VALUES (9, ?, ?, 2, 'thing', 'Late', '{}', ?)",
+		id(), stream[:], time.Now().UTC())
+	b.Exec(t, s, "UPDATE streams SET version = 2 WHERE stream_id = ?", stream[:])
+	b.Exec(t, s, "UPDATE log_head SET position = 9 WHERE id = 1")
+	filled := make(chan struct{})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		b.Exec(t, s, row, 8, id(), id(), time.Now().UTC())
+		close(filled)
+	}()
+	_, page2 := readStream(t, s, stream, eventstore.ReadStreamOptions{})
+	select {
+	case <-filled:
+	default:
+		t.Fatalf("a stream read answered while position 8, below its last event's 9, was missing; want it to wait")
+	}
+	if page2.Stream.Version != 2 {
+		t.Fatalf("stream version %d, want 2", page2.Stream.Version)
+	}
+}
+
 // testUniqueKeyViolation: when a row written behind the store's back takes
 // the position or the stream version an append was about to use, the append
 // fails without writing anything, and the error is not a conflict of the
