@@ -191,6 +191,16 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 		name = "tx_isolation"
 	}
 	cfg.Params[name] = "'READ-COMMITTED'"
+	// On a Galera node, the append transaction's reads wait until the node
+	// has applied every transaction the cluster committed before them: a
+	// node just chosen (after a failover, or behind a proxy) must not plan
+	// an append on a stale log head or stream version.
+	var wsrep, on string
+	if err := s.feed.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&wsrep, &on); err == nil && strings.EqualFold(on, "ON") {
+		if _, set := cfg.Params["wsrep_sync_wait"]; !set {
+			cfg.Params["wsrep_sync_wait"] = "1"
+		}
+	}
 	return s.connector(cfg)
 }
 
