@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -789,30 +790,55 @@ func mariadbBinaries() (server, install string, err error) {
 // is skipped only when the MariaDB binaries are missing.
 func startPrivateMariaDB(t *testing.T, extra ...string) *privateMariaDB {
 	t.Helper()
-	server, install, err := mariadbBinaries()
-	if err != nil {
-		t.Skipf("no private MariaDB server can be started: %v", err)
-	}
 	// Not t.TempDir: a unix socket path must stay short.
 	dir, err := os.MkdirTemp("", "tributary-mariadbd-")
 	if err != nil {
 		t.Fatalf("make a directory for mariadbd: %v", err)
 	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	m := initPrivateMariaDB(t, dir, false, extra...)
+	for attempt := 1; ; attempt++ {
+		m.port = freePorts(t, 1)[0]
+		// Another process may take the port in between; then try another.
+		if err := m.tryStart(60 * time.Second); err == nil {
+			return m
+		} else if attempt == 3 {
+			t.Fatalf("start mariadbd: %v", err)
+		}
+	}
+}
+
+// initPrivateMariaDB initialises a data directory in dir (which must exist)
+// and returns the mariadbd to run on it, not started, with a cleanup that
+// kills it. extra are further mariadbd options. When the test runs as root,
+// mariadbd runs as root, or as the mysql user with asMySQLUser (Galera's
+// rsync state transfer needs that: as root, its rsync daemon drops to
+// nobody, who cannot write the data directory). The test is skipped only
+// when the MariaDB binaries are missing (under CI=true, it fails).
+func initPrivateMariaDB(t *testing.T, dir string, asMySQLUser bool, extra ...string) *privateMariaDB {
+	t.Helper()
+	server, install, err := mariadbBinaries()
+	if err != nil {
+		skipOutsideCI(t, "no private MariaDB server can be started: %v", err)
+	}
 	m := &privateMariaDB{dir: dir}
-	t.Cleanup(func() {
-		m.kill()
-		os.RemoveAll(dir)
-	})
-	var asRoot []string
+	t.Cleanup(m.kill)
+	var user []string
 	if os.Geteuid() == 0 {
-		asRoot = []string{"--user=root"} // mariadbd refuses to run as root otherwise
+		user = []string{"--user=root"} // mariadbd refuses to run as root otherwise
+		if asMySQLUser {
+			user = []string{"--user=mysql"}
+			if out, err := exec.Command("chown", "-R", "mysql", dir).CombinedOutput(); err != nil {
+				t.Fatalf("chown -R mysql %s: %v\n%s", dir, err, out)
+			}
+		}
 	}
 	small := []string{"--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	installCmd := exec.CommandContext(ctx, install, append(append([]string{"--no-defaults",
 		"--datadir=" + filepath.Join(dir, "data"), "--auth-root-authentication-method=normal",
-		"--skip-test-db", "--skip-name-resolve"}, asRoot...), small...)...)
+		"--skip-test-db", "--skip-name-resolve"}, user...), small...)...)
 	if out, err := installCmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", install, err, out)
 	}
@@ -828,22 +854,34 @@ func startPrivateMariaDB(t *testing.T, extra ...string) *privateMariaDB {
 		"--innodb-flush-log-at-trx-commit=1",
 		"--skip-log-bin",
 		"--max-connections=500",
-	}, asRoot...), small...)
+	}, user...), small...)
 	m.args = append([]string{server}, append(m.args, extra...)...)
-	for attempt := 1; ; attempt++ {
+	return m
+}
+
+// freePorts returns n distinct ports free on 127.0.0.1 a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("find a free port: %v", err)
 		}
-		m.port = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		// Another process may take the port in between; then try another.
-		if err := m.tryStart(60 * time.Second); err == nil {
-			return m
-		} else if attempt == 3 {
-			t.Fatalf("start mariadbd: %v", err)
-		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
+	return ports
+}
+
+// skipOutsideCI skips the test, saying why, except under CI=true, where
+// what it needs must be there: then it fails.
+func skipOutsideCI(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: "+format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // start starts mariadbd again on the same data directory and port, as after
@@ -861,6 +899,9 @@ func (m *privateMariaDB) start(t *testing.T) {
 
 func (m *privateMariaDB) tryStart(wait time.Duration) error {
 	cmd := exec.Command(m.args[0], append(m.args[1:], "--port="+strconv.Itoa(m.port))...)
+	// A group of its own, so that kill takes its children too (Galera's
+	// state transfer scripts and their rsync).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -915,7 +956,7 @@ func (m *privateMariaDB) kill() {
 	if m.cmd == nil {
 		return
 	}
-	m.cmd.Process.Kill() //nolint:errcheck // it may have exited already
+	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // it may have exited already
 	<-m.done
 	m.cmd = nil
 }

@@ -555,8 +555,10 @@ type sentBatch struct {
 	streamID string
 	ids      []string
 	body     []byte
-	status   int   // of the last answer; 0 when none came
-	err      error // the last transport error, if any
+	header   []string  // name/value pairs sent with it, such as If-Match
+	status   int       // of the last answer; 0 when none came
+	err      error     // the last transport error, if any
+	answer   *response // the last answer, if any
 	res      appendResult
 }
 
@@ -582,8 +584,8 @@ func newSentBatch(t *testing.T, streamID string, n int, payload string) *sentBat
 
 // send posts the batch once and records the answer.
 func (b *sentBatch) send(s *server) {
-	r, err := s.request(http.MethodPost, "/streams/"+b.streamID+"/events", b.body)
-	b.status, b.err = 0, err
+	r, err := s.request(http.MethodPost, "/streams/"+b.streamID+"/events", b.body, b.header...)
+	b.status, b.err, b.answer = 0, err, r
 	if err != nil {
 		return
 	}

@@ -57,8 +57,15 @@ func translate(err error) error {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
-		case errTooManyConns, errServerShutdown, errConnCount:
+		case errTooManyConns, errServerShutdown, errConnCount, errNotReady:
 			return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+		case errDeadlock, errLockWaitTimeout:
+			// Still failing after the writer's retries. Nothing of the
+			// transaction was committed: on Galera, 1213 at COMMIT is a
+			// certification failure against another node's commit. A
+			// retry later may pass; this is neither the client's fault
+			// (a 409) nor the service's (a 500).
+			return fmt.Errorf("%w: the database kept refusing the transaction: %w", eventstore.ErrUnavailable, err)
 		}
 		return err
 	}

@@ -2,8 +2,12 @@ package mysqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
 )
 
 // ErrNotDurable is returned by Open when the server's settings let an
@@ -15,17 +19,68 @@ type durability struct {
 	flushAtCommit int64 // innodb_flush_log_at_trx_commit
 	logBin        bool
 	syncBinlog    int64
+	// galera is set on a node of a Galera cluster (wsrep_on), of
+	// clusterSize nodes in its Primary component at start-up.
+	galera      bool
+	clusterSize int64
 }
 
-// unsafe explains why an acknowledged commit could be lost, or is "".
-func (d durability) unsafe() string {
-	switch {
-	case d.flushAtCommit != 1:
-		return fmt.Sprintf("innodb_flush_log_at_trx_commit is %d, not 1: InnoDB does not flush its log at each commit", d.flushAtCommit)
-	case d.logBin && d.syncBinlog != 1:
-		return fmt.Sprintf("the binary log is on and sync_binlog is %d, not 1: a crash can drop committed transactions from it, and recovery then rolls them back", d.syncBinlog)
+// replicated reports whether an acknowledged commit is also on other
+// nodes: a Galera cluster of two nodes or more. A commit is acknowledged
+// there once certified and delivered to every node of the Primary
+// component, so losing a node, or crashing all but one, loses nothing
+// acknowledged whatever each node's disk settings.
+func (d durability) replicated() bool { return d.galera && d.clusterSize >= 2 }
+
+// relaxed lists the settings that let a node lose its last commits in a
+// crash; on a replicated cluster they cost something only when every node
+// crashes at once.
+func (d durability) relaxed() []string {
+	var r []string
+	if d.flushAtCommit != 1 {
+		r = append(r, fmt.Sprintf("innodb_flush_log_at_trx_commit is %d, not 1: InnoDB does not flush its log at each commit", d.flushAtCommit))
 	}
-	return ""
+	if d.logBin && d.syncBinlog != 1 {
+		r = append(r, fmt.Sprintf("the binary log is on and sync_binlog is %d, not 1: a crash can drop committed transactions from it, and recovery then rolls them back", d.syncBinlog))
+	}
+	return r
+}
+
+// unsafe explains why an acknowledged commit could be lost, or is "". On a
+// replicated Galera cluster nothing is: see log for what relaxed settings
+// cost there.
+func (d durability) unsafe() string {
+	r := d.relaxed()
+	if len(r) == 0 || d.replicated() {
+		return ""
+	}
+	if d.galera {
+		return r[0] + " (a Galera cluster of one node in its Primary component has no other copy)"
+	}
+	return r[0]
+}
+
+// log says at start-up what an acknowledged append means on this server.
+func (d durability) log(log *slog.Logger, node string) {
+	if !d.replicated() {
+		acked := "committed and flushed to the server's disk"
+		if d.galera {
+			acked = "committed on the only node of the Galera cluster's Primary component, and flushed to its disk"
+		}
+		log.Info("database durability", "node", node, "galera", d.galera, "acknowledged", acked,
+			"innodb_flush_log_at_trx_commit", d.flushAtCommit, "log_bin", d.logBin, "sync_binlog", d.syncBinlog)
+		return
+	}
+	cost := "none: every node flushes each commit to its disk"
+	if r := d.relaxed(); len(r) > 0 {
+		cost = strings.Join(r, "; ") + ": losing any node, or all but one, loses nothing acknowledged, but a crash of every node at once " +
+			"(a power cut) can lose the last second or so of acknowledged appends"
+	}
+	log.Info("database durability", "node", node, "galera", true, "cluster_size", d.clusterSize,
+		"acknowledged", "certified and replicated to every node of the Galera cluster's Primary component, and committed on the writer node; "+
+			"the store writes through one node at a time",
+		"crash_of_every_node_at_once", cost,
+		"innodb_flush_log_at_trx_commit", d.flushAtCommit, "log_bin", d.logBin, "sync_binlog", d.syncBinlog)
 }
 
 func (s *Store) readDurability(ctx context.Context) (durability, error) {
@@ -36,6 +91,21 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 		return durability{}, fmt.Errorf("read durability settings: %w", translate(err))
 	}
 	d.logBin = logBin == 1
+	// MySQL has no wsrep variables; MariaDB without Galera has them, off.
+	var name, on string
+	err = s.feed.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&name, &on)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return durability{}, fmt.Errorf("read wsrep_on: %w", translate(err))
+	case strings.EqualFold(on, "ON"):
+		d.galera = true
+		var size string
+		if err := s.feed.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size); err != nil {
+			return durability{}, fmt.Errorf("read wsrep_cluster_size: %w", translate(err))
+		}
+		d.clusterSize, _ = strconv.ParseInt(size, 10, 64)
+	}
 	return d, nil
 }
 

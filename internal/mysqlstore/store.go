@@ -48,7 +48,9 @@ type Store struct {
 	reads, writes, feed *sql.DB // see sqlstore.Options
 	log                 *slog.Logger
 	cfg                 *mysql.Config
-	fence               bool // waitDurable must write: the binary log is off
+	addrs               []string // the servers the DSN names
+	galera              *cluster // chooses the node, when addrs are several
+	fence               bool     // waitDurable must write: the binary log is off
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
@@ -57,19 +59,40 @@ type Store struct {
 	m            *metrics.Metrics
 }
 
-// Addr is the database server's address.
-func (s *Store) Addr() string { return s.cfg.Addr }
+// Addr is the database server's address; for a Galera cluster, the
+// addresses of its nodes, comma-separated.
+func (s *Store) Addr() string { return strings.Join(s.addrs, ",") }
+
+// Node is the address of the server the store uses now: the chosen node of a
+// Galera cluster ("" while none is healthy), else the only server.
+func (s *Store) Node() string {
+	if s.galera != nil {
+		return s.galera.chosen()
+	}
+	return s.addrs[0]
+}
 
 // Database is the database's name on the server.
 func (s *Store) Database() string { return s.cfg.DBName }
 
 // Open connects to the database named by dsn (go-sql-driver format), checks
 // that it answers and starts the writer. It does not migrate: call Migrate.
+//
+// A DSN whose address is a list, tcp(db1:3306,db2:3306,db3:3306), names the
+// nodes of a Galera cluster: the store uses the first of them, in that order,
+// that is in the Primary component, ready and synced, and moves to another
+// when it is not (see cluster.go). Open returns an error wrapping
+// eventstore.ErrUnavailable while no node is.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse MySQL DSN: %w", err)
 	}
+	addrs, err := splitAddrs(dsn, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("parse MySQL DSN: %w", err)
+	}
+	cfg.Addr = addrs[0]
 	if cfg.DBName == "" {
 		return nil, fmt.Errorf("MySQL DSN names no database (user:pass@tcp(host:3306)/DBNAME)")
 	}
@@ -89,10 +112,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("configure MySQL connector: %w", err)
-	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = config.Defaults().MySQLMaxConns
 	}
@@ -106,18 +125,31 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.SetConnMaxLifetime(30 * time.Minute)
 		return db
 	}
+	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1)}
+	if len(addrs) > 1 {
+		if s.galera, err = newCluster(cfg, addrs, opts.Logger); err != nil {
+			return nil, err
+		}
+		if _, err := s.galera.choose(ctx); err != nil {
+			s.galera.close()
+			return nil, fmt.Errorf("connect to the Galera cluster %s: %w", s.Addr(), err)
+		}
+	}
+	connector, err := s.connector(cfg)
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
-	s := &Store{reads: pool(connector, opts.MaxConns), feed: pool(connector, 3), log: opts.Logger, cfg: cfg, fencing: make(chan struct{}, 1)}
+	s.reads, s.feed = pool(connector, opts.MaxConns), pool(connector, 3)
 	if err := s.feed.PingContext(ctx); err != nil {
-		s.reads.Close()
-		s.feed.Close()
-		return nil, fmt.Errorf("connect to MySQL at %s: %w", cfg.Addr, translate(err))
+		s.closeDBs()
+		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translate(err))
 	}
 	writer, err := s.writerConnector(ctx)
 	if err != nil {
-		s.reads.Close()
-		s.feed.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	s.writes = pool(writer, 2)
@@ -133,7 +165,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		}
 		opts.Logger.Warn("acknowledged appends can be lost in a crash of the database", "reason", why)
 	}
+	d.log(opts.Logger, s.Node())
 	s.fence = !d.logBin
+	if s.galera != nil {
+		s.galera.start()
+	}
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		WaitDurable: s.waitDurable, Committed: s.durableUpTo, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
 	s.m = opts.Metrics
@@ -155,6 +191,25 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 		name = "tx_isolation"
 	}
 	cfg.Params[name] = "'READ-COMMITTED'"
+	// On a Galera node, the append transaction's reads wait until the node
+	// has applied every transaction the cluster committed before them: a
+	// node just chosen (after a failover, or behind a proxy) must not plan
+	// an append on a stale log head or stream version.
+	var wsrep, on string
+	if err := s.feed.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&wsrep, &on); err == nil && strings.EqualFold(on, "ON") {
+		if _, set := cfg.Params["wsrep_sync_wait"]; !set {
+			cfg.Params["wsrep_sync_wait"] = "1"
+		}
+	}
+	return s.connector(cfg)
+}
+
+// connector makes a pool's connections with cfg: to the chosen node of a
+// Galera cluster, else to the only server.
+func (s *Store) connector(cfg *mysql.Config) (driver.Connector, error) {
+	if s.galera != nil {
+		return s.galera.connector(cfg)
+	}
 	c, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure MySQL connector: %w", err)
@@ -185,7 +240,16 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	return errors.Join(s.reads.Close(), s.writes.Close(), s.feed.Close())
+	var errs []error
+	for _, db := range []*sql.DB{s.reads, s.writes, s.feed} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if s.galera != nil {
+		s.galera.close()
+	}
+	return errors.Join(errs...)
 }
 
 // SetDriverLogger sends the driver's own log lines (such as dropping a dead

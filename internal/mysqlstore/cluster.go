@@ -1,0 +1,378 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// A DSN whose address is a list, tcp(db1:3306,db2:3306,db3:3306), names the
+// nodes of one Galera cluster. The store writes through one node at a time,
+// and so do all its pools (reads, writes, feed): the first node of the list,
+// in its order, that is in the cluster's Primary component, ready and Synced.
+// Every service instance given the same list therefore picks the same node,
+// and a commit is visible to every instance the moment it is acknowledged.
+//
+// Galera's SELECT … FOR UPDATE locks rows on its own node only: two nodes
+// taking log_head at once both go ahead, and the loser of certification gets
+// error 1213 at COMMIT. That is safe (the group is retried whole, nothing of
+// it committed) but wasteful, so writes stay on one node. While instances
+// disagree for a moment (after a failover, while one of them has not yet
+// checked), certification keeps positions and versions unique.
+//
+// The choice is checked every checkInterval and at once when a connection to
+// the chosen node fails. When the chosen node changes, connections to the old
+// one are closed as they come back to their pools.
+
+const (
+	// checkInterval is how often the chosen node's health, and whether an
+	// earlier node of the list is healthy again, is checked.
+	checkInterval = time.Second
+	// probeTimeout bounds one health check of one node.
+	probeTimeout = time.Second
+)
+
+// splitAddrs returns the servers a DSN names: several for tcp(a,b,c), else
+// one. A server without a port gets 3306. It fails for a list of addresses on
+// another protocol than tcp.
+func splitAddrs(dsn string, cfg *mysql.Config) ([]string, error) {
+	// The driver's grammar: [user[:password]@][net[(addr)]]/dbname[?params],
+	// the database after the last slash, the user before the last @.
+	slash := strings.LastIndex(dsn, "/")
+	if slash < 1 || dsn[slash-1] != ')' {
+		return []string{cfg.Addr}, nil
+	}
+	head := dsn[:slash-1]
+	head = head[strings.LastIndex(head, "@")+1:]
+	open := strings.Index(head, "(")
+	if open < 0 {
+		return []string{cfg.Addr}, nil
+	}
+	raw := head[open+1:]
+	if !strings.Contains(raw, ",") {
+		return []string{cfg.Addr}, nil
+	}
+	if cfg.Net != "tcp" {
+		return nil, fmt.Errorf("a list of servers needs the tcp protocol, got %s(%s)", cfg.Net, raw)
+	}
+	var addrs []string
+	for a := range strings.SplitSeq(raw, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			return nil, fmt.Errorf("empty server in the list tcp(%s)", raw)
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			a = net.JoinHostPort(strings.Trim(a, "[]"), "3306")
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, nil
+}
+
+// cluster chooses the node of a Galera cluster that the store uses.
+type cluster struct {
+	addrs  []string
+	probes []*sql.DB // one connection per node, for health checks
+	log    *slog.Logger
+
+	choosing sync.Mutex   // one choice at a time
+	writer   atomic.Int32 // index in addrs of the chosen node; -1: none
+	check    chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// newCluster connects to nothing yet: choose makes the first choice.
+func newCluster(cfg *mysql.Config, addrs []string, log *slog.Logger) (*cluster, error) {
+	c := &cluster{addrs: addrs, log: log, check: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c.writer.Store(-1)
+	for _, a := range addrs {
+		pc := cfg.Clone()
+		pc.Addr = a
+		pc.Timeout, pc.ReadTimeout, pc.WriteTimeout = probeTimeout, 2*probeTimeout, 2*probeTimeout
+		conn, err := mysql.NewConnector(pc)
+		if err != nil {
+			c.closeProbes()
+			return nil, fmt.Errorf("configure MySQL connector for %s: %w", a, err)
+		}
+		db := sql.OpenDB(conn)
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		c.probes = append(c.probes, db)
+	}
+	return c, nil
+}
+
+// start begins the periodic checks; close ends them.
+func (c *cluster) start() { go c.run() }
+
+func (c *cluster) close() {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+		<-c.done
+	}
+	c.closeProbes()
+}
+
+func (c *cluster) closeProbes() {
+	for _, db := range c.probes {
+		db.Close()
+	}
+}
+
+func (c *cluster) run() {
+	defer close(c.done)
+	t := time.NewTicker(checkInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		case <-c.check:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(len(c.addrs))*2*probeTimeout)
+		c.choose(ctx) //nolint:errcheck // logged there; connections fail until a node is healthy
+		cancel()
+	}
+}
+
+// suspect asks for a check now, without waiting for it: a connection to node
+// failed.
+func (c *cluster) suspect(node int) {
+	if int(c.writer.Load()) != node {
+		return
+	}
+	select {
+	case c.check <- struct{}{}:
+	default:
+	}
+}
+
+// chosen is the address of the chosen node, or "" when none is healthy.
+func (c *cluster) chosen() string {
+	if i := c.writer.Load(); i >= 0 {
+		return c.addrs[i]
+	}
+	return ""
+}
+
+// node returns the chosen node, choosing one first if none is.
+func (c *cluster) node(ctx context.Context) (int, error) {
+	if i := c.writer.Load(); i >= 0 {
+		return int(i), nil
+	}
+	return c.choose(ctx)
+}
+
+// choose checks the nodes in order and makes the first healthy one the
+// chosen node. It returns eventstore.ErrUnavailable, with each node's reason,
+// when none is healthy.
+func (c *cluster) choose(ctx context.Context) (int, error) {
+	c.choosing.Lock()
+	defer c.choosing.Unlock()
+	var reasons []string
+	for i, a := range c.addrs {
+		err := c.health(ctx, i)
+		if err == nil {
+			if old := c.writer.Swap(int32(i)); old != int32(i) {
+				from := "none"
+				if old >= 0 {
+					from = c.addrs[old]
+				}
+				c.log.Warn("Galera: writing through another node", "node", a, "was", from, "passed_over", reasons)
+			}
+			return i, nil
+		}
+		reasons = append(reasons, fmt.Sprintf("%s: %v", a, err))
+	}
+	if old := c.writer.Swap(-1); old >= 0 {
+		c.log.Error("Galera: no node is in the Primary component, ready and synced; appends and reads wait", "was", c.addrs[old], "reasons", reasons)
+	}
+	return -1, fmt.Errorf("%w: no node of the Galera cluster is in the Primary component, ready and synced (%s)",
+		eventstore.ErrUnavailable, strings.Join(reasons, "; "))
+}
+
+// health returns nil if node i may take writes: it is in the Primary
+// component, ready, and Synced (wsrep_local_state 4), else why not.
+func (c *cluster) health(ctx context.Context, i int) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*probeTimeout)
+	defer cancel()
+	rows, err := c.probes[i].QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status', 'wsrep_ready', 'wsrep_local_state', 'wsrep_local_state_comment')")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	st := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		st[strings.ToLower(k)] = v
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	switch {
+	case st["wsrep_cluster_status"] == "" || st["wsrep_cluster_status"] == "Disconnected":
+		return errors.New("not a node of a Galera cluster (wsrep is off or not connected)")
+	case st["wsrep_cluster_status"] != "Primary":
+		return fmt.Errorf("not in the Primary component (wsrep_cluster_status %s)", st["wsrep_cluster_status"])
+	case st["wsrep_ready"] != "ON":
+		return fmt.Errorf("not ready (wsrep_ready %s)", st["wsrep_ready"])
+	case st["wsrep_local_state"] != "4":
+		return fmt.Errorf("not synced (wsrep_local_state %s, %s)", st["wsrep_local_state"], st["wsrep_local_state_comment"])
+	}
+	return nil
+}
+
+// connector returns a pool's connector: connections to the chosen node, made
+// with cfg but for the address.
+func (c *cluster) connector(cfg *mysql.Config) (driver.Connector, error) {
+	cc := &clusterConnector{c: c}
+	for _, a := range c.addrs {
+		nc := cfg.Clone()
+		nc.Addr = a
+		conn, err := mysql.NewConnector(nc)
+		if err != nil {
+			return nil, fmt.Errorf("configure MySQL connector for %s: %w", a, err)
+		}
+		cc.nodes = append(cc.nodes, conn)
+	}
+	return cc, nil
+}
+
+// clusterConnector connects to the chosen node.
+type clusterConnector struct {
+	c     *cluster
+	nodes []driver.Connector
+}
+
+func (cc *clusterConnector) Driver() driver.Driver { return cc.nodes[0].Driver() }
+
+// Connect connects to the chosen node. If that fails, the node is checked at
+// once, and the connection tried once more on the node chosen then.
+func (cc *clusterConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	var err error
+	for range 2 {
+		var i int
+		if i, err = cc.c.node(ctx); err != nil {
+			return nil, err
+		}
+		var conn driver.Conn
+		if conn, err = cc.nodes[i].Connect(ctx); err == nil {
+			return newNodeConn(conn, i, cc.c)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if next, cerr := cc.c.choose(ctx); cerr != nil || next == i {
+			break
+		}
+	}
+	return nil, err
+}
+
+// mysqlConn is what the driver's connections do, and a nodeConn passes on.
+type mysqlConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+// nodeConn is a connection to one node. It stops being valid when another
+// node is chosen, so its pool closes it instead of reusing it, and it reports
+// failures that may mean its node is gone.
+type nodeConn struct {
+	mysqlConn
+	node int
+	c    *cluster
+}
+
+func newNodeConn(conn driver.Conn, node int, c *cluster) (driver.Conn, error) {
+	mc, ok := conn.(mysqlConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("the MySQL driver's connection %T lacks a method the store needs", conn)
+	}
+	return &nodeConn{mysqlConn: mc, node: node, c: c}, nil
+}
+
+// errNotReady is MariaDB's answer from a Galera node that has left the
+// Primary component or is not synced: "WSREP has not yet prepared node for
+// application use". Nothing was run.
+const errNotReady = 1047
+
+// failed reports a failure that may mean the node is gone, and makes a
+// not-ready node's answer a bad connection, so that it is not used again.
+func (n *nodeConn) failed(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ne net.Error
+	switch {
+	case isMySQLError(err, errNotReady):
+		n.c.suspect(n.node)
+		return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.As(err, &ne),
+		isMySQLError(err, errServerShutdown):
+		n.c.suspect(n.node)
+	}
+	return err
+}
+
+func (n *nodeConn) current() bool { return int(n.c.writer.Load()) == n.node }
+
+func (n *nodeConn) IsValid() bool { return n.current() && n.mysqlConn.IsValid() }
+
+func (n *nodeConn) ResetSession(ctx context.Context) error {
+	if !n.current() {
+		return driver.ErrBadConn
+	}
+	return n.mysqlConn.ResetSession(ctx)
+}
+
+func (n *nodeConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := n.mysqlConn.QueryContext(ctx, query, args)
+	return rows, n.failed(err)
+}
+
+func (n *nodeConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	res, err := n.mysqlConn.ExecContext(ctx, query, args)
+	return res, n.failed(err)
+}
+
+func (n *nodeConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := n.mysqlConn.BeginTx(ctx, opts)
+	return tx, n.failed(err)
+}
+
+func (n *nodeConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := n.mysqlConn.PrepareContext(ctx, query)
+	return st, n.failed(err)
+}
+
+func (n *nodeConn) Ping(ctx context.Context) error {
+	return n.failed(n.mysqlConn.Ping(ctx))
+}

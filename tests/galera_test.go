@@ -1,0 +1,589 @@
+package tests
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A Galera cluster of the test's own: three mariadbd on loopback, each on its
+// own data directory and ports (client, group communication, incremental and
+// full state transfer), with failure detection tuned down from seconds to
+// about two, so that losing a node costs the test seconds rather than tens of
+// them.
+
+// galeraLibrary is where Debian's galera-4 package puts the provider.
+const galeraLibrary = "/usr/lib/galera/libgalera_smm.so"
+
+// galeraNode is one node of a private Galera cluster.
+type galeraNode struct {
+	*privateMariaDB
+	name string
+}
+
+// startGaleraCluster starts a cluster of n nodes and waits until every one is
+// synced. It skips the test, saying why, only where Galera cannot run at all
+// (no mariadbd, no provider library, no rsync for state transfer, or running
+// as root without a mysql user); under CI=true it fails instead.
+func startGaleraCluster(t *testing.T, n int) []*galeraNode {
+	t.Helper()
+	if _, err := os.Stat(galeraLibrary); err != nil {
+		skipOutsideCI(t, "Galera cannot run here: %v (apt-get install galera-4)", err)
+	}
+	if _, err := exec.LookPath("rsync"); err != nil {
+		skipOutsideCI(t, "Galera cannot transfer state without rsync: %v (apt-get install rsync)", err)
+	}
+	root := t.TempDir()
+	if os.Geteuid() == 0 {
+		if _, err := exec.Command("id", "mysql").Output(); err != nil {
+			skipOutsideCI(t, "running as root, Galera needs a mysql user to run mariadbd as (its rsync refuses root): %v", err)
+		}
+		// The mysql user must reach the data directories.
+		for _, d := range []string{filepath.Dir(root), root} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatalf("chmod %s: %v", d, err)
+			}
+		}
+	}
+	ports := freePorts(t, 4*n)
+	var gcomm []string
+	for i := range n {
+		gcomm = append(gcomm, fmt.Sprintf("127.0.0.1:%d", ports[4*i+1]))
+	}
+	nodes := make([]*galeraNode, n)
+	for i := range n {
+		dir := filepath.Join(root, fmt.Sprint(i+1))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatalf("make %s: %v", dir, err)
+		}
+		name := fmt.Sprintf("node%d", i+1)
+		p := ports[4*i : 4*i+4]
+		extra := []string{
+			"--binlog-format=ROW", "--innodb-autoinc-lock-mode=2",
+			"--wsrep-on=ON", "--wsrep-provider=" + galeraLibrary,
+			"--wsrep-cluster-name=tributary-test", "--wsrep-node-name=" + name,
+			"--wsrep-cluster-address=gcomm://" + strings.Join(gcomm, ","),
+			"--wsrep-node-address=127.0.0.1",
+			"--wsrep-sst-method=rsync", fmt.Sprintf("--wsrep-sst-receive-address=127.0.0.1:%d", p[3]),
+			fmt.Sprintf("--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d;"+
+				"evs.suspect_timeout=PT2S;evs.inactive_timeout=PT3S;evs.inactive_check_period=PT0.5S;evs.keepalive_period=PT0.5S;"+
+				"gcache.size=64M", p[1], p[2]),
+		}
+		nodes[i] = &galeraNode{privateMariaDB: initPrivateMariaDB(t, dir, true, extra...), name: name}
+		nodes[i].port = p[0]
+	}
+	// The first node starts a new cluster; the others join it, one at a
+	// time, each copying its state by rsync from a synced node.
+	first := nodes[0]
+	first.args = append(first.args, "--wsrep-new-cluster")
+	if err := first.tryStart(60 * time.Second); err != nil {
+		t.Fatalf("start %s: %v", first.name, err)
+	}
+	first.args = first.args[:len(first.args)-1] // later starts rejoin
+	first.waitSynced(t, 30*time.Second)
+	for _, node := range nodes[1:] {
+		if err := node.tryStart(60 * time.Second); err != nil {
+			t.Fatalf("start %s: %v", node.name, err)
+		}
+		node.waitSynced(t, 60*time.Second)
+	}
+	if size := first.status(t, "wsrep_cluster_size"); size != fmt.Sprint(n) {
+		t.Fatalf("expected a cluster of %d nodes, %s reports %s", n, first.name, size)
+	}
+	return nodes
+}
+
+// status reads one of the node's global status variables.
+func (g *galeraNode) status(t *testing.T, name string) string {
+	t.Helper()
+	v, err := g.tryStatus(name)
+	if err != nil {
+		t.Fatalf("%s: read %s: %v", g.name, name, err)
+	}
+	return v
+}
+
+func (g *galeraNode) tryStatus(name string) (string, error) {
+	db, err := sql.Open("mysql", g.dsn("")+"?timeout=1s&readTimeout=2s")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var k, v string
+	// SHOW takes no placeholder; name is one of the test's constants.
+	err = db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE '"+name+"'").Scan(&k, &v)
+	return v, err
+}
+
+// waitSynced waits until the node is in the Primary component and synced.
+func (g *galeraNode) waitSynced(t *testing.T, d time.Duration) {
+	t.Helper()
+	var state, status string
+	var err error
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if state, err = g.tryStatus("wsrep_local_state"); err != nil {
+			continue
+		}
+		if status, err = g.tryStatus("wsrep_cluster_status"); err == nil && state == "4" && status == "Primary" {
+			return
+		}
+	}
+	t.Fatalf("%s: expected it synced in the Primary component within %s; wsrep_local_state %q, wsrep_cluster_status %q (%v)\n%s",
+		g.name, d, state, status, err, g.errorLog())
+}
+
+// galeraDSN is the DSN of database db that lists every node.
+func galeraDSN(nodes []*galeraNode, db string) string {
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", n.port))
+	}
+	return fmt.Sprintf("root@tcp(%s)/%s", strings.Join(addrs, ","), db)
+}
+
+// TestGaleraWriterNodeKilledMidRunLosesNothingAndRepeatsNoPosition runs two
+// service instances on a three-node Galera cluster, both given the same list
+// of nodes, so both write through its first node. Eight writers append
+// batches with expected versions, two per stream, one through each instance,
+// so that they conflict; a subscriber follows the log on each instance. Mid
+// run the writer node is killed with SIGKILL; the writers carry on (a 503 or
+// a dropped connection is retried with the same batch and expected version,
+// as a client should) and the node is brought back. Afterwards: every
+// acknowledged append is in the log exactly once where its answer said; no
+// two events share a position; every stream's versions are 1..N; no expected
+// version succeeded twice; every node holds the same log; every subscriber
+// saw every event once, in order; no request was answered 500; and both
+// instances wrote through the first node, then another, then the first again.
+func TestGaleraWriterNodeKilledMidRunLosesNothingAndRepeatsNoPosition(t *testing.T) {
+	started := time.Now()
+	nodes := startGaleraCluster(t, 3)
+	clusterUp := time.Since(started)
+	nodes[0].createDatabase(t, "tributary")
+	env := []string{"TRIBUTARY_MYSQL_DSN=" + galeraDSN(nodes, "tributary"), "TRIBUTARY_HEARTBEAT=500ms"}
+	servers := []*server{launchServer(t, env...), launchServer(t, env...)}
+	first := fmt.Sprintf("127.0.0.1:%d", nodes[0].port)
+	for i, s := range servers {
+		s.waitListening(t)
+		checkGaleraStart(t, s, first, i)
+	}
+	tails := []*faultTail{
+		startFaultTail(t, "via the first instance", servers[0].URL+"/events"),
+		startFaultTail(t, "via the second instance", servers[1].URL+"/events"),
+	}
+	w := startGaleraWriters(t, servers, 4)
+	if !w.waitAcks(100, 30*time.Second) {
+		t.Fatalf("expected 100 acknowledged appends within 30 s before the kill, got %d", w.acked.Load())
+	}
+	atKill := w.acked.Load()
+	w.markKill()
+	nodes[0].kill()
+	if !w.waitAcks(atKill+100, 30*time.Second) {
+		t.Fatalf("expected appends to go on through another node within 30 s of killing the writer node; %d acknowledged in all, %d at the kill",
+			w.acked.Load(), atKill)
+	}
+	failover, ok := w.failover()
+	if !ok {
+		t.Fatalf("expected both instances to acknowledge appends sent after the kill")
+	}
+	for _, s := range servers {
+		if r := s.get(t, "/readyz"); r.Status != http.StatusOK {
+			t.Errorf("GET /readyz with two nodes of three: expected 200, got %d", r.Status)
+		}
+	}
+
+	restartAt := time.Now()
+	nodes[0].start(t)
+	nodes[0].waitSynced(t, 60*time.Second)
+	rejoined := time.Since(restartAt)
+	// Both instances move back to the first node within a check, and
+	// writing goes on there.
+	atRejoin := w.acked.Load()
+	time.Sleep(2 * time.Second)
+	if !w.waitAcks(atRejoin+100, 30*time.Second) {
+		t.Fatalf("expected appends to go on after the node rejoined; %d acknowledged in all, %d when it rejoined", w.acked.Load(), atRejoin)
+	}
+	w.stop()
+	r := checkGaleraRun(t, nodes, servers, tails, w)
+
+	var moves []string
+	for i, s := range servers {
+		// The writer node: the first, another once it was killed, the
+		// first again once it was back and synced.
+		chosen := writerNodes(s)
+		if len(chosen) < 3 || chosen[0] != first || chosen[1] == first || chosen[len(chosen)-1] != first {
+			t.Errorf("instance %d: expected it to write through %s, then another node after the kill, then %s again; it chose %q", i+1, first, first, chosen)
+		}
+		moves = append(moves, strings.Join(chosen, " → "))
+	}
+	t.Logf("Galera, 3 nodes (up in %s), 2 instances: %s; failover %s (from the kill of the writer node to both instances "+
+		"acknowledging appends sent after it); the node rejoined in %s; writer nodes %q",
+		clusterUp.Round(time.Millisecond), r, failover.Round(time.Millisecond), rejoined.Round(time.Millisecond), moves)
+}
+
+// TestGaleraTwoWriterNodesAreSerialisedByCertificationWithoutA500 gives two
+// instances the cluster's nodes in opposite orders, so that each writes
+// through another node: what the one-writer rule avoids, and what a
+// misconfiguration or a moment of disagreement between instances makes. Both
+// take log_head on their own node, and the loser of each race should fail
+// certification at COMMIT (1213). The same writers and checks as above would
+// have to hold: nothing lost or repeated, versions 1..N, no expected version
+// succeeding twice, subscribers whole; a group that keeps losing a 503 for its
+// clients, never a 500 or a false 409.
+//
+// They do not, on MariaDB 10.11.19 with Galera 26.4.23: about one run in
+// three, an append acknowledged with 201 is missing afterwards while its
+// stream's version counts it, or an append is a 500 after duplicate-key
+// errors on a position (see docs/scaling.md). Jepsen reported lost commits
+// with several Galera writers too. Hence one writer node at a time; this test
+// is the evidence, run on request: TRIBUTARY_TEST_GALERA_MULTI_WRITER=1.
+func TestGaleraTwoWriterNodesAreSerialisedByCertificationWithoutA500(t *testing.T) {
+	if os.Getenv("TRIBUTARY_TEST_GALERA_MULTI_WRITER") != "1" {
+		t.Skip("writing through two Galera nodes at once loses acknowledged appends (docs/scaling.md); set TRIBUTARY_TEST_GALERA_MULTI_WRITER=1 to run this evidence")
+	}
+	nodes := startGaleraCluster(t, 3)
+	nodes[0].createDatabase(t, "tributary")
+	reversed := []*galeraNode{nodes[2], nodes[1], nodes[0]}
+	// One after the other: the migrations' GET_LOCK holds on one node only,
+	// so two instances migrating through two nodes would both go ahead.
+	servers := []*server{
+		startServer(t, "TRIBUTARY_MYSQL_DSN="+galeraDSN(nodes, "tributary"), "TRIBUTARY_HEARTBEAT=500ms"),
+		startServer(t, "TRIBUTARY_MYSQL_DSN="+galeraDSN(reversed, "tributary"), "TRIBUTARY_HEARTBEAT=500ms"),
+	}
+	for i, s := range servers {
+		checkGaleraStart(t, s, fmt.Sprintf("127.0.0.1:%d", []*galeraNode{nodes[0], nodes[2]}[i].port), i)
+	}
+	tails := []*faultTail{
+		startFaultTail(t, "via the first instance", servers[0].URL+"/events"),
+		startFaultTail(t, "via the second instance", servers[1].URL+"/events"),
+	}
+	w := startGaleraWriters(t, servers, 4)
+	if !w.waitAcks(300, 60*time.Second) {
+		t.Fatalf("expected 300 acknowledged appends within 60 s through two writer nodes, got %d", w.acked.Load())
+	}
+	w.stop()
+	r := checkGaleraRun(t, nodes, servers, tails, w)
+	var failed []string
+	for _, s := range servers {
+		failed = append(failed, fmt.Sprint(failedCommits(t, s)))
+	}
+	t.Logf("Galera, 2 instances writing through 2 nodes: %s; COMMITs that failed certification, per instance: %s", r, strings.Join(failed, ", "))
+}
+
+// galeraWriters append through every instance: for each stream, one writer
+// per instance, with expected versions, so that they conflict.
+type galeraWriters struct {
+	mu        sync.Mutex
+	sent      []*sentBatch
+	expected  map[*sentBatch]string // the If-Match each batch was sent with
+	killedAt  time.Time             // zero until markKill
+	recovered map[int]time.Duration // per instance: from the kill to the first ack of a batch sent after it
+	instances int
+
+	acked     atomic.Int64
+	conflicts atomic.Int64 // 409s: the other writer of the stream was first
+	retries   atomic.Int64 // 503s and dropped connections, retried with the same batch
+	wg        sync.WaitGroup
+	stopWrite chan struct{}
+	stop      func()
+}
+
+// galeraBatch is the number of events in each append.
+const galeraBatch = 2
+
+func startGaleraWriters(t *testing.T, servers []*server, streams int) *galeraWriters {
+	t.Helper()
+	w := &galeraWriters{expected: map[*sentBatch]string{}, recovered: map[int]time.Duration{}, instances: len(servers),
+		stopWrite: make(chan struct{})}
+	w.stop = sync.OnceFunc(func() {
+		close(w.stopWrite)
+		w.wg.Wait()
+	})
+	t.Cleanup(w.stop)
+	for st := range streams {
+		stream := newID()
+		for i, s := range servers {
+			w.wg.Go(func() { w.write(t, s, i, stream, st) })
+		}
+	}
+	return w
+}
+
+// write appends to stream through s until stopped. A 503 or a dropped
+// connection is retried with the same batch and expected version, as a
+// client should: if the batch was in fact stored, the retry is a 200.
+func (w *galeraWriters) write(t *testing.T, s *server, instance int, stream string, st int) {
+	version := int64(0)
+	for {
+		select {
+		case <-w.stopWrite:
+			return
+		default:
+		}
+		b := newSentBatch(t, stream, galeraBatch, "galera")
+		b.header = []string{"If-Match", fmt.Sprintf("%q", fmt.Sprint(version))}
+		w.mu.Lock()
+		w.sent = append(w.sent, b)
+		w.expected[b] = fmt.Sprint(version)
+		w.mu.Unlock()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			sentAt := time.Now()
+			b.send(s)
+			if b.acked() {
+				w.acked.Add(1)
+				version = b.res.Version
+				w.mu.Lock()
+				if !w.killedAt.IsZero() && sentAt.After(w.killedAt) {
+					if _, ok := w.recovered[instance]; !ok {
+						w.recovered[instance] = time.Since(w.killedAt)
+					}
+				}
+				w.mu.Unlock()
+				break
+			}
+			if b.status == http.StatusConflict {
+				w.conflicts.Add(1)
+				var err error
+				if version, err = strconv.ParseInt(strings.Trim(b.answer.Header.Get("ETag"), `"`), 10, 64); err != nil {
+					t.Errorf("stream %d, instance %d: a 409 without a version in its ETag (%q)", st, instance+1, b.answer.Header.Get("ETag"))
+					return
+				}
+				break
+			}
+			if b.status != 0 && b.status != http.StatusServiceUnavailable {
+				t.Errorf("stream %d, instance %d: expected 201, 200, 409 or 503, got %d: %s%s", st, instance+1, b.status, b.answer.Body, failures(s))
+				return
+			}
+			w.retries.Add(1)
+			if time.Now().After(deadline) {
+				t.Errorf("stream %d, instance %d: not acknowledged after 60 s of retries (last: %d, %v)", st, instance+1, b.status, b.err)
+				return
+			}
+		}
+	}
+}
+
+// waitAcks waits until n appends in all have been acknowledged.
+func (w *galeraWriters) waitAcks(n int64, d time.Duration) bool {
+	for deadline := time.Now().Add(d); w.acked.Load() < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// markKill notes the moment a node is killed.
+func (w *galeraWriters) markKill() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.killedAt = time.Now()
+}
+
+// failover is the time from the kill until every instance had acknowledged
+// an append sent after it.
+func (w *galeraWriters) failover() (time.Duration, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var d time.Duration
+	for _, r := range w.recovered {
+		d = max(d, r)
+	}
+	return d, len(w.recovered) == w.instances
+}
+
+// checkGaleraRun checks the log once the writers have stopped, and returns
+// the figures.
+func checkGaleraRun(t *testing.T, nodes []*galeraNode, servers []*server, tails []*faultTail, w *galeraWriters) string {
+	t.Helper()
+	// The log, through each instance: the same, and what the writers were told.
+	log := checkBatches(t, servers[0], w.sent, galeraBatch)
+	if len(log) == 0 {
+		t.Fatal("expected events in the log, found none")
+	}
+	for _, s := range servers[1:] {
+		if other := s.readLog(t, "/events?limit=1000"); !sameLog(log, other) {
+			t.Errorf("expected every instance to read the same log: %d events through the first, %d through another", len(log), len(other))
+		}
+	}
+	lost, duplicates := 0, 0
+	byID := map[string]int{}
+	positions := map[int64]int{}
+	versions := map[string][]int64{}
+	for _, e := range log {
+		byID[e.ID]++
+		positions[e.Position]++
+		versions[e.StreamID] = append(versions[e.StreamID], e.Version)
+	}
+	for _, n := range byID {
+		duplicates += n - 1
+	}
+	for p, n := range positions {
+		if n > 1 {
+			duplicates += n - 1
+			t.Errorf("position %d is held by %d events", p, n)
+		}
+	}
+	for id, vs := range versions {
+		for i, v := range vs {
+			if v != int64(i+1) {
+				t.Errorf("stream %s: expected versions 1..%d in log order, the %dth event is at version %d", id, len(vs), i+1, v)
+				break
+			}
+		}
+	}
+	ackedBatches := 0
+	won := map[string]*sentBatch{} // stream and expected version: the batch acknowledged for it
+	for _, b := range w.sent {
+		if !b.acked() {
+			continue
+		}
+		ackedBatches++
+		for _, id := range b.ids {
+			if byID[id] == 0 {
+				lost++
+			}
+		}
+		key := b.streamID + " at " + w.expected[b]
+		if other, ok := won[key]; ok {
+			t.Errorf("stream %s: two batches acknowledged with If-Match %s: events %s and %s", b.streamID, w.expected[b], other.ids[0], b.ids[0])
+		}
+		won[key] = b
+	}
+	if lost != 0 || duplicates != 0 {
+		t.Errorf("expected no acknowledged event lost and none repeated; %d lost, %d repeated", lost, duplicates)
+	}
+	last := log[len(log)-1].Position
+	// Every node, a rejoined one included, holds that log.
+	for _, n := range nodes {
+		count, max := n.logSize(t)
+		if count != int64(len(log)) || max != last {
+			t.Errorf("%s: expected the %d events of the log up to position %d, it holds %d up to %d", n.name, len(log), last, count, max)
+		}
+	}
+	for _, tail := range tails {
+		if !tail.waitFor(last, 20*time.Second) {
+			t.Errorf("expected subscriber %s to reach position %d within 20 s; it is at %d", tail.name, last, tail.lastPosition())
+		}
+		tail.stop()
+		tail.checkGotLog(t, log)
+		t.Log(tail.summary())
+	}
+	for i, s := range servers {
+		for _, l := range s.logLines() {
+			if st, _ := l["status"].(float64); l["msg"] == "request" && st >= 500 && st != http.StatusServiceUnavailable {
+				t.Errorf("instance %d: expected no 5xx but 503, logged %v", i+1, l)
+			}
+			if l["msg"] == "panic" {
+				t.Errorf("instance %d: expected no panic, logged %v", i+1, l)
+			}
+		}
+	}
+	return fmt.Sprintf("%d appends acknowledged (%d events), lost %d, duplicates %d; %d conflicts (409), %d retries after a 503 or a dropped connection",
+		ackedBatches, ackedBatches*galeraBatch, lost, duplicates, w.conflicts.Load(), w.retries.Load())
+}
+
+// writerNodes lists the nodes an instance chose to write through, in order.
+func writerNodes(s *server) []string {
+	var chosen []string
+	for _, l := range s.logLines() {
+		if l["msg"] == "Galera: writing through another node" {
+			chosen = append(chosen, fmt.Sprint(l["node"]))
+		}
+	}
+	return chosen
+}
+
+// failedCommits is how many COMMITs of append groups an instance sent that
+// did not commit: its commit statements less its group commits.
+func failedCommits(t *testing.T, s *server) int64 {
+	t.Helper()
+	r := s.get(t, "/metrics")
+	requireStatus(t, r, http.StatusOK)
+	var commits, groups int64
+	for line := range strings.SplitSeq(string(r.Body), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		n, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case `tributary_db_statements_total{kind="commit"}`:
+			commits = int64(n)
+		case "tributary_group_commit_requests_count":
+			groups = int64(n)
+		}
+	}
+	return commits - groups
+}
+
+// checkGaleraStart requires that instance i chose node as its writer and
+// said what an acknowledged append means on Galera.
+func checkGaleraStart(t *testing.T, s *server, node string, i int) {
+	t.Helper()
+	var chose, durability bool
+	for _, l := range s.logLines() {
+		switch l["msg"] {
+		case "Galera: writing through another node":
+			chose = chose || l["node"] == node
+		case "database durability":
+			durability = l["galera"] == true && strings.Contains(fmt.Sprint(l["acknowledged"]), "certified and replicated")
+		}
+	}
+	if !chose || !durability {
+		t.Fatalf("instance %d: expected start-up lines saying it writes through %s and what acknowledged means on Galera; chose %t, durability %t\n%s",
+			i+1, node, chose, durability, s.output(8<<10))
+	}
+}
+
+// logSize is how many events the node holds, and the last position, read
+// once the node has applied everything the cluster committed before.
+func (g *galeraNode) logSize(t *testing.T) (count, last int64) {
+	t.Helper()
+	db, err := sql.Open("mysql", g.dsn("tributary")+"?wsrep_sync_wait=1")
+	if err != nil {
+		t.Fatalf("%s: %v", g.name, err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(MAX(position), 0) FROM events").Scan(&count, &last); err != nil {
+		t.Fatalf("%s: count events: %v", g.name, err)
+	}
+	return count, last
+}
+
+// sameLog reports whether a and b are the same events at the same positions.
+func sameLog(a, b []event) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || a[i].Position != b[i].Position {
+			return false
+		}
+	}
+	return true
+}
+
+// failures is the errors a server logged, for failure messages.
+func failures(s *server) string {
+	var b strings.Builder
+	for _, l := range s.logLines() {
+		if l["level"] == "ERROR" && l["msg"] != "request" {
+			fmt.Fprintf(&b, "\n\t%v", l)
+		}
+	}
+	return b.String()
+}
