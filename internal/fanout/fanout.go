@@ -231,7 +231,9 @@ func (f *Feed) poll(ctx context.Context) error {
 			events = append(events, &e)
 		}
 		last, gap := f.contiguous(events, after, page.Last)
-		events = events[:last-after]
+		if gap {
+			events = events[:last-after] // the gapless run
+		}
 		// Hand out nothing a crash could take back. Catch-up reads never go
 		// past the head, so only what passed here reaches any subscriber.
 		if len(events) > 0 {
@@ -276,7 +278,7 @@ func (f *Feed) contiguous(events []*eventstore.Event, after, read int64) (int64,
 		}
 		last = e.Position
 	}
-	if last == read || last-after == int64(len(events)) {
+	if last == read {
 		f.gapSince = time.Time{}
 		return read, false
 	}
@@ -287,7 +289,7 @@ func (f *Feed) contiguous(events []*eventstore.Event, after, read int64) (int64,
 		return last, true
 	}
 	f.log.Error("live feed: positions missing from the log for longer than a commit takes; skipping them",
-		"after", last, "next", events[last-after].Position, "waited", gapPatience)
+		"after", last, "up_to", read, "waited", gapPatience)
 	f.gapSince = time.Time{}
 	return read, false
 }
