@@ -76,7 +76,7 @@ func startGaleraCluster(t *testing.T, n int) []*galeraNode {
 			"--wsrep-node-address=127.0.0.1",
 			"--wsrep-sst-method=rsync", fmt.Sprintf("--wsrep-sst-receive-address=127.0.0.1:%d", p[3]),
 			fmt.Sprintf("--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d;"+
-				"evs.suspect_timeout=PT2S;evs.inactive_timeout=PT3S;evs.inactive_check_period=PT0.5S;evs.keepalive_period=PT0.5S;"+
+				"evs.suspect_timeout=PT5S;evs.inactive_timeout=PT15S;evs.inactive_check_period=PT1S;evs.keepalive_period=PT1S;"+
 				"gcache.size=64M", p[1], p[2]),
 		}
 		nodes[i] = &galeraNode{privateMariaDB: initPrivateMariaDB(t, dir, true, extra...), name: name}
