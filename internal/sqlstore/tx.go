@@ -100,7 +100,7 @@ func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*s
 	// The driver skips BEGIN's empty result: the first set is the next statement's.
 	for i, scan := range scans {
 		if i > 0 && !rows.NextResultSet() {
-			return fmt.Errorf("%s: %w", stmts[i+1].kind, cmp(rows.Err(), errors.New("missing result set")))
+			return fmt.Errorf("%s: %w", stmts[i+1].kind, orDefault(rows.Err(), errors.New("missing result set")))
 		}
 		if err := scan(rows); err != nil {
 			return fmt.Errorf("%s: %w", stmts[i+1].kind, err)
@@ -122,8 +122,8 @@ func (t *appendTx) scanQuery(ctx context.Context, kind, query string, args []any
 	return nil
 }
 
-// cmp returns err, or def when err is nil.
-func cmp(err, def error) error {
+// orDefault returns err, or def when err is nil.
+func orDefault(err, def error) error {
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func join(stmts []statement) (string, []any) {
 // head's, so that times never decrease along the log.
 func (t *appendTx) scanHead(rows *sql.Rows) (int64, time.Time, error) {
 	if !rows.Next() {
-		return 0, time.Time{}, cmp(rows.Err(), errors.New("the log_head row is missing; run `api migrate`"))
+		return 0, time.Time{}, orDefault(rows.Err(), errors.New("the log_head row is missing; run `api migrate`"))
 	}
 	var head int64
 	var last, dbNow sql.NullTime
