@@ -536,6 +536,7 @@ func (st *subState) catchUp() bool {
 		}
 		// Read no further than the head: past it, events may not be durable
 		// yet, and the live feed will bring them.
+		before := st.cursor
 		page, err := f.store.ReadAll(st.ctx, eventstore.ReadAllOptions{After: st.cursor, UpTo: head, Limit: f.opts.PageSize,
 			StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
 		if err == nil {
@@ -575,6 +576,13 @@ func (st *subState) catchUp() bool {
 			st.cursor = max(st.cursor, head)
 			st.seen.Store(st.cursor)
 			return true
+		}
+		if page.Last == before {
+			// An empty page with more to come: the store is waiting for a
+			// position to become visible. Look again shortly, not at once.
+			if !sleep(st.ctx, gapRetry) {
+				return false
+			}
 		}
 	}
 }
