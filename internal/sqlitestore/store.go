@@ -144,11 +144,14 @@ var dialect = sqlstore.Dialect{
 	// BEGIN IMMEDIATE takes the write lock at the start: reading the head
 	// needs no lock of its own, and the process's clock stamps the events
 	// (one process per file). The driver is in-process: no round trips to save.
-	Begin:          "BEGIN IMMEDIATE",
-	LockHead:       "SELECT position, recorded_at FROM log_head WHERE id = 1",
-	UpsertStreams:  " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
-	MaxInsertRows:  100, // 1,000 placeholders, well within SQLite's cap
-	MaxInsertBytes: 1 << 20,
+	Begin: "BEGIN IMMEDIATE",
+	// One writer connection in one process: a commit is visible before the
+	// next transaction can begin.
+	VisibleInCommitOrder: true,
+	LockHead:             "SELECT position, recorded_at FROM log_head WHERE id = 1",
+	UpsertStreams:        " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+	MaxInsertRows:        100, // 1,000 placeholders, well within SQLite's cap
+	MaxInsertBytes:       1 << 20,
 	Retryable: func(err error) bool {
 		code := sqliteCode(err) & 0xff // the primary result code
 		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED

@@ -50,6 +50,11 @@ type Dialect struct {
 	// adding rows once MaxInsertBytes of data is in it.
 	MaxInsertRows  int
 	MaxInsertBytes int
+	// VisibleInCommitOrder says that readers never see a commit before the
+	// one that held the log's lock before it (SQLite: one writer, in this
+	// process), so reads need not look for missing positions (see
+	// visibleUpTo). InnoDB does not promise it.
+	VisibleInCommitOrder bool
 	// Retryable reports an error after which the same transaction may
 	// succeed (a deadlock, a lock wait timeout, a busy database).
 	Retryable func(error) bool
@@ -100,7 +105,8 @@ func New(d Dialect, opts Options) *Store {
 		opts.WaitDurable = func(context.Context, int64) error { return nil }
 	}
 	return &Store{
-		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics},
+		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics,
+			checkVisible: !d.VisibleInCommitOrder},
 		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics},
 		feed:   opts.Feed,
 		writer: newWriter(d, opts),

@@ -60,6 +60,7 @@ var SQLite = Kind{
 			t.Helper()
 			exec(t, "sqlite", s.(*sqlitestore.Store).Path()+"?_pragma=busy_timeout(5000)", query, args...)
 		},
+		VisibleInCommitOrder: true,
 	},
 	ServerEnv: []string{"TRIBUTARY_MYSQL_DSN="}, // no MySQL: the embedded store
 }

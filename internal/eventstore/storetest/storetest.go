@@ -32,6 +32,10 @@ type Backend struct {
 	// Exec runs a statement on s's database behind the store's back, as a
 	// writer that ignores its rules would.
 	Exec func(t *testing.T, s eventstore.Store, query string, args ...any)
+	// VisibleInCommitOrder: readers never see a commit before an earlier
+	// one, so a missing position is rows removed by hand, never a commit on
+	// its way, and reads need not wait for it.
+	VisibleInCommitOrder bool
 }
 
 // Exercise runs the whole suite.
@@ -898,6 +902,9 @@ func testHeldTransaction(t *testing.T, b Backend) {
 // with more to come, until the position appears; a hole whose next event is
 // old is rows removed by hand, and is read past.
 func testHoles(t *testing.T, b Backend) {
+	if b.VisibleInCommitOrder {
+		t.Skip("this store shows commits in commit order: a hole is never a commit on its way")
+	}
 	s := b.Open(t)
 	mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(2)}) // positions 1, 2
 	const row = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) VALUES (?, ?, ?, 1, 'thing', 'Late', '{}', ?)"
