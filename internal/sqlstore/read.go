@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,29 +46,44 @@ func placeholders(n int) string {
 const eventColumns = "position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at"
 
 // streamColumns are a stream's, and the position of its last event.
-const streamColumns = "s.stream_id, s.stream_type, s.version, s.created_at, s.updated_at, e.position " +
-	"FROM streams s JOIN events e ON e.stream_id = s.stream_id AND e.stream_version = s.version"
+const (
+	streamColumns = "s.stream_id, s.stream_type, s.version, s.created_at, s.updated_at, e.position"
+	streamFrom    = " FROM streams s JOIN events e ON e.stream_id = s.stream_id AND e.stream_version = s.version"
+)
 
 // Stream implements eventstore.Store.
 func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
-	st, _, err := s.stream(ctx, id)
+	st, _, _, err := s.stream(ctx, id)
 	return st, err
 }
 
-// stream reads a stream and the position of its last event.
-func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, int64, error) {
+// stream reads a stream, the position of its last event and, where reads
+// check for missing positions, how many of the visibleWindow positions up to
+// that one are there (see visibleUpTo): one round trip.
+func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, int64, int64, error) {
 	s.m.Statement("read_stream")
-	st, last, err := scanStream(s.db.QueryRowContext(ctx, "SELECT "+streamColumns+" WHERE s.stream_id = ?", id[:]))
+	count := "0"
+	if s.checkVisible {
+		count = "(SELECT COUNT(*) FROM events w WHERE w.position > e.position - " + strconv.Itoa(visibleWindow) + " AND w.position <= e.position)"
+	}
+	var raw []byte
+	var st eventstore.Stream
+	var last, visible int64
+	err := s.db.QueryRowContext(ctx, "SELECT "+streamColumns+", "+count+streamFrom+" WHERE s.stream_id = ?", id[:]).
+		Scan(&raw, &st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt, &last, &visible)
 	if errors.Is(err, sql.ErrNoRows) {
-		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
+		return eventstore.Stream{}, 0, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
 	if err != nil {
-		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, s.translate(err))
+		return eventstore.Stream{}, 0, 0, fmt.Errorf("read stream %s: %w", id, s.translate(err))
+	}
+	if st.ID, err = uuid.FromBytes(raw); err != nil {
+		return eventstore.Stream{}, 0, 0, fmt.Errorf("read stream %s: stream id: %w", id, err)
 	}
 	if err := s.durable(ctx, last); err != nil {
-		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)
+		return eventstore.Stream{}, 0, 0, fmt.Errorf("read stream %s: %w", id, err)
 	}
-	return st, last, nil
+	return st, last, visible, nil
 }
 
 // Positions are dense and become visible in commit order, almost: InnoDB
@@ -170,11 +186,11 @@ func scanStream(row interface{ Scan(...any) error }) (eventstore.Stream, int64, 
 // ReadStream implements eventstore.Store. The page is bounded by the version
 // read first, so the events and the description agree even while appends go on.
 func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
-	st, last, err := s.stream(ctx, id)
+	st, last, visible, err := s.stream(ctx, id)
 	if err != nil {
 		return eventstore.StreamPage{}, err
 	}
-	if s.checkVisible && recent(st.UpdatedAt) {
+	if s.checkVisible && recent(st.UpdatedAt) && visible < min(last, visibleWindow) {
 		if err := s.waitVisible(ctx, last); err != nil {
 			return eventstore.StreamPage{}, fmt.Errorf("read stream %s: %w", id, err)
 		}
@@ -328,7 +344,7 @@ func (s reader) Head(ctx context.Context) (int64, error) {
 // ListStreams implements eventstore.Store.
 func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
-	q := "SELECT " + streamColumns + " WHERE s.stream_id > ?"
+	q := "SELECT " + streamColumns + streamFrom + " WHERE s.stream_id > ?"
 	args := []any{opts.After[:]}
 	if len(opts.StreamTypes) > 0 {
 		q += " AND s.stream_type IN (" + placeholders(len(opts.StreamTypes)) + ")"
