@@ -78,23 +78,9 @@ func (s *Store) checkReplica(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the read replica's settings: %w", err)
 	}
-	order := "one applier thread: commit order kept"
-	if strings.Contains(strings.ToLower(vars["version"]), "mariadb") {
-		if n, _ := strconv.Atoi(vars["slave_parallel_threads"]); n > 0 && vars["slave_parallel_mode"] != "none" {
-			order = fmt.Sprintf("%d parallel threads, mode %s: MariaDB commits in the primary's order within a replication domain", n, vars["slave_parallel_mode"])
-		}
-	} else {
-		workers, preserve := vars["replica_parallel_workers"], vars["replica_preserve_commit_order"]
-		if workers == "" {
-			workers, preserve = vars["slave_parallel_workers"], vars["slave_preserve_commit_order"]
-		}
-		if n, _ := strconv.Atoi(workers); n > 1 {
-			if !strings.EqualFold(preserve, "ON") && preserve != "1" {
-				return fmt.Errorf("%w: %s has %d parallel workers and replica_preserve_commit_order is %q; set it ON, or use one worker",
-					ErrReplicaOutOfOrder, s.replica.Addr, n, preserve)
-			}
-			order = fmt.Sprintf("%d parallel workers with replica_preserve_commit_order=ON: commit order kept", n)
-		}
+	order, err := commitOrder(vars)
+	if err != nil {
+		return fmt.Errorf("%w: %s %w", ErrReplicaOutOfOrder, s.replica.Addr, err)
 	}
 	st, err := s.replicaStatus(ctx)
 	if err != nil {
@@ -107,6 +93,29 @@ func (s *Store) checkReplica(ctx context.Context) error {
 	s.log.Info("read replica", "replica", s.replica.Addr, "primary", s.Addr(), "commit_order", order,
 		"serves", "clients' reads and the live feed; appends, their idempotency checks and durability stay on the primary")
 	return nil
+}
+
+// commitOrder says how a replica with these global variables keeps the
+// primary's commit order, or why it may not.
+func commitOrder(vars map[string]string) (string, error) {
+	if strings.Contains(strings.ToLower(vars["version"]), "mariadb") {
+		if n, _ := strconv.Atoi(vars["slave_parallel_threads"]); n > 0 && vars["slave_parallel_mode"] != "none" {
+			return fmt.Sprintf("%d parallel threads, mode %s: MariaDB commits in the primary's order within a replication domain", n, vars["slave_parallel_mode"]), nil
+		}
+		return "one applier thread: commit order kept", nil
+	}
+	workers, preserve := vars["replica_parallel_workers"], vars["replica_preserve_commit_order"]
+	if workers == "" {
+		workers, preserve = vars["slave_parallel_workers"], vars["slave_preserve_commit_order"]
+	}
+	n, _ := strconv.Atoi(workers)
+	if n <= 1 {
+		return "one applier thread: commit order kept", nil
+	}
+	if !strings.EqualFold(preserve, "ON") && preserve != "1" {
+		return "", fmt.Errorf("has %d parallel workers and replica_preserve_commit_order is %q; set it ON, or use one worker", n, preserve)
+	}
+	return fmt.Sprintf("%d parallel workers with replica_preserve_commit_order=ON: commit order kept", n), nil
 }
 
 // showVariables reads global variables by name; those the server lacks are
