@@ -108,7 +108,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if cmd == "migrate" {
 		return nil
 	}
-	return serve(ctx, cfg, store, log, m)
+	// A read replica's lag is reported by /readyz.
+	var replica esthttp.Replica
+	if ms, ok := store.(*mysqlstore.Store); ok && ms.ReadAddr() != "" {
+		replica = ms
+	}
+	return serve(ctx, cfg, store, replica, log, m)
 }
 
 // closableStore is a store the binary owns.
@@ -144,10 +149,10 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 	defer cancel()
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, Metrics: m,
-			AllowUnsafeDurability: cfg.AllowUnsafeDurability})
+			AllowUnsafeDurability: cfg.AllowUnsafeDurability, ReadDSN: cfg.MySQLReadDSN})
 		if err == nil {
 			if err = store.Migrate(ctx); err == nil {
-				log.Info("store ready", "store", "mysql", "addr", store.Addr(), "database", store.Database())
+				log.Info("store ready", "store", "mysql", "addr", store.Addr(), "database", store.Database(), "read_replica", store.ReadAddr())
 				return store, nil
 			}
 			store.Close()
@@ -196,7 +201,7 @@ func storeKind(cfg config.Config) string {
 // serve runs the live feed and the HTTP server until ctx ends, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
 // finish, and only then do the feed and the store stop.
-func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *slog.Logger, m *metrics.Metrics) error {
+func serve(ctx context.Context, cfg config.Config, store eventstore.Store, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
 	tokens, err := loadTokens(cfg)
 	if err != nil {
 		return err
@@ -229,6 +234,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, log *
 		RequestTimeout: cfg.RequestTimeout,
 		Metrics:        m,
 		CORSOrigins:    cfg.CORSOrigins,
+		Replica:        replica,
 	})
 	srv := &http.Server{
 		Handler:           handler,

@@ -23,6 +23,7 @@ const Prefix = "tributary"
 type Config struct {
 	Addr                   string        `envconfig:"ADDR" default:":8080" desc:"address to listen on"`
 	MySQLDSN               string        `envconfig:"MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
+	MySQLReadDSN           string        `envconfig:"MYSQL_READ_DSN" desc:"DSN of a read replica of MYSQL_DSN's server: clients' reads and the live feed read there, appends stay on the primary; empty: the primary serves reads"`
 	DataDir                string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
 	MaxBodyBytes           int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
 	MaxBatch               int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
@@ -89,6 +90,9 @@ func (c Config) validate() error {
 		if err := validOrigin(c.CORSOrigins[i], len(c.CORSOrigins)); err != nil {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_CORS_ORIGINS: %w", err))
 		}
+	}
+	if c.MySQLReadDSN != "" && c.MySQLDSN == "" {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_READ_DSN names a read replica, but TRIBUTARY_MYSQL_DSN names no primary"))
 	}
 	if c.MySQLMaxConns < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_MAX_CONNS must be at least 1, got %d", c.MySQLMaxConns))

@@ -195,6 +195,19 @@ type Store interface {
 	Tail() LogTail
 }
 
+// ReplicaLag is how far a store's read replica is behind the server that
+// takes its appends.
+type ReplicaLag struct {
+	// Positions is the primary's log head minus the replica's.
+	Positions int64
+	// Seconds is the replica's own estimate (Seconds_Behind_Master), -1
+	// when it has none: its applier is stopped.
+	Seconds int64
+	// Replicating reports whether the replica receives and applies the
+	// primary's transactions.
+	Replicating bool
+}
+
 // LogTail is the log as the live feed reads it. A store serves it on
 // connections of its own that no client request can take, so that however
 // many clients are slow to read their answers, new events are still seen.

@@ -59,6 +59,8 @@ type Options struct {
 	// CORSOrigins, when not empty, lets pages served from these origins
 	// call the API from a browser ("*" for any).
 	CORSOrigins []string
+	// Replica, if set, is the store's read replica: /readyz reports its lag.
+	Replica Replica
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -168,14 +170,15 @@ func (s *Server) routes() {
 		if s.opts.Metrics != nil {
 			r.Method(http.MethodGet, "/metrics", s.opts.Metrics.Handler())
 		}
-		r.Get("/events", s.adapt(s.readAll))
+		// Reads take Tributary-Min-Position: see minPosition.
+		r.With(s.minPosition).Get("/events", s.adapt(s.readAll))
 		r.Route("/streams", func(r chi.Router) {
-			r.Get("/", s.adapt(s.listStreams))
+			r.With(s.minPosition).Get("/", s.adapt(s.listStreams))
 			r.Route("/{streamID}", func(r chi.Router) {
-				r.Get("/", s.adapt(s.getStream))
-				r.Get("/events", s.adapt(s.readStream))
+				r.With(s.minPosition).Get("/", s.adapt(s.getStream))
+				r.With(s.minPosition).Get("/events", s.adapt(s.readStream))
 				r.Post("/events", s.adapt(s.appendEvents))
-				r.Get("/events/{version}", s.adapt(s.getEvent))
+				r.With(s.minPosition).Get("/events/{version}", s.adapt(s.getEvent))
 			})
 		})
 	})
@@ -293,7 +296,7 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost},
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Content-Encoding", "If-Match", "If-None-Match",
-			"Last-Event-ID", "X-Request-Id"},
+			"Last-Event-ID", "X-Request-Id", MinPositionHeader},
 		ExposedHeaders:   []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"},
 		AllowCredentials: false,
 		MaxAge:           600,
@@ -424,7 +427,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	if s.opts.Replica == nil {
+		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}
+	// Reads and appends are served by two servers: both must answer.
+	lag, err := s.opts.Replica.ReplicaLag(ctx)
+	if err != nil {
+		return err
+	}
+	type replicaLag struct {
+		LagPositions int64 `json:"lag_positions"`
+		LagSeconds   int64 `json:"lag_seconds"`
+		Replicating  bool  `json:"replicating"`
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Status  string     `json:"status"`
+		Replica replicaLag `json:"replica"`
+	}{"ok", replicaLag{lag.Positions, lag.Seconds, lag.Replicating}})
 }
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {

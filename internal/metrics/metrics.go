@@ -251,3 +251,14 @@ func (m *Metrics) Lag(lag func() int64) {
 		Help: "Log head minus the position the slowest open subscription has delivered up to (0 with none open)."},
 		func() float64 { return float64(lag()) }))
 }
+
+// ReplicaLag watches how far the store's read replica is behind the primary,
+// in positions: lag is called at each scrape (NaN when it cannot be read).
+func (m *Metrics) ReplicaLag(lag func() float64) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "replica", Name: "lag_positions",
+		Help: "The primary's log head minus the read replica's: appends the replica has not applied yet (NaN when either does not answer)."},
+		lag))
+}

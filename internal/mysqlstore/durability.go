@@ -86,14 +86,14 @@ func (d durability) log(log *slog.Logger, node string) {
 func (s *Store) readDurability(ctx context.Context) (durability, error) {
 	var d durability
 	var logBin int64
-	err := s.feed.QueryRowContext(ctx, "SELECT @@innodb_flush_log_at_trx_commit, @@log_bin, @@sync_binlog").Scan(&d.flushAtCommit, &logBin, &d.syncBinlog)
+	err := s.primary.QueryRowContext(ctx, "SELECT @@innodb_flush_log_at_trx_commit, @@log_bin, @@sync_binlog").Scan(&d.flushAtCommit, &logBin, &d.syncBinlog)
 	if err != nil {
 		return durability{}, fmt.Errorf("read durability settings: %w", translate(err))
 	}
 	d.logBin = logBin == 1
 	// MySQL has no wsrep variables; MariaDB without Galera has them, off.
 	var name, on string
-	err = s.feed.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&name, &on)
+	err = s.primary.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&name, &on)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -101,7 +101,7 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 	case strings.EqualFold(on, "ON"):
 		d.galera = true
 		var size string
-		if err := s.feed.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size); err != nil {
+		if err := s.primary.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size); err != nil {
 			return durability{}, fmt.Errorf("read wsrep_cluster_size: %w", translate(err))
 		}
 		d.clusterSize, _ = strconv.ParseInt(size, 10, 64)
@@ -136,7 +136,7 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 		return nil
 	}
 	s.m.Statement("fence")
-	if _, err := s.feed.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
+	if _, err := s.primary.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}
 	s.durableUpTo(position)

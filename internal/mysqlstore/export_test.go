@@ -17,7 +17,7 @@ func (s *Store) Fences() bool { return s.fence }
 // process.
 func (s *Store) FenceCommits(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.feed.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1").Scan(&n)
+	err := s.primary.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1").Scan(&n)
 	return n, err
 }
 

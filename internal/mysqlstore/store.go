@@ -40,17 +40,26 @@ type Options struct {
 	// AllowUnsafeDurability lets Open succeed on a server whose settings
 	// could lose acknowledged appends in a crash (it logs a warning instead).
 	AllowUnsafeDurability bool
+	// ReadDSN, if set, names a replica of the DSN's server (one server, same
+	// database): clients' reads and the live feed's tail are served there;
+	// appends, their idempotency checks, migrations and the durability
+	// checks stay on the DSN's server. See replica.go.
+	ReadDSN string
 }
 
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
 type Store struct {
 	*sqlstore.Store
 	reads, writes, feed *sql.DB // see sqlstore.Options
-	log                 *slog.Logger
-	cfg                 *mysql.Config
-	addrs               []string // the servers the DSN names
-	galera              *cluster // chooses the node, when addrs are several
-	fence               bool     // waitDurable must write: the binary log is off
+	// primary serves the durability checks and fence, migrations and the
+	// replica's lag: the feed pool itself unless a replica serves reads.
+	primary *sql.DB
+	replica *mysql.Config // the read replica's, or nil
+	log     *slog.Logger
+	cfg     *mysql.Config
+	addrs   []string // the servers the DSN names
+	galera  *cluster // chooses the node, when addrs are several
+	fence   bool     // waitDurable must write: the binary log is off
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
@@ -70,6 +79,15 @@ func (s *Store) Node() string {
 		return s.galera.chosen()
 	}
 	return s.addrs[0]
+}
+
+// ReadAddr is the address of the read replica, or "" when reads are served
+// by the primary.
+func (s *Store) ReadAddr() string {
+	if s.replica == nil {
+		return ""
+	}
+	return s.replica.Addr
 }
 
 // Database is the database's name on the server.
@@ -96,22 +114,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if cfg.DBName == "" {
 		return nil, fmt.Errorf("MySQL DSN names no database (user:pass@tcp(host:3306)/DBNAME)")
 	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	// The append transaction reads the server's clock with SYSDATE, which
-	// answers in the session's time zone.
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["time_zone"] = "'+00:00'"
-	// Client-side interpolation makes a statement one round trip instead of
-	// three (prepare, execute, close); the driver still escapes every value.
-	if !strings.Contains(dsn, "interpolateParams=") {
-		cfg.InterpolateParams = true
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 5 * time.Second
-	}
+	normalise(dsn, cfg)
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = config.Defaults().MySQLMaxConns
 	}
@@ -142,10 +145,18 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
-	s.reads, s.feed = pool(connector, opts.MaxConns), pool(connector, 3)
-	if err := s.feed.PingContext(ctx); err != nil {
+	s.primary = pool(connector, 3)
+	if err := s.primary.PingContext(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translate(err))
+	}
+	if opts.ReadDSN == "" {
+		s.reads, s.feed = pool(connector, opts.MaxConns), s.primary
+	} else if err := s.openReplica(ctx, opts.ReadDSN, func(c driver.Connector) {
+		s.reads, s.feed = pool(c, opts.MaxConns), pool(c, 3)
+	}); err != nil {
+		s.closeDBs()
+		return nil, err
 	}
 	writer, err := s.writerConnector(ctx)
 	if err != nil {
@@ -165,6 +176,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		}
 		opts.Logger.Warn("acknowledged appends can be lost in a crash of the database", "reason", why)
 	}
+	if s.replica != nil && !d.logBin {
+		s.closeDBs()
+		return nil, fmt.Errorf("%s is given a read replica, but its binary log is off: replication needs it on (log_bin, with sync_binlog=1)", s.Addr())
+	}
 	d.log(opts.Logger, s.Node())
 	s.fence = !d.logBin
 	if s.galera != nil {
@@ -173,8 +188,34 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		WaitDurable: s.waitDurable, Committed: s.durableUpTo, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
 	s.m = opts.Metrics
-	opts.Metrics.Store("mysql", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
+	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed}
+	if s.replica != nil {
+		pools["primary"] = s.primary
+		opts.Metrics.ReplicaLag(s.lagForMetrics)
+	}
+	opts.Metrics.Store("mysql", pools)
 	return s, nil
+}
+
+// normalise sets what every connection of the store needs on cfg, parsed
+// from dsn.
+func normalise(dsn string, cfg *mysql.Config) {
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	// The append transaction reads the server's clock with SYSDATE, which
+	// answers in the session's time zone.
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	// Client-side interpolation makes a statement one round trip instead of
+	// three (prepare, execute, close); the driver still escapes every value.
+	if !strings.Contains(dsn, "interpolateParams=") {
+		cfg.InterpolateParams = true
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
 }
 
 // writerConnector is the connector of the writer's own pool: its sessions
@@ -187,7 +228,7 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 	// MySQL 8 and MariaDB 11.1+ call the variable transaction_isolation;
 	// older MariaDB only tx_isolation.
 	name := "transaction_isolation"
-	if err := s.feed.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(new(string)); err != nil {
+	if err := s.primary.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(new(string)); err != nil {
 		name = "tx_isolation"
 	}
 	cfg.Params[name] = "'READ-COMMITTED'"
@@ -196,7 +237,7 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 	// node just chosen (after a failover, or behind a proxy) must not plan
 	// an append on a stale log head or stream version.
 	var wsrep, on string
-	if err := s.feed.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&wsrep, &on); err == nil && strings.EqualFold(on, "ON") {
+	if err := s.primary.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&wsrep, &on); err == nil && strings.EqualFold(on, "ON") {
 		if _, set := cfg.Params["wsrep_sync_wait"]; !set {
 			cfg.Params["wsrep_sync_wait"] = "1"
 		}
@@ -226,7 +267,7 @@ func (s *Store) runBeforeCommit() {
 
 // Migrate brings the schema up to date; see migrations.ApplyMySQL.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := migrations.ApplyMySQL(ctx, s.reads, s.log); err != nil {
+	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
 		return translate(err)
 	}
 	return nil
@@ -241,8 +282,10 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
-	for _, db := range []*sql.DB{s.reads, s.writes, s.feed} {
-		if db != nil {
+	closed := map[*sql.DB]bool{}
+	for _, db := range []*sql.DB{s.reads, s.writes, s.feed, s.primary} {
+		if db != nil && !closed[db] {
+			closed[db] = true
 			errs = append(errs, db.Close())
 		}
 	}

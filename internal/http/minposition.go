@@ -1,0 +1,74 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// MinPositionHeader asks a read to wait until the store's reads see a
+// position: the position an append answered, so that a client reads its own
+// write when reads are served by a replica that applies appends a little
+// late.
+const MinPositionHeader = "Tributary-Min-Position"
+
+// maxMinPositionWait bounds the wait for a Tributary-Min-Position, within the
+// request's own timeout; past it the answer is 503 with Retry-After.
+const maxMinPositionWait = 5 * time.Second
+
+// Replica reports how far the store's read replica is behind its primary.
+type Replica interface {
+	ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error)
+}
+
+// minPosition makes a read with a Tributary-Min-Position header wait until
+// the store's head, as its reads see it, has reached that position.
+func (s *Server) minPosition(next http.Handler) http.Handler {
+	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		raw, ok := r.Header[http.CanonicalHeaderKey(MinPositionHeader)]
+		if !ok {
+			next.ServeHTTP(w, r)
+			return nil
+		}
+		if len(raw) != 1 || !isDigits(raw[0]) {
+			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw)
+		}
+		want, err := strconv.ParseInt(raw[0], 10, 64)
+		if err != nil {
+			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw[0])
+		}
+		if err := s.waitForPosition(r.Context(), want); err != nil {
+			return err
+		}
+		next.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// waitForPosition polls the store's head until it reaches want, for at most
+// maxMinPositionWait.
+func (s *Server) waitForPosition(ctx context.Context, want int64) error {
+	ctx, cancel := context.WithTimeout(ctx, maxMinPositionWait)
+	defer cancel()
+	var head int64
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		var err error
+		if head, err = s.store.Head(ctx); err == nil && head >= want {
+			return nil
+		} else if err != nil && ctx.Err() == nil {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &detailError{kind: eventstore.ErrUnavailable, detail: fmt.Sprintf(
+				"position %d is not readable here yet (reads see up to %d; a read replica may be lagging): try again shortly", want, head)}
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// A read replica (Options.ReadDSN) serves clients' reads and the live feed's
+// tail; appends, their idempotency checks (inside the append transaction),
+// migrations and the durability checks stay on the primary.
+//
+// What that keeps true:
+//   - An async replica applies the primary's transactions in the primary's
+//     commit order, as long as parallel replication preserves it (Open checks:
+//     MariaDB's parallel modes always commit in order within a replication
+//     domain, and appends are all in one; MySQL needs
+//     replica_preserve_commit_order=ON with more than one worker). An append's
+//     events and log_head move in one transaction, so the replica shows the
+//     log as the primary did at some earlier moment: dense, in order, late.
+//   - A replica applies only what the primary wrote to its binary log, and
+//     the primary's binary log must be on (Open refuses otherwise); with
+//     sync_binlog=1, which the durability check requires, a transaction in
+//     the binary log survives a crash of the primary, so a subscriber on the
+//     replica never sees an event that a crash of the primary takes back.
+//     The durability fence is needed only with the binary log off, so it
+//     never runs here.
+//   - A client that reads what it just appended asks for it: reads wait,
+//     bounded, until the replica's head reaches a position (the HTTP
+//     layer's Tributary-Min-Position, on Head, which reads the replica).
+
+// ErrReplicaOutOfOrder is returned by Open when the read replica may apply
+// the primary's transactions out of commit order.
+var ErrReplicaOutOfOrder = errors.New("the read replica may apply transactions out of the primary's commit order")
+
+// openReplica connects to the read replica named by dsn, makes its pools
+// with mkPools (on s.reads and s.feed) and checks that it keeps the
+// primary's commit order.
+func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver.Connector)) error {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return fmt.Errorf("parse the read replica's MySQL DSN: %w", err)
+	}
+	if addrs, err := splitAddrs(dsn, cfg); err != nil || len(addrs) > 1 {
+		return fmt.Errorf("the read replica's DSN must name one server, got %s", cfg.Addr)
+	}
+	if cfg.DBName == "" {
+		return fmt.Errorf("the read replica's MySQL DSN names no database (user:pass@tcp(host:3306)/DBNAME)")
+	}
+	normalise(dsn, cfg)
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return fmt.Errorf("configure the read replica's MySQL connector: %w", err)
+	}
+	s.replica = cfg
+	mkPools(c)
+	if err := s.feed.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translate(err))
+	}
+	return s.checkReplica(ctx)
+}
+
+// checkReplica refuses a replica whose parallel applier may commit out of
+// order, and logs what it found.
+func (s *Store) checkReplica(ctx context.Context) error {
+	vars, err := showVariables(ctx, s.feed, "version", "slave_parallel_threads", "slave_parallel_mode",
+		"replica_parallel_workers", "slave_parallel_workers", "replica_preserve_commit_order", "slave_preserve_commit_order")
+	if err != nil {
+		return fmt.Errorf("read the read replica's settings: %w", err)
+	}
+	order, err := commitOrder(vars)
+	if err != nil {
+		return fmt.Errorf("%w: %s %w", ErrReplicaOutOfOrder, s.replica.Addr, err)
+	}
+	st, err := s.replicaStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("read the read replica's status: %w", err)
+	}
+	if st == nil {
+		s.log.Warn("the read replica reports no replication (SHOW REPLICA STATUS is empty): reads there see appends only if something else copies them",
+			"replica", s.replica.Addr)
+	}
+	s.log.Info("read replica", "replica", s.replica.Addr, "primary", s.Addr(), "commit_order", order,
+		"serves", "clients' reads and the live feed; appends, their idempotency checks and durability stay on the primary")
+	return nil
+}
+
+// commitOrder says how a replica with these global variables keeps the
+// primary's commit order, or why it may not.
+func commitOrder(vars map[string]string) (string, error) {
+	if strings.Contains(strings.ToLower(vars["version"]), "mariadb") {
+		if n, _ := strconv.Atoi(vars["slave_parallel_threads"]); n > 0 && vars["slave_parallel_mode"] != "none" {
+			return fmt.Sprintf("%d parallel threads, mode %s: MariaDB commits in the primary's order within a replication domain", n, vars["slave_parallel_mode"]), nil
+		}
+		return "one applier thread: commit order kept", nil
+	}
+	workers, preserve := vars["replica_parallel_workers"], vars["replica_preserve_commit_order"]
+	if workers == "" {
+		workers, preserve = vars["slave_parallel_workers"], vars["slave_preserve_commit_order"]
+	}
+	n, _ := strconv.Atoi(workers)
+	if n <= 1 {
+		return "one applier thread: commit order kept", nil
+	}
+	if !strings.EqualFold(preserve, "ON") && preserve != "1" {
+		return "", fmt.Errorf("has %d parallel workers and replica_preserve_commit_order is %q; set it ON, or use one worker", n, preserve)
+	}
+	return fmt.Sprintf("%d parallel workers with replica_preserve_commit_order=ON: commit order kept", n), nil
+}
+
+// showVariables reads global variables by name; those the server lacks are
+// missing from the map.
+func showVariables(ctx context.Context, db *sql.DB, names ...string) (map[string]string, error) {
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	rows, err := db.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")+")", args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	vars := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		vars[strings.ToLower(k)] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	return vars, nil
+}
+
+// replicaStatus is the replica's SHOW REPLICA STATUS row, by column name;
+// nil when it replicates from nothing. Older servers know only SHOW SLAVE
+// STATUS.
+func (s *Store) replicaStatus(ctx context.Context) (map[string]sql.NullString, error) {
+	rows, err := s.feed.QueryContext(ctx, "SHOW REPLICA STATUS")
+	if err != nil && isMySQLError(err, errParse) {
+		rows, err = s.feed.QueryContext(ctx, "SHOW SLAVE STATUS")
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		return nil, translate(rows.Err())
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	st := make(map[string]sql.NullString, len(cols))
+	for i, c := range cols {
+		st[c] = vals[i]
+	}
+	return st, nil
+}
+
+// errParse is a syntax error: an older server's answer to SHOW REPLICA STATUS.
+const errParse = 1064
+
+// ReplicaLag reports how far the read replica is behind the primary: the
+// primary's log head minus the replica's, and the replica's own estimate in
+// seconds. It returns an error wrapping eventstore.ErrUnavailable when either
+// server does not answer, and a zero lag when no replica is configured.
+func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
+	if s.replica == nil {
+		return eventstore.ReplicaLag{Replicating: true}, nil
+	}
+	// The replica's head first: it only grows, so the difference is never
+	// less than the lag at the moment the primary's was read.
+	var replicaHead, primaryHead int64
+	if err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&replicaHead); err != nil {
+		return eventstore.ReplicaLag{}, fmt.Errorf("read the replica's log head: %w", translate(err))
+	}
+	if err := s.primary.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&primaryHead); err != nil {
+		return eventstore.ReplicaLag{}, fmt.Errorf("read the primary's log head: %w", translate(err))
+	}
+	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), Seconds: -1}
+	st, err := s.replicaStatus(ctx)
+	if err != nil {
+		return eventstore.ReplicaLag{}, fmt.Errorf("read the replica's status: %w", err)
+	}
+	// MySQL 8.0.22+ says Source and Replica, MariaDB and older MySQL Master and Slave.
+	col := func(names ...string) sql.NullString {
+		for _, n := range names {
+			if v, ok := st[n]; ok {
+				return v
+			}
+		}
+		return sql.NullString{}
+	}
+	if sec := col("Seconds_Behind_Source", "Seconds_Behind_Master"); sec.Valid {
+		lag.Seconds, _ = strconv.ParseInt(sec.String, 10, 64)
+	}
+	lag.Replicating = col("Replica_IO_Running", "Slave_IO_Running").String == "Yes" &&
+		col("Replica_SQL_Running", "Slave_SQL_Running").String == "Yes"
+	return lag, nil
+}
+
+// lagForMetrics is the replica's lag in positions for a scrape, NaN when it
+// cannot be read.
+func (s *Store) lagForMetrics() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	lag, err := s.ReplicaLag(ctx)
+	if err != nil {
+		return math.NaN()
+	}
+	return float64(lag.Positions)
+}

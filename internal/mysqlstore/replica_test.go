@@ -1,0 +1,68 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+func TestReplicaCommitOrderIsKeptOrRefused(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		vars    map[string]string
+		refused bool
+	}{
+		{"MariaDB, one thread", map[string]string{"version": "10.11.19-MariaDB", "slave_parallel_threads": "0", "slave_parallel_mode": "optimistic"}, false},
+		{"MariaDB, parallel optimistic", map[string]string{"version": "10.11.19-MariaDB", "slave_parallel_threads": "4", "slave_parallel_mode": "optimistic"}, false},
+		{"MariaDB, parallel conservative", map[string]string{"version": "11.4.2-MariaDB-log", "slave_parallel_threads": "2", "slave_parallel_mode": "conservative"}, false},
+		{"MySQL 8.4, parallel, order kept", map[string]string{"version": "8.4.0", "replica_parallel_workers": "4", "replica_preserve_commit_order": "ON"}, false},
+		{"MySQL 8.4, parallel, order not kept", map[string]string{"version": "8.4.0", "replica_parallel_workers": "4", "replica_preserve_commit_order": "OFF"}, true},
+		{"MySQL 8.0, one worker", map[string]string{"version": "8.0.20", "slave_parallel_workers": "1", "slave_preserve_commit_order": "OFF"}, false},
+		{"MySQL 8.0, parallel, order not kept", map[string]string{"version": "8.0.20", "slave_parallel_workers": "8", "slave_preserve_commit_order": "0"}, true},
+		{"MySQL 8.0, parallel, order kept", map[string]string{"version": "8.0.20", "slave_parallel_workers": "8", "slave_preserve_commit_order": "1"}, false},
+	}
+	for _, tc := range cases {
+		order, err := commitOrder(tc.vars)
+		switch {
+		case tc.refused && (err == nil || !strings.Contains(err.Error(), "replica_preserve_commit_order")):
+			t.Errorf("%s: expected a refusal naming replica_preserve_commit_order, got %q, %v", tc.name, order, err)
+		case !tc.refused && (err != nil || order == ""):
+			t.Errorf("%s: expected the commit order kept and said how, got %q, %v", tc.name, order, err)
+		}
+	}
+}
+
+// TestOpenRefusesAReadReplicaWhenThePrimaryHasNoBinaryLog: nothing can
+// replicate from such a server, and the guarantees of replica.go rest on
+// its binary log.
+func TestOpenRefusesAReadReplicaWhenThePrimaryHasNoBinaryLog(t *testing.T) {
+	t.Parallel()
+	dsn := mysqltest.NewDatabase(t)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var logBin int
+	if err := db.QueryRow("SELECT @@log_bin").Scan(&logBin); err != nil {
+		t.Fatalf("read @@log_bin: %v", err)
+	}
+	if logBin == 1 {
+		t.Skip("the test server's binary log is on")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := Open(ctx, dsn, Options{ReadDSN: dsn})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open with a read replica of a primary whose binary log is off succeeded, want a refusal")
+	}
+	if !strings.Contains(err.Error(), "binary log is off") {
+		t.Errorf("Open: expected an error saying the primary's binary log is off, got %v", err)
+	}
+}
