@@ -175,3 +175,160 @@ func TestReadReplicaServesReadsAndTheFeedInOrderAndMinPositionReadsYourWrites(t 
 	t.Logf("primary and async replica: %d events acknowledged, all read from the replica and delivered once in order; "+
 		"a read past the stopped replica answered 503 after %s; whole test %s", len(acked), waited.Round(time.Millisecond), time.Since(started).Round(time.Millisecond))
 }
+
+// TestReplicaKilledAndRestartedUnderTwoInstancesLosesNothingAndFeedsResume
+// runs two service instances on one primary and its async GTID replica (both
+// private mariadbd on loopback): appends go to the primary, reads and the
+// live feed come from the replica. Eight writers append batches with expected
+// versions, two per stream, one through each instance, so that they
+// conflict; a subscriber follows the log on each instance. Mid run the
+// replica lags (its SQL thread stopped while the writers go on), and then
+// its mariadbd is killed with SIGKILL and started again on the same data
+// directory: replication resumes from its GTID position. Appends go on
+// through the primary all along; a read from the replica meanwhile is a 503,
+// and the subscribers reconnect with Last-Event-ID. Afterwards: every
+// acknowledged append is in the log exactly once where its answer said; no
+// two events share a position; every stream's versions are 1..N; no
+// expected version succeeded twice; the primary and the replica hold the
+// same log; every subscriber saw every event once, in order; no request was
+// answered 500.
+func TestReplicaKilledAndRestartedUnderTwoInstancesLosesNothingAndFeedsResume(t *testing.T) {
+	started := time.Now()
+	primary, replica := startReplicaPair(t)
+	env := []string{"TRIBUTARY_MYSQL_DSN=" + primary.dsn("tributary"), "TRIBUTARY_MYSQL_READ_DSN=" + replica.dsn("tributary"),
+		"TRIBUTARY_HEARTBEAT=500ms"}
+	servers := []*server{launchServer(t, env...), launchServer(t, env...)}
+	for _, s := range servers {
+		s.waitListening(t)
+	}
+	tails := []*faultTail{
+		startFaultTail(t, "via the first instance", servers[0].URL+"/events"),
+		startFaultTail(t, "via the second instance", servers[1].URL+"/events"),
+	}
+	w := startGaleraWriters(t, servers, 4)
+	if !w.waitAcks(100, 30*time.Second) {
+		t.Fatalf("expected 100 acknowledged appends within 30 s, got %d", w.acked.Load())
+	}
+
+	// The replica lags: its SQL thread stops while the writers go on.
+	replica.exec(t, "STOP SLAVE SQL_THREAD")
+	atLag := w.acked.Load()
+	time.Sleep(time.Second)
+	if !w.waitAcks(atLag+50, 30*time.Second) {
+		t.Fatalf("expected appends to go on while the replica lags; %d acknowledged in all, %d when it stopped applying", w.acked.Load(), atLag)
+	}
+	lag := readiness(t, servers[0])
+	if lag.Replica.LagPositions <= 0 || lag.Replica.Replicating {
+		t.Errorf("GET /readyz while the replica's SQL thread is stopped under appends: expected a lag and replicating false, got %+v", lag)
+	}
+
+	// Then it crashes, lagging, and the writers go on.
+	atKill := w.acked.Load()
+	w.markKill()
+	killedAt := time.Now()
+	replica.kill()
+	for i, s := range servers {
+		askedAt := time.Now()
+		r, err := s.request(http.MethodGet, "/events", nil)
+		faultCheckUnavailable(t, fmt.Sprintf("instance %d: GET /events from the killed replica", i+1), r, err, time.Since(askedAt))
+	}
+	// The first subscriber loses its connection too, and keeps
+	// reconnecting with Last-Event-ID; the second keeps its connection.
+	connsAtKill := tails[0].connections()
+	tails[0].dropConnection()
+	if !w.waitAcks(atKill+100, 30*time.Second) {
+		t.Fatalf("expected appends to go on through the primary while the replica is down; %d acknowledged in all, %d at the kill",
+			w.acked.Load(), atKill)
+	}
+	// Down for a while: readiness from each instance, noted, not required
+	// (the service may say it is not ready without its replica).
+	time.Sleep(time.Until(killedAt.Add(3 * time.Second)))
+	var readyDown []int
+	for _, s := range servers {
+		r, err := s.request(http.MethodGet, "/readyz", nil)
+		if err != nil {
+			t.Fatalf("GET /readyz while the replica is down: %v", err)
+		}
+		if r.Status >= 500 && r.Status != http.StatusServiceUnavailable {
+			t.Errorf("GET /readyz while the replica is down: expected 200 or 503, got %d %s", r.Status, r.Body)
+		}
+		readyDown = append(readyDown, r.Status)
+	}
+	duringOutage := w.acked.Load() - atKill
+
+	// It comes back on the same data directory and resumes replicating by
+	// itself from its GTID position.
+	replica.start(t)
+	back := time.Now()
+	down := back.Sub(killedAt)
+	target := w.lastAckedPosition()
+	for _, tail := range tails {
+		if !tail.waitFor(target, 20*time.Second) {
+			t.Fatalf("expected subscriber %s to reach position %d (the last acknowledged when the replica came back) within 20 s; %s",
+				tail.name, target, tail.summary())
+		}
+	}
+	caughtUp := time.Since(back)
+	if n := tails[0].connections() - connsAtKill; n < 2 {
+		t.Errorf("expected subscriber %s to reconnect while the replica was down, it opened %d connections since the kill", tails[0].name, n)
+	}
+	tails[0].mu.Lock()
+	for status, n := range tails[0].statuses {
+		if status != http.StatusServiceUnavailable {
+			t.Errorf("subscriber %s: expected only 503 when reconnecting while the replica was down, got %d %d times", tails[0].name, status, n)
+		}
+	}
+	tails[0].mu.Unlock()
+	atBack := w.acked.Load()
+	if !w.waitAcks(atBack+100, 30*time.Second) {
+		t.Fatalf("expected appends to go on after the replica came back; %d acknowledged in all, %d when it came back", w.acked.Load(), atBack)
+	}
+	w.stop()
+
+	// Reads from the replica once it has every acknowledged append.
+	last := w.lastAckedPosition()
+	for i, s := range servers {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r, err := s.request(http.MethodGet, "/events?after="+strconv.FormatInt(last-1, 10), nil, "Tributary-Min-Position", strconv.FormatInt(last, 10))
+			if err == nil && r.Status == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d: expected the replica to reach position %d within 20 s of the writers stopping (last answer %v, %v)", i+1, last, r, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	res := checkWritersRun(t, []logHolder{{name: "the primary", size: primary.logSize}, {name: "the replica", size: replica.logSize}},
+		servers, tails, w)
+	t.Logf("primary and async replica, 2 instances: %s; %d appends acknowledged while the replica was down; "+
+		"the replica lagged by %d positions when killed, was down %s (/readyz answered %v meanwhile), "+
+		"and the subscribers caught up %s after it answered again; whole test %s",
+		res, duringOutage, lag.Replica.LagPositions, down.Round(time.Millisecond), readyDown, caughtUp.Round(time.Millisecond),
+		time.Since(started).Round(time.Millisecond))
+}
+
+// lastAckedPosition is the highest position acknowledged so far.
+func (w *galeraWriters) lastAckedPosition() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastPos
+}
+
+// logSize is how many events the server's database tributary holds, and the
+// last position.
+func (m *privateMariaDB) logSize(t *testing.T) (count, last int64) {
+	t.Helper()
+	db, err := sql.Open("mysql", m.dsn("tributary"))
+	if err != nil {
+		t.Fatalf("open %s: %v", m.dsn("tributary"), err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(MAX(position), 0) FROM events").Scan(&count, &last); err != nil {
+		t.Fatalf("port %d: count events: %v", m.port, err)
+	}
+	return count, last
+}
