@@ -54,6 +54,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// Metrics records deliveries, fallbacks, polls and lag (nil: none).
 	Metrics *metrics.Metrics
+	// GapPatience is how long the tailer waits for a missing position below
+	// a visible one before it takes the hole as permanent (default 5 s).
+	GapPatience time.Duration
 }
 
 // Feed is the live feed of one process. Run must be running for
@@ -78,12 +81,16 @@ type Feed struct {
 	dropped atomic.Int64           // times a subscriber fell behind and left the live feed
 
 	gapSince time.Time // when the tailer first met the gap it waits on; Run's alone
+	gapAt    int64     // the missing position it waits on
 }
 
 // New returns a Feed over store.
 func New(store Store, opts Options) *Feed {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = config.Defaults().PollInterval
+	}
+	if opts.GapPatience <= 0 {
+		opts.GapPatience = gapPatience
 	}
 	if opts.Buffer <= 0 {
 		opts.Buffer = 256
@@ -282,14 +289,15 @@ func (f *Feed) contiguous(events []*eventstore.Event, after, read int64) (int64,
 		f.gapSince = time.Time{}
 		return read, false
 	}
-	if f.gapSince.IsZero() {
-		f.gapSince = time.Now()
+	// Patience is per missing position: a new gap, later, starts its own.
+	if f.gapSince.IsZero() || f.gapAt != last+1 {
+		f.gapSince, f.gapAt = time.Now(), last+1
 	}
-	if time.Since(f.gapSince) < gapPatience {
+	if time.Since(f.gapSince) < f.opts.GapPatience {
 		return last, true
 	}
 	f.log.Error("live feed: positions missing from the log for longer than a commit takes; skipping them",
-		"after", last, "up_to", read, "waited", gapPatience)
+		"after", last, "up_to", read, "waited", f.opts.GapPatience)
 	f.gapSince = time.Time{}
 	return read, false
 }

@@ -575,3 +575,69 @@ func TestALaterCommitSeenFirstDoesNotMakeTheFeedSkipTheEarlierOne(t *testing.T) 
 		}
 	}
 }
+
+// movingHoles hides position 2, then position 4, each for a while, as two
+// commits that each show late, one after the other.
+type movingHoles struct {
+	eventstore.LogTail
+	start *atomic.Int64 // unix nanoseconds; 0: nothing hidden yet
+}
+
+func (m movingHoles) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	page, err := m.LogTail.ReadAll(ctx, opts)
+	if err != nil {
+		return page, err
+	}
+	hidden := int64(0)
+	if start := m.start.Load(); start != 0 {
+		switch since := time.Since(time.Unix(0, start)); {
+		case since < 300*time.Millisecond:
+			hidden = 2
+		case since < 600*time.Millisecond:
+			hidden = 4
+		}
+	}
+	all := page.Events
+	page.Events = func(yield func(eventstore.Event, error) bool) {
+		for e, err := range all {
+			if err == nil && e.Position == hidden {
+				continue
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+	return page, nil
+}
+
+type movingStore struct {
+	eventstore.Store
+	tail movingHoles
+}
+
+func (m movingStore) Tail() eventstore.LogTail { return m.tail }
+
+// TestEachMissingPositionGetsItsOwnPatience: a second hole that opens after
+// the first one filled is waited for afresh, not skipped because the first
+// one's patience has run out.
+func TestEachMissingPositionGetsItsOwnPatience(t *testing.T) {
+	t.Parallel()
+	store := teststore.OpenSQLite(t, t.TempDir())
+	start := new(atomic.Int64)
+	moving := movingStore{Store: store, tail: movingHoles{LogTail: store.Tail(), start: start}}
+	f := runFeed(t, moving, fanout.Options{PollInterval: 10 * time.Millisecond, GapPatience: 400 * time.Millisecond})
+	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+	start.Store(time.Now().UnixNano())
+	for range 5 {
+		appendN(t, store, uuid.New(), "Happened", 1)
+	}
+	waitFor(t, 5*time.Second, "all five events", func() bool { return c.count() == 5 })
+	evs, _, _, _ := c.snapshot()
+	for i, e := range evs {
+		if e.Position != int64(i+1) {
+			t.Fatalf("event %d has position %d; want 1 to 5 in order", i, e.Position)
+		}
+	}
+}
