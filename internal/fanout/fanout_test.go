@@ -513,23 +513,23 @@ func TestHistoryUpToTheTailersStartWaitsForDurability(t *testing.T) {
 	waitFor(t, 5*time.Second, "the subscriber to receive the 3 events", func() bool { return sub.count() == 3 })
 }
 
-// hidingTail hides one position from the tailer's reads until the gate
-// opens, as a database that shows a later commit before an earlier one.
+// hidingTail hides from the tailer's reads the position hidden names (0:
+// none), as a database that shows a later commit before an earlier one.
 type hidingTail struct {
 	eventstore.LogTail
-	hidden int64
-	gate   *gate
+	hidden func() int64
 }
 
 func (h hidingTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	page, err := h.LogTail.ReadAll(ctx, opts)
-	if err != nil || h.gate.shut.Load() == nil {
+	hidden := h.hidden()
+	if err != nil || hidden == 0 {
 		return page, err
 	}
 	all := page.Events
 	page.Events = func(yield func(eventstore.Event, error) bool) {
 		for e, err := range all {
-			if err == nil && e.Position == h.hidden {
+			if err == nil && e.Position == hidden {
 				continue
 			}
 			if !yield(e, err) {
@@ -555,7 +555,12 @@ func TestALaterCommitSeenFirstDoesNotMakeTheFeedSkipTheEarlierOne(t *testing.T) 
 	store := teststore.OpenSQLite(t, t.TempDir())
 	g := &gate{}
 	g.close()
-	hiding := hidingStore{Store: store, tail: hidingTail{LogTail: store.Tail(), hidden: 2, gate: g}}
+	hiding := hidingStore{Store: store, tail: hidingTail{LogTail: store.Tail(), hidden: func() int64 {
+		if g.shut.Load() != nil {
+			return 2
+		}
+		return 0
+	}}}
 	f := runFeed(t, hiding, fanout.Options{PollInterval: 10 * time.Millisecond})
 	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
@@ -576,48 +581,6 @@ func TestALaterCommitSeenFirstDoesNotMakeTheFeedSkipTheEarlierOne(t *testing.T) 
 	}
 }
 
-// movingHoles hides position 2, then position 4, each for a while, as two
-// commits that each show late, one after the other.
-type movingHoles struct {
-	eventstore.LogTail
-	start *atomic.Int64 // unix nanoseconds; 0: nothing hidden yet
-}
-
-func (m movingHoles) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
-	page, err := m.LogTail.ReadAll(ctx, opts)
-	if err != nil {
-		return page, err
-	}
-	hidden := int64(0)
-	if start := m.start.Load(); start != 0 {
-		switch since := time.Since(time.Unix(0, start)); {
-		case since < 300*time.Millisecond:
-			hidden = 2
-		case since < 600*time.Millisecond:
-			hidden = 4
-		}
-	}
-	all := page.Events
-	page.Events = func(yield func(eventstore.Event, error) bool) {
-		for e, err := range all {
-			if err == nil && e.Position == hidden {
-				continue
-			}
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
-	return page, nil
-}
-
-type movingStore struct {
-	eventstore.Store
-	tail movingHoles
-}
-
-func (m movingStore) Tail() eventstore.LogTail { return m.tail }
-
 // TestEachMissingPositionGetsItsOwnPatience: a second hole that opens after
 // the first one filled is waited for afresh, not skipped because the first
 // one's patience has run out.
@@ -625,7 +588,18 @@ func TestEachMissingPositionGetsItsOwnPatience(t *testing.T) {
 	t.Parallel()
 	store := teststore.OpenSQLite(t, t.TempDir())
 	start := new(atomic.Int64)
-	moving := movingStore{Store: store, tail: movingHoles{LogTail: store.Tail(), start: start}}
+	// Position 2 is hidden for 300 ms, then position 4 for 300 ms.
+	moving := hidingStore{Store: store, tail: hidingTail{LogTail: store.Tail(), hidden: func() int64 {
+		if s := start.Load(); s != 0 {
+			switch since := time.Since(time.Unix(0, s)); {
+			case since < 300*time.Millisecond:
+				return 2
+			case since < 600*time.Millisecond:
+				return 4
+			}
+		}
+		return 0
+	}}}
 	f := runFeed(t, moving, fanout.Options{PollInterval: 10 * time.Millisecond, GapPatience: 400 * time.Millisecond})
 	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
