@@ -20,21 +20,30 @@ import (
 
 // A DSN whose address is a list, tcp(db1:3306,db2:3306,db3:3306), names the
 // nodes of one Galera cluster. The store writes through one node at a time,
-// and so do all its pools (reads, writes, feed): the first node of the list,
-// in its order, that is in the cluster's Primary component, ready and Synced.
-// Every service instance given the same list therefore picks the same node,
-// and a commit is visible to every instance the moment it is acknowledged.
+// and so do all its pools (reads, writes, feed): the node that holds the
+// cluster's writer lease, the writer_lease row, which names a node by its
+// wsrep_gcomm_uuid. Every instance of the service follows the lease, so they
+// all write through the same node, whatever the order of their lists.
 //
-// Galera's SELECT … FOR UPDATE locks rows on its own node only: two nodes
-// taking log_head at once both go ahead, and the loser of certification gets
-// error 1213 at COMMIT. That is safe (the group is retried whole, nothing of
-// it committed) but wasteful, so writes stay on one node. While instances
-// disagree for a moment (after a failover, while one of them has not yet
-// checked), certification keeps positions and versions unique.
+// Writing through two nodes at once is not safe on Galera: SELECT … FOR
+// UPDATE locks rows on its own node only, and with two writer nodes the
+// tests (and Jepsen's 2026 analysis) saw acknowledged commits lost. So every
+// append transaction locks the lease row with log_head and goes on only if
+// the lease names the node it runs on (sqlstore.Dialect.Leased). The lease
+// moves only when an instance finds the node it names not healthy (not in
+// the Primary component, not ready, not synced, or unreachable): it writes
+// the first healthy node of its list into the lease, through that node; a
+// write of the lease is certified like any other, so two instances moving
+// it at once cannot both succeed. A transaction still running on the old
+// node either holds the lease row's lock, and then the new lease's writeset
+// aborts it when applied there, or reads the new lease (the writer's
+// sessions wait for causality, wsrep_sync_wait=1) and stops. The lease never
+// moves back by itself when a node returns.
 //
 // The choice is checked every checkInterval and at once when a connection to
-// the chosen node fails. When the chosen node changes, connections to the old
-// one are closed as they come back to their pools.
+// the chosen node fails or a transaction finds the lease elsewhere. When the
+// chosen node changes, connections to the old one are closed as they come
+// back to their pools.
 
 const (
 	// checkInterval is how often the chosen node's health, and whether an
@@ -179,66 +188,174 @@ func (c *cluster) node(ctx context.Context) (int, error) {
 	return c.choose(ctx)
 }
 
-// choose checks the nodes in order and makes the first healthy one the
-// chosen node. It returns eventstore.ErrUnavailable, with each node's reason,
-// when none is healthy.
+// choose checks the nodes, reads the writer lease and makes the node that
+// holds it the chosen node, moving the lease to the first healthy node of the
+// list if the node it names is not healthy. Before the lease table exists
+// (before migrations), the first healthy node is chosen. choose returns
+// eventstore.ErrUnavailable, with each node's reason, when no node is healthy.
 func (c *cluster) choose(ctx context.Context) (int, error) {
 	c.choosing.Lock()
 	defer c.choosing.Unlock()
+	nodes := c.probe(ctx)
+	first := -1
 	var reasons []string
-	for i, a := range c.addrs {
-		err := c.health(ctx, i)
-		if err == nil {
-			if old := c.writer.Swap(int32(i)); old != int32(i) {
-				from := "none"
-				if old >= 0 {
-					from = c.addrs[old]
-				}
-				c.log.Warn("Galera: writing through another node", "node", a, "was", from, "passed_over", reasons)
-			}
-			return i, nil
+	for i, n := range nodes {
+		if n.err != nil {
+			reasons = append(reasons, fmt.Sprintf("%s: %v", c.addrs[i], n.err))
+		} else if first < 0 {
+			first = i
 		}
-		reasons = append(reasons, fmt.Sprintf("%s: %v", a, err))
 	}
-	if old := c.writer.Swap(-1); old >= 0 {
-		c.log.Error("Galera: no node is in the Primary component, ready and synced; appends and reads wait", "was", c.addrs[old], "reasons", reasons)
+	if first < 0 {
+		if old := c.writer.Swap(-1); old >= 0 {
+			c.log.Error("Galera: no node is in the Primary component, ready and synced; appends and reads wait", "was", c.addrs[old], "reasons", reasons)
+		}
+		return -1, fmt.Errorf("%w: no node of the Galera cluster is in the Primary component, ready and synced (%s)",
+			eventstore.ErrUnavailable, strings.Join(reasons, "; "))
 	}
-	return -1, fmt.Errorf("%w: no node of the Galera cluster is in the Primary component, ready and synced (%s)",
-		eventstore.ErrUnavailable, strings.Join(reasons, "; "))
+	chosen, err := c.follow(ctx, nodes, first)
+	if err != nil {
+		return -1, fmt.Errorf("%w: the Galera cluster's writer lease: %w", eventstore.ErrUnavailable, err)
+	}
+	if old := c.writer.Swap(int32(chosen)); old != int32(chosen) {
+		from := "none"
+		if old >= 0 {
+			from = c.addrs[old]
+		}
+		c.log.Warn("Galera: writing through another node", "node", c.addrs[chosen], "was", from, "not_healthy", reasons)
+	}
+	return chosen, nil
 }
 
-// health returns nil if node i may take writes: it is in the Primary
-// component, ready, and Synced (wsrep_local_state 4), else why not.
-func (c *cluster) health(ctx context.Context, i int) error {
+// nodeState is what a probe learnt of a node: why it may not take writes,
+// or its wsrep_gcomm_uuid.
+type nodeState struct {
+	uuid string
+	err  error
+}
+
+// probe checks every node at once.
+func (c *cluster) probe(ctx context.Context) []nodeState {
+	nodes := make([]nodeState, len(c.addrs))
+	var wg sync.WaitGroup
+	for i := range c.addrs {
+		wg.Go(func() { nodes[i].uuid, nodes[i].err = c.health(ctx, i) })
+	}
+	wg.Wait()
+	return nodes
+}
+
+// errNoTable is MySQL's "table doesn't exist".
+const errNoTable = 1146
+
+// follow returns the node that holds the writer lease, after moving the
+// lease to node first (healthy) if the node it names is not healthy. It
+// returns first while the lease table does not exist.
+func (c *cluster) follow(ctx context.Context, nodes []nodeState, first int) (int, error) {
+	for range 3 {
+		holder, epoch, err := c.lease(ctx, first)
+		switch {
+		case isMySQLError(err, errNoTable):
+			return first, nil // not migrated yet: no appends either
+		case err != nil:
+			return -1, err
+		}
+		for i, n := range nodes {
+			if n.err == nil && holder != "" && n.uuid == holder {
+				return i, nil
+			}
+		}
+		// The lease names no healthy node: move it to first, unless another
+		// instance moved it meanwhile (then look again).
+		moved, err := c.take(ctx, first, nodes[first].uuid, holder, epoch)
+		if err != nil && !isMySQLError(err, errDeadlock) {
+			return -1, err
+		}
+		if moved {
+			c.log.Warn("Galera: moved the writer lease", "node", c.addrs[first], "uuid", nodes[first].uuid, "from", orNone(holder), "epoch", epoch+1)
+			return first, nil
+		}
+	}
+	return -1, errors.New("the lease kept moving while this instance tried to follow it")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// lease reads the writer lease through node i, once node i has applied
+// every transaction the cluster committed before: the holder's uuid ("" for
+// no lease yet) and the lease's epoch.
+func (c *cluster) lease(ctx context.Context, i int) (string, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*probeTimeout)
 	defer cancel()
-	rows, err := c.probes[i].QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status', 'wsrep_ready', 'wsrep_local_state', 'wsrep_local_state_comment')")
+	var holder string
+	var epoch uint64
+	err := c.probes[i].QueryRowContext(ctx, "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT node, epoch FROM writer_lease WHERE id = 1").Scan(&holder, &epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, nil
+	}
+	return holder, epoch, err
+}
+
+// take moves the lease from holder at epoch to the node uuid, through node
+// i, that node. It reports false if the lease was not at holder and epoch
+// any more.
+func (c *cluster) take(ctx context.Context, i int, uuid, holder string, epoch uint64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*probeTimeout)
+	defer cancel()
+	var res sql.Result
+	var err error
+	if holder == "" {
+		res, err = c.probes[i].ExecContext(ctx, "INSERT IGNORE INTO writer_lease (id, node, epoch) VALUES (1, ?, 1)", uuid)
+	} else {
+		res, err = c.probes[i].ExecContext(ctx, "UPDATE writer_lease SET node = ?, epoch = epoch + 1 WHERE id = 1 AND node = ? AND epoch = ?", uuid, holder, epoch)
+	}
 	if err != nil {
-		return err
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// health returns node i's wsrep_gcomm_uuid if it may take writes: it is in
+// the Primary component, ready, and Synced (wsrep_local_state 4); else why
+// not.
+func (c *cluster) health(ctx context.Context, i int) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*probeTimeout)
+	defer cancel()
+	rows, err := c.probes[i].QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status', 'wsrep_ready', 'wsrep_local_state', 'wsrep_local_state_comment', 'wsrep_gcomm_uuid')")
+	if err != nil {
+		return "", err
 	}
 	defer rows.Close()
 	st := map[string]string{}
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return err
+			return "", err
 		}
 		st[strings.ToLower(k)] = v
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return "", err
 	}
 	switch {
 	case st["wsrep_cluster_status"] == "" || st["wsrep_cluster_status"] == "Disconnected":
-		return errors.New("not a node of a Galera cluster (wsrep is off or not connected)")
+		return "", errors.New("not a node of a Galera cluster (wsrep is off or not connected)")
 	case st["wsrep_cluster_status"] != "Primary":
-		return fmt.Errorf("not in the Primary component (wsrep_cluster_status %s)", st["wsrep_cluster_status"])
+		return "", fmt.Errorf("not in the Primary component (wsrep_cluster_status %s)", st["wsrep_cluster_status"])
 	case st["wsrep_ready"] != "ON":
-		return fmt.Errorf("not ready (wsrep_ready %s)", st["wsrep_ready"])
+		return "", fmt.Errorf("not ready (wsrep_ready %s)", st["wsrep_ready"])
 	case st["wsrep_local_state"] != "4":
-		return fmt.Errorf("not synced (wsrep_local_state %s, %s)", st["wsrep_local_state"], st["wsrep_local_state_comment"])
+		return "", fmt.Errorf("not synced (wsrep_local_state %s, %s)", st["wsrep_local_state"], st["wsrep_local_state_comment"])
+	case st["wsrep_gcomm_uuid"] == "":
+		return "", errors.New("reports no wsrep_gcomm_uuid")
 	}
-	return nil
+	return st["wsrep_gcomm_uuid"], nil
 }
 
 // connector returns a pool's connector: connections to the chosen node, made
@@ -276,7 +393,7 @@ func (cc *clusterConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		}
 		var conn driver.Conn
 		if conn, err = cc.nodes[i].Connect(ctx); err == nil {
-			return newNodeConn(conn, i, cc.c)
+			return newNodeConn(ctx, conn, i, cc.c)
 		}
 		if ctx.Err() != nil {
 			break
@@ -310,13 +427,32 @@ type nodeConn struct {
 	c    *cluster
 }
 
-func newNodeConn(conn driver.Conn, node int, c *cluster) (driver.Conn, error) {
+// newNodeConn wraps conn, a new connection to node, and sets its session's
+// @tributary_node to the node's wsrep_gcomm_uuid, which the writer lease is
+// compared with (leaseLockHead).
+func newNodeConn(ctx context.Context, conn driver.Conn, node int, c *cluster) (driver.Conn, error) {
 	mc, ok := conn.(mysqlConn)
 	if !ok {
 		conn.Close()
 		return nil, fmt.Errorf("the MySQL driver's connection %T lacks a method the store needs", conn)
 	}
+	if _, err := mc.ExecContext(ctx, "SET @tributary_node = (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_GCOMM_UUID')", nil); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("read the node's wsrep_gcomm_uuid: %w", err)
+	}
 	return &nodeConn{mysqlConn: mc, node: node, c: c}, nil
+}
+
+// leaseLockHead is the dialect's LockHead on a Galera cluster: it also locks
+// the writer lease and says whether it names this session's node.
+const leaseLockHead = "SELECT h.position, h.recorded_at, SYSDATE(6), COALESCE(w.node = @tributary_node, FALSE) " +
+	"FROM log_head h LEFT JOIN writer_lease w ON w.id = 1 WHERE h.id = 1 FOR UPDATE"
+
+// recheck chooses again now, and returns once the pools connect to the node
+// that holds the lease (a transaction found it elsewhere), or fails.
+func (c *cluster) recheck(ctx context.Context) error {
+	_, err := c.choose(ctx)
+	return err
 }
 
 // errNotReady is MariaDB's answer from a Galera node that has left the

@@ -185,7 +185,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if s.galera != nil {
 		s.galera.start()
 	}
-	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
+	sd := dialect
+	if s.galera != nil {
+		sd.LockHead, sd.Leased, sd.NotWriter = leaseLockHead, true, s.galera.recheck
+	}
+	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		WaitDurable: s.waitDurable, Committed: s.durableUpTo, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
 	s.m = opts.Metrics
 	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed}
@@ -269,6 +273,12 @@ func (s *Store) runBeforeCommit() {
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
 		return translate(err)
+	}
+	if s.galera != nil {
+		// The lease table exists now: take the lease, or follow it, at once.
+		if _, err := s.galera.choose(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -39,6 +39,13 @@ type Dialect struct {
 	// the lock is held; otherwise the process's clock stamps the events.
 	LockHead   string
 	ClockInSQL bool
+	// Leased says that LockHead returns one more column, last: true while
+	// the connection's node holds the cluster's writer lease (Galera). A
+	// transaction on any other node stops there with ErrNotWriter; the
+	// writer then calls NotWriter, which returns once the pools connect to
+	// the node that holds the lease (or fails), and tries again.
+	Leased    bool
+	NotWriter func(context.Context) error
 	// LockStreams ends the query that reads an append's streams: " FOR
 	// UPDATE" where rows are locked that way, "" where the write lock
 	// already covers them.

@@ -153,12 +153,19 @@ func (t *appendTx) scanHead(rows *sql.Rows) (int64, time.Time, error) {
 	}
 	var head int64
 	var last, dbNow sql.NullTime
+	var leased sql.NullBool
 	dest := []any{&head, &last}
 	if t.d.ClockInSQL {
 		dest = append(dest, &dbNow)
 	}
+	if t.d.Leased {
+		dest = append(dest, &leased)
+	}
 	if err := rows.Scan(dest...); err != nil {
 		return 0, time.Time{}, err
+	}
+	if t.d.Leased && !leased.Bool {
+		return 0, time.Time{}, ErrNotWriter
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if t.d.ClockInSQL {

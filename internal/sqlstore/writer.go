@@ -225,6 +225,13 @@ func (w *writer) run(calls []*call) error {
 			}
 			return nil
 		}
+		if errors.Is(err, ErrNotWriter) && w.d.NotWriter != nil && attempt < maxTxAttempts {
+			if nerr := w.notWriter(calls); nerr != nil {
+				err = nerr
+				break
+			}
+			continue
+		}
 		if !errors.Is(err, errCallerLeft) && !w.d.Retryable(err) && !w.d.Conflict(err) {
 			break
 		}
@@ -257,13 +264,7 @@ type outcome struct {
 // has left, it rolls back with errCallerLeft, and the others are tried again
 // without it.
 func (w *writer) transact(calls []*call) ([]outcome, error) {
-	deadline := time.Now().Add(txTimeout)
-	for _, c := range calls {
-		if d, ok := c.ctx.Deadline(); ok && d.Before(deadline) {
-			deadline = d
-		}
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithDeadline(context.Background(), earliestDeadline(calls))
 	defer cancel()
 	start := time.Now()
 	t, p, err := begin(ctx, w.db, w.d, w.m, calls)
@@ -303,6 +304,30 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 	w.m.GroupCommitted(len(calls), time.Since(start))
 	return out, nil
 }
+
+// notWriter waits, until the earliest deadline of calls, for the store to
+// connect to the node that holds the writer lease.
+func (w *writer) notWriter(calls []*call) error {
+	ctx, cancel := context.WithDeadline(context.Background(), earliestDeadline(calls))
+	defer cancel()
+	return w.d.NotWriter(ctx)
+}
+
+// earliestDeadline is the earliest of the calls' deadlines, and at most
+// txTimeout from now.
+func earliestDeadline(calls []*call) time.Time {
+	deadline := time.Now().Add(txTimeout)
+	for _, c := range calls {
+		if d, ok := c.ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+	}
+	return deadline
+}
+
+// ErrNotWriter is an append transaction's on a node of a Galera cluster that
+// does not hold the writer lease: it stopped before writing anything.
+var ErrNotWriter = fmt.Errorf("%w: this node of the Galera cluster does not hold the writer lease (another instance moved it)", eventstore.ErrUnavailable)
 
 // errCallerLeft rolls back a group one of whose callers gave up before COMMIT.
 var errCallerLeft = errors.New("a caller left before COMMIT")
