@@ -46,6 +46,7 @@ const (
 	errTooManyConns    = 1040
 	errServerShutdown  = 1053
 	errConnCount       = 1203 // user has too many connections
+	errAccessDenied    = 1227 // the user lacks a privilege the statement needs
 )
 
 // translate maps driver errors to the store's vocabulary, by number, at the

@@ -83,10 +83,16 @@ func (s *Store) checkReplica(ctx context.Context) error {
 		return fmt.Errorf("%w: %s %w", ErrReplicaOutOfOrder, s.replica.Addr, err)
 	}
 	st, err := s.replicaStatus(ctx)
-	if err != nil {
+	switch {
+	case isMySQLError(err, errAccessDenied):
+		// Lag is measured on log_head, which needs no privilege; only this
+		// check does.
+		s.log.Warn("cannot read the read replica's replication status: the user lacks REPLICA MONITOR (REPLICATION CLIENT on MySQL); "+
+			"the service works without it, but cannot say at start-up whether the replica replicates",
+			"replica", s.replica.Addr, "error", err)
+	case err != nil:
 		return fmt.Errorf("read the read replica's status: %w", err)
-	}
-	if st == nil {
+	case st == nil:
 		s.log.Warn("the read replica reports no replication (SHOW REPLICA STATUS is empty): reads there see appends only if something else copies them",
 			"replica", s.replica.Addr)
 	}

@@ -1,11 +1,15 @@
 package mysqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
@@ -64,5 +68,49 @@ func TestOpenRefusesAReadReplicaWhenThePrimaryHasNoBinaryLog(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "binary log is off") {
 		t.Errorf("Open: expected an error saying the primary's binary log is off, got %v", err)
+	}
+}
+
+// TestAReplicaUserWithoutReplicaMonitorIsWarnedNotRefused: the service's
+// database user needs no privilege to read replication status (REPLICA
+// MONITOR, REPLICATION CLIENT); without it the start-up check says it could
+// not look, rather than refusing to start.
+func TestAReplicaUserWithoutReplicaMonitorIsWarnedNotRefused(t *testing.T) {
+	t.Parallel()
+	dsn := mysqltest.NewDatabase(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	user := "trib_" + strings.TrimPrefix(cfg.DBName, "tributary_test_")
+	for _, q := range []string{
+		"CREATE USER '" + user + "'@'%' IDENTIFIED BY 'pw'",
+		"GRANT SELECT ON " + cfg.DBName + ".* TO '" + user + "'@'%'",
+	} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() { admin.Exec("DROP USER IF EXISTS '" + user + "'@'%'") }) //nolint:errcheck // best effort
+	cfg.User, cfg.Passwd = user, "pw"
+	reader, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	var logged bytes.Buffer
+	s := &Store{log: slog.New(slog.NewJSONHandler(&logged, nil)), replica: cfg, feed: reader}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.checkReplica(ctx); err != nil {
+		t.Fatalf("checkReplica with a user that may not read replication status: expected a warning, got %v", err)
+	}
+	if !strings.Contains(logged.String(), "REPLICA MONITOR") {
+		t.Errorf("expected a warning naming the missing privilege (REPLICA MONITOR), logged:\n%s", logged.String())
 	}
 }
