@@ -5,6 +5,7 @@ package tests
 // checked: containers cannot run here.
 
 import (
+	"errors"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -218,5 +219,68 @@ func TestComposeMariaDBVariantSwapsOnlyTheDatabase(t *testing.T) {
 	}
 	if dep := service(t, p, "api").DependsOn["db"]; dep.Condition != types.ServiceConditionHealthy {
 		t.Errorf("compose api on MariaDB: expected depends_on db with condition service_healthy, got %+v", dep)
+	}
+}
+
+// TestComposeReplicaVariantReadsFromAReplicaOfTheDatabase: the replica
+// overlay turns db into a primary the service accepts with a replica (binary
+// log on and synced), adds a replica that copies it and is healthy only while
+// replicating, and points the service's reads at it with the same user.
+func TestComposeReplicaVariantReadsFromAReplicaOfTheDatabase(t *testing.T) {
+	t.Parallel()
+	p := loadCompose(t, nil, "compose.yaml", "compose.mariadb.yaml", "compose.replica.yaml")
+	db := checkDatabase(t, p, regexp.MustCompile(`^mariadb:11\.4\.\d+$`))
+	if !slices.Contains(db.Command, "--log-bin") {
+		t.Errorf("compose db with a replica: expected --log-bin (a replica copies the binary log; the service refuses a replica of a primary without one), got %q", db.Command)
+	}
+	dbEnv := environ(db)
+	replica := service(t, p, "replica")
+	if replica.Image != db.Image {
+		t.Errorf("compose replica: expected the primary's image %q, got %q", db.Image, replica.Image)
+	}
+	env := environ(replica)
+	if env["MARIADB_MASTER_HOST"] != "db" || env["MARIADB_REPLICATION_USER"] == "" ||
+		env["MARIADB_REPLICATION_USER"] != dbEnv["MARIADB_REPLICATION_USER"] || env["MARIADB_REPLICATION_PASSWORD"] != dbEnv["MARIADB_REPLICATION_PASSWORD"] {
+		t.Errorf("compose replica: expected to replicate from db with db's replication user and password, got %+v (db: %+v)", env, dbEnv)
+	}
+	for _, name := range []string{"MARIADB_DATABASE", "MYSQL_DATABASE", "MARIADB_USER", "MYSQL_USER"} {
+		if env[name] != "" {
+			t.Errorf("compose replica: expected no %s (the database and user come through replication), got %q", name, env[name])
+		}
+	}
+	if id := slices.IndexFunc(replica.Command, func(s string) bool { return strings.HasPrefix(s, "--server-id=") }); id < 0 ||
+		slices.Contains(db.Command, replica.Command[id]) {
+		t.Errorf("compose replica: expected a --server-id of its own, got %q (db: %q)", replica.Command, db.Command)
+	}
+	if h := replica.HealthCheck; h == nil || !slices.Contains(h.Test, "--replication_io") || !slices.Contains(h.Test, "--replication_sql") {
+		t.Errorf("compose replica: expected a health check that replication runs, got %+v", h)
+	}
+	if dep := replica.DependsOn["db"]; dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("compose replica: expected depends_on db healthy, got %+v", replica.DependsOn)
+	}
+	if len(replica.Ports) > 0 {
+		t.Errorf("compose replica: expected no published ports, got %+v", replica.Ports)
+	}
+	if !slices.ContainsFunc(replica.Volumes, func(v types.ServiceVolumeConfig) bool {
+		_, declared := p.Volumes[v.Source]
+		return v.Target == "/var/lib/mysql" && v.Type == types.VolumeTypeVolume && declared && v.Source != db.Volumes[0].Source
+	}) {
+		t.Errorf("compose replica: expected a named volume of its own at /var/lib/mysql, got %+v", replica.Volumes)
+	}
+	api := service(t, p, "api")
+	apiEnv := environ(api)
+	primary, err1 := mysql.ParseDSN(apiEnv["TRIBUTARY_MYSQL_DSN"])
+	reads, err2 := mysql.ParseDSN(apiEnv["TRIBUTARY_MYSQL_READ_DSN"])
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("compose api with a replica: %v", err)
+	}
+	if reads.Addr != "replica:3306" || reads.User != primary.User || reads.Passwd != primary.Passwd || reads.DBName != primary.DBName {
+		t.Errorf("compose api: expected TRIBUTARY_MYSQL_READ_DSN to reach replica:3306 as %s, database %s, got %q", primary.User, primary.DBName, apiEnv["TRIBUTARY_MYSQL_READ_DSN"])
+	}
+	if dep := api.DependsOn["replica"]; dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("compose api: expected depends_on replica healthy, got %+v", api.DependsOn)
+	}
+	if dep := api.DependsOn["db"]; dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("compose api: expected depends_on db healthy still, got %+v", api.DependsOn)
 	}
 }
