@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -54,6 +55,7 @@ type compareConfig struct {
 	rounds   int
 	duration time.Duration
 	warmup   time.Duration
+	only     []string // measurement keys to run; empty: all
 }
 
 func parseCompareFlags(args []string, stderr io.Writer) (compareConfig, error) {
@@ -64,10 +66,19 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareConfig, error) {
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds; every measurement runs once per round on each side, and the medians are reported")
 	fs.DurationVar(&c.duration, "duration", 3*time.Second, "measured time of each measurement on each side")
 	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured time before each measurement")
+	only := fs.String("only", "", "comma-separated keys of the measurements to run (default: all): "+strings.Join(measurementKeys(), ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return compareConfig{}, err
 	}
 	var errs []error
+	if *only != "" {
+		c.only = strings.Split(*only, ",")
+		for _, k := range c.only {
+			if !slices.Contains(measurementKeys(), k) {
+				errs = append(errs, fmt.Errorf("-only: no measurement %q (the keys: %s)", k, strings.Join(measurementKeys(), ", ")))
+			}
+		}
+	}
 	if c.store != "mysql" && c.store != "sqlite" {
 		errs = append(errs, fmt.Errorf("-store must be mysql or sqlite, got %q", c.store))
 	}
@@ -121,6 +132,15 @@ func measurements() []measurement {
 		{Key: "read_log", Name: "read 10,000 events of the log, pages of 1,000", Op: "10,000 events", Clients: 1,
 			prepare: func(s side) op { return s.readLog() }},
 	}
+}
+
+// measurementKeys are the measurements' keys, in order.
+func measurementKeys() []string {
+	var keys []string
+	for _, m := range measurements() {
+		keys = append(keys, m.Key)
+	}
+	return keys
 }
 
 const (
@@ -201,7 +221,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Database: raw.version, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), ServerLog: srv.logPath,
 	}}
 	for _, m := range measurements() {
-		rep.Results = append(rep.Results, compareResult{measurement: m})
+		if len(cfg.only) == 0 || slices.Contains(cfg.only, m.Key) {
+			rep.Results = append(rep.Results, compareResult{measurement: m})
+		}
 	}
 	usage0, err := takeCPUUsage(srv.pid())
 	if err != nil {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -174,5 +176,16 @@ func TestMedianAndThousands(t *testing.T) {
 		if got := thousands(v); got != want {
 			t.Errorf("thousands(%g) = %q, expected %q", v, got, want)
 		}
+	}
+}
+
+func TestCompareOnlyRunsTheNamedMeasurements(t *testing.T) {
+	t.Parallel()
+	c, err := parseCompareFlags([]string{"-only", "read_stream,append_1"}, io.Discard)
+	if err != nil || !slices.Equal(c.only, []string{"read_stream", "append_1"}) {
+		t.Errorf("-only read_stream,append_1: expected those two keys, got %q, %v", c.only, err)
+	}
+	if _, err := parseCompareFlags([]string{"-only", "read_stream,reads"}, io.Discard); err == nil || !strings.Contains(err.Error(), `"reads"`) {
+		t.Errorf("-only with an unknown key: expected an error naming it, got %v", err)
 	}
 }
