@@ -29,6 +29,7 @@ var dialect = sqlstore.Dialect{
 	// time zone (UTC, set at connect).
 	LockHead:       "SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE",
 	ClockInSQL:     true,
+	UTCNow:         "UTC_TIMESTAMP(6)",
 	LockStreams:    " FOR UPDATE",
 	UpsertStreams:  " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)",
 	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside

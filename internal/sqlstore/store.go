@@ -62,6 +62,9 @@ type Dialect struct {
 	// process), so reads need not look for missing positions (see
 	// visibleUpTo). InnoDB does not promise it.
 	VisibleInCommitOrder bool
+	// UTCNow is the SQL for the database's current UTC time, compared with
+	// the times the writer stamped where reads check for missing positions.
+	UTCNow string
 	// Retryable reports an error after which the same transaction may
 	// succeed (a deadlock, a lock wait timeout, a busy database).
 	Retryable func(error) bool
@@ -113,7 +116,7 @@ func New(d Dialect, opts Options) *Store {
 	}
 	return &Store{
 		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics,
-			checkVisible: !d.VisibleInCommitOrder},
+			checkVisible: !d.VisibleInCommitOrder, utcNow: d.UTCNow},
 		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics},
 		feed:   opts.Feed,
 		writer: newWriter(d, opts),
