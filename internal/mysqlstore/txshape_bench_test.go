@@ -1,0 +1,130 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/migrations"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// BenchmarkTransactionShape times, in the database alone (no HTTP, no
+// writer), the shapes an append of one event can take on the service's own
+// schema, with the writer's session settings (READ COMMITTED, statement
+// batches, interpolated values), one connection, one client: what a single
+// client's append costs at the least, against the raw auto-committed INSERT
+// that load compare measures. The shapes run interleaved, and each one's
+// median is reported, in µs and as a ratio to raw. docs/performance.md has
+// the figures.
+//
+//	go test -run '^$' -bench TransactionShape -count 5 ./internal/mysqlstore/
+func BenchmarkTransactionShape(b *testing.B) {
+	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MultiStatements, cfg.InterpolateParams, cfg.ParseTime = true, true, true
+	cfg.Params = map[string]string{"tx_isolation": "'READ-COMMITTED'", "time_zone": "'+00:00'"}
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := migrations.ApplyMySQL(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	const (
+		insert = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
+			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, ?, 1)"
+		upsert = "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, ?, ?) " +
+			"ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)"
+		head  = "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1"
+		reads = "START TRANSACTION; SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE; " +
+			"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (?) FOR UPDATE"
+	)
+	var position int64
+	data := []byte(benchData)
+	id := func() []byte { u := uuid.New(); return u[:] }
+	shapes := []struct {
+		name string
+		run  func(stream []byte, version int64, now time.Time) error
+	}{
+		// What load compare's raw side does.
+		{"raw_insert", func(stream []byte, version int64, now time.Time) error {
+			_, err := db.Exec(insert, position, id(), stream, version, data, now)
+			return err
+		}},
+		// What the service does: its reads, then its writes and COMMIT.
+		{"service_two_round_trips", func(stream []byte, version int64, now time.Time) error {
+			rows, err := db.Query(reads, stream)
+			if err != nil {
+				return err
+			}
+			for more := true; more; more = rows.NextResultSet() {
+				for rows.Next() {
+				}
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			_, err = db.Exec(insert+"; "+upsert+"; "+head+"; COMMIT", position, id(), stream, version, data, now, stream, version, now, now, position, now)
+			return err
+		}},
+		// The same statements in one round trip, with no check between
+		// reading and writing: the least a one-round-trip append could cost.
+		{"all_in_one_round_trip", func(stream []byte, version int64, now time.Time) error {
+			_, err := db.Exec("START TRANSACTION; SELECT position FROM log_head WHERE id = 1 FOR UPDATE; "+insert+"; "+upsert+"; "+head+"; COMMIT",
+				position, id(), stream, version, data, now, stream, version, now, now, position, now)
+			return err
+		}},
+		// Less and less of it.
+		{"insert_and_head", func(stream []byte, version int64, now time.Time) error {
+			_, err := db.Exec("START TRANSACTION; "+insert+"; "+head+"; COMMIT", position, id(), stream, version, data, now, position, now)
+			return err
+		}},
+		{"insert_in_a_transaction", func(stream []byte, version int64, now time.Time) error {
+			_, err := db.Exec("START TRANSACTION; "+insert+"; COMMIT", position, id(), stream, version, data, now)
+			return err
+		}},
+	}
+	// Interleaved: each iteration runs every shape once, so that all see the
+	// same machine; each shape's median is reported, and its ratio to raw.
+	streams := make([][]byte, len(shapes))
+	for i := range streams {
+		streams[i] = id()
+	}
+	took := make([][]time.Duration, len(shapes))
+	for version := int64(1); b.Loop(); version++ {
+		for i, sh := range shapes {
+			position++
+			start := time.Now()
+			if err := sh.run(streams[i], version, start.UTC()); err != nil {
+				b.Fatalf("%s: %v", sh.name, err)
+			}
+			took[i] = append(took[i], time.Since(start))
+		}
+	}
+	raw := median(took[0])
+	for i, sh := range shapes {
+		m := median(took[i])
+		b.ReportMetric(float64(m.Microseconds()), sh.name+"_µs")
+		if i > 0 {
+			b.ReportMetric(float64(m)/float64(raw), sh.name+"_÷raw")
+		}
+	}
+	b.ReportMetric(0, "ns/op") // one op is all the shapes: not a figure to read
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
