@@ -43,25 +43,30 @@ func subscribe(t *testing.T, f *fanout.Feed, opts eventstore.SubscribeOptions, p
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ch, err := f.Subscribe(ctx, opts)
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
+	sub := f.Subscribe(opts)
 	c := &collector{}
+	emit := func(d eventstore.Delivery) error {
+		c.mu.Lock()
+		switch {
+		case d.Event != nil:
+			c.events = append(c.events, d.Event)
+		case d.CaughtUp:
+			c.caughtUp = append(c.caughtUp, d)
+		default:
+			c.progress = d.Position
+		}
+		c.mu.Unlock()
+		if d.Event != nil && pause > 0 {
+			time.Sleep(pause)
+		}
+		return nil
+	}
 	go func() {
-		for d := range ch {
-			c.mu.Lock()
-			switch {
-			case d.Event != nil:
-				c.events = append(c.events, d.Event)
-			case d.CaughtUp:
-				c.caughtUp = append(c.caughtUp, d)
-			default:
-				c.progress = d.Position
-			}
-			c.mu.Unlock()
-			if d.Event != nil && pause > 0 {
-				time.Sleep(pause)
+		defer sub.Close()
+		for sub.Next(ctx, emit) == nil {
+			select {
+			case <-sub.Ready():
+			case <-ctx.Done():
 			}
 		}
 		c.mu.Lock()

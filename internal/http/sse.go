@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -35,7 +34,7 @@ func (e *aheadError) Unwrap() error { return errStartAhead }
 // Feed is the live feed of the log that subscriptions are opened on
 // (fanout.Feed is one).
 type Feed interface {
-	Subscribe(ctx context.Context, opts eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error)
+	Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription
 }
 
 // retryMillis is what the first frame tells EventSource to wait before it
@@ -134,6 +133,11 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 // history, one caught-up event, and live events with keep-alive comments, until
 // the client leaves or the server shuts down. Frame ids are versions for a
 // stream and positions for the log, so EventSource resumes where it stopped.
+//
+// The subscription runs on this goroutine: each turn writes everything the
+// feed has ready straight into net/http's response buffer and flushes it
+// once, then waits for more. An idle subscription holds no goroutine or
+// buffer beyond net/http's own.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts eventstore.SubscribeOptions, stream bool) error {
 	if s.opts.Feed == nil {
 		return eventstore.ErrUnavailable
@@ -157,24 +161,37 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 	}
 	s.opts.Metrics.Subscribed(endpoint, 1)
 	defer s.opts.Metrics.Subscribed(endpoint, -1)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel() // ends the subscription with the response
-	deliveries, err := s.opts.Feed.Subscribe(ctx, opts)
-	if err != nil {
-		return err
-	}
-	rc := http.NewResponseController(w)
-	// Every write is guarded: a client that takes no bytes for the stall
-	// timeout is cut off (it resumes with Last-Event-ID), rather than hold a
-	// goroutine and its buffers for ever. A slow reader is not cut while it
-	// takes bytes, and the feed moves it to reading from the database.
+	ctx := r.Context()
+	sub := s.opts.Feed.Subscribe(opts)
+	defer sub.Close()
+
+	// Every batch of writes and its flush is guarded: a client that takes
+	// no bytes for the stall timeout is cut off (it resumes with
+	// Last-Event-ID), rather than hold a goroutine and its buffers for ever.
+	// A slow reader is not cut while it takes bytes, and falls behind the
+	// live buffer to read from the database.
 	guard := newStallGuard(w, r, s.opts.StallTimeout)
-	bw := bufio.NewWriterSize(guard.writer(w), 4<<10)
-	flush := func() error {
-		if err := bw.Flush(); err != nil {
-			return err
+	var werr error // the first failed write: the client left
+	guarded := false
+	write := func(b []byte) {
+		if !guarded {
+			guard.begin()
+			guarded = true
 		}
-		return guard.do(rc.Flush)
+		if werr == nil {
+			_, werr = w.Write(b)
+		}
+	}
+	flush := func() error {
+		if !guarded {
+			guard.begin()
+		}
+		if werr == nil {
+			werr = guard.rc.Flush()
+		}
+		guard.end()
+		guarded = false
+		return werr
 	}
 	// Shutdown must not wait for a write that a client is not reading:
 	// when it starts, cut every subscription's pending write short.
@@ -203,62 +220,69 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 	})
 	defer stop()
 	w.WriteHeader(http.StatusOK)
-	bw.WriteString("retry: " + strconv.Itoa(retryMillis) + "\n\n") //nolint:errcheck // kept by bufio for Flush
-	if err := flush(); err != nil {
+	write([]byte("retry: " + strconv.Itoa(retryMillis) + "\n\n"))
+	if flush() != nil {
 		return nil // the client left
 	}
 
 	heartbeat := time.NewTicker(s.opts.Heartbeat)
 	defer heartbeat.Stop()
 	var lastID, progress int64
-	var buf []byte // the frame being written, grown by the first events
+	frame := make([]byte, 0, 64) // a frame's fields around the event's JSON
+	emit := func(d eventstore.Delivery) error {
+		switch {
+		case d.Event != nil:
+			lastID = d.Event.Position
+			if stream {
+				lastID = d.Event.Version
+			}
+			frame = append(frame[:0], "id: "...)
+			frame = strconv.AppendInt(frame, lastID, 10)
+			frame = append(frame, "\ndata: "...)
+			write(frame)
+			write(s.frames.json(d.Event))
+			write(frameEnd)
+		case d.CaughtUp:
+			n := d.Position
+			if stream {
+				n = d.Version
+			} else {
+				// Every matching event up to here has been sent: a filter
+				// that skipped some still moves Last-Event-ID past them.
+				progress = max(progress, d.Position)
+			}
+			frame = append(frame[:0], "event: caught-up\ndata: "...)
+			frame = strconv.AppendInt(frame, n, 10)
+			write(append(frame, "\n\n"...))
+		default:
+			progress = d.Position // written at heartbeat time only
+		}
+		return werr
+	}
 	for {
+		err := sub.Next(ctx, emit)
+		if guarded && flush() != nil || werr != nil {
+			return nil // the client left
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				finish() // the feed stopped: end cleanly, the client resumes elsewhere
+			}
+			return nil
+		}
 		select {
-		case d, ok := <-deliveries:
-			if !ok {
-				finish()
-				return nil
-			}
-			switch {
-			case d.Event != nil:
-				lastID = d.Event.Position
-				if stream {
-					lastID = d.Event.Version
-				}
-				buf = append(buf[:0], "id: "...)
-				buf = strconv.AppendInt(buf, lastID, 10)
-				buf = append(buf, "\ndata: "...)
-				buf = append(buf, s.frames.json(d.Event)...)
-				buf = append(buf, "\n\n"...)
-				bw.Write(buf) //nolint:errcheck
-			case d.CaughtUp:
-				n := d.Position
-				if stream {
-					n = d.Version
-				} else {
-					// Every matching event up to here has been sent: a filter
-					// that skipped some still moves Last-Event-ID past them.
-					progress = max(progress, d.Position)
-				}
-				bw.WriteString("event: caught-up\ndata: " + strconv.FormatInt(n, 10) + "\n\n") //nolint:errcheck
-			default:
-				progress = d.Position // written at heartbeat time only
-			}
-			// Flush when nothing else is ready, so a burst goes out in few writes.
-			if len(deliveries) == 0 {
-				if err := flush(); err != nil {
-					return nil
-				}
-			}
+		case <-sub.Ready():
 		case <-heartbeat.C:
 			// A filter may skip many events; an id-only frame moves the
 			// client's Last-Event-ID past them, so a resume does not rescan.
 			if !stream && progress > lastID {
 				lastID = progress
-				bw.WriteString("id: " + strconv.FormatInt(lastID, 10) + "\n\n") //nolint:errcheck
+				frame = append(frame[:0], "id: "...)
+				frame = strconv.AppendInt(frame, lastID, 10)
+				write(append(frame, "\n\n"...))
 			}
-			bw.WriteString(": keep-alive\n\n") //nolint:errcheck
-			if err := flush(); err != nil {
+			write(keepAlive)
+			if flush() != nil {
 				return nil
 			}
 		case <-s.closing:
@@ -266,9 +290,16 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts events
 			// with Last-Event-ID, to this instance's successor or another one.
 			finish()
 			return nil
+		case <-ctx.Done():
+			return nil
 		}
 	}
 }
+
+var (
+	frameEnd  = []byte("\n\n")
+	keepAlive = []byte(": keep-alive\n\n")
+)
 
 // frameCache keeps the one-line JSON of recent events: the live feed hands
 // the same event to every subscriber, and encoding it once instead of once

@@ -46,9 +46,11 @@ func newStallGuard(w http.ResponseWriter, r *http.Request, timeout time.Duration
 	return g
 }
 
-// do runs one write under the guard.
-func (g *stallGuard) do(write func() error) error {
+// begin puts the writes until end under the guard: a subscription guards a
+// batch of frames and its flush as one.
+func (g *stallGuard) begin() {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.cut = false
 	g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
 	if g.acked != nil {
@@ -60,15 +62,16 @@ func (g *stallGuard) do(write func() error) error {
 			g.timer.Reset(g.interval)
 		}
 	}
-	g.mu.Unlock()
-	err := write()
+}
+
+// end ends what begin started.
+func (g *stallGuard) end() {
 	if g.acked != nil {
 		g.mu.Lock()
 		g.writing = false
 		g.timer.Stop()
 		g.mu.Unlock()
 	}
-	return err
 }
 
 // check moves the deadline on if the client took bytes since the last look.
@@ -92,20 +95,4 @@ func (g *stallGuard) stop() {
 	defer g.mu.Unlock()
 	g.cut = true
 	g.rc.SetWriteDeadline(time.Now()) //nolint:errcheck
-}
-
-// writer returns w with every write under the guard.
-func (g *stallGuard) writer(w http.ResponseWriter) guardedWriter { return guardedWriter{w, g} }
-
-type guardedWriter struct {
-	w http.ResponseWriter
-	g *stallGuard
-}
-
-func (gw guardedWriter) Write(p []byte) (n int, err error) {
-	err = gw.g.do(func() error {
-		n, err = gw.w.Write(p)
-		return err
-	})
-	return n, err
 }
