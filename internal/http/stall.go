@@ -34,6 +34,7 @@ type stallGuard struct {
 	mu      sync.Mutex
 	writing bool
 	cut     bool // the pending write was cut short: do not extend it
+	known   bool // last is the count since this write began
 	last    uint64
 	timer   *time.Timer
 }
@@ -54,8 +55,11 @@ func (g *stallGuard) begin() {
 	g.cut = false
 	g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
 	if g.acked != nil {
-		g.writing = true
-		g.last, _ = g.acked()
+		// The acknowledged count is read at the first check, not here: most
+		// writes end before it, and each read is a system call. A stalled
+		// client is still cut at the timeout; a steady one is credited
+		// from the second check on, well before it.
+		g.writing, g.known = true, false
 		if g.timer == nil {
 			g.timer = time.AfterFunc(g.interval, g.check)
 		} else {
@@ -81,9 +85,11 @@ func (g *stallGuard) check() {
 	if !g.writing || g.cut {
 		return
 	}
-	if n, ok := g.acked(); ok && n != g.last {
-		g.last = n
-		g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
+	if n, ok := g.acked(); ok && (!g.known || n != g.last) {
+		if g.known {
+			g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
+		}
+		g.last, g.known = n, true
 	}
 	g.timer.Reset(g.interval)
 }
