@@ -285,7 +285,7 @@ func (ew *eventWriter) deliver(d eventstore.Delivery) error {
 	default:
 		ew.progress = d.Position // written at heartbeat time only
 	}
-	if len(*ew.batch) >= maxBatchBytes {
+	if ew.batch != nil && len(*ew.batch) >= maxBatchBytes {
 		// A long page of history goes out in parts. The guard covers the
 		// write alone, not the reads of the store until the next part.
 		ew.write()
