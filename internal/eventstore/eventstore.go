@@ -252,3 +252,18 @@ type Delivery struct {
 	Position int64
 	Version  int64
 }
+
+// Subscription is an open subscription, driven by its consumer's goroutine:
+// call Next, write what it hands over, and wait on Ready before calling it
+// again. Its methods are for one goroutine at a time.
+type Subscription interface {
+	// Next calls emit, in order, with the deliveries ready now (possibly
+	// none), reading history from the store if need be but never waiting
+	// for new events. It returns emit's error, ctx's, or another error once
+	// the subscription can deliver nothing more (its feed stopped).
+	Next(ctx context.Context, emit func(Delivery) error) error
+	// Ready returns a channel that is closed once Next may have more.
+	Ready() <-chan struct{}
+	// Close releases the subscription.
+	Close()
+}

@@ -1,16 +1,18 @@
 // Package fanout is the live feed of the log. One tailer per process reads the
 // events committed after the last position it has seen, once per poll
-// interval or at once when woken after a commit of this process, and hands
-// them in memory to every subscriber: the database sees the same queries
-// however many subscribers there are.
+// interval or at once when woken after a commit of this process, and puts
+// them in one live buffer that every subscriber reads: the database sees the
+// same queries however many subscribers there are.
 //
-// A subscription first reads history from the store at its own pace, then
-// joins the live feed. Each subscriber has a bounded buffer; one that falls
-// behind is dropped from the live feed (writers and other subscribers never
-// wait for it), reads from the store again until it has caught up, and then
-// rejoins. Nothing is skipped or repeated at either handover, because the
-// store makes positions visible in commit order: everything up to a position
-// the tailer has read was already visible to any later query.
+// A subscription runs on its consumer's goroutine: it first reads history
+// from the store at its own pace, then reads the live buffer from where it
+// stopped. The buffer holds the last few hundred events and is never held up
+// by a reader; a subscriber that falls further behind than that finds its
+// next event overwritten, reads from the store again until it has caught up,
+// and then reads the buffer again. Nothing is skipped or repeated at either
+// handover, because the store makes positions visible in commit order:
+// everything up to a position the tailer has read was already visible to
+// any later query.
 package fanout
 
 import (
@@ -45,9 +47,9 @@ type Options struct {
 	// PollInterval is how often the tailer looks for new events (default:
 	// the service's default).
 	PollInterval time.Duration
-	// Buffer is how many events a subscriber may fall behind the live feed
-	// before it is switched to reading from the store (default 256: every
-	// idle subscriber holds it, and falling back costs only reads).
+	// Buffer is how many of the latest events the live buffer holds: how
+	// far a subscriber may fall behind the tailer before it reads from the
+	// store instead (default 1024). It is one buffer for all subscribers.
 	Buffer int
 	// PageSize is how many events one read of the store returns (default 500).
 	PageSize int
@@ -59,6 +61,9 @@ type Options struct {
 	GapPatience time.Duration
 }
 
+// ErrStopped is what Next returns once the feed's Run has returned.
+var ErrStopped = errors.New("live feed stopped")
+
 // Feed is the live feed of one process. Run must be running for
 // subscriptions to go live.
 type Feed struct {
@@ -67,18 +72,24 @@ type Feed struct {
 	opts  Options
 	log   *slog.Logger
 	wake  chan struct{}
-	ready chan struct{} // closed once the tailer knows the head
+	ready chan struct{} // closed once the tailer knows the head (or Run returned)
 	done  chan struct{} // closed when Run returns
 
-	mu   sync.Mutex
-	head int64 // the last position handed to the live subscribers
-	subs map[*sub]struct{}
+	// The live buffer: the latest events the tailer handed out, the one at
+	// position p in slots[p % len(slots)]. Only the tailer writes, in this
+	// order: oldest, then the slots, then head, then it closes changed.
+	// Readers take no lock: a slot they read is theirs if, read after it,
+	// oldest is still at or below its position (see Subscription.readLive).
+	slots   []atomic.Pointer[eventstore.Event]
+	head    atomic.Int64                  // the last position handed out
+	oldest  atomic.Int64                  // the first position the buffer still holds
+	changed atomic.Pointer[chan struct{}] // closed, and replaced, when head moves or Run returns
 
 	open atomic.Int64 // subscriptions open, live or catching up
 
 	openMu  sync.Mutex
-	all     map[*subState]struct{} // every subscription past its start, for the lag metric
-	dropped atomic.Int64           // times a subscriber fell behind and left the live feed
+	all     map[*Subscription]struct{} // every subscription past its start, for the lag metric
+	dropped atomic.Int64               // times a subscriber fell behind the live buffer
 
 	gapSince time.Time // when the tailer first met the gap it waits on; Run's alone
 	gapAt    int64     // the missing position it waits on
@@ -93,7 +104,7 @@ func New(store Store, opts Options) *Feed {
 		opts.GapPatience = gapPatience
 	}
 	if opts.Buffer <= 0 {
-		opts.Buffer = 256
+		opts.Buffer = 1024
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
@@ -104,48 +115,24 @@ func New(store Store, opts Options) *Feed {
 	f := &Feed{
 		store: store, tail: store.Tail(), opts: opts, log: opts.Logger,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
-		subs: make(map[*sub]struct{}), all: make(map[*subState]struct{}),
+		slots: make([]atomic.Pointer[eventstore.Event], opts.Buffer), all: make(map[*Subscription]struct{}),
 	}
+	changed := make(chan struct{})
+	f.changed.Store(&changed)
 	opts.Metrics.Lag(f.lag)
 	return f
 }
 
 // lag is the live feed's head minus the slowest open subscription's cursor.
 func (f *Feed) lag() int64 {
-	f.mu.Lock()
-	head := f.head
-	f.mu.Unlock()
+	head := f.head.Load()
 	f.openMu.Lock()
 	defer f.openMu.Unlock()
 	var lag int64
-	for st := range f.all {
-		lag = max(lag, head-st.seen.Load())
+	for s := range f.all {
+		lag = max(lag, head-s.seen.Load())
 	}
 	return lag
-}
-
-// item is what the tailer puts in a subscriber's buffer: an event, or
-// progress (every matching event up to that position is already queued).
-type item struct {
-	event    *eventstore.Event
-	progress int64
-}
-
-type sub struct {
-	opts     eventstore.SubscribeOptions
-	progress bool // reports progress to its consumer: a filtered subscription to the whole log
-	ch       chan item
-}
-
-func (s *sub) matches(e *eventstore.Event) bool {
-	o := &s.opts
-	if o.StreamID != uuid.Nil && (e.StreamID != o.StreamID || e.Version < o.FromVersion) {
-		return false
-	}
-	if len(o.StreamTypes) > 0 && !slices.Contains(o.StreamTypes, e.StreamType) {
-		return false
-	}
-	return len(o.EventTypes) == 0 || slices.Contains(o.EventTypes, e.Type)
 }
 
 // Notify wakes the tailer now; call it after a commit.
@@ -165,7 +152,15 @@ func (f *Feed) Dropped() int64 { return f.dropped.Load() }
 // Run tails the log until ctx ends. It starts at the current head: history
 // is each subscription's own business.
 func (f *Feed) Run(ctx context.Context) error {
-	defer close(f.done)
+	readied := false
+	defer func() {
+		// Wake every subscription, wherever it waits, to find the feed stopped.
+		close(f.done)
+		if !readied {
+			close(f.ready)
+		}
+		f.broadcast()
+	}()
 	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
 		head, err := f.tail.Head(ctx)
 		if err == nil {
@@ -173,10 +168,10 @@ func (f *Feed) Run(ctx context.Context) error {
 			err = f.tail.WaitDurable(ctx, head)
 		}
 		if err == nil {
-			f.mu.Lock()
-			f.head = head
-			f.mu.Unlock()
+			f.oldest.Store(head + 1) // the buffer is empty
+			f.head.Store(head)
 			close(f.ready)
+			readied = true
 			break
 		}
 		f.log.Warn("live feed: cannot read the log head; retrying", "error", err, "retry_in", wait)
@@ -198,10 +193,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			continue
 		}
 		if err == nil {
-			f.mu.Lock()
-			head := f.head
-			f.mu.Unlock()
-			f.opts.Metrics.Polled(head, time.Since(start))
+			f.opts.Metrics.Polled(f.head.Load(), time.Since(start))
 		}
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
@@ -223,9 +215,7 @@ func (f *Feed) Run(ctx context.Context) error {
 // poll reads everything after the head and dispatches it.
 func (f *Feed) poll(ctx context.Context) error {
 	for {
-		f.mu.Lock()
-		after := f.head
-		f.mu.Unlock()
+		after := f.head.Load()
 		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: f.opts.PageSize})
 		if err != nil {
 			return err
@@ -302,303 +292,310 @@ func (f *Feed) contiguous(events []*eventstore.Event, after, read int64) (int64,
 	return read, false
 }
 
-// dispatch hands events to the live subscribers without ever waiting: a
-// subscriber whose buffer is full leaves the live feed.
+// dispatch puts events in the live buffer and wakes the subscribers. It
+// never waits for one: a subscriber too slow for the buffer finds what it
+// has not read yet overwritten, and reads it from the store.
 func (f *Feed) dispatch(events []*eventstore.Event, last int64) {
-	if last <= f.head {
+	if last <= f.head.Load() {
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	n := int64(len(f.slots))
+	// Readers check oldest after reading a slot, so it moves first.
+	if o := last - n + 1; o > f.oldest.Load() {
+		f.oldest.Store(o)
+	}
 	for _, e := range events {
-		for s := range f.subs {
-			if !s.matches(e) {
-				continue
-			}
-			select {
-			case s.ch <- item{event: e}:
-			default:
-				delete(f.subs, s)
-				close(s.ch) // the subscriber drains what it has, then reads the store
-				f.dropped.Add(1)
-				f.opts.Metrics.FellBack()
-			}
-		}
+		f.slots[e.Position%n].Store(e)
 	}
-	f.head = last
-	for s := range f.subs {
-		select {
-		case s.ch <- item{progress: last}:
-		default: // progress is only a hint; the next one will do
-		}
-	}
+	f.head.Store(last)
+	f.broadcast()
 }
 
-// Subscribe opens a subscription. The channel delivers the matching events
-// after opts.After (or from opts.FromVersion of opts.StreamID) in position
-// order, then one CaughtUp, then live events and progress, until ctx ends or
-// the feed stops; then it is closed. Store failures are retried inside, so a
-// subscription outlives a database outage.
-func (f *Feed) Subscribe(ctx context.Context, opts eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error) {
-	// A little buffer lets the consumer write a burst in one go; a consumer
-	// that stops reading still stops the subscription at once.
-	out := make(chan eventstore.Delivery, 16)
-	f.open.Add(1)
-	go func() {
-		defer f.open.Add(-1)
-		defer close(out)
-		f.serve(ctx, opts, out)
-	}()
-	return out, nil
+// broadcast wakes every subscription waiting on Ready.
+func (f *Feed) broadcast() {
+	next := make(chan struct{})
+	close(*f.changed.Swap(&next))
 }
 
-// serve runs one subscription: catch up, join live, and again after falling behind.
-func (f *Feed) serve(ctx context.Context, opts eventstore.SubscribeOptions, out chan<- eventstore.Delivery) {
-	select {
-	case <-f.ready:
-	case <-ctx.Done():
-		return
-	case <-f.done:
-		return
-	}
-	s := &sub{opts: opts, progress: opts.StreamID == uuid.Nil && (len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0)}
-	st := &subState{feed: f, sub: s, out: out, ctx: ctx, lastVersion: -1}
-	var ok bool
-	if st.cursor, ok = f.start(ctx, opts); !ok {
-		return
-	}
-	st.seen.Store(st.cursor)
-	f.openMu.Lock()
-	f.all[st] = struct{}{}
-	f.openMu.Unlock()
-	defer func() {
-		f.openMu.Lock()
-		delete(f.all, st)
-		f.openMu.Unlock()
-	}()
-	// History is everything committed before the subscription started: it
-	// ends, with CaughtUp, once the cursor has passed the head of that moment.
-	if st.target, ok = f.startingHead(ctx); !ok {
-		return
-	}
-	f.Notify() // bring the tailer to the target now rather than at its next poll
-	for {
-		if !st.catchUp() {
-			return
-		}
-		// Join the live feed only if the tailer has handed out nothing after
-		// the cursor; otherwise read the difference from the store first.
-		// Events at or before the cursor that the tailer still sends are skipped.
-		f.mu.Lock()
-		joined := f.head <= st.cursor
-		if joined {
-			s.ch = make(chan item, f.opts.Buffer)
-			f.subs[s] = struct{}{}
-		}
-		f.mu.Unlock()
-		if !joined {
-			continue
-		}
-		if !st.maybeCaughtUp(0) || !st.live() {
-			f.leave(s)
-			return
-		}
-	}
-}
+// closed is a channel that is always ready: Ready returns it when Next has
+// more to do at once.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// startingHead reads the store's head when a subscription starts (its
-// history ends there), retrying until ctx ends.
-func (f *Feed) startingHead(ctx context.Context) (int64, bool) {
-	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
-		head, err := f.store.Head(ctx)
-		if err == nil {
-			return head, true
-		}
-		f.log.Warn("subscription: cannot read the log head; retrying", "error", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
-			return 0, false
-		}
-	}
-}
+// Subscription is one open subscription. It has no goroutine of its own:
+// its consumer calls Next, which hands over what is ready, and waits on Ready
+// before it calls again. Its methods are for one goroutine at a time.
+type Subscription struct {
+	feed     *Feed
+	opts     eventstore.SubscribeOptions
+	progress bool // reports progress: a filtered subscription to the whole log
+	started  bool // cursor and target are known
+	live     bool // read the live buffer last time, for counting fallbacks
+	caughtUp bool
+	ended    bool
 
-// subState is one subscription's progress.
-type subState struct {
-	feed        *Feed
-	sub         *sub
-	out         chan<- eventstore.Delivery
-	ctx         context.Context
 	cursor      int64        // every matching event up to here has been delivered
 	seen        atomic.Int64 // cursor, for the lag metric
 	target      int64        // the head when the subscription started
+	reported    int64        // the last progress delivered
 	lastVersion int64        // of the last event delivered, -1 for none
-	caughtUp    bool
+
+	wait    <-chan struct{} // what Ready returns
+	retryIn time.Duration   // the wait after the next failed read of the store
 }
 
-func (st *subState) send(d eventstore.Delivery) bool {
+var _ eventstore.Subscription = (*Subscription)(nil)
+
+// Subscribe opens a subscription. Next delivers the matching events after
+// opts.After (or from opts.FromVersion of opts.StreamID) in position order,
+// then one CaughtUp, then live events and progress, until the feed stops.
+// Store failures are retried inside, so a subscription outlives a database
+// outage. Close it when done. It returns the interface its consumers use,
+// which this package's Subscription is the one implementation of.
+func (f *Feed) Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription {
+	f.open.Add(1)
+	return &Subscription{feed: f, opts: opts, lastVersion: -1, wait: closed,
+		progress: opts.StreamID == uuid.Nil && (len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0)}
+}
+
+// Ready returns a channel that is closed once Next may have something to
+// deliver: the tailer handed out more, a retry is due, or the feed stopped.
+func (s *Subscription) Ready() <-chan struct{} { return s.wait }
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.feed.open.Add(-1)
+	s.feed.openMu.Lock()
+	delete(s.feed.all, s)
+	s.feed.openMu.Unlock()
+}
+
+// Next calls emit with what the subscription has ready now, in order: a page
+// of history, or everything the live buffer holds after the cursor. It waits
+// only for the store, never for the tailer: with nothing to deliver it
+// returns nil, and Ready says when to call again. It returns emit's error, or
+// ctx's, or ErrStopped once the feed has stopped.
+func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) error) error {
+	f := s.feed
 	select {
-	case st.out <- d:
-		if d.Event != nil {
-			st.feed.opts.Metrics.Delivered(1)
-		}
-		return true
-	case <-st.ctx.Done():
-		return false
+	case <-f.done:
+		return ErrStopped
+	default:
 	}
-}
-
-// maybeCaughtUp sends CaughtUp once, when the cursor has reached the target,
-// or when the next event to deliver (at next, if not 0) lies beyond it.
-func (st *subState) maybeCaughtUp(next int64) bool {
-	if st.caughtUp || (st.cursor < st.target && (next == 0 || next <= st.target)) {
-		return true
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	st.caughtUp = true
-	d := eventstore.Delivery{CaughtUp: true, Position: max(st.cursor, st.target), Version: st.lastVersion}
-	if id := st.sub.opts.StreamID; id != uuid.Nil && st.lastVersion < 0 {
-		d.Version = st.feed.streamVersion(st.ctx, id)
-	}
-	return st.send(d)
-}
-
-// live delivers from the subscriber's buffer until the tailer drops it for
-// falling behind (then it returns true, to catch up again) or it ends.
-func (st *subState) live() bool {
-	s, f := st.sub, st.feed
-	for {
+	if !s.started {
 		select {
-		case it, open := <-s.ch:
-			if !open {
-				return true
-			}
-			if it.event == nil {
-				if it.progress <= st.cursor {
-					continue
-				}
-				st.cursor = it.progress
-				st.seen.Store(st.cursor)
-				if !st.maybeCaughtUp(0) {
-					return false
-				}
-				if s.progress && !st.send(eventstore.Delivery{Position: st.cursor}) {
-					return false
-				}
-				continue
-			}
-			e := it.event
-			if e.Position <= st.cursor {
-				continue // already delivered from history
-			}
-			if !st.maybeCaughtUp(e.Position) {
-				return false
-			}
-			st.cursor, st.lastVersion = e.Position, e.Version
-			st.seen.Store(st.cursor)
-			if !st.send(eventstore.Delivery{Event: e}) || !st.maybeCaughtUp(0) {
-				return false
-			}
-		case <-st.ctx.Done():
-			return false
-		case <-f.done:
-			return false
+		case <-f.ready:
+		default:
+			s.wait = f.ready
+			return nil
+		}
+		if err := s.start(ctx); err != nil {
+			return s.failed(ctx, "subscription: cannot read its starting point; retrying", err)
 		}
 	}
+	changed := *f.changed.Load() // before head: a later move closes it
+	head := f.head.Load()
+	if s.cursor >= head {
+		s.live, s.wait = true, changed
+		return s.maybeCaughtUp(ctx, emit, 0)
+	}
+	if s.cursor+1 >= f.oldest.Load() {
+		ok, err := s.readLive(ctx, emit, head)
+		if err != nil {
+			return err
+		}
+		if ok {
+			s.live, s.wait = true, changed
+			return s.maybeCaughtUp(ctx, emit, 0)
+		}
+	}
+	if s.live {
+		// It fell behind the buffer: read the store until it catches up.
+		s.live = false
+		f.dropped.Add(1)
+		f.opts.Metrics.FellBack()
+	}
+	return s.readStore(ctx, emit, head)
 }
 
-// start turns the subscription's starting point into a position.
-func (f *Feed) start(ctx context.Context, opts eventstore.SubscribeOptions) (int64, bool) {
-	if opts.StreamID == uuid.Nil || opts.FromVersion <= 1 || opts.After > 0 {
-		return opts.After, true
-	}
-	// Start after the event before FromVersion rather than scan the stream
-	// from its start. If there is no such event yet, the stream is shorter
-	// than that, and scanning it whole is cheap.
-	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
-		e, err := f.store.Event(ctx, opts.StreamID, opts.FromVersion-1)
+// start turns the subscription's starting point into a position, and reads
+// the store's head: history ends there.
+func (s *Subscription) start(ctx context.Context) error {
+	f, o := s.feed, s.opts
+	cursor := o.After
+	if o.StreamID != uuid.Nil && o.FromVersion > 1 && o.After <= 0 {
+		// Start after the event before FromVersion rather than scan the
+		// stream from its start. If there is no such event yet, the stream
+		// is shorter than that, and scanning it whole is cheap.
+		e, err := f.store.Event(ctx, o.StreamID, o.FromVersion-1)
 		switch {
 		case err == nil:
-			return e.Position, true
+			cursor = e.Position
 		case errors.Is(err, eventstore.ErrEventNotFound):
-			return 0, true
-		}
-		f.log.Warn("subscription: cannot read its starting point; retrying", "error", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
-			return 0, false
+			cursor = 0
+		default:
+			return err
 		}
 	}
+	target, err := f.store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	s.cursor, s.target, s.started = cursor, target, true
+	s.seen.Store(cursor)
+	f.openMu.Lock()
+	f.all[s] = struct{}{}
+	f.openMu.Unlock()
+	f.Notify() // bring the tailer to the target now rather than at its next poll
+	return nil
 }
 
-// catchUp delivers history from the store until nothing newer than the
-// tailer's head remains, and moves the cursor through that head.
-func (st *subState) catchUp() bool {
-	f, o := st.feed, st.sub.opts
-	wait := f.opts.PollInterval
-	for {
-		// Everything up to the tailer's head was visible, and durable, before
-		// this query starts; if the query finds no more up to the head, all
-		// of it has been delivered.
-		f.mu.Lock()
-		head := f.head
-		f.mu.Unlock()
-		if head <= st.cursor {
-			return true
+// failed logs a failed read of the store and has Ready wait before the next
+// try, longer after each failure in a row.
+func (s *Subscription) failed(ctx context.Context, msg string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	f := s.feed
+	s.retryIn = min(max(2*s.retryIn, f.opts.PollInterval), 5*time.Second)
+	f.log.Warn(msg, "error", err, "retry_in", s.retryIn)
+	s.after(s.retryIn)
+	return nil
+}
+
+// after has Ready wait d.
+func (s *Subscription) after(d time.Duration) {
+	c := make(chan struct{})
+	time.AfterFunc(d, func() { close(c) })
+	s.wait = c
+}
+
+func (s *Subscription) matches(e *eventstore.Event) bool {
+	o := &s.opts
+	if o.StreamID != uuid.Nil && (e.StreamID != o.StreamID || e.Version < o.FromVersion) {
+		return false
+	}
+	if len(o.StreamTypes) > 0 && !slices.Contains(o.StreamTypes, e.StreamType) {
+		return false
+	}
+	return len(o.EventTypes) == 0 || slices.Contains(o.EventTypes, e.Type)
+}
+
+func (s *Subscription) advance(p int64) {
+	s.cursor = p
+	s.seen.Store(p)
+}
+
+// deliver hands over one event.
+func (s *Subscription) deliver(ctx context.Context, emit func(eventstore.Delivery) error, e *eventstore.Event) error {
+	if err := s.maybeCaughtUp(ctx, emit, e.Position); err != nil {
+		return err
+	}
+	s.lastVersion = e.Version
+	s.advance(e.Position)
+	return emit(eventstore.Delivery{Event: e})
+}
+
+// maybeCaughtUp delivers CaughtUp once, when the cursor has reached the
+// target, or when the next event to deliver (at next, if not 0) lies beyond it.
+func (s *Subscription) maybeCaughtUp(ctx context.Context, emit func(eventstore.Delivery) error, next int64) error {
+	if s.caughtUp || (s.cursor < s.target && (next == 0 || next <= s.target)) {
+		return nil
+	}
+	s.caughtUp = true
+	d := eventstore.Delivery{CaughtUp: true, Position: max(s.cursor, s.target), Version: s.lastVersion}
+	if id := s.opts.StreamID; id != uuid.Nil && s.lastVersion < 0 {
+		d.Version = s.feed.streamVersion(ctx, id)
+	}
+	return emit(d)
+}
+
+// readLive delivers the matching events after the cursor up to head from
+// the live buffer. It reports false when the buffer no longer holds the next
+// one: the cursor is then where it stopped, and the store must be read.
+func (s *Subscription) readLive(ctx context.Context, emit func(eventstore.Delivery) error, head int64) (bool, error) {
+	f := s.feed
+	n := int64(len(f.slots))
+	delivered := 0
+	defer func() { f.opts.Metrics.Delivered(delivered) }()
+	for p := s.cursor + 1; p <= head; p++ {
+		e := f.slots[p%n].Load()
+		// The tailer moves oldest before it overwrites a slot: if oldest is
+		// still at or below p after the read, e is what the slot held for p
+		// (or an older event, for a position the tailer skipped).
+		if f.oldest.Load() > p {
+			return false, nil
 		}
-		// Read no further than the head: past it, events may not be durable
-		// yet, and the live feed will bring them.
-		before := st.cursor
-		page, err := f.store.ReadAll(st.ctx, eventstore.ReadAllOptions{After: st.cursor, UpTo: head, Limit: f.opts.PageSize,
-			StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
-		if err == nil {
-			for e, rerr := range page.Events {
-				if rerr != nil {
-					err = rerr
-					break
-				}
-				if !st.sub.matches(&e) {
-					st.cursor = e.Position
-					st.seen.Store(st.cursor)
-					continue
-				}
-				if !st.maybeCaughtUp(e.Position) {
-					return false
-				}
-				st.cursor, st.lastVersion = e.Position, e.Version
-				st.seen.Store(st.cursor)
-				if !st.send(eventstore.Delivery{Event: &e}) {
-					return false
-				}
-			}
-		}
-		if err != nil {
-			if st.ctx.Err() != nil {
-				return false
-			}
-			f.log.Warn("subscription: cannot read history; retrying", "error", err, "retry_in", wait)
-			if !sleep(st.ctx, wait) {
-				return false
-			}
-			wait = min(2*wait, 5*time.Second)
+		if e == nil || e.Position != p || !s.matches(e) {
+			s.advance(p)
 			continue
 		}
-		wait = f.opts.PollInterval
-		if !page.More {
-			st.cursor = max(st.cursor, head)
-			st.seen.Store(st.cursor)
-			return true
+		if err := s.deliver(ctx, emit, e); err != nil {
+			return false, err
 		}
-		if page.Last == before {
-			// An empty page with more to come: the store is waiting for a
-			// position to become visible. Look again shortly, not at once.
-			if !sleep(st.ctx, gapRetry) {
-				return false
-			}
+		delivered++
+	}
+	if s.progress && s.cursor > s.reported {
+		s.reported = s.cursor
+		if err := emit(eventstore.Delivery{Position: s.cursor}); err != nil {
+			return false, err
 		}
 	}
+	return true, nil
 }
 
-func (f *Feed) leave(s *sub) {
-	f.mu.Lock()
-	delete(f.subs, s)
-	f.mu.Unlock()
+// readStore delivers one page of history from the store, no further than
+// head: everything up to it was visible, and durable, before the query
+// started, so a page with no more after it delivers all of it. Past the
+// head, events may not be durable yet, and the live buffer will bring them.
+// The store's page holds no connection while emit writes.
+func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Delivery) error, head int64) error {
+	f, o := s.feed, s.opts
+	before := s.cursor
+	page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: s.cursor, UpTo: head, Limit: f.opts.PageSize,
+		StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
+	if err == nil {
+		delivered := 0
+		for e, rerr := range page.Events {
+			if rerr != nil {
+				err = rerr
+				break
+			}
+			if !s.matches(&e) {
+				s.advance(e.Position)
+				continue
+			}
+			if err := s.deliver(ctx, emit, &e); err != nil {
+				f.opts.Metrics.Delivered(delivered)
+				return err
+			}
+			delivered++
+		}
+		f.opts.Metrics.Delivered(delivered)
+	}
+	if err != nil {
+		return s.failed(ctx, "subscription: cannot read history; retrying", err)
+	}
+	s.retryIn = 0
+	switch {
+	case !page.More:
+		s.advance(max(s.cursor, head))
+		s.wait = closed // the tailer may have moved on meanwhile
+		return s.maybeCaughtUp(ctx, emit, 0)
+	case page.Last == before:
+		// An empty page with more to come: the store is waiting for a
+		// position to become visible. Look again shortly, not at once.
+		s.after(gapRetry)
+	default:
+		s.wait = closed
+	}
+	return nil
 }
 
 // streamVersion is the version of a stream, 0 if it does not exist yet or

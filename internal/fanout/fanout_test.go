@@ -2,6 +2,7 @@ package fanout_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -43,25 +44,30 @@ func subscribe(t *testing.T, f *fanout.Feed, opts eventstore.SubscribeOptions, p
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ch, err := f.Subscribe(ctx, opts)
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
+	sub := f.Subscribe(opts)
 	c := &collector{}
+	emit := func(d eventstore.Delivery) error {
+		c.mu.Lock()
+		switch {
+		case d.Event != nil:
+			c.events = append(c.events, d.Event)
+		case d.CaughtUp:
+			c.caughtUp = append(c.caughtUp, d)
+		default:
+			c.progress = d.Position
+		}
+		c.mu.Unlock()
+		if d.Event != nil && pause > 0 {
+			time.Sleep(pause)
+		}
+		return nil
+	}
 	go func() {
-		for d := range ch {
-			c.mu.Lock()
-			switch {
-			case d.Event != nil:
-				c.events = append(c.events, d.Event)
-			case d.CaughtUp:
-				c.caughtUp = append(c.caughtUp, d)
-			default:
-				c.progress = d.Position
-			}
-			c.mu.Unlock()
-			if d.Event != nil && pause > 0 {
-				time.Sleep(pause)
+		defer sub.Close()
+		for sub.Next(ctx, emit) == nil {
+			select {
+			case <-sub.Ready():
+			case <-ctx.Done():
 			}
 		}
 		c.mu.Lock()
@@ -614,4 +620,32 @@ func TestEachMissingPositionGetsItsOwnPatience(t *testing.T) {
 			t.Fatalf("event %d has position %d; want 1 to 5 in order", i, e.Position)
 		}
 	}
+}
+
+// failingTail is a log whose head cannot be read.
+type failingTail struct{ eventstore.LogTail }
+
+func (failingTail) Head(context.Context) (int64, error) { return 0, errors.New("no database") }
+
+type failingStore struct{ eventstore.Store }
+
+func (f failingStore) Tail() eventstore.LogTail { return failingTail{f.Store.Tail()} }
+
+// TestSubscriptionsEndWhenTheFeedStopsBeforeItEverStarted: a subscription
+// waits for the tailer to know the head; if the tailer gives up first, the
+// subscription ends rather than wait for ever.
+func TestSubscriptionsEndWhenTheFeedStopsBeforeItEverStarted(t *testing.T) {
+	t.Parallel()
+	f := fanout.New(failingStore{teststore.SQLite.Open(t)}, fanout.Options{PollInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	time.Sleep(50 * time.Millisecond)
+	if _, _, _, closed := c.snapshot(); closed {
+		t.Fatal("the subscription ended while the feed was still trying to start")
+	}
+	cancel()
+	<-done
+	waitFor(t, 5*time.Second, "the subscription to end", func() bool { _, _, _, closed := c.snapshot(); return closed })
 }

@@ -3,10 +3,13 @@ package http
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,16 +147,19 @@ func BenchmarkWriteEvents(b *testing.B) {
 
 // BenchmarkSSE delivers events to 1 and to 1,000 subscriptions of
 // GET /events, through the whole handler (ServeHTTP, serveEvents, the
-// stall guard, bufio and the flush) into ResponseWriters that discard what
-// they are given. An op is one event delivered to every subscriber;
-// ns/frame is the time per subscriber. Each event is new to the frame
-// cache, as a live event is: the first subscriber to write it encodes it,
-// the others share that encoding.
+// stall guard, the writes and the flush) into ResponseWriters that discard
+// what they are given. The feed is a live buffer like fanout's: each op
+// publishes one event and wakes every subscription, which writes what it has
+// not written yet and flushes once. An op is one event delivered to every
+// subscriber; ns/frame is the time per subscriber. Each event is new to the
+// frame cache, as a live event is: the first subscriber to write it encodes
+// it, the others share that encoding.
 func BenchmarkSSE(b *testing.B) {
 	for _, n := range []int{1, 1000} {
 		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
-			feed := &benchFeed{subs: make(chan chan eventstore.Delivery, n)}
-			s := New(nil, Options{Feed: feed, MaxSubscribers: n})
+			s := New(nil, Options{MaxSubscribers: n})
+			feed := newBenchFeed(benchEvents(b, 2*len(s.frames.slots))) // every event misses the cache once
+			s.opts.Feed = feed
 			var wg sync.WaitGroup
 			writers := make([]*discardResponse, n)
 			for i := range n {
@@ -165,42 +171,100 @@ func BenchmarkSSE(b *testing.B) {
 					s.ServeHTTP(w, r)
 				})
 			}
-			chans := make([]chan eventstore.Delivery, n)
-			for i := range chans {
-				chans[i] = <-feed.subs
+			for feed.open.Load() < int64(n) {
+				time.Sleep(time.Millisecond)
 			}
-			ring := benchEvents(b, 2*len(s.frames.slots)) // every event misses the cache once
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				d := eventstore.Delivery{Event: &ring[i%len(ring)]}
-				for _, ch := range chans {
-					ch <- d
-				}
+				feed.publish(int64(i + 1))
 			}
-			for _, ch := range chans {
-				close(ch)
-			}
+			feed.stop()
 			wg.Wait() // every frame written and flushed
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/frame")
-			if b.N > 0 && writers[0].flushes == 0 {
-				b.Fatal("the subscription never flushed")
+			if b.N > 0 && writers[0].flushes < 2 {
+				b.Fatal("the subscription never flushed an event")
 			}
 		})
 	}
 }
 
-// benchFeed is a live feed whose deliveries the benchmark sends.
+// benchFeed is a live feed whose head the benchmark moves: a subscription
+// hands over the events from its cursor to the head, taken round-robin from
+// a ring, as fanout's live buffer does. Like that buffer, it lets no
+// subscription fall more than 512 events behind: the benchmark waits for it
+// (fanout would have it read the store instead).
 type benchFeed struct {
-	subs chan chan eventstore.Delivery
+	ring    []eventstore.Event
+	mu      sync.Mutex
+	subs    []*benchSub
+	open    atomic.Int64
+	head    atomic.Int64
+	stopped atomic.Bool
+	changed atomic.Pointer[chan struct{}]
 }
 
-func (f *benchFeed) Subscribe(ctx context.Context, _ eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error) {
-	ch := make(chan eventstore.Delivery, 512) // the live buffer's size
-	f.subs <- ch
-	return ch, nil
+func newBenchFeed(ring []eventstore.Event) *benchFeed {
+	f := &benchFeed{ring: ring}
+	c := make(chan struct{})
+	f.changed.Store(&c)
+	return f
 }
+
+func (f *benchFeed) publish(head int64) {
+	if head%64 == 0 {
+		f.mu.Lock()
+		for _, s := range f.subs {
+			for s.cursor.Load() < head-512 {
+				runtime.Gosched()
+			}
+		}
+		f.mu.Unlock()
+	}
+	f.head.Store(head)
+	c := make(chan struct{})
+	close(*f.changed.Swap(&c))
+}
+
+// stop ends each subscription once it has every event.
+func (f *benchFeed) stop() {
+	f.stopped.Store(true)
+	f.publish(f.head.Load())
+}
+
+func (f *benchFeed) Subscribe(eventstore.SubscribeOptions) eventstore.Subscription {
+	s := &benchSub{feed: f}
+	f.mu.Lock()
+	f.subs = append(f.subs, s)
+	f.mu.Unlock()
+	f.open.Add(1)
+	return s
+}
+
+type benchSub struct {
+	feed   *benchFeed
+	cursor atomic.Int64
+	wait   <-chan struct{}
+}
+
+func (s *benchSub) Next(_ context.Context, emit func(eventstore.Delivery) error) error {
+	stopped := s.feed.stopped.Load()
+	s.wait = *s.feed.changed.Load()
+	head := s.feed.head.Load()
+	for p := s.cursor.Load(); p < head; p = s.cursor.Add(1) {
+		if err := emit(eventstore.Delivery{Event: &s.feed.ring[p%int64(len(s.feed.ring))]}); err != nil {
+			return err
+		}
+	}
+	if stopped {
+		return errors.New("stopped")
+	}
+	return nil
+}
+
+func (s *benchSub) Ready() <-chan struct{} { return s.wait }
+func (s *benchSub) Close()                 {}
 
 // BenchmarkFrameCache asks the shared frame cache for the JSON of one new
 // event once per subscriber, for 1,000 subscribers: one encoding and 999

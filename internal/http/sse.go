@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -35,7 +34,7 @@ func (e *aheadError) Unwrap() error { return errStartAhead }
 // Feed is the live feed of the log that subscriptions are opened on
 // (fanout.Feed is one).
 type Feed interface {
-	Subscribe(ctx context.Context, opts eventstore.SubscribeOptions) (<-chan eventstore.Delivery, error)
+	Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription
 }
 
 // retryMillis is what the first frame tells EventSource to wait before it
@@ -75,7 +74,7 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	if err != nil {
 		return err
 	}
-	opts := eventstore.SubscribeOptions{StreamID: id, FromVersion: from}
+	opts := &eventstore.SubscribeOptions{StreamID: id, FromVersion: from}
 	// seen is the last version the client says it has; requested is the
 	// number it gave, and asked says how.
 	seen, requested, asked := from-1, from, "from="+strconv.FormatInt(from, 10)
@@ -106,7 +105,7 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 
 // subscribeLog serves GET /events as server-sent events.
 func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts eventstore.ReadAllOptions) error {
-	sub := eventstore.SubscribeOptions{After: opts.After, StreamTypes: opts.StreamTypes, EventTypes: opts.EventTypes}
+	sub := &eventstore.SubscribeOptions{After: opts.After, StreamTypes: opts.StreamTypes, EventTypes: opts.EventTypes}
 	asked := "after=" + strconv.FormatInt(opts.After, 10)
 	if last, ok, err := lastEventID(r); err != nil {
 		return err
@@ -134,139 +133,248 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 // history, one caught-up event, and live events with keep-alive comments, until
 // the client leaves or the server shuts down. Frame ids are versions for a
 // stream and positions for the log, so EventSource resumes where it stopped.
-func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts eventstore.SubscribeOptions, stream bool) error {
+//
+// The subscription runs on this goroutine: each turn gathers everything the
+// feed has ready into one pooled buffer, hands it to net/http's response
+// buffer in one write and flushes once, then waits for more. An idle
+// subscription holds no goroutine or buffer beyond net/http's own.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts *eventstore.SubscribeOptions, stream bool) error {
+	ew, err := s.openEvents(w, r, opts, stream)
+	if ew == nil {
+		return err
+	}
+	defer ew.close()
+	ew.run(r.Context())
+	return nil
+}
+
+// openEvents starts a subscription's response, or returns a nil
+// eventWriter and the error to answer with (none for HEAD).
+func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *eventstore.SubscribeOptions, stream bool) (*eventWriter, error) {
 	if s.opts.Feed == nil {
-		return eventstore.ErrUnavailable
+		return nil, eventstore.ErrUnavailable
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
 	if r.Method == http.MethodHead {
-		return nil
+		return nil, nil
 	}
 	if n := s.subscribers.Add(1); n > int64(s.opts.MaxSubscribers) {
 		s.subscribers.Add(-1)
-		return &detailError{kind: errTooManySubscribers,
+		return nil, &detailError{kind: errTooManySubscribers,
 			detail: fmt.Sprintf("this server already serves %d subscriptions, the most it takes; try again shortly or another instance", s.opts.MaxSubscribers)}
 	}
-	defer s.subscribers.Add(-1)
-	endpoint := "log"
+	ew := &eventWriter{s: s, w: w, stream: stream, endpoint: "log", sub: s.opts.Feed.Subscribe(*opts),
+		// Every batch of writes and its flush is guarded: a client that
+		// takes no bytes for the stall timeout is cut off (it resumes with
+		// Last-Event-ID), rather than hold a goroutine and its buffers for
+		// ever. A slow reader is not cut while it takes bytes, and falls
+		// behind the live buffer to read from the database.
+		guard: newStallGuard(w, r, s.opts.StallTimeout)}
 	if stream {
-		endpoint = "stream"
+		ew.endpoint = "stream"
 	}
-	s.opts.Metrics.Subscribed(endpoint, 1)
-	defer s.opts.Metrics.Subscribed(endpoint, -1)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel() // ends the subscription with the response
-	deliveries, err := s.opts.Feed.Subscribe(ctx, opts)
-	if err != nil {
-		return err
-	}
-	rc := http.NewResponseController(w)
-	// Every write is guarded: a client that takes no bytes for the stall
-	// timeout is cut off (it resumes with Last-Event-ID), rather than hold a
-	// goroutine and its buffers for ever. A slow reader is not cut while it
-	// takes bytes, and the feed moves it to reading from the database.
-	guard := newStallGuard(w, r, s.opts.StallTimeout)
-	bw := bufio.NewWriterSize(guard.writer(w), 4<<10)
-	flush := func() error {
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		return guard.do(rc.Flush)
-	}
+	s.opts.Metrics.Subscribed(ew.endpoint, 1)
+	ew.emit = ew.deliver
 	// Shutdown must not wait for a write that a client is not reading:
 	// when it starts, cut every subscription's pending write short.
-	var mu sync.Mutex
-	ended := false
-	// finish ends the response cleanly: it first stops the shutdown
-	// callback from cutting the writes (the last frames and net/http's
-	// closing chunk), then flushes.
-	finish := func() {
-		mu.Lock()
-		ended = true
-		mu.Unlock()
-		flush() //nolint:errcheck // ending anyway
-	}
-	defer func() {
-		mu.Lock()
-		ended = true
-		mu.Unlock()
-	}()
-	stop := context.AfterFunc(s.closingCtx, func() { // no goroutine until shutdown
-		mu.Lock()
-		if !ended {
-			guard.stop()
-		}
-		mu.Unlock()
-	})
-	defer stop()
+	ew.stop = context.AfterFunc(s.closingCtx, ew.cut) // no goroutine until shutdown
 	w.WriteHeader(http.StatusOK)
-	bw.WriteString("retry: " + strconv.Itoa(retryMillis) + "\n\n") //nolint:errcheck // kept by bufio for Flush
-	if err := flush(); err != nil {
-		return nil // the client left
-	}
+	return ew, nil
+}
 
-	heartbeat := time.NewTicker(s.opts.Heartbeat)
+// close releases what openEvents took.
+func (ew *eventWriter) close() {
+	ew.end()
+	ew.stop()
+	ew.sub.Close()
+	ew.s.opts.Metrics.Subscribed(ew.endpoint, -1)
+	ew.s.subscribers.Add(-1)
+}
+
+// eventWriter is one subscription's response.
+type eventWriter struct {
+	s        *Server
+	w        http.ResponseWriter
+	sub      eventstore.Subscription
+	guard    *stallGuard
+	emit     func(eventstore.Delivery) error // deliver, made once
+	stop     func() bool                     // unregisters cut
+	stream   bool
+	endpoint string // for the metrics: log or stream
+
+	err     error   // the first failed write: the client left
+	guarded bool    // writes since the last flush are under the guard
+	batch   *[]byte // frames not yet written, from batchPool; nil when idle
+	lastID  int64   // the id of the last frame written
+	// progress is where a filtered log subscription has got to: every
+	// matching event up to it has been written.
+	progress int64
+
+	mu    sync.Mutex
+	ended bool // the response is ending: shutdown must not cut its writes
+}
+
+// run writes the subscription until the client leaves, the feed stops or
+// the server shuts down.
+func (ew *eventWriter) run(ctx context.Context) {
+	b := ew.buffer()
+	*b = append(*b, "retry: "+strconv.Itoa(retryMillis)+"\n\n"...)
+	if ew.flush() != nil {
+		return // the client left
+	}
+	heartbeat := time.NewTicker(ew.s.opts.Heartbeat)
 	defer heartbeat.Stop()
-	var lastID, progress int64
-	var buf []byte // the frame being written, grown by the first events
 	for {
+		err := ew.sub.Next(ctx, ew.emit)
+		if (ew.batch != nil || ew.guarded) && ew.flush() != nil || ew.err != nil {
+			return // the client left
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				ew.finish() // the feed stopped: end cleanly, the client resumes elsewhere
+			}
+			return
+		}
 		select {
-		case d, ok := <-deliveries:
-			if !ok {
-				finish()
-				return nil
-			}
-			switch {
-			case d.Event != nil:
-				lastID = d.Event.Position
-				if stream {
-					lastID = d.Event.Version
-				}
-				buf = append(buf[:0], "id: "...)
-				buf = strconv.AppendInt(buf, lastID, 10)
-				buf = append(buf, "\ndata: "...)
-				buf = append(buf, s.frames.json(d.Event)...)
-				buf = append(buf, "\n\n"...)
-				bw.Write(buf) //nolint:errcheck
-			case d.CaughtUp:
-				n := d.Position
-				if stream {
-					n = d.Version
-				} else {
-					// Every matching event up to here has been sent: a filter
-					// that skipped some still moves Last-Event-ID past them.
-					progress = max(progress, d.Position)
-				}
-				bw.WriteString("event: caught-up\ndata: " + strconv.FormatInt(n, 10) + "\n\n") //nolint:errcheck
-			default:
-				progress = d.Position // written at heartbeat time only
-			}
-			// Flush when nothing else is ready, so a burst goes out in few writes.
-			if len(deliveries) == 0 {
-				if err := flush(); err != nil {
-					return nil
-				}
-			}
+		case <-ew.sub.Ready():
 		case <-heartbeat.C:
-			// A filter may skip many events; an id-only frame moves the
-			// client's Last-Event-ID past them, so a resume does not rescan.
-			if !stream && progress > lastID {
-				lastID = progress
-				bw.WriteString("id: " + strconv.FormatInt(lastID, 10) + "\n\n") //nolint:errcheck
+			if ew.heartbeat() != nil {
+				return
 			}
-			bw.WriteString(": keep-alive\n\n") //nolint:errcheck
-			if err := flush(); err != nil {
-				return nil
-			}
-		case <-s.closing:
+		case <-ew.s.closing:
 			// Shutting down: end the response cleanly; EventSource reconnects
 			// with Last-Event-ID, to this instance's successor or another one.
-			finish()
-			return nil
+			ew.finish()
+			return
+		case <-ctx.Done():
+			return
 		}
+	}
+}
+
+// deliver adds one delivery to the batch.
+func (ew *eventWriter) deliver(d eventstore.Delivery) error {
+	switch {
+	case d.Event != nil:
+		ew.lastID = d.Event.Position
+		if ew.stream {
+			ew.lastID = d.Event.Version
+		}
+		b := ew.buffer()
+		*b = append(*b, "id: "...)
+		*b = strconv.AppendInt(*b, ew.lastID, 10)
+		*b = append(*b, "\ndata: "...)
+		*b = append(*b, ew.s.frames.json(d.Event)...)
+		*b = append(*b, "\n\n"...)
+	case d.CaughtUp:
+		n := d.Position
+		if ew.stream {
+			n = d.Version
+		} else {
+			// Every matching event up to here has been sent: a filter
+			// that skipped some still moves Last-Event-ID past them.
+			ew.progress = max(ew.progress, d.Position)
+		}
+		b := ew.buffer()
+		*b = append(*b, "event: caught-up\ndata: "...)
+		*b = strconv.AppendInt(*b, n, 10)
+		*b = append(*b, "\n\n"...)
+	default:
+		ew.progress = d.Position // written at heartbeat time only
+	}
+	if ew.batch != nil && len(*ew.batch) >= maxBatchBytes {
+		// A long page of history goes out in parts. The guard covers the
+		// write alone, not the reads of the store until the next part.
+		ew.write()
+		ew.guard.end()
+		ew.guarded = false
+	}
+	return ew.err
+}
+
+// heartbeat writes a keep-alive comment and flushes.
+func (ew *eventWriter) heartbeat() error {
+	b := ew.buffer()
+	// A filter may skip many events; an id-only frame moves the client's
+	// Last-Event-ID past them, so a resume does not rescan.
+	if !ew.stream && ew.progress > ew.lastID {
+		ew.lastID = ew.progress
+		*b = append(*b, "id: "...)
+		*b = strconv.AppendInt(*b, ew.lastID, 10)
+		*b = append(*b, "\n\n"...)
+	}
+	*b = append(*b, ": keep-alive\n\n"...)
+	return ew.flush()
+}
+
+// batchPool holds the buffers batches are gathered in: a subscription holds
+// one only while it writes, so a thousand idle subscribers hold none.
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// maxBatchBytes is where a batch is handed to net/http before it is done.
+const maxBatchBytes = 32 << 10
+
+// buffer returns the batch being gathered, taking one from the pool if need be.
+func (ew *eventWriter) buffer() *[]byte {
+	if ew.batch == nil {
+		ew.batch = batchPool.Get().(*[]byte)
+	}
+	return ew.batch
+}
+
+// write hands the batch to net/http's response buffer, under the guard.
+func (ew *eventWriter) write() {
+	if !ew.guarded {
+		ew.guard.begin()
+		ew.guarded = true
+	}
+	if b := ew.batch; b != nil {
+		if ew.err == nil && len(*b) > 0 {
+			_, ew.err = ew.w.Write(*b)
+		}
+		*b = (*b)[:0]
+		if cap(*b) <= maxBatchBytes*2 {
+			batchPool.Put(b)
+		}
+		ew.batch = nil
+	}
+}
+
+// flush writes the batch and sends everything written since the last flush.
+func (ew *eventWriter) flush() error {
+	ew.write()
+	if ew.err == nil {
+		ew.err = ew.guard.rc.Flush()
+	}
+	ew.guard.end()
+	ew.guarded = false
+	return ew.err
+}
+
+// finish ends the response cleanly: it first stops the shutdown callback
+// from cutting the writes (the last frames and net/http's closing chunk),
+// then flushes.
+func (ew *eventWriter) finish() {
+	ew.end()
+	ew.flush() //nolint:errcheck // ending anyway
+}
+
+// end marks the response as ending.
+func (ew *eventWriter) end() {
+	ew.mu.Lock()
+	ew.ended = true
+	ew.mu.Unlock()
+}
+
+// cut ends a pending write now, unless the response is ending.
+func (ew *eventWriter) cut() {
+	ew.mu.Lock()
+	defer ew.mu.Unlock()
+	if !ew.ended {
+		ew.guard.stop()
 	}
 }
 

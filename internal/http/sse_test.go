@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,56 @@ func TestSubscriptionRefusesBadStartingPoints(t *testing.T) {
 		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s with Last-Event-ID %q: %d %s, want a 400 problem", tc.path, tc.lastEventID, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+	}
+}
+
+// TestAnIdleSubscriptionHoldsNoGoroutineOfItsOwn: a subscription runs on
+// the goroutine net/http serves its request on, and the feed adds none, so
+// an idle subscriber costs the server net/http's two goroutines (the
+// connection's and its background reader) and the client its transport's two.
+// Not parallel: it counts the process's goroutines.
+func TestAnIdleSubscriptionHoldsNoGoroutineOfItsOwn(t *testing.T) {
+	store := teststore.SQLite.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	feedDone := make(chan struct{})
+	go func() { feed.Run(feedCtx); close(feedDone) }()
+	t.Cleanup(func() { stopFeed(); <-feedDone })
+	h := esthttp.New(store, esthttp.Options{Feed: feed})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+
+	subscribe := func() {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		p := ssetest.NewParser(resp.Body, "")
+		for {
+			f, _, err := p.Next()
+			if err != nil {
+				t.Fatalf("reading up to caught-up: %v", err)
+			}
+			if f.Event == "caught-up" {
+				return
+			}
+		}
+	}
+	subscribe() // the feed is running and every pool warm
+	const n = 20
+	base := runtime.NumGoroutine()
+	for range n {
+		subscribe()
+	}
+	time.Sleep(50 * time.Millisecond) // let anything a subscription started show
+	if got, most := runtime.NumGoroutine()-base, 4*n+4; got > most {
+		t.Errorf("%d idle subscriptions added %d goroutines, want at most %d: 2 of net/http's and 2 of the client's each", n, got, most)
 	}
 }

@@ -34,6 +34,7 @@ type stallGuard struct {
 	mu      sync.Mutex
 	writing bool
 	cut     bool // the pending write was cut short: do not extend it
+	known   bool // last is the count since this write began
 	last    uint64
 	timer   *time.Timer
 }
@@ -46,29 +47,35 @@ func newStallGuard(w http.ResponseWriter, r *http.Request, timeout time.Duration
 	return g
 }
 
-// do runs one write under the guard.
-func (g *stallGuard) do(write func() error) error {
+// begin puts the writes until end under the guard: a subscription guards a
+// batch of frames and its flush as one.
+func (g *stallGuard) begin() {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.cut = false
 	g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
 	if g.acked != nil {
-		g.writing = true
-		g.last, _ = g.acked()
+		// The acknowledged count is read at the first check, not here: most
+		// writes end before it, and each read is a system call. A stalled
+		// client is still cut at the timeout; a steady one is credited
+		// from the second check on, well before it.
+		g.writing, g.known = true, false
 		if g.timer == nil {
 			g.timer = time.AfterFunc(g.interval, g.check)
 		} else {
 			g.timer.Reset(g.interval)
 		}
 	}
-	g.mu.Unlock()
-	err := write()
+}
+
+// end ends what begin started.
+func (g *stallGuard) end() {
 	if g.acked != nil {
 		g.mu.Lock()
 		g.writing = false
 		g.timer.Stop()
 		g.mu.Unlock()
 	}
-	return err
 }
 
 // check moves the deadline on if the client took bytes since the last look.
@@ -78,9 +85,11 @@ func (g *stallGuard) check() {
 	if !g.writing || g.cut {
 		return
 	}
-	if n, ok := g.acked(); ok && n != g.last {
-		g.last = n
-		g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
+	if n, ok := g.acked(); ok && (!g.known || n != g.last) {
+		if g.known {
+			g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
+		}
+		g.last, g.known = n, true
 	}
 	g.timer.Reset(g.interval)
 }
@@ -92,20 +101,4 @@ func (g *stallGuard) stop() {
 	defer g.mu.Unlock()
 	g.cut = true
 	g.rc.SetWriteDeadline(time.Now()) //nolint:errcheck
-}
-
-// writer returns w with every write under the guard.
-func (g *stallGuard) writer(w http.ResponseWriter) guardedWriter { return guardedWriter{w, g} }
-
-type guardedWriter struct {
-	w http.ResponseWriter
-	g *stallGuard
-}
-
-func (gw guardedWriter) Write(p []byte) (n int, err error) {
-	err = gw.g.do(func() error {
-		n, err = gw.w.Write(p)
-		return err
-	})
-	return n, err
 }
