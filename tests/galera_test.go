@@ -328,6 +328,7 @@ type galeraWriters struct {
 	mu        sync.Mutex
 	sent      []*sentBatch
 	expected  map[*sentBatch]string // the If-Match each batch was sent with
+	history   map[*sentBatch][]string // each attempt: when, through which instance, and the answer
 	killedAt  time.Time             // zero until markKill
 	recovered map[int]time.Duration // per instance: from the kill to the first ack of a batch sent after it
 	instances int
@@ -346,7 +347,7 @@ const galeraBatch = 2
 
 func startGaleraWriters(t *testing.T, servers []*server, streams int) *galeraWriters {
 	t.Helper()
-	w := &galeraWriters{expected: map[*sentBatch]string{}, recovered: map[int]time.Duration{}, instances: len(servers),
+	w := &galeraWriters{expected: map[*sentBatch]string{}, history: map[*sentBatch][]string{}, recovered: map[int]time.Duration{}, instances: len(servers),
 		stopWrite: make(chan struct{})}
 	w.stop = sync.OnceFunc(func() {
 		close(w.stopWrite)
@@ -382,6 +383,7 @@ func (w *galeraWriters) write(t *testing.T, s *server, instance int, stream stri
 		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			sentAt := time.Now()
 			b.send(s)
+			w.note(b, instance, sentAt)
 			if b.acked() {
 				w.acked.Add(1)
 				version = b.res.Version
@@ -427,6 +429,26 @@ func (w *galeraWriters) waitAcks(n int64, d time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// note records an attempt of b, for the report of a batch that went wrong.
+func (w *galeraWriters) note(b *sentBatch, instance int, sentAt time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var pos []int64
+	for _, e := range b.res.Events {
+		pos = append(pos, e.Position)
+	}
+	w.history[b] = append(w.history[b], fmt.Sprintf("%s–%s via instance %d: %d %v (positions %v, request %s)",
+		sentAt.UTC().Format("15:04:05.000000"), time.Now().UTC().Format("15:04:05.000000"), instance+1, b.status, b.err, pos, b.requestID()))
+}
+
+// requestID is the X-Request-Id of b's last answer, if any.
+func (b *sentBatch) requestID() string {
+	if b.answer == nil {
+		return "-"
+	}
+	return b.answer.Header.Get("X-Request-Id")
 }
 
 // markKill notes the moment a node is killed.
@@ -524,11 +546,26 @@ func checkWritersRun(t *testing.T, holders []logHolder, servers []*server, tails
 			continue
 		}
 		ackedBatches++
+		missing := 0
 		for _, id := range b.ids {
 			if byID[id] == 0 {
-				lost++
+				missing++
 			}
 		}
+		if missing > 0 {
+			w.mu.Lock()
+			t.Errorf("stream %s: a batch acknowledged with If-Match %s is missing (the node was killed or cut at %s); its attempts:\n%s",
+				b.streamID, w.expected[b], w.killedAt.UTC().Format("15:04:05.000000"), strings.Join(w.history[b], "\n"))
+			w.mu.Unlock()
+			for i, s := range servers {
+				for _, l := range s.logLines() {
+					if msg := fmt.Sprint(l["msg"]); strings.HasPrefix(msg, "Galera") || l["level"] == "ERROR" || l["level"] == "WARN" || l["request_id"] == b.requestID() {
+						t.Logf("instance %d: %v", i+1, l)
+					}
+				}
+			}
+		}
+		lost += missing
 		key := b.streamID + " at " + w.expected[b]
 		if other, ok := won[key]; ok {
 			t.Errorf("stream %s: two batches acknowledged with If-Match %s: events %s and %s", b.streamID, w.expected[b], other.ids[0], b.ids[0])
