@@ -98,18 +98,14 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := appendResponse{StreamID: res.StreamID, StreamType: res.StreamType, Version: res.Version,
-		Events: make([]appendedEventOut, len(res.Events))}
-	for i, e := range res.Events {
-		out.Events[i] = appendedEventOut{e.ID, e.Version, e.Position, timestamp(e.RecordedAt)}
-	}
 	status := http.StatusCreated
 	if res.Duplicate {
 		status = http.StatusOK
 	}
 	w.Header().Set("ETag", etag(res.Version))
 	w.Header().Set("Location", fmt.Sprintf("/streams/%s/events/%d", res.StreamID, res.Events[0].Version))
-	return writeJSON(w, status, out)
+	writeJSONBytes(w, status, append(encodeAppendResult(make([]byte, 0, 128+120*len(res.Events)), res), '\n'))
+	return nil
 }
 
 // decodeJSON decodes one JSON object of at most max bytes from the body into

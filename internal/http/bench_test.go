@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -112,6 +113,23 @@ func BenchmarkEncodeEvent(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEncodeAppendResult encodes the answer to an append of 1 and of
+// 100 events, as appendEvents sends it.
+func BenchmarkEncodeAppendResult(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			res := eventstore.AppendResult{StreamID: uuid.New(), StreamType: "order", Version: int64(n)}
+			for i := range n {
+				res.Events = append(res.Events, eventstore.RecordedEvent{ID: uuid.New(), Version: int64(i + 1), Position: int64(i + 1), RecordedAt: time.Now()})
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				encodeAppendResult(make([]byte, 0, 128+120*n), res)
+			}
+		})
+	}
 }
 
 // BenchmarkWriteEvents writes a page of 1,000 events as a read's response

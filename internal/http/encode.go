@@ -47,6 +47,34 @@ type appendedEventOut struct {
 	RecordedAt timestamp `json:"recorded_at"`
 }
 
+// encodeAppendResult appends the answer to an append as JSON to b: what
+// encoding/json writes for an appendResponse, without its reflection (about
+// 2 µs an event, a tenth of a 100-event batch's server time).
+func encodeAppendResult(b []byte, res eventstore.AppendResult) []byte {
+	b = append(b, `{"stream_id":"`...)
+	b = appendUUID(b, res.StreamID)
+	b = append(b, `","stream_type":`...)
+	b = appendString(b, res.StreamType)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, res.Version, 10)
+	b = append(b, `,"events":[`...)
+	for i, e := range res.Events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		b = appendUUID(b, e.ID)
+		b = append(b, `","version":`...)
+		b = strconv.AppendInt(b, e.Version, 10)
+		b = append(b, `,"position":`...)
+		b = strconv.AppendInt(b, e.Position, 10)
+		b = append(b, `,"recorded_at":"`...)
+		b = e.RecordedAt.UTC().AppendFormat(b, timeFormat)
+		b = append(b, `"}`...)
+	}
+	return append(b, "]}"...)
+}
+
 // encodeEvent appends e as JSON to b. It writes data and metadata exactly as
 // stored: encoding/json would compact them and escape <, > and &, and the API
 // returns them byte for byte.

@@ -403,12 +403,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
+	writeJSONBytes(w, status, buf.Bytes())
+	return nil
+}
+
+// writeJSONBytes sends b, a JSON document, with status.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	// Once the status is sent, a failed write means the client left.
-	w.Write(buf.Bytes()) //nolint:errcheck
-	return nil
+	w.Write(b) //nolint:errcheck
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
