@@ -162,14 +162,8 @@ func (f *Feed) Run(ctx context.Context) error {
 		f.broadcast()
 	}()
 	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
-		head, err := f.tail.Head(ctx)
+		err := f.rebase(ctx)
 		if err == nil {
-			// Catch-up reads up to the head: it must be durable first.
-			err = f.tail.WaitDurable(ctx, head)
-		}
-		if err == nil {
-			f.oldest.Store(head + 1) // the buffer is empty
-			f.head.Store(head)
 			close(f.ready)
 			readied = true
 			break
@@ -184,7 +178,16 @@ func (f *Feed) Run(ctx context.Context) error {
 	failing := false
 	for {
 		start := time.Now()
-		err := f.poll(ctx)
+		var err error
+		if f.open.Load() == 0 {
+			// Nobody to hand events to: follow the head without reading
+			// them. A subscription that opens meanwhile finds the buffer
+			// empty below the head and reads the store up to it, as one
+			// that fell behind does; the next poll fills the buffer.
+			err = f.rebase(ctx)
+		} else {
+			err = f.poll(ctx)
+		}
 		if errors.Is(err, errGap) {
 			// A commit is visible before an earlier one: look again at once.
 			if !sleep(ctx, gapRetry) {
@@ -210,6 +213,31 @@ func (f *Feed) Run(ctx context.Context) error {
 		case <-f.wake:
 		}
 	}
+}
+
+// rebase moves the head to the log's, once it is durable, with the buffer
+// empty: catch-up reads up to the head, so it must be durable first. The feed
+// starts so, and follows the log so while no subscription is open.
+func (f *Feed) rebase(ctx context.Context) error {
+	head, err := f.tail.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if f.ready != nil && head <= f.head.Load() {
+		select {
+		case <-f.ready:
+			return nil // started, and nothing new
+		default:
+		}
+	}
+	if err := f.tail.WaitDurable(ctx, head); err != nil {
+		return err
+	}
+	f.oldest.Store(head + 1) // before head: see dispatch
+	f.head.Store(head)
+	f.gapSince = time.Time{}
+	f.broadcast()
+	return nil
 }
 
 // poll reads everything after the head and dispatches it.

@@ -380,6 +380,50 @@ func TestOneTailerReadsTheStoreForEverySubscriber(t *testing.T) {
 	})
 }
 
+// TestWithNoSubscriptionTheTailerReadsNoEvents: an instance nobody
+// subscribes to does not read back every event it writes; it follows the
+// log's head. Subscriptions that open later, while writers go on, still get
+// every event once, in order.
+func TestWithNoSubscriptionTheTailerReadsNoEvents(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		tail := &countingReader{Store: store}
+		f := runFeed(t, tail, fanout.Options{PollInterval: 10 * time.Millisecond, PageSize: 5})
+		notifying := f.Notifying(store)
+		var ack acked
+		for i := range 20 {
+			ack.add(appendN(t, notifying, uuid.New(), "Happened", 1+i%3))
+		}
+		time.Sleep(100 * time.Millisecond) // ten polls
+		if n := tail.reads.Load(); n != 0 {
+			t.Fatalf("with no subscription open, the feed read the log %d times; want none", n)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := range 30 {
+				ack.add(appendN(t, notifying, uuid.New(), "Happened", 1+i%3))
+			}
+		})
+		var subs []*collector
+		for range 3 {
+			c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+			subs = append(subs, c)
+			time.Sleep(15 * time.Millisecond)
+		}
+		wg.Wait()
+		total := len(ack.events)
+		for i, c := range subs {
+			waitFor(t, 20*time.Second, fmt.Sprintf("subscriber %d to receive %d events", i, total), func() bool { return c.count() >= total })
+			evs, caught, _, _ := c.snapshot()
+			checkExactlyOnce(t, fmt.Sprintf("subscriber %d", i), evs, ack.events)
+			if len(caught) != 1 {
+				t.Errorf("subscriber %d got %d caught-up deliveries, want exactly 1", i, len(caught))
+			}
+		}
+	})
+}
+
 // TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind opens and
 // abandons many subscriptions, live and mid-catch-up, and checks that no
 // subscription or goroutine outlives them.
