@@ -427,26 +427,33 @@ func TestWithNoSubscriptionTheTailerReadsNoEvents(t *testing.T) {
 // TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind opens and
 // abandons many subscriptions, live and mid-catch-up, and checks that no
 // subscription or goroutine outlives them.
+//
+// It counts the process's goroutines, so it runs alone: not in parallel with
+// other tests (Go runs the parallel ones once the others are done), and one
+// store after the other.
 func TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind(t *testing.T) {
-	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, PageSize: 5})
-		appendN(t, store, uuid.New(), "Happened", 100)
-		base := runtime.NumGoroutine()
-		var cancels []context.CancelFunc
-		for i := range 50 {
-			// Some read slowly so they are mid-history when they are cancelled.
-			_, cancel := subscribe(t, f, eventstore.SubscribeOptions{}, time.Duration(i%2)*time.Millisecond)
-			cancels = append(cancels, cancel)
-		}
-		waitFor(t, 5*time.Second, "50 subscriptions", func() bool { return f.Subscribers() == 50 })
-		for _, cancel := range cancels {
-			cancel()
-		}
-		waitFor(t, 5*time.Second, "every subscription to end", func() bool { return f.Subscribers() == 0 })
-		waitFor(t, 5*time.Second, fmt.Sprintf("goroutines back to %d", base), func() bool { return runtime.NumGoroutine() <= base })
-	})
+	for _, k := range []teststore.Kind{teststore.MySQL, teststore.SQLite} {
+		t.Run(k.Name, func(t *testing.T) { testSubscriptionsEndAndLeaveNothing(t, k) })
+	}
+}
+
+func testSubscriptionsEndAndLeaveNothing(t *testing.T, k teststore.Kind) {
+	store := k.Open(t)
+	f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, PageSize: 5})
+	appendN(t, store, uuid.New(), "Happened", 100)
+	base := runtime.NumGoroutine()
+	var cancels []context.CancelFunc
+	for i := range 50 {
+		// Some read slowly so they are mid-history when they are cancelled.
+		_, cancel := subscribe(t, f, eventstore.SubscribeOptions{}, time.Duration(i%2)*time.Millisecond)
+		cancels = append(cancels, cancel)
+	}
+	waitFor(t, 5*time.Second, "50 subscriptions", func() bool { return f.Subscribers() == 50 })
+	for _, cancel := range cancels {
+		cancel()
+	}
+	waitFor(t, 5*time.Second, "every subscription to end", func() bool { return f.Subscribers() == 0 })
+	waitFor(t, 10*time.Second, fmt.Sprintf("goroutines back to %d", base), func() bool { return runtime.NumGoroutine() <= base })
 }
 
 // TestWritesOfAnotherProcessArriveWithinAPollInterval: a feed learns of
