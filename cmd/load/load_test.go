@@ -189,3 +189,21 @@ func TestCompareOnlyRunsTheNamedMeasurements(t *testing.T) {
 		t.Errorf("-only with an unknown key: expected an error naming it, got %v", err)
 	}
 }
+
+// TestMeasureCountsAnOpLongerThanTheWindow: on a slow machine an op can take
+// longer than -duration; the run then measures that op over the time it
+// took rather than fail.
+func TestMeasureCountsAnOpLongerThanTheWindow(t *testing.T) {
+	t.Parallel()
+	slow := func(ctx context.Context, _ int) (int, error) {
+		time.Sleep(120 * time.Millisecond)
+		return 10, nil
+	}
+	run, err := measure(context.Background(), 1, 0, 50*time.Millisecond, slow)
+	if err != nil || run.Ops != 1 || run.Events != 10 {
+		t.Fatalf("an op of 120 ms in a 50 ms window: expected it measured, got %+v, %v", run, err)
+	}
+	if run.EventsPerSec > 10/0.12 || run.EventsPerSec < 10/0.5 {
+		t.Errorf("expected about 83 events/s (10 events in 120 ms), got %.1f", run.EventsPerSec)
+	}
+}
