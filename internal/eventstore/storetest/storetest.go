@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +75,10 @@ func Exercise(t *testing.T, b Backend) {
 	t.Run("HeldTransactionIsNotSkippedByReaders", func(t *testing.T) {
 		t.Parallel()
 		testHeldTransaction(t, b)
+	})
+	t.Run("PagesOfSmallAndLargeEventsAreWhole", func(t *testing.T) {
+		t.Parallel()
+		testMixedSizes(t, b)
 	})
 	t.Run("ReadsNeverAnswerPastAPositionNotYetVisible", func(t *testing.T) {
 		t.Parallel()
@@ -973,6 +978,65 @@ func testHoles(t *testing.T, b Backend) {
 	b.Exec(t, s, "UPDATE log_head SET position = 12 WHERE id = 1") // position 11 never comes
 	if _, page3 := readStream(t, s, old, eventstore.ReadStreamOptions{}); page3.Stream.Version != 2 {
 		t.Fatalf("an old stream with a hole below its last event: version %d, want 2", page3.Stream.Version)
+	}
+}
+
+// testMixedSizes: a store reads a page in chunks, sized by the events it has
+// seen, so that a page of large events is never all in memory at once. A
+// page of small events, then large ones, then small ones again, read
+// forwards, backwards and through the log, has every event once, in order,
+// whole, wherever the chunks end.
+func testMixedSizes(t *testing.T, b Backend) {
+	s := b.Open(t)
+	stream := uuid.New()
+	var want [][]byte
+	add := func(n, size int) {
+		evs := make([]eventstore.NewEvent, n)
+		for i := range evs {
+			data := fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, len(want)+i, strings.Repeat("x", size))
+			evs[i] = eventstore.NewEvent{Type: "Sized", Data: data}
+		}
+		mustAppend(t, s, eventstore.AppendRequest{StreamID: stream, Events: evs})
+		for _, e := range evs {
+			want = append(want, e.Data)
+		}
+	}
+	add(300, 10)     // small: the first chunk learns they are small
+	add(12, 300_000) // then about 3.6 MB in a dozen events
+	add(300, 10)     // and small again
+	check := func(what string, got []eventstore.Event, from int, step int) {
+		t.Helper()
+		for i, e := range got {
+			k := from + i*step
+			if k < 0 || k >= len(want) || !bytes.Equal(e.Data, want[k]) {
+				t.Fatalf("%s: event %d (version %d) is not the event written at version %d", what, i, e.Version, k+1)
+			}
+		}
+	}
+	for from := int64(1); from <= int64(len(want)); {
+		got, page := readStream(t, s, stream, eventstore.ReadStreamOptions{From: from, Limit: 1000})
+		check(fmt.Sprintf("stream from %d", from), got, int(from-1), 1)
+		if page.Next == 0 {
+			if int(from)-1+len(got) != len(want) {
+				t.Fatalf("stream read ended at %d events of %d", int(from)-1+len(got), len(want))
+			}
+			break
+		}
+		from = page.Next
+	}
+	got, _ := readStream(t, s, stream, eventstore.ReadStreamOptions{Direction: eventstore.Backward, Limit: 1000})
+	check("stream backwards", got, len(want)-1, -1)
+	if len(got) != len(want) {
+		t.Fatalf("backwards: read %d events of %d", len(got), len(want))
+	}
+	page, err := s.ReadAll(ctx(t), eventstore.ReadAllOptions{StreamID: stream, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = collect(t, page.Events)
+	check("the log", got, 0, 1)
+	if len(got) != len(want) {
+		t.Fatalf("the log: read %d events of %d", len(got), len(want))
 	}
 }
 
