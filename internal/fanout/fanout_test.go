@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -377,6 +378,35 @@ func TestOneTailerReadsTheStoreForEverySubscriber(t *testing.T) {
 		if limit := int64(2*window/poll) + 5; reads > limit {
 			t.Fatalf("100 idle subscribers caused %d reads in %s at a %s poll; want at most %d, as for one subscriber", reads, window, poll, limit)
 		}
+	})
+}
+
+// TestLargeEventsReachTheLiveFeedWhole: the tailer reads a page of the log
+// in one query but keeps only about a megabyte of it, and reads on from
+// there; large events between small ones still reach a live subscriber
+// once, in order.
+func TestLargeEventsReachTheLiveFeedWhole(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+		waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+		var ack acked
+		big := eventstore.NewEvent{Type: "Big", Data: []byte(`{"pad":"` + strings.Repeat("x", 600_000) + `"}`)}
+		for range 3 {
+			ack.add(appendN(t, store, uuid.New(), "Small", 5))
+			res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing",
+				Events: []eventstore.NewEvent{big, big, big}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ack.add(res)
+		}
+		total := len(ack.events)
+		waitFor(t, 20*time.Second, fmt.Sprintf("%d events", total), func() bool { return c.count() >= total })
+		evs, _, _, _ := c.snapshot()
+		checkExactlyOnce(t, "live subscriber", evs, ack.events)
 	})
 }
 

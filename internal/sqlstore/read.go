@@ -400,7 +400,8 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 }
 
 // A range is read in chunks of at most maxChunkRows rows, fewer when events
-// are large: about chunkBytes of data a chunk.
+// are large: about chunkBytes of data a chunk, sized by the rows of the
+// chunk before, and cut at chunkBytes when they were smaller than the next.
 const (
 	firstChunkRows = 100
 	maxChunkRows   = eventstore.MaxLimit
@@ -432,7 +433,7 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 		q := "SELECT " + eventColumns + " FROM events WHERE " + r.where + " AND " + r.key + " BETWEEN ? AND ?" + order + " LIMIT ?"
 		lo, hi, n := r.lo, r.hi, firstChunkRows
 		for lo <= hi {
-			chunk, size, err := s.readChunk(ctx, q, append(r.args[:len(r.args):len(r.args)], lo, hi, n)...)
+			chunk, size, full, err := s.readChunk(ctx, q, append(r.args[:len(r.args):len(r.args)], lo, hi, n)...)
 			if err != nil {
 				yield(eventstore.Event{}, fmt.Errorf("%s: %w", r.what, err))
 				return
@@ -442,7 +443,7 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 					return
 				}
 			}
-			if len(chunk) < n {
+			if !full && len(chunk) < n {
 				return
 			}
 			last := chunk[len(chunk)-1]
@@ -455,33 +456,38 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 			} else {
 				lo = k + 1
 			}
-			n = max(1, min(maxChunkRows, n*chunkBytes/max(size, 1)))
+			n = max(1, min(maxChunkRows, len(chunk)*chunkBytes/max(size, 1)))
 		}
 	}
 }
 
-// readChunk runs one chunk's query and returns its rows and their size.
-func (s reader) readChunk(ctx context.Context, query string, args ...any) ([]eventstore.Event, int, error) {
+// readChunk runs one chunk's query and returns its rows and their size. It
+// keeps rows only until about chunkBytes of data (full then says it stopped
+// before the end of the answer, whose rest the driver skips): a chunk sized
+// by smaller events before it never holds a page of large ones in memory.
+func (s reader) readChunk(ctx context.Context, query string, args ...any) (out []eventstore.Event, size int, full bool, err error) {
 	s.m.Statement("read_events")
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, 0, s.translate(err)
+		return nil, 0, false, s.translate(err)
 	}
 	defer rows.Close()
-	var out []eventstore.Event
-	size := 0
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		size += len(e.Data) + len(e.Metadata)
 		out = append(out, e)
+		if size >= chunkBytes {
+			full = true
+			break
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, s.translate(err)
+		return nil, 0, false, s.translate(err)
 	}
-	return out, size, nil
+	return out, size, full, nil
 }
 
 func scanEvent(row interface{ Scan(...any) error }) (eventstore.Event, error) {

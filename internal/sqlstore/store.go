@@ -164,11 +164,13 @@ func (t logTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (e
 	}
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
-	events, _, err := t.readChunk(ctx, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	events, _, full, err := t.readChunk(ctx, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
-	page := eventstore.LogPage{Last: opts.After, More: len(events) > opts.Limit}
+	// A page of large events ends at about a chunk's bytes: the next poll
+	// reads on from there.
+	page := eventstore.LogPage{Last: opts.After, More: full || len(events) > opts.Limit}
 	events = events[:min(len(events), opts.Limit)]
 	if len(events) > 0 {
 		page.Last = events[len(events)-1].Position
