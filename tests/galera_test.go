@@ -718,3 +718,97 @@ func failures(s *server) string {
 	}
 	return b.String()
 }
+
+// TestGaleraBatchAfterABruteForceAbortRunsNothing is about MariaDB Galera,
+// not the service: it shows why the store sends an append's writes one
+// statement at a time on a cluster. A transaction on node 1 locks a row;
+// a transaction on node 2 changes that row and commits; when node 1 applies
+// it, Galera aborts the local transaction from another thread (a brute-force
+// abort). If that happens while node 1 runs a multi-statement batch of the
+// local transaction, do the batch's later statements run anyway, outside the
+// aborted transaction, each committing on its own? The test sends such a
+// batch (a sleep, during which the abort comes, then two inserts and COMMIT)
+// and reports what it finds. On MariaDB 10.11.19 with Galera 26.4.23 they
+// do: the batch's first insert was on the cluster afterwards, though its
+// transaction was aborted. That is how the failover test lost acknowledged
+// appends (an append's stream and head updates committed without its
+// events). With statements sent one at a time, which the store does on a
+// cluster, the statement after the abort fails with a deadlock error and
+// nothing runs outside the transaction: the test requires that.
+func TestGaleraBatchAfterABruteForceAbortRunsNothing(t *testing.T) {
+	nodes := startGaleraCluster(t, 2)
+	nodes[0].createDatabase(t, "bf")
+	nodes[0].exec(t, "CREATE TABLE bf.lockme (id INT PRIMARY KEY, v INT)", "INSERT INTO bf.lockme VALUES (1, 0)",
+		"CREATE TABLE bf.after (id INT PRIMARY KEY)")
+	open := func(n *galeraNode, params string) *sql.DB {
+		db, err := sql.Open("mysql", n.dsn("bf")+params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	abortVia := func(other *sql.DB, v int) {
+		time.Sleep(300 * time.Millisecond)
+		if _, err := other.Exec("UPDATE lockme SET v = ? WHERE id = 1", v); err != nil {
+			t.Errorf("update on node 2: %v", err)
+		}
+	}
+	count := func(db *sql.DB, id int) int {
+		var n int
+		if err := db.QueryRow("SET STATEMENT wsrep_sync_wait = 1 FOR SELECT COUNT(*) FROM after WHERE id = ?", id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	other := open(nodes[1], "")
+
+	// A batch: the abort comes during its first statement.
+	batch := open(nodes[0], "?multiStatements=true")
+	conn, err := batch.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), "START TRANSACTION"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), "SELECT v FROM lockme WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	go abortVia(other, 1)
+	_, batchErr := conn.ExecContext(t.Context(), "DO SLEEP(1); INSERT INTO after VALUES (1); INSERT INTO after VALUES (2); COMMIT")
+	conn.ExecContext(t.Context(), "ROLLBACK") //nolint:errcheck // whatever is left
+	conn.Close()
+	inBatch := count(other, 1) + count(other, 2)
+	t.Logf("batch: error %v; rows of the batch's inserts on the cluster afterwards: %d", batchErr, inBatch)
+	if batchErr == nil && inBatch > 0 {
+		t.Logf("the batch's statements after the abort ran outside the transaction and committed, and the batch reported no error")
+	}
+
+	// One statement at a time: the abort comes between two statements.
+	single := open(nodes[0], "")
+	conn, err = single.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"START TRANSACTION", "SELECT v FROM lockme WHERE id = 1 FOR UPDATE"} {
+		if _, err := conn.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	abortVia(other, 2)
+	time.Sleep(500 * time.Millisecond) // node 1 applies the update, aborting the transaction
+	var stepErr error
+	for _, q := range []string{"INSERT INTO after VALUES (3)", "INSERT INTO after VALUES (4)", "COMMIT"} {
+		if _, stepErr = conn.ExecContext(t.Context(), q); stepErr != nil {
+			break
+		}
+	}
+	conn.ExecContext(t.Context(), "ROLLBACK") //nolint:errcheck // whatever is left
+	if stepErr == nil || count(other, 3)+count(other, 4) != 0 {
+		t.Errorf("one statement at a time after a brute-force abort: expected an error and nothing written, got error %v and %d rows", stepErr, count(other, 3)+count(other, 4))
+	}
+	t.Logf("one statement at a time: error %v; rows written: %d", stepErr, count(other, 3)+count(other, 4))
+}
