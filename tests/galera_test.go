@@ -334,10 +334,10 @@ func TestGaleraInstancesFollowTheWriterLeaseWhateverTheirListOrSight(t *testing.
 type galeraWriters struct {
 	mu        sync.Mutex
 	sent      []*sentBatch
-	expected  map[*sentBatch]string // the If-Match each batch was sent with
+	expected  map[*sentBatch]string   // the If-Match each batch was sent with
 	history   map[*sentBatch][]string // each attempt: when, through which instance, and the answer
-	killedAt  time.Time             // zero until markKill
-	recovered map[int]time.Duration // per instance: from the kill to the first ack of a batch sent after it
+	killedAt  time.Time               // zero until markKill
+	recovered map[int]time.Duration   // per instance: from the kill to the first ack of a batch sent after it
 	instances int
 	lastPos   int64 // the highest position acknowledged so far
 
