@@ -188,13 +188,16 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	sd := dialect
 	if s.galera != nil {
 		sd.LockHead, sd.Leased, sd.NotWriter = leaseLockHead, true, s.galera.recheck
-		// One statement at a time: when Galera aborts a local transaction
-		// from another thread (a brute-force abort, as applying another
-		// node's commit does), the rest of a multi-statement batch runs
-		// outside it, each statement committing on its own; an append's
-		// stream and head updates then commit without its events
-		// (tests: TestGaleraBatchAfterABruteForceAbortRunsNothing). Sent
-		// one at a time, the statement after the abort fails with 1213.
+	}
+	if d.galera {
+		// A Galera node, through a list of nodes or one address (a proxy,
+		// one node): one statement at a time. When Galera aborts a local
+		// transaction from another thread (a brute-force abort, as
+		// applying another node's commit does), the rest of a
+		// multi-statement batch runs outside it, each statement committing
+		// on its own; an append's stream and head updates then commit
+		// without its events (TestGaleraBatchAfterABruteForceAbortRunsNothing).
+		// Sent one at a time, the statement after the abort fails with 1213.
 		sd.Batch = false
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
