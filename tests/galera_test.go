@@ -175,11 +175,7 @@ func galeraDSN(nodes []*galeraNode, db string) string {
 // (the lease does not move back by itself).
 func TestGaleraWriterNodeKilledMidRunLosesNothingAndRepeatsNoPosition(t *testing.T) {
 	// It lost an acknowledged append about one run in fifteen until the
-	// store stopped batching statements on a cluster (docs/scaling.md). It
-	// runs on request until more runs back the fix.
-	if os.Getenv("TRIBUTARY_TEST_GALERA") != "1" {
-		t.Skip("the writer node killed and brought back, 30-50 s: set TRIBUTARY_TEST_GALERA=1 to run it (docs/scaling.md)")
-	}
+	// store stopped batching statements on a cluster (docs/scaling.md).
 	started := time.Now()
 	nodes := startGaleraCluster(t, 3)
 	clusterUp := time.Since(started)
