@@ -131,6 +131,21 @@ func appendN(t *testing.T, s eventstore.Store, stream uuid.UUID, typ string, n i
 	return res
 }
 
+// checkSubscribers waits until each subscriber has received as many events
+// as were acknowledged, then checks it got each once, in order, and one
+// caught-up delivery.
+func checkSubscribers(t *testing.T, subs []*collector, want map[uuid.UUID]eventstore.RecordedEvent) {
+	t.Helper()
+	for i, c := range subs {
+		waitFor(t, 20*time.Second, fmt.Sprintf("subscriber %d to receive %d events", i, len(want)), func() bool { return c.count() >= len(want) })
+		evs, caught, _, _ := c.snapshot()
+		checkExactlyOnce(t, fmt.Sprintf("subscriber %d", i), evs, want)
+		if len(caught) != 1 {
+			t.Errorf("subscriber %d got %d caught-up deliveries, want exactly 1", i, len(caught))
+		}
+	}
+}
+
 // checkExactlyOnce fails unless got holds every acknowledged event once, in
 // strictly increasing positions, and nothing else.
 func checkExactlyOnce(t *testing.T, name string, got []*eventstore.Event, want map[uuid.UUID]eventstore.RecordedEvent) {
@@ -183,15 +198,7 @@ func TestHandoverFromHistoryToLiveLosesAndRepeatsNothing(t *testing.T) {
 			subs = append(subs, c)
 		}
 		wg.Wait()
-		total := len(ack.events)
-		for i, c := range subs {
-			waitFor(t, 20*time.Second, fmt.Sprintf("subscriber %d to receive %d events", i, total), func() bool { return c.count() >= total })
-			evs, caught, _, _ := c.snapshot()
-			checkExactlyOnce(t, fmt.Sprintf("subscriber %d", i), evs, ack.events)
-			if len(caught) != 1 {
-				t.Errorf("subscriber %d got %d caught-up deliveries, want exactly 1", i, len(caught))
-			}
-		}
+		checkSubscribers(t, subs, ack.events)
 	})
 }
 
@@ -442,15 +449,7 @@ func TestWithNoSubscriptionTheTailerReadsNoEvents(t *testing.T) {
 			time.Sleep(15 * time.Millisecond)
 		}
 		wg.Wait()
-		total := len(ack.events)
-		for i, c := range subs {
-			waitFor(t, 20*time.Second, fmt.Sprintf("subscriber %d to receive %d events", i, total), func() bool { return c.count() >= total })
-			evs, caught, _, _ := c.snapshot()
-			checkExactlyOnce(t, fmt.Sprintf("subscriber %d", i), evs, ack.events)
-			if len(caught) != 1 {
-				t.Errorf("subscriber %d got %d caught-up deliveries, want exactly 1", i, len(caught))
-			}
-		}
+		checkSubscribers(t, subs, ack.events)
 	})
 }
 
