@@ -187,14 +187,7 @@ func TestGaleraWriterNodeKilledMidRunLosesNothingAndRepeatsNoPosition(t *testing
 		s.waitListening(t)
 		checkGaleraStart(t, s, first, i)
 	}
-	tails := []*faultTail{
-		startFaultTail(t, "via the first instance", servers[0].URL+"/events"),
-		startFaultTail(t, "via the second instance", servers[1].URL+"/events"),
-	}
-	w := startGaleraWriters(t, servers, 4)
-	if !w.waitAcks(100, 30*time.Second) {
-		t.Fatalf("expected 100 acknowledged appends within 30 s before the kill, got %d", w.acked.Load())
-	}
+	tails, w := startTwoInstanceLoad(t, servers)
 	atKill := w.acked.Load()
 	w.markKill()
 	nodes[0].kill()
@@ -274,14 +267,7 @@ func TestGaleraInstancesFollowTheWriterLeaseWhateverTheirListOrSight(t *testing.
 	first := nodes[0].addr()
 	checkGaleraStart(t, servers[0], first, 0)
 	checkGaleraStart(t, servers[1], proxies[first].Addr(), 1)
-	tails := []*faultTail{
-		startFaultTail(t, "via the first instance", servers[0].URL+"/events"),
-		startFaultTail(t, "via the second instance", servers[1].URL+"/events"),
-	}
-	w := startGaleraWriters(t, servers, 4)
-	if !w.waitAcks(100, 30*time.Second) {
-		t.Fatalf("expected 100 acknowledged appends within 30 s, got %d", w.acked.Load())
-	}
+	tails, w := startTwoInstanceLoad(t, servers)
 	atCut := w.acked.Load()
 	w.markKill()
 	proxies[first].Cut()
@@ -322,6 +308,22 @@ func TestGaleraInstancesFollowTheWriterLeaseWhateverTheirListOrSight(t *testing.
 	}
 	t.Logf("Galera, 2 instances, the second cut off from the writer node: %s; writer nodes %q; lease moves %d; COMMITs that failed certification, per instance: %s",
 		r, moves, leaseMoves(servers), strings.Join(failed, ", "))
+}
+
+// startTwoInstanceLoad starts a subscriber on each of the two instances and
+// writers through both (startGaleraWriters, four streams), and waits for the
+// first 100 acknowledged appends.
+func startTwoInstanceLoad(t *testing.T, servers []*server) ([]*faultTail, *galeraWriters) {
+	t.Helper()
+	tails := []*faultTail{
+		startFaultTail(t, "via the first instance", servers[0].URL+"/events"),
+		startFaultTail(t, "via the second instance", servers[1].URL+"/events"),
+	}
+	w := startGaleraWriters(t, servers, 4)
+	if !w.waitAcks(100, 30*time.Second) {
+		t.Fatalf("expected 100 acknowledged appends within 30 s, got %d", w.acked.Load())
+	}
+	return tails, w
 }
 
 // galeraWriters append through every instance: for each stream, one writer

@@ -201,14 +201,7 @@ func TestReplicaKilledAndRestartedUnderTwoInstancesLosesNothingAndFeedsResume(t 
 	for _, s := range servers {
 		s.waitListening(t)
 	}
-	tails := []*faultTail{
-		startFaultTail(t, "via the first instance", servers[0].URL+"/events"),
-		startFaultTail(t, "via the second instance", servers[1].URL+"/events"),
-	}
-	w := startGaleraWriters(t, servers, 4)
-	if !w.waitAcks(100, 30*time.Second) {
-		t.Fatalf("expected 100 acknowledged appends within 30 s, got %d", w.acked.Load())
-	}
+	tails, w := startTwoInstanceLoad(t, servers)
 
 	// The replica lags: its SQL thread stops while the writers go on.
 	replica.exec(t, "STOP SLAVE SQL_THREAD")
