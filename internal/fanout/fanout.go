@@ -223,12 +223,12 @@ func (f *Feed) rebase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.ready != nil && head <= f.head.Load() {
-		select {
-		case <-f.ready:
+	select {
+	case <-f.ready:
+		if head <= f.head.Load() {
 			return nil // started, and nothing new
-		default:
 		}
+	default: // starting: set the head and the empty buffer, whatever they are
 	}
 	if err := f.tail.WaitDurable(ctx, head); err != nil {
 		return err
