@@ -286,7 +286,13 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, repli
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	err = srv.Shutdown(shutdownCtx)
+	if err == nil {
+		// Live subscriptions left net/http's accounting when they took their
+		// connections over; CloseSubscriptions has told them to end.
+		err = handler.Wait(shutdownCtx)
+	}
+	if err != nil {
 		// Requests still run: appends waiting on the database, reads whose
 		// clients are slow. Each ends by the request timeout and its write
 		// deadline; let them answer, then cut what is left. Only then may

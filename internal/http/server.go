@@ -245,46 +245,89 @@ func routeMatches(route, path string) bool {
 }
 
 // accessLog logs one structured line per request, and echoes the request id.
+// A subscription that goes on after its handler returned (detach) takes its
+// line over and logs it when it ends.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		id := middleware.GetReqID(r.Context())
-		ww.Header().Set("X-Request-Id", id)
+		e := &accessEntry{s: s, start: time.Now(), id: middleware.GetReqID(r.Context()), method: r.Method,
+			path: r.URL.Path, query: r.URL.RawQuery, remote: r.RemoteAddr, ww: ww}
+		ww.Header().Set("X-Request-Id", e.id)
 		ctx, principal := withPrincipalSlot(r.Context())
-		r = r.WithContext(ctx)
+		e.principal = principal
+		r = r.WithContext(context.WithValue(ctx, accessKey{}, e))
 		s.opts.Metrics.InFlight(1)
 		defer func() {
-			s.opts.Metrics.InFlight(-1)
-			status := ww.Status()
-			if status == 0 {
-				status = http.StatusOK // the handler wrote nothing: net/http sends 200
+			if !e.detached {
+				e.route = routeOf(r)
+				e.done(r.Context(), ww.Status(), ww.BytesWritten())
 			}
-			took := time.Since(start)
-			route := "unmatched"
-			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-				route = rc.RoutePattern()
-			}
-			s.opts.Metrics.ObserveRequest(route, r.Method, status, ww.BytesWritten(), took)
-			level := slog.LevelInfo
-			if status >= 500 {
-				level = slog.LevelError // the cause is in the "request failed" line before it
-			}
-			s.log.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method),
-				slog.String("route", route),
-				slog.String("path", r.URL.Path),
-				slog.String("query", logQuery(r.URL.RawQuery)),
-				slog.Int("status", status),
-				slog.Int("bytes", ww.BytesWritten()),
-				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
-				slog.String("remote", r.RemoteAddr),
-				slog.String("request_id", id),
-				slog.String("token", *principal),
-			)
 		}()
 		next.ServeHTTP(ww, r)
 	})
+}
+
+// accessKey is the context key of a request's accessEntry.
+type accessKey struct{}
+
+// accessEntry is a request's access log line while it is served.
+type accessEntry struct {
+	s                                      *Server
+	start                                  time.Time
+	id, method, path, query, remote, route string
+	principal                              *string
+	ww                                     middleware.WrapResponseWriter
+	detached                               bool // a subscription logs the line when it ends
+}
+
+// routeOf returns the route pattern that served r.
+func routeOf(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return "unmatched"
+}
+
+// detach takes the line over from the access log middleware, for a response
+// that goes on after its handler returned; call the func it returns, with the
+// bytes written since, when it ends. It returns nil for a request the access
+// log did not see.
+func detachAccessEntry(r *http.Request) func(written int) {
+	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
+	if !ok {
+		return func(int) {}
+	}
+	e.detached, e.route = true, routeOf(r)
+	status, before := e.ww.Status(), e.ww.BytesWritten()
+	e.ww = nil
+	return func(written int) { e.done(context.Background(), status, before+written) }
+}
+
+// done records the request's metrics and logs its line.
+func (e *accessEntry) done(ctx context.Context, status, written int) {
+	s := e.s
+	s.opts.Metrics.InFlight(-1)
+	if status == 0 {
+		status = http.StatusOK // the handler wrote nothing: net/http sends 200
+	}
+	took := time.Since(e.start)
+	s.opts.Metrics.ObserveRequest(e.route, e.method, status, written, took)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError // the cause is in the "request failed" line before it
+	}
+	s.log.LogAttrs(ctx, level, "request",
+		slog.String("method", e.method),
+		slog.String("route", e.route),
+		slog.String("path", e.path),
+		slog.String("query", logQuery(e.query)),
+		slog.Int("status", status),
+		slog.Int("bytes", written),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+		slog.String("remote", e.remote),
+		slog.String("request_id", e.id),
+		slog.String("token", *e.principal),
+	)
 }
 
 // corsHandler answers preflights and adds the CORS headers for pages on the

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,18 +136,74 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 // the client leaves or the server shuts down. Frame ids are versions for a
 // stream and positions for the log, so EventSource resumes where it stopped.
 //
-// The subscription runs on this goroutine: each turn gathers everything the
-// feed has ready into one pooled buffer, hands it to net/http's response
-// buffer in one write and flushes once, then waits for more. An idle
-// subscription holds no goroutine or buffer beyond net/http's own.
+// Until it has caught up, the subscription runs on this goroutine: each turn
+// gathers everything the feed has ready into one pooled buffer, hands it to
+// net/http's response buffer in one write and flushes once. Once it is live,
+// it takes the connection over from net/http (detach) and goes on on a small
+// goroutine of its own, which writes each batch to the socket in one system
+// call and waits for more; net/http's goroutine, its buffers and the request
+// are released. An idle subscriber then costs two small goroutines (this one
+// and a reader that sees the client leave) and no buffer. Where the
+// connection cannot be taken over (HTTP/2), it stays on this goroutine.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts *eventstore.SubscribeOptions, stream bool) error {
 	ew, err := s.openEvents(w, r, opts, stream)
 	if ew == nil {
 		return err
 	}
-	defer ew.close()
-	ew.run(r.Context())
+	if ew.run(r.Context(), true) {
+		if ew.detach(w, r) {
+			return nil
+		}
+		ew.run(r.Context(), false)
+	}
+	ew.close()
 	return nil
+}
+
+// detach takes the connection over from net/http and runs the rest of the
+// subscription on a goroutine of its own. It reports false, having changed
+// nothing, where the connection cannot be taken over.
+func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
+	// Everything written so far was flushed by run, so net/http holds no
+	// byte of the response; from here on this writes the chunks itself.
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	ew.conn, ew.chunked, ew.w, ew.rc = conn, r.ProtoAtLeast(1, 1), nil, nil
+	ew.guard.useConn(conn)
+	logged := detachAccessEntry(r)
+	s := ew.s
+	s.handling.Add(1) // Wait covers the subscription until it ends
+	ctx, cancel := context.WithCancel(context.Background())
+	go watchClose(conn, cancel)
+	go func() {
+		defer s.handling.Add(-1)
+		defer cancel()
+		defer func() {
+			if rec := recover(); rec != nil {
+				s.log.Error("panic", "in", "subscription", "panic", rec, "stack", string(debug.Stack()))
+				ew.close()
+			}
+		}()
+		ew.run(ctx, false)
+		ew.close()
+		logged(ew.sent)
+	}()
+	return true
+}
+
+// watchClose cancels a taken-over subscription once its client closes the
+// connection, as net/http's background read does for a request. A client
+// sends nothing after its request; whatever it does send is discarded.
+func watchClose(conn net.Conn, cancel context.CancelFunc) {
+	var b [128]byte
+	for {
+		if _, err := conn.Read(b[:]); err != nil {
+			cancel()
+			return
+		}
+	}
 }
 
 // openEvents starts a subscription's response, or returns a nil
@@ -166,7 +224,7 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 		return nil, &detailError{kind: errTooManySubscribers,
 			detail: fmt.Sprintf("this server already serves %d subscriptions, the most it takes; try again shortly or another instance", s.opts.MaxSubscribers)}
 	}
-	ew := &eventWriter{s: s, w: w, stream: stream, endpoint: "log", sub: s.opts.Feed.Subscribe(*opts),
+	ew := &eventWriter{s: s, w: w, rc: http.NewResponseController(w), stream: stream, endpoint: "log", sub: s.opts.Feed.Subscribe(*opts),
 		// Every batch of writes and its flush is guarded: a client that
 		// takes no bytes for the stall timeout is cut off (it resumes with
 		// Last-Event-ID), rather than hold a goroutine and its buffers for
@@ -185,11 +243,18 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 	return ew, nil
 }
 
-// close releases what openEvents took.
+// close releases what openEvents took, once.
 func (ew *eventWriter) close() {
+	if ew.closed {
+		return
+	}
+	ew.closed = true
 	ew.end()
 	ew.stop()
 	ew.sub.Close()
+	if ew.conn != nil {
+		ew.conn.Close()
+	}
 	ew.s.opts.Metrics.Subscribed(ew.endpoint, -1)
 	ew.s.subscribers.Add(-1)
 }
@@ -197,7 +262,14 @@ func (ew *eventWriter) close() {
 // eventWriter is one subscription's response.
 type eventWriter struct {
 	s        *Server
-	w        http.ResponseWriter
+	w        http.ResponseWriter      // until detach
+	rc       *http.ResponseController // w's, until detach
+	conn     net.Conn                 // after detach: the client's connection
+	chunked  bool                     // after detach: the body is sent in chunks (HTTP/1.1)
+	sent     int                      // after detach: bytes written to conn
+	closed   bool
+	started  bool // the retry frame is written
+	live     bool // the caught-up frame is written
 	sub      eventstore.Subscription
 	guard    *stallGuard
 	emit     func(eventstore.Delivery) error // deliver, made once
@@ -218,39 +290,46 @@ type eventWriter struct {
 }
 
 // run writes the subscription until the client leaves, the feed stops or
-// the server shuts down.
-func (ew *eventWriter) run(ctx context.Context) {
-	b := ew.buffer()
-	*b = append(*b, "retry: "+strconv.Itoa(retryMillis)+"\n\n"...)
-	if ew.flush() != nil {
-		return // the client left
+// the server shuts down. With toLive, it returns true instead once the
+// subscription is live and has written all it had: the caller may detach.
+func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
+	if !ew.started {
+		ew.started = true
+		b := ew.buffer()
+		*b = append(*b, "retry: "+strconv.Itoa(retryMillis)+"\n\n"...)
+		if ew.flush() != nil {
+			return false // the client left
+		}
 	}
 	heartbeat := time.NewTicker(ew.s.opts.Heartbeat)
 	defer heartbeat.Stop()
 	for {
 		err := ew.sub.Next(ctx, ew.emit)
 		if (ew.batch != nil || ew.guarded) && ew.flush() != nil || ew.err != nil {
-			return // the client left
+			return false // the client left
 		}
 		if err != nil {
 			if ctx.Err() == nil {
 				ew.finish() // the feed stopped: end cleanly, the client resumes elsewhere
 			}
-			return
+			return false
+		}
+		if toLive && ew.live {
+			return true
 		}
 		select {
 		case <-ew.sub.Ready():
 		case <-heartbeat.C:
 			if ew.heartbeat() != nil {
-				return
+				return false
 			}
 		case <-ew.s.closing:
 			// Shutting down: end the response cleanly; EventSource reconnects
 			// with Last-Event-ID, to this instance's successor or another one.
 			ew.finish()
-			return
+			return false
 		case <-ctx.Done():
-			return
+			return false
 		}
 	}
 }
@@ -270,6 +349,7 @@ func (ew *eventWriter) deliver(d eventstore.Delivery) error {
 		*b = append(*b, ew.s.frames.json(d.Event)...)
 		*b = append(*b, "\n\n"...)
 	case d.CaughtUp:
+		ew.live = true
 		n := d.Position
 		if ew.stream {
 			n = d.Version
@@ -325,7 +405,8 @@ func (ew *eventWriter) buffer() *[]byte {
 	return ew.batch
 }
 
-// write hands the batch to net/http's response buffer, under the guard.
+// write hands the batch to net/http's response buffer, or after detach
+// writes it to the connection as one chunk, under the guard.
 func (ew *eventWriter) write() {
 	if !ew.guarded {
 		ew.guard.begin()
@@ -333,7 +414,11 @@ func (ew *eventWriter) write() {
 	}
 	if b := ew.batch; b != nil {
 		if ew.err == nil && len(*b) > 0 {
-			_, ew.err = ew.w.Write(*b)
+			if ew.conn != nil {
+				ew.err = ew.writeChunk(*b)
+			} else {
+				_, ew.err = ew.w.Write(*b)
+			}
 		}
 		*b = (*b)[:0]
 		if cap(*b) <= maxBatchBytes*2 {
@@ -343,11 +428,28 @@ func (ew *eventWriter) write() {
 	}
 }
 
+// writeChunk writes p to the connection: as one HTTP/1.1 chunk (size line,
+// data, CRLF) in one system call, or as it is for HTTP/1.0, whose body ends
+// when the connection closes.
+func (ew *eventWriter) writeChunk(p []byte) error {
+	bufs, framing := net.Buffers{p}, 0
+	if ew.chunked {
+		var size [18]byte
+		line := append(strconv.AppendInt(size[:0], int64(len(p)), 16), "\r\n"...)
+		bufs, framing = net.Buffers{line, p, crlf}, len(line)
+	}
+	n, err := bufs.WriteTo(ew.conn)
+	ew.sent += min(max(int(n)-framing, 0), len(p)) // the body's bytes, as net/http counts them
+	return err
+}
+
+var crlf = []byte("\r\n")
+
 // flush writes the batch and sends everything written since the last flush.
 func (ew *eventWriter) flush() error {
 	ew.write()
-	if ew.err == nil {
-		ew.err = ew.guard.rc.Flush()
+	if ew.err == nil && ew.rc != nil {
+		ew.err = ew.rc.Flush()
 	}
 	ew.guard.end()
 	ew.guarded = false
@@ -355,12 +457,21 @@ func (ew *eventWriter) flush() error {
 }
 
 // finish ends the response cleanly: it first stops the shutdown callback
-// from cutting the writes (the last frames and net/http's closing chunk),
-// then flushes.
+// from cutting the writes (the last frames and the closing chunk), then
+// flushes. Before detach, net/http writes the closing chunk when the handler
+// returns; after, finish writes it.
 func (ew *eventWriter) finish() {
 	ew.end()
-	ew.flush() //nolint:errcheck // ending anyway
+	if ew.flush() == nil && ew.conn != nil && ew.chunked {
+		ew.guard.begin()
+		_, err := ew.conn.Write(lastChunk)
+		ew.guard.end()
+		ew.err = err
+	}
 }
+
+// lastChunk ends a chunked body.
+var lastChunk = []byte("0\r\n\r\n")
 
 // end marks the response as ending.
 func (ew *eventWriter) end() {

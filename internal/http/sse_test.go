@@ -1,12 +1,17 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +189,158 @@ func TestAnIdleSubscriptionHoldsNoGoroutineOfItsOwn(t *testing.T) {
 	if got, most := runtime.NumGoroutine()-base, 4*n+4; got > most {
 		t.Errorf("%d idle subscriptions added %d goroutines, want at most %d: 2 of net/http's and 2 of the client's each", n, got, most)
 	}
+}
+
+// TestALiveSubscriptionLeavesNetHTTPsConnectionAndKeepsEveryPromise: once a
+// subscription is live it takes its connection over from net/http and runs
+// on a goroutine of its own (serveEvents). Over raw HTTP/1.1 and HTTP/1.0
+// connections this checks what a client and an operator can see of that:
+// live events still arrive, framed as chunks (1.1) or as they are (1.0); a
+// client that leaves frees its place at once, with no write to find out (the
+// heartbeat is an hour); shutdown still ends the body cleanly; and the access
+// log line is written when the subscription ends, with every body byte.
+func TestALiveSubscriptionLeavesNetHTTPsConnectionAndKeepsEveryPromise(t *testing.T) {
+	t.Parallel()
+	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			store := teststore.SQLite.Open(t)
+			feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+			feedCtx, stopFeed := context.WithCancel(context.Background())
+			t.Cleanup(stopFeed)
+			go feed.Run(feedCtx)
+			logs := &syncBuffer{}
+			h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour, MaxSubscribers: 1,
+				Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			t.Cleanup(h.CloseSubscriptions)
+
+			// subscribe opens a subscription on a connection of its own and
+			// reads it up to caught-up; it returns the connection, the body,
+			// and the request id the server gave it.
+			subscribe := func() (net.Conn, io.Reader, *ssetest.Parser, string) {
+				t.Helper()
+				conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				fmt.Fprintf(conn, "GET /events %s\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", proto)
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 200 {
+					t.Fatalf("subscribing: status %d", resp.StatusCode)
+				}
+				if chunked := len(resp.TransferEncoding) > 0; chunked != (proto == "HTTP/1.1") {
+					t.Errorf("Transfer-Encoding %v on %s", resp.TransferEncoding, proto)
+				}
+				counted := &countingReader{r: resp.Body}
+				p := ssetest.NewParser(counted, "")
+				for {
+					f, _, err := p.Next()
+					if err != nil {
+						t.Fatalf("reading up to caught-up: %v", err)
+					}
+					if f.Event == "caught-up" {
+						return conn, counted, p, resp.Header.Get("X-Request-Id")
+					}
+				}
+			}
+			// appendOne writes an event and returns its position.
+			appendOne := func() string {
+				t.Helper()
+				res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+					Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return strconv.FormatInt(res.Events[len(res.Events)-1].Position, 10)
+			}
+
+			// A live event arrives after the subscription left net/http.
+			appendOne()
+			conn, _, _, _ := subscribe()
+			time.Sleep(50 * time.Millisecond) // it is live and detached by now
+			// The client leaves; its place (MaxSubscribers is 1) is free at once.
+			conn.Close()
+			var body *countingReader
+			var p *ssetest.Parser
+			var id string
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				c, err := net.Dial("tcp", srv.Listener.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(c, "GET /events %s\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", proto)
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				c.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode == 200 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("5 s after the only subscriber left, a new subscription is still answered %d; want its place free", resp.StatusCode)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond) // the probe's own place is freed too
+			var r io.Reader
+			_, r, p, id = subscribe()
+			body = r.(*countingReader)
+			want := appendOne()
+			f, _, err := p.Next()
+			if err != nil || f.ID != want {
+				t.Fatalf("the live event after detach: %+v, %v; want id %s", f, err, want)
+			}
+
+			// Shutdown ends the body cleanly: the closing chunk on 1.1, the
+			// end of the connection on 1.0.
+			time.Sleep(100 * time.Millisecond)
+			h.CloseSubscriptions()
+			ended := make(chan error, 1)
+			go func() { _, err := io.Copy(io.Discard, body); ended <- err }()
+			select {
+			case err := <-ended:
+				if err != nil {
+					t.Fatalf("the subscription ended with %v, want a clean end of the body", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the subscription is still open 5 s after CloseSubscriptions")
+			}
+
+			// Its access log line comes when it ends, with every byte.
+			var line map[string]any
+			for deadline := time.Now().Add(5 * time.Second); line == nil; time.Sleep(10 * time.Millisecond) {
+				for _, l := range strings.Split(logs.String(), "\n") {
+					var m map[string]any
+					if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "request" && m["request_id"] == id {
+						line = m
+					}
+				}
+				if line == nil && time.Now().After(deadline) {
+					t.Fatalf("no access log line for the subscription %s 5 s after it ended:\n%s", id, logs.String())
+				}
+			}
+			if line["status"] != 200.0 || line["bytes"] != float64(body.n) || line["duration_ms"].(float64) < 100 || line["route"] != "/events" {
+				t.Errorf("access log line %v; want status 200, bytes %d (what the client read), a duration of at least 100 ms and route /events", line, body.n)
+			}
+		})
+	}
+}
+
+// countingReader counts what it reads.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

@@ -26,10 +26,13 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 // client has acknowledged, and moves the deadline on as long as that grows.
 // A client that takes nothing for the timeout is cut.
 type stallGuard struct {
-	rc       *http.ResponseController
-	acked    func() (uint64, bool) // nil where the connection cannot tell
-	timeout  time.Duration
-	interval time.Duration
+	// setDeadline sets the write deadline of the connection: through
+	// net/http's ResponseController, or on the connection itself once a
+	// subscription has taken it over (useConn).
+	setDeadline func(time.Time) error
+	acked       func() (uint64, bool) // nil where the connection cannot tell
+	timeout     time.Duration
+	interval    time.Duration
 
 	mu      sync.Mutex
 	writing bool
@@ -40,11 +43,19 @@ type stallGuard struct {
 }
 
 func newStallGuard(w http.ResponseWriter, r *http.Request, timeout time.Duration) *stallGuard {
-	g := &stallGuard{rc: http.NewResponseController(w), timeout: timeout, interval: max(min(timeout/4, time.Second), 10*time.Millisecond)}
+	g := &stallGuard{setDeadline: http.NewResponseController(w).SetWriteDeadline, timeout: timeout, interval: max(min(timeout/4, time.Second), 10*time.Millisecond)}
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 		g.acked = ackedBytes(c)
 	}
 	return g
+}
+
+// useConn sets deadlines on c from now on: the subscription writes to it
+// directly, net/http no longer has it.
+func (g *stallGuard) useConn(c net.Conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.setDeadline = c.SetWriteDeadline
 }
 
 // begin puts the writes until end under the guard: a subscription guards a
@@ -53,7 +64,7 @@ func (g *stallGuard) begin() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.cut = false
-	g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
+	g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
 	if g.acked != nil {
 		// The acknowledged count is read at the first check, not here: most
 		// writes end before it, and each read is a system call. A stalled
@@ -87,7 +98,7 @@ func (g *stallGuard) check() {
 	}
 	if n, ok := g.acked(); ok && (!g.known || n != g.last) {
 		if g.known {
-			g.rc.SetWriteDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
+			g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
 		}
 		g.last, g.known = n, true
 	}
@@ -100,5 +111,5 @@ func (g *stallGuard) stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.cut = true
-	g.rc.SetWriteDeadline(time.Now()) //nolint:errcheck
+	g.setDeadline(time.Now()) //nolint:errcheck
 }
