@@ -472,10 +472,14 @@ func (s reader) readChunk(ctx context.Context, query string, args ...any) (out [
 		return nil, 0, false, s.translate(err)
 	}
 	defer rows.Close()
+	var sc rowScanner
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := sc.scan(rows)
 		if err != nil {
 			return nil, 0, false, err
+		}
+		if out == nil {
+			out = make([]eventstore.Event, 0, min(args[len(args)-1].(int), maxChunkRows))
 		}
 		size += len(e.Data) + len(e.Metadata)
 		out = append(out, e)
@@ -490,6 +494,69 @@ func (s reader) readChunk(ctx context.Context, query string, args ...any) (out [
 	return out, size, full, nil
 }
 
+// rowScanner scans the events of one chunk with few allocations of its own
+// (a page of 1,000 rows was 16 allocations a row, 4 of them here): the ids and
+// names are read without a copy, a name equal to the previous row's reuses its
+// string, and data and metadata are copied into shared blocks. The events'
+// slices stay valid after the rows are closed.
+type rowScanner struct {
+	id, stream, streamType, typ, data, metadata sql.RawBytes
+	lastStreamType, lastType                    string
+	block                                       []byte
+}
+
+// Data and metadata are copied into blocks that double from minBlockBytes
+// to maxBlockBytes: a chunk of one event (the live feed's, kept in its
+// buffer) pins a small block, a page of thousands few large ones.
+const (
+	minBlockBytes = 256
+	maxBlockBytes = 32 << 10
+)
+
+func (sc *rowScanner) scan(rows *sql.Rows) (eventstore.Event, error) {
+	var e eventstore.Event
+	if err := rows.Scan(&e.Position, &sc.id, &sc.stream, &e.Version, &sc.streamType, &sc.typ, &sc.data, &sc.metadata, &e.RecordedAt); err != nil {
+		return eventstore.Event{}, err
+	}
+	var err1, err2 error
+	e.ID, err1 = uuid.FromBytes(sc.id)
+	e.StreamID, err2 = uuid.FromBytes(sc.stream)
+	if err := errors.Join(err1, err2); err != nil {
+		return eventstore.Event{}, fmt.Errorf("scan event ids: %w", err)
+	}
+	e.StreamType = reuse(&sc.lastStreamType, sc.streamType)
+	e.Type = reuse(&sc.lastType, sc.typ)
+	e.Data = sc.keep(sc.data)
+	e.Metadata = sc.keep(sc.metadata)
+	return e, nil
+}
+
+// reuse returns *last if it equals b, else b as a new string, kept in *last.
+func reuse(last *string, b []byte) string {
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last
+}
+
+// keep copies b into the current block, or into a new one if it is full;
+// nil (NULL) stays nil.
+func (sc *rowScanner) keep(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if len(b) > cap(sc.block)-len(sc.block) {
+		if len(b) > maxBlockBytes/4 {
+			return append(make([]byte, 0, len(b)), b...) // a large one alone
+		}
+		sc.block = make([]byte, 0, max(min(2*cap(sc.block), maxBlockBytes), minBlockBytes, len(b)))
+	}
+	start := len(sc.block)
+	sc.block = append(sc.block, b...)
+	return sc.block[start:len(sc.block):len(sc.block)] // an append to it cannot reach the next
+}
+
+// scanEvent scans one row; a chunk of rows uses rowScanner.
 func scanEvent(row interface{ Scan(...any) error }) (eventstore.Event, error) {
 	var e eventstore.Event
 	var rawID, rawStream []byte
