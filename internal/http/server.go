@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -79,6 +80,9 @@ type Server struct {
 	subscribers atomic.Int64 // subscriptions open now
 	handling    atomic.Int64 // requests being handled now
 	frames      frameCache   // recent events' JSON, shared by subscriptions
+	// deliveries holds a token for each subscription writing live events
+	// now: at most half the CPUs' worth, so that appends find a CPU.
+	deliveries chan struct{}
 }
 
 // New returns a Server for store.
@@ -96,7 +100,8 @@ func New(store eventstore.Store, opts Options) *Server {
 	orDefault(&opts.MaxEventBytes, def.MaxEventBytes)
 	orDefault(&opts.MaxSubscribers, def.MaxSubscribers)
 	orDefault(&opts.RequestTimeout, def.RequestTimeout)
-	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens)}
+	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens),
+		deliveries: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	s.closingCtx, s.stopClosing = context.WithCancel(context.Background())
 	s.routes()
 	return s

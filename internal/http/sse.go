@@ -171,6 +171,7 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	ew.conn, ew.chunked, ew.w, ew.rc = conn, r.ProtoAtLeast(1, 1), nil, nil
+	ew.try = tryWriter(conn)
 	ew.guard.useConn(conn)
 	logged := detachAccessEntry(r)
 	s := ew.s
@@ -262,11 +263,12 @@ func (ew *eventWriter) close() {
 // eventWriter is one subscription's response.
 type eventWriter struct {
 	s        *Server
-	w        http.ResponseWriter      // until detach
-	rc       *http.ResponseController // w's, until detach
-	conn     net.Conn                 // after detach: the client's connection
-	chunked  bool                     // after detach: the body is sent in chunks (HTTP/1.1)
-	sent     int                      // after detach: bytes written to conn
+	w        http.ResponseWriter         // until detach
+	rc       *http.ResponseController    // w's, until detach
+	conn     net.Conn                    // after detach: the client's connection
+	chunked  bool                        // after detach: the body is sent in chunks (HTTP/1.1)
+	sent     int                         // after detach: bytes written to conn
+	try      func([][]byte) (int, error) // after detach: one write that does not wait; nil if none
 	closed   bool
 	started  bool // the retry frame is written
 	live     bool // the caught-up frame is written
@@ -438,9 +440,40 @@ func (ew *eventWriter) writeChunk(p []byte) error {
 		line := append(strconv.AppendInt(size[:0], int64(len(p)), 16), "\r\n"...)
 		bufs, framing = net.Buffers{line, p, crlf}, len(line)
 	}
-	n, err := bufs.WriteTo(ew.conn)
+	var n int64
+	if ew.try != nil {
+		// Appends must not wait behind a thousand subscribers' writes: those
+		// take turns, a few at a time (deliveries), and a turn is one attempt
+		// that never waits for the client. What does not fit in the socket
+		// is written below, outside the turns.
+		ew.s.deliveries <- struct{}{}
+		m, err := ew.try(bufs)
+		<-ew.s.deliveries
+		if err != nil {
+			return err
+		}
+		n = int64(m)
+		skip(&bufs, m)
+	}
+	var err error
+	if len(bufs) > 0 {
+		var m int64
+		m, err = bufs.WriteTo(ew.conn)
+		n += m
+	}
 	ew.sent += min(max(int(n)-framing, 0), len(p)) // the body's bytes, as net/http counts them
 	return err
+}
+
+// skip drops the first n bytes of bufs.
+func skip(bufs *net.Buffers, n int) {
+	for len(*bufs) > 0 && n >= len((*bufs)[0]) {
+		n -= len((*bufs)[0])
+		*bufs = (*bufs)[1:]
+	}
+	if len(*bufs) > 0 {
+		(*bufs)[0] = (*bufs)[0][n:]
+	}
 }
 
 var crlf = []byte("\r\n")

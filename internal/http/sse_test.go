@@ -344,3 +344,83 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+// TestALiveSubscriberSlowerThanItsSocketGetsEveryEventWhole: after detach, a
+// batch is first offered to the socket without waiting, and whatever does not
+// fit is written the usual way. A client with a small receive buffer that
+// reads slowly makes most batches split there; every event must still
+// arrive once, in order and whole, in well-formed chunks.
+func TestALiveSubscriberSlowerThanItsSocketGetsEveryEventWhole(t *testing.T) {
+	t.Parallel()
+	store := teststore.SQLite.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	t.Cleanup(stopFeed)
+	go feed.Run(feedCtx)
+	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck // a hint
+	fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ssetest.NewParser(&slowReader{r: resp.Body}, "")
+	for {
+		f, _, err := p.Next()
+		if err != nil {
+			t.Fatalf("reading up to caught-up: %v", err)
+		}
+		if f.Event == "caught-up" {
+			break
+		}
+	}
+	const n, size = 60, 3000
+	go func() {
+		for i := range n {
+			data := fmt.Appendf(nil, `{"i":%d,"pad":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), size))
+			if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "X", Data: data}}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) //nolint:errcheck
+	for i := range n {
+		f, _, err := p.Next()
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		var e struct {
+			Position int64 `json:"position"`
+			Data     struct {
+				I   int    `json:"i"`
+				Pad string `json:"pad"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(f.Data), &e); err != nil {
+			t.Fatalf("event %d: %v in %.200q", i, err, f.Data)
+		}
+		if f.ID != strconv.FormatInt(int64(i+1), 10) || e.Position != int64(i+1) || e.Data.I != i ||
+			e.Data.Pad != strings.Repeat(string(rune('a'+i%26)), size) {
+			t.Fatalf("frame %d: id %s, position %d, i %d: want the %dth event whole", i, f.ID, e.Position, e.Data.I, i+1)
+		}
+	}
+}
+
+// slowReader reads at most 1 KB at a time, with a pause before each read.
+type slowReader struct{ r io.Reader }
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return s.r.Read(p[:min(len(p), 1024)])
+}

@@ -29,3 +29,34 @@ func ackedBytes(c net.Conn) func() (uint64, bool) {
 		return n, ok
 	}
 }
+
+// tryWriter returns a func that makes one non-blocking attempt to write
+// bufs to c and reports how much it wrote, or nil if c is not a socket.
+// A full socket buffer is not an error: the caller writes the rest the usual
+// way, which waits.
+func tryWriter(c net.Conn) func(bufs [][]byte) (int, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return func(bufs [][]byte) (int, error) {
+		var n int
+		var werr error
+		// Returning true makes one attempt: the socket is non-blocking, and
+		// Write does not wait for room. It still honours the deadline.
+		if err := raw.Write(func(fd uintptr) bool {
+			n, werr = unix.Writev(int(fd), bufs)
+			return true
+		}); err != nil {
+			return 0, err
+		}
+		if werr == unix.EAGAIN || werr == unix.EINTR {
+			return 0, nil
+		}
+		return max(n, 0), werr
+	}
+}
