@@ -8,6 +8,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,8 @@ type reader struct {
 	checkVisible bool
 	// utcNow is the database's SQL for its current UTC time.
 	utcNow string
+	// sizes sizes the first chunk of a range by the events read before.
+	sizes *eventSizes
 }
 
 // durable waits until position is durable, where that needs waiting.
@@ -401,12 +404,46 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 
 // A range is read in chunks of at most maxChunkRows rows, fewer when events
 // are large: about chunkBytes of data a chunk, sized by the rows of the
-// chunk before, and cut at chunkBytes when they were smaller than the next.
+// chunk before (the first by eventSizes), and cut at chunkBytes when they
+// were smaller than the next.
 const (
-	firstChunkRows = 100
-	maxChunkRows   = eventstore.MaxLimit
-	chunkBytes     = 1 << 20
+	minFirstChunkRows = 100
+	maxChunkRows      = eventstore.MaxLimit
+	chunkBytes        = 1 << 20
 )
+
+// eventSizes follows how large the events read lately were, to size the
+// first chunk of a range: a page of small events is then one query rather
+// than two. It rises at once with a chunk of larger events and falls slowly,
+// so a store that holds some large events reads in small first chunks.
+type eventSizes struct{ perEvent atomic.Int64 }
+
+// firstChunk returns how many rows the first chunk of a range asks for.
+func (z *eventSizes) firstChunk() int {
+	per := z.perEvent.Load()
+	if per <= 0 {
+		return minFirstChunkRows // nothing read yet
+	}
+	return int(max(minFirstChunkRows, min(maxChunkRows, chunkBytes/per)))
+}
+
+// saw records a chunk of rows holding size bytes of data and metadata.
+func (z *eventSizes) saw(rows, size int) {
+	if rows == 0 {
+		return
+	}
+	per := int64(max(size/rows, 1))
+	for {
+		old := z.perEvent.Load()
+		next := per
+		if old > per {
+			next = old - (old-per)/16
+		}
+		if z.perEvent.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
 
 // eventRange is a bounded range of events in the order of one key column.
 type eventRange struct {
@@ -431,13 +468,14 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 			order += " DESC"
 		}
 		q := "SELECT " + eventColumns + " FROM events WHERE " + r.where + " AND " + r.key + " BETWEEN ? AND ?" + order + " LIMIT ?"
-		lo, hi, n := r.lo, r.hi, firstChunkRows
+		lo, hi, n := r.lo, r.hi, s.sizes.firstChunk()
 		for lo <= hi {
 			chunk, size, full, err := s.readChunk(ctx, q, append(r.args[:len(r.args):len(r.args)], lo, hi, n)...)
 			if err != nil {
 				yield(eventstore.Event{}, fmt.Errorf("%s: %w", r.what, err))
 				return
 			}
+			s.sizes.saw(len(chunk), size)
 			for _, e := range chunk {
 				if !yield(e, nil) {
 					return

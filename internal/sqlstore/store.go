@@ -114,10 +114,11 @@ func New(d Dialect, opts Options) *Store {
 	if opts.WaitDurable == nil {
 		opts.WaitDurable = func(context.Context, int64) error { return nil }
 	}
+	sizes := new(eventSizes)
 	return &Store{
 		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics,
-			checkVisible: !d.VisibleInCommitOrder, utcNow: d.UTCNow},
-		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics},
+			checkVisible: !d.VisibleInCommitOrder, utcNow: d.UTCNow, sizes: sizes},
+		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics, sizes: sizes},
 		feed:   opts.Feed,
 		writer: newWriter(d, opts),
 	}
