@@ -1,10 +1,13 @@
 package http
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -172,39 +175,58 @@ func BenchmarkWriteEvents(b *testing.B) {
 // subscriber; ns/frame is the time per subscriber. Each event is new to the
 // frame cache, as a live event is: the first subscriber to write it encodes
 // it, the others share that encoding.
+//
+// With detached, the subscriptions are live from the start and their
+// ResponseWriters can be hijacked, as net/http's HTTP/1 ones can: the
+// subscriptions take their connections over (serveEvents) and write chunks
+// to connections that discard them, as every live subscription on HTTP/1
+// does. Without, they stay on the handler (HTTP/2, or history).
 func BenchmarkSSE(b *testing.B) {
-	for _, n := range []int{1, 1000} {
-		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
-			s := New(nil, Options{MaxSubscribers: n})
-			feed := newBenchFeed(benchEvents(b, 2*len(s.frames.slots))) // every event misses the cache once
-			s.opts.Feed = feed
-			var wg sync.WaitGroup
-			writers := make([]*discardResponse, n)
-			for i := range n {
-				w := newDiscardResponse()
-				writers[i] = w
-				wg.Go(func() {
-					r := httptest.NewRequest(http.MethodGet, "/events", nil)
-					r.Header.Set("Accept", "text/event-stream")
-					s.ServeHTTP(w, r)
-				})
+	for _, detached := range []bool{false, true} {
+		for _, n := range []int{1, 1000} {
+			name := "subscribers=" + strconv.Itoa(n)
+			if detached {
+				name = "detached,subscribers=" + strconv.Itoa(n)
 			}
-			for feed.open.Load() < int64(n) {
-				time.Sleep(time.Millisecond)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				feed.publish(int64(i + 1))
-			}
-			feed.stop()
-			wg.Wait() // every frame written and flushed
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/frame")
-			if b.N > 0 && writers[0].flushes < 2 {
-				b.Fatal("the subscription never flushed an event")
-			}
+			b.Run(name, func(b *testing.B) { benchmarkSSE(b, n, detached) })
+		}
+	}
+}
+
+func benchmarkSSE(b *testing.B, n int, detached bool) {
+	s := New(nil, Options{MaxSubscribers: n})
+	feed := newBenchFeed(benchEvents(b, 2*len(s.frames.slots))) // every event misses the cache once
+	feed.live = detached
+	s.opts.Feed = feed
+	var wg sync.WaitGroup
+	writers := make([]*discardResponse, n)
+	for i := range n {
+		w := newDiscardResponse()
+		if detached {
+			w.conn = &discardConn{done: make(chan struct{}), closed: wg.Done}
+			wg.Add(1)
+		}
+		writers[i] = w
+		wg.Go(func() {
+			r := httptest.NewRequest(http.MethodGet, "/events", nil)
+			r.Header.Set("Accept", "text/event-stream")
+			s.ServeHTTP(w, r)
 		})
+	}
+	for feed.open.Load() < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		feed.publish(int64(i + 1))
+	}
+	feed.stop()
+	wg.Wait() // every frame written and flushed, every connection closed
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/frame")
+	if w := writers[0]; b.N > 0 && (!detached && w.flushes < 2 || detached && w.conn.n == 0) {
+		b.Fatal("the subscription never wrote an event")
 	}
 }
 
@@ -214,6 +236,7 @@ func BenchmarkSSE(b *testing.B) {
 // subscription fall more than 512 events behind: the benchmark waits for it
 // (fanout would have it read the store instead).
 type benchFeed struct {
+	live    bool // subscriptions start live: caught up at once
 	ring    []eventstore.Event
 	mu      sync.Mutex
 	subs    []*benchSub
@@ -261,12 +284,19 @@ func (f *benchFeed) Subscribe(eventstore.SubscribeOptions) eventstore.Subscripti
 }
 
 type benchSub struct {
-	feed   *benchFeed
-	cursor atomic.Int64
-	wait   <-chan struct{}
+	feed     *benchFeed
+	cursor   atomic.Int64
+	wait     <-chan struct{}
+	caughtUp bool
 }
 
 func (s *benchSub) Next(_ context.Context, emit func(eventstore.Delivery) error) error {
+	if s.feed.live && !s.caughtUp {
+		s.caughtUp = true
+		if err := emit(eventstore.Delivery{CaughtUp: true}); err != nil {
+			return err
+		}
+	}
 	stopped := s.feed.stopped.Load()
 	s.wait = *s.feed.changed.Load()
 	head := s.feed.head.Load()
@@ -333,7 +363,42 @@ type discardResponse struct {
 	h       http.Header
 	n       int
 	flushes int
+	conn    *discardConn // what Hijack returns; nil: it cannot be hijacked
 }
+
+func (w *discardResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.conn == nil {
+		return nil, nil, http.ErrNotSupported
+	}
+	return w.conn, nil, nil
+}
+
+// discardConn is a connection that counts what is written to it and keeps
+// none of it; reads wait until it is closed.
+type discardConn struct {
+	net.Conn // not called
+	n        int
+	done     chan struct{}
+	closed   func()
+}
+
+func (c *discardConn) Write(p []byte) (int, error) {
+	c.n += len(p)
+	return len(p), nil
+}
+
+func (c *discardConn) Read([]byte) (int, error) {
+	<-c.done
+	return 0, io.EOF
+}
+
+func (c *discardConn) Close() error {
+	close(c.done)
+	c.closed()
+	return nil
+}
+
+func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
 
 func newDiscardResponse() *discardResponse { return &discardResponse{h: http.Header{}} }
 

@@ -269,6 +269,9 @@ type eventWriter struct {
 	chunked  bool                        // after detach: the body is sent in chunks (HTTP/1.1)
 	sent     int                         // after detach: bytes written to conn
 	try      func([][]byte) (int, error) // after detach: one write that does not wait; nil if none
+	vec      [3][]byte                   // after detach: the chunk being written
+	size     [18]byte                    // after detach: its size line
+	bufs     net.Buffers                 // after detach: what of vec is still to write
 	closed   bool
 	started  bool // the retry frame is written
 	live     bool // the caught-up frame is written
@@ -434,11 +437,14 @@ func (ew *eventWriter) write() {
 // data, CRLF) in one system call, or as it is for HTTP/1.0, whose body ends
 // when the connection closes.
 func (ew *eventWriter) writeChunk(p []byte) error {
-	bufs, framing := net.Buffers{p}, 0
+	// The size line and the vector live in ew: a write allocates nothing.
+	ew.vec[0] = p
+	bufs, framing := &ew.bufs, 0
+	*bufs = ew.vec[:1]
 	if ew.chunked {
-		var size [18]byte
-		line := append(strconv.AppendInt(size[:0], int64(len(p)), 16), "\r\n"...)
-		bufs, framing = net.Buffers{line, p, crlf}, len(line)
+		line := append(strconv.AppendInt(ew.size[:0], int64(len(p)), 16), "\r\n"...)
+		ew.vec = [3][]byte{line, p, crlf}
+		*bufs, framing = ew.vec[:], len(line)
 	}
 	var n int64
 	if ew.try != nil {
@@ -447,16 +453,16 @@ func (ew *eventWriter) writeChunk(p []byte) error {
 		// that never waits for the client. What does not fit in the socket
 		// is written below, outside the turns.
 		ew.s.deliveries <- struct{}{}
-		m, err := ew.try(bufs)
+		m, err := ew.try(*bufs)
 		<-ew.s.deliveries
 		if err != nil {
 			return err
 		}
 		n = int64(m)
-		skip(&bufs, m)
+		skip(bufs, m)
 	}
 	var err error
-	if len(bufs) > 0 {
+	if len(*bufs) > 0 {
 		var m int64
 		m, err = bufs.WriteTo(ew.conn)
 		n += m
