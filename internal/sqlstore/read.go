@@ -258,38 +258,49 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
+	what := fmt.Sprintf("read log after %d", opts.After)
+	// A page of events as small as those read lately is read in one query,
+	// with one row more to tell whether more follow. Otherwise (or if they
+	// turn out larger) the page's positions are read first, and its events
+	// in chunks.
+	var events []eventstore.Event // the page's events, if read whole
+	whole := false
+	if s.sizes.firstChunk() >= opts.Limit {
+		chunk, size, full, err := s.readChunk(ctx, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+		if err != nil {
+			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
+		}
+		s.sizes.saw(len(chunk), size)
+		events, whole = chunk, !full
+	}
 	var positions []int64
 	var newest time.Time
-	s.m.Statement("read_positions")
-	rows, err := s.db.QueryContext(ctx, "SELECT position, recorded_at FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
-	if err != nil {
-		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, s.translate(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p int64
-		if err := rows.Scan(&p, &newest); err != nil {
-			return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+	if whole {
+		positions = make([]int64, len(events))
+		for i, e := range events {
+			positions[i], newest = e.Position, e.RecordedAt
 		}
-		positions = append(positions, p)
-	}
-	if err := rows.Err(); err != nil {
-		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, s.translate(err))
+	} else {
+		var err error
+		if positions, newest, err = s.positions(ctx, where, args, opts.Limit+1); err != nil {
+			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
+		}
 	}
 	page := eventstore.LogPage{Last: opts.After, More: len(positions) > opts.Limit}
 	if len(positions) == 0 {
 		page.Events = func(func(eventstore.Event, error) bool) {}
 		return page, nil
 	}
-	page.Last = positions[min(len(positions), opts.Limit)-1]
+	n := min(len(positions), opts.Limit) // the page's events
+	page.Last = positions[n-1]
 	if s.checkVisible && recent(newest) && !dense(positions, opts) {
 		// Answer only the gapless part: see visibleUpTo.
 		bound, err := s.visibleUpTo(ctx, page.Last)
 		if err != nil {
-			return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
 		}
 		if bound < page.Last {
-			n := 0
+			n = 0
 			for n < len(positions) && positions[n] <= bound {
 				n++
 			}
@@ -302,11 +313,44 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		}
 	}
 	if err := s.durable(ctx, page.Last); err != nil {
-		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+		return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
 	}
-	page.Events = s.readRange(ctx, eventRange{what: fmt.Sprintf("read log after %d", opts.After),
-		where: where, args: args, key: "position", lo: positions[0], hi: page.Last})
+	if whole {
+		page.Events = func(yield func(eventstore.Event, error) bool) {
+			for _, e := range events[:n] {
+				if !yield(e, nil) {
+					return
+				}
+			}
+		}
+		return page, nil
+	}
+	page.Events = s.readRange(ctx, eventRange{what: what, where: where, args: args, key: "position", lo: positions[0], hi: page.Last})
 	return page, nil
+}
+
+// positions returns the positions of the first limit events that match a log
+// filter, and the recorded_at of the last.
+func (s reader) positions(ctx context.Context, where string, args []any, limit int) ([]int64, time.Time, error) {
+	var positions []int64
+	var newest time.Time
+	s.m.Statement("read_positions")
+	rows, err := s.db.QueryContext(ctx, "SELECT position, recorded_at FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, newest, s.translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p, &newest); err != nil {
+			return nil, newest, err
+		}
+		positions = append(positions, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, newest, s.translate(err)
+	}
+	return positions, newest, nil
 }
 
 // dense reports whether positions, read for a page of the whole log (no
