@@ -206,11 +206,29 @@ func (f *Feed) Run(ctx context.Context) error {
 			f.log.Info("live feed: reading new events again")
 			failing = false
 		}
+		if !f.await(ctx, t.C) {
+			return nil
+		}
+	}
+}
+
+// await waits for the next poll: the next tick, or a wake-up while a
+// subscription is open. With none open, a commit of this process need not
+// move the head at once (each move is a query, and a fence where the
+// commit's own flush has not been counted yet): the next tick moves it, and
+// a subscription that opens wakes the tailer itself, then reads the store up
+// to wherever the head is. It reports false once ctx has ended.
+func (f *Feed) await(ctx context.Context, tick <-chan time.Time) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-t.C:
+			return false
+		case <-tick:
+			return true
 		case <-f.wake:
+			if f.open.Load() > 0 {
+				return true
+			}
 		}
 	}
 }

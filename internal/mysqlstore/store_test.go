@@ -149,3 +149,108 @@ func TestRecordedAtNeverDecreasesAlongTheLog(t *testing.T) {
 			got.Position, got.RecordedAt.Format(time.RFC3339Nano), first.Format(time.RFC3339Nano))
 	}
 }
+
+// TestAGroupBegunWithTheLastCommitBeginsAgainIfItsReadsFail: appends that
+// queue behind a commit have their transaction begun in the round trip of
+// that COMMIT, bounded by the earlier group's deadline. Here another process
+// takes the log's lock between the two and holds it past that deadline, which
+// cuts the queued group's reads: the queued append must begin again with its
+// own deadline and succeed once the lock is free, and the earlier one is
+// answered at its COMMIT.
+func TestAGroupBegunWithTheLastCommitBeginsAgainIfItsReadsFail(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	s := teststore.OpenMySQL(t, dsn)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	held, release := make(chan struct{}), make(chan struct{})
+	var once, released sync.Once
+	s.SetBeforeCommit(func() {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	})
+	unhold := func() { released.Do(func() { close(release) }) }
+	defer unhold() // before the store closes, if the test ends early
+	appendOne := func(ctx context.Context, done chan<- error) {
+		_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte("{}")}}})
+		done <- err
+	}
+	firstCtx, firstCancel := context.WithTimeout(ctx, 3*time.Second)
+	defer firstCancel()
+	firstDone, queuedDone := make(chan error, 1), make(chan error, 1)
+	go appendOne(firstCtx, firstDone)
+	<-held
+	go appendOne(ctx, queuedDone)
+	time.Sleep(50 * time.Millisecond) // the second append queues behind the first: not asserted
+
+	// The other process asks for the lock while the first group holds it,
+	// so it gets it at that COMMIT, before the queued group's reads.
+	other, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback() //nolint:errcheck
+	locked := make(chan error, 1)
+	go func() {
+		_, err := other.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE")
+		locked <- err
+	}()
+	waitForALockWait(ctx, t, db)
+	unhold()
+	if err := <-locked; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-firstDone; err != nil {
+		t.Fatalf("the first append, committed before the other process took the lock: %v; want success", err)
+	}
+	<-firstCtx.Done() // the queued group's first reads are cut about now
+	select {
+	case err := <-queuedDone:
+		t.Fatalf("the queued append returned (%v) while the other process held the lock", err)
+	default:
+	}
+	if err := other.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-queuedDone; err != nil {
+		t.Fatalf("the queued append, once the lock was free: %v; want success", err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d events in the log, want 2", n)
+	}
+}
+
+// waitForALockWait returns once a transaction in the database db is on waits
+// for a row lock.
+func waitForALockWait(ctx context.Context, t *testing.T, db *sql.DB) {
+	t.Helper()
+	for {
+		var waiting int
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX t "+
+			"JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "+
+			"WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()").Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for a transaction in a lock wait: %v", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

@@ -32,18 +32,23 @@ type statement struct {
 	args  []any
 }
 
-// begin takes a connection and begins the transaction with the read phase:
-// the log's write lock and head, the calls' streams (locked where the
-// dialect locks rows) and the known event ids their clients chose. It
-// returns the plan those reads make.
-func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls []*call) (*appendTx, *plan, error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("begin: %w", err)
-	}
-	t := &appendTx{conn: conn, d: d, m: m}
+// readPhase is the read phase of a group's transaction: BEGIN, the log's
+// write lock and head, the calls' streams (locked where the dialect locks
+// rows) and the known event ids their clients chose; and, once their results
+// are scanned, what they found.
+type readPhase struct {
+	calls []*call
+	stmts []statement
+	head  int64
+	now   time.Time
+	found map[uuid.UUID]streamState
+	known map[uuid.UUID]knownEvent
+}
+
+func newReadPhase(d Dialect, calls []*call) *readPhase {
 	ids := streamsOf(calls)
-	reads := []statement{
+	r := &readPhase{calls: calls, found: make(map[uuid.UUID]streamState, len(ids)), known: make(map[uuid.UUID]knownEvent)}
+	r.stmts = []statement{
 		{"begin", d.Begin, nil},
 		{"lock_head", d.LockHead, nil},
 		{"read_streams", "SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (" +
@@ -51,27 +56,43 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 	}
 	for known := clientIDsOf(calls); len(known) > 0; {
 		n := min(len(known), 500)
-		reads = append(reads, statement{"known_events", "SELECT event_id, stream_id, stream_type, stream_version, position, " +
+		r.stmts = append(r.stmts, statement{"known_events", "SELECT event_id, stream_id, stream_type, stream_version, position, " +
 			"recorded_at, event_type, data, metadata, batch_size FROM events WHERE event_id IN (" + placeholders(n) + ")", idArgs(known[:n])})
 		known = known[n:]
 	}
-	var head int64
-	var now time.Time
-	found := make(map[uuid.UUID]streamState, len(ids))
-	knownEvents := make(map[uuid.UUID]knownEvent)
+	return r
+}
+
+// scans returns what scans the result of each statement after BEGIN, in order.
+func (r *readPhase) scans(t *appendTx) []func(*sql.Rows) error {
 	scans := []func(*sql.Rows) error{
-		func(rows *sql.Rows) (err error) { head, now, err = t.scanHead(rows); return err },
-		func(rows *sql.Rows) error { return scanStreams(rows, found) },
+		func(rows *sql.Rows) (err error) { r.head, r.now, err = t.scanHead(rows); return err },
+		func(rows *sql.Rows) error { return scanStreams(rows, r.found) },
 	}
-	for range reads[3:] {
-		scans = append(scans, func(rows *sql.Rows) error { return scanKnown(rows, knownEvents) })
+	for range r.stmts[3:] {
+		scans = append(scans, func(rows *sql.Rows) error { return scanKnown(rows, r.known) })
 	}
+	return scans
+}
+
+// plan is the plan the scanned reads make.
+func (r *readPhase) plan() *plan { return newPlan(r.head, r.now, r.calls, r.found, r.known) }
+
+// begin takes a connection and begins the transaction with the read phase.
+// It returns the plan those reads make.
+func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls []*call) (*appendTx, *plan, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin: %w", err)
+	}
+	t := &appendTx{conn: conn, d: d, m: m}
+	r := newReadPhase(d, calls)
 	t.open = true
-	if err := t.query(ctx, reads, scans); err != nil {
+	if err := t.query(ctx, r.stmts, r.scans(t)); err != nil {
 		t.rollback()
 		return nil, nil, err
 	}
-	return t, newPlan(head, now, calls, found, knownEvents), nil
+	return t, r.plan(), nil
 }
 
 // query runs the statements, the first of which returns no rows (BEGIN),
@@ -98,12 +119,18 @@ func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*s
 	}
 	defer rows.Close()
 	// The driver skips BEGIN's empty result: the first set is the next statement's.
+	return scanSets(rows, stmts[1:], scans)
+}
+
+// scanSets hands the result sets of rows, from the current one on, to the
+// scans of stmts, one each.
+func scanSets(rows *sql.Rows, stmts []statement, scans []func(*sql.Rows) error) error {
 	for i, scan := range scans {
 		if i > 0 && !rows.NextResultSet() {
-			return fmt.Errorf("%s: %w", stmts[i+1].kind, orDefault(rows.Err(), errors.New("missing result set")))
+			return fmt.Errorf("%s: %w", stmts[i].kind, orDefault(rows.Err(), errors.New("missing result set")))
 		}
 		if err := scan(rows); err != nil {
-			return fmt.Errorf("%s: %w", stmts[i+1].kind, err)
+			return fmt.Errorf("%s: %w", stmts[i].kind, err)
 		}
 	}
 	return rows.Err()
@@ -235,7 +262,13 @@ func idArgs(ids []uuid.UUID) []any {
 // one round trip. If a statement fails, the database runs none after it, and
 // the transaction is rolled back; if the connection fails, COMMIT may or may
 // not have run, which the error says.
-func (t *appendTx) writeAndCommit(ctx context.Context, p *plan) error {
+//
+// With next (batching dialects only), the same round trip goes on to begin
+// next's transaction on this connection with its read phase, behind a marker
+// that answers only once COMMIT has: writeAndCommit returns when the marker
+// arrives, and the returned begun reads the rest. ctx then stays in use until
+// begun is finished or abandoned.
+func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase) (*begun, error) {
 	var stmts []statement
 	for rows := p.rows; len(rows) > 0; {
 		n := t.insertSize(rows)
@@ -245,14 +278,27 @@ func (t *appendTx) writeAndCommit(ctx context.Context, p *plan) error {
 	stmts = append(stmts, t.saveStreams(p.saved()),
 		statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.now}},
 		statement{"commit", "COMMIT", nil})
+	if next != nil && t.d.Batch {
+		stmts = append(stmts, statement{"committed", "SELECT 1", nil})
+		stmts = append(stmts, next.stmts...)
+	} else {
+		next = nil
+	}
 	for _, s := range stmts {
 		t.m.Statement(s.kind)
 	}
 	var err error
-	if t.d.Batch {
+	var rows *sql.Rows
+	switch {
+	case next != nil:
+		// The driver skips the empty results of the writes and COMMIT: the
+		// query returns at the marker's, once every statement before it ran.
+		query, args := join(stmts)
+		rows, err = t.conn.QueryContext(ctx, query, args...)
+	case t.d.Batch:
 		query, args := join(stmts)
 		_, err = t.conn.ExecContext(ctx, query, args...)
-	} else {
+	default:
 		for _, s := range stmts {
 			if _, err = t.conn.ExecContext(ctx, s.query, s.args...); err != nil {
 				err = fmt.Errorf("%s: %w", s.kind, err)
@@ -262,10 +308,60 @@ func (t *appendTx) writeAndCommit(ctx context.Context, p *plan) error {
 	}
 	if err != nil {
 		t.rollback()
-		return fmt.Errorf("write events, streams and head, and commit: %w", err)
+		return nil, fmt.Errorf("write events, streams and head, and commit: %w", err)
+	}
+	if next != nil {
+		// Committed; the connection carries on with next's transaction.
+		return &begun{t: t, rows: rows, reads: next}, nil
 	}
 	t.open = false
-	return t.conn.Close()
+	return nil, t.conn.Close()
+}
+
+// begun is a group's transaction begun in the round trip that committed the
+// group before it, on the same connection: the results of its read phase
+// wait in rows, behind the marker that said the earlier group committed.
+type begun struct {
+	t      *appendTx
+	rows   *sql.Rows
+	reads  *readPhase
+	cancel context.CancelFunc // ends the round trip's context; set by the writer
+}
+
+// finish reads the read phase's results and returns the transaction and the
+// plan they make. If they cannot be read, it rolls the transaction back
+// (nothing was written) and returns the error.
+func (b *begun) finish() (*appendTx, *plan, error) {
+	defer b.cancel()
+	if err := b.scan(); err != nil {
+		b.t.rollback()
+		return nil, nil, err
+	}
+	return b.t, b.reads.plan(), nil
+}
+
+func (b *begun) scan() error {
+	rows := b.rows
+	defer rows.Close()
+	for rows.Next() { // the marker's row
+	}
+	if !rows.NextResultSet() {
+		return fmt.Errorf("%s: %w", b.reads.stmts[1].kind, orDefault(rows.Err(), errors.New("missing result set")))
+	}
+	if err := scanSets(rows, b.reads.stmts[1:], b.reads.scans(b.t)); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// abandon rolls the transaction back unread; b may be nil.
+func (b *begun) abandon() {
+	if b == nil {
+		return
+	}
+	defer b.cancel()
+	b.rows.Close()
+	b.t.rollback()
 }
 
 // insertSize is how many of rows one INSERT takes: at most the dialect's

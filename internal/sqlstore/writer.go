@@ -20,7 +20,10 @@ import (
 // the plan checks each request against the streams' state in order
 // (idempotent retry first, then expected version and stream type), lays out
 // the rows of those that pass, and each request gets its own outcome after
-// COMMIT.
+// COMMIT. Where the dialect batches, the appends that queued meanwhile are
+// taken as the next group when the writes are sent, and the same round trip
+// begins their transaction after COMMIT (takeNext): under load the log's lock
+// passes from group to group in one round trip per group instead of two.
 
 const (
 	// maxGroupEvents bounds how many events one group transaction gathers.
@@ -47,6 +50,16 @@ type writer struct {
 	calls chan *call
 	stop  chan struct{}
 	done  chan struct{}
+
+	next *carried // the next group, taken while the last one committed; loop's alone
+}
+
+// carried is a group taken from calls while the group before it committed,
+// with its transaction begun in the same round trip as that COMMIT (nil if
+// it could not be).
+type carried struct {
+	calls []*call
+	begun *begun
 }
 
 // newWriter starts a writer; close stops it.
@@ -137,30 +150,47 @@ func (w *writer) record(c *call) {
 func (w *writer) loop() {
 	defer close(w.done)
 	for {
-		var first *call
-		select {
-		case first = <-w.calls:
-		case <-w.stop:
-			return
-		}
-		group := []*call{first}
-		n := len(first.req.Events)
-	gather:
-		for n < maxGroupEvents {
+		var group []*call
+		var pre *begun
+		if next := w.next; next != nil {
+			// Taken while the last group committed: it was handed over, so
+			// it is written even if the writer is stopping.
+			w.next = nil
+			group, pre = next.calls, next.begun
+		} else {
 			select {
-			case c := <-w.calls:
-				group = append(group, c)
-				n += len(c.req.Events)
-			default:
-				break gather
+			case first := <-w.calls:
+				group = w.waiting([]*call{first})
+			case <-w.stop:
+				return
 			}
 		}
-		w.commit(group)
+		w.commit(group, pre)
 	}
 }
 
-// commit writes a group and reports each call's outcome.
-func (w *writer) commit(group []*call) {
+// waiting adds to group the calls waiting now, as long as it holds fewer
+// than maxGroupEvents events.
+func (w *writer) waiting(group []*call) []*call {
+	n := 0
+	for _, c := range group {
+		n += len(c.req.Events)
+	}
+	for n < maxGroupEvents {
+		select {
+		case c := <-w.calls:
+			group = append(group, c)
+			n += len(c.req.Events)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// commit writes a group and reports each call's outcome. pre, if not nil, is
+// the group's transaction, already begun.
+func (w *writer) commit(group []*call, pre *begun) {
 	defer func() {
 		for _, c := range group {
 			close(c.done)
@@ -168,9 +198,10 @@ func (w *writer) commit(group []*call) {
 	}()
 	live := unexpired(group)
 	if len(live) == 0 {
+		pre.abandon()
 		return
 	}
-	err := w.run(live)
+	err := w.run(live, pre)
 	if err == nil {
 		return
 	}
@@ -180,7 +211,7 @@ func (w *writer) commit(group []*call) {
 		w.log.Warn("group append failed; retrying its requests one at a time", "requests", len(live), "error", err)
 		for _, c := range live {
 			if len(unexpired([]*call{c})) == 1 {
-				if err := w.run([]*call{c}); err != nil {
+				if err := w.run([]*call{c}, nil); err != nil {
 					c.err = err
 				}
 			}
@@ -211,14 +242,23 @@ func unexpired(calls []*call) []*call {
 // run runs a group transaction, again after a retryable failure, and stores
 // each call's outcome once it has committed. A call whose caller gave up
 // meanwhile is left out of the next try; run returns nil once no call is left.
-func (w *writer) run(calls []*call) error {
+// pre, if not nil, is the transaction of calls already begun: the first try
+// uses it if every call still waits.
+func (w *writer) run(calls []*call, pre *begun) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		if calls = unexpired(calls); len(calls) == 0 {
+			pre.abandon()
 			return nil
 		}
+		if pre != nil && len(pre.reads.calls) != len(calls) {
+			// Its plan counts a caller who left.
+			pre.abandon()
+			pre = nil
+		}
 		var out []outcome
-		out, err = w.transact(calls)
+		out, err = w.transact(calls, pre)
+		pre = nil
 		if err == nil {
 			for i, c := range calls {
 				c.res, c.err = out[i].res, out[i].err
@@ -263,13 +303,32 @@ type outcome struct {
 // back. Just before COMMIT it checks that every caller still waits; if one
 // has left, it rolls back with errCallerLeft, and the others are tried again
 // without it.
-func (w *writer) transact(calls []*call) ([]outcome, error) {
-	ctx, cancel := context.WithDeadline(context.Background(), earliestDeadline(calls))
-	defer cancel()
+//
+// pre, if not nil, is the transaction already begun for calls (see
+// takeNext); if its reads failed, transact begins afresh, since they wrote
+// nothing.
+func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
+	deadline := earliestDeadline(calls)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer func() {
+		if cancel != nil {
+			cancel()
+		}
+	}()
 	start := time.Now()
-	t, p, err := begin(ctx, w.db, w.d, w.m, calls)
-	if err != nil {
-		return nil, err
+	var t *appendTx
+	var p *plan
+	if pre != nil {
+		// If its reads failed (a lock wait cut short by the earlier group's
+		// deadline, a lost connection), it was rolled back: begin afresh,
+		// which meets the same trouble, if any, with this group's deadline.
+		t, p, _ = pre.finish()
+	}
+	if t == nil {
+		var err error
+		if t, p, err = begin(ctx, w.db, w.d, w.m, calls); err != nil {
+			return nil, err
+		}
 	}
 	head := p.head
 	out := make([]outcome, len(calls))
@@ -295,14 +354,43 @@ func (w *writer) transact(calls []*call) ([]outcome, error) {
 	if w.beforeCommit != nil {
 		w.beforeCommit()
 	}
-	if err := t.writeAndCommit(ctx, p); err != nil {
+	next := w.takeNext(deadline)
+	b, err := t.writeAndCommit(ctx, p, next)
+	if err != nil {
 		return nil, err
+	}
+	if b != nil {
+		b.cancel, cancel = cancel, nil // the next group's reads are still on their way
+		w.next.begun = b
 	}
 	if w.committed != nil {
 		w.committed(p.head)
 	}
 	w.m.GroupCommitted(len(calls), time.Since(start))
 	return out, nil
+}
+
+// takeNext takes the calls waiting now as the next group, so that the
+// round trip that commits this group, ending by deadline, also begins theirs
+// (batching dialects only): the log's lock then passes from one group to the
+// next without a round trip between them. It returns their read phase, or
+// nil if there is none or it cannot go in that round trip: a caller that
+// has left, or one whose deadline comes before this group's, which would
+// end the round trip before COMMIT answers. The calls are w.next either way.
+func (w *writer) takeNext(deadline time.Time) *readPhase {
+	if !w.d.Batch || w.next != nil {
+		return nil
+	}
+	taken := w.waiting(nil)
+	if len(taken) == 0 {
+		return nil
+	}
+	w.next = &carried{calls: taken}
+	live := unexpired(taken)
+	if len(live) < len(taken) || earliestDeadline(live).Before(deadline) {
+		return nil
+	}
+	return newReadPhase(w.d, live)
 }
 
 // notWriter waits, until the earliest deadline of calls, for the store to

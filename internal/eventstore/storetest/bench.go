@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -16,6 +18,8 @@ const BenchData = `{"sku":"A-1","qty":2,"price":{"amount":1999,"currency":"EUR"}
 // be compared with each other and with a raw-driver baseline:
 //
 //   - AppendParallel: 16 clients per CPU, one event per append, each to its own stream;
+//   - AppendClients8: 8 clients whatever the CPUs, likewise (load compare's
+//     middle case, where group commit's groups are a few appends each);
 //   - AppendSerial: one client, one event per append;
 //   - ReadStreamPage: one page of 1,000 events of one stream.
 func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
@@ -33,6 +37,25 @@ func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
 				}
 			}
 		})
+	})
+	b.Run("AppendClients8", func(b *testing.B) {
+		s := open(b)
+		var next atomic.Int64
+		b.ResetTimer()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				stream := uuid.New()
+				for next.Add(1) <= int64(b.N) {
+					if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order",
+						Events: []eventstore.NewEvent{{Type: "ItemAdded", Data: []byte(BenchData)}}}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 	})
 	b.Run("AppendSerial", func(b *testing.B) {
 		s := open(b)

@@ -76,6 +76,10 @@ func Exercise(t *testing.T, b Backend) {
 		t.Parallel()
 		testHeldTransaction(t, b)
 	})
+	t.Run("AppendsQueuedBehindACommitAreCheckedAfterIt", func(t *testing.T) {
+		t.Parallel()
+		testQueuedBehindACommit(t, b)
+	})
 	t.Run("PagesOfSmallAndLargeEventsAreWhole", func(t *testing.T) {
 		t.Parallel()
 		testMixedSizes(t, b)
@@ -849,6 +853,106 @@ func isClosed(c chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// testQueuedBehindACommit holds one append's transaction open while others
+// queue behind it, some of which its commit decides: a store may take the
+// queued ones into one group and begin its transaction before, or with, the
+// held one's COMMIT, but every check must see that commit. The queued
+// appends are given a moment to queue; one that comes later lands in a later
+// group, with the same outcome.
+func testQueuedBehindACommit(t *testing.T, b Backend) {
+	s := b.Open(t)
+	c := ctx(t)
+	x, y := uuid.New(), uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: x, Events: batch(1)})
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: y, Events: batch(1)})
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.BeforeCommit(s, func() {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	})
+	first := eventstore.AppendRequest{StreamID: x, Expected: eventstore.Exactly(1), Events: withIDs(batch(1))}
+	firstDone := make(chan eventstore.AppendResult, 1)
+	go func() {
+		res, err := s.Append(c, first)
+		if err != nil {
+			t.Errorf("held append: %v", err)
+		}
+		firstDone <- res
+	}()
+	<-held
+
+	type result struct {
+		res eventstore.AppendResult
+		err error
+	}
+	queued := []eventstore.AppendRequest{
+		{StreamID: x, Expected: eventstore.Exactly(2), Events: batch(1)}, // after the held one: written
+		{StreamID: x, Expected: eventstore.Exactly(1), Events: batch(1)}, // the held one's version: refused
+		first, // its retry: the held one's result
+		{StreamID: y, Expected: eventstore.Exactly(1), Events: batch(2)}, // these two race: one written
+		{StreamID: y, Expected: eventstore.Exactly(1), Events: batch(2)},
+	}
+	results := make([]result, len(queued))
+	var wg sync.WaitGroup
+	for i, req := range queued {
+		wg.Go(func() {
+			res, err := s.Append(c, req)
+			results[i] = result{res, err}
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let them queue; see above
+	close(release)
+	wg.Wait()
+	held1 := <-firstDone
+	if t.Failed() {
+		return
+	}
+
+	if r := results[0]; r.err != nil || r.res.Duplicate || r.res.Events[0].Version != 3 {
+		t.Errorf("append at the held one's new version: %+v, %v; want written at version 3", r.res, r.err)
+	}
+	if r := results[1]; !errors.Is(r.err, eventstore.ErrWrongExpectedVersion) {
+		t.Errorf("append at the version the held one took: %v; want %v", r.err, eventstore.ErrWrongExpectedVersion)
+	}
+	if r := results[2]; r.err != nil || !r.res.Duplicate || r.res.Events[0].Position != held1.Events[0].Position {
+		t.Errorf("retry of the held append: %+v, %v; want a duplicate at position %d", r.res, r.err, held1.Events[0].Position)
+	}
+	written, refused := 0, 0
+	for _, r := range results[3:] {
+		switch {
+		case r.err == nil && !r.res.Duplicate:
+			written++
+		case errors.Is(r.err, eventstore.ErrWrongExpectedVersion):
+			refused++
+		default:
+			t.Errorf("append racing on one version: %+v, %v; want written or %v", r.res, r.err, eventstore.ErrWrongExpectedVersion)
+		}
+	}
+	if written != 1 || refused != 1 {
+		t.Errorf("two appends at one version: %d written, %d refused; want one each", written, refused)
+	}
+	if evs, _ := readStream(t, s, x, eventstore.ReadStreamOptions{}); !slices.Equal(versions(evs), seq(1, 3)) {
+		t.Errorf("stream versions %v, want %v", versions(evs), seq(1, 3))
+	}
+	page, err := s.ReadAll(c, eventstore.ReadAllOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var positions []int64
+	for e, err := range page.Events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		positions = append(positions, e.Position)
+	}
+	if want := seq(1, 6); !slices.Equal(positions, want) {
+		t.Errorf("log positions %v, want %v: every written event once, in order, no gaps", positions, want)
 	}
 }
 
