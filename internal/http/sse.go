@@ -273,8 +273,9 @@ type eventWriter struct {
 	size     [18]byte                    // after detach: its size line
 	bufs     net.Buffers                 // after detach: what of vec is still to write
 	closed   bool
-	started  bool // the retry frame is written
-	live     bool // the caught-up frame is written
+	started  bool        // the retry frame is written
+	live     bool        // the caught-up frame is written
+	pause    *time.Timer // after detach: the linger after a write
 	sub      eventstore.Subscription
 	guard    *stallGuard
 	emit     func(eventstore.Delivery) error // deliver, made once
@@ -310,7 +311,8 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 	defer heartbeat.Stop()
 	for {
 		err := ew.sub.Next(ctx, ew.emit)
-		if (ew.batch != nil || ew.guarded) && ew.flush() != nil || ew.err != nil {
+		wrote := ew.batch != nil
+		if (wrote || ew.guarded) && ew.flush() != nil || ew.err != nil {
 			return false // the client left
 		}
 		if err != nil {
@@ -321,6 +323,24 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 		}
 		if toLive && ew.live {
 			return true
+		}
+		if d := ew.s.linger(); wrote && d > 0 && ew.conn != nil {
+			// Many live subscribers: gather what the next moment brings
+			// into one write rather than write at every commit.
+			if ew.pause == nil {
+				ew.pause = time.NewTimer(d)
+			} else {
+				ew.pause.Reset(d)
+			}
+			select {
+			case <-ew.pause.C:
+			case <-ew.s.closing:
+				ew.finish()
+				return false
+			case <-ctx.Done():
+				return false
+			}
+			continue
 		}
 		select {
 		case <-ew.sub.Ready():
@@ -337,6 +357,30 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 			return false
 		}
 	}
+}
+
+// Live subscribers linger after each write, so that the next one gathers
+// more: lingerPerSubscriber for each subscription open, up to maxLinger, and
+// not at all below minLinger (fewer than 50 subscriptions). A thousand
+// subscribers then write at most about fifty times a second each, however
+// often the log commits: a write (a system call that on loopback also runs
+// the client's side) and the wake-up before it are most of what a live
+// subscriber costs, and appends wait behind them for a CPU. An event can
+// reach a subscriber up to the linger later; with fewer writes to take
+// turns for, most reach it sooner (docs/performance.md).
+const (
+	lingerPerSubscriber = 20 * time.Microsecond
+	minLinger           = time.Millisecond
+	maxLinger           = 20 * time.Millisecond
+)
+
+// linger returns how long a live subscription waits after a write.
+func (s *Server) linger() time.Duration {
+	d := min(time.Duration(s.subscribers.Load())*lingerPerSubscriber, maxLinger)
+	if d < minLinger {
+		return 0
+	}
+	return d
 }
 
 // deliver adds one delivery to the batch.

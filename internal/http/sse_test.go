@@ -424,3 +424,70 @@ func (s *slowReader) Read(p []byte) (int, error) {
 	time.Sleep(time.Millisecond)
 	return s.r.Read(p[:min(len(p), 1024)])
 }
+
+// TestManyLiveSubscribersLingerAndStillGetEveryEventOnce: with 60 live
+// subscriptions each lingers after a write (linger), gathering the events of
+// the next moment into one. Every subscriber must still get every event once
+// and in order, and shutdown must end a lingering one cleanly.
+func TestManyLiveSubscribersLingerAndStillGetEveryEventOnce(t *testing.T) {
+	t.Parallel()
+	store := teststore.SQLite.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	t.Cleanup(stopFeed)
+	go feed.Run(feedCtx)
+	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+
+	const subscribers, batches, perBatch = 60, 10, 5
+	bodies := make([]io.Reader, subscribers)
+	parsers := make([]*ssetest.Parser, subscribers)
+	for i := range subscribers {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[i], parsers[i] = resp.Body, ssetest.NewParser(resp.Body, "")
+		for {
+			f, _, err := parsers[i].Next()
+			if err != nil {
+				t.Fatalf("subscriber %d, reading up to caught-up: %v", i, err)
+			}
+			if f.Event == "caught-up" {
+				break
+			}
+		}
+	}
+	evs := make([]eventstore.NewEvent, perBatch)
+	for i := range evs {
+		evs[i] = eventstore.NewEvent{Type: "X", Data: []byte(`{}`)}
+	}
+	for range batches {
+		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: evs}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond) // commits spread over the linger
+	}
+	for i, p := range parsers {
+		for want := 1; want <= batches*perBatch; want++ {
+			f, _, err := p.Next()
+			if err != nil || f.ID != strconv.Itoa(want) {
+				t.Fatalf("subscriber %d: frame %+v, %v; want the event at position %d", i, f, err, want)
+			}
+		}
+	}
+	h.CloseSubscriptions()
+	for i, b := range bodies {
+		if _, err := io.Copy(io.Discard, b); err != nil {
+			t.Fatalf("subscriber %d ended with %v, want a clean end of the body", i, err)
+		}
+	}
+}
