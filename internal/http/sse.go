@@ -196,15 +196,13 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 
 // watchClose cancels a taken-over subscription once its client closes the
 // connection, as net/http's background read does for a request. A client
-// sends nothing after its request; whatever it does send is discarded.
+// sends nothing after its request: one that does (another request, or bytes
+// to keep the server reading) ends its subscription too, rather than make the
+// server read for it; it can resume with Last-Event-ID.
 func watchClose(conn net.Conn, cancel context.CancelFunc) {
-	var b [128]byte
-	for {
-		if _, err := conn.Read(b[:]); err != nil {
-			cancel()
-			return
-		}
-	}
+	var b [1]byte
+	conn.Read(b[:]) //nolint:errcheck // any outcome ends the subscription
+	cancel()
 }
 
 // openEvents starts a subscription's response, or returns a nil

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -489,5 +491,57 @@ func TestManyLiveSubscribersLingerAndStillGetEveryEventOnce(t *testing.T) {
 		if _, err := io.Copy(io.Discard, b); err != nil {
 			t.Fatalf("subscriber %d ended with %v, want a clean end of the body", i, err)
 		}
+	}
+}
+
+// TestALiveSubscriberThatSendsBytesIsEnded: a client sends nothing after its
+// request. Once a subscription has taken its connection over, one that does
+// send (a pipelined request, or bytes to keep the server reading them) has
+// its subscription ended and its connection closed, rather than have the
+// server read for it; its place is free again.
+func TestALiveSubscriberThatSendsBytesIsEnded(t *testing.T) {
+	t.Parallel()
+	store := teststore.SQLite.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	t.Cleanup(stopFeed)
+	go feed.Run(feedCtx)
+	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ssetest.NewParser(resp.Body, "")
+	for {
+		f, _, err := p.Next()
+		if err != nil {
+			t.Fatalf("reading up to caught-up: %v", err)
+		}
+		if f.Event == "caught-up" {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // it has taken its connection over by now
+	go func() {
+		for range 1000 {
+			if _, err := c.Write([]byte("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	if _, err := io.Copy(io.Discard, resp.Body); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a subscriber sending bytes: the body ended with %v; want the connection closed without the closing chunk, within 5 s", err)
 	}
 }
