@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -177,19 +178,21 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	s := ew.s
 	s.handling.Add(1) // Wait covers the subscription until it ends
 	ctx, cancel := context.WithCancel(context.Background())
+	path, id := r.URL.Path, middleware.GetReqID(r.Context()) // r itself is not kept
 	go watchClose(conn, cancel)
 	go func() {
 		defer s.handling.Add(-1)
 		defer cancel()
 		defer func() {
+			// Off net/http's goroutine, a panic would end the process:
+			// log it as the recoverer does, and end only this subscription.
 			if rec := recover(); rec != nil {
-				s.log.Error("panic", "in", "subscription", "panic", rec, "stack", string(debug.Stack()))
-				ew.close()
+				s.log.Error("panic", "in", "subscription", "path", path, "request_id", id, "panic", rec, "stack", string(debug.Stack()))
 			}
+			ew.close()
+			logged(ew.sent)
 		}()
 		ew.run(ctx, false)
-		ew.close()
-		logged(ew.sent)
 	}()
 	return true
 }

@@ -545,3 +545,72 @@ func TestALiveSubscriberThatSendsBytesIsEnded(t *testing.T) {
 		t.Fatalf("a subscriber sending bytes: the body ended with %v; want the connection closed without the closing chunk, within 5 s", err)
 	}
 }
+
+// TestAPanicInALiveSubscriptionEndsOnlyIt: off net/http's goroutine no
+// recoverer runs. A panic in a taken-over subscription must be logged like
+// one in a handler, end only that subscription, free its place and still
+// write its access log line.
+func TestAPanicInALiveSubscriptionEndsOnlyIt(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	feed := &panickyFeed{}
+	h := esthttp.New(nil, esthttp.Options{Feed: feed, Heartbeat: time.Hour, MaxSubscribers: 1,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+
+	for i := range 2 { // the second finds the first's place free
+		req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("subscription %d: status %d, want 200", i, resp.StatusCode)
+		}
+		id := resp.Header.Get("X-Request-Id")
+		_, err = io.Copy(io.Discard, resp.Body) // caught-up, then the panic ends it
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("subscription %d ended cleanly; want it cut (no closing chunk) by the panic", i)
+		}
+		var panicked, logged bool
+		for deadline := time.Now().Add(5 * time.Second); !(panicked && logged) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			for _, l := range strings.Split(logs.String(), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(l), &m) != nil || m["request_id"] != id {
+					continue
+				}
+				panicked = panicked || m["msg"] == "panic" && m["panic"] == "boom"
+				logged = logged || m["msg"] == "request"
+			}
+		}
+		if !panicked || !logged {
+			t.Fatalf("subscription %d: panic logged %t, access log line %t; want both, with its request id:\n%s", i, panicked, logged, logs.String())
+		}
+	}
+}
+
+// panickyFeed's subscriptions are caught up at once, then panic.
+type panickyFeed struct{}
+
+func (*panickyFeed) Subscribe(eventstore.SubscribeOptions) eventstore.Subscription {
+	return &panickySub{}
+}
+
+type panickySub struct{ calls int }
+
+func (s *panickySub) Next(_ context.Context, emit func(eventstore.Delivery) error) error {
+	s.calls++
+	if s.calls == 1 {
+		return emit(eventstore.Delivery{CaughtUp: true})
+	}
+	panic("boom")
+}
+
+func (s *panickySub) Ready() <-chan struct{} { return closedChan }
+func (s *panickySub) Close()                 {}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
