@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -203,7 +205,7 @@ func TestAGroupBegunWithTheLastCommitBeginsAgainIfItsReadsFail(t *testing.T) {
 		_, err := other.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE")
 		locked <- err
 	}()
-	waitForALockWait(ctx, t, db)
+	waitForALockWait(ctx, t, db, locked)
 	unhold()
 	if err := <-locked; err != nil {
 		t.Fatal(err)
@@ -233,14 +235,30 @@ func TestAGroupBegunWithTheLastCommitBeginsAgainIfItsReadsFail(t *testing.T) {
 }
 
 // waitForALockWait returns once a transaction in the database db is on waits
-// for a row lock.
-func waitForALockWait(ctx context.Context, t *testing.T, db *sql.DB) {
+// for a row lock. It fails the test if the statement expected to wait
+// reports on done first: it did not wait.
+func waitForALockWait(ctx context.Context, t *testing.T, db *sql.DB, done <-chan error) {
 	t.Helper()
+	start, dumped := time.Now(), false
 	for {
+		select {
+		case err := <-done:
+			t.Fatalf("the statement expected to wait for the lock ended first (%v): the lock was not held; the database's connections:\n%s", err, connections(db))
+		default:
+		}
+		if time.Since(start) > 5*time.Second && !dumped {
+			dumped = true
+			t.Logf("no lock wait after 5 s; the database's connections:\n%s", connections(db))
+		}
+		// A locking read of a row found by its primary key can wait in the
+		// optimizer (state "Statistics") before INNODB_TRX lists its
+		// transaction: a FOR UPDATE running for 200 ms is waiting too.
 		var waiting int
-		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX t "+
+		err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM information_schema.INNODB_TRX t "+
 			"JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "+
-			"WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()").Scan(&waiting)
+			"WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()) + "+
+			"(SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND COMMAND = 'Query' "+
+			"AND INFO LIKE '%FOR UPDATE' AND TIME_MS > 200)").Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,8 +267,31 @@ func waitForALockWait(ctx context.Context, t *testing.T, db *sql.DB) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("waiting for a transaction in a lock wait: %v", ctx.Err())
+			t.Fatalf("waiting for a transaction in a lock wait: %v; the database's connections:\n%s", ctx.Err(), connections(db))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// connections describes what the connections to db's database are doing,
+// for a failure message.
+func connections(db *sql.DB) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, "SELECT p.ID, p.COMMAND, p.TIME, COALESCE(p.STATE, ''), COALESCE(p.INFO, ''), COALESCE(t.trx_state, '') "+
+		"FROM information_schema.PROCESSLIST p LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID WHERE p.DB = DATABASE()")
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, secs int64
+		var command, state, info, trx string
+		if err := rows.Scan(&id, &command, &secs, &state, &info, &trx); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "  %d %s %ds state=%q trx=%q: %.120s\n", id, command, secs, state, trx, info)
+	}
+	return b.String()
 }

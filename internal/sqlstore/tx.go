@@ -325,15 +325,26 @@ type begun struct {
 	t      *appendTx
 	rows   *sql.Rows
 	reads  *readPhase
-	cancel context.CancelFunc // ends the round trip's context; set by the writer
+	ctx    context.Context    // the round trip's: the earlier group's deadline; set by the writer
+	cancel context.CancelFunc // ends ctx; set by the writer
 }
 
 // finish reads the read phase's results and returns the transaction and the
 // plan they make. If they cannot be read, it rolls the transaction back
 // (nothing was written) and returns the error.
+//
+// The round trip ran under the earlier group's deadline. If that passed
+// before the results were all read, the driver may have cut the connection
+// even though they arrived (it does so when a query's context ends), and the
+// writes would fail on it: that too counts as a failure here, so that the
+// group begins afresh with its own deadline.
 func (b *begun) finish() (*appendTx, *plan, error) {
 	defer b.cancel()
-	if err := b.scan(); err != nil {
+	err := b.scan() // the rows are closed: the driver no longer watches ctx
+	if err == nil && b.ctx.Err() != nil {
+		err = fmt.Errorf("%s: the earlier group's deadline passed: %w", b.reads.stmts[1].kind, b.ctx.Err())
+	}
+	if err != nil {
 		b.t.rollback()
 		return nil, nil, err
 	}

@@ -360,7 +360,7 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 		return nil, err
 	}
 	if b != nil {
-		b.cancel, cancel = cancel, nil // the next group's reads are still on their way
+		b.ctx, b.cancel, cancel = ctx, cancel, nil // the next group's reads are still on their way
 		w.next.begun = b
 	}
 	if w.committed != nil {
