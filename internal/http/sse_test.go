@@ -206,50 +206,21 @@ func TestALiveSubscriptionLeavesNetHTTPsConnectionAndKeepsEveryPromise(t *testin
 	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
-			store := teststore.SQLite.Open(t)
-			feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-			feedCtx, stopFeed := context.WithCancel(context.Background())
-			t.Cleanup(stopFeed)
-			go feed.Run(feedCtx)
 			logs := &syncBuffer{}
-			h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour, MaxSubscribers: 1,
+			store, h, srv := liveServer(t, esthttp.Options{Heartbeat: time.Hour, MaxSubscribers: 1,
 				Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-			srv := httptest.NewServer(h)
-			t.Cleanup(srv.Close)
-			t.Cleanup(h.CloseSubscriptions)
 
 			// subscribe opens a subscription on a connection of its own and
 			// reads it up to caught-up; it returns the connection, the body,
 			// and the request id the server gave it.
 			subscribe := func() (net.Conn, io.Reader, *ssetest.Parser, string) {
 				t.Helper()
-				conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { conn.Close() })
-				fmt.Fprintf(conn, "GET /events %s\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", proto)
-				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.StatusCode != 200 {
-					t.Fatalf("subscribing: status %d", resp.StatusCode)
-				}
+				var counted *countingReader
+				conn, resp, p := rawSubscribe(t, srv, proto, 0, func(r io.Reader) io.Reader { counted = &countingReader{r: r}; return counted })
 				if chunked := len(resp.TransferEncoding) > 0; chunked != (proto == "HTTP/1.1") {
 					t.Errorf("Transfer-Encoding %v on %s", resp.TransferEncoding, proto)
 				}
-				counted := &countingReader{r: resp.Body}
-				p := ssetest.NewParser(counted, "")
-				for {
-					f, _, err := p.Next()
-					if err != nil {
-						t.Fatalf("reading up to caught-up: %v", err)
-					}
-					if f.Event == "caught-up" {
-						return conn, counted, p, resp.Header.Get("X-Request-Id")
-					}
-				}
+				return conn, counted, p, resp.Header.Get("X-Request-Id")
 			}
 			// appendOne writes an event and returns its position.
 			appendOne := func() string {
@@ -354,37 +325,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // arrive once, in order and whole, in well-formed chunks.
 func TestALiveSubscriberSlowerThanItsSocketGetsEveryEventWhole(t *testing.T) {
 	t.Parallel()
-	store := teststore.SQLite.Open(t)
-	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-	feedCtx, stopFeed := context.WithCancel(context.Background())
-	t.Cleanup(stopFeed)
-	go feed.Run(feedCtx)
-	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	t.Cleanup(h.CloseSubscriptions)
-
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck // a hint
-	fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := ssetest.NewParser(&slowReader{r: resp.Body}, "")
-	for {
-		f, _, err := p.Next()
-		if err != nil {
-			t.Fatalf("reading up to caught-up: %v", err)
-		}
-		if f.Event == "caught-up" {
-			break
-		}
-	}
+	store, _, srv := liveServer(t, esthttp.Options{Heartbeat: time.Hour})
+	c, _, p := rawSubscribe(t, srv, "HTTP/1.1", 4096, func(r io.Reader) io.Reader { return &slowReader{r: r} })
 	const n, size = 60, 3000
 	go func() {
 		for i := range n {
@@ -433,40 +375,14 @@ func (s *slowReader) Read(p []byte) (int, error) {
 // and in order, and shutdown must end a lingering one cleanly.
 func TestManyLiveSubscribersLingerAndStillGetEveryEventOnce(t *testing.T) {
 	t.Parallel()
-	store := teststore.SQLite.Open(t)
-	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-	feedCtx, stopFeed := context.WithCancel(context.Background())
-	t.Cleanup(stopFeed)
-	go feed.Run(feedCtx)
-	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	t.Cleanup(h.CloseSubscriptions)
-
+	store, h, srv := liveServer(t, esthttp.Options{Heartbeat: time.Hour})
 	const subscribers, batches, perBatch = 60, 10, 5
 	bodies := make([]io.Reader, subscribers)
 	parsers := make([]*ssetest.Parser, subscribers)
+	conns := make([]net.Conn, subscribers)
 	for i := range subscribers {
-		c, err := net.Dial("tcp", srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bodies[i], parsers[i] = resp.Body, ssetest.NewParser(resp.Body, "")
-		for {
-			f, _, err := parsers[i].Next()
-			if err != nil {
-				t.Fatalf("subscriber %d, reading up to caught-up: %v", i, err)
-			}
-			if f.Event == "caught-up" {
-				break
-			}
-		}
+		c, resp, p := rawSubscribe(t, srv, "HTTP/1.1", 0, nil)
+		conns[i], bodies[i], parsers[i] = c, resp.Body, p
 	}
 	evs := make([]eventstore.NewEvent, perBatch)
 	for i := range evs {
@@ -479,6 +395,7 @@ func TestManyLiveSubscribersLingerAndStillGetEveryEventOnce(t *testing.T) {
 		time.Sleep(time.Millisecond) // commits spread over the linger
 	}
 	for i, p := range parsers {
+		conns[i].SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
 		for want := 1; want <= batches*perBatch; want++ {
 			f, _, err := p.Next()
 			if err != nil || f.ID != strconv.Itoa(want) {
@@ -501,36 +418,8 @@ func TestManyLiveSubscribersLingerAndStillGetEveryEventOnce(t *testing.T) {
 // server read for it; its place is free again.
 func TestALiveSubscriberThatSendsBytesIsEnded(t *testing.T) {
 	t.Parallel()
-	store := teststore.SQLite.Open(t)
-	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-	feedCtx, stopFeed := context.WithCancel(context.Background())
-	t.Cleanup(stopFeed)
-	go feed.Run(feedCtx)
-	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	t.Cleanup(h.CloseSubscriptions)
-
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := ssetest.NewParser(resp.Body, "")
-	for {
-		f, _, err := p.Next()
-		if err != nil {
-			t.Fatalf("reading up to caught-up: %v", err)
-		}
-		if f.Event == "caught-up" {
-			break
-		}
-	}
+	_, _, srv := liveServer(t, esthttp.Options{Heartbeat: time.Hour})
+	c, resp, _ := rawSubscribe(t, srv, "HTTP/1.1", 0, nil)
 	time.Sleep(50 * time.Millisecond) // it has taken its connection over by now
 	go func() {
 		for range 1000 {
@@ -614,3 +503,62 @@ func (s *panickySub) Ready() <-chan struct{} { return closedChan }
 func (s *panickySub) Close()                 {}
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// liveServer starts a server on a new SQLite store with its live feed
+// running, and returns the store (appends straight to it reach the feed by
+// its polls), the handler and the server.
+func liveServer(t *testing.T, opts esthttp.Options) (eventstore.Store, *esthttp.Server, *httptest.Server) {
+	t.Helper()
+	store := teststore.SQLite.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	t.Cleanup(stopFeed)
+	go feed.Run(feedCtx)
+	opts.Feed = feed
+	h := esthttp.New(feed.Notifying(store), opts)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+	return store, h, srv
+}
+
+// rawSubscribe subscribes to GET /events over a connection of its own,
+// speaking proto (HTTP/1.1 or HTTP/1.0) by hand, and reads up to the
+// caught-up frame. wrap, if not nil, wraps the body the parser reads; with
+// rcvbuf above 0, the connection's receive buffer is that small. (A buffer
+// far below loopback's 64 KB segments can leave a connection that was not
+// read for a while waiting many seconds for the kernel's window probes: only
+// a client that reads all along should have one.)
+func rawSubscribe(t *testing.T, srv *httptest.Server, proto string, rcvbuf int, wrap func(io.Reader) io.Reader) (net.Conn, *http.Response, *ssetest.Parser) {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if rcvbuf > 0 {
+		c.(*net.TCPConn).SetReadBuffer(rcvbuf) //nolint:errcheck // a hint
+	}
+	fmt.Fprintf(c, "GET /events %s\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n", proto)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("subscribing: status %d", resp.StatusCode)
+	}
+	var body io.Reader = resp.Body
+	if wrap != nil {
+		body = wrap(body)
+	}
+	p := ssetest.NewParser(body, "")
+	for {
+		f, _, err := p.Next()
+		if err != nil {
+			t.Fatalf("reading up to caught-up: %v", err)
+		}
+		if f.Event == "caught-up" {
+			return c, resp, p
+		}
+	}
+}

@@ -10,12 +10,8 @@ import (
 // ackedBytes returns a func that reports how many bytes the peer of c has
 // acknowledged (TCP_INFO's tcpi_bytes_acked), or nil if c is not a socket.
 func ackedBytes(c net.Conn) func() (uint64, bool) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	raw := rawConn(c)
+	if raw == nil {
 		return nil
 	}
 	return func() (uint64, bool) {
@@ -35,12 +31,8 @@ func ackedBytes(c net.Conn) func() (uint64, bool) {
 // A full socket buffer is not an error: the caller writes the rest the usual
 // way, which waits.
 func tryWriter(c net.Conn) func(bufs [][]byte) (int, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	raw := rawConn(c)
+	if raw == nil {
 		return nil
 	}
 	return func(bufs [][]byte) (int, error) {
@@ -59,4 +51,17 @@ func tryWriter(c net.Conn) func(bufs [][]byte) (int, error) {
 		}
 		return max(n, 0), werr
 	}
+}
+
+// rawConn returns c's file descriptor access, or nil if c is not a socket.
+func rawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
