@@ -561,7 +561,8 @@ func (s reader) readChunk(ctx context.Context, query string, args ...any) (out [
 			return nil, 0, false, err
 		}
 		if out == nil {
-			out = make([]eventstore.Event, 0, min(args[len(args)-1].(int), maxChunkRows))
+			limit, _ := args[len(args)-1].(int) // every chunk's query ends with LIMIT ?
+			out = make([]eventstore.Event, 0, max(1, min(limit, maxChunkRows)))
 		}
 		size += len(e.Data) + len(e.Metadata)
 		out = append(out, e)
