@@ -293,10 +293,10 @@ func routeOf(r *http.Request) string {
 	return "unmatched"
 }
 
-// detach takes the line over from the access log middleware, for a response
-// that goes on after its handler returned; call the func it returns, with the
-// bytes written since, when it ends. It returns nil for a request the access
-// log did not see.
+// detachAccessEntry takes the line over from the access log middleware, for
+// a response that goes on after its handler returned; call the func it
+// returns, with the bytes written since, when it ends. For a request the
+// access log did not see, that func does nothing.
 func detachAccessEntry(r *http.Request) func(written int) {
 	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
 	if !ok {

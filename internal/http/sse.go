@@ -143,7 +143,7 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 // it takes the connection over from net/http (detach) and goes on on a small
 // goroutine of its own, which writes each batch to the socket in one system
 // call and waits for more; net/http's goroutine, its buffers and the request
-// are released. An idle subscriber then costs two small goroutines (this one
+// are released. An idle subscriber then costs two small goroutines (its own
 // and a reader that sees the client leave) and no buffer. Where the
 // connection cannot be taken over (HTTP/2), it stays on this goroutine.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts *eventstore.SubscribeOptions, stream bool) error {
