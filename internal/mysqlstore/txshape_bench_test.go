@@ -85,6 +85,29 @@ func BenchmarkTransactionShape(b *testing.B) {
 				position, id(), stream, version, data, now, stream, version, now, now, position, now)
 			return err
 		}},
+		// What a schema without the streams upsert and the head's update
+		// would cost: the log's lock taken on log_head without writing it,
+		// the head and the stream's version read from events, and the
+		// insert alone; then the same with no reads (one round trip).
+		{"derived_two_round_trips", func(stream []byte, version int64, now time.Time) error {
+			rows, err := db.Query("START TRANSACTION; SELECT recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE; SELECT MAX(position) FROM events; SELECT MAX(stream_version) FROM events WHERE stream_id = ?", stream)
+			if err != nil {
+				return err
+			}
+			for more := true; more; more = rows.NextResultSet() {
+				for rows.Next() {
+				}
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			_, err = db.Exec(insert+"; COMMIT", position, id(), stream, version, data, now)
+			return err
+		}},
+		{"derived_one_round_trip", func(stream []byte, version int64, now time.Time) error {
+			_, err := db.Exec("START TRANSACTION; SELECT recorded_at FROM log_head WHERE id = 1 FOR UPDATE; "+insert+"; COMMIT", position, id(), stream, version, data, now)
+			return err
+		}},
 		// Less and less of it.
 		{"insert_and_head", func(stream []byte, version int64, now time.Time) error {
 			_, err := db.Exec("START TRANSACTION; "+insert+"; "+head+"; COMMIT", position, id(), stream, version, data, now, position, now)
