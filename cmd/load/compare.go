@@ -254,6 +254,13 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			progress("round %d/%d: %-46s raw %8.0f events/s, service %8.0f events/s: %.2f×",
 				round+1, cfg.rounds, r.Name, rr.EventsPerSec, sr.EventsPerSec, sr.EventsPerSec/rr.EventsPerSec)
 		}
+		// For reference: an HTTP round trip that does no database work.
+		floor, err := measure(ctx, 1, cfg.warmup, cfg.duration, svc.healthz())
+		if err != nil {
+			return fmt.Errorf("round %d, the HTTP floor: %w", round+1, err)
+		}
+		rep.floorRuns = append(rep.floorRuns, floor)
+		progress("round %d/%d: %-46s %8.0f requests/s, p50 %s ms", round+1, cfg.rounds, "HTTP floor: GET /healthz, 1 client", floor.EventsPerSec, ms(floor.P50Ms))
 	}
 	if usage1, err := takeCPUUsage(srv.pid()); err == nil && usage0.at != (time.Time{}) {
 		rep.CPU = usage1.since(usage0)

@@ -52,11 +52,17 @@ type machineCPU struct {
 
 // compareReport is the whole run's outcome.
 type compareReport struct {
-	Config     compareSettings `json:"config"`
-	Results    []compareResult `json:"results"`
-	CPU        *machineCPU     `json:"cpu,omitempty"` // nil where /proc cannot be read
-	LogSummary logSummary      `json:"server_log_summary"`
-	Problems   []string        `json:"problems,omitempty"` // any makes the exit status 1
+	Config  compareSettings `json:"config"`
+	Results []compareResult `json:"results"`
+	// HTTPFloor is one client's GET /healthz, which does no database work,
+	// run once a round: the least an HTTP request costs here. Its
+	// events_per_sec are requests per second.
+	HTTPFloor  sideSummary `json:"http_floor"`
+	CPU        *machineCPU `json:"cpu,omitempty"` // nil where /proc cannot be read
+	LogSummary logSummary  `json:"server_log_summary"`
+	Problems   []string    `json:"problems,omitempty"` // any makes the exit status 1
+
+	floorRuns []sideRun
 }
 
 func median(v []float64) float64 {
@@ -89,6 +95,7 @@ func summariseRuns(runs []sideRun) sideSummary {
 // finish works out the medians, the ratios and the targets met.
 func (r *compareReport) finish(log logSummary, stopErr error) {
 	r.LogSummary = log
+	r.HTTPFloor = summariseRuns(r.floorRuns)
 	for i := range r.Results {
 		res := &r.Results[i]
 		res.Raw, res.Service = summariseRuns(res.rawRuns), summariseRuns(res.serviceRuns)
@@ -144,6 +151,8 @@ func (r *compareReport) writeMarkdown(w io.Writer) error {
 			res.Ratio, target, met)
 	}
 	b.WriteString("\nLatencies are per op: one append or batch, or one whole read of 10,000 events (ten pages).\n")
+	fmt.Fprintf(&b, "\nThe HTTP floor, for reference: one client's `GET /healthz`, which does no database work, ran at %s requests/s, p50 / p99 %s. "+
+		"One client's append takes at least that plus its transaction.\n", thousands(r.HTTPFloor.EventsPerSec), latencies(r.HTTPFloor))
 	fmt.Fprintf(&b, "\nserver log: %s (%d lines, %d warnings, %d errors)\n", c.ServerLog, r.LogSummary.Lines, r.LogSummary.Warnings, r.LogSummary.Errors)
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "PROBLEM: %s\n", p)

@@ -114,6 +114,29 @@ func (s *serviceSide) appends(clients, batch int) op {
 	}
 }
 
+// healthz is one GET /healthz, which touches no database: what an HTTP
+// round trip to the server costs at the least.
+func (s *serviceSide) healthz() op {
+	return func(ctx context.Context, _ int) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/healthz", nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := s.client.Do(req)
+		if err != nil {
+			return 0, fmt.Errorf("GET /healthz: %w", err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return 0, fmt.Errorf("GET /healthz: read the response: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("GET /healthz: %s, expected 200 OK", resp.Status)
+		}
+		return 1, nil
+	}
+}
+
 func (s *serviceSide) readStream() op {
 	first := fmt.Sprintf("/streams/%s/events?limit=%d", s.seeded, pageSize)
 	return func(ctx context.Context, _ int) (int, error) {

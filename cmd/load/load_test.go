@@ -116,6 +116,9 @@ func TestCompareRunsEndToEnd(t *testing.T) {
 			if len(rep.Results) != len(measurements()) {
 				t.Fatalf("expected %d results, got %d", len(measurements()), len(rep.Results))
 			}
+			if f := rep.HTTPFloor; f.EventsPerSec <= 0 || f.P50Ms <= 0 || len(f.Runs) != 1 {
+				t.Errorf("expected the HTTP floor measured once, with requests/s and a p50, got %+v", f)
+			}
 			for _, r := range rep.Results {
 				if r.Raw.EventsPerSec <= 0 || r.Service.EventsPerSec <= 0 || r.Ratio <= 0 {
 					t.Errorf("%s: expected events/s on both sides and a ratio, got raw %g, service %g, ratio %g",
