@@ -72,6 +72,14 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 		sub.requireCaughtUp(t, 5)
 		after := scrape(t, s)
 		moved := func(key string) float64 { return after[key] - before[key] }
+		// On MySQL, the writer sends a group whose stream it knows from its
+		// last commit in one round trip, guarded: the replay went so first,
+		// and its events' unique key stopped the batch after INSERT, before
+		// COMMIT; it was then read afresh. Its statements were sent.
+		guarded := 0.0
+		if s.DSN != "" {
+			guarded = 1
+		}
 		for key, want := range map[string]float64{
 			"tributary_append_events_total":                                                              5,
 			"tributary_append_batches_total":                                                             2,
@@ -79,9 +87,10 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 			`tributary_append_conflicts_total{kind="wrong_expected_version"}`:                            1,
 			`tributary_append_conflicts_total{kind="duplicate_event_id"}`:                                0,
 			"tributary_group_commit_requests_count":                                                      2,
-			`tributary_db_statements_total{kind="insert_events"}`:                                        2,
-			`tributary_db_statements_total{kind="commit"}`:                                               2,
-			`tributary_db_statements_total{kind="lock_head"}`:                                            4,
+			`tributary_db_statements_total{kind="insert_events"}`:                                        2 + guarded,
+			`tributary_db_statements_total{kind="commit"}`:                                               2 + guarded,
+			`tributary_db_statements_total{kind="lock_head"}`:                                            4 + guarded,
+			`tributary_db_statements_total{kind="guard_head"}`:                                           guarded,
 			`tributary_http_requests_total{code="201",method="POST",route="/streams/{streamID}/events"}`: 2,
 			`tributary_http_requests_total{code="200",method="POST",route="/streams/{streamID}/events"}`: 1,
 			`tributary_http_requests_total{code="409",method="POST",route="/streams/{streamID}/events"}`: 1,

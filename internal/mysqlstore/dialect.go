@@ -27,8 +27,13 @@ var dialect = sqlstore.Dialect{
 	// clock for all processes: SYSDATE, unlike UTC_TIMESTAMP, is evaluated
 	// when the locked row is read, after the lock wait, in the session's
 	// time zone (UTC, set at connect).
-	LockHead:       "SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE",
-	ClockInSQL:     true,
+	LockHead:   "SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE",
+	ClockInSQL: true,
+	// The same, for a group sent in one round trip: the time also goes to
+	// a session variable, which the writes after it in the batch use.
+	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))) AS DATETIME(6)) " +
+		"FROM log_head WHERE id = 1 FOR UPDATE",
+	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",
 	LockStreams:    " FOR UPDATE",
 	UpsertStreams:  " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)",

@@ -188,6 +188,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	sd := dialect
 	if s.galera != nil {
 		sd.LockHead, sd.Leased, sd.NotWriter = leaseLockHead, true, s.galera.recheck
+		sd.GuardedLockHead = "" // it must check the lease
 	}
 	if d.galera {
 		// A Galera node, through a list of nodes or one address (a proxy,

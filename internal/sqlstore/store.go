@@ -39,6 +39,14 @@ type Dialect struct {
 	// the lock is held; otherwise the process's clock stamps the events.
 	LockHead   string
 	ClockInSQL bool
+	// GuardedLockHead, where set (batching dialects only), lets the writer
+	// send a group's whole transaction in one round trip when it knows the
+	// head and the group's streams from its own last commit (guarded.go):
+	// like LockHead, it returns position, recorded_at and the time to stamp
+	// the events with, and it also sets the session variable named by
+	// NowVar to that time, for the writes that follow it in the batch.
+	GuardedLockHead string
+	NowVar          string
 	// Leased says that LockHead returns one more column, last: true while
 	// the connection's node holds the cluster's writer lease (Galera). A
 	// transaction on any other node stops there with ErrNotWriter; the

@@ -269,15 +269,7 @@ func idArgs(ids []uuid.UUID) []any {
 // arrives, and the returned begun reads the rest. ctx then stays in use until
 // begun is finished or abandoned.
 func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase) (*begun, error) {
-	var stmts []statement
-	for rows := p.rows; len(rows) > 0; {
-		n := t.insertSize(rows)
-		stmts = append(stmts, insertEvents(rows[:n]))
-		rows = rows[n:]
-	}
-	stmts = append(stmts, t.saveStreams(p.saved()),
-		statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.now}},
-		statement{"commit", "COMMIT", nil})
+	stmts := t.writes(p, "")
 	if next != nil && t.d.Batch {
 		stmts = append(stmts, statement{"committed", "SELECT 1", nil})
 		stmts = append(stmts, next.stmts...)
@@ -375,6 +367,24 @@ func (b *begun) abandon() {
 	b.t.rollback()
 }
 
+// writes are the statements that write what the plan laid out, the events,
+// the streams' new state and the new head, then COMMIT. With now set, the
+// events and streams are stamped with that SQL expression (the dialect's
+// NowVar) rather than the plan's time.
+func (t *appendTx) writes(p *plan, now string) []statement {
+	var stmts []statement
+	for rows := p.rows; len(rows) > 0; {
+		n := t.insertSize(rows)
+		stmts = append(stmts, insertEvents(rows[:n], now))
+		rows = rows[n:]
+	}
+	head := statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.now}}
+	if now != "" {
+		head = statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = " + now + " WHERE id = 1", []any{p.head}}
+	}
+	return append(stmts, t.saveStreams(p.saved(), now), head, statement{"commit", "COMMIT", nil})
+}
+
 // insertSize is how many of rows one INSERT takes: at most the dialect's
 // rows, and no more once its bytes are reached.
 func (t *appendTx) insertSize(rows []row) int {
@@ -386,15 +396,29 @@ func (t *appendTx) insertSize(rows []row) int {
 	return n
 }
 
-// insertEvents is one multi-row INSERT of rows.
-func insertEvents(rows []row) statement {
+// insertEvents is one multi-row INSERT of rows; with now set, recorded_at
+// is that SQL expression.
+func insertEvents(rows []row, now string) statement {
 	args := make([]any, 0, len(rows)*10)
 	for _, r := range rows {
 		args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type,
-			r.Event.Data, nullable(r.Event.Metadata), r.RecordedAt, r.BatchSize)
+			r.Event.Data, nullable(r.Event.Metadata))
+		if now == "" {
+			args = append(args, r.RecordedAt)
+		}
+		args = append(args, r.BatchSize)
 	}
+	recordedAt := orPlaceholder(now)
 	return statement{"insert_events", "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, " +
-		"data, metadata, recorded_at, batch_size) VALUES " + valuesList(10, len(rows)), args}
+		"data, metadata, recorded_at, batch_size) VALUES " + tuples("(?, ?, ?, ?, ?, ?, ?, ?, "+recordedAt+", ?)", len(rows)), args}
+}
+
+// orPlaceholder is now, or "?" if it is empty.
+func orPlaceholder(now string) string {
+	if now == "" {
+		return "?"
+	}
+	return now
 }
 
 // nullable stores absent metadata as NULL rather than an empty BLOB.
@@ -405,19 +429,24 @@ func nullable(b []byte) any {
 	return b
 }
 
-// saveStreams writes the new version of every stream the group appended to.
-func (t *appendTx) saveStreams(streams []savedStream) statement {
+// saveStreams writes the new version of every stream the group appended
+// to; with now set, a new stream's created_at and every updated_at are that
+// SQL expression.
+func (t *appendTx) saveStreams(streams []savedStream, now string) statement {
 	args := make([]any, 0, 5*len(streams))
 	for _, st := range streams {
-		args = append(args, st.ID[:], st.Type, st.Version, st.CreatedAt, st.UpdatedAt)
+		args = append(args, st.ID[:], st.Type, st.Version)
+		if now == "" {
+			args = append(args, st.CreatedAt, st.UpdatedAt)
+		}
 	}
+	at := orPlaceholder(now)
 	return statement{"save_streams", "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES " +
-		valuesList(5, len(streams)) + t.d.UpsertStreams, args}
+		tuples("(?, ?, ?, "+at+", "+at+")", len(streams)) + t.d.UpsertStreams, args}
 }
 
-// valuesList is "(?, …), (?, …)": rows tuples of columns placeholders.
-func valuesList(columns, rows int) string {
-	tuple := "(" + placeholders(columns) + ")"
+// tuples is rows copies of tuple, comma-separated.
+func tuples(tuple string, rows int) string {
 	return tuple + strings.Repeat(", "+tuple, rows-1)
 }
 

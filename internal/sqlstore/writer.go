@@ -52,6 +52,7 @@ type writer struct {
 	done  chan struct{}
 
 	next *carried // the next group, taken while the last one committed; loop's alone
+	snap snapshot // what the last commit left, where the dialect can send groups guarded; loop's alone
 }
 
 // carried is a group taken from calls while the group before it committed,
@@ -316,6 +317,17 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 		}
 	}()
 	start := time.Now()
+	if pre == nil && w.d.Batch && w.d.GuardedLockHead != "" {
+		out, err := w.transactGuarded(ctx, calls)
+		if err == nil && out != nil {
+			w.m.GroupCommitted(len(calls), time.Since(start))
+			return out, nil
+		}
+		if err != nil && !errors.Is(err, errHeadMoved) {
+			return nil, err
+		}
+		// Not sent, or the head had moved: read first.
+	}
 	var t *appendTx
 	var p *plan
 	if pre != nil {
@@ -363,10 +375,41 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 		b.ctx, b.cancel, cancel = ctx, cancel, nil // the next group's reads are still on their way
 		w.next.begun = b
 	}
+	w.snap.remember(head, p)
 	if w.committed != nil {
 		w.committed(p.head)
 	}
 	w.m.GroupCommitted(len(calls), time.Since(start))
+	return out, nil
+}
+
+// transactGuarded sends calls as one round trip planned from the snapshot
+// (guarded.go) and returns their outcomes once committed. It returns nil
+// and no error if the snapshot cannot plan them or a caller has left, and
+// errHeadMoved if the snapshot was stale: then nothing was written, and the
+// group is to be read first. Any other error is the transaction's.
+func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome, error) {
+	from := w.snap.head
+	p, out := w.snap.plan(calls)
+	if p == nil {
+		return nil, nil
+	}
+	for _, c := range calls {
+		if c.ctx.Err() != nil {
+			return nil, nil // the usual way finds it and tries the others without it
+		}
+	}
+	if w.beforeCommit != nil {
+		w.beforeCommit()
+	}
+	if err := w.sendGuarded(ctx, p, from, out); err != nil {
+		w.snap.forget()
+		return nil, err
+	}
+	w.snap.remember(from, p)
+	if w.committed != nil {
+		w.committed(p.head)
+	}
 	return out, nil
 }
 

@@ -1,0 +1,352 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// Groups sent in one round trip (sqlstore/guarded.go): the writer plans a
+// group from what its own last commit left, and a guard stops the batch if
+// another process appended meanwhile. These tests check that such groups
+// were sent (the statements metric), and that what clients see is exactly
+// what the usual read-then-write transaction gives them.
+
+// openCounted opens and migrates a store on dsn with metrics of its own.
+func openCounted(t *testing.T, dsn string) (*mysqlstore.Store, *metrics.Metrics) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := metrics.New("test")
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Metrics: m})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s, m
+}
+
+// statements returns how many statements of kind the store sent.
+func statements(t *testing.T, m *metrics.Metrics, kind string) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	prefix := `tributary_db_statements_total{kind="` + kind + `"} `
+	for line := range strings.Lines(rec.Body.String()) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %q: %v", line, err)
+			}
+			return int(n)
+		}
+	}
+	return 0
+}
+
+func appendOne(ctx context.Context, s eventstore.Store, stream uuid.UUID, expected eventstore.ExpectedVersion, ids ...uuid.UUID) (eventstore.AppendResult, error) {
+	e := eventstore.NewEvent{Type: "Happened", Data: []byte(`{"n":1}`)}
+	if len(ids) > 0 {
+		e.ID = ids[0]
+	}
+	return s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: expected, Events: []eventstore.NewEvent{e}})
+}
+
+func TestAGroupWhoseStreamsTheWriterKnowsGoesInOneRoundTripAndReadsBackTheSame(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, m := openCounted(t, mysqltest.NewDatabase(t))
+	x, y := uuid.New(), uuid.New()
+	var results []eventstore.AppendResult
+	for v := range int64(5) {
+		res, err := appendOne(ctx, s, x, eventstore.Exactly(v))
+		if err != nil {
+			t.Fatalf("append at version %d: %v", v, err)
+		}
+		results = append(results, res)
+	}
+	// A new stream, with "no stream": the snapshot does not know it, and
+	// the stream's first version's unique key stands for the check.
+	res, err := appendOne(ctx, s, y, eventstore.NoStream)
+	if err != nil {
+		t.Fatalf("append to a new stream: %v", err)
+	}
+	results = append(results, res)
+	if got := statements(t, m, "guard_head"); got != 5 {
+		t.Fatalf("%d groups went in one round trip; want 5 (all but the first)", got)
+	}
+	if got := statements(t, m, "read_streams"); got != 1 {
+		t.Fatalf("%d groups read first; want 1 (the first)", got)
+	}
+	for i, r := range results {
+		if want := int64(i + 1); r.Events[0].Position != want {
+			t.Errorf("append %d: position %d; want %d", i, r.Events[0].Position, want)
+		}
+		if i > 0 && r.Events[0].RecordedAt.Before(results[i-1].Events[0].RecordedAt) {
+			t.Errorf("append %d: recorded at %v, before the one before it (%v)", i, r.Events[0].RecordedAt, results[i-1].Events[0].RecordedAt)
+		}
+	}
+	// What the appends said is what was stored.
+	page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for e, err := range page.Events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := results[i].Events[0]
+		if e.Position != r.Position || e.Version != r.Version || !e.RecordedAt.Equal(r.RecordedAt) || e.ID != r.ID {
+			t.Errorf("stored %d/%d %v %v; the append said %d/%d %v %v", e.Position, e.Version, e.RecordedAt, e.ID, r.Position, r.Version, r.RecordedAt, r.ID)
+		}
+		i++
+	}
+	if i != len(results) {
+		t.Fatalf("the log holds %d events; want %d", i, len(results))
+	}
+	for _, want := range []struct {
+		id      uuid.UUID
+		version int64
+		first   eventstore.AppendResult
+		last    eventstore.AppendResult
+	}{{x, 5, results[0], results[4]}, {y, 1, results[5], results[5]}} {
+		sp, err := s.ReadStream(ctx, want.id, eventstore.ReadStreamOptions{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range sp.Events {
+		}
+		st := sp.Stream
+		if st.Type != "thing" || st.Version != want.version || !st.CreatedAt.Equal(want.first.Events[0].RecordedAt) || !st.UpdatedAt.Equal(want.last.Events[0].RecordedAt) {
+			t.Errorf("stream %v: %+v; want type thing, version %d, created at %v, updated at %v",
+				want.id, st, want.version, want.first.Events[0].RecordedAt, want.last.Events[0].RecordedAt)
+		}
+	}
+}
+
+func TestAGroupSentInOneRoundTripAfterAnotherProcessAppendedIsReadAfresh(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	a, am := openCounted(t, dsn)
+	b, _ := openCounted(t, dsn)
+	x, y := uuid.New(), uuid.New()
+	for v := range int64(2) {
+		if _, err := appendOne(ctx, a, x, eventstore.Exactly(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The other process moves x (and the head) past what a's writer knows.
+	if _, err := appendOne(ctx, b, x, eventstore.Exactly(2)); err != nil {
+		t.Fatal(err)
+	}
+	guards, reads := statements(t, am, "guard_head"), statements(t, am, "read_streams")
+
+	// a's snapshot says x is at 2: the guard must stop that, and the fresh
+	// read must refuse the append.
+	_, err := appendOne(ctx, a, x, eventstore.Exactly(2))
+	var wrong *eventstore.WrongExpectedVersionError
+	if !errors.As(err, &wrong) || wrong.Current != 3 {
+		t.Fatalf("append at version 2 after the other process's: %v; want a wrong expected version, current 3", err)
+	}
+	if statements(t, am, "guard_head") != guards+1 || statements(t, am, "read_streams") != reads+1 {
+		t.Fatalf("expected one group sent in one round trip, then read afresh")
+	}
+	res, err := appendOne(ctx, a, x, eventstore.Exactly(3))
+	if err != nil {
+		t.Fatalf("append at version 3: %v", err)
+	}
+	if res.Events[0].Position != 4 || res.Version != 4 {
+		t.Fatalf("append at version 3: position %d, version %d; want 4 and 4", res.Events[0].Position, res.Version)
+	}
+
+	// An id the other process stored, sent by a in a group its snapshot
+	// would pass: the events' unique key stops the batch, and the fresh
+	// read tells the duplicate.
+	taken := uuid.New()
+	if _, err := appendOne(ctx, b, y, eventstore.NoStream, taken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendOne(ctx, a, x, eventstore.Exactly(4)); err != nil { // a knows the head again
+		t.Fatal(err)
+	}
+	guards = statements(t, am, "guard_head")
+	if _, err := appendOne(ctx, a, x, eventstore.Exactly(5), taken); !errors.Is(err, eventstore.ErrDuplicateEventID) {
+		t.Fatalf("append with an id the other process stored: %v; want a duplicate event id", err)
+	}
+	if statements(t, am, "guard_head") != guards+1 {
+		t.Fatalf("expected the group sent in one round trip first")
+	}
+	// A stream the other process made, which a's snapshot does not know,
+	// with "no stream": refused on the fresh read.
+	z := uuid.New()
+	if _, err := appendOne(ctx, b, z, eventstore.NoStream); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendOne(ctx, a, x, eventstore.Exactly(5)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendOne(ctx, a, z, eventstore.NoStream); !errors.As(err, &wrong) || wrong.Current != 1 {
+		t.Fatalf("append with no stream to the other process's stream: %v; want a wrong expected version, current 1", err)
+	}
+	checkLog(ctx, t, a)
+
+	// The head is the authority, even where the next position is free: a
+	// head moved without an event there (no writer of ours does that) is
+	// still a moved head.
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := appendOne(ctx, a, x, eventstore.Exactly(6)); err != nil { // a knows the head again
+		t.Fatal(err)
+	}
+	var head int64
+	if err := db.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE log_head SET position = position + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	guards = statements(t, am, "guard_head")
+	if res, err = appendOne(ctx, a, x, eventstore.Exactly(7)); err != nil || res.Events[0].Position != head+2 {
+		t.Fatalf("append after the head moved to %d: %+v, %v; want position %d", head+1, res, err, head+2)
+	}
+	if statements(t, am, "guard_head") != guards+1 {
+		t.Fatalf("expected the group sent in one round trip first")
+	}
+}
+
+// TestGroupsInOneRoundTripFromTwoProcessesRacingOnStreamsKeepEveryPromise
+// has two processes append to the same few streams at once, each with the
+// version it last saw, and checks that no two appends took the same
+// version, that every acknowledged event is stored as acknowledged, and
+// that the log has no gap.
+func TestGroupsInOneRoundTripFromTwoProcessesRacingOnStreamsKeepEveryPromise(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	a, am := openCounted(t, dsn)
+	b, bm := openCounted(t, dsn)
+	streams := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	var mu sync.Mutex
+	acked := map[string]eventstore.RecordedEvent{} // "stream/version" → what the append said
+	var wg sync.WaitGroup
+	for w := range 8 {
+		s := []eventstore.Store{a, b}[w%2]
+		wg.Go(func() {
+			known := map[uuid.UUID]int64{}
+			for range 60 {
+				id := streams[rand.IntN(len(streams))]
+				res, err := appendOne(ctx, s, id, eventstore.Exactly(known[id]))
+				var wrong *eventstore.WrongExpectedVersionError
+				switch {
+				case errors.As(err, &wrong):
+					known[id] = wrong.Current
+					continue
+				case err != nil:
+					t.Errorf("append: %v", err)
+					return
+				}
+				known[id] = res.Version
+				key := fmt.Sprint(id, "/", res.Version)
+				mu.Lock()
+				if prev, ok := acked[key]; ok {
+					t.Errorf("version %s acknowledged twice: %+v and %+v", key, prev, res.Events[0])
+				}
+				acked[key] = res.Events[0]
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if statements(t, am, "guard_head") == 0 || statements(t, bm, "guard_head") == 0 {
+		t.Fatalf("expected groups in one round trip from both processes")
+	}
+	total := 0
+	for _, id := range streams {
+		sp, err := a.ReadStream(ctx, id, eventstore.ReadStreamOptions{Limit: eventstore.MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := int64(0)
+		for e, err := range sp.Events {
+			if err != nil {
+				t.Fatal(err)
+			}
+			v++
+			if e.Version != v {
+				t.Fatalf("stream %v: version %d after %d", id, e.Version, v-1)
+			}
+			want, ok := acked[fmt.Sprint(id, "/", e.Version)]
+			if !ok || want.ID != e.ID || want.Position != e.Position || !want.RecordedAt.Equal(e.RecordedAt) {
+				t.Errorf("stream %v version %d: stored %v at %d, %v; acknowledged %+v (found %v)", id, e.Version, e.ID, e.Position, e.RecordedAt, want, ok)
+			}
+		}
+		if sp.Stream.Version != v {
+			t.Errorf("stream %v: says version %d, holds %d events", id, sp.Stream.Version, v)
+		}
+		total += int(v)
+	}
+	if total != len(acked) {
+		t.Fatalf("%d events stored; %d acknowledged", total, len(acked))
+	}
+	if n := checkLog(ctx, t, a); n != total {
+		t.Fatalf("the log holds %d events; the streams %d", n, total)
+	}
+}
+
+// checkLog reads the whole log and fails unless its positions run from 1
+// without a gap and its times never decrease; it returns the events' count.
+func checkLog(ctx context.Context, t *testing.T, s eventstore.Store) int {
+	t.Helper()
+	var after int64
+	var last time.Time
+	n := 0
+	for {
+		page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: eventstore.MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for e, err := range page.Events {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if e.Position != int64(n) {
+				t.Fatalf("the log's event %d is at position %d", n, e.Position)
+			}
+			if e.RecordedAt.Before(last) {
+				t.Fatalf("position %d recorded at %v, before the one before it (%v)", e.Position, e.RecordedAt, last)
+			}
+			last = e.RecordedAt
+		}
+		if !page.More {
+			return n
+		}
+		after = page.Last
+	}
+}

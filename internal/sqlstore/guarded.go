@@ -1,0 +1,160 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// A group sent in one round trip. An append transaction reads before it
+// writes (the head, the streams, the known event ids: one round trip) and
+// then writes and commits (another). But what it reads is mostly what the
+// writer's own last commit left: the head it moved, the streams it wrote.
+// Where the dialect allows (GuardedLockHead), the writer keeps that in a
+// snapshot, plans a group whose streams it knows from it, and sends the
+// whole transaction at once: BEGIN, the log's lock, a guard, the writes and
+// COMMIT. The guard fails the batch, before anything is written, if the head
+// is no longer the snapshot's: then some other process has appended since,
+// and the snapshot may be stale. Any other row in the way (an event id the
+// plan could not know was taken, a stream that exists after all) fails its
+// INSERT on a unique key, also before COMMIT. Either way the transaction is
+// rolled back and the group is read and planned afresh, as every group was
+// before; what the client sees is the same.
+
+// maxSnapshotStreams bounds the streams a snapshot remembers; past it, it
+// starts again from the last group's.
+const maxSnapshotStreams = 10000
+
+// snapshot is what the writer knows of the database from its own last
+// commit: the head it left, and the state at that head of the streams its
+// groups read or wrote since the head last moved under another process.
+// Only the writer's loop uses it.
+type snapshot struct {
+	valid   bool
+	head    int64
+	streams map[uuid.UUID]streamState
+}
+
+// remember records the state a committed group left; read is the head its
+// plan started from, which it read under the lock or took from the snapshot.
+func (s *snapshot) remember(read int64, p *plan) {
+	if !s.valid || s.head != read || len(s.streams) > maxSnapshotStreams {
+		s.streams = make(map[uuid.UUID]streamState, len(p.streams))
+	}
+	for id, st := range p.streams {
+		s.streams[id] = st.streamState
+	}
+	s.valid, s.head = true, p.head
+}
+
+// forget drops the snapshot: the next group reads first.
+func (s *snapshot) forget() { s.valid = false }
+
+// plan plans calls from the snapshot and returns the plan with each call's
+// outcome, or nil if the snapshot cannot decide them all: a stream it does
+// not know (unless the call requires that the stream not exist, which the
+// stream's first event's unique key then checks), or a call that the plan
+// refuses or finds to be a retry. Refusals and retries are decided on a
+// fresh read, never from the snapshot.
+func (s *snapshot) plan(calls []*call) (*plan, []outcome) {
+	if !s.valid {
+		return nil, nil
+	}
+	found := make(map[uuid.UUID]streamState, len(calls))
+	for _, c := range calls {
+		st, ok := s.streams[c.req.StreamID]
+		if !ok && c.req.Expected != eventstore.NoStream {
+			return nil, nil
+		}
+		if ok {
+			found[c.req.StreamID] = st
+		}
+	}
+	// The time is the database's, known only once the lock is held: the
+	// plan stamps nothing, and sendGuarded fills the time in.
+	p := newPlan(s.head, time.Time{}, calls, found, make(map[uuid.UUID]knownEvent))
+	out := make([]outcome, len(calls))
+	for i, c := range calls {
+		if out[i] = p.apply(c); out[i].err != nil || out[i].res.Duplicate {
+			return nil, nil
+		}
+	}
+	return p, out
+}
+
+// errHeadMoved is the guard's: the head is not the snapshot's.
+var errHeadMoved = errors.New("the log's head moved since the writer's last commit")
+
+// sendGuarded sends the group p planned from the snapshot (whose head is
+// p's first) as one round trip, and stamps out with the time it committed
+// at. It returns errHeadMoved, having written nothing, if the guard or a
+// unique key stopped the batch before COMMIT; any other error is as
+// writeAndCommit's.
+func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []outcome) error {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true}
+	stmts := []statement{
+		{"begin", w.d.Begin, nil},
+		{"lock_head", w.d.GuardedLockHead, nil},
+		// Inserts nothing while the head is where the snapshot left it;
+		// otherwise it collides with the head's own row, which stops the
+		// batch before the writes.
+		{"guard_head", "INSERT INTO log_head (id, position) SELECT id, position FROM log_head WHERE id = 1 AND position <> ?", []any{from}},
+	}
+	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
+	for _, s := range stmts {
+		w.m.Statement(s.kind)
+	}
+	query, args := join(stmts)
+	rows, err := conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		t.rollback()
+		return fmt.Errorf("lock_head: %w", err)
+	}
+	head, now, err := t.scanHead(rows)
+	if err == nil {
+		// The guard, the writes and COMMIT return no rows: reading past
+		// them reads their results, and the first error stops the batch.
+		for rows.NextResultSet() {
+		}
+		err = rows.Err()
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.rollback()
+		if w.d.Conflict(err) {
+			return fmt.Errorf("%w: %w", errHeadMoved, err)
+		}
+		return fmt.Errorf("write events, streams and head, and commit: %w", err)
+	}
+	t.open = false
+	conn.Close()
+	if head != from {
+		// Committed although the guard should have stopped it: only a
+		// writer that ignores the log's lock could do this.
+		w.log.Error("a group sent in one round trip committed although the log's head had moved; something writes the log without its lock",
+			"snapshot_head", from, "head", head)
+	}
+	p.now = now
+	for i := range out {
+		for j := range out[i].res.Events {
+			out[i].res.Events[j].RecordedAt = now
+		}
+	}
+	for _, st := range p.streams {
+		if st.CreatedAt.IsZero() {
+			st.CreatedAt = now
+		}
+	}
+	return nil
+}
