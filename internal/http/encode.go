@@ -18,7 +18,41 @@ const timeFormat = "2006-01-02T15:04:05.000000Z"
 type timestamp time.Time
 
 func (t timestamp) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format(timeFormat) + `"`), nil
+	b := append(make([]byte, 0, len(timeFormat)+2), '"')
+	return append(appendTime(b, time.Time(t)), '"'), nil
+}
+
+// appendTime appends t in timeFormat, as t.UTC().AppendFormat(b, timeFormat)
+// does, at a fraction of its cost: every event of every page has a time.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, timeFormat)
+	}
+	hour, minute, sec := t.Clock()
+	var d [len(timeFormat)]byte
+	put := func(at, width, v int) {
+		for i := at + width - 1; i >= at; i-- {
+			d[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, 4, year)
+	d[4] = '-'
+	put(5, 2, int(month))
+	d[7] = '-'
+	put(8, 2, day)
+	d[10] = 'T'
+	put(11, 2, hour)
+	d[13] = ':'
+	put(14, 2, minute)
+	d[16] = ':'
+	put(17, 2, sec)
+	d[19] = '.'
+	put(20, 6, t.Nanosecond()/1000)
+	d[26] = 'Z'
+	return append(b, d[:]...)
 }
 
 type streamJSON struct {
@@ -69,7 +103,7 @@ func encodeAppendResult(b []byte, res eventstore.AppendResult) []byte {
 		b = append(b, `,"position":`...)
 		b = strconv.AppendInt(b, e.Position, 10)
 		b = append(b, `,"recorded_at":"`...)
-		b = e.RecordedAt.UTC().AppendFormat(b, timeFormat)
+		b = appendTime(b, e.RecordedAt)
 		b = append(b, `"}`...)
 	}
 	return append(b, "]}"...)
@@ -98,7 +132,7 @@ func encodeEvent(b []byte, e eventstore.Event) []byte {
 		b = append(b, e.Metadata...)
 	}
 	b = append(b, `,"recorded_at":"`...)
-	b = e.RecordedAt.UTC().AppendFormat(b, timeFormat)
+	b = appendTime(b, e.RecordedAt)
 	return append(b, `"}`...)
 }
 

@@ -40,3 +40,35 @@ func TestEncodeAppendResultIsWhatEncodingJSONWrites(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendTimeIsAppendFormat: appendTime writes what the standard
+// library's AppendFormat writes for timeFormat, whatever the time and its
+// zone: at the edges of years, days and seconds, before year 0 and after
+// 9999 (where it leaves the work to AppendFormat).
+func FuzzAppendTimeIsAppendFormat(f *testing.F) {
+	for _, t := range []time.Time{
+		{},
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 2, 10, 4, 6, 960601999, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 2, 29, 12, 0, 0, 1000, time.FixedZone("", -7*3600)),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 15, 0, 0, 0, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 999, time.FixedZone("", 14*3600)),
+	} {
+		_, offset := t.Zone()
+		f.Add(t.Unix(), int64(t.Nanosecond()), offset)
+	}
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int) {
+		at := time.Unix(sec, nsec%1e9).In(time.FixedZone("", offset%(24*3600)))
+		want := string(at.UTC().AppendFormat([]byte("x"), timeFormat))
+		if got := string(appendTime([]byte("x"), at)); got != want {
+			t.Fatalf("appendTime(%v) = %q; AppendFormat writes %q", at, got, want)
+		}
+		js, err := timestamp(at).MarshalJSON()
+		if err != nil || string(js) != `"`+want[1:]+`"` {
+			t.Fatalf("timestamp(%v).MarshalJSON() = %s, %v; want %q quoted", at, js, err, want[1:])
+		}
+	})
+}
