@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -30,9 +32,13 @@ var dialect = sqlstore.Dialect{
 	LockHead:   "SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE",
 	ClockInSQL: true,
 	// The same, for a group sent in one round trip: the time also goes to
-	// a session variable, which the writes after it in the batch use.
+	// a session variable, which the writes after it in the batch use. It
+	// does not wait for the lock (NOWAIT: MariaDB 10.3, MySQL 8.0): the
+	// batch's COMMIT is already on the server, and a batch that waited past
+	// its caller's deadline would commit after the caller was told it failed.
 	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))) AS DATETIME(6)) " +
-		"FROM log_head WHERE id = 1 FOR UPDATE",
+		"FROM log_head WHERE id = 1 FOR UPDATE NOWAIT",
+	Busy:           func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait) },
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",
 	LockStreams:    " FOR UPDATE",
@@ -47,7 +53,8 @@ var dialect = sqlstore.Dialect{
 // MySQL error numbers the store acts on.
 const (
 	errDupKey          = 1062
-	errLockWaitTimeout = 1205
+	errLockWaitTimeout = 1205 // also MariaDB's for a lock NOWAIT did not wait for
+	errLockNoWait      = 3572 // MySQL's for a lock NOWAIT did not wait for
 	errDeadlock        = 1213
 	errTooManyConns    = 1040
 	errServerShutdown  = 1053
@@ -97,4 +104,31 @@ func isMySQLError(err error, numbers ...uint16) bool {
 		}
 	}
 	return false
+}
+
+// lockNoWait reports whether a server of version (SELECT VERSION()) takes
+// FOR UPDATE NOWAIT: MariaDB from 10.3, MySQL from 8.0.
+func lockNoWait(version string) bool {
+	major, minor, ok := majorMinor(version)
+	if !ok {
+		return false
+	}
+	if strings.Contains(version, "MariaDB") {
+		if rest, ok := strings.CutPrefix(version, "5.5.5-"); ok { // the old replication prefix
+			return lockNoWait(rest)
+		}
+		return major > 10 || major == 10 && minor >= 3
+	}
+	return major >= 8
+}
+
+// majorMinor reads the leading "major.minor" of a version string.
+func majorMinor(version string) (major, minor int, ok bool) {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	return major, minor, err1 == nil && err2 == nil
 }

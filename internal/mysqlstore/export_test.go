@@ -6,7 +6,8 @@ import (
 )
 
 // SetBeforeCommit installs a hook that runs inside every append transaction
-// just before COMMIT, with the log_head lock held.
+// just before COMMIT, with the log_head lock held. While it is set, no group
+// goes in one round trip (sqlstore.Options.BeforeCommit).
 func (s *Store) SetBeforeCommit(f func()) { s.beforeCommit.Store(&f) }
 
 // Fences reports whether answers wait for a fence commit (see waitDurable):

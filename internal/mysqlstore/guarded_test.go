@@ -350,3 +350,154 @@ func checkLog(ctx context.Context, t *testing.T, s eventstore.Store) int {
 		after = page.Last
 	}
 }
+
+// TestAGroupInOneRoundTripThatCannotHaveTheLockInTimeWritesNothing: another
+// process holds the log's lock past an append's deadline. The append fails,
+// and must leave nothing behind: its batch, COMMIT included, is already on
+// the server when the deadline cuts the connection, so a batch that waited
+// for the lock would run to COMMIT once the lock came free.
+func TestAGroupInOneRoundTripThatCannotHaveTheLockInTimeWritesNothing(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	s, m := openCounted(t, dsn)
+	x := uuid.New()
+	for v := range int64(2) {
+		if _, err := appendOne(ctx, s, x, eventstore.Exactly(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	guards := statements(t, m, "guard_head")
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err = appendOne(short, s, x, eventstore.Exactly(2))
+	cancelShort()
+	if err == nil {
+		t.Fatal("an append while another process held the log's lock past its deadline succeeded")
+	}
+	if statements(t, m, "guard_head") == guards {
+		t.Fatal("expected the append to try the one-round-trip way first")
+	}
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // anything left on the server runs now
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("the log holds %d events after a failed append; want 2", n)
+	}
+	if _, err := appendOne(ctx, s, x, eventstore.Exactly(2)); err != nil {
+		t.Fatalf("append at version 2 once the lock is free: %v", err)
+	}
+}
+
+// TestTheGuardKnowsTheEventAtTheHeadNotJustItsNumber: the database loses the
+// writer's last commit (unsafe durability, a failover to a replica that
+// lagged), and another process's appends bring the head back to the same
+// number. The writer's snapshot is stale although the number matches: the
+// guard must see that the event at the head is not the one it wrote.
+// (Found by a review; the lost commit is simulated by hand.)
+func TestTheGuardKnowsTheEventAtTheHeadNotJustItsNumber(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	a, am := openCounted(t, dsn)
+	b, _ := openCounted(t, dsn)
+	x, y := uuid.New(), uuid.New()
+	for v := range int64(2) {
+		if _, err := appendOne(ctx, a, x, eventstore.Exactly(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{ // the database loses x's version 2, at position 2
+		"DELETE FROM events WHERE position = 2",
+		"UPDATE streams SET version = 1",
+		"UPDATE log_head SET position = 1",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := appendOne(ctx, b, y, eventstore.NoStream); err != nil { // the head is 2 again
+		t.Fatal(err)
+	}
+	guards := statements(t, am, "guard_head")
+	_, err = appendOne(ctx, a, x, eventstore.Exactly(2))
+	var wrong *eventstore.WrongExpectedVersionError
+	if !errors.As(err, &wrong) || wrong.Current != 1 {
+		t.Fatalf("append expecting version 2 of a stream at version 1: %v; want a wrong expected version, current 1", err)
+	}
+	if statements(t, am, "guard_head") != guards+1 {
+		t.Fatalf("expected the append to try the one-round-trip way first")
+	}
+	res, err := appendOne(ctx, a, x, eventstore.Exactly(1))
+	if err != nil || res.Version != 2 || res.Events[0].Position != 3 {
+		t.Fatalf("append at version 1: %+v, %v; want version 2 at position 3", res, err)
+	}
+}
+
+// TestWithABeforeCommitHookSetGroupsReadFirstAndItRunsUnderTheLock: tests
+// hold transactions open with the hook, which promises the log's lock is
+// held; so while one is set, no group goes in one round trip (the hook
+// could only run before it). (Found by a review.)
+func TestWithABeforeCommitHookSetGroupsReadFirstAndItRunsUnderTheLock(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	a, am := openCounted(t, dsn)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var free []bool
+	a.SetBeforeCommit(func() {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer tx.Rollback() //nolint:errcheck
+		_, err = tx.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE NOWAIT")
+		free = append(free, err == nil)
+	})
+	x := uuid.New()
+	for v := range int64(3) {
+		if _, err := appendOne(ctx, a, x, eventstore.Exactly(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := statements(t, am, "guard_head"); n != 0 {
+		t.Fatalf("%d groups went in one round trip with a hook set; want none", n)
+	}
+	if len(free) != 3 {
+		t.Fatalf("the hook ran %d times; want 3", len(free))
+	}
+	for i, f := range free {
+		if f {
+			t.Errorf("append %d: the hook ran with the log's lock free; want it held", i)
+		}
+	}
+}

@@ -186,6 +186,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.galera.start()
 	}
 	sd := dialect
+	var version string
+	if err := s.primary.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("read the server's version: %w", translate(err))
+	}
+	if !lockNoWait(version) {
+		sd.GuardedLockHead = "" // every group reads first
+	}
 	if s.galera != nil {
 		sd.LockHead, sd.Leased, sd.NotWriter = leaseLockHead, true, s.galera.recheck
 		sd.GuardedLockHead = "" // it must check the lease
@@ -202,7 +210,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sd.Batch = false
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		WaitDurable: s.waitDurable, Committed: s.durableUpTo, BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
+		WaitDurable: s.waitDurable, Committed: s.durableUpTo, BeforeCommit: s.runBeforeCommit,
+		Hooked: func() bool { return s.beforeCommit.Load() != nil }, Logger: opts.Logger, Metrics: opts.Metrics})
 	s.m = opts.Metrics
 	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed}
 	if s.replica != nil {

@@ -37,11 +37,13 @@ const maxSnapshotStreams = 10000
 type snapshot struct {
 	valid   bool
 	head    int64
+	last    uuid.UUID // the id of the event at head, which the writer wrote
 	streams map[uuid.UUID]streamState
 }
 
-// remember records the state a committed group left; read is the head its
-// plan started from, which it read under the lock or took from the snapshot.
+// remember records the state a committed group left, which wrote at least
+// one event; read is the head its plan started from, which it read under
+// the lock or took from the snapshot.
 func (s *snapshot) remember(read int64, p *plan) {
 	if !s.valid || s.head != read || len(s.streams) > maxSnapshotStreams {
 		s.streams = make(map[uuid.UUID]streamState, len(p.streams))
@@ -49,7 +51,7 @@ func (s *snapshot) remember(read int64, p *plan) {
 	for id, st := range p.streams {
 		s.streams[id] = st.streamState
 	}
-	s.valid, s.head = true, p.head
+	s.valid, s.head, s.last = true, p.head, p.rows[len(p.rows)-1].Event.ID
 }
 
 // forget drops the snapshot: the next group reads first.
@@ -87,14 +89,19 @@ func (s *snapshot) plan(calls []*call) (*plan, []outcome) {
 	return p, out
 }
 
-// errHeadMoved is the guard's: the head is not the snapshot's.
-var errHeadMoved = errors.New("the log's head moved since the writer's last commit")
+// errStopped is a guarded batch's that stopped before COMMIT and wrote
+// nothing: the head had moved, a unique key was in the way, or another
+// transaction held the log's lock.
+var errStopped = errors.New("the group could not go in one round trip")
 
 // sendGuarded sends the group p planned from the snapshot (whose head is
 // p's first) as one round trip, and stamps out with the time it committed
-// at. It returns errHeadMoved, having written nothing, if the guard or a
-// unique key stopped the batch before COMMIT; any other error is as
-// writeAndCommit's.
+// at. It returns errStopped, having written nothing, if the guard (the head
+// or the event at it not the snapshot's) or a unique key stopped the batch
+// before COMMIT, or if another transaction
+// held the log's lock, which the batch does not wait for (a batch that
+// waited could outlast its callers' deadline and still commit, since its
+// COMMIT is already on the server); any other error is as writeAndCommit's.
 func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []outcome) error {
 	conn, err := w.db.Conn(ctx)
 	if err != nil {
@@ -104,10 +111,14 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []out
 	stmts := []statement{
 		{"begin", w.d.Begin, nil},
 		{"lock_head", w.d.GuardedLockHead, nil},
-		// Inserts nothing while the head is where the snapshot left it;
-		// otherwise it collides with the head's own row, which stops the
-		// batch before the writes.
-		{"guard_head", "INSERT INTO log_head (id, position) SELECT id, position FROM log_head WHERE id = 1 AND position <> ?", []any{from}},
+		// Inserts nothing while the head is where the snapshot left it, on
+		// the event the writer wrote there: a number alone could come back
+		// after a commit the database lost (unsafe durability, a failover).
+		// Otherwise it inserts the head's key twice, which collides whether
+		// or not the row is there, and stops the batch before the writes.
+		{"guard_head", "INSERT INTO log_head (id, position) SELECT 1, 0 FROM (SELECT 1 AS n UNION ALL SELECT 2) AS twice " +
+			"WHERE NOT EXISTS (SELECT 1 FROM log_head h JOIN events e ON e.position = h.position WHERE h.id = 1 AND h.position = ? AND e.event_id = ?)",
+			[]any{from, w.snap.last[:]}},
 	}
 	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 	for _, s := range stmts {
@@ -132,8 +143,8 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []out
 	}
 	if err != nil {
 		t.rollback()
-		if w.d.Conflict(err) {
-			return fmt.Errorf("%w: %w", errHeadMoved, err)
+		if w.d.Conflict(err) || w.d.Busy != nil && w.d.Busy(err) {
+			return fmt.Errorf("%w: %w", errStopped, err)
 		}
 		return fmt.Errorf("write events, streams and head, and commit: %w", err)
 	}

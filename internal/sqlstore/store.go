@@ -45,8 +45,12 @@ type Dialect struct {
 	// like LockHead, it returns position, recorded_at and the time to stamp
 	// the events with, and it also sets the session variable named by
 	// NowVar to that time, for the writes that follow it in the batch.
+	// GuardedLockHead does not wait for the lock: the batch's COMMIT is on
+	// the server with it, and must never run after the callers' deadline.
+	// Busy reports its error when another transaction holds the lock.
 	GuardedLockHead string
 	NowVar          string
+	Busy            func(error) bool
 	// Leased says that LockHead returns one more column, last: true while
 	// the connection's node holds the cluster's writer lease (Galera). A
 	// transaction on any other node stops there with ErrNotWriter; the
@@ -98,8 +102,11 @@ type Options struct {
 	Committed func(position int64)
 	// BeforeCommit, if set, runs inside each append transaction once it
 	// holds the log's lock and has read what it needs, just before its writes
-	// and COMMIT. The stores set it only from their tests.
+	// and COMMIT. While Hooked reports true, no group is sent in one round
+	// trip (guarded.go), so that it always runs so. The stores set them only
+	// from their tests.
 	BeforeCommit func()
+	Hooked       func() bool
 	Logger       *slog.Logger
 	// Metrics counts appends, group commits and statements (nil: none).
 	Metrics *metrics.Metrics

@@ -43,6 +43,7 @@ type writer struct {
 	db           *sql.DB
 	waitDurable  func(ctx context.Context, position int64) error
 	beforeCommit func()
+	hooked       func() bool
 	committed    func(position int64)
 	log          *slog.Logger
 	m            *metrics.Metrics
@@ -65,7 +66,7 @@ type carried struct {
 
 // newWriter starts a writer; close stops it.
 func newWriter(d Dialect, opts Options) *writer {
-	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, committed: opts.Committed, log: opts.Logger, m: opts.Metrics,
+	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, committed: opts.Committed, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -317,16 +318,16 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 		}
 	}()
 	start := time.Now()
-	if pre == nil && w.d.Batch && w.d.GuardedLockHead != "" {
+	if pre == nil && w.d.Batch && w.d.GuardedLockHead != "" && (w.beforeCommit == nil || w.hooked != nil && !w.hooked()) {
 		out, err := w.transactGuarded(ctx, calls)
 		if err == nil && out != nil {
 			w.m.GroupCommitted(len(calls), time.Since(start))
 			return out, nil
 		}
-		if err != nil && !errors.Is(err, errHeadMoved) {
+		if err != nil && !errors.Is(err, errStopped) {
 			return nil, err
 		}
-		// Not sent, or the head had moved: read first.
+		// Not sent, or stopped before COMMIT: read first.
 	}
 	var t *appendTx
 	var p *plan
@@ -386,8 +387,9 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 // transactGuarded sends calls as one round trip planned from the snapshot
 // (guarded.go) and returns their outcomes once committed. It returns nil
 // and no error if the snapshot cannot plan them or a caller has left, and
-// errHeadMoved if the snapshot was stale: then nothing was written, and the
-// group is to be read first. Any other error is the transaction's.
+// errStopped if the batch stopped before COMMIT (a stale snapshot, the lock
+// busy): then nothing was written, and the group is to be read first. Any
+// other error is the transaction's.
 func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome, error) {
 	from := w.snap.head
 	p, out := w.snap.plan(calls)
@@ -398,9 +400,6 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 		if c.ctx.Err() != nil {
 			return nil, nil // the usual way finds it and tries the others without it
 		}
-	}
-	if w.beforeCommit != nil {
-		w.beforeCommit()
 	}
 	if err := w.sendGuarded(ctx, p, from, out); err != nil {
 		w.snap.forget()
