@@ -114,11 +114,12 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []out
 		// Inserts nothing while the head is where the snapshot left it, on
 		// the event the writer wrote there: a number alone could come back
 		// after a commit the database lost (unsafe durability, a failover).
-		// Otherwise it inserts the head's key twice, which collides whether
-		// or not the row is there, and stops the batch before the writes.
-		{"guard_head", "INSERT INTO log_head (id, position) SELECT 1, 0 FROM (SELECT 1 AS n UNION ALL SELECT 2) AS twice " +
-			"WHERE NOT EXISTS (SELECT 1 FROM log_head h JOIN events e ON e.position = h.position WHERE h.id = 1 AND h.position = ? AND e.event_id = ?)",
-			[]any{from, w.snap.last[:]}},
+		// Otherwise it collides with the head's own row, which stops the
+		// batch before the writes. (A log_head row deleted by hand goes
+		// unseen here; the next read-first group reports it.)
+		{"guard_head", "INSERT INTO log_head (id, position) SELECT h.id, h.position FROM log_head h " +
+			"LEFT JOIN events e ON e.position = ? AND e.event_id = ? WHERE h.id = 1 AND (h.position <> ? OR e.position IS NULL)",
+			[]any{from, w.snap.last[:], from}},
 	}
 	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 	for _, s := range stmts {
