@@ -62,6 +62,38 @@ func statements(t *testing.T, m *metrics.Metrics, kind string) int {
 	return 0
 }
 
+// guardedTest starts a test of its own database: a context bounded to a
+// minute, and the database's DSN.
+func guardedTest(t *testing.T) (context.Context, string) {
+	t.Helper()
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx, mysqltest.NewDatabase(t)
+}
+
+// appendVersions appends n events to stream, one at a time, each expecting
+// the version before it: the writer then knows the stream.
+func appendVersions(ctx context.Context, t *testing.T, s eventstore.Store, stream uuid.UUID, n int64) {
+	t.Helper()
+	for v := range n {
+		if _, err := appendOne(ctx, s, stream, eventstore.Exactly(v)); err != nil {
+			t.Fatalf("append at version %d: %v", v, err)
+		}
+	}
+}
+
+// otherProcessDB opens dsn straight through the driver, as another process would.
+func otherProcessDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func appendOne(ctx context.Context, s eventstore.Store, stream uuid.UUID, expected eventstore.ExpectedVersion, ids ...uuid.UUID) (eventstore.AppendResult, error) {
 	e := eventstore.NewEvent{Type: "Happened", Data: []byte(`{"n":1}`)}
 	if len(ids) > 0 {
@@ -71,10 +103,8 @@ func appendOne(ctx context.Context, s eventstore.Store, stream uuid.UUID, expect
 }
 
 func TestAGroupWhoseStreamsTheWriterKnowsGoesInOneRoundTripAndReadsBackTheSame(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, m := openCounted(t, mysqltest.NewDatabase(t))
+	ctx, dsn := guardedTest(t)
+	s, m := openCounted(t, dsn)
 	x, y := uuid.New(), uuid.New()
 	var results []eventstore.AppendResult
 	for v := range int64(5) {
@@ -145,18 +175,11 @@ func TestAGroupWhoseStreamsTheWriterKnowsGoesInOneRoundTripAndReadsBackTheSame(t
 }
 
 func TestAGroupSentInOneRoundTripAfterAnotherProcessAppendedIsReadAfresh(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dsn := mysqltest.NewDatabase(t)
+	ctx, dsn := guardedTest(t)
 	a, am := openCounted(t, dsn)
 	b, _ := openCounted(t, dsn)
 	x, y := uuid.New(), uuid.New()
-	for v := range int64(2) {
-		if _, err := appendOne(ctx, a, x, eventstore.Exactly(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendVersions(ctx, t, a, x, 2)
 	// The other process moves x (and the head) past what a's writer knows.
 	if _, err := appendOne(ctx, b, x, eventstore.Exactly(2)); err != nil {
 		t.Fatal(err)
@@ -215,11 +238,7 @@ func TestAGroupSentInOneRoundTripAfterAnotherProcessAppendedIsReadAfresh(t *test
 	// The head is the authority, even where the next position is free: a
 	// head moved without an event there (no writer of ours does that) is
 	// still a moved head.
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := otherProcessDB(t, dsn)
 	if _, err := appendOne(ctx, a, x, eventstore.Exactly(6)); err != nil { // a knows the head again
 		t.Fatal(err)
 	}
@@ -357,22 +376,11 @@ func checkLog(ctx context.Context, t *testing.T, s eventstore.Store) int {
 // the server when the deadline cuts the connection, so a batch that waited
 // for the lock would run to COMMIT once the lock came free.
 func TestAGroupInOneRoundTripThatCannotHaveTheLockInTimeWritesNothing(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dsn := mysqltest.NewDatabase(t)
+	ctx, dsn := guardedTest(t)
 	s, m := openCounted(t, dsn)
 	x := uuid.New()
-	for v := range int64(2) {
-		if _, err := appendOne(ctx, s, x, eventstore.Exactly(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	appendVersions(ctx, t, s, x, 2)
+	db := otherProcessDB(t, dsn)
 	other, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -413,23 +421,12 @@ func TestAGroupInOneRoundTripThatCannotHaveTheLockInTimeWritesNothing(t *testing
 // guard must see that the event at the head is not the one it wrote.
 // (Found by a review; the lost commit is simulated by hand.)
 func TestTheGuardKnowsTheEventAtTheHeadNotJustItsNumber(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dsn := mysqltest.NewDatabase(t)
+	ctx, dsn := guardedTest(t)
 	a, am := openCounted(t, dsn)
 	b, _ := openCounted(t, dsn)
 	x, y := uuid.New(), uuid.New()
-	for v := range int64(2) {
-		if _, err := appendOne(ctx, a, x, eventstore.Exactly(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	appendVersions(ctx, t, a, x, 2)
+	db := otherProcessDB(t, dsn)
 	for _, q := range []string{ // the database loses x's version 2, at position 2
 		"DELETE FROM events WHERE position = 2",
 		"UPDATE streams SET version = 1",
@@ -443,7 +440,7 @@ func TestTheGuardKnowsTheEventAtTheHeadNotJustItsNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	guards := statements(t, am, "guard_head")
-	_, err = appendOne(ctx, a, x, eventstore.Exactly(2))
+	_, err := appendOne(ctx, a, x, eventstore.Exactly(2))
 	var wrong *eventstore.WrongExpectedVersionError
 	if !errors.As(err, &wrong) || wrong.Current != 1 {
 		t.Fatalf("append expecting version 2 of a stream at version 1: %v; want a wrong expected version, current 1", err)
@@ -462,16 +459,9 @@ func TestTheGuardKnowsTheEventAtTheHeadNotJustItsNumber(t *testing.T) {
 // held; so while one is set, no group goes in one round trip (the hook
 // could only run before it). (Found by a review.)
 func TestWithABeforeCommitHookSetGroupsReadFirstAndItRunsUnderTheLock(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dsn := mysqltest.NewDatabase(t)
+	ctx, dsn := guardedTest(t)
 	a, am := openCounted(t, dsn)
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := otherProcessDB(t, dsn)
 	var free []bool
 	a.SetBeforeCommit(func() {
 		tx, err := db.BeginTx(ctx, nil)
