@@ -128,7 +128,12 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []out
 	query, args := join(stmts)
 	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
+		// The lock statement's own error (its result set is the first):
+		// NOWAIT refusing a busy lock stops the batch here.
 		t.rollback()
+		if w.busy(err) {
+			return fmt.Errorf("%w: lock_head: %w", errStopped, err)
+		}
 		return fmt.Errorf("lock_head: %w", err)
 	}
 	head, now, err := t.scanHead(rows)
@@ -144,7 +149,7 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []out
 	}
 	if err != nil {
 		t.rollback()
-		if w.d.Conflict(err) || w.d.Busy != nil && w.d.Busy(err) {
+		if w.d.Conflict(err) || w.busy(err) {
 			return fmt.Errorf("%w: %w", errStopped, err)
 		}
 		return fmt.Errorf("write events, streams and head, and commit: %w", err)
@@ -170,3 +175,6 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []out
 	}
 	return nil
 }
+
+// busy reports the error of a lock the guarded batch did not wait for.
+func (w *writer) busy(err error) bool { return w.d.Busy != nil && w.d.Busy(err) }
