@@ -109,14 +109,15 @@ func isMySQLError(err error, numbers ...uint16) bool {
 // lockNoWait reports whether a server of version (SELECT VERSION()) takes
 // FOR UPDATE NOWAIT: MariaDB from 10.3, MySQL from 8.0.
 func lockNoWait(version string) bool {
-	major, minor, ok := majorMinor(version)
-	if !ok {
-		return false
+	mariaDB := strings.Contains(version, "MariaDB")
+	if mariaDB {
+		version = strings.TrimPrefix(version, "5.5.5-") // the old replication prefix
 	}
-	if strings.Contains(version, "MariaDB") {
-		if rest, ok := strings.CutPrefix(version, "5.5.5-"); ok { // the old replication prefix
-			return lockNoWait(rest)
-		}
+	major, minor, ok := majorMinor(version)
+	switch {
+	case !ok:
+		return false
+	case mariaDB:
 		return major > 10 || major == 10 && minor >= 3
 	}
 	return major >= 8

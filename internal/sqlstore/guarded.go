@@ -18,10 +18,13 @@ import (
 // Where the dialect allows (GuardedLockHead), the writer keeps that in a
 // snapshot, plans a group whose streams it knows from it, and sends the
 // whole transaction at once: BEGIN, the log's lock, a guard, the writes and
-// COMMIT. The guard fails the batch, before anything is written, if the head
-// is no longer the snapshot's: then some other process has appended since,
-// and the snapshot may be stale. Any other row in the way (an event id the
-// plan could not know was taken, a stream that exists after all) fails its
+// COMMIT. The lock is taken without waiting (a batch whose COMMIT is already
+// on the server must not wait past its callers' deadline). The guard fails
+// the batch, before anything is written, unless the head and the event at
+// it are still the ones the writer left: otherwise some other process has
+// appended since (or the database lost the writer's last commit), and the
+// snapshot may be stale. Any other row in the way (an event id the plan
+// could not know was taken, a stream that exists after all) fails its
 // INSERT on a unique key, also before COMMIT. Either way the transaction is
 // rolled back and the group is read and planned afresh, as every group was
 // before; what the client sees is the same.
@@ -94,15 +97,13 @@ func (s *snapshot) plan(calls []*call) (*plan, []outcome) {
 // transaction held the log's lock.
 var errStopped = errors.New("the group could not go in one round trip")
 
-// sendGuarded sends the group p planned from the snapshot (whose head is
-// p's first) as one round trip, and stamps out with the time it committed
-// at. It returns errStopped, having written nothing, if the guard (the head
-// or the event at it not the snapshot's) or a unique key stopped the batch
-// before COMMIT, or if another transaction
-// held the log's lock, which the batch does not wait for (a batch that
-// waited could outlast its callers' deadline and still commit, since its
-// COMMIT is already on the server); any other error is as writeAndCommit's.
-func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []outcome) error {
+// sendGuarded sends the group p, planned from the snapshot whose head is
+// from and whose event there is last, as one round trip, and stamps out
+// with the time it committed at. It returns errStopped, having written
+// nothing, if the guard or a unique key stopped the batch before COMMIT, or
+// if another transaction held the log's lock, which the batch does not wait
+// for; any other error is as writeAndCommit's.
+func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, last uuid.UUID, out []outcome) error {
 	conn, err := w.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -119,7 +120,7 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, out []out
 		// unseen here; the next read-first group reports it.)
 		{"guard_head", "INSERT INTO log_head (id, position) SELECT h.id, h.position FROM log_head h " +
 			"LEFT JOIN events e ON e.position = ? AND e.event_id = ? WHERE h.id = 1 AND (h.position <> ? OR e.position IS NULL)",
-			[]any{from, w.snap.last[:], from}},
+			[]any{from, last[:], from}},
 	}
 	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 	for _, s := range stmts {

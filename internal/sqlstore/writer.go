@@ -318,7 +318,7 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 		}
 	}()
 	start := time.Now()
-	if pre == nil && w.d.Batch && w.d.GuardedLockHead != "" && (w.beforeCommit == nil || w.hooked != nil && !w.hooked()) {
+	if pre == nil && w.guarded() {
 		out, err := w.transactGuarded(ctx, calls)
 		if err == nil && out != nil {
 			w.m.GroupCommitted(len(calls), time.Since(start))
@@ -384,6 +384,13 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 	return out, nil
 }
 
+// guarded reports whether groups may go in one round trip: where the
+// dialect can send them so, and not while a test's BeforeCommit hook is set,
+// which must run with the lock held.
+func (w *writer) guarded() bool {
+	return w.d.Batch && w.d.GuardedLockHead != "" && (w.beforeCommit == nil || w.hooked != nil && !w.hooked())
+}
+
 // transactGuarded sends calls as one round trip planned from the snapshot
 // (guarded.go) and returns their outcomes once committed. It returns nil
 // and no error if the snapshot cannot plan them or a caller has left, and
@@ -391,7 +398,7 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 // busy): then nothing was written, and the group is to be read first. Any
 // other error is the transaction's.
 func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome, error) {
-	from := w.snap.head
+	from, last := w.snap.head, w.snap.last
 	p, out := w.snap.plan(calls)
 	if p == nil {
 		return nil, nil
@@ -401,7 +408,7 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 			return nil, nil // the usual way finds it and tries the others without it
 		}
 	}
-	if err := w.sendGuarded(ctx, p, from, out); err != nil {
+	if err := w.sendGuarded(ctx, p, from, last, out); err != nil {
 		w.snap.forget()
 		return nil, err
 	}
