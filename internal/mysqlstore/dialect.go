@@ -36,9 +36,12 @@ var dialect = sqlstore.Dialect{
 	// does not wait for the lock (NOWAIT: MariaDB 10.3, MySQL 8.0): the
 	// batch's COMMIT is already on the server, and a batch that waited past
 	// its caller's deadline would commit after the caller was told it failed.
-	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))) AS DATETIME(6)) " +
-		"FROM log_head WHERE id = 1 FOR UPDATE NOWAIT",
-	Busy:           func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait) },
+	// It is also the guard: unless the head and the event at it are the
+	// ones given, the time is NULL, and the first write's NOT NULL column
+	// refuses it (the writer's sessions are strict, see writerConnector).
+	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND last_event_id = ?, " +
+		"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT",
+	Stopped:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait, errBadNull) },
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",
 	LockStreams:    " FOR UPDATE",
@@ -56,6 +59,7 @@ const (
 	errLockWaitTimeout = 1205 // also MariaDB's for a lock NOWAIT did not wait for
 	errLockNoWait      = 3572 // MySQL's for a lock NOWAIT did not wait for
 	errDeadlock        = 1213
+	errBadNull         = 1048 // a NULL in a NOT NULL column: a guarded batch's failed guard
 	errTooManyConns    = 1040
 	errServerShutdown  = 1053
 	errConnCount       = 1203 // user has too many connections

@@ -17,17 +17,18 @@ import (
 // writer's own last commit left: the head it moved, the streams it wrote.
 // Where the dialect allows (GuardedLockHead), the writer keeps that in a
 // snapshot, plans a group whose streams it knows from it, and sends the
-// whole transaction at once: BEGIN, the log's lock, a guard, the writes and
-// COMMIT. The lock is taken without waiting (a batch whose COMMIT is already
-// on the server must not wait past its callers' deadline). The guard fails
-// the batch, before anything is written, unless the head and the event at
-// it are still the ones the writer left: otherwise some other process has
-// appended since (or the database lost the writer's last commit), and the
-// snapshot may be stale. Any other row in the way (an event id the plan
-// could not know was taken, a stream that exists after all) fails its
-// INSERT on a unique key, also before COMMIT. Either way the transaction is
-// rolled back and the group is read and planned afresh, as every group was
-// before; what the client sees is the same.
+// whole transaction at once: BEGIN, the log's lock, the writes and COMMIT.
+// The lock is taken without waiting (a batch whose COMMIT is already on the
+// server must not wait past its callers' deadline), and it is also the
+// guard: it sets the time the writes stamp to NULL, which they refuse, unless
+// the head and the event at it (log_head keeps its id) are still the ones
+// the writer left. Otherwise some other process has appended since (or the
+// database lost the writer's last commit), and the snapshot may be stale.
+// Any other row in the way (an event id the plan could not know was taken,
+// a stream that exists after all) fails its INSERT on a unique key. Either
+// way the batch stops before COMMIT, the transaction is rolled back, and the
+// group is read and planned afresh, as every group was before; what the
+// client sees is the same.
 
 // maxSnapshotStreams bounds the streams a snapshot remembers; past it, it
 // starts again from the last group's.
@@ -110,17 +111,16 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, last uuid
 	}
 	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true}
 	stmts := []statement{
+		// The time is left unset by a batch that stopped; and a lock that
+		// finds no row (log_head's deleted by hand) would not set it.
+		{"clear_now", "SET " + w.d.NowVar + " = NULL", nil},
 		{"begin", w.d.Begin, nil},
-		{"lock_head", w.d.GuardedLockHead, nil},
-		// Inserts nothing while the head is where the snapshot left it, on
-		// the event the writer wrote there: a number alone could come back
-		// after a commit the database lost (unsafe durability, a failover).
-		// Otherwise it collides with the head's own row, which stops the
-		// batch before the writes. (A log_head row deleted by hand goes
-		// unseen here; the next read-first group reports it.)
-		{"guard_head", "INSERT INTO log_head (id, position) SELECT h.id, h.position FROM log_head h " +
-			"LEFT JOIN events e ON e.position = ? AND e.event_id = ? WHERE h.id = 1 AND (h.position <> ? OR e.position IS NULL)",
-			[]any{from, last[:], from}},
+		// Takes the lock, and sets the time, to NULL unless the head is
+		// where the snapshot left it, on the event the writer wrote there
+		// (a number alone could come back after a commit the database
+		// lost: unsafe durability, a failover). The first write refuses a
+		// NULL time, which stops the batch before anything is written.
+		{"guard_head", w.d.GuardedLockHead, []any{from, last[:]}},
 	}
 	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 	for _, s := range stmts {
@@ -132,10 +132,10 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, last uuid
 		// The lock statement's own error (its result set is the first):
 		// NOWAIT refusing a busy lock stops the batch here.
 		t.rollback()
-		if w.busy(err) {
-			return fmt.Errorf("%w: lock_head: %w", errStopped, err)
+		if w.stopped(err) {
+			return fmt.Errorf("%w: guard_head: %w", errStopped, err)
 		}
-		return fmt.Errorf("lock_head: %w", err)
+		return fmt.Errorf("guard_head: %w", err)
 	}
 	head, now, err := t.scanHead(rows)
 	if err == nil {
@@ -150,7 +150,7 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, last uuid
 	}
 	if err != nil {
 		t.rollback()
-		if w.d.Conflict(err) || w.busy(err) {
+		if w.d.Conflict(err) || w.stopped(err) {
 			return fmt.Errorf("%w: %w", errStopped, err)
 		}
 		return fmt.Errorf("write events, streams and head, and commit: %w", err)
@@ -177,5 +177,6 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, last uuid
 	return nil
 }
 
-// busy reports the error of a lock the guarded batch did not wait for.
-func (w *writer) busy(err error) bool { return w.d.Busy != nil && w.d.Busy(err) }
+// stopped reports an error by which a guarded batch stopped before COMMIT:
+// the lock busy, which it did not wait for, or the guard's NULL time.
+func (w *writer) stopped(err error) bool { return w.d.Stopped != nil && w.d.Stopped(err) }

@@ -41,16 +41,20 @@ type Dialect struct {
 	ClockInSQL bool
 	// GuardedLockHead, where set (batching dialects only), lets the writer
 	// send a group's whole transaction in one round trip when it knows the
-	// head and the group's streams from its own last commit (guarded.go):
-	// like LockHead, it returns position, recorded_at and the time to stamp
-	// the events with, and it also sets the session variable named by
-	// NowVar to that time, for the writes that follow it in the batch.
-	// GuardedLockHead does not wait for the lock: the batch's COMMIT is on
-	// the server with it, and must never run after the callers' deadline.
-	// Busy reports its error when another transaction holds the lock.
+	// head and the group's streams from its own last commit (guarded.go).
+	// It takes two arguments, the head the writer left and the id of the
+	// event it wrote there. Like LockHead, it returns position, recorded_at
+	// and the time to stamp the events with, and it also sets the session
+	// variable named by NowVar to that time, for the writes that follow it
+	// in the batch; but it sets it to NULL, which the writes refuse, unless
+	// the head and its event are the ones given. GuardedLockHead does not
+	// wait for the lock: the batch's COMMIT is on the server with it, and
+	// must never run after the callers' deadline. Stopped reports the
+	// errors by which such a batch stops before COMMIT, having written
+	// nothing, other than a conflict: the lock busy, the guard's NULL.
 	GuardedLockHead string
 	NowVar          string
-	Busy            func(error) bool
+	Stopped         func(error) bool
 	// Leased says that LockHead returns one more column, last: true while
 	// the connection's node holds the cluster's writer lease (Galera). A
 	// transaction on any other node stops there with ErrNotWriter; the

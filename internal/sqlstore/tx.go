@@ -378,9 +378,10 @@ func (t *appendTx) writes(p *plan, now string) []statement {
 		stmts = append(stmts, insertEvents(rows[:n], now))
 		rows = rows[n:]
 	}
-	head := statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.now}}
+	last := p.rows[len(p.rows)-1].Event.ID
+	head := statement{"set_head", "UPDATE log_head SET position = ?, last_event_id = ?, recorded_at = ? WHERE id = 1", []any{p.head, last[:], p.now}}
 	if now != "" {
-		head = statement{"set_head", "UPDATE log_head SET position = ?, recorded_at = " + now + " WHERE id = 1", []any{p.head}}
+		head = statement{"set_head", "UPDATE log_head SET position = ?, last_event_id = ?, recorded_at = " + now + " WHERE id = 1", []any{p.head, last[:]}}
 	}
 	return append(stmts, t.saveStreams(p.saved(), now), head, statement{"commit", "COMMIT", nil})
 }
