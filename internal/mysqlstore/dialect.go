@@ -29,7 +29,18 @@ var dialect = sqlstore.Dialect{
 	// clock for all processes: SYSDATE, unlike UTC_TIMESTAMP, is evaluated
 	// when the locked row is read, after the lock wait, in the session's
 	// time zone (UTC, set at connect).
-	LockHead:   "SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE",
+	//
+	// The joins ON FALSE read no row, but take the transaction's locks on
+	// the events and streams tables themselves (metadata locks, which DDL
+	// such as a migration, or LOCK TABLES, takes exclusively): the writes
+	// and COMMIT, sent together later, then never wait on a table's lock.
+	// A statement waiting on one is not ended by the client closing the
+	// connection at its deadline, and would run to COMMIT once the lock
+	// came free, after the caller was told the append failed
+	// (TestAnAppendWaitingOnATableLockPastItsDeadlineWritesNothing). The
+	// reads may wait: a batch of them ends without COMMIT.
+	LockHead: "SELECT h.position, h.recorded_at, SYSDATE(6) FROM log_head h " +
+		"LEFT JOIN events e ON FALSE LEFT JOIN streams s ON FALSE WHERE h.id = 1 FOR UPDATE",
 	ClockInSQL: true,
 	// The same, for a group sent in one round trip: the time also goes to
 	// a session variable, which the writes after it in the batch use. It
@@ -39,8 +50,11 @@ var dialect = sqlstore.Dialect{
 	// It is also the guard: unless the head and the event at it are the
 	// ones given, the time is NULL, and the first write's NOT NULL column
 	// refuses it (the writer's sessions are strict, see writerConnector).
-	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND last_event_id = ?, " +
-		"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT",
+	// The joins take the tables' locks as in LockHead, and NOWAIT refuses
+	// a table another session holds as it refuses a busy row (MariaDB).
+	GuardedLockHead: "SELECT h.position, h.recorded_at, CAST(@tributary_now := IF(h.position = ? AND h.last_event_id = ?, " +
+		"GREATEST(SYSDATE(6), COALESCE(h.recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head h " +
+		"LEFT JOIN events e ON FALSE LEFT JOIN streams s ON FALSE WHERE h.id = 1 FOR UPDATE NOWAIT",
 	Stopped:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait, errBadNull) },
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",

@@ -555,3 +555,54 @@ func TestWithABeforeCommitHookSetGroupsReadFirstAndItRunsUnderTheLock(t *testing
 		}
 	}
 }
+
+// TestAnAppendWaitingOnATableLockPastItsDeadlineWritesNothing: a statement
+// that waits on a table's metadata lock (DDL run beside the service, such as
+// a migration, or LOCK TABLES) is not cut short by the client closing its
+// connection; the batch's COMMIT, already on the server, would run once the
+// lock came free, after the caller was told the append failed. The same for
+// a group sent in one round trip and one that read first: its writes and
+// COMMIT go in one round trip, and its reads need not touch events.
+func TestAnAppendWaitingOnATableLockPastItsDeadlineWritesNothing(t *testing.T) {
+	for _, readFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one round trip", true: "read first"}[readFirst], func(t *testing.T) {
+			ctx, dsn := guardedTest(t)
+			s, _ := openCounted(t, dsn)
+			x := uuid.New()
+			appendVersions(ctx, t, s, x, 2)
+			if readFirst {
+				s.SetBeforeCommit(func() {}) // groups read first while a hook is set
+			}
+			db := otherProcessDB(t, dsn)
+			other, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if _, err := other.ExecContext(ctx, "LOCK TABLES events WRITE"); err != nil {
+				t.Fatal(err)
+			}
+			short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+			_, err = appendOne(short, s, x, eventstore.Exactly(2))
+			cancelShort()
+			if err == nil {
+				t.Fatal("an append while another session held events' table lock past its deadline succeeded")
+			}
+			time.Sleep(200 * time.Millisecond)
+			if _, err := other.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond) // anything left on the server runs now
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM events").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 2 {
+				t.Fatalf("the log holds %d events after a failed append; want 2", n)
+			}
+			if _, err := appendOne(ctx, s, x, eventstore.Exactly(2)); err != nil {
+				t.Fatalf("append at version 2 once the table is free: %v", err)
+			}
+		})
+	}
+}

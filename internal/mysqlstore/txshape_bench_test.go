@@ -51,8 +51,9 @@ func BenchmarkTransactionShape(b *testing.B) {
 			"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (?) FOR UPDATE"
 	)
 	const (
-		guardedLock = "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND last_event_id = ?, " +
-			"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT"
+		guardedLock = "SELECT h.position, h.recorded_at, CAST(@tributary_now := IF(h.position = ? AND h.last_event_id = ?, " +
+			"GREATEST(SYSDATE(6), COALESCE(h.recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head h " +
+			"LEFT JOIN events e ON FALSE LEFT JOIN streams s ON FALSE WHERE h.id = 1 FOR UPDATE NOWAIT"
 		guardedInsert = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
 			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, 1)"
 		guardedUpsert = "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, @tributary_now, @tributary_now) " +

@@ -2,11 +2,14 @@ package sqlitestore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -63,5 +66,56 @@ func TestAFullDiskIsUnavailableNotAnInternalError(t *testing.T) {
 	}
 	if n, err := s.Head(context.Background()); err != nil || n != 0 {
 		t.Fatalf("after the failed append the head is %d (%v), want 0: nothing written", n, err)
+	}
+}
+
+// TestAnAppendWaitingOnALockPastItsDeadlineWritesNothing: another connection
+// to the file holds the write lock past an append's deadline. The append
+// fails and, once the lock is free, nothing of it is written: the MySQL
+// store's sibling test is about a batch whose COMMIT was already on the
+// server; here COMMIT is sent only after the writes returned and every
+// caller still waits.
+func TestAnAppendWaitingOnALockPastItsDeadlineWritesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := teststore.OpenSQLite(t, dir)
+	ctx := context.Background()
+	x := uuid.New()
+	one := func(ctx context.Context, expected eventstore.ExpectedVersion) (eventstore.AppendResult, error) {
+		return s.Append(ctx, eventstore.AppendRequest{StreamID: x, StreamType: "t", Expected: expected,
+			Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
+	}
+	if _, err := one(ctx, eventstore.NoStream); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err = one(short, eventstore.Exactly(1))
+	cancel()
+	if err == nil {
+		t.Fatal("an append while another connection held the write lock past its deadline succeeded")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := other.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // anything left waiting runs now
+	if n, err := s.Head(ctx); err != nil || n != 1 {
+		t.Fatalf("the head is %d (%v) after a failed append; want 1", n, err)
+	}
+	if _, err := one(ctx, eventstore.Exactly(1)); err != nil {
+		t.Fatalf("append at version 1 once the lock is free: %v", err)
 	}
 }
