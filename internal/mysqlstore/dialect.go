@@ -30,7 +30,8 @@ var dialect = sqlstore.Dialect{
 	// when the locked row is read, after the lock wait, in the session's
 	// time zone (UTC, set at connect).
 	//
-	// The joins ON FALSE read no row, but take the transaction's locks on
+	// The joins read no row (on a key no row has; MariaDB drops them from
+	// the plan, MySQL looks the key up), but take the transaction's locks on
 	// the events and streams tables themselves (metadata locks, which DDL
 	// such as a migration, or LOCK TABLES, takes exclusively): the writes
 	// and COMMIT, sent together later, then never wait on a table's lock.
@@ -40,7 +41,7 @@ var dialect = sqlstore.Dialect{
 	// (TestAnAppendWaitingOnATableLockPastItsDeadlineWritesNothing). The
 	// reads may wait: a batch of them ends without COMMIT.
 	LockHead: "SELECT h.position, h.recorded_at, SYSDATE(6) FROM log_head h " +
-		"LEFT JOIN events e ON FALSE LEFT JOIN streams s ON FALSE WHERE h.id = 1 FOR UPDATE",
+		"LEFT JOIN events e ON e.position = 0 LEFT JOIN streams s ON s.stream_id = '' WHERE h.id = 1 FOR UPDATE",
 	ClockInSQL: true,
 	// The same, for a group sent in one round trip: the time also goes to
 	// a session variable, which the writes after it in the batch use. It
@@ -54,7 +55,7 @@ var dialect = sqlstore.Dialect{
 	// a table another session holds as it refuses a busy row (MariaDB).
 	GuardedLockHead: "SELECT h.position, h.recorded_at, CAST(@tributary_now := IF(h.position = ? AND h.last_event_id = ?, " +
 		"GREATEST(SYSDATE(6), COALESCE(h.recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head h " +
-		"LEFT JOIN events e ON FALSE LEFT JOIN streams s ON FALSE WHERE h.id = 1 FOR UPDATE NOWAIT",
+		"LEFT JOIN events e ON e.position = 0 LEFT JOIN streams s ON s.stream_id = '' WHERE h.id = 1 FOR UPDATE NOWAIT",
 	Stopped:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait, errBadNull) },
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",
