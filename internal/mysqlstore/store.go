@@ -261,9 +261,12 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 	// one round trip stops on a NULL time its guard sets (dialect.go), and
 	// an INSERT of several rows would store that NULL as zero outside
 	// strict mode. The writer's own writes are never truncated anyway.
-	mode, set := cfg.Params["sql_mode"]
-	if !set {
-		mode = "@@sql_mode"
+	mode := "@@sql_mode"
+	for name, value := range cfg.Params {
+		if strings.EqualFold(name, "sql_mode") { // the server takes any case, the driver keeps it
+			delete(cfg.Params, name)
+			mode = sqlModeValue(value)
+		}
 	}
 	cfg.Params["sql_mode"] = "CONCAT_WS(',', NULLIF(" + mode + ", ''), 'STRICT_TRANS_TABLES')"
 	// On a Galera node, the append transaction's reads wait until the node
@@ -277,6 +280,20 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 		}
 	}
 	return s.connector(cfg)
+}
+
+// sqlModeValue is a DSN's sql_mode as an SQL expression: `SET sql_mode = X`
+// takes a quoted string, DEFAULT, or a bare word, which in an expression
+// would name a column.
+func sqlModeValue(v string) string {
+	v = strings.TrimSpace(v)
+	switch {
+	case len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0]:
+		return v
+	case strings.EqualFold(v, "DEFAULT"):
+		return "@@GLOBAL.sql_mode"
+	}
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 }
 
 // connector makes a pool's connections with cfg: to the chosen node of a
