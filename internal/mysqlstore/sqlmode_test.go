@@ -109,7 +109,7 @@ func TestTheWritersSessionsAreStrictWhateverCaseTheDSNSpellsSQLModeIn(t *testing
 
 // TestAStaleGroupOfTwoStreamsIsStoppedWhateverTheDSNsSQLMode: the
 // end-to-end consequence of a writer session that is not strict (found by a
-// review: with SQL_MODE='' in the DSN, about one writer session in two was
+// review: with SQL_MODE empty in the DSN, about one writer session in two was
 // not, and the group below committed). The writer
 // knows x and y; another process appends to x; then a group of two calls
 // (x expecting the version the writer last saw, y) goes in one round trip.
