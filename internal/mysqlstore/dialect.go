@@ -48,12 +48,12 @@ var dialect = sqlstore.Dialect{
 	// does not wait for the lock (NOWAIT: MariaDB 10.3, MySQL 8.0): the
 	// batch's COMMIT is already on the server, and a batch that waited past
 	// its caller's deadline would commit after the caller was told it failed.
-	// It is also the guard: unless the head and the event at it are the
-	// ones given, the time is NULL, and the first write's NOT NULL column
+	// It is also the guard: unless the head and the commit id left with it
+	// are the ones given, the time is NULL, and the first write's NOT NULL column
 	// refuses it (the writer's sessions are strict, see writerConnector).
 	// The joins take the tables' locks as in LockHead, and NOWAIT refuses
 	// a table another session holds as it refuses a busy row (MariaDB).
-	GuardedLockHead: "SELECT h.position, h.recorded_at, CAST(@tributary_now := IF(h.position = ? AND h.last_event_id = ?, " +
+	GuardedLockHead: "SELECT h.position, h.recorded_at, CAST(@tributary_now := IF(h.position = ? AND h.commit_id = ?, " +
 		"GREATEST(SYSDATE(6), COALESCE(h.recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head h " +
 		"LEFT JOIN events e ON e.position = 0 LEFT JOIN streams s ON s.stream_id = '' WHERE h.id = 1 FOR UPDATE NOWAIT",
 	Stopped:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait, errBadNull) },

@@ -51,14 +51,14 @@ func BenchmarkTransactionShape(b *testing.B) {
 			"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (?) FOR UPDATE"
 	)
 	const (
-		guardedLock = "SELECT h.position, h.recorded_at, CAST(@tributary_now := IF(h.position = ? AND h.last_event_id = ?, " +
+		guardedLock = "SELECT h.position, h.recorded_at, CAST(@tributary_now := IF(h.position = ? AND h.commit_id = ?, " +
 			"GREATEST(SYSDATE(6), COALESCE(h.recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head h " +
 			"LEFT JOIN events e ON e.position = 0 LEFT JOIN streams s ON s.stream_id = '' WHERE h.id = 1 FOR UPDATE NOWAIT"
 		guardedInsert = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
 			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, 1)"
 		guardedUpsert = "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, @tributary_now, @tributary_now) " +
 			"ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)"
-		guardedHead = "UPDATE log_head SET position = ?, last_event_id = ?, recorded_at = @tributary_now WHERE id = 1"
+		guardedHead = "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = @tributary_now WHERE id = 1"
 	)
 	var position int64
 	data := []byte(benchData)
@@ -92,7 +92,7 @@ func BenchmarkTransactionShape(b *testing.B) {
 				position-1, last, position, e, stream, version, data, stream, version, position, e)
 			last = e
 			return err
-		}, "UPDATE log_head SET position = ?, last_event_id = ? WHERE id = 1"},
+		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1"},
 		// The same statements in one round trip, with no check between
 		// reading and writing: the least a one-round-trip append could cost.
 		{"all_in_one_round_trip", func(stream []byte, version int64, now time.Time) error {

@@ -21,8 +21,8 @@ import (
 // The lock is taken without waiting (a batch whose COMMIT is already on the
 // server must not wait past its callers' deadline), and it is also the
 // guard: it sets the time the writes stamp to NULL, which they refuse, unless
-// the head and the event at it (log_head keeps its id) are still the ones
-// the writer left. Otherwise some other process has appended since (or the
+// the head and the random id the writer's last commit left with it on
+// log_head are still there. Otherwise some other process has appended since (or the
 // database lost the writer's last commit), and the snapshot may be stale.
 // Any other row in the way (an event id the plan could not know was taken,
 // a stream that exists after all) fails its INSERT on a unique key. Either
@@ -41,7 +41,7 @@ const maxSnapshotStreams = 10000
 type snapshot struct {
 	valid   bool
 	head    int64
-	last    uuid.UUID // the id of the event at head, which the writer wrote
+	commit  uuid.UUID // the id the writer's commit left on log_head with head
 	streams map[uuid.UUID]streamState
 }
 
@@ -55,7 +55,7 @@ func (s *snapshot) remember(read int64, p *plan) {
 	for id, st := range p.streams {
 		s.streams[id] = st.streamState
 	}
-	s.valid, s.head, s.last = true, p.head, p.rows[len(p.rows)-1].Event.ID
+	s.valid, s.head, s.commit = true, p.head, p.commit
 }
 
 // forget drops the snapshot: the next group reads first.
@@ -99,12 +99,12 @@ func (s *snapshot) plan(calls []*call) (*plan, []outcome) {
 var errStopped = errors.New("the group could not go in one round trip")
 
 // sendGuarded sends the group p, planned from the snapshot whose head is
-// from and whose event there is last, as one round trip, and stamps out
+// from and whose commit id is commit, as one round trip, and stamps out
 // with the time it committed at. It returns errStopped, having written
 // nothing, if the guard or a unique key stopped the batch before COMMIT, or
 // if another transaction held the log's lock, which the batch does not wait
 // for; any other error is as writeAndCommit's.
-func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, last uuid.UUID, out []outcome) error {
+func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uuid.UUID, out []outcome) error {
 	conn, err := w.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -116,11 +116,13 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, last uuid
 		{"clear_now", "SET " + w.d.NowVar + " = NULL", nil},
 		{"begin", w.d.Begin, nil},
 		// Takes the lock, and sets the time, to NULL unless the head is
-		// where the snapshot left it, on the event the writer wrote there
-		// (a number alone could come back after a commit the database
-		// lost: unsafe durability, a failover). The first write refuses a
-		// NULL time, which stops the batch before anything is written.
-		{"guard_head", w.d.GuardedLockHead, []any{from, last[:]}},
+		// where the snapshot left it, with the commit id the writer left
+		// there (a number alone could come back after a commit the
+		// database lost: unsafe durability, a failover; and so could the
+		// id of the event at it, which a client may retry). The first
+		// write refuses a NULL time, which stops the batch before anything
+		// is written.
+		{"guard_head", w.d.GuardedLockHead, []any{from, commit[:]}},
 	}
 	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 	for _, s := range stmts {

@@ -82,6 +82,10 @@ type plan struct {
 	order   []uuid.UUID // streams in the order first seen, for stable writes
 	known   map[uuid.UUID]knownEvent
 	rows    []row
+	// commit is the random id the plan's commit leaves on log_head, set
+	// when its writes are laid out: no other commit, by this process or any
+	// other, has it, so a writer that finds it there knows the head is its.
+	commit uuid.UUID
 }
 
 type planStream struct {

@@ -368,7 +368,7 @@ func (b *begun) abandon() {
 }
 
 // writes are the statements that write what the plan laid out, the events,
-// the streams' new state and the new head, then COMMIT. With now set, the
+// the streams' new state and the new head with a new commit id, then COMMIT. With now set, the
 // events and streams are stamped with that SQL expression (the dialect's
 // NowVar) rather than the plan's time.
 func (t *appendTx) writes(p *plan, now string) []statement {
@@ -378,10 +378,10 @@ func (t *appendTx) writes(p *plan, now string) []statement {
 		stmts = append(stmts, insertEvents(rows[:n], now))
 		rows = rows[n:]
 	}
-	last := p.rows[len(p.rows)-1].Event.ID
-	head := statement{"set_head", "UPDATE log_head SET position = ?, last_event_id = ?, recorded_at = ? WHERE id = 1", []any{p.head, last[:], p.now}}
+	p.commit = uuid.New()
+	head := statement{"set_head", "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.commit[:], p.now}}
 	if now != "" {
-		head = statement{"set_head", "UPDATE log_head SET position = ?, last_event_id = ?, recorded_at = " + now + " WHERE id = 1", []any{p.head, last[:]}}
+		head = statement{"set_head", "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = " + now + " WHERE id = 1", []any{p.head, p.commit[:]}}
 	}
 	return append(stmts, t.saveStreams(p.saved(), now), head, statement{"commit", "COMMIT", nil})
 }

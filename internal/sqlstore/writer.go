@@ -398,7 +398,7 @@ func (w *writer) guarded() bool {
 // busy): then nothing was written, and the group is to be read first. Any
 // other error is the transaction's.
 func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome, error) {
-	from, last := w.snap.head, w.snap.last
+	from, commit := w.snap.head, w.snap.commit
 	p, out := w.snap.plan(calls)
 	if p == nil {
 		return nil, nil
@@ -408,7 +408,7 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 			return nil, nil // the usual way finds it and tries the others without it
 		}
 	}
-	if err := w.sendGuarded(ctx, p, from, last, out); err != nil {
+	if err := w.sendGuarded(ctx, p, from, commit, out); err != nil {
 		w.snap.forget()
 		return nil, err
 	}
