@@ -606,3 +606,42 @@ func TestAnAppendWaitingOnATableLockPastItsDeadlineWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestAGroupInOneRoundTripLeavesTheSessionsLockWaitAsItFoundIt: such a group
+// refuses tables' locks rather than wait for them (lock_wait_timeout 0) and
+// sets the session's own value back after COMMIT, or with ROLLBACK when it
+// stopped; the groups that read first wait for a table as configured.
+func TestAGroupInOneRoundTripLeavesTheSessionsLockWaitAsItFoundIt(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	openCounted(t, dsn) // migrates
+	s, m := openCounted(t, dsn+map[bool]string{true: "&", false: "?"}[strings.Contains(dsn, "?")]+"lock_wait_timeout=77")
+	s.WritesPool().SetMaxOpenConns(1) // the writer's one session, checked below
+	wait := func(when string) {
+		t.Helper()
+		var n int
+		if err := s.WritesPool().QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 77 {
+			t.Fatalf("%s: the writer's session waits %d s for a table's lock; want the DSN's 77", when, n)
+		}
+	}
+	x := uuid.New()
+	appendVersions(ctx, t, s, x, 3)
+	if statements(t, m, "guard_head") != 2 {
+		t.Fatalf("%d groups went in one round trip; want 2", statements(t, m, "guard_head"))
+	}
+	wait("after groups that committed in one round trip")
+	b, _ := openCounted(t, dsn)
+	if _, err := appendOne(ctx, b, uuid.New(), eventstore.NoStream); err != nil { // the head moves
+		t.Fatal(err)
+	}
+	if _, err := appendOne(ctx, s, x, eventstore.Exactly(3)); err != nil {
+		t.Fatal(err)
+	}
+	if statements(t, m, "guard_head") != 3 || statements(t, m, "reset_session") != 3+1 {
+		t.Fatalf("guarded %d, reset %d; want 3 and 4 (one stopped, reset with its ROLLBACK)",
+			statements(t, m, "guard_head"), statements(t, m, "reset_session"))
+	}
+	wait("after a group that stopped and one that read first")
+}

@@ -51,9 +51,10 @@ func BenchmarkTransactionShape(b *testing.B) {
 			"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (?) FOR UPDATE"
 	)
 	const (
-		guardedLock = "SELECT h.position, h.recorded_at, CAST(@tributary_now := IF(h.position = ? AND h.commit_id = ?, " +
-			"GREATEST(SYSDATE(6), COALESCE(h.recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head h " +
-			"LEFT JOIN events e ON e.position = 0 LEFT JOIN streams s ON s.stream_id = '' WHERE h.id = 1 FOR UPDATE NOWAIT"
+		guardedSet  = "SET @tributary_now = NULL, @tributary_lock_wait = @@SESSION.lock_wait_timeout, SESSION lock_wait_timeout = 0"
+		guardedLock = "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND commit_id = ?, " +
+			"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT"
+		guardedReset  = "SET SESSION lock_wait_timeout = COALESCE(@tributary_lock_wait, @@GLOBAL.lock_wait_timeout)"
 		guardedInsert = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
 			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, 1)"
 		guardedUpsert = "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, @tributary_now, @tributary_now) " +
@@ -87,8 +88,8 @@ func BenchmarkTransactionShape(b *testing.B) {
 		// its lock also the guard, the writes stamped from a session variable.
 		{"service_one_round_trip", func(stream []byte, version int64, now time.Time) error {
 			e := id()
-			err := queryAll(db, "SET @tributary_now = NULL; START TRANSACTION; "+guardedLock+"; "+
-				guardedInsert+"; "+guardedUpsert+"; "+guardedHead+"; COMMIT",
+			err := queryAll(db, guardedSet+"; START TRANSACTION; "+guardedLock+"; "+
+				guardedInsert+"; "+guardedUpsert+"; "+guardedHead+"; COMMIT; "+guardedReset,
 				position-1, last, position, e, stream, version, data, stream, version, position, e)
 			last = e
 			return err

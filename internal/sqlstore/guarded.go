@@ -109,11 +109,13 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true}
+	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true, reset: w.d.GuardedReset}
 	stmts := []statement{
-		// The time is left unset by a batch that stopped; and a lock that
-		// finds no row (log_head's deleted by hand) would not set it.
-		{"clear_now", "SET " + w.d.NowVar + " = NULL", nil},
+		// Clears the time (a batch that stopped leaves it set, and a lock
+		// that finds no row, log_head's deleted by hand, would not set it),
+		// and refuses tables' locks rather than wait for them: COMMIT is
+		// on its way, and must not run after the callers' deadline.
+		{"set_session", w.d.GuardedSet, nil},
 		{"begin", w.d.Begin, nil},
 		// Takes the lock, and sets the time, to NULL unless the head is
 		// where the snapshot left it, with the commit id the writer left
@@ -125,6 +127,7 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 		{"guard_head", w.d.GuardedLockHead, []any{from, commit[:]}},
 	}
 	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
+	stmts = append(stmts, statement{"reset_session", w.d.GuardedReset, nil})
 	for _, s := range stmts {
 		w.m.Statement(s.kind)
 	}

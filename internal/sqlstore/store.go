@@ -55,6 +55,15 @@ type Dialect struct {
 	GuardedLockHead string
 	NowVar          string
 	Stopped         func(error) bool
+	// GuardedSet is the first statement of a group sent in one round trip.
+	// It sets NowVar to NULL (a batch that stopped leaves it set, and a lock
+	// that finds no row would not set it), and makes the session refuse,
+	// not wait for, a table's lock (DDL beside the service): a statement
+	// waiting on one is not ended when the client closes the connection at
+	// the deadline, and the batch's COMMIT would run once the table came
+	// free. GuardedReset, sent after COMMIT or with ROLLBACK, undoes that.
+	GuardedSet   string
+	GuardedReset string
 	// Leased says that LockHead returns one more column, last: true while
 	// the connection's node holds the cluster's writer lease (Galera). A
 	// transaction on any other node stops there with ErrNotWriter; the

@@ -23,6 +23,9 @@ type appendTx struct {
 	d    Dialect
 	m    *metrics.Metrics
 	open bool // BEGIN was sent, and neither COMMIT nor ROLLBACK
+	// reset, if set, goes with ROLLBACK: what undoes the session settings
+	// of a group sent in one round trip (Dialect.GuardedReset).
+	reset string
 }
 
 // statement is one SQL statement with its arguments.
@@ -461,9 +464,14 @@ func (t *appendTx) rollback() {
 	}
 	t.open = false
 	t.m.Statement("rollback")
+	query := "ROLLBACK"
+	if t.reset != "" {
+		t.m.Statement("reset_session")
+		query += "; " + t.reset
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := t.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+	if _, err := t.conn.ExecContext(ctx, query); err != nil {
 		t.discard()
 		return
 	}
