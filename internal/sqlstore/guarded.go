@@ -20,10 +20,12 @@ import (
 // whole transaction at once: BEGIN, the log's lock, the writes and COMMIT.
 // The lock is taken without waiting (a batch whose COMMIT is already on the
 // server must not wait past its callers' deadline), and it is also the
-// guard: it sets the time the writes stamp to NULL, which they refuse, unless
-// the head and the random id the writer's last commit left with it on
-// log_head are still there. Otherwise some other process has appended since (or the
-// database lost the writer's last commit), and the snapshot may be stale.
+// guard: it sets the time the writes stamp to NULL, which they refuse,
+// unless the head and the random id the writer's last commit left with it
+// on log_head are still there. Otherwise some other process has appended
+// since (or the database lost the writer's last commit), and the snapshot
+// may be stale. (The batch also refuses, rather than waits for, a table's
+// lock, as DDL beside the service takes: see Dialect.GuardedSet.)
 // Any other row in the way (an event id the plan could not know was taken,
 // a stream that exists after all) fails its INSERT on a unique key. Either
 // way the batch stops before COMMIT, the transaction is rolled back, and the

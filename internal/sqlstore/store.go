@@ -42,16 +42,17 @@ type Dialect struct {
 	// GuardedLockHead, where set (batching dialects only), lets the writer
 	// send a group's whole transaction in one round trip when it knows the
 	// head and the group's streams from its own last commit (guarded.go).
-	// It takes two arguments, the head the writer left and the commit id
-	// it left with it (log_head.commit_id, which every append sets). Like LockHead, it returns position, recorded_at
-	// and the time to stamp the events with, and it also sets the session
-	// variable named by NowVar to that time, for the writes that follow it
-	// in the batch; but it sets it to NULL, which the writes refuse, unless
-	// the head and its commit id are the ones given. GuardedLockHead does not
-	// wait for the lock: the batch's COMMIT is on the server with it, and
-	// must never run after the callers' deadline. Stopped reports the
-	// errors by which such a batch stops before COMMIT, having written
-	// nothing, other than a conflict: the lock busy, the guard's NULL.
+	// It takes two arguments, the head the writer left and the commit id it
+	// left with it (log_head.commit_id, which every append sets). Like
+	// LockHead, it returns position, recorded_at and the time to stamp the
+	// events with, and it also sets the session variable named by NowVar to
+	// that time, for the writes that follow it in the batch; but it sets it
+	// to NULL, which the writes refuse, unless the head and its commit id
+	// are the ones given. GuardedLockHead does not wait for the lock: the
+	// batch's COMMIT is on the server with it, and must never run after the
+	// callers' deadline. Stopped reports the errors by which such a batch
+	// stops before COMMIT, having written nothing, other than a conflict:
+	// the lock or a table busy, the guard's NULL.
 	GuardedLockHead string
 	NowVar          string
 	Stopped         func(error) bool

@@ -371,9 +371,9 @@ func (b *begun) abandon() {
 }
 
 // writes are the statements that write what the plan laid out, the events,
-// the streams' new state and the new head with a new commit id, then COMMIT. With now set, the
-// events and streams are stamped with that SQL expression (the dialect's
-// NowVar) rather than the plan's time.
+// the streams' new state and the new head with a new commit id, then
+// COMMIT. With now set, the events and streams are stamped with that SQL
+// expression (the dialect's NowVar) rather than the plan's time.
 func (t *appendTx) writes(p *plan, now string) []statement {
 	var stmts []statement
 	for rows := p.rows; len(rows) > 0; {
