@@ -1187,3 +1187,68 @@ func TestStartRefusesADatabaseThatCanLoseAcknowledgedCommitsUnlessAllowed(t *tes
 	}
 	s.mustAppend(t, newID(), appendBody{StreamType: "fault", Events: events(1, "Happened")})
 }
+
+// TestAnAppendRefusedBehindABackupsCommitLockIsNotWrittenWhenTheBackupEnds:
+// mariadb-backup ends every backup with BACKUP STAGE BLOCK_COMMIT, a
+// server-wide lock that blocks COMMIT but not the reads or the inserts
+// before it. A COMMIT waiting on it is not ended when the driver closes the
+// connection at the request's deadline: it ran once the backup ended, after
+// the client had been answered 503 (found by a review, on both the
+// one-round-trip and the read-first path). The service's writes and COMMIT
+// now refuse such a lock at once. On a private mariadbd, because the lock
+// stops every commit on the server.
+func TestAnAppendRefusedBehindABackupsCommitLockIsNotWrittenWhenTheBackupEnds(t *testing.T) {
+	m := startPrivateMariaDB(t)
+	dsn := m.createDatabase(t, "tributary")
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn, "TRIBUTARY_REQUEST_TIMEOUT=2s")
+	x := newID()
+	s.mustAppend(t, x, appendBody{StreamType: "order", Events: events(1, "Placed")})
+	s.mustAppend(t, x, appendBody{Events: events(1, "Paid")}, "If-Match", `"1"`) // the writer knows x now
+
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	backup, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backup.Close()
+	for _, q := range []string{"BACKUP STAGE START", "BACKUP STAGE FLUSH", "BACKUP STAGE BLOCK_DDL", "BACKUP STAGE BLOCK_COMMIT"} {
+		if _, err := backup.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ended := false
+	defer func() {
+		if !ended {
+			backup.ExecContext(context.Background(), "BACKUP STAGE END") //nolint:errcheck // the test failed already
+		}
+	}()
+	y := newID()
+	for _, r := range []*response{
+		// x is known: one round trip, then read first.
+		s.post(t, "/streams/"+x+"/events", appendBody{Events: events(1, "Shipped")}, "If-Match", `"2"`),
+		// y is new and any version will do: read first.
+		s.post(t, "/streams/"+y+"/events", appendBody{StreamType: "order", Events: events(1, "Placed")}),
+	} {
+		if r.Status != http.StatusServiceUnavailable {
+			t.Fatalf("%s %s during the backup's commit lock: %d %s; want 503", r.method, r.path, r.Status, r.Body)
+		}
+	}
+	if _, err := backup.ExecContext(t.Context(), "BACKUP STAGE END"); err != nil {
+		t.Fatal(err)
+	}
+	ended = true
+	time.Sleep(2500 * time.Millisecond) // past the requests' deadline: anything left on the server has run
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("the log holds %d events once the backup ended; want the 2 acknowledged", n)
+	}
+	s.mustAppend(t, x, appendBody{Events: events(1, "Shipped")}, "If-Match", `"2"`)
+	s.mustAppend(t, y, appendBody{StreamType: "order", Events: events(1, "Placed")})
+}

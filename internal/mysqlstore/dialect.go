@@ -54,12 +54,13 @@ var dialect = sqlstore.Dialect{
 	// writerConnector).
 	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND commit_id = ?, " +
 		"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT",
-	// Around a group sent in one round trip: its table locks are refused
-	// rather than waited for (lock_wait_timeout 0, on MySQL at least 1 s),
-	// which LockHead's joins would do at twice the cost; the session's own
-	// setting comes back after COMMIT, or with ROLLBACK.
-	GuardedSet:     "SET @tributary_now = NULL, @tributary_lock_wait = @@SESSION.lock_wait_timeout, SESSION lock_wait_timeout = 0",
-	GuardedReset:   "SET SESSION lock_wait_timeout = COALESCE(@tributary_lock_wait, @@GLOBAL.lock_wait_timeout)",
+	// Before anything that sends COMMIT, the session refuses to wait for a
+	// metadata lock (lock_wait_timeout 0; MySQL's least is 1 s): a table's
+	// (DDL, LOCK TABLES), or the backup lock mariadb-backup's BACKUP STAGE
+	// BLOCK_COMMIT takes on commits. The reads wait as the server or the
+	// DSN says (WaitForTables, set at Open).
+	GuardedSet:     "SET @tributary_now = NULL, SESSION lock_wait_timeout = 0",
+	RefuseTables:   "SET SESSION lock_wait_timeout = 0",
 	Stopped:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait, errBadNull) },
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",

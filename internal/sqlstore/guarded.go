@@ -25,7 +25,7 @@ import (
 // on log_head are still there. Otherwise some other process has appended
 // since (or the database lost the writer's last commit), and the snapshot
 // may be stale. (The batch also refuses, rather than waits for, a table's
-// lock, as DDL beside the service takes: see Dialect.GuardedSet.)
+// lock, as DDL beside the service takes: see Dialect.RefuseTables.)
 // Any other row in the way (an event id the plan could not know was taken,
 // a stream that exists after all) fails its INSERT on a unique key. Either
 // way the batch stops before COMMIT, the transaction is rolled back, and the
@@ -111,12 +111,13 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true, reset: w.d.GuardedReset}
+	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true}
 	stmts := []statement{
 		// Clears the time (a batch that stopped leaves it set, and a lock
 		// that finds no row, log_head's deleted by hand, would not set it),
-		// and refuses tables' locks rather than wait for them: COMMIT is
-		// on its way, and must not run after the callers' deadline.
+		// and refuses tables' locks rather than wait for them, as
+		// RefuseTables: COMMIT is on its way, and must not run after the
+		// callers' deadline.
 		{"set_session", w.d.GuardedSet, nil},
 		{"begin", w.d.Begin, nil},
 		// Takes the lock, and sets the time, to NULL unless the head is
@@ -129,7 +130,6 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 		{"guard_head", w.d.GuardedLockHead, []any{from, commit[:]}},
 	}
 	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
-	stmts = append(stmts, statement{"reset_session", w.d.GuardedReset, nil})
 	for _, s := range stmts {
 		w.m.Statement(s.kind)
 	}

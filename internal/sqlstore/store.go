@@ -56,15 +56,20 @@ type Dialect struct {
 	GuardedLockHead string
 	NowVar          string
 	Stopped         func(error) bool
-	// GuardedSet is the first statement of a group sent in one round trip.
-	// It sets NowVar to NULL (a batch that stopped leaves it set, and a lock
-	// that finds no row would not set it), and makes the session refuse,
-	// not wait for, a table's lock (DDL beside the service): a statement
-	// waiting on one is not ended when the client closes the connection at
-	// the deadline, and the batch's COMMIT would run once the table came
-	// free. GuardedReset, sent after COMMIT or with ROLLBACK, undoes that.
-	GuardedSet   string
-	GuardedReset string
+	// GuardedSet is the first statement of a group sent in one round trip:
+	// it sets NowVar to NULL (a batch that stopped leaves it set, and a lock
+	// that finds no row would not set it), and does what RefuseTables does.
+	GuardedSet string
+	// RefuseTables, where set, makes the session refuse at once what it
+	// would otherwise wait for on a table's or the server's lock (DDL
+	// beside the service, LOCK TABLES, a backup blocking commits). A
+	// statement waiting on one is not ended when the driver closes the
+	// connection at the deadline, and a COMMIT sent with or after it would
+	// run once the lock came free, after the callers were told the append
+	// failed; so the writes and COMMIT go after it. WaitForTables, which
+	// the reads (no COMMIT among them) go after, sets the wait back.
+	RefuseTables  string
+	WaitForTables string
 	// Leased says that LockHead returns one more column, last: true while
 	// the connection's node holds the cluster's writer lease (Galera). A
 	// transaction on any other node stops there with ErrNotWriter; the

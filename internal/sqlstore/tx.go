@@ -23,9 +23,6 @@ type appendTx struct {
 	d    Dialect
 	m    *metrics.Metrics
 	open bool // BEGIN was sent, and neither COMMIT nor ROLLBACK
-	// reset, if set, goes with ROLLBACK: what undoes the session settings
-	// of a group sent in one round trip (Dialect.GuardedReset).
-	reset string
 }
 
 // statement is one SQL statement with its arguments.
@@ -35,13 +32,15 @@ type statement struct {
 	args  []any
 }
 
-// readPhase is the read phase of a group's transaction: BEGIN, the log's
-// write lock and head, the calls' streams (locked where the dialect locks
-// rows) and the known event ids their clients chose; and, once their results
-// are scanned, what they found.
+// readPhase is the read phase of a group's transaction: where the dialect
+// says so, the session's wait for tables' locks, then BEGIN, the log's write
+// lock and head, the calls' streams (locked where the dialect locks rows)
+// and the known event ids their clients chose; and, once their results are
+// scanned, what they found.
 type readPhase struct {
 	calls []*call
 	stmts []statement
+	first int // the index in stmts of the first statement that returns rows (the lock)
 	head  int64
 	now   time.Time
 	found map[uuid.UUID]streamState
@@ -51,12 +50,16 @@ type readPhase struct {
 func newReadPhase(d Dialect, calls []*call) *readPhase {
 	ids := streamsOf(calls)
 	r := &readPhase{calls: calls, found: make(map[uuid.UUID]streamState, len(ids)), known: make(map[uuid.UUID]knownEvent)}
-	r.stmts = []statement{
-		{"begin", d.Begin, nil},
+	if d.WaitForTables != "" {
+		r.stmts = append(r.stmts, statement{"wait_for_tables", d.WaitForTables, nil})
+	}
+	r.stmts = append(r.stmts, statement{"begin", d.Begin, nil})
+	r.first = len(r.stmts)
+	r.stmts = append(r.stmts, []statement{
 		{"lock_head", d.LockHead, nil},
 		{"read_streams", "SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (" +
 			placeholders(len(ids)) + ")" + d.LockStreams, idArgs(ids)},
-	}
+	}...)
 	for known := clientIDsOf(calls); len(known) > 0; {
 		n := min(len(known), 500)
 		r.stmts = append(r.stmts, statement{"known_events", "SELECT event_id, stream_id, stream_type, stream_version, position, " +
@@ -72,7 +75,7 @@ func (r *readPhase) scans(t *appendTx) []func(*sql.Rows) error {
 		func(rows *sql.Rows) (err error) { r.head, r.now, err = t.scanHead(rows); return err },
 		func(rows *sql.Rows) error { return scanStreams(rows, r.found) },
 	}
-	for range r.stmts[3:] {
+	for range r.stmts[r.first+2:] {
 		scans = append(scans, func(rows *sql.Rows) error { return scanKnown(rows, r.known) })
 	}
 	return scans
@@ -98,17 +101,20 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 	return t, r.plan(), nil
 }
 
-// query runs the statements, the first of which returns no rows (BEGIN),
-// and hands each later one's rows to its scan.
+// query runs the statements, the first of which return no rows (BEGIN, and
+// any before it), and hands each later one's rows to its scan.
 func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*sql.Rows) error) error {
 	for _, s := range stmts {
 		t.m.Statement(s.kind)
 	}
+	first := len(stmts) - len(scans)
 	if !t.d.Batch {
-		if _, err := t.conn.ExecContext(ctx, stmts[0].query); err != nil {
-			return fmt.Errorf("%s: %w", stmts[0].kind, err)
+		for _, s := range stmts[:first] {
+			if _, err := t.conn.ExecContext(ctx, s.query); err != nil {
+				return fmt.Errorf("%s: %w", s.kind, err)
+			}
 		}
-		for i, s := range stmts[1:] {
+		for i, s := range stmts[first:] {
 			if err := t.scanQuery(ctx, s.kind, s.query, s.args, scans[i]); err != nil {
 				return err
 			}
@@ -118,11 +124,11 @@ func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*s
 	query, args := join(stmts)
 	rows, err := t.conn.QueryContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", stmts[1].kind, err)
+		return fmt.Errorf("%s: %w", stmts[first].kind, err)
 	}
 	defer rows.Close()
-	// The driver skips BEGIN's empty result: the first set is the next statement's.
-	return scanSets(rows, stmts[1:], scans)
+	// The driver skips the empty results up to BEGIN's: the first set is the next statement's.
+	return scanSets(rows, stmts[first:], scans)
 }
 
 // scanSets hands the result sets of rows, from the current one on, to the
@@ -272,7 +278,14 @@ func idArgs(ids []uuid.UUID) []any {
 // arrives, and the returned begun reads the rest. ctx then stays in use until
 // begun is finished or abandoned.
 func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase) (*begun, error) {
-	stmts := t.writes(p, "")
+	var stmts []statement
+	if t.d.RefuseTables != "" {
+		// COMMIT goes with the writes, or right after them: none may wait
+		// for a table's lock, or for a backup's lock on commits, past the
+		// callers' deadline.
+		stmts = append(stmts, statement{"refuse_tables", t.d.RefuseTables, nil})
+	}
+	stmts = append(stmts, t.writes(p, "")...)
 	if next != nil && t.d.Batch {
 		stmts = append(stmts, statement{"committed", "SELECT 1", nil})
 		stmts = append(stmts, next.stmts...)
@@ -337,7 +350,7 @@ func (b *begun) finish() (*appendTx, *plan, error) {
 	defer b.cancel()
 	err := b.scan() // the rows are closed: the driver no longer watches ctx
 	if err == nil && b.ctx.Err() != nil {
-		err = fmt.Errorf("%s: the earlier group's deadline passed: %w", b.reads.stmts[1].kind, b.ctx.Err())
+		err = fmt.Errorf("%s: the earlier group's deadline passed: %w", b.reads.stmts[b.reads.first].kind, b.ctx.Err())
 	}
 	if err != nil {
 		b.t.rollback()
@@ -352,9 +365,9 @@ func (b *begun) scan() error {
 	for rows.Next() { // the marker's row
 	}
 	if !rows.NextResultSet() {
-		return fmt.Errorf("%s: %w", b.reads.stmts[1].kind, orDefault(rows.Err(), errors.New("missing result set")))
+		return fmt.Errorf("%s: %w", b.reads.stmts[b.reads.first].kind, orDefault(rows.Err(), errors.New("missing result set")))
 	}
-	if err := scanSets(rows, b.reads.stmts[1:], b.reads.scans(b.t)); err != nil {
+	if err := scanSets(rows, b.reads.stmts[b.reads.first:], b.reads.scans(b.t)); err != nil {
 		return err
 	}
 	return rows.Close()
@@ -464,14 +477,9 @@ func (t *appendTx) rollback() {
 	}
 	t.open = false
 	t.m.Statement("rollback")
-	query := "ROLLBACK"
-	if t.reset != "" {
-		t.m.Statement("reset_session")
-		query += "; " + t.reset
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := t.conn.ExecContext(ctx, query); err != nil {
+	if _, err := t.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.discard()
 		return
 	}
