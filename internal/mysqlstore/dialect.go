@@ -55,12 +55,15 @@ var dialect = sqlstore.Dialect{
 	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND commit_id = ?, " +
 		"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT",
 	// Before anything that sends COMMIT, the session refuses to wait for a
-	// metadata lock (lock_wait_timeout 0; MySQL's least is 1 s): a table's
-	// (DDL, LOCK TABLES), or the backup lock mariadb-backup's BACKUP STAGE
-	// BLOCK_COMMIT takes on commits. The reads wait as the server or the
-	// DSN says (WaitForTables, set at Open).
-	GuardedSet:     "SET @tributary_now = NULL, SESSION lock_wait_timeout = 0",
-	RefuseTables:   "SET SESSION lock_wait_timeout = 0",
+	// lock (0 s; MySQL's least is 1 s): a table's (DDL, LOCK TABLES), the
+	// backup lock mariadb-backup's BACKUP STAGE BLOCK_COMMIT takes on
+	// commits (lock_wait_timeout), or a row's or gap's that another session
+	// holds (innodb_lock_wait_timeout: a report's locking read of events).
+	// The writer waits out a refused lock itself, and tries again (Refused).
+	// The reads wait as the server or the DSN says (WaitForTables, at Open).
+	GuardedSet:     "SET @tributary_now = NULL, SESSION lock_wait_timeout = 0, innodb_lock_wait_timeout = 0",
+	RefuseTables:   "SET SESSION lock_wait_timeout = 0, innodb_lock_wait_timeout = 0",
+	Refused:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait) },
 	Stopped:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait, errBadNull) },
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",

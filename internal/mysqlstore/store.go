@@ -60,9 +60,6 @@ type Store struct {
 	addrs   []string // the servers the DSN names
 	galera  *cluster // chooses the node, when addrs are several
 	fence   bool     // waitDurable must write: the binary log is off
-	// lockWait is what an append's reads may wait for a table's lock: an
-	// SQL expression, from the DSN or the server (writerConnector).
-	lockWait string
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
@@ -201,7 +198,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sd.LockHead, sd.Leased, sd.NotWriter = leaseLockHead, true, s.galera.recheck
 		sd.GuardedLockHead = "" // it must check the lease
 	}
-	sd.WaitForTables = "SET SESSION lock_wait_timeout = " + s.lockWait
+	// An append's reads wait for a lock as long as a new writer session
+	// would, as the server or the DSN sets it; its writes and COMMIT never
+	// wait (dialect.go).
+	var lockWait, rowLockWait string
+	if err := s.writes.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout").Scan(&lockWait, &rowLockWait); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("read the writer's lock waits: %w", translate(err))
+	}
+	sd.WaitForTables = "SET SESSION lock_wait_timeout = " + lockWait + ", innodb_lock_wait_timeout = " + rowLockWait
 	if d.galera {
 		// A Galera node, through a list of nodes or one address (a proxy,
 		// one node): one statement at a time. When Galera aborts a local
@@ -273,15 +278,6 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 		}
 	}
 	cfg.Params["sql_mode"] = "CONCAT_WS(',', NULLIF(" + mode + ", ''), 'STRICT_TRANS_TABLES')"
-	// How long the reads of an append may wait for a table's lock: the
-	// DSN's lock_wait_timeout if it gives one, else the server's. The
-	// writes and COMMIT never wait for one (dialect.go).
-	s.lockWait = "@@GLOBAL.lock_wait_timeout"
-	for name, value := range cfg.Params {
-		if strings.EqualFold(name, "lock_wait_timeout") && !strings.EqualFold(strings.TrimSpace(value), "DEFAULT") {
-			s.lockWait = value
-		}
-	}
 	// On a Galera node, the append transaction's reads wait until the node
 	// has applied every transaction the cluster committed before them: a
 	// node just chosen (after a failover, or behind a proxy) must not plan

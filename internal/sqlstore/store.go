@@ -70,6 +70,10 @@ type Dialect struct {
 	// the reads (no COMMIT among them) go after, sets the wait back.
 	RefuseTables  string
 	WaitForTables string
+	// Refused reports a lock refused at once (RefuseTables, NOWAIT) or
+	// after the session's wait: the writer waits a little and tries the
+	// group again, for as long as its callers wait.
+	Refused func(error) bool
 	// Leased says that LockHead returns one more column, last: true while
 	// the connection's node holds the cluster's writer lease (Galera). A
 	// transaction on any other node stops there with ErrNotWriter; the

@@ -248,6 +248,7 @@ func unexpired(calls []*call) []*call {
 // uses it if every call still waits.
 func (w *writer) run(calls []*call, pre *begun) error {
 	var err error
+	refusals := 0
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		if calls = unexpired(calls); len(calls) == 0 {
 			pre.abandon()
@@ -273,6 +274,18 @@ func (w *writer) run(calls []*call, pre *begun) error {
 				break
 			}
 			continue
+		}
+		if w.d.Refused != nil && w.d.Refused(err) {
+			// A lock the writes refused rather than wait for (a migration's,
+			// a backup's, a report's): wait for it here, where no COMMIT is
+			// on its way, and try again while the callers still wait.
+			wait := min(time.Millisecond<<min(refusals, 6), 50*time.Millisecond)
+			if time.Until(earliestDeadline(calls)) > 2*wait {
+				refusals++
+				time.Sleep(wait)
+				attempt-- // not a failed attempt
+				continue
+			}
 		}
 		if !errors.Is(err, errCallerLeft) && !w.d.Retryable(err) && !w.d.Conflict(err) {
 			break
