@@ -92,8 +92,8 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 			`tributary_db_statements_total{kind="lock_head"}`:                                            4,
 			`tributary_db_statements_total{kind="guard_head"}`:                                           guarded,
 			`tributary_db_statements_total{kind="set_session"}`:                                          guarded,
-			`tributary_db_statements_total{kind="wait_for_tables"}`:                                      4 * guarded, // before each read phase (MySQL)
-			`tributary_db_statements_total{kind="refuse_tables"}`:                                        2 * guarded, // before each write phase that read first
+			`tributary_db_statements_total{kind="wait_for_locks"}`:                                       4 * guarded, // before each read phase (MySQL)
+			`tributary_db_statements_total{kind="refuse_locks"}`:                                         2 * guarded, // before each write phase that read first
 			`tributary_http_requests_total{code="201",method="POST",route="/streams/{streamID}/events"}`: 2,
 			`tributary_http_requests_total{code="200",method="POST",route="/streams/{streamID}/events"}`: 1,
 			`tributary_http_requests_total{code="409",method="POST",route="/streams/{streamID}/events"}`: 1,

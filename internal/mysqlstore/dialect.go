@@ -33,13 +33,11 @@ var dialect = sqlstore.Dialect{
 	// The joins read no row (on a key no row has; MariaDB drops them from
 	// the plan, MySQL looks the key up), but take the transaction's locks on
 	// the events and streams tables themselves (metadata locks, which DDL
-	// such as a migration, or LOCK TABLES, takes exclusively): the writes
-	// and COMMIT, sent together later, then never wait on a table's lock.
-	// A statement waiting on one is not ended by the client closing the
-	// connection at its deadline, and would run to COMMIT once the lock
-	// came free, after the caller was told the append failed
-	// (TestAnAppendWaitingOnATableLockPastItsDeadlineWritesNothing). The
-	// reads may wait: a batch of them ends without COMMIT.
+	// such as a migration, or LOCK TABLES, takes exclusively). The reads
+	// may wait for them (a batch of reads ends without COMMIT), so a brief
+	// lock is waited out here, and the writes, which refuse any lock
+	// (RefuseLocks below), then find them held already
+	// (TestAnAppendWaitsOutATableLockHeldBriefly).
 	LockHead: "SELECT h.position, h.recorded_at, SYSDATE(6) FROM log_head h " +
 		"LEFT JOIN events e ON e.position = 0 LEFT JOIN streams s ON s.stream_id = '' WHERE h.id = 1 FOR UPDATE",
 	ClockInSQL: true,
@@ -60,11 +58,11 @@ var dialect = sqlstore.Dialect{
 	// commits (lock_wait_timeout), or a row's or gap's that another session
 	// holds (innodb_lock_wait_timeout: a report's locking read of events).
 	// The writer waits out a refused lock itself, and tries again (Refused).
-	// The reads wait as the server or the DSN says (WaitForTables, at Open).
+	// The reads wait as the server or the DSN says (WaitForLocks, at Open).
 	GuardedSet:     "SET @tributary_now = NULL, SESSION lock_wait_timeout = 0, innodb_lock_wait_timeout = 0",
-	RefuseTables:   "SET SESSION lock_wait_timeout = 0, innodb_lock_wait_timeout = 0",
+	RefuseLocks:    "SET SESSION lock_wait_timeout = 0, innodb_lock_wait_timeout = 0",
 	Refused:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait) },
-	Stopped:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait, errBadNull) },
+	GuardFailed:    func(err error) bool { return isMySQLError(err, errBadNull) },
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",
 	LockStreams:    " FOR UPDATE",

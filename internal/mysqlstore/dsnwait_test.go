@@ -10,7 +10,7 @@ import (
 )
 
 // TestEveryFormOfTheDSNsLockWaitLetsTheReadsWaitOutABriefLock: the
-// reads' wait_for_tables is `SET SESSION lock_wait_timeout = <the DSN's
+// reads' wait_for_locks is `SET SESSION lock_wait_timeout = <the DSN's
 // value>`, in the writer's session, which the writes before it left at 0.
 // A value the server takes at connect (the driver's SET) must mean the same
 // there.

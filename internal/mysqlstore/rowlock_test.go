@@ -8,7 +8,7 @@ import (
 )
 
 // TestAnAppendWaitingOnARowLockPastItsDeadlineWritesNothing (found by a
-// third review, when refuse_tables covered metadata locks only): a
+// third review, when refuse_locks covered metadata locks only): a
 // reporting session under
 // REPEATABLE READ that reads the log's tail with a locking read (FOR SHARE,
 // or the read half of INSERT … SELECT) holds a next-key lock on the gap

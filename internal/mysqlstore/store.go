@@ -206,7 +206,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("read the writer's lock waits: %w", translate(err))
 	}
-	sd.WaitForTables = "SET SESSION lock_wait_timeout = " + lockWait + ", innodb_lock_wait_timeout = " + rowLockWait
+	sd.WaitForLocks = "SET SESSION lock_wait_timeout = " + lockWait + ", innodb_lock_wait_timeout = " + rowLockWait
 	if d.galera {
 		// A Galera node, through a list of nodes or one address (a proxy,
 		// one node): one statement at a time. When Galera aborts a local

@@ -24,8 +24,8 @@ import (
 // unless the head and the random id the writer's last commit left with it
 // on log_head are still there. Otherwise some other process has appended
 // since (or the database lost the writer's last commit), and the snapshot
-// may be stale. (The batch also refuses, rather than waits for, a table's
-// lock, as DDL beside the service takes: see Dialect.RefuseTables.)
+// may be stale. (The batch also refuses, rather than waits for, any other
+// lock: see Dialect.RefuseLocks.)
 // Any other row in the way (an event id the plan could not know was taken,
 // a stream that exists after all) fails its INSERT on a unique key. Either
 // way the batch stops before COMMIT, the transaction is rolled back, and the
@@ -115,9 +115,9 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	stmts := []statement{
 		// Clears the time (a batch that stopped leaves it set, and a lock
 		// that finds no row, log_head's deleted by hand, would not set it),
-		// and refuses tables' locks rather than wait for them, as
-		// RefuseTables: COMMIT is on its way, and must not run after the
-		// callers' deadline.
+		// and refuses locks rather than wait for them, as RefuseLocks:
+		// COMMIT is on its way, and must not run after the callers'
+		// deadline.
 		{"set_session", w.d.GuardedSet, nil},
 		{"begin", w.d.Begin, nil},
 		// Takes the lock, and sets the time, to NULL unless the head is
@@ -185,5 +185,7 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 }
 
 // stopped reports an error by which a guarded batch stopped before COMMIT:
-// the lock busy, which it did not wait for, or the guard's NULL time.
-func (w *writer) stopped(err error) bool { return w.d.Stopped != nil && w.d.Stopped(err) }
+// a lock it did not wait for, or the guard's NULL time.
+func (w *writer) stopped(err error) bool {
+	return w.d.Refused != nil && w.d.Refused(err) || w.d.GuardFailed != nil && w.d.GuardFailed(err)
+}

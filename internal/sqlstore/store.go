@@ -50,27 +50,28 @@ type Dialect struct {
 	// to NULL, which the writes refuse, unless the head and its commit id
 	// are the ones given. GuardedLockHead does not wait for the lock: the
 	// batch's COMMIT is on the server with it, and must never run after the
-	// callers' deadline. Stopped reports the errors by which such a batch
-	// stops before COMMIT, having written nothing, other than a conflict:
-	// the lock or a table busy, the guard's NULL.
+	// callers' deadline. GuardFailed reports the error by which the NULL
+	// stops the batch; a lock refused (Refused) or a conflict stops it too,
+	// before COMMIT, having written nothing.
 	GuardedLockHead string
 	NowVar          string
-	Stopped         func(error) bool
+	GuardFailed     func(error) bool
 	// GuardedSet is the first statement of a group sent in one round trip:
 	// it sets NowVar to NULL (a batch that stopped leaves it set, and a lock
-	// that finds no row would not set it), and does what RefuseTables does.
+	// that finds no row would not set it), and does what RefuseLocks does.
 	GuardedSet string
-	// RefuseTables, where set, makes the session refuse at once what it
-	// would otherwise wait for on a table's or the server's lock (DDL
-	// beside the service, LOCK TABLES, a backup blocking commits). A
-	// statement waiting on one is not ended when the driver closes the
-	// connection at the deadline, and a COMMIT sent with or after it would
-	// run once the lock came free, after the callers were told the append
-	// failed; so the writes and COMMIT go after it. WaitForTables, which
-	// the reads (no COMMIT among them) go after, sets the wait back.
-	RefuseTables  string
-	WaitForTables string
-	// Refused reports a lock refused at once (RefuseTables, NOWAIT) or
+	// RefuseLocks, where set, makes the session refuse at once any lock it
+	// would otherwise wait for: a table's or the server's (DDL beside the
+	// service, LOCK TABLES, a backup blocking commits) or a row's (a
+	// report's locking read). A statement waiting on one is not ended when
+	// the driver closes the connection at the deadline, and a COMMIT sent
+	// with or after it would run once the lock came free, after the callers
+	// were told the append failed; so the writes and COMMIT go after it.
+	// WaitForLocks, which the reads (no COMMIT among them) go after, sets
+	// the waits back.
+	RefuseLocks  string
+	WaitForLocks string
+	// Refused reports a lock refused at once (RefuseLocks, NOWAIT) or
 	// after the session's wait: the writer waits a little and tries the
 	// group again, for as long as its callers wait.
 	Refused func(error) bool

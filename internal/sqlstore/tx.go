@@ -50,8 +50,8 @@ type readPhase struct {
 func newReadPhase(d Dialect, calls []*call) *readPhase {
 	ids := streamsOf(calls)
 	r := &readPhase{calls: calls, found: make(map[uuid.UUID]streamState, len(ids)), known: make(map[uuid.UUID]knownEvent)}
-	if d.WaitForTables != "" {
-		r.stmts = append(r.stmts, statement{"wait_for_tables", d.WaitForTables, nil})
+	if d.WaitForLocks != "" {
+		r.stmts = append(r.stmts, statement{"wait_for_locks", d.WaitForLocks, nil})
 	}
 	r.stmts = append(r.stmts, statement{"begin", d.Begin, nil})
 	r.first = len(r.stmts)
@@ -279,11 +279,10 @@ func idArgs(ids []uuid.UUID) []any {
 // begun is finished or abandoned.
 func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase) (*begun, error) {
 	var stmts []statement
-	if t.d.RefuseTables != "" {
+	if t.d.RefuseLocks != "" {
 		// COMMIT goes with the writes, or right after them: none may wait
-		// for a table's lock, or for a backup's lock on commits, past the
-		// callers' deadline.
-		stmts = append(stmts, statement{"refuse_tables", t.d.RefuseTables, nil})
+		// for a lock past the callers' deadline.
+		stmts = append(stmts, statement{"refuse_locks", t.d.RefuseLocks, nil})
 	}
 	stmts = append(stmts, t.writes(p, "")...)
 	if next != nil && t.d.Batch {
