@@ -576,7 +576,7 @@ func TestWithABeforeCommitHookSetGroupsReadFirstAndItRunsUnderTheLock(t *testing
 // round trip and one that read first (whose reads, before the fix, need not
 // have touched events): the writes and COMMIT now refuse the lock.
 func TestAnAppendWaitingOnATableLockPastItsDeadlineWritesNothing(t *testing.T) {
-	withEventsLocked(t, func(ctx context.Context, t *testing.T, s *mysqlstore.Store, db *sql.DB, x uuid.UUID, unlock func()) {
+	withEventsLocked(t, "", func(ctx context.Context, t *testing.T, s *mysqlstore.Store, _ *metrics.Metrics, db *sql.DB, x uuid.UUID, unlock func()) {
 		appendPastDeadlineWritesNothing(ctx, t, s, db, x, unlock)
 	})
 }
@@ -588,47 +588,65 @@ func TestAnAppendWaitingOnATableLockPastItsDeadlineWritesNothing(t *testing.T) {
 // group sent in one round trip (which stops, and reads first) as in one
 // that reads first.
 func TestAnAppendWaitsOutATableLockHeldBriefly(t *testing.T) {
-	withEventsLocked(t, func(ctx context.Context, t *testing.T, s *mysqlstore.Store, db *sql.DB, x uuid.UUID, unlock func()) {
-		go func() {
-			time.Sleep(300 * time.Millisecond)
-			unlock()
-		}()
-		res, err := appendOne(ctx, s, x, eventstore.Exactly(2))
-		if err != nil || res.Version != 3 {
-			t.Fatalf("append while a table was locked for 300 ms: %+v, %v; want version 3", res, err)
-		}
-		checkLog(ctx, t, s)
-	})
+	withEventsLocked(t, "", appendWaitsOutABriefLock)
 }
 
-// withEventsLocked runs test for a group sent in one round trip and for one
-// that reads first, on a store whose writer knows stream x at version 2,
-// while another session holds events with LOCK TABLES … WRITE, which unlock
-// frees.
-func withEventsLocked(t *testing.T, test func(ctx context.Context, t *testing.T, s *mysqlstore.Store, db *sql.DB, x uuid.UUID, unlock func())) {
+// appendWaitsOutABriefLock frees the lock after 300 ms and appends version
+// 2 of x meanwhile: it must be written, after one read phase, which waited
+// in the database (the writer would also get there by refusing and trying
+// again, in steps of up to 50 ms, each a read phase more).
+func appendWaitsOutABriefLock(ctx context.Context, t *testing.T, s *mysqlstore.Store, m *metrics.Metrics, _ *sql.DB, x uuid.UUID, unlock func()) {
+	t.Helper()
+	reads := statements(t, m, "lock_head")
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		unlock()
+	}()
+	res, err := appendOne(ctx, s, x, eventstore.Exactly(2))
+	if err != nil || res.Version != 3 {
+		t.Fatalf("append while a table was locked for 300 ms: %+v, %v; want version 3", res, err)
+	}
+	if n := statements(t, m, "lock_head") - reads; n != 1 {
+		t.Errorf("the append read %d times; want once, waiting for the lock in the database", n)
+	}
+	checkLog(ctx, t, s)
+}
+
+// bothPaths runs test for a group sent in one round trip and for one that
+// reads first, on a store opened with the DSN parameter param (if any) whose
+// writer knows stream x at version 2; db is another process's connection.
+func bothPaths(t *testing.T, param string, test func(ctx context.Context, t *testing.T, s *mysqlstore.Store, m *metrics.Metrics, db *sql.DB, x uuid.UUID)) {
 	for _, readFirst := range []bool{false, true} {
 		t.Run(map[bool]string{false: "one round trip", true: "read first"}[readFirst], func(t *testing.T) {
 			ctx, dsn := guardedTest(t)
-			s, _ := openCounted(t, dsn)
+			openCounted(t, dsn) // migrates
+			s, m := openCounted(t, map[bool]string{true: dsn, false: withParam(dsn, param)}[param == ""])
 			x := uuid.New()
 			appendVersions(ctx, t, s, x, 2)
 			if readFirst {
 				s.SetBeforeCommit(func() {}) // groups read first while a hook is set
 			}
-			db := otherProcessDB(t, dsn)
-			other, err := db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer other.Close()
-			if _, err := other.ExecContext(ctx, "LOCK TABLES events WRITE"); err != nil {
-				t.Fatal(err)
-			}
-			test(ctx, t, s, db, x, func() {
-				if _, err := other.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
-					t.Error(err)
-				}
-			})
+			test(ctx, t, s, m, otherProcessDB(t, dsn), x)
 		})
 	}
+}
+
+// withEventsLocked is bothPaths while another session holds events with
+// LOCK TABLES … WRITE, which unlock frees.
+func withEventsLocked(t *testing.T, param string, test func(ctx context.Context, t *testing.T, s *mysqlstore.Store, m *metrics.Metrics, db *sql.DB, x uuid.UUID, unlock func())) {
+	bothPaths(t, param, func(ctx context.Context, t *testing.T, s *mysqlstore.Store, m *metrics.Metrics, db *sql.DB, x uuid.UUID) {
+		other, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if _, err := other.ExecContext(ctx, "LOCK TABLES events WRITE"); err != nil {
+			t.Fatal(err)
+		}
+		test(ctx, t, s, m, db, x, func() {
+			if _, err := other.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+				t.Error(err)
+			}
+		})
+	})
 }
