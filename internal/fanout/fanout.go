@@ -445,21 +445,9 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 			return s.failed(ctx, "subscription: cannot read its starting point; retrying", err)
 		}
 	}
-	changed := *f.changed.Load() // before head: a later move closes it
-	head := f.head.Load()
-	if s.cursor >= head {
-		s.live, s.wait = true, changed
-		return s.maybeCaughtUp(ctx, emit, 0)
-	}
-	if s.cursor+1 >= f.oldest.Load() {
-		ok, err := s.readLive(ctx, emit, head)
-		if err != nil {
-			return err
-		}
-		if ok {
-			s.live, s.wait = true, changed
-			return s.maybeCaughtUp(ctx, emit, 0)
-		}
+	head, ok, err := s.fromBuffer(ctx, emit)
+	if ok || err != nil {
+		return err
 	}
 	if s.live {
 		// It fell behind the buffer: read the store until it catches up.
@@ -468,6 +456,43 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 		f.opts.Metrics.FellBack()
 	}
 	return s.readStore(ctx, emit, head)
+}
+
+// NextLive is Next for a subscription that reads the live buffer: it
+// delivers what the buffer holds after the cursor and reports true, or
+// reports false once Next must be called instead (to read the store, which
+// NextLive never does, or to report that the feed stopped). It costs only
+// CPU: a consumer may call it where it must not wait on the database.
+func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delivery) error) (bool, error) {
+	if !s.live || !s.caughtUp || ctx.Err() != nil {
+		return false, nil
+	}
+	select {
+	case <-s.feed.done:
+		return false, nil
+	default:
+	}
+	_, ok, err := s.fromBuffer(ctx, emit)
+	return ok, err
+}
+
+// fromBuffer delivers what the live buffer holds after the cursor, and
+// reports true, or false if the buffer no longer holds the next event: the
+// store must be read up to head then.
+func (s *Subscription) fromBuffer(ctx context.Context, emit func(eventstore.Delivery) error) (head int64, ok bool, err error) {
+	f := s.feed
+	changed := *f.changed.Load() // before head: a later move closes it
+	head = f.head.Load()
+	if s.cursor+1 <= head && s.cursor+1 < f.oldest.Load() {
+		return head, false, nil
+	}
+	if s.cursor < head {
+		if ok, err := s.readLive(ctx, emit, head); !ok || err != nil {
+			return head, false, err
+		}
+	}
+	s.live, s.wait = true, changed
+	return head, true, s.maybeCaughtUp(ctx, emit, 0)
 }
 
 // start turns the subscription's starting point into a position, and reads

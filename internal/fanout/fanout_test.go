@@ -751,3 +751,113 @@ func TestSubscriptionsEndWhenTheFeedStopsBeforeItEverStarted(t *testing.T) {
 	<-done
 	waitFor(t, 5*time.Second, "the subscription to end", func() bool { _, _, _, closed := c.snapshot(); return closed })
 }
+
+// TestNextLiveNeverReadsTheStoreAndLosesNothing: the HTTP layer calls
+// NextLive in a turn that must not wait on the database, and Next only when
+// NextLive says the store must be read. A subscriber that does so, and falls
+// behind a small buffer again and again, must still get every event once
+// and in order, and no read of the store may come from a NextLive call.
+func TestNextLiveNeverReadsTheStoreAndLosesNothing(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		spy := &readSpy{Store: store}
+		f := runFeed(t, spy, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 4, PageSize: 50})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		sub := f.Subscribe(eventstore.SubscribeOptions{})
+		c := &collector{}
+		emit := func(d eventstore.Delivery) error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if d.Event != nil {
+				c.events = append(c.events, d.Event)
+				time.Sleep(time.Millisecond) // slower than the writer: it falls behind
+			} else if d.CaughtUp {
+				c.caughtUp = append(c.caughtUp, d)
+			}
+			return nil
+		}
+		live := sub.(interface {
+			NextLive(context.Context, func(eventstore.Delivery) error) (bool, error)
+		})
+		var fromBuffer, fellBack atomic.Int64
+		go func() {
+			defer sub.Close()
+			liveCtx := context.WithValue(ctx, inNextLive{}, true)
+			for {
+				ok, err := live.NextLive(liveCtx, emit)
+				if err != nil {
+					return
+				}
+				if ok {
+					fromBuffer.Add(1)
+				} else {
+					fellBack.Add(1)
+					if sub.Next(ctx, emit) != nil {
+						return
+					}
+				}
+				select {
+				case <-sub.Ready():
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+		var ack acked
+		s := f.Notifying(store)
+		for i := range 150 {
+			ack.add(appendN(t, s, uuid.New(), "Burst", 3)) // fits the buffer of 4
+			if (i/50)%2 == 0 {
+				// Paced, then at full speed, then paced: it keeps up with
+				// the buffer, falls behind it, and keeps up again.
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		checkSubscribers(t, []*collector{c}, ack.events)
+		if fromBuffer.Load() == 0 || f.Dropped() == 0 || fellBack.Load() == 0 {
+			t.Errorf("%d reads of the buffer, %d falls behind it, %d calls of Next; want each, or the test proves nothing",
+				fromBuffer.Load(), f.Dropped(), fellBack.Load())
+		}
+		if n := spy.liveReads.Load(); n != 0 {
+			t.Errorf("NextLive read the store %d times; want never", n)
+		}
+	})
+}
+
+// inNextLive marks the context of a NextLive call.
+type inNextLive struct{}
+
+// readSpy counts the reads of the store made with a NextLive call's context.
+type readSpy struct {
+	fanout.Store
+	liveReads atomic.Int64
+}
+
+func (s *readSpy) spy(ctx context.Context) {
+	if ctx.Value(inNextLive{}) != nil {
+		s.liveReads.Add(1)
+	}
+}
+
+func (s *readSpy) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	s.spy(ctx)
+	return s.Store.ReadAll(ctx, opts)
+}
+
+func (s *readSpy) Head(ctx context.Context) (int64, error) {
+	s.spy(ctx)
+	return s.Store.Head(ctx)
+}
+
+func (s *readSpy) Event(ctx context.Context, id uuid.UUID, version int64) (eventstore.Event, error) {
+	s.spy(ctx)
+	return s.Store.Event(ctx, id, version)
+}
+
+func (s *readSpy) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	s.spy(ctx)
+	return s.Store.Stream(ctx, id)
+}

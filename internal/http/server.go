@@ -80,9 +80,11 @@ type Server struct {
 	subscribers atomic.Int64 // subscriptions open now
 	handling    atomic.Int64 // requests being handled now
 	frames      frameCache   // recent events' JSON, shared by subscriptions
-	// deliveries holds a token for each subscription writing live events
-	// now: at most half the CPUs' worth, so that appends find a CPU.
-	deliveries chan struct{}
+	// turns holds a token for each subscription taking its turn now (see
+	// eventWriter.step): at most one per CPU, however many subscribers a
+	// commit wakes; deliveries holds one for each of them writing now: at
+	// most half the CPUs' worth, so that appends find a CPU.
+	turns, deliveries chan struct{}
 }
 
 // New returns a Server for store.
@@ -101,7 +103,7 @@ func New(store eventstore.Store, opts Options) *Server {
 	orDefault(&opts.MaxSubscribers, def.MaxSubscribers)
 	orDefault(&opts.RequestTimeout, def.RequestTimeout)
 	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens),
-		deliveries: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+		turns: make(chan struct{}, runtime.GOMAXPROCS(0)), deliveries: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	s.closingCtx, s.stopClosing = context.WithCancel(context.Background())
 	s.routes()
 	return s

@@ -189,6 +189,7 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 			if rec := recover(); rec != nil {
 				s.log.Error("panic", "in", "subscription", "path", path, "request_id", id, "panic", rec, "stack", string(debug.Stack()))
 			}
+			ew.endTurn() // a panic in a turn must not keep it from the others
 			ew.close()
 			logged(ew.sent)
 		}()
@@ -277,6 +278,7 @@ type eventWriter struct {
 	started  bool        // the retry frame is written
 	live     bool        // the caught-up frame is written
 	pause    *time.Timer // after detach: the linger after a write
+	turn     bool        // after detach: holds a turn (step)
 	sub      eventstore.Subscription
 	guard    *stallGuard
 	emit     func(eventstore.Delivery) error // deliver, made once
@@ -311,9 +313,8 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 	heartbeat := time.NewTicker(ew.s.opts.Heartbeat)
 	defer heartbeat.Stop()
 	for {
-		err := ew.sub.Next(ctx, ew.emit)
-		wrote := ew.batch != nil
-		if (wrote || ew.guarded) && ew.flush() != nil || ew.err != nil {
+		wrote, err := ew.step(ctx)
+		if ew.err != nil {
 			return false // the client left
 		}
 		if err != nil {
@@ -357,6 +358,63 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 		case <-ctx.Done():
 			return false
 		}
+	}
+}
+
+// liveReader is what a subscription of the live feed offers besides Next:
+// a read of the live buffer alone, which never waits on the store.
+type liveReader interface {
+	NextLive(ctx context.Context, emit func(eventstore.Delivery) error) (bool, error)
+}
+
+// step delivers what is ready and writes it; it reports whether there was
+// anything to write, and Next's error (a failed write is ew.err).
+//
+// Once the subscription has taken its connection over, and reads the live
+// buffer, this is a turn (turns): at most one subscription per CPU reads,
+// encodes and writes at once, half as many of them write at once
+// (deliveries), and the others wait parked, in order. A commit, or the end
+// of a linger, wakes every live subscriber; without turns a thousand would
+// be runnable at once, and an append's goroutines, woken by the network,
+// would wait behind them for a CPU (docs/performance.md). A turn never waits
+// on anything but the CPU: what needs the store, and what the client's
+// socket does not take in one write, are done outside it, so a slow client
+// or database holds up no other subscription.
+func (ew *eventWriter) step(ctx context.Context) (bool, error) {
+	if lr, ok := ew.sub.(liveReader); ok && ew.conn != nil {
+		ew.takeTurn()
+		ok, err := lr.NextLive(ctx, ew.emit)
+		if ok || err != nil {
+			wrote := ew.batch != nil
+			if wrote || ew.guarded {
+				ew.flush()
+			}
+			ew.endTurn()
+			return wrote, err
+		}
+		ew.endTurn() // the store must be read: not in a turn
+	}
+	err := ew.sub.Next(ctx, ew.emit)
+	wrote := ew.batch != nil
+	if wrote || ew.guarded {
+		ew.flush()
+	}
+	return wrote, err
+}
+
+// takeTurn waits for a turn, unless the subscription holds one.
+func (ew *eventWriter) takeTurn() {
+	if !ew.turn {
+		ew.s.turns <- struct{}{}
+		ew.turn = true
+	}
+}
+
+// endTurn gives the turn back, if the subscription holds one.
+func (ew *eventWriter) endTurn() {
+	if ew.turn {
+		<-ew.s.turns
+		ew.turn = false
 	}
 }
 
@@ -495,18 +553,23 @@ func (ew *eventWriter) writeChunk(p []byte) error {
 	}
 	var n int64
 	if ew.try != nil {
-		// Appends must not wait behind a thousand subscribers' writes: those
-		// take turns, a few at a time (deliveries), and a turn is one attempt
-		// that never waits for the client. What does not fit in the socket
-		// is written below, outside the turns.
+		// One attempt that never waits for the client, in a turn (step): the
+		// step's own, or one taken for it; and one of the few deliveries at
+		// a time. What does not fit in the socket is written below, outside
+		// any turn.
+		held := ew.turn
+		ew.takeTurn()
 		ew.s.deliveries <- struct{}{}
 		m, err := ew.try(*bufs)
 		<-ew.s.deliveries
+		n = int64(m)
+		skip(bufs, m)
+		if !held || len(*bufs) > 0 {
+			ew.endTurn()
+		}
 		if err != nil {
 			return err
 		}
-		n = int64(m)
-		skip(bufs, m)
 	}
 	var err error
 	if len(*bufs) > 0 {

@@ -411,6 +411,39 @@ func TestManyLiveSubscribersLingerAndStillGetEveryEventOnce(t *testing.T) {
 	}
 }
 
+// TestStalledLiveSubscribersHoldUpNoOther: live subscriptions take turns to
+// read the buffer and write (step), but a turn never waits for a client.
+// Subscribers that stop reading, as many as there are turns, must not keep
+// a reading one from getting every event promptly.
+func TestStalledLiveSubscribersHoldUpNoOther(t *testing.T) {
+	t.Parallel()
+	store, _, srv := liveServer(t, esthttp.Options{Heartbeat: time.Hour})
+	for range runtime.GOMAXPROCS(0) {
+		rawSubscribe(t, srv, "HTTP/1.1", 4096, nil) // caught up, then never read again
+	}
+	c, _, p := rawSubscribe(t, srv, "HTTP/1.1", 0, nil)
+	// 6.4 MB, more than a stalled subscriber's socket takes (tcp_wmem's
+	// largest send buffer is 4 MB by default).
+	const n = 100
+	data := fmt.Appendf(nil, `{"pad":"%s"}`, strings.Repeat("x", 64<<10))
+	go func() {
+		for range n {
+			if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "X", Data: data}}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+	for want := 1; want <= n; want++ {
+		f, _, err := p.Next()
+		if err != nil || f.ID != strconv.Itoa(want) {
+			t.Fatalf("the reading subscriber: frame %.80q, %v; want the event at position %d within 10 s", f.ID, err, want)
+		}
+	}
+}
+
 // TestALiveSubscriberThatSendsBytesIsEnded: a client sends nothing after its
 // request. Once a subscription has taken its connection over, one that does
 // send (a pipelined request, or bytes to keep the server reading them) has
@@ -437,8 +470,8 @@ func TestALiveSubscriberThatSendsBytesIsEnded(t *testing.T) {
 
 // TestAPanicInALiveSubscriptionEndsOnlyIt: off net/http's goroutine no
 // recoverer runs. A panic in a taken-over subscription must be logged like
-// one in a handler, end only that subscription, free its place and still
-// write its access log line.
+// one in a handler, end only that subscription, free its place and its turn
+// and still write its access log line.
 func TestAPanicInALiveSubscriptionEndsOnlyIt(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuffer{}
@@ -449,10 +482,13 @@ func TestAPanicInALiveSubscriptionEndsOnlyIt(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(h.CloseSubscriptions)
 
-	for i := range 2 { // the second finds the first's place free
+	// Each finds the one before's place free, and one more than there are
+	// turns finds a turn free.
+	client := &http.Client{Timeout: 5 * time.Second} // a lost turn would hang the next one
+	for i := range runtime.GOMAXPROCS(0) + 1 {
 		req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
 		req.Header.Set("Accept", "text/event-stream")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -496,6 +532,12 @@ func (s *panickySub) Next(_ context.Context, emit func(eventstore.Delivery) erro
 	if s.calls == 1 {
 		return emit(eventstore.Delivery{CaughtUp: true})
 	}
+	panic("boom")
+}
+
+// NextLive is where a taken-over subscription reads the live buffer, in a
+// turn (step): the panic must give the turn back.
+func (s *panickySub) NextLive(context.Context, func(eventstore.Delivery) error) (bool, error) {
 	panic("boom")
 }
 
