@@ -261,6 +261,14 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		rep.floorRuns = append(rep.floorRuns, floor)
 		progress("round %d/%d: %-46s %8.0f requests/s, p50 %s ms", round+1, cfg.rounds, "HTTP floor: GET /healthz, 1 client", floor.EventsPerSec, ms(floor.P50Ms))
+		if raw.locked != nil {
+			ordered, err := measure(ctx, 1, cfg.warmup, cfg.duration, raw.orderedFloor())
+			if err != nil {
+				return fmt.Errorf("round %d, the ordered floor: %w", round+1, err)
+			}
+			rep.orderedRuns = append(rep.orderedRuns, ordered)
+			progress("round %d/%d: %-46s %8.0f events/s, p50 %s ms", round+1, cfg.rounds, "ordered floor: raw locked insert, 1 client", ordered.EventsPerSec, ms(ordered.P50Ms))
+		}
 	}
 	if usage1, err := takeCPUUsage(srv.pid()); err == nil && usage0.at != (time.Time{}) {
 		rep.CPU = usage1.since(usage0)

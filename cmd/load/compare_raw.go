@@ -23,9 +23,12 @@ import (
 // database of its own with the service's schema.
 type rawSide struct {
 	writes, reads *sql.DB
-	version       string // the database's, and its durability settings
-	position      atomic.Int64
-	seeded        uuid.UUID // the stream both reads read
+	// locked runs the ordered floor (orderedFloor): one connection with
+	// multi-statements; MySQL only.
+	locked   *sql.DB
+	version  string // the database's, and its durability settings
+	position atomic.Int64
+	seeded   uuid.UUID // the stream both reads read
 }
 
 // openRawMySQL opens the database dsn names with the service's driver
@@ -60,6 +63,13 @@ func openRawMySQL(ctx context.Context, dsn string) (*rawSide, error) {
 		return nil, fmt.Errorf("raw: read the server's version: %w", err)
 	}
 	r.version = fmt.Sprintf("MySQL/MariaDB %s, innodb_flush_log_at_trx_commit=%s, log_bin=%s, sync_binlog=%s", version, flush, logBin, syncBinlog)
+	cfg.MultiStatements = true
+	if r.locked, err = sql.Open("mysql", cfg.FormatDSN()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("raw: open: %w", err)
+	}
+	r.locked.SetMaxOpenConns(1)
+	r.locked.SetMaxIdleConns(1)
 	return r, nil
 }
 
@@ -102,6 +112,9 @@ func openRawSQLite(ctx context.Context, dir string) (*rawSide, error) {
 }
 
 func (r *rawSide) close() {
+	if r.locked != nil {
+		r.locked.Close()
+	}
 	r.writes.Close()
 	if r.reads != r.writes {
 		r.reads.Close()
@@ -150,6 +163,29 @@ func (r *rawSide) appends(clients, batch int) op {
 		}
 		versions[c] += int64(batch)
 		return batch, nil
+	}
+}
+
+// orderedFloor is one client's least append that keeps the log in commit
+// order under a lock, as the service's does (so that no subscriber skips an
+// event): one round trip of START TRANSACTION, a locking read of the
+// log_head row, the single-row INSERT and COMMIT. It writes neither the
+// stream's row nor the head, which the service also does, and checks no
+// version: a floor, not a rival design. With the HTTP floor added, it bounds
+// what one client's append can reach against the raw insert here.
+func (r *rawSide) orderedFloor() op {
+	stream := uuid.New()
+	var version int64
+	return func(ctx context.Context, _ int) (int, error) {
+		id := uuid.New()
+		version++
+		_, err := r.locked.ExecContext(ctx, "START TRANSACTION; SELECT position FROM log_head WHERE id = 1 FOR UPDATE; "+
+			rawInsert+"(?, ?, ?, ?, ?, ?, ?, ?, ?); COMMIT",
+			r.position.Add(1), id[:], stream[:], version, streamType, eventType, []byte(eventData), nil, time.Now().UTC().Truncate(time.Microsecond))
+		if err != nil {
+			return 0, fmt.Errorf("raw ordered insert: %w", err)
+		}
+		return 1, nil
 	}
 }
 

@@ -57,12 +57,21 @@ type compareReport struct {
 	// HTTPFloor is one client's GET /healthz, which does no database work,
 	// run once a round: the least an HTTP request costs here. Its
 	// events_per_sec are requests per second.
-	HTTPFloor  sideSummary `json:"http_floor"`
-	CPU        *machineCPU `json:"cpu,omitempty"` // nil where /proc cannot be read
-	LogSummary logSummary  `json:"server_log_summary"`
-	Problems   []string    `json:"problems,omitempty"` // any makes the exit status 1
+	HTTPFloor sideSummary `json:"http_floor"`
+	// OrderedFloor is one client's least append that keeps the log in
+	// commit order under a lock, through the driver (rawSide.orderedFloor),
+	// once a round; MySQL only.
+	OrderedFloor *sideSummary `json:"ordered_floor,omitempty"`
+	// OneClientCeiling is the raw insert's p50 over the ordered floor's plus
+	// the HTTP floor's: about the most service ÷ raw one client's append
+	// could reach here, for any append that orders the log under a lock. 0
+	// without the floor or the one-client append measured.
+	OneClientCeiling float64     `json:"one_client_ceiling,omitempty"`
+	CPU              *machineCPU `json:"cpu,omitempty"` // nil where /proc cannot be read
+	LogSummary       logSummary  `json:"server_log_summary"`
+	Problems         []string    `json:"problems,omitempty"` // any makes the exit status 1
 
-	floorRuns []sideRun
+	floorRuns, orderedRuns []sideRun
 }
 
 func median(v []float64) float64 {
@@ -111,6 +120,15 @@ func (r *compareReport) finish(log logSummary, stopErr error) {
 			res.Met = &met
 		}
 	}
+	if len(r.orderedRuns) > 0 {
+		o := summariseRuns(r.orderedRuns)
+		r.OrderedFloor = &o
+		for _, res := range r.Results {
+			if res.Key == "append_1" && o.P50Ms+r.HTTPFloor.P50Ms > 0 {
+				r.OneClientCeiling = res.Raw.P50Ms / (o.P50Ms + r.HTTPFloor.P50Ms)
+			}
+		}
+	}
 	if stopErr != nil {
 		r.Problems = append(r.Problems, stopErr.Error())
 	}
@@ -153,6 +171,14 @@ func (r *compareReport) writeMarkdown(w io.Writer) error {
 	b.WriteString("\nLatencies are per op: one append or batch, or one whole read of 10,000 events (ten pages).\n")
 	fmt.Fprintf(&b, "\nThe HTTP floor, for reference: one client's `GET /healthz`, which does no database work, ran at %s requests/s, p50 / p99 %s. "+
 		"One client's append takes at least that plus its transaction.\n", thousands(r.HTTPFloor.EventsPerSec), latencies(r.HTTPFloor))
+	if o := r.OrderedFloor; o != nil {
+		fmt.Fprintf(&b, "\nThe ordered floor: one client's least append that keeps the log in commit order under a lock, through the driver "+
+			"(one round trip: `START TRANSACTION`, a locking read of `log_head`, the `INSERT`, `COMMIT`), ran at %s events/s, p50 / p99 %s.", thousands(o.EventsPerSec), latencies(*o))
+		if r.OneClientCeiling > 0 {
+			fmt.Fprintf(&b, " With the HTTP floor added, one client's append could reach at most about %.2f× raw here (the raw insert's p50 over the two floors' p50s).", r.OneClientCeiling)
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "\nserver log: %s (%d lines, %d warnings, %d errors)\n", c.ServerLog, r.LogSummary.Lines, r.LogSummary.Warnings, r.LogSummary.Errors)
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "PROBLEM: %s\n", p)

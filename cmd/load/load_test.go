@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,6 +119,22 @@ func TestCompareRunsEndToEnd(t *testing.T) {
 			}
 			if f := rep.HTTPFloor; f.EventsPerSec <= 0 || f.P50Ms <= 0 || len(f.Runs) != 1 {
 				t.Errorf("expected the HTTP floor measured once, with requests/s and a p50, got %+v", f)
+			}
+			switch f := rep.OrderedFloor; {
+			case store == "sqlite" && (f != nil || rep.OneClientCeiling != 0):
+				t.Errorf("sqlite: expected no ordered floor (its raw writes are serialised already), got %+v, ceiling %g", f, rep.OneClientCeiling)
+			case store == "mysql" && (f == nil || f.EventsPerSec <= 0 || f.P50Ms <= 0 || len(f.Runs) != 1):
+				t.Errorf("mysql: expected the ordered floor measured once, with events/s and a p50, got %+v", f)
+			case store == "mysql":
+				var raw compareResult
+				for _, r := range rep.Results {
+					if r.Key == "append_1" {
+						raw = r
+					}
+				}
+				if want := raw.Raw.P50Ms / (f.P50Ms + rep.HTTPFloor.P50Ms); rep.OneClientCeiling <= 0 || math.Abs(rep.OneClientCeiling-want) > 1e-9 {
+					t.Errorf("mysql: one-client ceiling %g, expected the raw insert's p50 over the two floors' p50s, %g", rep.OneClientCeiling, want)
+				}
 			}
 			for _, r := range rep.Results {
 				if r.Raw.EventsPerSec <= 0 || r.Service.EventsPerSec <= 0 || r.Ratio <= 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/migrations"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -51,10 +52,6 @@ func BenchmarkTransactionShape(b *testing.B) {
 			"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (?) FOR UPDATE"
 	)
 	const (
-		guardedSet  = "SET @tributary_now = NULL, @tributary_lock_wait = @@SESSION.lock_wait_timeout, SESSION lock_wait_timeout = 0"
-		guardedLock = "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND commit_id = ?, " +
-			"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT"
-		guardedReset  = "SET SESSION lock_wait_timeout = COALESCE(@tributary_lock_wait, @@GLOBAL.lock_wait_timeout)"
 		guardedInsert = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
 			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, 1)"
 		guardedUpsert = "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, @tributary_now, @tributary_now) " +
@@ -88,8 +85,8 @@ func BenchmarkTransactionShape(b *testing.B) {
 		// its lock also the guard, the writes stamped from a session variable.
 		{"service_one_round_trip", func(stream []byte, version int64, now time.Time) error {
 			e := id()
-			err := queryAll(db, guardedSet+"; START TRANSACTION; "+guardedLock+"; "+
-				guardedInsert+"; "+guardedUpsert+"; "+guardedHead+"; COMMIT; "+guardedReset,
+			err := queryAll(db, mysqlstore.GuardedSet+"; START TRANSACTION; "+mysqlstore.GuardedLockHead+"; "+
+				guardedInsert+"; "+guardedUpsert+"; "+guardedHead+"; COMMIT",
 				position-1, last, position, e, stream, version, data, stream, version, position, e)
 			last = e
 			return err
