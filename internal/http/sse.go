@@ -381,7 +381,11 @@ type liveReader interface {
 // socket does not take in one write, are done outside it, so a slow client
 // or database holds up no other subscription.
 func (ew *eventWriter) step(ctx context.Context) (bool, error) {
-	if lr, ok := ew.sub.(liveReader); ok && ew.conn != nil {
+	// Only where a write can be one attempt that does not wait (try): on a
+	// connection that offers none (not a raw socket: TLS, a wrapping
+	// listener, or not Linux) every write may wait on the client, so no
+	// turn is taken, as before turns.
+	if lr, ok := ew.sub.(liveReader); ok && ew.conn != nil && ew.try != nil {
 		ew.takeTurn()
 		ok, err := lr.NextLive(ctx, ew.emit)
 		if ok || err != nil {
