@@ -95,6 +95,32 @@ func otherProcessDB(t *testing.T, dsn string) *sql.DB {
 	return db
 }
 
+// loseCommitsAfter makes the database lose every commit after position
+// head, as a crash of the server that acknowledged them before they were
+// durable would: their events go, every stream's version is its last event
+// left, and log_head moves back to head, with commit, if not nil, as the
+// commit id found there.
+func loseCommitsAfter(ctx context.Context, t *testing.T, db *sql.DB, head int64, commit []byte) {
+	t.Helper()
+	set := "UPDATE log_head SET position = ? WHERE id = 1"
+	args := []any{head}
+	if commit != nil {
+		set, args = "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1", []any{head, commit}
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"DELETE FROM events WHERE position > ?", []any{head}},
+		{"UPDATE streams s SET version = (SELECT COALESCE(MAX(e.stream_version), 0) FROM events e WHERE e.stream_id = s.stream_id)", nil},
+		{set, args},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func appendOne(ctx context.Context, s eventstore.Store, stream uuid.UUID, expected eventstore.ExpectedVersion, ids ...uuid.UUID) (eventstore.AppendResult, error) {
 	e := eventstore.NewEvent{Type: "Happened", Data: []byte(`{"n":1}`)}
 	if len(ids) > 0 {
@@ -445,15 +471,8 @@ func TestTheGuardKnowsTheEventAtTheHeadNotJustItsNumber(t *testing.T) {
 			x, y := uuid.New(), uuid.New()
 			appendVersions(ctx, t, a, x, 2)
 			db := otherProcessDB(t, dsn)
-			for _, q := range []string{ // the database loses x's version 2, at position 2
-				"DELETE FROM events WHERE position = 2",
-				"UPDATE streams SET version = 1",
-				"UPDATE log_head SET position = 1",
-			} {
-				if _, err := db.ExecContext(ctx, q); err != nil {
-					t.Fatal(err)
-				}
-			}
+			// the database loses x's version 2, at position 2
+			loseCommitsAfter(ctx, t, db, 1, nil)
 			if _, err := appendOne(ctx, b, y, eventstore.NoStream); err != nil { // the head is 2 again
 				t.Fatal(err)
 			}

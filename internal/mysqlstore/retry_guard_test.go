@@ -41,18 +41,8 @@ func TestTheGuardIsNotFooledByAClientRetryingALostEvent(t *testing.T) {
 	if _, err := appendOne(ctx, a, y, eventstore.Exactly(1), ey); err != nil { // position 4, y at 2
 		t.Fatal(err)
 	}
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{ // the database loses positions 3 and 4
-		{"DELETE FROM events WHERE position > 2", nil},
-		{"UPDATE streams SET version = 1", nil},
-		{"UPDATE log_head SET position = 2, commit_id = ?", []any{commit}},
-	} {
-		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// the database loses positions 3 and 4
+	loseCommitsAfter(ctx, t, db, 2, commit)
 	if _, err := appendOne(ctx, b, z, eventstore.NoStream); err != nil { // position 3
 		t.Fatal(err)
 	}

@@ -150,15 +150,8 @@ func TestAStaleGroupOfTwoStreamsIsStoppedWhateverTheDSNsSQLMode(t *testing.T) {
 				t.Fatal(err)
 			}
 			db := otherProcessDB(t, dsn)
-			for _, q := range []string{ // the database loses x's version 2, at position 3
-				"DELETE FROM events WHERE position = 3",
-				"UPDATE streams SET version = 1",
-				"UPDATE log_head SET position = 2",
-			} {
-				if _, err := db.ExecContext(ctx, q); err != nil {
-					t.Fatal(err)
-				}
-			}
+			// the database loses x's version 2, at position 3
+			loseCommitsAfter(ctx, t, db, 2, nil)
 			if _, err := appendOne(ctx, b, z, eventstore.NoStream); err != nil { // the head is 3 again
 				t.Fatal(err)
 			}
