@@ -483,8 +483,10 @@ func (ew *eventWriter) deliver(d eventstore.Delivery) error {
 		// A long page of history goes out in parts. The guard covers the
 		// write alone, not the reads of the store until the next part.
 		ew.write()
-		ew.guard.end()
-		ew.guarded = false
+		if ew.guarded {
+			ew.guard.end()
+			ew.guarded = false
+		}
 	}
 	return ew.err
 }
@@ -520,9 +522,13 @@ func (ew *eventWriter) buffer() *[]byte {
 }
 
 // write hands the batch to net/http's response buffer, or after detach
-// writes it to the connection as one chunk, under the guard.
+// writes it to the connection as one chunk, under the guard. A write that is
+// first one attempt that does not wait (try) is put under the guard only if
+// the client's socket does not take it whole (writeChunk): most live writes
+// then set no deadline and no timer (7 % of the server's CPU in a profile
+// with a thousand subscribers).
 func (ew *eventWriter) write() {
-	if !ew.guarded {
+	if !ew.guarded && (ew.try == nil || !ew.guard.disarmed()) {
 		ew.guard.begin()
 		ew.guarded = true
 	}
@@ -577,6 +583,10 @@ func (ew *eventWriter) writeChunk(p []byte) error {
 	}
 	var err error
 	if len(*bufs) > 0 {
+		if !ew.guarded {
+			ew.guard.begin()
+			ew.guarded = true
+		}
 		var m int64
 		m, err = bufs.WriteTo(ew.conn)
 		n += m
@@ -604,8 +614,10 @@ func (ew *eventWriter) flush() error {
 	if ew.err == nil && ew.rc != nil {
 		ew.err = ew.rc.Flush()
 	}
-	ew.guard.end()
-	ew.guarded = false
+	if ew.guarded {
+		ew.guard.end()
+		ew.guarded = false
+	}
 	return ew.err
 }
 

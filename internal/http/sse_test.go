@@ -455,6 +455,77 @@ func TestStalledLiveSubscribersHoldUpNoOther(t *testing.T) {
 	}
 }
 
+// TestALiveSubscriberWhoseWriteOnceWaitedIsNotCutLater: a live write that
+// the client's socket takes whole goes without the stall guard's deadline;
+// one that must wait is guarded. The deadline that wait set must not outlive
+// it: a subscriber that stopped reading for less than the stall timeout,
+// then read everything, must still get what comes after that deadline has
+// passed, and keep-alives meanwhile; and so must one idle from the start,
+// past the deadline of its writes before it took its connection over.
+func TestALiveSubscriberWhoseWriteOnceWaitedIsNotCutLater(t *testing.T) {
+	t.Parallel()
+	const stall = 500 * time.Millisecond
+	store, _, srv := liveServerOn(t, esthttp.Options{Heartbeat: stall / 2, StallTimeout: stall}, func(l net.Listener) net.Listener {
+		return smallSendBufferListener{l.(*net.TCPListener)}
+	})
+	c, _, p := rawSubscribe(t, srv, "HTTP/1.1", 0, nil)
+	// Idle first, past the deadline of the writes before it took its
+	// connection over from net/http: keep-alives only.
+	time.Sleep(3 * stall)
+	// Far more than the server's small send buffer and the client's receive
+	// window take while the client does not read: the write waits.
+	const n = 8
+	data := fmt.Appendf(nil, `{"pad":"%s"}`, strings.Repeat("x", 64<<10))
+	for range n {
+		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "X", Data: data}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(stall / 2) // stalled, but for less than the timeout
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+	keepAlives := 0
+	next := func() (ssetest.Frame, error) { // the next event, counting keep-alives
+		for {
+			f, _, err := p.Next()
+			if err != nil || f.HasData || len(f.Comments) == 0 {
+				return f, err
+			}
+			keepAlives++
+		}
+	}
+	for want := 1; want <= n; want++ {
+		if f, err := next(); err != nil || f.ID != strconv.Itoa(want) {
+			t.Fatalf("frame %.80q, %v; want the event at position %d", f.ID, err, want)
+		}
+	}
+	before := keepAlives
+	time.Sleep(3 * stall) // past any deadline the waiting write set, keep-alives meanwhile
+	if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+		Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := next(); err != nil || f.ID != strconv.Itoa(n+1) {
+		t.Fatalf("after the stall: frame %.80q, %v; want the event at position %d", f.ID, err, n+1)
+	}
+	if keepAlives == before {
+		t.Errorf("no keep-alive while idle for %v; want one every %v", 3*stall, stall/2)
+	}
+}
+
+// smallSendBufferListener gives its connections a small send buffer, and
+// hands them out as they are (raw sockets, unlike wrappingListener's).
+type smallSendBufferListener struct{ *net.TCPListener }
+
+func (l smallSendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.AcceptTCP()
+	if err != nil {
+		return nil, err
+	}
+	c.SetWriteBuffer(8 << 10) //nolint:errcheck // a hint
+	return c, nil
+}
+
 // TestALiveSubscriberThatSendsBytesIsEnded: a client sends nothing after its
 // request. Once a subscription has taken its connection over, one that does
 // send (a pipelined request, or bytes to keep the server reading them) has

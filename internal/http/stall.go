@@ -37,6 +37,12 @@ type stallGuard struct {
 	mu      sync.Mutex
 	writing bool
 	cut     bool // the pending write was cut short: do not extend it
+	// owned: the subscription has taken the connection over (useConn).
+	// There a write that is one attempt which never waits (a live
+	// subscription's, see eventWriter.write) needs no guard, and end
+	// clears the deadline begin set, so that such a write never meets a
+	// deadline left over from an earlier one. armed: a deadline is set.
+	owned, armed bool
 	known   bool // last is the count since this write began
 	last    uint64
 	timer   *time.Timer
@@ -56,6 +62,17 @@ func (g *stallGuard) useConn(c net.Conn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.setDeadline = c.SetWriteDeadline
+	// A hijacked connection "may have read or write deadlines already
+	// set" (http.Hijacker): the first write clears them.
+	g.owned, g.armed = true, true
+}
+
+// disarmed reports whether the connection is the subscription's own and has
+// no deadline set: a write that cannot wait may then go without begin.
+func (g *stallGuard) disarmed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.owned && !g.armed
 }
 
 // begin puts the writes until end under the guard: a subscription guards a
@@ -63,7 +80,7 @@ func (g *stallGuard) useConn(c net.Conn) {
 func (g *stallGuard) begin() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.cut = false
+	g.cut, g.armed = false, true
 	g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
 	if g.acked != nil {
 		// The acknowledged count is read at the first check, not here: most
@@ -81,11 +98,15 @@ func (g *stallGuard) begin() {
 
 // end ends what begin started.
 func (g *stallGuard) end() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.acked != nil {
-		g.mu.Lock()
 		g.writing = false
 		g.timer.Stop()
-		g.mu.Unlock()
+	}
+	if g.owned && g.armed {
+		g.setDeadline(time.Time{}) //nolint:errcheck
+		g.armed = false
 	}
 }
 
@@ -110,6 +131,6 @@ func (g *stallGuard) check() {
 func (g *stallGuard) stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.cut = true
+	g.cut, g.armed = true, true
 	g.setDeadline(time.Now()) //nolint:errcheck
 }
