@@ -289,8 +289,10 @@ type accessEntry struct {
 
 // routeOf returns the route pattern that served r.
 func routeOf(r *http.Request) string {
-	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-		return rc.RoutePattern()
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" { // built anew at each call
+			return p
+		}
 	}
 	return "unmatched"
 }
