@@ -483,6 +483,7 @@ func TestALiveSubscriberWhoseWriteOnceWaitedIsNotCutLater(t *testing.T) {
 		}
 	}
 	time.Sleep(stall / 2) // stalled, but for less than the timeout
+
 	c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
 	keepAlives := 0
 	next := func() (ssetest.Frame, error) { // the next event, counting keep-alives

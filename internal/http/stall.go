@@ -43,9 +43,9 @@ type stallGuard struct {
 	// clears the deadline begin set, so that such a write never meets a
 	// deadline left over from an earlier one. armed: a deadline is set.
 	owned, armed bool
-	known   bool // last is the count since this write began
-	last    uint64
-	timer   *time.Timer
+	known        bool // last is the count since this write began
+	last         uint64
+	timer        *time.Timer
 }
 
 func newStallGuard(w http.ResponseWriter, r *http.Request, timeout time.Duration) *stallGuard {
