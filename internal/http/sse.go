@@ -584,7 +584,7 @@ func (ew *eventWriter) writeChunk(p []byte) error {
 	var err error
 	if len(*bufs) > 0 {
 		if !ew.guarded {
-			ew.guard.begin()
+			ew.guard.beginLate()
 			ew.guarded = true
 		}
 		var m int64

@@ -77,9 +77,21 @@ func (g *stallGuard) disarmed() bool {
 
 // begin puts the writes until end under the guard: a subscription guards a
 // batch of frames and its flush as one.
-func (g *stallGuard) begin() {
+func (g *stallGuard) begin() { g.start(false) }
+
+// beginLate is begin for the rest of a write whose first attempt went without
+// the guard (disarmed): a stop that came meanwhile stands, rather than be
+// replaced by a deadline StallTimeout away. (cut is set on a disarmed
+// connection only by a stop since the attempt: stop arms it, and end clears
+// both.)
+func (g *stallGuard) beginLate() { g.start(true) }
+
+func (g *stallGuard) start(late bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if late && g.cut {
+		return // stop set the deadline to now
+	}
 	g.cut, g.armed = false, true
 	g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
 	if g.acked != nil {
@@ -106,7 +118,7 @@ func (g *stallGuard) end() {
 	}
 	if g.owned && g.armed {
 		g.setDeadline(time.Time{}) //nolint:errcheck
-		g.armed = false
+		g.cut, g.armed = false, false
 	}
 }
 
