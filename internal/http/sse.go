@@ -623,10 +623,12 @@ func (ew *eventWriter) flush() error {
 
 // finish ends the response cleanly: it first stops the shutdown callback
 // from cutting the writes (the last frames and the closing chunk), then
-// flushes. Before detach, net/http writes the closing chunk when the handler
-// returns; after, finish writes it.
+// flushes; a client that takes nothing of them is cut after closingStall.
+// Before detach, net/http writes the closing chunk when the handler returns;
+// after, finish writes it.
 func (ew *eventWriter) finish() {
 	ew.end()
+	ew.guard.ending()
 	if ew.flush() == nil && ew.conn != nil && ew.chunked {
 		ew.guard.begin()
 		_, err := ew.conn.Write(lastChunk)

@@ -31,12 +31,12 @@ type stallGuard struct {
 	// subscription has taken it over (useConn).
 	setDeadline func(time.Time) error
 	acked       func() (uint64, bool) // nil where the connection cannot tell
-	timeout     time.Duration
-	interval    time.Duration
 
-	mu      sync.Mutex
-	writing bool
-	cut     bool // the pending write was cut short: do not extend it
+	mu       sync.Mutex
+	timeout  time.Duration // shortened once the subscription ends (ending)
+	interval time.Duration
+	writing  bool
+	cut      bool // the pending write was cut short: do not extend it
 	// owned: the subscription has taken the connection over (useConn).
 	// There a write that is one attempt which never waits (a live
 	// subscription's, see eventWriter.write) needs no guard, and end
@@ -49,11 +49,35 @@ type stallGuard struct {
 }
 
 func newStallGuard(w http.ResponseWriter, r *http.Request, timeout time.Duration) *stallGuard {
-	g := &stallGuard{setDeadline: http.NewResponseController(w).SetWriteDeadline, timeout: timeout, interval: max(min(timeout/4, time.Second), 10*time.Millisecond)}
+	g := &stallGuard{setDeadline: http.NewResponseController(w).SetWriteDeadline, timeout: timeout, interval: stallInterval(timeout)}
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 		g.acked = ackedBytes(c)
 	}
 	return g
+}
+
+// stallInterval is how often a blocked write looks at the client's progress.
+func stallInterval(timeout time.Duration) time.Duration {
+	return max(min(timeout/4, time.Second), 10*time.Millisecond)
+}
+
+// closingStall bounds the writes that end a subscription at shutdown (its
+// last frames and the closing chunk), which shutdown does not cut: a client
+// that takes no byte for that long is cut then, rather than hold the
+// shutdown for the whole stall timeout; one that reads gets its clean end.
+const closingStall = 2 * time.Second
+
+// ending shortens the stall timeout of the writes from now on to
+// closingStall: the subscription is ending.
+func (g *stallGuard) ending() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.endingLocked()
+}
+
+func (g *stallGuard) endingLocked() {
+	g.timeout = min(g.timeout, closingStall)
+	g.interval = stallInterval(g.timeout)
 }
 
 // useConn sets deadlines on c from now on: the subscription writes to it
@@ -139,10 +163,11 @@ func (g *stallGuard) check() {
 }
 
 // stop ends a pending write now (shutdown); a later write, such as the
-// response's clean end, gets a deadline of its own.
+// response's clean end, gets a deadline of its own, of closingStall.
 func (g *stallGuard) stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.cut, g.armed = true, true
 	g.setDeadline(time.Now()) //nolint:errcheck
+	g.endingLocked()
 }

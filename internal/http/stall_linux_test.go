@@ -40,8 +40,7 @@ func stalledPair(t *testing.T) net.Conn {
 func detachedWriter(t *testing.T, sc net.Conn, stall time.Duration) *eventWriter {
 	t.Helper()
 	s := &Server{turns: make(chan struct{}, 1), deliveries: make(chan struct{}, 1)}
-	g := &stallGuard{setDeadline: sc.SetWriteDeadline, timeout: stall, interval: max(min(stall/4, time.Second), 10*time.Millisecond),
-		acked: ackedBytes(sc)}
+	g := &stallGuard{setDeadline: sc.SetWriteDeadline, timeout: stall, interval: stallInterval(stall), acked: ackedBytes(sc)}
 	ew := &eventWriter{s: s, conn: sc, chunked: true, guard: g, try: tryWriter(sc)}
 	g.useConn(sc)
 	*ew.buffer() = append(*ew.buffer(), ": first\n\n"...)
@@ -71,5 +70,44 @@ func TestAShutdownCutDuringALiveWritesOneAttemptStands(t *testing.T) {
 	err := ew.flush()
 	if d := time.Since(start); d > stall/4 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("the write cut by shutdown during its one attempt ended after %v with %v; want it cut at once (the stall timeout is %v)", d.Round(time.Millisecond), err, stall)
+	}
+}
+
+// TestASubscriberThatTakesNothingHoldsUpShutdownBriefly: at shutdown a
+// subscription ends cleanly, writing its closing chunk, and that write is not
+// cut short, for a reading client to see the end. But a client that takes no
+// byte must not hold the shutdown (handler.Wait) for the stall timeout: the
+// closing writes give up after closingStall without progress.
+func TestASubscriberThatTakesNothingHoldsUpShutdownBriefly(t *testing.T) {
+	// Shutdown's callback (cut) and the subscription's own sight of the
+	// closing channel (finish) come in either order.
+	for name, cutFirst := range map[string]bool{"cut, then finish": true, "finish alone": false} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const stall = 8 * time.Second
+			sc := stalledPair(t)
+			ew := detachedWriter(t, sc, stall)
+			// Fill the client's window and the socket's buffer, with nothing
+			// left pending: the next write has no room.
+			chunk := [][]byte{make([]byte, 64<<10)}
+			for {
+				n, err := ew.try(chunk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
+			if cutFirst {
+				ew.cut() // nothing is pending to cut
+			}
+			start := time.Now()
+			ew.finish()
+			if d := time.Since(start); d > closingStall+time.Second || !errors.Is(ew.err, os.ErrDeadlineExceeded) {
+				t.Fatalf("the closing chunk to a client that takes nothing ended after %v with %v; want it cut within %v (the stall timeout is %v)",
+					d.Round(time.Millisecond), ew.err, closingStall+time.Second, stall)
+			}
+		})
 	}
 }
