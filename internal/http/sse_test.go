@@ -648,6 +648,7 @@ func liveServerOn(t *testing.T, opts esthttp.Options, wrap func(net.Listener) ne
 	opts.Feed = feed
 	h := esthttp.New(feed.Notifying(store), opts)
 	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnContext = esthttp.ConnContext // as the binary does
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)
 	}

@@ -35,6 +35,7 @@ type stallGuard struct {
 	mu       sync.Mutex
 	timeout  time.Duration // shortened once the subscription ends (ending)
 	interval time.Duration
+	closing  bool // ending was called
 	writing  bool
 	cut      bool // the pending write was cut short: do not extend it
 	// owned: the subscription has taken the connection over (useConn).
@@ -76,8 +77,11 @@ func (g *stallGuard) ending() {
 }
 
 func (g *stallGuard) endingLocked() {
+	g.closing = true
 	g.timeout = min(g.timeout, closingStall)
-	g.interval = stallInterval(g.timeout)
+	// Looked at often: the deadline moves at the first look after the
+	// client took bytes, which must come well before it.
+	g.interval = max(g.timeout/8, 10*time.Millisecond)
 }
 
 // useConn sets deadlines on c from now on: the subscription writes to it
@@ -122,8 +126,13 @@ func (g *stallGuard) start(late bool) {
 		// The acknowledged count is read at the first check, not here: most
 		// writes end before it, and each read is a system call. A stalled
 		// client is still cut at the timeout; a steady one is credited
-		// from the second check on, well before it.
+		// from the second check on, well before it. An ending
+		// subscription's few writes have too short a timeout for that:
+		// theirs is read now, so that progress from the start counts.
 		g.writing, g.known = true, false
+		if g.closing {
+			g.last, g.known = g.acked()
+		}
 		if g.timer == nil {
 			g.timer = time.AfterFunc(g.interval, g.check)
 		} else {

@@ -14,23 +14,7 @@ import (
 // never reads, with small buffers on both ends so that a large write must wait.
 func stalledPair(t *testing.T) net.Conn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sc.Close() })
-	sc.(*net.TCPConn).SetWriteBuffer(8 << 10) //nolint:errcheck
+	sc, _ := stalledPairClient(t, 4096)
 	return sc
 }
 
@@ -109,5 +93,72 @@ func TestASubscriberThatTakesNothingHoldsUpShutdownBriefly(t *testing.T) {
 					d.Round(time.Millisecond), ew.err, closingStall+time.Second, stall)
 			}
 		})
+	}
+}
+
+// stalledPairClient returns both ends of a loopback connection: the
+// server's, with a small send buffer, and the client's, with a receive
+// buffer of rcvbuf.
+func stalledPairClient(t *testing.T, rcvbuf int) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.(*net.TCPConn).SetReadBuffer(rcvbuf) //nolint:errcheck
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	sc.(*net.TCPConn).SetWriteBuffer(8 << 10) //nolint:errcheck
+	return sc, c
+}
+
+// TestAnEndingWriteToAClientThatReadsEvery1500msIsNotCut: once a
+// subscription is ending (shutdown's cut, or finish), its writes "give up
+// after closingStall (2 s) without progress; a client that takes bytes
+// still extends it". A client that takes bytes every 1.5 s never goes 2 s
+// without progress, and must not be cut.
+func TestAnEndingWriteToAClientThatReadsEvery1500msIsNotCut(t *testing.T) {
+	sc, c := stalledPairClient(t, 256<<10)
+	ew := detachedWriter(t, sc, 8*time.Second)
+	ew.cut() // shutdown: from now on the writes run under closingStall
+	*ew.buffer() = append(*ew.buffer(), make([]byte, 64<<20)...)
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		acked := ackedBytes(sc)
+		// Bursts every 1.5 s, from 0.4 s on: never 2 s without taking bytes.
+		for at := 400 * time.Millisecond; at < 5*time.Second; at += 1500 * time.Millisecond {
+			time.Sleep(time.Until(start.Add(at)))
+			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond)) //nolint:errcheck
+			got := 0
+			for got < 256<<10 {
+				n, err := c.Read(buf)
+				got += n
+				if err != nil {
+					break
+				}
+			}
+			n, _ := acked()
+			t.Logf("%v: read %d, acked %d", time.Since(start).Round(time.Millisecond), got, n)
+		}
+		c.Close() // then leave: the write fails, not by its deadline
+	}()
+	// flush: the ending write. stop (cut) made the guard arm on the next begin.
+	err := ew.flush()
+	d := time.Since(start)
+	<-done
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("an ending write to a client that takes bytes every 1.5 s was cut after %v with %v; closingStall is %v", d.Round(time.Millisecond), err, closingStall)
 	}
 }
