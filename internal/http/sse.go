@@ -254,6 +254,10 @@ func (ew *eventWriter) close() {
 	ew.closed = true
 	ew.end()
 	ew.stop()
+	if ew.guarded { // ended mid-write (a panic): stop the guard's looks
+		ew.guard.end()
+		ew.guarded = false
+	}
 	ew.sub.Close()
 	if ew.conn != nil {
 		ew.conn.Close()

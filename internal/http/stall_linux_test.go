@@ -6,8 +6,11 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // stalledPair returns the server side of a loopback connection whose client
@@ -162,3 +165,31 @@ func TestAnEndingWriteToAClientThatReadsEvery1500msIsNotCut(t *testing.T) {
 		t.Fatalf("an ending write to a client that takes bytes every 1.5 s was cut after %v with %v; closingStall is %v", d.Round(time.Millisecond), err, closingStall)
 	}
 }
+
+// TestClosingASubscriptionMidWriteStopsItsGuard: a subscription that ends in
+// the middle of a guarded write (a panic, recovered off net/http's
+// goroutine) must not leave the guard's timer looking at the connection for
+// ever.
+func TestClosingASubscriptionMidWriteStopsItsGuard(t *testing.T) {
+	sc := stalledPair(t)
+	ew := detachedWriter(t, sc, 40*time.Millisecond) // looks every 10 ms
+	ew.sub = nopSubscription{}
+	ew.stop = func() bool { return true }
+	var looks atomic.Int64
+	acked := ew.guard.acked
+	ew.guard.acked = func() (uint64, bool) { looks.Add(1); return acked() }
+	ew.guard.begin() // a write under the guard, which a panic ends
+	ew.guarded = true
+	ew.close()
+	time.Sleep(30 * time.Millisecond)
+	before := looks.Load()
+	time.Sleep(100 * time.Millisecond)
+	if n := looks.Load() - before; n > 0 {
+		t.Fatalf("the guard looked at the closed connection %d times in 100 ms; want it stopped", n)
+	}
+}
+
+// nopSubscription is a subscription with nothing to deliver.
+type nopSubscription struct{ eventstore.Subscription }
+
+func (nopSubscription) Close() {}
