@@ -145,7 +145,7 @@ func (g *stallGuard) start(late bool) {
 func (g *stallGuard) end() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.acked != nil {
+	if g.timer != nil { // none before a first begin, or a late one that found a cut
 		g.writing = false
 		g.timer.Stop()
 	}
