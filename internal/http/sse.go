@@ -254,10 +254,7 @@ func (ew *eventWriter) close() {
 	ew.closed = true
 	ew.end()
 	ew.stop()
-	if ew.guarded { // ended mid-write (a panic): stop the guard's looks
-		ew.guard.end()
-		ew.guarded = false
-	}
+	ew.unguard() // ended mid-write (a panic): stop the guard's looks
 	ew.sub.Close()
 	if ew.conn != nil {
 		ew.conn.Close()
@@ -487,10 +484,7 @@ func (ew *eventWriter) deliver(d eventstore.Delivery) error {
 		// A long page of history goes out in parts. The guard covers the
 		// write alone, not the reads of the store until the next part.
 		ew.write()
-		if ew.guarded {
-			ew.guard.end()
-			ew.guarded = false
-		}
+		ew.unguard()
 	}
 	return ew.err
 }
@@ -618,11 +612,16 @@ func (ew *eventWriter) flush() error {
 	if ew.err == nil && ew.rc != nil {
 		ew.err = ew.rc.Flush()
 	}
+	ew.unguard()
+	return ew.err
+}
+
+// unguard ends the guard over the writes, if they are under it.
+func (ew *eventWriter) unguard() {
 	if ew.guarded {
 		ew.guard.end()
 		ew.guarded = false
 	}
-	return ew.err
 }
 
 // finish ends the response cleanly: it first stops the shutdown callback
