@@ -25,6 +25,7 @@ func (s *Store) FenceCommits(ctx context.Context) (int64, error) {
 // WritesPool is the writer's own pool.
 func (s *Store) WritesPool() *sql.DB { return s.writes }
 
-// GuardedSet and GuardedLockHead are the first statements of a group sent
-// in one round trip, for BenchmarkTransactionShape to send as they are.
-var GuardedSet, GuardedLockHead = dialect.GuardedSet, dialect.GuardedLockHead
+// GuardedSet, GuardedLockHead, GuardedHead and CommitTime are statements of
+// a group sent in one round trip, for BenchmarkTransactionShape to send as
+// they are.
+var GuardedSet, GuardedLockHead, GuardedHead, CommitTime = dialect.GuardedSet, dialect.GuardedLockHead, dialect.GuardedHead, dialect.CommitTime

@@ -194,9 +194,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if !lockNoWait(version) {
 		sd.GuardedLockHead = "" // every group reads first
 	}
+	if sd.GuardedLockHead == "" || !mariaDB(version) {
+		sd.GuardedHead = "" // MySQL waits a second for a row lock at least
+	}
 	if s.galera != nil {
 		sd.LockHead, sd.Leased, sd.NotWriter = leaseLockHead, true, s.galera.recheck
-		sd.GuardedLockHead = "" // it must check the lease
+		sd.GuardedLockHead, sd.GuardedHead = "", "" // it must check the lease
 	}
 	// An append's reads wait for a lock as long as a new writer session
 	// would, as the server or the DSN sets it; its writes and COMMIT never

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -113,47 +114,50 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	}
 	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true}
 	stmts := []statement{
-		// Clears the time (a batch that stopped leaves it set, and a lock
+		// Clears the time (a batch that stopped leaves it set, and a guard
 		// that finds no row, log_head's deleted by hand, would not set it),
 		// and refuses locks rather than wait for them, as RefuseLocks:
 		// COMMIT is on its way, and must not run after the callers'
 		// deadline.
 		{"set_session", w.d.GuardedSet, nil},
 		{"begin", w.d.Begin, nil},
-		// Takes the lock, and sets the time, to NULL unless the head is
-		// where the snapshot left it, with the commit id the writer left
-		// there (a number alone could come back after a commit the
-		// database lost: unsafe durability, a failover; and so could the
-		// id of the event at it, which a client may retry). The first
-		// write refuses a NULL time, which stops the batch before anything
-		// is written.
-		{"guard_head", w.d.GuardedLockHead, []any{from, commit[:]}},
 	}
-	stmts = append(stmts, t.writes(p, w.d.NowVar)...)
+	// The guard takes the lock, and sets the time, to NULL unless the head
+	// is where the snapshot left it, with the commit id the writer left
+	// there (a number alone could come back after a commit the database
+	// lost: unsafe durability, a failover; and so could the id of the event
+	// at it, which a client may retry). The first write refuses a NULL
+	// time, which stops the batch before anything is written.
+	if w.d.GuardedHead != "" {
+		// The guard also moves the head, so the batch reads nothing before
+		// COMMIT, and reads the time after it.
+		p.commit = uuid.New()
+		stmts = append(stmts, statement{"guard_head", w.d.GuardedHead, []any{p.head, p.commit[:], from, commit[:]}})
+		stmts = append(stmts, t.writes(p, w.d.NowVar)...)
+		stmts = append(stmts, statement{"commit", "COMMIT", nil}, statement{"commit_time", w.d.CommitTime, nil})
+	} else {
+		stmts = append(stmts, statement{"guard_head", w.d.GuardedLockHead, []any{from, commit[:]}})
+		stmts = append(stmts, t.writes(p, w.d.NowVar)...)
+		stmts = append(stmts, setHead(p, w.d.NowVar), statement{"commit", "COMMIT", nil})
+	}
 	for _, s := range stmts {
 		w.m.Statement(s.kind)
 	}
 	query, args := join(stmts)
+	// The driver returns with the first result set, and with the error of
+	// any statement before it: the lock's (NOWAIT refusing a busy lock
+	// stops the batch there), or with GuardedHead, any statement's.
 	rows, err := conn.QueryContext(ctx, query, args...)
-	if err != nil {
-		// The lock statement's own error (its result set is the first):
-		// NOWAIT refusing a busy lock stops the batch here.
-		t.rollback()
-		if w.stopped(err) {
-			return fmt.Errorf("%w: guard_head: %w", errStopped, err)
-		}
-		return fmt.Errorf("guard_head: %w", err)
-	}
-	head, now, err := t.scanHead(rows)
+	var now time.Time
 	if err == nil {
-		// The guard, the writes and COMMIT return no rows: reading past
-		// them reads their results, and the first error stops the batch.
-		for rows.NextResultSet() {
+		if w.d.GuardedHead != "" {
+			now, err = scanCommitTime(rows)
+		} else {
+			now, err = w.scanGuard(t, rows, from)
 		}
-		err = rows.Err()
-	}
-	if cerr := rows.Close(); err == nil {
-		err = cerr
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		t.rollback()
@@ -164,12 +168,6 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	}
 	t.open = false
 	conn.Close()
-	if head != from {
-		// Committed although the guard should have stopped it: only a
-		// writer that ignores the log's lock could do this.
-		w.log.Error("a group sent in one round trip committed although the log's head had moved; something writes the log without its lock",
-			"snapshot_head", from, "head", head)
-	}
 	p.now = now
 	for i := range out {
 		for j := range out[i].res.Events {
@@ -182,6 +180,46 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 		}
 	}
 	return nil
+}
+
+// scanGuard reads the results of a batch guarded by GuardedLockHead: the
+// head and the time, then the writes' and COMMIT's, the first error of which
+// stopped the batch.
+func (w *writer) scanGuard(t *appendTx, rows *sql.Rows, from int64) (time.Time, error) {
+	head, now, err := t.scanHead(rows)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for rows.NextResultSet() {
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, err
+	}
+	if head != from {
+		// Committed although the guard should have stopped it: only a
+		// writer that ignores the log's lock could do this.
+		w.log.Error("a group sent in one round trip committed although the log's head had moved; something writes the log without its lock",
+			"snapshot_head", from, "head", head)
+	}
+	return now, nil
+}
+
+// scanCommitTime reads the time a batch guarded by GuardedHead stamped, the
+// result of its last statement (CommitTime), after COMMIT.
+func scanCommitTime(rows *sql.Rows) (time.Time, error) {
+	var now sql.NullTime
+	if !rows.Next() {
+		return time.Time{}, orDefault(rows.Err(), errors.New("commit_time: no row"))
+	}
+	if err := rows.Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("commit_time: %w", err)
+	}
+	if !now.Valid {
+		return time.Time{}, errors.New("commit_time: the time is NULL after COMMIT")
+	}
+	for rows.Next() {
+	}
+	return now.Time.UTC(), rows.Err()
 }
 
 // stopped reports an error by which a guarded batch stopped before COMMIT:

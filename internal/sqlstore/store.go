@@ -54,8 +54,19 @@ type Dialect struct {
 	// stops the batch; a lock refused (Refused) or a conflict stops it too,
 	// before COMMIT, having written nothing.
 	GuardedLockHead string
-	NowVar          string
-	GuardFailed     func(error) bool
+	// GuardedHead, where set, is the guard in place of GuardedLockHead, and
+	// also the head's move: an UPDATE of log_head that moves the head and
+	// leaves a new commit id, taking four arguments (the new head, the new
+	// commit id, the head the writer left and the commit id it left with
+	// it), and sets NowVar to the time to stamp, all only if the head and
+	// commit id are the ones given; otherwise it changes nothing and leaves
+	// NowVar NULL. It reads nothing back: CommitTime, sent after COMMIT,
+	// returns the time. It must not wait for the lock, as GuardedLockHead:
+	// only where GuardedSet can make a session refuse row locks outright.
+	GuardedHead string
+	CommitTime  string
+	NowVar      string
+	GuardFailed func(error) bool
 	// GuardedSet is the first statement of a group sent in one round trip:
 	// it sets NowVar to NULL (a batch that stopped leaves it set, and a lock
 	// that finds no row would not set it), and does what RefuseLocks does.

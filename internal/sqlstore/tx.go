@@ -285,6 +285,7 @@ func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase)
 		stmts = append(stmts, statement{"refuse_locks", t.d.RefuseLocks, nil})
 	}
 	stmts = append(stmts, t.writes(p, "")...)
+	stmts = append(stmts, setHead(p, ""), statement{"commit", "COMMIT", nil})
 	if next != nil && t.d.Batch {
 		stmts = append(stmts, statement{"committed", "SELECT 1", nil})
 		stmts = append(stmts, next.stmts...)
@@ -382,10 +383,10 @@ func (b *begun) abandon() {
 	b.t.rollback()
 }
 
-// writes are the statements that write what the plan laid out, the events,
-// the streams' new state and the new head with a new commit id, then
-// COMMIT. With now set, the events and streams are stamped with that SQL
-// expression (the dialect's NowVar) rather than the plan's time.
+// writes are the statements that write what the plan laid out, the events
+// and the streams' new state; the head (setHead) and COMMIT go after them.
+// With now set, the events and streams are stamped with that SQL expression
+// (the dialect's NowVar) rather than the plan's time.
 func (t *appendTx) writes(p *plan, now string) []statement {
 	var stmts []statement
 	for rows := p.rows; len(rows) > 0; {
@@ -393,12 +394,17 @@ func (t *appendTx) writes(p *plan, now string) []statement {
 		stmts = append(stmts, insertEvents(rows[:n], now))
 		rows = rows[n:]
 	}
+	return append(stmts, t.saveStreams(p.saved(), now))
+}
+
+// setHead moves the head to the plan's, and leaves a new commit id with it
+// (p.commit); with now set, recorded_at is that SQL expression.
+func setHead(p *plan, now string) statement {
 	p.commit = uuid.New()
-	head := statement{"set_head", "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.commit[:], p.now}}
 	if now != "" {
-		head = statement{"set_head", "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = " + now + " WHERE id = 1", []any{p.head, p.commit[:]}}
+		return statement{"set_head", "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = " + now + " WHERE id = 1", []any{p.head, p.commit[:]}}
 	}
-	return append(stmts, t.saveStreams(p.saved(), now), head, statement{"commit", "COMMIT", nil})
+	return statement{"set_head", "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = ? WHERE id = 1", []any{p.head, p.commit[:], p.now}}
 }
 
 // insertSize is how many of rows one INSERT takes: at most the dialect's
