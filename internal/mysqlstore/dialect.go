@@ -57,10 +57,11 @@ var dialect = sqlstore.Dialect{
 	// MySQL session waits a second at least): one statement, through no
 	// optimizer's join and with no result, in place of the locking read
 	// and the head's UPDATE, about a tenth of a one-event append's time in
-	// the database (docs/performance.md). Under READ COMMITTED, an UPDATE
-	// that finds the row locked reads its last committed version, and
-	// waits for the lock (here: refuses it) only if that version matches:
-	// either way the batch stops. The time is read back after COMMIT.
+	// the database (docs/performance.md). An UPDATE that finds the row
+	// locked is refused at once (MariaDB 10.11 refuses it whether or not
+	// the row's last committed version matches; one that skipped a row
+	// that does not would leave the time NULL): either way the batch stops.
+	// The time is read back after COMMIT.
 	GuardedHead: "UPDATE log_head SET position = ?, commit_id = ?, " +
 		"recorded_at = (@tributary_now := GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6)))) " +
 		"WHERE id = 1 AND position = ? AND commit_id = ?",

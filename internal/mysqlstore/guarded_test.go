@@ -679,3 +679,132 @@ func withEventsLocked(t *testing.T, param string, test func(ctx context.Context,
 		})
 	})
 }
+
+// TestAGroupInOneRoundTripOfSeveralInsertsStampsWhatItReturns: a group sent
+// in one round trip whose events take several INSERTs (more than
+// MaxInsertRows) stamps every event, the stream and the log's head with the
+// one time it returns, to the microsecond.
+func TestAGroupInOneRoundTripOfSeveralInsertsStampsWhatItReturns(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, m := openCounted(t, dsn)
+	x := uuid.New()
+	appendVersions(ctx, t, s, x, 1)
+	guards := statements(t, m, "guard_head")
+	req := eventstore.AppendRequest{StreamID: x, StreamType: "thing", Expected: eventstore.Exactly(1)}
+	for range 1201 {
+		req.Events = append(req.Events, eventstore.NewEvent{Type: "Happened", Data: []byte(`{"n":1}`)})
+	}
+	res, err := s.Append(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if statements(t, m, "guard_head") != guards+1 || statements(t, m, "insert_events") < 4 {
+		t.Fatalf("expected one group in one round trip, of several INSERTs")
+	}
+	at := res.Events[0].RecordedAt
+	for _, e := range res.Events {
+		if !e.RecordedAt.Equal(at) {
+			t.Fatalf("the append returned two times: %v and %v", at, e.RecordedAt)
+		}
+	}
+	db := otherProcessDB(t, withParam(dsn, "parseTime=true&time_zone=%27%2B00%3A00%27"))
+	var head time.Time
+	var distinct int
+	var stored, updated time.Time
+	if err := db.QueryRowContext(ctx, "SELECT recorded_at FROM log_head WHERE id = 1").Scan(&head); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(DISTINCT recorded_at), MIN(recorded_at) FROM events WHERE position > 1").Scan(&distinct, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT updated_at FROM streams WHERE stream_id = ?", x[:]).Scan(&updated); err != nil {
+		t.Fatal(err)
+	}
+	if distinct != 1 || !stored.Equal(at) || !head.Equal(at) || !updated.Equal(at) {
+		t.Fatalf("returned %v; stored %d times, from %v; log_head %v; stream updated %v", at, distinct, stored, head, updated)
+	}
+	if at.Nanosecond()%1000 != 0 {
+		t.Fatalf("returned %v: finer than the column's microseconds", at)
+	}
+	checkLog(ctx, t, s)
+}
+
+// TestGroupsInOneRoundTripBesideAWriterThatReadsFirstKeepEveryPromise: a
+// process of the version before (or any writer that takes the log's lock
+// with a locking read, then moves the head with a plain UPDATE) appends
+// beside a store sending its groups in one round trip. The log stays dense,
+// its times never decrease, and what each side acknowledged is stored.
+func TestGroupsInOneRoundTripBesideAWriterThatReadsFirstKeepEveryPromise(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, m := openCounted(t, dsn)
+	db := otherProcessDB(t, withParam(dsn, "parseTime=true&time_zone=%27%2B00%3A00%27"))
+	x, y := uuid.New(), uuid.New()
+	appendVersions(ctx, t, s, x, 1)
+	old := func(v int64) (int64, time.Time, error) {
+		tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		defer tx.Rollback() //nolint:errcheck
+		var head int64
+		var now time.Time
+		if err := tx.QueryRowContext(ctx, "SELECT position, GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))) FROM log_head WHERE id = 1 FOR UPDATE").Scan(&head, &now); err != nil {
+			return 0, time.Time{}, err
+		}
+		id := uuid.New()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) VALUES (?, ?, ?, ?, 'thing', 'Old', '{}', ?)",
+			head+1, id[:], y[:], v+1, now); err != nil {
+			return 0, time.Time{}, err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'thing', ?, ?, ?) ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)",
+			y[:], v+1, now, now); err != nil {
+			return 0, time.Time{}, err
+		}
+		c := uuid.New()
+		if _, err := tx.ExecContext(ctx, "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = ? WHERE id = 1", head+1, c[:], now); err != nil {
+			return 0, time.Time{}, err
+		}
+		return head + 1, now, tx.Commit()
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for v := range int64(80) {
+			if _, _, err := old(v); err != nil {
+				t.Errorf("the other writer's append %d: %v", v, err)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		known := int64(1)
+		for range 150 {
+			res, err := appendOne(ctx, s, x, eventstore.Exactly(known))
+			var wrong *eventstore.WrongExpectedVersionError
+			switch {
+			case errors.As(err, &wrong):
+				t.Errorf("x is written only here; yet: %v", err)
+				return
+			case err != nil:
+				t.Errorf("append: %v", err)
+				return
+			}
+			known = res.Version
+			var stored time.Time
+			var pos int64
+			if err := db.QueryRowContext(ctx, "SELECT position, recorded_at FROM events WHERE event_id = ?", res.Events[0].ID[:]).Scan(&pos, &stored); err != nil {
+				t.Errorf("read back %v: %v", res.Events[0].ID, err)
+				return
+			}
+			if pos != res.Events[0].Position || !stored.Equal(res.Events[0].RecordedAt) {
+				t.Errorf("acknowledged position %d at %v; stored %d at %v", res.Events[0].Position, res.Events[0].RecordedAt, pos, stored)
+			}
+		}
+	})
+	wg.Wait()
+	if statements(t, m, "guard_head") == 0 {
+		t.Fatalf("expected groups in one round trip")
+	}
+	if n := checkLog(ctx, t, s); n != 1+80+150 {
+		t.Fatalf("the log holds %d events; want %d", n, 1+80+150)
+	}
+}
