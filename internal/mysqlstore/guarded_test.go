@@ -289,9 +289,21 @@ func TestAGroupSentInOneRoundTripAfterAnotherProcessAppendedIsReadAfresh(t *test
 // has two processes append to the same few streams at once, each with the
 // version it last saw, and checks that no two appends took the same
 // version, that every acknowledged event is stored as acknowledged, and
-// that the log has no gap.
+// that the log has no gap. With four appenders a process, nearly every
+// group holds an append the other process made stale, and is read first;
+// with one, many groups go in one round trip, and their guard races with
+// the other process's commits.
 func TestGroupsInOneRoundTripFromTwoProcessesRacingOnStreamsKeepEveryPromise(t *testing.T) {
-	t.Parallel()
+	for _, each := range []int{4, 1} {
+		t.Run(fmt.Sprint(each, " appenders a process"), func(t *testing.T) {
+			t.Parallel()
+			raceOnStreams(t, each)
+		})
+	}
+}
+
+// raceOnStreams runs the test above with each appenders a process.
+func raceOnStreams(t *testing.T, each int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dsn := mysqltest.NewDatabase(t)
@@ -301,11 +313,11 @@ func TestGroupsInOneRoundTripFromTwoProcessesRacingOnStreamsKeepEveryPromise(t *
 	var mu sync.Mutex
 	acked := map[string]eventstore.RecordedEvent{} // "stream/version" → what the append said
 	var wg sync.WaitGroup
-	for w := range 8 {
+	for w := range 2 * each {
 		s := []eventstore.Store{a, b}[w%2]
 		wg.Go(func() {
 			known := map[uuid.UUID]int64{}
-			for range 60 {
+			for range 240 / each {
 				id := streams[rand.IntN(len(streams))]
 				res, err := appendOne(ctx, s, id, eventstore.Exactly(known[id]))
 				var wrong *eventstore.WrongExpectedVersionError
@@ -329,7 +341,7 @@ func TestGroupsInOneRoundTripFromTwoProcessesRacingOnStreamsKeepEveryPromise(t *
 		})
 	}
 	wg.Wait()
-	if statements(t, am, "guard_head") == 0 || statements(t, bm, "guard_head") == 0 {
+	if each == 1 && (statements(t, am, "guard_head") == 0 || statements(t, bm, "guard_head") == 0) {
 		t.Fatalf("expected groups in one round trip from both processes")
 	}
 	total := 0
