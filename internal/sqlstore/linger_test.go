@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func lingerWriter(sizes ...int) *writer {
 
 // oneEvent is a call of one event.
 func oneEvent() *call {
-	return &call{req: eventstore.AppendRequest{Events: []eventstore.NewEvent{{Type: "T", Data: []byte(`{}`)}}}}
+	return &call{ctx: context.Background(), req: eventstore.AppendRequest{Events: []eventstore.NewEvent{{Type: "T", Data: []byte(`{}`)}}}}
 }
 
 // lingerAsync runs linger on group and returns what it returns.
@@ -63,7 +64,7 @@ func TestAGroupLingersForAsManyAppendsAsTheLastGroupsTook(t *testing.T) {
 // last ones, or one that holds the most events a group takes.
 func TestAGroupGoesAtOnceWhenItHasWhatTheLastGroupsTook(t *testing.T) {
 	t.Parallel()
-	big := &call{req: eventstore.AppendRequest{Events: make([]eventstore.NewEvent, maxGroupEvents)}}
+	big := &call{ctx: context.Background(), req: eventstore.AppendRequest{Events: make([]eventstore.NewEvent, maxGroupEvents)}}
 	slow := lingerWriter()
 	for i := range recentGroups {
 		// 2 appends every 10 ms: a steady rate the writer keeps up with
@@ -137,4 +138,50 @@ func TestAGroupStopsLingeringWhenTheWriterStops(t *testing.T) {
 	if g := <-got; len(g) != 1 {
 		t.Fatalf("the group went with %d appends; want the 1 it had", len(g))
 	}
+}
+
+// TestAGroupDoesNotLingerIntoItsCallersLastMoment: a group does not wait
+// for more appends into the last lingerMax (about one commit's time) before
+// the earliest deadline of its callers, whether the group's first caller
+// has that deadline or one that came while it lingered: waiting it out
+// turns an append that could have been written into one that fails "before
+// it could be written", answered past its deadline. (From a review: linger
+// waited out lingerMax whatever its callers' deadlines.)
+func TestAGroupDoesNotLingerIntoItsCallersLastMoment(t *testing.T) {
+	t.Parallel()
+	soon := func() (*call, time.Time) {
+		ctx, cancel := context.WithTimeout(context.Background(), lingerMax)
+		t.Cleanup(cancel)
+		c := oneEvent()
+		c.ctx = ctx
+		deadline, _ := ctx.Deadline()
+		return c, deadline
+	}
+	t.Run("the first caller's", func(t *testing.T) {
+		t.Parallel()
+		w := lingerWriter(4, 4, 4, 4)
+		c, deadline := soon()
+		g := <-lingerAsync(w, []*call{c})
+		if left := time.Until(deadline); left <= 0 {
+			t.Fatalf("the group of %d went %v after its caller's deadline", len(g), -left)
+		}
+	})
+	t.Run("a caller's that came", func(t *testing.T) {
+		t.Parallel()
+		w := lingerWriter(4, 4, 4, 4)
+		first := oneEvent()
+		first.ctx = context.Background()
+		got := lingerAsync(w, []*call{first})
+		c, deadline := soon()
+		var g []*call
+		select {
+		case w.calls <- c:
+			g = <-got
+		case g = <-got:
+			t.Fatalf("the group of %d went before the second append came", len(g))
+		}
+		if left := time.Until(deadline); left < lingerMax/2 {
+			t.Fatalf("the group of %d went %v before its second caller's deadline; want it to go at once", len(g), left)
+		}
+	})
 }

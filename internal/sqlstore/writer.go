@@ -205,7 +205,9 @@ func (w *writer) took(n int) {
 // without the wait the group would go with the others alone, the clients
 // split in two halves that take turns. Appends that come more slowly (a
 // steady rate well within what the writer commits) go at once. It stops
-// waiting once the group holds maxGroupEvents events or the writer stops.
+// waiting once the group holds maxGroupEvents events or the writer stops,
+// and lingerMax (about a commit's time) before the earliest deadline of its
+// callers.
 // When the load drops, a group waits out lingerMax for appends that do not
 // come, for recentGroups groups at the most.
 func (w *writer) linger(group []*call) []*call {
@@ -223,12 +225,28 @@ func (w *writer) linger(group []*call) []*call {
 		time.Duration(appends)*lingerMax < 2*time.Since(since) {
 		return group
 	}
-	timer := time.NewTimer(lingerMax)
+	// Not into the last lingerMax (about a commit's time) before a caller's
+	// deadline: the group would go too late to be written.
+	end := time.Now().Add(lingerMax)
+	if d := earliestDeadline(group).Add(-lingerMax); d.Before(end) {
+		end = d
+	}
+	if !time.Now().Before(end) {
+		return group
+	}
+	timer := time.NewTimer(time.Until(end))
 	defer timer.Stop()
 	for len(group) < want && eventsOf(group) < maxGroupEvents {
 		select {
 		case c := <-w.calls:
+			n := len(group)
 			group = w.waiting(append(group, c))
+			if d := earliestDeadline(group[n:]).Add(-lingerMax); d.Before(end) {
+				if end = d; !time.Now().Before(end) {
+					return group
+				}
+				timer.Reset(time.Until(end))
+			}
 		case <-timer.C:
 			return group
 		case <-w.stop:
