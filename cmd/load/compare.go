@@ -244,9 +244,25 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				if err := srv.running(); err != nil {
 					return err
 				}
+				// The service's appends: its group commits, from its /metrics.
+				counts := s.name == "service" && r.Op == "append"
+				var before serverCounts
+				if counts {
+					if before, err = srv.metrics(ctx, svc.client); err != nil {
+						return fmt.Errorf("round %d, %s: %w", round+1, r.Name, err)
+					}
+				}
 				run, err := measure(ctx, r.Clients, cfg.warmup, cfg.duration, r.prepare(s.s))
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %s: %w", round+1, r.Name, s.name, err)
+				}
+				if counts {
+					after, err := srv.metrics(ctx, svc.client)
+					if err != nil {
+						return fmt.Errorf("round %d, %s: %w", round+1, r.Name, err)
+					}
+					g := rate(before, after)
+					run.AppendsPerCommit, run.CommitMs = g.AppendsPerCommit, g.CommitMs
 				}
 				*s.to = append(*s.to, run)
 			}
@@ -293,6 +309,10 @@ type sideRun struct {
 	EventsPerSec float64 `json:"events_per_sec"`
 	P50Ms        float64 `json:"p50_ms"` // per op
 	P99Ms        float64 `json:"p99_ms"`
+	// The service's appends only, warm-up included: the mean appends per
+	// group commit, and its mean time.
+	AppendsPerCommit float64 `json:"appends_per_group_commit,omitempty"`
+	CommitMs         float64 `json:"group_commit_mean_ms,omitempty"`
 }
 
 // sample is one op as a client saw it.

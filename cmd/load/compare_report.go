@@ -37,10 +37,12 @@ type compareResult struct {
 
 // sideSummary is the medians of one side's runs, and the runs.
 type sideSummary struct {
-	EventsPerSec float64   `json:"events_per_sec"`
-	P50Ms        float64   `json:"p50_ms"`
-	P99Ms        float64   `json:"p99_ms"`
-	Runs         []sideRun `json:"runs"`
+	EventsPerSec     float64   `json:"events_per_sec"`
+	P50Ms            float64   `json:"p50_ms"`
+	P99Ms            float64   `json:"p99_ms"`
+	AppendsPerCommit float64   `json:"appends_per_group_commit,omitempty"` // the service's appends only
+	CommitMs         float64   `json:"group_commit_mean_ms,omitempty"`
+	Runs             []sideRun `json:"runs"`
 }
 
 // machineCPU is how busy the machine was over the rounds, in cores.
@@ -98,6 +100,9 @@ func summariseRuns(runs []sideRun) sideSummary {
 		P50Ms:        pick(func(r sideRun) float64 { return r.P50Ms }),
 		P99Ms:        pick(func(r sideRun) float64 { return r.P99Ms }),
 		Runs:         runs,
+
+		AppendsPerCommit: pick(func(r sideRun) float64 { return r.AppendsPerCommit }),
+		CommitMs:         pick(func(r sideRun) float64 { return r.CommitMs }),
 	}
 }
 
@@ -169,6 +174,15 @@ func (r *compareReport) writeMarkdown(w io.Writer) error {
 			res.Ratio, target, met)
 	}
 	b.WriteString("\nLatencies are per op: one append or batch, or one whole read of 10,000 events (ten pages).\n")
+	var groups []string
+	for _, res := range r.Results {
+		if res.Service.AppendsPerCommit > 0 {
+			groups = append(groups, fmt.Sprintf("%s, %.1f appends per group commit of %s ms", res.Name, res.Service.AppendsPerCommit, ms(res.Service.CommitMs)))
+		}
+	}
+	if len(groups) > 0 {
+		fmt.Fprintf(&b, "\nThe service's group commits (medians, from its /metrics): %s.\n", strings.Join(groups, "; "))
+	}
 	fmt.Fprintf(&b, "\nThe HTTP floor, for reference: one client's `GET /healthz`, which does no database work, ran at %s requests/s, p50 / p99 %s. "+
 		"One client's append takes at least that plus its transaction.\n", thousands(r.HTTPFloor.EventsPerSec), latencies(r.HTTPFloor))
 	if o := r.OrderedFloor; o != nil {

@@ -141,6 +141,10 @@ func TestCompareRunsEndToEnd(t *testing.T) {
 					t.Errorf("%s: expected events/s on both sides and a ratio, got raw %g, service %g, ratio %g",
 						r.Key, r.Raw.EventsPerSec, r.Service.EventsPerSec, r.Ratio)
 				}
+				if appends := r.Op == "append"; appends != (r.Service.AppendsPerCommit >= 1 && r.Service.CommitMs > 0) || r.Raw.AppendsPerCommit != 0 {
+					t.Errorf("%s: service %g appends per group commit of %g ms, raw %g; expected them for the service's appends alone",
+						r.Key, r.Service.AppendsPerCommit, r.Service.CommitMs, r.Raw.AppendsPerCommit)
+				}
 				if (r.Target > 0) != (r.Met != nil) {
 					t.Errorf("%s: target %g but met %v; expected met to be given exactly when there is a target", r.Key, r.Target, r.Met)
 				}
