@@ -3,8 +3,10 @@ package mysqlstore_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,4 +196,93 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkGroupShape times, in the database alone, what the writer sends
+// for a group of n single-event appends to n streams it knows (one round
+// trip: the session's SET, BEGIN, the guard, the events' INSERT, the
+// streams' upsert, COMMIT, the time read back), for groups of 1, 4, 8 and
+// 16, interleaved, on one connection: how little a group's cost grows
+// with its size, which is why the writer lingers for the appends it
+// expects (sqlstore/writer.go). Each size's median is reported per group
+// and per append.
+//
+//	go test -run '^$' -bench GroupShape -benchtime 500x ./internal/mysqlstore/
+func BenchmarkGroupShape(b *testing.B) {
+	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MultiStatements, cfg.InterpolateParams, cfg.ParseTime = true, true, true
+	cfg.Params = map[string]string{"tx_isolation": "'READ-COMMITTED'", "time_zone": "'+00:00'", "sql_mode": "'STRICT_TRANS_TABLES'"}
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := migrations.ApplyMySQL(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	if mysqlstore.GuardedHead == "" {
+		b.Skip("the dialect has no UPDATE guard")
+	}
+	var version string
+	if err := db.QueryRow("SELECT VERSION()").Scan(&version); err != nil || !strings.Contains(version, "MariaDB") {
+		b.Skipf("the UPDATE guard is MariaDB's; this server is %q (%v)", version, err)
+	}
+	sizes := []int{1, 4, 8, 16}
+	streams := make([][][]byte, len(sizes))
+	for i, n := range sizes {
+		for range n {
+			s := uuid.New()
+			streams[i] = append(streams[i], s[:])
+			if _, err := db.Exec("INSERT INTO streams VALUES (?, 'order', 0, NOW(6), NOW(6))", s[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	data := []byte(benchData)
+	var head int64
+	commit := uuid.New()
+	if _, err := db.Exec("UPDATE log_head SET position = 0, commit_id = ? WHERE id = 1", commit[:]); err != nil {
+		b.Fatal(err)
+	}
+	took := make([][]time.Duration, len(sizes))
+	for version := int64(1); b.Loop(); version++ {
+		for i, n := range sizes {
+			next := uuid.New()
+			args := []any{head + int64(n), next[:], head, commit[:]}
+			var events, upsert strings.Builder
+			for j, s := range streams[i] {
+				if j > 0 {
+					events.WriteString(", ")
+					upsert.WriteString(", ")
+				}
+				events.WriteString("(?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, ?)")
+				upsert.WriteString("(?, 'order', ?, @tributary_now, @tributary_now)")
+				e := uuid.New()
+				args = append(args, head+int64(j)+1, e[:], s, version, data, 1)
+			}
+			for _, s := range streams[i] {
+				args = append(args, s, version)
+			}
+			query := mysqlstore.GuardedSet + "; START TRANSACTION; " + mysqlstore.GuardedHead + "; " +
+				"INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) VALUES " +
+				events.String() + "; INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES " + upsert.String() +
+				" ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at); COMMIT; " + mysqlstore.CommitTime
+			start := time.Now()
+			if err := queryAll(db, query, args...); err != nil {
+				b.Fatalf("group of %d: %v", n, err)
+			}
+			took[i] = append(took[i], time.Since(start))
+			head, commit = head+int64(n), next
+		}
+	}
+	for i, n := range sizes {
+		m := median(took[i])
+		b.ReportMetric(float64(m.Microseconds()), fmt.Sprintf("group_of_%02d_µs", n))
+		b.ReportMetric(float64(m.Microseconds())/float64(n), fmt.Sprintf("group_of_%02d_µs/append", n))
+	}
+	b.ReportMetric(0, "ns/op") // one op is all the sizes: not a figure to read
 }
