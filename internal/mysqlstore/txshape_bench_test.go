@@ -29,21 +29,7 @@ import (
 //
 //	go test -run '^$' -bench TransactionShape -count 5 ./internal/mysqlstore/
 func BenchmarkTransactionShape(b *testing.B) {
-	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MultiStatements, cfg.InterpolateParams, cfg.ParseTime = true, true, true
-	cfg.Params = map[string]string{"tx_isolation": "'READ-COMMITTED'", "time_zone": "'+00:00'"}
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := migrations.ApplyMySQL(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
-		b.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
+	db := shapeDB(b)
 	const (
 		insert = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
 			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, ?, 1)"
@@ -175,6 +161,28 @@ func BenchmarkTransactionShape(b *testing.B) {
 	b.ReportMetric(0, "ns/op") // one op is all the shapes: not a figure to read
 }
 
+// shapeDB opens and migrates a database of its own with the writer's
+// session settings (READ COMMITTED, strict, UTC, statement batches,
+// interpolated values), on one connection.
+func shapeDB(b *testing.B) *sql.DB {
+	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MultiStatements, cfg.InterpolateParams, cfg.ParseTime = true, true, true
+	cfg.Params = map[string]string{"tx_isolation": "'READ-COMMITTED'", "time_zone": "'+00:00'", "sql_mode": "'STRICT_TRANS_TABLES'"}
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := migrations.ApplyMySQL(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	return db
+}
+
 // queryAll runs a multi-statement query and reads every result set.
 func queryAll(db *sql.DB, query string, args ...any) error {
 	rows, err := db.Query(query, args...)
@@ -209,21 +217,7 @@ func median(d []time.Duration) time.Duration {
 //
 //	go test -run '^$' -bench GroupShape -benchtime 500x ./internal/mysqlstore/
 func BenchmarkGroupShape(b *testing.B) {
-	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MultiStatements, cfg.InterpolateParams, cfg.ParseTime = true, true, true
-	cfg.Params = map[string]string{"tx_isolation": "'READ-COMMITTED'", "time_zone": "'+00:00'", "sql_mode": "'STRICT_TRANS_TABLES'"}
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := migrations.ApplyMySQL(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
-		b.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
+	db := shapeDB(b)
 	if mysqlstore.GuardedHead == "" {
 		b.Skip("the dialect has no UPDATE guard")
 	}
