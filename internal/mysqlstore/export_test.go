@@ -26,6 +26,6 @@ func (s *Store) FenceCommits(ctx context.Context) (int64, error) {
 func (s *Store) WritesPool() *sql.DB { return s.writes }
 
 // GuardedSet, GuardedLockHead, GuardedHead and CommitTime are statements of
-// a group sent in one round trip, for BenchmarkTransactionShape to send as
-// they are.
+// a group sent in one round trip, for BenchmarkTransactionShape and
+// BenchmarkGroupShape to send as they are.
 var GuardedSet, GuardedLockHead, GuardedHead, CommitTime = dialect.GuardedSet, dialect.GuardedLockHead, dialect.GuardedHead, dialect.CommitTime
