@@ -80,7 +80,7 @@ var dialect = sqlstore.Dialect{
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",
 	LockStreams:    " FOR UPDATE",
-	UpsertStreams:  " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)",
+	UpsertStreams:  " ON DUPLICATE KEY UPDATE stream_type = VALUES(stream_type), created_at = VALUES(created_at)",
 	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside
 	MaxInsertBytes: 1 << 20, // max_allowed_packet (16 MiB on MariaDB)
 	Retryable:      func(err error) bool { return isMySQLError(err, errDeadlock, errLockWaitTimeout) },

@@ -36,7 +36,7 @@ func TestTheLockStatementsReadNoTableWhole(t *testing.T) {
 			"VALUES (?, ?, ?, 1, 't', 'T', '{}', NOW(6))", i+1, id[:], stream[:]); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, "INSERT INTO streams VALUES (?, 't', 1, NOW(6), NOW(6))", stream[:]); err != nil {
+		if _, err := db.ExecContext(ctx, "INSERT INTO streams VALUES (?, 't', NOW(6))", stream[:]); err != nil {
 			t.Fatal(err)
 		}
 	}

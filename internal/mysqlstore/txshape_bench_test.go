@@ -33,17 +33,12 @@ func BenchmarkTransactionShape(b *testing.B) {
 	const (
 		insert = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
 			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, ?, 1)"
-		upsert = "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, ?, ?) " +
-			"ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)"
 		head  = "UPDATE log_head SET position = ?, recorded_at = ? WHERE id = 1"
 		reads = "START TRANSACTION; SELECT position, recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE; " +
-			"SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (?) FOR UPDATE"
-	)
-	const (
+			"(SELECT s.stream_id, s.stream_type, s.created_at, e.stream_version FROM streams s JOIN events e ON e.stream_id = s.stream_id " +
+			"WHERE s.stream_id = ? ORDER BY e.stream_version DESC LIMIT 1 FOR UPDATE)"
 		guardedInsert = "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
 			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, 1)"
-		guardedUpsert = "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, @tributary_now, @tributary_now) " +
-			"ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at)"
 		guardedHead = "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = @tributary_now WHERE id = 1"
 	)
 	var position int64
@@ -60,57 +55,44 @@ func BenchmarkTransactionShape(b *testing.B) {
 			_, err := db.Exec(insert, position, id(), stream, version, data, now)
 			return err
 		}, ""},
-		// What the service does: its reads, then its writes and COMMIT.
+		// What the service does for a group that reads first: its reads
+		// (the stream's version from its last event), then its writes and
+		// COMMIT. An append to a stream that exists writes no streams row.
 		{"service_two_round_trips", func(stream []byte, version int64, now time.Time) error {
 			if err := queryAll(db, reads, stream); err != nil {
 				return err
 			}
-			_, err := db.Exec(insert+"; "+upsert+"; "+head+"; COMMIT", position, id(), stream, version, data, now, stream, version, now, now, position, now)
+			_, err := db.Exec(insert+"; "+head+"; COMMIT", position, id(), stream, version, data, now, position, now)
 			return err
 		}, ""},
 		// What the service sends on MariaDB for a group whose stream its
 		// writer knows (sqlstore/guarded.go): the whole transaction in one
 		// round trip, the head's UPDATE also the lock and the guard, the
-		// writes stamped from a session variable, read back after COMMIT.
+		// event stamped from a session variable, read back after COMMIT.
 		{"service_one_round_trip", func(stream []byte, version int64, now time.Time) error {
 			e := id()
 			err := queryAll(db, mysqlstore.GuardedSet+"; START TRANSACTION; "+mysqlstore.GuardedHead+"; "+
-				guardedInsert+"; "+guardedUpsert+"; COMMIT; "+mysqlstore.CommitTime,
-				position, e, position-1, last, position, e, stream, version, data, stream, version)
+				guardedInsert+"; COMMIT; "+mysqlstore.CommitTime,
+				position, e, position-1, last, position, e, stream, version, data)
 			last = e
 			return err
 		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1"},
-		// What it sent before (and sends on MySQL): a locking read as the
-		// guard, and the head's UPDATE with the writes.
+		// What it sends on MySQL: a locking read as the guard, and the
+		// head's UPDATE with the writes.
 		{"select_guard_one_round_trip", func(stream []byte, version int64, now time.Time) error {
 			e := id()
 			err := queryAll(db, mysqlstore.GuardedSet+"; START TRANSACTION; "+mysqlstore.GuardedLockHead+"; "+
-				guardedInsert+"; "+guardedUpsert+"; "+guardedHead+"; COMMIT",
-				position-1, last, position, e, stream, version, data, stream, version, position, e)
+				guardedInsert+"; "+guardedHead+"; COMMIT",
+				position-1, last, position, e, stream, version, data, position, e)
 			last = e
 			return err
 		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1"},
-		// The same statements in one round trip, with no check between
-		// reading and writing: the least a one-round-trip append could cost.
+		// The lock, the insert and the head in one round trip, with no
+		// check between reading and writing: the least a one-round-trip
+		// append that keeps log_head could cost.
 		{"all_in_one_round_trip", func(stream []byte, version int64, now time.Time) error {
-			_, err := db.Exec("START TRANSACTION; SELECT position FROM log_head WHERE id = 1 FOR UPDATE; "+insert+"; "+upsert+"; "+head+"; COMMIT",
-				position, id(), stream, version, data, now, stream, version, now, now, position, now)
-			return err
-		}, ""},
-		// What a schema without the streams upsert and the head's update
-		// would cost: the log's lock taken on log_head without writing it,
-		// the head and the stream's version read from events, and the
-		// insert alone; then the same with no reads (one round trip).
-		{"derived_two_round_trips", func(stream []byte, version int64, now time.Time) error {
-			if err := queryAll(db, "START TRANSACTION; SELECT recorded_at, SYSDATE(6) FROM log_head WHERE id = 1 FOR UPDATE; "+
-				"SELECT MAX(position) FROM events; SELECT MAX(stream_version) FROM events WHERE stream_id = ?", stream); err != nil {
-				return err
-			}
-			_, err := db.Exec(insert+"; COMMIT", position, id(), stream, version, data, now)
-			return err
-		}, ""},
-		{"derived_one_round_trip", func(stream []byte, version int64, now time.Time) error {
-			_, err := db.Exec("START TRANSACTION; SELECT recorded_at FROM log_head WHERE id = 1 FOR UPDATE; "+insert+"; COMMIT", position, id(), stream, version, data, now)
+			_, err := db.Exec("START TRANSACTION; SELECT position FROM log_head WHERE id = 1 FOR UPDATE; "+insert+"; "+head+"; COMMIT",
+				position, id(), stream, version, data, now, position, now)
 			return err
 		}, ""},
 		// Less and less of it.
@@ -130,7 +112,7 @@ func BenchmarkTransactionShape(b *testing.B) {
 		streams[i] = id()
 		// The streams exist, as an aggregate's does when it is appended to
 		// again and again.
-		if _, err := db.Exec("INSERT INTO streams VALUES (?, 'order', 0, NOW(6), NOW(6))", streams[i]); err != nil {
+		if _, err := db.Exec("INSERT INTO streams VALUES (?, 'order', NOW(6))", streams[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -208,12 +190,11 @@ func median(d []time.Duration) time.Duration {
 
 // BenchmarkGroupShape times, in the database alone, what the writer sends
 // for a group of n single-event appends to n streams it knows (one round
-// trip: the session's SET, BEGIN, the guard, the events' INSERT, the
-// streams' upsert, COMMIT, the time read back), for groups of 1, 4, 8 and
-// 16, interleaved, on one connection: how little a group's cost grows
-// with its size, which is why the writer lingers for the appends it
-// expects (sqlstore/writer.go). Each size's median is reported per group
-// and per append.
+// trip: the session's SET, BEGIN, the guard, the events' INSERT, COMMIT,
+// the time read back), for groups of 1, 4, 8 and 16, interleaved, on one
+// connection: how little a group's cost grows with its size, which is why
+// the writer lingers for the appends it expects (sqlstore/writer.go). Each
+// size's median is reported per group and per append.
 //
 //	go test -run '^$' -bench GroupShape -benchtime 500x ./internal/mysqlstore/
 func BenchmarkGroupShape(b *testing.B) {
@@ -228,7 +209,7 @@ func BenchmarkGroupShape(b *testing.B) {
 		for range n {
 			s := uuid.New()
 			streams[i] = append(streams[i], s[:])
-			if _, err := db.Exec("INSERT INTO streams VALUES (?, 'order', 0, NOW(6), NOW(6))", s[:]); err != nil {
+			if _, err := db.Exec("INSERT INTO streams VALUES (?, 'order', NOW(6))", s[:]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -244,24 +225,18 @@ func BenchmarkGroupShape(b *testing.B) {
 		for i, n := range sizes {
 			next := uuid.New()
 			args := []any{head + int64(n), next[:], head, commit[:]}
-			var events, upsert strings.Builder
+			var events strings.Builder
 			for j, s := range streams[i] {
 				if j > 0 {
 					events.WriteString(", ")
-					upsert.WriteString(", ")
 				}
 				events.WriteString("(?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, ?)")
-				upsert.WriteString("(?, 'order', ?, @tributary_now, @tributary_now)")
 				e := uuid.New()
 				args = append(args, head+int64(j)+1, e[:], s, version, data, 1)
 			}
-			for _, s := range streams[i] {
-				args = append(args, s, version)
-			}
 			query := mysqlstore.GuardedSet + "; START TRANSACTION; " + mysqlstore.GuardedHead + "; " +
 				"INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) VALUES " +
-				events.String() + "; INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES " + upsert.String() +
-				" ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at); COMMIT; " + mysqlstore.CommitTime
+				events.String() + "; COMMIT; " + mysqlstore.CommitTime
 			start := time.Now()
 			if err := queryAll(db, query, args...); err != nil {
 				b.Fatalf("group of %d: %v", n, err)

@@ -149,7 +149,7 @@ var dialect = sqlstore.Dialect{
 	// next transaction can begin.
 	VisibleInCommitOrder: true,
 	LockHead:             "SELECT position, recorded_at FROM log_head WHERE id = 1",
-	UpsertStreams:        " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+	UpsertStreams:        " ON CONFLICT (stream_id) DO UPDATE SET stream_type = excluded.stream_type, created_at = excluded.created_at",
 	MaxInsertRows:        100, // 1,000 placeholders, well within SQLite's cap
 	MaxInsertBytes:       1 << 20,
 	Retryable: func(err error) bool {

@@ -66,11 +66,11 @@ type row struct {
 	BatchSize int64
 }
 
-// savedStream is the new state of a stream a transaction appended to.
-type savedStream struct {
+// newStream is a stream a transaction creates: its row in streams, which
+// holds what does not change (a stream's version is its last event's).
+type newStream struct {
 	ID uuid.UUID
 	streamState
-	UpdatedAt time.Time
 }
 
 // plan is one group transaction's view of the database, updated in memory
@@ -90,7 +90,7 @@ type plan struct {
 
 type planStream struct {
 	streamState
-	touched bool
+	created bool // the plan writes the stream's first event
 }
 
 // newPlan starts a plan for calls from what the transaction read: the head
@@ -151,6 +151,7 @@ func (p *plan) apply(c *call) outcome {
 	case st.Version == 0:
 		st.Type = req.StreamType
 		st.CreatedAt = p.now
+		st.created = true
 	case req.StreamType != "" && req.StreamType != st.Type:
 		return outcome{err: &eventstore.StreamTypeMismatchError{StreamID: req.StreamID, Stored: st.Type, Given: req.StreamType}}
 	}
@@ -168,7 +169,6 @@ func (p *plan) apply(c *call) outcome {
 			Type: e.Type, Data: e.Data, Metadata: e.Metadata, BatchSize: size}
 		res.Events[i] = eventstore.RecordedEvent{ID: e.ID, Version: st.Version, Position: p.head, RecordedAt: p.now}
 	}
-	st.touched = true
 	res.Version = st.Version
 	return outcome{res: res}
 }
@@ -214,12 +214,12 @@ func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, boo
 	return res, true, nil
 }
 
-// saved lists the streams the plan appended to, with their new state.
-func (p *plan) saved() []savedStream {
-	var out []savedStream
+// created lists the streams the plan creates.
+func (p *plan) created() []newStream {
+	var out []newStream
 	for _, id := range p.order {
-		if st := p.streams[id]; st.touched {
-			out = append(out, savedStream{ID: id, streamState: st.streamState, UpdatedAt: p.now})
+		if st := p.streams[id]; st.created {
+			out = append(out, newStream{ID: id, streamState: st.streamState})
 		}
 	}
 	return out

@@ -50,10 +50,13 @@ func placeholders(n int) string {
 
 const eventColumns = "position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at"
 
-// streamColumns are a stream's, and the position of its last event.
+// streamColumns are a stream's, and the position of its last event. A
+// stream's row holds its type and creation time; its version and updated_at
+// are its last event's, found by the index on (stream_id, stream_version).
 const (
-	streamColumns = "s.stream_id, s.stream_type, s.version, s.created_at, s.updated_at, e.position"
-	streamFrom    = " FROM streams s JOIN events e ON e.stream_id = s.stream_id AND e.stream_version = s.version"
+	streamColumns = "s.stream_id, s.stream_type, e.stream_version, s.created_at, e.recorded_at, e.position"
+	streamFrom    = " FROM streams s JOIN events e ON e.stream_id = s.stream_id AND " +
+		"e.stream_version = (SELECT MAX(m.stream_version) FROM events m WHERE m.stream_id = s.stream_id)"
 )
 
 // Stream implements eventstore.Store.
@@ -72,7 +75,7 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 		// Counted only for a stream written to lately (by the database's
 		// clock, with twice recentEnough of room): the count scans up to
 		// visibleWindow index entries, and ReadStream looks at it only then.
-		count = "CASE WHEN s.updated_at > " + s.utcNow + " - INTERVAL " + strconv.Itoa(int(2*recentEnough/time.Second)) + " SECOND " +
+		count = "CASE WHEN e.recorded_at > " + s.utcNow + " - INTERVAL " + strconv.Itoa(int(2*recentEnough/time.Second)) + " SECOND " +
 			"THEN (SELECT COUNT(*) FROM events w WHERE w.position > e.position - " + strconv.Itoa(visibleWindow) + " AND w.position <= e.position) ELSE 0 END"
 	}
 	var raw []byte

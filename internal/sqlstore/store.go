@@ -93,12 +93,14 @@ type Dialect struct {
 	// the node that holds the lease (or fails), and tries again.
 	Leased    bool
 	NotWriter func(context.Context) error
-	// LockStreams ends the query that reads an append's streams: " FOR
-	// UPDATE" where rows are locked that way, "" where the write lock
+	// LockStreams ends the reads of an append's streams: " FOR UPDATE"
+	// where rows are locked that way (each stream is then read by a
+	// statement of its own, see readStreams), "" where the write lock
 	// already covers them.
 	LockStreams string
-	// UpsertStreams ends the INSERT of the streams an append wrote to, so
-	// that existing rows get the new version and updated_at.
+	// UpsertStreams ends the INSERT of the streams an append creates, so
+	// that a row left by a stream with no events (removed by hand) takes
+	// the new type and creation time.
 	UpsertStreams string
 	// An INSERT of events holds at most MaxInsertRows rows, and stops
 	// adding rows once MaxInsertBytes of data is in it.

@@ -57,8 +57,7 @@ func newReadPhase(d Dialect, calls []*call) *readPhase {
 	r.first = len(r.stmts)
 	r.stmts = append(r.stmts, []statement{
 		{"lock_head", d.LockHead, nil},
-		{"read_streams", "SELECT stream_id, stream_type, version, created_at FROM streams WHERE stream_id IN (" +
-			placeholders(len(ids)) + ")" + d.LockStreams, idArgs(ids)},
+		{"read_streams", readStreams(d, len(ids)), idArgs(ids)},
 	}...)
 	for known := clientIDsOf(calls); len(known) > 0; {
 		n := min(len(known), 500)
@@ -67,6 +66,24 @@ func newReadPhase(d Dialect, calls []*call) *readPhase {
 		known = known[n:]
 	}
 	return r
+}
+
+// readStreams reads n streams' rows and versions, where they exist: their
+// id, type, created_at and their last event's version, the stream's.
+//
+// Where the dialect locks rows, each stream's last event is found by a
+// locking read of its own: a locking read sees the newest committed row,
+// and InnoDB may show a plain read the commit before this one (which held
+// the log's lock until a moment ago) a little late (see visibleUpTo), which
+// would plan the stream from a version it has left. Each part reads and
+// locks one event, however long the stream.
+func readStreams(d Dialect, n int) string {
+	if d.LockStreams == "" {
+		return "SELECT s.stream_id, s.stream_type, s.created_at, e.stream_version" + streamFrom +
+			" WHERE s.stream_id IN (" + placeholders(n) + ")"
+	}
+	return tuples("(SELECT s.stream_id, s.stream_type, s.created_at, e.stream_version FROM streams s "+
+		"JOIN events e ON e.stream_id = s.stream_id WHERE s.stream_id = ? ORDER BY e.stream_version DESC LIMIT 1"+d.LockStreams+")", n, " UNION ALL ")
 }
 
 // scans returns what scans the result of each statement after BEGIN, in order.
@@ -220,7 +237,7 @@ func scanStreams(rows *sql.Rows, found map[uuid.UUID]streamState) error {
 	for rows.Next() {
 		var raw []byte
 		var st streamState
-		if err := rows.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt); err != nil {
+		if err := rows.Scan(&raw, &st.Type, &st.CreatedAt, &st.Version); err != nil {
 			return err
 		}
 		id, err := uuid.FromBytes(raw)
@@ -383,10 +400,10 @@ func (b *begun) abandon() {
 	b.t.rollback()
 }
 
-// writes are the statements that write what the plan laid out, the events
-// and the streams' new state; the head (setHead) and COMMIT go after them.
-// With now set, the events and streams are stamped with that SQL expression
-// (the dialect's NowVar) rather than the plan's time.
+// writes are the statements that write what the plan laid out: the events
+// and the rows of the streams it creates; the head (setHead) and COMMIT go
+// after them. With now set, the events and new streams are stamped with
+// that SQL expression (the dialect's NowVar) rather than the plan's time.
 func (t *appendTx) writes(p *plan, now string) []statement {
 	var stmts []statement
 	for rows := p.rows; len(rows) > 0; {
@@ -394,7 +411,10 @@ func (t *appendTx) writes(p *plan, now string) []statement {
 		stmts = append(stmts, insertEvents(rows[:n], now))
 		rows = rows[n:]
 	}
-	return append(stmts, t.saveStreams(p.saved(), now))
+	if created := p.created(); len(created) > 0 {
+		stmts = append(stmts, t.createStreams(created, now))
+	}
+	return stmts
 }
 
 // setHead moves the head to the plan's, and leaves a new commit id with it
@@ -432,7 +452,7 @@ func insertEvents(rows []row, now string) statement {
 	}
 	recordedAt := orPlaceholder(now)
 	return statement{"insert_events", "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, " +
-		"data, metadata, recorded_at, batch_size) VALUES " + tuples("(?, ?, ?, ?, ?, ?, ?, ?, "+recordedAt+", ?)", len(rows)), args}
+		"data, metadata, recorded_at, batch_size) VALUES " + tuples("(?, ?, ?, ?, ?, ?, ?, ?, "+recordedAt+", ?)", len(rows), ", "), args}
 }
 
 // orPlaceholder is now, or "?" if it is empty.
@@ -451,25 +471,25 @@ func nullable(b []byte) any {
 	return b
 }
 
-// saveStreams writes the new version of every stream the group appended
-// to; with now set, a new stream's created_at and every updated_at are that
-// SQL expression.
-func (t *appendTx) saveStreams(streams []savedStream, now string) statement {
-	args := make([]any, 0, 5*len(streams))
+// createStreams writes the rows of the streams a group creates; with now
+// set, their created_at is that SQL expression. (A stream's version and
+// updated_at are its last event's: an append to a stream that exists writes
+// no row of streams.)
+func (t *appendTx) createStreams(streams []newStream, now string) statement {
+	args := make([]any, 0, 3*len(streams))
 	for _, st := range streams {
-		args = append(args, st.ID[:], st.Type, st.Version)
+		args = append(args, st.ID[:], st.Type)
 		if now == "" {
-			args = append(args, st.CreatedAt, st.UpdatedAt)
+			args = append(args, st.CreatedAt)
 		}
 	}
-	at := orPlaceholder(now)
-	return statement{"save_streams", "INSERT INTO streams (stream_id, stream_type, version, created_at, updated_at) VALUES " +
-		tuples("(?, ?, ?, "+at+", "+at+")", len(streams)) + t.d.UpsertStreams, args}
+	return statement{"create_streams", "INSERT INTO streams (stream_id, stream_type, created_at) VALUES " +
+		tuples("(?, ?, "+orPlaceholder(now)+")", len(streams), ", ") + t.d.UpsertStreams, args}
 }
 
-// tuples is rows copies of tuple, comma-separated.
-func tuples(tuple string, rows int) string {
-	return tuple + strings.Repeat(", "+tuple, rows-1)
+// tuples is rows copies of tuple, separated by sep.
+func tuples(tuple string, rows int, sep string) string {
+	return tuple + strings.Repeat(sep+tuple, rows-1)
 }
 
 // rollback ends the transaction, if it is open, and gives the connection

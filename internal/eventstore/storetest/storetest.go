@@ -1078,7 +1078,6 @@ func testHoles(t *testing.T, b Backend) {
 	mustAppend(t, s, eventstore.AppendRequest{StreamID: stream, Events: batch(1)}) // position 7
 	b.Exec(t, s, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) VALUES (9, ?, ?, 2, 'thing', 'Late', '{}', ?)",
 		id(), stream[:], time.Now().UTC())
-	b.Exec(t, s, "UPDATE streams SET version = 2 WHERE stream_id = ?", stream[:])
 	b.Exec(t, s, "UPDATE log_head SET position = 9 WHERE id = 1")
 	filled := make(chan struct{})
 	go func() {
@@ -1104,7 +1103,6 @@ func testHoles(t *testing.T, b Backend) {
 	long := time.Now().UTC().Add(-10 * time.Minute)
 	b.Exec(t, s, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) VALUES (12, ?, ?, 2, 'thing', 'Late', '{}', ?)",
 		id(), old[:], long)
-	b.Exec(t, s, "UPDATE streams SET version = 2, updated_at = ? WHERE stream_id = ?", long, old[:])
 	b.Exec(t, s, "UPDATE log_head SET position = 12 WHERE id = 1") // position 11 never comes
 	if _, page3 := readStream(t, s, old, eventstore.ReadStreamOptions{}); page3.Stream.Version != 2 {
 		t.Fatalf("an old stream with a hole below its last event: version %d, want 2", page3.Stream.Version)
