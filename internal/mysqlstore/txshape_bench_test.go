@@ -18,6 +18,13 @@ import (
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
+// schema11Streams is schema 11's streams table, which kept each stream's
+// version and updated_at, under another name: the shape benchmarks time
+// what its upsert cost every append, beside what the writer sends now.
+const schema11Streams = "CREATE TABLE streams_schema11 (stream_id BINARY(16) NOT NULL, stream_type VARCHAR(128) NOT NULL, version BIGINT NOT NULL, " +
+	"created_at DATETIME(6) NOT NULL, updated_at DATETIME(6) NOT NULL, PRIMARY KEY (stream_id), KEY streams_type_id (stream_type, stream_id)) " +
+	"ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"
+
 // BenchmarkTransactionShape times, in the database alone (no HTTP, no
 // writer), the shapes an append of one event can take on the service's own
 // schema, with the writer's session settings (READ COMMITTED, statement
@@ -41,6 +48,9 @@ func BenchmarkTransactionShape(b *testing.B) {
 			"VALUES (?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, 1)"
 		guardedHead = "UPDATE log_head SET position = ?, commit_id = ?, recorded_at = @tributary_now WHERE id = 1"
 	)
+	if _, err := db.Exec(schema11Streams); err != nil {
+		b.Fatal(err)
+	}
 	var position int64
 	data := []byte(benchData)
 	id := func() []byte { u := uuid.New(); return u[:] }
@@ -74,6 +84,18 @@ func BenchmarkTransactionShape(b *testing.B) {
 			err := queryAll(db, mysqlstore.GuardedSet+"; START TRANSACTION; "+mysqlstore.GuardedHead+"; "+
 				guardedInsert+"; COMMIT; "+mysqlstore.CommitTime,
 				position, e, position-1, last, position, e, stream, version, data)
+			last = e
+			return err
+		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1"},
+		// The same with schema 11's upsert of the stream's version (into a
+		// copy of its streams table): what every append wrote before a
+		// stream's version was its last event's.
+		{"schema11_one_round_trip", func(stream []byte, version int64, now time.Time) error {
+			e := id()
+			err := queryAll(db, mysqlstore.GuardedSet+"; START TRANSACTION; "+mysqlstore.GuardedHead+"; "+
+				guardedInsert+"; INSERT INTO streams_schema11 (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, @tributary_now, @tributary_now) "+
+				"ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at); COMMIT; "+mysqlstore.CommitTime,
+				position, e, position-1, last, position, e, stream, version, data, stream, version)
 			last = e
 			return err
 		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1"},
@@ -194,7 +216,10 @@ func median(d []time.Duration) time.Duration {
 // the time read back), for groups of 1, 4, 8 and 16, interleaved, on one
 // connection: how little a group's cost grows with its size, which is why
 // the writer lingers for the appends it expects (sqlstore/writer.go). Each
-// size's median is reported per group and per append.
+// size's median is reported per group and per append; and, interleaved with
+// them, the same groups with schema 11's upsert of every stream's version
+// (into a copy of its streams table), which the writer sent before a
+// stream's version was its last event's.
 //
 //	go test -run '^$' -bench GroupShape -benchtime 500x ./internal/mysqlstore/
 func BenchmarkGroupShape(b *testing.B) {
@@ -203,15 +228,27 @@ func BenchmarkGroupShape(b *testing.B) {
 	if err := db.QueryRow("SELECT VERSION()").Scan(&version); err != nil || !strings.Contains(version, "MariaDB") {
 		b.Skipf("the UPDATE guard is MariaDB's; this server is %q (%v)", version, err)
 	}
-	sizes := []int{1, 4, 8, 16}
-	streams := make([][][]byte, len(sizes))
-	for i, n := range sizes {
-		for range n {
-			s := uuid.New()
-			streams[i] = append(streams[i], s[:])
-			if _, err := db.Exec("INSERT INTO streams VALUES (?, 'order', NOW(6))", s[:]); err != nil {
-				b.Fatal(err)
+	if _, err := db.Exec(schema11Streams); err != nil {
+		b.Fatal(err)
+	}
+	type shape struct {
+		n        int
+		schema11 bool
+		streams  [][]byte
+		took     []time.Duration
+	}
+	var shapes []*shape
+	for _, n := range []int{1, 4, 8, 16} {
+		for _, old := range []bool{false, true} {
+			sh := &shape{n: n, schema11: old}
+			for range n {
+				s := uuid.New()
+				sh.streams = append(sh.streams, s[:])
+				if _, err := db.Exec("INSERT INTO streams VALUES (?, 'order', NOW(6))", s[:]); err != nil {
+					b.Fatal(err)
+				}
 			}
+			shapes = append(shapes, sh)
 		}
 	}
 	data := []byte(benchData)
@@ -220,35 +257,48 @@ func BenchmarkGroupShape(b *testing.B) {
 	if _, err := db.Exec("UPDATE log_head SET position = 0, commit_id = ? WHERE id = 1", commit[:]); err != nil {
 		b.Fatal(err)
 	}
-	took := make([][]time.Duration, len(sizes))
 	for version := int64(1); b.Loop(); version++ {
-		for i, n := range sizes {
+		for _, sh := range shapes {
 			next := uuid.New()
-			args := []any{head + int64(n), next[:], head, commit[:]}
-			var events strings.Builder
-			for j, s := range streams[i] {
+			args := []any{head + int64(sh.n), next[:], head, commit[:]}
+			var events, upsert strings.Builder
+			for j, s := range sh.streams {
 				if j > 0 {
 					events.WriteString(", ")
+					upsert.WriteString(", ")
 				}
 				events.WriteString("(?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, @tributary_now, ?)")
+				upsert.WriteString("(?, 'order', ?, @tributary_now, @tributary_now)")
 				e := uuid.New()
 				args = append(args, head+int64(j)+1, e[:], s, version, data, 1)
 			}
 			query := mysqlstore.GuardedSet + "; START TRANSACTION; " + mysqlstore.GuardedHead + "; " +
 				"INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) VALUES " +
-				events.String() + "; COMMIT; " + mysqlstore.CommitTime
+				events.String() + "; "
+			if sh.schema11 {
+				query += "INSERT INTO streams_schema11 (stream_id, stream_type, version, created_at, updated_at) VALUES " + upsert.String() +
+					" ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at); "
+				for _, s := range sh.streams {
+					args = append(args, s, version)
+				}
+			}
+			query += "COMMIT; " + mysqlstore.CommitTime
 			start := time.Now()
 			if err := queryAll(db, query, args...); err != nil {
-				b.Fatalf("group of %d: %v", n, err)
+				b.Fatalf("group of %d: %v", sh.n, err)
 			}
-			took[i] = append(took[i], time.Since(start))
-			head, commit = head+int64(n), next
+			sh.took = append(sh.took, time.Since(start))
+			head, commit = head+int64(sh.n), next
 		}
 	}
-	for i, n := range sizes {
-		m := median(took[i])
-		b.ReportMetric(float64(m.Microseconds()), fmt.Sprintf("group_of_%02d_µs", n))
-		b.ReportMetric(float64(m.Microseconds())/float64(n), fmt.Sprintf("group_of_%02d_µs/append", n))
+	for _, sh := range shapes {
+		name := fmt.Sprintf("group_of_%02d", sh.n)
+		if sh.schema11 {
+			name = "schema11_" + name
+		}
+		m := median(sh.took)
+		b.ReportMetric(float64(m.Microseconds()), name+"_µs")
+		b.ReportMetric(float64(m.Microseconds())/float64(sh.n), name+"_µs/append")
 	}
 	b.ReportMetric(0, "ns/op") // one op is all the sizes: not a figure to read
 }
