@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,50 +51,43 @@ const eventColumns = "position, event_id, stream_id, stream_version, stream_type
 
 // streamColumns are a stream's, and the position of its last event. A
 // stream's row holds its type and creation time; its version and updated_at
-// are its last event's, found by the index on (stream_id, stream_version).
+// are its last event's, found by the index on (stream_id, stream_version):
+// streamFrom joins each stream's, streamLast (after a WHERE on s, and
+// before LIMIT 1) one stream's. Each reads one index entry for the version
+// however long the stream; MariaDB turns MAX(stream_version) into a read of
+// every entry of a listed stream, and, for one stream, a scan of events.
 const (
 	streamColumns = "s.stream_id, s.stream_type, e.stream_version, s.created_at, e.recorded_at, e.position"
-	streamFrom    = " FROM streams s JOIN events e ON e.stream_id = s.stream_id AND " +
-		"e.stream_version = (SELECT MAX(m.stream_version) FROM events m WHERE m.stream_id = s.stream_id)"
+	streamFrom    = " FROM streams s JOIN events e ON e.stream_id = s.stream_id AND e.stream_version = " +
+		"(SELECT m.stream_version FROM events m WHERE m.stream_id = s.stream_id ORDER BY m.stream_version DESC LIMIT 1)"
+	streamOne  = " FROM streams s JOIN events e ON e.stream_id = s.stream_id"
+	streamLast = " ORDER BY e.stream_version DESC"
 )
 
 // Stream implements eventstore.Store.
 func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
-	st, _, _, err := s.stream(ctx, id)
+	st, _, err := s.stream(ctx, id)
 	return st, err
 }
 
-// stream reads a stream, the position of its last event and, where reads
-// check for missing positions, how many of the visibleWindow positions up to
-// that one are there (see visibleUpTo): one round trip.
-func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, int64, int64, error) {
+// stream reads a stream and the position of its last event: one round
+// trip. (The count of the positions below it that ReadStream looks at for
+// a stream written to lately is a query of its own, visibleUpTo: in the
+// same statement, where the last event is no constant, MariaDB counts
+// through a whole index of events.)
+func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, int64, error) {
 	s.m.Statement("read_stream")
-	count := "0"
-	if s.checkVisible {
-		// Counted only for a stream written to lately (by the database's
-		// clock, with twice recentEnough of room): the count scans up to
-		// visibleWindow index entries, and ReadStream looks at it only then.
-		count = "CASE WHEN e.recorded_at > " + s.utcNow + " - INTERVAL " + strconv.Itoa(int(2*recentEnough/time.Second)) + " SECOND " +
-			"THEN (SELECT COUNT(*) FROM events w WHERE w.position > e.position - " + strconv.Itoa(visibleWindow) + " AND w.position <= e.position) ELSE 0 END"
-	}
-	var raw []byte
-	var st eventstore.Stream
-	var last, visible int64
-	err := s.db.QueryRowContext(ctx, "SELECT "+streamColumns+", "+count+streamFrom+" WHERE s.stream_id = ?", id[:]).
-		Scan(&raw, &st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt, &last, &visible)
+	st, last, err := scanStream(s.db.QueryRowContext(ctx, "SELECT "+streamColumns+streamOne+" WHERE s.stream_id = ?"+streamLast+" LIMIT 1", id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return eventstore.Stream{}, 0, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
+		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
 	if err != nil {
-		return eventstore.Stream{}, 0, 0, fmt.Errorf("read stream %s: %w", id, s.translate(err))
-	}
-	if st.ID, err = uuid.FromBytes(raw); err != nil {
-		return eventstore.Stream{}, 0, 0, fmt.Errorf("read stream %s: stream id: %w", id, err)
+		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, s.translate(err))
 	}
 	if err := s.durable(ctx, last); err != nil {
-		return eventstore.Stream{}, 0, 0, fmt.Errorf("read stream %s: %w", id, err)
+		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)
 	}
-	return st, last, visible, nil
+	return st, last, nil
 }
 
 // Positions are dense and become visible in commit order, almost: InnoDB
@@ -198,11 +190,11 @@ func scanStream(row interface{ Scan(...any) error }) (eventstore.Stream, int64, 
 // ReadStream implements eventstore.Store. The page is bounded by the version
 // read first, so the events and the description agree even while appends go on.
 func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
-	st, last, visible, err := s.stream(ctx, id)
+	st, last, err := s.stream(ctx, id)
 	if err != nil {
 		return eventstore.StreamPage{}, err
 	}
-	if s.checkVisible && recent(st.UpdatedAt) && visible < min(last, visibleWindow) {
+	if s.checkVisible && recent(st.UpdatedAt) {
 		if err := s.waitVisible(ctx, last); err != nil {
 			return eventstore.StreamPage{}, fmt.Errorf("read stream %s: %w", id, err)
 		}
