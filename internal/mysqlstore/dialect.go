@@ -79,7 +79,7 @@ var dialect = sqlstore.Dialect{
 	GuardFailed:    func(err error) bool { return isMySQLError(err, errBadNull) },
 	NowVar:         "@tributary_now",
 	UTCNow:         "UTC_TIMESTAMP(6)",
-	LockStreams:    " FOR UPDATE",
+	LockStreams:    " FOR UPDATE", // NOWAIT where the server takes it (Open)
 	UpsertStreams:  " ON DUPLICATE KEY UPDATE stream_type = VALUES(stream_type), created_at = VALUES(created_at)",
 	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside
 	MaxInsertBytes: 1 << 20, // max_allowed_packet (16 MiB on MariaDB)

@@ -1,9 +1,11 @@
 package mysqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -72,4 +74,57 @@ func TestAnAppendThatReadsFirstLocksOneEventOfALongStream(t *testing.T) {
 		t.Fatalf("the append locked %d rows; want a handful (log_head, the stream's row, its last event, the new event)", locked)
 	}
 	t.Logf("the append locked %d rows", locked)
+}
+
+// TestAReportLockingOneStreamsEventsDoesNotStallAppendsToOthers: a
+// reporting session under REPEATABLE READ reads one stream's events with a
+// locking read (FOR SHARE, or the read half of INSERT … SELECT) and keeps
+// its transaction open. Appends to that stream cannot go in until it ends
+// (their INSERT is refused, and the writer tries again while they wait);
+// appends to other streams must not wait for it. An append whose read of
+// its stream's last event waits for the report's lock holds the log's lock
+// all the while, and the server goes on waiting after the caller's deadline
+// closed the connection: every append, to any stream, then waits for the
+// report.
+func TestAReportLockingOneStreamsEventsDoesNotStallAppendsToOthers(t *testing.T) {
+	bothPaths(t, "", func(ctx context.Context, t *testing.T, s *mysqlstore.Store, _ *metrics.Metrics, db *sql.DB, x uuid.UUID) {
+		// y sorts after x: the report's gap lock (below the first key
+		// after x's) is then not where y's next version goes.
+		y := uuid.New()
+		for bytes.Compare(y[:], x[:]) <= 0 {
+			y = uuid.New()
+		}
+		appendVersions(ctx, t, s, y, 2)
+		report, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer report.Rollback() //nolint:errcheck
+		var n int
+		if err := report.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE stream_id = ? LOCK IN SHARE MODE", x[:]).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("the report's read: %d events, %v; want 2", n, err)
+		}
+		start := time.Now()
+		locked := make(chan error, 1)
+		go func() {
+			short, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_, err := appendOne(short, s, x, eventstore.Exactly(2))
+			locked <- err
+		}()
+		time.Sleep(200 * time.Millisecond)
+		other, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		res, err := appendOne(other, s, y, eventstore.Exactly(2))
+		took := time.Since(start)
+		xErr := <-locked
+		if cerr := report.Commit(); cerr != nil { // held until the other append returned
+			t.Fatal(cerr)
+		}
+		if err != nil || res.Version != 3 {
+			t.Fatalf("an append to another stream while a report held one stream's events locked: %+v, %v, after %v; "+
+				"want version 3 within its deadline (the locked stream's append: %v)", res, err, took.Round(time.Millisecond), xErr)
+		}
+		t.Logf("the locked stream's append: %v; the other stream's append took %v", xErr, took.Round(time.Millisecond))
+	})
 }

@@ -193,6 +193,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if !lockNoWait(version) {
 		sd.GuardedLockHead = "" // every group reads first
+	} else {
+		// An append's read of its streams locks their last events while it
+		// holds the log's lock: a lock another session holds on one (a
+		// report's locking read of events) is refused, not waited for, as
+		// the writes refuse it, or every append would wait for the report,
+		// past the callers' deadlines (the server's wait outlives the
+		// connection). The writer waits without the log's lock, and tries
+		// again (Refused).
+		sd.LockStreams = " FOR UPDATE NOWAIT"
 	}
 	if sd.GuardedLockHead == "" || !mariaDB(version) {
 		sd.GuardedHead = "" // MySQL waits a second for a row lock at least
