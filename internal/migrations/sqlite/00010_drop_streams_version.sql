@@ -9,5 +9,5 @@ ALTER TABLE streams DROP COLUMN updated_at;
 ALTER TABLE streams ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE streams ADD COLUMN updated_at DATETIME;
 UPDATE streams SET
-    version = (SELECT MAX(stream_version) FROM events WHERE events.stream_id = streams.stream_id),
+    version = COALESCE((SELECT MAX(stream_version) FROM events WHERE events.stream_id = streams.stream_id), 0),
     updated_at = (SELECT recorded_at FROM events WHERE events.stream_id = streams.stream_id ORDER BY stream_version DESC LIMIT 1);

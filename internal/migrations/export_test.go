@@ -1,0 +1,45 @@
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+)
+
+// provider is goose's provider for dialect's embedded files ("mysql" or
+// "sqlite"), recording in the same table as apply.
+func provider(db *sql.DB, dialect string) (*goose.Provider, error) {
+	d := goose.DialectMySQL
+	if dialect == "sqlite" {
+		d = goose.DialectSQLite3
+	}
+	fsys, err := fs.Sub(files, dialect)
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(d, db, fsys, goose.WithTableName(VersionTable), goose.WithDisableGlobalRegistry(true))
+}
+
+// UpTo brings db up to version of dialect's schema, no further, as an
+// older release of Tributary left it.
+func UpTo(ctx context.Context, db *sql.DB, dialect string, version int64) error {
+	p, err := provider(db, dialect)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}
+
+// DownOne takes db's newest migration back, as an operator rolling back a
+// release would.
+func DownOne(ctx context.Context, db *sql.DB, dialect string) error {
+	p, err := provider(db, dialect)
+	if err != nil {
+		return err
+	}
+	_, err = p.Down(ctx)
+	return err
+}
