@@ -1,9 +1,11 @@
 // Package migrations holds Tributary's schema as numbered SQL files, one
 // folder per SQL dialect, embedded in the binary, and applies them with goose.
 //
-// MySQL DDL commits implicitly, so every MySQL file holds one statement:
-// goose records each version right after its statement succeeds, and a
-// failure leaves the schema at a recorded version. SQLite DDL is
+// MySQL DDL commits implicitly, so every MySQL file's Up holds one
+// statement: goose records each version right after its statement
+// succeeds, and a failure leaves the schema at a recorded version. (Only
+// 00012's Down, which no command runs, has two: it says what to do if the
+// second fails.) SQLite DDL is
 // transactional: each SQLite file is applied and recorded in one transaction.
 package migrations
 

@@ -78,7 +78,6 @@ var dialect = sqlstore.Dialect{
 	Refused:        func(err error) bool { return isMySQLError(err, errLockWaitTimeout, errLockNoWait) },
 	GuardFailed:    func(err error) bool { return isMySQLError(err, errBadNull) },
 	NowVar:         "@tributary_now",
-	UTCNow:         "UTC_TIMESTAMP(6)",
 	LockStreams:    " FOR UPDATE", // NOWAIT where the server takes it (Open)
 	UpsertStreams:  " ON DUPLICATE KEY UPDATE stream_type = VALUES(stream_type), created_at = VALUES(created_at)",
 	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside

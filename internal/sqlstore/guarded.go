@@ -15,7 +15,7 @@ import (
 // A group sent in one round trip. An append transaction reads before it
 // writes (the head, the streams, the known event ids: one round trip) and
 // then writes and commits (another). But what it reads is mostly what the
-// writer's own last commit left: the head it moved, the streams it wrote.
+// writer's own last commit left: the head it moved, the streams it wrote to.
 // Where the dialect allows (GuardedLockHead), the writer keeps that in a
 // snapshot, plans a group whose streams it knows from it, and sends the
 // whole transaction at once: BEGIN, the log's lock, the writes and COMMIT.
@@ -164,7 +164,7 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 		if w.d.Conflict(err) || w.stopped(err) {
 			return fmt.Errorf("%w: %w", errStopped, err)
 		}
-		return fmt.Errorf("write events, streams and head, and commit: %w", err)
+		return fmt.Errorf("write events and head, and commit: %w", err)
 	}
 	t.open = false
 	conn.Close()

@@ -28,8 +28,6 @@ type reader struct {
 	m           *metrics.Metrics
 	// checkVisible: reads of recent events look for missing positions.
 	checkVisible bool
-	// utcNow is the database's SQL for its current UTC time.
-	utcNow string
 	// sizes sizes the first chunk of a range by the events read before.
 	sizes *eventSizes
 }

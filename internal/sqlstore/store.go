@@ -94,9 +94,9 @@ type Dialect struct {
 	Leased    bool
 	NotWriter func(context.Context) error
 	// LockStreams ends the reads of an append's streams: " FOR UPDATE"
-	// where rows are locked that way (each stream is then read by a
-	// statement of its own, see readStreams), "" where the write lock
-	// already covers them.
+	// (NOWAIT where the server takes it) where rows are locked that way
+	// (each stream is then read by a part of one UNION ALL of its own,
+	// see readStreams), "" where the write lock already covers them.
 	LockStreams string
 	// UpsertStreams ends the INSERT of the streams an append creates, so
 	// that a row left by a stream with no events (removed by hand) takes
@@ -111,9 +111,6 @@ type Dialect struct {
 	// process), so reads need not look for missing positions (see
 	// visibleUpTo). InnoDB does not promise it.
 	VisibleInCommitOrder bool
-	// UTCNow is the SQL for the database's current UTC time, compared with
-	// the times the writer stamped where reads check for missing positions.
-	UTCNow string
 	// Retryable reports an error after which the same transaction may
 	// succeed (a deadlock, a lock wait timeout, a busy database).
 	Retryable func(error) bool
@@ -169,7 +166,7 @@ func New(d Dialect, opts Options) *Store {
 	sizes := new(eventSizes)
 	return &Store{
 		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics,
-			checkVisible: !d.VisibleInCommitOrder, utcNow: d.UTCNow, sizes: sizes},
+			checkVisible: !d.VisibleInCommitOrder, sizes: sizes},
 		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics, sizes: sizes},
 		feed:   opts.Feed,
 		writer: newWriter(d, opts),

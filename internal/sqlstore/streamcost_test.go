@@ -116,7 +116,7 @@ func TestAStreamsVersionIsFoundWithoutReadingItsEvents(t *testing.T) {
 			t.Errorf("%s read %d rows and index entries with a stream of %d events in a log of %d; want at most %d", what, n, events, events+others, most)
 		}
 	}
-	r := reader{db: db, translate: func(err error) error { return err }, checkVisible: true, utcNow: "UTC_TIMESTAMP(6)", sizes: new(eventSizes)}
+	r := reader{db: db, translate: func(err error) error { return err }, checkVisible: true, sizes: new(eventSizes)}
 	// The stream was written to just now: its read also counts the
 	// visibleWindow positions below its last event (see visibleUpTo).
 	cost("Stream", visibleWindow+20, func() error {

@@ -283,8 +283,8 @@ func idArgs(ids []uuid.UUID) []any {
 	return args
 }
 
-// writeAndCommit sends what the plan laid out, the events, the streams'
-// new state and the new head, then COMMIT; where the dialect batches, all in
+// writeAndCommit sends what the plan laid out, the events, the rows of new
+// streams and the new head, then COMMIT; where the dialect batches, all in
 // one round trip. If a statement fails, the database runs none after it, and
 // the transaction is rolled back; if the connection fails, COMMIT may or may
 // not have run, which the error says.
@@ -333,7 +333,7 @@ func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase)
 	}
 	if err != nil {
 		t.rollback()
-		return nil, fmt.Errorf("write events, streams and head, and commit: %w", err)
+		return nil, fmt.Errorf("write events and head, and commit: %w", err)
 	}
 	if next != nil {
 		// Committed; the connection carries on with next's transaction.
