@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrNotDurable is returned by Open when the server's settings let an
@@ -121,10 +122,21 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 //
 // Positions are durable in order, so one fence answers every caller whose
 // position it had seen: fences run one at a time, and a caller that finds
-// its position covered by the last one returns without another.
+// its position covered by the last one returns without another. And where
+// a COMMIT of this store's writer is on its way that will leave the head at
+// position or beyond, its return makes position durable too: the caller
+// waits for that, up to ownCommitPatience, rather than send a fence of its
+// own, whose flush would compete with the writer's. (The live feed, woken
+// by one commit, often reads the next one while its COMMIT is on its way.)
 func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	if !s.fence || position <= s.durable.Load() {
 		return nil
+	}
+	if position <= s.committing.Load() {
+		covered, err := s.awaitOwnCommit(ctx, position)
+		if covered || err != nil {
+			return err
+		}
 	}
 	select {
 	case s.fencing <- struct{}{}:
@@ -143,6 +155,33 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	return nil
 }
 
+// ownCommitPatience bounds how long waitDurable waits for a COMMIT of the
+// writer's on its way (which takes a millisecond or two) before it sends a
+// fence after all: that COMMIT may fail, or be slow.
+const ownCommitPatience = 5 * time.Millisecond
+
+// awaitOwnCommit waits until position is durable, for up to
+// ownCommitPatience: it reports whether it is, or ctx's error.
+func (s *Store) awaitOwnCommit(ctx context.Context, position int64) (bool, error) {
+	timer := time.NewTimer(ownCommitPatience)
+	defer timer.Stop()
+	for {
+		s.movedMu.Lock()
+		moved := s.moved
+		s.movedMu.Unlock()
+		if position <= s.durable.Load() { // after taking moved: no move is missed
+			return true, nil
+		}
+		select {
+		case <-moved:
+		case <-timer.C:
+			return false, nil
+		case <-ctx.Done():
+			return false, fmt.Errorf("wait for durability: %w", ctx.Err())
+		}
+	}
+}
+
 // durableUpTo records that every commit up to position is on disk: a fence
 // returned, or a COMMIT of this store's writer did (its flush covers every
 // earlier commit, and commits are in position order). The live feed then
@@ -150,7 +189,25 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 func (s *Store) durableUpTo(position int64) {
 	for {
 		d := s.durable.Load()
-		if position <= d || s.durable.CompareAndSwap(d, position) {
+		if position <= d {
+			return
+		}
+		if s.durable.CompareAndSwap(d, position) {
+			break
+		}
+	}
+	s.movedMu.Lock()
+	close(s.moved)
+	s.moved = make(chan struct{})
+	s.movedMu.Unlock()
+}
+
+// committingUpTo records that a COMMIT of the writer's, on its way, will
+// leave the head at position if it succeeds (see waitDurable).
+func (s *Store) committingUpTo(position int64) {
+	for {
+		c := s.committing.Load()
+		if position <= c || s.committing.CompareAndSwap(c, position) {
 			return
 		}
 	}

@@ -29,3 +29,8 @@ func (s *Store) WritesPool() *sql.DB { return s.writes }
 // a group sent in one round trip, for BenchmarkTransactionShape and
 // BenchmarkGroupShape to send as they are.
 var GuardedSet, GuardedLockHead, GuardedHead, CommitTime = dialect.GuardedSet, dialect.GuardedLockHead, dialect.GuardedHead, dialect.CommitTime
+
+// CommittingUpTo and DurableUpTo stand in for the writer: a COMMIT on its
+// way that will leave the head at a position, and its return.
+func (s *Store) CommittingUpTo(position int64) { s.committingUpTo(position) }
+func (s *Store) DurableUpTo(position int64)    { s.durableUpTo(position) }

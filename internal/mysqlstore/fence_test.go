@@ -153,3 +153,65 @@ func TestWriterSessionsRunReadCommittedAndTakeStatementBatches(t *testing.T) {
 	}
 	rows.Close()
 }
+
+// TestWaitDurableWaitsForTheWritersOwnCommitRatherThanFence: with the binary
+// log off, the live feed, woken by one commit, often reads the next while
+// its COMMIT is on its way; that COMMIT's return makes it durable. Where the
+// writer's COMMIT on its way covers the position, WaitDurable waits for it
+// rather than send a fence, whose flush would compete with the writer's; if
+// it does not return in time (it may fail), it fences after all; a position
+// past it is fenced at once.
+func TestWaitDurableWaitsForTheWritersOwnCommitRatherThanFence(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := teststore.OpenMySQL(t, mysqltest.NewDatabase(t))
+	if !s.Fences() {
+		t.Skip("the binary log is on: commits are durable before they are visible")
+	}
+	counter := func() int64 {
+		n, err := s.FenceCommits(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := counter()
+
+	// The writer's COMMIT leaving the head at 3 is on its way: no fence,
+	// and no answer until it returns.
+	s.CommittingUpTo(3)
+	done := make(chan error, 1)
+	go func() { done <- s.Tail().WaitDurable(ctx, 2) }()
+	select {
+	case err := <-done:
+		t.Fatalf("WaitDurable(2) returned (%v) while the COMMIT that makes it durable was on its way", err)
+	case <-time.After(2 * time.Millisecond):
+	}
+	s.DurableUpTo(3)
+	if err := <-done; err != nil {
+		t.Fatalf("WaitDurable(2): %v", err)
+	}
+	if got := counter(); got != before {
+		t.Fatalf("fence counter went from %d to %d while the writer's own COMMIT covered the position; want no fence", before, got)
+	}
+
+	// The COMMIT leaving the head at 5 never returns: a fence, once the
+	// patience is out.
+	s.CommittingUpTo(5)
+	start := time.Now()
+	if err := s.Tail().WaitDurable(ctx, 5); err != nil {
+		t.Fatalf("WaitDurable(5): %v", err)
+	}
+	if took, got := time.Since(start), counter(); got != before+1 || took < 5*time.Millisecond {
+		t.Fatalf("a COMMIT on its way that never returned: %d fences after %v; want 1, after 5 ms", got-before, took)
+	}
+
+	// Past any COMMIT on its way: a fence.
+	if err := s.Tail().WaitDurable(ctx, 6); err != nil {
+		t.Fatalf("WaitDurable(6): %v", err)
+	}
+	if got := counter(); got != before+2 {
+		t.Fatalf("a position past the writer's COMMIT: %d fences in all; want 2", got-before)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,12 @@ type Store struct {
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
+	// committing is the head the writer's last COMMIT sent will leave
+	// (sqlstore.Options.Committing); moved tells, by closing, that durable
+	// moved, and is replaced under movedMu.
+	committing atomic.Int64
+	movedMu    sync.Mutex
+	moved      chan struct{}
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 	m            *metrics.Metrics
@@ -128,7 +135,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.SetConnMaxLifetime(30 * time.Minute)
 		return db
 	}
-	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1)}
+	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1), moved: make(chan struct{})}
 	if len(addrs) > 1 {
 		if s.galera, err = newCluster(cfg, addrs, opts.Logger); err != nil {
 			return nil, err
@@ -231,7 +238,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sd.Batch = false
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		WaitDurable: s.waitDurable, Committed: s.durableUpTo, BeforeCommit: s.runBeforeCommit,
+		WaitDurable: s.waitDurable, Committed: s.durableUpTo, Committing: s.committingUpTo, BeforeCommit: s.runBeforeCommit,
 		Hooked: func() bool { return s.beforeCommit.Load() != nil }, Logger: opts.Logger, Metrics: opts.Metrics})
 	s.m = opts.Metrics
 	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed}

@@ -134,6 +134,11 @@ type Options struct {
 	// Committed, if set, is told the head after each COMMIT of the writer's
 	// returns: every commit up to it is durable then.
 	Committed func(position int64)
+	// Committing, if set, is told the head a COMMIT of the writer's will
+	// leave, just before it is sent: a reader that sees commits up to there
+	// may wait for Committed rather than make them durable itself. The
+	// COMMIT may yet fail; Committed is then not told.
+	Committing func(position int64)
 	// BeforeCommit, if set, runs inside each append transaction once it
 	// holds the log's lock and has read what it needs, just before its writes
 	// and COMMIT. While Hooked reports true, no group is sent in one round

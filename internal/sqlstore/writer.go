@@ -54,6 +54,7 @@ type writer struct {
 	beforeCommit func()
 	hooked       func() bool
 	committed    func(position int64)
+	committing   func(position int64)
 	log          *slog.Logger
 	m            *metrics.Metrics
 
@@ -77,7 +78,7 @@ type carried struct {
 
 // newWriter starts a writer; close stops it.
 func newWriter(d Dialect, opts Options) *writer {
-	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, committed: opts.Committed, log: opts.Logger, m: opts.Metrics,
+	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, committed: opts.Committed, committing: opts.Committing, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -472,6 +473,9 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 		w.beforeCommit()
 	}
 	next := w.takeNext(deadline)
+	if w.committing != nil {
+		w.committing(p.head)
+	}
 	b, err := t.writeAndCommit(ctx, p, next)
 	if err != nil {
 		return nil, err
@@ -511,6 +515,9 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 		if c.ctx.Err() != nil {
 			return nil, nil // the usual way finds it and tries the others without it
 		}
+	}
+	if w.committing != nil {
+		w.committing(p.head)
 	}
 	if err := w.sendGuarded(ctx, p, from, commit, out); err != nil {
 		w.snap.forget()
