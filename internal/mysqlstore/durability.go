@@ -161,7 +161,8 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 const ownCommitPatience = 5 * time.Millisecond
 
 // awaitOwnCommit waits until position is durable, for up to
-// ownCommitPatience: it reports whether it is, or ctx's error.
+// ownCommitPatience and while a COMMIT of the writer's that covers it is on
+// its way: it reports whether it is, or ctx's error.
 func (s *Store) awaitOwnCommit(ctx context.Context, position int64) (bool, error) {
 	timer := time.NewTimer(ownCommitPatience)
 	defer timer.Stop()
@@ -169,8 +170,12 @@ func (s *Store) awaitOwnCommit(ctx context.Context, position int64) (bool, error
 		s.movedMu.Lock()
 		moved := s.moved
 		s.movedMu.Unlock()
-		if position <= s.durable.Load() { // after taking moved: no move is missed
+		// After taking moved: no move is missed.
+		if position <= s.durable.Load() {
 			return true, nil
+		}
+		if position > s.committing.Load() {
+			return false, nil // that COMMIT did not go, or the next does not cover position
 		}
 		select {
 		case <-moved:
@@ -196,19 +201,27 @@ func (s *Store) durableUpTo(position int64) {
 			break
 		}
 	}
+	s.wake()
+}
+
+// committingUpTo records that a COMMIT of the writer's, on its way, will
+// leave the head at position if it succeeds (see waitDurable). Only the
+// writer calls it, one COMMIT at a time.
+func (s *Store) committingUpTo(position int64) { s.committing.Store(position) }
+
+// notCommitting records that the COMMIT told to committingUpTo did not
+// return success (it failed, its result is unknown, or its round trip
+// stopped before it): no COMMIT of the writer's is on its way, and whoever
+// waits for one fences at once instead.
+func (s *Store) notCommitting() {
+	s.committing.Store(0)
+	s.wake()
+}
+
+// wake tells awaitOwnCommit that durable or committing moved.
+func (s *Store) wake() {
 	s.movedMu.Lock()
 	close(s.moved)
 	s.moved = make(chan struct{})
 	s.movedMu.Unlock()
-}
-
-// committingUpTo records that a COMMIT of the writer's, on its way, will
-// leave the head at position if it succeeds (see waitDurable).
-func (s *Store) committingUpTo(position int64) {
-	for {
-		c := s.committing.Load()
-		if position <= c || s.committing.CompareAndSwap(c, position) {
-			return
-		}
-	}
 }

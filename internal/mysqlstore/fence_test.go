@@ -215,3 +215,66 @@ func TestWaitDurableWaitsForTheWritersOwnCommitRatherThanFence(t *testing.T) {
 		t.Fatalf("a position past the writer's COMMIT: %d fences in all; want 2", got-before)
 	}
 }
+
+// TestWaitDurableDoesNotWaitForACommitThatNeverWent: the writer says which
+// head a COMMIT on its way will leave, and WaitDurable for a position up to
+// there waits for its return rather than fence. A group sent in one round
+// trip from a snapshot that another process's append made stale stops
+// before COMMIT: nothing of this store's is on its way then, and neither
+// the writer, answering the group's conflict from the other process's
+// fresh commit, nor a read of that process's next commits, may wait out
+// the patience for it. Of three tries, the fastest is timed: a wait for a
+// COMMIT that never comes takes the whole patience (5 ms) every time; a
+// fence on this server takes a fraction of it.
+func TestWaitDurableDoesNotWaitForACommitThatNeverWent(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	a, other := teststore.OpenMySQL(t, dsn), teststore.OpenMySQL(t, dsn)
+	if !a.Fences() {
+		t.Skip("the binary log is on: commits are durable before they are visible")
+	}
+	events := func(n int) []eventstore.NewEvent {
+		e := make([]eventstore.NewEvent, n)
+		for i := range e {
+			e[i] = eventstore.NewEvent{Type: "T", Data: []byte("{}")}
+		}
+		return e
+	}
+	stream := uuid.New()
+	conflict, read := time.Hour, time.Hour
+	for range 3 {
+		// a's own commit leaves a snapshot that knows the stream.
+		mine, err := a.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: events(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: events(1)}); err != nil {
+			t.Fatal(err)
+		}
+		// Planned from the snapshot, sent in one round trip, stopped by
+		// the head's move; read afresh, refused, and answered once the
+		// other's commit is durable.
+		start := time.Now()
+		_, err = a.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(mine.Version), Events: events(5)})
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			t.Fatalf("append at the version a's snapshot knows, after the other's append: %v; want a wrong expected version", err)
+		}
+		conflict = min(conflict, time.Since(start))
+
+		res, err := other.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: events(3)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		if err := a.Tail().WaitDurable(ctx, res.Events[2].Position); err != nil {
+			t.Fatalf("WaitDurable(%d): %v", res.Events[2].Position, err)
+		}
+		read = min(read, time.Since(start))
+	}
+	if patience := 5 * time.Millisecond; conflict >= patience || read >= patience {
+		t.Fatalf("with no COMMIT of a's on its way, the fastest conflict answer took %v and the fastest WaitDurable of the other's commits %v; "+
+			"want each under the %v a wait for a COMMIT on its way may take", conflict, read, patience)
+	}
+}

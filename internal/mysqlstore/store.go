@@ -64,8 +64,9 @@ type Store struct {
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
-	// committing is the head the writer's last COMMIT sent will leave
-	// (sqlstore.Options.Committing); moved tells, by closing, that durable
+	// committing is the head the writer's COMMIT on its way will leave
+	// (sqlstore.Options.Committing), or 0 once one did not return success
+	// (NotCommitted); moved tells, by closing, that durable or committing
 	// moved, and is replaced under movedMu.
 	committing atomic.Int64
 	movedMu    sync.Mutex
@@ -238,8 +239,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sd.Batch = false
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		WaitDurable: s.waitDurable, Committed: s.durableUpTo, Committing: s.committingUpTo, BeforeCommit: s.runBeforeCommit,
-		Hooked: func() bool { return s.beforeCommit.Load() != nil }, Logger: opts.Logger, Metrics: opts.Metrics})
+		WaitDurable: s.waitDurable, Committing: s.committingUpTo, Committed: s.durableUpTo, NotCommitted: s.notCommitting,
+		BeforeCommit: s.runBeforeCommit, Hooked: func() bool { return s.beforeCommit.Load() != nil },
+		Logger: opts.Logger, Metrics: opts.Metrics})
 	s.m = opts.Metrics
 	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed}
 	if s.replica != nil {

@@ -137,8 +137,12 @@ type Options struct {
 	// Committing, if set, is told the head a COMMIT of the writer's will
 	// leave, just before it is sent: a reader that sees commits up to there
 	// may wait for Committed rather than make them durable itself. The
-	// COMMIT may yet fail; Committed is then not told.
+	// COMMIT may yet fail; Committed is then not told, NotCommitted is.
 	Committing func(position int64)
+	// NotCommitted, if set, is told when a COMMIT told to Committing did not
+	// return success: it failed, its result is unknown, or its round trip
+	// stopped before it. No COMMIT of the writer's is on its way then.
+	NotCommitted func()
 	// BeforeCommit, if set, runs inside each append transaction once it
 	// holds the log's lock and has read what it needs, just before its writes
 	// and COMMIT. While Hooked reports true, no group is sent in one round

@@ -55,6 +55,7 @@ type writer struct {
 	hooked       func() bool
 	committed    func(position int64)
 	committing   func(position int64)
+	notCommitted func()
 	log          *slog.Logger
 	m            *metrics.Metrics
 
@@ -78,7 +79,7 @@ type carried struct {
 
 // newWriter starts a writer; close stops it.
 func newWriter(d Dialect, opts Options) *writer {
-	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, committed: opts.Committed, committing: opts.Committing, log: opts.Logger, m: opts.Metrics,
+	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, committed: opts.Committed, committing: opts.Committing, notCommitted: opts.NotCommitted, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -478,6 +479,7 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 	}
 	b, err := t.writeAndCommit(ctx, p, next)
 	if err != nil {
+		w.notCommitting()
 		return nil, err
 	}
 	if b != nil {
@@ -490,6 +492,14 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 	}
 	w.m.GroupCommitted(len(calls), time.Since(start))
 	return out, nil
+}
+
+// notCommitting tells NotCommitted that the COMMIT told to Committing did
+// not return success: a reader must not wait for it.
+func (w *writer) notCommitting() {
+	if w.notCommitted != nil {
+		w.notCommitted()
+	}
 }
 
 // guarded reports whether groups may go in one round trip: where the
@@ -521,6 +531,7 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 	}
 	if err := w.sendGuarded(ctx, p, from, commit, out); err != nil {
 		w.snap.forget()
+		w.notCommitting()
 		return nil, err
 	}
 	w.snap.remember(from, p)
