@@ -157,14 +157,15 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 
 // ownCommitPatience bounds how long waitDurable waits for a COMMIT of the
 // writer's on its way (which takes a millisecond or two) before it sends a
-// fence after all: that COMMIT may fail, or be slow.
+// fence after all: that COMMIT may fail, or be slow. (Store.patience, which
+// tests may set.)
 const ownCommitPatience = 5 * time.Millisecond
 
 // awaitOwnCommit waits until position is durable, for up to
 // ownCommitPatience and while a COMMIT of the writer's that covers it is on
 // its way: it reports whether it is, or ctx's error.
 func (s *Store) awaitOwnCommit(ctx context.Context, position int64) (bool, error) {
-	timer := time.NewTimer(ownCommitPatience)
+	timer := time.NewTimer(s.patience)
 	defer timer.Stop()
 	for {
 		s.movedMu.Lock()

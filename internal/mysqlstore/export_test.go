@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"time"
 )
 
 // SetBeforeCommit installs a hook that runs inside every append transaction
@@ -34,3 +35,8 @@ var GuardedSet, GuardedLockHead, GuardedHead, CommitTime = dialect.GuardedSet, d
 // way that will leave the head at a position, and its return.
 func (s *Store) CommittingUpTo(position int64) { s.committingUpTo(position) }
 func (s *Store) DurableUpTo(position int64)    { s.durableUpTo(position) }
+
+// SetOwnCommitPatience sets how long WaitDurable waits for a COMMIT of the
+// writer's on its way before it fences (ownCommitPatience); set it before
+// the store is used.
+func (s *Store) SetOwnCommitPatience(d time.Duration) { s.patience = d }

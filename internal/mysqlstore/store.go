@@ -71,6 +71,7 @@ type Store struct {
 	committing atomic.Int64
 	movedMu    sync.Mutex
 	moved      chan struct{}
+	patience   time.Duration // ownCommitPatience
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 	m            *metrics.Metrics
@@ -136,7 +137,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.SetConnMaxLifetime(30 * time.Minute)
 		return db
 	}
-	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1), moved: make(chan struct{})}
+	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1), moved: make(chan struct{}),
+		patience: ownCommitPatience}
 	if len(addrs) > 1 {
 		if s.galera, err = newCluster(cfg, addrs, opts.Logger); err != nil {
 			return nil, err
