@@ -96,6 +96,10 @@ func Exercise(t *testing.T, b Backend) {
 		t.Parallel()
 		testSeveralProcesses(t, b)
 	})
+	t.Run("StreamDescriptionIsItsFirstAndLastEvents", func(t *testing.T) {
+		t.Parallel()
+		testStreamDescription(t, b)
+	})
 }
 
 func ctx(t *testing.T) context.Context {
@@ -1273,4 +1277,178 @@ func positionsOf(evs []eventstore.Event) []int64 {
 		ps[i] = e.Position
 	}
 	return ps
+}
+
+// testStreamDescription: a stream's version and updated_at are its last
+// event's, its created_at its first event's, however it was written to
+// (alone, many times, in a group with other appends to it and to new
+// streams, by a retry, past a refused append), and Stream, ReadStream and
+// ListStreams (in pages, filtered by type) all say the same.
+func testStreamDescription(t *testing.T, b Backend) {
+	s := b.Open(t)
+	c := ctx(t)
+	type want struct {
+		version          int64
+		created, updated time.Time
+	}
+	wants := map[uuid.UUID]*want{}
+	types := map[uuid.UUID]string{}
+	add := func(id uuid.UUID, typ string, res eventstore.AppendResult) {
+		t.Helper()
+		w := wants[id]
+		if w == nil {
+			w = &want{created: res.Events[0].RecordedAt}
+			wants[id], types[id] = w, typ
+		}
+		if last := res.Events[len(res.Events)-1]; last.Version > w.version {
+			w.version, w.updated = last.Version, last.RecordedAt
+		}
+	}
+	pause := func() { time.Sleep(3 * time.Millisecond) } // so that each append has a time of its own
+
+	one := uuid.New()
+	add(one, "single", mustAppend(t, s, eventstore.AppendRequest{StreamID: one, StreamType: "single", Expected: eventstore.NoStream, Events: batch(1)}))
+	pause()
+	many := uuid.New()
+	first := withIDs(batch(2))
+	add(many, "many", mustAppend(t, s, eventstore.AppendRequest{StreamID: many, StreamType: "many", Expected: eventstore.NoStream, Events: first}))
+	for i := range 6 {
+		pause()
+		add(many, "many", mustAppend(t, s, eventstore.AppendRequest{StreamID: many, StreamType: "many", Events: batch(i%3 + 1)}))
+	}
+	pause()
+	if again, err := s.Append(c, eventstore.AppendRequest{StreamID: many, StreamType: "many", Expected: eventstore.NoStream, Events: first}); err != nil || !again.Duplicate {
+		t.Fatalf("retry of the stream's first append: %+v, %v; want a duplicate", again, err)
+	}
+	if _, err := s.Append(c, eventstore.AppendRequest{StreamID: many, StreamType: "many", Expected: eventstore.NoStream, Events: batch(1)}); !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+		t.Fatalf("a NoStream append to a stream that exists: %v, want %v", err, eventstore.ErrWrongExpectedVersion)
+	}
+
+	// One group: hold a commit and queue appends behind it.
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.BeforeCommit(s, func() {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	})
+	other := uuid.New()
+	heldDone := make(chan eventstore.AppendResult, 1)
+	go func() {
+		res, err := s.Append(c, eventstore.AppendRequest{StreamID: other, StreamType: "grouped", Events: batch(1)})
+		if err != nil {
+			t.Errorf("held append: %v", err)
+		}
+		heldDone <- res
+	}()
+	<-held
+	g1, g2 := uuid.New(), uuid.New()
+	queued := []eventstore.AppendRequest{
+		{StreamID: g1, StreamType: "grouped", Events: batch(2)},
+		{StreamID: g1, StreamType: "grouped", Events: batch(1)},
+		{StreamID: g1, StreamType: "grouped", Events: batch(3)},
+		{StreamID: g2, StreamType: "grouped", Events: batch(1)},
+		{StreamID: g2, StreamType: "grouped", Events: batch(1)},
+		{StreamID: many, Events: batch(2)},
+		{StreamID: many, StreamType: "many", Expected: eventstore.NoStream, Events: first},     // a retry
+		{StreamID: one, StreamType: "single", Expected: eventstore.NoStream, Events: batch(1)}, // refused
+		{StreamID: other, Events: batch(1)},
+	}
+	results := make([]eventstore.AppendResult, len(queued))
+	errs := make([]error, len(queued))
+	var wg sync.WaitGroup
+	for i, req := range queued {
+		wg.Go(func() { results[i], errs[i] = s.Append(c, req) })
+	}
+	time.Sleep(50 * time.Millisecond) // let them queue
+	close(release)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	add(other, "grouped", <-heldDone)
+	for i, req := range queued {
+		switch {
+		case i == 7:
+			if !errors.Is(errs[i], eventstore.ErrWrongExpectedVersion) {
+				t.Fatalf("queued NoStream append to a stream that exists: %v, want %v", errs[i], eventstore.ErrWrongExpectedVersion)
+			}
+		case i == 6:
+			if errs[i] != nil || !results[i].Duplicate {
+				t.Fatalf("queued retry of the stream's first append: %+v, %v; want a duplicate", results[i], errs[i])
+			}
+		case errs[i] != nil:
+			t.Fatalf("queued append %d: %v", i, errs[i])
+		default:
+			typ := req.StreamType
+			if typ == "" {
+				typ = types[req.StreamID]
+			}
+			add(req.StreamID, typ, results[i])
+		}
+	}
+	// The earliest of a grouped stream's appends may not be the first queued.
+	for _, id := range []uuid.UUID{g1, g2} {
+		evs, _ := readStream(t, s, id, eventstore.ReadStreamOptions{})
+		wants[id].created = evs[0].RecordedAt
+	}
+
+	check := func(how string, st eventstore.Stream) {
+		t.Helper()
+		w := wants[st.ID]
+		if w == nil {
+			t.Errorf("%s: a stream %s nobody wrote", how, st.ID)
+			return
+		}
+		if st.Type != types[st.ID] || st.Version != w.version || !st.CreatedAt.Equal(w.created) || !st.UpdatedAt.Equal(w.updated) {
+			t.Errorf("%s: stream %s = type %s version %d created %v updated %v;\nwant type %s version %d created %v (its first event's) updated %v (its last event's)",
+				how, st.ID, st.Type, st.Version, st.CreatedAt, st.UpdatedAt, types[st.ID], w.version, w.created, w.updated)
+		}
+	}
+	for id := range wants {
+		st, err := s.Stream(c, id)
+		if err != nil {
+			t.Fatalf("Stream %s: %v", id, err)
+		}
+		check("Stream", st)
+		for _, opts := range []eventstore.ReadStreamOptions{{}, {Limit: 1}, {Direction: eventstore.Backward, Limit: 1}} {
+			_, page := readStream(t, s, id, opts)
+			check(fmt.Sprintf("ReadStream %+v", opts), page.Stream)
+		}
+	}
+	for _, f := range []struct {
+		types []string
+		limit int
+	}{{nil, 1}, {nil, 2}, {nil, 5}, {nil, 0}, {[]string{"grouped"}, 1}, {[]string{"many", "single"}, 1}, {[]string{"grouped", "many"}, 2}} {
+		var listed []uuid.UUID
+		after := uuid.Nil
+		for range 20 {
+			list, err := s.ListStreams(c, eventstore.ListStreamsOptions{StreamTypes: f.types, After: after, Limit: f.limit})
+			if err != nil {
+				t.Fatalf("ListStreams: %v", err)
+			}
+			if f.limit > 0 && len(list.Streams) > f.limit {
+				t.Fatalf("ListStreams limit %d gave %d streams", f.limit, len(list.Streams))
+			}
+			for _, st := range list.Streams {
+				check(fmt.Sprintf("ListStreams types %v limit %d", f.types, f.limit), st)
+				listed = append(listed, st.ID)
+			}
+			if !list.More {
+				break
+			}
+			after = list.Streams[len(list.Streams)-1].ID
+		}
+		var want []uuid.UUID
+		for id := range wants {
+			if len(f.types) == 0 || slices.Contains(f.types, types[id]) {
+				want = append(want, id)
+			}
+		}
+		slices.SortFunc(want, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+		if !slices.Equal(listed, want) {
+			t.Errorf("ListStreams types %v in pages of %d listed %v, want %v", f.types, f.limit, listed, want)
+		}
+	}
 }
