@@ -3,13 +3,12 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
-	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
-	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -22,14 +21,7 @@ func TestTheLockStatementsReadNoTableWhole(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := sql.Open("mysql", mysqltest.NewDatabase(t)+"?interpolateParams=true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	db := mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) { cfg.InterpolateParams = true })
 	for i := range 50 {
 		id, stream := uuid.New(), uuid.New()
 		if _, err := db.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+

@@ -1,10 +1,8 @@
 package mysqlstore_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
-	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
@@ -169,20 +166,10 @@ func BenchmarkTransactionShape(b *testing.B) {
 // session settings (READ COMMITTED, strict, UTC, statement batches,
 // interpolated values), on one connection.
 func shapeDB(b *testing.B) *sql.DB {
-	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MultiStatements, cfg.InterpolateParams, cfg.ParseTime = true, true, true
-	cfg.Params = map[string]string{"tx_isolation": "'READ-COMMITTED'", "time_zone": "'+00:00'", "sql_mode": "'STRICT_TRANS_TABLES'"}
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := migrations.ApplyMySQL(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
-		b.Fatal(err)
-	}
+	db := mysqltest.NewMigratedDB(b, func(cfg *mysql.Config) {
+		cfg.MultiStatements, cfg.InterpolateParams, cfg.ParseTime = true, true, true
+		cfg.Params = map[string]string{"tx_isolation": "'READ-COMMITTED'", "time_zone": "'+00:00'", "sql_mode": "'STRICT_TRANS_TABLES'"}
+	})
 	db.SetMaxOpenConns(1)
 	return db
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/internal/faultproxy"
+	"github.com/tributary-dev/tributary/internal/migrations"
 )
 
 // EnvDSN names the variable holding the server to test against.
@@ -82,4 +84,30 @@ func NewDatabaseBehindProxy(t testing.TB) (dsn string, p *faultproxy.Proxy) {
 	p = faultproxy.Start(t, cfg.Addr)
 	cfg.Addr = p.Addr()
 	return cfg.FormatDSN(), p
+}
+
+// NewMigratedDB is NewDatabase with the newest schema applied, opened
+// straight through the driver with configure's changes to its DSN (nil:
+// none), and closed at the end of the test: for tests and benchmarks that
+// send the store's SQL themselves.
+func NewMigratedDB(t testing.TB, configure func(*mysql.Config)) *sql.DB {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(NewDatabase(t))
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	if configure != nil {
+		configure(cfg)
+	}
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("open %s: %v", cfg.DBName, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("migrate %s: %v", cfg.DBName, err)
+	}
+	return db
 }

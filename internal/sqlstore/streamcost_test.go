@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -26,19 +23,9 @@ func TestAStreamsVersionIsFoundWithoutReadingItsEvents(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	db := mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
+		cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
+	})
 	db.SetMaxOpenConns(1) // one session: its counters are the queries'
 	db.SetMaxIdleConns(1)
 	long := uuid.New()

@@ -872,14 +872,7 @@ func testQueuedBehindACommit(t *testing.T, b Backend) {
 	x, y := uuid.New(), uuid.New()
 	mustAppend(t, s, eventstore.AppendRequest{StreamID: x, Events: batch(1)})
 	mustAppend(t, s, eventstore.AppendRequest{StreamID: y, Events: batch(1)})
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	b.BeforeCommit(s, func() {
-		once.Do(func() {
-			close(held)
-			<-release
-		})
-	})
+	held, release := holdFirstCommit(b, s)
 	first := eventstore.AppendRequest{StreamID: x, Expected: eventstore.Exactly(1), Events: withIDs(batch(1))}
 	firstDone := make(chan eventstore.AppendResult, 1)
 	go func() {
@@ -972,14 +965,7 @@ func testHeldTransaction(t *testing.T, b Backend) {
 		other = b.OpenAgain(t, a)
 	}
 	c := ctx(t)
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	b.BeforeCommit(a, func() {
-		once.Do(func() {
-			close(held)
-			<-release
-		})
-	})
+	held, release := holdFirstCommit(b, a)
 	appendOne := func(s eventstore.Store, done chan<- eventstore.AppendResult) {
 		res, err := s.Append(c, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Events: batch(1)})
 		if err != nil {
@@ -1325,14 +1311,7 @@ func testStreamDescription(t *testing.T, b Backend) {
 	}
 
 	// One group: hold a commit and queue appends behind it.
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	b.BeforeCommit(s, func() {
-		once.Do(func() {
-			close(held)
-			<-release
-		})
-	})
+	held, release := holdFirstCommit(b, s)
 	other := uuid.New()
 	heldDone := make(chan eventstore.AppendResult, 1)
 	go func() {
@@ -1451,4 +1430,19 @@ func testStreamDescription(t *testing.T, b Backend) {
 			t.Errorf("ListStreams types %v in pages of %d listed %v, want %v", f.types, f.limit, listed, want)
 		}
 	}
+}
+
+// holdFirstCommit makes the next append transaction of s wait, holding the
+// log's lock, just before COMMIT: held closes once it does, and closing
+// release lets it commit. Later transactions are not held.
+func holdFirstCommit(b Backend, s eventstore.Store) (held, release chan struct{}) {
+	held, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.BeforeCommit(s, func() {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	})
+	return held, release
 }
