@@ -1,7 +1,7 @@
 -- +goose Up
 -- A stream's version and updated_at are its last event's, read through the
--- unique index on events (stream_id, stream_version): an append to a stream that exists no longer
--- writes its row. The row keeps what does not change.
+-- unique index on events (stream_id, stream_version): an append to a stream
+-- that exists no longer writes its row. The row keeps what does not change.
 ALTER TABLE streams DROP COLUMN version;
 ALTER TABLE streams DROP COLUMN updated_at;
 
