@@ -886,15 +886,39 @@ func skipOutsideCI(t *testing.T, format string, args ...any) {
 
 // start starts mariadbd again on the same data directory and port, as after
 // a crash, and waits until it answers (crash recovery included).
+//
+// A try that fails at once (the port not yet free, a Galera node that finds
+// no primary component yet) is tried again; if none succeeds, every try's
+// reason is reported with the error log's errors, since the last try's own
+// log (all the failure would otherwise show) says little of the earlier.
 func (m *privateMariaDB) start(t *testing.T) {
 	t.Helper()
+	began := time.Now()
 	var err error
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if err = m.tryStart(time.Until(deadline)); err == nil {
+	var tries []string
+	for deadline := began.Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err = m.tryStart(max(time.Until(deadline), 20*time.Second)); err == nil {
 			return
 		}
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		tries = append(tries, fmt.Sprintf("try %d, at %s: %s", len(tries)+1, time.Since(began).Round(time.Millisecond), first))
 	}
-	t.Fatalf("restart mariadbd on port %d: %v", m.port, err)
+	t.Fatalf("restart mariadbd on port %d: %d tries failed:\n%s\nerrors in its log:\n%s\nthe last try: %v",
+		m.port, len(tries), strings.Join(tries, "\n"), m.logErrors(), err)
+}
+
+// logErrors is the error log's lines that report an error or a failure,
+// at most the last 60 of them.
+func (m *privateMariaDB) logErrors() string {
+	b, _ := os.ReadFile(filepath.Join(m.dir, "error.log"))
+	var lines []string
+	for line := range strings.Lines(string(b)) {
+		l := strings.ToLower(line)
+		if strings.Contains(l, "[error]") || strings.Contains(l, "fail") || strings.Contains(l, "abort") {
+			lines = append(lines, strings.TrimRight(line, "\n"))
+		}
+	}
+	return strings.Join(lines[max(len(lines)-60, 0):], "\n")
 }
 
 func (m *privateMariaDB) tryStart(wait time.Duration) error {
