@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -411,6 +412,89 @@ func TestProblemDetailsAreWrittenWithoutHTMLEscapes(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 401 || !strings.Contains(string(b), "Bearer <token>") || strings.Contains(string(b), `\u003c`) {
 			t.Errorf("401 body = %s; want a detail that reads Bearer <token>, without HTML escapes", b)
+		}
+	})
+}
+
+// heldLog is a log handler that holds every access log line ("request")
+// until released, as a slow log disk or a full pipe would.
+type heldLog struct {
+	entered chan struct{} // a line is being held
+	release chan struct{}
+}
+
+func (h *heldLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *heldLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *heldLog) WithGroup(string) slog.Handler            { return h }
+func (h *heldLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "request" {
+		select {
+		case h.entered <- struct{}{}:
+		default:
+		}
+		<-h.release
+	}
+	return nil
+}
+
+// TestAResponseIsSentBeforeItsAccessLogLine: a client gets its whole
+// response as soon as the handler has written it; the access log line,
+// written after, costs the client nothing, however slow the log. (Not a
+// page of events: it streams, chunked, and net/http sends its last chunk
+// only once the middleware has returned.)
+func TestAResponseIsSentBeforeItsAccessLogLine(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		logs := &heldLog{entered: make(chan struct{}, 1), release: make(chan struct{})}
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 64 << 10, MaxBatch: 10, Logger: slog.New(logs)}))
+		t.Cleanup(srv.Close)
+		t.Cleanup(func() { close(logs.release) })
+		client := &http.Client{Timeout: 10 * time.Second}
+		stream := uuid.NewString()
+		for _, c := range []struct {
+			method, path, body string
+			status             int
+			header             []string
+		}{
+			{http.MethodPost, "/streams/" + stream + "/events", `{"stream_type":"t","events":[{"type":"a","data":{}}]}`, http.StatusCreated, nil},
+			{http.MethodGet, "/streams/" + stream, "", http.StatusOK, nil},
+			{http.MethodGet, "/streams/" + stream, "", http.StatusNotModified, []string{"If-None-Match", `"1"`}},
+			{http.MethodGet, "/streams/" + stream + "/events", "", http.StatusNotModified, []string{"If-None-Match", `"1"`}},
+			{http.MethodGet, "/healthz", "", http.StatusOK, nil},
+			{http.MethodHead, "/healthz", "", http.StatusOK, nil},
+			{http.MethodGet, "/no-such-thing", "", http.StatusNotFound, nil},
+			{http.MethodPost, "/streams/" + stream + "/events", `{"events":[`, http.StatusBadRequest, nil},
+		} {
+			req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			for i := 0; i+1 < len(c.header); i += 2 {
+				req.Header.Set(c.header[i], c.header[i+1])
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s with its access log line held: %v; expected the response before the line is written", c.method, c.path, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatalf("%s %s with its access log line held: reading the body: %v; expected all of it before the line is written", c.method, c.path, err)
+			}
+			if resp.StatusCode != c.status {
+				t.Fatalf("%s %s: status %d, want %d: %s", c.method, c.path, resp.StatusCode, c.status, body)
+			}
+			if resp.ContentLength >= 0 && int64(len(body)) != resp.ContentLength && c.method != http.MethodHead {
+				t.Fatalf("%s %s: %d bytes of a body of %d", c.method, c.path, len(body), resp.ContentLength)
+			}
+			// Its line is being written (held) now; let it go.
+			select {
+			case <-logs.entered:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s %s: no access log line", c.method, c.path)
+			}
+			logs.release <- struct{}{}
 		}
 	})
 }

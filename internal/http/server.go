@@ -271,7 +271,24 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(ww, r)
+		sendNow(e, ww)
 	})
+}
+
+// sendNow sends a response its handler has finished, so that the client
+// does not wait for its log line and metrics: net/http would send it only
+// once this middleware returns. Only a response whose length is declared,
+// or that has no body (304, 204): one without would then go chunked, where
+// net/http gives a short one a Content-Length.
+func sendNow(e *accessEntry, ww middleware.WrapResponseWriter) {
+	status := ww.Status()
+	if e.detached || status == 0 {
+		return
+	}
+	if ww.Header().Get("Content-Length") == "" && status != http.StatusNotModified && status != http.StatusNoContent {
+		return
+	}
+	_ = http.NewResponseController(ww).Flush() // an error means the client left
 }
 
 // accessKey is the context key of a request's accessEntry.
