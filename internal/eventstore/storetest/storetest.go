@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -99,6 +100,10 @@ func Exercise(t *testing.T, b Backend) {
 	t.Run("StreamDescriptionIsItsFirstAndLastEvents", func(t *testing.T) {
 		t.Parallel()
 		testStreamDescription(t, b)
+	})
+	t.Run("RetryRacingItsOriginalThroughAnotherProcessIsAReplay", func(t *testing.T) {
+		t.Parallel()
+		testRetryRacingItsOriginal(t, b)
 	})
 }
 
@@ -1223,6 +1228,60 @@ func testSeveralProcesses(t *testing.T, b Backend) {
 		}
 		prev = e
 	}
+}
+
+// testRetryRacingItsOriginal: a client whose append seems lost (a timeout,
+// a dropped connection) sends it again at once, and the retry may reach
+// another process (the same one, for a store that serves one) while the
+// original commits. However the two meet, one is written and the other is
+// answered as its retry, with its result: never a conflict with itself (a
+// wrong expected version, a duplicate id). The tightest meeting is a retry
+// that waits for the log's lock while the original holds it: every read it
+// makes once the lock is its own, the known ids' as much as the stream's,
+// must see the original's commit. It is a race, so it runs many times,
+// bounded in count and time.
+func testRetryRacingItsOriginal(t *testing.T, b Backend) {
+	a := b.Open(t)
+	other := a
+	if b.OpenAgain != nil {
+		other = b.OpenAgain(t, a)
+	}
+	c := ctx(t)
+	const races = 200
+	var first error
+	ran, failed := 0, 0
+	for deadline := time.Now().Add(2 * time.Second); ran < races && time.Now().Before(deadline); ran++ {
+		req := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Expected: eventstore.NoStream, Events: withIDs(batch(2))}
+		var res [2]eventstore.AppendResult
+		var errs [2]error
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, s := range []eventstore.Store{a, other} {
+			wg.Go(func() {
+				<-start
+				res[i], errs[i] = s.Append(c, req)
+			})
+		}
+		close(start)
+		wg.Wait()
+		err := errors.Join(errs[:]...)
+		if err == nil && res[0].Duplicate == res[1].Duplicate {
+			err = fmt.Errorf("duplicate %t and %t; want one written and one replayed", res[0].Duplicate, res[1].Duplicate)
+		}
+		if err == nil && !slices.EqualFunc(res[0].Events, res[1].Events, sameRecorded) {
+			err = fmt.Errorf("the replay answered %+v; the original %+v", res[0].Events, res[1].Events)
+		}
+		if err != nil {
+			failed++
+			first = cmp.Or(first, err)
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d appends raced by their retry through another process failed; want one written and one replayed "+
+			"each time. The first: %v", failed, ran, first)
+	}
+	t.Logf("%d races", ran)
+	requireLogLength(t, a, 2*ran, "after the races, each of which writes its batch once")
 }
 
 // testTailReadsTheLog: the live feed's tail reads the same pages of the log,
