@@ -2,6 +2,9 @@
 // off, for tests of what a client does when its database goes away and comes
 // back: Cut closes the listener and every connection (the client finds the
 // server gone, connection refused), Restore listens on the same address again.
+// CutAfter cuts one connection the moment it has sent the server a given
+// request, before the answer comes back: the request ran, the client never
+// hears how.
 package faultproxy
 
 import (
@@ -21,6 +24,8 @@ type Proxy struct {
 	mu     sync.Mutex
 	ln     net.Listener // nil while cut
 	conns  map[net.Conn]struct{}
+	after  func([]byte) bool // set by CutAfter; nil once it has cut
+	cut    chan struct{}     // closed when after has cut a connection
 }
 
 // Start listens on 127.0.0.1:0 and forwards each connection to target.
@@ -41,6 +46,9 @@ func Start(t testing.TB, target string) *Proxy {
 
 // Addr is the address the proxy listens on, host:port.
 func (p *Proxy) Addr() string { return p.addr }
+
+// Target is the address the proxy forwards to, host:port.
+func (p *Proxy) Target() string { return p.target }
 
 func (p *Proxy) serve(ln net.Listener) {
 	p.mu.Lock()
@@ -66,7 +74,7 @@ func (p *Proxy) serve(ln net.Listener) {
 			}
 			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 			p.mu.Unlock()
-			p.wg.Go(func() { p.pipe(up, c) })
+			p.wg.Go(func() { p.forward(up, c) })
 			p.wg.Go(func() { p.pipe(c, up) })
 		}
 	})
@@ -80,6 +88,58 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	delete(p.conns, dst)
 	delete(p.conns, src)
 	p.mu.Unlock()
+}
+
+// forward copies what the client sends to the server, and cuts the pair
+// once it has sent a chunk that CutAfter's test matches.
+func (p *Proxy) forward(up, c net.Conn) {
+	defer p.pipe(up, c) // closes both once the copy ends
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			after := p.after
+			p.mu.Unlock()
+			// The chunk goes whole, and the server's side is closed before
+			// the client's: the request is in the server's hands, and no
+			// byte of its answer reaches the client.
+			if _, werr := up.Write(buf[:n]); werr != nil {
+				return
+			}
+			if after != nil && after(buf[:n]) && p.claim() {
+				up.Close()
+				c.Close()
+				close(p.cut)
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// claim reports whether this caller is the one to cut for CutAfter.
+func (p *Proxy) claim() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.after == nil {
+		return false
+	}
+	p.after = nil
+	return true
+}
+
+// CutAfter arms the proxy: the next chunk a client sends for which sent
+// returns true is forwarded to the server, and then that connection is cut
+// at once, both sides, before the server's answer. The channel is closed
+// once it has cut.
+func (p *Proxy) CutAfter(sent func(chunk []byte) bool) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.after, p.cut = sent, make(chan struct{})
+	return p.cut
 }
 
 // Cut closes the listener and every open connection. Cutting a cut proxy

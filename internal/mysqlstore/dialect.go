@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -82,6 +83,7 @@ var dialect = sqlstore.Dialect{
 	UpsertStreams:  " ON DUPLICATE KEY UPDATE stream_type = VALUES(stream_type), created_at = VALUES(created_at)",
 	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside
 	MaxInsertBytes: 1 << 20, // max_allowed_packet (16 MiB on MariaDB)
+	Lost:           lost,
 	Retryable:      func(err error) bool { return isMySQLError(err, errDeadlock, errLockWaitTimeout) },
 	Conflict:       func(err error) bool { return isMySQLError(err, errDupKey) },
 	Translate:      translate,
@@ -129,6 +131,21 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
+}
+
+// lost reports an error by which a round trip ended without the server's
+// answer: the connection failed, or the driver cut it at the context's end.
+// An error the server sent is not one: it answered, and a batch stops at its
+// first failing statement.
+func lost(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func isMySQLError(err error, numbers ...uint16) bool {

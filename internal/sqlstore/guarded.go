@@ -168,6 +168,13 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	}
 	t.open = false
 	conn.Close()
+	stamp(p, out, now)
+	return nil
+}
+
+// stamp gives a guarded group's outcomes, and the streams it creates, the
+// time it committed at, which the database chose.
+func stamp(p *plan, out []outcome, now time.Time) {
 	p.now = now
 	for i := range out {
 		for j := range out[i].res.Events {
@@ -179,7 +186,6 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 			st.CreatedAt = now
 		}
 	}
-	return nil
 }
 
 // scanGuard reads the results of a batch guarded by GuardedLockHead: the

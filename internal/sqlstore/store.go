@@ -111,6 +111,12 @@ type Dialect struct {
 	// process), so reads need not look for missing positions (see
 	// visibleUpTo). InnoDB does not promise it.
 	VisibleInCommitOrder bool
+	// Lost reports an error by which a round trip ended without the
+	// server's answer (the connection lost, or cut at the deadline): if it
+	// carried COMMIT, the server may have run it all. The writer then
+	// settles the group's outcome (settle.go). Nil where that cannot happen
+	// (an embedded database).
+	Lost func(error) bool
 	// Retryable reports an error after which the same transaction may
 	// succeed (a deadlock, a lock wait timeout, a busy database).
 	Retryable func(error) bool

@@ -380,7 +380,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 				continue
 			}
 		}
-		if !errors.Is(err, errCallerLeft) && !w.d.Retryable(err) && !w.d.Conflict(err) {
+		if !errors.Is(err, errCallerLeft) && !errors.Is(err, errNotCommitted) && !w.d.Retryable(err) && !w.d.Conflict(err) {
 			break
 		}
 	}
@@ -479,8 +479,18 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 	}
 	b, err := t.writeAndCommit(ctx, p, next)
 	if err != nil {
+		ok, _, serr := w.settle(p, err)
+		if ok {
+			// Committed, its answer lost: what the plan said, stamped
+			// with the time the plan read.
+			if w.committed != nil {
+				w.committed(p.head)
+			}
+			w.m.GroupCommitted(len(calls), time.Since(start))
+			return out, nil
+		}
 		w.notCommitting()
-		return nil, err
+		return nil, serr // errNotCommitted: run tries it again
 	}
 	if b != nil {
 		b.ctx, b.cancel, cancel = ctx, cancel, nil // the next group's reads are still on their way
@@ -531,6 +541,20 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 	}
 	if err := w.sendGuarded(ctx, p, from, commit, out); err != nil {
 		w.snap.forget()
+		ok, now, serr := w.settle(p, err)
+		switch {
+		case ok:
+			// Committed, its answer (and the time it read back) lost.
+			stamp(p, out, now)
+			if w.committed != nil {
+				w.committed(p.head)
+			}
+			return out, nil
+		case errors.Is(serr, errNotCommitted):
+			err = fmt.Errorf("%w: %w", errStopped, serr) // read first, as after a stale snapshot
+		default:
+			err = serr
+		}
 		w.notCommitting()
 		return nil, err
 	}

@@ -1,0 +1,137 @@
+package mysqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded: the connection
+// is cut the moment the round trip that holds an append's COMMIT has reached
+// the server, before any answer comes back. The server runs it (nothing
+// waits in it), so the events are stored; the append must then be answered
+// as written, with the versions and positions the log holds, and not as
+// failed (a client without event ids that retried a 503 would write them
+// twice). Both ways to the COMMIT: a group sent in one round trip (after an
+// append of the writer's own, its snapshot lets it), and one that read
+// first (with a BeforeCommit hook, which holds groups to that way).
+func TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded(t *testing.T) {
+	t.Parallel()
+	for _, way := range []string{"one round trip", "read first"} {
+		t.Run(way, func(t *testing.T) {
+			t.Parallel()
+			dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+			s := teststore.OpenMySQL(t, dsn)
+			if way == "read first" {
+				s.SetBeforeCommit(func() {})
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			stream := uuid.New()
+			one := func(n int) eventstore.NewEvent {
+				return eventstore.NewEvent{Type: "counted", Data: []byte(`{"n":` + string(rune('0'+n)) + `}`)}
+			}
+			first, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "counter", Expected: eventstore.NoStream,
+				Events: []eventstore.NewEvent{one(1)}})
+			if err != nil {
+				t.Fatalf("first append: %v", err)
+			}
+			cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+			res, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(first.Version),
+				Events: []eventstore.NewEvent{one(2), one(3)}})
+			select {
+			case <-cut:
+			default:
+				t.Fatalf("the proxy never saw the round trip with COMMIT (append: %+v, %v)", res, err)
+			}
+			page, rerr := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 1, Limit: 10})
+			if rerr != nil {
+				t.Fatalf("read the stream after the cut: %v", rerr)
+			}
+			var stored []eventstore.Event
+			for e, err := range page.Events {
+				if err != nil {
+					t.Fatalf("read the stream after the cut: %v", err)
+				}
+				stored = append(stored, e)
+			}
+			if len(stored) != 3 {
+				// The server did not run it: then the failure is the truth.
+				if err == nil {
+					t.Fatalf("append reported written (%+v), but the stream holds %d events", res, len(stored))
+				}
+				t.Fatalf("the cut round trip did not commit (stream holds %d events; append: %v): the test did not reach the case it is for", len(stored), err)
+			}
+			if err != nil {
+				t.Fatalf("append whose COMMIT ran but whose answer was cut: %v; the stream holds its events at versions 2 and 3, so it must be answered as written", err)
+			}
+			if res.Version != 3 || len(res.Events) != 2 || res.Duplicate {
+				t.Fatalf("append whose answer was cut: got %+v, want version 3 with two events, not a replay", res)
+			}
+			for i, e := range res.Events {
+				got := stored[i+1]
+				if e.ID != got.ID || e.Version != got.Version || e.Position != got.Position || !e.RecordedAt.Equal(got.RecordedAt) {
+					t.Errorf("event %d answered as %+v; the log holds id %s version %d position %d recorded %s",
+						i, e, got.ID, got.Version, got.Position, got.RecordedAt)
+				}
+			}
+			// The store goes on: the next append is written after them.
+			next, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(3), Events: []eventstore.NewEvent{one(4)}})
+			if err != nil || next.Version != 4 {
+				t.Fatalf("append after the cut: %+v, %v; want version 4", next, err)
+			}
+		})
+	}
+}
+
+// TestAnAppendWhoseLostRoundTripDidNotCommitIsTriedAgain: the round trip
+// cut is a group sent in one round trip that the server stops (another
+// process appended since the writer's last commit, so its guard fails).
+// Settling finds that it did not commit, and makes sure it never will; the
+// group is then read and planned afresh, as after any stale snapshot, and
+// the append succeeds, written once.
+func TestAnAppendWhoseLostRoundTripDidNotCommitIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = proxy.Target()
+	a, b := teststore.OpenMySQL(t, dsn), teststore.OpenMySQL(t, cfg.FormatDSN())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
+	mine, theirs := uuid.New(), uuid.New()
+	if _, err := a.Append(ctx, eventstore.AppendRequest{StreamID: mine, StreamType: "counter", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev}}); err != nil {
+		t.Fatalf("first append: %v", err)
+	}
+	if _, err := b.Append(ctx, eventstore.AppendRequest{StreamID: theirs, StreamType: "counter", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev}}); err != nil {
+		t.Fatalf("the other process's append: %v", err)
+	}
+	cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+	res, err := a.Append(ctx, eventstore.AppendRequest{StreamID: mine, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev}})
+	select {
+	case <-cut:
+	default:
+		t.Fatalf("the proxy never saw the round trip with COMMIT (append: %+v, %v)", res, err)
+	}
+	if err != nil || res.Version != 2 || res.Duplicate {
+		t.Fatalf("append whose guarded round trip was stopped and its answer cut: %+v, %v; want it read afresh and written at version 2", res, err)
+	}
+	st, err := b.Stream(ctx, mine)
+	if err != nil || st.Version != 2 {
+		t.Fatalf("the stream after: %+v, %v; want version 2: written once", st, err)
+	}
+	if head, err := b.Head(ctx); err != nil || head != 3 {
+		t.Fatalf("the log's head after: %d, %v; want 3: three events, each once", head, err)
+	}
+}

@@ -1,0 +1,108 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// A group whose COMMIT went out and whose answer never came back (the
+// connection lost on the way, or cut at the callers' deadline) may have
+// committed: the server runs a round trip it has received whether or not
+// its client is still there. Reporting it as failed would tell the clients
+// that nothing was written when it was, and a client without event ids that
+// retried would write its events twice. So the writer settles it: on a
+// connection of its own, it takes the log's lock, which the lost session's
+// transaction holds until it commits or rolls back (and which a guarded
+// batch still on its way to the server takes before it writes anything),
+// and looks for the group's first event, whose id no other append has.
+//   - There: the group committed. Its answers are what the plan laid out,
+//     stamped with the time the event holds, once that commit is durable.
+//   - Not there: it did not, and never will: under the same lock, settle
+//     gives the head a new commit id, so that a guarded batch of the lost
+//     session's that the server has yet to run finds the head not as it
+//     expects and writes nothing. The group is tried again, as one that a
+//     lock or a deadlock stopped, while its callers wait.
+// If settling fails too (the database still out of reach), the outcome is
+// unknown, and the error is reported as it was (the README tells clients to
+// retry with event ids).
+
+// settleTimeout bounds how long settling takes, beyond the callers'
+// deadline (their requests have a few seconds of grace to answer).
+const settleTimeout = 2 * time.Second
+
+// errNotCommitted is a group's whose answer was lost, and that settle
+// found had not committed, and made sure never will: it may be tried again.
+var errNotCommitted = errors.New("the round trip with COMMIT was lost, and it had not committed")
+
+// settle reports whether the group p, whose round trip with COMMIT ended
+// with the error lost, committed, and the time its events were stamped with.
+// If it did not, the error wraps errNotCommitted; if that could not be
+// found out, it is lost itself (or wraps it).
+func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
+	if w.d.Lost == nil || !w.d.Lost(lost) || len(p.rows) == 0 {
+		return false, time.Time{}, lost
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	committed, at, err := w.find(ctx, p.rows[0].Event.ID)
+	if err != nil {
+		w.log.Warn("an append's COMMIT went out and its answer was lost, and whether it committed could not be found out",
+			"head", p.head, "error", lost, "settle_error", err)
+		return false, time.Time{}, lost
+	}
+	if !committed {
+		return false, time.Time{}, fmt.Errorf("%w: %w", errNotCommitted, lost)
+	}
+	// Visible to this session's read, which may come before the lost
+	// COMMIT's flush: answer once it is durable.
+	if err := w.waitDurable(ctx, p.head); err != nil {
+		return false, time.Time{}, fmt.Errorf("%w (it committed, and then did not become durable in time: %w)", lost, err)
+	}
+	w.log.Info("an append's COMMIT went out and its answer was lost; it committed", "head", p.head, "error", lost)
+	return true, at, nil
+}
+
+// find looks for the event id under the log's lock, and if it is not
+// there, moves the head's commit id (see above).
+func (w *writer) find(ctx context.Context, id uuid.UUID) (bool, time.Time, error) {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	defer conn.Close()
+	if w.d.WaitForLocks != "" {
+		// A pooled session may refuse locks (RefuseLocks): this one waits
+		// for the lost session's.
+		if _, err := conn.ExecContext(ctx, w.d.WaitForLocks); err != nil {
+			return false, time.Time{}, fmt.Errorf("wait_for_locks: %w", err)
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, or nothing to undo
+	if err := tx.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
+		return false, time.Time{}, fmt.Errorf("lock_head: %w", err)
+	}
+	var at time.Time
+	switch err := tx.QueryRowContext(ctx, "SELECT recorded_at FROM events WHERE event_id = ?", id[:]).Scan(&at); {
+	case err == nil:
+		return true, at.UTC(), nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, time.Time{}, fmt.Errorf("find_event: %w", err)
+	}
+	fence := uuid.New()
+	if _, err := tx.ExecContext(ctx, "UPDATE log_head SET commit_id = ? WHERE id = 1", fence[:]); err != nil {
+		return false, time.Time{}, fmt.Errorf("move_commit_id: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, time.Time{}, fmt.Errorf("commit: %w", err)
+	}
+	return false, time.Time{}, nil
+}
