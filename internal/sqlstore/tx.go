@@ -72,11 +72,13 @@ func newReadPhase(d Dialect, calls []*call) *readPhase {
 // id, type, created_at and their last event's version, the stream's.
 //
 // Where the dialect locks rows, each stream's last event is found by a
-// locking read of its own: a locking read sees the newest committed row,
-// and InnoDB may show a plain read the commit before this one (which held
-// the log's lock until a moment ago) a little late (see visibleUpTo), which
-// would plan the stream from a version it has left. Each part reads and
-// locks one event, however long the stream.
+// locking read of its own, which sees the newest committed row whatever
+// the server's order of making a commit visible and releasing its locks.
+// (A plain read taken after the log's lock was measured to see the commit
+// that held it too, on MariaDB 10.11, 0 misses in about 6,000 tries, as
+// InnoDB's source says it must; readers without the lock can see commits
+// out of order, see visibleUpTo.) Each part reads and locks one event,
+// however long the stream.
 func readStreams(d Dialect, n int) string {
 	if d.LockStreams == "" {
 		return "SELECT s.stream_id, s.stream_type, s.created_at, e.stream_version" + streamFrom +
