@@ -318,6 +318,73 @@ func TestPanicBecomesInternalProblem(t *testing.T) {
 	}
 }
 
+// midPagePanicStore's pages of the log panic after their first event, once
+// the page's status is sent: a bug met midway through a page.
+type midPagePanicStore struct{ eventstore.Store }
+
+func (midPagePanicStore) ReadAll(context.Context, eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	return eventstore.LogPage{Last: 1, Events: func(yield func(eventstore.Event, error) bool) {
+		if yield(eventstore.Event{ID: uuid.New(), StreamID: uuid.New(), StreamType: "t", Version: 1, Position: 1,
+			Type: "X", Data: []byte(`{}`), RecordedAt: time.Now()}, nil) {
+			panic("boom")
+		}
+	}}, nil
+}
+
+// historyPanicFeed's subscriptions panic while they read history, on
+// net/http's goroutine, after the first frame is sent.
+type historyPanicFeed struct{}
+
+func (historyPanicFeed) Subscribe(eventstore.SubscribeOptions) eventstore.Subscription {
+	return historyPanicSub{}
+}
+
+type historyPanicSub struct{}
+
+func (historyPanicSub) Next(context.Context, func(eventstore.Delivery) error) error { panic("boom") }
+func (historyPanicSub) Ready() <-chan struct{}                                      { return closedChan }
+func (historyPanicSub) Close()                                                      {}
+
+// TestAPanicAfterTheStatusIsSentCutsTheConnection: once a response's status
+// is sent, a panic can no longer be answered with a 500 problem; the
+// connection must be cut, as it is when a page's read fails midway, so that
+// no client takes what it got (or a problem in its place) for a whole answer.
+func TestAPanicAfterTheStatusIsSentCutsTheConnection(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		store  eventstore.Store
+		feed   esthttp.Feed
+		accept string
+	}{
+		{"a page of the log", midPagePanicStore{}, nil, ""},
+		{"a subscription reading history", nil, historyPanicFeed{}, "text/event-stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(esthttp.New(tc.store, esthttp.Options{Feed: tc.feed, Heartbeat: time.Hour}))
+			t.Cleanup(srv.Close)
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/events", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+			if err != nil {
+				return // cut before the status line
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Fatalf("GET /events panicked after its status was sent, and answered %d (%s) with a whole body:\n%s\nwant the connection cut",
+					resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+		})
+	}
+}
+
 // TestDatabaseOutageIsServiceUnavailable cuts the database off under a
 // running server: requests get 503 with Retry-After, quickly, and the server
 // recovers by itself when the database comes back.

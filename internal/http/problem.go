@@ -86,12 +86,22 @@ var internalKind = problemKind{nil, http.StatusInternalServerError, "internal", 
 const retryAfterSeconds = 2
 
 // writeError answers a failed request with RFC 9457 problem details. It is
-// the one place where errors become statuses, and where 5xx are logged.
+// the one place where errors become statuses, and where 5xx are logged. A
+// request whose status is already sent (a handler that panicked midway
+// through its answer) can get no problem: its connection is cut instead.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is no one to answer.
 		s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()))
 		return
+	}
+	if statusSent(r) {
+		// A problem written now would follow what was sent under the first
+		// status, and net/http would end the response cleanly: the client
+		// would take it for a whole answer. Cut it, as writeEvents does.
+		s.log.Error("request failed after its status was sent; cutting the connection", "method", r.Method, "path", r.URL.Path,
+			"request_id", middleware.GetReqID(r.Context()), "error", err)
+		panic(http.ErrAbortHandler)
 	}
 	kind := internalKind
 	for _, k := range problemKinds {

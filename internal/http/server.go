@@ -291,6 +291,13 @@ func sendNow(e *accessEntry, ww middleware.WrapResponseWriter) {
 	_ = http.NewResponseController(ww).Flush() // an error means the client left
 }
 
+// statusSent reports whether the response to r has its status written, or
+// its connection taken over (detach): no other status can be sent then.
+func statusSent(r *http.Request) bool {
+	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
+	return ok && (e.detached || e.ww.Status() != 0)
+}
+
 // accessKey is the context key of a request's accessEntry.
 type accessKey struct{}
 
@@ -442,7 +449,8 @@ func isSubscription(r *http.Request) bool {
 // writeGrace is how much longer than its work a response may take to write.
 const writeGrace = 5 * time.Second
 
-// recoverer turns a panic into a 500 problem and a log line with the stack.
+// recoverer turns a panic into a 500 problem and a log line with the stack;
+// a panic after the status was sent cuts the connection (see writeError).
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
