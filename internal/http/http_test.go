@@ -385,6 +385,33 @@ func TestAPanicAfterTheStatusIsSentCutsTheConnection(t *testing.T) {
 	}
 }
 
+// TestASubscriptionThatPanicsInHistoryFreesItsPlace: with room for one
+// subscription, one whose read of history panics must give its place back,
+// or every later subscriber gets 503 until the server restarts.
+func TestASubscriptionThatPanicsInHistoryFreesItsPlace(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(esthttp.New(nil, esthttp.Options{Feed: historyPanicFeed{}, Heartbeat: time.Hour, MaxSubscribers: 1,
+		Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range 3 {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/events", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := client.Do(req)
+		if err != nil {
+			continue // cut before the status line: the panic's way
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // cut midway: the panic's way
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("subscription %d, each one before it ended by a panic: status %d, want 200: the panicking ones kept their places", i+1, resp.StatusCode)
+		}
+	}
+}
+
 // TestDatabaseOutageIsServiceUnavailable cuts the database off under a
 // running server: requests get 503 with Retry-After, quickly, and the server
 // recovers by itself when the database comes back.

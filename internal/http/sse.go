@@ -151,13 +151,21 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts *event
 	if ew == nil {
 		return err
 	}
+	detached := false
+	defer func() {
+		// Also after a panic, which the recoverer turns into a cut
+		// connection: the subscription's place, its feed subscription and
+		// its gauge are given back.
+		if !detached {
+			ew.close()
+		}
+	}()
 	if ew.run(r.Context(), true) {
-		if ew.detach(w, r) {
+		if detached = ew.detach(w, r); detached {
 			return nil
 		}
 		ew.run(r.Context(), false)
 	}
-	ew.close()
 	return nil
 }
 
