@@ -3,6 +3,7 @@ package mysqlstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -133,5 +134,77 @@ func TestAnAppendWhoseLostRoundTripDidNotCommitIsTriedAgain(t *testing.T) {
 	}
 	if head, err := b.Head(ctx); err != nil || head != 3 {
 		t.Fatalf("the log's head after: %d, %v; want 3: three events, each once", head, err)
+	}
+}
+
+// TestAnAppendWhoseLostRoundTripStoppedOnAStoredEventIDIsNotReportedWritten:
+// the client chose an event id the log already holds. A group sent in one
+// round trip does not read the ids its clients chose: its INSERT stops on
+// the id's unique key, before COMMIT, and nothing is written; the group is
+// then read first, which finds the id. When that round trip's answer is cut,
+// settling must not take the stored event for the group's own, which would
+// answer the append as written at a version and position the log does not
+// give it: the append is answered as when the answer comes back.
+//   - A retry of a stored append (expecting any version): a replay, with
+//     the stored event's version and position.
+//   - The id stored in another stream: a duplicate event id.
+func TestAnAppendWhoseLostRoundTripStoppedOnAStoredEventIDIsNotReportedWritten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		retry bool
+	}{{"a retry of a stored append", true}, {"an id stored in another stream", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+			s := teststore.OpenMySQL(t, dsn)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			mine := uuid.New()
+			stored := eventstore.NewEvent{ID: uuid.New(), Type: "counted", Data: []byte(`{"n":1}`)}
+			req := eventstore.AppendRequest{StreamID: mine, StreamType: "counter", Expected: eventstore.Any, Events: []eventstore.NewEvent{stored}}
+			if !tc.retry {
+				// The id goes to another stream; the stream is made by an
+				// append of the writer's own, so that its snapshot knows it.
+				other := req
+				other.StreamID = uuid.New()
+				if _, err := s.Append(ctx, other); err != nil {
+					t.Fatalf("the append that stores the id: %v", err)
+				}
+				req.Events = []eventstore.NewEvent{{Type: "counted", Data: []byte(`{}`)}}
+			}
+			original, err := s.Append(ctx, req)
+			if err != nil {
+				t.Fatalf("the first append to the stream: %v", err)
+			}
+			if !tc.retry {
+				req.Events = []eventstore.NewEvent{stored}
+			}
+			head, err := s.Head(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+			res, err := s.Append(ctx, req)
+			select {
+			case <-cut:
+			default:
+				t.Fatalf("the proxy never saw the round trip with COMMIT (append: %+v, %v)", res, err)
+			}
+			switch {
+			case tc.retry && (err != nil || !res.Duplicate || res.Version != original.Version || len(res.Events) != 1 ||
+				res.Events[0].Position != original.Events[0].Position || !res.Events[0].RecordedAt.Equal(original.Events[0].RecordedAt)):
+				t.Fatalf("retry of a stored append, its round trip's answer cut: got %+v, %v; want a replay of %+v", res, err, original)
+			case !tc.retry && !errors.Is(err, eventstore.ErrDuplicateEventID):
+				t.Fatalf("append of an event id stored in another stream, its round trip's answer cut: got %+v, %v; want %v",
+					res, err, eventstore.ErrDuplicateEventID)
+			}
+			if st, err := s.Stream(ctx, mine); err != nil || st.Version != 1 {
+				t.Fatalf("the stream after: %+v, %v; want version 1: nothing more written", st, err)
+			}
+			if after, err := s.Head(ctx); err != nil || after != head {
+				t.Fatalf("the log's head after: %d, %v; want %d: nothing more written", after, err, head)
+			}
+		})
 	}
 }

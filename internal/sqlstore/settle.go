@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,9 +20,13 @@ import (
 // connection of its own, it takes the log's lock, which the lost session's
 // transaction holds until it commits or rolls back (and which a guarded
 // batch still on its way to the server takes before it writes anything),
-// and looks for the group's first event, whose id no other append has.
-//   - There: the group committed. Its answers are what the plan laid out,
-//     stamped with the time the event holds, once that commit is durable.
+// and looks for the group's events at the positions it laid them out at. An
+// event id alone does not say: a client may choose an id the log holds
+// already (a retry, which a group sent in one round trip does not read
+// first: its INSERT stops on the unique key, before COMMIT).
+//   - There, each event at its position, in its stream at its version: the
+//     group committed. Its answers are what the plan laid out, stamped with
+//     the time the events hold, once that commit is durable.
 //   - Not there: it did not, and never will: under the same lock, settle
 //     gives the head a new commit id, so that a guarded batch of the lost
 //     session's that the server has yet to run finds the head not as it
@@ -49,7 +54,7 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
-	committed, at, err := w.find(ctx, p.rows[0].Event.ID)
+	committed, at, err := w.find(ctx, p.rows)
 	if err != nil {
 		w.log.Warn("an append's COMMIT went out and its answer was lost, and whether it committed could not be found out",
 			"head", p.head, "error", lost, "settle_error", err)
@@ -67,9 +72,9 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	return true, at, nil
 }
 
-// find looks for the event id under the log's lock, and if it is not
-// there, moves the head's commit id (see above).
-func (w *writer) find(ctx context.Context, id uuid.UUID) (bool, time.Time, error) {
+// find looks for rows under the log's lock (see written), and if they are
+// not there, moves the head's commit id (see above).
+func (w *writer) find(ctx context.Context, rows []row) (bool, time.Time, error) {
 	conn, err := w.db.Conn(ctx)
 	if err != nil {
 		return false, time.Time{}, err
@@ -90,12 +95,9 @@ func (w *writer) find(ctx context.Context, id uuid.UUID) (bool, time.Time, error
 	if err := tx.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
 		return false, time.Time{}, fmt.Errorf("lock_head: %w", err)
 	}
-	var at time.Time
-	switch err := tx.QueryRowContext(ctx, "SELECT recorded_at FROM events WHERE event_id = ?", id[:]).Scan(&at); {
-	case err == nil:
-		return true, at.UTC(), nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return false, time.Time{}, fmt.Errorf("find_event: %w", err)
+	committed, at, err := written(ctx, tx, rows)
+	if err != nil || committed {
+		return committed, at, err
 	}
 	fence := uuid.New()
 	if _, err := tx.ExecContext(ctx, "UPDATE log_head SET commit_id = ? WHERE id = 1", fence[:]); err != nil {
@@ -105,4 +107,46 @@ func (w *writer) find(ctx context.Context, id uuid.UUID) (bool, time.Time, error
 		return false, time.Time{}, fmt.Errorf("commit: %w", err)
 	}
 	return false, time.Time{}, nil
+}
+
+// written reports whether the log holds every one of rows at its position,
+// with its id, in its stream at its version, and the time the first is
+// stamped with. A group's commit writes them all, and one row missing or
+// another in its place says it did not commit. Another append can hold
+// them all only if every id is one the clients chose, written just so by
+// another process (their retries, through it): then the log holds what the
+// answers say. rows are a plan's: at consecutive positions.
+func written(ctx context.Context, tx *sql.Tx, rows []row) (bool, time.Time, error) {
+	first, last := rows[0].Position, rows[len(rows)-1].Position
+	found, err := tx.QueryContext(ctx, "SELECT position, event_id, stream_id, stream_version, recorded_at FROM events "+
+		"WHERE position >= ? AND position <= ? ORDER BY position", first, last)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("find_events: %w", err)
+	}
+	defer found.Close()
+	var at time.Time
+	n, same := 0, true
+	for found.Next() {
+		var position, version int64
+		var id, stream []byte
+		var recorded time.Time
+		if err := found.Scan(&position, &id, &stream, &version, &recorded); err != nil {
+			return false, time.Time{}, fmt.Errorf("find_events: %w", err)
+		}
+		if n == 0 {
+			at = recorded.UTC()
+		}
+		if n >= len(rows) || position != rows[n].Position || !bytes.Equal(id, rows[n].Event.ID[:]) ||
+			!bytes.Equal(stream, rows[n].StreamID[:]) || version != rows[n].Version {
+			same = false
+		}
+		n++
+	}
+	if err := found.Err(); err != nil {
+		return false, time.Time{}, fmt.Errorf("find_events: %w", err)
+	}
+	if !same || n != len(rows) {
+		return false, time.Time{}, nil
+	}
+	return true, at, nil
 }
