@@ -4,7 +4,8 @@
 // server gone, connection refused), Restore listens on the same address again.
 // CutAfter cuts one connection the moment it has sent the server a given
 // request, before the answer comes back: the request ran, the client never
-// hears how.
+// hears how. HoldAfter holds such a request back until the test releases it:
+// a request on its way, which the server runs after the client gave up.
 package faultproxy
 
 import (
@@ -24,8 +25,10 @@ type Proxy struct {
 	mu     sync.Mutex
 	ln     net.Listener // nil while cut
 	conns  map[net.Conn]struct{}
-	after  func([]byte) bool // set by CutAfter; nil once it has cut
-	cut    chan struct{}     // closed when after has cut a connection
+	after  func([]byte) bool // set by CutAfter or HoldAfter; nil once it has cut or held
+	cut    chan struct{}     // closed when after has cut a connection, or held a chunk
+	hold   chan struct{}     // HoldAfter's: closed to release the chunk held; nil for CutAfter
+	held   net.Conn          // the server's side of the connection whose chunk is held
 }
 
 // Start listens on 127.0.0.1:0 and forwards each connection to target.
@@ -99,8 +102,20 @@ func (p *Proxy) forward(up, c net.Conn) {
 		n, err := c.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			after := p.after
+			after, hold := p.after, p.hold
 			p.mu.Unlock()
+			if hold != nil && after != nil && after(buf[:n]) && p.claim() {
+				p.mu.Lock()
+				p.held = up
+				p.mu.Unlock()
+				close(p.cut)
+				<-hold
+				// The client's side first: the server's answer finds it
+				// closed, and the pipe from the server then closes the pair.
+				c.Close()
+				up.Write(buf[:n]) //nolint:errcheck // a server gone is the pair closed
+				return
+			}
 			// The chunk goes whole, and the server's side is closed before
 			// the client's: the request is in the server's hands, and no
 			// byte of its answer reaches the client.
@@ -131,6 +146,31 @@ func (p *Proxy) claim() bool {
 	return true
 }
 
+// HoldAfter arms the proxy: the next chunk a client sends for which sent
+// returns true is held back, and nothing more of that connection is
+// forwarded; the client waits for an answer that does not come. The channel
+// is closed once a chunk is held. release closes the client's side of that
+// connection, forwards the chunk to the server, and returns once the
+// server's answer to it has come (and found the client gone), or after 10 s;
+// call it once the channel is closed.
+func (p *Proxy) HoldAfter(sent func(chunk []byte) bool) (held <-chan struct{}, release func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	hold := make(chan struct{})
+	p.after, p.cut, p.hold = sent, make(chan struct{}), hold
+	return p.cut, func() {
+		close(hold)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			p.mu.Lock()
+			_, open := p.conns[p.held]
+			p.mu.Unlock()
+			if !open {
+				return
+			}
+		}
+	}
+}
+
 // CutAfter arms the proxy: the next chunk a client sends for which sent
 // returns true is forwarded to the server, and then that connection is cut
 // at once, both sides, before the server's answer. The channel is closed
@@ -138,7 +178,7 @@ func (p *Proxy) claim() bool {
 func (p *Proxy) CutAfter(sent func(chunk []byte) bool) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.after, p.cut = sent, make(chan struct{})
+	p.after, p.cut, p.hold = sent, make(chan struct{}), nil
 	return p.cut
 }
 

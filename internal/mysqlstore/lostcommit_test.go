@@ -208,3 +208,49 @@ func TestAnAppendWhoseLostRoundTripStoppedOnAStoredEventIDIsNotReportedWritten(t
 		})
 	}
 }
+
+// TestARoundTripSettledAsNotCommittedNeverCommitsWhenItReachesTheServerLate:
+// a group sent in one round trip is held on its way to the server until
+// after its caller's deadline, when the driver cuts the connection and the
+// writer settles the group: not there. The caller is told it failed. The
+// round trip then reaches the server, which runs it: the head it guards on
+// has not moved, and only the commit id settling moved under the log's lock
+// stops it. Nothing may be written after the caller was told it failed.
+func TestARoundTripSettledAsNotCommittedNeverCommitsWhenItReachesTheServerLate(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
+	mine := uuid.New()
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: mine, StreamType: "counter", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev}}); err != nil {
+		t.Fatalf("first append: %v", err)
+	}
+	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelShort()
+	res, err := s.Append(short, eventstore.AppendRequest{StreamID: mine, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev}})
+	select {
+	case <-held:
+	default:
+		t.Fatalf("the proxy never held the round trip with COMMIT (append: %+v, %v)", res, err)
+	}
+	if err == nil {
+		t.Fatalf("append whose round trip was held past its deadline: %+v; want it failed (the round trip had not reached the server)", res)
+	}
+	release()
+	released = true
+	if st, err := s.Stream(ctx, mine); err != nil || st.Version != 1 {
+		t.Fatalf("the stream once the held round trip reached the server: %+v, %v; want version 1: the append was told it failed", st, err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != 1 {
+		t.Fatalf("the log's head once the held round trip reached the server: %d, %v; want 1", head, err)
+	}
+}
