@@ -91,15 +91,17 @@ var dialect = sqlstore.Dialect{
 
 // MySQL error numbers the store acts on.
 const (
-	errDupKey          = 1062
-	errLockWaitTimeout = 1205 // also MariaDB's for a lock NOWAIT did not wait for
-	errLockNoWait      = 3572 // MySQL's for a lock NOWAIT did not wait for
-	errDeadlock        = 1213
-	errBadNull         = 1048 // a NULL in a NOT NULL column: a guarded batch's failed guard
-	errTooManyConns    = 1040
-	errServerShutdown  = 1053
-	errConnCount       = 1203 // user has too many connections
-	errAccessDenied    = 1227 // the user lacks a privilege the statement needs
+	errDupKey           = 1062
+	errLockWaitTimeout  = 1205 // also MariaDB's for a lock NOWAIT did not wait for
+	errLockNoWait       = 3572 // MySQL's for a lock NOWAIT did not wait for
+	errDeadlock         = 1213
+	errBadNull          = 1048 // a NULL in a NOT NULL column: a guarded batch's failed guard
+	errTooManyConns     = 1040
+	errServerShutdown   = 1053
+	errQueryInterrupted = 1317 // the statement was killed
+	errConnKilled       = 1927 // MariaDB: the connection was killed
+	errConnCount        = 1203 // user has too many connections
+	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
 )
 
 // translate maps driver errors to the store's vocabulary, by number, at the
@@ -133,14 +135,15 @@ func translate(err error) error {
 	return err
 }
 
-// lost reports an error by which a round trip ended without the server's
-// answer: the connection failed, or the driver cut it at the context's end.
-// An error the server sent is not one: it answered, and a batch stops at its
-// first failing statement.
+// lost reports an error by which a round trip ended without an answer
+// that says how far it got: the connection failed, or the driver cut it at
+// the context's end, or the server's session was killed or shut down under
+// it (a COMMIT cut so may have committed). Any other error the server sent
+// is not one: it answered, and a batch stops at its first failing statement.
 func lost(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return false
+		return me.Number == errServerShutdown || me.Number == errConnKilled || me.Number == errQueryInterrupted
 	}
 	var ne net.Error
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) ||

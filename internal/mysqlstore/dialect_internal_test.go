@@ -1,6 +1,17 @@
 package mysqlstore
 
-import "testing"
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+)
 
 func TestLockNoWaitKnowsWhichServersTakeNOWAIT(t *testing.T) {
 	for version, want := range map[string]bool{
@@ -17,6 +28,36 @@ func TestLockNoWaitKnowsWhichServersTakeNOWAIT(t *testing.T) {
 	} {
 		if got := lockNoWait(version); got != want {
 			t.Errorf("lockNoWait(%q) = %v; want %v", version, got, want)
+		}
+	}
+}
+
+// TestLostKnowsAnAnswerFromItsAbsence: the errors after which a round trip
+// with COMMIT may or may not have committed (settled, sqlstore's settle.go),
+// and those by which the server said how far it got.
+func TestLostKnowsAnAnswerFromItsAbsence(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{mysql.ErrInvalidConn, true},
+		{fmt.Errorf("write events and head, and commit: %w", mysql.ErrInvalidConn), true},
+		{driver.ErrBadConn, true},
+		{io.ErrUnexpectedEOF, true},
+		{&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true},
+		{context.DeadlineExceeded, true},
+		{fmt.Errorf("x: %w", context.Canceled), true},
+		{&mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"}, true},
+		{&mysql.MySQLError{Number: 1927, Message: "Connection was killed"}, true},
+		{fmt.Errorf("commit: %w", &mysql.MySQLError{Number: 1317, Message: "Query execution was interrupted"}), true},
+		{&mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}, false},
+		{&mysql.MySQLError{Number: 1048, Message: "Column 'recorded_at' cannot be null"}, false},
+		{&mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded"}, false},
+		{&mysql.MySQLError{Number: 1213, Message: "Deadlock found"}, false},
+		{errors.New("something else"), false},
+	} {
+		if got := lost(c.err); got != c.want {
+			t.Errorf("lost(%v) = %v; want %v", c.err, got, c.want)
 		}
 	}
 }
