@@ -958,17 +958,23 @@ func testQueuedBehindACommit(t *testing.T, b Backend) {
 	}
 }
 
+// openTwice opens a store, and a second process's on the same database
+// where the backend has one (OpenAgain); else the same store twice.
+func openTwice(t *testing.T, b Backend) (a, other eventstore.Store) {
+	a = b.Open(t)
+	if b.OpenAgain == nil {
+		return a, a
+	}
+	return a, b.OpenAgain(t, a)
+}
+
 // testHeldTransaction is the case that breaks stores which take positions
 // from AUTO_INCREMENT: transaction A holds position N and has not committed;
 // transaction B, started later, must not become visible at N+1 before A, or a
 // reader polling "position > last" would move past N for ever. With a second
 // process available, B comes through it.
 func testHeldTransaction(t *testing.T, b Backend) {
-	a := b.Open(t)
-	other := a
-	if b.OpenAgain != nil {
-		other = b.OpenAgain(t, a)
-	}
+	a, other := openTwice(t, b)
 	c := ctx(t)
 	held, release := holdFirstCommit(b, a)
 	appendOne := func(s eventstore.Store, done chan<- eventstore.AppendResult) {
@@ -1241,11 +1247,7 @@ func testSeveralProcesses(t *testing.T, b Backend) {
 // must see the original's commit. It is a race, so it runs many times,
 // bounded in count and time.
 func testRetryRacingItsOriginal(t *testing.T, b Backend) {
-	a := b.Open(t)
-	other := a
-	if b.OpenAgain != nil {
-		other = b.OpenAgain(t, a)
-	}
+	a, other := openTwice(t, b)
 	c := ctx(t)
 	const races = 200
 	var first error
