@@ -113,7 +113,7 @@ func translate(err error) error {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
-		case errTooManyConns, errServerShutdown, errConnCount, errNotReady:
+		case errTooManyConns, errServerShutdown, errConnCount, errNotReady, errConnKilled, errQueryInterrupted:
 			return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 		case errDeadlock, errLockWaitTimeout:
 			// Still failing after the writer's retries. Nothing of the

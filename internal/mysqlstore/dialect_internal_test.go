@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 func TestLockNoWaitKnowsWhichServersTakeNOWAIT(t *testing.T) {
@@ -59,5 +61,19 @@ func TestLostKnowsAnAnswerFromItsAbsence(t *testing.T) {
 		if got := lost(c.err); got != c.want {
 			t.Errorf("lost(%v) = %v; want %v", c.err, got, c.want)
 		}
+	}
+}
+
+// TestTranslateMakesAKilledSessionUnavailable: a session killed or shut down
+// under an append, its outcome settled and still failed, is the database's
+// trouble (503), not the service's (500) nor the client's.
+func TestTranslateMakesAKilledSessionUnavailable(t *testing.T) {
+	for _, n := range []uint16{1053, 1317, 1927} {
+		if err := translate(&mysql.MySQLError{Number: n}); !errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("translate(MySQL error %d) = %v; want ErrUnavailable", n, err)
+		}
+	}
+	if err := translate(&mysql.MySQLError{Number: 1062}); errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("translate(MySQL error 1062) = %v; want it left as it is", err)
 	}
 }

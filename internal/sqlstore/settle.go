@@ -32,9 +32,10 @@ import (
 //     session's that the server has yet to run finds the head not as it
 //     expects and writes nothing. The group is tried again, as one that a
 //     lock or a deadlock stopped, while its callers wait.
-// If settling fails too (the database still out of reach), the outcome is
-// unknown, and the error is reported as it was (the README tells clients to
-// retry with event ids).
+// If settling fails too (the database still out of reach, or the lost
+// session's transaction still holding the lock when settleTimeout is up),
+// the outcome is unknown, and the error is reported as it was (the README
+// tells clients to retry with event ids).
 
 // settleTimeout bounds how long settling takes, beyond the callers'
 // deadline (their requests have a few seconds of grace to answer).
