@@ -29,6 +29,7 @@ type Proxy struct {
 	cut    chan struct{}     // closed when after has cut a connection, or held a chunk
 	hold   chan struct{}     // HoldAfter's: closed to release the chunk held; nil for CutAfter
 	held   net.Conn          // the server's side of the connection whose chunk is held
+	stop   chan struct{}     // closed when the test ends: a chunk still held is dropped
 }
 
 // Start listens on 127.0.0.1:0 and forwards each connection to target.
@@ -38,9 +39,10 @@ func Start(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("proxy: listen: %v", err)
 	}
-	p := &Proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}, stop: make(chan struct{})}
 	p.serve(ln)
 	t.Cleanup(func() {
+		close(p.stop)
 		p.Cut()
 		p.wg.Wait()
 	})
@@ -109,7 +111,11 @@ func (p *Proxy) forward(up, c net.Conn) {
 				p.held = up
 				p.mu.Unlock()
 				close(p.cut)
-				<-hold
+				select {
+				case <-hold:
+				case <-p.stop: // a test that ended without release
+					return
+				}
 				// The client's side first: the server's answer finds it
 				// closed, and the pipe from the server then closes the pair.
 				c.Close()
