@@ -380,8 +380,8 @@ type liveReader interface {
 // anything to write, and Next's error (a failed write is ew.err).
 //
 // Once the subscription has taken its connection over, and reads the live
-// buffer, this is a turn (turns): at most one subscription per CPU reads,
-// encodes and writes at once, half as many of them write at once
+// buffer, this is a turn (turns): at most one subscription per two CPUs
+// reads, encodes and writes at once, half as many of them write at once
 // (deliveries), and the others wait parked, in order. A commit, or the end
 // of a linger, wakes every live subscriber; without turns a thousand would
 // be runnable at once, and an append's goroutines, woken by the network,
