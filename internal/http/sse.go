@@ -554,6 +554,15 @@ func (ew *eventWriter) write() {
 	}
 }
 
+// deliver1 makes try's one attempt holding one of the deliveries, which a
+// panic in it gives back too: a token lost would stall every live
+// subscriber.
+func (ew *eventWriter) deliver1(bufs net.Buffers) (int, error) {
+	ew.s.deliveries <- struct{}{}
+	defer func() { <-ew.s.deliveries }()
+	return ew.try(bufs)
+}
+
 // writeChunk writes p to the connection: as one HTTP/1.1 chunk (size line,
 // data, CRLF) in one system call, or as it is for HTTP/1.0, whose body ends
 // when the connection closes.
@@ -575,9 +584,7 @@ func (ew *eventWriter) writeChunk(p []byte) error {
 		// any turn.
 		held := ew.turn
 		ew.takeTurn()
-		ew.s.deliveries <- struct{}{}
-		m, err := ew.try(*bufs)
-		<-ew.s.deliveries
+		m, err := ew.deliver1(*bufs)
 		n = int64(m)
 		skip(bufs, m)
 		if !held || len(*bufs) > 0 {

@@ -413,11 +413,12 @@ func TestManyLiveSubscribersLingerAndStillGetEveryEventOnce(t *testing.T) {
 
 // TestStalledLiveSubscribersHoldUpNoOther: live subscriptions take turns to
 // read the buffer and write (step), but a turn never waits for a client.
-// Subscribers that stop reading, as many as there are turns, must not keep
-// a reading one from getting every event promptly: on a raw socket, where a
-// turn's write is one attempt that does not wait, and on a connection that
-// is not one (TLS, a listener that wraps its connections, or any build off
-// Linux), where every write may wait and so none is in a turn.
+// Subscribers that stop reading, one per CPU (at least as many as there are
+// turns, turnsFor), must not keep a reading one from getting every event
+// promptly: on a raw socket, where a turn's write is one attempt that does
+// not wait, and on a connection that is not one (TLS, a listener that wraps
+// its connections, or any build off Linux), where every write may wait and
+// so none is in a turn.
 func TestStalledLiveSubscribersHoldUpNoOther(t *testing.T) {
 	t.Parallel()
 	for name, wrap := range map[string]func(net.Listener) net.Listener{
@@ -566,7 +567,7 @@ func TestAPanicInALiveSubscriptionEndsOnlyIt(t *testing.T) {
 	t.Cleanup(h.CloseSubscriptions)
 
 	// Each finds the one before's place free, and one more than there are
-	// turns finds a turn free.
+	// CPUs (so more than there are turns, turnsFor) finds a turn free.
 	client := &http.Client{Timeout: 5 * time.Second} // a lost turn would hang the next one
 	for i := range runtime.GOMAXPROCS(0) + 1 {
 		req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
