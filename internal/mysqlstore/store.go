@@ -268,7 +268,15 @@ func normalise(dsn string, cfg *mysql.Config) {
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
-	cfg.Params["time_zone"] = "'+00:00'"
+	setParam(cfg, "time_zone", "'+00:00'")
+	// Each statement outside a transaction commits, and COMMIT ends a
+	// transaction and nothing more, whatever the server's defaults or the
+	// DSN say: with autocommit off, a read would stay in the transaction it
+	// began and see nothing written after it; with completion_type RELEASE,
+	// COMMIT would close the session under the writer's batch, and with
+	// CHAIN, begin a transaction that the session's next reads stay in.
+	setParam(cfg, "autocommit", "1")
+	setParam(cfg, "completion_type", "'NO_CHAIN'")
 	// Client-side interpolation makes a statement one round trip instead of
 	// three (prepare, execute, close); the driver still escapes every value.
 	if !strings.Contains(dsn, "interpolateParams=") {
@@ -277,6 +285,20 @@ func normalise(dsn string, cfg *mysql.Config) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
+}
+
+// setParam sets the session variable name on every connection of cfg,
+// in place of the DSN's in any case: the driver sends every spelling, in
+// map order, and the server takes any case.
+func setParam(cfg *mysql.Config, name, value string) (was string, ok bool) {
+	for n, v := range cfg.Params {
+		if strings.EqualFold(n, name) {
+			delete(cfg.Params, n)
+			was, ok = v, true
+		}
+	}
+	cfg.Params[name] = value
+	return was, ok
 }
 
 // writerConnector is the connector of the writer's own pool: its sessions
@@ -292,17 +314,14 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 	if err := s.primary.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(new(string)); err != nil {
 		name = "tx_isolation"
 	}
-	cfg.Params[name] = "'READ-COMMITTED'"
+	setParam(cfg, name, "'READ-COMMITTED'")
 	// Strict, whatever the server's or the DSN's sql_mode: a group sent in
 	// one round trip stops on a NULL time its guard sets (dialect.go), and
 	// an INSERT of several rows would store that NULL as zero outside
 	// strict mode. The writer's own writes are never truncated anyway.
 	mode := "@@sql_mode"
-	for name, value := range cfg.Params {
-		if strings.EqualFold(name, "sql_mode") { // the server takes any case, the driver keeps it
-			delete(cfg.Params, name)
-			mode = sqlModeValue(value)
-		}
+	if was, ok := setParam(cfg, "sql_mode", ""); ok {
+		mode = sqlModeValue(was)
 	}
 	cfg.Params["sql_mode"] = "CONCAT_WS(',', NULLIF(" + mode + ", ''), 'STRICT_TRANS_TABLES')"
 	// On a Galera node, the append transaction's reads wait until the node

@@ -1,0 +1,84 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// TestAppendsWorkWhateverTheDSNsTransactionSettings: a DSN (or a server's
+// default, which a DSN parameter stands in for here) may end transactions
+// differently: completion_type RELEASE closes the session at COMMIT, CHAIN
+// opens the next transaction at once; autocommit off leaves every statement
+// in an open transaction. The store must append, on the read-first path and
+// in one round trip, and read back what it wrote.
+func TestAppendsWorkWhateverTheDSNsTransactionSettings(t *testing.T) {
+	t.Parallel()
+	for _, param := range []string{
+		"",
+		"completion_type=2",
+		"completion_type=%27RELEASE%27",
+		"completion_type=1",
+		"completion_type=%27CHAIN%27",
+		"autocommit=0",
+		"autocommit=0&completion_type=1",
+	} {
+		t.Run(param, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			base := mysqltest.NewDatabase(t)
+			openCounted(t, base) // the plain DSN migrates
+			m := metrics.New("test")
+			s, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{Metrics: m})
+			if err != nil {
+				t.Fatalf("open with %s: %v", param, err)
+			}
+			defer s.Close()
+			other, _ := openCounted(t, base)
+			x := uuid.New()
+			for v := range int64(4) {
+				if v == 2 {
+					// Another process appends: the next group reads first.
+					if _, err := appendOne(ctx, other, uuid.New(), eventstore.NoStream); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := appendOne(ctx, s, x, eventstore.Exactly(v)); err != nil {
+					t.Fatalf("DSN %s: append at version %d: %v", param, v, err)
+				}
+			}
+			// Sent in one round trip: versions 1 and 3, and 2, which the
+			// other process's append stops; 0 and 2 read first.
+			if got, reads := statements(t, m, "guard_head"), statements(t, m, "read_streams"); got != 3 || reads != 2 {
+				t.Errorf("DSN %s: %d groups sent in one round trip, %d read first; want 3 and 2", param, got, reads)
+			}
+			// What this store wrote, and the other's, read through it.
+			if n := checkLog(ctx, t, s); n != 5 {
+				t.Errorf("DSN %s: the log holds %d events; want 5", param, n)
+			}
+			st, err := s.Stream(ctx, x)
+			if err != nil || st.Version != 4 {
+				t.Errorf("DSN %s: stream at version %d (%v); want 4", param, st.Version, err)
+			}
+			// And what is written after those reads, through the same
+			// sessions: a read must not stay in a transaction it began.
+			if _, err := appendOne(ctx, other, x, eventstore.Exactly(4)); err != nil {
+				t.Fatal(err)
+			}
+			if n := checkLog(ctx, t, s); n != 6 {
+				t.Errorf("DSN %s: after another append, the log holds %d events; want 6", param, n)
+			}
+			if st, err := s.Stream(ctx, x); err != nil || st.Version != 5 {
+				t.Errorf("DSN %s: after another append, the stream is at version %d (%v); want 5", param, st.Version, err)
+			}
+		})
+	}
+}
