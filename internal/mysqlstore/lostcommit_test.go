@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,5 +253,55 @@ func TestARoundTripSettledAsNotCommittedNeverCommitsWhenItReachesTheServerLate(t
 	}
 	if head, err := s.Head(ctx); err != nil || head != 1 {
 		t.Fatalf("the log's head once the held round trip reached the server: %d, %v; want 1", head, err)
+	}
+}
+
+// TestAnAppendWhoseLostRoundTripCannotBeSettledSaysSo: the round trip with
+// COMMIT is lost at the caller's deadline, and settling cannot find out
+// whether it committed (another session holds the log's lock past
+// settleTimeout, as a stalled lost session would). The append fails as
+// unavailable, and its error (which the server logs) must say what
+// happened, not that the log's lock was not free in time: it was, and the
+// COMMIT went out.
+func TestAnAppendWhoseLostRoundTripCannotBeSettledSaysSo(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
+	mine := uuid.New()
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: mine, StreamType: "counter", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev}}); err != nil {
+		t.Fatalf("first append: %v", err)
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = proxy.Target()
+	lock, err := otherProcessDB(t, cfg.FormatDSN()).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback() //nolint:errcheck // only held
+	if _, err := lock.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+	defer release()
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelShort()
+	res, err := s.Append(short, eventstore.AppendRequest{StreamID: mine, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev}})
+	select {
+	case <-held:
+	default:
+		t.Fatalf("the proxy never held the round trip with COMMIT (append: %+v, %v)", res, err)
+	}
+	if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("append whose lost round trip could not be settled: %+v, %v; want it unavailable", res, err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "lock was not free") || !strings.Contains(msg, "whether it committed") {
+		t.Errorf("append whose lost round trip could not be settled: %q; want it to say that whether it committed is unknown", msg)
 	}
 }

@@ -34,8 +34,9 @@ import (
 //     lock or a deadlock stopped, while its callers wait.
 // If settling fails too (the database still out of reach, or the lost
 // session's transaction still holding the lock when settleTimeout is up),
-// the outcome is unknown, and the error is reported as it was (the README
-// tells clients to retry with event ids).
+// the outcome is unknown: the append fails as unavailable, with an error
+// that says so (errOutcomeUnknown), and the README tells clients to retry
+// with event ids.
 
 // settleTimeout bounds how long settling takes, beyond the callers'
 // deadline (their requests have a few seconds of grace to answer).
@@ -45,10 +46,15 @@ const settleTimeout = 2 * time.Second
 // found had not committed, and made sure never will: it may be tried again.
 var errNotCommitted = errors.New("the round trip with COMMIT was lost, and it had not committed")
 
+// errOutcomeUnknown is a group's whose answer was lost, and that settle
+// could not find out about: it may have committed.
+var errOutcomeUnknown = errors.New("the round trip with COMMIT was lost, and whether it committed could not be found out")
+
 // settle reports whether the group p, whose round trip with COMMIT ended
 // with the error lost, committed, and the time its events were stamped with.
 // If it did not, the error wraps errNotCommitted; if that could not be
-// found out, it is lost itself (or wraps it).
+// found out, it wraps errOutcomeUnknown and lost, unless lost is not an
+// error by which an answer is lost (then it is lost itself).
 func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	if w.d.Lost == nil || !w.d.Lost(lost) || len(p.rows) == 0 {
 		return false, time.Time{}, lost
@@ -59,7 +65,7 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	if err != nil {
 		w.log.Warn("an append's COMMIT went out and its answer was lost, and whether it committed could not be found out",
 			"head", p.head, "error", lost, "settle_error", err)
-		return false, time.Time{}, lost
+		return false, time.Time{}, fmt.Errorf("%w (settling: %v): %w", errOutcomeUnknown, err, lost)
 	}
 	if !committed {
 		return false, time.Time{}, fmt.Errorf("%w: %w", errNotCommitted, lost)

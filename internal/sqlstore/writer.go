@@ -387,6 +387,8 @@ func (w *writer) run(calls []*call, pre *begun) error {
 	switch {
 	case errors.Is(err, errCallerLeft):
 		return nil // every caller left; each has its error
+	case errors.Is(err, errOutcomeUnknown):
+		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: the write lock was not free within the request's time (%w)", eventstore.ErrUnavailable, err)
 	case w.d.Conflict(err):
