@@ -31,7 +31,7 @@ func TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded(t *testing.T) {
 		t.Run(way, func(t *testing.T) {
 			t.Parallel()
 			dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-			s := teststore.OpenMySQL(t, dsn)
+			s, m := openCounted(t, dsn)
 			if way == "read first" {
 				s.SetBeforeCommit(func() {})
 			}
@@ -85,6 +85,10 @@ func TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded(t *testing.T) {
 						i, e, got.ID, got.Version, got.Position, got.RecordedAt)
 				}
 			}
+			// Settling's statements are counted as such: it found them.
+			if n, moved := statements(t, m, "settle_find_events"), statements(t, m, "settle_move_commit_id"); n != 1 || moved != 0 {
+				t.Errorf("settle_find_events %d, settle_move_commit_id %d; want 1 and 0", n, moved)
+			}
 			// The store goes on: the next append is written after them.
 			next, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(3), Events: []eventstore.NewEvent{one(4)}})
 			if err != nil || next.Version != 4 {
@@ -108,7 +112,8 @@ func TestAnAppendWhoseLostRoundTripDidNotCommitIsTriedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Addr = proxy.Target()
-	a, b := teststore.OpenMySQL(t, dsn), teststore.OpenMySQL(t, cfg.FormatDSN())
+	a, m := openCounted(t, dsn)
+	b := teststore.OpenMySQL(t, cfg.FormatDSN())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
@@ -135,6 +140,9 @@ func TestAnAppendWhoseLostRoundTripDidNotCommitIsTriedAgain(t *testing.T) {
 	}
 	if head, err := b.Head(ctx); err != nil || head != 3 {
 		t.Fatalf("the log's head after: %d, %v; want 3: three events, each once", head, err)
+	}
+	if n, moved := statements(t, m, "settle_find_events"), statements(t, m, "settle_move_commit_id"); n != 1 || moved != 1 {
+		t.Errorf("settle_find_events %d, settle_move_commit_id %d; want 1 and 1", n, moved)
 	}
 }
 

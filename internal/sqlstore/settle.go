@@ -90,26 +90,32 @@ func (w *writer) find(ctx context.Context, rows []row) (bool, time.Time, error) 
 	if w.d.WaitForLocks != "" {
 		// A pooled session may refuse locks (RefuseLocks): this one waits
 		// for the lost session's.
+		w.m.Statement("settle_wait_for_locks")
 		if _, err := conn.ExecContext(ctx, w.d.WaitForLocks); err != nil {
 			return false, time.Time{}, fmt.Errorf("wait_for_locks: %w", err)
 		}
 	}
+	w.m.Statement("settle_begin")
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit, or nothing to undo
+	w.m.Statement("settle_lock_head")
 	if err := tx.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
 		return false, time.Time{}, fmt.Errorf("lock_head: %w", err)
 	}
+	w.m.Statement("settle_find_events")
 	committed, at, err := written(ctx, tx, rows)
 	if err != nil || committed {
 		return committed, at, err
 	}
 	fence := uuid.New()
+	w.m.Statement("settle_move_commit_id")
 	if _, err := tx.ExecContext(ctx, "UPDATE log_head SET commit_id = ? WHERE id = 1", fence[:]); err != nil {
 		return false, time.Time{}, fmt.Errorf("move_commit_id: %w", err)
 	}
+	w.m.Statement("settle_commit")
 	if err := tx.Commit(); err != nil {
 		return false, time.Time{}, fmt.Errorf("commit: %w", err)
 	}
