@@ -128,6 +128,15 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 			{name: "nil UUID in path", method: http.MethodPost, path: "/streams/00000000-0000-0000-0000-000000000000/events", body: valid, status: []int{400}, slug: "bad-request"},
 			postStatus("bad UUID as event id", withEvent(`{"id":"123","type":"A","data":{}}`), 400, "bad-request"),
 			postStatus("event id is a number", withEvent(`{"id":123,"type":"A","data":{}}`), 400, "bad-request"),
+			// An empty or null id is not a left-out one: taken for one, each
+			// retry of the append would be written again (hostile review).
+			postStatus("event id empty", withEvent(`{"id":"","type":"A","data":{}}`), 400, "bad-request"),
+			postStatus("event id null", withEvent(`{"id":null,"type":"A","data":{}}`), 400, "bad-request"),
+			{name: "stream_type empty on an existing stream", method: http.MethodPost, path: streamEvents,
+				body: withStreamType(`""`), status: []int{400}, slug: "bad-request", hint: "stream_type"},
+			{name: "stream_type null on an existing stream", method: http.MethodPost, path: streamEvents,
+				body: withStreamType(`null`), status: []int{400}, slug: "bad-request", hint: "stream_type"},
+			postStatus("stream_type empty on a new stream", withStreamType(`""`), 400, "bad-request"),
 			postStatus("event id repeated in the batch", func() string {
 				id := newID()
 				return withEvent(fmt.Sprintf(`{"id":%q,"type":"A","data":1},{"id":%q,"type":"B","data":2}`, id, id))

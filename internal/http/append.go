@@ -23,15 +23,40 @@ import (
 
 // appendRequest is the body of POST /streams/{id}/events.
 type appendRequest struct {
-	StreamType string         `json:"stream_type"`
+	StreamType optionalString `json:"stream_type"`
 	Events     []newEventJSON `json:"events"`
 }
 
 type newEventJSON struct {
-	ID       string         `json:"id"`
+	ID       optionalString `json:"id"`
 	Type     string         `json:"type"`
 	Data     jsontext.Value `json:"data"`
 	Metadata jsontext.Value `json:"metadata"`
+}
+
+// optionalString is a string member that may be left out. Sent, it must be
+// a string: null, or an empty string, is not a left-out member (an event id
+// taken for a left-out one would be made anew at each retry of the append,
+// which would then be written again).
+type optionalString struct {
+	set   bool
+	value string
+}
+
+// UnmarshalJSONFrom takes a JSON string, and refuses anything else.
+func (o *optionalString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if kind := dec.PeekKind(); kind != '"' {
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+		return &json.SemanticError{JSONKind: kind, GoType: reflect.TypeFor[string]()}
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	o.set, o.value = true, tok.String()
+	return nil
 }
 
 // convert applies this server's limits to the request and converts it to
@@ -42,7 +67,10 @@ func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.Expecte
 		return eventstore.AppendRequest{}, &detailError{kind: errTooLarge,
 			detail: fmt.Sprintf("the batch holds %d events; this server takes at most %d in one append", len(req.Events), maxBatch)}
 	}
-	out := eventstore.AppendRequest{StreamID: streamID, StreamType: req.StreamType, Expected: expected,
+	if req.StreamType.set && req.StreamType.value == "" {
+		return eventstore.AppendRequest{}, eventstore.Invalid("stream_type", "must not be empty; leave it out to append to a stream whatever its type")
+	}
+	out := eventstore.AppendRequest{StreamID: streamID, StreamType: req.StreamType.value, Expected: expected,
 		Events: make([]eventstore.NewEvent, len(req.Events))}
 	for i, e := range req.Events {
 		if n := len(e.Data) + len(e.Metadata); n > maxEventBytes {
@@ -50,12 +78,12 @@ func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.Expecte
 				detail: fmt.Sprintf("events[%d] holds %d bytes of data and metadata; this server takes at most %d in one event", i, n, maxEventBytes)}
 		}
 		ne := eventstore.NewEvent{Type: e.Type, Data: e.Data, Metadata: e.Metadata}
-		if e.ID != "" {
+		if e.ID.set {
 			// The field's name is made only for an error.
 			field := func() string { return "events[" + strconv.Itoa(i) + "].id" }
-			id, err := eventstore.ParseUUID("id", e.ID)
+			id, err := eventstore.ParseUUID("id", e.ID.value)
 			if err != nil {
-				_, err = eventstore.ParseUUID(field(), e.ID)
+				_, err = eventstore.ParseUUID(field(), e.ID.value)
 				return eventstore.AppendRequest{}, err
 			}
 			if id == uuid.Nil {
