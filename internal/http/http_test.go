@@ -592,3 +592,47 @@ func TestAResponseIsSentBeforeItsAccessLogLine(t *testing.T) {
 		}
 	})
 }
+
+// TestHeadAnswersAsGetOnEveryRoute: every route that serves GET serves
+// HEAD (its Allow header says so): the same status and headers, no body.
+// A hostile review found /streams and /streams/{id} answering HEAD with
+// 405 while their Allow header listed it.
+func TestHeadAnswersAsGetOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 64 << 10, MaxBatch: 10, Logger: slog.New(slog.DiscardHandler)}))
+		t.Cleanup(srv.Close)
+		client := &http.Client{Timeout: 10 * time.Second}
+		stream := uuid.NewString()
+		resp, err := client.Post(srv.URL+"/streams/"+stream+"/events", "application/json",
+			strings.NewReader(`{"stream_type":"t","events":[{"type":"a","data":{}}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, path := range []string{"/", "/healthz", "/readyz", "/openapi.yaml", "/events", "/streams", "/streams/",
+			"/streams/" + stream, "/streams/" + stream + "/", "/streams/" + stream + "/events", "/streams/" + stream + "/events/1",
+			"/streams/" + uuid.NewString(), "/streams/not-a-uuid"} {
+			get, err := client.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			get.Body.Close()
+			head, err := client.Head(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(head.Body)
+			head.Body.Close()
+			if head.StatusCode != get.StatusCode || len(body) != 0 {
+				t.Errorf("HEAD %s: %d with %d bytes of body; GET answers %d, so HEAD must too, without a body (Allow: %q)",
+					path, head.StatusCode, len(body), get.StatusCode, head.Header.Get("Allow"))
+			}
+			for _, h := range []string{"Content-Type", "ETag"} {
+				if head.Header.Get(h) != get.Header.Get(h) {
+					t.Errorf("HEAD %s: %s %q; GET gives %q", path, h, head.Header.Get(h), get.Header.Get(h))
+				}
+			}
+		}
+	})
+}
