@@ -636,3 +636,42 @@ func TestHeadAnswersAsGetOnEveryRoute(t *testing.T) {
 		}
 	})
 }
+
+// TestAMinPositionPastTheHeadWithoutAReplicaIsRefusedAtOnce: without a read
+// replica, reads see every acknowledged append at once, so a
+// Tributary-Min-Position past the log's head is one no append answered on
+// this database: every read that takes the header answers 409
+// starting-point-ahead with both numbers, as a subscription's starting
+// point past the head does, at once. (A hostile review found it waited 5 s
+// and answered 503 with Retry-After, which a client retries for ever, and
+// logged an error each time.) A position the log has is read as usual.
+func TestAMinPositionPastTheHeadWithoutAReplicaIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, newContract(t), k.Open(t))
+		id := uuid.NewString()
+		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"B","data":2}]}`), 201)
+		head, err := s.store.Head(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ahead := fmt.Sprint(head + 1)
+		for _, path := range []string{"/events", "/streams", "/streams/" + id, "/streams/" + id + "/events", "/streams/" + id + "/events/1"} {
+			expectStatus(t, path+" at the head", s.do("GET", path, "", "Tributary-Min-Position", fmt.Sprint(head)), 200)
+			start := time.Now()
+			r := s.do("GET", path, "", "Tributary-Min-Position", ahead)
+			took := time.Since(start)
+			expectStatus(t, path+" past the head", r, 409)
+			var p struct {
+				Type               string
+				Requested, Current int64
+			}
+			if err := json.Unmarshal(r.body, &p); err != nil || p.Type != esthttp.ProblemBase+"starting-point-ahead" || p.Requested != head+1 || p.Current != head {
+				t.Errorf("GET %s with %s %s: %s (%v); want starting-point-ahead, requested %d, current %d", path, esthttp.MinPositionHeader, ahead, r.body, err, head+1, head)
+			}
+			if took > 4*time.Second {
+				t.Errorf("GET %s with %s %s took %v: it waited, where nothing can come", path, esthttp.MinPositionHeader, ahead, took)
+			}
+		}
+	})
+}

@@ -50,7 +50,8 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 }
 
 // waitForPosition polls the store's head until it reaches want, for at most
-// maxMinPositionWait.
+// maxMinPositionWait. Without a read replica it does not wait: a position
+// past the head is refused at once (aheadError).
 func (s *Server) waitForPosition(ctx context.Context, want int64) error {
 	ctx, cancel := context.WithTimeout(ctx, maxMinPositionWait)
 	defer cancel()
@@ -61,6 +62,13 @@ func (s *Server) waitForPosition(ctx context.Context, want int64) error {
 			return nil
 		} else if err != nil && ctx.Err() == nil {
 			return err
+		}
+		if err == nil && s.opts.Replica == nil {
+			// Reads see every acknowledged append at once: no append
+			// answered want on this database, and none will soon.
+			return &aheadError{requested: want, current: head, detail: fmt.Sprintf(
+				"%s %d is past the log's head (%d): no append answered that position on this database; it may come from another or a restored one",
+				MinPositionHeader, want, head)}
 		}
 		t := time.NewTimer(wait)
 		select {
