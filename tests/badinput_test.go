@@ -359,6 +359,21 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 				header: []string{"Accept", "text/event-stream", "Last-Event-ID", "+1"}},
 			{name: "Last-Event-ID with a no-break space", method: http.MethodGet, path: streamEvents, hint: "Last-Event-ID",
 				header: []string{"Accept", "text/event-stream", "Last-Event-ID", "\u00a01"}},
+			// A subscription's parameters are checked as a page's, on a
+			// stream as on the log (a hostile review found a stream's
+			// subscription took any limit).
+			{name: "stream subscription limit=abc", method: http.MethodGet, path: streamEvents + "?limit=abc", hint: "limit",
+				header: []string{"Accept", "text/event-stream"}},
+			{name: "stream subscription limit=0", method: http.MethodGet, path: streamEvents + "?limit=0", hint: "limit",
+				header: []string{"Accept", "text/event-stream"}},
+			{name: "stream subscription limit=5000", method: http.MethodGet, path: streamEvents + "?limit=5000", hint: "limit",
+				header: []string{"Accept", "text/event-stream"}},
+			{name: "log subscription limit=abc", method: http.MethodGet, path: "/events?limit=abc", hint: "limit",
+				header: []string{"Accept", "text/event-stream"}},
+			{name: "stream subscription direction=sideways", method: http.MethodGet, path: streamEvents + "?direction=sideways", hint: "forward or backward",
+				header: []string{"Accept", "text/event-stream"}},
+			{name: "stream subscription direction=backward", method: http.MethodGet, path: streamEvents + "?direction=backward", hint: "only for pages",
+				header: []string{"Accept", "text/event-stream"}},
 		}
 
 		// Paths with encoded slashes, dots and NULs: 400 or 404, never 5xx,

@@ -70,8 +70,17 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	if err != nil {
 		return err
 	}
-	if d := q.Get("direction"); d != "" && d != "forward" {
-		return badRequest("a subscription reads forward; direction=%q is only for pages", d)
+	switch d := q.Get("direction"); d {
+	case "", "forward":
+	case "backward":
+		return badRequest("a subscription reads forward; direction=backward is only for pages")
+	default:
+		return badRequest("query parameter direction must be forward or backward, got %q", d)
+	}
+	// Of no use to a subscription, but checked as a page's is: the same URL
+	// serves both.
+	if _, err := limitParam(q); err != nil {
+		return err
 	}
 	from, err := intParam(q, "from", 1, 1, 1<<63-1)
 	if err != nil {
