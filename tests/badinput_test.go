@@ -186,6 +186,7 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 			getStatus("log read limit=1001", "/events?limit=1001", 400, "bad-request"),
 			getStatus("log read stream_type=1x", "/events?stream_type=1x", 400, "bad-request"),
 			getStatus("stream list limit=0", "/streams?limit=0", 400, "bad-request"),
+			getStatus("metrics with an unknown parameter", "/metrics?bogus=1", 400, "bad-request"),
 			getStatus("stream list after=nope", "/streams?after=nope", 400, "bad-request"),
 			getStatus("bad UUID in a stream read", "/streams/not-a-uuid", 400, "bad-request"),
 			getStatus("event version 0", "/streams/"+existing+"/events/0", 400, "bad-request"),

@@ -200,7 +200,14 @@ func (s *Server) routes() {
 		}
 		r.Get("/openapi.yaml", s.adapt(s.openAPI))
 		if s.opts.Metrics != nil {
-			r.Method(http.MethodGet, "/metrics", s.opts.Metrics.Handler())
+			metrics := s.opts.Metrics.Handler()
+			r.Get("/metrics", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+				if _, err := query(r); err != nil { // strict, as every endpoint's
+					return err
+				}
+				metrics.ServeHTTP(w, r)
+				return nil
+			}))
 		}
 		// Reads take Tributary-Min-Position: see minPosition.
 		r.With(s.minPosition).Get("/events", s.adapt(s.readAll))
