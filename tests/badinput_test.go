@@ -173,6 +173,7 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 				body: string(jsonBytes(t, appendBody{StreamType: "order", Events: events(6, "A")})), status: []int{413}, slug: "too-large"},
 			postStatus("Content-Type text/plain", valid, 415, "unsupported-media-type", "Content-Type", "text/plain"),
 			postStatus("no Content-Type", valid, 415, "unsupported-media-type", "Content-Type", ""),
+			postStatus("Content-Type sent twice", valid, 400, "bad-request", "Content-Type", "application/json", "Content-Type", "text/plain"),
 			postStatus("Content-Type JSON in Latin-1", valid, 415, "unsupported-media-type", "Content-Type", "application/json; charset=iso-8859-1"),
 			// Read parameters.
 			getStatus("stream read limit=0", "/streams/"+existing+"/events?limit=0", 400, "bad-request"),
@@ -360,6 +361,8 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 				header: []string{"Accept", "text/event-stream", "Last-Event-ID", "+1"}},
 			{name: "Last-Event-ID with a no-break space", method: http.MethodGet, path: streamEvents, hint: "Last-Event-ID",
 				header: []string{"Accept", "text/event-stream", "Last-Event-ID", "\u00a01"}},
+			{name: "Last-Event-ID sent twice", method: http.MethodGet, path: "/events", hint: "one Last-Event-ID",
+				header: []string{"Accept", "text/event-stream", "Last-Event-ID", "1", "Last-Event-ID", "3"}},
 			// A subscription's parameters are checked as a page's, on a
 			// stream as on the log (a hostile review found a stream's
 			// subscription took any limit).

@@ -374,8 +374,10 @@ func (s *server) request(method, path string, body []byte, header ...string) (*r
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	replaced := false // the default Content-Type, by the first one given
 	for i := 0; i < len(header); i += 2 {
-		if http.CanonicalHeaderKey(header[i]) == "Content-Type" {
+		if http.CanonicalHeaderKey(header[i]) == "Content-Type" && !replaced {
+			replaced = true
 			req.Header.Del("Content-Type")
 			if header[i+1] == "" {
 				continue

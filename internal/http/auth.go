@@ -128,7 +128,15 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 // presentedToken reads the token from the Authorization header or the
 // access_token query parameter.
 func presentedToken(r *http.Request) (string, error) {
+	// One token, sent one way (RFC 6750 §2): of two, neither may win
+	// silently (a proxy may add its own header to the client's).
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		return "", badRequest("send one Authorization header, not %d", n)
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
+		if r.URL.Query().Has("access_token") {
+			return "", badRequest("send the token one way: the Authorization header or ?access_token=, not both")
+		}
 		scheme, token, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 			return "", &detailError{kind: errUnauthorized, detail: "the Authorization header must be: Bearer <token>"}

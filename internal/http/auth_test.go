@@ -77,19 +77,26 @@ func TestAccessControl(t *testing.T) {
 		name, method, path, auth string
 		status                   int
 		challenge                string
+		more                     string // a second Authorization header
 	}{
-		{"no token", "GET", "/events", "", 401, `Bearer realm="tributary"`},
-		{"unknown token", "GET", "/events", "Bearer nope", 401, `Bearer realm="tributary", error="invalid_token"`},
-		{"not bearer", "GET", "/events", "Basic " + writeSecret, 401, `Bearer realm="tributary"`},
-		{"read token reads", "GET", "/events", "Bearer " + readSecret, 200, ""},
-		{"read token writes", "POST", stream, "Bearer " + readSecret, 403, ""},
-		{"write token writes", "POST", stream, "Bearer " + writeSecret, 201, ""},
-		{"write token reads", "GET", stream, "Bearer " + writeSecret, 200, ""},
-		{"query token", "GET", stream + "?access_token=" + readSecret, "", 200, ""},
-		{"bad query token", "GET", "/events?access_token=nope", "", 401, `Bearer realm="tributary", error="invalid_token"`},
-		{"contract needs a token", "GET", "/openapi.yaml", "", 401, `Bearer realm="tributary"`},
-		{"healthz is open", "GET", "/healthz", "", 200, ""},
-		{"readyz is open", "GET", "/readyz", "", 200, ""},
+		{"no token", "GET", "/events", "", 401, `Bearer realm="tributary"`, ""},
+		{"unknown token", "GET", "/events", "Bearer nope", 401, `Bearer realm="tributary", error="invalid_token"`, ""},
+		{"not bearer", "GET", "/events", "Basic " + writeSecret, 401, `Bearer realm="tributary"`, ""},
+		{"read token reads", "GET", "/events", "Bearer " + readSecret, 200, "", ""},
+		{"read token writes", "POST", stream, "Bearer " + readSecret, 403, "", ""},
+		{"write token writes", "POST", stream, "Bearer " + writeSecret, 201, "", ""},
+		{"write token reads", "GET", stream, "Bearer " + writeSecret, 200, "", ""},
+		{"query token", "GET", stream + "?access_token=" + readSecret, "", 200, "", ""},
+		{"bad query token", "GET", "/events?access_token=nope", "", 401, `Bearer realm="tributary", error="invalid_token"`, ""},
+		{"contract needs a token", "GET", "/openapi.yaml", "", 401, `Bearer realm="tributary"`, ""},
+		// One token, sent one way (RFC 6750): behind a proxy that adds its
+		// own header, the first of two must not win (a hostile review found
+		// a write token followed by a read token appended).
+		{"two Authorization headers", "POST", stream, "Bearer " + writeSecret, 400, "", "Bearer " + readSecret},
+		{"a bad Authorization header then a good one", "GET", "/events", "Bearer nope", 400, "", "Bearer " + readSecret},
+		{"a header token and a query token", "GET", "/events?access_token=" + readSecret, "Bearer " + readSecret, 400, "", ""},
+		{"healthz is open", "GET", "/healthz", "", 200, "", ""},
+		{"readyz is open", "GET", "/readyz", "", 200, "", ""},
 	}
 	for _, tc := range cases {
 		var rd *strings.Reader
@@ -102,6 +109,9 @@ func TestAccessControl(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		if tc.auth != "" {
 			req.Header.Set("Authorization", tc.auth)
+		}
+		if tc.more != "" {
+			req.Header.Add("Authorization", tc.more)
 		}
 		resp, err := client.Do(req)
 		if err != nil {

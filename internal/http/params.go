@@ -108,6 +108,9 @@ func namesParam(q url.Values, name string) ([]string, error) {
 
 // requireJSON answers 415 unless the body is declared as JSON.
 func requireJSON(r *http.Request) error {
+	if n := len(r.Header.Values("Content-Type")); n > 1 {
+		return badRequest("send one Content-Type header, not %d", n)
+	}
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {

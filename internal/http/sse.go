@@ -56,9 +56,12 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 	if len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {
 		return 0, false, nil
 	}
+	if len(vals) > 1 {
+		return 0, false, badRequest("send one Last-Event-ID header, not %d (%q)", len(vals), vals)
+	}
 	v := trimHTTPSpace(vals[0])
 	n, err := strconv.ParseInt(v, 10, 64)
-	if len(vals) > 1 || !isDigits(v) || err != nil {
+	if !isDigits(v) || err != nil {
 		return 0, false, badRequest("Last-Event-ID must be a whole number ≥ 0 (the id of the last event received), got %q", vals[0])
 	}
 	return n, true, nil
