@@ -130,6 +130,14 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 			postStatus("event id is a number", withEvent(`{"id":123,"type":"A","data":{}}`), 400, "bad-request"),
 			// An empty or null id is not a left-out one: taken for one, each
 			// retry of the append would be written again (hostile review).
+			// JSON nested past the parser's depth: a detail of a few
+			// hundred bytes, not one that names every level (it was 30 KB).
+			{name: "data nested 12,000 levels deep", body: withEvent(`{"type":"A","data":` + strings.Repeat("[", 12000) + strings.Repeat("]", 12000) + `}`),
+				status: []int{400}, slug: "bad-request", hint: "levels deep", check: func(t *testing.T, r *response) {
+					if len(r.Body) > 1000 {
+						t.Errorf("a problem of %d bytes; want a few hundred", len(r.Body))
+					}
+				}},
 			postStatus("event id empty", withEvent(`{"id":"","type":"A","data":{}}`), 400, "bad-request"),
 			postStatus("event id null", withEvent(`{"id":null,"type":"A","data":{}}`), 400, "bad-request"),
 			{name: "stream_type empty on an existing stream", method: http.MethodPost, path: streamEvents,

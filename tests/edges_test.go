@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -348,6 +349,17 @@ func TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody(t *t
 		corrupt[len(corrupt)/2] ^= 0xff
 		checkProblem(t, srv.post(t, fresh(), corrupt, "Content-Encoding", "gzip"), http.StatusBadRequest, "bad-request")
 		requireProblemMentioning(t, srv.post(t, fresh(), []byte{}, "Content-Encoding", "gzip"), http.StatusBadRequest, "empty")
+		// A gzip body cut short, with its checksum broken, or followed by
+		// something else: each a problem that says gzip (a hostile review
+		// found 'jsontext: read error: unexpected EOF', or 'must hold one
+		// JSON object and nothing after it').
+		whole := gzipped(t, body)
+		requireProblemMentioning(t, srv.post(t, fresh(), whole[:len(whole)-4], "Content-Encoding", "gzip"), http.StatusBadRequest, "gzip")
+		requireProblemMentioning(t, srv.post(t, fresh(), whole[:len(whole)/2], "Content-Encoding", "gzip"), http.StatusBadRequest, "gzip")
+		badSum := slices.Clone(whole)
+		badSum[len(badSum)-6] ^= 0xff
+		requireProblemMentioning(t, srv.post(t, fresh(), badSum, "Content-Encoding", "gzip"), http.StatusBadRequest, "gzip")
+		requireProblemMentioning(t, srv.post(t, fresh(), append(slices.Clone(whole), "garbage"...), "Content-Encoding", "gzip"), http.StatusBadRequest, "gzip")
 
 		// Transfer-Encoding oddities, on a raw connection: each ends at once,
 		// writing nothing: in a problem+json 4xx where the handler sees the

@@ -159,7 +159,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		if err != nil {
-			if de := decodeError(err, max); errors.Is(de, errTooLarge) || errors.Is(de, errRequestTimeout) {
+			if de := decodeError(err, max); errors.Is(de, errTooLarge) || errors.Is(de, errRequestTimeout) || gzipFault(err) {
 				return de
 			}
 		}
@@ -193,10 +193,31 @@ func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadClos
 		if err != nil {
 			return nil, decodeError(err, max)
 		}
-		return zr, nil // closing it leaves the body to net/http, which closes it
+		return gzipBody{zr}, nil // closing it leaves the body to net/http, which closes it
 	}
 	return nil, &detailError{kind: errUnsupportedMedia,
 		detail: fmt.Sprintf("Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)", strings.Join(encodings, ", "))}
+}
+
+// gzipBody is a gzip body whose end cut short is errGzipCut, not an
+// unexpected EOF that would read as a JSON error.
+type gzipBody struct{ *gzip.Reader }
+
+func (g gzipBody) Read(p []byte) (int, error) {
+	n, err := g.Reader.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = errGzipCut
+	}
+	return n, err
+}
+
+// errGzipCut is a gzip body's that ends before its end.
+var errGzipCut = errors.New("the gzip stream ends before its end")
+
+// gzipFault reports an error of the gzip encoding, not of the JSON in it.
+func gzipFault(err error) bool {
+	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, new(flate.CorruptInputError)) ||
+		errors.Is(err, errGzipCut)
 }
 
 // decodeError explains a JSON decoding failure to the client.
@@ -210,7 +231,9 @@ func decodeError(err error, max int64) error {
 		return &detailError{kind: errRequestTimeout, detail: "the body did not arrive in the time this server allows; nothing was written"}
 	case errors.As(err, &tooBig):
 		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes, the most this server takes (for a gzip body, once decompressed)", max)}
-	case errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, new(flate.CorruptInputError)):
+	case errors.Is(err, errGzipCut):
+		return badRequest("the gzip body ends in the middle of a gzip stream: it is cut short, or what follows a stream is not gzip")
+	case gzipFault(err):
 		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: %v", err)
 	case errors.As(err, &syntax) && errors.Is(err, io.ErrUnexpectedEOF):
 		if syntax.ByteOffset == 0 {
@@ -246,7 +269,11 @@ func where(p jsontext.Pointer) string {
 // /events/0/type is events[0].type.
 func fieldName(p jsontext.Pointer) string {
 	var b strings.Builder
+	depth := 0
 	for tok := range p.Tokens() {
+		if depth++; b.Len() > maxFieldName {
+			continue // counted, not shown: a detail stays short however deep the body
+		}
 		if isDigits(tok) {
 			b.WriteString("[" + tok + "]")
 			continue
@@ -256,8 +283,14 @@ func fieldName(p jsontext.Pointer) string {
 		}
 		b.WriteString(tok)
 	}
+	if b.Len() > maxFieldName {
+		return b.String()[:maxFieldName] + fmt.Sprintf("… (%d levels deep)", depth)
+	}
 	return b.String()
 }
+
+// maxFieldName bounds the name of a field shown in a problem detail.
+const maxFieldName = 120
 
 // jsonKind names a kind of JSON value.
 func jsonKind(k jsontext.Kind) string {
