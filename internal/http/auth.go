@@ -95,6 +95,39 @@ func (a *authenticator) lookup(secret string) (hashedToken, bool) {
 	return found, ok == 1
 }
 
+// redact replaces every piece of s, between the separators of paths and
+// queries, that is a known token with REDACTED: a client may put a token
+// where no token goes (a position, a stream id, a fragment), and it must
+// not reach the log there either. With no tokens (a nil a) it returns s.
+func (a *authenticator) redact(s string) string {
+	if a == nil || s == "" {
+		return s
+	}
+	var b strings.Builder
+	done, start := 0, 0 // s[:done] is in b; the piece being read starts at start
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && strings.IndexByte(redactSeparators, s[i]) < 0 {
+			continue
+		}
+		if piece := s[start:i]; piece != "" {
+			if _, ok := a.lookup(piece); ok {
+				b.WriteString(s[done:start])
+				b.WriteString("REDACTED")
+				done = i
+			}
+		}
+		start = i + 1
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// redactSeparators end the pieces of a path or query that redact checks.
+const redactSeparators = "/?#&=;,+ "
+
 var (
 	errUnauthorized = errors.New("unauthorized")
 	errForbidden    = errors.New("forbidden")

@@ -95,6 +95,11 @@ func TestAccessControl(t *testing.T) {
 		{"two Authorization headers", "POST", stream, "Bearer " + writeSecret, 400, "", "Bearer " + readSecret},
 		{"a bad Authorization header then a good one", "GET", "/events", "Bearer nope", 400, "", "Bearer " + readSecret},
 		{"a header token and a query token", "GET", "/events?access_token=" + readSecret, "Bearer " + readSecret, 400, "", ""},
+		// A token where no token goes is still never logged (a hostile
+		// review found after=<token> written to the log as sent).
+		{"a token as a position", "GET", "/events?after=" + readSecret, "Bearer " + readSecret, 400, "", ""},
+		{"a token as a stream type", "GET", "/events?stream_type=order," + writeSecret, "Bearer " + readSecret, 200, "", ""},
+		{"a token as a stream id", "GET", "/streams/" + writeSecret + "/events", "Bearer " + readSecret, 400, "", ""},
 		{"healthz is open", "GET", "/healthz", "", 200, "", ""},
 		{"readyz is open", "GET", "/readyz", "", 200, "", ""},
 	}
