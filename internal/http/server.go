@@ -493,7 +493,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec) // net/http's way to cut a response short; let it through
 			}
-			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()),
+			s.log.Error("panic", "method", r.Method, "path", s.auth.redact(r.URL.Path), "request_id", middleware.GetReqID(r.Context()),
 				"panic", rec, "stack", string(debug.Stack()))
 			s.writeError(w, r, errPanic)
 		}()

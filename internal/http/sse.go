@@ -198,7 +198,7 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	s := ew.s
 	s.handling.Add(1) // Wait covers the subscription until it ends
 	ctx, cancel := context.WithCancel(context.Background())
-	path, id := r.URL.Path, middleware.GetReqID(r.Context()) // r itself is not kept
+	path, id := s.auth.redact(r.URL.Path), middleware.GetReqID(r.Context()) // r itself is not kept
 	go watchClose(conn, cancel)
 	go func() {
 		defer s.handling.Add(-1)
