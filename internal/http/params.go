@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"maps"
 	"mime"
 	"net/http"
@@ -192,6 +193,26 @@ func parseVersionTag(v string) (int64, error) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// ifMatch checks a read's If-Match against the current entity tag of what
+// it reads (RFC 9110 §13.1.1, evaluated before If-None-Match): * or the
+// tag itself, alone or in a list, holds; any other tag, a weak one included
+// (the comparison is strong), is a 412.
+func ifMatch(r *http.Request, current string) error {
+	vals := r.Header.Values("If-Match")
+	if len(vals) == 0 {
+		return nil
+	}
+	for _, v := range vals {
+		for _, tag := range strings.Split(v, ",") {
+			if tag = trimHTTPSpace(tag); tag == "*" || tag == current {
+				return nil
+			}
+		}
+	}
+	return &detailError{kind: errPrecondition, detail: fmt.Sprintf(
+		"If-Match %s does not hold: the stream's entity tag is %s now (its version; a weak tag never matches)", strings.Join(vals, ", "), current)}
+}
 
 // notModified reports whether If-None-Match holds the current entity tag
 // (RFC 9110 weak comparison; * matches any existing stream).

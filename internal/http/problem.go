@@ -27,6 +27,7 @@ var (
 	errRequestTimeout   = errors.New("request timeout")
 	errUnsupportedMedia = errors.New("unsupported media type")
 	errStartAhead       = errors.New("starting point ahead of the log")
+	errPrecondition     = errors.New("precondition failed")
 	// errTooManySubscribers is a 503: the limit is this instance's, and
 	// another instance, or this one shortly, may have room.
 	errTooManySubscribers = errors.New("too many subscribers")
@@ -71,6 +72,7 @@ var problemKinds = []problemKind{
 	{eventstore.ErrIdempotencyKeyReused, http.StatusConflict, "idempotency-key-reused", "Idempotency key reused"},
 	{eventstore.ErrStreamTypeMismatch, http.StatusConflict, "stream-type-mismatch", "Stream type mismatch"},
 	{errStartAhead, http.StatusConflict, "starting-point-ahead", "Starting point ahead"},
+	{errPrecondition, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed"},
 	{errRequestTimeout, http.StatusRequestTimeout, "request-timeout", "Request timeout"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},

@@ -27,6 +27,9 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	tag := etag(st.Version)
 	w.Header().Set("ETag", tag)
+	if err := ifMatch(r, tag); err != nil {
+		return err
+	}
 	if notModified(r, tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
@@ -71,6 +74,10 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tag := etag(page.Stream.Version)
+	if err := ifMatch(r, tag); err != nil {
+		w.Header().Set("ETag", tag)
+		return err
+	}
 	if notModified(r, tag) {
 		w.Header().Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
