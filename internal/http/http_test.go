@@ -714,3 +714,25 @@ func TestIfMatchOnAReadIsAPrecondition(t *testing.T) {
 		expectStatus(t, "a missing stream's events with If-Match", s.do("GET", missing+"/events", "", "If-Match", "*"), 404)
 	})
 }
+
+// TestAnEventStreamRefusedInAcceptIsNotASubscription: text/event-stream
+// with q=0 says the client does not accept it (RFC 9110 §12.4.2): the read
+// answers a page, not a subscription. (A hostile review found it opened
+// one.) Any other q, or none, subscribes.
+func TestAnEventStreamRefusedInAcceptIsNotASubscription(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, nil, k.Open(t))
+		id := uuid.NewString()
+		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
+		for _, path := range []string{"/events", "/streams/" + id + "/events"} {
+			for _, accept := range []string{"text/event-stream;q=0", "text/event-stream; q=0.0, application/json", "application/json, text/event-stream;q=0"} {
+				r := s.do("GET", path, "", "Accept", accept)
+				expectStatus(t, path+" Accept "+accept, r, 200)
+				if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+					t.Errorf("GET %s with Accept %q: Content-Type %q; want a JSON page", path, accept, ct)
+				}
+			}
+		}
+	})
+}

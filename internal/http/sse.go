@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -44,9 +45,26 @@ type Feed interface {
 // reconnects.
 const retryMillis = 2000
 
-// wantsEvents reports whether the client asks for a subscription.
+// wantsEvents reports whether the client asks for a subscription: Accept
+// names text/event-stream, and not with q=0, which refuses it (RFC 9110
+// §12.4.2).
 func wantsEvents(r *http.Request) bool {
-	return strings.Contains(strings.ToLower(r.Header.Get("Accept")), "text/event-stream")
+	for _, v := range r.Header.Values("Accept") {
+		if !strings.Contains(strings.ToLower(v), "text/event-stream") {
+			continue
+		}
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(part)
+			if err != nil || !strings.EqualFold(mt, "text/event-stream") {
+				continue
+			}
+			if q, err := strconv.ParseFloat(params["q"], 64); err == nil && q == 0 {
+				continue
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // lastEventID reads the Last-Event-ID header an EventSource sends when it
