@@ -212,6 +212,16 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 				status: []int{405}, slug: "method-not-allowed", check: allow("GET", "POST")},
 			{name: "PUT on a stream", method: http.MethodPut, path: "/streams/" + existing, body: valid,
 				header: []string{"Content-Type", "application/json"}, status: []int{405}, slug: "method-not-allowed", check: allow("GET")},
+			// chi routes an encoded slash as part of the stream id: the
+			// Allow header and the detail must say what that route allows,
+			// not the decoded path's (a hostile review found 405 with
+			// Allow: GET, HEAD, POST).
+			{name: "POST to a stream id holding an encoded slash", method: http.MethodPost, path: "/streams/" + existing + "%2Fevents", body: valid,
+				status: []int{405}, slug: "method-not-allowed", check: func(t *testing.T, r *response) {
+					if a := strings.Join(r.Header.Values("Allow"), ","); strings.Contains(a, "POST") {
+						t.Errorf("Allow %q holds POST, the method refused", a)
+					}
+				}},
 			{name: "POST on the log", method: http.MethodPost, path: "/events", body: valid,
 				status: []int{405}, slug: "method-not-allowed", check: allow("GET")},
 

@@ -146,7 +146,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	case http.StatusMethodNotAllowed:
-		h.Set("Allow", allowed(s.router, r.URL.Path))
+		h.Set("Allow", allowed(s.router, routingPath(r)))
 	case http.StatusUnauthorized:
 		challenge := `Bearer realm="tributary"`
 		if _, err := presentedToken(r); err == nil { // a token came, but not a valid one

@@ -187,7 +187,7 @@ func (s *Server) routes() {
 		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
-		return &detailError{kind: errMethodNotAllowed, detail: r.Method + " is not allowed on " + r.URL.Path}
+		return &detailError{kind: errMethodNotAllowed, detail: r.Method + " is not allowed on " + routingPath(r)}
 	}))
 
 	// Probes stay open so orchestrators need no token.
@@ -242,6 +242,15 @@ func (s *Server) adapt(h handlerFunc) http.HandlerFunc {
 // It matches path against the routes chi.Walk lists rather than asking
 // Mux.Match: the mount points of nested routes (/streams, /streams/{id})
 // match every method.
+// routingPath is the path chi routes r by: the raw one where it differs
+// from the decoded (an encoded slash stays inside its segment).
+func routingPath(r *http.Request) string {
+	if r.URL.RawPath != "" {
+		return r.URL.RawPath
+	}
+	return r.URL.Path
+}
+
 func allowed(router chi.Routes, path string) string {
 	served := map[string]bool{}
 	_ = chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
