@@ -648,9 +648,7 @@ func TestHeadAnswersAsGetOnEveryRoute(t *testing.T) {
 func TestAMinPositionPastTheHeadWithoutAReplicaIsRefusedAtOnce(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := newServer(t, newContract(t), k.Open(t))
-		id := uuid.NewString()
-		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"B","data":2}]}`), 201)
+		s, id := twoEventStream(t, k)
 		head, err := s.store.Head(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -686,9 +684,7 @@ func TestAMinPositionPastTheHeadWithoutAReplicaIsRefusedAtOnce(t *testing.T) {
 func TestIfMatchOnAReadIsAPrecondition(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		s := newServer(t, newContract(t), k.Open(t))
-		id := uuid.NewString()
-		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"B","data":2}]}`), 201)
+		s, id := twoEventStream(t, k)
 		for _, path := range []string{"/streams/" + id, "/streams/" + id + "/events"} {
 			for _, tc := range []struct {
 				ifMatch string
@@ -735,4 +731,14 @@ func TestAnEventStreamRefusedInAcceptIsNotASubscription(t *testing.T) {
 			}
 		}
 	})
+}
+
+// twoEventStream serves a store of kind k, its responses checked against
+// openapi.yaml, and appends two events to a new stream, id.
+func twoEventStream(t *testing.T, k teststore.Kind) (*testServer, string) {
+	t.Helper()
+	s := newServer(t, newContract(t), k.Open(t))
+	id := uuid.NewString()
+	expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"B","data":2}]}`), 201)
+	return s, id
 }
