@@ -230,14 +230,7 @@ func TestARoundTripSettledAsNotCommittedNeverCommitsWhenItReachesTheServerLate(t
 			release()
 		}
 	}()
-	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancelShort()
-	res, err := s.Append(short, eventstore.AppendRequest{StreamID: mine, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev}})
-	select {
-	case <-held:
-	default:
-		t.Fatalf("the proxy never held the round trip with COMMIT (append: %+v, %v)", res, err)
-	}
+	res, err := appendHeldPastItsDeadline(ctx, t, s, mine, ev, held)
 	if err == nil {
 		t.Fatalf("append whose round trip was held past its deadline: %+v; want it failed (the round trip had not reached the server)", res)
 	}
@@ -281,14 +274,7 @@ func TestAnAppendWhoseLostRoundTripCannotBeSettledSaysSo(t *testing.T) {
 	}
 	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
 	defer release()
-	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancelShort()
-	res, err := s.Append(short, eventstore.AppendRequest{StreamID: mine, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev}})
-	select {
-	case <-held:
-	default:
-		t.Fatalf("the proxy never held the round trip with COMMIT (append: %+v, %v)", res, err)
-	}
+	res, err := appendHeldPastItsDeadline(ctx, t, s, mine, ev, held)
 	if !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("append whose lost round trip could not be settled: %+v, %v; want it unavailable", res, err)
 	}
@@ -317,4 +303,19 @@ func oneEventBehindProxy(t *testing.T) (context.Context, string, *faultproxy.Pro
 		t.Fatalf("first append: %v", err)
 	}
 	return ctx, dsn, proxy, s, m, mine, ev
+}
+
+// appendHeldPastItsDeadline appends ev to mine at version 2 with a deadline
+// of 500 ms, and checks that the proxy held its round trip with COMMIT.
+func appendHeldPastItsDeadline(ctx context.Context, t *testing.T, s *mysqlstore.Store, mine uuid.UUID, ev eventstore.NewEvent, held <-chan struct{}) (eventstore.AppendResult, error) {
+	t.Helper()
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	res, err := s.Append(short, eventstore.AppendRequest{StreamID: mine, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev}})
+	select {
+	case <-held:
+	default:
+		t.Fatalf("the proxy never held the round trip with COMMIT (append: %+v, %v)", res, err)
+	}
+	return res, err
 }
