@@ -1,13 +1,16 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -61,6 +64,11 @@ func ParseTokens(s string) ([]Token, error) {
 // authenticator checks bearer tokens.
 type authenticator struct {
 	tokens []hashedToken
+	// windows finds where a token may sit in a logged path or query
+	// (redact): of each length a token has, the tokens' rolling hashes
+	// (keyed by base, random per process), confirmed by lookup.
+	windows map[int]map[uint64]bool
+	base    uint64
 }
 
 type hashedToken struct {
@@ -73,9 +81,14 @@ func newAuthenticator(tokens []Token) *authenticator {
 	if len(tokens) == 0 {
 		return nil
 	}
-	a := &authenticator{}
+	a := &authenticator{windows: map[int]map[uint64]bool{}, base: rand.Uint64() | 1}
 	for _, t := range tokens {
 		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret))})
+		n := len(t.Secret)
+		if a.windows[n] == nil {
+			a.windows[n] = map[uint64]bool{}
+		}
+		a.windows[n][a.rolling(t.Secret)] = true
 	}
 	return a
 }
@@ -95,38 +108,67 @@ func (a *authenticator) lookup(secret string) (hashedToken, bool) {
 	return found, ok == 1
 }
 
-// redact replaces every piece of s, between the separators of paths and
-// queries, that is a known token with REDACTED: a client may put a token
-// where no token goes (a position, a stream id, a fragment), and it must
-// not reach the log there either. With no tokens (a nil a) it returns s.
+// redact replaces every known token in s with REDACTED, wherever it sits
+// and whatever surrounds it: a client may put a token where no token goes
+// (a position, a stream id, a fragment, in quotes, beside a dot), and a
+// token may hold what separates the parts of a path or query (a base64
+// token holds / + =). Every window of s as long as a token is checked: a
+// rolling hash finds the candidates, the constant-time digest lookup of
+// access control confirms them. With no tokens (a nil a) it returns s.
 func (a *authenticator) redact(s string) string {
 	if a == nil || s == "" {
 		return s
 	}
-	var b strings.Builder
-	done, start := 0, 0 // s[:done] is in b; the piece being read starts at start
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && strings.IndexByte(redactSeparators, s[i]) < 0 {
+	var hits [][2]int // [start, end) of each token found
+	for n, sums := range a.windows {
+		if n == 0 || n > len(s) {
 			continue
 		}
-		if piece := s[start:i]; piece != "" {
-			if _, ok := a.lookup(piece); ok {
-				b.WriteString(s[done:start])
-				b.WriteString("REDACTED")
-				done = i
-			}
+		pow := uint64(1) // base^(n-1)
+		for range n - 1 {
+			pow *= a.base
 		}
-		start = i + 1
+		h := a.rolling(s[:n])
+		for i := 0; ; i++ {
+			if sums[h] {
+				if _, ok := a.lookup(s[i : i+n]); ok {
+					hits = append(hits, [2]int{i, i + n})
+				}
+			}
+			if i+n == len(s) {
+				break
+			}
+			h = (h-uint64(s[i])*pow)*a.base + uint64(s[i+n])
+		}
 	}
-	if done == 0 {
+	if len(hits) == 0 {
 		return s
+	}
+	slices.SortFunc(hits, func(x, y [2]int) int { return cmp.Compare(x[0], y[0]) })
+	var b strings.Builder
+	done := 0 // s[:done] is in b, or REDACTED in its place
+	for _, hit := range hits {
+		if hit[1] <= done {
+			continue
+		}
+		if hit[0] >= done {
+			b.WriteString(s[done:hit[0]])
+			b.WriteString("REDACTED")
+		} // else it overlaps the one before: REDACTED covers both
+		done = hit[1]
 	}
 	b.WriteString(s[done:])
 	return b.String()
 }
 
-// redactSeparators end the pieces of a path or query that redact checks.
-const redactSeparators = "/?#&=;,+ "
+// rolling is the rolling hash of s that redact slides along a path.
+func (a *authenticator) rolling(s string) uint64 {
+	var h uint64
+	for i := 0; i < len(s); i++ {
+		h = h*a.base + uint64(s[i])
+	}
+	return h
+}
 
 var (
 	errUnauthorized = errors.New("unauthorized")
