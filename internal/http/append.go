@@ -190,6 +190,9 @@ func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadClos
 		if errors.Is(err, io.EOF) {
 			return nil, badRequest("the body is empty; send a JSON object, gzip-compressed as Content-Encoding says")
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errGzipCut // cut inside its header
+		}
 		if err != nil {
 			return nil, decodeError(err, max)
 		}
