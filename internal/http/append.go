@@ -51,11 +51,12 @@ func (o *optionalString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		}
 		return &json.SemanticError{JSONKind: kind, GoType: reflect.TypeFor[string]()}
 	}
-	tok, err := dec.ReadToken()
-	if err != nil {
+	// Unmarshaled as a string field is, it shares the decoder's cache of
+	// decoded strings (ReadToken's String allocates each time).
+	if err := json.UnmarshalDecode(dec, &o.value); err != nil {
 		return err
 	}
-	o.set, o.value = true, tok.String()
+	o.set = true
 	return nil
 }
 
