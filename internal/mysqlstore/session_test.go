@@ -29,6 +29,10 @@ func TestAppendsWorkWhateverTheDSNsTransactionSettings(t *testing.T) {
 		"completion_type=%27CHAIN%27",
 		"autocommit=0",
 		"autocommit=0&completion_type=1",
+		// In another case: the server takes any, and the driver sends each
+		// spelling it is given (a review: no row checked setParam's case).
+		"AUTOCOMMIT=0",
+		"Completion_Type=%27RELEASE%27",
 	} {
 		t.Run(param, func(t *testing.T) {
 			t.Parallel()
