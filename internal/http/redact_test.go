@@ -18,7 +18,9 @@ import (
 // space, and looked up each piece: a token that holds one of those (a
 // base64 token, as `openssl rand -base64` makes, holds / + =) was split and
 // never found, and one next to any other character (a quote, a dot, a colon,
-// which the query's loggable values take) was logged as sent.
+// which the query's loggable values take) was logged as sent. A token sent
+// as X-Request-Id (of the characters a request id takes) was logged as the
+// request's id.
 func TestNoKnownTokenReachesTheLogWhateverSurroundsIt(t *testing.T) {
 	t.Parallel()
 	const b64Secret, plainSecret = "Zm9vYmFy/YmF6+cXV4==", "r-0123456789abcdef"
@@ -49,6 +51,15 @@ func TestNoKnownTokenReachesTheLogWhateverSurroundsIt(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// A token sent as the request's id: the id is logged on every line.
+	req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+plainSecret)
+	req.Header.Set("X-Request-Id", plainSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	out := logs.String()
 	for _, line := range strings.Split(out, "\n") {
 		for _, secret := range []string{b64Secret, plainSecret, url.PathEscape(b64Secret)} {

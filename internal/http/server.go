@@ -177,7 +177,7 @@ func headAsGet(next http.Handler) http.Handler {
 // routes lists every route of the API.
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(requestID, s.accessLog)
+	r.Use(s.requestID, s.accessLog)
 	if len(s.opts.CORSOrigins) > 0 {
 		// Before access control: a preflight carries no token.
 		r.Use(corsHandler(s.opts.CORSOrigins))
@@ -423,12 +423,13 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 // requestID gives every request an id, which the access log records and
 // X-Request-Id returns. A client's own X-Request-Id is used only when it is
 // one short, printable token: anything else could forge or break log lines,
-// so it gets a fresh id instead.
-func requestID(next http.Handler) http.Handler {
+// so it gets a fresh id instead, as does a known access token.
+func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ids := r.Header.Values("X-Request-Id")
 		id := ""
-		if len(ids) == 1 && validRequestID(ids[0]) {
+		// A known token sent as the id is not taken: it would be logged.
+		if len(ids) == 1 && validRequestID(ids[0]) && s.auth.redact(ids[0]) == ids[0] {
 			id = ids[0]
 		} else {
 			id = uuid.NewString()
