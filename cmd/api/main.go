@@ -116,6 +116,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return serve(ctx, cfg, store, replica, log, m)
 }
 
+// readsMayLag reports whether store's reads may not yet see an append
+// another instance acknowledged (a read replica, a Galera cluster).
+func readsMayLag(store eventstore.Store) bool {
+	ms, ok := store.(*mysqlstore.Store)
+	return ok && ms.ReadsMayLag()
+}
+
 // closableStore is a store the binary owns.
 type closableStore interface {
 	eventstore.Store
@@ -235,6 +242,7 @@ func serve(ctx context.Context, cfg config.Config, store eventstore.Store, repli
 		Metrics:        m,
 		CORSOrigins:    cfg.CORSOrigins,
 		Replica:        replica,
+		ReadsMayLag:    readsMayLag(store),
 	})
 	srv := &http.Server{
 		Handler:           handler,

@@ -742,3 +742,28 @@ func twoEventStream(t *testing.T, k teststore.Kind) (*testServer, string) {
 	expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"B","data":2}]}`), 201)
 	return s, id
 }
+
+// TestAMinPositionPastTheHeadIsWaitedForWhereReadsMayLag: where reads may
+// not yet see another instance's acknowledged append (a Galera cluster,
+// whose nodes apply each other's commits a moment late; a read replica), a
+// position past the head may be on its way: the read waits for it, within
+// its time, and then answers 503, as before (a review of the 409 found
+// that it would misfire on Galera).
+func TestAMinPositionPastTheHeadIsWaitedForWhereReadsMayLag(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{MaxBodyBytes: 64 << 10, MaxBatch: 10,
+		ReadsMayLag: true, RequestTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/events", nil)
+	req.Header.Set(esthttp.MinPositionHeader, "5")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || time.Since(start) < 250*time.Millisecond {
+		t.Errorf("GET /events with %s 5 on an empty log where reads may lag: %d after %v; want 503 once its time is up",
+			esthttp.MinPositionHeader, resp.StatusCode, time.Since(start))
+	}
+}

@@ -50,8 +50,9 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 }
 
 // waitForPosition polls the store's head until it reaches want, for at most
-// maxMinPositionWait. Without a read replica it does not wait: a position
-// past the head is refused at once (aheadError).
+// maxMinPositionWait. Where reads see every acknowledged append at once (no
+// read replica, not a Galera cluster: Options.ReadsMayLag) it does not wait:
+// a position past the head is refused at once (aheadError).
 func (s *Server) waitForPosition(ctx context.Context, want int64) error {
 	ctx, cancel := context.WithTimeout(ctx, maxMinPositionWait)
 	defer cancel()
@@ -63,7 +64,7 @@ func (s *Server) waitForPosition(ctx context.Context, want int64) error {
 		} else if err != nil && ctx.Err() == nil {
 			return err
 		}
-		if err == nil && s.opts.Replica == nil {
+		if err == nil && s.opts.Replica == nil && !s.opts.ReadsMayLag {
 			// Reads see every acknowledged append at once: no append
 			// answered want on this database, and none will soon.
 			return &aheadError{requested: want, current: head, detail: fmt.Sprintf(

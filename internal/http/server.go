@@ -62,6 +62,11 @@ type Options struct {
 	CORSOrigins []string
 	// Replica, if set, is the store's read replica: /readyz reports its lag.
 	Replica Replica
+	// ReadsMayLag says that a read may not yet see an append another
+	// instance has acknowledged (a read replica, a Galera cluster): a
+	// Tributary-Min-Position past the head is waited for. Otherwise it is
+	// refused at once: no append answered it on this database.
+	ReadsMayLag bool
 }
 
 // Server is the HTTP API. It is an http.Handler.

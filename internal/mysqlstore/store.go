@@ -54,13 +54,14 @@ type Store struct {
 	reads, writes, feed *sql.DB // see sqlstore.Options
 	// primary serves the durability checks and fence, migrations and the
 	// replica's lag: the feed pool itself unless a replica serves reads.
-	primary *sql.DB
-	replica *mysql.Config // the read replica's, or nil
-	log     *slog.Logger
-	cfg     *mysql.Config
-	addrs   []string // the servers the DSN names
-	galera  *cluster // chooses the node, when addrs are several
-	fence   bool     // waitDurable must write: the binary log is off
+	primary  *sql.DB
+	replica  *mysql.Config // the read replica's, or nil
+	log      *slog.Logger
+	cfg      *mysql.Config
+	addrs    []string // the servers the DSN names
+	galera   *cluster // chooses the node, when addrs are several
+	fence    bool     // waitDurable must write: the binary log is off
+	onGalera bool     // the server is a Galera node (wsrep_on)
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
@@ -76,6 +77,13 @@ type Store struct {
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 	m            *metrics.Metrics
 }
+
+// ReadsMayLag reports whether a read may not yet see an append another
+// instance has acknowledged: reads are served by a read replica, or by a
+// node of a Galera cluster, which applies the other nodes' commits a moment
+// after they are acknowledged (the reads do not wait for it, as the
+// writer's sessions do with wsrep_sync_wait).
+func (s *Store) ReadsMayLag() bool { return s.replica != nil || s.onGalera }
 
 // Addr is the database server's address; for a Galera cluster, the
 // addresses of its nodes, comma-separated.
@@ -179,6 +187,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	s.onGalera = d.galera
 	if why := d.unsafe(); why != "" {
 		if !opts.AllowUnsafeDurability {
 			s.closeDBs()

@@ -295,3 +295,15 @@ func connections(db *sql.DB) string {
 	}
 	return b.String()
 }
+
+// TestReadsOfOneServerDoNotLag: one MariaDB server, no replica, not a
+// Galera node: every acknowledged append is visible to the store's reads at
+// once, so the HTTP layer refuses a Tributary-Min-Position past the head at
+// once rather than wait for it (ReadsMayLag; a Galera node's and a
+// replica's reads may lag, and are waited for).
+func TestReadsOfOneServerDoNotLag(t *testing.T) {
+	t.Parallel()
+	if s := teststore.OpenMySQL(t, mysqltest.NewDatabase(t)); s.ReadsMayLag() {
+		t.Error("ReadsMayLag on one server without a replica; want false")
+	}
+}
