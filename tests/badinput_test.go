@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -136,6 +137,13 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 				status: []int{400}, slug: "bad-request", hint: "levels deep", check: func(t *testing.T, r *response) {
 					if len(r.Body) > 1000 {
 						t.Errorf("a problem of %d bytes; want a few hundred", len(r.Body))
+					}
+				}},
+			// A member name of any length is named in a short detail.
+			{name: "unknown member with a name of 100,000 characters", body: withEvent(`{"type":"A","data":{},"` + strings.Repeat("é", 50000) + `":1}`),
+				status: []int{400}, slug: "bad-request", hint: "unknown", check: func(t *testing.T, r *response) {
+					if len(r.Body) > 1000 || !utf8.Valid(r.Body) {
+						t.Errorf("a problem of %d bytes (valid UTF-8: %v); want a few hundred", len(r.Body), utf8.Valid(r.Body))
 					}
 				}},
 			postStatus("event id empty", withEvent(`{"id":"","type":"A","data":{}}`), 400, "bad-request"),

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	json "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -69,7 +70,7 @@ func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.Expecte
 			detail: fmt.Sprintf("the batch holds %d events; this server takes at most %d in one append", len(req.Events), maxBatch)}
 	}
 	if req.StreamType.set && req.StreamType.value == "" {
-		return eventstore.AppendRequest{}, eventstore.Invalid("stream_type", "must not be empty; leave it out to append to a stream whatever its type")
+		return eventstore.AppendRequest{}, eventstore.Invalid("stream_type", "must not be empty: give the stream's type (a new stream needs one), or leave it out on a stream that exists")
 	}
 	out := eventstore.AppendRequest{StreamID: streamID, StreamType: req.StreamType.value, Expected: expected,
 		Events: make([]eventstore.NewEvent, len(req.Events))}
@@ -246,12 +247,12 @@ func decodeError(err error, max int64) error {
 		return badRequest("the body ends in the middle of its JSON")
 	case errors.As(err, &syntax) && errors.Is(err, jsontext.ErrDuplicateName):
 		return badRequest("the JSON member %q appears twice in %s; each member name may appear once in an object",
-			syntax.JSONPointer.LastToken(), where(syntax.JSONPointer.Parent()))
+			shorten(syntax.JSONPointer.LastToken()), where(syntax.JSONPointer.Parent()))
 	case errors.As(err, &syntax):
 		return badRequest("malformed JSON at byte %d (%s): %v", syntax.ByteOffset, where(syntax.JSONPointer), syntax.Err)
 	case errors.As(err, &semantic) && errors.Is(err, json.ErrUnknownName):
 		return badRequest("unknown JSON member %q in %s; member names are exactly as documented (case matters)",
-			semantic.JSONPointer.LastToken(), where(semantic.JSONPointer.Parent()))
+			shorten(semantic.JSONPointer.LastToken()), where(semantic.JSONPointer.Parent()))
 	case errors.As(err, &semantic) && semantic.JSONPointer == "":
 		return badRequest("the body must be a JSON object, not %s", jsonKind(semantic.JSONKind))
 	case errors.As(err, &semantic) && semantic.Err == nil && semantic.GoType != nil:
@@ -288,9 +289,22 @@ func fieldName(p jsontext.Pointer) string {
 		b.WriteString(tok)
 	}
 	if b.Len() > maxFieldName {
-		return b.String()[:maxFieldName] + fmt.Sprintf("… (%d levels deep)", depth)
+		return shorten(b.String()) + fmt.Sprintf(" (%d levels deep)", depth)
 	}
 	return b.String()
+}
+
+// shorten cuts s to at most maxFieldName bytes, at a character's start,
+// and marks the cut: a problem detail stays short whatever a client sent.
+func shorten(s string) string {
+	if len(s) <= maxFieldName {
+		return s
+	}
+	end := maxFieldName
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + "…"
 }
 
 // maxFieldName bounds the name of a field shown in a problem detail.

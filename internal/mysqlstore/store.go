@@ -300,13 +300,19 @@ func normalise(dsn string, cfg *mysql.Config) {
 // in place of the DSN's in any case: the driver sends every spelling, in
 // map order, and the server takes any case.
 func setParam(cfg *mysql.Config, name, value string) (was string, ok bool) {
+	was, ok = dropParam(cfg, name)
+	cfg.Params[name] = value
+	return was, ok
+}
+
+// dropParam removes the session variable name from cfg, in any case.
+func dropParam(cfg *mysql.Config, name string) (was string, ok bool) {
 	for n, v := range cfg.Params {
 		if strings.EqualFold(n, name) {
 			delete(cfg.Params, n)
 			was, ok = v, true
 		}
 	}
-	cfg.Params[name] = value
 	return was, ok
 }
 
@@ -323,6 +329,11 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 	if err := s.primary.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(new(string)); err != nil {
 		name = "tx_isolation"
 	}
+	// Under either name, in any case: a server with both (MySQL 5.7,
+	// MariaDB 11.1+) would get the DSN's and this one in one SET, in map
+	// order.
+	dropParam(cfg, "tx_isolation")
+	dropParam(cfg, "transaction_isolation")
 	setParam(cfg, name, "'READ-COMMITTED'")
 	// Strict, whatever the server's or the DSN's sql_mode: a group sent in
 	// one round trip stops on a NULL time its guard sets (dialect.go), and
