@@ -36,16 +36,7 @@ func TestAppendsWorkWhateverTheDSNsTransactionSettings(t *testing.T) {
 	} {
 		t.Run(param, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			base := mysqltest.NewDatabase(t)
-			openCounted(t, base) // the plain DSN migrates
-			m := metrics.New("test")
-			s, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{Metrics: m})
-			if err != nil {
-				t.Fatalf("open with %s: %v", param, err)
-			}
-			defer s.Close()
+			ctx, base, s, m := openWithParam(t, param)
 			other, _ := openCounted(t, base)
 			x := uuid.New()
 			for v := range int64(4) {
@@ -85,4 +76,22 @@ func TestAppendsWorkWhateverTheDSNsTransactionSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openWithParam opens, with metrics of its own, a store on a new database
+// whose DSN has param added; the plain DSN migrates it first. It returns
+// the plain DSN too.
+func openWithParam(t *testing.T, param string) (context.Context, string, *mysqlstore.Store, *metrics.Metrics) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	base := mysqltest.NewDatabase(t)
+	openCounted(t, base)
+	m := metrics.New("test")
+	s, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{Metrics: m})
+	if err != nil {
+		t.Fatalf("open with %s: %v", param, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return ctx, base, s, m
 }

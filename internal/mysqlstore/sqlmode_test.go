@@ -1,7 +1,6 @@
 package mysqlstore_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
-	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // withParam appends a DSN parameter.
@@ -44,18 +42,7 @@ func TestAppendsWorkWithEveryFormOfTheDSNsSQLMode(t *testing.T) {
 	} {
 		t.Run(param, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			base := mysqltest.NewDatabase(t)
-			// The plain DSN migrates; the one under test then opens.
-			openCounted(t, base)
-			dsn := withParam(base, param)
-			m := metrics.New("test")
-			s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Metrics: m})
-			if err != nil {
-				t.Fatalf("open with %s: %v", param, err)
-			}
-			defer s.Close()
+			ctx, _, s, m := openWithParam(t, param)
 			x := uuid.New()
 			for v := range int64(3) {
 				if _, err := appendOne(ctx, s, x, eventstore.Exactly(v)); err != nil {
