@@ -243,10 +243,6 @@ func (s *Server) adapt(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// allowed lists the methods the router serves on path, for a 405's Allow.
-// It matches path against the routes chi.Walk lists rather than asking
-// Mux.Match: the mount points of nested routes (/streams, /streams/{id})
-// match every method.
 // routingPath is the path chi routes r by: the raw one where it differs
 // from the decoded (an encoded slash stays inside its segment).
 func routingPath(r *http.Request) string {
@@ -256,6 +252,10 @@ func routingPath(r *http.Request) string {
 	return r.URL.Path
 }
 
+// allowed lists the methods the router serves on path, for a 405's Allow.
+// It matches path against the routes chi.Walk lists rather than asking
+// Mux.Match: the mount points of nested routes (/streams, /streams/{id})
+// match every method. path is the routing path (routingPath).
 func allowed(router chi.Routes, path string) string {
 	served := map[string]bool{}
 	_ = chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
