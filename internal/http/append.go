@@ -179,6 +179,11 @@ var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewR
 // caller bounds what it reads of the result, so the body limit applies to
 // the decompressed size; the compressed body is bounded too.
 func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadCloser, error) {
+	if r.ContentLength > max {
+		// Said before it is sent: refused before net/http asks a client
+		// that expects 100-continue for it, and before any of it is read.
+		return nil, decodeError(&http.MaxBytesError{Limit: max}, max)
+	}
 	encodings := r.Header.Values("Content-Encoding")
 	enc := ""
 	if len(encodings) == 1 {

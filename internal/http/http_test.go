@@ -1,12 +1,14 @@
 package http_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -766,4 +768,29 @@ func TestAMinPositionPastTheHeadIsWaitedForWhereReadsMayLag(t *testing.T) {
 		t.Errorf("GET /events with %s 5 on an empty log where reads may lag: %d after %v; want 503 once its time is up",
 			esthttp.MinPositionHeader, resp.StatusCode, time.Since(start))
 	}
+}
+
+// TestABodyAnnouncedTooLargeIsRefusedBeforeItIsSent: a client that says
+// its body is larger than the server takes (Content-Length), and waits for
+// 100 Continue before sending it, gets 413 at once, not an invitation to
+// upload what will be refused (a hostile review found 100 Continue).
+func TestABodyAnnouncedTooLargeIsRefusedBeforeItIsSent(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 64 << 10, MaxBatch: 10, Logger: slog.New(slog.DiscardHandler)}))
+		t.Cleanup(srv.Close)
+		for _, enc := range []string{"", "Content-Encoding: gzip\r\n"} {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(conn, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%sContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n", uuid.NewString(), enc)
+			status, err := bufio.NewReader(conn).ReadString('\n')
+			conn.Close()
+			if err != nil || !strings.HasPrefix(status, "HTTP/1.1 413") {
+				t.Errorf("a body announced at 100,000,000 bytes (%q), over a limit of 65,536: %q, %v; want 413 at once", enc, status, err)
+			}
+		}
+	})
 }
