@@ -602,7 +602,8 @@ func TestAResponseIsSentBeforeItsAccessLogLine(t *testing.T) {
 func TestHeadAnswersAsGetOnEveryRoute(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 64 << 10, MaxBatch: 10, Logger: slog.New(slog.DiscardHandler)}))
+		logs := &syncBuffer{}
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 64 << 10, MaxBatch: 10, Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
 		t.Cleanup(srv.Close)
 		client := &http.Client{Timeout: 10 * time.Second}
 		stream := uuid.NewString()
@@ -635,6 +636,24 @@ func TestHeadAnswersAsGetOnEveryRoute(t *testing.T) {
 					t.Errorf("HEAD %s: %s %q; GET gives %q", path, h, head.Header.Get(h), get.Header.Get(h))
 				}
 			}
+		}
+		// The access log counts the bytes sent: none for HEAD.
+		srv.Close() // every line written
+		heads := 0
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var e struct {
+				Msg, Method, Path string
+				Bytes             int
+			}
+			if json.Unmarshal([]byte(line), &e) != nil || e.Msg != "request" || e.Method != http.MethodHead {
+				continue
+			}
+			if heads++; e.Bytes != 0 {
+				t.Errorf("HEAD %s logged %d bytes; none were sent", e.Path, e.Bytes)
+			}
+		}
+		if heads == 0 {
+			t.Error("no access log line for a HEAD request")
 		}
 	})
 }

@@ -313,12 +313,21 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		defer func() {
 			if !e.detached {
 				e.route = routeOf(r)
-				e.done(r.Context(), ww.Status(), ww.BytesWritten())
+				e.done(r.Context(), ww.Status(), sentBytes(r, ww))
 			}
 		}()
 		next.ServeHTTP(ww, r)
 		sendNow(e, ww)
 	})
+}
+
+// sentBytes is how many bytes of body went to the client: none for HEAD,
+// whose body net/http drops, though the handler wrote it.
+func sentBytes(r *http.Request, ww middleware.WrapResponseWriter) int {
+	if r.Method == http.MethodHead {
+		return 0
+	}
+	return ww.BytesWritten()
 }
 
 // sendNow sends a response its handler has finished, so that the client
