@@ -536,6 +536,14 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 	}
 }
 
+// firstChunkRoom is the rows a chunk makes room for at its first row; past
+// them it makes room for its whole limit at once. The live feed's tail reads
+// the log after its head with a page's limit on every commit and mostly
+// finds an event or two: room for the limit (500 events, 75 KB) made at each
+// of those reads was four fifths of what a server with subscribers
+// allocated, and a garbage collection every 40 ms at 500 appends/s.
+const firstChunkRoom = 8
+
 // readChunk runs one chunk's query and returns its rows and their size. It
 // keeps rows only until about chunkBytes of data (full then says it stopped
 // before the end of the answer, whose rest the driver skips): a chunk sized
@@ -553,9 +561,15 @@ func (s reader) readChunk(ctx context.Context, query string, args ...any) (out [
 		if err != nil {
 			return nil, 0, false, err
 		}
-		if out == nil {
+		if len(out) == cap(out) {
 			limit, _ := args[len(args)-1].(int) // every chunk's query ends with LIMIT ?
-			out = make([]eventstore.Event, 0, max(1, min(limit, maxChunkRows)))
+			room := min(limit, firstChunkRoom)
+			if out != nil {
+				room = min(limit, maxChunkRows+1)
+			}
+			grown := make([]eventstore.Event, len(out), max(room, 2*len(out), 1))
+			copy(grown, out)
+			out = grown
 		}
 		size += len(e.Data) + len(e.Metadata)
 		out = append(out, e)

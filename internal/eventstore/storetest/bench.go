@@ -96,4 +96,34 @@ func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
 			}
 		}
 	})
+	// The live feed's read on each commit: the events after its head, with
+	// a page's limit (fanout's default, 500), of which there is one.
+	b.Run("TailReadOfOneNewEvent", func(b *testing.B) {
+		s := open(b)
+		res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "order",
+			Events: []eventstore.NewEvent{{Type: "ItemAdded", Data: []byte(BenchData)}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tail := s.Tail()
+		opts := eventstore.ReadAllOptions{After: res.Events[0].Position - 1, Limit: 500}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			page, err := tail.ReadAll(context.Background(), opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for _, err := range page.Events {
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if n != 1 {
+				b.Fatalf("read %d events, want 1", n)
+			}
+		}
+	})
 }
