@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,33 +98,73 @@ func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
 		}
 	})
 	// The live feed's read on each commit: the events after its head, with
-	// a page's limit (fanout's default, 500), of which there is one.
-	b.Run("TailReadOfOneNewEvent", func(b *testing.B) {
-		s := open(b)
-		res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "order",
-			Events: []eventstore.NewEvent{{Type: "ItemAdded", Data: []byte(BenchData)}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		tail := s.Tail()
-		opts := eventstore.ReadAllOptions{After: res.Events[0].Position - 1, Limit: 500}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			page, err := tail.ReadAll(context.Background(), opts)
+	// a page's limit (fanout's default, 500), of which there is one, or a
+	// group commit's (8 to 25 appends under load, docs/performance.md).
+	for _, events := range []int{1, 24} {
+		b.Run(tailReadName[events], func(b *testing.B) {
+			s := open(b)
+			res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "order",
+				Events: benchEvents(events)})
 			if err != nil {
 				b.Fatal(err)
 			}
-			n := 0
-			for _, err := range page.Events {
+			tail := s.Tail()
+			opts := eventstore.ReadAllOptions{After: res.Events[0].Position - 1, Limit: 500}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				page, err := tail.ReadAll(context.Background(), opts)
 				if err != nil {
 					b.Fatal(err)
 				}
-				n++
+				if n := countEvents(b, page.Events); n != events {
+					b.Fatalf("read %d events, want %d", n, events)
+				}
 			}
-			if n != 1 {
-				b.Fatalf("read %d events, want 1", n)
+		})
+	}
+	// A stream as short as most are, read whole with the default limit (100).
+	b.Run("ReadStreamOf20Events", func(b *testing.B) {
+		s := open(b)
+		stream := uuid.New()
+		if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order",
+			Events: benchEvents(20)}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			page, err := s.ReadStream(context.Background(), stream, eventstore.ReadStreamOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := countEvents(b, page.Events); n != 20 {
+				b.Fatalf("read %d events, want 20", n)
 			}
 		}
 	})
+}
+
+var tailReadName = map[int]string{1: "TailReadOfOneNewEvent", 24: "TailReadOf24NewEvents"}
+
+// benchEvents returns n events of BenchData.
+func benchEvents(n int) []eventstore.NewEvent {
+	evs := make([]eventstore.NewEvent, n)
+	for i := range evs {
+		evs[i] = eventstore.NewEvent{Type: "ItemAdded", Data: []byte(BenchData)}
+	}
+	return evs
+}
+
+// countEvents reads a page's events and returns how many there were.
+func countEvents(b *testing.B, events iter.Seq2[eventstore.Event, error]) int {
+	b.Helper()
+	n := 0
+	for _, err := range events {
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	return n
 }
