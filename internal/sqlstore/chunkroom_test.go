@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	_ "modernc.org/sqlite"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
@@ -51,7 +53,7 @@ func TestAChunkOfAFewRowsHoldsRoomForAFew(t *testing.T) {
 			for _, tc := range []struct {
 				after, limit, want int
 			}{{rows - 1, 501, 1}, {rows - 2, 1001, 2}, {0, 1001, rows}, {0, 100, 100}} {
-				out, _, _, err := r.readChunk(ctx, query, tc.after, tc.limit)
+				out, _, _, err := r.readChunk(ctx, 0, query, tc.after, tc.limit)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -91,4 +93,72 @@ func sqliteDB(t *testing.T) *sql.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// TestAShortStreamsReadHoldsRoomForItsEventsNotAChunksLimit: a stream is
+// read in chunks whose LIMIT is sized for a megabyte of events like those
+// read lately (1,000 small ones), but a stream of 20 events is 20 rows, known
+// before its read: room for the LIMIT was 150 KB a read of most streams. On
+// both databases, forward and backward.
+func TestAShortStreamsReadHoldsRoomForItsEventsNotAChunksLimit(t *testing.T) {
+	// Not parallel: it counts the bytes the process allocates.
+	dbs := map[string]*sql.DB{
+		"mysql": mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
+			cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
+		}),
+		"sqlite": sqliteDB(t),
+	}
+	for name, db := range dbs {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			stream := uuid.New()
+			const events = 20
+			for v := 1; v <= events; v++ {
+				id := uuid.New()
+				if _, err := db.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
+					"VALUES (?, ?, ?, ?, 'thing', 'Happened', '{}', ?)", v, id[:], stream[:], v, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO streams (stream_id, stream_type, created_at) VALUES (?, 'thing', ?)", stream[:], now); err != nil {
+				t.Fatal(err)
+			}
+			r := reader{db: db, translate: func(err error) error { return err }, sizes: new(eventSizes)}
+			r.sizes.saw(maxChunkRows, maxChunkRows*60) // small events read lately: chunks of maxChunkRows
+			for dirName, dir := range map[string]eventstore.Direction{"forward": eventstore.Forward, "backward": eventstore.Backward} {
+				read := func() {
+					page, err := r.ReadStream(ctx, stream, eventstore.ReadStreamOptions{Direction: dir})
+					if err != nil {
+						t.Fatal(err)
+					}
+					n := 0
+					for _, err := range page.Events {
+						if err != nil {
+							t.Fatal(err)
+						}
+						n++
+					}
+					if n != events {
+						t.Fatalf("%s: read %d events, want %d", dirName, n, events)
+					}
+				}
+				read() // warm
+				const reads = 20
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				for range reads {
+					read()
+				}
+				runtime.ReadMemStats(&after)
+				perRead := int(after.TotalAlloc-before.TotalAlloc) / reads
+				// The read itself takes about 15 KB; room for the LIMIT took
+				// 150 KB more.
+				if most := 40 << 10; perRead > most {
+					t.Errorf("%s: a read of %d events allocated %d KB; want at most %d KB", dirName, events, perRead>>10, most>>10)
+				}
+			}
+		})
+	}
 }

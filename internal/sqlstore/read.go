@@ -209,7 +209,7 @@ func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 		if to > 1 {
 			page.Next = to - 1
 		}
-		r.lo, r.hi, r.desc = to, from, true
+		r.lo, r.hi, r.desc, r.rows = to, from, true, from-to+1
 		page.Events = s.readRange(ctx, r)
 		return page, nil
 	}
@@ -221,7 +221,7 @@ func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 	if from <= st.Version && to < st.Version {
 		page.Next = to + 1
 	}
-	r.lo, r.hi = from, to
+	r.lo, r.hi, r.rows = from, to, to-from+1
 	page.Events = s.readRange(ctx, r)
 	return page, nil
 }
@@ -259,7 +259,7 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	var events []eventstore.Event // the page's events, if read whole
 	whole := false
 	if s.sizes.firstChunk() >= opts.Limit {
-		chunk, size, full, err := s.readChunk(ctx, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+		chunk, size, full, err := s.readChunk(ctx, 0, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
 		if err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
 		}
@@ -318,7 +318,7 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		}
 		return page, nil
 	}
-	page.Events = s.readRange(ctx, eventRange{what: what, where: where, args: args, key: "position", lo: positions[0], hi: page.Last})
+	page.Events = s.readRange(ctx, eventRange{what: what, where: where, args: args, key: "position", lo: positions[0], hi: page.Last, rows: int64(n)})
 	return page, nil
 }
 
@@ -490,6 +490,9 @@ type eventRange struct {
 	key    string // position or stream_version
 	lo, hi int64  // the key's bounds, inclusive
 	desc   bool
+	// rows is how many events the range held when its bounds were fixed:
+	// its chunks make room for those, not for their LIMIT.
+	rows int64
 }
 
 // readRange returns an iterator over the range. It reads a chunk of rows,
@@ -506,13 +509,15 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 		}
 		q := "SELECT " + eventColumns + " FROM events WHERE " + r.where + " AND " + r.key + " BETWEEN ? AND ?" + order + " LIMIT ?"
 		lo, hi, n := r.lo, r.hi, s.sizes.firstChunk()
+		left := r.rows
 		for lo <= hi {
-			chunk, size, full, err := s.readChunk(ctx, q, append(r.args[:len(r.args):len(r.args)], lo, hi, n)...)
+			chunk, size, full, err := s.readChunk(ctx, int(max(0, min(int64(n), left))), q, append(r.args[:len(r.args):len(r.args)], lo, hi, n)...)
 			if err != nil {
 				yield(eventstore.Event{}, fmt.Errorf("%s: %w", r.what, err))
 				return
 			}
 			s.sizes.saw(len(chunk), size)
+			left -= int64(len(chunk))
 			for _, e := range chunk {
 				if !yield(e, nil) {
 					return
@@ -536,19 +541,22 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 	}
 }
 
-// firstChunkRoom is the rows a chunk makes room for at its first row; past
-// them it makes room for its whole limit at once. The live feed's tail reads
-// the log after its head with a page's limit on every commit and mostly
-// finds an event or two: room for the limit (500 events, 75 KB) made at each
-// of those reads was four fifths of what a server with subscribers
-// allocated, and a garbage collection every 40 ms at 500 appends/s.
+// firstChunkRoom is the rows a chunk makes room for at its first row when
+// its caller does not know how many it holds; past them it makes room for
+// its whole limit at once. The live feed's tail reads the log after its head
+// with a page's limit on every commit and mostly finds an event or two: room
+// for the limit (500 events, 75 KB) made at each of those reads was four
+// fifths of what a server with subscribers allocated, and a garbage
+// collection every 40 ms at 500 appends/s.
 const firstChunkRoom = 8
 
 // readChunk runs one chunk's query and returns its rows and their size. It
 // keeps rows only until about chunkBytes of data (full then says it stopped
 // before the end of the answer, whose rest the driver skips): a chunk sized
 // by smaller events before it never holds a page of large ones in memory.
-func (s reader) readChunk(ctx context.Context, query string, args ...any) (out []eventstore.Event, size int, full bool, err error) {
+// expect is how many rows the caller knows the answer holds (0: it does not
+// know, as a page's LIMIT is only a bound): room is made for them at once.
+func (s reader) readChunk(ctx context.Context, expect int, query string, args ...any) (out []eventstore.Event, size int, full bool, err error) {
 	s.m.Statement("read_events")
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -563,7 +571,7 @@ func (s reader) readChunk(ctx context.Context, query string, args ...any) (out [
 		}
 		if len(out) == cap(out) {
 			limit, _ := args[len(args)-1].(int) // every chunk's query ends with LIMIT ?
-			room := min(limit, firstChunkRoom)
+			room := min(limit, max(expect, firstChunkRoom))
 			if out != nil {
 				room = min(limit, maxChunkRows+1)
 			}

@@ -229,7 +229,7 @@ func (t logTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (e
 	}
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
-	events, _, full, err := t.readChunk(ctx, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	events, _, full, err := t.readChunk(ctx, 0, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
