@@ -123,6 +123,28 @@ func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
 			}
 		})
 	}
+	// A page of 1,000 events of the log, as a client catching up reads it:
+	// the read does not know before how many events it finds.
+	b.Run("ReadLogPage", func(b *testing.B) {
+		s := open(b)
+		res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "order",
+			Events: benchEvents(1000)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts := eventstore.ReadAllOptions{After: res.Events[0].Position - 1, Limit: 1000}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			page, err := s.ReadAll(context.Background(), opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := countEvents(b, page.Events); n != 1000 {
+				b.Fatalf("read %d events, want 1000", n)
+			}
+		}
+	})
 	// A stream as short as most are, read whole with the default limit (100).
 	b.Run("ReadStreamOf20Events", func(b *testing.B) {
 		s := open(b)
