@@ -214,33 +214,38 @@ func BenchmarkEncodeAppendResult(b *testing.B) {
 
 // BenchmarkWriteEvents writes a page of 1,000 events as a read's response
 // (GET /events without a next link) into a ResponseWriter that discards
-// what it is given. httptest.ResponseRecorder would copy every byte into
-// a growing buffer, and that would be most of what is measured.
+// what it is given, and pages of 1 and 20 (a poll near the head, a short
+// stream). httptest.ResponseRecorder would copy every byte into a growing
+// buffer, and that would be most of what is measured.
 func BenchmarkWriteEvents(b *testing.B) {
-	b.Run("page=1000", func(b *testing.B) {
-		s := New(nil, Options{})
-		page := benchEvents(b, 1000)
-		events := func(yield func(eventstore.Event, error) bool) {
-			for _, e := range page {
-				if !yield(e, nil) {
-					return
-				}
+	for _, n := range []int{1, 20, 1000} {
+		b.Run(fmt.Sprintf("page=%d", n), func(b *testing.B) { benchmarkWriteEvents(b, n) })
+	}
+}
+
+func benchmarkWriteEvents(b *testing.B, n int) {
+	s := New(nil, Options{})
+	page := benchEvents(b, n)
+	events := func(yield func(eventstore.Event, error) bool) {
+		for _, e := range page {
+			if !yield(e, nil) {
+				return
 			}
 		}
-		start := func(h http.Header, b []byte) []byte { return append(b, `{"events":[`...) }
-		r := httptest.NewRequest(http.MethodGet, "/events?limit=1000", nil)
-		w := newDiscardResponse()
+	}
+	start := func(h http.Header, b []byte) []byte { return append(b, `{"events":[`...) }
+	r := httptest.NewRequest(http.MethodGet, "/events?limit=1000", nil)
+	w := newDiscardResponse()
+	if err := s.writeEvents(w, r, events, start); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(w.n))
+	b.ReportAllocs()
+	for b.Loop() {
 		if err := s.writeEvents(w, r, events, start); err != nil {
 			b.Fatal(err)
 		}
-		b.SetBytes(int64(w.n))
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := s.writeEvents(w, r, events, start); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	}
 }
 
 // BenchmarkSSE delivers events to 1 and to 1,000 subscriptions of
@@ -415,7 +420,7 @@ func BenchmarkFrameCache(b *testing.B) {
 }
 
 // benchEvents returns n events of one stream, at versions and positions 1 to n.
-func benchEvents(b *testing.B, n int) []eventstore.Event {
+func benchEvents(b testing.TB, n int) []eventstore.Event {
 	b.Helper()
 	stream := uuid.New()
 	at := time.Date(2026, 12, 2, 10, 0, 0, 123456000, time.UTC)

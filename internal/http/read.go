@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 
@@ -214,13 +215,22 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
 // a whole one.
 func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, events iter.Seq2[eventstore.Event, error],
 	start func(h http.Header, b []byte) []byte) error {
+	pb := pageBuffers.Get().(*pageBuffer)
 	var bw *bufio.Writer
-	buf := make([]byte, 0, 4096)
+	buf := pb.event
+	defer func() {
+		pb.w.Reset(nil) // lets go of the response, and of what a cut one left unwritten
+		if cap(buf) <= maxPooledEventBytes {
+			pb.event = buf[:0]
+			pageBuffers.Put(pb)
+		}
+	}()
 	begin := func() {
 		buf = start(w.Header(), buf[:0])
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
-		bw = bufio.NewWriterSize(w, 32<<10)
+		bw = pb.w
+		bw.Reset(w)
 		bw.Write(buf) //nolint:errcheck // bufio keeps the first error for Flush
 	}
 	for e, err := range events {
@@ -248,3 +258,20 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, events iter
 	bw.Flush()             //nolint:errcheck // the status is sent; a failed write means the client left
 	return nil
 }
+
+// pageBuffers holds what writeEvents writes pages through: a buffer for one
+// event's JSON, and a writer that gathers events into writes of 32 KB. A
+// client polling near the head mostly reads one event or none, and each such
+// read made both again (36 KB); a response holds them only while it writes.
+var pageBuffers = sync.Pool{New: func() any {
+	return &pageBuffer{event: make([]byte, 0, 4096), w: bufio.NewWriterSize(nil, 32<<10)}
+}}
+
+type pageBuffer struct {
+	event []byte
+	w     *bufio.Writer
+}
+
+// maxPooledEventBytes: a buffer grown by a large event is left to the
+// garbage collector rather than kept in the pool.
+const maxPooledEventBytes = 64 << 10
