@@ -4,6 +4,7 @@ package http
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
@@ -193,3 +194,23 @@ func TestClosingASubscriptionMidWriteStopsItsGuard(t *testing.T) {
 type nopSubscription struct{ eventstore.Subscription }
 
 func (nopSubscription) Close() {}
+
+// TestALiveWriteToASocketAllocatesNothing: a live subscription writes each
+// batch to its socket, with a thousand subscribers a thousand writes an
+// event; the size line and the vector live in the writer so that a write
+// allocates nothing. Its one attempt that does not wait (tryWriter) made
+// three allocations of its own a write.
+func TestALiveWriteToASocketAllocatesNothing(t *testing.T) {
+	sc, c := stalledPairClient(t, 256<<10)
+	go io.Copy(io.Discard, c) //nolint:errcheck // ends when the test closes c
+	ew := detachedWriter(t, sc, 8*time.Second)
+	frame := []byte("data: {}\n\n")
+	if n := testing.AllocsPerRun(1000, func() {
+		*ew.buffer() = append(*ew.buffer(), frame...)
+		if err := ew.flush(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("a live write of %d bytes to a socket made %v allocations; want none", len(frame), n)
+	}
+}
