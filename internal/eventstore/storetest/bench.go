@@ -22,7 +22,11 @@ const BenchData = `{"sku":"A-1","qty":2,"price":{"amount":1999,"currency":"EUR"}
 //   - AppendClients8: 8 clients whatever the CPUs, likewise (load compare's
 //     middle case, where group commit's groups are a few appends each);
 //   - AppendSerial: one client, one event per append;
-//   - ReadStreamPage: one page of 1,000 events of one stream.
+//   - ReadStreamPage: one page of 1,000 events of one stream;
+//   - TailReadOfOneNewEvent, TailReadOf24NewEvents: the live feed's read
+//     after a commit of one append, and of a group of 24;
+//   - ReadLogPage: one page of 1,000 events of the log;
+//   - ReadStreamOf20Events: a short stream read whole, with the default limit.
 func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
 	b.Run("AppendParallel", func(b *testing.B) {
 		s := open(b)
