@@ -204,7 +204,7 @@ func TestClientSubscriptionResumesAcrossARestart(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		env := k.ServerEnv
-		s := startServer(t, append(slices.Clone(env), "TRIBUTARY_HEARTBEAT=1s")...)
+		s := startRestartableServer(t, append(slices.Clone(env), "TRIBUTARY_HEARTBEAT=1s")...)
 		c := newClient(t, s)
 		order := client.StreamRef{ID: uuid.New(), Type: "order"}
 		invoice := client.StreamRef{ID: uuid.New(), Type: "invoice"}
@@ -225,6 +225,9 @@ func TestClientSubscriptionResumesAcrossARestart(t *testing.T) {
 		logSub.expect(t, "a live event", "p4")
 
 		port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+		if !rebindable(port) {
+			t.Fatalf("the server listens on port %s, not one from freeport: its successor may find it taken", port)
+		}
 		if code, killed := s.terminate(); code != 0 || killed {
 			t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
 		}

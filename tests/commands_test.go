@@ -2,30 +2,17 @@ package tests
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/freeport"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // hostPort is the host:port of a server URL such as http://127.0.0.1:PORT.
 func hostPort(url string) string { return strings.TrimPrefix(url, "http://") }
-
-// freeAddr is a 127.0.0.1 address that nothing listens on (a port the
-// kernel just handed out and took back).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // logLine returns the first log line whose msg is msg, or fails the test.
 func (s *server) logLine(t *testing.T, msg string) map[string]any {
@@ -95,7 +82,7 @@ func TestHealthcheckExitsZeroOnlyWhileTheServerIsReady(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if code, out := healthcheck(freeAddr(t)); code != 1 {
+	if code, out := healthcheck(freeport.Addr(t)); code != 1 {
 		t.Errorf("api healthcheck with no server listening: expected exit status 1, got %d: %s", code, out)
 	}
 }
@@ -160,7 +147,7 @@ func TestDebugListenerServesProfilesOnlyOnItsOwnAddress(t *testing.T) {
 
 func TestDebugListenerOnThePublicAddressIsRefused(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := freeport.Addr(t)
 	code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR=" + t.TempDir(),
 		"TRIBUTARY_ADDR=" + addr, "TRIBUTARY_DEBUG_ADDR=" + addr}, "serve")
 	if code != 1 || !strings.Contains(stderr, "TRIBUTARY_DEBUG_ADDR") || strings.Contains(stdout, `"msg":"listening"`) {

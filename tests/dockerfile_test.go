@@ -26,6 +26,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/tributary-dev/tributary/internal/freeport"
 )
 
 // repoRoot is the module's root, the Docker build context; tests run in tests/.
@@ -369,7 +371,7 @@ func TestDockerfileBuildIsStaticStampedAndChecksHealth(t *testing.T) {
 	if code, out := run([]string{"TRIBUTARY_ADDR=" + hostPort(s.URL)}, "healthcheck"); code != 0 {
 		t.Errorf("api healthcheck against a live server: expected exit status 0, got %d: %s", code, out)
 	}
-	if code, out := run([]string{"TRIBUTARY_ADDR=" + freeAddr(t)}, "healthcheck"); code != 1 {
+	if code, out := run([]string{"TRIBUTARY_ADDR=" + freeport.Addr(t)}, "healthcheck"); code != 1 {
 		t.Errorf("api healthcheck with no server: expected exit status 1, got %d: %s", code, out)
 	}
 }

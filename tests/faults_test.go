@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/freeport"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/ssetest"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -799,7 +799,7 @@ func startPrivateMariaDB(t *testing.T, extra ...string) *privateMariaDB {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	m := initPrivateMariaDB(t, dir, false, extra...)
 	for attempt := 1; ; attempt++ {
-		m.port = freePorts(t, 1)[0]
+		m.port = freeport.Ports(t, 1)[0]
 		// Another process may take the port in between; then try another.
 		if err := m.tryStart(60 * time.Second); err == nil {
 			return m
@@ -858,72 +858,6 @@ func initPrivateMariaDB(t *testing.T, dir string, asMySQLUser bool, extra ...str
 	}, user...), small...)
 	m.args = append([]string{server}, append(m.args, extra...)...)
 	return m
-}
-
-// freePorts returns n distinct ports free on 127.0.0.1 a moment ago, from
-// below the kernel's range of ephemeral ports. A port from that range (what
-// listening on port 0 hands out) can be taken meanwhile as the source port
-// of any outgoing connection on the machine: a Galera cluster's nodes start
-// one after the other, up to a minute apart, dialling each other and
-// copying state by rsync all the while, and the third node once found its
-// port taken ("Address already in use", a CI failure). Below the range,
-// only a process that asks for the port by number can take it.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	low := ephemeralLow()
-	var ports []int
-	for tries := 0; len(ports) < n; tries++ {
-		if tries == 1000 {
-			t.Fatalf("find %d free ports below %d: found %d in %d tries", n, low, len(ports), tries)
-		}
-		port := 10000 + rand.IntN(max(low-10000, 1))
-		if slices.Contains(ports, port) {
-			continue
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			continue // taken
-		}
-		defer ln.Close()
-		ports = append(ports, port)
-	}
-	return ports
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
-// ip_local_port_range; 32768, its default, where that cannot be read).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	fields := strings.Fields(string(b))
-	if len(fields) == 0 {
-		return 32768
-	}
-	low, err := strconv.Atoi(fields[0])
-	if err != nil || low <= 10000 {
-		return 32768
-	}
-	return low
-}
-
-// TestFreePortsAreBelowTheEphemeralRange: the ports the tests give the
-// servers they start are free, distinct, and never ones an outgoing
-// connection could take meanwhile.
-func TestFreePortsAreBelowTheEphemeralRange(t *testing.T) {
-	t.Parallel()
-	ports := freePorts(t, 12)
-	for i, p := range ports {
-		if p < 10000 || p >= ephemeralLow() || slices.Contains(ports[:i], p) {
-			t.Fatalf("ports %v: %d is not a distinct port in [10000, %d)", ports, p, ephemeralLow())
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			t.Fatalf("port %d was given as free: %v", p, err)
-		}
-		ln.Close()
-	}
 }
 
 // skipOutsideCI skips the test, saying why, except under CI=true, where

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/faultproxy"
+	"github.com/tributary-dev/tributary/internal/freeport"
 )
 
 // A Galera cluster of the test's own: three mariadbd on loopback, each on its
@@ -57,7 +58,7 @@ func startGaleraCluster(t *testing.T, n int) []*galeraNode {
 			}
 		}
 	}
-	ports := freePorts(t, 4*n)
+	ports := freeport.Ports(t, 4*n)
 	var gcomm []string
 	for i := range n {
 		gcomm = append(gcomm, fmt.Sprintf("127.0.0.1:%d", ports[4*i+1]))

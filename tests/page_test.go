@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/freeport"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -43,7 +44,7 @@ func TestPageTailsAStreamLiveAcrossARestart(t *testing.T) {
 	chromium, driver := browserPaths(t)
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		env := k.ServerEnv
-		s := startServer(t, env...)
+		s := startRestartableServer(t, env...)
 		b := startBrowser(t, chromium, driver)
 		id := newID()
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: []newEvent{
@@ -64,6 +65,9 @@ func TestPageTailsAStreamLiveAcrossARestart(t *testing.T) {
 		// Stop the server: the page says the connection is lost, and
 		// resumes on its successor at the same address.
 		port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+		if !rebindable(port) {
+			t.Fatalf("the server listens on port %s, not one from freeport: its successor may find it taken", port)
+		}
 		if code, killed := s.terminate(); code != 0 || killed {
 			t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
 		}
@@ -175,7 +179,7 @@ type browser struct {
 // session; both end at cleanup.
 func startBrowser(t *testing.T, chromium, driver string) *browser {
 	t.Helper()
-	port := freePort(t)
+	port := strconv.Itoa(freeport.Ports(t, 1)[0])
 	cmd := exec.Command(driver, "--port="+port, "--allowed-ips=127.0.0.1")
 	out := newProcessOutput() // the servers' collector; it finds no "listening" line here
 	cmd.Stdout, cmd.Stderr = out.stdoutWriter(), out.stderrWriter()
@@ -322,11 +326,4 @@ func (b *browser) screenshot(t *testing.T) []byte {
 		t.Fatalf("screenshot: %v", err)
 	}
 	return shot
-}
-
-// freePort returns a loopback port that was free a moment ago (see
-// freePorts).
-func freePort(t *testing.T) string {
-	t.Helper()
-	return strconv.Itoa(freePorts(t, 1)[0])
 }

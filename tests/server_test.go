@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/apibody"
+	"github.com/tributary-dev/tributary/internal/freeport"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -74,6 +76,23 @@ func startServer(t *testing.T, env ...string) *server {
 	s := launchServer(t, env...)
 	s.waitListening(t)
 	return s
+}
+
+// startRestartableServer is startServer on a port from freeport, for a
+// test that stops the server and starts another at its address: a port the
+// kernel handed out for port 0 can be handed out again meanwhile, to any
+// process that listens on port 0 or dials out, and the successor then
+// could not listen.
+func startRestartableServer(t *testing.T, env ...string) *server {
+	t.Helper()
+	return startServer(t, append(slices.Clip(env), "TRIBUTARY_ADDR="+freeport.Addr(t))...)
+}
+
+// rebindable reports whether port, where a test may start a server again
+// after stopping one, is from freeport (see startRestartableServer).
+func rebindable(port string) bool {
+	p, err := strconv.Atoi(port)
+	return err == nil && freeport.Given(p)
 }
 
 // kill stops the server with SIGKILL, as a crash would, and waits for it.

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/freeport"
 )
 
 // Proxy is one forwarder on 127.0.0.1. It stops at the end of the test that
@@ -32,13 +34,13 @@ type Proxy struct {
 	stop   chan struct{}     // closed when the test ends: a chunk still held is dropped
 }
 
-// Start listens on 127.0.0.1:0 and forwards each connection to target.
+// Start listens on 127.0.0.1, on a port from freeport, and forwards each
+// connection to target. Not port 0: Restore listens on the port again after
+// a cut, and one from the ephemeral range can be given meanwhile to any
+// process that listens on port 0 or dials out.
 func Start(t testing.TB, target string) *Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("proxy: listen: %v", err)
-	}
+	ln := freeport.Listen(t)
 	p := &Proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}, stop: make(chan struct{})}
 	p.serve(ln)
 	t.Cleanup(func() {
@@ -203,9 +205,8 @@ func (p *Proxy) Cut() {
 	clear(p.conns)
 }
 
-// Restore listens on the same address again. The port may have been taken as
-// an ephemeral port in between; it tries for a few seconds, then fails the
-// test.
+// Restore listens on the same address again. It tries for a few seconds,
+// then fails the test.
 func (p *Proxy) Restore(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
