@@ -8,14 +8,14 @@ import (
 	"github.com/tributary-dev/tributary/internal/freeport"
 )
 
-// TestAProxyListensBelowTheEphemeralRange: Restore listens again on the
+// TestAProxyListensOutsideTheEphemeralRange: Restore listens again on the
 // address Start took, after a cut that lasts as long as the test wants (a
 // minute in a Galera test, while the service dials it all along). A port
 // from the ephemeral range (what listening on port 0 hands out) can be
 // given meanwhile to any process that listens on port 0 or dials out, and
-// Restore then fails; below the range, only a process that asks for the
+// Restore then fails; outside the range, only a process that asks for the
 // port by number can take it.
-func TestAProxyListensBelowTheEphemeralRange(t *testing.T) {
+func TestAProxyListensOutsideTheEphemeralRange(t *testing.T) {
 	t.Parallel()
 	p := Start(t, "127.0.0.1:1")
 	_, port, _ := net.SplitHostPort(p.Addr())

@@ -1,6 +1,6 @@
 // Package freeport gives tests loopback ports for the servers they start, or
-// start again, later: ports below the kernel's range of ephemeral ports, each
-// given once in a process.
+// start again, later: ports outside the kernel's range of ephemeral ports
+// (below it, on most machines), each given once in a process.
 //
 // A port from that range (what listening on port 0 hands out) can be given,
 // between the moment a test learns it and the moment its server listens on
@@ -8,7 +8,7 @@
 // nodes start up to a minute apart, and a fault proxy listens again after a
 // cut that lasts as long as the test wants, while the machine's other tests
 // start servers and open connections all along (a CI failure: "bind: Address
-// already in use"). Below the range, only a process that asks for the port
+// already in use"). Outside the range, only a process that asks for the port
 // by number can take it; and a port given to one test is not given to
 // another, which may run in parallel and find it free too.
 package freeport
@@ -23,8 +23,8 @@ import (
 	"testing"
 )
 
-// lowest is the first port given: below it are the usual ports of
-// services a machine may run.
+// lowest: no port below it is given, the usual ports of the services
+// a machine may run.
 const lowest = 10000
 
 // given is every port given in this process.
@@ -33,8 +33,8 @@ var given = struct {
 	ports map[int]bool
 }{ports: map[int]bool{}}
 
-// Listen listens on a port of 127.0.0.1 below the ephemeral range that was
-// not given before in this process, or fails the test. The caller closes it.
+// Listen listens on a port of 127.0.0.1 outside the ephemeral range that
+// was not given before in this process, or fails the test. The caller closes it.
 func Listen(t testing.TB) net.Listener {
 	t.Helper()
 	given.Lock()
@@ -43,7 +43,7 @@ func Listen(t testing.TB) net.Listener {
 }
 
 // Ports returns n distinct ports of 127.0.0.1 that were free a moment ago,
-// below the ephemeral range, and not given before in this process.
+// outside the ephemeral range, and not given before in this process.
 func Ports(t testing.TB, n int) []int {
 	t.Helper()
 	given.Lock()
@@ -84,13 +84,23 @@ func listen(t testing.TB) net.Listener {
 }
 
 // window returns the ports [lo, hi) to give, for the ephemeral range
-// [low, high].
+// [low, high]: those from lowest up to it where there is room, else those
+// above it. A range that leaves no room either way (1024 to 65535) leaves
+// only ports that an outgoing connection may take: then any from lowest up,
+// each still given once.
 func window(low, high int) (lo, hi int) {
-	if low <= lowest {
-		low = 32768
+	switch {
+	case low-lowest >= minWindow:
+		return lowest, low
+	case 65535-high >= minWindow:
+		return high + 1, 65536
 	}
-	return lowest, low
+	return lowest, 65536
 }
+
+// minWindow is the fewest ports a window outside the ephemeral range is
+// taken with: a run gives a few dozen.
+const minWindow = 256
 
 // Given reports whether port was given in this process (by Listen, Ports
 // or Addr).

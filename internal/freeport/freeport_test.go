@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// TestPortsAreFreeDistinctAndBelowTheEphemeralRange: the ports given to
+// TestPortsAreFreeDistinctAndOutsideTheEphemeralRange: the ports given to
 // the servers tests start are free, distinct, and never ones an outgoing
 // connection could take meanwhile; so is Addr's, where a test may also
 // expect no server (which a parallel test's on port 0 could otherwise get).
-func TestPortsAreFreeDistinctAndBelowTheEphemeralRange(t *testing.T) {
+func TestPortsAreFreeDistinctAndOutsideTheEphemeralRange(t *testing.T) {
 	t.Parallel()
 	ports := Ports(t, 11)
 	_, port, err := net.SplitHostPort(Addr(t))
@@ -39,7 +39,10 @@ func TestPortsAreFreeDistinctAndBelowTheEphemeralRange(t *testing.T) {
 // given to another test meanwhile, it would be two servers' port.
 func TestNoPortIsGivenTwice(t *testing.T) {
 	t.Parallel()
-	const picks = 1000 // of 22,768 ports below the default range: by chance, a repeat is all but certain
+	// 1,000 of the 22,768 ports below the default range: by chance, a
+	// repeat is all but certain. A smaller window takes fewer.
+	lo, hi := window(ephemeralRange())
+	picks := min(1000, (hi-lo)/2)
 	given := map[int]int{}
 	for i := range picks {
 		var p int
@@ -54,5 +57,26 @@ func TestNoPortIsGivenTwice(t *testing.T) {
 			t.Fatalf("port %d was given at pick %d and again at %d; want every port once", p, j+1, i+1)
 		}
 		given[p] = i
+	}
+}
+
+// TestTheWindowIsOutsideTheEphemeralRangeWhereverItIs: a machine tuned for
+// many connections may start its ephemeral range low (1024); the ports
+// given must still be outside it, above it if there is room, rather than
+// in [10000, 32768), the default's gap, which such a range covers.
+func TestTheWindowIsOutsideTheEphemeralRangeWhereverItIs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ low, high, lo, hi int }{
+		{32768, 60999, lowest, 32768}, // Linux's default
+		{49152, 65535, lowest, 49152}, // IANA's
+		{1024, 65000, 65001, 65536},
+		{15000, 65535, lowest, 15000},
+		{10000, 60999, 61000, 65536},
+		{1024, 65535, lowest, 65536}, // no room outside: any port, given once still
+	} {
+		lo, hi := window(tc.low, tc.high)
+		if lo != tc.lo || hi != tc.hi {
+			t.Errorf("ephemeral range [%d, %d]: ports [%d, %d) given; want [%d, %d)", tc.low, tc.high, lo, hi, tc.lo, tc.hi)
+		}
 	}
 }
