@@ -30,26 +30,12 @@ import (
 // twice its rows), and all of them in order. On both databases.
 func TestAChunkOfAFewRowsHoldsRoomForAFew(t *testing.T) {
 	t.Parallel()
-	dbs := map[string]*sql.DB{
-		"mysql": mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
-			cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
-		}),
-		"sqlite": sqliteDB(t),
-	}
-	for name, db := range dbs {
+	for name, db := range bothDBs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			stream := uuid.New()
 			const rows = 300
-			for p := 1; p <= rows; p++ {
-				id := uuid.New()
-				if _, err := db.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
-					"VALUES (?, ?, ?, ?, 'thing', 'Happened', '{}', ?)", p, id[:], stream[:], p, now); err != nil {
-					t.Fatal(err)
-				}
-			}
+			writeStream(ctx, t, db, uuid.New(), rows)
 			r := reader{db: db, translate: func(err error) error { return err }, sizes: new(eventSizes)}
 			const query = "SELECT " + eventColumns + " FROM events WHERE position > ? ORDER BY position LIMIT ?"
 			for _, tc := range []struct {
@@ -83,21 +69,43 @@ func TestAChunkOfAFewRowsHoldsRoomForAFew(t *testing.T) {
 	}
 }
 
-// sqliteDB returns a migrated SQLite database of the test's own, opened as
-// the embedded store opens its own.
-func sqliteDB(t *testing.T) *sql.DB {
+// bothDBs returns a migrated database of each kind, the test's own: MySQL's,
+// and SQLite's opened as the embedded store opens its own.
+func bothDBs(t *testing.T) map[string]*sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "test.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_timezone=UTC")
+	sqlite, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "test.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_timezone=UTC")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { sqlite.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := migrations.ApplySQLite(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+	if err := migrations.ApplySQLite(ctx, sqlite, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	return db
+	return map[string]*sql.DB{
+		"mysql": mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
+			cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
+		}),
+		"sqlite": sqlite,
+	}
+}
+
+// writeStream writes a stream of n small events, at positions 1 to n, and
+// its row, behind the store's back.
+func writeStream(ctx context.Context, t *testing.T, db *sql.DB, stream uuid.UUID, n int) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for v := 1; v <= n; v++ {
+		id := uuid.New()
+		if _, err := db.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
+			"VALUES (?, ?, ?, ?, 'thing', 'Happened', '{}', ?)", v, id[:], stream[:], v, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO streams (stream_id, stream_type, created_at) VALUES (?, 'thing', ?)", stream[:], now); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestAShortStreamsReadHoldsRoomForItsEventsNotAChunksLimit: a stream is
@@ -107,29 +115,13 @@ func sqliteDB(t *testing.T) *sql.DB {
 // both databases, forward and backward.
 func TestAShortStreamsReadHoldsRoomForItsEventsNotAChunksLimit(t *testing.T) {
 	// Not parallel: it counts the bytes the process allocates.
-	dbs := map[string]*sql.DB{
-		"mysql": mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
-			cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
-		}),
-		"sqlite": sqliteDB(t),
-	}
-	for name, db := range dbs {
+	for name, db := range bothDBs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			now := time.Now().UTC().Truncate(time.Microsecond)
 			stream := uuid.New()
 			const events = 20
-			for v := 1; v <= events; v++ {
-				id := uuid.New()
-				if _, err := db.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
-					"VALUES (?, ?, ?, ?, 'thing', 'Happened', '{}', ?)", v, id[:], stream[:], v, now); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := db.ExecContext(ctx, "INSERT INTO streams (stream_id, stream_type, created_at) VALUES (?, 'thing', ?)", stream[:], now); err != nil {
-				t.Fatal(err)
-			}
+			writeStream(ctx, t, db, stream, events)
 			r := reader{db: db, translate: func(err error) error { return err }, sizes: new(eventSizes)}
 			r.sizes.saw(maxChunkRows, maxChunkRows*60) // small events read lately: chunks of maxChunkRows
 			for dirName, dir := range map[string]eventstore.Direction{"forward": eventstore.Forward, "backward": eventstore.Backward} {
