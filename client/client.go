@@ -99,7 +99,8 @@ type NewEvent struct {
 	// its own retries are safe too.
 	ID   uuid.UUID
 	Type string
-	// Data is encoded with encoding/json; a json.RawMessage is sent as is.
+	// Data is encoded with encoding/json, without HTML escaping; a
+	// json.RawMessage is sent as is, byte for byte, once checked to be JSON.
 	Data any
 	// Metadata, if not nil, must encode to a JSON object.
 	Metadata any
@@ -160,37 +161,40 @@ type RecordedEvent struct {
 // with the stream's version in its CurrentVersion (use errors.As). Events
 // without an ID get a random one, so a retry of the same call is stored once.
 func (c *Client) Append(ctx context.Context, stream StreamRef, expected ExpectedVersion, events ...NewEvent) (*AppendResult, error) {
-	type wireEvent struct {
-		ID       uuid.UUID       `json:"id"`
-		Type     string          `json:"type"`
-		Data     json.RawMessage `json:"data"`
-		Metadata json.RawMessage `json:"metadata,omitempty"`
+	// The body is written by hand: json.Marshal would compact and
+	// HTML-escape a json.RawMessage, and the server stores data byte for byte.
+	var b bytes.Buffer
+	b.WriteByte('{')
+	if stream.Type != "" {
+		b.WriteString(`"stream_type":`)
+		writeJSON(&b, stream.Type) //nolint:errcheck // a string always encodes
+		b.WriteByte(',')
 	}
-	body := struct {
-		StreamType string      `json:"stream_type,omitempty"`
-		Events     []wireEvent `json:"events"`
-	}{StreamType: stream.Type, Events: make([]wireEvent, len(events))}
+	b.WriteString(`"events":[`)
 	for i, e := range events {
-		w := wireEvent{ID: e.ID, Type: e.Type}
-		if w.ID == uuid.Nil {
-			w.ID = uuid.New()
+		id := e.ID
+		if id == uuid.Nil {
+			id = uuid.New()
 		}
-		var err error
-		if w.Data, err = json.Marshal(e.Data); err != nil {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"id":"` + id.String() + `","type":`)
+		writeJSON(&b, e.Type) //nolint:errcheck // a string always encodes
+		b.WriteString(`,"data":`)
+		if err := writeJSON(&b, e.Data); err != nil {
 			return nil, fmt.Errorf("append to %s: event %d data: %w", stream.ID, i, err)
 		}
 		if e.Metadata != nil {
-			if w.Metadata, err = json.Marshal(e.Metadata); err != nil {
+			b.WriteString(`,"metadata":`)
+			if err := writeJSON(&b, e.Metadata); err != nil {
 				return nil, fmt.Errorf("append to %s: event %d metadata: %w", stream.ID, i, err)
 			}
 		}
-		body.Events[i] = w
+		b.WriteByte('}')
 	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("append to %s: %w", stream.ID, err)
-	}
-	req, err := c.newRequest(ctx, http.MethodPost, "/streams/"+stream.ID.String()+"/events", nil, bytes.NewReader(b))
+	b.WriteString("]}")
+	req, err := c.newRequest(ctx, http.MethodPost, "/streams/"+stream.ID.String()+"/events", nil, bytes.NewReader(b.Bytes()))
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +218,25 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	}
 	out.Duplicate = res.StatusCode == http.StatusOK
 	return &out, nil
+}
+
+// writeJSON writes v's JSON to b: a json.RawMessage as it is, once checked,
+// anything else encoded with encoding/json, without HTML escaping.
+func writeJSON(b *bytes.Buffer, v any) error {
+	if raw, ok := v.(json.RawMessage); ok && raw != nil {
+		if !json.Valid(raw) {
+			return fmt.Errorf("json.RawMessage %.40q is not valid JSON", raw)
+		}
+		b.Write(raw)
+		return nil
+	}
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b.Truncate(b.Len() - 1) // the newline Encode adds
+	return nil
 }
 
 // Stream returns a stream's description; ErrNotFound if it does not exist.

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -375,4 +376,27 @@ func (c *collected) expectEvents(t *testing.T, what string, skipCaughtUp bool, w
 			break
 		}
 	}
+}
+
+// TestClientAppendSendsRawDataAsIs: data and metadata given as
+// json.RawMessage are sent as they are, and so stored and read back byte
+// for byte, as the API stores data: not compacted, not HTML-escaped.
+func TestClientAppendSendsRawDataAsIs(t *testing.T) {
+	t.Parallel()
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := context.Background()
+		c := newClient(t, s)
+		ref := client.StreamRef{ID: uuid.New(), Type: "page"}
+		data := json.RawMessage(`{ "html": "<b>a & b</b>",  "n": [1, 2] }`)
+		meta := json.RawMessage(`{"correlation_id": "<c-1>"}`)
+		mustClientAppend(t, c, ref, client.NewEvent{Type: "Rendered", Data: data, Metadata: meta})
+		for e, err := range c.ReadStream(ctx, ref.ID, client.ReadStreamOptions{}) {
+			if err != nil {
+				t.Fatalf("ReadStream: %v", err)
+			}
+			if string(e.Data) != string(data) || string(e.Metadata) != string(meta) {
+				t.Errorf("stored data %s and metadata %s; expected them as sent: %s and %s", e.Data, e.Metadata, data, meta)
+			}
+		}
+	})
 }
