@@ -94,11 +94,17 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			if progressed {
 				backoff = opts.MinBackoff
 			}
-			wait := max(backoff, s.serverRetry)
+			// Jitter, so that many clients do not come back at once; what the
+			// server asks for (retry:, Retry-After) is a floor the jitter
+			// never goes under, only over.
+			wait := backoff/2 + rand.N(backoff/2+1)
+			floor := s.serverRetry
 			if p != nil {
-				wait = max(wait, p.RetryAfter)
+				floor = max(floor, p.RetryAfter)
 			}
-			wait = wait/2 + rand.N(wait/2+1) // jitter, so many clients do not come back at once
+			if wait < floor {
+				wait = floor + rand.N(floor/4+1)
+			}
 			if opts.OnDisconnect != nil {
 				opts.OnDisconnect(err, wait)
 			}

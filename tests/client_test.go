@@ -400,3 +400,40 @@ func TestClientAppendSendsRawDataAsIs(t *testing.T) {
 		}
 	})
 }
+
+// TestClientSubscriptionWaitsAtLeastRetryAfter: a refused subscription
+// comes back no sooner than the 503's Retry-After.
+func TestClientSubscriptionWaitsAtLeastRetryAfter(t *testing.T) {
+	t.Parallel()
+	forEachServer(t, func(t *testing.T, s *server) {
+		c := newClient(t, s)
+		ref := client.StreamRef{ID: uuid.New(), Type: "order"}
+		mustClientAppend(t, c, ref, client.NewEvent{Type: "A", Data: 1})
+		first := collect(t, true, c.Subscribe(t.Context(), client.SubscribeOptions{StreamID: ref.ID}))
+		first.expect(t, "the first subscription", "v1", "caught-up 1")
+
+		type refusal struct {
+			err  error
+			wait time.Duration
+		}
+		refused := make(chan refusal, 10)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		collect(t, true, c.Subscribe(ctx, client.SubscribeOptions{StreamID: ref.ID, MinBackoff: 10 * time.Millisecond,
+			OnDisconnect: func(err error, wait time.Duration) { refused <- refusal{err, wait} }}))
+		for range 3 {
+			select {
+			case r := <-refused:
+				var p *client.Problem
+				if !errors.As(r.err, &p) || p.RetryAfter <= 0 {
+					t.Fatalf("the second subscription was refused with %v; expected a 503 with a Retry-After", r.err)
+				}
+				if r.wait < p.RetryAfter {
+					t.Fatalf("after a 503 with Retry-After %s the client waits %s; expected at least the Retry-After", p.RetryAfter, r.wait)
+				}
+			case <-time.After(frameTimeout):
+				t.Fatal("the second subscription was not refused; expected a 503 while the first holds the only place")
+			}
+		}
+	}, "TRIBUTARY_MAX_SUBSCRIBERS=1")
+}
