@@ -35,7 +35,8 @@ type SubscribeOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// IdleTimeout drops and reopens a connection that brings no byte, not
 	// even a keep-alive, for this long (default 45 s: three of the server's
-	// default heartbeats).
+	// default heartbeats). Time the consumer spends on a message does not
+	// count.
 	IdleTimeout time.Duration
 	// OnDisconnect, if set, is told why a connection ended and how long
 	// Subscribe waits before the next one.
@@ -200,10 +201,14 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 		default:
 			continue // a keep-alive, an id-only frame, the retry frame
 		}
+		// The consumer's time is not the connection's: while it handles a
+		// message nothing is read, however many keep-alives arrive.
+		idle.Stop()
 		if !s.yield(m, nil) {
 			s.stopped = true
 			return progressed, nil
 		}
+		idle.Reset(s.opts.IdleTimeout)
 	}
 }
 

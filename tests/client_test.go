@@ -437,3 +437,37 @@ func TestClientSubscriptionWaitsAtLeastRetryAfter(t *testing.T) {
 		}
 	}, "TRIBUTARY_MAX_SUBSCRIBERS=1")
 }
+
+// TestClientSubscriptionKeepsASlowConsumersConnection: a consumer that
+// takes longer than IdleTimeout over one event does not make the client
+// take its connection, which keeps bringing keep-alives, for a dead one.
+func TestClientSubscriptionKeepsASlowConsumersConnection(t *testing.T) {
+	t.Parallel()
+	forEachServer(t, func(t *testing.T, s *server) {
+		c := newClient(t, s)
+		ref := client.StreamRef{ID: uuid.New(), Type: "order"}
+		mustClientAppend(t, c, ref, client.NewEvent{Type: "A", Data: 1})
+		disconnects := make(chan error, 10)
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		for m, err := range c.Subscribe(ctx, client.SubscribeOptions{StreamID: ref.ID, IdleTimeout: time.Second,
+			OnDisconnect: func(err error, _ time.Duration) { disconnects <- err }}) {
+			if err != nil {
+				t.Fatalf("Subscribe: %v", err)
+			}
+			if m.CaughtUp {
+				mustClientAppend(t, c, ref, client.NewEvent{Type: "B", Data: 2})
+				continue
+			}
+			if m.Event.Version == 2 {
+				break
+			}
+			time.Sleep(2500 * time.Millisecond) // busy with the event, while keep-alives arrive
+		}
+		select {
+		case err := <-disconnects:
+			t.Errorf("the connection was dropped while the consumer was busy (%v); expected it kept: keep-alives arrived all along", err)
+		default:
+		}
+	}, "TRIBUTARY_HEARTBEAT=200ms")
+}
