@@ -211,7 +211,7 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	if err != nil {
 		return nil, fmt.Errorf("append to %s: %w", stream.ID, err)
 	}
-	defer res.Body.Close()
+	defer closeBody(res.Body)
 	var out AppendResult
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
 		return nil, fmt.Errorf("append to %s: decode the answer: %w", stream.ID, err)
@@ -350,7 +350,7 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 	if err != nil {
 		return "", err
 	}
-	defer res.Body.Close()
+	defer closeBody(res.Body)
 	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
 		return "", fmt.Errorf("decode the answer to GET %s: %w", path, err)
 	}
@@ -387,10 +387,19 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if res.StatusCode >= 400 {
-		defer res.Body.Close()
+		defer closeBody(res.Body)
 		return nil, readProblem(res)
 	}
 	return res, nil
+}
+
+// closeBody reads what is left of an answer, up to a bound, and closes it,
+// so that its connection carries the next request: a JSON decoder stops at
+// the end of the value, short of the end of a chunked body, and a body
+// closed before its end costs its connection.
+func closeBody(body io.ReadCloser) {
+	io.Copy(io.Discard, io.LimitReader(body, 64<<10)) //nolint:errcheck // only to reach the end
+	body.Close()
 }
 
 // nextLink returns the path of a Link header's rel="next", or "".

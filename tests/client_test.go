@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -470,4 +473,45 @@ func TestClientSubscriptionKeepsASlowConsumersConnection(t *testing.T) {
 		default:
 		}
 	}, "TRIBUTARY_HEARTBEAT=200ms")
+}
+
+// TestClientReadsReuseTheirConnection: reading page after page, and then
+// appending, goes over one connection: each answer is read to its end.
+func TestClientReadsReuseTheirConnection(t *testing.T) {
+	t.Parallel()
+	forEachServer(t, func(t *testing.T, s *server) {
+		ctx := context.Background()
+		var dials atomic.Int32
+		tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}
+		t.Cleanup(tr.CloseIdleConnections)
+		c := newClient(t, s, client.WithHTTPClient(&http.Client{Transport: tr}))
+		ref := client.StreamRef{ID: uuid.New(), Type: "order"}
+		evs := make([]client.NewEvent, 300)
+		for i := range evs {
+			evs[i] = client.NewEvent{Type: "Line", Data: map[string]int{"n": i}}
+		}
+		mustClientAppend(t, c, ref, evs...)
+		n := 0
+		for _, err := range c.ReadStream(ctx, ref.ID, client.ReadStreamOptions{PageSize: 100}) {
+			if err != nil {
+				t.Fatalf("ReadStream: %v", err)
+			}
+			n++
+		}
+		for _, err := range c.ReadAll(ctx, client.ReadAllOptions{PageSize: 100}) {
+			if err != nil {
+				t.Fatalf("ReadAll: %v", err)
+			}
+			n++
+		}
+		if n != 600 {
+			t.Fatalf("read %d events; expected 300 twice", n)
+		}
+		if d := dials.Load(); d != 1 {
+			t.Errorf("an append and two reads of three pages each took %d connections; expected 1, each answer read to its end", d)
+		}
+	})
 }
