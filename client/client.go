@@ -95,8 +95,10 @@ type StreamRef struct {
 // NewEvent is an event to append.
 type NewEvent struct {
 	// ID makes retries safe: the same batch sent again with the same ids is
-	// stored once. Zero: Append gives the event a fresh random id, so that
-	// its own retries are safe too.
+	// stored once. Zero: Append gives the event a random id, a new one at
+	// each call; a caller that may append the batch again (after an error
+	// that leaves unknown whether it was stored: a lost answer, a 503, ctx
+	// ending mid-request) must set the ids itself.
 	ID   uuid.UUID
 	Type string
 	// Data is encoded with encoding/json, without HTML escaping; a
@@ -158,8 +160,9 @@ type RecordedEvent struct {
 
 // Append appends events to a stream, atomically, if its version meets
 // expected. A conflict is a *Problem that errors.Is ErrWrongExpectedVersion,
-// with the stream's version in its CurrentVersion (use errors.As). Events
-// without an ID get a random one, so a retry of the same call is stored once.
+// with the stream's version in its CurrentVersion (use errors.As). Append
+// sends its request once; events without an ID get a random one for this
+// call only, so to retry an append safely, give its events IDs.
 func (c *Client) Append(ctx context.Context, stream StreamRef, expected ExpectedVersion, events ...NewEvent) (*AppendResult, error) {
 	// The body is written by hand: json.Marshal would compact and
 	// HTML-escape a json.RawMessage, and the server stores data byte for byte.
