@@ -327,3 +327,31 @@ func (b *browser) screenshot(t *testing.T) []byte {
 	}
 	return shot
 }
+
+// TestPageLoadsEarlierEventsOnceOnADoubleClick: "Load earlier events"
+// clicked twice before the first page arrives shows each older event once,
+// and every event of the stream can still be reached.
+func TestPageLoadsEarlierEventsOnceOnADoubleClick(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(120, "OrderNoted")})
+
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's latest 50 events", `return document.querySelectorAll('#stream-events li').length`, "50")
+	b.run(t, `const b = document.getElementById('stream-earlier'); b.click(); b.click(); return null`)
+	b.waitFor(t, "no earlier event shown twice", distinctVersionsJS, "true")
+	for i := 0; i < 5 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
+		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+		time.Sleep(300 * time.Millisecond)
+	}
+	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return v.length === 120 && v.every((x, i) => x === 120 - i)`, "true")
+}
+
+// distinctVersionsJS is true once the stream's list has settled (no page
+// of earlier events in flight) and holds no version twice.
+const distinctVersionsJS = `const v = [...document.querySelectorAll('#stream-events li')].map(li => li.dataset.version);
+	return new Promise(r => setTimeout(() => r(new Set(v).size === v.length && v.length === document.querySelectorAll('#stream-events li').length), 500))`

@@ -439,7 +439,12 @@
     let earliest = Math.max(1, info.version - PAGE + 1);
     const earlier = $('stream-earlier');
     earlier.hidden = earliest <= 1;
+    earlier.disabled = false;
     earlier.onclick = async () => {
+      // One page at a time: a second click before the first page arrives
+      // would load the same events again.
+      if (earlier.disabled) return;
+      earlier.disabled = true;
       try {
         const r = await api(`/streams/${id}/events?direction=backward&from=${earliest - 1}&limit=${PAGE}`);
         for (const e of r.body.events) list.append(streamItem(e, false));
@@ -447,6 +452,8 @@
         earlier.hidden = earliest <= 1;
       } catch (e) {
         showError(e.message);
+      } finally {
+        earlier.disabled = false;
       }
     };
     let fresh = false; // history first, unhighlighted
