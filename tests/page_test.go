@@ -355,3 +355,33 @@ func TestPageLoadsEarlierEventsOnceOnADoubleClick(t *testing.T) {
 // of earlier events in flight) and holds no version twice.
 const distinctVersionsJS = `const v = [...document.querySelectorAll('#stream-events li')].map(li => li.dataset.version);
 	return new Promise(r => setTimeout(() => r(new Set(v).size === v.length && v.length === document.querySelectorAll('#stream-events li').length), 500))`
+
+// TestPageShowsDataNumbersAsStored: event data is returned byte for byte,
+// and the page shows its numbers as written, even those a JavaScript
+// number cannot hold (an int64 id) or would write another way (1.10): in
+// the stream, live and loaded on demand, and in the live log.
+func TestPageShowsDataNumbersAsStored(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, `{"stream_type":"account","events":[{"type":"Opened","data":{"account":9007199254740993,"price":1.10},"metadata":{"trace":12345678901234567891}}]}`)
+	s.mustAppend(t, id, appendBody{Events: events(50, "Noted")})
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's latest 50 events", `return document.querySelectorAll('#stream-events li').length`, "50")
+	b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+	b.waitFor(t, "version 1's data and metadata as stored, loaded on demand",
+		`return document.querySelector('#stream-events li[data-version="1"]')?.textContent.match(/"account": \d+|"price": [\d.]+|"trace": \d+/g)`,
+		`["\"account\": 9007199254740993","\"price\": 1.10","\"trace\": 12345678901234567891"]`)
+
+	other := newID()
+	b.navigate(t, s.URL+"/#/streams/"+other)
+	b.waitFor(t, "the empty stream's live tail", statusJS, `"Live at version 0: caught up"`)
+	s.mustAppend(t, other, `{"stream_type":"account","events":[{"type":"Opened","data":[18446744073709551615, 0.10]}]}`)
+	b.waitFor(t, "live data as stored", `return document.querySelector('#stream-events li[data-version="1"] pre')?.textContent.replace(/\s+/g, '')`,
+		`"[18446744073709551615,0.10]"`)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the log's preview as stored", `return document.querySelector('#log-events li[data-position="1"] pre')?.textContent`,
+		`"{\"account\":9007199254740993,\"price\":1.10}"`)
+}

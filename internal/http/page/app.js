@@ -77,6 +77,15 @@
 
   // ---- HTTP
 
+  // parseJSON parses an API answer or an event frame. Event data is stored
+  // byte for byte; a number a JavaScript number would change (past 2^53,
+  // or written as 1.10) is kept as written, where the browser can
+  // (JSON.rawJSON), so that the page shows it as stored.
+  const keepNumber = JSON.rawJSON
+    ? (k, v, ctx) => (typeof v === 'number' && ctx && ctx.source !== undefined && String(v) !== ctx.source ? JSON.rawJSON(ctx.source) : v)
+    : undefined;
+  const parseJSON = (text) => JSON.parse(text, keepNumber);
+
   // api GETs path with the token. It asks for a token on 401 and tries
   // again; other errors are thrown as Problems.
   async function api(path, accept = 'application/json') {
@@ -95,7 +104,7 @@
         continue;
       }
       let body = null;
-      if ((res.headers.get('Content-Type') || '').includes('json')) body = await res.json().catch(() => null);
+      if ((res.headers.get('Content-Type') || '').includes('json')) body = await res.text().then(parseJSON).catch(() => null);
       else await res.body?.cancel();
       if (!res.ok) throw new Problem(res.status, body);
       return { body, next: nextLink(res.headers.get('Link')) };
@@ -159,7 +168,7 @@
         if (live) status(`Live at ${o.idName} ${id}`, 'live');
         let e;
         try {
-          e = JSON.parse(m.data);
+          e = parseJSON(m.data);
         } catch {
           showError(`${o.idName} ${id} is not JSON.`);
           return;
