@@ -385,3 +385,24 @@ func TestPageShowsDataNumbersAsStored(t *testing.T) {
 	b.waitFor(t, "the log's preview as stored", `return document.querySelector('#log-events li[data-position="1"] pre')?.textContent`,
 		`"{\"account\":9007199254740993,\"price\":1.10}"`)
 }
+
+// TestPageLiveLogStartsAtTheLastHundredPositionsWhenOpened: the live log
+// shows the last 100 positions of the log as it is when the view opens, not
+// as it was when the page loaded: a page left open on another view does not
+// replay everything since.
+func TestPageLiveLogStartsAtTheLastHundredPositionsWhenOpened(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the empty stream list", `return document.getElementById('streams-caption').textContent`, `"No streams"`)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(150, "OrderNoted")})
+	s.mustAppend(t, id, appendBody{Events: events(150, "OrderNoted")})
+	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"300"`)
+	b.run(t, `location.hash = '#/'; return null`)
+	b.waitFor(t, "the live log to be caught up", `return document.getElementById('log-status').textContent`, `"Live at position 300: caught up"`)
+	b.waitFor(t, "positions 300 down to 201", `const p = `+strings.TrimPrefix(positionsJS, "return ")+`;
+		return [p.length, p[0], p[p.length - 1]]`, "[100,300,201]")
+}

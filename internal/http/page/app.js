@@ -378,7 +378,9 @@
     list.replaceChildren();
     const params = {};
     for (const k of ['stream_type', 'type']) if (q.get(k)) params[k] = q.get(k);
-    const h = await head;
+    // The head now, as the totals follow it, not as it was at page load:
+    // else a page left open elsewhere would replay all that came since.
+    const h = Math.max(await head, position);
     const t = tail({
       path: '/events', params, lastId: Math.max(0, h - 100), from: (id) => ['after', id], idName: 'position',
       status: $('log-status'),
