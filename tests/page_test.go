@@ -406,3 +406,33 @@ func TestPageLiveLogStartsAtTheLastHundredPositionsWhenOpened(t *testing.T) {
 	b.waitFor(t, "positions 300 down to 201", `const p = `+strings.TrimPrefix(positionsJS, "return ")+`;
 		return [p.length, p[0], p[p.length - 1]]`, "[100,300,201]")
 }
+
+// TestPageShowsTheStreamNavigatedTo: leaving a stream for another before
+// the first one's details arrive shows the second one's details, and they
+// follow its live tail; nothing of the first one lands in its view.
+func TestPageShowsTheStreamNavigatedTo(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	first, second := newID(), newID()
+	s.mustAppend(t, first, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+	s.mustAppend(t, second, appendBody{StreamType: "invoice", Events: events(2, "InvoiceNoted")})
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "2")
+	// A slow answer for the first stream's details, as on a slow network.
+	b.run(t, `const fetch0 = window.fetch;
+		window.fetch = (u, o) => String(u) === '/streams/`+first+`'
+			? new Promise((r) => setTimeout(r, 1000)).then(() => fetch0(u, o)) : fetch0(u, o);
+		location.hash = '#/streams/`+first+`';
+		setTimeout(() => { location.hash = '#/streams/`+second+`'; }, 100);
+		return null`)
+	time.Sleep(2 * time.Second) // past the slow answer
+	b.waitFor(t, "the second stream's details", `return ['stream-title', 'stream-stream-type', 'stream-version'].map((id) => document.getElementById(id).textContent)`,
+		`["Stream `+second+`","invoice","2"]`)
+	b.waitFor(t, "the second stream's events only", versionsJS, "[2,1]")
+	s.mustAppend(t, second, appendBody{Events: events(1, "InvoicePaid")})
+	b.waitFor(t, "its version to follow the live tail", `return document.getElementById('stream-version').textContent`, `"3"`)
+	b.waitFor(t, "its events only", versionsJS, "[3,2,1]")
+	b.waitFor(t, "its status, not the first stream's", statusJS, `"Live at version 3"`)
+}

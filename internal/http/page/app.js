@@ -364,7 +364,11 @@
     for (const input of form.querySelectorAll('input')) input.value = q.get(input.name) || '';
   }
 
-  async function showLog(q) {
+  // Each view gets current(): false once the user has gone to another view.
+  // A view checks it after every wait, so that a late answer does not
+  // draw into, or take the buttons of, the view that replaced it.
+
+  async function showLog(q, current) {
     showOnly('view-log');
     document.title = 'Live log · Tributary';
     const form = $('log-filter');
@@ -381,6 +385,7 @@
     // The head now, as the totals follow it, not as it was at page load:
     // else a page left open elsewhere would replay all that came since.
     const h = Math.max(await head, position);
+    if (!current()) return null;
     const t = tail({
       path: '/events', params, lastId: Math.max(0, h - 100), from: (id) => ['after', id], idName: 'position',
       status: $('log-status'),
@@ -392,7 +397,7 @@
     return () => t.stop();
   }
 
-  async function showStreams(q) {
+  async function showStreams(q, current) {
     showOnly('view-streams');
     document.title = 'Streams · Tributary';
     const form = $('streams-filter');
@@ -406,6 +411,7 @@
     let page = 0;
     const load = async (path) => {
       const r = await api(path);
+      if (!current()) return;
       page = path === first ? 1 : page + 1;
       const rows = r.body.streams.map((s) => {
         const a = el('a', null, s.stream_id);
@@ -418,14 +424,14 @@
       $('streams-caption').textContent = rows.length ? `Streams${of}, page ${page}` : `No streams${of}`;
       const next = $('streams-next');
       next.disabled = !r.next;
-      next.onclick = () => load(r.next).catch((e) => showError(e.message));
+      next.onclick = () => load(r.next).catch((e) => current() && showError(e.message));
     };
-    $('streams-first').onclick = () => load(first).catch((e) => showError(e.message));
+    $('streams-first').onclick = () => load(first).catch((e) => current() && showError(e.message));
     await load(first);
     return null;
   }
 
-  async function showStream(id) {
+  async function showStream(id, current) {
     showOnly('view-stream');
     document.title = 'Stream ' + id + ' · Tributary';
     $('stream-title').textContent = 'Stream ' + id;
@@ -436,8 +442,9 @@
       info = (await api('/streams/' + id)).body;
     } catch (e) {
       if (e.status !== 404) throw e;
-      showError('This stream does not exist yet; its events will appear here when they are written.');
+      if (current()) showError('This stream does not exist yet; its events will appear here when they are written.');
     }
+    if (!current()) return null;
     const dd = {};
     const rows = [['stream_type', 'Type'], ['version', 'Version'], ['created_at', 'Created'], ['updated_at', 'Updated']];
     $('stream-info').replaceChildren(...rows.flatMap(([k, label]) => {
@@ -458,13 +465,14 @@
       earlier.disabled = true;
       try {
         const r = await api(`/streams/${id}/events?direction=backward&from=${earliest - 1}&limit=${PAGE}`);
+        if (!current()) return;
         for (const e of r.body.events) list.append(streamItem(e, false));
         earliest = Math.max(1, earliest - r.body.events.length);
         earlier.hidden = earliest <= 1;
       } catch (e) {
-        showError(e.message);
+        if (current()) showError(e.message);
       } finally {
-        earlier.disabled = false;
+        if (current()) earlier.disabled = false;
       }
     };
     let fresh = false; // history first, unhighlighted
@@ -501,6 +509,7 @@
   let routes = 0;
   async function route(ev) {
     const mine = ++routes;
+    const current = () => mine === routes;
     if (view) view();
     view = null;
     showError('');
@@ -509,13 +518,13 @@
     const m = path.match(/^\/streams\/([0-9a-fA-F-]{36})$/);
     try {
       let stop;
-      if (m) stop = await showStream(m[1].toLowerCase());
-      else if (path === '/streams') stop = await showStreams(q);
-      else stop = await showLog(q);
-      if (mine === routes) view = stop;
+      if (m) stop = await showStream(m[1].toLowerCase(), current);
+      else if (path === '/streams') stop = await showStreams(q, current);
+      else stop = await showLog(q, current);
+      if (current()) view = stop;
       else if (stop) stop(); // left while it was loading
     } catch (e) {
-      showError(e.message);
+      if (current()) showError(e.message);
     }
     if (ev) $('main').focus({ preventScroll: true });
   }
