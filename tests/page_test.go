@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/freeport"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -435,4 +436,25 @@ func TestPageShowsTheStreamNavigatedTo(t *testing.T) {
 	b.waitFor(t, "its version to follow the live tail", `return document.getElementById('stream-version').textContent`, `"3"`)
 	b.waitFor(t, "its events only", versionsJS, "[3,2,1]")
 	b.waitFor(t, "its status, not the first stream's", statusJS, `"Live at version 3"`)
+}
+
+// TestPageOpenedWhileTheDatabaseIsDownRecoversByItself: the page opened
+// while the server answers 503 says so, and once the database is back
+// shows the live log and the totals without a reload.
+func TestPageOpenedWhileTheDatabaseIsDownRecoversByItself(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+
+	p.Cut()
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the page to say the database cannot be reached", `return document.getElementById('error').textContent.includes('database cannot be reached')`, "true")
+	p.Restore(t)
+	b.waitFor(t, "the live log, without a reload", positionsJS, "[3,2,1]")
+	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
 }

@@ -86,9 +86,11 @@
     : undefined;
   const parseJSON = (text) => JSON.parse(text, keepNumber);
 
-  // api GETs path with the token. It asks for a token on 401 and tries
-  // again; other errors are thrown as Problems.
+  // api GETs path with the token. It asks for a token on 401, and waits
+  // out a 503 (Retry-After, saying so), and tries again; other errors are
+  // thrown as Problems.
   async function api(path, accept = 'application/json') {
+    let busy = ''; // what it said while waiting out a 503
     for (;;) {
       const headers = { Accept: accept };
       if (token) headers.Authorization = 'Bearer ' + token;
@@ -106,6 +108,14 @@
       let body = null;
       if ((res.headers.get('Content-Type') || '').includes('json')) body = await res.text().then(parseJSON).catch(() => null);
       else await res.body?.cancel();
+      if (res.status === 503) {
+        const secs = Math.min(Number(res.headers.get('Retry-After')) || 1, 30);
+        busy = `${(body && body.detail) || 'The server is busy.'} Trying again in ${secs} s…`;
+        showError(busy);
+        await new Promise((r) => setTimeout(r, secs * 1000));
+        continue;
+      }
+      if (busy && $('error').textContent === busy) showError('');
       if (!res.ok) throw new Problem(res.status, body);
       return { body, next: nextLink(res.headers.get('Link')) };
     }
