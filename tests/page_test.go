@@ -458,3 +458,27 @@ func TestPageOpenedWhileTheDatabaseIsDownRecoversByItself(t *testing.T) {
 	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
 	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
 }
+
+// TestPageStreamsNextPageOnADoubleClick: "Next page" clicked twice before
+// the page arrives moves one page on, and says which page it shows.
+func TestPageStreamsNextPageOnADoubleClick(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	for range 120 {
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	}
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the first page", `return document.getElementById('streams-caption').textContent`, `"Streams, page 1"`)
+	first := b.run(t, `return document.querySelector('#streams-table tbody td').textContent`)
+	b.run(t, `const n = document.getElementById('streams-next'); n.click(); n.click(); return null`)
+	time.Sleep(time.Second)
+	b.waitFor(t, "the second page", `return document.getElementById('streams-caption').textContent`, `"Streams, page 2"`)
+	b.run(t, `document.getElementById('streams-next').click(); return null`)
+	b.waitFor(t, "the third page, the last", `return [document.getElementById('streams-caption').textContent, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('streams-next').disabled]`,
+		`["Streams, page 3",20,true]`)
+	b.run(t, `document.getElementById('streams-first').click(); return null`)
+	b.waitFor(t, "the first page again", `return [document.getElementById('streams-caption').textContent, document.querySelector('#streams-table tbody td').textContent]`,
+		`["Streams, page 1",`+first+`]`)
+}

@@ -419,8 +419,16 @@
     };
     const first = '/streams?' + new URLSearchParams({ ...(q.get('stream_type') ? { stream_type: q.get('stream_type') } : {}), limit: String(PAGE) });
     let page = 0;
+    let loading = false; // one page at a time: a second click counts no page twice
     const load = async (path) => {
-      const r = await api(path);
+      if (loading) return;
+      loading = true;
+      let r;
+      try {
+        r = await api(path);
+      } finally {
+        loading = false;
+      }
       if (!current()) return;
       page = path === first ? 1 : page + 1;
       const rows = r.body.streams.map((s) => {
