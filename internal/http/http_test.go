@@ -813,3 +813,30 @@ func TestABodyAnnouncedTooLargeIsRefusedBeforeItIsSent(t *testing.T) {
 		}
 	})
 }
+
+// TestEveryAnswerForbidsContentSniffing: an answer's body holds what clients
+// wrote (event data, stream types: `<script>` included, byte for byte), so
+// no answer may be sniffed by a browser into something it is not labelled
+// as. Problems and the page said nosniff; reads, appends, the contract, the
+// metrics and the probes did not. On both stores.
+func TestEveryAnswerForbidsContentSniffing(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, nil, k.Open(t))
+		id := uuid.NewString()
+		created := s.do(http.MethodPost, "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"T","data":"<script>alert(1)</script>"}]}`)
+		if created.status != http.StatusCreated {
+			t.Fatalf("append: %d %s", created.status, created.body)
+		}
+		answers := map[string]response{"POST /streams/{id}/events": created}
+		for _, path := range []string{"/events", "/streams", "/streams/" + id, "/streams/" + id + "/events", "/streams/" + id + "/events/1",
+			"/openapi.yaml", "/healthz", "/readyz", "/streams/" + uuid.NewString()} {
+			answers["GET "+path] = s.do(http.MethodGet, path, "")
+		}
+		for what, r := range answers {
+			if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("%s (%d, %s): X-Content-Type-Options %q; want nosniff", what, r.status, r.header.Get("Content-Type"), got)
+			}
+		}
+	})
+}

@@ -306,6 +306,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		e := &accessEntry{s: s, start: time.Now(), id: middleware.GetReqID(r.Context()), method: r.Method,
 			path: r.URL.Path, query: r.URL.RawQuery, remote: r.RemoteAddr, ww: ww}
 		ww.Header().Set("X-Request-Id", e.id)
+		// A body holds what clients wrote (event data, `<script>` and all,
+		// byte for byte): no browser may take it for anything but its
+		// Content-Type.
+		ww.Header().Set("X-Content-Type-Options", "nosniff")
 		ctx, principal := withPrincipalSlot(r.Context())
 		e.principal = principal
 		r = r.WithContext(context.WithValue(ctx, accessKey{}, e))
