@@ -76,11 +76,8 @@ func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
 	b.Run("ReadStreamPage", func(b *testing.B) {
 		s := open(b)
 		stream := uuid.New()
-		evs := make([]eventstore.NewEvent, 1000)
-		for i := range evs {
-			evs[i] = eventstore.NewEvent{Type: "ItemAdded", Data: []byte(BenchData)}
-		}
-		if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order", Events: evs}); err != nil {
+		if _, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: stream, StreamType: "order",
+			Events: benchEvents(1000)}); err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
@@ -89,14 +86,7 @@ func Benchmark(b *testing.B, open func(testing.TB) eventstore.Store) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			n := 0
-			for _, err := range page.Events {
-				if err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-			if n != 1000 {
+			if n := countEvents(b, page.Events); n != 1000 {
 				b.Fatalf("read %d events, want 1000", n)
 			}
 		}
