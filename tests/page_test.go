@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,6 +185,12 @@ func startBrowser(t *testing.T, chromium, driver string) *browser {
 	cmd := exec.Command(driver, "--port="+port, "--allowed-ips=127.0.0.1")
 	out := newProcessOutput() // the servers' collector; it finds no "listening" line here
 	cmd.Stdout, cmd.Stderr = out.stdoutWriter(), out.stderrWriter()
+	// Chromium runs in chromedriver's process group, which cleanup kills
+	// whole: a browser left running after a failed test would hold the
+	// output pipes open, and Wait, and so the test, would hang until the
+	// test binary's timeout. WaitDelay bounds that wait all the same.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
 	output := func() string {
 		stdout, stderr := out.snapshot()
 		return string(stdout) + string(stderr)
@@ -194,7 +201,7 @@ func startBrowser(t *testing.T, chromium, driver string) *browser {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }() //nolint:errcheck // killed at cleanup
 	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck // it may have exited
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // it may have exited
 		<-exited
 		if t.Failed() {
 			t.Logf("chromedriver output:\n%s", output())
