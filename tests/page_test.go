@@ -489,3 +489,172 @@ func TestPageStreamsNextPageOnADoubleClick(t *testing.T) {
 	b.waitFor(t, "the first page again", `return [document.getElementById('streams-caption').textContent, document.querySelector('#streams-table tbody td').textContent]`,
 		`["Streams, page 1",`+first+`]`)
 }
+
+// TestPageInEightTabsHoldsOneSubscription: a browser opens at most six
+// connections to a server over HTTP/1.1, and an EventSource holds one for
+// as long as it is open. Eight tabs of the page, on a stream and on the
+// live log, are all live, and the server holds one subscription for all
+// of them: one tab follows the log and passes it on to the others. When
+// that tab closes, another takes over, and every remaining tab shows each
+// new event once.
+func TestPageInEightTabsHoldsOneSubscription(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+
+	type tab struct{ handle, view string }
+	var tabs []tab
+	for i := range 8 {
+		if i > 0 {
+			var w struct {
+				Handle string `json:"handle"`
+			}
+			if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
+				t.Fatalf("open tab %d: %v", i+1, err)
+			}
+			b.switchTo(t, w.Handle)
+		}
+		var handle string
+		if err := b.call(http.MethodGet, b.session+"/window", nil, &handle); err != nil {
+			t.Fatalf("tab %d's handle: %v", i+1, err)
+		}
+		view := []string{"stream", "log", "filtered log"}[i%3]
+		url := map[string]string{"stream": "/#/streams/" + id, "log": "/#/", "filtered log": "/#/?stream_type=order"}[view]
+		b.navigate(t, s.URL+url)
+		tabs = append(tabs, tab{handle, view})
+	}
+	// shows waits, in every tab from the first one given, for the view to
+	// show the stream's versions down to 1, and the totals the position.
+	shows := func(tabs []tab, version int) {
+		t.Helper()
+		var want []string
+		for v := version; v >= 1; v-- {
+			want = append(want, strconv.Itoa(v))
+		}
+		list := "[" + strings.Join(want, ",") + "]"
+		for i, tb := range tabs {
+			b.switchTo(t, tb.handle)
+			what := fmt.Sprintf("tab %d (%s)", i+1, tb.view)
+			if tb.view == "stream" {
+				b.waitFor(t, what+" to show every version", versionsJS, list)
+				b.waitFor(t, what+" to be live", `return document.getElementById('stream-status').className.includes('live')`, "true")
+			} else {
+				b.waitFor(t, what+" to show every position", positionsJS, list)
+				b.waitFor(t, what+" to be live", `return document.getElementById('log-status').className.includes('live')`, "true")
+			}
+			b.waitFor(t, what+"'s log position at the top", `return document.getElementById('stat-position').textContent`, strconv.Quote(strconv.Itoa(version)))
+			b.waitFor(t, what+" to have received nothing twice", `return document.body.dataset.anomalies || "none"`, `"none"`)
+		}
+	}
+	subscriptions := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(pageTimeout)
+		for {
+			m := scrape(t, s)
+			got := m[`tributary_subscriptions_open{endpoint="log"}`] + m[`tributary_subscriptions_open{endpoint="stream"}`]
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the server holds %v subscriptions for the page's tabs; expected %v", got, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	shows(tabs, 1)
+	subscriptions(1)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
+	shows(tabs, 2)
+
+	// The first tab took the lock first: it holds the connection.
+	b.switchTo(t, tabs[0].handle)
+	if err := b.call(http.MethodDelete, b.session+"/window", nil, nil); err != nil {
+		t.Fatalf("close the first tab: %v", err)
+	}
+	tabs = tabs[1:]
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	shows(tabs, 3)
+	subscriptions(1)
+}
+
+// switchTo makes the tab or window handle the one commands go to.
+func (b *browser) switchTo(t *testing.T, handle string) {
+	t.Helper()
+	if err := b.call(http.MethodPost, b.session+"/window", map[string]string{"handle": handle}, nil); err != nil {
+		t.Fatalf("switch to tab %s: %v", handle, err)
+	}
+}
+
+// TestPageTabThatMissedEventsReadsThemFromTheLog: a tab handed a position
+// past the next one it expects (it opened, or the tab that follows the log
+// took over, at another point) reads the positions it lacks from the log
+// first: it shows each event once, in order. The tab that follows the log
+// is made to pass two events on to no one.
+func TestPageTabThatMissedEventsReadsThemFromTheLog(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
+	var first, second string
+	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		Handle string `json:"handle"`
+	}
+	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
+		t.Fatal(err)
+	}
+	second = w.Handle
+	b.switchTo(t, second)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
+
+	b.switchTo(t, first)
+	b.run(t, `const post = BroadcastChannel.prototype.postMessage;
+		window.restorePost = () => { BroadcastChannel.prototype.postMessage = post; };
+		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event') post.call(this, m); };
+		return null`)
+	s.mustAppend(t, id, appendBody{Events: events(2, "OrderNoted")})
+	b.waitFor(t, "the first tab to show them", positionsJS, "[3,2,1]")
+	b.run(t, `window.restorePost(); return null`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the first tab to show the next", positionsJS, "[4,3,2,1]")
+
+	b.switchTo(t, second)
+	b.waitFor(t, "the second tab to show every version once, in order", versionsJS, "[4,3,2,1]")
+	b.waitFor(t, "its totals", `return ['stat-position', 'stat-seen'].map((id) => document.getElementById(id).textContent)`, `["4","3"]`)
+	b.waitFor(t, "its status", statusJS, `"Live at version 4"`)
+}
+
+// TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume: a paused live
+// tail shows nothing new; resumed, it shows what was appended meanwhile,
+// then follows the stream live again.
+func TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream, live", statusJS, `"Live at version 2: caught up"`)
+	b.run(t, `document.getElementById('stream-pause').click(); return null`)
+	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
+	s.mustAppend(t, id, appendBody{Events: events(3, "OrderNoted")})
+	b.waitFor(t, "the log position at the top, which goes on", `return document.getElementById('stat-position').textContent`, `"5"`)
+	b.waitFor(t, "nothing new in the paused stream", versionsJS, "[2,1]")
+	b.run(t, `document.getElementById('stream-pause').click(); return null`)
+	b.waitFor(t, "what came meanwhile", versionsJS, "[5,4,3,2,1]")
+	b.waitFor(t, "the tail live again", statusJS, `"Live at version 5: caught up"`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the next event, live", versionsJS, "[6,5,4,3,2,1]")
+	b.waitFor(t, "the status following it", statusJS, `"Live at version 6"`)
+}

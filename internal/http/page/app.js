@@ -130,129 +130,328 @@
     return null;
   }
 
-  // ---- live subscriptions
+  // ---- the log, followed once for all the page's tabs
 
-  // tail follows a subscription with EventSource. EventSource itself
-  // reconnects after a network drop and resumes with Last-Event-ID; when it
-  // gives up (an HTTP error, or the server restarting into an error), tail
-  // asks the server why, shows it, and opens a new one from the last id it
-  // has, with backoff. o: path, params, lastId (the id to start after),
-  // from(lastId) → [name, value] of the starting parameter, idName, status
-  // (an element or null), onEvent(event), onCaughtUp(n).
-  function tail(o) {
-    let es = null;
-    let timer = 0;
-    let backoff = 1000;
-    let stopped = false;
-    let lastId = o.lastId;
-    let live = false; // caught up on this connection
-    const status = (text, cls) => {
-      if (o.status) {
-        o.status.textContent = text;
-        o.status.className = 'status ' + (cls || '');
-      }
-    };
-    const url = (withToken) => {
-      const q = new URLSearchParams(o.params);
-      const [name, value] = o.from(lastId);
-      q.set(name, String(value));
-      if (withToken && token) q.set('access_token', token);
-      return o.path + '?' + q;
-    };
-    function open() {
-      clearTimeout(timer);
-      if (stopped) return;
-      status(lastId ? `Connecting from ${o.idName} ${lastId}…` : 'Connecting…');
-      es = new EventSource(url(true));
-      es.onopen = () => status('Connected; reading what was missed…');
-      es.onmessage = (m) => {
-        const id = Number(m.lastEventId);
-        if (id <= lastId) {
-          // The server promises no duplicates: say so if one ever comes.
-          showError(`Received ${o.idName} ${id} again after ${lastId}.`);
-          document.body.dataset.anomalies = String(Number(document.body.dataset.anomalies || 0) + 1);
-          return;
-        }
-        lastId = id;
-        backoff = 1000;
-        if (live) status(`Live at ${o.idName} ${id}`, 'live');
-        let e;
+  // Every live part of the page follows the global log: the totals at the
+  // top, the live log, and a stream's live tail (its events, picked out of
+  // the log). An EventSource holds a connection for as long as it is open,
+  // and a browser opens at most six to one server over HTTP/1.1: with a
+  // subscription or two per tab, a fourth tab would wait for a connection
+  // forever. So one tab, the one holding a Web Lock, follows /events and
+  // passes each event on to the page's other tabs over a BroadcastChannel;
+  // when it closes, another takes over, from the last position it has.
+  // Positions have no gaps: a tab that is handed a position past the next
+  // one it expects (it opened, or took over, at another point than the
+  // others) reads what it lacks first, so that each tab passes every event
+  // on once, in order. Where the browser has no Web Locks (they need a
+  // secure context: https, or localhost), each tab follows the log itself.
+  const feed = (() => {
+    const listeners = new Set();
+    const shared = !!navigator.locks && typeof BroadcastChannel === 'function';
+    const channel = shared ? new BroadcastChannel('tributary.log') : null;
+    let pos = 0; // the last position passed on to this tab's listeners
+    let lead = false; // this tab holds the connection
+    let remote = { phase: 'connecting', text: '' }; // the connection's state, as its holder says
+    let said = null; // the state last told to the listeners
+    const waiting = []; // {id, text} to pass on, or {id} to have read up to
+    let draining = false;
+
+    // state is what the listeners see: the connection's, unless this tab
+    // is still reading what it lacks.
+    const state = () => (draining || waiting.length ? { phase: 'reading', text: '' } : remote);
+    function tell() {
+      const s = state();
+      if (said && said.phase === s.phase && said.text === s.text) return;
+      said = s;
+      for (const l of listeners) l.state?.(s);
+    }
+    function setState(phase, text = '') {
+      remote = { phase, text };
+      if (lead && channel) channel.postMessage({ kind: 'state', phase, text, pos });
+      tell();
+    }
+
+    // pass hands the event at position id (an object, or its JSON text)
+    // to this tab's listeners, once.
+    function pass(id, e) {
+      if (id <= pos) return;
+      pos = id;
+      if (typeof e === 'string') {
         try {
-          e = parseJSON(m.data);
+          e = parseJSON(e);
         } catch {
-          showError(`${o.idName} ${id} is not JSON.`);
+          showError(`Position ${id} is not JSON.`);
           return;
         }
-        o.onEvent(e);
-      };
-      es.addEventListener('caught-up', (m) => {
-        backoff = 1000;
-        live = true;
-        status(`Live at ${o.idName} ${m.data}: caught up`, 'live');
-        if (o.onCaughtUp) o.onCaughtUp(Number(m.data));
-      });
-      es.onerror = () => {
-        if (stopped) return;
-        live = false;
-        if (es.readyState === EventSource.CONNECTING) {
-          status(`Connection lost; reconnecting after ${o.idName} ${lastId}…`, 'down');
-          return;
-        }
-        es.close();
-        diagnose();
-      };
+      }
+      for (const l of listeners) l.event?.(e);
     }
-    // diagnose asks the server, with fetch, what EventSource was told.
-    async function diagnose() {
-      const ctl = new AbortController();
-      const headers = { Accept: 'text/event-stream' };
-      if (token) headers.Authorization = 'Bearer ' + token;
-      let res;
+    // drain passes on what is waiting, in position order, reading the log
+    // where a position is missing.
+    async function drain() {
+      if (draining) return;
+      draining = true;
       try {
-        res = await fetch(url(false), { headers, signal: ctl.signal, cache: 'no-store' });
-      } catch {
-        status(`The server cannot be reached; trying again in ${Math.round(backoff / 1000)} s…`, 'down');
-        return retry(backoff);
+        while (waiting.length) {
+          waiting.sort((a, b) => a.id - b.id);
+          const next = waiting[0];
+          const before = next.text === undefined ? next.id : next.id - 1; // to pass on before it
+          if (before > pos) {
+            let events;
+            try {
+              events = (await api(`/events?after=${pos}&limit=${Math.min(1000, before - pos)}`)).body.events;
+            } catch (e) {
+              showError('Reading the log failed: ' + e.message + ' Trying again in 2 s…');
+              await new Promise((r) => setTimeout(r, 2000));
+              continue;
+            }
+            if (!events.length) pos = before; // nothing there after all
+            for (const e of events) pass(e.position, e);
+            continue;
+          }
+          waiting.shift();
+          if (next.text !== undefined) pass(next.id, next.text);
+        }
+      } finally {
+        draining = false;
+        tell();
       }
-      if (stopped) return ctl.abort();
-      if (res.ok) {
-        ctl.abort(); // it answers again: subscribe for real
-        return retry(0);
-      }
-      const body = await res.json().catch(() => ({}));
-      const detail = body.detail || 'HTTP ' + res.status;
-      if (res.status === 401) {
-        status('Waiting for an access token…', 'down');
-        await askToken();
-        return retry(0);
-      }
-      if (res.status === 503) {
-        const s = Number(res.headers.get('Retry-After')) || Math.round(backoff / 1000);
-        status(`The server is busy (${detail}); trying again in ${s} s…`, 'down');
-        return retry(s * 1000);
-      }
-      // 409 starting-point-ahead and other refusals: retrying cannot help.
-      status(`Stopped: ${detail}`, 'down');
-      showError(`The live tail stopped: ${detail}`);
     }
-    function retry(ms) {
-      clearTimeout(timer);
-      timer = setTimeout(open, ms);
-      backoff = Math.min(backoff * 2, 30000);
+    function receive(id, text) {
+      waiting.push({ id, text });
+      drain();
     }
-    open();
-    return {
-      stop() {
-        stopped = true;
+
+    // follow holds the connection, for this tab and, shared, for the
+    // others. EventSource reconnects by itself after a network drop, and
+    // resumes with Last-Event-ID; when it gives up (an HTTP error, or a
+    // server restarting into one), follow asks the server why, says so, and
+    // opens a new one from the last position it has, with backoff.
+    function follow() {
+      lead = true;
+      let es = null;
+      let timer = 0;
+      let backoff = 1000;
+      let last = 0; // the last position this connection delivered
+      function open() {
         clearTimeout(timer);
-        if (es) es.close();
-        status('Paused');
-      },
-      resume() {
-        stopped = false;
-        open();
+        setState('connecting', pos ? `Connecting from position ${pos}…` : 'Connecting…');
+        last = pos;
+        const q = new URLSearchParams({ after: String(pos) });
+        if (token) q.set('access_token', token);
+        es = new EventSource('/events?' + q);
+        es.onopen = () => setState('reading');
+        es.onmessage = (m) => {
+          const id = Number(m.lastEventId);
+          if (id <= last) {
+            // The server promises no duplicates: say so if one ever comes.
+            showError(`Received position ${id} again after ${last}.`);
+            document.body.dataset.anomalies = String(Number(document.body.dataset.anomalies || 0) + 1);
+            return;
+          }
+          last = id;
+          backoff = 1000;
+          if (channel) channel.postMessage({ kind: 'event', id, text: m.data });
+          receive(id, m.data);
+        };
+        es.addEventListener('caught-up', () => {
+          backoff = 1000;
+          setState('live');
+        });
+        es.onerror = () => {
+          if (es.readyState === EventSource.CONNECTING) {
+            setState('down');
+            return;
+          }
+          es.close();
+          diagnose();
+        };
+      }
+      // diagnose asks the server, with fetch, what EventSource was told.
+      async function diagnose() {
+        const ctl = new AbortController();
+        const headers = { Accept: 'text/event-stream' };
+        if (token) headers.Authorization = 'Bearer ' + token;
+        let res;
+        try {
+          res = await fetch('/events?after=' + pos, { headers, signal: ctl.signal, cache: 'no-store' });
+        } catch {
+          setState('down', `The server cannot be reached; trying again in ${Math.round(backoff / 1000)} s…`);
+          return retry(backoff);
+        }
+        if (res.ok) {
+          ctl.abort(); // it answers again: subscribe for real
+          return retry(0);
+        }
+        const body = await res.json().catch(() => ({}));
+        const detail = body.detail || 'HTTP ' + res.status;
+        if (res.status === 401) {
+          setState('down', 'Waiting for an access token…');
+          await askToken();
+          return retry(0);
+        }
+        if (res.status === 503) {
+          const s = Number(res.headers.get('Retry-After')) || Math.round(backoff / 1000);
+          setState('down', `The server is busy (${detail}); trying again in ${s} s…`);
+          return retry(s * 1000);
+        }
+        // 409 starting-point-ahead and other refusals: retrying cannot help.
+        setState('stopped', `Stopped: ${detail}`);
+        showError(`The live log stopped: ${detail}`);
+      }
+      function retry(ms) {
+        clearTimeout(timer);
+        timer = setTimeout(open, ms);
+        backoff = Math.min(backoff * 2, 30000);
+      }
+      open();
+    }
+
+    // probeHead learns the log's last position: a subscription starting
+    // past the end is refused with a problem that says where the end is.
+    async function probeHead() {
+      try {
+        await api('/events?after=9223372036854775807', 'text/event-stream');
+      } catch (e) {
+        if (e.status === 409 && typeof e.body.current === 'number') return e.body.current;
+        throw e;
+      }
+      return 0;
+    }
+
+    // ready resolves to the log's position when the page opened; the
+    // page then follows the log from there.
+    const ready = (async () => {
+      for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+        try {
+          pos = await probeHead();
+          break;
+        } catch (e) {
+          if (e.status !== 0) throw e;
+          showError(`${e.message} Trying again in ${wait / 1000} s…`);
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+      showError('');
+      if (!shared) {
+        follow();
+        return pos;
+      }
+      channel.onmessage = (m) => {
+        const d = m.data;
+        if (d.kind === 'hello') {
+          if (lead) channel.postMessage({ kind: 'state', phase: remote.phase, text: remote.text, pos });
+        } else if (lead) {
+          // This tab's own connection is what it follows.
+        } else if (d.kind === 'event') {
+          receive(d.id, d.text);
+        } else if (d.kind === 'state') {
+          remote = { phase: d.phase, text: d.text };
+          if (d.pos > pos) waiting.push({ id: d.pos }); // the holder is further on: read up to it
+          drain();
+          tell();
+        }
+      };
+      channel.postMessage({ kind: 'hello' });
+      // Held until the tab closes; then the next tab in line takes over.
+      navigator.locks.request('tributary.log', () => {
+        follow();
+        return new Promise(() => {});
+      });
+      return pos;
+    })();
+
+    return {
+      ready,
+      position: () => pos,
+      state,
+      // listen calls l.event(e) for each event from now on, in position
+      // order, and l.state(s) when the connection's state changes: s.phase
+      // is connecting, reading (what was missed), live, down (with s.text
+      // if there is more to say than the connection being lost) or
+      // stopped. It returns a function that stops the calls.
+      listen(l) {
+        listeners.add(l);
+        return () => listeners.delete(l);
       },
     };
+  })();
+
+  // watch shows a view's history, then its part of the log as the feed
+  // passes it on, each event once, in order. o: key(e), which orders the
+  // view's events (version or position); matches(e); idName; status (an
+  // element); at(), the number the status names (default: the last key
+  // shown); every, true if the status follows every event of the log, not
+  // only those that match; onEvent(e, fresh), fresh once caught up. start
+  // (load, last) shows what load(last) resolves to (events after key last,
+  // oldest first), then the feed's. It returns stop and a resume that
+  // starts again, with load, after the last event shown.
+  function watch(o) {
+    let last = 0;
+    let loading = true;
+    let stopped = true;
+    let caught = false; // said "caught up" since the connection was last in trouble
+    let buffer = [];
+    let unlisten = null;
+    const at = () => (o.at ? o.at() : last);
+    const status = (text, cls) => {
+      o.status.textContent = text;
+      o.status.className = 'status ' + (cls || '');
+    };
+    const show = (e, fresh) => {
+      if (o.key(e) <= last) return;
+      last = o.key(e);
+      o.onEvent(e, fresh);
+    };
+    function render() {
+      if (stopped) return status('Paused');
+      const s = feed.state();
+      if (s.phase === 'live' && !loading) {
+        if (!caught) status(`Live at ${o.idName} ${at()}: caught up`, 'live');
+        caught = true;
+        return;
+      }
+      caught = false;
+      if (s.phase === 'connecting') status(at() ? `Connecting from ${o.idName} ${at()}…` : 'Connecting…');
+      else if (s.phase === 'reading' || s.phase === 'live') status('Connected; reading what was missed…');
+      else status(s.text || `Connection lost; reconnecting after ${o.idName} ${at()}…`, 'down');
+    }
+    function start(load, from) {
+      if (unlisten) unlisten();
+      stopped = false;
+      loading = true;
+      last = from;
+      buffer = [];
+      unlisten = feed.listen({
+        event(e) {
+          if (stopped) return;
+          const mine = o.matches(e);
+          if (loading) {
+            if (mine) buffer.push(e);
+            return;
+          }
+          if (mine) show(e, true);
+          if ((mine || o.every) && caught) status(`Live at ${o.idName} ${at()}`, 'live');
+        },
+        state: render,
+      });
+      render();
+      return load(last).then((events) => {
+        if (stopped) return;
+        for (const e of events) show(e, false);
+        for (const e of buffer) show(e, false);
+        buffer = [];
+        loading = false;
+        render();
+      });
+    }
+    function stop() {
+      stopped = true;
+      if (unlisten) unlisten();
+      unlisten = null;
+      render();
+    }
+    return { start, stop, resume: (load) => start(load, last) };
   }
 
   // ---- totals at the top
@@ -265,18 +464,6 @@
     $('stat-position').textContent = String(position);
     $('stat-streams').textContent = streamCount === null ? '…' : streamCount + (streamsMore ? '+' : '');
     $('stat-seen').textContent = String(seen);
-  }
-
-  // probeHead learns the log's last position: a subscription starting past
-  // the end is refused with a problem that says where the end is.
-  async function probeHead() {
-    try {
-      await api('/events?after=9223372036854775807', 'text/event-stream');
-    } catch (e) {
-      if (e.status === 409 && typeof e.body.current === 'number') return e.body.current;
-      throw e;
-    }
-    return 0;
   }
 
   // countStreams pages through the stream list, up to 20 pages.
@@ -293,25 +480,19 @@
     showStats();
   }
 
-  // head resolves to the log's position when the page opened; the totals
-  // then follow the whole log live.
-  const head = (async () => {
-    const h = await probeHead();
-    position = h;
+  feed.listen({
+    event(e) {
+      position = Math.max(position, e.position);
+      seen++;
+      if (e.version === 1 && streamCount !== null) streamCount++;
+      showStats();
+    },
+  });
+  feed.ready.then((h) => {
+    position = Math.max(position, h);
     showStats();
-    tail({
-      path: '/events', params: {}, lastId: h, from: (id) => ['after', id], idName: 'position', status: null,
-      onEvent: (e) => {
-        position = Math.max(position, e.position);
-        seen++;
-        if (e.version === 1 && streamCount !== null) streamCount++;
-        showStats();
-      },
-    });
     countStreams().catch((e) => showError('Counting streams failed: ' + e.message));
-    return h;
-  })();
-  head.catch((e) => showError(e.message));
+  }, (e) => showError(e.message));
 
   // ---- rendering
 
@@ -390,21 +571,32 @@
     };
     const list = $('log-events');
     list.replaceChildren();
-    const params = {};
-    for (const k of ['stream_type', 'type']) if (q.get(k)) params[k] = q.get(k);
-    // The head now, as the totals follow it, not as it was at page load:
+    const params = new URLSearchParams();
+    const only = {};
+    for (const k of ['stream_type', 'type']) {
+      if (!q.get(k)) continue;
+      params.set(k, q.get(k));
+      only[k] = new Set(q.get(k).split(','));
+    }
+    // The head now, as this tab follows it, not as it was at page load:
     // else a page left open elsewhere would replay all that came since.
-    const h = Math.max(await head, position);
+    await feed.ready;
     if (!current()) return null;
-    const t = tail({
-      path: '/events', params, lastId: Math.max(0, h - 100), from: (id) => ['after', id], idName: 'position',
-      status: $('log-status'),
+    const w = watch({
+      key: (e) => e.position, idName: 'position', status: $('log-status'), at: feed.position, every: true,
+      matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
       onEvent: (e) => {
         list.prepend(logItem(e));
         while (list.children.length > LOG_ROWS) list.lastChild.remove();
       },
     });
-    return () => t.stop();
+    // The last 100 positions: no more than 100 events, in one page.
+    const from = Math.max(0, feed.position() - 100);
+    params.set('after', String(from));
+    params.set('limit', '100');
+    w.start(async () => (await api('/events?' + params)).body.events, from)
+      .catch((e) => current() && showError(e.message));
+    return () => w.stop();
   }
 
   async function showStreams(q, current) {
@@ -472,9 +664,31 @@
     }));
 
     // The last PAGE events, then everything new; older ones on demand.
-    let earliest = Math.max(1, info.version - PAGE + 1);
+    const notFound = (e) => {
+      if (e.status === 404) return [];
+      throw e;
+    };
+    const latest = async () => {
+      const r = await api(`/streams/${id}/events?direction=backward&limit=${PAGE}`).catch(notFound);
+      const events = r.body ? r.body.events.reverse() : [];
+      earliest = events.length ? events[0].version : 1;
+      earlier.hidden = earliest <= 1;
+      return events;
+    };
+    // After a pause: everything since the last event shown.
+    const since = async (last) => {
+      const events = [];
+      for (let next = `/streams/${id}/events?from=${last + 1}&limit=1000`; next;) {
+        const r = await api(next).catch(notFound);
+        if (!r.body) break;
+        events.push(...r.body.events);
+        next = r.next;
+      }
+      return events;
+    };
+    let earliest = 1;
     const earlier = $('stream-earlier');
-    earlier.hidden = earliest <= 1;
+    earlier.hidden = true;
     earlier.disabled = false;
     earlier.onclick = async () => {
       // One page at a time: a second click before the first page arrives
@@ -493,11 +707,10 @@
         if (current()) earlier.disabled = false;
       }
     };
-    let fresh = false; // history first, unhighlighted
-    const t = tail({
-      path: `/streams/${id}/events`, params: {}, lastId: earliest - 1, from: (v) => ['from', v + 1], idName: 'version',
-      status: $('stream-status'),
-      onEvent: (e) => {
+    const w = watch({
+      key: (e) => e.version, idName: 'version', status: $('stream-status'),
+      matches: (e) => e.stream_id === id,
+      onEvent: (e, fresh) => {
         list.prepend(streamItem(e, fresh));
         dd.version.textContent = String(e.version);
         dd.updated_at.textContent = e.recorded_at;
@@ -507,8 +720,11 @@
           showError('');
         }
       },
-      onCaughtUp: () => { fresh = true; },
     });
+    const failed = (e) => current() && showError(e.message);
+    await feed.ready;
+    if (!current()) return null;
+    w.start(latest, 0).catch(failed);
     const pause = $('stream-pause');
     pause.setAttribute('aria-pressed', 'false');
     pause.textContent = 'Pause live tail';
@@ -516,10 +732,10 @@
       const paused = pause.getAttribute('aria-pressed') !== 'true';
       pause.setAttribute('aria-pressed', String(paused));
       pause.textContent = paused ? 'Resume live tail' : 'Pause live tail';
-      if (paused) t.stop();
-      else t.resume();
+      if (paused) w.stop();
+      else w.resume(since).catch(failed);
     };
-    return () => t.stop();
+    return () => w.stop();
   }
 
   // route shows the view the location's hash names: #/ (the live log, with
