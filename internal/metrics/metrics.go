@@ -137,14 +137,28 @@ func (m *Metrics) Store(kind string, pools map[string]*sql.DB) {
 	}
 }
 
-// ObserveRequest records one answered HTTP request.
+// ObserveRequest records one answered HTTP request. A method HTTP does not
+// define is labelled "other": a client picks the method, and every label
+// value is a series kept for as long as the process runs.
 func (m *Metrics) ObserveRequest(route, method string, code int, bytes int, d time.Duration) {
 	if m == nil {
 		return
 	}
+	method = methodLabel(method)
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
 	m.httpRespBytes.WithLabelValues(route).Add(float64(bytes))
+}
+
+// methodLabel returns method if HTTP defines it (RFC 9110 §9, RFC 5789),
+// else "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // InFlight adds delta to the requests being answered.
