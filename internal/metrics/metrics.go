@@ -42,7 +42,8 @@ type Metrics struct {
 	feedHead          prometheus.Gauge
 	feedPoll          prometheus.Histogram
 
-	store []prometheus.Collector // the store's, replaced if it is opened again
+	store   []prometheus.Collector // the store's, replaced if it is opened again
+	replica prometheus.Collector   // the store's replica lag, likewise
 }
 
 // New makes the metrics on a registry of their own, with the Go runtime's
@@ -268,11 +269,17 @@ func (m *Metrics) Lag(lag func() int64) {
 
 // ReplicaLag watches how far the store's read replica is behind the primary,
 // in positions: lag is called at each scrape (NaN when it cannot be read).
+// A store opened again (the binary retries one whose migration met a
+// database not ready) replaces the lag an earlier one registered.
 func (m *Metrics) ReplicaLag(lag func() float64) {
 	if m == nil {
 		return
 	}
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "replica", Name: "lag_positions",
+	if m.replica != nil {
+		m.reg.Unregister(m.replica)
+	}
+	m.replica = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "replica", Name: "lag_positions",
 		Help: "The primary's log head minus the read replica's: appends the replica has not applied yet (NaN when either does not answer)."},
-		lag))
+		lag)
+	m.reg.MustRegister(m.replica)
 }
