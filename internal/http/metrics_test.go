@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -16,6 +19,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // metricsServer serves store over HTTP with metrics of its own, for one test.
@@ -86,4 +90,69 @@ func TestClientsCannotGrowTheHTTPMetricsLabels(t *testing.T) {
 			t.Errorf("%s: %d series after %d requests with made-up methods and paths; expected a few dozen at most", name, series, 6*n)
 		}
 	}
+}
+
+// counterValue returns the value of the family's series with exactly the
+// given label values, and whether there is one.
+func counterValue(f *dto.MetricFamily, labels map[string]string) (float64, bool) {
+	for _, m := range f.GetMetric() {
+		match := len(m.GetLabel()) == len(labels)
+		for _, l := range m.GetLabel() {
+			if labels[l.GetName()] != l.GetValue() {
+				match = false
+			}
+		}
+		if match {
+			return m.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// TestARequestItsClientLeftIsNotCountedAsAnswered: a client that gives up
+// on a request the database holds up (its own timeout, a closed tab) gets
+// no answer. The request metrics must not count it as answered 200 with no
+// body, or a stalled database shows as a run of successes; it is counted
+// as 499, client closed request, as proxies log it. On both stores.
+func TestARequestItsClientLeftIsNotCountedAsAnswered(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := metricsServer(t, stuckStore{k.Open(t)}, esthttp.Options{RequestTimeout: time.Minute})
+		id := uuid.NewString()
+		for _, tc := range []struct{ method, path, body string }{
+			{http.MethodGet, "/streams/" + id, ""},
+			{http.MethodPost, "/streams/" + id + "/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`},
+		} {
+			req, err := http.NewRequest(tc.method, s.url+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := (&http.Client{Timeout: 200 * time.Millisecond}).Do(req); err == nil {
+				resp.Body.Close()
+				t.Fatalf("%s %s on a stuck store: answered %d before the client's timeout", tc.method, tc.path, resp.StatusCode)
+			}
+		}
+		routes := map[string]string{http.MethodGet: "/streams/{streamID}", http.MethodPost: "/streams/{streamID}/events"}
+		deadline := time.Now().Add(10 * time.Second)
+		for method, route := range routes {
+			for {
+				f := scrapeFamilies(t, s)["tributary_http_requests_total"]
+				answered, _ := counterValue(f, map[string]string{"route": route, "method": method, "code": "200"})
+				left, _ := counterValue(f, map[string]string{"route": route, "method": method, "code": "499"})
+				if answered != 0 {
+					t.Errorf("%s %s, which its client left before any answer: counted as answered 200; expected 499", method, route)
+					break
+				}
+				if left == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("%s %s, which its client left before any answer: no code=\"499\" count 10 s later", method, route)
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	})
 }

@@ -395,11 +395,21 @@ func detachAccessEntry(r *http.Request) func(written int) {
 	return func(written int) { e.done(context.Background(), status, before+written) }
 }
 
+// statusClientClosed is what the metrics and the log record for a request
+// whose client left before it was answered (nginx's 499, "client closed
+// request"): net/http would send a 200 with no body to no one, and counted
+// as such, a database that holds requests up until their clients give up
+// would show as a run of successes.
+const statusClientClosed = 499
+
 // done records the request's metrics and logs its line.
 func (e *accessEntry) done(ctx context.Context, status, written int) {
 	s := e.s
 	s.opts.Metrics.InFlight(-1)
-	if status == 0 {
+	switch {
+	case status == 0 && ctx.Err() != nil:
+		status = statusClientClosed // no one to answer: the client left first
+	case status == 0:
 		status = http.StatusOK // the handler wrote nothing: net/http sends 200
 	}
 	took := time.Since(e.start)
