@@ -123,23 +123,24 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 // query runs the statements, the first of which return no rows (BEGIN, and
 // any before it), and hands each later one's rows to its scan.
 func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*sql.Rows) error) error {
-	for _, s := range stmts {
-		t.m.Statement(s.kind)
-	}
 	first := len(stmts) - len(scans)
 	if !t.d.Batch {
+		// One at a time: those after a failed one are never sent, nor counted.
 		for _, s := range stmts[:first] {
+			t.m.Statement(s.kind)
 			if _, err := t.conn.ExecContext(ctx, s.query); err != nil {
 				return fmt.Errorf("%s: %w", s.kind, err)
 			}
 		}
 		for i, s := range stmts[first:] {
+			t.m.Statement(s.kind)
 			if err := t.scanQuery(ctx, s.kind, s.query, s.args, scans[i]); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+	t.count(stmts)
 	query, args := join(stmts)
 	rows, err := t.conn.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -148,6 +149,14 @@ func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*s
 	defer rows.Close()
 	// The driver skips the empty results up to BEGIN's: the first set is the next statement's.
 	return scanSets(rows, stmts[first:], scans)
+}
+
+// count records a batch's statements in the statements metric: all of them
+// are sent in its round trip, those after one that fails included.
+func (t *appendTx) count(stmts []statement) {
+	for _, s := range stmts {
+		t.m.Statement(s.kind)
+	}
 }
 
 // scanSets hands the result sets of rows, from the current one on, to the
@@ -311,22 +320,22 @@ func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase)
 	} else {
 		next = nil
 	}
-	for _, s := range stmts {
-		t.m.Statement(s.kind)
-	}
 	var err error
 	var rows *sql.Rows
 	switch {
 	case next != nil:
 		// The driver skips the empty results of the writes and COMMIT: the
 		// query returns at the marker's, once every statement before it ran.
+		t.count(stmts)
 		query, args := join(stmts)
 		rows, err = t.conn.QueryContext(ctx, query, args...)
 	case t.d.Batch:
+		t.count(stmts)
 		query, args := join(stmts)
 		_, err = t.conn.ExecContext(ctx, query, args...)
 	default:
 		for _, s := range stmts {
+			t.m.Statement(s.kind) // those after a failed one are never sent
 			if _, err = t.conn.ExecContext(ctx, s.query, s.args...); err != nil {
 				err = fmt.Errorf("%s: %w", s.kind, err)
 				break

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
@@ -83,13 +84,28 @@ const openTimeout = 60 * time.Second
 // dsns maps each MySQL store opened here to its DSN, for OpenAgain and Exec.
 var dsns sync.Map // *mysqlstore.Store → string
 
+// OpenCounted opens a fresh store of kind k, as its Open does, that counts
+// what it does (appends, group commits, statements) in m.
+func OpenCounted(t testing.TB, k Kind, m *metrics.Metrics) eventstore.Store {
+	t.Helper()
+	if k.Name == MySQL.Name {
+		return openMySQL(t, mysqltest.NewDatabase(t), m)
+	}
+	return openSQLite(t, t.TempDir(), m)
+}
+
 // OpenMySQL opens and migrates a store on the database named by dsn, and
 // closes it at cleanup. Several stores on one dsn are as several processes.
 func OpenMySQL(t testing.TB, dsn string) *mysqlstore.Store {
 	t.Helper()
+	return openMySQL(t, dsn, nil)
+}
+
+func openMySQL(t testing.TB, dsn string, m *metrics.Metrics) *mysqlstore.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
-	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Metrics: m})
 	if err != nil {
 		t.Fatalf("open MySQL store: %v", err)
 	}
@@ -109,9 +125,14 @@ func OpenMySQL(t testing.TB, dsn string) *mysqlstore.Store {
 // OpenSQLite opens and migrates a store in dir, and closes it at cleanup.
 func OpenSQLite(t testing.TB, dir string) *sqlitestore.Store {
 	t.Helper()
+	return openSQLite(t, dir, nil)
+}
+
+func openSQLite(t testing.TB, dir string, m *metrics.Metrics) *sqlitestore.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
-	s, err := sqlitestore.Open(ctx, dir, sqlitestore.Options{})
+	s, err := sqlitestore.Open(ctx, dir, sqlitestore.Options{Metrics: m})
 	if err != nil {
 		t.Fatalf("open SQLite store: %v", err)
 	}
