@@ -156,3 +156,33 @@ func TestARequestItsClientLeftIsNotCountedAsAnswered(t *testing.T) {
 		}
 	})
 }
+
+// TestARequestNoRouteServesIsLabelledUnmatched: the route label is the
+// pattern of the route that served a request, and "unmatched" where none
+// did, a 404 for a path the API does not have or a 405 for a method a path
+// does not take. Those under /streams were labelled with the router's
+// inner catch-all, "/streams/{streamID}/*", a pattern the API does not
+// have, or with the pattern of a route that did not serve them.
+func TestARequestNoRouteServesIsLabelledUnmatched(t *testing.T) {
+	t.Parallel()
+	s := metricsServer(t, nil, esthttp.Options{})
+	id := uuid.NewString()
+	for _, req := range [][2]string{
+		{http.MethodGet, "/nowhere"},
+		{http.MethodPut, "/events"},
+		{http.MethodPut, "/streams"},
+		{http.MethodDelete, "/streams/" + id},
+		{http.MethodPut, "/streams/" + id + "/events"},
+		{http.MethodGet, "/streams/" + id + "/nowhere"},
+		{http.MethodGet, "/streams/" + id + "/events/1/nowhere"},
+	} {
+		r := s.do(req[0], req[1], "")
+		if r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
+			t.Fatalf("%s %s: %d; expected 404 or 405", req[0], req[1], r.status)
+		}
+	}
+	f := scrapeFamilies(t, s)["tributary_http_requests_total"]
+	if routes := labelValues(f, "route"); len(routes) != 1 || !routes["unmatched"] {
+		t.Errorf("requests no route serves are labelled with routes %v; expected only \"unmatched\"", routes)
+	}
+}

@@ -189,9 +189,11 @@ func (s *Server) routes() {
 	}
 	r.Use(s.recoverer, s.timeout, headAsGet)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		unmatched(r)
 		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		unmatched(r)
 		return &detailError{kind: errMethodNotAllowed, detail: r.Method + " is not allowed on " + routingPath(r)}
 	}))
 
@@ -368,10 +370,24 @@ type accessEntry struct {
 	principal                              *string
 	ww                                     middleware.WrapResponseWriter
 	detached                               bool // a subscription logs the line when it ends
+	unmatched                              bool // no route served it (see unmatched)
 }
 
-// routeOf returns the route pattern that served r.
+// unmatched marks r as served by no route, a 404 or 405 of the router's.
+// chi's pattern for it can name a route that did not serve it (a 405 on
+// /streams) or one the API does not have (the catch-all of a nested route,
+// /streams/{streamID}/*): the route label and the log say "unmatched".
+func unmatched(r *http.Request) {
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+		e.unmatched = true
+	}
+}
+
+// routeOf returns the route pattern that served r, or "unmatched".
 func routeOf(r *http.Request) string {
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok && e.unmatched {
+		return "unmatched"
+	}
 	if rc := chi.RouteContext(r.Context()); rc != nil {
 		if p := rc.RoutePattern(); p != "" { // built anew at each call
 			return p
