@@ -94,14 +94,14 @@ const retryAfterSeconds = 2
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is no one to answer.
-		s.log.Debug("client went away", "method", r.Method, "path", s.auth.redact(r.URL.Path), "request_id", middleware.GetReqID(r.Context()))
+		s.log.Debug("client went away", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "request_id", middleware.GetReqID(r.Context()))
 		return
 	}
 	if statusSent(r) {
 		// A problem written now would follow what was sent under the first
 		// status, and net/http would end the response cleanly: the client
 		// would take it for a whole answer. Cut it, as writeEvents does.
-		s.log.Error("request failed after its status was sent; cutting the connection", "method", r.Method, "path", s.auth.redact(r.URL.Path),
+		s.log.Error("request failed after its status was sent; cutting the connection", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path),
 			"request_id", middleware.GetReqID(r.Context()), "error", err)
 		panic(http.ErrAbortHandler)
 	}
@@ -155,7 +155,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("WWW-Authenticate", challenge)
 	}
 	if kind.status >= 500 {
-		s.log.Error("request failed", "method", r.Method, "path", s.auth.redact(r.URL.Path), "status", kind.status,
+		s.log.Error("request failed", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "status", kind.status,
 			"request_id", middleware.GetReqID(r.Context()), "error", err)
 	}
 	var buf bytes.Buffer

@@ -24,7 +24,7 @@ import (
 // never found, and one next to any other character (a quote, a dot, a colon,
 // which the query's loggable values take) was logged as sent. A token sent
 // as X-Request-Id (of the characters a request id takes) was logged as the
-// request's id.
+// request's id, and one sent as the method as the request's method.
 func TestNoKnownTokenReachesTheLogWhateverSurroundsIt(t *testing.T) {
 	t.Parallel()
 	const b64Secret, plainSecret = "Zm9vYmFy/YmF6+cXV4==", "r-0123456789abcdef"
@@ -48,6 +48,17 @@ func TestNoKnownTokenReachesTheLogWhateverSurroundsIt(t *testing.T) {
 	}
 	for _, p := range paths {
 		req, _ := http.NewRequest("GET", srv.URL+p, nil)
+		req.Header.Set("Authorization", "Bearer "+plainSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	// A token sent as the request's method, alone or inside one: a method
+	// is any HTTP token, and the access log says which one it was.
+	for _, method := range []string{plainSecret, "X" + plainSecret + "!"} {
+		req, _ := http.NewRequest(method, srv.URL+"/events", nil)
 		req.Header.Set("Authorization", "Bearer "+plainSecret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

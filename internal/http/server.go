@@ -435,7 +435,7 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		level = slog.LevelError // the cause is in the "request failed" line before it
 	}
 	s.log.LogAttrs(ctx, level, "request",
-		slog.String("method", e.method),
+		slog.String("method", s.auth.redact(e.method)),
 		slog.String("route", e.route),
 		slog.String("path", s.auth.redact(e.path)),
 		slog.String("query", s.auth.redact(logQuery(e.query))),
@@ -547,7 +547,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec) // net/http's way to cut a response short; let it through
 			}
-			s.log.Error("panic", "method", r.Method, "path", s.auth.redact(r.URL.Path), "request_id", middleware.GetReqID(r.Context()),
+			s.log.Error("panic", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "request_id", middleware.GetReqID(r.Context()),
 				"panic", rec, "stack", string(debug.Stack()))
 			s.writeError(w, r, errPanic)
 		}()
