@@ -40,10 +40,17 @@ type Option func(*Client)
 // server started with TRIBUTARY_API_TOKENS.
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
-// WithHTTPClient makes the client send its requests with hc. It must not
-// have a Timeout, which would cut subscriptions: bound requests with their
-// contexts instead.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+// WithHTTPClient makes the client send its requests with hc (nil: a
+// default http.Client). It must not have a Timeout, which would cut
+// subscriptions: bound requests with their contexts instead.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) {
+		if hc == nil {
+			hc = &http.Client{}
+		}
+		c.http = hc
+	}
+}
 
 // New returns a client for the server at baseURL, e.g. http://localhost:8080.
 func New(baseURL string, opts ...Option) (*Client, error) {

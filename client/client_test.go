@@ -2,12 +2,17 @@ package client
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"path"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The client's behaviour against a real server is tested in tests/
@@ -68,5 +73,48 @@ func TestProblemIsItsSentinel(t *testing.T) {
 	}
 	if (&Problem{Status: 500, Type: problemBase + "internal"}).Is(ErrUnavailable) {
 		t.Errorf("an internal problem should match no sentinel")
+	}
+}
+
+// TestRetryAfterIsReadInEitherForm: RFC 9110 allows Retry-After as seconds
+// or as an HTTP date, which a proxy in front of the server may send.
+func TestRetryAfterIsReadInEitherForm(t *testing.T) {
+	t.Parallel()
+	in30s := time.Now().Add(30 * time.Second).UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		header   string
+		min, max time.Duration
+	}{
+		{"7", 7 * time.Second, 7 * time.Second},
+		{in30s, 28 * time.Second, 30 * time.Second},
+		{"Thu, 01 Jan 2015 00:00:00 GMT", 0, 0}, // past: at once
+		{"soon", 0, 0},
+		{"-3", 0, 0},
+	} {
+		res := &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {tc.header}},
+			Body: io.NopCloser(strings.NewReader(""))}
+		if got := readProblem(res).RetryAfter; got < tc.min || got > tc.max {
+			t.Errorf("Retry-After: %s gave %v; expected %v to %v", tc.header, got, tc.min, tc.max)
+		}
+	}
+}
+
+// TestWithHTTPClientNilKeepsTheDefault: a nil *http.Client, as an unset
+// variable passes, sends with the default rather than panic at the first
+// request.
+func TestWithHTTPClientNilKeepsTheDefault(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"stream_id":"`+path.Base(r.URL.Path)+`","stream_type":"order","version":1}`) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	var hc *http.Client
+	c, err := New(srv.URL, WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
+		t.Fatalf("a request with WithHTTPClient(nil): %v", err)
 	}
 }

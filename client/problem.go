@@ -108,9 +108,21 @@ func readProblem(res *http.Response) *Problem {
 	if p.Type == "" && res.StatusCode == http.StatusServiceUnavailable {
 		p.Type = problemBase + "unavailable" // e.g. from a proxy in front
 	}
-	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s >= 0 {
-		p.RetryAfter = time.Duration(s) * time.Second
-	}
+	p.RetryAfter = retryAfter(res.Header.Get("Retry-After"), time.Now())
+
 	p.RequestID = res.Header.Get("X-Request-Id")
 	return p
+}
+
+// retryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds, or an
+// HTTP date, as a proxy in front of the server may send; a date past, or a
+// value that is neither, is 0.
+func retryAfter(h string, now time.Time) time.Duration {
+	if s, err := strconv.Atoi(h); err == nil {
+		return time.Duration(max(s, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
