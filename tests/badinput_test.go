@@ -119,6 +119,9 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 			postStatus("event data missing", withEvent(`{"type":"OrderPlaced"}`), 400, "bad-request"),
 			postStatus("event type missing", withEvent(`{"data":{}}`), 400, "bad-request"),
 			postStatus("event type is a number", withEvent(`{"type":1,"data":{}}`), 400, "bad-request"),
+			// null is not an empty string, and says so.
+			{name: "event type null", body: withEvent(`{"type":null,"data":{}}`), status: []int{400}, slug: "bad-request",
+				hint: "events[0].type must be a string, not null"},
 			postStatus("stream_type is a number", `{"stream_type":7,"events":[{"type":"A","data":{}}]}`, 400, "bad-request"),
 			postStatus("unknown top-level field", `{"stream_type":"order","events":[{"type":"A","data":{}}],"expected_version":1}`, 400, "bad-request"),
 			postStatus("unknown event field", withEvent(`{"type":"A","data":{},"tags":["x"]}`), 400, "bad-request"),
@@ -306,7 +309,7 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 			post("stream_type is null on a new stream", withStreamType(`null`), "stream_type"),
 			post("events is a number", withEvents(`1`), "events"),
 			post("events is true", withEvents(`true`), "events"),
-			post("events holds null", withEvents(`[null]`), "type"),
+			post("events holds null", withEvents(`[null]`), "events[0] must be an object, not null"),
 			post("events holds a number", withEvents(`[1]`), "events"),
 			post("events holds an array", withEvents(`[[]]`), "events"),
 			post("events holds true", withEvents(`[true]`), "events"),

@@ -30,9 +30,38 @@ type appendRequest struct {
 
 type newEventJSON struct {
 	ID       optionalString `json:"id"`
-	Type     string         `json:"type"`
+	Type     stringNotNull  `json:"type"`
 	Data     jsontext.Value `json:"data"`
 	Metadata jsontext.Value `json:"metadata"`
+}
+
+// UnmarshalJSONFrom refuses null, which would otherwise decode as an event
+// with every member left out, and be refused for its empty type.
+func (e *newEventJSON) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if kind := dec.PeekKind(); kind == 'n' {
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+		return &json.SemanticError{JSONKind: kind, GoType: reflect.TypeFor[newEventJSON]()}
+	}
+	type plain newEventJSON // its members, without this method
+	return json.UnmarshalDecode(dec, (*plain)(e))
+}
+
+// stringNotNull is a string member that refuses anything else, null
+// included, which a plain string takes as "": the client learns that null
+// is not a string rather than that the member is empty.
+type stringNotNull string
+
+// UnmarshalJSONFrom takes a JSON string, and refuses anything else.
+func (s *stringNotNull) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if kind := dec.PeekKind(); kind != '"' {
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+		return &json.SemanticError{JSONKind: kind, GoType: reflect.TypeFor[string]()}
+	}
+	return json.UnmarshalDecode(dec, (*string)(s))
 }
 
 // optionalString is a string member that may be left out. Sent, it must be
@@ -79,7 +108,7 @@ func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.Expecte
 			return eventstore.AppendRequest{}, &detailError{kind: errTooLarge,
 				detail: fmt.Sprintf("events[%d] holds %d bytes of data and metadata; this server takes at most %d in one event", i, n, maxEventBytes)}
 		}
-		ne := eventstore.NewEvent{Type: e.Type, Data: e.Data, Metadata: e.Metadata}
+		ne := eventstore.NewEvent{Type: string(e.Type), Data: e.Data, Metadata: e.Metadata}
 		if e.ID.set {
 			// The field's name is made only for an error.
 			field := func() string { return "events[" + strconv.Itoa(i) + "].id" }
