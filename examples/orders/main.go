@@ -36,9 +36,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("orders", flag.ContinueOnError)
 	server := fs.String("server", "http://localhost:8080", "the Tributary server")
 	token := fs.String("token", os.Getenv("TRIBUTARY_TOKEN"), "an access token with the write role, if the server needs one (default $TRIBUTARY_TOKEN)")
-	n := fs.Int("orders", 3, "how many orders to place")
+	n := fs.Int("orders", 3, "how many orders to place, 0 to 1000")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: the settings are flags (-server, -token, -orders)", fs.Arg(0))
+	}
+	// Each order is a few requests and the run is bounded by a minute.
+	if *n < 0 || *n > 1000 {
+		return fmt.Errorf("-orders must be 0 to 1000, got %d", *n)
 	}
 	c, err := client.New(*server, client.WithToken(*token))
 	if err != nil {
