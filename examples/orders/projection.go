@@ -34,6 +34,8 @@ func newReadModel() *readModel {
 // follow subscribes to /events?stream_type=order from the start and applies
 // each event as it comes, until ctx ends. The client reconnects by itself
 // and resumes where it stopped, so the model never misses or repeats one.
+// An event it cannot decode stops it, with the position left before that
+// event: skipping it would leave the model wrong for good, unnoticed.
 func (m *readModel) follow(ctx context.Context, c *client.Client) error {
 	for msg, err := range c.Subscribe(ctx, client.SubscribeOptions{StreamTypes: []string{"order"}}) {
 		if err != nil {
@@ -43,7 +45,10 @@ func (m *readModel) follow(ctx context.Context, c *client.Client) error {
 		if msg.CaughtUp {
 			m.position = max(m.position, msg.At)
 		} else {
-			m.apply(msg.Event)
+			if err := m.apply(msg.Event); err != nil {
+				m.mu.Unlock()
+				return fmt.Errorf("projection: %w", err)
+			}
 			m.position = msg.Event.Position
 		}
 		close(m.changed)
@@ -53,8 +58,15 @@ func (m *readModel) follow(ctx context.Context, c *client.Client) error {
 	return nil
 }
 
-// apply updates the row of the event's order.
-func (m *readModel) apply(e client.Event) {
+// apply updates the row of the event's order, or returns why it cannot. A
+// type not listed here is ignored: the model shows only what these say.
+func (m *readModel) apply(e client.Event) error {
+	var l Line
+	if e.Type == "LineAdded" {
+		if err := json.Unmarshal(e.Data, &l); err != nil {
+			return fmt.Errorf("event at position %d, %s of order %s: %w", e.Position, e.Type, e.StreamID, err)
+		}
+	}
 	v := m.orders[e.StreamID]
 	if v == nil {
 		v = &OrderView{}
@@ -64,16 +76,14 @@ func (m *readModel) apply(e client.Event) {
 	case "OrderPlaced":
 		v.Status = "placed"
 	case "LineAdded":
-		var l Line
-		if json.Unmarshal(e.Data, &l) == nil {
-			v.Lines++
-			v.Total += l.Qty * l.Price
-		}
+		v.Lines++
+		v.Total += l.Qty * l.Price
 	case "OrderPaid":
 		v.Status = "paid"
 	case "OrderShipped":
 		v.Status = "shipped"
 	}
+	return nil
 }
 
 // waitFor waits until the model has applied position, or the projection
