@@ -352,24 +352,25 @@ func measure(ctx context.Context, clients int, warmup, duration time.Duration, o
 	if err := context.Cause(ctx); err != nil {
 		return sideRun{}, err
 	}
-	// On a slow machine an op can outlast a short window: the window then
-	// ends with the first op that ends after its start, so that every run
-	// measures at least one op, over the time it took.
+	// On a slow machine an op can outlast a short window: the window is
+	// then the span of the first op that ends after its start, so that
+	// every run measures at least one op, over the time it took (it began
+	// before the window, in the warm-up or at the start).
 	if !slices.ContainsFunc(samples, func(ss []sample) bool {
 		return slices.ContainsFunc(ss, func(s sample) bool { return !s.end.Before(from) && !s.end.After(to) })
 	}) {
-		var first time.Time
+		var first sample
 		for _, ss := range samples {
 			for _, s := range ss {
-				if !s.end.Before(from) && (first.IsZero() || s.end.Before(first)) {
-					first = s.end
+				if !s.end.Before(from) && (first.end.IsZero() || s.end.Before(first.end)) {
+					first = s
 				}
 			}
 		}
-		if first.IsZero() {
+		if first.end.IsZero() {
 			return sideRun{}, fmt.Errorf("no op finished after the %s of warm-up; raise -duration", warmup)
 		}
-		to, duration = first, first.Sub(from)
+		from, to, duration = first.end.Add(-first.took), first.end, first.took
 	}
 	var run sideRun
 	var took []time.Duration

@@ -231,3 +231,21 @@ func TestMeasureCountsAnOpLongerThanTheWindow(t *testing.T) {
 		t.Errorf("expected about 83 events/s (10 events in 120 ms), got %.1f", run.EventsPerSec)
 	}
 }
+
+// TestMeasureCountsALongOpOverTheTimeItTookAfterAWarmUp: the op that
+// outlasts the window began in the warm-up; its events are over all the
+// time it took, not only the part of it after the warm-up.
+func TestMeasureCountsALongOpOverTheTimeItTookAfterAWarmUp(t *testing.T) {
+	t.Parallel()
+	slow := func(ctx context.Context, _ int) (int, error) {
+		time.Sleep(150 * time.Millisecond)
+		return 10, nil
+	}
+	run, err := measure(context.Background(), 1, 100*time.Millisecond, 10*time.Millisecond, slow)
+	if err != nil || run.Ops != 1 || run.Events != 10 {
+		t.Fatalf("an op of 150 ms after a 100 ms warm-up, in a 10 ms window: expected it measured, got %+v, %v", run, err)
+	}
+	if run.EventsPerSec > 10/0.15 || run.EventsPerSec < 10/0.5 {
+		t.Errorf("expected about 67 events/s (10 events in 150 ms), got %.1f", run.EventsPerSec)
+	}
+}
