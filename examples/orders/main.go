@@ -1,7 +1,8 @@
 // Command orders is an example of event sourcing with Tributary and its Go
 // client: an order aggregate that records events, is loaded from its
-// stream, saved with the version it was loaded at and retries a command on
-// a conflict; and a projection that subscribes to every order event and
+// stream, saved with the version it was loaded at (sent again, with the
+// same event ids, when the answer is lost) and retries a command on a
+// conflict; and a projection that subscribes to every order event and
 // keeps a read model. Run it against a live server:
 //
 //	go run ./cmd/api &

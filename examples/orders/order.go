@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -78,7 +80,8 @@ func (o *Order) Ship(carrier string) error {
 	return o.record("OrderShipped", OrderShipped{Carrier: carrier})
 }
 
-// record applies an event to the state and keeps it to be saved.
+// record applies an event to the state and keeps it to be saved, with an
+// id of its own: sent again after an answer that was lost, it is stored once.
 func (o *Order) record(typ string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
@@ -87,7 +90,7 @@ func (o *Order) record(typ string, data any) error {
 	if err := o.apply(typ, raw); err != nil {
 		return err
 	}
-	o.pending = append(o.pending, client.NewEvent{Type: typ, Data: json.RawMessage(raw)})
+	o.pending = append(o.pending, client.NewEvent{ID: uuid.New(), Type: typ, Data: json.RawMessage(raw)})
 	return nil
 }
 
@@ -136,13 +139,35 @@ func load(ctx context.Context, c *client.Client, id uuid.UUID) (*Order, error) {
 // save appends what the order recorded, only if its stream is still at the
 // version it was loaded at (If-Match). Another writer's append in between
 // is client.ErrWrongExpectedVersion, and nothing is written.
+//
+// When it cannot know whether the events were stored (the connection failed
+// before the answer, or the server answered 5xx), it sends the same events
+// again, with the same ids and expected version, a few times: the server
+// stores a batch once, and answers one it already has with its first result.
 func save(ctx context.Context, c *client.Client, o *Order) (*client.AppendResult, error) {
-	res, err := c.Append(ctx, client.StreamRef{ID: o.ID, Type: "order"}, client.Exactly(o.Version), o.pending...)
-	if err != nil {
-		return nil, fmt.Errorf("save order %s: %w", o.ID, err)
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		res, err := c.Append(ctx, client.StreamRef{ID: o.ID, Type: "order"}, client.Exactly(o.Version), o.pending...)
+		if err == nil {
+			o.Version, o.pending = res.Version, nil
+			return res, nil
+		}
+		var transport *url.Error
+		var p *client.Problem
+		unknown := errors.As(err, &transport) || (errors.As(err, &p) && p.Status >= 500)
+		if !unknown || ctx.Err() != nil || attempt == 4 {
+			return nil, fmt.Errorf("save order %s: %w", o.ID, err)
+		}
+		if p != nil {
+			wait = max(wait, p.RetryAfter) // a 503's Retry-After
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("save order %s: %w", o.ID, err)
+		}
+		wait *= 2
 	}
-	o.Version, o.pending = res.Version, nil
-	return res, nil
 }
 
 // execute runs a command on the order as its stream has it now, and saves.
