@@ -38,7 +38,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	server := fs.String("server", "http://localhost:8080", "the Tributary server")
 	token := fs.String("token", os.Getenv("TRIBUTARY_TOKEN"), "an access token with the write role, if the server needs one (default $TRIBUTARY_TOKEN)")
 	n := fs.Int("orders", 3, "how many orders to place, 0 to 1000")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil // the flags were listed
+	} else if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

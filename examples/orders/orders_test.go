@@ -40,6 +40,13 @@ func TestRunRejectsBadFlagsBeforeDoingAnything(t *testing.T) {
 	}
 }
 
+func TestRunAnswersHelpWithoutAnError(t *testing.T) {
+	t.Parallel()
+	if err := run(context.Background(), []string{"-h"}, io.Discard); err != nil {
+		t.Errorf("orders -h: expected the flags listed and no error (exit status 0), got %v", err)
+	}
+}
+
 // sseServer answers every subscription with frames, then holds the
 // connection open until the client goes.
 func sseServer(t *testing.T, frames string) *client.Client {
