@@ -26,7 +26,9 @@ func newServiceSide(url string) *serviceSide {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	return &serviceSide{
 		url: url,
-		client: &http.Client{Transport: &http.Transport{
+		// Every request is bounded, not only the measured ops: a server
+		// that stops answering fails the run instead of holding it.
+		client: &http.Client{Timeout: opTimeout, Transport: &http.Transport{
 			Proxy:               nil, // traffic only to 127.0.0.1
 			DialContext:         dialer.DialContext,
 			MaxIdleConnsPerHost: 64, // a kept-alive connection per client

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,5 +249,42 @@ func TestMeasureCountsALongOpOverTheTimeItTookAfterAWarmUp(t *testing.T) {
 	}
 	if run.EventsPerSec > 10/0.15 || run.EventsPerSec < 10/0.5 {
 		t.Errorf("expected about 67 events/s (10 events in 150 ms), got %.1f", run.EventsPerSec)
+	}
+}
+
+// TestServiceSideGivesUpOnAServerThatDoesNotAnswer: a server that hangs
+// must fail the run, not hold it forever, also outside the measured ops:
+// the seeding appends and the scrapes of /metrics.
+func TestServiceSideGivesUpOnAServerThatDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release: // the test's end, for a client that still waits
+		}
+	}))
+	t.Cleanup(func() {
+		close(release)
+		hung.Close()
+	})
+	svc := newServiceSide(hung.URL)
+	srv := &server{url: hung.URL}
+	done := make(chan error, 2)
+	go func() { done <- svc.seed(context.Background()) }()
+	go func() {
+		_, err := srv.metrics(context.Background(), svc.client)
+		done <- err
+	}()
+	deadline := time.After(opTimeout + 10*time.Second)
+	for range 2 {
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Error("expected an error from a server that does not answer, got none")
+			}
+		case <-deadline:
+			t.Fatalf("a request to a server that does not answer still waits after %s; expected it to give up within %s", opTimeout+10*time.Second, opTimeout)
+		}
 	}
 }
