@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +118,49 @@ func TestWithHTTPClientNilKeepsTheDefault(t *testing.T) {
 	}
 	if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
 		t.Fatalf("a request with WithHTTPClient(nil): %v", err)
+	}
+}
+
+// TestSubscribeEndsAtAnEventItCannotDecodeRatherThanSkipIt: the id of a
+// frame whose data is not an event was taken as received, so the
+// reconnect resumed after it and the consumer never saw that event. Now
+// the iteration ends there, with an error that names it, after every
+// event before it.
+func TestSubscribeEndsAtAnEventItCannotDecodeRatherThanSkipIt(t *testing.T) {
+	t.Parallel()
+	event := func(pos int) string {
+		return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
+			uuid.New(), uuid.New(), pos, pos)
+	}
+	frames := []string{"id: 1\ndata: " + event(1), "id: 2\ndata: {\"position\": \"two\"}", "id: 3\ndata: " + event(3)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		for _, f := range frames[after:] {
+			io.WriteString(w, f+"\n\n") //nolint:errcheck // a test's answer
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got []int64
+	var last error
+	for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond}) {
+		if err != nil {
+			last = err
+			break
+		}
+		got = append(got, m.Event.Position)
+	}
+	if len(got) != 1 || got[0] != 1 {
+		t.Errorf("received positions %v; expected [1] and then the error", got)
+	}
+	if last == nil || !strings.Contains(last.Error(), "event 2") {
+		t.Errorf("ended with %v; expected an error that names event 2", last)
 	}
 }

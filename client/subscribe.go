@@ -63,7 +63,9 @@ type Message struct {
 //
 // An answer that retrying cannot fix ends the iteration with a *Problem:
 // ErrStartingPointAhead when the start is past what the server has,
-// ErrUnauthorized, ErrForbidden, ErrBadRequest. Cancelling ctx ends it with
+// ErrUnauthorized, ErrForbidden, ErrBadRequest; so does an event the
+// client cannot decode, after every event before it (a new Subscribe from
+// the last one's position meets it again). Cancelling ctx ends it with
 // ctx's error.
 func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
 	if opts.MinBackoff <= 0 {
@@ -88,7 +90,8 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 				return
 			}
 			var p *Problem
-			if errors.As(err, &p) && p.Status < 500 {
+			var bad *undecodable
+			if errors.As(err, &p) && p.Status < 500 || errors.As(err, &bad) {
 				yield(Message{}, fmt.Errorf("subscribe: %w", err))
 				return
 			}
@@ -183,14 +186,13 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 		if f.retry > 0 {
 			s.serverRetry = f.retry
 		}
-		if f.hasID {
-			s.lastID = f.id
-		}
 		var m Message
 		switch {
 		case f.event == "" && f.hasData:
+			// Its id counts as received only once it is decoded: a
+			// reconnect would resume after it, and the consumer never see it.
 			if err := json.Unmarshal([]byte(f.data), &m.Event); err != nil {
-				return progressed, fmt.Errorf("event %s is not the JSON of an event: %w", f.id, err)
+				return progressed, &undecodable{fmt.Errorf("event %s is not the JSON of an event: %w", f.id, err)}
 			}
 		case f.event == "caught-up":
 			n, err := strconv.ParseInt(f.data, 10, 64)
@@ -199,7 +201,13 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 			}
 			m = Message{CaughtUp: true, At: n}
 		default:
+			if f.hasID {
+				s.lastID = f.id
+			}
 			continue // a keep-alive, an id-only frame, the retry frame
+		}
+		if f.hasID {
+			s.lastID = f.id
 		}
 		// The consumer's time is not the connection's: while it handles a
 		// message nothing is read, however many keep-alives arrive.
@@ -283,3 +291,11 @@ func readFrame(r *bufio.Reader) (frame, error) {
 		}
 	}
 }
+
+// undecodable is an event frame the client cannot decode: the iteration
+// ends there, rather than resume after it, which would skip the event, or
+// before it, which would meet it again without end.
+type undecodable struct{ err error }
+
+func (u *undecodable) Error() string { return u.err.Error() }
+func (u *undecodable) Unwrap() error { return u.err }
