@@ -124,16 +124,17 @@ func (p *Proxy) forward(up, c net.Conn) {
 				up.Write(buf[:n]) //nolint:errcheck // a server gone is the pair closed
 				return
 			}
-			// The chunk goes whole, and the server's side is closed before
-			// the client's: the request is in the server's hands, and no
-			// byte of its answer reaches the client.
-			if _, werr := up.Write(buf[:n]); werr != nil {
+			if after != nil && after(buf[:n]) && p.claim() {
+				// The client's side is closed first, so that no byte of the
+				// server's answer can reach it, however soon it comes; then
+				// the chunk goes whole: the request is in the server's hands.
+				c.Close()
+				up.Write(buf[:n]) //nolint:errcheck // a server gone is the pair closed
+				up.Close()
+				close(p.cut)
 				return
 			}
-			if after != nil && after(buf[:n]) && p.claim() {
-				up.Close()
-				c.Close()
-				close(p.cut)
+			if _, werr := up.Write(buf[:n]); werr != nil {
 				return
 			}
 		}

@@ -1,9 +1,12 @@
 package faultproxy
 
 import (
+	"bytes"
+	"io"
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/tributary-dev/tributary/internal/freeport"
 )
@@ -24,4 +27,47 @@ func TestAProxyListensOutsideTheEphemeralRange(t *testing.T) {
 	}
 	p.Cut()
 	p.Restore(t) // fails the test if it cannot listen there again
+}
+
+// TestCutAfterLetsNoByteOfTheAnswerThrough: CutAfter promises that the
+// request is in the server's hands and that no byte of its answer reaches
+// the client. The proxy wrote the chunk to the server first and closed the
+// client's side after: a server that answered at once (an echo here; MySQL
+// committing, in TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded)
+// could get its answer to the client in between, and the client saw its
+// request succeed. Many rounds, since it is a race.
+func TestCutAfterLetsNoByteOfTheAnswerThrough(t *testing.T) {
+	t.Parallel()
+	echo := freeport.Listen(t)
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
+		}
+	}()
+	p := Start(t, echo.Addr().String())
+	answered := 0
+	for range 300 {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := p.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+		if _, err := c.Write([]byte("COMMIT")); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a deadline on a live connection
+		if n, _ := c.Read(make([]byte, 16)); n > 0 {
+			answered++
+		}
+		<-cut
+		c.Close()
+	}
+	if answered > 0 {
+		t.Errorf("the client read the server's answer in %d cuts of 300; expected none", answered)
+	}
 }
