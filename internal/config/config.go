@@ -26,6 +26,7 @@ type Config struct {
 	MySQLReadDSN           string        `envconfig:"MYSQL_READ_DSN" desc:"DSN of a read replica of MYSQL_DSN's server: clients' reads and the live feed read there, appends stay on the primary; empty: the primary serves reads"`
 	DataDir                string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
 	MaxBodyBytes           int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
+	MaxBodyBytesInFlight   int64         `envconfig:"MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
 	MaxBatch               int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
 	MaxEventBytes          int           `envconfig:"MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
 	MaxSubscribers         int           `envconfig:"MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
@@ -52,8 +53,10 @@ func Load() (Config, error) {
 	if err := envconfig.Process(Prefix, &c); err != nil {
 		return Config{}, fmt.Errorf("read configuration: %w", err)
 	}
-	// No event can be larger than the body that carries it.
+	// No event can be larger than the body that carries it, and the bodies
+	// in flight take at least the largest one.
 	c.MaxEventBytes = int(min(int64(c.MaxEventBytes), c.MaxBodyBytes))
+	c.MaxBodyBytesInFlight = max(c.MaxBodyBytesInFlight, c.MaxBodyBytes)
 	return c, c.validate()
 }
 

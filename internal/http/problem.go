@@ -31,6 +31,9 @@ var (
 	// errTooManySubscribers is a 503: the limit is this instance's, and
 	// another instance, or this one shortly, may have room.
 	errTooManySubscribers = errors.New("too many subscribers")
+	// errBodiesInFlight is a 503 too: the bodies being received now hold
+	// all of this instance's budget for them.
+	errBodiesInFlight = errors.New("too many request bodies in flight")
 )
 
 // badRequest returns an error that is answered with 400 and the given detail.
@@ -78,6 +81,7 @@ var problemKinds = []problemKind{
 	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
 	{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	{errTooManySubscribers, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
+	{errBodiesInFlight, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	// A request that ran out of time waited on the database.
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 }

@@ -33,6 +33,11 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds a request body (413 past it).
 	MaxBodyBytes int64
+	// MaxBodyBytesInFlight bounds the bytes of request bodies being
+	// received at once, all clients together (503 past it): a client that
+	// sends a large body slowly, or stops halfway, holds what it sent until
+	// its read timeout.
+	MaxBodyBytesInFlight int64
 	// MaxBatch bounds the events of one append (413 past it).
 	MaxBatch int
 	// OpenAPI is the contract served at /openapi.yaml.
@@ -83,6 +88,7 @@ type Server struct {
 	stopClosing context.CancelFunc
 	closeOnce   sync.Once
 	subscribers atomic.Int64 // subscriptions open now
+	bodies      bodyBudget   // bytes of request bodies being received now
 	handling    atomic.Int64 // requests being handled now
 	frames      frameCache   // recent events' JSON, shared by subscriptions
 	// turns holds a token for each subscription taking its turn now (see
@@ -109,6 +115,8 @@ func New(store eventstore.Store, opts Options) *Server {
 	// A zero option takes the service's default.
 	def := config.Defaults()
 	orDefault(&opts.MaxBodyBytes, def.MaxBodyBytes)
+	orDefault(&opts.MaxBodyBytesInFlight, def.MaxBodyBytesInFlight)
+	opts.MaxBodyBytesInFlight = max(opts.MaxBodyBytesInFlight, opts.MaxBodyBytes)
 	orDefault(&opts.MaxBatch, def.MaxBatch)
 	orDefault(&opts.Heartbeat, def.Heartbeat)
 	orDefault(&opts.StallTimeout, def.SubscriberStallTimeout)
@@ -118,6 +126,8 @@ func New(store eventstore.Store, opts Options) *Server {
 	orDefault(&opts.RequestTimeout, def.RequestTimeout)
 	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens),
 		turns: make(chan struct{}, turnsFor(runtime.GOMAXPROCS(0))), deliveries: make(chan struct{}, max(1, turnsFor(runtime.GOMAXPROCS(0))/2))}
+	s.bodies.limit = opts.MaxBodyBytesInFlight
+	opts.Metrics.BodiesInFlight(s.bodies.used.Load)
 	s.closingCtx, s.stopClosing = context.WithCancel(context.Background())
 	s.routes()
 	return s

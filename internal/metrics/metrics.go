@@ -44,6 +44,7 @@ type Metrics struct {
 
 	store   []prometheus.Collector // the store's, replaced if it is opened again
 	replica prometheus.Collector   // the store's replica lag, likewise
+	bodies  prometheus.Collector   // the server's request bodies in flight, likewise
 }
 
 // New makes the metrics on a registry of their own, with the Go runtime's
@@ -265,6 +266,22 @@ func (m *Metrics) Lag(lag func() int64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "subscriptions", Name: "lag_positions",
 		Help: "Log head minus the position the slowest open subscription has delivered up to (0 with none open)."},
 		func() float64 { return float64(lag()) }))
+}
+
+// BodiesInFlight watches the bytes of request bodies being received, which
+// TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT bounds: bytes is called at each
+// scrape. A server made again with the same metrics replaces the last one's.
+func (m *Metrics) BodiesInFlight(bytes func() int64) {
+	if m == nil {
+		return
+	}
+	if m.bodies != nil {
+		m.reg.Unregister(m.bodies)
+	}
+	m.bodies = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "http", Name: "request_body_bytes_in_flight",
+		Help: "Bytes of request bodies received and held while they are read, all requests together (TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT bounds it)."},
+		func() float64 { return float64(bytes()) })
+	m.reg.MustRegister(m.bodies)
 }
 
 // ReplicaLag watches how far the store's read replica is behind the primary,
