@@ -658,3 +658,35 @@ func TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume(t *testing.T) {
 	b.waitFor(t, "the next event, live", versionsJS, "[6,5,4,3,2,1]")
 	b.waitFor(t, "the status following it", statusJS, `"Live at version 6"`)
 }
+
+// TestPageStreamViewRecoversFromAFailedHistoryRead: the stream's history
+// is read with fetch before its live tail starts; when that read fails
+// (the network drops it, the server restarts), the view reads it again
+// once it can and goes live, instead of waiting for it forever.
+func TestPageStreamViewRecoversFromAFailedHistoryRead(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	// The first read of the stream's events is lost, as in a network drop.
+	b.run(t, `const fetch0 = window.fetch;
+		let failed = false;
+		window.fetch = (u, o) => {
+			if (!failed && String(u).startsWith('/streams/`+id+`/events')) {
+				failed = true;
+				return Promise.reject(new TypeError('Failed to fetch'));
+			}
+			return fetch0(u, o);
+		};
+		location.hash = '#/streams/`+id+`';
+		return null`)
+	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
+	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}

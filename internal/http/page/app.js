@@ -393,6 +393,8 @@
     let caught = false; // said "caught up" since the connection was last in trouble
     let buffer = [];
     let unlisten = null;
+    let runs = 0; // starts so far: a load answered after a later start or a stop is dropped
+    let failed = ''; // why the history read failed for good
     const at = () => (o.at ? o.at() : last);
     const status = (text, cls) => {
       o.status.textContent = text;
@@ -405,6 +407,7 @@
     };
     function render() {
       if (stopped) return status('Paused');
+      if (failed) return status(`Stopped: ${failed}`, 'down');
       const s = feed.state();
       if (s.phase === 'live' && !loading) {
         if (!caught) status(`Live at ${o.idName} ${at()}: caught up`, 'live');
@@ -416,9 +419,33 @@
       else if (s.phase === 'reading' || s.phase === 'live') status('Connected; reading what was missed…');
       else status(s.text || `Connection lost; reconnecting after ${o.idName} ${at()}…`, 'down');
     }
+    // history reads what load(from) resolves to. A read that fails for
+    // want of the server (unreachable, or a 5xx; api waits out a 503
+    // itself) is tried again, with backoff, while the view is open: the
+    // live part waits for it, and a view that gave up would show nothing
+    // more. It resolves to null once this start is no longer the last.
+    async function history(load, from, run) {
+      let said = ''; // what it last said while trying again
+      for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+        try {
+          const events = await load(from);
+          if (said && $('error').textContent === said) showError('');
+          return events;
+        } catch (e) {
+          if (run !== runs || stopped) return null;
+          if (e.status !== 0 && !(e.status >= 500)) throw e;
+          said = `${e.message} Trying again in ${wait / 1000} s…`;
+          showError(said);
+          await new Promise((r) => setTimeout(r, wait));
+          if (run !== runs || stopped) return null;
+        }
+      }
+    }
     function start(load, from) {
       if (unlisten) unlisten();
+      const run = ++runs;
       stopped = false;
+      failed = '';
       loading = true;
       last = from;
       buffer = [];
@@ -436,13 +463,22 @@
         state: render,
       });
       render();
-      return load(last).then((events) => {
-        if (stopped) return;
+      return history(load, last, run).then((events) => {
+        if (run !== runs || stopped || !events) return;
         for (const e of events) show(e, false);
         for (const e of buffer) show(e, false);
         buffer = [];
         loading = false;
         render();
+      }, (e) => {
+        if (run !== runs || stopped) return;
+        // Refused (a 4xx): retrying cannot help, and nothing is buffered.
+        if (unlisten) unlisten();
+        unlisten = null;
+        buffer = [];
+        failed = e.message;
+        render();
+        throw e;
       });
     }
     function stop() {
