@@ -690,3 +690,49 @@ func TestPageStreamViewRecoversFromAFailedHistoryRead(t *testing.T) {
 	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
 	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
 }
+
+// TestPageTabReloadedAfterTheDatabaseWasResetFollowsTheNewLog: the
+// database is reset under two open tabs; the tab that follows the log for
+// both is refused (its starting point is past the new log's head) and says
+// so. The other tab, reloaded, starts from the new log and follows it: a
+// tab that cannot follow the log does not hold it for the others.
+func TestPageTabReloadedAfterTheDatabaseWasResetFollowsTheNewLog(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", positionsJS, "[3,2,1]")
+	var first string
+	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		Handle string `json:"handle"`
+	}
+	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
+		t.Fatal(err)
+	}
+	b.switchTo(t, w.Handle)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the second tab's live log", positionsJS, "[3,2,1]")
+
+	// A new, empty database at the same address.
+	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+	if code, killed := s.terminate(); code != 0 || killed {
+		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
+	}
+	s2 := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_ADDR=127.0.0.1:"+port)
+	b.switchTo(t, first)
+	b.waitFor(t, "the first tab to say it stopped", `return document.getElementById('log-status').textContent.startsWith('Stopped')`, "true")
+
+	b.switchTo(t, w.Handle)
+	if err := b.call(http.MethodPost, b.session+"/refresh", map[string]any{}, nil); err != nil {
+		t.Fatalf("reload the second tab: %v", err)
+	}
+	b.waitFor(t, "the reloaded tab to be live", `return document.getElementById('log-status').textContent`, `"Live at position 0: caught up"`)
+	s2.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.waitFor(t, "the new log's events in the reloaded tab", positionsJS, "[2,1]")
+	b.waitFor(t, "its log position at the top", `return document.getElementById('stat-position').textContent`, `"2"`)
+}

@@ -151,6 +151,7 @@
     const channel = shared ? new BroadcastChannel('tributary.log') : null;
     let pos = 0; // the last position passed on to this tab's listeners
     let lead = false; // this tab holds the connection
+    let halted = false; // the server refused this tab's position: it follows nothing more
     let remote = { phase: 'connecting', text: '' }; // the connection's state, as its holder says
     let said = null; // the state last told to the listeners
     const waiting = []; // {id, text} to pass on, or {id} to have read up to
@@ -226,9 +227,15 @@
     // others. EventSource reconnects by itself after a network drop, and
     // resumes with Last-Event-ID; when it gives up (an HTTP error, or a
     // server restarting into one), follow asks the server why, says so, and
-    // opens a new one from the last position it has, with backoff.
+    // opens a new one from the last position it has, with backoff. Shared,
+    // it resolves when this tab can follow the log no more (the server
+    // refuses its position), so that the next tab in line, whose position
+    // the server may take, follows it instead: a tab that cannot must not
+    // hold the log for the others.
     function follow() {
       lead = true;
+      let handOff = () => {};
+      const gone = new Promise((r) => { handOff = r; });
       let es = null;
       let timer = 0;
       let backoff = 1000;
@@ -298,6 +305,9 @@
         // 409 starting-point-ahead and other refusals: retrying cannot help.
         setState('stopped', `Stopped: ${detail}`);
         showError(`The live log stopped: ${detail}`);
+        lead = false;
+        halted = true;
+        handOff();
       }
       function retry(ms) {
         clearTimeout(timer);
@@ -305,6 +315,13 @@
         backoff = Math.min(backoff * 2, 30000);
       }
       open();
+      return gone;
+    }
+
+    // queue waits for the Web Lock, then follows the log, for as long as
+    // this tab can; the next tab in line then takes over.
+    function queue() {
+      navigator.locks.request('tributary.log', follow);
     }
 
     // probeHead learns the log's last position: a subscription starting
@@ -339,7 +356,9 @@
       }
       channel.onmessage = (m) => {
         const d = m.data;
-        if (d.kind === 'hello') {
+        if (halted) {
+          // Nothing of the log from now on.
+        } else if (d.kind === 'hello') {
           if (lead) channel.postMessage({ kind: 'state', phase: remote.phase, text: remote.text, pos });
         } else if (lead) {
           // This tab's own connection is what it follows.
@@ -353,11 +372,9 @@
         }
       };
       channel.postMessage({ kind: 'hello' });
-      // Held until the tab closes; then the next tab in line takes over.
-      navigator.locks.request('tributary.log', () => {
-        follow();
-        return new Promise(() => {});
-      });
+      // Held until the tab closes, or can follow the log no more; then the
+      // next tab in line takes over.
+      queue();
       return pos;
     })();
 
