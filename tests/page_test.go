@@ -736,3 +736,60 @@ func TestPageTabReloadedAfterTheDatabaseWasResetFollowsTheNewLog(t *testing.T) {
 	b.waitFor(t, "the new log's events in the reloaded tab", positionsJS, "[2,1]")
 	b.waitFor(t, "its log position at the top", `return document.getElementById('stat-position').textContent`, `"2"`)
 }
+
+// TestPageTabsAskForANewTokenWhenTheServerRefusesTheirs: the server
+// restarts with other tokens under two open tabs. The tab that follows the
+// log for both is refused, and so is the other: each asks for a token in
+// its own tab, and shows what is new only once it has one the server
+// takes, whichever tab got one first.
+func TestPageTabsAskForANewTokenWhenTheServerRefusesTheirs(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	const writer, old, fresh = "w-0123456789abcdef", "r-0123456789abcdef", "r-fedcba9876543210"
+	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_API_TOKENS=app:write:"+writer+",dash:read:"+old)
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")}, "Authorization", "Bearer "+writer)
+	giveToken := func(what, secret string) {
+		t.Helper()
+		b.waitFor(t, what+": the token dialog", `return document.getElementById('token-dialog').open`, "true")
+		b.run(t, `document.getElementById('token-input').value = '`+secret+`';
+			document.getElementById('token-form').requestSubmit(); return null`)
+	}
+	b.navigate(t, s.URL+"/#/")
+	giveToken("the first tab", old)
+	b.waitFor(t, "the first tab's live log", positionsJS, "[2,1]")
+	var first string
+	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		Handle string `json:"handle"`
+	}
+	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
+		t.Fatal(err)
+	}
+	second := w.Handle
+	b.switchTo(t, second)
+	b.navigate(t, s.URL+"/#/")
+	giveToken("the second tab", old)
+	b.waitFor(t, "the second tab's live log", positionsJS, "[2,1]")
+	b.waitFor(t, "the second tab, live", `return document.getElementById('log-status').className.includes('live')`, "true")
+
+	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+	if code, killed := s.terminate(); code != 0 || killed {
+		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
+	}
+	s2 := startServer(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port,
+		"TRIBUTARY_API_TOKENS=app:write:"+writer+",dash:read:"+fresh)...)
+	giveToken("the second tab, whose token the server refuses", fresh)
+	s2.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")}, "Authorization", "Bearer "+writer)
+	b.waitFor(t, "the second tab to show the new event", positionsJS, "[3,2,1]")
+	b.waitFor(t, "the second tab, live", `return document.getElementById('log-status').className.includes('live')`, "true")
+
+	b.switchTo(t, first)
+	b.waitFor(t, "the first tab's token dialog", `return document.getElementById('token-dialog').open`, "true")
+	b.waitFor(t, "nothing new in the first tab, whose token the server refuses", positionsJS, "[2,1]")
+	giveToken("the first tab", fresh)
+	b.waitFor(t, "the first tab to show the new event once it has a token", positionsJS, "[3,2,1]")
+	b.waitFor(t, "the first tab to have received nothing twice", `return document.body.dataset.anomalies || "none"`, `"none"`)
+}

@@ -152,6 +152,7 @@
     let pos = 0; // the last position passed on to this tab's listeners
     let lead = false; // this tab holds the connection
     let halted = false; // the server refused this tab's position: it follows nothing more
+    let outside = false; // the server refused this tab's token: it shows nothing passed on until it has another
     let remote = { phase: 'connecting', text: '' }; // the connection's state, as its holder says
     let said = null; // the state last told to the listeners
     const waiting = []; // {id, text} to pass on, or {id} to have read up to
@@ -229,9 +230,9 @@
     // server restarting into one), follow asks the server why, says so, and
     // opens a new one from the last position it has, with backoff. Shared,
     // it resolves when this tab can follow the log no more (the server
-    // refuses its position), so that the next tab in line, whose position
-    // the server may take, follows it instead: a tab that cannot must not
-    // hold the log for the others.
+    // refuses its position, or its token), so that the next tab in line,
+    // whose position or token the server may take, follows it instead: a
+    // tab that cannot must not hold the log for the others.
     function follow() {
       lead = true;
       let handOff = () => {};
@@ -294,6 +295,12 @@
         const detail = body.detail || 'HTTP ' + res.status;
         if (res.status === 401) {
           setState('down', 'Waiting for an access token…');
+          if (channel) {
+            lead = false;
+            outside = true;
+            handOff();
+            return rejoin();
+          }
           await askToken();
           return retry(0);
         }
@@ -322,6 +329,28 @@
     // this tab can; the next tab in line then takes over.
     function queue() {
       navigator.locks.request('tributary.log', follow);
+    }
+
+    // rejoin, for a tab whose token the server refused while it followed
+    // the log, asks for another, and once the server takes it, follows
+    // what the other tabs pass on (reading what it missed) and queues for
+    // the log again.
+    async function rejoin() {
+      for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+        try {
+          await probeHead(); // api asks for a token until the server takes one
+          break;
+        } catch (e) {
+          if (e.status !== 0) {
+            showError(e.message);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+      outside = false;
+      channel.postMessage({ kind: 'hello' }); // the holder answers with its state and position
+      queue();
     }
 
     // probeHead learns the log's last position: a subscription starting
@@ -356,8 +385,9 @@
       }
       channel.onmessage = (m) => {
         const d = m.data;
-        if (halted) {
-          // Nothing of the log from now on.
+        if (halted || outside) {
+          // Nothing of the log, from now on (halted), or until its own
+          // token is accepted (outside).
         } else if (d.kind === 'hello') {
           if (lead) channel.postMessage({ kind: 'state', phase: remote.phase, text: remote.text, pos });
         } else if (lead) {
