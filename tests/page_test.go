@@ -631,7 +631,8 @@ func TestPageTabThatMissedEventsReadsThemFromTheLog(t *testing.T) {
 	b.switchTo(t, second)
 	b.waitFor(t, "the second tab to show every version once, in order", versionsJS, "[4,3,2,1]")
 	b.waitFor(t, "its totals", `return ['stat-position', 'stat-seen'].map((id) => document.getElementById(id).textContent)`, `["4","3"]`)
-	b.waitFor(t, "its status", statusJS, `"Live at version 4"`)
+	// It was behind while it read them, and says it caught up since.
+	b.waitFor(t, "its status", statusJS, `"Live at version 4: caught up"`)
 }
 
 // TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume: a paused live
@@ -792,4 +793,60 @@ func TestPageTabsAskForANewTokenWhenTheServerRefusesTheirs(t *testing.T) {
 	giveToken("the first tab", fresh)
 	b.waitFor(t, "the first tab to show the new event once it has a token", positionsJS, "[3,2,1]")
 	b.waitFor(t, "the first tab to have received nothing twice", `return document.body.dataset.anomalies || "none"`, `"none"`)
+}
+
+// TestPageTabReadingWhatItMissedDoesNotSayLive: a tab handed a position
+// past the next one it expects reads what it lacks from the log; until it
+// has, it is behind, and its status says so rather than "Live". Here its
+// read of the log is held back, and the tab that follows the log passes
+// two events on to no one.
+func TestPageTabReadingWhatItMissedDoesNotSayLive(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
+	var first string
+	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		Handle string `json:"handle"`
+	}
+	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
+		t.Fatal(err)
+	}
+	second := w.Handle
+	b.switchTo(t, second)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the second tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+	// Its reads of the log wait until the test lets them go.
+	b.run(t, `const fetch0 = window.fetch;
+		let release;
+		const held = new Promise((r) => { release = r; });
+		window.release = () => release();
+		window.fetch = (u, o) => /^\/events\?after=\d+&limit=/.test(String(u)) ? held.then(() => fetch0(u, o)) : fetch0(u, o);
+		return null`)
+
+	b.switchTo(t, first)
+	b.run(t, `const post = BroadcastChannel.prototype.postMessage;
+		window.restorePost = () => { BroadcastChannel.prototype.postMessage = post; };
+		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event') post.call(this, m); };
+		return null`)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.waitFor(t, "the first tab to show them", positionsJS, "[3,2,1]")
+	b.run(t, `window.restorePost(); return null`)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the first tab to show the next", positionsJS, "[4,3,2,1]")
+
+	b.switchTo(t, second)
+	b.waitFor(t, "the second tab, still reading what it missed, not to say it is live",
+		`return [document.getElementById('log-status').className.includes('live'), document.getElementById('log-status').textContent]`,
+		`[false,"Connected; reading what was missed…"]`)
+	b.waitFor(t, "nothing shown out of order meanwhile", positionsJS, "[1]")
+	b.run(t, `window.release(); return null`)
+	b.waitFor(t, "every position once, in order", positionsJS, "[4,3,2,1]")
+	b.waitFor(t, "the second tab live again", `return document.getElementById('log-status').textContent`, `"Live at position 4: caught up"`)
 }

@@ -199,6 +199,7 @@
           const next = waiting[0];
           const before = next.text === undefined ? next.id : next.id - 1; // to pass on before it
           if (before > pos) {
+            tell(); // behind, until the read answers
             let events;
             try {
               events = (await api(`/events?after=${pos}&limit=${Math.min(1000, before - pos)}`)).body.events;
