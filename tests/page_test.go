@@ -850,3 +850,43 @@ func TestPageTabReadingWhatItMissedDoesNotSayLive(t *testing.T) {
 	b.waitFor(t, "every position once, in order", positionsJS, "[4,3,2,1]")
 	b.waitFor(t, "the second tab live again", `return document.getElementById('log-status').textContent`, `"Live at position 4: caught up"`)
 }
+
+// TestPageTabToldOfAPositionPastTheLogSkipsNothing: a tab that follows the
+// log for the others tells each tab that opens its position, and a tab
+// behind it reads up to it. A holder can be past the log's head: the
+// database was reset, and the server has not yet refused it (its
+// EventSource waits 2 s before it reconnects). The tab told so finds
+// nothing to read, and must not take that position for its own: it shows
+// the new log's events when they come. Here a holder's message saying so
+// is posted from the first tab.
+func TestPageTabToldOfAPositionPastTheLogSkipsNothing(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
+	var first string
+	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		Handle string `json:"handle"`
+	}
+	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
+		t.Fatal(err)
+	}
+	second := w.Handle
+	b.switchTo(t, second)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the second tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+
+	b.switchTo(t, first)
+	b.run(t, `new BroadcastChannel('tributary.log').postMessage({kind: 'state', phase: 'live', text: '', pos: 1000}); return null`)
+	b.switchTo(t, second)
+	time.Sleep(time.Second) // its read of the log up to 1000 has answered: nothing
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.waitFor(t, "the second tab to show the log's next events", positionsJS, "[3,2,1]")
+	b.waitFor(t, "its log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
+}

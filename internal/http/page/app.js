@@ -208,7 +208,13 @@
               await new Promise((r) => setTimeout(r, 2000));
               continue;
             }
-            if (!events.length) pos = before; // nothing there after all
+            if (!events.length) {
+              // Nothing there: a holder said it was past the log's head (it
+              // follows a database since reset). Wait for the log's events;
+              // an event handed on past a gap in the log is passed on.
+              if (next.text === undefined) waiting.shift();
+              else pos = before;
+            }
             for (const e of events) pass(e.position, e);
             continue;
           }
