@@ -890,3 +890,33 @@ func TestPageTabToldOfAPositionPastTheLogSkipsNothing(t *testing.T) {
 	b.waitFor(t, "the second tab to show the log's next events", positionsJS, "[3,2,1]")
 	b.waitFor(t, "its log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
 }
+
+// TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce: the
+// live tail paused and resumed before the stream's latest events have
+// arrived shows them, then every older one on demand, each once.
+func TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(120, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	// A slow answer for the stream's latest events, as on a slow network.
+	b.run(t, `const fetch0 = window.fetch;
+		window.fetch = (u, o) => String(u).includes('direction=backward&limit=')
+			? new Promise((r) => setTimeout(r, 1000)).then(() => fetch0(u, o)) : fetch0(u, o);
+		location.hash = '#/streams/`+id+`';
+		setTimeout(() => { const p = document.getElementById('stream-pause'); p.click(); p.click(); }, 300);
+		return null`)
+	time.Sleep(2 * time.Second) // past the slow answer
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 120: caught up"`)
+	b.waitFor(t, "no event shown twice", distinctVersionsJS, "true")
+	for i := 0; i < 5 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
+		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+		time.Sleep(500 * time.Millisecond)
+	}
+	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return [v.length, v.every((x, i) => x === 120 - i)]`, "[120,true]")
+}

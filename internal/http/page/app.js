@@ -449,6 +449,8 @@
     let unlisten = null;
     let runs = 0; // starts so far: a load answered after a later start or a stop is dropped
     let failed = ''; // why the history read failed for good
+    let initial = null; // the first start's load
+    let shown = false; // a start's history has been shown
     const at = () => (o.at ? o.at() : last);
     const status = (text, cls) => {
       o.status.textContent = text;
@@ -517,8 +519,10 @@
         state: render,
       });
       render();
+      if (!initial) initial = load;
       return history(load, last, run).then((events) => {
         if (run !== runs || stopped || !events) return;
+        shown = true;
         for (const e of events) show(e, false);
         for (const e of buffer) show(e, false);
         buffer = [];
@@ -541,7 +545,10 @@
       unlisten = null;
       render();
     }
-    return { start, stop, resume: (load) => start(load, last) };
+    // Resumed before any history was shown (paused while the first read
+    // was on its way), it reads that history again, not everything after
+    // the start.
+    return { start, stop, resume: (load) => start(shown ? load : initial, last) };
   }
 
   // ---- totals at the top
