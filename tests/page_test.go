@@ -508,18 +508,9 @@ func TestPageInEightTabsHoldsOneSubscription(t *testing.T) {
 	type tab struct{ handle, view string }
 	var tabs []tab
 	for i := range 8 {
+		handle := b.window(t)
 		if i > 0 {
-			var w struct {
-				Handle string `json:"handle"`
-			}
-			if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
-				t.Fatalf("open tab %d: %v", i+1, err)
-			}
-			b.switchTo(t, w.Handle)
-		}
-		var handle string
-		if err := b.call(http.MethodGet, b.session+"/window", nil, &handle); err != nil {
-			t.Fatalf("tab %d's handle: %v", i+1, err)
+			handle = b.newTab(t)
 		}
 		view := []string{"stream", "log", "filtered log"}[i%3]
 		url := map[string]string{"stream": "/#/streams/" + id, "log": "/#/", "filtered log": "/#/?stream_type=order"}[view]
@@ -580,6 +571,30 @@ func TestPageInEightTabsHoldsOneSubscription(t *testing.T) {
 	subscriptions(1)
 }
 
+// window returns the handle of the tab commands go to.
+func (b *browser) window(t *testing.T) string {
+	t.Helper()
+	var handle string
+	if err := b.call(http.MethodGet, b.session+"/window", nil, &handle); err != nil {
+		t.Fatalf("the tab's handle: %v", err)
+	}
+	return handle
+}
+
+// newTab opens a tab and makes it the one commands go to; it returns its
+// handle.
+func (b *browser) newTab(t *testing.T) string {
+	t.Helper()
+	var w struct {
+		Handle string `json:"handle"`
+	}
+	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	b.switchTo(t, w.Handle)
+	return w.Handle
+}
+
 // switchTo makes the tab or window handle the one commands go to.
 func (b *browser) switchTo(t *testing.T, handle string) {
 	t.Helper()
@@ -602,18 +617,8 @@ func TestPageTabThatMissedEventsReadsThemFromTheLog(t *testing.T) {
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
-	var first, second string
-	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
-		t.Fatal(err)
-	}
-	var w struct {
-		Handle string `json:"handle"`
-	}
-	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
-		t.Fatal(err)
-	}
-	second = w.Handle
-	b.switchTo(t, second)
+	first := b.window(t)
+	second := b.newTab(t)
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
 
@@ -705,17 +710,8 @@ func TestPageTabReloadedAfterTheDatabaseWasResetFollowsTheNewLog(t *testing.T) {
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the first tab's live log", positionsJS, "[3,2,1]")
-	var first string
-	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
-		t.Fatal(err)
-	}
-	var w struct {
-		Handle string `json:"handle"`
-	}
-	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
-		t.Fatal(err)
-	}
-	b.switchTo(t, w.Handle)
+	first := b.window(t)
+	second := b.newTab(t)
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the second tab's live log", positionsJS, "[3,2,1]")
 
@@ -728,7 +724,7 @@ func TestPageTabReloadedAfterTheDatabaseWasResetFollowsTheNewLog(t *testing.T) {
 	b.switchTo(t, first)
 	b.waitFor(t, "the first tab to say it stopped", `return document.getElementById('log-status').textContent.startsWith('Stopped')`, "true")
 
-	b.switchTo(t, w.Handle)
+	b.switchTo(t, second)
 	if err := b.call(http.MethodPost, b.session+"/refresh", map[string]any{}, nil); err != nil {
 		t.Fatalf("reload the second tab: %v", err)
 	}
@@ -759,18 +755,8 @@ func TestPageTabsAskForANewTokenWhenTheServerRefusesTheirs(t *testing.T) {
 	b.navigate(t, s.URL+"/#/")
 	giveToken("the first tab", old)
 	b.waitFor(t, "the first tab's live log", positionsJS, "[2,1]")
-	var first string
-	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
-		t.Fatal(err)
-	}
-	var w struct {
-		Handle string `json:"handle"`
-	}
-	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
-		t.Fatal(err)
-	}
-	second := w.Handle
-	b.switchTo(t, second)
+	first := b.window(t)
+	b.newTab(t)
 	b.navigate(t, s.URL+"/#/")
 	giveToken("the second tab", old)
 	b.waitFor(t, "the second tab's live log", positionsJS, "[2,1]")
@@ -808,18 +794,8 @@ func TestPageTabReadingWhatItMissedDoesNotSayLive(t *testing.T) {
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
-	var first string
-	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
-		t.Fatal(err)
-	}
-	var w struct {
-		Handle string `json:"handle"`
-	}
-	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
-		t.Fatal(err)
-	}
-	second := w.Handle
-	b.switchTo(t, second)
+	first := b.window(t)
+	second := b.newTab(t)
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the second tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
 	// Its reads of the log wait until the test lets them go.
@@ -867,18 +843,8 @@ func TestPageTabToldOfAPositionPastTheLogSkipsNothing(t *testing.T) {
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
-	var first string
-	if err := b.call(http.MethodGet, b.session+"/window", nil, &first); err != nil {
-		t.Fatal(err)
-	}
-	var w struct {
-		Handle string `json:"handle"`
-	}
-	if err := b.call(http.MethodPost, b.session+"/window/new", map[string]string{"type": "tab"}, &w); err != nil {
-		t.Fatal(err)
-	}
-	second := w.Handle
-	b.switchTo(t, second)
+	first := b.window(t)
+	second := b.newTab(t)
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the second tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
 

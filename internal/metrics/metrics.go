@@ -275,13 +275,18 @@ func (m *Metrics) BodiesInFlight(bytes func() int64) {
 	if m == nil {
 		return
 	}
-	if m.bodies != nil {
-		m.reg.Unregister(m.bodies)
-	}
-	m.bodies = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "http", Name: "request_body_bytes_in_flight",
+	m.replace(&m.bodies, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "http", Name: "request_body_bytes_in_flight",
 		Help: "Bytes of request bodies received and held while they are read, all requests together (TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT bounds it)."},
-		func() float64 { return float64(bytes()) })
-	m.reg.MustRegister(m.bodies)
+		func() float64 { return float64(bytes()) }))
+}
+
+// replace registers c in place of *old, if any, and keeps it there.
+func (m *Metrics) replace(old *prometheus.Collector, c prometheus.Collector) {
+	if *old != nil {
+		m.reg.Unregister(*old)
+	}
+	*old = c
+	m.reg.MustRegister(c)
 }
 
 // ReplicaLag watches how far the store's read replica is behind the primary,
@@ -292,11 +297,7 @@ func (m *Metrics) ReplicaLag(lag func() float64) {
 	if m == nil {
 		return
 	}
-	if m.replica != nil {
-		m.reg.Unregister(m.replica)
-	}
-	m.replica = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "replica", Name: "lag_positions",
+	m.replace(&m.replica, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "replica", Name: "lag_positions",
 		Help: "The primary's log head minus the read replica's: appends the replica has not applied yet (NaN when either does not answer)."},
-		lag)
-	m.reg.MustRegister(m.replica)
+		lag))
 }
