@@ -109,7 +109,6 @@ func readProblem(res *http.Response) *Problem {
 		p.Type = problemBase + "unavailable" // e.g. from a proxy in front
 	}
 	p.RetryAfter = retryAfter(res.Header.Get("Retry-After"), time.Now())
-
 	p.RequestID = res.Header.Get("X-Request-Id")
 	return p
 }
