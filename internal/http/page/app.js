@@ -155,12 +155,13 @@
     let outside = false; // the server refused this tab's token: it shows nothing passed on until it has another
     let remote = { phase: 'connecting', text: '' }; // the connection's state, as its holder says
     let said = null; // the state last told to the listeners
-    const waiting = []; // {id, text} to pass on, or {id} to have read up to
+    const waiting = []; // {id, text} to pass on, or {id} to have read up to, in position order, from head
+    let head = 0;
     let draining = false;
 
     // state is what the listeners see: the connection's, unless this tab
     // is still reading what it lacks.
-    const state = () => (draining || waiting.length ? { phase: 'reading', text: '' } : remote);
+    const state = () => (draining || waiting.length > head ? { phase: 'reading', text: '' } : remote);
     function tell() {
       const s = state();
       if (said && said.phase === s.phase && said.text === s.text) return;
@@ -194,9 +195,8 @@
       if (draining) return;
       draining = true;
       try {
-        while (waiting.length) {
-          waiting.sort((a, b) => a.id - b.id);
-          const next = waiting[0];
+        while (waiting.length > head) {
+          const next = waiting[head];
           const before = next.text === undefined ? next.id : next.id - 1; // to pass on before it
           if (before > pos) {
             tell(); // behind, until the read answers
@@ -212,13 +212,14 @@
               // Nothing there: a holder said it was past the log's head (it
               // follows a database since reset). Wait for the log's events;
               // an event handed on past a gap in the log is passed on.
-              if (next.text === undefined) waiting.shift();
-              else pos = before;
+              if (next.text !== undefined) pos = before;
+              else if (waiting[head] === next) take();
+              else waiting.splice(waiting.indexOf(next, head), 1); // one came before it meanwhile
             }
             for (const e of events) pass(e.position, e);
             continue;
           }
-          waiting.shift();
+          take();
           if (next.text !== undefined) pass(next.id, next.text);
         }
       } finally {
@@ -226,8 +227,27 @@
         tell();
       }
     }
+    // wait queues w in position order: at the end, as a holder passes
+    // positions on, so that a long queue (while a read is on its way)
+    // costs no sort at each step.
+    function wait(w) {
+      let i = waiting.length;
+      while (i > head && waiting[i - 1].id > w.id) i--;
+      waiting.splice(i, 0, w);
+    }
+    // take drops the first waiting, and now and then the room of those
+    // taken: no shift of the whole queue at each step.
+    function take() {
+      waiting[head++] = null;
+      if (head === waiting.length) {
+        waiting.length = head = 0;
+      } else if (head >= 1024 && head * 2 >= waiting.length) {
+        waiting.splice(0, head);
+        head = 0;
+      }
+    }
     function receive(id, text) {
-      waiting.push({ id, text });
+      wait({ id, text });
       drain();
     }
 
@@ -403,7 +423,7 @@
           receive(d.id, d.text);
         } else if (d.kind === 'state') {
           remote = { phase: d.phase, text: d.text };
-          if (d.pos > pos) waiting.push({ id: d.pos }); // the holder is further on: read up to it
+          if (d.pos > pos) wait({ id: d.pos }); // the holder is further on: read up to it
           drain();
           tell();
         }
