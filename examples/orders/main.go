@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,7 +26,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM) // Ctrl-C, or a container stopped
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "orders:", err)
@@ -145,8 +146,11 @@ func raceTwoClerks(ctx context.Context, c *client.Client, id uuid.UUID, out io.W
 	}
 	_, err = save(ctx, c, second)
 	var p *client.Problem
-	if !errors.Is(err, client.ErrWrongExpectedVersion) || !errors.As(err, &p) {
-		return 0, fmt.Errorf("the second clerk's save: %v; expected a conflict", err)
+	switch {
+	case err == nil:
+		return 0, errors.New("the second clerk's save succeeded; expected a conflict")
+	case !errors.Is(err, client.ErrWrongExpectedVersion) || !errors.As(err, &p):
+		return 0, fmt.Errorf("the second clerk's save: expected a conflict: %w", err)
 	}
 	fmt.Fprintf(out, "conflict: order %s was loaded at version %d but is now at %d; running the command again\n",
 		id, second.Version, p.CurrentVersion)
