@@ -198,7 +198,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyB
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		if err != nil {
-			if de := decodeError(err, max); errors.Is(de, errTooLarge) || errors.Is(de, errRequestTimeout) || gzipFault(err) {
+			// What stops the read after the object (the limit, the
+			// time, the budget of bodies in flight, the gzip stream) is
+			// said as it would be inside it.
+			if de := decodeError(err, max); errors.Is(de, errTooLarge) || errors.Is(de, errRequestTimeout) ||
+				errors.Is(de, errBodiesInFlight) || gzipFault(err) {
 				return de
 			}
 		}

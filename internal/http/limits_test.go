@@ -163,41 +163,12 @@ func TestStalledUploadsHoldNoMoreThanTheBodyBudget(t *testing.T) {
 		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: maxBody, MaxBodyBytesInFlight: 2 * maxBody,
 			Metrics: metrics.New("test")}))
 		t.Cleanup(srv.Close)
-		inFlight := func() int {
-			t.Helper()
-			resp, err := http.Get(srv.URL + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				if v, ok := strings.CutPrefix(sc.Text(), "tributary_http_request_body_bytes_in_flight "); ok {
-					n, err := strconv.ParseFloat(v, 64)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return int(n)
-				}
-			}
-			t.Fatal("/metrics has no tributary_http_request_body_bytes_in_flight")
-			return 0
-		}
+		inFlight := func() int { t.Helper(); return bodyBytesInFlight(t, srv.URL) }
 		// Two uploads stop 200 KiB short of their announced length.
 		const sent = maxBody - 200<<10
 		var stalled []net.Conn
 		for range 2 {
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			fmt.Fprintf(c, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", uuid.New(), maxBody)
-			body := `{"stream_type":"order","events":[{"type":"A","data":"` + strings.Repeat("x", sent-52)
-			if _, err := io.WriteString(c, body); err != nil {
-				t.Fatal(err)
-			}
-			stalled = append(stalled, c)
+			stalled = append(stalled, stallUpload(t, srv.Listener.Addr().String(), maxBody, sent))
 		}
 		// Counted once the server has read them.
 		for deadline := time.Now().Add(10 * time.Second); inFlight() < 2*sent; {
@@ -241,6 +212,103 @@ func TestStalledUploadsHoldNoMoreThanTheBodyBudget(t *testing.T) {
 		}
 		if resp := post(); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("the same append once the stalled uploads ended: %d; want 201", resp.StatusCode)
+		}
+	})
+}
+
+// bodyBytesInFlight reads tributary_http_request_body_bytes_in_flight from
+// the /metrics of the server at url.
+func bodyBytesInFlight(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "tributary_http_request_body_bytes_in_flight "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(n)
+		}
+	}
+	t.Fatal("/metrics has no tributary_http_request_body_bytes_in_flight")
+	return 0
+}
+
+// stallUpload starts an append at addr that announces a body of announced
+// bytes, sends the first sent of them and stops; closing the connection it
+// returns ends it.
+func stallUpload(t *testing.T, addr string, announced, sent int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", uuid.New(), announced)
+	body := `{"stream_type":"order","events":[{"type":"A","data":"` + strings.Repeat("x", sent-52)
+	if _, err := io.WriteString(c, body); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestABodyPastTheBudgetAfterItsObjectIsA503: the read that passes the
+// budget of bodies in flight can come after the body's JSON object, in the
+// whitespace that may follow it. It was answered 400, "the body must hold
+// one JSON object and nothing after it": a client told its body is wrong
+// does not send it again, though nothing is wrong with it but the time.
+func TestABodyPastTheBudgetAfterItsObjectIsA503(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		const maxBody = 1 << 20
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: maxBody, MaxBodyBytesInFlight: 2 * maxBody,
+			Metrics: metrics.New("test")}))
+		t.Cleanup(srv.Close)
+		// Two stalled uploads leave 400 KiB of the budget.
+		const sent = maxBody - 200<<10
+		var stalled []net.Conn
+		for range 2 {
+			stalled = append(stalled, stallUpload(t, srv.Listener.Addr().String(), maxBody, sent))
+		}
+		for deadline := time.Now().Add(10 * time.Second); bodyBytesInFlight(t, srv.URL) < 2*sent; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server holds %d bytes of the stalled uploads; expected %d", bodyBytesInFlight(t, srv.URL), 2*sent)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stream := uuid.New()
+		// A small object, then 600 KiB of whitespace, which JSON allows.
+		body := `{"stream_type":"order","events":[{"type":"A","data":1}]}` + strings.Repeat(" ", 600<<10)
+		post := func() (*http.Response, string) {
+			t.Helper()
+			resp, err := http.Post(srv.URL+"/streams/"+stream.String()+"/events", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp, string(b)
+		}
+		if resp, problem := post(); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("a body whose object fits the budget and whose trailing whitespace does not: %d (Retry-After %q) %s; want 503 with Retry-After",
+				resp.StatusCode, resp.Header.Get("Retry-After"), problem)
+		}
+		for _, c := range stalled {
+			c.Close()
+		}
+		for deadline := time.Now().Add(10 * time.Second); bodyBytesInFlight(t, srv.URL) > 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the stalled uploads ended, and the server still holds %d bytes of bodies", bodyBytesInFlight(t, srv.URL))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if resp, problem := post(); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("the same append once the stalled uploads ended: %d %s; want 201", resp.StatusCode, problem)
 		}
 	})
 }
