@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +94,9 @@ func TestRetryAfterIsReadInEitherForm(t *testing.T) {
 		{"Thu, 01 Jan 2015 00:00:00 GMT", 0, 0}, // past: at once
 		{"soon", 0, 0},
 		{"-3", 0, 0},
+		// Past the longest Duration: the longest, not an overflow.
+		{"10000000000", 290 * 365 * 24 * time.Hour, math.MaxInt64},
+		{"99999999999999999999", 290 * 365 * 24 * time.Hour, math.MaxInt64},
 	} {
 		res := &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {tc.header}},
 			Body: io.NopCloser(strings.NewReader(""))}
@@ -162,5 +167,47 @@ func TestSubscribeEndsAtAnEventItCannotDecodeRatherThanSkipIt(t *testing.T) {
 	}
 	if last == nil || !strings.Contains(last.Error(), "event 2") {
 		t.Errorf("ended with %v; expected an error that names event 2", last)
+	}
+}
+
+// TestSubscribeWaitsOutARetryAfterFarAhead: a Retry-After far enough ahead
+// overflowed time.Duration, as seconds (negative, so not waited for) or
+// once the jitter was added to it (a negative wait, which is none), and
+// Subscribe came back at once, again and again, to a server that asked it
+// to stay away.
+func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
+	t.Parallel()
+	for _, retryAfter := range []string{"Fri, 31 Dec 9999 23:59:59 GMT", "9223372036", "10000000000"} {
+		t.Run(retryAfter, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Retry-After", retryAfter)
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503}`) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			var waits []time.Duration
+			for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond,
+				OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}) {
+				if err != nil {
+					break
+				}
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("Retry-After: %s; Subscribe sent %d requests in 300 ms (waits %v); expected 1, then a wait of centuries", retryAfter, n, waits[:min(len(waits), 3)])
+			}
+			if len(waits) > 0 && waits[0] < 100*365*24*time.Hour {
+				t.Errorf("Retry-After: %s; Subscribe would wait %v; expected at least a century", retryAfter, waits[0])
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,10 +116,14 @@ func readProblem(res *http.Response) *Problem {
 
 // retryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds, or an
 // HTTP date, as a proxy in front of the server may send; a date past, or a
-// value that is neither, is 0.
+// value that is neither, is 0, and one past the longest Duration is that
+// (t.Sub saturates likewise).
 func retryAfter(h string, now time.Time) time.Duration {
-	if s, err := strconv.Atoi(h); err == nil {
-		return time.Duration(max(s, 0)) * time.Second
+	// Out of int64's range, ParseInt gives the nearest it holds.
+	if s, err := strconv.ParseInt(h, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Seconds past the longest Duration are the longest Duration,
+		// not a product that overflows, perhaps to a negative.
+		return time.Duration(min(max(s, 0), math.MaxInt64/int64(time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(h); err == nil && t.After(now) {
 		return t.Sub(now)

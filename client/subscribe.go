@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"mime"
 	"net/http"
@@ -107,7 +108,9 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 				floor = max(floor, p.RetryAfter)
 			}
 			if wait < floor {
-				wait = floor + rand.N(floor/4+1)
+				// The longest Duration at most: past it the sum would be
+				// negative, a wait of none.
+				wait = floor + min(rand.N(floor/4+1), math.MaxInt64-floor)
 			}
 			if opts.OnDisconnect != nil {
 				opts.OnDisconnect(err, wait)
