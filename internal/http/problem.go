@@ -106,7 +106,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// status, and net/http would end the response cleanly: the client
 		// would take it for a whole answer. Cut it, as writeEvents does.
 		s.log.Error("request failed after its status was sent; cutting the connection", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path),
-			"request_id", middleware.GetReqID(r.Context()), "error", err)
+			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))
 		panic(http.ErrAbortHandler)
 	}
 	kind := internalKind
@@ -160,7 +160,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if kind.status >= 500 {
 		s.log.Error("request failed", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "status", kind.status,
-			"request_id", middleware.GetReqID(r.Context()), "error", err)
+			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -175,6 +175,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(kind.status)
 	w.Write(buf.Bytes()) //nolint:errcheck // the client may be gone; nothing to do
+}
+
+// redactError is err's text for the log, with every known token in it
+// REDACTED: errors quote what a request named (a store's "read stream
+// <id>: …"), and a client may name a token there, as anywhere.
+func (s *Server) redactError(err error) string {
+	return s.auth.redact(err.Error())
 }
 
 // detail is the human-readable explanation shown to the client.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -126,4 +127,50 @@ func TestNoKnownTokenReachesTheErrorLog(t *testing.T) {
 	if strings.Contains(out, secret) {
 		t.Errorf("the log holds the token:\n%s", out)
 	}
+}
+
+// TestNoKnownTokenReachesTheErrorLogInTheStoresError: the "request failed"
+// line logs the error, which a store writes with the request's stream id
+// ("read stream <id>: …"): a token shaped as a UUID, sent as the stream id
+// of a read that ran out of time on the database, was REDACTED in the
+// line's path and logged as sent in its error. On both stores.
+func TestNoKnownTokenReachesTheErrorLogInTheStoresError(t *testing.T) {
+	t.Parallel()
+	const secret = "0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10" // a token shaped as a UUID
+	tokens, err := esthttp.ParseTokens("app:write:" + secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		logs := &syncBuffer{}
+		// Every request runs out of time before the database answers.
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{
+			Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)), RequestTimeout: time.Nanosecond,
+		}))
+		t.Cleanup(srv.Close)
+		for _, tc := range []struct{ method, path, body string }{
+			{"GET", "/streams/" + secret, ""},
+			{"GET", "/streams/" + secret + "/events", ""},
+			{"GET", "/streams/" + secret + "/events/1", ""},
+			{"POST", "/streams/" + secret + "/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`},
+		} {
+			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer "+secret)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				continue // the write deadline passed too: the log is what counts
+			}
+			resp.Body.Close()
+		}
+		out := logs.String()
+		if !strings.Contains(out, `"msg":"request failed"`) {
+			t.Fatalf("no error line for the requests that ran out of time:\n%s", out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, secret) {
+				t.Errorf("the log holds the token: %s", line)
+			}
+		}
+	})
 }
