@@ -27,7 +27,7 @@ type Config struct {
 	DataDir                string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
 	MaxBodyBytes           int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
 	MaxBodyBytesInFlight   int64         `envconfig:"MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
-	MaxBatch               int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it)"`
+	MaxBatch               int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it, as soon as the event past it arrives)"`
 	MaxEventBytes          int           `envconfig:"MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
 	MaxSubscribers         int           `envconfig:"MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
 	RequestTimeout         time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`

@@ -26,7 +26,52 @@ import (
 // appendRequest is the body of POST /streams/{id}/events.
 type appendRequest struct {
 	StreamType optionalString `json:"stream_type"`
-	Events     []newEventJSON `json:"events"`
+	Events     eventList      `json:"events"`
+}
+
+// eventList is the events of an append, decoded no further than the event
+// past max (if max is not 0): a batch over the limit is refused as that
+// event arrives, not once the whole body has come and every event in it is
+// decoded. Decoded, small events take more than three times the bytes they
+// came in, which the budget of bodies in flight does not count.
+type eventList struct {
+	max    int
+	events []newEventJSON
+}
+
+// UnmarshalJSONFrom takes a JSON array of events, or null, which is none,
+// as a plain slice takes it.
+func (l *eventList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch kind := dec.PeekKind(); kind {
+	case 'n':
+		_, err := dec.ReadToken()
+		return err
+	case '[':
+	default:
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+		return &json.SemanticError{JSONKind: kind, GoType: reflect.TypeFor[[]newEventJSON]()}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != ']' {
+		if l.max > 0 && len(l.events) == l.max {
+			return tooManyEvents(fmt.Sprintf("more than %d", l.max), l.max)
+		}
+		l.events = append(l.events, newEventJSON{})
+		if err := json.UnmarshalDecode(dec, &l.events[len(l.events)-1]); err != nil {
+			return err
+		}
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+// tooManyEvents is the 413 of a batch of n events, over max.
+func tooManyEvents(n string, max int) error {
+	return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the batch holds %s events; this server takes at most %d in one append", n, max)}
 }
 
 type newEventJSON struct {
@@ -95,16 +140,16 @@ func (o *optionalString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // the store's vocabulary. The store validates what it is given (names, data,
 // ids): the rules live once, in package eventstore.
 func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.ExpectedVersion, maxBatch, maxEventBytes int) (eventstore.AppendRequest, error) {
-	if len(req.Events) > maxBatch {
-		return eventstore.AppendRequest{}, &detailError{kind: errTooLarge,
-			detail: fmt.Sprintf("the batch holds %d events; this server takes at most %d in one append", len(req.Events), maxBatch)}
+	events := req.Events.events
+	if len(events) > maxBatch {
+		return eventstore.AppendRequest{}, tooManyEvents(strconv.Itoa(len(events)), maxBatch)
 	}
 	if req.StreamType.set && req.StreamType.value == "" {
 		return eventstore.AppendRequest{}, eventstore.Invalid("stream_type", "must not be empty: give the stream's type (a new stream needs one), or leave it out on a stream that exists")
 	}
 	out := eventstore.AppendRequest{StreamID: streamID, StreamType: req.StreamType.value, Expected: expected,
-		Events: make([]eventstore.NewEvent, len(req.Events))}
-	for i, e := range req.Events {
+		Events: make([]eventstore.NewEvent, len(events))}
+	for i, e := range events {
 		if n := len(e.Data) + len(e.Metadata); n > maxEventBytes {
 			return eventstore.AppendRequest{}, &detailError{kind: errTooLarge,
 				detail: fmt.Sprintf("events[%d] holds %d bytes of data and metadata; this server takes at most %d in one event", i, n, maxEventBytes)}
@@ -146,7 +191,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body appendRequest
+	body := appendRequest{Events: eventList{max: s.opts.MaxBatch}}
 	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, &body); err != nil {
 		return err
 	}
@@ -329,7 +374,10 @@ func decodeError(err error, max int64) error {
 	var syntax *jsontext.SyntacticError
 	var semantic *json.SemanticError
 	var netErr net.Error
+	var de *detailError
 	switch {
+	case errors.As(err, &de):
+		return de // a decoding method's own: the batch is too large
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return &detailError{kind: errRequestTimeout, detail: "the body did not arrive in the time this server allows; nothing was written"}
 	case errors.Is(err, errBodyBudget):

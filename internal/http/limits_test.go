@@ -312,3 +312,35 @@ func TestABodyPastTheBudgetAfterItsObjectIsA503(t *testing.T) {
 		}
 	})
 }
+
+// TestABatchOverTheLimitIsRefusedBeforeTheRestOfItsBody: the batch limit
+// was applied once the whole body had been decoded, so a client that sent
+// more events than TRIBUTARY_MAX_BATCH and went on sending (or stopped)
+// got its 413 only at the end of its body, or its read timeout, and the
+// server decoded every event it sent meanwhile: 4 MiB of small events,
+// 190,000 of them, held 15 MB, more than three times the bytes the budget
+// of bodies in flight counts. The event past the limit now ends the request.
+func TestABatchOverTheLimitIsRefusedBeforeTheRestOfItsBody(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 1 << 20, MaxBatch: 2}))
+		t.Cleanup(srv.Close)
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		// Three events of a body announced as 1 MiB, and then nothing.
+		fmt.Fprintf(c, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", uuid.New(), 1<<20)
+		io.WriteString(c, `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"A","data":2},{"type":"A","data":3},`) //nolint:errcheck // the answer tells
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))                                                                       //nolint:errcheck // a test's bound
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("three events of a batch limited to two, and the rest of the body not sent: %v; want a 413 at once", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("three events of a batch limited to two: %d; want 413", resp.StatusCode)
+		}
+	})
+}
