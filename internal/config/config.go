@@ -32,7 +32,7 @@ type Config struct {
 	MaxSubscribers         int           `envconfig:"MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
 	RequestTimeout         time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`
 	ReadHeaderTimeout      time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
-	ReadTimeout            time.Duration `envconfig:"READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included"`
+	ReadTimeout            time.Duration `envconfig:"READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included (an append's body no longer than REQUEST_TIMEOUT either: 408 past it)"`
 	Heartbeat              time.Duration `envconfig:"HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
 	SubscriberStallTimeout time.Duration `envconfig:"SUBSCRIBER_STALL_TIMEOUT" default:"30s" desc:"how long a subscriber's connection may take no bytes before it is cut (it resumes with Last-Event-ID)"`
 	PollInterval           time.Duration `envconfig:"POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	json "github.com/go-json-experiment/json"
@@ -192,7 +193,10 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := appendRequest{Events: eventList{max: s.opts.MaxBatch}}
-	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, &body); err != nil {
+	readDone := boundBodyRead(w, r)
+	err = decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, &body)
+	readDone()
+	if err != nil {
 		return err
 	}
 	req, err := body.convert(id, expected, s.opts.MaxBatch, s.opts.MaxEventBytes)
@@ -211,6 +215,38 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", fmt.Sprintf("/streams/%s/events/%d", res.StreamID, res.Events[0].Version))
 	writeJSONBytes(w, status, append(encodeAppendResult(make([]byte, 0, 128+120*len(res.Events)), res), '\n'))
 	return nil
+}
+
+// boundBodyRead makes r's deadline (the timeout middleware's) bound the
+// reading of its body, where it comes before the server's ReadTimeout. A
+// response may be written until that deadline and writeGrace after it, so
+// a body still arriving at the ReadTimeout, 60 s by default against 30 s
+// and 5, was answered with a 408 no client received, and held its part of
+// the budget of bodies in flight until then. Call the func it returns once
+// the body is read: the connection's read deadline is then the request's
+// and writeGrace (the server's, if that is sooner), so that net/http's
+// read after the body, which cancels the request's context when it fails,
+// fails only once the request's time is over, as the ReadTimeout does.
+func boundBodyRead(w http.ResponseWriter, r *http.Request) (done func()) {
+	deadline, ok := r.Context().Deadline()
+	if !ok {
+		return func() {}
+	}
+	after := deadline.Add(writeGrace)
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ReadTimeout > 0 {
+		own := time.Now().Add(srv.ReadTimeout)
+		if !own.After(deadline) {
+			return func() {} // the server's own deadline comes first
+		}
+		if own.Before(after) {
+			after = own
+		}
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(deadline) != nil {
+		return func() {}
+	}
+	return func() { _ = rc.SetReadDeadline(after) }
 }
 
 // decodeJSON decodes one JSON object of at most max bytes from the body into
@@ -273,9 +309,9 @@ type decoder struct {
 // bodyBudget bounds the bytes of request bodies being received at once,
 // all clients together. A client that sends a large body slowly, or stops
 // halfway, holds what it sent (and about as much again of the decoder's
-// buffer) until its read timeout: fifty stalled uploads of 3.9 MB held
-// 364 MB of a server's memory. What a body holds counts once it is read,
-// so a client holds only what it has sent.
+// buffer) until its time is up (see boundBodyRead): fifty stalled uploads
+// of 3.9 MB held 364 MB of a server's memory. What a body holds counts
+// once it is read, so a client holds only what it has sent.
 type bodyBudget struct {
 	limit int64
 	used  atomic.Int64

@@ -344,3 +344,32 @@ func TestABatchOverTheLimitIsRefusedBeforeTheRestOfItsBody(t *testing.T) {
 		}
 	})
 }
+
+// TestABodyStillArrivingAtTheRequestTimeoutIsAnswered408: a request's
+// response may be written until its timeout and a grace after it, but its
+// body was read until the server's ReadTimeout, which is longer by
+// default (60 s against 30 s and 5): a client whose body had not all come
+// by then was answered a 408 past the write deadline, which is no answer,
+// and held its part of the budget of bodies in flight that long. The
+// request's time now bounds the reading of its body too.
+func TestABodyStillArrivingAtTheRequestTimeoutIsAnswered408(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		const timeout = 200 * time.Millisecond
+		srv := httptest.NewUnstartedServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 1 << 20, RequestTimeout: timeout}))
+		srv.Config.ReadTimeout = 6 * time.Second // past the timeout and its 5 s of grace to write
+		srv.Start()
+		t.Cleanup(srv.Close)
+		c := stallUpload(t, srv.Listener.Addr().String(), 1<<20, 100<<10)
+		c.SetReadDeadline(time.Now().Add(8 * time.Second)) //nolint:errcheck // a test's bound
+		start := time.Now()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("a body still arriving at the request timeout (%s): no answer after %s (%v); want a 408 at the timeout", timeout, time.Since(start).Round(time.Millisecond), err)
+		}
+		resp.Body.Close()
+		if took := time.Since(start); resp.StatusCode != http.StatusRequestTimeout || took > 10*timeout {
+			t.Fatalf("a body still arriving at the request timeout (%s): %d after %s; want 408 at the timeout", timeout, resp.StatusCode, took.Round(time.Millisecond))
+		}
+	})
+}
