@@ -197,6 +197,11 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	err = decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, &body)
 	readDone()
 	if err != nil {
+		// The body may not have been read to its end, and net/http reads
+		// what is left of it (up to 256 KiB) before it answers, waiting on
+		// a client that waits for the answer. Closing the connection
+		// instead, the answer goes at once.
+		w.Header().Set("Connection", "close")
 		return err
 	}
 	req, err := body.convert(id, expected, s.opts.MaxBatch, s.opts.MaxEventBytes)

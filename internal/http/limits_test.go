@@ -373,3 +373,41 @@ func TestABodyStillArrivingAtTheRequestTimeoutIsAnswered408(t *testing.T) {
 		}
 	})
 }
+
+// TestAnAppendRefusedBeforeItsBodyEndsIsAnsweredAtOnce: net/http reads
+// what is left of a body, up to 256 KiB, before it sends the answer, so
+// that the connection can carry the next request. An append refused before
+// the end of its body (a batch over the limit, malformed JSON), whose
+// client had the last bytes still to send, was answered only once they
+// came, or not at all when the client waited for the answer first.
+func TestAnAppendRefusedBeforeItsBodyEndsIsAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBatch: 2}))
+		t.Cleanup(srv.Close)
+		for _, tc := range []struct {
+			name, sent string
+			status     int
+		}{
+			{"a batch over the limit", `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"A","data":2},{"type":"A","data":3},`, http.StatusRequestEntityTooLarge},
+			{"malformed JSON", `{"stream_type":"order","events":[{"type":"A","data":1}}`, http.StatusBadRequest},
+		} {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			// 100 bytes of the body are still to come.
+			fmt.Fprintf(c, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", uuid.New(), len(tc.sent)+100, tc.sent)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a test's bound
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("%s, 100 bytes of the body still to come: %v; want a %d at once", tc.name, err, tc.status)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s, 100 bytes of the body still to come: %d; want %d", tc.name, resp.StatusCode, tc.status)
+			}
+		}
+	})
+}
