@@ -335,14 +335,26 @@ type budgetReader struct {
 
 func (br *budgetReader) Read(p []byte) (int, error) {
 	n, err := br.r.Read(p)
-	if n > 0 && br.b != nil {
-		if br.b.used.Add(int64(n)) > br.b.limit {
-			br.b.used.Add(-int64(n))
-			return 0, errBodyBudget
-		}
+	if n > 0 && br.b != nil && !br.b.take(int64(n)) {
+		return 0, errBodyBudget
 	}
 	br.read += int64(n)
 	return n, err
+}
+
+// take counts n more bytes against the budget, if they fit. What does not
+// fit is never counted, even for a moment: another body's read that fits
+// would be refused in that moment.
+func (b *bodyBudget) take(n int64) bool {
+	for {
+		used := b.used.Load()
+		if used+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(used, used+n) {
+			return true
+		}
+	}
 }
 
 // release gives back to the budget what the body read.
