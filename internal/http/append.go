@@ -61,6 +61,14 @@ func (l *eventList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if l.max > 0 && len(l.events) == l.max {
 			return tooManyEvents(fmt.Sprintf("more than %d", l.max), l.max)
 		}
+		if kind := dec.PeekKind(); kind == 'n' {
+			// null would decode as an event with every member left out,
+			// and be refused for its empty type.
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			return &json.SemanticError{JSONKind: kind, JSONPointer: dec.StackPointer(), GoType: reflect.TypeFor[newEventJSON]()}
+		}
 		l.events = append(l.events, newEventJSON{})
 		if err := json.UnmarshalDecode(dec, &l.events[len(l.events)-1]); err != nil {
 			return err
@@ -80,19 +88,6 @@ type newEventJSON struct {
 	Type     stringNotNull  `json:"type"`
 	Data     jsontext.Value `json:"data"`
 	Metadata jsontext.Value `json:"metadata"`
-}
-
-// UnmarshalJSONFrom refuses null, which would otherwise decode as an event
-// with every member left out, and be refused for its empty type.
-func (e *newEventJSON) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	if kind := dec.PeekKind(); kind == 'n' {
-		if err := dec.SkipValue(); err != nil {
-			return err
-		}
-		return &json.SemanticError{JSONKind: kind, GoType: reflect.TypeFor[newEventJSON]()}
-	}
-	type plain newEventJSON // its members, without this method
-	return json.UnmarshalDecode(dec, (*plain)(e))
 }
 
 // stringNotNull is a string member that refuses anything else, null
