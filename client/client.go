@@ -60,7 +60,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{base: u, http: &http.Client{}}
 	for _, o := range opts {
-		o(c)
+		if o != nil { // a conditional option not taken
+			o(c)
+		}
 	}
 	return c, nil
 }

@@ -211,3 +211,13 @@ func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
 		})
 	}
 }
+
+// TestNewSkipsANilOption: an option left nil (a conditional one not taken)
+// panicked in New.
+func TestNewSkipsANilOption(t *testing.T) {
+	t.Parallel()
+	var opt Option
+	if _, err := New("http://localhost:8080", opt, WithToken("t")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -56,6 +56,9 @@ func Load() (Config, error) {
 	// No event can be larger than the body that carries it, and the bodies
 	// in flight take at least the largest one.
 	c.MaxEventBytes = int(min(int64(c.MaxEventBytes), c.MaxBodyBytes))
+	if c.MaxBodyBytesInFlight < 1 {
+		return c, errors.Join(fmt.Errorf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT must be at least 1 (it is raised to TRIBUTARY_MAX_BODY_BYTES if below), got %d", c.MaxBodyBytesInFlight), c.validate())
+	}
 	c.MaxBodyBytesInFlight = max(c.MaxBodyBytesInFlight, c.MaxBodyBytes)
 	return c, c.validate()
 }

@@ -70,3 +70,33 @@ func TestVarNamesTheEnvironmentVariable(t *testing.T) {
 	}()
 	Var("NoSuchSetting")
 }
+
+// TestBodyBytesInFlightRefusesNonsenseAndTakesAtLeastOneBody: 0 or a
+// negative budget was taken silently as MAX_BODY_BYTES, where the other
+// limits refuse such values at start-up; a positive one below
+// MAX_BODY_BYTES is raised to it, as documented.
+func TestBodyBytesInFlightRefusesNonsenseAndTakesAtLeastOneBody(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		want    int64
+		wantErr string
+	}{
+		{"0", 0, "TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT must be at least 1"},
+		{"-5", 0, "TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT must be at least 1"},
+		{"1", 4194304, ""},
+		{"536870912", 536870912, ""},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			t.Setenv("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT", tc.value)
+			c, err := Load()
+			switch {
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("%s: expected an error containing %q, got %v", tc.value, tc.wantErr, err)
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("%s: %v", tc.value, err)
+			case tc.wantErr == "" && c.MaxBodyBytesInFlight != tc.want:
+				t.Fatalf("%s: %d; expected %d", tc.value, c.MaxBodyBytesInFlight, tc.want)
+			}
+		})
+	}
+}
