@@ -170,13 +170,7 @@ func TestStalledUploadsHoldNoMoreThanTheBodyBudget(t *testing.T) {
 		for range 2 {
 			stalled = append(stalled, stallUpload(t, srv.Listener.Addr().String(), maxBody, sent))
 		}
-		// Counted once the server has read them.
-		for deadline := time.Now().Add(10 * time.Second); inFlight() < 2*sent; {
-			if time.Now().After(deadline) {
-				t.Fatalf("the server holds %d bytes of the stalled uploads; expected %d", inFlight(), 2*sent)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitForBodies(t, srv.URL, 2*sent) // counted once the server has read them
 		stream := uuid.New()
 		third := `{"stream_type":"order","events":[{"type":"A","data":"` + strings.Repeat("y", 600<<10) + `"}]}`
 		post := func() *http.Response {
@@ -239,6 +233,18 @@ func bodyBytesInFlight(t *testing.T, url string) int {
 	return 0
 }
 
+// waitForBodies waits until the server at url holds at least want bytes
+// of request bodies being received, as its /metrics says.
+func waitForBodies(t *testing.T, url string, want int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); bodyBytesInFlight(t, url) < want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server holds %d bytes of the stalled uploads; expected %d", bodyBytesInFlight(t, url), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // stallUpload starts an append at addr that announces a body of announced
 // bytes, sends the first sent of them and stops; closing the connection it
 // returns ends it.
@@ -275,12 +281,7 @@ func TestABodyPastTheBudgetAfterItsObjectIsA503(t *testing.T) {
 		for range 2 {
 			stalled = append(stalled, stallUpload(t, srv.Listener.Addr().String(), maxBody, sent))
 		}
-		for deadline := time.Now().Add(10 * time.Second); bodyBytesInFlight(t, srv.URL) < 2*sent; {
-			if time.Now().After(deadline) {
-				t.Fatalf("the server holds %d bytes of the stalled uploads; expected %d", bodyBytesInFlight(t, srv.URL), 2*sent)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitForBodies(t, srv.URL, 2*sent)
 		stream := uuid.New()
 		// A small object, then 600 KiB of whitespace, which JSON allows.
 		body := `{"stream_type":"order","events":[{"type":"A","data":1}]}` + strings.Repeat(" ", 600<<10)
