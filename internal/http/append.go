@@ -57,11 +57,22 @@ func (l *eventList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
-	for dec.PeekKind() != ']' {
+	for {
+		kind := dec.PeekKind()
+		if kind == ']' {
+			break
+		}
+		if !strings.ContainsRune(`nft"0{[`, rune(kind)) {
+			// Not the start of a value: the error PeekKind met (the body
+			// stalled or broke off) or a malformed array, which the read
+			// says, not an event past the limit.
+			_, err := dec.ReadToken()
+			return err
+		}
 		if l.max > 0 && len(l.events) == l.max {
 			return tooManyEvents(fmt.Sprintf("more than %d", l.max), l.max)
 		}
-		if kind := dec.PeekKind(); kind == 'n' {
+		if kind == 'n' {
 			// null would decode as an event with every member left out,
 			// and be refused for its empty type.
 			if err := dec.SkipValue(); err != nil {

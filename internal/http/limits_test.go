@@ -412,3 +412,46 @@ func TestAnAppendRefusedBeforeItsBodyEndsIsAnsweredAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestABatchAtTheLimitIsNotRefusedForWhatFollowsItsLastEvent: the event
+// list refuses a batch at the event past the limit, but took anything that
+// was not the array's end after the last event it may hold for that event:
+// a batch of exactly the limit whose body then stalled, broke off or was
+// malformed was answered 413, "more than N events", which tells a client
+// to split a batch that was not too large, and not to send again a request
+// that had timed out.
+func TestABatchAtTheLimitIsNotRefusedForWhatFollowsItsLastEvent(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBatch: 2, RequestTimeout: 300 * time.Millisecond}))
+		t.Cleanup(srv.Close)
+		const twoEvents = `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"A","data":2}`
+		for _, tc := range []struct {
+			name, sent string
+			toCome     int // bytes of the body announced but not sent
+			status     int
+		}{
+			{"stalled after its last event", twoEvents, 100, http.StatusRequestTimeout},
+			{"cut short after its last event", twoEvents, 0, http.StatusBadRequest},
+			{"cut short after a comma", twoEvents + ",", 0, http.StatusBadRequest},
+			{"malformed after its last event", twoEvents + "}", 0, http.StatusBadRequest},
+		} {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			fmt.Fprintf(c, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", uuid.New(), len(tc.sent)+tc.toCome, tc.sent)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a test's bound
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("a batch of the limit's 2 events %s: %v; want a %d", tc.name, err, tc.status)
+			}
+			detail, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("a batch of the limit's 2 events %s: %d %s; want %d", tc.name, resp.StatusCode, detail, tc.status)
+			}
+		}
+	})
+}
