@@ -184,29 +184,12 @@ func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.Expecte
 }
 
 func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
-	id, err := streamID(r)
+	id, expected, body, err := s.readAppend(w, r)
 	if err != nil {
-		return err
-	}
-	if _, err := query(r); err != nil {
-		return err
-	}
-	if err := requireJSON(r); err != nil {
-		return err
-	}
-	expected, err := expectedVersion(r.Header)
-	if err != nil {
-		return err
-	}
-	body := appendRequest{Events: eventList{max: s.opts.MaxBatch}}
-	readDone := boundBodyRead(w, r)
-	err = decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, &body)
-	readDone()
-	if err != nil {
-		// The body may not have been read to its end, and net/http reads
-		// what is left of it (up to 256 KiB) before it answers, waiting on
-		// a client that waits for the answer. Closing the connection
-		// instead, the answer goes at once.
+		// The body may not have been read to its end, or at all, and
+		// net/http reads what is left of it (up to 256 KiB) before it
+		// answers, waiting on a client that waits for the answer. Closing
+		// the connection instead, the answer goes at once.
 		w.Header().Set("Connection", "close")
 		return err
 	}
@@ -226,6 +209,30 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", fmt.Sprintf("/streams/%s/events/%d", res.StreamID, res.Events[0].Version))
 	writeJSONBytes(w, status, append(encodeAppendResult(make([]byte, 0, 128+120*len(res.Events)), res), '\n'))
 	return nil
+}
+
+// readAppend reads an append: its stream, (empty) query, Content-Type and
+// expected version, then its body. Its error may leave the body unread.
+func (s *Server) readAppend(w http.ResponseWriter, r *http.Request) (uuid.UUID, eventstore.ExpectedVersion, appendRequest, error) {
+	body := appendRequest{Events: eventList{max: s.opts.MaxBatch}}
+	id, err := streamID(r)
+	if err != nil {
+		return id, eventstore.Any, body, err
+	}
+	if _, err := query(r); err != nil {
+		return id, eventstore.Any, body, err
+	}
+	if err := requireJSON(r); err != nil {
+		return id, eventstore.Any, body, err
+	}
+	expected, err := expectedVersion(r.Header)
+	if err != nil {
+		return id, expected, body, err
+	}
+	readDone := boundBodyRead(w, r)
+	err = decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, &body)
+	readDone()
+	return id, expected, body, err
 }
 
 // boundBodyRead makes r's deadline (the timeout middleware's) bound the

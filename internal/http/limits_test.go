@@ -455,3 +455,45 @@ func TestABatchAtTheLimitIsNotRefusedForWhatFollowsItsLastEvent(t *testing.T) {
 		}
 	})
 }
+
+// TestAnAppendRefusedBeforeItsBodyIsReadIsAnsweredAtOnce: an append
+// refused for its path, query or headers, before any of its body is read,
+// met what an append refused inside its body had: net/http reads what is
+// left of a body, up to 256 KiB, before it answers, so a client that waits
+// for the answer before sending the rest was not answered until the
+// server's ReadTimeout (60 s, past the request's write deadline: no
+// answer at all), or ever without one.
+func TestAnAppendRefusedBeforeItsBodyIsReadIsAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{}))
+		t.Cleanup(srv.Close)
+		const sent = `{"stream_type":"order","events":[`
+		for _, tc := range []struct {
+			name, path, headers string
+			status              int
+		}{
+			{"a stream id that is not a UUID", "/streams/nope/events", "Content-Type: application/json\r\n", http.StatusBadRequest},
+			{"an unknown query parameter", "/streams/" + uuid.NewString() + "/events?x=1", "Content-Type: application/json\r\n", http.StatusBadRequest},
+			{"a Content-Type that is not JSON", "/streams/" + uuid.NewString() + "/events", "Content-Type: text/plain\r\n", http.StatusUnsupportedMediaType},
+			{"an If-None-Match that is not *", "/streams/" + uuid.NewString() + "/events", "Content-Type: application/json\r\nIf-None-Match: \"3\"\r\n", http.StatusBadRequest},
+		} {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			// 100 bytes of the body are still to come.
+			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n%s", tc.path, tc.headers, len(sent)+100, sent)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a test's bound
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("an append with %s, 100 bytes of its body still to come: %v; want a %d at once", tc.name, err, tc.status)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("an append with %s, 100 bytes of its body still to come: %d; want %d", tc.name, resp.StatusCode, tc.status)
+			}
+		}
+	})
+}
