@@ -393,22 +393,8 @@ func TestAnAppendRefusedBeforeItsBodyEndsIsAnsweredAtOnce(t *testing.T) {
 			{"a batch over the limit", `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"A","data":2},{"type":"A","data":3},`, http.StatusRequestEntityTooLarge},
 			{"malformed JSON", `{"stream_type":"order","events":[{"type":"A","data":1}}`, http.StatusBadRequest},
 		} {
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			// 100 bytes of the body are still to come.
-			fmt.Fprintf(c, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", uuid.New(), len(tc.sent)+100, tc.sent)
-			c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a test's bound
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				t.Fatalf("%s, 100 bytes of the body still to come: %v; want a %d at once", tc.name, err, tc.status)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tc.status {
-				t.Fatalf("%s, 100 bytes of the body still to come: %d; want %d", tc.name, resp.StatusCode, tc.status)
-			}
+			answeredAtOnce(t, srv.Listener.Addr().String(), tc.name, "/streams/"+uuid.NewString()+"/events",
+				"Content-Type: application/json\r\n", tc.sent, tc.status)
 		}
 	})
 }
@@ -478,22 +464,29 @@ func TestAnAppendRefusedBeforeItsBodyIsReadIsAnsweredAtOnce(t *testing.T) {
 			{"a Content-Type that is not JSON", "/streams/" + uuid.NewString() + "/events", "Content-Type: text/plain\r\n", http.StatusUnsupportedMediaType},
 			{"an If-None-Match that is not *", "/streams/" + uuid.NewString() + "/events", "Content-Type: application/json\r\nIf-None-Match: \"3\"\r\n", http.StatusBadRequest},
 		} {
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			// 100 bytes of the body are still to come.
-			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n%s", tc.path, tc.headers, len(sent)+100, sent)
-			c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a test's bound
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				t.Fatalf("an append with %s, 100 bytes of its body still to come: %v; want a %d at once", tc.name, err, tc.status)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tc.status {
-				t.Fatalf("an append with %s, 100 bytes of its body still to come: %d; want %d", tc.name, resp.StatusCode, tc.status)
-			}
+			answeredAtOnce(t, srv.Listener.Addr().String(), "an append with "+tc.name, tc.path, tc.headers, sent, tc.status)
 		}
 	})
+}
+
+// answeredAtOnce sends an append to path at addr with the headers given
+// (each ending in CRLF), announcing 100 bytes more of body than sent, and
+// expects an answer with status before it sends them.
+func answeredAtOnce(t *testing.T, addr, what, path, headers, sent string, status int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n%s", path, headers, len(sent)+100, sent)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a test's bound
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%s, 100 bytes of the body still to come: %v; want a %d at once", what, err, status)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != status {
+		t.Fatalf("%s, 100 bytes of the body still to come: %d; want %d", what, resp.StatusCode, status)
+	}
 }
