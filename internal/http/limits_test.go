@@ -160,9 +160,7 @@ func TestStalledUploadsHoldNoMoreThanTheBodyBudget(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const maxBody = 1 << 20
-		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: maxBody, MaxBodyBytesInFlight: 2 * maxBody,
-			Metrics: metrics.New("test")}))
-		t.Cleanup(srv.Close)
+		srv := budgetServer(t, k, maxBody)
 		inFlight := func() int { t.Helper(); return bodyBytesInFlight(t, srv.URL) }
 		// Two uploads stop 200 KiB short of their announced length.
 		const sent = maxBody - 200<<10
@@ -272,9 +270,7 @@ func TestABodyPastTheBudgetAfterItsObjectIsA503(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const maxBody = 1 << 20
-		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: maxBody, MaxBodyBytesInFlight: 2 * maxBody,
-			Metrics: metrics.New("test")}))
-		t.Cleanup(srv.Close)
+		srv := budgetServer(t, k, maxBody)
 		// Two stalled uploads leave 400 KiB of the budget.
 		const sent = maxBody - 200<<10
 		var stalled []net.Conn
@@ -489,4 +485,14 @@ func answeredAtOnce(t *testing.T, addr, what, path, headers, sent string, status
 	if resp.StatusCode != status {
 		t.Fatalf("%s, 100 bytes of the body still to come: %d; want %d", what, resp.StatusCode, status)
 	}
+}
+
+// budgetServer serves k's store with bodies of at most maxBody bytes, a
+// budget of two such bodies in flight, and /metrics.
+func budgetServer(t *testing.T, k teststore.Kind, maxBody int64) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: maxBody, MaxBodyBytesInFlight: 2 * maxBody,
+		Metrics: metrics.New("test")}))
+	t.Cleanup(srv.Close)
+	return srv
 }
