@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // Role is what a token may do.
@@ -69,6 +71,10 @@ type authenticator struct {
 	// (keyed by base, random per process), confirmed by lookup.
 	windows map[int]map[uint64]bool
 	base    uint64
+	// aliases are the digests of the other spellings a token takes in
+	// what is logged (spellings), which redact also finds and lookup never
+	// accepts.
+	aliases [][sha256.Size]byte
 }
 
 type hashedToken struct {
@@ -84,13 +90,31 @@ func newAuthenticator(tokens []Token) *authenticator {
 	a := &authenticator{windows: map[int]map[uint64]bool{}, base: rand.Uint64() | 1}
 	for _, t := range tokens {
 		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret))})
-		n := len(t.Secret)
-		if a.windows[n] == nil {
-			a.windows[n] = map[uint64]bool{}
+		for i, spelling := range spellings(t.Secret) {
+			if i > 0 {
+				a.aliases = append(a.aliases, sha256.Sum256([]byte(spelling)))
+			}
+			n := len(spelling)
+			if a.windows[n] == nil {
+				a.windows[n] = map[uint64]bool{}
+			}
+			a.windows[n][a.rolling(spelling)] = true
 		}
-		a.windows[n][a.rolling(t.Secret)] = true
 	}
 	return a
+}
+
+// spellings is secret, then the other ways the service may write it in
+// what it logs: a stream or event id is written as it was parsed, a UUID
+// in lower case (eventstore.ParseUUID takes either case), so a token that
+// is a UUID with an upper-case letter comes back in a store's errors
+// lower-cased.
+func spellings(secret string) []string {
+	out := []string{secret}
+	if id, err := uuid.Parse(secret); err == nil && len(secret) == 36 && id.String() != secret {
+		out = append(out, id.String())
+	}
+	return out
 }
 
 // lookup finds the token for a presented secret. It compares digests in
@@ -106,6 +130,20 @@ func (a *authenticator) lookup(secret string) (hashedToken, bool) {
 		}
 	}
 	return found, ok == 1
+}
+
+// known reports whether s is a token, or another spelling of one
+// (spellings), comparing digests in constant time as lookup does.
+func (a *authenticator) known(s string) bool {
+	if _, ok := a.lookup(s); ok {
+		return true
+	}
+	d := sha256.Sum256([]byte(s))
+	found := 0
+	for _, alias := range a.aliases {
+		found |= subtle.ConstantTimeCompare(d[:], alias[:])
+	}
+	return found == 1
 }
 
 // redact replaces every known token in s with REDACTED, wherever it sits
@@ -130,10 +168,8 @@ func (a *authenticator) redact(s string) string {
 		}
 		h := a.rolling(s[:n])
 		for i := 0; ; i++ {
-			if sums[h] {
-				if _, ok := a.lookup(s[i : i+n]); ok {
-					hits = append(hits, [2]int{i, i + n})
-				}
+			if sums[h] && a.known(s[i:i+n]) {
+				hits = append(hits, [2]int{i, i + n})
 			}
 			if i+n == len(s) {
 				break

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -133,10 +134,24 @@ func TestNoKnownTokenReachesTheErrorLog(t *testing.T) {
 // line logs the error, which a store writes with the request's stream id
 // ("read stream <id>: …"): a token shaped as a UUID, sent as the stream id
 // of a read that ran out of time on the database, was REDACTED in the
-// line's path and logged as sent in its error. On both stores.
+// line's path and logged as sent in its error. And a store writes a stream
+// id as it parsed it, in lower case: a token that is an upper-case UUID was
+// logged lower-cased, past the redaction of what was sent. On both stores.
 func TestNoKnownTokenReachesTheErrorLogInTheStoresError(t *testing.T) {
 	t.Parallel()
-	const secret = "0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10" // a token shaped as a UUID
+	for _, secret := range []string{ // tokens shaped as UUIDs
+		"0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10",
+		"0190F4B2-7A3C-7D1E-8F00-2C5B1A9E4D10",
+		"0190f4b2-7A3C-7d1e-8F00-2c5b1a9e4d10",
+	} {
+		t.Run(secret, func(t *testing.T) {
+			t.Parallel()
+			testNoTokenInTheStoresError(t, secret)
+		})
+	}
+}
+
+func testNoTokenInTheStoresError(t *testing.T, secret string) {
 	tokens, err := esthttp.ParseTokens("app:write:" + secret)
 	if err != nil {
 		t.Fatal(err)
@@ -168,9 +183,108 @@ func TestNoKnownTokenReachesTheErrorLogInTheStoresError(t *testing.T) {
 			t.Fatalf("no error line for the requests that ran out of time:\n%s", out)
 		}
 		for _, line := range strings.Split(out, "\n") {
-			if strings.Contains(line, secret) {
-				t.Errorf("the log holds the token: %s", line)
+			if strings.Contains(strings.ToLower(line), strings.ToLower(secret)) {
+				t.Errorf("the log holds the token, in some letter case: %s", line)
 			}
 		}
 	})
+}
+
+// idPanicStore panics on a stream's read with a value that names the
+// stream, as a bug's panic may quote what a request sent.
+type idPanicStore struct{ eventstore.Store }
+
+func (idPanicStore) Stream(_ context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	panic("no stream " + id.String())
+}
+
+// TestNoKnownTokenReachesTheLogInAPanic: the "panic" line logged the
+// panic's value as it was: a panic that quotes the request (here the
+// stream id it read, in the lower case the service writes ids in) logged
+// a token a client sent there.
+func TestNoKnownTokenReachesTheLogInAPanic(t *testing.T) {
+	t.Parallel()
+	for _, secret := range []string{"0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10", "0190F4B2-7A3C-7D1E-8F00-2C5B1A9E4D10"} {
+		tokens, err := esthttp.ParseTokens("app:read:" + secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := &syncBuffer{}
+		srv := httptest.NewServer(esthttp.New(idPanicStore{}, esthttp.Options{Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
+		req, _ := http.NewRequest("GET", srv.URL+"/streams/"+secret, nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		out := logs.String()
+		if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(out, `"msg":"panic"`) || !strings.Contains(out, "no stream REDACTED") {
+			t.Fatalf("GET /streams/<token> on a store that panics naming it: %d, want 500, and a panic line with the stream REDACTED:\n%s", resp.StatusCode, out)
+		}
+		if strings.Contains(strings.ToLower(out), strings.ToLower(secret)) {
+			t.Errorf("the log holds the token %s, in some letter case:\n%s", secret, out)
+		}
+	}
+}
+
+// typePanicFeed's subscriptions are caught up at once, then panic, off
+// net/http's goroutine, with a value that names the stream type they were
+// asked for.
+type typePanicFeed struct{}
+
+func (typePanicFeed) Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription {
+	return &typePanicSub{types: opts.StreamTypes}
+}
+
+type typePanicSub struct {
+	types  []string
+	called bool
+}
+
+func (s *typePanicSub) Next(_ context.Context, emit func(eventstore.Delivery) error) error {
+	if !s.called {
+		s.called = true
+		return emit(eventstore.Delivery{CaughtUp: true})
+	}
+	panic("no stream type " + strings.Join(s.types, ","))
+}
+
+func (s *typePanicSub) Ready() <-chan struct{} { return closedChan }
+func (s *typePanicSub) Close()                 {}
+
+// TestNoKnownTokenReachesTheLogInALiveSubscriptionsPanic: a taken-over
+// subscription logs its own panics (no recoverer runs off net/http's
+// goroutine), and logged the value as it was, as the recoverer did.
+func TestNoKnownTokenReachesTheLogInALiveSubscriptionsPanic(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-t0ken.value"
+	tokens, err := esthttp.ParseTokens("app:read:" + secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	h := esthttp.New(nil, esthttp.Options{Feed: typePanicFeed{}, Heartbeat: time.Hour, Tokens: tokens,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+	req, _ := http.NewRequest("GET", srv.URL+"/events?stream_type="+secret, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck // cut by the panic
+	resp.Body.Close()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), `"msg":"panic"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no panic line:\n%s", logs.String())
+		}
+	}
+	if out := logs.String(); strings.Contains(out, secret) || !strings.Contains(out, "no stream type REDACTED") {
+		t.Errorf("the panic line holds the token, or not its value REDACTED:\n%s", out)
+	}
 }

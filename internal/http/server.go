@@ -557,8 +557,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec) // net/http's way to cut a response short; let it through
 			}
-			s.log.Error("panic", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "request_id", middleware.GetReqID(r.Context()),
-				"panic", rec, "stack", string(debug.Stack()))
+			s.logPanic(rec, "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "request_id", middleware.GetReqID(r.Context()))
 			s.writeError(w, r, errPanic)
 		}()
 		next.ServeHTTP(w, r)
@@ -566,6 +565,12 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 var errPanic = errors.New("handler panicked")
+
+// logPanic logs a recovered panic with the stack, and with every known
+// token in its value REDACTED: a panic may quote what a request sent.
+func (s *Server) logPanic(rec any, attrs ...any) {
+	s.log.Error("panic", append(attrs, "panic", s.auth.redact(fmt.Sprint(rec)), "stack", s.auth.redact(string(debug.Stack())))...)
+}
 
 // writeJSON encodes v into a buffer first, so an encoding failure still gets
 // a proper error response, then writes it with status.

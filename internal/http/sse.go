@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,7 +224,7 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 			// Off net/http's goroutine, a panic would end the process:
 			// log it as the recoverer does, and end only this subscription.
 			if rec := recover(); rec != nil {
-				s.log.Error("panic", "in", "subscription", "path", path, "request_id", id, "panic", rec, "stack", string(debug.Stack()))
+				s.logPanic(rec, "in", "subscription", "path", path, "request_id", id)
 			}
 			ew.endTurn() // a panic in a turn must not keep it from the others
 			ew.close()
