@@ -51,17 +51,19 @@ func BenchmarkTransactionShape(b *testing.B) {
 	var position int64
 	data := []byte(benchData)
 	id := func() []byte { u := uuid.New(); return u[:] }
-	last := id() // the event at the head, for the guarded shape's guard
+	last := id()        // the event at the head, for the guarded shape's guard
+	var previous []byte // the event before the one without a head row
 	shapes := []struct {
-		name   string
-		run    func(stream []byte, version int64, now time.Time) error
-		before string // run first, untimed, with the position before this shape's
+		name    string
+		run     func(stream []byte, version int64, now time.Time) error
+		before  string       // run first, untimed, with the position before this shape's
+		prepare func() error // run first, untimed, with position at this shape's
 	}{
 		// What load compare's raw side does.
 		{"raw_insert", func(stream []byte, version int64, now time.Time) error {
 			_, err := db.Exec(insert, position, id(), stream, version, data, now)
 			return err
-		}, ""},
+		}, "", nil},
 		// What the service does for a group that reads first: its reads
 		// (the stream's version from its last event), then its writes and
 		// COMMIT. An append to a stream that exists writes no streams row.
@@ -71,7 +73,7 @@ func BenchmarkTransactionShape(b *testing.B) {
 			}
 			_, err := db.Exec(insert+"; "+head+"; COMMIT", position, id(), stream, version, data, now, position, now)
 			return err
-		}, ""},
+		}, "", nil},
 		// What the service sends on MariaDB for a group whose stream its
 		// writer knows (sqlstore/guarded.go): the whole transaction in one
 		// round trip, the head's UPDATE also the lock and the guard, the
@@ -83,7 +85,7 @@ func BenchmarkTransactionShape(b *testing.B) {
 				position, e, position-1, last, position, e, stream, version, data)
 			last = e
 			return err
-		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1"},
+		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1", nil},
 		// The same with schema 11's upsert of the stream's version (into a
 		// copy of its streams table): what every append wrote before a
 		// stream's version was its last event's.
@@ -95,7 +97,7 @@ func BenchmarkTransactionShape(b *testing.B) {
 				position, e, position-1, last, position, e, stream, version, data, stream, version)
 			last = e
 			return err
-		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1"},
+		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1", nil},
 		// What it sends on MySQL: a locking read as the guard, and the
 		// head's UPDATE with the writes.
 		{"select_guard_one_round_trip", func(stream []byte, version int64, now time.Time) error {
@@ -105,7 +107,7 @@ func BenchmarkTransactionShape(b *testing.B) {
 				position-1, last, position, e, stream, version, data, position, e)
 			last = e
 			return err
-		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1"},
+		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1", nil},
 		// The lock, the insert and the head in one round trip, with no
 		// check between reading and writing: the least a one-round-trip
 		// append that keeps log_head could cost.
@@ -113,16 +115,47 @@ func BenchmarkTransactionShape(b *testing.B) {
 			_, err := db.Exec("START TRANSACTION; SELECT position FROM log_head WHERE id = 1 FOR UPDATE; "+insert+"; "+head+"; COMMIT",
 				position, id(), stream, version, data, now, position, now)
 			return err
-		}, ""},
+		}, "", nil},
+		// The service's one round trip without the session's SET (the
+		// lock timeouts set once on the connection, the time variable not
+		// cleared): what the statement costs.
+		{"service_without_set", func(stream []byte, version int64, now time.Time) error {
+			e := id()
+			err := queryAll(db, "START TRANSACTION; "+mysqlstore.GuardedHead+"; "+guardedInsert+"; COMMIT; "+mysqlstore.CommitTime,
+				position, e, position-1, last, position, e, stream, version, data)
+			last = e
+			return err
+		}, "UPDATE log_head SET position = ?, commit_id = ? WHERE id = 1", nil},
+		// A design with no log_head row, for a stream the writer knows: one
+		// auto-committed INSERT … SELECT that writes the event only if the
+		// one before it is where the writer left it (its position and id),
+		// and stamps it no earlier than that one. The primary key on
+		// position orders commits (position n+1 can be written only once n
+		// is committed, and a rival writing n+1 meets its lock or its
+		// duplicate key). Not what the service does: a sketch of the
+		// schema change docs/performance.md measures.
+		{"no_head_row_one_statement", func(stream []byte, version int64, now time.Time) error {
+			_, err := db.Exec("INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) "+
+				"SELECT ?, ?, ?, ?, 'order', 'ItemAdded', ?, NULL, GREATEST(SYSDATE(6), p.recorded_at), 1 FROM events p WHERE p.position = ? AND p.event_id = ?",
+				position, id(), stream, version, data, position-1, previous)
+			return err
+		}, "", func() error {
+			// The event before it, under the writer's eyes: one of its own.
+			previous = id()
+			other := id()
+			_, err := db.Exec(insert, position, previous, other, 1, data, time.Now().UTC())
+			position++
+			return err
+		}},
 		// Less and less of it.
 		{"insert_and_head", func(stream []byte, version int64, now time.Time) error {
 			_, err := db.Exec("START TRANSACTION; "+insert+"; "+head+"; COMMIT", position, id(), stream, version, data, now, position, now)
 			return err
-		}, ""},
+		}, "", nil},
 		{"insert_in_a_transaction", func(stream []byte, version int64, now time.Time) error {
 			_, err := db.Exec("START TRANSACTION; "+insert+"; COMMIT", position, id(), stream, version, data, now)
 			return err
-		}, ""},
+		}, "", nil},
 	}
 	// Interleaved: each iteration runs every shape once, so that all see the
 	// same machine; each shape's median is reported, and its ratio to raw.
@@ -144,6 +177,11 @@ func BenchmarkTransactionShape(b *testing.B) {
 				}
 			}
 			position++
+			if sh.prepare != nil {
+				if err := sh.prepare(); err != nil {
+					b.Fatal(err)
+				}
+			}
 			start := time.Now()
 			if err := sh.run(streams[i], version, start.UTC()); err != nil {
 				b.Fatalf("%s: %v", sh.name, err)
