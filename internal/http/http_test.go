@@ -25,6 +25,7 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -837,6 +838,67 @@ func TestEveryAnswerForbidsContentSniffing(t *testing.T) {
 			if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
 				t.Errorf("%s (%d, %s): X-Content-Type-Options %q; want nosniff", what, r.status, r.header.Get("Content-Type"), got)
 			}
+		}
+	})
+}
+
+// TestReadsThatServeAPageOrASubscriptionVaryOnAccept: GET /events and GET
+// /streams/{id}/events answer a JSON page or an event stream by the Accept
+// header alone, so every answer of theirs says Vary: Accept (RFC 9110
+// §12.5.5): else a cache between client and server may hand a page, or a
+// 304 for one, to a subscriber, or a subscription's headers to a page
+// reader. (A hostile review found no Vary at all.)
+func TestReadsThatServeAPageOrASubscriptionVaryOnAccept(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		t.Cleanup(stopFeed)
+		go feed.Run(feedCtx)
+		h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		t.Cleanup(h.CloseSubscriptions)
+		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		id := uuid.NewString()
+		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
+		varies := func(what string, h http.Header) {
+			t.Helper()
+			for _, v := range h.Values("Vary") {
+				for _, f := range strings.Split(v, ",") {
+					if strings.EqualFold(strings.TrimSpace(f), "Accept") {
+						return
+					}
+				}
+			}
+			t.Errorf("%s: Vary %q, want it to name Accept", what, h.Values("Vary"))
+		}
+		for _, path := range []string{"/events", "/streams/" + id + "/events"} {
+			r := s.do("GET", path, "")
+			expectStatus(t, "GET "+path, r, 200)
+			varies("GET "+path+" (a page)", r.header)
+			varies("HEAD "+path, s.do("HEAD", path, "").header)
+			varies("GET "+path+"?limit=x (a 400)", s.do("GET", path+"?limit=x", "").header)
+			if tag := r.header.Get("ETag"); tag != "" {
+				r := s.do("GET", path, "", "If-None-Match", tag)
+				expectStatus(t, "GET "+path+" If-None-Match", r, 304)
+				varies("GET "+path+" If-None-Match (a 304)", r.header)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+			req.Header.Set("Accept", "text/event-stream")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+				t.Errorf("GET %s with Accept: text/event-stream: Content-Type %q", path, ct)
+			}
+			varies("GET "+path+" (a subscription)", resp.Header)
+			resp.Body.Close()
+			cancel()
 		}
 	})
 }
