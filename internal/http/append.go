@@ -409,6 +409,9 @@ func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadClos
 		}
 		return gzipBody{zr}, nil // closing it leaves the body to net/http, which closes it
 	}
+	// Said in a header too, for clients that send again as the server
+	// takes it (RFC 9110 §15.5.16, RFC 7694).
+	w.Header().Set("Accept-Encoding", "gzip")
 	return nil, &detailError{kind: errUnsupportedMedia,
 		detail: fmt.Sprintf("Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)", strings.Join(encodings, ", "))}
 }

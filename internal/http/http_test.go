@@ -902,3 +902,30 @@ func TestReadsThatServeAPageOrASubscriptionVaryOnAccept(t *testing.T) {
 		}
 	})
 }
+
+// TestAnEncodingRefusedSaysWhichAreTaken: a body in a Content-Encoding the
+// server does not decode is a 415 that says, in Accept-Encoding, the
+// encodings it does take (RFC 9110 §15.5.16, RFC 7694), so a client can
+// send it again as one of them. (A hostile review found the 415 said so
+// only in its prose.) Other 415s are not about the encoding and say
+// nothing of it.
+func TestAnEncodingRefusedSaysWhichAreTaken(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, newContract(t), k.Open(t))
+		path := "/streams/" + uuid.NewString() + "/events"
+		body := `{"stream_type":"order","events":[{"type":"A","data":1}]}`
+		for _, enc := range []string{"br", "deflate", "gzip, gzip", "compress"} {
+			r := s.do("POST", path, body, "Content-Encoding", enc)
+			expectStatus(t, "Content-Encoding "+enc, r, 415)
+			if got := r.header.Get("Accept-Encoding"); got != "gzip" {
+				t.Errorf("415 for Content-Encoding %q: Accept-Encoding %q, want \"gzip\"", enc, got)
+			}
+		}
+		r := s.do("POST", path, body, "Content-Type", "text/plain")
+		expectStatus(t, "Content-Type text/plain", r, 415)
+		if got := r.header.Values("Accept-Encoding"); len(got) != 0 {
+			t.Errorf("415 for a Content-Type: Accept-Encoding %q, want none (the encoding was not the matter)", got)
+		}
+	})
+}
