@@ -929,3 +929,63 @@ func TestAnEncodingRefusedSaysWhichAreTaken(t *testing.T) {
 		}
 	})
 }
+
+// TestAcceptThatPrefersJSONGetsAPage: an Accept that names
+// text/event-stream but gives JSON a higher q (itself, application/* or
+// */*) prefers a page (RFC 9110 §12.5.1): a curl user who asks for
+// "application/json, text/event-stream;q=0.5" gets a page, not a response
+// that never ends. (A hostile review found any q above 0 subscribed.) An
+// event stream preferred, or as good as JSON, still subscribes.
+func TestAcceptThatPrefersJSONGetsAPage(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		t.Cleanup(stopFeed)
+		go feed.Run(feedCtx)
+		h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		t.Cleanup(h.CloseSubscriptions)
+		s := &testServer{t: t, url: srv.URL, client: &http.Client{Timeout: 30 * time.Second}, store: store}
+		id := uuid.NewString()
+		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
+		page := []string{
+			"application/json, text/event-stream;q=0.5",
+			"text/event-stream;q=0.1, application/json;q=0.9",
+			"text/event-stream; q=0.5, application/*",
+			"text/event-stream;q=0.5, */*",
+			"text/event-stream;q=0.5, application/*;q=0.2, application/json;q=0.8",
+		}
+		events := []string{
+			"text/event-stream",
+			"text/event-stream;q=0.5",
+			"text/event-stream, application/json",
+			"application/json;q=0.5, text/event-stream",
+			"*/*;q=0.9, text/event-stream",
+			"text/event-stream;q=0.5, application/json;q=0.2, */*;q=0.9", // the most specific range sets JSON's q
+		}
+		for _, path := range []string{"/events", "/streams/" + id + "/events"} {
+			for _, accept := range append(page, events...) {
+				want := "application/json"
+				if slices.Contains(events, accept) {
+					want = "text/event-stream"
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+				req.Header.Set("Accept", accept)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					cancel()
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != want {
+					t.Errorf("GET %s with Accept %q: %d %q, want 200 %q", path, accept, resp.StatusCode, resp.Header.Get("Content-Type"), want)
+				}
+				resp.Body.Close()
+				cancel()
+			}
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,25 +46,48 @@ type Feed interface {
 const retryMillis = 2000
 
 // wantsEvents reports whether the client asks for a subscription: Accept
-// names text/event-stream, and not with q=0, which refuses it (RFC 9110
-// §12.4.2).
+// names text/event-stream, not with q=0, which refuses it (RFC 9110
+// §12.4.2), and does not prefer JSON to it: a page is the answer when
+// application/json's q (from the most specific range that matches it:
+// itself, application/*, */*) is higher (RFC 9110 §12.5.1). As good as
+// JSON, an event stream wins: it was named.
 func wantsEvents(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		if !strings.Contains(strings.ToLower(v), "text/event-stream") {
-			continue
-		}
+	events, named := -1.0, false // text/event-stream's q, and whether a range names it
+	json, jsonSpec := 0.0, 0     // application/json's q, and how specific its range is
+	accept := r.Header.Values("Accept")
+	if !slices.ContainsFunc(accept, func(v string) bool { return strings.Contains(strings.ToLower(v), "text/event-stream") }) {
+		return false // most requests: no need to parse
+	}
+	for _, v := range accept {
 		for _, part := range strings.Split(v, ",") {
 			mt, params, err := mime.ParseMediaType(part)
-			if err != nil || !strings.EqualFold(mt, "text/event-stream") {
+			if err != nil {
 				continue
 			}
-			if q, err := strconv.ParseFloat(params["q"], 64); err == nil && q == 0 {
-				continue
+			q := 1.0
+			if f, err := strconv.ParseFloat(params["q"], 64); err == nil && f >= 0 && f <= 1 {
+				q = f
 			}
-			return true
+			switch mt { // mime lower-cases it
+			case "text/event-stream":
+				if !named || q < events {
+					events = q // given twice, the lower q: a refusal stands
+				}
+				named = true
+			case "application/json":
+				json, jsonSpec = q, 3
+			case "application/*":
+				if jsonSpec < 2 {
+					json, jsonSpec = q, 2
+				}
+			case "*/*":
+				if jsonSpec < 1 {
+					json, jsonSpec = q, 1
+				}
+			}
 		}
 	}
-	return false
+	return named && events > 0 && events >= json
 }
 
 // lastEventID reads the Last-Event-ID header an EventSource sends when it
