@@ -989,3 +989,53 @@ func TestAcceptThatPrefersJSONGetsAPage(t *testing.T) {
 		}
 	})
 }
+
+// TestTheNilStreamIDIsRefusedOnEveryRoute: no stream has the nil UUID
+// (an append to it is a 400), and to the store and the live feed a nil
+// stream id means no stream at all: the whole log. A subscription to
+// /streams/00000000-…/events sent every stream's events, their versions as
+// ids, as if they were that stream's. (A hostile review found it sending
+// ids and UUIDs at their edges.) Every route of a stream now answers the nil
+// UUID with a 400 naming it, as an append does.
+func TestTheNilStreamIDIsRefusedOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		t.Cleanup(stopFeed)
+		go feed.Run(feedCtx)
+		h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		t.Cleanup(h.CloseSubscriptions)
+		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		expectStatus(t, "append to another stream", s.do("POST", "/streams/"+uuid.NewString()+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
+		nilID := "/streams/" + uuid.Nil.String()
+		for _, tc := range []struct{ method, path, body string }{
+			{"GET", nilID, ""},
+			{"GET", nilID + "/events", ""},
+			{"GET", nilID + "/events/1", ""},
+			{"POST", nilID + "/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`},
+		} {
+			r := s.do(tc.method, tc.path, tc.body)
+			expectStatus(t, tc.method+" "+tc.path, r, 400)
+			if p := r.json(t); !strings.Contains(fmt.Sprint(p["detail"]), "nil UUID") {
+				t.Errorf("%s %s: detail %q, want it to name the nil UUID", tc.method, tc.path, p["detail"])
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+nilID+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 600))
+			t.Fatalf("subscribing to the nil stream: %d %q, want a 400 problem; body starts %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+	})
+}

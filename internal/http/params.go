@@ -16,11 +16,18 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
-// streamID parses the {streamID} path parameter.
+// streamID parses the {streamID} path parameter: a 400 if it is not a
+// UUID, or is the nil UUID, which names no stream.
 func streamID(r *http.Request) (uuid.UUID, error) {
 	id, err := eventstore.ParseUUID("stream_id", chi.URLParam(r, "streamID"))
 	if err != nil {
 		return uuid.Nil, err
+	}
+	if id == uuid.Nil {
+		// No stream has it (an append refuses it), and to the store and
+		// the feed a nil stream id means the whole log: a subscription
+		// would get every stream's events.
+		return uuid.Nil, eventstore.Invalid("stream_id", "must not be the nil UUID")
 	}
 	return id, nil
 }
