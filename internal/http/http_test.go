@@ -1039,3 +1039,25 @@ func TestTheNilStreamIDIsRefusedOnEveryRoute(t *testing.T) {
 		}
 	})
 }
+
+// TestAnAppendTakesEveryNameOfUTF8AsItsCharset: charset=utf8 (MySQL's
+// spelling, and one of the labels of UTF-8 that the WHATWG Encoding
+// standard lists, as browsers take them) names UTF-8: the append was a 415
+// saying "the body must be UTF-8, got charset utf8". (A hostile review
+// found it sending Content-Types as clients write them.) Other charsets
+// are still a 415.
+func TestAnAppendTakesEveryNameOfUTF8AsItsCharset(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, newContract(t), k.Open(t))
+		body := `{"stream_type":"order","events":[{"type":"A","data":"é"}]}`
+		for _, cs := range []string{"utf-8", "UTF-8", `"utf-8"`, "utf8", "UTF8", "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "x-unicode20utf8"} {
+			r := s.do("POST", "/streams/"+uuid.NewString()+"/events", body, "Content-Type", "application/json; charset="+cs)
+			expectStatus(t, "charset="+cs, r, 201)
+		}
+		for _, cs := range []string{"latin1", "utf-16", "utf-8x", "us-ascii"} {
+			r := s.do("POST", "/streams/"+uuid.NewString()+"/events", body, "Content-Type", "application/json; charset="+cs)
+			expectStatus(t, "charset="+cs, r, 415)
+		}
+	})
+}

@@ -125,11 +125,17 @@ func requireJSON(r *http.Request) error {
 		return &detailError{kind: errUnsupportedMedia,
 			detail: "the body must be JSON: send Content-Type: application/json (got " + strconv.Quote(ct) + ")"}
 	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+	if cs, ok := params["charset"]; ok && !utf8Labels[strings.ToLower(strings.TrimSpace(cs))] {
 		return &detailError{kind: errUnsupportedMedia, detail: "the body must be UTF-8, got charset " + strconv.Quote(cs)}
 	}
 	return nil
 }
+
+// utf8Labels are the names of UTF-8 in a charset parameter, lower-cased:
+// the labels the WHATWG Encoding standard lists for it, as browsers take
+// them (utf8 is also MySQL's spelling).
+var utf8Labels = map[string]bool{"utf-8": true, "utf8": true, "unicode-1-1-utf-8": true,
+	"unicode11utf8": true, "unicode20utf8": true, "x-unicode20utf8": true}
 
 // expectedVersion reads an append's condition from If-Match / If-None-Match.
 func expectedVersion(h http.Header) (eventstore.ExpectedVersion, error) {
