@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -1059,5 +1060,57 @@ func TestAnAppendTakesEveryNameOfUTF8AsItsCharset(t *testing.T) {
 			r := s.do("POST", "/streams/"+uuid.NewString()+"/events", body, "Content-Type", "application/json; charset="+cs)
 			expectStatus(t, "charset="+cs, r, 415)
 		}
+	})
+}
+
+// TestAFilterOfAHundredLongestNamesIsTaken: a filter holds at most 100
+// names (API.md), and a name up to 128 characters, so a filter of 100
+// names of 128, written with ", " between them, is one the contract takes:
+// it was a 400, past a cap of 4096 characters that refused any filter of
+// more than 31 such names. (A hostile review found it sending filters at
+// their documented limits.) A filter longer than that, padded with spaces,
+// is still a 400.
+func TestAFilterOfAHundredLongestNamesIsTaken(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		t.Cleanup(stopFeed)
+		go feed.Run(feedCtx)
+		h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		t.Cleanup(h.CloseSubscriptions)
+		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		names := make([]string, 100)
+		for i := range names {
+			names[i] = fmt.Sprintf("N%03d", i) + strings.Repeat("x", eventstore.MaxNameLength-4)
+		}
+		long := strings.Join(names, ", ")
+		id := uuid.NewString()
+		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events",
+			`{"stream_type":"`+names[99]+`","events":[{"type":"`+names[99]+`","data":1}]}`), 201)
+		q := url.QueryEscape(long)
+		r := s.do("GET", "/events?stream_type="+q+"&type="+q, "")
+		expectStatus(t, "GET /events with 100 names of 128 characters in each filter", r, 200)
+		if n := len(r.json(t)["events"].([]any)); n != 1 {
+			t.Errorf("GET /events with 100 names of 128 characters in each filter: %d events, want 1", n)
+		}
+		expectStatus(t, "GET /streams with 100 names of 128 characters", s.do("GET", "/streams?stream_type="+q, ""), 200)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/events?type="+q, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("subscribing with 100 names of 128 characters: status %d, want 200", resp.StatusCode)
+		}
+		padded := url.QueryEscape(strings.Join(names, ",   "))
+		expectStatus(t, "GET /events with a filter padded past its cap", s.do("GET", "/events?type="+padded, ""), 400)
 	})
 }

@@ -87,8 +87,10 @@ func limitParam(q url.Values) (int, error) {
 const (
 	// MaxFilterNames is the most names one filter parameter may hold.
 	MaxFilterNames = 100
-	// MaxFilterLength is the most characters one filter parameter may hold.
-	MaxFilterLength = 4096
+	// MaxFilterLength is the most characters one filter parameter may
+	// hold: room for MaxFilterNames names of the longest, with ", "
+	// between them, which the contract takes; it bounds only padding.
+	MaxFilterLength = MaxFilterNames * (eventstore.MaxNameLength + 2)
 )
 
 // namesParam parses a comma-separated list of names, e.g. ?type=A,B.
