@@ -228,7 +228,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, opts *event
 func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	// Everything written so far was flushed by run, so net/http holds no
 	// byte of the response; from here on this writes the chunks itself.
-	conn, _, err := http.NewResponseController(w).Hijack()
+	conn, rw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return false
 	}
@@ -240,7 +240,15 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	s.handling.Add(1) // Wait covers the subscription until it ends
 	ctx, cancel := context.WithCancel(context.Background())
 	path, id := s.auth.redact(r.URL.Path), middleware.GetReqID(r.Context()) // r itself is not kept
-	go watchClose(conn, cancel)
+	if rw.Reader.Buffered() > 0 {
+		// The client sent more after its request (a pipelined request)
+		// before the connection was taken over: net/http holds it, where
+		// watchClose cannot see it. End the subscription as watchClose
+		// would have.
+		cancel()
+	} else {
+		go watchClose(conn, cancel)
+	}
 	go func() {
 		defer s.handling.Add(-1)
 		defer cancel()

@@ -552,6 +552,51 @@ func TestALiveSubscriberThatSendsBytesIsEnded(t *testing.T) {
 	}
 }
 
+// TestASubscriptionWithARequestPipelinedBehindItIsEnded: a request sent
+// in the same write as the subscription's (pipelined) sits in net/http's
+// buffer when the subscription takes its connection over, where the
+// watch on the connection never sees it: the subscription went on for
+// ever and the request behind it was never answered, though a client that
+// sends after its request has its subscription ended. (A hostile review
+// found it pipelining with a raw socket.) It is now ended as soon as it is
+// live, on both stores.
+func TestASubscriptionWithARequestPipelinedBehindItIsEnded(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		t.Cleanup(stopFeed)
+		go feed.Run(feedCtx)
+		h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour})
+		srv := httptest.NewUnstartedServer(h)
+		srv.Config.ConnContext = esthttp.ConnContext // as the binary does
+		srv.Start()
+		t.Cleanup(srv.Close)
+		t.Cleanup(h.CloseSubscriptions)
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"+
+			"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("subscribing: status %d", resp.StatusCode)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatal("a subscription with a request pipelined behind it still runs 5 s later; want it ended")
+		}
+	})
+}
+
 // TestAPanicInALiveSubscriptionEndsOnlyIt: off net/http's goroutine no
 // recoverer runs. A panic in a taken-over subscription must be logged like
 // one in a handler, end only that subscription, free its place and its turn
