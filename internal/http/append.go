@@ -458,6 +458,10 @@ func decodeError(err error, max int64) error {
 		return badRequest("the gzip body ends in the middle of a gzip stream: it is cut short, or what follows a stream is not gzip")
 	case gzipFault(err):
 		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: %v", err)
+	case errors.Is(err, io.EOF):
+		// No value at all: nothing, or only whitespace, came (once
+		// decompressed).
+		return badRequest("the body is empty; send a JSON object")
 	case errors.As(err, &syntax) && errors.Is(err, io.ErrUnexpectedEOF):
 		if syntax.ByteOffset == 0 {
 			return badRequest("the body is empty; send a JSON object")

@@ -3,6 +3,7 @@ package http_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -1112,5 +1113,35 @@ func TestAFilterOfAHundredLongestNamesIsTaken(t *testing.T) {
 		}
 		padded := url.QueryEscape(strings.Join(names, ",   "))
 		expectStatus(t, "GET /events with a filter padded past its cap", s.do("GET", "/events?type="+padded, ""), 400)
+	})
+}
+
+// TestAnEmptyAppendBodyIsSaidToBeEmpty: an append with no body, one of
+// only whitespace, or a gzip body that decompresses to nothing is a 400
+// that says the body is empty: it said "invalid body: EOF", the decoder's
+// words, not the client's. (A hostile review found it sending empty bodies
+// with curl.)
+func TestAnEmptyAppendBodyIsSaidToBeEmpty(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, newContract(t), k.Open(t))
+		path := "/streams/" + uuid.NewString() + "/events"
+		var empty bytes.Buffer
+		zw := gzip.NewWriter(&empty)
+		zw.Close() //nolint:errcheck // into a buffer
+		for _, tc := range []struct {
+			what, body string
+			header     []string
+		}{
+			{"no body", "", []string{"Content-Type", "application/json"}},
+			{"whitespace", " \n\t ", nil},
+			{"gzip of nothing", empty.String(), []string{"Content-Encoding", "gzip"}},
+		} {
+			r := s.do("POST", path, tc.body, tc.header...)
+			expectStatus(t, tc.what, r, 400)
+			if d := fmt.Sprint(r.json(t)["detail"]); !strings.Contains(d, "the body is empty") {
+				t.Errorf("%s: detail %q, want it to say the body is empty", tc.what, d)
+			}
+		}
 	})
 }
