@@ -171,7 +171,10 @@ type RecordedEvent struct {
 // expected. A conflict is a *Problem that errors.Is ErrWrongExpectedVersion,
 // with the stream's version in its CurrentVersion (use errors.As). Append
 // sends its request once; events without an ID get a random one for this
-// call only, so to retry an append safely, give its events IDs.
+// call only, so to retry an append safely, give its events IDs. Only a 201
+// or a 200 to the POST itself is a success: a redirect that net/http
+// follows with a GET, or any other answer below 400, is an error that is
+// no *Problem.
 func (c *Client) Append(ctx context.Context, stream StreamRef, expected ExpectedVersion, events ...NewEvent) (*AppendResult, error) {
 	// The body is written by hand: json.Marshal would compact and
 	// HTML-escape a json.RawMessage, and the server stores data byte for byte.
@@ -224,6 +227,16 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 		return nil, fmt.Errorf("append to %s: %w", stream.ID, err)
 	}
 	defer closeBody(res.Body)
+	if res.Request != nil && res.Request.Method != http.MethodPost {
+		// A 301, 302 or 303 that net/http followed with a GET: the events
+		// went nowhere, and the GET's answer is no append's.
+		return nil, fmt.Errorf("append to %s: the server redirected the append to %s %s, which net/http follows without the events: nothing was appended there",
+			stream.ID, res.Request.Method, res.Request.URL.Redacted())
+	}
+	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("append to %s: the server answered %s, neither 201 Created nor 200 OK: whether the events are stored is unknown",
+			stream.ID, res.Status)
+	}
 	var out AppendResult
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
 		return nil, fmt.Errorf("append to %s: decode the answer: %w", stream.ID, err)
