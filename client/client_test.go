@@ -41,12 +41,12 @@ func TestReadFrameFollowsTheEventStreamFormat(t *testing.T) {
 	}
 	r := bufio.NewReader(strings.NewReader(in))
 	for i, w := range want {
-		got, err := readFrame(r)
+		got, err := readFrame(r, 1<<20)
 		if err != nil || got != w {
 			t.Fatalf("frame %d = %+v, %v; want %+v", i, got, err, w)
 		}
 	}
-	if _, err := readFrame(r); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := readFrame(r, 1<<20); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("a frame cut short: %v; want io.ErrUnexpectedEOF (it is dropped)", err)
 	}
 }

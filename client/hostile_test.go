@@ -1,11 +1,15 @@
 package client
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,5 +79,61 @@ func TestAppendTakesOnly200Or201ForAnAnswer(t *testing.T) {
 				t.Fatalf("an append answered %d: %v; expected an error that is no refusal", code, err)
 			}
 		})
+	}
+}
+
+// TestSubscribeBoundsALineWithoutEnd: a frame's line was read whole,
+// however long, so a server (or anything in front of it) that sent a line
+// without end made the client hold all of it: memory without bound. Now a
+// frame longer than MaxFrameBytes (default 16 MiB) ends the iteration
+// with an error, once that much is read.
+func TestSubscribeBoundsALineWithoutEnd(t *testing.T) {
+	t.Parallel()
+	const most = 128 << 20
+	var wrote atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\nid: 1\ndata: {\"data\":\"") //nolint:errcheck // a test's answer
+		chunk := bytes.Repeat([]byte("a"), 1<<20)
+		for wrote.Load() < most {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			wrote.Add(int64(len(chunk)))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var last error
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond}) {
+		if err != nil {
+			last = err
+			break
+		}
+	}
+	if n := wrote.Load(); n >= most {
+		t.Errorf("the client read a line of %d MiB; expected it to stop near 16 MiB", n>>20)
+	}
+	if last == nil || errors.Is(last, context.DeadlineExceeded) || !strings.Contains(last.Error(), "MaxFrameBytes") {
+		t.Errorf("a line without end ended the subscription with %v; expected an error naming MaxFrameBytes", last)
+	}
+}
+
+// TestReadFrameBoundsAFrameOfManyLines: the bound is on the frame, not on
+// each line: many data lines, joined, are held as one.
+func TestReadFrameBoundsAFrameOfManyLines(t *testing.T) {
+	t.Parallel()
+	in := "\n\n\n" + strings.Repeat("data: 0123456789\n", 1000) + "\n"
+	if _, err := readFrame(bufio.NewReader(strings.NewReader(in)), 10000); !errors.Is(err, errFrameTooLong) {
+		t.Errorf("a frame of 17000 bytes with a bound of 10000: %v; expected errFrameTooLong", err)
+	}
+	f, err := readFrame(bufio.NewReader(strings.NewReader(in)), 20000)
+	if err != nil || len(f.data) != 1000*11-1 {
+		t.Errorf("a frame of 17000 bytes with a bound of 20000: %d bytes of data, %v; expected all 10999", len(f.data), err)
 	}
 }

@@ -42,6 +42,11 @@ type SubscribeOptions struct {
 	// OnDisconnect, if set, is told why a connection ended and how long
 	// Subscribe waits before the next one.
 	OnDisconnect func(err error, retryIn time.Duration)
+	// MaxFrameBytes bounds one frame of the event stream, and so what the
+	// client holds of it: default 16 MiB, sixteen times the server's
+	// default TRIBUTARY_MAX_EVENT_BYTES; raise it for a server whose events
+	// may be larger. A longer frame ends the iteration with an error.
+	MaxFrameBytes int
 }
 
 // Message is what a subscription delivers: an event, or, once per
@@ -65,7 +70,8 @@ type Message struct {
 // An answer that retrying cannot fix ends the iteration with a *Problem:
 // ErrStartingPointAhead when the start is past what the server has,
 // ErrUnauthorized, ErrForbidden, ErrBadRequest; so does an event the
-// client cannot decode, after every event before it (a new Subscribe from
+// client cannot decode, or a frame longer than MaxFrameBytes, after every
+// event before it (a new Subscribe from
 // the last one's position meets it again). Cancelling ctx ends it with
 // ctx's error.
 func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
@@ -77,6 +83,9 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 45 * time.Second
+	}
+	if opts.MaxFrameBytes <= 0 {
+		opts.MaxFrameBytes = 16 << 20
 	}
 	return func(yield func(Message, error) bool) {
 		s := &subscription{c: c, opts: opts, yield: yield}
@@ -178,8 +187,12 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 	}
 	frames := bufio.NewReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
 	for {
-		f, err := readFrame(frames)
+		f, err := readFrame(frames, s.opts.MaxFrameBytes)
 		if err != nil {
+			if errors.Is(err, errFrameTooLong) {
+				// Reconnecting would meet the same frame again.
+				return progressed, &undecodable{fmt.Errorf("the frame after id %q: %w", s.lastID, err)}
+			}
 			if err == io.EOF {
 				err = errors.New("the server ended the subscription")
 			}
@@ -248,15 +261,22 @@ type frame struct {
 	retry   time.Duration
 }
 
+// errFrameTooLong is a frame longer than SubscribeOptions.MaxFrameBytes.
+var errFrameTooLong = errors.New("a frame longer than SubscribeOptions.MaxFrameBytes")
+
 // readFrame reads the next frame, per the WHATWG rules for the fields this
 // server sends (lines end in LF or CRLF). Comments (keep-alives) are read
-// and dropped; a frame of comments only comes back empty.
-func readFrame(r *bufio.Reader) (frame, error) {
+// and dropped; a frame of comments only comes back empty. A frame of more
+// than most bytes, its comments and line ends included, is
+// errFrameTooLong, once most bytes of it are read.
+func readFrame(r *bufio.Reader, most int) (frame, error) {
 	var f frame
 	var data []string
 	begun := false
+	size := 0
 	for {
-		line, err := r.ReadString('\n')
+		line, err := readLine(r, most-size)
+		size += len(line)
 		if err != nil {
 			if err == io.EOF && line != "" {
 				err = io.ErrUnexpectedEOF // a frame cut short is dropped
@@ -266,6 +286,7 @@ func readFrame(r *bufio.Reader) (frame, error) {
 		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		if line == "" {
 			if !begun {
+				size = 0 // blank lines between frames are no frame's
 				continue
 			}
 			f.data = strings.Join(data, "\n")
@@ -292,6 +313,26 @@ func readFrame(r *bufio.Reader) (frame, error) {
 				f.retry = time.Duration(ms) * time.Millisecond
 			}
 		}
+	}
+}
+
+// readLine reads up to and including the next '\n', or errFrameTooLong
+// once more than most bytes come without one.
+func readLine(r *bufio.Reader, most int) (string, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > most {
+			return "", errFrameTooLong
+		}
+		if err == bufio.ErrBufferFull {
+			line = append(line, chunk...)
+			continue
+		}
+		if line == nil {
+			return string(chunk), err
+		}
+		return string(append(line, chunk...)), err
 	}
 }
 
