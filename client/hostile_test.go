@@ -137,3 +137,26 @@ func TestReadFrameBoundsAFrameOfManyLines(t *testing.T) {
 		t.Errorf("a frame of 17000 bytes with a bound of 20000: %d bytes of data, %v; expected all 10999", len(f.data), err)
 	}
 }
+
+// TestProblemKeepsItsTypeWhateverElseIsMissingOrOdd: a problem without a
+// status member, or with a member of another JSON type than expected, was
+// read as no problem at all, its body the detail: its type was lost, and
+// errors.Is matched no Err… value. RFC 9457 makes status advisory and
+// says a member of the wrong type is ignored, the others kept.
+func TestProblemKeepsItsTypeWhateverElseIsMissingOrOdd(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string]string{
+		"no status":             `{"type":"https://tributary.dev/problems/wrong-expected-version","title":"Conflict","detail":"at 7","current_version":7}`,
+		"status as a string":    `{"type":"https://tributary.dev/problems/wrong-expected-version","title":"Conflict","status":"409","detail":"at 7","current_version":7}`,
+		"version as a string":   `{"type":"https://tributary.dev/problems/wrong-expected-version","title":"Conflict","status":409,"detail":"at 7","current_version":"7"}`,
+		"title as a number":     `{"type":"https://tributary.dev/problems/wrong-expected-version","title":409,"status":409,"detail":"at 7","current_version":7}`,
+		"version as a fraction": `{"type":"https://tributary.dev/problems/wrong-expected-version","status":409,"detail":"at 7","current_version":7.5}`,
+	} {
+		res := &http.Response{StatusCode: http.StatusConflict, Header: http.Header{"Content-Type": {"application/problem+json"}},
+			Body: io.NopCloser(strings.NewReader(body))}
+		p := readProblem(res)
+		if !errors.Is(p, ErrWrongExpectedVersion) || p.Status != 409 || p.Detail != "at 7" {
+			t.Errorf("%s: read as %+v; expected a 409 that is ErrWrongExpectedVersion, its detail kept", name, p)
+		}
+	}
+}

@@ -97,12 +97,12 @@ func (p *Problem) Is(target error) bool {
 // readProblem reads an error answer. A body that is no problem still gives
 // one, from the status.
 func readProblem(res *http.Response) *Problem {
-	p := &Problem{}
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	if json.Unmarshal(b, p) != nil || p.Status == 0 {
+	p := decodeProblem(b)
+	if p == nil {
 		p = &Problem{Detail: strings.TrimSpace(string(b))}
 	}
-	p.Status = res.StatusCode
+	p.Status = res.StatusCode // the answer's own status prevails (RFC 9457 §3.1.2)
 	if p.Title == "" {
 		p.Title = http.StatusText(res.StatusCode)
 	}
@@ -111,6 +111,40 @@ func readProblem(res *http.Response) *Problem {
 	}
 	p.RetryAfter = retryAfter(res.Header.Get("Retry-After"), time.Now())
 	p.RequestID = res.Header.Get("X-Request-Id")
+	return p
+}
+
+// decodeProblem reads a problem details object member by member: per RFC
+// 9457 §3.1 a member of another JSON type than its definition's is
+// ignored, as if absent, and the others are kept; status is advisory and
+// may be missing. It returns nil for a body that is no JSON object or has
+// none of type, title, status and detail.
+func decodeProblem(b []byte) *Problem {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(b, &members) != nil || members == nil {
+		return nil
+	}
+	p := &Problem{}
+	fields := map[string]any{
+		"status": &p.Status, "type": &p.Type, "title": &p.Title, "detail": &p.Detail,
+		"current_version": &p.CurrentVersion, "event_id": &p.EventID, "stream_type": &p.StreamType,
+		"requested": &p.Requested, "current": &p.Current,
+	}
+	standard := false
+	for name, field := range fields {
+		raw, ok := members[name]
+		if !ok {
+			continue
+		}
+		switch name {
+		case "status", "type", "title", "detail":
+			standard = true
+		}
+		json.Unmarshal(raw, field) //nolint:errcheck // a member of the wrong type is ignored
+	}
+	if !standard {
+		return nil
+	}
 	return p
 }
 
