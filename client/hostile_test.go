@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,5 +160,57 @@ func TestProblemKeepsItsTypeWhateverElseIsMissingOrOdd(t *testing.T) {
 		if !errors.Is(p, ErrWrongExpectedVersion) || p.Status != 409 || p.Detail != "at 7" {
 			t.Errorf("%s: read as %+v; expected a 409 that is ErrWrongExpectedVersion, its detail kept", name, p)
 		}
+	}
+}
+
+// sseEvent is the JSON of a log event at position pos.
+func sseEvent(pos int) string {
+	return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":1,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
+		uuid.New(), uuid.New(), pos)
+}
+
+// collectPositions subscribes to srv's log until want events came or
+// ctx ends, and returns their positions.
+func collectPositions(t *testing.T, srv *httptest.Server, want int) []int64 {
+	t.Helper()
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var got []int64
+	for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
+		if err != nil {
+			break
+		}
+		if !m.CaughtUp {
+			got = append(got, m.Event.Position)
+		}
+		if len(got) >= want {
+			break
+		}
+	}
+	return got
+}
+
+// TestSubscribeResumesAfterTheLastEventDeliveredEvenWithoutItsID: the
+// resume point was the last frame id read, so an event frame that came
+// without an id (a server or proxy that drops them) left it behind, and
+// the reconnection delivered again every event since. The events' own
+// positions (and versions) are what the ids are by contract.
+func TestSubscribeResumesAfterTheLastEventDeliveredEvenWithoutItsID(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		// Two events per connection, the second without its id.
+		io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\ndata: %s\n\n", after+1, sseEvent(after+1), sseEvent(after+2))) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	got := collectPositions(t, srv, 6)
+	if fmt.Sprint(got) != "[1 2 3 4 5 6]" {
+		t.Errorf("received positions %v; expected 1 to 6, each once", got)
 	}
 }

@@ -63,8 +63,11 @@ type Message struct {
 // Subscribe follows a stream, or the global log, over server-sent events:
 // first what is already stored after the starting point, then each new
 // event as it commits. When a connection drops or the server restarts it
-// reconnects with backoff and resumes after the last id it received
-// (Last-Event-ID), so nothing is skipped or delivered twice; a 503 waits
+// reconnects with backoff and resumes after the last event it delivered
+// (Last-Event-ID: that event's version or position, or the id of an
+// id-only frame since, by which the server moves a filtered subscription
+// past events that do not match), so nothing is skipped or delivered
+// twice; a 503 waits
 // for its Retry-After. Keep-alives only keep the connection alive.
 //
 // An answer that retrying cannot fix ends the iteration with a *Problem:
@@ -143,7 +146,7 @@ type subscription struct {
 	opts        SubscribeOptions
 	yield       func(Message, error) bool
 	stopped     bool   // the consumer stopped the iteration
-	lastID      string // the last id received, sent as Last-Event-ID
+	lastID      string // the last event's number, or an id-only frame's id: Last-Event-ID
 	serverRetry time.Duration
 }
 
@@ -210,6 +213,18 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 			if err := json.Unmarshal([]byte(f.data), &m.Event); err != nil {
 				return progressed, &undecodable{fmt.Errorf("event %s is not the JSON of an event: %w", f.id, err)}
 			}
+			// The resume point is the event's own version or position, which
+			// its id is by contract: a frame that came without its id (or
+			// with another) must not leave it behind, or a reconnection
+			// would deliver again every event since.
+			n := m.Event.Position
+			if s.opts.StreamID != uuid.Nil {
+				n = m.Event.Version
+			}
+			if n <= 0 {
+				return progressed, &undecodable{fmt.Errorf("event %s has no version or position", f.id)}
+			}
+			f.id, f.hasID = strconv.FormatInt(n, 10), true
 		case f.event == "caught-up":
 			n, err := strconv.ParseInt(f.data, 10, 64)
 			if err != nil {
