@@ -214,3 +214,28 @@ func TestSubscribeResumesAfterTheLastEventDeliveredEvenWithoutItsID(t *testing.T
 		t.Errorf("received positions %v; expected 1 to 6, each once", got)
 	}
 }
+
+// TestSubscribeDeliversNoEventTwiceWhenTheServerRepeatsIt: events whose
+// ids went backwards or repeated, within a connection or after a
+// reconnection to a server that ignores Last-Event-ID (a proxy that drops
+// the header), were delivered again. Positions (versions) only grow along
+// a subscription: one at or below the last delivered is a repeat.
+func TestSubscribeDeliversNoEventTwiceWhenTheServerRepeatsIt(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := int(conns.Add(1))
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		// From the start whatever the Last-Event-ID, a repeat and a step
+		// back, and one event more than the last connection.
+		for _, pos := range append([]int{1, 2, 2, 1}, n+2) {
+			io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\n", pos, sseEvent(pos))) //nolint:errcheck // a test's answer
+		}
+	}))
+	t.Cleanup(srv.Close)
+	got := collectPositions(t, srv, 5)
+	if fmt.Sprint(got) != "[1 2 3 4 5]" {
+		t.Errorf("received positions %v; expected 1 to 5, each once", got)
+	}
+}

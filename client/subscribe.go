@@ -66,9 +66,10 @@ type Message struct {
 // reconnects with backoff and resumes after the last event it delivered
 // (Last-Event-ID: that event's version or position, or the id of an
 // id-only frame since, by which the server moves a filtered subscription
-// past events that do not match), so nothing is skipped or delivered
-// twice; a 503 waits
-// for its Retry-After. Keep-alives only keep the connection alive.
+// past events that do not match), so nothing is skipped; an event at or
+// below the last one delivered, which a server that replays may send, is a
+// repeat and is dropped, so nothing is delivered twice. A 503 waits for its
+// Retry-After. Keep-alives only keep the connection alive.
 //
 // An answer that retrying cannot fix ends the iteration with a *Problem:
 // ErrStartingPointAhead when the start is past what the server has,
@@ -91,7 +92,10 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 		opts.MaxFrameBytes = 16 << 20
 	}
 	return func(yield func(Message, error) bool) {
-		s := &subscription{c: c, opts: opts, yield: yield}
+		s := &subscription{c: c, opts: opts, yield: yield, last: max(opts.After, 0)}
+		if opts.StreamID != uuid.Nil {
+			s.last = max(opts.From-1, 0)
+		}
 		backoff := opts.MinBackoff
 		for {
 			progressed, err := s.connect(ctx)
@@ -142,11 +146,15 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 
 // subscription is one Subscribe call's state across its connections.
 type subscription struct {
-	c           *Client
-	opts        SubscribeOptions
-	yield       func(Message, error) bool
-	stopped     bool   // the consumer stopped the iteration
-	lastID      string // the last event's number, or an id-only frame's id: Last-Event-ID
+	c       *Client
+	opts    SubscribeOptions
+	yield   func(Message, error) bool
+	stopped bool // the consumer stopped the iteration
+	// last is the last event's version (position) delivered, or an id-only
+	// frame's id past it: what Last-Event-ID sends, once resume is set, and
+	// what an event must be past to be no repeat.
+	last        int64
+	resume      bool
 	serverRetry time.Duration
 }
 
@@ -176,8 +184,8 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 		return false, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
-	if s.lastID != "" {
-		req.Header.Set("Last-Event-ID", s.lastID) // the server prefers it to from/after
+	if s.resume {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(s.last, 10)) // the server prefers it to from/after
 	}
 	res, err := s.c.do(req)
 	if err != nil {
@@ -194,7 +202,7 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 		if err != nil {
 			if errors.Is(err, errFrameTooLong) {
 				// Reconnecting would meet the same frame again.
-				return progressed, &undecodable{fmt.Errorf("the frame after id %q: %w", s.lastID, err)}
+				return progressed, &undecodable{fmt.Errorf("the frame after id %d: %w", s.last, err)}
 			}
 			if err == io.EOF {
 				err = errors.New("the server ended the subscription")
@@ -224,7 +232,13 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 			if n <= 0 {
 				return progressed, &undecodable{fmt.Errorf("event %s has no version or position", f.id)}
 			}
-			f.id, f.hasID = strconv.FormatInt(n, 10), true
+			if n <= s.last {
+				// Versions and positions only grow along a subscription:
+				// this one was delivered (or passed) before, on this
+				// connection or another, to a server that replays.
+				continue
+			}
+			s.last, s.resume = n, true
 		case f.event == "caught-up":
 			n, err := strconv.ParseInt(f.data, 10, 64)
 			if err != nil {
@@ -232,13 +246,11 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 			}
 			m = Message{CaughtUp: true, At: n}
 		default:
-			if f.hasID {
-				s.lastID = f.id
-			}
+			s.advance(f)
 			continue // a keep-alive, an id-only frame, the retry frame
 		}
-		if f.hasID {
-			s.lastID = f.id
+		if m.CaughtUp {
+			s.advance(f)
 		}
 		// The consumer's time is not the connection's: while it handles a
 		// message nothing is read, however many keep-alives arrive.
@@ -248,6 +260,19 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 			return progressed, nil
 		}
 		idle.Reset(s.opts.IdleTimeout)
+	}
+}
+
+// advance moves the resume point to the id of a frame that brings no
+// event, as the server sends to move a filtered subscription past events
+// that do not match; an id that is no number, or not past the resume
+// point, is ignored.
+func (s *subscription) advance(f frame) {
+	if !f.hasID {
+		return
+	}
+	if n, err := strconv.ParseInt(f.id, 10, 64); err == nil && n > s.last {
+		s.last, s.resume = n, true
 	}
 }
 
