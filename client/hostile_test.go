@@ -239,3 +239,37 @@ func TestSubscribeDeliversNoEventTwiceWhenTheServerRepeatsIt(t *testing.T) {
 		t.Errorf("received positions %v; expected 1 to 5, each once", got)
 	}
 }
+
+// TestSubscribeWaitsOutARetryFieldFarAhead: a retry: field of more
+// milliseconds than a Duration holds in nanoseconds overflowed, to a
+// negative that was ignored or a wrapped value of any size, and the client
+// came back as soon as its backoff allowed, not after the server's wait.
+func TestSubscribeWaitsOutARetryFieldFarAhead(t *testing.T) {
+	t.Parallel()
+	for _, retry := range []string{"10000000000000", "9223372036854775807", "18446744073709552"} {
+		t.Run(retry, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: "+retry+"\n\n") //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			var waits []time.Duration
+			for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond,
+				OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}) {
+				if err != nil {
+					break
+				}
+			}
+			if len(waits) != 1 || waits[0] < 100*365*24*time.Hour {
+				t.Errorf("retry: %s; Subscribe waited %v; expected one wait of at least a century", retry, waits[:min(len(waits), 3)])
+			}
+		})
+	}
+}

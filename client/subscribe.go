@@ -349,8 +349,12 @@ func readFrame(r *bufio.Reader, most int) (frame, error) {
 			data = append(data, value)
 			f.hasData = true
 		case "retry":
-			if ms, err := strconv.Atoi(value); err == nil && ms >= 0 {
-				f.retry = time.Duration(ms) * time.Millisecond
+			// ASCII digits only (WHATWG); past int64, ParseInt gives the
+			// largest it holds, and milliseconds past the longest Duration
+			// are the longest Duration, not a product that overflows.
+			if value != "" && strings.Trim(value, "0123456789") == "" {
+				ms, _ := strconv.ParseInt(value, 10, 64)
+				f.retry = time.Duration(min(ms, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
 			}
 		}
 	}
