@@ -273,3 +273,30 @@ func TestSubscribeWaitsOutARetryFieldFarAhead(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeWaitsOutA429Or408: a 429 Too Many Requests (a rate limit in
+// front of the server) and a 408 Request Timeout say to come back later,
+// the first with a Retry-After, but Subscribe took every answer below 500
+// for one retrying cannot fix, and ended.
+func TestSubscribeWaitsOutA429Or408(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusRequestTimeout} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if requests.Add(1) == 1 {
+					w.Header().Set("Retry-After", "0")
+					w.WriteHeader(code)
+					return
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			if got := collectPositions(t, srv, 1); fmt.Sprint(got) != "[1]" {
+				t.Errorf("after a %d, received %v; expected the subscription to come back and get position 1", code, got)
+			}
+		})
+	}
+}

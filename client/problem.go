@@ -75,7 +75,7 @@ type Problem struct {
 	// the stream or log is, for ErrStartingPointAhead.
 	Requested int64 `json:"requested"`
 	Current   int64 `json:"current"`
-	// RetryAfter is the server's Retry-After, for ErrUnavailable.
+	// RetryAfter is the answer's Retry-After, for ErrUnavailable or a 429.
 	RetryAfter time.Duration `json:"-"`
 	// RequestID is the answer's X-Request-Id, under which the server logged it.
 	RequestID string `json:"-"`

@@ -73,7 +73,8 @@ type Message struct {
 //
 // An answer that retrying cannot fix ends the iteration with a *Problem:
 // ErrStartingPointAhead when the start is past what the server has,
-// ErrUnauthorized, ErrForbidden, ErrBadRequest; so does an event the
+// ErrUnauthorized, ErrForbidden, ErrBadRequest (a 408 or a 429, which say
+// to come back later, are waited out like a 503); so does an event the
 // client cannot decode, or a frame longer than MaxFrameBytes, after every
 // event before it (a new Subscribe from
 // the last one's position meets it again). Cancelling ctx ends it with
@@ -108,7 +109,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			}
 			var p *Problem
 			var bad *undecodable
-			if errors.As(err, &p) && p.Status < 500 || errors.As(err, &bad) {
+			if errors.As(err, &p) && p.Status < 500 && !retryable(p.Status) || errors.As(err, &bad) {
 				yield(Message{}, fmt.Errorf("subscribe: %w", err))
 				return
 			}
@@ -142,6 +143,13 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			backoff = min(backoff*2, opts.MaxBackoff)
 		}
 	}
+}
+
+// retryable reports whether an answer below 500 says to come back later:
+// 408 Request Timeout (RFC 9110 §15.5.9) and 429 Too Many Requests (RFC
+// 6585), as a proxy or rate limit in front of the server may send.
+func retryable(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests
 }
 
 // subscription is one Subscribe call's state across its connections.
