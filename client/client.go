@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -238,7 +239,8 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 			stream.ID, res.Status)
 	}
 	var out AppendResult
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+	// About a hundred bytes an event, and far more than the server sends.
+	if err := json.NewDecoder(boundedBody(res.Body, 64<<10+int64(len(events))<<10)).Decode(&out); err != nil {
 		return nil, fmt.Errorf("append to %s: decode the answer: %w", stream.ID, err)
 	}
 	out.Duplicate = res.StatusCode == http.StatusOK
@@ -267,7 +269,7 @@ func writeJSON(b *bytes.Buffer, v any) error {
 // Stream returns a stream's description; ErrNotFound if it does not exist.
 func (c *Client) Stream(ctx context.Context, id uuid.UUID) (*Stream, error) {
 	var out Stream
-	if _, err := c.getJSON(ctx, "/streams/"+id.String(), nil, &out); err != nil {
+	if _, err := c.getJSON(ctx, "/streams/"+id.String(), nil, &out, 64<<10); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", id, err)
 	}
 	return &out, nil
@@ -349,7 +351,7 @@ func (c *Client) pages(ctx context.Context, what, path string, q url.Values) ite
 			var page struct {
 				Events []Event `json:"events"`
 			}
-			next, err := c.getJSON(ctx, path, q, &page)
+			next, err := c.getJSON(ctx, path, q, &page, 0)
 			if err != nil {
 				yield(Event{}, fmt.Errorf("%s: %w", what, err))
 				return
@@ -365,7 +367,8 @@ func (c *Client) pages(ctx context.Context, what, path string, q url.Values) ite
 }
 
 // getJSON GETs path into out and returns the path of the Link rel="next".
-func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any) (next string, err error) {
+// An answer longer than most bytes (0: no bound) is an error.
+func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any, most int64) (next string, err error) {
 	req, err := c.newRequest(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
 		return "", err
@@ -376,7 +379,11 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 		return "", err
 	}
 	defer closeBody(res.Body)
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+	var body io.Reader = res.Body
+	if most > 0 {
+		body = boundedBody(body, most)
+	}
+	if err := json.NewDecoder(body).Decode(out); err != nil {
 		return "", fmt.Errorf("decode the answer to GET %s: %w", path, err)
 	}
 	return nextLink(res.Header), nil
@@ -416,6 +423,29 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		return nil, readProblem(res)
 	}
 	return res, nil
+}
+
+// errAnswerTooLong is an answer longer than the client reads of it.
+var errAnswerTooLong = errors.New("the answer is longer than the client reads")
+
+// boundedBody reads r up to most bytes, then fails with errAnswerTooLong:
+// what the client holds of an answer is bounded whatever the server sends.
+func boundedBody(r io.Reader, most int64) io.Reader {
+	return &bounded{r: r, left: most, most: most}
+}
+
+type bounded struct {
+	r          io.Reader
+	left, most int64
+}
+
+func (b *bounded) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("%w: more than %d bytes", errAnswerTooLong, b.most)
+	}
+	n, err := b.r.Read(p[:min(int64(len(p)), b.left)])
+	b.left -= int64(n)
+	return n, err
 }
 
 // closeBody reads what is left of an answer, up to a bound, and closes it,

@@ -300,3 +300,60 @@ func TestSubscribeWaitsOutA429Or408(t *testing.T) {
 		})
 	}
 }
+
+// endlessJSON answers code with a JSON object whose first string never
+// ends, up to most bytes, and counts what it wrote.
+func endlessJSON(t *testing.T, code int, most int64, wrote *atomic.Int64) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		io.WriteString(w, `{"stream_id":"`) //nolint:errcheck // a test's answer
+		chunk := bytes.Repeat([]byte("a"), 1<<20)
+		for wrote.Load() < most {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			wrote.Add(int64(len(chunk)))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestAppendAndStreamBoundTheAnswerTheyRead: the answer to an append, or
+// to a stream's description, was decoded whole, however long: a server
+// that sent one without end made the client hold all of it.
+func TestAppendAndStreamBoundTheAnswerTheyRead(t *testing.T) {
+	t.Parallel()
+	const most = 64 << 20
+	for name, call := range map[string]func(*Client) error{
+		"Append": func(c *Client) error {
+			_, err := c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+			return err
+		},
+		"Stream": func(c *Client) error {
+			_, err := c.Stream(context.Background(), uuid.New())
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var wrote atomic.Int64
+			code := http.StatusOK
+			if name == "Append" {
+				code = http.StatusCreated
+			}
+			c, err := New(endlessJSON(t, code, most, &wrote).URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := call(c); err == nil {
+				t.Errorf("%s of an answer without end: no error", name)
+			}
+			if n := wrote.Load(); n >= most {
+				t.Errorf("%s read an answer of %d MiB; expected it to stop within a few", name, n>>20)
+			}
+		})
+	}
+}
