@@ -412,12 +412,16 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	return req, nil
 }
 
-// do sends req and turns an error answer into a *Problem.
+// do sends req and turns an error answer into a *Problem. The answer's
+// body, once closed, ends the request, and closeBody can end it sooner.
 func (c *Client) do(req *http.Request) (*http.Response, error) {
-	res, err := c.http.Do(req)
+	ctx, cancel := context.WithCancel(req.Context())
+	res, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
+		cancel()
 		return nil, err
 	}
+	res.Body = &answerBody{ReadCloser: res.Body, cancel: cancel}
 	if res.StatusCode >= 400 {
 		defer closeBody(res.Body)
 		return nil, readProblem(res)
@@ -448,11 +452,32 @@ func (b *bounded) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// closeBody reads what is left of an answer, up to a bound, and closes it,
-// so that its connection carries the next request: a JSON decoder stops at
-// the end of the value, short of the end of a chunked body, and a body
-// closed before its end costs its connection.
+// answerBody is an answer's body that ends its request when closed.
+type answerBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *answerBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// drainTime bounds how long closeBody waits for the end of an answer.
+const drainTime = 500 * time.Millisecond
+
+// closeBody reads what is left of an answer, up to a bound in bytes and in
+// time, and closes it, so that its connection carries the next request: a
+// JSON decoder stops at the end of the value, short of the end of a chunked
+// body, and a body closed before its end costs its connection. An end that
+// does not come within drainTime (a server or proxy that holds it) costs
+// the connection, not the caller's time: the call has what it needs.
 func closeBody(body io.ReadCloser) {
+	if b, ok := body.(*answerBody); ok {
+		t := time.AfterFunc(drainTime, b.cancel)
+		defer t.Stop()
+	}
 	io.Copy(io.Discard, io.LimitReader(body, 64<<10)) //nolint:errcheck // only to reach the end
 	body.Close()
 }

@@ -357,3 +357,58 @@ func TestAppendAndStreamBoundTheAnswerTheyRead(t *testing.T) {
 		})
 	}
 }
+
+// TestAnAnswerWhoseEndStallsDoesNotHoldTheCall: once the JSON value is
+// read, the rest of an answer was drained until its end, for the
+// connection's sake, without a bound in time: an append answered in full
+// whose body then stalled (a proxy that holds the last chunk) did not
+// return until its context ended, never with context.Background(); nor
+// did a read whose consumer stopped early.
+func TestAnAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
+	t.Parallel()
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"stream_id":"`+uuid.NewString()+`","stream_type":"order","version":1,"events":[]}`) //nolint:errcheck // a test's answer
+		} else {
+			w.Header().Set("Link", `</events?after=9>; rel="next"`)
+			io.WriteString(w, `{"events":[`+sseEvent(1)+","+sseEvent(2)+"]}") //nolint:errcheck // a test's answer
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stall) })
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"Append": func() error {
+			_, err := c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+			return err
+		},
+		"ReadAll stopped after its first event": func() error {
+			for _, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
+				return err
+			}
+			return nil
+		},
+	} {
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v; expected success", name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s has not returned 5 s after its answer came; expected it to return without waiting for the answer's end", name)
+		}
+	}
+}
