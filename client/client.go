@@ -153,8 +153,10 @@ type AppendResult struct {
 	StreamID   uuid.UUID `json:"stream_id"`
 	StreamType string    `json:"stream_type"`
 	// Version is the stream's version after the batch.
-	Version int64           `json:"version"`
-	Events  []RecordedEvent `json:"events"`
+	Version int64 `json:"version"`
+	// Events holds where each event of the batch went, in the batch's
+	// order: Append checks that the answer says so of every id it sent.
+	Events []RecordedEvent `json:"events"`
 	// Duplicate reports that the batch had been stored before (an
 	// idempotent retry, 200 rather than 201): nothing was written this time.
 	Duplicate bool `json:"-"`
@@ -175,7 +177,8 @@ type RecordedEvent struct {
 // call only, so to retry an append safely, give its events IDs. Only a 201
 // or a 200 to the POST itself is a success: a redirect that net/http
 // follows with a GET, or any other answer below 400, is an error that is
-// no *Problem.
+// no *Problem, and so is a success whose result is not the batch's (another
+// stream, other ids, versions that do not add up).
 func (c *Client) Append(ctx context.Context, stream StreamRef, expected ExpectedVersion, events ...NewEvent) (*AppendResult, error) {
 	// The body is written by hand: json.Marshal would compact and
 	// HTML-escape a json.RawMessage, and the server stores data byte for byte.
@@ -187,11 +190,13 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 		b.WriteByte(',')
 	}
 	b.WriteString(`"events":[`)
+	ids := make([]uuid.UUID, len(events))
 	for i, e := range events {
 		id := e.ID
 		if id == uuid.Nil {
 			id = uuid.New()
 		}
+		ids[i] = id
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -243,8 +248,33 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	if err := json.NewDecoder(boundedBody(res.Body, 64<<10+int64(len(events))<<10)).Decode(&out); err != nil {
 		return nil, fmt.Errorf("append to %s: decode the answer: %w", stream.ID, err)
 	}
+	if err := out.describes(stream.ID, ids); err != nil {
+		return nil, fmt.Errorf("append to %s: the server answered %s with a result that is not the batch's (%w): whether the events are stored is unknown",
+			stream.ID, res.Status, err)
+	}
 	out.Duplicate = res.StatusCode == http.StatusOK
 	return &out, nil
+}
+
+// describes checks that r is where the batch of ids went in stream: one
+// recorded event for each, in order, at consecutive versions up to
+// r.Version. A caller may take r.Events[i] for its i-th event.
+func (r *AppendResult) describes(stream uuid.UUID, ids []uuid.UUID) error {
+	if r.StreamID != stream {
+		return fmt.Errorf("stream %s", r.StreamID)
+	}
+	if len(r.Events) != len(ids) {
+		return fmt.Errorf("%d events for %d", len(r.Events), len(ids))
+	}
+	for i, e := range r.Events {
+		if e.ID != ids[i] {
+			return fmt.Errorf("event %d is %s, not %s", i, e.ID, ids[i])
+		}
+		if want := r.Version - int64(len(ids)-1-i); e.Version != want || want < 1 {
+			return fmt.Errorf("event %d at version %d of a stream at %d", i, e.Version, r.Version)
+		}
+	}
+	return nil
 }
 
 // writeJSON writes v's JSON to b: a json.RawMessage as it is, once checked,

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -371,7 +373,7 @@ func TestAnAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.Method == http.MethodPost {
 			w.WriteHeader(http.StatusCreated)
-			io.WriteString(w, `{"stream_id":"`+uuid.NewString()+`","stream_type":"order","version":1,"events":[]}`) //nolint:errcheck // a test's answer
+			io.WriteString(w, storedAnswer(t, r)) //nolint:errcheck // a test's answer
 		} else {
 			w.Header().Set("Link", `</events?after=9>; rel="next"`)
 			io.WriteString(w, `{"events":[`+sseEvent(1)+","+sseEvent(2)+"]}") //nolint:errcheck // a test's answer
@@ -411,4 +413,74 @@ func TestAnAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 			t.Errorf("%s has not returned 5 s after its answer came; expected it to return without waiting for the answer's end", name)
 		}
 	}
+}
+
+// TestAppendRefusesAnAnswerThatIsNotItsBatch: a 201 or 200 whose JSON
+// did not describe the batch sent (no events, other ids, another stream)
+// was returned as the result, so a caller that took res.Events[i] for its
+// i-th event panicked or read another's.
+func TestAppendRefusesAnAnswerThatIsNotItsBatch(t *testing.T) {
+	t.Parallel()
+	id, ev := uuid.New(), uuid.New()
+	recorded := func(stream, event uuid.UUID, version int) string {
+		return fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":%d,"events":[{"id":"%s","version":%d,"position":7,"recorded_at":"2026-12-04T00:00:00Z"}]}`,
+			stream, version, event, version)
+	}
+	for name, body := range map[string]string{
+		"an empty object":    `{}`,
+		"no events":          `{"stream_id":"` + id.String() + `","stream_type":"order","version":1,"events":[]}`,
+		"another event":      recorded(id, uuid.New(), 1),
+		"another stream":     recorded(uuid.New(), ev, 1),
+		"a version below it": recorded(id, ev, 0),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusCreated)
+				io.WriteString(w, body) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := c.Append(context.Background(), StreamRef{ID: id, Type: "order"}, Any, NewEvent{ID: ev, Type: "A", Data: 1}); err == nil {
+				t.Errorf("a 201 with %s = %+v, nil; expected an error", body, res)
+			}
+		})
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, recorded(id, ev, 1)) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Append(context.Background(), StreamRef{ID: id, Type: "order"}, Any, NewEvent{ID: ev, Type: "A", Data: 1}); err != nil {
+		t.Errorf("a 201 that describes the batch: %v", err)
+	}
+}
+
+// storedAnswer is the answer of a server that stored the append r, to a
+// new stream.
+func storedAnswer(t *testing.T, r *http.Request) string {
+	t.Helper()
+	var req struct {
+		Events []struct {
+			ID uuid.UUID `json:"id"`
+		} `json:"events"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		t.Errorf("the append's body: %v", err)
+	}
+	var events []string
+	for i, e := range req.Events {
+		events = append(events, fmt.Sprintf(`{"id":"%s","version":%d,"position":%d,"recorded_at":"2026-12-04T00:00:00Z"}`, e.ID, i+1, i+1))
+	}
+	return fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":%d,"events":[%s]}`,
+		path.Base(path.Dir(r.URL.Path)), len(events), strings.Join(events, ","))
 }
