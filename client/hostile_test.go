@@ -484,3 +484,34 @@ func storedAnswer(t *testing.T, r *http.Request) string {
 	return fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":%d,"events":[%s]}`,
 		path.Base(path.Dir(r.URL.Path)), len(events), strings.Join(events, ","))
 }
+
+// TestSubscribeBacksOffFromAServerThatAcceptsAndDrops: any frame reset the
+// backoff, and the server's first frame is always retry:, so a server that
+// accepted each subscription and dropped it at once (after its retry:,
+// a caught-up, a keep-alive) was called again at MinBackoff forever,
+// never less often: with a small MinBackoff, a hot loop.
+func TestSubscribeBacksOffFromAServerThatAcceptsAndDrops(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\nevent: caught-up\ndata: 0\n\n: keep-alive\n\n") //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 100 * time.Millisecond}) {
+		if err != nil {
+			break
+		}
+	}
+	// Doubling from 1 ms to 100 ms, jittered down to half: about a dozen.
+	if n := requests.Load(); n > 30 {
+		t.Errorf("%d subscriptions in 500 ms to a server that drops each at once; expected the backoff to grow, to about a dozen", n)
+	}
+}

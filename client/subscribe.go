@@ -31,8 +31,9 @@ type SubscribeOptions struct {
 	// StreamTypes and EventTypes filter a log subscription.
 	StreamTypes, EventTypes []string
 	// MinBackoff and MaxBackoff bound the wait before reconnecting; it
-	// doubles after each attempt that brought nothing (defaults 500 ms and
-	// 30 s). The server's retry: field, when longer, is the least wait.
+	// doubles after each attempt that delivered no event and lasted less
+	// than MaxBackoff (defaults 500 ms and 30 s). The server's retry:
+	// field, when longer, is the least wait.
 	MinBackoff, MaxBackoff time.Duration
 	// IdleTimeout drops and reopens a connection that brings no byte, not
 	// even a keep-alive, for this long (default 45 s: three of the server's
@@ -99,7 +100,8 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 		}
 		backoff := opts.MinBackoff
 		for {
-			progressed, err := s.connect(ctx)
+			start, from := time.Now(), s.last
+			err := s.connect(ctx)
 			if s.stopped {
 				return
 			}
@@ -113,7 +115,10 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 				yield(Message{}, fmt.Errorf("subscribe: %w", err))
 				return
 			}
-			if progressed {
+			// A connection that delivered an event, or lasted, resets the
+			// backoff; one that the server dropped at once, whatever frames
+			// it brought (its first is always retry:), does not.
+			if s.last != from || time.Since(start) >= opts.MaxBackoff {
 				backoff = opts.MinBackoff
 			}
 			// Jitter, so that many clients do not come back at once; what the
@@ -166,9 +171,8 @@ type subscription struct {
 	serverRetry time.Duration
 }
 
-// connect runs one connection until it ends, and reports whether it
-// brought any frame and why it ended.
-func (s *subscription) connect(ctx context.Context) (progressed bool, err error) {
+// connect runs one connection until it ends, and reports why it ended.
+func (s *subscription) connect(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// A connection that brings nothing for IdleTimeout is dead, even if
@@ -189,7 +193,7 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 	}
 	req, err := s.c.newRequest(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
-		return false, err
+		return err
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	if s.resume {
@@ -197,11 +201,11 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 	}
 	res, err := s.c.do(req)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer res.Body.Close()
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
-		return false, &Problem{Status: http.StatusBadRequest, Title: "Not a subscription",
+		return &Problem{Status: http.StatusBadRequest, Title: "Not a subscription",
 			Detail: fmt.Sprintf("GET %s answered %d %q, not text/event-stream", path, res.StatusCode, res.Header.Get("Content-Type"))}
 	}
 	frames := bufio.NewReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
@@ -210,14 +214,13 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 		if err != nil {
 			if errors.Is(err, errFrameTooLong) {
 				// Reconnecting would meet the same frame again.
-				return progressed, &undecodable{fmt.Errorf("the frame after id %d: %w", s.last, err)}
+				return &undecodable{fmt.Errorf("the frame after id %d: %w", s.last, err)}
 			}
 			if err == io.EOF {
 				err = errors.New("the server ended the subscription")
 			}
-			return progressed, err
+			return err
 		}
-		progressed = true
 		if f.retry > 0 {
 			s.serverRetry = f.retry
 		}
@@ -227,7 +230,7 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 			// Its id counts as received only once it is decoded: a
 			// reconnect would resume after it, and the consumer never see it.
 			if err := json.Unmarshal([]byte(f.data), &m.Event); err != nil {
-				return progressed, &undecodable{fmt.Errorf("event %s is not the JSON of an event: %w", f.id, err)}
+				return &undecodable{fmt.Errorf("event %s is not the JSON of an event: %w", f.id, err)}
 			}
 			// The resume point is the event's own version or position, which
 			// its id is by contract: a frame that came without its id (or
@@ -238,7 +241,7 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 				n = m.Event.Version
 			}
 			if n <= 0 {
-				return progressed, &undecodable{fmt.Errorf("event %s has no version or position", f.id)}
+				return &undecodable{fmt.Errorf("event %s has no version or position", f.id)}
 			}
 			if n <= s.last {
 				// Versions and positions only grow along a subscription:
@@ -250,7 +253,7 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 		case f.event == "caught-up":
 			n, err := strconv.ParseInt(f.data, 10, 64)
 			if err != nil {
-				return progressed, fmt.Errorf("caught-up frame with data %q: %w", f.data, err)
+				return fmt.Errorf("caught-up frame with data %q: %w", f.data, err)
 			}
 			m = Message{CaughtUp: true, At: n}
 		default:
@@ -265,7 +268,7 @@ func (s *subscription) connect(ctx context.Context) (progressed bool, err error)
 		idle.Stop()
 		if !s.yield(m, nil) {
 			s.stopped = true
-			return progressed, nil
+			return nil
 		}
 		idle.Reset(s.opts.IdleTimeout)
 	}
