@@ -325,7 +325,9 @@ type ReadStreamOptions struct {
 
 // ReadStream iterates over a stream's events, requesting page after page by
 // following the server's Link rel="next" until the end. An error ends the
-// iteration: ErrNotFound if the stream does not exist.
+// iteration: ErrNotFound if the stream does not exist, or an error if the
+// server does not move on (an event out of order or again, a next link
+// back to the page just read).
 func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) iter.Seq2[Event, error] {
 	q := url.Values{}
 	if opts.From > 0 {
@@ -337,7 +339,11 @@ func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOp
 	if opts.PageSize > 0 {
 		q.Set("limit", strconv.Itoa(opts.PageSize))
 	}
-	return c.pages(ctx, "read stream "+id.String(), "/streams/"+id.String()+"/events", q)
+	after := func(prev, e Event) bool { return e.Version > prev.Version }
+	if opts.Direction == Backward {
+		after = func(prev, e Event) bool { return e.Version < prev.Version }
+	}
+	return c.pages(ctx, "read stream "+id.String(), "/streams/"+id.String()+"/events", q, after)
 }
 
 // ReadAllOptions shape ReadAll.
@@ -351,7 +357,8 @@ type ReadAllOptions struct {
 }
 
 // ReadAll iterates over the global log in position order, from after
-// opts.After to the current end, page by page.
+// opts.After to the current end, page by page; like ReadStream, it ends
+// with an error if the server does not move on.
 func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Event, error] {
 	q := filterQuery(opts.StreamTypes, opts.EventTypes)
 	if opts.After > 0 {
@@ -360,7 +367,7 @@ func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Eve
 	if opts.PageSize > 0 {
 		q.Set("limit", strconv.Itoa(opts.PageSize))
 	}
-	return c.pages(ctx, "read all", "/events", q)
+	return c.pages(ctx, "read all", "/events", q, func(prev, e Event) bool { return e.Position > prev.Position })
 }
 
 func filterQuery(streamTypes, eventTypes []string) url.Values {
@@ -374,9 +381,14 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 	return q
 }
 
-// pages yields the events of path and of every page its next links lead to.
-func (c *Client) pages(ctx context.Context, what, path string, q url.Values) iter.Seq2[Event, error] {
+// pages yields the events of path and of every page its next links lead
+// to. Each event must come after the one before it, by after: one that
+// does not, or a next link back to the page just read, is a server that
+// does not move on, and ends the iteration with an error rather than
+// yield events again, or request the same page, without end.
+func (c *Client) pages(ctx context.Context, what, path string, q url.Values, after func(prev, e Event) bool) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
+		var prev *Event
 		for path != "" {
 			var page struct {
 				Events []Event `json:"events"`
@@ -387,9 +399,19 @@ func (c *Client) pages(ctx context.Context, what, path string, q url.Values) ite
 				return
 			}
 			for _, e := range page.Events {
+				if prev != nil && !after(*prev, e) {
+					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) after version %d, position %d: out of order, or again",
+						what, e.ID, e.Version, e.Position, prev.Version, prev.Position))
+					return
+				}
 				if !yield(e, nil) {
 					return
 				}
+				prev = &e
+			}
+			if next != "" && next == path && q == nil {
+				yield(Event{}, fmt.Errorf("%s: the server's next link leads back to the page just read, %s", what, next))
+				return
 			}
 			path, q = next, nil // the link holds the whole query
 		}

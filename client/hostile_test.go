@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -513,5 +514,70 @@ func TestSubscribeBacksOffFromAServerThatAcceptsAndDrops(t *testing.T) {
 	// Doubling from 1 ms to 100 ms, jittered down to half: about a dozen.
 	if n := requests.Load(); n > 30 {
 		t.Errorf("%d subscriptions in 500 ms to a server that drops each at once; expected the backoff to grow, to about a dozen", n)
+	}
+}
+
+// TestReadsEndAtAPageThatDoesNotMoveOn: ReadAll and ReadStream followed
+// next links as they came, so a server whose next link led back to a page
+// already read (or whose pages repeated events) had them request pages
+// back to back forever, yielding the same events again and again.
+func TestReadsEndAtAPageThatDoesNotMoveOn(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	event := func(v int) string {
+		return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
+			uuid.New(), stream, v, v)
+	}
+	for name, tc := range map[string]struct {
+		link  string
+		pages func(r *http.Request) []int
+	}{
+		"the same link":           {`</events?after=0>; rel="next"`, func(*http.Request) []int { return []int{1, 2} }},
+		"events again":            {`</events?after=2>; rel="next"`, func(r *http.Request) []int { return []int{1, 2} }},
+		"no event, the same link": {`</events?after=0>; rel="next"`, func(*http.Request) []int { return nil }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				var evs []string
+				for _, v := range tc.pages(r) {
+					evs = append(evs, event(v))
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Link", strings.Replace(tc.link, "/events", r.URL.Path, 1))
+				io.WriteString(w, `{"events":[`+strings.Join(evs, ",")+`]}`) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			for what, seq := range map[string]iter.Seq2[Event, error]{
+				"ReadAll":    c.ReadAll(ctx, ReadAllOptions{}),
+				"ReadStream": c.ReadStream(ctx, stream, ReadStreamOptions{}),
+			} {
+				var got []int64
+				var last error
+				for e, err := range seq {
+					if err != nil {
+						last = err
+						break
+					}
+					if got = append(got, e.Version); len(got) > 10 {
+						break
+					}
+				}
+				if len(got) > 2 || last == nil || errors.Is(last, context.DeadlineExceeded) {
+					t.Errorf("%s: read %v, then %v; expected at most versions 1 and 2, then an error", what, got[:min(len(got), 5)], last)
+				}
+			}
+			if n := requests.Load(); n > 10 {
+				t.Errorf("%d requests; expected a few", n)
+			}
+		})
 	}
 }
