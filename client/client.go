@@ -325,9 +325,10 @@ type ReadStreamOptions struct {
 
 // ReadStream iterates over a stream's events, requesting page after page by
 // following the server's Link rel="next" until the end. An error ends the
-// iteration: ErrNotFound if the stream does not exist, or an error if the
+// iteration: ErrNotFound if the stream does not exist, an error if the
 // server does not move on (an event out of order or again, a next link
-// back to the page just read).
+// back to the page just read), ctx's error once ctx ends, even within a
+// page already read.
 func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) iter.Seq2[Event, error] {
 	q := url.Values{}
 	if opts.From > 0 {
@@ -358,7 +359,8 @@ type ReadAllOptions struct {
 
 // ReadAll iterates over the global log in position order, from after
 // opts.After to the current end, page by page; like ReadStream, it ends
-// with an error if the server does not move on.
+// with an error if the server does not move on, and with ctx's error,
+// delivering nothing more, once ctx ends.
 func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Event, error] {
 	q := filterQuery(opts.StreamTypes, opts.EventTypes)
 	if opts.After > 0 {
@@ -402,6 +404,10 @@ func (c *Client) pages(ctx context.Context, what, path string, q url.Values, aft
 				if prev != nil && !after(*prev, e) {
 					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) after version %d, position %d: out of order, or again",
 						what, e.ID, e.Version, e.Position, prev.Version, prev.Position))
+					return
+				}
+				if err := ctx.Err(); err != nil { // the page is read: ctx has no say in it
+					yield(Event{}, fmt.Errorf("%s: %w", what, err))
 					return
 				}
 				if !yield(e, nil) {

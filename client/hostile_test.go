@@ -581,3 +581,80 @@ func TestReadsEndAtAPageThatDoesNotMoveOn(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeDeliversNothingAfterItsContextEnds: events the client had
+// already read into its buffers were still delivered after ctx was
+// cancelled, every one of them, before the iteration ended with ctx's
+// error: a consumer that cancelled on shutdown went on handling events.
+func TestSubscribeDeliversNothingAfterItsContextEnds(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		var b strings.Builder
+		for pos := 1; pos <= 20; pos++ {
+			fmt.Fprintf(&b, "id: %d\ndata: %s\n\n", pos, sseEvent(pos))
+		}
+		io.WriteString(w, b.String()) //nolint:errcheck // a test's answer
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got []int64
+	var last error
+	for m, err := range c.Subscribe(ctx, SubscribeOptions{}) {
+		if err != nil {
+			last = err
+			break
+		}
+		got = append(got, m.Event.Position)
+		if m.Event.Position == 2 {
+			cancel()
+		}
+	}
+	if fmt.Sprint(got) != "[1 2]" || !errors.Is(last, context.Canceled) {
+		t.Errorf("cancelled after position 2, the subscription delivered %v and ended with %v; expected [1 2], then context.Canceled", got, last)
+	}
+}
+
+// TestReadsDeliverNothingAfterTheirContextEnds: the rest of a page already
+// read was still delivered after ctx was cancelled, up to a thousand
+// events, and the iteration then ended without an error.
+func TestReadsDeliverNothingAfterTheirContextEnds(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var evs []string
+		for pos := 1; pos <= 20; pos++ {
+			evs = append(evs, sseEvent(pos))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"events":[`+strings.Join(evs, ",")+`]}`) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got []int64
+	var last error
+	for e, err := range c.ReadAll(ctx, ReadAllOptions{}) {
+		if err != nil {
+			last = err
+			break
+		}
+		got = append(got, e.Position)
+		if e.Position == 2 {
+			cancel()
+		}
+	}
+	if fmt.Sprint(got) != "[1 2]" || !errors.Is(last, context.Canceled) {
+		t.Errorf("cancelled after position 2, ReadAll delivered %v and ended with %v; expected [1 2], then context.Canceled", got, last)
+	}
+}

@@ -79,7 +79,7 @@ type Message struct {
 // client cannot decode, or a frame longer than MaxFrameBytes, after every
 // event before it (a new Subscribe from
 // the last one's position meets it again). Cancelling ctx ends it with
-// ctx's error.
+// ctx's error, and nothing is delivered after, even what was already read.
 func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 500 * time.Millisecond
@@ -173,6 +173,7 @@ type subscription struct {
 
 // connect runs one connection until it ends, and reports why it ended.
 func (s *subscription) connect(ctx context.Context) error {
+	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// A connection that brings nothing for IdleTimeout is dead, even if
@@ -262,6 +263,12 @@ func (s *subscription) connect(ctx context.Context) error {
 		}
 		if m.CaughtUp {
 			s.advance(f)
+		}
+		// What is buffered is read without the context's say: once it has
+		// ended, nothing more is delivered (an idle timeout, which only
+		// ends the connection, still lets what was read through).
+		if err := outer.Err(); err != nil {
+			return err
 		}
 		// The consumer's time is not the connection's: while it handles a
 		// message nothing is read, however many keep-alives arrive.
