@@ -321,6 +321,12 @@ type ReadStreamOptions struct {
 	// PageSize is how many events each request asks for (default the
 	// server's, 100; at most 1000).
 	PageSize int
+	// MaxPageBytes bounds one page's answer, and so what the client holds
+	// of it: default 256 MiB, room for 100 events of the server's default
+	// largest (TRIBUTARY_MAX_EVENT_BYTES, 1 MiB) twice over. A longer page
+	// ends the iteration with an error: ask for fewer events a page, or
+	// raise it.
+	MaxPageBytes int64
 }
 
 // ReadStream iterates over a stream's events, requesting page after page by
@@ -344,7 +350,7 @@ func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOp
 	if opts.Direction == Backward {
 		after = func(prev, e Event) bool { return e.Version < prev.Version }
 	}
-	return c.pages(ctx, "read stream "+id.String(), "/streams/"+id.String()+"/events", q, after)
+	return c.pages(ctx, "read stream "+id.String(), "/streams/"+id.String()+"/events", q, opts.MaxPageBytes, after)
 }
 
 // ReadAllOptions shape ReadAll.
@@ -355,6 +361,8 @@ type ReadAllOptions struct {
 	StreamTypes, EventTypes []string
 	// PageSize is how many events each request asks for.
 	PageSize int
+	// MaxPageBytes bounds one page's answer, as in ReadStreamOptions.
+	MaxPageBytes int64
 }
 
 // ReadAll iterates over the global log in position order, from after
@@ -369,7 +377,7 @@ func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Eve
 	if opts.PageSize > 0 {
 		q.Set("limit", strconv.Itoa(opts.PageSize))
 	}
-	return c.pages(ctx, "read all", "/events", q, func(prev, e Event) bool { return e.Position > prev.Position })
+	return c.pages(ctx, "read all", "/events", q, opts.MaxPageBytes, func(prev, e Event) bool { return e.Position > prev.Position })
 }
 
 func filterQuery(streamTypes, eventTypes []string) url.Values {
@@ -388,14 +396,20 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 // does not, or a next link back to the page just read, is a server that
 // does not move on, and ends the iteration with an error rather than
 // yield events again, or request the same page, without end.
-func (c *Client) pages(ctx context.Context, what, path string, q url.Values, after func(prev, e Event) bool) iter.Seq2[Event, error] {
+func (c *Client) pages(ctx context.Context, what, path string, q url.Values, maxPage int64, after func(prev, e Event) bool) iter.Seq2[Event, error] {
+	if maxPage <= 0 {
+		maxPage = 256 << 20
+	}
 	return func(yield func(Event, error) bool) {
 		var prev *Event
 		for path != "" {
 			var page struct {
 				Events []Event `json:"events"`
 			}
-			next, err := c.getJSON(ctx, path, q, &page, 0)
+			next, err := c.getJSON(ctx, path, q, &page, maxPage)
+			if errors.Is(err, errAnswerTooLong) {
+				err = fmt.Errorf("%w: a page longer than MaxPageBytes; ask for fewer events a page (PageSize), or raise it", err)
+			}
 			if err != nil {
 				yield(Event{}, fmt.Errorf("%s: %w", what, err))
 				return
@@ -425,7 +439,7 @@ func (c *Client) pages(ctx context.Context, what, path string, q url.Values, aft
 }
 
 // getJSON GETs path into out and returns the path of the Link rel="next".
-// An answer longer than most bytes (0: no bound) is an error.
+// An answer longer than most bytes is an error, errAnswerTooLong.
 func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any, most int64) (next string, err error) {
 	req, err := c.newRequest(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
@@ -437,11 +451,7 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 		return "", err
 	}
 	defer closeBody(res.Body)
-	var body io.Reader = res.Body
-	if most > 0 {
-		body = boundedBody(body, most)
-	}
-	if err := json.NewDecoder(body).Decode(out); err != nil {
+	if err := json.NewDecoder(boundedBody(res.Body, most)).Decode(out); err != nil {
 		return "", fmt.Errorf("decode the answer to GET %s: %w", path, err)
 	}
 	return nextLink(res.Header), nil

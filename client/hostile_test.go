@@ -658,3 +658,42 @@ func TestReadsDeliverNothingAfterTheirContextEnds(t *testing.T) {
 		t.Errorf("cancelled after position 2, ReadAll delivered %v and ended with %v; expected [1 2], then context.Canceled", got, last)
 	}
 }
+
+// TestReadsBoundThePageTheyRead: a page was decoded whole, however long,
+// so a server that sent one without end (an events array that never
+// closes) made the client hold all of it. A page past MaxPageBytes now
+// ends the iteration with an error, once that much is read.
+func TestReadsBoundThePageTheyRead(t *testing.T) {
+	t.Parallel()
+	const most = 64 << 20
+	var wrote atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"events":[`+sseEvent(1)) //nolint:errcheck // a test's answer
+		chunk := []byte(strings.Repeat(","+sseEvent(2), 1<<20/len(sseEvent(2))))
+		for wrote.Load() < most {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			wrote.Add(int64(len(chunk)))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for _, err := range c.ReadAll(context.Background(), ReadAllOptions{MaxPageBytes: 1 << 20}) {
+		if err != nil {
+			last = err
+			break
+		}
+	}
+	if n := wrote.Load(); n >= most {
+		t.Errorf("ReadAll read a page of %d MiB with MaxPageBytes 1 MiB; expected it to stop near 1 MiB", n>>20)
+	}
+	if last == nil || !strings.Contains(last.Error(), "MaxPageBytes") {
+		t.Errorf("a page without end ended the read with %v; expected an error naming MaxPageBytes", last)
+	}
+}
