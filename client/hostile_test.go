@@ -697,3 +697,71 @@ func TestReadsBoundThePageTheyRead(t *testing.T) {
 		t.Errorf("a page without end ended the read with %v; expected an error naming MaxPageBytes", last)
 	}
 }
+
+// TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind: behind a load
+// balancer, instances that read from replicas may be behind one another;
+// a reconnection that reached one whose replica had not yet applied the
+// last event delivered was a 409 starting-point-ahead, and the
+// subscription ended for good. The server waits for a position given in
+// Tributary-Min-Position (docs/scaling.md), so a resumption sends the last
+// delivered event's position there.
+func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
+	t.Parallel()
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			t.Parallel()
+			id := uuid.New()
+			frame := func(n int) string {
+				e := fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
+					uuid.New(), id, n, 10*n)
+				if stream {
+					return fmt.Sprintf("id: %d\ndata: %s\n\n", n, e)
+				}
+				return fmt.Sprintf("id: %d\ndata: %s\n\n", 10*n, e)
+			}
+			var conns atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				first := conns.Add(1) == 1
+				if !first && r.Header.Get("Tributary-Min-Position") != "20" {
+					// The other instance: its replica has applied only the first event.
+					w.Header().Set("Content-Type", "application/problem+json")
+					w.WriteHeader(http.StatusConflict)
+					io.WriteString(w, `{"type":"https://tributary.dev/problems/starting-point-ahead","title":"Starting point ahead","status":409,"requested":2,"current":1}`) //nolint:errcheck // a test's answer
+					return
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				if first {
+					io.WriteString(w, frame(1)+frame(2)) //nolint:errcheck // a test's answer
+				} else {
+					io.WriteString(w, frame(3)) //nolint:errcheck // a test's answer
+				}
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			opts := SubscribeOptions{MinBackoff: time.Millisecond}
+			if stream {
+				opts.StreamID = id
+			}
+			var got []int64
+			var last error
+			for m, err := range c.Subscribe(ctx, opts) {
+				if err != nil {
+					last = err
+					break
+				}
+				if got = append(got, m.Event.Version); len(got) == 3 {
+					break
+				}
+			}
+			if fmt.Sprint(got) != "[1 2 3]" {
+				t.Errorf("received versions %v, then %v; expected 1 to 3, the third from the instance that was behind", got, last)
+			}
+		})
+	}
+}

@@ -69,8 +69,11 @@ type Message struct {
 // id-only frame since, by which the server moves a filtered subscription
 // past events that do not match), so nothing is skipped; an event at or
 // below the last one delivered, which a server that replays may send, is a
-// repeat and is dropped, so nothing is delivered twice. A 503 waits for its
-// Retry-After. Keep-alives only keep the connection alive.
+// repeat and is dropped, so nothing is delivered twice. A resumption also
+// sends that event's position as Tributary-Min-Position, so that another
+// instance whose read replica is behind waits for it rather than refuse
+// it. A 503 waits for its Retry-After. Keep-alives only keep the
+// connection alive.
 //
 // An answer that retrying cannot fix ends the iteration with a *Problem:
 // ErrStartingPointAhead when the start is past what the server has,
@@ -166,8 +169,12 @@ type subscription struct {
 	// last is the last event's version (position) delivered, or an id-only
 	// frame's id past it: what Last-Event-ID sends, once resume is set, and
 	// what an event must be past to be no repeat.
-	last        int64
-	resume      bool
+	last   int64
+	resume bool
+	// position is the log position of the last event delivered (or passed
+	// by an id-only frame): where the database must have got to for the
+	// resumption.
+	position    int64
 	serverRetry time.Duration
 }
 
@@ -199,6 +206,12 @@ func (s *subscription) connect(ctx context.Context) error {
 	req.Header.Set("Accept", "text/event-stream")
 	if s.resume {
 		req.Header.Set("Last-Event-ID", strconv.FormatInt(s.last, 10)) // the server prefers it to from/after
+	}
+	if s.position > 0 {
+		// Another instance, reading a replica that is behind this one's, has
+		// not reached the resume point yet: without this it refuses it
+		// (starting-point-ahead), with it it waits for it, or answers 503.
+		req.Header.Set("Tributary-Min-Position", strconv.FormatInt(s.position, 10))
 	}
 	res, err := s.c.do(req)
 	if err != nil {
@@ -251,6 +264,7 @@ func (s *subscription) connect(ctx context.Context) error {
 				continue
 			}
 			s.last, s.resume = n, true
+			s.position = max(s.position, m.Event.Position)
 		case f.event == "caught-up":
 			n, err := strconv.ParseInt(f.data, 10, 64)
 			if err != nil {
@@ -291,6 +305,9 @@ func (s *subscription) advance(f frame) {
 	}
 	if n, err := strconv.ParseInt(f.id, 10, 64); err == nil && n > s.last {
 		s.last, s.resume = n, true
+		if s.opts.StreamID == uuid.Nil {
+			s.position = n
+		}
 	}
 }
 

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -514,4 +517,66 @@ func TestClientReadsReuseTheirConnection(t *testing.T) {
 			t.Errorf("an append and two reads of three pages each took %d connections; expected 1, each answer read to its end", d)
 		}
 	})
+}
+
+// TestClientSubscriptionResumesOnAnInstanceWhoseReplicaIsBehind: two
+// instances behind a load balancer, one reading the primary and one a
+// replica that is behind; a subscription that was served by the first and
+// reconnects to the second resumes there, once its replica has the last
+// event delivered, rather than end on a 409 starting-point-ahead: it sends
+// that event's position as Tributary-Min-Position, which the instance
+// waits for.
+func TestClientSubscriptionResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
+	t.Parallel()
+	primary, replica := startReplicaPair(t)
+	onPrimary := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.dsn("tributary"))
+	onReplica := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.dsn("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.dsn("tributary"))
+	var target atomic.Pointer[url.URL]
+	point := func(s *server) {
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		target.Store(u)
+	}
+	point(onPrimary)
+	toReplica := make(chan struct{}, 10)
+	lb := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		u := target.Load()
+		if u.String() != onPrimary.URL {
+			toReplica <- struct{}{}
+		}
+		r.SetURL(u)
+	}, FlushInterval: -1})
+	t.Cleanup(lb.Close)
+
+	c := newClient(t, onPrimary)
+	ref := client.StreamRef{ID: uuid.New(), Type: "order"}
+	mustClientAppend(t, c, ref, client.NewEvent{Type: "V1", Data: 1})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for { // the replica has the first event, and then stops applying
+		if st, err := newClient(t, onReplica).Stream(ctx, ref.ID); err == nil && st.Version == 1 {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatalf("the replica did not get the first event within 20 s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	replica.exec(t, "STOP SLAVE SQL_THREAD")
+	mustClientAppend(t, c, ref, client.NewEvent{Type: "V2", Data: 2})
+
+	sub := collect(t, true, newClient(t, &server{URL: lb.URL}).Subscribe(t.Context(), client.SubscribeOptions{StreamID: ref.ID, MinBackoff: 100 * time.Millisecond}))
+	sub.expect(t, "history, from the instance on the primary", "v1", "v2", "caught-up 2")
+	point(onReplica)
+	lb.CloseClientConnections() // the next connection reaches the instance behind
+	select {
+	case <-toReplica:
+	case <-time.After(frameTimeout):
+		t.Fatalf("the subscription did not reconnect within %s", frameTimeout)
+	}
+	time.Sleep(500 * time.Millisecond) // answered there, or waiting for the replica
+	replica.exec(t, "START SLAVE SQL_THREAD")
+	mustClientAppend(t, c, ref, client.NewEvent{Type: "V3", Data: 3})
+	sub.expectEvents(t, "a live event, from the instance on the replica", true, "v3")
 }
