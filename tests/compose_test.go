@@ -73,7 +73,7 @@ func settings() map[string]string {
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		if name := f.Tag.Get("envconfig"); name != "" {
-			out[strings.ToUpper(config.Prefix)+"_"+name] = f.Tag.Get("default")
+			out[name] = f.Tag.Get("default")
 		}
 	}
 	return out

@@ -16,41 +16,44 @@ import (
 	"github.com/kelseyhightower/envconfig"
 )
 
-// Prefix is the environment variables' common prefix.
+// Prefix is the environment variables' common prefix. Each setting's tag
+// names its whole variable, prefix included, and Load reads nothing else:
+// envconfig, given a prefix, also reads a setting from the variable without
+// it (ADDR for TRIBUTARY_ADDR), where another program's settings live.
 const Prefix = "tributary"
 
 // Config is every setting of the service, with its default.
 type Config struct {
-	Addr                   string        `envconfig:"ADDR" default:":8080" desc:"address to listen on"`
-	MySQLDSN               string        `envconfig:"MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
-	MySQLReadDSN           string        `envconfig:"MYSQL_READ_DSN" desc:"DSN of a read replica of MYSQL_DSN's server: clients' reads and the live feed read there, appends stay on the primary; empty: the primary serves reads"`
-	DataDir                string        `envconfig:"DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
-	MaxBodyBytes           int64         `envconfig:"MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
-	MaxBodyBytesInFlight   int64         `envconfig:"MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
-	MaxBatch               int           `envconfig:"MAX_BATCH" default:"1000" desc:"most events in one append (413 past it, as soon as the event past it arrives)"`
-	MaxEventBytes          int           `envconfig:"MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
-	MaxSubscribers         int           `envconfig:"MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
-	RequestTimeout         time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`
-	ReadHeaderTimeout      time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
-	ReadTimeout            time.Duration `envconfig:"READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included (an append's body no longer than REQUEST_TIMEOUT either: 408 past it)"`
-	Heartbeat              time.Duration `envconfig:"HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
-	SubscriberStallTimeout time.Duration `envconfig:"SUBSCRIBER_STALL_TIMEOUT" default:"30s" desc:"how long a subscriber's connection may take no bytes before it is cut (it resumes with Last-Event-ID)"`
-	PollInterval           time.Duration `envconfig:"POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`
-	MySQLMaxConns          int           `envconfig:"MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
-	AllowUnsafeDurability  bool          `envconfig:"ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
-	StartupTimeout         time.Duration `envconfig:"STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
-	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for requests in flight"`
-	LogLevel               slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	APITokens              string        `envconfig:"API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
-	APITokensFile          string        `envconfig:"API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
-	CORSOrigins            []string      `envconfig:"CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com, or *); empty: no CORS headers"`
-	DebugAddr              string        `envconfig:"DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
+	Addr                   string        `envconfig:"TRIBUTARY_ADDR" default:":8080" desc:"address to listen on"`
+	MySQLDSN               string        `envconfig:"TRIBUTARY_MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
+	MySQLReadDSN           string        `envconfig:"TRIBUTARY_MYSQL_READ_DSN" desc:"DSN of a read replica of MYSQL_DSN's server: clients' reads and the live feed read there, appends stay on the primary; empty: the primary serves reads"`
+	DataDir                string        `envconfig:"TRIBUTARY_DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
+	MaxBodyBytes           int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
+	MaxBodyBytesInFlight   int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
+	MaxBatch               int           `envconfig:"TRIBUTARY_MAX_BATCH" default:"1000" desc:"most events in one append (413 past it, as soon as the event past it arrives)"`
+	MaxEventBytes          int           `envconfig:"TRIBUTARY_MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
+	MaxSubscribers         int           `envconfig:"TRIBUTARY_MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
+	RequestTimeout         time.Duration `envconfig:"TRIBUTARY_REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`
+	ReadHeaderTimeout      time.Duration `envconfig:"TRIBUTARY_READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
+	ReadTimeout            time.Duration `envconfig:"TRIBUTARY_READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included (an append's body no longer than REQUEST_TIMEOUT either: 408 past it)"`
+	Heartbeat              time.Duration `envconfig:"TRIBUTARY_HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
+	SubscriberStallTimeout time.Duration `envconfig:"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT" default:"30s" desc:"how long a subscriber's connection may take no bytes before it is cut (it resumes with Last-Event-ID)"`
+	PollInterval           time.Duration `envconfig:"TRIBUTARY_POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`
+	MySQLMaxConns          int           `envconfig:"TRIBUTARY_MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
+	AllowUnsafeDurability  bool          `envconfig:"TRIBUTARY_ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
+	StartupTimeout         time.Duration `envconfig:"TRIBUTARY_STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
+	ShutdownTimeout        time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for requests in flight"`
+	LogLevel               slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	APITokens              string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
+	APITokensFile          string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
+	CORSOrigins            []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com, or *); empty: no CORS headers"`
+	DebugAddr              string        `envconfig:"TRIBUTARY_DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
 }
 
 // Load reads the configuration from the environment and checks it.
 func Load() (Config, error) {
 	var c Config
-	if err := envconfig.Process(Prefix, &c); err != nil {
+	if err := envconfig.Process("", &c); err != nil {
 		return Config{}, fmt.Errorf("read configuration: %w", err)
 	}
 	// No event can be larger than the body that carries it, and the bodies
@@ -152,7 +155,7 @@ func sameSocket(a, b string) bool {
 // Usage writes the table of variables, their defaults and meanings.
 func Usage(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 1, 0, 2, ' ', 0)
-	if err := envconfig.Usagef(Prefix, &Config{}, tw, envconfig.DefaultTableFormat); err != nil {
+	if err := envconfig.Usagef("", &Config{}, tw, envconfig.DefaultTableFormat); err != nil {
 		return err
 	}
 	return tw.Flush()

@@ -100,3 +100,44 @@ func TestBodyBytesInFlightRefusesNonsenseAndTakesAtLeastOneBody(t *testing.T) {
 		})
 	}
 }
+
+// TestOnlyTributaryVariablesAreRead: envconfig falls back, for a setting
+// whose TRIBUTARY_ variable is unset, to the variable without the prefix,
+// so that ADDR, MYSQL_DSN, API_TOKENS or DEBUG_ADDR, set in a shell or a
+// container for something else, silently became the service's settings
+// (a pprof listener where none was asked for, another database, tokens).
+func TestOnlyTributaryVariablesAreRead(t *testing.T) {
+	clearTributaryEnv(t)
+	unprefixed := map[string]string{
+		"ADDR":            "127.0.0.1:9999",
+		"MYSQL_DSN":       "other:secret@tcp(db:3306)/other",
+		"DATA_DIR":        "/elsewhere",
+		"API_TOKENS":      "someone:write:abcdef0123456789",
+		"DEBUG_ADDR":      "0.0.0.0:6060",
+		"LOG_LEVEL":       "debug",
+		"HEARTBEAT":       "1s",
+		"MAX_BATCH":       "7",
+		"REQUEST_TIMEOUT": "not-a-duration", // another program's, not ours to refuse
+	}
+	for k, v := range unprefixed {
+		t.Setenv(k, v)
+	}
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load with only unprefixed variables set: expected no error, got %v", err)
+	}
+	if want := Defaults(); !reflect.DeepEqual(c, want) {
+		t.Errorf("Load read unprefixed variables %v:\ngot  %+v\nwant %+v", unprefixed, c, want)
+	}
+}
+
+// clearTributaryEnv unsets every TRIBUTARY_ variable for the test.
+func clearTributaryEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(strings.ToUpper(k), "TRIBUTARY_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -18,7 +17,7 @@ func Var(field string) string {
 	if !ok {
 		panic("config: no setting " + field)
 	}
-	return strings.ToUpper(Prefix) + "_" + f.Tag.Get("envconfig")
+	return f.Tag.Get("envconfig")
 }
 
 // Defaults returns every setting at its default, read from the same tags as
