@@ -3,6 +3,7 @@ package tests
 import (
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +153,25 @@ func TestDebugListenerOnThePublicAddressIsRefused(t *testing.T) {
 		"TRIBUTARY_ADDR=" + addr, "TRIBUTARY_DEBUG_ADDR=" + addr}, "serve")
 	if code != 1 || !strings.Contains(stderr, "TRIBUTARY_DEBUG_ADDR") || strings.Contains(stdout, `"msg":"listening"`) {
 		t.Errorf("api with TRIBUTARY_DEBUG_ADDR equal to TRIBUTARY_ADDR: expected exit status 1 before listening, naming TRIBUTARY_DEBUG_ADDR; got %d.\nStdout:\n%s\nStderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestAMisspeltSettingStopsTheStartUp: TRIBUTARY_MYSQL_DNS, a typo of
+// TRIBUTARY_MYSQL_DSN, was ignored and the binary ran on the embedded store;
+// it must exit 1 naming the variable and the setting it looks meant for,
+// without quoting the value (a DSN's password).
+func TestAMisspeltSettingStopsTheStartUp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_DATA_DIR=" + dir,
+		"TRIBUTARY_MYSQL_DNS=tributary:s3cret-pw@tcp(127.0.0.1:3306)/tributary"}, "migrate")
+	if code != 1 || !strings.Contains(stderr, "TRIBUTARY_MYSQL_DNS") || !strings.Contains(stderr, "TRIBUTARY_MYSQL_DSN") {
+		t.Errorf("api migrate with TRIBUTARY_MYSQL_DNS set: expected exit status 1 naming it and TRIBUTARY_MYSQL_DSN; got %d.\nStdout:\n%s\nStderr:\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, "s3cret-pw") {
+		t.Errorf("api migrate with TRIBUTARY_MYSQL_DNS set: its output quotes the DSN's password.\nStdout:\n%s\nStderr:\n%s", stdout, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("api migrate with TRIBUTARY_MYSQL_DNS set: expected nothing created in TRIBUTARY_DATA_DIR, found %d entries", len(entries))
 	}
 }

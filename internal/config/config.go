@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -53,6 +54,9 @@ type Config struct {
 // Load reads the configuration from the environment and checks it.
 func Load() (Config, error) {
 	var c Config
+	if err := nearMisses(os.Environ()); err != nil {
+		return Config{}, err
+	}
 	if err := envconfig.Process("", &c); err != nil {
 		return Config{}, fmt.Errorf("read configuration: %w", err)
 	}

@@ -141,3 +141,50 @@ func clearTributaryEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestANearMissOfASettingsNameIsRefused: a variable whose name is a setting's
+// misspelt (TRIBUTARY_MYSQL_DNS), in another letter case, without its
+// underscores, or with a suffix the service does not read
+// (TRIBUTARY_MYSQL_DSN_FILE) was ignored, and the service started on the
+// default: on the embedded store instead of MySQL, with no access control.
+// Variables of other purposes that share the prefix (the tests', the
+// example client's, Kubernetes' service links) are no near misses.
+func TestANearMissOfASettingsNameIsRefused(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"TRIBUTARY_MYSQL_DNS", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_API_TOKEN", "TRIBUTARY_API_TOKENS"},
+		{"TRIBUTARY_API_TOKEN_FILE", "TRIBUTARY_API_TOKENS_FILE"},
+		{"TRIBUTARY_SHUTDOWN_TIMOUT", "TRIBUTARY_SHUTDOWN_TIMEOUT"},
+		{"TRIBUTARY_DATADIR", "TRIBUTARY_DATA_DIR"},
+		{"tributary_mysql_dsn", "TRIBUTARY_MYSQL_DSN"},
+		{"Tributary_Addr", "TRIBUTARY_ADDR"},
+		{"TRIBUTRAY_MYSQL_DSN", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_MYSQL_DSN_FILE", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_HEARTBEAT_INTERVAL", "TRIBUTARY_HEARTBEAT"},
+		{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGH", "TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv(tc.name, "user:s3cret@tcp(db:3306)/x")
+			_, err := Load()
+			if err == nil || !strings.Contains(err.Error(), tc.name) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%s set: expected an error naming it and %s, got %v", tc.name, tc.want, err)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("%s set: the error quotes its value: %v", tc.name, err)
+			}
+		})
+	}
+	for _, name := range []string{"TRIBUTARY_TEST_MYSQL_DSN", "TRIBUTARY_TOKEN", "TRIBUTARY_DB_PASSWORD",
+		"TRIBUTARY_UPDATE_SCREENSHOT", "TRIBUTARY_VERSION", "TRIBUTARY_PORT", "TRIBUTARY_SERVICE_HOST",
+		"TRIBUTARY_SERVICE_PORT", "TRIBUTARY_PORT_8080_TCP", "TRIBUTARY_PORT_8080_TCP_ADDR", "TRIBUTARY_PORT_8080_TCP_PROTO",
+		"TRIBUTARY_REPLICATION_PASSWORD", "MYSQL_DSN"} {
+		t.Run(name, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv(name, "x")
+			if _, err := Load(); err != nil {
+				t.Fatalf("%s set: expected no error (it is no setting's near miss), got %v", name, err)
+			}
+		})
+	}
+}

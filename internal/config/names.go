@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -65,4 +68,80 @@ func setDefault(f reflect.Value, def string) error {
 		return fmt.Errorf("unsupported kind %s", f.Kind())
 	}
 	return nil
+}
+
+// nearMisses returns an error for each variable of environ (KEY=value
+// pairs) that is not a setting but whose name looks meant for one: a
+// setting's name in another letter case, without its underscores, with at
+// most two letters wrong, or with a suffix (TRIBUTARY_MYSQL_DSN_FILE).
+// Such a variable was ignored, and the service started on the default. A
+// variable of the prefix with another name entirely (the tests', a
+// Kubernetes service link's) is left alone. Errors never quote a value.
+func nearMisses(environ []string) error {
+	var names []string
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		names = append(names, t.Field(i).Tag.Get("envconfig"))
+	}
+	var errs []error
+	for _, kv := range environ {
+		key, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(names, key) {
+			continue
+		}
+		if meant := meantFor(key, names); meant != "" {
+			errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (api help lists them)", key, meant))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// meantFor returns the name of names that key looks meant for, or "".
+func meantFor(key string, names []string) string {
+	upper := strings.ToUpper(key)
+	squash := func(s string) string { return strings.NewReplacer("_", "", "-", "").Replace(s) }
+	best, bestDist := "", 3
+	for _, n := range names {
+		if upper == n || squash(upper) == squash(n) {
+			return n
+		}
+		if d := editDistance(upper, n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	if best != "" {
+		return best
+	}
+	for _, n := range names {
+		if strings.HasPrefix(upper, n+"_") && len(n) > len(best) {
+			best = n
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of neighbours count one.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
