@@ -110,6 +110,18 @@ func (c Config) validate() error {
 	if c.MySQLMaxConns < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_MAX_CONNS must be at least 1, got %d", c.MySQLMaxConns))
 	}
+	// Set but empty (as ${TRIBUTARY_ADDR:-} in a Compose file sets it),
+	// envconfig takes "", and net.Listen takes that for ":0": a random port
+	// on every interface.
+	switch _, _, err := net.SplitHostPort(c.Addr); {
+	case c.Addr == "":
+		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR is empty: give host:port (:8080 listens on every interface), or unset it for :8080"))
+	case err != nil:
+		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR %q is not host:port: %w", c.Addr, err))
+	}
+	if c.DataDir == "" && c.MySQLDSN == "" {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR is empty: give the embedded store's directory, or unset it for ./data"))
+	}
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR %q is not host:port: %w", c.DebugAddr, err))

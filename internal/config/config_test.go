@@ -188,3 +188,35 @@ func TestANearMissOfASettingsNameIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAnEmptyAddressOrDataDirectoryIsRefused: TRIBUTARY_ADDR set but empty
+// (as `${TRIBUTARY_ADDR:-}` in a Compose file makes it) made the server
+// listen on a random port on every interface; an empty TRIBUTARY_DATA_DIR
+// on the embedded store failed with "mkdir : no such file or directory".
+func TestAnEmptyAddressOrDataDirectoryIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		env     []string
+		wantErr string
+	}{
+		{[]string{"TRIBUTARY_ADDR="}, "TRIBUTARY_ADDR is empty"},
+		{[]string{"TRIBUTARY_ADDR=8080"}, "TRIBUTARY_ADDR \"8080\" is not host:port"},
+		{[]string{"TRIBUTARY_DATA_DIR="}, "TRIBUTARY_DATA_DIR is empty"},
+		{[]string{"TRIBUTARY_DATA_DIR=", "TRIBUTARY_MYSQL_DSN=root@tcp(db:3306)/t"}, ""}, // not used with MySQL
+		{[]string{"TRIBUTARY_ADDR=127.0.0.1:0"}, ""},
+	} {
+		t.Run(strings.Join(tc.env, " "), func(t *testing.T) {
+			clearTributaryEnv(t)
+			for _, kv := range tc.env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("%v: expected no error, got %v", tc.env, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("%v: expected an error containing %q, got %v", tc.env, tc.wantErr, err)
+			}
+		})
+	}
+}
