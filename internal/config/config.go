@@ -86,6 +86,12 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_%s must be at least 100ms, got %s", name, d))
 		}
 	}
+	if c.StartupTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_STARTUP_TIMEOUT must be more than 0, got %s", c.StartupTimeout))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_SHUTDOWN_TIMEOUT must not be negative, got %s", c.ShutdownTimeout))
+	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BATCH must be at least 1, got %d", c.MaxBatch))
 	}

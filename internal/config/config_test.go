@@ -220,3 +220,30 @@ func TestAnEmptyAddressOrDataDirectoryIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestNegativeStartUpAndShutdownTimeoutsAreRefused: the other durations
+// are checked, but TRIBUTARY_SHUTDOWN_TIMEOUT=-5s was taken and made SIGTERM
+// wait for nothing, and TRIBUTARY_STARTUP_TIMEOUT=0 or below gave a database
+// no time at all to answer.
+func TestNegativeStartUpAndShutdownTimeoutsAreRefused(t *testing.T) {
+	for _, tc := range []struct{ name, value, wantErr string }{
+		{"TRIBUTARY_SHUTDOWN_TIMEOUT", "-5s", "TRIBUTARY_SHUTDOWN_TIMEOUT must not be negative, got -5s"},
+		{"TRIBUTARY_SHUTDOWN_TIMEOUT", "0s", ""},
+		{"TRIBUTARY_SHUTDOWN_TIMEOUT", "300ms", ""},
+		{"TRIBUTARY_STARTUP_TIMEOUT", "-1s", "TRIBUTARY_STARTUP_TIMEOUT must be more than 0, got -1s"},
+		{"TRIBUTARY_STARTUP_TIMEOUT", "0s", "TRIBUTARY_STARTUP_TIMEOUT must be more than 0, got 0s"},
+		{"TRIBUTARY_STARTUP_TIMEOUT", "2s", ""},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv(tc.name, tc.value)
+			_, err := Load()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("%s=%s: expected no error, got %v", tc.name, tc.value, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("%s=%s: expected an error containing %q, got %v", tc.name, tc.value, tc.wantErr, err)
+			}
+		})
+	}
+}
