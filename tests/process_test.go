@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -371,5 +373,55 @@ func TestTokensFromAFileGuardEveryEndpointButTheProbes(t *testing.T) {
 	requireStatus(t, open.get(t, "/events"), http.StatusOK)
 	if !strings.Contains(open.output(1<<20), "access control is off") {
 		t.Errorf("start-up without tokens did not say the service is open; output:\n%s", open.output(4096))
+	}
+}
+
+// TestAReadOnlyEmbeddedDatabaseIsRefusedAtStartUp: SQLite opens a database
+// file the process may not write read-only, without a word, and the binary
+// served: /readyz said ok and every append was a 503 "the database cannot
+// be reached". It must exit 1 at start-up saying the file is read-only.
+// As root, which may write any file, it runs the binary as nobody.
+func TestAReadOnlyEmbeddedDatabaseIsRefusedAtStartUp(t *testing.T) {
+	t.Parallel()
+	top, err := os.MkdirTemp("", "tributary-readonly-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	dir := filepath.Join(top, "data")
+	if code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_DATA_DIR=" + dir}, "migrate"); code != 0 {
+		t.Fatalf("api migrate exited %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// The directory stays writable (the lock file, -wal and -shm may be
+	// made); only the database file is read-only.
+	bin := filepath.Join(top, "api")
+	b, err := os.ReadFile(apiBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil { // the build's directory is private
+		t.Fatal(err)
+	}
+	for path, mode := range map[string]os.FileMode{top: 0o755, dir: 0o777, filepath.Join(dir, "tributary.db"): 0o444,
+		filepath.Join(dir, "tributary.lock"): 0o666} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cmd := range []string{"migrate", "serve"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		c := command(ctx, bin, []string{"TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, cmd)
+		if os.Geteuid() == 0 {
+			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		}
+		var stdout, stderr bytes.Buffer
+		c.Stdout, c.Stderr = &stdout, &stderr
+		c.Run() //nolint:errcheck // the exit status is checked below
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "read-only") {
+			t.Errorf("api %s on a read-only database file: expected exit status 1 at once, saying it is read-only; got %d (timed out: %t).\nStdout:\n%s\nStderr:\n%s",
+				cmd, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 
 	"modernc.org/sqlite"
@@ -98,10 +99,39 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open %s: %w", path, translate(err))
 	}
+	// SQLite opens a file this process may not write read-only, without a
+	// word: the store would serve reads and /readyz, and refuse every
+	// append as the database being unreachable. Take the write lock once.
+	if err := s.checkWritable(ctx); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
+}
+
+// checkWritable writes the database header's user_version back as it is,
+// in a transaction it rolls back: nothing changes, but a file this process
+// may only read fails it (BEGIN IMMEDIATE alone succeeds there).
+func (s *Store) checkWritable(ctx context.Context) error {
+	tx, err := s.writes.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin a write: %w", translate(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // nothing was written
+	var v int64
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read user_version: %w", translate(err))
+	}
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.FormatInt(v, 10)); err != nil {
+		if sqliteCode(err)&0xff == sqlite3.SQLITE_READONLY {
+			return fmt.Errorf("the database is read-only to this process (uid %d); the embedded store must write it, and its -wal and -shm files beside it: %w", os.Geteuid(), err)
+		}
+		return fmt.Errorf("write check: %w", translate(err))
+	}
+	return nil
 }
 
 // runBeforeCommit runs the hook a test set, if any.
