@@ -425,3 +425,28 @@ func TestAReadOnlyEmbeddedDatabaseIsRefusedAtStartUp(t *testing.T) {
 		}
 	}
 }
+
+// TestAMisorderedTokenEntryIsRefusedWithoutQuotingIt: an entry written
+// name:token:role, or token:name:role, was refused with its second field
+// (or its first) quoted, "role must be read or write, got \"<the token>\"",
+// so the token reached the start-up error and the container's log.
+func TestAMisorderedTokenEntryIsRefusedWithoutQuotingIt(t *testing.T) {
+	t.Parallel()
+	const secret = "3f9c0a7b1d2e4f60a1b2"
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte("# name:role:token\n"+secret+":dashboard:read\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range [][]string{
+		{"TRIBUTARY_API_TOKENS=orders-service:" + secret + ":write"},
+		{"TRIBUTARY_API_TOKENS_FILE=" + file},
+	} {
+		code, stdout, stderr := runCommand(t, append(env, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR="+t.TempDir(), "TRIBUTARY_ADDR=127.0.0.1:0"), "serve")
+		if code != 1 || !strings.Contains(stderr, "name:role:token") {
+			t.Errorf("api with %v: expected exit status 1 saying entries are name:role:token; got %d.\nStdout:\n%s\nStderr:\n%s", env, code, stdout, stderr)
+		}
+		if strings.Contains(stdout+stderr, secret) {
+			t.Errorf("api with %v: its output quotes the token.\nStdout:\n%s\nStderr:\n%s", env, stdout, stderr)
+		}
+	}
+}

@@ -51,7 +51,10 @@ func ParseTokens(s string) ([]Token, error) {
 		case !ok1 || !ok2 || name == "" || secret == "":
 			return nil, fmt.Errorf("token entry %d: want name:role:token", i+1)
 		case Role(role) != RoleRead && Role(role) != RoleWrite:
-			return nil, fmt.Errorf("token %q: role must be read or write, got %q", name, role)
+			// Neither field is quoted: an entry whose role is wrong may
+			// have its fields in another order, the token among them.
+			return nil, fmt.Errorf("token entry %d: the role, its second field, must be read or write; "+
+				"entries are name:role:token (its fields are not shown, as one may be the token)", i+1)
 		case names[name]:
 			return nil, fmt.Errorf("token %q: the name is used twice", name)
 		case secrets[secret]:
