@@ -60,6 +60,9 @@ func Load() (Config, error) {
 	if err := envconfig.Process("", &c); err != nil {
 		return Config{}, fmt.Errorf("read configuration: %w", err)
 	}
+	if err := decimalInts(&c); err != nil {
+		return Config{}, err
+	}
 	// No event can be larger than the body that carries it, and the bodies
 	// in flight take at least the largest one.
 	c.MaxEventBytes = int(min(int64(c.MaxEventBytes), c.MaxBodyBytes))

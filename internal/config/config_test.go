@@ -247,3 +247,38 @@ func TestNegativeStartUpAndShutdownTimeoutsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestNumbersAreDecimal: envconfig parses integers with base 0, so a
+// zero-padded TRIBUTARY_MAX_SUBSCRIBERS=05000 was octal, 2560, and
+// TRIBUTARY_MAX_BATCH=0100 was 64, without a word; 0x and 0b prefixes
+// were taken too. A number is read in decimal, or refused.
+func TestNumbersAreDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        func(Config) int64
+		wantN       int64
+		wantErr     string
+	}{
+		{"TRIBUTARY_MAX_SUBSCRIBERS", "05000", func(c Config) int64 { return int64(c.MaxSubscribers) }, 5000, ""},
+		{"TRIBUTARY_MAX_BATCH", "0100", func(c Config) int64 { return int64(c.MaxBatch) }, 100, ""},
+		{"TRIBUTARY_MYSQL_MAX_CONNS", "016", func(c Config) int64 { return int64(c.MySQLMaxConns) }, 16, ""},
+		{"TRIBUTARY_MAX_BODY_BYTES", "4194304", func(c Config) int64 { return c.MaxBodyBytes }, 4194304, ""},
+		{"TRIBUTARY_MAX_BATCH", "0x100", nil, 0, "TRIBUTARY_MAX_BATCH must be a whole number in decimal"},
+		{"TRIBUTARY_MAX_EVENT_BYTES", "0b10000000000", nil, 0, "TRIBUTARY_MAX_EVENT_BYTES must be a whole number in decimal"},
+		{"TRIBUTARY_MAX_BODY_BYTES", "4_194_304", nil, 0, "TRIBUTARY_MAX_BODY_BYTES must be a whole number in decimal"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv(tc.name, tc.value)
+			c, err := Load()
+			switch {
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("%s=%s: expected an error containing %q, got %v", tc.name, tc.value, tc.wantErr, err)
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("%s=%s: expected no error, got %v", tc.name, tc.value, err)
+			case tc.wantErr == "" && tc.want(c) != tc.wantN:
+				t.Fatalf("%s=%s: read as %d, expected %d", tc.name, tc.value, tc.want(c), tc.wantN)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -144,4 +145,30 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// decimalInts reads the integer settings that are set again, in decimal:
+// envconfig parses them with base 0, where a zero-padded 0100 is octal 64
+// and 0x100 or 1_000 are taken too.
+func decimalInts(c *Config) error {
+	v := reflect.ValueOf(c).Elem()
+	var errs []error
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Type != reflect.TypeFor[int]() && f.Type != reflect.TypeFor[int64]() {
+			continue // time.Duration and slog.Level are integers of their own types
+		}
+		name := f.Tag.Get("envconfig")
+		s, ok := os.LookupEnv(name)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, f.Type.Bits())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s must be a whole number in decimal, got %q", name, s))
+			continue
+		}
+		v.Field(i).SetInt(n)
+	}
+	return errors.Join(errs...)
 }
