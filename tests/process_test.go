@@ -18,6 +18,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/api"
+	"github.com/tributary-dev/tributary/internal/freeport"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -447,6 +448,54 @@ func TestAMisorderedTokenEntryIsRefusedWithoutQuotingIt(t *testing.T) {
 		}
 		if strings.Contains(stdout+stderr, secret) {
 			t.Errorf("api with %v: its output quotes the token.\nStdout:\n%s\nStderr:\n%s", env, stdout, stderr)
+		}
+	}
+}
+
+// TestSIGTERMWhileWaitingForTheDatabaseStopsCleanly: a server stopped
+// (docker stop) while it waits at start-up for a database that does not
+// answer yet exited 1 saying "database not reachable within 1m0s
+// (TRIBUTARY_STARTUP_TIMEOUT)", a timeout that had not passed. It must
+// exit 0 at once and say it stopped, as it does once it listens; `api
+// migrate` stopped so still fails, saying a signal stopped it.
+func TestSIGTERMWhileWaitingForTheDatabaseStopsCleanly(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cmd      string
+		wantCode int
+	}{{"serve", 0}, {"migrate", 1}} {
+		dsn := "tributary:pw@tcp(" + freeport.Addr(t) + ")/tributary" // nothing listens there
+		cmd := command(t.Context(), apiBinary, []string{"TRIBUTARY_MYSQL_DSN=" + dsn, "TRIBUTARY_STARTUP_TIMEOUT=60s",
+			"TRIBUTARY_ADDR=127.0.0.1:0"}, tc.cmd)
+		out := newProcessOutput()
+		cmd.Stdout, cmd.Stderr = out.stdoutWriter(), out.stderrWriter()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }() //nolint:errcheck // the status is read below
+		deadline := time.Now().Add(10 * time.Second)
+		for stdout, _ := out.snapshot(); !bytes.Contains(stdout, []byte("database not reachable yet")); stdout, _ = out.snapshot() {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill() //nolint:errcheck
+				<-exited
+				t.Fatalf("api %s: no \"database not reachable yet\" line within 10 s", tc.cmd)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		start := time.Now()
+		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill() //nolint:errcheck
+			<-exited
+		}
+		stdout, stderr := out.snapshot()
+		if code := cmd.ProcessState.ExitCode(); code != tc.wantCode || time.Since(start) > 5*time.Second ||
+			bytes.Contains(stderr, []byte("not reachable within")) || !bytes.Contains(append(stdout, stderr...), []byte("stopped")) {
+			t.Errorf("api %s stopped by SIGTERM while waiting for the database: expected exit status %d within 5 s, a \"stopped\" line and no timeout blamed; got %d after %s.\nStdout:\n%s\nStderr:\n%s",
+				tc.cmd, tc.wantCode, code, time.Since(start).Round(time.Millisecond), stdout, stderr)
 		}
 	}
 }

@@ -101,6 +101,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	m := metrics.New(buildVersion())
 	store, err := openStore(ctx, cfg, log, m)
+	if err != nil && ctx.Err() != nil {
+		// SIGTERM or SIGINT while the store opened: a database still
+		// starting, a migration lock another instance holds. A server asked
+		// to stop stops, as it would once listening; a migration did not
+		// finish.
+		if cmd == "serve" {
+			log.Info("stopped", "before", "listening", "error", err)
+			return nil
+		}
+		return fmt.Errorf("stopped by a signal before the schema was up to date: %w", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -151,8 +162,8 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 
 // openMySQL opens and migrates the MySQL store, waiting up to the start-up
 // timeout for a database that is still starting.
-func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*mysqlstore.Store, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
+func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*mysqlstore.Store, error) {
+	ctx, cancel := context.WithTimeout(parent, cfg.StartupTimeout)
 	defer cancel()
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, Metrics: m,
@@ -173,6 +184,9 @@ func openMySQL(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 		log.Warn("database not reachable yet; retrying", "error", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil { // a signal, not the start-up timeout
+				return nil, fmt.Errorf("database not reachable yet: %w", err)
+			}
 			return nil, fmt.Errorf("database not reachable within %s (%s): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
 		case <-time.After(wait):
 		}
