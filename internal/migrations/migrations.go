@@ -73,14 +73,22 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 	for _, r := range results {
 		log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
-	// Up succeeded, so the schema is at the newest embedded version. (Asking
-	// the database would read the version table outside the migration lock,
-	// while another instance may be creating it.)
-	var version int64
+	// Up ignores versions recorded past the newest it knows: a binary rolled
+	// back to an earlier release, on a database a later one migrated, would
+	// serve a schema it does not know. (Read after Up, which has created
+	// the table; under ApplyMySQL's lock.)
+	latest := int64(0)
 	if sources := p.ListSources(); len(sources) > 0 {
-		version = sources[len(sources)-1].Version
+		latest = sources[len(sources)-1].Version
 	}
-	log.Info("schema is up to date", "version", version, "applied", len(results))
+	recorded, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read the schema version: %w", err)
+	}
+	if recorded > latest {
+		return fmt.Errorf("the database is at schema version %d, and this binary knows up to %d: a later release migrated it; run that release (or one after it), or roll the schema back with that release's migrations first", recorded, latest)
+	}
+	log.Info("schema is up to date", "version", latest, "applied", len(results))
 	return nil
 }
 

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +177,54 @@ func exerciseDropStreamsVersion(t *testing.T, raw *sql.DB, dialect string, open 
 	}
 	if st, err := s.Stream(ctx, a); err != nil || st.Version != 4 {
 		t.Errorf("stream A after Down and Up: %+v, %v; want version 4", st, err)
+	}
+}
+
+// TestASchemaNewerThanTheBinaryIsRefused: a binary rolled back to an
+// earlier release, on a database a later one migrated, logged "schema is up
+// to date" with its own, older version and served a schema it does not
+// know (columns it writes dropped, ones it does not fill added). Migrating
+// must fail, naming both versions.
+func TestASchemaNewerThanTheBinaryIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		dialect string
+		open    func(t *testing.T) *sql.DB
+		apply   func(context.Context, *sql.DB, *slog.Logger) error
+	}{
+		{"mysql", func(t *testing.T) *sql.DB {
+			db, err := sql.Open("mysql", mysqltest.NewDatabase(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		}, migrations.ApplyMySQL},
+		{"sqlite", func(t *testing.T) *sql.DB {
+			db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), sqlitestore.FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		}, migrations.ApplySQLite},
+	} {
+		t.Run(tc.dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			db := tc.open(t)
+			t.Cleanup(func() { db.Close() })
+			log := slog.New(slog.DiscardHandler)
+			if err := tc.apply(ctx, db, log); err != nil {
+				t.Fatalf("migrate a new database: %v", err)
+			}
+			next := migrations.Latest(tc.dialect) + 1
+			if _, err := db.ExecContext(ctx, "INSERT INTO "+migrations.VersionTable+" (version_id, is_applied) VALUES (?, 1)", next); err != nil {
+				t.Fatalf("record version %d as a later release would: %v", next, err)
+			}
+			err := tc.apply(ctx, db, log)
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", next)) ||
+				!strings.Contains(err.Error(), fmt.Sprintf("knows up to %d", next-1)) {
+				t.Fatalf("migrate a database at schema %d with a binary that knows up to %d: expected an error naming both, got %v", next, next-1, err)
+			}
+		})
 	}
 }
