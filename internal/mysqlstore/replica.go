@@ -47,9 +47,9 @@ var ErrReplicaOutOfOrder = errors.New("the read replica may apply transactions o
 // with mkPools (on s.reads and s.feed) and checks that it keeps the
 // primary's commit order.
 func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver.Connector)) error {
-	cfg, err := mysql.ParseDSN(dsn)
+	cfg, err := parseDSN(dsn, "the read replica's MySQL DSN")
 	if err != nil {
-		return fmt.Errorf("parse the read replica's MySQL DSN: %w", err)
+		return err
 	}
 	if addrs, err := splitAddrs(dsn, cfg); err != nil || len(addrs) > 1 {
 		return fmt.Errorf("the read replica's DSN must name one server, got %s", cfg.Addr)

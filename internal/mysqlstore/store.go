@@ -119,9 +119,9 @@ func (s *Store) Database() string { return s.cfg.DBName }
 // when it is not (see cluster.go). Open returns an error wrapping
 // eventstore.ErrUnavailable while no node is.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	cfg, err := mysql.ParseDSN(dsn)
+	cfg, err := parseDSN(dsn, "MySQL DSN")
 	if err != nil {
-		return nil, fmt.Errorf("parse MySQL DSN: %w", err)
+		return nil, err
 	}
 	addrs, err := splitAddrs(dsn, cfg)
 	if err != nil {

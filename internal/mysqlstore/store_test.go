@@ -307,3 +307,39 @@ func TestReadsOfOneServerDoNotLag(t *testing.T) {
 		t.Error("ReadsMayLag on one server without a replica; want false")
 	}
 }
+
+// TestADSNMissingItsAtSignIsRefusedWithoutQuotingThePassword: without the @
+// after the password, the driver takes user:password for the protocol
+// ("root:pw/db", "root:pw(host:3306)/db"), and quoted it: in its parse
+// error ("default addr for network 'root:pw' unknown"), and in the dial
+// error of every start-up retry ("unknown network root:pw"), for the
+// primary and for a read replica. Each must be refused at once, saying
+// what is wrong, never with the password.
+func TestADSNMissingItsAtSignIsRefusedWithoutQuotingThePassword(t *testing.T) {
+	t.Parallel()
+	const pw = "s3cret-Pw"
+	for _, tc := range []struct{ dsn, readDSN string }{
+		{"tributary:" + pw + "/tributary", ""},
+		{"tributary:" + pw + "(127.0.0.1:3306)/tributary", ""},
+		{"tributary:" + pw + "(127.0.0.1:3306,127.0.0.1:3307)/tributary", ""},
+		{"tributary:" + pw + "#tcp(127.0.0.1:3306)/tributary", ""},
+		{"", "tributary:" + pw + "(127.0.0.1:3306)/tributary"},
+		{"", "tributary:" + pw + "/tributary"},
+	} {
+		dsn := tc.dsn
+		if dsn == "" {
+			dsn = mysqltest.NewDatabase(t)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{ReadDSN: tc.readDSN, AllowUnsafeDurability: true})
+		cancel()
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q, read %q): expected an error, got none", tc.dsn, tc.readDSN)
+			continue
+		}
+		if strings.Contains(err.Error(), pw) || errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("Open(%q, read %q): expected an error that is not ErrUnavailable (no retry helps) and holds no password, got %v", tc.dsn, tc.readDSN, err)
+		}
+	}
+}
