@@ -71,6 +71,15 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locate database file: %w", err)
 	}
+	// SQLite says only "unable to open database file" of anything but a
+	// file there, which reads as an outage.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		what := "not a regular file"
+		if fi.IsDir() {
+			what = "a directory"
+		}
+		return nil, fmt.Errorf("%s is %s, not a database file: move it away, or give another directory", path, what)
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err

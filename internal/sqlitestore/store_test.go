@@ -119,3 +119,23 @@ func TestAnAppendWaitingOnALockPastItsDeadlineWritesNothing(t *testing.T) {
 		t.Fatalf("append at version 1 once the lock is free: %v", err)
 	}
 }
+
+// TestADatabasePathThatIsNotAFileIsRefusedSayingSo: a directory where the
+// database file belongs was refused as "database unavailable: unable to
+// open database file (14)", which reads as a passing outage and says
+// nothing of the directory; the error must say what is there.
+func TestADatabasePathThatIsNotAFileIsRefusedSayingSo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, sqlitestore.FileName), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open with a directory at the database file's path: expected an error, got none")
+	}
+	if !strings.Contains(err.Error(), "is a directory") || errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("Open with a directory at the database file's path: expected an error saying it is a directory, not ErrUnavailable; got %v", err)
+	}
+}
