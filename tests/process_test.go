@@ -499,3 +499,44 @@ func TestSIGTERMWhileWaitingForTheDatabaseStopsCleanly(t *testing.T) {
 		}
 	}
 }
+
+// TestBadTokensAreRefusedBeforeTheStoreIsTouched: access tokens were read
+// only once the store was open and migrated, so a typo in them was found
+// after the schema had moved on (an upgrade past a migration that drops
+// columns, which stops the earlier instances still running), or after
+// TRIBUTARY_STARTUP_TIMEOUT spent waiting for a database. On both stores
+// the binary must exit 1 at once with the database untouched.
+func TestBadTokensAreRefusedBeforeTheStoreIsTouched(t *testing.T) {
+	t.Parallel()
+	bad := "TRIBUTARY_API_TOKENS=orders-service:writer:3f9c0a7b1d2e4f60a1b2"
+	dir := t.TempDir()
+	code, stdout, stderr := runCommand(t, []string{bad, "TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
+	if entries, _ := os.ReadDir(dir); code != 1 || len(entries) != 0 {
+		t.Errorf("api on the embedded store with a bad token entry: expected exit status 1 and an untouched data directory; got %d and %d entries in it.\nStdout:\n%s\nStderr:\n%s",
+			code, len(entries), stdout, stderr)
+	}
+
+	dsn := mysqltest.NewDatabase(t)
+	code, stdout, stderr = runCommand(t, []string{bad, "TRIBUTARY_MYSQL_DSN=" + dsn, "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if code != 1 || tables != 0 {
+		t.Errorf("api on MySQL with a bad token entry: expected exit status 1 and no table created; got %d and %d tables.\nStdout:\n%s\nStderr:\n%s",
+			code, tables, stdout, stderr)
+	}
+	// And at once, not after the start-up timeout, when the database is
+	// not there.
+	start := time.Now()
+	code, _, stderr = runCommand(t, []string{bad, "TRIBUTARY_MYSQL_DSN=tributary:pw@tcp(" + freeport.Addr(t) + ")/tributary",
+		"TRIBUTARY_STARTUP_TIMEOUT=20s", "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
+	if took := time.Since(start); code != 1 || took > 5*time.Second {
+		t.Errorf("api with a bad token entry and no database: expected exit status 1 at once; got %d after %s.\nStderr:\n%s", code, took.Round(time.Millisecond), stderr)
+	}
+}

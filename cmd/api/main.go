@@ -99,6 +99,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
 
+	// Tokens are read before the store is touched, so that a mistake in
+	// them stops the start-up before a migration or a wait for the database.
+	var tokens []esthttp.Token
+	if cmd == "serve" {
+		if tokens, err = loadTokens(cfg); err != nil {
+			return err
+		}
+	}
 	m := metrics.New(buildVersion())
 	store, err := openStore(ctx, cfg, log, m)
 	if err != nil && ctx.Err() != nil {
@@ -124,7 +132,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if ms, ok := store.(*mysqlstore.Store); ok && ms.ReadAddr() != "" {
 		replica = ms
 	}
-	return serve(ctx, cfg, store, replica, log, m)
+	return serve(ctx, cfg, tokens, store, replica, log, m)
 }
 
 // readsMayLag reports whether store's reads may not yet see an append
@@ -222,11 +230,7 @@ func storeKind(cfg config.Config) string {
 // serve runs the live feed and the HTTP server until ctx ends, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
 // finish, and only then do the feed and the store stop.
-func serve(ctx context.Context, cfg config.Config, store eventstore.Store, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
-	tokens, err := loadTokens(cfg)
-	if err != nil {
-		return err
-	}
+func serve(ctx context.Context, cfg config.Config, tokens []esthttp.Token, store eventstore.Store, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
 	if len(tokens) == 0 {
 		log.Warn("access control is off: anyone who can reach this server can read and append; set " + config.Var("APITokens") + " to require tokens")
 	} else {
