@@ -23,9 +23,16 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 	}
 	switch cfg.Net {
 	case "tcp", "tcp4", "tcp6", "unix":
-		return cfg, nil
+	default:
+		return nil, errors.New(what + ": the protocol must be tcp or unix, as in user:password@tcp(host:3306)/dbname; is the @ after the password missing? (the protocol given is not shown: it may hold the password)")
 	}
-	return nil, errors.New(what + ": the protocol must be tcp or unix, as in user:password@tcp(host:3306)/dbname; is the @ after the password missing? (the protocol given is not shown: it may hold the password)")
+	// Migrating there would put the event store's tables among the
+	// server's grant, time-zone and statistics tables.
+	switch strings.ToLower(cfg.DBName) {
+	case "mysql", "information_schema", "performance_schema", "sys":
+		return nil, fmt.Errorf("%s names the database %s, one of the server's own schemas: create a database for Tributary (CREATE DATABASE tributary) and name it", what, cfg.DBName)
+	}
+	return cfg, nil
 }
 
 // dsnUserinfo returns what of dsn may hold a password in the driver's

@@ -343,3 +343,29 @@ func TestADSNMissingItsAtSignIsRefusedWithoutQuotingThePassword(t *testing.T) {
 		}
 	}
 }
+
+// TestASystemSchemaIsRefusedAsTheDatabase: a DSN ending in /mysql (or
+// another of the server's own schemas) was migrated: Tributary's tables
+// were created among the server's grant and time-zone tables. It must be
+// refused before connecting. (The address is unreachable, so that an
+// Open that does not refuse it cannot create anything.)
+func TestASystemSchemaIsRefusedAsTheDatabase(t *testing.T) {
+	t.Parallel()
+	for _, db := range []string{"mysql", "MySQL", "information_schema", "performance_schema", "sys"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err := mysqlstore.Open(ctx, "root@tcp(127.0.0.1:1)/"+db, mysqlstore.Options{})
+		cancel()
+		if err == nil || errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "the server's own") {
+			t.Errorf("Open of a DSN naming the database %s: expected a refusal saying it is the server's own schema, got %v", db, err)
+		}
+		ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+		s, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{ReadDSN: "root@tcp(127.0.0.1:1)/" + db, AllowUnsafeDurability: true})
+		cancel()
+		if err == nil {
+			s.Close()
+		}
+		if err == nil || errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "the server's own") {
+			t.Errorf("Open with a read replica DSN naming the database %s: expected a refusal saying it is the server's own schema, got %v", db, err)
+		}
+	}
+}
