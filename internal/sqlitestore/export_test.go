@@ -1,5 +1,7 @@
 package sqlitestore
 
+import "context"
+
 import "fmt"
 
 // SetBeforeCommit installs a hook that runs inside every append transaction
@@ -15,4 +17,9 @@ func (s *Store) LimitPages(extra int) error {
 	}
 	_, err := s.writes.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages+extra))
 	return err
+}
+
+// QueryRow runs q on a reading connection and scans its one value into dest.
+func (s *Store) QueryRow(ctx context.Context, q string, dest any) error {
+	return s.reads.QueryRowContext(ctx, q).Scan(dest)
 }

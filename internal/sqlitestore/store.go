@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -93,7 +94,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// Every connection: wait up to 10 s for a lock instead of failing at
 	// once, WAL so that readers never block the writer, FULL sync so that a
 	// commit is on disk before it is acknowledged, times read back in UTC.
-	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
+	// A file: URI, its path escaped: the driver cuts a plain name at its
+	// first "?", so a directory named a?b would open the database a beside
+	// it, and SQLite reads "#" and "%" in a URI as a fragment and escapes.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
 	s := &Store{lock: lock, path: path, log: opts.Logger}
 	// sql.Open only checks its arguments, which are fixed here; the ping
 	// below finds a file that cannot be opened.

@@ -139,3 +139,43 @@ func TestADatabasePathThatIsNotAFileIsRefusedSayingSo(t *testing.T) {
 		t.Fatalf("Open with a directory at the database file's path: expected an error saying it is a directory, not ErrUnavailable; got %v", err)
 	}
 }
+
+// TestADataDirectoryWithURICharactersKeepsItsDatabaseInside: the database
+// was opened by a name made of the path and "?_pragma=…", which the driver
+// cuts at the first "?": with TRIBUTARY_DATA_DIR=/srv/a?b the database was
+// /srv/a, outside the directory and its lock (so two directories /srv/a?b
+// and /srv/a?c shared one database, each under its own lock), opened
+// without the settings after the cut. The file must be where the path
+// says, whatever characters the path holds.
+func TestADataDirectoryWithURICharactersKeepsItsDatabaseInside(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"a?b", "c#d", "e%20f", "file:g", "h&_pragma=x"} {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, name)
+		s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+		if err != nil {
+			t.Fatalf("Open(%q): %v", dir, err)
+		}
+		if err := s.Migrate(t.Context()); err != nil {
+			s.Close()
+			t.Fatalf("Migrate in %q: %v", dir, err)
+		}
+		for pragma, want := range map[string]string{"journal_mode": "wal", "busy_timeout": "10000", "synchronous": "2"} {
+			var got string
+			if err := s.QueryRow(t.Context(), "PRAGMA "+pragma, &got); err != nil || got != want {
+				t.Errorf("Open(%q): %s %q (%v), expected %s", dir, pragma, got, err, want)
+			}
+		}
+		s.Close()
+		if _, err := os.Stat(filepath.Join(dir, sqlitestore.FileName)); err != nil {
+			t.Errorf("Open(%q): expected the database at %s: %v", dir, filepath.Join(dir, sqlitestore.FileName), err)
+		}
+		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("Open(%q): expected only the data directory in %s, found %q", dir, parent, names)
+		}
+	}
+}
