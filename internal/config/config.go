@@ -73,6 +73,9 @@ func Load() (Config, error) {
 	return c, c.validate()
 }
 
+// maxDuration bounds every duration setting.
+const maxDuration = 8760 * time.Hour
+
 func (c Config) validate() error {
 	var errs []error
 	if c.MaxBodyBytes < 1024 {
@@ -87,6 +90,16 @@ func (c Config) validate() error {
 	for name, d := range map[string]time.Duration{"REQUEST_TIMEOUT": c.RequestTimeout, "READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "READ_TIMEOUT": c.ReadTimeout} {
 		if d < 100*time.Millisecond {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_%s must be at least 100ms, got %s", name, d))
+		}
+	}
+	// Past a year nothing is meant but "never", and near Go's largest
+	// duration the service's sums (a write deadline: timeout plus grace)
+	// and doubles (two heartbeats) wrap into the past.
+	for name, d := range map[string]time.Duration{"REQUEST_TIMEOUT": c.RequestTimeout, "READ_HEADER_TIMEOUT": c.ReadHeaderTimeout,
+		"READ_TIMEOUT": c.ReadTimeout, "HEARTBEAT": c.Heartbeat, "SUBSCRIBER_STALL_TIMEOUT": c.SubscriberStallTimeout,
+		"POLL_INTERVAL": c.PollInterval, "STARTUP_TIMEOUT": c.StartupTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout} {
+		if d > maxDuration {
+			errs = append(errs, fmt.Errorf("TRIBUTARY_%s must be at most %s, got %s", name, maxDuration, d))
 		}
 	}
 	if c.StartupTimeout <= 0 {

@@ -282,3 +282,29 @@ func TestNumbersAreDecimal(t *testing.T) {
 		})
 	}
 }
+
+// TestDurationsPastAYearAreRefused: a duration near the largest Go has
+// overflowed where the service adds to it or doubles it:
+// TRIBUTARY_REQUEST_TIMEOUT=2562047h47m16s started a server that answered
+// every request by closing the connection (its write deadline, the timeout
+// plus a grace, wrapped into the past), and a heartbeat past half of it
+// made the stall timeout, two heartbeats, negative.
+func TestDurationsPastAYearAreRefused(t *testing.T) {
+	names := []string{"TRIBUTARY_REQUEST_TIMEOUT", "TRIBUTARY_READ_HEADER_TIMEOUT", "TRIBUTARY_READ_TIMEOUT", "TRIBUTARY_HEARTBEAT",
+		"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT", "TRIBUTARY_POLL_INTERVAL", "TRIBUTARY_STARTUP_TIMEOUT", "TRIBUTARY_SHUTDOWN_TIMEOUT"}
+	for _, name := range names {
+		for value, wantErr := range map[string]bool{"2562047h47m16s": true, "1500000h": true, "8761h": true, "8760h": false} {
+			t.Run(name+"="+value, func(t *testing.T) {
+				clearTributaryEnv(t)
+				t.Setenv(name, value)
+				_, err := Load()
+				if wantErr && (err == nil || !strings.Contains(err.Error(), name+" must be at most 8760h")) {
+					t.Fatalf("%s=%s: expected an error saying it must be at most 8760h, got %v", name, value, err)
+				}
+				if !wantErr && err != nil {
+					t.Fatalf("%s=%s: expected no error, got %v", name, value, err)
+				}
+			})
+		}
+	}
+}
