@@ -540,3 +540,29 @@ func TestBadTokensAreRefusedBeforeTheStoreIsTouched(t *testing.T) {
 		t.Errorf("api with a bad token entry and no database: expected exit status 1 at once; got %d after %s.\nStderr:\n%s", code, took.Round(time.Millisecond), stderr)
 	}
 }
+
+// TestATokensFileWithNoEntryStopsTheStartUp: TRIBUTARY_API_TOKENS_FILE
+// naming an empty file (a secret not filled in yet, a mount of the wrong
+// key), or one of comments only, started the server with access control
+// off, open to anyone, after one warning line. Asked for tokens from a
+// file, it must refuse to start without any.
+func TestATokensFileWithNoEntryStopsTheStartUp(t *testing.T) {
+	t.Parallel()
+	for name, content := range map[string]string{"empty": "", "comments": "# name:role:token\n\n"} {
+		file := filepath.Join(t.TempDir(), "tokens")
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		c := command(ctx, apiBinary, []string{"TRIBUTARY_API_TOKENS_FILE=" + file, "TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
+		var stdout, stderr bytes.Buffer
+		c.Stdout, c.Stderr = &stdout, &stderr
+		c.Run() //nolint:errcheck // the exit status is checked below
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "TRIBUTARY_API_TOKENS_FILE") {
+			t.Errorf("api with TRIBUTARY_API_TOKENS_FILE naming a file with no entry (%s): expected exit status 1 naming the variable; got %d (still running after 10 s: %t).\nStdout:\n%s\nStderr:\n%s",
+				name, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
+		}
+	}
+}

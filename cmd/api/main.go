@@ -211,6 +211,13 @@ func loadTokens(cfg config.Config) ([]esthttp.Token, error) {
 			return nil, fmt.Errorf("read %s: %w", config.Var("APITokensFile"), err)
 		}
 		entries += "\n" + string(b)
+		// Asked for tokens from a file, fail closed: an empty one (a
+		// secret not filled in, the wrong key mounted) would leave the
+		// server open to anyone.
+		if inFile, err := esthttp.ParseTokens(string(b)); err == nil && len(inFile) == 0 {
+			return nil, fmt.Errorf("%s names %s, which holds no name:role:token entry: access control would be off; "+
+				"put the tokens in it, or unset %s", config.Var("APITokensFile"), cfg.APITokensFile, config.Var("APITokensFile"))
+		}
 	}
 	tokens, err := esthttp.ParseTokens(entries)
 	if err != nil {
