@@ -144,6 +144,11 @@ func (c Config) validate() error {
 	if c.DataDir == "" && c.MySQLDSN == "" {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR is empty: give the embedded store's directory, or unset it for ./data"))
 	}
+	// A value from a file or a YAML block keeps its newline: the store
+	// would start empty in a directory named "data\n" beside the real one.
+	if strings.TrimSpace(c.DataDir) != c.DataDir {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR %q begins or ends with white space (a newline from a file?); remove it", c.DataDir))
+	}
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR %q is not host:port: %w", c.DebugAddr, err))

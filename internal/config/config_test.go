@@ -308,3 +308,23 @@ func TestDurationsPastAYearAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestADataDirectoryWithSurroundingWhiteSpaceIsRefused: a value read from a
+// file or a YAML block keeps its newline, and TRIBUTARY_DATA_DIR="/data\n"
+// made a directory named "data\n" beside /data and started on an empty
+// store there: the data seemed lost. Every other setting such a value
+// reaches is refused by its parser; this one must be too.
+func TestADataDirectoryWithSurroundingWhiteSpaceIsRefused(t *testing.T) {
+	for _, v := range []string{"/data\n", " /data", "/data\t", "/data\r\n"} {
+		clearTributaryEnv(t)
+		t.Setenv("TRIBUTARY_DATA_DIR", v)
+		if _, err := Load(); err == nil || !strings.Contains(err.Error(), "TRIBUTARY_DATA_DIR") {
+			t.Errorf("TRIBUTARY_DATA_DIR=%q: expected an error naming it, got %v", v, err)
+		}
+	}
+	clearTributaryEnv(t)
+	t.Setenv("TRIBUTARY_DATA_DIR", "/srv/my data")
+	if _, err := Load(); err != nil {
+		t.Errorf("TRIBUTARY_DATA_DIR=%q: expected no error (white space inside is a name), got %v", "/srv/my data", err)
+	}
+}
