@@ -85,6 +85,9 @@ func splitAddrs(dsn string, cfg *mysql.Config) ([]string, error) {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			a = net.JoinHostPort(strings.Trim(a, "[]"), "3306")
 		}
+		if err := checkPort(a); err != nil {
+			return nil, err
+		}
 		addrs = append(addrs, a)
 	}
 	return addrs, nil

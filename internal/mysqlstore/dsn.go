@@ -3,6 +3,8 @@ package mysqlstore
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -25,6 +27,14 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 	case "tcp", "tcp4", "tcp6", "unix":
 	default:
 		return nil, errors.New(what + ": the protocol must be tcp or unix, as in user:password@tcp(host:3306)/dbname; is the @ after the password missing? (the protocol given is not shown: it may hold the password)")
+	}
+	// A port no server can have fails every dial, which start-up would
+	// take for a database not up yet and retry until its timeout.
+	// (A list of servers is checked server by server in splitAddrs.)
+	if strings.HasPrefix(cfg.Net, "tcp") && !strings.Contains(cfg.Addr, ",") {
+		if err := checkPort(cfg.Addr); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
 	}
 	// Migrating there would put the event store's tables among the
 	// server's grant, time-zone and statistics tables.
@@ -55,4 +65,17 @@ func dsnUserinfo(dsn string) string {
 		return "" // no password in it
 	}
 	return head
+}
+
+// checkPort refuses a numeric port outside 1–65535 in host:port (a name
+// from /etc/services is left to the dialer).
+func checkPort(addr string) error {
+	_, port, err := net.SplitHostPort(strings.TrimSpace(addr))
+	if err != nil {
+		return nil // no port: the driver adds 3306
+	}
+	if n, err := strconv.Atoi(port); err == nil && (n < 1 || n > 65535) {
+		return fmt.Errorf("the address %s has port %d; a port is 1 to 65535", addr, n)
+	}
+	return nil
 }

@@ -369,3 +369,32 @@ func TestASystemSchemaIsRefusedAsTheDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestADSNWithAnImpossiblePortIsRefusedAtOnce: tcp(host:99999) or
+// tcp(host:-1) failed every dial with "invalid port", which start-up took
+// for a database not up yet and retried for TRIBUTARY_STARTUP_TIMEOUT.
+// No retry can help; it must be refused at once, not as ErrUnavailable.
+func TestADSNWithAnImpossiblePortIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:0", "[::1]:65536", "127.0.0.1:3306,127.0.0.1:99999"} {
+		for _, opts := range []mysqlstore.Options{{}, {ReadDSN: "root@tcp(" + addr + ")/x"}} {
+			dsn := "root@tcp(" + addr + ")/x"
+			if strings.Contains(addr, ",") && opts.ReadDSN != "" {
+				continue // a replica is one server
+			}
+			if opts.ReadDSN != "" {
+				dsn = mysqltest.NewDatabase(t)
+				opts.AllowUnsafeDurability = true
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			s, err := mysqlstore.Open(ctx, dsn, opts)
+			cancel()
+			if err == nil {
+				s.Close()
+			}
+			if err == nil || errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "port") {
+				t.Errorf("Open with the address %s (read replica: %t): expected a refusal naming the port, not ErrUnavailable; got %v", addr, opts.ReadDSN != "", err)
+			}
+		}
+	}
+}
