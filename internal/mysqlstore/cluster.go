@@ -104,6 +104,7 @@ type cluster struct {
 	check    chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
+	started  atomic.Bool // run is running, and closes done when it ends
 }
 
 // newCluster connects to nothing yet: choose makes the first choice.
@@ -128,14 +129,21 @@ func newCluster(cfg *mysql.Config, addrs []string, log *slog.Logger) (*cluster, 
 }
 
 // start begins the periodic checks; close ends them.
-func (c *cluster) start() { go c.run() }
+func (c *cluster) start() {
+	c.started.Store(true)
+	go c.run()
+}
 
+// close may come before start, when Open fails: then nothing runs to close
+// done, and waiting for it would wait for ever.
 func (c *cluster) close() {
 	select {
 	case <-c.stop:
 	default:
 		close(c.stop)
-		<-c.done
+		if c.started.Load() {
+			<-c.done
+		}
 	}
 	c.closeProbes()
 }
