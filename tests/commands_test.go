@@ -175,3 +175,20 @@ func TestAMisspeltSettingStopsTheStartUp(t *testing.T) {
 		t.Errorf("api migrate with TRIBUTARY_MYSQL_DNS set: expected nothing created in TRIBUTARY_DATA_DIR, found %d entries", len(entries))
 	}
 }
+
+// TestArgumentsAfterTheCommandAreRefused: `api serve :9090` or `api migrate
+// --dry-run` ignored what followed the command and went on, serving on
+// TRIBUTARY_ADDR or migrating for real. Settings are environment variables;
+// anything after the command must stop the binary before it does anything.
+func TestArgumentsAfterTheCommandAreRefused(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"migrate", "--dry-run"}, {"serve", ":9090"}, {"healthcheck", "127.0.0.1:8080"}, {"version", "-v"}} {
+		dir := t.TempDir()
+		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, args...)
+		entries, _ := os.ReadDir(dir)
+		if code != 1 || len(entries) != 0 || !strings.Contains(stderr, "api help") {
+			t.Errorf("api %v: expected exit status 1 pointing to api help, with nothing created; got %d and %d entries.\nStdout:\n%s\nStderr:\n%s",
+				args, code, len(entries), stdout, stderr)
+		}
+	}
+}

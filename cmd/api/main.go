@@ -77,6 +77,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 {
 		cmd = args[0]
 	}
+	// Settings are environment variables: `api serve :9090` would serve on
+	// TRIBUTARY_ADDR, `api migrate --dry-run` migrate for real.
+	if len(args) > 1 && cmd != "help" && cmd != "-h" && cmd != "--help" {
+		// Not quoted: one may be a DSN or a token given the wrong way.
+		return fmt.Errorf("api %s takes no arguments, got %d; settings are TRIBUTARY_* environment variables: try api help", cmd, len(args)-1)
+	}
 	switch cmd {
 	case "serve", "migrate", "healthcheck":
 	case "version", "-version", "--version":
