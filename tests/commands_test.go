@@ -192,3 +192,16 @@ func TestArgumentsAfterTheCommandAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestAnUnknownCommandIsNotQuoted: the first argument that is no command
+// was quoted in the error, "unknown command \"tributary:s3cret@tcp(…)/…\"",
+// so a DSN or a token given as an argument (instead of in its variable)
+// reached stderr and the container's log.
+func TestAnUnknownCommandIsNotQuoted(t *testing.T) {
+	t.Parallel()
+	const secret = "tributary:s3cret-pw@tcp(db:3306)/tributary"
+	code, stdout, stderr := runCommand(t, nil, secret)
+	if code != 1 || !strings.Contains(stderr, "api help") || strings.Contains(stdout+stderr, "s3cret-pw") {
+		t.Errorf("api %s: expected exit status 1 pointing to api help, without the argument; got %d.\nStdout:\n%s\nStderr:\n%s", secret, code, stdout, stderr)
+	}
+}

@@ -92,6 +92,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, usage)
 		return config.Usage(stdout)
 	default:
+		if !commandLike(cmd) {
+			// Not quoted: it may be a DSN or a token given the wrong way.
+			return errors.New("unknown command (not shown: it is no command's name); try: api help")
+		}
 		return fmt.Errorf("unknown command %q; try: api help", cmd)
 	}
 	cfg, err := config.Load()
@@ -139,6 +143,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		replica = ms
 	}
 	return serve(ctx, cfg, tokens, store, replica, log, m)
+}
+
+// commandLike reports whether s could be a misspelt command, a short word
+// of letters and dashes, which an error may quote.
+func commandLike(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && r != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // readsMayLag reports whether store's reads may not yet see an append
