@@ -36,6 +36,17 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 	}
+	// The driver sends a parameter it does not know as a SET of that name
+	// on every connection: ?password=… would run SET password=… as the
+	// service's user (on MySQL, a change of that user's password).
+	for name := range cfg.Params {
+		switch strings.ToLower(name) {
+		case "password", "passwd", "pwd":
+			return nil, fmt.Errorf("%s has a %s parameter, which the driver would send to the server as SET %s=… on every connection "+
+				"(on MySQL, changing the user's password): put the password before the @, as in user:password@tcp(host:3306)/dbname "+
+				"(the value is not shown)", what, name, name)
+		}
+	}
 	// Migrating there would put the event store's tables among the
 	// server's grant, time-zone and statistics tables.
 	switch strings.ToLower(cfg.DBName) {

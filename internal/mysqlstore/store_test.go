@@ -398,3 +398,38 @@ func TestADSNWithAnImpossiblePortIsRefusedAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestADSNParameterNamedPasswordIsRefused: the driver sends a DSN parameter
+// it does not know as a SET of that name on every connection, so
+// ?password=… (a password put where a URL would have it) would run SET
+// password=… as the service's user, which on MySQL changes that user's
+// password, and quote it in any error. Each must be refused at once,
+// before any connection, without quoting the value. (The servers named are
+// on port 1, where none listens: no SET can reach a real server even
+// before the fix.)
+func TestADSNParameterNamedPasswordIsRefused(t *testing.T) {
+	t.Parallel()
+	const pw = "s3cret-Pw"
+	for _, tc := range []struct{ dsn, readDSN string }{
+		{"tributary@tcp(127.0.0.1:1)/tributary?password=" + pw, ""},
+		{"tributary@tcp(127.0.0.1:1)/tributary?parseTime=true&PASSWD=" + pw, ""},
+		{"tributary@tcp(127.0.0.1:1)/tributary?pwd=" + pw, ""},
+		{"", "tributary@tcp(127.0.0.1:1)/tributary?Password=" + pw},
+	} {
+		dsn := tc.dsn
+		if dsn == "" {
+			dsn = mysqltest.NewDatabase(t)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{ReadDSN: tc.readDSN, AllowUnsafeDurability: true})
+		cancel()
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q, read %q): expected an error, got none", tc.dsn, tc.readDSN)
+			continue
+		}
+		if strings.Contains(err.Error(), pw) || errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(strings.ToLower(err.Error()), "password") {
+			t.Errorf("Open(%q, read %q): expected an error about the password parameter that is not ErrUnavailable and does not quote it, got %v", tc.dsn, tc.readDSN, err)
+		}
+	}
+}
