@@ -566,3 +566,29 @@ func TestATokensFileWithNoEntryStopsTheStartUp(t *testing.T) {
 		}
 	}
 }
+
+// TestATokensFileTooLargeStopsTheStartUp: TRIBUTARY_API_TOKENS_FILE was
+// read whole, however large: a mount of the wrong file, or /dev/zero, took
+// the process's memory before it listened. More than 1 MiB of tokens is
+// refused at once, naming the variable.
+func TestATokensFileTooLargeStopsTheStartUp(t *testing.T) {
+	t.Parallel()
+	big := filepath.Join(t.TempDir(), "tokens")
+	content := "app:write:" + strings.Repeat("x", 40) + "\n" + strings.Repeat("# padding\n", 200_000)
+	if err := os.WriteFile(big, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{big, "/dev/zero"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		c := command(ctx, apiBinary, []string{"TRIBUTARY_API_TOKENS_FILE=" + file, "TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
+		var stdout, stderr bytes.Buffer
+		c.Stdout, c.Stderr = &stdout, &stderr
+		c.Run() //nolint:errcheck // the exit status is checked below
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "TRIBUTARY_API_TOKENS_FILE") || !strings.Contains(stderr.String(), "1 MiB") {
+			t.Errorf("api with TRIBUTARY_API_TOKENS_FILE=%s (more than 1 MiB): expected exit status 1 naming the variable and the limit; got %d (still running after 10 s: %t).\nStdout:\n%.2000s\nStderr:\n%.2000s",
+				file, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
+		}
+	}
+}

@@ -230,7 +230,7 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 func loadTokens(cfg config.Config) ([]esthttp.Token, error) {
 	entries := cfg.APITokens
 	if cfg.APITokensFile != "" {
-		b, err := os.ReadFile(cfg.APITokensFile)
+		b, err := readTokensFile(cfg.APITokensFile)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", config.Var("APITokensFile"), err)
 		}
@@ -248,6 +248,28 @@ func loadTokens(cfg config.Config) ([]esthttp.Token, error) {
 		return nil, fmt.Errorf("access tokens (%s / %s): %w", config.Var("APITokens"), config.Var("APITokensFile"), err)
 	}
 	return tokens, nil
+}
+
+// maxTokensFile is the most a tokens file may hold: thousands of tokens.
+const maxTokensFile = 1 << 20
+
+// readTokensFile reads the tokens file, refusing one larger than
+// maxTokensFile rather than read it whole (a mount of the wrong file,
+// /dev/zero).
+func readTokensFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokensFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxTokensFile {
+		return nil, fmt.Errorf("%s holds more than 1 MiB; a tokens file holds name:role:token lines", name)
+	}
+	return b, nil
 }
 
 // storeKind names the store cfg selects, as the start-up logs do.
