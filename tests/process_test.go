@@ -1,9 +1,11 @@
 package tests
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/freeport"
@@ -590,5 +593,69 @@ func TestATokensFileTooLargeStopsTheStartUp(t *testing.T) {
 			t.Errorf("api with TRIBUTARY_API_TOKENS_FILE=%s (more than 1 MiB): expected exit status 1 naming the variable and the limit; got %d (still running after 10 s: %t).\nStdout:\n%.2000s\nStderr:\n%.2000s",
 				file, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
 		}
+	}
+}
+
+// TestTheServerOutlivesWhatReadsItsLog: the log goes to stdout, and a
+// process that writes to a pipe whose reader has gone (a log collector
+// restarted, a `| tee` stopped) is killed by SIGPIPE, at once, with no
+// drain: every request in flight and every subscription was cut. The
+// server must keep serving, its log lines lost until something reads
+// them again.
+func TestTheServerOutlivesWhatReadsItsLog(t *testing.T) {
+	t.Parallel()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	c := command(ctx, apiBinary, []string{"TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
+	var stderr bytes.Buffer
+	c.Stdout, c.Stderr = w, &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	// Read the log up to the listening line, then stop reading it.
+	addr := ""
+	sc := bufio.NewScanner(r)
+	for addr == "" && sc.Scan() {
+		var line struct{ Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+			addr = line.Addr
+		}
+	}
+	r.Close()
+	if addr == "" {
+		t.Fatalf("no listening line; stderr:\n%s", stderr.Bytes())
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range 3 { // each request logs a line, into the closed pipe
+		resp, err := client.Get("http://" + addr + "/streams/" + uuid.NewString())
+		if err != nil {
+			select {
+			case exit := <-exited:
+				t.Fatalf("request %d: %v; the server exited (%v) once its log's reader was gone", i+1, err, exit)
+			case <-time.After(time.Second):
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("request %d: status %d, want 404", i+1, resp.StatusCode)
+		}
+	}
+	c.Process.Signal(syscall.SIGTERM) //nolint:errcheck // checked by the wait
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("after SIGTERM: %v; want exit status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		c.Process.Kill() //nolint:errcheck
+		t.Error("the server did not stop within 30 s of SIGTERM")
 	}
 }

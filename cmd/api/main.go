@@ -61,6 +61,11 @@ Commands:
 Configuration (environment variables):`
 
 func main() {
+	// A log reader that goes away (a collector restarted, a | tee stopped)
+	// must not kill the server with SIGPIPE at its next log line, cutting
+	// every request and subscription with no drain: writes to the broken
+	// pipe fail instead, and those lines are lost.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
