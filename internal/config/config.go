@@ -102,6 +102,11 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_%s must be at most %s, got %s", name, maxDuration, d))
 		}
 	}
+	switch c.LogLevel {
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+	default: // slog's offsets (debug+1000) could silence every line
+		errs = append(errs, fmt.Errorf("TRIBUTARY_LOG_LEVEL must be debug, info, warn or error, got %s", c.LogLevel))
+	}
 	if c.StartupTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_STARTUP_TIMEOUT must be more than 0, got %s", c.StartupTimeout))
 	}

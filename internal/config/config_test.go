@@ -328,3 +328,22 @@ func TestADataDirectoryWithSurroundingWhiteSpaceIsRefused(t *testing.T) {
 		t.Errorf("TRIBUTARY_DATA_DIR=%q: expected no error (white space inside is a name), got %v", "/srv/my data", err)
 	}
 }
+
+// TestALogLevelIsOneOfFour: slog's level syntax takes offsets, so
+// TRIBUTARY_LOG_LEVEL=debug+1000 (or error+1) was taken and silenced every
+// line, errors included, where the README names four levels.
+func TestALogLevelIsOneOfFour(t *testing.T) {
+	for value, ok := range map[string]bool{"debug": true, "INFO": true, "warn": true, "error": true, "debug+1000": false, "error+1": false, "info-8": false} {
+		t.Run(value, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv("TRIBUTARY_LOG_LEVEL", value)
+			_, err := Load()
+			switch {
+			case ok && err != nil:
+				t.Fatalf("TRIBUTARY_LOG_LEVEL=%s: expected no error, got %v", value, err)
+			case !ok && (err == nil || !strings.Contains(err.Error(), "TRIBUTARY_LOG_LEVEL")):
+				t.Fatalf("TRIBUTARY_LOG_LEVEL=%s: expected an error naming the variable, got %v", value, err)
+			}
+		})
+	}
+}
