@@ -51,8 +51,10 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 				return nil, badRequest("unknown query parameter %q: %s %s takes no query parameters", name, r.Method, r.URL.Path)
 			}
 			return nil, badRequest("unknown query parameter %q: %s %s takes only %s", name, r.Method, r.URL.Path, strings.Join(allowed, ", "))
-		case len(vals) > 1:
+		case len(vals) > 1 && isFilter(name):
 			return nil, badRequest("query parameter %s is given %d times; give it once (a filter takes a comma-separated list: %s=A,B)", name, len(vals), name)
+		case len(vals) > 1:
+			return nil, badRequest("query parameter %s is given %d times; give it once", name, len(vals))
 		case vals[0] == "":
 			return nil, badRequest("query parameter %s is empty; give it a value or leave it out", name)
 		}
@@ -92,6 +94,10 @@ const (
 	// between them, which the contract takes; it bounds only padding.
 	MaxFilterLength = MaxFilterNames * (eventstore.MaxNameLength + 2)
 )
+
+// isFilter reports whether the query parameter name is a filter, the only
+// kind that takes a comma-separated list (namesParam).
+func isFilter(name string) bool { return name == "stream_type" || name == "type" }
 
 // namesParam parses a comma-separated list of names, e.g. ?type=A,B.
 func namesParam(q url.Values, name string) ([]string, error) {

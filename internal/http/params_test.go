@@ -128,3 +128,32 @@ func TestErrorTable(t *testing.T) {
 		t.Errorf("If-Match: * failure body = %s, want expected_version \"*\"", w.Body.String())
 	}
 }
+
+// TestARepeatedQueryParameterSuggestsACommaListOnlyForAFilter: the 400 for a
+// parameter given twice says what to fix. Only a filter (stream_type, type)
+// takes a comma-separated list; the detail told a client who sent
+// ?limit=1&limit=2 to write limit=A,B, itself a 400.
+func TestARepeatedQueryParameterSuggestsACommaListOnlyForAFilter(t *testing.T) {
+	t.Parallel()
+	allowed := []string{"after", "from", "limit", "direction", "stream_type", "type"}
+	for _, tc := range []struct {
+		name   string
+		filter bool
+	}{
+		{"stream_type", true}, {"type", true},
+		{"after", false}, {"from", false}, {"limit", false}, {"direction", false}, {"access_token", false},
+	} {
+		r := httptest.NewRequest("GET", "/events?"+tc.name+"=a&"+tc.name+"=b", nil)
+		_, err := query(r, allowed...)
+		if err == nil {
+			t.Fatalf("?%s given twice: no error; want a 400", tc.name)
+		}
+		detail := err.Error()
+		if !strings.Contains(detail, tc.name+" is given 2 times") {
+			t.Errorf("?%s given twice: detail %q does not name it", tc.name, detail)
+		}
+		if hint := tc.name + "=A,B"; strings.Contains(detail, hint) != tc.filter {
+			t.Errorf("?%s given twice: detail %q; want the comma-list hint %q only for a filter (filter: %v)", tc.name, detail, hint, tc.filter)
+		}
+	}
+}
