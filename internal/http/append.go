@@ -292,6 +292,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyB
 		} // else its buffer, grown to the body's size, goes with it
 	}()
 	dec := d.dec
+	if dec.PeekKind() == 'n' {
+		// null decodes into the object as if every member were left out:
+		// say what it is, as for any other body that is not an object.
+		return badRequest("the body must be a JSON object, not null")
+	}
 	if err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)); err != nil {
 		return decodeError(err, max)
 	}
@@ -472,6 +477,10 @@ func decodeError(err error, max int64) error {
 			shorten(syntax.JSONPointer.LastToken()), where(syntax.JSONPointer.Parent()))
 	case errors.As(err, &syntax):
 		return badRequest("malformed JSON at byte %d (%s): %v", syntax.ByteOffset, where(syntax.JSONPointer), syntax.Err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// The connection ended before the body's Content-Length, or its
+		// last chunk, had come.
+		return badRequest("the body was cut short: the connection ended before all of it arrived; nothing was written")
 	case errors.As(err, &semantic) && errors.Is(err, json.ErrUnknownName):
 		return badRequest("unknown JSON member %q in %s; member names are exactly as documented (case matters)",
 			shorten(semantic.JSONPointer.LastToken()), where(semantic.JSONPointer.Parent()))

@@ -1116,6 +1116,49 @@ func TestAFilterOfAHundredLongestNamesIsTaken(t *testing.T) {
 	})
 }
 
+// TestAnAppendBodyThatIsNullOrCutShortIsSaidToBeSo: the detail of a 400
+// says what to fix in the client's words. A body of null was answered
+// "events: must hold at least one event", as if it were {}, where every other
+// body that is not an object is "the body must be a JSON object, not …"; and a
+// body whose connection ended before its Content-Length was answered
+// "invalid body: jsontext: read error: unexpected EOF", the decoder's words.
+// Neither writes anything.
+func TestAnAppendBodyThatIsNullOrCutShortIsSaidToBeSo(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, newContract(t), k.Open(t))
+		id := uuid.NewString()
+		path := "/streams/" + id + "/events"
+		r := s.do("POST", path, "null")
+		expectStatus(t, "a body of null", r, 400)
+		if d := fmt.Sprint(r.json(t)["detail"]); !strings.Contains(d, "must be a JSON object, not null") {
+			t.Errorf("a body of null: detail %q, want it to say the body must be a JSON object, not null", d)
+		}
+
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		part := `{"stream_type":"a","events":[{"type":"X",`
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", path, len(part)+40, part)
+		conn.(*net.TCPConn).CloseWrite()                       //nolint:errcheck // the read below says what came of it
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a test connection
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("an append cut short before its Content-Length: no answer: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 400 || !strings.Contains(string(b), "cut short") || strings.Contains(string(b), "jsontext") {
+			t.Errorf("an append cut short before its Content-Length: %d %s; want 400 saying the body was cut short, in the client's words", resp.StatusCode, b)
+		}
+		if got := s.do("GET", "/streams/"+id, ""); got.status != 404 {
+			t.Errorf("after a null and a cut-short append: GET the stream = %d, want 404 (nothing written)", got.status)
+		}
+	})
+}
+
 // TestAnEmptyAppendBodyIsSaidToBeEmpty: an append with no body, one of
 // only whitespace, or a gzip body that decompresses to nothing is a 400
 // that says the body is empty: it said "invalid body: EOF", the decoder's
