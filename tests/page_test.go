@@ -162,11 +162,7 @@ func browserPaths(t *testing.T) (chromium, driver string) {
 	}
 	driver, _ = exec.LookPath("chromedriver")
 	if chromium == "" || driver == "" {
-		msg := "the browser test needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)"
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s; CI must run it, and .ci/run installs them", msg)
-		}
-		t.Skip(msg)
+		skipOutsideCI(t, "the browser test needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver); .ci/run installs them")
 	}
 	return chromium, driver
 }
