@@ -244,7 +244,8 @@ type Delivery struct {
 	Event *Event
 	// CaughtUp marks the end of history: what follows is live. Position is
 	// then where the live feed starts, and Version, for a stream
-	// subscription, the stream's version at that moment.
+	// subscription, the stream's version there: every event up to it has
+	// been delivered, and none after it.
 	CaughtUp bool
 	// Position, on a delivery that is neither an event nor CaughtUp, reports
 	// progress: every matching event up to it has been delivered. A filtered

@@ -492,7 +492,7 @@ func (s *Subscription) fromBuffer(ctx context.Context, emit func(eventstore.Deli
 		}
 	}
 	s.live, s.wait = true, changed
-	return head, true, s.maybeCaughtUp(ctx, emit, 0)
+	return head, true, s.maybeCaughtUp(ctx, emit, nil)
 }
 
 // start turns the subscription's starting point into a position, and reads
@@ -565,7 +565,7 @@ func (s *Subscription) advance(p int64) {
 
 // deliver hands over one event.
 func (s *Subscription) deliver(ctx context.Context, emit func(eventstore.Delivery) error, e *eventstore.Event) error {
-	if err := s.maybeCaughtUp(ctx, emit, e.Position); err != nil {
+	if err := s.maybeCaughtUp(ctx, emit, e); err != nil {
 		return err
 	}
 	s.lastVersion = e.Version
@@ -574,15 +574,26 @@ func (s *Subscription) deliver(ctx context.Context, emit func(eventstore.Deliver
 }
 
 // maybeCaughtUp delivers CaughtUp once, when the cursor has reached the
-// target, or when the next event to deliver (at next, if not 0) lies beyond it.
-func (s *Subscription) maybeCaughtUp(ctx context.Context, emit func(eventstore.Delivery) error, next int64) error {
-	if s.caughtUp || (s.cursor < s.target && (next == 0 || next <= s.target)) {
+// target, or when the next event to deliver (next, if not nil) lies beyond it.
+func (s *Subscription) maybeCaughtUp(ctx context.Context, emit func(eventstore.Delivery) error, next *eventstore.Event) error {
+	if s.caughtUp || (s.cursor < s.target && (next == nil || next.Position <= s.target)) {
 		return nil
 	}
 	s.caughtUp = true
 	d := eventstore.Delivery{CaughtUp: true, Position: max(s.cursor, s.target), Version: s.lastVersion}
 	if id := s.opts.StreamID; id != uuid.Nil && s.lastVersion < 0 {
-		d.Version = s.feed.streamVersion(ctx, id)
+		// Nothing delivered yet: the version is the stream's at the cursor,
+		// which its version now may have passed with events still to come
+		// (next among them). Every version from FromVersion on up to the
+		// cursor would have been delivered, so none is there.
+		switch from := max(s.opts.FromVersion, 1); {
+		case next != nil:
+			d.Version = next.Version - 1
+		case from > 1:
+			d.Version = min(s.feed.streamVersion(ctx, id), from-1)
+		default:
+			d.Version = 0
+		}
 	}
 	return emit(d)
 }
@@ -658,7 +669,7 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	case !page.More:
 		s.advance(max(s.cursor, head))
 		s.wait = closed // the tailer may have moved on meanwhile
-		return s.maybeCaughtUp(ctx, emit, 0)
+		return s.maybeCaughtUp(ctx, emit, nil)
 	case page.Last == before:
 		// An empty page with more to come: the store is waiting for a
 		// position to become visible. Look again shortly, not at once.

@@ -861,3 +861,90 @@ func (s *readSpy) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, 
 	s.spy(ctx)
 	return s.Store.Stream(ctx, id)
 }
+
+// appendAfterHead is a store whose first Head, the one a subscription takes
+// its target from, lets an append to a stream commit right after it: the
+// stream then has an event that is not history but that the subscription
+// has not delivered when it catches up.
+type appendAfterHead struct {
+	fanout.Store
+	once   sync.Once
+	append func()
+}
+
+func (s *appendAfterHead) Head(ctx context.Context) (int64, error) {
+	h, err := s.Store.Head(ctx)
+	s.once.Do(s.append)
+	return h, err
+}
+
+// TestAStreamsCaughtUpVersionIsNeverAheadOfWhatWasDelivered: the caught-up
+// delivery of a stream subscription says the version up to which
+// everything has been delivered. An event that commits while a subscription
+// that has delivered nothing yet catches up is delivered after caught-up,
+// and caught-up must not count it: it said the stream's version read at that
+// moment, so a consumer told "caught up at 1" then got version 1.
+func TestAStreamsCaughtUpVersionIsNeverAheadOfWhatWasDelivered(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		for _, from := range []int64{1, 3} {
+			t.Run(fmt.Sprintf("from=%d", from), func(t *testing.T) {
+				store := k.Open(t)
+				stream := uuid.New()
+				if from > 1 {
+					appendN(t, store, stream, "Before", int(from-1))
+				}
+				appendN(t, store, uuid.New(), "Noise", 2)
+				spy := &appendAfterHead{Store: store, append: func() { appendN(t, store, stream, "Racing", 1) }}
+				f := runFeed(t, spy, fanout.Options{PollInterval: 10 * time.Millisecond})
+				type got struct {
+					caughtUp bool
+					version  int64
+				}
+				var mu sync.Mutex
+				var log []got
+				ctx, cancel := context.WithCancel(context.Background())
+				t.Cleanup(cancel)
+				sub := f.Subscribe(eventstore.SubscribeOptions{StreamID: stream, FromVersion: from})
+				go func() {
+					defer sub.Close()
+					for sub.Next(ctx, func(d eventstore.Delivery) error {
+						mu.Lock()
+						defer mu.Unlock()
+						switch {
+						case d.Event != nil:
+							log = append(log, got{version: d.Event.Version})
+						case d.CaughtUp:
+							log = append(log, got{caughtUp: true, version: d.Version})
+						}
+						return nil
+					}) == nil {
+						select {
+						case <-sub.Ready():
+						case <-ctx.Done():
+						}
+					}
+				}()
+				waitFor(t, 5*time.Second, "caught up and the racing event", func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return len(log) == 2
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				delivered := from - 1 // every version below from counts as delivered
+				for _, g := range log {
+					switch {
+					case g.caughtUp && g.version != delivered:
+						t.Errorf("caught up at version %d with versions up to %d delivered (deliveries %+v); want %d", g.version, delivered, log, delivered)
+					case !g.caughtUp:
+						delivered = g.version
+					}
+				}
+				if delivered != from {
+					t.Errorf("delivered up to version %d, want the racing event, version %d (deliveries %+v)", delivered, from, log)
+				}
+			})
+		}
+	})
+}
