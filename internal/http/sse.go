@@ -739,8 +739,16 @@ func (ew *eventWriter) cut() {
 // the same event to every subscriber, and encoding it once instead of once
 // per subscriber is a large share of what a thousand subscribers cost. Slots
 // are indexed by position and checked by id, so a stale slot is never used.
+// Frames over maxCachedFrame are kept too (a live event is asked for by
+// every subscriber at once), but only the latest of them, up to
+// largeFramesBytes in all: otherwise the 4,096 slots would hold 4 GiB of
+// events of 1 MiB, for good, after one subscriber read a log of them.
 type frameCache struct {
 	slots [4096]atomic.Pointer[cachedEvent]
+
+	mu         sync.Mutex
+	large      []largeFrame // the large frames kept, oldest first
+	largeBytes int          // their size
 }
 
 type cachedEvent struct {
@@ -749,6 +757,20 @@ type cachedEvent struct {
 	json     []byte
 }
 
+// largeFrame is a large frame and the slot it was put in.
+type largeFrame struct {
+	slot  *atomic.Pointer[cachedEvent]
+	frame *cachedEvent
+}
+
+// The frames of a few KiB (most events) are kept in their slot until another
+// position takes it: 32 MiB at most. Larger ones are let go, oldest first,
+// past largeFramesBytes.
+const (
+	maxCachedFrame   = 8 << 10
+	largeFramesBytes = 16 << 20
+)
+
 // json returns the event as one line of JSON.
 func (c *frameCache) json(e *eventstore.Event) []byte {
 	slot := &c.slots[uint64(e.Position)%uint64(len(c.slots))]
@@ -756,8 +778,29 @@ func (c *frameCache) json(e *eventstore.Event) []byte {
 		return ce.json
 	}
 	b := encodeEvent(make([]byte, 0, 256+len(e.Data)+len(e.Metadata)), oneLine(e))
-	slot.Store(&cachedEvent{position: e.Position, id: e.ID, json: b})
+	ce := &cachedEvent{position: e.Position, id: e.ID, json: b}
+	slot.Store(ce)
+	if len(b) > maxCachedFrame {
+		c.keepLarge(slot, ce)
+	}
 	return b
+}
+
+// keepLarge counts a large frame just put in slot, and lets the oldest go
+// while those kept are more than largeFramesBytes (the latest is kept,
+// however large).
+func (c *frameCache) keepLarge(slot *atomic.Pointer[cachedEvent], ce *cachedEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.large = append(c.large, largeFrame{slot, ce})
+	c.largeBytes += len(ce.json)
+	for c.largeBytes > largeFramesBytes && len(c.large) > 1 {
+		old := c.large[0]
+		c.large[0] = largeFrame{}
+		c.large = c.large[1:]
+		c.largeBytes -= len(old.frame.json)
+		old.slot.CompareAndSwap(old.frame, nil) // unless another frame took the slot
+	}
 }
 
 // oneLine returns e with data and metadata on one line, as an SSE data field
