@@ -93,6 +93,7 @@ type Feed struct {
 
 	gapSince time.Time // when the tailer first met the gap it waits on; Run's alone
 	gapAt    int64     // the missing position it waits on
+	holding  bool      // a slot may hold an event (see release); Run's alone
 }
 
 // New returns a Feed over store.
@@ -184,7 +185,9 @@ func (f *Feed) Run(ctx context.Context) error {
 			// them. A subscription that opens meanwhile finds the buffer
 			// empty below the head and reads the store up to it, as one
 			// that fell behind does; the next poll fills the buffer.
-			err = f.rebase(ctx)
+			if err = f.rebase(ctx); err == nil {
+				f.release()
+			}
 		} else {
 			err = f.poll(ctx)
 		}
@@ -256,6 +259,21 @@ func (f *Feed) rebase(ctx context.Context) error {
 	f.gapSince = time.Time{}
 	f.broadcast()
 	return nil
+}
+
+// release empties the live buffer, once no subscription is open to read it:
+// it would keep its events (up to Buffer of them, each as large as an event
+// may be) for good. A subscription that opens later finds the buffer empty
+// below the head and reads the store, as after rebase.
+func (f *Feed) release() {
+	if !f.holding {
+		return
+	}
+	f.holding = false
+	f.oldest.Store(f.head.Load() + 1) // before the slots: see dispatch
+	for i := range f.slots {
+		f.slots[i].Store(nil)
+	}
 }
 
 // poll reads everything after the head and dispatches it.
@@ -353,6 +371,7 @@ func (f *Feed) dispatch(events []*eventstore.Event, last int64) {
 	for _, e := range events {
 		f.slots[e.Position%n].Store(e)
 	}
+	f.holding = f.holding || len(events) > 0
 	f.head.Store(last)
 	f.broadcast()
 }
