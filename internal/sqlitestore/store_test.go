@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"modernc.org/sqlite"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
@@ -177,5 +179,46 @@ func TestADataDirectoryWithURICharactersKeepsItsDatabaseInside(t *testing.T) {
 			}
 			t.Errorf("Open(%q): expected only the data directory in %s, found %q", dir, parent, names)
 		}
+	}
+}
+
+// TestAnAppendWhoseCommitOutlastsItsDeadlineIsReportedAsItEnded: the
+// driver reports a statement whose context ended while it ran as the
+// context's error, even when the statement went through. A COMMIT whose
+// fsync outlasted the callers' deadline was so reported: the client got a
+// 503, told nothing was written, while its events were in the log (and a
+// retry without event ids wrote them twice). A commit hook that sleeps past
+// the deadline stands in for a slow disk.
+func TestAnAppendWhoseCommitOutlastsItsDeadlineIsReportedAsItEnded(t *testing.T) {
+	dir := t.TempDir()
+	var slow atomic.Bool
+	sqlite.RegisterConnectionHook(func(conn sqlite.ExecQuerierContext, dsn string) error {
+		if h, ok := conn.(sqlite.HookRegisterer); ok && strings.Contains(dsn, dir) {
+			h.RegisterCommitHook(func() int32 {
+				if slow.Load() {
+					time.Sleep(400 * time.Millisecond)
+				}
+				return 0
+			})
+		}
+		return nil
+	})
+	s := teststore.OpenSQLite(t, dir)
+	ctx := context.Background()
+	slow.Store(true)
+	short, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	_, err := s.Append(short, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+		Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
+	cancel()
+	slow.Store(false)
+	head, herr := s.Head(ctx)
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	switch {
+	case err != nil && head != 0:
+		t.Fatalf("the append failed (%v), yet the log's head is %d: its event was written", err, head)
+	case err == nil && head != 1:
+		t.Fatalf("the append succeeded, yet the log's head is %d, expected 1", head)
 	}
 }

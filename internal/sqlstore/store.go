@@ -117,6 +117,13 @@ type Dialect struct {
 	// settles the group's outcome (settle.go). Nil where that cannot happen
 	// (an embedded database).
 	Lost func(error) bool
+	// CommitWithoutDeadline sends COMMIT (one statement at a time only)
+	// with the callers' deadline's values but not its end: for an embedded
+	// database, whose COMMIT, holding the write lock since BEGIN, waits for
+	// no lock, only for the disk, and whose driver reports a statement
+	// whose context ended while it ran as the context's error even when it
+	// went through, which nothing could settle.
+	CommitWithoutDeadline bool
 	// Retryable reports an error after which the same transaction may
 	// succeed (a deadlock, a lock wait timeout, a busy database).
 	Retryable func(error) bool

@@ -336,7 +336,11 @@ func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase)
 	default:
 		for _, s := range stmts {
 			t.m.Statement(s.kind) // those after a failed one are never sent
-			if _, err = t.conn.ExecContext(ctx, s.query, s.args...); err != nil {
+			sctx := ctx
+			if s.kind == "commit" && t.d.CommitWithoutDeadline {
+				sctx = context.WithoutCancel(ctx)
+			}
+			if _, err = t.conn.ExecContext(sctx, s.query, s.args...); err != nil {
 				err = fmt.Errorf("%s: %w", s.kind, err)
 				break
 			}
