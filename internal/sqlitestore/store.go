@@ -3,7 +3,8 @@
 // (no cgo, so the binary stays static). It is for trying Tributary out,
 // development, tests and small single-node deployments; several service
 // instances need the MySQL store. It opens the pools, migrates the schema
-// and locks the data directory against a second process.
+// and locks the data directory and the database file against a second
+// process.
 //
 // The file runs in WAL mode with synchronous=FULL, so an acknowledged append
 // survives a crash of the process or the machine, and a commit is durable
@@ -48,14 +49,15 @@ type Options struct {
 	Metrics *metrics.Metrics
 }
 
-// ErrInUse is returned by Open when another process has the data directory.
+// ErrInUse is returned by Open when another process has the data directory,
+// or the database file through another path.
 var ErrInUse = errors.New("data directory in use")
 
 // Store is an event store in an SQLite file. Close it when done.
 type Store struct {
 	*sqlstore.Store
-	lock                *os.File // held while open; nil where locking is unsupported
-	reads, writes, feed *sql.DB  // see sqlstore.Options; writes has one connection
+	locks               []*os.File // held while open; none where locking is unsupported
+	reads, writes, feed *sql.DB    // see sqlstore.Options; writes has one connection
 	path                string
 	log                 *slog.Logger
 
@@ -81,7 +83,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("%s is %s, not a database file: move it away, or give another directory", path, what)
 	}
-	lock, err := lockDir(dir)
+	locks, err := lockDir(dir, path)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +101,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// it, and SQLite reads "#" and "%" in a URI as a fragment and escapes.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
-	s := &Store{lock: lock, path: path, log: opts.Logger}
+	s := &Store{locks: locks, path: path, log: opts.Logger}
 	// sql.Open only checks its arguments, which are fixed here; the ping
 	// below finds a file that cannot be opened.
 	pool := func(dsn string, size int) *sql.DB {
@@ -172,15 +174,12 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	err := errors.Join(s.reads.Close(), s.writes.Close(), s.feed.Close())
-	unlock(s.lock)
-	return err
-}
-
-// unlock releases the data directory; closing the file drops the flock.
-func unlock(f *os.File) {
-	if f != nil {
+	// Last: closing the database file's descriptor would drop the fcntl
+	// locks of any connection still open on it.
+	for _, f := range s.locks {
 		f.Close()
 	}
+	return err
 }
 
 // dialect is SQLite's SQL for the event store.

@@ -222,3 +222,28 @@ func TestAnAppendWhoseCommitOutlastsItsDeadlineIsReportedAsItEnded(t *testing.T)
 		t.Fatalf("the append succeeded, yet the log's head is %d, expected 1", head)
 	}
 }
+
+// TestADatabaseFileReachedThroughALinkIsRefusedWhileInUse: the lock was the
+// data directory's, so a second process whose directory held a symbolic or
+// hard link to the first one's database file opened the same database
+// beside it (through a hard link with a WAL of its own, which corrupts it).
+// The second store on the same file must be refused, however it is reached.
+func TestADatabaseFileReachedThroughALinkIsRefusedWhileInUse(t *testing.T) {
+	t.Parallel()
+	for name, link := range map[string]func(string, string) error{"symlink": os.Symlink, "hard link": os.Link} {
+		dir, other := t.TempDir(), t.TempDir()
+		first := teststore.OpenSQLite(t, dir)
+		if err := link(first.Path(), filepath.Join(other, sqlitestore.FileName)); err != nil {
+			t.Fatal(err)
+		}
+		second, err := sqlitestore.Open(t.Context(), other, sqlitestore.Options{})
+		if err == nil {
+			second.Close()
+			t.Errorf("%s: Open of a directory whose database file is a %s to one in use succeeded, expected ErrInUse", name, name)
+			continue
+		}
+		if !errors.Is(err, sqlitestore.ErrInUse) {
+			t.Errorf("%s: Open of a directory whose database file is a %s to one in use: err = %v, expected ErrInUse", name, name, err)
+		}
+	}
+}
