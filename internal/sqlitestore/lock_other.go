@@ -6,4 +6,4 @@ import "os"
 
 // lockDir does not lock where flock is missing; one process per data
 // directory is then the operator's to ensure.
-func lockDir(string, string) ([]*os.File, error) { return nil, nil }
+func lockDir(string, string) (dirLock, db *os.File, err error) { return nil, nil, nil }

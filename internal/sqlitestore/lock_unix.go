@@ -24,20 +24,20 @@ import (
 // The flock on the database file does not meet SQLite's own fcntl locks,
 // but closing any descriptor of the file drops those of the whole process:
 // the descriptor is closed only after every connection (see closeDBs).
-func lockDir(dir, path string) ([]*os.File, error) {
+func lockDir(dir, path string) (dirLock, db *os.File, err error) {
 	lockPath := filepath.Join(dir, "tributary.lock")
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
+		return nil, nil, fmt.Errorf("open lock file: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(lockPath)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is in use by another Tributary process (pid %s); "+
+			return nil, nil, fmt.Errorf("%w: %s is in use by another Tributary process (pid %s); "+
 				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, strings.TrimSpace(string(holder)))
 		}
-		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+		return nil, nil, fmt.Errorf("lock %s: %w", lockPath, err)
 	}
 	// Record who holds it, for the message above.
 	if err := f.Truncate(0); err == nil {
@@ -45,20 +45,20 @@ func lockDir(dir, path string) ([]*os.File, error) {
 	}
 	// Read-only is enough for flock, and leaves a file this process may not
 	// write to checkWritable's clearer error. 0o644 is SQLite's own mode.
-	db, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
+	db, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open %s to lock it: %w", path, err)
+		return nil, nil, fmt.Errorf("open %s to lock it: %w", path, err)
 	}
 	if err := syscall.Flock(int(db.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		db.Close()
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: the database file %s is in use by another Tributary process, "+
+			return nil, nil, fmt.Errorf("%w: the database file %s is in use by another Tributary process, "+
 				"which reaches it through another path (a symbolic or hard link, or another directory); "+
 				"the embedded store serves one process, use MySQL for several", ErrInUse, path)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return []*os.File{f, db}, nil
+	return f, db, nil
 }

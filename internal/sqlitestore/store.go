@@ -56,8 +56,8 @@ var ErrInUse = errors.New("data directory in use")
 // Store is an event store in an SQLite file. Close it when done.
 type Store struct {
 	*sqlstore.Store
-	locks               []*os.File // held while open; none where locking is unsupported
-	reads, writes, feed *sql.DB    // see sqlstore.Options; writes has one connection
+	dirLock, file       *os.File // locked while open; nil where locking is unsupported
+	reads, writes, feed *sql.DB  // see sqlstore.Options; writes has one connection
 	path                string
 	log                 *slog.Logger
 
@@ -83,7 +83,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("%s is %s, not a database file: move it away, or give another directory", path, what)
 	}
-	locks, err := lockDir(dir, path)
+	dirLock, file, err := lockDir(dir, path)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// it, and SQLite reads "#" and "%" in a URI as a fragment and escapes.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
-	s := &Store{locks: locks, path: path, log: opts.Logger}
+	s := &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger}
 	// sql.Open only checks its arguments, which are fixed here; the ping
 	// below finds a file that cannot be opened.
 	pool := func(dsn string, size int) *sql.DB {
@@ -123,7 +123,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		BeforeCommit: s.runBeforeCommit, Logger: opts.Logger, Metrics: opts.Metrics})
+		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
 }
@@ -148,6 +148,42 @@ func (s *Store) checkWritable(ctx context.Context) error {
 		return fmt.Errorf("write check: %w", translate(err))
 	}
 	return nil
+}
+
+// checkFile returns an error wrapping eventstore.ErrUnavailable if the
+// database file is no longer at its path. The connections keep the file
+// they opened, whatever becomes of its name: with the data directory
+// renamed, appends went on into the moved file while new connections could
+// not open it, and with the file removed (rm tributary.db*), appends were
+// acknowledged into a file that no restart opens. Once the file is back
+// at its path, it serves again.
+func (s *Store) checkFile() error {
+	if s.file == nil {
+		return nil
+	}
+	held, err := s.file.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: the database file %s: %w", eventstore.ErrUnavailable, s.path, err)
+	}
+	at, err := os.Stat(s.path)
+	if err == nil && os.SameFile(held, at) {
+		return nil
+	}
+	what := "another file is there now"
+	if err != nil {
+		what = err.Error()
+	}
+	return fmt.Errorf("%w: the database file %s was moved or removed while the server ran (%s): "+
+		"put it back, or restart the server where it is now", eventstore.ErrUnavailable, s.path, what)
+}
+
+// Ping implements eventstore.Store: the database answers, and its file is
+// still at its path.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.checkFile(); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return s.Store.Ping(ctx)
 }
 
 // runBeforeCommit runs the hook a test set, if any.
@@ -176,8 +212,10 @@ func (s *Store) closeDBs() error {
 	err := errors.Join(s.reads.Close(), s.writes.Close(), s.feed.Close())
 	// Last: closing the database file's descriptor would drop the fcntl
 	// locks of any connection still open on it.
-	for _, f := range s.locks {
-		f.Close()
+	for _, f := range []*os.File{s.file, s.dirLock} {
+		if f != nil {
+			f.Close()
+		}
 	}
 	return err
 }

@@ -247,3 +247,65 @@ func TestADatabaseFileReachedThroughALinkIsRefusedWhileInUse(t *testing.T) {
 		}
 	}
 }
+
+// TestAnAppendToADatabaseFileRemovedOrMovedIsRefusedUntilItIsBack: the
+// writer's connection keeps the file it opened, whatever happens to its
+// path. With the data directory renamed, appends were acknowledged into the
+// moved files while reads failed with "unable to open database file"; with
+// the files removed (rm tributary.db*), appends were acknowledged into a
+// file no one could open again, and a restart had none of them. Both must
+// be refused, saying what happened, and the directory renamed back must
+// serve again.
+func TestAnAppendToADatabaseFileRemovedOrMovedIsRefusedUntilItIsBack(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "data")
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	x := uuid.New()
+	one := func() error {
+		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: x, StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
+		return err
+	}
+	if err := one(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir, dir+"-moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := one(); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "moved or removed") {
+		t.Errorf("append with the data directory renamed: err = %v, expected ErrUnavailable saying the file was moved or removed", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("ping with the data directory renamed: err = %v, expected ErrUnavailable", err)
+	}
+	if err := os.Rename(dir+"-moved", dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := one(); err != nil {
+		t.Errorf("append once the data directory is back: %v", err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("ping once the data directory is back: %v", err)
+	}
+	if head, err := s.Head(t.Context()); err != nil || head != 2 {
+		t.Errorf("the head is %d (%v) after an append, a refused one and another; expected 2", head, err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(s.Path() + suffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := one(); err == nil {
+		t.Errorf("append with the database file removed was acknowledged, into a file no restart can open; expected ErrUnavailable")
+	} else if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("append with the database file removed: err = %v, expected ErrUnavailable", err)
+	}
+}

@@ -163,7 +163,14 @@ type Options struct {
 	// from their tests.
 	BeforeCommit func()
 	Hooked       func() bool
-	Logger       *slog.Logger
+	// Check, if set, runs inside each append transaction that writes, once
+	// it holds the log's lock and its callers still wait, just before its
+	// writes: an error (wrapping eventstore.ErrUnavailable) rolls the group
+	// back, nothing written, and is every caller's. The embedded store
+	// checks there that its file is still where it opened it. A group sent
+	// in one round trip (guarded.go, MySQL only) does not run it.
+	Check  func() error
+	Logger *slog.Logger
 	// Metrics counts appends, group commits and statements (nil: none).
 	Metrics *metrics.Metrics
 }

@@ -53,6 +53,7 @@ type writer struct {
 	waitDurable  func(ctx context.Context, position int64) error
 	beforeCommit func()
 	hooked       func() bool
+	check        func() error
 	committed    func(position int64)
 	committing   func(position int64)
 	notCommitted func()
@@ -79,7 +80,7 @@ type carried struct {
 
 // newWriter starts a writer; close stops it.
 func newWriter(d Dialect, opts Options) *writer {
-	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, committed: opts.Committed, committing: opts.Committing, notCommitted: opts.NotCommitted, log: opts.Logger, m: opts.Metrics,
+	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, check: opts.Check, committed: opts.Committed, committing: opts.Committing, notCommitted: opts.NotCommitted, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -470,6 +471,12 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 		if c.ctx.Err() != nil {
 			t.rollback()
 			return nil, errCallerLeft
+		}
+	}
+	if w.check != nil {
+		if err := w.check(); err != nil {
+			t.rollback()
+			return nil, err
 		}
 	}
 	if w.beforeCommit != nil {
