@@ -60,5 +60,16 @@ func lockDir(dir, path string) (dirLock, db *os.File, err error) {
 		}
 		return nil, nil, fmt.Errorf("lock %s: %w", path, err)
 	}
+	// SQLite keeps a WAL beside each name of the file: after a crash, the
+	// commits in one are not seen through another, and its stale WAL is
+	// later written over them. The lock above holds only while both run.
+	if fi, err := db.Stat(); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			db.Close()
+			f.Close()
+			return nil, nil, fmt.Errorf("the database file %s has %d names (hard links): SQLite keeps a WAL beside each, "+
+				"and the commits in one are not seen through another; remove the other links (to back it up, copy it)", path, st.Nlink)
+		}
+	}
 	return f, db, nil
 }

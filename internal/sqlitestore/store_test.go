@@ -309,3 +309,37 @@ func TestAnAppendToADatabaseFileRemovedOrMovedIsRefusedUntilItIsBack(t *testing.
 		t.Errorf("append with the database file removed: err = %v, expected ErrUnavailable", err)
 	}
 }
+
+// TestADatabaseFileWithAHardLinkIsRefusedAtOpen: SQLite keeps a WAL beside
+// each name of a database file. A server on a hard link to another
+// directory's file (cp -al for a "backup", a link made by hand) kept its
+// commits in a WAL there: after a kill -9 it had acknowledged an append
+// that a server on the other name did not have, and would later write its
+// stale WAL over that one's. A file with more than one name must be
+// refused, whichever name is opened, even when nothing else has it open.
+func TestADatabaseFileWithAHardLinkIsRefusedAtOpen(t *testing.T) {
+	t.Parallel()
+	dir, other := t.TempDir(), t.TempDir()
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Migrate(t.Context())
+	if err := errors.Join(err, s.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(s.Path(), filepath.Join(other, sqlitestore.FileName)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, other} {
+		s, err := sqlitestore.Open(t.Context(), d, sqlitestore.Options{})
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%s), whose database file has another name: expected an error saying it has hard links, got none", d)
+			continue
+		}
+		if !strings.Contains(err.Error(), "hard link") {
+			t.Errorf("Open(%s), whose database file has another name: expected an error saying it has hard links, got %v", d, err)
+		}
+	}
+}
