@@ -430,6 +430,56 @@ func TestAReadOnlyEmbeddedDatabaseIsRefusedAtStartUp(t *testing.T) {
 	}
 }
 
+// TestAReadOnlyDataDirectoryIsRefusedSayingSo: with the database file
+// writable but its directory not, SQLite cannot make the -wal and -shm
+// files, and the binary exited with "database unavailable: attempt to write
+// a readonly database (1544)": a passing outage, about a file that is
+// writable. It must say that the directory is read-only. As root, which may
+// write anywhere, it runs the binary as nobody.
+func TestAReadOnlyDataDirectoryIsRefusedSayingSo(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the binary as nobody")
+	}
+	top, err := os.MkdirTemp("", "tributary-readonly-dir-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	dir := filepath.Join(top, "data")
+	if code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_DATA_DIR=" + dir}, "migrate"); code != 0 {
+		t.Fatalf("api migrate exited %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	bin := filepath.Join(top, "api")
+	b, err := os.ReadFile(apiBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil { // the build's directory is private
+		t.Fatal(err)
+	}
+	for path, mode := range map[string]os.FileMode{top: 0o755, dir: 0o755, filepath.Join(dir, "tributary.db"): 0o666,
+		filepath.Join(dir, "tributary.lock"): 0o666} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cmd := range []string{"migrate", "serve"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		c := command(ctx, bin, []string{"TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, cmd)
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var stdout, stderr bytes.Buffer
+		c.Stdout, c.Stderr = &stdout, &stderr
+		c.Run() //nolint:errcheck // the exit status is checked below
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "directory "+dir+" is read-only") {
+			t.Errorf("api %s with a read-only data directory: expected exit status 1 at once, saying the directory is read-only; got %d (timed out: %t).\nStdout:\n%s\nStderr:\n%s",
+				cmd, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
+		}
+	}
+}
+
 // TestAMisorderedTokenEntryIsRefusedWithoutQuotingIt: an entry written
 // name:token:role, or token:name:role, was refused with its second field
 // (or its first) quoted, "role must be read or write, got \"<the token>\"",

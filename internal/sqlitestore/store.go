@@ -113,6 +113,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s.reads, s.writes, s.feed = pool(dsn, opts.MaxReaders), pool(dsn+"&_txlock=immediate", 1), pool(dsn, 2)
 	if err := s.feed.PingContext(ctx); err != nil {
 		s.closeDBs()
+		if sqliteCode(err) == sqlite3.SQLITE_READONLY_DIRECTORY {
+			// SQLite says "attempt to write a readonly database", of a
+			// file that may be writable: it is the -wal it cannot make.
+			return nil, fmt.Errorf("open %s: the data directory %s is read-only to this process (uid %d); the embedded store "+
+				"makes its -wal and -shm files beside the database: %w", path, filepath.Dir(path), os.Geteuid(), err)
+		}
 		return nil, fmt.Errorf("open %s: %w", path, translate(err))
 	}
 	// SQLite opens a file this process may not write read-only, without a
