@@ -238,6 +238,20 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("read the writer's lock waits: %w", translate(err))
 	}
 	sd.WaitForLocks = "SET SESSION lock_wait_timeout = " + lockWait + ", innodb_lock_wait_timeout = " + rowLockWait
+	// A group's writes and COMMIT go in one query, which the server takes
+	// only within max_allowed_packet: past it, it closes the connection
+	// midway through the query, and the whole group fails. The driver sends
+	// a byte of data as two at most (escaped), and each row adds its ids,
+	// types and times.
+	var packet int64
+	if err := s.writes.QueryRowContext(ctx, "SELECT @@SESSION.max_allowed_packet").Scan(&packet); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("read the server's max_allowed_packet: %w", translate(err))
+	}
+	if c := int64(s.cfg.MaxAllowedPacket); c > 0 {
+		packet = min(packet, c) // the driver's own limit, which the DSN may set
+	}
+	sd.MaxGroupBytes = groupBytes(packet)
 	if d.galera {
 		// A Galera node, through a list of nodes or one address (a proxy,
 		// one node): one statement at a time. When Galera aborts a local
@@ -265,6 +279,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	opts.Metrics.Store("mysql", pools)
 	return s, nil
+}
+
+// groupBytes is the most data and metadata a group's events may hold for
+// its query to fit a server's max_allowed_packet of packet bytes (a group
+// of one append goes whatever its size).
+func groupBytes(packet int64) int64 {
+	overhead := min(packet/4, 4<<20) // the rows' other columns, and the statements
+	return max((packet-overhead)/2, 1)
 }
 
 // normalise sets what every connection of the store needs on cfg, parsed

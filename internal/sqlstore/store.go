@@ -106,6 +106,12 @@ type Dialect struct {
 	// adding rows once MaxInsertBytes of data is in it.
 	MaxInsertRows  int
 	MaxInsertBytes int
+	// MaxGroupBytes, if not 0, bounds the data and metadata of one group's
+	// events (past its first append): where the dialect batches, a group's
+	// writes and COMMIT are one query, which the server refuses past its
+	// packet size (MySQL's max_allowed_packet) by closing the connection
+	// midway, a lost round trip that fails the whole group as unavailable.
+	MaxGroupBytes int64
 	// VisibleInCommitOrder says that readers never see a commit before the
 	// one that held the log's lock before it (SQLite: one writer, in this
 	// process), so reads need not look for missing positions (see

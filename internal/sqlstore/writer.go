@@ -65,6 +65,7 @@ type writer struct {
 	done  chan struct{}
 
 	next   *carried            // the next group, taken while the last one committed; loop's alone
+	spill  *call               // taken, but past the group's bytes (Dialect.MaxGroupBytes): the next group's first; loop's alone
 	recent [recentGroups]taken // the last groups, for linger; loop's alone
 	nth    int                 // how many groups recent has seen
 	snap   snapshot            // what the last commit left, where the dialect can send groups guarded; loop's alone
@@ -173,6 +174,10 @@ func (w *writer) loop() {
 			// it is written even if the writer is stopping.
 			w.next = nil
 			group, pre = next.calls, next.begun
+		} else if first := w.spill; first != nil {
+			// Taken, so written even if the writer is stopping.
+			w.spill = nil
+			group = w.linger(w.waiting([]*call{first}))
 		} else {
 			select {
 			case first := <-w.calls:
@@ -239,10 +244,14 @@ func (w *writer) linger(group []*call) []*call {
 	}
 	timer := time.NewTimer(time.Until(end))
 	defer timer.Stop()
-	for len(group) < want && eventsOf(group) < maxGroupEvents {
+	for len(group) < want && eventsOf(group) < maxGroupEvents && w.spill == nil {
 		select {
 		case c := <-w.calls:
 			n := len(group)
+			if !w.fits(group, c) {
+				w.spill = c
+				return group
+			}
 			group = w.waiting(append(group, c))
 			if d := earliestDeadline(group[n:]).Add(-lingerMax); d.Before(end) {
 				if end = d; !time.Now().Before(end) {
@@ -268,13 +277,35 @@ func eventsOf(calls []*call) int {
 	return n
 }
 
+// bytesOf counts the data and metadata of calls' events.
+func bytesOf(calls []*call) int64 {
+	var n int64
+	for _, c := range calls {
+		for _, e := range c.req.Events {
+			n += int64(len(e.Data) + len(e.Metadata))
+		}
+	}
+	return n
+}
+
+// fits reports whether c may join group within the dialect's
+// MaxGroupBytes; the first call of a group always may.
+func (w *writer) fits(group []*call, c *call) bool {
+	return len(group) == 0 || w.d.MaxGroupBytes <= 0 || bytesOf(group)+bytesOf([]*call{c}) <= w.d.MaxGroupBytes
+}
+
 // waiting adds to group the calls waiting now, as long as it holds fewer
-// than maxGroupEvents events.
+// than maxGroupEvents events and the dialect's MaxGroupBytes. A call taken
+// that would go past the bytes is kept (w.spill) as the next group's first.
 func (w *writer) waiting(group []*call) []*call {
 	n := eventsOf(group)
-	for n < maxGroupEvents {
+	for n < maxGroupEvents && w.spill == nil {
 		select {
 		case c := <-w.calls:
+			if !w.fits(group, c) {
+				w.spill = c
+				return group
+			}
 			group = append(group, c)
 			n += len(c.req.Events)
 		default:

@@ -1,0 +1,69 @@
+package mysqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup sends
+// at once several appends, each well within the server's max_allowed_packet
+// but together past it: each must be written, as it would be alone.
+func TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup(t *testing.T) {
+	t.Parallel()
+	s := teststore.OpenMySQL(t, mysqltest.NewDatabase(t))
+	var packet int64
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.WritesPool().QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet); err != nil {
+		t.Fatal(err)
+	}
+	// Each append: three events of about 1 MiB, data the driver escapes
+	// little; together, about twice the server's packet.
+	data := append(append([]byte(`"`), bytes.Repeat([]byte("a"), 1<<20-64)...), '"')
+	appends := int(2*packet/(3<<20)) + 1
+	// The first append holds the writer while the others queue behind it, so
+	// that they go as one group.
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	var once sync.Once
+	s.SetBeforeCommit(func() {
+		once.Do(func() { close(held); <-hold })
+	})
+	appendOne := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "big", Expected: eventstore.NoStream}
+		for range 3 {
+			req.Events = append(req.Events, eventstore.NewEvent{Type: "big", Data: data})
+		}
+		_, err := s.Append(ctx, req)
+		return err
+	}
+	first := make(chan error, 1)
+	go func() { first <- appendOne() }()
+	<-held
+	errs := make(chan error, appends)
+	for range appends {
+		go func() { errs <- appendOne() }()
+	}
+	time.Sleep(500 * time.Millisecond) // all queued behind the first
+	s.SetBeforeCommit(func() {})
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatalf("first append: %v", err)
+	}
+	for range appends {
+		if err := <-errs; err != nil {
+			t.Errorf("an append of 3 MiB, alone well within max_allowed_packet (%d), failed in a group of %d: %v", packet, appends, err)
+		}
+	}
+}
