@@ -102,6 +102,7 @@ const (
 	errConnKilled       = 1927 // MariaDB: the connection was killed
 	errConnCount        = 1203 // user has too many connections
 	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
+	errUnknownVariable  = 1193 // no system variable of that name
 )
 
 // translate maps driver errors to the store's vocabulary, by number, at the

@@ -58,9 +58,15 @@ func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver
 		return fmt.Errorf("the read replica's MySQL DSN names no database (user:pass@tcp(host:3306)/DBNAME)")
 	}
 	normalise(dsn, cfg)
-	c, err := mysql.NewConnector(cfg)
+	c, err := committedReads(ctx, cfg, func(cfg *mysql.Config) (driver.Connector, error) {
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("configure the read replica's MySQL connector: %w", err)
+		}
+		return c, nil
+	})
 	if err != nil {
-		return fmt.Errorf("configure the read replica's MySQL connector: %w", err)
+		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translate(err))
 	}
 	s.replica = cfg
 	mkPools(c)

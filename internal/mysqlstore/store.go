@@ -156,10 +156,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("connect to the Galera cluster %s: %w", s.Addr(), err)
 		}
 	}
-	connector, err := s.connector(cfg)
+	connector, err := committedReads(ctx, cfg, s.connector)
 	if err != nil {
 		s.closeDBs()
-		return nil, err
+		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translate(err))
 	}
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
@@ -287,6 +287,37 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 func groupBytes(packet int64) int64 {
 	overhead := min(packet/4, 4<<20) // the rows' other columns, and the statements
 	return max((packet-overhead)/2, 1)
+}
+
+// committedReads returns connect's connector for cfg once it has set on cfg
+// that its sessions read only what has committed, whatever the DSN or the
+// server's default say: under READ UNCOMMITTED, a read of the log, its head
+// or a stream would see another process's append between its writes and
+// its COMMIT, which a rollback can then take back and other events take the
+// place of. (The store's reads are single statements outside any
+// transaction, for which READ COMMITTED and the stricter levels read the
+// same.) It connects once, to learn the variable's name on the server.
+func committedReads(ctx context.Context, cfg *mysql.Config, connect func(*mysql.Config) (driver.Connector, error)) (driver.Connector, error) {
+	c, err := connect(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	// MySQL 8 and MariaDB 11.1+ call it transaction_isolation; older
+	// MariaDB only tx_isolation.
+	name := "transaction_isolation"
+	if err := db.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(new(string)); err != nil {
+		if !isMySQLError(err, errUnknownVariable) {
+			return nil, err
+		}
+		name = "tx_isolation"
+	}
+	// Under either name, in any case (see writerConnector).
+	dropParam(cfg, "tx_isolation")
+	dropParam(cfg, "transaction_isolation")
+	setParam(cfg, name, "'READ-COMMITTED'")
+	return connect(cfg)
 }
 
 // normalise sets what every connection of the store needs on cfg, parsed
