@@ -95,3 +95,40 @@ func openWithParam(t *testing.T, param string) (context.Context, string, *mysqls
 	t.Cleanup(func() { s.Close() })
 	return ctx, base, s, m
 }
+
+// TestARetryIsAnsweredAsSuchWhateverTheDSNsSelectLimit: a DSN (or a server
+// default) with sql_select_limit must not cut the store's reads short: a
+// retry of a batch whose events the read of known ids finds only in part
+// would be refused as a duplicate, and a lost COMMIT settled as not
+// committed, and written again.
+func TestARetryIsAnsweredAsSuchWhateverTheDSNsSelectLimit(t *testing.T) {
+	t.Parallel()
+	ctx, _, s, _ := openWithParam(t, "sql_select_limit=1")
+	x := uuid.New()
+	req := eventstore.AppendRequest{StreamID: x, StreamType: "thing", Expected: eventstore.NoStream}
+	for range 3 {
+		req.Events = append(req.Events, eventstore.NewEvent{ID: uuid.New(), Type: "Happened", Data: []byte(`{}`)})
+	}
+	first, err := s.Append(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(ctx, req)
+	if err != nil || !again.Duplicate || again.Version != first.Version {
+		t.Fatalf("a retry of a stored batch of 3 under sql_select_limit=1: %+v, %v; want the original result, a duplicate", again, err)
+	}
+	page, err := s.ReadStream(ctx, x, eventstore.ReadStreamOptions{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range page.Events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Errorf("a read of the stream under sql_select_limit=1 gave %d events; want 3", n)
+	}
+}

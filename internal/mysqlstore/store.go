@@ -339,6 +339,12 @@ func normalise(dsn string, cfg *mysql.Config) {
 	// CHAIN, begin a transaction that the session's next reads stay in.
 	setParam(cfg, "autocommit", "1")
 	setParam(cfg, "completion_type", "'NO_CHAIN'")
+	// A SELECT without LIMIT returns every row it finds, whatever the DSN
+	// or the server's default sql_select_limit: cut short, the writer's
+	// read of a retry's stored events, or of a lost COMMIT's, would find
+	// only some of them (and refuse the retry as a duplicate, or settle
+	// the COMMIT as not committed and write it again).
+	setParam(cfg, "sql_select_limit", "18446744073709551615")
 	// Client-side interpolation makes a statement one round trip instead of
 	// three (prepare, execute, close); the driver still escapes every value.
 	if !strings.Contains(dsn, "interpolateParams=") {
