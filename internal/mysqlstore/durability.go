@@ -148,7 +148,9 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 		return nil
 	}
 	s.m.Statement("fence")
-	if _, err := s.primary.ExecContext(ctx, "UPDATE durability_fence SET counter = counter + 1 WHERE id = 1"); err != nil {
+	// It must write, or its commit flushes nothing: should the row have been
+	// deleted, an UPDATE would match nothing, so the fence puts it back.
+	if _, err := s.primary.ExecContext(ctx, "INSERT INTO durability_fence (id, counter) VALUES (1, 1) ON DUPLICATE KEY UPDATE counter = counter + 1"); err != nil {
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}
 	s.durableUpTo(position)

@@ -275,3 +275,28 @@ func fenceCommits(ctx context.Context, t *testing.T, s *mysqlstore.Store) func()
 		return n
 	}
 }
+
+// TestAFenceWritesEvenWhenItsRowWasDeleted: with the binary log off, a fence
+// makes what it has seen durable only if its commit writes something, whose
+// flush covers every earlier commit. An UPDATE of a durability_fence row
+// that someone deleted (by hand, a restore of part of the schema) matches
+// nothing and commits without writing or flushing: the fence would report
+// durable what a crash can still take back.
+func TestAFenceWritesEvenWhenItsRowWasDeleted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := teststore.OpenMySQL(t, mysqltest.NewDatabase(t))
+	if !s.Fences() {
+		t.Skip("the binary log is on: commits are durable before they are visible")
+	}
+	if _, err := s.WritesPool().ExecContext(ctx, "DELETE FROM durability_fence"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tail().WaitDurable(ctx, 1); err != nil {
+		return // refusing is as good as writing
+	}
+	if n, err := s.FenceCommits(ctx); err != nil || n < 1 {
+		t.Fatalf("WaitDurable returned success with the fence's row deleted, and its commit wrote nothing (counter %d, %v): nothing was flushed", n, err)
+	}
+}
