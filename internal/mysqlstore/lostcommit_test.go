@@ -3,6 +3,7 @@ package mysqlstore_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -318,4 +319,65 @@ func appendHeldPastItsDeadline(ctx context.Context, t *testing.T, s *mysqlstore.
 		t.Fatalf("the proxy never held the round trip with COMMIT (append: %+v, %v)", res, err)
 	}
 	return res, err
+}
+
+// TestAnAppendWhoseLostCommitCannotBeMadeDurableSaysItsOutcomeIsUnknown:
+// settling finds that a lost COMMIT committed, but with the binary log off
+// that commit is on disk only once a fence has flushed it, and the fence
+// cannot run in time (another session holds its row). The append cannot be
+// answered as written, nor as failed: it committed, and a crash may yet
+// take it back. It must say that its outcome is unknown, as when settling
+// fails, and not be reported as an append that simply did not go.
+func TestAnAppendWhoseLostCommitCannotBeMadeDurableSaysItsOutcomeIsUnknown(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn)
+	if !s.Fences() {
+		t.Skip("the binary log is on: a commit is durable once visible, and settling needs no fence")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stream := uuid.New()
+	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
+	first, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "counter", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{ev}})
+	if err != nil {
+		t.Fatalf("first append: %v", err)
+	}
+	// Another session holds the fence's row: no fence can commit.
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close() })
+	if _, err := holder.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.ExecContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+	res, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(first.Version),
+		Events: []eventstore.NewEvent{ev}})
+	select {
+	case <-cut:
+	default:
+		t.Fatalf("the proxy never saw the round trip with COMMIT (append: %+v, %v)", res, err)
+	}
+	holder.ExecContext(ctx, "ROLLBACK") //nolint:errcheck // the test's own lock
+	st, serr := s.Stream(ctx, stream)
+	if serr != nil || st.Version != 2 {
+		t.Fatalf("the cut round trip did not commit (stream %+v, %v; append: %v): the test did not reach the case it is for", st, serr, err)
+	}
+	if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("append whose lost COMMIT committed but could not be made durable: %+v, %v; want it unavailable", res, err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "whether it committed") {
+		t.Errorf("append whose lost COMMIT committed but could not be made durable: %q; want it to say that whether it committed (durably) is unknown", msg)
+	}
 }

@@ -32,8 +32,9 @@ import (
 //     session's that the server has yet to run finds the head not as it
 //     expects and writes nothing. The group is tried again, as one that a
 //     lock or a deadlock stopped, while its callers wait.
-// If settling fails too (the database still out of reach, or the lost
-// session's transaction still holding the lock when settleTimeout is up),
+// If settling fails too (the database still out of reach, the lost
+// session's transaction still holding the lock when settleTimeout is up, or
+// a commit found that cannot be made durable in time: see waitDurable),
 // the outcome is unknown: the append fails as unavailable, with an error
 // that says so (errOutcomeUnknown), and the README tells clients to retry
 // with event ids.
@@ -48,7 +49,7 @@ var errNotCommitted = errors.New("the round trip with COMMIT was lost, and it ha
 
 // errOutcomeUnknown is a group's whose answer was lost, and that settle
 // could not find out about: it may have committed.
-var errOutcomeUnknown = errors.New("the round trip with COMMIT was lost, and whether it committed could not be found out")
+var errOutcomeUnknown = errors.New("the round trip with COMMIT was lost, and whether it committed, durably, could not be found out")
 
 // settle reports whether the group p, whose round trip with COMMIT ended
 // with the error lost, committed, and the time its events were stamped with.
@@ -72,8 +73,13 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	}
 	// Visible to this session's read, which may come before the lost
 	// COMMIT's flush: answer once it is durable.
+	// If it cannot be made so in time, it may yet be taken back by a crash:
+	// its outcome is unknown, as if it could not be found (never a failure
+	// that wrote nothing, nor one to try again).
 	if err := w.waitDurable(ctx, p.head); err != nil {
-		return false, time.Time{}, fmt.Errorf("%w (it committed, and then did not become durable in time: %w)", lost, err)
+		w.log.Warn("an append's COMMIT went out and its answer was lost; it committed, and could not be made durable in time",
+			"head", p.head, "error", lost, "settle_error", err)
+		return false, time.Time{}, fmt.Errorf("%w (it committed, and then did not become durable in time: %v): %w", errOutcomeUnknown, err, lost)
 	}
 	w.log.Info("an append's COMMIT went out and its answer was lost; it committed", "head", p.head, "error", lost)
 	return true, at, nil
