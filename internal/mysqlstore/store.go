@@ -339,6 +339,16 @@ func normalise(dsn string, cfg *mysql.Config) {
 	// CHAIN, begin a transaction that the session's next reads stay in.
 	setParam(cfg, "autocommit", "1")
 	setParam(cfg, "completion_type", "'NO_CHAIN'")
+	// The SQL text is read as UTF-8, whatever the DSN's charset or
+	// character_set_* say: values are interpolated into it escaped with
+	// backslashes (below), and in a multi-byte character set such as SJIS,
+	// GBK or Big5 a byte before an escaping backslash makes one character
+	// of the two, so that the quote after it ends the string: an id's
+	// random bytes, or a client's data, would be read as other values or
+	// as SQL. (Set after the driver's SET NAMES for a DSN's charset.)
+	for _, name := range []string{"character_set_client", "character_set_connection", "character_set_results"} {
+		setParam(cfg, name, "'utf8mb4'")
+	}
 	// A SELECT without LIMIT returns every row it finds, whatever the DSN
 	// or the server's default sql_select_limit: cut short, the writer's
 	// read of a retry's stored events, or of a lost COMMIT's, would find
