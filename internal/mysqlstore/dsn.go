@@ -47,6 +47,18 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 				"(the value is not shown)", what, name, name)
 		}
 	}
+	// Every commit of the store goes to the binary log, where the server
+	// has one: a replica and a restore to a point in time replay it, and
+	// the durability check (durability.go) takes a commit to be durable
+	// once visible only because it went through it. Outside it, nothing the
+	// store writes reaches a replica, and a commit is visible before it is
+	// flushed, unfenced.
+	for name := range cfg.Params {
+		if strings.EqualFold(name, "sql_log_bin") {
+			return nil, fmt.Errorf("%s has a sql_log_bin parameter (%s): the store's commits must go to the binary log (a replica, a restore to a point in time "+
+				"and the durability check depend on it); remove it", what, name)
+		}
+	}
 	// Migrating there would put the event store's tables among the
 	// server's grant, time-zone and statistics tables.
 	switch strings.ToLower(cfg.DBName) {
