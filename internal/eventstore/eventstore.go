@@ -206,6 +206,10 @@ type ReplicaLag struct {
 	// Replicating reports whether the replica receives and applies the
 	// primary's transactions.
 	Replicating bool
+	// PrimaryMayLag reports that the primary is a node of a Galera cluster,
+	// which applies the other nodes' commits a moment late: its head may
+	// be short of a position another instance's node answered.
+	PrimaryMayLag bool
 }
 
 // LogTail is the log as the live feed reads it. A store serves it on

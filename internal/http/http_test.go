@@ -1188,3 +1188,72 @@ func TestAnEmptyAppendBodyIsSaidToBeEmpty(t *testing.T) {
 		}
 	})
 }
+
+// lagReplica is a read replica that reports itself positions behind its
+// primary.
+type lagReplica struct {
+	positions int64
+	galera    bool // the primary is a Galera node
+}
+
+func (r lagReplica) ReplicaLag(context.Context) (eventstore.ReplicaLag, error) {
+	return eventstore.ReplicaLag{Positions: r.positions, Replicating: true, PrimaryMayLag: r.galera}, nil
+}
+
+// TestAMinPositionPastThePrimarysHeadIsRefusedBehindAReplica: behind a read
+// replica a position past the replica's head may be on its way, and is
+// waited for; but one past the primary's head as well is one no append
+// answered on this database (it comes from another or a restored one), and
+// nothing can bring it. It was waited for and answered 503, which the Go
+// client waits out and retries without end: a subscription resuming with
+// Tributary-Min-Position after a restore never learnt that its position is
+// gone, where without the header it got 409 starting-point-ahead. Found by
+// a review of the client's Tributary-Min-Position (3e44460) asking what
+// happens after a database reset. A position within the replica's lag is
+// still waited for, and so is any where the primary is a Galera node,
+// which may not have another node's commit yet.
+func TestAMinPositionPastThePrimarysHeadIsRefusedBehindAReplica(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		for _, tc := range []struct {
+			lag    int64
+			galera bool
+			status int
+		}{{0, false, http.StatusConflict}, {10, false, http.StatusServiceUnavailable}, {0, true, http.StatusServiceUnavailable}} {
+			srv := httptest.NewServer(esthttp.New(store, esthttp.Options{MaxBodyBytes: 64 << 10, MaxBatch: 10,
+				Replica: lagReplica{tc.lag, tc.galera}, RequestTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}))
+			t.Cleanup(srv.Close)
+			id := uuid.NewString()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/streams/"+id+"/events", strings.NewReader(`{"stream_type":"order","events":[{"type":"A","data":1}]}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			head, err := store.Head(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{"/events", "/streams/" + id + "/events"} {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+				req.Header.Set("Accept", "text/event-stream")
+				req.Header.Set(esthttp.MinPositionHeader, fmt.Sprint(head+5))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Errorf("GET %s with %s %d, the log at %d, behind a replica %d positions behind its primary (Galera: %v): %d %s; want %d",
+						path, esthttp.MinPositionHeader, head+5, head, tc.lag, tc.galera, resp.StatusCode, body, tc.status)
+				}
+				if tc.status == http.StatusConflict && !strings.Contains(string(body), "starting-point-ahead") {
+					t.Errorf("GET %s past the primary's head: %s; want a starting-point-ahead problem", path, body)
+				}
+			}
+		}
+	})
+}

@@ -71,6 +71,13 @@ func (s *Server) waitForPosition(ctx context.Context, want int64) error {
 				"%s %d is past the log's head (%d): no append answered that position on this database; it may come from another or a restored one",
 				MinPositionHeader, want, head)}
 		}
+		if err == nil && wait == 5*time.Millisecond && s.opts.Replica != nil {
+			// Behind a replica, once: a position past the primary's head
+			// as well will not come.
+			if ahead := s.pastPrimary(ctx, want); ahead != nil {
+				return ahead
+			}
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -80,4 +87,28 @@ func (s *Server) waitForPosition(ctx context.Context, want int64) error {
 		case <-t.C:
 		}
 	}
+}
+
+// pastPrimary returns an aheadError when want is past the primary's head
+// too, not only the replica's: no append answered it on this database (it
+// comes from another or a restored one), waiting cannot bring it, and a
+// 503 would have a client retry for ever. The replica's head is read after
+// its lag, which reads the replica's head before the primary's: the sum is
+// never below the primary's head when the lag was read, and want, which a
+// client was answered before this request, is not past that unless the
+// primary never had it. Where either cannot be read, or the primary is a
+// Galera node, which may lack another node's commit for a moment, nil: the
+// wait goes on.
+func (s *Server) pastPrimary(ctx context.Context, want int64) error {
+	lag, err := s.opts.Replica.ReplicaLag(ctx)
+	if err != nil || lag.PrimaryMayLag {
+		return nil // a Galera node may not have another node's commit yet
+	}
+	head, err := s.store.Head(ctx)
+	if err != nil || head+lag.Positions >= want {
+		return nil
+	}
+	return &aheadError{requested: want, current: head + lag.Positions, detail: fmt.Sprintf(
+		"%s %d is past the log's head on the primary (%d), not only on this server's read replica: no append answered that position on this database; it may come from another or a restored one",
+		MinPositionHeader, want, head+lag.Positions)}
 }

@@ -199,7 +199,7 @@ const errParse = 1064
 // server does not answer, and a zero lag when no replica is configured.
 func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	if s.replica == nil {
-		return eventstore.ReplicaLag{Replicating: true}, nil
+		return eventstore.ReplicaLag{Replicating: true, PrimaryMayLag: s.onGalera}, nil
 	}
 	// The replica's head first: it only grows, so the difference is never
 	// less than the lag at the moment the primary's was read.
@@ -210,7 +210,7 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	if err := s.primary.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&primaryHead); err != nil {
 		return eventstore.ReplicaLag{}, fmt.Errorf("read the primary's log head: %w", translate(err))
 	}
-	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), Seconds: -1}
+	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), Seconds: -1, PrimaryMayLag: s.onGalera}
 	st, err := s.replicaStatus(ctx)
 	if err != nil {
 		return eventstore.ReplicaLag{}, fmt.Errorf("read the replica's status: %w", err)
