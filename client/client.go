@@ -492,6 +492,11 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	res.Body = &answerBody{ReadCloser: res.Body, cancel: cancel}
 	if res.StatusCode >= 400 {
 		defer closeBody(res.Body)
+		// A problem's JSON is read to the end of its value; a body of
+		// another kind whose end does not come (a proxy holding it) gets
+		// problemTime, and the problem then says what came of it.
+		t := time.AfterFunc(problemTime, cancel)
+		defer t.Stop()
 		return nil, readProblem(res)
 	}
 	return res, nil
@@ -531,6 +536,9 @@ func (b *answerBody) Close() error {
 	b.cancel()
 	return err
 }
+
+// problemTime bounds how long do reads an error answer that is no JSON.
+const problemTime = 5 * time.Second
 
 // drainTime bounds how long closeBody waits for the end of an answer.
 const drainTime = 500 * time.Millisecond

@@ -765,3 +765,54 @@ func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 		})
 	}
 }
+
+// TestAnErrorAnswerWhoseEndStallsDoesNotHoldTheCall: the sibling of
+// TestAnAnswerWhoseEndStallsDoesNotHoldTheCall for error answers. A problem
+// answered in full whose body then stalls (a server or proxy holding the
+// last chunk) was read to its end before the call returned: an Append or a
+// read with context.Background() never returned, though the problem was
+// there. Found by reviewing da6049d, whose bound in time covers only the
+// drain after a success.
+func TestAnErrorAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
+	t.Parallel()
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusConflict)
+		io.WriteString(w, `{"type":"https://tributary.dev/problems/wrong-expected-version","title":"Wrong expected version","status":409,"expected_version":1,"current_version":2}`) //nolint:errcheck // a test's answer
+		w.(http.Flusher).Flush()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stall) })
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"Append": func() error {
+			_, err := c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Exactly(1), NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+			return err
+		},
+		"ReadAll": func() error {
+			for _, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
+				return err
+			}
+			return nil
+		},
+	} {
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrWrongExpectedVersion) {
+				t.Errorf("%s: %v; expected the 409's problem, ErrWrongExpectedVersion", name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s has not returned 5 s after its problem came; expected it to return without waiting for the answer's end", name)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,9 +96,20 @@ func (p *Problem) Is(target error) bool {
 }
 
 // readProblem reads an error answer. A body that is no problem still gives
-// one, from the status.
+// one, from the status. A JSON body is read to the end of its value, not
+// of the answer, whose end a server or proxy may hold back (do bounds the
+// read of any other body in time).
 func readProblem(res *http.Response) *Problem {
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	body := io.LimitReader(res.Body, 64<<10)
+	var seen bytes.Buffer
+	var raw json.RawMessage
+	b := []byte(nil)
+	if err := json.NewDecoder(io.TeeReader(body, &seen)).Decode(&raw); err == nil {
+		b = raw
+	} else {
+		rest, _ := io.ReadAll(body) // no JSON: all of it, for the detail
+		b = append(seen.Bytes(), rest...)
+	}
 	p := decodeProblem(b)
 	if p == nil {
 		p = &Problem{Detail: strings.TrimSpace(string(b))}
