@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -203,5 +205,31 @@ func TestAnUnknownCommandIsNotQuoted(t *testing.T) {
 	code, stdout, stderr := runCommand(t, nil, secret)
 	if code != 1 || !strings.Contains(stderr, "api help") || strings.Contains(stdout+stderr, "s3cret-pw") {
 		t.Errorf("api %s: expected exit status 1 pointing to api help, without the argument; got %d.\nStdout:\n%s\nStderr:\n%s", secret, code, stdout, stderr)
+	}
+}
+
+// TestHelpIntoAClosedPipeEndsQuietly: `api help | head -1` is how a shell
+// user reads the settings; once the server ignored SIGPIPE (so that a log
+// reader going away cannot kill it), help and version, whose reader may
+// stop early, ended with "api: write …: broken pipe" and status 1. Only the
+// commands that log ignore it.
+func TestHelpIntoAClosedPipeEndsQuietly(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"help", "version"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close() // the reader has gone before the first write
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		c := command(ctx, apiBinary, nil, cmd)
+		var stderr bytes.Buffer
+		c.Stdout, c.Stderr = w, &stderr
+		c.Run() //nolint:errcheck // killed by SIGPIPE, as a shell's command is
+		cancel()
+		w.Close()
+		if stderr.Len() > 0 {
+			t.Errorf("api %s into a closed pipe: expected no error output, got %q", cmd, stderr.Bytes())
+		}
 	}
 }

@@ -61,11 +61,6 @@ Commands:
 Configuration (environment variables):`
 
 func main() {
-	// A log reader that goes away (a collector restarted, a | tee stopped)
-	// must not kill the server with SIGPIPE at its next log line, cutting
-	// every request and subscription with no drain: writes to the broken
-	// pipe fail instead, and those lines are lost.
-	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
@@ -110,6 +105,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if cmd == "healthcheck" {
 		return healthcheck(ctx, cfg.Addr, stdout)
 	}
+	// A log reader that goes away (a collector restarted, a | tee stopped)
+	// must not kill the server, or a migration, with SIGPIPE at its next
+	// log line, cutting every request and subscription with no drain: writes
+	// to the broken pipe fail instead, and those lines are lost. (help and
+	// version, whose reader may stop early, end quietly by SIGPIPE.)
+	signal.Ignore(syscall.SIGPIPE)
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
