@@ -53,6 +53,18 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 	// once visible only because it went through it. Outside it, nothing the
 	// store writes reaches a replica, and a commit is visible before it is
 	// flushed, unfenced.
+	// The store forces some session variables, and refuses others, by name
+	// (setParam, the checks above and below); the driver writes a name into
+	// its SET as it is given, so @@sql_log_bin, @@session.sql_select_limit
+	// or @@global.… would be the same variable to the server under another
+	// name, or a change to the whole server. A parameter must be a plain
+	// variable name.
+	for name := range cfg.Params {
+		if !plainName(name) {
+			return nil, fmt.Errorf("%s has a parameter %q that is not a plain session variable name (letters, digits and _): the driver would send it as SET %s=… "+
+				"beside the store's own session settings, or to the whole server; write the variable's name alone, as in ?innodb_lock_wait_timeout=10", what, name, name)
+		}
+	}
 	for name := range cfg.Params {
 		if strings.EqualFold(name, "sql_log_bin") {
 			return nil, fmt.Errorf("%s has a sql_log_bin parameter (%s): the store's commits must go to the binary log (a replica, a restore to a point in time "+
@@ -101,4 +113,18 @@ func checkPort(addr string) error {
 		return fmt.Errorf("the address %s has port %d; a port is 1 to 65535", addr, n)
 	}
 	return nil
+}
+
+// plainName reports whether name is a session variable's name alone:
+// letters, digits and underscores.
+func plainName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if r != '_' && (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return true
 }
