@@ -59,10 +59,16 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 	// or @@global.… would be the same variable to the server under another
 	// name, or a change to the whole server. A parameter must be a plain
 	// variable name.
-	for name := range cfg.Params {
+	// The value too goes into the SET as it is given, unescaped: 10,sql_log_bin=0
+	// would set a second variable. It must be one value.
+	for name, value := range cfg.Params {
 		if !plainName(name) {
 			return nil, fmt.Errorf("%s has a parameter %q that is not a plain session variable name (letters, digits and _): the driver would send it as SET %s=… "+
 				"beside the store's own session settings, or to the whole server; write the variable's name alone, as in ?innodb_lock_wait_timeout=10", what, name, name)
+		}
+		if !oneValue(value) {
+			return nil, fmt.Errorf("%s has a parameter %s whose value is not one value (a word or number, or one string in single quotes, without backslashes): "+
+				"the driver writes it into SET %s=… as it is, where a comma would set another variable (the value is not shown)", what, name, name)
 		}
 	}
 	for name := range cfg.Params {
@@ -123,6 +129,40 @@ func plainName(name string) bool {
 	}
 	for _, r := range name {
 		if r != '_' && (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// oneValue reports whether v is one SQL value as the server reads it in a
+// SET, whatever its sql_mode: a word or number (letters, digits and
+// _ . + - @, as in 10, 2.5, TRADITIONAL, @@GLOBAL.sql_mode), or one string
+// in single or double quotes, a quote inside it doubled; spaces around it
+// are the server's to skip. A backslash is
+// refused in a string: whether it escapes the quote after it depends on
+// NO_BACKSLASH_ESCAPES, so 'a\',b=' may be one string or two values.
+func oneValue(v string) bool {
+	v = strings.Trim(v, " \t")
+	if v == "" {
+		return false
+	}
+	if q := v[0]; q == '\'' || q == '"' {
+		if len(v) < 2 || v[len(v)-1] != q {
+			return false
+		}
+		inner := v[1 : len(v)-1]
+		if strings.ContainsRune(inner, '\\') {
+			return false
+		}
+		// Every quote inside is doubled: removing the pairs leaves none.
+		return !strings.ContainsRune(strings.ReplaceAll(inner, string([]byte{q, q}), ""), rune(q))
+	}
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case r == '_', r == '.', r == '+', r == '-', r == '@':
+		default:
 			return false
 		}
 	}

@@ -51,3 +51,59 @@ func TestADSNParameterSpelledAsAVariableIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestADSNParameterWhoseValueHoldsMoreThanOneValueIsRefused: the driver
+// writes a DSN parameter's value, unescaped, into its SET as it is given:
+// innodb_lock_wait_timeout=10,sql_log_bin=0 (or with the comma escaped,
+// %2C) set sql_log_bin past its refusal, and a value ending in
+// ,sql_select_limit=1 or ,tx_isolation=… sat beside the store's own setting
+// in one SET. Open must refuse a value that is not one value: a word or
+// number, or one quoted string.
+func TestADSNParameterWhoseValueHoldsMoreThanOneValueIsRefused(t *testing.T) {
+	t.Parallel()
+	base := mysqltest.NewDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	for _, param := range []string{
+		"innodb_lock_wait_timeout=10,sql_log_bin=0",
+		"innodb_lock_wait_timeout=10%2C%20sql_log_bin%3D0",
+		"innodb_lock_wait_timeout=10,sql_select_limit=1",
+		"lock_wait_timeout=5,tx_isolation=%27READ-UNCOMMITTED%27",
+		"sql_mode=%27%27,sql_log_bin=0",
+		"sql_mode=%27a%5C%27,sql_log_bin=0,%40a=%27", // 'a\',sql_log_bin=0,@a=': one string only with backslash escapes on
+	} {
+		s, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{})
+		if err == nil {
+			s.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "parameter") {
+			t.Errorf("Open with the DSN parameter %s: %v; want it refused, naming the parameter", param, err)
+		}
+		// (A server is no replica of itself: only the refusal names the parameter.)
+		s, err = mysqlstore.Open(ctx, base, mysqlstore.Options{ReadDSN: withParam(base, param)})
+		if err == nil {
+			s.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "parameter") {
+			t.Errorf("the read replica's DSN with the parameter %s: %v; want it refused, naming the parameter", param, err)
+		}
+	}
+	// Values of one word, number or quoted string still open.
+	for _, param := range []string{
+		"innodb_lock_wait_timeout=10",
+		"sql_mode=%27ANSI_QUOTES,NO_BACKSLASH_ESCAPES%27",
+		"sql_mode=TRADITIONAL",
+		"lock_wait_timeout=5",
+		"max_statement_time=2.5",
+		"sql_mode=%27it%27%27s%27",
+	} {
+		s, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{})
+		if err != nil && strings.Contains(err.Error(), "one value") {
+			t.Errorf("Open with the DSN parameter %s: %v; want it accepted", param, err)
+			continue
+		}
+		if err == nil {
+			s.Close()
+		}
+	}
+}
