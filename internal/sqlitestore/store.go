@@ -57,7 +57,10 @@ var ErrInUse = errors.New("data directory in use")
 type Store struct {
 	*sqlstore.Store
 	dirLock, file       *os.File // locked while open; nil where locking is unsupported
-	reads, writes, feed *sql.DB  // see sqlstore.Options; writes has one connection
+	wal                 *os.File // the WAL the connections write, where file is not nil
+	keep                *sql.DB  // holds kept open, so that the WAL is never remade (see Open)
+	kept                *sql.Conn
+	reads, writes, feed *sql.DB // see sqlstore.Options; writes has one connection
 	path                string
 	log                 *slog.Logger
 
@@ -128,6 +131,22 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// The WAL the connections have open, for checkFile. SQLite deletes it,
+	// and makes another, only when its last connection closes; the driver
+	// discards a connection whose statement was interrupted (a caller that
+	// left), so one connection that runs nothing is kept open while the
+	// store is, and the WAL stays the same file.
+	if s.file != nil {
+		s.keep = pool(dsn, 1)
+		if err := s.keepWAL(ctx); err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("open %s: %w", path, translate(err))
+		}
+		if s.wal, err = os.Open(path + "-wal"); err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("open %s: its WAL: %w", path, err)
+		}
+	}
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
@@ -173,7 +192,7 @@ func (s *Store) checkFile() error {
 	}
 	at, err := os.Stat(s.path)
 	if err == nil && os.SameFile(held, at) {
-		return nil
+		return s.checkWAL()
 	}
 	what := "another file is there now"
 	if err != nil {
@@ -181,6 +200,45 @@ func (s *Store) checkFile() error {
 	}
 	return fmt.Errorf("%w: the database file %s was moved or removed while the server ran (%s): "+
 		"put it back, or restart the server where it is now", eventstore.ErrUnavailable, s.path, what)
+}
+
+// keepWAL takes the connection kept open while the store is, once it has
+// read the database (which opens the WAL).
+func (s *Store) keepWAL(ctx context.Context) error {
+	c, err := s.keep.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	s.kept = c
+	var v int64
+	return c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+}
+
+// checkWAL returns an error wrapping eventstore.ErrUnavailable if the WAL
+// the connections write is no longer at its path. With tributary.db-wal
+// removed by hand, appends were acknowledged into the unlinked WAL, which a
+// crash takes with it (a restart opens the database file without them), and
+// a connection opened afterwards made a new, empty WAL of its own beside
+// the old one's index. A clean stop copies the commits into the database
+// file, from the WAL the connections still have open.
+func (s *Store) checkWAL() error {
+	if s.wal == nil {
+		return nil
+	}
+	held, err := s.wal.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: the database's WAL %s-wal: %w", eventstore.ErrUnavailable, s.path, err)
+	}
+	at, err := os.Stat(s.path + "-wal")
+	if err == nil && os.SameFile(held, at) {
+		return nil
+	}
+	what := "another file is there now"
+	if err != nil {
+		what = err.Error()
+	}
+	return fmt.Errorf("%w: the database's WAL %s-wal was removed or replaced while the server ran (%s): the commits in it would be lost in a crash; "+
+		"stop the server cleanly, which copies them into the database file, and start it again", eventstore.ErrUnavailable, s.path, what)
 }
 
 // Ping implements eventstore.Store: the database answers, and its file is
@@ -215,10 +273,17 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	err := errors.Join(s.reads.Close(), s.writes.Close(), s.feed.Close())
+	var err error
+	if s.kept != nil {
+		err = s.kept.Close()
+	}
+	if s.keep != nil {
+		err = errors.Join(err, s.keep.Close())
+	}
+	err = errors.Join(err, s.reads.Close(), s.writes.Close(), s.feed.Close())
 	// Last: closing the database file's descriptor would drop the fcntl
 	// locks of any connection still open on it.
-	for _, f := range []*os.File{s.file, s.dirLock} {
+	for _, f := range []*os.File{s.wal, s.file, s.dirLock} {
 		if f != nil {
 			f.Close()
 		}

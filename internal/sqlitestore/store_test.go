@@ -343,3 +343,53 @@ func TestADatabaseFileWithAHardLinkIsRefusedAtOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestAnAppendWithTheWALRemovedIsRefused: SQLite's connections keep the WAL
+// they opened, whatever becomes of its name. With tributary.db-wal removed
+// by hand while the server ran (the database file left in place), appends
+// were acknowledged into the unlinked WAL, which a crash takes with it (a
+// restart opens the database file without them), and a new connection
+// opened a new, empty WAL beside the index of the old one. An append must
+// be refused, and /readyz must say so.
+func TestAnAppendWithTheWALRemovedIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	one := func() error {
+		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
+		return err
+	}
+	if err := one(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(s.Path() + "-wal"); err != nil {
+		t.Fatal(err)
+	}
+	if err := one(); err == nil {
+		t.Errorf("append with the WAL removed was acknowledged, into a WAL no restart after a crash opens; expected ErrUnavailable")
+	} else if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("append with the WAL removed: err = %v, expected ErrUnavailable", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("ping with the WAL removed: err = %v, expected ErrUnavailable", err)
+	}
+	// A clean stop copies the acknowledged append into the database file.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head, err := s.Head(t.Context()); err != nil || head != 1 {
+		t.Errorf("after a clean stop and a restart, the head is %d (%v); expected 1, the acknowledged append", head, err)
+	}
+}
