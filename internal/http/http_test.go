@@ -27,7 +27,6 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -853,16 +852,7 @@ func TestEveryAnswerForbidsContentSniffing(t *testing.T) {
 func TestReadsThatServeAPageOrASubscriptionVaryOnAccept(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed})
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		t.Cleanup(h.CloseSubscriptions)
-		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		s := liveTestServer(t, k, true)
 		id := uuid.NewString()
 		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
 		varies := func(what string, h http.Header) {
@@ -888,7 +878,7 @@ func TestReadsThatServeAPageOrASubscriptionVaryOnAccept(t *testing.T) {
 				varies("GET "+path+" If-None-Match (a 304)", r.header)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+			req, _ := http.NewRequestWithContext(ctx, "GET", s.url+path, nil)
 			req.Header.Set("Accept", "text/event-stream")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -941,16 +931,7 @@ func TestAnEncodingRefusedSaysWhichAreTaken(t *testing.T) {
 func TestAcceptThatPrefersJSONGetsAPage(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed})
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		t.Cleanup(h.CloseSubscriptions)
-		s := &testServer{t: t, url: srv.URL, client: &http.Client{Timeout: 30 * time.Second}, store: store}
+		s := liveTestServer(t, k, false)
 		id := uuid.NewString()
 		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
 		page := []string{
@@ -975,7 +956,7 @@ func TestAcceptThatPrefersJSONGetsAPage(t *testing.T) {
 					want = "text/event-stream"
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+				req, _ := http.NewRequestWithContext(ctx, "GET", s.url+path, nil)
 				req.Header.Set("Accept", accept)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -1002,16 +983,7 @@ func TestAcceptThatPrefersJSONGetsAPage(t *testing.T) {
 func TestTheNilStreamIDIsRefusedOnEveryRoute(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed})
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		t.Cleanup(h.CloseSubscriptions)
-		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		s := liveTestServer(t, k, true)
 		expectStatus(t, "append to another stream", s.do("POST", "/streams/"+uuid.NewString()+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
 		nilID := "/streams/" + uuid.Nil.String()
 		for _, tc := range []struct{ method, path, body string }{
@@ -1028,7 +1000,7 @@ func TestTheNilStreamIDIsRefusedOnEveryRoute(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+nilID+"/events", nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.url+nilID+"/events", nil)
 		req.Header.Set("Accept", "text/event-stream")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -1074,16 +1046,7 @@ func TestAnAppendTakesEveryNameOfUTF8AsItsCharset(t *testing.T) {
 func TestAFilterOfAHundredLongestNamesIsTaken(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		h := esthttp.New(feed.Notifying(store), esthttp.Options{OpenAPI: api.OpenAPI, Feed: feed})
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		t.Cleanup(h.CloseSubscriptions)
-		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		s := liveTestServer(t, k, true)
 		names := make([]string, 100)
 		for i := range names {
 			names[i] = fmt.Sprintf("N%03d", i) + strings.Repeat("x", eventstore.MaxNameLength-4)
@@ -1101,7 +1064,7 @@ func TestAFilterOfAHundredLongestNamesIsTaken(t *testing.T) {
 		expectStatus(t, "GET /streams with 100 names of 128 characters", s.do("GET", "/streams?stream_type="+q, ""), 200)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/events?type="+q, nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/events?type="+q, nil)
 		req.Header.Set("Accept", "text/event-stream")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -1256,4 +1219,16 @@ func TestAMinPositionPastThePrimarysHeadIsRefusedBehindAReplica(t *testing.T) {
 			}
 		}
 	})
+}
+
+// liveTestServer starts a server with its live feed on a new store of kind
+// k (liveServerOf), its answers checked against openapi.yaml if contract.
+func liveTestServer(t *testing.T, k teststore.Kind, contract bool) *testServer {
+	t.Helper()
+	store, _, srv := liveServerOf(t, k, esthttp.Options{OpenAPI: api.OpenAPI}, nil)
+	client := &http.Client{Timeout: 30 * time.Second}
+	if contract {
+		client.Transport = newContract(t)
+	}
+	return &testServer{t: t, url: srv.URL, client: client, store: store}
 }

@@ -686,7 +686,13 @@ func liveServer(t *testing.T, opts esthttp.Options) (eventstore.Store, *esthttp.
 // liveServerOn is liveServer with the listener wrapped by wrap, if not nil.
 func liveServerOn(t *testing.T, opts esthttp.Options, wrap func(net.Listener) net.Listener) (eventstore.Store, *esthttp.Server, *httptest.Server) {
 	t.Helper()
-	store := teststore.SQLite.Open(t)
+	return liveServerOf(t, teststore.SQLite, opts, wrap)
+}
+
+// liveServerOf is liveServerOn on a new store of kind k.
+func liveServerOf(t *testing.T, k teststore.Kind, opts esthttp.Options, wrap func(net.Listener) net.Listener) (eventstore.Store, *esthttp.Server, *httptest.Server) {
+	t.Helper()
+	store := k.Open(t)
 	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	t.Cleanup(stopFeed)
