@@ -387,6 +387,36 @@ func TestTokensFromAFileGuardEveryEndpointButTheProbes(t *testing.T) {
 // As root, which may write any file, it runs the binary as nobody.
 func TestAReadOnlyEmbeddedDatabaseIsRefusedAtStartUp(t *testing.T) {
 	t.Parallel()
+	// The directory stays writable (the lock file, -wal and -shm may be
+	// made); only the database file is read-only.
+	refusedAtStartUp(t, "a read-only database file", func(top, dir string) map[string]os.FileMode {
+		return map[string]os.FileMode{top: 0o755, dir: 0o777, filepath.Join(dir, "tributary.db"): 0o444, filepath.Join(dir, "tributary.lock"): 0o666}
+	}, func(string) string { return "read-only" })
+}
+
+// TestAReadOnlyDataDirectoryIsRefusedSayingSo: with the database file
+// writable but its directory not, SQLite cannot make the -wal and -shm
+// files, and the binary exited with "database unavailable: attempt to write
+// a readonly database (1544)": a passing outage, about a file that is
+// writable. It must say that the directory is read-only. As root, which may
+// write anywhere, it runs the binary as nobody.
+func TestAReadOnlyDataDirectoryIsRefusedSayingSo(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the binary as nobody")
+	}
+	refusedAtStartUp(t, "a read-only data directory", func(top, dir string) map[string]os.FileMode {
+		return map[string]os.FileMode{top: 0o755, dir: 0o755, filepath.Join(dir, "tributary.db"): 0o666, filepath.Join(dir, "tributary.lock"): 0o666}
+	}, func(dir string) string { return "directory " + dir + " is read-only" })
+}
+
+// refusedAtStartUp migrates an embedded store into a new data directory,
+// gives its files the modes that modes(top, dir) names, and runs migrate
+// and serve on it from a copy of the binary (the build's directory is
+// private), as nobody when the test runs as root (which may write any
+// file): each must exit 1 at once, its error output holding want(dir).
+func refusedAtStartUp(t *testing.T, what string, modes func(top, dir string) map[string]os.FileMode, want func(dir string) string) {
+	t.Helper()
 	top, err := os.MkdirTemp("", "tributary-readonly-")
 	if err != nil {
 		t.Fatal(err)
@@ -396,18 +426,15 @@ func TestAReadOnlyEmbeddedDatabaseIsRefusedAtStartUp(t *testing.T) {
 	if code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_DATA_DIR=" + dir}, "migrate"); code != 0 {
 		t.Fatalf("api migrate exited %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	// The directory stays writable (the lock file, -wal and -shm may be
-	// made); only the database file is read-only.
 	bin := filepath.Join(top, "api")
 	b, err := os.ReadFile(apiBinary)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil { // the build's directory is private
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for path, mode := range map[string]os.FileMode{top: 0o755, dir: 0o777, filepath.Join(dir, "tributary.db"): 0o444,
-		filepath.Join(dir, "tributary.lock"): 0o666} {
+	for path, mode := range modes(top, dir) {
 		if err := os.Chmod(path, mode); err != nil {
 			t.Fatal(err)
 		}
@@ -423,59 +450,9 @@ func TestAReadOnlyEmbeddedDatabaseIsRefusedAtStartUp(t *testing.T) {
 		c.Run() //nolint:errcheck // the exit status is checked below
 		timedOut := ctx.Err() != nil
 		cancel()
-		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "read-only") {
-			t.Errorf("api %s on a read-only database file: expected exit status 1 at once, saying it is read-only; got %d (timed out: %t).\nStdout:\n%s\nStderr:\n%s",
-				cmd, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
-		}
-	}
-}
-
-// TestAReadOnlyDataDirectoryIsRefusedSayingSo: with the database file
-// writable but its directory not, SQLite cannot make the -wal and -shm
-// files, and the binary exited with "database unavailable: attempt to write
-// a readonly database (1544)": a passing outage, about a file that is
-// writable. It must say that the directory is read-only. As root, which may
-// write anywhere, it runs the binary as nobody.
-func TestAReadOnlyDataDirectoryIsRefusedSayingSo(t *testing.T) {
-	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root, to run the binary as nobody")
-	}
-	top, err := os.MkdirTemp("", "tributary-readonly-dir-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(top) })
-	dir := filepath.Join(top, "data")
-	if code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_DATA_DIR=" + dir}, "migrate"); code != 0 {
-		t.Fatalf("api migrate exited %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
-	bin := filepath.Join(top, "api")
-	b, err := os.ReadFile(apiBinary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil { // the build's directory is private
-		t.Fatal(err)
-	}
-	for path, mode := range map[string]os.FileMode{top: 0o755, dir: 0o755, filepath.Join(dir, "tributary.db"): 0o666,
-		filepath.Join(dir, "tributary.lock"): 0o666} {
-		if err := os.Chmod(path, mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, cmd := range []string{"migrate", "serve"} {
-		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-		c := command(ctx, bin, []string{"TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, cmd)
-		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		var stdout, stderr bytes.Buffer
-		c.Stdout, c.Stderr = &stdout, &stderr
-		c.Run() //nolint:errcheck // the exit status is checked below
-		timedOut := ctx.Err() != nil
-		cancel()
-		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "directory "+dir+" is read-only") {
-			t.Errorf("api %s with a read-only data directory: expected exit status 1 at once, saying the directory is read-only; got %d (timed out: %t).\nStdout:\n%s\nStderr:\n%s",
-				cmd, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
+		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), want(dir)) {
+			t.Errorf("api %s with %s: expected exit status 1 at once, its error holding %q; got %d (timed out: %t).\nStdout:\n%s\nStderr:\n%s",
+				cmd, what, want(dir), c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
 		}
 	}
 }
@@ -606,16 +583,10 @@ func TestATokensFileWithNoEntryStopsTheStartUp(t *testing.T) {
 		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		c := command(ctx, apiBinary, []string{"TRIBUTARY_API_TOKENS_FILE=" + file, "TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
-		var stdout, stderr bytes.Buffer
-		c.Stdout, c.Stderr = &stdout, &stderr
-		c.Run() //nolint:errcheck // the exit status is checked below
-		timedOut := ctx.Err() != nil
-		cancel()
-		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "TRIBUTARY_API_TOKENS_FILE") {
-			t.Errorf("api with TRIBUTARY_API_TOKENS_FILE naming a file with no entry (%s): expected exit status 1 naming the variable; got %d (still running after 10 s: %t).\nStdout:\n%s\nStderr:\n%s",
-				name, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
+		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_API_TOKENS_FILE=" + file, "TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
+		if code != 1 || !strings.Contains(stderr, "TRIBUTARY_API_TOKENS_FILE") {
+			t.Errorf("api with TRIBUTARY_API_TOKENS_FILE naming a file with no entry (%s): expected exit status 1 naming the variable; got %d.\nStdout:\n%s\nStderr:\n%s",
+				name, code, stdout, stderr)
 		}
 	}
 }
@@ -632,16 +603,10 @@ func TestATokensFileTooLargeStopsTheStartUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, file := range []string{big, "/dev/zero"} {
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		c := command(ctx, apiBinary, []string{"TRIBUTARY_API_TOKENS_FILE=" + file, "TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
-		var stdout, stderr bytes.Buffer
-		c.Stdout, c.Stderr = &stdout, &stderr
-		c.Run() //nolint:errcheck // the exit status is checked below
-		timedOut := ctx.Err() != nil
-		cancel()
-		if timedOut || c.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "TRIBUTARY_API_TOKENS_FILE") || !strings.Contains(stderr.String(), "1 MiB") {
-			t.Errorf("api with TRIBUTARY_API_TOKENS_FILE=%s (more than 1 MiB): expected exit status 1 naming the variable and the limit; got %d (still running after 10 s: %t).\nStdout:\n%.2000s\nStderr:\n%.2000s",
-				file, c.ProcessState.ExitCode(), timedOut, stdout.Bytes(), stderr.Bytes())
+		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_API_TOKENS_FILE=" + file, "TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")
+		if code != 1 || !strings.Contains(stderr, "TRIBUTARY_API_TOKENS_FILE") || !strings.Contains(stderr, "1 MiB") {
+			t.Errorf("api with TRIBUTARY_API_TOKENS_FILE=%s (more than 1 MiB): expected exit status 1 naming the variable and the limit; got %d.\nStdout:\n%.2000s\nStderr:\n%.2000s",
+				file, code, stdout, stderr)
 		}
 	}
 }
