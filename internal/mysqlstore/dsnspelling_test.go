@@ -34,21 +34,7 @@ func TestADSNParameterSpelledAsAVariableIsRefused(t *testing.T) {
 		"@@tx_isolation=%27READ-UNCOMMITTED%27",
 		"@@character_set_client=sjis",
 	} {
-		s, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{})
-		if err == nil {
-			s.Close()
-		}
-		if err == nil || !strings.Contains(err.Error(), "parameter") {
-			t.Errorf("Open with the DSN parameter %s: %v; want it refused, naming the parameter", param, err)
-		}
-		// (A server is no replica of itself: only the refusal names the parameter.)
-		s, err = mysqlstore.Open(ctx, base, mysqlstore.Options{ReadDSN: withParam(base, param)})
-		if err == nil {
-			s.Close()
-		}
-		if err == nil || !strings.Contains(err.Error(), "parameter") {
-			t.Errorf("the read replica's DSN with the parameter %s: %v; want it refused, naming the parameter", param, err)
-		}
+		paramRefused(ctx, t, base, param)
 	}
 }
 
@@ -72,21 +58,7 @@ func TestADSNParameterWhoseValueHoldsMoreThanOneValueIsRefused(t *testing.T) {
 		"sql_mode=%27%27,sql_log_bin=0",
 		"sql_mode=%27a%5C%27,sql_log_bin=0,%40a=%27", // 'a\',sql_log_bin=0,@a=': one string only with backslash escapes on
 	} {
-		s, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{})
-		if err == nil {
-			s.Close()
-		}
-		if err == nil || !strings.Contains(err.Error(), "parameter") {
-			t.Errorf("Open with the DSN parameter %s: %v; want it refused, naming the parameter", param, err)
-		}
-		// (A server is no replica of itself: only the refusal names the parameter.)
-		s, err = mysqlstore.Open(ctx, base, mysqlstore.Options{ReadDSN: withParam(base, param)})
-		if err == nil {
-			s.Close()
-		}
-		if err == nil || !strings.Contains(err.Error(), "parameter") {
-			t.Errorf("the read replica's DSN with the parameter %s: %v; want it refused, naming the parameter", param, err)
-		}
+		paramRefused(ctx, t, base, param)
 	}
 	// Values of one word, number or quoted string still open.
 	for _, param := range []string{
@@ -104,6 +76,26 @@ func TestADSNParameterWhoseValueHoldsMoreThanOneValueIsRefused(t *testing.T) {
 		}
 		if err == nil {
 			s.Close()
+		}
+	}
+}
+
+// paramRefused opens a store on base with param, and one with base's
+// database as its read replica with param, expecting both refused with an
+// error naming the parameter. (A server is no replica of itself: only the
+// refusal names the parameter.)
+func paramRefused(ctx context.Context, t *testing.T, base, param string) {
+	t.Helper()
+	for _, opts := range []struct {
+		what      string
+		dsn, read string
+	}{{"Open with the DSN parameter", withParam(base, param), ""}, {"the read replica's DSN with the parameter", base, withParam(base, param)}} {
+		s, err := mysqlstore.Open(ctx, opts.dsn, mysqlstore.Options{ReadDSN: opts.read})
+		if err == nil {
+			s.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "parameter") {
+			t.Errorf("%s %s: %v; want it refused, naming the parameter", opts.what, param, err)
 		}
 	}
 }

@@ -326,21 +326,30 @@ func TestADSNMissingItsAtSignIsRefusedWithoutQuotingThePassword(t *testing.T) {
 		{"", "tributary:" + pw + "(127.0.0.1:3306)/tributary"},
 		{"", "tributary:" + pw + "/tributary"},
 	} {
-		dsn := tc.dsn
-		if dsn == "" {
-			dsn = mysqltest.NewDatabase(t)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{ReadDSN: tc.readDSN, AllowUnsafeDurability: true})
-		cancel()
-		if err == nil {
-			s.Close()
-			t.Errorf("Open(%q, read %q): expected an error, got none", tc.dsn, tc.readDSN)
-			continue
-		}
-		if strings.Contains(err.Error(), pw) || errors.Is(err, eventstore.ErrUnavailable) {
-			t.Errorf("Open(%q, read %q): expected an error that is not ErrUnavailable (no retry helps) and holds no password, got %v", tc.dsn, tc.readDSN, err)
-		}
+		openRefused(t, tc.dsn, tc.readDSN, pw, "")
+	}
+}
+
+// openRefused opens dsn (a new database's, if empty) with readDSN as its
+// read replica, expecting an error at once that is not ErrUnavailable (no
+// retry helps), does not hold secret and, unless want is empty, holds want
+// in any letter case.
+func openRefused(t *testing.T, dsn, readDSN, secret, want string) {
+	t.Helper()
+	given := dsn
+	if dsn == "" {
+		dsn = mysqltest.NewDatabase(t)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{ReadDSN: readDSN, AllowUnsafeDurability: true})
+	if err == nil {
+		s.Close()
+		t.Errorf("Open(%q, read %q): expected an error, got none", given, readDSN)
+		return
+	}
+	if strings.Contains(err.Error(), secret) || errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(strings.ToLower(err.Error()), want) {
+		t.Errorf("Open(%q, read %q): expected an error that is not ErrUnavailable (no retry helps), holds no secret and says %q, got %v", given, readDSN, want, err)
 	}
 }
 
@@ -416,20 +425,6 @@ func TestADSNParameterNamedPasswordIsRefused(t *testing.T) {
 		{"tributary@tcp(127.0.0.1:1)/tributary?pwd=" + pw, ""},
 		{"", "tributary@tcp(127.0.0.1:1)/tributary?Password=" + pw},
 	} {
-		dsn := tc.dsn
-		if dsn == "" {
-			dsn = mysqltest.NewDatabase(t)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{ReadDSN: tc.readDSN, AllowUnsafeDurability: true})
-		cancel()
-		if err == nil {
-			s.Close()
-			t.Errorf("Open(%q, read %q): expected an error, got none", tc.dsn, tc.readDSN)
-			continue
-		}
-		if strings.Contains(err.Error(), pw) || errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(strings.ToLower(err.Error()), "password") {
-			t.Errorf("Open(%q, read %q): expected an error about the password parameter that is not ErrUnavailable and does not quote it, got %v", tc.dsn, tc.readDSN, err)
-		}
+		openRefused(t, tc.dsn, tc.readDSN, pw, "password")
 	}
 }
