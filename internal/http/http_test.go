@@ -872,6 +872,7 @@ func TestReadsThatServeAPageOrASubscriptionVaryOnAccept(t *testing.T) {
 			varies("GET "+path+" (a page)", r.header)
 			varies("HEAD "+path, s.do("HEAD", path, "").header)
 			varies("GET "+path+"?limit=x (a 400)", s.do("GET", path+"?limit=x", "").header)
+			varies("GET "+path+" with a malformed Tributary-Min-Position (a 400 before the handler)", s.do("GET", path, "", esthttp.MinPositionHeader, "x").header)
 			if tag := r.header.Get("ETag"); tag != "" {
 				r := s.do("GET", path, "", "If-None-Match", tag)
 				expectStatus(t, "GET "+path+" If-None-Match", r, 304)

@@ -45,7 +45,6 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 var streamParams = []string{"from", "limit", "direction"}
 
 func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
-	varyOnAccept(w)
 	id, err := streamID(r)
 	if err != nil {
 		return err
@@ -104,12 +103,16 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// varyOnAccept says, on every answer of a read that serves a page or a
+// varyOnAccept says, on every answer of a route that serves a page or a
 // subscription by the Accept header alone, that it varies on Accept (RFC
 // 9110 §12.5.5), so that no cache hands one to a client that asked for the
-// other.
-func varyOnAccept(w http.ResponseWriter) {
-	w.Header().Add("Vary", "Accept")
+// other: set before the route's other middleware (minPosition), so that its
+// answers say it too.
+func varyOnAccept(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Accept")
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
@@ -138,7 +141,6 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
-	varyOnAccept(w)
 	q, err := query(r, "after", "limit", "stream_type", "type")
 	if err != nil {
 		return err

@@ -227,12 +227,12 @@ func (s *Server) routes() {
 			}))
 		}
 		// Reads take Tributary-Min-Position: see minPosition.
-		r.With(s.minPosition).Get("/events", s.adapt(s.readAll))
+		r.With(varyOnAccept, s.minPosition).Get("/events", s.adapt(s.readAll))
 		r.Route("/streams", func(r chi.Router) {
 			r.With(s.minPosition).Get("/", s.adapt(s.listStreams))
 			r.Route("/{streamID}", func(r chi.Router) {
 				r.With(s.minPosition).Get("/", s.adapt(s.getStream))
-				r.With(s.minPosition).Get("/events", s.adapt(s.readStream))
+				r.With(varyOnAccept, s.minPosition).Get("/events", s.adapt(s.readStream))
 				r.Post("/events", s.adapt(s.appendEvents))
 				r.With(s.minPosition).Get("/events/{version}", s.adapt(s.getEvent))
 			})
