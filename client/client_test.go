@@ -189,19 +189,7 @@ func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
 				io.WriteString(w, `{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503}`) //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-			defer cancel()
-			var waits []time.Duration
-			for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond,
-				OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}) {
-				if err != nil {
-					break
-				}
-			}
+			waits := subscribeWaits(t, srv, 300*time.Millisecond)
 			if n := requests.Load(); n != 1 {
 				t.Errorf("Retry-After: %s; Subscribe sent %d requests in 300 ms (waits %v); expected 1, then a wait of centuries", retryAfter, n, waits[:min(len(waits), 3)])
 			}

@@ -257,19 +257,7 @@ func TestSubscribeWaitsOutARetryFieldFarAhead(t *testing.T) {
 				io.WriteString(w, "retry: "+retry+"\n\n") //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			defer cancel()
-			var waits []time.Duration
-			for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond,
-				OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}) {
-				if err != nil {
-					break
-				}
-			}
+			waits := subscribeWaits(t, srv, 200*time.Millisecond)
 			if len(waits) != 1 || waits[0] < 100*365*24*time.Hour {
 				t.Errorf("retry: %s; Subscribe waited %v; expected one wait of at least a century", retry, waits[:min(len(waits), 3)])
 			}
@@ -815,4 +803,24 @@ func TestAnErrorAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 			t.Errorf("%s has not returned 5 s after its problem came; expected it to return without waiting for the answer's end", name)
 		}
 	}
+}
+
+// subscribeWaits subscribes to srv for d with the least backoff, and
+// returns the waits before each reconnection that OnDisconnect was told.
+func subscribeWaits(t *testing.T, srv *httptest.Server, d time.Duration) []time.Duration {
+	t.Helper()
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var waits []time.Duration
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond,
+		OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}) {
+		if err != nil {
+			break
+		}
+	}
+	return waits
 }
