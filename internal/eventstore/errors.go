@@ -19,6 +19,10 @@ var (
 	ErrStreamTypeRequired   = errors.New("stream_type is required to create a stream")
 	// ErrInvalid marks input that fails validation.
 	ErrInvalid = errors.New("invalid input")
+	// ErrTooLarge marks an append that the database beneath the store can
+	// never write as sent (a server's packet or a row's limit); the request
+	// must be made smaller, so retrying it as it is cannot succeed.
+	ErrTooLarge = errors.New("too large for the database")
 	// ErrUnavailable marks a failure to reach the database; the request may
 	// be retried later.
 	ErrUnavailable = errors.New("database unavailable")

@@ -98,6 +98,7 @@ func TestErrorTable(t *testing.T) {
 		{&eventstore.StreamTypeMismatchError{StreamID: id, Stored: "a", Given: "b"}, 409, "stream-type-mismatch"},
 		{&aheadError{requested: 5, current: 0, detail: "ahead"}, 409, "starting-point-ahead"},
 		{&detailError{kind: errTooLarge, detail: "big"}, 413, "too-large"},
+		{fmt.Errorf("append: %w: 40 MB against a 16 MB packet", eventstore.ErrTooLarge), 413, "too-large"},
 		{&detailError{kind: errUnsupportedMedia, detail: "xml"}, 415, "unsupported-media-type"},
 		{fmt.Errorf("ping: %w: dial refused", eventstore.ErrUnavailable), 503, "unavailable"},
 		{fmt.Errorf("query: %w", context.DeadlineExceeded), 503, "unavailable"},

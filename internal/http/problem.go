@@ -78,6 +78,7 @@ var problemKinds = []problemKind{
 	{errPrecondition, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed"},
 	{errRequestTimeout, http.StatusRequestTimeout, "request-timeout", "Request timeout"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
+	{eventstore.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
 	{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	{errTooManySubscribers, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
