@@ -4,6 +4,8 @@ package sqlitestore
 
 import "os"
 
-// lockDir does not lock where flock is missing; one process per data
-// directory is then the operator's to ensure.
-func lockDir(string, string) (dirLock, db *os.File, err error) { return nil, nil, nil }
+// lockDir and lockFile do not lock where flock is missing; one process per
+// data directory is then the operator's to ensure.
+func lockDir(string) (*os.File, error) { return nil, nil }
+
+func lockFile(string) (*os.File, error) { return nil, nil }

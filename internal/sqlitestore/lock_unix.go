@@ -12,53 +12,57 @@ import (
 	"syscall"
 )
 
-// lockDir takes an exclusive lock on the data directory, and one on the
-// database file at path, for as long as the store is open: the embedded
-// store is for one process, and a second one on the same files would race
-// its migrations. The file's own lock holds whatever path reaches it, a
-// symbolic or hard link in another directory included (through a hard
-// link, SQLite would keep a WAL of its own beside it and corrupt the
-// database). The kernel frees the locks when the process dies, however it
-// dies.
+// lockDir takes an exclusive lock on the data directory, and lockFile one
+// on the database file at path, for as long as the store is open: the
+// embedded store is for one process, and a second one on the same files
+// would race its migrations. The file's own lock holds whatever path
+// reaches it, a symbolic or hard link in another directory included
+// (through a hard link, SQLite would keep a WAL of its own beside it and
+// corrupt the database). The kernel frees the locks when the process dies,
+// however it dies.
 //
 // The flock on the database file does not meet SQLite's own fcntl locks,
 // but closing any descriptor of the file drops those of the whole process:
 // the descriptor is closed only after every connection (see closeDBs).
-func lockDir(dir, path string) (dirLock, db *os.File, err error) {
+func lockDir(dir string) (*os.File, error) {
 	lockPath := filepath.Join(dir, "tributary.lock")
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open lock file: %w", err)
+		return nil, fmt.Errorf("open lock file: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(lockPath)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, nil, fmt.Errorf("%w: %s is in use by another Tributary process (pid %s); "+
+			return nil, fmt.Errorf("%w: %s is in use by another Tributary process (pid %s); "+
 				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, strings.TrimSpace(string(holder)))
 		}
-		return nil, nil, fmt.Errorf("lock %s: %w", lockPath, err)
+		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
 	}
 	// Record who holds it, for the message above.
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0) //nolint:errcheck // informational only
 	}
+	return f, nil
+}
+
+// lockFile opens the database file at path, which is there, and locks it;
+// see lockDir.
+func lockFile(path string) (db *os.File, err error) {
 	// Read-only is enough for flock, and leaves a file this process may not
 	// write to checkWritable's clearer error. 0o644 is SQLite's own mode.
-	db, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
+	db, err = os.Open(path)
 	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("open %s to lock it: %w", path, err)
+		return nil, fmt.Errorf("open %s to lock it: %w", path, err)
 	}
 	if err := syscall.Flock(int(db.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		db.Close()
-		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, nil, fmt.Errorf("%w: the database file %s is in use by another Tributary process, "+
+			return nil, fmt.Errorf("%w: the database file %s is in use by another Tributary process, "+
 				"which reaches it through another path (a symbolic or hard link, or another directory); "+
 				"the embedded store serves one process, use MySQL for several", ErrInUse, path)
 		}
-		return nil, nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	// SQLite keeps a WAL beside each name of the file: after a crash, the
 	// commits in one are not seen through another, and its stale WAL is
@@ -66,10 +70,9 @@ func lockDir(dir, path string) (dirLock, db *os.File, err error) {
 	if fi, err := db.Stat(); err == nil {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
 			db.Close()
-			f.Close()
-			return nil, nil, fmt.Errorf("the database file %s has %d names (hard links): SQLite keeps a WAL beside each, "+
+			return nil, fmt.Errorf("the database file %s has %d names (hard links): SQLite keeps a WAL beside each, "+
 				"and the commits in one are not seen through another; remove the other links (to back it up, copy it)", path, st.Nlink)
 		}
 	}
-	return f, db, nil
+	return db, nil
 }

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,8 +66,11 @@ type Store struct {
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 }
 
-// Open opens (creating if needed) the database in dir and starts the writer.
-// It does not migrate: call Migrate.
+// Open opens the database in dir and starts the writer. It makes a new,
+// empty database only where there is no database file and no WAL; a file
+// that is there but holds no database (empty, or without its header) is
+// refused, as is a WAL without its database file. It does not migrate:
+// call Migrate.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -77,17 +79,17 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locate database file: %w", err)
 	}
-	// SQLite says only "unable to open database file" of anything but a
-	// file there, which reads as an outage.
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		what := "not a regular file"
-		if fi.IsDir() {
-			what = "a directory"
-		}
-		return nil, fmt.Errorf("%s is %s, not a database file: move it away, or give another directory", path, what)
-	}
-	dirLock, file, err := lockDir(dir, path)
+	dirLock, err := lockDir(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := prepareFile(ctx, path); err != nil {
+		closeFiles(dirLock)
+		return nil, err
+	}
+	file, err := lockFile(path)
+	if err != nil {
+		closeFiles(dirLock)
 		return nil, err
 	}
 	if opts.MaxReaders <= 0 {
@@ -96,14 +98,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	// Every connection: wait up to 10 s for a lock instead of failing at
-	// once, WAL so that readers never block the writer, FULL sync so that a
-	// commit is on disk before it is acknowledged, times read back in UTC.
-	// A file: URI, its path escaped: the driver cuts a plain name at its
-	// first "?", so a directory named a?b would open the database a beside
-	// it, and SQLite reads "#" and "%" in a URI as a fragment and escapes.
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
+	dsn := dsnOf(path)
 	s := &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger}
 	// sql.Open only checks its arguments, which are fixed here; the ping
 	// below finds a file that cannot be opened.
@@ -283,12 +278,17 @@ func (s *Store) closeDBs() error {
 	err = errors.Join(err, s.reads.Close(), s.writes.Close(), s.feed.Close())
 	// Last: closing the database file's descriptor would drop the fcntl
 	// locks of any connection still open on it.
-	for _, f := range []*os.File{s.wal, s.file, s.dirLock} {
+	closeFiles(s.wal, s.file, s.dirLock)
+	return err
+}
+
+// closeFiles closes those of files that are not nil.
+func closeFiles(files ...*os.File) {
+	for _, f := range files {
 		if f != nil {
 			f.Close()
 		}
 	}
-	return err
 }
 
 // dialect is SQLite's SQL for the event store.

@@ -1,0 +1,133 @@
+package sqlitestore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+)
+
+// dsnOf is the data source name of the database file at path, for every
+// connection: wait up to 10 s for a lock instead of failing at once, WAL
+// so that readers never block the writer, FULL sync so that a commit is
+// on disk before it is acknowledged, times read back in UTC. A file: URI,
+// its path escaped: the driver cuts a plain name at its first "?", so a
+// directory named a?b would open the database a beside it, and SQLite
+// reads "#" and "%" in a URI as a fragment and escapes.
+func dsnOf(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
+}
+
+// header is how every SQLite database file begins.
+var header = []byte("SQLite format 3\x00")
+
+// prepareFile makes sure that the database file at path holds a database,
+// making a new one only where neither it nor its WAL is there. SQLite
+// opens an empty file as a new, empty database: a file truncated to zero
+// bytes (a botched restore, a full disk) would start the log again, under
+// consumers whose positions point past its head, and hand their positions
+// out again. A file is made empty by nothing but damage: a new one is
+// renamed into place only once it holds its header.
+func prepareFile(ctx context.Context, path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return newDatabase(ctx, path)
+	case err != nil:
+		return fmt.Errorf("look at the database file: %w", err)
+	case !fi.Mode().IsRegular():
+		// SQLite says only "unable to open database file" of anything
+		// but a file there, which reads as an outage.
+		what := "not a regular file"
+		if fi.IsDir() {
+			what = "a directory"
+		}
+		return fmt.Errorf("%s is %s, not a database file: move it away, or give another directory", path, what)
+	case fi.Size() == 0:
+		return fmt.Errorf("the database file %s is empty (0 bytes): a log truncated (a botched copy or restore, a full disk), not a new one; "+
+			"started on it, the log would hand out again positions its consumers have seen. Restore it from a backup; "+
+			"to start a new, empty log on purpose, remove it and any %s-wal beside it", path, FileName)
+	}
+	ok, err := hasHeader(path)
+	if err != nil {
+		return fmt.Errorf("read the database file's header: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("the database file %s (%d bytes) does not begin with an SQLite header: truncated or overwritten (a botched copy or restore), "+
+			"or another file. Restore it from a backup; to start a new, empty log on purpose, move it away and any %s-wal beside it", path, fi.Size(), FileName)
+	}
+	return nil
+}
+
+// hasHeader reports whether the file at path begins with an SQLite
+// database's header.
+func hasHeader(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	b := make([]byte, 100) // the header's size
+	if _, err := io.ReadFull(f, b); errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return bytes.HasPrefix(b, header), nil
+}
+
+// newDatabase makes a new, empty database file at path, where there is
+// none: in a file beside it, renamed into place once SQLite has written its
+// header and the file is on disk, so that a crash never leaves an empty
+// file at path. A WAL with commits in it and no database file is refused:
+// the database was removed, or not restored with it, and SQLite would lay
+// the WAL's pages over the new file.
+func newDatabase(ctx context.Context, path string) error {
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		return fmt.Errorf("%s-wal (%d bytes) is there without its database file %s: the database was removed, or restored without it; "+
+			"restore %s from a backup, or, to start a new, empty log on purpose, remove %s-wal and %s-shm",
+			path, fi.Size(), path, FileName, FileName, FileName)
+	}
+	tmp := path + ".new"
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} { // left by a start that stopped here
+		if err := os.Remove(tmp + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("create %s: %w", path, err)
+		}
+	}
+	// sql.Open only checks its arguments; the ping sets WAL mode, which
+	// writes the header.
+	db, _ := sql.Open("sqlite", dsnOf(tmp))
+	err := db.PingContext(ctx)
+	if err := errors.Join(err, db.Close()); err != nil {
+		return fmt.Errorf("create %s: %w", path, translate(err))
+	}
+	if ok, err := hasHeader(tmp); err != nil || !ok {
+		return fmt.Errorf("create %s: SQLite wrote no header (%v)", path, err)
+	}
+	if err := syncPath(tmp); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := syncPath(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncPath flushes the file or directory at path to disk.
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
