@@ -11,6 +11,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // dsnOf is the data source name of the database file at path, for every
@@ -34,14 +38,15 @@ var header = []byte("SQLite format 3\x00")
 // bytes (a botched restore, a full disk) would start the log again, under
 // consumers whose positions point past its head, and hand their positions
 // out again. A file is made empty by nothing but damage: a new one is
-// renamed into place only once it holds its header.
-func prepareFile(ctx context.Context, path string) error {
+// renamed into place only once it holds its header. It reports whether it
+// made a new one.
+func prepareFile(ctx context.Context, path string) (created bool, err error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return newDatabase(ctx, path)
+		return true, newDatabase(ctx, path)
 	case err != nil:
-		return fmt.Errorf("look at the database file: %w", err)
+		return false, fmt.Errorf("look at the database file: %w", err)
 	case !fi.Mode().IsRegular():
 		// SQLite says only "unable to open database file" of anything
 		// but a file there, which reads as an outage.
@@ -49,21 +54,21 @@ func prepareFile(ctx context.Context, path string) error {
 		if fi.IsDir() {
 			what = "a directory"
 		}
-		return fmt.Errorf("%s is %s, not a database file: move it away, or give another directory", path, what)
+		return false, fmt.Errorf("%s is %s, not a database file: move it away, or give another directory", path, what)
 	case fi.Size() == 0:
-		return fmt.Errorf("the database file %s is empty (0 bytes): a log truncated (a botched copy or restore, a full disk), not a new one; "+
+		return false, fmt.Errorf("the database file %s is empty (0 bytes): a log truncated (a botched copy or restore, a full disk), not a new one; "+
 			"started on it, the log would hand out again positions its consumers have seen. Restore it from a backup; "+
 			"to start a new, empty log on purpose, remove it and any %s-wal beside it", path, FileName)
 	}
 	ok, err := hasHeader(path)
 	if err != nil {
-		return fmt.Errorf("read the database file's header: %w", err)
+		return false, fmt.Errorf("read the database file's header: %w", err)
 	}
 	if !ok {
-		return fmt.Errorf("the database file %s (%d bytes) does not begin with an SQLite header: truncated or overwritten (a botched copy or restore), "+
+		return false, fmt.Errorf("the database file %s (%d bytes) does not begin with an SQLite header: truncated or overwritten (a botched copy or restore), "+
 			"or another file. Restore it from a backup; to start a new, empty log on purpose, move it away and any %s-wal beside it", path, fi.Size(), FileName)
 	}
-	return nil
+	return false, nil
 }
 
 // hasHeader reports whether the file at path begins with an SQLite
@@ -130,4 +135,79 @@ func syncPath(path string) error {
 		return err
 	}
 	return errors.Join(f.Sync(), f.Close())
+}
+
+// stoppedPrefix begins what markStopped writes into the lock file.
+const stoppedPrefix = "stopped cleanly: "
+
+// markStopped records in the lock file that the store stopped cleanly, with
+// the database file as it left it, once every connection is closed: SQLite
+// has then copied the WAL into the file and removed it. With the WAL still
+// there it records nothing, and the next start checks the file.
+func (s *Store) markStopped() {
+	if s.dirLock == nil || s.file == nil {
+		return
+	}
+	if _, err := os.Stat(s.path + "-wal"); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	stamp := fileStamp(s.file)
+	if stamp == "" || s.dirLock.Truncate(0) != nil {
+		return
+	}
+	if _, err := s.dirLock.WriteAt([]byte(stoppedPrefix+stamp+"\n"), 0); err == nil {
+		s.dirLock.Sync() //nolint:errcheck // at worst, the next start checks the file
+	}
+}
+
+// stoppedCleanly reports whether previous, what the lock file held before
+// this start, says that the store stopped cleanly with file as it is now.
+func stoppedCleanly(previous string, file *os.File) bool {
+	stamp := fileStamp(file)
+	return stamp != "" && previous == stoppedPrefix+stamp+"\n"
+}
+
+// quickCheck runs PRAGMA quick_check over the whole database: every page of
+// every table and index is read and its structure checked (not that an
+// index agrees with its table, which PRAGMA integrity_check does, at about
+// five times the cost). It returns an error saying the file is damaged if
+// it is, and the context's error if that ends first.
+func (s *Store) quickCheck(ctx context.Context) error {
+	s.log.Info("checking the database file with PRAGMA quick_check: the last stop was not clean, or the file was copied, restored or changed since",
+		"path", s.path)
+	start := time.Now()
+	rows, err := s.feed.QueryContext(ctx, "PRAGMA quick_check(10)")
+	if err != nil {
+		return s.damaged(err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return s.damaged(err)
+		}
+		problems = append(problems, strings.Join(strings.Fields(p), " "))
+	}
+	if err := rows.Err(); err != nil {
+		return s.damaged(err)
+	}
+	if len(problems) != 1 || problems[0] != "ok" {
+		return fmt.Errorf("the database file %s is damaged (PRAGMA quick_check: %s): %s", s.path, strings.Join(problems, "; "), restoreAdvice)
+	}
+	s.log.Info("database file checked", "path", s.path, "duration", time.Since(start))
+	return nil
+}
+
+// restoreAdvice ends the error of a damaged database file.
+const restoreAdvice = "restore it from a backup (the sqlite3 shell's .recover may save what is still readable of it)"
+
+// damaged is the error of a quick_check that failed with err: the file is
+// damaged if SQLite says so, err's own otherwise.
+func (s *Store) damaged(err error) error {
+	switch sqliteCode(err) & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return fmt.Errorf("the database file %s is damaged (PRAGMA quick_check: %w): %s", s.path, err, restoreAdvice)
+	}
+	return fmt.Errorf("check the database file %s: %w", s.path, translate(err))
 }

@@ -6,6 +6,10 @@ import "os"
 
 // lockDir and lockFile do not lock where flock is missing; one process per
 // data directory is then the operator's to ensure.
-func lockDir(string) (*os.File, error) { return nil, nil }
+func lockDir(string) (*os.File, string, error) { return nil, "", nil }
 
 func lockFile(string) (*os.File, error) { return nil, nil }
+
+// fileStamp is "": without the lock file, no clean stop is known, and
+// every start checks the database file.
+func fileStamp(*os.File) string { return "" }

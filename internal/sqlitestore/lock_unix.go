@@ -5,6 +5,7 @@ package sqlitestore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,26 +25,34 @@ import (
 // The flock on the database file does not meet SQLite's own fcntl locks,
 // but closing any descriptor of the file drops those of the whole process:
 // the descriptor is closed only after every connection (see closeDBs).
-func lockDir(dir string) (*os.File, error) {
+//
+// lockDir also returns what the lock file held before: the last holder's
+// pid, or what markStopped wrote there at a clean stop.
+func lockDir(dir string) (f *os.File, previous string, err error) {
 	lockPath := filepath.Join(dir, "tributary.lock")
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o640)
+	f, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
+		return nil, "", fmt.Errorf("open lock file: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(lockPath)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is in use by another Tributary process (pid %s); "+
+			return nil, "", fmt.Errorf("%w: %s is in use by another Tributary process (pid %s); "+
 				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, strings.TrimSpace(string(holder)))
 		}
-		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+		return nil, "", fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, "", fmt.Errorf("read %s: %w", lockPath, err)
 	}
 	// Record who holds it, for the message above.
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0) //nolint:errcheck // informational only
 	}
-	return f, nil
+	return f, string(b), nil
 }
 
 // lockFile opens the database file at path, which is there, and locks it;
@@ -75,4 +84,19 @@ func lockFile(path string) (db *os.File, err error) {
 		}
 	}
 	return db, nil
+}
+
+// fileStamp names the file f as it is now: its device and inode, size and
+// modification time. A file copied or restored into place, or written
+// since, has another.
+func fileStamp(f *os.File) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("dev %d inode %d size %d mtime %d", st.Dev, st.Ino, fi.Size(), fi.ModTime().UnixNano())
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // storeWithEvents makes a migrated store in a fresh directory, appends n
-// events to it and closes it; it returns the directory.
+// events to one stream and closes it; it returns the directory.
 func storeWithEvents(t *testing.T, n int) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -28,12 +28,13 @@ func storeWithEvents(t *testing.T, n int) string {
 		s.Close()
 		t.Fatal(err)
 	}
-	for range n {
-		if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-			Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}}); err != nil {
-			s.Close()
-			t.Fatal(err)
-		}
+	events := make([]eventstore.NewEvent, n)
+	for i := range events {
+		events[i] = eventstore.NewEvent{Type: "Happened", Data: []byte(`{}`)}
+	}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: events}); err != nil {
+		s.Close()
+		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
