@@ -185,7 +185,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 	if cfg.MySQLDSN != "" {
 		return openMySQL(ctx, cfg, log, m)
 	}
-	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, Metrics: m})
+	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, Metrics: m, MaxEventBytes: cfg.MaxEventBytes})
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded store in %s (%s): %w", cfg.DataDir, config.Var("DataDir"), err)
 	}

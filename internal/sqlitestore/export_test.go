@@ -1,8 +1,12 @@
 package sqlitestore
 
-import "context"
+import (
+	"context"
+	"fmt"
 
-import "fmt"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
 
 // SetBeforeCommit installs a hook that runs inside every append transaction
 // just before COMMIT, with the write lock held.
@@ -23,3 +27,19 @@ func (s *Store) LimitPages(extra int) error {
 func (s *Store) QueryRow(ctx context.Context, q string, dest any) error {
 	return s.reads.QueryRowContext(ctx, q).Scan(dest)
 }
+
+// LimitLength sets SQLite's largest string, blob or row (SQLITE_LIMIT_LENGTH)
+// on the writer's one connection to n bytes, as a smaller build would.
+func (s *Store) LimitLength(ctx context.Context, n int) error {
+	c, err := s.writes.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = sqlite.Limit(c, sqlite3.SQLITE_LIMIT_LENGTH, n)
+	return err
+}
+
+// MaxEventBytesWithin is the largest data plus metadata of one event that a
+// row of at most limit bytes holds whatever the event's other columns.
+var MaxEventBytesWithin = maxEventBytesWithin

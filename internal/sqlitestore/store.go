@@ -46,6 +46,10 @@ type Options struct {
 	Logger     *slog.Logger
 	// Metrics, if set, counts what the store does and watches its pools.
 	Metrics *metrics.Metrics
+	// MaxEventBytes, if not 0, is the largest data plus metadata of one
+	// event the service takes (TRIBUTARY_MAX_EVENT_BYTES): Open refuses
+	// one that no SQLite row could hold.
+	MaxEventBytes int
 }
 
 // ErrInUse is returned by Open when another process has the data directory,
@@ -130,6 +134,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := s.checkMaxEventBytes(ctx, opts.MaxEventBytes); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	// SQLite opens a file this process may not write read-only, without a
 	// word: the store would serve reads and /readyz, and refuse every
 	// append as the database being unreachable. Take the write lock once.
@@ -157,6 +165,29 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
+}
+
+// checkMaxEventBytes refuses a largest event that no row could hold on the
+// writer's connection: every append of one would fail.
+func (s *Store) checkMaxEventBytes(ctx context.Context, maxEventBytes int) error {
+	if maxEventBytes <= 0 {
+		return nil
+	}
+	c, err := s.writes.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", s.path, translate(err))
+	}
+	defer c.Close()
+	limit, err := sqlite.Limit(c, sqlite3.SQLITE_LIMIT_LENGTH, -1)
+	if err != nil {
+		return fmt.Errorf("open %s: read SQLite's largest row: %w", s.path, err)
+	}
+	if largest := maxEventBytesWithin(limit); maxEventBytes > largest {
+		return fmt.Errorf("TRIBUTARY_MAX_EVENT_BYTES is %d, but the embedded store takes events of at most %d bytes of data and metadata: "+
+			"SQLite stores at most %d bytes in one row, the event's other columns included, so no such event could be written; "+
+			"lower it, or use MySQL", maxEventBytes, largest, limit)
+	}
+	return nil
 }
 
 // checkWritable writes the database header's user_version back as it is,
@@ -349,12 +380,26 @@ func sqliteCode(err error) int {
 
 // translate maps driver errors to the store's vocabulary, by result code:
 // a database that cannot be written or read right now (disk full, I/O error,
-// busy past the timeout, out of memory) is eventstore.ErrUnavailable.
+// busy past the timeout, out of memory) is eventstore.ErrUnavailable; a
+// value or row larger than SQLite stores, which no retry as sent can write,
+// is eventstore.ErrTooLarge.
 func translate(err error) error {
 	switch sqliteCode(err) & 0xff { // the primary result code
+	case sqlite3.SQLITE_TOOBIG:
+		return fmt.Errorf("%w: an event's data and metadata must fit in one SQLite row "+
+			"(at most 1,000,000,000 bytes as built, with the event's other columns); send it smaller (%w)", eventstore.ErrTooLarge, err)
 	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
 		sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
 }
+
+// rowOverhead bounds what an events row holds besides its data and
+// metadata (two UUIDs, two names of at most 128 bytes, the time, three
+// integers and the record's header: under 1 KiB), with room to spare.
+const rowOverhead = 4096
+
+// maxEventBytesWithin is the largest data plus metadata of one event that
+// a row of at most limit bytes (SQLITE_LIMIT_LENGTH) holds.
+func maxEventBytesWithin(limit int) int { return limit - rowOverhead }
