@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -210,4 +211,69 @@ func (s *Store) damaged(err error) error {
 		return fmt.Errorf("the database file %s is damaged (PRAGMA quick_check: %w): %s", s.path, err, restoreAdvice)
 	}
 	return fmt.Errorf("check the database file %s: %w", s.path, translate(err))
+}
+
+// pidLine is the first line of the lock file while the store runs: the
+// process's id.
+func pidLine() string { return strconv.Itoa(os.Getpid()) + "\n" }
+
+// recordHead writes the log's head into the lock file after each commit,
+// on the line after the pid, at a fixed width so that each write replaces
+// the last. A commit is durable in the WAL before it is recorded, so after
+// a crash the record is never past the head the files hold, unless the
+// WAL was lost (see checkHead). It is not synced: after a power cut it may
+// be behind, never ahead.
+func (s *Store) recordHead(position int64) {
+	if s.dirLock != nil {
+		s.dirLock.WriteAt(fmt.Appendf(nil, "head %020d\n", position), int64(len(pidLine()))) //nolint:errcheck // a check at the next start, not the commit
+	}
+}
+
+// headRecorded returns the head a run that did not stop cleanly recorded
+// in the lock file (previous, what it held before this start), if any.
+func headRecorded(previous string) (int64, bool) {
+	if strings.HasPrefix(previous, stoppedPrefix) {
+		return 0, false
+	}
+	for _, line := range strings.Split(previous, "\n") {
+		if v, ok := strings.CutPrefix(line, "head "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// checkHead refuses a database whose log ends before the head that the
+// last run, which did not stop cleanly, recorded in the lock file
+// (previous, what it held before this start): its commits since the last
+// checkpoint were only in the WAL, which has been removed or lost since
+// (or an older copy of the file put in place). Started so, the log would
+// have lost acknowledged appends without a word, and would hand their
+// positions out again. Otherwise it records the head it found, so that a
+// crash before this run's first commit leaves it recorded too.
+func (s *Store) checkHead(ctx context.Context, previous string) error {
+	var tables int
+	if err := s.feed.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'log_head'").Scan(&tables); err != nil {
+		return fmt.Errorf("open %s: read the schema: %w", s.path, translate(err))
+	}
+	var head int64
+	if tables == 1 {
+		err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("open %s: read the log's head: %w", s.path, translate(err))
+		}
+	}
+	recorded, ok := headRecorded(previous)
+	if !ok || head >= recorded {
+		s.recordHead(head)
+		return nil
+	}
+	lock := s.dirLock.Name()
+	return fmt.Errorf("the log in %s ends at position %d, but the last run, which did not stop cleanly, had committed up to %d: "+
+		"the commits since the last checkpoint were in %s-wal, which has been removed or lost since the crash (or an older copy of the file was put in place). "+
+		"Put back the %s-wal (and %s-shm) the crash left, if you still have it; to start on this shorter log on purpose, "+
+		"knowing that its consumers' positions past %d will be handed out again to new events, remove %s",
+		s.path, head, recorded, FileName, FileName, FileName, head, lock)
 }

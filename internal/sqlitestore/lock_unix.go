@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 )
@@ -39,7 +38,7 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, "", fmt.Errorf("%w: %s is in use by another Tributary process (pid %s); "+
-				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, strings.TrimSpace(string(holder)))
+				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, strings.TrimSpace(strings.SplitN(string(holder), "\n", 2)[0]))
 		}
 		return nil, "", fmt.Errorf("lock %s: %w", lockPath, err)
 	}
@@ -50,7 +49,7 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 	}
 	// Record who holds it, for the message above.
 	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0) //nolint:errcheck // informational only
+		f.WriteAt([]byte(pidLine()), 0) //nolint:errcheck // informational only
 	}
 	return f, string(b), nil
 }
@@ -99,4 +98,12 @@ func fileStamp(f *os.File) string {
 		return ""
 	}
 	return fmt.Sprintf("dev %d inode %d size %d mtime %d", st.Dev, st.Ino, fi.Size(), fi.ModTime().UnixNano())
+}
+
+// links is how many names (hard links) the file fi describes has.
+func links(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
 }

@@ -134,6 +134,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := s.checkHead(ctx, previous); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	if err := s.checkMaxEventBytes(ctx, opts.MaxEventBytes); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -162,7 +166,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 	}
 	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Logger: opts.Logger, Metrics: opts.Metrics})
+		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
 }
@@ -229,6 +233,14 @@ func (s *Store) checkFile() error {
 	}
 	at, err := os.Stat(s.path)
 	if err == nil && os.SameFile(held, at) {
+		// SQLite keeps a WAL beside each name of the file (see lockFile):
+		// after a crash, a server started on the other name would not
+		// have the commits in this one's.
+		if n := links(held); n > 1 {
+			return fmt.Errorf("%w: the database file %s was given another name (a hard link; it has %d) while the server ran: "+
+				"SQLite keeps a WAL beside each name, and after a crash the commits in this one's would not be seen through the other; "+
+				"remove the other link (to back the file up, copy it)", eventstore.ErrUnavailable, s.path, n)
+		}
 		return s.checkWAL()
 	}
 	what := "another file is there now"

@@ -1,0 +1,136 @@
+package sqlitestore_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+)
+
+// crashImage copies the database file, its WAL and the lock file of the
+// open store s into a new directory, as a crash (kill -9, a power cut)
+// would leave them: nothing folded into the database file, the lock file
+// as the running store had it. It returns the directory.
+func crashImage(t *testing.T, s *sqlitestore.Store) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{sqlitestore.FileName, sqlitestore.FileName + "-wal", "tributary.lock"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(s.Path()), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestAWALRemovedAfterACrashIsRefusedNotStartedWithoutItsCommits: after a
+// crash, the commits since the last checkpoint are only in
+// tributary.db-wal. With it removed while the server was stopped (rm
+// tributary.db-wal tributary.db-shm, "to clear the locks"), the next start
+// opened the database file without them: acknowledged appends were gone,
+// with no error, and their positions were handed out again. The start
+// must be refused, and the same files with the WAL still there must start
+// with every commit.
+func TestAWALRemovedAfterACrashIsRefusedNotStartedWithoutItsCommits(t *testing.T) {
+	t.Parallel()
+	dir := storeWithEvents(t, 2) // folded into the database file by a clean stop
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	events := []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}, {Type: "Happened", Data: []byte(`{}`)}, {Type: "Happened", Data: []byte(`{}`)}}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: events}); err != nil {
+		t.Fatal(err)
+	}
+	whole, withoutWAL := crashImage(t, s), crashImage(t, s)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(withoutWAL, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+
+	if restarted, err := sqlitestore.Open(t.Context(), withoutWAL, sqlitestore.Options{}); err == nil {
+		head, herr := restarted.Head(t.Context())
+		restarted.Close()
+		t.Errorf("Open after a crash whose WAL was then removed: succeeded with the log's head at %d (%v), the 3 acknowledged events past 2 gone; expected it refused", head, herr)
+	} else if !strings.Contains(err.Error(), "-wal") || !strings.Contains(err.Error(), "at position 2") || !strings.Contains(err.Error(), "up to 5") {
+		t.Errorf("Open after a crash whose WAL was then removed: expected an error naming the WAL, the head of 2 found and the head of 5 the last run reached, got %v", err)
+	}
+
+	restarted, err := sqlitestore.Open(t.Context(), whole, sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("Open after a crash, its WAL in place: %v", err)
+	}
+	defer restarted.Close()
+	if head, err := restarted.Head(t.Context()); err != nil || head != 5 {
+		t.Errorf("after a crash, its WAL in place, the head is %d (%v); expected 5", head, err)
+	}
+
+	// A second crash before the restarted store's first commit: its WAL
+	// still holds the first run's commits.
+	again := crashImage(t, restarted)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(again, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	if s, err := sqlitestore.Open(t.Context(), again, sqlitestore.Options{}); err == nil {
+		head, herr := s.Head(t.Context())
+		s.Close()
+		t.Errorf("Open after a second crash, before any commit, whose WAL was then removed: succeeded with the log's head at %d (%v); expected it refused", head, herr)
+	} else if !strings.Contains(err.Error(), "up to 5") {
+		t.Errorf("Open after a second crash whose WAL was then removed: expected an error naming the head of 5, got %v", err)
+	}
+}
+
+// TestAHardLinkMadeWhileTheStoreRunsStopsAppendsUntilItIsGone: a hard link
+// to the database file (cp -al for a "backup") was refused only at the
+// next start, perhaps after a crash, with the commits in the WAL beside
+// one name not seen through the other. Appends and the readiness probe
+// must refuse at once, saying so, and serve again once the link is gone.
+func TestAHardLinkMadeWhileTheStoreRunsStopsAppendsUntilItIsGone(t *testing.T) {
+	t.Parallel()
+	dir := storeWithEvents(t, 0)
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	one := func() error {
+		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
+		return err
+	}
+	if err := one(); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.Link(s.Path(), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := one(); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "hard link") {
+		t.Errorf("append with a hard link to the database file: err = %v, expected ErrUnavailable saying a hard link was made", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("ping with a hard link to the database file: err = %v, expected ErrUnavailable", err)
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := one(); err != nil {
+		t.Errorf("append once the hard link is gone: %v", err)
+	}
+	if head, err := s.Head(t.Context()); err != nil || head != 2 {
+		t.Errorf("the head is %d (%v) after an append, a refused one and another; expected 2", head, err)
+	}
+}
