@@ -166,10 +166,15 @@ func TestProblemKeepsItsTypeWhateverElseIsMissingOrOdd(t *testing.T) {
 	}
 }
 
-// sseEvent is the JSON of a log event at position pos.
-func sseEvent(pos int) string {
+// sseEvent is the JSON of a log event at position pos: the same event,
+// id and all, each time, as a server that sends it again sends it.
+func sseEvent(pos int) string { return logEvent("", pos) }
+
+// logEvent is the JSON of the event at position pos of the log named log:
+// another log's event at the same position has another id.
+func logEvent(log string, pos int) string {
 	return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":1,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
-		uuid.New(), uuid.New(), pos)
+		uuid.NewSHA1(uuid.NameSpaceURL, []byte(fmt.Sprintf("%s/%d", log, pos))), uuid.New(), pos)
 }
 
 // collectPositions subscribes to srv's log until want events came or
@@ -823,4 +828,123 @@ func subscribeWaits(t *testing.T, srv *httptest.Server, d time.Duration) []time.
 		}
 	}
 	return waits
+}
+
+// TestSubscribeReportsALogThatWentBackRatherThanDropIt: an event at or
+// below the last one delivered was dropped as a repeat whatever it was,
+// so after a database reset (the log starting again at 1, on the same
+// connection or after a reconnection to a server that replays) every
+// event of the new log up to the old position was dropped without a word.
+// A repeat is now only the event delivered at that place, same id; any
+// other ends the iteration with ErrLogReset, delivered nothing of it.
+func TestSubscribeReportsALogThatWentBackRatherThanDropIt(t *testing.T) {
+	t.Parallel()
+	for name, frames := range map[string]func(conn int) []string{
+		// 1 to 3, then the new log's 1 and 2 live on the same connection.
+		"on one connection": func(int) []string {
+			return []string{logEvent("old", 1), logEvent("old", 2), logEvent("old", 3), logEvent("new", 1), logEvent("new", 2)}
+		},
+		// 1 to 3; the server then comes back on a new log, and replays it.
+		"after a reconnection": func(conn int) []string {
+			if conn == 1 {
+				return []string{logEvent("old", 1), logEvent("old", 2), logEvent("old", 3)}
+			}
+			return []string{logEvent("new", 1), logEvent("new", 2), logEvent("new", 3), logEvent("new", 4)}
+		},
+		// A repeat of the last event is dropped; the new log's 3 is not it.
+		"at the last position delivered": func(int) []string {
+			return []string{logEvent("old", 1), logEvent("old", 2), logEvent("old", 3), logEvent("old", 3), logEvent("new", 3)}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var conns atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := int(conns.Add(1))
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				for _, e := range frames(n) {
+					io.WriteString(w, "data: "+e+"\n\n") //nolint:errcheck // a test's answer
+				}
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var got []int64
+			var last error
+			for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
+				if err != nil {
+					last = err
+					break
+				}
+				got = append(got, m.Event.Position)
+			}
+			if fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) {
+				t.Errorf("received %v, then %v; expected 1 to 3 once each, then ErrLogReset", got, last)
+			}
+		})
+	}
+}
+
+// TestSubscribeResumesThroughAProxyThatDropsLastEventID: a resumption
+// said where to resume only in Last-Event-ID, so through a proxy that
+// drops the header the server started again from the subscription's
+// first starting point, and a subscription whose connections each
+// brought two events met the same two for ever. The query (after, from)
+// now says it too.
+func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
+	t.Parallel()
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			t.Parallel()
+			id := uuid.New()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				start := 1
+				if stream {
+					if from := r.URL.Query().Get("from"); from != "" {
+						start, _ = strconv.Atoi(from)
+					}
+				} else {
+					after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+					start = after + 1
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				for n := start; n < start+2; n++ {
+					e := fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
+						uuid.NewSHA1(uuid.NameSpaceURL, []byte(strconv.Itoa(n))), id, n, n)
+					io.WriteString(w, "data: "+e+"\n\n") //nolint:errcheck // a test's answer
+				}
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			opts := SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+			if stream {
+				opts.StreamID = id
+			}
+			var got []int64
+			var last error
+			for m, err := range c.Subscribe(ctx, opts) {
+				if err != nil {
+					last = err
+					break
+				}
+				if got = append(got, m.Event.Version); len(got) == 6 {
+					break
+				}
+			}
+			if fmt.Sprint(got) != "[1 2 3 4 5 6]" {
+				t.Errorf("received %v, then %v; expected 1 to 6, each once", got, last)
+			}
+		})
+	}
 }

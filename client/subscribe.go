@@ -67,10 +67,16 @@ type Message struct {
 // reconnects with backoff and resumes after the last event it delivered
 // (Last-Event-ID: that event's version or position, or the id of an
 // id-only frame since, by which the server moves a filtered subscription
-// past events that do not match), so nothing is skipped; an event at or
-// below the last one delivered, which a server that replays may send, is a
-// repeat and is dropped, so nothing is delivered twice. A resumption also
-// sends that event's position as Tributary-Min-Position, so that another
+// past events that do not match; the query's from or after says it too,
+// for a proxy that drops the header), so nothing is skipped. The event
+// delivered at a version or position, sent again there by a server that
+// replays, is a repeat and is dropped, so nothing is delivered twice; any
+// other event at or below the last one delivered (or one older than the
+// last 1024 delivered, which the client no longer knows) ends the
+// iteration with ErrLogReset: the database was reset or restored, and its
+// new events are not dropped without a word. (A resumption on a log whose
+// head is behind the resume point is ErrStartingPointAhead.) A resumption
+// also sends that event's position as Tributary-Min-Position, so that another
 // instance whose read replica is behind waits for it rather than refuse
 // it. A 503 waits for its Retry-After. Keep-alives only keep the
 // connection alive.
@@ -78,10 +84,10 @@ type Message struct {
 // An answer that retrying cannot fix ends the iteration with a *Problem:
 // ErrStartingPointAhead when the start is past what the server has,
 // ErrUnauthorized, ErrForbidden, ErrBadRequest (a 408 or a 429, which say
-// to come back later, are waited out like a 503); so does an event the
-// client cannot decode, or a frame longer than MaxFrameBytes, after every
-// event before it (a new Subscribe from
-// the last one's position meets it again). Cancelling ctx ends it with
+// to come back later, are waited out like a 503); so does ErrLogReset,
+// an event the client cannot decode, or a frame longer than
+// MaxFrameBytes, after every event before it (a new Subscribe from the
+// last one's position meets it again). Cancelling ctx ends it with
 // ctx's error, and nothing is delivered after, even what was already read.
 func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
 	if opts.MinBackoff <= 0 {
@@ -114,7 +120,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			}
 			var p *Problem
 			var bad *undecodable
-			if errors.As(err, &p) && p.Status < 500 && !retryable(p.Status) || errors.As(err, &bad) {
+			if errors.As(err, &p) && p.Status < 500 && !retryable(p.Status) || errors.As(err, &bad) || errors.Is(err, ErrLogReset) {
 				yield(Message{}, fmt.Errorf("subscribe: %w", err))
 				return
 			}
@@ -153,6 +159,15 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 	}
 }
 
+// ErrLogReset ends a subscription that met, at or below the last version
+// or position it delivered, an event other than the one it delivered
+// there: the server's log is not the one the subscription was following
+// (the database was reset or restored from a backup, or the subscription
+// reached another deployment), and what the consumer built from the
+// events delivered so far does not match it. Nothing of the new log is
+// delivered: start again from the beginning, or stop and look.
+var ErrLogReset = errors.New("the server's log went back past the events delivered")
+
 // retryable reports whether an answer below 500 says to come back later:
 // 408 Request Timeout (RFC 9110 §15.5.9) and 429 Too Many Requests (RFC
 // 6585), as a proxy or rate limit in front of the server may send.
@@ -176,6 +191,50 @@ type subscription struct {
 	// resumption.
 	position    int64
 	serverRetry time.Duration
+	// recent holds the last recentEvents events delivered, a ring whose
+	// oldest is at oldest once full: an event at or below last is a
+	// repeat only if it is one of them.
+	recent []delivered
+	oldest int
+}
+
+// recentEvents is how many of the last events delivered a subscription
+// knows again: a server that replays further back than that is taken
+// for one whose log went back (ErrLogReset).
+const recentEvents = 1024
+
+// delivered is an event a subscription delivered, by its version (for a
+// stream) or position.
+type delivered struct {
+	n  int64
+	id uuid.UUID
+}
+
+func (s *subscription) remember(n int64, id uuid.UUID) {
+	if len(s.recent) < recentEvents {
+		s.recent = append(s.recent, delivered{n, id})
+		return
+	}
+	s.recent[s.oldest] = delivered{n, id}
+	s.oldest = (s.oldest + 1) % recentEvents
+}
+
+// delivered reports whether the event id is the one delivered at n.
+func (s *subscription) delivered(n int64, id uuid.UUID) bool {
+	for _, d := range s.recent {
+		if d.n == n {
+			return d.id == id
+		}
+	}
+	return false
+}
+
+// unit names what the subscription counts in.
+func (s *subscription) unit() string {
+	if s.opts.StreamID != uuid.Nil {
+		return "version"
+	}
+	return "position"
 }
 
 // connect runs one connection until it ends, and reports why it ended.
@@ -188,16 +247,19 @@ func (s *subscription) connect(ctx context.Context) error {
 	idle := time.AfterFunc(s.opts.IdleTimeout, cancel)
 	defer idle.Stop()
 
+	// The query says where to start too, the resume point once there is
+	// one: a proxy that drops Last-Event-ID must not send the server back
+	// to the subscription's first starting point.
 	path := "/events"
 	q := filterQuery(s.opts.StreamTypes, s.opts.EventTypes)
 	if s.opts.StreamID != uuid.Nil {
 		path = "/streams/" + s.opts.StreamID.String() + "/events"
 		q = url.Values{}
-		if s.opts.From > 1 {
-			q.Set("from", strconv.FormatInt(s.opts.From, 10))
+		if s.last > 0 {
+			q.Set("from", strconv.FormatInt(s.last+1, 10))
 		}
-	} else if s.opts.After > 0 {
-		q.Set("after", strconv.FormatInt(s.opts.After, 10))
+	} else if s.last > 0 {
+		q.Set("after", strconv.FormatInt(s.last, 10))
 	}
 	req, err := s.c.newRequest(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
@@ -259,11 +321,16 @@ func (s *subscription) connect(ctx context.Context) error {
 			}
 			if n <= s.last {
 				// Versions and positions only grow along a subscription:
-				// this one was delivered (or passed) before, on this
-				// connection or another, to a server that replays.
-				continue
+				// the event delivered there, sent again by a server that
+				// replays, is a repeat; any other is another log's.
+				if s.delivered(n, m.Event.ID) {
+					continue
+				}
+				return fmt.Errorf("%w: event %s at %s %d is not one this subscription delivered, and it had got to %d",
+					ErrLogReset, m.Event.ID, s.unit(), n, s.last)
 			}
 			s.last, s.resume = n, true
+			s.remember(n, m.Event.ID)
 			s.position = max(s.position, m.Event.Position)
 		case f.event == "caught-up":
 			n, err := strconv.ParseInt(f.data, 10, 64)
