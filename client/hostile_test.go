@@ -948,3 +948,84 @@ func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals:
+// any answer below 500 but a 408 or a 429 ended a subscription for good,
+// and so did a 200 that was no event stream, whoever sent it: a proxy's
+// maintenance page (a 404, or a 200 of HTML) or its 401, 403 or 400 in
+// plain text ended a subscription that would have resumed once the
+// window closed. Now only Tributary's own refusals (a problem+json of
+// its problem types) end it; anything else is waited out with backoff.
+func TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals(t *testing.T) {
+	t.Parallel()
+	ours := func(status int, slug string) func(w http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"type":"https://tributary.dev/problems/%s","title":"Refused","status":%d,"detail":"no"}`, slug, status)
+		}
+	}
+	theirs := func(status int, contentType, body string) func(w http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", contentType)
+			w.WriteHeader(status)
+			io.WriteString(w, body) //nolint:errcheck // a test's answer
+		}
+	}
+	const maintenance = "<html><body><h1>Down for maintenance</h1></body></html>"
+	for name, tc := range map[string]struct {
+		first func(w http.ResponseWriter)
+		ends  error // nil: the subscription comes back and gets position 1
+	}{
+		"a proxy's 404 page":                    {first: theirs(http.StatusNotFound, "text/html", maintenance)},
+		"a proxy's 200 page":                    {first: theirs(http.StatusOK, "text/html; charset=utf-8", maintenance)},
+		"a 200 of JSON":                         {first: theirs(http.StatusOK, "application/json", `{"status":"maintenance"}`)},
+		"a proxy's 401":                         {first: theirs(http.StatusUnauthorized, "text/plain", "Unauthorized")},
+		"a proxy's 403":                         {first: theirs(http.StatusForbidden, "text/plain", "Forbidden")},
+		"a proxy's 400":                         {first: theirs(http.StatusBadRequest, "text/html", "<h1>400 Bad Request</h1>")},
+		"a 404 problem of another type":         {first: theirs(http.StatusNotFound, "application/problem+json", `{"type":"about:blank","title":"Not Found","status":404}`)},
+		"Tributary's type, not as problem+json": {first: theirs(http.StatusNotFound, "text/html", `{"type":"https://tributary.dev/problems/not-found","title":"Not found","status":404}`)},
+		"Tributary's 400":                       {first: ours(http.StatusBadRequest, "bad-request"), ends: ErrBadRequest},
+		"Tributary's 401":                       {first: ours(http.StatusUnauthorized, "unauthorized"), ends: ErrUnauthorized},
+		"Tributary's 403":                       {first: ours(http.StatusForbidden, "forbidden"), ends: ErrForbidden},
+		"Tributary's 404":                       {first: ours(http.StatusNotFound, "not-found"), ends: ErrNotFound},
+		"Tributary's 409":                       {first: ours(http.StatusConflict, "starting-point-ahead"), ends: ErrStartingPointAhead},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if requests.Add(1) == 1 {
+					tc.first(w)
+					return
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var got []int64
+			var last error
+			for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond}) {
+				if err != nil {
+					last = err
+					break
+				}
+				if got = append(got, m.Event.Position); len(got) == 1 {
+					break
+				}
+			}
+			if tc.ends == nil && fmt.Sprint(got) != "[1]" {
+				t.Errorf("received %v, then %v; expected the subscription to wait it out and get position 1", got, last)
+			}
+			if tc.ends != nil && (!errors.Is(last, tc.ends) || requests.Load() != 1) {
+				t.Errorf("received %v, then %v after %d requests; expected the first answer to end it with %v", got, last, requests.Load(), tc.ends)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,6 +81,9 @@ type Problem struct {
 	RetryAfter time.Duration `json:"-"`
 	// RequestID is the answer's X-Request-Id, under which the server logged it.
 	RequestID string `json:"-"`
+	// tributary: the answer is application/problem+json of one of
+	// Tributary's problem types, not a proxy's or another server's.
+	tributary bool
 }
 
 func (p *Problem) Error() string {
@@ -114,6 +118,8 @@ func readProblem(res *http.Response) *Problem {
 	if p == nil {
 		p = &Problem{Detail: strings.TrimSpace(string(b))}
 	}
+	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	p.tributary = mt == "application/problem+json" && strings.HasPrefix(p.Type, problemBase)
 	p.Status = res.StatusCode // the answer's own status prevails (RFC 9457 §3.1.2)
 	if p.Title == "" {
 		p.Title = http.StatusText(res.StatusCode)

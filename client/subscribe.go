@@ -81,13 +81,19 @@ type Message struct {
 // it. A 503 waits for its Retry-After. Keep-alives only keep the
 // connection alive.
 //
-// An answer that retrying cannot fix ends the iteration with a *Problem:
-// ErrStartingPointAhead when the start is past what the server has,
-// ErrUnauthorized, ErrForbidden, ErrBadRequest (a 408 or a 429, which say
-// to come back later, are waited out like a 503); so does ErrLogReset,
-// an event the client cannot decode, or a frame longer than
-// MaxFrameBytes, after every event before it (a new Subscribe from the
-// last one's position meets it again). Cancelling ctx ends it with
+// Tributary's own refusal, which retrying cannot fix, ends the iteration
+// with its *Problem: a 4xx answer in application/problem+json of one of
+// its problem types, ErrStartingPointAhead when the start is past what the
+// server has, ErrUnauthorized, ErrForbidden, ErrBadRequest, ErrNotFound
+// (a base URL whose path is not Tributary's) and the like; a 408 or a
+// 429, which say to come back later, are waited out like a 503. An answer
+// that is not Tributary's (a proxy's or load balancer's page during a
+// maintenance window, a 404 or a 401 in HTML or plain text, a 200 that is
+// no event stream) is waited out with backoff too, and told to
+// OnDisconnect, so that a subscription outlives the window. ErrLogReset
+// ends the iteration too, and so does an event the client cannot decode,
+// or a frame longer than MaxFrameBytes, after every event before it (a
+// new Subscribe from the last one's position meets it again). Cancelling ctx ends it with
 // ctx's error, and nothing is delivered after, even what was already read.
 func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
 	if opts.MinBackoff <= 0 {
@@ -120,7 +126,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			}
 			var p *Problem
 			var bad *undecodable
-			if errors.As(err, &p) && p.Status < 500 && !retryable(p.Status) || errors.As(err, &bad) || errors.Is(err, ErrLogReset) {
+			if errors.As(err, &p) && refusal(p) || errors.As(err, &bad) || errors.Is(err, ErrLogReset) {
 				yield(Message{}, fmt.Errorf("subscribe: %w", err))
 				return
 			}
@@ -167,6 +173,14 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 // events delivered so far does not match it. Nothing of the new log is
 // delivered: start again from the beginning, or stop and look.
 var ErrLogReset = errors.New("the server's log went back past the events delivered")
+
+// refusal reports whether p is Tributary's own answer that retrying cannot
+// fix: a 4xx problem of its types but a 408 or a 429. Anything else (a
+// 5xx, or a proxy's or load balancer's page in front of the server during
+// a maintenance window, whatever its status) is waited out.
+func refusal(p *Problem) bool {
+	return p.tributary && p.Status >= 400 && p.Status < 500 && !retryable(p.Status)
+}
 
 // retryable reports whether an answer below 500 says to come back later:
 // 408 Request Timeout (RFC 9110 §15.5.9) and 429 Too Many Requests (RFC
@@ -281,8 +295,9 @@ func (s *subscription) connect(ctx context.Context) error {
 	}
 	defer res.Body.Close()
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
-		return &Problem{Status: http.StatusBadRequest, Title: "Not a subscription",
-			Detail: fmt.Sprintf("GET %s answered %d %q, not text/event-stream", path, res.StatusCode, res.Header.Get("Content-Type"))}
+		// Tributary answers a subscription with an event stream or a
+		// problem: this is something in front of it (a maintenance page).
+		return fmt.Errorf("GET %s answered %s %q, not text/event-stream: not Tributary's answer", path, res.Status, res.Header.Get("Content-Type"))
 	}
 	frames := bufio.NewReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
 	for {
