@@ -1029,3 +1029,50 @@ func TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals(t *tes
 		})
 	}
 }
+
+// TestSubscribeEndsAtACaughtUpThatIsNoNumber: a caught-up frame whose data
+// was not a version or position dropped the connection, and the
+// reconnection met the same frame again: Subscribe came back for ever,
+// delivering nothing more and telling the consumer nothing but
+// OnDisconnect. Such a frame is not Tributary's protocol, and reconnecting
+// cannot fix it: the iteration ends with an error naming it, after every
+// event before it.
+func TestSubscribeEndsAtACaughtUpThatIsNoNumber(t *testing.T) {
+	t.Parallel()
+	for _, data := range []string{"soon", "", "-1", "3.5", "99999999999999999999"} {
+		t.Run(data, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\nevent: caught-up\ndata: "+data+"\n\n") //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			var got []Message
+			var last error
+			for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
+				if err != nil {
+					last = err
+					break
+				}
+				got = append(got, m)
+			}
+			if len(got) != 1 || got[0].CaughtUp || got[0].Event.Position != 1 {
+				t.Errorf("received %d messages; expected the event at position 1 alone", len(got))
+			}
+			if last == nil || errors.Is(last, context.DeadlineExceeded) || !strings.Contains(last.Error(), "caught-up") {
+				t.Errorf("caught-up with data %q: ended with %v after %d requests; expected an error naming the caught-up frame", data, last, requests.Load())
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("caught-up with data %q: %d requests; expected 1", data, n)
+			}
+		})
+	}
+}

@@ -91,9 +91,12 @@ type Message struct {
 // maintenance window, a 404 or a 401 in HTML or plain text, a 200 that is
 // no event stream) is waited out with backoff too, and told to
 // OnDisconnect, so that a subscription outlives the window. ErrLogReset
-// ends the iteration too, and so does an event the client cannot decode,
-// or a frame longer than MaxFrameBytes, after every event before it (a
-// new Subscribe from the last one's position meets it again). Cancelling ctx ends it with
+// ends the iteration too, and so does what is not Tributary's protocol
+// and would be met again on every reconnection: an event the client
+// cannot decode, a caught-up frame whose data is not a version or
+// position (digits), or a frame longer than MaxFrameBytes, after every
+// event before it (a new Subscribe from the last one's position meets it
+// again). Cancelling ctx ends it with
 // ctx's error, and nothing is delivered after, even what was already read.
 func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
 	if opts.MinBackoff <= 0 {
@@ -348,9 +351,12 @@ func (s *subscription) connect(ctx context.Context) error {
 			s.remember(n, m.Event.ID)
 			s.position = max(s.position, m.Event.Position)
 		case f.event == "caught-up":
+			// Digits only: Tributary sends a version or position. Anything
+			// else is another protocol, which a reconnection would meet
+			// again: the iteration ends, rather than come back for ever.
 			n, err := strconv.ParseInt(f.data, 10, 64)
-			if err != nil {
-				return fmt.Errorf("caught-up frame with data %q: %w", f.data, err)
+			if err != nil || strings.Trim(f.data, "0123456789") != "" {
+				return &undecodable{fmt.Errorf("the caught-up frame after id %d holds %.40q, not a version or position", s.last, f.data)}
 			}
 			m = Message{CaughtUp: true, At: n}
 		default:
