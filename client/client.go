@@ -332,9 +332,9 @@ type ReadStreamOptions struct {
 // ReadStream iterates over a stream's events, requesting page after page by
 // following the server's Link rel="next" until the end. An error ends the
 // iteration: ErrNotFound if the stream does not exist, an error if the
-// server does not move on (an event out of order or again, a next link
-// back to the page just read), ctx's error once ctx ends, even within a
-// page already read.
+// server does not move on (an event out of order or again, next links
+// that go round in a cycle of any length, empty pages and all), ctx's
+// error once ctx ends, even within a page already read.
 func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) iter.Seq2[Event, error] {
 	q := url.Values{}
 	if opts.From > 0 {
@@ -393,15 +393,22 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 
 // pages yields the events of path and of every page its next links lead
 // to. Each event must come after the one before it, by after: one that
-// does not, or a next link back to the page just read, is a server that
-// does not move on, and ends the iteration with an error rather than
-// yield events again, or request the same page, without end.
+// does not, or next links that go round in a cycle (of any length, empty
+// pages and all), is a server that does not move on, and ends the
+// iteration with an error rather than yield events again, or request the
+// same pages, without end.
 func (c *Client) pages(ctx context.Context, what, path string, q url.Values, maxPage int64, after func(prev, e Event) bool) iter.Seq2[Event, error] {
 	if maxPage <= 0 {
 		maxPage = 256 << 20
 	}
 	return func(yield func(Event, error) bool) {
 		var prev *Event
+		// Brent's cycle detection, in constant memory: mark is a link seen
+		// steps links ago; it moves to the latest link whenever steps
+		// reaches power, which then doubles. A cycle of any length meets
+		// its mark within a few rounds of it; links that move on never do.
+		var mark string
+		power, steps := 1, 0
 		for path != "" {
 			var page struct {
 				Events []Event `json:"events"`
@@ -429,9 +436,12 @@ func (c *Client) pages(ctx context.Context, what, path string, q url.Values, max
 				}
 				prev = &e
 			}
-			if next != "" && next == path && q == nil {
-				yield(Event{}, fmt.Errorf("%s: the server's next link leads back to the page just read, %s", what, next))
+			if next != "" && (next == mark || next == path && q == nil) {
+				yield(Event{}, fmt.Errorf("%s: the server's next links go round in a cycle, back to %s: the read would never end", what, next))
 				return
+			}
+			if steps++; steps == power {
+				mark, power, steps = next, power*2, 0
 			}
 			path, q = next, nil // the link holds the whole query
 		}

@@ -1076,3 +1076,79 @@ func TestSubscribeEndsAtACaughtUpThatIsNoNumber(t *testing.T) {
 		})
 	}
 }
+
+// TestReadsEndAtNextLinksThatGoRound: only a next link back to the page
+// just read was caught, so empty pages whose links went round two or
+// more pages (after=1 → after=2 → after=1 …) had ReadAll and ReadStream
+// request them back to back for ever. A cycle of any length now ends the
+// read with an error; links that move on, empty pages or not, do not.
+func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		next   func(after int) int // the next link's after; 0: no next link
+		events bool                // the last page holds an event
+	}{
+		"two pages":                     {next: func(a int) int { return 1 + a%2 }},
+		"three pages":                   {next: func(a int) int { return 1 + a%3 }},
+		"a cycle of 50 after 20":        {next: func(a int) int { return map[bool]int{true: 21, false: a + 1}[a == 70] }},
+		"300 empty pages, then the end": {next: func(a int) int { return (a + 1) % 301 }, events: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+				if r.URL.Query().Get("from") != "" {
+					after, _ = strconv.Atoi(r.URL.Query().Get("from"))
+				}
+				next := tc.next(after)
+				body := `{"events":[]}`
+				if next != 0 {
+					w.Header().Set("Link", fmt.Sprintf(`<%s?after=%d&from=%d>; rel="next"`, r.URL.Path, next, next))
+				} else if tc.events {
+					body = `{"events":[` + sseEvent(1) + `]}`
+				}
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, body) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for what, read := range map[string]func(ctx context.Context) iter.Seq2[Event, error]{
+				"ReadAll": func(ctx context.Context) iter.Seq2[Event, error] { return c.ReadAll(ctx, ReadAllOptions{}) },
+				"ReadStream": func(ctx context.Context) iter.Seq2[Event, error] {
+					return c.ReadStream(ctx, uuid.New(), ReadStreamOptions{})
+				},
+			} {
+				requests.Store(0)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				seq := read(ctx)
+				var got int
+				var last error
+				for _, err := range seq {
+					if err != nil {
+						last = err
+						break
+					}
+					got++
+				}
+				if tc.events {
+					if got != 1 || last != nil {
+						t.Errorf("%s: %d events, then %v; expected the one event at the end of the chain", what, got, last)
+					}
+					continue
+				}
+				if last == nil || errors.Is(last, context.DeadlineExceeded) || !strings.Contains(last.Error(), "cycle") {
+					t.Errorf("%s: ended with %v after %d requests; expected an error naming the cycle", what, last, requests.Load())
+				}
+				if n := requests.Load(); n > 500 {
+					t.Errorf("%s: %d requests; expected the cycle found within a few of its rounds", what, n)
+				}
+			}
+		})
+	}
+}
