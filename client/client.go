@@ -4,6 +4,7 @@
 // standard library and github.com/google/uuid.
 //
 //	c, err := client.New("http://localhost:8080", client.WithToken(token))
+//	defer c.Close()
 //	res, err := c.Append(ctx, client.StreamRef{ID: id, Type: "order"}, client.Exactly(3),
 //		client.NewEvent{Type: "OrderShipped", Data: map[string]any{"carrier": "DHL"}})
 //	if errors.Is(err, client.ErrWrongExpectedVersion) { … }
@@ -32,6 +33,9 @@ type Client struct {
 	base  *url.URL
 	token string
 	http  *http.Client
+	// own is the transport New made, when c sends with it: the one whose
+	// idle connections Close may close.
+	own *http.Transport
 }
 
 // Option configures a Client.
@@ -42,15 +46,12 @@ type Option func(*Client)
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // WithHTTPClient makes the client send its requests with hc (nil: a
-// default http.Client). It must not have a Timeout, which would cut
-// subscriptions: bound requests with their contexts instead.
+// transport of the client's own, as without the option). It must not have
+// a Timeout, which would cut subscriptions: bound requests with their
+// contexts instead. hc stays the caller's: Close leaves its connections
+// alone.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) {
-		if hc == nil {
-			hc = &http.Client{}
-		}
-		c.http = hc
-	}
+	return func(c *Client) { c.http = hc }
 }
 
 // New returns a client for the server at baseURL, e.g. http://localhost:8080.
@@ -59,13 +60,38 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: the server URL must be http(s)://host[:port], got %q", baseURL)
 	}
-	c := &Client{base: u, http: &http.Client{}}
+	c := &Client{base: u}
 	for _, o := range opts {
 		if o != nil { // a conditional option not taken
 			o(c)
 		}
 	}
+	if c.http == nil {
+		// A copy of http.DefaultTransport rather than that one, which the
+		// whole process shares: Close closes this one's idle connections
+		// without touching anyone else's. A program that put a transport
+		// of another type there (to trace, say) gets it, as before.
+		c.http = &http.Client{}
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			c.own = t.Clone()
+			c.http.Transport = c.own
+		}
+	}
 	return c, nil
+}
+
+// Close closes the idle connections (kept for 90 s otherwise) of the
+// transport the client made itself, a copy of http.DefaultTransport's
+// settings when New ran; it never closes those of an http.Client given
+// with WithHTTPClient, which stay the caller's to close, nor those of
+// http.DefaultTransport when a program put another type there. It does not end requests or subscriptions in progress: end
+// them with their contexts first. The client may still be used after
+// Close, on new connections. It returns nil.
+func (c *Client) Close() error {
+	if c.own != nil {
+		c.own.CloseIdleConnections()
+	}
+	return nil
 }
 
 // Event is one recorded event.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -209,3 +210,81 @@ func TestNewSkipsANilOption(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseClosesTheIdleConnectionsOfTheClientsOwnTransportOnly: a Client
+// had no Close, and its default transport (http.DefaultTransport, shared
+// with the whole process) kept idle connections open for 90 s after the
+// last request, however long the program had done with it. Close now
+// closes the idle connections of a transport the client made itself (not
+// the process's), and never those of a caller's own http.Client.
+func TestCloseClosesTheIdleConnectionsOfTheClientsOwnTransportOnly(t *testing.T) {
+	t.Parallel()
+	theirs := &closeCounter{RoundTripper: &http.Transport{}}
+	for name, tc := range map[string]struct {
+		opts   []Option
+		closes bool
+	}{
+		"the client's own transport": {closes: true},
+		"WithHTTPClient(nil)":        {opts: []Option{WithHTTPClient(nil)}, closes: true},
+		"a caller's http.Client":     {opts: []Option{WithHTTPClient(&http.Client{Transport: theirs})}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			closed := make(chan struct{}, 1)
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"stream_id":"`+path.Base(r.URL.Path)+`","stream_type":"order","version":1}`) //nolint:errcheck // a test's answer
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateClosed {
+					select {
+					case closed <- struct{}{}:
+					default:
+					}
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr := c.http.Transport; tc.closes && (tr == nil || tr == http.DefaultTransport) {
+				// The process's transport, which other tests' servers close
+				// the idle connections of, and which Close must not close.
+				t.Fatalf("the client sends with the process's http.DefaultTransport; expected a transport of its own")
+			}
+			if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			select {
+			case <-closed:
+				if !tc.closes {
+					t.Errorf("Close closed the idle connection of the caller's transport")
+				}
+			case <-time.After(500 * time.Millisecond):
+				if tc.closes {
+					t.Errorf("the idle connection is still open 500 ms after Close; expected Close to close it")
+				}
+			}
+			if !tc.closes && theirs.closes.Load() != 0 {
+				t.Errorf("Close called CloseIdleConnections on the caller's transport")
+			}
+			// The client still works after Close, on a new connection.
+			if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
+				t.Errorf("a request after Close: %v", err)
+			}
+		})
+	}
+}
+
+// closeCounter is a caller's transport that counts CloseIdleConnections.
+type closeCounter struct {
+	http.RoundTripper
+	closes atomic.Int64
+}
+
+func (c *closeCounter) CloseIdleConnections() { c.closes.Add(1) }
