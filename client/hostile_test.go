@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -1148,6 +1149,56 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 				if n := requests.Load(); n > 500 {
 					t.Errorf("%s: %d requests; expected the cycle found within a few of its rounds", what, n)
 				}
+			}
+		})
+	}
+}
+
+// TestAnErrorAnswerThatIsNoProblemGetsAShortCleanDetail: a body that was
+// not problem details went whole (up to 64 KiB) into Problem.Detail, and
+// so into every error message and log line: a proxy's HTML error page,
+// markup, scripts, line breaks and all, or a body with terminal escapes.
+// Now an HTML page gets a one-line note, and other text a short excerpt
+// on one line, without control characters.
+func TestAnErrorAnswerThatIsNoProblemGetsAShortCleanDetail(t *testing.T) {
+	t.Parallel()
+	page := "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title><style>body{}</style></head>\n<body><h1>Bad Gateway</h1>" +
+		strings.Repeat("<p>filler</p>\n", 20000) + "</body></html>"
+	for name, tc := range map[string]struct {
+		contentType, body string
+		want              string // what Detail must contain
+	}{
+		"an HTML page":                  {"text/html; charset=utf-8", page, "HTML"},
+		"an HTML page without its type": {"", page, "HTML"},
+		"a long text":                   {"text/plain", "upstream connect error or disconnect/reset before headers. " + strings.Repeat("x", 1<<20), "upstream connect error"},
+		"a text with escapes":           {"text/plain", "bad\x1b[31m gateway\r\n\tnow\x00", "bad [31m gateway now"},
+		"JSON that is no problem":       {"application/json", `{"message":"no healthy upstream"}`, `{"message":"no healthy upstream"}`},
+		"bytes that are no UTF-8":       {"application/octet-stream", "oops \xff\xfe done", "oops"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.contentType != "" {
+					w.Header().Set("Content-Type", tc.contentType)
+				} else {
+					w.Header()["Content-Type"] = nil // no sniffing
+				}
+				w.WriteHeader(http.StatusBadGateway)
+				io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Stream(context.Background(), uuid.New())
+			var p *Problem
+			if !errors.As(err, &p) || p.Status != http.StatusBadGateway {
+				t.Fatalf("a 502: %v; expected a *Problem of status 502", err)
+			}
+			d := p.Detail
+			if len(d) > 300 || strings.ContainsAny(d, "<>\n\r\t\x00\x1b") || !utf8.ValidString(d) || !strings.Contains(d, tc.want) {
+				t.Errorf("Detail = %.400q (%d bytes); expected at most 300 bytes of valid UTF-8 on one line, no markup or control character, with %q", d, len(d), tc.want)
 			}
 		})
 	}

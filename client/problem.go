@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The errors a *Problem matches with errors.Is, by its problem type.
@@ -61,7 +63,10 @@ var problemErrors = map[string]error{
 }
 
 // Problem is an error answer of the server (RFC 9457 problem details).
-// errors.Is matches it against the Err… values by its Type.
+// errors.Is matches it against the Err… values by its Type. An answer
+// that is no problem details (a proxy's error page) gives one too: its
+// status, the status text as its title, and for detail a note that it was
+// an HTML page, or an excerpt of its text of at most 200 bytes on one line.
 type Problem struct {
 	Status int    `json:"status"`
 	Type   string `json:"type"`
@@ -100,7 +105,7 @@ func (p *Problem) Is(target error) bool {
 }
 
 // readProblem reads an error answer. A body that is no problem still gives
-// one, from the status. A JSON body is read to the end of its value, not
+// one, from the status, with a short excerpt of it for detail. A JSON body is read to the end of its value, not
 // of the answer, whose end a server or proxy may hold back (do bounds the
 // read of any other body in time).
 func readProblem(res *http.Response) *Problem {
@@ -116,7 +121,7 @@ func readProblem(res *http.Response) *Problem {
 	}
 	p := decodeProblem(b)
 	if p == nil {
-		p = &Problem{Detail: strings.TrimSpace(string(b))}
+		p = &Problem{Detail: excerpt(res.Header.Get("Content-Type"), b)}
 	}
 	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
 	p.tributary = mt == "application/problem+json" && strings.HasPrefix(p.Type, problemBase)
@@ -130,6 +135,39 @@ func readProblem(res *http.Response) *Problem {
 	p.RetryAfter = retryAfter(res.Header.Get("Retry-After"), time.Now())
 	p.RequestID = res.Header.Get("X-Request-Id")
 	return p
+}
+
+// detailBytes bounds the excerpt of an answer that is no problem.
+const detailBytes = 200
+
+// excerpt is what Problem.Detail keeps of an error answer that is not
+// problem details, which goes into error messages and logs: of an HTML
+// page (a proxy's error page: markup, scripts, styles) a note that it was
+// one; of anything else the first detailBytes of its text on one line,
+// control characters, other spaces and bytes that are no UTF-8 made one
+// space.
+func excerpt(contentType string, b []byte) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "text/html" || mt == "application/xhtml+xml" || strings.HasPrefix(http.DetectContentType(b), "text/html") {
+		return fmt.Sprintf("the answer is an HTML page of %d bytes, not problem details", len(b))
+	}
+	var out strings.Builder
+	space := true // so that no space comes first
+	// Ranging over a string gives RuneError for bytes that are no UTF-8.
+	for _, r := range strings.TrimSpace(string(b)) {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = ' '
+		}
+		if r == ' ' && space {
+			continue
+		}
+		space = r == ' '
+		if out.Len()+utf8.RuneLen(r) > detailBytes {
+			return strings.TrimSpace(out.String()) + "…"
+		}
+		out.WriteRune(r)
+	}
+	return strings.TrimSpace(out.String())
 }
 
 // decodeProblem reads a problem details object member by member: per RFC
