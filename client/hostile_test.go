@@ -1203,3 +1203,54 @@ func TestAnErrorAnswerThatIsNoProblemGetsAShortCleanDetail(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeSaysLogResetWhenAResumptionIsRefusedAsAhead: a database
+// reset under a server that restarts answers the resumption with a 409
+// starting-point-ahead (its head is behind the last event delivered),
+// which ended the subscription as if its caller had asked for a start
+// past the end: nothing told it apart from a wrong starting point. It is
+// now ErrLogReset as well as the 409's ErrStartingPointAhead; a first
+// connection's 409, the caller's own starting point, is not.
+func TestSubscribeSaysLogResetWhenAResumptionIsRefusedAsAhead(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if conns.Add(1) > 1 || r.URL.Query().Get("after") == "9" {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `{"type":"https://tributary.dev/problems/starting-point-ahead","title":"Starting point ahead","status":409,"requested":3,"current":0}`) //nolint:errcheck // a test's answer
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		for pos := 1; pos <= 3; pos++ {
+			io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\n", pos, sseEvent(pos))) //nolint:errcheck // a test's answer
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var got []int64
+	var last error
+	for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond}) {
+		if err != nil {
+			last = err
+			break
+		}
+		got = append(got, m.Event.Position)
+	}
+	var p *Problem
+	if fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) || !errors.Is(last, ErrStartingPointAhead) || !errors.As(last, &p) {
+		t.Errorf("received %v, then %v; expected 1 to 3, then ErrLogReset that is also the 409's *Problem", got, last)
+	}
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{After: 9}) {
+		if errors.Is(err, ErrLogReset) || !errors.Is(err, ErrStartingPointAhead) {
+			t.Errorf("a first connection refused as ahead: %v; expected ErrStartingPointAhead alone", err)
+		}
+		break
+	}
+}

@@ -74,11 +74,12 @@ type Message struct {
 // other event at or below the last one delivered (or one older than the
 // last 1024 delivered, which the client no longer knows) ends the
 // iteration with ErrLogReset: the database was reset or restored, and its
-// new events are not dropped without a word. (A resumption on a log whose
-// head is behind the resume point is ErrStartingPointAhead.) A resumption
-// also sends that event's position as Tributary-Min-Position, so that another
-// instance whose read replica is behind waits for it rather than refuse
-// it. A 503 waits for its Retry-After. Keep-alives only keep the
+// new events are not dropped without a word; a resumption refused with
+// ErrStartingPointAhead (the server's head is behind the resume point) is
+// ErrLogReset too, where the first connection's is the caller's own
+// starting point. A resumption also sends that event's position as
+// Tributary-Min-Position, so that another instance whose read replica is
+// behind waits for it rather than refuse it. A 503 waits for its Retry-After. Keep-alives only keep the
 // connection alive.
 //
 // Tributary's own refusal, which retrying cannot fix, ends the iteration
@@ -130,6 +131,12 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			var p *Problem
 			var bad *undecodable
 			if errors.As(err, &p) && refusal(p) || errors.As(err, &bad) || errors.Is(err, ErrLogReset) {
+				if p != nil && s.resume && errors.Is(p, ErrStartingPointAhead) {
+					// Not the caller's starting point but the resume point: the
+					// server's log (its primary's, behind a replica) is behind
+					// what was delivered.
+					err = fmt.Errorf("%w: the server is at %d, behind the %d this subscription had got to: %w", ErrLogReset, p.Current, s.last, err)
+				}
 				yield(Message{}, fmt.Errorf("subscribe: %w", err))
 				return
 			}
