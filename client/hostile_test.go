@@ -1254,3 +1254,44 @@ func TestSubscribeSaysLogResetWhenAResumptionIsRefusedAsAhead(t *testing.T) {
 		break
 	}
 }
+
+// TestANotTributaryAnswersLongContentTypeIsCutInTheError: the error that
+// OnDisconnect is told, for an answer that is no event stream, quoted the
+// answer's Content-Type whole: a proxy could put kilobytes into every log
+// line of a consumer that logs its disconnections.
+func TestANotTributaryAnswersLongContentTypeIsCutInTheError(t *testing.T) {
+	t.Parallel()
+	long := "text/html; x=" + strings.Repeat("a", 10_000)
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			w.Header().Set("Content-Type", long)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var told error
+	opts := SubscribeOptions{MinBackoff: time.Millisecond, OnDisconnect: func(err error, _ time.Duration) {
+		if told == nil {
+			told = err
+		}
+	}}
+	for _, err := range c.Subscribe(ctx, opts) {
+		if err != nil {
+			t.Fatalf("the subscription ended: %v", err)
+		}
+		break
+	}
+	if told == nil || len(told.Error()) > 300 {
+		t.Errorf("OnDisconnect was told %d bytes (%.120v…); expected the answer's Content-Type cut short", len(fmt.Sprint(told)), told)
+	}
+}

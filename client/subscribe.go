@@ -307,7 +307,7 @@ func (s *subscription) connect(ctx context.Context) error {
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
 		// Tributary answers a subscription with an event stream or a
 		// problem: this is something in front of it (a maintenance page).
-		return fmt.Errorf("GET %s answered %s %q, not text/event-stream: not Tributary's answer", path, res.Status, res.Header.Get("Content-Type"))
+		return fmt.Errorf("GET %s answered %.60s %.80q, not text/event-stream: not Tributary's answer", path, res.Status, res.Header.Get("Content-Type"))
 	}
 	frames := bufio.NewReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
 	for {
