@@ -205,7 +205,7 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 	defer cancel()
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, Metrics: m,
-			AllowUnsafeDurability: cfg.AllowUnsafeDurability, ReadDSN: cfg.MySQLReadDSN})
+			AllowUnsafeDurability: cfg.AllowUnsafeDurability, ReadDSN: cfg.MySQLReadDSN, MaxEventBytes: cfg.MaxEventBytes})
 		if err == nil {
 			if err = store.Migrate(ctx); err == nil {
 				log.Info("store ready", "store", "mysql", "addr", store.Addr(), "database", store.Database(), "read_replica", store.ReadAddr())

@@ -103,6 +103,7 @@ const (
 	errConnCount        = 1203 // user has too many connections
 	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
 	errUnknownVariable  = 1193 // no system variable of that name
+	errPacketTooLarge   = 1153 // a query larger than max_allowed_packet
 )
 
 // translate maps driver errors to the store's vocabulary, by number, at the
@@ -123,8 +124,18 @@ func translate(err error) error {
 			// retry later may pass; this is neither the client's fault
 			// (a 409) nor the service's (a 500).
 			return fmt.Errorf("%w: the database kept refusing the transaction: %w", eventstore.ErrUnavailable, err)
+		case errPacketTooLarge:
+			// The writer sizes its statements to fit (MaxGroupBytes); should
+			// one still be past the packet, the append cannot be written as
+			// it is, however often it is sent.
+			return fmt.Errorf("%w: the database refused the append's statement as larger than its max_allowed_packet; send fewer or smaller events in each append",
+				eventstore.ErrTooLarge)
 		}
 		return err
+	}
+	if errors.Is(err, mysql.ErrPktTooLarge) {
+		return fmt.Errorf("%w: the append's statement is larger than the database takes (its max_allowed_packet); send fewer or smaller events in each append",
+			eventstore.ErrTooLarge)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err

@@ -46,6 +46,9 @@ type Options struct {
 	// appends, their idempotency checks, migrations and the durability
 	// checks stay on the DSN's server. See replica.go.
 	ReadDSN string
+	// MaxEventBytes is the largest data plus metadata of one event that
+	// callers may send (TRIBUTARY_MAX_EVENT_BYTES; 0: not checked).
+	MaxEventBytes int
 }
 
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
@@ -239,10 +242,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	sd.WaitForLocks = "SET SESSION lock_wait_timeout = " + lockWait + ", innodb_lock_wait_timeout = " + rowLockWait
 	// A group's writes and COMMIT go in one query, which the server takes
-	// only within max_allowed_packet: past it, it closes the connection
-	// midway through the query, and the whole group fails. The driver sends
-	// a byte of data as two at most (escaped), and each row adds its ids,
-	// types and times.
+	// only within max_allowed_packet: past it, it refuses the query (1153)
+	// and closes the connection. The writer bounds a group's statements by
+	// it, and refuses an append that could not go even alone
+	// (eventstore.ErrTooLarge); an event bound it cannot carry is a
+	// configuration to fix (checkEventBound).
 	var packet int64
 	if err := s.writes.QueryRowContext(ctx, "SELECT @@SESSION.max_allowed_packet").Scan(&packet); err != nil {
 		s.closeDBs()
@@ -252,6 +256,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		packet = min(packet, c) // the driver's own limit, which the DSN may set
 	}
 	sd.MaxGroupBytes = groupBytes(packet)
+	if err := checkEventBound(opts.MaxEventBytes, packet, sd.MaxGroupBytes); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	if d.galera {
 		// A Galera node, through a list of nodes or one address (a proxy,
 		// one node): one statement at a time. When Galera aborts a local
@@ -281,12 +289,40 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// groupBytes is the most data and metadata a group's events may hold for
-// its query to fit a server's max_allowed_packet of packet bytes (a group
-// of one append goes whatever its size).
-func groupBytes(packet int64) int64 {
-	overhead := min(packet/4, 4<<20) // the rows' other columns, and the statements
-	return max((packet-overhead)/2, 1)
+// groupBytes is the most bytes a group's statements may take for its query
+// to fit a max_allowed_packet of packet bytes, the server's or the driver's
+// (sqlstore's MaxGroupBytes): the driver sends a query as a command byte and
+// the query, takes one less than the server's packet as its own bound, and
+// writes values into a query only while it is 4 bytes short of that.
+func groupBytes(packet int64) int64 { return max(packet-8, 1) }
+
+// checkEventBound refuses an event bound (TRIBUTARY_MAX_EVENT_BYTES;
+// 0: none given) under which a valid append of one event could never be
+// written, because its statement, escaped, would not fit the server's
+// max_allowed_packet (packet; the writer's bound is group). Refusing, not
+// lowering a bound and logging it, is what an operator wants: no bound of
+// the store's can make such an event fit, the service would keep taking
+// bodies that it can only refuse with a 413 its limits say it should not
+// give, and the fix is one of two settings, which the error names.
+// (Appends of many events may still be past the packet, with the default
+// body bound on a 4 MiB packet: those are refused one by one as too large,
+// each told what is taken.)
+func checkEventBound(maxEventBytes int, packet, group int64) error {
+	if maxEventBytes <= 0 {
+		return nil
+	}
+	// The worst such event: every byte escaped, and the longest types.
+	longest := strings.Repeat("x", 64)
+	worst := sqlstore.AppendBytes(eventstore.AppendRequest{StreamType: longest,
+		Events: []eventstore.NewEvent{{Type: longest, Data: []byte(strings.Repeat(`"`, maxEventBytes))}}})
+	if need := worst + sqlstore.GroupOverheadBytes; need > group {
+		// The largest event the packet carries, escaped: its data counts twice.
+		fits := max((group-need)/2+int64(maxEventBytes), 0)
+		return fmt.Errorf("TRIBUTARY_MAX_EVENT_BYTES is %d, but the MySQL server's max_allowed_packet (%d bytes) cannot carry an append of one such event: "+
+			"escaped, it takes up to %d bytes in the append's statement; raise the server's max_allowed_packet to at least %d, "+
+			"or lower TRIBUTARY_MAX_EVENT_BYTES to at most %d", maxEventBytes, packet, need, need+2, fits)
+	}
+	return nil
 }
 
 // committedReads returns connect's connector for cfg once it has set on cfg

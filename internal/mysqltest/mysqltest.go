@@ -35,6 +35,18 @@ func NewDatabase(t testing.TB) string {
 	if !required || dsn == "" {
 		dsn, required = defaultDSN, false
 	}
+	return newDatabase(t, dsn, required)
+}
+
+// NewDatabaseOn is NewDatabase on the server of serverDSN (StartServer's),
+// which must answer.
+func NewDatabaseOn(t testing.TB, serverDSN string) string {
+	t.Helper()
+	return newDatabase(t, serverDSN, true)
+}
+
+func newDatabase(t testing.TB, dsn string, required bool) string {
+	t.Helper()
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		t.Fatalf("%s: %v", EnvDSN, err)

@@ -106,11 +106,14 @@ type Dialect struct {
 	// adding rows once MaxInsertBytes of data is in it.
 	MaxInsertRows  int
 	MaxInsertBytes int
-	// MaxGroupBytes, if not 0, bounds the data and metadata of one group's
-	// events (past its first append): where the dialect batches, a group's
-	// writes and COMMIT are one query, which the server refuses past its
-	// packet size (MySQL's max_allowed_packet) by closing the connection
-	// midway, a lost round trip that fails the whole group as unavailable.
+	// MaxGroupBytes, if not 0, bounds the bytes of one group's statements
+	// as sent, its values written into them (AppendBytes counts an
+	// append's share, GroupOverheadBytes the rest): where the dialect
+	// batches, a group's writes and COMMIT, and the next group's reads, are
+	// one query, which the server refuses past its packet size (MySQL's
+	// max_allowed_packet), closing the connection. A group takes appends
+	// while they fit; an append that cannot fit alone is refused with
+	// eventstore.ErrTooLarge, never sent.
 	MaxGroupBytes int64
 	// VisibleInCommitOrder says that readers never see a commit before the
 	// one that held the log's lock before it (SQLite: one writer, in this

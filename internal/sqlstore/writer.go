@@ -103,6 +103,7 @@ type call struct {
 	ctx       context.Context
 	req       eventstore.AppendRequest
 	clientIDs []uuid.UUID // ids the client chose; only these can repeat
+	bytes     int64       // what it adds to its group's statements (AppendBytes)
 	res       eventstore.AppendResult
 	err       error
 	done      chan struct{}
@@ -113,7 +114,14 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 	if err := req.Validate(); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
 	}
-	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
+	c := &call{ctx: ctx, req: req, done: make(chan struct{}), bytes: AppendBytes(req)}
+	if most := w.d.MaxGroupBytes - GroupOverheadBytes; w.d.MaxGroupBytes > 0 && c.bytes > most {
+		// Alone in its group it would still be more than the database
+		// takes in one statement: it can never be written as it is.
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w: its %d events take up to %d bytes in the database's statement, "+
+			"and the database takes at most %d in one append (its max_allowed_packet); send fewer or smaller events in each append",
+			req.StreamID, eventstore.ErrTooLarge, len(req.Events), c.bytes, max(most, 0))
+	}
 	c.req.Events = make([]eventstore.NewEvent, len(req.Events))
 	for i, e := range req.Events {
 		if e.ID == uuid.Nil {
@@ -277,21 +285,66 @@ func eventsOf(calls []*call) int {
 	return n
 }
 
-// bytesOf counts the data and metadata of calls' events.
-func bytesOf(calls []*call) int64 {
-	var n int64
-	for _, c := range calls {
-		for _, e := range c.req.Events {
-			n += int64(len(e.Data) + len(e.Metadata))
+// GroupOverheadBytes bounds what a group's statements carry besides its
+// appends' shares (AppendBytes): the fixed statements (the session's SET,
+// BEGIN, the log's lock or guard, the head's UPDATE, COMMIT, the marker)
+// and the INSERTs' and reads' own text, up to maxGroupEvents events.
+const GroupOverheadBytes = 16 << 10
+
+// Bytes an append's rows add to its group's statements besides their
+// values' bytes (sqlBytes): per event, its position, version and batch size
+// (20 digits each at most), its id and stream id (_binary'…', 16 bytes
+// escaped), its time ('2006-01-02 15:04:05.999999'), the punctuation of
+// its row, and its id again among the known ids a group reads (a client's);
+// per append, its stream's part of the reads (readStreams, with its id) and
+// its row of streams, if it creates it.
+const (
+	eventRowBytes  = 3*20 + 2*41 + 28 + 2*10 + 45 + 25
+	streamRowBytes = 260 + 41 + 41 + 28 + 10
+)
+
+// AppendBytes is the most bytes req adds to its group's statements as sent,
+// its values written into them escaped (a byte of data may go as two):
+// every event's data, metadata, type and stream type with its row
+// (eventRowBytes), and the stream's reads and row. See MaxGroupBytes.
+func AppendBytes(req eventstore.AppendRequest) int64 {
+	st := sqlBytes(req.StreamType)
+	n := streamRowBytes + 2*st
+	for _, e := range req.Events {
+		n += eventRowBytes + st + sqlBytes(e.Type) + sqlBytes(e.Data) + sqlBytes(e.Metadata)
+	}
+	return n
+}
+
+// sqlBytes is the length of v written into a statement as the driver does:
+// in quotes, with a _binary prefix for bytes, and each byte that it escapes
+// with a backslash (NUL, \n, \r, \x1a, quotes and the backslash) doubled.
+// Escaped with quotes (NO_BACKSLASH_ESCAPES), it is shorter.
+func sqlBytes[T string | []byte](v T) int64 {
+	n := int64(len(v) + len("_binary''"))
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case 0, '\n', '\r', 0x1a, '\'', '"', '\\':
+			n++
 		}
 	}
 	return n
 }
 
+// bytesOf counts what calls add to their group's statements (AppendBytes).
+func bytesOf(calls []*call) int64 {
+	var n int64
+	for _, c := range calls {
+		n += c.bytes
+	}
+	return n
+}
+
 // fits reports whether c may join group within the dialect's
-// MaxGroupBytes; the first call of a group always may.
+// MaxGroupBytes; the first call of a group always may (append refused
+// those that cannot fit alone).
 func (w *writer) fits(group []*call, c *call) bool {
-	return len(group) == 0 || w.d.MaxGroupBytes <= 0 || bytesOf(group)+bytesOf([]*call{c}) <= w.d.MaxGroupBytes
+	return len(group) == 0 || w.d.MaxGroupBytes <= 0 || GroupOverheadBytes+bytesOf(group)+c.bytes <= w.d.MaxGroupBytes
 }
 
 // waiting adds to group the calls waiting now, as long as it holds fewer
@@ -513,7 +566,7 @@ func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
 	if w.beforeCommit != nil {
 		w.beforeCommit()
 	}
-	next := w.takeNext(deadline)
+	next := w.takeNext(deadline, calls)
 	if w.committing != nil {
 		w.committing(p.head)
 	}
@@ -610,9 +663,11 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 // (batching dialects only): the log's lock then passes from one group to the
 // next without a round trip between them. It returns their read phase, or
 // nil if there is none or it cannot go in that round trip: a caller that
-// has left, or one whose deadline comes before this group's, which would
-// end the round trip before COMMIT answers. The calls are w.next either way.
-func (w *writer) takeNext(deadline time.Time) *readPhase {
+// has left, one whose deadline comes before this group's, which would
+// end the round trip before COMMIT answers, or reads that would take the
+// round trip past the dialect's MaxGroupBytes with this group's calls'
+// writes. The calls are w.next either way.
+func (w *writer) takeNext(deadline time.Time, calls []*call) *readPhase {
 	if !w.d.Batch || w.next != nil {
 		return nil
 	}
@@ -623,6 +678,9 @@ func (w *writer) takeNext(deadline time.Time) *readPhase {
 	w.next = &carried{calls: taken}
 	live := unexpired(taken)
 	if len(live) < len(taken) || earliestDeadline(live).Before(deadline) {
+		return nil
+	}
+	if w.d.MaxGroupBytes > 0 && 2*GroupOverheadBytes+bytesOf(calls)+bytesOf(live) > w.d.MaxGroupBytes {
 		return nil
 	}
 	return newReadPhase(w.d, live)
