@@ -424,9 +424,14 @@ func unexpired(calls []*call) []*call {
 // meanwhile is left out of the next try; run returns nil once no call is left.
 // pre, if not nil, is the transaction of calls already begun: the first try
 // uses it if every call still waits.
+//
+// All its tries end by the calls' earliest deadline as it starts, and at
+// most txTimeout from then: a caller without a deadline (a Go caller of the
+// store) is not kept for ever by a lock that stays taken.
 func (w *writer) run(calls []*call, pre *begun) error {
 	var err error
 	refusals := 0
+	end := earliestDeadline(calls)
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		if calls = unexpired(calls); len(calls) == 0 {
 			pre.abandon()
@@ -438,7 +443,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			pre = nil
 		}
 		var out []outcome
-		out, err = w.transact(calls, pre)
+		out, err = w.transact(calls, pre, end)
 		pre = nil
 		if err == nil {
 			for i, c := range calls {
@@ -458,7 +463,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			// a backup's, a report's): wait for it here, where no COMMIT is
 			// on its way, and try again while the callers still wait.
 			wait := min(time.Millisecond<<min(refusals, 6), 50*time.Millisecond)
-			if time.Until(earliestDeadline(calls)) > 2*wait {
+			if time.Until(end) > 2*wait {
 				refusals++
 				time.Sleep(wait)
 				attempt-- // not a failed attempt
@@ -501,9 +506,12 @@ type outcome struct {
 //
 // pre, if not nil, is the transaction already begun for calls (see
 // takeNext); if its reads failed, transact begins afresh, since they wrote
-// nothing.
-func (w *writer) transact(calls []*call, pre *begun) ([]outcome, error) {
+// nothing. The transaction ends by end at the latest (run's).
+func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, error) {
 	deadline := earliestDeadline(calls)
+	if end.Before(deadline) {
+		deadline = end
+	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer func() {
 		if cancel != nil {
