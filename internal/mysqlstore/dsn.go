@@ -72,9 +72,8 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 		}
 	}
 	for name := range cfg.Params {
-		if strings.EqualFold(name, "sql_log_bin") {
-			return nil, fmt.Errorf("%s has a sql_log_bin parameter (%s): the store's commits must go to the binary log (a replica, a restore to a point in time "+
-				"and the durability check depend on it); remove it", what, name)
+		if why, ok := weakening[strings.ToLower(name)]; ok {
+			return nil, fmt.Errorf("%s has a %s parameter (%s): %s; remove it", what, strings.ToLower(name), name, why)
 		}
 	}
 	// Migrating there would put the event store's tables among the
@@ -84,6 +83,24 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 		return nil, fmt.Errorf("%s names the database %s, one of the server's own schemas: create a database for Tributary (CREATE DATABASE tributary) and name it", what, cfg.DBName)
 	}
 	return cfg, nil
+}
+
+// weakening holds the session variables that a DSN must not set, by their
+// lower-case name, each with what it would take away: the driver sends a
+// parameter as a SET on every connection, the writer's included.
+// (foreign_key_checks weakens nothing: the schema has no foreign key.)
+var weakening = map[string]string{
+	"sql_log_bin": "the store's commits must go to the binary log (a replica, a restore to a point in time " +
+		"and the durability check depend on it)",
+	// InnoDB may then skip the check of a secondary unique key: two
+	// events with one id, or at one version of a stream, where a conflict,
+	// a client's retry and a group sent in one round trip are found by it.
+	"unique_checks": "the store's unique keys must be checked on every write (an event id, " +
+		"a stream's version, taken once, are how conflicts and retries are found)",
+	// A Galera node would keep the session's writes to itself.
+	"wsrep_on": "the store's commits must be replicated to every node of a Galera cluster",
+	// MariaDB marks the session's commits for replicas to skip.
+	"skip_replication": "the store's commits must reach every replica (a replica set to skip marked events would lose them)",
 }
 
 // dsnUserinfo returns what of dsn may hold a password in the driver's

@@ -99,3 +99,43 @@ func paramRefused(ctx context.Context, t *testing.T, base, param string) {
 		}
 	}
 }
+
+// TestADSNParameterThatWeakensAGuaranteeIsRefused: the store relies on its
+// unique keys (an event id, a stream's version, a position are each taken
+// once: a conflict, a retry and a group sent in one round trip are found by
+// them), on Galera replicating its writes to every node, and on replicas
+// applying every commit of the binary log. unique_checks=0 lets InnoDB
+// skip the check of a secondary unique key (two events at one version of a
+// stream), wsrep_on=0 keeps a session's writes on its node, and
+// skip_replication=1 marks its commits for replicas to skip: each was sent
+// to the server as it is. Open must refuse them, as it refuses sql_log_bin.
+func TestADSNParameterThatWeakensAGuaranteeIsRefused(t *testing.T) {
+	t.Parallel()
+	base := mysqltest.NewDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	for _, param := range []string{
+		"unique_checks=0",
+		"UNIQUE_CHECKS=OFF",
+		"wsrep_on=0",
+		"skip_replication=1",
+		"Skip_Replication=ON",
+	} {
+		paramRefused(ctx, t, base, param)
+		// Named as the operator would look it up, however the DSN spells it.
+		name, _, _ := strings.Cut(param, "=")
+		if _, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{}); err == nil || !strings.Contains(err.Error(), strings.ToLower(name)) {
+			t.Errorf("Open with the DSN parameter %s: %v; want it refused, naming %s", param, err, strings.ToLower(name))
+		}
+	}
+	// foreign_key_checks: the schema has no foreign key, so it weakens
+	// nothing; sql_safe_updates: every UPDATE of the store's has its key.
+	for _, param := range []string{"foreign_key_checks=0", "sql_safe_updates=1"} {
+		s, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{})
+		if err != nil {
+			t.Errorf("Open with the DSN parameter %s: %v; want it accepted", param, err)
+			continue
+		}
+		s.Close()
+	}
+}
