@@ -9,6 +9,7 @@ import (
 	"net"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -75,5 +76,25 @@ func TestTranslateMakesAKilledSessionUnavailable(t *testing.T) {
 	}
 	if err := translate(&mysql.MySQLError{Number: 1062}); errors.Is(err, eventstore.ErrUnavailable) {
 		t.Errorf("translate(MySQL error 1062) = %v; want it left as it is", err)
+	}
+}
+
+func TestAGroupsLockWaitsEndByItsDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		lockWait, rowLockWait float64
+		left                  time.Duration
+		want                  string
+	}{
+		{31536000, 50, 30 * time.Second, "lock_wait_timeout = 30, innodb_lock_wait_timeout = 30"},
+		{31536000, 50, 1500 * time.Millisecond, "lock_wait_timeout = 2, innodb_lock_wait_timeout = 2"},
+		{31536000, 50, 10 * time.Millisecond, "lock_wait_timeout = 1, innodb_lock_wait_timeout = 1"},
+		{31536000, 50, -time.Second, "lock_wait_timeout = 1, innodb_lock_wait_timeout = 1"},  // at least 1
+		{5, 3, 30 * time.Second, "lock_wait_timeout = 5, innodb_lock_wait_timeout = 3"},      // the session's, if shorter
+		{86400, 0, 30 * time.Second, "lock_wait_timeout = 30, innodb_lock_wait_timeout = 0"}, // a DSN's refusal at once stays
+	} {
+		got := waitForLocks(tc.lockWait, tc.rowLockWait, tc.left)
+		if want := "SET SESSION " + tc.want; got != want {
+			t.Errorf("waitForLocks(%v, %v, %v) = %q, want %q", tc.lockWait, tc.rowLockWait, tc.left, got, want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,14 +234,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sd.GuardedLockHead, sd.GuardedHead = "", "" // it must check the lease
 	}
 	// An append's reads wait for a lock as long as a new writer session
-	// would, as the server or the DSN sets it; its writes and COMMIT never
-	// wait (dialect.go).
-	var lockWait, rowLockWait string
+	// would, as the server or the DSN sets it, and no longer than the time
+	// its group has left; its writes and COMMIT never wait (dialect.go).
+	var lockWait, rowLockWait float64
 	if err := s.writes.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout").Scan(&lockWait, &rowLockWait); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("read the writer's lock waits: %w", translate(err))
 	}
-	sd.WaitForLocks = "SET SESSION lock_wait_timeout = " + lockWait + ", innodb_lock_wait_timeout = " + rowLockWait
+	sd.WaitForLocks = func(left time.Duration) string { return waitForLocks(lockWait, rowLockWait, left) }
 	// A group's writes and COMMIT go in one query, which the server takes
 	// only within max_allowed_packet: past it, it refuses the query (1153)
 	// and closes the connection. The writer bounds a group's statements by
@@ -287,6 +288,22 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	opts.Metrics.Store("mysql", pools)
 	return s, nil
+}
+
+// waitForLocks is the SET with which a group's reads wait for a table's
+// lock (lock_wait_timeout) and a row's (innodb_lock_wait_timeout) as a
+// writer session does by default (lockWait, rowLockWait seconds), but no
+// longer than left, the time before the group's callers' deadline, in whole
+// seconds rounded up, at least 1 (0, MariaDB's refusal at once, only if the
+// session's own is 0). At the deadline the
+// driver closes the connection, but the server's session goes on waiting
+// for the lock, holding a connection and, on its way to the lock, a place
+// in its queue, until its own wait ends: a session per timed-out group, for
+// up to 50 s by default.
+func waitForLocks(lockWait, rowLockWait float64, left time.Duration) string {
+	bound := max(math.Ceil(left.Seconds()), 1)
+	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d",
+		int64(math.Ceil(min(lockWait, bound))), int64(math.Ceil(min(rowLockWait, bound))))
 }
 
 // groupBytes is the most bytes a group's statements may take for its query

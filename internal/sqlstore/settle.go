@@ -93,11 +93,12 @@ func (w *writer) find(ctx context.Context, rows []row) (bool, time.Time, error) 
 		return false, time.Time{}, err
 	}
 	defer conn.Close()
-	if w.d.WaitForLocks != "" {
+	if w.d.WaitForLocks != nil {
 		// A pooled session may refuse locks (RefuseLocks): this one waits
-		// for the lost session's.
+		// for the lost session's, as long as settling may take.
 		w.m.Statement("settle_wait_for_locks")
-		if _, err := conn.ExecContext(ctx, w.d.WaitForLocks); err != nil {
+		deadline, _ := ctx.Deadline()
+		if _, err := conn.ExecContext(ctx, w.d.WaitForLocks(time.Until(deadline))); err != nil {
 			return false, time.Time{}, fmt.Errorf("wait_for_locks: %w", err)
 		}
 	}

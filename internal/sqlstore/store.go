@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -79,9 +80,12 @@ type Dialect struct {
 	// with or after it would run once the lock came free, after the callers
 	// were told the append failed; so the writes and COMMIT go after it.
 	// WaitForLocks, which the reads (no COMMIT among them) go after, sets
-	// the waits back.
+	// the waits back, for at most left (the time the group has before its
+	// callers' deadline): a statement waiting on a lock goes on waiting on
+	// the server after the driver closed its connection at the deadline,
+	// one session held per timed-out group, so the wait must end by then.
 	RefuseLocks  string
-	WaitForLocks string
+	WaitForLocks func(left time.Duration) string
 	// Refused reports a lock refused at once (RefuseLocks, NOWAIT) or
 	// after the session's wait: the writer waits a little and tries the
 	// group again, for as long as its callers wait.

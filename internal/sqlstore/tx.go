@@ -47,11 +47,13 @@ type readPhase struct {
 	known map[uuid.UUID]knownEvent
 }
 
-func newReadPhase(d Dialect, calls []*call) *readPhase {
+// newReadPhase is the read phase of calls' transaction, which ends by
+// deadline: its lock waits end by then too (Dialect.WaitForLocks).
+func newReadPhase(d Dialect, calls []*call, deadline time.Time) *readPhase {
 	ids := streamsOf(calls)
 	r := &readPhase{calls: calls, found: make(map[uuid.UUID]streamState, len(ids)), known: make(map[uuid.UUID]knownEvent)}
-	if d.WaitForLocks != "" {
-		r.stmts = append(r.stmts, statement{"wait_for_locks", d.WaitForLocks, nil})
+	if d.WaitForLocks != nil {
+		r.stmts = append(r.stmts, statement{"wait_for_locks", d.WaitForLocks(time.Until(deadline)), nil})
 	}
 	r.stmts = append(r.stmts, statement{"begin", d.Begin, nil})
 	r.first = len(r.stmts)
@@ -111,7 +113,11 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	t := &appendTx{conn: conn, d: d, m: m}
-	r := newReadPhase(d, calls)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(txTimeout)
+	}
+	r := newReadPhase(d, calls, deadline)
 	t.open = true
 	if err := t.query(ctx, r.stmts, r.scans(t)); err != nil {
 		t.rollback()

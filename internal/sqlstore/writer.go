@@ -691,7 +691,7 @@ func (w *writer) takeNext(deadline time.Time, calls []*call) *readPhase {
 	if w.d.MaxGroupBytes > 0 && 2*GroupOverheadBytes+bytesOf(calls)+bytesOf(live) > w.d.MaxGroupBytes {
 		return nil
 	}
-	return newReadPhase(w.d, live)
+	return newReadPhase(w.d, live, earliestDeadline(live))
 }
 
 // notWriter waits, until the earliest deadline of calls, for the store to
