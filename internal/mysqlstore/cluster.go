@@ -111,21 +111,64 @@ type cluster struct {
 func newCluster(cfg *mysql.Config, addrs []string, log *slog.Logger) (*cluster, error) {
 	c := &cluster{addrs: addrs, log: log, check: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	c.writer.Store(-1)
+	// The first choice is made before Open can learn which name of the
+	// isolation variable the servers know (see reopenProbes): without the
+	// DSN's, under whichever name, which a server that does not know it
+	// would refuse every probe's connection for. The probes then run at the
+	// server's default isolation until Open reopens them.
+	pc := cfg.Clone()
+	dropParam(pc, "tx_isolation")
+	dropParam(pc, "transaction_isolation")
+	probes, err := openProbes(pc, addrs)
+	if err != nil {
+		return nil, err
+	}
+	c.probes = probes
+	return c, nil
+}
+
+// openProbes opens a pool of one connection to each of addrs, made with cfg
+// but for the address and the probes' timeouts.
+func openProbes(cfg *mysql.Config, addrs []string) ([]*sql.DB, error) {
+	var probes []*sql.DB
 	for _, a := range addrs {
 		pc := cfg.Clone()
 		pc.Addr = a
 		pc.Timeout, pc.ReadTimeout, pc.WriteTimeout = probeTimeout, 2*probeTimeout, 2*probeTimeout
 		conn, err := mysql.NewConnector(pc)
 		if err != nil {
-			c.closeProbes()
+			for _, db := range probes {
+				db.Close()
+			}
 			return nil, fmt.Errorf("configure MySQL connector for %s: %w", a, err)
 		}
 		db := sql.OpenDB(conn)
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
-		c.probes = append(c.probes, db)
+		probes = append(probes, db)
 	}
-	return c, nil
+	return probes, nil
+}
+
+// reopenProbes replaces the probes' pools with pools made with cfg: Open
+// chooses the first node with probes made from the DSN alone, before it can
+// learn the name of the isolation variable to set on cfg (committedReads),
+// and the probes read and move the writer lease, which under READ
+// UNCOMMITTED would be read as another session left it before it committed
+// or rolled back. Call it before start.
+func (c *cluster) reopenProbes(cfg *mysql.Config) error {
+	probes, err := openProbes(cfg, c.addrs)
+	if err != nil {
+		return err
+	}
+	c.choosing.Lock()
+	old := c.probes
+	c.probes = probes
+	c.choosing.Unlock()
+	for _, db := range old {
+		db.Close()
+	}
+	return nil
 }
 
 // start begins the periodic checks; close ends them.

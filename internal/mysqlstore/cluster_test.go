@@ -2,6 +2,8 @@ package mysqlstore
 
 import (
 	"context"
+	"database/sql"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -75,6 +77,64 @@ func TestOpenOfAGaleraListThatFailsReturns(t *testing.T) {
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatalf("Open(%q) with a 5 s context had not returned after 20 s", dsn)
+		}
+	}
+}
+
+// TestTheGaleraProbesReadOnlyWhatHasCommitted: the probes of a Galera
+// cluster's nodes read and move the writer lease. They were made from the
+// DSN before Open forced READ COMMITTED on it, so that a DSN's (or a
+// server's) READ UNCOMMITTED held there: a probe could read a lease
+// another session had moved and not yet committed, and act on it; and a
+// DSN naming the variable under a name the server does not know
+// (transaction_isolation on MariaDB before 11.1) failed every probe's
+// connection. Open (committedSessions) must force READ COMMITTED on them
+// too. One server stands in for the cluster's one node: the probes'
+// sessions are what is looked at.
+func TestTheGaleraProbesReadOnlyWhatHasCommitted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cluster := func(param string) (*Store, *cluster) {
+		dsn := mysqltest.NewDatabase(t) + "?" + param
+		cfg, err := parseDSN(dsn, "MySQL DSN")
+		if err != nil {
+			t.Fatal(err)
+		}
+		normalise(dsn, cfg)
+		addrs := []string{cfg.Addr}
+		c, err := newCluster(cfg, addrs, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.close)
+		c.writer.Store(0) // chosen, as choose would on a Galera node
+		return &Store{cfg: cfg, addrs: addrs, galera: c}, c
+	}
+	isolation := func(db *sql.DB) (string, error) {
+		var level string
+		// Under either name: the one the server knows answers.
+		err := db.QueryRowContext(ctx, "SELECT @@tx_isolation").Scan(&level)
+		if err != nil {
+			err = db.QueryRowContext(ctx, "SELECT @@transaction_isolation").Scan(&level)
+		}
+		return level, err
+	}
+
+	s, c := cluster("tx_isolation=%27READ-UNCOMMITTED%27")
+	if _, err := s.committedSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if level, err := isolation(c.probes[0]); err != nil || level != "READ-COMMITTED" {
+		t.Errorf("DSN with tx_isolation READ-UNCOMMITTED: a Galera probe's session runs %s (%v), want READ-COMMITTED", level, err)
+	}
+
+	// The first choice's probes, made before the name is known, connect
+	// whatever the name the DSN gives.
+	for _, param := range []string{"transaction_isolation=%27READ-UNCOMMITTED%27", "tx_isolation=%27READ-UNCOMMITTED%27"} {
+		_, c := cluster(param)
+		if _, err := isolation(c.probes[0]); err != nil {
+			t.Errorf("DSN with %s: a Galera probe could not connect: %v", param, err)
 		}
 	}
 }

@@ -160,7 +160,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("connect to the Galera cluster %s: %w", s.Addr(), err)
 		}
 	}
-	connector, err := committedReads(ctx, cfg, s.connector)
+	connector, err := s.committedSessions(ctx)
 	if err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translate(err))
@@ -371,6 +371,22 @@ func committedReads(ctx context.Context, cfg *mysql.Config, connect func(*mysql.
 	dropParam(cfg, "transaction_isolation")
 	setParam(cfg, name, "'READ-COMMITTED'")
 	return connect(cfg)
+}
+
+// committedSessions sets on s.cfg that every session of the store reads
+// only what has committed (committedReads), the Galera probes' included,
+// and returns the connector of its pools.
+func (s *Store) committedSessions(ctx context.Context) (driver.Connector, error) {
+	connector, err := committedReads(ctx, s.cfg, s.connector)
+	if err != nil {
+		return nil, err
+	}
+	if s.galera != nil {
+		if err := s.galera.reopenProbes(s.cfg); err != nil {
+			return nil, err
+		}
+	}
+	return connector, nil
 }
 
 // normalise sets what every connection of the store needs on cfg, parsed
