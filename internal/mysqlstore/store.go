@@ -381,12 +381,70 @@ func (s *Store) committedSessions(ctx context.Context) (driver.Connector, error)
 	if err != nil {
 		return nil, err
 	}
+	if set, err := rowBinlog(ctx, s.cfg, s.connector); err != nil {
+		return nil, err
+	} else if set {
+		if connector, err = s.connector(s.cfg); err != nil {
+			return nil, err
+		}
+	}
 	if s.galera != nil {
 		if err := s.galera.reopenProbes(s.cfg); err != nil {
 			return nil, err
 		}
 	}
 	return connector, nil
+}
+
+// rowBinlog sets on cfg that every session of the store logs its writes as
+// rows (binlog_format ROW), if the server's binary log is on and the session
+// would log them as statements (binlog_format STATEMENT, the server's or the
+// DSN's), or returns why it cannot. Two reasons:
+//   - InnoDB refuses every write of a READ COMMITTED session, which every
+//     session of the store is (committedReads), when it would be logged as a
+//     statement (error 1665): the migration, and every append, would fail.
+//   - A statement is replayed by a replica for itself, and the guarded
+//     head's UPDATE reads the clock (SYSDATE, dialect.go): the replica's
+//     log_head would hold another time than the primary's. (Every other
+//     value of an append's writes is a literal or a user variable, which the
+//     log carries with the statement; positions are given, none is an
+//     AUTO_INCREMENT.)
+//
+// MIXED and ROW log such writes as rows already. Setting a session's
+// binlog_format needs a privilege (BINLOG ADMIN or SUPER on MariaDB,
+// SESSION_VARIABLES_ADMIN on MySQL): without it, start-up is refused with
+// the ways out, rather than every write failing. It reports whether it set
+// binlog_format on cfg.
+func rowBinlog(ctx context.Context, cfg *mysql.Config, connect func(*mysql.Config) (driver.Connector, error)) (bool, error) {
+	c, err := connect(cfg)
+	if err != nil {
+		return false, err
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	var logBin bool
+	var format string
+	if err := conn.QueryRowContext(ctx, "SELECT @@log_bin, @@SESSION.binlog_format").Scan(&logBin, &format); err != nil {
+		return false, err
+	}
+	if !logBin || !strings.EqualFold(format, "STATEMENT") {
+		return false, nil
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION binlog_format = 'ROW'"); err != nil {
+		if isMySQLError(err, errAccessDenied) {
+			return false, fmt.Errorf("the server's binary log is on with binlog_format=STATEMENT, under which the store cannot write "+
+				"(InnoDB refuses a READ COMMITTED session's writes logged as statements), and the DSN's user may not set its sessions' binlog_format to ROW: "+
+				"set binlog_format=ROW (or MIXED) on the server, or grant the user BINLOG ADMIN (MariaDB) or SESSION_VARIABLES_ADMIN (MySQL): %w", err)
+		}
+		return false, err
+	}
+	setParam(cfg, "binlog_format", "'ROW'")
+	return true, nil
 }
 
 // normalise sets what every connection of the store needs on cfg, parsed
