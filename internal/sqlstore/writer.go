@@ -103,7 +103,7 @@ type call struct {
 	ctx       context.Context
 	req       eventstore.AppendRequest
 	clientIDs []uuid.UUID // ids the client chose; only these can repeat
-	bytes     int64       // what it adds to its group's statements (AppendBytes)
+	bytes     int64       // what it adds to its group's statements (AppendBytes; 0 if no MaxGroupBytes)
 	res       eventstore.AppendResult
 	err       error
 	done      chan struct{}
@@ -114,7 +114,10 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 	if err := req.Validate(); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
 	}
-	c := &call{ctx: ctx, req: req, done: make(chan struct{}), bytes: AppendBytes(req)}
+	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
+	if w.d.MaxGroupBytes > 0 {
+		c.bytes = AppendBytes(req) // a scan of every byte, for dialects that bound a group
+	}
 	if most := w.d.MaxGroupBytes - GroupOverheadBytes; w.d.MaxGroupBytes > 0 && c.bytes > most {
 		// Alone in its group it would still be more than the database
 		// takes in one statement: it can never be written as it is.
