@@ -222,7 +222,7 @@ func (s *Server) readAppend(w http.ResponseWriter, r *http.Request) (uuid.UUID, 
 	if _, err := query(r); err != nil {
 		return id, eventstore.Any, body, err
 	}
-	if err := requireJSON(r); err != nil {
+	if err := requireJSON(w, r); err != nil {
 		return id, eventstore.Any, body, err
 	}
 	expected, err := expectedVersion(r.Header)

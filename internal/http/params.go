@@ -122,21 +122,33 @@ func namesParam(q url.Values, name string) ([]string, error) {
 	return names, nil
 }
 
-// requireJSON answers 415 unless the body is declared as JSON.
-func requireJSON(r *http.Request) error {
+// appendMediaType is the one media type an append's body may have (API.md).
+const appendMediaType = "application/json"
+
+// requireJSON answers 415 unless the body is declared as application/json,
+// the contract's one media type: a type ending in +json (problem+json, a
+// vendor's) names a format of its own, which this server does not know. The
+// 415 says, in Accept-Post and Accept (RFC 9110 §15.5.16), what it takes.
+func requireJSON(w http.ResponseWriter, r *http.Request) error {
 	if n := len(r.Header.Values("Content-Type")); n > 1 {
 		return badRequest("send one Content-Type header, not %d", n)
 	}
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return &detailError{kind: errUnsupportedMedia,
-			detail: "the body must be JSON: send Content-Type: application/json (got " + strconv.Quote(ct) + ")"}
-	}
+	detail := ""
 	if cs, ok := params["charset"]; ok && !utf8Labels[strings.ToLower(strings.TrimSpace(cs))] {
-		return &detailError{kind: errUnsupportedMedia, detail: "the body must be UTF-8, got charset " + strconv.Quote(cs)}
+		detail = "the body must be UTF-8, got charset " + strconv.Quote(cs)
 	}
-	return nil
+	if ct == "" || err != nil || mt != appendMediaType {
+		detail = "the body must be JSON: send Content-Type: " + appendMediaType + " (got " + strconv.Quote(ct) +
+			"); no other media type, +json ones included, is taken"
+	}
+	if detail == "" {
+		return nil
+	}
+	w.Header().Set("Accept-Post", appendMediaType)
+	w.Header().Set("Accept", appendMediaType)
+	return &detailError{kind: errUnsupportedMedia, detail: detail}
 }
 
 // utf8Labels are the names of UTF-8 in a charset parameter, lower-cased:
