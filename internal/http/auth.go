@@ -219,6 +219,9 @@ var (
 // ?access_token= is accepted as well as Authorization: Bearer.
 func (s *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The token chooses the answer (it, a 401 or a 403): no cache
+		// may hand one to a request that sent another (RFC 9110 §12.5.5).
+		w.Header().Add("Vary", "Authorization")
 		secret, err := presentedToken(r)
 		if err != nil {
 			s.writeError(w, r, err)

@@ -1,11 +1,17 @@
 package http_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/api"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -40,5 +46,76 @@ func TestAnAppendTakesOnlyApplicationJSON(t *testing.T) {
 				t.Errorf("415 for Content-Type %q: detail %s, want it to name what was sent and application/json", ct, d)
 			}
 		}
+	})
+}
+
+// varyNames returns the field names Vary lists in h, canonicalised.
+func varyNames(h http.Header) []string {
+	var names []string
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				names = append(names, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	return names
+}
+
+// TestEveryAnswerVariesOnWhatChoseIt: GET /events and GET
+// /streams/{id}/events choose a page or a subscription by Accept, but
+// access control, which comes before the route, answered its 401s (and
+// its 400s for a token sent twice) without Vary: Accept, so a cache could
+// keep one for the wrong Accept. (A hostile review found it.) Every answer
+// of theirs says Vary: Accept now, refusals before the route included; and
+// with access control on, every answer of a route that needs a token says
+// Vary: Authorization, as it is chosen by that header too (200, 401 or
+// 403). Without access control, nothing varies on Authorization.
+func TestEveryAnswerVariesOnWhatChoseIt(t *testing.T) {
+	t.Parallel()
+	const writeSecret, readSecret = "w-0123456789abcdef", "r-0123456789abcdef"
+	tokens, err := esthttp.ParseTokens("app:write:" + writeSecret + ",dashboard:read:" + readSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, Tokens: tokens}))
+		t.Cleanup(srv.Close)
+		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		open := newServer(t, newContract(t), store)
+		id := uuid.NewString()
+		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`,
+			"Authorization", "Bearer "+writeSecret), 201)
+		check := func(what string, r response, status int, want, not []string) {
+			t.Helper()
+			expectStatus(t, what, r, status)
+			got := varyNames(r.header)
+			for _, f := range want {
+				if !slices.Contains(got, f) {
+					t.Errorf("%s: Vary %q, want it to name %s", what, r.header.Values("Vary"), f)
+				}
+			}
+			for _, f := range not {
+				if slices.Contains(got, f) {
+					t.Errorf("%s: Vary %q, want it not to name %s", what, r.header.Values("Vary"), f)
+				}
+			}
+		}
+		both := []string{"Accept", "Authorization"}
+		for _, path := range []string{"/events", "/streams/" + id + "/events"} {
+			check("GET "+path+" without a token", s.do("GET", path, ""), 401, both, nil)
+			check("HEAD "+path+" without a token", s.do("HEAD", path, ""), 401, both, nil)
+			check("GET "+path+" with an unknown token", s.do("GET", path, "", "Authorization", "Bearer nope"), 401, both, nil)
+			check("GET "+path+" with an unknown query token", s.do("GET", path+"?access_token=nope", ""), 401, both, nil)
+			check("GET "+path+" with a token sent two ways", s.do("GET", path+"?access_token="+readSecret, "", "Authorization", "Bearer "+readSecret), 400, both, nil)
+			check("GET "+path+" with a read token", s.do("GET", path, "", "Authorization", "Bearer "+readSecret), 200, both, nil)
+			check("GET "+path+" without access control", open.do("GET", path, ""), 200, []string{"Accept"}, []string{"Authorization"})
+		}
+		check("GET /streams/{id} without a token", s.do("GET", "/streams/"+id, ""), 401, []string{"Authorization"}, []string{"Accept"})
+		check("POST /streams/{id}/events with a read token", s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"A","data":1}]}`,
+			"Authorization", "Bearer "+readSecret), 403, []string{"Authorization"}, []string{"Accept"})
+		check("GET /healthz", s.do("GET", "/healthz", ""), 200, nil, both)
+		check("GET /streams/{id} without access control", open.do("GET", "/streams/"+id, ""), 200, nil, both)
 	})
 }

@@ -103,14 +103,17 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// varyOnAccept says, on every answer of a route that serves a page or a
-// subscription by the Accept header alone, that it varies on Accept (RFC
-// 9110 §12.5.5), so that no cache hands one to a client that asked for the
-// other: set before the route's other middleware (minPosition), so that its
-// answers say it too.
+// varyOnAccept says, on every answer to a GET or HEAD of a route that
+// serves a page or a subscription by the Accept header alone, that it
+// varies on Accept (RFC 9110 §12.5.5), so that no cache hands one to a
+// client that asked for the other: set before access control and the
+// route's own middleware (minPosition), so that their refusals say it too.
+// It matches the path as routing will (routingPath).
 func varyOnAccept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("Vary", "Accept")
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && eventsPath(routingPath(r)) {
+			w.Header().Add("Vary", "Accept")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -197,7 +197,8 @@ func (s *Server) routes() {
 		// Before access control: a preflight carries no token.
 		r.Use(corsHandler(s.opts.CORSOrigins))
 	}
-	r.Use(s.recoverer, s.timeout, headAsGet)
+	// Before access control, so that its refusals say Vary too.
+	r.Use(s.recoverer, s.timeout, headAsGet, varyOnAccept)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
 		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
@@ -227,12 +228,12 @@ func (s *Server) routes() {
 			}))
 		}
 		// Reads take Tributary-Min-Position: see minPosition.
-		r.With(varyOnAccept, s.minPosition).Get("/events", s.adapt(s.readAll))
+		r.With(s.minPosition).Get("/events", s.adapt(s.readAll))
 		r.Route("/streams", func(r chi.Router) {
 			r.With(s.minPosition).Get("/", s.adapt(s.listStreams))
 			r.Route("/{streamID}", func(r chi.Router) {
 				r.With(s.minPosition).Get("/", s.adapt(s.getStream))
-				r.With(varyOnAccept, s.minPosition).Get("/events", s.adapt(s.readStream))
+				r.With(s.minPosition).Get("/events", s.adapt(s.readStream))
 				r.Post("/events", s.adapt(s.appendEvents))
 				r.With(s.minPosition).Get("/events/{version}", s.adapt(s.getEvent))
 			})
@@ -532,13 +533,17 @@ func (s *Server) timeout(next http.Handler) http.Handler {
 // /events and /streams/{id}/events. It runs before routing, so it matches
 // the path itself; a path it does not match keeps its timeout.
 func isSubscription(r *http.Request) bool {
-	if r.Method != http.MethodGet || !wantsEvents(r) {
-		return false
-	}
-	if r.URL.Path == "/events" {
+	return r.Method == http.MethodGet && wantsEvents(r) && eventsPath(r.URL.Path)
+}
+
+// eventsPath reports whether path is that of a route that serves a page or
+// a subscription by the Accept header alone: /events or
+// /streams/{id}/events. It is matched before routing.
+func eventsPath(path string) bool {
+	if path == "/events" {
 		return true
 	}
-	seg := strings.Split(r.URL.Path, "/") // "", "streams", id, "events"
+	seg := strings.Split(path, "/") // "", "streams", id, "events"
 	return len(seg) == 4 && seg[0] == "" && seg[1] == "streams" && seg[2] != "" && seg[3] == "events"
 }
 
