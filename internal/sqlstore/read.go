@@ -30,6 +30,8 @@ type reader struct {
 	checkVisible bool
 	// sizes sizes the first chunk of a range by the events read before.
 	sizes *eventSizes
+	// typePairIndex is the dialect's TypePairIndex.
+	typePairIndex string
 }
 
 // durable waits until position is durable, where that needs waiting.
@@ -250,6 +252,7 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 // later appear below a position already seen: the two queries agree.
 func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
+	from := s.logFrom(opts)
 	where, args := logFilter(opts)
 	what := fmt.Sprintf("read log after %d", opts.After)
 	// A page of events as small as those read lately is read in one query,
@@ -259,7 +262,7 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	var events []eventstore.Event // the page's events, if read whole
 	whole := false
 	if s.sizes.firstChunk() >= opts.Limit {
-		chunk, size, full, err := s.readChunk(ctx, 0, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+		chunk, size, full, err := s.readChunk(ctx, 0, logQuery(eventColumns, from, where), append(args, opts.Limit+1)...)
 		if err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
 		}
@@ -275,7 +278,7 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		}
 	} else {
 		var err error
-		if positions, newest, err = s.positions(ctx, where, args, opts.Limit+1); err != nil {
+		if positions, newest, err = s.positions(ctx, from, where, args, opts.Limit+1); err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
 		}
 	}
@@ -318,17 +321,45 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		}
 		return page, nil
 	}
-	page.Events = s.readRange(ctx, eventRange{what: what, where: where, args: args, key: "position", lo: positions[0], hi: page.Last, rows: int64(n)})
+	page.Events = s.readRange(ctx, eventRange{what: what, from: from, where: where, args: args, key: "position", lo: positions[0], hi: page.Last, rows: int64(n)})
 	return page, nil
+}
+
+// positionColumns are what positions reads of each event.
+const positionColumns = "position, recorded_at"
+
+// logQuery reads cols of the events a log filter (logFrom, logFilter)
+// matches, in position order, up to a LIMIT, its last argument.
+func logQuery(cols, from, where string) string {
+	return "SELECT " + cols + from + " WHERE " + where + " ORDER BY position LIMIT ?"
+}
+
+// IndexedByTypePair is SQLite's TypePairIndex: the index on (stream_type,
+// event_type, position) that the migrations create.
+const IndexedByTypePair = " INDEXED BY events_stream_type_event_type_position"
+
+// logFrom is the FROM clause of a log read: with the dialect's
+// TypePairIndex where the read is filtered on one stream type and one
+// event type, or on several of each, and not on a stream. Such a read
+// then reads only the events of those pairs, whichever type is rare. One
+// name against several is left to the planner: the single name's index
+// reads in position order, and stops at the page's end, where the pairs'
+// would read all their events after the page's start to sort them.
+func (s reader) logFrom(opts eventstore.ReadAllOptions) string {
+	st, et := len(opts.StreamTypes), len(opts.EventTypes)
+	if s.typePairIndex == "" || st == 0 || et == 0 || (st == 1) != (et == 1) || opts.StreamID != uuid.Nil {
+		return " FROM events"
+	}
+	return " FROM events" + s.typePairIndex
 }
 
 // positions returns the positions of the first limit events that match a log
 // filter, and the recorded_at of the last.
-func (s reader) positions(ctx context.Context, where string, args []any, limit int) ([]int64, time.Time, error) {
+func (s reader) positions(ctx context.Context, from, where string, args []any, limit int) ([]int64, time.Time, error) {
 	var positions []int64
 	var newest time.Time
 	s.m.Statement("read_positions")
-	rows, err := s.db.QueryContext(ctx, "SELECT position, recorded_at FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, limit)...)
+	rows, err := s.db.QueryContext(ctx, logQuery(positionColumns, from, where), append(args, limit)...)
 	if err != nil {
 		return nil, newest, s.translate(err)
 	}
@@ -485,6 +516,7 @@ func (z *eventSizes) saw(rows, size int) {
 // eventRange is a bounded range of events in the order of one key column.
 type eventRange struct {
 	what   string // for errors: "read stream …"
+	from   string // " FROM events" if empty (see logFrom)
 	where  string // the filter, with args
 	args   []any
 	key    string // position or stream_version
@@ -495,6 +527,20 @@ type eventRange struct {
 	rows int64
 }
 
+// query reads a chunk of the range: its filter's arguments, then the
+// chunk's bounds and LIMIT.
+func (r eventRange) query() string {
+	order := " ORDER BY " + r.key
+	if r.desc {
+		order += " DESC"
+	}
+	from := r.from
+	if from == "" {
+		from = " FROM events"
+	}
+	return "SELECT " + eventColumns + from + " WHERE " + r.where + " AND " + r.key + " BETWEEN ? AND ?" + order + " LIMIT ?"
+}
+
 // readRange returns an iterator over the range. It reads a chunk of rows,
 // releases the connection, and only then yields them: a caller that blocks
 // between events (writing to a slow client) holds no connection and no read
@@ -503,11 +549,7 @@ type eventRange struct {
 // together are what one query would have returned.
 func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstore.Event, error] {
 	return func(yield func(eventstore.Event, error) bool) {
-		order := " ORDER BY " + r.key
-		if r.desc {
-			order += " DESC"
-		}
-		q := "SELECT " + eventColumns + " FROM events WHERE " + r.where + " AND " + r.key + " BETWEEN ? AND ?" + order + " LIMIT ?"
+		q := r.query()
 		lo, hi, n := r.lo, r.hi, s.sizes.firstChunk()
 		left := r.rows
 		for lo <= hi {

@@ -97,6 +97,14 @@ type Dialect struct {
 	// the node that holds the lease (or fails), and tries again.
 	Leased    bool
 	NotWriter func(context.Context) error
+	// TypePairIndex, where set, follows "FROM events" in a log read
+	// filtered on one stream type and one event type (or on several of
+	// each) to make it read the index on (stream_type, event_type,
+	// position): SQLite, which keeps no statistics, took either type's own
+	// index, and read all of a common type's events to find a rare one's.
+	// Empty where the planner finds the selective index by itself; SQLite's
+	// is IndexedByTypePair.
+	TypePairIndex string
 	// LockStreams ends the reads of an append's streams: " FOR UPDATE"
 	// (NOWAIT where the server takes it) where rows are locked that way
 	// (each stream is then read by a part of one UNION ALL of its own,
@@ -208,8 +216,8 @@ func New(d Dialect, opts Options) *Store {
 	sizes := new(eventSizes)
 	return &Store{
 		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics,
-			checkVisible: !d.VisibleInCommitOrder, sizes: sizes},
-		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics, sizes: sizes},
+			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex},
+		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex},
 		feed:   opts.Feed,
 		writer: newWriter(d, opts),
 	}
