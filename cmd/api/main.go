@@ -330,7 +330,9 @@ func serve(ctx context.Context, cfg config.Config, tokens []esthttp.Token, store
 		// a write deadline per request (esthttp's timeout middleware).
 		IdleTimeout: 120 * time.Second,
 		ConnContext: esthttp.ConnContext, // lets a subscription see its client's progress
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// OPTIONS * reaches the API, which says its methods in Allow.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	// Shutdown waits for responses to end; subscriptions never would.
 	srv.RegisterOnShutdown(handler.CloseSubscriptions)

@@ -470,17 +470,17 @@ func TestMethodNotAllowedListsExactlyThePathsMethods(t *testing.T) {
 		s := newServer(t, nil, store)
 		id := uuid.NewString()
 		for _, tc := range []struct{ method, path, allow string }{
-			{"PUT", "/streams", "GET, HEAD"},
-			{"POST", "/streams", "GET, HEAD"},
-			{"POST", "/streams/" + id, "GET, HEAD"},
-			{"DELETE", "/streams/" + id, "GET, HEAD"},
-			{"DELETE", "/streams/" + id + "/events", "GET, HEAD, POST"},
-			{"PUT", "/streams/" + id + "/events", "GET, HEAD, POST"},
-			{"POST", "/streams/" + id + "/events/1", "GET, HEAD"},
-			{"POST", "/events", "GET, HEAD"},
-			{"DELETE", "/healthz", "GET, HEAD"},
-			{"POST", "/readyz", "GET, HEAD"},
-			{"PATCH", "/openapi.yaml", "GET, HEAD"},
+			{"PUT", "/streams", "GET, HEAD, OPTIONS"},
+			{"POST", "/streams", "GET, HEAD, OPTIONS"},
+			{"POST", "/streams/" + id, "GET, HEAD, OPTIONS"},
+			{"DELETE", "/streams/" + id, "GET, HEAD, OPTIONS"},
+			{"DELETE", "/streams/" + id + "/events", "GET, HEAD, POST, OPTIONS"},
+			{"PUT", "/streams/" + id + "/events", "GET, HEAD, POST, OPTIONS"},
+			{"POST", "/streams/" + id + "/events/1", "GET, HEAD, OPTIONS"},
+			{"POST", "/events", "GET, HEAD, OPTIONS"},
+			{"DELETE", "/healthz", "GET, HEAD, OPTIONS"},
+			{"POST", "/readyz", "GET, HEAD, OPTIONS"},
+			{"PATCH", "/openapi.yaml", "GET, HEAD, OPTIONS"},
 		} {
 			r := s.do(tc.method, tc.path, "")
 			if r.status != 405 || r.header.Get("Allow") != tc.allow {

@@ -1,6 +1,9 @@
 package http_test
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -118,4 +121,99 @@ func TestEveryAnswerVariesOnWhatChoseIt(t *testing.T) {
 		check("GET /healthz", s.do("GET", "/healthz", ""), 200, nil, both)
 		check("GET /streams/{id} without access control", open.do("GET", "/streams/"+id, ""), 200, nil, both)
 	})
+}
+
+// TestOptionsListsEveryPathsMethods: OPTIONS on a path the API serves was a
+// 405 whose Allow left OPTIONS out (and every 405's Allow did), unless it
+// was a CORS preflight. (A hostile review found it.) Now, as RFC 9110
+// §9.3.7 has it, OPTIONS on every such path, without a token, is a 204
+// with no body whose Allow lists the path's methods, OPTIONS among them;
+// OPTIONS * lists every method the API serves; a path no route serves is
+// a 404 still. With CORS on, a preflight is answered as before, and an
+// OPTIONS that is not one as without CORS.
+func TestOptionsListsEveryPathsMethods(t *testing.T) {
+	t.Parallel()
+	tokens, err := esthttp.ParseTokens("app:write:w-0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := teststore.SQLite.Open(t)
+	id := uuid.NewString()
+	paths := []struct{ path, allow string }{
+		{"/", "GET, HEAD, OPTIONS"},
+		{"/healthz", "GET, HEAD, OPTIONS"},
+		{"/readyz", "GET, HEAD, OPTIONS"},
+		{"/openapi.yaml", "GET, HEAD, OPTIONS"},
+		{"/events", "GET, HEAD, OPTIONS"},
+		{"/streams", "GET, HEAD, OPTIONS"},
+		{"/streams/", "GET, HEAD, OPTIONS"},
+		{"/streams/" + id, "GET, HEAD, OPTIONS"},
+		{"/streams/" + id + "/events", "GET, HEAD, POST, OPTIONS"},
+		{"/streams/" + id + "/events/1", "GET, HEAD, OPTIONS"},
+	}
+	for _, tc := range []struct {
+		name string
+		opts esthttp.Options
+	}{
+		{"open", esthttp.Options{OpenAPI: api.OpenAPI}},
+		{"with access control", esthttp.Options{OpenAPI: api.OpenAPI, Tokens: tokens}},
+		{"with CORS", esthttp.Options{OpenAPI: api.OpenAPI, CORSOrigins: []string{"https://app.example.com"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewUnstartedServer(esthttp.New(store, tc.opts))
+			srv.Config.DisableGeneralOptionsHandler = true // as cmd/api serves it: OPTIONS * reaches the API
+			srv.Start()
+			t.Cleanup(srv.Close)
+			s := &testServer{t: t, url: srv.URL, client: &http.Client{Timeout: 30 * time.Second}, store: store}
+			for _, p := range paths {
+				r := s.do("OPTIONS", p.path, "")
+				if r.status != http.StatusNoContent || r.header.Get("Allow") != p.allow || len(r.body) != 0 {
+					t.Errorf("OPTIONS %s: %d with Allow %q and %d bytes of body, want 204 with Allow %q and none", p.path, r.status, r.header.Get("Allow"), len(r.body), p.allow)
+				}
+			}
+			for _, path := range []string{"/nope", "/streams/" + id + "/nope", "/events/1"} {
+				r := s.do("OPTIONS", path, "")
+				if r.status != http.StatusNotFound || r.header.Get("Allow") != "" {
+					t.Errorf("OPTIONS %s: %d with Allow %q, want 404 with none", path, r.status, r.header.Get("Allow"))
+				}
+			}
+			if got, want := optionsStar(t, srv.Listener.Addr().String()), "GET, HEAD, POST, OPTIONS"; got != want {
+				t.Errorf("OPTIONS *: %s, want 204 with Allow %q", got, want)
+			}
+			if tc.opts.CORSOrigins != nil {
+				r := s.do("OPTIONS", "/streams/"+id+"/events", "", "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST",
+					"Access-Control-Request-Headers", "Content-Type, If-Match")
+				if r.status/100 != 2 || r.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+					!strings.Contains(r.header.Get("Access-Control-Allow-Methods"), "POST") {
+					t.Errorf("a CORS preflight: %d with Access-Control-Allow-Origin %q and -Methods %q, want it allowed",
+						r.status, r.header.Get("Access-Control-Allow-Origin"), r.header.Get("Access-Control-Allow-Methods"))
+				}
+			}
+		})
+	}
+}
+
+// optionsStar sends OPTIONS * to addr and returns the answer's status line
+// and Allow.
+func optionsStar(t *testing.T, addr string) string {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte("OPTIONS * HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Sprintf("%d with Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	return resp.Header.Get("Allow")
 }

@@ -35,8 +35,8 @@ func TestPageMatchesOpenAPI(t *testing.T) {
 	expectStatus(t, "page not modified", s.do("GET", "/", "", "If-None-Match", r.header.Get("ETag")), 304)
 	expectStatus(t, "page with a query", s.do("GET", "/?view=log", ""), 400)
 	expectStatus(t, "page HEAD", s.do("HEAD", "/", ""), 200)
-	if got := s.do("POST", "/", ""); got.status != 405 || got.header.Get("Allow") != "GET, HEAD" {
-		t.Errorf("POST /: %d with Allow %q, want 405 with Allow GET, HEAD", got.status, got.header.Get("Allow"))
+	if got := s.do("POST", "/", ""); got.status != 405 || got.header.Get("Allow") != "GET, HEAD, OPTIONS" {
+		t.Errorf("POST /: %d with Allow %q, want 405 with Allow GET, HEAD, OPTIONS", got.status, got.header.Get("Allow"))
 	}
 	if seen := c.seen["GET /"]; len(seen) < 3 {
 		t.Errorf("GET / was checked against openapi.yaml %d times (%v), want 3", len(seen), seen)

@@ -197,8 +197,9 @@ func (s *Server) routes() {
 		// Before access control: a preflight carries no token.
 		r.Use(corsHandler(s.opts.CORSOrigins))
 	}
-	// Before access control, so that its refusals say Vary too.
-	r.Use(s.recoverer, s.timeout, headAsGet, varyOnAccept)
+	// Before access control, so that its refusals say Vary too, and an
+	// OPTIONS needs no token (nor does a preflight, answered before it).
+	r.Use(s.recoverer, s.timeout, headAsGet, varyOnAccept, s.options)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
 		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
@@ -265,14 +266,16 @@ func routingPath(r *http.Request) string {
 	return r.URL.Path
 }
 
-// allowed lists the methods the router serves on path, for a 405's Allow.
-// It matches path against the routes chi.Walk lists rather than asking
-// Mux.Match: the mount points of nested routes (/streams, /streams/{id})
-// match every method. path is the routing path (routingPath).
+// allowed lists the methods the router serves on path, for a 405's or an
+// OPTIONS's Allow: OPTIONS last, as every path that has a route serves it
+// (options); "" if none does. It matches path against the routes chi.Walk
+// lists rather than asking Mux.Match: the mount points of nested routes
+// (/streams, /streams/{id}) match every method. path is the routing path
+// (routingPath); "*" (OPTIONS *) matches every route.
 func allowed(router chi.Routes, path string) string {
 	served := map[string]bool{}
 	_ = chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		if routeMatches(route, path) {
+		if path == "*" || routeMatches(route, path) {
 			served[method] = true
 		}
 		return nil
@@ -286,7 +289,36 @@ func allowed(router chi.Routes, path string) string {
 			}
 		}
 	}
-	return strings.Join(methods, ", ")
+	if len(methods) == 0 {
+		return ""
+	}
+	return strings.Join(append(methods, http.MethodOptions), ", ")
+}
+
+// options answers OPTIONS (RFC 9110 §9.3.7) on every path a route serves,
+// without a token: 204 with an Allow of the path's methods, and for
+// OPTIONS * those of the whole API. A path no route serves is a 404, as
+// for any method. A CORS preflight, an OPTIONS too, is answered before it
+// where CORS is on (corsHandler).
+func (s *Server) options(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		path := routingPath(r)
+		if r.RequestURI == "*" {
+			path = "*"
+		}
+		allow := allowed(s.router, path)
+		if allow == "" {
+			unmatched(r)
+			s.writeError(w, r, &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path})
+			return
+		}
+		w.Header().Set("Allow", allow)
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // routeMatches reports whether a chi route pattern, such as
