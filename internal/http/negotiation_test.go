@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -216,4 +217,59 @@ func optionsStar(t *testing.T, addr string) string {
 		return fmt.Sprintf("%d with Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 	return resp.Header.Get("Allow")
+}
+
+// TestAnInvalidQInAcceptIgnoresItsRange: a q in Accept that is not a
+// qvalue (RFC 9110 §12.4.2: 0 to 1, at most three decimals) counted as 1,
+// so text/event-stream;q=abc (or q=NaN, or q=2) subscribed, and so did
+// application/json;q=abc beside an event stream: a client that meant no
+// subscription, or a low one, got a response that never ends. (A hostile
+// review found it.) A range with an invalid q is now ignored, as if it
+// were not there: the rest of Accept decides.
+func TestAnInvalidQInAcceptIgnoresItsRange(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := liveTestServer(t, k, false)
+		id := uuid.NewString()
+		expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
+		page := []string{
+			"text/event-stream;q=abc",
+			"text/event-stream;q=NaN",
+			"text/event-stream;q=2",
+			"text/event-stream;q=-0.5",
+			"text/event-stream;q=1e0",
+			"text/event-stream;q=0.0001",
+			"text/event-stream;q=",
+			"application/json, text/event-stream;q=abc",
+			"text/event-stream;q=0.5, text/event-stream;q=oops, application/json",
+		}
+		events := []string{
+			"text/event-stream;q=0.001",
+			"text/event-stream;q=1.000",
+			"text/event-stream;q=0.5, application/json;q=abc",
+			"text/event-stream;q=0.5, application/json;q=1.5",
+			"text/event-stream, text/event-stream;q=abc",
+		}
+		for _, path := range []string{"/events", "/streams/" + id + "/events"} {
+			for _, accept := range append(page, events...) {
+				want := "application/json"
+				if slices.Contains(events, accept) {
+					want = "text/event-stream"
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				req, _ := http.NewRequestWithContext(ctx, "GET", s.url+path, nil)
+				req.Header.Set("Accept", accept)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					cancel()
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != want {
+					t.Errorf("GET %s with Accept %q: %d %q, want 200 %q", path, accept, resp.StatusCode, resp.Header.Get("Content-Type"), want)
+				}
+				resp.Body.Close()
+				cancel()
+			}
+		}
+	})
 }

@@ -157,6 +157,25 @@ func requireJSON(w http.ResponseWriter, r *http.Request) error {
 var utf8Labels = map[string]bool{"utf-8": true, "utf8": true, "unicode-1-1-utf-8": true,
 	"unicode11utf8": true, "unicode20utf8": true, "x-unicode20utf8": true}
 
+// acceptQ returns the weight of a media range of Accept, from its
+// parameters: its q, or 1 without one. A q that is not a qvalue (RFC 9110
+// §12.4.2: 0 or 1, or either with up to three decimals, 1's all zero) is
+// not ok: the range is then ignored, rather than taken as 1, which would
+// make text/event-stream;q=abc a subscription that never ends.
+func acceptQ(params map[string]string) (float64, bool) {
+	v, ok := params["q"] // mime lower-cases the name
+	if !ok {
+		return 1, true
+	}
+	whole, frac, dot := strings.Cut(v, ".")
+	if (whole != "0" && whole != "1") || len(frac) > 3 || (dot && !isDigits(frac) && frac != "") ||
+		(whole == "1" && strings.Trim(frac, "0") != "") {
+		return 0, false
+	}
+	q, err := strconv.ParseFloat(v, 64)
+	return q, err == nil
+}
+
 // expectedVersion reads an append's condition from If-Match / If-None-Match.
 func expectedVersion(h http.Header) (eventstore.ExpectedVersion, error) {
 	ifMatch, ifNoneMatch := h.Values("If-Match"), h.Values("If-None-Match")

@@ -64,9 +64,9 @@ func wantsEvents(r *http.Request) bool {
 			if err != nil {
 				continue
 			}
-			q := 1.0
-			if f, err := strconv.ParseFloat(params["q"], 64); err == nil && f >= 0 && f <= 1 {
-				q = f
+			q, ok := acceptQ(params)
+			if !ok {
+				continue // an invalid q: the range is ignored (acceptQ)
 			}
 			switch mt { // mime lower-cases it
 			case "text/event-stream":
