@@ -298,7 +298,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyB
 		return badRequest("the body must be a JSON object, not null")
 	}
 	if err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)); err != nil {
-		return decodeError(err, max)
+		return decodeError(repoint(dec, err), max)
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		if err != nil {
@@ -440,6 +440,48 @@ var errGzipCut = errors.New("the gzip stream ends before its end")
 func gzipFault(err error) bool {
 	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, new(flate.CorruptInputError)) ||
 		errors.Is(err, errGzipCut)
+}
+
+// repoint returns err, a fault dec met inside a value it reads whole (an
+// event's data or metadata), with the path to the fault found again, where
+// it can be. The decoder names the objects around the fault from where their
+// names were in its buffer when it entered them, and a value it had to read
+// more of the body for has moved since: their names came out as whatever
+// bytes sat there then (events[1].data.:{.:{.k…). The value's bytes up to
+// the fault are still in the decoder's buffer, unread: decoded again from
+// one slice, which no read moves, they name the path right. Where the
+// fault is not found again at the same offset, err is returned as it is.
+func repoint(dec *jsontext.Decoder, err error) error {
+	var syntax *jsontext.SyntacticError
+	if !errors.As(err, &syntax) {
+		return err
+	}
+	// The value read whole: /events/N/data or /events/N/metadata.
+	var prefix []string
+	for tok := range syntax.JSONPointer.Tokens() {
+		if prefix = append(prefix, tok); len(prefix) == 3 {
+			break
+		}
+	}
+	if len(prefix) < 3 || prefix[0] != "events" || (prefix[2] != "data" && prefix[2] != "metadata") {
+		return err
+	}
+	unread := dec.UnreadBuffer()
+	value := bytes.TrimLeft(unread, " \t\r\n")
+	value = bytes.TrimLeft(bytes.TrimPrefix(value, []byte(":")), " \t\r\n")
+	start := dec.InputOffset() + int64(len(unread)-len(value))
+	if syntax.ByteOffset < start {
+		return err
+	}
+	again := jsontext.NewDecoder(bytes.NewBuffer(bytes.Clone(value))) // it writes to its buffer
+	_, rerr := again.ReadValue()
+	var inner *jsontext.SyntacticError
+	if !errors.As(rerr, &inner) || start+inner.ByteOffset != syntax.ByteOffset {
+		return err
+	}
+	found := *syntax
+	found.JSONPointer = jsontext.Pointer("/" + strings.Join(prefix, "/") + string(inner.JSONPointer))
+	return &found
 }
 
 // decodeError explains a JSON decoding failure to the client.

@@ -273,3 +273,50 @@ func TestAnInvalidQInAcceptIgnoresItsRange(t *testing.T) {
 		}
 	})
 }
+
+// TestAFaultDeepInsideDataNamesItsPath: a fault in the JSON of an event's
+// data or metadata (a member given twice, a malformed literal, nesting past
+// the decoder's depth) is a 400 whose detail names where it is. Deep
+// enough that the decoder read more of the body while inside the value,
+// the names of the outer objects came out as whatever bytes then sat where
+// they had been: events[1].data.:{.:{.k… (a hostile review found it). The
+// detail names the path as it is written now, for an array as for
+// objects, however far the body had to be read.
+func TestAFaultDeepInsideDataNamesItsPath(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, newContract(t), k.Open(t))
+		// names, levels deep, around inner, each object's name its depth.
+		nest := func(levels int, inner string) (string, string) {
+			var open, closing, path strings.Builder
+			for i := range levels {
+				fmt.Fprintf(&open, `{"pad":%q,"n%d":`, strings.Repeat(" ", 40), i)
+				closing.WriteString("}")
+				fmt.Fprintf(&path, ".n%d", i)
+			}
+			return open.String() + inner + closing.String(), path.String()
+		}
+		for _, tc := range []struct {
+			name, inner, where, want string
+		}{
+			{"a member given twice", `{"x":1,"x":2}`, "", `the JSON member "x" appears twice in events[1].%s`},
+			{"a malformed literal", `{"x":[1,tru]}`, ".x[1]", `(events[1].%s): invalid character`},
+		} {
+			for _, member := range []string{"data", "metadata"} {
+				for _, levels := range []int{3, 60} {
+					value, path := nest(levels, tc.inner)
+					body := `{"stream_type":"order","events":[{"type":"A","data":1},{"type":"A","` + member + `":` + value + `}]}`
+					r := s.do("POST", "/streams/"+uuid.NewString()+"/events", body)
+					expectStatus(t, tc.name, r, 400)
+					want := fmt.Sprintf(tc.want, member+path+tc.where)
+					if len(want) > 200 { // shortened past maxFieldName: its start is kept
+						want = want[:60]
+					}
+					if got := r.json(t)["detail"].(string); !strings.Contains(got, want) {
+						t.Errorf("%s in %s, %d levels deep: detail %q, want it to hold %q", tc.name, member, levels, got, want)
+					}
+				}
+			}
+		}
+	})
+}
