@@ -32,6 +32,27 @@ type reader struct {
 	sizes *eventSizes
 	// typePairIndex is the dialect's TypePairIndex.
 	typePairIndex string
+	// timeout bounds each read statement (readTimeout if 0).
+	timeout time.Duration
+}
+
+// readTimeout bounds each read statement, whatever its caller's context: a
+// page read over HTTP has the request's timeout (30 s by default), but a
+// subscription's read of history and the live feed's of the log come with
+// contexts that never end, and a statement that stalled (behind a table
+// lock, on a plan that reads a whole index) held its connection, and the
+// subscription, for ever. Ended, it is an error the caller retries or
+// answers 503. As the writer's txTimeout bounds a group's transaction.
+const readTimeout = 30 * time.Second
+
+// bound returns ctx bounded for one read statement; call cancel once its
+// rows are read.
+func (s reader) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.timeout
+	if d <= 0 {
+		d = readTimeout
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // durable waits until position is durable, where that needs waiting.
@@ -77,7 +98,9 @@ func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, er
 // through a whole index of events.)
 func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, int64, error) {
 	s.m.Statement("read_stream")
-	st, last, err := scanStream(s.db.QueryRowContext(ctx, "SELECT "+streamColumns+streamOne+" WHERE s.stream_id = ?"+streamLast+" LIMIT 1", id[:]))
+	qctx, cancel := s.bound(ctx)
+	st, last, err := scanStream(s.db.QueryRowContext(qctx, "SELECT "+streamColumns+streamOne+" WHERE s.stream_id = ?"+streamLast+" LIMIT 1", id[:]))
+	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
@@ -117,6 +140,8 @@ func recent(t time.Time) bool {
 // is missing.
 func (s reader) visibleUpTo(ctx context.Context, hi int64) (int64, error) {
 	lo := max(hi-visibleWindow, 0)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	// Nearly always every position is there: one count says so.
 	var n int64
 	s.m.Statement("read_visible")
@@ -231,9 +256,11 @@ func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 // Event implements eventstore.Store.
 func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
 	s.m.Statement("read_event")
-	row := s.db.QueryRowContext(ctx,
+	qctx, cancel := s.bound(ctx)
+	row := s.db.QueryRowContext(qctx,
 		"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
 	e, err := scanEvent(row)
+	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Event{}, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
 	}
@@ -359,6 +386,8 @@ func (s reader) positions(ctx context.Context, from, where string, args []any, l
 	var positions []int64
 	var newest time.Time
 	s.m.Statement("read_positions")
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, logQuery(positionColumns, from, where), append(args, limit)...)
 	if err != nil {
 		return nil, newest, s.translate(err)
@@ -420,7 +449,10 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 func (s reader) Head(ctx context.Context) (int64, error) {
 	var head int64
 	s.m.Statement("read_head")
-	if err := s.db.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head); err != nil {
+	qctx, cancel := s.bound(ctx)
+	err := s.db.QueryRowContext(qctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head)
+	cancel()
+	if err != nil {
 		return 0, fmt.Errorf("read log head: %w", s.translate(err))
 	}
 	if err := s.durable(ctx, head); err != nil {
@@ -443,7 +475,9 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	q += " ORDER BY s.stream_id LIMIT ?"
 	args = append(args, opts.Limit+1)
 	s.m.Statement("list_streams")
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	qctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(qctx, q, args...)
 	if err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
 	}
@@ -603,6 +637,8 @@ const firstChunkRoom = 8
 // know, as a page's LIMIT is only a bound): room is made for them at once.
 func (s reader) readChunk(ctx context.Context, expect int, query string, args ...any) (out []eventstore.Event, size int, full bool, err error) {
 	s.m.Statement("read_events")
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, false, s.translate(err)
