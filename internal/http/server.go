@@ -575,8 +575,10 @@ func eventsPath(path string) bool {
 	if path == "/events" {
 		return true
 	}
-	seg := strings.Split(path, "/") // "", "streams", id, "events"
-	return len(seg) == 4 && seg[0] == "" && seg[1] == "streams" && seg[2] != "" && seg[3] == "events"
+	// /streams/{id}/events, without a split: it runs on every GET.
+	id, ok := strings.CutPrefix(path, "/streams/")
+	id, ok2 := strings.CutSuffix(id, "/events")
+	return ok && ok2 && id != "" && !strings.Contains(id, "/")
 }
 
 // writeGrace is how much longer than its work a response may take to write.
