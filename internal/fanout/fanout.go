@@ -51,6 +51,10 @@ type Options struct {
 	// far a subscriber may fall behind the tailer before it reads from the
 	// store instead (default 1024). It is one buffer for all subscribers.
 	Buffer int
+	// BufferBytes bounds the data and metadata the live buffer holds, in
+	// bytes (default DefaultBufferBytes): with large events it holds fewer
+	// than Buffer of them.
+	BufferBytes int64
 	// PageSize is how many events one read of the store returns (default 500).
 	PageSize int
 	Logger   *slog.Logger
@@ -60,6 +64,24 @@ type Options struct {
 	// a visible one before it takes the hole as permanent (default 5 s).
 	GapPatience time.Duration
 }
+
+// DefaultBufferBytes is the live buffer's bound in bytes unless Options say
+// otherwise: 64 of the largest events TRIBUTARY_MAX_EVENT_BYTES allows by
+// default (1 MiB), 16 of the largest requests (TRIBUTARY_MAX_BODY_BYTES,
+// 4 MiB). Events of a few KiB, the usual ones, meet the bound of Buffer
+// events first; only large ones are held fewer, and a subscriber that falls
+// further behind reads them from the store, as it does past Buffer events.
+const DefaultBufferBytes = 64 << 20
+
+// eventBytes is what the live buffer counts an event as: its data and
+// metadata, and its names and fixed fields.
+func eventBytes(e *eventstore.Event) int64 {
+	return int64(len(e.Data)+len(e.Metadata)+len(e.Type)+len(e.StreamType)) + eventOverhead
+}
+
+// eventOverhead is an event's ids, numbers and time, and the headers of its
+// slices and strings.
+const eventOverhead = 160
 
 // ErrStopped is what Next returns once the feed's Run has returned.
 var ErrStopped = errors.New("live feed stopped")
@@ -80,7 +102,10 @@ type Feed struct {
 	// order: oldest, then the slots, then head, then it closes changed.
 	// Readers take no lock: a slot they read is theirs if, read after it,
 	// oldest is still at or below its position (see Subscription.readLive).
+	// A slot holds an event only from oldest to head: the tailer empties
+	// those it moves oldest past, so that held counts all it keeps.
 	slots   []atomic.Pointer[eventstore.Event]
+	held    atomic.Int64                  // eventBytes of the events in the slots; written by the tailer alone
 	head    atomic.Int64                  // the last position handed out
 	oldest  atomic.Int64                  // the first position the buffer still holds
 	changed atomic.Pointer[chan struct{}] // closed, and replaced, when head moves or Run returns
@@ -106,6 +131,9 @@ func New(store Store, opts Options) *Feed {
 	}
 	if opts.Buffer <= 0 {
 		opts.Buffer = 1024
+	}
+	if opts.BufferBytes <= 0 {
+		opts.BufferBytes = DefaultBufferBytes
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
@@ -274,7 +302,12 @@ func (f *Feed) release() {
 	for i := range f.slots {
 		f.slots[i].Store(nil)
 	}
+	f.held.Store(0)
 }
+
+// BufferedBytes reports how many bytes of events the live buffer holds, as
+// eventBytes counts them: at most Options.BufferBytes.
+func (f *Feed) BufferedBytes() int64 { return f.held.Load() }
 
 // poll reads everything after the head and dispatches it.
 func (f *Feed) poll(ctx context.Context) error {
@@ -284,14 +317,23 @@ func (f *Feed) poll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// A page of large events is read only as far as the live buffer
+		// could hold: it would drop the rest, and the page is held in
+		// memory until it is dispatched. The rest is the next read.
 		var events []*eventstore.Event
+		var size int64
+		read, more := page.Last, page.More
 		for e, err := range page.Events {
 			if err != nil {
 				return err
 			}
 			events = append(events, &e)
+			if size += eventBytes(&e); size >= f.opts.BufferBytes {
+				read, more = e.Position, true
+				break
+			}
 		}
-		last, gap := f.contiguous(events, after, page.Last)
+		last, gap := f.contiguous(events, after, read)
 		if gap {
 			events = events[:last-after] // the gapless run
 		}
@@ -306,7 +348,7 @@ func (f *Feed) poll(ctx context.Context) error {
 		if gap {
 			return errGap
 		}
-		if !page.More {
+		if !more {
 			return nil
 		}
 	}
@@ -359,19 +401,54 @@ func (f *Feed) contiguous(events []*eventstore.Event, after, read int64) (int64,
 // dispatch puts events in the live buffer and wakes the subscribers. It
 // never waits for one: a subscriber too slow for the buffer finds what it
 // has not read yet overwritten, and reads it from the store.
+//
+// The buffer keeps the latest events that fit in both bounds, Buffer
+// positions and BufferBytes: those before them are let go, oldest first, and
+// oldest moves past them, so a subscriber that has not read them reads them
+// from the store, as when they are overwritten.
 func (f *Feed) dispatch(events []*eventstore.Event, last int64) {
-	if last <= f.head.Load() {
+	head := f.head.Load()
+	if last <= head {
 		return
 	}
-	n := int64(len(f.slots))
+	n, limit := int64(len(f.slots)), f.opts.BufferBytes
+	// The new events that fit, latest first.
+	keep, add := len(events), int64(0)
+	for keep > 0 {
+		e := events[keep-1]
+		if last-e.Position >= n || add+eventBytes(e) > limit {
+			break
+		}
+		add += eventBytes(e)
+		keep--
+	}
+	from := f.oldest.Load()
+	o := max(from, last-n+1)
+	if keep > 0 {
+		o = max(o, events[keep-1].Position+1) // past the new events that do not fit
+	}
+	// The held events up to o go, and then more until the new ones fit.
+	held := f.held.Load()
+	for p := from; p <= head && (p < o || held+add > limit); p++ {
+		if e := f.slots[p%n].Load(); e != nil && e.Position == p {
+			held -= eventBytes(e)
+		}
+		o = max(o, p+1)
+	}
 	// Readers check oldest after reading a slot, so it moves first.
-	if o := last - n + 1; o > f.oldest.Load() {
+	if o > from {
 		f.oldest.Store(o)
 	}
-	for _, e := range events {
+	for p := from; p < min(o, head+1); p++ {
+		if e := f.slots[p%n].Load(); e != nil && e.Position == p {
+			f.slots[p%n].Store(nil)
+		}
+	}
+	for _, e := range events[keep:] {
 		f.slots[e.Position%n].Store(e)
 	}
-	f.holding = f.holding || len(events) > 0
+	f.held.Store(held + add)
+	f.holding = f.holding || keep < len(events)
 	f.head.Store(last)
 	f.broadcast()
 }

@@ -1,0 +1,119 @@
+package fanout
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// heldBytes is the data and metadata of the events the live buffer's slots
+// hold now.
+func (f *Feed) heldBytes() int64 {
+	var n int64
+	for i := range f.slots {
+		if e := f.slots[i].Load(); e != nil {
+			n += int64(len(e.Data) + len(e.Metadata))
+		}
+	}
+	return n
+}
+
+// TestTheLiveBufferIsBoundedByBytesAndSubscribersStillGetEveryEventOnce: the
+// live buffer was bounded by count alone (1,024 events of up to 1 MiB each:
+// a gigabyte). With large events it now holds no more than BufferBytes,
+// whatever a poll reads, and a subscriber that falls out of it reads the
+// store and still gets every event once, in order.
+func TestTheLiveBufferIsBoundedByBytesAndSubscribersStillGetEveryEventOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		const limit = 1 << 20
+		f := New(store, Options{PollInterval: 10 * time.Millisecond, BufferBytes: limit})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { f.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+
+		// A subscription that stops reading once caught up keeps the tailer
+		// filling the buffer; it reads again at the end.
+		idle := f.Subscribe(eventstore.SubscribeOptions{})
+		defer idle.Close()
+		var idleGot []int64
+		idleEmit := func(d eventstore.Delivery) error {
+			if d.Event != nil {
+				idleGot = append(idleGot, d.Event.Position)
+			}
+			return nil
+		}
+		var caughtUp bool
+		for deadline := time.Now().Add(5 * time.Second); !caughtUp; {
+			if err := idle.Next(ctx, func(d eventstore.Delivery) error { caughtUp = caughtUp || d.CaughtUp; return idleEmit(d) }); err != nil {
+				t.Fatal(err)
+			}
+			if caughtUp {
+				break
+			}
+			select {
+			case <-idle.Ready():
+			case <-time.After(time.Until(deadline)):
+				t.Fatal("the subscription did not catch up in 5 s")
+			}
+		}
+
+		data := []byte(`{"pad":"` + strings.Repeat("x", 256<<10) + `"}`)
+		var want []int64
+		peak := int64(0)
+		s := f.Notifying(store)
+		for range 4 {
+			// Four events of 256 KiB in one commit: one poll reads 1 MiB.
+			res, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "Big", Data: data}, {Type: "Big", Data: data}, {Type: "Big", Data: data}, {Type: "Big", Data: data}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range res.Events {
+				want = append(want, e.Position)
+			}
+			last := res.Events[len(res.Events)-1].Position
+			for deadline := time.Now().Add(5 * time.Second); f.head.Load() < last; time.Sleep(time.Millisecond) {
+				peak = max(peak, f.heldBytes())
+				if time.Now().After(deadline) {
+					t.Fatalf("the tailer did not reach position %d in 5 s", last)
+				}
+			}
+			peak = max(peak, f.heldBytes())
+		}
+		if peak > limit {
+			t.Errorf("the live buffer held %d bytes of events, want at most BufferBytes (%d)", peak, limit)
+		}
+		if peak == 0 {
+			t.Error("the live buffer held nothing while a subscription was open: the test proves nothing")
+		}
+
+		// The idle subscription fell out of the buffer: it reads the store,
+		// then the buffer, and gets every event once, in order.
+		for deadline := time.Now().Add(10 * time.Second); len(idleGot) < len(want); {
+			if err := idle.Next(ctx, idleEmit); err != nil {
+				t.Fatal(err)
+			}
+			if len(idleGot) >= len(want) {
+				break
+			}
+			select {
+			case <-idle.Ready():
+			case <-time.After(time.Until(deadline)):
+				t.Fatalf("the subscription got %d of %d events in 10 s", len(idleGot), len(want))
+			}
+		}
+		if !slices.Equal(idleGot, want) {
+			t.Errorf("the subscription got positions %v, want %v: each once, in order", idleGot, want)
+		}
+	})
+}
