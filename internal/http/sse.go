@@ -240,14 +240,15 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	s.handling.Add(1) // Wait covers the subscription until it ends
 	ctx, cancel := context.WithCancel(context.Background())
 	path, id := s.auth.redact(r.URL.Path), middleware.GetReqID(r.Context()) // r itself is not kept
-	if rw.Reader.Buffered() > 0 {
-		// The client sent more after its request (a pipelined request)
-		// before the connection was taken over: net/http holds it, where
-		// watchClose cannot see it. End the subscription as watchClose
-		// would have.
-		cancel()
+	// What the client sent after its request before the connection was
+	// taken over is in net/http's buffer, where watchClose cannot see it:
+	// empty lines are let be, anything else (a pipelined request) ends the
+	// subscription as watchClose would have.
+	lines := &emptyLines{}
+	if sent, _ := rw.Reader.Peek(rw.Reader.Buffered()); lines.take(sent) {
+		go watchClose(conn, cancel, lines)
 	} else {
-		go watchClose(conn, cancel)
+		cancel()
 	}
 	go func() {
 		defer s.handling.Add(-1)
@@ -269,13 +270,50 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 
 // watchClose cancels a taken-over subscription once its client closes the
 // connection, as net/http's background read does for a request. A client
-// sends nothing after its request: one that does (another request, or bytes
-// to keep the server reading) ends its subscription too, rather than make the
-// server read for it; it can resume with Last-Event-ID.
-func watchClose(conn net.Conn, cancel context.CancelFunc) {
-	var b [1]byte
-	conn.Read(b[:]) //nolint:errcheck // any outcome ends the subscription
-	cancel()
+// sends nothing after its request but a few empty lines (lines): one that
+// sends more (another request, or bytes to keep the server reading) ends its
+// subscription too, rather than make the server read for it; it can resume
+// with Last-Event-ID.
+func watchClose(conn net.Conn, cancel context.CancelFunc, lines *emptyLines) {
+	defer cancel()
+	var b [2 * maxEmptyLines]byte
+	for {
+		n, err := conn.Read(b[:])
+		if err != nil || !lines.take(b[:n]) {
+			return
+		}
+	}
+}
+
+// maxEmptyLines is how many empty lines a client may send after its
+// subscription's request. RFC 9112 §2.2 asks a server to ignore at least one
+// before a request, and some clients send a CRLF after theirs; a few more
+// are let be, not an endless run.
+const maxEmptyLines = 4
+
+// emptyLines follows what a client sends after its subscription's request.
+type emptyLines struct {
+	n  int  // empty lines so far
+	cr bool // the last byte was a CR that starts one
+}
+
+// take reports whether b, after what came before, is still only empty lines
+// (CRLF, or LF alone), no more than maxEmptyLines of them.
+func (l *emptyLines) take(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case c == '\r' && !l.cr:
+			l.cr = true
+		case c == '\n':
+			l.cr = false
+			if l.n++; l.n > maxEmptyLines {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // openEvents starts a subscription's response, or returns a nil
