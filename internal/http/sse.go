@@ -347,7 +347,10 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 	s.opts.Metrics.Subscribed(ew.endpoint, 1)
 	ew.emit = ew.deliver
 	// Shutdown must not wait for a write that a client is not reading:
-	// when it starts, cut every subscription's pending write short.
+	// when it starts, cut every subscription's pending write short. Until
+	// the headers and the first frame are written (opening), it only hurries
+	// them: a cut there left the client with no answer at all.
+	ew.opening = true
 	ew.stop = context.AfterFunc(s.closingCtx, ew.cut) // no goroutine until shutdown
 	w.WriteHeader(http.StatusOK)
 	return ew, nil
@@ -402,8 +405,9 @@ type eventWriter struct {
 	// matching event up to it has been written.
 	progress int64
 
-	mu    sync.Mutex
-	ended bool // the response is ending: shutdown must not cut its writes
+	mu      sync.Mutex
+	ended   bool // the response is ending: shutdown must not cut its writes
+	opening bool // the headers and the first frame are not written yet: shutdown only hurries them
 }
 
 // run writes the subscription until the client leaves, the feed stops or
@@ -414,8 +418,20 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 		ew.started = true
 		b := ew.buffer()
 		*b = append(*b, "retry: "+strconv.Itoa(retryMillis)+"\n\n"...)
-		if ew.flush() != nil {
+		err := ew.flush()
+		ew.mu.Lock()
+		ew.opening = false
+		ew.mu.Unlock()
+		if err != nil {
 			return false // the client left
+		}
+		select {
+		case <-ew.s.closing:
+			// Shutdown began while it opened: end it cleanly now, before
+			// any read of the store, and the client reconnects elsewhere.
+			ew.finish()
+			return false
+		default:
 		}
 	}
 	heartbeat := time.NewTicker(ew.s.opts.Heartbeat)
@@ -764,11 +780,18 @@ func (ew *eventWriter) end() {
 	ew.mu.Unlock()
 }
 
-// cut ends a pending write now, unless the response is ending.
+// cut ends a pending write now, unless the response is ending. While it
+// opens, it gives the headers and the first frame closingStall to go out
+// instead: the response then ends cleanly (run), rather than leave the
+// client with a broken connection and no status.
 func (ew *eventWriter) cut() {
 	ew.mu.Lock()
 	defer ew.mu.Unlock()
-	if !ew.ended {
+	switch {
+	case ew.ended:
+	case ew.opening:
+		ew.guard.hurry()
+	default:
 		ew.guard.stop()
 	}
 }

@@ -44,6 +44,7 @@ type stallGuard struct {
 	// clears the deadline begin set, so that such a write never meets a
 	// deadline left over from an earlier one. armed: a deadline is set.
 	owned, armed bool
+	busy         bool // between begin and end
 	known        bool // last is the count since this write began
 	last         uint64
 	timer        *time.Timer
@@ -120,7 +121,7 @@ func (g *stallGuard) start(late bool) {
 	if late && g.cut {
 		return // stop set the deadline to now
 	}
-	g.cut, g.armed = false, true
+	g.cut, g.armed, g.busy = false, true, true
 	g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
 	if g.acked != nil {
 		// The acknowledged count is read at the first check, not here: most
@@ -145,6 +146,7 @@ func (g *stallGuard) start(late bool) {
 func (g *stallGuard) end() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.busy = false
 	if g.timer != nil { // none before a first begin, or a late one that found a cut
 		g.writing = false
 		g.timer.Stop()
@@ -169,6 +171,18 @@ func (g *stallGuard) check() {
 		g.last, g.known = n, true
 	}
 	g.timer.Reset(g.interval)
+}
+
+// hurry gives a pending write, and those after it, closingStall from now
+// rather than the stall timeout: writes that must not be cut (a response's
+// first), at shutdown.
+func (g *stallGuard) hurry() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.endingLocked()
+	if g.busy {
+		g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
+	}
 }
 
 // stop ends a pending write now (shutdown); a later write, such as the
