@@ -295,7 +295,7 @@ func serve(ctx context.Context, cfg config.Config, tokens []esthttp.Token, store
 	} else {
 		log.Info("access control is on", "tokens", len(tokens))
 	}
-	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, Logger: log, Metrics: m})
+	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	feedDone := make(chan error, 1)
 	go func() { feedDone <- feed.Run(feedCtx) }()

@@ -57,7 +57,16 @@ type Options struct {
 	BufferBytes int64
 	// PageSize is how many events one read of the store returns (default 500).
 	PageSize int
-	Logger   *slog.Logger
+	// CatchUpBytes bounds what subscriptions reading the store hold, all
+	// together, in bytes (default DefaultCatchUpBytes): each reads a page
+	// of at most about 1 MiB, counted with its largest events (see
+	// catchUpReserve) from before it reads until its consumer has written
+	// it; one over the budget waits for its turn.
+	CatchUpBytes int64
+	// MaxEventBytes is the largest data and metadata an event may have
+	// (default 1 MiB, TRIBUTARY_MAX_EVENT_BYTES's default).
+	MaxEventBytes int
+	Logger        *slog.Logger
 	// Metrics records deliveries, fallbacks, polls and lag (nil: none).
 	Metrics *metrics.Metrics
 	// GapPatience is how long the tailer waits for a missing position below
@@ -112,6 +121,8 @@ type Feed struct {
 
 	open atomic.Int64 // subscriptions open, live or catching up
 
+	catchUp budget // what subscriptions reading the store hold
+
 	openMu  sync.Mutex
 	all     map[*Subscription]struct{} // every subscription past its start, for the lag metric
 	dropped atomic.Int64               // times a subscriber fell behind the live buffer
@@ -135,6 +146,12 @@ func New(store Store, opts Options) *Feed {
 	if opts.BufferBytes <= 0 {
 		opts.BufferBytes = DefaultBufferBytes
 	}
+	if opts.CatchUpBytes <= 0 {
+		opts.CatchUpBytes = DefaultCatchUpBytes
+	}
+	if opts.MaxEventBytes <= 0 {
+		opts.MaxEventBytes = 1 << 20
+	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
 	}
@@ -145,6 +162,7 @@ func New(store Store, opts Options) *Feed {
 		store: store, tail: store.Tail(), opts: opts, log: opts.Logger,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
 		slots: make([]atomic.Pointer[eventstore.Event], opts.Buffer), all: make(map[*Subscription]struct{}),
+		catchUp: budget{limit: opts.CatchUpBytes},
 	}
 	changed := make(chan struct{})
 	f.changed.Store(&changed)
@@ -171,6 +189,11 @@ func (f *Feed) Notify() {
 	default:
 	}
 }
+
+// CatchUpBytes reports the bytes that subscriptions reading the store are
+// counted as holding now: at most Options.CatchUpBytes (or one reservation,
+// if that is larger).
+func (f *Feed) CatchUpBytes() int64 { return f.catchUp.held() }
 
 // Subscribers reports how many subscriptions are open.
 func (f *Feed) Subscribers() int { return int(f.open.Load()) }
@@ -483,6 +506,12 @@ type Subscription struct {
 
 	wait    <-chan struct{} // what Ready returns
 	retryIn time.Duration   // the wait after the next failed read of the store
+
+	// res is its claim on the feed's catch-up budget, waiting or granted;
+	// read says a page was read under it (its consumer may still be
+	// writing it until the next call).
+	res  *reservation
+	read bool
 }
 
 var _ eventstore.Subscription = (*Subscription)(nil)
@@ -509,6 +538,7 @@ func (s *Subscription) Close() {
 		return
 	}
 	s.ended = true
+	s.giveBack()
 	s.feed.open.Add(-1)
 	s.feed.openMu.Lock()
 	delete(s.feed.all, s)
@@ -522,6 +552,9 @@ func (s *Subscription) Close() {
 // ctx's, or ErrStopped once the feed has stopped.
 func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) error) error {
 	f := s.feed
+	if s.read {
+		s.giveBack() // its consumer has written the page
+	}
 	select {
 	case <-f.done:
 		return ErrStopped
@@ -543,6 +576,7 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 	}
 	head, ok, err := s.fromBuffer(ctx, emit)
 	if ok || err != nil {
+		s.giveBack() // it waited its turn, but the buffer has what it needs
 		return err
 	}
 	if s.live {
@@ -551,7 +585,34 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 		f.dropped.Add(1)
 		f.opts.Metrics.FellBack()
 	}
+	if !s.reserve() {
+		return nil // Ready says when its turn comes
+	}
 	return s.readStore(ctx, emit, head)
+}
+
+// reserve takes the subscription's place in the catch-up budget for a page,
+// and reports whether it has it; if not, Ready waits for its turn.
+func (s *Subscription) reserve() bool {
+	b := &s.feed.catchUp
+	if s.res == nil {
+		s.res = b.take(catchUpReserve(s.feed.opts.MaxEventBytes))
+	}
+	if !b.isGranted(s.res) {
+		s.wait = s.res.ready
+		return false
+	}
+	s.read = true
+	return true
+}
+
+// giveBack gives the subscription's place in the catch-up budget back, or
+// leaves the queue.
+func (s *Subscription) giveBack() {
+	if s.res != nil {
+		s.feed.catchUp.give(s.res)
+		s.res, s.read = nil, false
+	}
 }
 
 // NextLive is Next for a subscription that reads the live buffer: it
@@ -562,6 +623,9 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delivery) error) (bool, error) {
 	if !s.live || !s.caughtUp || ctx.Err() != nil {
 		return false, nil
+	}
+	if s.read {
+		s.giveBack()
 	}
 	select {
 	case <-s.feed.done:
@@ -738,13 +802,22 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	before := s.cursor
 	page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: s.cursor, UpTo: head, Limit: f.opts.PageSize,
 		StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
+	more := page.More
 	if err == nil {
 		delivered := 0
+		var size int64
 		for e, rerr := range page.Events {
 			if rerr != nil {
 				err = rerr
 				break
 			}
+			if size >= catchUpPageBytes {
+				// As much as its reservation counts: the rest is the next
+				// page, read on the next turn.
+				more = true
+				break
+			}
+			size += eventBytes(&e)
 			if !s.matches(&e) {
 				s.advance(e.Position)
 				continue
@@ -762,11 +835,11 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	}
 	s.retryIn = 0
 	switch {
-	case !page.More:
+	case !more:
 		s.advance(max(s.cursor, head))
 		s.wait = closed // the tailer may have moved on meanwhile
 		return s.maybeCaughtUp(ctx, emit, nil)
-	case page.Last == before:
+	case s.cursor == before:
 		// An empty page with more to come: the store is waiting for a
 		// position to become visible. Look again shortly, not at once.
 		s.after(gapRetry)

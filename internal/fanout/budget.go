@@ -1,0 +1,101 @@
+package fanout
+
+import (
+	"slices"
+	"sync"
+)
+
+// DefaultCatchUpBytes is what subscriptions reading the store may hold, all
+// together, unless Options say otherwise: as much as
+// TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT lets clients that send slowly hold by
+// default (256 MiB), for clients that read slowly. At the default event size
+// bound that is about 80 subscriptions reading a page at once; the others
+// wait their turn, in order.
+const DefaultCatchUpBytes = 256 << 20
+
+// catchUpPageBytes is where a page of history stops: a read of the store
+// hands a subscription no more than about this, and one event more.
+const catchUpPageBytes = 1 << 20
+
+// catchUpReserve is what one subscription reading a page is counted as
+// holding: the page (its store reads events in chunks of about
+// catchUpPageBytes, and one event may pass it), and one event more for its
+// consumer's copy of the one it writes, with room for its frame.
+func catchUpReserve(maxEvent int) int64 {
+	return catchUpPageBytes + 2*int64(maxEvent) + 64<<10
+}
+
+// budget is the bytes that subscriptions reading the store may hold, all
+// together. A subscription takes its reservation before it reads and gives
+// it back once its consumer has written what it read (its next call); one
+// that finds none free queues, and reservations freed go to the queue in
+// order. A subscription whose client stalls thus holds only its own place.
+type budget struct {
+	mu    sync.Mutex
+	limit int64
+	used  int64
+	queue []*reservation // waiting, oldest first
+}
+
+// reservation is one subscription's claim on the budget.
+type reservation struct {
+	n       int64
+	granted bool          // under budget.mu
+	ready   chan struct{} // closed once granted
+}
+
+// take returns a reservation of n bytes: granted at once if the budget has
+// room and nobody waits (or nothing is taken: a budget below one reservation
+// still lets one through), else queued.
+func (b *budget) take(n int64) *reservation {
+	r := &reservation{n: n, ready: make(chan struct{})}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 && (b.used+n <= b.limit || b.used == 0) {
+		b.grantLocked(r)
+	} else {
+		b.queue = append(b.queue, r)
+	}
+	return r
+}
+
+// isGranted reports whether r holds its bytes.
+func (b *budget) isGranted(r *reservation) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return r.granted
+}
+
+// give gives r back, granted or still waiting, and grants the waiting ones
+// that now fit.
+func (b *budget) give(r *reservation) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !r.granted {
+		if i := slices.Index(b.queue, r); i >= 0 {
+			b.queue = slices.Delete(b.queue, i, i+1)
+		}
+		return
+	}
+	r.granted = false
+	b.used -= r.n
+	for len(b.queue) > 0 && (b.used+b.queue[0].n <= b.limit || b.used == 0) {
+		next := b.queue[0]
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
+		b.grantLocked(next)
+	}
+}
+
+func (b *budget) grantLocked(r *reservation) {
+	r.granted = true
+	b.used += r.n
+	close(r.ready)
+}
+
+// held reports the bytes reserved now.
+func (b *budget) held() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}

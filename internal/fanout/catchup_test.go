@@ -1,0 +1,149 @@
+package fanout_test
+
+import (
+	"context"
+	"iter"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// holdingStore measures what subscriptions hold of the store's pages: the
+// bytes of the events a page has handed out, from the first until its
+// reader is done with the page.
+type holdingStore struct {
+	fanout.Store
+	held, peak atomic.Int64
+}
+
+func (h *holdingStore) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	page, err := h.Store.ReadAll(ctx, opts)
+	if err != nil {
+		return page, err
+	}
+	events := page.Events
+	page.Events = func(yield func(eventstore.Event, error) bool) {
+		var mine int64
+		defer func() { h.held.Add(-mine) }()
+		next, stop := iter.Pull2(events)
+		defer stop()
+		for {
+			e, err, ok := next()
+			if !ok {
+				return
+			}
+			n := int64(len(e.Data) + len(e.Metadata))
+			mine += n
+			h.peak.Store(max(h.peak.Load(), h.held.Add(n)))
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+	return page, nil
+}
+
+// TestStalledCatchingUpSubscribersHoldNoMoreThanTheCatchUpBudget: each
+// subscription reading history held a page of events it had read and could
+// not write: 5,000 stalled ones, with events of up to 1 MiB, held about
+// 5 GiB until the stall timeout. What subscriptions reading the store hold is
+// now bounded by CatchUpBytes, all together: a subscription over it waits
+// for its turn without reading, and once the stalled ones move again every
+// subscription gets every event once, in order. On both stores.
+func TestStalledCatchingUpSubscribersHoldNoMoreThanTheCatchUpBudget(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		var ack acked
+		data := []byte(`{"pad":"` + strings.Repeat("x", 128<<10) + `"}`)
+		for range 4 {
+			res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "Big", Data: data}, {Type: "Big", Data: data}, {Type: "Big", Data: data}, {Type: "Big", Data: data}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ack.add(res)
+		}
+		hs := &holdingStore{Store: store}
+		const maxEvent = 150 << 10
+		const budget = 3 << 20 // two subscriptions' pages
+		f := runFeed(t, hs, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: maxEvent, CatchUpBytes: budget})
+
+		const subs = 12
+		release := make(chan struct{})
+		var stalled atomic.Int64
+		var wg sync.WaitGroup
+		got := make([][]*eventstore.Event, subs)
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		for i := range subs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sub := f.Subscribe(eventstore.SubscribeOptions{})
+				defer sub.Close()
+				first := true
+				caughtUp := false
+				emit := func(d eventstore.Delivery) error {
+					if d.Event != nil {
+						if first {
+							// A client that takes nothing: its write waits.
+							first = false
+							stalled.Add(1)
+							<-release
+						}
+						got[i] = append(got[i], d.Event)
+					}
+					caughtUp = caughtUp || d.CaughtUp
+					return nil
+				}
+				for !caughtUp {
+					if err := sub.Next(ctx, emit); err != nil {
+						return
+					}
+					if caughtUp {
+						return
+					}
+					select {
+					case <-sub.Ready():
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+		}
+		waitFor(t, 10*time.Second, "a subscription to stall", func() bool { return stalled.Load() > 0 })
+		// Every subscription has time to read (all of them do, unbounded).
+		for deadline := time.Now().Add(3 * time.Second); stalled.Load() < subs && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if peak := hs.peak.Load(); peak > budget {
+			t.Errorf("%d stalled subscriptions held %d bytes of pages read from the store; want at most CatchUpBytes (%d)", stalled.Load(), peak, budget)
+		}
+		if n := stalled.Load(); n >= subs {
+			t.Errorf("all %d subscriptions read a page while the first ones were stalled; want those over the budget to wait", n)
+		}
+		close(release)
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the subscriptions did not all catch up within 30 s of the stalled ones moving again")
+		}
+		for i := range subs {
+			checkExactlyOnce(t, "subscription", got[i], ack.events)
+		}
+		if peak := hs.peak.Load(); peak > budget {
+			t.Errorf("the subscriptions held up to %d bytes of pages read from the store; want at most CatchUpBytes (%d)", peak, budget)
+		}
+	})
+}
