@@ -1,0 +1,114 @@
+package http_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/ssetest"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestStalledCatchingUpClientsHoldOnlyTheirPlaceInTheCatchUpBudget: clients
+// that stop reading during their history each held the page they were
+// being sent, unbounded in all. Over HTTP, with a catch-up budget of two
+// places, stalled clients now hold at most the budget between them; a client
+// that reads still gets every event once, in order, once the stall timeout
+// has cut them. On both stores.
+func TestStalledCatchingUpClientsHoldOnlyTheirPlaceInTheCatchUpBudget(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		data := fmt.Appendf(nil, `{"pad":"%s"}`, strings.Repeat("x", 128<<10))
+		var last int64
+		for range 4 {
+			res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "X", Data: data}, {Type: "X", Data: data}, {Type: "X", Data: data}, {Type: "X", Data: data}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = res.Events[len(res.Events)-1].Position
+		}
+		const budget = 3 << 20 // two places, with events of at most 150 KiB
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: 150 << 10, CatchUpBytes: budget})
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		t.Cleanup(stopFeed)
+		go feed.Run(feedCtx)
+		h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Second, StallTimeout: 2 * time.Second})
+		srv := httptest.NewUnstartedServer(h)
+		srv.Config.ConnContext = esthttp.ConnContext
+		srv.Listener = smallSendBufferListener{srv.Listener.(*net.TCPListener)}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		t.Cleanup(h.CloseSubscriptions)
+
+		for range 6 {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			c.(*net.TCPConn).SetReadBuffer(4096) //nolint:errcheck // a hint
+			fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+		}
+		var peak int64
+		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			peak = max(peak, feed.CatchUpBytes())
+		}
+		if peak > budget {
+			t.Errorf("six stalled clients held %d bytes of the catch-up budget; want at most %d", peak, budget)
+		}
+		if peak == 0 {
+			t.Error("no stalled client held any of the catch-up budget: the test proves nothing")
+		}
+
+		req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		done := make(chan error, 1)
+		go func() {
+			p := ssetest.NewParser(bufio.NewReader(resp.Body), "")
+			want := int64(1)
+			for want <= last {
+				f, _, err := p.Next()
+				if err != nil {
+					done <- fmt.Errorf("after position %d: %w", want-1, err)
+					return
+				}
+				if !f.HasData || f.Event != "" {
+					continue
+				}
+				if f.ID != strconv.FormatInt(want, 10) {
+					done <- fmt.Errorf("frame id %q, want %d: every event once, in order", f.ID, want)
+					return
+				}
+				want++
+			}
+			done <- nil
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("a client that reads, behind six stalled ones: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a client that reads did not get its history within 20 s; the stalled ones are cut after 2 s")
+		}
+	})
+}
