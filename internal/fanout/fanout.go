@@ -811,22 +811,21 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 				err = rerr
 				break
 			}
-			if size >= catchUpPageBytes {
+			if !s.matches(&e) {
+				s.advance(e.Position)
+			} else {
+				if err := s.deliver(ctx, emit, &e); err != nil {
+					f.opts.Metrics.Delivered(delivered)
+					return err
+				}
+				delivered++
+			}
+			if size += eventBytes(&e); size >= catchUpPageBytes {
 				// As much as its reservation counts: the rest is the next
-				// page, read on the next turn.
+				// page, read on the next turn (the store reads no further).
 				more = true
 				break
 			}
-			size += eventBytes(&e)
-			if !s.matches(&e) {
-				s.advance(e.Position)
-				continue
-			}
-			if err := s.deliver(ctx, emit, &e); err != nil {
-				f.opts.Metrics.Delivered(delivered)
-				return err
-			}
-			delivered++
 		}
 		f.opts.Metrics.Delivered(delivered)
 	}
