@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,8 +26,10 @@ import (
 // write), and its client saw a broken connection rather than an answer.
 // Each subscription opened while shutdown starts is now either refused with
 // a 503 problem or answered 200 and ended cleanly (the chunked body's end),
-// for its client to reconnect. Rounds of subscriptions race a real
-// http.Server.Shutdown, within a bounded count and time, on both stores.
+// for its client to reconnect. Subscriptions open once shutdown has begun
+// (where the old cut met nearly every first write), then rounds of them race
+// a real http.Server.Shutdown, within a bounded count and time, on both
+// stores.
 //
 // net/http itself closes, unanswered, a connection whose request it read
 // after Shutdown began, before any handler sees it: those are told apart
@@ -40,9 +43,29 @@ func TestSubscriptionsRacingShutdownAreRefusedOrEndCleanly(t *testing.T) {
 		t.Cleanup(stopFeed)
 		go feed.Run(feedCtx)
 
-		const rounds, perRound = 60, 40
+		// Subscriptions that open once shutdown has begun, the server
+		// still serving: the widest window.
+		h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour})
+		srv := httptest.NewUnstartedServer(h)
+		srv.Config.ConnContext = esthttp.ConnContext
+		srv.Start()
+		t.Cleanup(srv.Close)
+		h.CloseSubscriptions()
 		var ended, refused, dropped atomic.Int64
-		deadline := time.Now().Add(30 * time.Second)
+		for range 50 {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = subscribeAtShutdown(c, &ended, &refused)
+			c.Close()
+			if err != nil {
+				t.Fatalf("once shutdown has begun: %v", err)
+			}
+		}
+
+		const rounds, perRound = 30, 40
+		deadline := time.Now().Add(20 * time.Second)
 		for round := 0; round < rounds && time.Now().Before(deadline); round++ {
 			if err := shutdownRound(t, feed, store, round, perRound, &ended, &refused, &dropped); err != nil {
 				t.Fatalf("round %d: %v", round, err)
