@@ -35,6 +35,9 @@ type budget struct {
 	limit int64
 	used  int64
 	queue []*reservation // waiting, oldest first
+	// stopped: the feed stopped; a reservation taken now is never granted,
+	// its ready closed at once.
+	stopped bool
 }
 
 // reservation is one subscription's claim on the budget.
@@ -51,9 +54,12 @@ func (b *budget) take(n int64) *reservation {
 	r := &reservation{n: n, ready: make(chan struct{})}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.queue) == 0 && (b.used+n <= b.limit || b.used == 0) {
+	switch {
+	case b.stopped:
+		close(r.ready)
+	case len(b.queue) == 0 && (b.used+n <= b.limit || b.used == 0):
 		b.grantLocked(r)
-	} else {
+	default:
 		b.queue = append(b.queue, r)
 	}
 	return r
@@ -91,6 +97,17 @@ func (b *budget) grantLocked(r *reservation) {
 	r.granted = true
 	b.used += r.n
 	close(r.ready)
+}
+
+// wakeAll wakes every subscription waiting for its turn, without granting
+// it one: the feed stopped, which each then finds (Next).
+func (b *budget) wakeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range b.queue {
+		close(r.ready)
+	}
+	b.queue, b.stopped = nil, true
 }
 
 // held reports the bytes reserved now.

@@ -2,6 +2,7 @@ package fanout_test
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"strings"
 	"sync"
@@ -144,6 +145,55 @@ func TestStalledCatchingUpSubscribersHoldNoMoreThanTheCatchUpBudget(t *testing.T
 		}
 		if peak := hs.peak.Load(); peak > budget {
 			t.Errorf("the subscriptions held up to %d bytes of pages read from the store; want at most CatchUpBytes (%d)", peak, budget)
+		}
+	})
+}
+
+// TestASubscriptionWaitingForItsTurnEndsWhenTheFeedStops: a subscription
+// queued for the catch-up budget waits on its turn; when the feed stops, it
+// must learn so (Ready, then Next's ErrStopped) even though the one holding
+// the budget never gives it back. On both stores.
+func TestASubscriptionWaitingForItsTurnEndsWhenTheFeedStops(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		appendN(t, store, uuid.New(), "X", 3)
+		f := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond, CatchUpBytes: 1}) // one place
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { f.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		nop := func(eventstore.Delivery) error { return nil }
+
+		// The first reads a page and its consumer never asks again: it
+		// holds the only place.
+		holder := f.Subscribe(eventstore.SubscribeOptions{})
+		defer holder.Close()
+		waitFor(t, 5*time.Second, "the first subscription to take the place", func() bool {
+			if err := holder.Next(ctx, nop); err != nil {
+				t.Fatal(err)
+			}
+			return f.CatchUpBytes() > 0
+		})
+		queued := f.Subscribe(eventstore.SubscribeOptions{})
+		defer queued.Close()
+		if err := queued.Next(ctx, nop); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-queued.Ready():
+			t.Fatal("the second subscription's turn came while the first held the only place")
+		case <-time.After(100 * time.Millisecond):
+		}
+		cancel()
+		<-done
+		select {
+		case <-queued.Ready():
+		case <-time.After(5 * time.Second):
+			t.Fatal("a subscription waiting for its turn was not woken in 5 s by the feed stopping")
+		}
+		if err := queued.Next(context.Background(), nop); !errors.Is(err, fanout.ErrStopped) {
+			t.Fatalf("Next after the feed stopped = %v, want ErrStopped", err)
 		}
 	})
 }

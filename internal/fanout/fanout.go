@@ -212,6 +212,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			close(f.ready)
 		}
 		f.broadcast()
+		f.catchUp.wakeAll()
 	}()
 	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
 		err := f.rebase(ctx)
