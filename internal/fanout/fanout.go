@@ -6,10 +6,12 @@
 //
 // A subscription runs on its consumer's goroutine: it first reads history
 // from the store at its own pace, then reads the live buffer from where it
-// stopped. The buffer holds the last few hundred events and is never held up
-// by a reader; a subscriber that falls further behind than that finds its
-// next event overwritten, reads from the store again until it has caught up,
-// and then reads the buffer again. Nothing is skipped or repeated at either
+// stopped. The buffer holds the latest events (up to Buffer of them, and
+// BufferBytes of their data) and is never held up by a reader; a subscriber
+// that falls further behind than that finds its next event gone, reads from
+// the store again until it has caught up, and then reads the buffer again.
+// What subscriptions reading the store hold is bounded, all together, by a
+// budget that each takes a place in before it reads a page (budget.go). Nothing is skipped or repeated at either
 // handover, because the store makes positions visible in commit order:
 // everything up to a position the tailer has read was already visible to
 // any later query.
