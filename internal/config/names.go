@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,7 +88,7 @@ func nearMisses(environ []string) error {
 	var errs []error
 	for _, kv := range environ {
 		key, _, _ := strings.Cut(kv, "=")
-		if slices.Contains(names, key) {
+		if slices.Contains(names, key) || serviceLink.MatchString(key) {
 			continue
 		}
 		if meant := meantFor(key, names); meant != "" {
@@ -96,6 +97,16 @@ func nearMisses(environ []string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// serviceLink matches the names of the variables Kubernetes gives a pod for
+// each Service of its namespace, NAME being the Service's name upper-cased
+// with '-' made '_': NAME_SERVICE_HOST, NAME_SERVICE_PORT,
+// NAME_SERVICE_PORT_<PORT NAME>, NAME_PORT, NAME_PORT_<port>_<PROTOCOL> and
+// that with _PROTO, _PORT or _ADDR. A Service named tributary-addr gives
+// TRIBUTARY_ADDR_SERVICE_HOST, which would otherwise pass for
+// TRIBUTARY_ADDR with a suffix and stop every pod of its namespace. No
+// setting's name ends so, and Kubernetes writes them in upper case only.
+var serviceLink = regexp.MustCompile(`^[A-Z][A-Z0-9_]*_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]{1,5}_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$`)
 
 // meantFor returns the name of names that key looks meant for, or "".
 func meantFor(key string, names []string) string {

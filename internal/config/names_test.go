@@ -1,0 +1,88 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// serviceLinks returns the variables Kubernetes injects into a pod for a
+// Service named service with the given ports (name, number, protocol), as
+// its docs and kubelet's envvars.FromServices write them: the name
+// upper-cased, '-' made '_'.
+func serviceLinks(service string, ports ...struct {
+	name  string
+	port  string
+	proto string
+}) []string {
+	n := strings.ToUpper(strings.ReplaceAll(service, "-", "_"))
+	env := []string{n + "_SERVICE_HOST=10.0.0.11", n + "_PORT=tcp://10.0.0.11:" + ports[0].port}
+	for i, p := range ports {
+		if i == 0 {
+			env = append(env, n+"_SERVICE_PORT="+p.port)
+		}
+		if p.name != "" {
+			env = append(env, n+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.name, "-", "_"))+"="+p.port)
+		}
+		pp := n + "_PORT_" + p.port + "_" + strings.ToUpper(p.proto)
+		env = append(env, pp+"=tcp://10.0.0.11:"+p.port, pp+"_PROTO="+p.proto, pp+"_PORT="+p.port, pp+"_ADDR=10.0.0.11")
+	}
+	return env
+}
+
+// TestKubernetesServiceLinksNeverStopTheStartUp: Kubernetes gives every pod
+// variables for each Service of its namespace (unless enableServiceLinks
+// is false), and a Service named tributary-addr made
+// TRIBUTARY_ADDR_SERVICE_HOST, which the near-miss check took for
+// TRIBUTARY_ADDR with a suffix: the server refused to start in that
+// namespace. Real near misses are still refused.
+func TestKubernetesServiceLinksNeverStopTheStartUp(t *testing.T) {
+	t.Parallel()
+	type port = struct{ name, port, proto string }
+	services := []string{"tributary", "tributary-mysql", "tributary-addr", "tributary-debug", "tributary-api",
+		"tributary-mysql-read", "tributary-data-dir", "tributary-debug-addr", "tributary-mysql-dsn", "tributary-heartbeat",
+		"tributary-log-level", "tributary-api-tokens", "tributary-max-batch", "tributary-shutdown-timeout", "tributary-cors-origins"}
+	for _, svc := range services {
+		for _, ports := range [][]port{
+			{{"", "8080", "TCP"}},
+			{{"http", "8080", "TCP"}, {"debug-pprof", "6060", "TCP"}, {"dns", "53", "UDP"}, {"sig", "9000", "SCTP"}},
+		} {
+			env := serviceLinks(svc, ports...)
+			if err := nearMisses(env); err != nil {
+				t.Errorf("the service links of a Service named %s (%d ports): expected no error, got %v", svc, len(ports), err)
+			}
+		}
+	}
+}
+
+// TestNearMissesAreRefusedAndOtherNamesLeftAlone is the table of names the
+// check refuses (naming the setting meant) and leaves alone.
+func TestNearMissesAreRefusedAndOtherNamesLeftAlone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, want string }{
+		{"TRIBUTARY_API_TOKEN", "TRIBUTARY_API_TOKENS"},
+		{"TRIBUTARY_MYSQL_DNS", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_MYSQL_DSN_FILE", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_ADDR_FILE", "TRIBUTARY_ADDR"},
+		{"tributary_addr", "TRIBUTARY_ADDR"},
+		{"tributary_service_host", ""}, // lower case: no service link, no setting's near miss either
+		{"tributary_addr_service_host", "TRIBUTARY_ADDR"},
+		{"TRIBUTARY_ADDR_SERVICE", "TRIBUTARY_ADDR"},
+		{"TRIBUTARY_ADDR_PORT_8080", "TRIBUTARY_ADDR"},
+		{"TRIBUTARY_ADDR_PORT_8080_HTTP", "TRIBUTARY_ADDR"},
+		{"TRIBUTARY_ADDR_PORT_X_TCP", "TRIBUTARY_ADDR"},
+		{"TRIBUTARY_MYSQL_DSN_SERVICE_HOSTS", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_MYSQL_DSN_SERVICE_PORT_", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_TEST_MYSQL_DSN", ""},
+		{"TRIBUTARY_PORT", ""},
+	} {
+		err := nearMisses([]string{tc.name + "=user:s3cret@tcp(db:3306)/x"})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: expected no error, got %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), "did you mean "+tc.want+"?")):
+			t.Errorf("%s: expected an error pointing at %s, got %v", tc.name, tc.want, err)
+		case err != nil && strings.Contains(err.Error(), "s3cret"):
+			t.Errorf("%s: the error quotes the value: %v", tc.name, err)
+		}
+	}
+}
