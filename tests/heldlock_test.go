@@ -110,12 +110,14 @@ func TestAppendsWaitingOnAHeldLockGet503WithinTheirTimeoutAndAreNeverWritten(t *
 	})
 }
 
-// TestShutdownPastItsTimeoutLetsInFlightAppendsEndBeforeTheStoreCloses:
+// TestShutdownPastItsTimeoutCutsWhatRunsButNeverClosesTheStoreUnderIt:
 // an append still waiting on a held lock, and a page read whose client
-// stopped reading, when the shutdown timeout passes, are cut off; the store
-// is closed only after their handlers have returned, so none of them reads
-// from a closed store, and nothing is written.
-func TestShutdownPastItsTimeoutLetsInFlightAppendsEndBeforeTheStoreCloses(t *testing.T) {
+// stopped reading, when the shutdown timeout passes, are cut off, and the
+// process is gone within the timeout (it waited the request timeout and
+// 10 s more, past an orchestrator's grace period). The store is closed only
+// once their handlers have returned, so none of them reads from a closed
+// store, or not at all (as a crash leaves it); nothing is written.
+func TestShutdownPastItsTimeoutCutsWhatRunsButNeverClosesTheStoreUnderIt(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		dataDir := t.TempDir()
 		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_REQUEST_TIMEOUT=2s", "TRIBUTARY_SHUTDOWN_TIMEOUT=300ms", "TRIBUTARY_DATA_DIR="+dataDir)...)
@@ -133,15 +135,13 @@ func TestShutdownPastItsTimeoutLetsInFlightAppendsEndBeforeTheStoreCloses(t *tes
 		}()
 		time.Sleep(300 * time.Millisecond) // the append now waits on the lock
 		start := time.Now()
-		srv.terminate()
-		srv.crashed = true // a shutdown that timed out may exit non-zero; its status is not the point
-		// The stalled reader's answer ends by its write deadline: the request
-		// timeout and 5 s to write.
-		if took := time.Since(start); took > 9*time.Second {
-			t.Errorf("the server took %s to exit; expected the shutdown timeout, the request timeout and its 5 s to write at most", took)
+		code, _ := srv.terminate()
+		srv.crashed = true // its status is checked here
+		if took := time.Since(start); took > time.Second || code != 1 {
+			t.Errorf("the server exited with status %d after %s; expected status 1 (the drain cut short) within the 300ms shutdown timeout", code, took)
 		}
-		if r := <-answered; r == nil || r.Status != http.StatusServiceUnavailable {
-			t.Errorf("the append in flight at shutdown: %v; expected its answer, 503, before the server exited", r)
+		if r := <-answered; r != nil && r.Status != http.StatusServiceUnavailable {
+			t.Errorf("the append in flight at shutdown: %v; expected it cut, or its answer 503", r)
 		}
 		for _, l := range srv.logLines() {
 			if l["status"] == float64(http.StatusInternalServerError) || strings.Contains(fmt.Sprint(l["error"]), "closed") {

@@ -63,16 +63,17 @@ Configuration (environment variables):`
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	if err := run(ctx, context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
 	}
 }
 
-// run parses the configuration once, builds the parts and runs the command.
-// The environment is read through kelseyhightower/envconfig, which reads the
-// process environment itself.
-func run(ctx context.Context, args []string, stdout io.Writer) error {
+// run parses the configuration once, builds the parts and runs the command
+// until ctx ends; cut ends when a drain must stop at once. The environment
+// is read through kelseyhightower/envconfig, which reads the process
+// environment itself.
+func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
@@ -139,8 +140,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
 	if cmd == "migrate" {
+		store.Close()
 		return nil
 	}
 	// A read replica's lag is reported by /readyz.
@@ -148,7 +149,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if ms, ok := store.(*mysqlstore.Store); ok && ms.ReadAddr() != "" {
 		replica = ms
 	}
-	return serve(ctx, cfg, tokens, store, replica, log, m)
+	return serve(ctx, cut, cfg, tokens, store, replica, log, m)
 }
 
 // commandLike reports whether s could be a misspelt command, a short word
@@ -288,8 +289,10 @@ func storeKind(cfg config.Config) string {
 
 // serve runs the live feed and the HTTP server until ctx ends, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
-// finish, and only then do the feed and the store stop.
-func serve(ctx context.Context, cfg config.Config, tokens []esthttp.Token, store eventstore.Store, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
+// finish, and only then do the feed and the store stop. The whole stop
+// takes at most the shutdown timeout; what still runs near its end, or
+// when cut ends, is cut, and serve returns an error saying so.
+func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, store closableStore, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
 	if len(tokens) == 0 {
 		log.Warn("access control is off: anyone who can reach this server can read and append; set " + config.Var("APITokens") + " to require tokens")
 	} else {
@@ -299,10 +302,23 @@ func serve(ctx context.Context, cfg config.Config, tokens []esthttp.Token, store
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	feedDone := make(chan error, 1)
 	go func() { feedDone <- feed.Run(feedCtx) }()
-	defer func() {
+	// The feed stops, then the store closes, once no handler uses them.
+	stopStore := func(ctx context.Context) error {
 		stopFeed()
-		<-feedDone
-	}()
+		closed := make(chan struct{})
+		go func() {
+			<-feedDone
+			store.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+			return nil
+		case <-ctx.Done():
+			// Left as a crash would leave it: what was acknowledged is committed.
+			return fmt.Errorf("the store did not close in time: %w", ctx.Err())
+		}
+	}
 
 	handler := esthttp.New(feed.Notifying(store), esthttp.Options{
 		Logger:               log,
@@ -338,6 +354,7 @@ func serve(ctx context.Context, cfg config.Config, tokens []esthttp.Token, store
 	srv.RegisterOnShutdown(handler.CloseSubscriptions)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		stopStore(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	errc := make(chan error, 2)
@@ -346,6 +363,7 @@ func serve(ctx context.Context, cfg config.Config, tokens []esthttp.Token, store
 		dln, err := net.Listen("tcp", cfg.DebugAddr)
 		if err != nil {
 			ln.Close()
+			stopStore(context.Background())
 			return fmt.Errorf("listen on %s (%s): %w", cfg.DebugAddr, config.Var("DebugAddr"), err)
 		}
 		debugSrv := &http.Server{
@@ -368,33 +386,51 @@ func serve(ctx context.Context, cfg config.Config, tokens []esthttp.Token, store
 	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
 	select {
 	case err := <-errc:
+		srv.Close()
+		stopStore(context.Background())
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	if err == nil {
+	// The whole stop takes at most the shutdown timeout, since whoever
+	// sent SIGTERM kills the process then (Kubernetes'
+	// terminationGracePeriodSeconds, docker stop --time). Requests get all
+	// of it but the last second (a fifth of a shorter one), in which what
+	// still runs is cut, its handlers return (their contexts end with their
+	// connections) and the store closes. A second signal cuts at once.
+	deadline := time.Now().Add(cfg.ShutdownTimeout)
+	reserve := min(time.Second, cfg.ShutdownTimeout/5)
+	drainCtx, cancelDrain := context.WithDeadline(cut, deadline.Add(-reserve))
+	defer cancelDrain()
+	drainErr := srv.Shutdown(drainCtx)
+	if drainErr == nil {
 		// Live subscriptions left net/http's accounting when they took their
 		// connections over; CloseSubscriptions has told them to end.
-		err = handler.Wait(shutdownCtx)
+		drainErr = handler.Wait(drainCtx)
 	}
-	if err != nil {
-		// Requests still run: appends waiting on the database, reads whose
-		// clients are slow. Each ends by the request timeout and its write
-		// deadline; let them answer, then cut what is left. Only then may
-		// the store close (deferred by the caller), or an answer is lost.
-		grace := cfg.RequestTimeout + 10*time.Second
-		log.Warn("requests still running at the shutdown timeout; waiting for their answers", "at_most", grace)
-		waitCtx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		waitErr := handler.Wait(waitCtx)
-		srv.Close()
-		if waitErr != nil {
-			return fmt.Errorf("shut down: %w", waitErr)
+	if drainErr == nil {
+		// Nothing uses the store any more: it closes at once.
+		stopStore(context.Background())
+		log.Info("stopped")
+		return nil
+	}
+	why := fmt.Sprintf("the drain did not finish within %s (%s)", cfg.ShutdownTimeout, config.Var("ShutdownTimeout"))
+	if cut.Err() != nil {
+		why = "drain cut short by a second signal"
+		if soon := time.Now().Add(reserve); soon.Before(deadline) {
+			deadline = soon
 		}
 	}
-	log.Info("stopped")
-	return nil
+	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
+	defer cancelEnd()
+	log.Warn(why+"; cutting what still runs", "error", drainErr)
+	srv.Close()
+	// No store may close under a handler still using it.
+	if err := handler.Wait(endCtx); err != nil {
+		return fmt.Errorf("shut down: %s: %w", why, err)
+	}
+	if err := stopStore(endCtx); err != nil {
+		return fmt.Errorf("shut down: %s: %w", why, err)
+	}
+	return fmt.Errorf("shut down: %s; the requests still running were cut", why)
 }

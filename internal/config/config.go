@@ -43,7 +43,7 @@ type Config struct {
 	MySQLMaxConns          int           `envconfig:"TRIBUTARY_MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
 	AllowUnsafeDurability  bool          `envconfig:"TRIBUTARY_ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
 	StartupTimeout         time.Duration `envconfig:"TRIBUTARY_STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
-	ShutdownTimeout        time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for requests in flight"`
+	ShutdownTimeout        time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop (SIGTERM) takes at most: requests in flight get all but its last second, then are cut (exit status 1)"`
 	LogLevel               slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	APITokens              string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
 	APITokensFile          string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`

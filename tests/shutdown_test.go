@@ -1,0 +1,87 @@
+package tests
+
+import (
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// holdRequestOpen starts an append whose body never arrives in full, from a
+// raw connection: its handler waits for the rest until the request timeout,
+// and a graceful drain waits for it. It returns once the server has the
+// request.
+func holdRequestOpen(t *testing.T, s *server) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", hostPort(s.URL), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	req := "POST /streams/" + newID() + "/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"stream_type\":\"t\",\"events\":[{\"type\":\"Slow\",\"data\":{\"pad\":\""
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatalf("send the start of an append: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // the handler now reads the body
+}
+
+// signalAndWaitFor sends sig to the server and waits until its log has a
+// line whose msg is msg, failing after 5 s.
+func (s *server) signalAndWaitFor(t *testing.T, sig os.Signal, msg string) {
+	t.Helper()
+	s.crashed = true // the test reads the exit status itself
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal the server: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		for _, l := range s.logLines() {
+			if l["msg"] == msg {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q log line within 5 s of %v; output:\n%s", msg, sig, s.output(8192))
+		}
+	}
+}
+
+// waitExit waits up to within for the server to exit, killing it past
+// that, and returns how long it took and its exit status (-1 if killed).
+func (s *server) waitExit(within time.Duration) (took time.Duration, code int) {
+	start := time.Now()
+	select {
+	case <-s.exited:
+		return time.Since(start), s.exitCode
+	case <-time.After(within):
+		s.cmd.Process.Kill() //nolint:errcheck // it may have exited meanwhile
+		<-s.exited
+		return time.Since(start), -1
+	}
+}
+
+// TestTheShutdownTimeoutBoundsTheWholeStop: past TRIBUTARY_SHUTDOWN_TIMEOUT
+// the server waited again, for the request timeout and 10 s more, so that
+// TRIBUTARY_SHUTDOWN_TIMEOUT=5s with the default request timeout stopped
+// after 45 s, long after an orchestrator given 5 s (Kubernetes'
+// terminationGracePeriodSeconds, docker stop --time) had killed it. The
+// process must be gone within the timeout it was given, having let
+// requests run for most of it; what is still running then is cut, and the
+// exit status says so.
+func TestTheShutdownTimeoutBoundsTheWholeStop(t *testing.T) {
+	t.Parallel()
+	forEachServer(t, func(t *testing.T, s *server) {
+		holdRequestOpen(t, s)
+		start := time.Now()
+		s.signalAndWaitFor(t, syscall.SIGTERM, "shutting down")
+		_, code := s.waitExit(15 * time.Second)
+		took := time.Since(start)
+		if took < 2*time.Second || took > 3500*time.Millisecond {
+			t.Errorf("TRIBUTARY_SHUTDOWN_TIMEOUT=3s with a request held open: the server exited after %s; expected close to 3 s, not before 2 s nor past 3.5 s. Output:\n%s",
+				took.Round(time.Millisecond), s.output(8192))
+		}
+		if code != 1 {
+			t.Errorf("TRIBUTARY_SHUTDOWN_TIMEOUT=3s with a request held open: exit status %d; expected 1, the drain not finished", code)
+		}
+	}, "TRIBUTARY_SHUTDOWN_TIMEOUT=3s", "TRIBUTARY_REQUEST_TIMEOUT=30s")
+}
