@@ -3,6 +3,7 @@ package tests
 import (
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -58,6 +59,40 @@ func (s *server) waitExit(within time.Duration) (took time.Duration, code int) {
 		<-s.exited
 		return time.Since(start), -1
 	}
+}
+
+// TestASecondSignalCutsTheDrainShort: a second SIGTERM or SIGINT while the
+// server drained was swallowed, and an operator who pressed Ctrl-C again,
+// or an orchestrator that signalled twice, waited for the whole drain. The
+// second signal must stop the server at once, with a log line saying the
+// drain was cut short and a non-zero exit status.
+func TestASecondSignalCutsTheDrainShort(t *testing.T) {
+	t.Parallel()
+	forEachServer(t, func(t *testing.T, s *server) {
+		first, second := syscall.SIGTERM, syscall.SIGTERM
+		if s.DSN == "" {
+			first, second = syscall.SIGINT, syscall.SIGINT
+		}
+		holdRequestOpen(t, s)
+		s.signalAndWaitFor(t, first, "shutting down")
+		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-s.exited:
+			t.Fatalf("the server exited (status %d) after the first signal with a request open; expected it to drain. Output:\n%s", s.exitCode, s.output(8192))
+		default:
+		}
+		if err := s.cmd.Process.Signal(second); err != nil {
+			t.Fatal(err)
+		}
+		took, code := s.waitExit(5 * time.Second)
+		if code <= 0 || took > 2*time.Second {
+			t.Fatalf("a second %v during the drain: expected a non-zero exit status within 2 s; got %d after %s. Output:\n%s",
+				second, code, took.Round(time.Millisecond), s.output(8192))
+		}
+		if !strings.Contains(s.output(8192), "drain cut short") {
+			t.Errorf("a second %v during the drain: expected a log line saying the drain was cut short; output:\n%s", second, s.output(8192))
+		}
+	}, "TRIBUTARY_SHUTDOWN_TIMEOUT=60s", "TRIBUTARY_REQUEST_TIMEOUT=60s")
 }
 
 // TestTheShutdownTimeoutBoundsTheWholeStop: past TRIBUTARY_SHUTDOWN_TIMEOUT

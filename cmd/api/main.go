@@ -61,11 +61,39 @@ Commands:
 Configuration (environment variables):`
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, context.Background(), os.Args[1:], os.Stdout); err != nil {
+	ctx, cut, release := signals()
+	defer release()
+	if err := run(ctx, cut, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
+	}
+}
+
+// signals returns the contexts that SIGTERM and SIGINT end: stop at the
+// first (start-up stops, a server drains), cut at the second (a drain is
+// cut short: an operator who presses Ctrl-C again, or an orchestrator that
+// signals twice, means now). release stops listening for them.
+func signals() (stop, cut context.Context, release func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stop, stopCancel := context.WithCancel(context.Background())
+	cut, cutCancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		for _, cancel := range []context.CancelFunc{stopCancel, cutCancel} {
+			select {
+			case <-sigs:
+				cancel()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return stop, cut, func() {
+		signal.Stop(sigs)
+		close(done)
+		stopCancel()
+		cutCancel()
 	}
 }
 
