@@ -484,7 +484,7 @@ func TestBrowsersOnAllowedOriginsMayAppendReadAndSubscribe(t *testing.T) {
 			t.Errorf("GET /events with TRIBUTARY_CORS_ORIGINS=*: expected Access-Control-Allow-Origin *, got %q", got)
 		}
 	})
-	for _, bad := range []string{"app.example", "https://app.example/path", "ftp://app.example", "https://app.example, *", "https://*.*.example"} {
+	for _, bad := range []string{"app.example", "https://app.example/path", "ftp://app.example", "https://app.example, *", "https://*.*.example", "https://*", "https://app.example*"} {
 		code, _, stderr := runCommand(t, []string{"TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR=" + t.TempDir(), "TRIBUTARY_CORS_ORIGINS=" + bad}, "serve")
 		if code == 0 || !strings.Contains(stderr, "TRIBUTARY_CORS_ORIGINS") {
 			t.Errorf("TRIBUTARY_CORS_ORIGINS=%q: expected start-up to fail naming the variable, got exit %d: %s", bad, code, stderr)

@@ -8,8 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,7 +47,7 @@ type Config struct {
 	LogLevel               slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	APITokens              string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
 	APITokensFile          string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
-	CORSOrigins            []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com, or *); empty: no CORS headers"`
+	CORSOrigins            []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com for its subdomains, or * alone); empty: no CORS headers"`
 	DebugAddr              string        `envconfig:"TRIBUTARY_DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
 }
 
@@ -128,7 +128,7 @@ func (c Config) validate() error {
 	for i, o := range c.CORSOrigins {
 		c.CORSOrigins[i] = strings.TrimSpace(o)
 		if err := validOrigin(c.CORSOrigins[i], len(c.CORSOrigins)); err != nil {
-			errs = append(errs, fmt.Errorf("TRIBUTARY_CORS_ORIGINS: %w", err))
+			errs = append(errs, fmt.Errorf("TRIBUTARY_CORS_ORIGINS entry %d of %d (not shown) %w", i+1, len(c.CORSOrigins), err))
 		}
 	}
 	if c.MySQLReadDSN != "" && c.MySQLDSN == "" {
@@ -164,9 +164,14 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// validOrigin checks one entry of CORS_ORIGINS, of n in all: * alone, or
-// scheme://host[:port] with scheme http or https, no path, and at most one *
-// in the host for a family of subdomains.
+// validOrigin checks one entry of CORS_ORIGINS, of n in all: * alone,
+// scheme://host[:port] with scheme http or https and nothing after, or
+// scheme://*.domain[:port] for every subdomain of a domain of two labels or
+// more. go-chi/cors matches an entry holding a * by the text before and
+// after it, so any other place for one lets in origins nobody meant:
+// https://* every https page, https://example.com* example.com.evil.example,
+// https://*example.com evilexample.com. Errors never quote the entry: it
+// may be a secret set in the wrong variable.
 func validOrigin(o string, n int) error {
 	if o == "*" {
 		if n > 1 {
@@ -174,16 +179,55 @@ func validOrigin(o string, n int) error {
 		}
 		return nil
 	}
-	u, err := url.Parse(o)
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		return fmt.Errorf("%q is not an origin such as https://app.example or http://localhost:3000", o)
-	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-		return fmt.Errorf("%q: an origin is scheme://host[:port], without a path, query or user", o)
-	case strings.Count(o, "*") > 1:
-		return fmt.Errorf("%q: an origin may hold one * (https://*.example.com)", o)
+	scheme, hostPort, ok := strings.Cut(o, "://")
+	if !ok || !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+		return errors.New("is not an origin: expected http:// or https:// and a host, such as https://app.example or http://localhost:3000")
+	}
+	host := hostPort
+	if i := strings.LastIndexByte(hostPort, ':'); i >= 0 && !strings.HasSuffix(hostPort, "]") {
+		host = hostPort[:i]
+		port := hostPort[i+1:]
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || strconv.Itoa(p) != port {
+			return errors.New("is not an origin: its port must be a number from 1 to 65535 (an origin is scheme://host[:port], without a path, query or user)")
+		}
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		if ip := net.ParseIP(host[1 : len(host)-1]); ip == nil || ip.To4() != nil {
+			return errors.New("is not an origin: expected an IPv6 address between [ and ]")
+		}
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
+		return nil
+	}
+	labels := strings.Split(host, ".")
+	if labels[0] == "*" {
+		labels = labels[1:]
+		if len(labels) < 2 {
+			return errors.New("is not an origin: a * stands for the subdomains of a domain of two labels or more (https://*.example.com)")
+		}
+	}
+	for _, l := range labels {
+		if !dnsLabel(l) {
+			return errors.New("is not an origin: expected scheme://host[:port] with a host name of letters, digits, - and dots " +
+				"(no path, query or user), or * as the whole first label for every subdomain (https://*.example.com)")
+		}
 	}
 	return nil
+}
+
+// dnsLabel reports whether l is one label of a host name: 1 to 63 letters,
+// digits and dashes, neither first nor last a dash.
+func dnsLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for _, r := range l {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // sameSocket reports whether listening on a and on b would take the same
