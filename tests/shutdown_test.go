@@ -3,6 +3,7 @@ package tests
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,4 +120,32 @@ func TestTheShutdownTimeoutBoundsTheWholeStop(t *testing.T) {
 			t.Errorf("TRIBUTARY_SHUTDOWN_TIMEOUT=3s with a request held open: exit status %d; expected 1, the drain not finished", code)
 		}
 	}, "TRIBUTARY_SHUTDOWN_TIMEOUT=3s", "TRIBUTARY_REQUEST_TIMEOUT=30s")
+}
+
+// TestSIGTERMWhileATokensFIFOIsAwaitedStopsCleanly: a tokens file that is a
+// FIFO nobody writes hung the start-up, deaf to SIGTERM (docker stop waited
+// for its SIGKILL). SIGTERM stops it at once, as it does while the
+// database is awaited: exit status 0 and a "stopped" line.
+func TestSIGTERMWhileATokensFIFOIsAwaitedStopsCleanly(t *testing.T) {
+	t.Parallel()
+	name := filepath.Join(t.TempDir(), "tokens")
+	if err := syscall.Mkfifo(name, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	s := launchServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_API_TOKENS_FILE="+name, "TRIBUTARY_STARTUP_TIMEOUT=60s")
+	s.crashed = true // the test reads the exit status itself
+	for deadline := time.Now().Add(startTimeout); !strings.Contains(s.output(8192), `"starting"`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"starting\" line within %s; output:\n%s", startTimeout, s.output(8192))
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // now waiting for the FIFO
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	took, code := s.waitExit(5 * time.Second)
+	if code != 0 || took > 2*time.Second || !strings.Contains(s.output(8192), `"stopped"`) {
+		t.Errorf("SIGTERM while the tokens FIFO was awaited: expected exit status 0 within 2 s and a \"stopped\" line; got %d after %s. Output:\n%s",
+			code, took.Round(time.Millisecond), s.output(8192))
+	}
 }

@@ -148,7 +148,11 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 	// them stops the start-up before a migration or a wait for the database.
 	var tokens []esthttp.Token
 	if cmd == "serve" {
-		if tokens, err = loadTokens(cfg); err != nil {
+		if tokens, err = loadTokens(ctx, cfg); err != nil {
+			if ctx.Err() != nil { // SIGTERM while a FIFO was awaited
+				log.Info("stopped", "before", "listening", "error", err)
+				return nil
+			}
 			return err
 		}
 	}
@@ -261,11 +265,12 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 }
 
 // loadTokens reads the access tokens from TRIBUTARY_API_TOKENS and the file
-// TRIBUTARY_API_TOKENS_FILE names. Errors never quote a token.
-func loadTokens(cfg config.Config) ([]esthttp.Token, error) {
+// TRIBUTARY_API_TOKENS_FILE names, giving up when ctx ends. Errors never
+// quote a token, nor the file's name (a token set in the wrong variable).
+func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error) {
 	entries := cfg.APITokens
 	if cfg.APITokensFile != "" {
-		b, err := readTokensFile(cfg.APITokensFile)
+		b, err := readTokensFile(ctx, cfg.APITokensFile, cfg.StartupTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", config.Var("APITokensFile"), err)
 		}
@@ -274,8 +279,8 @@ func loadTokens(cfg config.Config) ([]esthttp.Token, error) {
 		// secret not filled in, the wrong key mounted) would leave the
 		// server open to anyone.
 		if inFile, err := esthttp.ParseTokens(string(b)); err == nil && len(inFile) == 0 {
-			return nil, fmt.Errorf("%s names %s, which holds no name:role:token entry: access control would be off; "+
-				"put the tokens in it, or unset %s", config.Var("APITokensFile"), cfg.APITokensFile, config.Var("APITokensFile"))
+			return nil, fmt.Errorf("the file %s names holds no name:role:token entry: access control would be off; "+
+				"put the tokens in it, or unset %s", config.Var("APITokensFile"), config.Var("APITokensFile"))
 		}
 	}
 	tokens, err := esthttp.ParseTokens(entries)
@@ -290,21 +295,63 @@ const maxTokensFile = 1 << 20
 
 // readTokensFile reads the tokens file, refusing one larger than
 // maxTokensFile rather than read it whole (a mount of the wrong file,
-// /dev/zero).
-func readTokensFile(name string) ([]byte, error) {
+// /dev/zero). A regular file is read at once. Anything else (a FIFO a
+// secret manager fills, a pipe) may never be opened for writing, or never
+// end: it gets the start-up timeout, and ctx; past either the read is left
+// blocked, and the start-up, failing, ends the process.
+func readTokensFile(ctx context.Context, name string, timeout time.Duration) ([]byte, error) {
+	if fi, err := os.Stat(name); err != nil || fi.Mode().IsRegular() {
+		return readLimited(name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := readLimited(name)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("stopped while waiting for the file (not a regular file) to be written: %w", err)
+		}
+		return nil, fmt.Errorf("the file (not a regular file: a FIFO or a pipe?) was not written and closed within %s (%s)",
+			timeout, config.Var("StartupTimeout"))
+	}
+}
+
+// readLimited reads at most maxTokensFile bytes of the file name. Its
+// errors do not quote name.
+func readLimited(name string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, unquoted(err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxTokensFile+1))
 	if err != nil {
-		return nil, err
+		return nil, unquoted(err)
 	}
 	if len(b) > maxTokensFile {
-		return nil, fmt.Errorf("%s holds more than 1 MiB; a tokens file holds name:role:token lines", name)
+		return nil, errors.New("the file holds more than 1 MiB; a tokens file holds name:role:token lines")
 	}
 	return b, nil
+}
+
+// unquoted drops the file name from an *os.PathError, keeping what failed
+// and why (open: no such file or directory).
+func unquoted(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s the file: %w", pe.Op, pe.Err)
+	}
+	return err
 }
 
 // storeKind names the store cfg selects, as the start-up logs do.
