@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -54,7 +55,8 @@ type Config struct {
 // Load reads the configuration from the environment and checks it.
 func Load() (Config, error) {
 	var c Config
-	if err := nearMisses(os.Environ()); err != nil {
+	// Windows reads environment names in any letter case.
+	if err := nearMisses(os.Environ(), runtime.GOOS == "windows"); err != nil {
 		return Config{}, err
 	}
 	if err := envconfig.Process("", &c); err != nil {

@@ -79,7 +79,10 @@ func setDefault(f reflect.Value, def string) error {
 // Such a variable was ignored, and the service started on the default. A
 // variable of the prefix with another name entirely (the tests', a
 // Kubernetes service link's) is left alone. Errors never quote a value.
-func nearMisses(environ []string) error {
+// Where the system's names are case-insensitive (Windows), a setting's
+// name in another letter case is that setting, read as such, and no near
+// miss: caseInsensitive makes the check agree with the reading.
+func nearMisses(environ []string, caseInsensitive bool) error {
 	var names []string
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
@@ -89,6 +92,9 @@ func nearMisses(environ []string) error {
 	for _, kv := range environ {
 		key, _, _ := strings.Cut(kv, "=")
 		if slices.Contains(names, key) || serviceLink.MatchString(key) {
+			continue
+		}
+		if caseInsensitive && slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, key) }) {
 			continue
 		}
 		if meant := meantFor(key, names); meant != "" {

@@ -47,7 +47,7 @@ func TestKubernetesServiceLinksNeverStopTheStartUp(t *testing.T) {
 			{{"http", "8080", "TCP"}, {"debug-pprof", "6060", "TCP"}, {"dns", "53", "UDP"}, {"sig", "9000", "SCTP"}},
 		} {
 			env := serviceLinks(svc, ports...)
-			if err := nearMisses(env); err != nil {
+			if err := nearMisses(env, false); err != nil {
 				t.Errorf("the service links of a Service named %s (%d ports): expected no error, got %v", svc, len(ports), err)
 			}
 		}
@@ -75,7 +75,7 @@ func TestNearMissesAreRefusedAndOtherNamesLeftAlone(t *testing.T) {
 		{"TRIBUTARY_TEST_MYSQL_DSN", ""},
 		{"TRIBUTARY_PORT", ""},
 	} {
-		err := nearMisses([]string{tc.name + "=user:s3cret@tcp(db:3306)/x"})
+		err := nearMisses([]string{tc.name + "=user:s3cret@tcp(db:3306)/x"}, false)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: expected no error, got %v", tc.name, err)
@@ -83,6 +83,37 @@ func TestNearMissesAreRefusedAndOtherNamesLeftAlone(t *testing.T) {
 			t.Errorf("%s: expected an error pointing at %s, got %v", tc.name, tc.want, err)
 		case err != nil && strings.Contains(err.Error(), "s3cret"):
 			t.Errorf("%s: the error quotes the value: %v", tc.name, err)
+		}
+	}
+}
+
+// TestTheNearMissCheckAgreesWithHowTheOSReadsNames: on Windows environment
+// names are case-insensitive, so Tributary_Addr is read as TRIBUTARY_ADDR,
+// yet the check refused it as a near miss in another letter case: the
+// server could not start with a setting it reads. Where names are
+// case-sensitive the same name is not read, and is refused.
+func TestTheNearMissCheckAgreesWithHowTheOSReadsNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name            string
+		caseInsensitive bool
+		want            string // the setting the error points at; "" for none
+	}{
+		{"Tributary_Addr", true, ""},
+		{"tributary_mysql_dsn", true, ""},
+		{"TRIBUTARY_ADDR", true, ""},
+		{"Tributary_Mysql_Dns", true, "TRIBUTARY_MYSQL_DSN"},
+		{"tributary_api_token", true, "TRIBUTARY_API_TOKENS"},
+		{"Tributary_Addr", false, "TRIBUTARY_ADDR"},
+		{"tributary_mysql_dsn", false, "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_ADDR", false, ""},
+	} {
+		err := nearMisses([]string{tc.name + "=x"}, tc.caseInsensitive)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s (case-insensitive names: %v): expected no error, got %v", tc.name, tc.caseInsensitive, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), "did you mean "+tc.want+"?")):
+			t.Errorf("%s (case-insensitive names: %v): expected an error pointing at %s, got %v", tc.name, tc.caseInsensitive, tc.want, err)
 		}
 	}
 }
