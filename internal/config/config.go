@@ -1,5 +1,15 @@
 // Package config reads Tributary's settings from TRIBUTARY_* environment
 // variables.
+//
+// Errors about a setting name its variable and say what it expects; they
+// never show the value as written, since it may be a DSN or a token set in
+// the wrong variable, on its way into logs many people read. A value is
+// shown only where its shape, once checked, holds no secret: a number,
+// duration or log level as parsed, a host:port address that passed its
+// check (a port of digits, a host that is an IP address or a name), and
+// the embedded store's directory, which the service creates and logs as
+// its store's path anyway. A tokens file's name is not shown: a token given
+// in TRIBUTARY_API_TOKENS_FILE for TRIBUTARY_API_TOKENS is a likely slip.
 package config
 
 import (
@@ -60,6 +70,12 @@ func Load() (Config, error) {
 		return Config{}, err
 	}
 	if err := envconfig.Process("", &c); err != nil {
+		// envconfig's message quotes the value, and so does the parser's
+		// it wraps: say what is expected instead.
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return Config{}, fmt.Errorf("%s must be %s (the value is not shown)", pe.KeyName, expected(pe.FieldName))
+		}
 		return Config{}, fmt.Errorf("read configuration: %w", err)
 	}
 	if err := decimalInts(&c); err != nil {
@@ -142,11 +158,11 @@ func (c Config) validate() error {
 	// Set but empty (as ${TRIBUTARY_ADDR:-} in a Compose file sets it),
 	// envconfig takes "", and net.Listen takes that for ":0": a random port
 	// on every interface.
-	switch _, _, err := net.SplitHostPort(c.Addr); {
+	switch {
 	case c.Addr == "":
 		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR is empty: give host:port (:8080 listens on every interface), or unset it for :8080"))
-	case err != nil:
-		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR %q is not host:port: %w", c.Addr, err))
+	case !validAddr(c.Addr):
+		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR is not host:port, host an IP address, a host name or empty, port a number (:8080, 127.0.0.1:8080)"))
 	}
 	if c.DataDir == "" && c.MySQLDSN == "" {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR is empty: give the embedded store's directory, or unset it for ./data"))
@@ -154,13 +170,13 @@ func (c Config) validate() error {
 	// A value from a file or a YAML block keeps its newline: the store
 	// would start empty in a directory named "data\n" beside the real one.
 	if strings.TrimSpace(c.DataDir) != c.DataDir {
-		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR %q begins or ends with white space (a newline from a file?); remove it", c.DataDir))
+		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR begins or ends with white space (a newline from a file?); remove it"))
 	}
 	if c.DebugAddr != "" {
-		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
-			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR %q is not host:port: %w", c.DebugAddr, err))
+		if !validAddr(c.DebugAddr) {
+			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR is not host:port, host an IP address, a host name or empty, port a number (127.0.0.1:6060)"))
 		} else if sameSocket(c.Addr, c.DebugAddr) {
-			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR %q takes the public address TRIBUTARY_ADDR %q: profiles are never served there; give the debug listener a port of its own", c.DebugAddr, c.Addr))
+			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR takes the public address, TRIBUTARY_ADDR's: profiles are never served there; give the debug listener a port of its own"))
 		}
 	}
 	return errors.Join(errs...)
@@ -226,6 +242,30 @@ func dnsLabel(l string) bool {
 	}
 	for _, r := range l {
 		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validAddr reports whether addr is host:port to listen on: the host empty,
+// an IP address (with a zone) or a host name, the port a number from 0 to
+// 65535. Such an address may be shown (see the package comment).
+func validAddr(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 || strconv.Itoa(p) != port {
+		return false
+	}
+	if host == "" || net.ParseIP(strings.SplitN(host, "%", 2)[0]) != nil {
+		return true
+	}
+	// A name's labels as dnsLabel takes them, and _ too (Compose's
+	// service names).
+	for _, l := range strings.Split(host, ".") {
+		if !dnsLabel(strings.ReplaceAll(l, "_", "a")) {
 			return false
 		}
 	}

@@ -199,7 +199,11 @@ func TestAnEmptyAddressOrDataDirectoryIsRefused(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"TRIBUTARY_ADDR="}, "TRIBUTARY_ADDR is empty"},
-		{[]string{"TRIBUTARY_ADDR=8080"}, "TRIBUTARY_ADDR \"8080\" is not host:port"},
+		{[]string{"TRIBUTARY_ADDR=8080"}, "TRIBUTARY_ADDR is not host:port"},
+		{[]string{"TRIBUTARY_ADDR=:http"}, "TRIBUTARY_ADDR is not host:port"},
+		{[]string{"TRIBUTARY_ADDR=:65536"}, "TRIBUTARY_ADDR is not host:port"},
+		{[]string{"TRIBUTARY_ADDR=api_1.internal:8080"}, ""},
+		{[]string{"TRIBUTARY_ADDR=[fe80::1%eth0]:8080"}, ""},
 		{[]string{"TRIBUTARY_DATA_DIR="}, "TRIBUTARY_DATA_DIR is empty"},
 		{[]string{"TRIBUTARY_DATA_DIR=", "TRIBUTARY_MYSQL_DSN=root@tcp(db:3306)/t"}, ""}, // not used with MySQL
 		{[]string{"TRIBUTARY_ADDR=127.0.0.1:0"}, ""},

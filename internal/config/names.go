@@ -164,6 +164,26 @@ func editDistance(a, b string) int {
 	return d[len(a)][len(b)]
 }
 
+// expected says what the Config field named field takes, for an error that
+// does not show the value given.
+func expected(field string) string {
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		return "valid"
+	}
+	switch f.Type {
+	case reflect.TypeFor[time.Duration]():
+		return "a duration such as 30s, 1m30s or 250ms"
+	case reflect.TypeFor[slog.Level]():
+		return "debug, info, warn or error"
+	case reflect.TypeFor[bool]():
+		return "true or false"
+	case reflect.TypeFor[int](), reflect.TypeFor[int64]():
+		return "a whole number in decimal"
+	}
+	return "valid"
+}
+
 // decimalInts reads the integer settings that are set again, in decimal:
 // envconfig parses them with base 0, where a zero-padded 0100 is octal 64
 // and 0x100 or 1_000 are taken too.
@@ -182,7 +202,7 @@ func decimalInts(c *Config) error {
 		}
 		n, err := strconv.ParseInt(s, 10, f.Type.Bits())
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s must be a whole number in decimal, got %q", name, s))
+			errs = append(errs, fmt.Errorf("%s must be a whole number in decimal (the value is not shown)", name))
 			continue
 		}
 		v.Field(i).SetInt(n)
