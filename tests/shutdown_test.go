@@ -112,8 +112,8 @@ func TestTheShutdownTimeoutBoundsTheWholeStop(t *testing.T) {
 		s.signalAndWaitFor(t, syscall.SIGTERM, "shutting down")
 		_, code := s.waitExit(15 * time.Second)
 		took := time.Since(start)
-		if took < 2*time.Second || took > 3500*time.Millisecond {
-			t.Errorf("TRIBUTARY_SHUTDOWN_TIMEOUT=3s with a request held open: the server exited after %s; expected close to 3 s, not before 2 s nor past 3.5 s. Output:\n%s",
+		if took < 2*time.Second || took > 4*time.Second {
+			t.Errorf("TRIBUTARY_SHUTDOWN_TIMEOUT=3s with a request held open: the server exited after %s; expected close to 3 s, not before 2 s nor past 4 s. Output:\n%s",
 				took.Round(time.Millisecond), s.output(8192))
 		}
 		if code != 1 {

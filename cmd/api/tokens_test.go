@@ -2,111 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/tributary-dev/tributary/internal/config"
 )
-
-// fifo makes a named pipe in a directory of the test's own.
-func fifo(t *testing.T) string {
-	t.Helper()
-	name := filepath.Join(t.TempDir(), "tokens")
-	if err := syscall.Mkfifo(name, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	return name
-}
-
-// loadTokensWithin runs loadTokens on a tokens file, failing the test if it
-// has not returned after within.
-func loadTokensWithin(t *testing.T, ctx context.Context, cfg config.Config, within time.Duration) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		_, err := loadTokens(ctx, cfg)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(within):
-		t.Fatalf("loadTokens of %s: still reading after %s", cfg.APITokensFile, within)
-		return nil
-	}
-}
-
-// TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout: a tokens file
-// that is a FIFO nobody writes, or a pipe whose writer never closes it,
-// hung the start-up for ever, deaf to SIGTERM. Its read is bounded by
-// TRIBUTARY_STARTUP_TIMEOUT and by the signal; a FIFO a secret manager fills
-// and closes is read as a file is.
-func TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout(t *testing.T) {
-	t.Parallel()
-	cfg := config.Defaults()
-	cfg.StartupTimeout = 500 * time.Millisecond
-
-	t.Run("nobody writes", func(t *testing.T) {
-		t.Parallel()
-		cfg := cfg
-		cfg.APITokensFile = fifo(t)
-		err := loadTokensWithin(t, context.Background(), cfg, 5*time.Second)
-		if err == nil || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS_FILE") || !strings.Contains(err.Error(), "TRIBUTARY_STARTUP_TIMEOUT") {
-			t.Fatalf("a FIFO nobody writes: expected an error naming TRIBUTARY_API_TOKENS_FILE and TRIBUTARY_STARTUP_TIMEOUT, got %v", err)
-		}
-		if strings.Contains(err.Error(), cfg.APITokensFile) {
-			t.Errorf("the error quotes the file's name: %v", err)
-		}
-	})
-	t.Run("a writer that never closes", func(t *testing.T) {
-		t.Parallel()
-		cfg := cfg
-		cfg.APITokensFile = fifo(t)
-		go func() {
-			w, err := os.OpenFile(cfg.APITokensFile, os.O_WRONLY, 0)
-			if err != nil {
-				return
-			}
-			w.WriteString("app:write:0123456789abcdef0123\n") //nolint:errcheck
-			time.Sleep(3 * time.Second)
-			w.Close()
-		}()
-		err := loadTokensWithin(t, context.Background(), cfg, 2500*time.Millisecond)
-		if err == nil || !strings.Contains(err.Error(), "TRIBUTARY_STARTUP_TIMEOUT") {
-			t.Fatalf("a pipe that never ends: expected an error naming TRIBUTARY_STARTUP_TIMEOUT, got %v", err)
-		}
-	})
-	t.Run("a signal", func(t *testing.T) {
-		t.Parallel()
-		cfg := cfg
-		cfg.StartupTimeout = time.Minute
-		cfg.APITokensFile = fifo(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(200*time.Millisecond, cancel)
-		if err := loadTokensWithin(t, ctx, cfg, 5*time.Second); !errors.Is(err, context.Canceled) {
-			t.Fatalf("a FIFO nobody writes, and a signal: expected context.Canceled, got %v", err)
-		}
-	})
-	t.Run("a secret manager", func(t *testing.T) {
-		t.Parallel()
-		cfg := cfg
-		cfg.StartupTimeout = 5 * time.Second
-		cfg.APITokensFile = fifo(t)
-		go func() {
-			time.Sleep(200 * time.Millisecond)
-			os.WriteFile(cfg.APITokensFile, []byte("app:write:0123456789abcdef0123\n"), 0o600) //nolint:errcheck
-		}()
-		tokens, err := loadTokens(context.Background(), cfg)
-		if err != nil || len(tokens) != 1 {
-			t.Fatalf("a FIFO filled and closed: expected its one token, got %d, %v", len(tokens), err)
-		}
-	})
-}
 
 // TestATokenGivenAsTheTokensFileIsNotShown: TRIBUTARY_API_TOKENS_FILE set
 // to a token (meant for TRIBUTARY_API_TOKENS) made the error quote it, as
