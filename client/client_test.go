@@ -148,22 +148,8 @@ func TestSubscribeEndsAtAnEventItCannotDecodeRatherThanSkipIt(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var got []int64
-	var last error
-	for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond}) {
-		if err != nil {
-			last = err
-			break
-		}
-		got = append(got, m.Event.Position)
-	}
-	if len(got) != 1 || got[0] != 1 {
+	msgs, last := subscribeFor(t, srv, 10*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
+	if got := positions(msgs); len(got) != 1 || got[0] != 1 {
 		t.Errorf("received positions %v; expected [1] and then the error", got)
 	}
 	if last == nil || !strings.Contains(last.Error(), "event 2") {

@@ -109,19 +109,7 @@ func TestSubscribeBoundsALineWithoutEnd(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var last error
-	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond}) {
-		if err != nil {
-			last = err
-			break
-		}
-	}
+	_, last := subscribeFor(t, srv, 20*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
 	if n := wrote.Load(); n >= most {
 		t.Errorf("the client read a line of %d MiB; expected it to stop near 16 MiB", n>>20)
 	}
@@ -178,29 +166,12 @@ func logEvent(log string, pos int) string {
 		uuid.NewSHA1(uuid.NameSpaceURL, []byte(fmt.Sprintf("%s/%d", log, pos))), uuid.New(), pos)
 }
 
-// collectPositions subscribes to srv's log until want events came or
-// ctx ends, and returns their positions.
+// collectPositions subscribes to srv's log for at most 3 s, until want
+// events came, and returns the positions of what it delivered.
 func collectPositions(t *testing.T, srv *httptest.Server, want int) []int64 {
 	t.Helper()
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	var got []int64
-	for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
-		if err != nil {
-			break
-		}
-		if !m.CaughtUp {
-			got = append(got, m.Event.Position)
-		}
-		if len(got) >= want {
-			break
-		}
-	}
-	return got
+	msgs, _ := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, want)
+	return positions(msgs)
 }
 
 // TestSubscribeResumesAfterTheLastEventDeliveredEvenWithoutItsID: the
@@ -494,17 +465,7 @@ func TestSubscribeBacksOffFromAServerThatAcceptsAndDrops(t *testing.T) {
 		io.WriteString(w, "retry: 1\n\nevent: caught-up\ndata: 0\n\n: keep-alive\n\n") //nolint:errcheck // a test's answer
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 100 * time.Millisecond}) {
-		if err != nil {
-			break
-		}
-	}
+	_, _ = subscribeFor(t, srv, 500*time.Millisecond, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 100 * time.Millisecond}, 0) // what counts is the requests it sent
 	// Doubling from 1 ms to 100 ms, jittered down to half: about a dozen.
 	if n := requests.Load(); n > 30 {
 		t.Errorf("%d subscriptions in 500 ms to a server that drops each at once; expected the backoff to grow, to about a dozen", n)
@@ -732,28 +693,12 @@ func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
 			opts := SubscribeOptions{MinBackoff: time.Millisecond}
 			if stream {
 				opts.StreamID = id
 			}
-			var got []int64
-			var last error
-			for m, err := range c.Subscribe(ctx, opts) {
-				if err != nil {
-					last = err
-					break
-				}
-				if got = append(got, m.Event.Version); len(got) == 3 {
-					break
-				}
-			}
-			if fmt.Sprint(got) != "[1 2 3]" {
+			msgs, last := subscribeFor(t, srv, 3*time.Second, opts, 3)
+			if got := versions(msgs); fmt.Sprint(got) != "[1 2 3]" {
 				t.Errorf("received versions %v, then %v; expected 1 to 3, the third from the instance that was behind", got, last)
 			}
 		})
@@ -815,19 +760,9 @@ func TestAnErrorAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 // returns the waits before each reconnection that OnDisconnect was told.
 func subscribeWaits(t *testing.T, srv *httptest.Server, d time.Duration) []time.Duration {
 	t.Helper()
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
 	var waits []time.Duration
-	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond,
-		OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}) {
-		if err != nil {
-			break
-		}
-	}
+	_, _ = subscribeFor(t, srv, d, SubscribeOptions{MinBackoff: time.Millisecond, // what counts is the waits
+		OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}, 0)
 	return waits
 }
 
@@ -869,22 +804,8 @@ func TestSubscribeReportsALogThatWentBackRatherThanDropIt(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			var got []int64
-			var last error
-			for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
-				if err != nil {
-					last = err
-					break
-				}
-				got = append(got, m.Event.Position)
-			}
-			if fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) {
+			msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
+			if got := positions(msgs); fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) {
 				t.Errorf("received %v, then %v; expected 1 to 3 once each, then ErrLogReset", got, last)
 			}
 		})
@@ -922,28 +843,12 @@ func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
 			opts := SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
 			if stream {
 				opts.StreamID = id
 			}
-			var got []int64
-			var last error
-			for m, err := range c.Subscribe(ctx, opts) {
-				if err != nil {
-					last = err
-					break
-				}
-				if got = append(got, m.Event.Version); len(got) == 6 {
-					break
-				}
-			}
-			if fmt.Sprint(got) != "[1 2 3 4 5 6]" {
+			msgs, last := subscribeFor(t, srv, 3*time.Second, opts, 6)
+			if got := versions(msgs); fmt.Sprint(got) != "[1 2 3 4 5 6]" {
 				t.Errorf("received %v, then %v; expected 1 to 6, each once", got, last)
 			}
 		})
@@ -1004,23 +909,8 @@ func TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals(t *tes
 				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			var got []int64
-			var last error
-			for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond}) {
-				if err != nil {
-					last = err
-					break
-				}
-				if got = append(got, m.Event.Position); len(got) == 1 {
-					break
-				}
-			}
+			msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 1)
+			got := positions(msgs)
 			if tc.ends == nil && fmt.Sprint(got) != "[1]" {
 				t.Errorf("received %v, then %v; expected the subscription to wait it out and get position 1", got, last)
 			}
@@ -1050,21 +940,7 @@ func TestSubscribeEndsAtACaughtUpThatIsNoNumber(t *testing.T) {
 				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\nevent: caught-up\ndata: "+data+"\n\n") //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			var got []Message
-			var last error
-			for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
-				if err != nil {
-					last = err
-					break
-				}
-				got = append(got, m)
-			}
+			got, last := subscribeFor(t, srv, time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
 			if len(got) != 1 || got[0].CaughtUp || got[0].Event.Position != 1 {
 				t.Errorf("received %d messages; expected the event at position 1 alone", len(got))
 			}
@@ -1228,30 +1104,13 @@ func TestSubscribeSaysLogResetWhenAResumptionIsRefusedAsAhead(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	var got []int64
-	var last error
-	for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond}) {
-		if err != nil {
-			last = err
-			break
-		}
-		got = append(got, m.Event.Position)
-	}
+	msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
 	var p *Problem
-	if fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) || !errors.Is(last, ErrStartingPointAhead) || !errors.As(last, &p) {
+	if got := positions(msgs); fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) || !errors.Is(last, ErrStartingPointAhead) || !errors.As(last, &p) {
 		t.Errorf("received %v, then %v; expected 1 to 3, then ErrLogReset that is also the 409's *Problem", got, last)
 	}
-	for _, err := range c.Subscribe(ctx, SubscribeOptions{After: 9}) {
-		if errors.Is(err, ErrLogReset) || !errors.Is(err, ErrStartingPointAhead) {
-			t.Errorf("a first connection refused as ahead: %v; expected ErrStartingPointAhead alone", err)
-		}
-		break
+	if msgs, err := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{After: 9}, 1); len(msgs) != 0 || errors.Is(err, ErrLogReset) || !errors.Is(err, ErrStartingPointAhead) {
+		t.Errorf("a first connection refused as ahead: %d messages, then %v; expected ErrStartingPointAhead alone", len(msgs), err)
 	}
 }
 
@@ -1272,24 +1131,14 @@ func TestANotTributaryAnswersLongContentTypeIsCutInTheError(t *testing.T) {
 		io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
 	var told error
 	opts := SubscribeOptions{MinBackoff: time.Millisecond, OnDisconnect: func(err error, _ time.Duration) {
 		if told == nil {
 			told = err
 		}
 	}}
-	for _, err := range c.Subscribe(ctx, opts) {
-		if err != nil {
-			t.Fatalf("the subscription ended: %v", err)
-		}
-		break
+	if _, err := subscribeFor(t, srv, 3*time.Second, opts, 1); err != nil {
+		t.Fatalf("the subscription ended: %v", err)
 	}
 	if told == nil || len(told.Error()) > 300 {
 		t.Errorf("OnDisconnect was told %d bytes (%.120v…); expected the answer's Content-Type cut short", len(fmt.Sprint(told)), told)
