@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestAnAppendWaitsOutAServerWideLockHeldBriefly: a server-wide lock
@@ -16,13 +18,13 @@ import (
 // again. A third review found bc268f0 answered 503 here within 2 ms: three
 // refusals in a row. On a private mariadbd.
 func TestAnAppendWaitsOutAServerWideLockHeldBriefly(t *testing.T) {
-	m := startPrivateMariaDB(t)
+	m := mysqltest.NewServer(t)
 	for _, lock := range [][]string{
 		{"FLUSH TABLES WITH READ LOCK"},
 		{"BACKUP STAGE START", "BACKUP STAGE FLUSH", "BACKUP STAGE BLOCK_DDL", "BACKUP STAGE BLOCK_COMMIT"},
 	} {
 		t.Run(lock[len(lock)-1], func(t *testing.T) {
-			dsn := m.createDatabase(t, "tributary_"+map[bool]string{true: "ftwrl", false: "backup"}[len(lock) == 1])
+			dsn := m.CreateDatabase(t, "tributary_"+map[bool]string{true: "ftwrl", false: "backup"}[len(lock) == 1])
 			s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn, "TRIBUTARY_REQUEST_TIMEOUT=5s")
 			x := newID()
 			s.mustAppend(t, x, appendBody{StreamType: "order", Events: events(1, "Placed")})

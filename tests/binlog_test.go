@@ -3,6 +3,8 @@ package tests
 import (
 	"strings"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestStartRefusesADSNThatKeepsAppendsOutOfTheBinaryLog: with sql_log_bin=0
@@ -14,8 +16,8 @@ import (
 // Start-up must refuse it, naming the parameter.
 func TestStartRefusesADSNThatKeepsAppendsOutOfTheBinaryLog(t *testing.T) {
 	t.Parallel()
-	m := startPrivateMariaDB(t, "--log-bin=binlog", "--server-id=1", "--sync-binlog=1", "--binlog-format=ROW")
-	dsn := m.createDatabase(t, "tributary")
+	m := mysqltest.NewServer(t, "--log-bin=binlog", "--server-id=1", "--sync-binlog=1", "--binlog-format=ROW")
+	dsn := m.CreateDatabase(t, "tributary")
 	for _, param := range []string{"sql_log_bin=0", "SQL_LOG_BIN=OFF"} {
 		code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_MYSQL_DSN=" + dsn + "?" + param})
 		if code == 0 || !strings.Contains(stderr, "sql_log_bin") {

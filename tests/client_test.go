@@ -529,8 +529,8 @@ func TestClientReadsReuseTheirConnection(t *testing.T) {
 func TestClientSubscriptionResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 	t.Parallel()
 	primary, replica := startReplicaPair(t)
-	onPrimary := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.dsn("tributary"))
-	onReplica := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.dsn("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.dsn("tributary"))
+	onPrimary := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.DSN("tributary"))
+	onReplica := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.DSN("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.DSN("tributary"))
 	var target atomic.Pointer[url.URL]
 	point := func(s *server) {
 		u, err := url.Parse(s.URL)
@@ -563,7 +563,7 @@ func TestClientSubscriptionResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	replica.exec(t, "STOP SLAVE SQL_THREAD")
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
 	mustClientAppend(t, c, ref, client.NewEvent{Type: "V2", Data: 2})
 
 	sub := collect(t, true, newClient(t, &server{URL: lb.URL}).Subscribe(t.Context(), client.SubscribeOptions{StreamID: ref.ID, MinBackoff: 100 * time.Millisecond}))
@@ -576,7 +576,7 @@ func TestClientSubscriptionResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T)
 		t.Fatalf("the subscription did not reconnect within %s", frameTimeout)
 	}
 	time.Sleep(500 * time.Millisecond) // answered there, or waiting for the replica
-	replica.exec(t, "START SLAVE SQL_THREAD")
+	replica.Exec(t, "START SLAVE SQL_THREAD")
 	mustClientAppend(t, c, ref, client.NewEvent{Type: "V3", Data: 3})
 	sub.expectEvents(t, "a live event, from the instance on the replica", true, "v3")
 }

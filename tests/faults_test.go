@@ -9,18 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/internal/freeport"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/ssetest"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -28,8 +24,8 @@ import (
 
 // Fault injection: the real binary against a crash of itself, a database that
 // goes away (cut off through a proxy, or a private mariadbd killed with
-// SIGKILL) and clients that misbehave. Every helper here is prefixed "fault"
-// (or names the private mariadbd) to stay clear of the other files' helpers.
+// SIGKILL: mysqltest.Server) and clients that misbehave. Every helper here
+// is prefixed "fault" to stay clear of the other files' helpers.
 
 // TestKill9OfTheServiceDuringBatchAppendsLeavesAcknowledgedBatchesWholeAndNoneInPart
 // kills the service with SIGKILL while eight clients append batches, restarts
@@ -753,113 +749,6 @@ func TestClientsThatLeaveMidRequestOrSendTheirBodySlowlyHarmNoOne(t *testing.T) 
 	})
 }
 
-// privateMariaDB is a mariadbd of the test's own, on its own data directory
-// and port, that the test may kill and restart. It runs with the binary log
-// off and innodb_flush_log_at_trx_commit=1 unless told otherwise.
-type privateMariaDB struct {
-	dir  string // holds the data directory, socket, logs
-	port int
-	args []string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-}
-
-// mariadbBinaries finds mariadbd and mariadb-install-db.
-func mariadbBinaries() (server, install string, err error) {
-	find := func(name string, fallbacks ...string) (string, error) {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-		for _, p := range fallbacks {
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-		}
-		return "", fmt.Errorf("%s not found in PATH or %v", name, fallbacks)
-	}
-	if server, err = find("mariadbd", "/usr/sbin/mariadbd", "/usr/local/sbin/mariadbd", "/usr/local/bin/mariadbd"); err != nil {
-		return "", "", err
-	}
-	if install, err = find("mariadb-install-db", "/usr/bin/mariadb-install-db", "/usr/local/bin/mariadb-install-db"); err != nil {
-		return "", "", err
-	}
-	return server, install, nil
-}
-
-// startPrivateMariaDB initialises a data directory, starts mariadbd on it
-// and waits until it answers. extra are further mariadbd options. The test
-// is skipped only when the MariaDB binaries are missing.
-func startPrivateMariaDB(t *testing.T, extra ...string) *privateMariaDB {
-	t.Helper()
-	// Not t.TempDir: a unix socket path must stay short.
-	dir, err := os.MkdirTemp("", "tributary-mariadbd-")
-	if err != nil {
-		t.Fatalf("make a directory for mariadbd: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	m := initPrivateMariaDB(t, dir, false, extra...)
-	for attempt := 1; ; attempt++ {
-		m.port = freeport.Ports(t, 1)[0]
-		// Another process may take the port in between; then try another.
-		if err := m.tryStart(60 * time.Second); err == nil {
-			return m
-		} else if attempt == 3 {
-			t.Fatalf("start mariadbd: %v", err)
-		}
-	}
-}
-
-// initPrivateMariaDB initialises a data directory in dir (which must exist)
-// and returns the mariadbd to run on it, not started, with a cleanup that
-// kills it. extra are further mariadbd options. When the test runs as root,
-// mariadbd runs as root, or as the mysql user with asMySQLUser (Galera's
-// rsync state transfer needs that: as root, its rsync daemon drops to
-// nobody, who cannot write the data directory). The test is skipped only
-// when the MariaDB binaries are missing (under CI=true, it fails).
-func initPrivateMariaDB(t *testing.T, dir string, asMySQLUser bool, extra ...string) *privateMariaDB {
-	t.Helper()
-	server, install, err := mariadbBinaries()
-	if err != nil {
-		skipOutsideCI(t, "no private MariaDB server can be started: %v", err)
-	}
-	m := &privateMariaDB{dir: dir}
-	t.Cleanup(m.kill)
-	var user []string
-	if os.Geteuid() == 0 {
-		user = []string{"--user=root"} // mariadbd refuses to run as root otherwise
-		if asMySQLUser {
-			user = []string{"--user=mysql"}
-			if out, err := exec.Command("chown", "-R", "mysql", dir).CombinedOutput(); err != nil {
-				t.Fatalf("chown -R mysql %s: %v\n%s", dir, err, out)
-			}
-		}
-	}
-	small := []string{"--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	installCmd := exec.CommandContext(ctx, install, append(append([]string{"--no-defaults",
-		"--datadir=" + filepath.Join(dir, "data"), "--auth-root-authentication-method=normal",
-		"--skip-test-db", "--skip-name-resolve"}, user...), small...)...)
-	if out, err := installCmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", install, err, out)
-	}
-	m.args = append(append([]string{"--no-defaults",
-		"--datadir=" + filepath.Join(dir, "data"),
-		"--socket=" + filepath.Join(dir, "sock"),
-		"--pid-file=" + filepath.Join(dir, "pid"),
-		"--log-error=" + filepath.Join(dir, "error.log"),
-		"--tmpdir=" + dir,
-		"--bind-address=127.0.0.1",
-		"--skip-name-resolve",
-		"--skip-grant-tables",
-		"--innodb-flush-log-at-trx-commit=1",
-		"--skip-log-bin",
-		"--max-connections=500",
-	}, user...), small...)
-	m.args = append([]string{server}, append(m.args, extra...)...)
-	return m
-}
-
 // skipOutsideCI skips the test, saying why, except under CI=true, where
 // what it needs must be there: then it fails.
 func skipOutsideCI(t *testing.T, format string, args ...any) {
@@ -868,143 +757,6 @@ func skipOutsideCI(t *testing.T, format string, args ...any) {
 		t.Fatalf("CI=true: "+format, args...)
 	}
 	t.Skipf(format, args...)
-}
-
-// start starts mariadbd again on the same data directory and port, as after
-// a crash, and waits until it answers (crash recovery included).
-//
-// A try that fails at once (the port not yet free, a Galera node that finds
-// no primary component yet) is tried again; if none succeeds, every try's
-// reason is reported with the error log's errors, since the last try's own
-// log (all the failure would otherwise show) says little of the earlier.
-func (m *privateMariaDB) start(t *testing.T) {
-	t.Helper()
-	began := time.Now()
-	var err error
-	var tries []string
-	for deadline := began.Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if err = m.tryStart(max(time.Until(deadline), 20*time.Second)); err == nil {
-			return
-		}
-		first, _, _ := strings.Cut(err.Error(), "\n")
-		tries = append(tries, fmt.Sprintf("try %d, at %s: %s", len(tries)+1, time.Since(began).Round(time.Millisecond), first))
-	}
-	t.Fatalf("restart mariadbd on port %d: %d tries failed:\n%s\nerrors in its log:\n%s\nthe last try: %v",
-		m.port, len(tries), strings.Join(tries, "\n"), m.logErrors(), err)
-}
-
-// logErrors is the error log's lines that report an error or a failure,
-// at most the last 60 of them.
-func (m *privateMariaDB) logErrors() string {
-	b, _ := os.ReadFile(filepath.Join(m.dir, "error.log"))
-	var lines []string
-	for line := range strings.Lines(string(b)) {
-		l := strings.ToLower(line)
-		if strings.Contains(l, "[error]") || strings.Contains(l, "fail") || strings.Contains(l, "abort") {
-			lines = append(lines, strings.TrimRight(line, "\n"))
-		}
-	}
-	return strings.Join(lines[max(len(lines)-60, 0):], "\n")
-}
-
-func (m *privateMariaDB) tryStart(wait time.Duration) error {
-	cmd := exec.Command(m.args[0], append(m.args[1:], "--port="+strconv.Itoa(m.port))...)
-	// A group of its own, so that kill takes its children too (Galera's
-	// state transfer scripts and their rsync).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	m.cmd, m.done = cmd, make(chan struct{})
-	done := m.done
-	go func() {
-		cmd.Wait() //nolint:errcheck // killed on purpose, or reported through done
-		close(done)
-	}()
-	db, err := sql.Open("mysql", m.dsn("")+"?timeout=1s")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-		if err == nil {
-			return m.checkIdentity(db)
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("mariadbd exited before answering: %v\n%s", cmd.ProcessState, m.errorLog())
-		default:
-		}
-		if time.Now().After(deadline) {
-			m.kill()
-			return fmt.Errorf("mariadbd did not answer within %s: %v\n%s", wait, err, m.errorLog())
-		}
-	}
-}
-
-// checkIdentity makes sure that what answers on the port is this mariadbd,
-// not another server that took the port in between.
-func (m *privateMariaDB) checkIdentity(db *sql.DB) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var datadir string
-	err := db.QueryRowContext(ctx, "SELECT @@datadir").Scan(&datadir)
-	want, _ := filepath.EvalSymlinks(filepath.Join(m.dir, "data"))
-	got, _ := filepath.EvalSymlinks(filepath.Clean(datadir))
-	if err != nil || got != want {
-		m.kill()
-		return fmt.Errorf("port %d answered, but not as the mariadbd on %s (datadir %q, error %v)", m.port, want, datadir, err)
-	}
-	return nil
-}
-
-// kill stops mariadbd with SIGKILL, as a crash would, and waits for it.
-func (m *privateMariaDB) kill() {
-	if m.cmd == nil {
-		return
-	}
-	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // it may have exited already
-	<-m.done
-	m.cmd = nil
-}
-
-// errorLog is the end of mariadbd's error log.
-func (m *privateMariaDB) errorLog() string {
-	b, _ := os.ReadFile(filepath.Join(m.dir, "error.log"))
-	if len(b) > 4096 {
-		b = b[len(b)-4096:]
-	}
-	return string(b)
-}
-
-// dsn is root's DSN for database db on the private server.
-func (m *privateMariaDB) dsn(db string) string {
-	return fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s", m.port, db)
-}
-
-// exec runs statements as root.
-func (m *privateMariaDB) exec(t *testing.T, statements ...string) {
-	t.Helper()
-	db, err := sql.Open("mysql", m.dsn(""))
-	if err != nil {
-		t.Fatalf("open %s: %v", m.dsn(""), err)
-	}
-	defer db.Close()
-	for _, q := range statements {
-		if _, err := db.ExecContext(t.Context(), q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-}
-
-// createDatabase makes a database on the private server and returns its DSN.
-func (m *privateMariaDB) createDatabase(t *testing.T, name string) string {
-	t.Helper()
-	m.exec(t, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-	return m.dsn(name)
 }
 
 // TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered runs
@@ -1019,8 +771,8 @@ func (m *privateMariaDB) createDatabase(t *testing.T, name string) string {
 // one whose connection dropped while the database was down included.
 func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testing.T) {
 	t.Parallel()
-	m := startPrivateMariaDB(t)
-	dsn := m.createDatabase(t, "tributary")
+	m := mysqltest.NewServer(t)
+	dsn := m.CreateDatabase(t, "tributary")
 	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn, "TRIBUTARY_HEARTBEAT=500ms")
 	tails := []*faultTail{
 		startFaultTail(t, "first", s.URL+"/events"),
@@ -1096,7 +848,7 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 		t.Fatalf("expected 100 acknowledged appends within 20 s before the crash, got %d", acked.Load())
 	}
 	atKill := acked.Load()
-	m.kill()
+	m.Kill()
 	killedAt := time.Now()
 	tails[1].dropConnection()          // it resumes with Last-Event-ID while the database is down
 	time.Sleep(500 * time.Millisecond) // the service meets the dead database
@@ -1106,7 +858,7 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 	if r := s.get(t, "/readyz"); r.Status != http.StatusServiceUnavailable {
 		t.Errorf("GET /readyz while the database is down: expected 503, got %d", r.Status)
 	}
-	m.start(t)
+	m.Start(t)
 	restartedAt := time.Now()
 	if !waitAcks(acked.Load()+100, 30*time.Second) {
 		t.Fatalf("expected appends to be acknowledged again within 30 s of the database's restart, without restarting the service; %d were acknowledged in all",
@@ -1156,8 +908,8 @@ func TestMariaDBKilledUnderLoadTakesBackNothingAcknowledgedOrDelivered(t *testin
 // it starts and warns; with safe settings it starts without a word.
 func TestStartRefusesADatabaseThatCanLoseAcknowledgedCommitsUnlessAllowed(t *testing.T) {
 	t.Parallel()
-	m := startPrivateMariaDB(t, "--innodb-flush-log-at-trx-commit=2", "--log-bin=binlog", "--server-id=1", "--sync-binlog=1")
-	dsn := m.createDatabase(t, "tributary")
+	m := mysqltest.NewServer(t, "--innodb-flush-log-at-trx-commit=2", "--log-bin=binlog", "--server-id=1", "--sync-binlog=1")
+	dsn := m.CreateDatabase(t, "tributary")
 
 	refuses := func(setting string) {
 		t.Helper()
@@ -1187,10 +939,10 @@ func TestStartRefusesADatabaseThatCanLoseAcknowledgedCommitsUnlessAllowed(t *tes
 		t.Fatalf("expected the unsafe server to stop on SIGTERM with status 0, got %d (killed: %t)", code, killed)
 	}
 
-	m.exec(t, "SET GLOBAL innodb_flush_log_at_trx_commit = 1", "SET GLOBAL sync_binlog = 0")
+	m.Exec(t, "SET GLOBAL innodb_flush_log_at_trx_commit = 1", "SET GLOBAL sync_binlog = 0")
 	refuses("sync_binlog")
 
-	m.exec(t, "SET GLOBAL sync_binlog = 1")
+	m.Exec(t, "SET GLOBAL sync_binlog = 1")
 	s = startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
 	if w := warnings(s); len(w) != 0 {
 		t.Errorf("with safe settings: expected no durability warning, got %q", w)
@@ -1208,8 +960,8 @@ func TestStartRefusesADatabaseThatCanLoseAcknowledgedCommitsUnlessAllowed(t *tes
 // now refuse such a lock at once. On a private mariadbd, because the lock
 // stops every commit on the server.
 func TestAnAppendRefusedBehindABackupsCommitLockIsNotWrittenWhenTheBackupEnds(t *testing.T) {
-	m := startPrivateMariaDB(t)
-	dsn := m.createDatabase(t, "tributary")
+	m := mysqltest.NewServer(t)
+	dsn := m.CreateDatabase(t, "tributary")
 	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn, "TRIBUTARY_REQUEST_TIMEOUT=2s")
 	x := newID()
 	s.mustAppend(t, x, appendBody{StreamType: "order", Events: events(1, "Placed")})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/faultproxy"
 	"github.com/tributary-dev/tributary/internal/freeport"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // A Galera cluster of the test's own: three mariadbd on loopback, each on its
@@ -30,7 +31,7 @@ const galeraLibrary = "/usr/lib/galera/libgalera_smm.so"
 
 // galeraNode is one node of a private Galera cluster.
 type galeraNode struct {
-	*privateMariaDB
+	*mysqltest.Server
 	name string
 }
 
@@ -82,20 +83,20 @@ func startGaleraCluster(t *testing.T, n int) []*galeraNode {
 				"evs.suspect_timeout=PT5S;evs.inactive_timeout=PT15S;evs.inactive_check_period=PT1S;evs.keepalive_period=PT1S;"+
 				"gcache.size=64M", p[1], p[2]),
 		}
-		nodes[i] = &galeraNode{privateMariaDB: initPrivateMariaDB(t, dir, true, extra...), name: name}
-		nodes[i].port = p[0]
+		nodes[i] = &galeraNode{Server: mysqltest.InitServer(t, dir, true, extra...), name: name}
+		nodes[i].Port = p[0]
 	}
 	// The first node starts a new cluster; the others join it, one at a
 	// time, each copying its state by rsync from a synced node.
 	first := nodes[0]
-	first.args = append(first.args, "--wsrep-new-cluster")
-	if err := first.tryStart(60 * time.Second); err != nil {
+	first.Args = append(first.Args, "--wsrep-new-cluster")
+	if err := first.TryStart(60 * time.Second); err != nil {
 		t.Fatalf("start %s: %v", first.name, err)
 	}
-	first.args = first.args[:len(first.args)-1] // later starts rejoin
+	first.Args = first.Args[:len(first.Args)-1] // later starts rejoin
 	first.waitSynced(t, 30*time.Second)
 	for _, node := range nodes[1:] {
-		if err := node.tryStart(60 * time.Second); err != nil {
+		if err := node.TryStart(60 * time.Second); err != nil {
 			t.Fatalf("start %s: %v", node.name, err)
 		}
 		node.waitSynced(t, 60*time.Second)
@@ -117,7 +118,7 @@ func (g *galeraNode) status(t *testing.T, name string) string {
 }
 
 func (g *galeraNode) tryStatus(name string) (string, error) {
-	db, err := sql.Open("mysql", g.dsn("")+"?timeout=1s&readTimeout=2s")
+	db, err := sql.Open("mysql", g.DSN("")+"?timeout=1s&readTimeout=2s")
 	if err != nil {
 		return "", err
 	}
@@ -144,11 +145,11 @@ func (g *galeraNode) waitSynced(t *testing.T, d time.Duration) {
 		}
 	}
 	t.Fatalf("%s: expected it synced in the Primary component within %s; wsrep_local_state %q, wsrep_cluster_status %q (%v)\n%s",
-		g.name, d, state, status, err, g.errorLog())
+		g.name, d, state, status, err, g.ErrorLog())
 }
 
 // addr is the node's client address.
-func (g *galeraNode) addr() string { return fmt.Sprintf("127.0.0.1:%d", g.port) }
+func (g *galeraNode) addr() string { return fmt.Sprintf("127.0.0.1:%d", g.Port) }
 
 // galeraDSN is the DSN of database db that lists every node.
 func galeraDSN(nodes []*galeraNode, db string) string {
@@ -180,7 +181,7 @@ func TestGaleraWriterNodeKilledMidRunLosesNothingAndRepeatsNoPosition(t *testing
 	started := time.Now()
 	nodes := startGaleraCluster(t, 3)
 	clusterUp := time.Since(started)
-	nodes[0].createDatabase(t, "tributary")
+	nodes[0].CreateDatabase(t, "tributary")
 	env := []string{"TRIBUTARY_MYSQL_DSN=" + galeraDSN(nodes, "tributary"), "TRIBUTARY_HEARTBEAT=500ms"}
 	servers := []*server{launchServer(t, env...), launchServer(t, env...)}
 	first := nodes[0].addr()
@@ -191,7 +192,7 @@ func TestGaleraWriterNodeKilledMidRunLosesNothingAndRepeatsNoPosition(t *testing
 	tails, w := startTwoInstanceLoad(t, servers)
 	atKill := w.acked.Load()
 	w.markKill()
-	nodes[0].kill()
+	nodes[0].Kill()
 	if !w.waitAcks(atKill+100, 30*time.Second) {
 		t.Fatalf("expected appends to go on through another node within 30 s of killing the writer node; %d acknowledged in all, %d at the kill",
 			w.acked.Load(), atKill)
@@ -213,10 +214,10 @@ func TestGaleraWriterNodeKilledMidRunLosesNothingAndRepeatsNoPosition(t *testing
 	// join can then wait out a timeout (Galera issue 212, mirrored at
 	// github.com/mariadb-corporation/galera). With a new UUID it joins as
 	// any node does; the test is of the service, not of that recovery.
-	if err := os.Remove(filepath.Join(nodes[0].dir, "data", "gvwstate.dat")); err != nil && !os.IsNotExist(err) {
+	if err := os.Remove(filepath.Join(nodes[0].Dir, "data", "gvwstate.dat")); err != nil && !os.IsNotExist(err) {
 		t.Fatalf("remove the killed node's saved view: %v", err)
 	}
-	nodes[0].start(t)
+	nodes[0].Start(t)
 	nodes[0].waitSynced(t, 60*time.Second)
 	rejoined := time.Since(restartAt)
 	// The lease stays where it is: writing goes on through the same node.
@@ -258,7 +259,7 @@ func TestGaleraWriterNodeKilledMidRunLosesNothingAndRepeatsNoPosition(t *testing
 // same node.
 func TestGaleraInstancesFollowTheWriterLeaseWhateverTheirListOrSight(t *testing.T) {
 	nodes := startGaleraCluster(t, 3)
-	nodes[0].createDatabase(t, "tributary")
+	nodes[0].CreateDatabase(t, "tributary")
 	proxies := map[string]*faultproxy.Proxy{} // the second instance's address of each node
 	node := map[string]string{}               // any address of a node: the node's own
 	var viaProxies []string
@@ -695,7 +696,7 @@ func checkGaleraStart(t *testing.T, s *server, node string, i int) {
 // once the node has applied everything the cluster committed before.
 func (g *galeraNode) logSize(t *testing.T) (count, last int64) {
 	t.Helper()
-	db, err := sql.Open("mysql", g.dsn("tributary")+"?wsrep_sync_wait=1")
+	db, err := sql.Open("mysql", g.DSN("tributary")+"?wsrep_sync_wait=1")
 	if err != nil {
 		t.Fatalf("%s: %v", g.name, err)
 	}
@@ -750,11 +751,11 @@ func failures(s *server) string {
 // nothing runs outside the transaction: the test requires that.
 func TestGaleraBatchAfterABruteForceAbortRunsNothing(t *testing.T) {
 	nodes := startGaleraCluster(t, 2)
-	nodes[0].createDatabase(t, "bf")
-	nodes[0].exec(t, "CREATE TABLE bf.lockme (id INT PRIMARY KEY, v INT)", "INSERT INTO bf.lockme VALUES (1, 0)",
+	nodes[0].CreateDatabase(t, "bf")
+	nodes[0].Exec(t, "CREATE TABLE bf.lockme (id INT PRIMARY KEY, v INT)", "INSERT INTO bf.lockme VALUES (1, 0)",
 		"CREATE TABLE bf.after (id INT PRIMARY KEY)")
 	open := func(n *galeraNode, params string) *sql.DB {
-		db, err := sql.Open("mysql", n.dsn("bf")+params)
+		db, err := sql.Open("mysql", n.DSN("bf")+params)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,23 +10,25 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // startReplicaPair starts two private mariadbd, a primary with its binary
 // log on (sync_binlog=1) and an async replica of it (GTID, two parallel
 // applier threads in MariaDB's default conservative mode), and creates the
 // database tributary on the primary. It returns once the replica has it.
-func startReplicaPair(t *testing.T) (primary, replica *privateMariaDB) {
+func startReplicaPair(t *testing.T) (primary, replica *mysqltest.Server) {
 	t.Helper()
-	primary = startPrivateMariaDB(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
-	replica = startPrivateMariaDB(t, "--server-id=2", "--slave-parallel-threads=2")
-	replica.exec(t,
-		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_USE_GTID=slave_pos", primary.port),
+	primary = mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
+	replica = mysqltest.NewServer(t, "--server-id=2", "--slave-parallel-threads=2")
+	replica.Exec(t,
+		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_USE_GTID=slave_pos", primary.Port),
 		"START SLAVE")
-	primary.createDatabase(t, "tributary")
-	db, err := sql.Open("mysql", replica.dsn(""))
+	primary.CreateDatabase(t, "tributary")
+	db, err := sql.Open("mysql", replica.DSN(""))
 	if err != nil {
-		t.Fatalf("open %s: %v", replica.dsn(""), err)
+		t.Fatalf("open %s: %v", replica.DSN(""), err)
 	}
 	defer db.Close()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -35,7 +37,7 @@ func startReplicaPair(t *testing.T) (primary, replica *privateMariaDB) {
 			return primary, replica
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("expected the replica to have the database tributary within 30 s of its creation on the primary\n%s", replica.errorLog())
+			t.Fatalf("expected the replica to have the database tributary within 30 s of its creation on the primary\n%s", replica.ErrorLog())
 		}
 	}
 }
@@ -75,10 +77,10 @@ func TestReadReplicaServesReadsAndTheFeedInOrderAndMinPositionReadsYourWrites(t 
 	t.Parallel()
 	started := time.Now()
 	primary, replica := startReplicaPair(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.dsn("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.dsn("tributary"),
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.DSN("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.DSN("tributary"),
 		"TRIBUTARY_HEARTBEAT=500ms")
-	if line := s.logLine(t, "read replica"); line["replica"] != fmt.Sprintf("127.0.0.1:%d", replica.port) {
-		t.Errorf("expected the start-up line \"read replica\" to name the replica 127.0.0.1:%d, got %v", replica.port, line)
+	if line := s.logLine(t, "read replica"); line["replica"] != fmt.Sprintf("127.0.0.1:%d", replica.Port) {
+		t.Errorf("expected the start-up line \"read replica\" to name the replica 127.0.0.1:%d, got %v", replica.Port, line)
 	}
 	tail := startFaultTail(t, "on the replica", s.URL+"/events")
 
@@ -118,7 +120,7 @@ func TestReadReplicaServesReadsAndTheFeedInOrderAndMinPositionReadsYourWrites(t 
 	}
 
 	// The replica lags: its SQL thread stops, appends go on.
-	replica.exec(t, "STOP SLAVE SQL_THREAD")
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
 	behind := appendSome(10)
 	askedAt := time.Now()
 	r := s.get(t, "/events?after="+strconv.FormatInt(last, 10), "Tributary-Min-Position", strconv.FormatInt(behind, 10))
@@ -142,7 +144,7 @@ func TestReadReplicaServesReadsAndTheFeedInOrderAndMinPositionReadsYourWrites(t 
 	}
 
 	// It catches up.
-	replica.exec(t, "START SLAVE SQL_THREAD")
+	replica.Exec(t, "START SLAVE SQL_THREAD")
 	readOwnWrite(behind, streams[9%len(streams)])
 	final := appendSome(10)
 	readOwnWrite(final, streams[9%len(streams)])
@@ -195,7 +197,7 @@ func TestReadReplicaServesReadsAndTheFeedInOrderAndMinPositionReadsYourWrites(t 
 func TestReplicaKilledAndRestartedUnderTwoInstancesLosesNothingAndFeedsResume(t *testing.T) {
 	started := time.Now()
 	primary, replica := startReplicaPair(t)
-	env := []string{"TRIBUTARY_MYSQL_DSN=" + primary.dsn("tributary"), "TRIBUTARY_MYSQL_READ_DSN=" + replica.dsn("tributary"),
+	env := []string{"TRIBUTARY_MYSQL_DSN=" + primary.DSN("tributary"), "TRIBUTARY_MYSQL_READ_DSN=" + replica.DSN("tributary"),
 		"TRIBUTARY_HEARTBEAT=500ms"}
 	servers := []*server{launchServer(t, env...), launchServer(t, env...)}
 	for _, s := range servers {
@@ -204,7 +206,7 @@ func TestReplicaKilledAndRestartedUnderTwoInstancesLosesNothingAndFeedsResume(t 
 	tails, w := startTwoInstanceLoad(t, servers)
 
 	// The replica lags: its SQL thread stops while the writers go on.
-	replica.exec(t, "STOP SLAVE SQL_THREAD")
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
 	atLag := w.acked.Load()
 	time.Sleep(time.Second)
 	if !w.waitAcks(atLag+50, 30*time.Second) {
@@ -219,7 +221,7 @@ func TestReplicaKilledAndRestartedUnderTwoInstancesLosesNothingAndFeedsResume(t 
 	atKill := w.acked.Load()
 	w.markKill()
 	killedAt := time.Now()
-	replica.kill()
+	replica.Kill()
 	for i, s := range servers {
 		askedAt := time.Now()
 		r, err := s.request(http.MethodGet, "/events", nil)
@@ -251,7 +253,7 @@ func TestReplicaKilledAndRestartedUnderTwoInstancesLosesNothingAndFeedsResume(t 
 
 	// It comes back on the same data directory and resumes replicating by
 	// itself from its GTID position.
-	replica.start(t)
+	replica.Start(t)
 	back := time.Now()
 	down := back.Sub(killedAt)
 	target := w.lastAckedPosition()
@@ -293,7 +295,7 @@ func TestReplicaKilledAndRestartedUnderTwoInstancesLosesNothingAndFeedsResume(t 
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	res := checkWritersRun(t, []logHolder{{name: "the primary", size: primary.logSize}, {name: "the replica", size: replica.logSize}},
+	res := checkWritersRun(t, []logHolder{{name: "the primary", size: logSizeOn(primary)}, {name: "the replica", size: logSizeOn(replica)}},
 		servers, tails, w)
 	t.Logf("primary and async replica, 2 instances: %s; %d appends acknowledged while the replica was down; "+
 		"the replica lagged by %d positions when killed, was down %s (/readyz answered %v meanwhile), "+
@@ -309,19 +311,21 @@ func (w *galeraWriters) lastAckedPosition() int64 {
 	return w.lastPos
 }
 
-// logSize is how many events the server's database tributary holds, and the
-// last position.
-func (m *privateMariaDB) logSize(t *testing.T) (count, last int64) {
-	t.Helper()
-	db, err := sql.Open("mysql", m.dsn("tributary"))
-	if err != nil {
-		t.Fatalf("open %s: %v", m.dsn("tributary"), err)
+// logSizeOn is how many events the database tributary of m holds, and the
+// last position, as a logHolder's size.
+func logSizeOn(m *mysqltest.Server) func(t *testing.T) (count, last int64) {
+	return func(t *testing.T) (count, last int64) {
+		t.Helper()
+		db, err := sql.Open("mysql", m.DSN("tributary"))
+		if err != nil {
+			t.Fatalf("open %s: %v", m.DSN("tributary"), err)
+		}
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(MAX(position), 0) FROM events").Scan(&count, &last); err != nil {
+			t.Fatalf("port %d: count events: %v", m.Port, err)
+		}
+		return count, last
 	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(MAX(position), 0) FROM events").Scan(&count, &last); err != nil {
-		t.Fatalf("port %d: count events: %v", m.port, err)
-	}
-	return count, last
 }

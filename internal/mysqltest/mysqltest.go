@@ -4,6 +4,9 @@
 //
 // When the variable is set the server must answer, or the test fails; when it
 // is unset and no local server answers, the test is skipped.
+//
+// A test that needs a server of other settings, or one it may kill, starts
+// a mariadbd of its own instead (Server, StartServer).
 package mysqltest
 
 import (
