@@ -135,8 +135,7 @@ func TestWithHTTPClientNilKeepsTheDefault(t *testing.T) {
 func TestSubscribeEndsAtAnEventItCannotDecodeRatherThanSkipIt(t *testing.T) {
 	t.Parallel()
 	event := func(pos int) string {
-		return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
-			uuid.New(), uuid.New(), pos, pos)
+		return eventJSON(uuid.New(), uuid.New(), pos, pos)
 	}
 	frames := []string{"id: 1\ndata: " + event(1), "id: 2\ndata: {\"position\": \"two\"}", "id: 3\ndata: " + event(3)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -162,8 +162,14 @@ func sseEvent(pos int) string { return logEvent("", pos) }
 // logEvent is the JSON of the event at position pos of the log named log:
 // another log's event at the same position has another id.
 func logEvent(log string, pos int) string {
-	return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":1,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
-		uuid.NewSHA1(uuid.NameSpaceURL, []byte(fmt.Sprintf("%s/%d", log, pos))), uuid.New(), pos)
+	return eventJSON(uuid.NewSHA1(uuid.NameSpaceURL, []byte(fmt.Sprintf("%s/%d", log, pos))), uuid.New(), 1, pos)
+}
+
+// eventJSON is the JSON of an event as the server sends it: of type A, in a
+// stream of type order, with empty data.
+func eventJSON(id, streamID uuid.UUID, version, position int) string {
+	return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
+		id, streamID, version, position)
 }
 
 // collectPositions subscribes to srv's log for at most 3 s, until want
@@ -480,8 +486,7 @@ func TestReadsEndAtAPageThatDoesNotMoveOn(t *testing.T) {
 	t.Parallel()
 	stream := uuid.New()
 	event := func(v int) string {
-		return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
-			uuid.New(), stream, v, v)
+		return eventJSON(uuid.New(), stream, v, v)
 	}
 	for name, tc := range map[string]struct {
 		link  string
@@ -667,8 +672,7 @@ func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 			t.Parallel()
 			id := uuid.New()
 			frame := func(n int) string {
-				e := fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
-					uuid.New(), id, n, 10*n)
+				e := eventJSON(uuid.New(), id, n, 10*n)
 				if stream {
 					return fmt.Sprintf("id: %d\ndata: %s\n\n", n, e)
 				}
@@ -837,8 +841,7 @@ func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
 				for n := start; n < start+2; n++ {
-					e := fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"order","version":%d,"position":%d,"type":"A","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
-						uuid.NewSHA1(uuid.NameSpaceURL, []byte(strconv.Itoa(n))), id, n, n)
+					e := eventJSON(uuid.NewSHA1(uuid.NameSpaceURL, []byte(strconv.Itoa(n))), id, n, n)
 					io.WriteString(w, "data: "+e+"\n\n") //nolint:errcheck // a test's answer
 				}
 			}))
