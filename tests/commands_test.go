@@ -35,7 +35,7 @@ func TestHelpListsTheCommandsAndVersionPrintsDevWhenUnstamped(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("api help: expected exit status 0, got %d; stderr:\n%s", code, stderr)
 	}
-	for _, want := range []string{"serve", "migrate", "healthcheck", "version", "TRIBUTARY_ADDR", "TRIBUTARY_DEBUG_ADDR"} {
+	for _, want := range []string{"serve", "migrate", "healthcheck", "version", "TRIBUTARY_ADDR", "TRIBUTARY_DEBUG_ADDR", "TRIBUTARY_SHUTDOWN_DELAY"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("api help: expected the output to mention %s, got:\n%s", want, stdout)
 		}

@@ -362,7 +362,8 @@ func storeKind(cfg config.Config) string {
 	return "sqlite"
 }
 
-// serve runs the live feed and the HTTP server until ctx ends, then drains
+// serve runs the live feed and the HTTP server until ctx ends, then, for
+// the shutdown delay, serves on with /readyz answering 503, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
 // finish, and only then do the feed and the store stop. The whole stop
 // takes at most the shutdown timeout; what still runs near its end, or
@@ -466,15 +467,40 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	// The whole stop takes at most the shutdown timeout, since whoever
 	// sent SIGTERM kills the process then (Kubernetes'
-	// terminationGracePeriodSeconds, docker stop --time). Requests get all
-	// of it but the last second (a fifth of a shorter one), in which what
-	// still runs is cut, its handlers return (their contexts end with their
-	// connections) and the store closes. A second signal cuts at once.
+	// terminationGracePeriodSeconds, docker stop --time). The shutdown
+	// delay comes first, inside it. Requests get all of it but the last
+	// second (a fifth of a shorter one), in which what still runs is cut,
+	// its handlers return (their contexts end with their connections) and
+	// the store closes. A second signal cuts at once.
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
 	reserve := min(time.Second, cfg.ShutdownTimeout/5)
+	if cfg.ShutdownDelay > 0 {
+		// A load balancer, or a Kubernetes Service, goes on sending new
+		// connections for a while after SIGTERM (endpoints are removed
+		// asynchronously), and net/http closes unanswered those whose request
+		// it reads once Shutdown has begun. Until the delay is over, /readyz
+		// says the server is going, and everything else is served as usual.
+		handler.Stopping()
+		log.Info("shutdown delay: not ready, still serving", "delay", cfg.ShutdownDelay, "timeout", cfg.ShutdownTimeout)
+		delay := time.NewTimer(cfg.ShutdownDelay)
+		select {
+		case <-delay.C:
+		case err := <-errc:
+			delay.Stop()
+			srv.Close()
+			stopStore(context.Background())
+			return err
+		case <-cut.Done():
+			delay.Stop()
+			if soon := time.Now().Add(reserve); soon.Before(deadline) {
+				deadline = soon
+			}
+			return cutStop(srv, handler, stopStore, log, deadline, "shutdown delay cut short by a second signal", nil)
+		}
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	drainCtx, cancelDrain := context.WithDeadline(cut, deadline.Add(-reserve))
 	defer cancelDrain()
 	drainErr := srv.Shutdown(drainCtx)
@@ -496,10 +522,24 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 			deadline = soon
 		}
 	}
+	return cutStop(srv, handler, stopStore, log, deadline, why, drainErr)
+}
+
+// cutStop closes srv, cutting every request still running, waits until
+// deadline for their handlers to return, then for the store to close, and
+// returns an error saying why the stop was cut.
+func cutStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, log *slog.Logger, deadline time.Time, why string, drainErr error) error {
 	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
 	defer cancelEnd()
-	log.Warn(why+"; cutting what still runs", "error", drainErr)
+	if drainErr != nil {
+		log.Warn(why+"; cutting what still runs", "error", drainErr)
+	} else {
+		log.Warn(why + "; cutting what still runs")
+	}
 	srv.Close()
+	// Subscriptions took their connections over, and Close leaves those; a
+	// cut during the shutdown delay comes before Shutdown has ended them.
+	handler.CloseSubscriptions()
 	// No store may close under a handler still using it.
 	if err := handler.Wait(endCtx); err != nil {
 		return fmt.Errorf("shut down: %s: %w", why, err)

@@ -55,6 +55,7 @@ type Config struct {
 	AllowUnsafeDurability  bool          `envconfig:"TRIBUTARY_ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
 	StartupTimeout         time.Duration `envconfig:"TRIBUTARY_STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
 	ShutdownTimeout        time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop (SIGTERM) takes at most: requests in flight get all but its last second, then are cut (exit status 1)"`
+	ShutdownDelay          time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside SHUTDOWN_TIMEOUT and must be less than it; 0s: drain at once"`
 	LogLevel               slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	APITokens              string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
 	APITokensFile          string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
@@ -115,7 +116,8 @@ func (c Config) validate() error {
 	// and doubles (two heartbeats) wrap into the past.
 	for name, d := range map[string]time.Duration{"REQUEST_TIMEOUT": c.RequestTimeout, "READ_HEADER_TIMEOUT": c.ReadHeaderTimeout,
 		"READ_TIMEOUT": c.ReadTimeout, "HEARTBEAT": c.Heartbeat, "SUBSCRIBER_STALL_TIMEOUT": c.SubscriberStallTimeout,
-		"POLL_INTERVAL": c.PollInterval, "STARTUP_TIMEOUT": c.StartupTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout} {
+		"POLL_INTERVAL": c.PollInterval, "STARTUP_TIMEOUT": c.StartupTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+		"SHUTDOWN_DELAY": c.ShutdownDelay} {
 		if d > maxDuration {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_%s must be at most %s, got %s", name, maxDuration, d))
 		}
@@ -130,6 +132,15 @@ func (c Config) validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_SHUTDOWN_TIMEOUT must not be negative, got %s", c.ShutdownTimeout))
+	}
+	// The delay counts inside the timeout, which bounds the whole stop: a
+	// delay as long leaves the drain nothing.
+	switch {
+	case c.ShutdownDelay < 0:
+		errs = append(errs, fmt.Errorf("TRIBUTARY_SHUTDOWN_DELAY must not be negative, got %s", c.ShutdownDelay))
+	case c.ShutdownDelay > 0 && c.ShutdownDelay >= c.ShutdownTimeout:
+		errs = append(errs, fmt.Errorf("TRIBUTARY_SHUTDOWN_DELAY (%s) must be less than TRIBUTARY_SHUTDOWN_TIMEOUT (%s): the delay counts inside the timeout, "+
+			"which bounds the whole stop; leave the drain time after it, or 0s for no delay", c.ShutdownDelay, c.ShutdownTimeout))
 	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BATCH must be at least 1, got %d", c.MaxBatch))

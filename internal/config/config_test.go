@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDebugAddrMustNotTakeThePublicAddress(t *testing.T) {
@@ -349,5 +350,50 @@ func TestALogLevelIsOneOfFour(t *testing.T) {
 				t.Fatalf("TRIBUTARY_LOG_LEVEL=%s: expected an error naming the variable, got %v", value, err)
 			}
 		})
+	}
+}
+
+// TestAShutdownDelayIsRefusedWhenNegativeOrNotShorterThanTheTimeout: the
+// delay during which a stopping server stays up but not ready counts
+// inside the shutdown timeout, so one as long as the timeout would leave
+// the drain nothing, and a negative one means nothing.
+func TestAShutdownDelayIsRefusedWhenNegativeOrNotShorterThanTheTimeout(t *testing.T) {
+	for _, tc := range []struct{ delay, timeout, wantErr string }{
+		{"-1s", "30s", "TRIBUTARY_SHUTDOWN_DELAY must not be negative, got -1s"},
+		{"30s", "30s", "TRIBUTARY_SHUTDOWN_DELAY (30s) must be less than TRIBUTARY_SHUTDOWN_TIMEOUT (30s)"},
+		{"45s", "30s", "TRIBUTARY_SHUTDOWN_DELAY (45s) must be less than TRIBUTARY_SHUTDOWN_TIMEOUT (30s)"},
+		{"1s", "0s", "TRIBUTARY_SHUTDOWN_DELAY (1s) must be less than TRIBUTARY_SHUTDOWN_TIMEOUT (0s)"},
+		{"8761h", "8762h", "TRIBUTARY_SHUTDOWN_DELAY must be at most 8760h"},
+		{"0s", "0s", ""},
+		{"0s", "30s", ""},
+		{"5s", "30s", ""},
+		{"29s", "30s", ""},
+	} {
+		t.Run(tc.delay+"/"+tc.timeout, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv("TRIBUTARY_SHUTDOWN_DELAY", tc.delay)
+			t.Setenv("TRIBUTARY_SHUTDOWN_TIMEOUT", tc.timeout)
+			c, err := Load()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("delay %s, timeout %s: expected no error, got %v", tc.delay, tc.timeout, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("delay %s, timeout %s: expected an error containing %q, got %v", tc.delay, tc.timeout, tc.wantErr, err)
+			case tc.wantErr == "":
+				if want, _ := time.ParseDuration(tc.delay); c.ShutdownDelay != want {
+					t.Fatalf("TRIBUTARY_SHUTDOWN_DELAY=%s: loaded %s", tc.delay, c.ShutdownDelay)
+				}
+			}
+		})
+	}
+}
+
+// TestTheShutdownDelayDefaultsToNone: unset, a stop drains at once, as it
+// did before the setting existed.
+func TestTheShutdownDelayDefaultsToNone(t *testing.T) {
+	clearTributaryEnv(t)
+	c, err := Load()
+	if err != nil || c.ShutdownDelay != 0 {
+		t.Fatalf("no TRIBUTARY_SHUTDOWN_DELAY: expected a delay of 0s and no error, got %s, %v", c.ShutdownDelay, err)
 	}
 }

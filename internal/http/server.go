@@ -90,6 +90,7 @@ type Server struct {
 	subscribers atomic.Int64 // subscriptions open now
 	bodies      bodyBudget   // bytes of request bodies being received now
 	handling    atomic.Int64 // requests being handled now
+	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
 	frames      frameCache   // recent events' JSON, shared by subscriptions
 	// turns holds a token for each subscription taking its turn now (see
 	// eventWriter.step): at most one per two CPUs (turnsFor), however many
@@ -640,9 +641,21 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// Stopping makes /readyz answer 503 from now on, saying the server is
+// shutting down, while every other route serves as before: a load balancer
+// stops sending it new requests before the drain refuses them.
+func (s *Server) Stopping() { s.stopping.Store(true) }
+
+// errStopping is /readyz's answer once Stopping was called.
+var errStopping = &detailError{kind: eventstore.ErrUnavailable,
+	detail: "The server is shutting down: it still serves requests for now, but send new ones to another instance."}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
+	}
+	if s.stopping.Load() {
+		return errStopping
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
