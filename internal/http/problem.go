@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -160,7 +161,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("WWW-Authenticate", challenge)
 	}
 	if kind.status >= 500 {
-		s.log.Error("request failed", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "status", kind.status,
+		level := slog.LevelError
+		if errors.Is(err, errStopping) {
+			// Asked for, during the shutdown delay: no fault to alert on.
+			level = slog.LevelInfo
+		}
+		s.log.Log(r.Context(), level, "request failed", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "status", kind.status,
 			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))
 	}
 	var buf bytes.Buffer

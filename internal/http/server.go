@@ -475,8 +475,10 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	took := time.Since(e.start)
 	s.opts.Metrics.ObserveRequest(e.route, e.method, status, written, took)
 	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError // the cause is in the "request failed" line before it
+	if status >= 500 && !(e.route == "/readyz" && s.stopping.Load()) {
+		// The cause is in the "request failed" line before it; /readyz's
+		// 503 during the shutdown delay was asked for (errStopping).
+		level = slog.LevelError
 	}
 	s.log.LogAttrs(ctx, level, "request",
 		slog.String("method", s.auth.redact(e.method)),

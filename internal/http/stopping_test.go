@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,4 +40,28 @@ func TestStoppingMakesOnlyReadyzAnswer503(t *testing.T) {
 		expectStatus(t, "an append once stopping", s.do("POST", "/streams/"+uuid.NewString()+"/events", `{"stream_type":"t","events":[{"type":"X","data":1}]}`), 201)
 		expectStatus(t, "the log once stopping", s.do("GET", "/events", ""), 200)
 	})
+}
+
+// TestReadyzWhileStoppingLogsNoError: every 503 is logged as an error, for
+// operators to alert on; /readyz's 503 during the shutdown delay is the
+// server doing what it was told, and a probe every few seconds would have
+// put an error line in the log of every ordinary shutdown.
+func TestReadyzWhileStoppingLogsNoError(t *testing.T) {
+	t.Parallel()
+	var logged syncBuffer
+	h := esthttp.New(teststore.OpenSQLite(t, t.TempDir()), esthttp.Options{Logger: slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	h.Stopping()
+	res, err := http.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 {
+		t.Fatalf("readyz once stopping: %d, want 503", res.StatusCode)
+	}
+	if out := logged.String(); strings.Contains(out, `"level":"ERROR"`) || !strings.Contains(out, "shutting down") {
+		t.Errorf("the log: %s\nwant /readyz's 503 while stopping logged below ERROR, saying why", out)
+	}
 }
