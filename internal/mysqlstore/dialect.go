@@ -81,6 +81,7 @@ var dialect = sqlstore.Dialect{
 	NowVar:         "@tributary_now",
 	LockStreams:    " FOR UPDATE", // NOWAIT where the server takes it (Open)
 	UpsertStreams:  " ON DUPLICATE KEY UPDATE stream_type = VALUES(stream_type), created_at = VALUES(created_at)",
+	IndexHint:      sqlstore.ForceIndex,
 	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside
 	MaxInsertBytes: 1 << 20, // max_allowed_packet (16 MiB on MariaDB)
 	Lost:           lost,

@@ -371,6 +371,7 @@ var dialect = sqlstore.Dialect{
 	UpsertStreams:         " ON CONFLICT (stream_id) DO UPDATE SET stream_type = excluded.stream_type, created_at = excluded.created_at",
 	MaxInsertRows:         100, // 1,000 placeholders, well within SQLite's cap
 	TypePairIndex:         sqlstore.IndexedByTypePair,
+	IndexHint:             sqlstore.IndexedBy,
 	MaxInsertBytes:        1 << 20,
 	Retryable: func(err error) bool {
 		code := sqliteCode(err) & 0xff // the primary result code

@@ -71,7 +71,7 @@ func TestAChunkOfAFewRowsHoldsRoomForAFew(t *testing.T) {
 
 // bothDBs returns a migrated database of each kind, the test's own: MySQL's,
 // and SQLite's opened as the embedded store opens its own.
-func bothDBs(t *testing.T) map[string]*sql.DB {
+func bothDBs(t testing.TB) map[string]*sql.DB {
 	t.Helper()
 	sqlite, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "test.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_timezone=UTC")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,8 @@ type reader struct {
 	sizes *eventSizes
 	// typePairIndex is the dialect's TypePairIndex.
 	typePairIndex string
+	// indexHint is the dialect's IndexHint.
+	indexHint string
 	// timeout bounds each read statement (readTimeout if 0).
 	timeout time.Duration
 }
@@ -289,7 +292,8 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	var events []eventstore.Event // the page's events, if read whole
 	whole := false
 	if s.sizes.firstChunk() >= opts.Limit {
-		chunk, size, full, err := s.readChunk(ctx, 0, logQuery(eventColumns, from, where), append(args, opts.Limit+1)...)
+		query, qargs := s.pageQuery(eventColumns, opts, opts.Limit+1)
+		chunk, size, full, err := s.readChunk(ctx, 0, query, qargs...)
 		if err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
 		}
@@ -305,7 +309,7 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		}
 	} else {
 		var err error
-		if positions, newest, err = s.positions(ctx, from, where, args, opts.Limit+1); err != nil {
+		if positions, newest, err = s.positions(ctx, opts, opts.Limit+1); err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
 		}
 	}
@@ -361,6 +365,77 @@ func logQuery(cols, from, where string) string {
 	return "SELECT " + cols + from + " WHERE " + where + " ORDER BY position LIMIT ?"
 }
 
+// maxLogBranches caps the branches of pageQuery's UNION ALL. A filter
+// holds up to 100 names of each kind (API.md), so up to 10,000 pairs:
+// a statement of that many subqueries, each an index dive and (on
+// MariaDB) a temporary table of up to a page, costs more to plan and run
+// than most tails. Past the cap a read falls back to one query over the IN
+// lists, which reads and sorts every match after the page's start, as
+// before the branches.
+const maxLogBranches = 32
+
+// pageQuery returns the query that reads cols of the first limit events
+// a log read's filter matches, in position order, and its arguments, the
+// LIMIT last.
+//
+// A filter on one stream type, one event type or one of each reads an
+// index whose equality prefix leaves it in position order, and stops at
+// the page's end. A filter on several names would read every match after
+// the page's start to sort them (SQLite: a temp B-tree; MariaDB: a
+// filesort), each page, so catching up over N matches cost N²/page: it is
+// one branch per name (or pair of names), each the first limit matches of
+// that name in its index's order, merged by an outer ORDER BY and LIMIT:
+// a page costs at most a page a branch. (The branches are subqueries,
+// since SQLite takes no ORDER BY or LIMIT on a compound's parts; what is
+// sorted is at most a page a branch: SQLite sorts each branch's rows and
+// merges them, MariaDB sorts them together.) A read of one stream, or with
+// more branches than maxLogBranches, stays one query.
+func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int) (string, []any) {
+	streamTypes, eventTypes := distinct(opts.StreamTypes), distinct(opts.EventTypes)
+	n := max(len(streamTypes), 1) * max(len(eventTypes), 1)
+	if n < 2 || n > maxLogBranches || opts.StreamID != uuid.Nil {
+		where, args := logFilter(opts)
+		return logQuery(cols, s.logFrom(opts), where), append(args, limit)
+	}
+	// The index whose equality prefix is a branch's names, so that it
+	// reads in position order.
+	from := " FROM events"
+	if s.indexHint != "" {
+		index := "events_stream_type_event_type_position"
+		switch {
+		case len(eventTypes) == 0:
+			index = "events_stream_type_position"
+		case len(streamTypes) == 0:
+			index = "events_event_type_position"
+		}
+		from += fmt.Sprintf(s.indexHint, index)
+	}
+	var q strings.Builder
+	var args []any
+	one := opts
+	i := 0
+	for _, st := range namesOrAny(streamTypes) {
+		for _, et := range namesOrAny(eventTypes) {
+			one.StreamTypes, one.EventTypes = st, et
+			if i > 0 {
+				q.WriteString(" UNION ALL ")
+			}
+			where, a := logFilter(one)
+			fmt.Fprintf(&q, "SELECT %s FROM (%s) b%d", cols, logQuery(cols, from, where), i)
+			args = append(append(args, a...), limit)
+			i++
+		}
+	}
+	q.WriteString(" ORDER BY position LIMIT ?")
+	return q.String(), append(args, limit)
+}
+
+// IndexedBy and ForceIndex are SQLite's and MySQL's IndexHint.
+const (
+	IndexedBy  = " INDEXED BY %s"
+	ForceIndex = " FORCE INDEX (%s)"
+)
+
 // IndexedByTypePair is SQLite's TypePairIndex: the index on (stream_type,
 // event_type, position) that the migrations create.
 const IndexedByTypePair = " INDEXED BY events_stream_type_event_type_position"
@@ -382,13 +457,14 @@ func (s reader) logFrom(opts eventstore.ReadAllOptions) string {
 
 // positions returns the positions of the first limit events that match a log
 // filter, and the recorded_at of the last.
-func (s reader) positions(ctx context.Context, from, where string, args []any, limit int) ([]int64, time.Time, error) {
+func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, limit int) ([]int64, time.Time, error) {
 	var positions []int64
 	var newest time.Time
 	s.m.Statement("read_positions")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, logQuery(positionColumns, from, where), append(args, limit)...)
+	query, args := s.pageQuery(positionColumns, opts, limit)
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, newest, s.translate(err)
 	}
@@ -752,4 +828,28 @@ func scanEvent(row interface{ Scan(...any) error }) (eventstore.Event, error) {
 		return eventstore.Event{}, fmt.Errorf("scan event ids: %w", err)
 	}
 	return e, nil
+}
+
+// namesOrAny returns a filter of each name, or, for no names, one filter
+// that keeps all.
+func namesOrAny(names []string) [][]string {
+	if len(names) == 0 {
+		return [][]string{nil}
+	}
+	out := make([][]string, len(names))
+	for i, n := range names {
+		out[i] = []string{n}
+	}
+	return out
+}
+
+// distinct returns names without repeats, in their first order.
+func distinct(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

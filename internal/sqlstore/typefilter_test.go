@@ -38,7 +38,7 @@ func TestALogReadFilteredOnBothTypesReadsOnlyThatPairsEvents(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r := reader{db: db, translate: func(err error) error { return err }, sizes: new(eventSizes)}
+			r := reader{db: db, translate: func(err error) error { return err }, sizes: new(eventSizes), indexHint: indexHints[name]}
 			if name == "sqlite" {
 				r.typePairIndex = IndexedByTypePair // the SQLite dialect's
 			}
@@ -98,12 +98,14 @@ func TestALogReadFilteredOnBothTypesReadsOnlyThatPairsEvents(t *testing.T) {
 						from := r.logFrom(opts)
 						where, args := logFilter(opts)
 						rng := eventRange{from: from, where: where, args: args, key: "position"}
+						pageQ, pageArgs := r.pageQuery(eventColumns, opts, 101)
+						positionsQ, positionsArgs := r.pageQuery(positionColumns, opts, 101)
 						for _, q := range []struct {
 							query, what string
 							args        []any
 						}{
-							{logQuery(eventColumns, from, where), "the page's read", append(args, 101)},
-							{logQuery(positionColumns, from, where), "the positions' read", append(args, 101)},
+							{pageQ, "the page's read", pageArgs},
+							{positionsQ, "the positions' read", positionsArgs},
 							{rng.query(), "a chunk's read", append(args, 1, events, 1000)},
 						} {
 							if plan := sqlitePlan(ctx, t, db, q.query, q.args...); !strings.Contains(plan, "INDEX events_stream_type_event_type_position ") {
@@ -131,7 +133,7 @@ func contains(names []string, name string) bool {
 // behind the store's back: of stream type rare every every-th, the others
 // of order (even positions) or invoice (odd); of event type Rare every
 // tenth from 1, the others Common. No order event is Rare.
-func writeTypedEvents(ctx context.Context, t *testing.T, db *sql.DB, n, every int) {
+func writeTypedEvents(ctx context.Context, t testing.TB, db *sql.DB, n, every int) {
 	t.Helper()
 	now := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
 	const batch = 500
