@@ -950,28 +950,36 @@ func TestAcceptThatPrefersJSONGetsAPage(t *testing.T) {
 			"*/*;q=0.9, text/event-stream",
 			"text/event-stream;q=0.5, application/json;q=0.2, */*;q=0.9", // the most specific range sets JSON's q
 		}
-		for _, path := range []string{"/events", "/streams/" + id + "/events"} {
-			for _, accept := range append(page, events...) {
-				want := "application/json"
-				if slices.Contains(events, accept) {
-					want = "text/event-stream"
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				req, _ := http.NewRequestWithContext(ctx, "GET", s.url+path, nil)
-				req.Header.Set("Accept", accept)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					cancel()
-					t.Fatal(err)
-				}
-				if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != want {
-					t.Errorf("GET %s with Accept %q: %d %q, want 200 %q", path, accept, resp.StatusCode, resp.Header.Get("Content-Type"), want)
-				}
-				resp.Body.Close()
-				cancel()
-			}
-		}
+		expectAcceptChooses(t, s.url, id, page, events)
 	})
+}
+
+// expectAcceptChooses reads the log and stream id's events with each Accept
+// of page and of events, and expects a page (application/json) for the
+// first and a subscription (text/event-stream) for the second.
+func expectAcceptChooses(t *testing.T, url, id string, page, events []string) {
+	t.Helper()
+	for _, path := range []string{"/events", "/streams/" + id + "/events"} {
+		for _, accept := range append(page, events...) {
+			want := "application/json"
+			if slices.Contains(events, accept) {
+				want = "text/event-stream"
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			req, _ := http.NewRequestWithContext(ctx, "GET", url+path, nil)
+			req.Header.Set("Accept", accept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != want {
+				t.Errorf("GET %s with Accept %q: %d %q, want 200 %q", path, accept, resp.StatusCode, resp.Header.Get("Content-Type"), want)
+			}
+			resp.Body.Close()
+			cancel()
+		}
+	}
 }
 
 // TestTheNilStreamIDIsRefusedOnEveryRoute: no stream has the nil UUID

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -30,14 +31,6 @@ func TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup(t *testi
 	// little; together, about twice the server's packet.
 	data := append(append([]byte(`"`), bytes.Repeat([]byte("a"), 1<<20-64)...), '"')
 	appends := int(2*packet/(3<<20)) + 1
-	// The first append holds the writer while the others queue behind it, so
-	// that they go as one group.
-	hold := make(chan struct{})
-	held := make(chan struct{})
-	var once sync.Once
-	s.SetBeforeCommit(func() {
-		once.Do(func() { close(held); <-hold })
-	})
 	appendOne := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -48,22 +41,37 @@ func TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup(t *testi
 		_, err := s.Append(ctx, req)
 		return err
 	}
-	first := make(chan error, 1)
-	go func() { first <- appendOne() }()
+	first, others := appendsAsOneGroup(s, appends, appendOne)
+	if first != nil {
+		t.Fatalf("first append: %v", first)
+	}
+	for _, err := range others {
+		if err != nil {
+			t.Errorf("an append of 3 MiB, alone well within max_allowed_packet (%d), failed in a group of %d: %v", packet, appends, err)
+		}
+	}
+}
+
+// appendsAsOneGroup runs appendOne, holds its group just before COMMIT
+// while n more run, so that they queue behind it and go as one group, and
+// returns the first one's error and the others'.
+func appendsAsOneGroup(s *mysqlstore.Store, n int, appendOne func() error) (first error, others []error) {
+	hold, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.SetBeforeCommit(func() { once.Do(func() { close(held); <-hold }) })
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- appendOne() }()
 	<-held
-	errs := make(chan error, appends)
-	for range appends {
+	errs := make(chan error, n)
+	for range n {
 		go func() { errs <- appendOne() }()
 	}
 	time.Sleep(500 * time.Millisecond) // all queued behind the first
 	s.SetBeforeCommit(func() {})
 	close(hold)
-	if err := <-first; err != nil {
-		t.Fatalf("first append: %v", err)
+	first = <-firstDone
+	for range n {
+		others = append(others, <-errs)
 	}
-	for range appends {
-		if err := <-errs; err != nil {
-			t.Errorf("an append of 3 MiB, alone well within max_allowed_packet (%d), failed in a group of %d: %v", packet, appends, err)
-		}
-	}
+	return first, others
 }

@@ -93,9 +93,6 @@ func TestOnASmallPacket(t *testing.T) {
 		// client's id, about 25 KB in the statement; together, past the
 		// packet though their data is a twentieth of it.
 		appends := 80
-		hold, held := make(chan struct{}), make(chan struct{})
-		var once sync.Once
-		s.SetBeforeCommit(func() { once.Do(func() { close(held); <-hold }) })
 		appendOne := func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -106,21 +103,12 @@ func TestOnASmallPacket(t *testing.T) {
 			_, err := s.Append(ctx, req)
 			return err
 		}
-		first := make(chan error, 1)
-		go func() { first <- appendOne() }()
-		<-held
-		errs := make(chan error, appends)
-		for range appends {
-			go func() { errs <- appendOne() }()
+		first, others := appendsAsOneGroup(s, appends, appendOne)
+		if first != nil {
+			t.Fatalf("first append: %v", first)
 		}
-		time.Sleep(500 * time.Millisecond) // all queued behind the first
-		s.SetBeforeCommit(func() {})
-		close(hold)
-		if err := <-first; err != nil {
-			t.Fatalf("first append: %v", err)
-		}
-		for range appends {
-			if err := <-errs; err != nil {
+		for _, err := range others {
+			if err != nil {
 				t.Errorf("an append of 100 small events, alone well within max_allowed_packet (%d), failed in a group: %v", smallPacket, err)
 			}
 		}

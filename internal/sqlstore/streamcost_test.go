@@ -70,28 +70,7 @@ func TestAStreamsVersionIsFoundWithoutReadingItsEvents(t *testing.T) {
 	}
 
 	// reads is the session's count of index and row reads so far.
-	reads := func() int64 {
-		t.Helper()
-		rows, err := db.QueryContext(ctx, "SHOW SESSION STATUS WHERE Variable_name IN "+
-			"('Handler_read_first', 'Handler_read_key', 'Handler_read_last', 'Handler_read_next', 'Handler_read_prev', 'Handler_read_rnd_next')")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var sum int64
-		for rows.Next() {
-			var name string
-			var n int64
-			if err := rows.Scan(&name, &n); err != nil {
-				t.Fatal(err)
-			}
-			sum += n
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return sum
-	}
+	reads := func() int64 { return handlerReads(ctx, t, db) }
 	overhead := -reads() + reads() // what a read of the counters itself counts
 	cost := func(what string, most int64, f func() error) {
 		t.Helper()
