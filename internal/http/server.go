@@ -147,10 +147,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
-// Wait returns once no request is being handled, or with ctx's error. After
-// http.Server.Shutdown gave up, it lets the requests still running finish
-// their answers before the store they use is closed: each is bounded by the
-// request timeout and its write deadline.
+// Wait returns once no request is being handled, or with ctx's error. A
+// server that stops calls it after http.Server.Shutdown, for the live
+// subscriptions that left net/http's accounting, and again after it has cut
+// what still runs (http.Server.Close), so that no store closes under a
+// handler still using it; ctx bounds each wait by what is left of the
+// shutdown timeout.
 func (s *Server) Wait(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
