@@ -428,6 +428,15 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 	}
 	// Shutdown waits for responses to end; subscriptions never would.
 	srv.RegisterOnShutdown(handler.CloseSubscriptions)
+	if ctx.Err() != nil {
+		// A signal during the start-up that its last step did not see (a
+		// migration ending as it came): stop as at a signal while the
+		// database is awaited. Nothing listened, so no load balancer sends
+		// here: no shutdown delay, nothing to drain.
+		stopStore(context.Background())
+		log.Info("stopped", "before", "listening")
+		return nil
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		stopStore(context.Background())
