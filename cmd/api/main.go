@@ -519,8 +519,14 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 		drainErr = handler.Wait(drainCtx)
 	}
 	if drainErr == nil {
-		// Nothing uses the store any more: it closes at once.
-		stopStore(context.Background())
+		// Nothing uses the store any more: it closes at once, or, if its
+		// close hangs (a database that stopped answering), is left as a
+		// crash leaves it at the end of the timeout.
+		endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
+		defer cancelEnd()
+		if err := stopStore(endCtx); err != nil {
+			return fmt.Errorf("shut down: %w", err)
+		}
 		log.Info("stopped")
 		return nil
 	}

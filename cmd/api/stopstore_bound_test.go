@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/config"
+	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAStoreThatDoesNotCloseCannotHoldTheStopPastItsTimeout: after a drain
+// that finished, the store was closed with no bound: a store whose close
+// hung (a database that stopped answering as the process stopped) kept the
+// process running past TRIBUTARY_SHUTDOWN_TIMEOUT, until the orchestrator
+// killed it. The close now gets what is left of the timeout; past it the
+// store is left as a crash leaves it, and the stop says so (exit status 1).
+// On both stores.
+func TestAStoreThatDoesNotCloseCannotHoldTheStopPastItsTimeout(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		hang := make(chan struct{})
+		t.Cleanup(func() { close(hang) })
+		store := &hangingClose{closableStore: k.Open(t).(closableStore), hang: hang}
+		cfg := config.Defaults()
+		cfg.Addr = "127.0.0.1:0"
+		cfg.ShutdownTimeout = 2 * time.Second
+		logs := &lockedBuffer{}
+		log := slog.New(slog.NewJSONHandler(logs, nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, context.Background(), cfg, nil, store, nil, log, metrics.New("test")) }()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"listening"`); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server did not listen; the log says:\n%s", logs.String())
+			}
+		}
+		start := time.Now()
+		cancel() // SIGTERM
+		select {
+		case err := <-done:
+			if took := time.Since(start); took > cfg.ShutdownTimeout+time.Second {
+				t.Errorf("the stop took %s; want at most the shutdown timeout (%s)", took, cfg.ShutdownTimeout)
+			}
+			if err == nil || !strings.Contains(err.Error(), "did not close in time") {
+				t.Errorf("a store that did not close within the shutdown timeout: expected an error saying so (exit status 1), got %v", err)
+			}
+		case <-time.After(cfg.ShutdownTimeout + 10*time.Second):
+			t.Fatalf("a store whose close hangs held the stop for more than %s past a shutdown timeout of %s", 10*time.Second, cfg.ShutdownTimeout)
+		}
+	})
+}
+
+// hangingClose is a store whose Close does not return until hang is closed.
+type hangingClose struct {
+	closableStore
+	hang chan struct{}
+}
+
+func (h *hangingClose) Close() error {
+	<-h.hang
+	return nil
+}
+
+// lockedBuffer is a log the server writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
