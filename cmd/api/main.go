@@ -484,7 +484,7 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 	// its handlers return (their contexts end with their connections) and
 	// the store closes. A second signal cuts at once.
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
-	reserve := min(time.Second, cfg.ShutdownTimeout/5)
+	reserve := cfg.ShutdownReserve()
 	if cfg.ShutdownDelay > 0 {
 		// A load balancer, or a Kubernetes Service, goes on sending new
 		// connections for a while after SIGTERM (endpoints are removed

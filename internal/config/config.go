@@ -55,7 +55,7 @@ type Config struct {
 	AllowUnsafeDurability  bool          `envconfig:"TRIBUTARY_ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
 	StartupTimeout         time.Duration `envconfig:"TRIBUTARY_STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
 	ShutdownTimeout        time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop (SIGTERM) takes at most: requests in flight get all but its last second, then are cut (exit status 1)"`
-	ShutdownDelay          time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside SHUTDOWN_TIMEOUT and must be less than it; 0s: drain at once"`
+	ShutdownDelay          time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside SHUTDOWN_TIMEOUT and must end before its last second (a fifth of a shorter one); 0s: drain at once"`
 	LogLevel               slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	APITokens              string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
 	APITokensFile          string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
@@ -141,6 +141,9 @@ func (c Config) validate() error {
 	case c.ShutdownDelay > 0 && c.ShutdownDelay >= c.ShutdownTimeout:
 		errs = append(errs, fmt.Errorf("TRIBUTARY_SHUTDOWN_DELAY (%s) must be less than TRIBUTARY_SHUTDOWN_TIMEOUT (%s): the delay counts inside the timeout, "+
 			"which bounds the whole stop; leave the drain time after it, or 0s for no delay", c.ShutdownDelay, c.ShutdownTimeout))
+	case c.ShutdownDelay > 0 && c.ShutdownDelay+c.ShutdownReserve() >= c.ShutdownTimeout:
+		errs = append(errs, fmt.Errorf("TRIBUTARY_SHUTDOWN_DELAY (%s) must leave time to drain within TRIBUTARY_SHUTDOWN_TIMEOUT (%s), whose last %s cuts what still runs: at most %s",
+			c.ShutdownDelay, c.ShutdownTimeout, c.ShutdownReserve(), c.ShutdownTimeout-c.ShutdownReserve()-time.Millisecond))
 	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BATCH must be at least 1, got %d", c.MaxBatch))
@@ -305,3 +308,8 @@ func Usage(w io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// ShutdownReserve is the end of the shutdown timeout in which a stop cuts
+// what still runs and closes the store: a second, or a fifth of a shorter
+// timeout. Requests drain before it; the shutdown delay must end before it.
+func (c Config) ShutdownReserve() time.Duration { return min(time.Second, c.ShutdownTimeout/5) }

@@ -367,7 +367,11 @@ func TestAShutdownDelayIsRefusedWhenNegativeOrNotShorterThanTheTimeout(t *testin
 		{"0s", "0s", ""},
 		{"0s", "30s", ""},
 		{"5s", "30s", ""},
-		{"29s", "30s", ""},
+		{"29s", "30s", "TRIBUTARY_SHUTDOWN_DELAY (29s) must leave time to drain within TRIBUTARY_SHUTDOWN_TIMEOUT (30s), whose last 1s cuts what still runs: at most 28.999s"},
+		{"29.5s", "30s", "must leave time to drain"},
+		{"1.9s", "2s", "must leave time to drain"},
+		{"28s", "30s", ""},
+		{"1.5s", "2s", ""},
 	} {
 		t.Run(tc.delay+"/"+tc.timeout, func(t *testing.T) {
 			clearTributaryEnv(t)
