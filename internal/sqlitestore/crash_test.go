@@ -134,3 +134,52 @@ func TestAHardLinkMadeWhileTheStoreRunsStopsAppendsUntilItIsGone(t *testing.T) {
 		t.Errorf("the head is %d (%v) after an append, a refused one and another; expected 2", head, err)
 	}
 }
+
+// TestARefusedStartAfterALostWALIsRefusedAgainOnTheNext: the start that
+// refuses a log shorter than the head the crashed run recorded had already
+// replaced the lock file's record with its own pid, so the next start (a
+// supervisor restarting the service, an operator trying again) found no
+// record and served the shorter log, handing its lost positions out again.
+// Every start must be refused until the WAL is back or the lock file is
+// removed on purpose, as the error says.
+func TestARefusedStartAfterALostWALIsRefusedAgainOnTheNext(t *testing.T) {
+	t.Parallel()
+	dir := storeWithEvents(t, 2)
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	events := []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}, {Type: "Happened", Data: []byte(`{}`)}}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: events}); err != nil {
+		t.Fatal(err)
+	}
+	lost := crashImage(t, s)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(lost, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	for try := 1; try <= 3; try++ {
+		if restarted, err := sqlitestore.Open(t.Context(), lost, sqlitestore.Options{}); err == nil {
+			head, herr := restarted.Head(t.Context())
+			restarted.Close()
+			t.Fatalf("start %d after a crash whose WAL was then removed: succeeded with the log's head at %d (%v), the 2 acknowledged events past 2 gone; expected it refused", try, head, herr)
+		} else if !strings.Contains(err.Error(), "up to 4") {
+			t.Fatalf("start %d after a crash whose WAL was then removed: expected an error naming the head of 4 the crashed run reached, got %v", try, err)
+		}
+	}
+	// Removing the lock file is the way, given in the error, to start on
+	// the shorter log on purpose.
+	if err := os.Remove(filepath.Join(lost, "tributary.lock")); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := sqlitestore.Open(t.Context(), lost, sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("start with the lock file removed, as the refusal says: %v", err)
+	}
+	defer restarted.Close()
+	if head, err := restarted.Head(t.Context()); err != nil || head != 2 {
+		t.Errorf("after starting on the shorter log on purpose, the head is %d (%v); expected 2", head, err)
+	}
+}

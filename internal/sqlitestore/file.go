@@ -223,9 +223,25 @@ func pidLine() string { return strconv.Itoa(os.Getpid()) + "\n" }
 // a crash the record is never past the head the files hold, unless the
 // WAL was lost (see checkHead). It is not synced: after a power cut it may
 // be behind, never ahead.
-func (s *Store) recordHead(position int64) {
-	if s.dirLock != nil {
-		s.dirLock.WriteAt(fmt.Appendf(nil, "head %020d\n", position), int64(len(pidLine()))) //nolint:errcheck // a check at the next start, not the commit
+func (s *Store) recordHead(position int64) { writeHead(s.dirLock, position) }
+
+// writeHead writes position as the head record into the lock file f (nil
+// where there is none).
+func writeHead(f *os.File, position int64) {
+	if f != nil {
+		f.WriteAt(fmt.Appendf(nil, "head %020d\n", position), int64(len(pidLine()))) //nolint:errcheck // a check at the next start, not the commit
+	}
+}
+
+// keepHead writes back into the lock file f the head that the last run,
+// which did not stop cleanly, recorded (previous, what f held before this
+// start), which lockDir replaced with this process's pid: a start that
+// fails before checkHead, or is refused by it, leaves it for the next
+// start to check, which would otherwise find no record and serve a log
+// that lost its WAL.
+func keepHead(f *os.File, previous string) {
+	if recorded, ok := headRecorded(previous); ok {
+		writeHead(f, recorded)
 	}
 }
 

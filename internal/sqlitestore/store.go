@@ -87,6 +87,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	keepHead(dirLock, previous)
 	created, err := prepareFile(ctx, path)
 	if err != nil {
 		closeFiles(dirLock)
