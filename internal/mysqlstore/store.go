@@ -329,7 +329,7 @@ func checkEventBound(maxEventBytes int, packet, group int64) error {
 		return nil
 	}
 	// The worst such event: every byte escaped, and the longest types.
-	longest := strings.Repeat("x", 64)
+	longest := strings.Repeat("x", eventstore.MaxNameLength)
 	worst := sqlstore.AppendBytes(eventstore.AppendRequest{StreamType: longest,
 		Events: []eventstore.NewEvent{{Type: longest, Data: []byte(strings.Repeat(`"`, maxEventBytes))}}})
 	if need := worst + sqlstore.GroupOverheadBytes; need > group {
