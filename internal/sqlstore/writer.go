@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -428,17 +429,23 @@ func unexpired(calls []*call) []*call {
 // pre, if not nil, is the transaction of calls already begun: the first try
 // uses it if every call still waits.
 //
-// All its tries end by the calls' earliest deadline as it starts, and at
-// most txTimeout from then: a caller without a deadline (a Go caller of the
-// store) is not kept for ever by a lock that stays taken.
+// Each try ends by the earliest deadline of the calls still waiting, and
+// all end at most txTimeout from run's start: a caller without a deadline
+// (a Go caller of the store) is not kept for ever by a lock that stays
+// taken, and a caller with time left goes on being tried once one with
+// less has left the group.
 func (w *writer) run(calls []*call, pre *begun) error {
 	var err error
 	refusals := 0
-	end := earliestDeadline(calls)
+	bound := time.Now().Add(txTimeout)
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		if calls = unexpired(calls); len(calls) == 0 {
 			pre.abandon()
 			return nil
+		}
+		end := earliestDeadline(calls)
+		if bound.Before(end) {
+			end = bound
 		}
 		if pre != nil && len(pre.reads.calls) != len(calls) {
 			// Its plan counts a caller who left.
@@ -469,6 +476,20 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			if time.Until(end) > 2*wait {
 				refusals++
 				time.Sleep(wait)
+				attempt-- // not a failed attempt
+				continue
+			}
+			// The earliest callers' time ends before another wait: they
+			// fail as refused, and those with time left go on being tried
+			// without them, as a group of their own would be.
+			if rest := waitingPast(calls, time.Now().Add(2*wait)); len(rest) > 0 && len(rest) < len(calls) {
+				refused := w.d.Translate(err)
+				for _, c := range calls {
+					if !slices.Contains(rest, c) {
+						c.err = refused
+					}
+				}
+				calls = rest
 				attempt-- // not a failed attempt
 				continue
 			}
@@ -715,6 +736,18 @@ func earliestDeadline(calls []*call) time.Time {
 		}
 	}
 	return deadline
+}
+
+// waitingPast returns the calls whose callers wait past t: those without a
+// deadline, and those whose deadline comes after t.
+func waitingPast(calls []*call, t time.Time) []*call {
+	var out []*call
+	for _, c := range calls {
+		if d, ok := c.ctx.Deadline(); !ok || d.After(t) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // ErrNotWriter is an append transaction's on a node of a Galera cluster that

@@ -1,0 +1,93 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup: two appends
+// to a stream a report holds locked go as one group, one with a second and
+// a half to wait, the other with twenty. The writer tries the group again
+// while its callers wait; once the first caller's time was up, it stopped
+// trying for the second too, which failed as unavailable with most of its
+// time left though the lock was freed well within it. The second must be
+// written once the report ends.
+func TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	db := otherProcessDB(t, dsn)
+	x := uuid.New()
+	appendVersions(ctx, t, s, x, 2)
+
+	// A first append held before its COMMIT, so that the two queue behind
+	// it and go as one group.
+	hold, held := make(chan struct{}), make(chan struct{})
+	var holding bool
+	s.SetBeforeCommit(func() {
+		if !holding {
+			holding = true
+			close(held)
+			<-hold
+		}
+	})
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
+		firstDone <- err
+	}()
+	<-held
+
+	// READ COMMITTED: the stream's rows only, no gap the first append's
+	// INSERT would wait for.
+	report, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer report.Rollback() //nolint:errcheck // the test's end
+	var n int
+	if err := report.QueryRowContext(ctx, "SELECT COUNT(*) FROM streams WHERE stream_id = ? FOR UPDATE", x[:]).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the report's read: %d streams, %v; want 1", n, err)
+	}
+
+	type result struct {
+		err  error
+		took time.Duration
+	}
+	start := time.Now()
+	short, long := make(chan result, 1), make(chan result, 1)
+	for _, a := range []struct {
+		wait time.Duration
+		out  chan result
+	}{{1500 * time.Millisecond, short}, {20 * time.Second, long}} {
+		go func() {
+			actx, cancel := context.WithTimeout(ctx, a.wait)
+			defer cancel()
+			_, err := appendOne(actx, s, x, eventstore.Any)
+			a.out <- result{err, time.Since(start)}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // both queued behind the first
+	s.SetBeforeCommit(func() {})
+	close(hold)
+	if err := <-firstDone; err != nil {
+		t.Fatalf("the first append: %v", err)
+	}
+	// The report ends after the short append's time, well within the long's.
+	time.Sleep(time.Until(start.Add(3 * time.Second)))
+	if err := report.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-short; !errors.Is(r.err, eventstore.ErrUnavailable) {
+		t.Errorf("the append with 1.5 s to wait for a lock held 3 s: expected an error wrapping ErrUnavailable, got %v after %v", r.err, r.took)
+	}
+	if r := <-long; r.err != nil {
+		t.Errorf("the append with 20 s to wait for a lock held 3 s, grouped with one with 1.5 s: failed after %v: %v; expected it written once the lock was free", r.took.Round(time.Millisecond), r.err)
+	}
+}
