@@ -41,7 +41,7 @@ func TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup(t *testi
 		_, err := s.Append(ctx, req)
 		return err
 	}
-	first, others := appendsAsOneGroup(s, appends, appendOne)
+	others, first := appendsAsOneGroup(s, appends, appendOne)
 	if first != nil {
 		t.Fatalf("first append: %v", first)
 	}
@@ -54,8 +54,8 @@ func TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup(t *testi
 
 // appendsAsOneGroup runs appendOne, holds its group just before COMMIT
 // while n more run, so that they queue behind it and go as one group, and
-// returns the first one's error and the others'.
-func appendsAsOneGroup(s *mysqlstore.Store, n int, appendOne func() error) (first error, others []error) {
+// returns the others' errors and the first one's.
+func appendsAsOneGroup(s *mysqlstore.Store, n int, appendOne func() error) (others []error, first error) {
 	hold, held := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	s.SetBeforeCommit(func() { once.Do(func() { close(held); <-hold }) })
@@ -73,5 +73,5 @@ func appendsAsOneGroup(s *mysqlstore.Store, n int, appendOne func() error) (firs
 	for range n {
 		others = append(others, <-errs)
 	}
-	return first, others
+	return others, first
 }
