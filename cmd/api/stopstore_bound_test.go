@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -30,7 +29,7 @@ func TestAStoreThatDoesNotCloseCannotHoldTheStopPastItsTimeout(t *testing.T) {
 		cfg := config.Defaults()
 		cfg.Addr = "127.0.0.1:0"
 		cfg.ShutdownTimeout = 2 * time.Second
-		logs := &lockedBuffer{}
+		logs := &testlog.Buffer{}
 		log := slog.New(slog.NewJSONHandler(logs, nil))
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -66,22 +65,4 @@ type hangingClose struct {
 func (h *hangingClose) Close() error {
 	<-h.hang
 	return nil
-}
-
-// lockedBuffer is a log the server writes while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,18 +1,17 @@
 package http_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -38,24 +37,6 @@ func TestParseTokens(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestAccessControl(t *testing.T) {
 	t.Parallel()
 	const writeSecret, readSecret = "w-0123456789abcdef", "r-0123456789abcdef"
@@ -63,7 +44,7 @@ func TestAccessControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	c := newContract(t)
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
 		OpenAPI: api.OpenAPI, Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),

@@ -29,6 +29,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -604,7 +605,7 @@ func TestAResponseIsSentBeforeItsAccessLogLine(t *testing.T) {
 func TestHeadAnswersAsGetOnEveryRoute(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		logs := &syncBuffer{}
+		logs := &testlog.Buffer{}
 		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 64 << 10, MaxBatch: 10, Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
 		t.Cleanup(srv.Close)
 		client := &http.Client{Timeout: 10 * time.Second}

@@ -16,6 +16,7 @@ import (
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -34,7 +35,7 @@ func TestNoKnownTokenReachesTheLogWhateverSurroundsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
 		OpenAPI: api.OpenAPI, Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	}))
@@ -106,7 +107,7 @@ func TestNoKnownTokenReachesTheErrorLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	srv := httptest.NewServer(esthttp.New(unavailableStore{teststore.SQLite.Open(t)}, esthttp.Options{
 		Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	}))
@@ -157,7 +158,7 @@ func testNoTokenInTheStoresError(t *testing.T, secret string) {
 		t.Fatal(err)
 	}
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		logs := &syncBuffer{}
+		logs := &testlog.Buffer{}
 		// Every request runs out of time before the database answers.
 		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{
 			Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)), RequestTimeout: time.Nanosecond,
@@ -209,7 +210,7 @@ func TestNoKnownTokenReachesTheLogInAPanic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logs := &syncBuffer{}
+		logs := &testlog.Buffer{}
 		srv := httptest.NewServer(esthttp.New(idPanicStore{}, esthttp.Options{Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
 		req, _ := http.NewRequest("GET", srv.URL+"/streams/"+secret, nil)
 		req.Header.Set("Authorization", "Bearer "+secret)
@@ -264,7 +265,7 @@ func TestNoKnownTokenReachesTheLogInALiveSubscriptionsPanic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	h := esthttp.New(nil, esthttp.Options{Feed: typePanicFeed{}, Heartbeat: time.Hour, Tokens: tokens,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	srv := httptest.NewServer(h)

@@ -26,6 +26,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/ssetest"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -206,7 +207,7 @@ func TestALiveSubscriptionLeavesNetHTTPsConnectionAndKeepsEveryPromise(t *testin
 	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
-			logs := &syncBuffer{}
+			logs := &testlog.Buffer{}
 			store, h, srv := liveServer(t, esthttp.Options{Heartbeat: time.Hour, MaxSubscribers: 1,
 				Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 
@@ -603,7 +604,7 @@ func TestASubscriptionWithARequestPipelinedBehindItIsEnded(t *testing.T) {
 // and still write its access log line.
 func TestAPanicInALiveSubscriptionEndsOnlyIt(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	feed := &panickyFeed{}
 	h := esthttp.New(nil, esthttp.Options{Feed: feed, Heartbeat: time.Hour, MaxSubscribers: 1,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})

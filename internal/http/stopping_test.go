@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -48,7 +49,7 @@ func TestStoppingMakesOnlyReadyzAnswer503(t *testing.T) {
 // put an error line in the log of every ordinary shutdown.
 func TestReadyzWhileStoppingLogsNoError(t *testing.T) {
 	t.Parallel()
-	var logged syncBuffer
+	var logged testlog.Buffer
 	h := esthttp.New(teststore.OpenSQLite(t, t.TempDir()), esthttp.Options{Logger: slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

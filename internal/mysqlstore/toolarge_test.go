@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -87,7 +87,7 @@ func TestOnASmallPacket(t *testing.T) {
 
 	t.Run("AppendsThatEachFitAreWrittenWhateverTheirGroup", func(t *testing.T) {
 		t.Parallel()
-		var logged lockedBuffer
+		var logged testlog.Buffer
 		s := openLogged(t, mysqltest.NewDatabaseOn(t, server), slog.New(slog.NewTextHandler(&logged, nil)))
 		// Each append: 100 events with little data but long types and a
 		// client's id, about 25 KB in the statement; together, past the
@@ -140,24 +140,6 @@ func TestOnASmallPacket(t *testing.T) {
 		}
 		s.Close()
 	})
-}
-
-// lockedBuffer is a log's destination that its writers may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // openLogged opens and migrates a store on dsn that logs to log, and closes

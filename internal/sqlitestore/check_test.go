@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // damagePage writes garbage over a leaf page of index in the database file
@@ -42,24 +42,6 @@ func damagePage(t *testing.T, path, index string) int64 {
 		t.Fatal(err)
 	}
 	return page
-}
-
-// lockedBuffer is a log destination safe for the store's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestADamagedPageIsFoundAtStartUpAfterAnUncleanStopOrACopy: start-up read
@@ -121,7 +103,7 @@ func TestTheStartUpCheckRunsOnlyWhenTheLastStopWasNotClean(t *testing.T) {
 	dir := storeWithEvents(t, 3)
 	open := func() string {
 		t.Helper()
-		var logs lockedBuffer
+		var logs testlog.Buffer
 		s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
 			t.Fatal(err)

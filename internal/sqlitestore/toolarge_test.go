@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -82,7 +83,7 @@ func TestAnEventTooLargeForSQLiteIsTooLargeNotAnInternalError(t *testing.T) {
 // group.
 func TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	s, err := sqlitestore.Open(t.Context(), t.TempDir(), sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
