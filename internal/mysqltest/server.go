@@ -99,7 +99,9 @@ func InitServer(t testing.TB, dir string, asMySQLUser bool, extra ...string) *Se
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	installCmd := exec.CommandContext(ctx, install, append(append([]string{"--no-defaults",
-		"--datadir=" + filepath.Join(dir, "data"), "--auth-root-authentication-method=normal",
+		// Its bootstrap deletes every #sql* file in its tmpdir, as mariadbd
+		// does at every start: not the shared server's (in /tmp).
+		"--datadir=" + filepath.Join(dir, "data"), "--tmpdir=" + dir, "--auth-root-authentication-method=normal",
 		"--skip-test-db", "--skip-name-resolve"}, user...), small...)...)
 	if out, err := installCmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", install, err, out)
