@@ -1,7 +1,6 @@
 package mysqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -50,7 +49,7 @@ func TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded(t *testing.T) {
 			if err != nil {
 				t.Fatalf("first append: %v", err)
 			}
-			cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+			cut := proxy.CutAfter(mysqltest.SendsCommit)
 			res, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(first.Version),
 				Events: []eventstore.NewEvent{one(2), one(3)}})
 			select {
@@ -123,7 +122,7 @@ func TestAnAppendWhoseLostRoundTripDidNotCommitIsTriedAgain(t *testing.T) {
 	if _, err := b.Append(ctx, eventstore.AppendRequest{StreamID: theirs, StreamType: "counter", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev}}); err != nil {
 		t.Fatalf("the other process's append: %v", err)
 	}
-	cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+	cut := proxy.CutAfter(mysqltest.SendsCommit)
 	res, err := a.Append(ctx, eventstore.AppendRequest{StreamID: mine, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev}})
 	select {
 	case <-cut:
@@ -189,7 +188,7 @@ func TestAnAppendWhoseLostRoundTripStoppedOnAStoredEventIDIsNotReportedWritten(t
 			if err != nil {
 				t.Fatal(err)
 			}
-			cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+			cut := proxy.CutAfter(mysqltest.SendsCommit)
 			res, err := s.Append(ctx, req)
 			select {
 			case <-cut:
@@ -224,7 +223,7 @@ func TestAnAppendWhoseLostRoundTripStoppedOnAStoredEventIDIsNotReportedWritten(t
 func TestARoundTripSettledAsNotCommittedNeverCommitsWhenItReachesTheServerLate(t *testing.T) {
 	t.Parallel()
 	ctx, _, proxy, s, m, mine, ev := oneEventBehindProxy(t)
-	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
 	released := false
 	defer func() {
 		if !released {
@@ -273,7 +272,7 @@ func TestAnAppendWhoseLostRoundTripCannotBeSettledSaysSo(t *testing.T) {
 	if _, err := lock.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
-	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
 	defer release()
 	res, err := appendHeldPastItsDeadline(ctx, t, s, mine, ev, held)
 	if !errors.Is(err, eventstore.ErrUnavailable) {
@@ -361,7 +360,7 @@ func TestAnAppendWhoseLostCommitCannotBeMadeDurableSaysItsOutcomeIsUnknown(t *te
 	if _, err := holder.ExecContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
-	cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("COMMIT")) })
+	cut := proxy.CutAfter(mysqltest.SendsCommit)
 	res, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(first.Version),
 		Events: []eventstore.NewEvent{ev}})
 	select {

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"regexp"
 	"testing"
 	"time"
 
@@ -126,3 +127,12 @@ func NewMigratedDB(t testing.TB, configure func(*mysql.Config)) *sql.DB {
 	}
 	return db
 }
+
+// SendsCommit reports whether a chunk a client sends the server holds a
+// COMMIT statement: for faultproxy's CutAfter and HoldAfter. The word
+// alone: a writer's connection sends transaction_isolation='READ-COMMITTED'
+// as it connects, which a test cutting "the round trip with COMMIT" must not
+// cut instead.
+func SendsCommit(chunk []byte) bool { return commitWord.Match(chunk) }
+
+var commitWord = regexp.MustCompile(`(?i)\bCOMMIT\b`)
