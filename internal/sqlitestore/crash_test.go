@@ -183,3 +183,74 @@ func TestARefusedStartAfterALostWALIsRefusedAgainOnTheNext(t *testing.T) {
 		t.Errorf("after starting on the shorter log on purpose, the head is %d (%v); expected 2", head, err)
 	}
 }
+
+// TestEveryStateOfTheLockFileDuringAStartKeepsTheCrashedRunsHead: a start
+// after a crash replaced the lock file's content with its pid (truncating
+// it, then writing) before it wrote the crashed run's head back: a start
+// killed in between (a supervisor's SIGKILL, the OOM killer, a power cut
+// before the unsynced writes reached the disk) left a lock file with no
+// record, and the next start served a log that had lost its WAL. Each
+// state the lock file passes through during a start must keep the head,
+// so that a start on it is refused as the crashed run's own lock file is.
+//
+// Not parallel: the hook it sets runs for every store of the package.
+func TestEveryStateOfTheLockFileDuringAStartKeepsTheCrashedRunsHead(t *testing.T) {
+	dir := storeWithEvents(t, 2)
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}, {Type: "Happened", Data: []byte(`{}`)}}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: events}); err != nil {
+		t.Fatal(err)
+	}
+	lost := crashImage(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(lost, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	lockPath := filepath.Join(lost, "tributary.lock")
+	var states []string
+	sqlitestore.OnLockFileChange(t, func(path string) {
+		if path != lockPath {
+			return
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("read the lock file as a start changed it: %v", err)
+		}
+		states = append(states, string(b))
+	})
+	if restarted, err := sqlitestore.Open(t.Context(), lost, sqlitestore.Options{}); err == nil {
+		restarted.Close()
+		t.Fatal("a start after a crash whose WAL was then removed succeeded; expected it refused")
+	}
+	sqlitestore.OnLockFileChange(t, func(string) {})
+	if len(states) == 0 {
+		t.Fatal("the start changed the lock file in no step the hook saw")
+	}
+	database, err := os.ReadFile(filepath.Join(lost, sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, state := range states {
+		// The files as a start killed at this step would leave them.
+		killed := t.TempDir()
+		if err := errors.Join(os.WriteFile(filepath.Join(killed, sqlitestore.FileName), database, 0o644),
+			os.WriteFile(filepath.Join(killed, "tributary.lock"), []byte(state), 0o640)); err != nil {
+			t.Fatal(err)
+		}
+		if next, err := sqlitestore.Open(t.Context(), killed, sqlitestore.Options{}); err == nil {
+			head, herr := next.Head(t.Context())
+			next.Close()
+			t.Errorf("a start killed at step %d of %d, which left the lock file holding %q, was followed by one that succeeded with the log's head at %d (%v), "+
+				"the 2 acknowledged events past 2 gone; expected it refused", i+1, len(states), state, head, herr)
+		} else if !strings.Contains(err.Error(), "up to 4") {
+			t.Errorf("a start after one killed at step %d (the lock file holding %q): expected an error naming the head of 4 the crashed run reached, got %v", i+1, state, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"testing"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -43,3 +44,12 @@ func (s *Store) LimitLength(ctx context.Context, n int) error {
 // MaxEventBytesWithin is the largest data plus metadata of one event that a
 // row of at most limit bytes holds whatever the event's other columns.
 var MaxEventBytesWithin = maxEventBytesWithin
+
+// OnLockFileChange makes f run, until the test ends, with the lock file's
+// path after each change the store makes to its content at start-up and at
+// a clean stop. Every store of the package calls it: a test that sets it
+// must not run in parallel with others.
+func OnLockFileChange(t *testing.T, f func(path string)) {
+	onLockFileChange.Store(&f)
+	t.Cleanup(func() { onLockFileChange.Store(nil) })
+}

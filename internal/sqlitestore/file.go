@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -138,6 +139,65 @@ func syncPath(path string) error {
 	return errors.Join(f.Sync(), f.Close())
 }
 
+// onLockFileChange, set by tests only (export_test.go), is called with the
+// lock file's path after each change made to its content at start-up and
+// at a clean stop: a test sees every state a crash could leave it in.
+var onLockFileChange atomic.Pointer[func(path string)]
+
+func lockFileChanged(path string) {
+	if f := onLockFileChange.Load(); f != nil {
+		(*f)(path)
+	}
+}
+
+// rewriteLockFile replaces the content of the lock file f with content, so
+// that a crash at any point leaves the old content or the new one, never an
+// empty file (on a Truncate(0) followed by a write, a process killed in
+// between, or a power cut before the write reached the disk, left none):
+// content goes over the old one at its start, what is left of the old one
+// after it is cut off, and the file is synced. The lock file cannot be
+// replaced by a rename: another process would lock the new file while this
+// one holds the old. A record a crash leaves with the old one's tail after
+// it still reads as the new one (see headRecorded).
+func rewriteLockFile(f *os.File, content string) error {
+	if _, err := f.WriteAt([]byte(content), 0); err != nil {
+		return err
+	}
+	lockFileChanged(f.Name())
+	if err := f.Truncate(int64(len(content))); err != nil {
+		return err
+	}
+	lockFileChanged(f.Name())
+	return f.Sync()
+}
+
+// startRecord writes this process's record into the lock file f (nil where
+// there is none), in place of previous, what lockDir found there: the pid,
+// for the message that refuses a second process, and, after a run that did
+// not stop cleanly, the head it recorded, which lockDir left in place: a
+// start that is killed, fails before checkHead, or is refused by it, leaves
+// it for the next start to check, which would otherwise find no record and
+// serve a log that lost its WAL. A lock file that was new or empty is made
+// durable in its directory too.
+func startRecord(f *os.File, previous string) error {
+	if f == nil {
+		return nil
+	}
+	content := pidLine()
+	if recorded, ok := headRecorded(previous); ok {
+		content += headLine(recorded)
+	}
+	if err := rewriteLockFile(f, content); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if previous == "" {
+		if err := syncPath(filepath.Dir(f.Name())); err != nil {
+			return fmt.Errorf("write %s: %w", f.Name(), err)
+		}
+	}
+	return nil
+}
+
 // stoppedPrefix begins what markStopped writes into the lock file.
 const stoppedPrefix = "stopped cleanly: "
 
@@ -152,12 +212,8 @@ func (s *Store) markStopped() {
 	if _, err := os.Stat(s.path + "-wal"); !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
-	stamp := fileStamp(s.file)
-	if stamp == "" || s.dirLock.Truncate(0) != nil {
-		return
-	}
-	if _, err := s.dirLock.WriteAt([]byte(stoppedPrefix+stamp+"\n"), 0); err == nil {
-		s.dirLock.Sync() //nolint:errcheck // at worst, the next start checks the file
+	if stamp := fileStamp(s.file); stamp != "" {
+		rewriteLockFile(s.dirLock, stoppedPrefix+stamp+"\n") //nolint:errcheck // at worst, the next start checks the file
 	}
 }
 
@@ -226,24 +282,17 @@ func pidLine() string { return strconv.Itoa(os.Getpid()) + "\n" }
 func (s *Store) recordHead(position int64) { writeHead(s.dirLock, position) }
 
 // writeHead writes position as the head record into the lock file f (nil
-// where there is none).
+// where there is none), on the line after the pid, where startRecord put
+// the last run's.
 func writeHead(f *os.File, position int64) {
 	if f != nil {
-		f.WriteAt(fmt.Appendf(nil, "head %020d\n", position), int64(len(pidLine()))) //nolint:errcheck // a check at the next start, not the commit
+		f.WriteAt([]byte(headLine(position)), int64(len(pidLine()))) //nolint:errcheck // a check at the next start, not the commit
 	}
 }
 
-// keepHead writes back into the lock file f the head that the last run,
-// which did not stop cleanly, recorded (previous, what f held before this
-// start), which lockDir replaced with this process's pid: a start that
-// fails before checkHead, or is refused by it, leaves it for the next
-// start to check, which would otherwise find no record and serve a log
-// that lost its WAL.
-func keepHead(f *os.File, previous string) {
-	if recorded, ok := headRecorded(previous); ok {
-		writeHead(f, recorded)
-	}
-}
+// headLine is the head record of position: always 26 bytes, so that each
+// record replaces the last.
+func headLine(position int64) string { return fmt.Sprintf("head %020d\n", position) }
 
 // headRecorded returns the head a run that did not stop cleanly recorded
 // in the lock file (previous, what it held before this start), if any.

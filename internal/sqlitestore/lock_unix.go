@@ -26,7 +26,8 @@ import (
 // the descriptor is closed only after every connection (see closeDBs).
 //
 // lockDir also returns what the lock file held before: the last holder's
-// pid, or what markStopped wrote there at a clean stop.
+// pid and head, or what markStopped wrote there at a clean stop. It leaves
+// the file as it was, for startRecord to write over in one step.
 func lockDir(dir string) (f *os.File, previous string, err error) {
 	lockPath := filepath.Join(dir, "tributary.lock")
 	f, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o640)
@@ -47,10 +48,7 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 		f.Close()
 		return nil, "", fmt.Errorf("read %s: %w", lockPath, err)
 	}
-	// Record who holds it, for the message above.
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(pidLine()), 0) //nolint:errcheck // informational only
-	}
+	// Left as it is: startRecord writes this process's record over it.
 	return f, string(b), nil
 }
 

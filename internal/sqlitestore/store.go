@@ -87,7 +87,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	keepHead(dirLock, previous)
+	if err := startRecord(dirLock, previous); err != nil {
+		closeFiles(dirLock)
+		return nil, err
+	}
 	created, err := prepareFile(ctx, path)
 	if err != nil {
 		closeFiles(dirLock)
