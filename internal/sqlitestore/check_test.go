@@ -3,13 +3,18 @@ package sqlitestore_test
 import (
 	"bytes"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 	"github.com/tributary-dev/tributary/internal/testlog"
 )
@@ -127,5 +132,204 @@ func TestTheStartUpCheckRunsOnlyWhenTheLastStopWasNotClean(t *testing.T) {
 	}
 	if logs := open(); strings.Contains(logs, "quick_check") {
 		t.Errorf("a start after the clean stop that followed a check checked it again; expected no check, logged:\n%s", logs)
+	}
+}
+
+// damageAt writes garbage over page (numbered from 1) of the database file
+// at path, keeping the file's time and size, as bit rot would.
+func damageAt(t *testing.T, path string, page, size int64) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := bytes.Repeat([]byte{0xA5, 0x17, 0x00, 0xFF}, int(size)/4)
+	_, err = f.WriteAt(garbage, (page-1)*size)
+	if err := errors.Join(err, f.Close(), os.Chtimes(path, fi.ModTime(), fi.ModTime())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pageOf returns the number and size of the page of the b-tree name that
+// dbstat lists first in the order given (e.g. "path DESC" for the last of
+// the deepest), among pages of kind ("leaf", "internal").
+func pageOf(t *testing.T, path, name, kind, order string) (page, size int64) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.QueryRow("SELECT pageno, pgsize FROM dbstat WHERE name = ? AND pagetype = ? ORDER BY "+order+" LIMIT 1", name, kind).Scan(&page, &size)
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatalf("find a %s page of %s: %v", kind, name, err)
+	}
+	return page, size
+}
+
+// TestADamagedFileIsFoundAtAStartAfterACleanStop: after a clean stop of the
+// same file, start-up checked nothing but the file's identity, size and
+// time (the full check reads every page, seconds a million events): a page
+// gone bad at rest (bit rot, a disk's or a controller's fault) was served
+// until a read or an append came upon it, as a 500, and the last page of
+// the log, where the next append writes and where every subscriber reads,
+// is the one most read. Every start must read the header and, for every
+// table and index, the pages from its root to its first and its last rows,
+// and refuse a file damaged there.
+func TestADamagedFileIsFoundAtAStartAfterACleanStop(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(t *testing.T, path string){
+		"the last leaf of the events table": func(t *testing.T, path string) {
+			page, size := pageOf(t, path, "events", "leaf", "path DESC")
+			damageAt(t, path, page, size)
+		},
+		"the first leaf of an index": func(t *testing.T, path string) {
+			page, size := pageOf(t, path, "events_event_type_position", "leaf", "path")
+			damageAt(t, path, page, size)
+		},
+		"the root of the events table": func(t *testing.T, path string) {
+			page, size := pageOf(t, path, "events", "internal", "path")
+			damageAt(t, path, page, size)
+		},
+		// The header's page count one short of the file's: SQLite takes it
+		// and the last page is cut off.
+		"the header's page count": func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]byte, 4)
+			if _, err := f.ReadAt(b, 28); err != nil {
+				t.Fatal(err)
+			}
+			binary.BigEndian.PutUint32(b, binary.BigEndian.Uint32(b)-1)
+			if _, err := f.WriteAt(b, 28); err != nil {
+				t.Fatal(err)
+			}
+			if err := errors.Join(f.Close(), os.Chtimes(path, fi.ModTime(), fi.ModTime())); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, damage := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := storeWithEvents(t, 600) // stopped cleanly
+			damage(t, filepath.Join(dir, sqlitestore.FileName))
+			var logs testlog.Buffer
+			s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open after a clean stop of a database file damaged at rest in %s: succeeded; expected it refused as damaged", name)
+			}
+			if !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "backup") {
+				t.Errorf("Open after a clean stop of a database file damaged in %s: expected an error saying it is damaged and to restore it from a backup, got %v", name, err)
+			}
+			t.Logf("refused: %v\nlogged:\n%s", err, logs.String())
+		})
+	}
+}
+
+// TestAStartAfterACleanStopFindsNothingWrongWithAHealthyFile: the look a
+// start takes at a file stopped cleanly must never take a healthy one for
+// damaged (each start would then read every page): logs of every shape,
+// from none to b-trees three pages deep, events whose data takes overflow
+// pages, streams appended to again and again.
+func TestAStartAfterACleanStopFindsNothingWrongWithAHealthyFile(t *testing.T) {
+	t.Parallel()
+	shapes := map[string]func(t *testing.T, s *sqlitestore.Store){
+		"no schema":  nil,
+		"no events":  func(*testing.T, *sqlitestore.Store) {},
+		"one event":  func(t *testing.T, s *sqlitestore.Store) { appendEvents(t, s, uuid.New(), 1, 10) },
+		"large data": func(t *testing.T, s *sqlitestore.Store) { appendEvents(t, s, uuid.New(), 20, 70_000) },
+		"many streams and appends": func(t *testing.T, s *sqlitestore.Store) {
+			streams := make([]uuid.UUID, 40)
+			for i := range streams {
+				streams[i] = uuid.New()
+			}
+			for i := range 400 {
+				appendEvents(t, s, streams[i%len(streams)], 1+i%7, 10+(i*37)%3000)
+			}
+		},
+	}
+	for name, fill := range shapes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fill != nil {
+				if err := s.Migrate(t.Context()); err != nil {
+					s.Close()
+					t.Fatal(err)
+				}
+				fill(t, s)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var logs testlog.Buffer
+			s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatalf("a start after a clean stop of a healthy file (%s): %v", name, err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(logs.String(), "quick_check") {
+				t.Errorf("a start after a clean stop of a healthy file (%s) took it for damaged, and checked every page; logged:\n%s", name, logs.String())
+			}
+		})
+	}
+}
+
+// appendEvents appends n events of about size bytes of data each to stream.
+func appendEvents(t *testing.T, s *sqlitestore.Store, stream uuid.UUID, n, size int) {
+	t.Helper()
+	events := make([]eventstore.NewEvent, n)
+	for i := range events {
+		events[i] = eventstore.NewEvent{Type: "Happened", Data: []byte(`"` + strings.Repeat("d", size) + `"`), Metadata: []byte(`{"n":1}`)}
+	}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: events}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTouchingTheDatabaseFileAsksTheNextStartToCheckEveryPage: the README's
+// way to have a start after a clean stop run the full check: a new
+// modification time (touch tributary.db) makes the file another than the
+// one the store stopped cleanly.
+func TestTouchingTheDatabaseFileAsksTheNextStartToCheckEveryPage(t *testing.T) {
+	t.Parallel()
+	dir := storeWithEvents(t, 3)
+	path := filepath.Join(dir, sqlitestore.FileName)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := fi.ModTime().Add(time.Second)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	var logs testlog.Buffer
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "quick_check") || !strings.Contains(logs.String(), "database file checked") {
+		t.Errorf("a start after a clean stop and a touch of the file did not check every page; expected log lines naming quick_check, logged:\n%s", logs.String())
 	}
 }

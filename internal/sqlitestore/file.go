@@ -224,14 +224,31 @@ func stoppedCleanly(previous string, file *os.File) bool {
 	return stamp != "" && previous == stoppedPrefix+stamp+"\n"
 }
 
+// checkPages checks the database file's pages at start-up: every page
+// with quick_check where the file is not the one the store last stopped
+// cleanly (clean false); where it is, only what glance reads, and every page
+// if that finds one damaged: glance says what it found, quick_check decides.
+func (s *Store) checkPages(ctx context.Context, clean bool) error {
+	if clean {
+		err := s.glance(ctx)
+		if err == nil {
+			return nil
+		}
+		s.log.Warn("the database file, stopped cleanly, looks damaged: checking every page with PRAGMA quick_check",
+			"path", s.path, "found", err.Error())
+	} else {
+		s.log.Info("checking the database file with PRAGMA quick_check: the last stop was not clean, or the file was copied, restored or changed since",
+			"path", s.path)
+	}
+	return s.quickCheck(ctx)
+}
+
 // quickCheck runs PRAGMA quick_check over the whole database: every page of
 // every table and index is read and its structure checked (not that an
 // index agrees with its table, which PRAGMA integrity_check does, at about
 // five times the cost). It returns an error saying the file is damaged if
 // it is, and the context's error if that ends first.
 func (s *Store) quickCheck(ctx context.Context) error {
-	s.log.Info("checking the database file with PRAGMA quick_check: the last stop was not clean, or the file was copied, restored or changed since",
-		"path", s.path)
 	start := time.Now()
 	rows, err := s.feed.QueryContext(ctx, "PRAGMA quick_check(10)")
 	if err != nil {

@@ -131,9 +131,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// A damaged page that start-up does not read would be served until a
 	// read or an append came upon it. Checking every page takes 0.7 to 2.5 s
 	// a million events (docs/reliability.md), so it is done only where the
-	// file is not the one this store last stopped cleanly.
-	if !created && !stoppedCleanly(previous, file) {
-		if err := s.quickCheck(ctx); err != nil {
+	// file is not the one this store last stopped cleanly, or where a look
+	// at the pages a start can afford to read finds one damaged.
+	if !created {
+		if err := s.checkPages(ctx, stoppedCleanly(previous, file)); err != nil {
 			s.closeDBs()
 			return nil, err
 		}

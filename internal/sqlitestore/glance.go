@@ -1,0 +1,235 @@
+package sqlitestore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// maxDepth bounds a walk down a b-tree: SQLite's own bound (BTCURSOR_MAX_DEPTH);
+// a cycle of damaged child pointers would otherwise never end.
+const maxDepth = 20
+
+// glance reads what a start can afford to read of a database file that the
+// store last stopped cleanly, where quick_check, which reads every page, is
+// skipped: the header, and for every table and index the pages on the way
+// from its root to its first and to its last row, checked as SQLite checks
+// a page it loads (the last leaf of the log is where the next append writes
+// and what subscribers read most), and the last event whole. Bit rot, a
+// page gone bad at rest with the file's size and time unchanged, is found
+// there; elsewhere, only by a full check (see the README). It returns an
+// error saying what is wrong, for the caller to confirm with quick_check.
+//
+// It reads the file through the store's own descriptor: closing another
+// one would drop SQLite's locks (see lockDir). There is no WAL after a clean
+// stop, so the file holds every page as SQLite sees it.
+func (s *Store) glance(ctx context.Context) error {
+	if s.file == nil {
+		return nil
+	}
+	p, err := readPages(s.file)
+	if err != nil {
+		return err
+	}
+	roots, err := s.roots(ctx, p.count)
+	if err != nil {
+		return err
+	}
+	for name, root := range roots {
+		first, err := p.walk(root, false)
+		if err != nil {
+			return fmt.Errorf("%s, on the way to its first row: %w", name, err)
+		}
+		last, err := p.walk(root, true)
+		if err != nil {
+			return fmt.Errorf("%s, on the way to its last row: %w", name, err)
+		}
+		if first != last {
+			return fmt.Errorf("%s: its first row is %d pages below its root, its last %d", name, first, last)
+		}
+	}
+	if _, ok := roots["events"]; ok {
+		// Its record decoded and its data and metadata read whole, from
+		// any overflow pages they take.
+		var position int64
+		var d, m []byte
+		err := s.feed.QueryRowContext(ctx, "SELECT position, substr(data, -1), substr(metadata, -1) FROM events ORDER BY position DESC LIMIT 1").
+			Scan(&position, &d, &m)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read the last event: %w", err)
+		}
+	}
+	return nil
+}
+
+// roots returns the root page of every table and index the schema lists,
+// the schema's own included, each checked to be one of the count pages.
+func (s *Store) roots(ctx context.Context, count uint32) (map[string]uint32, error) {
+	rows, err := s.feed.QueryContext(ctx, "SELECT name, rootpage FROM sqlite_schema WHERE rootpage > 0")
+	if err != nil {
+		return nil, fmt.Errorf("read the schema: %w", err)
+	}
+	defer rows.Close()
+	roots := map[string]uint32{"sqlite_schema": 1}
+	for rows.Next() {
+		var name string
+		var root int64
+		if err := rows.Scan(&name, &root); err != nil {
+			return nil, fmt.Errorf("read the schema: %w", err)
+		}
+		if root < 1 || root > int64(count) {
+			return nil, fmt.Errorf("the schema gives %s the root page %d, of %d", name, root, count)
+		}
+		roots[name] = uint32(root)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the schema: %w", err)
+	}
+	return roots, nil
+}
+
+// pages reads the b-tree pages of a database file.
+type pages struct {
+	f      *os.File
+	size   int    // bytes a page
+	usable int    // of them, not reserved at the end of each page
+	count  uint32 // pages in the database
+}
+
+// readPages reads and checks the header of the database file f.
+func readPages(f *os.File) (*pages, error) {
+	h := make([]byte, 100)
+	if _, err := f.ReadAt(h, 0); err != nil {
+		return nil, fmt.Errorf("read the header: %w", err)
+	}
+	if !bytes.HasPrefix(h, header) {
+		return nil, fmt.Errorf("the header does not begin as SQLite's does")
+	}
+	size := int(binary.BigEndian.Uint16(h[16:]))
+	if size == 1 {
+		size = 65536
+	}
+	if size < 512 || size > 65536 || size&(size-1) != 0 {
+		return nil, fmt.Errorf("the header gives a page size of %d", size)
+	}
+	if h[18] < 1 || h[18] > 2 || h[19] < 1 || h[19] > 2 || h[21] != 64 || h[22] != 32 || h[23] != 32 {
+		return nil, fmt.Errorf("the header's format bytes are % x, not SQLite's", h[18:24])
+	}
+	usable := size - int(h[20])
+	if usable < 480 {
+		return nil, fmt.Errorf("the header reserves %d bytes of each page of %d", h[20], size)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size()%int64(size) != 0 {
+		return nil, fmt.Errorf("the file's %d bytes are not a whole number of pages of %d", fi.Size(), size)
+	}
+	count := uint32(fi.Size() / int64(size))
+	// SQLite takes the header's page count where it is valid, and the
+	// file's length where it is not.
+	if n := binary.BigEndian.Uint32(h[28:]); n != 0 && binary.BigEndian.Uint32(h[92:]) == binary.BigEndian.Uint32(h[24:]) {
+		if n != count {
+			return nil, fmt.Errorf("the header says the database has %d pages, and the file holds %d", n, count)
+		}
+	}
+	return &pages{f: f, size: size, usable: usable, count: count}, nil
+}
+
+// walk goes down the b-tree whose root is page root to its last leaf (last)
+// or its first, checking each page on the way as SQLite does when it loads
+// one (btreeInitPage, btreeComputeFreeSpace, btreeCellSizeCheck), and
+// returns how many pages below the root the leaf is.
+func (p *pages) walk(root uint32, last bool) (int, error) {
+	b := make([]byte, p.size)
+	page, table := root, false
+	for depth := 0; depth < maxDepth; depth++ {
+		if _, err := p.f.ReadAt(b, int64(page-1)*int64(p.size)); err != nil {
+			return 0, fmt.Errorf("page %d: %w", page, err)
+		}
+		off := 0 // where the page's header begins: after the file's, on page 1
+		if page == 1 {
+			off = 100
+		}
+		var leaf, isTable bool
+		switch b[off] {
+		case 13:
+			leaf, isTable = true, true
+		case 5:
+			isTable = true
+		case 10:
+			leaf = true
+		case 2:
+		default:
+			return 0, fmt.Errorf("page %d is not a b-tree page (its type byte is %d)", page, b[off])
+		}
+		if depth == 0 {
+			table = isTable
+		} else if isTable != table {
+			return 0, fmt.Errorf("page %d is a page of another kind of b-tree than its parent's", page)
+		}
+		hdr := 12
+		if leaf {
+			hdr = 8
+		}
+		cells := int(binary.BigEndian.Uint16(b[off+3:]))
+		if cells > (p.usable-8)/6 {
+			return 0, fmt.Errorf("page %d says it holds %d cells", page, cells)
+		}
+		cellFirst, cellLast := off+hdr+2*cells, p.usable-4
+		top := int(binary.BigEndian.Uint16(b[off+5:]))
+		if top == 0 {
+			top = 65536
+		}
+		// The free space: the fragments, the gap before the cells and the
+		// chain of free blocks, each after the last and inside the page.
+		free := int(b[off+7]) + top
+		if pc := int(binary.BigEndian.Uint16(b[off+1:])); pc > 0 {
+			if pc < top {
+				return 0, fmt.Errorf("page %d: a free block at %d, before its cells at %d", page, pc, top)
+			}
+			for {
+				if pc > cellLast {
+					return 0, fmt.Errorf("page %d: a free block at %d, past the page", page, pc)
+				}
+				next, size := int(binary.BigEndian.Uint16(b[pc:])), int(binary.BigEndian.Uint16(b[pc+2:]))
+				free += size
+				if next <= pc+size+3 {
+					if next > 0 {
+						return 0, fmt.Errorf("page %d: free blocks at %d and %d overlap", page, pc, next)
+					}
+					if pc+size > p.usable {
+						return 0, fmt.Errorf("page %d: a free block at %d of %d bytes, past the page", page, pc, size)
+					}
+					break
+				}
+				pc = next
+			}
+		}
+		if free > p.usable || free < cellFirst {
+			return 0, fmt.Errorf("page %d: its free space (%d bytes) does not fit its %d cells", page, free, cells)
+		}
+		for i := range cells {
+			if pc := int(binary.BigEndian.Uint16(b[off+hdr+2*i:])); pc < cellFirst || pc > cellLast {
+				return 0, fmt.Errorf("page %d: cell %d at %d, outside the page's cells", page, i, pc)
+			}
+		}
+		if leaf {
+			return depth, nil
+		}
+		child := binary.BigEndian.Uint32(b[off+8:]) // the right-most
+		if !last && cells > 0 {
+			child = binary.BigEndian.Uint32(b[binary.BigEndian.Uint16(b[off+hdr:]):])
+		}
+		if child < 2 || child > p.count {
+			return 0, fmt.Errorf("page %d points to page %d, of %d", page, child, p.count)
+		}
+		page = child
+	}
+	return 0, fmt.Errorf("the b-tree from page %d is more than %d pages deep", root, maxDepth)
+}
