@@ -155,15 +155,15 @@ func damageAt(t *testing.T, path string, page, size int64) {
 }
 
 // pageOf returns the number and size of the page of the b-tree name that
-// dbstat lists first in the order given (e.g. "path DESC" for the last of
-// the deepest), among pages of kind ("leaf", "internal").
-func pageOf(t *testing.T, path, name, kind, order string) (page, size int64) {
+// dbstat lists after skip others in the order given (e.g. "path DESC", 0
+// for the last of the deepest), among pages of kind ("leaf", "internal").
+func pageOf(t *testing.T, path, name, kind, order string, skip int) (page, size int64) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.QueryRow("SELECT pageno, pgsize FROM dbstat WHERE name = ? AND pagetype = ? ORDER BY "+order+" LIMIT 1", name, kind).Scan(&page, &size)
+	err = db.QueryRow("SELECT pageno, pgsize FROM dbstat WHERE name = ? AND pagetype = ? ORDER BY "+order+" LIMIT 1 OFFSET ?", name, kind, skip).Scan(&page, &size)
 	if err := errors.Join(err, db.Close()); err != nil {
 		t.Fatalf("find a %s page of %s: %v", kind, name, err)
 	}
@@ -183,15 +183,15 @@ func TestADamagedFileIsFoundAtAStartAfterACleanStop(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(t *testing.T, path string){
 		"the last leaf of the events table": func(t *testing.T, path string) {
-			page, size := pageOf(t, path, "events", "leaf", "path DESC")
+			page, size := pageOf(t, path, "events", "leaf", "path DESC", 0)
 			damageAt(t, path, page, size)
 		},
 		"the first leaf of an index": func(t *testing.T, path string) {
-			page, size := pageOf(t, path, "events_event_type_position", "leaf", "path")
+			page, size := pageOf(t, path, "events_event_type_position", "leaf", "path", 0)
 			damageAt(t, path, page, size)
 		},
 		"the root of the events table": func(t *testing.T, path string) {
-			page, size := pageOf(t, path, "events", "internal", "path")
+			page, size := pageOf(t, path, "events", "internal", "path", 0)
 			damageAt(t, path, page, size)
 		},
 		// The header's page count one short of the file's: SQLite takes it

@@ -405,14 +405,25 @@ func sqliteCode(err error) int {
 func translate(err error) error {
 	switch sqliteCode(err) & 0xff { // the primary result code
 	case sqlite3.SQLITE_TOOBIG:
-		return fmt.Errorf("%w: an event's data and metadata must fit in one SQLite row "+
-			"(at most 1,000,000,000 bytes as built, with the event's other columns); send it smaller (%w)", eventstore.ErrTooLarge, err)
+		return tooBigError{err}
 	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
 		sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
 }
+
+// tooBigError is SQLITE_TOOBIG as the store reports it. A 413 quotes its
+// text to the client, so it says what to do and leaves out the driver's
+// message and the statement's name, which the error still wraps.
+type tooBigError struct{ cause error }
+
+func (e tooBigError) Error() string {
+	return eventstore.ErrTooLarge.Error() + ": an event's data and metadata must fit in one SQLite row " +
+		"(at most 1,000,000,000 bytes as built, with the event's other columns); send it smaller"
+}
+
+func (e tooBigError) Unwrap() []error { return []error{eventstore.ErrTooLarge, e.cause} }
 
 // rowOverhead bounds what an events row holds besides its data and
 // metadata (two UUIDs, two names of at most 128 bytes, the time, three
