@@ -234,6 +234,9 @@ func (s *Store) checkPages(ctx context.Context, clean bool) error {
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("check the database file %s: %w", s.path, ctx.Err())
+		}
 		s.log.Warn("the database file, stopped cleanly, looks damaged: checking every page with PRAGMA quick_check",
 			"path", s.path, "found", err.Error())
 	} else {

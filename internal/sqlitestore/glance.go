@@ -178,7 +178,7 @@ func (p *pages) walk(root uint32, last bool) (int, error) {
 			hdr = 8
 		}
 		cells := int(binary.BigEndian.Uint16(b[off+3:]))
-		if cells > (p.usable-8)/6 {
+		if cells > (p.size-8)/6 { // SQLite's MX_CELL
 			return 0, fmt.Errorf("page %d says it holds %d cells", page, cells)
 		}
 		cellFirst, cellLast := off+hdr+2*cells, p.usable-4
