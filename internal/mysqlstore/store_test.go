@@ -25,6 +25,16 @@ func TestConformance(t *testing.T) {
 	b := teststore.MySQL.Backend
 	b.BeforeCommit = func(s eventstore.Store, f func()) { s.(*mysqlstore.Store).SetBeforeCommit(f) }
 	storetest.Exercise(t, b)
+	// The server's packet: no statement larger can reach it, and the
+	// writer refuses an append that could not fit one.
+	storetest.ExerciseTooLarge(t, b, func(t *testing.T, s eventstore.Store) int {
+		t.Helper()
+		var packet int
+		if err := s.(*mysqlstore.Store).WritesPool().QueryRowContext(t.Context(), "SELECT @@max_allowed_packet").Scan(&packet); err != nil {
+			t.Fatal(err)
+		}
+		return packet
+	})
 }
 
 // TestConcurrentMigrations starts several stores on an empty database at
