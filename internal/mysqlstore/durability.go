@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -147,14 +148,50 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	if position <= s.durable.Load() {
 		return nil
 	}
-	s.m.Statement("fence")
-	// It must write, or its commit flushes nothing: should the row have been
-	// deleted, an UPDATE would match nothing, so the fence puts it back.
-	if _, err := s.primary.ExecContext(ctx, "INSERT INTO durability_fence (id, counter) VALUES (1, 1) ON DUPLICATE KEY UPDATE counter = counter + 1"); err != nil {
+	if err := s.writeFence(ctx); err != nil {
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}
 	s.durableUpTo(position)
 	return nil
+}
+
+// fenceWrite is the fence. It must write, or its commit flushes nothing:
+// should the row have been deleted, an UPDATE would match nothing, so the
+// fence puts it back.
+const fenceWrite = "INSERT INTO durability_fence (id, counter) VALUES (1, 1) ON DUPLICATE KEY UPDATE counter = counter + 1"
+
+// writeFence commits the fence. It waits for a lock on the fence's row
+// (another process's fence, an operator's transaction) or on its table (DDL,
+// a backup's commit lock) no longer than ctx's deadline leaves, in whole
+// seconds, rounded up (waitForLocks): at the deadline the driver closes the
+// connection, but the server's session would go on waiting, for up to
+// innodb_lock_wait_timeout (50 s by default), holding a place in the lock's
+// queue, one session per timed-out read. The session's own waits are put
+// back after, since the pool's other users (the live feed's reads, the
+// migrations) wait as the server or the DSN says; a session that could not
+// be put back is not used again.
+func (s *Store) writeFence(ctx context.Context) error {
+	s.m.Statement("fence")
+	deadline, ok := ctx.Deadline()
+	if !ok || time.Until(deadline).Seconds() >= max(s.lockWait, s.rowLockWait) {
+		_, err := s.primary.ExecContext(ctx, fenceWrite)
+		return err
+	}
+	conn, err := s.primary.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, waitForLocks(s.lockWait, s.rowLockWait, time.Until(deadline))); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, fenceWrite)
+	restore := fmt.Sprintf("SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s",
+		strconv.FormatFloat(s.lockWait, 'f', -1, 64), strconv.FormatFloat(s.rowLockWait, 'f', -1, 64))
+	if _, rerr := conn.ExecContext(ctx, restore); rerr != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // it says the connection is not to be reused
+	}
+	return err
 }
 
 // ownCommitPatience bounds how long waitDurable waits for a COMMIT of the

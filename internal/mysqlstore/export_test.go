@@ -40,3 +40,22 @@ func (s *Store) DurableUpTo(position int64)    { s.durableUpTo(position) }
 // writer's on its way before it fences (ownCommitPatience); set it before
 // the store is used.
 func (s *Store) SetOwnCommitPatience(d time.Duration) { s.patience = d }
+
+// PrimaryRowLockWaits is the innodb_lock_wait_timeout of each session of
+// the pool the fence writes on, as many as it holds at most.
+func (s *Store) PrimaryRowLockWaits(ctx context.Context) ([]int, error) {
+	var waits []int
+	for range 3 { // the pool's size (Open)
+		conn, err := s.primary.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		var n int
+		if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.innodb_lock_wait_timeout").Scan(&n); err != nil {
+			return nil, err
+		}
+		waits = append(waits, n)
+	}
+	return waits, nil
+}

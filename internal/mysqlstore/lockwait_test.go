@@ -2,6 +2,7 @@ package mysqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -46,7 +47,79 @@ func TestATimedOutGroupLeavesNoSessionWaitingOnALock(t *testing.T) {
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("an append while another process held the log's lock past its deadline: %v; want it to fail as unavailable", err)
 	}
-	failed := time.Since(start)
+	noSessionWaitsSoonAfter(ctx, t, db, start, time.Since(start), "the append")
+}
+
+// TestATimedOutFenceLeavesNoSessionWaitingOnALock: with the binary log off,
+// a read waits for a fence, an upsert of durability_fence's row. Another
+// session holds that row's lock (a long transaction of an operator's, or a
+// fence of another process stuck behind it), and a read with a one-second
+// deadline waits for it. At the deadline the driver closes the connection,
+// but the server's session went on waiting for the row lock for up to
+// innodb_lock_wait_timeout (50 s by default), one such session per timed-out
+// fence. The fence's wait must end by its caller's deadline (rounded up to
+// a whole second): within a few seconds of its failure no session of the
+// store waits on a lock. And a fence with time to wait waits out a brief
+// lock, on a session whose lock waits are then as before.
+func TestATimedOutFenceLeavesNoSessionWaitingOnALock(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	if !s.Fences() {
+		t.Skip("the binary log is on: no fence is written")
+	}
+	db := otherProcessDB(t, dsn)
+	var rowWait int
+	if err := s.WritesPool().QueryRowContext(ctx, "SELECT @@innodb_lock_wait_timeout").Scan(&rowWait); err != nil || rowWait < 10 {
+		t.Skipf("the server's innodb_lock_wait_timeout is %d (%v): a wait past the deadline would not show", rowWait, err)
+	}
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
+	if err := holder.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Tail().WaitDurable(short, 1); err == nil {
+		t.Fatal("WaitDurable returned success while another session held the fence's row past its deadline")
+	}
+	noSessionWaitsSoonAfter(ctx, t, db, start, time.Since(start), "the fence")
+
+	// With time to wait, a brief lock is waited out, and the session's
+	// lock waits are its own again after.
+	release := time.AfterFunc(300*time.Millisecond, func() { holder.ExecContext(context.Background(), "ROLLBACK") }) //nolint:errcheck // seen by the fence
+	defer release.Stop()
+	if err := holder.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
+		t.Fatal(err)
+	}
+	brief, cancel := context.WithTimeout(ctx, 10*time.Second) // a bound under the session's own
+	defer cancel()
+	if err := s.Tail().WaitDurable(brief, 1); err != nil {
+		t.Fatalf("WaitDurable with another session holding the fence's row for 300 ms: %v; want it waited out", err)
+	}
+	waits, err := s.PrimaryRowLockWaits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range waits {
+		if n != rowWait {
+			t.Errorf("after a fence, the sessions of the fence's pool wait %v s for a row lock, want each the DSN's or server's %d s", waits, rowWait)
+			break
+		}
+	}
+}
+
+// noSessionWaitsSoonAfter fails unless, within 3 s of what failed after
+// failed (from start), no session on db's database waits on a lock.
+func noSessionWaitsSoonAfter(ctx context.Context, t *testing.T, db *sql.DB, start time.Time, failed time.Duration, what string) {
+	t.Helper()
 	var waiting int
 	for {
 		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX t "+
@@ -56,12 +129,12 @@ func TestATimedOutGroupLeavesNoSessionWaitingOnALock(t *testing.T) {
 			t.Fatal(err)
 		}
 		if waiting == 0 {
-			t.Logf("the append failed after %v; no session waited on a lock %v after", failed.Round(time.Millisecond), (time.Since(start) - failed).Round(time.Millisecond))
+			t.Logf("%s failed after %v; no session waited on a lock %v after", what, failed.Round(time.Millisecond), (time.Since(start) - failed).Round(time.Millisecond))
 			return
 		}
 		if time.Since(start) > failed+3*time.Second {
-			t.Fatalf("%d sessions of the store still wait on a lock 3 s after the append failed (at its 1 s deadline), want none; the database's connections:\n%s",
-				waiting, connections(db))
+			t.Fatalf("%d sessions of the store still wait on a lock 3 s after %s failed (at its 1 s deadline), want none; the database's connections:\n%s",
+				waiting, what, connections(db))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

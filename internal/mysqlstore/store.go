@@ -77,6 +77,10 @@ type Store struct {
 	movedMu    sync.Mutex
 	moved      chan struct{}
 	patience   time.Duration // ownCommitPatience
+	// lockWait and rowLockWait are a new session's lock_wait_timeout and
+	// innodb_lock_wait_timeout, as the server or the DSN sets them: a
+	// fence's wait is bounded by its caller's deadline, then put back.
+	lockWait, rowLockWait float64
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 	m            *metrics.Metrics
@@ -236,12 +240,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	// An append's reads wait for a lock as long as a new writer session
 	// would, as the server or the DSN sets it, and no longer than the time
 	// its group has left; its writes and COMMIT never wait (dialect.go).
-	var lockWait, rowLockWait float64
-	if err := s.writes.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout").Scan(&lockWait, &rowLockWait); err != nil {
+	if err := s.writes.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout").Scan(&s.lockWait, &s.rowLockWait); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("read the writer's lock waits: %w", translate(err))
 	}
-	sd.WaitForLocks = func(left time.Duration) string { return waitForLocks(lockWait, rowLockWait, left) }
+	sd.WaitForLocks = func(left time.Duration) string { return waitForLocks(s.lockWait, s.rowLockWait, left) }
 	// A group's writes and COMMIT go in one query, which the server takes
 	// only within max_allowed_packet: past it, it refuses the query (1153)
 	// and closes the connection. The writer bounds a group's statements by
