@@ -111,15 +111,7 @@ type cluster struct {
 func newCluster(cfg *mysql.Config, addrs []string, log *slog.Logger) (*cluster, error) {
 	c := &cluster{addrs: addrs, log: log, check: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	c.writer.Store(-1)
-	// The first choice is made before Open can learn which name of the
-	// isolation variable the servers know (see reopenProbes): without the
-	// DSN's, under whichever name, which a server that does not know it
-	// would refuse every probe's connection for. The probes then run at the
-	// server's default isolation until Open reopens them.
-	pc := cfg.Clone()
-	dropParam(pc, "tx_isolation")
-	dropParam(pc, "transaction_isolation")
-	probes, err := openProbes(pc, addrs)
+	probes, err := openProbes(cfg, addrs)
 	if err != nil {
 		return nil, err
 	}
@@ -128,13 +120,18 @@ func newCluster(cfg *mysql.Config, addrs []string, log *slog.Logger) (*cluster, 
 }
 
 // openProbes opens a pool of one connection to each of addrs, made with cfg
-// but for the address and the probes' timeouts.
+// but for the address, the probes' timeouts and their isolation: every
+// probe's session reads only what has committed (committedProbe).
 func openProbes(cfg *mysql.Config, addrs []string) ([]*sql.DB, error) {
 	var probes []*sql.DB
 	for _, a := range addrs {
 		pc := cfg.Clone()
 		pc.Addr = a
 		pc.Timeout, pc.ReadTimeout, pc.WriteTimeout = probeTimeout, 2*probeTimeout, 2*probeTimeout
+		// Set by committedProbe, under no name: a DSN's, under a name the
+		// server does not know, would fail every connection.
+		dropParam(pc, "tx_isolation")
+		dropParam(pc, "transaction_isolation")
 		conn, err := mysql.NewConnector(pc)
 		if err != nil {
 			for _, db := range probes {
@@ -142,7 +139,7 @@ func openProbes(cfg *mysql.Config, addrs []string) ([]*sql.DB, error) {
 			}
 			return nil, fmt.Errorf("configure MySQL connector for %s: %w", a, err)
 		}
-		db := sql.OpenDB(conn)
+		db := sql.OpenDB(committedProbe{conn})
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
 		probes = append(probes, db)
@@ -150,12 +147,35 @@ func openProbes(cfg *mysql.Config, addrs []string) ([]*sql.DB, error) {
 	return probes, nil
 }
 
-// reopenProbes replaces the probes' pools with pools made with cfg: Open
-// chooses the first node with probes made from the DSN alone, before it can
-// learn the name of the isolation variable to set on cfg (committedReads),
-// and the probes read and move the writer lease, which under READ
-// UNCOMMITTED would be read as another session left it before it committed
-// or rolled back. Call it before start.
+// committedProbe makes a probe's connections, each of whose sessions reads
+// only what has committed, whatever the server's default or the DSN say:
+// the probes read and move the writer lease, which under READ UNCOMMITTED
+// would be read as another session left it before it committed or rolled
+// back. The statement, unlike a DSN parameter (committedReads), needs no
+// name of the variable, which Open learns only after the first choice of a
+// node, made with these probes.
+type committedProbe struct{ driver.Connector }
+
+func (c committedProbe) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("the MySQL driver's connection %T cannot execute a statement", conn)
+	}
+	if _, err := ex.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", nil); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// reopenProbes replaces the probes' pools with pools made with cfg, once
+// Open has set on it what every session of the store needs (committedSessions:
+// the binary log's format). Call it before start.
 func (c *cluster) reopenProbes(cfg *mysql.Config) error {
 	probes, err := openProbes(cfg, c.addrs)
 	if err != nil {

@@ -138,3 +138,58 @@ func TestTheGaleraProbesReadOnlyWhatHasCommitted(t *testing.T) {
 		}
 	}
 }
+
+// TestTheFirstGaleraProbesReadOnlyWhatHasCommitted: Open's first choice of
+// a node is made with probes opened before it can learn the name of the
+// isolation variable, which were made without the DSN's and so ran at the
+// server's default isolation: on a server whose default is READ
+// UNCOMMITTED, the first read of the writer lease saw a lease another
+// session had written and not committed (and might roll back), and could
+// follow, or move, it. Every probe's session must read only what has
+// committed. A private server whose default is READ UNCOMMITTED stands in
+// for the cluster's one node: the probes' sessions and their read of the
+// lease are what is looked at.
+func TestTheFirstGaleraProbesReadOnlyWhatHasCommitted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--transaction-isolation=READ-UNCOMMITTED")
+	dsn := server.CreateDatabase(t, "probes")
+	server.Exec(t, "CREATE TABLE probes.writer_lease (id TINYINT UNSIGNED NOT NULL, node VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, "+
+		"epoch BIGINT UNSIGNED NOT NULL, PRIMARY KEY (id)) ENGINE = InnoDB")
+	for _, param := range []string{"", "?tx_isolation=%27READ-UNCOMMITTED%27", "?transaction_isolation=%27READ-UNCOMMITTED%27"} {
+		cfg, err := parseDSN(dsn+param, "MySQL DSN")
+		if err != nil {
+			t.Fatal(err)
+		}
+		normalise(dsn+param, cfg)
+		c, err := newCluster(cfg, []string{cfg.Addr}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.close)
+		var level string
+		if err := c.probes[0].QueryRowContext(ctx, "SELECT @@tx_isolation").Scan(&level); err != nil || level != "READ-COMMITTED" {
+			t.Errorf("DSN %q on a server whose default is READ UNCOMMITTED: a first Galera probe's session runs %s (%v), want READ-COMMITTED", param, level, err)
+		}
+
+		// Another session writes a lease and has not committed it.
+		other, err := sql.Open("mysql", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { other.Close() })
+		tx, err := other.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO writer_lease (id, node, epoch) VALUES (1, 'uncommitted', 7)"); err != nil {
+			t.Fatal(err)
+		}
+		holder, epoch, err := c.lease(ctx, 0)
+		tx.Rollback() //nolint:errcheck // it was never to be committed
+		if err != nil || holder != "" {
+			t.Errorf("DSN %q: a first Galera probe read the lease as %q at epoch %d (%v) while another session's lease was uncommitted; want no lease", param, holder, epoch, err)
+		}
+	}
+}
