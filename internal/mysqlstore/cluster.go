@@ -375,6 +375,14 @@ func (c *cluster) lease(ctx context.Context, i int) (string, uint64, error) {
 	return holder, epoch, err
 }
 
+// takeBound bounds take's wait for a lock within its own bound (2 s):
+// every append transaction locks the lease's row, and a move that waits
+// for one that holds it would go on waiting in the server after the driver
+// closed the connection, for up to innodb_lock_wait_timeout (50 s by
+// default), a session per check. (Galera is MariaDB's: lease reads with
+// SET STATEMENT too.)
+const takeBound = "SET STATEMENT innodb_lock_wait_timeout = 1, lock_wait_timeout = 1 FOR "
+
 // take moves the lease from holder at epoch to the node uuid, through node
 // i, that node. It reports false if the lease was not at holder and epoch
 // any more.
@@ -384,9 +392,9 @@ func (c *cluster) take(ctx context.Context, i int, uuid, holder string, epoch ui
 	var res sql.Result
 	var err error
 	if holder == "" {
-		res, err = c.probes[i].ExecContext(ctx, "INSERT IGNORE INTO writer_lease (id, node, epoch) VALUES (1, ?, 1)", uuid)
+		res, err = c.probes[i].ExecContext(ctx, takeBound+"INSERT IGNORE INTO writer_lease (id, node, epoch) VALUES (1, ?, 1)", uuid)
 	} else {
-		res, err = c.probes[i].ExecContext(ctx, "UPDATE writer_lease SET node = ?, epoch = epoch + 1 WHERE id = 1 AND node = ? AND epoch = ?", uuid, holder, epoch)
+		res, err = c.probes[i].ExecContext(ctx, takeBound+"UPDATE writer_lease SET node = ?, epoch = epoch + 1 WHERE id = 1 AND node = ? AND epoch = ?", uuid, holder, epoch)
 	}
 	if err != nil {
 		return false, err

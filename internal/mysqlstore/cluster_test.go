@@ -193,3 +193,77 @@ func TestTheFirstGaleraProbesReadOnlyWhatHasCommitted(t *testing.T) {
 		}
 	}
 }
+
+// TestATimedOutMoveOfTheWriterLeaseLeavesNoSessionWaiting: a probe moves
+// the writer lease with an UPDATE (or an INSERT) bounded by 2 s in Go, but
+// every append transaction locks the lease's row, and a move that waits on
+// a transaction that holds it went on waiting in the server after the
+// driver closed the connection, for up to innodb_lock_wait_timeout (50 s
+// by default), a session per check, one a second. Its wait must end by its
+// bound. One server stands in for the cluster's one node.
+func TestATimedOutMoveOfTheWriterLeaseLeavesNoSessionWaiting(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var rowWait int
+	if err := db.QueryRowContext(ctx, "SELECT @@innodb_lock_wait_timeout").Scan(&rowWait); err != nil || rowWait < 10 {
+		t.Skipf("the server's innodb_lock_wait_timeout is %d (%v): a wait past the bound would not show", rowWait, err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE writer_lease (id TINYINT UNSIGNED NOT NULL, node VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, " +
+			"epoch BIGINT UNSIGNED NOT NULL, PRIMARY KEY (id)) ENGINE = InnoDB",
+		"INSERT INTO writer_lease (id, node, epoch) VALUES (1, 'old', 1)",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := parseDSN(dsn, "MySQL DSN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	normalise(dsn, cfg)
+	c, err := newCluster(cfg, []string{cfg.Addr}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.close)
+	// An append transaction's lock of the lease, held.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // the test's end
+	if err := tx.QueryRowContext(ctx, "SELECT node FROM writer_lease WHERE id = 1 FOR UPDATE").Scan(new(string)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if moved, err := c.take(ctx, 0, "new", "old", 1); err == nil || moved {
+		t.Fatalf("take while another transaction held the lease's row: moved %v, %v; want an error", moved, err)
+	}
+	failed := time.Since(start)
+	for waiting := -1; waiting != 0; {
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.INNODB_TRX t "+
+			"JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "+
+			"WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 && time.Since(start) > failed+3*time.Second {
+			t.Fatalf("%d sessions still wait on a lock 3 s after the lease's move failed (after %v), want none", waiting, failed.Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Once the row is free, the move goes.
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := c.take(ctx, 0, "new", "old", 1); err != nil || !moved {
+		t.Fatalf("take of a free lease: moved %v, %v; want it moved", moved, err)
+	}
+}
