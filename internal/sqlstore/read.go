@@ -410,6 +410,10 @@ func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int
 		}
 		from += fmt.Sprintf(s.indexHint, index)
 	}
+	branchCols := cols
+	if cols == eventColumns {
+		branchCols = "position"
+	}
 	var q strings.Builder
 	var args []any
 	one := opts
@@ -421,13 +425,22 @@ func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int
 				q.WriteString(" UNION ALL ")
 			}
 			where, a := logFilter(one)
-			fmt.Fprintf(&q, "SELECT %s FROM (%s) b%d", cols, logQuery(cols, from, where), i)
+			fmt.Fprintf(&q, "SELECT %s FROM (%s) b%d", branchCols, logQuery(branchCols, from, where), i)
 			args = append(append(args, a...), limit)
 			i++
 		}
 	}
 	q.WriteString(" ORDER BY position LIMIT ?")
-	return q.String(), append(args, limit)
+	args = append(args, limit)
+	if branchCols == cols {
+		return q.String(), args
+	}
+	return "SELECT " + eventColumnsOf("e") + " FROM (" + q.String() + ") p JOIN events e ON e.position = p.position ORDER BY p.position", args
+}
+
+// eventColumnsOf is eventColumns of the table called alias.
+func eventColumnsOf(alias string) string {
+	return alias + "." + strings.ReplaceAll(eventColumns, ", ", ", "+alias+".")
 }
 
 // IndexedBy and ForceIndex are SQLite's and MySQL's IndexHint.
