@@ -352,7 +352,14 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		}
 		return page, nil
 	}
-	page.Events = s.readRange(ctx, eventRange{what: what, from: from, where: where, args: args, key: "position", lo: positions[0], hi: page.Last, rows: int64(n)})
+	r := eventRange{what: what, from: from, where: where, args: args, key: "position", lo: positions[0], hi: page.Last, rows: int64(n)}
+	if len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0 {
+		// A filter on names may match few of the positions between the
+		// page's first and last, and MariaDB may read them all (the primary
+		// key's range) to find its matches: read the page's, by key.
+		r.positions = positions[:n]
+	}
+	page.Events = s.readRange(ctx, r)
 	return page, nil
 }
 
@@ -648,6 +655,15 @@ type eventRange struct {
 	// rows is how many events the range held when its bounds were fixed:
 	// its chunks make room for those, not for their LIMIT.
 	rows int64
+	// positions, if set, are the range's events (key position, ascending):
+	// its chunks read them by key, not by the filter between the bounds.
+	positions []int64
+}
+
+// byPositions reads a chunk of the events at n positions: the positions,
+// then the LIMIT (n).
+func byPositions(n int) string {
+	return "SELECT " + eventColumns + " FROM events WHERE position IN (" + placeholders(n) + ") ORDER BY position LIMIT ?"
 }
 
 // query reads a chunk of the range: its filter's arguments, then the
@@ -675,8 +691,21 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 		q := r.query()
 		lo, hi, n := r.lo, r.hi, s.sizes.firstChunk()
 		left := r.rows
+		rest := r.positions // those not read yet, if the range is of positions
 		for lo <= hi {
-			chunk, size, full, err := s.readChunk(ctx, int(max(0, min(int64(n), left))), q, append(r.args[:len(r.args):len(r.args)], lo, hi, n)...)
+			var args []any
+			var part []int64 // the chunk's positions
+			if r.positions == nil {
+				args = append(r.args[:len(r.args):len(r.args)], lo, hi, n)
+			} else {
+				part = rest[:min(n, len(rest))]
+				q, args = byPositions(len(part)), make([]any, 0, len(part)+1)
+				for _, p := range part {
+					args = append(args, p)
+				}
+				args = append(args, len(part))
+			}
+			chunk, size, full, err := s.readChunk(ctx, int(max(0, min(int64(n), left))), q, args...)
 			if err != nil {
 				yield(eventstore.Event{}, fmt.Errorf("%s: %w", r.what, err))
 				return
@@ -687,6 +716,20 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 				if !yield(e, nil) {
 					return
 				}
+			}
+			if r.positions != nil {
+				// Past the chunk's positions, or, cut short by its bytes,
+				// past its last event's.
+				if full {
+					part = part[:slices.Index(part, chunk[len(chunk)-1].Position)+1]
+				}
+				if rest = rest[len(part):]; len(rest) == 0 {
+					return
+				}
+				if len(chunk) > 0 { // else all were removed (by hand)
+					n = max(1, min(maxChunkRows, len(chunk)*chunkBytes/max(size, 1)))
+				}
+				continue
 			}
 			if !full && len(chunk) < n {
 				return
