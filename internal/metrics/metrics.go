@@ -44,6 +44,7 @@ type Metrics struct {
 
 	store   []prometheus.Collector // the store's, replaced if it is opened again
 	replica prometheus.Collector   // the store's replica lag, likewise
+	lag     prometheus.Collector   // the live feed's subscription lag, likewise
 	bodies  prometheus.Collector   // the server's request bodies in flight, likewise
 }
 
@@ -258,12 +259,13 @@ func (m *Metrics) Polled(head int64, d time.Duration) {
 }
 
 // Lag watches how far the slowest open subscription is behind the live
-// feed's head, in positions: lag is called at each scrape.
+// feed's head, in positions: lag is called at each scrape. A feed made again
+// with the same metrics replaces the last one's.
 func (m *Metrics) Lag(lag func() int64) {
 	if m == nil {
 		return
 	}
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "subscriptions", Name: "lag_positions",
+	m.replace(&m.lag, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "subscriptions", Name: "lag_positions",
 		Help: "Log head minus the position the slowest open subscription has delivered up to (0 with none open)."},
 		func() float64 { return float64(lag()) }))
 }

@@ -50,3 +50,32 @@ func grep(s, word string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestASecondFeedReplacesTheFirstsLag: the live feed watches its
+// subscriptions' lag through Lag when it is made (fanout.New). A second
+// feed made with the same metrics (a store opened again, a test or tool that
+// builds the parts twice) panicked on the second registration of
+// tributary_subscriptions_lag_positions. It must replace the first feed's
+// gauge, as ReplicaLag and BodiesInFlight replace theirs, and a scrape must
+// ask the feed that serves now.
+func TestASecondFeedReplacesTheFirstsLag(t *testing.T) {
+	t.Parallel()
+	m := metrics.New("test")
+	watch := func(lag int64) {
+		t.Helper()
+		defer func() {
+			if rec := recover(); rec != nil {
+				t.Fatalf("a second feed's Lag panicked: %v", rec)
+			}
+		}()
+		m.Lag(func() int64 { return lag }) // as fanout.New does
+	}
+	watch(7)
+	watch(3) // the first feed stopped; this one serves
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	if !strings.Contains(string(body), "\ntributary_subscriptions_lag_positions 3\n") {
+		t.Errorf("after a second feed, /metrics serves:\n%s\nexpected tributary_subscriptions_lag_positions 3, the serving feed's lag", grep(string(body), "tributary_subscriptions_lag_positions"))
+	}
+}
