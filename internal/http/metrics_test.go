@@ -186,3 +186,66 @@ func TestARequestNoRouteServesIsLabelledUnmatched(t *testing.T) {
 		t.Errorf("requests no route serves are labelled with routes %v; expected only \"unmatched\"", routes)
 	}
 }
+
+// TestAnOptionsRequestIsLabelledWithItsPathsRoute: OPTIONS, and a CORS
+// preflight, are answered before routing (options, corsHandler), and were
+// labelled "unmatched" like a 404, so a browser app's preflights hid among
+// scanners' misses and no route showed them. They carry the route pattern
+// of the path they ask about, the one a GET of it is labelled with; OPTIONS *,
+// about the whole server, "*"; a path no route serves stays "unmatched".
+func TestAnOptionsRequestIsLabelledWithItsPathsRoute(t *testing.T) {
+	t.Parallel()
+	opts := esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test"), CORSOrigins: []string{"https://app.example.com"}}
+	srv := httptest.NewUnstartedServer(esthttp.New(teststore.SQLite.Open(t), opts))
+	srv.Config.DisableGeneralOptionsHandler = true // as cmd/api serves it: OPTIONS * reaches the API
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s := &testServer{t: t, url: srv.URL, client: &http.Client{Timeout: 30 * time.Second}}
+	id := uuid.NewString()
+	paths := map[string]string{
+		"/":                               "/",
+		"/healthz":                        "/healthz",
+		"/events":                         "/events",
+		"/streams":                        "/streams",
+		"/streams/":                       "/streams",
+		"/streams/" + id:                  "/streams/{streamID}",
+		"/streams/" + id + "/events":      "/streams/{streamID}/events",
+		"/streams/" + id + "/events/1":    "/streams/{streamID}/events/{version}",
+		"/streams/" + id + "/events/1/no": "unmatched",
+		"/nowhere":                        "unmatched",
+	}
+	preflight := []string{"Origin", "https://app.example.com", "Access-Control-Request-Method", "GET"}
+	for path := range paths {
+		s.do(http.MethodGet, path, "")
+		s.do(http.MethodOptions, path, "")
+		s.do(http.MethodOptions, path, "", preflight...)
+	}
+	optionsStar(t, srv.Listener.Addr().String())
+	f := scrapeFamilies(t, s)["tributary_http_requests_total"]
+	count := func(route, method string) float64 {
+		var n float64
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == route && labels["method"] == method {
+				n += m.GetCounter().GetValue()
+			}
+		}
+		return n
+	}
+	want := map[string]float64{}
+	for _, route := range paths {
+		want[route] += 2 // an OPTIONS and a preflight
+	}
+	want["*"]++
+	for route, n := range want {
+		if got := count(route, http.MethodOptions); got != n {
+			t.Errorf("OPTIONS requests labelled route %q: %v, want %v (and GETs of the same paths: %v)", route, got, n, count(route, http.MethodGet))
+		}
+	}
+	if routes := labelValues(f, "route"); len(routes) != len(want) {
+		t.Errorf("routes labelled: %v, want only %v", routes, want)
+	}
+}

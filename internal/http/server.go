@@ -429,9 +429,13 @@ func unmatched(r *http.Request) {
 	}
 }
 
-// routeOf returns the route pattern that served r, or "unmatched".
+// routeOf returns the route pattern that served r, or "unmatched". An
+// OPTIONS, a CORS preflight included, is answered before routing (options,
+// corsHandler): it takes the pattern of the route its path asks about, as a
+// GET of that path is labelled, and OPTIONS * takes "*".
 func routeOf(r *http.Request) string {
-	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok && e.unmatched {
+	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
+	if ok && e.unmatched {
 		return "unmatched"
 	}
 	if rc := chi.RouteContext(r.Context()); rc != nil {
@@ -439,8 +443,36 @@ func routeOf(r *http.Request) string {
 			return p
 		}
 	}
+	if ok && r.Method == http.MethodOptions {
+		if r.RequestURI == "*" {
+			return "*"
+		}
+		if p := routeFor(e.s.router, routingPath(r)); p != "" {
+			return p
+		}
+	}
 	return "unmatched"
 }
+
+// routeFor returns the pattern of the route that serves path, as chi's
+// RoutePattern writes it (no trailing slash but for /), or "" if none does.
+func routeFor(router chi.Routes, path string) string {
+	pattern := ""
+	_ = chi.Walk(router, func(_, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if routeMatches(route, path) {
+			pattern = route
+			return errFound
+		}
+		return nil
+	})
+	if pattern != "/" {
+		pattern = strings.TrimSuffix(pattern, "/")
+	}
+	return pattern
+}
+
+// errFound stops a chi.Walk that found what it looked for.
+var errFound = errors.New("found")
 
 // detachAccessEntry takes the line over from the access log middleware, for
 // a response that goes on after its handler returned; call the func it
