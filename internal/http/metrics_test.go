@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/ssetest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -248,4 +250,117 @@ func TestAnOptionsRequestIsLabelledWithItsPathsRoute(t *testing.T) {
 	if routes := labelValues(f, "route"); len(routes) != len(want) {
 		t.Errorf("routes labelled: %v, want only %v", routes, want)
 	}
+}
+
+// TestASubscriptionsLifeIsNotARequestsLatency: a subscription's request
+// lasts as long as its client stays, hours, and it was observed in
+// tributary_http_request_duration_seconds beside the pages of the same
+// route: one subscriber that stayed an hour moved the p99 of GET /events
+// reads to the top bucket. A subscription's life goes to
+// tributary_http_subscription_duration_seconds instead; it is still counted
+// in tributary_http_requests_total. Over HTTP/1.1, where it takes its
+// connection over, and HTTP/2, where it stays on net/http's goroutine. On
+// both stores.
+func TestASubscriptionsLifeIsNotARequestsLatency(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+			t.Run(proto, func(t *testing.T) {
+				t.Parallel()
+				opts := esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")}
+				_, _, srv := liveServerOf(t, k, opts, nil)
+				client := &http.Client{Timeout: 30 * time.Second}
+				if proto == "HTTP/2" {
+					srv = tlsTwin(t, srv)
+					client = srv.Client()
+					client.Timeout = 30 * time.Second
+				}
+				s := &testServer{t: t, url: srv.URL, client: client}
+				s.do(http.MethodGet, "/events", "") // a page: a request's latency
+				for _, path := range []string{"/events", "/streams/" + uuid.NewString() + "/events"} {
+					req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Header.Set("Accept", "text/event-stream")
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if resp.ProtoMajor != map[string]int{"HTTP/1.1": 1, "HTTP/2": 2}[proto] || resp.StatusCode != http.StatusOK {
+						t.Fatalf("GET %s as text/event-stream: %s %d, want %s 200", path, resp.Proto, resp.StatusCode, proto)
+					}
+					readToCaughtUp(t, resp.Body)
+					resp.Body.Close() // the client leaves
+				}
+				routes := []string{"/events", "/streams/{streamID}/events"}
+				var families map[string]*dto.MetricFamily
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					families = scrapeFamilies(t, s)
+					if histogramCount(families["tributary_http_subscription_duration_seconds"], map[string]string{"route": routes[1]}) == 1 || time.Now().After(deadline) {
+						break
+					}
+				}
+				for _, route := range routes {
+					page := 0.0
+					if route == "/events" {
+						page = 1
+					}
+					if n := histogramCount(families["tributary_http_request_duration_seconds"], map[string]string{"route": route, "method": "GET"}); n != page {
+						t.Errorf("tributary_http_request_duration_seconds{route=%q,method=\"GET\"} counts %v requests, want %v: the page, not the subscription", route, n, page)
+					}
+					if n := histogramCount(families["tributary_http_subscription_duration_seconds"], map[string]string{"route": route}); n != 1 {
+						t.Errorf("tributary_http_subscription_duration_seconds{route=%q} counts %v subscriptions, want 1", route, n)
+					}
+					if n, _ := counterValue(families["tributary_http_requests_total"], map[string]string{"route": route, "method": "GET", "code": "200"}); n != page+1 {
+						t.Errorf("tributary_http_requests_total{route=%q,method=\"GET\",code=\"200\"}: %v, want %v, the subscription counted", route, n, page+1)
+					}
+				}
+			})
+		}
+	})
+}
+
+// histogramCount returns the observations of the family's series with
+// exactly the given label values, 0 if there is none.
+func histogramCount(f *dto.MetricFamily, labels map[string]string) float64 {
+	for _, m := range f.GetMetric() {
+		match := len(m.GetLabel()) == len(labels)
+		for _, l := range m.GetLabel() {
+			if labels[l.GetName()] != l.GetValue() {
+				match = false
+			}
+		}
+		if match {
+			return float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return 0
+}
+
+// readToCaughtUp reads a subscription's frames up to its caught-up frame.
+func readToCaughtUp(t *testing.T, body io.Reader) {
+	t.Helper()
+	p := ssetest.NewParser(body, "")
+	for {
+		f, _, err := p.Next()
+		if err != nil {
+			t.Fatalf("reading up to caught-up: %v", err)
+		}
+		if f.Event == "caught-up" {
+			return
+		}
+	}
+}
+
+// tlsTwin serves srv's handler over TLS with HTTP/2 as well, where a
+// subscription cannot take its connection over.
+func tlsTwin(t *testing.T, srv *httptest.Server) *httptest.Server {
+	t.Helper()
+	twin := httptest.NewUnstartedServer(srv.Config.Handler)
+	twin.Config.ConnContext = esthttp.ConnContext
+	twin.EnableHTTP2 = true
+	twin.StartTLS()
+	t.Cleanup(twin.Close)
+	return twin
 }

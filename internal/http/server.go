@@ -364,13 +364,19 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		s.opts.Metrics.InFlight(1)
 		defer func() {
 			if !e.detached {
-				e.route = routeOf(r)
+				e.route, e.subscription = routeOf(r), isEventStream(r, ww)
 				e.done(r.Context(), ww.Status(), sentBytes(r, ww))
 			}
 		}()
 		next.ServeHTTP(ww, r)
 		sendNow(e, ww)
 	})
+}
+
+// isEventStream reports whether the response to r is a subscription's: a
+// GET answered 200 as text/event-stream. (A HEAD of one is answered at once.)
+func isEventStream(r *http.Request, ww middleware.WrapResponseWriter) bool {
+	return r.Method == http.MethodGet && ww.Status() == http.StatusOK && ww.Header().Get("Content-Type") == "text/event-stream"
 }
 
 // sentBytes is how many bytes of body went to the client: none for HEAD,
@@ -416,6 +422,7 @@ type accessEntry struct {
 	principal                              *string
 	ww                                     middleware.WrapResponseWriter
 	detached                               bool // a subscription logs the line when it ends
+	subscription                           bool // a subscription's response (isEventStream)
 	unmatched                              bool // no route served it (see unmatched)
 }
 
@@ -483,7 +490,7 @@ func detachAccessEntry(r *http.Request) func(written int) {
 	if !ok {
 		return func(int) {}
 	}
-	e.detached, e.route = true, routeOf(r)
+	e.detached, e.route, e.subscription = true, routeOf(r), true
 	status, before := e.ww.Status(), e.ww.BytesWritten()
 	e.ww = nil
 	return func(written int) { e.done(context.Background(), status, before+written) }
@@ -507,7 +514,11 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		status = http.StatusOK // the handler wrote nothing: net/http sends 200
 	}
 	took := time.Since(e.start)
-	s.opts.Metrics.ObserveRequest(e.route, e.method, status, written, took)
+	if e.subscription {
+		s.opts.Metrics.ObserveSubscription(e.route, status, written, took)
+	} else {
+		s.opts.Metrics.ObserveRequest(e.route, e.method, status, written, took)
+	}
 	level := slog.LevelInfo
 	if status >= 500 && !(e.route == "/readyz" && s.stopping.Load()) {
 		// The cause is in the "request failed" line before it; /readyz's

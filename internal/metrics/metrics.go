@@ -27,6 +27,7 @@ type Metrics struct {
 	httpDuration  *prometheus.HistogramVec
 	httpInFlight  prometheus.Gauge
 	httpRespBytes *prometheus.CounterVec
+	subDuration   *prometheus.HistogramVec
 
 	appendedEvents  prometheus.Counter
 	appendedBatches prometheus.Counter
@@ -58,8 +59,11 @@ func New(version string) *Metrics {
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "requests_total",
 		Help: "HTTP requests answered, by route pattern, method and status code."}, []string{"route", "method", "code"})
 	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
-		Help:    "Time to answer an HTTP request (a subscription: its whole life), by route pattern and method.",
+		Help:    "Time to answer an HTTP request, by route pattern and method; a subscription's life is in subscription_duration_seconds.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"route", "method"})
+	m.subDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "http", Name: "subscription_duration_seconds",
+		Help:    "How long a subscription (a GET answered as text/event-stream) stayed open, by route pattern.",
+		Buckets: []float64{1, 10, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600}}, []string{"route"})
 	m.httpInFlight = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "http", Name: "requests_in_flight",
 		Help: "HTTP requests being answered now, subscriptions included."})
 	m.httpRespBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "response_bytes_total",
@@ -98,7 +102,7 @@ func New(version string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
 	build.Set(1)
 
-	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.httpInFlight, m.httpRespBytes,
+	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.httpInFlight, m.httpRespBytes, m.subDuration,
 		m.appendedEvents, m.appendedBatches, m.appendConflicts, m.appendReplays, m.groupSize, m.groupDuration, m.statements,
 		m.subscriptionsOpen, m.delivered, m.fallbacks, m.feedHead, m.feedPoll, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
@@ -150,6 +154,18 @@ func (m *Metrics) ObserveRequest(route, method string, code int, bytes int, d ti
 	method = methodLabel(method)
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+	m.httpRespBytes.WithLabelValues(route).Add(float64(bytes))
+}
+
+// ObserveSubscription records one subscription, a GET answered as
+// text/event-stream, once it has ended: it is counted as a request, and its
+// life, hours long, is kept apart from the requests' latency.
+func (m *Metrics) ObserveSubscription(route string, code int, bytes int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.httpRequests.WithLabelValues(route, http.MethodGet, strconv.Itoa(code)).Inc()
+	m.subDuration.WithLabelValues(route).Observe(d.Seconds())
 	m.httpRespBytes.WithLabelValues(route).Add(float64(bytes))
 }
 
