@@ -369,6 +369,13 @@ func storeKind(cfg config.Config) string {
 // takes at most the shutdown timeout; what still runs near its end, or
 // when cut ends, is cut, and serve returns an error saying so.
 func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, store closableStore, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
+	return serveOn(ctx, cut, cfg, net.Listen, tokens, store, replica, log, m)
+}
+
+// serveOn is serve with its listeners opened by listen (net.Listen; a test
+// gives one that fails).
+func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, address string) (net.Listener, error),
+	tokens []esthttp.Token, store closableStore, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
 	if len(tokens) == 0 {
 		log.Warn("access control is off: anyone who can reach this server can read and append; set " + config.Var("APITokens") + " to require tokens")
 	} else {
@@ -437,7 +444,7 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 		log.Info("stopped", "before", "listening")
 		return nil
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listen("tcp", cfg.Addr)
 	if err != nil {
 		stopStore(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -445,7 +452,7 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 	errc := make(chan error, 2)
 	debugAddr := "off"
 	if cfg.DebugAddr != "" {
-		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		dln, err := listen("tcp", cfg.DebugAddr)
 		if err != nil {
 			ln.Close()
 			stopStore(context.Background())
@@ -471,9 +478,7 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
 	select {
 	case err := <-errc:
-		srv.Close()
-		stopStore(context.Background())
-		return err
+		return failStop(srv, handler, stopStore, log, time.Now().Add(cfg.ShutdownTimeout), err)
 	case <-ctx.Done():
 	}
 	// The whole stop takes at most the shutdown timeout, since whoever
@@ -498,9 +503,7 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 		case <-delay.C:
 		case err := <-errc:
 			delay.Stop()
-			srv.Close()
-			stopStore(context.Background())
-			return err
+			return failStop(srv, handler, stopStore, log, deadline, err)
 		case <-cut.Done():
 			delay.Stop()
 			if soon := time.Now().Add(reserve); soon.Before(deadline) {
@@ -538,6 +541,27 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 		}
 	}
 	return cutStop(srv, handler, stopStore, log, deadline, why, drainErr)
+}
+
+// failStop stops a server whose listener failed (err): as cutStop does, it
+// closes srv, ends the subscriptions (net/http's Close does not know their
+// connections) and waits until deadline for the handlers to return, so that
+// no store closes under one; then it closes the store. It returns err, with
+// what kept the stop from finishing.
+func failStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, log *slog.Logger, deadline time.Time, err error) error {
+	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
+	defer cancelEnd()
+	// err itself is logged once, by main, which returns it as the exit status.
+	log.Warn("a listener stopped serving; cutting what still runs")
+	srv.Close()
+	handler.CloseSubscriptions()
+	if werr := handler.Wait(endCtx); werr != nil {
+		return fmt.Errorf("%w; the store was left open: %w", err, werr)
+	}
+	if serr := stopStore(endCtx); serr != nil {
+		return fmt.Errorf("%w; %w", err, serr)
+	}
+	return err
 }
 
 // cutStop closes srv, cutting every request still running, waits until

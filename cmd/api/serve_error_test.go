@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/config"
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/testlog"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAServerWhoseListenerFailsClosesNoStoreUnderAHandler: when the
+// listener failed (http.Server.Serve returned: the socket gone, an accept
+// error that is not temporary), serve closed the connections and then the
+// store at once, without waiting for the handlers the close had cut: a read
+// still in the store met it closed, and a live subscription, whose
+// connection net/http's Close does not know, was never told to end. The
+// error path now stops as a cut stop does: connections closed,
+// subscriptions ended, handlers waited for (within the shutdown timeout),
+// and only then the store closed; serve returns the listener's error. On
+// both stores.
+func TestAServerWhoseListenerFailsClosesNoStoreUnderAHandler(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &closedInUse{closableStore: k.Open(t).(closableStore), entered: make(chan struct{})}
+		cfg := config.Defaults()
+		cfg.Addr = "127.0.0.1:0"
+		cfg.ShutdownTimeout = 10 * time.Second
+		logs := &testlog.Buffer{}
+		log := slog.New(slog.NewJSONHandler(logs, nil))
+		ln := &failingListener{fail: make(chan struct{})}
+		listen := func(network, addr string) (net.Listener, error) {
+			inner, err := net.Listen(network, addr)
+			ln.Listener = inner
+			return ln, err
+		}
+		done := make(chan error, 1)
+		go func() {
+			done <- serveOn(context.Background(), context.Background(), cfg, listen, nil, store, nil, log, metrics.New("test"))
+		}()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"listening"`); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server did not listen; the log says:\n%s", logs.String())
+			}
+		}
+		go func() {
+			// The connection is cut when the listener fails: no answer.
+			if resp, err := http.Get("http://" + ln.Addr().String() + "/streams/" + uuid.NewString()); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		select {
+		case <-store.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the read never reached the store")
+		}
+		ln.breakNow()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "serve") {
+				t.Errorf("a listener that failed: expected serve's error (exit status 1), got %v", err)
+			}
+		case <-time.After(cfg.ShutdownTimeout + 10*time.Second):
+			t.Fatal("serve did not return after its listener failed")
+		}
+		if !store.closed.Load() {
+			t.Error("a listener that failed: the store was not closed")
+		}
+		if store.closedUnder.Load() {
+			t.Error("a listener that failed: the store was closed while a handler was still reading it; expected the handlers waited for first")
+		}
+	})
+}
+
+// closedInUse is a store whose Stream, once its request is cut, goes on
+// using the store a moment, and which records a Close that comes meanwhile.
+// The test's cleanup closes the real store.
+type closedInUse struct {
+	closableStore
+	entered     chan struct{}
+	once        sync.Once
+	inUse       atomic.Int32
+	closed      atomic.Bool
+	closedUnder atomic.Bool
+}
+
+func (s *closedInUse) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	s.inUse.Add(1)
+	defer s.inUse.Add(-1)
+	s.once.Do(func() { close(s.entered) })
+	<-ctx.Done()
+	time.Sleep(300 * time.Millisecond) // a handler winding down, as one cut mid-read does
+	return s.closableStore.Stream(context.Background(), id)
+}
+
+func (s *closedInUse) Close() error {
+	if s.inUse.Load() > 0 {
+		s.closedUnder.Store(true)
+	}
+	s.closed.Store(true)
+	return nil
+}
+
+// failingListener is a listener whose Accept fails for good once breakNow
+// is called, as one whose socket is gone does.
+type failingListener struct {
+	net.Listener
+	fail chan struct{}
+	once sync.Once
+}
+
+func (l *failingListener) breakNow() {
+	l.once.Do(func() {
+		close(l.fail)
+		l.Listener.Close()
+	})
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	select {
+	case <-l.fail:
+		if c != nil {
+			c.Close()
+		}
+		return nil, errors.New("accept: the listening socket is gone")
+	default:
+	}
+	return c, err
+}
