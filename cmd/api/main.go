@@ -402,6 +402,14 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 			return fmt.Errorf("the store did not close in time: %w", ctx.Err())
 		}
 	}
+	// Before anything listens, no handler uses the store: it closes at once,
+	// or, if its close hangs, is left after the shutdown timeout (at least a
+	// second), as a stop leaves it.
+	stopStoreNow := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), max(cfg.ShutdownTimeout, time.Second))
+		defer cancel()
+		return stopStore(ctx)
+	}
 
 	handler := esthttp.New(feed.Notifying(store), esthttp.Options{
 		Logger:               log,
@@ -440,14 +448,19 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		// migration ending as it came): stop as at a signal while the
 		// database is awaited. Nothing listened, so no load balancer sends
 		// here: no shutdown delay, nothing to drain.
-		stopStore(context.Background())
+		if err := stopStoreNow(); err != nil {
+			return fmt.Errorf("stopped before listening: %w", err)
+		}
 		log.Info("stopped", "before", "listening")
 		return nil
 	}
 	ln, err := listen("tcp", cfg.Addr)
 	if err != nil {
-		stopStore(context.Background())
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		err = fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		if serr := stopStoreNow(); serr != nil {
+			return fmt.Errorf("%w; %w", err, serr)
+		}
+		return err
 	}
 	errc := make(chan error, 2)
 	debugAddr := "off"
@@ -455,8 +468,11 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		dln, err := listen("tcp", cfg.DebugAddr)
 		if err != nil {
 			ln.Close()
-			stopStore(context.Background())
-			return fmt.Errorf("listen on %s (%s): %w", cfg.DebugAddr, config.Var("DebugAddr"), err)
+			err = fmt.Errorf("listen on %s (%s): %w", cfg.DebugAddr, config.Var("DebugAddr"), err)
+			if serr := stopStoreNow(); serr != nil {
+				return fmt.Errorf("%w; %w", err, serr)
+			}
+			return err
 		}
 		debugSrv := &http.Server{
 			Handler:           debugHandler(m),

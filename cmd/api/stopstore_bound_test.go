@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -65,4 +66,44 @@ type hangingClose struct {
 func (h *hangingClose) Close() error {
 	<-h.hang
 	return nil
+}
+
+// TestAStoreThatDoesNotCloseCannotHoldAFailedStartUp: a start-up that
+// failed after the store opened (its address taken, a signal just before
+// it listened) closed the store with no bound, as the stop after a drain
+// did before: a store whose close hung kept the process from exiting, its
+// error unreported, until someone killed it. It now gets the shutdown
+// timeout, then serve returns its error. On both stores.
+func TestAStoreThatDoesNotCloseCannotHoldAFailedStartUp(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		hang := make(chan struct{})
+		t.Cleanup(func() { close(hang) })
+		store := &hangingClose{closableStore: k.Open(t).(closableStore), hang: hang}
+		taken, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { taken.Close() })
+		cfg := config.Defaults()
+		cfg.Addr = taken.Addr().String()
+		cfg.ShutdownTimeout = 2 * time.Second
+		log := slog.New(slog.NewJSONHandler(&testlog.Buffer{}, nil))
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() {
+			done <- serve(context.Background(), context.Background(), cfg, nil, store, nil, log, metrics.New("test"))
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "listen on") {
+				t.Errorf("an address already taken: expected the listen error, got %v", err)
+			}
+			if took := time.Since(start); took > cfg.ShutdownTimeout+time.Second {
+				t.Errorf("the failed start-up took %s; want at most the shutdown timeout (%s)", took, cfg.ShutdownTimeout)
+			}
+		case <-time.After(cfg.ShutdownTimeout + 10*time.Second):
+			t.Fatalf("a store whose close hangs held a failed start-up for more than %s past a shutdown timeout of %s", 10*time.Second, cfg.ShutdownTimeout)
+		}
+	})
 }
