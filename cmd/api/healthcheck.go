@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/config"
@@ -49,15 +50,22 @@ func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
 
 // dialAddr turns a listen address into one to connect to: a server
 // listening on all interfaces (":8080", "0.0.0.0:8080", "[::]:8080") is
-// reached on 127.0.0.1.
+// reached on 127.0.0.1, and a service name (":http") becomes its number.
 func dialAddr(listen string) (string, error) {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return "", fmt.Errorf("%s %q: %w", config.Var("Addr"), listen, err)
 	}
-	if port == "0" {
+	// A service name (:http), which the server's net.Listen takes, is no
+	// port a URL may carry.
+	n, err := net.LookupPort("tcp", port)
+	if err != nil {
+		return "", fmt.Errorf("%s %q: %w", config.Var("Addr"), listen, err)
+	}
+	if n == 0 {
 		return "", fmt.Errorf("%s %q has no fixed port to check", config.Var("Addr"), listen)
 	}
+	port = strconv.Itoa(n)
 	// Go listens on every address, IPv4 included, for an unspecified host
 	// of either family; IPv6 loopback may be off in a container.
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {

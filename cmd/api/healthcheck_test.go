@@ -16,6 +16,8 @@ func TestDialAddrReachesAServerOnAllInterfacesOnLoopback(t *testing.T) {
 		{"127.0.0.1:9000", "127.0.0.1:9000", ""},
 		{"[::1]:9000", "[::1]:9000", ""},
 		{"api.internal:8080", "api.internal:8080", ""},
+		{":http", "127.0.0.1:80", ""}, // a URL takes no service name
+		{"[::1]:https", "[::1]:443", ""},
 		{"127.0.0.1:0", "", "no fixed port"},
 		{"8080", "", "missing port"},
 	}

@@ -172,11 +172,10 @@ func (c Config) validate() error {
 	// Set but empty (as ${TRIBUTARY_ADDR:-} in a Compose file sets it),
 	// envconfig takes "", and net.Listen takes that for ":0": a random port
 	// on every interface.
-	switch {
-	case c.Addr == "":
+	if c.Addr == "" {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR is empty: give host:port (:8080 listens on every interface), or unset it for :8080"))
-	case !validAddr(c.Addr):
-		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR is not host:port, host an IP address, a host name or empty, port a number (:8080, 127.0.0.1:8080)"))
+	} else if err := checkAddr(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR%w (:8080, 127.0.0.1:8080, :http)", err))
 	}
 	if c.DataDir == "" && c.MySQLDSN == "" {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR is empty: give the embedded store's directory, or unset it for ./data"))
@@ -187,8 +186,8 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR begins or ends with white space (a newline from a file?); remove it"))
 	}
 	if c.DebugAddr != "" {
-		if !validAddr(c.DebugAddr) {
-			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR is not host:port, host an IP address, a host name or empty, port a number (127.0.0.1:6060)"))
+		if err := checkAddr(c.DebugAddr); err != nil {
+			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR%w (127.0.0.1:6060)", err))
 		} else if sameSocket(c.Addr, c.DebugAddr) {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR takes the public address, TRIBUTARY_ADDR's: profiles are never served there; give the debug listener a port of its own"))
 		}
@@ -262,37 +261,86 @@ func dnsLabel(l string) bool {
 	return true
 }
 
-// validAddr reports whether addr is host:port to listen on: the host empty,
-// an IP address (with a zone) or a host name, the port a number from 0 to
-// 65535. Such an address may be shown (see the package comment).
-func validAddr(addr string) bool {
-	host, port, err := net.SplitHostPort(addr)
+// Why checkAddr refuses an address, to follow the variable's name.
+var (
+	errNotHostPort = errors.New(" is not host:port, host an IP address, a host name or empty, port a number or a service name")
+	errPortUnknown = errors.New("'s port is neither a number from 0 to 65535 nor the name of a service this system knows " +
+		"(Go's own, such as http and https, or one in /etc/services)")
+)
+
+// checkAddr checks that addr is host:port to listen on: the host empty, an
+// IP address (with a zone) or a host name, the port a number from 0 to
+// 65535 or the name of a service the system knows, which net.Listen takes
+// for its number (port). Such an address may be shown (see the package
+// comment).
+func checkAddr(addr string) error {
+	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
-		return false
+		return errNotHostPort
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 || strconv.Itoa(p) != port {
-		return false
+	if _, ok := port(p); !ok {
+		if serviceName(p) || p == "" {
+			return errPortUnknown
+		}
+		return errNotHostPort
 	}
 	if host == "" || net.ParseIP(strings.SplitN(host, "%", 2)[0]) != nil {
-		return true
+		return nil
 	}
 	// A name's labels as dnsLabel takes them, and _ too (Compose's
 	// service names).
 	for _, l := range strings.Split(host, ".") {
 		if !dnsLabel(strings.ReplaceAll(l, "_", "a")) {
+			return errNotHostPort
+		}
+	}
+	return nil
+}
+
+// port returns the number of a listen address's port: digits from 0 to
+// 65535, written without a leading zero, or a service name (serviceName)
+// the system knows, looked up as net.Listen looks it up.
+func port(p string) (int, bool) {
+	if n, err := strconv.Atoi(p); err == nil && strconv.Itoa(n) == p {
+		return n, n >= 0 && n <= 65535
+	}
+	if !serviceName(p) {
+		return 0, false
+	}
+	n, err := net.LookupPort("tcp", p)
+	return n, err == nil
+}
+
+// serviceName reports whether s has the shape of a service name (RFC 6335
+// §5.1): 1 to 15 letters, digits and dashes, a letter among them, neither
+// first nor last a dash, no two dashes in a row.
+func serviceName(s string) bool {
+	if s == "" || len(s) > 15 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	letter := false
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+			letter = true
+		case r >= '0' && r <= '9' || r == '-':
+		default:
 			return false
 		}
 	}
-	return true
+	return letter
 }
 
 // sameSocket reports whether listening on a and on b would take the same
-// socket: the same fixed port, on the same host or with either on all
-// interfaces. Port 0 picks a free port each time, so it never clashes.
+// socket: the same fixed port (a service name counts as its number), on
+// the same host or with either on all interfaces. Port 0 picks a free port
+// each time, so it never clashes.
 func sameSocket(a, b string) bool {
-	ha, pa, errA := net.SplitHostPort(a)
-	hb, pb, errB := net.SplitHostPort(b)
-	if errA != nil || errB != nil || pa != pb || pa == "0" {
+	ha, sa, errA := net.SplitHostPort(a)
+	hb, sb, errB := net.SplitHostPort(b)
+	pa, okA := port(sa)
+	pb, okB := port(sb)
+	if errA != nil || errB != nil || !okA || !okB || pa != pb || pa == 0 {
 		return false
 	}
 	ipA, ipB := net.ParseIP(ha), net.ParseIP(hb)

@@ -201,7 +201,6 @@ func TestAnEmptyAddressOrDataDirectoryIsRefused(t *testing.T) {
 	}{
 		{[]string{"TRIBUTARY_ADDR="}, "TRIBUTARY_ADDR is empty"},
 		{[]string{"TRIBUTARY_ADDR=8080"}, "TRIBUTARY_ADDR is not host:port"},
-		{[]string{"TRIBUTARY_ADDR=:http"}, "TRIBUTARY_ADDR is not host:port"},
 		{[]string{"TRIBUTARY_ADDR=:65536"}, "TRIBUTARY_ADDR is not host:port"},
 		{[]string{"TRIBUTARY_ADDR=api_1.internal:8080"}, ""},
 		{[]string{"TRIBUTARY_ADDR=[fe80::1%eth0]:8080"}, ""},
@@ -399,5 +398,45 @@ func TestTheShutdownDelayDefaultsToNone(t *testing.T) {
 	c, err := Load()
 	if err != nil || c.ShutdownDelay != 0 {
 		t.Fatalf("no TRIBUTARY_SHUTDOWN_DELAY: expected a delay of 0s and no error, got %s, %v", c.ShutdownDelay, err)
+	}
+}
+
+// TestANamedPortIsTakenWhereTheSystemKnowsIt: net.Listen takes a service
+// name for the port (":http", "127.0.0.1:https"), as operators of Go
+// services expect, but the settings check refused every port that was not
+// digits. A name the system knows (Go's own few, and /etc/services) is
+// taken, and counts as its number where two addresses are compared; one it
+// does not know is refused, naming the variable and saying a name must be a
+// known service, without the value.
+func TestANamedPortIsTakenWhereTheSystemKnowsIt(t *testing.T) {
+	for _, tc := range []struct {
+		addr, debug, wantErr string
+	}{
+		{":http", "", ""},
+		{"127.0.0.1:https", "", ""},
+		{":http", "127.0.0.1:6060", ""},
+		{":8080", "127.0.0.1:http", ""},
+		{":http", "127.0.0.1:80", "takes the public address"},
+		{":80", "localhost:http", "takes the public address"},
+		{":nosuchservice", "", "TRIBUTARY_ADDR's port is neither a number from 0 to 65535 nor the name of a service this system knows"},
+		{":8080", ":nosuchservice", "TRIBUTARY_DEBUG_ADDR's port is neither a number from 0 to 65535 nor the name of a service this system knows"},
+		{":http_", "", "TRIBUTARY_ADDR is not host:port"},
+		{":-http", "", "TRIBUTARY_ADDR is not host:port"},
+		{":" + strings.Repeat("h", 16), "", "TRIBUTARY_ADDR is not host:port"},
+	} {
+		t.Run(tc.addr+" "+tc.debug, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv("TRIBUTARY_ADDR", tc.addr)
+			t.Setenv("TRIBUTARY_DEBUG_ADDR", tc.debug)
+			_, err := Load()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("TRIBUTARY_ADDR=%q TRIBUTARY_DEBUG_ADDR=%q: expected no error, got %v", tc.addr, tc.debug, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("TRIBUTARY_ADDR=%q TRIBUTARY_DEBUG_ADDR=%q: expected an error containing %q, got %v", tc.addr, tc.debug, tc.wantErr, err)
+			case err != nil && (strings.Contains(err.Error(), "nosuchservice") || strings.Contains(err.Error(), "http_") || strings.Contains(err.Error(), "hhhh")):
+				t.Fatalf("TRIBUTARY_ADDR=%q TRIBUTARY_DEBUG_ADDR=%q: the error quotes the value: %v", tc.addr, tc.debug, err)
+			}
+		})
 	}
 }
