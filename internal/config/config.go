@@ -36,31 +36,32 @@ const Prefix = "tributary"
 
 // Config is every setting of the service, with its default.
 type Config struct {
-	Addr                   string        `envconfig:"TRIBUTARY_ADDR" default:":8080" desc:"address to listen on"`
-	MySQLDSN               string        `envconfig:"TRIBUTARY_MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
-	MySQLReadDSN           string        `envconfig:"TRIBUTARY_MYSQL_READ_DSN" desc:"DSN of a read replica of MYSQL_DSN's server: clients' reads and the live feed read there, appends stay on the primary; empty: the primary serves reads"`
-	DataDir                string        `envconfig:"TRIBUTARY_DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
-	MaxBodyBytes           int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
-	MaxBodyBytesInFlight   int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
-	MaxBatch               int           `envconfig:"TRIBUTARY_MAX_BATCH" default:"1000" desc:"most events in one append (413 past it, as soon as the event past it arrives)"`
-	MaxEventBytes          int           `envconfig:"TRIBUTARY_MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
-	MaxSubscribers         int           `envconfig:"TRIBUTARY_MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
-	RequestTimeout         time.Duration `envconfig:"TRIBUTARY_REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`
-	ReadHeaderTimeout      time.Duration `envconfig:"TRIBUTARY_READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
-	ReadTimeout            time.Duration `envconfig:"TRIBUTARY_READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included (an append's body no longer than REQUEST_TIMEOUT either: 408 past it)"`
-	Heartbeat              time.Duration `envconfig:"TRIBUTARY_HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
-	SubscriberStallTimeout time.Duration `envconfig:"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT" default:"30s" desc:"how long a subscriber's connection may take no bytes before it is cut (it resumes with Last-Event-ID)"`
-	PollInterval           time.Duration `envconfig:"TRIBUTARY_POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`
-	MySQLMaxConns          int           `envconfig:"TRIBUTARY_MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
-	AllowUnsafeDurability  bool          `envconfig:"TRIBUTARY_ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
-	StartupTimeout         time.Duration `envconfig:"TRIBUTARY_STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
-	ShutdownTimeout        time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop (SIGTERM) takes at most: requests in flight get all but its last second, then are cut (exit status 1)"`
-	ShutdownDelay          time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside SHUTDOWN_TIMEOUT and must end before its last second (a fifth of a shorter one); 0s: drain at once"`
-	LogLevel               slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	APITokens              string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
-	APITokensFile          string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
-	CORSOrigins            []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com for its subdomains, or * alone); empty: no CORS headers"`
-	DebugAddr              string        `envconfig:"TRIBUTARY_DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
+	Addr                    string        `envconfig:"TRIBUTARY_ADDR" default:":8080" desc:"address to listen on"`
+	MySQLDSN                string        `envconfig:"TRIBUTARY_MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
+	MySQLReadDSN            string        `envconfig:"TRIBUTARY_MYSQL_READ_DSN" desc:"DSN of a read replica of MYSQL_DSN's server: clients' reads and the live feed read there, appends stay on the primary; empty: the primary serves reads"`
+	DataDir                 string        `envconfig:"TRIBUTARY_DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
+	MaxBodyBytes            int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
+	MaxBodyBytesInFlight    int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
+	MaxBatch                int           `envconfig:"TRIBUTARY_MAX_BATCH" default:"1000" desc:"most events in one append (413 past it, as soon as the event past it arrives)"`
+	MaxEventBytes           int           `envconfig:"TRIBUTARY_MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
+	MaxSubscribers          int           `envconfig:"TRIBUTARY_MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
+	MaxSubscribersPerClient int           `envconfig:"TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT" default:"0" desc:"most subscriptions one client holds at once: one token, or one address without tokens (an IPv6 one by its /64) (503 past it); 0: half of MAX_SUBSCRIBERS"`
+	RequestTimeout          time.Duration `envconfig:"TRIBUTARY_REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`
+	ReadHeaderTimeout       time.Duration `envconfig:"TRIBUTARY_READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
+	ReadTimeout             time.Duration `envconfig:"TRIBUTARY_READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included (an append's body no longer than REQUEST_TIMEOUT either: 408 past it)"`
+	Heartbeat               time.Duration `envconfig:"TRIBUTARY_HEARTBEAT" default:"15s" desc:"how often an idle subscription gets a keep-alive comment"`
+	SubscriberStallTimeout  time.Duration `envconfig:"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT" default:"30s" desc:"how long a subscriber's connection may take no bytes before it is cut (it resumes with Last-Event-ID)"`
+	PollInterval            time.Duration `envconfig:"TRIBUTARY_POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`
+	MySQLMaxConns           int           `envconfig:"TRIBUTARY_MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
+	AllowUnsafeDurability   bool          `envconfig:"TRIBUTARY_ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
+	StartupTimeout          time.Duration `envconfig:"TRIBUTARY_STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
+	ShutdownTimeout         time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop (SIGTERM) takes at most: requests in flight get all but its last second, then are cut (exit status 1)"`
+	ShutdownDelay           time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside SHUTDOWN_TIMEOUT and must end before its last second (a fifth of a shorter one); 0s: drain at once"`
+	LogLevel                slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	APITokens               string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
+	APITokensFile           string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
+	CORSOrigins             []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com for its subdomains, or * alone); empty: no CORS headers"`
+	DebugAddr               string        `envconfig:"TRIBUTARY_DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
 }
 
 // Load reads the configuration from the environment and checks it.
@@ -105,6 +106,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxSubscribers < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_SUBSCRIBERS must be at least 1, got %d", c.MaxSubscribers))
+	}
+	if c.MaxSubscribersPerClient < 0 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT must be 0 (half of TRIBUTARY_MAX_SUBSCRIBERS) or more, got %d", c.MaxSubscribersPerClient))
 	}
 	for name, d := range map[string]time.Duration{"REQUEST_TIMEOUT": c.RequestTimeout, "READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "READ_TIMEOUT": c.ReadTimeout} {
 		if d < 100*time.Millisecond {

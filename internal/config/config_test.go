@@ -440,3 +440,24 @@ func TestANamedPortIsTakenWhereTheSystemKnowsIt(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxSubscribersPerClientIsZeroOrMore: 0, its default, leaves the
+// share to the server (half of TRIBUTARY_MAX_SUBSCRIBERS); a negative
+// number means nothing and is refused naming the variable.
+func TestMaxSubscribersPerClientIsZeroOrMore(t *testing.T) {
+	for value, wantErr := range map[string]string{"": "", "0": "", "10": "", "-1": "TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT must be 0"} {
+		t.Run(value, func(t *testing.T) {
+			clearTributaryEnv(t)
+			if value != "" {
+				t.Setenv("TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT", value)
+			}
+			_, err := Load()
+			switch {
+			case wantErr == "" && err != nil:
+				t.Fatalf("TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT=%q: expected no error, got %v", value, err)
+			case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+				t.Fatalf("TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT=%q: expected an error containing %q, got %v", value, wantErr, err)
+			}
+		})
+	}
+}

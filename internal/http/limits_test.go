@@ -81,7 +81,8 @@ func TestLimitsAndTimeouts(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	srv := httptest.NewServer(esthttp.New(stuckStore{store}, esthttp.Options{
 		Feed: feed, Heartbeat: 100 * time.Millisecond,
-		MaxEventBytes: 100, MaxSubscribers: 2, RequestTimeout: timeout,
+		// One client holds both places: the instance's limit is tested here.
+		MaxEventBytes: 100, MaxSubscribers: 2, MaxSubscribersPerClient: 2, RequestTimeout: timeout,
 	}))
 	t.Cleanup(srv.Close)
 

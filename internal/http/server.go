@@ -59,6 +59,10 @@ type Options struct {
 	MaxEventBytes int
 	// MaxSubscribers bounds the subscriptions open at once (503 past it).
 	MaxSubscribers int
+	// MaxSubscribersPerClient bounds the subscriptions one client holds at
+	// once (503 past it): a client is a token where access control is on,
+	// else an address (an IPv6 one by its /64). Zero: half MaxSubscribers.
+	MaxSubscribersPerClient int
 	// RequestTimeout bounds a normal request: its work and its response.
 	// Subscriptions are exempt: they are meant to stay open.
 	RequestTimeout time.Duration
@@ -88,6 +92,7 @@ type Server struct {
 	stopClosing context.CancelFunc
 	closeOnce   sync.Once
 	subscribers atomic.Int64 // subscriptions open now
+	clients     clientSubscriptions
 	bodies      bodyBudget   // bytes of request bodies being received now
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
@@ -124,10 +129,12 @@ func New(store eventstore.Store, opts Options) *Server {
 	opts.StallTimeout = max(opts.StallTimeout, 2*opts.Heartbeat)
 	orDefault(&opts.MaxEventBytes, def.MaxEventBytes)
 	orDefault(&opts.MaxSubscribers, def.MaxSubscribers)
+	orDefault(&opts.MaxSubscribersPerClient, max(1, opts.MaxSubscribers/2))
 	orDefault(&opts.RequestTimeout, def.RequestTimeout)
 	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens),
 		turns: make(chan struct{}, turnsFor(runtime.GOMAXPROCS(0))), deliveries: make(chan struct{}, max(1, turnsFor(runtime.GOMAXPROCS(0))/2))}
 	s.bodies.limit = opts.MaxBodyBytesInFlight
+	s.clients.limit = opts.MaxSubscribersPerClient
 	opts.Metrics.BodiesInFlight(s.bodies.used.Load)
 	s.closingCtx, s.stopClosing = context.WithCancel(context.Background())
 	s.routes()
@@ -232,12 +239,12 @@ func (s *Server) routes() {
 			}))
 		}
 		// Reads take Tributary-Min-Position: see minPosition.
-		r.With(s.minPosition).Get("/events", s.adapt(s.readAll))
+		r.With(s.minPosition, s.limitPerClient).Get("/events", s.adapt(s.readAll))
 		r.Route("/streams", func(r chi.Router) {
 			r.With(s.minPosition).Get("/", s.adapt(s.listStreams))
 			r.Route("/{streamID}", func(r chi.Router) {
 				r.With(s.minPosition).Get("/", s.adapt(s.getStream))
-				r.With(s.minPosition).Get("/events", s.adapt(s.readStream))
+				r.With(s.minPosition, s.limitPerClient).Get("/events", s.adapt(s.readStream))
 				r.Post("/events", s.adapt(s.appendEvents))
 				r.With(s.minPosition).Get("/events/{version}", s.adapt(s.getEvent))
 			})
@@ -421,9 +428,10 @@ type accessEntry struct {
 	id, method, path, query, remote, route string
 	principal                              *string
 	ww                                     middleware.WrapResponseWriter
-	detached                               bool // a subscription logs the line when it ends
-	subscription                           bool // a subscription's response (isEventStream)
-	unmatched                              bool // no route served it (see unmatched)
+	detached                               bool   // a subscription logs the line when it ends
+	subscription                           bool   // a subscription's response (isEventStream)
+	release                                func() // if not nil, gives back the client's place (limitPerClient)
+	unmatched                              bool   // no route served it (see unmatched)
 }
 
 // unmatched marks r as served by no route, a 404 or 405 of the router's.
@@ -507,6 +515,9 @@ const statusClientClosed = 499
 func (e *accessEntry) done(ctx context.Context, status, written int) {
 	s := e.s
 	s.opts.Metrics.InFlight(-1)
+	if e.release != nil {
+		e.release()
+	}
 	switch {
 	case status == 0 && ctx.Err() != nil:
 		status = statusClientClosed // no one to answer: the client left first

@@ -1,0 +1,89 @@
+package http
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+)
+
+// clientSubscriptions counts the subscriptions each client holds, so that
+// one client cannot take every place TRIBUTARY_MAX_SUBSCRIBERS allows.
+type clientSubscriptions struct {
+	limit int
+	mu    sync.Mutex
+	held  map[string]int // by clientKey; a client holding none has no entry
+}
+
+// take counts one more subscription for client, unless it holds limit.
+func (c *clientSubscriptions) take(client string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held[client] >= c.limit {
+		return false
+	}
+	if c.held == nil {
+		c.held = map[string]int{}
+	}
+	c.held[client]++
+	return true
+}
+
+// give counts one subscription of client's fewer.
+func (c *clientSubscriptions) give(client string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held[client]--; c.held[client] <= 0 {
+		delete(c.held, client)
+	}
+}
+
+// limitPerClient admits a subscription only while its client holds fewer
+// than MaxSubscribersPerClient, and answers it 503 otherwise, as the
+// instance's own limit does. The place is the client's from before the
+// handler runs until the request's access log line is written, which a
+// subscription that took its connection over writes when it ends
+// (detachAccessEntry). Other requests pass as they are. It runs after
+// access control: the token, if any, names the client.
+func (s *Server) limitPerClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, ok := r.Context().Value(accessKey{}).(*accessEntry)
+		if !ok || r.Method != http.MethodGet || !wantsEvents(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		client, who := s.clientKey(r, *e.principal)
+		if !s.clients.take(client) {
+			s.writeError(w, r, &detailError{kind: errTooManySubscribers,
+				detail: fmt.Sprintf("%s already holds %d subscriptions, the most one client may hold on this server (TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT); "+
+					"close one, or try again shortly", who, s.clients.limit)})
+			return
+		}
+		e.release = func() { s.clients.give(client) }
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientKey names the client of r: its token's holder where access control
+// is on, else its address, an IPv6 one by its /64 (a host is commonly given
+// a whole /64 and may use any address in it). who says which, for a client
+// to read.
+func (s *Server) clientKey(r *http.Request, principal string) (key, who string) {
+	if s.auth != nil {
+		return "token " + principal, fmt.Sprintf("token %q", principal)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap().WithZone("")
+		if ip.Is6() {
+			host = netip.PrefixFrom(ip, 64).Masked().String()
+		} else {
+			host = ip.String()
+		}
+	}
+	return "address " + host, "this client's address"
+}

@@ -1,0 +1,138 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/api"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestOneClientCannotTakeEverySubscriptionPlace: TRIBUTARY_MAX_SUBSCRIBERS
+// bounds an instance's subscriptions, and one client (a script that opens
+// subscriptions in a loop and never closes them) could take every place, so
+// that every other client's subscription was answered 503. A client, one
+// token, or one address where access control is off, now holds at most
+// TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT (half the total by default); past
+// it, its own subscriptions are answered 503 unavailable with Retry-After,
+// while other clients still subscribe, and it gets a place back as soon as
+// it closes one. On both stores.
+func TestOneClientCannotTakeEverySubscriptionPlace(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		t.Run("by address", func(t *testing.T) {
+			t.Parallel()
+			// No per-client setting: half of the 4 places.
+			_, _, srv := liveServerOf(t, k, esthttp.Options{OpenAPI: api.OpenAPI, MaxSubscribers: 4}, nil)
+			one, other := subscriberFrom(t, "127.0.0.1"), subscriberFrom(t, "127.0.0.2")
+			first := expectSubscribed(t, one, srv.URL, "", "the first subscription of 127.0.0.1")
+			expectSubscribed(t, one, srv.URL, "", "the second subscription of 127.0.0.1")
+			expectRefusedForItsShare(t, one, srv.URL, "", "the third subscription of 127.0.0.1")
+			expectSubscribed(t, other, srv.URL, "", "a subscription of 127.0.0.2, beside 127.0.0.1's two")
+			first() // 127.0.0.1 closes one: its place is its own again
+			expectSubscribedSoon(t, one, srv.URL, "", "a subscription of 127.0.0.1 after it closed one")
+		})
+		t.Run("by token", func(t *testing.T) {
+			t.Parallel()
+			tokens, err := esthttp.ParseTokens("app:read:r-0123456789abcdef,other:read:o-0123456789abcdef")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, srv := liveServerOf(t, k, esthttp.Options{OpenAPI: api.OpenAPI, MaxSubscribers: 10, MaxSubscribersPerClient: 2, Tokens: tokens}, nil)
+			a, b := subscriberFrom(t, "127.0.0.1"), subscriberFrom(t, "127.0.0.2")
+			expectSubscribed(t, a, srv.URL, "r-0123456789abcdef", "app's first subscription")
+			expectSubscribed(t, b, srv.URL, "r-0123456789abcdef", "app's second, from another address")
+			expectRefusedForItsShare(t, a, srv.URL, "r-0123456789abcdef", "app's third")
+			expectSubscribed(t, a, srv.URL, "o-0123456789abcdef", "other's first, from app's address")
+		})
+	})
+}
+
+// subscriberFrom returns a client whose connections come from the loopback
+// address ip. (The contract's transport reads a body to its end, which a
+// subscription's never reaches: the 503 is checked by hand.)
+func subscriberFrom(t *testing.T, ip string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+// subscribe opens a subscription to /events with token (if not empty) and
+// returns the response, whose body the test's cleanup closes.
+func subscribe(t *testing.T, client *http.Client, base, token string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); resp.Body.Close() })
+	return resp
+}
+
+// expectSubscribed subscribes and expects it to open; the func it returns
+// closes the subscription.
+func expectSubscribed(t *testing.T, client *http.Client, base, token, what string) func() {
+	t.Helper()
+	resp := subscribe(t, client, base, token)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %d, want 200", what, resp.StatusCode)
+	}
+	readToCaughtUp(t, resp.Body)
+	return func() { resp.Body.Close() }
+}
+
+// expectSubscribedSoon is expectSubscribed for a place being given back:
+// it tries for a few seconds.
+func expectSubscribedSoon(t *testing.T, client *http.Client, base, token, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp := subscribe(t, client, base, token)
+		if resp.StatusCode == http.StatusOK {
+			readToCaughtUp(t, resp.Body)
+			return
+		}
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still %d 5 s later, want 200", what, resp.StatusCode)
+		}
+	}
+}
+
+// expectRefusedForItsShare subscribes and expects a 503 problem with
+// Retry-After that says the client holds its share.
+func expectRefusedForItsShare(t *testing.T, client *http.Client, base, token, what string) {
+	t.Helper()
+	resp := subscribe(t, client, base, token)
+	if resp.StatusCode == http.StatusOK {
+		t.Fatalf("%s: 200, a subscription; want 503 unavailable with Retry-After, naming TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT", what)
+	}
+	var p struct {
+		Type   string `json:"type"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatalf("%s: %d, not a problem: %v", what, resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("Content-Type") != "application/problem+json" || p.Type != esthttp.ProblemBase+"unavailable" ||
+		!strings.Contains(p.Detail, "TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT") {
+		t.Fatalf("%s: %d %s, Retry-After %q, %+v; want 503 unavailable with Retry-After, naming TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT",
+			what, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), p)
+	}
+}
