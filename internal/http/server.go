@@ -92,7 +92,6 @@ type Server struct {
 	stopClosing context.CancelFunc
 	closeOnce   sync.Once
 	subscribers atomic.Int64 // subscriptions open now
-	clients     clientSubscriptions
 	bodies      bodyBudget   // bytes of request bodies being received now
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
@@ -102,6 +101,8 @@ type Server struct {
 	// subscribers a commit wakes; deliveries holds one for each of them
 	// writing now: half as many.
 	turns, deliveries chan struct{}
+	// clients counts the subscriptions each client holds now (limitPerClient).
+	clients clientSubscriptions
 }
 
 // turnsFor is how many live subscriptions take their turn at once on procs
