@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -134,5 +136,40 @@ func expectRefusedForItsShare(t *testing.T, client *http.Client, base, token, wh
 		!strings.Contains(p.Detail, "TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT") {
 		t.Fatalf("%s: %d %s, Retry-After %q, %+v; want 503 unavailable with Retry-After, naming TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT",
 			what, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), p)
+	}
+}
+
+// TestASubscriptionRefusedForALimitIsNoErrorInTheLog: a subscription
+// refused because its client holds its share, or the instance every place,
+// is answered 503 like an outage, and was logged at ERROR like one: a script
+// that retried in a loop filled the error log and woke whoever alerts on
+// it. Neither is a fault of the server: WARN, with the access log's line.
+func TestASubscriptionRefusedForALimitIsNoErrorInTheLog(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string]esthttp.Options{
+		"the client's share":   {MaxSubscribers: 10, MaxSubscribersPerClient: 1},
+		"the instance's limit": {MaxSubscribers: 1, MaxSubscribersPerClient: 5},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			logs := &testlog.Buffer{}
+			opts.OpenAPI, opts.Logger = api.OpenAPI, slog.New(slog.NewJSONHandler(logs, nil))
+			_, _, srv := liveServerOf(t, teststore.SQLite, opts, nil)
+			one := subscriberFrom(t, "127.0.0.1")
+			expectSubscribed(t, one, srv.URL, "", "the first subscription")
+			resp := subscribe(t, one, srv.URL, "")
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("the second subscription: %d, want 503", resp.StatusCode)
+			}
+			resp.Body.Close()
+			for line := range strings.Lines(logs.String()) {
+				if strings.Contains(line, `"level":"ERROR"`) {
+					t.Errorf("a refused subscription logged an error: %s", line)
+				}
+			}
+			if !strings.Contains(logs.String(), `"level":"WARN","msg":"request failed"`) {
+				t.Errorf("a refused subscription logged no warning; the log:\n%s", logs)
+			}
+		})
 	}
 }

@@ -162,9 +162,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if kind.status >= 500 {
 		level := slog.LevelError
-		if errors.Is(err, errStopping) {
+		switch {
+		case errors.Is(err, errStopping):
 			// Asked for, during the shutdown delay: no fault to alert on.
 			level = slog.LevelInfo
+		case errors.Is(err, errTooManySubscribers):
+			// A limit doing its work, not a fault: a client retrying in a
+			// loop must not fill the error log. Its access line says so too.
+			level = slog.LevelWarn
+			if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+				e.refused = true
+			}
 		}
 		s.log.Log(r.Context(), level, "request failed", "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "status", kind.status,
 			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))

@@ -433,6 +433,7 @@ type accessEntry struct {
 	subscription                           bool   // a subscription's response (isEventStream)
 	release                                func() // if not nil, gives back the client's place (limitPerClient)
 	unmatched                              bool   // no route served it (see unmatched)
+	refused                                bool   // a 5xx for a limit, no fault of the server's: a warning (see writeError)
 }
 
 // unmatched marks r as served by no route, a 404 or 405 of the router's.
@@ -532,9 +533,13 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		s.opts.Metrics.ObserveRequest(e.route, e.method, status, written, took)
 	}
 	level := slog.LevelInfo
-	if status >= 500 && !(e.route == "/readyz" && s.stopping.Load()) {
-		// The cause is in the "request failed" line before it; /readyz's
-		// 503 during the shutdown delay was asked for (errStopping).
+	switch {
+	case status < 500 || e.route == "/readyz" && s.stopping.Load():
+		// /readyz's 503 during the shutdown delay was asked for (errStopping).
+	case e.refused:
+		level = slog.LevelWarn
+	default:
+		// The cause is in the "request failed" line before it.
 		level = slog.LevelError
 	}
 	s.log.LogAttrs(ctx, level, "request",
