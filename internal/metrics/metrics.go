@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +22,8 @@ const namespace = "tributary"
 
 // Metrics holds the service's metrics, registered on one registry.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg       *prometheus.Registry
+	replacing sync.Mutex // held while a gauge is replaced (replace)
 
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
@@ -300,6 +302,8 @@ func (m *Metrics) BodiesInFlight(bytes func() int64) {
 
 // replace registers c in place of *old, if any, and keeps it there.
 func (m *Metrics) replace(old *prometheus.Collector, c prometheus.Collector) {
+	m.replacing.Lock()
+	defer m.replacing.Unlock()
 	if *old != nil {
 		m.reg.Unregister(*old)
 	}

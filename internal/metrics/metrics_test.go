@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tributary-dev/tributary/internal/metrics"
@@ -77,5 +78,31 @@ func TestASecondFeedReplacesTheFirstsLag(t *testing.T) {
 	body, _ := io.ReadAll(rec.Body)
 	if !strings.Contains(string(body), "\ntributary_subscriptions_lag_positions 3\n") {
 		t.Errorf("after a second feed, /metrics serves:\n%s\nexpected tributary_subscriptions_lag_positions 3, the serving feed's lag", grep(string(body), "tributary_subscriptions_lag_positions"))
+	}
+}
+
+// TestGaugesReplacedAtOnceEndWithOne: two feeds, servers or stores made at
+// the same moment on the same metrics (tests do) each replace a gauge; the
+// replacement read and wrote the slot without a lock (a data race) and
+// could register both, the second MustRegister then panicking.
+func TestGaugesReplacedAtOnceEndWithOne(t *testing.T) {
+	t.Parallel()
+	m := metrics.New("test")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			m.Lag(func() int64 { return int64(i) })
+			m.BodiesInFlight(func() int64 { return int64(i) })
+			m.ReplicaLag(func() float64 { return float64(i) })
+		})
+	}
+	wg.Wait()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, name := range []string{"tributary_subscriptions_lag_positions", "tributary_http_request_body_bytes_in_flight", "tributary_replica_lag_positions"} {
+		if n := strings.Count(string(body), "\n"+name+" "); n != 1 {
+			t.Errorf("after eight replacements at once, /metrics serves %s %d times, want once:\n%s", name, n, grep(string(body), name))
+		}
 	}
 }
