@@ -197,3 +197,94 @@ func TestASubscriptionWaitingForItsTurnEndsWhenTheFeedStops(t *testing.T) {
 		}
 	})
 }
+
+// failingReads is a store whose history reads fail while fail is set; its
+// tail (the tailer's reads) is the store's own.
+type failingReads struct {
+	fanout.Store
+	fail  atomic.Bool
+	tries atomic.Int64
+}
+
+func (f *failingReads) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	f.tries.Add(1)
+	if f.fail.Load() {
+		return eventstore.LogPage{}, errors.New("database unreachable")
+	}
+	return f.Store.ReadAll(ctx, opts)
+}
+
+// TestAFailedHistoryReadDoesNotHoldItsPlaceWhileItWaitsToRetry: a
+// subscription whose read of the store failed waits before it tries again,
+// up to 5 s; it kept its place in the catch-up budget all that time, and
+// with the budget taken by failing reads (a database outage, thousands of
+// subscriptions), the others waited for nothing. It now gives the place
+// back before it waits, and another subscription reads meanwhile. On both
+// stores.
+func TestAFailedHistoryReadDoesNotHoldItsPlaceWhileItWaitsToRetry(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		ack := appendN(t, store, uuid.New(), "X", 3)
+		fs := &failingReads{Store: store}
+		fs.fail.Store(true)
+		// One place, and a back-off long enough to see.
+		f := runFeed(t, fs, fanout.Options{PollInterval: time.Second, CatchUpBytes: 1})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		nop := func(eventstore.Delivery) error { return nil }
+
+		failing := f.Subscribe(eventstore.SubscribeOptions{})
+		defer failing.Close()
+		waitFor(t, 5*time.Second, "a read of history to fail", func() bool {
+			if err := failing.Next(ctx, nop); err != nil {
+				t.Fatal(err)
+			}
+			return fs.tries.Load() > 0
+		})
+		// Its consumer has written nothing, and calls again as Ready says.
+		select {
+		case <-failing.Ready():
+			if err := failing.Next(ctx, nop); err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+		if held := f.CatchUpBytes(); held != 0 {
+			t.Errorf("a subscription waiting to retry a failed read holds %d bytes of the catch-up budget; want none", held)
+		}
+		select {
+		case <-failing.Ready():
+			t.Fatalf("a subscription whose read failed is ready again at once; want it to wait its back-off (%v)", time.Second)
+		default:
+		}
+
+		// Another subscription reads meanwhile, once the store answers.
+		fs.fail.Store(false)
+		other := f.Subscribe(eventstore.SubscribeOptions{})
+		defer other.Close()
+		var got []*eventstore.Event
+		emit := func(d eventstore.Delivery) error {
+			if d.Event != nil {
+				got = append(got, d.Event)
+			}
+			return nil
+		}
+		for deadline := time.Now().Add(500 * time.Millisecond); len(got) < 3; {
+			if err := other.Next(ctx, emit); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) >= 3 {
+				break
+			}
+			select {
+			case <-other.Ready():
+			case <-time.After(time.Until(deadline)):
+				t.Fatalf("a subscription got %d of 3 events in 500 ms while another waited to retry a failed read; want them all", len(got))
+			}
+		}
+		var want acked
+		want.add(ack)
+		checkExactlyOnce(t, "the other subscription", got, want.events)
+	})
+}

@@ -509,6 +509,7 @@ type Subscription struct {
 
 	wait    <-chan struct{} // what Ready returns
 	retryIn time.Duration   // the wait after the next failed read of the store
+	retryAt time.Time       // after a failed read: when to try again
 
 	// res is its claim on the feed's catch-up budget, waiting or granted;
 	// read says a page was read under it (its consumer may still be
@@ -565,6 +566,15 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if !s.retryAt.IsZero() {
+		// A read failed: wait out the back-off, without a place (given
+		// back above, once its consumer had written what came before).
+		if d := time.Until(s.retryAt); d > 0 {
+			s.after(d)
+			return nil
+		}
+		s.retryAt = time.Time{}
 	}
 	if !s.started {
 		select {
@@ -690,8 +700,12 @@ func (s *Subscription) start(ctx context.Context) error {
 	return nil
 }
 
-// failed logs a failed read of the store and has Ready wait before the next
-// try, longer after each failure in a row.
+// failed logs a failed read of the store and has the next try wait, longer
+// after each failure in a row. Ready is ready at once: the next call gives
+// the subscription's place in the catch-up budget back, once its consumer
+// has written what the page delivered before it failed, and only then waits
+// (Next). Holding the place through the back-off (up to 5 s) kept every
+// other subscription from reading, for nothing.
 func (s *Subscription) failed(ctx context.Context, msg string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -699,7 +713,8 @@ func (s *Subscription) failed(ctx context.Context, msg string, err error) error 
 	f := s.feed
 	s.retryIn = min(max(2*s.retryIn, f.opts.PollInterval), 5*time.Second)
 	f.log.Warn(msg, "error", err, "retry_in", s.retryIn)
-	s.after(s.retryIn)
+	s.retryAt = time.Now().Add(s.retryIn)
+	s.wait = closed
 	return nil
 }
 
