@@ -288,3 +288,84 @@ func TestAFailedHistoryReadDoesNotHoldItsPlaceWhileItWaitsToRetry(t *testing.T) 
 		checkExactlyOnce(t, "the other subscription", got, want.events)
 	})
 }
+
+// declineLive is an emit error that declines an event of the live buffer.
+type declineLive struct{}
+
+func (declineLive) Error() string   { return "declined" }
+func (declineLive) FromStore() bool { return true }
+
+// TestAnEventDeclinedFromTheLiveBufferIsReadFromTheStore: a consumer may
+// decline a large event of the live buffer that it cannot hold now (the HTTP
+// layer: a write to a slow client that would keep one more large frame
+// alive). The subscription then reads it, and what follows, from the store
+// under its place in the catch-up budget, and the consumer gets every event
+// once, in order, by NextLive and Next alike. On both stores.
+func TestAnEventDeclinedFromTheLiveBufferIsReadFromTheStore(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		sub := f.Subscribe(eventstore.SubscribeOptions{}).(*fanout.Subscription)
+		defer sub.Close()
+		var got []*eventstore.Event
+		declined := map[int64]bool{}
+		fromStore := map[int64]bool{}
+		caughtUp := false
+		emit := func(d eventstore.Delivery) error {
+			caughtUp = caughtUp || d.CaughtUp
+			if d.Event == nil {
+				return nil
+			}
+			p := d.Event.Position
+			if !sub.HoldsPlace() && p%3 == 0 && !declined[p] {
+				declined[p] = true // each third event, once: it must come again
+				return declineLive{}
+			}
+			fromStore[p] = sub.HoldsPlace()
+			got = append(got, d.Event)
+			return nil
+		}
+		step := func() {
+			t.Helper()
+			if ok, err := sub.NextLive(ctx, emit); err != nil {
+				t.Fatal(err)
+			} else if !ok {
+				if err := sub.Next(ctx, emit); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for deadline := time.Now().Add(5 * time.Second); !caughtUp; step() {
+			if time.Now().After(deadline) {
+				t.Fatal("not caught up within 5 s")
+			}
+			select {
+			case <-sub.Ready():
+			case <-time.After(time.Until(deadline)):
+			}
+		}
+		var ack acked
+		for range 4 {
+			ack.add(appendN(t, f.Notifying(store), uuid.New(), "X", 3))
+		}
+		for deadline := time.Now().Add(5 * time.Second); len(got) < 12; step() {
+			select {
+			case <-sub.Ready():
+			case <-time.After(time.Until(deadline)):
+				t.Fatalf("got %d of 12 events in 5 s", len(got))
+			}
+		}
+		checkExactlyOnce(t, "a subscription that declined live events", got, ack.events)
+		for p := range declined {
+			if !fromStore[p] {
+				t.Errorf("the event at position %d, declined from the live buffer, came from it again; want it read from the store", p)
+			}
+		}
+		if len(declined) == 0 {
+			t.Error("no event came from the live buffer: the test proves nothing")
+		}
+	})
+}

@@ -498,6 +498,9 @@ type Subscription struct {
 	progress bool // reports progress: a filtered subscription to the whole log
 	started  bool // cursor and target are known
 	live     bool // read the live buffer last time, for counting fallbacks
+	// declined: its consumer declined an event of the live buffer, which
+	// it reads from the store, with what follows, up to the head.
+	declined bool
 	caughtUp bool
 	ended    bool
 
@@ -587,7 +590,10 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 			return s.failed(ctx, "subscription: cannot read its starting point; retrying", err)
 		}
 	}
-	head, ok, err := s.fromBuffer(ctx, emit)
+	head, ok, err := f.head.Load(), false, error(nil)
+	if !s.declined {
+		head, ok, err = s.fromBuffer(ctx, emit)
+	}
 	if ok || err != nil {
 		s.giveBack() // it waited its turn, but the buffer has what it needs
 		return err
@@ -634,7 +640,7 @@ func (s *Subscription) giveBack() {
 // NextLive never does, or to report that the feed stopped). It costs only
 // CPU: a consumer may call it where it must not wait on the database.
 func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delivery) error) (bool, error) {
-	if !s.live || !s.caughtUp || ctx.Err() != nil {
+	if !s.live || !s.caughtUp || s.declined || ctx.Err() != nil {
 		return false, nil
 	}
 	if s.read {
@@ -741,15 +747,47 @@ func (s *Subscription) advance(p int64) {
 	s.seen.Store(p)
 }
 
-// deliver hands over one event.
+// deliver hands over one event. If emit declines it (declined), the
+// cursor stays before it and deliver reports errDeclined.
 func (s *Subscription) deliver(ctx context.Context, emit func(eventstore.Delivery) error, e *eventstore.Event) error {
 	if err := s.maybeCaughtUp(ctx, emit, e); err != nil {
 		return err
 	}
+	if err := emit(eventstore.Delivery{Event: e}); err != nil {
+		if declined(err) {
+			return errDeclined
+		}
+		return err
+	}
 	s.lastVersion = e.Version
 	s.advance(e.Position)
-	return emit(eventstore.Delivery{Event: e})
+	return nil
 }
+
+// A consumer may decline an event of the live buffer that it cannot take
+// now without holding more than its share of memory (the HTTP layer: a live
+// write to a slow client that would keep one more large frame alive), by
+// returning from emit an error with a method FromStore() bool that reports
+// true. The subscription then reads that event, and those after it, from the
+// store, as one that fell behind the buffer does: in its turn, under its
+// place in the catch-up budget (HoldsPlace). Events read from the store may
+// not be declined: that error ends the subscription.
+func declined(err error) bool {
+	var d interface{ FromStore() bool }
+	return errors.As(err, &d) && d.FromStore()
+}
+
+// errDeclined is deliver's report that emit declined an event of the live
+// buffer.
+var errDeclined = errors.New("the consumer declined an event of the live buffer")
+
+// HoldsPlace reports whether the events that Next is delivering, or
+// delivered in its last call, were read from the store under the
+// subscription's place in the catch-up budget: that place counts its
+// consumer's copies of them until Next is called again. Events of the live
+// buffer (NextLive's, and Next's when it does not read the store) are not
+// counted there; they are shared by every subscriber.
+func (s *Subscription) HoldsPlace() bool { return s.read }
 
 // maybeCaughtUp delivers CaughtUp once, when the cursor has reached the
 // target, or when the next event to deliver (next, if not nil) lies beyond it.
@@ -797,6 +835,10 @@ func (s *Subscription) readLive(ctx context.Context, emit func(eventstore.Delive
 			continue
 		}
 		if err := s.deliver(ctx, emit, e); err != nil {
+			if errors.Is(err, errDeclined) {
+				s.declined = true // read from the store from here on
+				return false, nil
+			}
 			return false, err
 		}
 		delivered++
@@ -854,6 +896,7 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	switch {
 	case !more:
 		s.advance(max(s.cursor, head))
+		s.declined = false
 		s.wait = closed // the tailer may have moved on meanwhile
 		return s.maybeCaughtUp(ctx, emit, nil)
 	case s.cursor == before:
