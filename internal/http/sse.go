@@ -365,6 +365,7 @@ func (ew *eventWriter) close() {
 	ew.end()
 	ew.stop()
 	ew.unguard() // ended mid-write (a panic): stop the guard's looks
+	ew.release() // and its batch, whose large frames count against every live write
 	ew.sub.Close()
 	if ew.conn != nil {
 		ew.conn.Close()
@@ -382,7 +383,7 @@ type eventWriter struct {
 	chunked  bool                        // after detach: the body is sent in chunks (HTTP/1.1)
 	sent     int                         // after detach: bytes written to conn
 	try      func([][]byte) (int, error) // after detach: one write that does not wait; nil if none
-	vec      [3][]byte                   // after detach: the chunk being written
+	vec      [][]byte                    // after detach: the chunk being written (size line, pieces, CRLF)
 	size     [18]byte                    // after detach: its size line
 	bufs     net.Buffers                 // after detach: what of vec is still to write
 	closed   bool
@@ -404,6 +405,12 @@ type eventWriter struct {
 	// progress is where a filtered log subscription has got to: every
 	// matching event up to it has been written.
 	progress int64
+	// refs are the large frames of the batch, which it holds by reference
+	// rather than copies (frameCache); refBytes is their size; pieces is
+	// the batch laid out for a write.
+	refs     []frameRef
+	refBytes int
+	pieces   [][]byte
 
 	mu      sync.Mutex
 	ended   bool // the response is ending: shutdown must not cut its writes
@@ -576,6 +583,17 @@ func (s *Server) linger() time.Duration {
 func (ew *eventWriter) deliver(d eventstore.Delivery) error {
 	switch {
 	case d.Event != nil:
+		f := ew.s.frames.frame(d.Event)
+		pinned := false
+		if f.json == nil && !ew.placed() {
+			// A large frame of the live buffer, shared with every other
+			// subscriber: one more kept alive by a slow client's write is
+			// counted, and past the bound it is read from the store instead.
+			if !ew.s.frames.pin(f) {
+				return fromStore{}
+			}
+			pinned = true
+		}
 		ew.lastID = d.Event.Position
 		if ew.stream {
 			ew.lastID = d.Event.Version
@@ -584,7 +602,12 @@ func (ew *eventWriter) deliver(d eventstore.Delivery) error {
 		*b = append(*b, "id: "...)
 		*b = strconv.AppendInt(*b, ew.lastID, 10)
 		*b = append(*b, "\ndata: "...)
-		*b = append(*b, ew.s.frames.json(d.Event)...)
+		if f.json != nil {
+			*b = append(*b, f.json...)
+		} else {
+			ew.refs = append(ew.refs, frameRef{at: len(*b), frame: f, pinned: pinned})
+			ew.refBytes += f.size
+		}
 		*b = append(*b, "\n\n"...)
 	case d.CaughtUp:
 		ew.live = true
@@ -603,7 +626,7 @@ func (ew *eventWriter) deliver(d eventstore.Delivery) error {
 	default:
 		ew.progress = d.Position // written at heartbeat time only
 	}
-	if ew.batch != nil && len(*ew.batch) >= maxBatchBytes {
+	if ew.batch != nil && len(*ew.batch)+ew.refBytes >= maxBatchBytes {
 		// A long page of history goes out in parts. The guard covers the
 		// write alone, not the reads of the store until the next part.
 		ew.write()
@@ -655,19 +678,68 @@ func (ew *eventWriter) write() {
 	}
 	if b := ew.batch; b != nil {
 		if ew.err == nil && len(*b) > 0 {
+			// The batch's own bytes, with its large frames' pieces in place.
+			ew.pieces = ew.pieces[:0]
+			at := 0
+			for _, r := range ew.refs {
+				ew.pieces = append(ew.pieces, (*b)[at:r.at])
+				ew.pieces = append(ew.pieces, r.frame.parts...)
+				at = r.at
+			}
+			ew.pieces = append(ew.pieces, (*b)[at:])
 			if ew.conn != nil {
-				ew.err = ew.writeChunk(*b)
+				ew.err = ew.writeChunk(ew.pieces, len(*b)+ew.refBytes)
 			} else {
-				_, ew.err = ew.w.Write(*b)
+				for _, p := range ew.pieces {
+					if _, ew.err = ew.w.Write(p); ew.err != nil {
+						break
+					}
+				}
 			}
 		}
-		*b = (*b)[:0]
-		if cap(*b) <= maxBatchBytes*2 {
-			batchPool.Put(b)
-		}
-		ew.batch = nil
+		ew.release()
 	}
 }
+
+// release lets the batch go, written or not: its buffer back to the pool,
+// its large frames unpinned, and no reference to them kept.
+func (ew *eventWriter) release() {
+	b := ew.batch
+	if b == nil {
+		return
+	}
+	for _, r := range ew.refs {
+		if r.pinned {
+			ew.s.frames.unpin(r.frame)
+		}
+	}
+	clear(ew.refs)
+	clear(ew.pieces)
+	clear(ew.vec)
+	ew.refs, ew.refBytes, ew.pieces, ew.vec = ew.refs[:0], 0, ew.pieces[:0], ew.vec[:0]
+	*b = (*b)[:0]
+	if cap(*b) <= maxBatchBytes*2 {
+		batchPool.Put(b)
+	}
+	ew.batch = nil
+}
+
+// placed reports whether what the subscription delivers now was read from
+// the store under its place in the catch-up budget, which counts its copies
+// (fanout's HoldsPlace); otherwise it comes from the live buffer.
+func (ew *eventWriter) placed() bool {
+	p, ok := ew.sub.(interface{ HoldsPlace() bool })
+	return ok && p.HoldsPlace()
+}
+
+// fromStore is deliver's refusal of a large frame of the live buffer when
+// live writes already keep as many alive as they may (frameCache.pin): the
+// live feed then reads that event, and those after it, from the store, in
+// the subscription's turn in the catch-up budget (fanout: FromStore).
+type fromStore struct{}
+
+func (fromStore) Error() string   { return "too many large frames held by live writes" }
+func (fromStore) FromStore() bool { return true }
 
 // deliver1 makes try's one attempt holding one of the deliveries, which a
 // panic in it gives back too: a token lost would stall every live
@@ -678,19 +750,23 @@ func (ew *eventWriter) deliver1(bufs net.Buffers) (int, error) {
 	return ew.try(bufs)
 }
 
-// writeChunk writes p to the connection: as one HTTP/1.1 chunk (size line,
-// data, CRLF) in one system call, or as it is for HTTP/1.0, whose body ends
-// when the connection closes.
-func (ew *eventWriter) writeChunk(p []byte) error {
-	// The size line and the vector live in ew: a write allocates nothing.
-	ew.vec[0] = p
+// writeChunk writes pieces, size bytes in all, to the connection: as one
+// HTTP/1.1 chunk (size line, data, CRLF) in one system call, or as they are
+// for HTTP/1.0, whose body ends when the connection closes.
+func (ew *eventWriter) writeChunk(pieces [][]byte, size int) error {
+	// The size line and the vector live in ew: a write allocates nothing
+	// once they have grown.
 	bufs, framing := &ew.bufs, 0
-	*bufs = ew.vec[:1]
+	ew.vec = ew.vec[:0]
 	if ew.chunked {
-		line := append(strconv.AppendInt(ew.size[:0], int64(len(p)), 16), "\r\n"...)
-		ew.vec = [3][]byte{line, p, crlf}
-		*bufs, framing = ew.vec[:], len(line)
+		line := append(strconv.AppendInt(ew.size[:0], int64(size), 16), "\r\n"...)
+		ew.vec, framing = append(ew.vec, line), len(line)
 	}
+	ew.vec = append(ew.vec, pieces...)
+	if ew.chunked {
+		ew.vec = append(ew.vec, crlf)
+	}
+	*bufs = ew.vec
 	var n int64
 	if ew.try != nil {
 		// One attempt that never waits for the client, in a turn (step): the
@@ -719,7 +795,8 @@ func (ew *eventWriter) writeChunk(p []byte) error {
 		m, err = bufs.WriteTo(ew.conn)
 		n += m
 	}
-	ew.sent += min(max(int(n)-framing, 0), len(p)) // the body's bytes, as net/http counts them
+	ew.sent += min(max(int(n)-framing, 0), size) // the body's bytes, as net/http counts them
+	*bufs = nil
 	return err
 }
 
@@ -804,18 +881,39 @@ func (ew *eventWriter) cut() {
 // every subscriber at once), but only the latest of them, up to
 // largeFramesBytes in all: otherwise the 4,096 slots would hold 4 GiB of
 // events of 1 MiB, for good, after one subscriber read a log of them.
+//
+// A large frame is not one copy of its event: its head and tail are its own,
+// its data and metadata are the event's (a copy only where they had to be
+// put on one line), and a subscription's batch holds it by reference
+// (frameRef). A thousand subscribers whose writes of a live event of 1 MiB
+// wait on their clients then hold that megabyte once, not each their own
+// copy of it (a gigabyte). What live writes keep alive of large frames is
+// bounded too, all together (pin).
 type frameCache struct {
 	slots [4096]atomic.Pointer[cachedEvent]
 
 	mu         sync.Mutex
 	large      []largeFrame // the large frames kept, oldest first
 	largeBytes int          // their size
+	pinned     int          // the size of the large frames pinned
+	pinLimit   int          // the most pinned at once; 0: pinnedFramesBytes
 }
 
 type cachedEvent struct {
 	position int64
 	id       uuid.UUID
-	json     []byte
+	json     []byte   // the frame, if at most maxCachedFrame
+	parts    [][]byte // a larger frame: head, data, metadata and tail
+	size     int      // the frame's length
+	pins     int      // under frameCache.mu
+}
+
+// frameRef is a large frame in a subscription's batch, at an offset of its
+// own bytes, and whether it was pinned.
+type frameRef struct {
+	at     int
+	frame  *cachedEvent
+	pinned bool
 }
 
 // largeFrame is a large frame and the slot it was put in.
@@ -832,19 +930,65 @@ const (
 	largeFramesBytes = 16 << 20
 )
 
-// json returns the event as one line of JSON.
-func (c *frameCache) json(e *eventstore.Event) []byte {
+// pinnedFramesBytes bounds the large frames of live events that
+// subscriptions' batches hold, all together (each frame counted once,
+// however many hold it): as much as the live buffer holds by default
+// (fanout.DefaultBufferBytes). A batch past it leaves the event to be read
+// from the store, under the catch-up budget.
+const pinnedFramesBytes = 64 << 20
+
+// frame returns the event's frame: its JSON on one line.
+func (c *frameCache) frame(e *eventstore.Event) *cachedEvent {
 	slot := &c.slots[uint64(e.Position)%uint64(len(c.slots))]
 	if ce := slot.Load(); ce != nil && ce.position == e.Position && ce.id == e.ID {
-		return ce.json
+		return ce
 	}
-	b := encodeEvent(make([]byte, 0, 256+len(e.Data)+len(e.Metadata)), oneLine(e))
-	ce := &cachedEvent{position: e.Position, id: e.ID, json: b}
+	ce := newFrame(e)
 	slot.Store(ce)
-	if len(b) > maxCachedFrame {
+	if ce.size > maxCachedFrame {
 		c.keepLarge(slot, ce)
 	}
-	return b
+	return ce
+}
+
+// json returns the event as one line of JSON, in one slice.
+func (c *frameCache) json(e *eventstore.Event) []byte {
+	ce := c.frame(e)
+	if ce.json != nil {
+		return ce.json
+	}
+	return slices.Concat(ce.parts...)
+}
+
+// metadataKey is what comes between data and metadata in a frame.
+var metadataKey = []byte(`,"metadata":`)
+
+// newFrame encodes e's frame: whole if it is small, else as its head and tail
+// around the event's own data and metadata (encodeEvent's output, piece by
+// piece).
+func newFrame(e *eventstore.Event) *cachedEvent {
+	o := oneLine(e)
+	ce := &cachedEvent{position: e.Position, id: e.ID}
+	bare := o
+	bare.Data, bare.Metadata = nil, nil
+	skel := encodeEvent(make([]byte, 0, 256), bare)
+	ce.size = len(skel) + len(o.Data)
+	if o.Metadata != nil {
+		ce.size += len(metadataKey) + len(o.Metadata)
+	}
+	if ce.size <= maxCachedFrame {
+		ce.json = encodeEvent(make([]byte, 0, ce.size), o)
+		return ce
+	}
+	// The names before data are JSON strings, in which `,"data":` cannot
+	// appear unescaped: the first one is the member's.
+	i := bytes.Index(skel, []byte(`,"data":`)) + len(`,"data":`)
+	ce.parts = [][]byte{skel[:i:i], o.Data}
+	if o.Metadata != nil {
+		ce.parts = append(ce.parts, metadataKey, o.Metadata)
+	}
+	ce.parts = append(ce.parts, skel[i:])
+	return ce
 }
 
 // keepLarge counts a large frame just put in slot, and lets the oldest go
@@ -854,14 +998,55 @@ func (c *frameCache) keepLarge(slot *atomic.Pointer[cachedEvent], ce *cachedEven
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.large = append(c.large, largeFrame{slot, ce})
-	c.largeBytes += len(ce.json)
+	c.largeBytes += ce.size
 	for c.largeBytes > largeFramesBytes && len(c.large) > 1 {
 		old := c.large[0]
 		c.large[0] = largeFrame{}
 		c.large = c.large[1:]
-		c.largeBytes -= len(old.frame.json)
+		c.largeBytes -= old.frame.size
 		old.slot.CompareAndSwap(old.frame, nil) // unless another frame took the slot
 	}
+}
+
+// pin counts a large frame of the live buffer that a subscription's batch
+// is about to hold until it is written, and reports true; or reports false,
+// counting nothing, when the large frames live writes hold would pass the
+// bound with it (pinLimit, pinnedFramesBytes; one frame is always let
+// through). Every subscription that holds it shares it: a frame is counted
+// once, from the first pin to the last unpin. A client that stalls holds its
+// write's frames until it is cut; without the bound, thousands of them,
+// each stalled on another large event, held one each.
+func (c *frameCache) pin(ce *cachedEvent) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ce.pins == 0 {
+		limit := c.pinLimit
+		if limit == 0 {
+			limit = pinnedFramesBytes
+		}
+		if c.pinned > 0 && c.pinned+ce.size > limit {
+			return false
+		}
+		c.pinned += ce.size
+	}
+	ce.pins++
+	return true
+}
+
+// unpin undoes one pin.
+func (c *frameCache) unpin(ce *cachedEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ce.pins--; ce.pins == 0 {
+		c.pinned -= ce.size
+	}
+}
+
+// pinnedBytes reports the size of the large frames pinned now.
+func (c *frameCache) pinnedBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pinned
 }
 
 // oneLine returns e with data and metadata on one line, as an SSE data field
