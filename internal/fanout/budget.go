@@ -9,7 +9,7 @@ import (
 // together, unless Options say otherwise: as much as
 // TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT lets clients that send slowly hold by
 // default (256 MiB), for clients that read slowly. At the default event size
-// bound that is about 80 subscriptions reading a page at once; the others
+// bound that is about 110 subscriptions reading a page at once; the others
 // wait their turn, in order.
 const DefaultCatchUpBytes = 256 << 20
 
@@ -17,12 +17,21 @@ const DefaultCatchUpBytes = 256 << 20
 // hands a subscription no more than about this, and one event more.
 const catchUpPageBytes = 1 << 20
 
+// catchUpConsumerBytes is what a page costs besides its events' data and
+// metadata: the rows' ids, names and other fields (a page has at most
+// Options.PageSize rows, 500 by default) and its consumer's own copies of
+// what it writes (the HTTP layer: a batch of up to 32 KiB of small frames,
+// and a frame of a few tens of KiB; larger frames share the page's data).
+const catchUpConsumerBytes = 256 << 10
+
 // catchUpReserve is what one subscription reading a page is counted as
 // holding: the page (its store reads events in chunks of about
-// catchUpPageBytes, and one event may pass it), and one event more for its
-// consumer's copy of the one it writes, with room for its frame.
+// catchUpPageBytes, and the one event that passes it may be as large as an
+// event may be) and what its consumer holds besides. A consumer that must
+// copy a large event to write it (one that is not on one line) asks for a
+// place with room for that copy (Room).
 func catchUpReserve(maxEvent int) int64 {
-	return catchUpPageBytes + 2*int64(maxEvent) + 64<<10
+	return catchUpPageBytes + int64(maxEvent) + catchUpConsumerBytes
 }
 
 // budget is the bytes that subscriptions reading the store may hold, all

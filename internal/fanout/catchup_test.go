@@ -320,11 +320,11 @@ func TestAnEventDeclinedFromTheLiveBufferIsReadFromTheStore(t *testing.T) {
 				return nil
 			}
 			p := d.Event.Position
-			if !sub.HoldsPlace() && p%3 == 0 && !declined[p] {
+			if !placed(sub) && p%3 == 0 && !declined[p] {
 				declined[p] = true // each third event, once: it must come again
 				return declineLive{}
 			}
-			fromStore[p] = sub.HoldsPlace()
+			fromStore[p] = placed(sub)
 			got = append(got, d.Event)
 			return nil
 		}
@@ -366,6 +366,146 @@ func TestAnEventDeclinedFromTheLiveBufferIsReadFromTheStore(t *testing.T) {
 		}
 		if len(declined) == 0 {
 			t.Error("no event came from the live buffer: the test proves nothing")
+		}
+	})
+}
+
+// placed reports whether sub delivers what it read from the store under its
+// place in the catch-up budget.
+func placed(sub *fanout.Subscription) bool {
+	held, _ := sub.Place()
+	return held
+}
+
+// TestAPlaceInTheCatchUpBudgetIsWhatAPageHolds: a place was counted as a
+// page (about 1 MiB and one event), and one event more for its consumer's
+// copy, and 64 KiB: 3 MiB at the default event bound, so 256 MiB let 83
+// subscriptions catch up at once. The consumer now shares the page's large
+// events rather than copy them (the HTTP layer's frames): a place is the
+// page and what its rows and consumer hold besides, 2.25 MiB, and a budget
+// of four of those lets four read at once, not two. What their pages hold
+// still stays within it. On both stores.
+func TestAPlaceInTheCatchUpBudgetIsWhatAPageHolds(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		const maxEvent = 1 << 20
+		data := []byte(`{"pad":"` + strings.Repeat("x", maxEvent-16) + `"}`)
+		for range 8 {
+			if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "Big", Data: data}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hs := &holdingStore{Store: store}
+		const budget = 9 << 20 // four places of 2.25 MiB
+		f := runFeed(t, hs, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: maxEvent, CatchUpBytes: budget})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		release := make(chan struct{})
+		var stalled atomic.Int64
+		var wg sync.WaitGroup
+		const subs = 6
+		for range subs {
+			wg.Go(func() {
+				sub := f.Subscribe(eventstore.SubscribeOptions{})
+				defer sub.Close()
+				first, caughtUp := true, false
+				emit := func(d eventstore.Delivery) error {
+					if d.Event != nil && first {
+						first = false
+						stalled.Add(1) // its consumer's write waits
+						<-release
+					}
+					caughtUp = caughtUp || d.CaughtUp
+					return nil
+				}
+				for !caughtUp {
+					if err := sub.Next(ctx, emit); err != nil || caughtUp {
+						return
+					}
+					select {
+					case <-sub.Ready():
+					case <-ctx.Done():
+						return
+					}
+				}
+			})
+		}
+		waitFor(t, 10*time.Second, "four subscriptions to read a page at once", func() bool { return stalled.Load() >= 4 })
+		time.Sleep(200 * time.Millisecond) // any more that would read, read now
+		if n := stalled.Load(); n > 4 {
+			t.Errorf("%d subscriptions read a page at once with a budget of four places; want four", n)
+		}
+		if peak := hs.peak.Load(); peak > budget {
+			t.Errorf("the subscriptions' pages held %d bytes; want at most the budget, %d", peak, budget)
+		}
+		close(release)
+		wg.Wait()
+	})
+}
+
+// roomError asks for a place with room for a copy of n bytes.
+type roomError int64
+
+func (r roomError) Error() string { return "needs room" }
+func (r roomError) Room() int64   { return int64(r) }
+
+// TestAnEventThatNeedsRoomIsReadAgainUnderALargerPlace: a consumer that must
+// copy a large event read from the store to write it (the HTTP layer: one
+// not on one line) asks for room for that copy; the page stops before the
+// event, and the subscription reads it again under a place with that room,
+// counted in the budget, and the consumer still gets every event once, in
+// order. On both stores.
+func TestAnEventThatNeedsRoomIsReadAgainUnderALargerPlace(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		var ack acked
+		for range 3 {
+			ack.add(appendN(t, store, uuid.New(), "X", 3))
+		}
+		const maxEvent = 64 << 10
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: maxEvent})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		sub := f.Subscribe(eventstore.SubscribeOptions{}).(*fanout.Subscription)
+		defer sub.Close()
+		const room = 1 << 20
+		var got []*eventstore.Event
+		asked, caughtUp := false, false
+		var held int64
+		emit := func(d eventstore.Delivery) error {
+			caughtUp = caughtUp || d.CaughtUp
+			if d.Event == nil {
+				return nil
+			}
+			if d.Event.Position == 5 {
+				if _, r := sub.Place(); r < room {
+					asked = true
+					return roomError(room)
+				}
+				held = f.CatchUpBytes()
+			}
+			got = append(got, d.Event)
+			return nil
+		}
+		for deadline := time.Now().Add(5 * time.Second); !caughtUp; {
+			if err := sub.Next(ctx, emit); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-sub.Ready():
+			case <-time.After(time.Until(deadline)):
+				t.Fatalf("not caught up in 5 s; got %d events", len(got))
+			}
+		}
+		checkExactlyOnce(t, "a subscription whose consumer asked for room", got, ack.events)
+		if !asked {
+			t.Fatal("the consumer never asked for room: the test proves nothing")
+		}
+		if held < room {
+			t.Errorf("the event that needed room was delivered with %d bytes of the budget held; want its place to count the room, %d more than a page", held, room)
 		}
 	})
 }

@@ -516,9 +516,12 @@ type Subscription struct {
 
 	// res is its claim on the feed's catch-up budget, waiting or granted;
 	// read says a page was read under it (its consumer may still be
-	// writing it until the next call).
-	res  *reservation
-	read bool
+	// writing it until the next call). room is what the place has, or the
+	// next one asks for, beyond a page, for its consumer's copies (Room).
+	res       *reservation
+	read      bool
+	room      int64
+	roomAsked bool // room is what the next place asks for: its page stopped for it
 }
 
 var _ eventstore.Subscription = (*Subscription)(nil)
@@ -615,7 +618,7 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 func (s *Subscription) reserve() bool {
 	b := &s.feed.catchUp
 	if s.res == nil {
-		s.res = b.take(catchUpReserve(s.feed.opts.MaxEventBytes))
+		s.res = b.take(catchUpReserve(s.feed.opts.MaxEventBytes) + s.room)
 	}
 	if !b.isGranted(s.res) {
 		s.wait = s.res.ready
@@ -631,6 +634,10 @@ func (s *Subscription) giveBack() {
 	if s.res != nil {
 		s.feed.catchUp.give(s.res)
 		s.res, s.read = nil, false
+		if s.room > 0 && !s.roomAsked {
+			s.room = 0 // the page that needed it is written
+		}
+		s.roomAsked = false
 	}
 }
 
@@ -770,8 +777,8 @@ func (s *Subscription) deliver(ctx context.Context, emit func(eventstore.Deliver
 // returning from emit an error with a method FromStore() bool that reports
 // true. The subscription then reads that event, and those after it, from the
 // store, as one that fell behind the buffer does: in its turn, under its
-// place in the catch-up budget (HoldsPlace). Events read from the store may
-// not be declined: that error ends the subscription.
+// place in the catch-up budget (Place). Events read from the store may not
+// be declined so (see Room instead): that error ends the subscription.
 func declined(err error) bool {
 	var d interface{ FromStore() bool }
 	return errors.As(err, &d) && d.FromStore()
@@ -781,13 +788,33 @@ func declined(err error) bool {
 // buffer.
 var errDeclined = errors.New("the consumer declined an event of the live buffer")
 
-// HoldsPlace reports whether the events that Next is delivering, or
-// delivered in its last call, were read from the store under the
-// subscription's place in the catch-up budget: that place counts its
-// consumer's copies of them until Next is called again. Events of the live
-// buffer (NextLive's, and Next's when it does not read the store) are not
-// counted there; they are shared by every subscriber.
-func (s *Subscription) HoldsPlace() bool { return s.read }
+// Place reports whether the events that Next is delivering, or delivered in
+// its last call, were read from the store under the subscription's place in
+// the catch-up budget, and how many bytes of its consumer's copies of a
+// large event (beyond a frame of a few tens of KiB: catchUpConsumerBytes)
+// that place has room for. The place counts what it read, and those copies,
+// until Next is called again. Events of the live buffer (NextLive's, and
+// Next's when it does not read the store) are not counted there: they are
+// shared by every subscriber.
+func (s *Subscription) Place() (held bool, room int64) {
+	if !s.read {
+		return false, 0
+	}
+	return true, s.room
+}
+
+// A consumer that must copy an event read from the store to write it, and
+// more than its place has room for (Place), may decline it by returning from
+// emit an error with a method Room() int64 that reports the bytes it needs.
+// The page stops before that event, and the subscription reads it again
+// under a place with that room, once its turn comes.
+func roomAsked(err error) int64 {
+	var r interface{ Room() int64 }
+	if errors.As(err, &r) {
+		return r.Room()
+	}
+	return 0
+}
 
 // maybeCaughtUp delivers CaughtUp once, when the cursor has reached the
 // target, or when the next event to deliver (next, if not nil) lies beyond it.
@@ -876,6 +903,12 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 			} else {
 				if err := s.deliver(ctx, emit, &e); err != nil {
 					f.opts.Metrics.Delivered(delivered)
+					if n := roomAsked(err); n > s.room {
+						// Read it again under a place with room for its
+						// copy; the consumer writes what came before.
+						s.room, s.roomAsked, s.wait = n, true, closed
+						return nil
+					}
 					return err
 				}
 				delivered++

@@ -2,6 +2,8 @@ package http
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +49,64 @@ func TestTheFrameCacheHoldsLittleOfLargeEvents(t *testing.T) {
 	// latest frame past it.
 	if most := 16<<20 + 257<<10; held > most {
 		t.Errorf("after %d frames of 256 KiB the cache holds %d MiB; want at most %d MiB", events, held>>20, most>>20)
+	}
+}
+
+// TestALargeFrameIsTheEventsJSONAndSharesItsData: a frame over 8 KiB is
+// written as pieces (head, data, metadata, tail) that share the event's
+// large data and metadata rather than copy them; small values are copied
+// into the frame's own pieces (a store reads them into shared blocks, which
+// a frame would keep alive whole), and values not on one line are
+// compacted, a copy the frame counts. Whatever the sizes and line breaks,
+// the pieces are the event's JSON on one line, byte for byte.
+func TestALargeFrameIsTheEventsJSONAndSharesItsData(t *testing.T) {
+	t.Parallel()
+	value := func(n int, multiline bool) []byte {
+		if n == 0 {
+			return nil
+		}
+		if multiline {
+			return []byte("{\n \"pad\": \"" + strings.Repeat("m", n) + "\"\n}")
+		}
+		return []byte(`{"pad":"` + strings.Repeat("v", n) + `"}`)
+	}
+	for _, dataSize := range []int{10, 9 << 10, 40 << 10, 300 << 10} {
+		for _, metaSize := range []int{0, 10, 9 << 10, 40 << 10} {
+			for _, multiline := range []bool{false, true} {
+				e := &eventstore.Event{ID: uuid.New(), StreamID: uuid.New(), StreamType: "thing", Version: 3, Position: 7,
+					Type: "Big", Data: value(dataSize, multiline), Metadata: value(metaSize, multiline), RecordedAt: time.Now().UTC()}
+				name := fmt.Sprintf("data %d, metadata %d, multiline %t", dataSize, metaSize, multiline)
+				ce := newFrame(e)
+				want := encodeEvent(nil, oneLine(e))
+				got := ce.json
+				if got == nil {
+					got = slices.Concat(ce.parts...)
+				}
+				if !bytes.Equal(got, want) || ce.size != len(want) {
+					t.Fatalf("%s: frame of %d bytes (size %d) is not the event's JSON on one line (%d bytes)", name, len(got), ce.size, len(want))
+				}
+				shared, copied := 0, 0
+				for _, p := range ce.parts {
+					if sameSlice(p, e.Data) || sameSlice(p, e.Metadata) {
+						shared += len(p)
+					}
+				}
+				for _, v := range [][]byte{e.Data, e.Metadata} {
+					if len(v) >= sharedData {
+						if multiline {
+							copied += len(v)
+						} else if !slices.ContainsFunc(ce.parts, func(p []byte) bool { return sameSlice(p, v) }) {
+							t.Errorf("%s: a value of %d bytes was copied into the frame; want it shared", name, len(v))
+						}
+					}
+				}
+				if multiline && shared > 0 {
+					t.Errorf("%s: the frame shares %d bytes of values not on one line; want them compacted", name, shared)
+				}
+				if (ce.copied > 0) != (copied > 0) || ce.copied < copied {
+					t.Errorf("%s: the frame counts %d bytes of copies of large values; want at least %d", name, ce.copied, copied)
+				}
+			}
+		}
 	}
 }

@@ -585,14 +585,22 @@ func (ew *eventWriter) deliver(d eventstore.Delivery) error {
 	case d.Event != nil:
 		f := ew.s.frames.frame(d.Event)
 		pinned := false
-		if f.json == nil && !ew.placed() {
-			// A large frame of the live buffer, shared with every other
-			// subscriber: one more kept alive by a slow client's write is
-			// counted, and past the bound it is read from the store instead.
-			if !ew.s.frames.pin(f) {
-				return fromStore{}
+		if f.json == nil {
+			switch placed, room := ew.place(); {
+			case !placed:
+				// A large frame of the live buffer, shared with every
+				// other subscriber: one more kept alive by a slow
+				// client's write is counted, and past the bound it is
+				// read from the store instead.
+				if !ew.s.frames.pin(f) {
+					return fromStore{}
+				}
+				pinned = true
+			case int64(f.copied) > room:
+				// Read from the store under a place that counts the page
+				// it shares, but not a copy this large.
+				return needsRoom(f.copied)
 			}
-			pinned = true
 		}
 		ew.lastID = d.Event.Position
 		if ew.stream {
@@ -724,12 +732,15 @@ func (ew *eventWriter) release() {
 	ew.batch = nil
 }
 
-// placed reports whether what the subscription delivers now was read from
-// the store under its place in the catch-up budget, which counts its copies
-// (fanout's HoldsPlace); otherwise it comes from the live buffer.
-func (ew *eventWriter) placed() bool {
-	p, ok := ew.sub.(interface{ HoldsPlace() bool })
-	return ok && p.HoldsPlace()
+// place reports whether what the subscription delivers now was read from
+// the store under its place in the catch-up budget, and how large a copy of
+// an event that place has room for (fanout's Place); otherwise it comes from
+// the live buffer.
+func (ew *eventWriter) place() (bool, int64) {
+	if p, ok := ew.sub.(interface{ Place() (bool, int64) }); ok {
+		return p.Place()
+	}
+	return false, 0
 }
 
 // fromStore is deliver's refusal of a large frame of the live buffer when
@@ -740,6 +751,15 @@ type fromStore struct{}
 
 func (fromStore) Error() string   { return "too many large frames held by live writes" }
 func (fromStore) FromStore() bool { return true }
+
+// needsRoom is deliver's refusal of an event read from the store whose frame
+// is a copy larger than the subscription's place has room for (an event not
+// on one line): the live feed reads it again under a place with that room
+// (fanout: Room).
+type needsRoom int
+
+func (n needsRoom) Error() string { return "a frame's copy needs room in the catch-up budget" }
+func (n needsRoom) Room() int64   { return int64(n) }
 
 // deliver1 makes try's one attempt holding one of the deliveries, which a
 // panic in it gives back too: a token lost would stall every live
@@ -905,6 +925,7 @@ type cachedEvent struct {
 	json     []byte   // the frame, if at most maxCachedFrame
 	parts    [][]byte // a larger frame: head, data, metadata and tail
 	size     int      // the frame's length
+	copied   int      // of a larger frame: the length of its copies of data or metadata of sharedData or more
 	pins     int      // under frameCache.mu
 }
 
@@ -963,9 +984,11 @@ func (c *frameCache) json(e *eventstore.Event) []byte {
 // metadataKey is what comes between data and metadata in a frame.
 var metadataKey = []byte(`,"metadata":`)
 
-// newFrame encodes e's frame: whole if it is small, else as its head and tail
-// around the event's own data and metadata (encodeEvent's output, piece by
-// piece).
+// newFrame encodes e's frame: whole if it is small, else as pieces, in the
+// order encodeEvent writes them: the head up to data, data, metadata and the
+// tail. Data or metadata of sharedData or more is the event's own slice (or
+// its copy on one line, copied then); the rest is copied into pieces of the
+// frame's own, each allocated to its size.
 func newFrame(e *eventstore.Event) *cachedEvent {
 	o := oneLine(e)
 	ce := &cachedEvent{position: e.Position, id: e.ID}
@@ -983,12 +1006,42 @@ func newFrame(e *eventstore.Event) *cachedEvent {
 	// The names before data are JSON strings, in which `,"data":` cannot
 	// appear unescaped: the first one is the member's.
 	i := bytes.Index(skel, []byte(`,"data":`)) + len(`,"data":`)
-	ce.parts = [][]byte{skel[:i:i], o.Data}
+	pieces := [][]byte{skel[:i], o.Data}
 	if o.Metadata != nil {
-		ce.parts = append(ce.parts, metadataKey, o.Metadata)
+		pieces = append(pieces, metadataKey, o.Metadata)
 	}
-	ce.parts = append(ce.parts, skel[i:])
+	pieces = append(pieces, skel[i:])
+	var own [][]byte // the pieces gathered since the last one shared
+	for _, p := range pieces {
+		if len(p) < sharedData {
+			own = append(own, p)
+			continue
+		}
+		if len(own) > 0 {
+			ce.parts = append(ce.parts, slices.Concat(own...))
+			own = own[:0]
+		}
+		ce.parts = append(ce.parts, p)
+	}
+	if len(own) > 0 {
+		ce.parts = append(ce.parts, slices.Concat(own...))
+	}
+	for _, p := range [][]byte{o.Data, o.Metadata} {
+		if len(p) >= sharedData && !sameSlice(p, e.Data) && !sameSlice(p, e.Metadata) {
+			ce.copied += cap(p) // put on one line
+		}
+	}
 	return ce
+}
+
+// sharedData is the least data or metadata a large frame shares with its
+// event rather than copies: the stores read smaller values into shared
+// blocks (of 32 KiB), which a frame that held one would keep alive whole.
+const sharedData = 32 << 10
+
+// sameSlice reports whether a and b are the same bytes in memory.
+func sameSlice(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
 // keepLarge counts a large frame just put in slot, and lets the oldest go
@@ -1064,6 +1117,7 @@ func compactIfMultiline(b []byte) []byte {
 		return b
 	}
 	var out bytes.Buffer
+	out.Grow(len(b)) // no more than that: compacting only takes away
 	if err := json.Compact(&out, b); err != nil {
 		return b // stored data is valid JSON; keep it if not
 	}

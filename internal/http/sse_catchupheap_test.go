@@ -1,0 +1,104 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestStalledCatchingUpClientsHoldNoMoreHeapThanTheBudget: a place in the
+// catch-up budget counts a page and what the subscription's writer holds
+// besides; large frames share the page's data rather than copy it, so a
+// place no longer counts a copy of the largest event. An event not on one
+// line is still copied to be written (its frame is compacted): its
+// subscription then asks for a place with room for that copy. Ten clients
+// that stop reading while they catch up on such events of 1 MiB, with a
+// budget of 9 MiB, hold no more of the heap than the budget (and a little);
+// places that did not count the copy let four of them hold more (11 MiB on
+// SQLite). On both stores.
+//
+// It measures the heap, so it runs alone: not in parallel with other tests,
+// and one store after the other.
+func TestStalledCatchingUpClientsHoldNoMoreHeapThanTheBudget(t *testing.T) {
+	for _, k := range []teststore.Kind{teststore.MySQL, teststore.SQLite} {
+		t.Run(k.Name, func(t *testing.T) { testStalledCatchingUpHeap(t, k) })
+	}
+}
+
+func testStalledCatchingUpHeap(t *testing.T, k teststore.Kind) {
+	store := k.Open(t)
+	const maxEvent = 1 << 20
+	// Pretty-printed: a frame must put it on one line, a copy.
+	data := fmt.Appendf(nil, "{\n  \"pad\": \"%s\"\n}", strings.Repeat("x", maxEvent-32))
+	for range 12 {
+		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "X", Data: data}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data = nil
+	const budget = 9 << 20
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: maxEvent, CatchUpBytes: budget})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	t.Cleanup(stopFeed)
+	go feed.Run(feedCtx)
+	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour, StallTimeout: time.Minute})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnContext = esthttp.ConnContext
+	srv.Listener = smallSendBufferListener{srv.Listener.(*net.TCPListener)}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+
+	// The store's connections keep buffers the size of the largest row
+	// they read (MySQL's driver): grown here, before the count starts, as
+	// the clients' reads grow them.
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			page, err := store.ReadAll(context.Background(), eventstore.ReadAllOptions{After: int64(i), Limit: 2})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for range page.Events { //nolint:revive // read to the end
+			}
+		})
+	}
+	wg.Wait()
+	before := heapBytes()
+	for range 10 {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.(*net.TCPConn).SetReadBuffer(128 << 10) //nolint:errcheck // a hint
+		fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	}
+	var peak int64
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		peak = max(peak, feed.CatchUpBytes())
+	}
+	held := heapBytes() - before
+	t.Logf("ten stalled clients catching up hold %d KiB more of the heap; places held up to %d KiB", held>>10, peak>>10)
+	if peak == 0 {
+		t.Fatal("no client held a place: the test proves nothing")
+	}
+	if most := int64(budget + 1<<20); held > most {
+		t.Errorf("ten clients stalled while catching up on events of 1 MiB not on one line hold %d KiB more of the heap; want at most the budget and a little, %d KiB",
+			held>>10, most>>10)
+	}
+}
