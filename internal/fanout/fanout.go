@@ -61,9 +61,10 @@ type Options struct {
 	PageSize int
 	// CatchUpBytes bounds what subscriptions reading the store hold, all
 	// together, in bytes (default DefaultCatchUpBytes): each reads a page
-	// of at most about 1 MiB, counted with its largest events (see
-	// catchUpReserve) from before it reads until its consumer has written
-	// it; one over the budget waits for its turn.
+	// of at most about 1 MiB, counted with one event as large as
+	// MaxEventBytes and what its consumer holds besides (catchUpReserve),
+	// from before it reads until its consumer has written it; one over the
+	// budget waits for its turn.
 	CatchUpBytes int64
 	// MaxEventBytes is the largest data and metadata an event may have
 	// (default 1 MiB, TRIBUTARY_MAX_EVENT_BYTES's default).
