@@ -3,6 +3,7 @@ package fanout
 import (
 	"slices"
 	"sync"
+	"time"
 )
 
 // DefaultCatchUpBytes is what subscriptions reading the store may hold, all
@@ -33,6 +34,12 @@ const catchUpConsumerBytes = 256 << 10
 func catchUpReserve(maxEvent int) int64 {
 	return catchUpPageBytes + int64(maxEvent) + catchUpConsumerBytes
 }
+
+// catchUpTurn is how long a subscription reading the store keeps its place
+// while others wait for one: a page is written in milliseconds to a client
+// that reads, but a client that reads slowly (and is never cut, as long as
+// it takes bytes) may take minutes over it.
+const catchUpTurn = time.Second
 
 // budget is the bytes that subscriptions reading the store may hold, all
 // together. A subscription takes its reservation before it reads and gives
@@ -117,6 +124,13 @@ func (b *budget) wakeAll() {
 		close(r.ready)
 	}
 	b.queue, b.stopped = nil, true
+}
+
+// waiting reports whether a reservation waits for its turn.
+func (b *budget) waiting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue) > 0
 }
 
 // held reports the bytes reserved now.

@@ -124,7 +124,8 @@ type Feed struct {
 
 	open atomic.Int64 // subscriptions open, live or catching up
 
-	catchUp budget // what subscriptions reading the store hold
+	catchUp budget        // what subscriptions reading the store hold
+	turn    time.Duration // how long a place is held before it goes to those waiting (catchUpTurn)
 
 	openMu  sync.Mutex
 	all     map[*Subscription]struct{} // every subscription past its start, for the lag metric
@@ -165,7 +166,7 @@ func New(store Store, opts Options) *Feed {
 		store: store, tail: store.Tail(), opts: opts, log: opts.Logger,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
 		slots: make([]atomic.Pointer[eventstore.Event], opts.Buffer), all: make(map[*Subscription]struct{}),
-		catchUp: budget{limit: opts.CatchUpBytes},
+		catchUp: budget{limit: opts.CatchUpBytes}, turn: catchUpTurn,
 	}
 	changed := make(chan struct{})
 	f.changed.Store(&changed)
@@ -522,7 +523,8 @@ type Subscription struct {
 	res       *reservation
 	read      bool
 	room      int64
-	roomAsked bool // room is what the next place asks for: its page stopped for it
+	roomAsked bool      // room is what the next place asks for: its page stopped for it
+	placedAt  time.Time // when the place was granted
 }
 
 var _ eventstore.Subscription = (*Subscription)(nil)
@@ -625,7 +627,7 @@ func (s *Subscription) reserve() bool {
 		s.wait = s.res.ready
 		return false
 	}
-	s.read = true
+	s.read, s.placedAt = true, time.Now()
 	return true
 }
 
@@ -917,6 +919,12 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 			if size += eventBytes(&e); size >= catchUpPageBytes {
 				// As much as its reservation counts: the rest is the next
 				// page, read on the next turn (the store reads no further).
+				more = true
+				break
+			}
+			if time.Since(s.placedAt) >= f.turn && f.catchUp.waiting() {
+				// Its consumer is slow, and others wait for a place: the
+				// rest of the page is read on its next turn, behind them.
 				more = true
 				break
 			}
