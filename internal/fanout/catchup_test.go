@@ -509,3 +509,70 @@ func TestAnEventThatNeedsRoomIsReadAgainUnderALargerPlace(t *testing.T) {
 		}
 	})
 }
+
+// TestAPlaceCountsEventsLargerThanTheBoundOnceOneIsSeen: a place counts one
+// event as large as MaxEventBytes; events stored under a larger bound
+// (TRIBUTARY_MAX_EVENT_BYTES lowered since) made pages larger than their
+// places, and the budget no bound. Once the feed has seen such an event,
+// places count the largest it has seen. Here the bound is 64 KiB and the
+// log holds events of 1000 KiB: after one subscription has read them,
+// stalled ones hold no more than the budget. On both stores.
+func TestAPlaceCountsEventsLargerThanTheBoundOnceOneIsSeen(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		data := []byte(`{"pad":"` + strings.Repeat("x", 1000<<10) + `"}`)
+		for range 6 {
+			if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "Big", Data: data}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hs := &holdingStore{Store: store}
+		const budget = 4 << 20
+		f := runFeed(t, hs, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: 64 << 10, CatchUpBytes: budget})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		first, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0) // reads them all
+		waitFor(t, 10*time.Second, "a first subscription to read the log", func() bool { return first.count() == 6 })
+		hs.peak.Store(hs.held.Load())
+
+		release := make(chan struct{})
+		var stalled atomic.Int64
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				sub := f.Subscribe(eventstore.SubscribeOptions{})
+				defer sub.Close()
+				n := 0
+				emit := func(d eventstore.Delivery) error {
+					if d.Event != nil {
+						if n++; n == 2 { // with the page's two events handed out
+							stalled.Add(1)
+							<-release
+						}
+					}
+					return nil
+				}
+				for {
+					if err := sub.Next(ctx, emit); err != nil {
+						return
+					}
+					select {
+					case <-sub.Ready():
+					case <-ctx.Done():
+						return
+					}
+				}
+			})
+		}
+		waitFor(t, 10*time.Second, "a subscription to stall", func() bool { return stalled.Load() > 0 })
+		time.Sleep(500 * time.Millisecond) // any more that would read, read now
+		if peak := hs.peak.Load(); peak > budget {
+			t.Errorf("%d stalled subscriptions held %d bytes of pages of events larger than MaxEventBytes; want at most the budget, %d", stalled.Load(), peak, budget)
+		}
+		close(release)
+		cancel()
+		wg.Wait()
+	})
+}

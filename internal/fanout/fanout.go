@@ -67,7 +67,9 @@ type Options struct {
 	// budget waits for its turn.
 	CatchUpBytes int64
 	// MaxEventBytes is the largest data and metadata an event may have
-	// (default 1 MiB, TRIBUTARY_MAX_EVENT_BYTES's default).
+	// (default 1 MiB, TRIBUTARY_MAX_EVENT_BYTES's default). The log may
+	// hold larger ones, stored under a larger bound: once the feed has read
+	// one, places in the catch-up budget count the largest it has read.
 	MaxEventBytes int
 	Logger        *slog.Logger
 	// Metrics records deliveries, fallbacks, polls and lag (nil: none).
@@ -125,6 +127,7 @@ type Feed struct {
 	open atomic.Int64 // subscriptions open, live or catching up
 
 	catchUp budget        // what subscriptions reading the store hold
+	largest atomic.Int64  // the largest event's data and metadata seen, at least MaxEventBytes (seen)
 	turn    time.Duration // how long a place is held before it goes to those waiting (catchUpTurn)
 
 	openMu  sync.Mutex
@@ -170,6 +173,7 @@ func New(store Store, opts Options) *Feed {
 	}
 	changed := make(chan struct{})
 	f.changed.Store(&changed)
+	f.largest.Store(int64(opts.MaxEventBytes))
 	opts.Metrics.Lag(f.lag)
 	return f
 }
@@ -356,6 +360,7 @@ func (f *Feed) poll(ctx context.Context) error {
 				return err
 			}
 			events = append(events, &e)
+			f.seen(&e)
 			if size += eventBytes(&e); size >= f.opts.BufferBytes {
 				read, more = e.Position, true
 				break
@@ -621,7 +626,7 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 func (s *Subscription) reserve() bool {
 	b := &s.feed.catchUp
 	if s.res == nil {
-		s.res = b.take(catchUpReserve(s.feed.opts.MaxEventBytes) + s.room)
+		s.res = b.take(catchUpReserve(int(s.feed.largest.Load())) + s.room)
 	}
 	if !b.isGranted(s.res) {
 		s.wait = s.res.ready
@@ -901,6 +906,7 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 				err = rerr
 				break
 			}
+			f.seen(&e)
 			if !s.matches(&e) {
 				s.advance(e.Position)
 			} else {
@@ -949,6 +955,19 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 		s.wait = closed
 	}
 	return nil
+}
+
+// seen notes the size of an event read: the log may hold events larger than
+// MaxEventBytes (stored under a larger bound), which a place in the catch-up
+// budget must count once the feed has met one.
+func (f *Feed) seen(e *eventstore.Event) {
+	n := int64(len(e.Data) + len(e.Metadata))
+	for {
+		old := f.largest.Load()
+		if n <= old || f.largest.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // streamVersion is the version of a stream, 0 if it does not exist yet or
