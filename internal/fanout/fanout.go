@@ -127,7 +127,7 @@ type Feed struct {
 	open atomic.Int64 // subscriptions open, live or catching up
 
 	catchUp budget        // what subscriptions reading the store hold
-	largest atomic.Int64  // the largest event's data and metadata seen, at least MaxEventBytes (seen)
+	largest atomic.Int64  // the largest event's data and metadata seen, at least MaxEventBytes (noteSize)
 	turn    time.Duration // how long a place is held before it goes to those waiting (catchUpTurn)
 
 	openMu  sync.Mutex
@@ -360,7 +360,7 @@ func (f *Feed) poll(ctx context.Context) error {
 				return err
 			}
 			events = append(events, &e)
-			f.seen(&e)
+			f.noteSize(&e)
 			if size += eventBytes(&e); size >= f.opts.BufferBytes {
 				read, more = e.Position, true
 				break
@@ -906,7 +906,7 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 				err = rerr
 				break
 			}
-			f.seen(&e)
+			f.noteSize(&e)
 			if !s.matches(&e) {
 				s.advance(e.Position)
 			} else {
@@ -957,10 +957,10 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	return nil
 }
 
-// seen notes the size of an event read: the log may hold events larger than
+// noteSize notes the size of an event read: the log may hold events larger than
 // MaxEventBytes (stored under a larger bound), which a place in the catch-up
 // budget must count once the feed has met one.
-func (f *Feed) seen(e *eventstore.Event) {
+func (f *Feed) noteSize(e *eventstore.Event) {
 	n := int64(len(e.Data) + len(e.Metadata))
 	for {
 		old := f.largest.Load()
