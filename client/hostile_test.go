@@ -864,7 +864,9 @@ func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
 // maintenance page (a 404, or a 200 of HTML) or its 401, 403 or 400 in
 // plain text ended a subscription that would have resumed once the
 // window closed. Now only Tributary's own refusals (a problem+json of
-// its problem types) end it; anything else is waited out with backoff.
+// its problem types) end it; anything else is waited out with backoff,
+// but for an answer about the request itself, such as a plain 401, which
+// ends it whoever sends it (TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest).
 func TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals(t *testing.T) {
 	t.Parallel()
 	ours := func(status int, slug string) func(w http.ResponseWriter) {
@@ -889,7 +891,6 @@ func TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals(t *tes
 		"a proxy's 404 page":                    {first: theirs(http.StatusNotFound, "text/html", maintenance)},
 		"a proxy's 200 page":                    {first: theirs(http.StatusOK, "text/html; charset=utf-8", maintenance)},
 		"a 200 of JSON":                         {first: theirs(http.StatusOK, "application/json", `{"status":"maintenance"}`)},
-		"a proxy's 401":                         {first: theirs(http.StatusUnauthorized, "text/plain", "Unauthorized")},
 		"a proxy's 403":                         {first: theirs(http.StatusForbidden, "text/plain", "Forbidden")},
 		"a proxy's 400":                         {first: theirs(http.StatusBadRequest, "text/html", "<h1>400 Bad Request</h1>")},
 		"a 404 problem of another type":         {first: theirs(http.StatusNotFound, "application/problem+json", `{"type":"about:blank","title":"Not Found","status":404}`)},

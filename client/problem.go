@@ -66,7 +66,8 @@ var problemErrors = map[string]error{
 // errors.Is matches it against the Err… values by its Type. An answer
 // that is no problem details (a proxy's error page) gives one too: its
 // status, the status text as its title, and for detail a note that it was
-// an HTML page, or an excerpt of its text of at most 200 bytes on one line.
+// an HTML page, or an excerpt of its text of at most 200 bytes on one line;
+// such a 401 is ErrUnauthorized and such a 503 ErrUnavailable, by status.
 type Problem struct {
 	Status int    `json:"status"`
 	Type   string `json:"type"`
@@ -129,8 +130,15 @@ func readProblem(res *http.Response) *Problem {
 	if p.Title == "" {
 		p.Title = http.StatusText(res.StatusCode)
 	}
-	if p.Type == "" && res.StatusCode == http.StatusServiceUnavailable {
-		p.Type = problemBase + "unavailable" // e.g. from a proxy in front
+	if p.Type == "" {
+		// An answer of a proxy in front, or one whose body it replaced:
+		// its status says as much as Tributary's type would.
+		switch res.StatusCode {
+		case http.StatusServiceUnavailable:
+			p.Type = problemBase + "unavailable"
+		case http.StatusUnauthorized:
+			p.Type = problemBase + "unauthorized"
+		}
 	}
 	p.RetryAfter = retryAfter(res.Header.Get("Retry-After"), time.Now())
 	p.RequestID = res.Header.Get("X-Request-Id")

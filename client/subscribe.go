@@ -82,15 +82,19 @@ type Message struct {
 // behind waits for it rather than refuse it. A 503 waits for its Retry-After. Keep-alives only keep the
 // connection alive.
 //
-// Tributary's own refusal, which retrying cannot fix, ends the iteration
-// with its *Problem: a 4xx answer in application/problem+json of one of
-// its problem types, ErrStartingPointAhead when the start is past what the
-// server has, ErrUnauthorized, ErrForbidden, ErrBadRequest, ErrNotFound
-// (a base URL whose path is not Tributary's) and the like; a 408 or a
-// 429, which say to come back later, are waited out like a 503. An answer
+// An answer that retrying cannot fix, the next request being sent the
+// same, ends the iteration with its *Problem: Tributary's own refusal (a
+// 4xx answer in application/problem+json of one of its problem types:
+// ErrStartingPointAhead when the start is past what the server has,
+// ErrUnauthorized, ErrForbidden, ErrBadRequest, ErrNotFound for a base URL
+// whose path is not Tributary's, and the like), and, whoever sends it, one
+// that refuses the request itself: a 401 (ErrUnauthorized: the token is
+// wrong or revoked), 407, 405, 406, 413, 414, 415 or 431 (its headers,
+// the token among them, too large). A 408, 421, 425 or 429, which say to
+// come back later, are waited out like a 503 or any 5xx. Any other answer
 // that is not Tributary's (a proxy's or load balancer's page during a
-// maintenance window, a 404 or a 401 in HTML or plain text, a 200 that is
-// no event stream) is waited out with backoff too, and told to
+// maintenance window, a 400, 403 or 404 in HTML or plain text, a 200 that
+// is no event stream) is waited out with backoff too, and told to
 // OnDisconnect, so that a subscription outlives the window. ErrLogReset
 // ends the iteration too, and so does what is not Tributary's protocol
 // and would be met again on every reconnection: an event the client
@@ -184,19 +188,51 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 // delivered: start again from the beginning, or stop and look.
 var ErrLogReset = errors.New("the server's log went back past the events delivered")
 
-// refusal reports whether p is Tributary's own answer that retrying cannot
-// fix: a 4xx problem of its types but a 408 or a 429. Anything else (a
-// 5xx, or a proxy's or load balancer's page in front of the server during
-// a maintenance window, whatever its status) is waited out.
+// refusal reports whether p ends a subscription: an answer that the next
+// request, sent with the same token and headers to the same URL, would
+// meet again, so that no retry can mend it. That is Tributary's own 4xx
+// problem, and, whoever sends it (a proxy that checks tokens, one whose
+// error page replaced Tributary's problem, net/http before Tributary's
+// code runs), an answer about the request itself: refusedRequest. Any
+// other answer, a 5xx, a 408, 421, 425 or 429, or a proxy's or load
+// balancer's page in front of the server during a maintenance window (a
+// 400, 403 or 404 in HTML or plain text), is waited out.
 func refusal(p *Problem) bool {
-	return p.tributary && p.Status >= 400 && p.Status < 500 && !retryable(p.Status)
+	switch {
+	case p.Status < 400 || p.Status >= 500 || retryable(p.Status):
+		return false
+	case p.tributary:
+		return true
+	}
+	return refusedRequest(p.Status)
 }
 
-// retryable reports whether an answer below 500 says to come back later:
-// 408 Request Timeout (RFC 9110 §15.5.9) and 429 Too Many Requests (RFC
-// 6585), as a proxy or rate limit in front of the server may send.
+// refusedRequest reports whether status refuses the request as it was
+// sent, which a retry sends the same: its credentials (401, 407), its
+// method or what it accepts (405, 406), its size (413, 414, 431) or its
+// media type (415).
+func refusedRequest(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusProxyAuthRequired,
+		http.StatusMethodNotAllowed, http.StatusNotAcceptable,
+		http.StatusRequestEntityTooLarge, http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge,
+		http.StatusUnsupportedMediaType:
+		return true
+	}
+	return false
+}
+
+// retryable reports whether an answer below 500 says to come back later,
+// whoever sends it: 408 Request Timeout (RFC 9110 §15.5.9), 421
+// Misdirected Request (§15.5.20: on another connection, which the next
+// one is), 425 Too Early (RFC 8470) and 429 Too Many Requests (RFC 6585),
+// as a proxy or rate limit in front of the server may send.
 func retryable(status int) bool {
-	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests
+	switch status {
+	case http.StatusRequestTimeout, http.StatusMisdirectedRequest, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return false
 }
 
 // subscription is one Subscribe call's state across its connections.

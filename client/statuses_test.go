@@ -1,0 +1,163 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest states, status by
+// status, what a subscription does with an error answer: end with it, or
+// wait it out with backoff and come back. Every status the service answers
+// a subscription with (api/openapi.yaml, and net/http's own 431 and 400),
+// and what proxies and load balancers in front answer, in Tributary's
+// problem+json and in plain text. A plain 401 (a revoked or wrong token
+// refused by a proxy that checks it, or whose error page replaced
+// Tributary's problem) and a 431 (headers too large) were waited out for
+// ever, though the next request sends the same token and the same headers:
+// an answer about the request itself now ends the subscription, whoever
+// sends it.
+func TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest(t *testing.T) {
+	t.Parallel()
+	const (
+		ends = true
+		wait = false
+	)
+	for _, tc := range []struct {
+		status int
+		slug   string // Tributary's problem type for it; "": Tributary never sends it
+		// What a subscription does with Tributary's problem, and with a
+		// plain text answer of the status (a proxy's, or net/http's own).
+		ours, plain bool
+	}{
+		{http.StatusBadRequest, "bad-request", ends, wait}, // plain: a proxy's page; nginx's header limit is one too, left waited out
+		{http.StatusUnauthorized, "unauthorized", ends, ends},
+		{http.StatusForbidden, "forbidden", ends, wait}, // plain: a WAF's rate-based block lifts
+		{http.StatusNotFound, "not-found", ends, wait},  // plain: an ingress with no route during a deploy
+		{http.StatusMethodNotAllowed, "method-not-allowed", ends, ends},
+		{http.StatusNotAcceptable, "", ends, ends},
+		{http.StatusProxyAuthRequired, "", ends, ends},
+		{http.StatusRequestTimeout, "request-timeout", wait, wait},
+		{http.StatusConflict, "starting-point-ahead", ends, wait},
+		{http.StatusGone, "", ends, wait},
+		{http.StatusPreconditionFailed, "precondition-failed", ends, wait},
+		{http.StatusRequestEntityTooLarge, "too-large", ends, ends},
+		{http.StatusRequestURITooLong, "", ends, ends},
+		{http.StatusUnsupportedMediaType, "unsupported-media-type", ends, ends},
+		{http.StatusMisdirectedRequest, "", wait, wait},
+		{http.StatusTooEarly, "", wait, wait},
+		{http.StatusTooManyRequests, "", wait, wait},
+		{http.StatusRequestHeaderFieldsTooLarge, "", ends, ends},
+		{http.StatusInternalServerError, "internal", wait, wait},
+		{http.StatusNotImplemented, "", wait, wait},
+		{http.StatusBadGateway, "", wait, wait},
+		{http.StatusServiceUnavailable, "unavailable", wait, wait},
+		{http.StatusGatewayTimeout, "", wait, wait},
+	} {
+		slug := tc.slug
+		if slug == "" {
+			// A problem of Tributary's form for a status it does not send
+			// today: decided by its status, as a later version's would be.
+			slug = "other"
+		}
+		for form, end := range map[string]bool{"problem": tc.ours, "plain": tc.plain} {
+			t.Run(fmt.Sprintf("%d %s", tc.status, form), func(t *testing.T) {
+				t.Parallel()
+				var requests atomic.Int64
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if requests.Add(1) > 1 {
+						w.Header().Set("Content-Type", "text/event-stream")
+						io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
+						return
+					}
+					w.Header().Set("Retry-After", "0")
+					if form == "problem" {
+						w.Header().Set("Content-Type", "application/problem+json")
+						w.WriteHeader(tc.status)
+						fmt.Fprintf(w, `{"type":"https://tributary.dev/problems/%s","title":"Refused","status":%d,"detail":"no"}`, slug, tc.status)
+						return
+					}
+					w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+					w.WriteHeader(tc.status)
+					fmt.Fprintf(w, "%d %s", tc.status, http.StatusText(tc.status))
+				}))
+				t.Cleanup(srv.Close)
+				msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 1)
+				var p *Problem
+				switch {
+				case end && (!errors.As(last, &p) || p.Status != tc.status || requests.Load() != 1):
+					t.Errorf("received %v, then %v after %d requests; expected the first answer to end the subscription with its %d",
+						positions(msgs), last, requests.Load(), tc.status)
+				case !end && fmt.Sprint(positions(msgs)) != "[1]":
+					t.Errorf("received %v, then %v after %d requests; expected the %d waited out, and position 1 from the next answer",
+						positions(msgs), last, requests.Load(), tc.status)
+				}
+			})
+		}
+	}
+}
+
+// TestSubscribeEndsOnAPlain401AsErrUnauthorized: a 401 that is not
+// Tributary's problem (a proxy's, or one whose body a proxy replaced) is
+// still ErrUnauthorized, so that a consumer can tell a refused token from
+// the rest.
+func TestSubscribeEndsOnAPlain401AsErrUnauthorized(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="proxy", error="invalid_token"`)
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, "<html><body>401 Authorization Required</body></html>") //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	_, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 1)
+	if !errors.Is(last, ErrUnauthorized) {
+		t.Errorf("a proxy's 401 ended the subscription with %v; expected ErrUnauthorized", last)
+	}
+}
+
+// TestSubscribeEndsOnNetHTTPsOwn431: a token longer than the server's
+// header limit is answered by net/http itself, before Tributary's code
+// runs, with a plain 431; Subscribe sent it again and again, for ever.
+func TestSubscribeEndsOnNetHTTPsOwn431(t *testing.T) {
+	t.Parallel()
+	var handled atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+	}))
+	srv.Config.MaxHeaderBytes = 1 // net/http allows 4 KiB more than this
+	var conns atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, WithToken(strings.Repeat("t", 8<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var last error
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
+		last = err
+		break
+	}
+	var p *Problem
+	if !errors.As(last, &p) || p.Status != http.StatusRequestHeaderFieldsTooLarge || conns.Load() != 1 || handled.Load() != 0 {
+		t.Errorf("a token past the server's header limit: ended with %v after %d connections; expected the first 431 to end it", last, conns.Load())
+	}
+}
