@@ -71,13 +71,17 @@ type Message struct {
 // for a proxy that drops the header), so nothing is skipped. The event
 // delivered at a version or position, sent again there by a server that
 // replays, is a repeat and is dropped, so nothing is delivered twice; any
-// other event at or below the last one delivered (or one older than the
-// last 1024 delivered, which the client no longer knows) ends the
-// iteration with ErrLogReset: the database was reset or restored, and its
-// new events are not dropped without a word; a resumption refused with
-// ErrStartingPointAhead (the server's head is behind the resume point) is
-// ErrLogReset too, where the first connection's is the caller's own
-// starting point. A resumption also sends that event's position as
+// other event at or below the last one delivered, at a place among the
+// last 1024 delivered (a place where another event was delivered, or
+// none), ends the iteration with ErrLogReset: the database was reset or
+// restored, and its new events are not dropped without a word. An event
+// before those, which the client no longer knows, proves nothing and is
+// dropped: a replay from further back, of the same events, is no reset,
+// and a new log's events reach the places the client knows before any is
+// delivered. A caught-up frame behind the last event delivered (a new log
+// that is shorter) is ErrLogReset too, and so is a resumption refused with
+// ErrStartingPointAhead (the server's head is behind the resume point),
+// where the first connection's is the caller's own starting point. A resumption also sends that event's position as
 // Tributary-Min-Position, so that another instance whose read replica is
 // behind waits for it rather than refuse it. A 503 waits for its Retry-After. Keep-alives only keep the
 // connection alive.
@@ -259,8 +263,7 @@ type subscription struct {
 }
 
 // recentEvents is how many of the last events delivered a subscription
-// knows again: a server that replays further back than that is taken
-// for one whose log went back (ErrLogReset).
+// knows again: an event replayed from further back is dropped unchecked.
 const recentEvents = 1024
 
 // delivered is an event a subscription delivered, by its version (for a
@@ -279,14 +282,23 @@ func (s *subscription) remember(n int64, id uuid.UUID) {
 	s.oldest = (s.oldest + 1) % recentEvents
 }
 
-// delivered reports whether the event id is the one delivered at n.
-func (s *subscription) delivered(n int64, id uuid.UUID) bool {
+// seen reports what the subscription knows of an event id at n, at or
+// below the last place it delivered: whether n is among the places of the
+// events it still knows (from the oldest it remembers on; before that it
+// knows nothing, as before the first event it delivered), and if so
+// whether id is the event it delivered there. A known place where it
+// delivered nothing (a place the log skipped, or the filter) is no event's.
+func (s *subscription) seen(n int64, id uuid.UUID) (known, same bool) {
+	// Places only grow: the oldest remembered is the least.
+	if len(s.recent) == 0 || n < s.recent[s.oldest].n {
+		return false, false
+	}
 	for _, d := range s.recent {
 		if d.n == n {
-			return d.id == id
+			return true, d.id == id
 		}
 	}
-	return false
+	return true, false
 }
 
 // unit names what the subscription counts in.
@@ -383,8 +395,10 @@ func (s *subscription) connect(ctx context.Context) error {
 			if n <= s.last {
 				// Versions and positions only grow along a subscription:
 				// the event delivered there, sent again by a server that
-				// replays, is a repeat; any other is another log's.
-				if s.delivered(n, m.Event.ID) {
+				// replays, is a repeat, and so, for all the client can
+				// tell, is one before what it still knows; any other is
+				// another log's.
+				if known, same := s.seen(n, m.Event.ID); !known || same {
 					continue
 				}
 				return fmt.Errorf("%w: event %s at %s %d is not one this subscription delivered, and it had got to %d",
@@ -400,6 +414,19 @@ func (s *subscription) connect(ctx context.Context) error {
 			n, err := strconv.ParseInt(f.data, 10, 64)
 			if err != nil || strings.Trim(f.data, "0123456789") != "" {
 				return &undecodable{fmt.Errorf("the caught-up frame after id %d holds %.40q, not a version or position", s.last, f.data)}
+			}
+			if n < s.last {
+				// The server has sent everything it has, and its head is
+				// behind what was delivered (or the caller's starting
+				// point, on a first connection, which Tributary refuses
+				// as ahead): a new, shorter log, whose events before
+				// the places the client knows were dropped unseen.
+				if s.resume {
+					return fmt.Errorf("%w: the server is caught up at %s %d, behind the %d this subscription had got to",
+						ErrLogReset, s.unit(), n, s.last)
+				}
+				return &undecodable{fmt.Errorf("%w: the server is caught up at %s %d, behind the starting point %d",
+					ErrStartingPointAhead, s.unit(), n, s.last)}
 			}
 			m = Message{CaughtUp: true, At: n}
 		default:

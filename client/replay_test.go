@@ -1,0 +1,171 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// replayServer answers every subscription, whatever its starting point,
+// with the frames frames(conn) gives its conn-th connection (from 1), each
+// an event of the log named by its first element at the version and
+// position of its second, in stream; a 0 position is the caught-up frame
+// at the log's head, and a negative one holds the connection open.
+func replayServer(t *testing.T, stream uuid.UUID, frames func(conn int) []replayed) *httptest.Server {
+	t.Helper()
+	var conns atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		var b strings.Builder
+		b.WriteString("retry: 1\n\n")
+		head := 0
+		for _, f := range frames(int(conns.Add(1))) {
+			switch {
+			case f.n > 0:
+				id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(fmt.Sprintf("%s/%d", f.log, f.n)))
+				fmt.Fprintf(&b, "id: %d\ndata: %s\n\n", f.n, eventJSON(id, stream, f.n, f.n))
+				head = f.n
+			case f.n == 0:
+				fmt.Fprintf(&b, "event: caught-up\ndata: %d\n\n", head)
+			default:
+				io.WriteString(w, b.String()) //nolint:errcheck // a test's answer
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				return
+			}
+		}
+		io.WriteString(w, b.String()) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// replayed is one frame of replayServer: the event of log at n.
+type replayed struct {
+	log string
+	n   int
+}
+
+// run is the events of log from first to last, in order.
+func run(log string, first, last int) []replayed {
+	var out []replayed
+	for n := first; n <= last; n++ {
+		out = append(out, replayed{log, n})
+	}
+	return out
+}
+
+// TestSubscribeTakesALongReplayOfTheSameEventsForRepeats: a subscription
+// knew again only the last 1,024 events it had delivered, and took any
+// event at or below the last one that it did not know for another log's:
+// a server that resent more than that on a resumption (one that starts
+// again from an earlier position than asked, behind a proxy that dropped
+// both Last-Event-ID and the query) ended it with ErrLogReset, though
+// every event resent was the one delivered there. Only an event at a
+// place where another was delivered proves a reset; one before the
+// events the subscription still knows proves nothing and is dropped.
+func TestSubscribeTakesALongReplayOfTheSameEventsForRepeats(t *testing.T) {
+	t.Parallel()
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			t.Parallel()
+			id := uuid.New()
+			srv := replayServer(t, id, func(conn int) []replayed {
+				if conn == 1 {
+					return run("log", 1, 2000)
+				}
+				// From the start again, caught up, then what is new.
+				return append(append(run("log", 1, 2000), replayed{"log", 0}), run("log", 2001, 2003)...)
+			})
+			opts := SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+			if stream {
+				opts.StreamID = id
+			}
+			msgs, last := subscribeFor(t, srv, 10*time.Second, opts, 2003)
+			var events []int64
+			for _, m := range msgs {
+				if !m.CaughtUp {
+					events = append(events, m.Event.Version)
+				}
+			}
+			if len(events) != 2003 || events[0] != 1 || events[2002] != 2003 || last != nil {
+				t.Errorf("received %d events (%v … %v), then %v; expected 1 to 2003 once each, the replay of 1 to 2000 dropped",
+					len(events), events[:min(len(events), 3)], events[max(len(events)-3, 0):], last)
+			}
+		})
+	}
+}
+
+// TestSubscribeStillSeesALogResetAfterManyEvents: the sibling of the
+// above, which must not give up what the rule was for. After more events
+// than the subscription knows again, a server that comes back with
+// another log is still ErrLogReset, nothing of the new log delivered:
+// whether its events reach the places the subscription knows, or the new
+// log is shorter and its caught-up frame says its head is behind what
+// was delivered.
+func TestSubscribeStillSeesALogResetAfterManyEvents(t *testing.T) {
+	t.Parallel()
+	for name, again := range map[string][]replayed{
+		"a longer new log":              run("new", 1, 2500),
+		"a shorter new log, caught up":  append(run("new", 1, 5), replayed{"new", 0}, replayed{"new", -1}),
+		"a shorter new log, going live": append(append(run("new", 1, 5), replayed{"new", 0}), run("new", 6, 10)...),
+	} {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, stream=%v", name, stream), func(t *testing.T) {
+				t.Parallel()
+				id := uuid.New()
+				srv := replayServer(t, id, func(conn int) []replayed {
+					if conn == 1 {
+						return run("old", 1, 2000)
+					}
+					return again
+				})
+				opts := SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+				if stream {
+					opts.StreamID = id
+				}
+				msgs, last := subscribeFor(t, srv, 10*time.Second, opts, 0)
+				if len(msgs) != 2000 || msgs[1999].Event.Version != 2000 || !errors.Is(last, ErrLogReset) {
+					t.Errorf("received %d messages, then %v; expected 1 to 2000, then ErrLogReset", len(msgs), last)
+				}
+			})
+		}
+	}
+}
+
+// TestSubscribeEndsAtACaughtUpBehindItsStartingPoint: a server that
+// ignores the starting point (Tributary refuses one past its head as
+// ahead) and says it is caught up before it is the caller's starting point
+// past the server's log: ErrStartingPointAhead, not ErrLogReset, as for
+// Tributary's 409, and not a subscription that waits for ever for events
+// it drops.
+func TestSubscribeEndsAtACaughtUpBehindItsStartingPoint(t *testing.T) {
+	t.Parallel()
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			t.Parallel()
+			id := uuid.New()
+			var conns atomic.Int64
+			srv := replayServer(t, id, func(int) []replayed {
+				conns.Add(1)
+				return append(run("log", 1, 5), replayed{"log", 0}, replayed{"log", -1})
+			})
+			opts := SubscribeOptions{MinBackoff: time.Millisecond, After: 100}
+			if stream {
+				opts = SubscribeOptions{MinBackoff: time.Millisecond, StreamID: id, From: 101}
+			}
+			msgs, last := subscribeFor(t, srv, 3*time.Second, opts, 0)
+			if len(msgs) != 0 || !errors.Is(last, ErrStartingPointAhead) || errors.Is(last, ErrLogReset) || conns.Load() != 1 {
+				t.Errorf("received %d messages, then %v after %d connections; expected none, then ErrStartingPointAhead on the first", len(msgs), last, conns.Load())
+			}
+		})
+	}
+}
