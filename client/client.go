@@ -49,7 +49,8 @@ func WithToken(token string) Option { return func(c *Client) { c.token = token }
 // transport of the client's own, as without the option). It must not have
 // a Timeout, which would cut subscriptions: bound requests with their
 // contexts instead. hc stays the caller's: Close leaves its connections
-// alone.
+// alone. The client sends with a copy of it whose CheckRedirect keeps the
+// token within the server's origin, then calls hc's.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.http = hc }
 }
@@ -66,18 +67,60 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			o(c)
 		}
 	}
-	if c.http == nil {
+	hc := &http.Client{}
+	if c.http != nil {
+		// A copy, whose CheckRedirect is the client's: the caller's own
+		// http.Client is left as it is.
+		*hc = *c.http
+	} else if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		// A copy of http.DefaultTransport rather than that one, which the
 		// whole process shares: Close closes this one's idle connections
 		// without touching anyone else's. A program that put a transport
 		// of another type there (to trace, say) gets it, as before.
-		c.http = &http.Client{}
-		if t, ok := http.DefaultTransport.(*http.Transport); ok {
-			c.own = t.Clone()
-			c.http.Transport = c.own
-		}
+		c.own = t.Clone()
+		hc.Transport = c.own
 	}
+	hc.CheckRedirect = keepTokenInOrigin(hc.CheckRedirect)
+	c.http = hc
 	return c, nil
+}
+
+// keepTokenInOrigin returns a CheckRedirect that sends the token only to
+// the origin of the first request (its scheme, host and port), or to an
+// upgrade of it to https on the same host, then does what next does (nil:
+// net/http's default, at most 10 redirects). net/http itself sends
+// Authorization on to any target whose host name is the first one's or
+// a subdomain of it, whatever its scheme and port: a redirect from https
+// to http sent the token in the clear, and one to another port, to
+// another service.
+func keepTokenInOrigin(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		from, to := via[0].URL, req.URL
+		sameHost := strings.EqualFold(from.Hostname(), to.Hostname())
+		sameOrigin := sameHost && from.Scheme == to.Scheme && port(from) == port(to)
+		upgrade := sameHost && from.Scheme == "http" && to.Scheme == "https"
+		if !sameOrigin && !upgrade {
+			req.Header.Del("Authorization")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+// port is u's port, the scheme's default if it names none.
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
 }
 
 // Close closes the idle connections (kept for 90 s otherwise) of the

@@ -1,0 +1,144 @@
+package client
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TestTheTokenDoesNotFollowARedirectToAnotherOrigin: net/http sends the
+// Authorization header on to a redirect's target whose host name is the
+// same (or a subdomain), whatever its scheme and port, so a server or
+// proxy answering https://host with a redirect to http://host (or to
+// another port: another service on the host) had the client send its
+// token there, in the clear. The token now goes only to the base URL's
+// origin, or to an upgrade of it to https; the redirect is still
+// followed, without it.
+func TestTheTokenDoesNotFollowARedirectToAnotherOrigin(t *testing.T) {
+	t.Parallel()
+	const token = "s3cr3t-token"
+	// The target: records what Authorization each request brought.
+	var mu sync.Mutex
+	var got []string
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable) // ends a read; waited out by a subscription
+	}))
+	t.Cleanup(target.Close)
+	// The server: TLS on the same host, another port, redirecting there.
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := http.StatusFound
+		if r.Method == http.MethodPost {
+			code = http.StatusTemporaryRedirect // keeps the POST and its body
+		}
+		http.Redirect(w, r, target.URL+r.URL.RequestURI(), code)
+	})
+	srv := httptest.NewTLSServer(redirect)
+	t.Cleanup(srv.Close)
+	plain := httptest.NewServer(redirect) // http too, another port
+	t.Cleanup(plain.Close)
+	if u, _ := url.Parse(target.URL); !strings.HasPrefix(srv.URL, "https://"+u.Hostname()+":") {
+		t.Fatalf("the servers %s and %s are on different hosts; the test needs one", srv.URL, target.URL)
+	}
+	var theirs atomic.Int64 // the calls of the caller's CheckRedirect
+	for name, tc := range map[string]struct {
+		base string
+		opts []Option
+	}{
+		"the client's own transport, another port": {plain.URL, []Option{WithToken(token)}},
+		"a caller's http.Client":                   {srv.URL, []Option{WithToken(token), WithHTTPClient(&http.Client{Transport: srv.Client().Transport})}},
+		// A caller's CheckRedirect is still called, and may stop a redirect.
+		"a caller's CheckRedirect": {srv.URL, []Option{WithToken(token), WithHTTPClient(&http.Client{Transport: srv.Client().Transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { theirs.Add(1); return nil }})}},
+	} {
+		c, err := New(tc.base, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = c.Stream(ctx, uuid.New()) // what counts is what the target got
+		_, _ = c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+		for _, err := range c.ReadAll(ctx, ReadAllOptions{}) {
+			_ = err
+			break
+		}
+		subCtx, subCancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		for _, err := range c.Subscribe(subCtx, SubscribeOptions{MinBackoff: 50 * time.Millisecond}) {
+			_ = err
+			break
+		}
+		subCancel()
+		cancel()
+		mu.Lock()
+		if len(got) < 4 {
+			t.Errorf("%s: the target got %d requests; expected the redirects followed", name, len(got))
+		}
+		for _, g := range got {
+			if strings.Contains(g, token) {
+				t.Errorf("%s: the target, on another origin, got %q; expected no token", name, g)
+			}
+		}
+		got = nil
+		mu.Unlock()
+	}
+	if theirs.Load() == 0 {
+		t.Errorf("the caller's CheckRedirect was never called")
+	}
+}
+
+// TestTheTokenFollowsARedirectWithinItsOrigin: a redirect to the same
+// origin (a path moved), or from http to https on the same host (a proxy
+// that upgrades), still carries the token.
+func TestTheTokenFollowsARedirectWithinItsOrigin(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var auth string
+	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = r.Header.Get("Authorization")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"stream_id":"`+uuid.NewString()+`","stream_type":"order","version":1}`) //nolint:errcheck // a test's answer
+	})
+	secure := httptest.NewTLSServer(answer)
+	t.Cleanup(secure.Close)
+	for name, redirect := range map[string]func(r *http.Request) string{
+		"the same origin":   func(r *http.Request) string { return "/moved" + r.URL.RequestURI() },
+		"an upgrade to TLS": func(r *http.Request) string { return secure.URL + "/moved" + r.URL.RequestURI() },
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/moved") {
+				http.Redirect(w, r, redirect(r), http.StatusFound)
+				return
+			}
+			answer(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		c, err := New(srv.URL, WithToken("t0k"), WithHTTPClient(secure.Client()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		auth = ""
+		mu.Unlock()
+		if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		mu.Lock()
+		if auth != "Bearer t0k" {
+			t.Errorf("%s: the redirect's target got Authorization %q; expected the token", name, auth)
+		}
+		mu.Unlock()
+	}
+}
