@@ -169,3 +169,61 @@ func TestSubscribeEndsAtACaughtUpBehindItsStartingPoint(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeEndsAtAnEventItDidNotAskFor: a server (or a proxy that
+// strips the query) that ignored the filters, or sent another stream's
+// events on a stream subscription, had them delivered as if they matched:
+// a projection of orders was handed invoices, and another stream's
+// versions moved the resume point of this one's. Such an event is not
+// Tributary's answer to the subscription, and a reconnection would meet
+// it again: the iteration ends at it, naming it, after every event before.
+func TestSubscribeEndsAtAnEventItDidNotAskFor(t *testing.T) {
+	t.Parallel()
+	stream, other := uuid.New(), uuid.New()
+	event := func(streamID uuid.UUID, streamType, typ string, n int) string {
+		return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"%s","version":%d,"position":%d,"type":"%s","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
+			uuid.New(), streamID, streamType, n, n, typ)
+	}
+	for name, tc := range map[string]struct {
+		opts   SubscribeOptions
+		frames []string // the second is the one not asked for
+	}{
+		"another stream type": {SubscribeOptions{StreamTypes: []string{"order", "cart"}},
+			[]string{event(stream, "order", "A", 1), event(other, "invoice", "A", 2)}},
+		"another event type": {SubscribeOptions{EventTypes: []string{"A"}},
+			[]string{event(stream, "order", "A", 1), event(stream, "order", "B", 2)}},
+		"a type in another case": {SubscribeOptions{StreamTypes: []string{"order"}, EventTypes: []string{"A"}},
+			[]string{event(stream, "order", "A", 1), event(stream, "Order", "A", 2)}},
+		"another stream": {SubscribeOptions{StreamID: stream},
+			[]string{event(stream, "order", "A", 1), event(other, "order", "A", 2)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				for i, f := range tc.frames {
+					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", i+1, f)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			tc.opts.MinBackoff, tc.opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
+			msgs, last := subscribeFor(t, srv, 3*time.Second, tc.opts, 0)
+			if len(msgs) != 1 || msgs[0].Event.Version != 1 || last == nil || !strings.Contains(last.Error(), "event 2") || requests.Load() != 1 {
+				t.Errorf("received %d messages, then %v after %d requests; expected the first event, then an error naming event 2", len(msgs), last, requests.Load())
+			}
+		})
+	}
+	// A filter name given with a comma in it is two names to the server,
+	// and to the client.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+event(stream, "cart", "A", 1)+"\n\n") //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	if msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{StreamTypes: []string{"order,cart"}}, 1); len(msgs) != 1 {
+		t.Errorf("StreamTypes order,cart: received %d messages, then %v; expected the cart event", len(msgs), last)
+	}
+}
