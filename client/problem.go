@@ -62,7 +62,9 @@ var problemErrors = map[string]error{
 	"too-large":              ErrTooLarge,
 }
 
-// Problem is an error answer of the server (RFC 9457 problem details).
+// Problem is an error answer of the server (RFC 9457 problem details). Its
+// Title and Detail are kept on one line, without control characters, and
+// cut to 1 KiB, as they go into Error() and so into logs.
 // errors.Is matches it against the Err… values by its Type. An answer
 // that is no problem details (a proxy's error page) gives one too: its
 // status, the status text as its title, and for detail a note that it was
@@ -124,6 +126,8 @@ func readProblem(res *http.Response) *Problem {
 	if p == nil {
 		p = &Problem{Detail: excerpt(res.Header.Get("Content-Type"), b)}
 	}
+	// They go into Error(), and so into logs, as excerpt's does.
+	p.Title, p.Detail = oneLine(p.Title, problemTextBytes), oneLine(p.Detail, problemTextBytes)
 	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
 	p.tributary = mt == "application/problem+json" && strings.HasPrefix(p.Type, problemBase)
 	p.Status = res.StatusCode // the answer's own status prevails (RFC 9457 §3.1.2)
@@ -159,10 +163,22 @@ func excerpt(contentType string, b []byte) string {
 	if mt == "text/html" || mt == "application/xhtml+xml" || strings.HasPrefix(http.DetectContentType(b), "text/html") {
 		return fmt.Sprintf("the answer is an HTML page of %d bytes, not problem details", len(b))
 	}
+	return oneLine(string(b), detailBytes)
+}
+
+// problemTextBytes bounds a problem's title and detail: Tributary's are
+// a few hundred bytes at most.
+const problemTextBytes = 1024
+
+// oneLine is s on one line, cut to most bytes: control characters, other
+// spaces and bytes that are no UTF-8 made one space, what is cut marked
+// with an ellipsis. It is what the client lets into error messages, and so
+// into its callers' logs, of the text a server sends.
+func oneLine(s string, most int) string {
 	var out strings.Builder
 	space := true // so that no space comes first
 	// Ranging over a string gives RuneError for bytes that are no UTF-8.
-	for _, r := range strings.TrimSpace(string(b)) {
+	for _, r := range strings.TrimSpace(s) {
 		if r == utf8.RuneError || !unicode.IsPrint(r) {
 			r = ' '
 		}
@@ -170,7 +186,7 @@ func excerpt(contentType string, b []byte) string {
 			continue
 		}
 		space = r == ' '
-		if out.Len()+utf8.RuneLen(r) > detailBytes {
+		if out.Len()+utf8.RuneLen(r) > most {
 			return strings.TrimSpace(out.String()) + "…"
 		}
 		out.WriteRune(r)

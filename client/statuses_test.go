@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest states, status by
@@ -159,5 +162,39 @@ func TestSubscribeEndsOnNetHTTPsOwn431(t *testing.T) {
 	var p *Problem
 	if !errors.As(last, &p) || p.Status != http.StatusRequestHeaderFieldsTooLarge || conns.Load() != 1 || handled.Load() != 0 {
 		t.Errorf("a token past the server's header limit: ended with %v after %d connections; expected the first 431 to end it", last, conns.Load())
+	}
+}
+
+// TestAProblemsTitleAndDetailAreShortAndOnOneLine: the sibling of
+// TestAnErrorAnswerThatIsNoProblemGetsAShortCleanDetail for answers that
+// are problem details: their title and detail went as they came (up to
+// 64 KiB, line breaks, terminal escapes and all) into Problem.Error(),
+// and so into every error message and log line of the consumer. They are
+// now cut short, on one line, without control characters; the problem
+// keeps its type and what errors.Is makes of it.
+func TestAProblemsTitleAndDetailAreShortAndOnOneLine(t *testing.T) {
+	t.Parallel()
+	long := "line one\nline two\x1b[2J\x1b[31m red\r\n\tend\x00 " + strings.Repeat("x", 25_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]any{ //nolint:errcheck // a test's answer
+			"type": "https://tributary.dev/problems/not-found", "title": long, "status": 404, "detail": long,
+		})
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Stream(context.Background(), uuid.New())
+	var p *Problem
+	if !errors.As(err, &p) || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a 404 problem: %v; expected a *Problem that is ErrNotFound", err)
+	}
+	for what, s := range map[string]string{"Title": p.Title, "Detail": p.Detail, "Error()": err.Error()} {
+		if len(s) > 2500 || strings.ContainsAny(s, "\n\r\t\x00\x1b") || !strings.Contains(s, "line one line two [2J [31m red end") {
+			t.Errorf("%s = %.200q… (%d bytes); expected at most a few KiB on one line, without control characters, the text kept", what, s, len(s))
+		}
 	}
 }
