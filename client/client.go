@@ -310,7 +310,7 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	}
 	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("append to %s: the server answered %s, neither 201 Created nor 200 OK: whether the events are stored is unknown",
-			stream.ID, res.Status)
+			stream.ID, oneLine(res.Status, 60))
 	}
 	var out AppendResult
 	// About a hundred bytes an event, and far more than the server sends.
@@ -319,7 +319,7 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	}
 	if err := out.describes(stream.ID, ids); err != nil {
 		return nil, fmt.Errorf("append to %s: the server answered %s with a result that is not the batch's (%w): whether the events are stored is unknown",
-			stream.ID, res.Status, err)
+			stream.ID, oneLine(res.Status, 60), err)
 	}
 	out.Duplicate = res.StatusCode == http.StatusOK
 	return &out, nil

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -196,5 +197,78 @@ func TestAProblemsTitleAndDetailAreShortAndOnOneLine(t *testing.T) {
 		if len(s) > 2500 || strings.ContainsAny(s, "\n\r\t\x00\x1b") || !strings.Contains(s, "line one line two [2J [31m red end") {
 			t.Errorf("%s = %.200q… (%d bytes); expected at most a few KiB on one line, without control characters, the text kept", what, s, len(s))
 		}
+	}
+}
+
+// TestAnUndecodableEventsIDIsQuotedShortInTheError: the error that ends a
+// subscription at an event it cannot decode named the frame's id as it
+// came: up to MaxFrameBytes of it, terminal escapes and all, into the
+// consumer's error and log.
+func TestAnUndecodableEventsIDIsQuotedShortInTheError(t *testing.T) {
+	t.Parallel()
+	for name, data := range map[string]string{"no JSON": "nonsense", "no position": "{}"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\nid: 7\x1b[2J\r"+strings.Repeat("9", 1<<20)+"\ndata: "+data+"\n\n") //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			_, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
+			if last == nil || len(last.Error()) > 1000 || strings.ContainsAny(last.Error(), "\x1b\r") || !strings.Contains(last.Error(), "7") {
+				t.Errorf("ended with %.200q… (%d bytes); expected a short error naming the event, without control characters", fmt.Sprint(last), len(fmt.Sprint(last)))
+			}
+		})
+	}
+}
+
+// TestANotTributaryAnswersStatusLineIsCleanInTheError: the reason phrase
+// of an answer that is no event stream went as it came into the error
+// OnDisconnect is told, terminal escapes and all, and that of an append's
+// answer that is neither 201 nor 200 into Append's error.
+func TestANotTributaryAnswersStatusLineIsCleanInTheError(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(5 * time.Second))                                                                          //nolint:errcheck // a test's server
+				http.ReadRequest(bufio.NewReader(conn))                                                                                    //nolint:errcheck // a test's server
+				io.WriteString(conn, "HTTP/1.1 202 Accepted\x1b[2J\x1b[31mgotcha\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n") //nolint:errcheck // a test's server
+			}()
+		}
+	}()
+	c, err := New("http://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var told error
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, OnDisconnect: func(err error, _ time.Duration) {
+		if told == nil {
+			told = err
+		}
+		cancel()
+	}}) {
+		_ = err
+		break
+	}
+	if told == nil || strings.ContainsAny(told.Error(), "\x1b") || !strings.Contains(told.Error(), "gotcha") {
+		t.Errorf("OnDisconnect was told %q; expected the status line without control characters", fmt.Sprint(told))
+	}
+	_, err = c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+	if err == nil || strings.ContainsAny(err.Error(), "\x1b") || !strings.Contains(err.Error(), "gotcha") {
+		t.Errorf("Append: %q; expected the status line without control characters", fmt.Sprint(err))
 	}
 }

@@ -390,7 +390,7 @@ func (s *subscription) connect(ctx context.Context) error {
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
 		// Tributary answers a subscription with an event stream or a
 		// problem: this is something in front of it (a maintenance page).
-		return fmt.Errorf("GET %s answered %.60s %.80q, not text/event-stream: not Tributary's answer", path, res.Status, res.Header.Get("Content-Type"))
+		return fmt.Errorf("GET %s answered %s %.80q, not text/event-stream: not Tributary's answer", path, oneLine(res.Status, 60), res.Header.Get("Content-Type"))
 	}
 	frames := bufio.NewReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
 	for {
@@ -414,7 +414,7 @@ func (s *subscription) connect(ctx context.Context) error {
 			// Its id counts as received only once it is decoded: a
 			// reconnect would resume after it, and the consumer never see it.
 			if err := json.Unmarshal([]byte(f.data), &m.Event); err != nil {
-				return &undecodable{fmt.Errorf("event %s is not the JSON of an event: %w", f.id, err)}
+				return &undecodable{fmt.Errorf("event %s is not the JSON of an event: %w", oneLine(f.id, 40), err)}
 			}
 			// The resume point is the event's own version or position, which
 			// its id is by contract: a frame that came without its id (or
@@ -425,7 +425,7 @@ func (s *subscription) connect(ctx context.Context) error {
 				n = m.Event.Version
 			}
 			if n <= 0 {
-				return &undecodable{fmt.Errorf("event %s has no version or position", f.id)}
+				return &undecodable{fmt.Errorf("event %s has no version or position", oneLine(f.id, 40))}
 			}
 			if why := s.unasked(&m.Event); why != "" {
 				// A server that ignores the filter (or a proxy that strips
