@@ -227,3 +227,20 @@ func TestSubscribeEndsAtAnEventItDidNotAskFor(t *testing.T) {
 		t.Errorf("StreamTypes order,cart: received %d messages, then %v; expected the cart event", len(msgs), last)
 	}
 }
+
+// TestSubscribeDeliversAFrameNamedMessage: a frame whose event field is
+// "message", the name an event stream's frames have without one (WHATWG
+// HTML §9.2.6), as a server or proxy may write it out, was not taken for
+// an event, but its id moved the resume point past it: the event was
+// skipped without a word.
+func TestSubscribeDeliversAFrameNamedMessage(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\nid: 1\nevent: message\ndata: "+sseEvent(1)+"\n\nid: 2\ndata: "+sseEvent(2)+"\n\n") //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	if got := collectPositions(t, srv, 2); fmt.Sprint(got) != "[1 2]" {
+		t.Errorf("received %v; expected positions 1 and 2, the first from a frame named message", got)
+	}
+}

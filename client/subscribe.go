@@ -410,7 +410,9 @@ func (s *subscription) connect(ctx context.Context) error {
 		}
 		var m Message
 		switch {
-		case f.event == "" && f.hasData:
+		case (f.event == "" || f.event == "message") && f.hasData:
+			// "message" is what a frame without an event field is named
+			// (WHATWG HTML §9.2.6): a server or proxy may write it out.
 			// Its id counts as received only once it is decoded: a
 			// reconnect would resume after it, and the consumer never see it.
 			if err := json.Unmarshal([]byte(f.data), &m.Event); err != nil {
