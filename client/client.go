@@ -59,7 +59,7 @@ func WithHTTPClient(hc *http.Client) Option {
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("client: the server URL must be http(s)://host[:port], got %q", baseURL)
+		return nil, fmt.Errorf("client: the server URL must be http(s)://host[:port], got %q", shownURL(baseURL))
 	}
 	c := &Client{base: u}
 	for _, o := range opts {
@@ -83,6 +83,22 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	hc.CheckRedirect = keepTokenInOrigin(hc.CheckRedirect)
 	c.http = hc
 	return c, nil
+}
+
+// shownURL is s as an error may quote it: without its user information,
+// whose password, or user name, may be a secret (https://TOKEN@host),
+// whether or not s parses as a URL.
+func shownURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.Opaque == "" {
+		if u.User != nil {
+			u.User = url.User("xxxxx")
+		}
+		return u.String()
+	}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		return "…" + s[i:]
+	}
+	return s
 }
 
 // keepTokenInOrigin returns a CheckRedirect that sends the token only to

@@ -142,3 +142,27 @@ func TestTheTokenFollowsARedirectWithinItsOrigin(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// TestNewDoesNotQuoteAPasswordInTheServerURL: a base URL refused (another
+// scheme, no host, or no URL at all) was quoted whole in New's error,
+// with the password of its user information (or a token given as its
+// user name), which went on into the caller's log.
+func TestNewDoesNotQuoteAPasswordInTheServerURL(t *testing.T) {
+	t.Parallel()
+	for _, base := range []string{
+		"ftp://admin:hunter2@example.com",
+		"http://admin:hunter2@",
+		"http://admin:hunter2@exa mple.com:80x",
+		"admin:hunter2@example.com",
+		"//admin:hunter2@example.com",
+		"ftp://hunter2@example.com", // a token as the user name
+	} {
+		_, err := New(base)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("New(%q): %v; expected an error that does not quote the password", base, err)
+		}
+	}
+	if _, err := New("ftp://example.com"); err == nil || !strings.Contains(err.Error(), "ftp://example.com") {
+		t.Errorf("New(ftp://example.com): %v; expected an error that quotes the URL, which holds no password", err)
+	}
+}
