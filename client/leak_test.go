@@ -2,12 +2,15 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -80,5 +83,58 @@ func TestEverySubscriptionLeavesNoGoroutineBehind(t *testing.T) {
 			}
 		}
 		t.Errorf("%d goroutines left, %d before: %s", n, before, fmt.Sprint(ours))
+	}
+}
+
+// TestCloseDuringASubscriptionLeavesItRunning: Close closes idle
+// connections only, as its contract says; a subscription in progress
+// goes on delivering through it (and through a reconnection after it),
+// and ends with its context.
+func TestCloseDuringASubscriptionLeavesItRunning(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conns.Add(1)
+		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		// Ten events a connection, one every 5 ms, then the end.
+		for pos := after + 1; pos <= after+10; pos++ {
+			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", pos, sseEvent(pos))
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(5 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got []int64
+	var last error
+	for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
+		if err != nil {
+			last = err
+			break
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if got = append(got, m.Event.Position); len(got) == 25 {
+			cancel()
+		}
+	}
+	want := make([]int64, 25)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || !errors.Is(last, context.Canceled) || conns.Load() != 3 {
+		t.Errorf("with Close after every message: received %v, then %v, over %d connections; expected 1 to 25 over 3, then context.Canceled", got, last, conns.Load())
 	}
 }
