@@ -418,8 +418,10 @@ type ReadStreamOptions struct {
 // following the server's Link rel="next" until the end. An error ends the
 // iteration: ErrNotFound if the stream does not exist, an error if the
 // server does not move on (an event out of order or again, next links
-// that go round in a cycle of any length, empty pages and all), ctx's
-// error once ctx ends, even within a page already read.
+// that go round in a cycle of any length, empty pages and all) or sends
+// an event not asked for (another stream's, or one before From, as a
+// server that ignores the query sends), ctx's error once ctx ends, even
+// within a page already read.
 func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) iter.Seq2[Event, error] {
 	q := url.Values{}
 	if opts.From > 0 {
@@ -431,11 +433,17 @@ func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOp
 	if opts.PageSize > 0 {
 		q.Set("limit", strconv.Itoa(opts.PageSize))
 	}
-	after := func(prev, e Event) bool { return e.Version > prev.Version }
+	r := pageRead{what: "read stream " + id.String(), maxPage: opts.MaxPageBytes, asked: asked{stream: id},
+		// Versions from From on, or from 1.
+		start: &Event{Version: max(opts.From, 1) - 1},
+		after: func(prev, e Event) bool { return e.Version > prev.Version }}
 	if opts.Direction == Backward {
-		after = func(prev, e Event) bool { return e.Version < prev.Version }
+		r.start, r.after = nil, func(prev, e Event) bool { return e.Version < prev.Version }
+		if opts.From > 0 {
+			r.start = &Event{Version: opts.From + 1} // from From down
+		}
 	}
-	return c.pages(ctx, "read stream "+id.String(), "/streams/"+id.String()+"/events", q, opts.MaxPageBytes, after)
+	return c.pages(ctx, "/streams/"+id.String()+"/events", q, r)
 }
 
 // ReadAllOptions shape ReadAll.
@@ -452,8 +460,9 @@ type ReadAllOptions struct {
 
 // ReadAll iterates over the global log in position order, from after
 // opts.After to the current end, page by page; like ReadStream, it ends
-// with an error if the server does not move on, and with ctx's error,
-// delivering nothing more, once ctx ends.
+// with an error if the server does not move on or sends an event not
+// asked for (at or before After, or one the filter leaves out), and with
+// ctx's error, delivering nothing more, once ctx ends.
 func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Event, error] {
 	q := filterQuery(opts.StreamTypes, opts.EventTypes)
 	if opts.After > 0 {
@@ -462,7 +471,64 @@ func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Eve
 	if opts.PageSize > 0 {
 		q.Set("limit", strconv.Itoa(opts.PageSize))
 	}
-	return c.pages(ctx, "read all", "/events", q, opts.MaxPageBytes, func(prev, e Event) bool { return e.Position > prev.Position })
+	return c.pages(ctx, "/events", q, pageRead{what: "read all", maxPage: opts.MaxPageBytes,
+		asked: newAsked(uuid.Nil, opts.StreamTypes, opts.EventTypes),
+		start: &Event{Position: max(opts.After, 0)},
+		after: func(prev, e Event) bool { return e.Position > prev.Position }})
+}
+
+// pageRead is what pages needs to know of a read.
+type pageRead struct {
+	what    string // the read, for errors
+	maxPage int64  // MaxPageBytes
+	asked   asked  // what every event must be
+	// after reports whether e comes after prev in the read's order; the
+	// first event must come after start (nil: any may come first).
+	after func(prev, e Event) bool
+	start *Event
+}
+
+// asked is what a read or a subscription asked the server for, which its
+// answer must hold to: one stream's events, or those of the filter.
+type asked struct {
+	stream uuid.UUID // uuid.Nil: any stream's
+	// streamTypes and eventTypes are the filter's names, nil for none.
+	streamTypes, eventTypes map[string]bool
+}
+
+func newAsked(stream uuid.UUID, streamTypes, eventTypes []string) asked {
+	return asked{stream: stream, streamTypes: names(streamTypes), eventTypes: names(eventTypes)}
+}
+
+// names is the set of names a filter sends, each of list's split at its
+// commas, as the server splits the query; nil for none.
+func names(list []string) map[string]bool {
+	if len(list) == 0 {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, l := range list {
+		for _, n := range strings.Split(l, ",") {
+			set[n] = true
+		}
+	}
+	return set
+}
+
+// not returns why e is not an event that was asked for, or "": another
+// stream's, or one the filter leaves out, as the server matches them
+// (names exactly, case and all). A server that ignores the filter, or a
+// proxy that strips the query, sends such events.
+func (a asked) not(e *Event) string {
+	switch {
+	case a.stream != uuid.Nil && e.StreamID != a.stream:
+		return fmt.Sprintf("of stream %s, not %s", e.StreamID, a.stream)
+	case a.streamTypes != nil && !a.streamTypes[e.StreamType]:
+		return fmt.Sprintf("of stream type %.130q, which the filter leaves out", e.StreamType)
+	case a.eventTypes != nil && !a.eventTypes[e.Type]:
+		return fmt.Sprintf("of type %.130q, which the filter leaves out", e.Type)
+	}
+	return ""
 }
 
 func filterQuery(streamTypes, eventTypes []string) url.Values {
@@ -477,17 +543,21 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 }
 
 // pages yields the events of path and of every page its next links lead
-// to. Each event must come after the one before it, by after: one that
+// to. Each event must come after the one before it, by r.after: one that
 // does not, or next links that go round in a cycle (of any length, empty
 // pages and all), is a server that does not move on, and ends the
 // iteration with an error rather than yield events again, or request the
-// same pages, without end.
-func (c *Client) pages(ctx context.Context, what, path string, q url.Values, maxPage int64, after func(prev, e Event) bool) iter.Seq2[Event, error] {
+// same pages, without end. So does an event that was not asked for: one
+// before the read's start, of another stream, or one its filter leaves
+// out, as a server that ignores the query (or a proxy that strips it)
+// sends.
+func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRead) iter.Seq2[Event, error] {
+	what, maxPage, after := r.what, r.maxPage, r.after
 	if maxPage <= 0 {
 		maxPage = 256 << 20
 	}
 	return func(yield func(Event, error) bool) {
-		var prev *Event
+		prev := r.start
 		// Brent's cycle detection, in constant memory: mark is a link seen
 		// steps links ago; it moves to the latest link whenever steps
 		// reaches power, which then doubles. A cycle of any length meets
@@ -507,6 +577,16 @@ func (c *Client) pages(ctx context.Context, what, path string, q url.Values, max
 				return
 			}
 			for _, e := range page.Events {
+				if why := r.asked.not(&e); why != "" {
+					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d), %s: not an answer to this read",
+						what, e.ID, e.Version, e.Position, why))
+					return
+				}
+				if prev != nil && prev == r.start && !after(*prev, e) {
+					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) first, not after the read's start (version %d, position %d): not an answer to this read",
+						what, e.ID, e.Version, e.Position, prev.Version, prev.Position))
+					return
+				}
 				if prev != nil && !after(*prev, e) {
 					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) after version %d, position %d: out of order, or again",
 						what, e.ID, e.Version, e.Position, prev.Version, prev.Position))

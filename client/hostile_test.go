@@ -965,6 +965,7 @@ func TestSubscribeEndsAtACaughtUpThatIsNoNumber(t *testing.T) {
 // read with an error; links that move on, empty pages or not, do not.
 func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 	t.Parallel()
+	stream := uuid.New()
 	for name, tc := range map[string]struct {
 		next   func(after int) int // the next link's after; 0: no next link
 		events bool                // the last page holds an event
@@ -988,7 +989,7 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 				if next != 0 {
 					w.Header().Set("Link", fmt.Sprintf(`<%s?after=%d&from=%d>; rel="next"`, r.URL.Path, next, next))
 				} else if tc.events {
-					body = `{"events":[` + sseEvent(1) + `]}`
+					body = `{"events":[` + eventJSON(uuid.New(), stream, 1, 1) + `]}`
 				}
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, body) //nolint:errcheck // a test's answer
@@ -1001,7 +1002,7 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 			for what, read := range map[string]func(ctx context.Context) iter.Seq2[Event, error]{
 				"ReadAll": func(ctx context.Context) iter.Seq2[Event, error] { return c.ReadAll(ctx, ReadAllOptions{}) },
 				"ReadStream": func(ctx context.Context) iter.Seq2[Event, error] {
-					return c.ReadStream(ctx, uuid.New(), ReadStreamOptions{})
+					return c.ReadStream(ctx, stream, ReadStreamOptions{})
 				},
 			} {
 				requests.Store(0)

@@ -124,7 +124,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 	}
 	return func(yield func(Message, error) bool) {
 		s := &subscription{c: c, opts: opts, yield: yield, last: max(opts.After, 0),
-			streamTypes: names(opts.StreamTypes), eventTypes: names(opts.EventTypes)}
+			asked: newAsked(opts.StreamID, opts.StreamTypes, opts.EventTypes)}
 		if opts.StreamID != uuid.Nil {
 			s.last = max(opts.From-1, 0)
 		}
@@ -263,38 +263,8 @@ type subscription struct {
 	// repeat only if it is one of them.
 	recent []delivered
 	oldest int
-	// streamTypes and eventTypes are the filter's names, nil for none.
-	streamTypes, eventTypes map[string]bool
-}
-
-// names is the set of names a filter sends, each of list's split at its
-// commas, as the server splits the query; nil for none.
-func names(list []string) map[string]bool {
-	if len(list) == 0 {
-		return nil
-	}
-	set := map[string]bool{}
-	for _, l := range list {
-		for _, n := range strings.Split(l, ",") {
-			set[n] = true
-		}
-	}
-	return set
-}
-
-// unasked returns why e is not an event the subscription asked for, or
-// "": another stream's, or one its filter leaves out, as the server
-// matches them (names exactly, case and all).
-func (s *subscription) unasked(e *Event) string {
-	switch {
-	case s.opts.StreamID != uuid.Nil && e.StreamID != s.opts.StreamID:
-		return fmt.Sprintf("of stream %s, not %s", e.StreamID, s.opts.StreamID)
-	case s.streamTypes != nil && !s.streamTypes[e.StreamType]:
-		return fmt.Sprintf("of stream type %.130q, which the filter leaves out", e.StreamType)
-	case s.eventTypes != nil && !s.eventTypes[e.Type]:
-		return fmt.Sprintf("of type %.130q, which the filter leaves out", e.Type)
-	}
-	return ""
+	// asked is what the subscription may be sent.
+	asked asked
 }
 
 // recentEvents is how many of the last events delivered a subscription
@@ -429,7 +399,7 @@ func (s *subscription) connect(ctx context.Context) error {
 			if n <= 0 {
 				return &undecodable{fmt.Errorf("event %s has no version or position", oneLine(f.id, 40))}
 			}
-			if why := s.unasked(&m.Event); why != "" {
+			if why := s.asked.not(&m.Event); why != "" {
 				// A server that ignores the filter (or a proxy that strips
 				// the query) sends it again on every reconnection.
 				return &undecodable{fmt.Errorf("event %d (%s) is %s: not an answer to this subscription", n, m.Event.ID, why)}

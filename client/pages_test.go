@@ -1,0 +1,125 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// TestReadsEndAtAnEventTheyDidNotAskFor: the sibling of
+// TestSubscribeEndsAtAnEventItDidNotAskFor for reads. A server (or a proxy
+// that strips the query) that ignored the read's starting point or its
+// filters, or answered with another stream's events, had them yielded as
+// if asked for: a read from position 100 got the log from its start, a
+// read of orders got invoices. The read now ends at the first such event
+// with an error naming it.
+func TestReadsEndAtAnEventTheyDidNotAskFor(t *testing.T) {
+	t.Parallel()
+	stream, other := uuid.New(), uuid.New()
+	event := func(streamID uuid.UUID, streamType, typ string, version, position int) string {
+		return fmt.Sprintf(`{"id":"%s","stream_id":"%s","stream_type":"%s","version":%d,"position":%d,"type":"%s","data":{},"recorded_at":"2026-12-04T00:00:00Z"}`,
+			uuid.New(), streamID, streamType, version, position, typ)
+	}
+	for name, tc := range map[string]struct {
+		read   func(c *Client) iter.Seq2[Event, error]
+		events []string // the page; its first event is asked for only if good is 1
+		good   int      // how many events are yielded before the error
+	}{
+		"the log before After": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadAll(context.Background(), ReadAllOptions{After: 100})
+		},
+			[]string{event(stream, "order", "A", 1, 1), event(stream, "order", "A", 2, 2)}, 0},
+		"the log at After": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadAll(context.Background(), ReadAllOptions{After: 100})
+		},
+			[]string{event(stream, "order", "A", 1, 100)}, 0},
+		"another stream type": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadAll(context.Background(), ReadAllOptions{StreamTypes: []string{"order"}})
+		}, []string{event(stream, "order", "A", 1, 1), event(other, "invoice", "A", 1, 2)}, 1},
+		"another event type": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadAll(context.Background(), ReadAllOptions{EventTypes: []string{"A", "B"}})
+		}, []string{event(stream, "order", "B", 1, 1), event(stream, "order", "C", 2, 2)}, 1},
+		"a stream before From": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadStream(context.Background(), stream, ReadStreamOptions{From: 5})
+		}, []string{event(stream, "order", "A", 1, 1)}, 0},
+		"a stream backward past From": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadStream(context.Background(), stream, ReadStreamOptions{From: 5, Direction: Backward})
+		}, []string{event(stream, "order", "A", 6, 6)}, 0},
+		"another stream": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadStream(context.Background(), stream, ReadStreamOptions{})
+		}, []string{event(stream, "order", "A", 1, 1), event(other, "order", "A", 2, 2)}, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"events":[`+strings.Join(tc.events, ",")+`]}`) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			var got int
+			var last error
+			for _, err := range tc.read(c) {
+				if err != nil {
+					last = err
+					break
+				}
+				got++
+			}
+			if got != tc.good || last == nil {
+				t.Errorf("yielded %d events, then %v; expected %d, then an error", got, last, tc.good)
+			}
+		})
+	}
+	// What was asked for is yielded: the first event at From, backward too,
+	// and names given with a comma.
+	for name, tc := range map[string]struct {
+		read   func(c *Client) iter.Seq2[Event, error]
+		events []string
+	}{
+		"a stream from From": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadStream(context.Background(), stream, ReadStreamOptions{From: 5})
+		}, []string{event(stream, "order", "A", 5, 9), event(stream, "order", "A", 6, 10)}},
+		"a stream backward from From": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadStream(context.Background(), stream, ReadStreamOptions{From: 5, Direction: Backward})
+		}, []string{event(stream, "order", "A", 5, 9), event(stream, "order", "A", 4, 8)}},
+		"the log after After, filtered": {func(c *Client) iter.Seq2[Event, error] {
+			return c.ReadAll(context.Background(), ReadAllOptions{After: 100, StreamTypes: []string{"order,cart"}, EventTypes: []string{"A"}})
+		}, []string{event(stream, "order", "A", 1, 101), event(other, "cart", "A", 1, 150)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"events":[`+strings.Join(tc.events, ",")+`]}`) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			var got int
+			for _, err := range tc.read(c) {
+				if err != nil {
+					t.Fatalf("after %d events: %v", got, err)
+				}
+				got++
+			}
+			if got != len(tc.events) {
+				t.Errorf("yielded %d events; expected %d", got, len(tc.events))
+			}
+		})
+	}
+}
