@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // TestEverySubscriptionLeavesNoGoroutineBehind: however a subscription
@@ -136,5 +139,83 @@ func TestCloseDuringASubscriptionLeavesItRunning(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) || !errors.Is(last, context.Canceled) || conns.Load() != 3 {
 		t.Errorf("with Close after every message: received %v, then %v, over %d connections; expected 1 to 25 over 3, then context.Canceled", got, last, conns.Load())
+	}
+}
+
+// TestEveryCallEndsWithItsContextAtEveryStep: a call whose context ends
+// while it waits for the answer's headers, or reads a body that comes
+// slowly, returns at once with the context's error, whatever the server
+// does.
+func TestEveryCallEndsWithItsContextAtEveryStep(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An append's body read first: till then, net/http does not see
+		// the client go.
+		io.Copy(io.Discard, r.Body) //nolint:errcheck // a test's server
+		if strings.Contains(r.URL.RawQuery, "slow") || r.Method == http.MethodPost && r.Header.Get("If-Match") == `"7"` {
+			// The headers and the start of a body, then a byte a second.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"events":[`) //nolint:errcheck // a test's answer
+			for {
+				w.(http.Flusher).Flush()
+				select {
+				case <-time.After(time.Second):
+					io.WriteString(w, " ") //nolint:errcheck // a test's answer
+				case <-r.Context().Done():
+					return
+				case <-stop:
+					return
+				}
+			}
+		}
+		select { // no headers
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // before srv.Close
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	first := func(seq iter.Seq2[Event, error]) error {
+		for _, err := range seq {
+			return err
+		}
+		return nil
+	}
+	for name, call := range map[string]func(ctx context.Context) error{
+		"Append, waiting for headers": func(ctx context.Context) error {
+			_, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{Type: "A", Data: 1})
+			return err
+		},
+		"Append, reading a slow body": func(ctx context.Context) error {
+			_, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Exactly(7), NewEvent{Type: "A", Data: 1})
+			return err
+		},
+		"Stream, waiting for headers": func(ctx context.Context) error {
+			_, err := c.Stream(ctx, uuid.New())
+			return err
+		},
+		"ReadAll, waiting for headers": func(ctx context.Context) error { return first(c.ReadAll(ctx, ReadAllOptions{})) },
+		"ReadAll, reading a slow body": func(ctx context.Context) error {
+			return first(c.ReadAll(ctx, ReadAllOptions{EventTypes: []string{"slow"}}))
+		},
+		"ReadStream, waiting for headers": func(ctx context.Context) error { return first(c.ReadStream(ctx, uuid.New(), ReadStreamOptions{})) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(200*time.Millisecond, cancel)
+			start := time.Now()
+			err := call(ctx)
+			if took := time.Since(start); !errors.Is(err, context.Canceled) || took > 2*time.Second {
+				t.Errorf("cancelled after 200 ms: returned %v after %v; expected context.Canceled at once", err, took.Round(time.Millisecond))
+			}
+		})
 	}
 }
