@@ -420,8 +420,10 @@ type ReadStreamOptions struct {
 // server does not move on (an event out of order or again, next links
 // that go round in a cycle of any length, empty pages and all) or sends
 // an event not asked for (another stream's, or one before From, as a
-// server that ignores the query sends), ctx's error once ctx ends, even
-// within a page already read.
+// server that ignores the query sends), an error if a version is missing
+// (a gap, or a read whose last page does not reach the stream's version,
+// or version 1 backward, as a proxy that drops the Link field leaves it),
+// ctx's error once ctx ends, even within a page already read.
 func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) iter.Seq2[Event, error] {
 	q := url.Values{}
 	if opts.From > 0 {
@@ -433,14 +435,19 @@ func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOp
 	if opts.PageSize > 0 {
 		q.Set("limit", strconv.Itoa(opts.PageSize))
 	}
+	// Versions 1, 2, 3 … without a gap, from From (or 1) to the stream's
+	// version in the last page; backward, from From (or the stream's
+	// version, if From is past it) down to 1.
 	r := pageRead{what: "read stream " + id.String(), maxPage: opts.MaxPageBytes, asked: asked{stream: id},
-		// Versions from From on, or from 1.
 		start: &Event{Version: max(opts.From, 1) - 1},
-		after: func(prev, e Event) bool { return e.Version > prev.Version }}
+		after: func(prev, e Event) bool { return e.Version == prev.Version+1 },
+		end:   func(last, version int64) bool { return last >= version || max(opts.From, 1) > version }}
 	if opts.Direction == Backward {
-		r.start, r.after = nil, func(prev, e Event) bool { return e.Version < prev.Version }
+		r.start, r.after = nil, func(prev, e Event) bool { return e.Version == prev.Version-1 }
+		r.end = func(last, version int64) bool { return last == 1 || version == 0 }
 		if opts.From > 0 {
-			r.start = &Event{Version: opts.From + 1} // from From down
+			r.start = &Event{Version: opts.From + 1}
+			r.first = func(start, e Event) bool { return e.Version < start.Version }
 		}
 	}
 	return c.pages(ctx, "/streams/"+id.String()+"/events", q, r)
@@ -483,9 +490,15 @@ type pageRead struct {
 	maxPage int64  // MaxPageBytes
 	asked   asked  // what every event must be
 	// after reports whether e comes after prev in the read's order; the
-	// first event must come after start (nil: any may come first).
-	after func(prev, e Event) bool
-	start *Event
+	// first event must come after start (nil: any may come first), by
+	// first if it is set.
+	after, first func(prev, e Event) bool
+	start        *Event
+	// end, if set, reports whether a stream's read that ends after the
+	// version last (0 for none) has reached the end that a page of the
+	// stream at version says it has (a page that does not say is not
+	// checked).
+	end func(last, version int64) bool
 }
 
 // asked is what a read or a subscription asked the server for, which its
@@ -566,7 +579,8 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 		power, steps := 1, 0
 		for path != "" {
 			var page struct {
-				Events []Event `json:"events"`
+				Events  []Event `json:"events"`
+				Version *int64  `json:"version"` // a stream's page's
 			}
 			next, err := c.getJSON(ctx, path, q, &page, maxPage)
 			if errors.Is(err, errAnswerTooLong) {
@@ -582,13 +596,20 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 						what, e.ID, e.Version, e.Position, why))
 					return
 				}
-				if prev != nil && prev == r.start && !after(*prev, e) {
-					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) first, not after the read's start (version %d, position %d): not an answer to this read",
-						what, e.ID, e.Version, e.Position, prev.Version, prev.Position))
-					return
-				}
-				if prev != nil && !after(*prev, e) {
-					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) after version %d, position %d: out of order, or again",
+				switch {
+				case prev == nil:
+				case prev == r.start:
+					first := r.first
+					if first == nil {
+						first = after
+					}
+					if !first(*prev, e) {
+						yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) first, not the read's start (after version %d, position %d): not an answer to this read",
+							what, e.ID, e.Version, e.Position, prev.Version, prev.Position))
+						return
+					}
+				case !after(*prev, e):
+					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) after version %d, position %d: out of order, again, or with events missing between",
 						what, e.ID, e.Version, e.Position, prev.Version, prev.Position))
 					return
 				}
@@ -600,6 +621,17 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 					return
 				}
 				prev = &e
+			}
+			if next == "" && r.end != nil && page.Version != nil {
+				last := int64(0)
+				if prev != nil && prev != r.start {
+					last = prev.Version
+				}
+				if !r.end(last, *page.Version) {
+					yield(Event{}, fmt.Errorf("%s: the server ended the read after version %d of a stream at version %d: events are missing",
+						what, last, *page.Version))
+					return
+				}
 			}
 			if next != "" && (next == mark || next == path && q == nil) {
 				yield(Event{}, fmt.Errorf("%s: the server's next links go round in a cycle, back to %s: the read would never end", what, next))

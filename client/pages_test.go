@@ -123,3 +123,68 @@ func TestReadsEndAtAnEventTheyDidNotAskFor(t *testing.T) {
 		})
 	}
 }
+
+// TestAStreamReadEndsAtAGapOrAnEndShortOfTheStream: a stream's versions
+// are 1, 2, 3 … without gaps, and a read goes on to the stream's end, but
+// ReadStream checked only that versions grew: a page that skipped a
+// version (a server's fault, or a proxy's), or a read whose next link went
+// missing before the end (a proxy that drops the Link field), yielded an
+// aggregate's events with one missing, or cut short, without a word.
+func TestAStreamReadEndsAtAGapOrAnEndShortOfTheStream(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	page := func(version int, versions ...int) string {
+		var evs []string
+		for _, v := range versions {
+			evs = append(evs, eventJSON(uuid.New(), stream, v, 10+v))
+		}
+		return fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":%d,"events":[%s]}`, stream, version, strings.Join(evs, ","))
+	}
+	for name, tc := range map[string]struct {
+		opts ReadStreamOptions
+		page string
+		good int // how many events are yielded before the error; -1: no error
+	}{
+		"a gap":                                {ReadStreamOptions{}, page(4, 1, 2, 4), 2},
+		"a gap after From":                     {ReadStreamOptions{From: 5}, page(7, 6, 7), 0},
+		"a gap backward":                       {ReadStreamOptions{Direction: Backward}, page(5, 5, 3, 2, 1), 1},
+		"an end short of the stream":           {ReadStreamOptions{}, page(5, 1, 2), 2},
+		"no events of a stream that has":       {ReadStreamOptions{}, page(5), 0},
+		"a backward end short of 1":            {ReadStreamOptions{Direction: Backward}, page(5, 5, 4), 2},
+		"the whole stream":                     {ReadStreamOptions{}, page(3, 1, 2, 3), -1},
+		"from From to the end":                 {ReadStreamOptions{From: 2}, page(3, 2, 3), -1},
+		"past the end":                         {ReadStreamOptions{From: 9}, page(3), -1},
+		"backward from past the end":           {ReadStreamOptions{From: 9, Direction: Backward}, page(3, 3, 2, 1), -1},
+		"backward from From":                   {ReadStreamOptions{From: 2, Direction: Backward}, page(3, 2, 1), -1},
+		"a page that does not say its version": {ReadStreamOptions{}, `{"events":[` + eventJSON(uuid.New(), stream, 1, 1) + `]}`, -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tc.page) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			var got int
+			var last error
+			for _, err := range c.ReadStream(context.Background(), stream, tc.opts) {
+				if err != nil {
+					last = err
+					break
+				}
+				got++
+			}
+			switch {
+			case tc.good < 0 && last != nil:
+				t.Errorf("yielded %d events, then %v; expected every event and no error", got, last)
+			case tc.good >= 0 && (got != tc.good || last == nil):
+				t.Errorf("yielded %d events, then %v; expected %d, then an error", got, last, tc.good)
+			}
+		})
+	}
+}
