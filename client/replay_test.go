@@ -244,3 +244,46 @@ func TestSubscribeDeliversAFrameNamedMessage(t *testing.T) {
 		t.Errorf("received %v; expected positions 1 and 2, the first from a frame named message", got)
 	}
 }
+
+// TestAStreamSubscriptionEndsAtAMissingVersion: the sibling of
+// TestAStreamReadEndsAtAGapOrAnEndShortOfTheStream. A stream's versions
+// come without gaps, but a stream subscription delivered whatever version
+// came next, past a gap, from its start or after a resumption: the
+// consumer's aggregate went on with an event missing. It now ends there,
+// naming the versions missing, after every event before.
+func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		from   int64
+		conns  [][]int // the versions each connection sends
+		good   int     // the events delivered before the error
+		missed string  // what the error names
+	}{
+		"on one connection":  {0, [][]int{{1, 2, 4}}, 2, "3"},
+		"from its start":     {5, [][]int{{6, 7}}, 0, "5"},
+		"from 1":             {0, [][]int{{2}}, 0, "1"},
+		"after a resumption": {0, [][]int{{1, 2}, {5}}, 2, "3 to 4"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			id := uuid.New()
+			var conns atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := int(conns.Add(1))
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				if n > len(tc.conns) {
+					return
+				}
+				for _, v := range tc.conns[n-1] {
+					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", v, eventJSON(uuid.New(), id, v, 10+v))
+				}
+			}))
+			t.Cleanup(srv.Close)
+			msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{StreamID: id, From: tc.from, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
+			if len(msgs) != tc.good || last == nil || !strings.Contains(last.Error(), "version "+tc.missed+" ") {
+				t.Errorf("received %v, then %v; expected %d events, then an error naming version %s as missing", versions(msgs), last, tc.good, tc.missed)
+			}
+		})
+	}
+}

@@ -103,8 +103,9 @@ type Message struct {
 // ends the iteration too, and so does what is not Tributary's protocol
 // and would be met again on every reconnection: an event the client
 // cannot decode, one it did not ask for (another stream's, or one the
-// filter leaves out, as a server that ignores the filter sends), a
-// caught-up frame whose data is not a version or
+// filter leaves out, as a server that ignores the filter sends), on a
+// stream subscription one whose version does not follow the last one
+// delivered (or From-1), a caught-up frame whose data is not a version or
 // position (digits), or a frame longer than MaxFrameBytes, after every
 // event before it (a new Subscribe from the last one's position meets it
 // again). Cancelling ctx ends it with
@@ -415,6 +416,15 @@ func (s *subscription) connect(ctx context.Context) error {
 				}
 				return fmt.Errorf("%w: event %s at %s %d is not one this subscription delivered, and it had got to %d",
 					ErrLogReset, m.Event.ID, s.unit(), n, s.last)
+			}
+			if s.opts.StreamID != uuid.Nil && n != s.last+1 {
+				// A stream's versions come without gaps: the events between
+				// would be missing from what the consumer builds.
+				missing := strconv.FormatInt(s.last+1, 10)
+				if n-1 > s.last+1 {
+					missing += " to " + strconv.FormatInt(n-1, 10)
+				}
+				return &undecodable{fmt.Errorf("event %d (%s) came after version %d: version %s is missing", n, m.Event.ID, s.last, missing)}
 			}
 			s.last, s.resume = n, true
 			s.remember(n, m.Event.ID)
