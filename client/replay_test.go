@@ -287,3 +287,25 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestAStreamSubscriptionIsNotMovedOnByAFrameWithoutAnEvent: an id-only
+// frame moves a log subscription's resume point past events its filter
+// leaves out; Tributary sends none on a stream, whose versions come
+// without gaps, but one that came moved the stream's resume point too,
+// and the events up to its id were then dropped as already delivered.
+func TestAStreamSubscriptionIsNotMovedOnByAFrameWithoutAnEvent(t *testing.T) {
+	t.Parallel()
+	id := uuid.New()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\nid: 5\n\n") //nolint:errcheck // a test's answer
+		for v := 1; v <= 3; v++ {
+			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", v, eventJSON(uuid.New(), id, v, 10+v))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{StreamID: id, MinBackoff: time.Millisecond}, 3)
+	if got := versions(msgs); fmt.Sprint(got) != "[1 2 3]" {
+		t.Errorf("received %v, then %v; expected versions 1 to 3", got, last)
+	}
+}

@@ -67,7 +67,7 @@ type Message struct {
 // reconnects with backoff and resumes after the last event it delivered
 // (Last-Event-ID: that event's version or position, or the id of an
 // id-only frame since, by which the server moves a filtered subscription
-// past events that do not match; the query's from or after says it too,
+// of the log past events that do not match; the query's from or after says it too,
 // for a proxy that drops the header), so nothing is skipped. The event
 // delivered at a version or position, sent again there by a server that
 // replays, is a repeat and is dropped, so nothing is delivered twice; any
@@ -475,19 +475,18 @@ func (s *subscription) connect(ctx context.Context) error {
 	}
 }
 
-// advance moves the resume point to the id of a frame that brings no
-// event, as the server sends to move a filtered subscription past events
-// that do not match; an id that is no number, or not past the resume
-// point, is ignored.
+// advance moves the resume point of a log subscription to the id of a
+// frame that brings no event, as the server sends to move a filtered
+// subscription past events that do not match; an id that is no number,
+// or not past the resume point, is ignored, and so is any on a stream
+// subscription, whose versions come without gaps: moving past one would
+// drop the events up to it as delivered.
 func (s *subscription) advance(f frame) {
-	if !f.hasID {
+	if !f.hasID || s.opts.StreamID != uuid.Nil {
 		return
 	}
 	if n, err := strconv.ParseInt(f.id, 10, 64); err == nil && n > s.last {
-		s.last, s.resume = n, true
-		if s.opts.StreamID == uuid.Nil {
-			s.position = n
-		}
+		s.last, s.resume, s.position = n, true, n
 	}
 }
 
