@@ -67,8 +67,9 @@ type Message struct {
 // reconnects with backoff and resumes after the last event it delivered
 // (Last-Event-ID: that event's version or position, or the id of an
 // id-only frame since, by which the server moves a filtered subscription
-// of the log past events that do not match; the query's from or after says it too,
-// for a proxy that drops the header), so nothing is skipped. The event
+// of the log past events that do not match; the query's from or after
+// says it too, for a proxy that drops the header), so nothing is skipped.
+// The event
 // delivered at a version or position, sent again there by a server that
 // replays, is a repeat and is dropped, so nothing is delivered twice; any
 // other event at or below the last one delivered, at a place among the
@@ -81,10 +82,11 @@ type Message struct {
 // delivered. A caught-up frame behind the last event delivered (a new log
 // that is shorter) is ErrLogReset too, and so is a resumption refused with
 // ErrStartingPointAhead (the server's head is behind the resume point),
-// where the first connection's is the caller's own starting point. A resumption also sends that event's position as
-// Tributary-Min-Position, so that another instance whose read replica is
-// behind waits for it rather than refuse it. A 503 waits for its Retry-After. Keep-alives only keep the
-// connection alive.
+// where the first connection's is the caller's own starting point. A
+// resumption also sends that event's position as Tributary-Min-Position,
+// so that another instance whose read replica is behind waits for it
+// rather than refuse it. A 503 waits for its Retry-After. Keep-alives
+// only keep the connection alive.
 //
 // An answer that retrying cannot fix, the next request being sent the
 // same, ends the iteration with its *Problem: Tributary's own refusal (a
