@@ -381,11 +381,15 @@ func writeJSON(b *bytes.Buffer, v any) error {
 	return nil
 }
 
-// Stream returns a stream's description; ErrNotFound if it does not exist.
+// Stream returns a stream's description; ErrNotFound if it does not
+// exist, and an error if the answer describes another stream, or none.
 func (c *Client) Stream(ctx context.Context, id uuid.UUID) (*Stream, error) {
 	var out Stream
 	if _, err := c.getJSON(ctx, "/streams/"+id.String(), nil, &out, 64<<10); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", id, err)
+	}
+	if out.ID != id {
+		return nil, fmt.Errorf("stream %s: the server answered with the description of stream %s", id, out.ID)
 	}
 	return &out, nil
 }

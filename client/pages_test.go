@@ -188,3 +188,38 @@ func TestAStreamReadEndsAtAGapOrAnEndShortOfTheStream(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamRefusesADescriptionOfAnotherStream: the sibling of
+// TestAppendRefusesAnAnswerThatIsNotItsBatch for Stream: a 200 whose JSON
+// described another stream, or none ({}, a proxy's JSON), was returned as
+// the stream's description.
+func TestStreamRefusesADescriptionOfAnotherStream(t *testing.T) {
+	t.Parallel()
+	id := uuid.New()
+	for name, tc := range map[string]struct {
+		body string
+		ok   bool
+	}{
+		"another stream": {`{"stream_id":"` + uuid.NewString() + `","stream_type":"order","version":1}`, false},
+		"no stream":      {`{"status":"ok"}`, false},
+		"this stream":    {`{"stream_id":"` + strings.ToUpper(id.String()) + `","stream_type":"order","version":1}`, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			s, err := c.Stream(context.Background(), id)
+			if tc.ok != (err == nil) {
+				t.Errorf("a 200 of %s: %+v, %v; expected an error: %v", tc.body, s, err, !tc.ok)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,7 +110,7 @@ func TestTheTokenFollowsARedirectWithinItsOrigin(t *testing.T) {
 		auth = r.Header.Get("Authorization")
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"stream_id":"`+uuid.NewString()+`","stream_type":"order","version":1}`) //nolint:errcheck // a test's answer
+		io.WriteString(w, `{"stream_id":"`+path.Base(r.URL.Path)+`","stream_type":"order","version":1}`) //nolint:errcheck // a test's answer
 	})
 	secure := httptest.NewTLSServer(answer)
 	t.Cleanup(secure.Close)
