@@ -26,6 +26,12 @@ var (
 	// ErrUnavailable marks a failure to reach the database; the request may
 	// be retried later.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrOutcomeUnknown marks an append whose COMMIT was sent and whose
+	// answer was lost, and whether it committed could not be found out: it
+	// may have been written. It comes with ErrUnavailable.
+	// Sending the same batch again with the same event ids is safe (a
+	// stored batch is a retry); without ids, read the stream first.
+	ErrOutcomeUnknown = errors.New("the append's outcome is unknown")
 )
 
 // WrongExpectedVersionError reports that a stream was not at the version an

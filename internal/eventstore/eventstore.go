@@ -167,7 +167,8 @@ type StreamList struct {
 //
 // Errors wrap the sentinels of this package: ErrStreamNotFound,
 // ErrEventNotFound, ErrWrongExpectedVersion, ErrDuplicateEventID,
-// ErrStreamTypeMismatch, ErrStreamTypeRequired, ErrInvalid and ErrUnavailable.
+// ErrStreamTypeMismatch, ErrStreamTypeRequired, ErrInvalid and ErrUnavailable
+// (with ErrOutcomeUnknown for an append that may have been written).
 type Store interface {
 	// Append writes a batch atomically. It returns a *WrongExpectedVersionError
 	// when the stream is not at the expected version, a *DuplicateEventError

@@ -199,7 +199,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.store.Append(r.Context(), req)
 	if err != nil {
-		return err
+		return &appendError{err}
 	}
 	status := http.StatusCreated
 	if res.Duplicate {

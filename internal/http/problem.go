@@ -211,9 +211,7 @@ func detail(err error, kind problemKind) string {
 	case errors.Is(err, errStartAhead):
 		return err.Error()
 	case kind.status == http.StatusServiceUnavailable:
-		return "The database cannot be reached right now. Try again shortly. An append that failed this way " +
-			"was most likely not written, but if the database failed during its commit it may have been: " +
-			"retry it with the same event ids, and a batch already stored answers 200 and is not written twice."
+		return unavailableDetail(err)
 	case errors.As(err, &ve):
 		return ve.Error()
 	case errors.Is(err, eventstore.ErrStreamTypeRequired):
@@ -236,4 +234,33 @@ func detail(err error, kind problemKind) string {
 		return mm.Error()
 	}
 	return err.Error()
+}
+
+// appendError is the store's error for an append: a 503 for it says what
+// became of the events (unavailableDetail), which only an append can tell.
+type appendError struct{ err error }
+
+func (e *appendError) Error() string { return e.err.Error() }
+func (e *appendError) Unwrap() error { return e.err }
+
+// unavailableDetail is the detail of a 503 from the database: for an
+// append, whether its events were written, as the store tells it (a client
+// without event ids that is told "not written" sends them again); for any
+// other request, nothing of appends.
+func unavailableDetail(err error) string {
+	var ae *appendError
+	switch {
+	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown):
+		return "The database failed while this append was being committed, and whether it committed could not be found out: " +
+			"it may have been written. Retry it with the same event ids, which is safe: a batch already stored answers 200 " +
+			"and writes nothing again. Without event ids, read the stream first: the events may be there."
+	case ae != nil && errors.Is(err, context.DeadlineExceeded):
+		return "The database could not take this append within the request's time (its write lock was busy, or it was slow to answer): " +
+			"it was not written, and will not be. Try again after Retry-After."
+	case ae != nil:
+		return "The database cannot be reached, or cannot write, right now: this append was not written. Try again after Retry-After."
+	case errors.Is(err, context.DeadlineExceeded):
+		return "The database did not answer within the request's time. Try again after Retry-After."
+	}
+	return "The database cannot be reached, or cannot serve this request, right now. Try again after Retry-After."
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // A group whose COMMIT went out and whose answer never came back (the
@@ -49,7 +51,7 @@ var errNotCommitted = errors.New("the round trip with COMMIT was lost, and it ha
 
 // errOutcomeUnknown is a group's whose answer was lost, and that settle
 // could not find out about: it may have committed.
-var errOutcomeUnknown = errors.New("the round trip with COMMIT was lost, and whether it committed, durably, could not be found out")
+var errOutcomeUnknown = fmt.Errorf("%w: the round trip with COMMIT was lost, and whether it committed, durably, could not be found out", eventstore.ErrOutcomeUnknown)
 
 // settle reports whether the group p, whose round trip with COMMIT ended
 // with the error lost, committed, and the time its events were stamped with.

@@ -1,0 +1,242 @@
+package http_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// failingStore fails every call with err, as a store whose database is
+// out of reach does.
+type failingStore struct {
+	eventstore.Store // nil: every method the server calls is below
+	err              error
+}
+
+func (s failingStore) Append(context.Context, eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	return eventstore.AppendResult{}, s.err
+}
+func (s failingStore) Stream(context.Context, uuid.UUID) (eventstore.Stream, error) {
+	return eventstore.Stream{}, s.err
+}
+func (s failingStore) ReadStream(context.Context, uuid.UUID, eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
+	return eventstore.StreamPage{}, s.err
+}
+func (s failingStore) Event(context.Context, uuid.UUID, int64) (eventstore.Event, error) {
+	return eventstore.Event{}, s.err
+}
+func (s failingStore) ReadAll(context.Context, eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	return eventstore.LogPage{}, s.err
+}
+func (s failingStore) ListStreams(context.Context, eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
+	return eventstore.StreamList{}, s.err
+}
+func (s failingStore) Head(context.Context) (int64, error) { return 0, s.err }
+func (s failingStore) Ping(context.Context) error          { return s.err }
+
+// What a 503's detail must say, and must not, for each kind of request.
+var (
+	// An append that may have been written: retry with the same ids.
+	saysMayBeWritten = []string{"may have been written", "same event ids", "read the stream"}
+	// An append that was not written: try again.
+	saysNotWritten = []string{"not written"}
+)
+
+// expectUnavailable checks that r is a 503 `unavailable` with Retry-After
+// whose detail holds every phrase of says and none of saysNot.
+func expectUnavailable(t *testing.T, what string, r response, says, saysNot []string) {
+	t.Helper()
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("%s: %d Retry-After=%q, want 503 with Retry-After\n%s", what, r.status, r.header.Get("Retry-After"), r.body)
+	}
+	p := r.json(t)
+	if p["type"] != esthttp.ProblemBase+"unavailable" {
+		t.Errorf("%s: type %v, want %sunavailable", what, p["type"], esthttp.ProblemBase)
+	}
+	detail, _ := p["detail"].(string)
+	for _, s := range says {
+		if !strings.Contains(detail, s) {
+			t.Errorf("%s: detail %q; want it to say %q", what, detail, s)
+		}
+	}
+	for _, s := range saysNot {
+		if strings.Contains(strings.ToLower(detail), s) {
+			t.Errorf("%s: detail %q; it must not say %q", what, detail, s)
+		}
+	}
+}
+
+// TestEvery503SaysWhatBecameOfTheRequest: every 503 had one detail, which
+// told every client that "an append that failed this way was most likely
+// not written": an append whose COMMIT went out and whose outcome could not
+// be found out (it had been written, each time a tester tried) was told so,
+// and a client without event ids that believed it wrote its events twice;
+// /readyz and the reads talked about appends. Each case now says what is
+// true of it.
+func TestEvery503SaysWhatBecameOfTheRequest(t *testing.T) {
+	t.Parallel()
+	unreachable := fmt.Errorf("read: %w: dial tcp 127.0.0.1:3306: connection refused", eventstore.ErrUnavailable)
+	lockBusy := fmt.Errorf("append to x: %w: the write lock was not free within the request's time (%w)", eventstore.ErrUnavailable, context.DeadlineExceeded)
+	unknown := fmt.Errorf("append to x: %w: %w: the round trip with COMMIT was lost", eventstore.ErrUnavailable, eventstore.ErrOutcomeUnknown)
+	queued := fmt.Errorf("append to x: %w", context.DeadlineExceeded) // its time ran out before the writer took it
+	id := uuid.NewString()
+	appendBody := `{"stream_type":"a","events":[{"type":"X","data":1}]}`
+	reads := []struct{ name, path string }{
+		{"readiness", "/readyz"},
+		{"the log", "/events"},
+		{"the streams", "/streams"},
+		{"a stream", "/streams/" + id},
+		{"a stream's events", "/streams/" + id + "/events"},
+		{"an event", "/streams/" + id + "/events/1"},
+	}
+	// A read knows nothing of appends, nor was anything written.
+	readSaysNot := []string{"append", "event ids", "written"}
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"unreachable", unreachable},
+		{"out of time", context.DeadlineExceeded},
+	} {
+		s := newServer(t, nil, failingStore{err: tc.err})
+		for _, read := range reads {
+			expectUnavailable(t, read.name+", the database "+tc.name, s.do("GET", read.path, ""), nil, readSaysNot)
+		}
+	}
+	for _, tc := range []struct {
+		name          string
+		err           error
+		says, saysNot []string
+	}{
+		{"the database unreachable", unreachable, saysNotWritten, []string{"may have been"}},
+		{"the write lock not free in time", lockBusy, saysNotWritten, []string{"may have been", "cannot be reached"}},
+		{"its time out before the writer took it", queued, saysNotWritten, []string{"may have been"}},
+		{"its COMMIT's answer lost and its outcome unknown", unknown, saysMayBeWritten, []string{"not written", "most likely"}},
+	} {
+		s := newServer(t, nil, failingStore{err: tc.err})
+		expectUnavailable(t, "an append, "+tc.name, s.do("POST", "/streams/"+id+"/events", appendBody), tc.says, tc.saysNot)
+	}
+}
+
+// TestAnAppendWhoseOutcomeIsUnknownSaysItMayHaveBeenWritten: the hostile
+// tester's case, on the real store: an append's round trip with COMMIT is
+// held past the request's deadline, and another session holds the log's
+// lock, so the server cannot find out whether it committed (settle.go). Its
+// 503 must say that it may have been written, not that it most likely was
+// not. Only the MySQL store can lose a COMMIT's answer.
+func TestAnAppendWhoseOutcomeIsUnknownSaysItMayHaveBeenWritten(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	store := teststore.OpenMySQL(t, dsn)
+	s := timedServer(t, store, 500*time.Millisecond)
+	id := uuid.NewString()
+	expectStatus(t, "first append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`), 201)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = proxy.Target() // around the proxy, which holds the append
+	holdLock(t, "mysql", cfg.FormatDSN())
+	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
+	defer release()
+	r := s.do("POST", "/streams/"+id+"/events", `{"events":[{"id":"`+uuid.NewString()+`","type":"X","data":2}]}`)
+	select {
+	case <-held:
+	default:
+		t.Fatalf("the proxy never held the append's round trip with COMMIT (%d %s): the test did not reach its case", r.status, r.body)
+	}
+	expectUnavailable(t, "an append whose COMMIT's answer was lost and could not be settled", r, saysMayBeWritten, []string{"not written", "most likely"})
+}
+
+// TestAnAppendRefusedForTheWriteLockSaysItWasNotWritten: another session
+// holds the write lock past the request's time. The 503 must say that the
+// append was not written (nor will be), and not that the database cannot
+// be reached: it answered.
+func TestAnAppendRefusedForTheWriteLockSaysItWasNotWritten(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		var store eventstore.Store
+		var lock func() (release func())
+		if k.Name == teststore.MySQL.Name {
+			dsn := mysqltest.NewDatabase(t)
+			store = teststore.OpenMySQL(t, dsn)
+			lock = func() func() { return holdLock(t, "mysql", dsn) }
+		} else {
+			sq := teststore.OpenSQLite(t, t.TempDir())
+			store = sq
+			lock = func() func() { return holdLock(t, "sqlite", sq.Path()) }
+		}
+		s := timedServer(t, store, 500*time.Millisecond)
+		id := uuid.NewString()
+		expectStatus(t, "first append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`), 201)
+		release := lock()
+		r := s.do("POST", "/streams/"+id+"/events", `{"events":[{"type":"X","data":2}]}`)
+		release()
+		expectUnavailable(t, "an append that met the write lock held past its time", r, saysNotWritten, []string{"may have been", "cannot be reached"})
+		if st, err := store.Stream(context.Background(), uuid.MustParse(id)); err != nil || st.Version != 1 {
+			t.Fatalf("after the lock was released the stream is %+v (%v); want version 1: the append answered not written was written", st, err)
+		}
+	})
+}
+
+// timedServer serves store with the given request timeout.
+func timedServer(t *testing.T, store eventstore.Store, timeout time.Duration) *testServer {
+	t.Helper()
+	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{RequestTimeout: timeout}))
+	t.Cleanup(srv.Close)
+	return &testServer{t: t, url: srv.URL, client: &http.Client{Timeout: 30 * time.Second}, store: store}
+}
+
+// holdLock takes the write lock every append needs from a session of the
+// test's own, as a stalled writer of another process would: log_head's row
+// on MySQL, SQLite's write lock on the embedded store. It returns a func
+// that releases it (also called at cleanup).
+func holdLock(t *testing.T, driver, dsn string) (release func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin, lock := "BEGIN", "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"
+	if driver == "sqlite" {
+		dsn += "?_pragma=busy_timeout(5000)"
+		begin, lock = "BEGIN IMMEDIATE", "UPDATE log_head SET position = position WHERE id = 1"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, begin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, lock); err != nil {
+		t.Fatalf("take the write lock: %v", err)
+	}
+	done := false
+	release = func() {
+		if done {
+			return
+		}
+		done = true
+		conn.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // only held
+		conn.Close()
+		db.Close()
+	}
+	t.Cleanup(release)
+	return release
+}
