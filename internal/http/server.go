@@ -240,16 +240,15 @@ func (s *Server) routes() {
 			}))
 		}
 		// Reads take Tributary-Min-Position: see minPosition.
+		// Each route is written out whole, not nested with Route: a nested
+		// route's "/" serves its path with a trailing slash too, and no
+		// other path of the API does (openapi.yaml lists none).
 		r.With(s.minPosition, s.limitPerClient).Get("/events", s.adapt(s.readAll))
-		r.Route("/streams", func(r chi.Router) {
-			r.With(s.minPosition).Get("/", s.adapt(s.listStreams))
-			r.Route("/{streamID}", func(r chi.Router) {
-				r.With(s.minPosition).Get("/", s.adapt(s.getStream))
-				r.With(s.minPosition, s.limitPerClient).Get("/events", s.adapt(s.readStream))
-				r.Post("/events", s.adapt(s.appendEvents))
-				r.With(s.minPosition).Get("/events/{version}", s.adapt(s.getEvent))
-			})
-		})
+		r.With(s.minPosition).Get("/streams", s.adapt(s.listStreams))
+		r.With(s.minPosition).Get("/streams/{streamID}", s.adapt(s.getStream))
+		r.With(s.minPosition, s.limitPerClient).Get("/streams/{streamID}/events", s.adapt(s.readStream))
+		r.Post("/streams/{streamID}/events", s.adapt(s.appendEvents))
+		r.With(s.minPosition).Get("/streams/{streamID}/events/{version}", s.adapt(s.getEvent))
 	})
 	s.router = r
 	s.handler = r
@@ -280,9 +279,8 @@ func routingPath(r *http.Request) string {
 // allowed lists the methods the router serves on path, for a 405's or an
 // OPTIONS's Allow: OPTIONS last, as every path that has a route serves it
 // (options); "" if none does. It matches path against the routes chi.Walk
-// lists rather than asking Mux.Match: the mount points of nested routes
-// (/streams, /streams/{id}) match every method. path is the routing path
-// (routingPath); "*" (OPTIONS *) matches every route.
+// lists (routeMatches), as the router would route it. path is the routing
+// path (routingPath); "*" (OPTIONS *) matches every route.
 func allowed(router chi.Routes, path string) string {
 	served := map[string]bool{}
 	_ = chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -333,11 +331,10 @@ func (s *Server) options(next http.Handler) http.Handler {
 }
 
 // routeMatches reports whether a chi route pattern, such as
-// /streams/{streamID}/events, matches path. A trailing slash does not
-// matter, as it does not to a nested route.
+// /streams/{streamID}/events, matches path: segment by segment, so that a
+// path with a trailing slash matches no route, as the router routes it.
 func routeMatches(route, path string) bool {
-	rs := strings.Split(strings.TrimSuffix(route, "/"), "/")
-	ps := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	rs, ps := strings.Split(route, "/"), strings.Split(path, "/")
 	if len(rs) != len(ps) {
 		return false
 	}
@@ -438,8 +435,7 @@ type accessEntry struct {
 
 // unmatched marks r as served by no route, a 404 or 405 of the router's.
 // chi's pattern for it can name a route that did not serve it (a 405 on
-// /streams) or one the API does not have (the catch-all of a nested route,
-// /streams/{streamID}/*): the route label and the log say "unmatched".
+// /streams): the route label and the log say "unmatched".
 func unmatched(r *http.Request) {
 	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
 		e.unmatched = true
