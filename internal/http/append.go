@@ -231,7 +231,7 @@ func (s *Server) readAppend(w http.ResponseWriter, r *http.Request) (uuid.UUID, 
 	}
 	readDone := boundBodyRead(w, r)
 	err = decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, &body)
-	readDone()
+	readDone(err)
 	return id, expected, body, err
 }
 
@@ -245,16 +245,21 @@ func (s *Server) readAppend(w http.ResponseWriter, r *http.Request) (uuid.UUID, 
 // and writeGrace (the server's, if that is sooner), so that net/http's
 // read after the body, which cancels the request's context when it fails,
 // fails only once the request's time is over, as the ReadTimeout does.
-func boundBodyRead(w http.ResponseWriter, r *http.Request) (done func()) {
+// Given the read's error, done leaves a deadline the read met as it is:
+// the 408 closes the connection, and net/http, which reads what is left of
+// a body before it closes, would wait writeGrace more on a client that
+// sends nothing.
+func boundBodyRead(w http.ResponseWriter, r *http.Request) (done func(readErr error)) {
+	none := func(error) {}
 	deadline, ok := r.Context().Deadline()
 	if !ok {
-		return func() {}
+		return none
 	}
 	after := deadline.Add(writeGrace)
 	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ReadTimeout > 0 {
 		own := time.Now().Add(srv.ReadTimeout)
 		if !own.After(deadline) {
-			return func() {} // the server's own deadline comes first
+			return none // the server's own deadline comes first
 		}
 		if own.Before(after) {
 			after = own
@@ -262,9 +267,13 @@ func boundBodyRead(w http.ResponseWriter, r *http.Request) (done func()) {
 	}
 	rc := http.NewResponseController(w)
 	if rc.SetReadDeadline(deadline) != nil {
-		return func() {}
+		return none
 	}
-	return func() { _ = rc.SetReadDeadline(after) }
+	return func(readErr error) {
+		if !errors.Is(readErr, errRequestTimeout) {
+			_ = rc.SetReadDeadline(after)
+		}
+	}
 }
 
 // decodeJSON decodes one JSON object of at most max bytes from the body into

@@ -1,8 +1,14 @@
 package http_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -45,4 +51,45 @@ func TestAPathWithATrailingSlashIsNotFoundOnEveryRoute(t *testing.T) {
 			t.Errorf("OPTIONS %s: %d Allow=%q, want 204 with Allow", path, r.status, r.header.Get("Allow"))
 		}
 	}
+}
+
+// TestAConnectionIsClosedAtOnceAfterA408: an append whose body stopped
+// arriving is answered 408 with Connection: close at its deadline, but the
+// connection stayed open writeGrace (5 s) longer: the read deadline was moved
+// past the request's after the read had failed on it, and net/http, which
+// reads what is left of a body before it closes, waited until then on a
+// client that sends nothing. A client that reads to EOF, and every slow
+// uploader's socket and goroutine, waited with it.
+func TestAConnectionIsClosedAtOnceAfterA408(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		const timeout = 300 * time.Millisecond
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{RequestTimeout: timeout}))
+		t.Cleanup(srv.Close)
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		const sent = `{"stream_type":"order","events":[{"type":"A"`
+		fmt.Fprintf(c, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n%s", uuid.New(), sent)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a test's bound
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("a body that stopped arriving: %v; want a 408", err)
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // only its end matters
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
+			t.Fatalf("a body that stopped arriving: %d (closing: %t); want 408 with Connection: close", resp.StatusCode, resp.Close)
+		}
+		answered := time.Now()
+		if n, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("after the 408: read %q, %v; want EOF", n, err)
+		}
+		if took := time.Since(answered); took > time.Second {
+			t.Fatalf("the connection closed %s after the 408 that said Connection: close; want at once", took.Round(time.Millisecond))
+		}
+	})
 }
