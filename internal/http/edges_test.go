@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,58 @@ func TestAConnectionIsClosedAtOnceAfterA408(t *testing.T) {
 			t.Fatalf("the connection closed %s after the 408 that said Connection: close; want at once", took.Round(time.Millisecond))
 		}
 	})
+}
+
+// TestANumberWithLeadingZerosIsRefusedEverywhere: If-Match refused "01"
+// (an entity tag compares as a string: "01" never equals the "1" the server
+// sends), but every other number took it: a path's version (so that
+// /streams/x/events/007 was a second URL for version 7), from, after,
+// limit, on reads and subscriptions, and Tributary-Min-Position. Versions
+// and positions are written one way, as the server writes them; a number
+// with leading zeros is now a 400 that says so wherever it is given, and 0
+// itself is still taken.
+func TestANumberWithLeadingZerosIsRefusedEverywhere(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, teststore.SQLite.Open(t))
+	id := uuid.NewString()
+	expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1},{"type":"X","data":2}]}`), 201)
+	sse := []string{"Accept", "text/event-stream"}
+	for _, tc := range []struct {
+		name, method, path, body string
+		header                   []string
+	}{
+		{"a path's version", "GET", "/streams/" + id + "/events/01", "", nil},
+		{"a path's version", "GET", "/streams/" + id + "/events/007", "", nil},
+		{"from on a read", "GET", "/streams/" + id + "/events?from=01", "", nil},
+		{"limit on a read", "GET", "/streams/" + id + "/events?limit=010", "", nil},
+		{"after on the log", "GET", "/events?after=00", "", nil},
+		{"after on the log", "GET", "/events?after=01", "", nil},
+		{"limit on the log", "GET", "/events?limit=01", "", nil},
+		{"limit on the streams", "GET", "/streams?limit=01", "", nil},
+		{"from on a subscription", "GET", "/streams/" + id + "/events?from=01", "", sse},
+		{"after on a subscription", "GET", "/events?after=01", "", sse},
+		{"Tributary-Min-Position", "GET", "/events", "", []string{esthttp.MinPositionHeader, "05"}},
+		{"Tributary-Min-Position", "GET", "/streams/" + id, "", []string{esthttp.MinPositionHeader, "00"}},
+		{"If-Match on an append", "POST", "/streams/" + id + "/events", `{"events":[{"type":"X","data":3}]}`, []string{"If-Match", `"02"`}},
+	} {
+		r := s.do(tc.method, tc.path, tc.body, tc.header...)
+		what := fmt.Sprintf("%s: %s %s %q", tc.name, tc.method, tc.path, tc.header)
+		expectStatus(t, what, r, http.StatusBadRequest)
+		if p := r.json(t); !strings.Contains(fmt.Sprint(p["detail"]), "leading zeros") {
+			t.Errorf("%s: detail %q; want it to say that leading zeros are not taken", what, p["detail"])
+		}
+	}
+	// Zero itself, and numbers written as the server writes them, are taken.
+	for _, tc := range []struct {
+		path   string
+		header []string
+	}{
+		{"/streams/" + id + "/events/2", nil},
+		{"/streams/" + id + "/events?from=1&limit=10", nil},
+		{"/events?after=0&limit=10", nil},
+		{"/events", []string{esthttp.MinPositionHeader, "0"}},
+		{"/streams/" + id, []string{esthttp.MinPositionHeader, "2"}},
+	} {
+		expectStatus(t, fmt.Sprintf("GET %s %q", tc.path, tc.header), s.do("GET", tc.path, "", tc.header...), http.StatusOK)
+	}
 }

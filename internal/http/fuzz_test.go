@@ -193,9 +193,10 @@ func FuzzLastEventID(f *testing.F) {
 }
 
 // FuzzIntParam checks the whole-number query parameters (limit, from, after)
-// against API.md: absent is the default; ASCII digits whose value is in range
-// are that value; anything else (signs, -0, exponents, spaces, digits of other
-// scripts, overflow) is a 400 that names the parameter, never a panic.
+// against API.md: absent is the default; ASCII digits without leading zeros
+// whose value is in range are that value; anything else (leading zeros,
+// signs, -0, exponents, spaces, digits of other scripts, overflow) is a 400
+// that names the parameter, never a panic.
 //
 // which picks the parameter as the handlers read it: 0 limit (1–1000,
 // default 100), 1 from (≥ 1), 2 after (≥ 0).
@@ -231,7 +232,9 @@ func FuzzIntParam(f *testing.F) {
 		want, wantErr := p.def, false
 		if raw != "" {
 			n, perr := strconv.ParseInt(raw, 10, 64)
-			want, wantErr = n, !allDigits(raw) || perr != nil || n < p.min || n > p.max
+			// Written as the server writes numbers: no leading zeros.
+			leadingZeros := len(raw) > 1 && raw[0] == '0'
+			want, wantErr = n, !allDigits(raw) || leadingZeros || perr != nil || n < p.min || n > p.max
 		}
 		if !wantErr {
 			if err != nil || got != want {

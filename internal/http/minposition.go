@@ -37,6 +37,9 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 		if len(raw) != 1 || !isDigits(raw[0]) {
 			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw)
 		}
+		if leadingZeros(raw[0]) {
+			return badRequest("header %s must be written without leading zeros, as an append answers the position, got %q", MinPositionHeader, raw[0])
+		}
 		want, err := strconv.ParseInt(raw[0], 10, 64)
 		if err != nil {
 			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw[0])

@@ -68,6 +68,9 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, error) {
 	if raw == "" {
 		return def, nil
 	}
+	if isDigits(raw) && leadingZeros(raw) {
+		return 0, badRequest("query parameter %s must be written without leading zeros, as this server writes numbers, got %q", name, raw)
+	}
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if !isDigits(raw) || err != nil || n < min || n > max {
 		if max == 1<<63-1 {
@@ -217,6 +220,13 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
+// leadingZeros reports whether the digits s begin with a zero that is not
+// all of them. Versions and positions are written one way, as the server
+// writes them: 007 would be a second spelling of 7 (and, in an entity tag,
+// which compares as a string, one that never matches), so it is refused
+// wherever a number is taken.
+func leadingZeros(s string) bool { return len(s) > 1 && s[0] == '0' }
+
 // parseVersionTag parses a strong entity tag holding a version: "3".
 func parseVersionTag(v string) (int64, error) {
 	switch {
@@ -231,7 +241,7 @@ func parseVersionTag(v string) (int64, error) {
 	if !isDigits(digits) {
 		return 0, errString("the version must be a whole number ≥ 0")
 	}
-	if len(digits) > 1 && digits[0] == '0' {
+	if leadingZeros(digits) {
 		// Entity tags compare as strings: "007" never equals the "7" we send.
 		return 0, errString("the version must be written without leading zeros, as in the ETag")
 	}
