@@ -276,8 +276,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sd.Batch = false
 		// Settling a lost COMMIT (sqlstore's settle.go) takes the log's
 		// lock on one node, and another node's transaction is not held up
-		// by it: not on Galera, until it is made to certify there.
-		sd.Lost = nil
+		// by it: not on Galera, until it is made to certify there. Such an
+		// append is of unknown outcome (never "not written").
+		sd.CannotSettle = true
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		WaitDurable: s.waitDurable, Committing: s.committingUpTo, Committed: s.durableUpTo, NotCommitted: s.notCommitting,

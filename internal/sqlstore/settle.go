@@ -49,6 +49,10 @@ const settleTimeout = 2 * time.Second
 // found had not committed, and made sure never will: it may be tried again.
 var errNotCommitted = errors.New("the round trip with COMMIT was lost, and it had not committed")
 
+// errCommitNotSent is a group's whose round trips, one statement at a time,
+// ended before the one with COMMIT: it cannot have committed.
+var errCommitNotSent = errors.New("COMMIT was not sent")
+
 // errOutcomeUnknown is a group's whose answer was lost, and that settle
 // could not find out about: it may have committed.
 var errOutcomeUnknown = fmt.Errorf("%w: the round trip with COMMIT was lost, and whether it committed, durably, could not be found out", eventstore.ErrOutcomeUnknown)
@@ -61,6 +65,14 @@ var errOutcomeUnknown = fmt.Errorf("%w: the round trip with COMMIT was lost, and
 func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	if w.d.Lost == nil || !w.d.Lost(lost) || len(p.rows) == 0 {
 		return false, time.Time{}, lost
+	}
+	if w.d.CannotSettle {
+		if errors.Is(lost, errCommitNotSent) {
+			return false, time.Time{}, lost // lost before COMMIT went: rolled back
+		}
+		w.log.Warn("an append's COMMIT went out and its answer was lost; on this database whether it committed cannot be found out",
+			"head", p.head, "error", lost)
+		return false, time.Time{}, fmt.Errorf("%w (it cannot be settled on this database): %w", errOutcomeUnknown, lost)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()

@@ -146,6 +146,10 @@ type Dialect struct {
 	// settles the group's outcome (settle.go). Nil where that cannot happen
 	// (an embedded database).
 	Lost func(error) bool
+	// CannotSettle says that a lost COMMIT's outcome cannot be found out
+	// here (a Galera cluster: the log's lock on one node holds up no other
+	// node's transaction): such an append is of unknown outcome at once.
+	CannotSettle bool
 	// CommitWithoutDeadline sends COMMIT (one statement at a time only)
 	// with the callers' deadline's values but not its end: for an embedded
 	// database, whose COMMIT, holding the write lock since BEGIN, waits for

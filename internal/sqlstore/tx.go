@@ -347,6 +347,9 @@ func (t *appendTx) writeAndCommit(ctx context.Context, p *plan, next *readPhase)
 				sctx = context.WithoutCancel(ctx)
 			}
 			if _, err = t.conn.ExecContext(sctx, s.query, s.args...); err != nil {
+				if s.kind != "commit" {
+					err = fmt.Errorf("%w: %w", errCommitNotSent, err)
+				}
 				err = fmt.Errorf("%s: %w", s.kind, err)
 				break
 			}
