@@ -150,20 +150,35 @@ func lockFileChanged(path string) {
 	}
 }
 
+// lockRecord is what rewriteLockFile needs of the lock file, an *os.File.
+type lockRecord interface {
+	io.WriterAt
+	Truncate(size int64) error
+	Sync() error
+	Name() string
+}
+
 // rewriteLockFile replaces the content of the lock file f with content, so
 // that a crash at any point leaves the old content or the new one, never an
 // empty file (on a Truncate(0) followed by a write, a process killed in
 // between, or a power cut before the write reached the disk, left none):
-// content goes over the old one at its start, what is left of the old one
-// after it is cut off, and the file is synced. The lock file cannot be
-// replaced by a rename: another process would lock the new file while this
-// one holds the old. A record a crash leaves with the old one's tail after
-// it still reads as the new one (see headRecorded).
-func rewriteLockFile(f *os.File, content string) error {
+// content goes over the old one at its start and is synced, what is left of
+// the old one after it is cut off, and the file is synced again. The write
+// is on disk before the cut: the kernel writes a file's data and its length
+// back apart, and a power cut that kept the cut and lost the write left the
+// old record cut short, its head read smaller ("head 0000000000000000" is
+// 0), which let a lost WAL through. The lock file cannot be replaced by a
+// rename: another process would lock the new file while this one holds the
+// old. A record a crash leaves with the old one's tail after it still reads
+// as the new one (see headRecorded).
+func rewriteLockFile(f lockRecord, content string) error {
 	if _, err := f.WriteAt([]byte(content), 0); err != nil {
 		return err
 	}
 	lockFileChanged(f.Name())
+	if err := f.Sync(); err != nil {
+		return err
+	}
 	if err := f.Truncate(int64(len(content))); err != nil {
 		return err
 	}
