@@ -7,7 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 )
 
 // maxDepth bounds a walk down a b-tree: SQLite's own bound (BTCURSOR_MAX_DEPTH);
@@ -31,7 +31,17 @@ func (s *Store) glance(ctx context.Context) error {
 	if s.file == nil {
 		return nil
 	}
-	p, err := readPages(s.file)
+	fi, err := s.file.Stat()
+	if err != nil {
+		return err
+	}
+	return s.glanceAt(ctx, s.file, fi.Size())
+}
+
+// glanceAt is glance on the database file's pages read through f, of
+// length bytes.
+func (s *Store) glanceAt(ctx context.Context, f io.ReaderAt, length int64) error {
+	p, err := readPages(f, length)
 	if err != nil {
 		return err
 	}
@@ -94,14 +104,15 @@ func (s *Store) roots(ctx context.Context, count uint32) (map[string]uint32, err
 
 // pages reads the b-tree pages of a database file.
 type pages struct {
-	f      *os.File
+	f      io.ReaderAt
 	size   int    // bytes a page
 	usable int    // of them, not reserved at the end of each page
 	count  uint32 // pages in the database
 }
 
-// readPages reads and checks the header of the database file f.
-func readPages(f *os.File) (*pages, error) {
+// readPages reads and checks the header of the database file f, of length
+// bytes.
+func readPages(f io.ReaderAt, length int64) (*pages, error) {
 	h := make([]byte, 100)
 	if _, err := f.ReadAt(h, 0); err != nil {
 		return nil, fmt.Errorf("read the header: %w", err)
@@ -123,14 +134,10 @@ func readPages(f *os.File) (*pages, error) {
 	if usable < 480 {
 		return nil, fmt.Errorf("the header reserves %d bytes of each page of %d", h[20], size)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
+	if length%int64(size) != 0 {
+		return nil, fmt.Errorf("the file's %d bytes are not a whole number of pages of %d", length, size)
 	}
-	if fi.Size()%int64(size) != 0 {
-		return nil, fmt.Errorf("the file's %d bytes are not a whole number of pages of %d", fi.Size(), size)
-	}
-	count := uint32(fi.Size() / int64(size))
+	count := uint32(length / int64(size))
 	// SQLite takes the header's page count where it is valid, and the
 	// file's length where it is not.
 	if n := binary.BigEndian.Uint32(h[28:]); n != 0 && binary.BigEndian.Uint32(h[92:]) == binary.BigEndian.Uint32(h[24:]) {
