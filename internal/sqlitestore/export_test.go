@@ -53,3 +53,13 @@ func OnLockFileChange(t *testing.T, f func(path string)) {
 	onLockFileChange.Store(&f)
 	t.Cleanup(func() { onLockFileChange.Store(nil) })
 }
+
+// Exec runs q on the writer's one connection, as an operator's statement
+// beside the store would.
+func (s *Store) Exec(ctx context.Context, q string) error {
+	_, err := s.writes.ExecContext(ctx, q)
+	return err
+}
+
+// Glance is the look a start after a clean stop takes at the database file.
+func (s *Store) Glance(ctx context.Context) error { return s.glance(ctx) }
