@@ -154,6 +154,24 @@ func damageAt(t *testing.T, path string, page, size int64) {
 	}
 }
 
+// setByte sets the byte at offset of the database file at path to b,
+// keeping the file's time and size, as bit rot would.
+func setByte(t *testing.T, path string, offset int64, b byte) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt([]byte{b}, offset)
+	if err := errors.Join(err, f.Close(), os.Chtimes(path, fi.ModTime(), fi.ModTime())); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // pageOf returns the number and size of the page of the b-tree name that
 // dbstat lists after skip others in the order given (e.g. "path DESC", 0
 // for the last of the deepest), among pages of kind ("leaf", "internal").
@@ -193,6 +211,23 @@ func TestADamagedFileIsFoundAtAStartAfterACleanStop(t *testing.T) {
 		"the root of the events table": func(t *testing.T, path string) {
 			page, size := pageOf(t, path, "events", "internal", "path", 0)
 			damageAt(t, path, page, size)
+		},
+		// One byte: a table's root, a leaf, made an index's leaf; SQLite
+		// refuses a b-tree of the kind its schema does not say.
+		"the kind of a table's root page": func(t *testing.T, path string) {
+			page, size := pageOf(t, path, "log_head", "leaf", "path", 0)
+			setByte(t, path, (page-1)*size, 10)
+		},
+		"the kind of an index's root page": func(t *testing.T, path string) {
+			page, size := pageOf(t, path, "streams_type_id", "leaf", "path", 0)
+			setByte(t, path, (page-1)*size, 13)
+		},
+		// A leaf below the root that says it holds no cells, which SQLite
+		// refuses: the last of an index, where the next append writes.
+		"the cell count of an index's last leaf": func(t *testing.T, path string) {
+			page, size := pageOf(t, path, "events_event_type_position", "leaf", "path DESC", 0)
+			setByte(t, path, (page-1)*size+3, 0)
+			setByte(t, path, (page-1)*size+4, 0)
 		},
 		// The header's page count one short of the file's: SQLite takes it
 		// and the last page is cut off.

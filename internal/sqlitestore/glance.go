@@ -49,12 +49,12 @@ func (s *Store) glanceAt(ctx context.Context, f io.ReaderAt, length int64) error
 	if err != nil {
 		return err
 	}
-	for name, root := range roots {
-		first, err := p.walk(root, false)
+	for name, t := range roots {
+		first, err := p.walk(t.root, t.table, false)
 		if err != nil {
 			return fmt.Errorf("%s, on the way to its first row: %w", name, err)
 		}
-		last, err := p.walk(root, true)
+		last, err := p.walk(t.root, t.table, true)
 		if err != nil {
 			return fmt.Errorf("%s, on the way to its last row: %w", name, err)
 		}
@@ -76,25 +76,36 @@ func (s *Store) glanceAt(ctx context.Context, f io.ReaderAt, length int64) error
 	return nil
 }
 
-// roots returns the root page of every table and index the schema lists,
-// the schema's own included, each checked to be one of the count pages.
-func (s *Store) roots(ctx context.Context, count uint32) (map[string]uint32, error) {
-	rows, err := s.feed.QueryContext(ctx, "SELECT name, rootpage FROM sqlite_schema WHERE rootpage > 0")
+// tree is a b-tree the schema lists: its root page, and whether it is a
+// table's keyed by rowid (an index's, and a WITHOUT ROWID table's, are keyed
+// by their columns: pages of another kind).
+type tree struct {
+	root  uint32
+	table bool
+}
+
+// roots returns every table and index the schema lists, the schema's own
+// included, each root checked to be one of the count pages.
+func (s *Store) roots(ctx context.Context, count uint32) (map[string]tree, error) {
+	rows, err := s.feed.QueryContext(ctx, `SELECT s.name, s.rootpage, s.type = 'table' AND coalesce(l.wr, 0) = 0
+		FROM sqlite_schema AS s LEFT JOIN pragma_table_list AS l ON l.schema = 'main' AND l.name = s.name
+		WHERE s.rootpage > 0`)
 	if err != nil {
 		return nil, fmt.Errorf("read the schema: %w", err)
 	}
 	defer rows.Close()
-	roots := map[string]uint32{"sqlite_schema": 1}
+	roots := map[string]tree{"sqlite_schema": {root: 1, table: true}}
 	for rows.Next() {
 		var name string
 		var root int64
-		if err := rows.Scan(&name, &root); err != nil {
+		var table bool
+		if err := rows.Scan(&name, &root, &table); err != nil {
 			return nil, fmt.Errorf("read the schema: %w", err)
 		}
 		if root < 1 || root > int64(count) {
 			return nil, fmt.Errorf("the schema gives %s the root page %d, of %d", name, root, count)
 		}
-		roots[name] = uint32(root)
+		roots[name] = tree{root: uint32(root), table: table}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read the schema: %w", err)
@@ -148,13 +159,15 @@ func readPages(f io.ReaderAt, length int64) (*pages, error) {
 	return &pages{f: f, size: size, usable: usable, count: count}, nil
 }
 
-// walk goes down the b-tree whose root is page root to its last leaf (last)
-// or its first, checking each page on the way as SQLite does when it loads
-// one (btreeInitPage, btreeComputeFreeSpace, btreeCellSizeCheck), and
-// returns how many pages below the root the leaf is.
-func (p *pages) walk(root uint32, last bool) (int, error) {
+// walk goes down the b-tree whose root is page root, a table's keyed by
+// rowid (table) or not, to its last leaf (last) or its first, checking each
+// page on the way as SQLite does when it loads one (btreeInitPage,
+// btreeComputeFreeSpace, btreeCellSizeCheck) and when a cursor moves to it
+// (moveToRoot, moveToChild), and returns how many pages below the root the
+// leaf is.
+func (p *pages) walk(root uint32, table, last bool) (int, error) {
 	b := make([]byte, p.size)
-	page, table := root, false
+	page := root
 	for depth := 0; depth < maxDepth; depth++ {
 		if _, err := p.f.ReadAt(b, int64(page-1)*int64(p.size)); err != nil {
 			return 0, fmt.Errorf("page %d: %w", page, err)
@@ -175,10 +188,8 @@ func (p *pages) walk(root uint32, last bool) (int, error) {
 		default:
 			return 0, fmt.Errorf("page %d is not a b-tree page (its type byte is %d)", page, b[off])
 		}
-		if depth == 0 {
-			table = isTable
-		} else if isTable != table {
-			return 0, fmt.Errorf("page %d is a page of another kind of b-tree than its parent's", page)
+		if isTable != table {
+			return 0, fmt.Errorf("page %d is a page of %s b-tree, in %s", page, kind(isTable), kind(table))
 		}
 		hdr := 12
 		if leaf {
@@ -187,6 +198,12 @@ func (p *pages) walk(root uint32, last bool) (int, error) {
 		cells := int(binary.BigEndian.Uint16(b[off+3:]))
 		if cells > (p.size-8)/6 { // SQLite's MX_CELL
 			return 0, fmt.Errorf("page %d says it holds %d cells", page, cells)
+		}
+		// Every page below the root holds a cell, and so does an interior
+		// root, except page 1, the schema's, which may hold only its
+		// right-most child.
+		if cells == 0 && (depth > 0 || !leaf && page != 1) {
+			return 0, fmt.Errorf("page %d, an interior page or one below the root, holds no cells", page)
 		}
 		cellFirst, cellLast := off+hdr+2*cells, p.usable-4
 		top := int(binary.BigEndian.Uint16(b[off+5:]))
@@ -239,4 +256,13 @@ func (p *pages) walk(root uint32, last bool) (int, error) {
 		page = child
 	}
 	return 0, fmt.Errorf("the b-tree from page %d is more than %d pages deep", root, maxDepth)
+}
+
+// kind names the kind of b-tree a page of a table keyed by rowid (table) or
+// of an index belongs to.
+func kind(table bool) string {
+	if table {
+		return "a table's"
+	}
+	return "an index's"
 }

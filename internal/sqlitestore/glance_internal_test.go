@@ -119,9 +119,9 @@ func FuzzWalk(f *testing.F) {
 			t.Fatalf("the header took %d reads", r.reads)
 		}
 		for root := uint32(1); root <= min(p.count, 32); root++ {
-			for _, last := range []bool{false, true} {
+			for _, walk := range []struct{ table, last bool }{{true, false}, {true, true}, {false, false}, {false, true}} {
 				r.reads = 0
-				depth, err := p.walk(root, last)
+				depth, err := p.walk(root, walk.table, walk.last)
 				if r.reads > maxDepth {
 					t.Fatalf("the walk from page %d read %d pages, more than %d", root, r.reads, maxDepth)
 				}
