@@ -45,6 +45,9 @@ func (s *Store) glanceAt(ctx context.Context, f io.ReaderAt, length int64) error
 	if err != nil {
 		return err
 	}
+	if err := p.freeList(); err != nil {
+		return err
+	}
 	roots, err := s.roots(ctx, p.count)
 	if err != nil {
 		return err
@@ -119,6 +122,8 @@ type pages struct {
 	size   int    // bytes a page
 	usable int    // of them, not reserved at the end of each page
 	count  uint32 // pages in the database
+	trunk  uint32 // the free list's first trunk page, 0 if none
+	free   uint32 // pages in the free list
 }
 
 // readPages reads and checks the header of the database file f, of length
@@ -156,7 +161,35 @@ func readPages(f io.ReaderAt, length int64) (*pages, error) {
 			return nil, fmt.Errorf("the header says the database has %d pages, and the file holds %d", n, count)
 		}
 	}
-	return &pages{f: f, size: size, usable: usable, count: count}, nil
+	return &pages{f: f, size: size, usable: usable, count: count,
+		trunk: binary.BigEndian.Uint32(h[32:]), free: binary.BigEndian.Uint32(h[36:])}, nil
+}
+
+// freeList checks the head of the free list, where SQLite takes the next
+// page an append needs (allocateBtreePage): the header's first trunk page
+// and count of free pages, and the first trunk page, its next trunk and its
+// leaves, each one of the database's pages.
+func (p *pages) freeList() error {
+	if p.trunk == 0 && p.free == 0 {
+		return nil
+	}
+	if p.trunk < 2 || p.trunk > p.count || p.free == 0 || p.free >= p.count {
+		return fmt.Errorf("the header gives the free list the first page %d and %d pages, of %d", p.trunk, p.free, p.count)
+	}
+	b := make([]byte, p.size)
+	if _, err := p.f.ReadAt(b, int64(p.trunk-1)*int64(p.size)); err != nil {
+		return fmt.Errorf("the free list's page %d: %w", p.trunk, err)
+	}
+	next, leaves := binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])
+	if next > p.count || leaves > uint32(p.usable/4-2) || leaves >= p.free {
+		return fmt.Errorf("the free list's page %d gives the next page %d and %d leaves, of %d pages free", p.trunk, next, leaves, p.free)
+	}
+	for i := range int(leaves) {
+		if leaf := binary.BigEndian.Uint32(b[8+4*i:]); leaf < 2 || leaf > p.count {
+			return fmt.Errorf("the free list's page %d gives its leaf %d as page %d, of %d", p.trunk, i, leaf, p.count)
+		}
+	}
+	return nil
 }
 
 // walk goes down the b-tree whose root is page root, a table's keyed by

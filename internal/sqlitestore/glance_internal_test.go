@@ -69,7 +69,8 @@ func fuzzSeed(f *testing.F, size int) []byte {
 // FuzzWalk feeds damaged and hostile database files to the reader of
 // SQLite's pages that a start after a clean stop runs: whatever the bytes,
 // it must return, with an error or none, without a panic, and having read
-// at most maxDepth pages on its way down any b-tree.
+// at most one page of the free list and maxDepth pages on its way down any
+// b-tree.
 func FuzzWalk(f *testing.F) {
 	for _, size := range []int{512, 1024} {
 		f.Add(fuzzSeed(f, size))
@@ -117,6 +118,10 @@ func FuzzWalk(f *testing.F) {
 		}
 		if r.reads > 1 {
 			t.Fatalf("the header took %d reads", r.reads)
+		}
+		r.reads = 0
+		if err := p.freeList(); err == nil && p.free > 0 && r.reads != 1 || r.reads > 1 {
+			t.Fatalf("the free list's head took %d reads, with %d free pages and no error", r.reads, p.free)
 		}
 		for root := uint32(1); root <= min(p.count, 32); root++ {
 			for _, walk := range []struct{ table, last bool }{{true, false}, {true, true}, {false, false}, {false, true}} {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 	"github.com/tributary-dev/tributary/internal/testlog"
 )
@@ -192,4 +193,89 @@ func TestAStartAfterACleanStopFindsNothingWrongWithAHealthyFileOfAnyShape(t *tes
 			}
 		})
 	}
+}
+
+// TestADamagedFreeListIsFoundAtAStartAfterACleanStop: the free pages (an
+// operator's DELETE, a migration's dropped column leaves some) are where
+// SQLite takes the next page an append needs, from the first page of the
+// free list, its trunk. A trunk gone bad at rest was served after a clean
+// stop, and appends then failed as the database being malformed (a 500),
+// each that needed a page. A start must read the free list's head and its
+// first trunk page, and refuse a file damaged there.
+func TestADamagedFreeListIsFoundAtAStartAfterACleanStop(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(h []byte) (offset int64, b []byte){
+		// Its count of leaf pages past what a page holds.
+		"the first trunk page's count of leaves": func(h []byte) (int64, []byte) {
+			return trunkOffset(h) + 4, []byte{0, 0, 0xff, 0xff}
+		},
+		// Its first leaf past the end of the file.
+		"the first trunk page's first leaf": func(h []byte) (int64, []byte) {
+			return trunkOffset(h) + 8, []byte{0x7f, 0xff, 0xff, 0xff}
+		},
+		// The header's free list beginning past the end of the file.
+		"the header's first trunk page": func([]byte) (int64, []byte) {
+			return 32, []byte{0x7f, 0xff, 0xff, 0xff}
+		},
+		// The header's count of free pages: none, with a trunk page.
+		"the header's count of free pages": func([]byte) (int64, []byte) {
+			return 36, []byte{0, 0, 0, 0}
+		},
+	}
+	for name, damage := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Migrate(t.Context()); err != nil {
+				s.Close()
+				t.Fatal(err)
+			}
+			for range 20 {
+				appendEvents(t, s, uuid.New(), 10, 2000)
+			}
+			if err := s.Exec(t.Context(), "DELETE FROM events WHERE position % 2 = 0"); err != nil {
+				s.Close()
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, sqlitestore.FileName)
+			h, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if binary.BigEndian.Uint32(h[36:]) == 0 {
+				t.Fatal("no free pages to damage")
+			}
+			offset, b := damage(h)
+			for i := range b {
+				setByte(t, path, offset+int64(i), b[i])
+			}
+			s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+			if err == nil {
+				_, aerr := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+					Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`"` + strings.Repeat("d", 20000) + `"`)}}})
+				s.Close()
+				t.Fatalf("Open after a clean stop of a database file damaged at rest in %s: succeeded (then an append that needs pages: %v); expected it refused as damaged", name, aerr)
+			}
+			if !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "backup") {
+				t.Errorf("Open after a clean stop of a database file damaged in %s: expected an error saying it is damaged and to restore it from a backup, got %v", name, err)
+			}
+		})
+	}
+}
+
+// trunkOffset is where the first trunk page of the free list of the
+// database file whose first page is h begins.
+func trunkOffset(h []byte) int64 {
+	size := int64(binary.BigEndian.Uint16(h[16:]))
+	if size == 1 {
+		size = 65536
+	}
+	return (int64(binary.BigEndian.Uint32(h[32:])) - 1) * size
 }
