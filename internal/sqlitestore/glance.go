@@ -16,10 +16,12 @@ const maxDepth = 20
 
 // glance reads what a start can afford to read of a database file that the
 // store last stopped cleanly, where quick_check, which reads every page, is
-// skipped: the header, and for every table and index the pages on the way
-// from its root to its first and to its last row, checked as SQLite checks
-// a page it loads (the last leaf of the log is where the next append writes
-// and what subscribers read most), and the last event whole. Bit rot, a
+// skipped: the header, the first page of the free list (where the next
+// page an append needs comes from), and for every table and index the
+// pages on the way from its root to its first and to its last row, checked
+// as SQLite checks a page it loads (the last leaf of the log is where the
+// next append writes and what subscribers read most), and the last event
+// whole. Bit rot, a
 // page gone bad at rest with the file's size and time unchanged, is found
 // there; elsewhere, only by a full check (see the README). It returns an
 // error saying what is wrong, for the caller to confirm with quick_check.
