@@ -172,6 +172,22 @@ func setByte(t *testing.T, path string, offset int64, b byte) {
 	}
 }
 
+// cellAt returns where cell i of page (not page 1) of the database file at
+// path begins in the page.
+func cellAt(t *testing.T, path string, page, size int64, i int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b[(page-1)*size:]
+	hdr := 8
+	if p[0] == 2 || p[0] == 5 {
+		hdr = 12
+	}
+	return int64(binary.BigEndian.Uint16(p[hdr+2*i:]))
+}
+
 // pageOf returns the number and size of the page of the b-tree name that
 // dbstat lists after skip others in the order given (e.g. "path DESC", 0
 // for the last of the deepest), among pages of kind ("leaf", "internal").
@@ -228,6 +244,16 @@ func TestADamagedFileIsFoundAtAStartAfterACleanStop(t *testing.T) {
 			page, size := pageOf(t, path, "events_event_type_position", "leaf", "path DESC", 0)
 			setByte(t, path, (page-1)*size+3, 0)
 			setByte(t, path, (page-1)*size+4, 0)
+		},
+		// The payload size of a cell gone bad, its pointer kept: the cell
+		// then runs over the next one, or past the page.
+		"the size of a cell of an index's last leaf": func(t *testing.T, path string) {
+			page, size := pageOf(t, path, "events_event_type_position", "leaf", "path DESC", 0)
+			setByte(t, path, (page-1)*size+cellAt(t, path, page, size, 0), 0x7f)
+		},
+		"the size of the first cell of the log's last leaf": func(t *testing.T, path string) {
+			page, size := pageOf(t, path, "events", "leaf", "path DESC", 0)
+			setByte(t, path, (page-1)*size+cellAt(t, path, page, size, 0), 0x7f)
 		},
 		// The header's page count one short of the file's: SQLite takes it
 		// and the last page is cut off.

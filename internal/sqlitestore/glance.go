@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 )
 
 // maxDepth bounds a walk down a b-tree: SQLite's own bound (BTCURSOR_MAX_DEPTH);
@@ -197,9 +199,11 @@ func (p *pages) freeList() error {
 // walk goes down the b-tree whose root is page root, a table's keyed by
 // rowid (table) or not, to its last leaf (last) or its first, checking each
 // page on the way as SQLite does when it loads one (btreeInitPage,
-// btreeComputeFreeSpace, btreeCellSizeCheck) and when a cursor moves to it
-// (moveToRoot, moveToChild), and returns how many pages below the root the
-// leaf is.
+// btreeComputeFreeSpace, btreeCellSizeCheck), when a cursor moves to it
+// (moveToRoot, moveToChild) and when quick_check reads it (checkTreePage:
+// the cells and free blocks cover the page without overlapping, but for
+// the fragments the page counts), and returns how many pages below the root
+// the leaf is. It reads no overflow page.
 func (p *pages) walk(root uint32, table, last bool) (int, error) {
 	b := make([]byte, p.size)
 	page := root
@@ -248,6 +252,7 @@ func (p *pages) walk(root uint32, table, last bool) (int, error) {
 		// The free space: the fragments, the gap before the cells and the
 		// chain of free blocks, each after the last and inside the page.
 		free := int(b[off+7]) + top
+		var used []span // the free blocks and the cells
 		if pc := int(binary.BigEndian.Uint16(b[off+1:])); pc > 0 {
 			if pc < top {
 				return 0, fmt.Errorf("page %d: a free block at %d, before its cells at %d", page, pc, top)
@@ -258,6 +263,7 @@ func (p *pages) walk(root uint32, table, last bool) (int, error) {
 				}
 				next, size := int(binary.BigEndian.Uint16(b[pc:])), int(binary.BigEndian.Uint16(b[pc+2:]))
 				free += size
+				used = append(used, span{pc, pc + size})
 				if next <= pc+size+3 {
 					if next > 0 {
 						return 0, fmt.Errorf("page %d: free blocks at %d and %d overlap", page, pc, next)
@@ -274,9 +280,29 @@ func (p *pages) walk(root uint32, table, last bool) (int, error) {
 			return 0, fmt.Errorf("page %d: its free space (%d bytes) does not fit its %d cells", page, free, cells)
 		}
 		for i := range cells {
-			if pc := int(binary.BigEndian.Uint16(b[off+hdr+2*i:])); pc < cellFirst || pc > cellLast {
+			pc := int(binary.BigEndian.Uint16(b[off+hdr+2*i:]))
+			if pc < cellFirst || pc > cellLast {
 				return 0, fmt.Errorf("page %d: cell %d at %d, outside the page's cells", page, i, pc)
 			}
+			size, err := p.cellSize(b[:p.usable], pc, leaf, table)
+			if err != nil {
+				return 0, fmt.Errorf("page %d: cell %d at %d: %w", page, i, pc, err)
+			}
+			used = append(used, span{pc, pc + size})
+		}
+		// Every byte from the cells' start to the page's usable end is in
+		// one cell or free block, or counted as a fragment (checkTreePage).
+		slices.SortFunc(used, func(a, b span) int { return a.start - b.start })
+		end, frag := top, 0
+		for _, u := range used {
+			if u.start < end {
+				return 0, fmt.Errorf("page %d: its cells and free blocks overlap at %d", page, u.start)
+			}
+			frag += u.start - end
+			end = u.end
+		}
+		if frag += p.usable - end; frag != int(b[off+7]) {
+			return 0, fmt.Errorf("page %d: its cells and free blocks leave %d bytes unused, and it counts %d", page, frag, b[off+7])
 		}
 		if leaf {
 			return depth, nil
@@ -291,6 +317,78 @@ func (p *pages) walk(root uint32, table, last bool) (int, error) {
 		page = child
 	}
 	return 0, fmt.Errorf("the b-tree from page %d is more than %d pages deep", root, maxDepth)
+}
+
+// span is the bytes [start, end) of a page that a cell or a free block takes.
+type span struct{ start, end int }
+
+// cellSize returns how many bytes of the page b (cut at its usable end) the
+// cell at pc takes, as SQLite counts them (cellSizePtr and its kin): a
+// table's interior cell holds a child page and a rowid; any other, its
+// payload's size, a table leaf's the rowid, the payload, as much of it as
+// the page keeps, and the first of its overflow pages, if any.
+func (p *pages) cellSize(b []byte, pc int, leaf, table bool) (int, error) {
+	at := pc
+	if !leaf {
+		at += 4 // the child page
+	}
+	if table && !leaf {
+		_, n, err := varint(b, at)
+		return at + n - pc, err
+	}
+	payload, n, err := varint(b, at)
+	if err != nil {
+		return 0, err
+	}
+	at += n
+	if table {
+		_, n, err := varint(b, at) // the rowid
+		if err != nil {
+			return 0, err
+		}
+		at += n
+	}
+	if payload > math.MaxInt32 {
+		return 0, fmt.Errorf("a payload of %d bytes", payload)
+	}
+	// What a page keeps of a payload (the file format's X, M and K).
+	maxLocal, minLocal := (p.usable-12)*64/255-23, (p.usable-12)*32/255-23
+	if table {
+		maxLocal = p.usable - 35
+	}
+	size := at - pc + int(payload)
+	if int(payload) > maxLocal {
+		local := minLocal + (int(payload)-minLocal)%(p.usable-4)
+		if local > maxLocal {
+			local = minLocal
+		}
+		size = at - pc + local + 4
+	}
+	size = max(size, 4)
+	if pc+size > len(b) {
+		return 0, fmt.Errorf("%d bytes, past the page", size)
+	}
+	return size, nil
+}
+
+// varint decodes the varint at b[at:]: its value and its length, 1 to 9
+// bytes, the ninth's eight bits all the value's.
+func varint(b []byte, at int) (v uint64, n int, err error) {
+	for n < 8 {
+		if at+n >= len(b) {
+			return 0, 0, errors.New("a varint past the page")
+		}
+		c := b[at+n]
+		n++
+		v = v<<7 | uint64(c&0x7f)
+		if c < 0x80 {
+			return v, n, nil
+		}
+	}
+	if at+8 >= len(b) {
+		return 0, 0, errors.New("a varint past the page")
+	}
+	return v<<8 | uint64(b[at+8]), 9, nil
 }
 
 // kind names the kind of b-tree a page of a table keyed by rowid (table) or

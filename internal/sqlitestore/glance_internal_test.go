@@ -200,3 +200,37 @@ func TestTheLookAtAFileStoppedCleanlyReadsAFewPagesWhateverItsSize(t *testing.T)
 	}
 	t.Logf("read %d pages of %d (%d b-trees)", r.reads, pages, trees)
 }
+
+// TestVarintsDecodeAsTheFileFormatSays: one to nine bytes, seven bits of
+// each but the ninth, whose eight are all the value's; none past the page.
+func TestVarintsDecodeAsTheFileFormatSays(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		b    []byte
+		v    uint64
+		n    int
+		fail bool
+	}{
+		{b: []byte{0x00}, v: 0, n: 1},
+		{b: []byte{0x7f, 0xff}, v: 127, n: 1},
+		{b: []byte{0x81, 0x00}, v: 128, n: 2},
+		{b: []byte{0x83, 0xff, 0x7f}, v: 0xffff, n: 3},
+		{b: bytes.Repeat([]byte{0xff}, 9), v: 1<<64 - 1, n: 9},
+		{b: append(bytes.Repeat([]byte{0x80}, 8), 0x01), v: 1, n: 9},
+		{b: append(bytes.Repeat([]byte{0x81}, 8), 0x80, 0x00), v: 0x0204081020408180, n: 9},
+		{b: []byte{0x81}, fail: true},
+		{b: bytes.Repeat([]byte{0xff}, 8), fail: true},
+	}
+	for _, c := range cases {
+		v, n, err := varint(c.b, 0)
+		if c.fail {
+			if err == nil {
+				t.Errorf("varint(% x): %d in %d bytes; expected an error, the varint running past the page", c.b, v, n)
+			}
+			continue
+		}
+		if err != nil || v != c.v || n != c.n {
+			t.Errorf("varint(% x): %d in %d bytes (%v); expected %d in %d", c.b, v, n, err, c.v, c.n)
+		}
+	}
+}

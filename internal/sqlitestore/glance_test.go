@@ -139,6 +139,19 @@ func TestAStartAfterACleanStopFindsNothingWrongWithAHealthyFileOfAnyShape(t *tes
 				appendEvents(t, s, uuid.New(), 1, 10)
 			}
 		}},
+		// Rows and index entries whose payload is a few bytes either side
+		// of what a page of 1024 keeps of it (989 bytes in a table, 230 in
+		// an index), each in a table of its own so that every one is read.
+		"payloads at the bounds of what a page keeps": {pageSize(1024), func(t *testing.T, s *sqlitestore.Store) {
+			for n := range 50 {
+				size := 970 + n
+				if n >= 25 {
+					size = 185 + n
+				}
+				exec(t, s, fmt.Sprintf("CREATE TABLE bound_%d (x BLOB)", n), fmt.Sprintf("CREATE INDEX bound_%d_x ON bound_%d (x)", n, n),
+					fmt.Sprintf("INSERT INTO bound_%d (x) VALUES (randomblob(%d))", n, size))
+			}
+		}},
 		"an index whose entries take overflow pages": {pageSize(512), func(t *testing.T, s *sqlitestore.Store) {
 			mixed(t, s)
 			exec(t, s, "CREATE INDEX by_data ON events (data)")
