@@ -160,10 +160,13 @@ func TestSubscribeEndsAtAnEventItCannotDecodeRatherThanSkipIt(t *testing.T) {
 // overflowed time.Duration, as seconds (negative, so not waited for) or
 // once the jitter was added to it (a negative wait, which is none), and
 // Subscribe came back at once, again and again, to a server that asked it
-// to stay away.
+// to stay away. It then waited what was asked, centuries for a date in the
+// year 9999, which parked the subscription for good: the wait is now
+// bounded by maxServerWait (or MaxBackoff, if longer), and the caller's
+// context still ends it at once.
 func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
 	t.Parallel()
-	for _, retryAfter := range []string{"Fri, 31 Dec 9999 23:59:59 GMT", "9223372036", "10000000000"} {
+	for _, retryAfter := range []string{"Fri, 31 Dec 9999 23:59:59 GMT", "9223372036", "10000000000", "86400"} {
 		t.Run(retryAfter, func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
@@ -175,12 +178,46 @@ func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
 				io.WriteString(w, `{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503}`) //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
+			start := time.Now()
 			waits := subscribeWaits(t, srv, 300*time.Millisecond)
-			if n := requests.Load(); n != 1 {
-				t.Errorf("Retry-After: %s; Subscribe sent %d requests in 300 ms (waits %v); expected 1, then a wait of centuries", retryAfter, n, waits[:min(len(waits), 3)])
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("Retry-After: %s; the subscription took %v to end with its context of 300 ms; expected it to end at once", retryAfter, took)
 			}
-			if len(waits) > 0 && waits[0] < 100*365*24*time.Hour {
-				t.Errorf("Retry-After: %s; Subscribe would wait %v; expected at least a century", retryAfter, waits[0])
+			if n := requests.Load(); n != 1 {
+				t.Errorf("Retry-After: %s; Subscribe sent %d requests in 300 ms (waits %v); expected 1, then a long wait", retryAfter, n, waits[:min(len(waits), 3)])
+			}
+			if len(waits) != 1 || waits[0] < maxServerWait*4/5 || waits[0] > maxServerWait {
+				t.Errorf("Retry-After: %s; Subscribe would wait %v; expected one wait of %v to %v", retryAfter, waits, maxServerWait*4/5, maxServerWait)
+			}
+		})
+	}
+}
+
+// TestSubscribeWaitsAServersLongWaitUpToMaxBackoffIfLonger: a MaxBackoff
+// longer than maxServerWait raises the bound on what a server may ask
+// for, and a wait asked for within it is waited whole.
+func TestSubscribeWaitsAServersLongWaitUpToMaxBackoffIfLonger(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		retryAfter  string
+		max         time.Duration
+		least, most time.Duration
+	}{
+		{"86400", time.Hour, 48 * time.Minute, time.Hour},
+		{"120", 0, 2 * time.Minute, 2*time.Minute + 30*time.Second},
+	} {
+		t.Run(tc.retryAfter, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", tc.retryAfter)
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}))
+			t.Cleanup(srv.Close)
+			var waits []time.Duration
+			_, _ = subscribeFor(t, srv, 200*time.Millisecond, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: tc.max,
+				OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}, 0)
+			if len(waits) != 1 || waits[0] < tc.least || waits[0] > tc.most {
+				t.Errorf("Retry-After: %s, MaxBackoff %v; Subscribe would wait %v; expected one wait of %v to %v", tc.retryAfter, tc.max, waits, tc.least, tc.most)
 			}
 		})
 	}

@@ -230,9 +230,12 @@ func TestSubscribeDeliversNoEventTwiceWhenTheServerRepeatsIt(t *testing.T) {
 // milliseconds than a Duration holds in nanoseconds overflowed, to a
 // negative that was ignored or a wrapped value of any size, and the client
 // came back as soon as its backoff allowed, not after the server's wait.
+// It then waited what was asked, centuries, which parked the subscription
+// for good: the wait is now bounded by maxServerWait, and the caller's
+// context still ends it at once.
 func TestSubscribeWaitsOutARetryFieldFarAhead(t *testing.T) {
 	t.Parallel()
-	for _, retry := range []string{"10000000000000", "9223372036854775807", "18446744073709552"} {
+	for _, retry := range []string{"10000000000000", "9223372036854775807", "18446744073709552", "86400000"} {
 		t.Run(retry, func(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -240,9 +243,13 @@ func TestSubscribeWaitsOutARetryFieldFarAhead(t *testing.T) {
 				io.WriteString(w, "retry: "+retry+"\n\n") //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
+			start := time.Now()
 			waits := subscribeWaits(t, srv, 200*time.Millisecond)
-			if len(waits) != 1 || waits[0] < 100*365*24*time.Hour {
-				t.Errorf("retry: %s; Subscribe waited %v; expected one wait of at least a century", retry, waits[:min(len(waits), 3)])
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("retry: %s; the subscription took %v to end with its context of 200 ms; expected it to end at once", retry, took)
+			}
+			if len(waits) != 1 || waits[0] < maxServerWait*4/5 || waits[0] > maxServerWait {
+				t.Errorf("retry: %s; Subscribe waited %v; expected one wait of %v to %v", retry, waits[:min(len(waits), 3)], maxServerWait*4/5, maxServerWait)
 			}
 		})
 	}

@@ -33,7 +33,8 @@ type SubscribeOptions struct {
 	// MinBackoff and MaxBackoff bound the wait before reconnecting; it
 	// doubles after each attempt that delivered no event and lasted less
 	// than MaxBackoff (defaults 500 ms and 30 s). The server's retry:
-	// field, when longer, is the least wait.
+	// field or Retry-After, when longer, is the least wait, up to 5
+	// minutes (or MaxBackoff, if longer): a longer one is cut to that.
 	MinBackoff, MaxBackoff time.Duration
 	// IdleTimeout drops and reopens a connection that brings no byte, not
 	// even a keep-alive, for this long (default 45 s: three of the server's
@@ -85,7 +86,8 @@ type Message struct {
 // where the first connection's is the caller's own starting point. A
 // resumption also sends that event's position as Tributary-Min-Position,
 // so that another instance whose read replica is behind waits for it
-// rather than refuse it. A 503 waits for its Retry-After. Keep-alives
+// rather than refuse it. A 503 waits for its Retry-After, up to 5 minutes (or
+// MaxBackoff, if longer). Keep-alives
 // only keep the connection alive.
 //
 // An answer that retrying cannot fix, the next request being sent the
@@ -169,9 +171,14 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 				floor = max(floor, p.RetryAfter)
 			}
 			if wait < floor {
-				// The longest Duration at most: past it the sum would be
-				// negative, a wait of none.
-				wait = floor + min(rand.N(floor/4+1), math.MaxInt64-floor)
+				// A server's wait past the bound (a date in the year 9999,
+				// a proxy's mistake) would park the subscription for good:
+				// it is cut so that with its jitter, up to a fourth of it,
+				// it stays within the bound, which also keeps the sum far
+				// from overflowing.
+				longest := max(maxServerWait, opts.MaxBackoff)
+				floor = min(floor, longest-longest/5)
+				wait = floor + rand.N(floor/4+1)
 			}
 			if opts.OnDisconnect != nil {
 				opts.OnDisconnect(err, wait)
@@ -603,3 +610,8 @@ type undecodable struct{ err error }
 
 func (u *undecodable) Error() string { return u.err.Error() }
 func (u *undecodable) Unwrap() error { return u.err }
+
+// maxServerWait bounds the wait a server may ask for (Retry-After,
+// retry:), unless MaxBackoff is longer: what the client waits, its jitter
+// included, never goes past it.
+const maxServerWait = 5 * time.Minute
