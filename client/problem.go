@@ -92,6 +92,9 @@ type Problem struct {
 	// tributary: the answer is application/problem+json of one of
 	// Tributary's problem types, not a proxy's or another server's.
 	tributary bool
+	// refusesRequest: a plain 400 whose body says it refuses the request
+	// itself (refused400), as nginx and Apache answer for what a 431 says.
+	refusesRequest bool
 }
 
 func (p *Problem) Error() string {
@@ -125,6 +128,9 @@ func readProblem(res *http.Response) *Problem {
 	p := decodeProblem(b)
 	if p == nil {
 		p = &Problem{Detail: excerpt(res.Header.Get("Content-Type"), b)}
+		if why := refused400(b); res.StatusCode == http.StatusBadRequest && why != "" {
+			p.Detail, p.refusesRequest = why, true
+		}
 	}
 	// They go into Error(), and so into logs, as excerpt's does.
 	p.Title, p.Detail = oneLine(p.Title, problemTextBytes), oneLine(p.Detail, problemTextBytes)
@@ -147,6 +153,34 @@ func readProblem(res *http.Response) *Problem {
 	p.RetryAfter = retryAfter(res.Header.Get("Retry-After"), time.Now())
 	p.RequestID = res.Header.Get("X-Request-Id")
 	return p
+}
+
+// refusedBadRequests are what proxies' fixed 400 pages say of a request
+// they refuse for itself, its headers' size above all, which a retry
+// sends the same: nginx's (ngx_http_special_response.c, the 494, 497,
+// 496 and 495 it answers as 400) and Apache httpd's LimitRequestFieldSize.
+var refusedBadRequests = []string{
+	"Request Header Or Cookie Too Large",
+	"The plain HTTP request was sent to HTTPS port",
+	"No required SSL certificate was sent",
+	"The SSL certificate error",
+	"Size of a request header field exceeds server limit",
+}
+
+// refused400Bytes bounds the look for them: each page says it near its
+// start, and a 400 that says it further on is no such page.
+const refused400Bytes = 1024
+
+// refused400 returns which of refusedBadRequests the start of a 400's
+// body says, or "".
+func refused400(b []byte) string {
+	b = b[:min(len(b), refused400Bytes)]
+	for _, why := range refusedBadRequests {
+		if bytes.Contains(b, []byte(why)) {
+			return why
+		}
+	}
+	return ""
 }
 
 // detailBytes bounds the excerpt of an answer that is no problem.

@@ -42,7 +42,7 @@ func TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest(t *testing.T) {
 		// plain text answer of the status (a proxy's, or net/http's own).
 		ours, plain bool
 	}{
-		{http.StatusBadRequest, "bad-request", ends, wait}, // plain: a proxy's page; nginx's header limit is one too, left waited out
+		{http.StatusBadRequest, "bad-request", ends, wait}, // plain: a proxy's page (nginx's header limit: TestSubscribeEndsOnAProxysHeaderTooLarge400)
 		{http.StatusUnauthorized, "unauthorized", ends, ends},
 		{http.StatusForbidden, "forbidden", ends, wait}, // plain: a WAF's rate-based block lifts
 		{http.StatusNotFound, "not-found", ends, wait},  // plain: an ingress with no route during a deploy
@@ -61,10 +61,11 @@ func TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest(t *testing.T) {
 		{http.StatusTooManyRequests, "", wait, wait},
 		{http.StatusRequestHeaderFieldsTooLarge, "", ends, ends},
 		{http.StatusInternalServerError, "internal", wait, wait},
-		{http.StatusNotImplemented, "", wait, wait},
+		{http.StatusNotImplemented, "", ends, ends},
 		{http.StatusBadGateway, "", wait, wait},
 		{http.StatusServiceUnavailable, "unavailable", wait, wait},
 		{http.StatusGatewayTimeout, "", wait, wait},
+		{http.StatusHTTPVersionNotSupported, "", ends, ends},
 	} {
 		slug := tc.slug
 		if slug == "" {
@@ -106,6 +107,70 @@ func TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSubscribeEndsOnAProxysHeaderTooLarge400: nginx answers a header
+// block past its large_client_header_buffers (a long token, a cookie
+// jar) with a plain 400 "Request Header Or Cookie Too Large", and Apache
+// its LimitRequestFieldSize with a 400 too: the same case as a 431, which
+// the next request, sent the same, meets again, but the subscription
+// waited them out for ever. nginx's other fixed 400s about the request
+// itself (plain HTTP to its HTTPS port, a client certificate missing or
+// refused) are the same. Only these, found near the start of the body,
+// end it: any other plain 400 is still waited out.
+func TestSubscribeEndsOnAProxysHeaderTooLarge400(t *testing.T) {
+	t.Parallel()
+	nginx := func(why string) string {
+		return "<html>\r\n<head><title>400 " + why + "</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>" +
+			why + "</center>\r\n<hr><center>nginx/1.25.3</center>\r\n</body>\r\n</html>\r\n"
+	}
+	const apache = `<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
+<html><head>
+<title>400 Bad Request</title>
+</head><body>
+<h1>Bad Request</h1>
+<p>Your browser sent a request that this server could not understand.<br />
+Size of a request header field exceeds server limit.<br />
+</p>
+</body></html>
+`
+	for name, tc := range map[string]struct {
+		body string
+		why  string // what the error says of it; "": it is waited out
+	}{
+		"nginx's header limit":           {nginx("Request Header Or Cookie Too Large"), "Request Header Or Cookie Too Large"},
+		"nginx's plain HTTP to HTTPS":    {nginx("The plain HTTP request was sent to HTTPS port"), "The plain HTTP request was sent to HTTPS port"},
+		"nginx's client certificate":     {nginx("No required SSL certificate was sent"), "No required SSL certificate was sent"},
+		"nginx's bad client certificate": {nginx("The SSL certificate error"), "The SSL certificate error"},
+		"Apache's header limit":          {apache, "Size of a request header field exceeds server limit"},
+		"nginx's plain 400":              {nginx("Bad Request"), ""},
+		"the words far into the body":    {strings.Repeat(" ", 4<<10) + nginx("Request Header Or Cookie Too Large"), ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if requests.Add(1) > 1 {
+					w.Header().Set("Content-Type", "text/event-stream")
+					io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
+					return
+				}
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 1)
+			var p *Problem
+			switch {
+			case tc.why != "" && (!errors.As(last, &p) || p.Status != http.StatusBadRequest || requests.Load() != 1 || !strings.Contains(last.Error(), tc.why)):
+				t.Errorf("received %v, then %v after %d requests; expected the first answer to end the subscription with its 400, saying %q",
+					positions(msgs), last, requests.Load(), tc.why)
+			case tc.why == "" && fmt.Sprint(positions(msgs)) != "[1]":
+				t.Errorf("received %v, then %v after %d requests; expected the 400 waited out, and position 1 from the next answer", positions(msgs), last, requests.Load())
+			}
+		})
 	}
 }
 

@@ -86,9 +86,9 @@ type Message struct {
 // where the first connection's is the caller's own starting point. A
 // resumption also sends that event's position as Tributary-Min-Position,
 // so that another instance whose read replica is behind waits for it
-// rather than refuse it. A 503 waits for its Retry-After, up to 5 minutes (or
-// MaxBackoff, if longer). Keep-alives
-// only keep the connection alive.
+// rather than refuse it. A 503 waits for its Retry-After, up to 5
+// minutes (or MaxBackoff, if longer). Keep-alives only keep the
+// connection alive.
 //
 // An answer that retrying cannot fix, the next request being sent the
 // same, ends the iteration with its *Problem: Tributary's own refusal (a
@@ -97,9 +97,12 @@ type Message struct {
 // ErrUnauthorized, ErrForbidden, ErrBadRequest, ErrNotFound for a base URL
 // whose path is not Tributary's, and the like), and, whoever sends it, one
 // that refuses the request itself: a 401 (ErrUnauthorized: the token is
-// wrong or revoked), 407, 405, 406, 413, 414, 415 or 431 (its headers,
-// the token among them, too large). A 408, 421, 425 or 429, which say to
-// come back later, are waited out like a 503 or any 5xx. Any other answer
+// wrong or revoked), 407, 405, 406, 413, 414, 415, 431 (its headers,
+// the token among them, too large), 501 or 505, and a 400 whose page says
+// it refuses the headers' size, or the scheme or client certificate
+// (nginx's "Request Header Or Cookie Too Large" and the like). A 408,
+// 421, 425 or 429, which say to come back later, are waited out like a
+// 503 or any other 5xx. Any other answer
 // that is not Tributary's (a proxy's or load balancer's page during a
 // maintenance window, a 400, 403 or 404 in HTML or plain text, a 200 that
 // is no event stream) is waited out with backoff too, and told to
@@ -210,30 +213,31 @@ var ErrLogReset = errors.New("the server's log went back past the events deliver
 // meet again, so that no retry can mend it. That is Tributary's own 4xx
 // problem, and, whoever sends it (a proxy that checks tokens, one whose
 // error page replaced Tributary's problem, net/http before Tributary's
-// code runs), an answer about the request itself: refusedRequest. Any
-// other answer, a 5xx, a 408, 421, 425 or 429, or a proxy's or load
-// balancer's page in front of the server during a maintenance window (a
-// 400, 403 or 404 in HTML or plain text), is waited out.
+// code runs), an answer about the request itself: refusedRequest, or a
+// 400 page that says so (refused400). Any other answer, a 5xx but 501
+// and 505, a 408, 421, 425 or 429, or a proxy's or load balancer's page
+// in front of the server during a maintenance window (a 400, 403 or 404
+// in HTML or plain text), is waited out.
 func refusal(p *Problem) bool {
 	switch {
+	case refusedRequest(p.Status) || p.refusesRequest:
+		return true
 	case p.Status < 400 || p.Status >= 500 || retryable(p.Status):
 		return false
-	case p.tributary:
-		return true
 	}
-	return refusedRequest(p.Status)
+	return p.tributary
 }
 
 // refusedRequest reports whether status refuses the request as it was
 // sent, which a retry sends the same: its credentials (401, 407), its
-// method or what it accepts (405, 406), its size (413, 414, 431) or its
-// media type (415).
+// method or what it accepts (405, 406, 501), its size (413, 414, 431),
+// its media type (415) or its HTTP version (505).
 func refusedRequest(status int) bool {
 	switch status {
 	case http.StatusUnauthorized, http.StatusProxyAuthRequired,
-		http.StatusMethodNotAllowed, http.StatusNotAcceptable,
+		http.StatusMethodNotAllowed, http.StatusNotAcceptable, http.StatusNotImplemented,
 		http.StatusRequestEntityTooLarge, http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge,
-		http.StatusUnsupportedMediaType:
+		http.StatusUnsupportedMediaType, http.StatusHTTPVersionNotSupported:
 		return true
 	}
 	return false
