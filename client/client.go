@@ -119,14 +119,27 @@ func keepTokenInOrigin(next func(*http.Request, []*http.Request) error) func(*ht
 			req.Header.Del("Authorization")
 		}
 		if next != nil {
-			return next(req, via)
+			// net/http knows ErrUseLastResponse by ==: it goes back as it is.
+			err := next(req, via)
+			if err != nil && err != http.ErrUseLastResponse { //nolint:errorlint // compared as net/http does
+				return &redirectRefused{err}
+			}
+			return err
 		}
 		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
+			return &redirectRefused{errors.New("stopped after 10 redirects")}
 		}
 		return nil
 	}
 }
+
+// redirectRefused is a redirect the client's CheckRedirect refused: the
+// eleventh in a row (a loop), or one the caller's own refused. The next
+// request meets it again: a subscription ends on it.
+type redirectRefused struct{ err error }
+
+func (e *redirectRefused) Error() string { return "redirect refused: " + e.err.Error() }
+func (e *redirectRefused) Unwrap() error { return e.err }
 
 // port is u's port, the scheme's default if it names none.
 func port(u *url.URL) string {

@@ -3,6 +3,8 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,7 +104,11 @@ type Message struct {
 // it refuses the headers' size, or the scheme or client certificate
 // (nginx's "Request Header Or Cookie Too Large" and the like). A 408,
 // 421, 425 or 429, which say to come back later, are waited out like a
-// 503 or any other 5xx. Any other answer
+// 503 or any other 5xx. So does a request that gets no answer the next
+// one would get: redirects that go round (ten in a row) or that the
+// caller's CheckRedirect refuses, and a server certificate the client does
+// not trust (x509 or tls verification errors), while other network
+// errors are waited out. Any other answer
 // that is not Tributary's (a proxy's or load balancer's page during a
 // maintenance window, a 400, 403 or 404 in HTML or plain text, a 200 that
 // is no event stream) is waited out with backoff too, and told to
@@ -157,6 +163,10 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 					err = fmt.Errorf("%w: the server is at %d, behind the %d this subscription had got to: %w", ErrLogReset, p.Current, s.last, err)
 				}
 				yield(Message{}, fmt.Errorf("subscribe: %w", err))
+				return
+			}
+			if why := unmendable(err); why != "" {
+				yield(Message{}, fmt.Errorf("subscribe: %s, which no retry mends: %w", why, err))
 				return
 			}
 			// A connection that delivered an event, or lasted, resets the
@@ -241,6 +251,27 @@ func refusedRequest(status int) bool {
 		return true
 	}
 	return false
+}
+
+// unmendable returns why err, a request that got no answer, would fail
+// the same on every retry, or "" if it may not: a redirect refused (a
+// loop, or the caller's CheckRedirect), or a server certificate the
+// client does not trust (an unknown authority, another host's name,
+// expired or otherwise invalid), which no retry mends without someone
+// changing the server or the client's configuration.
+func unmendable(err error) string {
+	var redirect *redirectRefused
+	var verify *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &redirect):
+		return "the server's redirects were refused"
+	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname), errors.As(err, &invalid):
+		return "the server's TLS certificate is not trusted"
+	}
+	return ""
 }
 
 // retryable reports whether an answer below 500 says to come back later,

@@ -1,0 +1,146 @@
+package client
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust: a redirect
+// loop (net/http's "stopped after 10 redirects"), a redirect the caller's
+// own CheckRedirect refuses, and a server certificate the client does not
+// trust (an unknown authority, another host's name, expired) were taken
+// for network errors and retried for ever, though the next request meets
+// them again. They now end the subscription at once, with an error that
+// says which and wraps the cause.
+func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
+	t.Parallel()
+	var loops atomic.Int64
+	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		loops.Add(1)
+		http.Redirect(w, r, r.URL.RequestURI(), http.StatusFound)
+	}))
+	t.Cleanup(loop.Close)
+	var secures atomic.Int64
+	secure := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secures.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+	}))
+	secure.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes the client refuses
+	secure.StartTLS()
+	t.Cleanup(secure.Close)
+	expired := expiredTLSServer(t)
+	refuse := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("no redirects here") }}
+	_, port, _ := net.SplitHostPort(secure.Listener.Addr().String())
+	for name, tc := range map[string]struct {
+		url  string
+		hc   *http.Client
+		says string
+		most *atomic.Int64 // what counts requests or connections, and
+		max  int64         // how many one attempt makes
+		want any           // what the error wraps, for errors.As
+	}{
+		"a redirect loop":                  {url: loop.URL, says: "redirect", most: &loops, max: 11},
+		"a redirect CheckRedirect refuses": {url: loop.URL, hc: refuse, says: "no redirects here"},
+		"an unknown authority":             {url: secure.URL, says: "certificate", want: new(x509.UnknownAuthorityError)},
+		"another host's certificate": {url: "https://localhost:" + port, hc: secure.Client(), says: "certificate",
+			want: new(x509.HostnameError)},
+		"an expired certificate": {url: expired.srv.URL, hc: expired.client, says: "certificate",
+			want: new(x509.CertificateInvalidError)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			opts := []Option{}
+			if tc.hc != nil {
+				opts = append(opts, WithHTTPClient(tc.hc))
+			}
+			c, err := New(tc.url, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var tries atomic.Int64
+			var last error
+			for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+				OnDisconnect: func(error, time.Duration) { tries.Add(1) }}) {
+				last = err
+				break
+			}
+			t.Logf("ended with %v", last)
+			switch {
+			case last == nil || errors.Is(last, context.DeadlineExceeded) || tries.Load() != 0:
+				t.Fatalf("ended with %v after %d retries; expected the first attempt to end it", last, tries.Load())
+			case !strings.Contains(last.Error(), tc.says):
+				t.Errorf("ended with %v; expected an error that says %q", last, tc.says)
+			case tc.want != nil && !errors.As(last, tc.want):
+				t.Errorf("ended with %v; expected it to wrap a %T", last, tc.want)
+			}
+			if tc.most != nil && tc.most.Load() > tc.max {
+				t.Errorf("%d requests; expected at most %d, one attempt's", tc.most.Load(), tc.max)
+			}
+		})
+	}
+	if n := secures.Load(); n != 0 {
+		t.Errorf("the TLS server handled %d requests; expected none, its certificate refused each time", n)
+	}
+}
+
+// expiredServer is a TLS server whose certificate, trusted by client,
+// expired yesterday.
+type expiredServer struct {
+	srv    *httptest.Server
+	client *http.Client
+}
+
+func expiredTLSServer(t *testing.T) expiredServer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "expired"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return expiredServer{srv: srv, client: &http.Client{Transport: tr}}
+}
