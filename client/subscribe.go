@@ -108,11 +108,14 @@ type Message struct {
 // one would get: redirects that go round (ten in a row) or that the
 // caller's CheckRedirect refuses, and a server certificate the client does
 // not trust (x509 or tls verification errors), while other network
-// errors are waited out. Any other answer
-// that is not Tributary's (a proxy's or load balancer's page during a
-// maintenance window, a 400, 403 or 404 in HTML or plain text, a 200 that
-// is no event stream) is waited out with backoff too, and told to
-// OnDisconnect, so that a subscription outlives the window. ErrLogReset
+// errors are waited out. Any other answer that is not Tributary's (a
+// proxy's or load balancer's page during a maintenance window, a 400,
+// 403 or 404 in HTML or plain text, a 200 that is no event stream) is
+// waited out with backoff too, and told to OnDisconnect, so that a
+// subscription outlives the window; but Tributary's own page of events
+// in JSON, its answer to a request whose Accept something between
+// dropped, ends the iteration the third time in a row, with an error
+// saying the answer was not an event stream. ErrLogReset
 // ends the iteration too, and so does what is not Tributary's protocol
 // and would be met again on every reconnection: an event the client
 // cannot decode, one it did not ask for (another stream's, or one the
@@ -253,12 +256,13 @@ func refusedRequest(status int) bool {
 	return false
 }
 
-// unmendable returns why err, a request that got no answer, would fail
-// the same on every retry, or "" if it may not: a redirect refused (a
-// loop, or the caller's CheckRedirect), or a server certificate the
-// client does not trust (an unknown authority, another host's name,
-// expired or otherwise invalid), which no retry mends without someone
-// changing the server or the client's configuration.
+// unmendable returns why err would end the next request the same, or ""
+// if it may not: a redirect refused (a loop, or the caller's
+// CheckRedirect), pageAnswers pages of events in a row, or a server
+// certificate the client does not trust (an unknown authority, another
+// host's name, expired or otherwise invalid): no retry mends them without
+// someone changing the server, what is in front of it, or the client's
+// configuration.
 func unmendable(err error) string {
 	var redirect *redirectRefused
 	var verify *tls.CertificateVerificationError
@@ -268,6 +272,8 @@ func unmendable(err error) string {
 	switch {
 	case errors.As(err, &redirect):
 		return "the server's redirects were refused"
+	case errors.Is(err, errPageNotStream):
+		return "something between the client and the server drops Accept: text/event-stream"
 	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname), errors.As(err, &invalid):
 		return "the server's TLS certificate is not trusted"
 	}
@@ -310,6 +316,9 @@ type subscription struct {
 	oldest int
 	// asked is what the subscription may be sent.
 	asked asked
+	// pages counts the answers in a row that were Tributary's page of
+	// events, not an event stream.
+	pages int
 }
 
 // recentEvents is how many of the last events delivered a subscription
@@ -403,10 +412,20 @@ func (s *subscription) connect(ctx context.Context) error {
 	}
 	defer res.Body.Close()
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
+		if mt == "application/json" && eventsPage(res.Body) {
+			// Tributary's own answer to a request that came without
+			// Accept: text/event-stream: something between drops it, and
+			// will again, unless it is one instance or proxy of several.
+			if s.pages++; s.pages >= pageAnswers {
+				return fmt.Errorf("%w: GET %s answered %s with a page of events, %d times in a row", errPageNotStream, path, oneLine(res.Status, 60), s.pages)
+			}
+			return fmt.Errorf("GET %s answered %s with a page of events, not text/event-stream: something between dropped Accept", path, oneLine(res.Status, 60))
+		}
 		// Tributary answers a subscription with an event stream or a
 		// problem: this is something in front of it (a maintenance page).
 		return fmt.Errorf("GET %s answered %s %.80q, not text/event-stream: not Tributary's answer", path, oneLine(res.Status, 60), res.Header.Get("Content-Type"))
 	}
+	s.pages = 0
 	frames := bufio.NewReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
 	for {
 		f, err := readFrame(frames, s.opts.MaxFrameBytes)
@@ -650,3 +669,41 @@ func (u *undecodable) Unwrap() error { return u.err }
 // retry:), unless MaxBackoff is longer: what the client waits, its jitter
 // included, never goes past it.
 const maxServerWait = 5 * time.Minute
+
+// pageAnswers is how many answers in a row that are Tributary's page of
+// events end a subscription: a few, so that one instance or proxy at
+// fault among several behind a load balancer does not.
+const pageAnswers = 3
+
+// errPageNotStream ends a subscription answered pageAnswers times in a
+// row with a page of events.
+var errPageNotStream = errors.New("the answer is not an event stream but a page of events, Tributary's answer to a request without Accept: text/event-stream")
+
+// eventsPage reports whether body, read up to pageLookBytes, opens as
+// Tributary's page of events: a JSON object with an "events" array
+// among its members (first in the log's page, after the stream's
+// description in a stream's).
+func eventsPage(body io.Reader) bool {
+	dec := json.NewDecoder(boundedBody(body, pageLookBytes))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		name, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if name == "events" {
+			t, err := dec.Token()
+			return err == nil && t == json.Delim('[')
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// pageLookBytes bounds what eventsPage reads of an answer.
+const pageLookBytes = 64 << 10

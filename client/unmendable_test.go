@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust: a redirect
@@ -143,4 +145,64 @@ func expiredTLSServer(t *testing.T) expiredServer {
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
 	t.Cleanup(tr.CloseIdleConnections)
 	return expiredServer{srv: srv, client: &http.Client{Transport: tr}}
+}
+
+// TestSubscribeEndsWhenAnsweredWithAPageOfEvents: a proxy that drops
+// Accept makes the server answer a subscription with the page of events
+// (200 application/json), which Subscribe waited out for ever, as it does
+// a maintenance page. Tributary's page is the answer to a request without
+// Accept: text/event-stream, which every retry sends the same way through
+// the same proxy: pageAnswers of them in a row (room for one instance or
+// proxy of several at fault) end the subscription with an error that says
+// the answer was not an event stream. Any other 200 that is no event
+// stream is still waited out, however often.
+func TestSubscribeEndsWhenAnsweredWithAPageOfEvents(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	streamEvent := eventJSON(uuid.New(), stream, 1, 1)
+	logPage := `{"events":[` + sseEvent(1) + `]}`
+	streamPage := `{"stream_id":"` + stream.String() + `","stream_type":"order","version":1,"events":[` + streamEvent + `]}`
+	for name, tc := range map[string]struct {
+		body   string
+		stream bool // a stream subscription
+		times  int  // how many answers before the event stream; 0: every one
+		ends   bool
+	}{
+		"the log's page":                {body: logPage, ends: true},
+		"a stream's page":               {body: streamPage, stream: true, ends: true},
+		"an empty page":                 {body: `{"events":[]}`, ends: true},
+		"pages, fewer than pageAnswers": {body: logPage, times: pageAnswers - 1},
+		"JSON that is no page":          {body: `{"status":"maintenance"}`, times: 2 * pageAnswers},
+		"a page of another member":      {body: `{"events":"none"}`, times: 2 * pageAnswers},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if n := requests.Add(1); tc.times == 0 || n <= int64(tc.times) {
+					w.Header().Set("Content-Type", "application/json")
+					io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
+					return
+				}
+				event := sseEvent(1)
+				if tc.stream {
+					event = streamEvent
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+event+"\n\n") //nolint:errcheck // a test's answer
+			}))
+			t.Cleanup(srv.Close)
+			opts := SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+			if tc.stream {
+				opts.StreamID = stream
+			}
+			msgs, last := subscribeFor(t, srv, 3*time.Second, opts, 1)
+			switch {
+			case tc.ends && (last == nil || errors.Is(last, context.DeadlineExceeded) || !strings.Contains(last.Error(), "not an event stream") || requests.Load() != pageAnswers):
+				t.Errorf("received %v, then %v after %d requests; expected %d pages to end it, saying it was not an event stream", positions(msgs), last, requests.Load(), pageAnswers)
+			case !tc.ends && len(msgs) != 1:
+				t.Errorf("received %v, then %v after %d requests; expected the answers waited out, and the event from the next", positions(msgs), last, requests.Load())
+			}
+		})
+	}
 }
