@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +39,7 @@ func TestReadFrameFollowsTheEventStreamFormat(t *testing.T) {
 		{id: "9", hasID: true},
 		{data: "one\ntwo", hasData: true},
 	}
-	r := bufio.NewReader(strings.NewReader(in))
+	r := newFrameReader(strings.NewReader(in))
 	for i, w := range want {
 		got, err := readFrame(r, 1<<20)
 		if err != nil || got != w {

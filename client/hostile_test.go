@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -123,10 +122,10 @@ func TestSubscribeBoundsALineWithoutEnd(t *testing.T) {
 func TestReadFrameBoundsAFrameOfManyLines(t *testing.T) {
 	t.Parallel()
 	in := "\n\n\n" + strings.Repeat("data: 0123456789\n", 1000) + "\n"
-	if _, err := readFrame(bufio.NewReader(strings.NewReader(in)), 10000); !errors.Is(err, errFrameTooLong) {
+	if _, err := readFrame(newFrameReader(strings.NewReader(in)), 10000); !errors.Is(err, errFrameTooLong) {
 		t.Errorf("a frame of 17000 bytes with a bound of 10000: %v; expected errFrameTooLong", err)
 	}
-	f, err := readFrame(bufio.NewReader(strings.NewReader(in)), 20000)
+	f, err := readFrame(newFrameReader(strings.NewReader(in)), 20000)
 	if err != nil || len(f.data) != 1000*11-1 {
 		t.Errorf("a frame of 17000 bytes with a bound of 20000: %d bytes of data, %v; expected all 10999", len(f.data), err)
 	}

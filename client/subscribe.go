@@ -2,6 +2,7 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -426,7 +427,7 @@ func (s *subscription) connect(ctx context.Context) error {
 		return fmt.Errorf("GET %s answered %s %.80q, not text/event-stream: not Tributary's answer", path, oneLine(res.Status, 60), res.Header.Get("Content-Type"))
 	}
 	s.pages = 0
-	frames := bufio.NewReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
+	frames := newFrameReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
 	for {
 		f, err := readFrame(frames, s.opts.MaxFrameBytes)
 		if err != nil {
@@ -581,26 +582,38 @@ type frame struct {
 // errFrameTooLong is a frame longer than SubscribeOptions.MaxFrameBytes.
 var errFrameTooLong = errors.New("a frame longer than SubscribeOptions.MaxFrameBytes")
 
-// readFrame reads the next frame, per the WHATWG rules for the fields this
-// server sends (lines end in LF or CRLF). Comments (keep-alives) are read
-// and dropped; a frame of comments only comes back empty. A frame of more
-// than most bytes, its comments and line ends included, is
-// errFrameTooLong, once most bytes of it are read.
-func readFrame(r *bufio.Reader, most int) (frame, error) {
+// frameReader reads an event stream's lines.
+type frameReader struct {
+	r *bufio.Reader
+	// begun: the stream's first bytes were looked at for a byte-order mark.
+	begun bool
+	// cr: the last line ended in CR, so an LF right after it is part of
+	// that end, which may come in a later read.
+	cr bool
+}
+
+func newFrameReader(r io.Reader) *frameReader { return &frameReader{r: bufio.NewReader(r)} }
+
+// readFrame reads the next frame, per the WHATWG rules (HTML §9.2.5) for
+// the fields this server sends: one leading UTF-8 byte-order mark is no
+// part of the stream, and lines end in CR LF, LF or CR. Comments
+// (keep-alives) are read and dropped; a frame of comments only comes back
+// empty. A frame of more than most bytes, its comments and line ends
+// included, is errFrameTooLong, once most bytes of it are read.
+func readFrame(r *frameReader, most int) (frame, error) {
 	var f frame
 	var data []string
 	begun := false
 	size := 0
 	for {
-		line, err := readLine(r, most-size)
-		size += len(line)
+		line, n, err := r.readLine(most - size)
+		size += n
 		if err != nil {
 			if err == io.EOF && line != "" {
 				err = io.ErrUnexpectedEOF // a frame cut short is dropped
 			}
 			return frame{}, err
 		}
-		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		if line == "" {
 			if !begun {
 				size = 0 // blank lines between frames are no frame's
@@ -637,23 +650,50 @@ func readFrame(r *bufio.Reader, most int) (frame, error) {
 	}
 }
 
-// readLine reads up to and including the next '\n', or errFrameTooLong
-// once more than most bytes come without one.
-func readLine(r *bufio.Reader, most int) (string, error) {
+// readLine reads the next line and its end, and returns the line without
+// it and how many bytes they took; errFrameTooLong once more than most
+// come without an end, and at the end of the stream what it read of a
+// line with the error.
+func (r *frameReader) readLine(most int) (string, int, error) {
+	if !r.begun {
+		r.begun = true
+		// The UTF-8 decode the stream goes through strips one mark.
+		if b, err := r.r.Peek(1); err == nil && b[0] == 0xEF {
+			if b, err := r.r.Peek(3); err == nil && string(b) == "\uFEFF" {
+				r.r.Discard(3) //nolint:errcheck // peeked
+			}
+		}
+	}
+	if r.cr {
+		// Read only now, with the next line: a frame that ends in CR is
+		// not held back until the next byte comes.
+		r.cr = false
+		if b, err := r.r.Peek(1); err == nil && b[0] == '\n' {
+			r.r.Discard(1) //nolint:errcheck // peeked
+		}
+	}
 	var line []byte
 	for {
-		chunk, err := r.ReadSlice('\n')
-		if len(line)+len(chunk) > most {
-			return "", errFrameTooLong
+		if _, err := r.r.Peek(1); err != nil {
+			return string(line), len(line), err
 		}
-		if err == bufio.ErrBufferFull {
-			line = append(line, chunk...)
+		buf, _ := r.r.Peek(r.r.Buffered())
+		i := bytes.IndexAny(buf, "\r\n")
+		if i < 0 {
+			if len(line)+len(buf) > most {
+				return "", 0, errFrameTooLong
+			}
+			line = append(line, buf...)
+			r.r.Discard(len(buf)) //nolint:errcheck // peeked
 			continue
 		}
-		if line == nil {
-			return string(chunk), err
+		if len(line)+i+1 > most {
+			return "", 0, errFrameTooLong
 		}
-		return string(append(line, chunk...)), err
+		line = append(line, buf[:i]...)
+		r.cr = buf[i] == '\r'
+		r.r.Discard(i + 1) //nolint:errcheck // peeked
+		return string(line), len(line) + 1, nil
 	}
 }
 
