@@ -573,7 +573,7 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 }
 
 // pages yields the events of path and of every page its next links lead
-// to. Each event must come after the one before it, by r.after: one that
+// to, each resolved against the page it came with (resolveLink). Each event must come after the one before it, by r.after: one that
 // does not, or next links that go round in a cycle (of any length, empty
 // pages and all), is a server that does not move on, and ends the
 // iteration with an error rather than yield events again, or request the
@@ -599,7 +599,14 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				Events  []Event `json:"events"`
 				Version *int64  `json:"version"` // a stream's page's
 			}
+			cur := path // the page as the server sees it, which its links are relative to
+			if len(q) > 0 {
+				cur += "?" + q.Encode()
+			}
 			next, err := c.getJSON(ctx, path, q, &page, maxPage)
+			if err == nil && next != "" {
+				next, err = resolveLink(cur, next)
+			}
 			if errors.Is(err, errAnswerTooLong) {
 				err = fmt.Errorf("%w: a page longer than MaxPageBytes; ask for fewer events a page (PageSize), or raise it", err)
 			}
@@ -650,7 +657,7 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 					return
 				}
 			}
-			if next != "" && (next == mark || next == path && q == nil) {
+			if next != "" && (next == mark || next == cur) {
 				yield(Event{}, fmt.Errorf("%s: the server's next links go round in a cycle, back to %s: the read would never end", what, next))
 				return
 			}
@@ -660,6 +667,34 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 			path, q = next, nil // the link holds the whole query
 		}
 	}
+}
+
+// resolveLink resolves a next link against the page it came with, cur (a
+// path and query as the server sees them, under the base URL's path), per
+// RFC 3986 §5: <?after=5> and <events?after=5> are relative to cur, not
+// to the root. The server writes its links from its own root, which is
+// the base URL's path behind a proxy that strips a prefix, so a link with
+// an absolute path stays under the base URL's path; one to another origin
+// is taken for its path and query, on the server's origin, the only one
+// the token goes to.
+func resolveLink(cur, link string) (string, error) {
+	ref, err := url.Parse(link)
+	if err != nil {
+		return "", fmt.Errorf("the server's next link %.200q: %w", link, err)
+	}
+	if ref.Scheme != "" || ref.Host != "" || ref.User != nil {
+		ref = &url.URL{Path: ref.Path, RawPath: ref.RawPath, RawQuery: ref.RawQuery}
+		if ref.Path == "" {
+			ref.Path = "/" // http://host?q is http://host/?q (RFC 3986 §6.2.3)
+		}
+	}
+	from, err := url.Parse(cur)
+	if err != nil {
+		return "", fmt.Errorf("client: bad path %q: %w", cur, err)
+	}
+	u := from.ResolveReference(ref)
+	u.Fragment, u.RawFragment = "", ""
+	return u.String(), nil
 }
 
 // getJSON GETs path into out and returns the path of the Link rel="next".

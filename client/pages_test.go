@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -221,5 +222,80 @@ func TestStreamRefusesADescriptionOfAnotherStream(t *testing.T) {
 				t.Errorf("a 200 of %s: %+v, %v; expected an error: %v", tc.body, s, err, !tc.ok)
 			}
 		})
+	}
+}
+
+// TestReadsResolveARelativeNextLinkAgainstThePageTheyRead: a next link
+// with no path (<?after=5>) or a relative one (<events?after=5>) was
+// joined to the base URL's root, so the read asked for /?after=5 (or
+// /events?after=5 from a stream's page) and ended with a 404, or another
+// resource's answer. A reference is now resolved per RFC 3986 §5 against
+// the page it came with, as the server sees it: behind a base URL with a
+// path (a proxy that strips a prefix), that path stays in front, as for
+// the server's own links (</events?after=5>); a link to another origin
+// is taken for its path and query on the server's origin, where the token
+// goes (those two as before, pinned here).
+func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	first, second := eventJSON(uuid.New(), stream, 1, 1), eventJSON(uuid.New(), stream, 2, 2)
+	link := func(form, q, path string) string { return strings.NewReplacer("{q}", q, "{path}", path).Replace(form) }
+	for _, form := range []string{"?{q}", "events?{q}", "./events?{q}", "{path}?{q}", "http://elsewhere.invalid{path}?{q}", "//elsewhere.invalid{path}?{q}"} {
+		for _, prefix := range []string{"", "/tributary"} {
+			t.Run(form+" "+prefix, func(t *testing.T) {
+				t.Parallel()
+				var wrong atomic.Value
+				pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					q := r.URL.Query()
+					w.Header().Set("Content-Type", "application/json")
+					switch {
+					case r.URL.Path == "/events" && q.Get("after") == "":
+						w.Header().Set("Link", "<"+link(form, "after=1", r.URL.Path)+`>; rel="next"`)
+						io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
+					case r.URL.Path == "/events" && q.Get("after") == "1":
+						io.WriteString(w, `{"events":[`+sseEvent(2)+`]}`) //nolint:errcheck // a test's answer
+					case r.URL.Path == "/streams/"+stream.String()+"/events" && q.Get("from") == "":
+						w.Header().Set("Link", "<"+link(form, "from=2", r.URL.Path)+`>; rel="next"`)
+						io.WriteString(w, `{"stream_id":"`+stream.String()+`","version":2,"events":[`+first+`]}`) //nolint:errcheck // a test's answer
+					case r.URL.Path == "/streams/"+stream.String()+"/events" && q.Get("from") == "2":
+						io.WriteString(w, `{"stream_id":"`+stream.String()+`","version":2,"events":[`+second+`]}`) //nolint:errcheck // a test's answer
+					default:
+						wrong.Store(r.URL.RequestURI())
+						w.Header().Set("Content-Type", "application/problem+json")
+						w.WriteHeader(http.StatusNotFound)
+						io.WriteString(w, `{"type":"https://tributary.dev/problems/not-found","title":"Not found","status":404}`) //nolint:errcheck // a test's answer
+					}
+				})
+				var h http.Handler = pages
+				if prefix != "" {
+					h = http.StripPrefix(prefix, pages)
+				}
+				srv := httptest.NewServer(h)
+				t.Cleanup(srv.Close)
+				c, err := New(srv.URL + prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				for what, read := range map[string]iter.Seq2[Event, error]{
+					"ReadAll":    c.ReadAll(context.Background(), ReadAllOptions{}),
+					"ReadStream": c.ReadStream(context.Background(), stream, ReadStreamOptions{}),
+				} {
+					var got []int64
+					var last error
+					for e, err := range read {
+						if err != nil {
+							last = err
+							break
+						}
+						got = append(got, e.Position)
+					}
+					if fmt.Sprint(got) != "[1 2]" || last != nil {
+						t.Errorf("%s, Link %s, base path %q: read %v, then %v (a request for %v); expected two events, the second from the link's page",
+							what, form, prefix, got, last, wrong.Load())
+					}
+				}
+			})
+		}
 	}
 }
