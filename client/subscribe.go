@@ -108,8 +108,8 @@ type Message struct {
 // 503 or any other 5xx. So does a request that gets no answer the next
 // one would get: redirects that go round (ten in a row) or that the
 // caller's CheckRedirect refuses, and a server certificate the client does
-// not trust (x509 or tls verification errors), while other network
-// errors are waited out. Any other answer that is not Tributary's (a
+// not trust (x509 or tls verification errors) or plain HTTP answered to
+// an https URL, while other network errors are waited out. Any other answer that is not Tributary's (a
 // proxy's or load balancer's page during a maintenance window, a 400,
 // 403 or 404 in HTML or plain text, a 200 that is no event stream) is
 // waited out with backoff too, and told to OnDisconnect, so that a
@@ -259,9 +259,10 @@ func refusedRequest(status int) bool {
 
 // unmendable returns why err would end the next request the same, or ""
 // if it may not: a redirect refused (a loop, or the caller's
-// CheckRedirect), pageAnswers pages of events in a row, or a server
+// CheckRedirect), pageAnswers pages of events in a row, a server
 // certificate the client does not trust (an unknown authority, another
-// host's name, expired or otherwise invalid): no retry mends them without
+// host's name, expired or otherwise invalid), or plain HTTP answered to
+// an https URL: no retry mends them without
 // someone changing the server, what is in front of it, or the client's
 // configuration.
 func unmendable(err error) string {
@@ -277,6 +278,8 @@ func unmendable(err error) string {
 		return "something between the client and the server drops Accept: text/event-stream"
 	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname), errors.As(err, &invalid):
 		return "the server's TLS certificate is not trusted"
+	case errors.Is(err, http.ErrSchemeMismatch):
+		return "the server answers plain HTTP to https"
 	}
 	return ""
 }

@@ -28,8 +28,9 @@ import (
 // own CheckRedirect refuses, and a server certificate the client does not
 // trust (an unknown authority, another host's name, expired) were taken
 // for network errors and retried for ever, though the next request meets
-// them again. They now end the subscription at once, with an error that
-// says which and wraps the cause.
+// them again, and so was an https base URL of a server that answers
+// plain HTTP (http.ErrSchemeMismatch). They now end the subscription at
+// once, with an error that says which and wraps the cause.
 func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
 	t.Parallel()
 	var loops atomic.Int64
@@ -57,6 +58,7 @@ func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
 		most *atomic.Int64 // what counts requests or connections, and
 		max  int64         // how many one attempt makes
 		want any           // what the error wraps, for errors.As
+		is   error         // what it wraps, for errors.Is
 	}{
 		"a redirect loop":                  {url: loop.URL, says: "redirect", most: &loops, max: 11},
 		"a redirect CheckRedirect refuses": {url: loop.URL, hc: refuse, says: "no redirects here"},
@@ -65,6 +67,8 @@ func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
 			want: new(x509.HostnameError)},
 		"an expired certificate": {url: expired.srv.URL, hc: expired.client, says: "certificate",
 			want: new(x509.CertificateInvalidError)},
+		"plain HTTP to https": {url: strings.Replace(loop.URL, "http:", "https:", 1), says: "plain HTTP",
+			is: http.ErrSchemeMismatch},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -94,6 +98,8 @@ func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
 				t.Errorf("ended with %v; expected an error that says %q", last, tc.says)
 			case tc.want != nil && !errors.As(last, tc.want):
 				t.Errorf("ended with %v; expected it to wrap a %T", last, tc.want)
+			case tc.is != nil && !errors.Is(last, tc.is):
+				t.Errorf("ended with %v; expected it to wrap %v", last, tc.is)
 			}
 			if tc.most != nil && tc.most.Load() > tc.max {
 				t.Errorf("%d requests; expected at most %d, one attempt's", tc.most.Load(), tc.max)
