@@ -573,8 +573,9 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 }
 
 // pages yields the events of path and of every page its next links lead
-// to, each resolved against the page it came with (resolveLink). Each event must come after the one before it, by r.after: one that
-// does not, or next links that go round in a cycle (of any length, empty
+// to, each resolved against the page it came with (resolveLink). Each
+// event must come after the one before it, by r.after: one that does
+// not, or next links that go round in a cycle (of any length, empty
 // pages and all), is a server that does not move on, and ends the
 // iteration with an error rather than yield events again, or request the
 // same pages, without end. So does an event that was not asked for: one

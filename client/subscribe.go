@@ -105,11 +105,12 @@ type Message struct {
 // it refuses the headers' size, or the scheme or client certificate
 // (nginx's "Request Header Or Cookie Too Large" and the like). A 408,
 // 421, 425 or 429, which say to come back later, are waited out like a
-// 503 or any other 5xx. So does a request that gets no answer the next
-// one would get: redirects that go round (ten in a row) or that the
-// caller's CheckRedirect refuses, and a server certificate the client does
-// not trust (x509 or tls verification errors) or plain HTTP answered to
-// an https URL, while other network errors are waited out. Any other answer that is not Tributary's (a
+// 503 or any other 5xx. A request that fails short of an answer in a way
+// the next one would meet again ends the iteration too: redirects that go
+// round (ten in a row) or that the caller's CheckRedirect refuses, a
+// server certificate the client does not trust (x509 or tls verification
+// errors), or plain HTTP answered to an https URL; other network errors
+// are waited out. Any other answer that is not Tributary's (a
 // proxy's or load balancer's page during a maintenance window, a 400,
 // 403 or 404 in HTML or plain text, a 200 that is no event stream) is
 // waited out with backoff too, and told to OnDisconnect, so that a
@@ -262,9 +263,8 @@ func refusedRequest(status int) bool {
 // CheckRedirect), pageAnswers pages of events in a row, a server
 // certificate the client does not trust (an unknown authority, another
 // host's name, expired or otherwise invalid), or plain HTTP answered to
-// an https URL: no retry mends them without
-// someone changing the server, what is in front of it, or the client's
-// configuration.
+// an https URL: no retry mends them without someone changing the server,
+// what is in front of it, or the client's configuration.
 func unmendable(err error) string {
 	var redirect *redirectRefused
 	var verify *tls.CertificateVerificationError
