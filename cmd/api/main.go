@@ -110,7 +110,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 	// TRIBUTARY_ADDR, `api migrate --dry-run` migrate for real.
 	if len(args) > 1 && cmd != "help" && cmd != "-h" && cmd != "--help" {
 		// Not quoted: one may be a DSN or a token given the wrong way.
-		return fmt.Errorf("api %s takes no arguments, got %d; settings are TRIBUTARY_* environment variables: try api help", cmd, len(args)-1)
+		return fmt.Errorf("%s takes no arguments, got %d; settings are TRIBUTARY_* environment variables: try api help", cmd, len(args)-1)
 	}
 	switch cmd {
 	case "serve", "migrate", "healthcheck":

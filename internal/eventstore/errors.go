@@ -79,7 +79,7 @@ type IdempotencyKeyReusedError struct {
 }
 
 func (e *IdempotencyKeyReusedError) Error() string {
-	return fmt.Sprintf("event id %s is already stored with another %s; a retry must repeat the stored batch exactly", e.EventID, e.Field)
+	return fmt.Sprintf("event id %s is already stored, and its %s differs; a retry must repeat the stored batch exactly", e.EventID, e.Field)
 }
 
 func (e *IdempotencyKeyReusedError) Unwrap() error { return ErrIdempotencyKeyReused }

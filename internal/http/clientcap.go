@@ -55,9 +55,13 @@ func (s *Server) limitPerClient(next http.Handler) http.Handler {
 		}
 		client, who := s.clientKey(r, *e.principal)
 		if !s.clients.take(client) {
+			held := fmt.Sprintf("%d subscriptions", s.clients.limit)
+			if s.clients.limit == 1 {
+				held = "a subscription"
+			}
 			s.writeError(w, r, &detailError{kind: errTooManySubscribers,
-				detail: fmt.Sprintf("%s already holds %d subscriptions, the most one client may hold on this server (TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT); "+
-					"close one, or try again shortly", who, s.clients.limit)})
+				detail: fmt.Sprintf("%s already holds %s, the most one client may hold on this server (TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT); "+
+					"close one, or try again shortly", who, held)})
 			return
 		}
 		e.release = func() { s.clients.give(client) }

@@ -708,7 +708,7 @@ func (s *Server) Stopping() { s.stopping.Store(true) }
 
 // errStopping is /readyz's answer once Stopping was called.
 var errStopping = &detailError{kind: eventstore.ErrUnavailable,
-	detail: "The server is shutting down: it still serves requests for now, but send new ones to another instance."}
+	detail: "the server is shutting down: it still serves requests for now, but send new ones to another instance"}
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
