@@ -89,7 +89,8 @@ func (b *budget) isGranted(r *reservation) bool {
 }
 
 // give gives r back, granted or still waiting, and grants the waiting ones
-// that now fit.
+// that now fit. One still waiting may have held up those behind it (it
+// asked for more than was free): they may fit now that it has left.
 func (b *budget) give(r *reservation) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -97,10 +98,10 @@ func (b *budget) give(r *reservation) {
 		if i := slices.Index(b.queue, r); i >= 0 {
 			b.queue = slices.Delete(b.queue, i, i+1)
 		}
-		return
+	} else {
+		r.granted = false
+		b.used -= r.n
 	}
-	r.granted = false
-	b.used -= r.n
 	for len(b.queue) > 0 && (b.used+b.queue[0].n <= b.limit || b.used == 0) {
 		next := b.queue[0]
 		b.queue[0] = nil
