@@ -1,0 +1,227 @@
+package fanout_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// written is what a test appended: each event with what filters look at.
+type written struct {
+	mu     sync.Mutex
+	events []eventstore.Event // Data and Metadata left out
+}
+
+func (w *written) add(res eventstore.AppendResult, types []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, e := range res.Events {
+		w.events = append(w.events, eventstore.Event{ID: e.ID, StreamID: res.StreamID, StreamType: res.StreamType,
+			Type: types[i], Version: e.Version, Position: e.Position})
+	}
+}
+
+// want returns the acknowledged events that a subscription with opts must
+// deliver.
+func (w *written) want(opts eventstore.SubscribeOptions) map[uuid.UUID]eventstore.RecordedEvent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := map[uuid.UUID]eventstore.RecordedEvent{}
+	for _, e := range w.events {
+		switch {
+		case e.Position <= opts.After,
+			opts.StreamID != uuid.Nil && (e.StreamID != opts.StreamID || e.Version < opts.FromVersion),
+			len(opts.StreamTypes) > 0 && !slices.Contains(opts.StreamTypes, e.StreamType),
+			len(opts.EventTypes) > 0 && !slices.Contains(opts.EventTypes, e.Type):
+			continue
+		}
+		m[e.ID] = eventstore.RecordedEvent{ID: e.ID, Version: e.Version, Position: e.Position}
+	}
+	return m
+}
+
+// hostile is a consumer that declines events of the live buffer, asks for
+// room for large ones read from the store, and stalls for a while once, at
+// random; it records what it got and how.
+type hostile struct {
+	name string
+	opts eventstore.SubscribeOptions
+	sub  *fanout.Subscription
+	rnd  *rand.Rand
+	// stallAt is the count of events after which it stalls once, for stall.
+	stallAt int
+	stall   time.Duration
+
+	mu       sync.Mutex
+	got      []*eventstore.Event
+	declined map[int64]bool // positions declined from the live buffer
+	stored   map[int64]bool // positions delivered under a catch-up place
+	asked    int            // times it asked for room
+	err      error
+}
+
+func (h *hostile) emit(d eventstore.Delivery) error {
+	if d.Event == nil {
+		return nil
+	}
+	e := d.Event
+	held, room := h.sub.Place()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case !held && h.rnd.IntN(3) == 0:
+		h.declined[e.Position] = true
+		return declineLive{}
+	case held && len(e.Data) > 32<<10 && room < 2<<20 && h.rnd.IntN(3) == 0:
+		h.asked++
+		return roomError(2 << 20)
+	}
+	h.stored[e.Position] = held
+	h.got = append(h.got, e)
+	if len(h.got) == h.stallAt {
+		h.mu.Unlock()
+		time.Sleep(h.stall) // stalled, then fast again
+		h.mu.Lock()
+	}
+	return nil
+}
+
+func (h *hostile) run(ctx context.Context) {
+	defer h.sub.Close()
+	for ctx.Err() == nil {
+		ok, err := h.sub.NextLive(ctx, h.emit)
+		if err == nil && !ok {
+			err = h.sub.Next(ctx, h.emit)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				h.mu.Lock()
+				h.err = err
+				h.mu.Unlock()
+			}
+			return
+		}
+		select {
+		case <-h.sub.Ready():
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (h *hostile) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.got)
+}
+
+// TestDeclinesRoomAndStallsOnEventsOfMixedSizesLoseAndRepeatNothing: events
+// of every size the frames tell apart (small, 8 KiB on either side of a
+// frame's bound, 64 KiB, 900 KiB) are written while subscriptions of every
+// kind (the whole log, filtered by stream type or event type, one stream from
+// a version, and from a position in the middle) read them through a live
+// buffer too small to hold them all, declining live events, asking for room
+// for large ones read from the store, and stalling once then reading fast, at
+// random. Each gets exactly the events it asked for, once, in order, and
+// every event it declined from the live buffer was read from the store. On
+// both stores.
+func TestDeclinesRoomAndStallsOnEventsOfMixedSizesLoseAndRepeatNothing(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		f := runFeed(t, store, fanout.Options{PollInterval: 5 * time.Millisecond, Buffer: 16, BufferBytes: 3 << 20})
+		ns := f.Notifying(store)
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+
+		sizes := []int{20, 8<<10 - 200, 8 << 10, 8<<10 + 200, 64 << 10, 900 << 10}
+		streams := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+		streamTypes := []string{"A", "B", "A"}
+		var w written
+		appendSome := func(rnd *rand.Rand, n int) {
+			for range n {
+				s := rnd.IntN(len(streams))
+				evs := make([]eventstore.NewEvent, 1+rnd.IntN(3))
+				types := make([]string, len(evs))
+				for i := range evs {
+					types[i] = []string{"X", "Y"}[rnd.IntN(2)]
+					pad := sizes[rnd.IntN(len(sizes))]
+					evs[i] = eventstore.NewEvent{Type: types[i], Data: []byte(`{"pad":"` + strings.Repeat("x", pad) + `"}`)}
+				}
+				res, err := ns.Append(context.Background(), eventstore.AppendRequest{StreamID: streams[s], StreamType: streamTypes[s], Events: evs})
+				if err != nil {
+					t.Errorf("append: %v", err)
+					return
+				}
+				w.add(res, types)
+			}
+		}
+		appendSome(rand.New(rand.NewPCG(1, 1)), 10) // history
+
+		kinds := []eventstore.SubscribeOptions{
+			{},
+			{StreamTypes: []string{"A"}},
+			{EventTypes: []string{"Y"}},
+			{StreamID: streams[0], FromVersion: 3},
+			{After: 7},
+		}
+		var subs []*hostile
+		var wg sync.WaitGroup
+		start := func(i int) {
+			opts := kinds[i%len(kinds)]
+			h := &hostile{name: fmt.Sprintf("subscriber %d %+v", i, opts), opts: opts, sub: f.Subscribe(opts).(*fanout.Subscription),
+				rnd: rand.New(rand.NewPCG(uint64(i), 7)), stallAt: 3 + i, stall: 300 * time.Millisecond,
+				declined: map[int64]bool{}, stored: map[int64]bool{}}
+			subs = append(subs, h)
+			wg.Go(func() { h.run(ctx) })
+		}
+		for i := range 5 {
+			start(i)
+		}
+		var writers sync.WaitGroup
+		for i := range 2 {
+			writers.Go(func() { appendSome(rand.New(rand.NewPCG(uint64(10+i), 2)), 20) })
+		}
+		time.Sleep(100 * time.Millisecond)
+		for i := 5; i < 10; i++ { // subscribing while events are written
+			start(i)
+		}
+		writers.Wait()
+
+		declined, asked := 0, 0
+		for _, h := range subs {
+			want := w.want(h.opts)
+			waitFor(t, 30*time.Second, h.name+" to receive its events", func() bool { return h.count() >= len(want) })
+			time.Sleep(50 * time.Millisecond) // anything more would be a repeat
+			h.mu.Lock()
+			if h.err != nil {
+				t.Errorf("%s: %v", h.name, h.err)
+			}
+			got := slices.Clone(h.got)
+			for p := range h.declined {
+				if !h.stored[p] {
+					t.Errorf("%s: the event at %d, declined from the live buffer, came from it again; want it read from the store", h.name, p)
+				}
+			}
+			declined += len(h.declined)
+			asked += h.asked
+			h.mu.Unlock()
+			checkExactlyOnce(t, h.name, got, want)
+		}
+		if declined == 0 || asked == 0 {
+			t.Errorf("%d events declined and %d asked for room: the test proves less than it says", declined, asked)
+		}
+		cancel()
+		wg.Wait()
+	})
+}
