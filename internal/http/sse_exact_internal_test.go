@@ -1,0 +1,170 @@
+package http
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestASlowReaderGetsTheExactFramesOfEventsOfEverySize: large frames are
+// written by reference with one writev, which a socket that takes a few
+// bytes at a time splits anywhere: in a chunk's size line, in a frame's
+// head, in the event's own data. A client that reads slowly through a small
+// buffer, while another client stalls and holds large frames pinned (so that
+// some of the first one's events are declined from the live buffer and read
+// from the store), must read exactly the frames of every event, byte for
+// byte: events of 20 B, either side of a frame's 8 KiB bound, 40 KiB (data
+// shared with the event), 40 KiB on several lines (a copy), with large
+// metadata, and 900 KiB. Once both are done, nothing is pinned. On both
+// stores.
+func TestASlowReaderGetsTheExactFramesOfEventsOfEverySize(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		t.Cleanup(stopFeed)
+		go feed.Run(feedCtx)
+		s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: time.Hour, StallTimeout: time.Minute})
+		s.frames.pinLimit = 512 << 10 // less than one of the largest frames
+		srv := httptest.NewUnstartedServer(s)
+		srv.Config.ConnContext = ConnContext
+		srv.Listener = smallSendBuffers{srv.Listener.(*net.TCPListener)}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		t.Cleanup(s.CloseSubscriptions)
+
+		open := func(rcvbuf int) (net.Conn, io.Reader) {
+			t.Helper()
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			c.(*net.TCPConn).SetReadBuffer(rcvbuf) //nolint:errcheck // a hint
+			fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("subscribing: %v, %v", resp, err)
+			}
+			opening := "retry: 2000\n\nevent: caught-up\ndata: 0\n\n"
+			b := make([]byte, len(opening))
+			c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+			if _, err := io.ReadFull(resp.Body, b); err != nil || string(b) != opening {
+				t.Fatalf("the subscription opened with %q, %v; want %q", b, err, opening)
+			}
+			return c, resp.Body
+		}
+		stalled, _ := open(64 << 10) // reads nothing more: its writes hold their frames
+		_ = stalled
+		slow, body := open(32 << 10)
+
+		pad := func(n int, c byte) string { return strings.Repeat(string(c), n) }
+		lines := func(n int) string { // JSON of about n bytes over several lines
+			var b strings.Builder
+			b.WriteString("{\n")
+			for i := 0; b.Len() < n; i++ {
+				fmt.Fprintf(&b, "  \"k%d\": \"%s\",\n", i, pad(60, 'l'))
+			}
+			b.WriteString("  \"end\": true\n}")
+			return b.String()
+		}
+		type ev struct{ data, meta string }
+		var evs []ev
+		for round := range 3 {
+			for _, n := range []int{20, 8<<10 - 400, 8<<10 - 250 + round, 8<<10 - 150, 8<<10 + 100} {
+				evs = append(evs, ev{data: `{"pad":"` + pad(n, 'a'+byte(round)) + `"}`})
+			}
+			evs = append(evs,
+				ev{data: `{"pad":"` + pad(40<<10, 'm') + `"}`},
+				ev{data: lines(40 << 10)},
+				ev{data: `{"s":1}`, meta: `{"pad":"` + pad(40<<10, 'q') + `"}`},
+				ev{data: lines(3 << 10), meta: lines(36 << 10)},
+				ev{data: `{"pad":"` + pad(900<<10, 'z') + `"}`},
+			)
+		}
+		ns := feed.Notifying(store)
+		for i, e := range evs {
+			ne := eventstore.NewEvent{Type: "X", Data: []byte(e.data)}
+			if e.meta != "" {
+				ne.Metadata = []byte(e.meta)
+			}
+			if _, err := ns.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{ne}}); err != nil {
+				t.Fatalf("append %d: %v", i, err)
+			}
+		}
+
+		// The frames the log's events must be, encoded once from a read of
+		// the store, whole.
+		var want []byte
+		page, err := store.ReadAll(context.Background(), eventstore.ReadAllOptions{Limit: len(evs)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for e, err := range page.Events {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, "id: "+strconv.FormatInt(e.Position, 10)+"\ndata: "...)
+			want = encodeEvent(want, oneLine(&e))
+			want = append(want, "\n\n"...)
+		}
+
+		// Read it a few bytes at a time, with pauses: the server's socket
+		// is full most of the time, and its writes partial.
+		got := make([]byte, 0, len(want))
+		buf := make([]byte, 4<<10)
+		slow.SetReadDeadline(time.Now().Add(60 * time.Second)) //nolint:errcheck
+		for i := 0; len(got) < len(want); i++ {
+			n := min(1+i%4093, len(want)-len(got))
+			m, err := body.Read(buf[:n])
+			got = append(got, buf[:m]...)
+			if err != nil {
+				break
+			}
+			if i%16 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			at := 0
+			for at < min(len(got), len(want)) && got[at] == want[at] {
+				at++
+			}
+			lo := max(0, at-80)
+			t.Fatalf("a slow reader read %d bytes, %d expected; they differ from byte %d: got %q, want %q",
+				len(got), len(want), at, got[lo:min(len(got), at+80)], want[lo:min(len(want), at+80)])
+		}
+		if feed.Dropped() == 0 {
+			t.Error("no event was declined from the live buffer or fell behind it: the test proves less than it says")
+		}
+		stalled.Close()
+		slow.Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for (s.frames.pinnedBytes() > 0 || feed.Subscribers() > 0) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := s.frames.pinnedBytes(); n > 0 {
+			t.Errorf("both clients gone, %d bytes of large frames are still pinned; want none", n)
+		}
+		if n := feed.CatchUpBytes(); n > 0 {
+			t.Errorf("both clients gone, %d bytes of the catch-up budget are still held; want none", n)
+		}
+	})
+}
