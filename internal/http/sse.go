@@ -899,7 +899,7 @@ func (ew *eventWriter) cut() {
 // are indexed by position and checked by id, so a stale slot is never used.
 // Frames over maxCachedFrame are kept too (a live event is asked for by
 // every subscriber at once), but only the latest of them, up to
-// largeFramesBytes in all: otherwise the 4,096 slots would hold 4 GiB of
+// largeFramesBytes in all, and those live writes hold pinned: otherwise the 4,096 slots would hold 4 GiB of
 // events of 1 MiB, for good, after one subscriber read a log of them.
 //
 // A large frame is not one copy of its event: its head and tail are its own,
@@ -927,6 +927,9 @@ type cachedEvent struct {
 	size     int      // the frame's length
 	copied   int      // of a larger frame: the length of its copies of data or metadata of sharedData or more
 	pins     int      // under frameCache.mu
+	// let go: the cache let it go while writes held it pinned; it stays
+	// in its slot until its last unpin (under frameCache.mu).
+	letGo bool
 }
 
 // frameRef is a large frame in a subscription's batch, at an offset of its
@@ -958,9 +961,14 @@ const (
 // from the store, under the catch-up budget.
 const pinnedFramesBytes = 64 << 20
 
+// slot returns the slot of position p.
+func (c *frameCache) slot(p int64) *atomic.Pointer[cachedEvent] {
+	return &c.slots[uint64(p)%uint64(len(c.slots))]
+}
+
 // frame returns the event's frame: its JSON on one line.
 func (c *frameCache) frame(e *eventstore.Event) *cachedEvent {
-	slot := &c.slots[uint64(e.Position)%uint64(len(c.slots))]
+	slot := c.slot(e.Position)
 	if ce := slot.Load(); ce != nil && ce.position == e.Position && ce.id == e.ID {
 		return ce
 	}
@@ -1046,7 +1054,9 @@ func sameSlice(a, b []byte) bool {
 
 // keepLarge counts a large frame just put in slot, and lets the oldest go
 // while those kept are more than largeFramesBytes (the latest is kept,
-// however large).
+// however large). One that writes hold pinned stays in its slot until its
+// last unpin: it is alive anyway, and a subscriber that comes to its event
+// later must find it, not encode and pin a second frame of the same event.
 func (c *frameCache) keepLarge(slot *atomic.Pointer[cachedEvent], ce *cachedEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -1057,6 +1067,10 @@ func (c *frameCache) keepLarge(slot *atomic.Pointer[cachedEvent], ce *cachedEven
 		c.large[0] = largeFrame{}
 		c.large = c.large[1:]
 		c.largeBytes -= old.frame.size
+		if old.frame.pins > 0 {
+			old.frame.letGo = true // unpin empties the slot
+			continue
+		}
 		old.slot.CompareAndSwap(old.frame, nil) // unless another frame took the slot
 	}
 }
@@ -1086,12 +1100,16 @@ func (c *frameCache) pin(ce *cachedEvent) bool {
 	return true
 }
 
-// unpin undoes one pin.
+// unpin undoes one pin. The last one of a frame the cache has let go
+// takes it out of its slot.
 func (c *frameCache) unpin(ce *cachedEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ce.pins--; ce.pins == 0 {
 		c.pinned -= ce.size
+		if ce.letGo {
+			c.slot(ce.position).CompareAndSwap(ce, nil) // unless another frame took the slot
+		}
 	}
 }
 
