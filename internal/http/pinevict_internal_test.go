@@ -2,6 +2,7 @@ package http
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +55,47 @@ func TestAPinnedFrameIsCountedOnceEvenAfterTheCacheLetsItGo(t *testing.T) {
 		// Unpinned and let go, it is not kept: the next asks encode it anew.
 		if again := s.frames.frame(live); again == first {
 			t.Error("a frame let go by the cache and no longer pinned is still in its slot")
+		}
+	}
+}
+
+// TestSubscribersThatEncodeALiveEventAtOnceShareOneFrame: the subscribers a
+// commit wakes ask for the new event's frame at the same moment; each that
+// found none encoded its own and put it in the slot over the others', and
+// pinned its own: one event counted against the bound once per subscriber
+// that raced. Those that lose the race now take the frame that won.
+func TestSubscribersThatEncodeALiveEventAtOnceShareOneFrame(t *testing.T) {
+	t.Parallel()
+	s := New(nil, Options{})
+	data := []byte(`{"pad":"` + strings.Repeat("x", 300<<10) + `"}`)
+	for p := int64(1); p <= 20; p++ {
+		e := &eventstore.Event{ID: uuid.New(), StreamID: uuid.New(), StreamType: "t", Version: 1, Position: p,
+			Type: "Big", Data: data, RecordedAt: time.Now().UTC()}
+		start := make(chan struct{})
+		frames := make(chan *cachedEvent, 8)
+		var wg sync.WaitGroup
+		for range cap(frames) {
+			wg.Go(func() {
+				<-start
+				f := s.frames.frame(e)
+				s.frames.pin(f)
+				frames <- f
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(frames)
+		first := <-frames
+		n := 1
+		for f := range frames {
+			if f != first {
+				n++
+			}
+			s.frames.unpin(f)
+		}
+		s.frames.unpin(first)
+		if n > 1 {
+			t.Fatalf("of %d subscribers asking at once for the frame of the event at %d, %d got another than the first's; want one frame, shared", cap(frames), p, n-1)
 		}
 	}
 }

@@ -969,11 +969,19 @@ func (c *frameCache) slot(p int64) *atomic.Pointer[cachedEvent] {
 // frame returns the event's frame: its JSON on one line.
 func (c *frameCache) frame(e *eventstore.Event) *cachedEvent {
 	slot := c.slot(e.Position)
-	if ce := slot.Load(); ce != nil && ce.position == e.Position && ce.id == e.ID {
-		return ce
+	old := slot.Load()
+	if old != nil && old.position == e.Position && old.id == e.ID {
+		return old
 	}
 	ce := newFrame(e)
-	slot.Store(ce)
+	if !slot.CompareAndSwap(old, ce) {
+		// The subscribers a commit wakes ask at once: one that encoded
+		// the frame meanwhile is shared, not replaced (each would pin its own).
+		if cur := slot.Load(); cur != nil && cur.position == e.Position && cur.id == e.ID {
+			return cur
+		}
+		slot.Store(ce)
+	}
 	if ce.size > maxCachedFrame {
 		c.keepLarge(slot, ce)
 	}
