@@ -62,6 +62,7 @@ type hostile struct {
 	// stallAt is the count of events after which it stalls once, for stall.
 	stallAt int
 	stall   time.Duration
+	pause   time.Duration // after each event: a slow reader
 
 	mu       sync.Mutex
 	got      []*eventstore.Event
@@ -89,6 +90,11 @@ func (h *hostile) emit(d eventstore.Delivery) error {
 	}
 	h.stored[e.Position] = held
 	h.got = append(h.got, e)
+	if h.pause > 0 {
+		h.mu.Unlock()
+		time.Sleep(h.pause)
+		h.mu.Lock()
+	}
 	if len(h.got) == h.stallAt {
 		h.mu.Unlock()
 		time.Sleep(h.stall) // stalled, then fast again
