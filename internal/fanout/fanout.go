@@ -528,8 +528,7 @@ type Subscription struct {
 	res       *reservation
 	read      bool
 	room      int64
-	roomAsked bool      // room is what the next place asks for: its page stopped for it
-	placedAt  time.Time // when the place was granted
+	roomAsked bool // room is what the next place asks for: its page stopped for it
 }
 
 var _ eventstore.Subscription = (*Subscription)(nil)
@@ -632,7 +631,7 @@ func (s *Subscription) reserve() bool {
 		s.wait = s.res.ready
 		return false
 	}
-	s.read, s.placedAt = true, time.Now()
+	s.read = true
 	return true
 }
 
@@ -901,10 +900,18 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	if err == nil {
 		delivered := 0
 		var size int64
+		// The turn is what its consumer takes over the page, from its
+		// first event: a read of the store slower than the turn (a
+		// database under load) used it up before the first event, and
+		// then every page held one event, a query each.
+		var first time.Time
 		for e, rerr := range page.Events {
 			if rerr != nil {
 				err = rerr
 				break
+			}
+			if first.IsZero() {
+				first = time.Now()
 			}
 			f.noteSize(&e)
 			if !s.matches(&e) {
@@ -928,7 +935,7 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 				more = true
 				break
 			}
-			if time.Since(s.placedAt) >= f.turn && f.catchUp.waiting() {
+			if time.Since(first) >= f.turn && f.catchUp.waiting() {
 				// Its consumer is slow, and others wait for a place: the
 				// rest of the page is read on its next turn, behind them.
 				more = true

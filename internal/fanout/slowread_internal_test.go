@@ -1,0 +1,107 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// slowReads is a store whose reads of history take delay before they answer
+// (a database under load), and counts them.
+type slowReads struct {
+	Store
+	delay time.Duration
+	reads atomic.Int64
+}
+
+func (s *slowReads) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	s.reads.Add(1)
+	time.Sleep(s.delay)
+	return s.Store.ReadAll(ctx, opts)
+}
+
+// TestASlowReadOfTheStoreIsNotCountedAgainstTheTurn: a subscription that
+// has held its catch-up place for its turn, with others waiting, ends its
+// page after the event it wrote: its client is slow. The turn was counted
+// from the moment the place was granted, so a read of the store slower than
+// the turn (a database under load) used it up before the first event, and
+// every page after it held one event: a query for each event of history,
+// for every subscription, while the database was already slow. The turn
+// now counts what the consumer takes from the first event on. On both
+// stores.
+func TestASlowReadOfTheStoreIsNotCountedAgainstTheTurn(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		const events = 60
+		evs := make([]eventstore.NewEvent, events)
+		for i := range evs {
+			evs[i] = eventstore.NewEvent{Type: "X", Data: fmt.Appendf(nil, `{"i":%d}`, i)}
+		}
+		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: evs}); err != nil {
+			t.Fatal(err)
+		}
+		slow := &slowReads{Store: store, delay: 60 * time.Millisecond}
+		f := New(slow, Options{PollInterval: 10 * time.Millisecond, CatchUpBytes: 1}) // one place
+		f.turn = 40 * time.Millisecond                                                // less than a read
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { f.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+
+		var wg sync.WaitGroup
+		got := make([][]int64, 3)
+		for i := range got {
+			wg.Go(func() {
+				sub := f.Subscribe(eventstore.SubscribeOptions{})
+				defer sub.Close()
+				caughtUp := false
+				emit := func(d eventstore.Delivery) error {
+					caughtUp = caughtUp || d.CaughtUp
+					if d.Event != nil {
+						got[i] = append(got[i], d.Event.Position)
+					}
+					return nil
+				}
+				for deadline := time.Now().Add(20 * time.Second); !caughtUp && time.Now().Before(deadline); {
+					if err := sub.Next(ctx, emit); err != nil {
+						t.Error(err)
+						return
+					}
+					if caughtUp {
+						return
+					}
+					select {
+					case <-sub.Ready():
+					case <-ctx.Done():
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for i, g := range got {
+			if len(g) != events {
+				t.Errorf("subscription %d got %d of %d events", i, len(g), events)
+			}
+			for j, p := range g {
+				if p != int64(j+1) {
+					t.Fatalf("subscription %d: event %d at position %d; want every event once, in order", i, j, p)
+				}
+			}
+		}
+		// A page each, and the empty one that ends it: about two reads a
+		// subscription, where a read per event was 60.
+		if n := slow.reads.Load(); n > 4*int64(len(got)) {
+			t.Errorf("three subscriptions read %d pages of history for %d events each, with reads slower than the turn; want a few each", n, events)
+		}
+	})
+}
