@@ -38,8 +38,9 @@ func catchUpReserve(maxEvent int) int64 {
 // catchUpTurn is how long a subscription reading the store keeps its place
 // while others wait for one: a page is written in milliseconds to a client
 // that reads, but a client that reads slowly (and is never cut, as long as
-// it takes bytes) may take minutes over it. It is counted from the page's
-// first event: the read before it is the database's time, not the client's.
+// it takes bytes) may take minutes over it. It counts the consumer's time
+// over the page alone: the store's reads of it are the database's time, not
+// the client's.
 const catchUpTurn = time.Second
 
 // budget is the bytes that subscriptions reading the store may hold, all

@@ -900,24 +900,24 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	if err == nil {
 		delivered := 0
 		var size int64
-		// The turn is what its consumer takes over the page, from its
-		// first event: a read of the store slower than the turn (a
-		// database under load) used it up before the first event, and
-		// then every page held one event, a query each.
-		var first time.Time
+		// The turn is what its consumer takes over the page (its
+		// writes), not the store's reads of it: a read slower than the
+		// turn (a database under load) used it up, and then every page
+		// held one event, or one chunk, a query each.
+		var spent time.Duration
 		for e, rerr := range page.Events {
 			if rerr != nil {
 				err = rerr
 				break
 			}
-			if first.IsZero() {
-				first = time.Now()
-			}
 			f.noteSize(&e)
 			if !s.matches(&e) {
 				s.advance(e.Position)
 			} else {
-				if err := s.deliver(ctx, emit, &e); err != nil {
+				began := time.Now()
+				err := s.deliver(ctx, emit, &e)
+				spent += time.Since(began)
+				if err != nil {
 					f.opts.Metrics.Delivered(delivered)
 					if n := roomAsked(err); n > s.room {
 						// Read it again under a place with room for its
@@ -935,7 +935,7 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 				more = true
 				break
 			}
-			if time.Since(first) >= f.turn && f.catchUp.waiting() {
+			if spent >= f.turn && f.catchUp.waiting() {
 				// Its consumer is slow, and others wait for a place: the
 				// rest of the page is read on its next turn, behind them.
 				more = true
