@@ -457,9 +457,12 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 		if toLive && ew.live {
 			return true
 		}
-		if d := ew.s.linger(); wrote && d > 0 && ew.conn != nil {
+		if d := ew.s.linger(); wrote && d > 0 && ew.conn != nil && !ew.placed() {
 			// Many live subscribers: gather what the next moment brings
-			// into one write rather than write at every commit.
+			// into one write rather than write at every commit. Not one
+			// that has read the store: it would hold its place in the
+			// catch-up budget through the linger, for nothing, while
+			// others wait for it.
 			if ew.pause == nil {
 				ew.pause = time.NewTimer(d)
 			} else {
@@ -741,6 +744,13 @@ func (ew *eventWriter) place() (bool, int64) {
 		return p.Place()
 	}
 	return false, 0
+}
+
+// placed reports whether the subscription holds its place in the catch-up
+// budget: what it wrote last came from the store.
+func (ew *eventWriter) placed() bool {
+	p, _ := ew.place()
+	return p
 }
 
 // fromStore is deliver's refusal of a large frame of the live buffer when

@@ -1,0 +1,93 @@
+package http
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/ssetest"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestALiveSubscriberReadingTheStoreDoesNotLingerOnItsPlace: with many
+// subscribers, a live one lingers after each write (up to 40 ms) to gather
+// the next moment's events into one write. One that has fallen behind the
+// live buffer reads the store page by page under its place in the catch-up
+// budget, and lingered after each page too, holding that place for nothing
+// while others waited for it: a page of 500 events read in a few
+// milliseconds then cost its place 40 ms more. It now gives the place back
+// at once. On both stores.
+func TestALiveSubscriberReadingTheStoreDoesNotLingerOnItsPlace(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 8, PageSize: 5})
+		feedCtx, stopFeed := context.WithCancel(context.Background())
+		t.Cleanup(stopFeed)
+		go feed.Run(feedCtx)
+		s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: time.Hour, MaxSubscribers: 10000})
+		srv := httptest.NewUnstartedServer(s)
+		srv.Config.ConnContext = ConnContext
+		srv.Start()
+		t.Cleanup(srv.Close)
+		t.Cleanup(s.CloseSubscriptions)
+
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("subscribing: %v, %v", resp, err)
+		}
+		p := ssetest.NewParser(resp.Body, "")
+		for f, _, err := p.Next(); f.Event != "caught-up"; f, _, err = p.Next() {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		// As many subscribers as make a live one linger 40 ms after a write.
+		s.subscribers.Add(999)
+		t.Cleanup(func() { s.subscribers.Add(-999) })
+		if d := s.linger(); d != maxLinger {
+			t.Fatalf("linger %v with 1,000 subscribers; want %v", d, maxLinger)
+		}
+
+		const events = 400 // 80 pages of the store at 5 an event
+		evs := make([]eventstore.NewEvent, events)
+		for i := range evs {
+			evs[i] = eventstore.NewEvent{Type: "X", Data: fmt.Appendf(nil, `{"i":%d}`, i)}
+		}
+		start := time.Now()
+		if _, err := s.store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: evs}); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(20 * time.Second)) //nolint:errcheck
+		for i := 1; i <= events; i++ {
+			f, _, err := p.Next()
+			if err != nil || f.ID != strconv.Itoa(i) {
+				t.Fatalf("event %d: frame %s, %v", i, f, err)
+			}
+		}
+		took := time.Since(start)
+		if feed.Dropped() == 0 {
+			t.Fatal("the subscriber never fell behind the live buffer: the test proves nothing")
+		}
+		// Lingering on its place after each of 80 pages: 3.2 s.
+		if most := 80 * maxLinger / 2; took > most {
+			t.Errorf("a live subscriber that fell behind took %v to read %d events from the store in pages of 5; want under %v, not a linger per page", took, events, most)
+		}
+	})
+}
