@@ -123,6 +123,8 @@ func TestANumberWithLeadingZerosIsRefusedEverywhere(t *testing.T) {
 		{"limit on the streams", "GET", "/streams?limit=01", "", nil},
 		{"from on a subscription", "GET", "/streams/" + id + "/events?from=01", "", sse},
 		{"after on a subscription", "GET", "/events?after=01", "", sse},
+		{"Last-Event-ID on the log", "GET", "/events", "", append(sse, "Last-Event-ID", "01")},
+		{"Last-Event-ID on a stream", "GET", "/streams/" + id + "/events", "", append(sse, "Last-Event-ID", "007")},
 		{"Tributary-Min-Position", "GET", "/events", "", []string{esthttp.MinPositionHeader, "05"}},
 		{"Tributary-Min-Position", "GET", "/streams/" + id, "", []string{esthttp.MinPositionHeader, "00"}},
 		{"If-Match on an append", "POST", "/streams/" + id + "/events", `{"events":[{"type":"X","data":3}]}`, []string{"If-Match", `"02"`}},

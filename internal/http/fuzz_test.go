@@ -131,9 +131,9 @@ func FuzzExpectedVersion(f *testing.F) {
 }
 
 // FuzzLastEventID checks lastEventID: no header or an empty one is no
-// starting point; one whole number ≥ 0 that fits an int64 is accepted as
-// itself; anything else (signs, spaces other than HTTP's, two headers, other
-// digits) is a 400, never a panic.
+// starting point; one whole number ≥ 0 that fits an int64, without leading
+// zeros, is accepted as itself; anything else (signs, spaces other than
+// HTTP's, two headers, other digits) is a 400, never a panic.
 //
 // count picks how many Last-Event-ID values are sent: 0, 1 (a) or 2 (a, b).
 func FuzzLastEventID(f *testing.F) {
@@ -179,7 +179,7 @@ func FuzzLastEventID(f *testing.F) {
 			}
 		case allDigits(trimOWS(a)):
 			want, perr := strconv.ParseInt(trimOWS(a), 10, 64)
-			if perr != nil {
+			if perr != nil || len(trimOWS(a)) > 1 && trimOWS(a)[0] == '0' { // too large, or leading zeros
 				bad()
 				return
 			}

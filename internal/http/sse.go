@@ -105,6 +105,9 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 	if !isDigits(v) || err != nil {
 		return 0, false, badRequest("Last-Event-ID must be a whole number ≥ 0 (the id of the last event received), got %q", vals[0])
 	}
+	if leadingZeros(v) {
+		return 0, false, badRequest("Last-Event-ID is written without leading zeros, as the server writes ids, got %q", vals[0])
+	}
 	return n, true, nil
 }
 
