@@ -353,10 +353,11 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		return page, nil
 	}
 	r := eventRange{what: what, from: from, where: where, args: args, key: "position", lo: positions[0], hi: page.Last, rows: int64(n)}
-	if len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0 {
-		// A filter on names may match few of the positions between the
-		// page's first and last, and MariaDB may read them all (the primary
-		// key's range) to find its matches: read the page's, by key.
+	if len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0 || opts.StreamID != uuid.Nil {
+		// A filter on names, or one stream, may match few of the positions
+		// between the page's first and last, and a database may read them
+		// all (the primary key's range) to find its matches: read the
+		// page's, by key.
 		r.positions = positions[:n]
 	}
 	page.Events = s.readRange(ctx, r)
@@ -370,6 +371,16 @@ const positionColumns = "position, recorded_at"
 // matches, in position order, up to a LIMIT, its last argument.
 func logQuery(cols, from, where string) string {
 	return "SELECT " + cols + from + " WHERE " + where + " ORDER BY position LIMIT ?"
+}
+
+// streamLogQuery is logQuery for a filter on one stream: in version order,
+// which is its position order, so that the stream's unique index on
+// (stream_id, stream_version) gives the rows in order and the read stops at
+// the page's end. Ordered by position, SQLite searched that index and sorted
+// the rest of the stream, data included, for each page: a stream
+// subscription's catch-up cost the stream's size squared.
+func streamLogQuery(cols, from, where string) string {
+	return "SELECT " + cols + from + " WHERE " + where + " ORDER BY stream_version LIMIT ?"
 }
 
 // maxLogBranches caps the branches of pageQuery's UNION ALL. A filter
@@ -400,7 +411,11 @@ const maxLogBranches = 32
 func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int) (string, []any) {
 	streamTypes, eventTypes := distinct(opts.StreamTypes), distinct(opts.EventTypes)
 	n := max(len(streamTypes), 1) * max(len(eventTypes), 1)
-	if n < 2 || n > maxLogBranches || opts.StreamID != uuid.Nil {
+	if opts.StreamID != uuid.Nil {
+		where, args := logFilter(opts)
+		return streamLogQuery(cols, s.logFrom(opts), where), append(args, limit)
+	}
+	if n < 2 || n > maxLogBranches {
 		where, args := logFilter(opts)
 		return logQuery(cols, s.logFrom(opts), where), append(args, limit)
 	}
