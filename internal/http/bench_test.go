@@ -452,7 +452,8 @@ func (w *discardResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.conn == nil {
 		return nil, nil, http.ErrNotSupported
 	}
-	return w.conn, nil, nil
+	// detach peeks at what net/http read past the request: nothing here.
+	return w.conn, bufio.NewReadWriter(bufio.NewReader(w.conn), nil), nil
 }
 
 // discardConn is a connection that counts what is written to it and keeps
