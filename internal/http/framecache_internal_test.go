@@ -110,3 +110,48 @@ func TestALargeFrameIsTheEventsJSONAndSharesItsData(t *testing.T) {
 		}
 	}
 }
+
+// TestASmallFrameIsEncodedOnce: most events are small, and every one a
+// subscription delivers, history included, is encoded into the frame cache.
+// Each was encoded twice: a skeleton of its fields first, to learn whether
+// it was small, then whole; an allocation and an encoding more per event
+// (a catch-up of a million events: 256 MB more garbage). A small event is
+// now encoded once, into the frame, beside the frame's own record.
+func TestASmallFrameIsEncodedOnce(t *testing.T) {
+	e := &eventstore.Event{ID: uuid.New(), StreamID: uuid.New(), StreamType: "thing", Version: 3, Position: 7,
+		Type: "Small", Data: []byte(`{"n":1}`), Metadata: []byte(`{"m":2}`), RecordedAt: time.Now().UTC()}
+	if n := testing.AllocsPerRun(100, func() { newFrame(e) }); n > 2 {
+		t.Errorf("a frame of a small event made %v allocations; want 2 (the frame and its JSON)", n)
+	}
+}
+
+// TestAFrameIsWholeExactlyWhenItFitsTheCachesBound: whether a frame is kept
+// whole or as pieces is decided on a bound of its size before it is
+// encoded; whatever the names (escaped, up to six bytes a byte), the time
+// (years of more than four digits) and the sizes around maxCachedFrame, a
+// frame is whole exactly when its JSON fits, and is that JSON byte for byte.
+func TestAFrameIsWholeExactlyWhenItFitsTheCachesBound(t *testing.T) {
+	t.Parallel()
+	names := []string{"T", strings.Repeat("n", eventstore.MaxNameLength), strings.Repeat("<\x01\xff", 60)}
+	times := []time.Time{time.Date(2026, 12, 5, 1, 2, 3, 456789000, time.UTC), time.Date(-292277022399, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for _, name := range names {
+		for _, at := range times {
+			for _, meta := range [][]byte{nil, []byte(`{}`)} {
+				for size := maxCachedFrame - 1200; size <= maxCachedFrame+10; size++ {
+					e := &eventstore.Event{ID: uuid.New(), StreamID: uuid.New(), StreamType: name, Version: 1 << 62, Position: 1 << 62,
+						Type: name, Data: []byte(`"` + strings.Repeat("d", size) + `"`), Metadata: meta, RecordedAt: at}
+					want := encodeEvent(nil, *e)
+					ce := newFrame(e)
+					got := ce.json
+					if got == nil {
+						got = slices.Concat(ce.parts...)
+					}
+					if whole := ce.json != nil; whole != (len(want) <= maxCachedFrame) || ce.size != len(want) || !bytes.Equal(got, want) {
+						t.Fatalf("data of %d bytes, names of %d: a frame of %d bytes (size %d, whole %t); want the event's %d bytes, whole %t",
+							size, len(name), len(got), ce.size, whole, len(want), len(want) <= maxCachedFrame)
+					}
+				}
+			}
+		}
+	}
+}

@@ -1021,6 +1021,14 @@ var metadataKey = []byte(`,"metadata":`)
 func newFrame(e *eventstore.Event) *cachedEvent {
 	o := oneLine(e)
 	ce := &cachedEvent{position: e.Position, id: e.ID}
+	// Most events are small: encoded once, into a slice of their size (of
+	// a bound of it, for names or times out of the ordinary), not first as
+	// a skeleton of their fields to learn their size.
+	if n := frameBound(&o); n <= maxCachedFrame {
+		ce.json = encodeEvent(make([]byte, 0, n), o)
+		ce.size = len(ce.json)
+		return ce
+	}
 	bare := o
 	bare.Data, bare.Metadata = nil, nil
 	skel := encodeEvent(make([]byte, 0, 256), bare)
@@ -1061,6 +1069,44 @@ func newFrame(e *eventstore.Event) *cachedEvent {
 		}
 	}
 	return ce
+}
+
+// frameBound returns at least the length of the frame of e (on one line):
+// exactly that for valid names and years of four digits. A name that
+// ValidateName refuses (the cache is given whatever a store returns) may be
+// escaped, up to six bytes a byte; a year past 9999 or before 0 is written
+// with up to 13 digits and a sign.
+func frameBound(e *eventstore.Event) int {
+	n := frameKeys + 2*len(uuidText) + len(timeFormat) + len(e.Data) +
+		nameBound(e.StreamType) + nameBound(e.Type) + intLen(e.Version) + intLen(e.Position)
+	if e.Metadata != nil {
+		n += len(metadataKey) + len(e.Metadata)
+	}
+	if y := e.RecordedAt.UTC().Year(); y < 0 || y > 9999 {
+		n += 16
+	}
+	return n
+}
+
+// frameKeys is the length of a frame's names and punctuation, metadata's
+// apart: everything encodeEvent writes but the values.
+const frameKeys = len(`{"id":"","stream_id":"","stream_type":,"version":,"position":,"type":,"data":,"recorded_at":""}`)
+
+// uuidText is as long as an id in a frame (appendUUID).
+const uuidText = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+
+// nameBound returns at least the length of s as a JSON string.
+func nameBound(s string) int {
+	if eventstore.ValidateName("", s) == nil {
+		return len(s) + 2
+	}
+	return 6*len(s) + 2
+}
+
+// intLen returns the length of v in decimal.
+func intLen(v int64) int {
+	var b [20]byte
+	return len(strconv.AppendInt(b[:0], v, 10))
 }
 
 // sharedData is the least data or metadata a large frame shares with its
