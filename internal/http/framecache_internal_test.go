@@ -13,6 +13,16 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
+// json returns the event's frame from the cache as one line of JSON, in one
+// slice: what a subscriber is sent of it, pieces or not.
+func (c *frameCache) json(e *eventstore.Event) []byte {
+	ce := c.frame(e)
+	if ce.json != nil {
+		return ce.json
+	}
+	return slices.Concat(ce.parts...)
+}
+
 // TestTheFrameCacheHoldsLittleOfLargeEvents: every event a subscription
 // delivers, history included, goes through the cache of frames, which kept
 // each frame whole in one of its 4,096 slots until another position took

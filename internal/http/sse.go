@@ -1001,15 +1001,6 @@ func (c *frameCache) frame(e *eventstore.Event) *cachedEvent {
 	return ce
 }
 
-// json returns the event as one line of JSON, in one slice.
-func (c *frameCache) json(e *eventstore.Event) []byte {
-	ce := c.frame(e)
-	if ce.json != nil {
-		return ce.json
-	}
-	return slices.Concat(ce.parts...)
-}
-
 // metadataKey is what comes between data and metadata in a frame.
 var metadataKey = []byte(`,"metadata":`)
 
