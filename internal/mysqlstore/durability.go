@@ -162,19 +162,31 @@ const fenceWrite = "INSERT INTO durability_fence (id, counter) VALUES (1, 1) ON 
 
 // writeFence commits the fence. It waits for a lock on the fence's row
 // (another process's fence, an operator's transaction) or on its table (DDL,
-// a backup's commit lock) no longer than ctx's deadline leaves, in whole
-// seconds, rounded up (waitForLocks): at the deadline the driver closes the
-// connection, but the server's session would go on waiting, for up to
-// innodb_lock_wait_timeout (50 s by default), holding a place in the lock's
-// queue, one session per timed-out read. The session's own waits are put
-// back after, since the pool's other users (the live feed's reads, the
-// migrations) wait as the server or the DSN says; a session that could not
-// be put back is not used again.
+// a backup's commit lock) as the server or the DSN says, but no longer than
+// ctx's deadline leaves, in whole seconds, rounded up (boundedWaits): at the
+// deadline the driver closes the connection, but the server's session would
+// go on waiting, for up to innodb_lock_wait_timeout (50 s by default),
+// holding a place in the lock's queue, one session per timed-out read.
+//
+// Every read of a fresh position waits for a fence, and MariaDB's
+// lock_wait_timeout (86400 s by default) is past any caller's deadline: on
+// MariaDB the bound goes with the upsert, in one statement (SET STATEMENT),
+// on any session of the pool. MySQL has no SET STATEMENT: there the fence
+// takes a session of its own, sets its waits, and puts them back after, since
+// the pool's other users (the live feed's reads, the migrations) wait as the
+// server or the DSN says; a session that could not be put back is not used
+// again.
 func (s *Store) writeFence(ctx context.Context) error {
 	s.m.Statement("fence")
 	deadline, ok := ctx.Deadline()
-	if !ok || time.Until(deadline).Seconds() >= max(s.lockWait, s.rowLockWait) {
+	left := time.Until(deadline)
+	if !ok || left.Seconds() >= max(s.lockWait, s.rowLockWait) {
 		_, err := s.primary.ExecContext(ctx, fenceWrite)
+		return err
+	}
+	if s.onMariaDB {
+		lock, row := boundedWaits(s.lockWait, s.rowLockWait, left)
+		_, err := s.primary.ExecContext(ctx, fmt.Sprintf("SET STATEMENT innodb_lock_wait_timeout = %d, lock_wait_timeout = %d FOR %s", row, lock, fenceWrite))
 		return err
 	}
 	conn, err := s.primary.Conn(ctx)
@@ -182,13 +194,11 @@ func (s *Store) writeFence(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, waitForLocks(s.lockWait, s.rowLockWait, time.Until(deadline))); err != nil {
+	if _, err := conn.ExecContext(ctx, waitForLocks(s.lockWait, s.rowLockWait, left)); err != nil {
 		return err
 	}
 	_, err = conn.ExecContext(ctx, fenceWrite)
-	restore := fmt.Sprintf("SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s",
-		strconv.FormatFloat(s.lockWait, 'f', -1, 64), strconv.FormatFloat(s.rowLockWait, 'f', -1, 64))
-	if _, rerr := conn.ExecContext(ctx, restore); rerr != nil {
+	if _, rerr := conn.ExecContext(ctx, s.restoreLocks); rerr != nil {
 		conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // it says the connection is not to be reused
 	}
 	return err

@@ -59,3 +59,24 @@ func (s *Store) PrimaryRowLockWaits(ctx context.Context) ([]int, error) {
 	}
 	return waits, nil
 }
+
+// MariaDB reports whether the store found a MariaDB server at Open.
+func (s *Store) MariaDB() bool { return s.onMariaDB }
+
+// OnePrimarySession makes the pool the fence writes on hold one session at
+// most, and returns what reads that session's id and how many statements it
+// has run (its Questions, MariaDB's information_schema.SESSION_STATUS), the
+// reading's own included.
+func (s *Store) OnePrimarySession() func(ctx context.Context) (id, questions int64, err error) {
+	s.primary.SetMaxOpenConns(1)
+	return func(ctx context.Context) (id, questions int64, err error) {
+		err = s.primary.QueryRowContext(ctx, "SELECT CONNECTION_ID(), VARIABLE_VALUE FROM information_schema.SESSION_STATUS "+
+			"WHERE VARIABLE_NAME = 'QUESTIONS'").Scan(&id, &questions)
+		return id, questions, err
+	}
+}
+
+// FenceAsOnMySQL makes the fence bound its lock waits as on MySQL, which has
+// no SET STATEMENT: on a session of its own, whose waits it puts back after.
+// Call it before the store is used.
+func (s *Store) FenceAsOnMySQL() { s.onMariaDB = false }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,9 @@ type Store struct {
 	galera   *cluster // chooses the node, when addrs are several
 	fence    bool     // waitDurable must write: the binary log is off
 	onGalera bool     // the server is a Galera node (wsrep_on)
+	// onMariaDB: the server is MariaDB (VERSION()), which takes SET
+	// STATEMENT; MySQL does not.
+	onMariaDB bool
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
@@ -79,8 +83,10 @@ type Store struct {
 	patience   time.Duration // ownCommitPatience
 	// lockWait and rowLockWait are a new session's lock_wait_timeout and
 	// innodb_lock_wait_timeout, as the server or the DSN sets them: a
-	// fence's wait is bounded by its caller's deadline, then put back.
+	// fence's wait is bounded by its caller's deadline (on MySQL, on a
+	// session whose waits are then put back).
 	lockWait, rowLockWait float64
+	restoreLocks          string // the SET that puts them back on a session (MySQL's fence)
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 	m            *metrics.Metrics
@@ -218,6 +224,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("read the server's version: %w", translate(err))
 	}
+	s.onMariaDB = mariaDB(version)
 	if !lockNoWait(version) {
 		sd.GuardedLockHead = "" // every group reads first
 	} else {
@@ -245,6 +252,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("read the writer's lock waits: %w", translate(err))
 	}
 	sd.WaitForLocks = func(left time.Duration) string { return waitForLocks(s.lockWait, s.rowLockWait, left) }
+	s.restoreLocks = fmt.Sprintf("SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s",
+		strconv.FormatFloat(s.lockWait, 'f', -1, 64), strconv.FormatFloat(s.rowLockWait, 'f', -1, 64))
 	// A group's writes and COMMIT go in one query, which the server takes
 	// only within max_allowed_packet: past it, it refuses the query (1153)
 	// and closes the connection. The writer bounds a group's statements by
@@ -305,9 +314,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // in its queue, until its own wait ends: a session per timed-out group, for
 // up to 50 s by default.
 func waitForLocks(lockWait, rowLockWait float64, left time.Duration) string {
+	lock, row := boundedWaits(lockWait, rowLockWait, left)
+	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", lock, row)
+}
+
+// boundedWaits are lockWait and rowLockWait seconds, each no longer than
+// left in whole seconds rounded up, at least 1 (see waitForLocks).
+func boundedWaits(lockWait, rowLockWait float64, left time.Duration) (lock, row int64) {
 	bound := max(math.Ceil(left.Seconds()), 1)
-	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d",
-		int64(math.Ceil(min(lockWait, bound))), int64(math.Ceil(min(rowLockWait, bound))))
+	return int64(math.Ceil(min(lockWait, bound))), int64(math.Ceil(min(rowLockWait, bound)))
 }
 
 // groupBytes is the most bytes a group's statements may take for its query
