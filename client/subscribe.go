@@ -593,6 +593,10 @@ type frameReader struct {
 	// cr: the last line ended in CR, so an LF right after it is part of
 	// that end, which may come in a later read.
 	cr bool
+	// noLF: the first noLF buffered bytes hold no LF, as the last scan
+	// found, so that lines ended by CR alone are not each scanned for an
+	// LF up to the end of the buffer.
+	noLF int
 }
 
 func newFrameReader(r io.Reader) *frameReader { return &frameReader{r: bufio.NewReader(r)} }
@@ -681,7 +685,7 @@ func (r *frameReader) readLine(most int) (string, int, error) {
 			return string(line), len(line), err
 		}
 		buf, _ := r.r.Peek(r.r.Buffered())
-		i := bytes.IndexAny(buf, "\r\n")
+		i := r.lineEnd(buf)
 		if i < 0 {
 			if len(line)+len(buf) > most {
 				return "", 0, errFrameTooLong
@@ -698,6 +702,30 @@ func (r *frameReader) readLine(most int) (string, int, error) {
 		r.r.Discard(i + 1) //nolint:errcheck // peeked
 		return string(line), len(line) + 1, nil
 	}
+}
+
+// lineEnd returns the index of the first CR or LF in buf, the bytes
+// buffered, or -1, and sets noLF for the bytes after it. Two IndexByte
+// scans, which are vectorised, cost a fraction of one IndexAny, which goes
+// a byte at a time: LF first, the usual end, then CR only before it.
+func (r *frameReader) lineEnd(buf []byte) int {
+	lf := len(buf)
+	if i := bytes.IndexByte(buf[r.noLF:], '\n'); i >= 0 {
+		lf = r.noLF + i
+	}
+	end := bytes.IndexByte(buf[:lf], '\r')
+	if end < 0 {
+		end = lf
+	}
+	if end == len(buf) {
+		r.noLF = 0 // all of buf is taken
+		return -1
+	}
+	r.noLF = lf - (end + 1)
+	if r.noLF < 0 {
+		r.noLF = 0
+	}
+	return end
 }
 
 // undecodable is an event frame the client cannot decode: the iteration
