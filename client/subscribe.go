@@ -1,8 +1,6 @@
 package client
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,6 +19,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/sseline"
 )
 
 // SubscribeOptions shape Subscribe.
@@ -585,21 +585,9 @@ type frame struct {
 // errFrameTooLong is a frame longer than SubscribeOptions.MaxFrameBytes.
 var errFrameTooLong = errors.New("a frame longer than SubscribeOptions.MaxFrameBytes")
 
-// frameReader reads an event stream's lines.
-type frameReader struct {
-	r *bufio.Reader
-	// begun: the stream's first bytes were looked at for a byte-order mark.
-	begun bool
-	// cr: the last line ended in CR, so an LF right after it is part of
-	// that end, which may come in a later read.
-	cr bool
-	// noLF: the first noLF buffered bytes hold no LF, as the last scan
-	// found, so that lines ended by CR alone are not each scanned for an
-	// LF up to the end of the buffer.
-	noLF int
-}
-
-func newFrameReader(r io.Reader) *frameReader { return &frameReader{r: bufio.NewReader(r)} }
+// newFrameReader reads an event stream's lines, as the WHATWG rules split
+// them.
+func newFrameReader(r io.Reader) *sseline.Reader { return sseline.NewReader(r, 0) }
 
 // readFrame reads the next frame, per the WHATWG rules (HTML §9.2.5) for
 // the fields this server sends: one leading UTF-8 byte-order mark is no
@@ -607,14 +595,17 @@ func newFrameReader(r io.Reader) *frameReader { return &frameReader{r: bufio.New
 // (keep-alives) are read and dropped; a frame of comments only comes back
 // empty. A frame of more than most bytes, its comments and line ends
 // included, is errFrameTooLong, once most bytes of it are read.
-func readFrame(r *frameReader, most int) (frame, error) {
+func readFrame(r *sseline.Reader, most int) (frame, error) {
 	var f frame
 	var data []string
 	begun := false
 	size := 0
 	for {
-		line, n, err := r.readLine(most - size)
+		line, n, err := r.ReadLine(most - size)
 		size += n
+		if errors.Is(err, sseline.ErrTooLong) {
+			return frame{}, errFrameTooLong
+		}
 		if err != nil {
 			if err == io.EOF && line != "" {
 				err = io.ErrUnexpectedEOF // a frame cut short is dropped
@@ -655,77 +646,6 @@ func readFrame(r *frameReader, most int) (frame, error) {
 			}
 		}
 	}
-}
-
-// readLine reads the next line and its end, and returns the line without
-// it and how many bytes they took; errFrameTooLong once more than most
-// come without an end, and at the end of the stream what it read of a
-// line with the error.
-func (r *frameReader) readLine(most int) (string, int, error) {
-	if !r.begun {
-		r.begun = true
-		// The UTF-8 decode the stream goes through strips one mark.
-		if b, err := r.r.Peek(1); err == nil && b[0] == 0xEF {
-			if b, err := r.r.Peek(3); err == nil && string(b) == "\uFEFF" {
-				r.r.Discard(3) //nolint:errcheck // peeked
-			}
-		}
-	}
-	if r.cr {
-		// Read only now, with the next line: a frame that ends in CR is
-		// not held back until the next byte comes.
-		r.cr = false
-		if b, err := r.r.Peek(1); err == nil && b[0] == '\n' {
-			r.r.Discard(1) //nolint:errcheck // peeked
-		}
-	}
-	var line []byte
-	for {
-		if _, err := r.r.Peek(1); err != nil {
-			return string(line), len(line), err
-		}
-		buf, _ := r.r.Peek(r.r.Buffered())
-		i := r.lineEnd(buf)
-		if i < 0 {
-			if len(line)+len(buf) > most {
-				return "", 0, errFrameTooLong
-			}
-			line = append(line, buf...)
-			r.r.Discard(len(buf)) //nolint:errcheck // peeked
-			continue
-		}
-		if len(line)+i+1 > most {
-			return "", 0, errFrameTooLong
-		}
-		line = append(line, buf[:i]...)
-		r.cr = buf[i] == '\r'
-		r.r.Discard(i + 1) //nolint:errcheck // peeked
-		return string(line), len(line) + 1, nil
-	}
-}
-
-// lineEnd returns the index of the first CR or LF in buf, the bytes
-// buffered, or -1, and sets noLF for the bytes after it. Two IndexByte
-// scans, which are vectorised, cost a fraction of one IndexAny, which goes
-// a byte at a time: LF first, the usual end, then CR only before it.
-func (r *frameReader) lineEnd(buf []byte) int {
-	lf := len(buf)
-	if i := bytes.IndexByte(buf[r.noLF:], '\n'); i >= 0 {
-		lf = r.noLF + i
-	}
-	end := bytes.IndexByte(buf[:lf], '\r')
-	if end < 0 {
-		end = lf
-	}
-	if end == len(buf) {
-		r.noLF = 0 // all of buf is taken
-		return -1
-	}
-	r.noLF = lf - (end + 1)
-	if r.noLF < 0 {
-		r.noLF = 0
-	}
-	return end
 }
 
 // undecodable is an event frame the client cannot decode: the iteration

@@ -8,17 +8,18 @@
 package ssetest
 
 import (
-	"bufio"
-	"bytes"
 	"io"
+	"math"
 	"strconv"
 	"strings"
+
+	"github.com/tributary-dev/tributary/internal/sseline"
 )
 
 // NewParser reads frames from r; lastID is the last event ID a reconnecting
 // client sent, kept until a frame changes it ("" for a first connection).
 func NewParser(r io.Reader, lastID string) *Parser {
-	return &Parser{r: bufio.NewReaderSize(r, 64<<10), lastID: lastID}
+	return &Parser{r: sseline.NewReader(r, 64<<10), lastID: lastID}
 }
 
 // Frame is one block of a text/event-stream, ended by a blank line: an
@@ -72,43 +73,12 @@ func (f Frame) String() string {
 	return strconv.Quote(b.String())
 }
 
-// Parser splits a text/event-stream into frames.
+// Parser splits a text/event-stream into frames. Its lines are read by
+// sseline, the Go client's own line reader, so that what the tests see of
+// the server's stream is what the client reads of it.
 type Parser struct {
-	r       *bufio.Reader
-	started bool   // the byte order mark has been looked for
-	afterCR bool   // the last line ended with CR: a LF right after belongs to it
-	lastID  string // the last event ID buffer
-}
-
-// readLine returns the next line without its end (CRLF, LF or CR). It never
-// waits for more input than the line needs, so a frame ending in CR is
-// dispatched at once. At the end of the input it returns what it has read
-// of an unfinished line along with the error.
-func (p *Parser) readLine() (string, error) {
-	var line []byte
-	for {
-		if _, err := p.r.Peek(1); err != nil {
-			return string(line), err
-		}
-		buf, _ := p.r.Peek(p.r.Buffered())
-		if p.afterCR {
-			p.afterCR = false
-			if buf[0] == '\n' {
-				p.r.Discard(1) //nolint:errcheck // buffered
-				continue
-			}
-		}
-		i := bytes.IndexAny(buf, "\r\n")
-		if i < 0 {
-			line = append(line, buf...)
-			p.r.Discard(len(buf)) //nolint:errcheck // buffered
-			continue
-		}
-		line = append(line, buf[:i]...)
-		p.afterCR = buf[i] == '\r'
-		p.r.Discard(i + 1) //nolint:errcheck // buffered
-		return string(line), nil
-	}
+	r      *sseline.Reader
+	lastID string // the last event ID buffer
 }
 
 // Next reads up to the next blank line and returns the frame. At the end of
@@ -118,13 +88,9 @@ func (p *Parser) Next() (f Frame, partial bool, err error) {
 	var data []string
 	begun := false
 	for {
-		line, err := p.readLine()
+		line, _, err := p.r.ReadLine(math.MaxInt)
 		if err != nil {
 			return Frame{}, begun || line != "", err
-		}
-		if !p.started {
-			p.started = true
-			line = strings.TrimPrefix(line, "\ufeff")
 		}
 		if line == "" {
 			if !begun {

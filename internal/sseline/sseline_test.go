@@ -1,0 +1,81 @@
+package sseline_test
+
+import (
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/tributary-dev/tributary/internal/sseline"
+)
+
+// TestReaderEndsEachLineAtItsFirstCROrLF reads random lines, each
+// ended by CR LF, LF or CR, some longer than the buffer, whole and in
+// pieces, and expects each line back as it was written: the first CR or
+// LF ends a line, and an LF right after a CR is part of that end, even
+// when it comes in a later read.
+func TestReaderEndsEachLineAtItsFirstCROrLF(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		var in strings.Builder
+		var want []string
+		for range rng.IntN(40) {
+			line := strings.Repeat("x", rng.IntN(3)*rng.IntN(40))
+			end := []string{"\r\n", "\n", "\r"}[rng.IntN(3)]
+			if line == "" && end == "\n" && strings.HasSuffix(in.String(), "\r") {
+				end = "\r" // after a CR, this LF would end the line before
+			}
+			want = append(want, line)
+			in.WriteString(line + end)
+		}
+		for how, r := range map[string]func() io.Reader{
+			"whole":          func() io.Reader { return strings.NewReader(in.String()) },
+			"a byte at once": func() io.Reader { return iotest.OneByteReader(strings.NewReader(in.String())) },
+			"in halves":      func() io.Reader { return iotest.HalfReader(strings.NewReader(in.String())) },
+		} {
+			lr := sseline.NewReader(r(), 16) // bufio's smallest buffer
+			var got []string
+			for {
+				line, _, err := lr.ReadLine(math.MaxInt)
+				if err != nil {
+					if !errors.Is(err, io.EOF) || line != "" {
+						t.Fatalf("round %d, %s: %q: lines %q, then %q and %v; expected the end of the stream", round, how, in.String(), got, line, err)
+					}
+					break
+				}
+				got = append(got, line)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d, %s: %q: lines\n%q\nexpected\n%q", round, how, in.String(), got, want)
+			}
+		}
+	}
+}
+
+// TestReaderDropsOneLeadingByteOrderMarkAndBoundsALine: only the stream's
+// first mark is dropped; a line past the bound is ErrTooLong; an
+// unfinished line comes back with the end of the stream.
+func TestReaderDropsOneLeadingByteOrderMarkAndBoundsALine(t *testing.T) {
+	t.Parallel()
+	const bom = "\uFEFF"
+	lr := sseline.NewReader(iotest.OneByteReader(strings.NewReader(bom+bom+"a\r\n"+bom+"b\n")), 0)
+	for _, want := range []string{bom + "a", bom + "b"} {
+		if line, _, err := lr.ReadLine(math.MaxInt); line != want || err != nil {
+			t.Fatalf("got %q and %v; expected %q", line, err, want)
+		}
+	}
+	if _, _, err := sseline.NewReader(strings.NewReader("abcdef\n"), 0).ReadLine(6); !errors.Is(err, sseline.ErrTooLong) {
+		t.Errorf("a line of 7 bytes with its end, bound 6: got %v; expected ErrTooLong", err)
+	}
+	if line, n, err := sseline.NewReader(strings.NewReader("abcde\n"), 0).ReadLine(6); line != "abcde" || n != 6 || err != nil {
+		t.Errorf("a line of 6 bytes with its end, bound 6: got %q, %d, %v; expected %q, 6, nil", line, n, err, "abcde")
+	}
+	if line, _, err := sseline.NewReader(strings.NewReader("abc"), 0).ReadLine(6); line != "abc" || !errors.Is(err, io.EOF) {
+		t.Errorf("an unfinished line: got %q and %v; expected %q and io.EOF", line, err, "abc")
+	}
+}
