@@ -66,16 +66,29 @@ func TestReadFrameReadsTheEventStreamGrammar(t *testing.T) {
 	}
 }
 
-// BenchmarkReadFrame reads one frame holding a 1 MiB event: the cost per
-// byte of finding its line ends is what a large event pays.
+// BenchmarkReadFrame reads frames holding a 1 MiB event, and a stream of
+// 1 KiB ones: what a large event pays per byte for finding its line ends
+// and gathering a line longer than the buffer, and what each line of a
+// usual event costs.
 func BenchmarkReadFrame(b *testing.B) {
-	in := "id: 1\nevent: e\ndata: {\"k\":\"" + strings.Repeat("x", 1<<20) + "\"}\n\n"
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		f, err := readFrame(newFrameReader(strings.NewReader(in)), 2<<20)
-		if err != nil || len(f.data) != 1<<20+8 {
-			b.Fatalf("got a frame of %d bytes and %v; expected 1 MiB and 8 bytes, and no error", len(f.data), err)
-		}
+	for _, bc := range []struct {
+		name   string
+		size   int // of an event's data
+		frames int
+	}{{"1 MiB event", 1 << 20, 1}, {"1 KiB events", 1 << 10, 1000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := strings.Repeat("id: 1\nevent: e\ndata: {\"k\":\""+strings.Repeat("x", bc.size)+"\"}\n\n", bc.frames)
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				fr := newFrameReader(strings.NewReader(in))
+				for range bc.frames {
+					f, err := readFrame(fr, 2<<20)
+					if err != nil || len(f.data) != bc.size+8 {
+						b.Fatalf("got a frame of %d bytes and %v; expected %d, and no error", len(f.data), err, bc.size+8)
+					}
+				}
+			}
+		})
 	}
 }

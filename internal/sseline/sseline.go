@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 )
 
 // ErrTooLong is a line longer than ReadLine's bound.
@@ -62,28 +63,39 @@ func (r *Reader) ReadLine(most int) (string, int, error) {
 			r.r.Discard(1) //nolint:errcheck // peeked
 		}
 	}
-	var line []byte
+	// A line longer than the buffer is gathered in a Builder, which
+	// doubles as it grows (append grows a large slice by a quarter, and
+	// copied a 1 MiB line five times over) and gives its bytes up as the
+	// string without a last copy.
+	var line strings.Builder
 	for {
 		if _, err := r.r.Peek(1); err != nil {
-			return string(line), len(line), err
+			return line.String(), line.Len(), err
 		}
 		buf, _ := r.r.Peek(r.r.Buffered())
 		i := r.lineEnd(buf)
 		if i < 0 {
-			if len(line)+len(buf) > most {
+			if line.Len()+len(buf) > most {
 				return "", 0, ErrTooLong
 			}
-			line = append(line, buf...)
+			line.Grow(len(buf))
+			line.Write(buf)
 			r.r.Discard(len(buf)) //nolint:errcheck // peeked
 			continue
 		}
-		if len(line)+i+1 > most {
+		if line.Len()+i+1 > most {
 			return "", 0, ErrTooLong
 		}
-		line = append(line, buf[:i]...)
+		var s string
+		if line.Len() == 0 {
+			s = string(buf[:i]) // the usual line, within the buffer: one copy
+		} else {
+			line.Write(buf[:i])
+			s = line.String()
+		}
 		r.cr = buf[i] == '\r'
 		r.r.Discard(i + 1) //nolint:errcheck // peeked
-		return string(line), len(line) + 1, nil
+		return s, len(s) + 1, nil
 	}
 }
 
