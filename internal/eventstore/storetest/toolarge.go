@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,13 +92,51 @@ func testTooLarge(t *testing.T, b Backend, bound Bound) {
 	}
 }
 
+// testTooLargeInAGroup queues four appends that fit and one too large
+// behind a held commit, so that they go as the next group together, and
+// proves that they did: they are answered together, once the group's
+// transaction (and, where it failed, the retries of its requests one at a
+// time) has ended, so no commit among them runs after one of them was
+// answered. Appends that went one by one, each in a group of its own, would
+// be answered one per commit, and the next commit would find the last
+// answered; then the test would prove nothing about a group.
 func testTooLargeInAGroup(t *testing.T, b Backend, bound Bound) {
 	s := b.Open(t)
 	n := bound(t, s)
 	small := func() eventstore.AppendRequest {
 		return eventstore.AppendRequest{StreamID: uuid.New(), Expected: eventstore.NoStream, StreamType: "small", Events: batch(1)}
 	}
-	held, release := holdFirstCommit(b, s)
+	// The first commit waits for release; each later one, once the
+	// appends that fit have been released, waits a little for one of
+	// them to be answered (there is none if they went as one group), and
+	// records how many were.
+	var (
+		held, release = make(chan struct{}), make(chan struct{})
+		answered      atomic.Int32 // appends that fit, answered
+		firstAnswer   = make(chan struct{})
+		answerOnce    sync.Once
+		mu            sync.Mutex
+		commits       int   // commits begun, the held one included
+		seen          []int // answered, at each commit after the held one
+	)
+	b.BeforeCommit(s, func() {
+		mu.Lock()
+		commits++
+		first := commits == 1
+		mu.Unlock()
+		if first {
+			close(held)
+			<-release
+			return
+		}
+		select {
+		case <-firstAnswer:
+		case <-time.After(50 * time.Millisecond):
+		}
+		mu.Lock()
+		seen = append(seen, int(answered.Load()))
+		mu.Unlock()
+	})
 	first := make(chan error, 1)
 	go func() {
 		_, err := s.Append(ctx(t), small())
@@ -110,15 +149,20 @@ func testTooLargeInAGroup(t *testing.T, b Backend, bound Bound) {
 	}
 	// Four appends that fit and one too large queue behind the held
 	// commit, to go as one group once it is released.
+	const big = 2
 	errs := make([]error, 5)
 	var wg sync.WaitGroup
 	for i := range errs {
 		req := small()
-		if i == 2 {
+		if i == big {
 			req.Events = []eventstore.NewEvent{{Type: "Big", Data: jsonOf(n)}}
 		}
 		wg.Go(func() {
 			_, errs[i] = s.Append(ctx(t), req)
+			if i != big {
+				answered.Add(1)
+				answerOnce.Do(func() { close(firstAnswer) })
+			}
 		})
 	}
 	time.Sleep(100 * time.Millisecond) // let them queue
@@ -129,10 +173,22 @@ func testTooLargeInAGroup(t *testing.T, b Backend, bound Bound) {
 	}
 	for i, err := range errs {
 		switch {
-		case i == 2 && (!errors.Is(err, eventstore.ErrTooLarge) || errors.Is(err, eventstore.ErrUnavailable)):
+		case i == big && (!errors.Is(err, eventstore.ErrTooLarge) || errors.Is(err, eventstore.ErrUnavailable)):
 			t.Errorf("the append too large, in a group: err = %v, want ErrTooLarge and not ErrUnavailable", err)
-		case i != 2 && err != nil:
+		case i != big && err != nil:
 			t.Errorf("an append of one small event, in a group with one too large: %v; want it written", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 {
+		t.Errorf("no commit after the held one: the appends that fit were not written")
+	}
+	for k, a := range seen {
+		if a != 0 {
+			t.Errorf("commit %d after the held one began with %d of the appends that fit already answered (at each commit: %v), want none: "+
+				"they did not go as one group, so the test proves nothing about an append too large in a group", k+1, a, seen)
+			break
 		}
 	}
 	requireLogLength(t, s, 5, "after a group of four appends that fit and one too large, behind one held")
