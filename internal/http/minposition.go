@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -34,14 +33,16 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return nil
 		}
-		if len(raw) != 1 || !isDigits(raw[0]) {
+		if len(raw) != 1 {
 			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw)
 		}
-		if leadingZeros(raw[0]) {
+		want, refused := parseNumber(raw[0])
+		switch refused {
+		case notDigits:
+			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw)
+		case leadingZero:
 			return badRequest("header %s must be written without leading zeros, as an append answers the position, got %q", MinPositionHeader, raw[0])
-		}
-		want, err := strconv.ParseInt(raw[0], 10, 64)
-		if err != nil {
+		case outOfRange:
 			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw[0])
 		}
 		if err := s.waitForPosition(r.Context(), want); err != nil {

@@ -68,11 +68,11 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, error) {
 	if raw == "" {
 		return def, nil
 	}
-	if isDigits(raw) && leadingZeros(raw) {
+	n, refused := parseNumber(raw)
+	if refused == leadingZero {
 		return 0, badRequest("query parameter %s must be written without leading zeros, as this server writes numbers, got %q", name, raw)
 	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if !isDigits(raw) || err != nil || n < min || n > max {
+	if refused != 0 || n < min || n > max {
 		if max == 1<<63-1 {
 			return 0, badRequest("query parameter %s must be a whole number ≥ %d, got %q", name, min, raw)
 		}
@@ -227,6 +227,34 @@ func isDigits(s string) bool {
 // wherever a number is taken.
 func leadingZeros(s string) bool { return len(s) > 1 && s[0] == '0' }
 
+// numberRefusal is why parseNumber refused a number; 0 if it did not.
+type numberRefusal int
+
+const (
+	notDigits   numberRefusal = iota + 1 // empty, or not ASCII digits alone (a sign, a space, a dot)
+	leadingZero                          // digits that begin with a zero that is not all of them (leadingZeros)
+	outOfRange                           // digits past an int64
+)
+
+// parseNumber parses a number ≥ 0 that a client wrote, as this server
+// writes one: decimal digits alone, without leading zeros. It returns the
+// number and 0, or 0 and why it is refused, which each caller words for
+// where the number was given. Digits with a leading zero are that refusal
+// whether or not they fit an int64.
+func parseNumber(s string) (int64, numberRefusal) {
+	switch {
+	case !isDigits(s):
+		return 0, notDigits
+	case leadingZeros(s):
+		return 0, leadingZero
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, outOfRange
+	}
+	return n, 0
+}
+
 // parseVersionTag parses a strong entity tag holding a version: "3".
 func parseVersionTag(v string) (int64, error) {
 	switch {
@@ -237,16 +265,14 @@ func parseVersionTag(v string) (int64, error) {
 	case len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"':
 		return 0, errString("the tag must be in double quotes")
 	}
-	digits := v[1 : len(v)-1]
-	if !isDigits(digits) {
+	n, refused := parseNumber(v[1 : len(v)-1])
+	switch refused {
+	case notDigits:
 		return 0, errString("the version must be a whole number ≥ 0")
-	}
-	if leadingZeros(digits) {
+	case leadingZero:
 		// Entity tags compare as strings: "007" never equals the "7" we send.
 		return 0, errString("the version must be written without leading zeros, as in the ETag")
-	}
-	n, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil {
+	case outOfRange:
 		return 0, errString("the version is out of range")
 	}
 	return n, nil

@@ -158,3 +158,35 @@ func TestARepeatedQueryParameterSuggestsACommaListOnlyForAFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestParseNumberTakesANumberOnlyAsTheServerWritesIt: the one parse behind
+// every number a client writes (query parameters, a path's version, an
+// entity tag, Tributary-Min-Position) tells each refusal apart, so that
+// each place words its own; leading zeros are that refusal even past an
+// int64.
+func TestParseNumberTakesANumberOnlyAsTheServerWritesIt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want int64
+		why  numberRefusal
+	}{
+		{"0", 0, 0},
+		{"7", 7, 0},
+		{"9223372036854775807", 1<<63 - 1, 0},
+		{"", 0, notDigits},
+		{"-1", 0, notDigits},
+		{"+1", 0, notDigits},
+		{" 1", 0, notDigits},
+		{"1.0", 0, notDigits},
+		{"１", 0, notDigits},
+		{"00", 0, leadingZero},
+		{"007", 0, leadingZero},
+		{"099999999999999999999", 0, leadingZero},
+		{"9223372036854775808", 0, outOfRange},
+	} {
+		if n, why := parseNumber(tc.in); n != tc.want || why != tc.why {
+			t.Errorf("parseNumber(%q) = %d, %d; want %d, %d", tc.in, n, why, tc.want, tc.why)
+		}
+	}
+}

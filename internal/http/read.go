@@ -127,11 +127,11 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	raw := chi.URLParam(r, "version")
-	if isDigits(raw) && leadingZeros(raw) {
+	version, refused := parseNumber(raw)
+	if refused == leadingZero {
 		return badRequest("the version in the path must be written without leading zeros, as this server writes it, got %q", raw)
 	}
-	version, err := strconv.ParseInt(raw, 10, 64)
-	if !isDigits(raw) || err != nil || version < 1 {
+	if refused != 0 || version < 1 {
 		return badRequest("the version in the path must be a whole number ≥ 1, got %q", raw)
 	}
 	e, err := s.store.Event(r.Context(), id, version)
