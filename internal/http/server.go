@@ -282,10 +282,25 @@ func routingPath(r *http.Request) string {
 // lists (routeMatches), as the router would route it. path is the routing
 // path (routingPath); "*" (OPTIONS *) matches every route.
 func allowed(router chi.Routes, path string) string {
+	allow, _ := routesOn(router, path)
+	return allow
+}
+
+// routesOn walks the router's routes once for what an OPTIONS needs: the
+// Allow of path (allowed), and the pattern of the route that serves it, as
+// chi's RoutePattern writes it, for its label (routeFor), "" if none does.
+// For "*" the pattern is "*".
+func routesOn(router chi.Routes, path string) (allow, pattern string) {
 	served := map[string]bool{}
+	if path == "*" {
+		pattern = "*"
+	}
 	_ = chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if path == "*" || routeMatches(route, path) {
 			served[method] = true
+			if pattern == "" {
+				pattern = route
+			}
 		}
 		return nil
 	})
@@ -299,9 +314,9 @@ func allowed(router chi.Routes, path string) string {
 		}
 	}
 	if len(methods) == 0 {
-		return ""
+		return "", pattern
 	}
-	return strings.Join(append(methods, http.MethodOptions), ", ")
+	return strings.Join(append(methods, http.MethodOptions), ", "), pattern
 }
 
 // options answers OPTIONS (RFC 9110 §9.3.7) on every path a route serves,
@@ -319,7 +334,10 @@ func (s *Server) options(next http.Handler) http.Handler {
 		if r.RequestURI == "*" {
 			path = "*"
 		}
-		allow := allowed(s.router, path)
+		allow, pattern := routesOn(s.router, path)
+		if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+			e.asked = pattern // its label (routeOf), without a second walk
+		}
 		if allow == "" {
 			unmatched(r)
 			s.writeError(w, r, &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path})
@@ -430,6 +448,7 @@ type accessEntry struct {
 	subscription                           bool   // a subscription's response (isEventStream)
 	release                                func() // if not nil, gives back the client's place (limitPerClient)
 	unmatched                              bool   // no route served it (see unmatched)
+	asked                                  string // an OPTIONS's route (options): the pattern of the one its path asks about
 	refused                                bool   // a 5xx for a limit, no fault of the server's: a warning (see writeError)
 }
 
@@ -460,6 +479,10 @@ func routeOf(r *http.Request) string {
 		if r.RequestURI == "*" {
 			return "*"
 		}
+		if e.asked != "" {
+			return e.asked
+		}
+		// A CORS preflight, answered before options.
 		if p := routeFor(e.s.router, routingPath(r)); p != "" {
 			return p
 		}
@@ -468,7 +491,8 @@ func routeOf(r *http.Request) string {
 }
 
 // routeFor returns the pattern of the route that serves path, as chi's
-// RoutePattern writes it (no trailing slash but for /), or "" if none does.
+// RoutePattern writes it, or "" if none does. The routes are written out
+// whole (routes), so no pattern but / ends in a slash.
 func routeFor(router chi.Routes, path string) string {
 	pattern := ""
 	_ = chi.Walk(router, func(_, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -478,9 +502,6 @@ func routeFor(router chi.Routes, path string) string {
 		}
 		return nil
 	})
-	if pattern != "/" {
-		pattern = strings.TrimSuffix(pattern, "/")
-	}
 	return pattern
 }
 
