@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -457,11 +458,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 	}
 	ln, err := listen("tcp", cfg.Addr)
 	if err != nil {
-		err = fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-		if serr := stopStoreNow(); serr != nil {
-			return fmt.Errorf("%w; %w", err, serr)
-		}
-		return err
+		return withStopError(fmt.Errorf("listen on %s: %w", cfg.Addr, err), stopStoreNow())
 	}
 	errc := make(chan error, 2)
 	debugAddr := "off"
@@ -469,11 +466,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		dln, err := listen("tcp", cfg.DebugAddr)
 		if err != nil {
 			ln.Close()
-			err = fmt.Errorf("listen on %s (%s): %w", cfg.DebugAddr, config.Var("DebugAddr"), err)
-			if serr := stopStoreNow(); serr != nil {
-				return fmt.Errorf("%w; %w", err, serr)
-			}
-			return err
+			return withStopError(fmt.Errorf("listen on %s (%s): %w", cfg.DebugAddr, config.Var("DebugAddr"), err), stopStoreNow())
 		}
 		debugSrv := &http.Server{
 			Handler:           debugHandler(m),
@@ -560,48 +553,56 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 	return cutStop(srv, handler, stopStore, log, deadline, why, drainErr)
 }
 
-// failStop stops a server whose listener failed (err): as cutStop does, it
-// closes srv, ends the subscriptions (net/http's Close does not know their
-// connections) and waits until deadline for the handlers to return, so that
-// no store closes under one; then it closes the store. It returns err, with
-// what kept the stop from finishing.
+// failStop stops a server whose listener failed (err), as cutStop does
+// (cutAndStop). It returns err, with what kept the stop from finishing.
 func failStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, log *slog.Logger, deadline time.Time, err error) error {
-	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
-	defer cancelEnd()
 	// err itself is logged once, by main, which returns it as the exit status.
 	log.Warn("a listener stopped serving; cutting what still runs")
-	srv.Close()
-	handler.CloseSubscriptions()
-	if werr := handler.Wait(endCtx); werr != nil {
-		return fmt.Errorf("%w; the store was left open: %w", err, werr)
+	waitErr, storeErr := cutAndStop(srv, handler, stopStore, deadline)
+	if waitErr != nil {
+		return fmt.Errorf("%w; the store was left open: %w", err, waitErr)
 	}
-	if serr := stopStore(endCtx); serr != nil {
-		return fmt.Errorf("%w; %w", err, serr)
-	}
-	return err
+	return withStopError(err, storeErr)
 }
 
-// cutStop closes srv, cutting every request still running, waits until
-// deadline for their handlers to return, then for the store to close, and
+// cutStop cuts what still runs and stops the store (cutAndStop), and
 // returns an error saying why the stop was cut.
 func cutStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, log *slog.Logger, deadline time.Time, why string, drainErr error) error {
-	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
-	defer cancelEnd()
 	if drainErr != nil {
 		log.Warn(why+"; cutting what still runs", "error", drainErr)
 	} else {
 		log.Warn(why + "; cutting what still runs")
 	}
+	waitErr, storeErr := cutAndStop(srv, handler, stopStore, deadline)
+	if err := cmp.Or(waitErr, storeErr); err != nil {
+		return fmt.Errorf("shut down: %s: %w", why, err)
+	}
+	return fmt.Errorf("shut down: %s; the requests still running were cut", why)
+}
+
+// cutAndStop closes srv, cutting every request still running, ends the
+// subscriptions, waits until deadline for their handlers to return, then
+// for the store to close. waitErr is the handlers' not returning in time,
+// and then the store is left open: no store may close under a handler
+// still using it; storeErr is the store's close failing.
+func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, deadline time.Time) (waitErr, storeErr error) {
+	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
+	defer cancelEnd()
 	srv.Close()
 	// Subscriptions took their connections over, and Close leaves those; a
 	// cut during the shutdown delay comes before Shutdown has ended them.
 	handler.CloseSubscriptions()
-	// No store may close under a handler still using it.
 	if err := handler.Wait(endCtx); err != nil {
-		return fmt.Errorf("shut down: %s: %w", why, err)
+		return err, nil
 	}
-	if err := stopStore(endCtx); err != nil {
-		return fmt.Errorf("shut down: %s: %w", why, err)
+	return nil, stopStore(endCtx)
+}
+
+// withStopError returns err, which stopped the service, with stopErr, what
+// went wrong in stopping it, if anything did.
+func withStopError(err, stopErr error) error {
+	if stopErr == nil {
+		return err
 	}
-	return fmt.Errorf("shut down: %s; the requests still running were cut", why)
+	return fmt.Errorf("%w; %w", err, stopErr)
 }
