@@ -100,13 +100,12 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 	if len(vals) > 1 {
 		return 0, false, badRequest("send one Last-Event-ID header, not %d (%q)", len(vals), vals)
 	}
-	v := trimHTTPSpace(vals[0])
-	n, err := strconv.ParseInt(v, 10, 64)
-	if !isDigits(v) || err != nil {
-		return 0, false, badRequest("Last-Event-ID must be a whole number ≥ 0 (the id of the last event received), got %q", vals[0])
-	}
-	if leadingZeros(v) {
+	n, refused := parseNumber(trimHTTPSpace(vals[0]))
+	switch refused {
+	case leadingZero:
 		return 0, false, badRequest("Last-Event-ID is written without leading zeros, as the server writes ids, got %q", vals[0])
+	case notDigits, outOfRange:
+		return 0, false, badRequest("Last-Event-ID must be a whole number ≥ 0 (the id of the last event received), got %q", vals[0])
 	}
 	return n, true, nil
 }
