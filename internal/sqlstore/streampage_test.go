@@ -41,32 +41,17 @@ func TestAOneStreamLogPageReadsItsPageNotTheStream(t *testing.T) {
 			opts := eventstore.ReadAllOptions{StreamID: stream, After: 20 * every, Limit: limit}
 			switch name {
 			case "mysql":
-				// Both ways of reading a page: whole, and by positions,
-				// then chunks (which read by position, not the page's span
-				// of the log, every seventh event of which is the stream's).
-				for _, way := range []struct {
-					limit    int
-					perEvent int64
-				}{{limit, 0}, {minFirstChunkRows + 1, chunkBytes / minFirstChunkRows}} {
-					opts.Limit = way.limit
-					r.sizes.perEvent.Store(way.perEvent)
-					before := handlerReads(ctx, t, db)
-					page, err := r.ReadAll(ctx, opts)
-					if err != nil {
-						t.Fatal(err)
+				// Both ways of reading a page (pageWays); the chunks read by
+				// position, not the page's span of the log, every seventh
+				// event of which is the stream's.
+				for _, limit := range pageWays(limit) {
+					opts.Limit = limit
+					got, n := readPageCountingReads(ctx, t, db, r, opts)
+					if got != limit {
+						t.Fatalf("read %d events, want %d", got, limit)
 					}
-					n := 0
-					for _, err := range page.Events {
-						if err != nil {
-							t.Fatal(err)
-						}
-						n++
-					}
-					if n != way.limit {
-						t.Fatalf("read %d events, want %d", n, way.limit)
-					}
-					if n, most := handlerReads(ctx, t, db)-before, int64(4*(way.limit+2)+100); n > most {
-						t.Errorf("read %d rows and index entries for a page of %d of a stream of %d events; want at most %d", n, way.limit, events, most)
+					if most := int64(4*(limit+2) + 100); n > most {
+						t.Errorf("read %d rows and index entries for a page of %d of a stream of %d events; want at most %d", n, limit, events, most)
 					}
 				}
 			case "sqlite":
@@ -107,4 +92,34 @@ func writeOldStream(ctx context.Context, t *testing.T, db *sql.DB, stream uuid.U
 			t.Fatal(err)
 		}
 	}
+}
+
+// pageWays are the limits of the two ways a page is read, for a reader
+// whose sizes readPageCountingReads sets: whole (limit, no larger than the
+// first chunk), and by positions, then chunks (past the first chunk).
+func pageWays(limit int) []int { return []int{limit, minFirstChunkRows + 1} }
+
+// readPageCountingReads reads a log page with r, the way its limit asks
+// (pageWays), and returns its events and the rows and index entries the
+// MariaDB session read for it (handlerReads).
+func readPageCountingReads(ctx context.Context, t *testing.T, db *sql.DB, r reader, opts eventstore.ReadAllOptions) (int, int64) {
+	t.Helper()
+	perEvent := int64(0) // small events: a page of limit is read whole
+	if opts.Limit > minFirstChunkRows {
+		perEvent = chunkBytes / minFirstChunkRows // by positions, then chunks
+	}
+	r.sizes.perEvent.Store(perEvent)
+	before := handlerReads(ctx, t, db)
+	page, err := r.ReadAll(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range page.Events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n, handlerReads(ctx, t, db) - before
 }
