@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 )
 
 // TestATimedOutGroupLeavesNoSessionWaitingOnALock: another process holds
@@ -24,26 +25,11 @@ func TestATimedOutGroupLeavesNoSessionWaitingOnALock(t *testing.T) {
 	ctx, dsn := guardedTest(t)
 	s, _ := openCounted(t, dsn)
 	db := otherProcessDB(t, dsn)
-	var rowWait int
-	if err := s.WritesPool().QueryRowContext(ctx, "SELECT @@innodb_lock_wait_timeout").Scan(&rowWait); err != nil || rowWait < 10 {
-		t.Skipf("the server's innodb_lock_wait_timeout is %d (%v): a wait past the deadline would not show", rowWait, err)
-	}
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
-		t.Fatal(err)
-	}
-	defer holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
-	if err := holder.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
-		t.Fatal(err)
-	}
+	holdRowLock(ctx, t, s, db, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE")
 	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err = appendOne(short, s, uuid.New(), eventstore.NoStream)
+	_, err := appendOne(short, s, uuid.New(), eventstore.NoStream)
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("an append while another process held the log's lock past its deadline: %v; want it to fail as unavailable", err)
 	}
@@ -80,22 +66,7 @@ func timedOutFenceLeavesNoSessionWaiting(t *testing.T, asMySQL bool) {
 		t.Skip("the binary log is on: no fence is written")
 	}
 	db := otherProcessDB(t, dsn)
-	var rowWait int
-	if err := s.WritesPool().QueryRowContext(ctx, "SELECT @@innodb_lock_wait_timeout").Scan(&rowWait); err != nil || rowWait < 10 {
-		t.Skipf("the server's innodb_lock_wait_timeout is %d (%v): a wait past the deadline would not show", rowWait, err)
-	}
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
-		t.Fatal(err)
-	}
-	defer holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
-	if err := holder.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
-		t.Fatal(err)
-	}
+	holder, rowWait := holdRowLock(ctx, t, s, db, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
 	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	start := time.Now()
@@ -158,4 +129,33 @@ func noSessionWaitsSoonAfter(ctx context.Context, t *testing.T, db *sql.DB, star
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
+}
+
+// holdRowLock locks the row that lock (a SELECT … FOR UPDATE) reads, in a
+// transaction of db's that the test's end rolls back, as another process
+// would, and returns the transaction's connection and how long s's sessions
+// wait for a row lock, in seconds.
+// The test is skipped if that is less than 10 s: a wait past the deadline
+// would not show.
+func holdRowLock(ctx context.Context, t *testing.T, s *mysqlstore.Store, db *sql.DB, lock string) (*sql.Conn, int) {
+	t.Helper()
+	var rowWait int
+	if err := s.WritesPool().QueryRowContext(ctx, "SELECT @@innodb_lock_wait_timeout").Scan(&rowWait); err != nil || rowWait < 10 {
+		t.Skipf("the server's innodb_lock_wait_timeout is %d (%v): a wait past the deadline would not show", rowWait, err)
+	}
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
+		holder.Close()
+	})
+	if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.QueryRowContext(ctx, lock).Scan(new(int64)); err != nil {
+		t.Fatal(err)
+	}
+	return holder, rowWait
 }
