@@ -54,6 +54,22 @@ func TestAPathWithATrailingSlashIsNotFoundOnEveryRoute(t *testing.T) {
 	}
 }
 
+// TestANotFoundQuotesThePathAsSent: a 404's detail quoted the path
+// decoded, so GET /%65vents was answered "no such resource: /events", a
+// route that exists (a tester took it for one the server refused). It
+// quotes the path as the client wrote it.
+func TestANotFoundQuotesThePathAsSent(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, teststore.SQLite.Open(t))
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		r := s.do(method, "/%65vents", "")
+		expectStatus(t, method+" /%65vents", r, http.StatusNotFound)
+		if p := r.json(t); !strings.Contains(fmt.Sprint(p["detail"]), "/%65vents") {
+			t.Errorf("%s /%%65vents: detail %q; want it to quote the path as sent", method, p["detail"])
+		}
+	}
+}
+
 // TestAConnectionIsClosedAtOnceAfterA408: an append whose body stopped
 // arriving is answered 408 with Connection: close at its deadline, but the
 // connection stayed open writeGrace (5 s) longer: the read deadline was moved

@@ -213,7 +213,7 @@ func (s *Server) routes() {
 	r.Use(s.recoverer, s.timeout, headAsGet, varyOnAccept, s.options)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
-		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path}
+		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.EscapedPath()}
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
@@ -340,7 +340,7 @@ func (s *Server) options(next http.Handler) http.Handler {
 		}
 		if allow == "" {
 			unmatched(r)
-			s.writeError(w, r, &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.Path})
+			s.writeError(w, r, &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.EscapedPath()})
 			return
 		}
 		w.Header().Set("Allow", allow)
