@@ -59,16 +59,7 @@ func TestReadsEndAtAnEventTheyDidNotAskFor(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				io.WriteString(w, `{"events":[`+strings.Join(tc.events, ",")+`]}`) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := answering(t, `{"events":[`+strings.Join(tc.events, ",")+`]}`)
 			var got int
 			var last error
 			for _, err := range tc.read(c) {
@@ -101,16 +92,7 @@ func TestReadsEndAtAnEventTheyDidNotAskFor(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				io.WriteString(w, `{"events":[`+strings.Join(tc.events, ",")+`]}`) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := answering(t, `{"events":[`+strings.Join(tc.events, ",")+`]}`)
 			var got int
 			for _, err := range tc.read(c) {
 				if err != nil {
@@ -161,16 +143,7 @@ func TestAStreamReadEndsAtAGapOrAnEndShortOfTheStream(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				io.WriteString(w, tc.page) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := answering(t, tc.page)
 			var got int
 			var last error
 			for _, err := range c.ReadStream(context.Background(), stream, tc.opts) {
@@ -207,16 +180,7 @@ func TestStreamRefusesADescriptionOfAnotherStream(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := answering(t, tc.body)
 			s, err := c.Stream(context.Background(), id)
 			if tc.ok != (err == nil) {
 				t.Errorf("a 200 of %s: %+v, %v; expected an error: %v", tc.body, s, err, !tc.ok)
@@ -298,4 +262,21 @@ func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
 			})
 		}
 	}
+}
+
+// answering returns a Client of a server that answers every request with
+// a 200 of body as JSON; both are closed when the test ends.
+func answering(t *testing.T, body string) *Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
