@@ -76,13 +76,7 @@ func TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest(t *testing.T) {
 		for form, end := range map[string]bool{"problem": tc.ours, "plain": tc.plain} {
 			t.Run(fmt.Sprintf("%d %s", tc.status, form), func(t *testing.T) {
 				t.Parallel()
-				var requests atomic.Int64
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if requests.Add(1) > 1 {
-						w.Header().Set("Content-Type", "text/event-stream")
-						io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
-						return
-					}
+				srv, requests := refusedOnce(t, func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Retry-After", "0")
 					if form == "problem" {
 						w.Header().Set("Content-Type", "application/problem+json")
@@ -93,8 +87,7 @@ func TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest(t *testing.T) {
 					w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 					w.WriteHeader(tc.status)
 					fmt.Fprintf(w, "%d %s", tc.status, http.StatusText(tc.status))
-				}))
-				t.Cleanup(srv.Close)
+				})
 				msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 1)
 				var p *Problem
 				switch {
@@ -149,18 +142,11 @@ Size of a request header field exceeds server limit.<br />
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if requests.Add(1) > 1 {
-					w.Header().Set("Content-Type", "text/event-stream")
-					io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
-					return
-				}
+			srv, requests := refusedOnce(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/html")
 				w.WriteHeader(http.StatusBadRequest)
 				io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 1)
 			var p *Problem
 			switch {
@@ -336,4 +322,22 @@ func TestANotTributaryAnswersStatusLineIsCleanInTheError(t *testing.T) {
 	if err == nil || strings.ContainsAny(err.Error(), "\x1b") || !strings.Contains(err.Error(), "gotcha") {
 		t.Errorf("Append: %q; expected the status line without control characters", fmt.Sprint(err))
 	}
+}
+
+// refusedOnce returns a server that answers a subscription's first request
+// with refuse, and every later one with the event at position 1, and the
+// count of the requests it has had. It is closed when the test ends.
+func refusedOnce(t *testing.T, refuse http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	requests := new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) > 1 {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
+			return
+		}
+		refuse(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, requests
 }
