@@ -33,19 +33,7 @@ func damagePage(t *testing.T, path, index string) int64 {
 	if err := errors.Join(err, db.Close()); err != nil {
 		t.Fatalf("find a leaf page of %s: %v", index, err)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	garbage := bytes.Repeat([]byte{0xA5, 0x17, 0x00, 0xFF}, int(size)/4)
-	_, err = f.WriteAt(garbage, (page-1)*size)
-	if err := errors.Join(err, f.Close(), os.Chtimes(path, fi.ModTime(), fi.ModTime())); err != nil {
-		t.Fatal(err)
-	}
+	damageAt(t, path, page, size)
 	return page
 }
 
@@ -139,24 +127,20 @@ func TestTheStartUpCheckRunsOnlyWhenTheLastStopWasNotClean(t *testing.T) {
 // at path, keeping the file's time and size, as bit rot would.
 func damageAt(t *testing.T, path string, page, size int64) {
 	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	garbage := bytes.Repeat([]byte{0xA5, 0x17, 0x00, 0xFF}, int(size)/4)
-	_, err = f.WriteAt(garbage, (page-1)*size)
-	if err := errors.Join(err, f.Close(), os.Chtimes(path, fi.ModTime(), fi.ModTime())); err != nil {
-		t.Fatal(err)
-	}
+	writeAt(t, path, (page-1)*size, bytes.Repeat([]byte{0xA5, 0x17, 0x00, 0xFF}, int(size)/4))
 }
 
 // setByte sets the byte at offset of the database file at path to b,
 // keeping the file's time and size, as bit rot would.
 func setByte(t *testing.T, path string, offset int64, b byte) {
+	t.Helper()
+	writeAt(t, path, offset, []byte{b})
+}
+
+// writeAt writes b at offset of the database file at path, keeping the
+// file's time (and, within it, its size): the one way these tests damage
+// a file.
+func writeAt(t *testing.T, path string, offset int64, b []byte) {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -166,7 +150,7 @@ func setByte(t *testing.T, path string, offset int64, b byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.WriteAt([]byte{b}, offset)
+	_, err = f.WriteAt(b, offset)
 	if err := errors.Join(err, f.Close(), os.Chtimes(path, fi.ModTime(), fi.ModTime())); err != nil {
 		t.Fatal(err)
 	}
@@ -258,26 +242,11 @@ func TestADamagedFileIsFoundAtAStartAfterACleanStop(t *testing.T) {
 		// The header's page count one short of the file's: SQLite takes it
 		// and the last page is cut off.
 		"the header's page count": func(t *testing.T, path string) {
-			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			b, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := make([]byte, 4)
-			if _, err := f.ReadAt(b, 28); err != nil {
-				t.Fatal(err)
-			}
-			binary.BigEndian.PutUint32(b, binary.BigEndian.Uint32(b)-1)
-			if _, err := f.WriteAt(b, 28); err != nil {
-				t.Fatal(err)
-			}
-			if err := errors.Join(f.Close(), os.Chtimes(path, fi.ModTime(), fi.ModTime())); err != nil {
-				t.Fatal(err)
-			}
+			writeAt(t, path, 28, binary.BigEndian.AppendUint32(nil, binary.BigEndian.Uint32(b[28:32])-1))
 		},
 	}
 	for name, damage := range cases {
