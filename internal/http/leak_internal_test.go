@@ -64,7 +64,7 @@ func testShutdownLeavesNothing(t *testing.T, k teststore.Kind) {
 	s.frames.pinLimit = size + 4<<10 // one of these frames
 	srv := httptest.NewUnstartedServer(s)
 	srv.Config.ConnContext = ConnContext
-	srv.Listener = smallSendBuffers{srv.Listener.(*net.TCPListener)}
+	srv.Listener = SmallSendBuffers{srv.Listener.(*net.TCPListener)}
 	srv.Start()
 	defer srv.Close()
 

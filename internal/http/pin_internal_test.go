@@ -43,7 +43,7 @@ func TestLiveWritesHoldNoMoreLargeFramesThanTheBound(t *testing.T) {
 		s.frames.pinLimit = 2*size + 4<<10 // two of these frames
 		srv := httptest.NewUnstartedServer(s)
 		srv.Config.ConnContext = ConnContext
-		srv.Listener = smallSendBuffers{srv.Listener.(*net.TCPListener)}
+		srv.Listener = SmallSendBuffers{srv.Listener.(*net.TCPListener)}
 		srv.Start()
 		t.Cleanup(srv.Close)
 		t.Cleanup(s.CloseSubscriptions)
@@ -122,10 +122,13 @@ func TestLiveWritesHoldNoMoreLargeFramesThanTheBound(t *testing.T) {
 	})
 }
 
-// smallSendBuffers gives its connections a small send buffer.
-type smallSendBuffers struct{ *net.TCPListener }
+// SmallSendBuffers gives its connections a small send buffer, and hands
+// them out as they are (raw sockets, unlike wrappingListener's). It is
+// exported, in a test file, so that the package's tests and its external
+// (http_test) tests share the one listener.
+type SmallSendBuffers struct{ *net.TCPListener }
 
-func (l smallSendBuffers) Accept() (net.Conn, error) {
+func (l SmallSendBuffers) Accept() (net.Conn, error) {
 	c, err := l.AcceptTCP()
 	if err != nil {
 		return nil, err

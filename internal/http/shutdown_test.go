@@ -34,7 +34,7 @@ func TestStalledSubscribersInEveryStateHoldUpShutdownBriefly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			store, h, srv := liveServerOn(t, esthttp.Options{Heartbeat: stall / 4, StallTimeout: stall}, func(l net.Listener) net.Listener {
-				l = smallSendBufferListener{l.(*net.TCPListener)}
+				l = esthttp.SmallSendBuffers{l.(*net.TCPListener)}
 				if tc.wrapped {
 					l = wrappingListener{l}
 				}

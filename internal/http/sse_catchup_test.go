@@ -49,7 +49,7 @@ func TestStalledCatchingUpClientsHoldOnlyTheirPlaceInTheCatchUpBudget(t *testing
 		h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Second, StallTimeout: 2 * time.Second})
 		srv := httptest.NewUnstartedServer(h)
 		srv.Config.ConnContext = esthttp.ConnContext
-		srv.Listener = smallSendBufferListener{srv.Listener.(*net.TCPListener)}
+		srv.Listener = esthttp.SmallSendBuffers{srv.Listener.(*net.TCPListener)}
 		srv.Start()
 		t.Cleanup(srv.Close)
 		t.Cleanup(h.CloseSubscriptions)

@@ -57,7 +57,7 @@ func testStalledCatchingUpHeap(t *testing.T, k teststore.Kind) {
 	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Hour, StallTimeout: time.Minute})
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ConnContext = esthttp.ConnContext
-	srv.Listener = smallSendBufferListener{srv.Listener.(*net.TCPListener)}
+	srv.Listener = esthttp.SmallSendBuffers{srv.Listener.(*net.TCPListener)}
 	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(h.CloseSubscriptions)

@@ -44,7 +44,7 @@ func TestASlowReaderGetsTheExactFramesOfEventsOfEverySize(t *testing.T) {
 		s.frames.pinLimit = 512 << 10 // less than one of the largest frames
 		srv := httptest.NewUnstartedServer(s)
 		srv.Config.ConnContext = ConnContext
-		srv.Listener = smallSendBuffers{srv.Listener.(*net.TCPListener)}
+		srv.Listener = SmallSendBuffers{srv.Listener.(*net.TCPListener)}
 		srv.Start()
 		t.Cleanup(srv.Close)
 		t.Cleanup(s.CloseSubscriptions)

@@ -36,7 +36,7 @@ func TestStalledLiveSubscribersShareTheLargeFramesTheyWaitOn(t *testing.T) {
 
 func testStalledLiveSubscribersShare(t *testing.T, k teststore.Kind) {
 	store, _, srv := liveServerOf(t, k, esthttp.Options{Heartbeat: time.Hour, StallTimeout: time.Minute}, func(l net.Listener) net.Listener {
-		return smallSendBufferListener{l.(*net.TCPListener)}
+		return esthttp.SmallSendBuffers{l.(*net.TCPListener)}
 	})
 	const subs, events, size = 40, 3, 900 << 10
 	for range subs {

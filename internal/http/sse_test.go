@@ -468,7 +468,7 @@ func TestALiveSubscriberWhoseWriteOnceWaitedIsNotCutLater(t *testing.T) {
 	t.Parallel()
 	const stall = 500 * time.Millisecond
 	store, _, srv := liveServerOn(t, esthttp.Options{Heartbeat: stall / 2, StallTimeout: stall}, func(l net.Listener) net.Listener {
-		return smallSendBufferListener{l.(*net.TCPListener)}
+		return esthttp.SmallSendBuffers{l.(*net.TCPListener)}
 	})
 	c, _, p := rawSubscribe(t, srv, "HTTP/1.1", 0, nil)
 	// Idle first, past the deadline of the writes before it took its
@@ -514,19 +514,6 @@ func TestALiveSubscriberWhoseWriteOnceWaitedIsNotCutLater(t *testing.T) {
 	if keepAlives == before {
 		t.Errorf("no keep-alive while idle for %v; want one every %v", 3*stall, stall/2)
 	}
-}
-
-// smallSendBufferListener gives its connections a small send buffer, and
-// hands them out as they are (raw sockets, unlike wrappingListener's).
-type smallSendBufferListener struct{ *net.TCPListener }
-
-func (l smallSendBufferListener) Accept() (net.Conn, error) {
-	c, err := l.AcceptTCP()
-	if err != nil {
-		return nil, err
-	}
-	c.SetWriteBuffer(8 << 10) //nolint:errcheck // a hint
-	return c, nil
 }
 
 // TestALiveSubscriberThatSendsBytesIsEnded: a client sends nothing after its
