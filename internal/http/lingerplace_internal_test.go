@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -31,16 +30,8 @@ func TestALiveSubscriberReadingTheStoreDoesNotLingerOnItsPlace(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 8, PageSize: 5})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: time.Hour, MaxSubscribers: 10000})
-		srv := httptest.NewUnstartedServer(s)
-		srv.Config.ConnContext = ConnContext
-		srv.Start()
-		t.Cleanup(srv.Close)
-		t.Cleanup(s.CloseSubscriptions)
+		s, feed := feedServer(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 8, PageSize: 5}, Options{Heartbeat: time.Hour, MaxSubscribers: 10000})
+		srv := serveRaw(t, s, false)
 
 		c, err := net.Dial("tcp", srv.Listener.Addr().String())
 		if err != nil {

@@ -34,19 +34,10 @@ func TestLiveWritesHoldNoMoreLargeFramesThanTheBound(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: time.Hour, StallTimeout: time.Minute})
+		s, feed := feedServer(t, store, fanout.Options{PollInterval: 10 * time.Millisecond}, Options{Heartbeat: time.Hour, StallTimeout: time.Minute})
 		const subs, size = 8, 300 << 10
 		s.frames.pinLimit = 2*size + 4<<10 // two of these frames
-		srv := httptest.NewUnstartedServer(s)
-		srv.Config.ConnContext = ConnContext
-		srv.Listener = SmallSendBuffers{srv.Listener.(*net.TCPListener)}
-		srv.Start()
-		t.Cleanup(srv.Close)
-		t.Cleanup(s.CloseSubscriptions)
+		srv := serveRaw(t, s, true)
 
 		// Subscriber i reads the first i events, then stops until resume.
 		resume := make(chan struct{})
@@ -135,4 +126,32 @@ func (l SmallSendBuffers) Accept() (net.Conn, error) {
 	}
 	c.SetWriteBuffer(8 << 10) //nolint:errcheck // a hint
 	return c, nil
+}
+
+// feedServer returns a Server over store with opts, its Feed a fan-out of
+// fo that runs until the test ends, and that fan-out.
+func feedServer(t *testing.T, store eventstore.Store, fo fanout.Options, opts Options) (*Server, *fanout.Feed) {
+	t.Helper()
+	feed := fanout.New(store, fo)
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	t.Cleanup(stopFeed)
+	go feed.Run(feedCtx)
+	opts.Feed = feed
+	return New(feed.Notifying(store), opts), feed
+}
+
+// serveRaw serves s on loopback with the connection context that
+// subscriptions need, with small send buffers if small (SmallSendBuffers).
+// When the test ends, the subscriptions are closed, then the server.
+func serveRaw(t *testing.T, s *Server, small bool) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(s)
+	srv.Config.ConnContext = ConnContext
+	if small {
+		srv.Listener = SmallSendBuffers{srv.Listener.(*net.TCPListener)}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Cleanup(s.CloseSubscriptions)
+	return srv
 }

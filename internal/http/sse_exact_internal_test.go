@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,18 +35,9 @@ func TestASlowReaderGetsTheExactFramesOfEventsOfEverySize(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: time.Hour, StallTimeout: time.Minute})
+		s, feed := feedServer(t, store, fanout.Options{PollInterval: 10 * time.Millisecond}, Options{Heartbeat: time.Hour, StallTimeout: time.Minute})
 		s.frames.pinLimit = 512 << 10 // less than one of the largest frames
-		srv := httptest.NewUnstartedServer(s)
-		srv.Config.ConnContext = ConnContext
-		srv.Listener = SmallSendBuffers{srv.Listener.(*net.TCPListener)}
-		srv.Start()
-		t.Cleanup(srv.Close)
-		t.Cleanup(s.CloseSubscriptions)
+		srv := serveRaw(t, s, true)
 
 		open := func(rcvbuf int) (net.Conn, io.Reader) {
 			t.Helper()

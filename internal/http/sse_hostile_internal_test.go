@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,18 +42,9 @@ func TestSubscribersOverTheLargeFrameBoundThatStallFilterAndResumeGetEveryEventO
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 32, BufferBytes: 2 << 20})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: 150 * time.Millisecond, StallTimeout: time.Minute})
+		s, feed := feedServer(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 32, BufferBytes: 2 << 20}, Options{Heartbeat: 150 * time.Millisecond, StallTimeout: time.Minute})
 		s.frames.pinLimit = 100 << 10 // less than one of the largest frames
-		srv := httptest.NewUnstartedServer(s)
-		srv.Config.ConnContext = ConnContext
-		srv.Listener = SmallSendBuffers{srv.Listener.(*net.TCPListener)}
-		srv.Start()
-		t.Cleanup(srv.Close)
-		t.Cleanup(s.CloseSubscriptions)
+		srv := serveRaw(t, s, true)
 
 		// The plan: one writer, one event an append, so positions are 1, 2, ….
 		streams := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
