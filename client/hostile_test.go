@@ -32,19 +32,14 @@ func TestAppendRedirectedToAGetIsNotASuccess(t *testing.T) {
 		t.Run(http.StatusText(code), func(t *testing.T) {
 			t.Parallel()
 			id := uuid.New()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodPost {
 					http.Redirect(w, r, "/elsewhere"+r.URL.Path, code)
 					return
 				}
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, `{"stream_id":"`+id.String()+`","stream_type":"order","version":1,"events":[{"id":"`+uuid.NewString()+`","version":1,"position":1,"recorded_at":"2026-12-04T00:00:00Z"}]}`) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			res, err := c.Append(ctx, StreamRef{ID: id, Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
@@ -64,16 +59,11 @@ func TestAppendTakesOnly200Or201ForAnAnswer(t *testing.T) {
 	for _, code := range []int{http.StatusAccepted, http.StatusNoContent, http.StatusMultipleChoices, http.StatusNotModified} {
 		t.Run(http.StatusText(code), func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(code)
 				io.WriteString(w, `{}`) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			res, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
@@ -593,19 +583,14 @@ func TestSubscribeDeliversNothingAfterItsContextEnds(t *testing.T) {
 // events, and the iteration then ended without an error.
 func TestReadsDeliverNothingAfterTheirContextEnds(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		var evs []string
 		for pos := 1; pos <= 20; pos++ {
 			evs = append(evs, sseEvent(pos))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"events":[`+strings.Join(evs, ",")+`]}`) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var got []int64
@@ -633,7 +618,7 @@ func TestReadsBoundThePageTheyRead(t *testing.T) {
 	t.Parallel()
 	const most = 64 << 20
 	var wrote atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"events":[`+sseEvent(1)) //nolint:errcheck // a test's answer
 		chunk := []byte(strings.Repeat(","+sseEvent(2), 1<<20/len(sseEvent(2))))
@@ -643,12 +628,7 @@ func TestReadsBoundThePageTheyRead(t *testing.T) {
 			}
 			wrote.Add(int64(len(chunk)))
 		}
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	var last error
 	for _, err := range c.ReadAll(context.Background(), ReadAllOptions{MaxPageBytes: 1 << 20}) {
 		if err != nil {
@@ -1064,7 +1044,7 @@ func TestAnErrorAnswerThatIsNoProblemGetsAShortCleanDetail(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 				if tc.contentType != "" {
 					w.Header().Set("Content-Type", tc.contentType)
 				} else {
@@ -1072,13 +1052,8 @@ func TestAnErrorAnswerThatIsNoProblemGetsAShortCleanDetail(t *testing.T) {
 				}
 				w.WriteHeader(http.StatusBadGateway)
 				io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.Stream(context.Background(), uuid.New())
+			})
+			_, err := c.Stream(context.Background(), uuid.New())
 			var p *Problem
 			if !errors.As(err, &p) || p.Status != http.StatusBadGateway {
 				t.Fatalf("a 502: %v; expected a *Problem of status 502", err)

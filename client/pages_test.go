@@ -264,19 +264,27 @@ func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
 	}
 }
 
-// answering returns a Client of a server that answers every request with
-// a 200 of body as JSON; both are closed when the test ends.
-func answering(t *testing.T, body string) *Client {
+// serving returns a Client of a server that answers with h; the server is
+// closed when the test ends. The Client is left for the test to close.
+func serving(t *testing.T, h http.HandlerFunc) *Client {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, body) //nolint:errcheck // a test's answer
-	}))
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	c, err := New(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// answering returns a Client of a server that answers every request with
+// a 200 of body as JSON; both are closed when the test ends.
+func answering(t *testing.T, body string) *Client {
+	t.Helper()
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body) //nolint:errcheck // a test's answer
+	})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
