@@ -1,11 +1,8 @@
 package http
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -33,16 +30,7 @@ func TestALiveSubscriberReadingTheStoreDoesNotLingerOnItsPlace(t *testing.T) {
 		s, feed := feedServer(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 8, PageSize: 5}, Options{Heartbeat: time.Hour, MaxSubscribers: 10000})
 		srv := serveRaw(t, s, false)
 
-		c, err := net.Dial("tcp", srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("subscribing: %v, %v", resp, err)
-		}
+		c, resp := subscribeRaw(t, srv, 0)
 		p := ssetest.NewParser(resp.Body, "")
 		for f, _, err := p.Next(); f.Event != "caught-up"; f, _, err = p.Next() {
 			if err != nil {

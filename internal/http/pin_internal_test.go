@@ -44,20 +44,10 @@ func TestLiveWritesHoldNoMoreLargeFramesThanTheBound(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make(chan error, subs)
 		for i := 1; i <= subs; i++ {
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
 			// A fixed receive buffer that takes far less than an event (a
 			// smaller one leaves a client that reads again waiting for the
 			// kernel's window probes).
-			c.(*net.TCPConn).SetReadBuffer(128 << 10) //nolint:errcheck // a hint
-			fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil || resp.StatusCode != 200 {
-				t.Fatalf("subscribing: %v, %v", resp, err)
-			}
+			c, resp := subscribeRaw(t, srv, 128<<10)
 			p := ssetest.NewParser(resp.Body, "")
 			for f, _, err := p.Next(); f.Event != "caught-up"; f, _, err = p.Next() {
 				if err != nil {
@@ -154,4 +144,25 @@ func serveRaw(t *testing.T, s *Server, small bool) *httptest.Server {
 	t.Cleanup(srv.Close)
 	t.Cleanup(s.CloseSubscriptions)
 	return srv
+}
+
+// subscribeRaw subscribes to srv's /events on a connection of its own,
+// closed when the test ends, with a receive buffer of rcvbuf bytes unless
+// rcvbuf is 0, and returns the connection and the 200 that answered.
+func subscribeRaw(t *testing.T, srv *httptest.Server, rcvbuf int) (net.Conn, *http.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if rcvbuf > 0 {
+		c.(*net.TCPConn).SetReadBuffer(rcvbuf) //nolint:errcheck // a hint
+	}
+	fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("subscribing: %v, %v", resp, err)
+	}
+	return c, resp
 }

@@ -1,13 +1,11 @@
 package http
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,17 +39,7 @@ func TestASlowReaderGetsTheExactFramesOfEventsOfEverySize(t *testing.T) {
 
 		open := func(rcvbuf int) (net.Conn, io.Reader) {
 			t.Helper()
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			c.(*net.TCPConn).SetReadBuffer(rcvbuf) //nolint:errcheck // a hint
-			fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil || resp.StatusCode != 200 {
-				t.Fatalf("subscribing: %v, %v", resp, err)
-			}
+			c, resp := subscribeRaw(t, srv, rcvbuf)
 			opening := "retry: 2000\n\nevent: caught-up\ndata: 0\n\n"
 			b := make([]byte, len(opening))
 			c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
