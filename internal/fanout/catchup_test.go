@@ -106,19 +106,7 @@ func TestStalledCatchingUpSubscribersHoldNoMoreThanTheCatchUpBudget(t *testing.T
 					caughtUp = caughtUp || d.CaughtUp
 					return nil
 				}
-				for !caughtUp {
-					if err := sub.Next(ctx, emit); err != nil {
-						return
-					}
-					if caughtUp {
-						return
-					}
-					select {
-					case <-sub.Ready():
-					case <-ctx.Done():
-						return
-					}
-				}
+				drive(ctx, sub, emit, func() bool { return caughtUp })
 			}()
 		}
 		waitFor(t, 10*time.Second, "a subscription to stall", func() bool { return stalled.Load() > 0 })
@@ -420,16 +408,7 @@ func TestAPlaceInTheCatchUpBudgetIsWhatAPageHolds(t *testing.T) {
 					caughtUp = caughtUp || d.CaughtUp
 					return nil
 				}
-				for !caughtUp {
-					if err := sub.Next(ctx, emit); err != nil || caughtUp {
-						return
-					}
-					select {
-					case <-sub.Ready():
-					case <-ctx.Done():
-						return
-					}
-				}
+				drive(ctx, sub, emit, func() bool { return caughtUp })
 			})
 		}
 		waitFor(t, 10*time.Second, "four subscriptions to read a page at once", func() bool { return stalled.Load() >= 4 })
@@ -554,16 +533,7 @@ func TestAPlaceCountsEventsLargerThanTheBoundOnceOneIsSeen(t *testing.T) {
 					}
 					return nil
 				}
-				for {
-					if err := sub.Next(ctx, emit); err != nil {
-						return
-					}
-					select {
-					case <-sub.Ready():
-					case <-ctx.Done():
-						return
-					}
-				}
+				drive(ctx, sub, emit, nil)
 			})
 		}
 		waitFor(t, 10*time.Second, "a subscription to stall", func() bool { return stalled.Load() > 0 })

@@ -90,6 +90,24 @@ func (c *collector) count() int {
 	return len(c.events)
 }
 
+// drive hands sub's deliveries to emit as they are ready, until ctx ends,
+// Next returns an error, or done (unless nil) is true after a Next.
+func drive(ctx context.Context, sub eventstore.Subscription, emit func(eventstore.Delivery) error, done func() bool) {
+	for {
+		if err := sub.Next(ctx, emit); err != nil {
+			return
+		}
+		if done != nil && done() {
+			return
+		}
+		select {
+		case <-sub.Ready():
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // waitFor polls cond until it holds or the timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
