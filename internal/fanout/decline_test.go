@@ -19,8 +19,38 @@ import (
 
 // written is what a test appended: each event with what filters look at.
 type written struct {
+	// What appendSome writes: to streams (of the type at the same index),
+	// batches of 1 to most events padded to one of sizes.
+	streams     []uuid.UUID
+	streamTypes []string
+	sizes       []int
+	most        int
+
 	mu     sync.Mutex
 	events []eventstore.Event // Data and Metadata left out
+}
+
+// appendSome appends n batches through st, each to a stream, of a count,
+// of types X and Y and of sizes picked with rnd, and records them. It may
+// run in a goroutine of the test's: a failed append is an Errorf.
+func (w *written) appendSome(t *testing.T, st eventstore.Store, rnd *rand.Rand, n int) {
+	t.Helper()
+	for range n {
+		s := rnd.IntN(len(w.streams))
+		evs := make([]eventstore.NewEvent, 1+rnd.IntN(w.most))
+		types := make([]string, len(evs))
+		for i := range evs {
+			types[i] = []string{"X", "Y"}[rnd.IntN(2)]
+			pad := w.sizes[rnd.IntN(len(w.sizes))]
+			evs[i] = eventstore.NewEvent{Type: types[i], Data: []byte(`{"pad":"` + strings.Repeat("x", pad) + `"}`)}
+		}
+		res, err := st.Append(context.Background(), eventstore.AppendRequest{StreamID: w.streams[s], StreamType: w.streamTypes[s], Events: evs})
+		if err != nil {
+			t.Errorf("append: %v", err)
+			return
+		}
+		w.add(res, types)
+	}
 }
 
 func (w *written) add(res eventstore.AppendResult, types []string) {
@@ -153,25 +183,8 @@ func TestDeclinesRoomAndStallsOnEventsOfMixedSizesLoseAndRepeatNothing(t *testin
 		sizes := []int{20, 8<<10 - 200, 8 << 10, 8<<10 + 200, 64 << 10, 900 << 10}
 		streams := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
 		streamTypes := []string{"A", "B", "A"}
-		var w written
-		appendSome := func(rnd *rand.Rand, n int) {
-			for range n {
-				s := rnd.IntN(len(streams))
-				evs := make([]eventstore.NewEvent, 1+rnd.IntN(3))
-				types := make([]string, len(evs))
-				for i := range evs {
-					types[i] = []string{"X", "Y"}[rnd.IntN(2)]
-					pad := sizes[rnd.IntN(len(sizes))]
-					evs[i] = eventstore.NewEvent{Type: types[i], Data: []byte(`{"pad":"` + strings.Repeat("x", pad) + `"}`)}
-				}
-				res, err := ns.Append(context.Background(), eventstore.AppendRequest{StreamID: streams[s], StreamType: streamTypes[s], Events: evs})
-				if err != nil {
-					t.Errorf("append: %v", err)
-					return
-				}
-				w.add(res, types)
-			}
-		}
+		w := written{streams: streams, streamTypes: streamTypes, sizes: sizes, most: 3}
+		appendSome := func(rnd *rand.Rand, n int) { w.appendSome(t, ns, rnd, n) }
 		appendSome(rand.New(rand.NewPCG(1, 1)), 10) // history
 
 		kinds := []eventstore.SubscribeOptions{

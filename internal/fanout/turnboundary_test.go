@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,25 +29,8 @@ func TestTurnsOfTheCatchUpPlaceLoseAndRepeatNothing(t *testing.T) {
 		streams := []uuid.UUID{uuid.New(), uuid.New()}
 		streamTypes := []string{"A", "B"}
 		sizes := []int{20, 8 << 10, 40 << 10}
-		var w written
-		appendSome := func(st eventstore.Store, rnd *rand.Rand, n int) {
-			for range n {
-				s := rnd.IntN(len(streams))
-				evs := make([]eventstore.NewEvent, 1+rnd.IntN(5))
-				types := make([]string, len(evs))
-				for i := range evs {
-					types[i] = []string{"X", "Y"}[rnd.IntN(2)]
-					evs[i] = eventstore.NewEvent{Type: types[i], Data: []byte(`{"pad":"` + strings.Repeat("x", sizes[rnd.IntN(len(sizes))]) + `"}`)}
-				}
-				res, err := st.Append(context.Background(), eventstore.AppendRequest{StreamID: streams[s], StreamType: streamTypes[s], Events: evs})
-				if err != nil {
-					t.Errorf("append: %v", err)
-					return
-				}
-				w.add(res, types)
-			}
-		}
-		appendSome(store, rand.New(rand.NewPCG(3, 3)), 40) // about 120 events of history
+		w := written{streams: streams, streamTypes: streamTypes, sizes: sizes, most: 5}
+		w.appendSome(t, store, rand.New(rand.NewPCG(3, 3)), 40) // about 120 events of history
 		f := fanout.New(store, fanout.Options{PollInterval: 5 * time.Millisecond, Buffer: 8, CatchUpBytes: 1, PageSize: 50})
 		fanout.SetCatchUpTurn(f, 20*time.Millisecond)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -68,7 +50,7 @@ func TestTurnsOfTheCatchUpPlaceLoseAndRepeatNothing(t *testing.T) {
 			subs = append(subs, h)
 			wg.Go(func() { h.run(ctx) })
 		}
-		appendSome(f.Notifying(store), rand.New(rand.NewPCG(4, 4)), 20) // and live ones meanwhile
+		w.appendSome(t, f.Notifying(store), rand.New(rand.NewPCG(4, 4)), 20) // and live ones meanwhile
 
 		for _, h := range subs {
 			want := w.want(h.opts)
