@@ -350,7 +350,7 @@ func TestNextLinkReadsTheLinkFieldAsRFC8288Writes(t *testing.T) {
 // ended there.
 func TestReadsFollowANextLinkWithACommaInIt(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Query().Get("after") == "" {
 			w.Header().Set("Link", `</events?stream_type=order,cart&after=1>; rel="next"`)
@@ -358,12 +358,7 @@ func TestReadsFollowANextLinkWithACommaInIt(t *testing.T) {
 			return
 		}
 		io.WriteString(w, `{"events":[`+sseEvent(2)+`]}`) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	var got []int64
 	for e, err := range c.ReadAll(context.Background(), ReadAllOptions{StreamTypes: []string{"order", "cart"}}) {
 		if err != nil {

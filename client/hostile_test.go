@@ -418,16 +418,11 @@ func TestAppendRefusesAnAnswerThatIsNotItsBatch(t *testing.T) {
 			}
 		})
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, recorded(id, ev, 1)) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if _, err := c.Append(context.Background(), StreamRef{ID: id, Type: "order"}, Any, NewEvent{ID: ev, Type: "A", Data: 1}); err != nil {
 		t.Errorf("a 201 that describes the batch: %v", err)
 	}
@@ -495,7 +490,7 @@ func TestReadsEndAtAPageThatDoesNotMoveOn(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
 				var evs []string
 				for _, v := range tc.pages(r) {
@@ -504,12 +499,7 @@ func TestReadsEndAtAPageThatDoesNotMoveOn(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("Link", strings.Replace(tc.link, "/events", r.URL.Path, 1))
 				io.WriteString(w, `{"events":[`+strings.Join(evs, ",")+`]}`) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			for what, seq := range map[string]iter.Seq2[Event, error]{
@@ -544,7 +534,7 @@ func TestReadsEndAtAPageThatDoesNotMoveOn(t *testing.T) {
 // error: a consumer that cancelled on shutdown went on handling events.
 func TestSubscribeDeliversNothingAfterItsContextEnds(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		var b strings.Builder
 		for pos := 1; pos <= 20; pos++ {
@@ -553,12 +543,7 @@ func TestSubscribeDeliversNothingAfterItsContextEnds(t *testing.T) {
 		io.WriteString(w, b.String()) //nolint:errcheck // a test's answer
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var got []int64
@@ -964,7 +949,7 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
 				after, _ := strconv.Atoi(r.URL.Query().Get("after"))
 				if r.URL.Query().Get("from") != "" {
@@ -979,12 +964,7 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 				}
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, body) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			for what, read := range map[string]func(ctx context.Context) iter.Seq2[Event, error]{
 				"ReadAll": func(ctx context.Context) iter.Seq2[Event, error] { return c.ReadAll(ctx, ReadAllOptions{}) },
 				"ReadStream": func(ctx context.Context) iter.Seq2[Event, error] {

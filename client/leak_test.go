@@ -96,7 +96,7 @@ func TestEverySubscriptionLeavesNoGoroutineBehind(t *testing.T) {
 func TestCloseDuringASubscriptionLeavesItRunning(t *testing.T) {
 	t.Parallel()
 	var conns atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		conns.Add(1)
 		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -111,12 +111,7 @@ func TestCloseDuringASubscriptionLeavesItRunning(t *testing.T) {
 				return
 			}
 		}
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var got []int64

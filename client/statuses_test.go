@@ -227,19 +227,14 @@ func TestSubscribeEndsOnNetHTTPsOwn431(t *testing.T) {
 func TestAProblemsTitleAndDetailAreShortAndOnOneLine(t *testing.T) {
 	t.Parallel()
 	long := "line one\nline two\x1b[2J\x1b[31m red\r\n\tend\x00 " + strings.Repeat("x", 25_000)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusNotFound)
 		json.NewEncoder(w).Encode(map[string]any{ //nolint:errcheck // a test's answer
 			"type": "https://tributary.dev/problems/not-found", "title": long, "status": 404, "detail": long,
 		})
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Stream(context.Background(), uuid.New())
+	})
+	_, err := c.Stream(context.Background(), uuid.New())
 	var p *Problem
 	if !errors.As(err, &p) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a 404 problem: %v; expected a *Problem that is ErrNotFound", err)
