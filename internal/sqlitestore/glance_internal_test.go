@@ -33,6 +33,24 @@ func (c *countingReader) ReadAt(b []byte, off int64) (int, error) {
 // of a log that mutations damage.
 func fuzzSeed(f *testing.F, size int) []byte {
 	f.Helper()
+	return fileOf(f,
+		fmt.Sprintf("PRAGMA page_size = %d", size),
+		"CREATE TABLE events (position INTEGER PRIMARY KEY, event_type TEXT NOT NULL, data BLOB NOT NULL)",
+		"CREATE INDEX events_event_type_position ON events (event_type, position)",
+		"CREATE TABLE streams (stream_id BLOB NOT NULL PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID",
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) "+
+			"INSERT INTO events (event_type, data) SELECT 'Happened' || (i % 7), randomblob(1 + i * 3) FROM n",
+		"INSERT INTO events (event_type, data) VALUES ('Large', randomblob(3000))",
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) "+
+			"INSERT INTO streams (stream_id, version) SELECT randomblob(16), i FROM n",
+		"DELETE FROM events WHERE position % 5 = 0",
+	)
+}
+
+// fileOf returns the bytes of a new database file made by queries, run in
+// order on one connection.
+func fileOf(f *testing.F, queries ...string) []byte {
+	f.Helper()
 	path := filepath.Join(f.TempDir(), "seed.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
@@ -40,18 +58,7 @@ func fuzzSeed(f *testing.F, size int) []byte {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	for _, q := range []string{
-		fmt.Sprintf("PRAGMA page_size = %d", size),
-		"CREATE TABLE events (position INTEGER PRIMARY KEY, event_type TEXT NOT NULL, data BLOB NOT NULL)",
-		"CREATE INDEX events_event_type_position ON events (event_type, position)",
-		"CREATE TABLE streams (stream_id BLOB NOT NULL PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID",
-		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) " +
-			"INSERT INTO events (event_type, data) SELECT 'Happened' || (i % 7), randomblob(1 + i * 3) FROM n",
-		"INSERT INTO events (event_type, data) VALUES ('Large', randomblob(3000))",
-		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) " +
-			"INSERT INTO streams (stream_id, version) SELECT randomblob(16), i FROM n",
-		"DELETE FROM events WHERE position % 5 = 0",
-	} {
+	for _, q := range queries {
 		if _, err := db.Exec(q); err != nil {
 			f.Fatalf("%s: %v", q, err)
 		}
@@ -84,32 +91,13 @@ func FuzzWalk(f *testing.F) {
 	binary.BigEndian.PutUint32(cycle[1020:], 2)
 	f.Add(cycle)
 	// A few pages: a table two pages deep, and an index.
-	path := filepath.Join(f.TempDir(), "small.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	for _, q := range []string{
+	f.Add(fileOf(f,
 		"PRAGMA page_size = 512",
 		"CREATE TABLE t (x BLOB)",
 		"CREATE INDEX t_x ON t (x)",
 		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8) INSERT INTO t (x) SELECT randomblob(60) FROM n",
 		"DELETE FROM t WHERE rowid = 3",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			f.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		f.Fatal(err)
-	}
-	small, err := os.ReadFile(path)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(small)
+	))
 	f.Fuzz(func(t *testing.T, file []byte) {
 		r := &countingReader{r: bytes.NewReader(file)}
 		p, err := readPages(r, int64(len(file)))
