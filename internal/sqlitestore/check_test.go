@@ -323,6 +323,21 @@ func TestAStartAfterACleanStopFindsNothingWrongWithAHealthyFile(t *testing.T) {
 	}
 }
 
+// openMigrated opens the store in dir and migrates it, or fails the test;
+// closing it is the test's.
+func openMigrated(t *testing.T, dir string) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	return s
+}
+
 // appendEvents appends n events of about size bytes of data each to stream.
 func appendEvents(t *testing.T, s *sqlitestore.Store, stream uuid.UUID, n, size int) {
 	t.Helper()

@@ -162,20 +162,13 @@ func TestAStartAfterACleanStopFindsNothingWrongWithAHealthyFileOfAnyShape(t *tes
 			t.Parallel()
 			dir := t.TempDir()
 			sh.prepare(t, dir)
-			s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Migrate(t.Context()); err != nil {
-				s.Close()
-				t.Fatal(err)
-			}
+			s := openMigrated(t, dir)
 			sh.fill(t, s)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			var logs testlog.Buffer
-			s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {
 				t.Fatalf("a start after a clean stop of a healthy file (%s): %v", name, err)
 			}
@@ -239,14 +232,7 @@ func TestADamagedFreeListIsFoundAtAStartAfterACleanStop(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Migrate(t.Context()); err != nil {
-				s.Close()
-				t.Fatal(err)
-			}
+			s := openMigrated(t, dir)
 			for range 20 {
 				appendEvents(t, s, uuid.New(), 10, 2000)
 			}

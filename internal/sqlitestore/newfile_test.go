@@ -20,14 +20,7 @@ import (
 func storeWithEvents(t *testing.T, n int) string {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(t.Context()); err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
+	s := openMigrated(t, dir)
 	events := make([]eventstore.NewEvent, n)
 	for i := range events {
 		events[i] = eventstore.NewEvent{Type: "Happened", Data: []byte(`{}`)}

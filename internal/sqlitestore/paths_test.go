@@ -96,14 +96,7 @@ func TestNoResponseCarriesTheDataDirectorysPath(t *testing.T) {
 	t.Run("a damaged page read", func(t *testing.T) {
 		t.Parallel()
 		dir := filepath.Join(t.TempDir(), marker)
-		s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Migrate(t.Context()); err != nil {
-			s.Close()
-			t.Fatal(err)
-		}
+		s := openMigrated(t, dir)
 		appendEvents(t, s, uuid.New(), 60, 400)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
