@@ -161,6 +161,25 @@ func (h *hostile) count() int {
 	return len(h.got)
 }
 
+// received waits for h to receive n events, then settle for any more (a
+// repeat), fails the test with the error its subscription ended with, if
+// any, and returns the events it got. look, unless nil, is called with h
+// locked.
+func (h *hostile) received(t *testing.T, n int, settle time.Duration, look func()) []*eventstore.Event {
+	t.Helper()
+	waitFor(t, 30*time.Second, h.name+" to receive its events", func() bool { return h.count() >= n })
+	time.Sleep(settle) // anything more would be a repeat
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.err != nil {
+		t.Errorf("%s: %v", h.name, h.err)
+	}
+	if look != nil {
+		look()
+	}
+	return slices.Clone(h.got)
+}
+
 // TestDeclinesRoomAndStallsOnEventsOfMixedSizesLoseAndRepeatNothing: events
 // of every size the frames tell apart (small, 8 KiB on either side of a
 // frame's bound, 64 KiB, 900 KiB) are written while subscriptions of every
@@ -220,21 +239,15 @@ func TestDeclinesRoomAndStallsOnEventsOfMixedSizesLoseAndRepeatNothing(t *testin
 		declined, asked := 0, 0
 		for _, h := range subs {
 			want := w.want(h.opts)
-			waitFor(t, 30*time.Second, h.name+" to receive its events", func() bool { return h.count() >= len(want) })
-			time.Sleep(50 * time.Millisecond) // anything more would be a repeat
-			h.mu.Lock()
-			if h.err != nil {
-				t.Errorf("%s: %v", h.name, h.err)
-			}
-			got := slices.Clone(h.got)
-			for p := range h.declined {
-				if !h.stored[p] {
-					t.Errorf("%s: the event at %d, declined from the live buffer, came from it again; want it read from the store", h.name, p)
+			got := h.received(t, len(want), 50*time.Millisecond, func() {
+				for p := range h.declined {
+					if !h.stored[p] {
+						t.Errorf("%s: the event at %d, declined from the live buffer, came from it again; want it read from the store", h.name, p)
+					}
 				}
-			}
-			declined += len(h.declined)
-			asked += h.asked
-			h.mu.Unlock()
+				declined += len(h.declined)
+				asked += h.asked
+			})
 			checkExactlyOnce(t, h.name, got, want)
 		}
 		if declined == 0 || asked == 0 {

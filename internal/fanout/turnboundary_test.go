@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -54,15 +53,7 @@ func TestTurnsOfTheCatchUpPlaceLoseAndRepeatNothing(t *testing.T) {
 
 		for _, h := range subs {
 			want := w.want(h.opts)
-			waitFor(t, 30*time.Second, h.name+" to receive its events", func() bool { return h.count() >= len(want) })
-			time.Sleep(20 * time.Millisecond) // anything more would be a repeat
-			h.mu.Lock()
-			if h.err != nil {
-				t.Errorf("%s: %v", h.name, h.err)
-			}
-			got := slices.Clone(h.got)
-			h.mu.Unlock()
-			checkExactlyOnce(t, h.name, got, want)
+			checkExactlyOnce(t, h.name, h.received(t, len(want), 20*time.Millisecond, nil), want)
 		}
 		cancel()
 		wg.Wait()
