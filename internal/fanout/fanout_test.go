@@ -479,9 +479,7 @@ func TestWithNoSubscriptionTheTailerReadsNoEvents(t *testing.T) {
 // other tests (Go runs the parallel ones once the others are done), and one
 // store after the other.
 func TestSubscriptionsEndWithTheirContextAndLeaveNothingBehind(t *testing.T) {
-	for _, k := range []teststore.Kind{teststore.MySQL, teststore.SQLite} {
-		t.Run(k.Name, func(t *testing.T) { testSubscriptionsEndAndLeaveNothing(t, k) })
-	}
+	teststore.ForEachSerial(t, testSubscriptionsEndAndLeaveNothing)
 }
 
 func testSubscriptionsEndAndLeaveNothing(t *testing.T, k teststore.Kind) {

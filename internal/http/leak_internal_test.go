@@ -32,9 +32,7 @@ import (
 // It counts the process's goroutines, so it runs alone: not in parallel with
 // other tests, and one store after the other.
 func TestShutdownLeavesNoSubscriptionPlacePinOrGoroutine(t *testing.T) {
-	for _, k := range []teststore.Kind{teststore.MySQL, teststore.SQLite} {
-		t.Run(k.Name, func(t *testing.T) { testShutdownLeavesNothing(t, k) })
-	}
+	teststore.ForEachSerial(t, testShutdownLeavesNothing)
 }
 
 func testShutdownLeavesNothing(t *testing.T, k teststore.Kind) {

@@ -32,9 +32,7 @@ import (
 // It measures the heap, so it runs alone: not in parallel with other tests,
 // and one store after the other.
 func TestStalledCatchingUpClientsHoldNoMoreHeapThanTheBudget(t *testing.T) {
-	for _, k := range []teststore.Kind{teststore.MySQL, teststore.SQLite} {
-		t.Run(k.Name, func(t *testing.T) { testStalledCatchingUpHeap(t, k) })
-	}
+	teststore.ForEachSerial(t, testStalledCatchingUpHeap)
 }
 
 func testStalledCatchingUpHeap(t *testing.T, k teststore.Kind) {

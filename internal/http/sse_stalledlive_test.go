@@ -29,9 +29,7 @@ import (
 // (Go runs the parallel ones once the others are done), and one store after
 // the other.
 func TestStalledLiveSubscribersShareTheLargeFramesTheyWaitOn(t *testing.T) {
-	for _, k := range []teststore.Kind{teststore.MySQL, teststore.SQLite} {
-		t.Run(k.Name, func(t *testing.T) { testStalledLiveSubscribersShare(t, k) })
-	}
+	teststore.ForEachSerial(t, testStalledLiveSubscribersShare)
 }
 
 func testStalledLiveSubscribersShare(t *testing.T, k teststore.Kind) {

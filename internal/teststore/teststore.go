@@ -78,6 +78,16 @@ func ForEach(t *testing.T, fn func(t *testing.T, k Kind)) {
 	}
 }
 
+// ForEachSerial runs fn once for each kind of store, one after the other,
+// as subtests named for the kind: for tests that count what the process
+// holds (heap, goroutines), which a parallel subtest would blur.
+func ForEachSerial(t *testing.T, fn func(t *testing.T, k Kind)) {
+	t.Helper()
+	for _, k := range []Kind{MySQL, SQLite} {
+		t.Run(k.Name, func(t *testing.T) { fn(t, k) })
+	}
+}
+
 // openTimeout bounds opening and migrating one store.
 const openTimeout = 60 * time.Second
 
