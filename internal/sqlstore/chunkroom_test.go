@@ -83,12 +83,25 @@ func bothDBs(t testing.TB) map[string]*sql.DB {
 	if err := migrations.ApplySQLite(ctx, sqlite, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	return map[string]*sql.DB{
-		"mysql": mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
-			cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
-		}),
-		"sqlite": sqlite,
-	}
+	return map[string]*sql.DB{"mysql": mysqlDB(t), "sqlite": sqlite}
+}
+
+// mysqlDB returns a migrated MySQL database of the test's own, read as the
+// store reads it (times in UTC, values interpolated).
+func mysqlDB(t testing.TB) *sql.DB {
+	t.Helper()
+	return mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
+		cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
+	})
+}
+
+// oneSession holds db to one session, so that MariaDB's session counters
+// (Handler_read_*, Created_tmp_disk_tables) count db's statements; it
+// returns db.
+func oneSession(db *sql.DB) *sql.DB {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	return db
 }
 
 // writeStream writes a stream of n small events, at positions 1 to n, and

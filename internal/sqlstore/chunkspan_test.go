@@ -7,11 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestTheChunksOfASparseFilteredPageReadItsEventsNotItsSpan: a page of the
@@ -27,11 +25,7 @@ func TestTheChunksOfASparseFilteredPageReadItsEventsNotItsSpan(t *testing.T) {
 	const events, every, limit = 40_000, 400, minFirstChunkRows + 1
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db := mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
-		cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
-	})
-	db.SetMaxOpenConns(1) // one session: its counters are the reads'
-	db.SetMaxIdleConns(1)
+	db := oneSession(mysqlDB(t))                // its counters are its statements'
 	writeTypedEvents(ctx, t, db, events, every) // 100 events of stream type rare
 	r := reader{db: db, translate: func(err error) error { return err }, sizes: new(eventSizes), indexHint: ForceIndex}
 	for _, sh := range []struct{ streamTypes, eventTypes []string }{

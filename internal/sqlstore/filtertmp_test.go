@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestAFilteredLogPageSpillsNoTemporaryTableToDisk: a read of the log
@@ -24,11 +21,7 @@ func TestAFilteredLogPageSpillsNoTemporaryTableToDisk(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db := mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
-		cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
-	})
-	db.SetMaxOpenConns(1) // one session: its counters are the reads'
-	db.SetMaxIdleConns(1)
+	db := oneSession(mysqlDB(t)) // its counters are its statements'
 	writeTypedEvents(ctx, t, db, 2000, 50)
 	r := reader{db: db, translate: func(err error) error { return err }, sizes: new(eventSizes), indexHint: ForceIndex}
 	diskTables := func() int64 {

@@ -6,11 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestAStreamsVersionIsFoundWithoutReadingItsEvents: a stream's version and
@@ -23,11 +21,7 @@ func TestAStreamsVersionIsFoundWithoutReadingItsEvents(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db := mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) {
-		cfg.ParseTime, cfg.Loc, cfg.InterpolateParams = true, time.UTC, true
-	})
-	db.SetMaxOpenConns(1) // one session: its counters are the queries'
-	db.SetMaxIdleConns(1)
+	db := oneSession(mysqlDB(t)) // its counters are its statements'
 	long := uuid.New()
 	long[0] = 0 // first in the list
 	const events, others = 5000, 200

@@ -28,8 +28,7 @@ func TestAOneStreamLogPageReadsItsPageNotTheStream(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			db.SetMaxOpenConns(1) // one session: MariaDB's counters are the reads'
-			db.SetMaxIdleConns(1)
+			oneSession(db) // MariaDB's counters are the reads'
 			stream := uuid.New()
 			writeOldStream(ctx, t, db, stream, events, every)
 			if name == "mysql" {

@@ -30,8 +30,7 @@ func TestALogReadFilteredOnBothTypesReadsOnlyThatPairsEvents(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			db.SetMaxOpenConns(1) // one session: MariaDB's counters are the reads'
-			db.SetMaxIdleConns(1)
+			oneSession(db) // MariaDB's counters are the reads'
 			writeTypedEvents(ctx, t, db, events, every)
 			if name == "mysql" {
 				if _, err := db.ExecContext(ctx, "ANALYZE TABLE events"); err != nil {
