@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // ErrNotDurable is returned by Open when the server's settings let an
@@ -129,6 +131,8 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 // waits for that, up to ownCommitPatience, rather than send a fence of its
 // own, whose flush would compete with the writer's. (The live feed, woken
 // by one commit, often reads the next one while its COMMIT is on its way.)
+//
+// It waits no longer than ctx's deadline, or fenceTimeout where ctx has none.
 func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	if !s.fence || position <= s.durable.Load() {
 		return nil
@@ -139,21 +143,41 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 			return err
 		}
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, fenceTimeout, errFenceTimedOut)
+		defer cancel()
+	}
 	select {
 	case s.fencing <- struct{}{}:
 		defer func() { <-s.fencing }()
 	case <-ctx.Done():
-		return fmt.Errorf("wait for durability: %w", ctx.Err())
+		return fmt.Errorf("wait for durability: %w", context.Cause(ctx))
 	}
 	if position <= s.durable.Load() {
 		return nil
 	}
 	if err := s.writeFence(ctx); err != nil {
+		if errors.Is(context.Cause(ctx), errFenceTimedOut) {
+			return fmt.Errorf("wait for durability: %w: %w", errFenceTimedOut, translate(err))
+		}
 		return fmt.Errorf("wait for durability: %w", translate(err))
 	}
 	s.durableUpTo(position)
 	return nil
 }
+
+// fenceTimeout bounds a wait for durability whose caller's context has no
+// deadline: the live feed's tailer, whose context ends only with the
+// process. Its fence would otherwise wait for a lock on the fence's row or
+// table as long as the server says (innodb_lock_wait_timeout, 50 s by
+// default), the feed handing out nothing all that time; bounded, it fails
+// with errFenceTimedOut, which the feed retries at its next poll.
+const fenceTimeout = 3 * time.Second
+
+// errFenceTimedOut is a wait for durability's that fenceTimeout ended.
+var errFenceTimedOut = fmt.Errorf("%w: the durability fence did not commit within %v (its row or table locked by another session?)",
+	eventstore.ErrUnavailable, fenceTimeout)
 
 // fenceWrite is the fence. It must write, or its commit flushes nothing:
 // should the row have been deleted, an UPDATE would match nothing, so the

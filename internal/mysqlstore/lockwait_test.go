@@ -159,3 +159,48 @@ func holdRowLock(ctx context.Context, t *testing.T, s *mysqlstore.Store, db *sql
 	}
 	return holder, rowWait
 }
+
+// TestAFenceWithoutADeadlineEndsWithinAFewSeconds: with the binary log off,
+// the live feed's tailer waits for a fence before it hands out what it read,
+// and its context never ends. Another session holds the fence's row (an
+// operator's transaction, another process's fence stuck behind one): the
+// fence waited the server's innodb_lock_wait_timeout (50 s by default), the
+// live feed stalled all that time and a session of the store waited on the
+// lock. It must fail within a few seconds, an error the feed retries, and
+// leave no session waiting. Both ways of bounding the fence, as above.
+func TestAFenceWithoutADeadlineEndsWithinAFewSeconds(t *testing.T) {
+	t.Run("in the fence's statement", func(t *testing.T) { fenceWithoutDeadlineEnds(t, false) })
+	t.Run("on a session of its own, as on MySQL", func(t *testing.T) { fenceWithoutDeadlineEnds(t, true) })
+}
+
+func fenceWithoutDeadlineEnds(t *testing.T, asMySQL bool) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	if asMySQL {
+		s.FenceAsOnMySQL()
+	} else if !s.MariaDB() {
+		t.Skip("not MariaDB: MySQL has no SET STATEMENT")
+	}
+	if !s.Fences() {
+		t.Skip("the binary log is on: no fence is written")
+	}
+	db := otherProcessDB(t, dsn)
+	holder, _ := holdRowLock(ctx, t, s, db, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
+	const bound = 10 * time.Second
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- s.Tail().WaitDurable(context.Background(), 1) }()
+	select {
+	case err := <-done:
+		took := time.Since(start)
+		if !errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("WaitDurable without a deadline while another session held the fence's row: %v after %v; want an error wrapping ErrUnavailable", err, took)
+		}
+		noSessionWaitsSoonAfter(ctx, t, db, start, took, "the fence")
+	case <-time.After(bound):
+		holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // let the fence go, and the test end
+		err := <-done
+		t.Fatalf("WaitDurable without a deadline while another session held the fence's row had not returned after %v (it returned %v after %v once the row was let go); "+
+			"want it to fail within a few seconds", bound, err, time.Since(start).Round(time.Millisecond))
+	}
+}
