@@ -174,8 +174,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if cmd == "migrate" {
-		store.Close()
-		return nil
+		return closeMigrated(cfg, store)
 	}
 	// A read replica's lag is reported by /readyz.
 	var replica esthttp.Replica
@@ -183,6 +182,26 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 		replica = ms
 	}
 	return serve(ctx, cut, cfg, tokens, store, replica, log, m)
+}
+
+// closeMigrated closes the store once `api migrate` has brought its schema
+// up to date. Its close waits no longer than the shutdown timeout (at least a
+// second), as a stop's does: a close that hangs (a database that stopped
+// answering just then) would keep the job from exiting. Past it the store is
+// left as a crash would leave it, and the command fails, saying so.
+func closeMigrated(cfg config.Config, store closableStore) error {
+	closed := make(chan struct{})
+	go func() {
+		store.Close()
+		close(closed)
+	}()
+	timeout := max(cfg.ShutdownTimeout, time.Second)
+	select {
+	case <-closed:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("the schema is up to date, but the store did not close in time (%s, %s)", timeout, config.Var("ShutdownTimeout"))
+	}
 }
 
 // commandLike reports whether s could be a misspelt command, a short word

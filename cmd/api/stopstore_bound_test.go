@@ -107,3 +107,35 @@ func TestAStoreThatDoesNotCloseCannotHoldAFailedStartUp(t *testing.T) {
 		}
 	})
 }
+
+// TestAStoreThatDoesNotCloseCannotHoldAMigration: `api migrate` closed the
+// store once the schema was up to date with no bound, as serve's stop did
+// before: a store whose close hung (a database that stopped answering just
+// then) kept the migration job from exiting, until someone killed it. The
+// close now gets the shutdown timeout (at least a second), as a failed
+// start-up's does, and the command then fails saying so, and that the
+// schema is up to date. On both stores.
+func TestAStoreThatDoesNotCloseCannotHoldAMigration(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		hang := make(chan struct{})
+		t.Cleanup(func() { close(hang) })
+		store := &hangingClose{closableStore: k.Open(t).(closableStore), hang: hang}
+		cfg := config.Defaults()
+		cfg.ShutdownTimeout = 2 * time.Second
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- closeMigrated(cfg, store) }()
+		select {
+		case err := <-done:
+			if took := time.Since(start); took > cfg.ShutdownTimeout+time.Second {
+				t.Errorf("closing the migrated store took %s; want at most the shutdown timeout (%s)", took, cfg.ShutdownTimeout)
+			}
+			if err == nil || !strings.Contains(err.Error(), "did not close in time") || !strings.Contains(err.Error(), "schema is up to date") {
+				t.Errorf("a store that did not close within the shutdown timeout after migrating: expected an error saying so, and that the schema is up to date, got %v", err)
+			}
+		case <-time.After(cfg.ShutdownTimeout + 10*time.Second):
+			t.Fatalf("a store whose close hangs held the migration for more than %s past a shutdown timeout of %s", 10*time.Second, cfg.ShutdownTimeout)
+		}
+	})
+}
