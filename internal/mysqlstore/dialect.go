@@ -105,6 +105,8 @@ const (
 	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
 	errUnknownVariable  = 1193 // no system variable of that name
 	errPacketTooLarge   = 1153 // a query larger than max_allowed_packet
+	errReadOnly         = 1290 // an option prevents the statement: read_only, super_read_only
+	errReadOnlyMode     = 1836 // MySQL: running in read-only mode (innodb_read_only)
 )
 
 // translate maps driver errors to the store's vocabulary, by number, at the
@@ -125,6 +127,12 @@ func translate(err error) error {
 			// retry later may pass; this is neither the client's fault
 			// (a 409) nor the service's (a 500).
 			return fmt.Errorf("%w: the database kept refusing the transaction: %w", eventstore.ErrUnavailable, err)
+		case errReadOnly, errReadOnlyMode:
+			// A server made read-only (a switchover: the old primary is
+			// set read_only before a replica is promoted and the DSN's
+			// name moves to it) refuses every write, the fence's too: the
+			// database's passing trouble, as when it is out of reach.
+			return fmt.Errorf("%w: the database refuses writes (read-only; a switchover under way?): %w", eventstore.ErrUnavailable, err)
 		case errPacketTooLarge:
 			// The writer sizes its statements to fit (MaxGroupBytes); should
 			// one still be past the packet, the append cannot be written as

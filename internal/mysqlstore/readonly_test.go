@@ -1,0 +1,54 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// TestWritesToAReadOnlyServerAreUnavailable: a primary made read-only (a
+// switchover: the old primary is set read_only before the replica is
+// promoted and the DSN's name moves to it) refuses every write with error
+// 1290, which the store passed on untranslated: an append, and a read that
+// waits for a fence (binary log off), failed as the service's own fault, a
+// 500 "internal error", rather than the database's passing trouble, a 503
+// with Retry-After. On a private server, with a user that read_only binds
+// (root holds READ ONLY ADMIN, which it does not).
+func TestWritesToAReadOnlyServerAreUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0") // with its grant tables, for a user without the privilege
+	root := server.CreateDatabase(t, "readonly")
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON readonly.* TO 'app'@'127.0.0.1'")
+	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	s, _ := openCounted(t, dsn)
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 1)
+
+	server.Exec(t, "SET GLOBAL read_only = 1")
+	_, err := appendOne(ctx, s, stream, eventstore.Exactly(1))
+	if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("an append to a read-only server: %v; want an error wrapping ErrUnavailable", err)
+	}
+	if s.Fences() {
+		// Another process's commit, newer than any fence of s's.
+		other, _ := openCounted(t, root)
+		appendVersions(ctx, t, other, uuid.New(), 1)
+		if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{}); !errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("a read that waits for a fence on a read-only server: %v; want an error wrapping ErrUnavailable", err)
+		}
+	}
+
+	server.Exec(t, "SET GLOBAL read_only = 0")
+	if _, err := appendOne(ctx, s, stream, eventstore.Exactly(1)); err != nil {
+		t.Errorf("an append once the server takes writes again: %v", err)
+	}
+}
