@@ -109,7 +109,12 @@ func (w *writer) find(ctx context.Context, rows []row) (bool, time.Time, error) 
 	defer conn.Close()
 	if w.d.WaitForLocks != nil {
 		// A pooled session may refuse locks (RefuseLocks): this one waits
-		// for the lost session's, as long as settling may take.
+		// for the lost session's, as long as settling may take. The SET
+		// stays on the session when it goes back to the writer's pool, as
+		// RefuseLocks does after every group: harmless, since every use of
+		// that pool sets both waits before anything that can wait for a
+		// lock (WaitForLocks before a group's reads, RefuseLocks or
+		// GuardedSet before its writes, this SET here).
 		w.m.Statement("settle_wait_for_locks")
 		deadline, _ := ctx.Deadline()
 		if _, err := conn.ExecContext(ctx, w.d.WaitForLocks(time.Until(deadline))); err != nil {
