@@ -105,6 +105,8 @@ const (
 	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
 	errUnknownVariable  = 1193 // no system variable of that name
 	errPacketTooLarge   = 1153 // a query larger than max_allowed_packet
+	errStatementTime    = 1969 // MariaDB: max_statement_time exceeded
+	errQueryTimeout     = 3024 // MySQL: max_execution_time exceeded
 	errReadOnly         = 1290 // an option prevents the statement: read_only, super_read_only
 	errReadOnlyMode     = 1836 // MySQL: running in read-only mode (innodb_read_only)
 )
@@ -127,6 +129,12 @@ func translate(err error) error {
 			// retry later may pass; this is neither the client's fault
 			// (a 409) nor the service's (a 500).
 			return fmt.Errorf("%w: the database kept refusing the transaction: %w", eventstore.ErrUnavailable, err)
+		case errStatementTime, errQueryTimeout:
+			// The server's own bound on a statement's time (MariaDB's
+			// max_statement_time, MySQL's max_execution_time, the
+			// server's or the DSN's) ended it, as the store's own bound
+			// on a read ends one (a deadline): nothing was written.
+			return fmt.Errorf("%w: the database ended the statement at its time limit: %w", eventstore.ErrUnavailable, err)
 		case errReadOnly, errReadOnlyMode:
 			// A server made read-only (a switchover: the old primary is
 			// set read_only before a replica is promoted and the DSN's
