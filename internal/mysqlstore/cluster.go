@@ -99,12 +99,15 @@ type cluster struct {
 	probes []*sql.DB // one connection per node, for health checks
 	log    *slog.Logger
 
-	choosing sync.Mutex   // one choice at a time
-	writer   atomic.Int32 // index in addrs of the chosen node; -1: none
-	check    chan struct{}
-	stop     chan struct{}
-	done     chan struct{}
-	started  atomic.Bool // run is running, and closes done when it ends
+	choosing sync.Mutex // one choice at a time
+	// leaseFailing: the last choice could not read or move the lease
+	// (under choosing).
+	leaseFailing bool
+	writer       atomic.Int32 // index in addrs of the chosen node; -1: none
+	check        chan struct{}
+	stop         chan struct{}
+	done         chan struct{}
+	started      atomic.Bool // run is running, and closes done when it ends
 }
 
 // newCluster connects to nothing yet: choose makes the first choice.
@@ -229,7 +232,7 @@ func (c *cluster) run() {
 		case <-c.check:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(len(c.addrs))*2*probeTimeout)
-		c.choose(ctx) //nolint:errcheck // logged there; connections fail until a node is healthy
+		c.choose(ctx) //nolint:errcheck // logged there, once; connections fail until a node is healthy
 		cancel()
 	}
 }
@@ -289,7 +292,18 @@ func (c *cluster) choose(ctx context.Context) (int, error) {
 	}
 	chosen, err := c.follow(ctx, nodes, first)
 	if err != nil {
+		// Logged once, when it starts failing: the periodic check, which
+		// tries again each second, has no one to return it to, and
+		// meanwhile the pools stay on a node that may be gone.
+		if !c.leaseFailing {
+			c.leaseFailing = true
+			c.log.Error("Galera: cannot read or move the writer lease; checking again each second", "node", c.addrs[first], "error", err)
+		}
 		return -1, fmt.Errorf("%w: the Galera cluster's writer lease: %w", eventstore.ErrUnavailable, err)
+	}
+	if c.leaseFailing {
+		c.leaseFailing = false
+		c.log.Info("Galera: the writer lease is read, or moved, again", "node", c.addrs[chosen])
 	}
 	if old := c.writer.Swap(int32(chosen)); old != int32(chosen) {
 		from := "none"

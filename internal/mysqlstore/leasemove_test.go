@@ -1,0 +1,135 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/freeport"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+// TestAWriterLeaseThatCannotMoveIsLogged: the writer lease names a node
+// that is no longer healthy (here one the list does not name at all), and
+// the periodic check moves it to the first healthy node. Another session
+// on that node holds the lease's row (an operator's transaction), so the
+// move fails (error 1205 after its 1 s bound) at every check. The periodic
+// check dropped that error: the lease stayed on the dead node, every append
+// failed on it, and nothing in the log said why. The failure must be
+// logged, once, not at every check. A Galera cluster of one node.
+func TestAWriterLeaseThatCannotMoveIsLogged(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	node := startOneGaleraNode(t)
+	dsn := node.CreateDatabase(t, "lease")
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range []string{
+		"CREATE TABLE writer_lease (id TINYINT UNSIGNED NOT NULL, node VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, " +
+			"epoch BIGINT UNSIGNED NOT NULL, PRIMARY KEY (id)) ENGINE = InnoDB",
+		"INSERT INTO writer_lease (id, node, epoch) VALUES (1, 'a-node-that-is-gone', 1)",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback() //nolint:errcheck // the test's end
+	if err := holder.QueryRowContext(ctx, "SELECT node FROM writer_lease WHERE id = 1 FOR UPDATE").Scan(new(string)); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg, err := parseDSN(dsn, "MySQL DSN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	normalise(dsn, cfg)
+	logs := &testlog.Buffer{}
+	c, err := newCluster(cfg, []string{cfg.Addr}, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.close)
+	c.start()
+	// Each check fails after the move's 1 s bound; let a few go by.
+	time.Sleep(5 * time.Second)
+	if c.chosen() != "" {
+		t.Fatalf("the lease moved to %s while another session held its row", c.chosen())
+	}
+	var failed int
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "writer lease") && strings.Contains(line, "1205") {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("the periodic check failed to move the writer lease at every check for 5 s: %d log lines say so with its error, want 1; the log:\n%s", failed, logs.String())
+	}
+
+	// Once the row is free, the lease moves to the node, and the log says so.
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); c.chosen() != cfg.Addr; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lease did not move within 10 s of its row's release; the log:\n%s", logs.String())
+		}
+	}
+}
+
+// startOneGaleraNode starts a private mariadbd as the only node of a new
+// Galera cluster, with its grant tables off (root without a password), and
+// waits until it is synced. The test is skipped where Galera cannot run,
+// except under CI=true.
+func startOneGaleraNode(t *testing.T) *mysqltest.Server {
+	t.Helper()
+	const library = "/usr/lib/galera/libgalera_smm.so" // Debian's galera-4
+	if _, err := os.Stat(library); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true: Galera cannot run here: %v", err)
+		}
+		t.Skipf("Galera cannot run here: %v (apt-get install galera-4)", err)
+	}
+	dir, err := os.MkdirTemp("", "tributary-galera-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := freeport.Ports(t, 3)
+	node := mysqltest.InitServer(t, dir, false,
+		"--binlog-format=ROW", "--innodb-autoinc-lock-mode=2",
+		"--wsrep-on=ON", "--wsrep-provider="+library, "--wsrep-cluster-name=tributary-lease",
+		"--wsrep-cluster-address=gcomm://", "--wsrep-node-address=127.0.0.1", "--wsrep-new-cluster",
+		fmt.Sprintf("--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d;gcache.size=16M", p[1], p[2]))
+	node.Port = p[0]
+	if err := node.TryStart(60 * time.Second); err != nil {
+		t.Fatalf("start a Galera node: %v", err)
+	}
+	db, err := sql.Open("mysql", node.DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var name, state string
+		if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'wsrep_local_state'").Scan(&name, &state); err == nil && state == "4" {
+			return node
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Galera node was not synced within 30 s (wsrep_local_state %q)\n%s", state, node.ErrorLog())
+		}
+	}
+}
