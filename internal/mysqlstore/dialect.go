@@ -102,6 +102,7 @@ const (
 	errQueryInterrupted = 1317 // the statement was killed
 	errConnKilled       = 1927 // MariaDB: the connection was killed
 	errConnCount        = 1203 // user has too many connections
+	errUserLimit        = 1226 // the user's account is past a limit of its own (MAX_USER_CONNECTIONS, … PER_HOUR)
 	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
 	errUnknownVariable  = 1193 // no system variable of that name
 	errPacketTooLarge   = 1153 // a query larger than max_allowed_packet
@@ -120,7 +121,7 @@ func translate(err error) error {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
-		case errTooManyConns, errServerShutdown, errConnCount, errNotReady, errConnKilled, errQueryInterrupted:
+		case errTooManyConns, errServerShutdown, errConnCount, errUserLimit, errNotReady, errConnKilled, errQueryInterrupted:
 			return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 		case errDeadlock, errLockWaitTimeout:
 			// Still failing after the writer's retries. Nothing of the

@@ -68,10 +68,12 @@ func TestLostKnowsAnAnswerFromItsAbsence(t *testing.T) {
 // TestTranslateMakesAKilledSessionUnavailable: a session killed or shut down
 // under an append, its outcome settled and still failed, is the database's
 // trouble (503), not the service's (500) nor the client's; and so are a
-// server that refuses writes as read-only (1290, MySQL's 1836) and a
-// statement the server ended at its time limit (1969, MySQL's 3024).
+// server that refuses writes as read-only (1290, MySQL's 1836), a
+// statement the server ended at its time limit (1969, MySQL's 3024), and a
+// user past its connection limit, the server's (1203) or its account's
+// (1226).
 func TestTranslateMakesAKilledSessionUnavailable(t *testing.T) {
-	for _, n := range []uint16{1053, 1317, 1927, 1290, 1836, 1969, 3024} {
+	for _, n := range []uint16{1053, 1317, 1927, 1290, 1836, 1969, 3024, 1203, 1226} {
 		if err := translate(&mysql.MySQLError{Number: n}); !errors.Is(err, eventstore.ErrUnavailable) {
 			t.Errorf("translate(MySQL error %d) = %v; want ErrUnavailable", n, err)
 		}
