@@ -12,8 +12,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -109,7 +111,9 @@ type Message struct {
 // the next one would meet again ends the iteration too: redirects that go
 // round (ten in a row) or that the caller's CheckRedirect refuses, a
 // server certificate the client does not trust (x509 or tls verification
-// errors), or plain HTTP answered to an https URL; other network errors
+// errors), a TLS alert by which the server refuses the client's
+// configuration (a client certificate missing or refused, no TLS version
+// or cipher suite in common), or plain HTTP answered to an https URL; other network errors
 // are waited out. Any other answer that is not Tributary's (a
 // proxy's or load balancer's page during a maintenance window, a 400,
 // 403 or 404 in HTML or plain text, a 200 that is no event stream) is
@@ -262,8 +266,8 @@ func refusedRequest(status int) bool {
 // if it may not: a redirect refused (a loop, or the caller's
 // CheckRedirect), pageAnswers pages of events in a row, a server
 // certificate the client does not trust (an unknown authority, another
-// host's name, expired or otherwise invalid), or plain HTTP answered to
-// an https URL: no retry mends them without someone changing the server,
+// host's name, expired or otherwise invalid), a handshake the server
+// refuses (refusedHandshake), or plain HTTP answered to an https URL: no retry mends them without someone changing the server,
 // what is in front of it, or the client's configuration.
 func unmendable(err error) string {
 	var redirect *redirectRefused
@@ -278,10 +282,48 @@ func unmendable(err error) string {
 		return "something between the client and the server drops Accept: text/event-stream"
 	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname), errors.As(err, &invalid):
 		return "the server's TLS certificate is not trusted"
+	case refusedHandshake(err):
+		return "the server refused the TLS handshake"
 	case errors.Is(err, http.ErrSchemeMismatch):
 		return "the server answers plain HTTP to https"
 	}
 	return ""
+}
+
+// refusedHandshake reports whether err is a TLS alert that refuses the
+// client's configuration, which the next handshake meets again: its
+// client certificate (missing, refused, expired, revoked, of an unknown
+// authority), its TLS versions, cipher suites or ALPN protocols, or the
+// server name it sends. Other alerts (an internal error, a record that
+// failed its check) may be the connection's, not the configuration's,
+// and are waited out. An alert comes as crypto/tls's unexported alert
+// type, inside a *net.OpError ("remote error"), or, from QUIC, as a
+// tls.AlertError: both are uint8s, read here by their number.
+func refusedHandshake(err error) bool {
+	var a uint64
+	var quic tls.AlertError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &quic):
+		a = uint64(quic)
+	case errors.As(err, &op) && op.Err != nil:
+		v := reflect.ValueOf(op.Err)
+		if v.Kind() != reflect.Uint8 || v.Type().PkgPath() != "crypto/tls" {
+			return false
+		}
+		a = v.Uint()
+	default:
+		return false
+	}
+	switch a {
+	case 40, // handshake_failure: no cipher suite, curve or signature in common; a certificate wanted (TLS 1.2)
+		42, 43, 44, 45, 46, // bad, unsupported, revoked, expired, unknown certificate
+		48, 49, // unknown_ca, access_denied
+		70, 71, // protocol_version, insufficient_security
+		112, 116, 120: // unrecognized_name, certificate_required, no_application_protocol
+		return true
+	}
+	return false
 }
 
 // retryable reports whether an answer below 500 says to come back later,

@@ -1,0 +1,147 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSubscribeEndsAtATLSAlertThatNoRetryMends: a server whose handshake
+// refuses the client's configuration (it wants a client certificate the
+// client does not send, it speaks no TLS version or cipher suite the
+// client offers) answers with a TLS alert, which a subscription took for
+// a network error and retried for ever, though the next handshake meets
+// it again, as it does a certificate it does not trust. Such an alert
+// now ends the subscription at the first attempt with an error that says
+// the handshake was refused and wraps the cause.
+func TestSubscribeEndsAtATLSAlertThatNoRetryMends(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		server, client func(*tls.Config)
+	}{
+		"a client certificate required, TLS 1.3": {
+			server: func(c *tls.Config) { c.ClientAuth = tls.RequireAnyClientCert },
+		},
+		"a client certificate required, TLS 1.2": {
+			server: func(c *tls.Config) { c.ClientAuth = tls.RequireAnyClientCert },
+			client: func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 },
+		},
+		"no TLS version in common": {
+			server: func(c *tls.Config) { c.MinVersion = tls.VersionTLS13 },
+			client: func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 },
+		},
+		"no cipher suite in common": {
+			server: func(c *tls.Config) {
+				c.MaxVersion = tls.VersionTLS12
+				c.CipherSuites = []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}
+			},
+			client: func(c *tls.Config) {
+				c.MaxVersion = tls.VersionTLS12
+				c.CipherSuites = []uint16{tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}
+			},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var handled atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				handled.Add(1)
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+			}))
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes it refuses
+			srv.TLS = &tls.Config{}
+			tc.server(srv.TLS)
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			tr := srv.Client().Transport.(*http.Transport).Clone()
+			if tc.client != nil {
+				tc.client(tr.TLSClientConfig)
+			}
+			t.Cleanup(tr.CloseIdleConnections)
+			c, err := New(srv.URL, WithHTTPClient(&http.Client{Transport: tr}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var tries atomic.Int64
+			var last error
+			for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+				OnDisconnect: func(error, time.Duration) { tries.Add(1) }}) {
+				last = err
+				break
+			}
+			t.Logf("ended with %v", last)
+			switch {
+			case last == nil || errors.Is(last, context.DeadlineExceeded) || tries.Load() != 0:
+				t.Fatalf("ended with %v after %d retries; expected the first attempt to end it", last, tries.Load())
+			case !strings.Contains(last.Error(), "TLS handshake"):
+				t.Errorf("ended with %v; expected an error that says the TLS handshake was refused", last)
+			}
+			if n := handled.Load(); n != 0 {
+				t.Errorf("the server handled %d requests; expected none, its handshake refused each time", n)
+			}
+		})
+	}
+}
+
+// TestSubscribeWaitsOutATLSAlertOfTheConnection: an alert that may be the
+// connection's rather than the configuration's (internal_error, a record
+// that failed its check) is still waited out like any network error.
+func TestSubscribeWaitsOutATLSAlertOfTheConnection(t *testing.T) {
+	t.Parallel()
+	for name, alert := range map[string]byte{"internal_error": 80, "bad_record_mac": 20} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					conn, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					// Past the ClientHello's first bytes, a fatal alert record.
+					conn.Read(make([]byte, 5))                                 //nolint:errcheck // a test's server
+					conn.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 2, alert}) //nolint:errcheck // a test's server
+					conn.Close()
+				}
+			}()
+			c, err := New("https://" + ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			var tries atomic.Int64
+			var first error
+			var last error
+			for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+				OnDisconnect: func(err error, _ time.Duration) {
+					if tries.Add(1) == 1 {
+						first = err
+					}
+				}}) {
+				last = err
+				break
+			}
+			if !errors.Is(last, context.DeadlineExceeded) || tries.Load() < 2 || first == nil || !strings.Contains(first.Error(), "tls") {
+				t.Errorf("ended with %v after %d retries, the first for %v; expected the alert waited out until the deadline", last, tries.Load(), first)
+			}
+		})
+	}
+}
