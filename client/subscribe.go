@@ -266,7 +266,8 @@ func refusedRequest(status int) bool {
 // if it may not: a redirect refused (a loop, or the caller's
 // CheckRedirect), pageAnswers pages of events in a row, a server
 // certificate the client does not trust (an unknown authority, another
-// host's name, expired or otherwise invalid), a handshake the server
+// host's name, expired or otherwise invalid), system roots that cannot be
+// loaded to verify it with, a handshake the server
 // refuses (refusedHandshake), or plain HTTP answered to an https URL: no retry mends them without someone changing the server,
 // what is in front of it, or the client's configuration.
 func unmendable(err error) string {
@@ -275,11 +276,15 @@ func unmendable(err error) string {
 	var authority x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
+	var roots x509.SystemRootsError
 	switch {
 	case errors.As(err, &redirect):
 		return "the server's redirects were refused"
 	case errors.Is(err, errPageNotStream):
 		return "something between the client and the server drops Accept: text/event-stream"
+	case errors.As(err, &roots):
+		// Before verify, which wraps it: no fault of the server's.
+		return "the system's root certificates could not be loaded, and the client was given none (tls.Config.RootCAs)"
 	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname), errors.As(err, &invalid):
 		return "the server's TLS certificate is not trusted"
 	case refusedHandshake(err):

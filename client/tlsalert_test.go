@@ -3,12 +3,16 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -143,5 +147,62 @@ func TestSubscribeWaitsOutATLSAlertOfTheConnection(t *testing.T) {
 				t.Errorf("ended with %v after %d retries, the first for %v; expected the alert waited out until the deadline", last, tries.Load(), first)
 			}
 		})
+	}
+}
+
+// TestSubscribeEndsWhenTheSystemRootsCannotBeLoaded: without roots of its
+// own, a client verifies the server's certificate with the system's,
+// which may fail to load (x509.SystemRootsError: a bad SSL_CERT_FILE, a
+// container without them). That is the client's configuration, met
+// again by every handshake: the subscription ends at the first attempt
+// with an error that says so, not that the server's certificate is
+// untrusted, and wraps the cause. The system roots load once a process,
+// so the test runs itself again with SSL_CERT_FILE naming a directory.
+func TestSubscribeEndsWhenTheSystemRootsCannotBeLoaded(t *testing.T) {
+	if os.Getenv("TRIBUTARY_CLIENT_TEST_NO_ROOTS") == "" {
+		t.Parallel()
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSubscribeEndsWhenTheSystemRootsCannotBeLoaded$", "-test.v")
+		cmd.Env = append(os.Environ(), "TRIBUTARY_CLIENT_TEST_NO_ROOTS=1",
+			"SSL_CERT_FILE="+dir, "SSL_CERT_DIR="+filepath.Join(dir, "none"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the test run without system roots: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("the test run without system roots did not pass:\n%s", out)
+		}
+		return
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes the client refuses
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var tries atomic.Int64
+	var last error
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+		OnDisconnect: func(error, time.Duration) { tries.Add(1) }}) {
+		last = err
+		break
+	}
+	t.Logf("ended with %v", last)
+	var roots x509.SystemRootsError
+	switch {
+	case last == nil || errors.Is(last, context.DeadlineExceeded) || tries.Load() != 0:
+		t.Fatalf("ended with %v after %d retries; expected the first attempt to end it", last, tries.Load())
+	case !errors.As(last, &roots):
+		t.Errorf("ended with %v; expected it to wrap an x509.SystemRootsError", last)
+	case !strings.Contains(last.Error(), "system's root certificates") || strings.Contains(last.Error(), "not trusted"):
+		t.Errorf("ended with %v; expected an error that says the system's root certificates could not be loaded, not that the server's certificate is untrusted", last)
 	}
 }
