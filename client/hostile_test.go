@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 	"unicode/utf8"
 
@@ -118,6 +119,37 @@ func TestReadFrameBoundsAFrameOfManyLines(t *testing.T) {
 	f, err := readFrame(newFrameReader(strings.NewReader(in)), 20000)
 	if err != nil || len(f.data) != 1000*11-1 {
 		t.Errorf("a frame of 17000 bytes with a bound of 20000: %d bytes of data, %v; expected all 10999", len(f.data), err)
+	}
+}
+
+// TestReadFrameCountsEveryByteOfACRLFFrame: a CR LF line end counted one
+// byte against MaxFrameBytes, so a frame of CR LF lines one byte over the
+// bound per line passed. A frame of exactly the bound passes, whatever its
+// line ends and however its bytes arrive; a byte more is errFrameTooLong,
+// but for the LF of the frame's last CR LF when it comes in a read after
+// the frame was delivered (at its CR, without waiting), which counts
+// between frames.
+func TestReadFrameCountsEveryByteOfACRLFFrame(t *testing.T) {
+	t.Parallel()
+	frame := strings.Repeat("data: 0123456789\r\n", 100) + "\r\n"
+	for how, tc := range map[string]struct {
+		r    func(string) io.Reader
+		over int // the bound that the frame is over
+	}{
+		"whole":          {func(s string) io.Reader { return strings.NewReader(s) }, len(frame) - 1},
+		"a byte at once": {func(s string) io.Reader { return iotest.OneByteReader(strings.NewReader(s)) }, len(frame) - 2},
+	} {
+		r := tc.r
+		if _, err := readFrame(newFrameReader(r(frame)), tc.over); !errors.Is(err, errFrameTooLong) {
+			t.Errorf("%s: a frame of %d bytes with a bound of %d: %v; expected errFrameTooLong", how, len(frame), tc.over, err)
+		}
+		// The frame before it, and the blank lines between, are not its.
+		fr := newFrameReader(r(frame + "\r\n\r\n" + frame))
+		for i := range 2 {
+			if f, err := readFrame(fr, len(frame)); err != nil || len(f.data) != 100*11-1 {
+				t.Errorf("%s: frame %d of %d bytes with a bound of %d: %d bytes of data, %v; expected all of it", how, i, len(frame), len(frame), len(f.data), err)
+			}
+		}
 	}
 }
 

@@ -641,7 +641,8 @@ func newFrameReader(r io.Reader) *sseline.Reader { return sseline.NewReader(r, 0
 // part of the stream, and lines end in CR LF, LF or CR. Comments
 // (keep-alives) are read and dropped; a frame of comments only comes back
 // empty. A frame of more than most bytes, its comments and line ends
-// included, is errFrameTooLong, once most bytes of it are read.
+// included (a CR LF counting two), is errFrameTooLong, once most bytes of
+// it are read.
 func readFrame(r *sseline.Reader, most int) (frame, error) {
 	var f frame
 	var data []string

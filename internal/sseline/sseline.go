@@ -40,11 +40,14 @@ func NewReader(r io.Reader, size int) *Reader {
 }
 
 // ReadLine reads the next line and its end, and returns the line without
-// it and how many bytes they took (an end counts one). It returns
-// ErrTooLong once more than most bytes come without an end, and at the end
-// of the stream what it read of an unfinished line with the error. It
-// never waits for more input than the line needs, so a line that ends in
-// CR is returned at once.
+// it and how many bytes they took from the stream: a CR LF end counts
+// two. It returns ErrTooLong once more than most bytes come without an
+// end, and at the end of the stream what it read of an unfinished line
+// with the error. It never waits for more input than the line needs, so
+// a line that ends in CR is returned at once; the LF of a CR LF that
+// comes in a later read is taken, and counted, with the next line. The
+// bytes of every call add up to the stream's, but for a leading
+// byte-order mark.
 func (r *Reader) ReadLine(most int) (string, int, error) {
 	if !r.begun {
 		r.begun = true
@@ -55,12 +58,16 @@ func (r *Reader) ReadLine(most int) (string, int, error) {
 			}
 		}
 	}
+	// taken counts the bytes of the line's end, and an LF left from the
+	// line before, which count towards most.
+	taken := 0
 	if r.cr {
 		// Read only now, with the next line: a frame that ends in CR is
 		// not held back until the next byte comes.
 		r.cr = false
 		if b, err := r.r.Peek(1); err == nil && b[0] == '\n' {
 			r.r.Discard(1) //nolint:errcheck // peeked
+			taken = 1
 		}
 	}
 	// A line longer than the buffer is gathered in a Builder, which
@@ -70,12 +77,12 @@ func (r *Reader) ReadLine(most int) (string, int, error) {
 	var line strings.Builder
 	for {
 		if _, err := r.r.Peek(1); err != nil {
-			return line.String(), line.Len(), err
+			return line.String(), taken + line.Len(), err
 		}
 		buf, _ := r.r.Peek(r.r.Buffered())
 		i := r.lineEnd(buf)
 		if i < 0 {
-			if line.Len()+len(buf) > most {
+			if taken+line.Len()+len(buf) > most {
 				return "", 0, ErrTooLong
 			}
 			line.Grow(len(buf))
@@ -83,7 +90,17 @@ func (r *Reader) ReadLine(most int) (string, int, error) {
 			r.r.Discard(len(buf)) //nolint:errcheck // peeked
 			continue
 		}
-		if line.Len()+i+1 > most {
+		end := 1
+		if buf[i] == '\r' {
+			if i+1 < len(buf) && buf[i+1] == '\n' {
+				end = 2 // the whole CR LF is here
+			} else {
+				r.cr = i+1 == len(buf) // its LF may come in the next read
+			}
+		}
+		taken += end
+		if taken+line.Len()+i > most {
+			r.cr = false
 			return "", 0, ErrTooLong
 		}
 		var s string
@@ -93,9 +110,8 @@ func (r *Reader) ReadLine(most int) (string, int, error) {
 			line.Write(buf[:i])
 			s = line.String()
 		}
-		r.cr = buf[i] == '\r'
-		r.r.Discard(i + 1) //nolint:errcheck // peeked
-		return s, len(s) + 1, nil
+		r.r.Discard(i + end) //nolint:errcheck // peeked
+		return s, taken + len(s), nil
 	}
 }
 

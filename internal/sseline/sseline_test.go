@@ -17,7 +17,9 @@ import (
 // ended by CR LF, LF or CR, some longer than the buffer, whole and in
 // pieces, and expects each line back as it was written: the first CR or
 // LF ends a line, and an LF right after a CR is part of that end, even
-// when it comes in a later read.
+// when it comes in a later read. The bytes ReadLine says it took add up
+// to the stream's: a CR LF end counted one, so that a frame of CR LF
+// lines was undercounted by a byte a line against its bound.
 func TestReaderEndsEachLineAtItsFirstCROrLF(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -40,8 +42,10 @@ func TestReaderEndsEachLineAtItsFirstCROrLF(t *testing.T) {
 		} {
 			lr := sseline.NewReader(r(), 16) // bufio's smallest buffer
 			var got []string
+			taken := 0
 			for {
-				line, _, err := lr.ReadLine(math.MaxInt)
+				line, n, err := lr.ReadLine(math.MaxInt)
+				taken += n
 				if err != nil {
 					if !errors.Is(err, io.EOF) || line != "" {
 						t.Fatalf("round %d, %s: %q: lines %q, then %q and %v; expected the end of the stream", round, how, in.String(), got, line, err)
@@ -52,6 +56,9 @@ func TestReaderEndsEachLineAtItsFirstCROrLF(t *testing.T) {
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("round %d, %s: %q: lines\n%q\nexpected\n%q", round, how, in.String(), got, want)
+			}
+			if taken != in.Len() {
+				t.Fatalf("round %d, %s: %q: ReadLine said it took %d bytes; expected the stream's %d", round, how, in.String(), taken, in.Len())
 			}
 		}
 	}
