@@ -718,14 +718,20 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 }
 
 // newRequest builds a request for path, which may hold a query of its own
-// (a next link does).
+// (a next link does), under the base URL's path. Both paths are joined as
+// they are escaped, not as they read: an escaped slash or semicolon
+// (/tenants/acme%2Fprod) unescaped is another path.
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
 	ref, err := url.Parse(path)
 	if err != nil {
 		return nil, fmt.Errorf("client: bad path %q: %w", path, err)
 	}
 	u := *c.base
-	u.Path = strings.TrimSuffix(c.base.Path, "/") + ref.Path
+	basePath, baseRaw := c.base.Path, c.base.EscapedPath()
+	if strings.HasSuffix(baseRaw, "/") {
+		basePath, baseRaw = strings.TrimSuffix(basePath, "/"), strings.TrimSuffix(baseRaw, "/")
+	}
+	u.Path, u.RawPath = basePath+ref.Path, baseRaw+ref.EscapedPath()
 	u.RawQuery = ref.RawQuery
 	if len(q) > 0 {
 		u.RawQuery = q.Encode()
