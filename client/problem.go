@@ -85,7 +85,11 @@ type Problem struct {
 	// the stream or log is, for ErrStartingPointAhead.
 	Requested int64 `json:"requested"`
 	Current   int64 `json:"current"`
-	// RetryAfter is the answer's Retry-After, for ErrUnavailable or a 429.
+	// RetryAfter is the answer's Retry-After, for ErrUnavailable or a 429:
+	// what the server (or a proxy in front) asked for, uncapped, up to the
+	// longest Duration. A proxy's mistake (a date in the year 9999) makes
+	// it centuries: bound it before waiting on it, as Subscribe does (5
+	// minutes, or MaxBackoff if longer).
 	RetryAfter time.Duration `json:"-"`
 	// RequestID is the answer's X-Request-Id, under which the server logged it.
 	RequestID string `json:"-"`
