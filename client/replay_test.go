@@ -309,3 +309,44 @@ func TestAStreamSubscriptionIsNotMovedOnByAFrameWithoutAnEvent(t *testing.T) {
 		t.Errorf("received %v, then %v; expected versions 1 to 3", got, last)
 	}
 }
+
+// TestSubscribeEndsAtAnEventBehindTheLastThatItNeverDelivered: a log
+// subscription took any event behind the last one it delivered and before
+// the first it still knew for a repeat, and dropped it, even where it
+// knew it had delivered nothing: past its starting point, before the
+// first event it delivered. A server that sends positions going backwards
+// (5, then 3) had its event at 3 dropped without a word, in the first
+// connection or after a resumption. Until the subscription has delivered
+// more events than it knows again, every place after its starting point
+// is known: such an event ends it with ErrLogReset, after 5. An event at
+// or before the starting point is still no answer to it and dropped, as a
+// replay from further back is.
+func TestSubscribeEndsAtAnEventBehindTheLastThatItNeverDelivered(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		conns [][]replayed
+		want  []int64 // positions delivered
+		reset bool    // then ErrLogReset
+	}{
+		"3 after 5":                       {conns: [][]replayed{{{"log", 5}, {"log", 3}, {"log", 6}}}, want: []int64{5}, reset: true},
+		"3 after a resumption at 5":       {conns: [][]replayed{{{"log", 5}}, {{"log", 3}, {"log", 6}}}, want: []int64{5}, reset: true},
+		"1, before the start, then 5":     {conns: [][]replayed{{{"log", 1}, {"log", 5}, {"log", 6}}}, want: []int64{5, 6}},
+		"5 again after a resumption at 5": {conns: [][]replayed{{{"log", 5}}, {{"log", 5}, {"log", 6}}}, want: []int64{5, 6}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := replayServer(t, uuid.New(), func(conn int) []replayed {
+				if conn <= len(tc.conns) {
+					return tc.conns[conn-1]
+				}
+				return []replayed{{"log", -1}}
+			})
+			msgs, last := subscribeFor(t, srv, 2*time.Second,
+				SubscribeOptions{After: 2, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, len(tc.want)+1)
+			got := positions(msgs)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) || errors.Is(last, ErrLogReset) != tc.reset {
+				t.Errorf("received %v, then %v; expected %v, then ErrLogReset: %v", got, last, tc.want, tc.reset)
+			}
+		})
+	}
+}

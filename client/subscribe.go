@@ -80,9 +80,11 @@ type Message struct {
 // replays, is a repeat and is dropped, so nothing is delivered twice; any
 // other event at or below the last one delivered, at a place among the
 // last 1024 delivered (a place where another event was delivered, or
-// none), ends the iteration with ErrLogReset: the database was reset or
-// restored, and its new events are not dropped without a word. An event
-// before those, which the client no longer knows, proves nothing and is
+// none), or, until 1024 were, at any place after the starting point,
+// ends the iteration with ErrLogReset: the database was reset or
+// restored (or the server sends positions going backwards), and its new
+// events are not dropped without a word. An event before those, which
+// the client no longer knows or never asked for, proves nothing and is
 // dropped: a replay from further back, of the same events, is no reset,
 // and a new log's events reach the places the client knows before any is
 // delivered. A caught-up frame behind the last event delivered (a new log
@@ -151,6 +153,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 		if opts.StreamID != uuid.Nil {
 			s.last = max(opts.From-1, 0)
 		}
+		s.start = s.last
 		backoff := opts.MinBackoff
 		for {
 			start, from := time.Now(), s.last
@@ -355,6 +358,9 @@ type subscription struct {
 	// what an event must be past to be no repeat.
 	last   int64
 	resume bool
+	// start is the starting point, which last was before anything moved
+	// it: no event at or before it was asked for.
+	start int64
 	// position is the log position of the last event delivered (or passed
 	// by an id-only frame): where the database must have got to for the
 	// resumption.
@@ -393,14 +399,16 @@ func (s *subscription) remember(n int64, id uuid.UUID) {
 }
 
 // seen reports what the subscription knows of an event id at n, at or
-// below the last place it delivered: whether n is among the places of the
-// events it still knows (from the oldest it remembers on; before that it
-// knows nothing, as before the first event it delivered), and if so
-// whether id is the event it delivered there. A known place where it
-// delivered nothing (a place the log skipped, or the filter) is no event's.
+// below the last place it delivered: whether n is among the places it
+// still knows (every one after its starting point, until it has delivered
+// more events than it remembers; then from the oldest it remembers on;
+// before that it knows nothing), and if so whether id is the event it
+// delivered there. A known place where it delivered nothing (a place the
+// log skipped, or the filter, or one before the first event it delivered)
+// is no event's.
 func (s *subscription) seen(n int64, id uuid.UUID) (known, same bool) {
 	// Places only grow: the oldest remembered is the least.
-	if len(s.recent) == 0 || n < s.recent[s.oldest].n {
+	if n <= s.start || len(s.recent) == recentEvents && n < s.recent[s.oldest].n {
 		return false, false
 	}
 	for _, d := range s.recent {
