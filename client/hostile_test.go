@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -1140,5 +1141,27 @@ func TestANotTributaryAnswersLongContentTypeIsCutInTheError(t *testing.T) {
 	}
 	if told == nil || len(told.Error()) > 300 {
 		t.Errorf("OnDisconnect was told %d bytes (%.120v…); expected the answer's Content-Type cut short", len(fmt.Sprint(told)), told)
+	}
+}
+
+// TestReadFrameHoldsAboutTheFrameOfManyEmptyDataLines: a frame of empty
+// data lines ("data:\n", 6 bytes each) within MaxFrameBytes made readFrame
+// hold a string header of 16 bytes for each, and grow that slice copy by
+// copy: 274 MiB allocated for a frame of 16 MiB, against a bound that
+// says it is what the client holds. The data is now gathered as it comes.
+func TestReadFrameHoldsAboutTheFrameOfManyEmptyDataLines(t *testing.T) {
+	const most = 16 << 20
+	in := strings.Repeat("data:\n", most/6-1) + "\n"
+	r := newFrameReader(strings.NewReader(in))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f, err := readFrame(r, most)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(f.data) != most/6-2 {
+		t.Fatalf("read %d bytes of data, %v; expected the %d line ends between %d empty lines", len(f.data), err, most/6-2, most/6-1)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 4*most {
+		t.Errorf("reading a frame of %d MiB allocated %d MiB; expected at most %d MiB", len(in)>>20, got>>20, 4*most>>20)
 	}
 }
