@@ -428,14 +428,23 @@ func (s *subscription) unit() string {
 }
 
 // connect runs one connection until it ends, and reports why it ended.
-func (s *subscription) connect(ctx context.Context) error {
+func (s *subscription) connect(ctx context.Context) (err error) {
 	outer := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	// A connection that brings nothing for IdleTimeout is dead, even if
-	// TCP has not noticed: cut it and reconnect.
-	idle := time.AfterFunc(s.opts.IdleTimeout, cancel)
+	// TCP has not noticed: cut it and reconnect. What OnDisconnect is told
+	// says so, not only "context canceled", which reads as the caller's.
+	silent := fmt.Errorf("no byte came for %v (IdleTimeout)", s.opts.IdleTimeout)
+	idle := time.AfterFunc(s.opts.IdleTimeout, func() { cancel(silent) })
 	defer idle.Stop()
+	defer func() {
+		// net/http gives the cause, mostly; a read that gives only
+		// context.Canceled gets it too.
+		if err != nil && outer.Err() == nil && context.Cause(ctx) == silent && !errors.Is(err, silent) { //nolint:errorlint // our own value
+			err = fmt.Errorf("%w: %w", silent, err)
+		}
+	}()
 
 	// The query says where to start too, the resume point once there is
 	// one: a proxy that drops Last-Event-ID must not send the server back

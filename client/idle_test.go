@@ -1,0 +1,84 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSubscribeCutsASilentConnectionAndSaysWhy: a server that stops
+// sending, in its body after the first frame or halfway through its
+// headers (a byte now and then, never their end), is cut after
+// IdleTimeout and reconnected to. OnDisconnect was told "context
+// canceled", which reads as the caller's own cancellation; it is now told
+// that no byte came for IdleTimeout.
+func TestSubscribeCutsASilentConnectionAndSaysWhy(t *testing.T) {
+	t.Parallel()
+	for name, answer := range map[string]func(net.Conn){
+		"a silent body": func(conn net.Conn) {
+			io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nretry: 1\n\n") //nolint:errcheck // a test's server
+			conn.Read(make([]byte, 1))                                                                     //nolint:errcheck // until the client leaves
+		},
+		"headers that never end": func(conn net.Conn) {
+			io.WriteString(conn, "HTTP/1.1 200 OK\r\nX-Slow: ") //nolint:errcheck // a test's server
+			for {
+				time.Sleep(20 * time.Millisecond)
+				if _, err := conn.Write([]byte("a")); err != nil {
+					return
+				}
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					conn, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer conn.Close()
+						conn.Read(make([]byte, 4096)) //nolint:errcheck // the request
+						answer(conn)
+					}()
+				}
+			}()
+			c, err := New("http://" + ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			const idle = 200 * time.Millisecond
+			start := time.Now()
+			var why error
+			var after time.Duration
+			for _, err := range c.Subscribe(ctx, SubscribeOptions{IdleTimeout: idle, OnDisconnect: func(err error, _ time.Duration) {
+				why, after = err, time.Since(start)
+				cancel()
+			}}) {
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("ended with %v; expected the test's own cancellation, after the first disconnection", err)
+				}
+				break
+			}
+			switch {
+			case why == nil || after < idle || after > 10*idle:
+				t.Fatalf("OnDisconnect was told %v after %v; expected the connection cut after about %v", why, after, idle)
+			case !strings.Contains(why.Error(), "IdleTimeout") || !strings.Contains(why.Error(), idle.String()):
+				t.Errorf("OnDisconnect was told %q; expected it to say no byte came for IdleTimeout, %v", why, idle)
+			}
+		})
+	}
+}
