@@ -255,7 +255,7 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
 		from   int64
-		conns  [][]int // the versions each connection sends
+		conns  [][]int // the versions each connection sends, -v a caught-up at v
 		good   int     // the events delivered before the error
 		missed string  // what the error names
 	}{
@@ -263,6 +263,10 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 		"from its start":     {5, [][]int{{6, 7}}, 0, "5"},
 		"from 1":             {0, [][]int{{2}}, 0, "1"},
 		"after a resumption": {0, [][]int{{1, 2}, {5}}, 2, "3 to 4"},
+		// A caught-up frame past the last version delivered said the
+		// consumer had everything up to it.
+		"caught up past the last":  {0, [][]int{{1, 2, -4}}, 2, "3 to 4"},
+		"caught up past its start": {5, [][]int{{-5}}, 0, "5"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -276,6 +280,10 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 					return
 				}
 				for _, v := range tc.conns[n-1] {
+					if v < 0 {
+						fmt.Fprintf(w, "event: caught-up\ndata: %d\n\n", -v)
+						continue
+					}
 					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", v, eventJSON(uuid.New(), id, v, 10+v))
 				}
 			}))

@@ -130,7 +130,9 @@ type Message struct {
 // filter leaves out, as a server that ignores the filter sends), on a
 // stream subscription one whose version does not follow the last one
 // delivered (or From-1), a caught-up frame whose data is not a version or
-// position (digits), or a frame longer than MaxFrameBytes, after every
+// position (digits), or on a stream subscription a version past the last
+// one delivered (the versions between would be missing), or a frame
+// longer than MaxFrameBytes, after every
 // event before it (a new Subscribe from the last one's position meets it
 // again). Cancelling ctx ends it with
 // ctx's error, and nothing is delivered after, even what was already read.
@@ -551,11 +553,7 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 			if s.opts.StreamID != uuid.Nil && n != s.last+1 {
 				// A stream's versions come without gaps: the events between
 				// would be missing from what the consumer builds.
-				missing := strconv.FormatInt(s.last+1, 10)
-				if n-1 > s.last+1 {
-					missing += " to " + strconv.FormatInt(n-1, 10)
-				}
-				return &undecodable{fmt.Errorf("event %d (%s) came after version %d: version %s is missing", n, m.Event.ID, s.last, missing)}
+				return &undecodable{fmt.Errorf("event %d (%s) came after version %d: version %s is missing", n, m.Event.ID, s.last, span(s.last+1, n-1))}
 			}
 			s.last, s.resume = n, true
 			s.remember(n, m.Event.ID)
@@ -581,6 +579,12 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 				return &undecodable{fmt.Errorf("%w: the server is caught up at %s %d, behind the starting point %d",
 					ErrStartingPointAhead, s.unit(), n, s.last)}
 			}
+			if s.opts.StreamID != uuid.Nil && n > s.last {
+				// Tributary's caught-up on a stream is the last version it
+				// sent: one past it tells the consumer it has versions it
+				// was never given.
+				return &undecodable{fmt.Errorf("the caught-up frame says version %d, after version %d: version %s is missing", n, s.last, span(s.last+1, n))}
+			}
 			m = Message{CaughtUp: true, At: n}
 		default:
 			s.advance(f)
@@ -604,6 +608,14 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 		}
 		idle.Reset(s.opts.IdleTimeout)
 	}
+}
+
+// span names the versions from first to last: "3", or "3 to 5".
+func span(first, last int64) string {
+	if last > first {
+		return strconv.FormatInt(first, 10) + " to " + strconv.FormatInt(last, 10)
+	}
+	return strconv.FormatInt(first, 10)
 }
 
 // advance moves the resume point of a log subscription to the id of a
