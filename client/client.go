@@ -271,8 +271,11 @@ type RecordedEvent struct {
 // Append appends events to a stream, atomically, if its version meets
 // expected. A conflict is a *Problem that errors.Is ErrWrongExpectedVersion,
 // with the stream's version in its CurrentVersion (use errors.As). Append
-// sends its request once; events without an ID get a random one for this
-// call only, so to retry an append safely, give its events IDs. Only a 201
+// sends its request once, but for net/http sending it again, ids and all,
+// on a new connection when a kept-alive one was closed as it was sent
+// (the server stores a batch once, and answers a repeat with 200);
+// events without an ID get a random one for this call only, so to retry
+// an append safely, give its events IDs. Only a 201
 // or a 200 to the POST itself is a success: a redirect that net/http
 // follows with a GET, or any other answer below 400, is an error that is
 // no *Problem, and so is a success whose result is not the batch's (another
@@ -318,6 +321,12 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// The batch is idempotent, its ids the same in every sending of this
+	// body: net/http then sends it again on a new connection when a
+	// kept-alive one turns out closed as it was sent (a proxy's shorter
+	// idle timeout), as it does a GET, rather than fail with EOF. A field
+	// of no value says so to net/http without being sent.
+	req.Header["Idempotency-Key"] = nil
 	switch expected.kind {
 	case 'n':
 		req.Header.Set("If-None-Match", "*")
