@@ -115,11 +115,11 @@ type Message struct {
 // server certificate the client does not trust (x509 or tls verification
 // errors), a TLS alert by which the server refuses the client's
 // configuration (a client certificate missing or refused, no TLS version
-// or cipher suite in common), or plain HTTP answered to an https URL; other network errors
-// are waited out. Any other answer that is not Tributary's (a
-// proxy's or load balancer's page during a maintenance window, a 400,
-// 403 or 404 in HTML or plain text, a 200 that is no event stream) is
-// waited out with backoff too, and told to OnDisconnect, so that a
+// or cipher suite in common), or plain HTTP answered to an https URL;
+// other network errors are waited out. Any other answer that is not
+// Tributary's (a proxy's or load balancer's page during a maintenance
+// window, a 400, 403 or 404 in HTML or plain text, a 200 that is no event
+// stream) is waited out with backoff too, and told to OnDisconnect, so that a
 // subscription outlives the window; but Tributary's own page of events
 // in JSON, its answer to a request whose Accept something between
 // dropped, ends the iteration the third time in a row, with an error
@@ -132,10 +132,10 @@ type Message struct {
 // delivered (or From-1), a caught-up frame whose data is not a version or
 // position (digits), or on a stream subscription a version past the last
 // one delivered (the versions between would be missing), or a frame
-// longer than MaxFrameBytes, after every
-// event before it (a new Subscribe from the last one's position meets it
-// again). Cancelling ctx ends it with
-// ctx's error, and nothing is delivered after, even what was already read.
+// longer than MaxFrameBytes, after every event before it (a new Subscribe
+// from the last one's position meets it again). Cancelling ctx ends it
+// with ctx's error, and nothing is delivered after, even what was already
+// read.
 func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 500 * time.Millisecond
@@ -272,9 +272,10 @@ func refusedRequest(status int) bool {
 // CheckRedirect), pageAnswers pages of events in a row, a server
 // certificate the client does not trust (an unknown authority, another
 // host's name, expired or otherwise invalid), system roots that cannot be
-// loaded to verify it with, a handshake the server
-// refuses (refusedHandshake), or plain HTTP answered to an https URL: no retry mends them without someone changing the server,
-// what is in front of it, or the client's configuration.
+// loaded to verify it with, a handshake the server refuses
+// (refusedHandshake), or plain HTTP answered to an https URL: no retry
+// mends them without someone changing the server, what is in front of
+// it, or the client's configuration.
 func unmendable(err error) string {
 	var redirect *redirectRefused
 	var verify *tls.CertificateVerificationError
@@ -409,7 +410,8 @@ func (s *subscription) remember(n int64, id uuid.UUID) {
 // log skipped, or the filter, or one before the first event it delivered)
 // is no event's.
 func (s *subscription) seen(n int64, id uuid.UUID) (known, same bool) {
-	// Places only grow: the oldest remembered is the least.
+	// Places only grow: the starting point bounds what is known, and once
+	// the ring is full, the oldest remembered, which is the least.
 	if n <= s.start || len(s.recent) == recentEvents && n < s.recent[s.oldest].n {
 		return false, false
 	}
