@@ -67,6 +67,10 @@ type Store struct {
 	path                string
 	log                 *slog.Logger
 
+	// damage is the error of the first statement that found the file
+	// damaged (see translate); nil while none has.
+	damage atomic.Pointer[error]
+
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 }
 
@@ -170,7 +174,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open %s: its WAL: %w", path, err)
 		}
 	}
-	s.Store = sqlstore.New(dialect, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
+	d := dialect
+	d.Translate = s.translate
+	s.Store = sqlstore.New(d, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
@@ -295,9 +301,12 @@ func (s *Store) checkWAL() error {
 		"stop the server cleanly, which copies them into the database file, and start it again", eventstore.ErrUnavailable, s.path, what)
 }
 
-// Ping implements eventstore.Store: the database answers, and its file is
-// still at its path.
+// Ping implements eventstore.Store: the database answers, its file is
+// still at its path, and no statement has found it damaged since it opened.
 func (s *Store) Ping(ctx context.Context) error {
+	if damage := s.damage.Load(); damage != nil {
+		return fmt.Errorf("ping: %w", *damage)
+	}
 	if err := s.checkFile(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
@@ -324,7 +333,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.Store.Close()
 	err := s.closePools()
-	if err == nil {
+	// A file found damaged is not recorded as stopped cleanly: the next
+	// start checks every page, and refuses it.
+	if err == nil && s.damage.Load() == nil {
 		s.markStopped()
 	}
 	closeFiles(s.wal, s.file, s.dirLock)
@@ -411,6 +422,27 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
+}
+
+// translate is the package's translate for the statements the store runs
+// once open, which also recognises a file SQLite finds damaged
+// (SQLITE_CORRUPT, "database disk image is malformed"; SQLITE_NOTADB) in a
+// page start-up did not read: an error wrapping eventstore.ErrUnavailable
+// (a 503, as for a file moved or removed) saying so and to restore the file
+// from a backup, where SQLite's own words were a bare 500. The first such
+// error is logged, once, and fails Ping (/readyz) from then on.
+func (s *Store) translate(err error) error {
+	switch sqliteCode(err) & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+	default:
+		return translate(err)
+	}
+	damage := fmt.Errorf("%w: the database file %s is damaged (%w): %s", eventstore.ErrUnavailable, s.path, err, restoreAdvice)
+	if s.damage.CompareAndSwap(nil, &damage) {
+		s.log.Error("the database file is damaged: what reads or writes the damaged pages fails, /readyz answers 503, "+
+			"and the next start checks every page; "+restoreAdvice, "path", s.path, "error", damage.Error())
+	}
+	return damage
 }
 
 // tooBigError is SQLITE_TOOBIG as the store reports it. A 413 quotes its
