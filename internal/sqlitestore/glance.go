@@ -137,22 +137,9 @@ func readPages(f io.ReaderAt, length int64) (*pages, error) {
 	if _, err := f.ReadAt(h, 0); err != nil {
 		return nil, fmt.Errorf("read the header: %w", err)
 	}
-	if !bytes.HasPrefix(h, header) {
-		return nil, fmt.Errorf("the header does not begin as SQLite's does")
-	}
-	size := int(binary.BigEndian.Uint16(h[16:]))
-	if size == 1 {
-		size = 65536
-	}
-	if size < 512 || size > 65536 || size&(size-1) != 0 {
-		return nil, fmt.Errorf("the header gives a page size of %d", size)
-	}
-	if h[18] < 1 || h[18] > 2 || h[19] < 1 || h[19] > 2 || h[21] != 64 || h[22] != 32 || h[23] != 32 {
-		return nil, fmt.Errorf("the header's format bytes are % x, not SQLite's", h[18:24])
-	}
-	usable := size - int(h[20])
-	if usable < 480 {
-		return nil, fmt.Errorf("the header reserves %d bytes of each page of %d", h[20], size)
+	size, usable, err := headerFields(h)
+	if err != nil {
+		return nil, err
 	}
 	if length%int64(size) != 0 {
 		return nil, fmt.Errorf("the file's %d bytes are not a whole number of pages of %d", length, size)
@@ -167,6 +154,40 @@ func readPages(f io.ReaderAt, length int64) (*pages, error) {
 	}
 	return &pages{f: f, size: size, usable: usable, count: count,
 		trunk: binary.BigEndian.Uint32(h[32:]), free: binary.BigEndian.Uint32(h[36:])}, nil
+}
+
+// headerFields checks the fields of the database file's header h that
+// SQLite reads as it opens the file (lockBtree, sqlite3InitOne) and that no
+// commit changes, so that they hold whatever a WAL beside the file holds,
+// and returns the page size and the bytes of each page not reserved.
+func headerFields(h []byte) (size, usable int, err error) {
+	if !bytes.HasPrefix(h, header) {
+		return 0, 0, fmt.Errorf("the header does not begin as SQLite's does")
+	}
+	size = int(binary.BigEndian.Uint16(h[16:]))
+	if size == 1 {
+		size = 65536
+	}
+	if size < 512 || size > 65536 || size&(size-1) != 0 {
+		return 0, 0, fmt.Errorf("the header gives a page size of %d", size)
+	}
+	if h[18] < 1 || h[18] > 2 || h[19] < 1 || h[19] > 2 || h[21] != 64 || h[22] != 32 || h[23] != 32 {
+		return 0, 0, fmt.Errorf("the header's format bytes are % x, not SQLite's", h[18:24])
+	}
+	usable = size - int(h[20])
+	if usable < 480 {
+		return 0, 0, fmt.Errorf("the header reserves %d bytes of each page of %d", h[20], size)
+	}
+	// 0 until the first table is made; SQLite writes 1 to 4.
+	if format := binary.BigEndian.Uint32(h[44:]); format > 4 {
+		return 0, 0, fmt.Errorf("the header gives the schema format %d", format)
+	}
+	// The store's files are UTF-8 (1), or 0 until the first table is made:
+	// read as UTF-16, the schema's names are garbage.
+	if enc := binary.BigEndian.Uint32(h[56:]); enc > 1 {
+		return 0, 0, fmt.Errorf("the header gives the text encoding %d, and the store's files are UTF-8 (1)", enc)
+	}
+	return size, usable, nil
 }
 
 // freeList checks the head of the free list, where SQLite takes the next

@@ -278,3 +278,60 @@ func trunkOffset(h []byte) int64 {
 	}
 	return (int64(binary.BigEndian.Uint32(h[32:])) - 1) * size
 }
+
+// TestADamagedHeaderIsRefusedAsDamagedAtStartUp: header fields SQLite
+// reads as it opens the file gone bad refused the start with SQLite's own
+// words before any check of the store's ran: the page count past the
+// file's end and the text encoding as "database disk image is malformed"
+// (the second with the schema's names read as UTF-16), the page size and
+// the payload fractions as "file is not a database", the schema format as
+// "unsupported file format", and the write version as the database being
+// read-only to this process, which sent the operator after permissions.
+// Each must say the file is damaged and to restore it from a backup, as
+// every other damage found at start-up does, after a clean stop and after
+// one that was not.
+func TestADamagedHeaderIsRefusedAsDamagedAtStartUp(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(h []byte) (offset int64, b []byte){
+		"the page count past the file's end": func(h []byte) (int64, []byte) {
+			return 28, binary.BigEndian.AppendUint32(nil, binary.BigEndian.Uint32(h[28:])+1)
+		},
+		"the text encoding":  func([]byte) (int64, []byte) { return 59, []byte{3} },
+		"the page size":      func([]byte) (int64, []byte) { return 17, []byte{3} },
+		"a payload fraction": func([]byte) (int64, []byte) { return 21, []byte{0} },
+		"the schema format":  func([]byte) (int64, []byte) { return 47, []byte{0xff} },
+		"the write version":  func([]byte) (int64, []byte) { return 18, []byte{3} },
+		"the read version":   func([]byte) (int64, []byte) { return 19, []byte{3} },
+		"the reserved bytes": func([]byte) (int64, []byte) { return 20, []byte{0xff} },
+	}
+	for name, damage := range cases {
+		for _, clean := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, clean stop %v", name, clean), func(t *testing.T) {
+				t.Parallel()
+				dir := storeWithEvents(t, 50)
+				path := filepath.Join(dir, sqlitestore.FileName)
+				h, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				offset, b := damage(h)
+				writeAt(t, path, offset, b)
+				if !clean {
+					if err := os.WriteFile(filepath.Join(dir, "tributary.lock"), []byte("12345\n"), 0o640); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+				if err == nil {
+					s.Close()
+					t.Fatalf("Open of a database file whose header is damaged in %s: succeeded; expected it refused as damaged", name)
+				}
+				if !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "restore it from a backup") ||
+					strings.Contains(err.Error(), "read-only") {
+					t.Errorf("Open of a database file whose header is damaged in %s: %v; expected an error saying it is damaged and to restore it from a backup", name, err)
+				}
+				t.Logf("refused: %v", err)
+			})
+		}
+	}
+}

@@ -123,14 +123,16 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	s.reads, s.writes, s.feed = pool(dsn, opts.MaxReaders), pool(dsn+"&_txlock=immediate", 1), pool(dsn, 2)
 	if err := s.feed.PingContext(ctx); err != nil {
-		s.closeDBs()
 		if sqliteCode(err) == sqlite3.SQLITE_READONLY_DIRECTORY {
+			s.closeDBs()
 			// SQLite says "attempt to write a readonly database", of a
 			// file that may be writable: it is the -wal it cannot make.
 			return nil, fmt.Errorf("open %s: the data directory %s is read-only to this process (uid %d); the embedded store "+
 				"makes its -wal and -shm files beside the database: %w", path, filepath.Dir(path), os.Geteuid(), err)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, translate(err))
+		err = s.openFailed(translate(err))
+		s.closeDBs()
+		return nil, err
 	}
 	// A damaged page that start-up does not read would be served until a
 	// read or an append came upon it. Checking every page takes 0.7 to 2.5 s
@@ -155,8 +157,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// word: the store would serve reads and /readyz, and refuse every
 	// append as the database being unreachable. Take the write lock once.
 	if err := s.checkWritable(ctx); err != nil {
+		err = s.openFailed(err)
 		s.closeDBs()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	// The WAL the connections have open, for checkFile. SQLite deletes it,
 	// and makes another, only when its last connection closes; the driver
@@ -180,6 +183,42 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	return s, nil
+}
+
+// openFailed is the error of a start that failed with err as SQLite opened
+// the database file or first wrote it: the file is damaged if a field of its
+// header is (SQLite said only "file is not a database", "unsupported file
+// format", or that the file is read-only, of a write version gone bad), or
+// if SQLite says so (a page count past the file's end, a text encoding gone
+// bad: "database disk image is malformed"); err otherwise.
+func (s *Store) openFailed(err error) error {
+	if s.file != nil {
+		h := make([]byte, 100)
+		if _, rerr := s.file.ReadAt(h, 0); rerr == nil {
+			if _, _, fault := headerFields(h); fault != nil {
+				// SQLite's own words, not the store's reading of them
+				// (checkWritable's "read-only to this process").
+				var se *sqlite.Error
+				if errors.As(err, &se) {
+					err = se
+				}
+				return fmt.Errorf("the database file %s is damaged (%w; SQLite: %w): %s", s.path, fault, err, restoreAdvice)
+			}
+		}
+	}
+	if isDamage(err) {
+		return fmt.Errorf("the database file %s is damaged (%w): %s", s.path, err, restoreAdvice)
+	}
+	return fmt.Errorf("open %s: %w", s.path, err)
+}
+
+// isDamage reports whether SQLite found the database file damaged.
+func isDamage(err error) bool {
+	switch sqliteCode(err) & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
 }
 
 // checkMaxEventBytes refuses a largest event that no row could hold on the
@@ -432,9 +471,7 @@ func translate(err error) error {
 // from a backup, where SQLite's own words were a bare 500. The first such
 // error is logged, once, and fails Ping (/readyz) from then on.
 func (s *Store) translate(err error) error {
-	switch sqliteCode(err) & 0xff {
-	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-	default:
+	if !isDamage(err) {
 		return translate(err)
 	}
 	damage := fmt.Errorf("%w: the database file %s is damaged (%w): %s", eventstore.ErrUnavailable, s.path, err, restoreAdvice)
