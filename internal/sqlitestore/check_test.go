@@ -378,3 +378,63 @@ func TestTouchingTheDatabaseFileAsksTheNextStartToCheckEveryPage(t *testing.T) {
 		t.Errorf("a start after a clean stop and a touch of the file did not check every page; expected log lines naming quick_check, logged:\n%s", logs.String())
 	}
 }
+
+// TestAWALBesideAFileStoppedCleanlyAsksForTheFullCheck: a clean stop leaves
+// no WAL, so a start that finds the file as the store stopped it reads only
+// a few of its pages, from the file. A WAL with commits found beside it
+// since (one restored with an older copy, or left by another program that
+// wrote the file and was killed) holds pages SQLite reads in place of the
+// file's, which that look never sees: a page gone bad there was served,
+// until a read came upon it. The start must check every page, through
+// SQLite, and refuse such a file.
+func TestAWALBesideAFileStoppedCleanlyAsksForTheFullCheck(t *testing.T) {
+	t.Parallel()
+	dir := storeWithEvents(t, 600) // stopped cleanly
+	path := filepath.Join(dir, sqlitestore.FileName)
+	page, size := pageOf(t, path, "events", "leaf", "path", 1)
+
+	// The same file, in another directory, written by another program:
+	// a page of it replaced with garbage, through SQLite, so that the WAL
+	// holds it as a commit, copied while that program still has it open
+	// (killed, it would have left it so).
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), sqlitestore.FileName)
+	if err := os.WriteFile(other, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+other+"?_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("UPDATE sqlite_dbpage SET data = ? WHERE pgno = ?",
+		bytes.Repeat([]byte{0xA5, 0x17, 0x00, 0xFF}, int(size)/4), page); err != nil {
+		t.Fatalf("write garbage over page %d through sqlite_dbpage: %v", page, err)
+	}
+	wal, err := os.ReadFile(other + "-wal")
+	if err != nil || len(wal) == 0 {
+		t.Fatalf("the other program's WAL: %d bytes, %v; expected its commit", len(wal), err)
+	}
+	if err := os.WriteFile(path+"-wal", wal, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs testlog.Buffer
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err == nil {
+		_, rerr := s.ReadAll(t.Context(), eventstore.ReadAllOptions{Limit: 1000})
+		s.Close()
+		t.Fatalf("Open of a file stopped cleanly, with a WAL beside it whose commit writes garbage over page %d: succeeded "+
+			"(then a read of the log: %v); expected the full check to refuse it as damaged; logged:\n%s", page, rerr, logs.String())
+	}
+	if !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "backup") {
+		t.Errorf("Open of a file stopped cleanly, with a damaging WAL beside it: %v; expected it refused as damaged, saying to restore from a backup", err)
+	}
+	if !strings.Contains(logs.String(), "quick_check") {
+		t.Errorf("Open of a file stopped cleanly, with a WAL beside it: expected a log line naming quick_check, logged:\n%s", logs.String())
+	}
+}

@@ -233,8 +233,15 @@ func (s *Store) markStopped() {
 }
 
 // stoppedCleanly reports whether previous, what the lock file held before
-// this start, says that the store stopped cleanly with file as it is now.
-func stoppedCleanly(previous string, file *os.File) bool {
+// this start, says that the store stopped cleanly with file, at path, as it
+// is now, with no WAL beside it. A clean stop leaves none: a WAL found since
+// (restored with an older copy, left by another program killed as it wrote
+// the file) holds pages SQLite reads in place of the file's, which glance,
+// reading the file, would not see.
+func stoppedCleanly(previous string, file *os.File, path string) bool {
+	if fi, err := os.Stat(path + "-wal"); !errors.Is(err, fs.ErrNotExist) && (err != nil || fi.Size() > 0) {
+		return false
+	}
 	stamp := fileStamp(file)
 	return stamp != "" && previous == stoppedPrefix+stamp+"\n"
 }
@@ -255,7 +262,8 @@ func (s *Store) checkPages(ctx context.Context, clean bool) error {
 		s.log.Warn("the database file, stopped cleanly, looks damaged: checking every page with PRAGMA quick_check",
 			"path", s.path, "found", err.Error())
 	} else {
-		s.log.Info("checking the database file with PRAGMA quick_check: the last stop was not clean, or the file was copied, restored or changed since",
+		s.log.Info("checking the database file with PRAGMA quick_check: the last stop was not clean, or the file was copied, restored or changed since, "+
+			"or a WAL is beside it",
 			"path", s.path)
 	}
 	return s.quickCheck(ctx)

@@ -140,7 +140,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// file is not the one this store last stopped cleanly, or where a look
 	// at the pages a start can afford to read finds one damaged.
 	if !created {
-		if err := s.checkPages(ctx, stoppedCleanly(previous, file)); err != nil {
+		if err := s.checkPages(ctx, stoppedCleanly(previous, file, path)); err != nil {
 			s.closeDBs()
 			return nil, err
 		}
