@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -198,19 +199,42 @@ func startRecord(f *os.File, previous string) error {
 	if f == nil {
 		return nil
 	}
+	return writeStartRecord(f, previous)
+}
+
+// writeStartRecord is startRecord on the lock file f.
+func writeStartRecord(f lockRecord, previous string) error {
 	content := pidLine()
 	if recorded, ok := headRecorded(previous); ok {
 		content += headLine(recorded)
 	}
 	if err := rewriteLockFile(f, content); err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
+		return startRecordError(f.Name(), err)
 	}
 	if previous == "" {
 		if err := syncPath(filepath.Dir(f.Name())); err != nil {
-			return fmt.Errorf("write %s: %w", f.Name(), err)
+			return startRecordError(f.Name(), err)
 		}
 	}
 	return nil
+}
+
+// startRecordError is the error of a start that could not write its record
+// into the lock file at name. The start is refused: without the record, a
+// start after a crash could not tell a log that lost its WAL. A full disk
+// (a new lock file needs a block, and on a copy-on-write file system so
+// does every write) is said as such, with what to do.
+func startRecordError(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // its text names the file again
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("the data directory's file system is full (%w): this start could not write its record into %s, "+
+			"which lets a start after a crash find a log that lost its WAL, and it does not start without it; "+
+			"free some space and start again", err, name)
+	}
+	return fmt.Errorf("write %s: %w", name, err)
 }
 
 // stoppedPrefix begins what markStopped writes into the lock file.

@@ -1,7 +1,11 @@
 package sqlitestore
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -115,4 +119,37 @@ func show(head int64, ok bool) string {
 		return "none"
 	}
 	return fmt.Sprint(head)
+}
+
+// fullDisk is a lock file on a file system with no space left: every write
+// fails as the kernel fails it.
+type fullDisk struct{ name string }
+
+func (d fullDisk) Name() string { return d.name }
+func (d fullDisk) WriteAt([]byte, int64) (int, error) {
+	return 0, &fs.PathError{Op: "write", Path: d.name, Err: syscall.ENOSPC}
+}
+func (d fullDisk) Truncate(int64) error { return nil }
+func (d fullDisk) Sync() error          { return nil }
+
+// TestAStartOnAFullDiskIsRefusedSayingSo: a start writes its record into
+// the lock file (a new one, or, on a copy-on-write file system, any write
+// takes new blocks), and without it the next start after a crash could not
+// tell a log that lost its WAL: on a full disk the start is refused, and
+// rightly. Its error named the lock file twice and said only "no space left
+// on device": it must say that the data directory's file system is full,
+// why the start needs the write, and to free space and start again.
+func TestAStartOnAFullDiskIsRefusedSayingSo(t *testing.T) {
+	t.Parallel()
+	const name = "/srv/tributary/data/tributary.lock"
+	err := writeStartRecord(fullDisk{name}, "1234\n"+headLine(42))
+	if err == nil {
+		t.Fatal("a start's record written on a full disk: no error; expected the start refused")
+	}
+	msg := err.Error()
+	if !errors.Is(err, syscall.ENOSPC) || strings.Count(msg, name) != 1 || !strings.Contains(msg, "full") ||
+		!strings.Contains(msg, "free some space") || !strings.Contains(msg, "crash") {
+		t.Errorf("a start's record written on a full disk: %q; expected ENOSPC, the lock file named once, and a message saying the file system is full, "+
+			"why the record is needed (a crash), and to free some space", msg)
+	}
 }
