@@ -1,11 +1,13 @@
 package sqlitestore_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,5 +104,88 @@ func TestADamagedPageMetByAReadMakesTheStoreNotReadyAndSaysToRestore(t *testing.
 	}
 	if !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "backup") {
 		t.Errorf("Open after a stop of a store that had met a damaged page: %v; expected it refused as damaged, saying to restore from a backup", err)
+	}
+}
+
+// TestDamagedBytesInAnEventsDataAreNotServedAsJSON: bytes gone bad inside
+// an event's data or metadata, where neither SQLite nor the look a start
+// takes checks anything, were served with a 200 as they were: an answer
+// that is not JSON (or not UTF-8), which a client fails to parse with no
+// word of why. A read that meets such an event must fail as a damaged file
+// does, saying to restore it from a backup, and never hand it out: a page
+// of the log, of the stream (the connection cut, as for any read that fails
+// after its first event), the event alone (a 503), and the live feed's read.
+func TestDamagedBytesInAnEventsDataAreNotServedAsJSON(t *testing.T) {
+	t.Parallel()
+	for _, where := range []string{"data", "metadata"} {
+		t.Run(where, func(t *testing.T) {
+			t.Parallel()
+			const marker = "MARKER-0123456789"
+			dir := t.TempDir()
+			s := openMigrated(t, dir)
+			stream := uuid.New()
+			appendEvents(t, s, stream, 5, 100)
+			e := eventstore.NewEvent{Type: "Happened", Data: []byte(`{"a":"x"}`), Metadata: []byte(`{"n":1}`)}
+			if where == "data" {
+				e.Data = []byte(`{"m":"` + marker + `"}`)
+			} else {
+				e.Metadata = []byte(`{"m":"` + marker + `"}`)
+			}
+			if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{e}}); err != nil {
+				t.Fatal(err)
+			}
+			appendEvents(t, s, stream, 5, 100)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// The quote after the marker, bit rot's one byte: `{"m":"MARKER-…!}`.
+			path := filepath.Join(dir, sqlitestore.FileName)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := bytes.Index(b, []byte(marker+`"`))
+			if at < 0 || bytes.Count(b, []byte(marker)) != 1 {
+				t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
+			}
+			setByte(t, path, int64(at+len(marker)), '!')
+
+			s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+			if err != nil {
+				t.Fatalf("Open after a clean stop of a file with a damaged byte in an event's %s: %v; expected it to start", where, err)
+			}
+			t.Cleanup(func() { s.Close() })
+			srv := esthttp.New(s, esthttp.Options{OpenAPI: api.OpenAPI})
+			for _, target := range []string{"/events?limit=1000", "/streams/" + stream.String() + "/events", "/streams/" + stream.String() + "/events/6"} {
+				w := httptest.NewRecorder()
+				cut := false
+				func() {
+					// Met after the first event, the damage cuts the
+					// connection (http.ErrAbortHandler): no 200 reaches the client.
+					defer func() { cut = recover() == http.ErrAbortHandler }()
+					srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+				}()
+				switch {
+				case cut:
+				case w.Code == http.StatusOK && !json.Valid(w.Body.Bytes()):
+					t.Errorf("GET %s with a damaged byte in an event's %s: 200 with a body that is not JSON: %.300s", target, where, w.Body.String())
+				case w.Code == http.StatusOK:
+					t.Errorf("GET %s with a damaged byte in an event's %s: 200 %.300s; expected the read to fail", target, where, w.Body.String())
+				case w.Code != http.StatusServiceUnavailable:
+					t.Errorf("GET %s with a damaged byte in an event's %s: %d %.300s; expected 503", target, where, w.Code, w.Body.String())
+				}
+			}
+			page, err := s.Tail().ReadAll(t.Context(), eventstore.ReadAllOptions{Limit: 1000})
+			if err == nil {
+				for _, err = range page.Events {
+					if err != nil {
+						break
+					}
+				}
+			}
+			if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "restore it from a backup") {
+				t.Errorf("the live feed's read of the log with a damaged byte in an event's %s: %v; expected ErrUnavailable saying the file is damaged and to restore it from a backup", where, err)
+			}
+		})
 	}
 }

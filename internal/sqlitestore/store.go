@@ -466,15 +466,21 @@ func translate(err error) error {
 // translate is the package's translate for the statements the store runs
 // once open, which also recognises a file SQLite finds damaged
 // (SQLITE_CORRUPT, "database disk image is malformed"; SQLITE_NOTADB) in a
-// page start-up did not read: an error wrapping eventstore.ErrUnavailable
-// (a 503, as for a file moved or removed) saying so and to restore the file
-// from a backup, where SQLite's own words were a bare 500. The first such
-// error is logged, once, and fails Ping (/readyz) from then on.
+// page start-up did not read: foundDamage's error, a 503 as for a file moved
+// or removed, where SQLite's own words were a bare 500.
 func (s *Store) translate(err error) error {
 	if !isDamage(err) {
 		return translate(err)
 	}
-	damage := fmt.Errorf("%w: the database file %s is damaged (%w): %s", eventstore.ErrUnavailable, s.path, err, restoreAdvice)
+	return s.foundDamage(err)
+}
+
+// foundDamage is the error of a statement or a read that found the database
+// file damaged, as cause says: it wraps eventstore.ErrUnavailable and says
+// to restore the file from a backup. The first is logged, once, and fails
+// Ping from then on.
+func (s *Store) foundDamage(cause error) error {
+	damage := fmt.Errorf("%w: the database file %s is damaged (%w): %s", eventstore.ErrUnavailable, s.path, cause, restoreAdvice)
 	if s.damage.CompareAndSwap(nil, &damage) {
 		s.log.Error("the database file is damaged: what reads or writes the damaged pages fails, /readyz answers 503, "+
 			"and the next start checks every page; "+restoreAdvice, "path", s.path, "error", damage.Error())
