@@ -373,7 +373,8 @@ func (s *Store) Close() error {
 	s.Store.Close()
 	err := s.closePools()
 	// A file found damaged is not recorded as stopped cleanly: the next
-	// start checks every page, and refuses it.
+	// start checks every page, and refuses a damaged one (quick_check
+	// reads no JSON: an event's damaged data is found again when read).
 	if err == nil && s.damage.Load() == nil {
 		s.markStopped()
 	}
