@@ -248,6 +248,11 @@ func TestADamagedFileIsFoundAtAStartAfterACleanStop(t *testing.T) {
 			}
 			writeAt(t, path, 28, binary.BigEndian.AppendUint32(nil, binary.BigEndian.Uint32(b[28:32])-1))
 		},
+		// The header's auto-vacuum fields, which SQLite reads as it opens
+		// the file: a largest root page where there is none (auto-vacuum
+		// off), and incremental vacuum without it.
+		"the header's largest root page":  func(t *testing.T, path string) { setByte(t, path, 55, 3) },
+		"the header's incremental vacuum": func(t *testing.T, path string) { setByte(t, path, 67, 1) },
 	}
 	for name, damage := range cases {
 		t.Run(name, func(t *testing.T) {

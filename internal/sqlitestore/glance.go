@@ -18,15 +18,15 @@ const maxDepth = 20
 
 // glance reads what a start can afford to read of a database file that the
 // store last stopped cleanly, where quick_check, which reads every page, is
-// skipped: the header, the first page of the free list (where the next
-// page an append needs comes from), and for every table and index the
-// pages on the way from its root to its first and to its last row, checked
-// as SQLite checks a page it loads (the last leaf of the log is where the
-// next append writes and what subscribers read most), and the last event
-// whole. Bit rot, a
-// page gone bad at rest with the file's size and time unchanged, is found
-// there; elsewhere, only by a full check (see the README). It returns an
-// error saying what is wrong, for the caller to confirm with quick_check.
+// skipped: the header (its auto-vacuum fields against the schema's roots),
+// the first page of the free list (where the next page an append needs
+// comes from), and for every table and index the pages on the way from its
+// root to its first and to its last row, checked as SQLite checks a page it
+// loads (the last leaf of the log is where the next append writes and what
+// subscribers read most), and the last event whole. Bit rot, a page gone
+// bad at rest with the file's size and time unchanged, is found there;
+// elsewhere, only by a full check (see the README). It returns an error
+// saying what is wrong, for the caller to confirm with quick_check.
 //
 // It reads the file through the store's own descriptor: closing another
 // one would drop SQLite's locks (see lockDir). There is no WAL after a clean
@@ -54,6 +54,9 @@ func (s *Store) glanceAt(ctx context.Context, f io.ReaderAt, length int64) error
 	}
 	roots, err := s.roots(ctx, p.count)
 	if err != nil {
+		return err
+	}
+	if err := p.vacuumFields(roots); err != nil {
 		return err
 	}
 	for name, t := range roots {
@@ -128,6 +131,9 @@ type pages struct {
 	count  uint32 // pages in the database
 	trunk  uint32 // the free list's first trunk page, 0 if none
 	free   uint32 // pages in the free list
+	// The largest root page, where auto-vacuum is on (0 where it is off),
+	// and whether incremental vacuum is on.
+	largestRoot, incremental uint32
 }
 
 // readPages reads and checks the header of the database file f, of length
@@ -153,7 +159,30 @@ func readPages(f io.ReaderAt, length int64) (*pages, error) {
 		}
 	}
 	return &pages{f: f, size: size, usable: usable, count: count,
-		trunk: binary.BigEndian.Uint32(h[32:]), free: binary.BigEndian.Uint32(h[36:])}, nil
+		trunk: binary.BigEndian.Uint32(h[32:]), free: binary.BigEndian.Uint32(h[36:]),
+		largestRoot: binary.BigEndian.Uint32(h[52:]), incremental: binary.BigEndian.Uint32(h[64:])}, nil
+}
+
+// vacuumFields checks the header's auto-vacuum fields as quick_check does:
+// SQLite takes auto-vacuum to be on where the largest root page is not 0,
+// and then it must be the largest of roots, the file's b-trees; where it is
+// 0, incremental vacuum must be off. With either gone bad, SQLite would
+// look for, or write, pointer-map pages the file does not have.
+func (p *pages) vacuumFields(roots map[string]tree) error {
+	if p.largestRoot == 0 {
+		if p.incremental != 0 {
+			return fmt.Errorf("the header turns incremental vacuum on (%d) without auto-vacuum", p.incremental)
+		}
+		return nil
+	}
+	var largest uint32
+	for _, t := range roots {
+		largest = max(largest, t.root)
+	}
+	if largest != p.largestRoot {
+		return fmt.Errorf("the header gives the largest root page %d, and the schema's largest is %d", p.largestRoot, largest)
+	}
+	return nil
 }
 
 // headerFields checks the fields of the database file's header h that
