@@ -473,6 +473,11 @@ func repoint(dec *jsontext.Decoder, err error) error {
 		}
 	}
 	if len(prefix) < 3 || prefix[0] != "events" || (prefix[2] != "data" && prefix[2] != "metadata") {
+		if at := placed(dec, syntax); at != syntax.JSONPointer {
+			found := *syntax
+			found.JSONPointer = at
+			return &found
+		}
 		return err
 	}
 	unread := dec.UnreadBuffer()
@@ -483,14 +488,41 @@ func repoint(dec *jsontext.Decoder, err error) error {
 		return err
 	}
 	again := jsontext.NewDecoder(bytes.NewBuffer(bytes.Clone(value))) // it writes to its buffer
-	_, rerr := again.ReadValue()
+	// Token by token, not with ReadValue: the decoder then knows the last
+	// value it read inside, for placed.
+	var rerr error
+	for rerr == nil {
+		if _, rerr = again.ReadToken(); again.StackDepth() == 0 {
+			break
+		}
+	}
 	var inner *jsontext.SyntacticError
 	if !errors.As(rerr, &inner) || start+inner.ByteOffset != syntax.ByteOffset {
 		return err
 	}
 	found := *syntax
-	found.JSONPointer = jsontext.Pointer("/" + strings.Join(prefix, "/") + string(inner.JSONPointer))
+	found.JSONPointer = jsontext.Pointer("/" + strings.Join(prefix, "/") + string(placed(again, inner)))
 	return &found
+}
+
+// placed returns where syntax, a fault dec just met, is: its own pointer,
+// or, for a character that would go on a number or literal written right
+// against the value before it, that value's. "data":01 is a number with a
+// leading zero to whoever wrote it; the decoder reads a 0, then a 1 where
+// a comma belongs, and names the object around it. After a space, the
+// fault is a missing comma, in the object or array around.
+func placed(dec *jsontext.Decoder, syntax *jsontext.SyntacticError) jsontext.Pointer {
+	unread, last := dec.UnreadBuffer(), dec.StackPointer()
+	if syntax.ByteOffset != dec.InputOffset() || len(unread) == 0 || !continuesToken(unread[0]) ||
+		last == syntax.JSONPointer || last.Parent() != syntax.JSONPointer {
+		return syntax.JSONPointer
+	}
+	return last
+}
+
+// continuesToken reports whether c could go on a number or a literal.
+func continuesToken(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '+' || c == '-'
 }
 
 // decodeError explains a JSON decoding failure to the client.

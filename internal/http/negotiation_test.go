@@ -298,3 +298,37 @@ func TestAFaultDeepInsideDataNamesItsPath(t *testing.T) {
 		}
 	})
 }
+
+// TestACharacterRightAfterAValueIsPlacedInIt: "data":01 is a number with
+// a leading zero to whoever wrote it, but the decoder reads a 0 and then a
+// 1 where a comma belongs, and named the object around it: events[0], not
+// events[0].data (a review found it). A character that would go on a
+// number or literal, written right against the value before it, is placed
+// in that value, at any depth; one after a space, a missing comma, is
+// still placed in the object or array around it.
+func TestACharacterRightAfterAValueIsPlacedInIt(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, newContract(t), k.Open(t))
+		pad := `"pad":"` + strings.Repeat(" ", 5000) + `"` // the decoder reads more of the body inside the value
+		for _, tc := range []struct{ events, where string }{
+			{`{"type":"A","data":01}`, "events[0].data"},
+			{`{"type":"A","data":1},{"type":"A","metadata":-01,"data":1}`, "events[1].metadata"},
+			{`{"type":"A","data":1x}`, "events[0].data"},
+			{`{"type":"A","data":{"a":01}}`, "events[0].data.a"},
+			{`{"type":"A","data":[1,01]}`, "events[0].data[1]"},
+			{`{"type":"A","data":{` + pad + `,"a":{"b":[true,0.5e1.2]}}}`, "events[0].data.a.b[1]"},
+			{`{"type":"A","data":0 1}`, "events[0]"},
+			{`{"type":"A","data":[1 2]}`, "events[0].data"},
+		} {
+			body := `{"stream_type":"order","events":[` + tc.events + `]}`
+			r := s.do("POST", "/streams/"+uuid.NewString()+"/events", body)
+			what := strings.Replace(tc.events, pad, `"pad":"…"`, 1)
+			expectStatus(t, what, r, 400)
+			want := "(" + tc.where + "):"
+			if got := strings.Replace(r.json(t)["detail"].(string), pad, `"pad":"…"`, 1); !strings.Contains(got, want) {
+				t.Errorf("%s: detail %q, want it to hold %q", what, got, want)
+			}
+		}
+	})
+}
