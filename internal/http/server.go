@@ -351,21 +351,23 @@ func (s *Server) options(next http.Handler) http.Handler {
 // routeMatches reports whether a chi route pattern, such as
 // /streams/{streamID}/events, matches path: segment by segment, so that a
 // path with a trailing slash matches no route, as the router routes it.
+// It walks both in place: it runs for every route on each OPTIONS and 405.
 func routeMatches(route, path string) bool {
-	rs, ps := strings.Split(route, "/"), strings.Split(path, "/")
-	if len(rs) != len(ps) {
-		return false
-	}
-	for i, r := range rs {
+	for {
+		r, routeRest, routeMore := strings.Cut(route, "/")
+		p, pathRest, pathMore := strings.Cut(path, "/")
 		if strings.HasPrefix(r, "{") && strings.HasSuffix(r, "}") {
-			if ps[i] == "" {
+			if p == "" {
 				return false
 			}
-		} else if r != ps[i] {
+		} else if r != p {
 			return false
 		}
+		if !routeMore || !pathMore {
+			return routeMore == pathMore // as many segments in each
+		}
+		route, path = routeRest, pathRest
 	}
-	return true
 }
 
 // accessLog logs one structured line per request, and echoes the request id.
