@@ -39,34 +39,62 @@ func (c *clientSubscriptions) give(client string) {
 	}
 }
 
+// full reports whether client holds limit subscriptions.
+func (c *clientSubscriptions) full(client string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held[client] >= c.limit
+}
+
 // limitPerClient admits a subscription only while its client holds fewer
 // than MaxSubscribersPerClient, and answers it 503 otherwise, as the
 // instance's own limit does. The place is the client's from before the
 // handler runs until the request's access log line is written, which a
 // subscription that took its connection over writes when it ends
-// (detachAccessEntry). Other requests pass as they are. It runs after
-// access control: the token, if any, names the client.
+// (detachAccessEntry). A HEAD of one is answered as its GET would be, and
+// takes no place. Other requests pass as they are. It runs after access
+// control: the token, if any, names the client.
 func (s *Server) limitPerClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e, ok := r.Context().Value(accessKey{}).(*accessEntry)
-		if !ok || r.Method != http.MethodGet || !wantsEvents(r) {
+		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) || !wantsEvents(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		client, who := s.clientKey(r, *e.principal)
-		if !s.clients.take(client) {
-			held := fmt.Sprintf("%d subscriptions", s.clients.limit)
-			if s.clients.limit == 1 {
-				held = "a subscription"
+		if r.Method == http.MethodHead {
+			if s.clients.full(client) {
+				s.writeError(w, r, s.clientHoldsItsShare(who))
+				return
 			}
-			s.writeError(w, r, &detailError{kind: errTooManySubscribers,
-				detail: fmt.Sprintf("%s already holds %s, the most one client may hold on this server (TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT); "+
-					"close one, or try again shortly", who, held)})
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !s.clients.take(client) {
+			s.writeError(w, r, s.clientHoldsItsShare(who))
 			return
 		}
 		e.release = func() { s.clients.give(client) }
 		next.ServeHTTP(w, r)
 	})
+}
+
+// clientHoldsItsShare is the 503 of a subscription whose client, who,
+// holds MaxSubscribersPerClient.
+func (s *Server) clientHoldsItsShare(who string) error {
+	held := fmt.Sprintf("%d subscriptions", s.clients.limit)
+	if s.clients.limit == 1 {
+		held = "a subscription"
+	}
+	return &detailError{kind: errTooManySubscribers,
+		detail: fmt.Sprintf("%s already holds %s, the most one client may hold on this server (TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT); "+
+			"close one, or try again shortly", who, held)}
+}
+
+// tooManySubscribers is the 503 of a subscription past MaxSubscribers.
+func (s *Server) tooManySubscribers() error {
+	return &detailError{kind: errTooManySubscribers,
+		detail: fmt.Sprintf("this server already serves %d subscriptions, the most it takes; try again shortly or another instance", s.opts.MaxSubscribers)}
 }
 
 // clientKey names the client of r: its token's holder where access control

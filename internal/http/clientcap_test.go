@@ -3,12 +3,16 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
@@ -172,4 +176,71 @@ func TestASubscriptionRefusedForALimitIsNoErrorInTheLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAHeadOfASubscriptionAtEitherCapAnswersAsItsGet: a HEAD of a
+// subscription route is a GET without its body (RFC 9110 §9.3.2), and
+// was answered 200 with a text/event-stream where the GET, at the
+// instance's limit or the client's share, is a 503 (a review found it): a
+// client or a monitor that asks with HEAD whether it may subscribe was
+// told yes. It is now answered as the GET, status and headers, and, as
+// before, takes no place: below either cap a HEAD is a 200 and the GETs
+// after it still find theirs. On both stores, on both routes.
+func TestAHeadOfASubscriptionAtEitherCapAnswersAsItsGet(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		for name, opts := range map[string]esthttp.Options{
+			"the client's share":   {MaxSubscribers: 10, MaxSubscribersPerClient: 1},
+			"the instance's limit": {MaxSubscribers: 1, MaxSubscribersPerClient: 5},
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				opts.OpenAPI = api.OpenAPI
+				_, _, srv := liveServerOf(t, k, opts, nil)
+				one := subscriberFrom(t, "127.0.0.1")
+				for _, path := range []string{"/events", "/streams/" + uuid.NewString() + "/events"} {
+					if r := askEvents(t, one, http.MethodHead, srv.URL+path); r.StatusCode != http.StatusOK {
+						t.Fatalf("HEAD %s below the cap: %d, want 200", path, r.StatusCode)
+					}
+				}
+				closeIt := expectSubscribed(t, one, srv.URL, "", "the one subscription the cap lets through, after the HEADs")
+				for _, path := range []string{"/events", "/streams/" + uuid.NewString() + "/events"} {
+					get, head := askEvents(t, one, http.MethodGet, srv.URL+path), askEvents(t, one, http.MethodHead, srv.URL+path)
+					if get.StatusCode != http.StatusServiceUnavailable {
+						t.Fatalf("GET %s at the cap: %d, want 503", path, get.StatusCode)
+					}
+					if head.StatusCode != get.StatusCode {
+						t.Errorf("HEAD %s at the cap: %d, want %d as its GET", path, head.StatusCode, get.StatusCode)
+					}
+					for _, h := range []string{"Content-Type", "Content-Length", "Retry-After", "Vary", "Cache-Control", "X-Accel-Buffering"} {
+						if g, hd := get.Header.Values(h), head.Header.Values(h); !slices.Equal(g, hd) {
+							t.Errorf("HEAD %s at the cap: %s %q, want %q as its GET", path, h, hd, g)
+						}
+					}
+				}
+				closeIt()
+				expectSubscribedSoon(t, one, srv.URL, "", "a subscription once the one open closed")
+			})
+		}
+	})
+}
+
+// askEvents sends method to url asking for an event stream, and returns
+// its answer with the body read (a subscription's: none, it is closed).
+func askEvents(t *testing.T, client *http.Client, method, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	resp.Body.Close()
+	return resp
 }

@@ -329,12 +329,15 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
 	if r.Method == http.MethodHead {
+		// Answered as its GET would be, without taking a place.
+		if s.subscribers.Load() >= int64(s.opts.MaxSubscribers) {
+			return nil, s.tooManySubscribers()
+		}
 		return nil, nil
 	}
 	if n := s.subscribers.Add(1); n > int64(s.opts.MaxSubscribers) {
 		s.subscribers.Add(-1)
-		return nil, &detailError{kind: errTooManySubscribers,
-			detail: fmt.Sprintf("this server already serves %d subscriptions, the most it takes; try again shortly or another instance", s.opts.MaxSubscribers)}
+		return nil, s.tooManySubscribers()
 	}
 	ew := &eventWriter{s: s, w: w, rc: http.NewResponseController(w), stream: stream, endpoint: "log", sub: s.opts.Feed.Subscribe(*opts),
 		// Every batch of writes and its flush is guarded: a client that
