@@ -186,12 +186,7 @@ func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.Expecte
 func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	id, expected, body, err := s.readAppend(w, r)
 	if err != nil {
-		// The body may not have been read to its end, or at all, and
-		// net/http reads what is left of it (up to 256 KiB) before it
-		// answers, waiting on a client that waits for the answer. Closing
-		// the connection instead, the answer goes at once.
-		w.Header().Set("Connection", "close")
-		return err
+		return err // the body may be left unread: see closeUnread
 	}
 	req, err := body.convert(id, expected, s.opts.MaxBatch, s.opts.MaxEventBytes)
 	if err != nil {

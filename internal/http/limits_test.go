@@ -3,11 +3,13 @@ package http_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -496,4 +498,114 @@ func budgetServer(t *testing.T, k teststore.Kind, maxBody int64) *httptest.Serve
 		Metrics: metrics.New("test")}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestARefusedRequestWhoseBodyIsStillComingIsClosedAtOnce: net/http reads
+// what is left of a request's body, up to 256 KiB, before it sends the
+// answer, and again before it closes the connection. A request refused
+// before its body was read, or halfway through it (a 401, a 413 by its
+// Content-Length, a 415, a 503 of the budget of bodies in flight, a 404),
+// whose client went on sending its body a byte at a time, was answered
+// only once the body had come, or held its connection and a goroutine
+// until the ReadTimeout after the answer (a review found it). Such an
+// answer now says Connection: close and the server closes the connection
+// at once, reading nothing more of the body.
+func TestARefusedRequestWhoseBodyIsStillComingIsClosedAtOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		tokens, err := esthttp.ParseTokens("app:write:w-0123456789abcdef,dash:read:r-0123456789abcdef")
+		if err != nil {
+			t.Fatal(err)
+		}
+		serve := func(opts esthttp.Options) *httptest.Server {
+			t.Helper()
+			srv := httptest.NewUnstartedServer(esthttp.New(k.Open(t), opts))
+			srv.Config.ReadTimeout = time.Minute // what a trickled body could hold before
+			srv.Start()
+			t.Cleanup(srv.Close)
+			return srv
+		}
+		plain := serve(esthttp.Options{MaxBodyBytes: 1000}).Listener.Addr().String()
+		guarded := serve(esthttp.Options{MaxBodyBytes: 1000, Tokens: tokens}).Listener.Addr().String()
+		appendTo := "/streams/" + uuid.NewString() + "/events"
+		const json = "Content-Type: application/json\r\n"
+		for _, tc := range []struct {
+			name, addr, method, path, headers, sent string
+			announced, status                       int
+		}{
+			{"without a token", guarded, "POST", appendTo, json, "", 1000, http.StatusUnauthorized},
+			{"with a read token", guarded, "POST", appendTo, json + "Authorization: Bearer r-0123456789abcdef\r\n", "", 1000, http.StatusForbidden},
+			{"announcing a body past the limit", plain, "POST", appendTo, json, "", 2000, http.StatusRequestEntityTooLarge},
+			{"a Content-Type that is not JSON", plain, "POST", appendTo, "Content-Type: text/plain\r\n", "", 1000, http.StatusUnsupportedMediaType},
+			{"a stream id that is not a UUID", plain, "POST", "/streams/nope/events", json, "", 1000, http.StatusBadRequest},
+			{"malformed JSON", plain, "POST", appendTo, json, `{"stream_type":"order"]`, 1000, http.StatusBadRequest},
+			{"a method no route serves", plain, "PUT", "/events", json, "", 1000, http.StatusMethodNotAllowed},
+			{"a path no route serves", plain, "POST", "/nope", json, "", 1000, http.StatusNotFound},
+			{"expecting 100-continue, without a token", guarded, "POST", appendTo, json + "Expect: 100-continue\r\n", "", 1000, http.StatusUnauthorized},
+		} {
+			refusedAndClosed(t, tc.addr, tc.name, tc.method, tc.path, tc.headers, tc.sent, tc.announced, tc.status)
+		}
+
+		// Two stalled uploads hold 1,800 bytes of a budget of 2,000.
+		budget := serve(esthttp.Options{MaxBodyBytes: 1000, MaxBodyBytesInFlight: 2000, Metrics: metrics.New("test")})
+		for range 2 {
+			stallUpload(t, budget.Listener.Addr().String(), 1000, 900)
+		}
+		waitForBodies(t, budget.URL, 1800)
+		refusedAndClosed(t, budget.Listener.Addr().String(), "past the budget of bodies in flight", "POST", appendTo, json,
+			`{"stream_type":"order","events":[{"type":"A","data":"`+strings.Repeat("x", 300), 1000, http.StatusServiceUnavailable)
+	})
+}
+
+// refusedAndClosed sends a request to addr announcing a body of announced
+// bytes, sends sent of it, then the rest a byte every 50 ms, and expects
+// an answer with status and Connection: close within 2 s, and the
+// connection closed by the server within 2 s after it, while the body
+// still comes.
+func refusedAndClosed(t *testing.T, addr, what, method, path, headers, sent string, announced, status int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n%s", method, path, headers, announced, sent)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for range announced - len(sent) {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if _, err := c.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	c.SetReadDeadline(start.Add(2 * time.Second)) //nolint:errcheck // a test's bound
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Errorf("%s, its body still coming a byte at a time: no answer after %s (%v); want a %d at once",
+			what, time.Since(start).Round(time.Millisecond), err, status)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != status || !resp.Close {
+		t.Errorf("%s, its body still coming a byte at a time: %d, Connection %q; want %d, Connection: close",
+			what, resp.StatusCode, resp.Header.Get("Connection"), status)
+		return
+	}
+	answered := time.Now()
+	c.SetReadDeadline(answered.Add(2 * time.Second)) //nolint:errcheck // a test's bound
+	if n, err := br.Read(make([]byte, 64)); n > 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("%s, its body still coming a byte at a time: the connection still open %s after the %d (read %d bytes, %v); want it closed at once",
+			what, time.Since(answered).Round(time.Millisecond), status, n, err)
+	}
 }

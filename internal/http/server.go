@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -386,6 +387,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		ctx, principal := withPrincipalSlot(r.Context())
 		e.principal = principal
 		r = r.WithContext(context.WithValue(ctx, accessKey{}, e))
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			e.body.ReadCloser, r.Body = r.Body, &e.body // see bodyStillComing
+		}
 		s.opts.Metrics.InFlight(1)
 		defer func() {
 			if !e.detached {
@@ -452,6 +456,47 @@ type accessEntry struct {
 	unmatched                              bool   // no route served it (see unmatched)
 	asked                                  string // an OPTIONS's route (options): the pattern of the one its path asks about
 	refused                                bool   // a 5xx for a limit, no fault of the server's: a warning (see writeError)
+	body                                   readToEnd
+}
+
+// readToEnd is a request body that knows whether it was read to its end.
+type readToEnd struct {
+	io.ReadCloser
+	ended bool
+}
+
+func (b *readToEnd) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) {
+		b.ended = true
+	}
+	return n, err
+}
+
+// bodyStillComing reports whether r has a body the handler did not read to
+// its end: a refusal before it, or halfway through it.
+func bodyStillComing(r *http.Request) bool {
+	if r.ContentLength == 0 {
+		return false
+	}
+	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
+	return !ok || !e.body.ended
+}
+
+// closeUnread ends a refused request whose body is still coming: net/http
+// would read what is left of it, up to 256 KiB, before it sends the answer
+// (a client that waits for the answer first then has none), and again
+// before it closes the connection, so that a client that sends it a byte at
+// a time held the connection and its goroutine until the ReadTimeout. The
+// answer says Connection: close, and the connection's read deadline is now:
+// net/http reads no more of the body, and closes the connection once the
+// answer is sent. Call it before the status is written.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if !bodyStillComing(r) {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // not every ResponseWriter can; the header still closes it
 }
 
 // unmatched marks r as served by no route, a 404 or 405 of the router's.
