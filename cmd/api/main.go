@@ -435,6 +435,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		Logger:                  log,
 		MaxBodyBytes:            cfg.MaxBodyBytes,
 		MaxBodyBytesInFlight:    cfg.MaxBodyBytesInFlight,
+		MaxClientBytesInFlight:  cfg.MaxClientBytesInFlight,
 		MaxBatch:                cfg.MaxBatch,
 		OpenAPI:                 api.OpenAPI,
 		Feed:                    feed,

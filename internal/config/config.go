@@ -42,6 +42,7 @@ type Config struct {
 	DataDir                 string        `envconfig:"TRIBUTARY_DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when MYSQL_DSN is empty)"`
 	MaxBodyBytes            int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
 	MaxBodyBytesInFlight    int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
+	MaxClientBytesInFlight  int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT" default:"0" desc:"most bytes of request bodies one client sends at once: one token, or one address without tokens (an IPv6 one by its /64) (503 past it; at least MAX_BODY_BYTES, at most MAX_BODY_BYTES_IN_FLIGHT); 0: half of MAX_BODY_BYTES_IN_FLIGHT"`
 	MaxBatch                int           `envconfig:"TRIBUTARY_MAX_BATCH" default:"1000" desc:"most events in one append (413 past it, as soon as the event past it arrives)"`
 	MaxEventBytes           int           `envconfig:"TRIBUTARY_MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
 	MaxSubscribers          int           `envconfig:"TRIBUTARY_MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
@@ -106,6 +107,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxSubscribers < 1 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_SUBSCRIBERS must be at least 1, got %d", c.MaxSubscribers))
+	}
+	if c.MaxClientBytesInFlight < 0 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT must be 0 (half of TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT) or more, got %d", c.MaxClientBytesInFlight))
 	}
 	if c.MaxSubscribersPerClient < 0 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT must be 0 (half of TRIBUTARY_MAX_SUBSCRIBERS) or more, got %d", c.MaxSubscribersPerClient))

@@ -461,3 +461,24 @@ func TestMaxSubscribersPerClientIsZeroOrMore(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxClientBytesInFlightIsZeroOrMore: 0, its default, leaves the share
+// to the server (half of TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT); a negative
+// number means nothing and is refused naming the variable.
+func TestMaxClientBytesInFlightIsZeroOrMore(t *testing.T) {
+	for value, wantErr := range map[string]string{"": "", "0": "", "1048576": "", "-1": "TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT must be 0"} {
+		t.Run(value, func(t *testing.T) {
+			clearTributaryEnv(t)
+			if value != "" {
+				t.Setenv("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT", value)
+			}
+			_, err := Load()
+			switch {
+			case wantErr == "" && err != nil:
+				t.Fatalf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT=%q: expected no error, got %v", value, err)
+			case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+				t.Fatalf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT=%q: expected an error containing %q, got %v", value, wantErr, err)
+			}
+		})
+	}
+}

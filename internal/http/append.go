@@ -225,7 +225,11 @@ func (s *Server) readAppend(w http.ResponseWriter, r *http.Request) (uuid.UUID, 
 		return id, expected, body, err
 	}
 	readDone := boundBodyRead(w, r)
-	err = decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, &body)
+	client := ""
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+		client = s.clientKey(r, *e.principal)
+	}
+	err = decodeJSON(w, r, s.opts.MaxBodyBytes, &s.bodies, client, &body)
 	readDone(err)
 	return id, expected, body, err
 }
@@ -280,13 +284,15 @@ func boundBodyRead(w http.ResponseWriter, r *http.Request) (done func(readErr er
 // It uses github.com/go-json-experiment/json, the implementation
 // encoding/json/v2 is built from: encoding/json matches names without regard
 // to case and takes the last of repeated members, and cannot be told not to.
-func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyBudget, v any) error {
+//
+// What it reads counts against budget, if not nil, as client's (clientKey).
+func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyBudget, client string, v any) error {
 	body, err := decodedBody(w, r, max)
 	if err != nil {
 		return err
 	}
 	d := decoders.Get().(*decoder)
-	d.body = budgetReader{r: http.MaxBytesReader(w, body, max), b: budget}
+	d.body = budgetReader{r: http.MaxBytesReader(w, body, max), b: budget, client: client}
 	d.dec.Reset(&d.body)
 	defer func() {
 		d.dec.Reset(bytes.NewReader(nil)) // drop the body
@@ -334,48 +340,87 @@ type decoder struct {
 }
 
 // bodyBudget bounds the bytes of request bodies being received at once,
-// all clients together. A client that sends a large body slowly, or stops
-// halfway, holds what it sent (and about as much again of the decoder's
-// buffer) until its time is up (see boundBodyRead): fifty stalled uploads
-// of 3.9 MB held 364 MB of a server's memory. What a body holds counts
-// once it is read, so a client holds only what it has sent.
+// all clients together, and those of each client (perClient, if not 0). A
+// client that sends a large body slowly, or stops halfway, holds what it
+// sent (and about as much again of the decoder's buffer) until its time is
+// up (see boundBodyRead): fifty stalled uploads of 3.9 MB held 364 MB of a
+// server's memory, and one client could hold the whole budget, every other
+// client's append refused. What a body holds counts once it is read, so a
+// client holds only what it has sent.
 type bodyBudget struct {
-	limit int64
-	used  atomic.Int64
+	limit     int64
+	used      atomic.Int64
+	perClient int64
+	mu        sync.Mutex
+	held      map[string]int64 // by clientKey; a client holding none has no entry
 }
 
-// errBodyBudget is a read past the budget of bodies in flight.
-var errBodyBudget = errors.New("the budget of request bodies in flight is spent")
+var (
+	// errBodyBudget is a read past the budget of bodies in flight.
+	errBodyBudget = errors.New("the budget of request bodies in flight is spent")
+	// errClientBodyBudget is a read past its client's share of it.
+	errClientBodyBudget = errors.New("the client's share of the budget of request bodies in flight is spent")
+)
 
 // budgetReader reads a body, counting what it read against b (if not
-// nil); release gives it back.
+// nil) as client's; release gives it back.
 type budgetReader struct {
-	r    io.Reader
-	b    *bodyBudget
-	read int64 // bytes read, held against b until release
+	r      io.Reader
+	b      *bodyBudget
+	client string
+	read   int64 // bytes read, held against b until release
 }
 
 func (br *budgetReader) Read(p []byte) (int, error) {
 	n, err := br.r.Read(p)
-	if n > 0 && br.b != nil && !br.b.take(int64(n)) {
-		return 0, errBodyBudget
+	if n > 0 && br.b != nil {
+		if err := br.b.take(br.client, int64(n)); err != nil {
+			return 0, err
+		}
 	}
 	br.read += int64(n)
 	return n, err
 }
 
-// take counts n more bytes against the budget, if they fit. What does not
-// fit is never counted, even for a moment: another body's read that fits
-// would be refused in that moment.
-func (b *bodyBudget) take(n int64) bool {
+// take counts n more bytes of client's against the budget, if they fit
+// both the client's share and the whole. What does not fit the whole is
+// never counted there, even for a moment: another body's read that fits
+// would be refused in that moment. (It is counted in the client's share
+// for that moment: only the client's own reads can see it.)
+func (b *bodyBudget) take(client string, n int64) error {
+	if b.perClient > 0 {
+		b.mu.Lock()
+		if b.held[client]+n > b.perClient {
+			b.mu.Unlock()
+			return errClientBodyBudget
+		}
+		if b.held == nil {
+			b.held = map[string]int64{}
+		}
+		b.held[client] += n
+		b.mu.Unlock()
+	}
 	for {
 		used := b.used.Load()
 		if used+n > b.limit {
-			return false
+			b.give(client, n)
+			return errBodyBudget
 		}
 		if b.used.CompareAndSwap(used, used+n) {
-			return true
+			return nil
 		}
+	}
+}
+
+// give takes n bytes off client's share.
+func (b *bodyBudget) give(client string, n int64) {
+	if b.perClient <= 0 || n == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held[client] -= n; b.held[client] <= 0 {
+		delete(b.held, client)
 	}
 }
 
@@ -383,8 +428,9 @@ func (b *bodyBudget) take(n int64) bool {
 func (br *budgetReader) release() {
 	if br.b != nil {
 		br.b.used.Add(-br.read)
+		br.b.give(br.client, br.read)
 	}
-	br.r, br.b = nil, nil
+	br.r, br.b, br.client = nil, nil, ""
 }
 
 // decodedBody returns the request body with its Content-Encoding undone:
@@ -535,6 +581,9 @@ func decodeError(err error, max int64) error {
 	case errors.Is(err, errBodyBudget):
 		return &detailError{kind: errBodiesInFlight, detail: "this server is receiving as many bytes of request bodies at once as it takes " +
 			"(TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT); nothing was written: send the request again shortly"}
+	case errors.Is(err, errClientBodyBudget):
+		return &detailError{kind: errBodiesInFlight, detail: "this client is sending as many bytes of request bodies at once as one client may " +
+			"on this server (TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT); nothing was written: finish or close the others, or send the request again shortly"}
 	case errors.As(err, &tooBig):
 		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes, the most this server takes (for a gzip body, once decompressed)", max)}
 	case errors.Is(err, errGzipCut):

@@ -62,7 +62,7 @@ func BenchmarkDecodeAppend(b *testing.B) {
 			for b.Loop() {
 				rd.Reset(body)
 				var req appendRequest
-				if err := decodeJSON(w, r, s.opts.MaxBodyBytes, nil, &req); err != nil {
+				if err := decodeJSON(w, r, s.opts.MaxBodyBytes, nil, "", &req); err != nil {
 					b.Fatal(err)
 				}
 				out, err := req.convert(stream, eventstore.Exactly(10), s.opts.MaxBatch, s.opts.MaxEventBytes)

@@ -50,3 +50,35 @@ func TestABodyThatFitsTheBudgetIsNeverRefusedForAnotherThatDoesNot(t *testing.T)
 		t.Errorf("the budget holds %d bytes once every body is released; want 0", n)
 	}
 }
+
+// TestAClientsShareOfTheBodyBudgetIsGivenBack: a read refused for the
+// whole budget takes nothing of its client's share, and a body released
+// gives its client's share back, to the last byte.
+func TestAClientsShareOfTheBodyBudgetIsGivenBack(t *testing.T) {
+	t.Parallel()
+	b := &bodyBudget{limit: 100, perClient: 80}
+	a := budgetReader{r: strings.NewReader(strings.Repeat("x", 60)), b: b, client: "a"}
+	if _, err := a.Read(make([]byte, 60)); err != nil {
+		t.Fatalf("60 bytes of a, with a share of 80: %v; want them read", err)
+	}
+	if _, err := a.Read(make([]byte, 30)); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatalf("nothing more of a: %v", err)
+	}
+	over := budgetReader{r: strings.NewReader(strings.Repeat("y", 30)), b: b, client: "a"}
+	if _, err := over.Read(make([]byte, 30)); !errors.Is(err, errClientBodyBudget) {
+		t.Fatalf("30 more bytes of a, holding 60 of its 80: %v; want errClientBodyBudget", err)
+	}
+	other := budgetReader{r: strings.NewReader(strings.Repeat("z", 50)), b: b, client: "b"}
+	if _, err := other.Read(make([]byte, 50)); !errors.Is(err, errBodyBudget) {
+		t.Fatalf("50 bytes of b, with 60 of 100 held: %v; want errBodyBudget", err)
+	}
+	if n := b.held["b"]; n != 0 {
+		t.Errorf("b holds %d bytes of its share after a refused read; want 0", n)
+	}
+	over.release()
+	other.release()
+	a.release()
+	if n, left := b.used.Load(), len(b.held); n != 0 || left != 0 {
+		t.Errorf("once every body is released: %d bytes used, %d clients holding some; want none", n, left)
+	}
+}

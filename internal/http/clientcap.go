@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 )
 
@@ -61,17 +62,17 @@ func (s *Server) limitPerClient(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		client, who := s.clientKey(r, *e.principal)
+		client := s.clientKey(r, *e.principal)
 		if r.Method == http.MethodHead {
 			if s.clients.full(client) {
-				s.writeError(w, r, s.clientHoldsItsShare(who))
+				s.writeError(w, r, s.clientHoldsItsShare(clientWho(client)))
 				return
 			}
 			next.ServeHTTP(w, r)
 			return
 		}
 		if !s.clients.take(client) {
-			s.writeError(w, r, s.clientHoldsItsShare(who))
+			s.writeError(w, r, s.clientHoldsItsShare(clientWho(client)))
 			return
 		}
 		e.release = func() { s.clients.give(client) }
@@ -99,11 +100,11 @@ func (s *Server) tooManySubscribers() error {
 
 // clientKey names the client of r: its token's holder where access control
 // is on, else its address, an IPv6 one by its /64 (a host is commonly given
-// a whole /64 and may use any address in it). who says which, for a client
-// to read.
-func (s *Server) clientKey(r *http.Request, principal string) (key, who string) {
+// a whole /64 and may use any address in it). clientWho says which, for a
+// client to read.
+func (s *Server) clientKey(r *http.Request, principal string) string {
 	if s.auth != nil {
-		return "token " + principal, fmt.Sprintf("token %q", principal)
+		return "token " + principal
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -117,5 +118,13 @@ func (s *Server) clientKey(r *http.Request, principal string) (key, who string) 
 			host = ip.String()
 		}
 	}
-	return "address " + host, "this client's address"
+	return "address " + host
+}
+
+// clientWho names the client of key (clientKey) for the client to read.
+func clientWho(key string) string {
+	if principal, ok := strings.CutPrefix(key, "token "); ok {
+		return fmt.Sprintf("token %q", principal)
+	}
+	return "this client's address"
 }

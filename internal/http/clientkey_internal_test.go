@@ -15,7 +15,7 @@ func TestAClientIsItsAddressAnIPv6OneByItsSlash64(t *testing.T) {
 	key := func(remote string) string {
 		r := httptest.NewRequest("GET", "/events", nil)
 		r.RemoteAddr = remote
-		k, _ := s.clientKey(r, "")
+		k := s.clientKey(r, "")
 		return k
 	}
 	same := [][2]string{

@@ -491,11 +491,12 @@ func answeredAtOnce(t *testing.T, addr, what, path, headers, sent string, status
 }
 
 // budgetServer serves k's store with bodies of at most maxBody bytes, a
-// budget of two such bodies in flight, and /metrics.
+// budget of two such bodies in flight, and /metrics. One client may hold
+// all of the budget: every test client is 127.0.0.1.
 func budgetServer(t *testing.T, k teststore.Kind, maxBody int64) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: maxBody, MaxBodyBytesInFlight: 2 * maxBody,
-		Metrics: metrics.New("test")}))
+		MaxClientBytesInFlight: 2 * maxBody, Metrics: metrics.New("test")}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -547,7 +548,7 @@ func TestARefusedRequestWhoseBodyIsStillComingIsClosedAtOnce(t *testing.T) {
 		}
 
 		// Two stalled uploads hold 1,800 bytes of a budget of 2,000.
-		budget := serve(esthttp.Options{MaxBodyBytes: 1000, MaxBodyBytesInFlight: 2000, Metrics: metrics.New("test")})
+		budget := serve(esthttp.Options{MaxBodyBytes: 1000, MaxBodyBytesInFlight: 2000, MaxClientBytesInFlight: 2000, Metrics: metrics.New("test")})
 		for range 2 {
 			stallUpload(t, budget.Listener.Addr().String(), 1000, 900)
 		}
@@ -608,4 +609,49 @@ func refusedAndClosed(t *testing.T, addr, what, method, path, headers, sent stri
 		t.Errorf("%s, its body still coming a byte at a time: the connection still open %s after the %d (read %d bytes, %v); want it closed at once",
 			what, time.Since(answered).Round(time.Millisecond), status, n, err)
 	}
+}
+
+// TestOneClientCannotTakeTheWholeBodyBudget: TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT
+// bounds the bytes of bodies being received at once, all clients together,
+// and one client that opened uploads and stalled them (a handful of
+// connections: 64 of the 4 MiB bodies the defaults take) held all of it,
+// so that every other client's append was refused 503 until the stalled
+// ones timed out, and again as soon as it opened more (a review found it).
+// A client, one token or one address as for subscriptions, now holds at
+// most TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT (half the budget by
+// default): past it, its own appends are 503 naming the setting, while
+// other clients' still go in. On both stores.
+func TestOneClientCannotTakeTheWholeBodyBudget(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		// No per-client setting: half of the 4,000 bytes.
+		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{MaxBodyBytes: 1000, MaxBodyBytesInFlight: 4000,
+			Metrics: metrics.New("test")}))
+		t.Cleanup(srv.Close)
+		one, other := subscriberFrom(t, "127.0.0.1"), subscriberFrom(t, "127.0.0.2")
+		// 127.0.0.1 holds 1,800 bytes in two stalled uploads.
+		for range 2 {
+			stallUpload(t, srv.Listener.Addr().String(), 1000, 900)
+		}
+		waitForBodies(t, srv.URL, 1800)
+		body := `{"stream_type":"order","events":[{"type":"A","data":"` + strings.Repeat("z", 400) + `"}]}`
+		post := func(client *http.Client) (*http.Response, string) {
+			t.Helper()
+			resp, err := client.Post(srv.URL+"/streams/"+uuid.NewString()+"/events", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp, string(b)
+		}
+		if resp, detail := post(one); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+			!strings.Contains(detail, "TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT") {
+			t.Errorf("a 450-byte append of 127.0.0.1, which holds 1,800 of its 2,000 bytes: %d (Retry-After %q) %s; "+
+				"want 503 with Retry-After, naming TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT", resp.StatusCode, resp.Header.Get("Retry-After"), detail)
+		}
+		if resp, detail := post(other); resp.StatusCode != http.StatusCreated {
+			t.Errorf("a 450-byte append of 127.0.0.2 beside 127.0.0.1's 1,800 bytes: %d %s; want 201", resp.StatusCode, detail)
+		}
+	})
 }

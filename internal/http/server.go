@@ -39,6 +39,11 @@ type Options struct {
 	// sends a large body slowly, or stops halfway, holds what it sent until
 	// its read timeout.
 	MaxBodyBytesInFlight int64
+	// MaxClientBytesInFlight bounds the bytes of request bodies one client
+	// is sending at once (503 past it), a client as for
+	// MaxSubscribersPerClient, so that one client cannot take the whole
+	// MaxBodyBytesInFlight. Zero: half of it; at least MaxBodyBytes.
+	MaxClientBytesInFlight int64
 	// MaxBatch bounds the events of one append (413 past it).
 	MaxBatch int
 	// OpenAPI is the contract served at /openapi.yaml.
@@ -125,6 +130,8 @@ func New(store eventstore.Store, opts Options) *Server {
 	orDefault(&opts.MaxBodyBytes, def.MaxBodyBytes)
 	orDefault(&opts.MaxBodyBytesInFlight, def.MaxBodyBytesInFlight)
 	opts.MaxBodyBytesInFlight = max(opts.MaxBodyBytesInFlight, opts.MaxBodyBytes)
+	orDefault(&opts.MaxClientBytesInFlight, opts.MaxBodyBytesInFlight/2)
+	opts.MaxClientBytesInFlight = min(max(opts.MaxClientBytesInFlight, opts.MaxBodyBytes), opts.MaxBodyBytesInFlight)
 	orDefault(&opts.MaxBatch, def.MaxBatch)
 	orDefault(&opts.Heartbeat, def.Heartbeat)
 	orDefault(&opts.StallTimeout, def.SubscriberStallTimeout)
@@ -135,7 +142,7 @@ func New(store eventstore.Store, opts Options) *Server {
 	orDefault(&opts.RequestTimeout, def.RequestTimeout)
 	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens),
 		turns: make(chan struct{}, turnsFor(runtime.GOMAXPROCS(0))), deliveries: make(chan struct{}, max(1, turnsFor(runtime.GOMAXPROCS(0))/2))}
-	s.bodies.limit = opts.MaxBodyBytesInFlight
+	s.bodies.limit, s.bodies.perClient = opts.MaxBodyBytesInFlight, opts.MaxClientBytesInFlight
 	s.clients.limit = opts.MaxSubscribersPerClient
 	opts.Metrics.BodiesInFlight(s.bodies.used.Load)
 	s.closingCtx, s.stopClosing = context.WithCancel(context.Background())
