@@ -185,7 +185,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	closeUnread(w, r)
+	closeUnread(w, r, err)
 	h.Set("Content-Length", strconv.Itoa(buf.Len())) // not one a handler set before it failed
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("X-Content-Type-Options", "nosniff")

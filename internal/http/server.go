@@ -490,21 +490,33 @@ func bodyStillComing(r *http.Request) bool {
 	return !ok || !e.body.ended
 }
 
-// closeUnread ends a refused request whose body is still coming: net/http
-// would read what is left of it, up to 256 KiB, before it sends the answer
-// (a client that waits for the answer first then has none), and again
-// before it closes the connection, so that a client that sends it a byte at
-// a time held the connection and its goroutine until the ReadTimeout. The
-// answer says Connection: close, and the connection's read deadline is now:
-// net/http reads no more of the body, and closes the connection once the
-// answer is sent. Call it before the status is written.
-func closeUnread(w http.ResponseWriter, r *http.Request) {
+// closeUnread ends a refused request whose body is still coming, err its
+// refusal: net/http would read what is left of it, up to 256 KiB, before it
+// sends the answer (a client that waits for the answer first then has
+// none), and again before it closes the connection, so that a client that
+// sends it a byte at a time held the connection and its goroutine until the
+// ReadTimeout. The answer says Connection: close, so it is sent at once,
+// and the connection's read deadline is unreadGrace away: net/http then
+// closes the connection as soon as the rest of the body has come, or at
+// that deadline. Call it before the status is written.
+func closeUnread(w http.ResponseWriter, r *http.Request, err error) {
 	if !bodyStillComing(r) {
 		return
 	}
 	w.Header().Set("Connection", "close")
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // not every ResponseWriter can; the header still closes it
+	if errors.Is(err, errRequestTimeout) {
+		return // its deadline has passed already: see boundBodyRead
+	}
+	// Not every ResponseWriter can; the header still closes it.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unreadGrace))
 }
+
+// unreadGrace is how long net/http may still read the rest of a refused
+// request's body before it closes the connection (closeUnread). Closed
+// with bytes of the body unread, the connection is reset, and a client
+// still sending its body can lose the answer with it: one that sends a
+// body of a few hundred KiB at once has sent it by then.
+const unreadGrace = time.Second
 
 // unmatched marks r as served by no route, a 404 or 405 of the router's.
 // chi's pattern for it can name a route that did not serve it (a 405 on
