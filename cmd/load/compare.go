@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -213,7 +214,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if err := svc.seed(ctx); err != nil {
-		return err
+		return srv.explain(ctx, err)
 	}
 
 	rep := compareReport{Config: compareSettings{
@@ -241,28 +242,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				slices.Reverse(sides)
 			}
 			for _, s := range sides {
-				if err := srv.running(); err != nil {
-					return err
-				}
-				// The service's appends: its group commits, from its /metrics.
-				counts := s.name == "service" && r.Op == "append"
-				var before serverCounts
-				if counts {
-					if before, err = srv.metrics(ctx, svc.client); err != nil {
-						return fmt.Errorf("round %d, %s: %w", round+1, r.Name, err)
-					}
-				}
-				run, err := measure(ctx, r.Clients, cfg.warmup, cfg.duration, r.prepare(s.s))
+				run, err := measureSide(ctx, cfg, srv, svc.client, r, s.name, s.s)
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %s: %w", round+1, r.Name, s.name, err)
-				}
-				if counts {
-					after, err := srv.metrics(ctx, svc.client)
-					if err != nil {
-						return fmt.Errorf("round %d, %s: %w", round+1, r.Name, err)
-					}
-					g := rate(before, after)
-					run.AppendsPerCommit, run.CommitMs = g.AppendsPerCommit, g.CommitMs
 				}
 				*s.to = append(*s.to, run)
 			}
@@ -273,7 +255,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		// For reference: an HTTP round trip that does no database work.
 		floor, err := measure(ctx, 1, cfg.warmup, cfg.duration, svc.healthz())
 		if err != nil {
-			return fmt.Errorf("round %d, the HTTP floor: %w", round+1, err)
+			return fmt.Errorf("round %d, the HTTP floor: %w", round+1, srv.explain(ctx, err))
 		}
 		rep.floorRuns = append(rep.floorRuns, floor)
 		progress("round %d/%d: %-46s %8.0f requests/s, p50 %s ms", round+1, cfg.rounds, "HTTP floor: GET /healthz, 1 client", floor.EventsPerSec, ms(floor.P50Ms))
@@ -294,6 +276,35 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	stopErr := srv.stop()
 	rep.finish(srv.logSummary(), stopErr)
 	return printReport(stdout, cfg.json, rep, rep.writeMarkdown, len(rep.Problems), srv.logPath)
+}
+
+// measureSide runs measurement r once on side s, named name, with the
+// service's group commits for its appends, from its /metrics.
+func measureSide(ctx context.Context, cfg compareConfig, srv *server, client *http.Client, r *compareResult, name string, s side) (sideRun, error) {
+	if err := srv.running(); err != nil {
+		return sideRun{}, err
+	}
+	counts := name == "service" && r.Op == "append"
+	var before serverCounts
+	var err error
+	if counts {
+		if before, err = srv.metrics(ctx, client); err != nil {
+			return sideRun{}, srv.explain(ctx, err)
+		}
+	}
+	run, err := measure(ctx, r.Clients, cfg.warmup, cfg.duration, r.prepare(s))
+	if err != nil {
+		return sideRun{}, srv.explain(ctx, err)
+	}
+	if counts {
+		after, err := srv.metrics(ctx, client)
+		if err != nil {
+			return sideRun{}, srv.explain(ctx, err)
+		}
+		g := rate(before, after)
+		run.AppendsPerCommit, run.CommitMs = g.AppendsPerCommit, g.CommitMs
+	}
+	return run, nil
 }
 
 func dropDatabase(db *database, progress func(string, ...any)) {

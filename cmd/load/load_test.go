@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -286,5 +287,40 @@ func TestServiceSideGivesUpOnAServerThatDoesNotAnswer(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("a request to a server that does not answer still waits after %s; expected it to give up within %s", opTimeout+10*time.Second, opTimeout)
 		}
+	}
+}
+
+// failingSide is a side whose every measurement is op.
+type failingSide struct{ op op }
+
+func (f failingSide) appends(int, int) op { return f.op }
+func (f failingSide) readStream() op      { return f.op }
+func (f failingSide) readLog() op         { return f.op }
+
+// TestAMeasurementThatFailsBecauseTheServerDiedSaysSo: a server that
+// crashes mid-measurement fails the service's requests with "EOF" or
+// "connection refused"; the run must say that the server exited, how, and
+// where its log is, not only the request's error.
+func TestAMeasurementThatFailsBecauseTheServerDiedSaysSo(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("sh", "-c", "exit 3")
+	waitErr := cmd.Run() // the server's process, which is to end with status 3
+	srv := &server{cmd: cmd, exited: make(chan struct{}), logPath: "/tmp/load-server-test.log"}
+	crash := func(ctx context.Context, _ int) (int, error) {
+		srv.waitErr = waitErr
+		close(srv.exited) // the process died under the request
+		return 0, errors.New(`Post "http://127.0.0.1:1/streams/x/events": EOF`)
+	}
+	var r compareResult
+	for _, m := range measurements() {
+		if m.Key == "read_log" {
+			r.measurement = m
+		}
+	}
+	cfg := compareConfig{duration: 100 * time.Millisecond}
+	_, err := measureSide(context.Background(), cfg, srv, nil, &r, "service", failingSide{crash})
+	if err == nil || !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "exit status 3") ||
+		!strings.Contains(err.Error(), srv.logPath) || !strings.Contains(err.Error(), "EOF") {
+		t.Errorf("expected an error saying the server exited (exit status 3), naming its log and the request's EOF; got %v", err)
 	}
 }

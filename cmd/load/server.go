@@ -140,6 +140,28 @@ func (s *server) running() error {
 	}
 }
 
+// exitGrace is how long a failed request waits to learn whether the server
+// has exited: a crash's "EOF" or "connection refused" can come before its
+// exit status does.
+const exitGrace = time.Second
+
+// explain returns err, said to be the server's exit if the server has
+// exited or exits within exitGrace: the request's own error does not tell a
+// crash from a network fault, nor name the server's log.
+func (s *server) explain(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	t := time.NewTimer(exitGrace)
+	defer t.Stop()
+	select {
+	case <-s.exited:
+		return fmt.Errorf("the server exited unexpectedly (%s); see %s: %w", s.exitStatus(), s.logPath, err)
+	case <-t.C:
+		return err
+	}
+}
+
 // stop sends SIGTERM and waits for the process to exit, killing it after
 // stopTimeout. It returns an error if the server had to be killed or did not
 // exit with status 0. Calling it again returns the first outcome.

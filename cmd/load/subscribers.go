@@ -173,7 +173,7 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 	for _, n := range []int{1, cfg.subscribers} {
 		res, err := lt.phase(ctx, n)
 		if err != nil {
-			return fmt.Errorf("phase with %d subscribers: %w", n, err)
+			return fmt.Errorf("phase with %d subscribers: %w", n, srv.explain(ctx, err))
 		}
 		rep.Phases = append(rep.Phases, res)
 	}
