@@ -99,9 +99,12 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 //     (the server wakes its feed before it answers), which makes a few
 //     values negative. The load tool shares the CPUs with the server and the
 //     database, so its own scheduling delay is part of the figure.
-//   - append round trip: what a writer waits for its 201, to see whether
-//     subscribers slow writers down; the same appends' durations in the
-//     server's access log, which leave out this tool's share.
+//   - append round trip: from the moment an append was due to its 201, to
+//     see whether subscribers slow writers down. An append due while every
+//     writer is busy waits in a short queue, and that wait counts: timed
+//     from when a writer took it, the slower the server, the more of its
+//     delay the figure would leave out. The same appends' durations in the
+//     server's access log leave out this tool's share, and the queue.
 //   - database statements per second of this server, from its /metrics
 //     (tributary_db_statements_total), during the measured window and
 //     while idle: all of them and by kind; the live feed's (its one tailer

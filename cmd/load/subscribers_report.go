@@ -35,7 +35,9 @@ type phaseResult struct {
 	DrainMs         float64 `json:"drain_ms"` // from the end of the writes until every subscriber had every event
 
 	Latency latency `json:"commit_to_delivery"`
-	Append  latency `json:"append_round_trip"`
+	// Append is from when each append was due (queued for the writers) to
+	// its 201, a wait for a free writer included.
+	Append latency `json:"append_round_trip"`
 	// ServerAppend is how long the server took for the appends of the
 	// window, by its access log: the round trip without this tool's share.
 	ServerAppend latency `json:"append_server_side"`
@@ -126,7 +128,9 @@ func (r *phaseResult) fill(w writeResult, subs []*subscriber, measuredFrom time.
 		}
 		written = append(written, rec)
 		if rec.sent >= measuredFrom {
-			appendTimes = append(appendTimes, rec.acked-rec.sent)
+			// From when it was due: a wait for a free writer, behind a
+			// slow server, is part of what the append waited.
+			appendTimes = append(appendTimes, rec.acked-rec.queued)
 		}
 	}
 	slices.SortFunc(written, func(a, b appendRecord) int { return cmp.Compare(a.pos, b.pos) })

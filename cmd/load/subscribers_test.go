@@ -2,8 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -66,10 +71,10 @@ func TestFillFindsLossDuplicatesAndLatency(t *testing.T) {
 	t.Parallel()
 	ms := time.Millisecond
 	w := writeResult{records: []appendRecord{
-		{pos: 11, sent: 0, acked: 1 * ms, ok: true}, // warm-up: not in latency
-		{pos: 12, sent: 10 * ms, acked: 11 * ms, ok: true},
-		{pos: 13, sent: 20 * ms, acked: 21 * ms, ok: true},
-		{sent: 30 * ms}, // failed: not expected anywhere
+		{pos: 11, queued: 0, sent: 0, acked: 1 * ms, ok: true}, // warm-up: not in latency
+		{pos: 12, queued: 10 * ms, sent: 10 * ms, acked: 11 * ms, ok: true},
+		{pos: 13, queued: 20 * ms, sent: 20 * ms, acked: 21 * ms, ok: true},
+		{queued: 30 * ms, sent: 30 * ms}, // failed: not expected anywhere
 	}}
 	complete := &subscriber{arrivals: []arrival{{11, 2 * ms}, {12, 13 * ms}, {13, 20 * ms}}}
 	faulty := &subscriber{arrivals: []arrival{{11, 2 * ms}, {11, 3 * ms}, {14, 40 * ms}}}
@@ -87,5 +92,46 @@ func TestFillFindsLossDuplicatesAndLatency(t *testing.T) {
 	// Delays: 13−11 = 2 ms and 20−21 = −1 ms (before the 201).
 	if r.Latency.Samples != 2 || r.Latency.P50Ms != -1 || r.Latency.MaxMs != 2 || r.Latency.Negative != 1 {
 		t.Errorf("expected 2 samples, p50 −1 ms, max 2 ms, 1 negative; got %+v", r.Latency)
+	}
+}
+
+// TestAnAppendThatWaitedForABusyWriterCountsItsWait: appends are due at a
+// steady rate; one that waits in the queue because every writer is busy
+// with a slow server waits for its 201 from when it was queued, not from
+// when a writer took it (coordinated omission: the slower the server, the
+// more of its delay the figure would leave out).
+func TestAnAppendThatWaitedForABusyWriterCountsItsWait(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	pos := int64(0)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		pos++
+		p := pos
+		mu.Unlock()
+		if p == 1 {
+			time.Sleep(200 * time.Millisecond) // a stall the later appends queue behind
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"events":[{"position":%d}]}`, p)
+	}))
+	t.Cleanup(srv.Close)
+	l := &loadTest{
+		cfg:         subscribersConfig{rate: 100, writers: 1},
+		srv:         &server{url: srv.URL},
+		writeClient: srv.Client(),
+		streams:     []string{"s"},
+	}
+	clock := time.Now()
+	w := l.write(context.Background(), clock, clock, 5) // due at 0, 10, 20, 30 and 40 ms
+	if w.errors > 0 {
+		t.Fatalf("expected every append to succeed, got %d errors, first %v", w.errors, w.firstErr)
+	}
+	var r phaseResult
+	r.fill(w, nil, 0)
+	// Each waited for the stall's end, 200 ms from the start: 200, 190, 180,
+	// 170 and 160 ms; the queued four took about 0 ms once a writer was free.
+	if r.Append.Samples != 5 || r.Append.P50Ms < 150 {
+		t.Errorf("expected 5 appends with a p50 of about 180 ms (queued behind a 200 ms stall), got %+v", r.Append)
 	}
 }

@@ -17,10 +17,14 @@ const appendTimeout = 10 * time.Second
 
 // appendRecord is one scheduled append as the writer saw it.
 type appendRecord struct {
-	pos   int64         // the event's position, from the 201
-	sent  time.Duration // when the request started, on the phase's clock
-	acked time.Duration // when the 201 arrived
-	ok    bool          // it was sent and answered 201
+	pos int64 // the event's position, from the 201
+	// queued is when the append was due and handed to the writers, on the
+	// phase's clock; sent, when a writer began its request: later if every
+	// writer was busy.
+	queued time.Duration
+	sent   time.Duration
+	acked  time.Duration // when the 201 arrived
+	ok     bool          // it was sent and answered 201
 }
 
 // writeResult is the outcome of one phase's writes.
@@ -37,14 +41,19 @@ type writeResult struct {
 // full is not sent, so the rate stays steady and the shortfall is visible.
 func (l *loadTest) write(ctx context.Context, clock, start time.Time, total int) writeResult {
 	res := writeResult{records: make([]appendRecord, total)}
-	jobs := make(chan int, max(l.cfg.writers, int(l.cfg.rate/10))) // 100 ms of backlog
+	type job struct {
+		i      int
+		queued time.Duration
+	}
+	jobs := make(chan job, max(l.cfg.writers, int(l.cfg.rate/10))) // 100 ms of backlog
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range l.cfg.writers {
 		wg.Go(func() {
-			for i := range jobs {
-				rec, err := l.append(ctx, clock, i)
-				res.records[i] = rec
+			for j := range jobs {
+				rec, err := l.append(ctx, clock, j.i)
+				rec.queued = j.queued
+				res.records[j.i] = rec
 				if err != nil && ctx.Err() == nil {
 					mu.Lock()
 					res.errors++
@@ -70,7 +79,7 @@ schedule:
 			}
 		}
 		select {
-		case jobs <- i:
+		case jobs <- job{i, time.Since(clock)}:
 		default:
 			res.notSent++
 		}
