@@ -203,6 +203,7 @@ type reportSettings struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 	WarmupSeconds   float64 `json:"warmup_seconds"`
 	SettleSeconds   float64 `json:"settle_seconds"`
+	DrainSeconds    float64 `json:"drain_seconds"` // how long events may take to arrive before they are missing
 	Writers         int     `json:"writers"`
 	Streams         int     `json:"streams"`
 	CPUs            int     `json:"cpus"`
@@ -210,7 +211,7 @@ type reportSettings struct {
 
 func reportConfig(c subscribersConfig) reportSettings {
 	return reportSettings{c.subscribers, c.rate, c.duration.Seconds(), c.warmup.Seconds(), c.settle.Seconds(),
-		c.writers, c.streams, runtime.NumCPU()}
+		c.drain.Seconds(), c.writers, c.streams, runtime.NumCPU()}
 }
 
 // report is the whole run's outcome.

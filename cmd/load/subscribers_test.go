@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -133,5 +134,31 @@ func TestAnAppendThatWaitedForABusyWriterCountsItsWait(t *testing.T) {
 	// 170 and 160 ms; the queued four took about 0 ms once a writer was free.
 	if r.Append.Samples != 5 || r.Append.P50Ms < 150 {
 		t.Errorf("expected 5 appends with a p50 of about 180 ms (queued behind a 200 ms stall), got %+v", r.Append)
+	}
+}
+
+// TestTheJSONReportHoldsEverySettingOfTheRun: -json must say how the run was
+// made, -drain included: it decides how long events may take before they
+// are counted missing.
+func TestTheJSONReportHoldsEverySettingOfTheRun(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseSubscribersFlags([]string{"-subscribers", "3", "-rate", "20", "-duration", "2s", "-warmup", "1s",
+		"-settle", "3s", "-drain", "7s", "-writers", "4", "-streams", "5"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(reportConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]float64
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]float64{"subscribers": 3, "rate_per_sec": 20, "duration_seconds": 2, "warmup_seconds": 1,
+		"settle_seconds": 3, "drain_seconds": 7, "writers": 4, "streams": 5} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("-json config: expected %s %g, got %v (present: %v) in %s", key, want, v, ok, b)
+		}
 	}
 }
