@@ -148,9 +148,7 @@ func (l *loadTest) phase(ctx context.Context, n int) (phaseResult, error) {
 	l.progress("%d subscriber(s): writing %g appends/s for %s (after %s warm-up)", n, l.cfg.rate, l.cfg.duration, l.cfg.warmup)
 	start := time.Now()
 	measuredFrom := start.Add(l.cfg.warmup).Sub(clock)
-	written := make(chan writeResult, 1)
-	go func() { written <- l.write(ctx, clock, start, planned) }()
-	ww, err := l.watchWrites(ctx, start.Add(l.cfg.warmup), written)
+	ww, err := l.writeAndWatch(ctx, clock, start, planned)
 	if err != nil {
 		return res, err
 	}
@@ -258,13 +256,21 @@ type watched struct {
 	peakKiB  int64    // the server's largest RSS sampled in between
 }
 
-// watchWrites takes the counters at measureFrom and when the writes are
-// done, and samples the server's memory and the database's other clients
-// in between. It returns only once the writers have stopped.
-func (l *loadTest) watchWrites(ctx context.Context, measureFrom time.Time, written <-chan writeResult) (watched, error) {
+// writeAndWatch writes total appends from start (see write), takes the
+// counters at the end of the warm-up and when the writes are done, and
+// samples the server's memory and the database's other clients in between.
+// It returns only once the writers have stopped; if it fails, it stops them
+// first, rather than let them go on to the end of their schedule.
+func (l *loadTest) writeAndWatch(ctx context.Context, clock, start time.Time, total int) (watched, error) {
+	writeCtx, stopWrites := context.WithCancel(ctx)
+	defer stopWrites()
+	written := make(chan writeResult, 1)
+	go func() { written <- l.write(writeCtx, clock, start, total) }()
+	measureFrom := start.Add(l.cfg.warmup)
 	var ww watched
 	fail := func(err error) (watched, error) {
-		<-written // the writers stop with ctx, or finish on schedule
+		stopWrites()
+		<-written
 		return ww, err
 	}
 	if !sleep(ctx, time.Until(measureFrom)) {

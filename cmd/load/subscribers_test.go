@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -160,5 +161,53 @@ func TestTheJSONReportHoldsEverySettingOfTheRun(t *testing.T) {
 		if v, ok := got[key]; !ok || v != want {
 			t.Errorf("-json config: expected %s %g, got %v (present: %v) in %s", key, want, v, ok, b)
 		}
+	}
+}
+
+// TestAFailedSampleDuringTheWritesEndsThePhaseWithoutWaitingOutItsSchedule:
+// once the phase has failed (here its counters cannot be read; the same
+// when the server has died), the writers stop: they went on appending, or
+// failing to, at the rate until the end of -warmup plus -duration, up to
+// ten minutes, before the run said what was wrong.
+func TestAFailedSampleDuringTheWritesEndsThePhaseWithoutWaitingOutItsSchedule(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"events":[{"position":1}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	// A database session that is closed: the counters cannot be read.
+	sdb, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sdb.Close() })
+	conn, err := sdb.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // stops the writers if the phase does not
+	l := &loadTest{
+		cfg:         subscribersConfig{rate: 10, writers: 1, duration: time.Minute},
+		srv:         &server{url: srv.URL},
+		db:          &database{conn: conn},
+		writeClient: srv.Client(),
+		streams:     []string{"s"},
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := l.writeAndWatch(ctx, start, start, 600) // a minute at 10 appends/s
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("expected the failed reading of the counters as the phase's error, got none")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the phase still waited for its writers 5 s after it failed; expected them stopped at once")
 	}
 }
