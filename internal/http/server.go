@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -626,10 +627,10 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		level = slog.LevelError
 	}
 	s.log.LogAttrs(ctx, level, "request",
-		slog.String("method", s.auth.redact(e.method)),
+		slog.String("method", logCut(s.auth.redact(e.method))),
 		slog.String("route", e.route),
-		slog.String("path", s.auth.redact(e.path)),
-		slog.String("query", s.auth.redact(logQuery(e.query))),
+		slog.String("path", logCut(s.auth.redact(e.path))),
+		slog.String("query", logCut(s.auth.redact(logQuery(e.query)))),
 		slog.Int("status", status),
 		slog.Int("bytes", written),
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
@@ -637,6 +638,25 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		slog.String("request_id", e.id),
 		slog.String("token", *e.principal),
 	)
+}
+
+// maxLogField bounds what an access log line quotes of a request's method,
+// path and query: net/http takes a request line of up to a megabyte, and
+// log shippers split or drop such lines.
+const maxLogField = 1024
+
+// logCut cuts s, already redacted (a cut first could leave part of a
+// token), to at most maxLogField bytes, at a character's start, and marks
+// the cut with s's length.
+func logCut(s string) string {
+	if len(s) <= maxLogField {
+		return s
+	}
+	end := maxLogField
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + "… (" + strconv.Itoa(len(s)) + " bytes in all)"
 }
 
 // corsHandler answers preflights and adds the CORS headers for pages on the
