@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -654,4 +656,42 @@ func TestOneClientCannotTakeTheWholeBodyBudget(t *testing.T) {
 			t.Errorf("a 450-byte append of 127.0.0.2 beside 127.0.0.1's 1,800 bytes: %d %s; want 201", resp.StatusCode, detail)
 		}
 	})
+}
+
+// TestABodyBudgetRefusalIsLoggedAsALimitNotAFault: a 503 of the budget of
+// bodies in flight, the whole's or a client's share, was logged at ERROR,
+// as a fault, where the subscriber limits' 503s are a warning: any client
+// sending a few slow bodies could fill an operator's error log and page
+// whoever watches it (a black-box review found it).
+func TestABodyBudgetRefusalIsLoggedAsALimitNotAFault(t *testing.T) {
+	t.Parallel()
+	for name, budget := range map[string]struct{ whole, share int64 }{"the whole budget": {2500, 2500}, "a client's share": {4000, 2000}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			logs := &testlog.Buffer{}
+			srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{MaxBodyBytes: 1000, MaxBodyBytesInFlight: budget.whole,
+				MaxClientBytesInFlight: budget.share, Metrics: metrics.New("test"), Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
+			t.Cleanup(srv.Close)
+			for range 2 {
+				stallUpload(t, srv.Listener.Addr().String(), 1000, 950)
+			}
+			waitForBodies(t, srv.URL, 1900)
+			body := `{"stream_type":"order","events":[{"type":"A","data":"` + strings.Repeat("z", 900) + `"}]}`
+			resp, err := http.Post(srv.URL+"/streams/"+uuid.NewString()+"/events", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("an append past %s: %d; want 503", name, resp.StatusCode)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(logs.String(), `"msg":"request",`) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !strings.Contains(logs.String(), `"level":"WARN","msg":"request failed"`) || strings.Contains(logs.String(), `"level":"ERROR"`) {
+				t.Errorf("an append refused past %s: expected its lines at WARN and none at ERROR:\n%s", name, logs.String())
+			}
+		})
+	}
 }
