@@ -764,7 +764,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec) // net/http's way to cut a response short; let it through
 			}
-			s.logPanic(rec, "method", s.auth.redact(r.Method), "path", s.auth.redact(r.URL.Path), "request_id", middleware.GetReqID(r.Context()))
+			s.logPanic(rec, "method", logCut(s.auth.redact(r.Method)), "path", logCut(s.auth.redact(r.URL.Path)), "request_id", middleware.GetReqID(r.Context()))
 			s.writeError(w, r, errPanic)
 		}()
 		next.ServeHTTP(w, r)
