@@ -161,7 +161,51 @@ func orDefault[T int | int64 | time.Duration](v *T, def T) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handling.Add(1)
 	defer s.handling.Add(-1)
-	s.handler.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, withUnreservedDecoded(r))
+}
+
+// withUnreservedDecoded is r with the letters, digits, '-', '.', '_' and
+// '~' its path percent-encodes decoded, which RFC 3986 (6.2.2.2) makes the
+// same path: routes are matched on the path as sent where it holds an
+// escape (routingPath), so /%65vents was a 404. Other escapes stay as
+// sent: an encoded slash stays inside its segment.
+func withUnreservedDecoded(r *http.Request) *http.Request {
+	raw := r.URL.RawPath
+	if raw == "" {
+		return r
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' && i+2 < len(raw) {
+			if c, err := strconv.ParseUint(raw[i+1:i+3], 16, 8); err == nil && unreserved(byte(c)) {
+				if b.Len() == 0 {
+					b.WriteString(raw[:i])
+				}
+				b.WriteByte(byte(c))
+				i += 2
+				continue
+			}
+		}
+		if b.Len() > 0 {
+			b.WriteByte(raw[i])
+		}
+	}
+	if b.Len() == 0 {
+		return r
+	}
+	r2 := *r
+	u := *r.URL
+	u.RawPath = "" // the path as its default encoding writes it, if that is what is left
+	if u.EscapedPath() != b.String() {
+		u.RawPath = b.String()
+	}
+	r2.URL = &u
+	return &r2
+}
+
+// unreserved reports whether c is one of RFC 3986's unreserved characters.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
 // Wait returns once no request is being handled, or with ctx's error. A
