@@ -52,6 +52,9 @@ type budget struct {
 	mu    sync.Mutex
 	limit int64
 	used  int64
+	// base is what a place counts besides its room: catchUpReserve of the
+	// largest event the feed has read (raise).
+	base  int64
 	queue []*reservation // waiting, oldest first
 	// stopped: the feed stopped; a reservation taken now is never granted,
 	// its ready closed at once.
@@ -61,26 +64,56 @@ type budget struct {
 // reservation is one subscription's claim on the budget.
 type reservation struct {
 	n       int64
+	room    int64         // what it asked for beyond base
 	granted bool          // under budget.mu
 	ready   chan struct{} // closed once granted
 }
 
-// take returns a reservation of n bytes: granted at once if the budget has
-// room and nobody waits (or nothing is taken: a budget below one reservation
-// still lets one through), else queued.
-func (b *budget) take(n int64) *reservation {
-	r := &reservation{n: n, ready: make(chan struct{})}
+// take returns a reservation of base and room bytes: granted at once if the
+// budget has room and nobody waits (or nothing is taken: a budget below one
+// reservation still lets one through), else queued.
+func (b *budget) take(room int64) *reservation {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	r := &reservation{n: b.base + room, room: room, ready: make(chan struct{})}
 	switch {
 	case b.stopped:
 		close(r.ready)
-	case len(b.queue) == 0 && (b.used+n <= b.limit || b.used == 0):
+	case len(b.queue) == 0 && (b.used+r.n <= b.limit || b.used == 0):
 		b.grantLocked(r)
 	default:
 		b.queue = append(b.queue, r)
 	}
 	return r
+}
+
+// raise makes base at least n, for the reservations waiting as for those
+// taken from now on: a reservation queued before the feed read an event
+// larger than base counted, and granted after, was let in at the smaller
+// size, as many at once as those fit.
+func (b *budget) raise(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n <= b.base {
+		return
+	}
+	b.base = n
+	for _, r := range b.queue {
+		r.n = max(r.n, n+r.room)
+	}
+}
+
+// cover counts a granted r as holding at least n bytes: its page holds an
+// event larger than it counted when it was granted. The bytes are held
+// already, past the limit or not: counted, they keep others waiting until
+// they are given back.
+func (b *budget) cover(r *reservation, n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r.granted && r.n < n {
+		b.used += n - r.n
+		r.n = n
+	}
 }
 
 // isGranted reports whether r holds its bytes.

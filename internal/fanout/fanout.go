@@ -169,7 +169,7 @@ func New(store Store, opts Options) *Feed {
 		store: store, tail: store.Tail(), opts: opts, log: opts.Logger,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
 		slots: make([]atomic.Pointer[eventstore.Event], opts.Buffer), all: make(map[*Subscription]struct{}),
-		catchUp: budget{limit: opts.CatchUpBytes}, turn: catchUpTurn,
+		catchUp: budget{limit: opts.CatchUpBytes, base: catchUpReserve(opts.MaxEventBytes)}, turn: catchUpTurn,
 	}
 	changed := make(chan struct{})
 	f.changed.Store(&changed)
@@ -625,7 +625,7 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 func (s *Subscription) reserve() bool {
 	b := &s.feed.catchUp
 	if s.res == nil {
-		s.res = b.take(catchUpReserve(int(s.feed.largest.Load())) + s.room)
+		s.res = b.take(s.room)
 	}
 	if !b.isGranted(s.res) {
 		s.wait = s.res.ready
@@ -910,7 +910,12 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 				err = rerr
 				break
 			}
-			f.noteSize(&e)
+			if n := f.noteSize(&e); n > f.opts.MaxEventBytes {
+				// Its place may count less, granted before the feed had read
+				// an event this large: the page holds it anyway, and is
+				// counted so.
+				f.catchUp.cover(s.res, catchUpReserve(n)+s.room)
+			}
 			if !s.matches(&e) {
 				s.advance(e.Position)
 			} else {
@@ -966,13 +971,18 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 
 // noteSize notes the size of an event read: the log may hold events larger than
 // MaxEventBytes (stored under a larger bound), which a place in the catch-up
-// budget must count once the feed has met one.
-func (f *Feed) noteSize(e *eventstore.Event) {
-	n := int64(len(e.Data) + len(e.Metadata))
+// budget must count once the feed has met one, those waiting for their turn
+// included. It returns the event's size.
+func (f *Feed) noteSize(e *eventstore.Event) int {
+	n := len(e.Data) + len(e.Metadata)
 	for {
 		old := f.largest.Load()
-		if n <= old || f.largest.CompareAndSwap(old, n) {
-			return
+		if int64(n) <= old {
+			return n
+		}
+		if f.largest.CompareAndSwap(old, int64(n)) {
+			f.catchUp.raise(catchUpReserve(n))
+			return n
 		}
 	}
 }
