@@ -810,6 +810,16 @@ func (s *Subscription) Place() (held bool, room int64) {
 	return true, s.room
 }
 
+// Contended reports whether other subscriptions wait for a place in the
+// catch-up budget. Unlike the other methods, it may be called from any
+// goroutine: a consumer that watches a long write of what it read under its
+// place (Place) asks it there. A page ends after a turn with others waiting,
+// but only between events: one large event written to a client that takes
+// a few bytes at a time holds the place for as long as the write lasts,
+// unless its consumer stops giving it time (the HTTP layer cuts it after
+// its stall timeout then).
+func (s *Subscription) Contended() bool { return s.feed.catchUp.waiting() }
+
 // A consumer that must copy an event read from the store to write it, and
 // more than its place has room for (Place), may decline it by returning from
 // emit an error with a method Room() int64 that reports the bytes it needs.

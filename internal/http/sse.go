@@ -691,6 +691,7 @@ func (ew *eventWriter) write() {
 	if !ew.guarded && (ew.try == nil || !ew.guard.disarmed()) {
 		ew.guard.begin()
 		ew.guarded = true
+		ew.guardPlace()
 	}
 	if b := ew.batch; b != nil {
 		if ew.err == nil && len(*b) > 0 {
@@ -749,6 +750,14 @@ func (ew *eventWriter) place() (bool, int64) {
 		return p.Place()
 	}
 	return false, 0
+}
+
+// guardPlace tells the guard, over a write of what was read under a place in
+// the catch-up budget, when others wait for one (stallGuard.underPlace).
+func (ew *eventWriter) guardPlace() {
+	if c, ok := ew.sub.(interface{ Contended() bool }); ok && ew.placed() {
+		ew.guard.underPlace(c.Contended)
+	}
 }
 
 // placed reports whether the subscription holds its place in the catch-up
@@ -825,6 +834,7 @@ func (ew *eventWriter) writeChunk(pieces [][]byte, size int) error {
 		if !ew.guarded {
 			ew.guard.beginLate()
 			ew.guarded = true
+			ew.guardPlace()
 		}
 		var m int64
 		m, err = bufs.WriteTo(ew.conn)

@@ -48,6 +48,11 @@ type stallGuard struct {
 	known        bool // last is the count since this write began
 	last         uint64
 	timer        *time.Timer
+
+	// contended, set for a write that holds a place in the catch-up budget
+	// (underPlace) until end, reports whether other subscriptions wait for
+	// one: the client's progress then buys the write no more time.
+	contended func() bool
 }
 
 func newStallGuard(w http.ResponseWriter, r *http.Request, timeout time.Duration) *stallGuard {
@@ -146,7 +151,7 @@ func (g *stallGuard) start(late bool) {
 func (g *stallGuard) end() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.busy = false
+	g.busy, g.contended = false, nil
 	if g.timer != nil { // none before a first begin, or a late one that found a cut
 		g.writing = false
 		g.timer.Stop()
@@ -165,12 +170,29 @@ func (g *stallGuard) check() {
 		return
 	}
 	if n, ok := g.acked(); ok && (!g.known || n != g.last) {
-		if g.known {
+		if g.known && (g.contended == nil || !g.contended()) {
 			g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
 		}
 		g.last, g.known = n, true
 	}
 	g.timer.Reset(g.interval)
+}
+
+// underPlace marks the writes until end as holding a place in the catch-up
+// budget, which contended says others wait for. A page read under a place
+// ends after a turn, but only between events: a client that takes a few
+// bytes at a time, never the stall timeout without any, kept the place for
+// the whole write of one large event (a megabyte at 20 KB/s: close to a
+// minute), and every subscription waiting for a place waited that long.
+// While others wait, the write has the stall timeout from the last time it
+// was given more, however many bytes its client takes; it resumes with
+// Last-Event-ID.
+func (g *stallGuard) underPlace(contended func() bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.busy {
+		g.contended = contended
+	}
 }
 
 // hurry gives a pending write, and those after it, closingStall from now
