@@ -276,7 +276,7 @@ func BenchmarkSSE(b *testing.B) {
 }
 
 func benchmarkSSE(b *testing.B, n int, detached bool) {
-	s := New(nil, Options{MaxSubscribers: n})
+	s := New(emptyLog{}, Options{MaxSubscribers: n})
 	feed := newBenchFeed(benchEvents(b, 2*len(s.frames.slots))) // every event misses the cache once
 	feed.live = detached
 	s.opts.Feed = feed

@@ -363,7 +363,7 @@ func TestAPanicAfterTheStatusIsSentCutsTheConnection(t *testing.T) {
 		accept string
 	}{
 		{"a page of the log", midPagePanicStore{}, nil, ""},
-		{"a subscription reading history", nil, historyPanicFeed{}, "text/event-stream"},
+		{"a subscription reading history", emptyLog{}, historyPanicFeed{}, "text/event-stream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -395,7 +395,7 @@ func TestAPanicAfterTheStatusIsSentCutsTheConnection(t *testing.T) {
 // or every later subscriber gets 503 until the server restarts.
 func TestASubscriptionThatPanicsInHistoryFreesItsPlace(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(esthttp.New(nil, esthttp.Options{Feed: historyPanicFeed{}, Heartbeat: time.Hour, MaxSubscribers: 1,
+	srv := httptest.NewServer(esthttp.New(emptyLog{}, esthttp.Options{Feed: historyPanicFeed{}, Heartbeat: time.Hour, MaxSubscribers: 1,
 		Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(srv.Close)
 	client := &http.Client{Timeout: 10 * time.Second}

@@ -266,7 +266,7 @@ func TestNoKnownTokenReachesTheLogInALiveSubscriptionsPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &testlog.Buffer{}
-	h := esthttp.New(nil, esthttp.Options{Feed: typePanicFeed{}, Heartbeat: time.Hour, Tokens: tokens,
+	h := esthttp.New(emptyLog{}, esthttp.Options{Feed: typePanicFeed{}, Heartbeat: time.Hour, Tokens: tokens,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

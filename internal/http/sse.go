@@ -144,19 +144,25 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 			opts.FromVersion = last // no version can follow it
 		}
 	}
+	// The stream (or, from its start, the log's head) is read whatever the
+	// starting point: while the database cannot be reached, a 503 (see
+	// subscribeLog).
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	var st eventstore.Stream
 	if seen > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
-		defer cancel()
-		st, err := s.store.Stream(ctx, id)
-		if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
-			return err
-		}
-		if seen > st.Version {
-			return &aheadError{requested: requested, current: st.Version,
-				detail: fmt.Sprintf("%s starts after version %d, but stream %s is at version %d: this server has never reached that point. "+
-					"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
-					asked, seen, id, st.Version)}
-		}
+		st, err = s.store.Stream(ctx, id)
+	} else {
+		_, err = s.store.Head(ctx)
+	}
+	cancel()
+	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+		return err
+	}
+	if seen > st.Version {
+		return &aheadError{requested: requested, current: st.Version,
+			detail: fmt.Sprintf("%s starts after version %d, but stream %s is at version %d: this server has never reached that point. "+
+				"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
+				asked, seen, id, st.Version)}
 	}
 	return s.serveEvents(w, r, opts, true)
 }
@@ -170,19 +176,23 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 	} else if ok {
 		sub.After, asked = last, "Last-Event-ID "+strconv.FormatInt(last, 10)
 	}
-	if sub.After > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
-		defer cancel()
-		head, err := s.store.Head(ctx)
-		if err != nil {
-			return err
-		}
-		if sub.After > head {
-			return &aheadError{requested: sub.After, current: head,
-				detail: fmt.Sprintf("%s is past the end of the log, whose last position is %d: this server has never reached that point. "+
-					"The id may come from another or a restored database; subscribe again from a position the log has (after=0 for all of it).",
-					asked, head)}
-		}
+	// The head is read whatever the starting point: a subscription opened
+	// while the database cannot be reached is a 503 with Retry-After, as
+	// every other request then is. Without a starting point it was a 200
+	// with keep-alives and no caught-up until the database came back, which
+	// a client cannot tell from a long history, and a load balancer took
+	// for an instance that serves.
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	head, err := s.store.Head(ctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if sub.After > head {
+		return &aheadError{requested: sub.After, current: head,
+			detail: fmt.Sprintf("%s is past the end of the log, whose last position is %d: this server has never reached that point. "+
+				"The id may come from another or a restored database; subscribe again from a position the log has (after=0 for all of it).",
+				asked, head)}
 	}
 	return s.serveEvents(w, r, sub, false)
 }

@@ -593,7 +593,7 @@ func TestAPanicInALiveSubscriptionEndsOnlyIt(t *testing.T) {
 	t.Parallel()
 	logs := &testlog.Buffer{}
 	feed := &panickyFeed{}
-	h := esthttp.New(nil, esthttp.Options{Feed: feed, Heartbeat: time.Hour, MaxSubscribers: 1,
+	h := esthttp.New(emptyLog{}, esthttp.Options{Feed: feed, Heartbeat: time.Hour, MaxSubscribers: 1,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
