@@ -2,6 +2,7 @@ package fanout_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,11 +49,14 @@ func TestPlacesTakenBeforeALargeEventIsSeenCountItOnceItIs(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
 		data := []byte(`{"pad":"` + strings.Repeat("x", 1000<<10) + `"}`)
+		var ack acked
 		for range 6 {
-			if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-				Events: []eventstore.NewEvent{{Type: "Big", Data: data}}}); err != nil {
+			res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "Big", Data: data}}})
+			if err != nil {
 				t.Fatal(err)
 			}
+			ack.add(res)
 		}
 		hs := &holdingStore{Store: store}
 		gs := &heldReads{Store: hs, open: make(chan struct{})}
@@ -62,24 +66,36 @@ func TestPlacesTakenBeforeALargeEventIsSeenCountItOnceItIs(t *testing.T) {
 		t.Cleanup(cancel)
 
 		// open subscribes with a consumer that stalls on the second event
-		// (with the page's two events handed out) until release is closed.
+		// (with the page's two events handed out) until release is closed,
+		// and reads on until it has caught up.
 		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var got [][]*eventstore.Event
 		open := func(stalled, heldThen *atomic.Int64, release chan struct{}) {
+			mu.Lock()
+			got = append(got, nil)
+			i := len(got) - 1
+			mu.Unlock()
 			wg.Go(func() {
 				sub := f.Subscribe(eventstore.SubscribeOptions{})
 				defer sub.Close()
-				n := 0
+				var mine []*eventstore.Event
+				caughtUp := false
 				emit := func(d eventstore.Delivery) error {
 					if d.Event != nil {
-						if n++; n == 2 {
+						if mine = append(mine, d.Event); len(mine) == 2 {
 							stalled.Add(1)
 							heldThen.Store(max(heldThen.Load(), hs.held.Load()))
 							<-release
 						}
 					}
+					caughtUp = caughtUp || d.CaughtUp
 					return nil
 				}
-				drive(ctx, sub, emit, nil)
+				drive(ctx, sub, emit, func() bool { return caughtUp })
+				mu.Lock()
+				got[i] = mine
+				mu.Unlock()
 			})
 		}
 		var firstStalled, firstHeld atomic.Int64
@@ -108,7 +124,18 @@ func TestPlacesTakenBeforeALargeEventIsSeenCountItOnceItIs(t *testing.T) {
 			t.Errorf("%d subscriptions queued before the large events were seen read pages at once, holding %d bytes; want one (%d bytes of budget)", n, held, budget)
 		}
 		close(releaseQueued)
-		cancel()
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the subscriptions did not all catch up within 30 s of the stalled ones moving again")
+		}
+		for i, evs := range got {
+			checkExactlyOnce(t, fmt.Sprintf("subscription %d", i), evs, ack.events)
+		}
+		if held := f.CatchUpBytes(); held != 0 {
+			t.Errorf("every subscription caught up, and %d bytes of the budget are still counted as held; want none", held)
+		}
 	})
 }
