@@ -194,3 +194,24 @@ func TestANumberWithLeadingZerosIsRefusedEverywhere(t *testing.T) {
 		expectStatus(t, fmt.Sprintf("GET %s %q", tc.path, tc.header), s.do("GET", tc.path, "", tc.header...), http.StatusOK)
 	}
 }
+
+// TestAHeadersProblemQuotesWhatWasSentAndSaysWhatIsWrong: a black-box
+// review found a Tributary-Min-Position of "-1" quoted as a list (got
+// ["-1"]) where every other detail quotes the value, and an If-Match of
+// "" (quotes around nothing) told to put the tag in double quotes, which
+// it was.
+func TestAHeadersProblemQuotesWhatWasSentAndSaysWhatIsWrong(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, teststore.SQLite.Open(t))
+	r := s.do("GET", "/events", "", esthttp.MinPositionHeader, "-1")
+	expectStatus(t, "Tributary-Min-Position: -1", r, http.StatusBadRequest)
+	if d := fmt.Sprint(r.json(t)["detail"]); !strings.Contains(d, `got "-1"`) {
+		t.Errorf("Tributary-Min-Position: -1: detail %q; want it to quote the value as sent, got \"-1\"", d)
+	}
+	stream := uuid.NewString()
+	r = s.do("POST", "/streams/"+stream+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`, "If-Match", `""`)
+	expectStatus(t, `If-Match: ""`, r, http.StatusBadRequest)
+	if d := fmt.Sprint(r.json(t)["detail"]); strings.Contains(d, "double quotes") || !strings.Contains(d, "empty") {
+		t.Errorf(`If-Match: "": detail %q; want it to say the tag is empty`, d)
+	}
+}

@@ -34,12 +34,12 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 			return nil
 		}
 		if len(raw) != 1 {
-			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw)
+			return badRequest("header %s is given %d times; give it once, one whole number ≥ 0 (a position an append answered)", MinPositionHeader, len(raw))
 		}
 		want, refused := parseNumber(raw[0])
 		switch refused {
 		case notDigits:
-			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw)
+			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw[0])
 		case leadingZero:
 			return badRequest("header %s must be written without leading zeros, as an append answers the position, got %q", MinPositionHeader, raw[0])
 		case outOfRange:

@@ -262,6 +262,8 @@ func parseVersionTag(v string) (int64, error) {
 		return 0, errString("weak tags are not allowed")
 	case strings.Contains(v, ","):
 		return 0, errString("lists of tags are not allowed")
+	case v == `""`:
+		return 0, errString("the tag is empty; give the version in it, as in the ETag")
 	case len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"':
 		return 0, errString("the tag must be in double quotes")
 	}
