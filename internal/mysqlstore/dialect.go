@@ -134,7 +134,9 @@ func translate(err error) error {
 			// The server's own bound on a statement's time (MariaDB's
 			// max_statement_time, MySQL's max_execution_time, the
 			// server's or the DSN's) ended it, as the store's own bound
-			// on a read ends one (a deadline): nothing was written.
+			// on a read ends one (a deadline): nothing was written (an
+			// append's batch that may have committed first is settled:
+			// see lost).
 			return fmt.Errorf("%w: the database ended the statement at its time limit: %w", eventstore.ErrUnavailable, err)
 		case errReadOnly, errReadOnlyMode:
 			// A server made read-only (a switchover: the old primary is
@@ -169,11 +171,20 @@ func translate(err error) error {
 // that says how far it got: the connection failed, or the driver cut it at
 // the context's end, or the server's session was killed or shut down under
 // it (a COMMIT cut so may have committed). Any other error the server sent
-// is not one: it answered, and a batch stops at its first failing statement.
+// is not one: it answered, and a batch stops at its first failing
+// statement; unless that can be one after COMMIT: a batch that reads back
+// its time (CommitTime), or begins the next group's reads behind a marker,
+// sends a SELECT after COMMIT, which the account's query limit
+// (MAX_QUERIES_PER_HOUR, counted statement by statement) or the server's
+// limit on a statement's time can refuse, the batch having committed.
 func lost(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return me.Number == errServerShutdown || me.Number == errConnKilled || me.Number == errQueryInterrupted
+		switch me.Number {
+		case errServerShutdown, errConnKilled, errQueryInterrupted, errUserLimit, errStatementTime, errQueryTimeout:
+			return true
+		}
+		return false
 	}
 	var ne net.Error
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) ||

@@ -53,6 +53,11 @@ func TestLostKnowsAnAnswerFromItsAbsence(t *testing.T) {
 		{&mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"}, true},
 		{&mysql.MySQLError{Number: 1927, Message: "Connection was killed"}, true},
 		{fmt.Errorf("commit: %w", &mysql.MySQLError{Number: 1317, Message: "Query execution was interrupted"}), true},
+		// Refusals that can meet a SELECT sent after COMMIT in the batch.
+		{&mysql.MySQLError{Number: 1226, Message: "User 'app' has exceeded the 'max_queries_per_hour' resource"}, true},
+		{&mysql.MySQLError{Number: 1969, Message: "Query execution was interrupted (max_statement_time exceeded)"}, true},
+		{&mysql.MySQLError{Number: 3024, Message: "Query execution was interrupted, maximum statement execution time exceeded"}, true},
+		{&mysql.MySQLError{Number: 1290, Message: "The MariaDB server is running with the --read-only option"}, false},
 		{&mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}, false},
 		{&mysql.MySQLError{Number: 1048, Message: "Column 'recorded_at' cannot be null"}, false},
 		{&mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded"}, false},

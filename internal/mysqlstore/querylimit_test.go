@@ -1,0 +1,79 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// TestAnAppendCommittedBeforeTheUsersQueryLimitIsNeverSaidNotWritten: an
+// account's MAX_QUERIES_PER_HOUR (error 1226) refuses the statement that
+// goes past it, which may be one sent after COMMIT in the same round trip
+// (the time a guarded group reads back, the marker before the next group's
+// reads): the append has committed. It was answered as unavailable with
+// nothing written, a 503 that says to send it again (without ids: its
+// events twice). An append that meets the limit must be answered with its
+// result, or as not written if it was not, or as of unknown outcome;
+// never as not written when it was. On a private server, with its grant
+// tables: another connection of the user spends all but j of the hour's
+// queries before each append, for each j up to more than an append takes.
+func TestAnAppendCommittedBeforeTheUsersQueryLimitIsNeverSaidNotWritten(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const hourly = 1000
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "querylimit")
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_QUERIES_PER_HOUR 1000",
+		"GRANT ALL ON querylimit.* TO 'app'@'127.0.0.1'")
+	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	s, _ := openCounted(t, dsn)
+	stream := uuid.New()
+	server.Exec(t, "FLUSH USER_RESOURCES")
+	appendVersions(ctx, t, s, stream, 1)
+	rootDB := otherProcessDB(t, root)
+	spender, err := otherProcessDB(t, dsn+"?multiStatements=true").Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spender.Close() })
+	version := int64(1)
+	for left := 1; left <= 12; left++ {
+		id := uuid.New()
+		server.Exec(t, "FLUSH USER_RESOURCES")
+		if _, err := spender.ExecContext(ctx, strings.Repeat("DO 1;", hourly-left-1)+"DO 1"); err != nil {
+			t.Fatalf("spending all but %d of the hour's queries: %v", left, err)
+		}
+		_, err := appendOne(ctx, s, stream, eventstore.Exactly(version), id)
+		server.Exec(t, "FLUSH USER_RESOURCES")
+		var stored int
+		if qerr := rootDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE event_id = ?", id[:]).Scan(&stored); qerr != nil {
+			t.Fatal(qerr)
+		}
+		switch {
+		case err == nil && stored != 1:
+			t.Fatalf("%d queries left: the append succeeded, and its event is not stored", left)
+		case err != nil && stored == 1 && !errors.Is(err, eventstore.ErrOutcomeUnknown):
+			t.Errorf("%d queries left in the hour: the append failed with %v, which does not wrap ErrOutcomeUnknown; its event is stored", left, err)
+		case err != nil && stored == 0 && !errors.Is(err, eventstore.ErrUnavailable):
+			t.Errorf("%d queries left in the hour: the append, not stored, failed with %v; want an error wrapping ErrUnavailable", left, err)
+		}
+		if stored == 1 {
+			version++
+		}
+		// An append without the limit near: the writer knows the stream
+		// again (a failed group forgets it), and the next goes in one
+		// round trip.
+		if _, err := appendOne(ctx, s, stream, eventstore.Exactly(version)); err != nil {
+			t.Fatalf("an append with the hour's queries left: %v", err)
+		}
+		version++
+	}
+}
