@@ -2,11 +2,13 @@ package mysqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -75,5 +77,83 @@ func TestAnAppendCommittedBeforeTheUsersQueryLimitIsNeverSaidNotWritten(t *testi
 			t.Fatalf("an append with the hour's queries left: %v", err)
 		}
 		version++
+	}
+}
+
+// TestAnAppendThatCannotConnectAtTheUsersConnectionLimitIsNotWritten: an
+// account's connection limit (1226) refuses a new connection before
+// anything is sent; a group sent in one round trip that cannot get one has
+// written nothing, and must say so (a 503, not written), not that its
+// outcome is unknown, which it said once 1226 was settled as a lost
+// answer: settling it found no connection either. On a private server,
+// with its grant tables: the store's connections are killed, and another
+// process takes every connection the user may hold.
+func TestAnAppendThatCannotConnectAtTheUsersConnectionLimitIsNotWritten(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "connlimit")
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_USER_CONNECTIONS 12", "GRANT ALL ON connlimit.* TO 'app'@'127.0.0.1'")
+	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	s, _ := openCounted(t, dsn)
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 2) // the writer knows the stream: the next goes in one round trip
+	rootDB := otherProcessDB(t, root)
+	rows, err := rootDB.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE user = 'app'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		rootDB.ExecContext(ctx, "KILL ?", id) //nolint:errcheck // one may have closed
+	}
+	other, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	var held []*sql.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := other.Conn(ctx)
+		if err != nil {
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != 1226 {
+				if time.Now().Before(deadline) {
+					time.Sleep(50 * time.Millisecond) // a killed session may not be gone yet
+					continue
+				}
+				t.Fatalf("taking the user's connections: %v; want error 1226 at its limit", err)
+			}
+			break
+		}
+		held = append(held, c)
+		if len(held) > 12 {
+			t.Fatal("the user's connection limit did not hold")
+		}
+	}
+	id := uuid.New()
+	_, err = appendOne(ctx, s, stream, eventstore.Exactly(2), id)
+	var stored int
+	if qerr := rootDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE event_id = ?", id[:]).Scan(&stored); qerr != nil {
+		t.Fatal(qerr)
+	}
+	if stored != 0 || !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("an append that could not connect, the user at its connection limit: %v, %d events stored; "+
+			"want an error wrapping ErrUnavailable, not ErrOutcomeUnknown, and nothing stored", err, stored)
 	}
 }

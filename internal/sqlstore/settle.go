@@ -50,7 +50,8 @@ const settleTimeout = 2 * time.Second
 var errNotCommitted = errors.New("the round trip with COMMIT was lost, and it had not committed")
 
 // errCommitNotSent is a group's whose round trips, one statement at a time,
-// ended before the one with COMMIT: it cannot have committed.
+// ended before the one with COMMIT, or that found no connection to send it
+// on: it cannot have committed.
 var errCommitNotSent = errors.New("COMMIT was not sent")
 
 // errOutcomeUnknown is a group's whose answer was lost, and that settle
@@ -66,10 +67,13 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	if w.d.Lost == nil || !w.d.Lost(lost) || len(p.rows) == 0 {
 		return false, time.Time{}, lost
 	}
+	if errors.Is(lost, errCommitNotSent) {
+		// Lost before COMMIT went: rolled back. Nothing to find out, and
+		// finding out may well fail as the group did (no connection),
+		// calling of unknown outcome what was not written.
+		return false, time.Time{}, lost
+	}
 	if w.d.CannotSettle {
-		if errors.Is(lost, errCommitNotSent) {
-			return false, time.Time{}, lost // lost before COMMIT went: rolled back
-		}
 		w.log.Warn("an append's COMMIT went out and its answer was lost; on this database whether it committed cannot be found out",
 			"head", p.head, "error", lost)
 		return false, time.Time{}, fmt.Errorf("%w (it cannot be settled on this database): %w", errOutcomeUnknown, lost)

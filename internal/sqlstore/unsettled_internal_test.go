@@ -31,6 +31,12 @@ func TestALostCommitThatCannotBeSettledIsOfUnknownOutcome(t *testing.T) {
 	if committed, _, err := w.settle(p, early); committed || errors.Is(err, eventstore.ErrOutcomeUnknown) || !errors.Is(err, lost) {
 		t.Errorf("settling a group lost before its COMMIT went: committed %t, %v; want not committed, the lost error as it is", committed, err)
 	}
+	// Where it can be settled too: nothing to find out (no database here).
+	w.d.CannotSettle = false
+	if committed, _, err := w.settle(p, early); committed || errors.Is(err, eventstore.ErrOutcomeUnknown) || !errors.Is(err, lost) {
+		t.Errorf("settling a group lost before its COMMIT went, where groups can be settled: committed %t, %v; want not committed, the lost error as it is", committed, err)
+	}
+	w.d.CannotSettle = true
 	// An error by which no answer was lost is the group's own, as before.
 	other := errors.New("Error 1062: Duplicate entry")
 	if _, _, err := w.settle(p, other); err != other {
