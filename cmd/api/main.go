@@ -307,6 +307,12 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 	if err != nil {
 		return nil, fmt.Errorf("access tokens (%s / %s): %w", config.Var("APITokens"), config.Var("APITokensFile"), err)
 	}
+	// Set, but to no entry (each commented out, only commas): fail closed,
+	// as for the file. Only an empty value means no access control.
+	if len(tokens) == 0 && cfg.APITokens != "" {
+		return nil, fmt.Errorf("%s is set but holds no name:role:token entry: access control would be off; "+
+			"put the tokens in it, or leave it empty for a server open to anyone", config.Var("APITokens"))
+	}
 	return tokens, nil
 }
 
