@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/config"
@@ -307,6 +308,14 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 	if err != nil {
 		return nil, fmt.Errorf("access tokens (%s / %s): %w", config.Var("APITokens"), config.Var("APITokensFile"), err)
 	}
+	for _, t := range tokens {
+		// Its length is not shown: it tells a guesser where to start.
+		if utf8.RuneCountInString(t.Secret) < minTokenLength {
+			return nil, fmt.Errorf("access tokens (%s / %s): token %q is shorter than %d characters, few enough to guess "+
+				"by trying; give it at least %d random ones (openssl rand -hex 32 makes one)",
+				config.Var("APITokens"), config.Var("APITokensFile"), t.Name, minTokenLength, minTokenLength)
+		}
+	}
 	// Set, but to no entry (each commented out, only commas): fail closed,
 	// as for the file. Only an empty value means no access control.
 	if len(tokens) == 0 && cfg.APITokens != "" {
@@ -315,6 +324,10 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 	}
 	return tokens, nil
 }
+
+// minTokenLength is the fewest characters a token may have: 16 hex
+// digits are 64 random bits, which no client guesses by trying tokens.
+const minTokenLength = 16
 
 // maxTokensFile is the most a tokens file may hold: thousands of tokens.
 const maxTokensFile = 1 << 20

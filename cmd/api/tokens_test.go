@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,5 +41,37 @@ func TestTokensSetWithNoEntryStopTheStartUp(t *testing.T) {
 	cfg := config.Defaults()
 	if tokens, err := loadTokens(context.Background(), cfg); err != nil || len(tokens) != 0 {
 		t.Errorf("TRIBUTARY_API_TOKENS empty: expected no tokens and no error (access control off); got %d tokens, %v", len(tokens), err)
+	}
+}
+
+// TestAShortTokenStopsTheStartUp: a token of one character was taken, and
+// anyone could guess it in a few requests (nothing slows a client that
+// tries tokens). A token shorter than minTokenLength is refused, from the
+// variable and from the file, naming its holder, not quoting it.
+func TestAShortTokenStopsTheStartUp(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte("app:write:0123456789abcdef0123\ndashboard:read:hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ env, file string }{
+		{env: "app:write:x"},
+		{env: "app:write:0123456789abcdef0123,dashboard:read:hunter2"},
+		{env: "dashboard:read:" + strings.Repeat("h", minTokenLength-1)},
+		{file: file},
+	} {
+		cfg := config.Defaults()
+		cfg.APITokens, cfg.APITokensFile = c.env, c.file
+		tokens, err := loadTokens(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(minTokenLength)) || strings.Contains(err.Error(), "hunter2") ||
+			strings.Contains(err.Error(), "hhh") || !strings.Contains(err.Error(), `"app"`) && !strings.Contains(err.Error(), `"dashboard"`) {
+			t.Errorf("tokens %q (file %q): expected an error naming the token and the least length, quoting no token; got %d tokens, %v",
+				c.env, c.file, len(tokens), err)
+		}
+	}
+	cfg := config.Defaults()
+	cfg.APITokens = "dashboard:read:" + strings.Repeat("h", minTokenLength)
+	if tokens, err := loadTokens(context.Background(), cfg); err != nil || len(tokens) != 1 {
+		t.Errorf("a token of %d characters: expected it taken; got %d tokens, %v", minTokenLength, len(tokens), err)
 	}
 }
