@@ -19,8 +19,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tributary-dev/tributary/api"
@@ -314,6 +316,13 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 			return nil, fmt.Errorf("access tokens (%s / %s): token %q is shorter than %d characters, few enough to guess "+
 				"by trying; give it at least %d random ones (openssl rand -hex 32 makes one)",
 				config.Var("APITokens"), config.Var("APITokensFile"), t.Name, minTokenLength, minTokenLength)
+		}
+		// The header's token is trimmed, and a control character in a
+		// header is refused: such a token would never match one.
+		if t.Secret != strings.TrimSpace(t.Secret) || strings.ContainsFunc(t.Secret, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) {
+			return nil, fmt.Errorf("access tokens (%s / %s): token %q begins with a space or holds a control character, "+
+				"which an Authorization header cannot carry; remove it (entries are name:role:token, no space after the colons)",
+				config.Var("APITokens"), config.Var("APITokensFile"), t.Name)
 		}
 	}
 	// Set, but to no entry (each commented out, only commas): fail closed,

@@ -75,3 +75,28 @@ func TestAShortTokenStopsTheStartUp(t *testing.T) {
 		t.Errorf("a token of %d characters: expected it taken; got %d tokens, %v", minTokenLength, len(tokens), err)
 	}
 }
+
+// TestATokenNoAuthorizationHeaderCanCarryStopsTheStartUp: a token that
+// began with a space ("app:write: 3f9c…", a space after the colon) or held
+// a control character was taken, and never matched a header: the server
+// trims the header's token, and refuses control characters in headers, so
+// its holder got 401 for a token the server had read as written. It is
+// refused, naming its holder, not quoting it.
+func TestATokenNoAuthorizationHeaderCanCarryStopsTheStartUp(t *testing.T) {
+	t.Parallel()
+	const secret = "0123456789abcdef0123"
+	for _, entries := range []string{
+		"app:write: " + secret,
+		"app:write:\t" + secret,
+		"app:write:\u00a0" + secret,
+		"app:write:" + secret[:10] + "\x00" + secret[10:],
+		"app:write:" + secret + "\x7f",
+	} {
+		cfg := config.Defaults()
+		cfg.APITokens = entries
+		tokens, err := loadTokens(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), `"app"`) || strings.Contains(err.Error(), secret[:10]) {
+			t.Errorf("TRIBUTARY_API_TOKENS=%q: expected an error naming the token, quoting no token; got %d tokens, %v", entries, len(tokens), err)
+		}
+	}
+}
