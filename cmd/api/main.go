@@ -310,19 +310,21 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 	if err != nil {
 		return nil, fmt.Errorf("access tokens (%s / %s): %w", config.Var("APITokens"), config.Var("APITokensFile"), err)
 	}
-	for _, t := range tokens {
-		// Its length is not shown: it tells a guesser where to start.
+	for i, t := range tokens {
+		// Which token is said by its place, not its name: an entry written
+		// token:role:name has a valid role, and its name is the token.
+		// Nor is its length shown: it tells a guesser where to start.
+		which := fmt.Sprintf("token %d of the %d given (in order: %s's, then %s's; entries are name:role:token)",
+			i+1, len(tokens), config.Var("APITokens"), config.Var("APITokensFile"))
 		if utf8.RuneCountInString(t.Secret) < minTokenLength {
-			return nil, fmt.Errorf("access tokens (%s / %s): token %q is shorter than %d characters, few enough to guess "+
-				"by trying; give it at least %d random ones (openssl rand -hex 32 makes one)",
-				config.Var("APITokens"), config.Var("APITokensFile"), t.Name, minTokenLength, minTokenLength)
+			return nil, fmt.Errorf("access tokens: %s is shorter than %d characters, few enough to guess by trying; "+
+				"give it at least %d random ones (openssl rand -hex 32 makes one)", which, minTokenLength, minTokenLength)
 		}
 		// The header's token is trimmed, and a control character in a
 		// header is refused: such a token would never match one.
 		if t.Secret != strings.TrimSpace(t.Secret) || strings.ContainsFunc(t.Secret, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) {
-			return nil, fmt.Errorf("access tokens (%s / %s): token %q begins with a space or holds a control character, "+
-				"which an Authorization header cannot carry; remove it (entries are name:role:token, no space after the colons)",
-				config.Var("APITokens"), config.Var("APITokensFile"), t.Name)
+			return nil, fmt.Errorf("access tokens: %s begins with a space or holds a control character, "+
+				"which an Authorization header cannot carry; remove it (no space after the colons)", which)
 		}
 	}
 	// Set, but to no entry (each commented out, only commas): fail closed,
