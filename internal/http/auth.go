@@ -36,10 +36,11 @@ type Token struct {
 
 // ParseTokens parses comma- or newline-separated name:role:token entries,
 // e.g. "app:write:s3cr3t1,dashboard:read:s3cr3t2". Names and secrets must be
-// unique; the error never repeats a secret.
+// unique; the error names an entry by its place, and never repeats a secret
+// or a name (an entry in the wrong order may hold the secret in its place).
 func ParseTokens(s string) ([]Token, error) {
 	var tokens []Token
-	names, secrets := map[string]bool{}, map[string]bool{}
+	names, secrets := map[string]int{}, map[string]int{} // entry numbers
 	for i, entry := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
 		entry = strings.TrimSpace(entry)
 		if entry == "" || strings.HasPrefix(entry, "#") {
@@ -55,12 +56,16 @@ func ParseTokens(s string) ([]Token, error) {
 			// have its fields in another order, the token among them.
 			return nil, fmt.Errorf("token entry %d: the role, its second field, must be read or write; "+
 				"entries are name:role:token (its fields are not shown, as one may be the token)", i+1)
-		case names[name]:
-			return nil, fmt.Errorf("token %q: the name is used twice", name)
-		case secrets[secret]:
-			return nil, fmt.Errorf("token %q: the same token is given twice", name)
+		// Entries are named by their places, not their names: an entry
+		// written token:role:name has a valid role, and its name is the
+		// token.
+		case names[name] != 0:
+			return nil, fmt.Errorf("token entry %d: its name is entry %d's; give each token a name of its own "+
+				"(entries are name:role:token; the name is not shown, as it may be the token)", i+1, names[name])
+		case secrets[secret] != 0:
+			return nil, fmt.Errorf("token entry %d: its token is entry %d's; give each holder a token of its own", i+1, secrets[secret])
 		}
-		names[name], secrets[secret] = true, true
+		names[name], secrets[secret] = i+1, i+1
 		tokens = append(tokens, Token{Name: name, Role: Role(role), Secret: secret})
 	}
 	return tokens, nil

@@ -37,6 +37,26 @@ func TestParseTokens(t *testing.T) {
 	}
 }
 
+// TestParseTokensNamesARefusedEntryByItsPlace: entries written
+// token:role:name have valid roles, so they parse with each token as a
+// name; two that name the same holder then give the same "token", and the
+// refusal quoted the second entry's name, a token, into the start-up log
+// (as a repeated name did). Both are named by their entries' places.
+func TestParseTokensNamesARefusedEntryByItsPlace(t *testing.T) {
+	t.Parallel()
+	const first, second = "3f9c0a7b1d2e4f60a1b2", "8a1e0a7b1d2e4f60a1b2"
+	for _, entries := range []string{
+		first + ":write:orders-service," + second + ":read:orders-service",
+		first + ":write:orders-service\n# the reader\n" + first + ":read:orders-service-reader",
+	} {
+		_, err := esthttp.ParseTokens(entries)
+		if err == nil || strings.Contains(err.Error(), first) || strings.Contains(err.Error(), second) ||
+			!strings.Contains(err.Error(), "entry 1") || !strings.Contains(err.Error(), "entry 2") && !strings.Contains(err.Error(), "entry 3") {
+			t.Errorf("ParseTokens(%q): expected an error naming both entries by their places, quoting neither first field; got %v", entries, err)
+		}
+	}
+}
+
 func TestAccessControl(t *testing.T) {
 	t.Parallel()
 	const writeSecret, readSecret = "w-0123456789abcdef", "r-0123456789abcdef"
