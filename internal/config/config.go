@@ -59,8 +59,8 @@ type Config struct {
 	ShutdownTimeout         time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop (SIGTERM) takes at most: requests in flight get all but its last second, then are cut (exit status 1)"`
 	ShutdownDelay           time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside SHUTDOWN_TIMEOUT and must end before its last second (a fifth of a shorter one); 0s: drain at once"`
 	LogLevel                slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	APITokens               string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write; empty: no access control"`
-	APITokensFile           string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts)"`
+	APITokens               string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write, each token at least 16 characters; empty: no access control"`
+	APITokensFile           string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts), each token at least 16 characters"`
 	CORSOrigins             []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com for its subdomains, or * alone); empty: no CORS headers"`
 	DebugAddr               string        `envconfig:"TRIBUTARY_DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
 }
