@@ -57,6 +57,34 @@ func TestParseTokensNamesARefusedEntryByItsPlace(t *testing.T) {
 	}
 }
 
+// TestAReadWithAQueryTokenIsNotStoredBySharedCaches: a read authorised by
+// ?access_token= carried no Cache-Control, so a shared cache (Varnish
+// caches such a GET for two minutes by default; the Authorization header,
+// unlike the query, keeps it from storing one) kept the answer under a URL
+// that holds the token, and served it on after the token was revoked.
+// RFC 6750 §2.3: such a 2xx says Cache-Control: private.
+func TestAReadWithAQueryTokenIsNotStoredBySharedCaches(t *testing.T) {
+	t.Parallel()
+	const readSecret = "r-0123456789abcdef"
+	tokens, err := esthttp.ParseTokens("dashboard:read:" + readSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Tokens: tokens}))
+	t.Cleanup(srv.Close)
+	for _, path := range []string{"/events?access_token=" + readSecret, "/streams?access_token=" + readSecret,
+		"/events?limit=5&access%5Ftoken=" + readSecret} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if cc := resp.Header.Get("Cache-Control"); resp.StatusCode != http.StatusOK || !strings.Contains(cc, "private") {
+			t.Errorf("GET %s: expected 200 with Cache-Control: private; got %d, Cache-Control %q", path, resp.StatusCode, cc)
+		}
+	}
+}
+
 func TestAccessControl(t *testing.T) {
 	t.Parallel()
 	const writeSecret, readSecret = "w-0123456789abcdef", "r-0123456789abcdef"
