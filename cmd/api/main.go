@@ -288,8 +288,11 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 }
 
 // loadTokens reads the access tokens from TRIBUTARY_API_TOKENS and the file
-// TRIBUTARY_API_TOKENS_FILE names, giving up when ctx ends. Errors never
-// quote a token, nor the file's name (a token set in the wrong variable).
+// TRIBUTARY_API_TOKENS_FILE names, giving up when ctx ends. It refuses a
+// token shorter than minTokenLength or one no Authorization header can
+// carry, and either setting given but holding no entry (the server would be
+// open). Errors never quote a token, nor the file's name (a token set in
+// the wrong variable).
 func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error) {
 	entries := cfg.APITokens
 	if cfg.APITokensFile != "" {
