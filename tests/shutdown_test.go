@@ -149,3 +149,18 @@ func TestSIGTERMWhileATokensFIFOIsAwaitedStopsCleanly(t *testing.T) {
 			code, took.Round(time.Millisecond), s.output(8192))
 	}
 }
+
+// TestSIGHUPDrainsAsSIGTERMDoes: SIGHUP (a closed terminal, an operator
+// who sends it hoping for a reload) killed the process at once, exit 129,
+// with no drain and no log line: requests in flight were cut and
+// subscriptions dropped without their clean end. It stops the server as
+// SIGTERM does. (Started with SIGHUP ignored, under nohup, it stays
+// ignored.)
+func TestSIGHUPDrainsAsSIGTERMDoes(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.signalAndWaitFor(t, syscall.SIGHUP, "shutting down")
+	if _, code := s.waitExit(10 * time.Second); code != 0 {
+		t.Fatalf("SIGHUP: exit status %d; want 0 after a drain. Output:\n%s", code, s.output(8192))
+	}
+}

@@ -73,13 +73,19 @@ func main() {
 	}
 }
 
-// signals returns the contexts that SIGTERM and SIGINT end: stop at the
+// signals returns the contexts that SIGTERM, SIGINT and SIGHUP end: stop at the
 // first (start-up stops, a server drains), cut at the second (a drain is
 // cut short: an operator who presses Ctrl-C again, or an orchestrator that
 // signals twice, means now). release stops listening for them.
 func signals() (stop, cut context.Context, release func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (a closed terminal; an operator hoping for a reload, which
+	// there is none of) would kill the process undrained. Unless it is
+	// ignored, as nohup starts a process: Notify would undo that.
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
 	stop, stopCancel := context.WithCancel(context.Background())
 	cut, cutCancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
