@@ -201,6 +201,10 @@ type Store interface {
 type ReplicaLag struct {
 	// Positions is the primary's log head minus the replica's.
 	Positions int64
+	// PrimaryHead is the primary's log head, read after the replica's: a
+	// replica that reaches it has every append answered before the lag was
+	// read.
+	PrimaryHead int64
 	// Seconds is the replica's own estimate (Seconds_Behind_Master), -1
 	// when it has none: its applier is stopped.
 	Seconds int64

@@ -2,9 +2,13 @@ package http
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
@@ -45,7 +49,7 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 		case outOfRange:
 			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw[0])
 		}
-		if err := s.waitForPosition(r.Context(), want); err != nil {
+		if err := s.waitForPosition(r.Context(), want, MinPositionHeader+" "+strconv.FormatInt(want, 10)); err != nil {
 			return err
 		}
 		next.ServeHTTP(w, r)
@@ -56,8 +60,9 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 // waitForPosition polls the store's head until it reaches want, for at most
 // maxMinPositionWait. Where reads see every acknowledged append at once (no
 // read replica, not a Galera cluster: Options.ReadsMayLag) it does not wait:
-// a position past the head is refused at once (aheadError).
-func (s *Server) waitForPosition(ctx context.Context, want int64) error {
+// a position past the head is refused at once (aheadError). asked is how
+// the client gave want, for the answers' details.
+func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) error {
 	ctx, cancel := context.WithTimeout(ctx, maxMinPositionWait)
 	defer cancel()
 	var head int64
@@ -72,13 +77,13 @@ func (s *Server) waitForPosition(ctx context.Context, want int64) error {
 			// Reads see every acknowledged append at once: no append
 			// answered want on this database, and none will soon.
 			return &aheadError{requested: want, current: head, detail: fmt.Sprintf(
-				"%s %d is past the log's head (%d): no append answered that position on this database; it may come from another or a restored one",
-				MinPositionHeader, want, head)}
+				"%s is past the log's head (%d): no append answered that position on this database; it may come from another or a restored one",
+				asked, head)}
 		}
 		if err == nil && wait == 5*time.Millisecond && s.opts.Replica != nil {
 			// Behind a replica, once: a position past the primary's head
 			// as well will not come.
-			if ahead := s.pastPrimary(ctx, want); ahead != nil {
+			if ahead := s.pastPrimary(ctx, want, asked); ahead != nil {
 				return ahead
 			}
 		}
@@ -103,7 +108,7 @@ func (s *Server) waitForPosition(ctx context.Context, want int64) error {
 // primary never had it. Where either cannot be read, or the primary is a
 // Galera node, which may lack another node's commit for a moment, nil: the
 // wait goes on.
-func (s *Server) pastPrimary(ctx context.Context, want int64) error {
+func (s *Server) pastPrimary(ctx context.Context, want int64, asked string) error {
 	lag, err := s.opts.Replica.ReplicaLag(ctx)
 	if err != nil || lag.PrimaryMayLag {
 		return nil // a Galera node may not have another node's commit yet
@@ -113,6 +118,82 @@ func (s *Server) pastPrimary(ctx context.Context, want int64) error {
 		return nil
 	}
 	return &aheadError{requested: want, current: head + lag.Positions, detail: fmt.Sprintf(
-		"%s %d is past the log's head on the primary (%d), not only on this server's read replica: no append answered that position on this database; it may come from another or a restored one",
-		MinPositionHeader, want, head+lag.Positions)}
+		"%s is past the log's head on the primary (%d), not only on this server's read replica: no append answered that position on this database; it may come from another or a restored one",
+		asked, head+lag.Positions)}
+}
+
+// A subscription's starting point past what this server's reads see is
+// refused (aheadError) where reads see every acknowledged append at once.
+// Behind a read replica it may be an append the primary answered a moment
+// ago: an EventSource that reconnects, with the Last-Event-ID another
+// instance gave it, to an instance whose replica lags. A 409 there would
+// stop it for ever (an EventSource gives up on any status but 200), and so
+// would a 503; so the subscription waits, bounded as a
+// Tributary-Min-Position does (and by the request timeout), for the replica
+// to reach its starting point, and starts. A point past the primary's head
+// too is still a 409, at once; one the replica does not reach in time, a
+// 503 with Retry-After.
+
+// awaitLogStart waits, behind a read replica, until the replica's head
+// reaches after, a subscription's starting point past it. It returns ahead
+// at once without a replica.
+func (s *Server) awaitLogStart(ctx context.Context, after int64, asked string, ahead *aheadError) error {
+	if s.opts.Replica == nil {
+		return ahead
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+	defer cancel()
+	return s.waitForPosition(ctx, after, asked)
+}
+
+// awaitStreamStart waits, behind a read replica, until the replica has
+// stream id at version seen, a subscription's starting point past the
+// stream's version there. It returns ahead at once without a replica, and
+// once the replica has every append the primary had when this request
+// asked (its head at the primary's, read after the request began) and the
+// stream still lacks seen: no append answered it on this database. Where
+// the primary is a Galera node, which may lack another node's commit, the
+// wait goes on to its end instead.
+func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64, ahead *aheadError) error {
+	if s.opts.Replica == nil {
+		return ahead
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(s.opts.RequestTimeout, maxMinPositionWait))
+	defer cancel()
+	lag, err := s.opts.Replica.ReplicaLag(ctx)
+	if err != nil {
+		return err
+	}
+	var version int64
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		// The head before the stream: a head at the primary's means the
+		// stream read after it has every version the primary had then.
+		head, err := s.store.Head(ctx)
+		if err == nil {
+			var st eventstore.Stream
+			st, err = s.store.Stream(ctx, id)
+			if errors.Is(err, eventstore.ErrStreamNotFound) {
+				err = nil
+			}
+			version = st.Version
+			switch {
+			case err == nil && seen <= version:
+				return nil
+			case err == nil && head >= lag.PrimaryHead && !lag.PrimaryMayLag:
+				ahead.current = version
+				return ahead
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &detailError{kind: eventstore.ErrUnavailable, detail: fmt.Sprintf(
+				"version %d of stream %s is not readable here yet (reads see up to version %d; a read replica may be lagging): try again shortly", seen, id, version)}
+		case <-t.C:
+		}
+	}
 }

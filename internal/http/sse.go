@@ -159,10 +159,13 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 		return err
 	}
 	if seen > st.Version {
-		return &aheadError{requested: requested, current: st.Version,
+		ahead := &aheadError{requested: requested, current: st.Version,
 			detail: fmt.Sprintf("%s starts after version %d, but stream %s is at version %d: this server has never reached that point. "+
 				"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
 				asked, seen, id, st.Version)}
+		if err := s.awaitStreamStart(r.Context(), id, seen, ahead); err != nil {
+			return err
+		}
 	}
 	return s.serveEvents(w, r, opts, true)
 }
@@ -189,10 +192,13 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 		return err
 	}
 	if sub.After > head {
-		return &aheadError{requested: sub.After, current: head,
+		ahead := &aheadError{requested: sub.After, current: head,
 			detail: fmt.Sprintf("%s is past the end of the log, whose last position is %d: this server has never reached that point. "+
 				"The id may come from another or a restored database; subscribe again from a position the log has (after=0 for all of it).",
 				asked, head)}
+		if err := s.awaitLogStart(r.Context(), sub.After, asked, ahead); err != nil {
+			return err
+		}
 	}
 	return s.serveEvents(w, r, sub, false)
 }

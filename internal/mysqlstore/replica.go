@@ -210,7 +210,7 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	if err := s.primary.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&primaryHead); err != nil {
 		return eventstore.ReplicaLag{}, fmt.Errorf("read the primary's log head: %w", translate(err))
 	}
-	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), Seconds: -1, PrimaryMayLag: s.onGalera}
+	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), PrimaryHead: primaryHead, Seconds: -1, PrimaryMayLag: s.onGalera}
 	st, err := s.replicaStatus(ctx)
 	if err != nil {
 		return eventstore.ReplicaLag{}, fmt.Errorf("read the replica's status: %w", err)

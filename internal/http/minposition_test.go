@@ -1,0 +1,127 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAResumePointTheReplicaLacksButThePrimaryHasIsWaitedFor: behind a read
+// replica, a subscription's starting point (Last-Event-ID, after) past what
+// the replica has but not past the primary's head is an event an append
+// answered a moment ago: an EventSource reconnecting to an instance whose
+// replica lags. It was answered 409 starting-point-ahead at once, and an
+// EventSource stops for ever on any status but 200. Now it waits, bounded,
+// for the replica to reach it and starts (200); when the replica does not
+// in time, 503 with Retry-After. A point past the primary's head too is
+// still 409 at once.
+func TestAResumePointTheReplicaLacksButThePrimaryHasIsWaitedFor(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		for _, tc := range []struct {
+			lag    int64 // how far the primary is ahead of the replica (the store)
+			status int
+		}{{5, http.StatusServiceUnavailable}, {0, http.StatusConflict}} {
+			replica := &primaryAhead{lag: tc.lag}
+			store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 500 * time.Millisecond}, nil)
+			replica.store = store
+			id := uuid.NewString()
+			appendTo := func(n int) {
+				t.Helper()
+				body := `{"stream_type":"order","events":[` + strings.TrimSuffix(strings.Repeat(`{"type":"A","data":1},`, n), ",") + `]}`
+				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/streams/"+id+"/events", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					t.Errorf("append %d events: %d, want 201", n, resp.StatusCode)
+				}
+			}
+			appendTo(1)
+			head, err := store.Head(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			subscribe := func(path, last string) (*http.Response, string, time.Duration) {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+				req.Header.Set("Accept", "text/event-stream")
+				req.Header.Set("Last-Event-ID", last)
+				start := time.Now()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				took := time.Since(start)
+				var body []byte
+				if resp.StatusCode != http.StatusOK {
+					body, _ = io.ReadAll(resp.Body)
+				}
+				resp.Body.Close()
+				return resp, string(body), took
+			}
+			// The replica has the stream at version 1 and the log at head;
+			// the client resumes from version 3, position head+2.
+			for _, c := range []struct{ path, last string }{{"/events", fmt.Sprint(head + 2)}, {"/streams/" + id + "/events", "3"}} {
+				resp, body, took := subscribe(c.path, c.last)
+				if resp.StatusCode != tc.status {
+					t.Errorf("GET %s with Last-Event-ID %s, the replica at %d and %d positions behind its primary: %d %s; want %d",
+						c.path, c.last, head, tc.lag, resp.StatusCode, body, tc.status)
+				}
+				switch tc.status {
+				case http.StatusServiceUnavailable:
+					if resp.Header.Get("Retry-After") == "" || took < 400*time.Millisecond {
+						t.Errorf("GET %s with Last-Event-ID %s behind a lagging replica: answered after %v with Retry-After %q; want a wait for the replica, then Retry-After",
+							c.path, c.last, took, resp.Header.Get("Retry-After"))
+					}
+				case http.StatusConflict:
+					if !strings.Contains(body, "starting-point-ahead") || took > 400*time.Millisecond {
+						t.Errorf("GET %s with Last-Event-ID %s past the primary's head: after %v %s; want starting-point-ahead at once", c.path, c.last, took, body)
+					}
+				}
+			}
+			if tc.lag == 0 {
+				continue
+			}
+			// The replica catches up while the subscription waits: it starts.
+			go func() {
+				time.Sleep(100 * time.Millisecond)
+				appendTo(2)
+			}()
+			for _, c := range []struct{ path, last string }{{"/events", fmt.Sprint(head + 2)}, {"/streams/" + id + "/events", "3"}} {
+				if resp, body, took := subscribe(c.path, c.last); resp.StatusCode != http.StatusOK {
+					t.Errorf("GET %s with Last-Event-ID %s, the replica reaching it while it waits: %d after %v %s; want 200", c.path, c.last, resp.StatusCode, took, body)
+				}
+			}
+		}
+	})
+}
+
+// primaryAhead is a read replica, the store, whose primary is lag positions
+// ahead of it.
+type primaryAhead struct {
+	store eventstore.Store
+	lag   int64
+}
+
+func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
+	head, err := r.store.Head(ctx)
+	if err != nil {
+		return eventstore.ReplicaLag{}, err
+	}
+	return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: 0, Replicating: true}, nil
+}
