@@ -197,6 +197,8 @@ const errParse = 1064
 // primary's log head minus the replica's, and the replica's own estimate in
 // seconds. It returns an error wrapping eventstore.ErrUnavailable when either
 // server does not answer, and a zero lag when no replica is configured.
+// Where the user may not read the replica's status (no REPLICA MONITOR), the
+// seconds are -1 and Replicating false: not known.
 func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	if s.replica == nil {
 		return eventstore.ReplicaLag{Replicating: true, PrimaryMayLag: s.onGalera}, nil
@@ -212,7 +214,12 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	}
 	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), PrimaryHead: primaryHead, Seconds: -1, PrimaryMayLag: s.onGalera}
 	st, err := s.replicaStatus(ctx)
-	if err != nil {
+	switch {
+	case isMySQLError(err, errAccessDenied):
+		// The user lacks REPLICA MONITOR (checkReplica warned at start-up):
+		// the lag in positions is known, what the status says is not.
+		return lag, nil
+	case err != nil:
 		return eventstore.ReplicaLag{}, fmt.Errorf("read the replica's status: %w", err)
 	}
 	// MySQL 8.0.22+ says Source and Replica, MariaDB and older MySQL Master and Slave.
