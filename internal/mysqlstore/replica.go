@@ -203,14 +203,13 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	if s.replica == nil {
 		return eventstore.ReplicaLag{Replicating: true, PrimaryMayLag: s.onGalera}, nil
 	}
-	// The replica's head first: it only grows, so the difference is never
-	// less than the lag at the moment the primary's was read.
-	var replicaHead, primaryHead int64
-	if err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&replicaHead); err != nil {
-		return eventstore.ReplicaLag{}, fmt.Errorf("read the replica's log head: %w", translate(err))
+	replicaHead, primaryHead, err := s.heads(ctx)
+	if err != nil {
+		return eventstore.ReplicaLag{}, err
 	}
-	if err := s.primary.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&primaryHead); err != nil {
-		return eventstore.ReplicaLag{}, fmt.Errorf("read the primary's log head: %w", translate(err))
+	if replicaHead > primaryHead {
+		return eventstore.ReplicaLag{}, fmt.Errorf("%w: %w: its log head is at %d, the primary's at %d; it serves a log the primary does not have "+
+			"(a replica of another server, or a primary restored from an older backup)", eventstore.ErrUnavailable, ErrReplicaAhead, replicaHead, primaryHead)
 	}
 	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), PrimaryHead: primaryHead, Seconds: -1, PrimaryMayLag: s.onGalera}
 	st, err := s.replicaStatus(ctx)
@@ -239,14 +238,46 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	return lag, nil
 }
 
-// lagForMetrics is the replica's lag in positions for a scrape, NaN when it
-// cannot be read.
+// ErrReplicaAhead is wrapped by ReplicaLag's error when the read replica's
+// log is past the primary's: it is not a replica of this primary.
+var ErrReplicaAhead = errors.New("the read replica is ahead of its primary")
+
+// heads reads the replica's log head and then the primary's. The replica's
+// first: it only grows, so the difference is never less than the lag at the
+// moment the primary's was read. A commit can show on a replica a moment
+// before on its primary (the binary log is sent before the primary's engine
+// commit completes), so a replica found ahead has the primary's head read
+// again, for up to a second, before it is reported so.
+func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err error) {
+	if err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&replicaHead); err != nil {
+		return 0, 0, fmt.Errorf("read the replica's log head: %w", translate(err))
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		if err := s.primary.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&primaryHead); err != nil {
+			return 0, 0, fmt.Errorf("read the primary's log head: %w", translate(err))
+		}
+		if primaryHead >= replicaHead || time.Now().After(deadline) {
+			return replicaHead, primaryHead, nil
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return replicaHead, primaryHead, nil
+		case <-t.C:
+		}
+	}
+}
+
+// lagForMetrics is the replica's lag in positions for a scrape: below 0
+// when the replica is ahead of its primary, NaN when it cannot be read.
 func (s *Store) lagForMetrics() float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	lag, err := s.ReplicaLag(ctx)
+	replicaHead, primaryHead, err := s.heads(ctx)
 	if err != nil {
 		return math.NaN()
 	}
-	return float64(lag.Positions)
+	return float64(primaryHead - replicaHead)
 }

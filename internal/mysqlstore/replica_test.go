@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -159,4 +162,48 @@ func readerWithoutReplicaMonitor(t *testing.T, dsn string) (*mysql.Config, *sql.
 	}
 	t.Cleanup(func() { reader.Close() })
 	return cfg, reader
+}
+
+// TestAReplicaAheadOfItsPrimaryIsNotReportedCaughtUp: a "replica" whose log
+// is past its primary's (a replica of another server, or a primary restored
+// from a backup while its replica kept the newer log) serves events the
+// primary does not have, and appends on the primary will take positions it
+// already shows with other events. The lag, clamped at 0, said it was caught
+// up: /readyz 200 and a metric of 0. ReplicaLag now refuses it as
+// unavailable, saying so, and the metric goes below 0. (A commit can show on
+// a replica a moment before on its primary, so the primary's head is read
+// again for a moment before the replica is called ahead.)
+func TestAReplicaAheadOfItsPrimaryIsNotReportedCaughtUp(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	open := func(at int64) *Store {
+		t.Helper()
+		s, err := Open(ctx, mysqltest.NewDatabase(t), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		if _, err := s.primary.ExecContext(ctx, "UPDATE log_head SET position = ? WHERE id = 1", at); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	primary, other := open(2), open(5)
+	cfg := *other.cfg
+	s := &Store{log: slog.New(slog.DiscardHandler), replica: &cfg, feed: other.feed, primary: primary.primary}
+	start := time.Now()
+	lag, err := s.ReplicaLag(ctx)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(fmt.Sprint(err), "ahead") {
+		t.Errorf("ReplicaLag of a replica at 5 whose primary is at 2: %+v, %v; want an unavailable error saying the replica is ahead", lag, err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("ReplicaLag of a replica ahead took %v; want its answer within a few seconds", took)
+	}
+	if m := s.lagForMetrics(); m != -3 {
+		t.Errorf("the lag metric of a replica at 5 whose primary is at 2: %v, want -3", m)
+	}
 }
