@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -327,5 +329,101 @@ func logSizeOn(m *mysqltest.Server) func(t *testing.T) (count, last int64) {
 			t.Fatalf("port %d: count events: %v", m.Port, err)
 		}
 		return count, last
+	}
+}
+
+// TestAnEventSourceResumingBehindALaggingReplicaStartsOnceTheReplicaHasItsPoint
+// runs the service on a primary and an async replica (private mariadbd). A
+// subscription resuming with a Last-Event-ID the primary answered but the
+// replica has not applied yet (an EventSource reconnecting to an instance
+// whose replica lags) starts once the replica has it, for the log and for a
+// stream: it was a 409 starting-point-ahead at once, on which an
+// EventSource stops for ever. A point past the primary's head is still a 409
+// at once; one the stopped replica does not reach in time is a 503 with
+// Retry-After. With the replica's IO thread stopped, /readyz says it does
+// not replicate. A replica made ahead of its primary is not ready, and its
+// lag metric goes below 0.
+func TestAnEventSourceResumingBehindALaggingReplicaStartsOnceTheReplicaHasItsPoint(t *testing.T) {
+	t.Parallel()
+	primary, replica := startReplicaPair(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.DSN("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.DSN("tributary"))
+	stream := newID()
+	res := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(2, "Placed")})
+	last := res.Events[len(res.Events)-1].Position
+	requireStatus(t, s.get(t, "/streams/"+stream, "Tributary-Min-Position", strconv.FormatInt(last, 10)), http.StatusOK)
+
+	subscribe := func(path, lastID string) (*http.Response, string, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		resp, err := sendSubscribe(t.Context(), s.URL+path, "Last-Event-ID", lastID)
+		if err != nil {
+			t.Fatalf("GET %s with Last-Event-ID %s: %v", path, lastID, err)
+		}
+		took := time.Since(start)
+		var body []byte
+		if resp.StatusCode != http.StatusOK {
+			body, _ = io.ReadAll(resp.Body)
+		}
+		resp.Body.Close()
+		return resp, string(body), took
+	}
+
+	// The replica stops applying; the primary answers two more events.
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
+	res = s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(2, "Paid")})
+	pos, version := res.Events[1].Position, res.Events[1].Version
+	resumes := []struct{ path, lastID string }{{"/events", strconv.FormatInt(pos, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(version, 10)}}
+	restarted := make(chan struct{})
+	go func() { // not Exec: a goroutine may not end the test
+		defer close(restarted)
+		time.Sleep(time.Second)
+		db, err := sql.Open("mysql", replica.DSN(""))
+		if err == nil {
+			_, err = db.ExecContext(t.Context(), "START SLAVE SQL_THREAD")
+			db.Close()
+		}
+		if err != nil {
+			t.Errorf("START SLAVE SQL_THREAD: %v", err)
+		}
+	}()
+	for _, c := range resumes {
+		if resp, body, took := subscribe(c.path, c.lastID); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s with Last-Event-ID %s, the replica applying it about a second later: %d after %s %s; want 200 once the replica has it",
+				c.path, c.lastID, resp.StatusCode, took.Round(time.Millisecond), body)
+		}
+	}
+	<-restarted
+
+	// Points the primary never had: 409 at once.
+	for _, c := range []struct{ path, lastID string }{{"/events", strconv.FormatInt(pos+100, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(version+100, 10)}} {
+		resp, body, took := subscribe(c.path, c.lastID)
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "starting-point-ahead") || took > 3*time.Second {
+			t.Errorf("GET %s with Last-Event-ID %s, past the primary's head: %d after %s %s; want 409 starting-point-ahead at once",
+				c.path, c.lastID, resp.StatusCode, took.Round(time.Millisecond), body)
+		}
+	}
+
+	// A replica that stays stopped: 503 with Retry-After once the wait is over.
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
+	res = s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Shipped")})
+	for _, c := range []struct{ path, lastID string }{{"/events", strconv.FormatInt(res.Events[0].Position, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(res.Events[0].Version, 10)}} {
+		resp, body, took := subscribe(c.path, c.lastID)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || took < 4*time.Second || took > 10*time.Second {
+			t.Errorf("GET %s with Last-Event-ID %s, the replica stopped short of it: %d after %s (Retry-After %q) %s; want 503 with Retry-After after the 5 s wait",
+				c.path, c.lastID, resp.StatusCode, took.Round(time.Millisecond), resp.Header.Get("Retry-After"), body)
+		}
+	}
+	replica.Exec(t, "START SLAVE SQL_THREAD", "STOP SLAVE IO_THREAD")
+	if rd := readiness(t, s); rd.Replica.Replicating {
+		t.Errorf("GET /readyz with the replica's IO thread stopped: %+v; want replicating false", rd)
+	}
+
+	// The replica made ahead of its primary: it is not a replica of it.
+	replica.Exec(t, "STOP SLAVE", "UPDATE tributary.log_head SET position = position + 3 WHERE id = 1")
+	if r := s.get(t, "/readyz"); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz with the replica's log head 3 past the primary's: %d %s; want 503", r.Status, r.Body)
+	}
+	if m := replicaLagMetric.FindSubmatch(s.get(t, "/metrics").Body); m == nil || string(m[1]) != "-3" {
+		t.Errorf("GET /metrics with the replica's log head 3 past the primary's: tributary_replica_lag_positions %q; want -3", m)
 	}
 }
