@@ -70,6 +70,19 @@ func TestAResumePointTheReplicaLacksButThePrimaryHasIsWaitedFor(t *testing.T) {
 				var body []byte
 				if resp.StatusCode != http.StatusOK {
 					body, _ = io.ReadAll(resp.Body)
+				} else {
+					// Up to its caught-up frame, which names where it starts.
+					var b strings.Builder
+					go func() { time.Sleep(5 * time.Second); resp.Body.Close() }()
+					buf := make([]byte, 4096)
+					for !strings.Contains(b.String(), "event: caught-up\n") || !strings.HasSuffix(b.String(), "\n\n") {
+						n, err := resp.Body.Read(buf)
+						b.Write(buf[:n])
+						if err != nil {
+							break
+						}
+					}
+					body = []byte(b.String())
 				}
 				resp.Body.Close()
 				return resp, string(body), took
@@ -103,8 +116,11 @@ func TestAResumePointTheReplicaLacksButThePrimaryHasIsWaitedFor(t *testing.T) {
 				appendTo(2)
 			}()
 			for _, c := range []struct{ path, last string }{{"/events", fmt.Sprint(head + 2)}, {"/streams/" + id + "/events", "3"}} {
-				if resp, body, took := subscribe(c.path, c.last); resp.StatusCode != http.StatusOK {
+				resp, body, took := subscribe(c.path, c.last)
+				if resp.StatusCode != http.StatusOK {
 					t.Errorf("GET %s with Last-Event-ID %s, the replica reaching it while it waits: %d after %v %s; want 200", c.path, c.last, resp.StatusCode, took, body)
+				} else if !strings.Contains(body, "event: caught-up\ndata: "+c.last+"\n") {
+					t.Errorf("GET %s with Last-Event-ID %s, once the replica has it: %q; want it caught up at %s", c.path, c.last, body, c.last)
 				}
 			}
 		}
