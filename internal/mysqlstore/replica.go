@@ -158,12 +158,70 @@ func showVariables(ctx context.Context, db *sql.DB, names ...string) (map[string
 
 // replicaStatus is the replica's SHOW REPLICA STATUS row, by column name;
 // nil when it replicates from nothing. Older servers know only SHOW SLAVE
-// STATUS.
+// STATUS. Those show MariaDB's default connection only: a replica that
+// replicates through named ones (CHANGE MASTER 'name' TO …) has them read
+// with SHOW ALL SLAVES STATUS, and with more than one, the row says what is
+// true of all of them (mergeStatus).
 func (s *Store) replicaStatus(ctx context.Context) (map[string]sql.NullString, error) {
-	rows, err := s.feed.QueryContext(ctx, "SHOW REPLICA STATUS")
+	st, err := s.statusRows(ctx, "SHOW REPLICA STATUS")
 	if err != nil && isMySQLError(err, errParse) {
-		rows, err = s.feed.QueryContext(ctx, "SHOW SLAVE STATUS")
+		st, err = s.statusRows(ctx, "SHOW SLAVE STATUS")
 	}
+	if err != nil || len(st) > 0 {
+		return first(st), err
+	}
+	all, err := s.statusRows(ctx, "SHOW ALL SLAVES STATUS")
+	switch {
+	case isMySQLError(err, errParse):
+		return nil, nil // MySQL: no named connections
+	case err != nil:
+		return nil, err
+	case len(all) > 1:
+		return mergeStatus(all), nil
+	}
+	return first(all), nil
+}
+
+func first(rows []map[string]sql.NullString) map[string]sql.NullString {
+	if len(rows) == 0 {
+		return nil
+	}
+	return rows[0]
+}
+
+// mergeStatus makes one status of several connections': a thread runs
+// ("Yes") only where it runs in every connection, and the lag in seconds is
+// the largest, unknown (NULL) if any is.
+func mergeStatus(rows []map[string]sql.NullString) map[string]sql.NullString {
+	merged := map[string]sql.NullString{}
+	for _, c := range []string{"Slave_IO_Running", "Slave_SQL_Running"} {
+		v := sql.NullString{String: "Yes", Valid: true}
+		for _, r := range rows {
+			if r[c].String != "Yes" {
+				v = r[c]
+			}
+		}
+		merged[c] = v
+	}
+	most, mostN := sql.NullString{}, int64(-1)
+	for _, r := range rows {
+		sec := r["Seconds_Behind_Master"]
+		if !sec.Valid {
+			most = sec
+			break
+		}
+		if n, err := strconv.ParseInt(sec.String, 10, 64); err == nil && n > mostN {
+			most, mostN = sec, n
+		}
+	}
+	merged["Seconds_Behind_Master"] = most
+	return merged
+}
+
+// statusRows runs a SHOW … STATUS statement and returns its rows by column
+// name.
+func (s *Store) statusRows(ctx context.Context, query string) ([]map[string]sql.NullString, error) {
+	rows, err := s.feed.QueryContext(ctx, query)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -172,22 +230,23 @@ func (s *Store) replicaStatus(ctx context.Context) (map[string]sql.NullString, e
 	if err != nil {
 		return nil, err
 	}
-	if !rows.Next() {
-		return nil, translate(rows.Err())
+	var all []map[string]sql.NullString
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		st := make(map[string]sql.NullString, len(cols))
+		for i, c := range cols {
+			st[c] = vals[i]
+		}
+		all = append(all, st)
 	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return nil, err
-	}
-	st := make(map[string]sql.NullString, len(cols))
-	for i, c := range cols {
-		st[c] = vals[i]
-	}
-	return st, nil
+	return all, translate(rows.Err())
 }
 
 // errParse is a syntax error: an older server's answer to SHOW REPLICA STATUS.

@@ -207,3 +207,82 @@ func TestAReplicaAheadOfItsPrimaryIsNotReportedCaughtUp(t *testing.T) {
 		t.Errorf("the lag metric of a replica at 5 whose primary is at 2: %v, want -3", m)
 	}
 }
+
+// TestAReplicaReplicatingThroughANamedConnectionIsSeenReplicating: a
+// MariaDB replica may replicate through a named connection (CHANGE MASTER
+// 'name' TO …, multi-source replication), which SHOW SLAVE STATUS does not
+// show: it shows the default connection only. Such a replica was reported
+// as replicating from nothing at start-up, and as not replicating in
+// /readyz (seconds -1, replicating false) for ever. Its connections are
+// read with SHOW ALL SLAVES STATUS now.
+func TestAReplicaReplicatingThroughANamedConnectionIsSeenReplicating(t *testing.T) {
+	t.Parallel()
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
+	replica := mysqltest.NewServer(t, "--server-id=2")
+	replica.Exec(t,
+		fmt.Sprintf("CHANGE MASTER 'main' TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_USE_GTID=slave_pos", primary.Port),
+		"START SLAVE 'main'")
+	primary.CreateDatabase(t, "tributary")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var logged bytes.Buffer
+	s, err := Open(ctx, primary.DSN("tributary"), Options{Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
+	if err != nil {
+		t.Fatalf("open the primary: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	cfg, err := mysql.ParseDSN(replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := sql.Open("mysql", replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { feed.Close() })
+	r := &Store{log: s.log, replica: cfg, feed: feed, primary: s.primary}
+	for deadline := time.Now().Add(20 * time.Second); ; { // until the replica has the schema and answers
+		lag, err := r.ReplicaLag(ctx)
+		if err == nil && lag.Positions == 0 && lag.Replicating && lag.Seconds >= 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ReplicaLag of a replica replicating through the named connection 'main': %+v, %v; want it replicating, 0 behind\n%s", lag, err, replica.ErrorLog())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logged.Reset()
+	if err := r.checkReplica(ctx); err != nil {
+		t.Fatalf("checkReplica: %v", err)
+	}
+	if strings.Contains(logged.String(), "reports no replication") {
+		t.Errorf("checkReplica of a replica replicating through the named connection 'main' warned that it replicates from nothing:\n%s", logged.String())
+	}
+}
+
+func TestTheStatusOfSeveralConnectionsIsWhatIsTrueOfAll(t *testing.T) {
+	t.Parallel()
+	yes, no := sql.NullString{String: "Yes", Valid: true}, sql.NullString{String: "No", Valid: true}
+	sec := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+	row := func(io, sqlT, s sql.NullString) map[string]sql.NullString {
+		return map[string]sql.NullString{"Slave_IO_Running": io, "Slave_SQL_Running": sqlT, "Seconds_Behind_Master": s}
+	}
+	for _, tc := range []struct {
+		name        string
+		rows        []map[string]sql.NullString
+		replicating bool
+		seconds     sql.NullString
+	}{
+		{"both run", []map[string]sql.NullString{row(yes, yes, sec("3")), row(yes, yes, sec("12"))}, true, sec("12")},
+		{"one's IO thread stopped", []map[string]sql.NullString{row(yes, yes, sec("0")), row(no, yes, sec("1"))}, false, sec("1")},
+		{"one's applier stopped", []map[string]sql.NullString{row(yes, no, sql.NullString{}), row(yes, yes, sec("0"))}, false, sql.NullString{}},
+	} {
+		m := mergeStatus(tc.rows)
+		if got := m["Slave_IO_Running"].String == "Yes" && m["Slave_SQL_Running"].String == "Yes"; got != tc.replicating || m["Seconds_Behind_Master"] != tc.seconds {
+			t.Errorf("%s: replicating %v, seconds %+v; want %v, %+v", tc.name, got, m["Seconds_Behind_Master"], tc.replicating, tc.seconds)
+		}
+	}
+}
