@@ -249,6 +249,25 @@ func (s *Store) statusRows(ctx context.Context, query string) ([]map[string]sql.
 	return all, translate(rows.Err())
 }
 
+// Errors of a read replica that lacks what the primary's migrations made.
+const (
+	errNoSuchTable   = 1146
+	errUnknownColumn = 1054
+)
+
+// translateReplica is translate for a store with a read replica: a table or
+// column missing there is the replica not having applied the primary's
+// migrations yet (still copying the primary, its applier stopped, a rolling
+// upgrade's migration on its way), the replica's passing trouble like its
+// lag, not an error of the service. The primary has them: Migrate ran there
+// before the store served.
+func translateReplica(err error) error {
+	if isMySQLError(err, errNoSuchTable, errUnknownColumn) {
+		return fmt.Errorf("%w: a table or column is missing; the read replica has not applied the primary's migrations yet: %w", eventstore.ErrUnavailable, err)
+	}
+	return translate(err)
+}
+
 // errParse is a syntax error: an older server's answer to SHOW REPLICA STATUS.
 const errParse = 1064
 
@@ -309,7 +328,7 @@ var ErrReplicaAhead = errors.New("the read replica is ahead of its primary")
 // again, for up to a second, before it is reported so.
 func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err error) {
 	if err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&replicaHead); err != nil {
-		return 0, 0, fmt.Errorf("read the replica's log head: %w", translate(err))
+		return 0, 0, fmt.Errorf("read the replica's log head: %w", translateReplica(err))
 	}
 	deadline := time.Now().Add(time.Second)
 	for {

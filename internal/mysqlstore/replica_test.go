@@ -286,3 +286,34 @@ func TestTheStatusOfSeveralConnectionsIsWhatIsTrueOfAll(t *testing.T) {
 		}
 	}
 }
+
+// TestAReplicaWithoutTheSchemaYetIsUnavailableNotAnError: a replica that
+// has not applied the primary's migrations yet (still copying the primary,
+// its applier stopped, a rolling upgrade's new migration not there yet)
+// lacks the tables the reads need. Reads, the lag and so /readyz failed with
+// the server's "table doesn't exist", which the HTTP edge answers 500
+// "internal error"; it is the replica being behind, a 503 with Retry-After.
+func TestAReplicaWithoutTheSchemaYetIsUnavailableNotAnError(t *testing.T) {
+	t.Parallel()
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
+	primary.CreateDatabase(t, "tributary")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The "replica": a database with nothing in it yet.
+	s, err := Open(ctx, primary.DSN("tributary"), Options{ReadDSN: mysqltest.NewDatabase(t)})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	_, readErr := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10})
+	_, headErr := s.Head(ctx)
+	_, lagErr := s.ReplicaLag(ctx)
+	for what, err := range map[string]error{"ReadAll": readErr, "Head": headErr, "ReplicaLag": lagErr} {
+		if !errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("%s on a replica without the tables yet: %v; want an error wrapping ErrUnavailable", what, err)
+		}
+	}
+}

@@ -219,6 +219,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.galera.start()
 	}
 	sd := dialect
+	if s.replica != nil {
+		sd.Translate = translateReplica
+	}
 	var version string
 	if err := s.primary.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		s.closeDBs()
