@@ -1,6 +1,7 @@
 package mysqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -289,6 +290,9 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 		return eventstore.ReplicaLag{}, fmt.Errorf("%w: %w: its log head is at %d, the primary's at %d; it serves a log the primary does not have "+
 			"(a replica of another server, or a primary restored from an older backup)", eventstore.ErrUnavailable, ErrReplicaAhead, replicaHead, primaryHead)
 	}
+	if err := s.sameLog(ctx, replicaHead); err != nil {
+		return eventstore.ReplicaLag{}, err
+	}
 	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), PrimaryHead: primaryHead, Seconds: -1, PrimaryMayLag: s.onGalera}
 	st, err := s.replicaStatus(ctx)
 	switch {
@@ -319,6 +323,53 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 // ErrReplicaAhead is wrapped by ReplicaLag's error when the read replica's
 // log is past the primary's: it is not a replica of this primary.
 var ErrReplicaAhead = errors.New("the read replica is ahead of its primary")
+
+// ErrReplicaDiverged is wrapped by ReplicaLag's error when the read
+// replica's log holds another event than the primary's at a position both
+// have: it is not a replica of this primary.
+var ErrReplicaDiverged = errors.New("the read replica's log is not the primary's")
+
+// sameLog compares the event at the replica's head with the primary's at
+// that position; positions are never reused, so where they differ the
+// replica holds another log (promoted and written to, replicating another
+// server, a primary restored from a backup whose later appends went
+// elsewhere). The primary may not show a commit the replica already has
+// for a moment (see heads): a position it lacks is looked up again, for up
+// to a second, and then left unjudged.
+func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
+	if replicaHead == 0 {
+		return nil
+	}
+	const q = "SELECT event_id FROM events WHERE position = ?"
+	var onReplica, onPrimary []byte
+	if err := s.feed.QueryRowContext(ctx, q, replicaHead).Scan(&onReplica); errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read the replica's last event: %w", translateReplica(err))
+	}
+	for deadline := time.Now().Add(time.Second); ; {
+		err := s.primary.QueryRowContext(ctx, q, replicaHead).Scan(&onPrimary)
+		switch {
+		case err == nil && !bytes.Equal(onReplica, onPrimary):
+			return fmt.Errorf("%w: %w: at position %d it holds another event than the primary; it serves a log the primary does not have "+
+				"(a replica promoted and written to, one of another server, or a primary restored from an older backup)",
+				eventstore.ErrUnavailable, ErrReplicaDiverged, replicaHead)
+		case err == nil:
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("read the primary's event at the replica's head: %w", translate(err))
+		case time.Now().After(deadline):
+			return nil
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
 
 // heads reads the replica's log head and then the primary's. The replica's
 // first: it only grows, so the difference is never less than the lag at the

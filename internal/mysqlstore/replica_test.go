@@ -317,3 +317,62 @@ func TestAReplicaWithoutTheSchemaYetIsUnavailableNotAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestAReplicaOfAnotherLogIsNotReportedReplicating: a "replica" whose log is
+// not the primary's — promoted and written to, replicating another server,
+// or a primary restored from a backup whose later appends went elsewhere —
+// holds other events at the positions it shares with the primary, behind
+// it or level. Its lag said only how far behind it was: /readyz 200, while
+// reads and subscribers got events the primary never had. ReplicaLag now
+// compares the event at the replica's head with the primary's at that
+// position, and refuses a replica where they differ as unavailable.
+func TestAReplicaOfAnotherLogIsNotReportedReplicating(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	open := func(events int) *Store {
+		t.Helper()
+		s, err := Open(ctx, mysqltest.NewDatabase(t), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		for p := 1; p <= events; p++ { // each its own random ids
+			if _, err := s.primary.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
+				"VALUES (?, UNHEX(REPLACE(UUID(), '-', '')), UNHEX(REPLACE(UUID(), '-', '')), 1, 'order', 'Placed', '{}', UTC_TIMESTAMP(6))", p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.primary.ExecContext(ctx, "UPDATE log_head SET position = ? WHERE id = 1", events); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	primary := open(3)
+	for _, events := range []int{1, 3} { // behind, and level
+		other := open(events)
+		cfg := *other.cfg
+		s := &Store{log: slog.New(slog.DiscardHandler), replica: &cfg, feed: other.feed, primary: primary.primary}
+		lag, err := s.ReplicaLag(ctx)
+		if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(fmt.Sprint(err), "not the primary's") {
+			t.Errorf("ReplicaLag of a replica at %d with other events than its primary's (at 3): %+v, %v; want an unavailable error saying its log is not the primary's",
+				events, lag, err)
+		}
+	}
+	// A true copy is a replica.
+	copyOf := open(0)
+	if _, err := copyOf.primary.ExecContext(ctx, "INSERT INTO events SELECT * FROM "+primary.cfg.DBName+".events WHERE position <= 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := copyOf.primary.ExecContext(ctx, "UPDATE log_head SET position = 2 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *copyOf.cfg
+	s := &Store{log: slog.New(slog.DiscardHandler), replica: &cfg, feed: copyOf.feed, primary: primary.primary}
+	if lag, err := s.ReplicaLag(ctx); err != nil || lag.Positions != 1 {
+		t.Errorf("ReplicaLag of a true copy of the primary's log, one event behind: %+v, %v; want 1 position behind", lag, err)
+	}
+}
