@@ -159,17 +159,22 @@ func showVariables(ctx context.Context, db *sql.DB, names ...string) (map[string
 
 // replicaStatus is the replica's SHOW REPLICA STATUS row, by column name;
 // nil when it replicates from nothing. Older servers know only SHOW SLAVE
-// STATUS. Those show MariaDB's default connection only: a replica that
-// replicates through named ones (CHANGE MASTER 'name' TO …) has them read
-// with SHOW ALL SLAVES STATUS, and with more than one, the row says what is
-// true of all of them (mergeStatus).
+// STATUS. MySQL shows every channel there; MariaDB its default connection
+// only: a replica that replicates through named ones (CHANGE MASTER 'name'
+// TO …) has them read with SHOW ALL SLAVES STATUS. With more than one, the
+// row says what is true of all of them (mergeStatus).
 func (s *Store) replicaStatus(ctx context.Context) (map[string]sql.NullString, error) {
 	st, err := s.statusRows(ctx, "SHOW REPLICA STATUS")
 	if err != nil && isMySQLError(err, errParse) {
 		st, err = s.statusRows(ctx, "SHOW SLAVE STATUS")
 	}
-	if err != nil || len(st) > 0 {
-		return first(st), err
+	switch {
+	case err != nil:
+		return nil, err
+	case len(st) > 1: // MySQL's channels
+		return mergeStatus(st), nil
+	case len(st) == 1:
+		return st[0], nil
 	}
 	all, err := s.statusRows(ctx, "SHOW ALL SLAVES STATUS")
 	switch {
@@ -190,12 +195,17 @@ func first(rows []map[string]sql.NullString) map[string]sql.NullString {
 	return rows[0]
 }
 
-// mergeStatus makes one status of several connections': a thread runs
-// ("Yes") only where it runs in every connection, and the lag in seconds is
-// the largest, unknown (NULL) if any is.
+// mergeStatus makes one status of several connections' (MariaDB's named
+// connections, MySQL's channels): a thread runs ("Yes") only where it runs
+// in every connection, and the lag in seconds is the largest, unknown (NULL)
+// if any is. MySQL 8.0.22+ names the columns Replica_… and …_Source,
+// MariaDB and older MySQL Slave_… and …_Master.
 func mergeStatus(rows []map[string]sql.NullString) map[string]sql.NullString {
 	merged := map[string]sql.NullString{}
-	for _, c := range []string{"Slave_IO_Running", "Slave_SQL_Running"} {
+	for _, c := range []string{"Slave_IO_Running", "Slave_SQL_Running", "Replica_IO_Running", "Replica_SQL_Running"} {
+		if _, ok := rows[0][c]; !ok {
+			continue
+		}
 		v := sql.NullString{String: "Yes", Valid: true}
 		for _, r := range rows {
 			if r[c].String != "Yes" {
@@ -204,18 +214,23 @@ func mergeStatus(rows []map[string]sql.NullString) map[string]sql.NullString {
 		}
 		merged[c] = v
 	}
-	most, mostN := sql.NullString{}, int64(-1)
-	for _, r := range rows {
-		sec := r["Seconds_Behind_Master"]
-		if !sec.Valid {
-			most = sec
-			break
+	for _, c := range []string{"Seconds_Behind_Master", "Seconds_Behind_Source"} {
+		if _, ok := rows[0][c]; !ok {
+			continue
 		}
-		if n, err := strconv.ParseInt(sec.String, 10, 64); err == nil && n > mostN {
-			most, mostN = sec, n
+		most, mostN := sql.NullString{}, int64(-1)
+		for _, r := range rows {
+			sec := r[c]
+			if !sec.Valid {
+				most = sec
+				break
+			}
+			if n, err := strconv.ParseInt(sec.String, 10, 64); err == nil && n > mostN {
+				most, mostN = sec, n
+			}
 		}
+		merged[c] = most
 	}
-	merged["Seconds_Behind_Master"] = most
 	return merged
 }
 

@@ -284,6 +284,17 @@ func TestTheStatusOfSeveralConnectionsIsWhatIsTrueOfAll(t *testing.T) {
 		if got := m["Slave_IO_Running"].String == "Yes" && m["Slave_SQL_Running"].String == "Yes"; got != tc.replicating || m["Seconds_Behind_Master"] != tc.seconds {
 			t.Errorf("%s: replicating %v, seconds %+v; want %v, %+v", tc.name, got, m["Seconds_Behind_Master"], tc.replicating, tc.seconds)
 		}
+		// MySQL 8.0.22+ shows every channel in SHOW REPLICA STATUS, under
+		// the names Replica_… and …_Source.
+		var mysqlRows []map[string]sql.NullString
+		for _, r := range tc.rows {
+			mysqlRows = append(mysqlRows, map[string]sql.NullString{"Replica_IO_Running": r["Slave_IO_Running"],
+				"Replica_SQL_Running": r["Slave_SQL_Running"], "Seconds_Behind_Source": r["Seconds_Behind_Master"]})
+		}
+		m = mergeStatus(mysqlRows)
+		if got := m["Replica_IO_Running"].String == "Yes" && m["Replica_SQL_Running"].String == "Yes"; got != tc.replicating || m["Seconds_Behind_Source"] != tc.seconds {
+			t.Errorf("%s, MySQL's names: replicating %v, seconds %+v; want %v, %+v", tc.name, got, m["Seconds_Behind_Source"], tc.replicating, tc.seconds)
+		}
 	}
 }
 
