@@ -180,7 +180,6 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 			case err == nil && seen <= version:
 				return nil
 			case err == nil && head >= lag.PrimaryHead && !lag.PrimaryMayLag:
-				ahead.current = version
 				return ahead
 			}
 		}
