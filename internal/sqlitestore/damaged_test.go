@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -115,10 +116,15 @@ func TestADamagedPageMetByAReadMakesTheStoreNotReadyAndSaysToRestore(t *testing.
 // does, saying to restore it from a backup, and never hand it out: a page
 // of the log, of the stream (the connection cut, as for any read that fails
 // after its first event), the event alone (a 503), and the live feed's read.
+// Events stored before the store kept a checksum of each (see
+// TestAFlippedDigitInAnEventsJSONIsFoundByEveryRead) still get this check.
 func TestDamagedBytesInAnEventsDataAreNotServedAsJSON(t *testing.T) {
 	t.Parallel()
-	for _, where := range []string{"data", "metadata"} {
-		t.Run(where, func(t *testing.T) {
+	for _, c := range []struct{ where, stored string }{
+		{"data", "summed"}, {"metadata", "summed"}, {"data", "before checksums"}, {"metadata", "before checksums"},
+	} {
+		where := c.where
+		t.Run(where+" "+c.stored, func(t *testing.T) {
 			t.Parallel()
 			const marker = "MARKER-0123456789"
 			dir := t.TempDir()
@@ -135,6 +141,9 @@ func TestDamagedBytesInAnEventsDataAreNotServedAsJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			appendEvents(t, s, stream, 5, 100)
+			if c.stored != "summed" {
+				forgetChecksums(t, s)
+			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -150,42 +159,55 @@ func TestDamagedBytesInAnEventsDataAreNotServedAsJSON(t *testing.T) {
 			}
 			setByte(t, path, int64(at+len(marker)), '!')
 
-			s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-			if err != nil {
-				t.Fatalf("Open after a clean stop of a file with a damaged byte in an event's %s: %v; expected it to start", where, err)
-			}
-			t.Cleanup(func() { s.Close() })
-			srv := esthttp.New(s, esthttp.Options{OpenAPI: api.OpenAPI})
-			for _, target := range []string{"/events?limit=1000", "/streams/" + stream.String() + "/events", "/streams/" + stream.String() + "/events/6"} {
-				w := httptest.NewRecorder()
-				cut := false
-				func() {
-					// Met after the first event, the damage cuts the
-					// connection (http.ErrAbortHandler): no 200 reaches the client.
-					defer func() { cut = recover() == http.ErrAbortHandler }()
-					srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
-				}()
-				switch {
-				case cut:
-				case w.Code == http.StatusOK && !json.Valid(w.Body.Bytes()):
-					t.Errorf("GET %s with a damaged byte in an event's %s: 200 with a body that is not JSON: %.300s", target, where, w.Body.String())
-				case w.Code == http.StatusOK:
-					t.Errorf("GET %s with a damaged byte in an event's %s: 200 %.300s; expected the read to fail", target, where, w.Body.String())
-				case w.Code != http.StatusServiceUnavailable:
-					t.Errorf("GET %s with a damaged byte in an event's %s: %d %.300s; expected 503", target, where, w.Code, w.Body.String())
-				}
-			}
-			page, err := s.Tail().ReadAll(t.Context(), eventstore.ReadAllOptions{Limit: 1000})
-			if err == nil {
-				for _, err = range page.Events {
-					if err != nil {
-						break
-					}
-				}
-			}
-			if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "restore it from a backup") {
-				t.Errorf("the live feed's read of the log with a damaged byte in an event's %s: %v; expected ErrUnavailable saying the file is damaged and to restore it from a backup", where, err)
-			}
+			expectEveryReadFails(t, dir, stream, 6, "a damaged byte in an event's "+where)
 		})
+	}
+}
+
+// expectEveryReadFails opens the store in dir, stopped cleanly with the
+// event at version of stream damaged as what says, and fails the test
+// unless every read that meets the event fails as on a damaged file: a page
+// of the log, of the stream and the event alone through HTTP (503, or the
+// connection cut once a page's first event was sent: never a 200), and the
+// live feed's read (ErrUnavailable saying the file is damaged and to
+// restore it from a backup). The store stays open until the test ends.
+func expectEveryReadFails(t *testing.T, dir string, stream uuid.UUID, version int, what string) {
+	t.Helper()
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("Open after a clean stop of a file with %s: %v; expected it to start", what, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	srv := esthttp.New(s, esthttp.Options{OpenAPI: api.OpenAPI})
+	for _, target := range []string{"/events?limit=1000", "/streams/" + stream.String() + "/events",
+		fmt.Sprintf("/streams/%s/events/%d", stream, version)} {
+		w := httptest.NewRecorder()
+		cut := false
+		func() {
+			// Met after the first event, the damage cuts the
+			// connection (http.ErrAbortHandler): no 200 reaches the client.
+			defer func() { cut = recover() == http.ErrAbortHandler }()
+			srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+		}()
+		switch {
+		case cut:
+		case w.Code == http.StatusOK && !json.Valid(w.Body.Bytes()):
+			t.Errorf("GET %s with %s: 200 with a body that is not JSON: %.300s", target, what, w.Body.String())
+		case w.Code == http.StatusOK:
+			t.Errorf("GET %s with %s: 200 %.300s; expected the read to fail", target, what, w.Body.String())
+		case w.Code != http.StatusServiceUnavailable:
+			t.Errorf("GET %s with %s: %d %.300s; expected 503", target, what, w.Code, w.Body.String())
+		}
+	}
+	page, err := s.Tail().ReadAll(t.Context(), eventstore.ReadAllOptions{Limit: 1000})
+	if err == nil {
+		for _, err = range page.Events {
+			if err != nil {
+				break
+			}
+		}
+	}
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "restore it from a backup") {
+		t.Errorf("the live feed's read of the log with %s: %v; expected ErrUnavailable saying the file is damaged and to restore it from a backup", what, err)
 	}
 }

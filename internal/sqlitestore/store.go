@@ -179,6 +179,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	d := dialect
 	d.Translate = s.translate
+	d.CheckRead = s.checkRead
 	s.Store = sqlstore.New(d, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
@@ -438,6 +439,7 @@ var dialect = sqlstore.Dialect{
 		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	},
 	Translate: translate,
+	Sum:       eventSum,
 }
 
 func sqliteCode(err error) int {

@@ -37,6 +37,18 @@ type reader struct {
 	indexHint string
 	// timeout bounds each read statement (readTimeout if 0).
 	timeout time.Duration
+	// check, if set, is the dialect's CheckRead, which each event read is
+	// given with its checksum (see cols).
+	check func(eventstore.Event, sql.NullInt64) error
+}
+
+// cols are the columns an event is read with: eventColumns, and, where
+// events are checked, the checksum last.
+func (s reader) cols() string {
+	if s.check == nil {
+		return eventColumns
+	}
+	return eventColumns + ", checksum"
 }
 
 // readTimeout bounds each read statement, whatever its caller's context: a
@@ -261,8 +273,8 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	s.m.Statement("read_event")
 	qctx, cancel := s.bound(ctx)
 	row := s.db.QueryRowContext(qctx,
-		"SELECT "+eventColumns+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
-	e, err := scanEvent(row)
+		"SELECT "+s.cols()+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
+	e, err := scanEvent(row, s.check)
 	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Event{}, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
@@ -292,7 +304,7 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	var events []eventstore.Event // the page's events, if read whole
 	whole := false
 	if s.sizes.firstChunk() >= opts.Limit {
-		query, qargs := s.pageQuery(eventColumns, opts, opts.Limit+1)
+		query, qargs := s.pageQuery(s.cols(), opts, opts.Limit+1)
 		chunk, size, full, err := s.readChunk(ctx, 0, query, qargs...)
 		if err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
@@ -433,7 +445,7 @@ func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int
 		from += fmt.Sprintf(s.indexHint, index)
 	}
 	branchCols := cols
-	if cols == eventColumns {
+	if cols != positionColumns { // an event's: the events are joined to the branches' positions
 		branchCols = "position"
 	}
 	var q strings.Builder
@@ -457,12 +469,12 @@ func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int
 	if branchCols == cols {
 		return q.String(), args
 	}
-	return "SELECT " + eventColumnsOf("e") + " FROM (" + q.String() + ") p JOIN events e ON e.position = p.position ORDER BY p.position", args
+	return "SELECT " + columnsOf(cols, "e") + " FROM (" + q.String() + ") p JOIN events e ON e.position = p.position ORDER BY p.position", args
 }
 
-// eventColumnsOf is eventColumns of the table called alias.
-func eventColumnsOf(alias string) string {
-	return alias + "." + strings.ReplaceAll(eventColumns, ", ", ", "+alias+".")
+// columnsOf is cols of the table called alias.
+func columnsOf(cols, alias string) string {
+	return alias + "." + strings.ReplaceAll(cols, ", ", ", "+alias+".")
 }
 
 // IndexedBy and ForceIndex are SQLite's and MySQL's IndexHint.
@@ -675,15 +687,15 @@ type eventRange struct {
 	positions []int64
 }
 
-// byPositions reads a chunk of the events at n positions: the positions,
-// then the LIMIT (n).
-func byPositions(n int) string {
-	return "SELECT " + eventColumns + " FROM events WHERE position IN (" + placeholders(n) + ") ORDER BY position LIMIT ?"
+// byPositions reads cols of a chunk of the events at n positions: the
+// positions, then the LIMIT (n).
+func byPositions(cols string, n int) string {
+	return "SELECT " + cols + " FROM events WHERE position IN (" + placeholders(n) + ") ORDER BY position LIMIT ?"
 }
 
-// query reads a chunk of the range: its filter's arguments, then the
-// chunk's bounds and LIMIT.
-func (r eventRange) query() string {
+// query reads cols of a chunk of the range: its filter's arguments, then
+// the chunk's bounds and LIMIT.
+func (r eventRange) query(cols string) string {
 	order := " ORDER BY " + r.key
 	if r.desc {
 		order += " DESC"
@@ -692,7 +704,7 @@ func (r eventRange) query() string {
 	if from == "" {
 		from = " FROM events"
 	}
-	return "SELECT " + eventColumns + from + " WHERE " + r.where + " AND " + r.key + " BETWEEN ? AND ?" + order + " LIMIT ?"
+	return "SELECT " + cols + from + " WHERE " + r.where + " AND " + r.key + " BETWEEN ? AND ?" + order + " LIMIT ?"
 }
 
 // readRange returns an iterator over the range. It reads a chunk of rows,
@@ -703,7 +715,7 @@ func (r eventRange) query() string {
 // together are what one query would have returned.
 func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstore.Event, error] {
 	return func(yield func(eventstore.Event, error) bool) {
-		q := r.query()
+		q := r.query(s.cols())
 		lo, hi, n := r.lo, r.hi, s.sizes.firstChunk()
 		left := r.rows
 		rest := r.positions // those not read yet, if the range is of positions
@@ -714,7 +726,7 @@ func (s reader) readRange(ctx context.Context, r eventRange) iter.Seq2[eventstor
 				args = append(r.args[:len(r.args):len(r.args)], lo, hi, n)
 			} else {
 				part = rest[:min(n, len(rest))]
-				q, args = byPositions(len(part)), make([]any, 0, len(part)+1)
+				q, args = byPositions(s.cols(), len(part)), make([]any, 0, len(part)+1)
 				for _, p := range part {
 					args = append(args, p)
 				}
@@ -791,7 +803,7 @@ func (s reader) readChunk(ctx context.Context, expect int, query string, args ..
 		return nil, 0, false, s.translate(err)
 	}
 	defer rows.Close()
-	var sc rowScanner
+	sc := rowScanner{check: s.check}
 	for rows.Next() {
 		e, err := sc.scan(rows)
 		if err != nil {
@@ -832,6 +844,9 @@ type rowScanner struct {
 	id, stream, streamType, typ, data, metadata sql.RawBytes
 	lastStreamType, lastType                    string
 	block                                       []byte
+	// check, if set, is given each event with its checksum (read last).
+	check func(eventstore.Event, sql.NullInt64) error
+	sum   sql.NullInt64
 }
 
 // Data and metadata are copied into blocks that double from minBlockBytes
@@ -844,7 +859,15 @@ const (
 
 func (sc *rowScanner) scan(rows *sql.Rows) (eventstore.Event, error) {
 	var e eventstore.Event
-	if err := rows.Scan(&e.Position, &sc.id, &sc.stream, &e.Version, &sc.streamType, &sc.typ, &sc.data, &sc.metadata, &e.RecordedAt); err != nil {
+	var err error
+	// Each Scan's arguments listed, not a slice built: that took two
+	// allocations a row.
+	if sc.check == nil {
+		err = rows.Scan(&e.Position, &sc.id, &sc.stream, &e.Version, &sc.streamType, &sc.typ, &sc.data, &sc.metadata, &e.RecordedAt)
+	} else {
+		err = rows.Scan(&e.Position, &sc.id, &sc.stream, &e.Version, &sc.streamType, &sc.typ, &sc.data, &sc.metadata, &e.RecordedAt, &sc.sum)
+	}
+	if err != nil {
 		return eventstore.Event{}, err
 	}
 	var err1, err2 error
@@ -857,6 +880,11 @@ func (sc *rowScanner) scan(rows *sql.Rows) (eventstore.Event, error) {
 	e.Type = reuse(&sc.lastType, sc.typ)
 	e.Data = sc.keep(sc.data)
 	e.Metadata = sc.keep(sc.metadata)
+	if sc.check != nil {
+		if err := sc.check(e, sc.sum); err != nil {
+			return eventstore.Event{}, err
+		}
+	}
 	return e, nil
 }
 
@@ -885,11 +913,17 @@ func (sc *rowScanner) keep(b []byte) []byte {
 	return sc.block[start:len(sc.block):len(sc.block)] // an append to it cannot reach the next
 }
 
-// scanEvent scans one row; a chunk of rows uses rowScanner.
-func scanEvent(row interface{ Scan(...any) error }) (eventstore.Event, error) {
+// scanEvent scans one row, and gives the event with its checksum (read
+// last) to check, if set; a chunk of rows uses rowScanner.
+func scanEvent(row interface{ Scan(...any) error }, check func(eventstore.Event, sql.NullInt64) error) (eventstore.Event, error) {
 	var e eventstore.Event
 	var rawID, rawStream []byte
-	if err := row.Scan(&e.Position, &rawID, &rawStream, &e.Version, &e.StreamType, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt); err != nil {
+	var sum sql.NullInt64
+	dest := []any{&e.Position, &rawID, &rawStream, &e.Version, &e.StreamType, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt}
+	if check != nil {
+		dest = append(dest, &sum)
+	}
+	if err := row.Scan(dest...); err != nil {
 		return eventstore.Event{}, err
 	}
 	var err1, err2 error
@@ -897,6 +931,11 @@ func scanEvent(row interface{ Scan(...any) error }) (eventstore.Event, error) {
 	e.StreamID, err2 = uuid.FromBytes(rawStream)
 	if err := errors.Join(err1, err2); err != nil {
 		return eventstore.Event{}, fmt.Errorf("scan event ids: %w", err)
+	}
+	if check != nil {
+		if err := check(e, sum); err != nil {
+			return eventstore.Event{}, err
+		}
 	}
 	return e, nil
 }

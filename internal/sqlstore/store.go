@@ -157,6 +157,15 @@ type Dialect struct {
 	// whose context ended while it ran as the context's error even when it
 	// went through, which nothing could settle.
 	CommitWithoutDeadline bool
+	// Sum, where set, is a checksum of an event that the events table keeps
+	// in its checksum column: each INSERT writes the sum of the event as its
+	// append took it (computed in Go as the statement is built), and each
+	// read of events scans the column last and gives it, with the event as
+	// read, to CheckRead (NULL, not Valid, for an event stored before the
+	// column was); an error of CheckRead's ends the read with it. Set both
+	// or neither: nil, no such column is written or read (MySQL's).
+	Sum       func(eventstore.Event) int64
+	CheckRead func(e eventstore.Event, sum sql.NullInt64) error
 	// Retryable reports an error after which the same transaction may
 	// succeed (a deadlock, a lock wait timeout, a busy database).
 	Retryable func(error) bool
@@ -228,8 +237,9 @@ func New(d Dialect, opts Options) *Store {
 	sizes := new(eventSizes)
 	return &Store{
 		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics,
-			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint},
-		tail:   reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint},
+			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead},
+		tail: reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
+			check: d.CheckRead},
 		feed:   opts.Feed,
 		writer: newWriter(d, opts),
 	}
@@ -276,7 +286,7 @@ func (t logTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (e
 	}
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
-	events, _, full, err := t.readChunk(ctx, 0, "SELECT "+eventColumns+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	events, _, full, err := t.readChunk(ctx, 0, "SELECT "+t.cols()+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}

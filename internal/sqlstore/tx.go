@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
@@ -432,7 +433,7 @@ func (t *appendTx) writes(p *plan, now string) []statement {
 	var stmts []statement
 	for rows := p.rows; len(rows) > 0; {
 		n := t.insertSize(rows)
-		stmts = append(stmts, insertEvents(rows[:n], now))
+		stmts = append(stmts, insertEvents(rows[:n], now, t.d.Sum))
 		rows = rows[n:]
 	}
 	if created := p.created(); len(created) > 0 {
@@ -463,9 +464,11 @@ func (t *appendTx) insertSize(rows []row) int {
 }
 
 // insertEvents is one multi-row INSERT of rows; with now set, recorded_at
-// is that SQL expression.
-func insertEvents(rows []row, now string) statement {
-	args := make([]any, 0, len(rows)*10)
+// is that SQL expression. With sum set (the dialect's Sum), each row's
+// checksum is written too, computed here in Go (the row's position is known
+// only under the log's lock): no statement more, no SQL function.
+func insertEvents(rows []row, now string, sum func(eventstore.Event) int64) statement {
+	args := make([]any, 0, len(rows)*11)
 	for _, r := range rows {
 		args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type,
 			r.Event.Data, nullable(r.Event.Metadata))
@@ -473,10 +476,17 @@ func insertEvents(rows []row, now string) statement {
 			args = append(args, r.RecordedAt)
 		}
 		args = append(args, r.BatchSize)
+		if sum != nil {
+			args = append(args, sum(eventstore.Event{Position: r.Position, ID: r.Event.ID, StreamID: r.StreamID, StreamType: r.StreamType,
+				Version: r.Version, Type: r.Event.Type, Data: r.Event.Data, Metadata: r.Event.Metadata}))
+		}
 	}
-	recordedAt := orPlaceholder(now)
+	cols, tuple := "", "(?, ?, ?, ?, ?, ?, ?, ?, "+orPlaceholder(now)+", ?)"
+	if sum != nil {
+		cols, tuple = ", checksum", tuple[:len(tuple)-1]+", ?)"
+	}
 	return statement{"insert_events", "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, " +
-		"data, metadata, recorded_at, batch_size) VALUES " + tuples("(?, ?, ?, ?, ?, ?, ?, ?, "+recordedAt+", ?)", len(rows), ", "), args}
+		"data, metadata, recorded_at, batch_size" + cols + ") VALUES " + tuples(tuple, len(rows), ", "), args}
 }
 
 // orPlaceholder is now, or "?" if it is empty.

@@ -108,7 +108,7 @@ func TestALogReadFilteredOnBothTypesReadsOnlyThatPairsEvents(t *testing.T) {
 							}
 						}
 						// A chunk reads the page's positions by key.
-						if plan := sqlitePlan(ctx, t, db, byPositions(2), 1, 2, 2); !strings.HasPrefix(plan, "SEARCH events USING INTEGER PRIMARY KEY") {
+						if plan := sqlitePlan(ctx, t, db, byPositions(eventColumns, 2), 1, 2, 2); !strings.HasPrefix(plan, "SEARCH events USING INTEGER PRIMARY KEY") {
 							t.Errorf("%s (up to %d), a chunk's read: plan %q, want it to search the primary key", what, upTo, plan)
 						}
 					}

@@ -1,0 +1,153 @@
+package sqlitestore_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+)
+
+// TestAFlippedDigitInAnEventsJSONIsFoundByEveryRead: bit rot that leaves an
+// event's data or metadata JSON in UTF-8 ("amount":100 read as
+// "amount":108) passed the check that they are, and was served with a 200
+// as the event an append took: a system of record silently wrong. Every
+// read that hands the event out must fail as on a damaged file: a page of
+// the log, of the stream, the event alone, and the live feed's read.
+func TestAFlippedDigitInAnEventsJSONIsFoundByEveryRead(t *testing.T) {
+	t.Parallel()
+	for _, where := range []string{"data", "metadata"} {
+		t.Run(where, func(t *testing.T) {
+			t.Parallel()
+			const marker = `"MARKER-0123456789","amount":100`
+			dir := t.TempDir()
+			s := openMigrated(t, dir)
+			stream := uuid.New()
+			appendEvents(t, s, stream, 5, 100)
+			e := eventstore.NewEvent{Type: "Paid", Data: []byte(`{"a":"x"}`), Metadata: []byte(`{"n":1}`)}
+			if where == "data" {
+				e.Data = []byte(`{"m":` + marker + `}`)
+			} else {
+				e.Metadata = []byte(`{"m":` + marker + `}`)
+			}
+			if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{e}}); err != nil {
+				t.Fatal(err)
+			}
+			appendEvents(t, s, stream, 5, 100)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, sqlitestore.FileName)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := bytes.Index(b, []byte(marker))
+			if at < 0 || bytes.Count(b, []byte(marker)) != 1 {
+				t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
+			}
+			setByte(t, path, int64(at+len(marker)-1), '8') // 100 → 108: still JSON
+
+			expectEveryReadFails(t, dir, stream, 6, "a digit flipped in an event's "+where)
+		})
+	}
+}
+
+// TestEventsStoredBeforeChecksumsReadBackAsTheyWere: events a file held
+// before the store kept a checksum of each (the column NULL) are read back
+// byte for byte by every read, and never called damaged, however unusual
+// their JSON, beside events stored with one.
+func TestEventsStoredBeforeChecksumsReadBackAsTheyWere(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	t.Cleanup(func() { s.Close() })
+	stream := uuid.New()
+	var want []eventstore.NewEvent
+	for i, d := range []string{`-1e400`, `{"a":1,"a":2}`, "\"😀 \\ud800 \u2028\"", " [ true ] \n", `null`} {
+		e := eventstore.NewEvent{Type: "Old", Data: []byte(d)}
+		if i%2 == 0 {
+			e.Metadata = []byte(`{"n":18446744073709551616}`)
+		}
+		want = append(want, e)
+	}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: want}); err != nil {
+		t.Fatal(err)
+	}
+	forgetChecksums(t, s)
+	more := []eventstore.NewEvent{{Type: "New", Data: []byte(`{"b":2}`), Metadata: []byte(`{}`)}}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: more}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, more...)
+
+	check := func(how string, got []eventstore.Event) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d events; expected %d", how, len(got), len(want))
+		}
+		for i, e := range got {
+			if e.Type != want[i].Type || !bytes.Equal(e.Data, want[i].Data) || !bytes.Equal(e.Metadata, want[i].Metadata) {
+				t.Errorf("%s: event %d is %s %q %q; expected %s %q %q", how, i+1, e.Type, e.Data, e.Metadata, want[i].Type, want[i].Data, want[i].Metadata)
+			}
+		}
+	}
+	collect := func(how string, events func(yield func(eventstore.Event, error) bool)) []eventstore.Event {
+		t.Helper()
+		var out []eventstore.Event
+		for e, err := range events {
+			if err != nil {
+				t.Fatalf("%s: %v", how, err)
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	log, err := s.ReadAll(t.Context(), eventstore.ReadAllOptions{Limit: 100})
+	if err != nil {
+		t.Fatalf("read of the log: %v", err)
+	}
+	check("read of the log", collect("read of the log", log.Events))
+	page, err := s.ReadStream(t.Context(), stream, eventstore.ReadStreamOptions{Limit: 100})
+	if err != nil {
+		t.Fatalf("read of the stream: %v", err)
+	}
+	check("read of the stream", collect("read of the stream", page.Events))
+	tail, err := s.Tail().ReadAll(t.Context(), eventstore.ReadAllOptions{Limit: 100})
+	if err != nil {
+		t.Fatalf("the live feed's read: %v", err)
+	}
+	check("the live feed's read", collect("the live feed's read", tail.Events))
+	var one []eventstore.Event
+	for v := range int64(len(want)) {
+		e, err := s.Event(t.Context(), stream, v+1)
+		if err != nil {
+			t.Fatalf("read of event %d: %v", v+1, err)
+		}
+		one = append(one, e)
+	}
+	check("reads of each event", one)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after reading events stored before checksums: %v; expected the store ready", err)
+	}
+}
+
+// forgetChecksums makes the events in s as a file migrated from before the
+// store kept a checksum of each holds them (the column NULL), and rebuilds
+// the file, so that no copy of a row from before is left in its free space.
+func forgetChecksums(t *testing.T, s *sqlitestore.Store) {
+	t.Helper()
+	for _, q := range []string{"UPDATE events SET checksum = NULL", "VACUUM"} {
+		if err := s.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var n int
+	if err := s.QueryRow(t.Context(), "SELECT COUNT(*) FROM events WHERE checksum IS NOT NULL", &n); err != nil || n != 0 {
+		t.Fatalf("events with a checksum left: %d, %v", n, err)
+	}
+}
