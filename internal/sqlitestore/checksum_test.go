@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
@@ -149,5 +150,97 @@ func forgetChecksums(t *testing.T, s *sqlitestore.Store) {
 	var n int
 	if err := s.QueryRow(t.Context(), "SELECT COUNT(*) FROM events WHERE checksum IS NOT NULL", &n); err != nil || n != 0 {
 		t.Fatalf("events with a checksum left: %d, %v", n, err)
+	}
+}
+
+// TestTheChecksumMigrationRewritesNoRowAndOldEventsStillRead: the
+// migration that adds events.checksum must be cheap on a large file: it
+// changes the schema, not a page of the events table (SQLite reads the
+// column of a row stored without it as NULL). A file from before it, its
+// rows without the column, migrates, and its events read back, checked as
+// JSON; the first append after it is stored with its checksum.
+func TestTheChecksumMigrationRewritesNoRowAndOldEventsStillRead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	stream := uuid.New()
+	for range 10 {
+		appendEvents(t, s, stream, 100, 200)
+	}
+	// The file as the release before wrote it: no column, migration 12 not
+	// recorded, and every page laid out afresh.
+	for _, q := range []string{"ALTER TABLE events DROP COLUMN checksum",
+		"DELETE FROM " + migrations.VersionTable + " WHERE version_id = 12", "VACUUM"} {
+		if err := s.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, sqlitestore.FileName)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s = openMigrated(t, dir)
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			s.Close()
+		}
+	})
+	var pageSize int
+	if err := s.QueryRow(t.Context(), "PRAGMA page_size", &pageSize); err != nil {
+		t.Fatal(err)
+	}
+	var nulls int
+	if err := s.QueryRow(t.Context(), "SELECT COUNT(*) FROM events WHERE checksum IS NULL", &nulls); err != nil || nulls != 1000 {
+		t.Fatalf("events without a checksum after the migration: %d, %v; expected the 1000 stored before it", nulls, err)
+	}
+	page, err := s.ReadStream(t.Context(), stream, eventstore.ReadStreamOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range page.Events {
+		if err != nil {
+			t.Fatalf("read of the events stored before the migration: %v; expected them read", err)
+		}
+		n++
+	}
+	if n != 1000 {
+		t.Fatalf("read %d events stored before the migration; expected 1000", n)
+	}
+	closed = true
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("the file was %d bytes before the migration and %d after; expected no page added", len(before), len(after))
+	}
+	var changed []int
+	for p := 0; p*pageSize < min(len(before), len(after)); p++ {
+		if !bytes.Equal(before[p*pageSize:(p+1)*pageSize], after[p*pageSize:(p+1)*pageSize]) {
+			changed = append(changed, p+1)
+		}
+	}
+	// The header and schema (page 1) and the leaf that records the
+	// migration; the events' pages are dozens.
+	if len(changed) > 3 {
+		t.Errorf("the migration changed %d of %d pages (%v); expected the schema's and the migrations table's only, no row rewritten",
+			len(changed), len(before)/pageSize, changed)
+	}
+
+	s = openMigrated(t, dir)
+	t.Cleanup(func() { s.Close() })
+	appendEvents(t, s, stream, 1, 10)
+	if err := s.QueryRow(t.Context(), "SELECT COUNT(*) FROM events WHERE checksum IS NULL", &nulls); err != nil || nulls != 1000 {
+		t.Errorf("events without a checksum after an append that followed the migration: %d, %v; expected the 1000 stored before it", nulls, err)
 	}
 }

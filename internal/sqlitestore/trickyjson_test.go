@@ -12,8 +12,9 @@ import (
 )
 
 // TestJSONAnAppendTookIsReadBackAsItWasByEveryRead: the embedded store
-// calls an event damaged, a 503 that fails /readyz, when its data or
-// metadata is not JSON in UTF-8 as it reads it. Every event an append
+// calls an event damaged, a 503 that fails /readyz, when it does not match
+// its checksum (or, stored before checksums, when its data or metadata is
+// not JSON in UTF-8) as it reads it. Every event an append
 // took must read back byte for byte, and never be called damaged, however
 // unusual its JSON: numbers past any float, escapes of every kind (a
 // surrogate pair, a lone surrogate, NUL), names given twice, deep nesting,
