@@ -58,10 +58,10 @@ func newPage(html, css, js string) page {
 // no data, and a browser cannot attach a bearer token to a navigation. The
 // page asks for a token when the API answers 401 and sends it with every
 // request it makes; what it shows is only ever what that token may read.
-//
-// Unlike the API's, its query string is ignored: it takes no parameters,
-// and links that chat apps, mail and trackers rewrite carry ones of theirs.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	h := w.Header()
 	h.Set("Content-Security-Policy", browserPage.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
