@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
@@ -385,5 +386,40 @@ func TestAReplicaOfAnotherLogIsNotReportedReplicating(t *testing.T) {
 	s := &Store{log: slog.New(slog.DiscardHandler), replica: &cfg, feed: copyOf.feed, primary: primary.primary}
 	if lag, err := s.ReplicaLag(ctx); err != nil || lag.Positions != 1 {
 		t.Errorf("ReplicaLag of a true copy of the primary's log, one event behind: %+v, %v; want 1 position behind", lag, err)
+	}
+}
+
+// TestAPrimaryMissingATableIsNotBlamedOnTheReplica: with a read replica, the
+// translation that makes a missing table the replica's passing trouble (a
+// 503 saying it has not applied the primary's migrations yet) was the whole
+// store's, the writer's on the primary included: an append meeting a table
+// dropped from the primary was a 503 blaming the replica, where it is a
+// fault of the primary's schema (500). From a final read of the session.
+func TestAPrimaryMissingATableIsNotBlamedOnTheReplica(t *testing.T) {
+	t.Parallel()
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
+	primary.CreateDatabase(t, "tributary")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Open(ctx, primary.DSN("tributary"), Options{ReadDSN: mysqltest.NewDatabase(t)})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	db, err := sql.Open("mysql", primary.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "RENAME TABLE events TO events_gone"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Expected: eventstore.Any,
+		Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}})
+	if err == nil || errors.Is(err, eventstore.ErrUnavailable) || strings.Contains(err.Error(), "replica") {
+		t.Errorf("an append on a primary whose events table is gone: %v; want an error of the primary's, not ErrUnavailable blaming the replica", err)
 	}
 }

@@ -220,7 +220,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	sd := dialect
 	if s.replica != nil {
-		sd.Translate = translateReplica
+		sd.TranslateRead = translateReplica
 	}
 	var version string
 	if err := s.primary.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {

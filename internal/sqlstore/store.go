@@ -174,6 +174,10 @@ type Dialect struct {
 	// Translate maps a driver error to the store's vocabulary:
 	// eventstore.ErrUnavailable for a database that cannot serve now.
 	Translate func(error) error
+	// TranslateRead, if set, is Translate for the reads' and the feed's
+	// pools, where they are another server's (a read replica); the writer
+	// keeps Translate.
+	TranslateRead func(error) error
 }
 
 // Options are the parts a Store is made of.
@@ -235,10 +239,14 @@ func New(d Dialect, opts Options) *Store {
 		opts.WaitDurable = func(context.Context, int64) error { return nil }
 	}
 	sizes := new(eventSizes)
+	read := d.Translate
+	if d.TranslateRead != nil {
+		read = d.TranslateRead
+	}
 	return &Store{
-		reader: reader{db: opts.Reads, translate: d.Translate, waitDurable: opts.WaitDurable, m: opts.Metrics,
+		reader: reader{db: opts.Reads, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead},
-		tail: reader{db: opts.Feed, translate: d.Translate, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
+		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
 			check: d.CheckRead},
 		feed:   opts.Feed,
 		writer: newWriter(d, opts),
