@@ -241,8 +241,8 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 		if r.Header.Get("Authorization") == "" {
 			// The token came in the query: no shared cache may keep the
 			// answer under a URL that holds it (RFC 6750 §2.3), where the
-			// header would have kept it out. A subscription's no-cache
-			// replaces this, and has every reuse asked of the server.
+			// header would have kept it out. A subscription adds its
+			// no-cache to it (openEvents).
 			w.Header().Set("Cache-Control", "private")
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && t.role != RoleWrite {

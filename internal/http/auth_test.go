@@ -6,10 +6,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/api"
+	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -70,7 +72,10 @@ func TestAReadWithAQueryTokenIsNotStoredBySharedCaches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Tokens: tokens}))
+	store := teststore.SQLite.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	go feed.Run(t.Context())
+	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{Tokens: tokens, Feed: feed, Heartbeat: time.Hour}))
 	t.Cleanup(srv.Close)
 	for _, path := range []string{"/events?access_token=" + readSecret, "/streams?access_token=" + readSecret,
 		"/events?limit=5&access%5Ftoken=" + readSecret} {
@@ -82,6 +87,19 @@ func TestAReadWithAQueryTokenIsNotStoredBySharedCaches(t *testing.T) {
 		if cc := resp.Header.Get("Cache-Control"); resp.StatusCode != http.StatusOK || !strings.Contains(cc, "private") {
 			t.Errorf("GET %s: expected 200 with Cache-Control: private; got %d, Cache-Control %q", path, resp.StatusCode, cc)
 		}
+	}
+	// An EventSource, the reason the query takes a token at all: its
+	// no-cache replaced the private (found by the session's final read),
+	// and no-cache lets a shared cache store the answer.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/events?access_token="+readSecret, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cc := resp.Header.Get("Cache-Control"); resp.StatusCode != http.StatusOK || !strings.Contains(cc, "private") || !strings.Contains(cc, "no-cache") {
+		t.Errorf("a subscription with ?access_token=: expected 200 with Cache-Control: no-cache, private; got %d, Cache-Control %q", resp.StatusCode, cc)
 	}
 }
 

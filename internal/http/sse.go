@@ -342,7 +342,11 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
+	if h.Get("Cache-Control") == "private" { // a token in the query (requireToken)
+		h.Set("Cache-Control", "no-cache, private")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
 	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
 	if r.Method == http.MethodHead {
 		// Answered as its GET would be, without taking a place.
