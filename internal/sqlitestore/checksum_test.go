@@ -2,8 +2,10 @@ package sqlitestore_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -242,5 +244,48 @@ func TestTheChecksumMigrationRewritesNoRowAndOldEventsStillRead(t *testing.T) {
 	appendEvents(t, s, stream, 1, 10)
 	if err := s.QueryRow(t.Context(), "SELECT COUNT(*) FROM events WHERE checksum IS NULL", &nulls); err != nil || nulls != 1000 {
 		t.Errorf("events without a checksum after an append that followed the migration: %d, %v; expected the 1000 stored before it", nulls, err)
+	}
+}
+
+// TestARetryOfAnEventWhoseStoredCopyWentBadIsDamageNotAConflict: an append
+// that repeats a stored batch (same ids, same content) is answered as the
+// retry it is; the store decides so by reading the stored events, and that
+// read skipped the checksum every other read checks: with a digit of the
+// stored copy gone bad, the retry was refused 409 idempotency-key-reused
+// (the client told it had sent other content under its ids), and nothing
+// reported the damage. From the session's final read.
+func TestARetryOfAnEventWhoseStoredCopyWentBadIsDamageNotAConflict(t *testing.T) {
+	t.Parallel()
+	const marker = `"MARKER-0123456789","amount":100`
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	stream := uuid.New()
+	req := eventstore.AppendRequest{StreamID: stream, StreamType: "t",
+		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "Paid", Data: []byte(`{"m":` + marker + `}`)}}}
+	if _, err := s.Append(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, sqlitestore.FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(b, []byte(marker))
+	if at < 0 || bytes.Count(b, []byte(marker)) != 1 {
+		t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
+	}
+	setByte(t, path, int64(at+len(marker)-1), '8') // 100 → 108: still JSON
+
+	s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("Open after a clean stop: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	_, err = s.Append(t.Context(), req)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "is damaged") {
+		t.Errorf("a retry of an event whose stored copy went bad: %v; want ErrUnavailable saying the file is damaged", err)
 	}
 }

@@ -62,10 +62,14 @@ func newReadPhase(d Dialect, calls []*call, deadline time.Time) *readPhase {
 		{"lock_head", d.LockHead, nil},
 		{"read_streams", readStreams(d, len(ids)), idArgs(ids)},
 	}...)
+	sum := ""
+	if d.CheckRead != nil {
+		sum = ", checksum" // checked as every read of events is (scanKnown)
+	}
 	for known := clientIDsOf(calls); len(known) > 0; {
 		n := min(len(known), 500)
 		r.stmts = append(r.stmts, statement{"known_events", "SELECT event_id, stream_id, stream_type, stream_version, position, " +
-			"recorded_at, event_type, data, metadata, batch_size FROM events WHERE event_id IN (" + placeholders(n) + ")", idArgs(known[:n])})
+			"recorded_at, event_type, data, metadata, batch_size" + sum + " FROM events WHERE event_id IN (" + placeholders(n) + ")", idArgs(known[:n])})
 		known = known[n:]
 	}
 	return r
@@ -98,7 +102,7 @@ func (r *readPhase) scans(t *appendTx) []func(*sql.Rows) error {
 		func(rows *sql.Rows) error { return scanStreams(rows, r.found) },
 	}
 	for range r.stmts[r.first+2:] {
-		scans = append(scans, func(rows *sql.Rows) error { return scanKnown(rows, r.known) })
+		scans = append(scans, func(rows *sql.Rows) error { return scanKnown(rows, r.known, t.d.CheckRead) })
 	}
 	return scans
 }
@@ -268,13 +272,19 @@ func scanStreams(rows *sql.Rows, found map[uuid.UUID]streamState) error {
 }
 
 // scanKnown adds the stored events in rows to known, with their content:
-// only a retry sends stored ids, so this reads data rarely.
-func scanKnown(rows *sql.Rows, known map[uuid.UUID]knownEvent) error {
+// only a retry sends stored ids, so this reads data rarely. Where the
+// dialect keeps a checksum of each event (check), it is checked here too,
+// as every read of events checks it.
+func scanKnown(rows *sql.Rows, known map[uuid.UUID]knownEvent, check func(eventstore.Event, sql.NullInt64) error) error {
 	for rows.Next() {
 		var rawID, rawStream []byte
 		var k knownEvent
-		var size sql.NullInt64
-		if err := rows.Scan(&rawID, &rawStream, &k.StreamType, &k.Version, &k.Position, &k.RecordedAt, &k.Type, &k.Data, &k.Metadata, &size); err != nil {
+		var size, sum sql.NullInt64
+		dest := []any{&rawID, &rawStream, &k.StreamType, &k.Version, &k.Position, &k.RecordedAt, &k.Type, &k.Data, &k.Metadata, &size}
+		if check != nil {
+			dest = append(dest, &sum)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		id, err1 := uuid.FromBytes(rawID)
@@ -283,6 +293,13 @@ func scanKnown(rows *sql.Rows, known map[uuid.UUID]knownEvent) error {
 			return fmt.Errorf("event id: %w", err)
 		}
 		k.StreamID = sid
+		if check != nil {
+			e := eventstore.Event{ID: id, StreamID: sid, StreamType: k.StreamType, Version: k.Version, Position: k.Position,
+				RecordedAt: k.RecordedAt, Type: k.Type, Data: k.Data, Metadata: k.Metadata}
+			if err := check(e, sum); err != nil {
+				return err
+			}
+		}
 		k.BatchSize = -1
 		if size.Valid {
 			k.BatchSize = size.Int64
