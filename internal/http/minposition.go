@@ -134,11 +134,12 @@ func (s *Server) pastPrimary(ctx context.Context, want int64, asked string) erro
 // too is still a 409, at once; one the replica does not reach in time, a
 // 503 with Retry-After.
 
-// awaitLogStart waits, behind a read replica, until the replica's head
-// reaches after, a subscription's starting point past it. It returns ahead
-// at once without a replica.
+// awaitLogStart waits, behind a read replica or where reads may lag (a
+// Galera node), until the reads' head reaches after, a subscription's
+// starting point past it. It returns ahead at once where reads see every
+// acknowledged append.
 func (s *Server) awaitLogStart(ctx context.Context, after int64, asked string, ahead *aheadError) error {
-	if s.opts.Replica == nil {
+	if s.opts.Replica == nil && !s.opts.ReadsMayLag {
 		return ahead
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
@@ -146,23 +147,27 @@ func (s *Server) awaitLogStart(ctx context.Context, after int64, asked string, a
 	return s.waitForPosition(ctx, after, asked)
 }
 
-// awaitStreamStart waits, behind a read replica, until the replica has
-// stream id at version seen, a subscription's starting point past the
-// stream's version there. It returns ahead at once without a replica, and
+// awaitStreamStart waits, behind a read replica or where reads may lag (a
+// Galera node), until the reads have stream id at version seen, a
+// subscription's starting point past the stream's version there. It
+// returns ahead at once where reads see every acknowledged append, and
 // once the replica has every append the primary had when this request
 // asked (its head at the primary's, read after the request began) and the
 // stream still lacks seen: no append answered it on this database. Where
 // the primary is a Galera node, which may lack another node's commit, the
 // wait goes on to its end instead.
 func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64, ahead *aheadError) error {
-	if s.opts.Replica == nil {
+	if s.opts.Replica == nil && !s.opts.ReadsMayLag {
 		return ahead
 	}
 	ctx, cancel := context.WithTimeout(ctx, min(s.opts.RequestTimeout, maxMinPositionWait))
 	defer cancel()
-	lag, err := s.opts.Replica.ReplicaLag(ctx)
-	if err != nil {
-		return err
+	lag := eventstore.ReplicaLag{PrimaryMayLag: true} // a Galera node without a replica: no head to stop at
+	if s.opts.Replica != nil {
+		var err error
+		if lag, err = s.opts.Replica.ReplicaLag(ctx); err != nil {
+			return err
+		}
 	}
 	var version int64
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {

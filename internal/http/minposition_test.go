@@ -141,3 +141,39 @@ func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, e
 	}
 	return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: 0, Replicating: true}, nil
 }
+
+// TestAResumePointPastANodesHeadIsWaitedForWhereReadsMayLag: on a Galera
+// cluster (ReadsMayLag, no read replica) a node may lack another node's
+// commit for a moment, and a Tributary-Min-Position read waits for it; a
+// subscription resuming there (an EventSource with the Last-Event-ID
+// another instance gave it) was refused 409 at once, which stops an
+// EventSource for ever. It waits as the read does, then 503. From the
+// session's final read.
+func TestAResumePointPastANodesHeadIsWaitedForWhereReadsMayLag(t *testing.T) {
+	t.Parallel()
+	store, _, srv := liveServerOf(t, teststore.SQLite, esthttp.Options{ReadsMayLag: true, RequestTimeout: 500 * time.Millisecond}, nil)
+	id := uuid.New()
+	if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
+		Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := store.Head(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, last string }{{"/events", fmt.Sprint(head + 2)}, {"/streams/" + id.String() + "/events", "3"}} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Last-Event-ID", c.last)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("GET %s with Last-Event-ID %s past the node's head where reads may lag: %d %s; want 503 with Retry-After after a wait",
+				c.path, c.last, resp.StatusCode, body)
+		}
+	}
+}
