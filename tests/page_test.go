@@ -882,3 +882,23 @@ func TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce(t *testin
 	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
 		return [v.length, v.every((x, i) => x === 120 - i)]`, "[120,true]")
 }
+
+// TestPageLongNamesStayInsideTheWindow: a stream type and an event type of
+// the longest length allowed, one unbroken word each, wrap inside their
+// event's box in the live log and in the stream's view: the page does not
+// grow wider than the window.
+func TestPageLongNamesStayInsideTheWindow(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "S" + strings.Repeat("s", 127), Events: events(1, "E"+strings.Repeat("e", 127))})
+	const overflowJS = `return document.documentElement.scrollWidth <= window.innerWidth`
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the event in the live log", positionsJS, "[1]")
+	b.waitFor(t, "the live log no wider than the window", overflowJS, "true")
+	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
+	b.waitFor(t, "the stream's event", versionsJS, "[1]")
+	b.waitFor(t, "the stream's view no wider than the window", overflowJS, "true")
+}
