@@ -902,3 +902,26 @@ func TestPageLongNamesStayInsideTheWindow(t *testing.T) {
 	b.waitFor(t, "the stream's event", versionsJS, "[1]")
 	b.waitFor(t, "the stream's view no wider than the window", overflowJS, "true")
 }
+
+// TestPageShowsBidiControlsInDataAsEscapes: an event's data holding a
+// right-to-left override (U+202E) with no end to it, which turned the rest
+// of the live log's one-line preview around ({"memo":"{001:"tnuoma",…),
+// shows the control as its JSON escape, in the log and in the stream's
+// view; the data's other characters are shown as they are.
+func TestPageShowsBidiControlsInDataAsEscapes(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "payment", Events: []newEvent{{Type: "PaymentSent",
+		Data: json.RawMessage(`{"memo":"\u202e","rtl":"\u05e9\u05dc\u05d5\u05dd \u2067x\u2069","amount":100}`)}}})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the event in the live log", positionsJS, "[1]")
+	b.waitFor(t, "the preview with the controls escaped", `return document.querySelector('#log-events pre').textContent`,
+		`"{\"memo\":\"\\u202e\",\"rtl\":\"שלום \\u2067x\\u2069\",\"amount\":100}"`)
+	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
+	b.waitFor(t, "the stream's event", versionsJS, "[1]")
+	b.waitFor(t, "the data with the controls escaped", `return document.querySelector('#stream-events pre').textContent`,
+		`"{\n  \"memo\": \"\\u202e\",\n  \"rtl\": \"שלום \\u2067x\\u2069\",\n  \"amount\": 100\n}"`)
+}

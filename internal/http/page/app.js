@@ -613,7 +613,14 @@
 
   // ---- rendering
 
-  const pretty = (v) => JSON.stringify(v, null, 2);
+  // json writes v as JSON text with its bidirectional controls (U+202E
+  // and its kin, which can only be inside strings) as escapes: shown as they
+  // are, one with no end turned the rest of its line around, keys and
+  // values, and data could be made to read as other data.
+  const bidi = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  const json = (v, indent) => JSON.stringify(v, null, indent)
+    .replace(bidi, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  const pretty = (v) => json(v, 2);
 
   function timeEl(iso) {
     const t = el('time', null, iso);
@@ -632,7 +639,7 @@
       el('div', 'ev-head', el('span', 'ev-type', e.type), streamLink(e),
         el('span', 'ev-meta', `position ${e.position} · `, timeEl(e.recorded_at))));
     li.dataset.position = e.position;
-    let preview = JSON.stringify(e.data);
+    let preview = json(e.data);
     if (preview.length > 300) preview = preview.slice(0, 300) + '…';
     li.append(el('pre', 'preview', preview));
     return li;
