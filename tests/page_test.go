@@ -925,3 +925,36 @@ func TestPageShowsBidiControlsInDataAsEscapes(t *testing.T) {
 	b.waitFor(t, "the data with the controls escaped", `return document.querySelector('#stream-events pre').textContent`,
 		`"{\n  \"memo\": \"\\u202e\",\n  \"rtl\": \"שלום \\u2067x\\u2069\",\n  \"amount\": 100\n}"`)
 }
+
+// TestPageViewWhoseReadIsRefusedShowsNothingOfThePreviousOne: a view whose
+// first read the server refuses (a stream type that is no name, the nil
+// stream id) shows the error, and nothing of the view before it: the list
+// of every stream stayed under the filter, as its "page 1", and the last
+// stream's details and "Paused" under the other stream's title, with a
+// pause button that restarted the last stream's tail.
+func TestPageViewWhoseReadIsRefusedShowsNothingOfThePreviousOne(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	b.run(t, `location.hash = '#/streams?stream_type=1bad'; return null`)
+	b.waitFor(t, "the refusal", `return document.getElementById('error').textContent.includes('must start with a letter')`, "true")
+	b.waitFor(t, "no stream listed under the filter", `return [document.querySelectorAll('#streams-table tbody tr').length,
+		document.getElementById('streams-caption').textContent.includes('page 1'), document.getElementById('streams-next').disabled]`, "[0,false,true]")
+
+	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
+	b.waitFor(t, "the stream's events", versionsJS, "[2,1]")
+	b.waitFor(t, "its live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	const nilID = "00000000-0000-0000-0000-000000000000"
+	b.run(t, `location.hash = '#/streams/`+nilID+`'; return null`)
+	b.waitFor(t, "the refusal", `return document.getElementById('error').textContent.includes('nil UUID')`, "true")
+	b.waitFor(t, "nothing of the last stream", `return [document.getElementById('stream-info').textContent.includes('order'),
+		document.getElementById('stream-status').textContent === 'Paused', document.getElementById('stream-pause').hidden]`, "[false,false,true]")
+	b.run(t, `document.getElementById('stream-pause').click(); document.getElementById('stream-pause').click(); return null`)
+	time.Sleep(time.Second)
+	b.waitFor(t, "no event of the last stream", versionsJS, "[]")
+}

@@ -733,6 +733,10 @@
       const p = filterParams(form).toString();
       location.hash = '#/streams' + (p ? '?' + p : '');
     };
+    // Nothing of the list before, while this one is read, or if it is refused.
+    $('streams-table').tBodies[0].replaceChildren();
+    $('streams-caption').textContent = 'Loading…';
+    $('streams-next').disabled = true;
     const first = '/streams?' + new URLSearchParams({ ...(q.get('stream_type') ? { stream_type: q.get('stream_type') } : {}), limit: String(PAGE) });
     let page = 0;
     let loading = false; // one page at a time: a second click counts no page twice
@@ -761,7 +765,10 @@
       next.onclick = () => load(r.next).catch((e) => current() && showError(e.message));
     };
     $('streams-first').onclick = () => load(first).catch((e) => current() && showError(e.message));
-    await load(first);
+    await load(first).catch((e) => {
+      if (current()) $('streams-caption').textContent = 'No streams shown';
+      throw e;
+    });
     return null;
   }
 
@@ -771,11 +778,28 @@
     $('stream-title').textContent = 'Stream ' + id;
     const list = $('stream-events');
     list.replaceChildren();
+    // Nothing of the stream before, while this one is read, or if it is
+    // refused: its details, its status, nor its buttons, which still
+    // paused and resumed its tail.
+    $('stream-info').replaceChildren();
+    const status = $('stream-status');
+    status.textContent = 'Loading…';
+    status.className = 'status';
+    const pause = $('stream-pause');
+    pause.hidden = true;
+    pause.onclick = null;
+    $('stream-earlier').hidden = true;
     let info = { stream_id: id, stream_type: '—', version: 0, created_at: '—', updated_at: '—' };
     try {
       info = (await api('/streams/' + id)).body;
     } catch (e) {
-      if (e.status !== 404) throw e;
+      if (e.status !== 404) {
+        if (current()) {
+          status.textContent = 'Stopped: ' + e.message;
+          status.className = 'status down';
+        }
+        throw e;
+      }
       if (current()) showError('This stream does not exist yet; its events will appear here when they are written.');
     }
     if (!current()) return null;
@@ -832,7 +856,7 @@
       }
     };
     const w = watch({
-      key: (e) => e.version, idName: 'version', status: $('stream-status'),
+      key: (e) => e.version, idName: 'version', status,
       matches: (e) => e.stream_id === id,
       onEvent: (e, fresh) => {
         list.prepend(streamItem(e, fresh));
@@ -849,7 +873,7 @@
     await feed.ready;
     if (!current()) return null;
     w.start(latest, 0).catch(failed);
-    const pause = $('stream-pause');
+    pause.hidden = false;
     pause.setAttribute('aria-pressed', 'false');
     pause.textContent = 'Pause live tail';
     pause.onclick = () => {
