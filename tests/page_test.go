@@ -958,3 +958,26 @@ func TestPageViewWhoseReadIsRefusedShowsNothingOfThePreviousOne(t *testing.T) {
 	time.Sleep(time.Second)
 	b.waitFor(t, "no event of the last stream", versionsJS, "[]")
 }
+
+// TestPageStoppedByADatabaseResetSaysToReload: the server restarts on an
+// empty database under an open page, whose live log stops; it says why
+// and what to do in the page's terms, a reload, where it quoted the
+// server's advice to API clients ("subscribe again from … after=0").
+func TestPageStoppedByADatabaseResetSaysToReload(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log", positionsJS, "[3,2,1]")
+	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+	if code, killed := s.terminate(); code != 0 || killed {
+		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
+	}
+	startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_ADDR=127.0.0.1:"+port)
+	const want = `"Stopped: this server's log ends at position 0, before position 3, which this page has shown: its database was reset or restored. Reload the page to follow its log."`
+	b.waitFor(t, "the live log to say it stopped, and to reload", `return document.getElementById('log-status').textContent`, want)
+	b.waitFor(t, "the error to say so too", `return document.getElementById('error').textContent`,
+		`"The live log stopped: `+strings.TrimPrefix(want, `"Stopped: `))
+}

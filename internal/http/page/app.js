@@ -319,7 +319,13 @@
           return retry(0);
         }
         const body = await res.json().catch(() => ({}));
-        const detail = body.detail || 'HTTP ' + res.status;
+        let detail = body.detail || 'HTTP ' + res.status;
+        if (res.status === 409 && /\/starting-point-ahead$/.test(body.type || '') && typeof body.current === 'number') {
+          // The server's advice is for API clients; here, a reload is
+          // what starts the page on the log the server has now.
+          detail = `this server's log ends at position ${body.current}, before position ${pos}, which this page has shown: ` +
+            'its database was reset or restored. Reload the page to follow its log.';
+        }
         if (res.status === 401) {
           setState('down', 'Waiting for an access token…');
           if (channel) {
