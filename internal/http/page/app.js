@@ -3,7 +3,7 @@
 'use strict';
 (() => {
   const TOKEN_KEY = 'tributary.token';
-  const LOG_ROWS = 500; // rows the live log keeps
+  const LOG_ROWS = 500; // rows the live log keeps, and a stream's live tail, besides those loaded on demand
   const PAGE = 50; // streams per page, and events per "earlier" page
   const $ = (id) => document.getElementById(id);
 
@@ -840,7 +840,11 @@
       }
       return events;
     };
-    let earliest = 1;
+    let earliest = 1; // the oldest version shown
+    // The tail keeps its newest LOG_ROWS events and those loaded on demand:
+    // a list that kept all that came while it was open took longer to lay
+    // out with each one, and grew without end.
+    let keep = LOG_ROWS;
     const earlier = $('stream-earlier');
     earlier.hidden = true;
     earlier.disabled = false;
@@ -852,8 +856,10 @@
       try {
         const r = await api(`/streams/${id}/events?direction=backward&from=${earliest - 1}&limit=${PAGE}`);
         if (!current()) return;
-        for (const e of r.body.events) list.append(streamItem(e, false));
-        earliest = Math.max(1, earliest - r.body.events.length);
+        const events = r.body.events;
+        for (const e of events) list.append(streamItem(e, false));
+        keep += events.length;
+        earliest = events.length ? events[events.length - 1].version : 1;
         earlier.hidden = earliest <= 1;
       } catch (e) {
         if (current()) showError(e.message);
@@ -866,6 +872,12 @@
       matches: (e) => e.stream_id === id,
       onEvent: (e, fresh) => {
         list.prepend(streamItem(e, fresh));
+        // Not while an earlier page is on its way: it follows earliest.
+        if (list.children.length > keep && !earlier.disabled) {
+          while (list.children.length > keep) list.lastChild.remove();
+          earliest = Number(list.lastChild.dataset.version);
+          earlier.hidden = earliest <= 1;
+        }
         dd.version.textContent = String(e.version);
         dd.updated_at.textContent = e.recorded_at;
         if (dd.stream_type.textContent === '—') {
