@@ -1005,3 +1005,30 @@ func TestPageStreamTailKeepsItsNewestEventsAndLoadsTheRestOnDemand(t *testing.T)
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
 	b.waitFor(t, "a live event in, the oldest out", shownJS, "[550,602,53,true,false]")
 }
+
+// TestPageAnnouncesTheLiveStatusOnlyWhenItChanges: a screen reader hears
+// the live log's status when the connection's state changes, not at every
+// event: its live region (role=status) read out "Live at position N" for
+// each event of a busy log, over everything else. What is shown still
+// follows every event.
+func TestPageAnnouncesTheLiveStatusOnlyWhenItChanges(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log caught up", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+	b.run(t, `window.announced = [];
+		const regions = [...document.querySelectorAll('#view-log [role=status], #view-log [aria-live]:not([aria-live=off])')];
+		const seen = new MutationObserver(() => window.announced.push(regions.map((r) => r.textContent).join('|')));
+		for (const r of regions) seen.observe(r, {childList: true, characterData: true, subtree: true});
+		return null`)
+	for range 3 {
+		s.mustAppend(t, id, appendBody{Events: events(1, "OrderNoted")})
+	}
+	b.waitFor(t, "the status to follow the log", `return document.getElementById('log-status').textContent`, `"Live at position 4"`)
+	b.waitFor(t, "nothing announced for the events", `return window.announced`, `[]`)
+	b.waitFor(t, "the state announced, once", `return document.getElementById('log-said').textContent`, `"Live at position 1: caught up"`)
+}

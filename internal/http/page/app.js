@@ -460,7 +460,8 @@
   // watch shows a view's history, then its part of the log as the feed
   // passes it on, each event once, in order. o: key(e), which orders the
   // view's events (version or position); matches(e); idName; status (an
-  // element); at(), the number the status names (default: the last key
+  // element) and said (its live region, which screen readers announce);
+  // at(), the number the status names (default: the last key
   // shown); every, true if the status follows every event of the log, not
   // only those that match; onEvent(e, fresh), fresh once caught up. start
   // (load, last) shows what load(last) resolves to (events after key last,
@@ -478,9 +479,13 @@
     let initial = null; // the first start's load
     let shown = false; // a start's history has been shown
     const at = () => (o.at ? o.at() : last);
-    const status = (text, cls) => {
+    // status shows text; unless quiet, its live region says it too. The
+    // count that follows each event is quiet: announced, it was read out
+    // at every event of a busy log, over everything else.
+    const status = (text, cls, quiet) => {
       o.status.textContent = text;
       o.status.className = 'status ' + (cls || '');
+      if (!quiet) o.said.textContent = text;
     };
     const show = (e, fresh) => {
       if (o.key(e) <= last) return;
@@ -540,7 +545,7 @@
             return;
           }
           if (mine) show(e, true);
-          if ((mine || o.every) && caught) status(`Live at ${o.idName} ${at()}`, 'live');
+          if ((mine || o.every) && caught) status(`Live at ${o.idName} ${at()}`, 'live', true);
         },
         state: render,
       });
@@ -713,7 +718,7 @@
     await feed.ready;
     if (!current()) return null;
     const w = watch({
-      key: (e) => e.position, idName: 'position', status: $('log-status'), at: feed.position, every: true,
+      key: (e) => e.position, idName: 'position', status: $('log-status'), said: $('log-said'), at: feed.position, every: true,
       matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
       onEvent: (e) => {
         list.prepend(logItem(e));
@@ -791,6 +796,7 @@
     const status = $('stream-status');
     status.textContent = 'Loading…';
     status.className = 'status';
+    $('stream-said').textContent = '';
     const pause = $('stream-pause');
     pause.hidden = true;
     pause.onclick = null;
@@ -801,7 +807,7 @@
     } catch (e) {
       if (e.status !== 404) {
         if (current()) {
-          status.textContent = 'Stopped: ' + e.message;
+          status.textContent = $('stream-said').textContent = 'Stopped: ' + e.message;
           status.className = 'status down';
         }
         throw e;
@@ -868,7 +874,7 @@
       }
     };
     const w = watch({
-      key: (e) => e.version, idName: 'version', status,
+      key: (e) => e.version, idName: 'version', status, said: $('stream-said'),
       matches: (e) => e.stream_id === id,
       onEvent: (e, fresh) => {
         list.prepend(streamItem(e, fresh));
