@@ -442,7 +442,9 @@ func TestPageShowsTheStreamNavigatedTo(t *testing.T) {
 }
 
 // TestPageOpenedWhileTheDatabaseIsDownRecoversByItself: the page opened
-// while the server answers 503 says so, and once the database is back
+// while the server answers 503 says so, and when it tries again (it quoted
+// the server's "Try again after Retry-After." to a person before its own
+// "Trying again in 2 s…"), and once the database is back
 // shows the live log and the totals without a reload.
 func TestPageOpenedWhileTheDatabaseIsDownRecoversByItself(t *testing.T) {
 	t.Parallel()
@@ -456,6 +458,10 @@ func TestPageOpenedWhileTheDatabaseIsDownRecoversByItself(t *testing.T) {
 	p.Cut()
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the page to say the database cannot be reached", `return document.getElementById('error').textContent.includes('database cannot be reached')`, "true")
+	// In a person's terms: the page tries again itself, and says when; the
+	// server's advice to API clients, to retry after a header, is left out.
+	b.waitFor(t, "the page to say when it tries again, and no header", `const m = document.getElementById('error').textContent;
+		return [m.includes('Retry-After'), /Trying again in \d+ s/.test(m)]`, "[false,true]")
 	p.Restore(t)
 	b.waitFor(t, "the live log, without a reload", positionsJS, "[3,2,1]")
 	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)

@@ -86,6 +86,11 @@
     : undefined;
   const parseJSON = (text) => JSON.parse(text, keepNumber);
 
+  // waitNote is a 503's detail without its advice to API clients (to try
+  // again after the Retry-After header): the page tries again itself, and
+  // says when.
+  const waitNote = (detail) => detail.replace(/\s*Try again after Retry-After\.?$/, '');
+
   // api GETs path with the token. It asks for a token on 401, and waits
   // out a 503 (Retry-After, saying so), and tries again; other errors are
   // thrown as Problems.
@@ -110,7 +115,7 @@
       else await res.body?.cancel();
       if (res.status === 503) {
         const secs = Math.min(Number(res.headers.get('Retry-After')) || 1, 30);
-        busy = `${(body && body.detail) || 'The server is busy.'} Trying again in ${secs} s…`;
+        busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${secs} s…`;
         showError(busy);
         await new Promise((r) => setTimeout(r, secs * 1000));
         continue;
@@ -339,7 +344,7 @@
         }
         if (res.status === 503) {
           const s = Number(res.headers.get('Retry-After')) || Math.round(backoff / 1000);
-          setState('down', `The server is busy (${detail}); trying again in ${s} s…`);
+          setState('down', `The server is busy (${waitNote(detail)}); trying again in ${s} s…`);
           return retry(s * 1000);
         }
         // 409 starting-point-ahead and other refusals: retrying cannot help.
