@@ -892,7 +892,7 @@ func TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce(t *testin
 // TestPageLongNamesStayInsideTheWindow: a stream type and an event type of
 // the longest length allowed, one unbroken word each, wrap inside their
 // event's box in the live log and in the stream's view: the page does not
-// grow wider than the window.
+// grow wider than the window; nor does the list of streams.
 func TestPageLongNamesStayInsideTheWindow(t *testing.T) {
 	t.Parallel()
 	chromium, driver := browserPaths(t)
@@ -907,6 +907,12 @@ func TestPageLongNamesStayInsideTheWindow(t *testing.T) {
 	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
 	b.waitFor(t, "the stream's event", versionsJS, "[1]")
 	b.waitFor(t, "the stream's view no wider than the window", overflowJS, "true")
+	// In the list of streams, the long type pushed every row's version and
+	// times out of sight, behind the table's own scroll bar.
+	b.run(t, `location.hash = '#/streams'; return null`)
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	b.waitFor(t, "the list's last column in sight", `return document.querySelector('#streams-table th:last-child').getBoundingClientRect().right <=
+		document.querySelector('#view-streams .scroll').getBoundingClientRect().right`, "true")
 }
 
 // TestPageShowsBidiControlsInDataAsEscapes: an event's data holding a
