@@ -203,7 +203,7 @@ type ReplicaLag struct {
 	Positions int64
 	// PrimaryHead is the primary's log head, read after the replica's: a
 	// replica that reaches it has every append answered before the lag was
-	// read.
+	// read. 0 where the store has no read replica.
 	PrimaryHead int64
 	// Seconds is the replica's own estimate (Seconds_Behind_Master), -1
 	// when it has none: its applier is stopped.
