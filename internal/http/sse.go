@@ -144,6 +144,9 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 			opts.FromVersion = last // no version can follow it
 		}
 	}
+	if err := s.atCapacity(); err != nil {
+		return err
+	}
 	// The stream (or, from its start, the log's head) is read whatever the
 	// starting point: while the database cannot be reached, a 503 (see
 	// subscribeLog).
@@ -179,6 +182,9 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 	} else if ok {
 		sub.After, asked = last, "Last-Event-ID "+strconv.FormatInt(last, 10)
 	}
+	if err := s.atCapacity(); err != nil {
+		return err
+	}
 	// The head is read whatever the starting point: a subscription opened
 	// while the database cannot be reached is a 503 with Retry-After, as
 	// every other request then is. Without a starting point it was a 200
@@ -201,6 +207,17 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 		}
 	}
 	return s.serveEvents(w, r, sub, false)
+}
+
+// atCapacity is the 503 a subscription meets when the instance holds
+// TRIBUTARY_MAX_SUBSCRIBERS, before it reads the database: at the cap, a
+// storm of reconnections must not cost a query each. (openEvents takes the
+// place, and checks again.)
+func (s *Server) atCapacity() error {
+	if s.subscribers.Load() >= int64(s.opts.MaxSubscribers) {
+		return s.tooManySubscribers()
+	}
+	return nil
 }
 
 // serveEvents writes a subscription as a text/event-stream: retry first, then
@@ -350,10 +367,7 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
 	if r.Method == http.MethodHead {
 		// Answered as its GET would be, without taking a place.
-		if s.subscribers.Load() >= int64(s.opts.MaxSubscribers) {
-			return nil, s.tooManySubscribers()
-		}
-		return nil, nil
+		return nil, s.atCapacity()
 	}
 	if n := s.subscribers.Add(1); n > int64(s.opts.MaxSubscribers) {
 		s.subscribers.Add(-1)
