@@ -137,6 +137,22 @@ func setByte(t *testing.T, path string, offset int64, b byte) {
 	writeAt(t, path, offset, []byte{b})
 }
 
+// setByteInEvent sets the byte at offset from the start of marker, which
+// the database file in dir must hold once (an event's data or metadata), to
+// b: bit rot inside one event.
+func setByteInEvent(t *testing.T, dir, marker string, offset int, b byte) {
+	t.Helper()
+	path := filepath.Join(dir, sqlitestore.FileName)
+	content, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(content, []byte(marker)); n != 1 {
+		t.Fatalf("the marker is %d times in the file; expected once", n)
+	}
+	setByte(t, path, int64(bytes.Index(content, []byte(marker))+offset), b)
+}
+
 // writeAt writes b at offset of the database file at path, keeping the
 // file's time (and, within it, its size): the one way these tests damage
 // a file.

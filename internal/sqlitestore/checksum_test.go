@@ -44,16 +44,7 @@ func TestAFlippedDigitInAnEventsJSONIsFoundByEveryRead(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join(dir, sqlitestore.FileName)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			at := bytes.Index(b, []byte(marker))
-			if at < 0 || bytes.Count(b, []byte(marker)) != 1 {
-				t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
-			}
-			setByte(t, path, int64(at+len(marker)-1), '8') // 100 → 108: still JSON
+			setByteInEvent(t, dir, marker, len(marker)-1, '8') // 100 → 108: still JSON
 
 			expectEveryReadFails(t, dir, stream, 6, "a digit flipped in an event's "+where)
 		})
@@ -268,18 +259,9 @@ func TestARetryOfAnEventWhoseStoredCopyWentBadIsDamageNotAConflict(t *testing.T)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, sqlitestore.FileName)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := bytes.Index(b, []byte(marker))
-	if at < 0 || bytes.Count(b, []byte(marker)) != 1 {
-		t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
-	}
-	setByte(t, path, int64(at+len(marker)-1), '8') // 100 → 108: still JSON
+	setByteInEvent(t, dir, marker, len(marker)-1, '8') // 100 → 108: still JSON
 
-	s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
 	if err != nil {
 		t.Fatalf("Open after a clean stop: %v", err)
 	}

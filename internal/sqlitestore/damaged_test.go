@@ -1,14 +1,12 @@
 package sqlitestore_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,16 +146,7 @@ func TestDamagedBytesInAnEventsDataAreNotServedAsJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The quote after the marker, bit rot's one byte: `{"m":"MARKER-…!}`.
-			path := filepath.Join(dir, sqlitestore.FileName)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			at := bytes.Index(b, []byte(marker+`"`))
-			if at < 0 || bytes.Count(b, []byte(marker)) != 1 {
-				t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
-			}
-			setByte(t, path, int64(at+len(marker)), '!')
+			setByteInEvent(t, dir, marker, len(marker), '!')
 
 			expectEveryReadFails(t, dir, stream, 6, "a damaged byte in an event's "+where)
 		})
