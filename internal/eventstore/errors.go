@@ -32,6 +32,11 @@ var (
 	// Sending the same batch again with the same event ids is safe (a
 	// stored batch is a retry); without ids, read the stream first.
 	ErrOutcomeUnknown = errors.New("the append's outcome is unknown")
+	// ErrDamaged marks a read or an append that met damage in the
+	// database's own files (the embedded store's): retrying cannot mend
+	// it; an operator must restore the file. It comes with ErrUnavailable,
+	// which takes the instance out of service (/readyz).
+	ErrDamaged = errors.New("the database file is damaged")
 )
 
 // WrongExpectedVersionError reports that a stream was not at the version an

@@ -252,6 +252,10 @@ func (e *appendError) Unwrap() error { return e.err }
 func unavailableDetail(err error) string {
 	var ae *appendError
 	switch {
+	case errors.Is(err, eventstore.ErrDamaged):
+		// Before an append's outcome: the damage stops it before COMMIT.
+		return "The server's database file is damaged where this request reads or writes: retrying will not help until an " +
+			"operator restores it from a backup (the server's log names the file). Nothing was written."
 	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown):
 		return "The database failed while this append was being committed, and whether it committed could not be found out: " +
 			"it may have been written. Retry it with the same event ids, which is safe: a batch already stored answers 200 " +

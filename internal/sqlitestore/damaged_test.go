@@ -186,6 +186,10 @@ func expectEveryReadFails(t *testing.T, dir string, stream uuid.UUID, version in
 			t.Errorf("GET %s with %s: 200 %.300s; expected the read to fail", target, what, w.Body.String())
 		case w.Code != http.StatusServiceUnavailable:
 			t.Errorf("GET %s with %s: %d %.300s; expected 503", target, what, w.Code, w.Body.String())
+		case !strings.Contains(w.Body.String(), "damaged") || strings.Contains(w.Body.String(), "Try again"):
+			// A retry cannot mend a file: the client is told so, not
+			// to come back after Retry-After (found by a docs review).
+			t.Errorf("GET %s with %s: 503 %.300s; expected its detail to say the database is damaged, not to try again", target, what, w.Body.String())
 		}
 	}
 	page, err := s.Tail().ReadAll(t.Context(), eventstore.ReadAllOptions{Limit: 1000})

@@ -483,7 +483,7 @@ func (s *Store) translate(err error) error {
 // to restore the file from a backup. The first is logged, once, and fails
 // Ping from then on.
 func (s *Store) foundDamage(cause error) error {
-	damage := fmt.Errorf("%w: the database file %s is damaged (%w): %s", eventstore.ErrUnavailable, s.path, cause, restoreAdvice)
+	damage := fmt.Errorf("%w: %w: %s (%w): %s", eventstore.ErrUnavailable, eventstore.ErrDamaged, s.path, cause, restoreAdvice)
 	if s.damage.CompareAndSwap(nil, &damage) {
 		s.log.Error("the database file is damaged: what reads or writes the damaged pages fails, /readyz answers 503, "+
 			"and the next start checks every page; "+restoreAdvice, "path", s.path, "error", damage.Error())
