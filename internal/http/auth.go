@@ -68,6 +68,14 @@ func ParseTokens(s string) ([]Token, error) {
 		names[name], secrets[secret] = i+1, i+1
 		tokens = append(tokens, Token{Name: name, Role: Role(role), Secret: secret})
 	}
+	// The access log names a request's holder: a name that is another
+	// entry's token (two entries' fields mixed up) would log that token.
+	for _, t := range tokens {
+		if other := secrets[t.Name]; other != 0 {
+			return nil, fmt.Errorf("token entry %d: its name is entry %d's token, which the access log would then show; "+
+				"give each holder a name that is not a token (entries are name:role:token; neither is shown)", names[t.Name], other)
+		}
+	}
 	return tokens, nil
 }
 

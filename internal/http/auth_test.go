@@ -187,3 +187,26 @@ func TestAccessControl(t *testing.T) {
 		t.Errorf("the access log should name tokens and redact access_token; got:\n%s", out)
 	}
 }
+
+// TestATokenHoldersNameThatIsAnotherHoldersTokenIsRefused: the access log
+// names a request's token holder, never its token; but a holder named with
+// another holder's token (a mix-up of two entries' fields) was taken, and
+// each of that holder's requests logged the other's token in plain text.
+// Found by a black-box tester; ParseTokens refuses it, naming neither.
+func TestATokenHoldersNameThatIsAnotherHoldersTokenIsRefused(t *testing.T) {
+	t.Parallel()
+	const secret, other = "abcdefghijklmnopqrstu", "qqqqqqqqqqqqqqqqqqqq"
+	for _, tokens := range []string{
+		secret + ":read:" + other + ",b:write:" + secret,      // the name first
+		"b:write:" + secret + "," + secret + ":read:" + other, // the token first
+	} {
+		_, err := esthttp.ParseTokens(tokens)
+		if err == nil {
+			t.Errorf("a holder named with another holder's token: accepted; want it refused")
+			continue
+		}
+		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), other) {
+			t.Errorf("the refusal quotes a token: %v", err)
+		}
+	}
+}
