@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -306,6 +307,9 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", config.Var("APITokensFile"), err)
 		}
+		// A byte order mark, which some editors write, is no part of the
+		// first entry's name.
+		b = bytes.TrimPrefix(b, []byte("\ufeff"))
 		entries += "\n" + string(b)
 		// Asked for tokens from a file, fail closed: an empty one (a
 		// secret not filled in, the wrong key mounted) would leave the

@@ -121,3 +121,27 @@ func TestATokenRefusedAtStartUpIsNamedByItsPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestATokensFileWithAByteOrderMarkIsReadAsItsText: an editor that saves
+// UTF-8 with a byte order mark put it before the first entry, whose holder
+// was then named "\ufeffapp" in every log line (or, before a comment with
+// colons, the start was refused as a wrong role). Found by a second
+// black-box tester.
+func TestATokensFileWithAByteOrderMarkIsReadAsItsText(t *testing.T) {
+	t.Parallel()
+	for _, content := range []string{
+		"\ufeffapp:write:0123456789abcdef0123\n",
+		"\ufeff# holders: app:write:…\napp:write:0123456789abcdef0123\n",
+	} {
+		path := filepath.Join(t.TempDir(), "tokens")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := config.Defaults()
+		cfg.APITokensFile = path
+		tokens, err := loadTokens(context.Background(), cfg)
+		if err != nil || len(tokens) != 1 || tokens[0].Name != "app" {
+			t.Errorf("a tokens file of %q: got %+v, %v; want one token of holder app", content, tokens, err)
+		}
+	}
+}
