@@ -215,3 +215,20 @@ func TestAHeadersProblemQuotesWhatWasSentAndSaysWhatIsWrong(t *testing.T) {
 		t.Errorf(`If-Match: "": detail %q; want it to say the tag is empty`, d)
 	}
 }
+
+// TestAProblemQuotesAtMostAKiBOfAMethodOrPath: a 405 quoted the request's
+// method whole, and a 404 its path: a method of 100,000 characters came
+// back as a 100 KB answer (a second black-box tester). Each is cut at
+// 1 KiB, marked with its length, as in the log.
+func TestAProblemQuotesAtMostAKiBOfAMethodOrPath(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, teststore.SQLite.Open(t))
+	for name, r := range map[string]response{
+		"a long method": s.do(strings.Repeat("M", 100_000), "/events", ""),
+		"a long path":   s.do("GET", "/"+strings.Repeat("p", 100_000), ""),
+	} {
+		if r.status != http.StatusMethodNotAllowed && r.status != http.StatusNotFound || len(r.body) > 4<<10 || !strings.Contains(string(r.body), "bytes in all") {
+			t.Errorf("%s: %d with %d bytes of body; want a 405 or 404 of at most 4 KiB, marking the cut", name, r.status, len(r.body))
+		}
+	}
+}

@@ -266,11 +266,11 @@ func (s *Server) routes() {
 	r.Use(s.recoverer, s.timeout, headAsGet, varyOnAccept, s.options)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
-		return &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.EscapedPath()}
+		return &detailError{kind: errNotFound, detail: "no such resource: " + logCut(r.URL.EscapedPath())}
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
-		return &detailError{kind: errMethodNotAllowed, detail: r.Method + " is not allowed on " + routingPath(r)}
+		return &detailError{kind: errMethodNotAllowed, detail: logCut(r.Method) + " is not allowed on " + logCut(routingPath(r))}
 	}))
 
 	// Probes stay open so orchestrators need no token.
@@ -393,7 +393,7 @@ func (s *Server) options(next http.Handler) http.Handler {
 		}
 		if allow == "" {
 			unmatched(r)
-			s.writeError(w, r, &detailError{kind: errNotFound, detail: "no such resource: " + r.URL.EscapedPath()})
+			s.writeError(w, r, &detailError{kind: errNotFound, detail: "no such resource: " + logCut(r.URL.EscapedPath())})
 			return
 		}
 		w.Header().Set("Allow", allow)
@@ -684,7 +684,7 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	)
 }
 
-// maxLogField bounds what an access log line quotes of a request's method,
+// maxLogField bounds what a log line or a problem quotes of a request's method,
 // path and query: net/http takes a request line of up to a megabyte, and
 // log shippers split or drop such lines.
 const maxLogField = 1024
