@@ -180,14 +180,7 @@ func TestAReplicaAheadOfItsPrimaryIsNotReportedCaughtUp(t *testing.T) {
 	defer cancel()
 	open := func(at int64) *Store {
 		t.Helper()
-		s, err := Open(ctx, mysqltest.NewDatabase(t), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if err := s.Migrate(ctx); err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
+		s := openMigrated(ctx, t, mysqltest.NewDatabase(t), Options{})
 		if _, err := s.primary.ExecContext(ctx, "UPDATE log_head SET position = ? WHERE id = 1", at); err != nil {
 			t.Fatal(err)
 		}
@@ -227,14 +220,7 @@ func TestAReplicaReplicatingThroughANamedConnectionIsSeenReplicating(t *testing.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var logged bytes.Buffer
-	s, err := Open(ctx, primary.DSN("tributary"), Options{Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
-	if err != nil {
-		t.Fatalf("open the primary: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
 	cfg, err := mysql.ParseDSN(replica.DSN("tributary"))
 	if err != nil {
 		t.Fatal(err)
@@ -312,14 +298,7 @@ func TestAReplicaWithoutTheSchemaYetIsUnavailableNotAnError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// The "replica": a database with nothing in it yet.
-	s, err := Open(ctx, primary.DSN("tributary"), Options{ReadDSN: mysqltest.NewDatabase(t)})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{ReadDSN: mysqltest.NewDatabase(t)})
 	_, readErr := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10})
 	_, headErr := s.Head(ctx)
 	_, lagErr := s.ReplicaLag(ctx)
@@ -344,14 +323,7 @@ func TestAReplicaOfAnotherLogIsNotReportedReplicating(t *testing.T) {
 	defer cancel()
 	open := func(events int) *Store {
 		t.Helper()
-		s, err := Open(ctx, mysqltest.NewDatabase(t), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if err := s.Migrate(ctx); err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
+		s := openMigrated(ctx, t, mysqltest.NewDatabase(t), Options{})
 		for p := 1; p <= events; p++ { // each its own random ids
 			if _, err := s.primary.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
 				"VALUES (?, UNHEX(REPLACE(UUID(), '-', '')), UNHEX(REPLACE(UUID(), '-', '')), 1, 'order', 'Placed', '{}', UTC_TIMESTAMP(6))", p); err != nil {
@@ -401,14 +373,7 @@ func TestAPrimaryMissingATableIsNotBlamedOnTheReplica(t *testing.T) {
 	primary.CreateDatabase(t, "tributary")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := Open(ctx, primary.DSN("tributary"), Options{ReadDSN: mysqltest.NewDatabase(t)})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{ReadDSN: mysqltest.NewDatabase(t)})
 	db, err := sql.Open("mysql", primary.DSN("tributary"))
 	if err != nil {
 		t.Fatal(err)
@@ -422,4 +387,19 @@ func TestAPrimaryMissingATableIsNotBlamedOnTheReplica(t *testing.T) {
 	if err == nil || errors.Is(err, eventstore.ErrUnavailable) || strings.Contains(err.Error(), "replica") {
 		t.Errorf("an append on a primary whose events table is gone: %v; want an error of the primary's, not ErrUnavailable blaming the replica", err)
 	}
+}
+
+// openMigrated opens a store on dsn with opts, closed with the test, and
+// brings its schema up to date.
+func openMigrated(ctx context.Context, t *testing.T, dsn string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(ctx, dsn, opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
 }
