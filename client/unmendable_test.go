@@ -81,19 +81,8 @@ func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { c.Close() })
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			var tries atomic.Int64
-			var last error
-			for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
-				OnDisconnect: func(error, time.Duration) { tries.Add(1) }}) {
-				last = err
-				break
-			}
-			t.Logf("ended with %v", last)
+			last := endedAtOnce(t, c)
 			switch {
-			case last == nil || errors.Is(last, context.DeadlineExceeded) || tries.Load() != 0:
-				t.Fatalf("ended with %v after %d retries; expected the first attempt to end it", last, tries.Load())
 			case !strings.Contains(last.Error(), tc.says):
 				t.Errorf("ended with %v; expected an error that says %q", last, tc.says)
 			case tc.want != nil && !errors.As(last, tc.want):
@@ -211,4 +200,25 @@ func TestSubscribeEndsWhenAnsweredWithAPageOfEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// endedAtOnce subscribes with c, retrying fast for up to 3 s, and returns
+// the error the subscription ended with, failing t unless its first
+// attempt ended it.
+func endedAtOnce(t *testing.T, c *Client) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var tries atomic.Int64
+	var last error
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+		OnDisconnect: func(error, time.Duration) { tries.Add(1) }}) {
+		last = err
+		break
+	}
+	t.Logf("ended with %v", last)
+	if last == nil || errors.Is(last, context.DeadlineExceeded) || tries.Load() != 0 {
+		t.Fatalf("ended with %v after %d retries; expected the first attempt to end it", last, tries.Load())
+	}
+	return last
 }
