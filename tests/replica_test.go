@@ -413,7 +413,15 @@ func TestAnEventSourceResumingBehindALaggingReplicaStartsOnceTheReplicaHasItsPoi
 				c.path, c.lastID, resp.StatusCode, took.Round(time.Millisecond), resp.Header.Get("Retry-After"), body)
 		}
 	}
-	replica.Exec(t, "START SLAVE SQL_THREAD", "STOP SLAVE IO_THREAD")
+	replica.Exec(t, "START SLAVE SQL_THREAD")
+	// Caught up before the replica stops for good: the lag below counts
+	// from the primary's head.
+	for deadline := time.Now().Add(20 * time.Second); readiness(t, s).Replica.LagPositions != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not catch up within 20 s of its SQL thread's restart: %+v", readiness(t, s))
+		}
+	}
+	replica.Exec(t, "STOP SLAVE IO_THREAD")
 	if rd := readiness(t, s); rd.Replica.Replicating {
 		t.Errorf("GET /readyz with the replica's IO thread stopped: %+v; want replicating false", rd)
 	}
