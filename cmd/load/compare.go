@@ -315,10 +315,12 @@ func dropDatabase(db *database, progress func(string, ...any)) {
 
 // sideRun is one measurement on one side in one round.
 type sideRun struct {
+	// Ops and Events are those of the ops that overlap the measured window,
+	// whole or in part; EventsPerSec counts each by its share inside it.
 	Ops          int     `json:"ops"`
 	Events       int     `json:"events"`
 	EventsPerSec float64 `json:"events_per_sec"`
-	P50Ms        float64 `json:"p50_ms"` // per op
+	P50Ms        float64 `json:"p50_ms"` // per op, of the same ops
 	P99Ms        float64 `json:"p99_ms"`
 	// The service's appends only, warm-up included: the mean appends per
 	// group commit, and its mean time.
@@ -333,8 +335,37 @@ type sample struct {
 	events int
 }
 
+// share is the part of s's time that lies between from and to: 1 for an op
+// inside, 0 for one outside.
+func (s sample) share(from, to time.Time) float64 {
+	if s.took <= 0 { // too quick for the clock: where it ended decides
+		if s.end.Before(from) || s.end.After(to) {
+			return 0
+		}
+		return 1
+	}
+	start := s.end.Add(-s.took)
+	if start.Before(from) {
+		start = from
+	}
+	end := s.end
+	if end.After(to) {
+		end = to
+	}
+	if !end.After(start) {
+		return 0
+	}
+	return float64(end.Sub(start)) / float64(s.took)
+}
+
 // measure runs op on clients goroutines, each back to back, for warmup
-// plus duration, and sums up the ops that ended within the measured window.
+// plus duration, and sums up the ops that overlap the measured window, each
+// by its share of time inside it: counting the ops that end inside instead
+// leaves out the one each client has under way at the end and counts whole
+// the one begun in the warm-up, up to an op per client too few or too many
+// (a tenth of a 300 ms window at 30 ms an op). A client starts no op after
+// the window, so every op that overlaps it has ended when measure returns,
+// and at least one does, however long an op takes.
 // The first error stops every client and is returned.
 func measure(ctx context.Context, clients int, warmup, duration time.Duration, op op) (sideRun, error) {
 	start := time.Now()
@@ -363,39 +394,25 @@ func measure(ctx context.Context, clients int, warmup, duration time.Duration, o
 	if err := context.Cause(ctx); err != nil {
 		return sideRun{}, err
 	}
-	// On a slow machine an op can outlast a short window: the window is
-	// then the span of the first op that ends after its start, so that
-	// every run measures at least one op, over the time it took (it began
-	// before the window, in the warm-up or at the start).
-	if !slices.ContainsFunc(samples, func(ss []sample) bool {
-		return slices.ContainsFunc(ss, func(s sample) bool { return !s.end.Before(from) && !s.end.After(to) })
-	}) {
-		var first sample
-		for _, ss := range samples {
-			for _, s := range ss {
-				if !s.end.Before(from) && (first.end.IsZero() || s.end.Before(first.end)) {
-					first = s
-				}
-			}
-		}
-		if first.end.IsZero() {
-			return sideRun{}, fmt.Errorf("no op finished after the %s of warm-up; raise -duration", warmup)
-		}
-		from, to, duration = first.end.Add(-first.took), first.end, first.took
-	}
 	var run sideRun
+	var events float64
 	var took []time.Duration
 	for _, ss := range samples {
 		for _, s := range ss {
-			if s.end.Before(from) || s.end.After(to) {
+			share := s.share(from, to)
+			if share == 0 {
 				continue
 			}
 			run.Ops++
 			run.Events += s.events
+			events += share * float64(s.events)
 			took = append(took, s.took)
 		}
 	}
-	run.EventsPerSec = float64(run.Events) / duration.Seconds()
+	if run.Ops == 0 {
+		return sideRun{}, errors.New("no op overlapped the measured window")
+	}
+	run.EventsPerSec = events / duration.Seconds()
 	l := summarise(took)
 	run.P50Ms, run.P99Ms = l.P50Ms, l.P99Ms
 	return run, nil

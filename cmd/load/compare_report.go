@@ -173,7 +173,8 @@ func (r *compareReport) writeMarkdown(w io.Writer) error {
 			thousands(res.Raw.EventsPerSec), latencies(res.Raw), thousands(res.Service.EventsPerSec), latencies(res.Service),
 			res.Ratio, target, met)
 	}
-	b.WriteString("\nLatencies are per op: one append or batch, or one whole read of 10,000 events (ten pages).\n")
+	b.WriteString("\nLatencies are per op: one append or batch, or one whole read of 10,000 events (ten pages). " +
+		"Events/s count each op by its share of time inside the measured window.\n")
 	var groups []string
 	for _, res := range r.Results {
 		if res.Service.AppendsPerCommit > 0 {

@@ -253,6 +253,34 @@ func TestMeasureCountsALongOpOverTheTimeItTookAfterAWarmUp(t *testing.T) {
 	}
 }
 
+// TestMeasureCountsEachOpByItsShareOfTheWindow: ops of 60 ms in a 100 ms
+// window. Counting the ops that end inside it gave one op per client over
+// 100 ms without a warm-up (40 % low: the op that runs past the end was
+// left out) and two after a 30 ms one (20 % high: the op begun in the
+// warm-up counted whole). Each op counts for the share of it inside the
+// window, which makes the rate the ops' own, 10 events per op's time.
+func TestMeasureCountsEachOpByItsShareOfTheWindow(t *testing.T) {
+	t.Parallel()
+	op := func(ctx context.Context, _ int) (int, error) {
+		time.Sleep(60 * time.Millisecond)
+		return 10, nil
+	}
+	for _, tc := range []struct {
+		clients int
+		warmup  time.Duration
+	}{{1, 0}, {3, 0}, {2, 30 * time.Millisecond}} {
+		run, err := measure(context.Background(), tc.clients, tc.warmup, 100*time.Millisecond, op)
+		if err != nil || run.P50Ms <= 0 {
+			t.Fatalf("%d client(s), %s warm-up: %+v, %v", tc.clients, tc.warmup, run, err)
+		}
+		want := float64(tc.clients) * 10 / (run.P50Ms / 1000)
+		if math.Abs(run.EventsPerSec-want) > 0.15*want {
+			t.Errorf("%d client(s) of ops of %.1f ms, 10 events each, in a 100 ms window after %s of warm-up: %.0f events/s, expected about %.0f",
+				tc.clients, run.P50Ms, tc.warmup, run.EventsPerSec, want)
+		}
+	}
+}
+
 // TestServiceSideGivesUpOnAServerThatDoesNotAnswer: a server that hangs
 // must fail the run, not hold it forever, also outside the measured ops:
 // the seeding appends and the scrapes of /metrics.
