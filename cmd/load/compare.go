@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // "load compare" measures how close the service comes to the database
@@ -42,6 +45,9 @@ import (
 //     limit=1000, following Link rel="next".
 //   - read the log's first 10,000 events in pages of 1,000: raw, ten
 //     SELECTs by position; the service, GET /events, following the links.
+//     Both reads decode every field of every event into the same value
+//     (readEvent): raw, from the driver's rows; the service, from the
+//     pages' JSON.
 //
 // Raw positions come from a counter in this process, not from a lock held
 // to COMMIT: that ordering is the work the service adds (see the README).
@@ -106,6 +112,34 @@ type side interface {
 	appends(clients, batch int) op
 	readStream() op
 	readLog() op
+}
+
+// readEvent is one event as both sides' reads decode it, so that their
+// clients do the same work: every field into a Go value, data and metadata
+// kept as the JSON they are. The raw side scans the driver's row into it,
+// the service side decodes the page's JSON into it with encoding/json.
+type readEvent struct {
+	ID         uuid.UUID       `json:"id"`
+	StreamID   uuid.UUID       `json:"stream_id"`
+	StreamType string          `json:"stream_type"`
+	Version    int64           `json:"version"`
+	Position   int64           `json:"position"`
+	Type       string          `json:"type"`
+	Data       json.RawMessage `json:"data"`
+	Metadata   json.RawMessage `json:"metadata"`
+	RecordedAt time.Time       `json:"recorded_at"`
+}
+
+// checkPage checks, on both sides alike, that a page's events are in the
+// log's order after position after, and returns the last position.
+func checkPage(events []readEvent, after int64) (int64, error) {
+	for _, e := range events {
+		if e.Position <= after {
+			return after, fmt.Errorf("position %d after %d: the log's order is increasing", e.Position, after)
+		}
+		after = e.Position
+	}
+	return after, nil
 }
 
 // measurement is one row of the table.

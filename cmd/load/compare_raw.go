@@ -194,13 +194,19 @@ const rawColumns = "SELECT position, event_id, stream_id, stream_version, stream
 func (r *rawSide) readStream() op {
 	return func(ctx context.Context, _ int) (int, error) {
 		n := 0
+		var page []readEvent
+		var last int64
+		var err error
 		for from := int64(1); from <= readEvents; from += pageSize {
-			got, _, err := r.scan(ctx, rawColumns+"WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version",
+			page, err = r.scan(ctx, page[:0], rawColumns+"WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version",
 				r.seeded[:], from, from+pageSize-1)
 			if err != nil {
 				return n, err
 			}
-			n += got
+			if last, err = checkPage(page, last); err != nil {
+				return n, fmt.Errorf("raw read: %w", err)
+			}
+			n += len(page)
 		}
 		if n != readEvents {
 			return n, fmt.Errorf("raw: read %d events of the stream, expected %d", n, readEvents)
@@ -212,46 +218,51 @@ func (r *rawSide) readStream() op {
 func (r *rawSide) readLog() op {
 	return func(ctx context.Context, _ int) (int, error) {
 		n := 0
+		var page []readEvent
 		var after int64
+		var err error
 		for n < readEvents {
-			got, last, err := r.scan(ctx, rawColumns+"WHERE position > ? ORDER BY position LIMIT ?", after, pageSize)
+			page, err = r.scan(ctx, page[:0], rawColumns+"WHERE position > ? ORDER BY position LIMIT ?", after, pageSize)
 			if err != nil {
 				return n, err
 			}
-			if got == 0 {
+			if len(page) == 0 {
 				return n, fmt.Errorf("raw: the log ended after %d events, expected at least %d", n, readEvents)
 			}
-			n, after = n+got, last
+			if after, err = checkPage(page, after); err != nil {
+				return n, fmt.Errorf("raw read: %w", err)
+			}
+			n += len(page)
 		}
 		return n, nil
 	}
 }
 
-// scan runs a query of rawColumns and scans every row as the store scans
-// an event, and returns the number of rows and the last position.
-func (r *rawSide) scan(ctx context.Context, query string, args ...any) (int, int64, error) {
+// scan runs a query of rawColumns, decodes every row into a readEvent, as
+// the service side decodes its pages, and returns page with them appended.
+func (r *rawSide) scan(ctx context.Context, page []readEvent, query string, args ...any) ([]readEvent, error) {
 	rows, err := r.reads.QueryContext(ctx, query, args...)
 	if err != nil {
-		return 0, 0, fmt.Errorf("raw read: %w", err)
+		return page, fmt.Errorf("raw read: %w", err)
 	}
 	defer rows.Close()
-	n := 0
-	var pos int64
 	for rows.Next() {
-		var version int64
+		var e readEvent
 		var eventID, streamID, data, metadata []byte
-		var st, et string
-		var at time.Time
-		if err := rows.Scan(&pos, &eventID, &streamID, &version, &st, &et, &data, &metadata, &at); err != nil {
-			return n, pos, fmt.Errorf("raw read: %w", err)
+		if err := rows.Scan(&e.Position, &eventID, &streamID, &e.Version, &e.StreamType, &e.Type, &data, &metadata, &e.RecordedAt); err != nil {
+			return page, fmt.Errorf("raw read: %w", err)
 		}
-		if _, err := uuid.FromBytes(eventID); err != nil {
-			return n, pos, fmt.Errorf("raw read: %w", err)
+		if e.ID, err = uuid.FromBytes(eventID); err != nil {
+			return page, fmt.Errorf("raw read: event id: %w", err)
 		}
-		n++
+		if e.StreamID, err = uuid.FromBytes(streamID); err != nil {
+			return page, fmt.Errorf("raw read: stream id: %w", err)
+		}
+		e.Data, e.Metadata = data, metadata
+		page = append(page, e)
 	}
 	if err := rows.Err(); err != nil {
-		return n, pos, fmt.Errorf("raw read: %w", err)
+		return page, fmt.Errorf("raw read: %w", err)
 	}
-	return n, pos, nil
+	return page, nil
 }

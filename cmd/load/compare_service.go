@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -161,16 +162,17 @@ func (s *serviceSide) readLog() op {
 	}
 }
 
-// positionKey occurs once in each event of a page, and nowhere else in the
-// pages read here (the events' data has no such key).
-var positionKey = []byte(`"position":`)
-
 // follow reads the page at path and the pages its Link rel="next" headers
 // lead to, until there is none or at least want events were read, and
-// returns how many events it read.
+// returns how many events it read. It decodes every event of every page, as
+// the raw side scans every row (readEvent), and checks their order.
 func (s *serviceSide) follow(ctx context.Context, path string, want int) (int, error) {
 	n := 0
 	var buf bytes.Buffer
+	var page struct {
+		Events []readEvent `json:"events"`
+	}
+	var last int64
 	for path != "" && n < want {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
 		if err != nil {
@@ -189,11 +191,20 @@ func (s *serviceSide) follow(ctx context.Context, path string, want int) (int, e
 		if resp.StatusCode != http.StatusOK {
 			return n, fmt.Errorf("GET %s: %s, expected 200 OK: %s", path, resp.Status, truncate(buf.String(), 300))
 		}
-		got := bytes.Count(buf.Bytes(), positionKey)
-		if got == 0 {
+		// Reused, and zeroed: encoding/json decodes into the elements it
+		// finds, keeping the fields a page leaves out (metadata).
+		clear(page.Events[:cap(page.Events)])
+		page.Events = page.Events[:0]
+		if err := json.Unmarshal(buf.Bytes(), &page); err != nil {
+			return n, fmt.Errorf("GET %s: decode the page: %w", path, err)
+		}
+		if len(page.Events) == 0 {
 			return n, fmt.Errorf("GET %s: a page without events", path)
 		}
-		n += got
+		if last, err = checkPage(page.Events, last); err != nil {
+			return n, fmt.Errorf("GET %s: %w", path, err)
+		}
+		n += len(page.Events)
 		path = nextLink(resp.Header.Values("Link"))
 	}
 	return n, nil
