@@ -192,7 +192,7 @@ const (
 )
 
 // runCompare runs "load compare".
-func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer, left *leftovers) error {
 	cfg, err := parseCompareFlags(args, stderr)
 	if err != nil {
 		return err
@@ -203,6 +203,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("make temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	left.addDir(tmp)
 
 	// The raw side, and the server's store.
 	var raw *rawSide
@@ -212,11 +213,13 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
+		left.addDatabase(serverDB)
 		defer dropDatabase(serverDB, progress)
 		rawDB, err := createDatabase(ctx, cfg.dsn)
 		if err != nil {
 			return err
 		}
+		left.addDatabase(rawDB)
 		defer dropDatabase(rawDB, progress)
 		progress("created databases %s (the service's) and %s (raw)", serverDB.name, rawDB.name)
 		if raw, err = openRawMySQL(ctx, rawDB.dsn()); err != nil {
@@ -233,7 +236,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// The access log is not parsed: that would cost this process CPU
 	// during the service's measurements only.
-	srv, err := start(ctx, cfg.api, tmp, false, progress, storeEnv...)
+	srv, err := start(ctx, cfg.api, tmp, false, progress, left, storeEnv...)
 	if srv != nil {
 		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
 	}

@@ -36,6 +36,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(fakeAPIEnv); mode != "" {
+		fakeAPI(mode) // this binary is a server the load tool runs
+		return
+	}
 	dir, err := os.MkdirTemp("", "load-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

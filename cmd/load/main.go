@@ -1,7 +1,9 @@
 // Command load measures Tributary under load. Each subcommand starts the
 // real server (built from ./cmd/api unless -api names a binary) on a
 // database of its own, drives it over HTTP from 127.0.0.1, and stops it and
-// drops the database at the end, Ctrl-C included:
+// drops the database at the end, Ctrl-C (SIGINT, SIGTERM) included;
+// a second Ctrl-C kills the server and exits at once, after trying for 5 s
+// to drop the databases:
 //
 //	go run ./cmd/load compare -rounds 5 -duration 3s             # the service against the database beneath it
 //	go run ./cmd/load subscribers -subscribers 1000 -rate 200    # live subscriptions: 1 subscriber vs N
@@ -22,19 +24,35 @@ import (
 	"syscall"
 )
 
-// subcommands are the load tool's measurements, by name.
+// subcommands are the load tool's measurements, by name. A subcommand
+// stops what it started and drops what it created when ctx ends, and
+// records them in left for a second interrupt to clear at once.
 var subcommands = []struct {
 	name, summary string
-	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer, left *leftovers) error
 }{
 	{"compare", "the service over HTTP against the same work done straight through the database driver", runCompare},
 	{"subscribers", "live subscriptions on GET /events: 1 subscriber, then N, under the same steady writes", runSubscribers},
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	left := &leftovers{}
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		fmt.Fprintf(os.Stderr, "load: %s: stopping the server and dropping the databases (again to exit at once)\n", sig)
+		cancel()
+		// A run whose clean-up is stuck (a server that ignores SIGTERM, a
+		// drop that waits for a lock) can still be ended.
+		sig = <-signals
+		fmt.Fprintf(os.Stderr, "load: %s again: killing the server and exiting\n", sig)
+		left.clear(os.Stderr, lastResortTimeout)
+		os.Exit(1)
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, left)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			err = errors.New("interrupted; the server was stopped and the database dropped")
@@ -45,14 +63,14 @@ func main() {
 }
 
 // run runs the subcommand args name.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, left *leftovers) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		usage(stdout)
 		return nil
 	}
 	for _, c := range subcommands {
 		if c.name == args[0] {
-			if err := c.run(ctx, args[1:], stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+			if err := c.run(ctx, args[1:], stdout, stderr, left); !errors.Is(err, flag.ErrHelp) {
 				return err
 			}
 			return nil // -h: the flags were listed

@@ -38,8 +38,9 @@ func build(ctx context.Context, name, dir string) (string, error) {
 
 // start starts the server, built into dir unless api names a binary (see
 // startServer), and says where it listens. On error after the process
-// started, it returns the server too, for the caller to stop.
-func start(ctx context.Context, api, dir string, requests bool, progress func(string, ...any), env ...string) (*server, error) {
+// started, it returns the server too, for the caller to stop. The process
+// is in left from its start.
+func start(ctx context.Context, api, dir string, requests bool, progress func(string, ...any), left *leftovers, env ...string) (*server, error) {
 	if api == "" {
 		progress("building ./cmd/api")
 		var err error
@@ -47,7 +48,7 @@ func start(ctx context.Context, api, dir string, requests bool, progress func(st
 			return nil, err
 		}
 	}
-	srv, err := startServer(ctx, api, requests, env...)
+	srv, err := startServer(ctx, api, requests, left, env...)
 	if err == nil {
 		progress("server pid %d listening on %s; log in %s", srv.pid(), srv.url, srv.logPath)
 	}
@@ -75,8 +76,8 @@ type server struct {
 // successful requests are copied to the log but not parsed, which costs
 // this process less CPU: appendDurations and subscriptionsEnded then know
 // nothing. On error after the process started, it returns the server too,
-// for the caller to stop.
-func startServer(ctx context.Context, binary string, requests bool, env ...string) (*server, error) {
+// for the caller to stop. The process is in left as soon as it has started.
+func startServer(ctx context.Context, binary string, requests bool, left *leftovers, env ...string) (*server, error) {
 	logFile, err := os.CreateTemp("", "load-server-*.log")
 	if err != nil {
 		return nil, fmt.Errorf("create the server log: %w", err)
@@ -102,6 +103,7 @@ func startServer(ctx context.Context, binary string, requests bool, env ...strin
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
+	left.addServer(s)
 	go func() {
 		s.waitErr = s.cmd.Wait()
 		close(s.exited)

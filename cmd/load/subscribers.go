@@ -137,7 +137,7 @@ func parseSubscribersFlags(args []string, stderr io.Writer) (subscribersConfig, 
 // the report. It returns an error when the run could not be completed or
 // when events were lost, duplicated or not written; the report is printed
 // first then.
-func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer, left *leftovers) error {
 	cfg, err := parseSubscribersFlags(args, stderr)
 	if err != nil {
 		return err
@@ -154,6 +154,7 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	left.addDatabase(db)
 	defer dropDatabase(db, progress)
 	progress("created database %s", db.name)
 
@@ -162,7 +163,8 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("make temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	srv, err := start(ctx, cfg.api, tmp, true, progress, "TRIBUTARY_MYSQL_DSN="+db.dsn())
+	left.addDir(tmp)
+	srv, err := start(ctx, cfg.api, tmp, true, progress, left, "TRIBUTARY_MYSQL_DSN="+db.dsn())
 	if srv != nil {
 		defer srv.stop() //nolint:errcheck // stopped and checked below on the normal path
 	}
