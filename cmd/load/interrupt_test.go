@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -199,4 +200,19 @@ func TestASecondInterruptExitsAtOnceAndDropsTheDatabases(t *testing.T) {
 	r.signal(t, syscall.SIGINT)
 	r.waitExit(t, 8*time.Second, "a second SIGINT")
 	r.checkNothingLeft(t)
+}
+
+// TestSIGHUPStopsTheRunAndDropsTheDatabasesAsSIGINTDoes: a closed terminal
+// or SSH session sends SIGHUP, whose default killed the tool at once, the
+// server left running and the databases behind. It now stops the run as
+// Ctrl-C does.
+func TestSIGHUPStopsTheRunAndDropsTheDatabasesAsSIGINTDoes(t *testing.T) {
+	t.Parallel()
+	r := startInterruptedRun(t, "stall")
+	r.signal(t, syscall.SIGHUP)
+	r.waitExit(t, 20*time.Second, "SIGHUP")
+	r.checkNothingLeft(t)
+	if !strings.Contains(r.stderr.String(), "interrupted; the server was stopped and the database dropped") {
+		t.Errorf("expected the tool to say it was interrupted and cleaned up; stderr:\n%s", r.stderr.String())
+	}
 }

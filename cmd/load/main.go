@@ -1,7 +1,7 @@
 // Command load measures Tributary under load. Each subcommand starts the
 // real server (built from ./cmd/api unless -api names a binary) on a
 // database of its own, drives it over HTTP from 127.0.0.1, and stops it and
-// drops the database at the end, Ctrl-C (SIGINT, SIGTERM) included;
+// drops the database at the end, Ctrl-C (SIGINT, SIGTERM, SIGHUP) included;
 // a second Ctrl-C kills the server and exits at once, after trying for 5 s
 // to drop the databases:
 //
@@ -39,8 +39,10 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	left := &leftovers{}
+	// SIGHUP too: a closed terminal or SSH session must not leave the
+	// server and the databases behind any more than Ctrl-C does.
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		sig := <-signals
 		fmt.Fprintf(os.Stderr, "load: %s: stopping the server and dropping the databases (again to exit at once)\n", sig)
