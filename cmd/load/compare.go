@@ -256,7 +256,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer, le
 
 	rep := compareReport{Config: compareSettings{
 		Store: cfg.store, Rounds: cfg.rounds, DurationSeconds: cfg.duration.Seconds(), WarmupSeconds: cfg.warmup.Seconds(),
-		Database: raw.version, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), ServerLog: srv.logPath,
+		Database: raw.version, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), ServerBuild: srv.build, ServerLog: srv.logPath,
 	}}
 	for _, m := range measurements() {
 		if len(cfg.only) == 0 || slices.Contains(cfg.only, m.Key) {

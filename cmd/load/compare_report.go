@@ -12,15 +12,16 @@ import (
 
 // compareSettings is the run's configuration and machine, as reported.
 type compareSettings struct {
-	Store           string  `json:"store"`
-	Rounds          int     `json:"rounds"`
-	DurationSeconds float64 `json:"duration_seconds"`
-	WarmupSeconds   float64 `json:"warmup_seconds"`
-	Database        string  `json:"database"`
-	CPUs            int     `json:"cpus"`
-	CPUModel        string  `json:"cpu_model,omitempty"`
-	GoVersion       string  `json:"go_version"`
-	ServerLog       string  `json:"server_log"`
+	Store           string      `json:"store"`
+	Rounds          int         `json:"rounds"`
+	DurationSeconds float64     `json:"duration_seconds"`
+	WarmupSeconds   float64     `json:"warmup_seconds"`
+	Database        string      `json:"database"`
+	CPUs            int         `json:"cpus"`
+	CPUModel        string      `json:"cpu_model,omitempty"`
+	GoVersion       string      `json:"go_version"` // this tool's; the server's is in ServerBuild
+	ServerBuild     serverBuild `json:"server_build"`
+	ServerLog       string      `json:"server_log"`
 }
 
 // compareResult is one measurement's runs on both sides and their medians.
@@ -157,7 +158,7 @@ func (r *compareReport) writeMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "; the machine was %.1f cores busy on average, of which the server %.1f and this tool %.1f (the rest: the database server, if any, and anything else running)",
 			r.CPU.BusyCores, r.CPU.ServerCores, r.CPU.ToolCores)
 	}
-	b.WriteString(".\n\n")
+	fmt.Fprintf(&b, ".\n\nThe server: %s.\n\n", c.ServerBuild)
 	b.WriteString("| measurement | raw events/s | raw p50 / p99 | service events/s | service p50 / p99 | service ÷ raw | target (issue 12) | met |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, res := range r.Results {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -143,6 +146,7 @@ func TestCompareRunsEndToEnd(t *testing.T) {
 					t.Errorf("mysql: one-client ceiling %g, expected the raw insert's p50 over the two floors' p50s, %g", rep.OneClientCeiling, want)
 				}
 			}
+			checkServerBuild(t, out, api, "config", "server_build")
 			for _, r := range rep.Results {
 				if r.Raw.EventsPerSec <= 0 || r.Service.EventsPerSec <= 0 || r.Ratio <= 0 {
 					t.Errorf("%s: expected events/s on both sides and a ratio, got raw %g, service %g, ratio %g",
@@ -174,6 +178,43 @@ func TestSubscribersRunsEndToEnd(t *testing.T) {
 	}
 	if rep.Phases[1].DB.Statements <= 0 {
 		t.Errorf("expected the server's /metrics to count its statements, got %+v", rep.Phases[1].DB)
+	}
+	checkServerBuild(t, out, api, "server_build")
+}
+
+// checkServerBuild fails t unless the -json report out holds, at the path
+// of object keys at, the build of the server binary api as Go recorded it
+// (what go version -m prints) and the binary's SHA-256: a report says
+// which server it measured.
+func checkServerBuild(t *testing.T, out []byte, api string, at ...string) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range at {
+		m, _ := v.(map[string]any)
+		v = m[key]
+	}
+	got, _ := v.(map[string]any)
+	bi, err := buildinfo.ReadFile(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"binary": api, "sha256": fmt.Sprintf("%x", sha256.Sum256(b)), "go_version": bi.GoVersion, "path": bi.Path}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			want["vcs_revision"] = s.Value
+		}
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("-json %s.%s = %v; expected %v, the server binary's", strings.Join(at, "."), k, got[k], w)
+		}
 	}
 }
 
@@ -281,6 +322,42 @@ func TestMeasureCountsEachOpByItsShareOfTheWindow(t *testing.T) {
 		if math.Abs(run.EventsPerSec-want) > 0.15*want {
 			t.Errorf("%d client(s) of ops of %.1f ms, 10 events each, in a 100 ms window after %s of warm-up: %.0f events/s, expected about %.0f",
 				tc.clients, run.P50Ms, tc.warmup, run.EventsPerSec, want)
+		}
+	}
+}
+
+// TestTheTextReportsNameTheServerBuild: the build Go recorded in the server
+// binary, with its VCS revision where there is one, is in both text
+// reports, as in -json (checkServerBuild).
+func TestTheTextReportsNameTheServerBuild(t *testing.T) {
+	t.Parallel()
+	stamped := serverBuild{Binary: "/tmp/api", SHA256: strings.Repeat("ab", 32)}
+	stamped.fill(&debug.BuildInfo{GoVersion: "go1.26.8", Path: "github.com/tributary-dev/tributary/cmd/api",
+		Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "c36cb601c3f2c1ce8fd6390f7d749f851433a1c1"},
+			{Key: "vcs.time", Value: "2026-12-06T02:45:00Z"},
+			{Key: "vcs.modified", Value: "true"},
+		}})
+	unstamped := serverBuild{Binary: "/tmp/api", SHA256: strings.Repeat("cd", 32)}
+	unstamped.fill(&debug.BuildInfo{GoVersion: "go1.26.8", Path: "github.com/tributary-dev/tributary/cmd/api"})
+	for _, tc := range []struct {
+		build serverBuild
+		want  []string
+	}{
+		{stamped, []string{"/tmp/api", "cmd/api@(devel)", "go1.26.8", "revision c36cb601c3f2c1ce8fd6390f7d749f851433a1c1 of 2026-12-06T02:45:00Z, with uncommitted changes", "sha256 abababababababab"}},
+		{unstamped, []string{"/tmp/api", "go1.26.8", "no VCS revision recorded", "sha256 cdcdcdcdcdcdcdcd"}},
+		{readServerBuild("/nonexistent/api"), []string{"/nonexistent/api", "no such file"}},
+	} {
+		var compare, subscribers bytes.Buffer
+		c := compareReport{Config: compareSettings{ServerBuild: tc.build}}
+		s := report{ServerBuild: tc.build, Phases: make([]phaseResult, 2)}
+		if err := errors.Join(c.writeMarkdown(&compare), s.writeTable(&subscribers)); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(compare.String(), w) || !strings.Contains(subscribers.String(), w) {
+				t.Errorf("expected both reports to name the server build with %q; got\n%s\nand\n%s", w, compare.String(), subscribers.String())
+			}
 		}
 	}
 }

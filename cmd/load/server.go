@@ -48,7 +48,12 @@ func start(ctx context.Context, api, dir string, requests bool, progress func(st
 			return nil, err
 		}
 	}
+	build := readServerBuild(api)
+	progress("server build: %s", build)
 	srv, err := startServer(ctx, api, requests, left, env...)
+	if srv != nil {
+		srv.build = build
+	}
 	if err == nil {
 		progress("server pid %d listening on %s; log in %s", srv.pid(), srv.url, srv.logPath)
 	}
@@ -59,6 +64,7 @@ func start(ctx context.Context, api, dir string, requests bool, progress func(st
 type server struct {
 	url     string // http://127.0.0.1:PORT
 	logPath string
+	build   serverBuild
 
 	cmd     *exec.Cmd
 	log     *os.File

@@ -174,7 +174,7 @@ func runSubscribers(ctx context.Context, args []string, stdout, stderr io.Writer
 
 	lt := newLoadTest(cfg, srv, db, progress)
 	defer lt.close()
-	rep := report{Config: reportConfig(cfg), ServerLog: srv.logPath}
+	rep := report{Config: reportConfig(cfg), ServerBuild: srv.build, ServerLog: srv.logPath}
 	for _, n := range []int{1, cfg.subscribers} {
 		res, err := lt.phase(ctx, n)
 		if err != nil {

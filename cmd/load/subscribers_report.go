@@ -216,9 +216,10 @@ func reportConfig(c subscribersConfig) reportSettings {
 
 // report is the whole run's outcome.
 type report struct {
-	Config    reportSettings `json:"config"`
-	ServerLog string         `json:"server_log"`
-	Phases    []phaseResult  `json:"phases"` // 1 subscriber, then N
+	Config      reportSettings `json:"config"`
+	ServerBuild serverBuild    `json:"server_build"`
+	ServerLog   string         `json:"server_log"`
+	Phases      []phaseResult  `json:"phases"` // 1 subscriber, then N
 
 	// MemoryPerSubscriberKiB is the N-subscriber phase's (idle RSS − RSS
 	// before connecting) / N: both readings are taken after the first
@@ -269,8 +270,9 @@ func (r *report) finish(log logSummary, others []string, stopErr error) {
 // means something.
 func (r *report) writeTable(w io.Writer) error {
 	c := r.Config
-	fmt.Fprintf(w, "\nload subscribers: GET /events, 1 vs %d subscribers; %g appends/s for %gs after %gs warm-up (%d writers, %d streams); %d CPUs\n\n",
+	fmt.Fprintf(w, "\nload subscribers: GET /events, 1 vs %d subscribers; %g appends/s for %gs after %gs warm-up (%d writers, %d streams); %d CPUs\n",
 		c.Subscribers, c.Rate, c.DurationSeconds, c.WarmupSeconds, c.Writers, c.Streams, c.CPUs)
+	fmt.Fprintf(w, "server: %s\n\n", r.ServerBuild)
 	if len(r.Phases) != 2 {
 		return fmt.Errorf("report: expected 2 phases, got %d", len(r.Phases))
 	}
