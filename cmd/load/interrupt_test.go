@@ -70,9 +70,10 @@ type interruptedRun struct {
 	dsn       string
 }
 
-// startInterruptedRun starts the run and waits until it seeds; t's cleanup
-// kills the server and drops the databases the tool left, if any.
-func startInterruptedRun(t *testing.T, mode string) *interruptedRun {
+// startInterruptedRun starts the run, with SIGHUP ignored as nohup starts
+// a command if nohup is true, and waits until it seeds; t's cleanup kills
+// the server and drops the databases the tool left, if any.
+func startInterruptedRun(t *testing.T, mode string, nohup bool) *interruptedRun {
 	t.Helper()
 	load, _ := binaries(t)
 	self, err := os.Executable()
@@ -81,6 +82,10 @@ func startInterruptedRun(t *testing.T, mode string) *interruptedRun {
 	}
 	r := &interruptedRun{stderr: &lockedBuffer{}, exited: make(chan struct{}), dsn: serverDSN(t)}
 	r.cmd = exec.Command(load, "compare", "-api", self, "-dsn", r.dsn, "-rounds", "1", "-duration", "1s")
+	if nohup {
+		// An ignored signal stays ignored across exec.
+		r.cmd = exec.Command("sh", append([]string{"-c", `trap '' HUP; exec "$0" "$@"`}, r.cmd.Args...)...)
+	}
 	r.cmd.Env = append(os.Environ(), fakeAPIEnv+"="+mode)
 	r.cmd.Stderr = r.stderr
 	if err := r.cmd.Start(); err != nil {
@@ -189,7 +194,7 @@ func alive(pid int) bool {
 // within 5 s and exits.
 func TestASecondInterruptExitsAtOnceAndDropsTheDatabases(t *testing.T) {
 	t.Parallel()
-	r := startInterruptedRun(t, "stuck")
+	r := startInterruptedRun(t, "stuck", false)
 	r.signal(t, syscall.SIGINT)
 	time.Sleep(time.Second) // the tool is waiting for the server to stop
 	select {
@@ -208,11 +213,28 @@ func TestASecondInterruptExitsAtOnceAndDropsTheDatabases(t *testing.T) {
 // Ctrl-C does.
 func TestSIGHUPStopsTheRunAndDropsTheDatabasesAsSIGINTDoes(t *testing.T) {
 	t.Parallel()
-	r := startInterruptedRun(t, "stall")
+	r := startInterruptedRun(t, "stall", false)
 	r.signal(t, syscall.SIGHUP)
 	r.waitExit(t, 20*time.Second, "SIGHUP")
 	r.checkNothingLeft(t)
 	if !strings.Contains(r.stderr.String(), "interrupted; the server was stopped and the database dropped") {
 		t.Errorf("expected the tool to say it was interrupted and cleaned up; stderr:\n%s", r.stderr.String())
 	}
+}
+
+// TestSIGHUPLeavesARunUnderNohupRunning: a run started with SIGHUP ignored
+// (nohup, to outlive its terminal) must go on when the terminal closes;
+// listening for SIGHUP would make it heard again. Ctrl-C still stops it.
+func TestSIGHUPLeavesARunUnderNohupRunning(t *testing.T) {
+	t.Parallel()
+	r := startInterruptedRun(t, "stall", true)
+	r.signal(t, syscall.SIGHUP)
+	select {
+	case <-r.exited:
+		t.Fatalf("a run under nohup exited on SIGHUP; expected it to go on. stderr:\n%s", r.stderr.String())
+	case <-time.After(2 * time.Second):
+	}
+	r.signal(t, syscall.SIGINT)
+	r.waitExit(t, 20*time.Second, "SIGINT after SIGHUP under nohup")
+	r.checkNothingLeft(t)
 }

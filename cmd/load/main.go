@@ -40,9 +40,13 @@ func main() {
 	defer cancel()
 	left := &leftovers{}
 	// SIGHUP too: a closed terminal or SSH session must not leave the
-	// server and the databases behind any more than Ctrl-C does.
+	// server and the databases behind any more than Ctrl-C does; unless
+	// it is ignored (nohup), which listening for it would undo.
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(signals, syscall.SIGHUP)
+	}
 	go func() {
 		sig := <-signals
 		fmt.Fprintf(os.Stderr, "load: %s: stopping the server and dropping the databases (again to exit at once)\n", sig)
