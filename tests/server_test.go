@@ -109,6 +109,13 @@ func (s *server) kill(t *testing.T) {
 // several processes can start at once; call waitListening before use.
 func launchServer(t *testing.T, env ...string) *server {
 	t.Helper()
+	return launchBinary(t, apiBinary, env...)
+}
+
+// launchBinary is launchServer running bin, which runs the api binary in
+// some way of its own (a script that sets a limit first, say).
+func launchBinary(t *testing.T, bin string, env ...string) *server {
+	t.Helper()
 	dsn, ok := envValue(env, "TRIBUTARY_MYSQL_DSN")
 	switch {
 	case !ok:
@@ -125,11 +132,11 @@ func launchServer(t *testing.T, env ...string) *server {
 		storeEnv = append(storeEnv, "TRIBUTARY_DATA_DIR="+dir)
 	}
 	// Later entries win, so the caller's env overrides these defaults.
-	cmd := command(context.Background(), apiBinary, append([]string{"TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_LOG_LEVEL=info"}, env...))
+	cmd := command(context.Background(), bin, append([]string{"TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_LOG_LEVEL=info"}, env...))
 	out := newProcessOutput()
 	cmd.Stdout, cmd.Stderr = out.stdoutWriter(), out.stderrWriter()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", apiBinary, err)
+		t.Fatalf("start %s: %v", bin, err)
 	}
 	s := &server{DSN: dsn, StoreEnv: storeEnv, cmd: cmd, out: out, exited: make(chan struct{})}
 	go func() {

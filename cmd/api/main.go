@@ -435,6 +435,38 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 	return serveOn(ctx, cut, cfg, net.Listen, tokens, store, replica, log, m)
 }
 
+// defaultMaxConnections is TRIBUTARY_MAX_CONNECTIONS's default, where the
+// open-file limit leaves room for it.
+const defaultMaxConnections = 10000
+
+// connectionBounds returns the bounds on connections the configuration
+// sets: its own, or where it leaves them 0, defaultMaxConnections, or fewer
+// where the open-file limit leaves room for fewer once the files the
+// process needs for itself and its database are set aside; and half of it
+// for one client. A bound set above what the limit leaves room for is
+// kept, with a warning: accept would fail before it is reached. limit is
+// the open-file limit, if limited.
+func connectionBounds(cfg config.Config, limit uint64, limited bool, log *slog.Logger) (maxConns, perClient int) {
+	room := defaultMaxConnections
+	if limited {
+		reserve := uint64(128 + 2*cfg.MySQLMaxConns)
+		room = int(min(uint64(defaultMaxConnections), max(limit, reserve+16)-reserve))
+	}
+	maxConns = cfg.MaxConnections
+	switch {
+	case maxConns == 0:
+		maxConns = room
+	case limited && maxConns > room:
+		log.Warn("the open-file limit leaves room for fewer connections than "+config.Var("MaxConnections")+" allows: past it, new connections wait to be accepted; raise the limit (ulimit -n, LimitNOFILE, --ulimit nofile) or lower the setting",
+			"open_file_limit", limit, "room", room, "max_connections", maxConns)
+	}
+	perClient = cfg.MaxConnectionsPerClient
+	if perClient == 0 {
+		perClient = max(1, maxConns/2)
+	}
+	return maxConns, min(perClient, maxConns)
+}
+
 // serveOn is serve with its listeners opened by listen (net.Listen; a test
 // gives one that fails).
 func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, address string) (net.Listener, error),
@@ -494,8 +526,12 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		Replica:                 replica,
 		ReadsMayLag:             readsMayLag(store),
 	})
+	limit, limited := openFileLimit()
+	maxConns, perClient := connectionBounds(cfg, limit, limited, log)
+	conns := esthttp.NewConnections(maxConns, perClient, log, m)
 	srv := &http.Server{
 		Handler:           handler,
+		ConnState:         conns.ConnState,       // which connections are idle, for conns
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, // against slowloris
 		ReadTimeout:       cfg.ReadTimeout,       // against slow bodies; subscriptions send none
 		// No WriteTimeout: it would cut subscriptions. Normal responses get
@@ -523,6 +559,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 	if err != nil {
 		return withStopError(fmt.Errorf("listen on %s: %w", cfg.Addr, err), stopStoreNow())
 	}
+	ln = conns.Listener(ln)
 	errc := make(chan error, 2)
 	debugAddr := "off"
 	if cfg.DebugAddr != "" {
@@ -547,7 +584,8 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		go func() { errc <- fmt.Errorf("serve debug listener: %w", debugSrv.Serve(dln)) }()
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "store", storeKind(cfg), "debug", debugAddr,
-		"access_control", len(tokens) > 0, "cors_origins", len(cfg.CORSOrigins), "metrics", "/metrics")
+		"access_control", len(tokens) > 0, "cors_origins", len(cfg.CORSOrigins), "metrics", "/metrics",
+		"max_connections", maxConns, "max_connections_per_client", perClient)
 	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
 	select {
 	case err := <-errc:

@@ -47,6 +47,8 @@ type Config struct {
 	MaxEventBytes           int           `envconfig:"TRIBUTARY_MAX_EVENT_BYTES" default:"1048576" desc:"largest data plus metadata of one event, in bytes (413 past it)"`
 	MaxSubscribers          int           `envconfig:"TRIBUTARY_MAX_SUBSCRIBERS" default:"5000" desc:"most subscriptions open at once (503 past it)"`
 	MaxSubscribersPerClient int           `envconfig:"TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT" default:"0" desc:"most subscriptions one client holds at once: one token, or one address without tokens (an IPv6 one by its /64) (503 past it); 0: half of MAX_SUBSCRIBERS"`
+	MaxConnections          int           `envconfig:"TRIBUTARY_MAX_CONNECTIONS" default:"0" desc:"most connections held open at once, subscriptions included: at it, a new connection takes the place of the one idle longest (kept alive between requests), or is answered 503 if none is idle; 0: 10000, or fewer where the open-file limit leaves room for fewer (the limit less 128 and twice MYSQL_MAX_CONNS)"`
+	MaxConnectionsPerClient int           `envconfig:"TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT" default:"0" desc:"most connections one address (an IPv6 one by its /64) holds at once: at it, its new connection takes the place of its own idle longest, or is answered 503; 0: half of MAX_CONNECTIONS"`
 	RequestTimeout          time.Duration `envconfig:"TRIBUTARY_REQUEST_TIMEOUT" default:"30s" desc:"bound on a request other than a subscription (a GET of /events or /streams/{id}/events as text/event-stream), its response included"`
 	ReadHeaderTimeout       time.Duration `envconfig:"TRIBUTARY_READ_HEADER_TIMEOUT" default:"10s" desc:"how long a client may take to send its request headers"`
 	ReadTimeout             time.Duration `envconfig:"TRIBUTARY_READ_TIMEOUT" default:"60s" desc:"how long a client may take to send a whole request, body included (an append's body no longer than REQUEST_TIMEOUT either: 408 past it)"`
@@ -110,6 +112,12 @@ func (c Config) validate() error {
 	}
 	if c.MaxClientBytesInFlight < 0 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT must be 0 (half of TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT) or more, got %d", c.MaxClientBytesInFlight))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_CONNECTIONS must be 0 (10000, or what the open-file limit leaves room for) or more, got %d", c.MaxConnections))
+	}
+	if c.MaxConnectionsPerClient < 0 {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT must be 0 (half of TRIBUTARY_MAX_CONNECTIONS) or more, got %d", c.MaxConnectionsPerClient))
 	}
 	if c.MaxSubscribersPerClient < 0 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT must be 0 (half of TRIBUTARY_MAX_SUBSCRIBERS) or more, got %d", c.MaxSubscribersPerClient))

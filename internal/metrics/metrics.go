@@ -30,6 +30,8 @@ type Metrics struct {
 	httpInFlight  prometheus.Gauge
 	httpRespBytes *prometheus.CounterVec
 	subDuration   *prometheus.HistogramVec
+	connRefused   *prometheus.CounterVec
+	connIdleShut  prometheus.Counter
 
 	appendedEvents  prometheus.Counter
 	appendedBatches prometheus.Counter
@@ -49,6 +51,7 @@ type Metrics struct {
 	replica prometheus.Collector   // the store's replica lag, likewise
 	lag     prometheus.Collector   // the live feed's subscription lag, likewise
 	bodies  prometheus.Collector   // the server's request bodies in flight, likewise
+	conns   prometheus.Collector   // the server's connections open, likewise
 }
 
 // New makes the metrics on a registry of their own, with the Go runtime's
@@ -70,6 +73,10 @@ func New(version string) *Metrics {
 		Help: "HTTP requests being answered now, subscriptions included."})
 	m.httpRespBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "response_bytes_total",
 		Help: "Bytes of HTTP response bodies written, by route pattern."}, []string{"route"})
+	m.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "connections_refused_total",
+		Help: "Connections answered 503 and closed at once, with no idle connection to close in their way, by the bound reached: server (TRIBUTARY_MAX_CONNECTIONS) or client (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT)."}, []string{"bound"})
+	m.connIdleShut = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "connections_closed_idle_total",
+		Help: "Idle kept-alive connections closed to make room for a new one at a bound on connections."})
 
 	m.appendedEvents = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "append", Name: "events_total",
 		Help: "Events appended (written, not replayed)."})
@@ -104,7 +111,7 @@ func New(version string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
 	build.Set(1)
 
-	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.httpInFlight, m.httpRespBytes, m.subDuration,
+	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.httpInFlight, m.httpRespBytes, m.subDuration, m.connRefused, m.connIdleShut,
 		m.appendedEvents, m.appendedBatches, m.appendConflicts, m.appendReplays, m.groupSize, m.groupDuration, m.statements,
 		m.subscriptionsOpen, m.delivered, m.fallbacks, m.feedHead, m.feedPoll, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
@@ -116,6 +123,9 @@ func New(version string) *Metrics {
 	}
 	for _, e := range []string{"log", "stream"} {
 		m.subscriptionsOpen.WithLabelValues(e)
+	}
+	for _, b := range []string{"server", "client"} {
+		m.connRefused.WithLabelValues(b)
 	}
 	return m
 }
@@ -298,6 +308,35 @@ func (m *Metrics) BodiesInFlight(bytes func() int64) {
 	m.replace(&m.bodies, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "http", Name: "request_body_bytes_in_flight",
 		Help: "Bytes of request bodies received and held while they are read, all requests together (TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT bounds it)."},
 		func() float64 { return float64(bytes()) }))
+}
+
+// ConnectionsOpen watches the connections the server holds open, which
+// TRIBUTARY_MAX_CONNECTIONS bounds: open is called at each scrape. A server
+// made again with the same metrics replaces the last one's.
+func (m *Metrics) ConnectionsOpen(open func() int64) {
+	if m == nil {
+		return
+	}
+	m.replace(&m.conns, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "http", Name: "connections_open",
+		Help: "Connections the server holds open now, subscriptions' included (TRIBUTARY_MAX_CONNECTIONS bounds it)."},
+		func() float64 { return float64(open()) }))
+}
+
+// ConnectionRefused records a connection refused at bound ("server" or
+// "client").
+func (m *Metrics) ConnectionRefused(bound string) {
+	if m == nil {
+		return
+	}
+	m.connRefused.WithLabelValues(bound).Inc()
+}
+
+// ConnectionClosedIdle records an idle connection closed to make room.
+func (m *Metrics) ConnectionClosedIdle() {
+	if m == nil {
+		return
+	}
+	m.connIdleShut.Inc()
 }
 
 // replace registers c in place of *old, if any, and keeps it there.

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/tributary-dev/tributary/internal/config"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+func TestConnectionBoundsLeaveRoomForTheFilesTheServerNeeds(t *testing.T) {
+	for _, tt := range []struct {
+		name                string
+		set, setPerClient   int
+		limit               uint64
+		limited             bool
+		wantMax, wantClient int
+		warns               bool
+	}{
+		{"no limit: the default", 0, 0, 0, false, 10000, 5000, false},
+		{"a high limit: the default", 0, 0, 1 << 20, true, 10000, 5000, false},
+		{"ulimit -n 1024: less 128 and twice the pool of 16", 0, 0, 1024, true, 864, 432, false},
+		{"a limit below what the server needs: still some", 0, 0, 100, true, 16, 8, false},
+		{"set within the room", 500, 0, 1024, true, 500, 250, false},
+		{"set past the room: kept, with a warning", 5000, 0, 1024, true, 5000, 2500, true},
+		{"per client set", 0, 300, 1024, true, 864, 300, false},
+		{"per client past the whole: the whole", 100, 300, 1024, true, 100, 100, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &testlog.Buffer{}
+			cfg := config.Config{MaxConnections: tt.set, MaxConnectionsPerClient: tt.setPerClient, MySQLMaxConns: 16}
+			gotMax, gotClient := connectionBounds(cfg, tt.limit, tt.limited, slog.New(slog.NewJSONHandler(logs, nil)))
+			if gotMax != tt.wantMax || gotClient != tt.wantClient {
+				t.Errorf("bounds %d and %d per client; expected %d and %d", gotMax, gotClient, tt.wantMax, tt.wantClient)
+			}
+			if warned := strings.Contains(logs.String(), "open-file limit"); warned != tt.warns {
+				t.Errorf("warned: %v; expected %v. The log: %s", warned, tt.warns, logs.String())
+			}
+		})
+	}
+}

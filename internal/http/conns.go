@@ -1,0 +1,315 @@
+package http
+
+import (
+	"container/list"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/metrics"
+)
+
+// Connections bounds the connections a server holds: all clients together,
+// and each client (an address, an IPv6 one by its /64: no token is known
+// before a request). Every connection holds a file and some memory while
+// it is open, and one client keeping hundreds of idle keep-alive
+// connections would otherwise take the files the process needs for
+// everyone else's, and for its database: accept fails, and net/http backs
+// off, with everyone waiting.
+//
+// At a bound, a new connection takes the place of the connection that has
+// been idle longest (between requests, kept alive): the client's own at
+// the client's bound, anyone's at the server's. A client must expect a
+// kept-alive connection to be closed, as at the idle timeout. Where none is
+// idle, the new connection is answered 503 with Retry-After and closed.
+//
+// Serve the server on Listener's listener, and give ConnState to the
+// server's ConnState.
+type Connections struct {
+	max, perClient int
+	log            *slog.Logger
+	m              *metrics.Metrics
+
+	mu      sync.Mutex
+	open    int
+	idle    list.List // *trackedConn, idle longest first
+	clients map[string]*connClient
+
+	refusing   chan struct{} // bounds the refusals being written
+	lastLog    time.Time     // of the last refusal logged
+	unreported int           // refusals since
+}
+
+// connClient is one client's connections.
+type connClient struct {
+	open int
+	idle list.List // *trackedConn, idle longest first
+}
+
+// NewConnections bounds connections at max in all and perClient for each
+// client (both at least 1; perClient at most max).
+func NewConnections(max, perClient int, log *slog.Logger, m *metrics.Metrics) *Connections {
+	c := &Connections{max: max, perClient: min(perClient, max), log: log, m: m,
+		clients: make(map[string]*connClient), refusing: make(chan struct{}, maxRefusing)}
+	m.ConnectionsOpen(func() int64 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return int64(c.open)
+	})
+	return c
+}
+
+// maxRefusing bounds the refused connections being answered at once; past
+// it, a refused connection is closed unanswered.
+const maxRefusing = 64
+
+// refusalGrace bounds how long a refused connection is written to and read
+// from (its request, read so that closing does not reset the connection
+// before the client has read the answer).
+const refusalGrace = time.Second
+
+// refusalLogEvery is how often refusals are logged, at most.
+const refusalLogEvery = 10 * time.Second
+
+// Listener returns ln with its connections bounded.
+func (c *Connections) Listener(ln net.Listener) net.Listener { return &boundedListener{ln, c} }
+
+type boundedListener struct {
+	net.Listener
+	c *Connections
+}
+
+// Accept returns the next connection that the bounds admit, answering and
+// closing those they do not.
+func (l *boundedListener) Accept() (net.Conn, error) {
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if tc := l.c.admit(conn); tc != nil {
+			return tc, nil
+		}
+	}
+}
+
+// trackedConn is an admitted connection, counted until it is closed.
+type trackedConn struct {
+	net.Conn
+	c        *Connections
+	client   string
+	idle     *list.Element // in c.idle while idle
+	ownIdle  *list.Element // in its client's idle list while idle
+	gone     bool          // its place is given back: never idle again
+	closeOne sync.Once
+}
+
+// Close gives the connection's place back.
+func (t *trackedConn) Close() error {
+	t.closeOne.Do(func() { t.c.release(t) })
+	return t.Conn.Close()
+}
+
+// SyscallConn, CloseWrite and ReadFrom pass through to the connection, for
+// what looks for them: the subscriptions' progress (stall.go), net/http's
+// lingering close and its sendfile.
+func (t *trackedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := t.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, fmt.Errorf("%T has no file descriptor", t.Conn)
+}
+
+func (t *trackedConn) CloseWrite() error {
+	if cw, ok := t.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (t *trackedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := t.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(t.Conn, r)
+}
+
+// connClientKey names the client of a connection from its address.
+func connClientKey(addr net.Addr) string {
+	host := addr.String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		return netip.PrefixFrom(ip, 64).Masked().String()
+	}
+	return ip.String()
+}
+
+// admit returns conn tracked, having closed the longest idle connection
+// in its way if a bound is reached, or nil, having refused conn, if none is
+// idle.
+func (c *Connections) admit(conn net.Conn) net.Conn {
+	key := connClientKey(conn.RemoteAddr())
+	c.mu.Lock()
+	cl := c.clients[key]
+	if cl == nil {
+		cl = &connClient{}
+		c.clients[key] = cl
+	}
+	var victim *trackedConn
+	refused := ""
+	switch {
+	case cl.open >= c.perClient:
+		if e := cl.idle.Front(); e != nil {
+			victim = e.Value.(*trackedConn)
+		} else {
+			refused = "client"
+		}
+	case c.open >= c.max:
+		if e := c.idle.Front(); e != nil {
+			victim = e.Value.(*trackedConn)
+		} else {
+			refused = "server"
+		}
+	}
+	if refused != "" {
+		if cl.open == 0 {
+			delete(c.clients, key)
+		}
+		c.mu.Unlock()
+		c.refuse(conn, refused)
+		return nil
+	}
+	if victim != nil {
+		// Its place goes to conn now, not when its Close runs.
+		c.unidle(victim)
+		victim.closeOne.Do(func() { c.releaseLocked(victim) })
+	}
+	c.open++
+	cl.open++
+	c.clients[key] = cl // again: the victim's release deletes a client it leaves with none
+	c.mu.Unlock()
+	if victim != nil {
+		victim.Conn.Close() // net/http's read on it fails, and it lets it go
+		c.m.ConnectionClosedIdle()
+	}
+	return &trackedConn{Conn: conn, c: c, client: key}
+}
+
+// ConnState is the server's ConnState: it tells which connections are idle.
+func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
+	t, ok := conn.(*trackedConn)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unidle(t)
+	if state == http.StateIdle && !t.gone {
+		t.idle, t.ownIdle = c.idle.PushBack(t), c.clients[t.client].idle.PushBack(t)
+	}
+}
+
+// unidle takes t off the idle lists; c.mu is held.
+func (c *Connections) unidle(t *trackedConn) {
+	if t.idle == nil {
+		return
+	}
+	c.idle.Remove(t.idle)
+	c.clients[t.client].idle.Remove(t.ownIdle)
+	t.idle, t.ownIdle = nil, nil
+}
+
+func (c *Connections) release(t *trackedConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unidle(t)
+	c.releaseLocked(t)
+}
+
+// releaseLocked gives t's place back; c.mu is held and t is not idle.
+func (c *Connections) releaseLocked(t *trackedConn) {
+	t.gone = true
+	c.open--
+	cl := c.clients[t.client]
+	if cl.open--; cl.open == 0 {
+		delete(c.clients, t.client)
+	}
+}
+
+// refuse answers conn 503, reads what it sent for a moment, and closes it,
+// on a goroutine of its own, or closes it at once if enough refusals are
+// being answered already.
+func (c *Connections) refuse(conn net.Conn, bound string) {
+	c.m.ConnectionRefused(bound)
+	c.logRefusal(bound)
+	select {
+	case c.refusing <- struct{}{}:
+	default:
+		conn.Close()
+		return
+	}
+	answer := c.refusal(bound)
+	go func() {
+		defer func() { <-c.refusing }()
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(refusalGrace)) //nolint:errcheck // a failed write is a client gone
+		if _, err := conn.Write(answer); err != nil {
+			return
+		}
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite() //nolint:errcheck
+		}
+		io.Copy(io.Discard, io.LimitReader(conn, 64<<10)) //nolint:errcheck // until the client closes, or the grace ends
+	}()
+}
+
+// refusal is the answer to a connection refused at bound ("client" or
+// "server"): a whole HTTP/1.1 response, since no request has been read.
+func (c *Connections) refusal(bound string) []byte {
+	detail := fmt.Sprintf("this server already holds %d connections (TRIBUTARY_MAX_CONNECTIONS), the most it takes, none of them idle; try again shortly or another instance", c.max)
+	if bound == "client" {
+		detail = fmt.Sprintf("this client's address already holds %d connections to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may, none of them idle; reuse them, or close some", c.perClient)
+	}
+	body, _ := json.Marshal(map[string]any{ // strings and a number: cannot fail
+		"type": ProblemBase + "unavailable", "title": "Service unavailable", "status": http.StatusServiceUnavailable, "detail": detail,
+	})
+	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
+		"Content-Type: application/problem+json\r\n" +
+		"Retry-After: " + strconv.Itoa(retryAfterSeconds) + "\r\n" +
+		"Connection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
+}
+
+// logRefusal logs a refusal, at most once every refusalLogEvery, with the
+// number refused since the last line.
+func (c *Connections) logRefusal(bound string) {
+	c.mu.Lock()
+	c.unreported++
+	if time.Since(c.lastLog) < refusalLogEvery {
+		c.mu.Unlock()
+		return
+	}
+	n := c.unreported
+	c.lastLog, c.unreported = time.Now(), 0
+	c.mu.Unlock()
+	limit, setting := c.max, "TRIBUTARY_MAX_CONNECTIONS"
+	if bound == "client" {
+		limit, setting = c.perClient, "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT"
+	}
+	c.log.Warn("connections refused: at the bound, with none idle to close", "bound", bound, "limit", limit, "setting", setting, "refused", n)
+}

@@ -1,0 +1,244 @@
+package http_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+// boundedServer serves, on a listener bounded by esthttp.Connections, 200
+// to GET /, and to GET /block only once release is closed.
+type boundedServer struct {
+	addr    string
+	release chan struct{}
+	logs    *testlog.Buffer
+	idle    chan struct{} // one value each time a connection is recorded idle
+}
+
+func startBounded(t *testing.T, maxConns, perClient int) *boundedServer {
+	t.Helper()
+	logs := &testlog.Buffer{}
+	conns := esthttp.NewConnections(maxConns, perClient, slog.New(slog.NewJSONHandler(logs, nil)), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	b := &boundedServer{addr: ln.Addr().String(), release: make(chan struct{}), logs: logs, idle: make(chan struct{}, 100)}
+	srv := &http.Server{
+		ConnState: func(c net.Conn, st http.ConnState) {
+			conns.ConnState(c, st)
+			if st == http.StateIdle {
+				select {
+				case b.idle <- struct{}{}:
+				default:
+				}
+			}
+		},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/block" {
+				select {
+				case <-b.release:
+				case <-r.Context().Done():
+				}
+			}
+			io.WriteString(w, "ok") //nolint:errcheck
+		}),
+	}
+	go srv.Serve(conns.Listener(ln)) //nolint:errcheck // ends with Close
+	t.Cleanup(func() {
+		select {
+		case <-b.release:
+		default:
+			close(b.release)
+		}
+		srv.Close()
+	})
+	return b
+}
+
+// getIdle sends GET / on c, requires a 200, and waits until the server has
+// recorded c idle after it.
+func (b *boundedServer) getIdle(t *testing.T, c *rawConn) {
+	t.Helper()
+	c.get(t, "/")
+	select {
+	case <-b.idle:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the connection was not recorded idle after its answer within 5 s")
+	}
+}
+
+// rawConn is one client connection, from a local address of its own.
+type rawConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func dialFrom(t *testing.T, addr, ip string) *rawConn {
+	t.Helper()
+	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, ip, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{c, bufio.NewReader(c)}
+}
+
+// send writes GET path on c.
+func (c *rawConn) send(t *testing.T, path string) {
+	t.Helper()
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatalf("send GET %s: %v", path, err)
+	}
+}
+
+// answer reads the response to what c sent, within 2 s.
+func (c *rawConn) answer(t *testing.T) (*http.Response, string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		t.Fatalf("read the answer: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read the answer's body: %v", err)
+	}
+	return resp, string(body)
+}
+
+// get sends GET path on c and requires a 200.
+func (c *rawConn) get(t *testing.T, path string) {
+	t.Helper()
+	c.send(t, path)
+	if resp, body := c.answer(t); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s; expected 200", path, resp.StatusCode, body)
+	}
+}
+
+// closedByServer reports whether the server has closed c (within 2 s).
+func (c *rawConn) closedByServer() bool {
+	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck
+	_, err := c.r.ReadByte()
+	return err != nil && !isTimeout(err)
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+// requireRefused requires a 503 problem+json naming what, with Retry-After
+// and Connection: close, and the connection closed after it.
+func requireRefused(t *testing.T, c *rawConn, what string) {
+	t.Helper()
+	resp, body := c.answer(t)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a connection past the bound: %d %s; expected 503", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("the refusal's Content-Type is %q; expected application/problem+json", ct)
+	}
+	if resp.Header.Get("Retry-After") == "" || !resp.Close {
+		t.Errorf("the refusal's Retry-After %q, Connection: close %v; expected both", resp.Header.Get("Retry-After"), resp.Close)
+	}
+	var p struct {
+		Type   string `json:"type"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(body), &p); err != nil || p.Status != 503 || p.Type != esthttp.ProblemBase+"unavailable" || !strings.Contains(p.Detail, what) {
+		t.Errorf("the refusal's body %s (%v); expected an unavailable problem whose detail says %q", body, err, what)
+	}
+	if !c.closedByServer() {
+		t.Errorf("the refused connection is still open; expected it closed after the answer")
+	}
+}
+
+func TestAtTheBoundANewConnectionTakesTheLongestIdlePlace(t *testing.T) {
+	b := startBounded(t, 3, 3)
+	var held []*rawConn
+	for range 3 {
+		c := dialFrom(t, b.addr, "127.0.0.1")
+		b.getIdle(t, c)
+		held = append(held, c)
+	}
+	b.getIdle(t, held[1]) // the first is now the one idle longest
+	late := dialFrom(t, b.addr, "127.0.0.1")
+	late.get(t, "/")
+	if !held[0].closedByServer() {
+		t.Fatalf("the connection idle longest is still open after a fourth took its place; expected it closed")
+	}
+	held[1].get(t, "/")
+	held[2].get(t, "/")
+}
+
+func TestAtTheBoundWithNoConnectionIdleANewOneIsAnswered503(t *testing.T) {
+	b := startBounded(t, 2, 2)
+	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
+		c := dialFrom(t, b.addr, ip)
+		c.send(t, "/block")
+	}
+	time.Sleep(100 * time.Millisecond) // let both requests be read
+	refused := dialFrom(t, b.addr, "127.0.0.3")
+	refused.send(t, "/")
+	requireRefused(t, refused, "2 connections")
+	if !strings.Contains(b.logs.String(), `"setting":"TRIBUTARY_MAX_CONNECTIONS"`) {
+		t.Errorf("the refusal was not logged with the setting that bounds it; the log:\n%s", b.logs.String())
+	}
+
+	// Once the busy ones are done and idle, a new connection takes a place.
+	close(b.release)
+	time.Sleep(100 * time.Millisecond)
+	dialFrom(t, b.addr, "127.0.0.1").get(t, "/")
+}
+
+func TestOneClientAtItsBoundLeavesRoomForOthers(t *testing.T) {
+	b := startBounded(t, 10, 2)
+	for range 2 {
+		c := dialFrom(t, b.addr, "127.0.0.1")
+		c.send(t, "/block")
+	}
+	time.Sleep(100 * time.Millisecond)
+	refused := dialFrom(t, b.addr, "127.0.0.1")
+	refused.send(t, "/")
+	requireRefused(t, refused, "this client's address already holds 2 connections")
+	b.getIdle(t, dialFrom(t, b.addr, "127.0.0.2"))
+
+	// At its bound with one idle, a client's new connection takes the
+	// place of its own, not another client's.
+	other := dialFrom(t, b.addr, "127.0.0.2")
+	b.getIdle(t, other)
+	mine := dialFrom(t, b.addr, "127.0.0.3")
+	b.getIdle(t, mine)
+	mine2 := dialFrom(t, b.addr, "127.0.0.3")
+	b.getIdle(t, mine2)
+	dialFrom(t, b.addr, "127.0.0.3").get(t, "/")
+	if !mine.closedByServer() {
+		t.Errorf("a client's connection idle longest is still open after its third took its place; expected it closed")
+	}
+	other.get(t, "/")
+}
+
+func TestAClosedConnectionGivesItsPlaceBack(t *testing.T) {
+	b := startBounded(t, 1, 1)
+	for range 5 {
+		c := dialFrom(t, b.addr, "127.0.0.1")
+		c.send(t, "/block")
+		time.Sleep(50 * time.Millisecond)
+		c.Close() // the request is cut: its handler ends, its place is free
+		time.Sleep(50 * time.Millisecond)
+	}
+	c := dialFrom(t, b.addr, "127.0.0.1")
+	c.get(t, "/")
+}
