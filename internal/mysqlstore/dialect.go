@@ -62,7 +62,7 @@ var dialect = sqlstore.Dialect{
 	// locked is refused at once (MariaDB 10.11 refuses it whether or not
 	// the row's last committed version matches; one that skipped a row
 	// that does not would leave the time NULL): either way the batch stops.
-	// The time is read back after COMMIT.
+	// The time is read back after the writes, just before COMMIT.
 	GuardedHead: "UPDATE log_head SET position = ?, commit_id = ?, " +
 		"recorded_at = (@tributary_now := GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6)))) " +
 		"WHERE id = 1 AND position = ? AND commit_id = ?",
@@ -85,6 +85,7 @@ var dialect = sqlstore.Dialect{
 	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside
 	MaxInsertBytes: 1 << 20, // max_allowed_packet (16 MiB on MariaDB)
 	Lost:           lost,
+	Unrun:          func(err error) bool { return isMySQLError(err, errUserLimit) },
 	Retryable:      func(err error) bool { return isMySQLError(err, errDeadlock, errLockWaitTimeout) },
 	Conflict:       func(err error) bool { return isMySQLError(err, errDupKey) },
 	Translate:      translate,
@@ -172,11 +173,13 @@ func translate(err error) error {
 // the context's end, or the server's session was killed or shut down under
 // it (a COMMIT cut so may have committed). Any other error the server sent
 // is not one: it answered, and a batch stops at its first failing
-// statement; unless that can be one after COMMIT: a batch that reads back
-// its time (CommitTime), or begins the next group's reads behind a marker,
-// sends a SELECT after COMMIT, which the account's query limit
-// (MAX_QUERIES_PER_HOUR, counted statement by statement) or the server's
-// limit on a statement's time can refuse, the batch having committed.
+// statement; unless that can be one after COMMIT: a batch that begins the
+// next group's reads behind a marker sends a SELECT after COMMIT, which the
+// account's query limit (MAX_QUERIES_PER_HOUR, counted statement by
+// statement) or the server's limit on a statement's time can refuse, the
+// batch having committed. (The query limit refuses a statement before it
+// runs: in a batch that ends with COMMIT, it says that the batch did not
+// commit; see Unrun.)
 func lost(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {

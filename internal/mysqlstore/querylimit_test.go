@@ -157,3 +157,47 @@ func TestAnAppendThatCannotConnectAtTheUsersConnectionLimitIsNotWritten(t *testi
 			"want an error wrapping ErrUnavailable, not ErrOutcomeUnknown, and nothing stored", err, stored)
 	}
 }
+
+// TestAnAppendPastTheUsersQueryLimitIsNotWritten: once an account has spent
+// its MAX_QUERIES_PER_HOUR, the server refuses each of its statements, with
+// error 1226, before it runs it. A group sent in one round trip that met
+// the refusal was settled as one whose answer was lost, and settling, its
+// statements refused too, could not find out: every such append was
+// answered as of unknown outcome for the rest of the hour, with nothing
+// written. It must be answered as unavailable and not written. On a
+// private server, with its grant tables: another connection of the user
+// spends the hour's queries, then each append meets the limit.
+func TestAnAppendPastTheUsersQueryLimitIsNotWritten(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const hourly = 1000
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "pastlimit")
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_QUERIES_PER_HOUR 1000",
+		"GRANT ALL ON pastlimit.* TO 'app'@'127.0.0.1'")
+	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	s, _ := openCounted(t, dsn)
+	stream := uuid.New()
+	server.Exec(t, "FLUSH USER_RESOURCES")
+	appendVersions(ctx, t, s, stream, 2) // the writer knows the stream: the next goes in one round trip
+	rootDB := otherProcessDB(t, root)
+	spender := otherProcessDB(t, dsn+"?multiStatements=true")
+	spender.ExecContext(ctx, strings.Repeat("DO 1;", hourly)+"DO 1") //nolint:errcheck // it ends at the limit
+	var me *mysql.MySQLError
+	if _, err := spender.ExecContext(ctx, "DO 1"); !errors.As(err, &me) || me.Number != 1226 {
+		t.Fatalf("a statement after the hour's queries were spent: %v; want error 1226", err)
+	}
+	for i := range 3 {
+		id := uuid.New()
+		_, err := appendOne(ctx, s, stream, eventstore.Exactly(2), id)
+		var stored int
+		if qerr := rootDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE event_id = ?", id[:]).Scan(&stored); qerr != nil {
+			t.Fatal(qerr)
+		}
+		if stored != 0 || !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) {
+			t.Errorf("append %d past the user's hourly query limit: %v, %d events stored; "+
+				"want an error wrapping ErrUnavailable, not ErrOutcomeUnknown, and nothing stored", i, err, stored)
+		}
+	}
+}

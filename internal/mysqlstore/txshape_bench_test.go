@@ -77,11 +77,11 @@ func BenchmarkTransactionShape(b *testing.B) {
 		// What the service sends on MariaDB for a group whose stream its
 		// writer knows (sqlstore/guarded.go): the whole transaction in one
 		// round trip, the head's UPDATE also the lock and the guard, the
-		// event stamped from a session variable, read back after COMMIT.
+		// event stamped from a session variable, read back just before COMMIT.
 		{"service_one_round_trip", func(stream []byte, version int64, now time.Time) error {
 			e := id()
 			err := queryAll(db, mysqlstore.GuardedSet+"; START TRANSACTION; "+mysqlstore.GuardedHead+"; "+
-				guardedInsert+"; COMMIT; "+mysqlstore.CommitTime,
+				guardedInsert+"; "+mysqlstore.CommitTime+"; COMMIT",
 				position, e, position-1, last, position, e, stream, version, data)
 			last = e
 			return err
@@ -93,7 +93,7 @@ func BenchmarkTransactionShape(b *testing.B) {
 			e := id()
 			err := queryAll(db, mysqlstore.GuardedSet+"; START TRANSACTION; "+mysqlstore.GuardedHead+"; "+
 				guardedInsert+"; INSERT INTO streams_schema11 (stream_id, stream_type, version, created_at, updated_at) VALUES (?, 'order', ?, @tributary_now, @tributary_now) "+
-				"ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at); COMMIT; "+mysqlstore.CommitTime,
+				"ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = VALUES(updated_at); "+mysqlstore.CommitTime+"; COMMIT",
 				position, e, position-1, last, position, e, stream, version, data, stream, version)
 			last = e
 			return err
@@ -121,7 +121,7 @@ func BenchmarkTransactionShape(b *testing.B) {
 		// cleared): what the statement costs.
 		{"service_without_set", func(stream []byte, version int64, now time.Time) error {
 			e := id()
-			err := queryAll(db, "START TRANSACTION; "+mysqlstore.GuardedHead+"; "+guardedInsert+"; COMMIT; "+mysqlstore.CommitTime,
+			err := queryAll(db, "START TRANSACTION; "+mysqlstore.GuardedHead+"; "+guardedInsert+"; "+mysqlstore.CommitTime+"; COMMIT",
 				position, e, position-1, last, position, e, stream, version, data)
 			last = e
 			return err
@@ -307,7 +307,7 @@ func BenchmarkGroupShape(b *testing.B) {
 					args = append(args, s, version)
 				}
 			}
-			query += "COMMIT; " + mysqlstore.CommitTime
+			query += mysqlstore.CommitTime + "; COMMIT"
 			start := time.Now()
 			if err := queryAll(db, query, args...); err != nil {
 				b.Fatalf("group of %d: %v", sh.n, err)

@@ -129,12 +129,14 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	// at it, which a client may retry). The first write refuses a NULL
 	// time, which stops the batch before anything is written.
 	if w.d.GuardedHead != "" {
-		// The guard also moves the head, so the batch reads nothing before
-		// COMMIT, and reads the time after it.
+		// The guard also moves the head, so the batch reads nothing but the
+		// time, after the writes, which the driver returns at; COMMIT goes
+		// last, so that a statement refused before it ran (Unrun) says that
+		// the batch did not commit.
 		p.commit = uuid.New()
 		stmts = append(stmts, statement{"guard_head", w.d.GuardedHead, []any{p.head, p.commit[:], from, commit[:]}})
 		stmts = append(stmts, t.writes(p, w.d.NowVar)...)
-		stmts = append(stmts, statement{"commit", "COMMIT", nil}, statement{"commit_time", w.d.CommitTime, nil})
+		stmts = append(stmts, statement{"commit_time", w.d.CommitTime, nil}, statement{"commit", "COMMIT", nil})
 	} else {
 		stmts = append(stmts, statement{"guard_head", w.d.GuardedLockHead, []any{from, commit[:]}})
 		stmts = append(stmts, t.writes(p, w.d.NowVar)...)
@@ -163,6 +165,10 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 		t.rollback()
 		if w.d.Conflict(err) || w.stopped(err) {
 			return fmt.Errorf("%w: %w", errStopped, err)
+		}
+		if w.d.Unrun != nil && w.d.Unrun(err) {
+			// Refused at COMMIT at the latest, which did not run.
+			err = fmt.Errorf("%w: %w", errCommitNotSent, err)
 		}
 		return fmt.Errorf("write events and head, and commit: %w", err)
 	}
@@ -211,7 +217,8 @@ func (w *writer) scanGuard(t *appendTx, rows *sql.Rows, from int64) (time.Time, 
 }
 
 // scanCommitTime reads the time a batch guarded by GuardedHead stamped, the
-// result of its last statement (CommitTime), after COMMIT.
+// result of its last statement before COMMIT (CommitTime), and COMMIT's
+// answer.
 func scanCommitTime(rows *sql.Rows) (time.Time, error) {
 	var now sql.NullTime
 	if !rows.Next() {
@@ -221,11 +228,17 @@ func scanCommitTime(rows *sql.Rows) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("commit_time: %w", err)
 	}
 	if !now.Valid {
-		return time.Time{}, errors.New("commit_time: the time is NULL after COMMIT")
+		return time.Time{}, errors.New("commit_time: the time is NULL after the writes")
 	}
 	for rows.Next() {
 	}
-	return now.Time.UTC(), rows.Err()
+	if rows.NextResultSet() {
+		return time.Time{}, errors.New("commit: a result set after commit_time's")
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("commit: %w", err)
+	}
+	return now.Time.UTC(), nil
 }
 
 // stopped reports an error by which a guarded batch stopped before COMMIT:

@@ -61,8 +61,9 @@ type Dialect struct {
 	// commit id, the head the writer left and the commit id it left with
 	// it), and sets NowVar to the time to stamp, all only if the head and
 	// commit id are the ones given; otherwise it changes nothing and leaves
-	// NowVar NULL. It reads nothing back: CommitTime, sent after COMMIT,
-	// returns the time. It must not wait for the lock, as GuardedLockHead:
+	// NowVar NULL. It reads nothing back: CommitTime, sent after the
+	// writes and just before COMMIT (which is then the batch's last
+	// statement: see Unrun), returns the time. It must not wait for the lock, as GuardedLockHead:
 	// only where GuardedSet can make a session refuse row locks outright.
 	GuardedHead string
 	CommitTime  string
@@ -146,6 +147,12 @@ type Dialect struct {
 	// settles the group's outcome (settle.go). Nil where that cannot happen
 	// (an embedded database).
 	Lost func(error) bool
+	// Unrun, where set, reports an error the server raises before it runs
+	// the statement it refuses, running none after it in the batch (an
+	// account's hourly query limit, MySQL's 1226): a batch whose last
+	// statement is COMMIT and that it stopped has not committed, and is not
+	// settled, which that same refusal would make of unknown outcome.
+	Unrun func(error) bool
 	// CannotSettle says that a lost COMMIT's outcome cannot be found out
 	// here (a Galera cluster: the log's lock on one node holds up no other
 	// node's transaction): such an append is of unknown outcome at once.
