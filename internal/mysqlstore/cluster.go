@@ -51,6 +51,9 @@ const (
 	checkInterval = time.Second
 	// probeTimeout bounds one health check of one node.
 	probeTimeout = time.Second
+	// leaseFailureLogEvery is how often the writer lease that cannot be
+	// read or moved is logged again while that lasts.
+	leaseFailureLogEvery = time.Minute
 )
 
 // splitAddrs returns the servers a DSN names: several for tcp(a,b,c), else
@@ -101,18 +104,25 @@ type cluster struct {
 
 	choosing sync.Mutex // one choice at a time
 	// leaseFailing: the last choice could not read or move the lease
-	// (under choosing).
-	leaseFailing bool
-	writer       atomic.Int32 // index in addrs of the chosen node; -1: none
-	check        chan struct{}
-	stop         chan struct{}
-	done         chan struct{}
-	started      atomic.Bool // run is running, and closes done when it ends
+	// (under choosing), since leaseFailedAt, last logged at leaseLoggedAt,
+	// after leaseFailures failed choices.
+	leaseFailing                 bool
+	leaseFailedAt, leaseLoggedAt time.Time
+	leaseFailures                int
+	// leaseLogEvery is how often a lease that keeps failing is logged
+	// again (leaseFailureLogEvery).
+	leaseLogEvery time.Duration
+	writer        atomic.Int32 // index in addrs of the chosen node; -1: none
+	check         chan struct{}
+	stop          chan struct{}
+	done          chan struct{}
+	started       atomic.Bool // run is running, and closes done when it ends
 }
 
 // newCluster connects to nothing yet: choose makes the first choice.
 func newCluster(cfg *mysql.Config, addrs []string, log *slog.Logger) (*cluster, error) {
-	c := &cluster{addrs: addrs, log: log, check: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &cluster{addrs: addrs, log: log, check: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		leaseLogEvery: leaseFailureLogEvery}
 	c.writer.Store(-1)
 	probes, err := openProbes(cfg, addrs)
 	if err != nil {
@@ -292,18 +302,27 @@ func (c *cluster) choose(ctx context.Context) (int, error) {
 	}
 	chosen, err := c.follow(ctx, nodes, first)
 	if err != nil {
-		// Logged once, when it starts failing: the periodic check, which
+		// Logged when it starts failing, and again every leaseLogEvery
+		// while it lasts, not at every check: the periodic check, which
 		// tries again each second, has no one to return it to, and
 		// meanwhile the pools stay on a node that may be gone.
-		if !c.leaseFailing {
-			c.leaseFailing = true
+		now := time.Now()
+		c.leaseFailures++
+		switch {
+		case !c.leaseFailing:
+			c.leaseFailing, c.leaseFailedAt, c.leaseLoggedAt, c.leaseFailures = true, now, now, 1
 			c.log.Error("Galera: cannot read or move the writer lease; checking again each second", "node", c.addrs[first], "error", err)
+		case now.Sub(c.leaseLoggedAt) >= c.leaseLogEvery:
+			c.leaseLoggedAt = now
+			c.log.Error("Galera: still cannot read or move the writer lease; checking again each second", "node", c.addrs[first], "error", err,
+				"failing_for", now.Sub(c.leaseFailedAt).Round(time.Second).String(), "failed_checks", c.leaseFailures)
 		}
 		return -1, fmt.Errorf("%w: the Galera cluster's writer lease: %w", eventstore.ErrUnavailable, err)
 	}
 	if c.leaseFailing {
 		c.leaseFailing = false
-		c.log.Info("Galera: the writer lease is read, or moved, again", "node", c.addrs[chosen])
+		c.log.Info("Galera: the writer lease is read, or moved, again", "node", c.addrs[chosen],
+			"failed_for", time.Since(c.leaseFailedAt).Round(time.Second).String(), "failed_checks", c.leaseFailures)
 	}
 	if old := c.writer.Swap(int32(chosen)); old != int32(chosen) {
 		from := "none"

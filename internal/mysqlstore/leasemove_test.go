@@ -90,6 +90,90 @@ func TestAWriterLeaseThatCannotMoveIsLogged(t *testing.T) {
 	}
 }
 
+// TestAWriterLeaseThatKeepsFailingIsLoggedAgainAtABoundedRate: the lease
+// cannot move (its row held, as in TestAWriterLeaseThatCannotMoveIsLogged)
+// for longer than the repeat. It was logged once, when it began, and then
+// nothing until it recovered, however long it lasted: a log read an hour
+// later showed no trouble, appends failing all the while. It must be logged
+// again at a bounded rate while it lasts (here every 3 s, a check failing
+// every 2 s or so), each line saying how long it has lasted, and once when
+// it recovers. A Galera cluster of one node.
+func TestAWriterLeaseThatKeepsFailingIsLoggedAgainAtABoundedRate(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	node := startOneGaleraNode(t)
+	dsn := node.CreateDatabase(t, "lease")
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range []string{
+		"CREATE TABLE writer_lease (id TINYINT UNSIGNED NOT NULL, node VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, " +
+			"epoch BIGINT UNSIGNED NOT NULL, PRIMARY KEY (id)) ENGINE = InnoDB",
+		"INSERT INTO writer_lease (id, node, epoch) VALUES (1, 'a-node-that-is-gone', 1)",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback() //nolint:errcheck // the test's end
+	if err := holder.QueryRowContext(ctx, "SELECT node FROM writer_lease WHERE id = 1 FOR UPDATE").Scan(new(string)); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseDSN(dsn, "MySQL DSN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	normalise(dsn, cfg)
+	logs := &testlog.Buffer{}
+	c, err := newCluster(cfg, []string{cfg.Addr}, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.leaseLogEvery = 3 * time.Second
+	t.Cleanup(c.close)
+	c.start()
+	// Each check fails within about 2 s (the move's 1 s bound, or the
+	// check's own): four or five in 9 s, of which two or three are logged.
+	time.Sleep(9 * time.Second)
+	var failed, lasting int
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "cannot read or move the writer lease") {
+			failed++
+			if strings.Contains(line, `"failing_for"`) {
+				lasting++
+			}
+		}
+	}
+	if failed < 2 || failed > 3 || lasting != failed-1 {
+		t.Errorf("the lease failing at every check for 9 s, logged again every 3 s at most: %d log lines say so, %d of them "+
+			"how long it has lasted; want 2 or 3, all but the first saying how long; the log:\n%s", failed, lasting, logs.String())
+	}
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); c.chosen() != cfg.Addr; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lease did not move within 10 s of its row's release; the log:\n%s", logs.String())
+		}
+	}
+	var recovered int
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "writer lease is read, or moved, again") {
+			recovered++
+		}
+	}
+	if recovered != 1 {
+		t.Errorf("the lease moved once its row was free: %d log lines say it recovered, want 1; the log:\n%s", recovered, logs.String())
+	}
+}
+
 // startOneGaleraNode starts a private mariadbd as the only node of a new
 // Galera cluster, with its grant tables off (root without a password), and
 // waits until it is synced. The test is skipped where Galera cannot run,
