@@ -288,6 +288,72 @@ func TestAnAppendWhoseLostRoundTripCannotBeSettledSaysSo(t *testing.T) {
 	}
 }
 
+// TestAnAppendWhoseSettlingLosesItsOwnSessionIsSettledOnAnother: the round
+// trip with COMMIT is lost at the caller's deadline, and settling's own
+// session is killed while it waits for the log's lock (an operator's KILL,
+// a tool that kills sessions waiting on locks). That session held nothing
+// and committed nothing, yet settling gave up: the append was of unknown
+// outcome, with 2 s of settling left and the database there. Settling must
+// look again on another session, within its time: here it finds that the
+// group did not commit (the proxy holds the round trip), and the append is
+// answered as failed, not of unknown outcome.
+func TestAnAppendWhoseSettlingLosesItsOwnSessionIsSettledOnAnother(t *testing.T) {
+	t.Parallel()
+	ctx, dsn, proxy, s, m, mine, ev := oneEventBehindProxy(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = proxy.Target()
+	direct := otherProcessDB(t, cfg.FormatDSN())
+	lock, err := direct.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	var lockID int64
+	if err := lock.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&lockID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(ctx, "START TRANSACTION"); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // released below, or at the end
+	if _, err := lock.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	// Kill settling's session once it waits for the lock, then free the lock.
+	killed := make(chan int64, 1)
+	go func() {
+		defer close(killed)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var id int64
+			err := direct.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND info = ?",
+				lockID, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(&id)
+			if err != nil {
+				continue
+			}
+			direct.ExecContext(ctx, "KILL CONNECTION ?", id) //nolint:errcheck // seen below: the append's answer
+			lock.ExecContext(ctx, "ROLLBACK")                //nolint:errcheck // the lock is free
+			killed <- id
+			return
+		}
+	}()
+	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
+	defer release()
+	res, err := appendHeldPastItsDeadline(ctx, t, s, mine, ev, held)
+	if _, ok := <-killed; !ok {
+		t.Fatalf("settling never waited for the log's lock (append: %+v, %v)", res, err)
+	}
+	if err == nil || errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("append whose lost round trip had not reached the server, settling's first session killed: %+v, %v; "+
+			"want it failed as not written, settled on another session, not of unknown outcome", res, err)
+	}
+	if n := statements(t, m, "settle_find_events"); n != 1 {
+		t.Errorf("settle_find_events %d; want 1: settling looked on another session", n)
+	}
+}
+
 // oneEventBehindProxy opens a store on a database behind a fault proxy, for
 // one test, and appends one event to a new stream, mine: the writer's own
 // last commit, so that its next group may go in one round trip.

@@ -34,16 +34,26 @@ import (
 //     session's that the server has yet to run finds the head not as it
 //     expects and writes nothing. The group is tried again, as one that a
 //     lock or a deadlock stopped, while its callers wait.
-// If settling fails too (the database still out of reach, the lost
-// session's transaction still holding the lock when settleTimeout is up, or
-// a commit found that cannot be made durable in time: see waitDurable),
-// the outcome is unknown: the append fails as unavailable, with an error
+// If settling loses its own session, it looks again on another (a few
+// times, within settleTimeout). If settling fails too (the database still
+// out of reach, the lost session's transaction still holding the lock when
+// settleTimeout is up, or a commit found that cannot be made durable in
+// time: see waitDurable), the outcome is unknown: the append fails as unavailable, with an error
 // that says so (errOutcomeUnknown), and the README tells clients to retry
 // with event ids.
 
 // settleTimeout bounds how long settling takes, beyond the callers'
 // deadline (their requests have a few seconds of grace to answer).
 const settleTimeout = 2 * time.Second
+
+// settleTries bounds how often settling looks, each on a session of its
+// own, when it loses the one it looks on; settleRetryPause is the pause
+// before it looks again, so that a database out of reach, which refuses
+// each new connection at once, is not asked in a tight loop.
+const (
+	settleTries      = 3
+	settleRetryPause = 50 * time.Millisecond
+)
 
 // errNotCommitted is a group's whose answer was lost, and that settle
 // found had not committed, and made sure never will: it may be tried again.
@@ -81,6 +91,20 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
 	committed, at, err := w.find(ctx, p.rows)
+	for try := 1; err != nil && w.d.Lost(err) && ctx.Err() == nil && try < settleTries; try++ {
+		// Settling's own session was lost (killed, cut): it held the
+		// log's lock at most, which the server gave up with it, and
+		// committed nothing, or a commit id's move, which a second one
+		// only repeats. Look again on another, within the same time.
+		w.log.Info("settling an append's lost COMMIT lost its own session; looking again on another", "head", p.head, "settle_error", err)
+		t := time.NewTimer(settleRetryPause)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		committed, at, err = w.find(ctx, p.rows)
+	}
 	if err != nil {
 		w.log.Warn("an append's COMMIT went out and its answer was lost, and whether it committed could not be found out",
 			"head", p.head, "error", lost, "settle_error", err)
