@@ -204,3 +204,50 @@ func fenceWithoutDeadlineEnds(t *testing.T, asMySQL bool) {
 			"want it to fail within a few seconds", bound, err, time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// TestAFenceWhoseSessionIsKilledIsWrittenOnAnother: with the binary log
+// off, a read of a fresh position waits for a fence. Its session is killed
+// while it waits for the fence's row (an operator's KILL, a tool that kills
+// sessions waiting on locks), and the row is then freed. The fence commits
+// nothing a second one could not: yet the wait failed at once, a 503 for a
+// read, the live feed's poll lost, with most of its time left and the
+// database there. It must write the fence again on another session, within
+// the caller's time, and return.
+func TestAFenceWhoseSessionIsKilledIsWrittenOnAnother(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	if !s.Fences() {
+		t.Skip("the binary log is on: no fence is written")
+	}
+	db := otherProcessDB(t, dsn)
+	holder, _ := holdRowLock(ctx, t, s, db, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
+	var holderID int64
+	if err := holder.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&holderID); err != nil {
+		t.Fatal(err)
+	}
+	killed := make(chan int64, 1)
+	go func() {
+		defer close(killed)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var id int64
+			err := db.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND id <> CONNECTION_ID() AND db = DATABASE() AND info LIKE '%INTO durability_fence%'",
+				holderID).Scan(&id)
+			if err != nil {
+				continue
+			}
+			db.ExecContext(ctx, "KILL CONNECTION ?", id) //nolint:errcheck // seen below: the wait's answer
+			holder.ExecContext(ctx, "ROLLBACK")          //nolint:errcheck // the row is free
+			killed <- id
+			return
+		}
+	}()
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := s.Tail().WaitDurable(wait, 1)
+	if _, ok := <-killed; !ok {
+		t.Fatalf("no fence waited for the fence's row (WaitDurable: %v)", err)
+	}
+	if err != nil {
+		t.Errorf("WaitDurable, its fence's session killed while it waited for a lock that was then freed: %v; want the fence written on another session", err)
+	}
+}
