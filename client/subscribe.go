@@ -218,9 +218,19 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 				return
 			case <-t.C:
 			}
-			backoff = min(backoff*2, opts.MaxBackoff)
+			backoff = doubled(backoff, opts.MaxBackoff)
 		}
 	}
+}
+
+// doubled is the backoff after d: twice d, up to most, which it stays at.
+// Compared before it is doubled: past half the longest Duration, twice d
+// overflows to a negative wait.
+func doubled(d, most time.Duration) time.Duration {
+	if d > most/2 {
+		return most
+	}
+	return d * 2
 }
 
 // ErrLogReset ends a subscription that met, at or below the last version
