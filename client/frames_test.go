@@ -92,3 +92,47 @@ func BenchmarkReadFrame(b *testing.B) {
 		})
 	}
 }
+
+// TestReadFrameHoldsMaxFrameBytesExactlyAtEverySplit: the LF of a
+// frame's closing CR LF that came in a later read than its CR was not
+// counted against the frame, which was delivered at the CR, so a frame
+// one byte over MaxFrameBytes passed, and that LF was counted against the
+// next frame instead (as was that of a blank line between frames).
+// Whatever its line ends, and wherever its bytes are split between two
+// reads, or a byte at a time, a frame of exactly the bound is read, and so
+// is the same frame after it, and a frame of a byte more is
+// errFrameTooLong.
+func TestReadFrameHoldsMaxFrameBytesExactlyAtEverySplit(t *testing.T) {
+	t.Parallel()
+	for ends, in := range map[string]string{
+		"LF":    "id: 1\ndata: abc\n\n",
+		"CR LF": "id: 1\r\ndata: abc\r\n\r\n",
+		"CR":    "id: 1\rdata: abc\r\r",
+		"mixed": "id: 1\rdata: abc\n\r\n",
+	} {
+		want := frame{id: "1", hasID: true, data: "abc", hasData: true}
+		stream := "\r\n" + in + "\r\n" + in // blank lines are no frame's
+		splits := map[string]func() io.Reader{
+			"a byte at once": func() io.Reader { return iotest.OneByteReader(strings.NewReader(stream)) },
+		}
+		for k := range len(stream) + 1 {
+			splits[fmt.Sprintf("split at %d", k)] = func() io.Reader {
+				return io.MultiReader(strings.NewReader(stream[:k]), strings.NewReader(stream[k:]))
+			}
+		}
+		for how, r := range splits {
+			fr := newFrameReader(r())
+			for i := range 2 {
+				if f, err := readFrame(fr, len(in)); err != nil || f != want {
+					t.Errorf("%s, %s: frame %d of %d bytes with a bound of %d: %+v, %v; expected %+v", ends, how, i, len(in), len(in), f, err, want)
+				}
+			}
+			if f, err := readFrame(fr, len(in)); !errors.Is(err, io.EOF) {
+				t.Errorf("%s, %s: after both frames, %+v, %v; expected the end of the stream", ends, how, f, err)
+			}
+			if f, err := readFrame(newFrameReader(r()), len(in)-1); !errors.Is(err, errFrameTooLong) {
+				t.Errorf("%s, %s: a frame of %d bytes with a bound of %d: %+v, %v; expected errFrameTooLong", ends, how, len(in), len(in)-1, f, err)
+			}
+		}
+	}
+}

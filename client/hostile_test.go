@@ -127,9 +127,8 @@ func TestReadFrameBoundsAFrameOfManyLines(t *testing.T) {
 // byte against MaxFrameBytes, so a frame of CR LF lines one byte over the
 // bound per line passed. A frame of exactly the bound passes, whatever its
 // line ends and however its bytes arrive; a byte more is errFrameTooLong,
-// but for the LF of the frame's last CR LF when it comes in a read after
-// the frame was delivered (at its CR, without waiting), which counts
-// between frames.
+// the LF of its last CR LF included when it comes in a read after its CR
+// (TestReadFrameHoldsMaxFrameBytesExactlyAtEverySplit).
 func TestReadFrameCountsEveryByteOfACRLFFrame(t *testing.T) {
 	t.Parallel()
 	frame := strings.Repeat("data: 0123456789\r\n", 100) + "\r\n"
@@ -138,7 +137,7 @@ func TestReadFrameCountsEveryByteOfACRLFFrame(t *testing.T) {
 		over int // the bound that the frame is over
 	}{
 		"whole":          {func(s string) io.Reader { return strings.NewReader(s) }, len(frame) - 1},
-		"a byte at once": {func(s string) io.Reader { return iotest.OneByteReader(strings.NewReader(s)) }, len(frame) - 2},
+		"a byte at once": {func(s string) io.Reader { return iotest.OneByteReader(strings.NewReader(s)) }, len(frame) - 1},
 	} {
 		r := tc.r
 		if _, err := readFrame(newFrameReader(r(frame)), tc.over); !errors.Is(err, errFrameTooLong) {

@@ -683,7 +683,9 @@ func newFrameReader(r io.Reader) *sseline.Reader { return sseline.NewReader(r, 0
 // (keep-alives) are read and dropped; a frame of comments only comes back
 // empty. A frame of more than most bytes, its comments and line ends
 // included (a CR LF counting two), is errFrameTooLong, once most bytes of
-// it are read.
+// it are read. A frame that ends in a CR the moment it has most bytes,
+// with no byte after it read yet, waits for the next byte: an LF there
+// is part of the frame, one byte too many.
 func readFrame(r *sseline.Reader, most int) (frame, error) {
 	var f frame
 	// The data lines, joined by LF as they come: a slice of them held a
@@ -695,6 +697,15 @@ func readFrame(r *sseline.Reader, most int) (frame, error) {
 	begun := false
 	size := 0
 	for {
+		if !begun {
+			// The LF of a CR LF that came after its CR, which ended the
+			// frame before or a blank line between frames, is not this
+			// frame's: taken first, it is counted against neither.
+			if _, err := r.TakeLF(); err != nil {
+				return frame{}, err
+			}
+			size = 0
+		}
 		line, n, err := r.ReadLine(most - size)
 		size += n
 		if errors.Is(err, sseline.ErrTooLong) {
@@ -708,8 +719,15 @@ func readFrame(r *sseline.Reader, most int) (frame, error) {
 		}
 		if line == "" {
 			if !begun {
-				size = 0 // blank lines between frames are no frame's
-				continue
+				continue // blank lines between frames are no frame's
+			}
+			if size == most {
+				// At the bound, the LF of a closing CR LF that has not come
+				// yet would be the byte too many: wait to see it. An error
+				// reading it is the next frame's, met again there.
+				if lf, _ := r.TakeLF(); lf > 0 {
+					return frame{}, errFrameTooLong
+				}
 			}
 			if joined {
 				f.data = data.String()

@@ -115,6 +115,31 @@ func (r *Reader) ReadLine(most int) (string, int, error) {
 	}
 }
 
+// TakeLF settles the end of the last line read when it was a CR, the last
+// byte buffered then: it waits for the next byte and, if it is an LF, part
+// of that end, takes it and returns 1, the byte the next ReadLine would
+// have taken and counted. Otherwise it takes nothing and returns 0, at
+// once if no CR is pending, and with the error of a read that brings no
+// byte (io.EOF at the end of the stream), which the next ReadLine meets
+// again. A caller that counts a line's bytes against a bound calls it to
+// count a CR LF's LF with the line it ends, or not at all (that of a
+// blank line).
+func (r *Reader) TakeLF() (int, error) {
+	if !r.cr {
+		return 0, nil
+	}
+	b, err := r.r.Peek(1)
+	if err != nil {
+		return 0, err
+	}
+	r.cr = false
+	if b[0] != '\n' {
+		return 0, nil
+	}
+	r.r.Discard(1) //nolint:errcheck // peeked
+	return 1, nil
+}
+
 // lineEnd returns the index of the first CR or LF in buf, the bytes
 // buffered, or -1, and sets noLF for the bytes after it. Two IndexByte
 // scans, which are vectorised, cost a fraction of one IndexAny, which goes

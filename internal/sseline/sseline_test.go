@@ -86,3 +86,38 @@ func TestReaderDropsOneLeadingByteOrderMarkAndBoundsALine(t *testing.T) {
 		t.Errorf("an unfinished line: got %q and %v; expected %q and io.EOF", line, err, "abc")
 	}
 }
+
+// TestTakeLFSettlesACRAtTheEndOfARead: after a line that ended in a CR
+// that was the last byte read, TakeLF waits for the next byte and takes it
+// only if it is that CR's LF, counting it; otherwise it takes nothing, and
+// the next line is read whole, its count without the LF.
+func TestTakeLFSettlesACRAtTheEndOfARead(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in       string
+		lf       int
+		next     string
+		nextSize int
+	}{
+		{"a\r\nb\n", 1, "b", 2},
+		{"a\rb\n", 0, "b", 2},
+		{"a\r\r\n", 0, "", 1},  // its own LF still to come
+		{"a\n\nb\n", 0, "", 1}, // no CR pending: nothing taken
+	} {
+		lr := sseline.NewReader(iotest.OneByteReader(strings.NewReader(tc.in)), 0)
+		if line, _, err := lr.ReadLine(math.MaxInt); line != "a" || err != nil {
+			t.Fatalf("%q: got %q and %v; expected %q", tc.in, line, err, "a")
+		}
+		if lf, err := lr.TakeLF(); lf != tc.lf || err != nil {
+			t.Errorf("%q: TakeLF took %d and %v; expected %d", tc.in, lf, err, tc.lf)
+		}
+		if line, n, err := lr.ReadLine(math.MaxInt); line != tc.next || n != tc.nextSize || err != nil {
+			t.Errorf("%q: then %q, %d bytes, %v; expected %q, %d bytes", tc.in, line, n, err, tc.next, tc.nextSize)
+		}
+	}
+	lr := sseline.NewReader(strings.NewReader("a\r"), 0)
+	lr.ReadLine(math.MaxInt) //nolint:errcheck // read above
+	if lf, err := lr.TakeLF(); lf != 0 || !errors.Is(err, io.EOF) {
+		t.Errorf("a CR at the end of the stream: TakeLF took %d and %v; expected 0 and io.EOF", lf, err)
+	}
+}
