@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -317,23 +316,10 @@ func unmendable(err error) string {
 // authority), its TLS versions, cipher suites or ALPN protocols, or the
 // server name it sends. Other alerts (an internal error, a record that
 // failed its check) may be the connection's, not the configuration's,
-// and are waited out. An alert comes as crypto/tls's unexported alert
-// type, inside a *net.OpError ("remote error"), or, from QUIC, as a
-// tls.AlertError: both are uint8s, read here by their number.
+// and are waited out. The alert is read by its number (alertNumber).
 func refusedHandshake(err error) bool {
-	var a uint64
-	var quic tls.AlertError
-	var op *net.OpError
-	switch {
-	case errors.As(err, &quic):
-		a = uint64(quic)
-	case errors.As(err, &op) && op.Err != nil:
-		v := reflect.ValueOf(op.Err)
-		if v.Kind() != reflect.Uint8 || v.Type().PkgPath() != "crypto/tls" {
-			return false
-		}
-		a = v.Uint()
-	default:
+	a, ok := alertNumber(err)
+	if !ok {
 		return false
 	}
 	switch a {
@@ -345,6 +331,34 @@ func refusedHandshake(err error) bool {
 		return true
 	}
 	return false
+}
+
+// alertNumber returns the number of the TLS alert err is, or false if it
+// is none. crypto/tls returns an alert over TCP, the server's ("remote
+// error") or its own ("local error"), as a *net.OpError around its
+// unexported alert type, which only QUIC's errors wrap in a
+// tls.AlertError, up to Go 1.26 at least. That type's text is that of
+// the tls.AlertError of its number, written by the same method
+// (AlertError.Error is alert.String), so it is read back through the
+// exported type: one of 256 texts.
+func alertNumber(err error) (uint8, bool) {
+	if a, ok := errors.AsType[tls.AlertError](err); ok {
+		return uint8(a), true
+	}
+	op, ok := errors.AsType[*net.OpError](err)
+	if !ok || op.Err == nil || op.Op != "remote error" && op.Op != "local error" {
+		return 0, false
+	}
+	text := op.Err.Error()
+	if !strings.HasPrefix(text, "tls: ") {
+		return 0, false
+	}
+	for n := range 256 {
+		if tls.AlertError(n).Error() == text {
+			return uint8(n), true
+		}
+	}
+	return 0, false
 }
 
 // retryable reports whether an answer below 500 says to come back later,

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -182,5 +183,42 @@ func TestSubscribeEndsWhenTheSystemRootsCannotBeLoaded(t *testing.T) {
 		t.Errorf("ended with %v; expected it to wrap an x509.SystemRootsError", last)
 	case !strings.Contains(last.Error(), "system's root certificates") || strings.Contains(last.Error(), "not trusted"):
 		t.Errorf("ended with %v; expected an error that says the system's root certificates could not be loaded, not that the server's certificate is untrusted", last)
+	}
+}
+
+// TestAlertNumberReadsEveryAlertAServerSends: a fatal alert of each
+// number, sent by a server in answer to the ClientHello, fails the
+// client's handshake with an error whose alert number alertNumber reads,
+// as it reads a tls.AlertError (QUIC's); other errors are no alert. It
+// read crypto/tls's unexported alert type through reflect; it now reads
+// it through the exported tls.AlertError alone.
+func TestAlertNumberReadsEveryAlertAServerSends(t *testing.T) {
+	t.Parallel()
+	for n := 1; n < 256; n++ { // 0, close_notify, is the end of the stream
+		client, server := net.Pipe()
+		go func() {
+			defer server.Close()
+			head := make([]byte, 5)
+			if _, err := io.ReadFull(server, head); err != nil {
+				return
+			}
+			if _, err := io.CopyN(io.Discard, server, int64(head[3])<<8|int64(head[4])); err != nil {
+				return
+			}
+			server.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 2, byte(n)}) //nolint:errcheck // a test's server
+		}()
+		err := tls.Client(client, &tls.Config{ServerName: "example.com"}).Handshake()
+		client.Close()
+		if a, ok := alertNumber(err); !ok || int(a) != n {
+			t.Errorf("alert %d: the handshake failed with %v, read as alert %d, %v; expected alert %d", n, err, a, ok, n)
+		}
+		if a, ok := alertNumber(fmt.Errorf("dial: %w", tls.AlertError(n))); !ok || int(a) != n {
+			t.Errorf("tls.AlertError(%d) read as alert %d, %v; expected %d", n, a, ok, n)
+		}
+	}
+	for _, err := range []error{io.EOF, &net.OpError{Op: "read", Err: errors.New("tls: bad certificate")}, &net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}} {
+		if a, ok := alertNumber(err); ok {
+			t.Errorf("%v read as alert %d; expected no alert", err, a)
+		}
 	}
 }
