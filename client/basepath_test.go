@@ -29,13 +29,7 @@ import (
 func TestEveryCallKeepsTheBaseURLsPathAsItIsEscaped(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Second})
-		t.Cleanup(h.CloseSubscriptions)
+		h := tributaryHandler(t, k)
 		for _, prefix := range []string{"/tenants/acme%2Fprod", "/x%3By", "/a%20b", "/100%25", "/%C3%A9t%C3%A9"} {
 			t.Run(prefix, func(t *testing.T) {
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -104,6 +98,20 @@ func TestEveryCallKeepsTheBaseURLsPathAsItIsEscaped(t *testing.T) {
 			})
 		}
 	})
+}
+
+// tributaryHandler is Tributary's own handler, with its live feed, on a
+// fresh store of kind k; both stop when the test ends.
+func tributaryHandler(t *testing.T, k teststore.Kind) http.Handler {
+	t.Helper()
+	store := k.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	t.Cleanup(stopFeed)
+	go feed.Run(feedCtx)
+	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Second})
+	t.Cleanup(h.CloseSubscriptions)
+	return h
 }
 
 // TestANextLinkKeepsItsPathAsItIsEscaped: a next link is followed with

@@ -472,8 +472,10 @@ func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOp
 		r.start, r.after = nil, func(prev, e Event) bool { return e.Version == prev.Version-1 }
 		r.end = func(last, version int64) bool { return last == 1 || version == 0 }
 		if opts.From > 0 {
-			r.start = &Event{Version: opts.From + 1}
-			r.first = func(start, e Event) bool { return e.Version < start.Version }
+			// At From or before it: From+1 overflows at math.MaxInt64,
+			// which the server takes, as any From past the stream's end.
+			r.start = &Event{Version: opts.From}
+			r.first = func(start, e Event) bool { return e.Version <= start.Version }
 		}
 	}
 	return c.pages(ctx, "/streams/"+id.String()+"/events", q, r)
@@ -516,8 +518,9 @@ type pageRead struct {
 	maxPage int64  // MaxPageBytes
 	asked   asked  // what every event must be
 	// after reports whether e comes after prev in the read's order; the
-	// first event must come after start (nil: any may come first), by
-	// first if it is set.
+	// first event must come after start (nil: any may come first), or, if
+	// first is set, be one that first takes for the start (a backward
+	// read's: at its version or before it).
 	after, first func(prev, e Event) bool
 	start        *Event
 	// end, if set, reports whether a stream's read that ends after the
@@ -633,13 +636,15 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				switch {
 				case prev == nil:
 				case prev == r.start:
-					first := r.first
+					first, start := r.first, fmt.Sprintf("after version %d, position %d", prev.Version, prev.Position)
 					if first == nil {
 						first = after
+					} else {
+						start = fmt.Sprintf("version %d or before it", prev.Version)
 					}
 					if !first(*prev, e) {
-						yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) first, not the read's start (after version %d, position %d): not an answer to this read",
-							what, e.ID, e.Version, e.Position, prev.Version, prev.Position))
+						yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) first, not the read's start (%s): not an answer to this read",
+							what, e.ID, e.Version, e.Position, start))
 						return
 					}
 				case !after(*prev, e):
