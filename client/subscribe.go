@@ -152,7 +152,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 		s := &subscription{c: c, opts: opts, yield: yield, last: max(opts.After, 0),
 			asked: newAsked(opts.StreamID, opts.StreamTypes, opts.EventTypes)}
 		if opts.StreamID != uuid.Nil {
-			s.last = max(opts.From-1, 0)
+			s.last = max(opts.From, 1) - 1 // From-1 overflows at math.MinInt64
 		}
 		s.start = s.last
 		backoff := opts.MinBackoff
