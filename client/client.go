@@ -449,7 +449,8 @@ type ReadStreamOptions struct {
 // server that ignores the query sends), an error if a version is missing
 // (a gap, or a read whose last page does not reach the stream's version,
 // or version 1 backward, as a proxy that drops the Link field leaves it),
-// ctx's error once ctx ends, even within a page already read.
+// an error if an answer is no page of events (JSON without an events
+// array), ctx's error once ctx ends, even within a page already read.
 func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) iter.Seq2[Event, error] {
 	q := url.Values{}
 	if opts.From > 0 {
@@ -496,8 +497,9 @@ type ReadAllOptions struct {
 // ReadAll iterates over the global log in position order, from after
 // opts.After to the current end, page by page; like ReadStream, it ends
 // with an error if the server does not move on or sends an event not
-// asked for (at or before After, or one the filter leaves out), and with
-// ctx's error, delivering nothing more, once ctx ends.
+// asked for (at or before After, or one the filter leaves out) or answers
+// with no page of events, and with ctx's error, delivering nothing more,
+// once ctx ends.
 func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Event, error] {
 	q := filterQuery(opts.StreamTypes, opts.EventTypes)
 	if opts.After > 0 {
@@ -617,6 +619,13 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				cur += "?" + q.Encode()
 			}
 			next, err := c.getJSON(ctx, path, q, &page, maxPage)
+			if err == nil && page.Events == nil {
+				// Tributary's page holds "events":[…], empty or not; JSON
+				// without it (null, {}, a gateway's default answer) is no
+				// page, and taken for an empty one it ended the read as if
+				// there were nothing more to read.
+				err = fmt.Errorf("the answer to GET %s holds no events array: not a page of events", path)
+			}
 			if err == nil && next != "" {
 				next, err = resolveLink(cur, next)
 			}

@@ -288,3 +288,41 @@ func answering(t *testing.T, body string) *Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// TestReadsEndAtAnAnswerThatIsNoPage: a 200 in JSON without an events
+// array (null, {}, a stream's description, an array of events alone, as a
+// gateway's default answer or another API's may be) was read as an empty
+// page: ReadAll and ReadStream ended without an error, and a consumer
+// catching up took the log or the stream for empty, or read to its end.
+// Tributary's page always holds "events":[…]; an answer without it ends
+// the read with an error.
+func TestReadsEndAtAnAnswerThatIsNoPage(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	for _, body := range []string{`null`, `{}`, `{"events":null}`, `{"ok":true}`,
+		`{"stream_id":"` + stream.String() + `","stream_type":"order","version":0}`} {
+		c := answering(t, body)
+		for what, read := range map[string]iter.Seq2[Event, error]{
+			"ReadAll":    c.ReadAll(context.Background(), ReadAllOptions{}),
+			"ReadStream": c.ReadStream(context.Background(), stream, ReadStreamOptions{}),
+		} {
+			var got int
+			var last error
+			for _, err := range read {
+				if err != nil {
+					last = err
+					break
+				}
+				got++
+			}
+			if got != 0 || last == nil || !strings.Contains(last.Error(), "no events") {
+				t.Errorf("%s answered %s: %d events, then %v; expected an error saying the answer holds no events", what, body, got, last)
+			}
+		}
+	}
+	// An empty page is one.
+	c := answering(t, `{"events":[]}`)
+	for _, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
+		t.Errorf("an empty page: %v; expected the end of the read", err)
+	}
+}
