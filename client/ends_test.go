@@ -3,8 +3,11 @@ package client
 import (
 	"context"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +90,62 @@ func TestAStreamSubscriptionFromBeforeItsStartDeliversItAll(t *testing.T) {
 			}
 			if !slices.Equal(got, []int64{1, 2, 3}) {
 				t.Errorf("from %d: versions %v before catching up; expected 1, 2, 3", from, got)
+			}
+		}
+	})
+}
+
+// TestAStreamSubscriptionWithAFilterIsRefusedAtOnce: StreamTypes and
+// EventTypes filter a log subscription; the server takes no filter on a
+// stream's, and the client did not send one, but checked the stream's
+// events against it: a stream subscription given EventTypes delivered
+// the events that matched up to the first that did not, then ended with
+// an error calling that event not an answer to the subscription. It now
+// ends at once, before any request, saying the filters are the log's.
+// Against the real handler, on both stores.
+func TestAStreamSubscriptionWithAFilterIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		var requests atomic.Int64
+		h := tributaryHandler(t, k)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				requests.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		c, err := New(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		id := uuid.New()
+		if _, err := c.Append(ctx, StreamRef{ID: id, Type: "order"}, NoStream,
+			NewEvent{Type: "A", Data: 1}, NewEvent{Type: "B", Data: 2}); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+		for name, opts := range map[string]SubscribeOptions{
+			"EventTypes":  {StreamID: id, EventTypes: []string{"A"}},
+			"StreamTypes": {StreamID: id, StreamTypes: []string{"order"}},
+		} {
+			requests.Store(0)
+			var got []Message
+			var last error
+			for m, err := range c.Subscribe(ctx, opts) {
+				if err != nil {
+					last = err
+					break
+				}
+				if got = append(got, m); m.CaughtUp {
+					break
+				}
+			}
+			if len(got) != 0 || last == nil || !strings.Contains(last.Error(), "log subscription") || requests.Load() != 0 {
+				t.Errorf("%s: delivered %d messages, then %v, after %d requests; expected an error at once saying the filters are a log subscription's",
+					name, len(got), last, requests.Load())
 			}
 		}
 	})

@@ -32,7 +32,9 @@ type SubscribeOptions struct {
 	From int64
 	// After is the position a log subscription starts after (default 0).
 	After int64
-	// StreamTypes and EventTypes filter a log subscription.
+	// StreamTypes and EventTypes filter a log subscription; with StreamID,
+	// which the server takes no filter for, either ends the iteration at
+	// once with an error.
 	StreamTypes, EventTypes []string
 	// MinBackoff and MaxBackoff bound the wait before reconnecting; it
 	// doubles after each attempt that delivered no event and lasted less
@@ -149,6 +151,12 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 		opts.MaxFrameBytes = 16 << 20
 	}
 	return func(yield func(Message, error) bool) {
+		if opts.StreamID != uuid.Nil && (len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0) {
+			// Checked against the stream's events, a filter ended the
+			// iteration at the first event it left out, as not asked for.
+			yield(Message{}, errors.New("subscribe: StreamTypes and EventTypes filter a log subscription, not a stream's (StreamID): leave them empty"))
+			return
+		}
 		s := &subscription{c: c, opts: opts, yield: yield, last: max(opts.After, 0),
 			asked: newAsked(opts.StreamID, opts.StreamTypes, opts.EventTypes)}
 		if opts.StreamID != uuid.Nil {
