@@ -38,7 +38,9 @@ type SubscribeOptions struct {
 	StreamTypes, EventTypes []string
 	// MinBackoff and MaxBackoff bound the wait before reconnecting; it
 	// doubles after each attempt that delivered no event and lasted less
-	// than MaxBackoff (defaults 500 ms and 30 s). The server's retry:
+	// than MaxBackoff (defaults 500 ms, or MaxBackoff if it is set
+	// shorter, and 30 s; a MaxBackoff below a MinBackoff set is 30 s, or
+	// MinBackoff if longer). The server's retry:
 	// field or Retry-After, when longer, is the least wait, up to 5
 	// minutes (or MaxBackoff, if longer): a longer one is cut to that.
 	MinBackoff, MaxBackoff time.Duration
@@ -140,6 +142,11 @@ type Message struct {
 func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2[Message, error] {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 500 * time.Millisecond
+		if opts.MaxBackoff > 0 {
+			// A MaxBackoff set alone, below the default, bounds it too:
+			// it is no MaxBackoff set below MinBackoff, made 30 s.
+			opts.MinBackoff = min(opts.MinBackoff, opts.MaxBackoff)
+		}
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = max(30*time.Second, opts.MinBackoff)
