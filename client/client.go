@@ -32,7 +32,11 @@ import (
 type Client struct {
 	base  *url.URL
 	token string
-	http  *http.Client
+	// user is the base URL's user information, taken out of it: sent as
+	// Basic authentication, as net/http sends it, but never in a URL,
+	// which net/http quotes in its errors, user name and all.
+	user *url.Userinfo
+	http *http.Client
 	// own is the transport New made, when c sends with it: the one whose
 	// idle connections Close may close.
 	own *http.Transport
@@ -56,12 +60,16 @@ func WithHTTPClient(hc *http.Client) Option {
 }
 
 // New returns a client for the server at baseURL, e.g. http://localhost:8080.
+// User information in it (https://user:password@host, for a gateway) is
+// sent as Basic authentication, unless WithToken is given, and is never
+// quoted in an error.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: the server URL must be http(s)://host[:port], got %q", shownURL(baseURL))
 	}
-	c := &Client{base: u}
+	c := &Client{base: u, user: u.User}
+	u.User = nil
 	for _, o := range opts {
 		if o != nil { // a conditional option not taken
 			o(c)
@@ -765,6 +773,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	} else if c.user != nil {
+		password, _ := c.user.Password()
+		req.SetBasicAuth(c.user.Username(), password)
 	}
 	return req, nil
 }
