@@ -55,7 +55,11 @@ type SubscribeOptions struct {
 	// MaxFrameBytes bounds one frame of the event stream, and so what the
 	// client holds of it: default 16 MiB, sixteen times the server's
 	// default TRIBUTARY_MAX_EVENT_BYTES; raise it for a server whose events
-	// may be larger. A longer frame ends the iteration with an error.
+	// may be larger. A longer frame ends the iteration with an error,
+	// however its bytes arrive; so that it holds to the byte, a frame of
+	// exactly MaxFrameBytes whose last line end is a CR that came last in
+	// a read (Tributary ends lines in LF) is delivered once the next byte
+	// says whether an LF, one byte too many, follows.
 	MaxFrameBytes int
 }
 
