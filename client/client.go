@@ -632,7 +632,7 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				// without it (null, {}, a gateway's default answer) is no
 				// page, and taken for an empty one it ended the read as if
 				// there were nothing more to read.
-				err = fmt.Errorf("the answer to GET %s holds no events array: not a page of events", path)
+				err = fmt.Errorf("the answer to GET %s holds no events array: not a page of events", shownPath(path))
 			}
 			if err == nil && next != "" {
 				next, err = resolveLink(cur, next)
@@ -690,7 +690,7 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				}
 			}
 			if next != "" && (next == mark || next == cur) {
-				yield(Event{}, fmt.Errorf("%s: the server's next links go round in a cycle, back to %s: the read would never end", what, next))
+				yield(Event{}, fmt.Errorf("%s: the server's next links go round in a cycle, back to %s: the read would never end", what, shownPath(next)))
 				return
 			}
 			if steps++; steps == power {
@@ -743,7 +743,7 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 	}
 	defer closeBody(res.Body)
 	if err := json.NewDecoder(boundedBody(res.Body, most)).Decode(out); err != nil {
-		return "", fmt.Errorf("decode the answer to GET %s: %w", path, err)
+		return "", fmt.Errorf("decode the answer to GET %s: %w", shownPath(path), err)
 	}
 	return nextLink(res.Header), nil
 }
@@ -755,7 +755,7 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
 	ref, err := url.Parse(path)
 	if err != nil {
-		return nil, fmt.Errorf("client: bad path %q: %w", path, err)
+		return nil, fmt.Errorf("client: bad path %q: %w", shownPath(path), err)
 	}
 	u := *c.base
 	basePath, baseRaw := c.base.Path, c.base.EscapedPath()
@@ -787,6 +787,9 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	res, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
 		cancel()
+		if u, ok := errors.AsType[*url.Error](err); ok {
+			u.URL = shownPath(u.URL) // a next link's, which the server wrote
+		}
 		return nil, err
 	}
 	res.Body = &answerBody{ReadCloser: res.Body, cancel: cancel}
@@ -801,6 +804,12 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	}
 	return res, nil
 }
+
+// shownPath is a path or URL as an error quotes it: at most its first 200
+// bytes, on one line (oneLine). A next link is the server's to write, of
+// any length (up to net/http's bound on an answer's header, megabytes),
+// and would go whole into every error of the read, and the caller's logs.
+func shownPath(s string) string { return oneLine(s, 200) }
 
 // errAnswerTooLong is an answer longer than the client reads of it.
 var errAnswerTooLong = errors.New("the answer is longer than the client reads")

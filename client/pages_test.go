@@ -326,3 +326,45 @@ func TestReadsEndAtAnAnswerThatIsNoPage(t *testing.T) {
 		t.Errorf("an empty page: %v; expected the end of the read", err)
 	}
 }
+
+// TestAReadsErrorQuotesALongNextLinkShort: the server's next link went
+// whole into a read's errors (net/http's, which quote the URL, and the
+// client's own), so that a server or proxy whose link ran to 100 KiB
+// made every error of the read that long, into the caller's logs. Each
+// error now quotes the link's start only.
+func TestAReadsErrorQuotesALongNextLinkShort(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 100<<10)
+	for name, second := range map[string]func(w http.ResponseWriter){
+		"a page that is no JSON": func(w http.ResponseWriter) { io.WriteString(w, "<html>") }, //nolint:errcheck // a test's answer
+		"no page of events":      func(w http.ResponseWriter) { io.WriteString(w, "{}") },     //nolint:errcheck // a test's answer
+		"the same link again": func(w http.ResponseWriter) {
+			w.Header().Set("Link", `</events?after=1&pad=`+long+`>; rel="next"`)
+			io.WriteString(w, `{"events":[]}`) //nolint:errcheck // a test's answer
+		},
+		"the connection closed": func(w http.ResponseWriter) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		},
+	} {
+		c := serving(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.URL.Query().Get("after") == "" {
+				w.Header().Set("Link", `</events?after=1&pad=`+long+`>; rel="next"`)
+				io.WriteString(w, `{"events":[]}`) //nolint:errcheck // a test's answer
+				return
+			}
+			second(w)
+		})
+		t.Cleanup(func() { c.Close() })
+		var last error
+		for _, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
+			last = err
+		}
+		if last == nil || len(last.Error()) > 2048 {
+			t.Errorf("%s: the read ended with an error of %d bytes; expected one of at most 2 KiB", name, len(fmt.Sprint(last)))
+		}
+	}
+}
