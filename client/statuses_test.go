@@ -2,6 +2,7 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -342,4 +343,29 @@ func refusedOnce(t *testing.T, refuse http.HandlerFunc) (*httptest.Server, *atom
 	}))
 	t.Cleanup(srv.Close)
 	return srv, requests
+}
+
+// TestAProblemsOtherTextMembersAreShortAndOnOneLine: a problem's
+// event_id and stream_type, and its X-Request-Id, are the server's text
+// too, which a caller logs (a duplicate event's id, a stream's type, the
+// request to look up); they came as sent, tens of KiB of them, terminal
+// escapes and line breaks included. They are now kept as Title and Detail
+// are: on one line, without control characters, cut to 1 KiB.
+func TestAProblemsOtherTextMembersAreShortAndOnOneLine(t *testing.T) {
+	t.Parallel()
+	hostile := "\x1b[2J\nforged log line " + strings.Repeat("x", 20<<10)
+	body, _ := json.Marshal(map[string]any{"type": "https://tributary.dev/problems/duplicate-event-id", "title": "Conflict",
+		"status": 409, "event_id": hostile, "stream_type": hostile})
+	res := &http.Response{StatusCode: http.StatusConflict,
+		Header: http.Header{"Content-Type": {"application/problem+json"}, "X-Request-Id": {strings.Repeat("r", 60<<10)}},
+		Body:   io.NopCloser(bytes.NewReader(body))}
+	p := readProblem(res)
+	for name, v := range map[string]string{"EventID": p.EventID, "StreamType": p.StreamType, "RequestID": p.RequestID} {
+		if len(v) > 1024+len("…") || strings.ContainsAny(v, "\x1b\n") || v == "" {
+			t.Errorf("%s: %d bytes, %.40q…; expected at most 1 KiB on one line, without control characters", name, len(v), v)
+		}
+	}
+	if !errors.Is(p, ErrDuplicateEventID) {
+		t.Errorf("%v; expected ErrDuplicateEventID", p)
+	}
 }
