@@ -118,7 +118,8 @@ type Message struct {
 // 421, 425 or 429, which say to come back later, are waited out like a
 // 503 or any other 5xx. A request that fails short of an answer in a way
 // the next one would meet again ends the iteration too: redirects that go
-// round (ten in a row) or that the caller's CheckRedirect refuses, a
+// round (ten in a row) or that the caller's CheckRedirect refuses, a 301
+// or 308 that it does not follow (http.ErrUseLastResponse), a
 // server certificate the client does not trust (x509 or tls verification
 // errors), a TLS alert by which the server refuses the client's
 // configuration (a client certificate missing or refused, no TLS version
@@ -297,7 +298,8 @@ func refusedRequest(status int) bool {
 
 // unmendable returns why err would end the next request the same, or ""
 // if it may not: a redirect refused (a loop, or the caller's
-// CheckRedirect), pageAnswers pages of events in a row, a server
+// CheckRedirect), a 301 or 308 not followed, pageAnswers pages of events
+// in a row, a server
 // certificate the client does not trust (an unknown authority, another
 // host's name, expired or otherwise invalid), system roots that cannot be
 // loaded to verify it with, a handshake the server refuses
@@ -314,6 +316,8 @@ func unmendable(err error) string {
 	switch {
 	case errors.As(err, &redirect):
 		return "the server's redirects were refused"
+	case errors.Is(err, errMovedPermanently):
+		return "the server moved the subscription for good, and the client's CheckRedirect does not follow redirects"
 	case errors.Is(err, errPageNotStream):
 		return "something between the client and the server drops Accept: text/event-stream"
 	case errors.As(err, &roots):
@@ -526,6 +530,11 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 		return err
 	}
 	defer res.Body.Close()
+	if res.StatusCode == http.StatusMovedPermanently || res.StatusCode == http.StatusPermanentRedirect {
+		// Only a caller's CheckRedirect that answers ErrUseLastResponse
+		// lets one through: every attempt would meet it again.
+		return fmt.Errorf("%w: GET %s answered %s to %s", errMovedPermanently, path, oneLine(res.Status, 60), shownPath(res.Header.Get("Location")))
+	}
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
 		if mt == "application/json" && eventsPage(res.Body) {
 			// Tributary's own answer to a request that came without
@@ -851,6 +860,11 @@ func eventsPage(body io.Reader) bool {
 	}
 	return false
 }
+
+// errMovedPermanently is a 301 or 308 answer to a subscription, which
+// net/http hands over instead of following it when the caller's
+// CheckRedirect answers http.ErrUseLastResponse.
+var errMovedPermanently = errors.New("the subscription's URL moved permanently")
 
 // pageLookBytes bounds what eventsPage reads of an answer.
 const pageLookBytes = 64 << 10

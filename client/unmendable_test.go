@@ -222,3 +222,47 @@ func endedAtOnce(t *testing.T, c *Client) error {
 	}
 	return last
 }
+
+// TestSubscribeEndsAtAPermanentRedirectItWasToldNotToFollow: a caller
+// whose CheckRedirect answers http.ErrUseLastResponse gets the redirect
+// itself; a 301 or 308, which says the subscription's URL has moved for
+// good, was taken for an answer that is not Tributary's and waited out
+// for ever, every attempt meeting it again. It now ends the subscription
+// at once, saying where the server moved it; a 302 or 307, which may be
+// a maintenance window's, is still waited out.
+func TestSubscribeEndsAtAPermanentRedirectItWasToldNotToFollow(t *testing.T) {
+	t.Parallel()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusPermanentRedirect} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/v2"+r.URL.RequestURI(), status)
+		}))
+		t.Cleanup(srv.Close)
+		c, err := New(srv.URL, WithHTTPClient(noFollow))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if last := endedAtOnce(t, c); !strings.Contains(last.Error(), "/v2/events") {
+			t.Errorf("%d: ended with %v; expected an error naming where the server moved the subscription", status, last)
+		}
+	}
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Redirect(w, r, "/maintenance", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, WithHTTPClient(noFollow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	for _, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
+		if !errors.Is(err, context.DeadlineExceeded) || requests.Load() < 2 {
+			t.Errorf("a 307: ended with %v after %d requests; expected it waited out until the context ended", err, requests.Load())
+		}
+	}
+}
