@@ -251,3 +251,52 @@ func TestAFenceWhoseSessionIsKilledIsWrittenOnAnother(t *testing.T) {
 		t.Errorf("WaitDurable, its fence's session killed while it waited for a lock that was then freed: %v; want the fence written on another session", err)
 	}
 }
+
+// TestAnAppendWhoseReadsLoseTheirSessionIsTriedAgainOnAnother: an append
+// waits in its read phase for the log's lock, which another process holds.
+// Its session is killed while it waits (an operator's KILL, a tool that
+// kills sessions waiting on locks, a proxy that cuts one), and the lock is
+// then freed. The read phase writes nothing and sends no COMMIT: yet the
+// append failed at once as unavailable, with most of its time left and the
+// database there. It must begin again on another session, within its
+// callers' time, and be written.
+func TestAnAppendWhoseReadsLoseTheirSessionIsTriedAgainOnAnother(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	db := otherProcessDB(t, dsn)
+	holder, _ := holdRowLock(ctx, t, s, db, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE")
+	var holderID int64
+	if err := holder.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&holderID); err != nil {
+		t.Fatal(err)
+	}
+	killed := make(chan int64, 1)
+	go func() {
+		defer close(killed)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var id int64
+			err := db.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND id <> CONNECTION_ID() AND db = DATABASE() "+
+				"AND info LIKE '%FROM log_head%FOR UPDATE' AND info NOT LIKE '%NOWAIT%'", holderID).Scan(&id)
+			if err != nil {
+				continue
+			}
+			db.ExecContext(ctx, "KILL CONNECTION ?", id) //nolint:errcheck // seen below: the append's answer
+			holder.ExecContext(ctx, "ROLLBACK")          //nolint:errcheck // the lock is free
+			killed <- id
+			return
+		}
+	}()
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	stream := uuid.New()
+	_, err := appendOne(wait, s, stream, eventstore.NoStream)
+	if _, ok := <-killed; !ok {
+		t.Fatalf("no append waited for the log's lock in its reads (append: %v)", err)
+	}
+	if err != nil {
+		t.Fatalf("an append whose reads' session was killed while it waited for a lock that was then freed: %v; want it begun again on another session and written", err)
+	}
+	got, err := s.Stream(ctx, stream)
+	if err != nil || got.Version != 1 {
+		t.Errorf("the stream after the append: %+v, %v; want version 1", got, err)
+	}
+}

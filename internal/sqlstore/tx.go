@@ -126,10 +126,20 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 	t.open = true
 	if err := t.query(ctx, r.stmts, r.scans(t)); err != nil {
 		t.rollback()
+		if d.Lost != nil && d.Lost(err) && ctx.Err() == nil {
+			// Its session was killed or cut while it read (waiting for
+			// the log's lock, say): it wrote nothing and sent no COMMIT,
+			// and another session may do while the callers wait.
+			err = fmt.Errorf("%w: %w", errReadsLost, err)
+		}
 		return nil, nil, err
 	}
 	return t, r.plan(), nil
 }
+
+// errReadsLost is a group's whose reads lost their session: nothing was
+// written, and run begins it again on another.
+var errReadsLost = errors.New("the group's reads lost their session")
 
 // query runs the statements, the first of which return no rows (BEGIN, and
 // any before it), and hands each later one's rows to its scan.

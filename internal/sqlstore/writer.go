@@ -494,7 +494,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 				continue
 			}
 		}
-		if !errors.Is(err, errCallerLeft) && !errors.Is(err, errNotCommitted) && !w.d.Retryable(err) && !w.d.Conflict(err) {
+		if !errors.Is(err, errCallerLeft) && !errors.Is(err, errNotCommitted) && !errors.Is(err, errReadsLost) && !w.d.Retryable(err) && !w.d.Conflict(err) {
 			break
 		}
 	}
