@@ -3,11 +3,8 @@ package sqlitestore
 import (
 	"database/sql"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"hash/crc32"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
@@ -65,20 +62,13 @@ var sumBuffers = sync.Pool{New: func() any {
 }}
 
 // checkRead is the dialect's CheckRead: it returns the damage error (see
-// foundDamage) of an event that does not match its checksum, or, stored
-// without one, whose data or metadata is not JSON in UTF-8, which no
-// append wrote.
+// foundDamage) of an event that eventDamage finds damaged, and remembers
+// its position for the next start (see remember.go).
 func (s *Store) checkRead(e eventstore.Event, sum sql.NullInt64) error {
-	if sum.Valid {
-		if eventSum(e) == sum.Int64 {
-			return nil
-		}
-		return s.foundDamage(fmt.Errorf("the event at position %d (version %d of stream %s) does not match its checksum: "+
-			"its ids, types, data or metadata are not what its append wrote", e.Position, e.Version, e.StreamID))
-	}
-	if utf8.Valid(e.Data) && json.Valid(e.Data) && (e.Metadata == nil || utf8.Valid(e.Metadata) && json.Valid(e.Metadata)) {
+	err := eventDamage(e, sum)
+	if err == nil {
 		return nil
 	}
-	return s.foundDamage(fmt.Errorf("the event at position %d (version %d of stream %s) holds data or metadata that is not JSON in UTF-8, as no append wrote it",
-		e.Position, e.Version, e.StreamID))
+	s.rememberDamaged(e.Position)
+	return s.foundDamage(err)
 }

@@ -70,6 +70,9 @@ type Store struct {
 	// damage is the error of the first statement that found the file
 	// damaged (see translate); nil while none has.
 	damage atomic.Pointer[error]
+	// remembered are the events found damaged, written down beside the
+	// file for the next start (see remember.go).
+	remembered remembered
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
 }
@@ -146,6 +149,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 	}
 	if err := s.checkHead(ctx, previous); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.checkRemembered(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
 	}

@@ -1,0 +1,84 @@
+package sqlitestore_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+)
+
+// TestAnEventFoundDamagedIsRememberedAcrossARestart: an event whose bytes
+// went bad inside valid JSON, found by a read as not matching its checksum,
+// made the store not ready, but a restart forgot it: the start's
+// quick_check reads no row's content, so /readyz answered 200 again until a
+// read met the event again. A start must remember it (tributary.damaged,
+// beside the file) and not be ready, at every start, until the event
+// matches its checksum again (the file restored), when it forgets it.
+func TestAnEventFoundDamagedIsRememberedAcrossARestart(t *testing.T) {
+	t.Parallel()
+	const marker = `"MARKER-0123456789","amount":100`
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	stream := uuid.New()
+	appendEvents(t, s, stream, 5, 100)
+	e := eventstore.NewEvent{Type: "Paid", Data: []byte(`{"m":` + marker + `}`)}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{e}}); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, s, stream, 5, 100)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	setByteInEvent(t, dir, marker, len(marker)-1, '8') // 100 → 108: still JSON
+
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping before the damaged event was read: %v; expected the store ready", err)
+	}
+	if _, err := s.Event(t.Context(), stream, 6); !errors.Is(err, eventstore.ErrUnavailable) {
+		s.Close()
+		t.Fatalf("read of the damaged event: %v; expected ErrUnavailable", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	marked := filepath.Join(dir, sqlitestore.DamagedFileName)
+	for i := range 2 {
+		s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+		if err != nil {
+			t.Fatalf("start %d after the damaged event was read: %v; expected it to start, not ready", i+1, err)
+		}
+		err = s.Ping(t.Context())
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "position 6") {
+			t.Fatalf("Ping at start %d after a read found the event at position 6 damaged: %v; expected ErrUnavailable saying the file is damaged at position 6", i+1, err)
+		}
+	}
+	if _, err := os.Stat(marked); err != nil {
+		t.Fatalf("%s after starts that found the event still damaged: %v; expected it kept", marked, err)
+	}
+
+	setByteInEvent(t, dir, `"MARKER-0123456789","amount":108`, len(marker)-1, '0') // restored
+	s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping at a start after the damaged event was restored: %v; expected the store ready", err)
+	}
+	if _, err := os.Stat(marked); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s after a start found the event it names restored: %v; expected it removed", marked, err)
+	}
+}
