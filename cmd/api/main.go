@@ -123,6 +123,9 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 		// Not quoted: one may be a DSN or a token given the wrong way.
 		return fmt.Errorf("%s takes no arguments, got %d; settings are TRIBUTARY_* environment variables: try api help", cmd, len(args)-1)
 	}
+	if cmd == "verify" {
+		return verify(ctx, stdout)
+	}
 	switch cmd {
 	case "serve", "migrate", "healthcheck":
 	case "version", "-version", "--version":

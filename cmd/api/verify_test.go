@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/config"
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+// TestVerifyNamesTheEventsThatFailTheirChecksums: `api verify` checks
+// every event of the embedded store, with the server stopped, and fails
+// naming the position of each that no longer matches its checksum; on a
+// healthy file it logs how many it checked and succeeds.
+func TestVerifyNamesTheEventsThatFailTheirChecksums(t *testing.T) {
+	t.Parallel()
+	const marker = `"MARKER-0123456789","amount":100`
+	dir := t.TempDir()
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	stream := uuid.New()
+	for _, d := range []string{`{"n":1}`, `{"m":` + marker + `}`, `{"n":3}`} {
+		req := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{{Type: "Paid", Data: []byte(d)}}}
+		if _, err := s.Append(t.Context(), req); err != nil {
+			s.Close()
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+
+	var logs testlog.Buffer
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
+		t.Fatalf("api verify of a healthy file: %v; expected it to succeed", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"verified`) || !strings.Contains(logs.String(), `"events":3`) {
+		t.Errorf("api verify of a healthy file of 3 events logged:\n%s\nexpected it to say it verified 3 events", logs.String())
+	}
+
+	path := filepath.Join(dir, sqlitestore.FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(b, []byte(marker)) != 1 {
+		t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
+	}
+	b[bytes.Index(b, []byte(marker))+len(marker)-1] = '8' // 100 → 108: still JSON
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "1 of its 3 events") ||
+		!strings.Contains(err.Error(), "positions 2 ") || !strings.Contains(err.Error(), "restore it from a backup") {
+		t.Errorf("api verify of a file whose event at position 2 went bad: %v; expected it to fail naming position 2 of 3 events and saying to restore", err)
+	}
+}
+
+// TestVerifyRefusesWhatItCannotVerify: a data directory without a database
+// is not made one, and MySQL, which keeps no checksum of an event, is not
+// verified.
+func TestVerifyRefusesWhatItCannotVerify(t *testing.T) {
+	t.Parallel()
+	cfg := config.Defaults()
+	cfg.DataDir = filepath.Join(t.TempDir(), "none")
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "no database file") {
+		t.Errorf("api verify of a data directory without a database: %v; expected it refused", err)
+	}
+	if _, err := os.Stat(cfg.DataDir); err == nil {
+		t.Errorf("api verify made the data directory %s", cfg.DataDir)
+	}
+	cfg.MySQLDSN = "user@tcp(127.0.0.1:3306)/db"
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "MySQL") {
+		t.Errorf("api verify with a MySQL DSN: %v; expected it refused, saying MySQL keeps no checksum of an event", err)
+	}
+}
