@@ -345,8 +345,12 @@ func pidLine() string { return strconv.Itoa(os.Getpid()) + "\n" }
 // the last. A commit is durable in the WAL before it is recorded, so after
 // a crash the record is never past the head the files hold, unless the
 // WAL was lost (see checkHead). It is not synced: after a power cut it may
-// be behind, never ahead.
-func (s *Store) recordHead(position int64) { writeHead(s.dirLock, position) }
+// be behind, never ahead. It also asks for the WAL's restart if the WAL
+// has grown past its limit (see wal.go).
+func (s *Store) recordHead(position int64) {
+	writeHead(s.dirLock, position)
+	s.checkWALSize()
+}
 
 // writeHead writes position as the head record into the lock file f (nil
 // where there is none), on the line after the pid, where startRecord put

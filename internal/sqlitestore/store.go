@@ -15,6 +15,7 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -50,6 +51,9 @@ type Options struct {
 	// event the service takes (TRIBUTARY_MAX_EVENT_BYTES): Open refuses
 	// one that no SQLite row could hold.
 	MaxEventBytes int
+	// WALLimit is the WAL's size past which the store restarts it (see
+	// restartWAL; default 64 MiB).
+	WALLimit int64
 }
 
 // ErrInUse is returned by Open when another process has the data directory,
@@ -75,6 +79,12 @@ type Store struct {
 	remembered remembered
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
+
+	// The WAL's restart (see restartWAL): walFull asks for one, walStop
+	// ends the goroutine that runs them, walDone is closed when it has.
+	walLimit         int64
+	walFull, walStop chan struct{}
+	walDone          chan struct{}
 }
 
 // Open opens the database in dir and starts the writer. It makes a new,
@@ -190,6 +200,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s.Store = sqlstore.New(d, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
+	if s.wal != nil {
+		s.walLimit = cmp.Or(opts.WALLimit, defaultWALLimit)
+		s.walFull, s.walStop, s.walDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go s.restartWAL()
+	}
 	return s, nil
 }
 
@@ -379,6 +394,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 // and closes the database.
 func (s *Store) Close() error {
 	s.Store.Close()
+	if s.walStop != nil {
+		close(s.walStop)
+		<-s.walDone
+	}
 	err := s.closePools()
 	// A file found damaged is not recorded as stopped cleanly: the next
 	// start checks every page, and refuses a damaged one (quick_check

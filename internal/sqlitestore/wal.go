@@ -1,0 +1,79 @@
+package sqlitestore
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// SQLite's checkpoint after a commit (every 1,000 pages of WAL) copies the
+// WAL's pages into the database file, but starts the WAL again from its
+// beginning only at a commit when no reader is using it. Reads that overlap
+// without a pause (subscribers catching up, clients paging the log: each
+// read is short, but one always runs) never leave such a moment, and the WAL
+// grew by every page every commit wrote, without bound: the disk, and each
+// read's search of the WAL's index. So past a size the store asks SQLite for
+// a checkpoint that waits a moment (walWait) for the readers of the WAL to
+// finish, new readers reading the database file meanwhile, and truncates it.
+
+// defaultWALLimit is the WAL's size past which the store restarts it. SQLite's
+// own checkpoints keep it near 4 MiB where readers pause.
+const defaultWALLimit = 64 << 20
+
+// walWait bounds how long a restart waits for the WAL's readers to finish,
+// and so how long it holds up appends (it takes SQLite's write lock first):
+// a read that takes longer is left to finish, and the restart is tried
+// again walRetry later.
+const (
+	walWait  = 250 * time.Millisecond
+	walRetry = time.Second
+)
+
+// checkWALSize asks restartWAL for a restart if the WAL is past its limit.
+// It runs after each commit, on the writer's goroutine: a stat of the
+// descriptor the store holds, no wait.
+func (s *Store) checkWALSize() {
+	if s.walFull == nil {
+		return
+	}
+	if fi, err := s.wal.Stat(); err == nil && fi.Size() > s.walLimit {
+		select {
+		case s.walFull <- struct{}{}:
+		default: // one is asked for already
+		}
+	}
+}
+
+// restartWAL runs, until walStop is closed, the restarts checkWALSize asks
+// for, on the connection the store keeps open (see keepWAL), at most one a
+// walRetry after one that readers held up.
+func (s *Store) restartWAL() {
+	defer close(s.walDone)
+	ctx := context.Background() // interrupted, the driver would drop the kept connection
+	if _, err := s.kept.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(walWait.Milliseconds(), 10)); err != nil {
+		s.log.Warn("the WAL's restarts are off: could not set their wait", "path", s.path, "error", err.Error())
+		return
+	}
+	for {
+		select {
+		case <-s.walStop:
+			return
+		case <-s.walFull:
+		}
+		var busy, frames, copied int64
+		err := s.kept.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
+		switch {
+		case err != nil:
+			s.log.Warn("could not restart the WAL", "path", s.path, "error", translate(err).Error())
+		case busy != 0:
+			s.log.Debug("the WAL's restart waited for its readers in vain; trying again later", "path", s.path, "frames", frames, "copied", copied)
+		default:
+			continue
+		}
+		select {
+		case <-s.walStop:
+			return
+		case <-time.After(walRetry):
+		}
+	}
+}
