@@ -132,16 +132,19 @@ func (s *Store) checkRemembered(ctx context.Context) error {
 	if !there {
 		return nil
 	}
+	// In parts: SQLite takes at most 32,766 parameters a statement, and
+	// the file may have been made longer than the store writes it.
 	var bad []int64
-	if len(positions) > 0 {
-		args := make([]any, len(positions))
-		for i, p := range positions {
+	for part := range slices.Chunk(positions, 500) {
+		args := make([]any, len(part))
+		for i, p := range part {
 			args[i] = p
 		}
-		bad, _, err = s.damagedEvents(ctx, "position IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")+")", args...)
+		found, _, err := s.damagedEvents(ctx, "position IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")+")", args...)
 		if err != nil {
 			return fmt.Errorf("open %s: check the events found damaged before: %w", s.path, s.translate(err))
 		}
+		bad = append(bad, found[:min(len(found), maxRemembered-len(bad))]...)
 	}
 	if len(bad) == 0 {
 		if err := writeDamaged(path, nil); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -80,5 +81,38 @@ func TestAnEventFoundDamagedIsRememberedAcrossARestart(t *testing.T) {
 	}
 	if _, err := os.Stat(marked); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s after a start found the event it names restored: %v; expected it removed", marked, err)
+	}
+}
+
+// TestALongListOfDamagedEventsDoesNotStopTheStart: tributary.damaged holds
+// at most 1,000 positions as the store writes it; one made longer by hand
+// (or by a tool) was read whole into one statement, past SQLite's 32,766
+// parameters, and every start failed. The start checks the first 1,000.
+func TestALongListOfDamagedEventsDoesNotStopTheStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	appendEvents(t, s, uuid.New(), 3, 10)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for p := range 40000 {
+		b.WriteString(strconv.Itoa(p+1) + "\n")
+	}
+	marked := filepath.Join(dir, sqlitestore.DamagedFileName)
+	if err := os.WriteFile(marked, []byte(b.String()), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("Open with 40,000 positions in %s: %v; expected it to start", sqlitestore.DamagedFileName, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping with every event named in %s matching its checksum: %v; expected the store ready", sqlitestore.DamagedFileName, err)
+	}
+	if _, err := os.Stat(marked); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s after a start found every event it names matching: %v; expected it removed", marked, err)
 	}
 }

@@ -162,10 +162,6 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	if err := s.checkRemembered(ctx); err != nil {
-		s.closeDBs()
-		return nil, err
-	}
 	if err := s.checkMaxEventBytes(ctx, opts.MaxEventBytes); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -175,6 +171,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// append as the database being unreachable. Take the write lock once.
 	if err := s.checkWritable(ctx); err != nil {
 		err = s.openFailed(err)
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.checkRemembered(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
