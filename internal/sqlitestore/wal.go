@@ -23,10 +23,13 @@ const defaultWALLimit = 64 << 20
 // walWait bounds how long a restart waits for the WAL's readers to finish,
 // and so how long it holds up appends (it takes SQLite's write lock first):
 // a read that takes longer is left to finish, and the restart is tried
-// again walRetry later.
+// again walRetry later, twice as long after each that waited in vain, up
+// to walRetryMax: a statement that reads for many seconds (up to the read
+// timeout) holds appends up a little, not a quarter of the time.
 const (
-	walWait  = 250 * time.Millisecond
-	walRetry = time.Second
+	walWait     = 250 * time.Millisecond
+	walRetry    = time.Second
+	walRetryMax = 32 * time.Second
 )
 
 // checkWALSize asks restartWAL for a restart if the WAL is past its limit.
@@ -45,8 +48,8 @@ func (s *Store) checkWALSize() {
 }
 
 // restartWAL runs, until walStop is closed, the restarts checkWALSize asks
-// for, on the connection the store keeps open (see keepWAL), at most one a
-// walRetry after one that readers held up.
+// for, on the connection the store keeps open (see keepWAL), waiting
+// longer after each that readers held up (see walRetry).
 func (s *Store) restartWAL() {
 	defer close(s.walDone)
 	ctx := context.Background() // interrupted, the driver would drop the kept connection
@@ -54,6 +57,7 @@ func (s *Store) restartWAL() {
 		s.log.Warn("the WAL's restarts are off: could not set their wait", "path", s.path, "error", err.Error())
 		return
 	}
+	retry := walRetry
 	for {
 		select {
 		case <-s.walStop:
@@ -66,14 +70,16 @@ func (s *Store) restartWAL() {
 		case err != nil:
 			s.log.Warn("could not restart the WAL", "path", s.path, "error", translate(err).Error())
 		case busy != 0:
-			s.log.Debug("the WAL's restart waited for its readers in vain; trying again later", "path", s.path, "frames", frames, "copied", copied)
+			s.log.Debug("the WAL's restart waited for its readers in vain; trying again later", "path", s.path, "frames", frames, "copied", copied, "in", retry)
 		default:
+			retry = walRetry
 			continue
 		}
 		select {
 		case <-s.walStop:
 			return
-		case <-time.After(walRetry):
+		case <-time.After(retry):
 		}
+		retry = min(2*retry, walRetryMax)
 	}
 }
