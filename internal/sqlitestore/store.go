@@ -181,7 +181,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// The WAL the connections have open, for checkFile. SQLite deletes it,
 	// and makes another, only when its last connection closes; the driver
 	// discards a connection whose statement was interrupted (a caller that
-	// left), so one connection that runs nothing is kept open while the
+	// left), so one connection whose statements are never interrupted (it
+	// runs only the WAL's restarts, see wal.go) is kept open while the
 	// store is, and the WAL stays the same file.
 	if s.file != nil {
 		s.keep = pool(dsn, 1)
