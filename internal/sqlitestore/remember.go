@@ -26,9 +26,11 @@ import (
 // was not ready until it stopped, and ready again after a restart, until a
 // read met the event again. So the positions of the events found damaged
 // are written into DamagedFileName, beside the database file, and every
-// start checks those events again: the store is not ready while one of
-// them is still damaged, and forgets them (removes the file) once none is,
-// the database file restored from a backup.
+// start checks those events again, and the log's newest (newestChecked):
+// the store is not ready while one of them is damaged, and forgets them
+// (removes the file) once none is, the database file restored from a
+// backup. Elsewhere, an event is checked by the read that meets it, or by
+// Verify, which reads them all.
 
 // DamagedFileName is the file beside the database file in which the store
 // remembers the positions of the events it found damaged, one a line.
@@ -119,22 +121,27 @@ func readDamaged(path string) (positions []int64, there bool, err error) {
 	return slices.Compact(positions), true, nil
 }
 
-// checkRemembered checks again, at start, the events the file beside the
-// database remembers as damaged: those still damaged make the store not
-// ready (foundDamage) and stay remembered; once none is, the file is
+// newestChecked is how many of the log's newest events every start checks
+// against their checksums: a page or two, whatever the size of the log,
+// where subscribers catching up read first.
+const newestChecked = 8
+
+// checkEvents checks, at start, the log's newest events and those the file
+// beside the database remembers as damaged: those damaged make the store
+// not ready (foundDamage) and are remembered; once none is, the file is
 // removed.
-func (s *Store) checkRemembered(ctx context.Context) error {
+func (s *Store) checkEvents(ctx context.Context) error {
 	path := s.damagedPath()
 	positions, there, err := readDamaged(path)
 	if err != nil {
 		return fmt.Errorf("open %s: read the events found damaged before: %w", s.path, err)
 	}
-	if !there {
-		return nil
+	bad, _, err := s.damagedEvents(ctx, "position IN (SELECT position FROM events ORDER BY position DESC LIMIT ?)", newestChecked)
+	if err != nil {
+		return fmt.Errorf("open %s: check the newest events: %w", s.path, s.translate(err))
 	}
 	// In parts: SQLite takes at most 32,766 parameters a statement, and
 	// the file may have been made longer than the store writes it.
-	var bad []int64
 	for part := range slices.Chunk(positions, 500) {
 		args := make([]any, len(part))
 		for i, p := range part {
@@ -144,9 +151,15 @@ func (s *Store) checkRemembered(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("open %s: check the events found damaged before: %w", s.path, s.translate(err))
 		}
-		bad = append(bad, found[:min(len(found), maxRemembered-len(bad))]...)
+		bad = append(bad, found...)
 	}
+	slices.Sort(bad)
+	bad = slices.Compact(bad)
+	bad = bad[:min(len(bad), maxRemembered)]
 	if len(bad) == 0 {
+		if !there {
+			return nil
+		}
 		if err := writeDamaged(path, nil); err != nil {
 			return fmt.Errorf("open %s: %w", s.path, err)
 		}
@@ -160,8 +173,8 @@ func (s *Store) checkRemembered(ctx context.Context) error {
 			return fmt.Errorf("open %s: %w", s.path, err)
 		}
 	}
-	s.foundDamage(fmt.Errorf("the event at position %d%s, found damaged before this start (%s), still does not match its checksum",
-		bad[0], others(len(bad)-1), path))
+	s.foundDamage(fmt.Errorf("the event at position %d%s does not match its checksum (found at start, among the %d newest events and those written down in %s)",
+		bad[0], others(len(bad)-1), newestChecked, path))
 	return nil
 }
 

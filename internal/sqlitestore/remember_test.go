@@ -32,7 +32,7 @@ func TestAnEventFoundDamagedIsRememberedAcrossARestart(t *testing.T) {
 	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{e}}); err != nil {
 		t.Fatal(err)
 	}
-	appendEvents(t, s, stream, 5, 100)
+	appendEvents(t, s, stream, 10, 100) // more than a start checks of the newest
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,5 +114,41 @@ func TestALongListOfDamagedEventsDoesNotStopTheStart(t *testing.T) {
 	}
 	if _, err := os.Stat(marked); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s after a start found every event it names matching: %v; expected it removed", marked, err)
+	}
+}
+
+// TestAStartChecksTheNewestEventsAgainstTheirChecksums: bytes gone bad at
+// rest in the log's newest events, after a clean stop, were served as ready
+// until a read met them (a subscriber catching up reads them first). Each
+// start checks the newest events' checksums, a page or two whatever the
+// size of the log, and is not ready if one fails, remembering it.
+func TestAStartChecksTheNewestEventsAgainstTheirChecksums(t *testing.T) {
+	t.Parallel()
+	const marker = `"MARKER-0123456789","amount":100`
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	stream := uuid.New()
+	appendEvents(t, s, stream, 20, 100)
+	e := eventstore.NewEvent{Type: "Paid", Data: []byte(`{"m":` + marker + `}`)}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{e}}); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, s, stream, 2, 100)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	setByteInEvent(t, dir, marker, len(marker)-1, '8') // 100 → 108: still JSON
+
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("Open after a clean stop with the third newest event damaged: %v; expected it to start, not ready", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Ping(t.Context()); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "position 21") {
+		t.Errorf("Ping after a start with the event at position 21, the third newest, damaged: %v; expected ErrUnavailable naming position 21", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, sqlitestore.DamagedFileName))
+	if err != nil || !strings.HasSuffix(string(b), "\n21\n") {
+		t.Errorf("%s after a start found position 21 damaged: %q, %v; expected it written down", sqlitestore.DamagedFileName, b, err)
 	}
 }

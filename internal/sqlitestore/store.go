@@ -174,7 +174,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	if err := s.checkRemembered(ctx); err != nil {
+	if err := s.checkEvents(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
