@@ -2,6 +2,7 @@
 //
 //	api              serve the HTTP API (the default; also: api serve)
 //	api migrate      bring the database schema up to date and exit
+//	api verify       check every page and event of the embedded store (stopped)
 //	api healthcheck  exit 0 if the server at TRIBUTARY_ADDR is ready, 1 if not
 //	api version      print the version this binary was built from
 //	api help         list the commands and the configuration variables
@@ -59,6 +60,8 @@ const usage = `usage: api [command]
 Commands:
   serve        serve the HTTP API (the default)
   migrate      bring the database schema up to date and exit
+  verify       check every page and every event's checksum of the embedded store,
+               which must not be served meanwhile; exit 1 naming damaged events
   healthcheck  exit 0 if the server at TRIBUTARY_ADDR answers /readyz with 200, else 1
   version      print the version this binary was built from
   help         print this help
@@ -123,10 +126,9 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 		// Not quoted: one may be a DSN or a token given the wrong way.
 		return fmt.Errorf("%s takes no arguments, got %d; settings are TRIBUTARY_* environment variables: try api help", cmd, len(args)-1)
 	}
-	if cmd == "verify" {
-		return verify(ctx, stdout)
-	}
 	switch cmd {
+	case "verify":
+		return verify(ctx, stdout)
 	case "serve", "migrate", "healthcheck":
 	case "version", "-version", "--version":
 		_, err := fmt.Fprintln(stdout, buildVersion())
