@@ -245,14 +245,9 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 			s.writeError(w, r, &detailError{kind: errUnauthorized, detail: "the access token is not valid"})
 			return
 		}
+		// A token in the query made the answer private already
+		// (privateForURLToken), whatever it is.
 		setPrincipal(r.Context(), t.name)
-		if r.Header.Get("Authorization") == "" {
-			// The token came in the query: no shared cache may keep the
-			// answer under a URL that holds it (RFC 6750 §2.3), where the
-			// header would have kept it out. A subscription adds its
-			// no-cache to it (openEvents).
-			w.Header().Set("Cache-Control", "private")
-		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && t.role != RoleWrite {
 			s.writeError(w, r, &detailError{kind: errForbidden,
 				detail: fmt.Sprintf("token %q may only read; %s needs a write token", t.name, r.Method)})

@@ -1,6 +1,8 @@
 package http_test
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -207,6 +209,88 @@ func TestATokenHoldersNameThatIsAnotherHoldersTokenIsRefused(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), other) {
 			t.Errorf("the refusal quotes a token: %v", err)
+		}
+	}
+}
+
+// TestEveryAnswerToAURLWithAQueryTokenIsPrivate: only an answer that
+// passed access control said Cache-Control: private for a token in the
+// query, so a 404 or 405 (the router answers them before access control),
+// an OPTIONS, a CORS preflight, a probe, the page, a 401 for a token that
+// is not valid and a 400 for a token sent both ways went without it, and a
+// shared cache could keep them under a URL that holds a token (404 and 405
+// are cacheable by default, RFC 9110 §15.1). From a black-box tester.
+func TestEveryAnswerToAURLWithAQueryTokenIsPrivate(t *testing.T) {
+	t.Parallel()
+	const writeSecret, readSecret = "w-0123456789abcdef", "r-0123456789abcdef"
+	tokens, err := esthttp.ParseTokens("app:write:" + writeSecret + ",dashboard:read:" + readSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := teststore.SQLite.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	go feed.Run(t.Context())
+	h := esthttp.New(store, esthttp.Options{Tokens: tokens, Feed: feed, Heartbeat: time.Hour, OpenAPI: api.OpenAPI,
+		MaxBodyBytes: 1 << 10, CORSOrigins: []string{"https://app.example.com"}})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.CloseSubscriptions)
+	id := uuid.NewString()
+	for _, tc := range []struct {
+		method, path string
+		header       []string
+		body         string
+		status       int
+	}{
+		{"GET", "/no/such?access_token=" + readSecret, nil, "", http.StatusNotFound},
+		{"HEAD", "/no/such?access_token=" + readSecret, nil, "", http.StatusNotFound},
+		{"POST", "/no/such?access_token=" + writeSecret, nil, "{}", http.StatusNotFound},
+		{"GET", "/streams/" + id + "/?access%5Ftoken=" + readSecret, nil, "", http.StatusNotFound},
+		{"DELETE", "/streams?access_token=" + writeSecret, nil, "", http.StatusMethodNotAllowed},
+		{"PUT", "/events?access_token=" + writeSecret, nil, "", http.StatusMethodNotAllowed},
+		{"OPTIONS", "/events?access_token=" + readSecret, nil, "", http.StatusNoContent},
+		{"OPTIONS", "/no/such?access_token=" + readSecret, nil, "", http.StatusNotFound},
+		{"OPTIONS", "/events?access_token=" + readSecret,
+			[]string{"Origin", "https://app.example.com", "Access-Control-Request-Method", "GET"}, "", 0},
+		{"HEAD", "/events?access_token=" + readSecret, nil, "", http.StatusOK},
+		{"GET", "/healthz?access_token=" + readSecret, nil, "", http.StatusOK},
+		{"GET", "/readyz?access_token=" + readSecret, nil, "", http.StatusOK},
+		{"GET", "/?access_token=" + readSecret, nil, "", http.StatusOK},
+		{"GET", "/events?access_token=not-a-token", nil, "", http.StatusUnauthorized},
+		{"GET", "/events?access_token=" + readSecret, []string{"Authorization", "Bearer " + readSecret}, "", http.StatusBadRequest},
+		{"GET", "/events?after=zz&access_token=" + readSecret, nil, "", http.StatusBadRequest},
+		{"POST", "/streams/" + id + "/events?access_token=" + readSecret, nil, `{"stream_type":"a","events":[{"type":"X","data":1}]}`, http.StatusForbidden},
+		{"POST", "/streams/" + id + "/events?access_token=" + writeSecret, nil,
+			`{"stream_type":"a","events":[{"type":"X","data":"` + strings.Repeat("x", 2<<10) + `"}]}`, http.StatusRequestEntityTooLarge},
+	} {
+		var body io.Reader
+		if tc.body != "" {
+			body = strings.NewReader(tc.body)
+		}
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for i := 0; i+1 < len(tc.header); i += 2 {
+			req.Header.Set(tc.header[i], tc.header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		what := tc.method + " " + tc.path
+		if len(tc.header) > 0 {
+			what += fmt.Sprintf(" with %q", tc.header)
+		}
+		if tc.status != 0 && resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d", what, resp.StatusCode, tc.status)
+		}
+		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "private") {
+			t.Errorf("%s: %d with Cache-Control %q; want it to say private, as the URL holds a token", what, resp.StatusCode, cc)
 		}
 	}
 }

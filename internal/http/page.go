@@ -69,7 +69,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	// Revalidate every time, so a new binary's page is never stale.
-	h.Set("Cache-Control", "no-cache")
+	noCache(h)
 	h.Set("ETag", browserPage.etag)
 	if notModified(r, browserPage.etag) {
 		w.WriteHeader(http.StatusNotModified)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -256,7 +257,9 @@ func headAsGet(next http.Handler) http.Handler {
 // routes lists every route of the API.
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.accessLog)
+	// First: every answer, the router's 404 and 405, an OPTIONS and a CORS
+	// preflight included, must say private for a token in the URL.
+	r.Use(s.privateForURLToken, s.requestID, s.accessLog)
 	if len(s.opts.CORSOrigins) > 0 {
 		// Before access control: a preflight carries no token.
 		r.Use(corsHandler(s.opts.CORSOrigins))
@@ -717,6 +720,52 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
+}
+
+// privateForURLToken says Cache-Control: private on every answer to a
+// request whose URL holds a token: ?access_token= (by its decoded name, as
+// query reads it), or, where access control is on, a known token anywhere
+// in the path or query. No shared cache may keep an answer under a URL that
+// holds a token (RFC 6750 §2.3), whatever the answer: a 404 and a 405 are
+// cacheable by default (RFC 9110 §15.1), and the router answers them
+// before access control. A handler that sets its own Cache-Control keeps
+// the private (noCache).
+func (s *Server) privateForURLToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if namesAccessToken(r.URL.RawQuery) || s.auth.redact(r.URL.RawQuery) != r.URL.RawQuery ||
+			s.auth.redact(r.URL.EscapedPath()) != r.URL.EscapedPath() || s.auth.redact(r.URL.Path) != r.URL.Path {
+			w.Header().Set("Cache-Control", "private")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// namesAccessToken reports whether the raw query has an access_token
+// parameter, its name decoded as query decodes it (access%5Ftoken is
+// one), or compared as sent where it cannot be decoded.
+func namesAccessToken(raw string) bool {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		name, _, _ := strings.Cut(pair, "=")
+		if decoded, err := url.QueryUnescape(name); err == nil {
+			name = decoded
+		}
+		if name == "access_token" {
+			return true
+		}
+	}
+	return false
+}
+
+// noCache sets Cache-Control: no-cache, and keeps the private a token in
+// the URL asked for (privateForURLToken).
+func noCache(h http.Header) {
+	if h.Get("Cache-Control") == "private" {
+		h.Set("Cache-Control", "no-cache, private")
+		return
+	}
+	h.Set("Cache-Control", "no-cache")
 }
 
 // requestID gives every request an id, which the access log records and

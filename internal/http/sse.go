@@ -359,11 +359,8 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
-	if h.Get("Cache-Control") == "private" { // a token in the query (requireToken)
-		h.Set("Cache-Control", "no-cache, private")
-	} else {
-		h.Set("Cache-Control", "no-cache")
-	}
+	noCache(h) // and private, for a token in the URL
+
 	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
 	if r.Method == http.MethodHead {
 		// Answered as its GET would be, without taking a place.
