@@ -47,37 +47,32 @@ func (c *clientSubscriptions) full(client string) bool {
 	return c.held[client] >= c.limit
 }
 
-// limitPerClient admits a subscription only while its client holds fewer
+// takeClientPlace admits a subscription only while its client holds fewer
 // than MaxSubscribersPerClient, and answers it 503 otherwise, as the
-// instance's own limit does. The place is the client's from before the
-// handler runs until the request's access log line is written, which a
-// subscription that took its connection over writes when it ends
+// instance's own limit does (atCapacity). A subscription calls it once its
+// request has passed every check of its own, so that a bad one is a 400
+// whatever the load, and before it reads the database. The place is the
+// client's from then until the request's access log line is written, which
+// a subscription that took its connection over writes when it ends
 // (detachAccessEntry). A HEAD of one is answered as its GET would be, and
-// takes no place. Other requests pass as they are. It runs after access
-// control: the token, if any, names the client.
-func (s *Server) limitPerClient(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e, ok := r.Context().Value(accessKey{}).(*accessEntry)
-		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) || !wantsEvents(r) {
-			next.ServeHTTP(w, r)
-			return
+// takes no place. The token, if any, names the client.
+func (s *Server) takeClientPlace(r *http.Request) error {
+	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
+	if !ok {
+		return nil
+	}
+	client := s.clientKey(r, *e.principal)
+	if r.Method == http.MethodHead {
+		if s.clients.full(client) {
+			return s.clientHoldsItsShare(clientWho(client))
 		}
-		client := s.clientKey(r, *e.principal)
-		if r.Method == http.MethodHead {
-			if s.clients.full(client) {
-				s.writeError(w, r, s.clientHoldsItsShare(clientWho(client)))
-				return
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		if !s.clients.take(client) {
-			s.writeError(w, r, s.clientHoldsItsShare(clientWho(client)))
-			return
-		}
-		e.release = func() { s.clients.give(client) }
-		next.ServeHTTP(w, r)
-	})
+		return nil
+	}
+	if !s.clients.take(client) {
+		return s.clientHoldsItsShare(clientWho(client))
+	}
+	e.release = func() { s.clients.give(client) }
+	return nil
 }
 
 // clientHoldsItsShare is the 503 of a subscription whose client, who,

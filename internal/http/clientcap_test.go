@@ -244,3 +244,61 @@ func askEvents(t *testing.T, client *http.Client, method, url string) *http.Resp
 	resp.Body.Close()
 	return resp
 }
+
+// TestABadSubscriptionIsABadRequestAtEitherCap: at the client's share of
+// subscriptions, a subscription with a bad parameter (after=zz) was
+// answered 503, to try again, where below it, or at the instance's limit,
+// it is a 400: the client's cap was a middleware before the handler's
+// checks. A bad request is told it is bad whatever the load. On both
+// stores, on both routes, GET and HEAD. From a black-box tester.
+func TestABadSubscriptionIsABadRequestAtEitherCap(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		for name, opts := range map[string]esthttp.Options{
+			"the client's share":   {MaxSubscribers: 10, MaxSubscribersPerClient: 1},
+			"the instance's limit": {MaxSubscribers: 1, MaxSubscribersPerClient: 5},
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				opts.OpenAPI = api.OpenAPI
+				_, _, srv := liveServerOf(t, k, opts, nil)
+				one := subscriberFrom(t, "127.0.0.1")
+				expectSubscribed(t, one, srv.URL, "", "the one subscription the cap lets through")
+				id := uuid.NewString()
+				for _, bad := range []struct{ path, header, value string }{
+					{"/events?after=zz", "", ""},
+					{"/events?limit=0", "", ""},
+					{"/events?stream_type=1a", "", ""},
+					{"/events?no_such=1", "", ""},
+					{"/events", "Last-Event-ID", "zz"},
+					{"/events", esthttp.MinPositionHeader, "zz"},
+					{"/streams/not-a-uuid/events", "", ""},
+					{"/streams/" + id + "/events?from=zz", "", ""},
+					{"/streams/" + id + "/events?direction=backward", "", ""},
+					{"/streams/" + id + "/events", "Last-Event-ID", "-1"},
+				} {
+					for _, method := range []string{http.MethodGet, http.MethodHead} {
+						req, err := http.NewRequest(method, srv.URL+bad.path, nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						req.Header.Set("Accept", "text/event-stream")
+						if bad.header != "" {
+							req.Header.Set(bad.header, bad.value)
+						}
+						resp, err := one.Do(req)
+						if err != nil {
+							t.Fatal(err)
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Retry-After") != "" {
+							t.Errorf("%s %s (%s %q) at the cap: %d, Retry-After %q; want 400 without Retry-After, as below the cap",
+								method, bad.path, bad.header, bad.value, resp.StatusCode, resp.Header.Get("Retry-After"))
+						}
+					}
+				}
+			})
+		}
+	})
+}

@@ -109,7 +109,7 @@ type Server struct {
 	// subscribers a commit wakes; deliveries holds one for each of them
 	// writing now: half as many.
 	turns, deliveries chan struct{}
-	// clients counts the subscriptions each client holds now (limitPerClient).
+	// clients counts the subscriptions each client holds now (takeClientPlace).
 	clients clientSubscriptions
 }
 
@@ -299,10 +299,10 @@ func (s *Server) routes() {
 		// Each route is written out whole, not nested with Route: a nested
 		// route's "/" serves its path with a trailing slash too, and no
 		// other path of the API does (openapi.yaml lists none).
-		r.With(s.minPosition, s.limitPerClient).Get("/events", s.adapt(s.readAll))
+		r.With(s.minPosition).Get("/events", s.adapt(s.readAll))
 		r.With(s.minPosition).Get("/streams", s.adapt(s.listStreams))
 		r.With(s.minPosition).Get("/streams/{streamID}", s.adapt(s.getStream))
-		r.With(s.minPosition, s.limitPerClient).Get("/streams/{streamID}/events", s.adapt(s.readStream))
+		r.With(s.minPosition).Get("/streams/{streamID}/events", s.adapt(s.readStream))
 		r.Post("/streams/{streamID}/events", s.adapt(s.appendEvents))
 		r.With(s.minPosition).Get("/streams/{streamID}/events/{version}", s.adapt(s.getEvent))
 	})
@@ -507,7 +507,7 @@ type accessEntry struct {
 	ww                                     middleware.WrapResponseWriter
 	detached                               bool   // a subscription logs the line when it ends
 	subscription                           bool   // a subscription's response (isEventStream)
-	release                                func() // if not nil, gives back the client's place (limitPerClient)
+	release                                func() // if not nil, gives back the client's place (takeClientPlace)
 	unmatched                              bool   // no route served it (see unmatched)
 	asked                                  string // an OPTIONS's route (options): the pattern of the one its path asks about
 	refused                                bool   // a 5xx for a limit, no fault of the server's: a warning (see writeError)

@@ -144,7 +144,7 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 			opts.FromVersion = last // no version can follow it
 		}
 	}
-	if err := s.atCapacity(); err != nil {
+	if err := s.admit(r); err != nil {
 		return err
 	}
 	// The stream (or, from its start, the log's head) is read whatever the
@@ -182,7 +182,7 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 	} else if ok {
 		sub.After, asked = last, "Last-Event-ID "+strconv.FormatInt(last, 10)
 	}
-	if err := s.atCapacity(); err != nil {
+	if err := s.admit(r); err != nil {
 		return err
 	}
 	// The head is read whatever the starting point: a subscription opened
@@ -207,6 +207,17 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 		}
 	}
 	return s.serveEvents(w, r, sub, false)
+}
+
+// admit is the 503 of a subscription past its client's share
+// (takeClientPlace, which takes the place) or the instance's limit
+// (atCapacity), once the request has passed its own checks: a bad request
+// is a 400 whatever the load.
+func (s *Server) admit(r *http.Request) error {
+	if err := s.takeClientPlace(r); err != nil {
+		return err
+	}
+	return s.atCapacity()
 }
 
 // atCapacity is the 503 a subscription meets when the instance holds
