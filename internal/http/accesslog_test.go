@@ -4,9 +4,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
@@ -56,5 +59,51 @@ func TestAnAccessLogLineIsBoundedWhateverTheRequestsLength(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"path":"/streams/aaaa`) || !strings.Contains(logs.String(), "bytes in all)") {
 		t.Errorf("the long path is not logged cut and marked so: %.600s", logs.String())
+	}
+}
+
+// TestTheLogQuotesThePathAsSent: the access log wrote the path decoded, so
+// /streams/ID%2Fevents, a 400 (an encoded slash stays inside its segment:
+// a stream id that is no UUID), was logged as /streams/ID/events, the route
+// that serves, and an operator could not tell the two apart; a 503's
+// "request failed" line did the same. Each line quotes the path as sent
+// now, cut as before. From a black-box tester.
+func TestTheLogQuotesThePathAsSent(t *testing.T) {
+	t.Parallel()
+	logs := &testlog.Buffer{}
+	store := teststore.SQLite.Open(t)
+	srv := httptest.NewServer(esthttp.New(unavailableStore{store}, esthttp.Options{
+		OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	id := uuid.NewString()
+	sent := []string{
+		"/streams/" + id + "%2Fevents", // a 400
+		"/%65vents",                    // the same path as /events: a 200
+		"/streams/%" + strconv.FormatInt(int64(id[0]), 16) + id[1:], // a 503, logged twice
+	}
+	for _, target := range sent {
+		resp, err := http.Get(srv.URL + target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(logs.String(), `"msg":"request"`) < len(sent) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	for _, target := range sent {
+		found := false
+		for line := range strings.Lines(out) {
+			found = found || strings.Contains(line, `"msg":"request",`) && strings.Contains(line, `"path":"`+target+`"`)
+		}
+		if !found {
+			t.Errorf("no access log line quotes the path %s as sent; the log:\n%s", target, out)
+		}
+	}
+	if !strings.Contains(out, `"msg":"request failed","method":"GET","path":"`+sent[2]+`"`) {
+		t.Errorf("the 503's request failed line does not quote the path %s as sent; the log:\n%s", sent[2], out)
 	}
 }

@@ -256,7 +256,7 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, events iter
 			if bw == nil {
 				return err
 			}
-			s.log.Error("read failed mid-response; cutting the connection", "path", logCut(s.auth.redact(r.URL.Path)), "error", s.redactError(err))
+			s.log.Error("read failed mid-response; cutting the connection", "path", s.logPath(r), "error", s.redactError(err))
 			panic(http.ErrAbortHandler)
 		}
 		if bw == nil {

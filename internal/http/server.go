@@ -433,7 +433,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		e := &accessEntry{s: s, start: time.Now(), id: middleware.GetReqID(r.Context()), method: r.Method,
-			path: r.URL.Path, query: r.URL.RawQuery, remote: r.RemoteAddr, ww: ww}
+			path: s.logPath(r), query: r.URL.RawQuery, remote: r.RemoteAddr, ww: ww}
 		ww.Header().Set("X-Request-Id", e.id)
 		// A body holds what clients wrote (event data, `<script>` and all,
 		// byte for byte): no browser may take it for anything but its
@@ -676,7 +676,7 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	s.log.LogAttrs(ctx, level, "request",
 		slog.String("method", logCut(s.auth.redact(e.method))),
 		slog.String("route", e.route),
-		slog.String("path", logCut(s.auth.redact(e.path))),
+		slog.String("path", e.path), // redacted and cut (logPath)
 		slog.String("query", logCut(s.auth.redact(logQuery(e.query)))),
 		slog.Int("status", status),
 		slog.Int("bytes", written),
@@ -685,6 +685,34 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		slog.String("request_id", e.id),
 		slog.String("token", *e.principal),
 	)
+}
+
+// logPath is r's path for a log line: as the client sent it, escapes and
+// all (sentPath), so that /streams/ID%2Fevents, a stream id that is no
+// UUID, is not logged as /streams/ID/events, the route; with every known
+// token REDACTED and cut (logCut). A token the path holds encoded (a
+// base64 token's / sent as %2F) is found in the decoded path: the path is
+// then logged as its default encoding writes the decoded one, redacted.
+func (s *Server) logPath(r *http.Request) string {
+	path := sentPath(r)
+	if decoded := s.auth.redact(r.URL.Path); decoded != r.URL.Path {
+		path = (&url.URL{Path: decoded}).EscapedPath()
+	}
+	return logCut(s.auth.redact(path))
+}
+
+// sentPath is r's path as its request line sent it: percent-escapes as
+// they came, before withUnreservedDecoded, "*" for OPTIONS *.
+func sentPath(r *http.Request) string {
+	target := r.RequestURI
+	if strings.HasPrefix(target, "/") || target == "*" {
+		path, _, _ := strings.Cut(target, "?")
+		return path
+	}
+	if u, err := url.ParseRequestURI(target); err == nil && target != "" {
+		return u.EscapedPath() // an absolute URI: its path as sent, where it is a valid encoding
+	}
+	return r.URL.EscapedPath()
 }
 
 // maxLogField bounds what a log line or a problem quotes of a request's method,
@@ -857,7 +885,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec) // net/http's way to cut a response short; let it through
 			}
-			s.logPanic(rec, "method", logCut(s.auth.redact(r.Method)), "path", logCut(s.auth.redact(r.URL.Path)), "request_id", middleware.GetReqID(r.Context()))
+			s.logPanic(rec, "method", logCut(s.auth.redact(r.Method)), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
 			s.writeError(w, r, errPanic)
 		}()
 		next.ServeHTTP(w, r)

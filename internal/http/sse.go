@@ -285,7 +285,7 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	s := ew.s
 	s.handling.Add(1) // Wait covers the subscription until it ends
 	ctx, cancel := context.WithCancel(context.Background())
-	path, id := s.auth.redact(r.URL.Path), middleware.GetReqID(r.Context()) // r itself is not kept
+	path, id := s.logPath(r), middleware.GetReqID(r.Context()) // r itself is not kept
 	// What the client sent after its request before the connection was
 	// taken over is in net/http's buffer, where watchClose cannot see it:
 	// empty lines are let be, anything else (a pipelined request) ends the
