@@ -79,6 +79,9 @@ func Load() (Config, error) {
 		// it wraps: say what is expected instead.
 		var pe *envconfig.ParseError
 		if errors.As(err, &pe) {
+			if err := outOfRange(pe.KeyName, pe.FieldName, pe.Value); err != nil {
+				return Config{}, err
+			}
 			return Config{}, fmt.Errorf("%s must be %s (the value is not shown)", pe.KeyName, expected(pe.FieldName))
 		}
 		return Config{}, fmt.Errorf("read configuration: %w", err)

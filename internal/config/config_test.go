@@ -482,3 +482,31 @@ func TestMaxClientBytesInFlightIsZeroOrMore(t *testing.T) {
 		})
 	}
 }
+
+// TestASettingPastItsTypesRangeSaysSo: a number too large for its setting
+// (TRIBUTARY_MAX_BODY_BYTES=99999999999999999999) was called "not a whole
+// number in decimal", which it is, and a duration past Go's largest
+// (TRIBUTARY_REQUEST_TIMEOUT=3000000h) "not a duration such as 30s": the
+// operator was sent looking for a typo. Each says it is too large (or
+// small) and gives the bound, still without the value. From a black-box
+// tester.
+func TestASettingPastItsTypesRangeSaysSo(t *testing.T) {
+	for _, tc := range []struct{ name, value, want, wrong string }{
+		{"TRIBUTARY_MAX_BODY_BYTES", "99999999999999999999", "TRIBUTARY_MAX_BODY_BYTES is too large: it must be at most 9223372036854775807", "whole number"},
+		{"TRIBUTARY_MAX_BODY_BYTES", "+099999999999999999999", "TRIBUTARY_MAX_BODY_BYTES is too large: it must be at most 9223372036854775807", "whole number"},
+		{"TRIBUTARY_MAX_BATCH", "99999999999999999999", "TRIBUTARY_MAX_BATCH is too large: it must be at most 9223372036854775807", "whole number"},
+		{"TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT", "-99999999999999999999", "TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT is too small: it must be at least -9223372036854775808", "whole number"},
+		{"TRIBUTARY_REQUEST_TIMEOUT", "3000000h", "TRIBUTARY_REQUEST_TIMEOUT is too long: it must be at most 8760h0m0s", "such as"},
+		{"TRIBUTARY_HEARTBEAT", "1.5e3h", "TRIBUTARY_HEARTBEAT must be a duration such as", "too long"}, // not a duration: not one too long
+		{"TRIBUTARY_MAX_BATCH", "1e30", "TRIBUTARY_MAX_BATCH must be a whole number in decimal", "too large"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv(tc.name, tc.value)
+			_, err := Load()
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.wrong) || strings.Contains(err.Error(), tc.value) {
+				t.Fatalf("%s=%s: expected an error saying %q, not %q, without the value; got %v", tc.name, tc.value, tc.want, tc.wrong, err)
+			}
+		})
+	}
+}

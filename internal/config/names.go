@@ -202,10 +202,54 @@ func decimalInts(c *Config) error {
 		}
 		n, err := strconv.ParseInt(s, 10, f.Type.Bits())
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s must be a whole number in decimal (the value is not shown)", name))
+			if err := outOfRange(name, f.Name, s); err != nil {
+				errs = append(errs, err)
+			} else {
+				errs = append(errs, fmt.Errorf("%s must be a whole number in decimal (the value is not shown)", name))
+			}
 			continue
 		}
 		v.Field(i).SetInt(n)
 	}
 	return errors.Join(errs...)
 }
+
+// outOfRange returns the error of value, given for the setting named name
+// (the Config field field), where it is a whole number in decimal or a
+// duration, as written, that its type cannot hold: said as too large (or
+// small, or long) with the bound, where "not a whole number" or "not a
+// duration" would send the operator looking for a typo. Otherwise nil. It
+// never quotes the value.
+func outOfRange(name, field, value string) error {
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		return nil
+	}
+	switch {
+	case f.Type == reflect.TypeFor[time.Duration]():
+		if !durationSyntax.MatchString(value) {
+			return nil
+		}
+		if _, err := time.ParseDuration(value); err == nil {
+			return nil
+		}
+		// Its syntax is a duration's: only its size can be wrong.
+		if strings.HasPrefix(value, "-") {
+			return fmt.Errorf("%s is out of range: it must be from 0s to %s (the value is not shown)", name, maxDuration)
+		}
+		return fmt.Errorf("%s is too long: it must be at most %s (the value is not shown)", name, maxDuration)
+	case f.Type == reflect.TypeFor[int]() || f.Type == reflect.TypeFor[int64]():
+		n, err := strconv.ParseInt(value, 10, f.Type.Bits())
+		if !errors.Is(err, strconv.ErrRange) {
+			return nil
+		}
+		if n > 0 {
+			return fmt.Errorf("%s is too large: it must be at most %d (the value is not shown)", name, n)
+		}
+		return fmt.Errorf("%s is too small: it must be at least %d (the value is not shown)", name, n)
+	}
+	return nil
+}
+
+// durationSyntax matches what time.ParseDuration reads, whatever its size.
+var durationSyntax = regexp.MustCompile(`^[-+]?(0|((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$`)
