@@ -90,7 +90,8 @@ var problemKinds = []problemKind{
 
 var internalKind = problemKind{nil, http.StatusInternalServerError, "internal", "Internal server error"}
 
-// retryAfterSeconds is what a 503 tells clients to wait.
+// retryAfterSeconds is what a 503 tells clients to wait (but for a
+// damaged file's: see writeError).
 const retryAfterSeconds = 2
 
 // writeError answers a failed request with RFC 9457 problem details. It is
@@ -150,7 +151,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	switch kind.status {
 	case http.StatusServiceUnavailable:
-		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		// Not for a damaged file: no retry mends it (its detail says
+		// so), and clients that obey Retry-After would loop on it. API.md
+		// asks it of a database out of reach.
+		if !errors.Is(err, eventstore.ErrDamaged) {
+			h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		}
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", allowed(s.router, routingPath(r)))
 	case http.StatusUnauthorized:

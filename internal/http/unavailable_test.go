@@ -240,3 +240,41 @@ func holdLock(t *testing.T, driver, dsn string) (release func()) {
 	t.Cleanup(release)
 	return release
 }
+
+// TestADamagedDatabasesAnswerTellsNoOneToRetry: a 503 for a damaged
+// embedded database file said in its detail that retrying will not help
+// until an operator restores the file, but still carried Retry-After: 2,
+// which clients and proxies that retry on it obey, in a loop, for ever. It
+// carries none now; every other 503 still does (API.md asks Retry-After of
+// a database out of reach). From a black-box tester.
+func TestADamagedDatabasesAnswerTellsNoOneToRetry(t *testing.T) {
+	t.Parallel()
+	damaged := fmt.Errorf("read: %w: %w: /data/tributary.db (database disk image is malformed): restore it from a backup",
+		eventstore.ErrUnavailable, eventstore.ErrDamaged)
+	s := newServer(t, nil, failingStore{err: damaged})
+	id := uuid.NewString()
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/readyz", ""},
+		{"GET", "/events", ""},
+		{"GET", "/streams", ""},
+		{"GET", "/streams/" + id, ""},
+		{"GET", "/streams/" + id + "/events", ""},
+		{"GET", "/streams/" + id + "/events/1", ""},
+		{"HEAD", "/streams/" + id + "/events/1", ""},
+		{"POST", "/streams/" + id + "/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`},
+	} {
+		r := s.do(tc.method, tc.path, tc.body)
+		if r.status != http.StatusServiceUnavailable || r.header.Values("Retry-After") != nil {
+			t.Errorf("%s %s on a damaged file: %d, Retry-After %q; want 503 without Retry-After, as no retry can mend the file\n%s",
+				tc.method, tc.path, r.status, r.header.Values("Retry-After"), r.body)
+		}
+		if tc.method != "HEAD" && !strings.Contains(string(r.body), "retrying will not help") {
+			t.Errorf("%s %s on a damaged file: %s; want the detail to say retrying will not help", tc.method, tc.path, r.body)
+		}
+	}
+	// Out of reach, the same requests still say when to try again.
+	unreachable := newServer(t, nil, failingStore{err: fmt.Errorf("read: %w: connection refused", eventstore.ErrUnavailable)})
+	if r := unreachable.do("GET", "/events", ""); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("GET /events with the database out of reach: %d, Retry-After %q; want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
+	}
+}
