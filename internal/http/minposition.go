@@ -28,8 +28,11 @@ type Replica interface {
 	ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error)
 }
 
-// minPosition makes a read with a Tributary-Min-Position header wait until
-// the store's head, as its reads see it, has reached that position.
+// minPosition reads a read's Tributary-Min-Position header, a 400 if it is
+// malformed, for the handler to wait for (awaitMinPosition): the wait
+// comes after the read's own checks, so that a bad read is a 400 whatever
+// position it asks for, and after a subscription's caps, so that one
+// refused for them neither waits nor reads the head.
 func (s *Server) minPosition(next http.Handler) http.Handler {
 	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		raw, ok := r.Header[http.CanonicalHeaderKey(MinPositionHeader)]
@@ -49,12 +52,24 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 		case outOfRange:
 			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw[0])
 		}
-		if err := s.waitForPosition(r.Context(), want, MinPositionHeader+" "+strconv.FormatInt(want, 10)); err != nil {
-			return err
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), minPositionKey{}, want)))
 		return nil
 	})
+}
+
+// minPositionKey is the context key of a read's Tributary-Min-Position.
+type minPositionKey struct{}
+
+// awaitMinPosition waits until the store's head, as its reads see it, has
+// reached the request's Tributary-Min-Position (minPosition), if it has
+// one. A read calls it once it has passed its own checks, before it reads
+// the store.
+func (s *Server) awaitMinPosition(r *http.Request) error {
+	want, ok := r.Context().Value(minPositionKey{}).(int64)
+	if !ok {
+		return nil
+	}
+	return s.waitForPosition(r.Context(), want, MinPositionHeader+" "+strconv.FormatInt(want, 10))
 }
 
 // waitForPosition polls the store's head until it reaches want, for at most

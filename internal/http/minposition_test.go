@@ -177,3 +177,64 @@ func TestAResumePointPastANodesHeadIsWaitedForWhereReadsMayLag(t *testing.T) {
 		}
 	}
 }
+
+// TestABadReadIsABadRequestWhateverItsMinPosition: Tributary-Min-Position
+// was waited for by a middleware before the read's own checks, so a read
+// with a bad parameter (after=zz, a stream id that is no UUID) and a
+// position past the head was answered 409 starting-point-ahead (or, behind
+// a replica, 503 after waiting up to 5 s, reading the head all the while),
+// where without the header it is a 400: the same ordering mistake as the
+// client's subscriber cap. A bad request is a 400 whatever its header asks
+// to wait for; a subscription at its cap is a 503 before it waits. On
+// both stores, reads and subscriptions.
+func TestABadReadIsABadRequestWhateverItsMinPosition(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		_, _, srv := liveServerOf(t, k, esthttp.Options{MaxSubscribers: 10, MaxSubscribersPerClient: 1}, nil)
+		id := uuid.NewString()
+		ask := func(path, accept string) *http.Response {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			req.Header.Set(esthttp.MinPositionHeader, "999999")
+			if accept != "" {
+				req.Header.Set("Accept", accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			return resp
+		}
+		for _, accept := range []string{"", "text/event-stream"} {
+			for _, path := range []string{
+				"/events?after=zz", "/events?no_such=1", "/streams?limit=0", "/streams/not-a-uuid",
+				"/streams/not-a-uuid/events", "/streams/" + id + "/events?from=zz", "/streams/" + id + "/events/zz",
+			} {
+				if resp := ask(path, accept); resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("GET %s (Accept %q) with %s past the head: %d, want 400 as without it", path, accept, esthttp.MinPositionHeader, resp.StatusCode)
+				}
+			}
+		}
+		// At the client's cap, a subscription is refused before it waits.
+		held, err := http.NewRequest(http.MethodGet, srv.URL+"/events", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held.Header.Set("Accept", "text/event-stream")
+		first, err := http.DefaultClient.Do(held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Body.Close()
+		readToCaughtUp(t, first.Body)
+		for _, path := range []string{"/events", "/streams/" + id + "/events"} {
+			if resp := ask(path, "text/event-stream"); resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("GET %s, a subscription at its client's cap, with %s past the head: %d, want 503 as without it", path, esthttp.MinPositionHeader, resp.StatusCode)
+			}
+		}
+	})
+}

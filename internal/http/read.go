@@ -22,6 +22,9 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
+	if err := s.awaitMinPosition(r); err != nil {
+		return err
+	}
 	st, err := s.store.Stream(r.Context(), id)
 	if err != nil {
 		return err
@@ -68,6 +71,9 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if opts.Limit, err = limitParam(q); err != nil {
+		return err
+	}
+	if err := s.awaitMinPosition(r); err != nil {
 		return err
 	}
 	page, err := s.store.ReadStream(r.Context(), id, opts)
@@ -134,6 +140,9 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if refused != 0 || version < 1 {
 		return badRequest("the version in the path must be a whole number ≥ 1, got %q", raw)
 	}
+	if err := s.awaitMinPosition(r); err != nil {
+		return err
+	}
 	e, err := s.store.Event(r.Context(), id, version)
 	if err != nil {
 		return err
@@ -166,6 +175,9 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 	}
 	if wantsEvents(r) {
 		return s.subscribeLog(w, r, opts)
+	}
+	if err := s.awaitMinPosition(r); err != nil {
+		return err
 	}
 	page, err := s.store.ReadAll(r.Context(), opts)
 	if err != nil {
@@ -202,6 +214,9 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
 		if opts.After, err = eventstore.ParseUUID("after", after); err != nil {
 			return badRequest("query parameter after must be the cursor from a next link (a stream id), got %q", after)
 		}
+	}
+	if err := s.awaitMinPosition(r); err != nil {
+		return err
 	}
 	list, err := s.store.ListStreams(r.Context(), opts)
 	if err != nil {

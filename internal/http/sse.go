@@ -147,6 +147,9 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	if err := s.admit(r); err != nil {
 		return err
 	}
+	if err := s.awaitMinPosition(r); err != nil {
+		return err
+	}
 	// The stream (or, from its start, the log's head) is read whatever the
 	// starting point: while the database cannot be reached, a 503 (see
 	// subscribeLog).
@@ -183,6 +186,9 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 		sub.After, asked = last, "Last-Event-ID "+strconv.FormatInt(last, 10)
 	}
 	if err := s.admit(r); err != nil {
+		return err
+	}
+	if err := s.awaitMinPosition(r); err != nil {
 		return err
 	}
 	// The head is read whatever the starting point: a subscription opened
