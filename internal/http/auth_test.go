@@ -132,7 +132,10 @@ func TestAccessControl(t *testing.T) {
 		{"unknown token", "GET", "/events", "Bearer nope", 401, `Bearer realm="tributary", error="invalid_token"`, ""},
 		{"not bearer", "GET", "/events", "Basic " + writeSecret, 401, `Bearer realm="tributary"`, ""},
 		{"read token reads", "GET", "/events", "Bearer " + readSecret, 200, "", ""},
-		{"read token writes", "POST", stream, "Bearer " + readSecret, 403, "", ""},
+		// A token that does not allow the request: RFC 6750 §3 asks for
+		// a challenge, saying the token's scope is too narrow (it had none).
+		{"read token writes", "POST", stream, "Bearer " + readSecret, 403, `Bearer realm="tributary", error="insufficient_scope"`, ""},
+		{"read token writes by the query", "POST", stream + "?access_token=" + readSecret, "", 403, `Bearer realm="tributary", error="insufficient_scope"`, ""},
 		{"write token writes", "POST", stream, "Bearer " + writeSecret, 201, "", ""},
 		{"write token reads", "GET", stream, "Bearer " + writeSecret, 200, "", ""},
 		{"query token", "GET", stream + "?access_token=" + readSecret, "", 200, "", ""},

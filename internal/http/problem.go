@@ -165,6 +165,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			challenge += `, error="invalid_token"`
 		}
 		h.Set("WWW-Authenticate", challenge)
+	case http.StatusForbidden:
+		// A valid token that does not allow the request: RFC 6750 §3 asks
+		// for a challenge here too, saying so.
+		h.Set("WWW-Authenticate", `Bearer realm="tributary", error="insufficient_scope"`)
 	}
 	if kind.status >= 500 {
 		level := slog.LevelError
