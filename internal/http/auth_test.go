@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,10 @@ func TestEveryAnswerToAURLWithAQueryTokenIsPrivate(t *testing.T) {
 		{"GET", "/events?access_token=not-a-token", nil, "", http.StatusUnauthorized},
 		{"GET", "/events?access_token=" + readSecret, []string{"Authorization", "Bearer " + readSecret}, "", http.StatusBadRequest},
 		{"GET", "/events?after=zz&access_token=" + readSecret, nil, "", http.StatusBadRequest},
+		// A known token anywhere else in the URL, the header's token allowing it.
+		{"GET", "/streams/" + readSecret, []string{"Authorization", "Bearer " + readSecret}, "", http.StatusBadRequest},
+		{"GET", "/no/" + url.PathEscape("x/"+writeSecret), nil, "", http.StatusNotFound},
+		{"GET", "/events?type=" + writeSecret, []string{"Authorization", "Bearer " + readSecret}, "", http.StatusOK},
 		{"POST", "/streams/" + id + "/events?access_token=" + readSecret, nil, `{"stream_type":"a","events":[{"type":"X","data":1}]}`, http.StatusForbidden},
 		{"POST", "/streams/" + id + "/events?access_token=" + writeSecret, nil,
 			`{"stream_type":"a","events":[{"type":"X","data":"` + strings.Repeat("x", 2<<10) + `"}]}`, http.StatusRequestEntityTooLarge},
