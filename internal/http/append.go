@@ -468,7 +468,7 @@ func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadClos
 	// takes it (RFC 9110 §15.5.16, RFC 7694).
 	w.Header().Set("Accept-Encoding", "gzip")
 	return nil, &detailError{kind: errUnsupportedMedia,
-		detail: fmt.Sprintf("Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)", strings.Join(encodings, ", "))}
+		detail: fmt.Sprintf("Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)", logCut(strings.Join(encodings, ", ")))}
 }
 
 // gzipBody is a gzip body whose end cut short is errGzipCut, not an

@@ -232,3 +232,56 @@ func TestAProblemQuotesAtMostAKiBOfAMethodOrPath(t *testing.T) {
 		}
 	}
 }
+
+// TestAProblemQuotesAtMostAKiBOfAnyPartOfTheRequest: the siblings of the
+// cut 404 and 405. A 400 or 415 quoted what it refused whole: a query
+// parameter's name or value, a version in the path, Last-Event-ID,
+// Tributary-Min-Position, If-Match, Content-Type or Content-Encoding of
+// 100,000 characters each came back in a 100 KB answer. Each is cut at 1
+// KiB, marked with its length, as the 404's path is.
+func TestAProblemQuotesAtMostAKiBOfAnyPartOfTheRequest(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, teststore.SQLite.Open(t))
+	long := strings.Repeat("a", 100_000)
+	id := uuid.NewString()
+	events := "/streams/" + id + "/events"
+	appendBody := `{"stream_type":"a","events":[{"type":"X","data":1}]}`
+	stored := uuid.NewString()
+	expectStatus(t, "append", s.do("POST", "/streams/"+stored+"/events", appendBody), http.StatusCreated)
+	for _, tc := range []struct {
+		what, method, path, body string
+		header                   []string
+	}{
+		{"a long value", "GET", "/events?after=" + long, "", nil},
+		{"a long parameter name", "GET", "/events?" + long + "=1", "", nil},
+		{"a long cursor", "GET", "/streams?after=" + long, "", nil},
+		{"a long version", "GET", events + "/" + long, "", nil},
+		{"a long version and a parameter", "GET", events + "/" + long + "?x=1", "", nil},
+		{"a long Last-Event-ID", "GET", "/events", "", []string{"Accept", "text/event-stream", "Last-Event-ID", long}},
+		{"a long Tributary-Min-Position", "GET", "/events", "", []string{esthttp.MinPositionHeader, long}},
+		{"a long If-Match", "POST", events, appendBody, []string{"If-Match", `"` + long + `"`}},
+		{"a long Content-Type", "POST", events, appendBody, []string{"Content-Type", "application/" + long}},
+		{"a long Content-Encoding", "POST", events, appendBody, []string{"Content-Encoding", long}},
+		{"a long If-Match on a read (412)", "GET", "/streams/" + stored, "", []string{"If-Match", `"` + long + `"`}},
+	} {
+		r := s.do(tc.method, tc.path, tc.body, tc.header...)
+		if r.status/100 != 4 || len(r.body) > 4<<10 || !strings.Contains(string(r.body), "bytes in all") {
+			t.Errorf("%s: %d with %d bytes of body; want a 4xx of at most 4 KiB, marking the cut: %.300s", tc.what, r.status, len(r.body), r.body)
+		}
+	}
+	// Many short Last-Event-IDs, which the 400 lists.
+	req, _ := http.NewRequest("GET", s.url+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	for range 2000 {
+		req.Header.Add("Last-Event-ID", strings.Repeat("9", 200))
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || len(b) > 4<<10 || !strings.Contains(string(b), "bytes in all") {
+		t.Errorf("2,000 Last-Event-IDs: %d with %d bytes of body; want a 400 of at most 4 KiB, marking the cut: %.300s", resp.StatusCode, len(b), b)
+	}
+}

@@ -140,10 +140,10 @@ func requireJSON(w http.ResponseWriter, r *http.Request) error {
 	mt, params, err := mime.ParseMediaType(ct)
 	detail := ""
 	if cs, ok := params["charset"]; ok && !utf8Labels[strings.ToLower(strings.TrimSpace(cs))] {
-		detail = "the body must be UTF-8, got charset " + strconv.Quote(cs)
+		detail = "the body must be UTF-8, got charset " + strconv.Quote(logCut(cs))
 	}
 	if ct == "" || err != nil || mt != appendMediaType {
-		detail = "the body must be JSON: send Content-Type: " + appendMediaType + " (got " + strconv.Quote(ct) +
+		detail = "the body must be JSON: send Content-Type: " + appendMediaType + " (got " + strconv.Quote(logCut(ct)) +
 			"); no other media type, +json ones included, is taken"
 	}
 	if detail == "" {
@@ -301,7 +301,7 @@ func ifMatch(r *http.Request, current string) error {
 		}
 	}
 	return &detailError{kind: errPrecondition, detail: fmt.Sprintf(
-		"If-Match %s does not hold: the stream's entity tag is %s now (its version; a weak tag never matches)", strings.Join(vals, ", "), current)}
+		"If-Match %s does not hold: the stream's entity tag is %s now (its version; a weak tag never matches)", logCut(strings.Join(vals, ", ")), current)}
 }
 
 // notModified reports whether If-None-Match holds the current entity tag

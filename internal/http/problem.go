@@ -37,9 +37,19 @@ var (
 	errBodiesInFlight = errors.New("too many request bodies in flight")
 )
 
-// badRequest returns an error that is answered with 400 and the given detail.
+// badRequest returns an error that is answered with 400 and the given
+// detail. A string among args is what the request sent, and is cut to at
+// most 1 KiB (logCut): net/http takes a request line or header of up to a
+// megabyte, and a problem that quoted it whole was as large.
 func badRequest(format string, args ...any) error {
-	return &detailError{kind: errBadRequest, detail: fmt.Sprintf(format, args...)}
+	cut := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = logCut(s)
+		}
+		cut[i] = a
+	}
+	return &detailError{kind: errBadRequest, detail: fmt.Sprintf(format, cut...)}
 }
 
 // detailError carries the detail to show a client for one of the errors above.

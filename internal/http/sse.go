@@ -98,7 +98,7 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 		return 0, false, nil
 	}
 	if len(vals) > 1 {
-		return 0, false, badRequest("send one Last-Event-ID header, not %d (%q)", len(vals), vals)
+		return 0, false, badRequest("send one Last-Event-ID header, not %d (%s)", len(vals), fmt.Sprintf("%q", vals))
 	}
 	n, refused := parseNumber(trimHTTPSpace(vals[0]))
 	switch refused {
