@@ -1044,3 +1044,21 @@ func TestPageAnnouncesTheLiveStatusOnlyWhenItChanges(t *testing.T) {
 	b.waitFor(t, "nothing announced for the events", `return window.announced`, `[]`)
 	b.waitFor(t, "the state announced, once", `return document.getElementById('log-said').textContent`, `"Live at position 1: caught up"`)
 }
+
+// TestPageSaysAStreamPathWithoutAStreamIDIsNotAStream: #/streams/ followed
+// by something that is not a stream id showed the live log, silently, as
+// if the link were right. It now says the id is not a stream id, in the
+// stream's view, and reads nothing.
+func TestPageSaysAStreamPathWithoutAStreamIDIsNotAStream(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	for _, path := range []string{"not-a-uuid", newID() + "x", "------------------------------------", newID() + "/events", "%E2%80%AE"} {
+		b.navigate(t, s.URL+"/#/streams/"+path)
+		b.waitFor(t, "#/streams/"+path+" to say it names no stream", `return [document.getElementById('view-log').hidden, document.getElementById('view-stream').hidden,
+			document.getElementById('error').textContent.includes('is not a stream id'), document.getElementById('stream-status').textContent,
+			document.querySelectorAll('#stream-events li, #log-events li').length]`, `[true,false,true,"",0]`)
+	}
+}

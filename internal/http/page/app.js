@@ -406,17 +406,20 @@
     // ready resolves to the log's position when the page opened; the
     // page then follows the log from there.
     const ready = (async () => {
+      let said = ''; // what it last said while trying again
       for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
         try {
           pos = await probeHead();
           break;
         } catch (e) {
           if (e.status !== 0) throw e;
-          showError(`${e.message} Trying again in ${wait / 1000} s…`);
+          said = `${e.message} Trying again in ${wait / 1000} s…`;
+          showError(said);
           await new Promise((r) => setTimeout(r, wait));
         }
       }
-      showError('');
+      // Only its own message: not what a view said meanwhile.
+      if (said && $('error').textContent === said) showError('');
       if (!shared) {
         follow();
         return pos;
@@ -915,6 +918,32 @@
     return () => w.stop();
   }
 
+  // streamID is a stream id as the API takes it: a UUID in its canonical
+  // form, in either case.
+  const streamID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+  // showNoStream says that #/streams/{what} names no stream: it showed the
+  // live log, silently, as if the link were right. It reads nothing.
+  function showNoStream(what) {
+    showOnly('view-stream');
+    try {
+      what = decodeURIComponent(what);
+    } catch {
+      // Shown as written.
+    }
+    if (what.length > 80) what = what.slice(0, 80) + '…';
+    document.title = 'No such stream · Tributary';
+    $('stream-title').textContent = 'No such stream';
+    $('stream-info').replaceChildren();
+    $('stream-events').replaceChildren();
+    $('stream-status').textContent = $('stream-said').textContent = '';
+    $('stream-status').className = 'status';
+    $('stream-pause').hidden = true;
+    $('stream-pause').onclick = null;
+    $('stream-earlier').hidden = true;
+    showError(`${json(what)} is not a stream id: a stream id is a UUID, like 0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10.`);
+  }
+
   // route shows the view the location's hash names: #/ (the live log, with
   // ?stream_type=&type=), #/streams (?stream_type=), #/streams/{id}.
   let routes = 0;
@@ -926,10 +955,11 @@
     showError('');
     const [path, qs] = (location.hash.replace(/^#/, '') || '/').split('?');
     const q = new URLSearchParams(qs || '');
-    const m = path.match(/^\/streams\/([0-9a-fA-F-]{36})$/);
+    const m = path.match(/^\/streams\/(.+)$/);
     try {
       let stop;
-      if (m) stop = await showStream(m[1].toLowerCase(), current);
+      if (m && !streamID.test(m[1])) showNoStream(m[1]);
+      else if (m) stop = await showStream(m[1].toLowerCase(), current);
       else if (path === '/streams') stop = await showStreams(q, current);
       else stop = await showLog(q, current);
       if (current()) view = stop;
