@@ -1062,3 +1062,33 @@ func TestPageSaysAStreamPathWithoutAStreamIDIsNotAStream(t *testing.T) {
 			document.querySelectorAll('#stream-events li, #log-events li').length]`, `[true,false,true,"",0]`)
 	}
 }
+
+// TestPageShowsALargeEventAsAPreview: an event of 1 MiB was printed in full
+// in a stream's view, a megabyte of text to lay out, live or read. It is
+// shown as a bounded preview, with a button that shows the whole, and back.
+func TestPageShowsALargeEventAsAPreview(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	big := strings.Repeat("x", 1<<20-64) // 1 MiB of data and metadata is the most one event may hold
+	s.mustAppend(t, id, appendBody{StreamType: "blob", Events: []newEvent{{Type: "Stored", Data: map[string]string{"blob": big}}}})
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's event", versionsJS, "[1]")
+	const shownJS = `const li = document.querySelector('#stream-events li[data-version="%d"]');
+		const pre = li?.querySelector('pre'), more = li?.querySelector('button');
+		return [pre?.textContent.length < 5000, more?.textContent.startsWith('Show all'), more?.getAttribute('aria-expanded')]`
+	b.waitFor(t, "a bounded preview and a button for the rest", fmt.Sprintf(shownJS, 1), `[true,true,"false"]`)
+	b.run(t, `document.querySelector('#stream-events li[data-version="1"] button').click(); return null`)
+	b.waitFor(t, "the whole event", `const li = document.querySelector('#stream-events li[data-version="1"]');
+		return [li.querySelector('pre').textContent.length > 1048000, li.querySelector('button').getAttribute('aria-expanded')]`, `[true,"true"]`)
+	b.run(t, `document.querySelector('#stream-events li[data-version="1"] button').click(); return null`)
+	b.waitFor(t, "the preview again", `return document.querySelector('#stream-events li[data-version="1"] pre').textContent.length < 5000`, "true")
+
+	s.mustAppend(t, id, appendBody{Events: []newEvent{{Type: "Stored", Data: map[string]string{"blob": big}}}})
+	b.waitFor(t, "the live event as a bounded preview", fmt.Sprintf(shownJS, 2), `[true,true,"false"]`)
+	s.mustAppend(t, id, appendBody{Events: []newEvent{{Type: "Noted", Data: map[string]string{"small": "yes"}}}})
+	b.waitFor(t, "a small event in full, with no button", `const li = document.querySelector('#stream-events li[data-version="3"]');
+		return li && [li.querySelector('pre').textContent, li.querySelectorAll('button').length]`, `["{\n  \"small\": \"yes\"\n}",0]`)
+}

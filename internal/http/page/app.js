@@ -659,9 +659,47 @@
         el('span', 'ev-meta', `position ${e.position} · `, timeEl(e.recorded_at))));
     li.dataset.position = e.position;
     let preview = json(e.data);
-    if (preview.length > 300) preview = preview.slice(0, 300) + '…';
+    if (preview.length > 300) preview = cut(preview, 300) + '…';
     li.append(el('pre', 'preview', preview));
     return li;
+  }
+
+  // cut returns text's first n UTF-16 units, or one fewer where the n-th
+  // is the first half of a character (an emoji, say), which would show as
+  // a replacement character.
+  const cut = (text, n) => text.slice(0, n - (/[\ud800-\udbff]/.test(text[n - 1] || '') ? 1 : 0));
+
+  // PREVIEW_CHARS and PREVIEW_LINES bound what is shown at first of an
+  // event's data or metadata, pretty-printed: an event of 1 MiB was shown
+  // whole, a megabyte of text laid out in the list, live or read.
+  const PREVIEW_CHARS = 2000;
+  const PREVIEW_LINES = 40;
+
+  // dataBlock shows v pretty-printed: whole if it is short, else its
+  // beginning, with a button that shows the whole and the beginning again.
+  function dataBlock(v) {
+    const text = pretty(v);
+    let end = Math.min(text.length, PREVIEW_CHARS);
+    for (let i = 0, nl = -1; i < PREVIEW_LINES; i++) {
+      nl = text.indexOf('\n', nl + 1);
+      if (nl < 0 || nl >= end) break;
+      if (i === PREVIEW_LINES - 1) end = nl;
+    }
+    if (end >= text.length) return [el('pre', null, text)];
+    const short = cut(text, end) + '\n…';
+    const pre = el('pre', null, short);
+    const bytes = new TextEncoder().encode(text).length;
+    const all = `Show all (${bytes >= 1 << 20 ? (bytes / (1 << 20)).toFixed(1) + ' MiB' : Math.ceil(bytes / 1024) + ' KiB'})`;
+    const more = el('button', 'more', all);
+    more.type = 'button';
+    more.setAttribute('aria-expanded', 'false');
+    more.onclick = () => {
+      const open = more.getAttribute('aria-expanded') !== 'true';
+      pre.textContent = open ? text : short;
+      more.setAttribute('aria-expanded', String(open));
+      more.textContent = open ? 'Show less' : all;
+    };
+    return [pre, more];
   }
 
   function streamItem(e, fresh) {
@@ -669,8 +707,8 @@
       el('div', 'ev-head', el('span', 'ev-type', `v${e.version} ${e.type}`),
         el('span', 'ev-meta', `position ${e.position} · `, timeEl(e.recorded_at))),
       el('div', 'ev-id', 'id ' + e.id),
-      el('div', 'label', 'data'), el('pre', null, pretty(e.data)));
-    if (e.metadata !== undefined && e.metadata !== null) li.append(el('div', 'label', 'metadata'), el('pre', null, pretty(e.metadata)));
+      el('div', 'label', 'data'), ...dataBlock(e.data));
+    if (e.metadata !== undefined && e.metadata !== null) li.append(el('div', 'label', 'metadata'), ...dataBlock(e.metadata));
     li.dataset.version = e.version;
     return li;
   }
