@@ -1092,3 +1092,30 @@ func TestPageShowsALargeEventAsAPreview(t *testing.T) {
 	b.waitFor(t, "a small event in full, with no button", `const li = document.querySelector('#stream-events li[data-version="3"]');
 		return li && [li.querySelector('pre').textContent, li.querySelectorAll('button').length]`, `["{\n  \"small\": \"yes\"\n}",0]`)
 }
+
+// TestPageSaysTheDatabaseIsUnavailableUnderAnOpenStream: MariaDB becomes
+// unreachable under an open stream's view. The server keeps the
+// subscription open (its keep-alives go on, which a page cannot see), and
+// the page went on saying "Live … caught up" for as long as the outage
+// lasted. It now says what the server reports (/readyz), and goes live
+// again once the database is back, with what was written since.
+func TestPageSaysTheDatabaseIsUnavailableUnderAnOpenStream(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+
+	p.Cut()
+	b.waitFor(t, "the status to say the database is unavailable", `const s = document.getElementById('stream-status');
+		return [s.className.includes('down'), s.textContent.includes('database')]`, "[true,true]")
+	b.waitFor(t, "a screen reader told so too", `return document.getElementById('stream-said').textContent.includes('database')`, "true")
+	p.Restore(t)
+	b.waitFor(t, "the live tail again once the database is back", statusJS, `"Live at version 2: caught up"`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
+	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
+}

@@ -5,6 +5,7 @@
   const TOKEN_KEY = 'tributary.token';
   const LOG_ROWS = 500; // rows the live log keeps, and a stream's live tail, besides those loaded on demand
   const PAGE = 50; // streams per page, and events per "earlier" page
+  const READY_EVERY = 5000; // ms between two checks of /readyz while the live log is at its head
   const $ = (id) => document.getElementById(id);
 
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
@@ -273,14 +274,51 @@
       let timer = 0;
       let backoff = 1000;
       let last = 0; // the last position this connection delivered
+      let atHead = false; // this connection said caught-up, and has not been lost since
+      let unready = ''; // what /readyz said, while it says the database is unavailable
+      // live says the connection is at the log's head, unless the server
+      // reports its database unavailable: it keeps a subscription open
+      // through an outage, with keep-alives a page cannot see, and the page
+      // said "caught up" for as long as the outage lasted.
+      const live = () => (unready ? setState('down', unready) : setState('live'));
+      // checkReady asks /readyz, every READY_EVERY while the connection is
+      // at the log's head, whether the server can read its database.
+      async function checkReady() {
+        if (!atHead || !es || es.readyState !== EventSource.OPEN) return;
+        let said = '';
+        try {
+          const res = await fetch('/readyz', { headers: { Accept: 'application/json' }, cache: 'no-store' });
+          if (res.status === 503) {
+            const body = await res.json().catch(() => ({}));
+            // Its detail says why: the database cannot be reached, or
+            // the server is shutting down.
+            said = 'Connected, but the server reports it is not ready: ' +
+              (body.detail ? waitNote(body.detail).replace(/\.?$/, '.') : 'its database is unavailable.') +
+              ' New events will show once it is. Checking again every ' + READY_EVERY / 1000 + ' s…';
+          } else {
+            await res.body?.cancel();
+          }
+        } catch {
+          return; // the connection's own error says the server is gone
+        }
+        if (said === unready) return;
+        unready = said;
+        if (atHead && es.readyState === EventSource.OPEN) live();
+      }
+      const checking = setInterval(checkReady, READY_EVERY);
+      gone.then(() => clearInterval(checking));
       function open() {
         clearTimeout(timer);
+        atHead = false;
         setState('connecting', pos ? `Connecting from position ${pos}…` : 'Connecting…');
         last = pos;
         const q = new URLSearchParams({ after: String(pos) });
         if (token) q.set('access_token', token);
         es = new EventSource('/events?' + q);
-        es.onopen = () => setState('reading');
+        es.onopen = () => {
+          atHead = false;
+          setState('reading');
+        };
         es.onmessage = (m) => {
           const id = Number(m.lastEventId);
           if (id <= last) {
@@ -296,9 +334,11 @@
         };
         es.addEventListener('caught-up', () => {
           backoff = 1000;
-          setState('live');
+          atHead = true;
+          live();
         });
         es.onerror = () => {
+          atHead = false;
           if (es.readyState === EventSource.CONNECTING) {
             setState('down');
             return;
