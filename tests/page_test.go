@@ -1119,3 +1119,28 @@ func TestPageSaysTheDatabaseIsUnavailableUnderAnOpenStream(t *testing.T) {
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
 	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
 }
+
+// TestPageLogPositionFollowsADatabaseReset: the server restarts on an
+// empty database under an open page, whose live log stops and says to
+// reload. The totals at the top show what the server has now: they kept
+// the old log's position and stream count until a reload.
+func TestPageLogPositionFollowsADatabaseReset(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startRestartableServer(t, k.ServerEnv...)
+		b := startBrowser(t, chromium, driver)
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+		b.navigate(t, s.URL+"/#/")
+		b.waitFor(t, "the live log", positionsJS, "[3,2,1]")
+		b.waitFor(t, "the totals", `return ['stat-position', 'stat-streams'].map((id) => document.getElementById(id).textContent)`, `["3","1"]`)
+		port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+		if code, killed := s.terminate(); code != 0 || killed {
+			t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
+		}
+		// A fresh database (or directory) at the same address.
+		startServer(t, append(slices.Clone(k.ServerEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port)...)
+		b.waitFor(t, "the live log to say it stopped", `return document.getElementById('log-status').textContent.startsWith('Stopped')`, "true")
+		b.waitFor(t, "the totals of the log the server has now", `return ['stat-position', 'stat-streams'].map((id) => document.getElementById(id).textContent)`, `["0","0"]`)
+	})
+}

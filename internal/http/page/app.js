@@ -370,6 +370,7 @@
           // what starts the page on the log the server has now.
           detail = `this server's log ends at position ${body.current}, before position ${pos}, which this page has shown: ` +
             'its database was reset or restored. Reload the page to follow its log.';
+          for (const l of listeners) l.reset?.(body.current);
         }
         if (res.status === 401) {
           setState('down', 'Waiting for an access token…');
@@ -496,8 +497,11 @@
       // listen calls l.event(e) for each event from now on, in position
       // order, and l.state(s) when the connection's state changes: s.phase
       // is connecting, reading (what was missed), live, down (with s.text
-      // if there is more to say than the connection being lost) or
-      // stopped. It returns a function that stops the calls.
+      // if there is more to say than the connection being lost, or the
+      // connection is open but the server reports its database
+      // unavailable) or stopped; l.reset(head) when the server's log ends
+      // before what this tab has shown (its database was reset), with the
+      // position it ends at. It returns a function that stops the calls.
       listen(l) {
         listeners.add(l);
         return () => listeners.delete(l);
@@ -662,6 +666,14 @@
       seen++;
       if (e.version === 1 && streamCount !== null) streamCount++;
       showStats();
+    },
+    // The server's log ends before what the page has shown: the totals
+    // are those of the log it has now, not the old one's until a reload.
+    reset(head) {
+      position = head;
+      streamCount = null;
+      showStats();
+      countStreams().catch((e) => showError('Counting streams failed: ' + e.message));
     },
   });
   feed.ready.then((h) => {
