@@ -1144,3 +1144,31 @@ func TestPageLogPositionFollowsADatabaseReset(t *testing.T) {
 		b.waitFor(t, "the totals of the log the server has now", `return ['stat-position', 'stat-streams'].map((id) => document.getElementById(id).textContent)`, `["0","0"]`)
 	})
 }
+
+// TestPageTakesATokenPastASCII: the server takes a token of any characters
+// but controls and spaces (pässwört…€), and a browser's EventSource sends
+// one as ?access_token=, in UTF-8. The page's fetch sent it as a header,
+// which fetch refuses for a character past U+00FF (the page said the
+// server could not be reached, and tried again forever) and sends as one
+// Latin-1 byte below it (refused as another token). It now shows the log
+// with it, and follows it live.
+func TestPageTakesATokenPastASCII(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	const writer = "w-0123456789abcdef"
+	for _, secret := range []string{"pässwört-0123456789-€", "pässwört-0123456789"} {
+		s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_API_TOKENS=app:write:"+writer+",dash:read:"+secret)
+		b := startBrowser(t, chromium, driver)
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")}, "Authorization", "Bearer "+writer)
+		b.navigate(t, s.URL+"/#/")
+		b.waitFor(t, "the token dialog", `return document.getElementById('token-dialog').open`, "true")
+		b.run(t, `document.getElementById('token-input').value = '`+secret+`';
+			document.getElementById('token-form').requestSubmit(); return null`)
+		b.waitFor(t, "the live log, read with "+secret, positionsJS, "[2,1]")
+		b.waitFor(t, "the live log, live", `return document.getElementById('log-status').className.includes('live')`, "true")
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")}, "Authorization", "Bearer "+writer)
+		b.waitFor(t, "a live event", positionsJS, "[3,2,1]")
+		b.waitFor(t, "the totals, read with "+secret, `return document.getElementById('stat-streams').textContent`, `"2"`)
+		b.waitFor(t, "no second token prompt", `return document.getElementById('token-dialog').open`, "false")
+	}
+}

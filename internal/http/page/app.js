@@ -92,6 +92,21 @@
   // says when.
   const waitNote = (detail) => detail.replace(/\s*Try again after Retry-After\.?$/, '');
 
+  // authorized returns path with the token, adding it to headers as a
+  // bearer token where a header can carry it as the server reads it: in
+  // ASCII. The server takes a token of other characters too (pässwört…),
+  // and fetch refuses a header with a character past U+00FF and sends one
+  // below it as one Latin-1 byte, where the server reads UTF-8: such a
+  // token goes as ?access_token=, in UTF-8, as EventSource sends it.
+  function authorized(path, headers) {
+    if (!token) return path;
+    if (/^[\x20-\x7e]*$/.test(token)) {
+      headers.Authorization = 'Bearer ' + token;
+      return path;
+    }
+    return path + (path.includes('?') ? '&' : '?') + 'access_token=' + encodeURIComponent(token);
+  }
+
   // api GETs path with the token. It asks for a token on 401, and waits
   // out a 503 (Retry-After, saying so), and tries again; other errors are
   // thrown as Problems.
@@ -99,10 +114,9 @@
     let busy = ''; // what it said while waiting out a 503
     for (;;) {
       const headers = { Accept: accept };
-      if (token) headers.Authorization = 'Bearer ' + token;
       let res;
       try {
-        res = await fetch(path, { headers, cache: 'no-store' });
+        res = await fetch(authorized(path, headers), { headers, cache: 'no-store' });
       } catch (e) {
         throw new Problem(0, { detail: 'The server cannot be reached (' + e.message + ').' });
       }
@@ -351,10 +365,9 @@
       async function diagnose() {
         const ctl = new AbortController();
         const headers = { Accept: 'text/event-stream' };
-        if (token) headers.Authorization = 'Bearer ' + token;
         let res;
         try {
-          res = await fetch('/events?after=' + pos, { headers, signal: ctl.signal, cache: 'no-store' });
+          res = await fetch(authorized('/events?after=' + pos, headers), { headers, signal: ctl.signal, cache: 'no-store' });
         } catch {
           setState('down', `The server cannot be reached; trying again in ${Math.round(backoff / 1000)} s…`);
           return retry(backoff);
