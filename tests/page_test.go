@@ -1172,3 +1172,30 @@ func TestPageTakesATokenPastASCII(t *testing.T) {
 		b.waitFor(t, "no second token prompt", `return document.getElementById('token-dialog').open`, "false")
 	}
 }
+
+// TestPageShowsDeeplyNestedData: event data nested 9,000 deep, which the
+// server takes (JSON may nest 10,000 deep), was more than the page's JSON
+// parser with its reviver and JSON.stringify could take: the live log
+// stopped ("Cannot read properties of null") and the stream's view showed
+// no event and said it was caught up at version 0. Both now show every
+// event, the deep one's data as a note that it is too deep to show.
+func TestPageShowsDeeplyNestedData(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	deep := strings.Repeat("[", 9000) + strings.Repeat("]", 9000)
+	s.mustAppend(t, id, `{"stream_type":"deep","events":[{"type":"Nested","data":`+deep+`},{"type":"Flat","data":{"n":1}}]}`)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log, every event", positionsJS, "[2,1]")
+	b.waitFor(t, "the live log, live", `return document.getElementById('log-status').textContent`, `"Live at position 2: caught up"`)
+	b.waitFor(t, "the deep data as a note", `return document.querySelector('#log-events li[data-position="1"] pre').textContent.includes('too deep')`, "true")
+	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
+	b.waitFor(t, "the stream's events", versionsJS, "[2,1]")
+	b.waitFor(t, "its live tail", statusJS, `"Live at version 2: caught up"`)
+	s.mustAppend(t, id, `{"events":[{"type":"Nested","data":`+deep+`}]}`)
+	b.waitFor(t, "a deep event live", versionsJS, "[3,2,1]")
+	b.waitFor(t, "its data as a note", `return document.querySelector('#stream-events li[data-version="3"] pre').textContent.includes('too deep')`, "true")
+	b.waitFor(t, "no error", `return document.getElementById('error').textContent`, `""`)
+}

@@ -81,11 +81,20 @@
   // parseJSON parses an API answer or an event frame. Event data is stored
   // byte for byte; a number a JavaScript number would change (past 2^53,
   // or written as 1.10) is kept as written, where the browser can
-  // (JSON.rawJSON), so that the page shows it as stored.
+  // (JSON.rawJSON), so that the page shows it as stored. A reviver
+  // recurses, and data nested a few thousand deep (the server takes 10,000)
+  // is too deep for it: such an answer is parsed without one.
   const keepNumber = JSON.rawJSON
     ? (k, v, ctx) => (typeof v === 'number' && ctx && ctx.source !== undefined && String(v) !== ctx.source ? JSON.rawJSON(ctx.source) : v)
     : undefined;
-  const parseJSON = (text) => JSON.parse(text, keepNumber);
+  const parseJSON = (text) => {
+    try {
+      return JSON.parse(text, keepNumber);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      return JSON.parse(text);
+    }
+  };
 
   // waitNote is a 503's detail without its advice to API clients (to try
   // again after the Retry-After header): the page tries again itself, and
@@ -702,8 +711,18 @@
   // are, one with no end turned the rest of its line around, keys and
   // values, and data could be made to read as other data.
   const bidi = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-  const json = (v, indent) => JSON.stringify(v, null, indent)
-    .replace(bidi, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  // Data nested a few thousand deep is too deep for JSON.stringify, which
+  // recurses: it is named, not shown.
+  const json = (v, indent) => {
+    let text;
+    try {
+      text = JSON.stringify(v, null, indent);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      return '(nested too deep to show here: read it from the API)';
+    }
+    return text.replace(bidi, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  };
   const pretty = (v) => json(v, 2);
 
   function timeEl(iso) {
