@@ -1199,3 +1199,25 @@ func TestPageShowsDeeplyNestedData(t *testing.T) {
 	b.waitFor(t, "its data as a note", `return document.querySelector('#stream-events li[data-version="3"] pre').textContent.includes('too deep')`, "true")
 	b.waitFor(t, "no error", `return document.getElementById('error').textContent`, `""`)
 }
+
+// TestPageShowsInvisibleCharactersInDataAsEscapes: a zero-width space, a
+// word joiner, a soft hyphen or a byte order mark in event data showed as
+// nothing, so that "alice\u200b" read as "alice" and a key as another
+// key. They show as their JSON escapes, as the bidirectional controls do;
+// a joiner inside an emoji sequence is left as it is.
+func TestPageShowsInvisibleCharactersInDataAsEscapes(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "payment", Events: []newEvent{{Type: "PaymentSent",
+		Data: json.RawMessage(`{"to":"alice\u200b","am\u2060ount":"1\u00ad000","bom":"\ufeff","family":"\ud83d\udc68\u200d\ud83d\udc67"}`)}}})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the event in the live log", positionsJS, "[1]")
+	b.waitFor(t, "the preview with the invisible characters escaped", `return document.querySelector('#log-events pre').textContent`,
+		`"{\"to\":\"alice\\u200b\",\"am\\u2060ount\":\"1\\u00ad000\",\"bom\":\"\\ufeff\",\"family\":\"👨‍👧\"}"`)
+	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
+	b.waitFor(t, "the stream's event", versionsJS, "[1]")
+	b.waitFor(t, "the data with the invisible characters escaped", `return document.querySelector('#stream-events pre').textContent.includes('"alice\\u200b"')`, "true")
+}

@@ -709,8 +709,11 @@
   // json writes v as JSON text with its bidirectional controls (U+202E
   // and its kin, which can only be inside strings) as escapes: shown as they
   // are, one with no end turned the rest of its line around, keys and
-  // values, and data could be made to read as other data.
-  const bidi = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  // values, and data could be made to read as other data. So are the
+  // characters that show as nothing (a zero-width space, a word joiner, a
+  // soft hyphen, a byte order mark), by which "alice\u200b" read as
+  // "alice"; not the joiners inside emoji sequences and scripts.
+  const bidi = /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
   // Data nested a few thousand deep is too deep for JSON.stringify, which
   // recurses: it is named, not shown.
   const json = (v, indent) => {
