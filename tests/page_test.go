@@ -1221,3 +1221,32 @@ func TestPageShowsInvisibleCharactersInDataAsEscapes(t *testing.T) {
 	b.waitFor(t, "the stream's event", versionsJS, "[1]")
 	b.waitFor(t, "the data with the invisible characters escaped", `return document.querySelector('#stream-events pre').textContent.includes('"alice\\u200b"')`, "true")
 }
+
+// TestPageChecksReadinessOneRequestAtATime: the page asks /readyz every
+// 5 s while it is live; a server that does not answer it (stalled, or a
+// slow network) must not collect one request more at each check, each
+// holding one of the six connections a browser opens to a server, until
+// none is left for the page's reads. A check that has not answered when
+// the next is due is given up.
+func TestPageChecksReadinessOneRequestAtATime(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log caught up", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+	// /readyz answers nothing, until the request is aborted.
+	b.run(t, `const fetch0 = window.fetch;
+		window.readyz = {calls: 0, pending: 0, most: 0};
+		window.fetch = (u, o) => {
+			if (String(u) !== '/readyz') return fetch0(u, o);
+			const r = window.readyz;
+			r.calls++; r.pending++; r.most = Math.max(r.most, r.pending);
+			return new Promise((_, reject) => o?.signal?.addEventListener('abort', () => { r.pending--; reject(new DOMException('aborted', 'AbortError')); }));
+		};
+		return null`)
+	time.Sleep(17 * time.Second) // three checks or more
+	b.waitFor(t, "one check at a time, and checks going on", `const r = window.readyz; return [r.calls >= 2, r.most]`, "[true,1]")
+	b.waitFor(t, "the live log still caught up", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+}

@@ -305,12 +305,19 @@
       // said "caught up" for as long as the outage lasted.
       const live = () => (unready ? setState('down', unready) : setState('live'));
       // checkReady asks /readyz, every READY_EVERY while the connection is
-      // at the log's head, whether the server can read its database.
+      // at the log's head, whether the server can read its database. One
+      // check at a time, given up when the next is due: checks a server
+      // left unanswered held one connection each of the six a browser
+      // opens to it, until none was left for the page's reads.
+      let checking = false;
       async function checkReady() {
-        if (!atHead || !es || es.readyState !== EventSource.OPEN) return;
+        if (checking || !atHead || !es || es.readyState !== EventSource.OPEN) return;
+        checking = true;
+        const ctl = new AbortController();
+        const late = setTimeout(() => ctl.abort(), READY_EVERY - 500);
         let said = '';
         try {
-          const res = await fetch('/readyz', { headers: { Accept: 'application/json' }, cache: 'no-store' });
+          const res = await fetch('/readyz', { headers: { Accept: 'application/json' }, cache: 'no-store', signal: ctl.signal });
           if (res.status === 503) {
             const body = await res.json().catch(() => ({}));
             // Its detail says why: the database cannot be reached, or
@@ -323,13 +330,16 @@
           }
         } catch {
           return; // the connection's own error says the server is gone
+        } finally {
+          clearTimeout(late);
+          checking = false;
         }
         if (said === unready) return;
         unready = said;
         if (atHead && es.readyState === EventSource.OPEN) live();
       }
-      const checking = setInterval(checkReady, READY_EVERY);
-      gone.then(() => clearInterval(checking));
+      const checks = setInterval(checkReady, READY_EVERY);
+      gone.then(() => clearInterval(checks));
       function open() {
         clearTimeout(timer);
         atHead = false;
