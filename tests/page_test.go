@@ -1250,3 +1250,36 @@ func TestPageChecksReadinessOneRequestAtATime(t *testing.T) {
 	b.waitFor(t, "one check at a time, and checks going on", `const r = window.readyz; return [r.calls >= 2, r.most]`, "[true,1]")
 	b.waitFor(t, "the live log still caught up", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
 }
+
+// TestPageStopsTheReadsOfAViewItLeaves: a view's reads still on their way
+// when the person goes to another view are given up. They went on: a
+// stream of fifty 1 MiB events, left while its latest events came over a
+// slow network, went on taking the bandwidth and one of the six
+// connections a browser opens to a server, for minutes. Here the first
+// stream's read never answers unless it is given up.
+func TestPageStopsTheReadsOfAViewItLeaves(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	first, second := newID(), newID()
+	s.mustAppend(t, first, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	s.mustAppend(t, second, appendBody{StreamType: "invoice", Events: events(1, "InvoiceNoted")})
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "2")
+	b.run(t, `const fetch0 = window.fetch;
+		window.held = 0;
+		window.fetch = (u, o) => {
+			if (!String(u).startsWith('/streams/`+first+`/events')) return fetch0(u, o);
+			window.held++;
+			return new Promise((_, reject) => o?.signal?.addEventListener('abort', () => { window.held--; reject(new DOMException('aborted', 'AbortError')); }));
+		};
+		location.hash = '#/streams/`+first+`';
+		return null`)
+	b.waitFor(t, "the first stream's read on its way", `return window.held`, "1")
+	b.run(t, `location.hash = '#/streams/`+second+`'; return null`)
+	b.waitFor(t, "the second stream, live", statusJS, `"Live at version 1: caught up"`)
+	b.waitFor(t, "the first stream's read given up", `return window.held`, "0")
+	b.waitFor(t, "no error", `return document.getElementById('error').textContent`, `""`)
+	b.waitFor(t, "the second stream's events only", versionsJS, "[1]")
+}

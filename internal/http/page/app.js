@@ -118,15 +118,17 @@
 
   // api GETs path with the token. It asks for a token on 401, and waits
   // out a 503 (Retry-After, saying so), and tries again; other errors are
-  // thrown as Problems.
-  async function api(path, accept = 'application/json') {
+  // thrown as Problems. A view's reads give signal, its leave's: once
+  // the view is left they are given up, with a Problem of status 0.
+  async function api(path, accept = 'application/json', signal = undefined) {
     let busy = ''; // what it said while waiting out a 503
     for (;;) {
       const headers = { Accept: accept };
       let res;
       try {
-        res = await fetch(authorized(path, headers), { headers, cache: 'no-store' });
+        res = await fetch(authorized(path, headers), { headers, cache: 'no-store', signal });
       } catch (e) {
+        if (signal?.aborted) throw e; // an AbortError: the view was left
         throw new Problem(0, { detail: 'The server cannot be reached (' + e.message + ').' });
       }
       if (res.status === 401) {
@@ -603,7 +605,7 @@
           if (said && $('error').textContent === said) showError('');
           return events;
         } catch (e) {
-          if (run !== runs || stopped) return null;
+          if (run !== runs || stopped || e.name === 'AbortError') return null;
           if (e.status !== 0 && !(e.status >= 500)) throw e;
           said = `${e.message} Trying again in ${wait / 1000} s…`;
           showError(said);
@@ -837,7 +839,7 @@
   // A view checks it after every wait, so that a late answer does not
   // draw into, or take the buttons of, the view that replaced it.
 
-  async function showLog(q, current) {
+  async function showLog(q, current, signal) {
     showOnly('view-log');
     document.title = 'Live log · Tributary';
     const form = $('log-filter');
@@ -872,12 +874,12 @@
     const from = Math.max(0, feed.position() - 100);
     params.set('after', String(from));
     params.set('limit', '100');
-    w.start(async () => (await api('/events?' + params)).body.events, from)
+    w.start(async () => (await api('/events?' + params, undefined, signal)).body.events, from)
       .catch((e) => current() && showError(e.message));
     return () => w.stop();
   }
 
-  async function showStreams(q, current) {
+  async function showStreams(q, current, signal) {
     showOnly('view-streams');
     document.title = 'Streams · Tributary';
     const form = $('streams-filter');
@@ -899,7 +901,7 @@
       loading = true;
       let r;
       try {
-        r = await api(path);
+        r = await api(path, undefined, signal);
       } finally {
         loading = false;
       }
@@ -926,7 +928,7 @@
     return null;
   }
 
-  async function showStream(id, current) {
+  async function showStream(id, current, signal) {
     showOnly('view-stream');
     document.title = 'Stream ' + id + ' · Tributary';
     $('stream-title').textContent = 'Stream ' + id;
@@ -946,7 +948,7 @@
     $('stream-earlier').hidden = true;
     let info = { stream_id: id, stream_type: '—', version: 0, created_at: '—', updated_at: '—' };
     try {
-      info = (await api('/streams/' + id)).body;
+      info = (await api('/streams/' + id, undefined, signal)).body;
     } catch (e) {
       if (e.status !== 404) {
         if (current()) {
@@ -972,7 +974,7 @@
       throw e;
     };
     const latest = async () => {
-      const r = await api(`/streams/${id}/events?direction=backward&limit=${PAGE}`).catch(notFound);
+      const r = await api(`/streams/${id}/events?direction=backward&limit=${PAGE}`, undefined, signal).catch(notFound);
       const events = r.body ? r.body.events.reverse() : [];
       earliest = events.length ? events[0].version : 1;
       earlier.hidden = earliest <= 1;
@@ -982,7 +984,7 @@
     const since = async (last) => {
       const events = [];
       for (let next = `/streams/${id}/events?from=${last + 1}&limit=1000`; next;) {
-        const r = await api(next).catch(notFound);
+        const r = await api(next, undefined, signal).catch(notFound);
         if (!r.body) break;
         events.push(...r.body.events);
         next = r.next;
@@ -1003,7 +1005,7 @@
       if (earlier.disabled) return;
       earlier.disabled = true;
       try {
-        const r = await api(`/streams/${id}/events?direction=backward&from=${earliest - 1}&limit=${PAGE}`);
+        const r = await api(`/streams/${id}/events?direction=backward&from=${earliest - 1}&limit=${PAGE}`, undefined, signal);
         if (!current()) return;
         const events = r.body.events;
         for (const e of events) list.append(streamItem(e, false));
@@ -1082,11 +1084,17 @@
   // route shows the view the location's hash names: #/ (the live log, with
   // ?stream_type=&type=), #/streams (?stream_type=), #/streams/{id}.
   let routes = 0;
+  let leave = null; // aborts the current view's reads
   async function route(ev) {
     const mine = ++routes;
     const current = () => mine === routes;
     if (view) view();
     view = null;
+    // The reads of the view left are given up: they went on, taking the
+    // bandwidth and a connection of the six a browser opens to a server.
+    if (leave) leave.abort();
+    leave = new AbortController();
+    const signal = leave.signal;
     showError('');
     const [path, qs] = (location.hash.replace(/^#/, '') || '/').split('?');
     const q = new URLSearchParams(qs || '');
@@ -1094,9 +1102,9 @@
     try {
       let stop;
       if (m && !streamID.test(m[1])) showNoStream(m[1]);
-      else if (m) stop = await showStream(m[1].toLowerCase(), current);
-      else if (path === '/streams') stop = await showStreams(q, current);
-      else stop = await showLog(q, current);
+      else if (m) stop = await showStream(m[1].toLowerCase(), current, signal);
+      else if (path === '/streams') stop = await showStreams(q, current, signal);
+      else stop = await showLog(q, current, signal);
       if (current()) view = stop;
       else if (stop) stop(); // left while it was loading
     } catch (e) {
