@@ -1283,3 +1283,29 @@ func TestPageStopsTheReadsOfAViewItLeaves(t *testing.T) {
 	b.waitFor(t, "no error", `return document.getElementById('error').textContent`, `""`)
 	b.waitFor(t, "the second stream's events only", versionsJS, "[1]")
 }
+
+// TestPageSaysItReadsAStreamsLatestEventsWhileTheyCome: a stream's view
+// opened over a slow network said "Connected; reading what was missed…"
+// while its latest events came, though it had missed nothing: it now says
+// it reads them. Here that read waits until the test lets it go.
+func TestPageSaysItReadsAStreamsLatestEventsWhileTheyCome(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	b.run(t, `const fetch0 = window.fetch;
+		let release;
+		const held = new Promise((r) => { release = r; });
+		window.release = () => release();
+		window.fetch = (u, o) => String(u).includes('/events?direction=backward') ? held.then(() => fetch0(u, o)) : fetch0(u, o);
+		location.hash = '#/streams/`+id+`';
+		return null`)
+	b.waitFor(t, "the status to say it reads the latest events", statusJS, `"Reading the stream's latest events…"`)
+	b.run(t, `window.release(); return null`)
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+	b.waitFor(t, "the stream's events", versionsJS, "[2,1]")
+}

@@ -545,7 +545,8 @@
 
   // watch shows a view's history, then its part of the log as the feed
   // passes it on, each event once, in order. o: key(e), which orders the
-  // view's events (version or position); matches(e); idName; status (an
+  // view's events (version or position); matches(e); idName; reading,
+  // what the status says while the first history read is on its way; status (an
   // element) and said (its live region, which screen readers announce);
   // at(), the number the status names (default: the last key
   // shown); every, true if the status follows every event of the log, not
@@ -589,6 +590,8 @@
       }
       caught = false;
       if (s.phase === 'connecting') status(at() ? `Connecting from ${o.idName} ${at()}…` : 'Connecting…');
+      // Its own history on its way, the feed at the head: it missed nothing.
+      else if (s.phase === 'live' && loading) status(shown ? 'Reading what came while paused…' : o.reading);
       else if (s.phase === 'reading' || s.phase === 'live') status('Connected; reading what was missed…');
       else status(s.text || `Connection lost; reconnecting after ${o.idName} ${at()}…`, 'down');
     }
@@ -864,6 +867,7 @@
     if (!current()) return null;
     const w = watch({
       key: (e) => e.position, idName: 'position', status: $('log-status'), said: $('log-said'), at: feed.position, every: true,
+      reading: 'Reading the last 100 positions…',
       matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
       onEvent: (e) => {
         list.prepend(logItem(e));
@@ -1019,7 +1023,7 @@
       }
     };
     const w = watch({
-      key: (e) => e.version, idName: 'version', status, said: $('stream-said'),
+      key: (e) => e.version, idName: 'version', status, said: $('stream-said'), reading: "Reading the stream's latest events…",
       matches: (e) => e.stream_id === id,
       onEvent: (e, fresh) => {
         list.prepend(streamItem(e, fresh));
