@@ -1309,3 +1309,21 @@ func TestPageSaysItReadsAStreamsLatestEventsWhileTheyCome(t *testing.T) {
 	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
 	b.waitFor(t, "the stream's events", versionsJS, "[2,1]")
 }
+
+// TestPageSaysAPathItHasNoViewFor: #/ followed by a path the page has no
+// view for (#/stream, a typo) showed the live log, silently, as if the link
+// were right; it now says so and names the views it has. #/streams/, with
+// the slash, is the list of streams, not the live log.
+func TestPageSaysAPathItHasNoViewFor(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/stream")
+	b.waitFor(t, "#/stream to say the page has no such view", `return [['view-log', 'view-streams', 'view-stream'].map((id) => document.getElementById(id).hidden),
+		document.getElementById('error').textContent.includes('no view')]`, `[[true,true,true],true]`)
+	b.run(t, `location.hash = '#/streams/'; return null`)
+	b.waitFor(t, "#/streams/ to list the streams", `return [document.getElementById('view-streams').hidden, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('error').textContent]`,
+		`[false,1,""]`)
+}

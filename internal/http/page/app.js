@@ -1085,6 +1085,17 @@
     showError(`${json(what)} is not a stream id: a stream id is a UUID, like 0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10.`);
   }
 
+  // showNoView says that the page has no view at #{path} (a typo, an old
+  // link): it showed the live log, silently, as if the link were right.
+  function showNoView(path) {
+    for (const v of ['view-log', 'view-streams', 'view-stream']) $(v).hidden = true;
+    $('nav-log').removeAttribute('aria-current');
+    $('nav-streams').removeAttribute('aria-current');
+    document.title = 'No such view · Tributary';
+    const shown = path.length > 80 ? path.slice(0, 80) + '…' : path;
+    showError(`This page has no view at ${json('#' + shown)}: its views are the live log (#/), the streams (#/streams) and a stream (#/streams/ and its id).`);
+  }
+
   // route shows the view the location's hash names: #/ (the live log, with
   // ?stream_type=&type=), #/streams (?stream_type=), #/streams/{id}.
   let routes = 0;
@@ -1107,8 +1118,9 @@
       let stop;
       if (m && !streamID.test(m[1])) showNoStream(m[1]);
       else if (m) stop = await showStream(m[1].toLowerCase(), current, signal);
-      else if (path === '/streams') stop = await showStreams(q, current, signal);
-      else stop = await showLog(q, current, signal);
+      else if (path === '/streams' || path === '/streams/') stop = await showStreams(q, current, signal);
+      else if (path === '/' || path === '') stop = await showLog(q, current, signal);
+      else showNoView(path);
       if (current()) view = stop;
       else if (stop) stop(); // left while it was loading
     } catch (e) {
