@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -110,6 +111,22 @@ type trackedConn struct {
 	ownIdle  *list.Element // in its client's idle list while idle
 	gone     bool          // its place is given back: never idle again
 	closeOne sync.Once
+	// idleNow is idle != nil, read without c.mu by Read.
+	idleNow atomic.Bool
+}
+
+// Read takes the connection off the idle lists once its next request
+// begins to arrive: net/http says it is active only once it has read the
+// request's headers, and closing it in between would cut a request, as its
+// own idle timeout never does.
+func (t *trackedConn) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	if n > 0 && t.idleNow.Load() {
+		t.c.mu.Lock()
+		t.c.unidle(t)
+		t.c.mu.Unlock()
+	}
+	return n, err
 }
 
 // Close gives the connection's place back.
@@ -221,6 +238,7 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 	c.unidle(t)
 	if state == http.StateIdle && !t.gone {
 		t.idle, t.ownIdle = c.idle.PushBack(t), c.clients[t.client].idle.PushBack(t)
+		t.idleNow.Store(true)
 	}
 }
 
@@ -232,6 +250,7 @@ func (c *Connections) unidle(t *trackedConn) {
 	c.idle.Remove(t.idle)
 	c.clients[t.client].idle.Remove(t.ownIdle)
 	t.idle, t.ownIdle = nil, nil
+	t.idleNow.Store(false)
 }
 
 func (c *Connections) release(t *trackedConn) {

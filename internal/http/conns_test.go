@@ -242,3 +242,24 @@ func TestAClosedConnectionGivesItsPlaceBack(t *testing.T) {
 	c := dialFrom(t, b.addr, "127.0.0.1")
 	c.get(t, "/")
 }
+
+func TestAConnectionWhoseNextRequestIsArrivingIsNotClosedAsIdle(t *testing.T) {
+	b := startBounded(t, 1, 1)
+	c := dialFrom(t, b.addr, "127.0.0.1")
+	b.getIdle(t, c)
+	// Its next request has begun: net/http has its first bytes, not yet
+	// all its headers.
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHo"); err != nil {
+		t.Fatalf("send the start of a request: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	late := dialFrom(t, b.addr, "127.0.0.2")
+	late.send(t, "/")
+	requireRefused(t, late, "1 connections")
+	if _, err := io.WriteString(c, "st: test\r\n\r\n"); err != nil {
+		t.Fatalf("send the rest of the request: %v", err)
+	}
+	if resp, body := c.answer(t); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the request whose start had arrived: %d %s; expected 200", resp.StatusCode, body)
+	}
+}
