@@ -44,9 +44,10 @@ type Connections struct {
 	idle    list.List // *trackedConn, idle longest first
 	clients map[string]*connClient
 
-	refusing   chan struct{} // bounds the refusals being written
-	lastLog    time.Time     // of the last refusal logged
-	unreported int           // refusals since
+	refusing   chan struct{}  // bounds the refusals being written
+	lastLog    time.Time      // of the last refusals logged
+	unreported map[string]int // refusals since, by bound
+	reporting  bool           // a report of them is due (reportRefusals)
 }
 
 // connClient is one client's connections.
@@ -59,7 +60,8 @@ type connClient struct {
 // client (both at least 1; perClient at most max).
 func NewConnections(max, perClient int, log *slog.Logger, m *metrics.Metrics) *Connections {
 	c := &Connections{max: max, perClient: min(perClient, max), log: log, m: m,
-		clients: make(map[string]*connClient), refusing: make(chan struct{}, maxRefusing)}
+		clients: make(map[string]*connClient), refusing: make(chan struct{}, maxRefusing),
+		unreported: make(map[string]int)}
 	m.ConnectionsOpen(func() int64 {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -314,21 +316,54 @@ func (c *Connections) refusal(bound string) []byte {
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
 }
 
-// logRefusal logs a refusal, at most once every refusalLogEvery, with the
-// number refused since the last line.
+// logRefusal logs a refusal at once if none was logged in the last
+// refusalLogEvery, or else with any others by then, at its end: each line
+// says how many were refused at its bound since the last.
 func (c *Connections) logRefusal(bound string) {
 	c.mu.Lock()
-	c.unreported++
-	if time.Since(c.lastLog) < refusalLogEvery {
+	c.unreported[bound]++
+	if c.reporting {
 		c.mu.Unlock()
 		return
 	}
-	n := c.unreported
-	c.lastLog, c.unreported = time.Now(), 0
-	c.mu.Unlock()
-	limit, setting := c.max, "TRIBUTARY_MAX_CONNECTIONS"
-	if bound == "client" {
-		limit, setting = c.perClient, "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT"
+	if wait := time.Until(c.lastLog.Add(refusalLogEvery)); wait > 0 {
+		c.reporting = true
+		c.mu.Unlock()
+		time.AfterFunc(wait, c.reportRefusals)
+		return
 	}
-	c.log.Warn("connections refused: at the bound, with none idle to close", "bound", bound, "limit", limit, "setting", setting, "refused", n)
+	refused := c.takeRefusals()
+	c.mu.Unlock()
+	c.logRefusals(refused)
+}
+
+// reportRefusals logs the refusals since the last line.
+func (c *Connections) reportRefusals() {
+	c.mu.Lock()
+	c.reporting = false
+	refused := c.takeRefusals()
+	c.mu.Unlock()
+	c.logRefusals(refused)
+}
+
+// takeRefusals returns the refusals not yet logged, by bound, and counts
+// them logged now; c.mu is held.
+func (c *Connections) takeRefusals() map[string]int {
+	refused := c.unreported
+	c.unreported, c.lastLog = make(map[string]int), time.Now()
+	return refused
+}
+
+func (c *Connections) logRefusals(refused map[string]int) {
+	for _, bound := range []string{"server", "client"} {
+		n := refused[bound]
+		if n == 0 {
+			continue
+		}
+		limit, setting := c.max, "TRIBUTARY_MAX_CONNECTIONS"
+		if bound == "client" {
+			limit, setting = c.perClient, "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT"
+		}
+		c.log.Warn("connections refused: at the bound, with none idle to close", "bound", bound, "limit", limit, "setting", setting, "refused", n)
+	}
 }

@@ -263,3 +263,43 @@ func TestAConnectionWhoseNextRequestIsArrivingIsNotClosedAsIdle(t *testing.T) {
 		t.Fatalf("the request whose start had arrived: %d %s; expected 200", resp.StatusCode, body)
 	}
 }
+
+func TestEveryRefusedConnectionIsLoggedByItsBoundEvenInABurst(t *testing.T) {
+	t.Parallel() // waits out the log's interval, 10 s
+	b := startBounded(t, 2, 1)
+	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
+		dialFrom(t, b.addr, ip).send(t, "/block")
+	}
+	time.Sleep(100 * time.Millisecond)
+	// A burst: three at the server's bound, two at the first client's.
+	for _, ip := range []string{"127.0.0.3", "127.0.0.1", "127.0.0.3", "127.0.0.1", "127.0.0.3"} {
+		c := dialFrom(t, b.addr, ip)
+		c.send(t, "/")
+		if resp, _ := c.answer(t); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("a connection from %s past a bound: %d; expected 503", ip, resp.StatusCode)
+		}
+	}
+	want := map[string]int{"server": 3, "client": 2}
+	var got map[string]int
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		got = map[string]int{}
+		for _, line := range strings.Split(strings.TrimSpace(b.logs.String()), "\n") {
+			var entry struct {
+				Msg     string `json:"msg"`
+				Bound   string `json:"bound"`
+				Setting string `json:"setting"`
+				Refused int    `json:"refused"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && strings.HasPrefix(entry.Msg, "connections refused") {
+				got[entry.Bound] += entry.Refused
+				if wantSetting := map[string]string{"server": "TRIBUTARY_MAX_CONNECTIONS", "client": "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT"}[entry.Bound]; entry.Setting != wantSetting {
+					t.Fatalf("a refusal at the %s bound logged with setting %q; expected %q", entry.Bound, entry.Setting, wantSetting)
+				}
+			}
+		}
+		if got["server"] == want["server"] && got["client"] == want["client"] {
+			return
+		}
+	}
+	t.Fatalf("the log's refusals by bound: %v; expected %v. The log:\n%s", got, want, b.logs.String())
+}
