@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -302,4 +303,71 @@ func TestEveryRefusedConnectionIsLoggedByItsBoundEvenInABurst(t *testing.T) {
 		}
 	}
 	t.Fatalf("the log's refusals by bound: %v; expected %v. The log:\n%s", got, want, b.logs.String())
+}
+
+// pipeListener hands out the server ends of in-memory connections whose
+// remote address is whatever the test says.
+type pipeListener struct{ conns chan net.Conn }
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	c, ok := <-l.conns
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	return c, nil
+}
+func (l *pipeListener) Close() error   { return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.remote }
+
+func TestAConnectionsClientIsItsIPv4AddressOrItsIPv6Slash64(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		first, then string
+		same        bool
+	}{
+		{"IPv6 in one /64", "[2001:db8:1:2::1]:4000", "[2001:db8:1:2:ffff:ffff:ffff:ffff]:4001", true},
+		{"IPv6 in the next /64", "[2001:db8:1:2::1]:4000", "[2001:db8:1:3::1]:4001", false},
+		{"IPv4 and the same mapped into IPv6", "192.0.2.1:4000", "[::ffff:192.0.2.1]:4001", true},
+		{"IPv4 mapped, and its neighbour", "[::ffff:192.0.2.1]:4000", "192.0.2.2:4001", false},
+		{"link-local with zones", "[fe80::1%eth0]:4000", "[fe80::2%eth1]:4001", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conns := esthttp.NewConnections(10, 1, slog.New(slog.DiscardHandler), nil)
+			pl := &pipeListener{conns: make(chan net.Conn, 2)}
+			ln := conns.Listener(pl)
+			var clients []net.Conn
+			for _, a := range []string{tt.first, tt.then} {
+				ap, err := netip.ParseAddrPort(a)
+				if err != nil {
+					t.Fatalf("parse %s: %v", a, err)
+				}
+				server, client := net.Pipe()
+				t.Cleanup(func() { server.Close(); client.Close() })
+				pl.conns <- addrConn{server, net.TCPAddrFromAddrPort(ap)}
+				clients = append(clients, client)
+			}
+			close(pl.conns)
+			if _, err := ln.Accept(); err != nil {
+				t.Fatalf("the first connection, from %s, was not taken: %v", tt.first, err)
+			}
+			_, err := ln.Accept()
+			if taken := err == nil; taken == tt.same {
+				t.Fatalf("a second connection, from %s, after one from %s, with one per client: taken %v; expected %v", tt.then, tt.first, taken, !tt.same)
+			}
+			if tt.same {
+				clients[1].SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck
+				resp, err := http.ReadResponse(bufio.NewReader(clients[1]), nil)
+				if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+					t.Fatalf("the refused connection's answer: %v %v; expected 503", resp, err)
+				}
+			}
+		})
+	}
 }
