@@ -289,14 +289,47 @@ func (c *Connections) refuse(conn net.Conn, bound string) {
 		defer func() { <-c.refusing }()
 		defer conn.Close()
 		conn.SetDeadline(time.Now().Add(refusalGrace)) //nolint:errcheck // a failed write is a client gone
+		// Answer only once the request is in: an answer that comes before
+		// is one no request asked for, which net/http's Transport, reading
+		// a new connection before its request goes, drops with an error.
+		body := io.LimitReader(conn, maxRefusalRead)
+		if !readHeaders(body) {
+			return
+		}
 		if _, err := conn.Write(answer); err != nil {
 			return
 		}
 		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite() //nolint:errcheck
 		}
-		io.Copy(io.Discard, io.LimitReader(conn, 64<<10)) //nolint:errcheck // until the client closes, or the grace ends
+		io.Copy(io.Discard, body) //nolint:errcheck // until the client closes, or the grace ends
 	}()
+}
+
+// maxRefusalRead bounds what is read of a refused connection: its
+// request's headers, and then whatever else it sends.
+const maxRefusalRead = 64 << 10
+
+// readHeaders reads r up to the blank line that ends a request's headers
+// and reports whether it came, or r ended after sending maxRefusalRead
+// bytes, to be answered anyway.
+func readHeaders(r io.Reader) bool {
+	var buf [4096]byte
+	var last [2]byte // the last two bytes read before buf's
+	n := 0
+	for {
+		m, err := r.Read(buf[:])
+		for _, b := range buf[:m] {
+			// "\n\n" or "\n\r\n": net/http takes a bare LF as a line's end.
+			if b == '\n' && (last[1] == '\n' || last[1] == '\r' && last[0] == '\n') {
+				return true
+			}
+			last[0], last[1] = last[1], b
+		}
+		if n += m; err != nil {
+			return n >= maxRefusalRead
+		}
+	}
 }
 
 // refusal is the answer to a connection refused at bound ("client" or

@@ -362,12 +362,33 @@ func TestAConnectionsClientIsItsIPv4AddressOrItsIPv6Slash64(t *testing.T) {
 				t.Fatalf("a second connection, from %s, after one from %s, with one per client: taken %v; expected %v", tt.then, tt.first, taken, !tt.same)
 			}
 			if tt.same {
-				clients[1].SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck
+				clients[1].SetDeadline(time.Now().Add(2 * time.Second))               //nolint:errcheck
+				go io.WriteString(clients[1], "GET / HTTP/1.1\r\nHost: test\r\n\r\n") //nolint:errcheck // a pipe: written as it is read
 				resp, err := http.ReadResponse(bufio.NewReader(clients[1]), nil)
 				if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 					t.Fatalf("the refused connection's answer: %v %v; expected 503", resp, err)
 				}
 			}
 		})
+	}
+}
+
+func TestAGoClientRefusedAtTheBoundIsAnswered503NotAnUnsolicitedResponse(t *testing.T) {
+	b := startBounded(t, 1, 1)
+	dialFrom(t, b.addr, "127.0.0.1").send(t, "/block")
+	time.Sleep(100 * time.Millisecond)
+	// net/http's Transport reads a new connection before it writes the
+	// request; an answer there before the request is "unsolicited", and
+	// the request fails.
+	for i := range 50 {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+		resp, err := c.Get("http://" + b.addr + "/")
+		if err != nil {
+			t.Fatalf("request %d at the bound: %v; expected a 503", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("request %d at the bound: %d; expected 503", i, resp.StatusCode)
+		}
 	}
 }
