@@ -3,11 +3,13 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,4 +108,113 @@ func TestAClientHoldingManyIdleConnectionsCannotLockOthersOut(t *testing.T) {
 			t.Fatalf("append from a third client: status %d; expected 201", resp.StatusCode)
 		}
 	})
+}
+
+// connectionsOpen reads tributary_http_connections_open from s's debug
+// listener, whose own connections are not counted.
+func connectionsOpen(t *testing.T, debugAddr string) int {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + debugAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics on the debug listener: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "tributary_http_connections_open "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("tributary_http_connections_open %q: not a count", v)
+			}
+			return n
+		}
+	}
+	t.Fatalf("GET /metrics on the debug listener: no tributary_http_connections_open")
+	return 0
+}
+
+// waitConnectionsOpen waits up to 5 s for the server to count want
+// connections open.
+func waitConnectionsOpen(t *testing.T, debugAddr string, want int, after string) {
+	t.Helper()
+	got := -1
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got = connectionsOpen(t, debugAddr); got == want {
+			return
+		}
+	}
+	t.Fatalf("after %s, the server counts %d connections open; expected %d", after, got, want)
+}
+
+// connExchange dials s and sends what on the connection, then reads what
+// comes back until the server closes it or 2 s pass, unless closeAtOnce.
+func connExchange(t *testing.T, s *server, what string, closeAtOnce bool) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", hostPort(s.URL), 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if what != "" {
+		if _, err := c.Write([]byte(what)); err != nil {
+			t.Fatalf("send %q: %v", what, err)
+		}
+	}
+	if closeAtOnce {
+		return ""
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+func TestConnectionsAreCountedUntilClosedAndSubscriptionsAreNeverClosedAsIdle(t *testing.T) {
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_MAX_CONNECTIONS=4", "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT=4", "TRIBUTARY_DEBUG_ADDR=127.0.0.1:0")
+	debugAddr := ""
+	for _, l := range s.logLines() {
+		if l["msg"] == "debug listening" {
+			debugAddr, _ = l["addr"].(string)
+		}
+	}
+	if debugAddr == "" {
+		t.Fatalf("no \"debug listening\" log line with its address. Output:\n%s", s.output(4<<10))
+	}
+
+	// Connections that end in every way a client can end one.
+	get := "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
+	for range 200 {
+		connExchange(t, s, "", true)                            // connected and closed
+		connExchange(t, s, "GET /healthz HTTP/1.1\r\nHo", true) // cut inside its headers
+		connExchange(t, s, get, true)                           // gone before its answer
+		connExchange(t, s, strings.Replace(get, "\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1), false)
+	}
+	for range 50 {
+		connExchange(t, s, get+get+get[:20], true)                    // pipelined, the last cut short
+		connExchange(t, s, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false) // HTTP/2 with prior knowledge
+	}
+	waitConnectionsOpen(t, debugAddr, 0, "a thousand connections ended by their clients")
+
+	// Subscriptions fill the bound: they are never idle, so a new
+	// connection is refused rather than one of them closed.
+	subs := make([]*sseStream, 4)
+	for i := range subs {
+		subs[i] = subscribe(t, s, "/events")
+		subs[i].requireRetry(t)
+	}
+	waitConnectionsOpen(t, debugAddr, 4, "4 subscriptions")
+	if got := connExchange(t, s, get, false); !strings.HasPrefix(got, "HTTP/1.1 503 ") || !strings.Contains(got, "TRIBUTARY_MAX_CONNECTIONS") {
+		t.Fatalf("a connection with 4 subscriptions open at a bound of 4: %q; expected a 503 naming TRIBUTARY_MAX_CONNECTIONS", got)
+	}
+	subs[0].Close()
+	waitConnectionsOpen(t, debugAddr, 3, "a subscription closed by its client")
+	s.mustAppend(t, newID(), appendBody{StreamType: "t", Events: events(1, "E")})
+	for i, sub := range subs[1:] {
+		if f := sub.next(t); !f.HasData {
+			t.Fatalf("subscription %d: frame %s; expected the event appended", i+1, f)
+		}
+	}
+	if code, killed := s.terminate(); code != 0 || killed {
+		t.Fatalf("SIGTERM with subscriptions open: exit %d (killed %v); expected a clean exit 0", code, killed)
+	}
 }
