@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -390,5 +391,46 @@ func TestAGoClientRefusedAtTheBoundIsAnswered503NotAnUnsolicitedResponse(t *test
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("request %d at the bound: %d; expected 503", i, resp.StatusCode)
 		}
+	}
+}
+
+func TestAFloodAtTheBoundIsRefusedWithFewGoroutinesAndOthersAreServedMeanwhile(t *testing.T) {
+	b := startBounded(t, 100, 1)
+	flooder := dialFrom(t, b.addr, "127.0.0.1")
+	flooder.send(t, "/block") // its one place, busy
+	other := dialFrom(t, b.addr, "127.0.0.2")
+	b.getIdle(t, other)
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+
+	// A thousand connections that say nothing: each refused one waits
+	// for its request up to a second, at most 64 at once.
+	var flood []net.Conn
+	for i := range 1000 {
+		c, err := net.DialTimeout("tcp", b.addr, 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial %d of the flood: %v", i, err)
+		}
+		flood = append(flood, c)
+	}
+	t.Cleanup(func() {
+		for _, c := range flood {
+			c.Close()
+		}
+	})
+	start := time.Now()
+	other.get(t, "/") // an established client is answered during it
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("an established client's request during the flood took %s; expected it at once", took)
+	}
+	if grown := runtime.NumGoroutine() - before; grown > 64+16 {
+		t.Errorf("goroutines grew by %d during a flood of 1000 refused connections; expected at most the 64 refusals answered at once and a few", grown)
+	}
+	// And the accept loop takes new connections, answered at once.
+	late := dialFrom(t, b.addr, "127.0.0.3")
+	late.get(t, "/")
+	time.Sleep(1500 * time.Millisecond) // the refusals' grace
+	if grown := runtime.NumGoroutine() - before; grown > 16 {
+		t.Errorf("goroutines still %d more than before the flood 1.5 s after it; expected the refusals' gone", grown)
 	}
 }
