@@ -344,6 +344,7 @@ func (c *Connections) refusal(bound string) []byte {
 	})
 	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/problem+json\r\n" +
+		"X-Content-Type-Options: nosniff\r\n" + // as on every answer of the service
 		"Retry-After: " + strconv.Itoa(retryAfterSeconds) + "\r\n" +
 		"Connection: close\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))

@@ -151,6 +151,9 @@ func requireRefused(t *testing.T, c *rawConn, what string) {
 	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Errorf("the refusal's Content-Type is %q; expected application/problem+json", ct)
 	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("the refusal's X-Content-Type-Options is %q; expected nosniff, as every answer of the service's", got)
+	}
 	if resp.Header.Get("Retry-After") == "" || !resp.Close {
 		t.Errorf("the refusal's Retry-After %q, Connection: close %v; expected both", resp.Header.Get("Retry-After"), resp.Close)
 	}
