@@ -292,8 +292,7 @@ func (c *Connections) refuse(conn net.Conn, bound string) {
 		// Answer only once the request is in: an answer that comes before
 		// is one no request asked for, which net/http's Transport, reading
 		// a new connection before its request goes, drops with an error.
-		body := io.LimitReader(conn, maxRefusalRead)
-		if !readHeaders(body) {
+		if !readHeaders(io.LimitReader(conn, maxRefusalHeaderBytes)) {
 			return
 		}
 		if _, err := conn.Write(answer); err != nil {
@@ -302,17 +301,25 @@ func (c *Connections) refuse(conn net.Conn, bound string) {
 		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite() //nolint:errcheck
 		}
-		io.Copy(io.Discard, body) //nolint:errcheck // until the client closes, or the grace ends
+		// Read what else it sends (an append's body) until it closes: closed
+		// with bytes unread, the connection would be reset, and a reset
+		// takes the answer from a client that has yet to read it (one still
+		// writing its body). Bounded by the grace, and by maxRefusalDrain.
+		io.Copy(io.Discard, io.LimitReader(conn, maxRefusalDrain)) //nolint:errcheck // until the client closes, or the grace ends
 	}()
 }
 
-// maxRefusalRead bounds what is read of a refused connection: its
-// request's headers, and then whatever else it sends.
-const maxRefusalRead = 64 << 10
+// maxRefusalHeaderBytes bounds what is read of a refused connection before
+// it is answered: its request's headers.
+const maxRefusalHeaderBytes = 64 << 10
+
+// maxRefusalDrain bounds what is read of a refused connection once it is
+// answered: twice TRIBUTARY_MAX_BODY_BYTES' default.
+const maxRefusalDrain = 8 << 20
 
 // readHeaders reads r up to the blank line that ends a request's headers
-// and reports whether it came, or r ended after sending maxRefusalRead
-// bytes, to be answered anyway.
+// and reports whether it came, or r ended after sending
+// maxRefusalHeaderBytes, to be answered anyway.
 func readHeaders(r io.Reader) bool {
 	var buf [4096]byte
 	var last [2]byte // the last two bytes read before buf's
@@ -327,7 +334,7 @@ func readHeaders(r io.Reader) bool {
 			last[0], last[1] = last[1], b
 		}
 		if n += m; err != nil {
-			return n >= maxRefusalRead
+			return n >= maxRefusalHeaderBytes
 		}
 	}
 }

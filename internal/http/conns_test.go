@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -435,5 +436,23 @@ func TestAFloodAtTheBoundIsRefusedWithFewGoroutinesAndOthersAreServedMeanwhile(t
 	time.Sleep(1500 * time.Millisecond) // the refusals' grace
 	if grown := runtime.NumGoroutine() - before; grown > 16 {
 		t.Errorf("goroutines still %d more than before the flood 1.5 s after it; expected the refusals' gone", grown)
+	}
+}
+
+func TestAnAppendWithALargeBodyRefusedAtTheBoundIsAnswered503NotReset(t *testing.T) {
+	b := startBounded(t, 1, 1)
+	dialFrom(t, b.addr, "127.0.0.1").send(t, "/block")
+	time.Sleep(100 * time.Millisecond)
+	body := bytes.Repeat([]byte("a"), 4<<20) // TRIBUTARY_MAX_BODY_BYTES' default
+	for i := range 10 {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+		resp, err := c.Post("http://"+b.addr+"/", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("append %d of 4 MiB at the bound: %v; expected a 503", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("append %d of 4 MiB at the bound: %d; expected 503", i, resp.StatusCode)
+		}
 	}
 }
