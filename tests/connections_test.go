@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +217,57 @@ func TestConnectionsAreCountedUntilClosedAndSubscriptionsAreNeverClosedAsIdle(t 
 	}
 	if code, killed := s.terminate(); code != 0 || killed {
 		t.Fatalf("SIGTERM with subscriptions open: exit %d (killed %v); expected a clean exit 0", code, killed)
+	}
+}
+
+func TestSIGTERMDuringAFloodOfConnectionsAtTheBoundDrainsCleanly(t *testing.T) {
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_MAX_CONNECTIONS=4", "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT=4")
+	for range 4 {
+		subscribe(t, s, "/events").requireRetry(t)
+	}
+	// A flood of connections, each sending a request and reading what
+	// comes, until the server has gone.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var answered, refused atomic.Int64
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.DialTimeout("tcp", hostPort(s.URL), time.Second)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond) // gone, or its backlog full
+					continue
+				}
+				c.SetDeadline(time.Now().Add(2 * time.Second))                 //nolint:errcheck
+				c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")) //nolint:errcheck
+				if b, _ := io.ReadAll(c); bytes.HasPrefix(b, []byte("HTTP/1.1 503 ")) {
+					refused.Add(1)
+				} else if len(b) > 0 {
+					answered.Add(1)
+				}
+				c.Close()
+			}
+		}()
+	}
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	code, killed := s.terminate()
+	t.Logf("the flood had %d connections answered 503, %d otherwise; the stop took %s", refused.Load(), answered.Load(), time.Since(start).Round(time.Millisecond))
+	if code != 0 || killed {
+		t.Fatalf("SIGTERM during a flood at the bound: exit %d (killed %v); expected a clean exit 0. Output:\n%s", code, killed, s.output(8<<10))
+	}
+	if refused.Load() == 0 {
+		t.Fatalf("no connection of the flood was refused; expected the bound reached. Output:\n%s", s.output(8<<10))
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the stop during a flood took %s; expected a few seconds at most", took)
 	}
 }
