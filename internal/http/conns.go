@@ -113,17 +113,25 @@ type trackedConn struct {
 	ownIdle  *list.Element // in its client's idle list while idle
 	gone     bool          // its place is given back: never idle again
 	closeOne sync.Once
-	// idleNow is idle != nil, read without c.mu by Read.
-	idleNow atomic.Bool
+	// idleNow is idle != nil, read without c.mu by Read; idleRead counts
+	// the bytes read since it was set.
+	idleNow  atomic.Bool
+	idleRead atomic.Int64
 }
+
+// requestBegun is how many bytes net/http waits for on an idle connection
+// (bufio.Reader.Peek(4)) before it reads a request, and its idle timeout
+// gives way to the header timeout.
+const requestBegun = 4
 
 // Read takes the connection off the idle lists once its next request
 // begins to arrive: net/http says it is active only once it has read the
 // request's headers, and closing it in between would cut a request, as its
-// own idle timeout never does.
+// own idle timeout never does. A byte or two is not yet a request: net/http
+// waits for more under the idle timeout, and so the connection stays idle.
 func (t *trackedConn) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
-	if n > 0 && t.idleNow.Load() {
+	if n > 0 && t.idleNow.Load() && t.idleRead.Add(int64(n)) >= requestBegun {
 		t.c.mu.Lock()
 		t.c.unidle(t)
 		t.c.mu.Unlock()
@@ -240,6 +248,7 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 	c.unidle(t)
 	if state == http.StateIdle && !t.gone {
 		t.idle, t.ownIdle = c.idle.PushBack(t), c.clients[t.client].idle.PushBack(t)
+		t.idleRead.Store(0)
 		t.idleNow.Store(true)
 	}
 }

@@ -456,3 +456,19 @@ func TestAnAppendWithALargeBodyRefusedAtTheBoundIsAnswered503NotReset(t *testing
 		}
 	}
 }
+
+func TestAKeptAliveConnectionThatSendsAByteOrTwoIsStillIdle(t *testing.T) {
+	b := startBounded(t, 1, 1)
+	c := dialFrom(t, b.addr, "127.0.0.1")
+	b.getIdle(t, c)
+	// Fewer bytes than net/http waits for before it reads a request (4):
+	// its idle timeout still runs, and so the connection is still idle.
+	if _, err := io.WriteString(c, "GE"); err != nil {
+		t.Fatalf("send two bytes: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	dialFrom(t, b.addr, "127.0.0.2").get(t, "/")
+	if !c.closedByServer() {
+		t.Fatalf("the connection that sent two bytes is still open after a new one took the only place; expected it closed as idle")
+	}
+}
