@@ -107,16 +107,18 @@ func (l *boundedListener) Accept() (net.Conn, error) {
 // trackedConn is an admitted connection, counted until it is closed.
 type trackedConn struct {
 	net.Conn
-	c        *Connections
-	client   string
-	idle     *list.Element // in c.idle while idle
-	ownIdle  *list.Element // in its client's idle list while idle
-	gone     bool          // its place is given back: never idle again
-	closeOne sync.Once
+	c       *Connections
+	client  string
+	idle    *list.Element // in c.idle while idle
+	ownIdle *list.Element // in its client's idle list while idle
+	gone    bool          // its place is given back (c.mu): never idle again
 	// idleNow is idle != nil, read without c.mu by Read; idleRead counts
 	// the bytes read since it was set.
 	idleNow  atomic.Bool
 	idleRead atomic.Int64
+	// shut is set, under c.mu, once admit has closed it to make room: a
+	// read that returns after it hands nothing on.
+	shut atomic.Bool
 }
 
 // requestBegun is how many bytes net/http waits for on an idle connection
@@ -129,19 +131,33 @@ const requestBegun = 4
 // request's headers, and closing it in between would cut a request, as its
 // own idle timeout never does. A byte or two is not yet a request: net/http
 // waits for more under the idle timeout, and so the connection stays idle.
+//
+// A read whose bytes came as admit closed the connection to make room
+// hands nothing on: net/http would serve the request on a closed
+// connection, an append written and its answer lost.
 func (t *trackedConn) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
-	if n > 0 && t.idleNow.Load() && t.idleRead.Add(int64(n)) >= requestBegun {
+	if n == 0 {
+		return n, err
+	}
+	if t.idleNow.Load() && t.idleRead.Add(int64(n)) >= requestBegun {
 		t.c.mu.Lock()
+		shut := t.shut.Load()
 		t.c.unidle(t)
 		t.c.mu.Unlock()
+		if shut {
+			return 0, net.ErrClosed
+		}
+	}
+	if t.shut.Load() {
+		return 0, net.ErrClosed
 	}
 	return n, err
 }
 
 // Close gives the connection's place back.
 func (t *trackedConn) Close() error {
-	t.closeOne.Do(func() { t.c.release(t) })
+	t.c.release(t)
 	return t.Conn.Close()
 }
 
@@ -224,7 +240,8 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 	if victim != nil {
 		// Its place goes to conn now, not when its Close runs.
 		c.unidle(victim)
-		victim.closeOne.Do(func() { c.releaseLocked(victim) })
+		c.releaseLocked(victim)
+		victim.shut.Store(true)
 	}
 	c.open++
 	cl.open++
@@ -264,9 +281,15 @@ func (c *Connections) unidle(t *trackedConn) {
 	t.idleNow.Store(false)
 }
 
+// release gives t's place back, once, whoever closes it first: net/http,
+// or admit making room (under c.mu alone: a lock of t's own, taken in the
+// other order by admit, deadlocked the two).
 func (c *Connections) release(t *trackedConn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if t.gone {
+		return
+	}
 	c.unidle(t)
 	c.releaseLocked(t)
 }

@@ -1,0 +1,106 @@
+package http
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// addrConn is a connection from addr that does nothing.
+type addrConn struct {
+	net.Conn
+	addr string
+}
+
+func (a addrConn) RemoteAddr() net.Addr {
+	addr, _ := net.ResolveTCPAddr("tcp", a.addr)
+	return addr
+}
+func (addrConn) Close() error { return nil }
+
+// TestAnIdleConnectionClosedAsAnotherTakesItsPlaceDeadlocksNothing: net/http
+// closes an idle connection (its client gone, the idle timeout, Shutdown)
+// before it reports it closed, so it is still listed idle; a new connection
+// at the bound picks it as the one to close at that moment. The close gave
+// its place back under the connection's own once, waiting for the bound's
+// lock, while the new connection held that lock and waited for the once:
+// the accept loop, and every connection's state change, stopped for good.
+// (From a review.)
+func TestAnIdleConnectionClosedAsAnotherTakesItsPlaceDeadlocksNothing(t *testing.T) {
+	for range 20 {
+		c := NewConnections(1, 1, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		idle := c.admit(addrConn{addr: "10.0.0.1:1"}).(*trackedConn)
+		c.ConnState(idle, http.StateIdle)
+
+		c.mu.Lock() // both line up behind the lock
+		admitted := make(chan net.Conn, 1)
+		go func() { admitted <- c.admit(addrConn{addr: "10.0.0.1:2"}) }()
+		time.Sleep(10 * time.Millisecond)
+		closed := make(chan struct{})
+		go func() { idle.Close(); close(closed) }()
+		time.Sleep(10 * time.Millisecond)
+		c.mu.Unlock()
+		select {
+		case conn := <-admitted:
+			if conn == nil {
+				t.Fatal("the new connection was refused though the idle one made room")
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatal("a new connection at the bound, taking the place of an idle one being closed, was not admitted within 3 s: deadlocked")
+		}
+		<-closed
+		c.mu.Lock()
+		open := c.open
+		c.mu.Unlock()
+		if open != 1 {
+			t.Fatalf("%d connections counted open after one closed and one took its place; want 1", open)
+		}
+	}
+}
+
+// gatedConn returns what it is given to read only once gate is closed.
+type gatedConn struct {
+	addrConn
+	gate chan struct{}
+	data []byte
+}
+
+func (g *gatedConn) Read(p []byte) (int, error) {
+	<-g.gate
+	return copy(p, g.data), nil
+}
+
+// TestARequestReadAsItsConnectionIsClosedToMakeRoomIsNotServed: an idle
+// connection's next request arrives (the kernel has it, the read returns
+// it) just as a new connection at the bound picks it to close. The read
+// handed the request to net/http all the same, which served it on a
+// closed connection: an append written, its answer lost. A read that
+// finds its connection closed to make room hands nothing on. (From a
+// review.)
+func TestARequestReadAsItsConnectionIsClosedToMakeRoomIsNotServed(t *testing.T) {
+	c := NewConnections(1, 1, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	g := &gatedConn{addrConn: addrConn{addr: "10.0.0.1:1"}, gate: make(chan struct{}),
+		data: []byte("POST /streams/x/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")}
+	idle := c.admit(g).(*trackedConn)
+	c.ConnState(idle, http.StateIdle)
+	type read struct {
+		n   int
+		err error
+	}
+	got := make(chan read, 1)
+	go func() {
+		n, err := idle.Read(make([]byte, 4096))
+		got <- read{n, err}
+	}()
+	if c.admit(addrConn{addr: "10.0.0.1:2"}) == nil {
+		t.Fatal("the new connection was refused though an idle one could make room")
+	}
+	close(g.gate) // the request arrives once the connection was chosen to close
+	r := <-got
+	if r.n != 0 || r.err == nil {
+		t.Fatalf("a read on a connection closed to make room returned %d bytes, error %v; want none, and an error", r.n, r.err)
+	}
+}
