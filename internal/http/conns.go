@@ -161,6 +161,20 @@ func (t *trackedConn) Close() error {
 	return t.Conn.Close()
 }
 
+// NetConn returns the connection under t, for writes that need it as it
+// is: net.Buffers writes a vector in one system call (writev) only to a
+// socket of net's own.
+func (t *trackedConn) NetConn() net.Conn { return t.Conn }
+
+// writable returns what to write a vector to for conn: the socket under a
+// tracked connection. Its Close still goes through conn.
+func writable(conn net.Conn) io.Writer {
+	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		return nc.NetConn()
+	}
+	return conn
+}
+
 // SyscallConn, CloseWrite and ReadFrom pass through to the connection, for
 // what looks for them: the subscriptions' progress (stall.go), net/http's
 // lingering close and its sendfile.

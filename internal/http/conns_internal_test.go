@@ -104,3 +104,36 @@ func TestARequestReadAsItsConnectionIsClosedToMakeRoomIsNotServed(t *testing.T) 
 		t.Fatalf("a read on a connection closed to make room returned %d bytes, error %v; want none, and an error", r.n, r.err)
 	}
 }
+
+// TestATrackedConnectionsVectorsGoToTheSocketInOneWrite: a slow
+// subscriber's chunk (size line, frames, CR LF) is written with
+// net.Buffers, which makes one writev only of a socket of net's own; to a
+// tracked connection it wrote each piece with a system call of its own
+// (found by a review). writable hands it the socket.
+func TestATrackedConnectionsVectorsGoToTheSocketInOneWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			defer c.Close()
+			io.Copy(io.Discard, c) //nolint:errcheck
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConnections(10, 10, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	tracked := c.admit(raw)
+	defer tracked.Close()
+	if _, ok := writable(tracked).(*net.TCPConn); !ok {
+		t.Fatalf("a tracked connection's vectors are written to a %T; want the *net.TCPConn under it, which net.Buffers writes with one writev", writable(tracked))
+	}
+	bufs := net.Buffers{[]byte("a"), []byte("b"), []byte("c")}
+	if n, err := bufs.WriteTo(writable(tracked)); err != nil || n != 3 {
+		t.Fatalf("wrote %d bytes, %v; want 3", n, err)
+	}
+}

@@ -885,7 +885,7 @@ func (ew *eventWriter) writeChunk(pieces [][]byte, size int) error {
 			ew.guardPlace()
 		}
 		var m int64
-		m, err = bufs.WriteTo(ew.conn)
+		m, err = bufs.WriteTo(writable(ew.conn)) // one writev, not a write a piece
 		n += m
 	}
 	ew.sent += min(max(int(n)-framing, 0), size) // the body's bytes, as net/http counts them
