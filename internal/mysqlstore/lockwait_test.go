@@ -225,22 +225,7 @@ func TestAFenceWhoseSessionIsKilledIsWrittenOnAnother(t *testing.T) {
 	if err := holder.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&holderID); err != nil {
 		t.Fatal(err)
 	}
-	killed := make(chan int64, 1)
-	go func() {
-		defer close(killed)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			var id int64
-			err := db.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND id <> CONNECTION_ID() AND db = DATABASE() AND info LIKE '%INTO durability_fence%'",
-				holderID).Scan(&id)
-			if err != nil {
-				continue
-			}
-			db.ExecContext(ctx, "KILL CONNECTION ?", id) //nolint:errcheck // seen below: the wait's answer
-			holder.ExecContext(ctx, "ROLLBACK")          //nolint:errcheck // the row is free
-			killed <- id
-			return
-		}
-	}()
+	killed := killWhenWaiting(ctx, db, holder, holderID, "db = DATABASE() AND info LIKE '%INTO durability_fence%'")
 	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err := s.Tail().WaitDurable(wait, 1)
@@ -269,22 +254,7 @@ func TestAnAppendWhoseReadsLoseTheirSessionIsTriedAgainOnAnother(t *testing.T) {
 	if err := holder.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&holderID); err != nil {
 		t.Fatal(err)
 	}
-	killed := make(chan int64, 1)
-	go func() {
-		defer close(killed)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			var id int64
-			err := db.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND id <> CONNECTION_ID() AND db = DATABASE() "+
-				"AND info LIKE '%FROM log_head%FOR UPDATE' AND info NOT LIKE '%NOWAIT%'", holderID).Scan(&id)
-			if err != nil {
-				continue
-			}
-			db.ExecContext(ctx, "KILL CONNECTION ?", id) //nolint:errcheck // seen below: the append's answer
-			holder.ExecContext(ctx, "ROLLBACK")          //nolint:errcheck // the lock is free
-			killed <- id
-			return
-		}
-	}()
+	killed := killWhenWaiting(ctx, db, holder, holderID, "db = DATABASE() AND info LIKE '%FROM log_head%FOR UPDATE' AND info NOT LIKE '%NOWAIT%'")
 	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	stream := uuid.New()
@@ -299,4 +269,28 @@ func TestAnAppendWhoseReadsLoseTheirSessionIsTriedAgainOnAnother(t *testing.T) {
 	if err != nil || got.Version != 1 {
 		t.Errorf("the stream after the append: %+v, %v; want version 1", got, err)
 	}
+}
+
+// killWhenWaiting kills, once within 5 s, the session other than the
+// holder's whose statement matches where (a condition on processlist's
+// columns), then rolls the holder back, freeing what it held; the channel
+// gives the session killed, or closes with none.
+func killWhenWaiting(ctx context.Context, db *sql.DB, holder *sql.Conn, holderID int64, where string, args ...any) <-chan int64 {
+	killed := make(chan int64, 1)
+	go func() {
+		defer close(killed)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var id int64
+			err := db.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND id <> CONNECTION_ID() AND "+where,
+				append([]any{holderID}, args...)...).Scan(&id)
+			if err != nil {
+				continue
+			}
+			db.ExecContext(ctx, "KILL CONNECTION ?", id) //nolint:errcheck // seen by the caller: its call's answer
+			holder.ExecContext(ctx, "ROLLBACK")          //nolint:errcheck // what it held is free
+			killed <- id
+			return
+		}
+	}()
+	return killed
 }

@@ -323,22 +323,7 @@ func TestAnAppendWhoseSettlingLosesItsOwnSessionIsSettledOnAnother(t *testing.T)
 		t.Fatal(err)
 	}
 	// Kill settling's session once it waits for the lock, then free the lock.
-	killed := make(chan int64, 1)
-	go func() {
-		defer close(killed)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			var id int64
-			err := direct.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND info = ?",
-				lockID, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(&id)
-			if err != nil {
-				continue
-			}
-			direct.ExecContext(ctx, "KILL CONNECTION ?", id) //nolint:errcheck // seen below: the append's answer
-			lock.ExecContext(ctx, "ROLLBACK")                //nolint:errcheck // the lock is free
-			killed <- id
-			return
-		}
-	}()
+	killed := killWhenWaiting(ctx, direct, lock, lockID, "info = ?", "SELECT position FROM log_head WHERE id = 1 FOR UPDATE")
 	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
 	defer release()
 	res, err := appendHeldPastItsDeadline(ctx, t, s, mine, ev, held)
