@@ -126,10 +126,12 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 	t.open = true
 	if err := t.query(ctx, r.stmts, r.scans(t)); err != nil {
 		t.rollback()
-		if d.Lost != nil && d.Lost(err) && ctx.Err() == nil {
+		if d.Lost != nil && d.Lost(err) && (d.Unrun == nil || !d.Unrun(err)) && ctx.Err() == nil {
 			// Its session was killed or cut while it read (waiting for
 			// the log's lock, say): it wrote nothing and sent no COMMIT,
-			// and another session may do while the callers wait.
+			// and another session may do while the callers wait. (Not a
+			// refusal before the statement ran, the account's query limit:
+			// another session meets it too.)
 			err = fmt.Errorf("%w: %w", errReadsLost, err)
 		}
 		return nil, nil, err
