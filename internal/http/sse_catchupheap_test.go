@@ -90,7 +90,14 @@ func testStalledCatchingUpHeap(t *testing.T, k teststore.Kind) {
 	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		peak = max(peak, feed.CatchUpBytes())
 	}
+	// The least of a few samples: what the stalled clients hold stays,
+	// while a read or a write in flight at one sample (on a busy machine,
+	// one of the store's pages on its way) comes and goes.
 	held := heapBytes() - before
+	for range 4 {
+		time.Sleep(50 * time.Millisecond)
+		held = min(held, heapBytes()-before)
+	}
 	t.Logf("ten stalled clients catching up hold %d KiB more of the heap; places held up to %d KiB", held>>10, peak>>10)
 	if peak == 0 {
 		t.Fatal("no client held a place: the test proves nothing")
