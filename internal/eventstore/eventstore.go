@@ -211,6 +211,11 @@ type ReplicaLag struct {
 	// Replicating reports whether the replica receives and applies the
 	// primary's transactions.
 	Replicating bool
+	// ApplierFailed reports that the replica's applier (its SQL thread) has
+	// stopped on an error, a conflicting row or a missing table: unlike a
+	// clean stop, which someone may undo in a moment, it applies nothing
+	// more of the primary's until someone repairs the replica.
+	ApplierFailed bool
 	// PrimaryMayLag reports that the primary is a node of a Galera cluster,
 	// which applies the other nodes' commits a moment late: its head may
 	// be short of a position another instance's node answered.

@@ -197,11 +197,22 @@ func first(rows []map[string]sql.NullString) map[string]sql.NullString {
 
 // mergeStatus makes one status of several connections' (MariaDB's named
 // connections, MySQL's channels): a thread runs ("Yes") only where it runs
-// in every connection, and the lag in seconds is the largest, unknown (NULL)
-// if any is. MySQL 8.0.22+ names the columns Replica_… and …_Source,
-// MariaDB and older MySQL Slave_… and …_Master.
+// in every connection, the lag in seconds is the largest, unknown (NULL)
+// if any is, and the applier's error (Last_SQL_Errno) is one only where
+// every connection has one: the connection from this primary may be one
+// that still applies. MySQL 8.0.22+ names the columns Replica_… and
+// …_Source, MariaDB and older MySQL Slave_… and …_Master.
 func mergeStatus(rows []map[string]sql.NullString) map[string]sql.NullString {
 	merged := map[string]sql.NullString{}
+	if _, ok := rows[0]["Last_SQL_Errno"]; ok {
+		v := rows[0]["Last_SQL_Errno"]
+		for _, r := range rows {
+			if n, _ := strconv.Atoi(r["Last_SQL_Errno"].String); n == 0 {
+				v = r["Last_SQL_Errno"]
+			}
+		}
+		merged["Last_SQL_Errno"] = v
+	}
 	for _, c := range []string{"Slave_IO_Running", "Slave_SQL_Running", "Replica_IO_Running", "Replica_SQL_Running"} {
 		if _, ok := rows[0][c]; !ok {
 			continue
@@ -288,11 +299,12 @@ func translateReplica(err error) error {
 const errParse = 1064
 
 // ReplicaLag reports how far the read replica is behind the primary: the
-// primary's log head minus the replica's, and the replica's own estimate in
-// seconds. It returns an error wrapping eventstore.ErrUnavailable when either
-// server does not answer, and a zero lag when no replica is configured.
+// primary's log head minus the replica's, the replica's own estimate in
+// seconds, and whether its applier has stopped on an error. It returns an
+// error wrapping eventstore.ErrUnavailable when either server does not
+// answer, and a zero lag when no replica is configured.
 // Where the user may not read the replica's status (no REPLICA MONITOR), the
-// seconds are -1 and Replicating false: not known.
+// seconds are -1 and Replicating and ApplierFailed false: not known.
 func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	if s.replica == nil {
 		return eventstore.ReplicaLag{Replicating: true, PrimaryMayLag: s.onGalera}, nil
@@ -332,7 +344,18 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	}
 	lag.Replicating = col("Replica_IO_Running", "Slave_IO_Running").String == "Yes" &&
 		col("Replica_SQL_Running", "Slave_SQL_Running").String == "Yes"
+	lag.ApplierFailed = applierFailed(st)
 	return lag, nil
+}
+
+// applierFailed reports whether a replica's status (replicaStatus) says
+// its applier has stopped on an error: not running, with a Last_SQL_Errno
+// (both MariaDB's and MySQL's name). One stopped cleanly has none; a
+// running one may show the error it retries.
+func applierFailed(st map[string]sql.NullString) bool {
+	running := st["Replica_SQL_Running"].String == "Yes" || st["Slave_SQL_Running"].String == "Yes"
+	errno, _ := strconv.Atoi(st["Last_SQL_Errno"].String)
+	return !running && errno != 0
 }
 
 // ErrReplicaAhead is wrapped by ReplicaLag's error when the read replica's

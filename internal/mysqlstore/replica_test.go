@@ -250,37 +250,120 @@ func TestAReplicaReplicatingThroughANamedConnectionIsSeenReplicating(t *testing.
 	}
 }
 
+// TestAReplicaWhoseApplierStoppedOnAnErrorIsToldFromACleanStop: a
+// replica's applier that stopped on an error (here a duplicate key: a row
+// written on the replica that the primary then writes too) applies nothing
+// more until someone repairs it, where one stopped cleanly (STOP SLAVE) may
+// be started again in a moment. ReplicaLag told them apart in nothing
+// (replicating false, seconds -1 both), so a read waiting for the replica
+// waited its whole bound for a replica that could not come. It reports
+// ApplierFailed for the first only, and no more once the replica is
+// repaired and applies again.
+func TestAReplicaWhoseApplierStoppedOnAnErrorIsToldFromACleanStop(t *testing.T) {
+	t.Parallel()
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
+	replica := mysqltest.NewServer(t, "--server-id=2", "--slave-parallel-threads=2")
+	replica.Exec(t,
+		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_USE_GTID=slave_pos", primary.Port),
+		"START SLAVE")
+	primary.CreateDatabase(t, "tributary")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{})
+	cfg, err := mysql.ParseDSN(replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := sql.Open("mysql", replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { feed.Close() })
+	r := &Store{log: s.log, replica: cfg, feed: feed, primary: s.primary}
+	until := func(what string, ok func(eventstore.ReplicaLag) bool) eventstore.ReplicaLag {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			lag, err := r.ReplicaLag(ctx)
+			if err == nil && ok(lag) {
+				return lag
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ReplicaLag: %+v, %v; want %s within 20 s\n%s", lag, err, what, replica.ErrorLog())
+			}
+		}
+	}
+	until("the replica replicating, 0 behind", func(l eventstore.ReplicaLag) bool { return l.Replicating && l.Positions == 0 })
+
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
+	if lag := until("the applier stopped", func(l eventstore.ReplicaLag) bool { return !l.Replicating }); lag.ApplierFailed {
+		t.Errorf("ReplicaLag with the applier stopped cleanly (STOP SLAVE SQL_THREAD): %+v; want ApplierFailed false: it may be started again", lag)
+	}
+	replica.Exec(t, "START SLAVE SQL_THREAD")
+
+	primary.Exec(t, "CREATE DATABASE other_app", "CREATE TABLE other_app.t (id INT PRIMARY KEY)")
+	until("the replica replicating, 0 behind", func(l eventstore.ReplicaLag) bool { return l.Replicating && l.Positions == 0 })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var n int
+		if err := feed.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'other_app'").Scan(&n); err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not get the table other_app.t within 20 s\n%s", replica.ErrorLog())
+		}
+	}
+	replica.Exec(t, "INSERT INTO other_app.t VALUES (1)")
+	primary.Exec(t, "INSERT INTO other_app.t VALUES (1)")
+	until("the applier stopped on the duplicate key, ApplierFailed", func(l eventstore.ReplicaLag) bool { return !l.Replicating && l.ApplierFailed })
+
+	replica.Exec(t, "DELETE FROM other_app.t WHERE id = 1", "START SLAVE SQL_THREAD")
+	until("the repaired replica replicating, ApplierFailed no more", func(l eventstore.ReplicaLag) bool { return l.Replicating && !l.ApplierFailed })
+}
+
 func TestTheStatusOfSeveralConnectionsIsWhatIsTrueOfAll(t *testing.T) {
 	t.Parallel()
 	yes, no := sql.NullString{String: "Yes", Valid: true}, sql.NullString{String: "No", Valid: true}
 	sec := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
-	row := func(io, sqlT, s sql.NullString) map[string]sql.NullString {
-		return map[string]sql.NullString{"Slave_IO_Running": io, "Slave_SQL_Running": sqlT, "Seconds_Behind_Master": s}
+	row := func(io, sqlT, s sql.NullString, errno ...string) map[string]sql.NullString {
+		r := map[string]sql.NullString{"Slave_IO_Running": io, "Slave_SQL_Running": sqlT, "Seconds_Behind_Master": s, "Last_SQL_Errno": sec("0")}
+		for _, e := range errno {
+			r["Last_SQL_Errno"] = sec(e)
+		}
+		return r
 	}
 	for _, tc := range []struct {
 		name        string
 		rows        []map[string]sql.NullString
 		replicating bool
 		seconds     sql.NullString
+		failed      bool // every connection's applier stopped on an error
 	}{
-		{"both run", []map[string]sql.NullString{row(yes, yes, sec("3")), row(yes, yes, sec("12"))}, true, sec("12")},
-		{"one's IO thread stopped", []map[string]sql.NullString{row(yes, yes, sec("0")), row(no, yes, sec("1"))}, false, sec("1")},
-		{"one's applier stopped", []map[string]sql.NullString{row(yes, no, sql.NullString{}), row(yes, yes, sec("0"))}, false, sql.NullString{}},
+		{"both run", []map[string]sql.NullString{row(yes, yes, sec("3")), row(yes, yes, sec("12"))}, true, sec("12"), false},
+		{"one's IO thread stopped", []map[string]sql.NullString{row(yes, yes, sec("0")), row(no, yes, sec("1"))}, false, sec("1"), false},
+		{"one's applier stopped", []map[string]sql.NullString{row(yes, no, sql.NullString{}), row(yes, yes, sec("0"))}, false, sql.NullString{}, false},
+		// The one that still applies may be the primary's.
+		{"one's applier failed", []map[string]sql.NullString{row(yes, no, sql.NullString{}, "1062"), row(yes, yes, sec("0"))}, false, sql.NullString{}, false},
+		{"both appliers failed", []map[string]sql.NullString{row(yes, no, sql.NullString{}, "1062"), row(yes, no, sql.NullString{}, "1146")}, false, sql.NullString{}, true},
 	} {
 		m := mergeStatus(tc.rows)
 		if got := m["Slave_IO_Running"].String == "Yes" && m["Slave_SQL_Running"].String == "Yes"; got != tc.replicating || m["Seconds_Behind_Master"] != tc.seconds {
 			t.Errorf("%s: replicating %v, seconds %+v; want %v, %+v", tc.name, got, m["Seconds_Behind_Master"], tc.replicating, tc.seconds)
+		}
+		if failed := applierFailed(m); failed != tc.failed {
+			t.Errorf("%s: applier failed %v (Last_SQL_Errno %+v); want %v", tc.name, failed, m["Last_SQL_Errno"], tc.failed)
 		}
 		// MySQL 8.0.22+ shows every channel in SHOW REPLICA STATUS, under
 		// the names Replica_… and …_Source.
 		var mysqlRows []map[string]sql.NullString
 		for _, r := range tc.rows {
 			mysqlRows = append(mysqlRows, map[string]sql.NullString{"Replica_IO_Running": r["Slave_IO_Running"],
-				"Replica_SQL_Running": r["Slave_SQL_Running"], "Seconds_Behind_Source": r["Seconds_Behind_Master"]})
+				"Replica_SQL_Running": r["Slave_SQL_Running"], "Seconds_Behind_Source": r["Seconds_Behind_Master"], "Last_SQL_Errno": r["Last_SQL_Errno"]})
 		}
 		m = mergeStatus(mysqlRows)
 		if got := m["Replica_IO_Running"].String == "Yes" && m["Replica_SQL_Running"].String == "Yes"; got != tc.replicating || m["Seconds_Behind_Source"] != tc.seconds {
 			t.Errorf("%s, MySQL's names: replicating %v, seconds %+v; want %v, %+v", tc.name, got, m["Seconds_Behind_Source"], tc.replicating, tc.seconds)
+		}
+		if failed := applierFailed(m); failed != tc.failed {
+			t.Errorf("%s, MySQL's names: applier failed %v (Last_SQL_Errno %+v); want %v", tc.name, failed, m["Last_SQL_Errno"], tc.failed)
 		}
 	}
 }
