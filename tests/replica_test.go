@@ -435,3 +435,176 @@ func TestAnEventSourceResumingBehindALaggingReplicaStartsOnceTheReplicaHasItsPoi
 		t.Errorf("GET /metrics with the replica's log head 3 past the primary's: tributary_replica_lag_positions %q; want -3", m)
 	}
 }
+
+// TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce
+// runs the service on a primary and an async replica (private mariadbd)
+// whose applier then stops on an error: a row written on the replica that
+// the primary writes too (a duplicate key). Such a replica applies nothing
+// more until someone repairs it, yet a subscription resuming at a point the
+// primary answered after that, and a Tributary-Min-Position read of it,
+// waited the full 5 s for it each time before their 503. They are 503 with
+// Retry-After at once now, saying the replica's applier stopped on an
+// error, without the server's message (it quotes the rows). /readyz stays
+// 200 as docs/scaling.md promises, replicating false. Once the replica is
+// repaired and its applier started again, the resume is served.
+func TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	primary, replica := startReplicaPair(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.DSN("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.DSN("tributary"))
+	stream := newID()
+	res := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(2, "Placed")})
+	requireStatus(t, s.get(t, "/streams/"+stream, "Tributary-Min-Position", strconv.FormatInt(res.Events[1].Position, 10)), http.StatusOK)
+
+	// A row the replica has of its own, and then the primary writes it.
+	primary.Exec(t, "CREATE DATABASE other_app", "CREATE TABLE other_app.t (id INT PRIMARY KEY, note VARCHAR(64))")
+	waitForReplica(t, replica, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'other_app'", "the table other_app.t")
+	replica.Exec(t, "INSERT INTO other_app.t VALUES (1, 'secret-on-the-replica')")
+	primary.Exec(t, "INSERT INTO other_app.t VALUES (1, 'secret-on-the-primary')")
+	for deadline := time.Now().Add(20 * time.Second); replicaSQLErrno(t, replica) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("expected the replica's applier to stop on the duplicate key within 20 s\n%s", replica.ErrorLog())
+		}
+	}
+	res = s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(2, "Paid")})
+	pos, version := res.Events[1].Position, res.Events[1].Version
+
+	problemOf := func(what string, status int, header http.Header, body []byte, took time.Duration) {
+		t.Helper()
+		var p problem
+		_ = json.Unmarshal(body, &p)
+		if status != http.StatusServiceUnavailable || header.Get("Retry-After") == "" || took > 2*time.Second {
+			t.Errorf("%s, the replica's applier stopped on an error: %d after %s (Retry-After %q) %s; want 503 with Retry-After at once, not after the 5 s wait",
+				what, status, took.Round(time.Millisecond), header.Get("Retry-After"), body)
+		}
+		if !strings.Contains(p.Detail, "stopped") || !strings.Contains(p.Detail, "error") {
+			t.Errorf("%s, the replica's applier stopped on an error: detail %q; want it to say the replica's applier stopped on an error", what, p.Detail)
+		}
+		for _, secret := range []string{"secret", "Duplicate", "other_app", "INSERT", "1062"} {
+			if strings.Contains(string(body), secret) {
+				t.Errorf("%s: the answer quotes %q from the replica's error: %s; want no SQL and no data in it", what, secret, body)
+			}
+		}
+	}
+	resumes := []struct{ path, lastID string }{{"/events", strconv.FormatInt(pos, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(version, 10)}}
+	for _, c := range resumes {
+		start := time.Now()
+		resp, err := sendSubscribe(t.Context(), s.URL+c.path, "Last-Event-ID", c.lastID)
+		if err != nil {
+			t.Fatalf("GET %s with Last-Event-ID %s: %v", c.path, c.lastID, err)
+		}
+		took := time.Since(start)
+		var body []byte
+		if resp.StatusCode != http.StatusOK { // a subscription's body does not end
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		}
+		resp.Body.Close()
+		problemOf(fmt.Sprintf("GET %s with Last-Event-ID %s", c.path, c.lastID), resp.StatusCode, resp.Header, body, took)
+	}
+	start := time.Now()
+	r := s.get(t, "/events?after="+strconv.FormatInt(pos-1, 10), "Tributary-Min-Position", strconv.FormatInt(pos, 10))
+	problemOf(fmt.Sprintf("GET /events with Tributary-Min-Position %d", pos), r.Status, r.Header, r.Body, time.Since(start))
+	// A position the primary never had is still 409. (A stream's version
+	// past the primary's cannot be told from one the replica lacks until
+	// the replica has the primary's head: 503 at once.)
+	for _, c := range []struct {
+		path, lastID string
+		status       int
+	}{{"/events", strconv.FormatInt(pos+100, 10), http.StatusConflict}, {"/streams/" + stream + "/events", strconv.FormatInt(version+100, 10), http.StatusServiceUnavailable}} {
+		start := time.Now()
+		resp, err := sendSubscribe(t.Context(), s.URL+c.path, "Last-Event-ID", c.lastID)
+		if err != nil {
+			t.Fatalf("GET %s with Last-Event-ID %s: %v", c.path, c.lastID, err)
+		}
+		took := time.Since(start)
+		var body []byte
+		if resp.StatusCode != http.StatusOK {
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		}
+		resp.Body.Close()
+		if c.status == http.StatusServiceUnavailable {
+			problemOf(fmt.Sprintf("GET %s with Last-Event-ID %s", c.path, c.lastID), resp.StatusCode, resp.Header, body, took)
+		} else if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "starting-point-ahead") {
+			t.Errorf("GET %s with Last-Event-ID %s, past the primary's head, the replica's applier stopped on an error: %d %s; want 409 starting-point-ahead",
+				c.path, c.lastID, resp.StatusCode, body)
+		}
+	}
+	// /readyz: both servers answer, so 200, as docs/scaling.md says; the
+	// replica does not replicate.
+	if rd := readiness(t, s); rd.Replica.Replicating || rd.Replica.LagPositions != 2 || rd.Replica.LagSeconds != -1 {
+		t.Errorf("GET /readyz, the replica's applier stopped on an error 2 positions behind: %+v; want 200 with lag_positions 2, lag_seconds -1, replicating false", rd)
+	}
+
+	// Repaired and started again: the resume is served.
+	replica.Exec(t, "DELETE FROM other_app.t WHERE id = 1", "START SLAVE SQL_THREAD")
+	for _, c := range resumes {
+		resp, err := sendSubscribe(t.Context(), s.URL+c.path, "Last-Event-ID", c.lastID)
+		if err != nil {
+			t.Fatalf("GET %s with Last-Event-ID %s: %v", c.path, c.lastID, err)
+		}
+		var body []byte
+		if resp.StatusCode != http.StatusOK {
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s with Last-Event-ID %s, the replica repaired and applying again: %d %s; want 200", c.path, c.lastID, resp.StatusCode, body)
+		}
+	}
+}
+
+// replicaSQLErrno is the replica's Last_SQL_Errno.
+func replicaSQLErrno(t *testing.T, replica *mysqltest.Server) int {
+	t.Helper()
+	db, err := sql.Open("mysql", replica.DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), "SHOW SLAVE STATUS")
+	if err != nil {
+		t.Fatalf("SHOW SLAVE STATUS: %v", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() {
+		t.Fatalf("SHOW SLAVE STATUS on the replica is empty: %v", rows.Err())
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cols {
+		if c == "Last_SQL_Errno" {
+			n, _ := strconv.Atoi(vals[i].String)
+			return n
+		}
+	}
+	t.Fatalf("SHOW SLAVE STATUS has no Last_SQL_Errno: %v", cols)
+	return 0
+}
+
+// waitForReplica waits until query, a count, is above 0 on the replica.
+func waitForReplica(t *testing.T, replica *mysqltest.Server, query, what string) {
+	t.Helper()
+	db, err := sql.Open("mysql", replica.DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var n int
+		if db.QueryRowContext(t.Context(), query).Scan(&n) == nil && n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("expected the replica to have %s within 20 s\n%s", what, replica.ErrorLog())
+		}
+	}
+}

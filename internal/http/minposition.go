@@ -97,9 +97,10 @@ func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) 
 		}
 		if err == nil && wait == 5*time.Millisecond && s.opts.Replica != nil {
 			// Behind a replica, once: a position past the primary's head
-			// as well will not come.
-			if ahead := s.pastPrimary(ctx, want, asked); ahead != nil {
-				return ahead
+			// as well will not come, nor any while the replica's applier
+			// is stopped on an error.
+			if stop := s.willNotCome(ctx, want, asked); stop != nil {
+				return stop
 			}
 		}
 		t := time.NewTimer(wait)
@@ -113,7 +114,7 @@ func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) 
 	}
 }
 
-// pastPrimary returns an aheadError when want is past the primary's head
+// willNotCome returns an aheadError when want is past the primary's head
 // too, not only the replica's: no append answered it on this database (it
 // comes from another or a restored one), waiting cannot bring it, and a
 // 503 would have a client retry for ever. The replica's head is read after
@@ -122,19 +123,36 @@ func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) 
 // client was answered before this request, is not past that unless the
 // primary never had it. Where either cannot be read, or the primary is a
 // Galera node, which may lack another node's commit for a moment, nil: the
-// wait goes on.
-func (s *Server) pastPrimary(ctx context.Context, want int64, asked string) error {
+// wait goes on. A replica whose applier has stopped on an error will not
+// reach want either until someone repairs it: that is a 503 at once
+// (applierFailed), where waiting out the bound would only hold the client.
+func (s *Server) willNotCome(ctx context.Context, want int64, asked string) error {
 	lag, err := s.opts.Replica.ReplicaLag(ctx)
-	if err != nil || lag.PrimaryMayLag {
-		return nil // a Galera node may not have another node's commit yet
-	}
-	head, err := s.store.Head(ctx)
-	if err != nil || head+lag.Positions >= want {
+	if err != nil {
 		return nil
 	}
-	return &aheadError{requested: want, current: head + lag.Positions, detail: fmt.Sprintf(
-		"%s is past the log's head on the primary (%d), not only on this server's read replica: no append answered that position on this database; it may come from another or a restored one",
-		asked, head+lag.Positions)}
+	head, err := s.store.Head(ctx)
+	switch {
+	case err != nil || head >= want:
+		return nil // the next poll serves it
+	case !lag.PrimaryMayLag && head+lag.Positions < want:
+		return &aheadError{requested: want, current: head + lag.Positions, detail: fmt.Sprintf(
+			"%s is past the log's head on the primary (%d), not only on this server's read replica: no append answered that position on this database; it may come from another or a restored one",
+			asked, head+lag.Positions)}
+	case lag.ApplierFailed:
+		return applierFailed(fmt.Sprintf("position %d", want), fmt.Sprint(head))
+	}
+	return nil
+}
+
+// applierFailed is the answer to a read waiting for what a read replica
+// whose applier has stopped on an error lacks: unavailable, as any wait
+// for the replica that ends short, but at once. The detail names neither
+// the replica's error nor its statement, which may quote data.
+func applierFailed(what, has string) error {
+	return &detailError{kind: eventstore.ErrUnavailable, detail: fmt.Sprintf(
+		"%s is not readable here: this server's read replica lacks it, and its applier has stopped on an error, so it will not have it until someone repairs it (reads see up to %s); try again later or on another instance",
+		what, has)}
 }
 
 // A subscription's starting point past what this server's reads see is
@@ -170,7 +188,8 @@ func (s *Server) awaitLogStart(ctx context.Context, after int64, asked string, a
 // asked (its head at the primary's, read after the request began) and the
 // stream still lacks seen: no append answered it on this database. Where
 // the primary is a Galera node, which may lack another node's commit, the
-// wait goes on to its end instead.
+// wait goes on to its end instead. Behind a replica whose applier has
+// stopped on an error it is a 503 at once (applierFailed).
 func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64, ahead *aheadError) error {
 	if s.opts.Replica == nil && !s.opts.ReadsMayLag {
 		return ahead
@@ -201,6 +220,8 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 				return nil
 			case err == nil && head >= lag.PrimaryHead && !lag.PrimaryMayLag:
 				return ahead
+			case err == nil && lag.ApplierFailed:
+				return applierFailed(fmt.Sprintf("version %d of stream %s", seen, id), fmt.Sprintf("version %d", version))
 			}
 		}
 		if err != nil && ctx.Err() == nil {

@@ -128,10 +128,11 @@ func TestAResumePointTheReplicaLacksButThePrimaryHasIsWaitedFor(t *testing.T) {
 }
 
 // primaryAhead is a read replica, the store, whose primary is lag positions
-// ahead of it.
+// ahead of it; with failed, its applier has stopped on an error.
 type primaryAhead struct {
-	store eventstore.Store
-	lag   int64
+	store  eventstore.Store
+	lag    int64
+	failed bool
 }
 
 func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
@@ -139,7 +140,76 @@ func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, e
 	if err != nil {
 		return eventstore.ReplicaLag{}, err
 	}
+	if r.failed {
+		return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: -1, ApplierFailed: true}, nil
+	}
 	return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: 0, Replicating: true}, nil
+}
+
+// TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce: a read
+// replica whose applier has stopped on an error (a duplicate key, a missing
+// table) applies nothing more until someone repairs it, yet a subscription
+// resuming at a point it lacks and the primary has, and a read with
+// Tributary-Min-Position of it, waited the whole wait (5 s) before their
+// 503, every time. They are 503 with Retry-After at once, saying the
+// replica's applier stopped on an error. A position past the primary's
+// head is still 409. On both stores, the log and a stream.
+func TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		replica := &primaryAhead{lag: 5, failed: true}
+		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
+		replica.store = store
+		id := uuid.New()
+		if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
+			t.Fatal(err)
+		}
+		head, err := store.Head(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			path, header, value string
+			status              int
+		}{
+			{"/events", "Last-Event-ID", fmt.Sprint(head + 2), http.StatusServiceUnavailable},
+			{"/streams/" + id.String() + "/events", "Last-Event-ID", "3", http.StatusServiceUnavailable},
+			{"/events", esthttp.MinPositionHeader, fmt.Sprint(head + 2), http.StatusServiceUnavailable},
+			{"/events", "Last-Event-ID", fmt.Sprint(head + 100), http.StatusConflict},
+			// A stream's version past the primary's cannot be told from one
+			// the replica lacks until it has the primary's head.
+			{"/streams/" + id.String() + "/events", "Last-Event-ID", "100", http.StatusServiceUnavailable},
+		} {
+			for _, accept := range []string{"text/event-stream", ""} {
+				if accept == "" && c.header != esthttp.MinPositionHeader {
+					continue
+				}
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
+				if accept != "" {
+					req.Header.Set("Accept", accept)
+				}
+				req.Header.Set(c.header, c.value)
+				start := time.Now()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				resp.Body.Close()
+				took := time.Since(start)
+				what := fmt.Sprintf("GET %s (Accept %q) with %s %s, the log at %d, behind a replica 5 behind whose applier stopped on an error", c.path, accept, c.header, c.value, head)
+				switch {
+				case resp.StatusCode != c.status || took > 2*time.Second:
+					t.Errorf("%s: %d after %v %s; want %d at once", what, resp.StatusCode, took.Round(time.Millisecond), body, c.status)
+				case c.status == http.StatusServiceUnavailable && (resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "applier has stopped on an error")):
+					t.Errorf("%s: Retry-After %q, %s; want Retry-After and a detail saying the replica's applier has stopped on an error", what, resp.Header.Get("Retry-After"), body)
+				case c.status == http.StatusConflict && !strings.Contains(string(body), "starting-point-ahead"):
+					t.Errorf("%s: %s; want starting-point-ahead", what, body)
+				}
+			}
+		}
+	})
 }
 
 // TestAResumePointPastANodesHeadIsWaitedForWhereReadsMayLag: on a Galera
