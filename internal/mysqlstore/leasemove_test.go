@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/tributary-dev/tributary/internal/freeport"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/testlog"
@@ -25,43 +27,7 @@ import (
 // logged, once, not at every check. A Galera cluster of one node.
 func TestAWriterLeaseThatCannotMoveIsLogged(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node := startOneGaleraNode(t)
-	dsn := node.CreateDatabase(t, "lease")
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, q := range []string{
-		"CREATE TABLE writer_lease (id TINYINT UNSIGNED NOT NULL, node VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, " +
-			"epoch BIGINT UNSIGNED NOT NULL, PRIMARY KEY (id)) ENGINE = InnoDB",
-		"INSERT INTO writer_lease (id, node, epoch) VALUES (1, 'a-node-that-is-gone', 1)",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	holder, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback() //nolint:errcheck // the test's end
-	if err := holder.QueryRowContext(ctx, "SELECT node FROM writer_lease WHERE id = 1 FOR UPDATE").Scan(new(string)); err != nil {
-		t.Fatal(err)
-	}
-
-	cfg, err := parseDSN(dsn, "MySQL DSN")
-	if err != nil {
-		t.Fatal(err)
-	}
-	normalise(dsn, cfg)
-	logs := &testlog.Buffer{}
-	c, err := newCluster(cfg, []string{cfg.Addr}, slog.New(slog.NewJSONHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cfg, holder, logs := leaseHeldOnOneNode(t)
 	t.Cleanup(c.close)
 	c.start()
 	// Each check fails after the move's 1 s bound; let a few go by.
@@ -100,42 +66,7 @@ func TestAWriterLeaseThatCannotMoveIsLogged(t *testing.T) {
 // it recovers. A Galera cluster of one node.
 func TestAWriterLeaseThatKeepsFailingIsLoggedAgainAtABoundedRate(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node := startOneGaleraNode(t)
-	dsn := node.CreateDatabase(t, "lease")
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, q := range []string{
-		"CREATE TABLE writer_lease (id TINYINT UNSIGNED NOT NULL, node VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, " +
-			"epoch BIGINT UNSIGNED NOT NULL, PRIMARY KEY (id)) ENGINE = InnoDB",
-		"INSERT INTO writer_lease (id, node, epoch) VALUES (1, 'a-node-that-is-gone', 1)",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	holder, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback() //nolint:errcheck // the test's end
-	if err := holder.QueryRowContext(ctx, "SELECT node FROM writer_lease WHERE id = 1 FOR UPDATE").Scan(new(string)); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := parseDSN(dsn, "MySQL DSN")
-	if err != nil {
-		t.Fatal(err)
-	}
-	normalise(dsn, cfg)
-	logs := &testlog.Buffer{}
-	c, err := newCluster(cfg, []string{cfg.Addr}, slog.New(slog.NewJSONHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cfg, holder, logs := leaseHeldOnOneNode(t)
 	c.leaseLogEvery = 3 * time.Second
 	t.Cleanup(c.close)
 	c.start()
@@ -172,6 +103,51 @@ func TestAWriterLeaseThatKeepsFailingIsLoggedAgainAtABoundedRate(t *testing.T) {
 	if recovered != 1 {
 		t.Errorf("the lease moved once its row was free: %d log lines say it recovered, want 1; the log:\n%s", recovered, logs.String())
 	}
+}
+
+// leaseHeldOnOneNode makes the writer lease of a Galera cluster of one node
+// name a node that is gone, holds the lease's row in a transaction (holder,
+// rolled back at the test's end), and returns a cluster of that node, not
+// started, logging into logs.
+func leaseHeldOnOneNode(t *testing.T) (c *cluster, cfg *mysql.Config, holder *sql.Tx, logs *testlog.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	node := startOneGaleraNode(t)
+	dsn := node.CreateDatabase(t, "lease")
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range []string{
+		"CREATE TABLE writer_lease (id TINYINT UNSIGNED NOT NULL, node VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, " +
+			"epoch BIGINT UNSIGNED NOT NULL, PRIMARY KEY (id)) ENGINE = InnoDB",
+		"INSERT INTO writer_lease (id, node, epoch) VALUES (1, 'a-node-that-is-gone', 1)",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder, err = db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Rollback() }) //nolint:errcheck // the test's end
+	if err := holder.QueryRowContext(ctx, "SELECT node FROM writer_lease WHERE id = 1 FOR UPDATE").Scan(new(string)); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = parseDSN(dsn, "MySQL DSN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	normalise(dsn, cfg)
+	logs = &testlog.Buffer{}
+	c, err = newCluster(cfg, []string{cfg.Addr}, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cfg, holder, logs
 }
 
 // startOneGaleraNode starts a private mariadbd as the only node of a new
