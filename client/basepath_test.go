@@ -100,6 +100,20 @@ func TestEveryCallKeepsTheBaseURLsPathAsItIsEscaped(t *testing.T) {
 	})
 }
 
+// clientOfTributary returns a Client of the real handler on a fresh store of
+// kind k, served by a test server of its own; both close with the test.
+func clientOfTributary(t *testing.T, k teststore.Kind) *Client {
+	t.Helper()
+	srv := httptest.NewServer(tributaryHandler(t, k))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // tributaryHandler is Tributary's own handler, with its live feed, on a
 // fresh store of kind k; both stop when the test ends.
 func tributaryHandler(t *testing.T, k teststore.Kind) http.Handler {

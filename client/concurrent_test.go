@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -20,13 +19,7 @@ import (
 func TestOneClientServesManyGoroutinesAtOnce(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := httptest.NewServer(tributaryHandler(t, k))
-		t.Cleanup(srv.Close)
-		c, err := New(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := clientOfTributary(t, k)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		var wg sync.WaitGroup

@@ -25,13 +25,7 @@ import (
 func TestAStreamReadBackwardFromPastItsEndReadsItAll(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := httptest.NewServer(tributaryHandler(t, k))
-		t.Cleanup(srv.Close)
-		c, err := New(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := clientOfTributary(t, k)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		id := uuid.New()
@@ -63,13 +57,7 @@ func TestAStreamReadBackwardFromPastItsEndReadsItAll(t *testing.T) {
 func TestAStreamSubscriptionFromBeforeItsStartDeliversItAll(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := httptest.NewServer(tributaryHandler(t, k))
-		t.Cleanup(srv.Close)
-		c, err := New(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := clientOfTributary(t, k)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		id := uuid.New()
