@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
@@ -42,6 +44,7 @@ type Connections struct {
 	mu      sync.Mutex
 	open    int
 	idle    list.List // *trackedConn, idle longest first
+	silent  list.List // *trackedConn, new and silent longest first
 	clients map[string]*connClient
 
 	refusing   chan struct{}  // bounds the refusals being written
@@ -52,8 +55,29 @@ type Connections struct {
 
 // connClient is one client's connections.
 type connClient struct {
-	open int
-	idle list.List // *trackedConn, idle longest first
+	open   int
+	idle   list.List // *trackedConn, idle longest first
+	silent list.List // *trackedConn, silent longest first
+}
+
+// SilentGrace is how long a new connection may send nothing before, at a
+// bound, it may be closed for another, as an idle one may: a client sends
+// its request as soon as it connects, and a connection silent for longer is
+// a browser's speculative one, or one held open to take a place (it would
+// hold it until TRIBUTARY_READ_HEADER_TIMEOUT, and be opened again).
+const SilentGrace = 2 * time.Second
+
+// victim returns the connection to close for a new one among idle and
+// silent (a client's or all), or nil: the one idle longest, or else the one
+// silent longest if it has been for SilentGrace.
+func victim(idle, silent *list.List, now time.Time) *trackedConn {
+	if e := idle.Front(); e != nil {
+		return e.Value.(*trackedConn)
+	}
+	if e := silent.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
+		return e.Value.(*trackedConn)
+	}
+	return nil
 }
 
 // NewConnections bounds connections at max in all and perClient for each
@@ -109,8 +133,10 @@ type trackedConn struct {
 	net.Conn
 	c       *Connections
 	client  string
-	idle    *list.Element // in c.idle while idle
-	ownIdle *list.Element // in its client's idle list while idle
+	idle    *list.Element // in c.idle while idle, in c.silent while silent
+	ownIdle *list.Element // in its client's idle or silent list likewise
+	silent  bool          // new, and nothing read yet: idle and ownIdle are in the silent lists
+	since   time.Time     // when it was opened, for a silent one
 	gone    bool          // its place is given back (c.mu): never idle again
 	// idleNow is idle != nil, read without c.mu by Read; idleRead counts
 	// the bytes read since it was set.
@@ -227,19 +253,15 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 		cl = &connClient{}
 		c.clients[key] = cl
 	}
-	var victim *trackedConn
+	var v *trackedConn
 	refused := ""
-	switch {
+	switch now := time.Now(); {
 	case cl.open >= c.perClient:
-		if e := cl.idle.Front(); e != nil {
-			victim = e.Value.(*trackedConn)
-		} else {
+		if v = victim(&cl.idle, &cl.silent, now); v == nil {
 			refused = "client"
 		}
 	case c.open >= c.max:
-		if e := c.idle.Front(); e != nil {
-			victim = e.Value.(*trackedConn)
-		} else {
+		if v = victim(&c.idle, &c.silent, now); v == nil {
 			refused = "server"
 		}
 	}
@@ -251,18 +273,18 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 		c.refuse(conn, refused)
 		return nil
 	}
-	if victim != nil {
+	if v != nil {
 		// Its place goes to conn now, not when its Close runs.
-		c.unidle(victim)
-		c.releaseLocked(victim)
-		victim.shut.Store(true)
+		c.unidle(v)
+		c.releaseLocked(v)
+		v.shut.Store(true)
 	}
 	c.open++
 	cl.open++
 	c.clients[key] = cl // again: the victim's release deletes a client it leaves with none
 	c.mu.Unlock()
-	if victim != nil {
-		victim.Conn.Close() // net/http's read on it fails, and it lets it go
+	if v != nil {
+		v.Conn.Close() // net/http's read on it fails, and it lets it go
 		c.m.ConnectionClosedIdle()
 	}
 	return &trackedConn{Conn: conn, c: c, client: key}
@@ -277,9 +299,18 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.unidle(t)
-	if state == http.StateIdle && !t.gone {
+	switch {
+	case t.gone:
+	case state == http.StateIdle:
 		t.idle, t.ownIdle = c.idle.PushBack(t), c.clients[t.client].idle.PushBack(t)
 		t.idleRead.Store(0)
+		t.idleNow.Store(true)
+	case state == http.StateNew:
+		// Silent until its first byte (the start of its request, which
+		// net/http reads at once): any byte takes it off.
+		t.silent, t.since = true, time.Now()
+		t.idle, t.ownIdle = c.silent.PushBack(t), c.clients[t.client].silent.PushBack(t)
+		t.idleRead.Store(requestBegun - 1)
 		t.idleNow.Store(true)
 	}
 }
@@ -289,9 +320,14 @@ func (c *Connections) unidle(t *trackedConn) {
 	if t.idle == nil {
 		return
 	}
-	c.idle.Remove(t.idle)
-	c.clients[t.client].idle.Remove(t.ownIdle)
-	t.idle, t.ownIdle = nil, nil
+	if t.silent {
+		c.silent.Remove(t.idle)
+		c.clients[t.client].silent.Remove(t.ownIdle)
+	} else {
+		c.idle.Remove(t.idle)
+		c.clients[t.client].idle.Remove(t.ownIdle)
+	}
+	t.idle, t.ownIdle, t.silent = nil, nil, false
 	t.idleNow.Store(false)
 }
 
@@ -388,9 +424,9 @@ func readHeaders(r io.Reader) bool {
 // refusal is the answer to a connection refused at bound ("client" or
 // "server"): a whole HTTP/1.1 response, since no request has been read.
 func (c *Connections) refusal(bound string) []byte {
-	detail := fmt.Sprintf("this server already holds %d connections (TRIBUTARY_MAX_CONNECTIONS), the most it takes, none of them idle; try again shortly or another instance", c.max)
+	detail := fmt.Sprintf("this server already holds %d connections (TRIBUTARY_MAX_CONNECTIONS), the most it takes, none of them idle nor silent for long; try again shortly or another instance", c.max)
 	if bound == "client" {
-		detail = fmt.Sprintf("this client's address already holds %d connections to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may, none of them idle; reuse them, or close some", c.perClient)
+		detail = fmt.Sprintf("this client's address already holds %d connections to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may, none of them idle nor silent for long; reuse them, or close some", c.perClient)
 	}
 	body, _ := json.Marshal(map[string]any{ // strings and a number: cannot fail
 		"type": ProblemBase + "unavailable", "title": "Service unavailable", "status": http.StatusServiceUnavailable, "detail": detail,
@@ -398,6 +434,7 @@ func (c *Connections) refusal(bound string) []byte {
 	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/problem+json\r\n" +
 		"X-Content-Type-Options: nosniff\r\n" + // as on every answer of the service
+		"X-Request-Id: " + uuid.NewString() + "\r\n" + // likewise (no request was read: a new one)
 		"Retry-After: " + strconv.Itoa(retryAfterSeconds) + "\r\n" +
 		"Connection: close\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))

@@ -149,6 +149,9 @@ func requireRefused(t *testing.T, c *rawConn, what string) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("a connection past the bound: %d %s; expected 503", resp.StatusCode, body)
 	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("the refusal has no X-Request-Id; every answer of the service carries one")
+	}
 	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Errorf("the refusal's Content-Type is %q; expected application/problem+json", ct)
 	}
@@ -471,4 +474,34 @@ func TestAKeptAliveConnectionThatSendsAByteOrTwoIsStillIdle(t *testing.T) {
 	if !c.closedByServer() {
 		t.Fatalf("the connection that sent two bytes is still open after a new one took the only place; expected it closed as idle")
 	}
+}
+
+// TestAtTheBoundASilentConnectionTakesThePlaceOfNoOneButGivesItsOwnUp: a
+// connection that has sent nothing since it was opened (a browser's
+// speculative one, or an attacker's) held its place until the header
+// timeout, 10 s, and could not be closed for a new one: two addresses
+// holding half the places each with silent connections, opened again as
+// they were cut, locked every other client out, its health checks too. One
+// silent for longer than the grace is closed for a new one, as an idle one
+// is, the oldest first; one within the grace is not.
+func TestAtTheBoundASilentConnectionTakesThePlaceOfNoOneButGivesItsOwnUp(t *testing.T) {
+	b := startBounded(t, 2, 1)
+	first := dialFrom(t, b.addr, "127.0.0.1")
+	time.Sleep(100 * time.Millisecond)
+	second := dialFrom(t, b.addr, "127.0.0.2")
+	time.Sleep(100 * time.Millisecond)
+
+	// Within the grace: refused.
+	young := dialFrom(t, b.addr, "127.0.0.3")
+	young.send(t, "/")
+	requireRefused(t, young, "none of them idle")
+
+	time.Sleep(esthttp.SilentGrace)
+	late := dialFrom(t, b.addr, "127.0.0.3")
+	late.get(t, "/")
+	if !first.closedByServer() {
+		t.Fatal("the connection silent longest is still open after a new one took its place; expected it closed")
+	}
+	// The other silent one is still there, and served once it speaks.
+	second.get(t, "/")
 }
