@@ -274,8 +274,13 @@ func unavailableDetail(err error) string {
 	switch {
 	case errors.Is(err, eventstore.ErrDamaged):
 		// Before an append's outcome: the damage stops it before COMMIT.
+		// Only an append's says so: a read's says nothing of appends.
+		written := ""
+		if errors.As(err, &ae) {
+			written = " This append was not written."
+		}
 		return "The server's database file is damaged where this request reads or writes: retrying will not help until an " +
-			"operator restores it from a backup (the server's log names the file). Nothing was written."
+			"operator restores it from a backup (the server's log names the file)." + written
 	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown):
 		return "The database failed while this append was being committed, and whether it committed could not be found out: " +
 			"it may have been written. Retry it with the same event ids, which is safe: a batch already stored answers 200 " +

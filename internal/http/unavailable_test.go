@@ -271,6 +271,11 @@ func TestADamagedDatabasesAnswerTellsNoOneToRetry(t *testing.T) {
 		if tc.method != "HEAD" && !strings.Contains(string(r.body), "retrying will not help") {
 			t.Errorf("%s %s on a damaged file: %s; want the detail to say retrying will not help", tc.method, tc.path, r.body)
 		}
+		// Only an append's says what became of it: a read's, or /readyz's,
+		// says nothing of appends, as the README says (a black-box tester).
+		if says := strings.Contains(string(r.body), "written"); tc.method != "HEAD" && says != (tc.method == "POST") {
+			t.Errorf("%s %s on a damaged file: %s; want the detail to speak of what was written only for an append", tc.method, tc.path, r.body)
+		}
 	}
 	// Out of reach, the same requests still say when to try again.
 	unreachable := newServer(t, nil, failingStore{err: fmt.Errorf("read: %w: connection refused", eventstore.ErrUnavailable)})
