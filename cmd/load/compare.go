@@ -117,7 +117,8 @@ type side interface {
 // readEvent is one event as both sides' reads decode it, so that their
 // clients do the same work: every field into a Go value, data and metadata
 // kept as the JSON they are. The raw side scans the driver's row into it,
-// the service side decodes the page's JSON into it with encoding/json.
+// the service side decodes the page's JSON into it with the JSON package
+// the server uses (github.com/go-json-experiment/json, encoding/json/v2's).
 type readEvent struct {
 	ID         uuid.UUID       `json:"id"`
 	StreamID   uuid.UUID       `json:"stream_id"`

@@ -177,7 +177,8 @@ func (r *compareReport) writeMarkdown(w io.Writer) error {
 	b.WriteString("\nLatencies are per op: one append or batch, or one whole read of 10,000 events (ten pages). " +
 		"Events/s count each op by its share of time inside the measured window. " +
 		"Both sides' reads decode every field of every event into the same Go value (ids, numbers, names, time; data and metadata kept as JSON): " +
-		"raw, from the driver's rows; the service, from the pages' JSON with encoding/json.\n")
+		"raw, from the driver's rows; the service, from the pages' JSON with the JSON package the server uses " +
+		"(encoding/json/v2's, github.com/go-json-experiment/json).\n")
 	var groups []string
 	for _, res := range r.Results {
 		if res.Service.AppendsPerCommit > 0 {
