@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -31,14 +32,9 @@ func TestAnAppendCommittedBeforeTheUsersQueryLimitIsNeverSaidNotWritten(t *testi
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const hourly = 1000
-	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
-	root := server.CreateDatabase(t, "querylimit")
-	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_QUERIES_PER_HOUR 1000",
-		"GRANT ALL ON querylimit.* TO 'app'@'127.0.0.1'")
-	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	server, root, dsn := limitedUser(t, "querylimit", hourly)
 	s, _ := openCounted(t, dsn)
 	stream := uuid.New()
-	server.Exec(t, "FLUSH USER_RESOURCES")
 	appendVersions(ctx, t, s, stream, 1)
 	rootDB := otherProcessDB(t, root)
 	spender, err := otherProcessDB(t, dsn+"?multiStatements=true").Conn(ctx)
@@ -172,14 +168,9 @@ func TestAnAppendPastTheUsersQueryLimitIsNotWritten(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const hourly = 1000
-	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
-	root := server.CreateDatabase(t, "pastlimit")
-	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_QUERIES_PER_HOUR 1000",
-		"GRANT ALL ON pastlimit.* TO 'app'@'127.0.0.1'")
-	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	_, root, dsn := limitedUser(t, "pastlimit", hourly)
 	s, _ := openCounted(t, dsn)
 	stream := uuid.New()
-	server.Exec(t, "FLUSH USER_RESOURCES")
 	appendVersions(ctx, t, s, stream, 2) // the writer knows the stream: the next goes in one round trip
 	rootDB := otherProcessDB(t, root)
 	spender := otherProcessDB(t, dsn+"?multiStatements=true")
@@ -200,4 +191,18 @@ func TestAnAppendPastTheUsersQueryLimitIsNotWritten(t *testing.T) {
 				"want an error wrapping ErrUnavailable, not ErrOutcomeUnknown, and nothing stored", i, err, stored)
 		}
 	}
+}
+
+// limitedUser starts a private server with its grant tables, creates the
+// database name on it and a user app allowed hourly queries an hour on it,
+// its count of them reset, and returns the server, root's DSN of the
+// database and app's.
+func limitedUser(t *testing.T, name string, hourly int) (server *mysqltest.Server, root, dsn string) {
+	t.Helper()
+	server = mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root = server.CreateDatabase(t, name)
+	server.Exec(t, fmt.Sprintf("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_QUERIES_PER_HOUR %d", hourly),
+		"GRANT ALL ON "+name+".* TO 'app'@'127.0.0.1'")
+	server.Exec(t, "FLUSH USER_RESOURCES")
+	return server, root, strings.Replace(root, "root@", "app:app-pw@", 1)
 }
