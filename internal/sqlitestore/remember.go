@@ -105,17 +105,33 @@ func writeDamaged(path string, positions []int64) error {
 // readDamaged returns the positions the file at path remembers, none if
 // it is not there; lines that are not positions are passed over.
 func readDamaged(path string) (positions []int64, there bool, err error) {
-	b, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if p, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64); err == nil && p > 0 {
-			positions = append(positions, p)
+	if !fi.Mode().IsRegular() {
+		// A FIFO would hold the start for good.
+		return nil, true, fmt.Errorf("%s is not a regular file (%s): remove it, or put the store's list of damaged events back", path, fi.Mode().Type())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, err
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
 		}
+		p, err := strconv.ParseInt(line, 10, 64)
+		if err != nil || p < 1 {
+			// Passed over, the damage it names would be forgotten.
+			return nil, true, fmt.Errorf("%s line %d is not a position (a whole number from 1, alone on its line): "+
+				"correct it, or remove it and run api verify (server stopped), which writes the list afresh", path, i+1)
+		}
+		positions = append(positions, p)
 	}
 	slices.Sort(positions)
 	return slices.Compact(positions), true, nil

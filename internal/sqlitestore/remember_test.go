@@ -1,12 +1,15 @@
 package sqlitestore_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -150,5 +153,55 @@ func TestAStartChecksTheNewestEventsAgainstTheirChecksums(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, sqlitestore.DamagedFileName))
 	if err != nil || !strings.HasSuffix(string(b), "\n21\n") {
 		t.Errorf("%s after a start found position 21 damaged: %q, %v; expected it written down", sqlitestore.DamagedFileName, b, err)
+	}
+}
+
+// TestADamagedListThatCannotBeReadAsItIsWrittenStopsTheStart: a line of
+// tributary.damaged that is not a position (edited by hand: "5 # x",
+// "3,5") was passed over, and the file, found to name no damaged event,
+// removed as if the database had been restored: the damage forgotten. And a
+// FIFO in its place (a tool, a mistake) held the start for good, past its
+// timeout and SIGTERM. Either now stops the start, saying what to do. (A
+// black-box tester.)
+func TestADamagedListThatCannotBeReadAsItIsWrittenStopsTheStart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, content string }{
+		{"a comment after a position", "5 # x\n"},
+		{"two positions on a line", "3,5\n"},
+		{"a word", "abc\n"},
+		{"zero", "0\n"},
+		{"past int64", "99999999999999999999\n"},
+		{"a FIFO", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s := openMigrated(t, dir)
+			appendEvents(t, s, uuid.New(), 3, 10)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			marked := filepath.Join(dir, sqlitestore.DamagedFileName)
+			if tc.name == "a FIFO" {
+				if err := syscall.Mkfifo(marked, 0o640); err != nil {
+					t.Skipf("mkfifo: %v", err)
+				}
+			} else if err := os.WriteFile(marked, []byte("# the events found damaged\n"+tc.content), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			s, err := sqlitestore.Open(ctx, dir, sqlitestore.Options{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open with %s in %s: started; expected it refused, the list kept", tc.name, sqlitestore.DamagedFileName)
+			}
+			if !strings.Contains(err.Error(), sqlitestore.DamagedFileName) {
+				t.Errorf("Open with %s in %s: %v; expected the error to name the file", tc.name, sqlitestore.DamagedFileName, err)
+			}
+			if _, serr := os.Lstat(marked); serr != nil {
+				t.Errorf("%s after a refused start: %v; expected it kept", sqlitestore.DamagedFileName, serr)
+			}
+		})
 	}
 }
