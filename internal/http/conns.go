@@ -29,10 +29,12 @@ import (
 // off, with everyone waiting.
 //
 // At a bound, a new connection takes the place of the connection that has
-// been idle longest (between requests, kept alive): the client's own at
-// the client's bound, anyone's at the server's. A client must expect a
-// kept-alive connection to be closed, as at the idle timeout. Where none is
-// idle, the new connection is answered 503 with Retry-After and closed.
+// been idle longest (between requests, kept alive), or else of the one
+// silent longest since it was opened, once for SilentGrace: the client's
+// own at the client's bound, anyone's at the server's. A client must
+// expect a kept-alive connection to be closed, as at the idle timeout.
+// Where none is, the new connection is answered 503 with Retry-After and
+// closed.
 //
 // Serve the server on Listener's listener, and give ConnState to the
 // server's ConnState.
@@ -195,8 +197,8 @@ func (t *trackedConn) NetConn() net.Conn { return t.Conn }
 // writable returns what to write a vector to for conn: the socket under a
 // tracked connection. Its Close still goes through conn.
 func writable(conn net.Conn) io.Writer {
-	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
-		return nc.NetConn()
+	if t, ok := conn.(*trackedConn); ok { // only it: a *tls.Conn has a NetConn too, under its encryption
+		return t.Conn
 	}
 	return conn
 }
@@ -242,9 +244,9 @@ func connClientKey(addr net.Addr) string {
 	return ip.String()
 }
 
-// admit returns conn tracked, having closed the longest idle connection
-// in its way if a bound is reached, or nil, having refused conn, if none is
-// idle.
+// admit returns conn tracked, having closed the connection in its way if a
+// bound is reached (victim), or nil, having refused conn, if none may be
+// closed.
 func (c *Connections) admit(conn net.Conn) net.Conn {
 	key := connClientKey(conn.RemoteAddr())
 	c.mu.Lock()
@@ -274,10 +276,12 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 		return nil
 	}
 	if v != nil {
-		// Its place goes to conn now, not when its Close runs.
+		// Its place goes to conn now, not when its Close runs. Shut
+		// first: a read that finds it no longer idle (unidle) must find
+		// it shut, and hand nothing on.
+		v.shut.Store(true)
 		c.unidle(v)
 		c.releaseLocked(v)
-		v.shut.Store(true)
 	}
 	c.open++
 	cl.open++
@@ -488,6 +492,6 @@ func (c *Connections) logRefusals(refused map[string]int) {
 		if bound == "client" {
 			limit, setting = c.perClient, "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT"
 		}
-		c.log.Warn("connections refused: at the bound, with none idle to close", "bound", bound, "limit", limit, "setting", setting, "refused", n)
+		c.log.Warn("connections refused: at the bound, with none idle or silent to close", "bound", bound, "limit", limit, "setting", setting, "refused", n)
 	}
 }
