@@ -1,7 +1,9 @@
 package sqlitestore_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,5 +254,61 @@ func TestEveryStateOfTheLockFileDuringAStartKeepsTheCrashedRunsHead(t *testing.T
 		} else if !strings.Contains(err.Error(), "up to 4") {
 			t.Errorf("a start after one killed at step %d (the lock file holding %q): expected an error naming the head of 4 the crashed run reached, got %v", i+1, state, err)
 		}
+	}
+}
+
+// TestARefusedStartLeavesADamagedWALAsItFoundIt: after a crash, a byte of
+// the WAL goes bad inside a frame of an early commit. SQLite replays the
+// WAL up to that frame only (each frame's checksum covers those before it),
+// so the log ends short of the head the crashed run recorded, and the start
+// is refused, as it must be. But the refusing start's close folded the
+// WAL's good frames into the database file and deleted the WAL, the later
+// commits with it, and its message said to put back a WAL it had just
+// removed: an operator who could have mended the byte had nothing left to
+// mend. The refused start must leave the WAL as it found it, and say it is
+// there but damaged. (A black-box tester; api verify opens the same way.)
+func TestARefusedStartLeavesADamagedWALAsItFoundIt(t *testing.T) {
+	t.Parallel()
+	dir := storeWithEvents(t, 0)
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 12 {
+		data := []byte(fmt.Sprintf(`{"mark":"WALMARK%02d"}`, i+1))
+		if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Happened", Data: data}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := crashImage(t, s)
+	wal := filepath.Join(crashed, sqlitestore.FileName+"-wal")
+	b, err := os.ReadFile(wal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(b, []byte("WALMARK03"))
+	if at < 0 {
+		t.Fatal("the third commit's event is not in the WAL")
+	}
+	b[at+7] ^= 0x01 // '0' → '1': the frame's checksum no longer matches
+	if err := os.WriteFile(wal, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if restarted, err := sqlitestore.Open(t.Context(), crashed, sqlitestore.Options{}); err == nil {
+		head, _ := restarted.Head(t.Context())
+		restarted.Close()
+		t.Fatalf("Open after a crash whose WAL went bad at the third commit: started at head %d; expected it refused", head)
+	} else if !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("Open refused a WAL that is there but damaged: %v; expected the error to say the WAL is there and damaged", err)
+	}
+	after, err := os.ReadFile(wal)
+	if err != nil {
+		t.Fatalf("the WAL after a refused start: %v; expected it left as it was", err)
+	}
+	if !bytes.Equal(after, b) {
+		t.Errorf("the WAL after a refused start: %d bytes, changed; expected the %d bytes it held", len(after), len(b))
 	}
 }

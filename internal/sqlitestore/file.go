@@ -407,6 +407,13 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 		return nil
 	}
 	lock := s.dirLock.Name()
+	if s.walFound {
+		return fmt.Errorf("the log in %s ends at position %d, but the last run, which did not stop cleanly, had committed up to %d: "+
+			"%s-wal is there, but it can be read only up to position %d: a frame of it is damaged (bytes gone bad; or it is not this "+
+			"file's, an older copy of which was put in place), and the commits after it cannot be read. This start leaves it as it found it. Restore the directory from a backup; or, to start on this "+
+			"shorter log on purpose, knowing that its consumers' positions past %d will be handed out again to new events, remove %s",
+			s.path, head, recorded, FileName, head, head, lock)
+	}
 	return fmt.Errorf("the log in %s ends at position %d, but the last run, which did not stop cleanly, had committed up to %d: "+
 		"the commits since the last checkpoint were in %s-wal, which has been removed or lost since the crash (or an older copy of the file was put in place). "+
 		"Put back the %s-wal (and %s-shm) the crash left, if you still have it; to start on this shorter log on purpose, "+

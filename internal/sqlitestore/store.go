@@ -82,6 +82,8 @@ type Store struct {
 
 	// The WAL's restart (see restartWAL): walFull asks for one, walStop
 	// ends the goroutine that runs them, walDone is closed when it has.
+	walFound bool // a WAL was there when the store opened (checkHead)
+
 	walLimit         int64
 	walFull, walStop chan struct{}
 	walDone          chan struct{}
@@ -126,6 +128,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	dsn := dsnOf(path)
 	s := &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger}
+	startWAL, err := keepStartWAL(path)
+	if err != nil {
+		closeFiles(file, dirLock)
+		return nil, fmt.Errorf("open %s: keep its WAL while the start checks it: %w", path, err)
+	}
+	s.walFound = startWAL != ""
 	// sql.Open only checks its arguments, which are fixed here; the ping
 	// below finds a file that cannot be opened.
 	pool := func(dsn string, size int) *sql.DB {
@@ -137,14 +145,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s.reads, s.writes, s.feed = pool(dsn, opts.MaxReaders), pool(dsn+"&_txlock=immediate", 1), pool(dsn, 2)
 	if err := s.feed.PingContext(ctx); err != nil {
 		if sqliteCode(err) == sqlite3.SQLITE_READONLY_DIRECTORY {
-			s.closeDBs()
+			s.refused(startWAL)
 			// SQLite says "attempt to write a readonly database", of a
 			// file that may be writable: it is the -wal it cannot make.
 			return nil, fmt.Errorf("open %s: the data directory %s is read-only to this process (uid %d); the embedded store "+
 				"makes its -wal and -shm files beside the database: %w", path, filepath.Dir(path), os.Geteuid(), err)
 		}
 		err = s.openFailed(translate(err))
-		s.closeDBs()
+		s.refused(startWAL)
 		return nil, err
 	}
 	// A damaged page that start-up does not read would be served until a
@@ -154,16 +162,16 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// at the pages a start can afford to read finds one damaged.
 	if !created {
 		if err := s.checkPages(ctx, stoppedCleanly(previous, file, path)); err != nil {
-			s.closeDBs()
+			s.refused(startWAL)
 			return nil, err
 		}
 	}
 	if err := s.checkHead(ctx, previous); err != nil {
-		s.closeDBs()
+		s.refused(startWAL)
 		return nil, err
 	}
 	if err := s.checkMaxEventBytes(ctx, opts.MaxEventBytes); err != nil {
-		s.closeDBs()
+		s.refused(startWAL)
 		return nil, err
 	}
 	// SQLite opens a file this process may not write read-only, without a
@@ -171,11 +179,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// append as the database being unreachable. Take the write lock once.
 	if err := s.checkWritable(ctx); err != nil {
 		err = s.openFailed(err)
-		s.closeDBs()
+		s.refused(startWAL)
 		return nil, err
 	}
 	if err := s.checkEvents(ctx); err != nil {
-		s.closeDBs()
+		s.refused(startWAL)
 		return nil, err
 	}
 	// The WAL the connections have open, for checkFile. SQLite deletes it,
@@ -187,11 +195,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.file != nil {
 		s.keep = pool(dsn, 1)
 		if err := s.keepWAL(ctx); err != nil {
-			s.closeDBs()
+			s.refused(startWAL)
 			return nil, fmt.Errorf("open %s: %w", path, translate(err))
 		}
 		if s.wal, err = os.Open(path + "-wal"); err != nil {
-			s.closeDBs()
+			s.refused(startWAL)
 			return nil, fmt.Errorf("open %s: its WAL: %w", path, err)
 		}
 	}
@@ -206,6 +214,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.walFull, s.walStop, s.walDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 		go s.restartWAL()
 	}
+	dropStartWAL(startWAL)
 	return s, nil
 }
 
