@@ -2,6 +2,7 @@ package http
 
 import (
 	"container/list"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -189,15 +190,21 @@ func (t *trackedConn) Close() error {
 	return t.Conn.Close()
 }
 
-// NetConn returns the connection under t, for writes that need it as it
-// is: net.Buffers writes a vector in one system call (writev) only to a
-// socket of net's own.
-func (t *trackedConn) NetConn() net.Conn { return t.Conn }
+// connShut reports whether the connection a request came on (ConnContext)
+// was closed to make room for another. net/http parses a pipelined request
+// already whole in its buffer without reading the connection, and says it
+// is active only once it has: in between, the connection is still listed
+// idle, and may be closed under the request.
+func connShut(ctx context.Context) bool {
+	t, ok := ctx.Value(connKey{}).(*trackedConn)
+	return ok && t.shut.Load()
+}
 
 // writable returns what to write a vector to for conn: the socket under a
-// tracked connection. Its Close still goes through conn.
+// tracked connection, since net.Buffers writes a vector in one system call
+// (writev) only to a socket of net's own. Its Close still goes through conn.
 func writable(conn net.Conn) io.Writer {
-	if t, ok := conn.(*trackedConn); ok { // only it: a *tls.Conn has a NetConn too, under its encryption
+	if t, ok := conn.(*trackedConn); ok {
 		return t.Conn
 	}
 	return conn

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -181,5 +182,41 @@ func TestARequestReadAsItsConnectionIsClosedToMakeRoomIsNotServedWhateverTheOrde
 	}
 	if bad > 0 {
 		t.Fatalf("%d reads of 20,000 handed their bytes on from a connection closed to make room; want none", bad)
+	}
+}
+
+// TestARequestOnAConnectionShutToMakeRoomIsNotHandled: net/http parses a
+// pipelined request already whole in its buffer without reading the
+// connection, and says the connection is active only once it has: in
+// between, still listed idle, it may be closed to make room, and the
+// request was handled all the same (an append written, its answer lost on
+// the closed connection). A request whose connection was shut so is
+// abandoned before any handler runs. (From the session's final review.)
+func TestARequestOnAConnectionShutToMakeRoomIsNotHandled(t *testing.T) {
+	c := NewConnections(10, 10, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	conn := c.admit(addrConn{addr: "10.0.0.1:1"}).(*trackedConn)
+	handled := 0
+	s := New(nil, Options{Logger: slog.New(slog.DiscardHandler)})
+	s.handler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { handled++ })
+	serve := func() (aborted bool) {
+		defer func() {
+			if rec := recover(); rec != nil {
+				if rec != http.ErrAbortHandler {
+					panic(rec)
+				}
+				aborted = true
+			}
+		}()
+		r := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		r = r.WithContext(ConnContext(r.Context(), conn))
+		s.ServeHTTP(httptest.NewRecorder(), r)
+		return false
+	}
+	if serve() || handled != 1 {
+		t.Fatalf("a request on a connection that is not shut: handled %d times; want once", handled)
+	}
+	conn.shut.Store(true)
+	if !serve() || handled != 1 {
+		t.Fatalf("a request on a connection shut to make room: handled (%d in all), not abandoned; want it abandoned (http.ErrAbortHandler) before any handler", handled)
 	}
 }

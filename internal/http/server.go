@@ -160,6 +160,12 @@ func orDefault[T int | int64 | time.Duration](v *T, def T) {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if connShut(r.Context()) {
+		// Closed to make room for another (Connections) as net/http
+		// parsed this request from its buffer: no one will read an answer,
+		// and nothing may be done for it.
+		panic(http.ErrAbortHandler)
+	}
 	s.handling.Add(1)
 	defer s.handling.Add(-1)
 	s.handler.ServeHTTP(w, withUnreservedDecoded(r))
