@@ -25,14 +25,7 @@ import (
 func TestAStreamReadBackwardFromPastItsEndReadsItAll(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		c := clientOfTributary(t, k)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		id := uuid.New()
-		if _, err := c.Append(ctx, StreamRef{ID: id, Type: "order"}, NoStream,
-			NewEvent{Type: "A", Data: 1}, NewEvent{Type: "B", Data: 2}, NewEvent{Type: "C", Data: 3}); err != nil {
-			t.Fatalf("Append: %v", err)
-		}
+		c, ctx, id := streamOfThree(t, k)
 		for _, from := range []int64{4, 1000, math.MaxInt64 - 1, math.MaxInt64} {
 			var got []int64
 			for e, err := range c.ReadStream(ctx, id, ReadStreamOptions{From: from, Direction: Backward, PageSize: 2}) {
@@ -57,14 +50,7 @@ func TestAStreamReadBackwardFromPastItsEndReadsItAll(t *testing.T) {
 func TestAStreamSubscriptionFromBeforeItsStartDeliversItAll(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		c := clientOfTributary(t, k)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		id := uuid.New()
-		if _, err := c.Append(ctx, StreamRef{ID: id, Type: "order"}, NoStream,
-			NewEvent{Type: "A", Data: 1}, NewEvent{Type: "B", Data: 2}, NewEvent{Type: "C", Data: 3}); err != nil {
-			t.Fatalf("Append: %v", err)
-		}
+		c, ctx, id := streamOfThree(t, k)
 		for _, from := range []int64{0, -1, math.MinInt64} {
 			var got []int64
 			for m, err := range c.Subscribe(ctx, SubscribeOptions{StreamID: id, From: from}) {
@@ -137,4 +123,20 @@ func TestAStreamSubscriptionWithAFilterIsRefusedAtOnce(t *testing.T) {
 			}
 		}
 	})
+}
+
+// streamOfThree returns a Client of the real handler on a fresh store of
+// kind k, a context of 10 s, and a stream of three events (A, B, C) it
+// appended.
+func streamOfThree(t *testing.T, k teststore.Kind) (*Client, context.Context, uuid.UUID) {
+	t.Helper()
+	c := clientOfTributary(t, k)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	id := uuid.New()
+	if _, err := c.Append(ctx, StreamRef{ID: id, Type: "order"}, NoStream,
+		NewEvent{Type: "A", Data: 1}, NewEvent{Type: "B", Data: 2}, NewEvent{Type: "C", Data: 3}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return c, ctx, id
 }

@@ -388,15 +388,21 @@ func TestAGoClientRefusedAtTheBoundIsAnswered503NotAnUnsolicitedResponse(t *test
 	// net/http's Transport reads a new connection before it writes the
 	// request; an answer there before the request is "unsolicited", and
 	// the request fails.
-	for i := range 50 {
-		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
-		resp, err := c.Get("http://" + b.addr + "/")
+	requireGoClientRefused(t, 50, "request", func(c *http.Client) (*http.Response, error) { return c.Get("http://" + b.addr + "/") })
+}
+
+// requireGoClientRefused requires n requests, each of a new net/http
+// client of its own, to be answered 503.
+func requireGoClientRefused(t *testing.T, n int, what string, do func(*http.Client) (*http.Response, error)) {
+	t.Helper()
+	for i := range n {
+		resp, err := do(&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}})
 		if err != nil {
-			t.Fatalf("request %d at the bound: %v; expected a 503", i, err)
+			t.Fatalf("%s %d at the bound: %v; expected a 503", what, i, err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("request %d at the bound: %d; expected 503", i, resp.StatusCode)
+			t.Fatalf("%s %d at the bound: %d; expected 503", what, i, resp.StatusCode)
 		}
 	}
 }
@@ -447,17 +453,9 @@ func TestAnAppendWithALargeBodyRefusedAtTheBoundIsAnswered503NotReset(t *testing
 	dialFrom(t, b.addr, "127.0.0.1").send(t, "/block")
 	time.Sleep(100 * time.Millisecond)
 	body := bytes.Repeat([]byte("a"), 4<<20) // TRIBUTARY_MAX_BODY_BYTES' default
-	for i := range 10 {
-		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
-		resp, err := c.Post("http://"+b.addr+"/", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatalf("append %d of 4 MiB at the bound: %v; expected a 503", i, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("append %d of 4 MiB at the bound: %d; expected 503", i, resp.StatusCode)
-		}
-	}
+	requireGoClientRefused(t, 10, "append of 4 MiB", func(c *http.Client) (*http.Response, error) {
+		return c.Post("http://"+b.addr+"/", "application/json", bytes.NewReader(body))
+	})
 }
 
 func TestAKeptAliveConnectionThatSendsAByteOrTwoIsStillIdle(t *testing.T) {
