@@ -34,6 +34,17 @@ func crashImage(t *testing.T, s *sqlitestore.Store) string {
 	return dir
 }
 
+// removeWAL deletes the WAL and shared-memory files beside the database in
+// dir, as an operator "clearing the locks" after a crash would.
+func removeWAL(t *testing.T, dir string) {
+	t.Helper()
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(dir, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestAWALRemovedAfterACrashIsRefusedNotStartedWithoutItsCommits: after a
 // crash, the commits since the last checkpoint are only in
 // tributary.db-wal. With it removed while the server was stopped (rm
@@ -55,11 +66,7 @@ func TestAWALRemovedAfterACrashIsRefusedNotStartedWithoutItsCommits(t *testing.T
 		t.Fatal(err)
 	}
 	whole, withoutWAL := crashImage(t, s), crashImage(t, s)
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := os.Remove(filepath.Join(withoutWAL, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	removeWAL(t, withoutWAL)
 
 	if restarted, err := sqlitestore.Open(t.Context(), withoutWAL, sqlitestore.Options{}); err == nil {
 		head, herr := restarted.Head(t.Context())
@@ -81,11 +88,7 @@ func TestAWALRemovedAfterACrashIsRefusedNotStartedWithoutItsCommits(t *testing.T
 	// A second crash before the restarted store's first commit: its WAL
 	// still holds the first run's commits.
 	again := crashImage(t, restarted)
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := os.Remove(filepath.Join(again, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	removeWAL(t, again)
 	if s, err := sqlitestore.Open(t.Context(), again, sqlitestore.Options{}); err == nil {
 		head, herr := s.Head(t.Context())
 		s.Close()
@@ -157,11 +160,7 @@ func TestARefusedStartAfterALostWALIsRefusedAgainOnTheNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := crashImage(t, s)
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := os.Remove(filepath.Join(lost, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	removeWAL(t, lost)
 	for try := 1; try <= 3; try++ {
 		if restarted, err := sqlitestore.Open(t.Context(), lost, sqlitestore.Options{}); err == nil {
 			head, herr := restarted.Head(t.Context())
@@ -210,11 +209,7 @@ func TestEveryStateOfTheLockFileDuringAStartKeepsTheCrashedRunsHead(t *testing.T
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := os.Remove(filepath.Join(lost, sqlitestore.FileName+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	removeWAL(t, lost)
 	lockPath := filepath.Join(lost, "tributary.lock")
 	var states []string
 	sqlitestore.OnLockFileChange(t, func(path string) {
