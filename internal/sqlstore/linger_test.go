@@ -12,6 +12,11 @@ import (
 // appends as the last groups took. These tests drive linger alone, on a
 // writer with no database, feeding its calls channel by hand.
 
+// patient is a linger long enough that a test whose appends must come
+// while a group lingers does not depend on how soon a busy machine runs its
+// goroutines.
+const patient = 10 * time.Second // below txTimeout, which bounds every deadline
+
 // lingerWriter is a writer whose last groups took sizes appends, just now.
 func lingerWriter(sizes ...int) *writer {
 	w := &writer{calls: make(chan *call), stop: make(chan struct{})}
@@ -39,6 +44,7 @@ func lingerAsync(w *writer, group []*call) <-chan []*call {
 func TestAGroupLingersForAsManyAppendsAsTheLastGroupsTook(t *testing.T) {
 	t.Parallel()
 	w := lingerWriter(2, 4, 3)
+	w.lingerFor = patient
 	got := lingerAsync(w, []*call{oneEvent()})
 	for range 3 {
 		select {
@@ -149,39 +155,54 @@ func TestAGroupStopsLingeringWhenTheWriterStops(t *testing.T) {
 // waited out lingerMax whatever its callers' deadlines.)
 func TestAGroupDoesNotLingerIntoItsCallersLastMoment(t *testing.T) {
 	t.Parallel()
+	// The writer lingers patiently; a caller's deadline is half that away,
+	// so inside the last linger before it: the group must go at once.
 	soon := func() (*call, time.Time) {
-		ctx, cancel := context.WithTimeout(context.Background(), lingerMax)
+		ctx, cancel := context.WithTimeout(context.Background(), patient/2)
 		t.Cleanup(cancel)
 		c := oneEvent()
 		c.ctx = ctx
 		deadline, _ := ctx.Deadline()
 		return c, deadline
 	}
+	// went waits for the group, failing if linger takes another append
+	// (or has not returned after a while): it lingered into the deadline.
+	went := func(t *testing.T, w *writer, got <-chan []*call, deadline time.Time) []*call {
+		t.Helper()
+		select {
+		case g := <-got:
+			return g
+		case w.calls <- oneEvent():
+			t.Fatalf("the group took another append with its caller's deadline %v away, inside the last linger (%v)", time.Until(deadline).Round(time.Second), patient)
+		case <-time.After(patient / 4):
+			t.Fatalf("the group had not gone after %v with its caller's deadline inside the last linger (%v)", patient/4, patient)
+		}
+		return nil
+	}
 	t.Run("the first caller's", func(t *testing.T) {
 		t.Parallel()
 		w := lingerWriter(4, 4, 4, 4)
+		w.lingerFor = patient
 		c, deadline := soon()
-		g := <-lingerAsync(w, []*call{c})
-		if left := time.Until(deadline); left <= 0 {
-			t.Fatalf("the group of %d went %v after its caller's deadline", len(g), -left)
+		if g := went(t, w, lingerAsync(w, []*call{c}), deadline); len(g) != 1 {
+			t.Fatalf("the group went with %d appends; want the 1 it had", len(g))
 		}
 	})
 	t.Run("a caller's that came", func(t *testing.T) {
 		t.Parallel()
 		w := lingerWriter(4, 4, 4, 4)
+		w.lingerFor = patient
 		first := oneEvent()
 		first.ctx = context.Background()
 		got := lingerAsync(w, []*call{first})
 		c, deadline := soon()
-		var g []*call
 		select {
 		case w.calls <- c:
-			g = <-got
-		case g = <-got:
+		case g := <-got:
 			t.Fatalf("the group of %d went before the second append came", len(g))
 		}
-		if left := time.Until(deadline); left <= 0 {
-			t.Fatalf("the group of %d went %v after its second caller's deadline", len(g), -left)
+		if g := went(t, w, got, deadline); len(g) != 2 {
+			t.Fatalf("the group went with %d appends; want the 2 it had", len(g))
 		}
 	})
 }

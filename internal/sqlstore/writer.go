@@ -69,7 +69,10 @@ type writer struct {
 	spill  *call               // taken, but past the group's bytes (Dialect.MaxGroupBytes): the next group's first; loop's alone
 	recent [recentGroups]taken // the last groups, for linger; loop's alone
 	nth    int                 // how many groups recent has seen
-	snap   snapshot            // what the last commit left, where the dialect can send groups guarded; loop's alone
+	// lingerFor is lingerMax, longer in tests that must not depend on
+	// how soon a busy machine runs their goroutines (0: lingerMax).
+	lingerFor time.Duration
+	snap      snapshot // what the last commit left, where the dialect can send groups guarded; loop's alone
 }
 
 // carried is a group taken from calls while the group before it committed,
@@ -231,6 +234,10 @@ func (w *writer) took(n int) {
 // When the load drops, a group waits out lingerMax for appends that do not
 // come, for recentGroups groups at the most.
 func (w *writer) linger(group []*call) []*call {
+	most := w.lingerFor
+	if most == 0 {
+		most = lingerMax
+	}
 	want, appends, since := 0, 0, time.Now()
 	for _, g := range w.recent {
 		if g.at.IsZero() {
@@ -242,13 +249,13 @@ func (w *writer) linger(group []*call) []*call {
 		}
 	}
 	if len(group) >= want || eventsOf(group) >= maxGroupEvents ||
-		time.Duration(appends)*lingerMax < 2*time.Since(since) {
+		time.Duration(appends)*most < 2*time.Since(since) {
 		return group
 	}
 	// Not into the last lingerMax (about a commit's time) before a caller's
 	// deadline: the group would go too late to be written.
-	end := time.Now().Add(lingerMax)
-	if d := earliestDeadline(group).Add(-lingerMax); d.Before(end) {
+	end := time.Now().Add(most)
+	if d := earliestDeadline(group).Add(-most); d.Before(end) {
 		end = d
 	}
 	if !time.Now().Before(end) {
@@ -265,7 +272,7 @@ func (w *writer) linger(group []*call) []*call {
 				return group
 			}
 			group = w.waiting(append(group, c))
-			if d := earliestDeadline(group[n:]).Add(-lingerMax); d.Before(end) {
+			if d := earliestDeadline(group[n:]).Add(-most); d.Before(end) {
 				if end = d; !time.Now().Before(end) {
 					return group
 				}
