@@ -287,7 +287,8 @@ type RecordedEvent struct {
 // or a 200 to the POST itself is a success: a redirect that net/http
 // follows with a GET, or any other answer below 400, is an error that is
 // no *Problem, and so is a success whose result is not the batch's (another
-// stream, other ids, versions that do not add up).
+// stream or stream type, other ids, versions that do not add up or, in a
+// 201, do not follow the version expected, positions that do not increase).
 func (c *Client) Append(ctx context.Context, stream StreamRef, expected ExpectedVersion, events ...NewEvent) (*AppendResult, error) {
 	// The body is written by hand: json.Marshal would compact and
 	// HTML-escape a json.RawMessage, and the server stores data byte for byte.
@@ -363,7 +364,7 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	if err := json.NewDecoder(boundedBody(res.Body, 64<<10+int64(len(events))<<10)).Decode(&out); err != nil {
 		return nil, fmt.Errorf("append to %s: decode the answer: %w", stream.ID, err)
 	}
-	if err := out.describes(stream.ID, ids); err != nil {
+	if err := out.describes(stream, expected, res.StatusCode == http.StatusCreated, ids); err != nil {
 		return nil, fmt.Errorf("append to %s: the server answered %s with a result that is not the batch's (%w): whether the events are stored is unknown",
 			stream.ID, oneLine(res.Status, 60), err)
 	}
@@ -373,10 +374,17 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 
 // describes checks that r is where the batch of ids went in stream: one
 // recorded event for each, in order, at consecutive versions up to
-// r.Version. A caller may take r.Events[i] for its i-th event.
-func (r *AppendResult) describes(stream uuid.UUID, ids []uuid.UUID) error {
-	if r.StreamID != stream {
+// r.Version and at increasing positions, in a stream of stream's type (if
+// given). A 201 (fresh) must also start where expected says the stream
+// was: a retry's 200 answers with the batch's first result, whatever the
+// retry expects. A caller may take r.Events[i] for its i-th event, and
+// r.Version for its next expected version.
+func (r *AppendResult) describes(stream StreamRef, expected ExpectedVersion, fresh bool, ids []uuid.UUID) error {
+	if r.StreamID != stream.ID {
 		return fmt.Errorf("stream %s", r.StreamID)
+	}
+	if stream.Type != "" && r.StreamType != stream.Type {
+		return fmt.Errorf("stream type %.130q, not %.130q", r.StreamType, stream.Type)
 	}
 	if len(r.Events) != len(ids) {
 		return fmt.Errorf("%d events for %d", len(r.Events), len(ids))
@@ -388,8 +396,31 @@ func (r *AppendResult) describes(stream uuid.UUID, ids []uuid.UUID) error {
 		if want := r.Version - int64(len(ids)-1-i); e.Version != want || want < 1 {
 			return fmt.Errorf("event %d at version %d of a stream at %d", i, e.Version, r.Version)
 		}
+		if e.Position < 1 {
+			return fmt.Errorf("event %d at position %d", i, e.Position)
+		}
+		if i > 0 && e.Position <= r.Events[i-1].Position {
+			return fmt.Errorf("event %d at position %d, after position %d", i, e.Position, r.Events[i-1].Position)
+		}
+	}
+	if fresh && len(r.Events) > 0 && !expected.startsAt(r.Events[0].Version) {
+		return fmt.Errorf("the first event at version %d, expecting %s", r.Events[0].Version, expected)
 	}
 	return nil
+}
+
+// startsAt reports whether a batch appended with e as its condition may
+// have its first event at version first: the stream was at first-1.
+func (e ExpectedVersion) startsAt(first int64) bool {
+	switch e.kind {
+	case 'n':
+		return first == 1
+	case 'e':
+		return first > 1
+	case 'x':
+		return first == e.version+1
+	}
+	return true
 }
 
 // writeJSON writes v's JSON to b: a json.RawMessage as it is, once checked,

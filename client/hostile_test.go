@@ -460,6 +460,66 @@ func TestAppendRefusesAnAnswerThatIsNotItsBatch(t *testing.T) {
 	}
 }
 
+// TestAppendRefusesVersionsAndPositionsThatDoNotAddUp: Append checked the
+// answer's ids and that its versions ran consecutively up to the stream's,
+// but not that a 201 started from the version expected (Exactly(3) answered
+// at versions 1 and 2, NoStream at 5), nor the positions (the same twice,
+// going back, none), nor the stream type: a wrong answer was returned as
+// the result, and a caller that keeps the version or the position (its
+// next expected version, a subscription's starting point) went on from a
+// place the stream or the log is not at. A 200, a retry's, answers with
+// the batch's first result, which the server gives whatever the retry
+// expects: its versions are not held to it.
+func TestAppendRefusesVersionsAndPositionsThatDoNotAddUp(t *testing.T) {
+	t.Parallel()
+	id, a, b := uuid.New(), uuid.New(), uuid.New()
+	answer := func(streamType string, versions, positions [2]int) string {
+		return fmt.Sprintf(`{"stream_id":"%s","stream_type":%q,"version":%d,"events":[`+
+			`{"id":"%s","version":%d,"position":%d,"recorded_at":"2026-12-04T00:00:00Z"},`+
+			`{"id":"%s","version":%d,"position":%d,"recorded_at":"2026-12-04T00:00:00Z"}]}`,
+			id, streamType, versions[1], a, versions[0], positions[0], b, versions[1], positions[1])
+	}
+	for name, tc := range map[string]struct {
+		status   int
+		expected ExpectedVersion
+		body     string
+		ok       bool
+	}{
+		"exactly 3, at 4 and 5":               {201, Exactly(3), answer("order", [2]int{4, 5}, [2]int{7, 9}), true},
+		"exactly 3, at 1 and 2":               {201, Exactly(3), answer("order", [2]int{1, 2}, [2]int{7, 9}), false},
+		"exactly 3, at 5 and 6":               {201, Exactly(3), answer("order", [2]int{5, 6}, [2]int{7, 9}), false},
+		"no stream, at 1 and 2":               {201, NoStream, answer("order", [2]int{1, 2}, [2]int{7, 9}), true},
+		"no stream, at 5 and 6":               {201, NoStream, answer("order", [2]int{5, 6}, [2]int{7, 9}), false},
+		"stream exists, at 1 and 2":           {201, StreamExists, answer("order", [2]int{1, 2}, [2]int{7, 9}), false},
+		"stream exists, at 2 and 3":           {201, StreamExists, answer("order", [2]int{2, 3}, [2]int{7, 9}), true},
+		"a retry's 200, at 1 and 2":           {200, Exactly(3), answer("order", [2]int{1, 2}, [2]int{7, 9}), true},
+		"the same position twice":             {201, Any, answer("order", [2]int{1, 2}, [2]int{7, 7}), false},
+		"positions going back":                {201, Any, answer("order", [2]int{1, 2}, [2]int{9, 7}), false},
+		"a retry's 200, positions going back": {200, Any, answer("order", [2]int{1, 2}, [2]int{9, 7}), false},
+		"no position":                         {201, Any, answer("order", [2]int{1, 2}, [2]int{0, 7}), false},
+		"another stream type":                 {201, Any, answer("cart", [2]int{1, 2}, [2]int{7, 9}), false},
+		"a retry's 200, another stream type":  {200, Any, answer("cart", [2]int{1, 2}, [2]int{7, 9}), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
+			})
+			t.Cleanup(func() { c.Close() })
+			res, err := c.Append(context.Background(), StreamRef{ID: id, Type: "order"}, tc.expected,
+				NewEvent{ID: a, Type: "A", Data: 1}, NewEvent{ID: b, Type: "B", Data: 2})
+			if tc.ok && err != nil {
+				t.Errorf("a %d of %s expecting %s: %v; expected the result", tc.status, tc.body, tc.expected, err)
+			}
+			if !tc.ok && err == nil {
+				t.Errorf("a %d of %s expecting %s = %+v, nil; expected an error", tc.status, tc.body, tc.expected, res)
+			}
+		})
+	}
+}
+
 // storedAnswer is the answer of a server that stored the append r, to a
 // new stream.
 func storedAnswer(t *testing.T, r *http.Request) string {
