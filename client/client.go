@@ -54,7 +54,8 @@ func WithToken(token string) Option { return func(c *Client) { c.token = token }
 // a Timeout, which would cut subscriptions: bound requests with their
 // contexts instead. hc stays the caller's: Close leaves its connections
 // alone. The client sends with a copy of it whose CheckRedirect keeps the
-// token within the server's origin, then calls hc's.
+// token, and an append's events, within the server's origin, then calls
+// hc's.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.http = hc }
 }
@@ -88,7 +89,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.own = t.Clone()
 		hc.Transport = c.own
 	}
-	hc.CheckRedirect = keepTokenInOrigin(hc.CheckRedirect)
+	hc.CheckRedirect = keepInOrigin(hc.CheckRedirect)
 	c.http = hc
 	return c, nil
 }
@@ -109,21 +110,34 @@ func shownURL(s string) string {
 	return s
 }
 
-// keepTokenInOrigin returns a CheckRedirect that sends the token only to
-// the origin of the first request (its scheme, host and port), or to an
-// upgrade of it to https on the same host, then does what next does (nil:
-// net/http's default, at most 10 redirects). net/http itself sends
-// Authorization on to any target whose host name is the first one's or
-// a subdomain of it, whatever its scheme and port: a redirect from https
-// to http sent the token in the clear, and one to another port, to
-// another service.
-func keepTokenInOrigin(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+// keepInOrigin returns a CheckRedirect that sends the token, and a
+// request's body, only to the origin of the first request (its scheme,
+// host and port), or to an upgrade of it to https on the same host, then
+// does what next does (nil: net/http's default, at most 10 redirects).
+// net/http itself sends Authorization on to any target whose host name is
+// the first one's or a subdomain of it, whatever its scheme and port: a
+// redirect from https to http sent the token in the clear, and one to
+// another port, to another service. It follows a 307 or 308 with the body
+// to any target: an append's events went to a service the client was
+// never configured for. A redirect elsewhere is followed without the
+// token, one that would send the body there is refused.
+func keepInOrigin(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		from, to := via[0].URL, req.URL
 		sameHost := strings.EqualFold(from.Hostname(), to.Hostname())
 		sameOrigin := sameHost && from.Scheme == to.Scheme && port(from) == port(to)
 		upgrade := sameHost && from.Scheme == "http" && to.Scheme == "https"
 		if !sameOrigin && !upgrade {
+			if req.Body != nil && req.Body != http.NoBody {
+				// net/http gives a 307's or 308's request the body again;
+				// a 301's, 302's or 303's is a GET without one.
+				status := "a redirect"
+				if req.Response != nil {
+					status = "a " + strconv.Itoa(req.Response.StatusCode)
+				}
+				return &redirectRefused{fmt.Errorf("%s to %s, another origin than the server's: the client sends its requests' bodies to the server's origin only, and sent nothing there",
+					status, shownPath(to.Redacted()))}
+			}
 			req.Header.Del("Authorization")
 		}
 		if next != nil {
@@ -142,8 +156,9 @@ func keepTokenInOrigin(next func(*http.Request, []*http.Request) error) func(*ht
 }
 
 // redirectRefused is a redirect the client's CheckRedirect refused: the
-// eleventh in a row (a loop), or one the caller's own refused. The next
-// request meets it again: a subscription ends on it.
+// eleventh in a row (a loop), one that would send a body to another
+// origin, or one the caller's own refused. The next request meets it
+// again: a subscription ends on it.
 type redirectRefused struct{ err error }
 
 func (e *redirectRefused) Error() string { return "redirect refused: " + e.err.Error() }
@@ -285,7 +300,9 @@ type RecordedEvent struct {
 // events without an ID get a random one for this call only, so to retry
 // an append safely, give its events IDs. Only a 201
 // or a 200 to the POST itself is a success: a redirect that net/http
-// follows with a GET, or any other answer below 400, is an error that is
+// follows with a GET, a 307 or 308 to another origin than the server's (or
+// https on its host), which it does not send the events to, or any other
+// answer below 400, is an error that is
 // no *Problem, and so is a success whose result is not the batch's (another
 // stream or stream type, other ids, versions that do not add up or, in a
 // 201, do not follow the version expected, positions that do not increase).

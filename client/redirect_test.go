@@ -167,3 +167,74 @@ func TestNewDoesNotQuoteAPasswordInTheServerURL(t *testing.T) {
 		t.Errorf("New(ftp://example.com): %v; expected an error that quotes the URL, which holds no password", err)
 	}
 }
+
+// TestAppendFollowsA307Or308OnlyWithinItsOrigin: net/http follows a 307
+// or 308 to an append with the body, the events, to wherever it points:
+// a server or proxy on the base URL's origin that answered one to
+// another host, or another port, had the batch posted to a service the
+// client was never configured for (without the token, which stays in the
+// origin, but with the events). An append now follows one within its
+// origin, or to https on the same host, as the token does, and ends at
+// any other with an error naming where it was sent, nothing posted there.
+func TestAppendFollowsA307Or308OnlyWithinItsOrigin(t *testing.T) {
+	t.Parallel()
+	var posted atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posted.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, storedAnswer(t, r)) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(elsewhere.Close)
+	stored := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, storedAnswer(t, r)) //nolint:errcheck // a test's answer
+	})
+	secure := httptest.NewTLSServer(stored) // the same host, https
+	t.Cleanup(secure.Close)
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case strings.HasPrefix(r.URL.Path, "/away"):
+				http.Redirect(w, r, elsewhere.URL+strings.TrimPrefix(r.URL.Path, "/away"), code)
+			case strings.HasPrefix(r.URL.Path, "/secure"):
+				http.Redirect(w, r, secure.URL+strings.TrimPrefix(r.URL.Path, "/secure"), code)
+			case strings.HasPrefix(r.URL.Path, "/moved"):
+				stored(w, r)
+			default:
+				http.Redirect(w, r, "/moved"+r.URL.Path, code)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := New(srv.URL, WithToken("t0k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1}); err != nil {
+			t.Errorf("a %d within the origin: %v; expected it followed, the append stored", code, err)
+		}
+		upgraded, err := New(srv.URL+"/secure", WithToken("t0k"), WithHTTPClient(secure.Client()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := upgraded.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1}); err != nil {
+			t.Errorf("a %d to https on the same host: %v; expected it followed, as the token is", code, err)
+		}
+		away, err := New(srv.URL+"/away", WithToken("t0k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { away.Close() })
+		_, err = away.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+		if err == nil || !strings.Contains(err.Error(), elsewhere.URL) {
+			t.Errorf("a %d to another origin: %v; expected an error naming %s", code, err, elsewhere.URL)
+		}
+		if n := posted.Swap(0); n != 0 {
+			t.Errorf("a %d to another origin: %d appends posted there; expected none", code, n)
+		}
+	}
+}
