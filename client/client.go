@@ -124,10 +124,8 @@ func shownURL(s string) string {
 func keepInOrigin(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		from, to := via[0].URL, req.URL
-		sameHost := strings.EqualFold(from.Hostname(), to.Hostname())
-		sameOrigin := sameHost && from.Scheme == to.Scheme && port(from) == port(to)
-		upgrade := sameHost && from.Scheme == "http" && to.Scheme == "https"
-		if !sameOrigin && !upgrade {
+		upgrade := strings.EqualFold(from.Hostname(), to.Hostname()) && from.Scheme == "http" && to.Scheme == "https"
+		if !sameOrigin(from, to) && !upgrade {
 			if req.Body != nil && req.Body != http.NoBody {
 				// net/http gives a 307's or 308's request the body again;
 				// a 301's, 302's or 303's is a GET without one.
@@ -163,6 +161,11 @@ type redirectRefused struct{ err error }
 
 func (e *redirectRefused) Error() string { return "redirect refused: " + e.err.Error() }
 func (e *redirectRefused) Unwrap() error { return e.err }
+
+// sameOrigin reports whether a and b have the same scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && a.Scheme == b.Scheme && port(a) == port(b)
+}
 
 // port is u's port, the scheme's default if it names none.
 func port(u *url.URL) string {
@@ -463,7 +466,11 @@ func writeJSON(b *bytes.Buffer, v any) error {
 // exist, and an error if the answer describes another stream, or none.
 func (c *Client) Stream(ctx context.Context, id uuid.UUID) (*Stream, error) {
 	var out Stream
-	if _, err := c.getJSON(ctx, "/streams/"+id.String(), nil, &out, 64<<10); err != nil {
+	u, err := c.url("/streams/"+id.String(), nil)
+	if err == nil {
+		_, _, err = c.getJSON(ctx, u, &out, 64<<10)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", id, err)
 	}
 	if out.ID != id {
@@ -643,7 +650,8 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 }
 
 // pages yields the events of path and of every page its next links lead
-// to, each resolved against the page it came with (resolveLink). Each
+// to, each resolved against the page it came with, after any redirects
+// (resolveLink). Each
 // event must come after the one before it, by r.after: one that does
 // not, or next links that go round in a cycle (of any length, empty
 // pages and all), is a server that does not move on, and ends the
@@ -658,6 +666,11 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 		maxPage = 256 << 20
 	}
 	return func(yield func(Event, error) bool) {
+		u, err := c.url(path, q)
+		if err != nil {
+			yield(Event{}, fmt.Errorf("%s: %w", what, err))
+			return
+		}
 		prev := r.start
 		// Brent's cycle detection, in constant memory: mark is a link seen
 		// steps links ago; it moves to the latest link whenever steps
@@ -665,25 +678,22 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 		// its mark within a few rounds of it; links that move on never do.
 		var mark string
 		power, steps := 1, 0
-		for path != "" {
+		for u != nil {
 			var page struct {
 				Events  []Event `json:"events"`
 				Version *int64  `json:"version"` // a stream's page's
 			}
-			cur := path // the page as the server sees it, which its links are relative to
-			if len(q) > 0 {
-				cur += "?" + q.Encode()
-			}
-			next, err := c.getJSON(ctx, path, q, &page, maxPage)
+			link, from, err := c.getJSON(ctx, u, &page, maxPage)
 			if err == nil && page.Events == nil {
 				// Tributary's page holds "events":[…], empty or not; JSON
 				// without it (null, {}, a gateway's default answer) is no
 				// page, and taken for an empty one it ended the read as if
 				// there were nothing more to read.
-				err = fmt.Errorf("the answer to GET %s holds no events array: not a page of events", shownPath(path))
+				err = fmt.Errorf("the answer to GET %s holds no events array: not a page of events", shownPath(u.RequestURI()))
 			}
-			if err == nil && next != "" {
-				next, err = resolveLink(cur, next)
+			var next *url.URL
+			if err == nil && link != "" {
+				next, err = c.resolveLink(from, link)
 			}
 			if errors.Is(err, errAnswerTooLong) {
 				err = fmt.Errorf("%w: a page longer than MaxPageBytes; ask for fewer events a page (PageSize), or raise it", err)
@@ -726,7 +736,7 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				}
 				prev = &e
 			}
-			if next == "" && r.end != nil && page.Version != nil {
+			if next == nil && r.end != nil && page.Version != nil {
 				last := int64(0)
 				if prev != nil && prev != r.start {
 					last = prev.Version
@@ -737,70 +747,90 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 					return
 				}
 			}
-			if next != "" && (next == mark || next == cur) {
-				yield(Event{}, fmt.Errorf("%s: the server's next links go round in a cycle, back to %s: the read would never end", what, shownPath(next)))
+			if next != nil && (next.String() == mark || next.String() == u.String()) {
+				yield(Event{}, fmt.Errorf("%s: the server's next links go round in a cycle, back to %s: the read would never end", what, shownPath(next.RequestURI())))
 				return
 			}
-			if steps++; steps == power {
-				mark, power, steps = next, power*2, 0
+			if steps++; steps == power && next != nil {
+				mark, power, steps = next.String(), power*2, 0
 			}
-			path, q = next, nil // the link holds the whole query
+			u = next
 		}
 	}
 }
 
-// resolveLink resolves a next link against the page it came with, cur (a
-// path and query as the server sees them, under the base URL's path), per
-// RFC 3986 §5: <?after=5> and <events?after=5> are relative to cur, not
-// to the root. The server writes its links from its own root, which is
-// the base URL's path behind a proxy that strips a prefix, so a link with
-// an absolute path stays under the base URL's path; one to another origin
-// is taken for its path and query, on the server's origin, the only one
-// the token goes to.
-func resolveLink(cur, link string) (string, error) {
+// resolveLink resolves a next link against page, the URL its page came
+// from after any redirects, per RFC 3986 §5: <?after=5> and
+// <events?after=5> are relative to it, not to the root nor to the URL
+// first asked for. The server writes its links from its own root, which
+// is the base URL's path behind a proxy that strips a prefix, so a link
+// with an absolute path stays under the base URL's path; one to another
+// origin is taken for its path and query, on the server's origin, the
+// only one the token goes to, and so is a relative link on a page that a
+// redirect brought from another origin.
+func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 	ref, err := url.Parse(link)
 	if err != nil {
-		return "", fmt.Errorf("the server's next link %.200q: %w", link, err)
+		return nil, fmt.Errorf("the server's next link %.200q: %w", link, err)
 	}
-	if ref.Scheme != "" || ref.Host != "" || ref.User != nil {
-		ref = &url.URL{Path: ref.Path, RawPath: ref.RawPath, RawQuery: ref.RawQuery}
-		if ref.Path == "" {
-			ref.Path = "/" // http://host?q is http://host/?q (RFC 3986 §6.2.3)
+	if ref.Scheme == "" && ref.Host == "" && ref.User == nil && !strings.HasPrefix(ref.EscapedPath(), "/") {
+		u := page.ResolveReference(ref)
+		u.User, u.Fragment, u.RawFragment = nil, "", ""
+		if sameOrigin(u, c.base) {
+			return u, nil
 		}
+		ref = u
 	}
-	from, err := url.Parse(cur)
-	if err != nil {
-		return "", fmt.Errorf("client: bad path %q: %w", cur, err)
+	path := ref.EscapedPath()
+	if path == "" {
+		path = "/" // http://host?q is http://host/?q (RFC 3986 §6.2.3)
 	}
-	u := from.ResolveReference(ref)
-	u.Fragment, u.RawFragment = "", ""
-	return u.String(), nil
+	if ref.RawQuery != "" {
+		path += "?" + ref.RawQuery
+	}
+	return c.url(path, nil)
 }
 
-// getJSON GETs path into out and returns the path of the Link rel="next".
-// An answer longer than most bytes is an error, errAnswerTooLong.
-func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any, most int64) (next string, err error) {
-	req, err := c.newRequest(ctx, http.MethodGet, path, q, nil)
+// getJSON GETs u into out and returns the Link rel="next" as the server
+// wrote it, and the URL the answer came from, after any redirects, which
+// a relative link is relative to. An answer longer than most bytes is an
+// error, errAnswerTooLong.
+func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (next string, from *url.URL, err error) {
+	req, err := c.request(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := c.do(req)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer closeBody(res.Body)
 	if err := json.NewDecoder(boundedBody(res.Body, most)).Decode(out); err != nil {
-		return "", fmt.Errorf("decode the answer to GET %s: %w", shownPath(path), err)
+		return "", nil, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), err)
 	}
-	return nextLink(res.Header), nil
+	from = u
+	if res.Request != nil && res.Request.URL != nil {
+		from = res.Request.URL
+	}
+	return nextLink(res.Header), from, nil
 }
 
-// newRequest builds a request for path, which may hold a query of its own
-// (a next link does), under the base URL's path. Both paths are joined as
+// newRequest builds a request for path, which may hold a query of its own,
+// under the base URL's path (url).
+func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
+	u, err := c.url(path, q)
+	if err != nil {
+		return nil, err
+	}
+	return c.request(ctx, method, u, body)
+}
+
+// url is the URL of path, which may hold a query of its own (q, if not
+// empty, replaces it), under the base URL's path. Both paths are joined as
 // they are escaped, not as they read: an escaped slash or semicolon
 // (/tenants/acme%2Fprod) unescaped is another path.
-func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
+func (c *Client) url(path string, q url.Values) (*url.URL, error) {
 	ref, err := url.Parse(path)
 	if err != nil {
 		return nil, fmt.Errorf("client: bad path %q: %w", shownPath(path), err)
@@ -815,6 +845,12 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	if len(q) > 0 {
 		u.RawQuery = q.Encode()
 	}
+	return &u, nil
+}
+
+// request builds a request for u, which is on the server's origin, with
+// the client's credentials.
+func (c *Client) request(ctx context.Context, method string, u *url.URL, body io.Reader) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, err

@@ -264,6 +264,82 @@ func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
 	}
 }
 
+// TestReadsResolveARelativeNextLinkAgainstThePageARedirectLedTo: a
+// relative next link was resolved against the URL the read asked for, not
+// the one its page came from (RFC 9110 §10.2.2, RFC 3986 §5.1.3): after a
+// redirect within the origin (a route moved: /events to /v2/log), the link
+// <log?after=1> sent the next request to /log?after=1, a 404, or another
+// resource's answer. It is now resolved against the page's own URL, after
+// any redirects; behind a base URL with a path too.
+func TestReadsResolveARelativeNextLinkAgainstThePageARedirectLedTo(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	first, second := eventJSON(uuid.New(), stream, 1, 1), eventJSON(uuid.New(), stream, 2, 2)
+	for _, form := range []string{"log?{q}", "./log?{q}", "?{q}"} {
+		for _, prefix := range []string{"", "/tributary"} {
+			t.Run(form+" "+prefix, func(t *testing.T) {
+				t.Parallel()
+				var wrong atomic.Value
+				link := func(q string) string { return "<" + strings.Replace(form, "{q}", q, 1) + `>; rel="next"` }
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					q := r.URL.Query()
+					w.Header().Set("Content-Type", "application/json")
+					log, streamLog := prefix+"/v2/log", prefix+"/v2/streams/"+stream.String()+"/log"
+					switch r.URL.Path {
+					case prefix + "/events":
+						http.Redirect(w, r, log+"?"+r.URL.RawQuery, http.StatusFound)
+					case prefix + "/streams/" + stream.String() + "/events":
+						http.Redirect(w, r, streamLog+"?"+r.URL.RawQuery, http.StatusTemporaryRedirect)
+					case log:
+						if q.Get("after") == "" {
+							w.Header().Set("Link", link("after=1"))
+							io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
+						} else if q.Get("after") == "1" {
+							io.WriteString(w, `{"events":[`+sseEvent(2)+`]}`) //nolint:errcheck // a test's answer
+						}
+					case streamLog:
+						if q.Get("from") == "" {
+							w.Header().Set("Link", link("from=2"))
+							io.WriteString(w, `{"stream_id":"`+stream.String()+`","version":2,"events":[`+first+`]}`) //nolint:errcheck // a test's answer
+						} else if q.Get("from") == "2" {
+							io.WriteString(w, `{"stream_id":"`+stream.String()+`","version":2,"events":[`+second+`]}`) //nolint:errcheck // a test's answer
+						}
+					default:
+						wrong.Store(r.URL.RequestURI())
+						w.Header().Set("Content-Type", "application/problem+json")
+						w.WriteHeader(http.StatusNotFound)
+						io.WriteString(w, `{"type":"https://tributary.dev/problems/not-found","title":"Not found","status":404}`) //nolint:errcheck // a test's answer
+					}
+				}))
+				t.Cleanup(srv.Close)
+				c, err := New(srv.URL + prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				for what, read := range map[string]iter.Seq2[Event, error]{
+					"ReadAll":    c.ReadAll(context.Background(), ReadAllOptions{}),
+					"ReadStream": c.ReadStream(context.Background(), stream, ReadStreamOptions{}),
+				} {
+					var got []int64
+					var last error
+					for e, err := range read {
+						if err != nil {
+							last = err
+							break
+						}
+						got = append(got, e.Position)
+					}
+					if fmt.Sprint(got) != "[1 2]" || last != nil {
+						t.Errorf("%s, Link %s, base path %q: read %v, then %v (a request for %v); expected two events, the second from the link resolved against the page's URL",
+							what, form, prefix, got, last, wrong.Load())
+					}
+				}
+			})
+		}
+	}
+}
+
 // serving returns a Client of a server that answers with h; the server is
 // closed when the test ends. The Client is left for the test to close.
 func serving(t *testing.T, h http.HandlerFunc) *Client {
