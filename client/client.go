@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -506,8 +507,9 @@ type ReadStreamOptions struct {
 // ReadStream iterates over a stream's events, requesting page after page by
 // following the server's Link rel="next" until the end. An error ends the
 // iteration: ErrNotFound if the stream does not exist, an error if the
-// server does not move on (an event out of order or again, next links
-// that go round in a cycle of any length, empty pages and all) or sends
+// server does not move on (an event out of order or again, a next link
+// whose from is not past the page it came with and the events read, as
+// links that go round in a cycle are, empty pages and all) or sends
 // an event not asked for (another stream's, or one before From, as a
 // server that ignores the query sends), an error if a version is missing
 // (a gap, or a read whose last page does not reach the stream's version,
@@ -531,10 +533,15 @@ func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOp
 	r := pageRead{what: "read stream " + id.String(), maxPage: opts.MaxPageBytes, asked: asked{stream: id},
 		start: &Event{Version: max(opts.From, 1) - 1},
 		after: func(prev, e Event) bool { return e.Version == prev.Version+1 },
-		end:   func(last, version int64) bool { return last >= version || max(opts.From, 1) > version }}
+		end:   func(last, version int64) bool { return last >= version || max(opts.From, 1) > version },
+		// from is the first version a page holds (1 if not given).
+		cursor: cursor{param: "from", unset: 1, of: func(e Event) int64 { return e.Version + 1 }}}
 	if opts.Direction == Backward {
 		r.start, r.after = nil, func(prev, e Event) bool { return e.Version == prev.Version-1 }
 		r.end = func(last, version int64) bool { return last == 1 || version == 0 }
+		// Backward, from is the last version a page holds (the stream's
+		// if not given), and moves down.
+		r.cursor = cursor{param: "from", unset: math.MaxInt64, down: true, of: func(e Event) int64 { return e.Version - 1 }}
 		if opts.From > 0 {
 			// At From or before it: From+1 overflows at math.MaxInt64,
 			// which the server takes, as any From past the stream's end.
@@ -574,7 +581,9 @@ func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Eve
 	return c.pages(ctx, "/events", q, pageRead{what: "read all", maxPage: opts.MaxPageBytes,
 		asked: newAsked(uuid.Nil, opts.StreamTypes, opts.EventTypes),
 		start: &Event{Position: max(opts.After, 0)},
-		after: func(prev, e Event) bool { return e.Position > prev.Position }})
+		after: func(prev, e Event) bool { return e.Position > prev.Position },
+		// after is the position a page starts after (0 if not given).
+		cursor: cursor{param: "after", of: func(e Event) int64 { return e.Position }}})
 }
 
 // pageRead is what pages needs to know of a read.
@@ -593,6 +602,55 @@ type pageRead struct {
 	// stream at version says it has (a page that does not say is not
 	// checked).
 	end func(last, version int64) bool
+	// cursor is where a page's query says it starts.
+	cursor cursor
+}
+
+// cursor is the query parameter by which the server's next link says
+// where its page starts (Tributary writes from or after), which must move
+// on for the read to end: up, or down if down is set.
+type cursor struct {
+	param string
+	unset int64 // where a page starts whose query does not say
+	down  bool
+	// of is the least (most, if down) a page's cursor may be once e was
+	// read: not before the event, nor at it.
+	of func(e Event) int64
+}
+
+// at returns where a page of query q starts.
+func (c cursor) at(q url.Values) (int64, error) {
+	v := q.Get(c.param)
+	if v == "" {
+		return c.unset, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%.40q is not a number", c.param, v)
+	}
+	return n, nil
+}
+
+// before reports whether a is not past b, where the read goes.
+func (c cursor) before(a, b int64) bool {
+	if c.down {
+		return a > b
+	}
+	return a < b
+}
+
+// movesOn returns why the page next does not start past page (a page's
+// cursor, where it started) and the events read up to last (nil for none),
+// or "": a link that does not move on leads to a page already read, and a
+// read that follows such links never ends.
+func (c cursor) movesOn(next, page int64, last *Event) string {
+	switch {
+	case !c.before(page, next):
+		return fmt.Sprintf("%s=%d, from a page at %s=%d", c.param, next, c.param, page)
+	case last != nil && c.before(next, c.of(*last)):
+		return fmt.Sprintf("%s=%d, from a page whose last event is at version %d, position %d", c.param, next, last.Version, last.Position)
+	}
+	return ""
 }
 
 // asked is what a read or a subscription asked the server for, which its
@@ -652,11 +710,12 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 // pages yields the events of path and of every page its next links lead
 // to, each resolved against the page it came with, after any redirects
 // (resolveLink). Each
-// event must come after the one before it, by r.after: one that does
-// not, or next links that go round in a cycle (of any length, empty
-// pages and all), is a server that does not move on, and ends the
-// iteration with an error rather than yield events again, or request the
-// same pages, without end. So does an event that was not asked for: one
+// event must come after the one before it, by r.after, and each next link
+// must start past the page it came with and the events read, by
+// r.cursor: an event or a link that does not (links that go round in a
+// cycle of any length, or stand still or go back, empty pages and all) is
+// a server that does not move on, and ends the iteration with an error
+// rather than yield events again, or request pages without end. So does an event that was not asked for: one
 // before the read's start, of another stream, or one its filter leaves
 // out, as a server that ignores the query (or a proxy that strips it)
 // sends.
@@ -672,12 +731,11 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 			return
 		}
 		prev := r.start
-		// Brent's cycle detection, in constant memory: mark is a link seen
-		// steps links ago; it moves to the latest link whenever steps
-		// reaches power, which then doubles. A cycle of any length meets
-		// its mark within a few rounds of it; links that move on never do.
-		var mark string
-		power, steps := 1, 0
+		at, err := r.cursor.at(u.Query())
+		if err != nil {
+			yield(Event{}, fmt.Errorf("%s: %w", what, err))
+			return
+		}
 		for u != nil {
 			var page struct {
 				Events  []Event `json:"events"`
@@ -747,12 +805,24 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 					return
 				}
 			}
-			if next != nil && (next.String() == mark || next.String() == u.String()) {
-				yield(Event{}, fmt.Errorf("%s: the server's next links go round in a cycle, back to %s: the read would never end", what, shownPath(next.RequestURI())))
-				return
-			}
-			if steps++; steps == power && next != nil {
-				mark, power, steps = next.String(), power*2, 0
+			if next != nil {
+				last := prev
+				if last == r.start {
+					last = nil
+				}
+				n, err := r.cursor.at(next.Query())
+				why := ""
+				if err != nil {
+					why = err.Error()
+				} else {
+					why = r.cursor.movesOn(n, at, last)
+				}
+				if why != "" {
+					yield(Event{}, fmt.Errorf("%s: the server's next link %s does not move on (%s): a read that followed it would never end",
+						what, shownPath(next.RequestURI()), why))
+					return
+				}
+				at = n
 			}
 			u = next
 		}

@@ -1025,7 +1025,8 @@ func TestSubscribeEndsAtACaughtUpThatIsNoNumber(t *testing.T) {
 // just read was caught, so empty pages whose links went round two or
 // more pages (after=1 → after=2 → after=1 …) had ReadAll and ReadStream
 // request them back to back for ever. A cycle of any length now ends the
-// read with an error; links that move on, empty pages or not, do not.
+// read with an error (at its link back: TestReadsEndAtANextLinkThatDoesNotMoveOn);
+// links that move on, empty pages or not, do not.
 func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 	t.Parallel()
 	stream := uuid.New()
@@ -1044,13 +1045,14 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
 				after, _ := strconv.Atoi(r.URL.Query().Get("after"))
-				if r.URL.Query().Get("from") != "" {
-					after, _ = strconv.Atoi(r.URL.Query().Get("from"))
+				if from := r.URL.Query().Get("from"); from != "" {
+					after, _ = strconv.Atoi(from)
+					after-- // a stream's page from a version holds it
 				}
 				next := tc.next(after)
 				body := `{"events":[]}`
 				if next != 0 {
-					w.Header().Set("Link", fmt.Sprintf(`<%s?after=%d&from=%d>; rel="next"`, r.URL.Path, next, next))
+					w.Header().Set("Link", fmt.Sprintf(`<%s?after=%d&from=%d>; rel="next"`, r.URL.Path, next, next+1))
 				} else if tc.events {
 					body = `{"events":[` + eventJSON(uuid.New(), stream, 1, 1) + `]}`
 				}
@@ -1082,11 +1084,105 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 					}
 					continue
 				}
-				if last == nil || errors.Is(last, context.DeadlineExceeded) || !strings.Contains(last.Error(), "cycle") {
-					t.Errorf("%s: ended with %v after %d requests; expected an error naming the cycle", what, last, requests.Load())
+				if last == nil || errors.Is(last, context.DeadlineExceeded) || !strings.Contains(last.Error(), "does not move on") {
+					t.Errorf("%s: ended with %v after %d requests; expected an error saying the link back does not move on", what, last, requests.Load())
 				}
 				if n := requests.Load(); n > 500 {
 					t.Errorf("%s: %d requests; expected the cycle found within a few of its rounds", what, n)
+				}
+			}
+		})
+	}
+}
+
+// TestReadsEndAtANextLinkThatDoesNotMoveOn: only next links that went
+// round in a cycle, as strings, were caught, so a server (a hostile or a
+// broken one) that answered empty pages whose next link never moved on,
+// each a new string (the same after with another parameter, or going
+// back and forth with one that counts), had ReadAll and ReadStream
+// request pages back to back until ctx ended, which context.Background()
+// never does. A next link now must start past the page it came with, and
+// not before the last event read (after for the log, from for a stream,
+// down from it backward), or the read ends with an error saying so.
+func TestReadsEndAtANextLinkThatDoesNotMoveOn(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	for name, tc := range map[string]struct {
+		link   func(at, n int) int // the next link's place, from the page's place and a count of pages
+		events []int               // the first page's events' places
+		back   bool                // a backward stream read, from 50
+	}{
+		"the same place":               {link: func(at, n int) int { return at }},
+		"going back":                   {link: func(at, n int) int { return at - 1 + 2*(n%2) }},
+		"before the events read":       {link: func(at, n int) int { return 2 }, events: []int{1, 2, 3}},
+		"backward, the same place":     {link: func(at, n int) int { return at }, back: true},
+		"backward, going back up":      {link: func(at, n int) int { return at + 1 - 2*(n%2) }, back: true},
+		"backward, at an event read":   {link: func(at, n int) int { return 49 }, events: []int{50, 49, 48}, back: true},
+		"no place: back to the start":  {link: func(at, n int) int { return -1 }, events: []int{1, 2, 3}},
+		"backward, no place: the head": {link: func(at, n int) int { return -1 }, events: []int{50, 49, 48}, back: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int64
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
+				n := int(requests.Add(1))
+				param := "after"
+				if strings.HasPrefix(r.URL.Path, "/streams/") {
+					param = "from"
+				}
+				at, _ := strconv.Atoi(r.URL.Query().Get(param))
+				var evs []string
+				if n == 1 {
+					for _, v := range tc.events {
+						evs = append(evs, eventJSON(uuid.New(), stream, v, v))
+					}
+				}
+				// pad makes each link a new string: no cycle of links.
+				q := fmt.Sprintf("pad=%d", n)
+				if next := tc.link(at, n); next >= 0 {
+					q = fmt.Sprintf("%s=%d&%s", param, next, q)
+				}
+				w.Header().Set("Link", "<"+r.URL.Path+"?"+q+`>; rel="next"`)
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"events":[`+strings.Join(evs, ",")+`]}`) //nolint:errcheck // a test's answer
+			})
+			t.Cleanup(func() { c.Close() })
+			reads := map[string]func(ctx context.Context) iter.Seq2[Event, error]{
+				"ReadAll": func(ctx context.Context) iter.Seq2[Event, error] { return c.ReadAll(ctx, ReadAllOptions{After: 20}) },
+				"ReadStream": func(ctx context.Context) iter.Seq2[Event, error] {
+					return c.ReadStream(ctx, stream, ReadStreamOptions{From: 1})
+				},
+			}
+			if tc.back {
+				reads = map[string]func(ctx context.Context) iter.Seq2[Event, error]{
+					"ReadStream backward": func(ctx context.Context) iter.Seq2[Event, error] {
+						return c.ReadStream(ctx, stream, ReadStreamOptions{From: 50, Direction: Backward})
+					},
+				}
+			}
+			if tc.events != nil && !tc.back {
+				delete(reads, "ReadAll") // its events are at 1, 2, 3: before After
+				reads["ReadAll from the start"] = func(ctx context.Context) iter.Seq2[Event, error] { return c.ReadAll(ctx, ReadAllOptions{}) }
+			}
+			for what, read := range reads {
+				requests.Store(0)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				var got int
+				var last error
+				for _, err := range read(ctx) {
+					if err != nil {
+						last = err
+						break
+					}
+					got++
+				}
+				if last == nil || errors.Is(last, context.DeadlineExceeded) || !strings.Contains(last.Error(), "does not move on") {
+					t.Errorf("%s: %d events, then %v after %d requests; expected an error saying the next link does not move on", what, got, last, requests.Load())
+				}
+				// A link before the events of its page ends the read there.
+				if n, most := requests.Load(), map[bool]int64{true: 1, false: 3}[tc.events != nil]; n > most {
+					t.Errorf("%s: %d requests; expected at most %d: the read ends at the first link that does not move on", what, n, most)
 				}
 			}
 		})
