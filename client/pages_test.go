@@ -340,6 +340,52 @@ func TestReadsResolveARelativeNextLinkAgainstThePageARedirectLedTo(t *testing.T)
 	}
 }
 
+// TestAReadRedirectedToAnotherOriginTakesItsNextLinksToTheServer: a
+// relative next link on a page that a redirect brought from another
+// origin is taken for its path and query, on the server's origin, as a
+// link to another origin is: the client's requests, and its token, go to
+// the server it was given, which may redirect again.
+func TestAReadRedirectedToAnotherOriginTakesItsNextLinksToTheServer(t *testing.T) {
+	t.Parallel()
+	var elsewhere atomic.Int64 // requests for the second page on the other origin
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			elsewhere.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Link", `<?after=1>; rel="next"`)
+		io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(other.Close)
+	var auth atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery == "" {
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+			return
+		}
+		auth.Store(r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"events":[`+sseEvent(2)+`]}`) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, WithToken("t0k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var got []int64
+	for e, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		got = append(got, e.Position)
+	}
+	if fmt.Sprint(got) != "[1 2]" || elsewhere.Load() != 0 || auth.Load() != "Bearer t0k" {
+		t.Errorf("read %v, %d requests for the next page on the other origin, the server's with Authorization %q; expected [1 2], the next page from the server, with the token",
+			got, elsewhere.Load(), auth.Load())
+	}
+}
+
 // serving returns a Client of a server that answers with h; the server is
 // closed when the test ends. The Client is left for the test to close.
 func serving(t *testing.T, h http.HandlerFunc) *Client {
