@@ -41,6 +41,9 @@ type Client struct {
 	// own is the transport New made, when c sends with it: the one whose
 	// idle connections Close may close.
 	own *http.Transport
+	// standStill bounds how long a read asks again for an empty page whose
+	// next link stays where it is (standStillFor; tests shorten it).
+	standStill time.Duration
 }
 
 // Option configures a Client.
@@ -70,7 +73,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: the server URL must be http(s)://host[:port], got %q", shownURL(baseURL))
 	}
-	c := &Client{base: u, user: u.User}
+	c := &Client{base: u, user: u.User, standStill: standStillFor}
 	u.User = nil
 	for _, o := range opts {
 		if o != nil { // a conditional option not taken
@@ -565,7 +568,10 @@ type ReadAllOptions struct {
 }
 
 // ReadAll iterates over the global log in position order, from after
-// opts.After to the current end, page by page; like ReadStream, it ends
+// opts.After to the current end, page by page. An empty page whose next
+// link stays at its after, Tributary's answer at the log's head while a
+// commit is not visible yet and a later one is, is asked again after a
+// pause, for up to 10 s. Like ReadStream, it ends
 // with an error if the server does not move on or sends an event not
 // asked for (at or before After, or one the filter leaves out) or answers
 // with no page of events, and with ctx's error, delivering nothing more,
@@ -583,7 +589,7 @@ func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Eve
 		start: &Event{Position: max(opts.After, 0)},
 		after: func(prev, e Event) bool { return e.Position > prev.Position },
 		// after is the position a page starts after (0 if not given).
-		cursor: cursor{param: "after", of: func(e Event) int64 { return e.Position }}})
+		cursor: cursor{param: "after", of: func(e Event) int64 { return e.Position }, waits: true}})
 }
 
 // pageRead is what pages needs to know of a read.
@@ -606,6 +612,12 @@ type pageRead struct {
 	cursor cursor
 }
 
+// standStillFor is how long a read asks again for an empty page whose
+// next link stays where it is, Tributary's answer at the log's head while
+// a commit before a later one is not visible yet: twice the 5 s after
+// which the server passes such a hole.
+const standStillFor = 10 * time.Second
+
 // cursor is the query parameter by which the server's next link says
 // where its page starts (Tributary writes from or after), which must move
 // on for the read to end: up, or down if down is set.
@@ -613,6 +625,9 @@ type cursor struct {
 	param string
 	unset int64 // where a page starts whose query does not say
 	down  bool
+	// waits is set for the log, whose empty page at its head may link
+	// to itself until a commit shows (pages).
+	waits bool
 	// of is the least (most, if down) a page's cursor may be once e was
 	// read: not before the event, nor at it.
 	of func(e Event) int64
@@ -715,7 +730,9 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 // r.cursor: an event or a link that does not (links that go round in a
 // cycle of any length, or stand still or go back, empty pages and all) is
 // a server that does not move on, and ends the iteration with an error
-// rather than yield events again, or request pages without end. So does an event that was not asked for: one
+// rather than yield events again, or request pages without end; but an
+// empty page of the log whose link stays where it is, for up to
+// c.standStill, is asked again after a pause. So does an event that was not asked for: one
 // before the read's start, of another stream, or one its filter leaves
 // out, as a server that ignores the query (or a proxy that strips it)
 // sends.
@@ -736,6 +753,8 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 			yield(Event{}, fmt.Errorf("%s: %w", what, err))
 			return
 		}
+		// stood is how long the read has waited at at, pause the next wait.
+		var stood, pause time.Duration
 		for u != nil {
 			var page struct {
 				Events  []Event `json:"events"`
@@ -817,10 +836,33 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				} else {
 					why = r.cursor.movesOn(n, at, last)
 				}
+				if why != "" && err == nil && n == at && len(page.Events) == 0 && r.cursor.waits && stood < c.standStill {
+					// Tributary's answer at the log's head while a commit is
+					// not visible yet and a later one is (InnoDB shows one a
+					// moment before the other): nothing yet, more to come,
+					// here. Asked again after a pause, for as long as the
+					// server may take to show or pass the hole.
+					pause = min(max(2*pause, 10*time.Millisecond), 500*time.Millisecond, c.standStill-stood)
+					t := time.NewTimer(pause)
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						yield(Event{}, fmt.Errorf("%s: %w", what, ctx.Err()))
+						return
+					case <-t.C:
+					}
+					stood, why = stood+pause, ""
+				}
 				if why != "" {
+					if stood > 0 {
+						why += fmt.Sprintf(", empty pages for %v", stood)
+					}
 					yield(Event{}, fmt.Errorf("%s: the server's next link %s does not move on (%s): a read that followed it would never end",
 						what, shownPath(next.RequestURI()), why))
 					return
+				}
+				if n != at {
+					stood, pause = 0, 0
 				}
 				at = n
 			}
