@@ -1132,6 +1132,60 @@ func TestAnAppendBodyThatIsNullOrCutShortIsSaidToBeSo(t *testing.T) {
 	})
 }
 
+// TestARequestFromAClientThatHalfClosesIsNeverAnsweredWithAnEmpty200: a
+// client that sends its whole request and then closes its side for
+// writing (socat, nc -N, a proxy passing the half-close on) still reads the
+// answer. net/http takes the half-close for the client gone and cancels
+// the request; the handler then answered nothing, and net/http sent its
+// default, a 200 with no body: an append not written, read as a success,
+// and a missing stream as found. (A black-box tester found it: 6 of 6 on
+// MySQL.) Such a request is answered as it was handled, or cut with no
+// answer, never with a 200 it did not earn.
+func TestARequestFromAClientThatHalfClosesIsNeverAnsweredWithAnEmpty200(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := newServer(t, nil, k.Open(t))
+		send := func(t *testing.T, request string) (*http.Response, []byte) {
+			t.Helper()
+			conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, request); err != nil {
+				t.Fatal(err)
+			}
+			conn.(*net.TCPConn).CloseWrite()                       //nolint:errcheck // the read below says what came of it
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a test connection
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				return nil, nil // cut with no answer: the client knows it has none
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp, b
+		}
+		body := `{"stream_type":"t","events":[{"type":"A","data":1}]}`
+		for try := range 10 {
+			id := uuid.NewString()
+			resp, b := send(t, fmt.Sprintf("POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", id, len(body), body))
+			written := s.do("GET", "/streams/"+id, "").status == 200
+			switch {
+			case resp == nil && written:
+				t.Errorf("append %d, half-closed: no answer, and the event was written", try)
+			case resp == nil:
+			case resp.StatusCode != 201 || !written:
+				t.Errorf("append %d, half-closed: %d %q (Content-Type %q), the event written: %v; want 201 with the result and the event written, or no answer and nothing written",
+					try, resp.StatusCode, b, resp.Header.Get("Content-Type"), written)
+			}
+			resp, b = send(t, "GET /streams/"+uuid.NewString()+" HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp != nil && resp.StatusCode != 404 {
+				t.Errorf("GET of a missing stream %d, half-closed: %d %q; want 404, or no answer", try, resp.StatusCode, b)
+			}
+		}
+	})
+}
+
 // TestAnEmptyAppendBodyIsSaidToBeEmpty: an append with no body, one of
 // only whitespace, or a gzip body that decompresses to nothing is a 400
 // that says the body is empty: it said "invalid body: EOF", the decoder's

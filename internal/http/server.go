@@ -459,6 +459,13 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(ww, r)
+		if ww.Status() == 0 && r.Context().Err() != nil {
+			// Answered nothing because net/http cancelled the request,
+			// the client gone, or only half-closed: it may still read,
+			// and net/http would send it a 200 with no body, an append
+			// not written read as a success. Cut the connection instead.
+			panic(http.ErrAbortHandler)
+		}
 		sendNow(e, ww)
 	})
 }
@@ -644,9 +651,9 @@ func detachAccessEntry(r *http.Request) func(written int) {
 }
 
 // statusClientClosed is what the metrics and the log record for a request
-// whose client left before it was answered (nginx's 499, "client closed
-// request"): net/http would send a 200 with no body to no one, and counted
-// as such, a database that holds requests up until their clients give up
+// whose client left (or half-closed) before it was answered (nginx's 499,
+// "client closed request"): its connection is cut (accessLog), and counted
+// as a 200, a database that holds requests up until their clients give up
 // would show as a run of successes.
 const statusClientClosed = 499
 
