@@ -85,6 +85,7 @@ var dialect = sqlstore.Dialect{
 	MaxInsertRows:  500,     // and about 1 MiB of payload: well inside
 	MaxInsertBytes: 1 << 20, // max_allowed_packet (16 MiB on MariaDB)
 	Lost:           lost,
+	SessionLost:    sessionLost,
 	Unrun:          func(err error) bool { return isMySQLError(err, errUserLimit) },
 	Retryable:      func(err error) bool { return isMySQLError(err, errDeadlock, errLockWaitTimeout) },
 	Conflict:       func(err error) bool { return isMySQLError(err, errDupKey) },
@@ -169,22 +170,31 @@ func translate(err error) error {
 }
 
 // lost reports an error by which a round trip ended without an answer
-// that says how far it got: the connection failed, or the driver cut it at
-// the context's end, or the server's session was killed or shut down under
-// it (a COMMIT cut so may have committed). Any other error the server sent
-// is not one: it answered, and a batch stops at its first failing
-// statement; unless that can be one after COMMIT: a batch that begins the
-// next group's reads behind a marker sends a SELECT after COMMIT, which the
-// account's query limit (MAX_QUERIES_PER_HOUR, counted statement by
-// statement) or the server's limit on a statement's time can refuse, the
-// batch having committed. (The query limit refuses a statement before it
-// runs: in a batch that ends with COMMIT, it says that the batch did not
-// commit; see Unrun.)
+// that says how far it got: its session was lost (sessionLost), or the
+// server refused a statement that can come after COMMIT: a batch that
+// begins the next group's reads behind a marker sends a SELECT after
+// COMMIT, which the account's query limit (MAX_QUERIES_PER_HOUR, counted
+// statement by statement) or the server's limit on a statement's time can
+// refuse, the batch having committed. Any other error the server sent is
+// not one: it answered, and a batch stops at its first failing statement.
+// (The query limit refuses a statement before it runs: in a batch that ends
+// with COMMIT, it says that the batch did not commit; see Unrun.)
 func lost(err error) bool {
+	return sessionLost(err) || isMySQLError(err, errUserLimit, errStatementTime, errQueryTimeout)
+}
+
+// sessionLost reports an error by which the session was lost under its
+// statement: the connection failed, or the driver cut it at the context's
+// end, or the server killed the session or the statement, or shut down.
+// Work that commits nothing a second run would not (settling, the fence)
+// may run again on another session. A statement the server ended at its
+// time limit, or refused at the account's limit, is not one: the session
+// is alive, and another session meets the same limit.
+func sessionLost(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
-		case errServerShutdown, errConnKilled, errQueryInterrupted, errUserLimit, errStatementTime, errQueryTimeout:
+		case errServerShutdown, errConnKilled, errQueryInterrupted:
 			return true
 		}
 		return false

@@ -37,35 +37,41 @@ func TestLockNoWaitKnowsWhichServersTakeNOWAIT(t *testing.T) {
 
 // TestLostKnowsAnAnswerFromItsAbsence: the errors after which a round trip
 // with COMMIT may or may not have committed (settled, sqlstore's settle.go),
-// and those by which the server said how far it got.
+// and those by which the server said how far it got; and among the first,
+// those by which the session itself was lost (settling and the fence run
+// again on another), not the server's refusals on a live session.
 func TestLostKnowsAnAnswerFromItsAbsence(t *testing.T) {
 	for _, c := range []struct {
-		err  error
-		want bool
+		err           error
+		want, session bool
 	}{
-		{mysql.ErrInvalidConn, true},
-		{fmt.Errorf("write events and head, and commit: %w", mysql.ErrInvalidConn), true},
-		{driver.ErrBadConn, true},
-		{io.ErrUnexpectedEOF, true},
-		{&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true},
-		{context.DeadlineExceeded, true},
-		{fmt.Errorf("x: %w", context.Canceled), true},
-		{&mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"}, true},
-		{&mysql.MySQLError{Number: 1927, Message: "Connection was killed"}, true},
-		{fmt.Errorf("commit: %w", &mysql.MySQLError{Number: 1317, Message: "Query execution was interrupted"}), true},
-		// Refusals that can meet a SELECT sent after COMMIT in the batch.
-		{&mysql.MySQLError{Number: 1226, Message: "User 'app' has exceeded the 'max_queries_per_hour' resource"}, true},
-		{&mysql.MySQLError{Number: 1969, Message: "Query execution was interrupted (max_statement_time exceeded)"}, true},
-		{&mysql.MySQLError{Number: 3024, Message: "Query execution was interrupted, maximum statement execution time exceeded"}, true},
-		{&mysql.MySQLError{Number: 1290, Message: "The MariaDB server is running with the --read-only option"}, false},
-		{&mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}, false},
-		{&mysql.MySQLError{Number: 1048, Message: "Column 'recorded_at' cannot be null"}, false},
-		{&mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded"}, false},
-		{&mysql.MySQLError{Number: 1213, Message: "Deadlock found"}, false},
-		{errors.New("something else"), false},
+		{mysql.ErrInvalidConn, true, true},
+		{fmt.Errorf("write events and head, and commit: %w", mysql.ErrInvalidConn), true, true},
+		{driver.ErrBadConn, true, true},
+		{io.ErrUnexpectedEOF, true, true},
+		{&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true, true},
+		{context.DeadlineExceeded, true, true},
+		{fmt.Errorf("x: %w", context.Canceled), true, true},
+		{&mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"}, true, true},
+		{&mysql.MySQLError{Number: 1927, Message: "Connection was killed"}, true, true},
+		{fmt.Errorf("commit: %w", &mysql.MySQLError{Number: 1317, Message: "Query execution was interrupted"}), true, true},
+		// Refusals that can meet a SELECT sent after COMMIT in the batch,
+		// on a session that lives on.
+		{&mysql.MySQLError{Number: 1226, Message: "User 'app' has exceeded the 'max_queries_per_hour' resource"}, true, false},
+		{&mysql.MySQLError{Number: 1969, Message: "Query execution was interrupted (max_statement_time exceeded)"}, true, false},
+		{&mysql.MySQLError{Number: 3024, Message: "Query execution was interrupted, maximum statement execution time exceeded"}, true, false},
+		{&mysql.MySQLError{Number: 1290, Message: "The MariaDB server is running with the --read-only option"}, false, false},
+		{&mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}, false, false},
+		{&mysql.MySQLError{Number: 1048, Message: "Column 'recorded_at' cannot be null"}, false, false},
+		{&mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded"}, false, false},
+		{&mysql.MySQLError{Number: 1213, Message: "Deadlock found"}, false, false},
+		{errors.New("something else"), false, false},
 	} {
 		if got := lost(c.err); got != c.want {
 			t.Errorf("lost(%v) = %v; want %v", c.err, got, c.want)
+		}
+		if got := sessionLost(c.err); got != c.session {
+			t.Errorf("sessionLost(%v) = %v; want %v", c.err, got, c.session)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
 
 // ErrNotDurable is returned by Open when the server's settings let an
@@ -134,7 +135,8 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 //
 // It waits no longer than ctx's deadline, or fenceTimeout where ctx has none;
 // a fence whose session is lost (killed, cut) is written again on another,
-// a few times, within that time.
+// a few times, within that time (sqlstore.AgainOnLostSession); one the
+// server refused or ended on a live session (its time limit) is not.
 func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	if !s.fence || position <= s.durable.Load() {
 		return nil
@@ -159,19 +161,10 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	if position <= s.durable.Load() {
 		return nil
 	}
-	err := s.writeFence(ctx)
-	for try := 1; err != nil && lost(err) && ctx.Err() == nil && try < fenceTries; try++ {
-		// The fence's session was lost before its answer (killed while it
-		// waited for a lock, cut): a fence commits nothing that a second
-		// one does not, so write it again on another, in the time left.
-		t := time.NewTimer(fenceRetryPause)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-		err = s.writeFence(ctx)
-	}
+	// Should the fence's session be lost before its answer (killed while
+	// it waited for a lock, cut), a fence commits nothing that a second one
+	// does not: it is written again on another, in the time left.
+	err := sqlstore.AgainOnLostSession(ctx, sessionLost, func(error) error { return s.writeFence(ctx) })
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errFenceTimedOut) {
 			return fmt.Errorf("wait for durability: %w: %w", errFenceTimedOut, translate(err))
@@ -189,15 +182,6 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 // default), the feed handing out nothing all that time; bounded, it fails
 // with errFenceTimedOut, which the feed retries at its next poll.
 const fenceTimeout = 3 * time.Second
-
-// fenceTries bounds how often waitDurable writes a fence whose session was
-// lost; fenceRetryPause is the pause before it writes it again, so that a
-// database out of reach, which refuses each new connection at once, is not
-// asked in a tight loop.
-const (
-	fenceTries      = 3
-	fenceRetryPause = 50 * time.Millisecond
-)
 
 // errFenceTimedOut is a wait for durability's that fenceTimeout ended.
 var errFenceTimedOut = fmt.Errorf("%w: the durability fence did not commit within %v (its row or table locked by another session?)",

@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestAReadTheServerCutsAtItsStatementTimeIsUnavailable: a server, or the
@@ -43,5 +45,96 @@ func TestAReadTheServerCutsAtItsStatementTimeIsUnavailable(t *testing.T) {
 	_, err = s.Stream(read, stream)
 	if !errors.Is(err, eventstore.ErrUnavailable) || time.Since(start) > 10*time.Second {
 		t.Errorf("a read the server cut at its max_statement_time (1 s): %v after %v; want an error wrapping ErrUnavailable after about a second", err, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// TestAFenceTheServerCutsAtItsStatementTimeIsNotWrittenAgain: a fence that
+// waits for its row (another session holds it) past the server's bound on a
+// statement's time (max_statement_time, here the DSN's) is ended by the
+// server on a live session. The fence took that for a lost session and wrote
+// itself again on another, three times in all, each waiting out the same
+// bound: three times the wait, for the same answer. It is written once, and
+// the wait fails as unavailable.
+func TestAFenceTheServerCutsAtItsStatementTimeIsNotWrittenAgain(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, m := openCounted(t, dsn+"?max_statement_time=1")
+	if !s.MariaDB() {
+		t.Skip("not MariaDB: max_statement_time is MariaDB's")
+	}
+	if !s.Fences() {
+		t.Skip("the binary log is on: no fence is written")
+	}
+	holder, err := otherProcessDB(t, dsn).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
+		holder.Close()
+	})
+	for _, q := range []string{"START TRANSACTION", "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE"} {
+		if _, err := holder.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := statements(t, m, "fence")
+	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err = s.Tail().WaitDurable(wait, 1)
+	if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("a fence the server cut at its max_statement_time (1 s): %v; want an error wrapping ErrUnavailable", err)
+	}
+	if n := statements(t, m, "fence") - before; n != 1 {
+		t.Errorf("a fence the server cut at its max_statement_time was written %d times; want once: its session was not lost", n)
+	}
+}
+
+// TestSettlingTheServerCutsAtItsStatementTimeDoesNotLookAgain: an append's
+// round trip with COMMIT is lost (held past its deadline), and settling's
+// wait for the log's lock (another session holds it) is ended by the
+// server's bound on a statement's time. Settling took that for a lost
+// session and looked again on another, which met the same bound: a second
+// wait, the same unknown outcome. It looks once; the append is of unknown
+// outcome.
+func TestSettlingTheServerCutsAtItsStatementTimeDoesNotLookAgain(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["max_statement_time"] = "1"
+	s, m := openCounted(t, cfg.FormatDSN())
+	if !s.MariaDB() {
+		t.Skip("not MariaDB: max_statement_time is MariaDB's")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mine := uuid.New()
+	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: mine, StreamType: "counter", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev}}); err != nil {
+		t.Fatalf("first append: %v", err)
+	}
+	delete(cfg.Params, "max_statement_time")
+	cfg.Addr = proxy.Target()
+	lock, err := otherProcessDB(t, cfg.FormatDSN()).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback() //nolint:errcheck // only held
+	if _, err := lock.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
+	defer release()
+	res, err := appendHeldPastItsDeadline(ctx, t, s, mine, ev, held)
+	if !errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("append whose settling the server cut at its max_statement_time: %+v, %v; want it of unknown outcome", res, err)
+	}
+	if n := statements(t, m, "settle_lock_head"); n != 1 {
+		t.Errorf("settle_lock_head %d; want 1: settling's session was not lost, the server's time limit ended its statement", n)
 	}
 }

@@ -35,7 +35,7 @@ import (
 //     expects and writes nothing. The group is tried again, as one that a
 //     lock or a deadlock stopped, while its callers wait.
 // If settling loses its own session, it looks again on another (a few
-// times, within settleTimeout). If settling fails too (the database still
+// times, within settleTimeout: AgainOnLostSession). If settling fails too (the database still
 // out of reach, the lost session's transaction still holding the lock when
 // settleTimeout is up, or a commit found that cannot be made durable in
 // time: see waitDurable), the outcome is unknown: the append fails as unavailable, with an error
@@ -46,14 +46,31 @@ import (
 // deadline (their requests have a few seconds of grace to answer).
 const settleTimeout = 2 * time.Second
 
-// settleTries bounds how often settling looks, each on a session of its
-// own, when it loses the one it looks on; settleRetryPause is the pause
-// before it looks again, so that a database out of reach, which refuses
-// each new connection at once, is not asked in a tight loop.
-const (
-	settleTries      = 3
-	settleRetryPause = 50 * time.Millisecond
-)
+// AgainOnLostSession runs do, and runs it again, on another session, while
+// it fails with an error by which its session was lost (lost: the
+// connection cut, the session killed; not a statement the server refused or
+// ended on a live session, which another session meets the same), up to
+// three times in all and while ctx lasts. It is for work that commits
+// nothing that a second run does not repeat: settling a lost COMMIT, the
+// MySQL store's durability fence. Each run but the first is told the error
+// that ended the one before. It pauses 50 ms before each, so that a
+// database out of reach, which refuses each new connection at once, is not
+// asked in a tight loop. It returns the last run's error.
+func AgainOnLostSession(ctx context.Context, lost func(error) bool, do func(lostBefore error) error) error {
+	const tries, pause = 3, 50 * time.Millisecond
+	err := do(nil)
+	for try := 1; err != nil && lost != nil && lost(err) && try < tries; try++ {
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = do(err)
+	}
+	return err
+}
 
 // errNotCommitted is a group's whose answer was lost, and that settle
 // found had not committed, and made sure never will: it may be tried again.
@@ -90,21 +107,19 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
-	committed, at, err := w.find(ctx, p.rows)
-	for try := 1; err != nil && w.d.Lost(err) && ctx.Err() == nil && try < settleTries; try++ {
-		// Settling's own session was lost (killed, cut): it held the
-		// log's lock at most, which the server gave up with it, and
-		// committed nothing, or a commit id's move, which a second one
-		// only repeats. Look again on another, within the same time.
-		w.log.Info("settling an append's lost COMMIT lost its own session; looking again on another", "head", p.head, "settle_error", err)
-		t := time.NewTimer(settleRetryPause)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
+	// Should settling's own session be lost (killed, cut), it held the
+	// log's lock at most, which the server gave up with it, and committed
+	// nothing, or a commit id's move, which a second one only repeats: it
+	// looks again on another, within the same time.
+	var committed bool
+	var at time.Time
+	err := AgainOnLostSession(ctx, w.d.SessionLost, func(lostBefore error) (err error) {
+		if lostBefore != nil {
+			w.log.Info("settling an append's lost COMMIT lost its own session; looking again on another", "head", p.head, "settle_error", lostBefore)
 		}
-		t.Stop()
 		committed, at, err = w.find(ctx, p.rows)
-	}
+		return err
+	})
 	if err != nil {
 		w.log.Warn("an append's COMMIT went out and its answer was lost, and whether it committed could not be found out",
 			"head", p.head, "error", lost, "settle_error", err)

@@ -147,6 +147,14 @@ type Dialect struct {
 	// settles the group's outcome (settle.go). Nil where that cannot happen
 	// (an embedded database).
 	Lost func(error) bool
+	// SessionLost reports an error by which the session itself was lost
+	// (the connection failed or was cut, the session killed): Lost's
+	// errors, less the server's answers that Lost counts because they can
+	// meet a statement after COMMIT (a statement's time limit, an
+	// account's query limit), which say that the session is alive, and
+	// which another session meets the same. Settling looks again on
+	// another session after it (AgainOnLostSession), never after those.
+	SessionLost func(error) bool
 	// Unrun, where set, reports an error the server raises before it runs
 	// the statement it refuses, running none after it in the batch (an
 	// account's hourly query limit, MySQL's 1226): a batch whose last
