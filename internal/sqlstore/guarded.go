@@ -152,13 +152,10 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	rows, err := conn.QueryContext(ctx, query, args...)
 	var now time.Time
 	if err == nil {
-		if w.d.GuardedHead != "" {
-			now, err = scanCommitTime(rows)
-		} else {
-			now, err = w.scanGuard(t, rows, from)
-		}
-		if cerr := rows.Close(); err == nil {
-			err = cerr
+		now, err = w.readBack(t, rows, from)
+		if cerr := rows.Close(); err == nil && cerr != nil {
+			// Every answer was read, COMMIT's too: it committed.
+			err = fmt.Errorf("%w: %w", errAnswerUnread, cerr)
 		}
 	}
 	if err != nil {
@@ -192,6 +189,41 @@ func stamp(p *plan, out []outcome, now time.Time) {
 			st.CreatedAt = now
 		}
 	}
+}
+
+// errAnswerUnread is a guarded batch's whose answers the writer could not
+// make sense of (a time it could not scan, a result set where none should
+// be), the server's answers after them saying that the batch ran on to
+// COMMIT: it committed, or may have, and what it stamped is not known
+// here. It is settled, as a lost answer is.
+var errAnswerUnread = errors.New("the round trip with COMMIT ran, and its answer could not be read")
+
+// readBack reads a guarded batch's results: the time it stamped, and the
+// answers of its writes and of COMMIT. The server runs the whole batch
+// whatever the writer makes of the answers, so an error of the reading's
+// own leaves the outcome to the server's answers after it, which it reads
+// on: an error there is the batch's (it stopped there, or COMMIT failed, or
+// the answer was lost), and none says that COMMIT ran (errAnswerUnread).
+func (w *writer) readBack(t *appendTx, rows *sql.Rows, from int64) (time.Time, error) {
+	var now time.Time
+	var err error
+	if w.d.GuardedHead != "" {
+		now, err = scanCommitTime(rows)
+	} else {
+		now, err = w.scanGuard(t, rows, from)
+	}
+	if err == nil {
+		return now, nil
+	}
+	for rows.NextResultSet() {
+	}
+	if serr := rows.Err(); serr != nil {
+		if !errors.Is(err, serr) {
+			err = fmt.Errorf("%w (after: %v)", serr, err)
+		}
+		return time.Time{}, err
+	}
+	return time.Time{}, fmt.Errorf("%w: %w", errAnswerUnread, err)
 }
 
 // scanGuard reads the results of a batch guarded by GuardedLockHead: the

@@ -89,9 +89,9 @@ var errOutcomeUnknown = fmt.Errorf("%w: the round trip with COMMIT was lost, and
 // with the error lost, committed, and the time its events were stamped with.
 // If it did not, the error wraps errNotCommitted; if that could not be
 // found out, it wraps errOutcomeUnknown and lost, unless lost is not an
-// error by which an answer is lost (then it is lost itself).
+// error by which an answer is lost or unread (then it is lost itself).
 func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
-	if w.d.Lost == nil || !w.d.Lost(lost) || len(p.rows) == 0 {
+	if !errors.Is(lost, errAnswerUnread) && (w.d.Lost == nil || !w.d.Lost(lost)) || len(p.rows) == 0 {
 		return false, time.Time{}, lost
 	}
 	if errors.Is(lost, errCommitNotSent) {

@@ -37,6 +37,12 @@ func TestALostCommitThatCannotBeSettledIsOfUnknownOutcome(t *testing.T) {
 		t.Errorf("settling a group lost before its COMMIT went, where groups can be settled: committed %t, %v; want not committed, the lost error as it is", committed, err)
 	}
 	w.d.CannotSettle = true
+	// An answer the writer could not make sense of, COMMIT having run
+	// after it: not lost, yet it may have committed.
+	unread := fmt.Errorf("write events and head, and commit: %w: %w", errAnswerUnread, errors.New("commit_time: the time is NULL after the writes"))
+	if committed, _, err := w.settle(p, unread); committed || !errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("settling a group whose answer could not be read, where it cannot be settled: committed %t, %v; want not committed, of unknown outcome", committed, err)
+	}
 	// An error by which no answer was lost is the group's own, as before.
 	other := errors.New("Error 1062: Duplicate entry")
 	if _, _, err := w.settle(p, other); err != other {
