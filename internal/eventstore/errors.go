@@ -39,6 +39,35 @@ var (
 	ErrDamaged = errors.New("the database file is damaged")
 )
 
+// MissingError reports that the database the store keeps its data in, or
+// one of its tables, is not there while the service runs: dropped by hand,
+// or a restore begun in its place. Retrying cannot mend it until an
+// operator restores it, or makes it anew (`api migrate`). It is the
+// database's trouble, not the service's: errors.Is(err, ErrUnavailable)
+// holds for it, which takes the instance out of service (/readyz).
+type MissingError struct {
+	// Database is the database's name, "" if not known.
+	Database string
+	// Table is the missing table's name; "" when the database itself is
+	// missing.
+	Table string
+	// Err is the database's own error.
+	Err error
+}
+
+func (e *MissingError) Error() string {
+	if e.Table != "" {
+		return fmt.Sprintf("the database's table %s is missing: was it dropped? restore it or run `api migrate`", e.Table)
+	}
+	name := "the service's database"
+	if e.Database != "" {
+		name = "the database " + e.Database
+	}
+	return name + " is missing: was it dropped? restore it, or create it and run `api migrate`"
+}
+
+func (e *MissingError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
 // WrongExpectedVersionError reports that a stream was not at the version an
 // append expected. errors.Is(err, ErrWrongExpectedVersion) holds for it.
 type WrongExpectedVersionError struct {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -271,6 +272,7 @@ func (e *appendError) Unwrap() error { return e.err }
 // other request, nothing of appends.
 func unavailableDetail(err error) string {
 	var ae *appendError
+	var missing *eventstore.MissingError
 	switch {
 	case errors.Is(err, eventstore.ErrDamaged):
 		// Before an append's outcome: the damage stops it before COMMIT.
@@ -285,6 +287,14 @@ func unavailableDetail(err error) string {
 		return "The database failed while this append was being committed, and whether it committed could not be found out: " +
 			"it may have been written. Retry it with the same event ids, which is safe: a batch already stored answers 200 " +
 			"and writes nothing again. Without event ids, read the stream first: the events may be there."
+	case errors.As(err, &missing):
+		// Retry-After stays: once an operator restores it, it serves again.
+		written := ""
+		if ae != nil {
+			written = " This append was not written."
+		}
+		d := missing.Error()
+		return strings.ToUpper(d[:1]) + d[1:] + "." + written
 	case ae != nil && errors.Is(err, context.DeadlineExceeded):
 		return "The database could not take this append within the request's time (its write lock was busy, or it was slow to answer): " +
 			"it was not written, and will not be. Try again after Retry-After."

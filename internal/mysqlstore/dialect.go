@@ -112,6 +112,9 @@ const (
 	errQueryTimeout     = 3024 // MySQL: max_execution_time exceeded
 	errReadOnly         = 1290 // an option prevents the statement: read_only, super_read_only
 	errReadOnlyMode     = 1836 // MySQL: running in read-only mode (innodb_read_only)
+	errNoDatabase       = 1046 // no database selected: the session's database was dropped under it
+	errUnknownDB        = 1049 // a new session's database does not exist
+	// errNoSuchTable (1146) is in replica.go.
 )
 
 // translate maps driver errors to the store's vocabulary, by number, at the
@@ -146,6 +149,8 @@ func translate(err error) error {
 			// name moves to it) refuses every write, the fence's too: the
 			// database's passing trouble, as when it is out of reach.
 			return fmt.Errorf("%w: the database refuses writes (read-only; a switchover under way?): %w", eventstore.ErrUnavailable, err)
+		case errNoSuchTable, errUnknownDB, errNoDatabase:
+			return missing(me)
 		case errPacketTooLarge:
 			// The writer sizes its statements to fit (MaxGroupBytes); should
 			// one still be past the packet, the append cannot be written as
@@ -167,6 +172,45 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
+}
+
+// missing is the error for a table, or the database, that the server says
+// is not there. While the store serves, it was there at Open and Migrate
+// (translateAtStart): it was dropped, or a restore is under way in its
+// place, an outage that an operator must mend, never a 500
+// (eventstore.MissingError, unavailable). The number says what is missing;
+// the name is the server's message's ("Table 'db.events' doesn't exist",
+// "Unknown database 'db'"), "" if it is not there as expected.
+func missing(me *mysql.MySQLError) error {
+	e := &eventstore.MissingError{Err: me}
+	_, name, _ := strings.Cut(me.Message, "'")
+	name, _, quoted := strings.Cut(name, "'")
+	switch me.Number {
+	case errNoSuchTable:
+		e.Table = "(named in the database's error)"
+		if db, table, ok := strings.Cut(name, "."); quoted && ok {
+			e.Database, e.Table = db, table
+		}
+	case errUnknownDB:
+		if quoted {
+			e.Database = name
+		}
+	}
+	return e
+}
+
+// translateAtStart is translate for start-up (Open, Migrate): there a
+// database that does not exist is a DSN to fix (a misspelt name, a database
+// not created yet), and a table missing a schema to fix, which fail at once
+// with the server's error, not an outage to wait out.
+func translateAtStart(err error, database string) error {
+	switch {
+	case isMySQLError(err, errUnknownDB):
+		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", database, err)
+	case isMySQLError(err, errNoSuchTable, errNoDatabase):
+		return err
+	}
+	return translate(err)
 }
 
 // lost reports an error by which a round trip ended without an answer

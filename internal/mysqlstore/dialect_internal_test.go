@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -91,6 +92,37 @@ func TestTranslateMakesAKilledSessionUnavailable(t *testing.T) {
 	}
 	if err := translate(&mysql.MySQLError{Number: 1062}); errors.Is(err, eventstore.ErrUnavailable) {
 		t.Errorf("translate(MySQL error 1062) = %v; want it left as it is", err)
+	}
+}
+
+// TestTranslateNamesWhatIsMissing: a table or the database dropped under
+// the store (1146, 1049, 1046) is unavailable, naming what is missing, while
+// the store serves; at start-up a database that does not exist is a DSN to
+// fix, and fails at once (not unavailable, which start-up waits out).
+func TestTranslateNamesWhatIsMissing(t *testing.T) {
+	for _, c := range []struct {
+		err       *mysql.MySQLError
+		db, table string
+	}{
+		{&mysql.MySQLError{Number: 1146, Message: "Table 'app.events' doesn't exist"}, "app", "events"},
+		{&mysql.MySQLError{Number: 1146, Message: "something else"}, "", "(named in the database's error)"},
+		{&mysql.MySQLError{Number: 1049, Message: "Unknown database 'app'"}, "app", ""},
+		{&mysql.MySQLError{Number: 1046, Message: "No database selected"}, "", ""},
+	} {
+		err := translate(c.err)
+		var me *eventstore.MissingError
+		if !errors.As(err, &me) || !errors.Is(err, eventstore.ErrUnavailable) || me.Database != c.db || me.Table != c.table || !errors.Is(err, c.err) {
+			t.Errorf("translate(%v) = %#v; want a MissingError of database %q, table %q, unavailable, wrapping the error", c.err, err, c.db, c.table)
+		}
+		if err := translateAtStart(c.err, "app"); errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, c.err) {
+			t.Errorf("translateAtStart(%v) = %v; want the error, not unavailable", c.err, err)
+		}
+	}
+	if err := translateAtStart(&mysql.MySQLError{Number: 1049, Message: "Unknown database 'apq'"}, "apq"); !strings.Contains(err.Error(), "the database apq does not exist") {
+		t.Errorf("translateAtStart(1049) = %v; want it to say that the database does not exist", err)
+	}
+	if err := translateAtStart(&mysql.MySQLError{Number: 1053}, "app"); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("translateAtStart(1053) = %v; want it unavailable, as translate makes it", err)
 	}
 }
 

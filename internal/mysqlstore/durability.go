@@ -167,9 +167,9 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	err := sqlstore.AgainOnLostSession(ctx, sessionLost, func(error) error { return s.writeFence(ctx) })
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errFenceTimedOut) {
-			return fmt.Errorf("wait for durability: %w: %w", errFenceTimedOut, translate(err))
+			return fmt.Errorf("wait for durability: %w: %w", errFenceTimedOut, s.translate(err))
 		}
-		return fmt.Errorf("wait for durability: %w", translate(err))
+		return fmt.Errorf("wait for durability: %w", s.translate(err))
 	}
 	s.durableUpTo(position)
 	return nil

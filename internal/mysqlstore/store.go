@@ -173,14 +173,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	connector, err := s.committedSessions(ctx)
 	if err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translate(err))
+		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translateAtStart(err, cfg.DBName))
 	}
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
 	s.primary = pool(connector, 3)
 	if err := s.primary.PingContext(ctx); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translate(err))
+		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translateAtStart(err, cfg.DBName))
 	}
 	if opts.ReadDSN == "" {
 		s.reads, s.feed = pool(connector, opts.MaxConns), s.primary
@@ -219,6 +219,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.galera.start()
 	}
 	sd := dialect
+	sd.Translate = s.translate
 	if s.replica != nil {
 		sd.TranslateRead = translateReplica
 	}
@@ -602,6 +603,41 @@ func (s *Store) connector(cfg *mysql.Config) (driver.Connector, error) {
 	return c, nil
 }
 
+// translate is the package's translate for the store while it serves,
+// naming its database where the server's error does not (a session whose
+// database was dropped under it: "No database selected").
+func (s *Store) translate(err error) error {
+	err = translate(err)
+	var me *eventstore.MissingError
+	if errors.As(err, &me) && me.Database == "" {
+		me.Database = s.cfg.DBName
+	}
+	return err
+}
+
+// readyTables reads no row, but needs every table the store's appends and
+// reads use: a table dropped under the store fails it (the ping alone does
+// not see one, nor the database dropped under a pooled session).
+const readyTables = "SELECT 1 FROM log_head, events, streams, durability_fence LIMIT 0"
+
+// Ping implements eventstore.Store: the live feed's connections answer (a
+// read replica's, where there is one: see ReplicaLag), and the primary has
+// the store's tables. A table, or the database, dropped under the store is
+// an error wrapping eventstore.MissingError.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.Store.Ping(ctx); err != nil {
+		return err
+	}
+	rows, err := s.primary.QueryContext(ctx, readyTables)
+	if err == nil {
+		err = rows.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("ping: %w", s.translate(err))
+	}
+	return nil
+}
+
 // runBeforeCommit runs the hook a test set, if any.
 func (s *Store) runBeforeCommit() {
 	if f := s.beforeCommit.Load(); f != nil {
@@ -612,7 +648,7 @@ func (s *Store) runBeforeCommit() {
 // Migrate brings the schema up to date; see migrations.ApplyMySQL.
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
-		return translate(err)
+		return translateAtStart(err, s.cfg.DBName)
 	}
 	if s.galera != nil {
 		// The lease table exists now: take the lease, or follow it, at once.

@@ -1,0 +1,127 @@
+package tests
+
+import (
+	"database/sql"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// TestADatabaseDroppedUnderTheServiceIs503NamingWhatIsMissing: the service's
+// database, or one of its tables, is dropped while it runs (an operator's
+// mistake, a restore begun in the wrong place). MySQL answers 1146 (no such
+// table), or 1049 (unknown database) to a new connection and 1046 (no
+// database selected) on one whose database went: every request was a 500
+// "internal error", and /readyz, which only pinged, a 200 or a 500. It is an
+// outage an operator must mend: each route answers 503 problem+json whose
+// detail says what is missing and what to do, and /readyz says so too.
+func TestADatabaseDroppedUnderTheServiceIs503NamingWhatIsMissing(t *testing.T) {
+	for _, c := range []struct {
+		name, drop string
+		want       []string // in the detail
+	}{
+		{"a table", "DROP TABLE %s.events", []string{"table events is missing", "api migrate"}},
+		// Sessions opened since are refused the database (1049), those
+		// opened before find its tables gone (1146) or none selected (1046):
+		// the detail names the database, or the table the request met.
+		{"the database", "DROP DATABASE %s", []string{"is missing", "was it dropped?", "api migrate"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, "TRIBUTARY_REQUEST_TIMEOUT=5s")
+			stream := newID()
+			s.mustAppend(t, stream, map[string]any{"stream_type": "thing", "events": events(1, "Happened")})
+			cfg, err := mysql.ParseDSN(s.DSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin, err := sql.Open("mysql", s.DSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { admin.Close() })
+			if _, err := admin.Exec(fmt.Sprintf(c.drop, cfg.DBName)); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []struct {
+				method, path string
+				body         any
+			}{
+				{http.MethodPost, "/streams/" + stream + "/events", map[string]any{"events": events(1, "Happened")}},
+				{http.MethodPost, "/streams/" + uuid.NewString() + "/events", map[string]any{"stream_type": "thing", "events": events(1, "Happened")}},
+				{http.MethodGet, "/streams/" + stream, nil},
+				{http.MethodGet, "/streams/" + stream + "/events", nil},
+				{http.MethodGet, "/events", nil},
+				{http.MethodGet, "/readyz", nil},
+			} {
+				var res *response
+				if r.body != nil {
+					res = s.post(t, r.path, r.body)
+				} else {
+					res = s.get(t, r.path)
+				}
+				if res.Status != http.StatusServiceUnavailable {
+					t.Errorf("%s %s with %s dropped: %d %s; want 503", r.method, r.path, c.name, res.Status, res.Body)
+					continue
+				}
+				var p problem
+				res.decode(t, &p)
+				if res.mediaType() != "application/problem+json" || p.Type != problemBase+"unavailable" || res.Header.Get("Retry-After") == "" {
+					t.Errorf("%s %s with %s dropped: %s %q, Retry-After %q; want problem+json of type unavailable, with Retry-After",
+						r.method, r.path, c.name, res.Header.Get("Content-Type"), p.Type, res.Header.Get("Retry-After"))
+				}
+				for _, w := range c.want {
+					if !strings.Contains(p.Detail, w) {
+						t.Errorf("%s %s with %s dropped: detail %q; want it to say %q", r.method, r.path, c.name, p.Detail, w)
+					}
+				}
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				found := false
+				for _, l := range s.logLines() {
+					e, _ := l["error"].(string)
+					if l["level"] == "ERROR" && l["msg"] == "request failed" && strings.Contains(e, "is missing") {
+						found = true
+					}
+				}
+				if found {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("no ERROR line saying what is missing in the server's log")
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestStartWithAMisspeltDatabaseNameFailsAtOnce: a database that does not
+// exist at start-up is a DSN to fix, not an outage to wait out (a database
+// dropped while the service runs is one: see above). The api exits at once,
+// non-zero, naming the database and what to check, without waiting out
+// TRIBUTARY_STARTUP_TIMEOUT.
+func TestStartWithAMisspeltDatabaseNameFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	cfg, err := mysql.ParseDSN(mysqltest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName += "_misspelt"
+	start := time.Now()
+	code, stdout, stderr := runCommand(t, []string{"TRIBUTARY_ADDR=127.0.0.1:0", "TRIBUTARY_MYSQL_DSN=" + cfg.FormatDSN(), "TRIBUTARY_STARTUP_TIMEOUT=60s"})
+	took := time.Since(start)
+	if code == 0 || took > 20*time.Second || !strings.Contains(stderr, cfg.DBName+" does not exist") || !strings.Contains(stderr, "check the database name") {
+		t.Errorf("DSN naming a database that does not exist: status %d after %v; want non-zero at once, naming the database and what to check. Stdout:\n%s\nStderr:\n%s",
+			code, took.Round(time.Millisecond), stdout, stderr)
+	}
+}
