@@ -89,7 +89,10 @@ type Store struct {
 	restoreLocks          string // the SET that puts them back on a session (MySQL's fence)
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
-	m            *metrics.Metrics
+	// missingSaid is set once translate has logged the database or a table
+	// missing, and cleared once Ping finds them all there again.
+	missingSaid atomic.Bool
+	m           *metrics.Metrics
 }
 
 // ReadsMayLag reports whether a read may not yet see an append another
@@ -605,12 +608,21 @@ func (s *Store) connector(cfg *mysql.Config) (driver.Connector, error) {
 
 // translate is the package's translate for the store while it serves,
 // naming its database where the server's error does not (a session whose
-// database was dropped under it: "No database selected").
+// database was dropped under it: "No database selected"). The first such
+// error is logged, once, at ERROR, with what to do: every request that
+// needs what is missing fails with it until an operator restores it.
 func (s *Store) translate(err error) error {
 	err = translate(err)
 	var me *eventstore.MissingError
-	if errors.As(err, &me) && me.Database == "" {
+	if !errors.As(err, &me) {
+		return err
+	}
+	if me.Database == "" {
 		me.Database = s.cfg.DBName
+	}
+	if s.missingSaid.CompareAndSwap(false, true) {
+		s.log.Error("the database's schema is missing while the service runs: every request that needs it answers 503, and /readyz too, "+
+			"until it is restored (or made anew with `api migrate`)", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
 	}
 	return err
 }
@@ -635,6 +647,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ping: %w", s.translate(err))
 	}
+	s.missingSaid.Store(false) // all there: should it go again, say so again
 	return nil
 }
 
