@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,10 +52,14 @@ type Connections struct {
 	silent  list.List // *trackedConn, new and silent longest first
 	clients map[string]*connClient
 
-	refusing   chan struct{}  // bounds the refusals being written
-	lastLog    time.Time      // of the last refusals logged
-	unreported map[string]int // refusals since, by bound
-	reporting  bool           // a report of them is due (reportRefusals)
+	refusing  chan struct{} // bounds the refusals being written
+	lastLog   time.Time     // of the last refusals logged
+	reporting bool          // a report of them is due (reportRefusals)
+	// The refusals since lastLog: at the server's bound; at the client's,
+	// by client (of at most maxLoggedClients), and of any clients more.
+	unreportedServer int
+	unreported       map[string]int
+	unreportedOthers int
 }
 
 // connClient is one client's connections.
@@ -108,6 +114,10 @@ const refusalGrace = time.Second
 
 // refusalLogEvery is how often refusals are logged, at most.
 const refusalLogEvery = 10 * time.Second
+
+// maxLoggedClients bounds the clients whose refusals are logged each by
+// its address in one report; those of any more are logged together.
+const maxLoggedClients = 16
 
 // Listener returns ln with its connections bounded.
 func (c *Connections) Listener(ln net.Listener) net.Listener { return &boundedListener{ln, c} }
@@ -279,7 +289,7 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 			delete(c.clients, key)
 		}
 		c.mu.Unlock()
-		c.refuse(conn, refused)
+		c.refuse(conn, refused, key)
 		return nil
 	}
 	if v != nil {
@@ -365,12 +375,12 @@ func (c *Connections) releaseLocked(t *trackedConn) {
 	}
 }
 
-// refuse answers conn 503, reads what it sent for a moment, and closes it,
-// on a goroutine of its own, or closes it at once if enough refusals are
-// being answered already.
-func (c *Connections) refuse(conn net.Conn, bound string) {
+// refuse answers conn, of client, 503, reads what it sent for a moment,
+// and closes it, on a goroutine of its own, or closes it at once if enough
+// refusals are being answered already.
+func (c *Connections) refuse(conn net.Conn, bound, client string) {
 	c.m.ConnectionRefused(bound)
-	c.logRefusal(bound)
+	c.logRefusal(bound, client)
 	select {
 	case c.refusing <- struct{}{}:
 	default:
@@ -451,12 +461,21 @@ func (c *Connections) refusal(bound string) []byte {
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
 }
 
-// logRefusal logs a refusal at once if none was logged in the last
-// refusalLogEvery, or else with any others by then, at its end: each line
-// says how many were refused at its bound since the last.
-func (c *Connections) logRefusal(bound string) {
+// logRefusal logs a refusal of client at bound at once if none was logged
+// in the last refusalLogEvery, or else with any others by then, at its
+// end: each line says how many were refused at its bound since the last,
+// and a client's bound's line whose address (an IPv6 one's /64), so that
+// an operator can find it.
+func (c *Connections) logRefusal(bound, client string) {
 	c.mu.Lock()
-	c.unreported[bound]++
+	switch _, named := c.unreported[client]; {
+	case bound == "server":
+		c.unreportedServer++
+	case named || len(c.unreported) < maxLoggedClients:
+		c.unreported[client]++
+	default:
+		c.unreportedOthers++
+	}
 	if c.reporting {
 		c.mu.Unlock()
 		return
@@ -467,38 +486,45 @@ func (c *Connections) logRefusal(bound string) {
 		time.AfterFunc(wait, c.reportRefusals)
 		return
 	}
-	refused := c.takeRefusals()
+	r := c.takeRefusals()
 	c.mu.Unlock()
-	c.logRefusals(refused)
+	c.logRefusals(r)
 }
 
 // reportRefusals logs the refusals since the last line.
 func (c *Connections) reportRefusals() {
 	c.mu.Lock()
 	c.reporting = false
-	refused := c.takeRefusals()
+	r := c.takeRefusals()
 	c.mu.Unlock()
-	c.logRefusals(refused)
+	c.logRefusals(r)
 }
 
-// takeRefusals returns the refusals not yet logged, by bound, and counts
-// them logged now; c.mu is held.
-func (c *Connections) takeRefusals() map[string]int {
-	refused := c.unreported
-	c.unreported, c.lastLog = make(map[string]int), time.Now()
-	return refused
+// refusals are the refusals of one report.
+type refusals struct {
+	server, others int
+	clients        map[string]int
 }
 
-func (c *Connections) logRefusals(refused map[string]int) {
-	for _, bound := range []string{"server", "client"} {
-		n := refused[bound]
-		if n == 0 {
-			continue
-		}
-		limit, setting := c.max, "TRIBUTARY_MAX_CONNECTIONS"
-		if bound == "client" {
-			limit, setting = c.perClient, "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT"
-		}
-		c.log.Warn("connections refused: at the bound, with none idle or silent to close", "bound", bound, "limit", limit, "setting", setting, "refused", n)
+// takeRefusals returns the refusals not yet logged and counts them logged
+// now; c.mu is held.
+func (c *Connections) takeRefusals() refusals {
+	r := refusals{server: c.unreportedServer, others: c.unreportedOthers, clients: c.unreported}
+	c.unreportedServer, c.unreportedOthers, c.unreported = 0, 0, make(map[string]int)
+	c.lastLog = time.Now()
+	return r
+}
+
+func (c *Connections) logRefusals(r refusals) {
+	const msg = "connections refused: at the bound, with none idle or silent to close"
+	if r.server > 0 {
+		c.log.Warn(msg, "bound", "server", "limit", c.max, "setting", "TRIBUTARY_MAX_CONNECTIONS", "refused", r.server)
+	}
+	clients := slices.Sorted(maps.Keys(r.clients))
+	for _, client := range clients {
+		c.log.Warn(msg, "bound", "client", "client", client, "limit", c.perClient, "setting", "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT", "refused", r.clients[client])
+	}
+	if r.others > 0 {
+		c.log.Warn(msg, "bound", "client", "client", fmt.Sprintf("others than the %d above", len(clients)), "limit", c.perClient, "setting", "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT", "refused", r.others)
 	}
 }

@@ -503,3 +503,27 @@ func TestAtTheBoundASilentConnectionTakesThePlaceOfNoOneButGivesItsOwnUp(t *test
 	// The other silent one is still there, and served once it speaks.
 	second.get(t, "/")
 }
+
+func TestARefusalAtTheClientBoundIsLoggedWithTheClientsAddress(t *testing.T) {
+	b := startBounded(t, 3, 1)
+	dialFrom(t, b.addr, "127.0.0.2").send(t, "/block")
+	time.Sleep(100 * time.Millisecond)
+	c := dialFrom(t, b.addr, "127.0.0.2")
+	c.send(t, "/")
+	if resp, _ := c.answer(t); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a second connection from 127.0.0.2 at its bound of 1: %d; expected 503", resp.StatusCode)
+	}
+	// The first refusal since the server began is logged at once.
+	for _, line := range strings.Split(strings.TrimSpace(b.logs.String()), "\n") {
+		var entry struct {
+			Msg, Bound, Client string
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && strings.HasPrefix(entry.Msg, "connections refused") {
+			if entry.Bound != "client" || entry.Client != "127.0.0.2" {
+				t.Fatalf("the refusal's log line: bound %q, client %q; expected bound \"client\", client \"127.0.0.2\" (%s)", entry.Bound, entry.Client, line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no refusal logged; the log:\n%s", b.logs.String())
+}
