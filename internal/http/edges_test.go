@@ -285,3 +285,28 @@ func TestAProblemQuotesAtMostAKiBOfAnyPartOfTheRequest(t *testing.T) {
 		t.Errorf("2,000 Last-Event-IDs: %d with %d bytes of body; want a 400 of at most 4 KiB, marking the cut: %.300s", resp.StatusCode, len(b), b)
 	}
 }
+
+// TestAnHTTP2PrefaceIsAnswered505: net/http hands "PRI * HTTP/2.0" (a
+// client speaking HTTP/2 with prior knowledge to an HTTP/1 server) to the
+// handler, for one that takes the connection over, and the routes
+// answered it 405; the README says a request line of another version than
+// 1.x is 505, as net/http answers HTTP/2.0 with any other method.
+func TestAnHTTP2PrefaceIsAnswered505(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, teststore.SQLite.Open(t))
+	for _, preface := range []string{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "GET / HTTP/2.0\r\nHost: test\r\n\r\n"} {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.url, "http://"), 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+		if _, err := io.WriteString(c, preface); err != nil {
+			t.Fatalf("send %q: %v", preface, err)
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(b), "HTTP/1.1 505 ") || !strings.Contains(string(b), "Connection: close") {
+			t.Errorf("%q: answered %q; expected a 505 and Connection: close", preface, b)
+		}
+	}
+}

@@ -166,9 +166,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// and nothing may be done for it.
 		panic(http.ErrAbortHandler)
 	}
+	if r.Method == "PRI" && r.RequestURI == "*" && r.ProtoMajor == 2 {
+		refuseHTTP2Preface(w)
+		return
+	}
 	s.handling.Add(1)
 	defer s.handling.Add(-1)
 	s.handler.ServeHTTP(w, withUnreservedDecoded(r))
+}
+
+// refuseHTTP2Preface answers "PRI * HTTP/2.0", a client speaking HTTP/2
+// with prior knowledge over plain TCP, as net/http answers any other
+// request line of HTTP/2.0 (505, plain text, the connection closed): it
+// hands this one on, for a handler that takes the connection over for
+// HTTP/2, which this server does not.
+func refuseHTTP2Preface(w http.ResponseWriter) {
+	const text = "505 HTTP Version Not Supported: unsupported protocol version"
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		w.Header().Set("Connection", "close")
+		http.Error(w, text, http.StatusHTTPVersionNotSupported)
+		return
+	}
+	defer conn.Close()
+	buf.WriteString("HTTP/1.1 " + text + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" + text) //nolint:errcheck // a client gone
+	buf.Flush()                                                                                                             //nolint:errcheck
 }
 
 // withUnreservedDecoded is r with the letters, digits, '-', '.', '_' and
