@@ -213,6 +213,83 @@ func (a *authenticator) redact(s string) string {
 	return b.String()
 }
 
+// maxUnescapes is how many times redactEncoded decodes what it is given,
+// looking for a token encoded as many times: a client that encodes a URL
+// twice sends its token so. Past it, what is still encoded is not read.
+const maxUnescapes = 8
+
+// tooEncoded stands in the log for what is encoded more than maxUnescapes
+// times, which no client sends but to hide what it holds.
+const tooEncoded = "REDACTED (percent-encoded more than 8 times)"
+
+// redactEncoded is redact(s), unless s holds a known token percent-encoded
+// once or more (its escapes in either case of hex): then it is s decoded
+// as many times as that takes, every token REDACTED, and written again
+// with escape. What is still encoded after maxUnescapes decodings is
+// tooEncoded as a whole. With no tokens (a nil a) it returns s.
+func (a *authenticator) redactEncoded(s string, escape func(string) string) string {
+	if a == nil {
+		return s
+	}
+	out := a.redact(s)
+	cur := out
+	for range maxUnescapes {
+		next := unescapeLeniently(cur)
+		if next == cur {
+			return out
+		}
+		if red := a.redact(next); red != next {
+			out, next = escape(red), red
+		}
+		cur = next
+	}
+	if unescapeLeniently(cur) != cur {
+		return tooEncoded
+	}
+	return out
+}
+
+// holdsToken reports whether s holds a known token, as sent or percent-
+// encoded once or more (redactEncoded).
+func (a *authenticator) holdsToken(s string) bool {
+	return a.redactEncoded(s, func(s string) string { return s }) != s
+}
+
+// unescapeLeniently decodes every valid percent-escape of s, and keeps
+// anything else as it is: a path or query that does not decode as a whole
+// may still hold an encoded token.
+func unescapeLeniently(s string) string {
+	i := strings.IndexByte(s, '%')
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
 // rolling is the rolling hash of s that redact slides along a path.
 func (a *authenticator) rolling(s string) uint64 {
 	var h uint64

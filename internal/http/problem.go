@@ -112,14 +112,14 @@ const retryAfterSeconds = 2
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is no one to answer.
-		s.log.Debug("client went away", "method", logCut(s.auth.redact(r.Method)), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
+		s.log.Debug("client went away", "method", s.logMethod(r.Method), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
 		return
 	}
 	if statusSent(r) {
 		// A problem written now would follow what was sent under the first
 		// status, and net/http would end the response cleanly: the client
 		// would take it for a whole answer. Cut it, as writeEvents does.
-		s.log.Error("request failed after its status was sent; cutting the connection", "method", logCut(s.auth.redact(r.Method)), "path", s.logPath(r),
+		s.log.Error("request failed after its status was sent; cutting the connection", "method", s.logMethod(r.Method), "path", s.logPath(r),
 			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))
 		panic(http.ErrAbortHandler)
 	}
@@ -196,7 +196,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 				e.refused = true
 			}
 		}
-		s.log.Log(r.Context(), level, "request failed", "method", logCut(s.auth.redact(r.Method)), "path", s.logPath(r), "status", kind.status,
+		s.log.Log(r.Context(), level, "request failed", "method", s.logMethod(r.Method), "path", s.logPath(r), "status", kind.status,
 			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))
 	}
 	var buf bytes.Buffer

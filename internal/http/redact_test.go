@@ -1,12 +1,16 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -288,4 +292,111 @@ func TestNoKnownTokenReachesTheLogInALiveSubscriptionsPanic(t *testing.T) {
 	if out := logs.String(); strings.Contains(out, secret) || !strings.Contains(out, "no stream type REDACTED") {
 		t.Errorf("the panic line holds the token, or not its value REDACTED:\n%s", out)
 	}
+}
+
+// TestNoTokenIsLoggedAndEveryAnswerIsPrivateHoweverTheURLSpellsIt: a
+// hostile review of the spellings a token may take in a request (sent on
+// a raw connection, as no client library would): percent-encoded, in
+// either case of hex, twice encoded, after an encoded '#', in an
+// absolute-form target, in any query pair. No line of the log may hold it
+// in any of those spellings, and every answer to a URL that holds it
+// must say Cache-Control: private: a query value holding it encoded was
+// redacted in the log, but its 401 said nothing of caching.
+func TestNoTokenIsLoggedAndEveryAnswerIsPrivateHoweverTheURLSpellsIt(t *testing.T) {
+	t.Parallel()
+	const secret = "tok3n-s3cr3t-value"
+	tokens, err := esthttp.ParseTokens("app:write:" + secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testlog.Buffer{}
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
+		OpenAPI: api.OpenAPI, Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	all := func(s string, hex string) string { // every byte encoded, in hex's case
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			b.WriteString("%" + fmt.Sprintf(hex, s[i]))
+		}
+		return b.String()
+	}
+	enc := all(secret, "%02X")
+	spelled := map[string]string{
+		"as is":           secret,
+		"encoded":         enc,
+		"encoded, lower":  all(secret, "%02x"),
+		"one encoded":     "%74" + secret[1:],
+		"twice encoded":   strings.ReplaceAll(enc, "%", "%25"),
+		"thrice encoded":  strings.ReplaceAll(strings.ReplaceAll(enc, "%", "%25"), "%", "%25"),
+		"after a %23":     "x%23" + secret,
+		"after an enc. /": "x%2F" + enc,
+		"9 times encoded": "%" + strings.Repeat("25", 8) + "74" + secret[1:],
+	}
+	var targets []string
+	for _, s := range spelled {
+		targets = append(targets,
+			"/streams/"+s, "/streams/"+s+"/events", "/no/"+s, "/"+s,
+			"/events?access_token="+s, "/events?stream_type="+s, "/events?type=a,"+s, "/events?x="+s, "/events?"+s,
+			"/events?access%5Ftoken="+s, "/events?after="+s, "/events?from=1&limit="+s,
+			"http://"+srv.Listener.Addr().String()+"/streams/"+s)
+	}
+	for _, target := range targets {
+		for _, auth := range []string{"", "authorization: bearer " + secret + "\r\n", "AUTHORIZATION: BEARER  not-the-token\r\n",
+			"x-request-id: id-" + secret + "\r\n", "X-REQUEST-ID: " + enc + "\r\n"} {
+			c, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+			if _, err := io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: test\r\n"+auth+"Connection: close\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("GET %s: %v", target, err)
+			}
+			resp.Body.Close()
+			c.Close()
+			if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "private") {
+				t.Errorf("GET %s (%q): %d with Cache-Control %q; want it to say private, as the URL holds a token",
+					target, strings.TrimSpace(auth), resp.StatusCode, cc)
+			}
+		}
+	}
+	// A method is any HTTP token, '%' included.
+	for _, method := range []string{enc, "X" + strings.ReplaceAll(enc, "%", "%25")} {
+		req, _ := http.NewRequest(method, srv.URL+"/events", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		// However many times encoded, in either case of hex.
+		for s, i := line, 0; i < 10; i, s = i+1, lenientUnescape(s) {
+			if strings.Contains(strings.ToLower(s), secret) {
+				t.Errorf("the log holds the token, %d times encoded: %s", i, line)
+				break
+			}
+		}
+	}
+}
+
+// lenientUnescape decodes every valid percent-escape of s and keeps the
+// rest as it is.
+func lenientUnescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if c, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(c))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -709,7 +709,7 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		level = slog.LevelError
 	}
 	s.log.LogAttrs(ctx, level, "request",
-		slog.String("method", logCut(s.auth.redact(e.method))),
+		slog.String("method", s.logMethod(e.method)),
 		slog.String("route", e.route),
 		slog.String("path", e.path), // redacted and cut (logPath)
 		slog.String("query", logCut(s.auth.redact(logQuery(e.query)))),
@@ -726,14 +726,19 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 // all (sentPath), so that /streams/ID%2Fevents, a stream id that is no
 // UUID, is not logged as /streams/ID/events, the route; with every known
 // token REDACTED and cut (logCut). A token the path holds encoded (a
-// base64 token's / sent as %2F) is found in the decoded path: the path is
-// then logged as its default encoding writes the decoded one, redacted.
+// base64 token's / sent as %2F), once or more, is found in the path decoded
+// as many times: the path is then logged as its default encoding writes
+// that one, redacted (redactEncoded).
 func (s *Server) logPath(r *http.Request) string {
-	path := sentPath(r)
-	if decoded := s.auth.redact(r.URL.Path); decoded != r.URL.Path {
-		path = (&url.URL{Path: decoded}).EscapedPath()
-	}
-	return logCut(s.auth.redact(path))
+	return logCut(s.auth.redactEncoded(sentPath(r), func(decoded string) string {
+		return (&url.URL{Path: decoded}).EscapedPath()
+	}))
+}
+
+// logMethod is a request's method for a log line: a method is any HTTP
+// token, '%' included, so a client may send a token there, encoded or not.
+func (s *Server) logMethod(method string) string {
+	return logCut(s.auth.redactEncoded(method, func(decoded string) string { return decoded }))
 }
 
 // sentPath is r's path as its request line sent it: percent-escapes as
@@ -795,8 +800,8 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 // the private (noCache).
 func (s *Server) privateForURLToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if namesAccessToken(r.URL.RawQuery) || s.auth.redact(r.URL.RawQuery) != r.URL.RawQuery ||
-			s.auth.redact(r.URL.EscapedPath()) != r.URL.EscapedPath() || s.auth.redact(r.URL.Path) != r.URL.Path {
+		if namesAccessToken(r.URL.RawQuery) || s.auth.holdsToken(r.URL.RawQuery) ||
+			s.auth.holdsToken(sentPath(r)) || s.auth.holdsToken(r.URL.EscapedPath()) {
 			w.Header().Set("Cache-Control", "private")
 		}
 		next.ServeHTTP(w, r)
@@ -920,7 +925,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec) // net/http's way to cut a response short; let it through
 			}
-			s.logPanic(rec, "method", logCut(s.auth.redact(r.Method)), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
+			s.logPanic(rec, "method", s.logMethod(r.Method), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
 			s.writeError(w, r, errPanic)
 		}()
 		next.ServeHTTP(w, r)
