@@ -111,6 +111,10 @@ type Server struct {
 	turns, deliveries chan struct{}
 	// clients counts the subscriptions each client holds now (takeClientPlace).
 	clients clientSubscriptions
+	// known holds how far the log and its streams are known to reach, from
+	// the reads of subscriptions, so that one refused at a limit is told
+	// its starting point is ahead without a read each (aheadAtLimit).
+	known known
 }
 
 // turnsFor is how many live subscriptions take their turn at once on procs

@@ -145,7 +145,20 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 		}
 	}
 	if err := s.admit(r); err != nil {
-		return err
+		return s.aheadAtLimit(r.Context(), err, func(ctx context.Context) error {
+			if s.known.version(id) >= seen {
+				return nil
+			}
+			st, err := s.store.Stream(ctx, id)
+			if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+				return err
+			}
+			s.known.noteVersion(id, st.Version)
+			if ahead := streamAhead(id, seen, st.Version, requested, asked); ahead != nil {
+				return ahead
+			}
+			return nil
+		})
 	}
 	if err := s.awaitMinPosition(r); err != nil {
 		return err
@@ -164,16 +177,40 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
 		return err
 	}
-	if seen > st.Version {
-		ahead := &aheadError{requested: requested, current: st.Version,
-			detail: fmt.Sprintf("%s starts after version %d, but stream %s is at version %d: this server has never reached that point. "+
-				"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
-				asked, seen, id, st.Version)}
+	if err == nil {
+		s.known.noteVersion(id, st.Version)
+	}
+	if ahead := streamAhead(id, seen, st.Version, requested, asked); ahead != nil {
 		if err := s.awaitStreamStart(r.Context(), id, seen, ahead); err != nil {
 			return err
 		}
 	}
 	return s.serveEvents(w, r, opts, true)
+}
+
+// streamAhead is the 409 of a subscription of stream id that has seen
+// version seen (requested, as asked) where the stream is at version, or
+// nil if it is not past it.
+func streamAhead(id uuid.UUID, seen, version, requested int64, asked string) *aheadError {
+	if seen <= version {
+		return nil
+	}
+	return &aheadError{requested: requested, current: version,
+		detail: fmt.Sprintf("%s starts after version %d, but stream %s is at version %d: this server has never reached that point. "+
+			"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
+			asked, seen, id, version)}
+}
+
+// logAhead is the 409 of a subscription of the log after position after
+// (as asked) where the log's head is head, or nil if it is not past it.
+func logAhead(after, head int64, asked string) *aheadError {
+	if after <= head {
+		return nil
+	}
+	return &aheadError{requested: after, current: head,
+		detail: fmt.Sprintf("%s is past the end of the log, whose last position is %d: this server has never reached that point. "+
+			"The id may come from another or a restored database; subscribe again from a position the log has (after=0 for all of it).",
+			asked, head)}
 }
 
 // subscribeLog serves GET /events as server-sent events.
@@ -186,7 +223,20 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 		sub.After, asked = last, "Last-Event-ID "+strconv.FormatInt(last, 10)
 	}
 	if err := s.admit(r); err != nil {
-		return err
+		return s.aheadAtLimit(r.Context(), err, func(ctx context.Context) error {
+			if s.known.head.Load() >= sub.After {
+				return nil
+			}
+			head, err := s.store.Head(ctx)
+			if err != nil {
+				return err
+			}
+			s.known.noteHead(head)
+			if ahead := logAhead(sub.After, head, asked); ahead != nil {
+				return ahead
+			}
+			return nil
+		})
 	}
 	if err := s.awaitMinPosition(r); err != nil {
 		return err
@@ -203,11 +253,8 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 	if err != nil {
 		return err
 	}
-	if sub.After > head {
-		ahead := &aheadError{requested: sub.After, current: head,
-			detail: fmt.Sprintf("%s is past the end of the log, whose last position is %d: this server has never reached that point. "+
-				"The id may come from another or a restored database; subscribe again from a position the log has (after=0 for all of it).",
-				asked, head)}
+	s.known.noteHead(head)
+	if ahead := logAhead(sub.After, head, asked); ahead != nil {
 		if err := s.awaitLogStart(r.Context(), sub.After, asked, ahead); err != nil {
 			return err
 		}
@@ -224,6 +271,65 @@ func (s *Server) admit(r *http.Request) error {
 		return err
 	}
 	return s.atCapacity()
+}
+
+// aheadAtLimit is the answer to a subscription refused at a limit on
+// subscriptions (admit's 503, refused): ahead's 409 if its starting point
+// is past the stream's version or the log's head, which is wrong whatever
+// the load and must be told so, else refused. ahead returns the 409, nil,
+// or a read's error, and reads only where known does not already reach
+// the starting point: a storm of reconnections at the limit costs a read
+// the first time a stream or the head has moved, not one each. Where reads
+// may lag (a replica, Galera), telling takes a wait (awaitLogStart): there,
+// and where the read fails, refused stands.
+func (s *Server) aheadAtLimit(ctx context.Context, refused error, ahead func(context.Context) error) error {
+	if s.opts.Replica != nil || s.opts.ReadsMayLag {
+		return refused
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+	defer cancel()
+	var a *aheadError
+	if err := ahead(ctx); errors.As(err, &a) {
+		return err
+	}
+	return refused
+}
+
+// known is how far the log's head and its streams' versions are known to
+// reach, from the reads this server made: they only grow (but for a
+// restored database, where a subscription refused at a limit is then a
+// 503 where it could be a 409, until a place is free).
+type known struct {
+	head     atomic.Int64
+	mu       sync.Mutex
+	versions map[uuid.UUID]int64 // at most maxKnownVersions streams
+}
+
+// maxKnownVersions bounds the streams whose versions known keeps: past it,
+// it forgets them all, and reads again.
+const maxKnownVersions = 10000
+
+func (k *known) noteHead(head int64) {
+	for old := k.head.Load(); head > old && !k.head.CompareAndSwap(old, head); old = k.head.Load() {
+	}
+}
+
+func (k *known) version(id uuid.UUID) int64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.versions[id]
+}
+
+func (k *known) noteVersion(id uuid.UUID, version int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if version <= k.versions[id] {
+		return
+	}
+	if k.versions == nil || len(k.versions) >= maxKnownVersions {
+		k.versions = make(map[uuid.UUID]int64)
+	}
+	k.versions[id] = version
 }
 
 // atCapacity is the 503 a subscription meets when the instance holds

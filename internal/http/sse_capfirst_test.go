@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,41 +37,139 @@ func (c *countingReads) Stream(ctx context.Context, id uuid.UUID) (eventstore.St
 // head or its stream before it answers (so that a database out of reach is
 // a 503), and it did so before it met TRIBUTARY_MAX_SUBSCRIBERS: at the cap,
 // a storm of reconnecting EventSources cost a query each before its 503.
-// From the session's final read.
+// From the session's final read. A starting point past what the server
+// has read is read once (to tell a 409, as without the cap:
+// TestAtTheCapAStartingPointPastTheHeadIsStillAConflict), and then known.
 func TestASubscriptionAtTheCapReadsNothing(t *testing.T) {
 	t.Parallel()
 	store := teststore.SQLite.Open(t)
+	id := uuid.New()
+	appendTo := func(n int) {
+		t.Helper()
+		req := eventstore.AppendRequest{StreamID: id, StreamType: "t", Expected: eventstore.Any}
+		for range n {
+			req.Events = append(req.Events, eventstore.NewEvent{ID: uuid.New(), Type: "E", Data: []byte("1")})
+		}
+		if _, err := store.Append(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendTo(3)
 	counting := &countingReads{Store: store}
 	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
 	go feed.Run(t.Context())
-	h := esthttp.New(counting, esthttp.Options{Feed: feed, MaxSubscribers: 1, MaxSubscribersPerClient: 5})
+	h := esthttp.New(counting, esthttp.Options{Feed: feed, MaxSubscribers: 2, MaxSubscribersPerClient: 5})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Cleanup(h.CloseSubscriptions)
-	open := func(path string) *http.Response {
+	open := func(path, lastEventID string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 		req.Header.Set("Accept", "text/event-stream")
+		if lastEventID != "" {
+			req.Header.Set("Last-Event-ID", lastEventID)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return resp
 	}
-	held := open("/events")
-	defer held.Body.Close()
-	if held.StatusCode != http.StatusOK {
-		t.Fatalf("the first subscription: %d; want 200", held.StatusCode)
-	}
-	before := counting.reads.Load()
-	for _, path := range []string{"/events", "/events?after=5", "/streams/" + uuid.NewString() + "/events", "/streams/" + uuid.NewString() + "/events?from=3"} {
-		resp := open(path)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("GET %s at the cap: %d; want 503", path, resp.StatusCode)
+	for _, path := range []string{"/events", "/streams/" + id.String() + "/events?from=2"} {
+		held := open(path, "")
+		defer held.Body.Close()
+		if held.StatusCode != http.StatusOK {
+			t.Fatalf("the subscription %s: %d; want 200", path, held.StatusCode)
 		}
 	}
-	if n := counting.reads.Load() - before; n != 0 {
-		t.Errorf("four subscriptions refused at the cap read the database %d times; want none", n)
+	storm := func(reads int64, paths ...string) {
+		t.Helper()
+		before := counting.reads.Load()
+		for _, path := range paths {
+			path, lastEventID, _ := strings.Cut(path, " ")
+			resp := open(path, lastEventID)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("GET %s (Last-Event-ID %q) at the cap: %d; want 503", path, lastEventID, resp.StatusCode)
+			}
+		}
+		if n := counting.reads.Load() - before; n != reads {
+			t.Errorf("%d subscriptions refused at the cap read the database %d times; want %d", len(paths), n, reads)
+		}
 	}
+	stream := "/streams/" + id.String() + "/events"
+	storm(0, "/events", "/events?after=2", "/events 3", stream+"?from=3", stream+" 3", "/streams/"+uuid.NewString()+"/events")
+	// Past what the server has read: the first reads, the others know.
+	appendTo(2)
+	storm(1, "/events?after=5", "/events 5", "/events?after=4")
+	storm(1, stream+" 5", stream+"?from=6", stream+" 4")
+}
+
+// TestAtTheCapAStartingPointPastTheHeadIsStillAConflict: a subscription
+// whose starting point the server has never reached is a 409 whatever the
+// load, as API.md asks (a 4xx saying both numbers), but at either limit
+// on subscriptions it was a 503, and a client retried it after
+// Retry-After to learn only then that it must start again. On both stores,
+// at the instance's limit and at the client's.
+func TestAtTheCapAStartingPointPastTheHeadIsStillAConflict(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		id := uuid.New()
+		if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "t", Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "E", Data: []byte("1")}, {ID: uuid.New(), Type: "E", Data: []byte("2")}}}); err != nil {
+			t.Fatal(err)
+		}
+		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		go feed.Run(t.Context())
+		for _, limits := range []struct{ all, perClient int }{{1, 5}, {5, 1}} {
+			h := esthttp.New(store, esthttp.Options{Feed: feed, MaxSubscribers: limits.all, MaxSubscribersPerClient: limits.perClient})
+			srv := httptest.NewServer(h)
+			open := func(path string, header ...string) *http.Response {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+				req.Header.Set("Accept", "text/event-stream")
+				for i := 0; i+1 < len(header); i += 2 {
+					req.Header.Set(header[i], header[i+1])
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp
+			}
+			held := open("/events")
+			if held.StatusCode != http.StatusOK {
+				t.Fatalf("the first subscription: %d; want 200", held.StatusCode)
+			}
+			for _, tc := range []struct {
+				path   string
+				header []string
+			}{
+				{"/events?after=99", nil},
+				{"/events", []string{"Last-Event-ID", "99"}},
+				{"/streams/" + id.String() + "/events?from=4", nil},
+				{"/streams/" + id.String() + "/events", []string{"Last-Event-ID", "3"}},
+				{"/streams/" + uuid.NewString() + "/events?from=2", nil},
+			} {
+				resp := open(tc.path, tc.header...)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusConflict {
+					t.Errorf("GET %s %q at a limit of %d subscriptions, %d a client: %d; want 409, as without the limit",
+						tc.path, tc.header, limits.all, limits.perClient, resp.StatusCode)
+				}
+			}
+			// A starting point the server has is still a 503 at the limit.
+			for _, path := range []string{"/events?after=2", "/streams/" + id.String() + "/events?from=3"} {
+				resp := open(path)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusServiceUnavailable {
+					t.Errorf("GET %s at a limit: %d; want 503", path, resp.StatusCode)
+				}
+			}
+			held.Body.Close()
+			h.CloseSubscriptions()
+			srv.Close()
+		}
+	})
 }
