@@ -37,7 +37,10 @@ import (
 // own at the client's bound, anyone's at the server's. A client must
 // expect a kept-alive connection to be closed, as at the idle timeout.
 // Where none is, the new connection is answered 503 with Retry-After and
-// closed.
+// closed. Those being answered are not counted: at most maxRefusing, for
+// refusalGrace each, are open beyond the bounds (past it, a refused
+// connection is closed unanswered), so the files held for clients are at
+// most max plus maxRefusing.
 //
 // Serve the server on Listener's listener, and give ConnState to the
 // server's ConnState.
