@@ -217,9 +217,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // redactError is err's text for the log, with every known token in it
 // REDACTED: errors quote what a request named (a store's "read stream
-// <id>: …"), and a client may name a token there, as anywhere.
+// <id>: …"), and a client may name a token there, as anywhere, encoded or
+// not.
 func (s *Server) redactError(err error) string {
-	return s.auth.redact(err.Error())
+	return s.auth.redactEncoded(err.Error(), func(decoded string) string { return decoded })
 }
 
 // detail is the human-readable explanation shown to the client.
