@@ -145,7 +145,7 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 		}
 	}
 	if err := s.admit(r); err != nil {
-		return s.aheadAtLimit(r.Context(), err, func(ctx context.Context) error {
+		return s.aheadAtLimit(r, err, func(ctx context.Context) error {
 			if s.known.version(id) >= seen {
 				return nil
 			}
@@ -223,7 +223,7 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 		sub.After, asked = last, "Last-Event-ID "+strconv.FormatInt(last, 10)
 	}
 	if err := s.admit(r); err != nil {
-		return s.aheadAtLimit(r.Context(), err, func(ctx context.Context) error {
+		return s.aheadAtLimit(r, err, func(ctx context.Context) error {
 			if s.known.head.Load() >= sub.After {
 				return nil
 			}
@@ -276,19 +276,30 @@ func (s *Server) admit(r *http.Request) error {
 // aheadAtLimit is the answer to a subscription refused at a limit on
 // subscriptions (admit's 503, refused): ahead's 409 if its starting point
 // is past the stream's version or the log's head, which is wrong whatever
-// the load and must be told so, else refused. ahead returns the 409, nil,
-// or a read's error, and reads only where known does not already reach
-// the starting point: a storm of reconnections at the limit costs a read
-// the first time a stream or the head has moved, not one each. Where reads
-// may lag (a replica, Galera), telling takes a wait (awaitLogStart): there,
-// and where the read fails, refused stands.
-func (s *Server) aheadAtLimit(ctx context.Context, refused error, ahead func(context.Context) error) error {
+// the load and must be told so, and so is a Tributary-Min-Position past
+// the log's head; else refused. ahead returns the 409, nil, or a read's
+// error, and reads only where known does not already reach the starting
+// point: a storm of reconnections at the limit costs a read the first time
+// a stream or the head has moved, not one each. Where reads may lag (a
+// replica, Galera), telling takes a wait (awaitLogStart): there, and where
+// the read fails, refused stands.
+func (s *Server) aheadAtLimit(r *http.Request, refused error, ahead func(context.Context) error) error {
 	if s.opts.Replica != nil || s.opts.ReadsMayLag {
 		return refused
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
 	var a *aheadError
+	if want, ok := r.Context().Value(minPositionKey{}).(int64); ok && want > s.known.head.Load() {
+		// Where reads see every append, it reads the head once, and waits
+		// for nothing.
+		switch err := s.awaitMinPosition(r.WithContext(ctx)); {
+		case err == nil:
+			s.known.noteHead(want) // the head has reached it
+		case errors.As(err, &a):
+			return err
+		}
+	}
 	if err := ahead(ctx); errors.As(err, &a) {
 		return err
 	}

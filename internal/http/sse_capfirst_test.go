@@ -151,6 +151,9 @@ func TestAtTheCapAStartingPointPastTheHeadIsStillAConflict(t *testing.T) {
 				{"/streams/" + id.String() + "/events?from=4", nil},
 				{"/streams/" + id.String() + "/events", []string{"Last-Event-ID", "3"}},
 				{"/streams/" + uuid.NewString() + "/events?from=2", nil},
+				// A position to read at that the log never reached.
+				{"/events", []string{esthttp.MinPositionHeader, "99"}},
+				{"/streams/" + id.String() + "/events", []string{esthttp.MinPositionHeader, "99"}},
 			} {
 				resp := open(tc.path, tc.header...)
 				resp.Body.Close()
@@ -170,6 +173,35 @@ func TestAtTheCapAStartingPointPastTheHeadIsStillAConflict(t *testing.T) {
 			held.Body.Close()
 			h.CloseSubscriptions()
 			srv.Close()
+		}
+		// Where reads may lag, telling takes a wait: at the limit, the 503
+		// comes at once instead.
+		h := esthttp.New(store, esthttp.Options{Feed: feed, MaxSubscribers: 1, ReadsMayLag: true})
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		defer h.CloseSubscriptions()
+		get := func(path string, header ...string) *http.Response {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			req.Header.Set("Accept", "text/event-stream")
+			for i := 0; i+1 < len(header); i += 2 {
+				req.Header.Set(header[i], header[i+1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}
+		held := get("/events")
+		defer held.Body.Close()
+		for _, header := range [][]string{nil, {esthttp.MinPositionHeader, "99"}} {
+			start := time.Now()
+			resp := get("/events?after=99", header...)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || time.Since(start) > time.Second {
+				t.Errorf("GET /events?after=99 %q at the limit where reads may lag: %d after %v; want 503 at once", header, resp.StatusCode, time.Since(start))
+			}
 		}
 	})
 }
