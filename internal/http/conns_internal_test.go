@@ -1,13 +1,18 @@
 package http
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // addrConn is a connection from addr that does nothing.
@@ -218,5 +223,51 @@ func TestARequestOnAConnectionShutToMakeRoomIsNotHandled(t *testing.T) {
 	conn.shut.Store(true)
 	if !serve() || handled != 1 {
 		t.Fatalf("a request on a connection shut to make room: handled (%d in all), not abandoned; want it abandoned (http.ErrAbortHandler) before any handler", handled)
+	}
+}
+
+// TestRefusalsOfManyClientsAreLoggedByClientUpToABound: a report of
+// refusals at the client's bound names each client with its count, of at
+// most maxLoggedClients, and counts the rest on one line, so that a flood
+// from many addresses cannot grow the report without bound.
+func TestRefusalsOfManyClientsAreLoggedByClientUpToABound(t *testing.T) {
+	logs := &testlog.Buffer{} // the report due in 10 s writes to it after the test
+	c := NewConnections(10, 1, slog.New(slog.NewJSONHandler(logs, nil)), nil)
+	c.mu.Lock()
+	c.lastLog = time.Now() // a line was just logged: these wait for the report
+	c.mu.Unlock()
+	for i := range maxLoggedClients + 4 {
+		for range 2 {
+			c.logRefusal("client", fmt.Sprintf("10.0.0.%d", i))
+		}
+	}
+	c.logRefusal("server", "10.0.1.1")
+	c.reportRefusals()
+	named, others, server := map[string]int{}, 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var entry struct {
+			Bound, Client string
+			Refused       int
+		}
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("a log line that is not JSON: %s", line)
+		}
+		switch {
+		case entry.Bound == "server":
+			server += entry.Refused
+		case strings.HasPrefix(entry.Client, "10.0.0."):
+			named[entry.Client] += entry.Refused
+		default:
+			others += entry.Refused
+		}
+	}
+	if len(named) != maxLoggedClients || others != 8 || server != 1 {
+		t.Fatalf("%d clients named, %d refusals of others, %d at the server's bound; want %d, 8 and 1. The log:\n%s",
+			len(named), others, server, maxLoggedClients, logs.String())
+	}
+	for client, n := range named {
+		if n != 2 {
+			t.Errorf("client %s: %d refusals logged; want 2", client, n)
+		}
 	}
 }
