@@ -249,10 +249,14 @@ func (a *authenticator) redactEncoded(s string, escape func(string) string) stri
 	return out
 }
 
+// asDecoded is redactEncoded's escape for what is logged decoded: an
+// error, a method.
+func asDecoded(decoded string) string { return decoded }
+
 // holdsToken reports whether s holds a known token, as sent or percent-
 // encoded once or more (redactEncoded).
 func (a *authenticator) holdsToken(s string) bool {
-	return a.redactEncoded(s, func(s string) string { return s }) != s
+	return a.redactEncoded(s, asDecoded) != s
 }
 
 // unescapeLeniently decodes every valid percent-escape of s, and keeps

@@ -220,7 +220,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // <id>: …"), and a client may name a token there, as anywhere, encoded or
 // not.
 func (s *Server) redactError(err error) string {
-	return s.auth.redactEncoded(err.Error(), func(decoded string) string { return decoded })
+	return s.auth.redactEncoded(err.Error(), asDecoded)
 }
 
 // detail is the human-readable explanation shown to the client.

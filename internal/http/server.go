@@ -742,7 +742,7 @@ func (s *Server) logPath(r *http.Request) string {
 // logMethod is a request's method for a log line: a method is any HTTP
 // token, '%' included, so a client may send a token there, encoded or not.
 func (s *Server) logMethod(method string) string {
-	return logCut(s.auth.redactEncoded(method, func(decoded string) string { return decoded }))
+	return logCut(s.auth.redactEncoded(method, asDecoded))
 }
 
 // sentPath is r's path as its request line sent it: percent-escapes as
@@ -941,7 +941,7 @@ var errPanic = errors.New("handler panicked")
 // logPanic logs a recovered panic with the stack, and with every known
 // token in its value REDACTED: a panic may quote what a request sent.
 func (s *Server) logPanic(rec any, attrs ...any) {
-	s.log.Error("panic", append(attrs, "panic", s.auth.redactEncoded(fmt.Sprint(rec), func(decoded string) string { return decoded }), "stack", s.auth.redact(string(debug.Stack())))...)
+	s.log.Error("panic", append(attrs, "panic", s.auth.redactEncoded(fmt.Sprint(rec), asDecoded), "stack", s.auth.redact(string(debug.Stack())))...)
 }
 
 // writeJSON encodes v into a buffer first, so an encoding failure still gets
