@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -1225,6 +1226,12 @@ type lagReplica struct {
 
 func (r lagReplica) ReplicaLag(context.Context) (eventstore.ReplicaLag, error) {
 	return eventstore.ReplicaLag{Positions: r.positions, Replicating: true, PrimaryMayLag: r.galera}, nil
+}
+
+// PrimaryStreamVersion is not known: a resume waits as where the primary
+// cannot be read.
+func (r lagReplica) PrimaryStreamVersion(context.Context, uuid.UUID) (int64, error) {
+	return 0, errors.New("lagReplica knows no stream")
 }
 
 // TestAMinPositionPastThePrimarysHeadIsRefusedBehindAReplica: behind a read

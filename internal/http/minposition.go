@@ -23,9 +23,13 @@ const MinPositionHeader = "Tributary-Min-Position"
 // request's own timeout; past it the answer is 503 with Retry-After.
 const maxMinPositionWait = 5 * time.Second
 
-// Replica reports how far the store's read replica is behind its primary.
+// Replica reports how far the store's read replica is behind its primary,
+// and what the primary itself has of a stream.
 type Replica interface {
 	ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error)
+	// PrimaryStreamVersion is the stream's version on the primary, 0 where
+	// the primary has no such stream.
+	PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error)
 }
 
 // minPosition reads a read's Tributary-Min-Position header, a 400 if it is
@@ -189,8 +193,12 @@ func (s *Server) awaitLogStart(ctx context.Context, after int64, asked string, a
 // stream still lacks seen: no append answered it on this database. Where
 // the primary is a Galera node, which may lack another node's commit, the
 // wait goes on to its end instead. Behind a replica whose applier has
-// stopped on an error it is a 503 at once (applierFailed).
-func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64, ahead *aheadError) error {
+// stopped on an error it is a 503 at once (applierFailed). A version past
+// the primary's own (a primary that is no Galera node) is refused at once,
+// as where reads see every append: no append answered it on this database,
+// and a 503 would have a client retry for ever. asked is how the client
+// gave seen, for the answer's detail.
+func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64, asked string, ahead *aheadError) error {
 	if s.opts.Replica == nil && !s.opts.ReadsMayLag {
 		return ahead
 	}
@@ -201,6 +209,16 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 		var err error
 		if lag, err = s.opts.Replica.ReplicaLag(ctx); err != nil {
 			return err
+		}
+	}
+	if !lag.PrimaryMayLag {
+		// Where it cannot be read, the wait below still ends at the
+		// primary's head.
+		if v, err := s.opts.Replica.PrimaryStreamVersion(ctx, id); err == nil && seen > v {
+			return &aheadError{requested: ahead.requested, current: v, detail: fmt.Sprintf(
+				"%s starts after version %d, but stream %s is at version %d on the primary, not only on this server's read replica: no append answered that version on this database. "+
+					"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
+				asked, seen, id, v)}
 		}
 	}
 	var version int64

@@ -2,10 +2,12 @@ package http_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,7 +134,20 @@ func TestAResumePointTheReplicaLacksButThePrimaryHasIsWaitedFor(t *testing.T) {
 type primaryAhead struct {
 	store  eventstore.Store
 	lag    int64
-	failed bool
+	failed atomic.Bool
+}
+
+// PrimaryStreamVersion is the replica's version of the stream, lag
+// versions further on the primary where the replica has it.
+func (r *primaryAhead) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
+	st, err := r.store.Stream(ctx, id)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return st.Version + r.lag, nil
 }
 
 func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
@@ -140,7 +155,7 @@ func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, e
 	if err != nil {
 		return eventstore.ReplicaLag{}, err
 	}
-	if r.failed {
+	if r.failed.Load() {
 		return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: -1, ApplierFailed: true}, nil
 	}
 	return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: 0, Replicating: true}, nil
@@ -157,7 +172,8 @@ func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, e
 func TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		replica := &primaryAhead{lag: 5, failed: true}
+		replica := &primaryAhead{lag: 5}
+		replica.failed.Store(true)
 		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
 		replica.store = store
 		id := uuid.New()
@@ -177,9 +193,8 @@ func TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce(t *testing.T) {
 			{"/streams/" + id.String() + "/events", "Last-Event-ID", "3", http.StatusServiceUnavailable},
 			{"/events", esthttp.MinPositionHeader, fmt.Sprint(head + 2), http.StatusServiceUnavailable},
 			{"/events", "Last-Event-ID", fmt.Sprint(head + 100), http.StatusConflict},
-			// A stream's version past the primary's cannot be told from one
-			// the replica lacks until it has the primary's head.
-			{"/streams/" + id.String() + "/events", "Last-Event-ID", "100", http.StatusServiceUnavailable},
+			// A stream's version past the primary's too: as without a replica.
+			{"/streams/" + id.String() + "/events", "Last-Event-ID", "100", http.StatusConflict},
 		} {
 			for _, accept := range []string{"text/event-stream", ""} {
 				if accept == "" && c.header != esthttp.MinPositionHeader {
@@ -206,6 +221,56 @@ func TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce(t *testing.T) {
 					t.Errorf("%s: Retry-After %q, %s; want Retry-After and a detail saying the replica's applier has stopped on an error", what, resp.Header.Get("Retry-After"), body)
 				case c.status == http.StatusConflict && !strings.Contains(string(body), "starting-point-ahead"):
 					t.Errorf("%s: %s; want starting-point-ahead", what, body)
+				}
+			}
+		}
+	})
+}
+
+// TestAStreamResumePastThePrimarysVersionIsRefusedAtOnceBehindAReplica:
+// behind a read replica, a subscription resuming a stream at a version past
+// the primary's own (an id from another or a restored database, a client
+// that counts wrong) was waited for until the replica had the primary's
+// head, then refused 409; behind a replica that lags further than the wait,
+// or whose applier stopped on an error, it was a 503, which a client retries
+// for ever. Without a replica it is a 409 at once; the primary says the
+// stream has no such version, so it is a 409 at once behind a replica too,
+// naming the primary's version. A version the primary has is still waited
+// for. On both stores.
+func TestAStreamResumePastThePrimarysVersionIsRefusedAtOnceBehindAReplica(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		for _, failed := range []bool{false, true} {
+			replica := &primaryAhead{lag: 5}
+			replica.failed.Store(failed)
+			store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
+			replica.store = store
+			id := uuid.New()
+			if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
+				Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
+				t.Fatal(err)
+			}
+			// The replica has version 1, the primary 6.
+			for _, c := range []struct{ path, last string }{
+				{"/streams/" + id.String() + "/events", "100"},
+				{"/streams/" + id.String() + "/events", "7"},
+				{"/streams/" + uuid.NewString() + "/events", "1"}, // no such stream on the primary
+			} {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
+				req.Header.Set("Accept", "text/event-stream")
+				req.Header.Set("Last-Event-ID", c.last)
+				start := time.Now()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				resp.Body.Close()
+				if took := time.Since(start); resp.StatusCode != http.StatusConflict || took > 2*time.Second ||
+					!strings.Contains(string(body), "starting-point-ahead") || !strings.Contains(string(body), "primary") {
+					t.Errorf("GET %s with Last-Event-ID %s, past the primary's version, behind a replica 5 behind (applier failed: %v): %d after %v %s; "+
+						"want 409 starting-point-ahead at once, naming the primary's version, as without a replica",
+						c.path, c.last, failed, resp.StatusCode, took.Round(time.Millisecond), body)
 				}
 			}
 		}

@@ -181,7 +181,7 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 		s.known.noteVersion(id, st.Version)
 	}
 	if ahead := streamAhead(id, seen, st.Version, requested, asked); ahead != nil {
-		if err := s.awaitStreamStart(r.Context(), id, seen, ahead); err != nil {
+		if err := s.awaitStreamStart(r.Context(), id, seen, asked, ahead); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
@@ -346,6 +347,18 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 		col("Replica_SQL_Running", "Slave_SQL_Running").String == "Yes"
 	lag.ApplierFailed = applierFailed(st)
 	return lag, nil
+}
+
+// PrimaryStreamVersion returns stream id's version on the primary, 0 where
+// the primary has no such stream: a version past it was never answered on
+// this database, however far the read replica lags. It returns an error
+// wrapping eventstore.ErrUnavailable when the primary does not answer.
+func (s *Store) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
+	var v int64
+	if err := s.primary.QueryRowContext(ctx, "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", id[:]).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read stream %s on the primary: %w", id, translate(err))
+	}
+	return v, nil
 }
 
 // applierFailed reports whether a replica's status (replicaStatus) says

@@ -475,6 +475,33 @@ func TestAPrimaryMissingATableIsNotBlamedOnTheReplica(t *testing.T) {
 	}
 }
 
+// TestPrimaryStreamVersionIsThePrimarysOwn: a resume past a stream's
+// version on the primary is refused at once behind a read replica, however
+// far the replica lags; the version is read on the primary, 0 for a stream
+// it does not have.
+func TestPrimaryStreamVersionIsThePrimarysOwn(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	primary := openMigrated(ctx, t, mysqltest.NewDatabase(t), Options{})
+	empty := openMigrated(ctx, t, mysqltest.NewDatabase(t), Options{})
+	id := uuid.New()
+	if _, err := primary.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
+		Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}, {Type: "B", Data: []byte(`2`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *empty.cfg
+	s := &Store{log: slog.New(slog.DiscardHandler), replica: &cfg, feed: empty.feed, primary: primary.primary}
+	for _, c := range []struct {
+		id   uuid.UUID
+		want int64
+	}{{id, 2}, {uuid.New(), 0}} {
+		if v, err := s.PrimaryStreamVersion(ctx, c.id); err != nil || v != c.want {
+			t.Errorf("PrimaryStreamVersion of a stream at version %d on the primary, none on the replica: %d, %v; want %d", c.want, v, err, c.want)
+		}
+	}
+}
+
 // openMigrated opens a store on dsn with opts, closed with the test, and
 // brings its schema up to date.
 func openMigrated(ctx context.Context, t *testing.T, dsn string, opts Options) *Store {
