@@ -84,7 +84,7 @@ func (s *Server) awaitMinPosition(r *http.Request) error {
 func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) error {
 	ctx, cancel := context.WithTimeout(ctx, maxMinPositionWait)
 	defer cancel()
-	var head int64
+	head, prev := int64(0), int64(-1) // prev: the head at the previous poll
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		var err error
 		if head, err = s.store.Head(ctx); err == nil && head >= want {
@@ -99,13 +99,17 @@ func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) 
 				"%s is past the log's head (%d): no append answered that position on this database; it may come from another or a restored one",
 				asked, head)}
 		}
-		if err == nil && wait == 5*time.Millisecond && s.opts.Replica != nil {
-			// Behind a replica, once: a position past the primary's head
-			// as well will not come, nor any while the replica's applier
-			// is stopped on an error.
+		if err == nil && s.opts.Replica != nil && (prev < 0 || head == prev) {
+			// Behind a replica, at the first poll and at each that finds
+			// it stalled: a position past the primary's head as well will
+			// not come, nor any while the replica's applier is stopped on
+			// an error, which it may stop on while this request waits.
 			if stop := s.willNotCome(ctx, want, asked); stop != nil {
 				return stop
 			}
+		}
+		if err == nil {
+			prev = head
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -130,6 +134,8 @@ func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) 
 // wait goes on. A replica whose applier has stopped on an error will not
 // reach want either until someone repairs it: that is a 503 at once
 // (applierFailed), where waiting out the bound would only hold the client.
+// The wait asks at its first poll and at each that finds the replica's
+// head where it was, so that an applier that stops meanwhile ends it too.
 func (s *Server) willNotCome(ctx context.Context, want int64, asked string) error {
 	lag, err := s.opts.Replica.ReplicaLag(ctx)
 	if err != nil {
@@ -221,12 +227,21 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 				asked, seen, id, v)}
 		}
 	}
-	var version int64
+	version, prev := int64(0), int64(-1) // prev: the head at the previous poll
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		// The head before the stream: a head at the primary's means the
 		// stream read after it has every version the primary had then.
 		head, err := s.store.Head(ctx)
+		if err == nil && s.opts.Replica != nil && head == prev {
+			// A replica found stalled is looked at again: its applier
+			// may have stopped on an error while this request waits. The
+			// primary's head stays the one read as the request began.
+			if now, err := s.opts.Replica.ReplicaLag(ctx); err == nil {
+				lag.ApplierFailed = now.ApplierFailed
+			}
+		}
 		if err == nil {
+			prev = head
 			var st eventstore.Stream
 			st, err = s.store.Stream(ctx, id)
 			if errors.Is(err, eventstore.ErrStreamNotFound) {

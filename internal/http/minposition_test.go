@@ -227,6 +227,62 @@ func TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce(t *testing.T) {
 	})
 }
 
+// TestAWaitForAReplicaWhoseApplierFailsMeanwhileEndsAtOnce: a read with
+// Tributary-Min-Position, or a resume, waiting for a lagging read replica
+// looked at the replica's status once, as it began: an applier that
+// stopped on an error while it waited was not noticed, and the request
+// waited out its whole bound (5 s) for what could not come, then said the
+// replica may be lagging. It notices within a poll now and answers the
+// applier-failed 503 at once, as a request that arrives after the failure
+// does. On both stores, the log and a stream, reads and subscriptions.
+func TestAWaitForAReplicaWhoseApplierFailsMeanwhileEndsAtOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		replica := &primaryAhead{lag: 5}
+		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
+		replica.store = store
+		id := uuid.New()
+		if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
+			t.Fatal(err)
+		}
+		head, err := store.Head(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ path, accept, header, value string }{
+			{"/events", "", esthttp.MinPositionHeader, fmt.Sprint(head + 2)},
+			{"/streams/" + id.String(), "", esthttp.MinPositionHeader, fmt.Sprint(head + 2)},
+			{"/events", "text/event-stream", "Last-Event-ID", fmt.Sprint(head + 2)},
+			{"/streams/" + id.String() + "/events", "text/event-stream", "Last-Event-ID", "3"},
+		} {
+			replica.failed.Store(false)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
+			if c.accept != "" {
+				req.Header.Set("Accept", c.accept)
+			}
+			req.Header.Set(c.header, c.value)
+			const failsAfter = 300 * time.Millisecond
+			fail := time.AfterFunc(failsAfter, func() { replica.failed.Store(true) })
+			start := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			fail.Stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			took := time.Since(start)
+			if resp.StatusCode != http.StatusServiceUnavailable || took < failsAfter || took > failsAfter+time.Second ||
+				resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "applier has stopped on an error") {
+				t.Errorf("GET %s (Accept %q) with %s %s, waiting for a replica 5 behind whose applier stops on an error %v in: %d after %v (Retry-After %q) %s; "+
+					"want 503 with Retry-After saying the applier has stopped on an error, within a second of the failure",
+					c.path, c.accept, c.header, c.value, failsAfter, resp.StatusCode, took.Round(time.Millisecond), resp.Header.Get("Retry-After"), body)
+			}
+		}
+	})
+}
+
 // TestAStreamResumePastThePrimarysVersionIsRefusedAtOnceBehindAReplica:
 // behind a read replica, a subscription resuming a stream at a version past
 // the primary's own (an id from another or a restored database, a client
