@@ -211,11 +211,18 @@ type ReplicaLag struct {
 	// Replicating reports whether the replica receives and applies the
 	// primary's transactions.
 	Replicating bool
-	// ApplierFailed reports that the replica's applier (its SQL thread) has
-	// stopped on an error, a conflicting row or a missing table: unlike a
-	// clean stop, which someone may undo in a moment, it applies nothing
-	// more of the primary's until someone repairs the replica.
+	// ApplierFailed reports that the replica applies nothing more of the
+	// primary's until someone repairs it: its applier (its SQL thread) has
+	// stopped on an error, a conflicting row or a missing table, or its
+	// receiver (its IO thread) has, a binary log the primary purged before
+	// the replica read it, and the applier has applied all it received.
+	// Unlike a clean stop, which someone may undo in a moment, or a
+	// receiver that retries its connection, it will not mend by itself.
 	ApplierFailed bool
+	// IOErrno is the error number the receiver (the IO thread) stopped
+	// on, where that is why ApplierFailed; 0 otherwise. Only the number:
+	// the server's message names the primary's user and host.
+	IOErrno int
 	// PrimaryMayLag reports that the primary is a node of a Galera cluster,
 	// which applies the other nodes' commits a moment late: its head may
 	// be short of a position another instance's node answered.

@@ -150,19 +150,25 @@ func (s *Server) willNotCome(ctx context.Context, want int64, asked string) erro
 			"%s is past the log's head on the primary (%d), not only on this server's read replica: no append answered that position on this database; it may come from another or a restored one",
 			asked, head+lag.Positions)}
 	case lag.ApplierFailed:
-		return applierFailed(fmt.Sprintf("position %d", want), fmt.Sprint(head))
+		return applierFailed(fmt.Sprintf("position %d", want), fmt.Sprint(head), lag.IOErrno)
 	}
 	return nil
 }
 
 // applierFailed is the answer to a read waiting for what a read replica
-// whose applier has stopped on an error lacks: unavailable, as any wait
-// for the replica that ends short, but at once. The detail names neither
-// the replica's error nor its statement, which may quote data.
-func applierFailed(what, has string) error {
+// that has stopped on an error (ReplicaLag.ApplierFailed) lacks:
+// unavailable, as any wait for the replica that ends short, but at once.
+// The detail names neither the applier's error nor its statement, which
+// may quote data; where the receiver (the IO thread) stopped, ioErrno, its
+// error number, only: its message names the primary's user and host.
+func applierFailed(what, has string, ioErrno int) error {
+	stopped := "its applier has stopped on an error"
+	if ioErrno != 0 {
+		stopped = fmt.Sprintf("its IO thread, which receives the primary's binary log, has stopped on error %d", ioErrno)
+	}
 	return &detailError{kind: eventstore.ErrUnavailable, detail: fmt.Sprintf(
-		"%s is not readable here: this server's read replica lacks it, and its applier has stopped on an error, so it will not have it until someone repairs it (reads see up to %s); try again later or on another instance",
-		what, has)}
+		"%s is not readable here: this server's read replica lacks it, and %s, so it will not have it until someone repairs it (reads see up to %s); try again later or on another instance",
+		what, stopped, has)}
 }
 
 // A subscription's starting point past what this server's reads see is
@@ -237,7 +243,7 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 			// may have stopped on an error while this request waits. The
 			// primary's head stays the one read as the request began.
 			if now, err := s.opts.Replica.ReplicaLag(ctx); err == nil {
-				lag.ApplierFailed = now.ApplierFailed
+				lag.ApplierFailed, lag.IOErrno = now.ApplierFailed, now.IOErrno
 			}
 		}
 		if err == nil {
@@ -254,7 +260,7 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 			case err == nil && head >= lag.PrimaryHead && !lag.PrimaryMayLag:
 				return ahead
 			case err == nil && lag.ApplierFailed:
-				return applierFailed(fmt.Sprintf("version %d of stream %s", seen, id), fmt.Sprintf("version %d", version))
+				return applierFailed(fmt.Sprintf("version %d of stream %s", seen, id), fmt.Sprintf("version %d", version), lag.IOErrno)
 			}
 		}
 		if err != nil && ctx.Err() == nil {

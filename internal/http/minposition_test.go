@@ -132,9 +132,10 @@ func TestAResumePointTheReplicaLacksButThePrimaryHasIsWaitedFor(t *testing.T) {
 // primaryAhead is a read replica, the store, whose primary is lag positions
 // ahead of it; with failed, its applier has stopped on an error.
 type primaryAhead struct {
-	store  eventstore.Store
-	lag    int64
-	failed atomic.Bool
+	store   eventstore.Store
+	lag     int64
+	failed  atomic.Bool
+	ioErrno int // with failed: the receiver (IO thread) stopped on this error
 }
 
 // PrimaryStreamVersion is the replica's version of the stream, lag
@@ -156,7 +157,7 @@ func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, e
 		return eventstore.ReplicaLag{}, err
 	}
 	if r.failed.Load() {
-		return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: -1, ApplierFailed: true}, nil
+		return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: -1, ApplierFailed: true, IOErrno: r.ioErrno}, nil
 	}
 	return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: 0, Replicating: true}, nil
 }
@@ -222,6 +223,56 @@ func TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce(t *testing.T) {
 				case c.status == http.StatusConflict && !strings.Contains(string(body), "starting-point-ahead"):
 					t.Errorf("%s: %s; want starting-point-ahead", what, body)
 				}
+			}
+		}
+	})
+}
+
+// TestAWaitBehindAReplicaWhoseReceiverStoppedSaysSoWithItsErrorNumber: a
+// read replica whose receiver (IO thread) stopped on an error (the primary
+// purged the binary log it had yet to read) receives nothing more until
+// someone repairs it, as one whose applier stopped on an error: a read or
+// a resume waiting for it is a 503 with Retry-After at once, its detail
+// saying the receiver stopped and on which error number (the number only:
+// the server's message names the primary's user and host). On both stores.
+func TestAWaitBehindAReplicaWhoseReceiverStoppedSaysSoWithItsErrorNumber(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		replica := &primaryAhead{lag: 5, ioErrno: 1236}
+		replica.failed.Store(true)
+		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
+		replica.store = store
+		id := uuid.New()
+		if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
+			t.Fatal(err)
+		}
+		head, err := store.Head(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ path, accept, header, value string }{
+			{"/events", "", esthttp.MinPositionHeader, fmt.Sprint(head + 2)},
+			{"/events", "text/event-stream", "Last-Event-ID", fmt.Sprint(head + 2)},
+			{"/streams/" + id.String() + "/events", "text/event-stream", "Last-Event-ID", "3"},
+		} {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
+			if c.accept != "" {
+				req.Header.Set("Accept", c.accept)
+			}
+			req.Header.Set(c.header, c.value)
+			start := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if took := time.Since(start); resp.StatusCode != http.StatusServiceUnavailable || took > 2*time.Second || resp.Header.Get("Retry-After") == "" ||
+				!strings.Contains(string(body), "IO thread") || !strings.Contains(string(body), "error 1236") {
+				t.Errorf("GET %s (Accept %q) with %s %s behind a replica whose receiver stopped on error 1236: %d after %v (Retry-After %q) %s; "+
+					"want 503 with Retry-After at once, saying its IO thread stopped on error 1236",
+					c.path, c.accept, c.header, c.value, resp.StatusCode, took.Round(time.Millisecond), resp.Header.Get("Retry-After"), body)
 			}
 		}
 	})

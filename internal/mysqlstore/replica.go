@@ -2,6 +2,7 @@ package mysqlstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -90,7 +91,7 @@ func (s *Store) checkReplica(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s %w", ErrReplicaOutOfOrder, s.replica.Addr, err)
 	}
-	st, err := s.replicaStatus(ctx)
+	rows, err := s.replicaStatus(ctx)
 	switch {
 	case isMySQLError(err, errAccessDenied):
 		// Lag is measured on log_head, which needs no privilege; only this
@@ -100,7 +101,7 @@ func (s *Store) checkReplica(ctx context.Context) error {
 			"replica", s.replica.Addr, "error", err)
 	case err != nil:
 		return fmt.Errorf("read the read replica's status: %w", err)
-	case st == nil:
+	case len(rows) == 0:
 		s.log.Warn("the read replica reports no replication (SHOW REPLICA STATUS is empty): reads there see appends only if something else copies them",
 			"replica", s.replica.Addr)
 	}
@@ -158,13 +159,14 @@ func showVariables(ctx context.Context, db *sql.DB, names ...string) (map[string
 	return vars, nil
 }
 
-// replicaStatus is the replica's SHOW REPLICA STATUS row, by column name;
-// nil when it replicates from nothing. Older servers know only SHOW SLAVE
-// STATUS. MySQL shows every channel there; MariaDB its default connection
-// only: a replica that replicates through named ones (CHANGE MASTER 'name'
-// TO …) has them read with SHOW ALL SLAVES STATUS. With more than one, the
-// row says what is true of all of them (mergeStatus).
-func (s *Store) replicaStatus(ctx context.Context) (map[string]sql.NullString, error) {
+// replicaStatus is the replica's SHOW REPLICA STATUS rows, one for each
+// replication connection, by column name; none when it replicates from
+// nothing. Older servers know only SHOW SLAVE STATUS. MySQL shows every
+// channel there; MariaDB its default connection only: a replica that
+// replicates through named ones (CHANGE MASTER 'name' TO …) has them read
+// with SHOW ALL SLAVES STATUS. mergeStatus and stoppedForGood say what is
+// true of all of them.
+func (s *Store) replicaStatus(ctx context.Context) ([]map[string]sql.NullString, error) {
 	st, err := s.statusRows(ctx, "SHOW REPLICA STATUS")
 	if err != nil && isMySQLError(err, errParse) {
 		st, err = s.statusRows(ctx, "SHOW SLAVE STATUS")
@@ -172,10 +174,8 @@ func (s *Store) replicaStatus(ctx context.Context) (map[string]sql.NullString, e
 	switch {
 	case err != nil:
 		return nil, err
-	case len(st) > 1: // MySQL's channels
-		return mergeStatus(st), nil
-	case len(st) == 1:
-		return st[0], nil
+	case len(st) > 0:
+		return st, nil
 	}
 	all, err := s.statusRows(ctx, "SHOW ALL SLAVES STATUS")
 	switch {
@@ -183,36 +183,20 @@ func (s *Store) replicaStatus(ctx context.Context) (map[string]sql.NullString, e
 		return nil, nil // MySQL: no named connections
 	case err != nil:
 		return nil, err
-	case len(all) > 1:
-		return mergeStatus(all), nil
 	}
-	return first(all), nil
+	return all, nil
 }
 
-func first(rows []map[string]sql.NullString) map[string]sql.NullString {
-	if len(rows) == 0 {
-		return nil
-	}
-	return rows[0]
-}
-
-// mergeStatus makes one status of several connections' (MariaDB's named
+// mergeStatus makes one status of the connections' (MariaDB's named
 // connections, MySQL's channels): a thread runs ("Yes") only where it runs
 // in every connection, the lag in seconds is the largest, unknown (NULL)
-// if any is, and the applier's error (Last_SQL_Errno) is one only where
-// every connection has one: the connection from this primary may be one
-// that still applies. MySQL 8.0.22+ names the columns Replica_… and
-// …_Source, MariaDB and older MySQL Slave_… and …_Master.
+// if any is. MySQL 8.0.22+ names the columns Replica_… and …_Source,
+// MariaDB and older MySQL Slave_… and …_Master. Without a connection, no
+// thread runs.
 func mergeStatus(rows []map[string]sql.NullString) map[string]sql.NullString {
 	merged := map[string]sql.NullString{}
-	if _, ok := rows[0]["Last_SQL_Errno"]; ok {
-		v := rows[0]["Last_SQL_Errno"]
-		for _, r := range rows {
-			if n, _ := strconv.Atoi(r["Last_SQL_Errno"].String); n == 0 {
-				v = r["Last_SQL_Errno"]
-			}
-		}
-		merged["Last_SQL_Errno"] = v
+	if len(rows) == 0 {
+		return merged
 	}
 	for _, c := range []string{"Slave_IO_Running", "Slave_SQL_Running", "Replica_IO_Running", "Replica_SQL_Running"} {
 		if _, ok := rows[0][c]; !ok {
@@ -301,7 +285,8 @@ const errParse = 1064
 
 // ReplicaLag reports how far the read replica is behind the primary: the
 // primary's log head minus the replica's, the replica's own estimate in
-// seconds, and whether its applier has stopped on an error. It returns an
+// seconds, and whether it has stopped for good on an error, its applier's
+// or its IO thread's (stoppedForGood). It returns an
 // error wrapping eventstore.ErrUnavailable when either server does not
 // answer, and a zero lag when no replica is configured.
 // Where the user may not read the replica's status (no REPLICA MONITOR), the
@@ -322,7 +307,7 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 		return eventstore.ReplicaLag{}, err
 	}
 	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), PrimaryHead: primaryHead, Seconds: -1, PrimaryMayLag: s.onGalera}
-	st, err := s.replicaStatus(ctx)
+	rows, err := s.replicaStatus(ctx)
 	switch {
 	case isMySQLError(err, errAccessDenied):
 		// The user lacks REPLICA MONITOR (checkReplica warned at start-up):
@@ -331,22 +316,25 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	case err != nil:
 		return eventstore.ReplicaLag{}, fmt.Errorf("read the replica's status: %w", err)
 	}
-	// MySQL 8.0.22+ says Source and Replica, MariaDB and older MySQL Master and Slave.
-	col := func(names ...string) sql.NullString {
-		for _, n := range names {
-			if v, ok := st[n]; ok {
-				return v
-			}
-		}
-		return sql.NullString{}
-	}
-	if sec := col("Seconds_Behind_Source", "Seconds_Behind_Master"); sec.Valid {
+	st := mergeStatus(rows)
+	if sec := column(st, "Seconds_Behind_Source", "Seconds_Behind_Master"); sec.Valid {
 		lag.Seconds, _ = strconv.ParseInt(sec.String, 10, 64)
 	}
-	lag.Replicating = col("Replica_IO_Running", "Slave_IO_Running").String == "Yes" &&
-		col("Replica_SQL_Running", "Slave_SQL_Running").String == "Yes"
-	lag.ApplierFailed = applierFailed(st)
+	lag.Replicating = column(st, "Replica_IO_Running", "Slave_IO_Running").String == "Yes" &&
+		column(st, "Replica_SQL_Running", "Slave_SQL_Running").String == "Yes"
+	lag.ApplierFailed, lag.IOErrno = stoppedForGood(rows)
 	return lag, nil
+}
+
+// column is the first of names that the status st has: MySQL 8.0.22+ says
+// Source and Replica, MariaDB and older MySQL Master and Slave.
+func column(st map[string]sql.NullString, names ...string) sql.NullString {
+	for _, n := range names {
+		if v, ok := st[n]; ok {
+			return v
+		}
+	}
+	return sql.NullString{}
 }
 
 // PrimaryStreamVersion returns stream id's version on the primary, 0 where
@@ -361,14 +349,47 @@ func (s *Store) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, 
 	return v, nil
 }
 
-// applierFailed reports whether a replica's status (replicaStatus) says
-// its applier has stopped on an error: not running, with a Last_SQL_Errno
-// (both MariaDB's and MySQL's name). One stopped cleanly has none; a
-// running one may show the error it retries.
-func applierFailed(st map[string]sql.NullString) bool {
-	running := st["Replica_SQL_Running"].String == "Yes" || st["Slave_SQL_Running"].String == "Yes"
+// stoppedForGood reports whether every replication connection in rows
+// (replicaStatus) has stopped for good (connectionStopped), and the IO
+// thread's error number where one stopped on its receiver's. None where
+// there is no connection: the replica may be copied some other way.
+func stoppedForGood(rows []map[string]sql.NullString) (stopped bool, ioErrno int) {
+	for _, st := range rows {
+		stopped, errno := connectionStopped(st)
+		if !stopped {
+			return false, 0
+		}
+		ioErrno = cmp.Or(ioErrno, errno)
+	}
+	return len(rows) > 0, ioErrno
+}
+
+// connectionStopped reports whether one connection's status says it applies
+// nothing more of its primary's until someone repairs it: its applier (the
+// SQL thread) has stopped on an error, not running with a Last_SQL_Errno
+// (one stopped cleanly has none; a running one may show the error it
+// retries); or its receiver (the IO thread) has, not running ("No") with a
+// Last_IO_Errno (the primary purged the binary log it had yet to read:
+// 1236), and its applier has applied all the receiver got, up to the same
+// place in the primary's log. A receiver that is "Connecting" retries (a
+// primary gone for a moment; with a wrong password too, every
+// MASTER_CONNECT_RETRY seconds) and may yet succeed: the replica lags.
+// ioErrno is the receiver's Last_IO_Errno where it is why.
+func connectionStopped(st map[string]sql.NullString) (stopped bool, ioErrno int) {
 	errno, _ := strconv.Atoi(st["Last_SQL_Errno"].String)
-	return !running && errno != 0
+	if column(st, "Replica_SQL_Running", "Slave_SQL_Running").String != "Yes" && errno != 0 {
+		return true, 0
+	}
+	ioErrno, _ = strconv.Atoi(st["Last_IO_Errno"].String)
+	if column(st, "Replica_IO_Running", "Slave_IO_Running").String != "No" || ioErrno == 0 {
+		return false, 0
+	}
+	read, applied := column(st, "Read_Source_Log_Pos", "Read_Master_Log_Pos"), column(st, "Exec_Source_Log_Pos", "Exec_Master_Log_Pos")
+	readFile, appliedFile := column(st, "Source_Log_File", "Master_Log_File"), column(st, "Relay_Source_Log_File", "Relay_Master_Log_File")
+	if !read.Valid || read != applied || readFile != appliedFile {
+		return false, 0
+	}
+	return true, ioErrno
 }
 
 // ErrReplicaAhead is wrapped by ReplicaLag's error when the read replica's

@@ -319,14 +319,37 @@ func TestAReplicaWhoseApplierStoppedOnAnErrorIsToldFromACleanStop(t *testing.T) 
 	until("the repaired replica replicating, ApplierFailed no more", func(l eventstore.ReplicaLag) bool { return l.Replicating && !l.ApplierFailed })
 }
 
+// TestTheStatusOfSeveralConnectionsIsWhatIsTrueOfAll: with several
+// replication connections (MariaDB's named ones, MySQL's channels) the
+// replica replicates only where every one does, its lag is the largest, and
+// it has stopped for good only where every one has: the connection from
+// this primary may be one that still applies. A connection has stopped
+// for good where its applier (SQL thread) stopped on an error, or its
+// receiver (IO thread) did (not running, with a Last_IO_Errno: the
+// primary's binary log purged before the replica read it) once its applier
+// has applied all it received; a receiver still connecting, which retries,
+// has not. The receiver's stop was not seen at all: a read waited its whole
+// bound for a replica that could not reach it.
 func TestTheStatusOfSeveralConnectionsIsWhatIsTrueOfAll(t *testing.T) {
 	t.Parallel()
 	yes, no := sql.NullString{String: "Yes", Valid: true}, sql.NullString{String: "No", Valid: true}
+	connecting := sql.NullString{String: "Connecting", Valid: true}
 	sec := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 	row := func(io, sqlT, s sql.NullString, errno ...string) map[string]sql.NullString {
-		r := map[string]sql.NullString{"Slave_IO_Running": io, "Slave_SQL_Running": sqlT, "Seconds_Behind_Master": s, "Last_SQL_Errno": sec("0")}
+		r := map[string]sql.NullString{"Slave_IO_Running": io, "Slave_SQL_Running": sqlT, "Seconds_Behind_Master": s, "Last_SQL_Errno": sec("0"), "Last_IO_Errno": sec("0"),
+			"Master_Log_File": sec("binlog.000002"), "Read_Master_Log_Pos": sec("1234"), "Relay_Master_Log_File": sec("binlog.000002"), "Exec_Master_Log_Pos": sec("1234")}
 		for _, e := range errno {
 			r["Last_SQL_Errno"] = sec(e)
+		}
+		return r
+	}
+	// ioRow is a connection whose receiver shows the error errno; behind,
+	// its applier has not applied all it received.
+	ioRow := func(io sql.NullString, errno string, behind bool) map[string]sql.NullString {
+		r := row(io, yes, sql.NullString{})
+		r["Last_IO_Errno"] = sec(errno)
+		if behind {
+			r["Exec_Master_Log_Pos"] = sec("999")
 		}
 		return r
 	}
@@ -335,36 +358,150 @@ func TestTheStatusOfSeveralConnectionsIsWhatIsTrueOfAll(t *testing.T) {
 		rows        []map[string]sql.NullString
 		replicating bool
 		seconds     sql.NullString
-		failed      bool // every connection's applier stopped on an error
+		failed      bool // every connection stopped for good
+		ioErrno     int
 	}{
-		{"both run", []map[string]sql.NullString{row(yes, yes, sec("3")), row(yes, yes, sec("12"))}, true, sec("12"), false},
-		{"one's IO thread stopped", []map[string]sql.NullString{row(yes, yes, sec("0")), row(no, yes, sec("1"))}, false, sec("1"), false},
-		{"one's applier stopped", []map[string]sql.NullString{row(yes, no, sql.NullString{}), row(yes, yes, sec("0"))}, false, sql.NullString{}, false},
+		{"both run", []map[string]sql.NullString{row(yes, yes, sec("3")), row(yes, yes, sec("12"))}, true, sec("12"), false, 0},
+		{"one's IO thread stopped", []map[string]sql.NullString{row(yes, yes, sec("0")), row(no, yes, sec("1"))}, false, sec("1"), false, 0},
+		{"one's applier stopped", []map[string]sql.NullString{row(yes, no, sql.NullString{}), row(yes, yes, sec("0"))}, false, sql.NullString{}, false, 0},
 		// The one that still applies may be the primary's.
-		{"one's applier failed", []map[string]sql.NullString{row(yes, no, sql.NullString{}, "1062"), row(yes, yes, sec("0"))}, false, sql.NullString{}, false},
-		{"both appliers failed", []map[string]sql.NullString{row(yes, no, sql.NullString{}, "1062"), row(yes, no, sql.NullString{}, "1146")}, false, sql.NullString{}, true},
+		{"one's applier failed", []map[string]sql.NullString{row(yes, no, sql.NullString{}, "1062"), row(yes, yes, sec("0"))}, false, sql.NullString{}, false, 0},
+		{"both appliers failed", []map[string]sql.NullString{row(yes, no, sql.NullString{}, "1062"), row(yes, no, sql.NullString{}, "1146")}, false, sql.NullString{}, true, 0},
+		{"one, its receiver failed, all it got applied", []map[string]sql.NullString{ioRow(no, "1236", false)}, false, sql.NullString{}, true, 1236},
+		{"one, its receiver failed, not all it got applied yet", []map[string]sql.NullString{ioRow(no, "1236", true)}, false, sql.NullString{}, false, 0},
+		{"one, its receiver reconnecting after an error", []map[string]sql.NullString{ioRow(connecting, "1045", false)}, false, sql.NullString{}, false, 0},
+		{"one's receiver failed, the other applies", []map[string]sql.NullString{ioRow(no, "1236", false), row(yes, yes, sec("0"))}, false, sql.NullString{}, false, 0},
+		{"one's receiver failed, the other's applier", []map[string]sql.NullString{row(yes, no, sql.NullString{}, "1062"), ioRow(no, "1236", false)}, false, sql.NullString{}, true, 1236},
 	} {
 		m := mergeStatus(tc.rows)
 		if got := m["Slave_IO_Running"].String == "Yes" && m["Slave_SQL_Running"].String == "Yes"; got != tc.replicating || m["Seconds_Behind_Master"] != tc.seconds {
 			t.Errorf("%s: replicating %v, seconds %+v; want %v, %+v", tc.name, got, m["Seconds_Behind_Master"], tc.replicating, tc.seconds)
 		}
-		if failed := applierFailed(m); failed != tc.failed {
-			t.Errorf("%s: applier failed %v (Last_SQL_Errno %+v); want %v", tc.name, failed, m["Last_SQL_Errno"], tc.failed)
+		if failed, ioErrno := stoppedForGood(tc.rows); failed != tc.failed || ioErrno != tc.ioErrno {
+			t.Errorf("%s: stopped for good %v, IO thread's error %d; want %v, %d", tc.name, failed, ioErrno, tc.failed, tc.ioErrno)
 		}
 		// MySQL 8.0.22+ shows every channel in SHOW REPLICA STATUS, under
 		// the names Replica_… and …_Source.
 		var mysqlRows []map[string]sql.NullString
 		for _, r := range tc.rows {
 			mysqlRows = append(mysqlRows, map[string]sql.NullString{"Replica_IO_Running": r["Slave_IO_Running"],
-				"Replica_SQL_Running": r["Slave_SQL_Running"], "Seconds_Behind_Source": r["Seconds_Behind_Master"], "Last_SQL_Errno": r["Last_SQL_Errno"]})
+				"Replica_SQL_Running": r["Slave_SQL_Running"], "Seconds_Behind_Source": r["Seconds_Behind_Master"], "Last_SQL_Errno": r["Last_SQL_Errno"],
+				"Last_IO_Errno": r["Last_IO_Errno"], "Source_Log_File": r["Master_Log_File"], "Read_Source_Log_Pos": r["Read_Master_Log_Pos"],
+				"Relay_Source_Log_File": r["Relay_Master_Log_File"], "Exec_Source_Log_Pos": r["Exec_Master_Log_Pos"]})
 		}
 		m = mergeStatus(mysqlRows)
 		if got := m["Replica_IO_Running"].String == "Yes" && m["Replica_SQL_Running"].String == "Yes"; got != tc.replicating || m["Seconds_Behind_Source"] != tc.seconds {
 			t.Errorf("%s, MySQL's names: replicating %v, seconds %+v; want %v, %+v", tc.name, got, m["Seconds_Behind_Source"], tc.replicating, tc.seconds)
 		}
-		if failed := applierFailed(m); failed != tc.failed {
-			t.Errorf("%s, MySQL's names: applier failed %v (Last_SQL_Errno %+v); want %v", tc.name, failed, m["Last_SQL_Errno"], tc.failed)
+		if failed, ioErrno := stoppedForGood(mysqlRows); failed != tc.failed || ioErrno != tc.ioErrno {
+			t.Errorf("%s, MySQL's names: stopped for good %v, IO thread's error %d; want %v, %d", tc.name, failed, ioErrno, tc.failed, tc.ioErrno)
 		}
+	}
+}
+
+// TestAReplicaWhoseReceiverStoppedOnAnErrorIsFailedNotLagging: a replica
+// whose IO thread (the receiver of the primary's binary log) stopped on an
+// error, here because the primary purged the log the replica had yet to
+// read (1236), receives nothing more until someone repairs it; ReplicaLag
+// called it neither failed nor anything but a replica not replicating, so a
+// read waiting for it waited its whole bound. It reports ApplierFailed and
+// the IO thread's error number now. A receiver that retries, as with a
+// wrong password (MariaDB shows Connecting, 1045, and tries again every
+// MASTER_CONNECT_RETRY seconds), is a lagging replica still.
+func TestAReplicaWhoseReceiverStoppedOnAnErrorIsFailedNotLagging(t *testing.T) {
+	t.Parallel()
+	// Grant tables on, for a replication user with a password; made before
+	// the binary log is reset, so that the replica, which runs without
+	// them, does not apply it.
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW", "--skip-grant-tables=0")
+	primary.Exec(t, "CREATE USER 'repl'@'%' IDENTIFIED BY 'pw'", "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'", "RESET MASTER")
+	replica := mysqltest.NewServer(t, "--server-id=2")
+	replica.Exec(t,
+		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', MASTER_PASSWORD='pw', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos", primary.Port),
+		"START SLAVE")
+	primary.CreateDatabase(t, "tributary")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{})
+	cfg, err := mysql.ParseDSN(replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := sql.Open("mysql", replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { feed.Close() })
+	r := &Store{log: s.log, replica: cfg, feed: feed, primary: s.primary}
+	until := func(what string, ok func(eventstore.ReplicaLag) bool) eventstore.ReplicaLag {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			lag, err := r.ReplicaLag(ctx)
+			if err == nil && ok(lag) {
+				return lag
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ReplicaLag: %+v, %v; want %s within 20 s\n%s", lag, err, what, replica.ErrorLog())
+			}
+		}
+	}
+	appendOne := func() {
+		t.Helper()
+		if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "order", Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until("the replica replicating, 0 behind", func(l eventstore.ReplicaLag) bool { return l.Replicating && l.Positions == 0 })
+
+	// A wrong password: the receiver retries, the replica lags.
+	replica.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_PASSWORD='wrong'", "START SLAVE")
+	appendOne()
+	until("the receiver failing to connect", func(l eventstore.ReplicaLag) bool { return !l.Replicating && l.Positions == 1 })
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if lag, err := r.ReplicaLag(ctx); err != nil || lag.ApplierFailed || lag.IOErrno != 0 {
+			t.Fatalf("ReplicaLag with the receiver retrying a wrong password: %+v, %v; want a lagging replica, not failed: it retries\n%s", lag, err, replica.ErrorLog())
+		}
+	}
+	replica.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_PASSWORD='pw'", "START SLAVE")
+	until("the replica replicating again, 0 behind", func(l eventstore.ReplicaLag) bool { return l.Replicating && l.Positions == 0 && !l.ApplierFailed })
+
+	// The primary purges the log the replica has yet to read: the receiver
+	// stops on 1236 and nothing more comes.
+	replica.Exec(t, "STOP SLAVE")
+	appendOne()
+	primary.Exec(t, "FLUSH BINARY LOGS")
+	admin, err := sql.Open("mysql", primary.DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	// A log still needed for crash recovery is kept (its binlog checkpoint
+	// comes a moment after the flush): purge until only the new one is left.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := admin.ExecContext(ctx, "PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY"); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := admin.QueryContext(ctx, "SHOW BINARY LOGS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the primary kept %d binary logs after PURGE for 20 s, want 1\n%s", n, primary.ErrorLog())
+		}
+	}
+	replica.Exec(t, "START SLAVE")
+	lag := until("the receiver stopped on 1236, ApplierFailed", func(l eventstore.ReplicaLag) bool { return l.ApplierFailed })
+	if lag.IOErrno != 1236 || lag.Replicating || lag.Positions != 1 {
+		t.Errorf("ReplicaLag with the receiver stopped on the purged binary log: %+v; want IOErrno 1236, not replicating, 1 behind", lag)
 	}
 }
 
