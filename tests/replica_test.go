@@ -548,6 +548,40 @@ func TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce(t *te
 			t.Errorf("GET %s with Last-Event-ID %s, the replica repaired and applying again: %d %s; want 200", c.path, c.lastID, resp.StatusCode, body)
 		}
 	}
+
+	// Failing while a read waits: the applier stopped cleanly with a
+	// conflicting row on its way and an append after it; a read waiting for
+	// the append is waited for, and once the applier, started again, stops
+	// on the row, the read ends at its next poll with the applier-failed
+	// 503. It waited out its 5 s and then said the replica may be lagging.
+	replica.Exec(t, "STOP SLAVE SQL_THREAD", "INSERT INTO other_app.t VALUES (2, 'secret-on-the-replica')")
+	primary.Exec(t, "INSERT INTO other_app.t VALUES (2, 'secret-on-the-primary')")
+	pos = s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Shipped")}).Events[0].Position
+	const failsAfter = time.Second
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		time.Sleep(failsAfter)
+		db, err := sql.Open("mysql", replica.DSN(""))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(t.Context(), "START SLAVE SQL_THREAD"); err != nil {
+			t.Errorf("START SLAVE SQL_THREAD: %v", err)
+		}
+	}()
+	start = time.Now()
+	r = s.get(t, "/events?after="+strconv.FormatInt(pos-1, 10), "Tributary-Min-Position", strconv.FormatInt(pos, 10))
+	took := time.Since(start)
+	<-started
+	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || !strings.Contains(string(r.Body), "applier has stopped on an error") ||
+		took < failsAfter || took > failsAfter+2*time.Second {
+		t.Errorf("GET /events with Tributary-Min-Position %d, the replica's applier started again %v in and stopping on a duplicate key: %d after %v (Retry-After %q) %s; "+
+			"want 503 with Retry-After saying the applier has stopped on an error, within a poll of the failure (not after the 5 s wait)",
+			pos, failsAfter, r.Status, took.Round(time.Millisecond), r.Header.Get("Retry-After"), r.Body)
+	}
 }
 
 // replicaSQLErrno is the replica's Last_SQL_Errno.
