@@ -84,9 +84,12 @@ func (s *Server) awaitMinPosition(r *http.Request) error {
 func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) error {
 	ctx, cancel := context.WithTimeout(ctx, maxMinPositionWait)
 	defer cancel()
-	head, prev := int64(0), int64(-1) // prev: the head at the previous poll
+	// prev is the head at the previous poll, at polled (at first, when the
+	// wait began).
+	head, prev, polled := int64(0), int64(-1), time.Now()
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		var err error
+		now := time.Now()
 		if head, err = s.store.Head(ctx); err == nil && head >= want {
 			return nil
 		} else if err != nil && ctx.Err() == nil {
@@ -104,12 +107,12 @@ func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) 
 			// it stalled: a position past the primary's head as well will
 			// not come, nor any while the replica's applier is stopped on
 			// an error, which it may stop on while this request waits.
-			if stop := s.willNotCome(ctx, want, asked); stop != nil {
+			if stop := s.willNotCome(ctx, want, asked, polled); stop != nil {
 				return stop
 			}
 		}
 		if err == nil {
-			prev = head
+			prev, polled = head, now
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -135,9 +138,11 @@ func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) 
 // reach want either until someone repairs it: that is a 503 at once
 // (applierFailed), where waiting out the bound would only hold the client.
 // The wait asks at its first poll and at each that finds the replica's
-// head where it was, so that an applier that stops meanwhile ends it too.
-func (s *Server) willNotCome(ctx context.Context, want int64, asked string) error {
-	lag, err := s.opts.Replica.ReplicaLag(ctx)
+// head where it was, so that an applier that stops meanwhile ends it too;
+// the lag is one read since then (replicaLag): at first, since the wait
+// began.
+func (s *Server) willNotCome(ctx context.Context, want int64, asked string, since time.Time) error {
+	lag, err := s.replicaLag(ctx, since)
 	if err != nil {
 		return nil
 	}
@@ -217,9 +222,10 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 	ctx, cancel := context.WithTimeout(ctx, min(s.opts.RequestTimeout, maxMinPositionWait))
 	defer cancel()
 	lag := eventstore.ReplicaLag{PrimaryMayLag: true} // a Galera node without a replica: no head to stop at
+	polled := time.Now()
 	if s.opts.Replica != nil {
 		var err error
-		if lag, err = s.opts.Replica.ReplicaLag(ctx); err != nil {
+		if lag, err = s.replicaLag(ctx, polled); err != nil {
 			return err
 		}
 	}
@@ -233,21 +239,22 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 				asked, seen, id, v)}
 		}
 	}
-	version, prev := int64(0), int64(-1) // prev: the head at the previous poll
+	version, prev := int64(0), int64(-1) // prev: the head at the previous poll, at polled
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		// The head before the stream: a head at the primary's means the
 		// stream read after it has every version the primary had then.
+		now := time.Now()
 		head, err := s.store.Head(ctx)
 		if err == nil && s.opts.Replica != nil && head == prev {
 			// A replica found stalled is looked at again: its applier
 			// may have stopped on an error while this request waits. The
 			// primary's head stays the one read as the request began.
-			if now, err := s.opts.Replica.ReplicaLag(ctx); err == nil {
-				lag.ApplierFailed, lag.IOErrno = now.ApplierFailed, now.IOErrno
+			if again, err := s.replicaLag(ctx, polled); err == nil {
+				lag.ApplierFailed, lag.IOErrno = again.ApplierFailed, again.IOErrno
 			}
 		}
 		if err == nil {
-			prev = head
+			prev, polled = head, now
 			var st eventstore.Stream
 			st, err = s.store.Stream(ctx, id)
 			if errors.Is(err, eventstore.ErrStreamNotFound) {
@@ -274,5 +281,45 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 				"version %d of stream %s is not readable here yet (reads see up to version %d; a read replica may be lagging): try again shortly", seen, id, version)}
 		case <-t.C:
 		}
+	}
+}
+
+// lagRead is one read of the read replica's lag (Replica.ReplicaLag).
+type lagRead struct {
+	began time.Time
+	done  chan struct{} // closed once lag and err are set
+	lag   eventstore.ReplicaLag
+	err   error
+}
+
+// replicaLag returns the read replica's lag as a read that began at since
+// or after it found it: the last read, if it did (waiting for it while it
+// is under way), else a new one. The requests waiting for the replica share
+// it: the full lag is about five statements, three of them on the
+// primary's small pool, and a crowd of EventSources reconnecting to an
+// instance whose replica stalls would read it once a poll each; shared, it
+// is read about once a poll in all. The read is bounded by the request
+// timeout, not by the context of the request that began it, so that one
+// request giving up does not fail the others; each stops waiting for it
+// when its own context ends.
+func (s *Server) replicaLag(ctx context.Context, since time.Time) (eventstore.ReplicaLag, error) {
+	s.lag.Lock()
+	r := s.lag.last
+	if r == nil || r.began.Before(since) {
+		r = &lagRead{began: time.Now(), done: make(chan struct{})}
+		s.lag.last = r
+		go func() {
+			defer close(r.done)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
+			defer cancel()
+			r.lag, r.err = s.opts.Replica.ReplicaLag(ctx)
+		}()
+	}
+	s.lag.Unlock()
+	select {
+	case <-r.done:
+		return r.lag, r.err
+	case <-ctx.Done():
+		return eventstore.ReplicaLag{}, ctx.Err()
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,7 +136,8 @@ type primaryAhead struct {
 	store   eventstore.Store
 	lag     int64
 	failed  atomic.Bool
-	ioErrno int // with failed: the receiver (IO thread) stopped on this error
+	ioErrno int          // with failed: the receiver (IO thread) stopped on this error
+	calls   atomic.Int64 // ReplicaLag's
 }
 
 // PrimaryStreamVersion is the replica's version of the stream, lag
@@ -152,6 +154,7 @@ func (r *primaryAhead) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (
 }
 
 func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
+	r.calls.Add(1)
 	head, err := r.store.Head(ctx)
 	if err != nil {
 		return eventstore.ReplicaLag{}, err
@@ -330,6 +333,54 @@ func TestAWaitForAReplicaWhoseApplierFailsMeanwhileEndsAtOnce(t *testing.T) {
 					"want 503 with Retry-After saying the applier has stopped on an error, within a second of the failure",
 					c.path, c.accept, c.header, c.value, failsAfter, resp.StatusCode, took.Round(time.Millisecond), resp.Header.Get("Retry-After"), body)
 			}
+		}
+	})
+}
+
+// TestRequestsWaitingForAStalledReplicaShareItsStatus: a request waiting
+// for a read replica reads the replica's status (the full lag: about five
+// statements, three of them on the primary's small pool) at each poll that
+// finds the replica stalled, to notice an applier that stops meanwhile;
+// each on its own, a crowd of EventSources reconnecting to an instance
+// whose replica is stopped would read it hundreds of times a second.
+// Waiting requests share one read of it a poll (250 ms), and each still
+// reads it once after it began. On both stores.
+func TestRequestsWaitingForAStalledReplicaShareItsStatus(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		replica := &primaryAhead{lag: 5}
+		const wait = time.Second
+		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: wait}, nil)
+		replica.store = store
+		head, err := store.Head(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		const waiting = 20
+		var wg sync.WaitGroup
+		for range waiting {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+"/events", nil)
+				req.Header.Set(esthttp.MinPositionHeader, fmt.Sprint(head+2))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusServiceUnavailable {
+					t.Errorf("GET /events with %s past a stalled replica's head: %d, want 503 once the wait ends", esthttp.MinPositionHeader, resp.StatusCode)
+				}
+			}()
+		}
+		wg.Wait()
+		// One a request as it begins, and one a poll (4 a second) shared:
+		// each request on its own read it about twenty times in its second.
+		if n := replica.calls.Load(); n > waiting+4*int64(wait/time.Second)+10 {
+			t.Errorf("%d requests waiting %v for a stalled replica read its status %d times; want at most one each as they begin and about four a second between them", waiting, wait, n)
 		}
 	})
 }

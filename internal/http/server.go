@@ -115,6 +115,12 @@ type Server struct {
 	// the reads of subscriptions, so that one refused at a limit is told
 	// its starting point is ahead without a read each (aheadAtLimit).
 	known known
+	// lag is the last read of the read replica's lag, shared by the
+	// requests waiting for the replica (replicaLag).
+	lag struct {
+		sync.Mutex
+		last *lagRead
+	}
 }
 
 // turnsFor is how many live subscriptions take their turn at once on procs
