@@ -104,6 +104,17 @@ func (s *Store) checkReplica(ctx context.Context) error {
 	case len(rows) == 0:
 		s.log.Warn("the read replica reports no replication (SHOW REPLICA STATUS is empty): reads there see appends only if something else copies them",
 			"replica", s.replica.Addr)
+	default:
+		// Not its message: the applier's may quote rows.
+		if stopped, ioErrno := stoppedForGood(rows); stopped {
+			thread := "SQL"
+			if ioErrno != 0 {
+				thread = "IO"
+			}
+			s.log.Warn("the read replica has stopped replicating on an error and applies nothing more of the primary's until someone repairs it: "+
+				"reads there are stale, and reads and resumptions asking for more are 503",
+				"replica", s.replica.Addr, "thread", thread, "io_errno", ioErrno)
+		}
 	}
 	s.log.Info("read replica", "replica", s.replica.Addr, "primary", s.Addr(), "commit_order", order,
 		"serves", "clients' reads and the live feed; appends, their idempotency checks and durability stay on the primary")

@@ -314,6 +314,16 @@ func TestAReplicaWhoseApplierStoppedOnAnErrorIsToldFromACleanStop(t *testing.T) 
 	replica.Exec(t, "INSERT INTO other_app.t VALUES (1)")
 	primary.Exec(t, "INSERT INTO other_app.t VALUES (1)")
 	until("the applier stopped on the duplicate key, ApplierFailed", func(l eventstore.ReplicaLag) bool { return !l.Replicating && l.ApplierFailed })
+	// An instance starting beside such a replica says so: it said only
+	// what commit order the replica keeps.
+	var logged bytes.Buffer
+	starting := &Store{log: slog.New(slog.NewJSONHandler(&logged, nil)), replica: cfg, feed: feed, primary: s.primary}
+	if err := starting.checkReplica(ctx); err != nil {
+		t.Fatalf("checkReplica: %v", err)
+	}
+	if !strings.Contains(logged.String(), `"level":"WARN"`) || !strings.Contains(logged.String(), "stopped replicating on an error") || strings.Contains(logged.String(), "other_app") {
+		t.Errorf("checkReplica beside a replica whose applier stopped on an error logged:\n%s\nwant a warning saying it stopped on an error, quoting nothing of the server's message", logged.String())
+	}
 
 	replica.Exec(t, "DELETE FROM other_app.t WHERE id = 1", "START SLAVE SQL_THREAD")
 	until("the repaired replica replicating, ApplierFailed no more", func(l eventstore.ReplicaLag) bool { return l.Replicating && !l.ApplierFailed })
