@@ -460,7 +460,7 @@ func TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce(t *te
 	waitForReplica(t, replica, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'other_app'", "the table other_app.t")
 	replica.Exec(t, "INSERT INTO other_app.t VALUES (1, 'secret-on-the-replica')")
 	primary.Exec(t, "INSERT INTO other_app.t VALUES (1, 'secret-on-the-primary')")
-	for deadline := time.Now().Add(20 * time.Second); replicaSQLErrno(t, replica) == 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); replicaStatusNumber(t, replica, "Last_SQL_Errno") == 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("expected the replica's applier to stop on the duplicate key within 20 s\n%s", replica.ErrorLog())
 		}
@@ -584,8 +584,71 @@ func TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce(t *te
 	}
 }
 
-// replicaSQLErrno is the replica's Last_SQL_Errno.
-func replicaSQLErrno(t *testing.T, replica *mysqltest.Server) int {
+// TestAReadBehindAReplicaWhoseIOThreadStoppedOnAnErrorIsAnsweredAtOnce runs
+// the service on a primary and an async replica (private mariadbd) whose
+// IO thread then stops on an error: the primary purged the binary log the
+// replica had yet to read (1236). Such a replica receives nothing more until
+// someone repairs it (a new copy of the primary), yet it was not seen as
+// failed: a Tributary-Min-Position read of an append it lacks, and a
+// resumption there, waited their 5 s each, then said the replica may be
+// lagging. They are 503 with Retry-After at once now, the detail naming the
+// IO thread's error number and not its message; /readyz stays 200,
+// replicating false.
+func TestAReadBehindAReplicaWhoseIOThreadStoppedOnAnErrorIsAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	primary, replica := startReplicaPair(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.DSN("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.DSN("tributary"))
+	stream := newID()
+	res := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Placed")})
+	requireStatus(t, s.get(t, "/streams/"+stream, "Tributary-Min-Position", strconv.FormatInt(res.Events[0].Position, 10)), http.StatusOK)
+
+	replica.Exec(t, "STOP SLAVE")
+	res = s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Paid")})
+	pos, version := res.Events[0].Position, res.Events[0].Version
+	primary.PurgeBinaryLogs(t)
+	replica.Exec(t, "START SLAVE")
+	for deadline := time.Now().Add(20 * time.Second); replicaStatusNumber(t, replica, "Last_IO_Errno") == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("expected the replica's IO thread to stop on the purged binary log within 20 s\n%s", replica.ErrorLog())
+		}
+	}
+
+	check := func(what string, status int, header http.Header, body []byte, took time.Duration) {
+		t.Helper()
+		if status != http.StatusServiceUnavailable || header.Get("Retry-After") == "" || took > 2*time.Second ||
+			!strings.Contains(string(body), "IO thread") || !strings.Contains(string(body), "error 1236") {
+			t.Errorf("%s, the replica's IO thread stopped on error 1236: %d after %s (Retry-After %q) %s; want 503 with Retry-After at once, naming the IO thread's error 1236",
+				what, status, took.Round(time.Millisecond), header.Get("Retry-After"), body)
+		}
+		if strings.Contains(string(body), "purged") || strings.Contains(string(body), "GTID") {
+			t.Errorf("%s: the answer quotes the replica's error message: %s; want its number only", what, body)
+		}
+	}
+	start := time.Now()
+	r := s.get(t, "/streams/"+stream, "Tributary-Min-Position", strconv.FormatInt(pos, 10))
+	check(fmt.Sprintf("GET /streams/%s with Tributary-Min-Position %d", stream, pos), r.Status, r.Header, r.Body, time.Since(start))
+	for _, c := range []struct{ path, lastID string }{{"/events", strconv.FormatInt(pos, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(version, 10)}} {
+		start := time.Now()
+		resp, err := sendSubscribe(t.Context(), s.URL+c.path, "Last-Event-ID", c.lastID)
+		if err != nil {
+			t.Fatalf("GET %s with Last-Event-ID %s: %v", c.path, c.lastID, err)
+		}
+		took := time.Since(start)
+		var body []byte
+		if resp.StatusCode != http.StatusOK { // a subscription's body does not end
+			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		}
+		resp.Body.Close()
+		check(fmt.Sprintf("GET %s with Last-Event-ID %s", c.path, c.lastID), resp.StatusCode, resp.Header, body, took)
+	}
+	if rd := readiness(t, s); rd.Replica.Replicating || rd.Replica.LagPositions != 1 {
+		t.Errorf("GET /readyz, the replica's IO thread stopped on an error 1 position behind: %+v; want 200 with lag_positions 1, replicating false", rd)
+	}
+}
+
+// replicaStatusNumber is a number column of the replica's SHOW SLAVE
+// STATUS (Last_SQL_Errno, Last_IO_Errno).
+func replicaStatusNumber(t *testing.T, replica *mysqltest.Server, column string) int {
 	t.Helper()
 	db, err := sql.Open("mysql", replica.DSN(""))
 	if err != nil {
@@ -613,12 +676,12 @@ func replicaSQLErrno(t *testing.T, replica *mysqltest.Server) int {
 		t.Fatal(err)
 	}
 	for i, c := range cols {
-		if c == "Last_SQL_Errno" {
+		if c == column {
 			n, _ := strconv.Atoi(vals[i].String)
 			return n
 		}
 	}
-	t.Fatalf("SHOW SLAVE STATUS has no Last_SQL_Errno: %v", cols)
+	t.Fatalf("SHOW SLAVE STATUS has no %s: %v", column, cols)
 	return 0
 }
 

@@ -480,34 +480,7 @@ func TestAReplicaWhoseReceiverStoppedOnAnErrorIsFailedNotLagging(t *testing.T) {
 	// stops on 1236 and nothing more comes.
 	replica.Exec(t, "STOP SLAVE")
 	appendOne()
-	primary.Exec(t, "FLUSH BINARY LOGS")
-	admin, err := sql.Open("mysql", primary.DSN(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	// A log still needed for crash recovery is kept (its binlog checkpoint
-	// comes a moment after the flush): purge until only the new one is left.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := admin.ExecContext(ctx, "PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY"); err != nil {
-			t.Fatal(err)
-		}
-		rows, err := admin.QueryContext(ctx, "SHOW BINARY LOGS")
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for rows.Next() {
-			n++
-		}
-		rows.Close()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the primary kept %d binary logs after PURGE for 20 s, want 1\n%s", n, primary.ErrorLog())
-		}
-	}
+	primary.PurgeBinaryLogs(t)
 	replica.Exec(t, "START SLAVE")
 	lag := until("the receiver stopped on 1236, ApplierFailed", func(l eventstore.ReplicaLag) bool { return l.ApplierFailed })
 	if lag.IOErrno != 1236 || lag.Replicating || lag.Positions != 1 {

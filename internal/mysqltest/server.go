@@ -260,6 +260,43 @@ func (m *Server) Exec(t testing.TB, statements ...string) {
 	}
 }
 
+// PurgeBinaryLogs starts a new binary log and purges every older one, as an
+// operator freeing disk does: a replica that has not read them yet cannot
+// any more (its IO thread stops on 1236). A log still needed for crash
+// recovery is kept until its binlog checkpoint, a moment after the flush,
+// so the purge is tried until only the new log is left (20 s at most).
+func (m *Server) PurgeBinaryLogs(t testing.TB) {
+	t.Helper()
+	db, err := sql.Open("mysql", m.DSN(""))
+	if err != nil {
+		t.Fatalf("open %s: %v", m.DSN(""), err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), "FLUSH BINARY LOGS"); err != nil {
+		t.Fatalf("FLUSH BINARY LOGS: %v", err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := db.ExecContext(t.Context(), "PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY"); err != nil {
+			t.Fatalf("PURGE BINARY LOGS: %v", err)
+		}
+		rows, err := db.QueryContext(t.Context(), "SHOW BINARY LOGS")
+		if err != nil {
+			t.Fatalf("SHOW BINARY LOGS: %v", err)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mariadbd kept %d binary logs after PURGE for 20 s, want 1\n%s", n, m.ErrorLog())
+		}
+	}
+}
+
 // CreateDatabase makes a database on the server and returns its DSN.
 func (m *Server) CreateDatabase(t testing.TB, name string) string {
 	t.Helper()
