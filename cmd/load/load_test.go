@@ -314,14 +314,26 @@ func TestMeasureCountsEachOpByItsShareOfTheWindow(t *testing.T) {
 		clients int
 		warmup  time.Duration
 	}{{1, 0}, {3, 0}, {2, 30 * time.Millisecond}} {
-		run, err := measure(context.Background(), tc.clients, tc.warmup, 100*time.Millisecond, op)
-		if err != nil || run.P50Ms <= 0 {
-			t.Fatalf("%d client(s), %s warm-up: %+v, %v", tc.clients, tc.warmup, run, err)
+		// A busy machine can hold one sleep up past its 60 ms, which moves
+		// a window of two ops by far more than its median op: the count is
+		// wrong only if no run of three comes out right (the errors above
+		// are in every run).
+		var failures []string
+		for range 3 {
+			run, err := measure(context.Background(), tc.clients, tc.warmup, 100*time.Millisecond, op)
+			if err != nil || run.P50Ms <= 0 {
+				t.Fatalf("%d client(s), %s warm-up: %+v, %v", tc.clients, tc.warmup, run, err)
+			}
+			want := float64(tc.clients) * 10 / (run.P50Ms / 1000)
+			if math.Abs(run.EventsPerSec-want) <= 0.15*want {
+				failures = nil
+				break
+			}
+			failures = append(failures, fmt.Sprintf("%.0f events/s with ops of %.1f ms, expected about %.0f", run.EventsPerSec, run.P50Ms, want))
 		}
-		want := float64(tc.clients) * 10 / (run.P50Ms / 1000)
-		if math.Abs(run.EventsPerSec-want) > 0.15*want {
-			t.Errorf("%d client(s) of ops of %.1f ms, 10 events each, in a 100 ms window after %s of warm-up: %.0f events/s, expected about %.0f",
-				tc.clients, run.P50Ms, tc.warmup, run.EventsPerSec, want)
+		if failures != nil {
+			t.Errorf("%d client(s) of ops of 60 ms, 10 events each, in a 100 ms window after %s of warm-up, three runs: %s",
+				tc.clients, tc.warmup, strings.Join(failures, "; "))
 		}
 	}
 }
