@@ -1327,3 +1327,29 @@ func TestPageSaysAPathItHasNoViewFor(t *testing.T) {
 	b.waitFor(t, "#/streams/ to list the streams", `return [document.getElementById('view-streams').hidden, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('error').textContent]`,
 		`[false,1,""]`)
 }
+
+// TestPageKeepsBigNumbersBesideADeeplyNestedEvent: the page keeps a
+// number a JavaScript number would change (9007199254740993) as stored,
+// but an answer with one event nested too deep for its reviver was parsed
+// without it: every event of that answer, in a stream's view or the live
+// log, showed its big numbers rounded. They show as stored, beside the
+// deep event's note.
+func TestPageKeepsBigNumbersBesideADeeplyNestedEvent(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	deep := strings.Repeat("[", 9000) + strings.Repeat("]", 9000)
+	s.mustAppend(t, id, `{"stream_type":"deep","events":[{"type":"Counted","data":{"n":9007199254740993,"price":1.10}},{"type":"Nested","data":`+deep+`}]}`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's events", versionsJS, "[2,1]")
+	b.waitFor(t, "the deep data as a note", `return document.querySelector('#stream-events li[data-version="2"] pre').textContent.includes('too deep')`, "true")
+	b.waitFor(t, "the big number as stored, in the stream's view",
+		`return document.querySelector('#stream-events li[data-version="1"] pre').textContent.match(/"n": \d+|"price": [\d.]+/g)`,
+		`["\"n\": 9007199254740993","\"price\": 1.10"]`)
+	b.run(t, `location.hash = '#/'; return null`)
+	b.waitFor(t, "the live log", positionsJS, "[2,1]")
+	b.waitFor(t, "the big number as stored, in the live log", `return document.querySelector('#log-events li[data-position="1"] pre').textContent`,
+		`"{\"n\":9007199254740993,\"price\":1.10}"`)
+}

@@ -81,22 +81,60 @@
   // parseJSON parses an API answer or an event frame. Event data is stored
   // byte for byte; a number a JavaScript number would change (past 2^53,
   // or written as 1.10) is kept as written, where the browser can
-  // (JSON.rawJSON), so that the page shows it as stored. A reviver
-  // recurses, and data nested a few thousand deep (the server takes 10,000)
-  // is too deep for it: such an answer is parsed without one. (Chromium
-  // throws a RangeError for that, Firefox an InternalError: any error of
-  // the reviver's parse is tried again without it, and text that is no
-  // JSON fails that one too.)
-  const keepNumber = JSON.rawJSON
-    ? (k, v, ctx) => (typeof v === 'number' && ctx && ctx.source !== undefined && String(v) !== ctx.source ? JSON.rawJSON(ctx.source) : v)
-    : undefined;
-  const parseJSON = (text) => {
-    try {
-      return JSON.parse(text, keepNumber);
-    } catch {
-      return JSON.parse(text);
+  // (JSON.rawJSON), so that the page shows it as stored. JSON.parse's
+  // reviver could do that, but it recurses, and data nested a few thousand
+  // deep (the server takes 10,000) is too deep for it: an answer holding
+  // one such event was parsed without it, and every event of it showed its
+  // big numbers rounded. So such numbers are found in the text, outside
+  // its strings, written in as strings marked for this parse, and put back
+  // after a plain parse (which takes any depth) by a walk with a stack of
+  // its own. Text that is no JSON fails the plain parse.
+  const exact = (lit) => String(Number(lit)) === lit;
+  const numberRE = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+  function parseJSON(text) {
+    if (!JSON.rawJSON) return JSON.parse(text);
+    const mark = '\u0000' + crypto.getRandomValues(new Uint32Array(2)).join('.') + ':';
+    const lits = []; // the numbers kept as written, by their mark's index
+    let out = '';
+    let done = 0; // text before this is in out
+    for (let i = 0; i < text.length;) {
+      // From i to the next string, only JSON's punctuation, words and numbers.
+      const q = text.indexOf('"', i);
+      const outside = text.slice(i, q < 0 ? text.length : q);
+      for (const m of outside.matchAll(numberRE)) {
+        if (exact(m[0])) continue;
+        out += text.slice(done, i + m.index) + JSON.stringify(mark + lits.length);
+        lits.push(m[0]);
+        done = i + m.index + m[0].length;
+      }
+      if (q < 0) break;
+      // The string's end: the next quote after an even run of backslashes.
+      let j = q;
+      for (;;) {
+        j = text.indexOf('"', j + 1);
+        if (j < 0) return JSON.parse(text); // no end: not JSON, as it says
+        let k = j;
+        while (text.charCodeAt(k - 1) === 92) k--;
+        if ((j - k) % 2 === 0) break;
+      }
+      i = j + 1;
     }
-  };
+    if (!lits.length) return JSON.parse(text);
+    const kept = (v) => (typeof v === 'string' && v.startsWith(mark) ? JSON.rawJSON(lits[Number(v.slice(mark.length))]) : v);
+    const top = kept(JSON.parse(out + text.slice(done)));
+    const walk = (v) => v !== null && typeof v === 'object' && !JSON.isRawJSON(v);
+    for (const stack = walk(top) ? [top] : []; stack.length;) {
+      const o = stack.pop();
+      for (const k of Object.keys(o)) {
+        const v = o[k];
+        const w = kept(v);
+        // Defined, not set: a key "__proto__" is the data's, as JSON.parse makes it.
+        if (w !== v) Object.defineProperty(o, k, { value: w, writable: true, enumerable: true, configurable: true });
+        else if (walk(v)) stack.push(v);
+      }
+    }
+    return top;
+  }
 
   // waitNote is a 503's detail without its advice to API clients (to try
   // again after the Retry-After header): the page tries again itself, and
