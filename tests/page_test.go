@@ -1328,6 +1328,37 @@ func TestPageSaysAPathItHasNoViewFor(t *testing.T) {
 		`[false,1,""]`)
 }
 
+// TestPageGivesUpAReadTheServerLeavesUnanswered: a server that takes a
+// read and never answers it (stalled, or a network that drops what
+// comes back) left the page saying it was reading, for ever. A read that
+// has had nothing for 10 s is given up, the page says so, and tries
+// again. Here the first read of the stream's events never answers.
+func TestPageGivesUpAReadTheServerLeavesUnanswered(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	b.run(t, `const fetch0 = window.fetch;
+		window.held = 0;
+		window.fetch = (u, o) => {
+			if (!String(u).startsWith('/streams/`+id+`/events') || window.held > 0) return fetch0(u, o);
+			window.held++;
+			return new Promise((_, reject) => o?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+		};
+		location.hash = '#/streams/`+id+`';
+		return null`)
+	b.waitFor(t, "the read on its way", `return window.held`, "1")
+	b.waitFor(t, "the page to say the server did not answer, and that it tries again", `const m = document.getElementById('error').textContent;
+		return [m.includes('did not answer'), /Trying again in \d+ s/.test(m)]`, "[true,true]")
+	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}
+
 // TestPageKeepsBigNumbersBesideADeeplyNestedEvent: the page keeps a
 // number a JavaScript number would change (9007199254740993) as stored,
 // but an answer with one event nested too deep for its reviver was parsed

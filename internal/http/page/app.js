@@ -6,6 +6,7 @@
   const LOG_ROWS = 500; // rows the live log keeps, and a stream's live tail, besides those loaded on demand
   const PAGE = 50; // streams per page, and events per "earlier" page
   const READY_EVERY = 5000; // ms between two checks of /readyz while the live log is at its head
+  const ANSWER_WITHIN = 10000; // ms a read may wait for its answer, or for the next bytes of it, before it is given up
   const $ = (id) => document.getElementById(id);
 
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
@@ -159,26 +160,68 @@
   // api GETs path with the token. It asks for a token on 401, and waits
   // out a 503 (Retry-After, saying so), and tries again; other errors are
   // thrown as Problems. A view's reads give signal, its leave's: once
-  // the view is left they are given up, with a Problem of status 0.
+  // the view is left they are given up, with an AbortError. A read that
+  // has had nothing from the server for ANSWER_WITHIN, its answer or the
+  // next bytes of its body, is given up, with a Problem of status 0 that
+  // says so: a server that took a read and never answered it left the
+  // page saying it was reading, for ever. It resolves to the answer's
+  // body, its next link and its size (in UTF-16 units).
   async function api(path, accept = 'application/json', signal = undefined) {
     let busy = ''; // what it said while waiting out a 503
     for (;;) {
       const headers = { Accept: accept };
+      const ctl = new AbortController();
+      const leave = () => ctl.abort();
+      signal?.addEventListener('abort', leave);
+      let late = false;
+      let timer = 0;
+      const wait = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          late = true;
+          ctl.abort();
+        }, ANSWER_WITHIN);
+      };
       let res;
+      let text = null; // a JSON answer's text
       try {
-        res = await fetch(authorized(path, headers), { headers, cache: 'no-store', signal });
+        if (signal?.aborted) ctl.abort();
+        wait();
+        res = await fetch(authorized(path, headers), { headers, cache: 'no-store', signal: ctl.signal });
+        if (res.status !== 401 && (res.headers.get('Content-Type') || '').includes('json')) {
+          text = '';
+          const reader = res.body.getReader();
+          const utf8 = new TextDecoder();
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            wait();
+            text += utf8.decode(value, { stream: true });
+          }
+          text += utf8.decode();
+        } else {
+          await res.body?.cancel();
+        }
       } catch (e) {
         if (signal?.aborted) throw e; // an AbortError: the view was left
+        if (late) throw new Problem(0, { detail: `The server did not answer within ${ANSWER_WITHIN / 1000} s.` });
         throw new Problem(0, { detail: 'The server cannot be reached (' + e.message + ').' });
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', leave);
       }
       if (res.status === 401) {
-        await res.body?.cancel();
         await askToken();
         continue;
       }
       let body = null;
-      if ((res.headers.get('Content-Type') || '').includes('json')) body = await res.text().then(parseJSON).catch(() => null);
-      else await res.body?.cancel();
+      if (text !== null) {
+        try {
+          body = parseJSON(text);
+        } catch {
+          // Not JSON after all: said as its status.
+        }
+      }
       if (res.status === 503) {
         const secs = Math.min(Number(res.headers.get('Retry-After')) || 1, 30);
         busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${secs} s…`;
@@ -188,7 +231,7 @@
       }
       if (busy && $('error').textContent === busy) showError('');
       if (!res.ok) throw new Problem(res.status, body);
-      return { body, next: nextLink(res.headers.get('Link')) };
+      return { body, next: nextLink(res.headers.get('Link')), size: text ? text.length : 0 };
     }
   }
 
