@@ -1328,6 +1328,58 @@ func TestPageSaysAPathItHasNoViewFor(t *testing.T) {
 		`[false,1,""]`)
 }
 
+// TestPageReadsLargeEventsAFewAtATime: a stream's view read its latest 50
+// events, and the live log its last 100 positions, in one read whatever
+// their size: 31 MB for a stream of 1 MiB events, read and parsed before
+// anything showed. A first read, and each page of earlier events, now
+// stops at about 2 MiB: it shows fewer large events, and "Load earlier
+// events" brings the rest. Here twenty events of 512 KiB (10 MiB).
+func TestPageReadsLargeEventsAFewAtATime(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	half := strings.Repeat("x", 512<<10)
+	for i := range 10 {
+		body := appendBody{Events: []newEvent{{Type: "Stored", Data: map[string]string{"blob": half}}, {Type: "Stored", Data: map[string]string{"blob": half}}}}
+		if i == 0 {
+			body.StreamType = "blob"
+		}
+		s.mustAppend(t, id, body)
+	}
+	// The bytes of the page's reads so far whose path starts with prefix.
+	const readJS = `return performance.getEntriesByType('resource').filter((r) => {
+			const u = new URL(r.name);
+			return (u.pathname + u.search).startsWith(%q);
+		}).reduce((n, r) => n + r.encodedBodySize, 0)`
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	shown := b.run(t, `const v = `+strings.TrimPrefix(versionsJS, "return ")+`; return [v.length > 0 && v.length < 20, v[0]]`)
+	if shown != "[true,20]" {
+		t.Errorf("the stream's first read showed %s (some, not all, newest first), want [true,20]", shown)
+	}
+	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readJS, "/streams/"+id+"/events"))); n > 3<<20 {
+		t.Errorf("the stream's first read took %d bytes, want at most 3 MiB", n)
+	}
+	for i := 0; i < 20 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
+		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+		b.waitFor(t, "the page of earlier events", `return document.getElementById('stream-earlier').disabled`, "false")
+	}
+	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return v.length === 20 && v.every((x, i) => x === 20 - i)`, "true")
+
+	b.run(t, `performance.clearResourceTimings(); location.hash = '#/'; return null`)
+	b.waitFor(t, "the live log, live", `return document.getElementById('log-status').className.includes('live')`, "true")
+	shown = b.run(t, `const p = `+strings.TrimPrefix(positionsJS, "return ")+`; return [p.length > 0 && p.length < 20, p[0]]`)
+	if shown != "[true,20]" {
+		t.Errorf("the live log's first read showed %s (some, not all, newest first), want [true,20]", shown)
+	}
+	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readJS, "/events?"))); n > 3<<20 {
+		t.Errorf("the live log's first read took %d bytes, want at most 3 MiB", n)
+	}
+}
+
 // TestPageGivesUpAReadTheServerLeavesUnanswered: a server that takes a
 // read and never answers it (stalled, or a network that drops what
 // comes back) left the page saying it was reading, for ever. A read that

@@ -5,6 +5,13 @@
   const TOKEN_KEY = 'tributary.token';
   const LOG_ROWS = 500; // rows the live log keeps, and a stream's live tail, besides those loaded on demand
   const PAGE = 50; // streams per page, and events per "earlier" page
+  // A first read of a view's events, and each page of earlier ones, stops
+  // at about PAGE_BYTES: it read PAGE events (or 100 positions) whatever
+  // their size, 31 MB for a stream of 1 MiB events, all read and parsed
+  // before anything showed. The API has no limit in bytes: such a read
+  // takes FIRST events, then as many more as fit by the size of those.
+  const PAGE_BYTES = 2 << 20;
+  const FIRST = 5;
   const READY_EVERY = 5000; // ms between two checks of /readyz while the live log is at its head
   const ANSWER_WITHIN = 10000; // ms a read may wait for its answer, or for the next bytes of it, before it is given up
   const $ = (id) => document.getElementById(id);
@@ -898,6 +905,10 @@
     return li;
   }
 
+  // fit returns how many more of a view's first events (or positions) to
+  // read, at most left, each of about each units, after size of them.
+  const fit = (left, each, size) => Math.max(1, Math.min(left, Math.floor((PAGE_BYTES - size) / Math.max(each, 1))));
+
   // ---- views
 
   function showOnly(id) {
@@ -957,12 +968,28 @@
         while (list.children.length > LOG_ROWS) list.lastChild.remove();
       },
     });
-    // The last 100 positions: no more than 100 events, in one page.
-    const from = Math.max(0, feed.position() - 100);
-    params.set('after', String(from));
-    params.set('limit', '100');
-    w.start(async () => (await api('/events?' + params, undefined, signal)).body.events, from)
-      .catch((e) => current() && showError(e.message));
+    // The last 100 positions, and no more than about PAGE_BYTES of their
+    // events: read back from the head, FIRST positions, then as many more
+    // as fit by the size of those. Positions have no gaps: a window of n
+    // positions holds at most n events.
+    const head = feed.position();
+    const from = Math.max(0, head - 100);
+    const load = async () => {
+      const pages = [];
+      let size = 0;
+      for (let lo = head, n = FIRST; lo > from && size < PAGE_BYTES;) {
+        const after = Math.max(from, lo - n);
+        params.set('after', String(after));
+        params.set('limit', String(lo - after));
+        const r = await api('/events?' + params, undefined, signal);
+        pages.unshift(r.body.events);
+        size += r.size;
+        lo = after;
+        n = fit(lo - from, size / (head - lo), size);
+      }
+      return pages.flat();
+    };
+    w.start(load, from).catch((e) => current() && showError(e.message));
     return () => w.stop();
   }
 
@@ -1060,9 +1087,22 @@
       if (e.status === 404) return [];
       throw e;
     };
+    // backward reads up to PAGE events from version from down (0: from
+    // the last), newest first, and no more than about PAGE_BYTES of them.
+    const backward = async (from) => {
+      const events = [];
+      let size = 0;
+      for (let limit = FIRST; ;) {
+        const r = await api(`/streams/${id}/events?direction=backward${from ? '&from=' + from : ''}&limit=${limit}`, undefined, signal);
+        events.push(...r.body.events);
+        size += r.size;
+        if (!r.next || !r.body.events.length || events.length >= PAGE || size >= PAGE_BYTES) return events;
+        from = events[events.length - 1].version - 1;
+        limit = fit(PAGE - events.length, size / events.length, size);
+      }
+    };
     const latest = async () => {
-      const r = await api(`/streams/${id}/events?direction=backward&limit=${PAGE}`, undefined, signal).catch(notFound);
-      const events = r.body ? r.body.events.reverse() : [];
+      const events = (await backward(0).catch(notFound)).reverse();
       earliest = events.length ? events[0].version : 1;
       earlier.hidden = earliest <= 1;
       return events;
@@ -1092,9 +1132,8 @@
       if (earlier.disabled) return;
       earlier.disabled = true;
       try {
-        const r = await api(`/streams/${id}/events?direction=backward&from=${earliest - 1}&limit=${PAGE}`, undefined, signal);
+        const events = await backward(earliest - 1);
         if (!current()) return;
-        const events = r.body.events;
         for (const e of events) list.append(streamItem(e, false));
         keep += events.length;
         earliest = events.length ? events[events.length - 1].version : 1;
