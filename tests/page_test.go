@@ -1411,6 +1411,51 @@ func TestPageGivesUpAReadTheServerLeavesUnanswered(t *testing.T) {
 	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
 }
 
+// TestPageChecksTheServerAtOnceWhenItsTabIsShownAgain: a browser runs a
+// background tab's timers once a minute at most, so that a tab shown
+// again said "caught up" for up to a minute into an outage. It asks
+// /readyz at once when it is shown again. Here the tab is hidden and
+// shown 200 ms after a check, and /readyz then says the database is
+// unavailable: the next timed check is 5 s away.
+func TestPageChecksTheServerAtOnceWhenItsTabIsShownAgain(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
+	b.run(t, `const fetch0 = window.fetch;
+		let vis = 'visible';
+		Object.defineProperty(document, 'visibilityState', { get: () => vis, configurable: true });
+		Object.defineProperty(document, 'hidden', { get: () => vis === 'hidden', configurable: true });
+		window.shown = 0;
+		window.fetch = (u, o) => {
+			if (String(u) !== '/readyz') return fetch0(u, o);
+			if (window.shown) return Promise.resolve(new Response(JSON.stringify({ detail: 'The database cannot be reached.' }),
+				{ status: 503, headers: { 'Content-Type': 'application/problem+json' } }));
+			setTimeout(() => {
+				vis = 'hidden';
+				document.dispatchEvent(new Event('visibilitychange'));
+				vis = 'visible';
+				window.shown = performance.now();
+				document.dispatchEvent(new Event('visibilitychange'));
+				new MutationObserver((_, obs) => {
+					if (!document.getElementById('stream-status').textContent.includes('not ready')) return;
+					window.told = performance.now() - window.shown;
+					obs.disconnect();
+				}).observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
+			}, 200);
+			return fetch0(u, o);
+		};
+		return null`)
+	b.waitFor(t, "the status to say the server is not ready", `return document.getElementById('stream-status').textContent.includes('not ready')`, "true")
+	if told := b.run(t, `return window.told < 2000`); told != "true" {
+		t.Errorf("the page said the server was not ready %s ms after it was shown again, want within 2 s (the next timed check was 4.8 s away)", b.run(t, `return window.told`))
+	}
+}
+
 // TestPageKeepsBigNumbersBesideADeeplyNestedEvent: the page keeps a
 // number a JavaScript number would change (9007199254740993) as stored,
 // but an answer with one event nested too deep for its reviver was parsed
@@ -1435,4 +1480,60 @@ func TestPageKeepsBigNumbersBesideADeeplyNestedEvent(t *testing.T) {
 	b.waitFor(t, "the live log", positionsJS, "[2,1]")
 	b.waitFor(t, "the big number as stored, in the live log", `return document.querySelector('#log-events li[data-position="1"] pre').textContent`,
 		`"{\"n\":9007199254740993,\"price\":1.10}"`)
+}
+
+// TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce: one tab
+// follows the log for all the page's tabs and asks /readyz for them; a
+// tab shown again, while that one is in the background, its timers run
+// once a minute, said "caught up" for up to a minute into an outage. It
+// has that tab check at once. Here the second tab is shown again 200 ms
+// after the first tab's check, and /readyz then says the database is
+// unavailable: the next timed check is 5 s away.
+func TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+	first := b.window(t)
+	b.newTab(t)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
+	b.run(t, `let vis = 'visible';
+		Object.defineProperty(document, 'visibilityState', { get: () => vis, configurable: true });
+		Object.defineProperty(document, 'hidden', { get: () => vis === 'hidden', configurable: true });
+		new BroadcastChannel('test').onmessage = () => {
+			vis = 'hidden';
+			document.dispatchEvent(new Event('visibilitychange'));
+			vis = 'visible';
+			window.shown = performance.now();
+			document.dispatchEvent(new Event('visibilitychange'));
+			new MutationObserver((_, obs) => {
+				if (!document.getElementById('stream-status').textContent.includes('not ready')) return;
+				window.told = performance.now() - window.shown;
+				obs.disconnect();
+			}).observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
+		};
+		return null`)
+	second := b.window(t)
+	b.switchTo(t, first)
+	b.run(t, `const fetch0 = window.fetch;
+		const test = new BroadcastChannel('test');
+		let told = false;
+		window.fetch = (u, o) => {
+			if (String(u) !== '/readyz') return fetch0(u, o);
+			if (told) return Promise.resolve(new Response(JSON.stringify({ detail: 'The database cannot be reached.' }),
+				{ status: 503, headers: { 'Content-Type': 'application/problem+json' } }));
+			setTimeout(() => { told = true; test.postMessage('show'); }, 200);
+			return fetch0(u, o);
+		};
+		return null`)
+	b.switchTo(t, second)
+	b.waitFor(t, "the second tab's status to say the server is not ready", `return document.getElementById('stream-status').textContent.includes('not ready')`, "true")
+	if told := b.run(t, `return window.told < 2000`); told != "true" {
+		t.Errorf("the second tab said the server was not ready %s ms after it was shown again, want within 2 s (the next timed check was 4.8 s away)", b.run(t, `return window.told`))
+	}
 }

@@ -279,6 +279,7 @@
     const waiting = []; // {id, text} to pass on, or {id} to have read up to, in position order, from head
     let head = 0;
     let draining = false;
+    let checkNow = null; // checks /readyz at once, while this tab holds the connection
 
     // state is what the listeners see: the connection's, unless this tab
     // is still reading what it lacks.
@@ -431,7 +432,14 @@
         if (atHead && es.readyState === EventSource.OPEN) live();
       }
       const checks = setInterval(checkReady, READY_EVERY);
-      gone.then(() => clearInterval(checks));
+      // A browser runs a hidden tab's timers once a minute at most: a tab
+      // shown again said "caught up" for up to a minute into an outage.
+      // It checks at once, or has this tab check, if it is another one.
+      checkNow = checkReady;
+      gone.then(() => {
+        clearInterval(checks);
+        checkNow = null;
+      });
       function open() {
         clearTimeout(timer);
         atHead = false;
@@ -585,6 +593,11 @@
       }
       // Only its own message: not what a view said meanwhile.
       if (said && $('error').textContent === said) showError('');
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState !== 'visible') return;
+        if (checkNow) checkNow();
+        else channel?.postMessage({ kind: 'shown' });
+      });
       if (!shared) {
         follow();
         return pos;
@@ -596,6 +609,8 @@
           // token is accepted (outside).
         } else if (d.kind === 'hello') {
           if (lead) channel.postMessage({ kind: 'state', phase: remote.phase, text: remote.text, pos });
+        } else if (d.kind === 'shown') {
+          checkNow?.();
         } else if (lead) {
           // This tab's own connection is what it follows.
         } else if (d.kind === 'event') {
