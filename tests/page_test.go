@@ -1348,18 +1348,13 @@ func TestPageReadsLargeEventsAFewAtATime(t *testing.T) {
 		}
 		s.mustAppend(t, id, body)
 	}
-	// The bytes of the page's reads so far whose path starts with prefix.
-	const readJS = `return performance.getEntriesByType('resource').filter((r) => {
-			const u = new URL(r.name);
-			return (u.pathname + u.search).startsWith(%q);
-		}).reduce((n, r) => n + r.encodedBodySize, 0)`
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
 	shown := b.run(t, `const v = `+strings.TrimPrefix(versionsJS, "return ")+`; return [v.length > 0 && v.length < 20, v[0]]`)
 	if shown != "[true,20]" {
 		t.Errorf("the stream's first read showed %s (some, not all, newest first), want [true,20]", shown)
 	}
-	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readJS, "/streams/"+id+"/events"))); n > 3<<20 {
+	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readBytesJS, "/streams/"+id+"/events"))); n > 3<<20 {
 		t.Errorf("the stream's first read took %d bytes, want at most 3 MiB", n)
 	}
 	for i := 0; i < 20 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
@@ -1375,10 +1370,17 @@ func TestPageReadsLargeEventsAFewAtATime(t *testing.T) {
 	if shown != "[true,20]" {
 		t.Errorf("the live log's first read showed %s (some, not all, newest first), want [true,20]", shown)
 	}
-	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readJS, "/events?"))); n > 3<<20 {
+	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readBytesJS, "/events?"))); n > 3<<20 {
 		t.Errorf("the live log's first read took %d bytes, want at most 3 MiB", n)
 	}
 }
+
+// readBytesJS is the bytes of the page's reads so far whose path and query
+// start with %q.
+const readBytesJS = `return performance.getEntriesByType('resource').filter((r) => {
+		const u = new URL(r.name);
+		return (u.pathname + u.search).startsWith(%q);
+	}).reduce((n, r) => n + r.encodedBodySize, 0)`
 
 // TestPageGivesUpAReadTheServerLeavesUnanswered: a server that takes a
 // read and never answers it (stalled, or a network that drops what
@@ -1536,4 +1538,39 @@ func TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce(t *testing.T) {
 	if told := b.run(t, `return window.told < 2000`); told != "true" {
 		t.Errorf("the second tab said the server was not ready %s ms after it was shown again, want within 2 s (the next timed check was 4.8 s away)", b.run(t, `return window.told`))
 	}
+}
+
+// TestPageStreamTailResumedAfterLargeEventsReadsOnlyTheLatest: a stream's
+// tail resumed after a pause read every event written meanwhile, in pages
+// of 1,000, whatever their size, to keep the newest 500: here twenty
+// events of 512 KiB, 10 MiB. It reads the latest as a view opened now
+// does, about 2 MiB; when more came than that, the view starts afresh
+// from them, and "Load earlier events" brings the rest, each once.
+func TestPageStreamTailResumedAfterLargeEventsReadsOnlyTheLatest(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "blob", Events: events(1, "Opened")})
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
+	b.run(t, `document.getElementById('stream-pause').click(); return null`)
+	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
+	half := strings.Repeat("x", 512<<10)
+	for range 10 {
+		s.mustAppend(t, id, appendBody{Events: []newEvent{{Type: "Stored", Data: map[string]string{"blob": half}}, {Type: "Stored", Data: map[string]string{"blob": half}}}})
+	}
+	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"21"`)
+	b.run(t, `performance.clearResourceTimings(); document.getElementById('stream-pause').click(); return null`)
+	b.waitFor(t, "the tail live again", statusJS, `"Live at version 21: caught up"`)
+	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readBytesJS, "/streams/"+id+"/events"))); n > 3<<20 {
+		t.Errorf("the resumed tail read %d bytes, want at most 3 MiB", n)
+	}
+	for i := 0; i < 20 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
+		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+		b.waitFor(t, "the page of earlier events", `return document.getElementById('stream-earlier').disabled`, "false")
+	}
+	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return v.length === 21 && v.every((x, i) => x === 21 - i)`, "true")
 }

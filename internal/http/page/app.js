@@ -1122,16 +1122,21 @@
       earlier.hidden = earliest <= 1;
       return events;
     };
-    // After a pause: everything since the last event shown.
+    // After a pause: what came since the last event shown, read as the
+    // latest are when the view opens. It read all of it, in pages of
+    // 1,000 whatever their size, to keep the newest LOG_ROWS. If more came
+    // than that read holds, the view starts afresh from it, as if opened
+    // now, and "Load earlier events" brings the rest.
     const since = async (last) => {
-      const events = [];
-      for (let next = `/streams/${id}/events?from=${last + 1}&limit=1000`; next;) {
-        const r = await api(next, undefined, signal).catch(notFound);
-        if (!r.body) break;
-        events.push(...r.body.events);
-        next = r.next;
+      const events = await backward(0).catch(notFound);
+      const oldest = events.length ? events[events.length - 1].version : 0;
+      if (oldest > last + 1 && current()) {
+        list.replaceChildren();
+        keep = LOG_ROWS;
+        earliest = oldest;
+        earlier.hidden = false;
       }
-      return events;
+      return events.filter((e) => e.version > last).reverse();
     };
     let earliest = 1; // the oldest version shown
     // The tail keeps its newest LOG_ROWS events and those loaded on demand:
