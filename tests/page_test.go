@@ -1574,3 +1574,35 @@ func TestPageStreamTailResumedAfterLargeEventsReadsOnlyTheLatest(t *testing.T) {
 	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
 		return v.length === 21 && v.every((x, i) => x === 21 - i)`, "true")
 }
+
+// beforePage has script run in every document the tab opens from now on,
+// before the page's own (Chrome DevTools' Page.addScriptToEvaluateOnNewDocument):
+// what a test must change before the page's first reads.
+func (b *browser) beforePage(t *testing.T, script string) {
+	t.Helper()
+	cmd := map[string]any{"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": map[string]any{"source": script}}
+	if err := b.call(http.MethodPost, b.session+"/goog/cdp/execute", cmd, nil); err != nil {
+		t.Fatalf("add a script before the page's: %v", err)
+	}
+}
+
+// TestPageCountsTheStreamsAgainAfterAFailedRead: the stream count at the
+// top is read once, as the page opens; a read of it that failed for want
+// of the server (a network drop, no answer within 10 s, a 5xx) left it at
+// "…" until a reload. It is tried again, with backoff, as a view's reads
+// are. Here the first read of the count fails as a dropped connection does.
+func TestPageCountsTheStreamsAgainAfterAFailedRead(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.countReads = 0;
+		window.fetch = (u, o) => String(u).startsWith('/streams?limit=1000') && window.countReads++ === 0
+			? Promise.reject(new TypeError('Failed to fetch')) : fetch0(u, o);`)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log", positionsJS, "[1]")
+	b.waitFor(t, "the stream count, read again", `return [window.countReads > 1, document.getElementById('stat-streams').textContent]`, `[true,"1"]`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}

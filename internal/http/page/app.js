@@ -788,18 +788,38 @@
     $('stat-seen').textContent = String(seen);
   }
 
-  // countStreams pages through the stream list, up to 20 pages.
+  // countStreams pages through the stream list, up to 20 pages. A count
+  // that fails for want of the server (unreachable, no answer, a 5xx) is
+  // tried again, with backoff: the total showed "…" until a reload. Only
+  // the last count started goes on (a reset starts another).
+  let counts = 0;
   async function countStreams() {
-    let n = 0;
-    let next = '/streams?limit=1000';
-    for (let i = 0; next && i < 20; i++) {
-      const r = await api(next);
-      n += r.body.streams.length;
-      next = r.next;
+    const mine = ++counts;
+    let said = ''; // what it last said while trying again
+    for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+      try {
+        let n = 0;
+        let next = '/streams?limit=1000';
+        for (let i = 0; next && i < 20; i++) {
+          const r = await api(next);
+          n += r.body.streams.length;
+          next = r.next;
+        }
+        if (mine !== counts) return;
+        streamsMore = !!next;
+        streamCount = (streamCount || 0) + n; // plus any created meanwhile
+        showStats();
+        if (said && $('error').textContent === said) showError('');
+        return;
+      } catch (e) {
+        if (mine !== counts) return;
+        if (e.status !== 0 && !(e.status >= 500)) throw e;
+        said = `Counting streams failed: ${e.message} Trying again in ${wait / 1000} s…`;
+        showError(said);
+      }
+      await new Promise((r) => setTimeout(r, wait));
+      if (mine !== counts) return;
     }
-    streamsMore = !!next;
-    streamCount = (streamCount || 0) + n; // plus any created meanwhile
-    showStats();
   }
 
   feed.listen({
