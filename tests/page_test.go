@@ -1606,3 +1606,40 @@ func TestPageCountsTheStreamsAgainAfterAFailedRead(t *testing.T) {
 	b.waitFor(t, "the stream count, read again", `return [window.countReads > 1, document.getElementById('stat-streams').textContent]`, `[true,"1"]`)
 	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
 }
+
+// TestPageGivesUpALiveConnectionTheServerLeavesUnanswered: the page's
+// EventSource waits for ever for a server that takes its connection and
+// never answers, and the page said "Connecting…" for ever; so did it when
+// the server refused the connection and the page's fetch that asks why
+// was left unanswered. Each is given up after 10 s, said, and tried again.
+// Here the page's first EventSource never opens (never), or is refused at
+// once and the first question why never answered (refused).
+func TestPageGivesUpALiveConnectionTheServerLeavesUnanswered(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	for name, first := range map[string]string{
+		"never":   `{ readyState: 0, close() { this.readyState = 2; }, addEventListener() {} }`,
+		"refused": `(() => { const es = { readyState: 0, close() { this.readyState = 2; }, addEventListener() {} }; setTimeout(() => { es.readyState = 2; es.onerror?.(); }, 100); return es; })()`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := startBrowser(t, chromium, driver)
+			b.beforePage(t, `const ES = window.EventSource;
+				window.opened = 0;
+				window.EventSource = function (url, o) { return window.opened++ === 0 ? `+first+` : new ES(url, o); };
+				Object.assign(window.EventSource, { CONNECTING: 0, OPEN: 1, CLOSED: 2 });
+				const fetch0 = window.fetch;
+				let asked = 0;
+				window.fetch = (u, o) => /^\/events\?after=\d{1,18}$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && asked++ === 0
+					? new Promise((_, reject) => o.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))))
+					: fetch0(u, o);`)
+			b.navigate(t, s.URL+"/#/")
+			b.waitFor(t, "the page to say the server did not answer, and that it tries again", `const m = document.getElementById('log-status').textContent;
+				return [m.includes('did not answer'), /trying again in \d+ s/.test(m)]`, "[true,true]")
+			b.waitFor(t, "the live log, live", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+			b.waitFor(t, "a second connection", `return window.opened`, "2")
+		})
+	}
+}

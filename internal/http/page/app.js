@@ -440,6 +440,20 @@
         clearInterval(checks);
         checkNow = null;
       });
+      // An EventSource whose server takes the connection and never answers
+      // waits for ever, and the page said "Connecting…" for ever: a
+      // connection not open within ANSWER_WITHIN of its last attempt is
+      // given up, and opened again with backoff.
+      let answer = 0;
+      const openWithin = () => {
+        clearTimeout(answer);
+        answer = setTimeout(() => {
+          es.close();
+          atHead = false;
+          setState('down', `The server did not answer within ${ANSWER_WITHIN / 1000} s; trying again in ${Math.round(backoff / 1000)} s…`);
+          retry(backoff);
+        }, ANSWER_WITHIN);
+      };
       function open() {
         clearTimeout(timer);
         atHead = false;
@@ -448,7 +462,9 @@
         const q = new URLSearchParams({ after: String(pos) });
         if (token) q.set('access_token', token);
         es = new EventSource('/events?' + q);
+        openWithin();
         es.onopen = () => {
+          clearTimeout(answer);
           atHead = false;
           setState('reading');
         };
@@ -474,28 +490,40 @@
           atHead = false;
           if (es.readyState === EventSource.CONNECTING) {
             setState('down');
+            openWithin(); // its next attempt
             return;
           }
+          clearTimeout(answer);
           es.close();
           diagnose();
         };
       }
-      // diagnose asks the server, with fetch, what EventSource was told.
+      // diagnose asks the server, with fetch, what EventSource was told;
+      // an answer that does not come within ANSWER_WITHIN is given up.
       async function diagnose() {
         const ctl = new AbortController();
+        let late = false;
+        const giveUp = setTimeout(() => {
+          late = true;
+          ctl.abort();
+        }, ANSWER_WITHIN);
         const headers = { Accept: 'text/event-stream' };
         let res;
         try {
           res = await fetch(authorized('/events?after=' + pos, headers), { headers, signal: ctl.signal, cache: 'no-store' });
         } catch {
-          setState('down', `The server cannot be reached; trying again in ${Math.round(backoff / 1000)} s…`);
+          clearTimeout(giveUp);
+          const why = late ? `did not answer within ${ANSWER_WITHIN / 1000} s` : 'cannot be reached';
+          setState('down', `The server ${why}; trying again in ${Math.round(backoff / 1000)} s…`);
           return retry(backoff);
         }
         if (res.ok) {
+          clearTimeout(giveUp);
           ctl.abort(); // it answers again: subscribe for real
           return retry(0);
         }
         const body = await res.json().catch(() => ({}));
+        clearTimeout(giveUp);
         let detail = body.detail || 'HTTP ' + res.status;
         if (res.status === 409 && /\/starting-point-ahead$/.test(body.type || '') && typeof body.current === 'number') {
           // The server's advice is for API clients; here, a reload is
