@@ -1643,3 +1643,25 @@ func TestPageGivesUpALiveConnectionTheServerLeavesUnanswered(t *testing.T) {
 		})
 	}
 }
+
+// TestPageStreamListReadsAgainAfterAFailedRead: the list of streams, read
+// as its view opens, showed "No streams shown" and the error for good when
+// that read failed for want of the server (a network drop, no answer
+// within 10 s, a 5xx), where a stream's view and the live log try again.
+// It tries again too, with backoff, and says so. Here its first read fails
+// as a dropped connection does.
+func TestPageStreamListReadsAgainAfterAFailedRead(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.listReads = 0;
+		window.fetch = (u, o) => String(u).startsWith('/streams?limit=50') && window.listReads++ === 0
+			? Promise.reject(new TypeError('Failed to fetch')) : fetch0(u, o);`)
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the list, read again", `return [window.listReads, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('streams-caption').textContent]`,
+		`[2,1,"Streams, page 1"]`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}

@@ -1098,11 +1098,25 @@
       next.onclick = () => load(r.next).catch((e) => current() && showError(e.message));
     };
     $('streams-first').onclick = () => load(first).catch((e) => current() && showError(e.message));
-    await load(first).catch((e) => {
-      if (current()) $('streams-caption').textContent = 'No streams shown';
-      throw e;
-    });
-    return null;
+    // A first read that fails for want of the server (unreachable, no
+    // answer, a 5xx) is tried again, with backoff, while the view is open,
+    // as a stream's and the live log's are: the list stayed empty.
+    let said = ''; // what it last said while trying again
+    for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+      try {
+        await load(first);
+        if (said && $('error').textContent === said) showError('');
+        return null;
+      } catch (e) {
+        if (!current() || e.name === 'AbortError') return null;
+        $('streams-caption').textContent = 'No streams shown';
+        if (e.status !== 0 && !(e.status >= 500)) throw e;
+        said = `${e.message} Trying again in ${wait / 1000} s…`;
+        showError(said);
+      }
+      await new Promise((r) => setTimeout(r, wait));
+      if (!current() || page) return null; // left, or a click read it meanwhile
+    }
   }
 
   async function showStream(id, current, signal) {
