@@ -165,7 +165,9 @@ func testTooLargeInAGroup(t *testing.T, b Backend, bound Bound) {
 			}
 		})
 	}
-	time.Sleep(100 * time.Millisecond) // let them queue
+	// Let them queue: 100 ms was not always enough for five goroutines
+	// to reach the writer on a busy machine (CI, beside other test runs).
+	time.Sleep(500 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	if err := <-first; err != nil {
