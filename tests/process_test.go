@@ -389,7 +389,7 @@ func TestAReadOnlyEmbeddedDatabaseIsRefusedAtStartUp(t *testing.T) {
 	t.Parallel()
 	// The directory stays writable (the lock file, -wal and -shm may be
 	// made); only the database file is read-only.
-	refusedAtStartUp(t, "a read-only database file", func(top, dir string) map[string]os.FileMode {
+	refusedAtStartUp(t, "a read-only database file", bothCommands, func(top, dir string) map[string]os.FileMode {
 		return map[string]os.FileMode{top: 0o755, dir: 0o777, filepath.Join(dir, "tributary.db"): 0o444, filepath.Join(dir, "tributary.lock"): 0o666}
 	}, func(string) string { return "read-only" })
 }
@@ -405,17 +405,59 @@ func TestAReadOnlyDataDirectoryIsRefusedSayingSo(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root, to run the binary as nobody")
 	}
-	refusedAtStartUp(t, "a read-only data directory", func(top, dir string) map[string]os.FileMode {
+	refusedAtStartUp(t, "a read-only data directory", bothCommands, func(top, dir string) map[string]os.FileMode {
 		return map[string]os.FileMode{top: 0o755, dir: 0o755, filepath.Join(dir, "tributary.db"): 0o666, filepath.Join(dir, "tributary.lock"): 0o666}
 	}, func(dir string) string { return "directory " + dir + " is read-only" })
 }
 
+// TestALockFileTheProcessMayNotWriteIsRefusedNamingItAndTheUser: with
+// tributary.lock left by another user (a start as root, then one as the
+// image's user), the start failed with "open lock file: open …: permission
+// denied", where the README's other permission errors name what to fix and
+// the user the process runs as. (A black-box operator test found it.)
+func TestALockFileTheProcessMayNotWriteIsRefusedNamingItAndTheUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the binary as nobody")
+	}
+	refusedAtStartUp(t, "a lock file it may not write", bothCommands, func(top, dir string) map[string]os.FileMode {
+		return map[string]os.FileMode{top: 0o755, dir: 0o777, filepath.Join(dir, "tributary.db"): 0o666, filepath.Join(dir, "tributary.lock"): 0o644}
+	}, func(dir string) string {
+		return filepath.Join(dir, "tributary.lock") + " is not writable by this process (uid 65534)"
+	})
+}
+
+// TestATokensFileTheProcessMayNotReadIsRefusedNamingTheUser: a tokens file
+// mounted readable by root only was refused with "open the file: permission
+// denied" (the name is left out, as a token may be set in its place), which
+// does not say who could not read it.
+func TestATokensFileTheProcessMayNotReadIsRefusedNamingTheUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the binary as nobody")
+	}
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("ops:write:3f9c0a7b1d2e4f60a1b2c3d4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(tokens), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	refusedAtStartUp(t, "a tokens file it may not read", []string{"serve"}, func(top, dir string) map[string]os.FileMode {
+		return map[string]os.FileMode{top: 0o755, dir: 0o777, filepath.Join(dir, "tributary.db"): 0o666, filepath.Join(dir, "tributary.lock"): 0o666}
+	}, func(string) string { return "open the file: permission denied (this process runs as uid 65534" }, "TRIBUTARY_API_TOKENS_FILE="+tokens)
+}
+
+// bothCommands are the commands that open the store.
+var bothCommands = []string{"migrate", "serve"}
+
 // refusedAtStartUp migrates an embedded store into a new data directory,
-// gives its files the modes that modes(top, dir) names, and runs migrate
-// and serve on it from a copy of the binary (the build's directory is
-// private), as nobody when the test runs as root (which may write any
-// file): each must exit 1 at once, its error output holding want(dir).
-func refusedAtStartUp(t *testing.T, what string, modes func(top, dir string) map[string]os.FileMode, want func(dir string) string) {
+// gives its files the modes that modes(top, dir) names, and runs each of
+// cmds on it, with env added, from a copy of the binary (the build's
+// directory is private), as nobody when the test runs as root (which may
+// write any file): each must exit 1 at once, its error output holding
+// want(dir).
+func refusedAtStartUp(t *testing.T, what string, cmds []string, modes func(top, dir string) map[string]os.FileMode, want func(dir string) string, env ...string) {
 	t.Helper()
 	top, err := os.MkdirTemp("", "tributary-readonly-")
 	if err != nil {
@@ -439,9 +481,9 @@ func refusedAtStartUp(t *testing.T, what string, modes func(top, dir string) map
 			t.Fatal(err)
 		}
 	}
-	for _, cmd := range []string{"migrate", "serve"} {
+	for _, cmd := range cmds {
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-		c := command(ctx, bin, []string{"TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, cmd)
+		c := command(ctx, bin, append([]string{"TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, env...), cmd)
 		if os.Geteuid() == 0 {
 			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -416,7 +417,12 @@ func readLimited(name string) ([]byte, error) {
 // and why (open: no such file or directory).
 func unquoted(err error) error {
 	var pe *os.PathError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.As(err, &pe) && errors.Is(pe.Err, fs.ErrPermission):
+		// Who may not read it says what to fix (a secret mounted for
+		// root, read by the image's user).
+		return fmt.Errorf("%s the file: %w (this process runs as uid %d, gid %d)", pe.Op, pe.Err, os.Geteuid(), os.Getegid())
+	case errors.As(err, &pe):
 		return fmt.Errorf("%s the file: %w", pe.Op, pe.Err)
 	}
 	return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,16 @@ import (
 func lockDir(dir string) (f *os.File, previous string, err error) {
 	lockPath := filepath.Join(dir, "tributary.lock")
 	f, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o640)
+	if errors.Is(err, fs.ErrPermission) {
+		// Left by another user (a start as root, then one as the
+		// image's user), or a directory it may not write.
+		if _, serr := os.Stat(lockPath); serr == nil {
+			return nil, "", fmt.Errorf("open lock file: %s is not writable by this process (uid %d); the embedded store "+
+				"writes it, the database and its -wal and -shm files: give them, and the data directory, to this user: %w", lockPath, os.Geteuid(), err)
+		}
+		return nil, "", fmt.Errorf("open lock file: the data directory %s is read-only to this process (uid %d); the embedded store "+
+			"makes its lock file, and its -wal and -shm files, there: %w", dir, os.Geteuid(), err)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("open lock file: %w", err)
 	}
