@@ -638,6 +638,14 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 	drainCtx, cancelDrain := context.WithDeadline(cut, deadline.Add(-reserve))
 	defer cancelDrain()
 	drainErr := srv.Shutdown(drainCtx)
+	if drainErr != nil && cut.Err() == nil && handler.Wait(drainCtx) == nil {
+		// Near its end, Shutdown looks for idle connections only every
+		// half second: one whose request was answered in the last moments
+		// is not yet seen idle. No handler runs (Wait, its time up, says
+		// so at once): closing them cuts nothing.
+		srv.Close() //nolint:errcheck // closes the listeners and connections; nothing of theirs is running
+		drainErr = nil
+	}
 	if drainErr == nil {
 		// Live subscriptions left net/http's accounting when they took their
 		// connections over; CloseSubscriptions has told them to end.
