@@ -1214,15 +1214,8 @@ func TestAReadAtTheHeadFollowsALinkThatStaysWhileACommitIsNotVisibleYet(t *testi
 		io.WriteString(w, `{"events":[`+sseEvent(1)+`,`+sseEvent(2)+`]}`) //nolint:errcheck // a test's answer
 	})
 	t.Cleanup(func() { c.Close() })
-	var got []int64
-	for e, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
-		if err != nil {
-			t.Fatalf("after %v, %d requests: %v; expected the link that stays followed until the events show", got, requests.Load(), err)
-		}
-		got = append(got, e.Position)
-	}
-	if fmt.Sprint(got) != "[1 2]" {
-		t.Errorf("read %v; expected [1 2]", got)
+	if got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{})); fmt.Sprint(got) != "[1 2]" || err != nil {
+		t.Errorf("read %v, then %v after %d requests; expected [1 2], the link that stays followed until the events show", got, err, requests.Load())
 	}
 }
 

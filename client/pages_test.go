@@ -242,19 +242,8 @@ func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { c.Close() })
-				for what, read := range map[string]iter.Seq2[Event, error]{
-					"ReadAll":    c.ReadAll(context.Background(), ReadAllOptions{}),
-					"ReadStream": c.ReadStream(context.Background(), stream, ReadStreamOptions{}),
-				} {
-					var got []int64
-					var last error
-					for e, err := range read {
-						if err != nil {
-							last = err
-							break
-						}
-						got = append(got, e.Position)
-					}
+				for what, read := range bothReads(c, stream) {
+					got, last := readPositions(read)
 					if fmt.Sprint(got) != "[1 2]" || last != nil {
 						t.Errorf("%s, Link %s, base path %q: read %v, then %v (a request for %v); expected two events, the second from the link's page",
 							what, form, prefix, got, last, wrong.Load())
@@ -318,19 +307,8 @@ func TestReadsResolveARelativeNextLinkAgainstThePageARedirectLedTo(t *testing.T)
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { c.Close() })
-				for what, read := range map[string]iter.Seq2[Event, error]{
-					"ReadAll":    c.ReadAll(context.Background(), ReadAllOptions{}),
-					"ReadStream": c.ReadStream(context.Background(), stream, ReadStreamOptions{}),
-				} {
-					var got []int64
-					var last error
-					for e, err := range read {
-						if err != nil {
-							last = err
-							break
-						}
-						got = append(got, e.Position)
-					}
+				for what, read := range bothReads(c, stream) {
+					got, last := readPositions(read)
 					if fmt.Sprint(got) != "[1 2]" || last != nil {
 						t.Errorf("%s, Link %s, base path %q: read %v, then %v (a request for %v); expected two events, the second from the link resolved against the page's URL",
 							what, form, prefix, got, last, wrong.Load())
@@ -374,17 +352,33 @@ func TestAReadRedirectedToAnotherOriginTakesItsNextLinksToTheServer(t *testing.T
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{}))
+	if fmt.Sprint(got) != "[1 2]" || err != nil || elsewhere.Load() != 0 || auth.Load() != "Bearer t0k" {
+		t.Errorf("read %v, then %v, %d requests for the next page on the other origin, the server's with Authorization %q; expected [1 2], the next page from the server, with the token",
+			got, err, elsewhere.Load(), auth.Load())
+	}
+}
+
+// bothReads is c's read of the log and of stream, each from its start,
+// by name.
+func bothReads(c *Client, stream uuid.UUID) map[string]iter.Seq2[Event, error] {
+	return map[string]iter.Seq2[Event, error]{
+		"ReadAll":    c.ReadAll(context.Background(), ReadAllOptions{}),
+		"ReadStream": c.ReadStream(context.Background(), stream, ReadStreamOptions{}),
+	}
+}
+
+// readPositions reads read to its end, and returns the positions of the
+// events it yielded and the error that ended it, if any.
+func readPositions(read iter.Seq2[Event, error]) ([]int64, error) {
 	var got []int64
-	for e, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
+	for e, err := range read {
 		if err != nil {
-			t.Fatalf("after %v: %v", got, err)
+			return got, err
 		}
 		got = append(got, e.Position)
 	}
-	if fmt.Sprint(got) != "[1 2]" || elsewhere.Load() != 0 || auth.Load() != "Bearer t0k" {
-		t.Errorf("read %v, %d requests for the next page on the other origin, the server's with Authorization %q; expected [1 2], the next page from the server, with the token",
-			got, elsewhere.Load(), auth.Load())
-	}
+	return got, nil
 }
 
 // serving returns a Client of a server that answers with h; the server is
