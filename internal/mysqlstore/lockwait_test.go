@@ -225,7 +225,7 @@ func TestAFenceWhoseSessionIsKilledIsWrittenOnAnother(t *testing.T) {
 	if err := holder.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&holderID); err != nil {
 		t.Fatal(err)
 	}
-	killed := killWhenWaiting(ctx, db, holder, holderID, "db = DATABASE() AND info LIKE '%INTO durability_fence%'")
+	killed := killWhenWaiting(ctx, db, holder, holderID, "info LIKE '%INTO durability_fence%'")
 	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err := s.Tail().WaitDurable(wait, 1)
@@ -254,7 +254,7 @@ func TestAnAppendWhoseReadsLoseTheirSessionIsTriedAgainOnAnother(t *testing.T) {
 	if err := holder.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&holderID); err != nil {
 		t.Fatal(err)
 	}
-	killed := killWhenWaiting(ctx, db, holder, holderID, "db = DATABASE() AND info LIKE '%FROM log_head%FOR UPDATE' AND info NOT LIKE '%NOWAIT%'")
+	killed := killWhenWaiting(ctx, db, holder, holderID, "info LIKE '%FROM log_head%FOR UPDATE' AND info NOT LIKE '%NOWAIT%'")
 	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	stream := uuid.New()
@@ -272,16 +272,18 @@ func TestAnAppendWhoseReadsLoseTheirSessionIsTriedAgainOnAnother(t *testing.T) {
 }
 
 // killWhenWaiting kills, once within 5 s, the session other than the
-// holder's whose statement matches where (a condition on processlist's
-// columns), then rolls the holder back, freeing what it held; the channel
-// gives the session killed, or closes with none.
+// holder's, on db's database, whose statement matches where (a condition
+// on processlist's columns), then rolls the holder back, freeing what it
+// held; the channel gives the session killed, or closes with none. Only
+// db's database: the server is shared, and another test's session may run
+// the same statement.
 func killWhenWaiting(ctx context.Context, db *sql.DB, holder *sql.Conn, holderID int64, where string, args ...any) <-chan int64 {
 	killed := make(chan int64, 1)
 	go func() {
 		defer close(killed)
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			var id int64
-			err := db.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND id <> CONNECTION_ID() AND "+where,
+			err := db.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND id <> CONNECTION_ID() AND db = DATABASE() AND "+where,
 				append([]any{holderID}, args...)...).Scan(&id)
 			if err != nil {
 				continue
