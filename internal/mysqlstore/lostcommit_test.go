@@ -259,19 +259,7 @@ func TestARoundTripSettledAsNotCommittedNeverCommitsWhenItReachesTheServerLate(t
 func TestAnAppendWhoseLostRoundTripCannotBeSettledSaysSo(t *testing.T) {
 	t.Parallel()
 	ctx, dsn, proxy, s, m, mine, ev := oneEventBehindProxy(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Addr = proxy.Target()
-	lock, err := otherProcessDB(t, cfg.FormatDSN()).BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Rollback() //nolint:errcheck // only held
-	if _, err := lock.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	lockLogPastProxy(ctx, t, dsn, proxy)
 	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
 	defer release()
 	res, err := appendHeldPastItsDeadline(ctx, t, s, mine, ev, held)
@@ -344,8 +332,25 @@ func TestAnAppendWhoseSettlingLosesItsOwnSessionIsSettledOnAnother(t *testing.T)
 // last commit, so that its next group may go in one round trip.
 func oneEventBehindProxy(t *testing.T) (context.Context, string, *faultproxy.Proxy, *mysqlstore.Store, *metrics.Metrics, uuid.UUID, eventstore.NewEvent) {
 	t.Helper()
+	return oneEventBehindProxyWith(t, nil)
+}
+
+// oneEventBehindProxyWith is oneEventBehindProxy with the store opened with
+// params added to its DSN (the DSN it returns has none of them).
+func oneEventBehindProxyWith(t *testing.T, params map[string]string) (context.Context, string, *faultproxy.Proxy, *mysqlstore.Store, *metrics.Metrics, uuid.UUID, eventstore.NewEvent) {
+	t.Helper()
 	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	s, m := openCounted(t, dsn)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range params {
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params[k] = v
+	}
+	s, m := openCounted(t, cfg.FormatDSN())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
@@ -354,6 +359,26 @@ func oneEventBehindProxy(t *testing.T) (context.Context, string, *faultproxy.Pro
 		t.Fatalf("first append: %v", err)
 	}
 	return ctx, dsn, proxy, s, m, mine, ev
+}
+
+// lockLogPastProxy holds the log's lock until the test ends, as another
+// process would, on a session of dsn's database that does not go through
+// proxy (which may be holding the store's round trips).
+func lockLogPastProxy(ctx context.Context, t *testing.T, dsn string, proxy *faultproxy.Proxy) {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = proxy.Target()
+	lock, err := otherProcessDB(t, cfg.FormatDSN()).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Rollback() }) //nolint:errcheck // only held
+	if _, err := lock.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // appendHeldPastItsDeadline appends ev to mine at version 2 with a deadline

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -64,23 +63,11 @@ func TestAFenceTheServerCutsAtItsStatementTimeIsNotWrittenAgain(t *testing.T) {
 	if !s.Fences() {
 		t.Skip("the binary log is on: no fence is written")
 	}
-	holder, err := otherProcessDB(t, dsn).Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
-		holder.Close()
-	})
-	for _, q := range []string{"START TRANSACTION", "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE"} {
-		if _, err := holder.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	holdRowLock(ctx, t, s, otherProcessDB(t, dsn), "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
 	before := statements(t, m, "fence")
 	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	err = s.Tail().WaitDurable(wait, 1)
+	err := s.Tail().WaitDurable(wait, 1)
 	if !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Errorf("a fence the server cut at its max_statement_time (1 s): %v; want an error wrapping ErrUnavailable", err)
 	}
@@ -98,36 +85,11 @@ func TestAFenceTheServerCutsAtItsStatementTimeIsNotWrittenAgain(t *testing.T) {
 // outcome.
 func TestSettlingTheServerCutsAtItsStatementTimeDoesNotLookAgain(t *testing.T) {
 	t.Parallel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["max_statement_time"] = "1"
-	s, m := openCounted(t, cfg.FormatDSN())
+	ctx, dsn, proxy, s, m, mine, ev := oneEventBehindProxyWith(t, map[string]string{"max_statement_time": "1"})
 	if !s.MariaDB() {
 		t.Skip("not MariaDB: max_statement_time is MariaDB's")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	mine := uuid.New()
-	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
-	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: mine, StreamType: "counter", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev}}); err != nil {
-		t.Fatalf("first append: %v", err)
-	}
-	delete(cfg.Params, "max_statement_time")
-	cfg.Addr = proxy.Target()
-	lock, err := otherProcessDB(t, cfg.FormatDSN()).BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Rollback() //nolint:errcheck // only held
-	if _, err := lock.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	lockLogPastProxy(ctx, t, dsn, proxy)
 	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
 	defer release()
 	res, err := appendHeldPastItsDeadline(ctx, t, s, mine, ev, held)
