@@ -280,7 +280,9 @@ func (s *Server) admit(r *http.Request) error {
 // the log's head; else refused. ahead returns the 409, nil, or a read's
 // error, and reads only where known does not already reach the starting
 // point: a storm of reconnections at the limit costs a read the first time
-// a stream or the head has moved, not one each. Where reads may lag (a
+// a stream or the head has moved, not one each (but for starting points
+// truly ahead, which read each time and are told their 409, on which an
+// EventSource stops). Where reads may lag (a
 // replica, Galera), telling takes a wait (awaitLogStart): there, and where
 // the read fails, refused stands.
 func (s *Server) aheadAtLimit(r *http.Request, refused error, ahead func(context.Context) error) error {
