@@ -27,11 +27,11 @@ func TestADatabaseDroppedUnderTheServiceIs503NamingWhatIsMissing(t *testing.T) {
 		name, drop string
 		want       []string // in the detail
 	}{
-		{"a table", "DROP TABLE %s.events", []string{"table events is missing", "api migrate"}},
+		{"a table", "DROP TABLE %s.events", []string{"table events is missing", "restore the database"}},
 		// Sessions opened since are refused the database (1049), those
 		// opened before find its tables gone (1146) or none selected (1046):
 		// the detail names the database, or the table the request met.
-		{"the database", "DROP DATABASE %s", []string{"is missing", "was it dropped?", "api migrate"}},
+		{"the database", "DROP DATABASE %s", []string{"is missing", "was it dropped?", "restore"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -119,5 +119,43 @@ func TestStartWithAMisspeltDatabaseNameFailsAtOnce(t *testing.T) {
 	if code == 0 || took > 20*time.Second || !strings.Contains(stderr, cfg.DBName+" does not exist") || !strings.Contains(stderr, "check the database name") {
 		t.Errorf("DSN naming a database that does not exist: status %d after %v; want non-zero at once, naming the database and what to check. Stdout:\n%s\nStderr:\n%s",
 			code, took.Round(time.Millisecond), stdout, stderr)
+	}
+}
+
+// TestADroppedTablesDetailDoesNotSendTheOperatorToMigrate: a table dropped
+// under the service was a 503 whose detail said "restore it or run `api
+// migrate`"; but migrate records each step it applied, and does not make
+// again a table whose step it has recorded: it exits 0 and the table stays
+// missing (and were it made again, an empty events table would be the log
+// lost without a word). The detail says to restore the database, and
+// nothing of migrate, for a table.
+func TestADroppedTablesDetailDoesNotSendTheOperatorToMigrate(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "TRIBUTARY_REQUEST_TIMEOUT=5s")
+	stream := newID()
+	s.mustAppend(t, stream, map[string]any{"stream_type": "thing", "events": events(1, "Happened")})
+	cfg, err := mysql.ParseDSN(s.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("mysql", s.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if _, err := admin.Exec("DROP TABLE " + cfg.DBName + ".events"); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runCommand(t, s.StoreEnv, "migrate"); code != 0 {
+		t.Fatalf("api migrate after the table was dropped: status %d; want 0, nothing to do. Stdout:\n%s\nStderr:\n%s", code, stdout, stderr)
+	}
+	res := s.get(t, "/streams/"+stream+"/events")
+	var p problem
+	res.decode(t, &p)
+	if res.Status != http.StatusServiceUnavailable || !strings.Contains(p.Detail, "table events is missing") {
+		t.Fatalf("a read after api migrate, the table dropped: %d %q; want 503 naming the table still missing: migrate did not make it again", res.Status, p.Detail)
+	}
+	if strings.Contains(p.Detail, "migrate") || !strings.Contains(p.Detail, "restore") {
+		t.Errorf("the detail of a dropped table: %q; want it to say to restore the database, and nothing of api migrate, which does not make the table again", p.Detail)
 	}
 }

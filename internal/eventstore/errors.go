@@ -42,7 +42,9 @@ var (
 // MissingError reports that the database the store keeps its data in, or
 // one of its tables, is not there while the service runs: dropped by hand,
 // or a restore begun in its place. Retrying cannot mend it until an
-// operator restores it, or makes it anew (`api migrate`). It is the
+// operator restores it (a database dropped whole may also be made anew,
+// empty, with `api migrate`; a table may not: migrate does not make again
+// a table whose step it has recorded). It is the
 // database's trouble, not the service's: errors.Is(err, ErrUnavailable)
 // holds for it, which takes the instance out of service (/readyz).
 type MissingError struct {
@@ -57,7 +59,7 @@ type MissingError struct {
 
 func (e *MissingError) Error() string {
 	if e.Table != "" {
-		return fmt.Sprintf("the database's table %s is missing: was it dropped? restore it or run `api migrate`", e.Table)
+		return fmt.Sprintf("the database's table %s is missing: was it dropped? restore the database from a backup", e.Table)
 	}
 	name := "the service's database"
 	if e.Database != "" {
