@@ -44,9 +44,12 @@ var (
 // or a restore begun in its place. Retrying cannot mend it until an
 // operator restores it (a database dropped whole may also be made anew,
 // empty, with `api migrate`; a table may not: migrate does not make again
-// a table whose step it has recorded). It is the
-// database's trouble, not the service's: errors.Is(err, ErrUnavailable)
-// holds for it, which takes the instance out of service (/readyz).
+// a table whose step it has recorded), then restarts the service: the
+// live feed of a running one is past the head of a log restored or made
+// anew, and would hand its subscribers none of the events appended at the
+// positions it has passed. It is the database's trouble, not the
+// service's: errors.Is(err, ErrUnavailable) holds for it, which takes the
+// instance out of service (/readyz).
 type MissingError struct {
 	// Database is the database's name, "" if not known.
 	Database string
@@ -59,13 +62,13 @@ type MissingError struct {
 
 func (e *MissingError) Error() string {
 	if e.Table != "" {
-		return fmt.Sprintf("the database's table %s is missing: was it dropped? restore the database from a backup", e.Table)
+		return fmt.Sprintf("the database's table %s is missing: was it dropped? restore the database from a backup, then restart the service", e.Table)
 	}
 	name := "the service's database"
 	if e.Database != "" {
 		name = "the database " + e.Database
 	}
-	return name + " is missing: was it dropped? restore it, or create it and run `api migrate`"
+	return name + " is missing: was it dropped? restore it, or create it and run `api migrate`, then restart the service"
 }
 
 func (e *MissingError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
