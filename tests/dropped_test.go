@@ -38,21 +38,7 @@ func TestADatabaseDroppedUnderTheServiceIs503NamingWhatIsMissing(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, "TRIBUTARY_REQUEST_TIMEOUT=5s")
-			stream := newID()
-			s.mustAppend(t, stream, map[string]any{"stream_type": "thing", "events": events(1, "Happened")})
-			cfg, err := mysql.ParseDSN(s.DSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			admin, err := sql.Open("mysql", s.DSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { admin.Close() })
-			if _, err := admin.Exec(fmt.Sprintf(c.drop, cfg.DBName)); err != nil {
-				t.Fatal(err)
-			}
+			s, stream := serveOneEventThenDrop(t, c.drop)
 			for _, r := range []struct {
 				method, path string
 				body         any
@@ -104,6 +90,30 @@ func TestADatabaseDroppedUnderTheServiceIs503NamingWhatIsMissing(t *testing.T) {
 	}
 }
 
+// serveOneEventThenDrop starts a server on a database of its own, appends
+// an event to a new stream, and then runs drop (a statement in which %s is
+// the database's name) on the database, as an operator would; it returns
+// the server and the stream.
+func serveOneEventThenDrop(t *testing.T, drop string) (*server, string) {
+	t.Helper()
+	s := startServer(t, "TRIBUTARY_REQUEST_TIMEOUT=5s")
+	stream := newID()
+	s.mustAppend(t, stream, map[string]any{"stream_type": "thing", "events": events(1, "Happened")})
+	cfg, err := mysql.ParseDSN(s.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("mysql", s.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if _, err := admin.Exec(fmt.Sprintf(drop, cfg.DBName)); err != nil {
+		t.Fatal(err)
+	}
+	return s, stream
+}
+
 // TestStartWithAMisspeltDatabaseNameFailsAtOnce: a database that does not
 // exist at start-up is a DSN to fix, not an outage to wait out (a database
 // dropped while the service runs is one: see above). The api exits at once,
@@ -134,21 +144,7 @@ func TestStartWithAMisspeltDatabaseNameFailsAtOnce(t *testing.T) {
 // nothing of migrate, for a table.
 func TestADroppedTablesDetailDoesNotSendTheOperatorToMigrate(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, "TRIBUTARY_REQUEST_TIMEOUT=5s")
-	stream := newID()
-	s.mustAppend(t, stream, map[string]any{"stream_type": "thing", "events": events(1, "Happened")})
-	cfg, err := mysql.ParseDSN(s.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sql.Open("mysql", s.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.Exec("DROP TABLE " + cfg.DBName + ".events"); err != nil {
-		t.Fatal(err)
-	}
+	s, stream := serveOneEventThenDrop(t, "DROP TABLE %s.events")
 	if code, stdout, stderr := runCommand(t, s.StoreEnv, "migrate"); code != 0 {
 		t.Fatalf("api migrate after the table was dropped: status %d; want 0, nothing to do. Stdout:\n%s\nStderr:\n%s", code, stdout, stderr)
 	}
