@@ -219,7 +219,7 @@ func (w *writer) readBack(t *appendTx, rows *sql.Rows, from int64) (time.Time, e
 	}
 	if serr := rows.Err(); serr != nil {
 		if !errors.Is(err, serr) {
-			err = fmt.Errorf("%w (after: %v)", serr, err)
+			err = fmt.Errorf("%w (after: %w)", serr, err)
 		}
 		return time.Time{}, err
 	}
