@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -340,17 +341,19 @@ func oneEventBehindProxy(t *testing.T) (context.Context, string, *faultproxy.Pro
 func oneEventBehindProxyWith(t *testing.T, params map[string]string) (context.Context, string, *faultproxy.Proxy, *mysqlstore.Store, *metrics.Metrics, uuid.UUID, eventstore.NewEvent) {
 	t.Helper()
 	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range params {
+	opened := dsn
+	if len(params) > 0 {
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if cfg.Params == nil {
 			cfg.Params = map[string]string{}
 		}
-		cfg.Params[k] = v
+		maps.Copy(cfg.Params, params)
+		opened = cfg.FormatDSN()
 	}
-	s, m := openCounted(t, cfg.FormatDSN())
+	s, m := openCounted(t, opened)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	ev := eventstore.NewEvent{Type: "counted", Data: []byte(`{}`)}
