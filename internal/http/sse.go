@@ -615,8 +615,17 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 	}
 	heartbeat := time.NewTicker(ew.s.opts.Heartbeat)
 	defer heartbeat.Stop()
+	// The feed reads history with a context that shutdown ends too: a read
+	// that waits on the database (a slow query, or a read pool that others
+	// hold) must not hold the drain, nor deliver a page that a client which
+	// takes nothing would then hold for closingStall more. Queued on the pool
+	// behind each other, a hundred such reads held it for the whole
+	// shutdown timeout. The response then ends cleanly (finish).
+	reads, stopReads := context.WithCancel(ctx)
+	defer stopReads()
+	defer context.AfterFunc(ew.s.closingCtx, stopReads)()
 	for {
-		wrote, err := ew.step(ctx)
+		wrote, err := ew.step(reads)
 		if ew.err != nil {
 			return false // the client left
 		}
