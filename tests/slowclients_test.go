@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,6 +65,27 @@ func dialAndSend(t *testing.T, s *server, rcvbuf int, path string, header ...str
 	return &stalledClient{conn: conn}
 }
 
+// dialAndStall is stallOn for another goroutine: it sends GET path, reads
+// nothing and returns the connection, or nil if it could not (the test's
+// checks are on the others).
+func dialAndStall(s *server, path string, header ...string) net.Conn {
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) //nolint:errcheck // a hint
+		})
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		return nil
+	}
+	req := "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + strings.Join(header, "") + "\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		conn.Close()
+		return nil
+	}
+	return conn
+}
+
 // timed runs fn and fails the test if it took longer than prompt.
 func timed(t *testing.T, what string, fn func()) {
 	t.Helper()
@@ -104,15 +126,52 @@ func TestSlowReadersCannotStarveLiveDeliveryReadsAppendsOrReadiness(t *testing.T
 		for i := 0; i < 12; i++ {
 			srv.mustAppend(t, stream, appendBody{StreamType: "big", Events: bigBatch(100, 10_000)})
 		}
-		live := subscribe(t, srv, "/events?after=1200")
+		// And 25 MB in events of 500 KB, which subscribers catching up read
+		// a page of two at a time: each read of the store a query or two.
+		large := newID()
+		for i := 0; i < 10; i++ {
+			srv.mustAppend(t, large, appendBody{StreamType: "large", Events: bigBatch(5, 500_000)})
+		}
+		const head = 1250
+		live := subscribe(t, srv, "/events?after="+strconv.Itoa(head))
 		live.requireRetry(t)
-		live.requireCaughtUp(t, 1200)
+		live.requireCaughtUp(t, head)
 
 		for i := 0; i < slow/2; i++ {
 			stallOn(t, srv, "/events", "Accept: text/event-stream\r\n")
 			stallOn(t, srv, "/events?limit=1000")
 			stallOn(t, srv, fmt.Sprintf("/streams/%s/events?limit=1000", stream))
 		}
+		// A hundred subscribers catching up on the large events, which
+		// take none of them: each read of history is quick, but together
+		// they took every connection of the read pool, and another
+		// client's read of a page (1 to 8 ms alone) waited behind them for
+		// seconds. They open at once; the reads are timed meanwhile.
+		const catchingUp = 100
+		var opening sync.WaitGroup
+		stalled := make(chan net.Conn, catchingUp)
+		for range catchingUp {
+			opening.Go(func() { stalled <- dialAndStall(srv, "/events?after=1200", "Accept: text/event-stream\r\n") })
+		}
+		var slowest time.Duration
+		for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
+			start := time.Now()
+			requireStatus(t, srv.get(t, "/streams?limit=1"), http.StatusOK)
+			slowest = max(slowest, time.Since(start))
+		}
+		opening.Wait()
+		close(stalled)
+		for c := range stalled {
+			if c != nil {
+				t.Cleanup(func() { c.Close() })
+			}
+		}
+		// Without a bound it took 0.8 to 1.9 s here, and with one 0.08 to 0.3 s.
+		if slowest > 600*time.Millisecond {
+			t.Errorf("a read of a page took %s while %d subscribers caught up beside it; expected them to leave the read pool room for it (under 0.6 s)",
+				slowest.Round(time.Millisecond), catchingUp)
+		}
+		t.Logf("slowest read of a page beside %d subscribers catching up: %s", catchingUp, slowest.Round(time.Millisecond))
 		time.Sleep(time.Second) // let their answers fill the socket buffers and block
 
 		wal := filepath.Join(dataDir, "tributary.db-wal")
@@ -141,6 +200,9 @@ func TestSlowReadersCannotStarveLiveDeliveryReadsAppendsOrReadiness(t *testing.T
 		})
 		timed(t, "a plain read", func() {
 			requireStatus(t, srv.get(t, "/events?after=1200&limit=10"), http.StatusOK)
+		})
+		timed(t, "a list of streams", func() {
+			requireStatus(t, srv.get(t, "/streams?limit=1"), http.StatusOK)
 		})
 		timed(t, "a stream read", func() {
 			requireStatus(t, srv.get(t, "/streams/"+stream+"/events?limit=5"), http.StatusOK)

@@ -267,6 +267,16 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 	return s, nil
 }
 
+// catchUpReads is how many reads of history subscriptions may have in
+// flight at once: half of the read pool (at least one), the other half left
+// to clients' reads of pages.
+func catchUpReads(cfg config.Config) int {
+	if cfg.MySQLDSN == "" {
+		return sqlitestore.DefaultMaxReaders / 2
+	}
+	return max(1, cfg.MySQLMaxConns/2)
+}
+
 // openMySQL opens and migrates the MySQL store, waiting up to the start-up
 // timeout for a database that is still starting.
 func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*mysqlstore.Store, error) {
@@ -487,7 +497,8 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 	} else {
 		log.Info("access control is on", "tokens", len(tokens))
 	}
-	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m})
+	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m,
+		CatchUpReads: catchUpReads(cfg)})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	feedDone := make(chan error, 1)
 	go func() { feedDone <- feed.Run(feedCtx) }()

@@ -66,6 +66,14 @@ type Options struct {
 	// from before it reads until its consumer has written it; one over the
 	// budget waits for its turn.
 	CatchUpBytes int64
+	// CatchUpReads bounds the reads of the store that subscriptions have
+	// in flight at once, all together (default DefaultCatchUpReads): give
+	// them a part of the read pool, and leave the rest to clients' reads of
+	// pages. Others wait their turn, in order. The catch-up budget bounds
+	// the memory a hundred subscriptions catching up hold, not the
+	// connections: without this, they took every one of the pool, and a
+	// page of 1 to 8 ms waited seconds behind them.
+	CatchUpReads int
 	// MaxEventBytes is the largest data and metadata an event may have
 	// (default 1 MiB, TRIBUTARY_MAX_EVENT_BYTES's default). The log may
 	// hold larger ones, stored under a larger bound: once the feed has read
@@ -86,6 +94,10 @@ type Options struct {
 // events first; only large ones are held fewer, and a subscriber that falls
 // further behind reads them from the store, as it does past Buffer events.
 const DefaultBufferBytes = 64 << 20
+
+// DefaultCatchUpReads is Options.CatchUpReads unless set: half of the
+// embedded store's read pool of 8.
+const DefaultCatchUpReads = 4
 
 // eventBytes is what the live buffer counts an event as: its data and
 // metadata, and its names and fixed fields.
@@ -127,6 +139,7 @@ type Feed struct {
 	open atomic.Int64 // subscriptions open, live or catching up
 
 	catchUp budget        // what subscriptions reading the store hold
+	reads   chan struct{} // a token for each read of the store a subscription has in flight (CatchUpReads)
 	largest atomic.Int64  // the largest event's data and metadata seen, at least MaxEventBytes (noteSize)
 	turn    time.Duration // how long a place is held before it goes to those waiting (catchUpTurn)
 
@@ -159,6 +172,9 @@ func New(store Store, opts Options) *Feed {
 	if opts.MaxEventBytes <= 0 {
 		opts.MaxEventBytes = 1 << 20
 	}
+	if opts.CatchUpReads <= 0 {
+		opts.CatchUpReads = DefaultCatchUpReads
+	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
 	}
@@ -170,6 +186,7 @@ func New(store Store, opts Options) *Feed {
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
 		slots: make([]atomic.Pointer[eventstore.Event], opts.Buffer), all: make(map[*Subscription]struct{}),
 		catchUp: budget{limit: opts.CatchUpBytes, base: catchUpReserve(opts.MaxEventBytes)}, turn: catchUpTurn,
+		reads: make(chan struct{}, opts.CatchUpReads),
 	}
 	changed := make(chan struct{})
 	f.changed.Store(&changed)
@@ -596,7 +613,9 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 			s.wait = f.ready
 			return nil
 		}
-		if err := s.start(ctx); err != nil {
+		if err := s.start(ctx); errors.Is(err, ErrStopped) {
+			return err
+		} else if err != nil {
 			return s.failed(ctx, "subscription: cannot read its starting point; retrying", err)
 		}
 	}
@@ -692,6 +711,10 @@ func (s *Subscription) fromBuffer(ctx context.Context, emit func(eventstore.Deli
 // the store's head: history ends there.
 func (s *Subscription) start(ctx context.Context) error {
 	f, o := s.feed, s.opts
+	if err := f.takeRead(ctx); err != nil {
+		return err
+	}
+	defer f.endRead()
 	cursor := o.After
 	if o.StreamID != uuid.Nil && o.FromVersion > 1 && o.After <= 0 {
 		// Start after the event before FromVersion rather than scan the
@@ -900,65 +923,56 @@ func (s *Subscription) readLive(ctx context.Context, emit func(eventstore.Delive
 // head: everything up to it was visible, and durable, before the query
 // started, so a page with no more after it delivers all of it. Past the
 // head, events may not be durable yet, and the live buffer will bring them.
-// The store's page holds no connection while emit writes.
+// The page is read whole in a turn of the catch-up reads (takeRead), and
+// only then delivered: no read of the store waits on emit, which writes to
+// a client, and no turn is held while it does. What the page holds is what
+// its place in the catch-up budget counts.
 func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Delivery) error, head int64) error {
-	f, o := s.feed, s.opts
+	f := s.feed
 	before := s.cursor
-	page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: s.cursor, UpTo: head, Limit: f.opts.PageSize,
-		StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
-	more := page.More
-	if err == nil {
-		delivered := 0
-		var size int64
-		// The turn is what its consumer takes over the page (its
-		// writes), not the store's reads of it: a read slower than the
-		// turn (a database under load) used it up, and then every page
-		// held one event, or one chunk, a query each.
-		var spent time.Duration
-		for e, rerr := range page.Events {
-			if rerr != nil {
-				err = rerr
-				break
-			}
-			if n := f.noteSize(&e); n > f.opts.MaxEventBytes {
-				// Its place may count less, granted before the feed had read
-				// an event this large: the page holds it anyway, and is
-				// counted so.
-				f.catchUp.cover(s.res, catchUpReserve(n)+s.room)
-			}
-			if !s.matches(&e) {
-				s.advance(e.Position)
-			} else {
-				began := time.Now()
-				err := s.deliver(ctx, emit, &e)
-				spent += time.Since(began)
-				if err != nil {
-					f.opts.Metrics.Delivered(delivered)
-					if n := roomAsked(err); n > s.room {
-						// Read it again under a place with room for its
-						// copy; the consumer writes what came before.
-						s.room, s.roomAsked, s.wait = n, true, closed
-						return nil
-					}
-					return err
-				}
-				delivered++
-			}
-			if size += eventBytes(&e); size >= catchUpPageBytes {
-				// As much as its reservation counts: the rest is the next
-				// page, read on the next turn (the store reads no further).
-				more = true
-				break
-			}
-			if spent >= f.turn && f.catchUp.waiting() {
-				// Its consumer is slow, and others wait for a place: the
-				// rest of the page is read on its next turn, behind them.
-				more = true
-				break
-			}
-		}
-		f.opts.Metrics.Delivered(delivered)
+	events, more, err := s.readPage(ctx, head)
+	if errors.Is(err, ErrStopped) {
+		return err
 	}
+	delivered := 0
+	// The turn is what its consumer takes over the page (its writes), not
+	// the store's reads of it: a read slower than the turn (a database
+	// under load) used it up, and then every page held one event, or one
+	// chunk, a query each.
+	var spent time.Duration
+	for i := range events {
+		e := &events[i]
+		if ctx.Err() != nil {
+			// Shutdown, or the client left: what is read is not delivered.
+			err = ctx.Err()
+			break
+		}
+		if !s.matches(e) {
+			s.advance(e.Position)
+			continue
+		}
+		began := time.Now()
+		derr := s.deliver(ctx, emit, e)
+		spent += time.Since(began)
+		if derr != nil {
+			f.opts.Metrics.Delivered(delivered)
+			if n := roomAsked(derr); n > s.room {
+				// Read it again under a place with room for its copy; the
+				// consumer writes what came before.
+				s.room, s.roomAsked, s.wait = n, true, closed
+				return nil
+			}
+			return derr
+		}
+		delivered++
+		if spent >= f.turn && i < len(events)-1 && f.catchUp.waiting() {
+			// Its consumer is slow, and others wait for a place: the rest
+			// of the page is read again on its next turn, behind them.
+			more = true
+			break
+		}
+	}
+	f.opts.Metrics.Delivered(delivered)
 	if err != nil {
 		return s.failed(ctx, "subscription: cannot read history; retrying", err)
 	}
@@ -977,6 +991,42 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 		s.wait = closed
 	}
 	return nil
+}
+
+// readPage reads a page of history after the cursor, up to head, in a turn
+// of the catch-up reads: the events, whether more follow, and the error
+// that stopped the read (the events before it are returned with it). A page
+// stops at about catchUpPageBytes, and one event more (the store reads no
+// further).
+func (s *Subscription) readPage(ctx context.Context, head int64) ([]eventstore.Event, bool, error) {
+	f, o := s.feed, s.opts
+	if err := f.takeRead(ctx); err != nil {
+		return nil, false, err
+	}
+	defer f.endRead()
+	page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: s.cursor, UpTo: head, Limit: f.opts.PageSize,
+		StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
+	if err != nil {
+		return nil, false, err
+	}
+	var events []eventstore.Event
+	var size int64
+	for e, err := range page.Events {
+		if err != nil {
+			return events, page.More, err
+		}
+		if n := f.noteSize(&e); n > f.opts.MaxEventBytes {
+			// Its place may count less, granted before the feed had read
+			// an event this large: the page holds it anyway, and is
+			// counted so.
+			f.catchUp.cover(s.res, catchUpReserve(n)+s.room)
+		}
+		events = append(events, e)
+		if size += eventBytes(&e); size >= catchUpPageBytes {
+			return events, true, nil
+		}
+	}
+	return events, page.More, nil
 }
 
 // noteSize notes the size of an event read: the log may hold events larger than
@@ -1000,12 +1050,34 @@ func (f *Feed) noteSize(e *eventstore.Event) int {
 // streamVersion is the version of a stream, 0 if it does not exist yet or
 // cannot be read right now (it only decorates the caught-up message).
 func (f *Feed) streamVersion(ctx context.Context, id uuid.UUID) int64 {
+	if f.takeRead(ctx) != nil {
+		return 0
+	}
 	st, err := f.store.Stream(ctx, id)
+	f.endRead()
 	if err != nil {
 		return 0
 	}
 	return st.Version
 }
+
+// takeRead waits for a turn to read the store (CatchUpReads), in order; it
+// returns ctx's error if ctx ends first, ErrStopped if the feed stops. A
+// turn is held over the store's statements alone, never while a consumer
+// writes: call endRead once the rows are read.
+func (f *Feed) takeRead(ctx context.Context) error {
+	select {
+	case f.reads <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-f.done:
+		return ErrStopped
+	}
+}
+
+// endRead ends what takeRead began.
+func (f *Feed) endRead() { <-f.reads }
 
 // Notifying wraps a store so that each append that writes something wakes
 // the feed, and this process's subscribers get the events at once.

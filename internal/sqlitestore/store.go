@@ -40,9 +40,13 @@ var _ eventstore.Store = (*Store)(nil)
 // FileName is the database file's name inside the data directory.
 const FileName = "tributary.db"
 
+// DefaultMaxReaders is the size of the read pool unless Options say
+// otherwise.
+const DefaultMaxReaders = 8
+
 // Options tune a Store. The zero value is usable.
 type Options struct {
-	// MaxReaders is the size of the read pool (default 8).
+	// MaxReaders is the size of the read pool (default DefaultMaxReaders).
 	MaxReaders int
 	Logger     *slog.Logger
 	// Metrics, if set, counts what the store does and watches its pools.
@@ -121,7 +125,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if opts.MaxReaders <= 0 {
-		opts.MaxReaders = 8
+		opts.MaxReaders = DefaultMaxReaders
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
