@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"context"
+	"database/sql"
 	"net"
 	"os"
 	"path/filepath"
@@ -162,5 +164,58 @@ func TestSIGHUPDrainsAsSIGTERMDoes(t *testing.T) {
 	s.signalAndWaitFor(t, syscall.SIGHUP, "shutting down")
 	if _, code := s.waitExit(10 * time.Second); code != 0 {
 		t.Fatalf("SIGHUP: exit status %d; want 0 after a drain. Output:\n%s", code, s.output(8192))
+	}
+}
+
+// TestSIGTERMEndsSubscriptionsCatchingUpWhileTheirReadsWaitOnTheDatabase:
+// subscriptions catching up from history, for clients that read nothing,
+// went on reading after SIGTERM with a context that only their clients'
+// leaving ended: a read waiting on the database (here on a table another
+// session locked; in the field on a read pool taken by a hundred others,
+// each read then writing for 2 s more) held the drain until the shutdown
+// timeout, and the process exited 1. SIGTERM ends those reads at once, and
+// the process exits 0 within a few seconds. MySQL only: no session of the
+// embedded store can keep another from reading.
+func TestSIGTERMEndsSubscriptionsCatchingUpWhileTheirReadsWaitOnTheDatabase(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "TRIBUTARY_SHUTDOWN_TIMEOUT=10s", "TRIBUTARY_POLL_INTERVAL=50ms")
+	stream := newID()
+	for range 4 {
+		s.mustAppend(t, stream, appendBody{StreamType: "big", Events: bigBatch(5, 100_000)})
+	}
+	// With no subscription open, the live feed moves its head past them
+	// at its next poll and keeps none of them: those that subscribe from
+	// here on read them from the database, which the lock then keeps them
+	// from.
+	time.Sleep(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := sql.Open("mysql", s.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "LOCK TABLES events WRITE"); err != nil {
+		t.Fatalf("lock the events table: %v", err)
+	}
+	t.Cleanup(func() {
+		conn.ExecContext(context.Background(), "UNLOCK TABLES") //nolint:errcheck
+		conn.Close()
+	})
+	const stalled = 40
+	for range stalled {
+		stallOn(t, s, "/events", "Accept: text/event-stream\r\n")
+	}
+	time.Sleep(500 * time.Millisecond) // each now waits on its first read of history
+	start := time.Now()
+	s.signalAndWaitFor(t, syscall.SIGTERM, "shutting down")
+	_, code := s.waitExit(20 * time.Second)
+	if took := time.Since(start); code != 0 || took > 4*time.Second {
+		t.Errorf("SIGTERM with %d subscriptions catching up whose reads waited on the database: exit status %d after %s; "+
+			"expected 0 within 4 s (shutdown timeout 10 s). Output:\n%s", stalled, code, took.Round(time.Millisecond), s.output(4096))
 	}
 }
