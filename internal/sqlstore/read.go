@@ -376,8 +376,21 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	return page, nil
 }
 
-// positionColumns are what positions reads of each event.
+// positionColumns are what positions reads of each event where the check
+// for commits not yet visible needs the time of a page's newest.
 const positionColumns = "position, recorded_at"
+
+// positionCols are what positions reads of each event: with recorded_at
+// only where the check for commits not yet visible needs it. On SQLite
+// recorded_at lies after data in the row, and reading it walked each
+// event's overflow pages: a page of events of 500 KB read every megabyte
+// after its start, up to 250 MB, to find its positions.
+func (s reader) positionCols() string {
+	if s.checkVisible {
+		return positionColumns
+	}
+	return "position"
+}
 
 // logQuery reads cols of the events a log filter (logFrom, logFilter)
 // matches, in position order, up to a LIMIT, its last argument.
@@ -503,22 +516,27 @@ func (s reader) logFrom(opts eventstore.ReadAllOptions) string {
 }
 
 // positions returns the positions of the first limit events that match a log
-// filter, and the recorded_at of the last.
+// filter, and the recorded_at of the last where it is read (positionCols).
 func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, limit int) ([]int64, time.Time, error) {
 	var positions []int64
 	var newest time.Time
 	s.m.Statement("read_positions")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	query, args := s.pageQuery(positionColumns, opts, limit)
+	cols := s.positionCols()
+	query, args := s.pageQuery(cols, opts, limit)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, newest, s.translate(err)
 	}
 	defer rows.Close()
+	var p int64
+	dest := []any{&p}
+	if cols == positionColumns {
+		dest = append(dest, &newest)
+	}
 	for rows.Next() {
-		var p int64
-		if err := rows.Scan(&p, &newest); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, newest, err
 		}
 		positions = append(positions, p)
