@@ -11,7 +11,9 @@
 // that falls further behind than that finds its next event gone, reads from
 // the store again until it has caught up, and then reads the buffer again.
 // What subscriptions reading the store hold is bounded, all together, by a
-// budget that each takes a place in before it reads a page (budget.go). Nothing is skipped or repeated at either
+// budget that each takes a place in before it reads a page (budget.go), and how many
+// of them read the store at once by CatchUpReads, which leaves clients' reads part
+// of the read pool. Nothing is skipped or repeated at either
 // handover, because the store makes positions visible in commit order:
 // everything up to a position the tailer has read was already visible to
 // any later query.
@@ -34,7 +36,7 @@ import (
 )
 
 // Store is what the feed needs of a store: its history, which subscriptions
-// read on the connections clients share, and its Tail, which the tailer reads
+// read on the connections clients share (at most CatchUpReads at once), and its Tail, which the tailer reads
 // on connections of its own and which says when what it read is durable.
 type Store interface {
 	ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error)
