@@ -22,7 +22,9 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -114,6 +116,14 @@ const eventOverhead = 160
 // ErrStopped is what Next returns once the feed's Run has returned.
 var ErrStopped = errors.New("live feed stopped")
 
+// ErrLogWentBack is what Next returns to a subscription that was open when
+// the tailer found the log gone back under it: the database was restored
+// from a backup, or replaced, while the process ran. What the subscription
+// delivered may no longer be in the log, and its cursor may be past the
+// head or at events that are not the ones it delivered: it ends, and its
+// consumer starts again from what it has.
+var ErrLogWentBack = errors.New("the log went back: the database was restored or replaced")
+
 // Feed is the live feed of one process. Run must be running for
 // subscriptions to go live.
 type Feed struct {
@@ -152,6 +162,15 @@ type Feed struct {
 	gapSince time.Time // when the tailer first met the gap it waits on; Run's alone
 	gapAt    int64     // the missing position it waits on
 	holding  bool      // a slot may hold an event (see release); Run's alone
+
+	// lastID is the id of the event at head, which each poll reads again
+	// to see that the log did not go back under the feed (wentBack);
+	// uuid.Nil while the tailer has not read it. Run's alone.
+	lastID uuid.UUID
+	// epoch counts the times the log went back; a subscription that
+	// started in an earlier one ends (ErrLogWentBack).
+	epoch      atomic.Int64
+	wentBackAt time.Time // when it last did; Run's alone
 }
 
 // New returns a Feed over store.
@@ -325,8 +344,14 @@ func (f *Feed) rebase(ctx context.Context) error {
 	}
 	select {
 	case <-f.ready:
-		if head <= f.head.Load() {
+		switch had := f.head.Load(); {
+		case head == had:
 			return nil // started, and nothing new
+		case head < had:
+			// A subscription that opens now would read history up to
+			// the old head, and skip the events that take the lost
+			// positions.
+			return f.wentBack(ctx, had, head)
 		}
 	default: // starting: set the head and the empty buffer, whatever they are
 	}
@@ -335,9 +360,78 @@ func (f *Feed) rebase(ctx context.Context) error {
 	}
 	f.oldest.Store(head + 1) // before head: see dispatch
 	f.head.Store(head)
+	f.lastID = uuid.Nil // not read: the next poll reads it
 	f.gapSince = time.Time{}
 	f.broadcast()
 	return nil
+}
+
+// wentBack handles a log that went back under the feed: the head is below
+// had, the last position handed out, or the event there is not the one
+// handed out. The database was restored from a backup, or replaced, while
+// the process ran. The feed says so, lets its buffer go (it holds events
+// the log may no longer hold), ends every subscription open (ErrLogWentBack:
+// their cursors may be past the head, or their events gone) and starts
+// again from head, the log's. A consumer that reconnects from what it has
+// is then answered from the log as it is now.
+func (f *Feed) wentBack(ctx context.Context, had, head int64) error {
+	if err := f.tail.WaitDurable(ctx, head); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("from %d to %d", had, head)
+	if head >= had {
+		what = fmt.Sprintf("to %d: position %d no longer holds the event handed out", head, had)
+	}
+	// A restore that the feed meets half done (the events table loaded,
+	// log_head not yet) goes back twice: the second is no news.
+	level := slog.LevelError
+	if !f.wentBackAt.IsZero() && time.Since(f.wentBackAt) < time.Minute {
+		level = slog.LevelWarn
+	}
+	f.wentBackAt = time.Now()
+	f.log.Log(ctx, level, "live feed: the log went back "+what+": the database was restored or replaced while this instance ran; subscriptions were ended",
+		"handed_out", had, "head", head)
+	// A reader checks oldest, then epoch, after it reads a slot
+	// (readLive): with oldest past every position while the slots are
+	// emptied, and epoch moved before oldest comes back, none delivers an
+	// event it read from the slots before.
+	f.oldest.Store(math.MaxInt64)
+	for i := range f.slots {
+		f.slots[i].Store(nil)
+	}
+	f.held.Store(0)
+	f.holding = false
+	f.head.Store(head)
+	f.lastID = uuid.Nil
+	f.gapSince = time.Time{}
+	// After head: a subscription that starts in the new epoch reads history
+	// up to the new head.
+	f.epoch.Add(1)
+	f.oldest.Store(head + 1)
+	f.broadcast()
+	return nil
+}
+
+// headMoved is poll's answer to an event at the head that is not the one
+// handed out, or is gone: the log went back, to the head it has now.
+func (f *Feed) headMoved(ctx context.Context, had int64) error {
+	head, err := f.tail.Head(ctx)
+	if err != nil {
+		return err
+	}
+	return f.wentBack(ctx, had, head)
+}
+
+// headGone is poll's answer to no event at had, the head, whose event the
+// tailer has not read (rebase moved it there): if the log's head is below
+// it, the log went back, and headGone reports true; if not, a row was
+// removed by hand, and the poll carries on.
+func (f *Feed) headGone(ctx context.Context, had int64) (bool, error) {
+	head, err := f.tail.Head(ctx)
+	if err != nil || head >= had {
+		return false, err
+	}
+	return true, f.wentBack(ctx, had, head)
 }
 
 // release empties the live buffer, once no subscription is open to read it:
@@ -361,10 +455,14 @@ func (f *Feed) release() {
 func (f *Feed) BufferedBytes() int64 { return f.held.Load() }
 
 // poll reads everything after the head and dispatches it.
+//
+// It reads the event at the head too, in the same query: if it is not the
+// one handed out, or the head is gone, the log went back under the feed
+// (wentBack), and nothing of the page is handed out.
 func (f *Feed) poll(ctx context.Context) error {
 	for {
 		after := f.head.Load()
-		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: f.opts.PageSize})
+		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: max(after-1, 0), Limit: f.opts.PageSize + 1})
 		if err != nil {
 			return err
 		}
@@ -373,16 +471,42 @@ func (f *Feed) poll(ctx context.Context) error {
 		// memory until it is dispatched. The rest is the next read.
 		var events []*eventstore.Event
 		var size int64
-		read, more := page.Last, page.More
+		read, more := max(page.Last, after), page.More
+		checked := after == 0 // the event at the head is still the one handed out
 		for e, err := range page.Events {
 			if err != nil {
 				return err
+			}
+			if !checked {
+				checked = true
+				if e.Position == after && (f.lastID == uuid.Nil || e.ID == f.lastID) {
+					f.lastID = e.ID
+					continue
+				}
+				if e.Position == after || f.lastID != uuid.Nil {
+					return f.headMoved(ctx, after)
+				}
+				// The head's event was never read (rebase), and is not
+				// there: a row removed by hand, or a log that went back
+				// and grew past it; headGone tells.
+				if gone, err := f.headGone(ctx, after); gone || err != nil {
+					return err
+				}
 			}
 			events = append(events, &e)
 			f.noteSize(&e)
 			if size += eventBytes(&e); size >= f.opts.BufferBytes {
 				read, more = e.Position, true
 				break
+			}
+		}
+		if !checked {
+			// Nothing at the head, nor after it.
+			if f.lastID != uuid.Nil {
+				return f.headMoved(ctx, after)
+			}
+			if gone, err := f.headGone(ctx, after); gone || err != nil {
+				return err
 			}
 		}
 		last, gap := f.contiguous(events, after, read)
@@ -397,6 +521,9 @@ func (f *Feed) poll(ctx context.Context) error {
 			}
 		}
 		f.dispatch(events, last)
+		if len(events) > 0 {
+			f.lastID = events[len(events)-1].ID // the event at last
+		}
 		if gap {
 			return errGap
 		}
@@ -529,6 +656,7 @@ type Subscription struct {
 	declined bool
 	caughtUp bool
 	ended    bool
+	epoch    int64 // the feed's when it started: see ErrLogWentBack
 
 	cursor      int64        // every matching event up to here has been delivered
 	seen        atomic.Int64 // cursor, for the lag metric
@@ -599,6 +727,9 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.wentBack() {
+		return ErrLogWentBack
+	}
 	if !s.retryAt.IsZero() {
 		// A read failed: wait out the back-off, without a place (given
 		// back above, once its consumer had written what came before).
@@ -628,6 +759,9 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 	if ok || err != nil {
 		s.giveBack() // it waited its turn, but the buffer has what it needs
 		return err
+	}
+	if s.wentBack() {
+		return ErrLogWentBack // while it read the buffer: not the store, for a cursor of the old log
 	}
 	if s.live {
 		// It fell behind the buffer: read the store until it catches up.
@@ -675,7 +809,7 @@ func (s *Subscription) giveBack() {
 // NextLive never does, or to report that the feed stopped). It costs only
 // CPU: a consumer may call it where it must not wait on the database.
 func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delivery) error) (bool, error) {
-	if !s.live || !s.caughtUp || s.declined || ctx.Err() != nil {
+	if !s.live || !s.caughtUp || s.declined || ctx.Err() != nil || s.wentBack() {
 		return false, nil
 	}
 	if s.read {
@@ -688,6 +822,12 @@ func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delive
 	}
 	_, ok, err := s.fromBuffer(ctx, emit)
 	return ok, err
+}
+
+// wentBack reports whether the log went back under the feed since the
+// subscription started: Next ends it then.
+func (s *Subscription) wentBack() bool {
+	return s.started && s.epoch != s.feed.epoch.Load()
 }
 
 // fromBuffer delivers what the live buffer holds after the cursor, and
@@ -713,6 +853,8 @@ func (s *Subscription) fromBuffer(ctx context.Context, emit func(eventstore.Deli
 // the store's head: history ends there.
 func (s *Subscription) start(ctx context.Context) error {
 	f, o := s.feed, s.opts
+	// Before anything it reads: a log that goes back from here on ends it.
+	epoch := f.epoch.Load()
 	if err := f.takeRead(ctx); err != nil {
 		return err
 	}
@@ -736,7 +878,7 @@ func (s *Subscription) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.cursor, s.target, s.started = cursor, target, true
+	s.cursor, s.target, s.started, s.epoch = cursor, target, true, epoch
 	s.seen.Store(cursor)
 	f.openMu.Lock()
 	f.all[s] = struct{}{}
@@ -895,8 +1037,10 @@ func (s *Subscription) readLive(ctx context.Context, emit func(eventstore.Delive
 		e := f.slots[p%n].Load()
 		// The tailer moves oldest before it overwrites a slot: if oldest is
 		// still at or below p after the read, e is what the slot held for p
-		// (or an older event, for a position the tailer skipped).
-		if f.oldest.Load() > p {
+		// (or an older event, for a position the tailer skipped). And if
+		// the epoch is still the subscription's after that, the log did
+		// not go back before the read (wentBack).
+		if f.oldest.Load() > p || f.epoch.Load() != s.epoch {
 			return false, nil
 		}
 		if e == nil || e.Position != p || !s.matches(e) {

@@ -1,0 +1,152 @@
+package fanout_test
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/testlog"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// appendOne appends one event to a new stream and returns its id.
+func appendOne(t *testing.T, s eventstore.Store) uuid.UUID {
+	t.Helper()
+	res := appendN(t, s, uuid.New(), "Happened", 1)
+	if len(res.Events) != 1 {
+		t.Fatalf("append stored %d events, want 1", len(res.Events))
+	}
+	return res.Events[0].ID
+}
+
+// goBack does to the store's database what restoring an older backup does
+// while the service runs: the events after head are gone, and the head is
+// back at head.
+func goBack(t *testing.T, k teststore.Kind, s eventstore.Store, head int64) {
+	t.Helper()
+	k.Exec(t, s, "DELETE FROM events WHERE position > ?", head)
+	k.Exec(t, s, "DELETE FROM streams WHERE stream_id NOT IN (SELECT stream_id FROM events)")
+	k.Exec(t, s, "UPDATE log_head SET position = ? WHERE id = 1", head)
+}
+
+// ids are the events' ids, in the order delivered.
+func ids(evs []*eventstore.Event) []uuid.UUID {
+	out := make([]uuid.UUID, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// checkLog fails unless c received exactly want, at positions 1, 2, 3 …
+func checkLog(t *testing.T, name string, c *collector, want []uuid.UUID) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("%s to receive %d events", name, len(want)), func() bool { return c.count() >= len(want) })
+	time.Sleep(50 * time.Millisecond) // anything more it would get
+	evs, _, _, _ := c.snapshot()
+	for i, e := range evs {
+		if i >= len(want) || e.ID != want[i] || e.Position != int64(i+1) {
+			t.Fatalf("%s got %d events %v, want the log as it is now: %v at positions 1…%d", name, len(evs), ids(evs), want, len(want))
+		}
+	}
+}
+
+// TestTheLiveFeedNoticesTheLogGoingBack restores the database under a
+// running feed, as restoring a backup does: the last events go, the head
+// goes back, and other events may take their positions before the feed
+// looks again. The feed must say so once, at ERROR, end the subscriptions
+// that were handed what the log no longer holds, and serve the log as it is
+// now, with nothing skipped and nothing that is gone.
+func TestTheLiveFeedNoticesTheLogGoingBack(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// replaced: new events take the lost positions before the feed
+		// looks again, so its head is no further than the log's.
+		replaced bool
+	}{
+		{"to a lower head", false},
+		{"to other events at the same positions", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+				store := k.Open(t)
+				var logged testlog.Buffer
+				// No polls but those a commit or a subscription asks for:
+				// the test says when the feed looks.
+				f := runFeed(t, store, fanout.Options{PollInterval: time.Hour,
+					Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+				s := f.Notifying(store)
+				open, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+				waitFor(t, 5*time.Second, "the subscription to catch up", func() bool { _, c, _, _ := open.snapshot(); return len(c) == 1 })
+				var log []uuid.UUID
+				for range 5 {
+					log = append(log, appendOne(t, s))
+				}
+				checkLog(t, "the open subscription", open, log)
+
+				goBack(t, k, store, 3)
+				log = log[:3]
+				if tc.replaced {
+					log = append(log, appendOne(t, store), appendOne(t, store)) // not noticed: store, not s
+				}
+				f.Notify()
+				waitFor(t, 5*time.Second, "the subscription handed events the log no longer holds to end", func() bool {
+					_, _, _, closed := open.snapshot()
+					return closed
+				})
+				if n := open.count(); n != 5 {
+					t.Errorf("the ended subscription got %d events, want the 5 it had before the log went back", n)
+				}
+
+				after, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+				waitFor(t, 5*time.Second, "a new subscription to catch up", func() bool { _, c, _, _ := after.snapshot(); return len(c) == 1 })
+				for len(log) < 6 {
+					log = append(log, appendOne(t, s))
+				}
+				checkLog(t, "a subscription opened after the log went back", after, log)
+				if _, _, _, closed := after.snapshot(); closed {
+					t.Errorf("the subscription opened after the log went back ended, want it open")
+				}
+				if got := strings.Count(logged.String(), "the log went back"); got != 1 || !strings.Contains(logged.String(), "level=ERROR") {
+					t.Errorf("logged %q, want one ERROR that the log went back", logged.String())
+				}
+			})
+		})
+	}
+}
+
+// TestTheLiveFeedFollowsTheLogBackWithNoSubscriptionOpen restores the
+// database while nobody subscribes: the feed, which then follows only the
+// head, must follow it back, or a subscription that opens next reads
+// history up to the old head, takes the lost positions as done and skips
+// the events that take them (1, 2, 3, 6).
+func TestTheLiveFeedFollowsTheLogBackWithNoSubscriptionOpen(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
+		s := f.Notifying(store)
+		var log []uuid.UUID
+		for range 5 {
+			log = append(log, appendOne(t, s))
+		}
+		time.Sleep(100 * time.Millisecond) // the feed follows the head to 5
+		goBack(t, k, store, 3)
+		log = log[:3]
+		time.Sleep(100 * time.Millisecond) // and looks again, several times
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+		waitFor(t, 5*time.Second, "the subscription to catch up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+		for len(log) < 6 {
+			log = append(log, appendOne(t, s))
+		}
+		checkLog(t, "a subscription opened after the log went back", c, log)
+	})
+}
