@@ -16,7 +16,10 @@
 // of the read pool. Nothing is skipped or repeated at either
 // handover, because the store makes positions visible in commit order:
 // everything up to a position the tailer has read was already visible to
-// any later query.
+// any later query. A log that goes back under the feed (a database restored
+// or replaced while the process runs) is found at the tailer's next poll:
+// the feed lets its buffer go and ends every open subscription
+// (ErrLogWentBack), and its consumers start again from what they have.
 package fanout
 
 import (
