@@ -150,3 +150,33 @@ func TestTheLiveFeedFollowsTheLogBackWithNoSubscriptionOpen(t *testing.T) {
 		checkLog(t, "a subscription opened after the log went back", c, log)
 	})
 }
+
+// TestALogThatGoesBackAgainAtOnceIsLoggedAtErrorOnce: a restore the feed
+// meets half done (the events loaded, the head not yet) goes back twice
+// within moments; the second is said at WARN, not as news at ERROR.
+func TestALogThatGoesBackAgainAtOnceIsLoggedAtErrorOnce(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		var logged testlog.Buffer
+		f := runFeed(t, store, fanout.Options{PollInterval: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		s := f.Notifying(store)
+		var log []uuid.UUID
+		for range 5 {
+			log = append(log, appendOne(t, s))
+		}
+		for _, head := range []int64{4, 3} {
+			c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+			checkLog(t, "a subscription", c, log[:head+1])
+			goBack(t, k, store, head)
+			f.Notify()
+			waitFor(t, 5*time.Second, "the subscription to end", func() bool { _, _, _, closed := c.snapshot(); return closed })
+		}
+		out := logged.String()
+		if strings.Count(out, "level=ERROR") != 1 || strings.Count(out, "level=WARN") != 1 ||
+			!strings.Contains(out, "went back from 5 to 4") || !strings.Contains(out, "went back from 4 to 3") {
+			t.Errorf("logged %q, want the first going back at ERROR and the second at WARN", out)
+		}
+	})
+}
