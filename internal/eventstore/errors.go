@@ -37,6 +37,12 @@ var (
 	// it; an operator must restore the file. It comes with ErrUnavailable,
 	// which takes the instance out of service (/readyz).
 	ErrDamaged = errors.New("the database file is damaged")
+	// ErrFull marks an append (or a read that needed room of its own)
+	// that the database refused for want of space: a table at the most
+	// its tablespace may hold, or the disk beneath it full. Nothing was
+	// written. It comes with ErrUnavailable: the request may pass once an
+	// operator frees space or lets the tablespace grow.
+	ErrFull = errors.New("the database is full")
 )
 
 // MissingError reports that the database the store keeps its data in, or

@@ -288,6 +288,14 @@ func unavailableDetail(err error) string {
 		return "The database failed while this append was being committed, and whether it committed could not be found out: " +
 			"it may have been written. Retry it with the same event ids, which is safe: a batch already stored answers 200 " +
 			"and writes nothing again. Without event ids, read the stream first: the events may be there."
+	case errors.Is(err, eventstore.ErrFull):
+		// Retry-After stays: once an operator makes room, it serves again.
+		written := ""
+		if errors.As(err, &ae) {
+			written = " This append was not written."
+		}
+		return "The database is full: it can store nothing more until an operator frees space on its disk or lets its " +
+			"tablespace grow." + written + " Try again after Retry-After."
 	case errors.As(err, &missing):
 		// Retry-After stays: once an operator restores it, it serves again.
 		written := ""

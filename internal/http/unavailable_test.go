@@ -283,3 +283,19 @@ func TestADamagedDatabasesAnswerTellsNoOneToRetry(t *testing.T) {
 		t.Errorf("GET /events with the database out of reach: %d, Retry-After %q; want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
 	}
 }
+
+// TestAFullDatabasesAnswerSaysItIsFull: a MySQL table that could grow no
+// more (error 1114) was a 500 "internal error", with no Retry-After, to
+// every append; the store now calls it eventstore.ErrFull, and the 503 says
+// that the database is full, which an operator must mend, and, for an
+// append, that it was not written; a read's says nothing of appends.
+func TestAFullDatabasesAnswerSaysItIsFull(t *testing.T) {
+	t.Parallel()
+	full := fmt.Errorf("append to x: write events and head, and commit: %w: %w: Error 1114 (HY000): The table 'events' is full",
+		eventstore.ErrUnavailable, eventstore.ErrFull)
+	s := newServer(t, nil, failingStore{err: full})
+	id := uuid.NewString()
+	expectUnavailable(t, "an append to a full database", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`),
+		[]string{"database is full", "frees space", "not written"}, []string{"may have been", "cannot be reached"})
+	expectUnavailable(t, "a read of a full database", s.do("GET", "/events", ""), []string{"database is full"}, []string{"append", "written"})
+}

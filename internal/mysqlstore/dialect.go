@@ -114,6 +114,10 @@ const (
 	errReadOnlyMode     = 1836 // MySQL: running in read-only mode (innodb_read_only)
 	errNoDatabase       = 1046 // no database selected: the session's database was dropped under it
 	errUnknownDB        = 1049 // a new session's database does not exist
+	errTableFull        = 1114 // "The table '…' is full": its tablespace at its fixed size, or its disk full
+	errDiskFull         = 1021 // the disk is full (the server waits for room, then gives up)
+	errEngine           = 1030 // "Got error N from storage engine": N, the OS's errno, only in its message
+	errWriteFile        = 3    // "Error writing file '…' (Errcode: N …)": N, the OS's errno, only in its message
 	// errNoSuchTable (1146) is in replica.go.
 )
 
@@ -151,6 +155,15 @@ func translate(err error) error {
 			return fmt.Errorf("%w: the database refuses writes (read-only; a switchover under way?): %w", eventstore.ErrUnavailable, err)
 		case errNoSuchTable, errUnknownDB, errNoDatabase:
 			return missing(me)
+		case errTableFull, errDiskFull, errEngine, errWriteFile:
+			if full(me) {
+				// The statement failed, and with it its transaction:
+				// nothing was written (a batch stops at its first failing
+				// statement, before COMMIT). A retry may pass once an
+				// operator has made room; this is no bug of the service's.
+				return fmt.Errorf("%w: %w: a table, or the disk beneath it, can take no more; free space on the "+
+					"database's disk, or let its tablespace grow: %w", eventstore.ErrUnavailable, eventstore.ErrFull, err)
+			}
 		case errPacketTooLarge:
 			// The writer sizes its statements to fit (MaxGroupBytes); should
 			// one still be past the packet, the append cannot be written as
@@ -172,6 +185,23 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
+}
+
+// full reports whether me says the database is out of room: a table full
+// (1114), the disk full (1021), or the storage engine's or a file's write
+// failed with the OS's ENOSPC (errno 28), whose number the server gives
+// only in its message ("Got error 28 …", "(Errcode: 28 …", "(errno: 28 …").
+func full(me *mysql.MySQLError) bool {
+	switch me.Number {
+	case errTableFull, errDiskFull:
+		return true
+	}
+	for _, s := range []string{"error 28 ", "Errcode: 28 ", "errno: 28 ", "Errcode: 28)", "errno: 28)"} {
+		if strings.Contains(me.Message, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // missing is the error for a table, or the database, that the server says

@@ -145,3 +145,27 @@ func TestAGroupsLockWaitsEndByItsDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslateKnowsAFullDatabase: a table full (1114), the disk full
+// (1021), and a write the OS refused for want of room (errno 28, which the
+// server gives only in the message of 1030 and of 3) are eventstore.ErrFull
+// with ErrUnavailable, a 503; another engine's or file's error is not.
+func TestTranslateKnowsAFullDatabase(t *testing.T) {
+	for _, c := range []struct {
+		err  *mysql.MySQLError
+		full bool
+	}{
+		{&mysql.MySQLError{Number: 1114, Message: "The table 'events' is full"}, true},
+		{&mysql.MySQLError{Number: 1021, Message: "Disk full (/tmp/#sql_1.MAI); waiting for someone to free some space... (errno: 28 \"No space left on device\")"}, true},
+		{&mysql.MySQLError{Number: 1030, Message: "Got error 28 \"No space left on device\" from storage engine InnoDB"}, true},
+		{&mysql.MySQLError{Number: 3, Message: "Error writing file './ibtmp1' (Errcode: 28 - No space left on device)"}, true},
+		{&mysql.MySQLError{Number: 3, Message: "Error writing file '/tmp/x' (errno: 28 \"No space left on device\")"}, true},
+		{&mysql.MySQLError{Number: 1030, Message: "Got error 128 \"Too many active concurrent transactions\" from storage engine InnoDB"}, false},
+		{&mysql.MySQLError{Number: 3, Message: "Error writing file '/tmp/x' (errno: 5 \"Input/output error\")"}, false},
+	} {
+		err := translate(fmt.Errorf("append: %w", c.err))
+		if got := errors.Is(err, eventstore.ErrFull) && errors.Is(err, eventstore.ErrUnavailable); got != c.full {
+			t.Errorf("translate(%d %q) = %v; want full %v", c.err.Number, c.err.Message, err, c.full)
+		}
+	}
+}
