@@ -106,6 +106,8 @@ const (
 	errConnCount        = 1203 // user has too many connections
 	errUserLimit        = 1226 // the user's account is past a limit of its own (MAX_USER_CONNECTIONS, … PER_HOUR)
 	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
+	errTableAccess      = 1142 // "INSERT command denied to user … for table …"
+	errColumnAccess     = 1143 // the same, for a column
 	errUnknownVariable  = 1193 // no system variable of that name
 	errPacketTooLarge   = 1153 // a query larger than max_allowed_packet
 	errStatementTime    = 1969 // MariaDB: max_statement_time exceeded
@@ -155,6 +157,13 @@ func translate(err error) error {
 			return fmt.Errorf("%w: the database refuses writes (read-only; a switchover under way?): %w", eventstore.ErrUnavailable, err)
 		case errNoSuchTable, errUnknownDB, errNoDatabase:
 			return missing(me)
+		case errTableAccess, errColumnAccess:
+			// Privileges revoked from the DSN's user while the store runs
+			// (start-up refuses a user without them: checkWrites). The
+			// statement was refused before it ran: nothing was written. An
+			// operator must grant them again; the server's words name the
+			// command, the user and the table, never the password.
+			return fmt.Errorf("%w: the database denies the DSN's user a privilege the store needs; grant it again: %w", eventstore.ErrUnavailable, err)
 		case errTableFull, errDiskFull, errEngine, errWriteFile:
 			if full(me) {
 				// The statement failed, and with it its transaction:

@@ -47,6 +47,11 @@ func TestWritesToAReadOnlyServerAreUnavailable(t *testing.T) {
 		}
 	}
 
+	// A store opened and migrated on the read-only server (its schema
+	// there) starts, as it did before start-up checked its user's writes.
+	started, _ := openCounted(t, dsn)
+	started.Close()
+
 	server.Exec(t, "SET GLOBAL read_only = 0")
 	if _, err := appendOne(ctx, s, stream, eventstore.Exactly(1)); err != nil {
 		t.Errorf("an append once the server takes writes again: %v", err)

@@ -663,11 +663,77 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
 		return translateAtStart(err, s.cfg.DBName)
 	}
+	if err := s.checkWrites(ctx); err != nil {
+		return err
+	}
 	if s.galera != nil {
 		// The lease table exists now: take the lease, or follow it, at once.
 		if _, err := s.galera.choose(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// writeProbes are the writes the store makes, each as a statement that
+// changes no row (WHERE FALSE) but that the server refuses, as it would the
+// write, to a user without the privileges it needs (1142, 1143): what
+// checkWrites runs.
+var writeProbes = []struct{ what, sql string }{
+	{"an append's events", "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size) " +
+		"SELECT position, event_id, stream_id, stream_version, stream_type, event_type, data, metadata, recorded_at, batch_size FROM events WHERE FALSE"},
+	{"an append's new streams", "INSERT INTO streams (stream_id, stream_type, created_at) SELECT s.stream_id, s.stream_type, s.created_at FROM streams s WHERE FALSE " +
+		"ON DUPLICATE KEY UPDATE stream_type = VALUES(stream_type), created_at = VALUES(created_at)"},
+	{"an append's move of the log's head", "UPDATE log_head SET position = position, commit_id = commit_id, recorded_at = recorded_at WHERE FALSE"},
+}
+
+// fenceProbes are the durability fence's write (fenceWrite, an INSERT …
+// ON DUPLICATE KEY UPDATE), as writeProbes.
+var fenceProbes = []struct{ what, sql string }{
+	{"the durability fence's write", "INSERT INTO durability_fence (id, counter) SELECT id, counter FROM durability_fence WHERE FALSE"},
+	{"the durability fence's write", "UPDATE durability_fence SET counter = counter + 1 WHERE FALSE"},
+}
+
+// leaseProbe is a Galera writer's lease's move, as writeProbes.
+var leaseProbe = struct{ what, sql string }{"the Galera writer lease's move",
+	"UPDATE writer_lease SET node = node, epoch = epoch WHERE FALSE"}
+
+// checkWrites refuses a DSN's user who may not write what the store writes:
+// such a store would start and answer every append, and every read that
+// waits for the durability fence, with the server's refusal. The error
+// names each write denied and the server's words for it (which name the
+// user and the table, never the password), and does not wrap
+// eventstore.ErrUnavailable: no wait mends it.
+func (s *Store) checkWrites(ctx context.Context) error {
+	probes := writeProbes
+	if s.fence {
+		probes = append(probes[:len(probes):len(probes)], fenceProbes...)
+	}
+	if s.galera != nil {
+		probes = append(probes[:len(probes):len(probes)], leaseProbe)
+	}
+	var denied []string
+	for _, p := range probes {
+		_, err := s.writes.ExecContext(ctx, p.sql)
+		switch {
+		case isMySQLError(err, errTableAccess, errColumnAccess):
+			var me *mysql.MySQLError
+			errors.As(err, &me)
+			denied = append(denied, fmt.Sprintf("%s (%s)", p.what, me.Message))
+		case isMySQLError(err, errReadOnly, errReadOnlyMode):
+			// A server read-only for now (a switchover) tells nothing of
+			// the user's privileges; the store starts, and serves reads,
+			// as it did before it checked.
+			s.log.Warn("the database is read-only: the DSN's user's write privileges were not checked", "error", err)
+			return nil
+		case err != nil:
+			return fmt.Errorf("check that the DSN's user may write (%s): %w", p.what, translate(err))
+		}
+	}
+	if len(denied) > 0 {
+		return fmt.Errorf("the DSN's user may not write what the store writes: %s are denied; "+
+			"grant it SELECT, INSERT and UPDATE on the database %s (GRANT SELECT, INSERT, UPDATE ON `%s`.* TO …)",
+			strings.Join(denied, "; "), s.cfg.DBName, s.cfg.DBName)
 	}
 	return nil
 }

@@ -1,0 +1,84 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// TestAUserWhoMayOnlyReadIsRefusedAtStartNamingWhatIsDenied: a DSN's user
+// with only SELECT on the database opened and migrated (the schema was
+// there): the service started and listened, and every append and every
+// read that waits for the durability fence failed with 1142, a 500
+// "internal error". Start-up now refuses at once, naming the statements
+// denied and the tables, without wrapping ErrUnavailable (which start-up
+// would wait out to its timeout). On a private server with grant tables.
+func TestAUserWhoMayOnlyReadIsRefusedAtStartNamingWhatIsDenied(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "selectonly")
+	openCounted(t, root) // the schema, migrated by a user who may
+	server.Exec(t, "CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY 'reader-pw'", "GRANT SELECT ON selectonly.* TO 'reader'@'127.0.0.1'")
+	dsn := strings.Replace(root, "root@", "reader:reader-pw@", 1)
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
+	if err == nil {
+		defer s.Close()
+		err = s.Migrate(ctx)
+	}
+	if err == nil {
+		t.Fatal("a store whose user may only SELECT opened and migrated; want start-up refused, naming what is denied")
+	}
+	if errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("start-up with a user who may only SELECT: %v; want an error start-up fails on at once, not ErrUnavailable", err)
+	}
+	for _, want := range []string{"INSERT", "UPDATE", "events", "log_head", "streams", "grant"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("start-up with a user who may only SELECT: %q; want it to name %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "reader-pw") {
+		t.Errorf("start-up error %q gives the DSN's password", err)
+	}
+}
+
+// TestAnAppendDeniedAPrivilegeWhileRunningIsUnavailable: privileges
+// revoked from the store's user while it runs: an append was a 500 with
+// the server's 1142. It is a 503 (ErrUnavailable), which says what is
+// denied, not a bug of the service's.
+func TestAnAppendDeniedAPrivilegeWhileRunningIsUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "revoked")
+	openCounted(t, root)
+	// Table privileges, which a REVOKE takes from running sessions too
+	// (a database's take effect at a session's next USE).
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'")
+	for _, table := range []string{"events", "streams", "log_head", "durability_fence", "writer_lease", "schema_migrations"} {
+		server.Exec(t, "GRANT SELECT, INSERT, UPDATE ON revoked."+table+" TO 'app'@'127.0.0.1'")
+	}
+	s, _ := openCounted(t, strings.Replace(root, "root@", "app:app-pw@", 1))
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 1)
+	server.Exec(t, "REVOKE INSERT, UPDATE ON revoked.events FROM 'app'@'127.0.0.1'")
+	_, err := appendOne(ctx, s, stream, eventstore.Exactly(1))
+	if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Fatalf("an append whose INSERT is denied: %v; want an error wrapping ErrUnavailable, not of unknown outcome", err)
+	}
+	for _, want := range []string{"denied", "INSERT", "events"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("an append whose INSERT is denied: %q; want it to name %q", err, want)
+		}
+	}
+}
