@@ -34,6 +34,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
@@ -294,6 +295,16 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 		}
 		if errors.Is(err, mysqlstore.ErrNotDurable) {
 			return nil, fmt.Errorf("open MySQL store: %w (%s=true starts anyway)", err, config.Var("AllowUnsafeDurability"))
+		}
+		if held := (*migrations.LockHeldError)(nil); errors.As(err, &held) && parent.Err() == nil {
+			return nil, fmt.Errorf("the migration lock was not free within %s (%s): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && parent.Err() == nil && !errors.Is(err, eventstore.ErrUnavailable) {
+			// The start-up timeout ended a statement, or the connection's
+			// handshake, that the database had taken: one that refused
+			// the connection is told below.
+			return nil, fmt.Errorf("database did not answer within %s (%s): it accepted the connection, but did not answer in time "+
+				"(a server stopped, hung or overloaded?): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
 		}
 		if !errors.Is(err, eventstore.ErrUnavailable) {
 			return nil, fmt.Errorf("open MySQL store: %w", err)

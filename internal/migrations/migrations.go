@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
+	"unicode"
 
 	"github.com/pressly/goose/v3"
 )
@@ -49,7 +51,7 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return fmt.Errorf("connect for migrations: %w", err)
 	}
 	defer conn.Close()
-	if err := lockMySQL(ctx, conn); err != nil {
+	if err := lockMySQL(ctx, conn, log); err != nil {
 		return err
 	}
 	defer unlockMySQL(context.WithoutCancel(ctx), conn, log)
@@ -108,21 +110,116 @@ const lockWait = 2
 // The server frees a named lock by itself if the connection dies.
 const lockName = "CONCAT('tributary-migrate-', MD5(IFNULL(DATABASE(), '')))"
 
-func lockMySQL(ctx context.Context, conn *sql.Conn) error {
+// LockHeldError is the error of a migration that could not take the
+// migration lock before its context ended: another session held it.
+// errors.Is(err, context.DeadlineExceeded) holds for it when that ended it.
+type LockHeldError struct {
+	// Holder says which session held the lock when the wait began, and
+	// what it was doing (holder's words), "" if the server did not say.
+	Holder string
+	Err    error
+}
+
+func (e *LockHeldError) Error() string {
+	held := "another session"
+	if e.Holder != "" {
+		held = e.Holder
+	}
+	return fmt.Sprintf("take migration lock: it is held by %s (another instance migrating, or a session that took "+
+		"GET_LOCK('tributary-migrate-…') and left it: KILL that connection if it is not an instance's): %s", held, e.Err.Error())
+}
+
+func (e *LockHeldError) Unwrap() error { return e.Err }
+
+func lockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) error {
+	wait, holder := 0, ""
 	for {
 		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", lockWait).Scan(&got); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", wait).Scan(&got); err != nil {
+			if ctx.Err() != nil {
+				return &LockHeldError{Holder: holder, Err: err}
+			}
 			return fmt.Errorf("take migration lock: %w", err)
 		}
 		if got.Valid && got.Int64 == 1 {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("take migration lock: %w", err)
+			return &LockHeldError{Holder: holder, Err: err}
+		}
+		if wait == 0 {
+			// Held: say once by whom, then wait for it.
+			wait = lockWait
+			h := lockHolder(ctx, conn)
+			holder = h.String()
+			log.Warn("waiting for the migration lock, which another session holds", h.attrs()...)
 		}
 	}
 }
 
+// session is what the server says of another session: its connection id
+// (0: not known) and, if PROCESSLIST shows it to this user, who it is and
+// what it does.
+type session struct {
+	id                         int64
+	shown                      bool
+	user, host, command, state string
+	seconds                    int64
+	statement                  string // the first word of its statement: never its text, which may hold a secret
+}
+
+// lockHolder is the session that holds the migration lock, as far as the
+// server says (IS_USED_LOCK, then PROCESSLIST, which shows a user without
+// the PROCESS privilege only its own sessions).
+func lockHolder(ctx context.Context, conn *sql.Conn) session {
+	var h session
+	var id sql.NullInt64
+	if conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK("+lockName+")").Scan(&id) != nil || !id.Valid {
+		return h
+	}
+	h.id = id.Int64
+	var state, info sql.NullString
+	err := conn.QueryRowContext(ctx, "SELECT USER, HOST, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST WHERE ID = ?", h.id).
+		Scan(&h.user, &h.host, &h.command, &h.seconds, &state, &info)
+	if err != nil {
+		return h
+	}
+	h.shown, h.state = true, state.String
+	if f := strings.Fields(info.String); len(f) > 0 {
+		h.statement = strings.ToUpper(strings.TrimFunc(f[0], func(r rune) bool { return !unicode.IsLetter(r) }))
+	}
+	return h
+}
+
+func (h session) String() string {
+	switch {
+	case h.id == 0:
+		return "" // the server did not say
+	case !h.shown:
+		return fmt.Sprintf("connection %d (not shown to this user in PROCESSLIST)", h.id)
+	}
+	doing := h.command
+	if h.statement != "" {
+		doing += " " + h.statement
+	}
+	doing += fmt.Sprintf(" for %d s", h.seconds)
+	if h.state != "" {
+		doing += ", " + h.state
+	}
+	return fmt.Sprintf("connection %d (%s@%s: %s)", h.id, h.user, h.host, doing)
+}
+
+func (h session) attrs() []any {
+	if h.id == 0 {
+		return nil
+	}
+	a := []any{"holder_connection_id", h.id}
+	if h.shown {
+		a = append(a, "holder_user", h.user, "holder_host", h.host, "holder_command", h.command, "holder_state", h.state,
+			"holder_seconds", h.seconds, "holder_statement", h.statement)
+	}
+	return a
+}
 func unlockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) {
 	if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+lockName+")"); err != nil {
 		// Closing the connection frees it anyway.

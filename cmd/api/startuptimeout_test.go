@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/config"
+	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// TestADatabaseThatAcceptsButNeverAnswersIsNamedAtTheStartupTimeout: a
+// database that takes the TCP connection and never answers (a mariadbd
+// stopped with SIGSTOP, whose kernel still accepts; a host hung) failed
+// start-up at the timeout with "open MySQL store: connect to MySQL at …:
+// context deadline exceeded", where one that refuses the connection says
+// "database not reachable within 4s (TRIBUTARY_STARTUP_TIMEOUT)". It says
+// now that the database did not answer within the timeout, naming it.
+func TestADatabaseThatAcceptsButNeverAnswersIsNamedAtTheStartupTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held, never answered
+		}
+	}()
+	cfg := config.Defaults()
+	cfg.MySQLDSN = "app:secret-pw@tcp(" + ln.Addr().String() + ")/tributary"
+	cfg.StartupTimeout = 2 * time.Second
+	start := time.Now()
+	_, err = openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	if err == nil {
+		t.Fatal("openMySQL on a database that never answers: no error")
+	}
+	if took := time.Since(start); took > cfg.StartupTimeout+5*time.Second {
+		t.Errorf("openMySQL on a database that never answers took %s; want about the start-up timeout, %s", took, cfg.StartupTimeout)
+	}
+	for _, want := range []string{"did not answer within 2s", config.Var("StartupTimeout"), ln.Addr().String()} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("openMySQL on a database that never answers: %q; want it to say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "secret-pw") {
+		t.Errorf("openMySQL's error %q gives the password", err)
+	}
+}
+
+// TestAMigrationLockHeldPastTheStartupTimeoutIsNamed: with the migration
+// lock held by another session, `api` and `api migrate` failed after the
+// start-up timeout with "take migration lock: context deadline exceeded",
+// naming neither the holder nor the setting. The error names both now.
+func TestAMigrationLockHeldPastTheStartupTimeoutIsNamed(t *testing.T) {
+	t.Parallel()
+	dsn := mysqltest.NewDatabase(t)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	holder, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close() })
+	var id int64
+	var got int
+	if err := holder.QueryRowContext(t.Context(), "SELECT CONNECTION_ID(), GET_LOCK(CONCAT('tributary-migrate-', MD5(DATABASE())), 0)").Scan(&id, &got); err != nil || got != 1 {
+		t.Fatalf("take the migration lock as another session: %d, %v", got, err)
+	}
+	cfg := config.Defaults()
+	cfg.MySQLDSN = dsn
+	cfg.StartupTimeout = 3 * time.Second
+	_, err = openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	if err == nil {
+		t.Fatal("openMySQL with the migration lock held: no error")
+	}
+	for _, want := range []string{"migration lock was not free within 3s", config.Var("StartupTimeout"), "connection " + strconv.FormatInt(id, 10)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("openMySQL with the migration lock held by connection %d: %q; want it to say %q", id, err, want)
+		}
+	}
+}
