@@ -510,8 +510,16 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		return nil // every caller left; each has its error
 	case errors.Is(err, errOutcomeUnknown):
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) && refusals > 0:
+		// The database said, meanwhile, that a lock the writes need was
+		// held (Refused): another session's.
 		return fmt.Errorf("%w: the write lock was not free within the request's time (%w)", eventstore.ErrUnavailable, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		// The callers' deadline ended a statement the database had not
+		// answered: no lock wait it reported. A stalled or overloaded
+		// server, or a network that drops what it sends, not a lock
+		// holder to look for.
+		return fmt.Errorf("%w: the database did not answer within the request's time (%w)", eventstore.ErrUnavailable, err)
 	case w.d.Conflict(err):
 		// Still taken on a fresh read: rows the log's head does not account for.
 		return fmt.Errorf("a position or stream version this append needs is taken by a row the log head does not count: "+
