@@ -23,13 +23,13 @@ func TestAnEventBoundStartUpTakesFitsEventsWithTheLongestNames(t *testing.T) {
 		lo, hi := 1, int(packet)
 		for lo < hi {
 			mid := (lo + hi + 1) / 2
-			if checkEventBound(mid, packet, group) == nil {
+			if checkEventBound(mid, packetLimit{bytes: packet}, group) == nil {
 				lo = mid
 			} else {
 				hi = mid - 1
 			}
 		}
-		if checkEventBound(lo, packet, group) != nil {
+		if checkEventBound(lo, packetLimit{bytes: packet}, group) != nil {
 			t.Fatalf("packet %d: start-up takes no event bound at all", packet)
 		}
 		longest := strings.Repeat("x", eventstore.MaxNameLength)

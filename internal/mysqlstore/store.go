@@ -272,11 +272,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("read the server's max_allowed_packet: %w", translate(err))
 	}
-	if c := int64(s.cfg.MaxAllowedPacket); c > 0 {
-		packet = min(packet, c) // the driver's own limit, which the DSN may set
+	limit := packetLimit{bytes: packet}
+	if c := int64(s.cfg.MaxAllowedPacket); c > 0 && c < packet {
+		// The driver's own limit, which the DSN may set, below the server's.
+		limit = packetLimit{bytes: c, dsn: true, server: packet}
 	}
+	packet = limit.bytes
 	sd.MaxGroupBytes = groupBytes(packet)
-	if err := checkEventBound(opts.MaxEventBytes, packet, sd.MaxGroupBytes); err != nil {
+	if err := checkEventBound(opts.MaxEventBytes, limit, sd.MaxGroupBytes); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -350,7 +353,7 @@ func groupBytes(packet int64) int64 { return max(packet-8, 1) }
 // (Appends of many events may still be past the packet, with the default
 // body bound on a 4 MiB packet: those are refused one by one as too large,
 // each told what is taken.)
-func checkEventBound(maxEventBytes int, packet, group int64) error {
+func checkEventBound(maxEventBytes int, limit packetLimit, group int64) error {
 	if maxEventBytes <= 0 {
 		return nil
 	}
@@ -359,13 +362,34 @@ func checkEventBound(maxEventBytes int, packet, group int64) error {
 	worst := sqlstore.AppendBytes(eventstore.AppendRequest{StreamType: longest,
 		Events: []eventstore.NewEvent{{Type: longest, Data: []byte(strings.Repeat(`"`, maxEventBytes))}}})
 	if need := worst + sqlstore.GroupOverheadBytes; need > group {
+		whose := fmt.Sprintf("the MySQL server's max_allowed_packet (%d bytes)", limit.bytes)
+		raise := fmt.Sprintf("raise the server's max_allowed_packet to at least %d", need+2)
+		if limit.dsn {
+			whose = fmt.Sprintf("the DSN's maxAllowedPacket parameter (%d bytes: the driver's own limit, below the server's max_allowed_packet of %d)",
+				limit.bytes, limit.server)
+			raise = fmt.Sprintf("raise the DSN's maxAllowedPacket to at least %d (or remove it", need+2)
+			if limit.server >= need+2 {
+				raise += ": the server's carries it)"
+			} else {
+				raise += fmt.Sprintf(", and raise the server's max_allowed_packet to at least %d)", need+2)
+			}
+		}
 		// The largest event the packet carries, escaped: its data counts twice.
-		fits := max((group-need)/2+int64(maxEventBytes), 0)
-		return fmt.Errorf("TRIBUTARY_MAX_EVENT_BYTES is %d, but the MySQL server's max_allowed_packet (%d bytes) cannot carry an append of one such event: "+
-			"escaped, it takes up to %d bytes in the append's statement; raise the server's max_allowed_packet to at least %d, "+
-			"or lower TRIBUTARY_MAX_EVENT_BYTES to at most %d", maxEventBytes, packet, need, need+2, fits)
+		if fits := (group-need)/2 + int64(maxEventBytes); fits > 0 {
+			raise += fmt.Sprintf(", or lower TRIBUTARY_MAX_EVENT_BYTES to at most %d", fits)
+		}
+		return fmt.Errorf("TRIBUTARY_MAX_EVENT_BYTES is %d, but %s cannot carry an append of one such event: "+
+			"escaped, it takes up to %d bytes in the append's statement; %s", maxEventBytes, whose, need, raise)
 	}
 	return nil
+}
+
+// packetLimit is the most bytes a query may take: the server's
+// max_allowed_packet, or the DSN's maxAllowedPacket (dsn) where that is
+// lower (server is then the server's).
+type packetLimit struct {
+	bytes, server int64
+	dsn           bool
 }
 
 // committedReads returns connect's connector for cfg once it has set on cfg
