@@ -81,4 +81,14 @@ func TestAnAppendDeniedAPrivilegeWhileRunningIsUnavailable(t *testing.T) {
 			t.Errorf("an append whose INSERT is denied: %q; want it to name %q", err, want)
 		}
 	}
+	if !s.Fences() {
+		return
+	}
+	// A read that waits for a fence the user may no more write.
+	server.Exec(t, "REVOKE INSERT, UPDATE ON revoked.durability_fence FROM 'app'@'127.0.0.1'")
+	other, _ := openCounted(t, root)
+	appendVersions(ctx, t, other, uuid.New(), 1) // a commit newer than any fence of s's
+	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{}); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "durability_fence") {
+		t.Errorf("a read whose fence is denied: %v; want an error wrapping ErrUnavailable naming durability_fence", err)
+	}
 }
