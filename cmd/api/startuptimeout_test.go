@@ -94,3 +94,35 @@ func TestAMigrationLockHeldPastTheStartupTimeoutIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestAUserWhoMayNotWriteFailsStartUpAtOnce: a DSN's user with only SELECT
+// started the service, which listened and answered every append with a
+// 500. Start-up fails now, at once (not retried to the start-up timeout, as
+// a database out of reach is), naming what is denied.
+func TestAUserWhoMayNotWriteFailsStartUpAtOnce(t *testing.T) {
+	t.Parallel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "reader")
+	cfg := config.Defaults()
+	cfg.MySQLDSN = root
+	cfg.StartupTimeout = 30 * time.Second
+	store, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	if err != nil {
+		t.Fatalf("open as root: %v", err)
+	}
+	store.Close()
+	server.Exec(t, "CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY 'reader-pw'", "GRANT SELECT ON reader.* TO 'reader'@'127.0.0.1'")
+	cfg.MySQLDSN = strings.Replace(root, "root@", "reader:reader-pw@", 1)
+	start := time.Now()
+	store, err = openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	if err == nil {
+		store.Close()
+		t.Fatal("openMySQL as a user who may only SELECT: it opened; want start-up refused")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("openMySQL as a user who may only SELECT failed after %s; want at once, not retried to the start-up timeout (%s)", took, cfg.StartupTimeout)
+	}
+	if !strings.Contains(err.Error(), "may not write") || strings.Contains(err.Error(), "reader-pw") {
+		t.Errorf("openMySQL as a user who may only SELECT: %q; want it to say what the user may not write, without the password", err)
+	}
+}
