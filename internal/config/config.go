@@ -57,7 +57,7 @@ type Config struct {
 	PollInterval            time.Duration `envconfig:"TRIBUTARY_POLL_INTERVAL" default:"100ms" desc:"how often the live feed reads new events (writes through this process are seen at once)"`
 	MySQLMaxConns           int           `envconfig:"TRIBUTARY_MYSQL_MAX_CONNS" default:"16" desc:"size of the MySQL read connection pool"`
 	AllowUnsafeDurability   bool          `envconfig:"TRIBUTARY_ALLOW_UNSAFE_DURABILITY" default:"false" desc:"start even when the MySQL server's settings can lose acknowledged appends in a crash"`
-	StartupTimeout          time.Duration `envconfig:"TRIBUTARY_STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer"`
+	StartupTimeout          time.Duration `envconfig:"TRIBUTARY_STARTUP_TIMEOUT" default:"30s" desc:"how long start-up waits for the database to answer, and for the migration lock"`
 	ShutdownTimeout         time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop (SIGTERM, SIGINT or SIGHUP) takes at most: requests in flight get all but its last second, then are cut (exit status 1)"`
 	ShutdownDelay           time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside SHUTDOWN_TIMEOUT and must end before its last second (a fifth of a shorter one); 0s: drain at once"`
 	LogLevel                slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
