@@ -111,7 +111,8 @@ const lockWait = 2
 const lockName = "CONCAT('tributary-migrate-', MD5(IFNULL(DATABASE(), '')))"
 
 // LockHeldError is the error of a migration that could not take the
-// migration lock before its context ended: another session held it.
+// migration lock before its context ended: another session held it (a first
+// try, which does not wait, found it held).
 // errors.Is(err, context.DeadlineExceeded) holds for it when that ended it.
 type LockHeldError struct {
 	// Holder says which session held the lock when the wait began, and
@@ -136,9 +137,11 @@ func lockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) error {
 	for {
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", wait).Scan(&got); err != nil {
-			if ctx.Err() != nil {
+			if wait != 0 && ctx.Err() != nil {
 				return &LockHeldError{Holder: holder, Err: err}
 			}
+			// Not known to be held: the first try, which does not wait,
+			// got no answer (a database that does not answer).
 			return fmt.Errorf("take migration lock: %w", err)
 		}
 		if got.Valid && got.Int64 == 1 {
