@@ -108,6 +108,8 @@ const (
 	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
 	errTableAccess      = 1142 // "INSERT command denied to user … for table …"
 	errColumnAccess     = 1143 // the same, for a column
+	errUserDenied       = 1045 // a new session refused: "Access denied for user … (using password: YES)"
+	errDBDenied         = 1044 // a new session refused the database: "Access denied for user … to database …"
 	errUnknownVariable  = 1193 // no system variable of that name
 	errPacketTooLarge   = 1153 // a query larger than max_allowed_packet
 	errStatementTime    = 1969 // MariaDB: max_statement_time exceeded
@@ -164,6 +166,14 @@ func translate(err error) error {
 			// operator must grant them again; the server's words name the
 			// command, the user and the table, never the password.
 			return fmt.Errorf("%w: the database denies the DSN's user a privilege the store needs; grant it again: %w", eventstore.ErrUnavailable, err)
+		case errUserDenied, errDBDenied:
+			// A new session refused while the store runs (it was let in
+			// at start-up: translateAtStart): the user's password changed,
+			// the user dropped, or its access to the database taken away.
+			// Nothing was sent. The server's words name the user, never
+			// the password.
+			return fmt.Errorf("%w: the database refuses the DSN's user a new session (its password changed, or the user "+
+				"dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, err)
 		case errTableFull, errDiskFull, errEngine, errWriteFile:
 			if full(me) {
 				// The statement failed, and with it its transaction:
@@ -240,13 +250,15 @@ func missing(me *mysql.MySQLError) error {
 
 // translateAtStart is translate for start-up (Open, Migrate): there a
 // database that does not exist is a DSN to fix (a misspelt name, a database
-// not created yet), and a table missing a schema to fix, which fail at once
-// with the server's error, not an outage to wait out.
+// not created yet), a table missing a schema to fix, and a user refused (a
+// wrong password, a privilege missing) a DSN or grant to fix, which fail at
+// once with the server's error, not an outage to wait out.
 func translateAtStart(err error, database string) error {
 	switch {
 	case isMySQLError(err, errUnknownDB):
 		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", database, err)
-	case isMySQLError(err, errNoSuchTable, errNoDatabase):
+	case isMySQLError(err, errNoSuchTable, errNoDatabase, errUserDenied, errDBDenied, errTableAccess, errColumnAccess):
+		// A DSN's user or password to fix, not an outage to wait out.
 		return err
 	}
 	return translate(err)

@@ -169,3 +169,30 @@ func TestTranslateKnowsAFullDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestAUserRefusedAtStartFailsAtOnceAndWhileRunningIsUnavailable: a new
+// session refused its user (1045: a wrong password; 1044: no access to
+// the database) or a statement its privilege (1142, 1143) is a DSN or a
+// grant to fix at start-up, where it fails at once, and the database's
+// trouble (a 503) once the store runs, where it was a 500.
+func TestAUserRefusedAtStartFailsAtOnceAndWhileRunningIsUnavailable(t *testing.T) {
+	for _, me := range []*mysql.MySQLError{
+		{Number: 1045, Message: "Access denied for user 'app'@'127.0.0.1' (using password: YES)"},
+		{Number: 1044, Message: "Access denied for user 'app'@'%' to database 'tributary'"},
+		{Number: 1142, Message: "INSERT command denied to user 'app'@'127.0.0.1' for table `tributary`.`events`"},
+		{Number: 1143, Message: "UPDATE command denied to user 'app'@'127.0.0.1' for column 'position' in table 'log_head'"},
+	} {
+		err := fmt.Errorf("connect: %w", me)
+		if got := translate(err); !errors.Is(got, eventstore.ErrUnavailable) {
+			t.Errorf("translate(%d) = %v; want ErrUnavailable while the store runs", me.Number, got)
+		}
+		if got := translateAtStart(err, "tributary"); errors.Is(got, eventstore.ErrUnavailable) {
+			t.Errorf("translateAtStart(%d) = %v; want an error start-up fails on at once", me.Number, got)
+		}
+		if me.Number == 1045 || me.Number == 1044 {
+			if got := translateUserAtStart(err); errors.Is(got, eventstore.ErrUnavailable) {
+				t.Errorf("translateUserAtStart(%d) = %v; want an error start-up fails on at once", me.Number, got)
+			}
+		}
+	}
+}

@@ -92,3 +92,53 @@ func TestAnAppendDeniedAPrivilegeWhileRunningIsUnavailable(t *testing.T) {
 		t.Errorf("a read whose fence is denied: %v; want an error wrapping ErrUnavailable naming durability_fence", err)
 	}
 }
+
+// TestAUserWhosePasswordChangesWhileRunningIsUnavailable: the DSN's user
+// given another password, or dropped, while the store runs: its new
+// sessions are refused (1045), and an append that needed one was a 500
+// with the server's words. It is a 503, as a revoked privilege's is; a
+// start with a wrong password still fails at once, not waited out as a
+// database out of reach.
+func TestAUserWhosePasswordChangesWhileRunningIsUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "repassword")
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON repassword.* TO 'app'@'127.0.0.1'")
+	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	s, _ := openCounted(t, dsn)
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 1)
+
+	server.Exec(t, "ALTER USER 'app'@'127.0.0.1' IDENTIFIED BY 'another-pw'")
+	rootDB := otherProcessDB(t, root)
+	rows, err := rootDB.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE user = 'app'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		rootDB.ExecContext(ctx, "KILL ?", id) //nolint:errcheck // one may have closed
+	}
+	_, err = appendOne(ctx, s, stream, eventstore.Exactly(1))
+	if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("an append whose new session is refused the DSN's password: %v; want an error wrapping ErrUnavailable, not of unknown outcome", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "app-pw") {
+		t.Errorf("an append's error %q gives the password", err)
+	}
+
+	_, err = mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
+	if err == nil || errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("open with a wrong password: %v; want an error start-up fails on at once, not ErrUnavailable", err)
+	}
+}

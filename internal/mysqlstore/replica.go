@@ -69,14 +69,24 @@ func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver
 		return c, nil
 	})
 	if err != nil {
-		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translate(err))
+		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err))
 	}
 	s.replica = cfg
 	mkPools(c)
 	if err := s.feed.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translate(err))
+		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err))
 	}
 	return s.checkReplica(ctx)
+}
+
+// translateUserAtStart is translate for the read replica's first session:
+// a user refused there (a wrong password, no access to the database) is a
+// DSN to fix, which start-up fails on at once, not an outage to wait out.
+func translateUserAtStart(err error) error {
+	if isMySQLError(err, errUserDenied, errDBDenied) {
+		return err
+	}
+	return translate(err)
 }
 
 // checkReplica refuses a replica whose parallel applier may commit out of
