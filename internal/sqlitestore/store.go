@@ -492,14 +492,17 @@ func sqliteCode(err error) int {
 
 // translate maps driver errors to the store's vocabulary, by result code:
 // a database that cannot be written or read right now (disk full, I/O error,
-// busy past the timeout, out of memory) is eventstore.ErrUnavailable; a
+// busy past the timeout, out of memory) is eventstore.ErrUnavailable, a full
+// one eventstore.ErrFull too; a
 // value or row larger than SQLite stores, which no retry as sent can write,
 // is eventstore.ErrTooLarge.
 func translate(err error) error {
 	switch sqliteCode(err) & 0xff { // the primary result code
 	case sqlite3.SQLITE_TOOBIG:
 		return tooBigError{err}
-	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+	case sqlite3.SQLITE_FULL:
+		return fmt.Errorf("%w: %w: %w", eventstore.ErrUnavailable, eventstore.ErrFull, err)
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
 		sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}

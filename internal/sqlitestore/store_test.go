@@ -73,8 +73,8 @@ func TestAFullDiskIsUnavailableNotAnInternalError(t *testing.T) {
 	data := []byte(`"` + string(big) + `"`)
 	_, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
 		Events: []eventstore.NewEvent{{Type: "Big", Data: data}}})
-	if !errors.Is(err, eventstore.ErrUnavailable) {
-		t.Fatalf("append to a full database: err = %v, want ErrUnavailable", err)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, eventstore.ErrFull) {
+		t.Fatalf("append to a full database: err = %v, want ErrUnavailable and ErrFull (the 503 then says the database is full, as the MySQL store's does)", err)
 	}
 	if n, err := s.Head(context.Background()); err != nil || n != 0 {
 		t.Fatalf("after the failed append the head is %d (%v), want 0: nothing written", n, err)
