@@ -750,6 +750,12 @@ func (s *Store) checkWrites(ctx context.Context) error {
 			// as it did before it checked.
 			s.log.Warn("the database is read-only: the DSN's user's write privileges were not checked", "error", err)
 			return nil
+		case isMySQLError(err, errNoSuchTable):
+			// The migrations record the table as made: it was dropped.
+			// No wait mends it, nor does migrate, which makes no step
+			// twice.
+			return fmt.Errorf("a table the store writes (%s) is missing, though schema_migrations records every step as applied: "+
+				"was it dropped? restore the database from a backup (`api migrate` does not make it again): %w", p.what, err)
 		case err != nil:
 			return fmt.Errorf("check that the DSN's user may write (%s): %w", p.what, translate(err))
 		}
