@@ -167,6 +167,15 @@ func browserPaths(t *testing.T) (chromium, driver string) {
 	return chromium, driver
 }
 
+// startPageOnSQLite starts the server on a fresh SQLite database and a
+// browser beside it: what most of the page's tests need.
+func startPageOnSQLite(t *testing.T) (*server, *browser) {
+	t.Helper()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	return s, startBrowser(t, chromium, driver)
+}
+
 // browser is one WebDriver session of headless Chromium.
 type browser struct {
 	session string // http://127.0.0.1:PORT/session/ID
@@ -337,9 +346,7 @@ func (b *browser) screenshot(t *testing.T) []byte {
 // and every event of the stream can still be reached.
 func TestPageLoadsEarlierEventsOnceOnADoubleClick(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(120, "OrderNoted")})
 
@@ -366,9 +373,7 @@ const distinctVersionsJS = `const v = [...document.querySelectorAll('#stream-eve
 // the stream, live and loaded on demand, and in the live log.
 func TestPageShowsDataNumbersAsStored(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, `{"stream_type":"account","events":[{"type":"Opened","data":{"account":9007199254740993,"price":1.10},"metadata":{"trace":12345678901234567891}}]}`)
 	s.mustAppend(t, id, appendBody{Events: events(50, "Noted")})
@@ -396,9 +401,7 @@ func TestPageShowsDataNumbersAsStored(t *testing.T) {
 // replay everything since.
 func TestPageLiveLogStartsAtTheLastHundredPositionsWhenOpened(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	b.navigate(t, s.URL+"/#/streams")
 	b.waitFor(t, "the empty stream list", `return document.getElementById('streams-caption').textContent`, `"No streams"`)
 	id := newID()
@@ -416,9 +419,7 @@ func TestPageLiveLogStartsAtTheLastHundredPositionsWhenOpened(t *testing.T) {
 // follow its live tail; nothing of the first one lands in its view.
 func TestPageShowsTheStreamNavigatedTo(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	first, second := newID(), newID()
 	s.mustAppend(t, first, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
 	s.mustAppend(t, second, appendBody{StreamType: "invoice", Events: events(2, "InvoiceNoted")})
@@ -472,9 +473,7 @@ func TestPageOpenedWhileTheDatabaseIsDownRecoversByItself(t *testing.T) {
 // the page arrives moves one page on, and says which page it shows.
 func TestPageStreamsNextPageOnADoubleClick(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	for range 120 {
 		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
 	}
@@ -501,9 +500,7 @@ func TestPageStreamsNextPageOnADoubleClick(t *testing.T) {
 // new event once.
 func TestPageInEightTabsHoldsOneSubscription(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 
@@ -612,9 +609,7 @@ func (b *browser) switchTo(t *testing.T, handle string) {
 // is made to pass two events on to no one.
 func TestPageTabThatMissedEventsReadsThemFromTheLog(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
@@ -647,9 +642,7 @@ func TestPageTabThatMissedEventsReadsThemFromTheLog(t *testing.T) {
 // then follows the stream live again.
 func TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/streams/"+id)
@@ -673,9 +666,7 @@ func TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume(t *testing.T) {
 // once it can and goes live, instead of waiting for it forever.
 func TestPageStreamViewRecoversFromAFailedHistoryRead(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/streams")
@@ -790,9 +781,7 @@ func TestPageTabsAskForANewTokenWhenTheServerRefusesTheirs(t *testing.T) {
 // two events on to no one.
 func TestPageTabReadingWhatItMissedDoesNotSayLive(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
@@ -839,9 +828,7 @@ func TestPageTabReadingWhatItMissedDoesNotSayLive(t *testing.T) {
 // is posted from the first tab.
 func TestPageTabToldOfAPositionPastTheLogSkipsNothing(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
@@ -864,9 +851,7 @@ func TestPageTabToldOfAPositionPastTheLogSkipsNothing(t *testing.T) {
 // arrived shows them, then every older one on demand, each once.
 func TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(120, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/streams")
@@ -895,9 +880,7 @@ func TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce(t *testin
 // grow wider than the window; nor does the list of streams.
 func TestPageLongNamesStayInsideTheWindow(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "S" + strings.Repeat("s", 127), Events: events(1, "E"+strings.Repeat("e", 127))})
 	const overflowJS = `return document.documentElement.scrollWidth <= window.innerWidth`
@@ -922,9 +905,7 @@ func TestPageLongNamesStayInsideTheWindow(t *testing.T) {
 // view; the data's other characters are shown as they are.
 func TestPageShowsBidiControlsInDataAsEscapes(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "payment", Events: []newEvent{{Type: "PaymentSent",
 		Data: json.RawMessage(`{"memo":"\u202e","rtl":"\u05e9\u05dc\u05d5\u05dd \u2067x\u2069","amount":100}`)}}})
@@ -946,9 +927,7 @@ func TestPageShowsBidiControlsInDataAsEscapes(t *testing.T) {
 // pause button that restarted the last stream's tail.
 func TestPageViewWhoseReadIsRefusedShowsNothingOfThePreviousOne(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/streams")
@@ -1001,9 +980,7 @@ func TestPageStoppedByADatabaseResetSaysToReload(t *testing.T) {
 // came, took it 8 s to show where the live log took 1.4 s; 10,000, 36 s.
 func TestPageStreamTailKeepsItsNewestEventsAndLoadsTheRestOnDemand(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/streams/"+id)
@@ -1025,9 +1002,7 @@ func TestPageStreamTailKeepsItsNewestEventsAndLoadsTheRestOnDemand(t *testing.T)
 // follows every event.
 func TestPageAnnouncesTheLiveStatusOnlyWhenItChanges(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
@@ -1051,9 +1026,7 @@ func TestPageAnnouncesTheLiveStatusOnlyWhenItChanges(t *testing.T) {
 // stream's view, and reads nothing.
 func TestPageSaysAStreamPathWithoutAStreamIDIsNotAStream(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
 	for _, path := range []string{"not-a-uuid", newID() + "x", "------------------------------------", newID() + "/events", "%E2%80%AE"} {
 		b.navigate(t, s.URL+"/#/streams/"+path)
@@ -1068,9 +1041,7 @@ func TestPageSaysAStreamPathWithoutAStreamIDIsNotAStream(t *testing.T) {
 // shown as a bounded preview, with a button that shows the whole, and back.
 func TestPageShowsALargeEventAsAPreview(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	big := strings.Repeat("x", 1<<20-64) // 1 MiB of data and metadata is the most one event may hold
 	s.mustAppend(t, id, appendBody{StreamType: "blob", Events: []newEvent{{Type: "Stored", Data: map[string]string{"blob": big}}}})
@@ -1181,9 +1152,7 @@ func TestPageTakesATokenPastASCII(t *testing.T) {
 // event, the deep one's data as a note that it is too deep to show.
 func TestPageShowsDeeplyNestedData(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	deep := strings.Repeat("[", 9000) + strings.Repeat("]", 9000)
 	s.mustAppend(t, id, `{"stream_type":"deep","events":[{"type":"Nested","data":`+deep+`},{"type":"Flat","data":{"n":1}}]}`)
@@ -1207,9 +1176,7 @@ func TestPageShowsDeeplyNestedData(t *testing.T) {
 // a joiner inside an emoji sequence is left as it is.
 func TestPageShowsInvisibleCharactersInDataAsEscapes(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "payment", Events: []newEvent{{Type: "PaymentSent",
 		Data: json.RawMessage(`{"to":"alice\u200b","am\u2060ount":"1\u00ad000","bom":"\ufeff","family":"\ud83d\udc68\u200d\ud83d\udc67"}`)}}})
@@ -1230,9 +1197,7 @@ func TestPageShowsInvisibleCharactersInDataAsEscapes(t *testing.T) {
 // the next is due is given up.
 func TestPageChecksReadinessOneRequestAtATime(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the live log caught up", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
@@ -1259,9 +1224,7 @@ func TestPageChecksReadinessOneRequestAtATime(t *testing.T) {
 // stream's read never answers unless it is given up.
 func TestPageStopsTheReadsOfAViewItLeaves(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	first, second := newID(), newID()
 	s.mustAppend(t, first, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	s.mustAppend(t, second, appendBody{StreamType: "invoice", Events: events(1, "InvoiceNoted")})
@@ -1290,9 +1253,7 @@ func TestPageStopsTheReadsOfAViewItLeaves(t *testing.T) {
 // it reads them. Here that read waits until the test lets it go.
 func TestPageSaysItReadsAStreamsLatestEventsWhileTheyCome(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/streams")
@@ -1316,9 +1277,7 @@ func TestPageSaysItReadsAStreamsLatestEventsWhileTheyCome(t *testing.T) {
 // the slash, is the list of streams, not the live log.
 func TestPageSaysAPathItHasNoViewFor(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/stream")
 	b.waitFor(t, "#/stream to say the page has no such view", `return [['view-log', 'view-streams', 'view-stream'].map((id) => document.getElementById(id).hidden),
@@ -1336,18 +1295,9 @@ func TestPageSaysAPathItHasNoViewFor(t *testing.T) {
 // events" brings the rest. Here twenty events of 512 KiB (10 MiB).
 func TestPageReadsLargeEventsAFewAtATime(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
-	half := strings.Repeat("x", 512<<10)
-	for i := range 10 {
-		body := appendBody{Events: []newEvent{{Type: "Stored", Data: map[string]string{"blob": half}}, {Type: "Stored", Data: map[string]string{"blob": half}}}}
-		if i == 0 {
-			body.StreamType = "blob"
-		}
-		s.mustAppend(t, id, body)
-	}
+	appendTwentyHalfMiBEvents(t, s, id, "blob")
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
 	shown := b.run(t, `const v = `+strings.TrimPrefix(versionsJS, "return ")+`; return [v.length > 0 && v.length < 20, v[0]]`)
@@ -1357,12 +1307,7 @@ func TestPageReadsLargeEventsAFewAtATime(t *testing.T) {
 	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readBytesJS, "/streams/"+id+"/events"))); n > 3<<20 {
 		t.Errorf("the stream's first read took %d bytes, want at most 3 MiB", n)
 	}
-	for i := 0; i < 20 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
-		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
-		b.waitFor(t, "the page of earlier events", `return document.getElementById('stream-earlier').disabled`, "false")
-	}
-	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
-		return v.length === 20 && v.every((x, i) => x === 20 - i)`, "true")
+	b.loadEveryEarlierEvent(t, 20)
 
 	b.run(t, `performance.clearResourceTimings(); location.hash = '#/'; return null`)
 	b.waitFor(t, "the live log, live", `return document.getElementById('log-status').className.includes('live')`, "true")
@@ -1373,6 +1318,34 @@ func TestPageReadsLargeEventsAFewAtATime(t *testing.T) {
 	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readBytesJS, "/events?"))); n > 3<<20 {
 		t.Errorf("the live log's first read took %d bytes, want at most 3 MiB", n)
 	}
+}
+
+// appendTwentyHalfMiBEvents appends twenty events of 512 KiB (10 MiB) to
+// stream id, two an append; streamType, where not empty, is given with the
+// first append, which creates the stream.
+func appendTwentyHalfMiBEvents(t *testing.T, s *server, id, streamType string) {
+	t.Helper()
+	half := strings.Repeat("x", 512<<10)
+	for i := range 10 {
+		body := appendBody{Events: []newEvent{{Type: "Stored", Data: map[string]string{"blob": half}}, {Type: "Stored", Data: map[string]string{"blob": half}}}}
+		if i == 0 {
+			body.StreamType = streamType
+		}
+		s.mustAppend(t, id, body)
+	}
+}
+
+// loadEveryEarlierEvent clicks "Load earlier events", a page at a time,
+// until it is hidden, and waits for the stream's view to show its n
+// versions, each once, newest first.
+func (b *browser) loadEveryEarlierEvent(t *testing.T, n int) {
+	t.Helper()
+	for i := 0; i < 20 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
+		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+		b.waitFor(t, "the page of earlier events", `return document.getElementById('stream-earlier').disabled`, "false")
+	}
+	b.waitFor(t, "every version once, newest first", fmt.Sprintf(`const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return v.length === %d && v.every((x, i) => x === %d - i)`, n, n), "true")
 }
 
 // readBytesJS is the bytes of the page's reads so far whose path and query
@@ -1389,9 +1362,7 @@ const readBytesJS = `return performance.getEntriesByType('resource').filter((r) 
 // again. Here the first read of the stream's events never answers.
 func TestPageGivesUpAReadTheServerLeavesUnanswered(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/streams")
@@ -1421,40 +1392,58 @@ func TestPageGivesUpAReadTheServerLeavesUnanswered(t *testing.T) {
 // unavailable: the next timed check is 5 s away.
 func TestPageChecksTheServerAtOnceWhenItsTabIsShownAgain(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
-	b.run(t, `const fetch0 = window.fetch;
-		let vis = 'visible';
-		Object.defineProperty(document, 'visibilityState', { get: () => vis, configurable: true });
-		Object.defineProperty(document, 'hidden', { get: () => vis === 'hidden', configurable: true });
+	b.run(t, showAgainJS+`
+		const fetch0 = window.fetch;
 		window.shown = 0;
 		window.fetch = (u, o) => {
 			if (String(u) !== '/readyz') return fetch0(u, o);
-			if (window.shown) return Promise.resolve(new Response(JSON.stringify({ detail: 'The database cannot be reached.' }),
-				{ status: 503, headers: { 'Content-Type': 'application/problem+json' } }));
-			setTimeout(() => {
-				vis = 'hidden';
-				document.dispatchEvent(new Event('visibilitychange'));
-				vis = 'visible';
-				window.shown = performance.now();
-				document.dispatchEvent(new Event('visibilitychange'));
-				new MutationObserver((_, obs) => {
-					if (!document.getElementById('stream-status').textContent.includes('not ready')) return;
-					window.told = performance.now() - window.shown;
-					obs.disconnect();
-				}).observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
-			}, 200);
+			if (window.shown) return `+readyzUnavailableJS+`;
+			setTimeout(showAgain, 200);
 			return fetch0(u, o);
 		};
 		return null`)
-	b.waitFor(t, "the status to say the server is not ready", `return document.getElementById('stream-status').textContent.includes('not ready')`, "true")
+	b.saysNotReadyWithinTwoSecondsOfShownAgain(t, "the page", "the status")
+}
+
+// showAgainJS fakes the tab's visibility and defines showAgain(), which
+// hides the tab and shows it again at once, as a user switching back to
+// it does, noting when (window.shown) and how long after it the stream's
+// status said the server is not ready (window.told).
+const showAgainJS = `let vis = 'visible';
+		Object.defineProperty(document, 'visibilityState', { get: () => vis, configurable: true });
+		Object.defineProperty(document, 'hidden', { get: () => vis === 'hidden', configurable: true });
+		const showAgain = () => {
+			vis = 'hidden';
+			document.dispatchEvent(new Event('visibilitychange'));
+			vis = 'visible';
+			window.shown = performance.now();
+			document.dispatchEvent(new Event('visibilitychange'));
+			new MutationObserver((_, obs) => {
+				if (!document.getElementById('stream-status').textContent.includes('not ready')) return;
+				window.told = performance.now() - window.shown;
+				obs.disconnect();
+			}).observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
+		};`
+
+// readyzUnavailableJS is /readyz's answer while the database cannot be
+// reached, as a fetch gives it.
+const readyzUnavailableJS = `Promise.resolve(new Response(JSON.stringify({ detail: 'The database cannot be reached.' }),
+				{ status: 503, headers: { 'Content-Type': 'application/problem+json' } }))`
+
+// saysNotReadyWithinTwoSecondsOfShownAgain waits for the stream's status
+// to say the server is not ready, and fails the test unless it said so
+// within 2 s of showAgain: the next timed check was 4.8 s away. who names
+// the tab, status its status line, in the failure messages.
+func (b *browser) saysNotReadyWithinTwoSecondsOfShownAgain(t *testing.T, who, status string) {
+	t.Helper()
+	b.waitFor(t, status+" to say the server is not ready", `return document.getElementById('stream-status').textContent.includes('not ready')`, "true")
 	if told := b.run(t, `return window.told < 2000`); told != "true" {
-		t.Errorf("the page said the server was not ready %s ms after it was shown again, want within 2 s (the next timed check was 4.8 s away)", b.run(t, `return window.told`))
+		t.Errorf("%s said the server was not ready %s ms after it was shown again, want within 2 s (the next timed check was 4.8 s away)", who, b.run(t, `return window.told`))
 	}
 }
 
@@ -1466,9 +1455,7 @@ func TestPageChecksTheServerAtOnceWhenItsTabIsShownAgain(t *testing.T) {
 // deep event's note.
 func TestPageKeepsBigNumbersBesideADeeplyNestedEvent(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	deep := strings.Repeat("[", 9000) + strings.Repeat("]", 9000)
 	s.mustAppend(t, id, `{"stream_type":"deep","events":[{"type":"Counted","data":{"n":9007199254740993,"price":1.10}},{"type":"Nested","data":`+deep+`}]}`)
@@ -1493,9 +1480,7 @@ func TestPageKeepsBigNumbersBesideADeeplyNestedEvent(t *testing.T) {
 // unavailable: the next timed check is 5 s away.
 func TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/")
@@ -1504,21 +1489,8 @@ func TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce(t *testing.T) {
 	b.newTab(t)
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
-	b.run(t, `let vis = 'visible';
-		Object.defineProperty(document, 'visibilityState', { get: () => vis, configurable: true });
-		Object.defineProperty(document, 'hidden', { get: () => vis === 'hidden', configurable: true });
-		new BroadcastChannel('test').onmessage = () => {
-			vis = 'hidden';
-			document.dispatchEvent(new Event('visibilitychange'));
-			vis = 'visible';
-			window.shown = performance.now();
-			document.dispatchEvent(new Event('visibilitychange'));
-			new MutationObserver((_, obs) => {
-				if (!document.getElementById('stream-status').textContent.includes('not ready')) return;
-				window.told = performance.now() - window.shown;
-				obs.disconnect();
-			}).observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
-		};
+	b.run(t, showAgainJS+`
+		new BroadcastChannel('test').onmessage = showAgain;
 		return null`)
 	second := b.window(t)
 	b.switchTo(t, first)
@@ -1527,17 +1499,13 @@ func TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce(t *testing.T) {
 		let told = false;
 		window.fetch = (u, o) => {
 			if (String(u) !== '/readyz') return fetch0(u, o);
-			if (told) return Promise.resolve(new Response(JSON.stringify({ detail: 'The database cannot be reached.' }),
-				{ status: 503, headers: { 'Content-Type': 'application/problem+json' } }));
+			if (told) return `+readyzUnavailableJS+`;
 			setTimeout(() => { told = true; test.postMessage('show'); }, 200);
 			return fetch0(u, o);
 		};
 		return null`)
 	b.switchTo(t, second)
-	b.waitFor(t, "the second tab's status to say the server is not ready", `return document.getElementById('stream-status').textContent.includes('not ready')`, "true")
-	if told := b.run(t, `return window.told < 2000`); told != "true" {
-		t.Errorf("the second tab said the server was not ready %s ms after it was shown again, want within 2 s (the next timed check was 4.8 s away)", b.run(t, `return window.told`))
-	}
+	b.saysNotReadyWithinTwoSecondsOfShownAgain(t, "the second tab", "the second tab's status")
 }
 
 // TestPageStreamTailResumedAfterLargeEventsReadsOnlyTheLatest: a stream's
@@ -1548,31 +1516,21 @@ func TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce(t *testing.T) {
 // from them, and "Load earlier events" brings the rest, each once.
 func TestPageStreamTailResumedAfterLargeEventsReadsOnlyTheLatest(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "blob", Events: events(1, "Opened")})
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
 	b.run(t, `document.getElementById('stream-pause').click(); return null`)
 	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
-	half := strings.Repeat("x", 512<<10)
-	for range 10 {
-		s.mustAppend(t, id, appendBody{Events: []newEvent{{Type: "Stored", Data: map[string]string{"blob": half}}, {Type: "Stored", Data: map[string]string{"blob": half}}}})
-	}
+	appendTwentyHalfMiBEvents(t, s, id, "")
 	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"21"`)
 	b.run(t, `performance.clearResourceTimings(); document.getElementById('stream-pause').click(); return null`)
 	b.waitFor(t, "the tail live again", statusJS, `"Live at version 21: caught up"`)
 	if n, _ := strconv.Atoi(b.run(t, fmt.Sprintf(readBytesJS, "/streams/"+id+"/events"))); n > 3<<20 {
 		t.Errorf("the resumed tail read %d bytes, want at most 3 MiB", n)
 	}
-	for i := 0; i < 20 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
-		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
-		b.waitFor(t, "the page of earlier events", `return document.getElementById('stream-earlier').disabled`, "false")
-	}
-	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
-		return v.length === 21 && v.every((x, i) => x === 21 - i)`, "true")
+	b.loadEveryEarlierEvent(t, 21)
 }
 
 // beforePage has script run in every document the tab opens from now on,
@@ -1593,9 +1551,7 @@ func (b *browser) beforePage(t *testing.T, script string) {
 // are. Here the first read of the count fails as a dropped connection does.
 func TestPageCountsTheStreamsAgainAfterAFailedRead(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.beforePage(t, `const fetch0 = window.fetch;
 		window.countReads = 0;
@@ -1652,9 +1608,7 @@ func TestPageGivesUpALiveConnectionTheServerLeavesUnanswered(t *testing.T) {
 // as a dropped connection does.
 func TestPageStreamListReadsAgainAfterAFailedRead(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.beforePage(t, `const fetch0 = window.fetch;
 		window.listReads = 0;
