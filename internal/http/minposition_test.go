@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,8 +37,7 @@ func TestAResumePointTheReplicaLacksButThePrimaryHasIsWaitedFor(t *testing.T) {
 			status int
 		}{{5, http.StatusServiceUnavailable}, {0, http.StatusConflict}} {
 			replica := &primaryAhead{lag: tc.lag}
-			store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 500 * time.Millisecond}, nil)
-			replica.store = store
+			store, srv := serveBehind(t, k, replica, 500*time.Millisecond)
 			id := uuid.NewString()
 			appendTo := func(n int) {
 				t.Helper()
@@ -165,6 +165,51 @@ func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, e
 	return eventstore.ReplicaLag{Positions: r.lag, PrimaryHead: head + r.lag, Seconds: 0, Replicating: true}, nil
 }
 
+// serveBehind serves a store of kind k behind replica, which reads it, with
+// requests bounded by timeout.
+func serveBehind(t *testing.T, k teststore.Kind, replica *primaryAhead, timeout time.Duration) (eventstore.Store, *httptest.Server) {
+	t.Helper()
+	store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: timeout}, nil)
+	replica.store = store
+	return store, srv
+}
+
+// appendOneEvent appends one event to a new stream, and returns the
+// stream's id and the log's head after it.
+func appendOneEvent(t *testing.T, store eventstore.Store) (uuid.UUID, int64) {
+	t.Helper()
+	id := uuid.New()
+	if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
+		Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := store.Head(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, head
+}
+
+// getTimed sends GET url with the header given (and Accept, where not
+// empty), and returns the answer, up to 4 KiB of its body, and how long it
+// took, the body read.
+func getTimed(t *testing.T, url, accept, header, value string) (*http.Response, []byte, time.Duration) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	req.Header.Set(header, value)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	return resp, body, time.Since(start)
+}
+
 // TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce: a read
 // replica whose applier has stopped on an error (a duplicate key, a missing
 // table) applies nothing more until someone repairs it, yet a subscription
@@ -178,17 +223,8 @@ func TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		replica := &primaryAhead{lag: 5}
 		replica.failed.Store(true)
-		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
-		replica.store = store
-		id := uuid.New()
-		if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
-			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
-			t.Fatal(err)
-		}
-		head, err := store.Head(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
+		store, srv := serveBehind(t, k, replica, 10*time.Second)
+		id, head := appendOneEvent(t, store)
 		for _, c := range []struct {
 			path, header, value string
 			status              int
@@ -204,19 +240,7 @@ func TestAResumeBehindAReplicaWhoseApplierFailedIsAnsweredAtOnce(t *testing.T) {
 				if accept == "" && c.header != esthttp.MinPositionHeader {
 					continue
 				}
-				req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
-				if accept != "" {
-					req.Header.Set("Accept", accept)
-				}
-				req.Header.Set(c.header, c.value)
-				start := time.Now()
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				resp.Body.Close()
-				took := time.Since(start)
+				resp, body, took := getTimed(t, srv.URL+c.path, accept, c.header, c.value)
 				what := fmt.Sprintf("GET %s (Accept %q) with %s %s, the log at %d, behind a replica 5 behind whose applier stopped on an error", c.path, accept, c.header, c.value, head)
 				switch {
 				case resp.StatusCode != c.status || took > 2*time.Second:
@@ -243,35 +267,14 @@ func TestAWaitBehindAReplicaWhoseReceiverStoppedSaysSoWithItsErrorNumber(t *test
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		replica := &primaryAhead{lag: 5, ioErrno: 1236}
 		replica.failed.Store(true)
-		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
-		replica.store = store
-		id := uuid.New()
-		if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
-			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
-			t.Fatal(err)
-		}
-		head, err := store.Head(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
+		store, srv := serveBehind(t, k, replica, 10*time.Second)
+		id, head := appendOneEvent(t, store)
 		for _, c := range []struct{ path, accept, header, value string }{
 			{"/events", "", esthttp.MinPositionHeader, fmt.Sprint(head + 2)},
 			{"/events", "text/event-stream", "Last-Event-ID", fmt.Sprint(head + 2)},
 			{"/streams/" + id.String() + "/events", "text/event-stream", "Last-Event-ID", "3"},
 		} {
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
-			if c.accept != "" {
-				req.Header.Set("Accept", c.accept)
-			}
-			req.Header.Set(c.header, c.value)
-			start := time.Now()
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			if took := time.Since(start); resp.StatusCode != http.StatusServiceUnavailable || took > 2*time.Second || resp.Header.Get("Retry-After") == "" ||
+			if resp, body, took := getTimed(t, srv.URL+c.path, c.accept, c.header, c.value); resp.StatusCode != http.StatusServiceUnavailable || took > 2*time.Second || resp.Header.Get("Retry-After") == "" ||
 				!strings.Contains(string(body), "IO thread") || !strings.Contains(string(body), "error 1236") {
 				t.Errorf("GET %s (Accept %q) with %s %s behind a replica whose receiver stopped on error 1236: %d after %v (Retry-After %q) %s; "+
 					"want 503 with Retry-After at once, saying its IO thread stopped on error 1236",
@@ -293,17 +296,8 @@ func TestAWaitForAReplicaWhoseApplierFailsMeanwhileEndsAtOnce(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		replica := &primaryAhead{lag: 5}
-		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
-		replica.store = store
-		id := uuid.New()
-		if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
-			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
-			t.Fatal(err)
-		}
-		head, err := store.Head(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
+		store, srv := serveBehind(t, k, replica, 10*time.Second)
+		id, head := appendOneEvent(t, store)
 		for _, c := range []struct{ path, accept, header, value string }{
 			{"/events", "", esthttp.MinPositionHeader, fmt.Sprint(head + 2)},
 			{"/streams/" + id.String(), "", esthttp.MinPositionHeader, fmt.Sprint(head + 2)},
@@ -311,22 +305,10 @@ func TestAWaitForAReplicaWhoseApplierFailsMeanwhileEndsAtOnce(t *testing.T) {
 			{"/streams/" + id.String() + "/events", "text/event-stream", "Last-Event-ID", "3"},
 		} {
 			replica.failed.Store(false)
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
-			if c.accept != "" {
-				req.Header.Set("Accept", c.accept)
-			}
-			req.Header.Set(c.header, c.value)
 			const failsAfter = 300 * time.Millisecond
 			fail := time.AfterFunc(failsAfter, func() { replica.failed.Store(true) })
-			start := time.Now()
-			resp, err := http.DefaultClient.Do(req)
+			resp, body, took := getTimed(t, srv.URL+c.path, c.accept, c.header, c.value)
 			fail.Stop()
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			took := time.Since(start)
 			if resp.StatusCode != http.StatusServiceUnavailable || took < failsAfter || took > failsAfter+time.Second ||
 				resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "applier has stopped on an error") {
 				t.Errorf("GET %s (Accept %q) with %s %s, waiting for a replica 5 behind whose applier stops on an error %v in: %d after %v (Retry-After %q) %s; "+
@@ -350,8 +332,7 @@ func TestRequestsWaitingForAStalledReplicaShareItsStatus(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		replica := &primaryAhead{lag: 5}
 		const wait = time.Second
-		store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: wait}, nil)
-		replica.store = store
+		store, srv := serveBehind(t, k, replica, wait)
 		head, err := store.Head(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -401,30 +382,15 @@ func TestAStreamResumePastThePrimarysVersionIsRefusedAtOnceBehindAReplica(t *tes
 		for _, failed := range []bool{false, true} {
 			replica := &primaryAhead{lag: 5}
 			replica.failed.Store(failed)
-			store, _, srv := liveServerOf(t, k, esthttp.Options{Replica: replica, RequestTimeout: 10 * time.Second}, nil)
-			replica.store = store
-			id := uuid.New()
-			if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
-				Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
-				t.Fatal(err)
-			}
+			store, srv := serveBehind(t, k, replica, 10*time.Second)
+			id, _ := appendOneEvent(t, store)
 			// The replica has version 1, the primary 6.
 			for _, c := range []struct{ path, last string }{
 				{"/streams/" + id.String() + "/events", "100"},
 				{"/streams/" + id.String() + "/events", "7"},
 				{"/streams/" + uuid.NewString() + "/events", "1"}, // no such stream on the primary
 			} {
-				req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
-				req.Header.Set("Accept", "text/event-stream")
-				req.Header.Set("Last-Event-ID", c.last)
-				start := time.Now()
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				resp.Body.Close()
-				if took := time.Since(start); resp.StatusCode != http.StatusConflict || took > 2*time.Second ||
+				if resp, body, took := getTimed(t, srv.URL+c.path, "text/event-stream", "Last-Event-ID", c.last); resp.StatusCode != http.StatusConflict || took > 2*time.Second ||
 					!strings.Contains(string(body), "starting-point-ahead") || !strings.Contains(string(body), "primary") {
 					t.Errorf("GET %s with Last-Event-ID %s, past the primary's version, behind a replica 5 behind (applier failed: %v): %d after %v %s; "+
 						"want 409 starting-point-ahead at once, naming the primary's version, as without a replica",
@@ -445,26 +411,9 @@ func TestAStreamResumePastThePrimarysVersionIsRefusedAtOnceBehindAReplica(t *tes
 func TestAResumePointPastANodesHeadIsWaitedForWhereReadsMayLag(t *testing.T) {
 	t.Parallel()
 	store, _, srv := liveServerOf(t, teststore.SQLite, esthttp.Options{ReadsMayLag: true, RequestTimeout: 500 * time.Millisecond}, nil)
-	id := uuid.New()
-	if _, err := store.Append(t.Context(), eventstore.AppendRequest{StreamID: id, StreamType: "order", Expected: eventstore.Any,
-		Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`1`)}}}); err != nil {
-		t.Fatal(err)
-	}
-	head, err := store.Head(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, head := appendOneEvent(t, store)
 	for _, c := range []struct{ path, last string }{{"/events", fmt.Sprint(head + 2)}, {"/streams/" + id.String() + "/events", "3"}} {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
-		req.Header.Set("Accept", "text/event-stream")
-		req.Header.Set("Last-Event-ID", c.last)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		if resp, body, _ := getTimed(t, srv.URL+c.path, "text/event-stream", "Last-Event-ID", c.last); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("GET %s with Last-Event-ID %s past the node's head where reads may lag: %d %s; want 503 with Retry-After after a wait",
 				c.path, c.last, resp.StatusCode, body)
 		}
