@@ -225,10 +225,7 @@ func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
 					case r.URL.Path == "/streams/"+stream.String()+"/events" && q.Get("from") == "2":
 						io.WriteString(w, `{"stream_id":"`+stream.String()+`","version":2,"events":[`+second+`]}`) //nolint:errcheck // a test's answer
 					default:
-						wrong.Store(r.URL.RequestURI())
-						w.Header().Set("Content-Type", "application/problem+json")
-						w.WriteHeader(http.StatusNotFound)
-						io.WriteString(w, `{"type":"https://tributary.dev/problems/not-found","title":"Not found","status":404}`) //nolint:errcheck // a test's answer
+						answerNotFound(w, r, &wrong)
 					}
 				})
 				var h http.Handler = pages
@@ -237,18 +234,7 @@ func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
 				}
 				srv := httptest.NewServer(h)
 				t.Cleanup(srv.Close)
-				c, err := New(srv.URL + prefix)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				for what, read := range bothReads(c, stream) {
-					got, last := readPositions(read)
-					if fmt.Sprint(got) != "[1 2]" || last != nil {
-						t.Errorf("%s, Link %s, base path %q: read %v, then %v (a request for %v); expected two events, the second from the link's page",
-							what, form, prefix, got, last, wrong.Load())
-					}
-				}
+				expectBothReadsOfTwoPages(t, srv.URL+prefix, stream, form, prefix, &wrong, "the second from the link's page")
 			})
 		}
 	}
@@ -295,25 +281,11 @@ func TestReadsResolveARelativeNextLinkAgainstThePageARedirectLedTo(t *testing.T)
 							io.WriteString(w, `{"stream_id":"`+stream.String()+`","version":2,"events":[`+second+`]}`) //nolint:errcheck // a test's answer
 						}
 					default:
-						wrong.Store(r.URL.RequestURI())
-						w.Header().Set("Content-Type", "application/problem+json")
-						w.WriteHeader(http.StatusNotFound)
-						io.WriteString(w, `{"type":"https://tributary.dev/problems/not-found","title":"Not found","status":404}`) //nolint:errcheck // a test's answer
+						answerNotFound(w, r, &wrong)
 					}
 				}))
 				t.Cleanup(srv.Close)
-				c, err := New(srv.URL + prefix)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				for what, read := range bothReads(c, stream) {
-					got, last := readPositions(read)
-					if fmt.Sprint(got) != "[1 2]" || last != nil {
-						t.Errorf("%s, Link %s, base path %q: read %v, then %v (a request for %v); expected two events, the second from the link resolved against the page's URL",
-							what, form, prefix, got, last, wrong.Load())
-					}
-				}
+				expectBothReadsOfTwoPages(t, srv.URL+prefix, stream, form, prefix, &wrong, "the second from the link resolved against the page's URL")
 			})
 		}
 	}
@@ -356,6 +328,36 @@ func TestAReadRedirectedToAnotherOriginTakesItsNextLinksToTheServer(t *testing.T
 	if fmt.Sprint(got) != "[1 2]" || err != nil || elsewhere.Load() != 0 || auth.Load() != "Bearer t0k" {
 		t.Errorf("read %v, then %v, %d requests for the next page on the other origin, the server's with Authorization %q; expected [1 2], the next page from the server, with the token",
 			got, err, elsewhere.Load(), auth.Load())
+	}
+}
+
+// answerNotFound answers r with the server's 404 and notes its target in
+// wrong: a request for what a test's server does not serve.
+func answerNotFound(w http.ResponseWriter, r *http.Request, wrong *atomic.Value) {
+	wrong.Store(r.URL.RequestURI())
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(http.StatusNotFound)
+	io.WriteString(w, `{"type":"https://tributary.dev/problems/not-found","title":"Not found","status":404}`) //nolint:errcheck // a test's answer
+}
+
+// expectBothReadsOfTwoPages reads the log and stream from a Client of
+// base, and fails the test unless each read yields positions 1 and 2 and
+// ends without an error: the second page reached by the next link, of
+// form, behind the base path prefix. secondPage says where that page
+// comes from, wrong holds the last request the server did not serve.
+func expectBothReadsOfTwoPages(t *testing.T, base string, stream uuid.UUID, form, prefix string, wrong *atomic.Value, secondPage string) {
+	t.Helper()
+	c, err := New(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	for what, read := range bothReads(c, stream) {
+		got, last := readPositions(read)
+		if fmt.Sprint(got) != "[1 2]" || last != nil {
+			t.Errorf("%s, Link %s, base path %q: read %v, then %v (a request for %v); expected two events, %s",
+				what, form, prefix, got, last, wrong.Load(), secondPage)
+		}
 	}
 }
 
