@@ -35,6 +35,37 @@ func goBack(t *testing.T, k teststore.Kind, s eventstore.Store, head int64) {
 	k.Exec(t, s, "UPDATE log_head SET position = ? WHERE id = 1", head)
 }
 
+// appendToNewStreams appends n events, each to a new stream, and returns
+// their ids in the order appended.
+func appendToNewStreams(t *testing.T, s eventstore.Store, n int) []uuid.UUID {
+	t.Helper()
+	var log []uuid.UUID
+	for range n {
+		log = append(log, appendOne(t, s))
+	}
+	return log
+}
+
+// runFeedThatLooksWhenTold runs a feed on store that polls only when a
+// commit or a subscription asks it to, so that the test says when it looks,
+// and returns it with what it logs.
+func runFeedThatLooksWhenTold(t *testing.T, store eventstore.Store) (*fanout.Feed, *testlog.Buffer) {
+	t.Helper()
+	logged := &testlog.Buffer{}
+	f := runFeed(t, store, fanout.Options{PollInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(logged, nil))})
+	return f, logged
+}
+
+// subscribeCaughtUp subscribes to the whole log and waits for the
+// subscription, named name, to catch up.
+func subscribeCaughtUp(t *testing.T, f *fanout.Feed, name string) *collector {
+	t.Helper()
+	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+	waitFor(t, 5*time.Second, name+" to catch up", func() bool { _, caughtUp, _, _ := c.snapshot(); return len(caughtUp) == 1 })
+	return c
+}
+
 // ids are the events' ids, in the order delivered.
 func ids(evs []*eventstore.Event) []uuid.UUID {
 	out := make([]uuid.UUID, len(evs))
@@ -78,18 +109,10 @@ func TestTheLiveFeedNoticesTheLogGoingBack(t *testing.T) {
 			t.Parallel()
 			teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 				store := k.Open(t)
-				var logged testlog.Buffer
-				// No polls but those a commit or a subscription asks for:
-				// the test says when the feed looks.
-				f := runFeed(t, store, fanout.Options{PollInterval: time.Hour,
-					Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+				f, logged := runFeedThatLooksWhenTold(t, store)
 				s := f.Notifying(store)
-				open, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-				waitFor(t, 5*time.Second, "the subscription to catch up", func() bool { _, c, _, _ := open.snapshot(); return len(c) == 1 })
-				var log []uuid.UUID
-				for range 5 {
-					log = append(log, appendOne(t, s))
-				}
+				open := subscribeCaughtUp(t, f, "the subscription")
+				log := appendToNewStreams(t, s, 5)
 				checkLog(t, "the open subscription", open, log)
 
 				goBack(t, k, store, 3)
@@ -106,8 +129,7 @@ func TestTheLiveFeedNoticesTheLogGoingBack(t *testing.T) {
 					t.Errorf("the ended subscription got %d events, want the 5 it had before the log went back", n)
 				}
 
-				after, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-				waitFor(t, 5*time.Second, "a new subscription to catch up", func() bool { _, c, _, _ := after.snapshot(); return len(c) == 1 })
+				after := subscribeCaughtUp(t, f, "a new subscription")
 				for len(log) < 6 {
 					log = append(log, appendOne(t, s))
 				}
@@ -134,16 +156,12 @@ func TestTheLiveFeedFollowsTheLogBackWithNoSubscriptionOpen(t *testing.T) {
 		store := k.Open(t)
 		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
 		s := f.Notifying(store)
-		var log []uuid.UUID
-		for range 5 {
-			log = append(log, appendOne(t, s))
-		}
+		log := appendToNewStreams(t, s, 5)
 		time.Sleep(100 * time.Millisecond) // the feed follows the head to 5
 		goBack(t, k, store, 3)
 		log = log[:3]
 		time.Sleep(100 * time.Millisecond) // and looks again, several times
-		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-		waitFor(t, 5*time.Second, "the subscription to catch up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+		c := subscribeCaughtUp(t, f, "the subscription")
 		for len(log) < 6 {
 			log = append(log, appendOne(t, s))
 		}
@@ -158,14 +176,9 @@ func TestALogThatGoesBackAgainAtOnceIsLoggedAtErrorOnce(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		var logged testlog.Buffer
-		f := runFeed(t, store, fanout.Options{PollInterval: time.Hour,
-			Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		f, logged := runFeedThatLooksWhenTold(t, store)
 		s := f.Notifying(store)
-		var log []uuid.UUID
-		for range 5 {
-			log = append(log, appendOne(t, s))
-		}
+		log := appendToNewStreams(t, s, 5)
 		for _, head := range []int64{4, 3} {
 			c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 			checkLog(t, "a subscription", c, log[:head+1])
