@@ -35,10 +35,7 @@ import (
 func TestNoKnownTokenReachesTheLogWhateverSurroundsIt(t *testing.T) {
 	t.Parallel()
 	const b64Secret, plainSecret = "Zm9vYmFy/YmF6+cXV4==", "r-0123456789abcdef"
-	tokens, err := esthttp.ParseTokens("app:write:" + b64Secret + ",dashboard:read:" + plainSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := mustParseTokens(t, "app:write:"+b64Secret+",dashboard:read:"+plainSecret)
 	logs := &testlog.Buffer{}
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
 		OpenAPI: api.OpenAPI, Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
@@ -107,10 +104,7 @@ func (unavailableStore) Stream(context.Context, uuid.UUID) (eventstore.Stream, e
 func TestNoKnownTokenReachesTheErrorLog(t *testing.T) {
 	t.Parallel()
 	const secret = "0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10" // a token shaped as a UUID
-	tokens, err := esthttp.ParseTokens("app:read:" + secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := mustParseTokens(t, "app:read:"+secret)
 	logs := &testlog.Buffer{}
 	srv := httptest.NewServer(esthttp.New(unavailableStore{teststore.SQLite.Open(t)}, esthttp.Options{
 		Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
@@ -157,10 +151,7 @@ func TestNoKnownTokenReachesTheErrorLogInTheStoresError(t *testing.T) {
 }
 
 func testNoTokenInTheStoresError(t *testing.T, secret string) {
-	tokens, err := esthttp.ParseTokens("app:write:" + secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := mustParseTokens(t, "app:write:"+secret)
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		logs := &testlog.Buffer{}
 		// Every request runs out of time before the database answers.
@@ -210,10 +201,7 @@ func (idPanicStore) Stream(_ context.Context, id uuid.UUID) (eventstore.Stream, 
 func TestNoKnownTokenReachesTheLogInAPanic(t *testing.T) {
 	t.Parallel()
 	for _, secret := range []string{"0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10", "0190F4B2-7A3C-7D1E-8F00-2C5B1A9E4D10"} {
-		tokens, err := esthttp.ParseTokens("app:read:" + secret)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tokens := mustParseTokens(t, "app:read:"+secret)
 		logs := &testlog.Buffer{}
 		srv := httptest.NewServer(esthttp.New(idPanicStore{}, esthttp.Options{Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
 		req, _ := http.NewRequest("GET", srv.URL+"/streams/"+secret, nil)
@@ -265,10 +253,7 @@ func (s *typePanicSub) Close()                 {}
 func TestNoKnownTokenReachesTheLogInALiveSubscriptionsPanic(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cr3t-t0ken.value"
-	tokens, err := esthttp.ParseTokens("app:read:" + secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := mustParseTokens(t, "app:read:"+secret)
 	logs := &testlog.Buffer{}
 	h := esthttp.New(emptyLog{}, esthttp.Options{Feed: typePanicFeed{}, Heartbeat: time.Hour, Tokens: tokens,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
@@ -305,10 +290,7 @@ func TestNoKnownTokenReachesTheLogInALiveSubscriptionsPanic(t *testing.T) {
 func TestNoTokenIsLoggedAndEveryAnswerIsPrivateHoweverTheURLSpellsIt(t *testing.T) {
 	t.Parallel()
 	const secret = "tok3n-s3cr3t-value"
-	tokens, err := esthttp.ParseTokens("app:write:" + secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := mustParseTokens(t, "app:write:"+secret)
 	logs := &testlog.Buffer{}
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
 		OpenAPI: api.OpenAPI, Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
@@ -399,4 +381,15 @@ func lenientUnescape(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// mustParseTokens is esthttp.ParseTokens of spec, the test failed on an
+// error.
+func mustParseTokens(t *testing.T, spec string) []esthttp.Token {
+	t.Helper()
+	tokens, err := esthttp.ParseTokens(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens
 }
