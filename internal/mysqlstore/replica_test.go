@@ -221,16 +221,7 @@ func TestAReplicaReplicatingThroughANamedConnectionIsSeenReplicating(t *testing.
 	defer cancel()
 	var logged bytes.Buffer
 	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
-	cfg, err := mysql.ParseDSN(replica.DSN("tributary"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed, err := sql.Open("mysql", replica.DSN("tributary"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { feed.Close() })
-	r := &Store{log: s.log, replica: cfg, feed: feed, primary: s.primary}
+	r := storeReadingFrom(t, s, replica)
 	for deadline := time.Now().Add(20 * time.Second); ; { // until the replica has the schema and answers
 		lag, err := r.ReplicaLag(ctx)
 		if err == nil && lag.Positions == 0 && lag.Replicating && lag.Seconds >= 0 {
@@ -270,28 +261,8 @@ func TestAReplicaWhoseApplierStoppedOnAnErrorIsToldFromACleanStop(t *testing.T) 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{})
-	cfg, err := mysql.ParseDSN(replica.DSN("tributary"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed, err := sql.Open("mysql", replica.DSN("tributary"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { feed.Close() })
-	r := &Store{log: s.log, replica: cfg, feed: feed, primary: s.primary}
-	until := func(what string, ok func(eventstore.ReplicaLag) bool) eventstore.ReplicaLag {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			lag, err := r.ReplicaLag(ctx)
-			if err == nil && ok(lag) {
-				return lag
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("ReplicaLag: %+v, %v; want %s within 20 s\n%s", lag, err, what, replica.ErrorLog())
-			}
-		}
-	}
+	r := storeReadingFrom(t, s, replica)
+	until := untilReplicaLag(ctx, t, r, replica)
 	until("the replica replicating, 0 behind", func(l eventstore.ReplicaLag) bool { return l.Replicating && l.Positions == 0 })
 
 	replica.Exec(t, "STOP SLAVE SQL_THREAD")
@@ -304,7 +275,7 @@ func TestAReplicaWhoseApplierStoppedOnAnErrorIsToldFromACleanStop(t *testing.T) 
 	until("the replica replicating, 0 behind", func(l eventstore.ReplicaLag) bool { return l.Replicating && l.Positions == 0 })
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		var n int
-		if err := feed.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'other_app'").Scan(&n); err == nil && n == 1 {
+		if err := r.feed.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'other_app'").Scan(&n); err == nil && n == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -317,7 +288,7 @@ func TestAReplicaWhoseApplierStoppedOnAnErrorIsToldFromACleanStop(t *testing.T) 
 	// An instance starting beside such a replica says so: it said only
 	// what commit order the replica keeps.
 	var logged bytes.Buffer
-	starting := &Store{log: slog.New(slog.NewJSONHandler(&logged, nil)), replica: cfg, feed: feed, primary: s.primary}
+	starting := &Store{log: slog.New(slog.NewJSONHandler(&logged, nil)), replica: r.replica, feed: r.feed, primary: s.primary}
 	if err := starting.checkReplica(ctx); err != nil {
 		t.Fatalf("checkReplica: %v", err)
 	}
@@ -433,28 +404,8 @@ func TestAReplicaWhoseReceiverStoppedOnAnErrorIsFailedNotLagging(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{})
-	cfg, err := mysql.ParseDSN(replica.DSN("tributary"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed, err := sql.Open("mysql", replica.DSN("tributary"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { feed.Close() })
-	r := &Store{log: s.log, replica: cfg, feed: feed, primary: s.primary}
-	until := func(what string, ok func(eventstore.ReplicaLag) bool) eventstore.ReplicaLag {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			lag, err := r.ReplicaLag(ctx)
-			if err == nil && ok(lag) {
-				return lag
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("ReplicaLag: %+v, %v; want %s within 20 s\n%s", lag, err, what, replica.ErrorLog())
-			}
-		}
-	}
+	r := storeReadingFrom(t, s, replica)
+	until := untilReplicaLag(ctx, t, r, replica)
 	appendOne := func() {
 		t.Helper()
 		if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "order", Expected: eventstore.Any,
@@ -624,6 +575,40 @@ func TestPrimaryStreamVersionIsThePrimarysOwn(t *testing.T) {
 
 // openMigrated opens a store on dsn with opts, closed with the test, and
 // brings its schema up to date.
+// storeReadingFrom is s reading from replica, its database tributary:
+// what Open makes of a primary's DSN and a read replica's.
+func storeReadingFrom(t *testing.T, s *Store, replica *mysqltest.Server) *Store {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := sql.Open("mysql", replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { feed.Close() })
+	return &Store{log: s.log, replica: cfg, feed: feed, primary: s.primary}
+}
+
+// untilReplicaLag returns until, which asks r.ReplicaLag until ok holds of
+// its answer and returns it; after 20 s it fails the test, saying what
+// was waited for and quoting replica's error log.
+func untilReplicaLag(ctx context.Context, t *testing.T, r *Store, replica *mysqltest.Server) func(what string, ok func(eventstore.ReplicaLag) bool) eventstore.ReplicaLag {
+	return func(what string, ok func(eventstore.ReplicaLag) bool) eventstore.ReplicaLag {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			lag, err := r.ReplicaLag(ctx)
+			if err == nil && ok(lag) {
+				return lag
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ReplicaLag: %+v, %v; want %s within 20 s\n%s", lag, err, what, replica.ErrorLog())
+			}
+		}
+	}
+}
+
 func openMigrated(ctx context.Context, t *testing.T, dsn string, opts Options) *Store {
 	t.Helper()
 	s, err := Open(ctx, dsn, opts)
