@@ -460,11 +460,7 @@ func TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce(t *te
 	waitForReplica(t, replica, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'other_app'", "the table other_app.t")
 	replica.Exec(t, "INSERT INTO other_app.t VALUES (1, 'secret-on-the-replica')")
 	primary.Exec(t, "INSERT INTO other_app.t VALUES (1, 'secret-on-the-primary')")
-	for deadline := time.Now().Add(20 * time.Second); replicaStatusNumber(t, replica, "Last_SQL_Errno") == 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("expected the replica's applier to stop on the duplicate key within 20 s\n%s", replica.ErrorLog())
-		}
-	}
+	waitForReplicaStatusNumber(t, replica, "Last_SQL_Errno", "the replica's applier to stop on the duplicate key")
 	res = s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(2, "Paid")})
 	pos, version := res.Events[1].Position, res.Events[1].Version
 
@@ -487,17 +483,7 @@ func TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce(t *te
 	}
 	resumes := []struct{ path, lastID string }{{"/events", strconv.FormatInt(pos, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(version, 10)}}
 	for _, c := range resumes {
-		start := time.Now()
-		resp, err := sendSubscribe(t.Context(), s.URL+c.path, "Last-Event-ID", c.lastID)
-		if err != nil {
-			t.Fatalf("GET %s with Last-Event-ID %s: %v", c.path, c.lastID, err)
-		}
-		took := time.Since(start)
-		var body []byte
-		if resp.StatusCode != http.StatusOK { // a subscription's body does not end
-			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		}
-		resp.Body.Close()
+		resp, body, took := resumeTimed(t, s, c.path, c.lastID)
 		problemOf(fmt.Sprintf("GET %s with Last-Event-ID %s", c.path, c.lastID), resp.StatusCode, resp.Header, body, took)
 	}
 	start := time.Now()
@@ -510,17 +496,7 @@ func TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce(t *te
 		path, lastID string
 		status       int
 	}{{"/events", strconv.FormatInt(pos+100, 10), http.StatusConflict}, {"/streams/" + stream + "/events", strconv.FormatInt(version+100, 10), http.StatusConflict}} {
-		start := time.Now()
-		resp, err := sendSubscribe(t.Context(), s.URL+c.path, "Last-Event-ID", c.lastID)
-		if err != nil {
-			t.Fatalf("GET %s with Last-Event-ID %s: %v", c.path, c.lastID, err)
-		}
-		took := time.Since(start)
-		var body []byte
-		if resp.StatusCode != http.StatusOK {
-			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		}
-		resp.Body.Close()
+		resp, body, took := resumeTimed(t, s, c.path, c.lastID)
 		if resp.StatusCode != c.status || !strings.Contains(string(body), "starting-point-ahead") || took > 2*time.Second {
 			t.Errorf("GET %s with Last-Event-ID %s, past the primary's, the replica's applier stopped on an error: %d after %v %s; want 409 starting-point-ahead at once",
 				c.path, c.lastID, resp.StatusCode, took.Round(time.Millisecond), body)
@@ -535,16 +511,7 @@ func TestAResumeBehindAReplicaWhoseApplierStoppedOnAnErrorIsAnsweredAtOnce(t *te
 	// Repaired and started again: the resume is served.
 	replica.Exec(t, "DELETE FROM other_app.t WHERE id = 1", "START SLAVE SQL_THREAD")
 	for _, c := range resumes {
-		resp, err := sendSubscribe(t.Context(), s.URL+c.path, "Last-Event-ID", c.lastID)
-		if err != nil {
-			t.Fatalf("GET %s with Last-Event-ID %s: %v", c.path, c.lastID, err)
-		}
-		var body []byte
-		if resp.StatusCode != http.StatusOK {
-			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if resp, body, _ := resumeTimed(t, s, c.path, c.lastID); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s with Last-Event-ID %s, the replica repaired and applying again: %d %s; want 200", c.path, c.lastID, resp.StatusCode, body)
 		}
 	}
@@ -607,11 +574,7 @@ func TestAReadBehindAReplicaWhoseIOThreadStoppedOnAnErrorIsAnsweredAtOnce(t *tes
 	pos, version := res.Events[0].Position, res.Events[0].Version
 	primary.PurgeBinaryLogs(t)
 	replica.Exec(t, "START SLAVE")
-	for deadline := time.Now().Add(20 * time.Second); replicaStatusNumber(t, replica, "Last_IO_Errno") == 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("expected the replica's IO thread to stop on the purged binary log within 20 s\n%s", replica.ErrorLog())
-		}
-	}
+	waitForReplicaStatusNumber(t, replica, "Last_IO_Errno", "the replica's IO thread to stop on the purged binary log")
 
 	check := func(what string, status int, header http.Header, body []byte, took time.Duration) {
 		t.Helper()
@@ -628,21 +591,42 @@ func TestAReadBehindAReplicaWhoseIOThreadStoppedOnAnErrorIsAnsweredAtOnce(t *tes
 	r := s.get(t, "/streams/"+stream, "Tributary-Min-Position", strconv.FormatInt(pos, 10))
 	check(fmt.Sprintf("GET /streams/%s with Tributary-Min-Position %d", stream, pos), r.Status, r.Header, r.Body, time.Since(start))
 	for _, c := range []struct{ path, lastID string }{{"/events", strconv.FormatInt(pos, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(version, 10)}} {
-		start := time.Now()
-		resp, err := sendSubscribe(t.Context(), s.URL+c.path, "Last-Event-ID", c.lastID)
-		if err != nil {
-			t.Fatalf("GET %s with Last-Event-ID %s: %v", c.path, c.lastID, err)
-		}
-		took := time.Since(start)
-		var body []byte
-		if resp.StatusCode != http.StatusOK { // a subscription's body does not end
-			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		}
-		resp.Body.Close()
+		resp, body, took := resumeTimed(t, s, c.path, c.lastID)
 		check(fmt.Sprintf("GET %s with Last-Event-ID %s", c.path, c.lastID), resp.StatusCode, resp.Header, body, took)
 	}
 	if rd := readiness(t, s); rd.Replica.Replicating || rd.Replica.LagPositions != 1 {
 		t.Errorf("GET /readyz, the replica's IO thread stopped on an error 1 position behind: %+v; want 200 with lag_positions 1, replicating false", rd)
+	}
+}
+
+// resumeTimed subscribes at path with Last-Event-ID lastID, as an
+// EventSource resuming does, and returns the answer, its body where it is
+// no subscription (one does not end), and how long the answer took.
+func resumeTimed(t *testing.T, s *server, path, lastID string) (*http.Response, []byte, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	resp, err := sendSubscribe(t.Context(), s.URL+path, "Last-Event-ID", lastID)
+	if err != nil {
+		t.Fatalf("GET %s with Last-Event-ID %s: %v", path, lastID, err)
+	}
+	took := time.Since(start)
+	var body []byte
+	if resp.StatusCode != http.StatusOK { // a subscription's body does not end
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	}
+	resp.Body.Close()
+	return resp, body, took
+}
+
+// waitForReplicaStatusNumber waits up to 20 s for the replica's column of
+// SHOW SLAVE STATUS (an error number) to be other than 0; what says what
+// that means, in the failure message.
+func waitForReplicaStatusNumber(t *testing.T, replica *mysqltest.Server, column, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); replicaStatusNumber(t, replica, column) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("expected %s within 20 s\n%s", what, replica.ErrorLog())
+		}
 	}
 }
 
