@@ -352,22 +352,6 @@ func TestAnEventSourceResumingBehindALaggingReplicaStartsOnceTheReplicaHasItsPoi
 	last := res.Events[len(res.Events)-1].Position
 	requireStatus(t, s.get(t, "/streams/"+stream, "Tributary-Min-Position", strconv.FormatInt(last, 10)), http.StatusOK)
 
-	subscribe := func(path, lastID string) (*http.Response, string, time.Duration) {
-		t.Helper()
-		start := time.Now()
-		resp, err := sendSubscribe(t.Context(), s.URL+path, "Last-Event-ID", lastID)
-		if err != nil {
-			t.Fatalf("GET %s with Last-Event-ID %s: %v", path, lastID, err)
-		}
-		took := time.Since(start)
-		var body []byte
-		if resp.StatusCode != http.StatusOK {
-			body, _ = io.ReadAll(resp.Body)
-		}
-		resp.Body.Close()
-		return resp, string(body), took
-	}
-
 	// The replica stops applying; the primary answers two more events.
 	replica.Exec(t, "STOP SLAVE SQL_THREAD")
 	res = s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(2, "Paid")})
@@ -387,7 +371,7 @@ func TestAnEventSourceResumingBehindALaggingReplicaStartsOnceTheReplicaHasItsPoi
 		}
 	}()
 	for _, c := range resumes {
-		if resp, body, took := subscribe(c.path, c.lastID); resp.StatusCode != http.StatusOK {
+		if resp, body, took := resumeTimed(t, s, c.path, c.lastID); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s with Last-Event-ID %s, the replica applying it about a second later: %d after %s %s; want 200 once the replica has it",
 				c.path, c.lastID, resp.StatusCode, took.Round(time.Millisecond), body)
 		}
@@ -396,8 +380,8 @@ func TestAnEventSourceResumingBehindALaggingReplicaStartsOnceTheReplicaHasItsPoi
 
 	// Points the primary never had: 409 at once.
 	for _, c := range []struct{ path, lastID string }{{"/events", strconv.FormatInt(pos+100, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(version+100, 10)}} {
-		resp, body, took := subscribe(c.path, c.lastID)
-		if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "starting-point-ahead") || took > 3*time.Second {
+		resp, body, took := resumeTimed(t, s, c.path, c.lastID)
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "starting-point-ahead") || took > 3*time.Second {
 			t.Errorf("GET %s with Last-Event-ID %s, past the primary's head: %d after %s %s; want 409 starting-point-ahead at once",
 				c.path, c.lastID, resp.StatusCode, took.Round(time.Millisecond), body)
 		}
@@ -407,7 +391,7 @@ func TestAnEventSourceResumingBehindALaggingReplicaStartsOnceTheReplicaHasItsPoi
 	replica.Exec(t, "STOP SLAVE SQL_THREAD")
 	res = s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Shipped")})
 	for _, c := range []struct{ path, lastID string }{{"/events", strconv.FormatInt(res.Events[0].Position, 10)}, {"/streams/" + stream + "/events", strconv.FormatInt(res.Events[0].Version, 10)}} {
-		resp, body, took := subscribe(c.path, c.lastID)
+		resp, body, took := resumeTimed(t, s, c.path, c.lastID)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || took < 4*time.Second || took > 10*time.Second {
 			t.Errorf("GET %s with Last-Event-ID %s, the replica stopped short of it: %d after %s (Retry-After %q) %s; want 503 with Retry-After after the 5 s wait",
 				c.path, c.lastID, resp.StatusCode, took.Round(time.Millisecond), resp.Header.Get("Retry-After"), body)
