@@ -1372,7 +1372,7 @@ func TestPageGivesUpAReadTheServerLeavesUnanswered(t *testing.T) {
 		window.fetch = (u, o) => {
 			if (!String(u).startsWith('/streams/`+id+`/events') || window.held > 0) return fetch0(u, o);
 			window.held++;
-			return new Promise((_, reject) => o?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+			return `+neverAnsweredJS+`;
 		};
 		location.hash = '#/streams/`+id+`';
 		return null`)
@@ -1544,6 +1544,22 @@ func (b *browser) beforePage(t *testing.T, script string) {
 	}
 }
 
+// dropFirstRead has the page's first read whose path and query start with
+// prefix fail as a dropped connection does, from the page's first document
+// on; window[counter] counts those reads.
+func (b *browser) dropFirstRead(t *testing.T, prefix, counter string) {
+	t.Helper()
+	b.beforePage(t, fmt.Sprintf(`const fetch0 = window.fetch;
+		window[%[2]q] = 0;
+		window.fetch = (u, o) => String(u).startsWith(%[1]q) && window[%[2]q]++ === 0
+			? Promise.reject(new TypeError('Failed to fetch')) : fetch0(u, o);`, prefix, counter))
+}
+
+// neverAnsweredJS, in a fetch wrapper's (u, o) =>, is the promise of a
+// read the server never answers: it ends only when the page gives the
+// read up (aborts it).
+const neverAnsweredJS = `new Promise((_, reject) => o?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))))`
+
 // TestPageCountsTheStreamsAgainAfterAFailedRead: the stream count at the
 // top is read once, as the page opens; a read of it that failed for want
 // of the server (a network drop, no answer within 10 s, a 5xx) left it at
@@ -1553,10 +1569,7 @@ func TestPageCountsTheStreamsAgainAfterAFailedRead(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.beforePage(t, `const fetch0 = window.fetch;
-		window.countReads = 0;
-		window.fetch = (u, o) => String(u).startsWith('/streams?limit=1000') && window.countReads++ === 0
-			? Promise.reject(new TypeError('Failed to fetch')) : fetch0(u, o);`)
+	b.dropFirstRead(t, "/streams?limit=1000", "countReads")
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the live log", positionsJS, "[1]")
 	b.waitFor(t, "the stream count, read again", `return [window.countReads > 1, document.getElementById('stat-streams').textContent]`, `[true,"1"]`)
@@ -1589,7 +1602,7 @@ func TestPageGivesUpALiveConnectionTheServerLeavesUnanswered(t *testing.T) {
 				const fetch0 = window.fetch;
 				let asked = 0;
 				window.fetch = (u, o) => /^\/events\?after=\d{1,18}$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && asked++ === 0
-					? new Promise((_, reject) => o.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))))
+					? `+neverAnsweredJS+`
 					: fetch0(u, o);`)
 			b.navigate(t, s.URL+"/#/")
 			b.waitFor(t, "the page to say the server did not answer, and that it tries again", `const m = document.getElementById('log-status').textContent;
@@ -1610,10 +1623,7 @@ func TestPageStreamListReadsAgainAfterAFailedRead(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.beforePage(t, `const fetch0 = window.fetch;
-		window.listReads = 0;
-		window.fetch = (u, o) => String(u).startsWith('/streams?limit=50') && window.listReads++ === 0
-			? Promise.reject(new TypeError('Failed to fetch')) : fetch0(u, o);`)
+	b.dropFirstRead(t, "/streams?limit=50", "listReads")
 	b.navigate(t, s.URL+"/#/streams")
 	b.waitFor(t, "the list, read again", `return [window.listReads, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('streams-caption').textContent]`,
 		`[2,1,"Streams, page 1"]`)
