@@ -113,23 +113,8 @@ func TestAUserWhosePasswordChangesWhileRunningIsUnavailable(t *testing.T) {
 
 	server.Exec(t, "ALTER USER 'app'@'127.0.0.1' IDENTIFIED BY 'another-pw'")
 	rootDB := otherProcessDB(t, root)
-	rows, err := rootDB.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE user = 'app'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	for _, id := range ids {
-		rootDB.ExecContext(ctx, "KILL ?", id) //nolint:errcheck // one may have closed
-	}
-	_, err = appendOne(ctx, s, stream, eventstore.Exactly(1))
+	killSessionsOf(ctx, t, rootDB, "app")
+	_, err := appendOne(ctx, s, stream, eventstore.Exactly(1))
 	if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) {
 		t.Errorf("an append whose new session is refused the DSN's password: %v; want an error wrapping ErrUnavailable, not of unknown outcome", err)
 	}

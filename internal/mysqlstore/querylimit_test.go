@@ -96,22 +96,7 @@ func TestAnAppendThatCannotConnectAtTheUsersConnectionLimitIsNotWritten(t *testi
 	stream := uuid.New()
 	appendVersions(ctx, t, s, stream, 2) // the writer knows the stream: the next goes in one round trip
 	rootDB := otherProcessDB(t, root)
-	rows, err := rootDB.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE user = 'app'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	for _, id := range ids {
-		rootDB.ExecContext(ctx, "KILL ?", id) //nolint:errcheck // one may have closed
-	}
+	killSessionsOf(ctx, t, rootDB, "app")
 	other, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -205,4 +190,27 @@ func limitedUser(t *testing.T, name string, hourly int) (server *mysqltest.Serve
 		"GRANT ALL ON "+name+".* TO 'app'@'127.0.0.1'")
 	server.Exec(t, "FLUSH USER_RESOURCES")
 	return server, root, strings.Replace(root, "root@", "app:app-pw@", 1)
+}
+
+// killSessionsOf kills every session of user on db's server (a private
+// one: the shared server's users are the tests' own), as an operator's
+// KILL would, so that the store's next statements need new sessions.
+func killSessionsOf(ctx context.Context, t *testing.T, db *sql.DB, user string) {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE user = ?", user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		db.ExecContext(ctx, "KILL ?", id) //nolint:errcheck // one may have closed
+	}
 }
