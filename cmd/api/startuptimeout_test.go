@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"net"
 	"strconv"
@@ -66,25 +65,11 @@ func TestADatabaseThatAcceptsButNeverAnswersIsNamedAtTheStartupTimeout(t *testin
 func TestAMigrationLockHeldPastTheStartupTimeoutIsNamed(t *testing.T) {
 	t.Parallel()
 	dsn := mysqltest.NewDatabase(t)
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	holder, err := db.Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { holder.Close() })
-	var id int64
-	var got int
-	if err := holder.QueryRowContext(t.Context(), "SELECT CONNECTION_ID(), GET_LOCK(CONCAT('tributary-migrate-', MD5(DATABASE())), 0)").Scan(&id, &got); err != nil || got != 1 {
-		t.Fatalf("take the migration lock as another session: %d, %v", got, err)
-	}
+	id := mysqltest.HoldMigrationLock(t, dsn)
 	cfg := config.Defaults()
 	cfg.MySQLDSN = dsn
 	cfg.StartupTimeout = 3 * time.Second
-	_, err = openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	_, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
 	if err == nil {
 		t.Fatal("openMySQL with the migration lock held: no error")
 	}

@@ -25,21 +25,7 @@ import (
 func TestAMigrationLockHeldByAnotherSessionIsNamedWhileWaitingAndAtTheEnd(t *testing.T) {
 	t.Parallel()
 	dsn := mysqltest.NewDatabase(t)
-	holderDB, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { holderDB.Close() })
-	holder, err := holderDB.Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { holder.Close() })
-	var id int64
-	var got int
-	if err := holder.QueryRowContext(t.Context(), "SELECT CONNECTION_ID(), GET_LOCK(CONCAT('tributary-migrate-', MD5(DATABASE())), 0)").Scan(&id, &got); err != nil || got != 1 {
-		t.Fatalf("take the migration lock as another session: %d, %v", got, err)
-	}
+	id := mysqltest.HoldMigrationLock(t, dsn)
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -105,10 +105,12 @@ func ApplySQLite(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 // context bounds the whole wait.
 const lockWait = 2
 
-// The lock is named per database so that two Tributary databases on one server
-// do not wait for each other; MD5 keeps the name within the 64-character limit.
-// The server frees a named lock by itself if the connection dies.
-const lockName = "CONCAT('tributary-migrate-', MD5(IFNULL(DATABASE(), '')))"
+// LockName is the SQL expression of the migration lock's name, per database
+// so that two Tributary databases on one server do not wait for each other;
+// MD5 keeps the name within the 64-character limit. The server frees a
+// named lock by itself if the connection dies. (Exported for tests that
+// hold it as another instance would.)
+const LockName = "CONCAT('tributary-migrate-', MD5(IFNULL(DATABASE(), '')))"
 
 // LockHeldError is the error of a migration that could not take the
 // migration lock before its context ended: another session held it (a first
@@ -136,7 +138,7 @@ func lockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) error {
 	wait, holder := 0, ""
 	for {
 		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", wait).Scan(&got); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+LockName+", ?)", wait).Scan(&got); err != nil {
 			if wait != 0 && ctx.Err() != nil {
 				return &LockHeldError{Holder: holder, Err: err}
 			}
@@ -177,7 +179,7 @@ type session struct {
 func lockHolder(ctx context.Context, conn *sql.Conn) session {
 	var h session
 	var id sql.NullInt64
-	if conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK("+lockName+")").Scan(&id) != nil || !id.Valid {
+	if conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK("+LockName+")").Scan(&id) != nil || !id.Valid {
 		return h
 	}
 	h.id = id.Int64
@@ -224,7 +226,7 @@ func (h session) attrs() []any {
 	return a
 }
 func unlockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) {
-	if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+lockName+")"); err != nil {
+	if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+LockName+")"); err != nil {
 		// Closing the connection frees it anyway.
 		log.Warn("release migration lock", "error", err)
 	}

@@ -136,3 +136,27 @@ func NewMigratedDB(t testing.TB, configure func(*mysql.Config)) *sql.DB {
 func SendsCommit(chunk []byte) bool { return commitWord.Match(chunk) }
 
 var commitWord = regexp.MustCompile(`(?i)\bCOMMIT\b`)
+
+// HoldMigrationLock takes the migration lock of dsn's database
+// (migrations.LockName) on a session of its own, as another instance's
+// migration would, holds it until the test ends, and returns the
+// session's connection id.
+func HoldMigrationLock(t testing.TB, dsn string) int64 {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	holder, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close() })
+	var id int64
+	var got int
+	if err := holder.QueryRowContext(context.Background(), "SELECT CONNECTION_ID(), GET_LOCK("+migrations.LockName+", 0)").Scan(&id, &got); err != nil || got != 1 {
+		t.Fatalf("take the migration lock as another session: %d, %v", got, err)
+	}
+	return id
+}
