@@ -513,8 +513,9 @@ type ReadStreamOptions struct {
 // server does not move on (an event out of order or again, a next link
 // whose from is not past the page it came with and the events read, as
 // links that go round in a cycle are, empty pages and all) or sends
-// an event not asked for (another stream's, or one before From, as a
-// server that ignores the query sends), an error if a version is missing
+// an event not asked for (another stream's, or one before From or the
+// from of the next link that fetched its page, as a server that ignores
+// the query sends), an error if a version is missing
 // (a gap, or a read whose last page does not reach the stream's version,
 // or version 1 backward, as a proxy that drops the Link field leaves it),
 // an error if an answer is no page of events (JSON without an events
@@ -573,7 +574,9 @@ type ReadAllOptions struct {
 // commit is not visible yet and a later one is, is asked again after a
 // pause, for up to 10 s. Like ReadStream, it ends
 // with an error if the server does not move on or sends an event not
-// asked for (at or before After, or one the filter leaves out) or answers
+// asked for (at or before After or the after of the next link that
+// fetched its page, which the server writes at the last position it
+// scanned, or one the filter leaves out) or answers
 // with no page of events, and with ctx's error, delivering nothing more,
 // once ctx ends.
 func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Event, error] {
@@ -645,6 +648,10 @@ func (c cursor) at(q url.Values) (int64, error) {
 	}
 	return n, nil
 }
+
+// holds reports whether e may be on a page at at: past it in the log (its
+// after), at or past it in a stream (its from), at or before it backward.
+func (c cursor) holds(at int64, e Event) bool { return c.before(at, c.of(e)) }
 
 // before reports whether a is not past b, where the read goes.
 func (c cursor) before(a, b int64) bool {
@@ -733,9 +740,9 @@ func filterQuery(streamTypes, eventTypes []string) url.Values {
 // rather than yield events again, or request pages without end; but an
 // empty page of the log whose link stays where it is, for up to
 // c.standStill, is asked again after a pause. So does an event that was not asked for: one
-// before the read's start, of another stream, or one its filter leaves
-// out, as a server that ignores the query (or a proxy that strips it)
-// sends.
+// before the read's start or its page's (the after or from of the link
+// that fetched it), of another stream, or one its filter leaves out, as
+// a server that ignores the query (or a proxy that strips it) sends.
 func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRead) iter.Seq2[Event, error] {
 	what, maxPage, after := r.what, r.maxPage, r.after
 	if maxPage <= 0 {
@@ -783,6 +790,16 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				if why := r.asked.not(&e); why != "" {
 					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d), %s: not an answer to this read",
 						what, e.ID, e.Version, e.Position, why))
+					return
+				}
+				if !r.cursor.holds(at, e) {
+					// The link's after (from) says where the page starts:
+					// an event before it is not what the link asked for,
+					// and, in the log, one the server had just said its
+					// filter left out (its after is the last position it
+					// scanned, past the last event it sent).
+					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) on a page at %s=%d: not an answer to this read",
+						what, e.ID, e.Version, e.Position, r.cursor.param, at))
 					return
 				}
 				switch {

@@ -1055,7 +1055,9 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 				if next != 0 {
 					w.Header().Set("Link", fmt.Sprintf(`<%s?after=%d&from=%d>; rel="next"`, r.URL.Path, next, next+1))
 				} else if tc.events {
-					body = `{"events":[` + eventJSON(uuid.New(), stream, 1, 1) + `]}`
+					// Past the page's after: at its place in the log, and,
+					// at version 1, before its from in a stream.
+					body = `{"events":[` + eventJSON(uuid.New(), stream, 1, after+1) + `]}`
 				}
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, body) //nolint:errcheck // a test's answer
@@ -1078,6 +1080,14 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 						break
 					}
 					got++
+				}
+				if tc.events && what == "ReadStream" {
+					// A stream's page is empty only past its end: version 1
+					// on a page at from=301 is no answer to its link.
+					if got != 0 || last == nil || !strings.Contains(last.Error(), "from=301") {
+						t.Errorf("%s: %d events, then %v; expected an error naming the page's from=301", what, got, last)
+					}
+					continue
 				}
 				if tc.events {
 					if got != 1 || last != nil {

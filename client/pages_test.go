@@ -488,3 +488,71 @@ func TestAReadsErrorQuotesALongNextLinkShort(t *testing.T) {
 		}
 	}
 }
+
+// TestAPageEndsAtAnEventNotPastTheLinkThatFetchedIt: a page's events
+// were checked against the events read before them, not against the next
+// link that fetched the page. The server writes the log's link at the
+// last position it scanned, past the last event it sent when its filter
+// left the rest out (after=10 after an event at 2): a page for that link
+// whose events start at 5 (a server or cache that answered another
+// request) was yielded as new, events the server had just said were not
+// there. Every event of a page must now be past the link's after (at or
+// past its from for a stream, at or before it backward), or the read
+// ends with an error, after the events before it.
+func TestAPageEndsAtAnEventNotPastTheLinkThatFetchedIt(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	for name, tc := range map[string]struct {
+		log         bool
+		backward    bool
+		first, link int   // the first page's places (1, 2 forward; 9, 8 backward) and its link's
+		second      []int // the second page's places
+		good        int   // the events yielded before the error; -1: every one and no error
+	}{
+		"the log, before after":        {log: true, link: 10, second: []int{5, 11}, good: 2},
+		"the log, at after":            {log: true, link: 10, second: []int{10, 11}, good: 2},
+		"the log, past after":          {log: true, link: 10, second: []int{11, 12}, good: -1},
+		"a stream, before from":        {link: 4, second: []int{3, 4}, good: 2},
+		"a stream, at from":            {link: 3, second: []int{3, 4}, good: -1},
+		"a stream backward, past from": {backward: true, link: 5, second: []int{7, 6}, good: 2},
+		"a stream backward, at from":   {backward: true, link: 7, second: []int{7, 6, 5, 4, 3, 2, 1}, good: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			first := []int{1, 2}
+			if tc.backward {
+				first = []int{9, 8}
+			}
+			param := map[bool]string{true: "after", false: "from"}[tc.log]
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
+				places := first
+				if r.URL.Query().Get(param) != "" && (!tc.backward || r.URL.Query().Get(param) != "9") {
+					places = tc.second
+				} else {
+					w.Header().Set("Link", fmt.Sprintf(`<%s?%s=%d>; rel="next"`, r.URL.Path, param, tc.link))
+				}
+				var evs []string
+				for _, p := range places {
+					evs = append(evs, eventJSON(uuid.New(), stream, p, p))
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"events":[%s]}`, strings.Join(evs, ",")) //nolint:errcheck // a test's answer
+			})
+			t.Cleanup(func() { c.Close() })
+			read := c.ReadStream(context.Background(), stream, ReadStreamOptions{})
+			switch {
+			case tc.log:
+				read = c.ReadAll(context.Background(), ReadAllOptions{})
+			case tc.backward:
+				read = c.ReadStream(context.Background(), stream, ReadStreamOptions{From: 9, Direction: Backward})
+			}
+			got, last := readPositions(read)
+			switch {
+			case tc.good < 0 && last != nil:
+				t.Errorf("read %v, then %v; expected every event and no error", got, last)
+			case tc.good >= 0 && (len(got) != tc.good || last == nil || !strings.Contains(last.Error(), fmt.Sprintf("%s=%d", param, tc.link))):
+				t.Errorf("read %v, then %v; expected %d events, then an error naming the link's %s=%d", got, last, tc.good, param, tc.link)
+			}
+		})
+	}
+}
