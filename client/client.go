@@ -510,7 +510,8 @@ type ReadStreamOptions struct {
 // ReadStream iterates over a stream's events, requesting page after page by
 // following the server's Link rel="next" until the end. An error ends the
 // iteration: ErrNotFound if the stream does not exist, an error if the
-// server does not move on (an event out of order or again, a next link
+// server does not move on (an event out of order or again, or whose
+// position does not grow with its version, a next link
 // whose from is not past the page it came with and the events read, as
 // links that go round in a cycle are, empty pages and all) or sends
 // an event not asked for (another stream's, or one before From or the
@@ -536,12 +537,14 @@ func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOp
 	// version, if From is past it) down to 1.
 	r := pageRead{what: "read stream " + id.String(), maxPage: opts.MaxPageBytes, asked: asked{stream: id},
 		start: &Event{Version: max(opts.From, 1) - 1},
-		after: func(prev, e Event) bool { return e.Version == prev.Version+1 },
+		// A later version commits later: its position grows too (the
+		// start's, 0, is before any).
+		after: func(prev, e Event) bool { return e.Version == prev.Version+1 && e.Position > prev.Position },
 		end:   func(last, version int64) bool { return last >= version || max(opts.From, 1) > version },
 		// from is the first version a page holds (1 if not given).
 		cursor: cursor{param: "from", unset: 1, of: func(e Event) int64 { return e.Version + 1 }}}
 	if opts.Direction == Backward {
-		r.start, r.after = nil, func(prev, e Event) bool { return e.Version == prev.Version-1 }
+		r.start, r.after = nil, func(prev, e Event) bool { return e.Version == prev.Version-1 && e.Position < prev.Position }
 		r.end = func(last, version int64) bool { return last == 1 || version == 0 }
 		// Backward, from is the last version a page holds (the stream's
 		// if not given), and moves down.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -354,6 +355,98 @@ func TestSubscribeEndsAtAnEventBehindTheLastThatItNeverDelivered(t *testing.T) {
 			got := positions(msgs)
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) || errors.Is(last, ErrLogReset) != tc.reset {
 				t.Errorf("received %v, then %v; expected %v, then ErrLogReset: %v", got, last, tc.want, tc.reset)
+			}
+		})
+	}
+}
+
+// TestAStreamsPositionsMustGrowWithItsVersions: a stream's later versions
+// commit later, so their positions in the log grow with them; but a
+// stream subscription, and ReadStream, checked the versions alone, and
+// handed on an event whose position repeated the last one's or went back
+// (a log restored under the client, resumed on; a server that sends
+// another log's events) as the stream's next. A subscription now ends
+// there with ErrLogReset, a read with an error, after every event before.
+func TestAStreamsPositionsMustGrowWithItsVersions(t *testing.T) {
+	t.Parallel()
+	id := uuid.New()
+	for name, tc := range map[string]struct {
+		conns [][][2]int // each connection's events: version, position
+		good  int        // events delivered before the error; -1: every one
+	}{
+		"the same position":        {conns: [][][2]int{{{1, 11}, {2, 11}, {3, 13}}}, good: 1},
+		"a position going back":    {conns: [][][2]int{{{1, 11}, {2, 12}, {3, 9}}}, good: 2},
+		"no position":              {conns: [][][2]int{{{1, 0}}}, good: 0},
+		"back after a resumption":  {conns: [][][2]int{{{1, 11}}, {{2, 5}, {3, 6}}}, good: 1},
+		"growing, with gaps":       {conns: [][][2]int{{{1, 11}, {2, 12}}, {{3, 40}}}, good: -1},
+		"backward, growing":        {conns: [][][2]int{{{3, 13}, {2, 12}, {1, 11}}}, good: -1},
+		"backward, the same place": {conns: [][][2]int{{{3, 13}, {2, 13}, {1, 11}}}, good: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			backward := strings.HasPrefix(name, "backward")
+			var conns atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := int(conns.Add(1))
+				var evs []string
+				if n <= len(tc.conns) {
+					for _, e := range tc.conns[n-1] {
+						evs = append(evs, eventJSON(uuid.New(), id, e[0], e[1]))
+					}
+				}
+				if r.Header.Get("Accept") != "text/event-stream" {
+					// ReadStream: every connection's events, one page each.
+					var all []string
+					for i := range tc.conns {
+						for _, e := range tc.conns[i] {
+							all = append(all, eventJSON(uuid.New(), id, e[0], e[1]))
+						}
+					}
+					w.Header().Set("Content-Type", "application/json")
+					fmt.Fprintf(w, `{"events":[%s]}`, strings.Join(all, ",")) //nolint:errcheck // a test's answer
+					return
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				for i, e := range evs {
+					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", tc.conns[n-1][i][0], e)
+				}
+				if n > len(tc.conns) {
+					w.(http.Flusher).Flush()
+					<-r.Context().Done()
+				}
+			}))
+			t.Cleanup(srv.Close)
+			events := 0
+			for _, c := range tc.conns {
+				events += len(c)
+			}
+			if !backward {
+				msgs, last := subscribeFor(t, srv, 2*time.Second, SubscribeOptions{StreamID: id, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, events)
+				switch {
+				case tc.good < 0 && (len(msgs) != events || last != nil):
+					t.Errorf("Subscribe: versions %v, positions %v, then %v; expected every event", versions(msgs), positions(msgs), last)
+				case tc.good >= 0 && (len(msgs) != tc.good || last == nil || errors.Is(last, context.DeadlineExceeded) || errors.Is(last, ErrLogReset) == (name == "no position")):
+					// An event with no position is not Tributary's event,
+					// whichever log it is from.
+					t.Errorf("Subscribe: versions %v, positions %v, then %v; expected %d events, then ErrLogReset (an error of its own for no position)", versions(msgs), positions(msgs), last, tc.good)
+				}
+			}
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			opts := ReadStreamOptions{}
+			if backward {
+				opts.Direction = Backward
+			}
+			got, last := readPositions(c.ReadStream(context.Background(), id, opts))
+			switch {
+			case tc.good < 0 && (len(got) != events || last != nil):
+				t.Errorf("ReadStream: positions %v, then %v; expected every event", got, last)
+			case tc.good >= 0 && (len(got) != tc.good || last == nil):
+				t.Errorf("ReadStream: positions %v, then %v; expected %d events, then an error", got, last, tc.good)
 			}
 		})
 	}

@@ -95,7 +95,9 @@ type Message struct {
 // dropped: a replay from further back, of the same events, is no reset,
 // and a new log's events reach the places the client knows before any is
 // delivered. A caught-up frame behind the last event delivered (a new log
-// that is shorter) is ErrLogReset too, and so is a resumption refused with
+// that is shorter) is ErrLogReset too, and so is, on a stream
+// subscription, an event whose position is not past the last one
+// delivered (a stream's later versions commit later), and a resumption refused with
 // ErrStartingPointAhead (the server's head is behind the resume point),
 // where the first connection's is the caller's own starting point. A
 // resumption also sends that event's position as Tributary-Min-Position,
@@ -608,6 +610,17 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 				// A stream's versions come without gaps: the events between
 				// would be missing from what the consumer builds.
 				return &undecodable{fmt.Errorf("event %d (%s) came after version %d: version %s is missing", n, m.Event.ID, s.last, span(s.last+1, n-1))}
+			}
+			if s.opts.StreamID != uuid.Nil && m.Event.Position <= s.position {
+				// A stream's later versions commit later: a position that
+				// does not grow with them is another log's (one restored
+				// under the subscription, resumed on), not the next event
+				// of the one its events so far came from.
+				if m.Event.Position <= 0 {
+					return &undecodable{fmt.Errorf("event %d (%s) has no position", n, m.Event.ID)}
+				}
+				return fmt.Errorf("%w: event %s at version %d is at position %d, not past position %d, where this subscription had got to",
+					ErrLogReset, m.Event.ID, n, m.Event.Position, s.position)
 			}
 			s.last, s.resume = n, true
 			s.remember(n, m.Event.ID)
