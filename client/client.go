@@ -896,7 +896,8 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 // <events?after=5> are relative to it, not to the root nor to the URL
 // first asked for. The server writes its links from its own root, which
 // is the base URL's path behind a proxy that strips a prefix, so a link
-// with an absolute path stays under the base URL's path; one to another
+// with an absolute path stays under the base URL's path, unless it is
+// already its page's path under it (a proxy that rewrote it); one to another
 // origin is taken for its path and query, on the server's origin, the
 // only one the token goes to, and so is a relative link on a page that a
 // redirect brought from another origin.
@@ -914,6 +915,16 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 		ref = u
 	}
 	path := ref.EscapedPath()
+	if base := strings.TrimSuffix(c.base.EscapedPath(), "/"); base != "" && path == page.EscapedPath() && strings.HasPrefix(path, base+"/") {
+		// Already its page's path, under the base path: a link a proxy
+		// rewrote to its public URL, which put the base path there. Put
+		// under it again, it named /tributary/tributary/events. (The
+		// server's own link, from its root, is never its page's path
+		// behind a base path: </events?…> on /tributary/events.)
+		u := *c.base
+		u.Path, u.RawPath, u.RawQuery = ref.Path, path, ref.RawQuery
+		return &u, nil
+	}
 	if path == "" {
 		path = "/" // http://host?q is http://host/?q (RFC 3986 §6.2.3)
 	}

@@ -556,3 +556,58 @@ func TestAPageEndsAtAnEventNotPastTheLinkThatFetchedIt(t *testing.T) {
 		})
 	}
 }
+
+// TestANextLinkThatAlreadyHoldsTheBasePathIsNotGivenItTwice: behind a
+// base URL with a path (http://host/tributary/), the server's own links
+// (</events?after=1>, from its root, which a proxy that strips the prefix
+// puts there) go under that path; but so did a link that already held it,
+// as a proxy that rewrites links to its public URL writes them, absolute
+// on the server's own origin (<http://host/tributary/events?after=1>) or
+// from the root: the read asked for /tributary/tributary/events, a 404,
+// and ended. A link whose path is already its page's is now taken as it
+// is; the server's own form still goes under the base path, also where
+// the base path reads like the API's (/events).
+func TestANextLinkThatAlreadyHoldsTheBasePathIsNotGivenItTwice(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	first, second := eventJSON(uuid.New(), stream, 1, 1), eventJSON(uuid.New(), stream, 2, 2)
+	for _, tc := range []struct{ form, prefix string }{
+		{"{origin}{prefix}{path}?{q}", "/tributary"},
+		{"{prefix}{path}?{q}", "/tributary"},
+		{"{origin}{prefix}{path}?{q}", "/a/b"},
+		{"{origin}{path}?{q}", "/tributary"}, // the server's own form, absolute
+		{"{path}?{q}", "/events"},            // the server's own form, under a base path like the API's
+		{"{origin}{prefix}{path}?{q}", "/events"},
+	} {
+		t.Run(tc.form+" "+tc.prefix, func(t *testing.T) {
+			t.Parallel()
+			var wrong atomic.Value
+			var origin string
+			link := func(q, path string) string {
+				return "<" + strings.NewReplacer("{origin}", origin, "{prefix}", tc.prefix, "{path}", path, "{q}", q).Replace(tc.form) + `>; rel="next"`
+			}
+			pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				q := r.URL.Query()
+				w.Header().Set("Content-Type", "application/json")
+				switch {
+				case r.URL.Path == "/events" && q.Get("after") == "":
+					w.Header().Set("Link", link("after=1", r.URL.Path))
+					io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
+				case r.URL.Path == "/events" && q.Get("after") == "1":
+					io.WriteString(w, `{"events":[`+sseEvent(2)+`]}`) //nolint:errcheck // a test's answer
+				case r.URL.Path == "/streams/"+stream.String()+"/events" && q.Get("from") == "":
+					w.Header().Set("Link", link("from=2", r.URL.Path))
+					io.WriteString(w, `{"stream_id":"`+stream.String()+`","version":2,"events":[`+first+`]}`) //nolint:errcheck // a test's answer
+				case r.URL.Path == "/streams/"+stream.String()+"/events" && q.Get("from") == "2":
+					io.WriteString(w, `{"stream_id":"`+stream.String()+`","version":2,"events":[`+second+`]}`) //nolint:errcheck // a test's answer
+				default:
+					answerNotFound(w, r, &wrong)
+				}
+			})
+			srv := httptest.NewServer(http.StripPrefix(tc.prefix, pages))
+			t.Cleanup(srv.Close)
+			origin = srv.URL
+			expectBothReadsOfTwoPages(t, srv.URL+tc.prefix+"/", stream, tc.form, tc.prefix, &wrong, "the second from the link's path, under the base path once")
+		})
+	}
+}
