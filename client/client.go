@@ -50,7 +50,9 @@ type Client struct {
 type Option func(*Client)
 
 // WithToken sends token as Authorization: Bearer with every request, for a
-// server started with TRIBUTARY_API_TOKENS.
+// server started with TRIBUTARY_API_TOKENS. A token that holds a line
+// break or another control character, which no header can carry, makes
+// New fail.
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // WithHTTPClient makes the client send its requests with hc (nil: a
@@ -67,7 +69,8 @@ func WithHTTPClient(hc *http.Client) Option {
 // New returns a client for the server at baseURL, e.g. http://localhost:8080.
 // User information in it (https://user:password@host, for a gateway) is
 // sent as Basic authentication, unless WithToken is given, and is never
-// quoted in an error.
+// quoted in an error. New fails for a URL that is not http(s) with a host,
+// and for a token no header can carry (WithToken).
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -79,6 +82,12 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		if o != nil { // a conditional option not taken
 			o(c)
 		}
+	}
+	if why := unsendable(c.token); why != "" {
+		// net/http refuses to send it, saying only that Authorization is
+		// invalid, and a subscription took that for a network error and
+		// tried again for ever.
+		return nil, fmt.Errorf("client: the token holds %s, which no HTTP header can carry (a token read from a file keeps its last line break: trim it)", why)
 	}
 	hc := &http.Client{}
 	if c.http != nil {
@@ -96,6 +105,21 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	hc.CheckRedirect = keepInOrigin(hc.CheckRedirect)
 	c.http = hc
 	return c, nil
+}
+
+// unsendable returns what in v a header field's value cannot carry (RFC
+// 9110 §5.5: a control character other than a tab), or "". It names the
+// character, never quotes v, which is a secret.
+func unsendable(v string) string {
+	for i := 0; i < len(v); i++ {
+		switch b := v[i]; {
+		case b == '\n' || b == '\r':
+			return fmt.Sprintf("a line break (byte %d of %d)", i+1, len(v))
+		case b < ' ' && b != '\t' || b == 0x7f:
+			return fmt.Sprintf("a control character (%#02x, byte %d of %d)", b, i+1, len(v))
+		}
+	}
+	return ""
 }
 
 // shownURL is s as an error may quote it: without its user information,
