@@ -70,12 +70,21 @@ func WithHTTPClient(hc *http.Client) Option {
 // User information in it (https://user:password@host, for a gateway) is
 // sent as Basic authentication, unless WithToken is given, and is never
 // quoted in an error. New fails for a URL that is not http(s) with a host,
-// and for a token no header can carry (WithToken).
+// or that has a query, which every request, writing its own, would leave
+// out, and for a token no header can carry (WithToken).
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: the server URL must be http(s)://host[:port], got %q", shownURL(baseURL))
 	}
+	if u.RawQuery != "" {
+		// Every request writes its own query: this one would be left
+		// out of them all (a gateway's key, refused without a word).
+		u.RawQuery = ""
+		return nil, fmt.Errorf("client: the server URL %q has a query, which the client's requests, each writing its own, would leave out: give what a gateway needs in a header (WithHTTPClient, with a transport that sets it)", shownURL(u.String()))
+	}
+	// A fragment is never sent.
+	u.ForceQuery, u.Fragment, u.RawFragment = false, "", ""
 	c := &Client{base: u, user: u.User, standStill: standStillFor}
 	u.User = nil
 	for _, o := range opts {

@@ -42,3 +42,31 @@ func TestNewRefusesATokenNoHeaderCanCarry(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestNewRefusesAServerURLWithAQuery: a base URL with a query (a gateway's
+// key, https://host/api?code=KEY) was taken, and its query dropped from
+// every request, each of which writes its own: the gateway refused them
+// all, and nothing said the client had left the query out. New now
+// refuses it, without quoting the query, which may be a secret.
+func TestNewRefusesAServerURLWithAQuery(t *testing.T) {
+	t.Parallel()
+	for _, base := range []string{"http://example.com/api?code=s3cret", "http://example.com?code=s3cret", "http://example.com/?s3cret"} {
+		c, err := New(base)
+		switch {
+		case err == nil:
+			c.Close()
+			t.Errorf("New(%q) took it; expected an error saying the query would be left out", base)
+		case strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "query"):
+			t.Errorf("New(%q): %v; expected an error about the query that does not quote it", base, err)
+		}
+	}
+	// An empty query, or a fragment, which no request sends, is nothing left out.
+	for _, base := range []string{"http://example.com/api?", "http://example.com/api#top", "http://example.com/"} {
+		c, err := New(base)
+		if err != nil {
+			t.Errorf("New(%q): %v; expected it taken", base, err)
+			continue
+		}
+		c.Close()
+	}
+}
