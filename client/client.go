@@ -611,8 +611,7 @@ type ReadAllOptions struct {
 // pause, for up to 10 s. Like ReadStream, it ends
 // with an error if the server does not move on or sends an event not
 // asked for (at or before After or the after of the next link that
-// fetched its page, which the server writes at the last position it
-// scanned, or one the filter leaves out) or answers
+// fetched its page, or one the filter leaves out) or answers
 // with no page of events, and with ctx's error, delivering nothing more,
 // once ctx ends.
 func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Event, error] {
@@ -830,10 +829,10 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				}
 				if !r.cursor.holds(at, e) {
 					// The link's after (from) says where the page starts:
-					// an event before it is not what the link asked for,
-					// and, in the log, one the server had just said its
-					// filter left out (its after is the last position it
-					// scanned, past the last event it sent).
+					// an event before it is not what the link asked for
+					// (a server or cache that answered another request),
+					// and one a server that writes its link past its last
+					// event had just said was not there.
 					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) on a page at %s=%d: not an answer to this read",
 						what, e.ID, e.Version, e.Position, r.cursor.param, at))
 					return

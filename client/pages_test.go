@@ -491,14 +491,13 @@ func TestAReadsErrorQuotesALongNextLinkShort(t *testing.T) {
 
 // TestAPageEndsAtAnEventNotPastTheLinkThatFetchedIt: a page's events
 // were checked against the events read before them, not against the next
-// link that fetched the page. The server writes the log's link at the
-// last position it scanned, past the last event it sent when its filter
-// left the rest out (after=10 after an event at 2): a page for that link
-// whose events start at 5 (a server or cache that answered another
-// request) was yielded as new, events the server had just said were not
-// there. Every event of a page must now be past the link's after (at or
-// past its from for a stream, at or before it backward), or the read
-// ends with an error, after the events before it.
+// link that fetched the page: a page for a link at after=10 (Tributary
+// writes it at its page's last event; a server may write it past that,
+// at the last position it looked at) whose events start at 5 (a server
+// or cache that answered another request) was yielded as new, events
+// the link said were not there. Every event of a page must now be past
+// the link's after (at or past its from for a stream, at or before it
+// backward), or the read ends with an error, after the events before it.
 func TestAPageEndsAtAnEventNotPastTheLinkThatFetchedIt(t *testing.T) {
 	t.Parallel()
 	stream := uuid.New()
