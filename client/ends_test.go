@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -139,4 +140,46 @@ func streamOfThree(t *testing.T, k teststore.Kind) (*Client, context.Context, uu
 		t.Fatalf("Append: %v", err)
 	}
 	return c, ctx, id
+}
+
+// TestASubscriptionGivenTheOtherKindsStartingPointIsRefusedAtOnce: After
+// is where a log subscription starts, From where a stream's does, and
+// each ignored the other's: a stream subscription resumed with After set
+// to the last version its consumer applied delivered the stream from
+// version 1 again, every event as new (a projection applied them twice),
+// and a log subscription given From, the log from its start. Either now
+// ends at once, before any request, naming the option to use.
+func TestASubscriptionGivenTheOtherKindsStartingPointIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "no", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	for name, tc := range map[string]struct {
+		opts SubscribeOptions
+		want string // the option the error names
+	}{
+		"a stream's, given After": {SubscribeOptions{StreamID: uuid.New(), After: 3}, "From"},
+		"the log's, given From":   {SubscribeOptions{From: 4}, "After"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		opts := tc.opts
+		opts.MinBackoff = time.Millisecond
+		var last error
+		for _, err := range c.Subscribe(ctx, opts) {
+			last = err
+			break
+		}
+		cancel()
+		if last == nil || errors.Is(last, context.DeadlineExceeded) || !strings.Contains(last.Error(), tc.want) || requests.Load() != 0 {
+			t.Errorf("%s: ended with %v after %d requests; expected an error at once naming %s", name, last, requests.Load(), tc.want)
+		}
+	}
 }

@@ -28,9 +28,11 @@ import (
 type SubscribeOptions struct {
 	// StreamID subscribes to one stream; zero: to the global log.
 	StreamID uuid.UUID
-	// From is the first version a stream subscription delivers (default 1).
+	// From is the first version a stream subscription delivers (default
+	// 1); a log subscription given it ends at once with an error.
 	From int64
-	// After is the position a log subscription starts after (default 0).
+	// After is the position a log subscription starts after (default 0);
+	// a stream subscription given it ends at once with an error.
 	After int64
 	// StreamTypes and EventTypes filter a log subscription; with StreamID,
 	// which the server takes no filter for, either ends the iteration at
@@ -169,6 +171,16 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			// Checked against the stream's events, a filter ended the
 			// iteration at the first event it left out, as not asked for.
 			yield(Message{}, errors.New("subscribe: StreamTypes and EventTypes filter a log subscription, not a stream's (StreamID): leave them empty"))
+			return
+		}
+		// Each kind ignored the other's starting point: a stream resumed
+		// with After delivered its events from version 1 again, as new.
+		if opts.StreamID != uuid.Nil && opts.After != 0 {
+			yield(Message{}, fmt.Errorf("subscribe: After (%d) is where a log subscription starts; a stream's (StreamID) starts at From, the first version it delivers", opts.After))
+			return
+		}
+		if opts.StreamID == uuid.Nil && opts.From != 0 {
+			yield(Message{}, fmt.Errorf("subscribe: From (%d) is where a stream subscription (StreamID) starts; the log's starts after After, a position", opts.From))
 			return
 		}
 		s := &subscription{c: c, opts: opts, yield: yield, last: max(opts.After, 0),
