@@ -111,6 +111,11 @@ type ReadStreamOptions struct {
 	From      int64
 	Limit     int
 	Direction Direction
+	// ReadAhead says that the caller reads the stream page by page and
+	// is likely to ask for the page after this one soon (it followed a
+	// next link to this one): the store may read that page while the
+	// caller is busy with this one. It changes no answer.
+	ReadAhead bool
 }
 
 // StreamPage is one page of a stream: its description, then its events.
@@ -136,6 +141,8 @@ type ReadAllOptions struct {
 	StreamID uuid.UUID
 	// UpTo, when not zero, excludes every position after it.
 	UpTo int64
+	// ReadAhead is ReadStreamOptions.ReadAhead for the log.
+	ReadAhead bool
 }
 
 // LogPage is one page of the global log.

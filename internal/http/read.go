@@ -76,6 +76,9 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	if err := s.awaitMinPosition(r); err != nil {
 		return err
 	}
+	// A read from past the first page followed a next link, most likely:
+	// the store may read the page after it while this one is written.
+	opts.ReadAhead = opts.Direction == eventstore.Forward && opts.From > 1
 	page, err := s.store.ReadStream(r.Context(), id, opts)
 	if err != nil {
 		return err
@@ -179,6 +182,7 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 	if err := s.awaitMinPosition(r); err != nil {
 		return err
 	}
+	opts.ReadAhead = opts.After > 0 // as for a stream's pages
 	page, err := s.store.ReadAll(r.Context(), opts)
 	if err != nil {
 		return err

@@ -211,7 +211,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	d.Translate = s.translate
 	d.CheckRead = s.checkRead
 	s.Store = sqlstore.New(d, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics})
+		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics,
+		ReadAhead: max(1, opts.MaxReaders/4)})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	if s.wal != nil {
 		s.walLimit = cmp.Or(opts.WALLimit, defaultWALLimit)

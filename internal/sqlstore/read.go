@@ -40,6 +40,9 @@ type reader struct {
 	// check, if set, is the dialect's CheckRead, which each event read is
 	// given with its checksum (see cols).
 	check func(eventstore.Event, sql.NullInt64) error
+	// ahead, if not nil, reads the next page of a read that follows next
+	// links while its client is busy with this one (ahead.go).
+	ahead *readAhead
 }
 
 // cols are the columns an event is read with: eventColumns, and, where
@@ -264,7 +267,22 @@ func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 		page.Next = to + 1
 	}
 	r.lo, r.hi, r.rows = from, to, to-from+1
-	page.Events = s.readRange(ctx, r)
+	if p := s.ahead.take(ctx, aheadKey{stream: id, lo: from, hi: to}); p != nil {
+		page.Events = p.seq()
+	} else {
+		page.Events = s.readRange(ctx, r)
+	}
+	if opts.ReadAhead && page.Next != 0 {
+		// The next page, as the next request will ask for it if the stream
+		// has not grown: versions that all exist now.
+		next := r
+		next.lo, next.hi = page.Next, min(st.Version, page.Next+limit-1)
+		next.rows = next.hi - next.lo + 1
+		s.ahead.start(aheadKey{stream: id, lo: next.lo, hi: next.hi}, func(ctx context.Context) ([]eventstore.Event, int64, bool) {
+			events, ok := collect(s.readRange(ctx, next))
+			return events, 0, ok
+		})
+	}
 	return page, nil
 }
 
@@ -294,6 +312,35 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 // later appear below a position already seen: the two queries agree.
 func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
+	if s.ahead == nil {
+		return s.readAll(ctx, opts)
+	}
+	var page eventstore.LogPage
+	var err error
+	if p := s.ahead.take(ctx, logKey(opts)); p != nil {
+		page = eventstore.LogPage{Last: p.last, More: true, Events: p.seq()}
+	} else {
+		page, err = s.readAll(ctx, opts)
+	}
+	if err == nil && opts.ReadAhead && page.More {
+		// The next page, kept only if it is full: one that reaches the
+		// head could be answered differently a moment later.
+		next := opts
+		next.After = page.Last
+		s.ahead.start(logKey(next), func(ctx context.Context) ([]eventstore.Event, int64, bool) {
+			p, err := s.readAll(ctx, next)
+			if err != nil || !p.More {
+				return nil, 0, false
+			}
+			events, ok := collect(p.Events)
+			return events, p.Last, ok && len(events) == next.Limit
+		})
+	}
+	return page, err
+}
+
+// readAll is ReadAll without reading ahead; opts.Limit is set.
+func (s reader) readAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	from := s.logFrom(opts)
 	where, args := logFilter(opts)
 	what := fmt.Sprintf("read log after %d", opts.After)

@@ -234,6 +234,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics counts appends, group commits and statements (nil: none).
 	Metrics *metrics.Metrics
+	// ReadAhead is how many reads of the next page (ahead.go) may be in
+	// flight at once on the Reads pool; 0 reads nothing ahead.
+	ReadAhead int
 }
 
 // Store is an event store on an SQL database. It does not own the pools:
@@ -260,7 +263,8 @@ func New(d Dialect, opts Options) *Store {
 	}
 	return &Store{
 		reader: reader{db: opts.Reads, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
-			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead},
+			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
+			ahead: newReadAhead(opts.ReadAhead)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
 			check: d.CheckRead},
 		feed:   opts.Feed,
@@ -269,8 +273,11 @@ func New(d Dialect, opts Options) *Store {
 }
 
 // Close finishes the appends already handed to the writer and refuses new
-// ones. It closes no pool.
-func (s *Store) Close() { s.writer.close() }
+// ones, and stops the reads ahead. It closes no pool.
+func (s *Store) Close() {
+	s.writer.close()
+	s.reader.ahead.close()
+}
 
 // Append implements eventstore.Store through the group-commit writer.
 func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {

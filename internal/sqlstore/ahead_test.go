@@ -1,0 +1,194 @@
+package sqlstore_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// appendN appends n events to stream, one batch.
+func appendN(t *testing.T, s eventstore.Store, stream uuid.UUID, n int) {
+	t.Helper()
+	events := make([]eventstore.NewEvent, n)
+	for i := range events {
+		events[i] = eventstore.NewEvent{Type: "Counted", Data: []byte(`{"n":1}`)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "counter", Events: events}); err != nil {
+		t.Fatalf("append %d events: %v", n, err)
+	}
+}
+
+// drain reads a page's events whole.
+func drain(t *testing.T, events func(func(eventstore.Event, error) bool)) []eventstore.Event {
+	t.Helper()
+	var out []eventstore.Event
+	for e, err := range events {
+		if err != nil {
+			t.Fatalf("read a page's events: %v", err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// waitForReads waits until more than n read_events statements are counted,
+// and returns how many are: a read ahead has sent its query.
+func waitForReads(t *testing.T, m *metrics.Metrics, n int) int {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if got := statements(t, m, "read_events"); got > n {
+			return got
+		}
+	}
+	t.Fatalf("no read of the next page ahead after 30 s: read_events stayed %d", n)
+	return 0
+}
+
+func streamVersions(events []eventstore.Event) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.Version
+	}
+	return out
+}
+
+func logPositions(events []eventstore.Event) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.Position
+	}
+	return out
+}
+
+func span(lo, hi int64) []int64 {
+	var out []int64
+	for v := lo; v <= hi; v++ {
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead: a client
+// reading a stream page by page asks for each page only once it has the one
+// before; the store reads the next page while it is busy with this one, and
+// the next request is answered from it, with no query of events of its
+// own. On both stores.
+func TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		m := metrics.New("test")
+		s := teststore.OpenCounted(t, k, m)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stream := uuid.New()
+		appendN(t, s, stream, 30)
+		before := statements(t, m, "read_events")
+		page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 11, Limit: 10, ReadAhead: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := streamVersions(drain(t, page.Events)); !slices.Equal(got, span(11, 20)) {
+			t.Fatalf("page from 11: versions %v; expected 11 to 20", got)
+		}
+		// The page's own read, then the next one's, ahead.
+		ahead := waitForReads(t, m, before+1)
+		page, err = s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := streamVersions(drain(t, page.Events)); !slices.Equal(got, span(21, 30)) || page.Stream.Version != 30 {
+			t.Fatalf("page from 21: versions %v, stream version %d; expected 21 to 30, version 30", got, page.Stream.Version)
+		}
+		if got := statements(t, m, "read_events"); got != ahead {
+			t.Errorf("the page read ahead was read again: read_events %d after it, %d before; expected no read of its own", got, ahead)
+		}
+	})
+}
+
+// TestAStreamPageReadAheadIsNotHandedOutOnceTheStreamGrew: the page read
+// ahead ended at the stream's last version then; events appended since
+// belong in the page, so the request reads it afresh, never the shorter
+// page kept for it. On both stores.
+func TestAStreamPageReadAheadIsNotHandedOutOnceTheStreamGrew(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		m := metrics.New("test")
+		s := teststore.OpenCounted(t, k, m)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stream := uuid.New()
+		appendN(t, s, stream, 25)
+		before := statements(t, m, "read_events")
+		page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 11, Limit: 10, ReadAhead: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(t, page.Events)
+		waitForReads(t, m, before+1) // versions 21 to 25, ahead
+		appendN(t, s, stream, 3)
+		page, err = s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := streamVersions(drain(t, page.Events)); !slices.Equal(got, span(21, 28)) || page.Stream.Version != 28 {
+			t.Fatalf("page from 21 after 3 more appends: versions %v, stream version %d; expected 21 to 28, version 28", got, page.Stream.Version)
+		}
+	})
+}
+
+// TestALogPageIsReadAheadOnlyWhenItIsFull: a page of the log read ahead is
+// handed out if it was full (its limit of events, more after it), whose
+// answer cannot change; one that reached the head is not kept, so that
+// events appended since are in the next read. On both stores.
+func TestALogPageIsReadAheadOnlyWhenItIsFull(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		m := metrics.New("test")
+		s := teststore.OpenCounted(t, k, m)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stream := uuid.New()
+		appendN(t, s, stream, 30)
+		read := func(after int64, ahead bool) (eventstore.LogPage, []int64) {
+			t.Helper()
+			page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: 10, ReadAhead: ahead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return page, logPositions(drain(t, page.Events))
+		}
+		before := statements(t, m, "read_events")
+		if _, got := read(5, true); !slices.Equal(got, span(6, 15)) {
+			t.Fatalf("log after 5: positions %v; expected 6 to 15", got)
+		}
+		// 16 to 25, full, with more after it: kept.
+		ahead := waitForReads(t, m, before+1)
+		page, got := read(15, false)
+		if !slices.Equal(got, span(16, 25)) || !page.More || page.Last != 25 {
+			t.Fatalf("log after 15: positions %v, more %v, last %d; expected 16 to 25, more, last 25", got, page.More, page.Last)
+		}
+		if n := statements(t, m, "read_events"); n != ahead {
+			t.Errorf("the full page read ahead was read again: read_events %d after it, %d before", n, ahead)
+		}
+		// Read again (the page is handed out once), and 26 to 30 ahead of
+		// it, which reached the head: not kept. (The pause lets the read
+		// ahead end before the appends; were it later, it would read them
+		// too, and the check would pass whatever it kept.)
+		read(15, true)
+		waitForReads(t, m, ahead+1)
+		time.Sleep(100 * time.Millisecond)
+		appendN(t, s, stream, 3)
+		if page, got := read(25, false); !slices.Equal(got, span(26, 33)) || page.Last != 33 {
+			t.Fatalf("log after 25, after 3 more appends: positions %v, last %d; expected 26 to 33", got, page.Last)
+		}
+	})
+}
