@@ -392,6 +392,9 @@ func (s reader) readAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 			}
 			page.More = true
 			if n == 0 {
+				// Nothing below the missing position: the page ends where
+				// it started, so that the next one reads it once visible.
+				page.Last = opts.After
 				page.Events = func(func(eventstore.Event, error) bool) {}
 				return page, nil
 			}
