@@ -1,0 +1,5 @@
+package sqlstore
+
+// BeforeVisibleCheck makes f run in each log read of s between reading its
+// page's positions and looking for positions not yet visible below them.
+func BeforeVisibleCheck(s *Store, f func()) { s.reader.hooks.beforeVisible.Store(&f) }
