@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -1577,32 +1580,28 @@ func TestPageCountsTheStreamsAgainAfterAFailedRead(t *testing.T) {
 }
 
 // TestPageGivesUpALiveConnectionTheServerLeavesUnanswered: the page's
-// EventSource waits for ever for a server that takes its connection and
-// never answers, and the page said "Connecting…" for ever; so did it when
-// the server refused the connection and the page's fetch that asks why
-// was left unanswered. Each is given up after 10 s, said, and tried again.
-// Here the page's first EventSource never opens (never), or is refused at
-// once and the first question why never answered (refused).
+// live connection waited for ever for a server that takes it and never
+// answers, and the page said "Connecting…" for ever. A connection that
+// has had nothing from the server within 10 s, its answer or the first
+// bytes of it, is given up, said, and tried again. Here the page's first
+// subscription is never answered (never), or answered as an event stream
+// that then sends nothing (silent).
 func TestPageGivesUpALiveConnectionTheServerLeavesUnanswered(t *testing.T) {
 	t.Parallel()
 	chromium, driver := browserPaths(t)
 	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	for name, first := range map[string]string{
-		"never":   `{ readyState: 0, close() { this.readyState = 2; }, addEventListener() {} }`,
-		"refused": `(() => { const es = { readyState: 0, close() { this.readyState = 2; }, addEventListener() {} }; setTimeout(() => { es.readyState = 2; es.onerror?.(); }, 100); return es; })()`,
+		"never":  neverAnsweredJS,
+		"silent": `Promise.resolve(new Response(new ReadableStream(), { headers: { 'Content-Type': 'text/event-stream' } }))`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := startBrowser(t, chromium, driver)
-			b.beforePage(t, `const ES = window.EventSource;
+			b.beforePage(t, `const fetch0 = window.fetch;
 				window.opened = 0;
-				window.EventSource = function (url, o) { return window.opened++ === 0 ? `+first+` : new ES(url, o); };
-				Object.assign(window.EventSource, { CONNECTING: 0, OPEN: 1, CLOSED: 2 });
-				const fetch0 = window.fetch;
-				let asked = 0;
-				window.fetch = (u, o) => /^\/events\?after=\d{1,18}$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && asked++ === 0
-					? `+neverAnsweredJS+`
+				window.fetch = (u, o) => /^\/events\?after=\d{1,18}$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && window.opened++ === 0
+					? `+first+`
 					: fetch0(u, o);`)
 			b.navigate(t, s.URL+"/#/")
 			b.waitFor(t, "the page to say the server did not answer, and that it tries again", `const m = document.getElementById('log-status').textContent;
@@ -1628,4 +1627,134 @@ func TestPageStreamListReadsAgainAfterAFailedRead(t *testing.T) {
 	b.waitFor(t, "the list, read again", `return [window.listReads, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('streams-caption').textContent]`,
 		`[2,1,"Streams, page 1"]`)
 	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}
+
+// TestPageReconnectsALiveConnectionThatFallsSilent: a connection that the
+// network drops without a word (a NAT or proxy that forgets it: no FIN, no
+// reset) sends nothing more, and the page said "caught up" for ever while
+// events were written. The server sends a keep-alive every
+// TRIBUTARY_HEARTBEAT; the page, which knows it, says when it has heard
+// nothing for a few of them, opens another connection from the last
+// position it has, and shows what came meanwhile, each event once. Here a
+// heartbeat of 500 ms, and a proxy that stops forwarding the page's
+// subscription, both ways, without closing it.
+func TestPageReconnectsALiveConnectionThatFallsSilent(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_HEARTBEAT=500ms")
+	p := startSilencer(t, strings.TrimPrefix(s.URL, "http://"))
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, "http://"+p.addr()+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
+	b.run(t, `window.said = [];
+		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
+			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
+		return null`)
+
+	if n := p.silence(); n != 1 {
+		t.Fatalf("the proxy silenced %d subscriptions, want the page's one", n)
+	}
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
+	b.waitFor(t, "the page to say it heard nothing from the server", `return window.said.some((s) => s.startsWith('Heard nothing from the server'))`, "true")
+	b.waitFor(t, "the event written while the connection was silent", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail, caught up again", statusJS, `"Live at version 2: caught up"`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the next event, live, on the new connection", versionsJS, "[3,2,1]")
+	b.waitFor(t, "no event received twice", `return document.body.dataset.anomalies || "none"`, `"none"`)
+}
+
+// silencer forwards TCP connections to a server, and silence stops
+// forwarding, both ways, on every connection that carries a subscription
+// (the server answered it 200 with an event stream), without closing it:
+// what comes is dropped, as by a NAT or proxy that forgot the connection.
+// Other connections, and those opened after, are forwarded as before.
+type silencer struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	pairs map[*silencedPair]struct{}
+}
+
+type silencedPair struct {
+	client, server net.Conn
+	subscription   atomic.Bool // the server's last answer on it is an event stream
+	silent         atomic.Bool
+}
+
+func startSilencer(t *testing.T, target string) *silencer {
+	t.Helper()
+	p := &silencer{ln: freeport.Listen(t), pairs: map[*silencedPair]struct{}{}}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		p.ln.Close()
+		p.mu.Lock()
+		for pair := range p.pairs {
+			pair.client.Close()
+			pair.server.Close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := p.ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.DialTimeout("tcp", target, 5*time.Second)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			pair := &silencedPair{client: c, server: up}
+			p.mu.Lock()
+			p.pairs[pair] = struct{}{}
+			p.mu.Unlock()
+			copy := func(dst, src net.Conn, fromServer bool) {
+				defer func() {
+					dst.Close()
+					src.Close()
+					p.mu.Lock()
+					delete(p.pairs, pair)
+					p.mu.Unlock()
+				}()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := src.Read(buf)
+					if fromServer && bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 ")) {
+						pair.subscription.Store(bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200")) && bytes.Contains(buf[:n], []byte("text/event-stream")))
+					}
+					if n > 0 && !pair.silent.Load() {
+						if _, werr := dst.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}
+			wg.Go(func() { copy(up, c, false) })
+			wg.Go(func() { copy(c, up, true) })
+		}
+	})
+	return p
+}
+
+func (p *silencer) addr() string { return p.ln.Addr().String() }
+
+// silence silences the connections that carry a subscription, and returns
+// how many.
+func (p *silencer) silence() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for pair := range p.pairs {
+		if pair.subscription.Load() {
+			pair.silent.Store(true)
+			n++
+		}
+	}
+	return n
 }

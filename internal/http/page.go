@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // The stream browser served at GET /: one HTML document whose style and
@@ -22,8 +24,19 @@ var (
 	pageJS string
 )
 
-// browserPage is the assembled page, built once.
-var browserPage = newPage(pageHTML, pageCSS, pageJS)
+// browserPages holds the assembled page for each heartbeat a server was
+// given (time.Duration → page), each built once.
+var browserPages sync.Map
+
+// pageFor returns the page for a server whose subscriptions get a
+// keep-alive every heartbeat.
+func pageFor(heartbeat time.Duration) page {
+	if p, ok := browserPages.Load(heartbeat); ok {
+		return p.(page)
+	}
+	p, _ := browserPages.LoadOrStore(heartbeat, newPage(pageHTML, pageCSS, pageJS, heartbeat))
+	return p.(page)
+}
 
 type page struct {
 	body []byte
@@ -32,14 +45,18 @@ type page struct {
 }
 
 // newPage inlines css and js into html at its /*style*/ and /*script*/
-// markers. The Content-Security-Policy allows exactly those two inline
+// markers, and the heartbeat, in milliseconds, at its /*heartbeat*/ one: the
+// page takes its live connection for lost when it has heard nothing on it,
+// not even a keep-alive, for a few heartbeats, and its script is the same
+// whatever the heartbeat, its hash with it. The Content-Security-Policy allows exactly those two inline
 // blocks, by hash, and otherwise nothing but requests to this origin: no
 // other script, style, frame or form target, whatever an event's data holds.
-func newPage(html, css, js string) page {
+func newPage(html, css, js string, heartbeat time.Duration) page {
 	if strings.Contains(strings.ToLower(js), "</script") || strings.Contains(strings.ToLower(css), "</style") {
 		panic("page: app.js or app.css holds a closing tag that would end its block early")
 	}
-	body := strings.Replace(strings.Replace(html, "/*style*/", css, 1), "/*script*/", js, 1)
+	body := strings.Replace(html, "/*heartbeat*/", strconv.FormatInt(heartbeat.Milliseconds(), 10), 1)
+	body = strings.Replace(strings.Replace(body, "/*style*/", css, 1), "/*script*/", js, 1)
 	hash := func(s string) string {
 		sum := sha256.Sum256([]byte(s))
 		return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
@@ -62,6 +79,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
+	browserPage := pageFor(s.opts.Heartbeat)
 	h := w.Header()
 	h.Set("Content-Security-Policy", browserPage.csp)
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -3,11 +3,13 @@ package http_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 
@@ -117,5 +119,37 @@ func TestPageSecurityHeaders(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//`).FindString(body); m != "" {
 		t.Errorf("the page refers to another origin (%q); it must load everything from this one", m)
+	}
+}
+
+// TestPageCarriesTheServersHeartbeat: the page takes a live connection on
+// which nothing has come for a few heartbeats for lost, and opens another;
+// it must know the heartbeat the server was started with
+// (TRIBUTARY_HEARTBEAT), which the page carries in a meta element, its
+// script's hash unchanged. Pages for two heartbeats have two ETags.
+func TestPageCarriesTheServersHeartbeat(t *testing.T) {
+	t.Parallel()
+	etags := map[string]time.Duration{}
+	for heartbeat, want := range map[time.Duration]string{0: "15000", 750 * time.Millisecond: "750", 2 * time.Minute: "120000"} {
+		srv := httptest.NewServer(esthttp.New(teststore.OpenSQLite(t, t.TempDir()), esthttp.Options{Heartbeat: heartbeat}))
+		t.Cleanup(srv.Close)
+		resp, err := http.Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta := regexp.MustCompile(`<meta name="tributary-heartbeat" content="([^"]*)">`).FindSubmatch(body)
+		if meta == nil || string(meta[1]) != want {
+			t.Errorf("the page of a server with a heartbeat of %s carries %q, want a tributary-heartbeat meta element with %s (ms)", heartbeat, meta, want)
+		}
+		etag := resp.Header.Get("ETag")
+		if other, ok := etags[etag]; ok {
+			t.Errorf("the pages for heartbeats of %s and %s have the same ETag %s", heartbeat, other, etag)
+		}
+		etags[etag] = heartbeat
 	}
 }

@@ -1,5 +1,5 @@
 // Tributary's stream browser: plain JavaScript, no build step, no other
-// origin. It reads the API with fetch and follows it with EventSource.
+// origin. It reads the API with fetch, and follows the log with it too.
 'use strict';
 (() => {
   const TOKEN_KEY = 'tributary.token';
@@ -12,6 +12,11 @@
   // takes FIRST events, then as many more as fit by the size of those.
   const PAGE_BYTES = 2 << 20;
   const FIRST = 5;
+  // HEARTBEAT is how often the server sends a subscription a keep-alive
+  // (TRIBUTARY_HEARTBEAT), as the page was served with it; a connection
+  // that has sent nothing for SILENT_AFTER, three of them, is lost.
+  const HEARTBEAT = Number(document.querySelector('meta[name="tributary-heartbeat"]')?.content) || 15000;
+  const SILENT_AFTER = 3 * HEARTBEAT;
   const READY_EVERY = 5000; // ms between two checks of /readyz while the live log is at its head
   const ANSWER_WITHIN = 10000; // ms a read may wait for its answer, or for the next bytes of it, before it is given up
   const $ = (id) => document.getElementById(id);
@@ -154,7 +159,7 @@
   // ASCII. The server takes a token of other characters too (pässwört…),
   // and fetch refuses a header with a character past U+00FF and sends one
   // below it as one Latin-1 byte, where the server reads UTF-8: such a
-  // token goes as ?access_token=, in UTF-8, as EventSource sends it.
+  // token goes as ?access_token=, in UTF-8.
   function authorized(path, headers) {
     if (!token) return path;
     if (/^[\x20-\x7e]*$/.test(token)) {
@@ -242,6 +247,53 @@
     }
   }
 
+  // eventStream returns a function that takes the text of an event stream
+  // as it comes, in pieces of any size, and calls frame(type, data, id) for
+  // each event it completes, and retry(ms) for each retry field, as the
+  // HTML standard parses one: lines end at CR, LF or CRLF, a line that
+  // starts with a colon is a comment (a keep-alive), a blank line ends an
+  // event, and one without data is none.
+  function eventStream(frame, retry) {
+    let rest = ''; // the last line's beginning, not ended yet
+    let type = '';
+    let data = null;
+    let lastId = '';
+    const line = (l) => {
+      if (l === '') {
+        if (data !== null) frame(type || 'message', data, lastId);
+        type = '';
+        data = null;
+        return;
+      }
+      if (l[0] === ':') return;
+      const c = l.indexOf(':');
+      const name = c < 0 ? l : l.slice(0, c);
+      let value = c < 0 ? '' : l.slice(c + 1);
+      if (value[0] === ' ') value = value.slice(1);
+      if (name === 'data') data = data === null ? value : data + '\n' + value;
+      else if (name === 'event') type = value;
+      else if (name === 'id' && !value.includes('\0')) lastId = value;
+      else if (name === 'retry' && /^\d+$/.test(value)) retry(Number(value));
+    };
+    const breaks = /\r\n|\r|\n/g;
+    return (text) => {
+      // Most pieces of a large event hold no line's end: kept as they come.
+      if (!/[\r\n]/.test(text)) {
+        rest += text;
+        return;
+      }
+      const s = rest + text;
+      let i = 0;
+      breaks.lastIndex = 0;
+      for (let m; (m = breaks.exec(s));) {
+        if (m[0] === '\r' && m.index === s.length - 1) break; // a CR last: with the next piece's LF, one end
+        line(s.slice(i, m.index));
+        i = breaks.lastIndex;
+      }
+      rest = s.slice(i);
+    };
+  }
+
   // nextLink returns the target of a Link header's rel="next", or null.
   function nextLink(h) {
     for (const part of (h || '').split(',')) {
@@ -255,7 +307,7 @@
 
   // Every live part of the page follows the global log: the totals at the
   // top, the live log, and a stream's live tail (its events, picked out of
-  // the log). An EventSource holds a connection for as long as it is open,
+  // the log). A subscription holds a connection for as long as it is open,
   // and a browser opens at most six to one server over HTTP/1.1: with a
   // subscription or two per tab, a fourth tab would wait for a connection
   // forever. So one tab, the one holding a Web Lock, follows /events and
@@ -374,27 +426,36 @@
     }
 
     // follow holds the connection, for this tab and, shared, for the
-    // others. EventSource reconnects by itself after a network drop, and
-    // resumes with Last-Event-ID; when it gives up (an HTTP error, or a
-    // server restarting into one), follow asks the server why, says so, and
-    // opens a new one from the last position it has, with backoff. Shared,
-    // it resolves when this tab can follow the log no more (the server
-    // refuses its position, or its token), so that the next tab in line,
-    // whose position or token the server may take, follows it instead: a
-    // tab that cannot must not hold the log for the others.
+    // others. It reads the subscription with fetch, not EventSource, which
+    // shows a page none of the server's keep-alives: a connection the
+    // network dropped without a word (a NAT or proxy that forgot it: no
+    // FIN, no reset) sent nothing more, and the page said "caught up" for
+    // ever. Every byte is heard here, keep-alives included; a connection
+    // that has sent nothing for SILENT_AFTER (a few of the server's
+    // heartbeats) is given up and said to be, and another is opened from
+    // the last position this tab has (Last-Event-ID), as after one that
+    // ended or broke. A refusal says why (its answer is at hand), and is
+    // tried again with backoff where that can help. Shared, it resolves
+    // when this tab can follow the log no more (the server refuses its
+    // position, or its token), so that the next tab in line, whose
+    // position or token the server may take, follows it instead: a tab
+    // that cannot must not hold the log for the others.
     function follow() {
       lead = true;
       let handOff = () => {};
       const gone = new Promise((r) => { handOff = r; });
-      let es = null;
+      let ctl = null; // aborts the connection opened last; null once it is given up
+      let connected = false; // the connection answered with an event stream and has not ended since
+      let heard = 0; // when it last sent anything (performance.now())
       let timer = 0;
       let backoff = 1000;
-      let last = 0; // the last position this connection delivered
+      let again = 2000; // ms to wait before reconnecting after a drop: the server's retry
+      let last = pos; // the last position a connection delivered
       let atHead = false; // this connection said caught-up, and has not been lost since
       let unready = ''; // what /readyz said, while it says the database is unavailable
       // live says the connection is at the log's head, unless the server
       // reports its database unavailable: it keeps a subscription open
-      // through an outage, with keep-alives a page cannot see, and the page
+      // through an outage, with keep-alives and nothing else, and the page
       // said "caught up" for as long as the outage lasted.
       const live = () => (unready ? setState('down', unready) : setState('live'));
       // checkReady asks /readyz, every READY_EVERY while the connection is
@@ -404,7 +465,7 @@
       // opens to it, until none was left for the page's reads.
       let checking = false;
       async function checkReady() {
-        if (checking || !atHead || !es || es.readyState !== EventSource.OPEN) return;
+        if (checking || !atHead || !connected) return;
         checking = true;
         const ctl = new AbortController();
         const late = setTimeout(() => ctl.abort(), READY_EVERY - 500);
@@ -422,108 +483,147 @@
             await res.body?.cancel();
           }
         } catch {
-          return; // the connection's own error says the server is gone
+          return; // the connection's own end says the server is gone
         } finally {
           clearTimeout(late);
           checking = false;
         }
         if (said === unready) return;
         unready = said;
-        if (atHead && es.readyState === EventSource.OPEN) live();
+        if (atHead && connected) live();
       }
       const checks = setInterval(checkReady, READY_EVERY);
       // A browser runs a hidden tab's timers once a minute at most: a tab
       // shown again said "caught up" for up to a minute into an outage.
       // It checks at once, or has this tab check, if it is another one.
       checkNow = checkReady;
+      // The time since the connection last sent anything is checked, not a
+      // timer reset at each piece: a hidden tab's timers run late, and
+      // late is no silence.
+      const listening = setInterval(() => {
+        if (!connected || performance.now() - heard < SILENT_AFTER) return;
+        const secs = Math.round((performance.now() - heard) / 1000);
+        lose(`Heard nothing from the server for ${secs} s, where it sends a keep-alive every ${HEARTBEAT / 1000} s: ` +
+          `the connection was lost without a word. Reconnecting from position ${Math.max(pos, last)}…`);
+        open(true);
+      }, Math.max(100, HEARTBEAT / 2));
       gone.then(() => {
         clearInterval(checks);
+        clearInterval(listening);
         checkNow = null;
       });
-      // An EventSource whose server takes the connection and never answers
-      // waits for ever, and the page said "Connecting…" for ever: a
-      // connection not open within ANSWER_WITHIN of its last attempt is
-      // given up, and opened again with backoff.
-      let answer = 0;
-      const openWithin = () => {
-        clearTimeout(answer);
-        answer = setTimeout(() => {
-          es.close();
-          atHead = false;
-          setState('down', `The server did not answer within ${ANSWER_WITHIN / 1000} s; trying again in ${Math.round(backoff / 1000)} s…`);
-          retry(backoff);
-        }, ANSWER_WITHIN);
-      };
-      function open() {
-        clearTimeout(timer);
+      // lose gives the connection up, saying text (or, if none, that it
+      // was lost).
+      function lose(text = '') {
+        if (ctl) ctl.abort();
+        ctl = null;
+        connected = false;
         atHead = false;
-        setState('connecting', pos ? `Connecting from position ${pos}…` : 'Connecting…');
-        last = pos;
-        const q = new URLSearchParams({ after: String(pos) });
-        if (token) q.set('access_token', token);
-        es = new EventSource('/events?' + q);
-        openWithin();
-        es.onopen = () => {
-          clearTimeout(answer);
-          atHead = false;
-          setState('reading');
-        };
-        es.onmessage = (m) => {
-          const id = Number(m.lastEventId);
-          if (id <= last) {
-            // The server promises no duplicates: say so if one ever comes.
-            showError(`Received position ${id} again after ${last}.`);
-            document.body.dataset.anomalies = String(Number(document.body.dataset.anomalies || 0) + 1);
-            return;
-          }
-          last = id;
-          backoff = 1000;
-          if (channel) channel.postMessage({ kind: 'event', id, text: m.data });
-          receive(id, m.data);
-        };
-        es.addEventListener('caught-up', () => {
+        setState('down', text);
+      }
+      // frame handles one event of the stream.
+      function frame(type, data, lastId) {
+        if (type === 'caught-up') {
           backoff = 1000;
           atHead = true;
           live();
-        });
-        es.onerror = () => {
-          atHead = false;
-          if (es.readyState === EventSource.CONNECTING) {
-            setState('down');
-            openWithin(); // its next attempt
-            return;
-          }
-          clearTimeout(answer);
-          es.close();
-          diagnose();
-        };
+          return;
+        }
+        if (type !== 'message') return;
+        const id = Number(lastId);
+        if (!(id > last)) {
+          // The server promises no duplicates: say so if one ever comes.
+          showError(`Received position ${id} again after ${last}.`);
+          document.body.dataset.anomalies = String(Number(document.body.dataset.anomalies || 0) + 1);
+          return;
+        }
+        last = id;
+        backoff = 1000;
+        if (channel) channel.postMessage({ kind: 'event', id, text: data });
+        receive(id, data);
       }
-      // diagnose asks the server, with fetch, what EventSource was told;
-      // an answer that does not come within ANSWER_WITHIN is given up.
-      async function diagnose() {
-        const ctl = new AbortController();
+      // open opens a connection from the last position this tab has. Unless
+      // quiet, it says it connects; quiet, what was said stays until the
+      // connection answers. Nothing from the server within ANSWER_WITHIN
+      // (a server that takes the connection and never answers) is given
+      // up, and tried again with backoff.
+      async function open(quiet = false) {
+        clearTimeout(timer);
+        atHead = false;
+        connected = false;
+        const from = Math.max(pos, last);
+        last = from;
+        if (!quiet) setState('connecting', from ? `Connecting from position ${from}…` : 'Connecting…');
+        const mine = new AbortController();
+        ctl = mine;
         let late = false;
-        const giveUp = setTimeout(() => {
+        const answer = setTimeout(() => {
           late = true;
-          ctl.abort();
+          mine.abort();
         }, ANSWER_WITHIN);
         const headers = { Accept: 'text/event-stream' };
+        if (from) headers['Last-Event-ID'] = String(from);
         let res;
+        let refusal = null; // the text of a refusal's answer
         try {
-          res = await fetch(authorized('/events?after=' + pos, headers), { headers, signal: ctl.signal, cache: 'no-store' });
+          res = await fetch(authorized('/events?after=' + from, headers), { headers, cache: 'no-store', signal: mine.signal });
+          if (!res.ok || !/^text\/event-stream\b/.test(res.headers.get('Content-Type') || '')) refusal = await res.text();
         } catch {
-          clearTimeout(giveUp);
+          clearTimeout(answer);
+          if (mine !== ctl) return; // given up for another, or follow ended
           const why = late ? `did not answer within ${ANSWER_WITHIN / 1000} s` : 'cannot be reached';
           setState('down', `The server ${why}; trying again in ${Math.round(backoff / 1000)} s…`);
           return retry(backoff);
         }
-        if (res.ok) {
-          clearTimeout(giveUp);
-          ctl.abort(); // it answers again: subscribe for real
-          return retry(0);
+        if (refusal !== null) {
+          clearTimeout(answer);
+          return refused(res, refusal);
         }
-        const body = await res.json().catch(() => ({}));
-        clearTimeout(giveUp);
+        const reader = res.body.getReader();
+        // Given up, its read ends, whatever the body is made of.
+        mine.signal.addEventListener('abort', () => reader.cancel().catch(() => {}));
+        const utf8 = new TextDecoder();
+        const parse = eventStream(frame, (ms) => { again = ms; });
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done || mine !== ctl) break;
+            heard = performance.now();
+            if (!connected) {
+              clearTimeout(answer);
+              connected = true;
+              setState('reading');
+            }
+            parse(utf8.decode(value, { stream: true }));
+          }
+        } catch {
+          // Broken off, or given up.
+        }
+        clearTimeout(answer);
+        if (mine !== ctl) return; // given up for another, or follow ended
+        const was = connected;
+        lose(late ? `The server did not answer within ${ANSWER_WITHIN / 1000} s; trying again in ${Math.round(backoff / 1000)} s…` : '');
+        // A connection that was open, ended (a restart) or broken off, is
+        // opened again after the server's retry, as EventSource does;
+        // one that never was, with backoff.
+        if (was) timer = setTimeout(() => open(true), again);
+        else retry(backoff, true);
+      }
+      // refused says why the server refused the connection (status, and
+      // the text of its answer), and tries again where that can help.
+      async function refused(res, text) {
+        ctl = null;
+        let body = {};
+        try {
+          body = parseJSON(text) || {};
+        } catch {
+          // Not JSON: said as its status.
+        }
+        if (res.ok) {
+          const type = res.headers.get('Content-Type') || 'nothing';
+          setState('down', `The server answered with ${type}, not an event stream; trying again in ${Math.round(backoff / 1000)} s…`);
+          return retry(backoff, true);
+        }
         let detail = body.detail || 'HTTP ' + res.status;
         if (res.status === 409 && /\/starting-point-ahead$/.test(body.type || '') && typeof body.current === 'number') {
           // The server's advice is for API clients; here, a reload is
@@ -546,7 +646,11 @@
         if (res.status === 503) {
           const s = Number(res.headers.get('Retry-After')) || Math.round(backoff / 1000);
           setState('down', `The server is busy (${waitNote(detail)}); trying again in ${s} s…`);
-          return retry(s * 1000);
+          return retry(s * 1000, true);
+        }
+        if (res.status >= 500) {
+          setState('down', `The server failed (${detail}); trying again in ${Math.round(backoff / 1000)} s…`);
+          return retry(backoff, true);
         }
         // 409 starting-point-ahead and other refusals: retrying cannot help.
         setState('stopped', `Stopped: ${detail}`);
@@ -555,9 +659,9 @@
         halted = true;
         handOff();
       }
-      function retry(ms) {
+      function retry(ms, quiet = false) {
         clearTimeout(timer);
-        timer = setTimeout(open, ms);
+        timer = setTimeout(() => open(quiet), ms);
         backoff = Math.min(backoff * 2, 30000);
       }
       open();
