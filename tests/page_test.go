@@ -1758,3 +1758,56 @@ func (p *silencer) silence() int {
 	}
 	return n
 }
+
+// TestPageKeepsABoundedTextOfLargeEventsForShowAll: a stream's view shows
+// the beginning of a large event's data, with "Show all", and kept the
+// whole pretty-printed text of each such event for that button: up to 500
+// events of 1 MiB, a gigabyte, in the live tail alone. It keeps the whole
+// of the latest ones up to about 2 MiB, and reads the others again when
+// their button is clicked. Here twenty events of 512 KiB, all shown: the
+// heap the view holds, measured after a garbage collection, stays within
+// 5 MiB (it held 10), and "Show all" still shows the whole, newest and
+// oldest alike, and then its beginning again.
+func TestPageKeepsABoundedTextOfLargeEventsForShowAll(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	appendTwentyHalfMiBEvents(t, s, id, "blob")
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	before := b.heapAfterGC(t)
+	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
+	b.waitFor(t, "the live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	b.loadEveryEarlierEvent(t, 20)
+	held := b.heapAfterGC(t) - before
+	t.Logf("the stream's view holds %.1f MiB of the heap", float64(held)/(1<<20))
+	if held > 5<<20 {
+		t.Errorf("the stream's view of twenty events of 512 KiB holds %.1f MiB of the heap, want at most 5 MiB", float64(held)/(1<<20))
+	}
+	for _, v := range []string{"20", "1"} {
+		li := `document.querySelector('#stream-events li[data-version="` + v + `"]')`
+		b.waitFor(t, "version "+v+"'s beginning", `return `+li+`.querySelector('pre').textContent.length < 3000`, "true")
+		b.run(t, li+`.querySelector('button.more').click(); return null`)
+		b.waitFor(t, "version "+v+"'s whole data", `const b = `+li+`.querySelector('button.more');
+			return [b.getAttribute('aria-expanded'), b.textContent, `+li+`.querySelector('pre').textContent.length]`, `["true","Show less",524304]`)
+		b.run(t, li+`.querySelector('button.more').click(); return null`)
+		b.waitFor(t, "version "+v+"'s beginning again", `const b = `+li+`.querySelector('button.more');
+			return [b.getAttribute('aria-expanded'), b.textContent.startsWith('Show all'), `+li+`.querySelector('pre').textContent.length < 3000]`, `["false",true,true]`)
+	}
+}
+
+// heapAfterGC collects the page's garbage and returns the bytes of its
+// JavaScript heap still in use (Chrome DevTools' Runtime.getHeapUsage).
+func (b *browser) heapAfterGC(t *testing.T) int64 {
+	t.Helper()
+	if err := b.call(http.MethodPost, b.session+"/goog/cdp/execute", map[string]any{"cmd": "HeapProfiler.collectGarbage", "params": map[string]any{}}, nil); err != nil {
+		t.Fatalf("collect the page's garbage: %v", err)
+	}
+	var usage struct {
+		UsedSize float64 `json:"usedSize"`
+	}
+	if err := b.call(http.MethodPost, b.session+"/goog/cdp/execute", map[string]any{"cmd": "Runtime.getHeapUsage", "params": map[string]any{}}, &usage); err != nil {
+		t.Fatalf("the page's heap usage: %v", err)
+	}
+	return int64(usage.UsedSize)
+}

@@ -1034,9 +1034,33 @@
   const PREVIEW_CHARS = 2000;
   const PREVIEW_LINES = 40;
 
+  // The whole text of a large event's data or metadata is kept for "Show
+  // all" only for the latest ones, up to KEPT_CHARS (about PAGE_BYTES) in
+  // all; the others are read again when their button is clicked: a
+  // stream's view kept each one, up to 500 events of 1 MiB in its live
+  // tail alone, a gigabyte. kept maps a block's key to its text, oldest
+  // first.
+  const KEPT_CHARS = PAGE_BYTES;
+  const kept = new Map();
+  let keptChars = 0;
+  function keep(key, text) {
+    if (text.length > KEPT_CHARS) return;
+    kept.set(key, text);
+    keptChars += text.length;
+    for (const [k, t] of kept) {
+      if (keptChars <= KEPT_CHARS) break;
+      kept.delete(k);
+      keptChars -= t.length;
+    }
+  }
+
   // dataBlock shows v pretty-printed: whole if it is short, else its
-  // beginning, with a button that shows the whole and the beginning again.
-  function dataBlock(v) {
+  // beginning, with a button that shows the whole and the beginning
+  // again. key names the block among those kept; reread resolves to v
+  // read again, for a block whose text was not kept. Nothing of v or its
+  // text is held by the button but what keep keeps: not even its
+  // beginning, which V8 may hold as a slice of the whole.
+  function dataBlock(v, key, reread) {
     const text = pretty(v);
     let end = Math.min(text.length, PREVIEW_CHARS);
     for (let i = 0, nl = -1; i < PREVIEW_LINES; i++) {
@@ -1045,20 +1069,58 @@
       if (i === PREVIEW_LINES - 1) end = nl;
     }
     if (end >= text.length) return [el('pre', null, text)];
-    const short = cut(text, end) + '\n…';
-    const pre = el('pre', null, short);
+    const pre = el('pre', null, cut(text, end) + '\n…');
     const bytes = new TextEncoder().encode(text).length;
+    keep(key, text);
     const all = `Show all (${bytes >= 1 << 20 ? (bytes / (1 << 20)).toFixed(1) + ' MiB' : Math.ceil(bytes / 1024) + ' KiB'})`;
     const more = el('button', 'more', all);
     more.type = 'button';
     more.setAttribute('aria-expanded', 'false');
-    more.onclick = () => {
-      const open = more.getAttribute('aria-expanded') !== 'true';
-      pre.textContent = open ? text : short;
-      more.setAttribute('aria-expanded', String(open));
-      more.textContent = open ? 'Show less' : all;
-    };
+    more.onclick = () => showAll(pre, more, all, end, key, reread);
     return [pre, more];
+  }
+
+  // showAll shows the whole of a dataBlock's text, or, shown, its
+  // beginning (end units of it) again.
+  async function showAll(pre, more, all, end, key, reread) {
+    if (more.disabled) return;
+    if (more.getAttribute('aria-expanded') === 'true') {
+      pre.textContent = cut(pre.textContent, end) + '\n…';
+      more.setAttribute('aria-expanded', 'false');
+      more.textContent = all;
+      return;
+    }
+    let text = kept.get(key);
+    if (text === undefined) {
+      more.disabled = true;
+      more.textContent = 'Reading…';
+      try {
+        text = pretty(await reread());
+        keep(key, text);
+      } catch (e) {
+        more.textContent = all;
+        showError('Reading the whole of it failed: ' + e.message);
+        return;
+      } finally {
+        more.disabled = false;
+      }
+    }
+    pre.textContent = text;
+    more.setAttribute('aria-expanded', 'true');
+    more.textContent = 'Show less';
+  }
+
+  // rereader returns a function that reads again the field (data or
+  // metadata) of the event shown at version of stream: for "Show all"
+  // of a large one. It takes the event's parts, not the event, which it
+  // would keep. An event of another id there (the database was reset
+  // since) is not the one shown, and is said to be gone.
+  function rereader(stream, version, id, field) {
+    return async () => {
+      const e = (await api(`/streams/${stream}/events/${version}`)).body;
+      if (!e || e.id !== id) throw new Error('the event is no longer in the server\'s log.');
+      return e[field];
+    };
   }
 
   function streamItem(e, fresh) {
@@ -1066,8 +1128,10 @@
       el('div', 'ev-head', el('span', 'ev-type', `v${e.version} ${e.type}`),
         el('span', 'ev-meta', `position ${e.position} · `, timeEl(e.recorded_at))),
       el('div', 'ev-id', 'id ' + e.id),
-      el('div', 'label', 'data'), ...dataBlock(e.data));
-    if (e.metadata !== undefined && e.metadata !== null) li.append(el('div', 'label', 'metadata'), ...dataBlock(e.metadata));
+      el('div', 'label', 'data'), ...dataBlock(e.data, e.id + ' data', rereader(e.stream_id, e.version, e.id, 'data')));
+    if (e.metadata !== undefined && e.metadata !== null) {
+      li.append(el('div', 'label', 'metadata'), ...dataBlock(e.metadata, e.id + ' metadata', rereader(e.stream_id, e.version, e.id, 'metadata')));
+    }
     li.dataset.version = e.version;
     return li;
   }
