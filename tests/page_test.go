@@ -1811,3 +1811,49 @@ func (b *browser) heapAfterGC(t *testing.T) int64 {
 	}
 	return int64(usage.UsedSize)
 }
+
+// TestPageTabCatchingUpReadsLargeEventsAFewAtATime: a tab handed a
+// position past the next one it expects reads the positions it lacks from
+// the log first; it read them 1,000 at a time whatever their size, a
+// gigabyte in one answer for events of 1 MiB, all read and parsed before
+// it showed anything. It reads them as a view's first read does, about
+// 2 MiB at a time. Here the tab that follows the log passes twenty events
+// of 512 KiB (10 MiB) on to no one; the other tab reads them, a few at a
+// time, and shows each once, in order.
+func TestPageTabCatchingUpReadsLargeEventsAFewAtATime(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "blob", Events: events(1, "Opened")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
+	first := b.window(t)
+	second := b.newTab(t)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
+
+	b.switchTo(t, first)
+	b.run(t, `const post = BroadcastChannel.prototype.postMessage;
+		window.restorePost = () => { BroadcastChannel.prototype.postMessage = post; };
+		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event') post.call(this, m); };
+		return null`)
+	appendTwentyHalfMiBEvents(t, s, id, "")
+	b.waitFor(t, "the first tab's log position", `return document.getElementById('stat-position').textContent`, `"21"`)
+	b.run(t, `window.restorePost(); return null`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "Closed")})
+
+	b.switchTo(t, second)
+	b.waitFor(t, "the second tab to show every version once, in order", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return v.length === 22 && v.every((x, i) => x === 22 - i)`, "true")
+	reads := b.run(t, `return performance.getEntriesByType('resource').filter((r) => {
+			const u = new URL(r.name);
+			return /^\/events\?after=\d+&limit=\d+$/.test(u.pathname + u.search);
+		}).map((r) => r.encodedBodySize)`)
+	var sizes []int
+	if err := json.Unmarshal([]byte(reads), &sizes); err != nil || len(sizes) == 0 {
+		t.Fatalf("the second tab's reads of the log: %s (%v), want some", reads, err)
+	}
+	if largest := slices.Max(sizes); largest > 3<<20 {
+		t.Errorf("the second tab read what it missed in reads of %v bytes, want each at most 3 MiB", sizes)
+	}
+}

@@ -331,6 +331,7 @@
     const waiting = []; // {id, text} to pass on, or {id} to have read up to, in position order, from head
     let head = 0;
     let draining = false;
+    let each = 0; // the size of an event in the last read of what this tab lacked (UTF-16 units)
     let checkNow = null; // checks /readyz at once, while this tab holds the connection
 
     // state is what the listeners see: the connection's, unless this tab
@@ -374,9 +375,16 @@
           const before = next.text === undefined ? next.id : next.id - 1; // to pass on before it
           if (before > pos) {
             tell(); // behind, until the read answers
+            // About PAGE_BYTES a read, as a view's first reads: FIRST
+            // positions, then as many as fit by the size of the last
+            // read's events. It read 1,000 whatever their size, a
+            // gigabyte in one answer for events of 1 MiB.
+            const left = Math.min(1000, before - pos);
             let events;
             try {
-              events = (await api(`/events?after=${pos}&limit=${Math.min(1000, before - pos)}`)).body.events;
+              const r = await api(`/events?after=${pos}&limit=${each ? fit(left, each, 0) : Math.min(FIRST, left)}`);
+              events = r.body.events;
+              if (events.length) each = r.size / events.length;
             } catch (e) {
               showError('Reading the log failed: ' + e.message + ' Trying again in 2 s…');
               await new Promise((r) => setTimeout(r, 2000));
