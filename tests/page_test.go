@@ -1857,3 +1857,42 @@ func TestPageTabCatchingUpReadsLargeEventsAFewAtATime(t *testing.T) {
 		t.Errorf("the second tab read what it missed in reads of %v bytes, want each at most 3 MiB", sizes)
 	}
 }
+
+// TestPageLearnsTheHeartbeatOfAServerRestartedWithAnother: the page takes
+// a connection silent for three heartbeats for lost, by the heartbeat it
+// was served with. A server restarted with a longer one
+// (TRIBUTARY_HEARTBEAT from 1 s to 10 s) under an open page had it give
+// up each new connection 3 s in, and say so, for as long as it stayed
+// open. After a connection it had is lost, the page reads the heartbeat
+// again before it opens the next: here it then says nothing of the kind
+// for 6 s, and follows the stream live.
+func TestPageLearnsTheHeartbeatOfAServerRestartedWithAnother(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_HEARTBEAT=1s")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
+	b.run(t, `window.said = [];
+		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
+			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
+		return null`)
+
+	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+	if code, killed := s.terminate(); code != 0 || killed {
+		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
+	}
+	s2 := startServer(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port, "TRIBUTARY_HEARTBEAT=10s")...)
+	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
+	b.waitFor(t, "the tail to resume with version 2", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail, caught up again", statusJS, `"Live at version 2: caught up"`)
+	time.Sleep(6 * time.Second) // twice the three old heartbeats
+	if got := b.run(t, `return window.said.filter((s) => s.startsWith('Heard nothing'))`); got != "[]" {
+		t.Errorf("the page, on a server restarted with a heartbeat of 10 s, said %s; want nothing of the kind", got)
+	}
+	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
+	b.waitFor(t, "no event received twice", `return document.body.dataset.anomalies || "none"`, `"none"`)
+}

@@ -12,11 +12,11 @@
   // takes FIRST events, then as many more as fit by the size of those.
   const PAGE_BYTES = 2 << 20;
   const FIRST = 5;
-  // HEARTBEAT is how often the server sends a subscription a keep-alive
-  // (TRIBUTARY_HEARTBEAT), as the page was served with it; a connection
-  // that has sent nothing for SILENT_AFTER, three of them, is lost.
-  const HEARTBEAT = Number(document.querySelector('meta[name="tributary-heartbeat"]')?.content) || 15000;
-  const SILENT_AFTER = 3 * HEARTBEAT;
+  // heartbeat is how often the server sends a subscription a keep-alive
+  // (TRIBUTARY_HEARTBEAT, in ms), as the page is served with it (heartbeatIn);
+  // a connection that has sent nothing for three of them is lost.
+  const heartbeatIn = (doc) => Number(/<meta name="tributary-heartbeat" content="(\d+)">/.exec(doc)?.[1]) || 0;
+  let heartbeat = Number(document.querySelector('meta[name="tributary-heartbeat"]')?.content) || 15000;
   const READY_EVERY = 5000; // ms between two checks of /readyz while the live log is at its head
   const ANSWER_WITHIN = 10000; // ms a read may wait for its answer, or for the next bytes of it, before it is given up
   const $ = (id) => document.getElementById(id);
@@ -439,10 +439,9 @@
     // network dropped without a word (a NAT or proxy that forgot it: no
     // FIN, no reset) sent nothing more, and the page said "caught up" for
     // ever. Every byte is heard here, keep-alives included; a connection
-    // that has sent nothing for SILENT_AFTER (a few of the server's
-    // heartbeats) is given up and said to be, and another is opened from
-    // the last position this tab has (Last-Event-ID), as after one that
-    // ended or broke. A refusal says why (its answer is at hand), and is
+    // that has sent nothing for three of the server's heartbeats is given
+    // up and said to be, and another is opened from the last position
+    // this tab has (Last-Event-ID), as after one that ended or broke. A refusal says why (its answer is at hand), and is
     // tried again with backoff where that can help. Shared, it resolves
     // when this tab can follow the log no more (the server refuses its
     // position, or its token), so that the next tab in line, whose
@@ -459,6 +458,7 @@
       let backoff = 1000;
       let again = 2000; // ms to wait before reconnecting after a drop: the server's retry
       let last = pos; // the last position a connection delivered
+      let stale = false; // a connection was lost: the server may have restarted with another heartbeat
       let atHead = false; // this connection said caught-up, and has not been lost since
       let unready = ''; // what /readyz said, while it says the database is unavailable
       // live says the connection is at the log's head, unless the server
@@ -507,24 +507,49 @@
       checkNow = checkReady;
       // The time since the connection last sent anything is checked, not a
       // timer reset at each piece: a hidden tab's timers run late, and
-      // late is no silence.
-      const listening = setInterval(() => {
-        if (!connected || performance.now() - heard < SILENT_AFTER) return;
-        const secs = Math.round((performance.now() - heard) / 1000);
-        lose(`Heard nothing from the server for ${secs} s, where it sends a keep-alive every ${HEARTBEAT / 1000} s: ` +
-          `the connection was lost without a word. Reconnecting from position ${Math.max(pos, last)}…`);
-        open(true);
-      }, Math.max(100, HEARTBEAT / 2));
+      // late is no silence. Every half heartbeat: listen starts it again
+      // when the heartbeat changes.
+      let listening = 0;
+      const listen = () => {
+        clearInterval(listening);
+        listening = setInterval(() => {
+          if (!connected || performance.now() - heard < 3 * heartbeat) return;
+          const secs = Math.round((performance.now() - heard) / 1000);
+          lose(`Heard nothing from the server for ${secs} s, where it sends a keep-alive every ${heartbeat / 1000} s: ` +
+            `the connection was lost without a word. Reconnecting from position ${Math.max(pos, last)}…`);
+          open(true);
+        }, Math.max(100, heartbeat / 2));
+      };
+      listen();
       gone.then(() => {
         clearInterval(checks);
         clearInterval(listening);
         checkNow = null;
       });
+      // relearn reads the heartbeat the server has now from the page it
+      // serves: one restarted with a longer one had each new connection
+      // given up a few of the old heartbeats in, and said so, for as long
+      // as the page stayed open. A read that fails leaves it as it was.
+      async function relearn(signal) {
+        try {
+          const res = await fetch('/', { cache: 'no-store', signal });
+          const h = res.ok ? heartbeatIn(await res.text()) : 0;
+          if (!h) return;
+          stale = false;
+          if (h !== heartbeat) {
+            heartbeat = h;
+            listen();
+          }
+        } catch {
+          // The connection's own attempt says what is wrong.
+        }
+      }
       // lose gives the connection up, saying text (or, if none, that it
       // was lost).
       function lose(text = '') {
         if (ctl) ctl.abort();
         ctl = null;
+        stale = true;
         connected = false;
         atHead = false;
         setState('down', text);
@@ -569,6 +594,10 @@
           late = true;
           mine.abort();
         }, ANSWER_WITHIN);
+        if (stale) {
+          await relearn(mine.signal);
+          if (mine !== ctl) return; // given up meanwhile
+        }
         const headers = { Accept: 'text/event-stream' };
         if (from) headers['Last-Event-ID'] = String(from);
         let res;
