@@ -1896,3 +1896,24 @@ func TestPageLearnsTheHeartbeatOfAServerRestartedWithAnother(t *testing.T) {
 	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
 	b.waitFor(t, "no event received twice", `return document.body.dataset.anomalies || "none"`, `"none"`)
 }
+
+// TestPageLiveLogFilterWithSpacesMatchesLiveEventsAsItsHistory: a link to
+// the live log whose filter has a space after a comma
+// (#/?stream_type=order,%20invoice, written by hand or pasted) showed the
+// invoices of its history, which the server reads with the names trimmed,
+// but none that came live: the page matched " invoice". It takes the
+// names as the server does.
+func TestPageLiveLogFilterWithSpacesMatchesLiveEventsAsItsHistory(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	s.mustAppend(t, newID(), appendBody{StreamType: "invoice", Events: events(1, "InvoiceIssued")})
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	s.mustAppend(t, newID(), appendBody{StreamType: "refund", Events: events(1, "RefundIssued")})
+	b.navigate(t, s.URL+"/#/?stream_type=order,%20invoice")
+	b.waitFor(t, "the log's orders and invoices", positionsJS, "[2,1]")
+	b.waitFor(t, "the live log, live", `return document.getElementById('log-status').textContent`, `"Live at position 3: caught up"`)
+	s.mustAppend(t, newID(), appendBody{StreamType: "invoice", Events: events(1, "InvoiceIssued")})
+	s.mustAppend(t, newID(), appendBody{StreamType: "refund", Events: events(1, "RefundIssued")})
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.waitFor(t, "the live invoice and order, not the refund", positionsJS, "[6,4,2,1]")
+}

@@ -1221,7 +1221,9 @@
     for (const k of ['stream_type', 'type']) {
       if (!q.get(k)) continue;
       params.set(k, q.get(k));
-      only[k] = new Set(q.get(k).split(','));
+      // Trimmed, as the server takes them: a link's "order, invoice"
+      // showed the invoices of its history, and none that came live.
+      only[k] = new Set(q.get(k).split(',').map((n) => n.trim()));
     }
     // The head now, as this tab follows it, not as it was at page load:
     // else a page left open elsewhere would replay all that came since.
