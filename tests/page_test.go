@@ -1917,3 +1917,44 @@ func TestPageLiveLogFilterWithSpacesMatchesLiveEventsAsItsHistory(t *testing.T) 
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.waitFor(t, "the live invoice and order, not the refund", positionsJS, "[6,4,2,1]")
 }
+
+// TestPageClearsTheErrorOfAFailedClickOnceItsRetrySucceeds: a click on
+// "Load earlier events" or "Next page" whose read fails for want of the
+// server says so; clicked again once the server answers, it showed the
+// page and went on saying "The server cannot be reached", over a view
+// that was live and whole. Here the first read of each click fails as a
+// dropped connection does.
+func TestPageClearsTheErrorOfAFailedClickOnceItsRetrySucceeds(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(60, "OrderNoted")})
+	for range 51 {
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	}
+	b.beforePage(t, `const fetch0 = window.fetch;
+		const failed = new Set();
+		window.fetch = (u, o) => {
+			const kind = /^\/streams\/[^/]+\/events\?direction=backward&from=/.test(String(u)) ? 'earlier'
+				: /^\/streams\?.*after=/.test(String(u)) ? 'next' : '';
+			if (!kind || !window.armed || failed.has(kind)) return fetch0(u, o);
+			failed.add(kind);
+			return Promise.reject(new TypeError('Failed to fetch'));
+		};`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's latest 50 events", `return document.querySelectorAll('#stream-events li').length`, "50")
+	b.run(t, `window.armed = true; document.getElementById('stream-earlier').click(); return null`)
+	b.waitFor(t, "the failed click said", `return document.getElementById('error').textContent.includes('cannot be reached')`, "true")
+	b.waitFor(t, "the button back", `return document.getElementById('stream-earlier').disabled`, "false")
+	b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+	b.waitFor(t, "every version", `return document.querySelectorAll('#stream-events li').length`, "60")
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+
+	b.run(t, `location.hash = '#/streams'; return null`)
+	b.waitFor(t, "the first page", `return document.getElementById('streams-caption').textContent`, `"Streams, page 1"`)
+	b.run(t, `window.armed = true; document.getElementById('streams-next').click(); return null`)
+	b.waitFor(t, "the failed click said", `return document.getElementById('error').textContent.includes('cannot be reached')`, "true")
+	b.run(t, `document.getElementById('streams-next').click(); return null`)
+	b.waitFor(t, "the second page", `return document.getElementById('streams-caption').textContent`, `"Streams, page 2"`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}

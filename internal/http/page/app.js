@@ -1302,9 +1302,18 @@
       $('streams-caption').textContent = rows.length ? `Streams${of}, page ${page}` : `No streams${of}`;
       const next = $('streams-next');
       next.disabled = !r.next;
-      next.onclick = () => load(r.next).catch((e) => current() && showError(e.message));
+      next.onclick = () => click(r.next);
     };
-    $('streams-first').onclick = () => load(first).catch((e) => current() && showError(e.message));
+    // click reads a page the user asked for. What a failed one said goes
+    // once one succeeds: it stayed, "The server cannot be reached" over
+    // the page read since.
+    let failed = '';
+    const click = (path) => load(path).then(() => {
+      if (failed && $('error').textContent === failed) showError('');
+    }, (e) => {
+      if (current()) showError(failed = 'Reading the page of streams failed: ' + e.message);
+    });
+    $('streams-first').onclick = () => click(first);
     // A first read that fails for want of the server (unreachable, no
     // answer, a 5xx) is tried again, with backoff, while the view is open,
     // as a stream's and the live log's are: the list stayed empty.
@@ -1415,6 +1424,7 @@
     const earlier = $('stream-earlier');
     earlier.hidden = true;
     earlier.disabled = false;
+    let clickFailed = ''; // what a failed click said: it goes once one succeeds
     earlier.onclick = async () => {
       // One page at a time: a second click before the first page arrives
       // would load the same events again.
@@ -1427,8 +1437,9 @@
         keep += events.length;
         earliest = events.length ? events[events.length - 1].version : 1;
         earlier.hidden = earliest <= 1;
+        if (clickFailed && $('error').textContent === clickFailed) showError('');
       } catch (e) {
-        if (current()) showError(e.message);
+        if (current()) showError(clickFailed = 'Loading earlier events failed: ' + e.message);
       } finally {
         if (current()) earlier.disabled = false;
       }
