@@ -441,8 +441,9 @@
     // ever. Every byte is heard here, keep-alives included; a connection
     // that has sent nothing for three of the server's heartbeats is given
     // up and said to be, and another is opened from the last position
-    // this tab has (Last-Event-ID), as after one that ended or broke. A refusal says why (its answer is at hand), and is
-    // tried again with backoff where that can help. Shared, it resolves
+    // this tab has (Last-Event-ID), as after one that ended or broke. A
+    // refusal says why (its answer is at hand), and is tried again with
+    // backoff where that can help. Shared, it resolves
     // when this tab can follow the log no more (the server refuses its
     // position, or its token), so that the next tab in line, whose
     // position or token the server may take, follows it instead: a tab
