@@ -1653,8 +1653,10 @@ func TestPageReconnectsALiveConnectionThatFallsSilent(t *testing.T) {
 			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
 		return null`)
 
-	if n := p.silence(); n != 1 {
-		t.Fatalf("the proxy silenced %d subscriptions, want the page's one", n)
+	// At least the page's one: on a busy machine, also one it has just
+	// given up for silent and not yet closed.
+	if n := p.silence(); n == 0 {
+		t.Fatal("the proxy silenced no subscription, want the page's one")
 	}
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
 	b.waitFor(t, "the page to say it heard nothing from the server", `return window.said.some((s) => s.startsWith('Heard nothing from the server'))`, "true")
@@ -1875,10 +1877,6 @@ func TestPageLearnsTheHeartbeatOfAServerRestartedWithAnother(t *testing.T) {
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
-	b.run(t, `window.said = [];
-		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
-			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
-		return null`)
 
 	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
 	if code, killed := s.terminate(); code != 0 || killed {
@@ -1888,6 +1886,10 @@ func TestPageLearnsTheHeartbeatOfAServerRestartedWithAnother(t *testing.T) {
 	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
 	b.waitFor(t, "the tail to resume with version 2", versionsJS, "[2,1]")
 	b.waitFor(t, "the live tail, caught up again", statusJS, `"Live at version 2: caught up"`)
+	b.run(t, `window.said = [];
+		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
+			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
+		return null`)
 	time.Sleep(6 * time.Second) // twice the three old heartbeats
 	if got := b.run(t, `return window.said.filter((s) => s.startsWith('Heard nothing'))`); got != "[]" {
 		t.Errorf("the page, on a server restarted with a heartbeat of 10 s, said %s; want nothing of the kind", got)
