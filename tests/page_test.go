@@ -1960,3 +1960,49 @@ func TestPageClearsTheErrorOfAFailedClickOnceItsRetrySucceeds(t *testing.T) {
 	b.waitFor(t, "the second page", `return document.getElementById('streams-caption').textContent`, `"Streams, page 2"`)
 	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
 }
+
+// TestPageTabTakingOverKnowsTheHeartbeatTheHolderLearned: the tab that
+// holds the connection reads the server's heartbeat again after a lost
+// connection; another tab kept the one it was served with, and when it
+// took the connection over (the holder closed) on a server restarted with
+// a longer heartbeat, it gave its connection up 3 s in, and said so. The
+// holder tells the others the heartbeat with its state.
+func TestPageTabTakingOverKnowsTheHeartbeatTheHolderLearned(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_HEARTBEAT=1s")
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
+	first := b.window(t)
+	second := b.newTab(t)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
+
+	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+	if code, killed := s.terminate(); code != 0 || killed {
+		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
+	}
+	s2 := startServer(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port, "TRIBUTARY_HEARTBEAT=10s")...)
+	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
+	b.waitFor(t, "the second tab to show version 2", versionsJS, "[2,1]")
+	b.waitFor(t, "the second tab, caught up again", statusJS, `"Live at version 2: caught up"`)
+	b.switchTo(t, first)
+	b.waitFor(t, "the first tab, caught up again", `return document.getElementById('log-status').textContent`, `"Live at position 2: caught up"`)
+	if err := b.call(http.MethodDelete, b.session+"/window", nil, nil); err != nil {
+		t.Fatalf("close the first tab: %v", err)
+	}
+	b.switchTo(t, second)
+	b.run(t, `window.said = [];
+		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
+			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
+		return null`)
+	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the next event, on the second tab's own connection", versionsJS, "[3,2,1]")
+	time.Sleep(6 * time.Second) // twice the three old heartbeats
+	if got := b.run(t, `return window.said.filter((s) => s.startsWith('Heard nothing'))`); got != "[]" {
+		t.Errorf("the tab that took over, on a server restarted with a heartbeat of 10 s, said %s; want nothing of the kind", got)
+	}
+}

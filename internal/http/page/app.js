@@ -345,7 +345,10 @@
     }
     function setState(phase, text = '') {
       remote = { phase, text };
-      if (lead && channel) channel.postMessage({ kind: 'state', phase, text, pos });
+      // With the heartbeat the holder knows (it reads it again after a lost
+      // connection): a tab that takes over kept the one it was served
+      // with, and gave up a server's connection for silent 3 s in.
+      if (lead && channel) channel.postMessage({ kind: 'state', phase, text, pos, heartbeat });
       tell();
     }
 
@@ -778,7 +781,7 @@
           // Nothing of the log, from now on (halted), or until its own
           // token is accepted (outside).
         } else if (d.kind === 'hello') {
-          if (lead) channel.postMessage({ kind: 'state', phase: remote.phase, text: remote.text, pos });
+          if (lead) channel.postMessage({ kind: 'state', phase: remote.phase, text: remote.text, pos, heartbeat });
         } else if (d.kind === 'shown') {
           checkNow?.();
         } else if (lead) {
@@ -787,6 +790,7 @@
           receive(d.id, d.text);
         } else if (d.kind === 'state') {
           remote = { phase: d.phase, text: d.text };
+          if (d.heartbeat > 0) heartbeat = d.heartbeat;
           if (d.pos > pos) wait({ id: d.pos }); // the holder is further on: read up to it
           drain();
           tell();
