@@ -13,3 +13,7 @@ func CatchUpQueued(f *Feed) int {
 	defer f.catchUp.mu.Unlock()
 	return len(f.catchUp.queue)
 }
+
+// Head reports the last position the feed has handed out, or followed with
+// no subscription open.
+func Head(f *Feed) int64 { return f.head.Load() }

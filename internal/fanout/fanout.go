@@ -168,7 +168,7 @@ type Feed struct {
 
 	// lastID is the id of the event at head, which each poll reads again
 	// to see that the log did not go back under the feed (wentBack);
-	// uuid.Nil while the tailer has not read it. Run's alone.
+	// uuid.Nil at 0, or where rebase found no event there. Run's alone.
 	lastID uuid.UUID
 	// epoch counts the times the log went back; a subscription that
 	// started in an earlier one ends (ErrLogWentBack).
@@ -361,12 +361,39 @@ func (f *Feed) rebase(ctx context.Context) error {
 	if err := f.tail.WaitDurable(ctx, head); err != nil {
 		return err
 	}
+	id, err := f.eventAt(ctx, head)
+	if err != nil {
+		return err
+	}
 	f.oldest.Store(head + 1) // before head: see dispatch
 	f.head.Store(head)
-	f.lastID = uuid.Nil // not read: the next poll reads it
+	f.lastID = id
 	f.gapSince = time.Time{}
 	f.broadcast()
 	return nil
+}
+
+// eventAt returns the id of the event at position, which rebase moves the
+// head to: the next poll checks that it is still there. Without it, that
+// poll took whatever it found at the head for the event followed, and a
+// restore meanwhile (after a time with no subscription open, or at start)
+// went unnoticed. uuid.Nil for position 0, or for an event not there (a row
+// removed by hand: poll's headGone tells).
+func (f *Feed) eventAt(ctx context.Context, position int64) (uuid.UUID, error) {
+	if position == 0 {
+		return uuid.Nil, nil
+	}
+	page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: position - 1, Limit: 1})
+	if err != nil {
+		return uuid.Nil, err
+	}
+	for e, err := range page.Events {
+		if err != nil || e.Position != position {
+			return uuid.Nil, err
+		}
+		return e.ID, nil
+	}
+	return uuid.Nil, nil
 }
 
 // wentBack handles a log that went back under the feed: the head is below

@@ -193,3 +193,46 @@ func TestALogThatGoesBackAgainAtOnceIsLoggedAtErrorOnce(t *testing.T) {
 		}
 	})
 }
+
+// replaceEvent gives the event at position another id, in one statement: a
+// restore that put another event at a position the feed has passed, seen
+// at no moment with the head below it.
+func replaceEvent(t *testing.T, k teststore.Kind, s eventstore.Store, position int64) {
+	t.Helper()
+	id := uuid.New()
+	if k.Name == teststore.SQLite.Name {
+		// The checksum covers the id; an event without one is checked as
+		// one stored before checksums.
+		k.Exec(t, s, "UPDATE events SET event_id = ?, checksum = NULL WHERE position = ?", id[:], position)
+		return
+	}
+	k.Exec(t, s, "UPDATE events SET event_id = ? WHERE position = ?", id[:], position)
+}
+
+// TestAnEventReplacedAtTheHeadOfAnIdleFeedIsNoticed: with no subscription
+// open, the tailer follows the head without reading events, and did not
+// know the id of the event at its head until its first poll after a
+// subscription opened, which then took whatever it found there for the
+// event it had followed: a restore in between that put other events at
+// the positions it had passed was not noticed, and a subscription that had
+// read the old events went on as if nothing had happened. The feed must
+// say the log went back when it next looks.
+func TestAnEventReplacedAtTheHeadOfAnIdleFeedIsNoticed(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		logged := &testlog.Buffer{}
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logged, nil))})
+		appendToNewStreams(t, store, 5)
+		waitFor(t, 5*time.Second, "the idle feed to follow the head to 5", func() bool { return fanout.Head(f) == 5 })
+		replaceEvent(t, k, store, 5)
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+		waitFor(t, 5*time.Second, "the feed to say that the log went back", func() bool {
+			return strings.Contains(logged.String(), "position 5 no longer holds the event handed out")
+		})
+		waitFor(t, 5*time.Second, "the subscription opened before the feed looked to end", func() bool {
+			_, _, _, closed := c.snapshot()
+			return closed
+		})
+	})
+}
