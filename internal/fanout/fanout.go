@@ -19,7 +19,10 @@
 // any later query. A log that goes back under the feed (a database restored
 // or replaced while the process runs) is found at the tailer's next poll:
 // the feed lets its buffer go and ends every open subscription
-// (ErrLogWentBack), and its consumers start again from what they have.
+// (ErrLogWentBack), and its consumers start again from what they have. So
+// it does when the store says the database or one of its tables is missing
+// (eventstore.MissingError), which no retry mends: their consumers are then
+// answered that it is.
 package fanout
 
 import (
@@ -170,9 +173,12 @@ type Feed struct {
 	// to see that the log did not go back under the feed (wentBack);
 	// uuid.Nil at 0, or where rebase found no event there. Run's alone.
 	lastID uuid.UUID
-	// epoch counts the times the log went back; a subscription that
-	// started in an earlier one ends (ErrLogWentBack).
+	// epoch counts the times the feed ended every subscription open: the
+	// log went back, or the database was missing. A subscription that
+	// started in an earlier one ends, with ended's error, stored before
+	// epoch moves.
 	epoch      atomic.Int64
+	ended      atomic.Pointer[error]
 	wentBackAt time.Time // when it last did; Run's alone
 }
 
@@ -302,7 +308,19 @@ func (f *Feed) Run(ctx context.Context) error {
 		if err == nil {
 			f.opts.Metrics.Polled(f.head.Load(), time.Since(start))
 		}
+		gone := missing(err)
+		if gone {
+			// Not an outage that passes: a subscription kept open would get
+			// keep-alives for as long as it lasts, and its consumer never
+			// learn why. Ended, it reconnects, and is told. Each poll, for
+			// those that open meanwhile.
+			f.endAll(fmt.Errorf("live feed: %w", err))
+			f.broadcast()
+		}
 		switch {
+		case err != nil && ctx.Err() == nil && !failing && gone:
+			f.log.Warn("live feed: the database or a table is missing; subscriptions were ended, retrying each poll", "error", err)
+			failing = true
 		case err != nil && ctx.Err() == nil && !failing:
 			f.log.Warn("live feed: cannot read new events; retrying each poll", "error", err)
 			failing = true
@@ -436,10 +454,24 @@ func (f *Feed) wentBack(ctx context.Context, had, head int64) error {
 	f.gapSince = time.Time{}
 	// After head: a subscription that starts in the new epoch reads history
 	// up to the new head.
-	f.epoch.Add(1)
+	f.endAll(ErrLogWentBack)
 	f.oldest.Store(head + 1)
 	f.broadcast()
 	return nil
+}
+
+// endAll ends every subscription open: Next returns err to it.
+func (f *Feed) endAll(err error) {
+	f.ended.Store(&err)
+	f.epoch.Add(1)
+}
+
+// missing reports whether err says the database, or one of its tables, is
+// missing: dropped, or a restore begun in its place. Retrying cannot mend it
+// until an operator restores it.
+func missing(err error) bool {
+	var m *eventstore.MissingError
+	return errors.As(err, &m)
 }
 
 // headMoved is poll's answer to an event at the head that is not the one
@@ -686,7 +718,7 @@ type Subscription struct {
 	declined bool
 	caughtUp bool
 	ended    bool
-	epoch    int64 // the feed's when it started: see ErrLogWentBack
+	epoch    int64 // the feed's when it started: see Feed.endAll
 
 	cursor      int64        // every matching event up to here has been delivered
 	seen        atomic.Int64 // cursor, for the lag metric
@@ -714,7 +746,7 @@ var _ eventstore.Subscription = (*Subscription)(nil)
 // opts.After (or from opts.FromVersion of opts.StreamID) in position order,
 // then one CaughtUp, then live events and progress, until the feed stops.
 // Store failures are retried inside, so a subscription outlives a database
-// outage. Close it when done. It returns the interface its consumers use,
+// outage, but not a missing database (see Next). Close it when done. It returns the interface its consumers use,
 // which this package's Subscription is the one implementation of.
 func (f *Feed) Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription {
 	f.open.Add(1)
@@ -743,7 +775,9 @@ func (s *Subscription) Close() {
 // of history, or everything the live buffer holds after the cursor. It waits
 // only for the store, never for the tailer: with nothing to deliver it
 // returns nil, and Ready says when to call again. It returns emit's error, or
-// ctx's, or ErrStopped once the feed has stopped.
+// ctx's, or ErrStopped once the feed has stopped, or ErrLogWentBack, or the
+// store's eventstore.MissingError once the database, or one of its tables,
+// is missing.
 func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) error) error {
 	f := s.feed
 	if s.read {
@@ -757,8 +791,8 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.wentBack() {
-		return ErrLogWentBack
+	if err := s.endedBy(); err != nil {
+		return err
 	}
 	if !s.retryAt.IsZero() {
 		// A read failed: wait out the back-off, without a place (given
@@ -790,8 +824,8 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 		s.giveBack() // it waited its turn, but the buffer has what it needs
 		return err
 	}
-	if s.wentBack() {
-		return ErrLogWentBack // while it read the buffer: not the store, for a cursor of the old log
+	if err := s.endedBy(); err != nil {
+		return err // while it read the buffer: not the store, for a cursor of the old log
 	}
 	if s.live {
 		// It fell behind the buffer: read the store until it catches up.
@@ -839,7 +873,7 @@ func (s *Subscription) giveBack() {
 // NextLive never does, or to report that the feed stopped). It costs only
 // CPU: a consumer may call it where it must not wait on the database.
 func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delivery) error) (bool, error) {
-	if !s.live || !s.caughtUp || s.declined || ctx.Err() != nil || s.wentBack() {
+	if !s.live || !s.caughtUp || s.declined || ctx.Err() != nil || s.endedBy() != nil {
 		return false, nil
 	}
 	if s.read {
@@ -854,10 +888,14 @@ func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delive
 	return ok, err
 }
 
-// wentBack reports whether the log went back under the feed since the
-// subscription started: Next ends it then.
-func (s *Subscription) wentBack() bool {
-	return s.started && s.epoch != s.feed.epoch.Load()
+// endedBy returns why the feed ended every subscription open since this
+// one started (ErrLogWentBack, or a missing database), or nil: Next ends it
+// with that error.
+func (s *Subscription) endedBy() error {
+	if !s.started || s.epoch == s.feed.epoch.Load() {
+		return nil
+	}
+	return *s.feed.ended.Load()
 }
 
 // fromBuffer delivers what the live buffer holds after the cursor, and
@@ -918,7 +956,8 @@ func (s *Subscription) start(ctx context.Context) error {
 }
 
 // failed logs a failed read of the store and has the next try wait, longer
-// after each failure in a row. Ready is ready at once: the next call gives
+// after each failure in a row; or, for a missing database, returns err,
+// which ends the subscription. Ready is ready at once: the next call gives
 // the subscription's place in the catch-up budget back, once its consumer
 // has written what the page delivered before it failed, and only then waits
 // (Next). Holding the place through the back-off (up to 5 s) kept every
@@ -926,6 +965,9 @@ func (s *Subscription) start(ctx context.Context) error {
 func (s *Subscription) failed(ctx context.Context, msg string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if missing(err) {
+		return err // no retry mends it: ended, its consumer is told
 	}
 	f := s.feed
 	s.retryIn = min(max(2*s.retryIn, f.opts.PollInterval), 5*time.Second)
