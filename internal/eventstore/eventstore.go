@@ -249,6 +249,11 @@ type LogTail interface {
 	// out next. Stores whose commits are durable before they are visible
 	// return at once.
 	WaitDurable(ctx context.Context, position int64) error
+	// WentBack tells the store that the log went back under the process
+	// (the database restored from a backup, or replaced, while it ran):
+	// positions it knew to be durable may hold other commits now, which
+	// WaitDurable must make sure of again.
+	WentBack()
 }
 
 // SubscribeOptions selects what a subscription delivers: the matching events

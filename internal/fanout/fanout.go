@@ -423,6 +423,9 @@ func (f *Feed) eventAt(ctx context.Context, position int64) (uuid.UUID, error) {
 // again from head, the log's. A consumer that reconnects from what it has
 // is then answered from the log as it is now.
 func (f *Feed) wentBack(ctx context.Context, had, head int64) error {
+	// What the store knew durable may be other commits now: the new head
+	// among them, which the wait below makes sure of.
+	f.tail.WentBack()
 	if err := f.tail.WaitDurable(ctx, head); err != nil {
 		return err
 	}

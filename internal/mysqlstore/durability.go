@@ -286,6 +286,16 @@ func (s *Store) durableUpTo(position int64) {
 	s.wake()
 }
 
+// forgetDurable forgets which commits are known to be on disk: the live feed
+// found the log gone back under the process (a restore, a replaced
+// database). Positions the mark had counted may hold other commits now,
+// the restore's own or appends made since, which a crash could still take
+// back: the next wait for durability fences, once, whatever its position.
+func (s *Store) forgetDurable() {
+	s.durable.Store(0)
+	s.wake()
+}
+
 // committingUpTo records that a COMMIT of the writer's, on its way, will
 // leave the head at position if it succeeds (see waitDurable). Only the
 // writer calls it, one COMMIT at a time.

@@ -301,6 +301,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		WaitDurable: s.waitDurable, Committing: s.committingUpTo, Committed: s.durableUpTo, NotCommitted: s.notCommitting,
+		WentBack:     s.forgetDurable,
 		BeforeCommit: s.runBeforeCommit, Hooked: func() bool { return s.beforeCommit.Load() != nil },
 		Logger: opts.Logger, Metrics: opts.Metrics, ReadAhead: max(1, opts.MaxConns/4)})
 	s.m = opts.Metrics

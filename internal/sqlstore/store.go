@@ -208,6 +208,10 @@ type Options struct {
 	// Committed, if set, is told the head after each COMMIT of the writer's
 	// returns: every commit up to it is durable then.
 	Committed func(position int64)
+	// WentBack, if set, is told that the live feed found the log gone back
+	// under the process (eventstore.LogTail.WentBack): what WaitDurable
+	// knew to be durable may be other commits now.
+	WentBack func()
 	// Committing, if set, is told the head a COMMIT of the writer's will
 	// leave, just before it is sent: a reader that sees commits up to there
 	// may wait for Committed rather than make them durable itself. The
@@ -246,6 +250,8 @@ type Store struct {
 	tail   reader
 	feed   *sql.DB
 	writer *writer
+	// wentBack is Options.WentBack.
+	wentBack func()
 }
 
 // New returns a Store and starts its writer.
@@ -255,6 +261,9 @@ func New(d Dialect, opts Options) *Store {
 	}
 	if opts.WaitDurable == nil {
 		opts.WaitDurable = func(context.Context, int64) error { return nil }
+	}
+	if opts.WentBack == nil {
+		opts.WentBack = func() {}
 	}
 	sizes := new(eventSizes)
 	read := d.Translate
@@ -267,8 +276,9 @@ func New(d Dialect, opts Options) *Store {
 			ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
 			check: d.CheckRead},
-		feed:   opts.Feed,
-		writer: newWriter(d, opts),
+		feed:     opts.Feed,
+		writer:   newWriter(d, opts),
+		wentBack: opts.WentBack,
 	}
 }
 
@@ -295,17 +305,20 @@ func (s *Store) Ping(ctx context.Context) error {
 // Tail implements eventstore.Store: the log on the live feed's own
 // connections, with the durability wait.
 func (s *Store) Tail() eventstore.LogTail {
-	return logTail{reader: s.tail, waitDurable: s.reader.durable}
+	return logTail{reader: s.tail, waitDurable: s.reader.durable, wentBack: s.wentBack}
 }
 
 type logTail struct {
 	reader
 	waitDurable func(ctx context.Context, position int64) error
+	wentBack    func()
 }
 
 func (t logTail) WaitDurable(ctx context.Context, position int64) error {
 	return t.waitDurable(ctx, position)
 }
+
+func (t logTail) WentBack() { t.wentBack() }
 
 // ReadAll reads a page of the whole log in one query: the tailer takes all
 // of it into memory anyway, so it needs neither the positions first nor the
