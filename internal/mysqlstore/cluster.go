@@ -627,3 +627,71 @@ func (n *nodeConn) PrepareContext(ctx context.Context, query string) (driver.Stm
 func (n *nodeConn) Ping(ctx context.Context) error {
 	return n.failed(n.mysqlConn.Ping(ctx))
 }
+
+// causalTail makes the sessions of the live feed's pool (the tail, which
+// also serves the durability fence and the readiness probe) read, on a
+// Galera node, only once the node has applied every transaction the cluster
+// committed before the read began: wsrep_sync_wait's READ bit, set on each
+// session as it connects, and kept with any other bit the DSN sets. A node
+// applies the other nodes' commits a moment after they are acknowledged,
+// and the tailer checks on each poll that the event at its head is still
+// the one it handed out: read on a node just switched to (the writer lease
+// moved, a proxy failed over) that had not applied it yet, the log looked
+// gone back, which the feed logged at ERROR, and every subscription was
+// ended. Clients' reads keep their own pool, which does not wait (ReadsMayLag).
+//
+// Such a wait is bounded by the Galera provider's repl.causal_read_timeout
+// (30 s by default): past it the read fails (error 1205), and the feed
+// says so and reads again at its next poll. A server that is not a Galera
+// node (wsrep_on off, or MySQL, which knows no such variable) is left as it
+// is: its reads see every commit as it is acknowledged.
+type causalTail struct{ driver.Connector }
+
+func (c causalTail) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := readCausally(ctx, conn); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("make the live feed's session read causally on a Galera node: %w", err)
+	}
+	return conn, nil
+}
+
+// readCausally sets wsrep_sync_wait's READ bit on conn's session if its
+// server is a Galera node.
+func readCausally(ctx context.Context, conn driver.Conn) error {
+	q, qok := conn.(driver.QueryerContext)
+	ex, eok := conn.(driver.ExecerContext)
+	if !qok || !eok {
+		return fmt.Errorf("the MySQL driver's connection %T cannot run a statement", conn)
+	}
+	rows, err := q.QueryContext(ctx, "SELECT @@GLOBAL.wsrep_on", nil)
+	if isMySQLError(err, errUnknownVariable) {
+		return nil // MySQL
+	}
+	if err != nil {
+		return err
+	}
+	v := make([]driver.Value, 1)
+	err = rows.Next(v)
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	switch on := v[0].(type) {
+	case []byte: // the text protocol's
+		if string(on) != "1" {
+			return nil
+		}
+	case int64:
+		if on != 1 {
+			return nil
+		}
+	default:
+		return nil
+	}
+	_, err = ex.ExecContext(ctx, "SET SESSION wsrep_sync_wait = @@SESSION.wsrep_sync_wait | 1", nil)
+	return err
+}

@@ -180,7 +180,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
-	s.primary = pool(connector, 3)
+	s.primary = pool(causalTail{connector}, 3)
 	if err := s.primary.PingContext(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translateAtStart(err, cfg.DBName))
@@ -188,7 +188,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.ReadDSN == "" {
 		s.reads, s.feed = pool(connector, opts.MaxConns), s.primary
 	} else if err := s.openReplica(ctx, opts.ReadDSN, func(c driver.Connector) {
-		s.reads, s.feed = pool(c, opts.MaxConns), pool(c, 3)
+		s.reads, s.feed = pool(c, opts.MaxConns), pool(causalTail{c}, 3)
 	}); err != nil {
 		s.closeDBs()
 		return nil, err
