@@ -99,7 +99,7 @@ func TestSubscriptionsEndWhenTheDatabaseIsMissing(t *testing.T) {
 		opening, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 		f.Notify()
 		for name, c := range map[string]*collector{"the live subscription": live, "a subscription opened after": opening} {
-			waitFor(t, 10*time.Second, name+" to end once the events table is missing", func() bool {
+			waitFor(t, 30*time.Second, name+" to end once the events table is missing", func() bool {
 				_, _, _, closed := c.snapshot()
 				return closed
 			})

@@ -62,7 +62,7 @@ func runFeedThatLooksWhenTold(t *testing.T, store eventstore.Store) (*fanout.Fee
 func subscribeCaughtUp(t *testing.T, f *fanout.Feed, name string) *collector {
 	t.Helper()
 	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-	waitFor(t, 5*time.Second, name+" to catch up", func() bool { _, caughtUp, _, _ := c.snapshot(); return len(caughtUp) == 1 })
+	waitFor(t, 30*time.Second, name+" to catch up", func() bool { _, caughtUp, _, _ := c.snapshot(); return len(caughtUp) == 1 })
 	return c
 }
 
@@ -78,7 +78,7 @@ func ids(evs []*eventstore.Event) []uuid.UUID {
 // checkLog fails unless c received exactly want, at positions 1, 2, 3 …
 func checkLog(t *testing.T, name string, c *collector, want []uuid.UUID) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("%s to receive %d events", name, len(want)), func() bool { return c.count() >= len(want) })
+	waitFor(t, 30*time.Second, fmt.Sprintf("%s to receive %d events", name, len(want)), func() bool { return c.count() >= len(want) })
 	time.Sleep(50 * time.Millisecond) // anything more it would get
 	evs, _, _, _ := c.snapshot()
 	for i, e := range evs {
@@ -121,7 +121,7 @@ func TestTheLiveFeedNoticesTheLogGoingBack(t *testing.T) {
 					log = append(log, appendOne(t, store), appendOne(t, store)) // not noticed: store, not s
 				}
 				f.Notify()
-				waitFor(t, 5*time.Second, "the subscription handed events the log no longer holds to end", func() bool {
+				waitFor(t, 30*time.Second, "the subscription handed events the log no longer holds to end", func() bool {
 					_, _, _, closed := open.snapshot()
 					return closed
 				})
@@ -184,7 +184,7 @@ func TestALogThatGoesBackAgainAtOnceIsLoggedAtErrorOnce(t *testing.T) {
 			checkLog(t, "a subscription", c, log[:head+1])
 			goBack(t, k, store, head)
 			f.Notify()
-			waitFor(t, 5*time.Second, "the subscription to end", func() bool { _, _, _, closed := c.snapshot(); return closed })
+			waitFor(t, 30*time.Second, "the subscription to end", func() bool { _, _, _, closed := c.snapshot(); return closed })
 		}
 		out := logged.String()
 		if strings.Count(out, "level=ERROR") != 1 || strings.Count(out, "level=WARN") != 1 ||
@@ -224,13 +224,13 @@ func TestAnEventReplacedAtTheHeadOfAnIdleFeedIsNoticed(t *testing.T) {
 		logged := &testlog.Buffer{}
 		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logged, nil))})
 		appendToNewStreams(t, store, 5)
-		waitFor(t, 5*time.Second, "the idle feed to follow the head to 5", func() bool { return fanout.Head(f) == 5 })
+		waitFor(t, 30*time.Second, "the idle feed to follow the head to 5", func() bool { return fanout.Head(f) == 5 })
 		replaceEvent(t, k, store, 5)
 		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-		waitFor(t, 5*time.Second, "the feed to say that the log went back", func() bool {
+		waitFor(t, 30*time.Second, "the feed to say that the log went back", func() bool {
 			return strings.Contains(logged.String(), "position 5 no longer holds the event handed out")
 		})
-		waitFor(t, 5*time.Second, "the subscription opened before the feed looked to end", func() bool {
+		waitFor(t, 30*time.Second, "the subscription opened before the feed looked to end", func() bool {
 			_, _, _, closed := c.snapshot()
 			return closed
 		})
