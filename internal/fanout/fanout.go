@@ -749,8 +749,9 @@ var _ eventstore.Subscription = (*Subscription)(nil)
 // opts.After (or from opts.FromVersion of opts.StreamID) in position order,
 // then one CaughtUp, then live events and progress, until the feed stops.
 // Store failures are retried inside, so a subscription outlives a database
-// outage, but not a missing database (see Next). Close it when done. It returns the interface its consumers use,
-// which this package's Subscription is the one implementation of.
+// outage, but not a missing database (see Next). Close it when done. It
+// returns the interface its consumers use, which this package's
+// Subscription is the one implementation of.
 func (f *Feed) Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription {
 	f.open.Add(1)
 	return &Subscription{feed: f, opts: opts, lastVersion: -1, wait: closed,
