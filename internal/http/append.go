@@ -167,7 +167,7 @@ func (req appendRequest) convert(streamID uuid.UUID, expected eventstore.Expecte
 			field := func() string { return "events[" + strconv.Itoa(i) + "].id" }
 			id, err := eventstore.ParseUUID("id", e.ID.value)
 			if err != nil {
-				_, err = eventstore.ParseUUID(field(), e.ID.value)
+				_, err = parseUUID(field(), e.ID.value)
 				return eventstore.AppendRequest{}, err
 			}
 			if id == uuid.Nil {
@@ -467,8 +467,8 @@ func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadClos
 	// Said in a header too, for clients that send again as the server
 	// takes it (RFC 9110 §15.5.16, RFC 7694).
 	w.Header().Set("Accept-Encoding", "gzip")
-	return nil, &detailError{kind: errUnsupportedMedia,
-		detail: fmt.Sprintf("Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)", logCut(strings.Join(encodings, ", ")))}
+	return nil, problemf(errUnsupportedMedia, "Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)",
+		strings.Join(encodings, ", "))
 }
 
 // gzipBody is a gzip body whose end cut short is errGzipCut, not an

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -83,14 +84,15 @@ func ParseTokens(s string) ([]Token, error) {
 type authenticator struct {
 	tokens []hashedToken
 	// windows finds where a token may sit in a logged path or query
-	// (redact): of each length a token has, the tokens' rolling hashes
-	// (keyed by base, random per process), confirmed by lookup.
+	// (redact): of each length a token's spellings have, their rolling
+	// hashes (keyed by base, random per process) in formSpace's form,
+	// confirmed by known.
 	windows map[int]map[uint64]bool
 	base    uint64
-	// aliases are the digests of the other spellings a token takes in
-	// what is logged (spellings), which redact also finds and lookup never
-	// accepts.
-	aliases [][sha256.Size]byte
+	// spelt are the digests of every spelling a token takes in what is
+	// logged (spellings), in formSpace's form, which redact finds and
+	// lookup never accepts.
+	spelt [][sha256.Size]byte
 }
 
 type hashedToken struct {
@@ -106,10 +108,9 @@ func newAuthenticator(tokens []Token) *authenticator {
 	a := &authenticator{windows: map[int]map[uint64]bool{}, base: rand.Uint64() | 1}
 	for _, t := range tokens {
 		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret))})
-		for i, spelling := range spellings(t.Secret) {
-			if i > 0 {
-				a.aliases = append(a.aliases, sha256.Sum256([]byte(spelling)))
-			}
+		for _, spelling := range spellings(t.Secret) {
+			spelling = formSpace(spelling)
+			a.spelt = append(a.spelt, sha256.Sum256([]byte(spelling)))
 			n := len(spelling)
 			if a.windows[n] == nil {
 				a.windows[n] = map[uint64]bool{}
@@ -121,16 +122,29 @@ func newAuthenticator(tokens []Token) *authenticator {
 }
 
 // spellings is secret, then the other ways the service may write it in
-// what it logs: a stream or event id is written as it was parsed, a UUID
-// in lower case (eventstore.ParseUUID takes either case), so a token that
-// is a UUID with an upper-case letter comes back in a store's errors
-// lower-cased.
+// what it logs or answers: a stream or event id is written as it was
+// parsed, a UUID in lower case (eventstore.ParseUUID takes either case),
+// so a token that is a UUID with an upper-case letter comes back in a
+// store's errors lower-cased; and a value a problem or an error quotes
+// (%q) has its quotes and backslashes escaped.
 func spellings(secret string) []string {
 	out := []string{secret}
 	if id, err := uuid.Parse(secret); err == nil && len(secret) == 36 && id.String() != secret {
 		out = append(out, id.String())
 	}
+	if q := strconv.Quote(secret); q[1:len(q)-1] != secret {
+		out = append(out, q[1:len(q)-1])
+	}
 	return out
+}
+
+// formSpace is s with every '+' a space, as a form (and so many a
+// client's query, and some a path) encodes a space: redact compares what
+// it is given and the tokens so, so that a token is found whichever of
+// the two each of its spaces and pluses is written as. Each is one byte:
+// what it finds in formSpace(s) is at the same place in s.
+func formSpace(s string) string {
+	return strings.ReplaceAll(s, "+", " ")
 }
 
 // lookup finds the token for a presented secret. It compares digests in
@@ -148,16 +162,14 @@ func (a *authenticator) lookup(secret string) (hashedToken, bool) {
 	return found, ok == 1
 }
 
-// known reports whether s is a token, or another spelling of one
-// (spellings), comparing digests in constant time as lookup does.
+// known reports whether s, in formSpace's form, is a spelling of a token
+// (spellings) in that form, comparing digests in constant time as lookup
+// does.
 func (a *authenticator) known(s string) bool {
-	if _, ok := a.lookup(s); ok {
-		return true
-	}
 	d := sha256.Sum256([]byte(s))
 	found := 0
-	for _, alias := range a.aliases {
-		found |= subtle.ConstantTimeCompare(d[:], alias[:])
+	for _, spelt := range a.spelt {
+		found |= subtle.ConstantTimeCompare(d[:], spelt[:])
 	}
 	return found == 1
 }
@@ -168,29 +180,31 @@ func (a *authenticator) known(s string) bool {
 // token may hold what separates the parts of a path or query (a base64
 // token holds / + =). Every window of s as long as a token is checked: a
 // rolling hash finds the candidates, the constant-time digest lookup of
-// access control confirms them. With no tokens (a nil a) it returns s.
+// access control confirms them. A '+' and a space are taken for each
+// other (formSpace). With no tokens (a nil a) it returns s.
 func (a *authenticator) redact(s string) string {
 	if a == nil || s == "" {
 		return s
 	}
+	f := formSpace(s) // what is compared; s keeps what is written
 	var hits [][2]int // [start, end) of each token found
 	for n, sums := range a.windows {
-		if n == 0 || n > len(s) {
+		if n == 0 || n > len(f) {
 			continue
 		}
 		pow := uint64(1) // base^(n-1)
 		for range n - 1 {
 			pow *= a.base
 		}
-		h := a.rolling(s[:n])
+		h := a.rolling(f[:n])
 		for i := 0; ; i++ {
-			if sums[h] && a.known(s[i:i+n]) {
+			if sums[h] && a.known(f[i:i+n]) {
 				hits = append(hits, [2]int{i, i + n})
 			}
-			if i+n == len(s) {
+			if i+n == len(f) {
 				break
 			}
-			h = (h-uint64(s[i])*pow)*a.base + uint64(s[i+n])
+			h = (h-uint64(f[i])*pow)*a.base + uint64(f[i+n])
 		}
 	}
 	if len(hits) == 0 {

@@ -112,7 +112,7 @@ func FuzzExpectedVersion(f *testing.F) {
 				t.Fatalf("expectedVersion(%q) = %s; want a 400: API.md accepts only If-Match: * or \"N\", or If-None-Match: *", h, got)
 			}
 			var de *detailError
-			if !errors.Is(err, errBadRequest) || !errors.As(err, &de) || de.detail == "" {
+			if !errors.Is(err, errBadRequest) || !errors.As(err, &de) || de.Error() == "" {
 				t.Fatalf("expectedVersion(%q) error = %#v; want a bad request with a detail", h, err)
 			}
 			return
@@ -161,7 +161,7 @@ func FuzzLastEventID(f *testing.F) {
 		bad := func() {
 			t.Helper()
 			var de *detailError
-			if err == nil || !errors.Is(err, errBadRequest) || !errors.As(err, &de) || de.detail == "" {
+			if err == nil || !errors.Is(err, errBadRequest) || !errors.As(err, &de) || de.Error() == "" {
 				t.Fatalf("lastEventID(%q) = %d, %v, %v; want a 400 with a detail", vals, n, ok, err)
 			}
 		}
@@ -246,7 +246,7 @@ func FuzzIntParam(f *testing.F) {
 		if err == nil {
 			t.Fatalf("?%s=%s = %d; want a 400: API.md takes a whole number from %d to %d", p.name, raw, got, p.min, p.max)
 		}
-		if !errors.Is(err, errBadRequest) || !errors.As(err, &de) || !strings.Contains(de.detail, p.name) {
+		if !errors.Is(err, errBadRequest) || !errors.As(err, &de) || !strings.Contains(de.Error(), p.name) {
 			t.Fatalf("?%s=%s error = %v; want a bad request whose detail names %s", p.name, raw, err, p.name)
 		}
 	})

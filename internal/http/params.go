@@ -1,7 +1,6 @@
 package http
 
 import (
-	"fmt"
 	"maps"
 	"mime"
 	"net/http"
@@ -19,7 +18,7 @@ import (
 // streamID parses the {streamID} path parameter: a 400 if it is not a
 // UUID, or is the nil UUID, which names no stream.
 func streamID(r *http.Request) (uuid.UUID, error) {
-	id, err := eventstore.ParseUUID("stream_id", chi.URLParam(r, "streamID"))
+	id, err := parseUUID("stream_id", chi.URLParam(r, "streamID"))
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -30,6 +29,18 @@ func streamID(r *http.Request) (uuid.UUID, error) {
 		return uuid.Nil, eventstore.Invalid("stream_id", "must not be the nil UUID")
 	}
 	return id, nil
+}
+
+// parseUUID is eventstore.ParseUUID, whose refusal of what is not a UUID
+// quotes it cut at 64 bytes: one longer is quoted whole here, for
+// writeError to cut once its tokens are REDACTED (problemf), as a cut
+// first could leave part of a token in the problem.
+func parseUUID(field, s string) (uuid.UUID, error) {
+	id, err := eventstore.ParseUUID(field, s)
+	if err != nil && len(s) > 64 {
+		return uuid.Nil, problemf(eventstore.ErrInvalid, field+": must be a UUID like 0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10, got %q", s)
+	}
+	return id, err
 }
 
 // query parses the request's query string strictly: a pair url.ParseQuery
@@ -138,20 +149,20 @@ func requireJSON(w http.ResponseWriter, r *http.Request) error {
 	}
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
-	detail := ""
+	var refused error
 	if cs, ok := params["charset"]; ok && !utf8Labels[strings.ToLower(strings.TrimSpace(cs))] {
-		detail = "the body must be UTF-8, got charset " + strconv.Quote(logCut(cs))
+		refused = problemf(errUnsupportedMedia, "the body must be UTF-8, got charset %q", cs)
 	}
 	if ct == "" || err != nil || mt != appendMediaType {
-		detail = "the body must be JSON: send Content-Type: " + appendMediaType + " (got " + strconv.Quote(logCut(ct)) +
-			"); no other media type, +json ones included, is taken"
+		refused = problemf(errUnsupportedMedia, "the body must be JSON: send Content-Type: "+appendMediaType+" (got %q); "+
+			"no other media type, +json ones included, is taken", ct)
 	}
-	if detail == "" {
+	if refused == nil {
 		return nil
 	}
 	w.Header().Set("Accept-Post", appendMediaType)
 	w.Header().Set("Accept", appendMediaType)
-	return &detailError{kind: errUnsupportedMedia, detail: detail}
+	return refused
 }
 
 // utf8Labels are the names of UTF-8 in a charset parameter, lower-cased:
@@ -300,8 +311,8 @@ func ifMatch(r *http.Request, current string) error {
 			}
 		}
 	}
-	return &detailError{kind: errPrecondition, detail: fmt.Sprintf(
-		"If-Match %s does not hold: the stream's entity tag is %s now (its version; a weak tag never matches)", logCut(strings.Join(vals, ", ")), current)}
+	return problemf(errPrecondition, "If-Match %s does not hold: the stream's entity tag is %s now (its version; a weak tag never matches)",
+		strings.Join(vals, ", "), current)
 }
 
 // notModified reports whether If-None-Match holds the current entity tag

@@ -39,28 +39,48 @@ var (
 )
 
 // badRequest returns an error that is answered with 400 and the given
-// detail. A string among args is what the request sent, and is cut to at
-// most 1 KiB (logCut): net/http takes a request line or header of up to a
-// megabyte, and a problem that quoted it whole was as large.
+// detail, as problemf.
 func badRequest(format string, args ...any) error {
-	cut := make([]any, len(args))
-	for i, a := range args {
-		if s, ok := a.(string); ok {
-			a = logCut(s)
-		}
-		cut[i] = a
-	}
-	return &detailError{kind: errBadRequest, detail: fmt.Sprintf(format, cut...)}
+	return problemf(errBadRequest, format, args...)
 }
 
-// detailError carries the detail to show a client for one of the errors above.
+// problemf returns an error of kind whose detail is format with args. A
+// string among args is what the request sent: the problem quotes it with
+// every known token REDACTED, then cut to at most 1 KiB (logCut; net/http
+// takes a request line or header of up to a megabyte, and a problem that
+// quoted it whole was as large), in that order, so that no cut leaves a
+// part of a token (writeError).
+func problemf(kind error, format string, args ...any) error {
+	return &detailError{kind: kind, format: format, args: args}
+}
+
+// detailError carries the detail to show a client for one of the errors
+// above: detail, or format with args (problemf).
 type detailError struct {
 	kind   error
 	detail string
+	format string
+	args   []any
 }
 
-func (e *detailError) Error() string { return e.detail }
+func (e *detailError) Error() string { return e.quote(asDecoded) }
 func (e *detailError) Unwrap() error { return e.kind }
+
+// quote is the detail, each string of args given to redact and then cut
+// (logCut).
+func (e *detailError) quote(redact func(string) string) string {
+	if e.format == "" {
+		return e.detail
+	}
+	args := make([]any, len(e.args))
+	for i, a := range e.args {
+		if s, ok := a.(string); ok {
+			a = logCut(redact(s))
+		}
+		args[i] = a
+	}
+	return fmt.Sprintf(e.format, args...)
+}
 
 // problemKind is one row of the error table.
 type problemKind struct {
@@ -134,7 +154,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		"type":   ProblemBase + kind.slug,
 		"title":  kind.title,
 		"status": kind.status,
-		"detail": detail(err, kind),
+		"detail": s.redactDetail(err, kind),
 	}
 	h := w.Header()
 	var wev *eventstore.WrongExpectedVersionError
@@ -223,6 +243,19 @@ func (s *Server) redactError(err error) string {
 	return s.auth.redactEncoded(err.Error(), asDecoded)
 }
 
+// redactDetail is the detail of err's problem (detail) with every known
+// token REDACTED: a problem quotes what the request sent (a path, a stream
+// id, a parameter, a header), and what a client is answered goes on into
+// its logs and its proxies'. What the request sent is redacted before it
+// is cut (problemf).
+func (s *Server) redactDetail(err error, kind problemKind) string {
+	var de *detailError
+	if errors.As(err, &de) && kind.status != http.StatusInternalServerError {
+		return s.auth.redactEncoded(de.quote(func(q string) string { return s.auth.redactEncoded(q, asDecoded) }), asDecoded)
+	}
+	return s.auth.redactEncoded(detail(err, kind), asDecoded)
+}
+
 // detail is the human-readable explanation shown to the client.
 func detail(err error, kind problemKind) string {
 	var de *detailError
@@ -231,7 +264,7 @@ func detail(err error, kind problemKind) string {
 	case kind.status == http.StatusInternalServerError:
 		return "The server failed to handle the request; the error is in its log."
 	case errors.As(err, &de):
-		return de.detail
+		return de.Error()
 	case errors.Is(err, errStartAhead):
 		return err.Error()
 	case kind.status == http.StatusServiceUnavailable:

@@ -307,11 +307,11 @@ func (s *Server) routes() {
 	r.Use(s.recoverer, s.timeout, headAsGet, varyOnAccept, s.options)
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
-		return &detailError{kind: errNotFound, detail: "no such resource: " + logCut(r.URL.EscapedPath())}
+		return problemf(errNotFound, "no such resource: %s", r.URL.EscapedPath())
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
-		return &detailError{kind: errMethodNotAllowed, detail: logCut(r.Method) + " is not allowed on " + logCut(routingPath(r))}
+		return problemf(errMethodNotAllowed, "%s is not allowed on %s", r.Method, routingPath(r))
 	}))
 
 	// Probes stay open so orchestrators need no token.
@@ -434,7 +434,7 @@ func (s *Server) options(next http.Handler) http.Handler {
 		}
 		if allow == "" {
 			unmatched(r)
-			s.writeError(w, r, &detailError{kind: errNotFound, detail: "no such resource: " + logCut(r.URL.EscapedPath())})
+			s.writeError(w, r, problemf(errNotFound, "no such resource: %s", r.URL.EscapedPath()))
 			return
 		}
 		w.Header().Set("Allow", allow)
