@@ -582,7 +582,7 @@ func decodeError(err error, max int64) error {
 		return &detailError{kind: errBodiesInFlight, detail: "this server is receiving as many bytes of request bodies at once as it takes " +
 			"(TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT); nothing was written: send the request again shortly"}
 	case errors.Is(err, errClientBodyBudget):
-		return &detailError{kind: errBodiesInFlight, detail: "this client is sending as many bytes of request bodies at once as one client may " +
+		return &detailError{kind: errClientBodies, detail: "this client is sending as many bytes of request bodies at once as one client may " +
 			"on this server (TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT); nothing was written: finish or close the others, or send the request again shortly"}
 	case errors.As(err, &tooBig):
 		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes, the most this server takes (for a gzip body, once decompressed)", max)}

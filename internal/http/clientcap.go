@@ -82,7 +82,7 @@ func (s *Server) clientHoldsItsShare(who string) error {
 	if s.clients.limit == 1 {
 		held = "a subscription"
 	}
-	return &detailError{kind: errTooManySubscribers,
+	return &detailError{kind: errClientSubscribers,
 		detail: fmt.Sprintf("%s already holds %s, the most one client may hold on this server (TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT); "+
 			"close one, or try again shortly", who, held)}
 }
@@ -114,6 +114,21 @@ func (s *Server) clientKey(r *http.Request, principal string) string {
 		}
 	}
 	return "address " + host
+}
+
+// clientName names the client of r for the log: its address (an IPv6
+// one's /64), as a refused connection's line does, or, where access
+// control is on, "token " and its token's holder.
+func (s *Server) clientName(r *http.Request) string {
+	principal := ""
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+		principal = *e.principal
+	}
+	key := s.clientKey(r, principal)
+	if address, ok := strings.CutPrefix(key, "address "); ok {
+		return address
+	}
+	return key
 }
 
 // clientWho names the client of key (clientKey) for the client to read.

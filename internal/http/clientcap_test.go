@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -301,4 +303,81 @@ func TestABadSubscriptionIsABadRequestAtEitherCap(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestARefusalForAClientsShareIsLoggedNamingTheClient: a subscription or
+// an append refused because its client holds its share (of
+// TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT, of
+// TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT) was logged with "this
+// client's address" and no address, so an operator could not tell whom
+// to act on; a connection refused at its client's bound names it. Its
+// "request failed" line now says "client": the address (an IPv6 one's
+// /64), or, where access control is on, the token's holder.
+func TestARefusalForAClientsShareIsLoggedNamingTheClient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, token string
+		tokens      string
+		want        string
+	}{
+		{name: "by address", want: "127.0.0.2"},
+		{name: "by token", token: "r-0123456789abcdef", tokens: "app:read:r-0123456789abcdef", want: "token app"},
+	} {
+		t.Run("subscriptions, "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			logs := &testlog.Buffer{}
+			opts := esthttp.Options{OpenAPI: api.OpenAPI, MaxSubscribers: 10, MaxSubscribersPerClient: 1,
+				Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+			if tc.tokens != "" {
+				opts.Tokens = mustParseTokens(t, tc.tokens)
+			}
+			_, _, srv := liveServerOf(t, teststore.SQLite, opts, nil)
+			one := subscriberFrom(t, "127.0.0.2")
+			expectSubscribed(t, one, srv.URL, tc.token, "the first subscription")
+			expectRefusedForItsShare(t, one, srv.URL, tc.token, "the second subscription")
+			if got := refusedClient(t, logs); got != tc.want {
+				t.Errorf("the refusal's line names client %q; want %q", got, tc.want)
+			}
+		})
+	}
+	t.Run("request bodies, by address", func(t *testing.T) {
+		t.Parallel()
+		logs := &testlog.Buffer{}
+		srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{MaxBodyBytes: 1000, MaxBodyBytesInFlight: 4000,
+			MaxClientBytesInFlight: 2000, Metrics: metrics.New("test"), Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
+		t.Cleanup(srv.Close)
+		for range 2 {
+			stallUpload(t, srv.Listener.Addr().String(), 1000, 950)
+		}
+		waitForBodies(t, srv.URL, 1900)
+		body := `{"stream_type":"order","events":[{"type":"A","data":"` + strings.Repeat("z", 900) + `"}]}`
+		resp, err := http.Post(srv.URL+"/streams/"+uuid.NewString()+"/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("an append past 127.0.0.1's share: %d; want 503", resp.StatusCode)
+		}
+		if got := refusedClient(t, logs); got != "127.0.0.1" {
+			t.Errorf("the refusal's line names client %q; want %q", got, "127.0.0.1")
+		}
+	})
+}
+
+// refusedClient waits for the "request failed" line of a refusal and
+// returns the client it names.
+func refusedClient(t *testing.T, logs *testlog.Buffer) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		for line := range strings.Lines(logs.String()) {
+			var entry struct{ Msg, Client string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "request failed" {
+				return entry.Client
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"request failed\" line for the refusal:\n%s", logs)
+		}
+	}
 }

@@ -36,6 +36,13 @@ var (
 	// errBodiesInFlight is a 503 too: the bodies being received now hold
 	// all of this instance's budget for them.
 	errBodiesInFlight = errors.New("too many request bodies in flight")
+	// errClientShare marks a 503 of a limit one client reached, its share
+	// of subscriptions or of the bodies in flight: its log line names the
+	// client (clientName), for an operator to act on.
+	errClientShare = errors.New("the client holds its share")
+	// errClientSubscribers and errClientBodies are those two 503s.
+	errClientSubscribers = fmt.Errorf("%w: %w", errTooManySubscribers, errClientShare)
+	errClientBodies      = fmt.Errorf("%w: %w", errBodiesInFlight, errClientShare)
 )
 
 // badRequest returns an error that is answered with 400 and the given
@@ -216,8 +223,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 				e.refused = true
 			}
 		}
-		s.log.Log(r.Context(), level, "request failed", "method", s.logMethod(r.Method), "path", s.logPath(r), "status", kind.status,
-			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))
+		attrs := []any{"method", s.logMethod(r.Method), "path", s.logPath(r), "status", kind.status,
+			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err)}
+		if errors.Is(err, errClientShare) {
+			attrs = append(attrs, "client", s.clientName(r))
+		}
+		s.log.Log(r.Context(), level, "request failed", attrs...)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
