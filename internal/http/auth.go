@@ -341,7 +341,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 			return
 		}
 		// A token in the query made the answer private already
-		// (privateForURLToken), whatever it is.
+		// (cacheControl), whatever it is.
 		setPrincipal(r.Context(), t.name)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && t.role != RoleWrite {
 			s.writeError(w, r, &detailError{kind: errForbidden,

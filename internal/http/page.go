@@ -86,8 +86,8 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) error {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	// Revalidate every time, so a new binary's page is never stale.
-	noCache(h)
+	// Revalidated every time (no-cache, as every answer: cacheControl),
+	// so a new binary's page is never stale.
 	h.Set("ETag", browserPage.etag)
 	if notModified(r, browserPage.etag) {
 		w.WriteHeader(http.StatusNotModified)

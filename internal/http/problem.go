@@ -242,6 +242,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Length", strconv.Itoa(buf.Len())) // not one a handler set before it failed
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("X-Content-Type-Options", "nosniff")
+	noStore(h)
 	w.WriteHeader(kind.status)
 	w.Write(buf.Bytes()) //nolint:errcheck // the client may be gone; nothing to do
 }

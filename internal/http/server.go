@@ -296,8 +296,9 @@ func headAsGet(next http.Handler) http.Handler {
 func (s *Server) routes() {
 	r := chi.NewRouter()
 	// First: every answer, the router's 404 and 405, an OPTIONS and a CORS
-	// preflight included, must say private for a token in the URL.
-	r.Use(s.privateForURLToken, s.requestID, s.accessLog)
+	// preflight included, must say how it may be cached, and private for a
+	// token in the URL.
+	r.Use(s.cacheControl, s.requestID, s.accessLog)
 	if len(s.opts.CORSOrigins) > 0 {
 		// Before access control: a preflight carries no token.
 		r.Use(corsHandler(s.opts.CORSOrigins))
@@ -800,20 +801,26 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 	})
 }
 
-// privateForURLToken says Cache-Control: private on every answer to a
-// request whose URL holds a token: ?access_token= (by its decoded name, as
-// query reads it), or, where access control is on, a known token anywhere
-// in the path or query. No shared cache may keep an answer under a URL that
-// holds a token (RFC 6750 §2.3), whatever the answer: a 404 and a 405 are
-// cacheable by default (RFC 9110 §15.1), and the router answers them
-// before access control. A handler that sets its own Cache-Control keeps
-// the private (noCache).
-func (s *Server) privateForURLToken(next http.Handler) http.Handler {
+// cacheControl says how every answer may be cached, whether or not access
+// control is on: no-cache, so that any cache checks with the server before
+// it reuses an answer (a read with an ETag is then answered 304): a log
+// or a stream read, a 404 of a stream not created yet, grows stale as soon
+// as an append commits, and a shared cache would otherwise keep a GET a
+// while (Varnish: two minutes), and a 404 (cacheable by default, RFC 9110
+// §15.1). A problem says no-store (noStore). An answer to a request whose
+// URL holds a token, ?access_token= (by its decoded name, as query reads
+// it) or, where access control is on, a known token anywhere in the path
+// or query, says private too: no shared cache may keep it under a URL that
+// holds a token (RFC 6750 §2.3), whatever it is, the router's 404 and 405
+// included, which come before access control.
+func (s *Server) cacheControl(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cc := "no-cache"
 		if namesAccessToken(r.URL.RawQuery) || s.auth.holdsToken(r.URL.RawQuery) ||
 			s.auth.holdsToken(sentPath(r)) || s.auth.holdsToken(r.URL.EscapedPath()) {
-			w.Header().Set("Cache-Control", "private")
+			cc = "no-cache, private"
 		}
+		w.Header().Set("Cache-Control", cc)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -836,14 +843,16 @@ func namesAccessToken(raw string) bool {
 	return false
 }
 
-// noCache sets Cache-Control: no-cache, and keeps the private a token in
-// the URL asked for (privateForURLToken).
-func noCache(h http.Header) {
-	if h.Get("Cache-Control") == "private" {
-		h.Set("Cache-Control", "no-cache, private")
+// noStore sets a problem's Cache-Control: no-store, as it has nothing a
+// cache could check with the server, and a 404 or a 503 kept would be
+// served on after it ends; private too where a token in the URL asked for
+// it (cacheControl).
+func noStore(h http.Header) {
+	if strings.HasSuffix(h.Get("Cache-Control"), "private") {
+		h.Set("Cache-Control", "no-store, private")
 		return
 	}
-	h.Set("Cache-Control", "no-cache")
+	h.Set("Cache-Control", "no-store")
 }
 
 // requestID gives every request an id, which the access log records and

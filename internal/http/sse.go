@@ -494,8 +494,7 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 		return nil, eventstore.ErrUnavailable
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	noCache(h) // and private, for a token in the URL
+	h.Set("Content-Type", "text/event-stream") // no-cache, as every answer (cacheControl)
 
 	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
 	if r.Method == http.MethodHead {
