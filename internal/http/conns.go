@@ -458,6 +458,7 @@ func (c *Connections) refusal(bound string) []byte {
 	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/problem+json\r\n" +
 		"X-Content-Type-Options: nosniff\r\n" + // as on every answer of the service
+		"Cache-Control: no-store\r\n" + // as on every problem (noStore)
 		"X-Request-Id: " + uuid.NewString() + "\r\n" + // likewise (no request was read: a new one)
 		"Retry-After: " + strconv.Itoa(retryAfterSeconds) + "\r\n" +
 		"Connection: close\r\n" +

@@ -158,6 +158,9 @@ func requireRefused(t *testing.T, c *rawConn, what string) {
 	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("the refusal's X-Content-Type-Options is %q; expected nosniff, as every answer of the service's", got)
 	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("the refusal's Cache-Control is %q; expected no-store, as every problem's", got)
+	}
 	if resp.Header.Get("Retry-After") == "" || !resp.Close {
 		t.Errorf("the refusal's Retry-After %q, Connection: close %v; expected both", resp.Header.Get("Retry-After"), resp.Close)
 	}
