@@ -70,11 +70,25 @@ func ParseTokens(s string) ([]Token, error) {
 		tokens = append(tokens, Token{Name: name, Role: Role(role), Secret: secret})
 	}
 	// The access log names a request's holder: a name that is another
-	// entry's token (two entries' fields mixed up) would log that token.
+	// entry's token (two entries' fields mixed up) would log that token,
+	// and so would one that holds a token among other characters (its
+	// own, or another's), as redaction finds it.
 	for _, t := range tokens {
 		if other := secrets[t.Name]; other != 0 {
 			return nil, fmt.Errorf("token entry %d: its name is entry %d's token, which the access log would then show; "+
 				"give each holder a name that is not a token (entries are name:role:token; neither is shown)", names[t.Name], other)
+		}
+	}
+	a := newAuthenticator(tokens)
+	for _, t := range tokens {
+		if a.redact(t.Name) == t.Name {
+			continue
+		}
+		for _, o := range tokens {
+			if newAuthenticator([]Token{o}).redact(t.Name) != t.Name {
+				return nil, fmt.Errorf("token entry %d: its name holds entry %d's token, which the access log would then show; "+
+					"give each holder a name that holds no token (entries are name:role:token; neither is shown)", names[t.Name], secrets[o.Secret])
+			}
 		}
 	}
 	return tokens, nil

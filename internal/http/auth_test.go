@@ -199,12 +199,18 @@ func TestAccessControl(t *testing.T) {
 // another holder's token (a mix-up of two entries' fields) was taken, and
 // each of that holder's requests logged the other's token in plain text.
 // Found by a black-box tester; ParseTokens refuses it, naming neither.
+// A name that holds a token among other characters (a token pasted into
+// a name: "ci-<token>"), its own or another's, was taken, and logged with
+// each request as the first was (a review of the twentieth session).
 func TestATokenHoldersNameThatIsAnotherHoldersTokenIsRefused(t *testing.T) {
 	t.Parallel()
 	const secret, other = "abcdefghijklmnopqrstu", "qqqqqqqqqqqqqqqqqqqq"
 	for _, tokens := range []string{
 		secret + ":read:" + other + ",b:write:" + secret,      // the name first
 		"b:write:" + secret + "," + secret + ":read:" + other, // the token first
+		"ci-" + secret + ":read:" + other + ",b:write:" + secret,
+		"b:write:" + secret + ",ci-" + secret + "-2:read:" + other,
+		"ci-" + secret + ":read:" + secret, // its own
 	} {
 		_, err := esthttp.ParseTokens(tokens)
 		if err == nil {
