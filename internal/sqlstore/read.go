@@ -354,7 +354,32 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 }
 
 // readAll is ReadAll without reading ahead; opts.Limit is set.
+//
+// A read up to a position (opts.UpTo: a subscription catching up to the
+// head the live feed has) says that more follow as long as it cannot see
+// that position: on a Galera cluster the clients' reads may be on a node
+// that has not yet applied what the feed's node had, and a page that ended
+// short of the head with nothing more would have made the subscription
+// move past the events it lacked. A page that ends there (nothing more
+// after it) costs one lookup by the primary key.
 func (s reader) readAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	page, err := s.readPage(ctx, opts)
+	if err != nil || page.More || opts.UpTo <= 0 || page.Last >= opts.UpTo {
+		return page, err
+	}
+	s.m.Statement("read_visible")
+	qctx, cancel := s.bound(ctx)
+	defer cancel()
+	var seen int
+	if err := s.db.QueryRowContext(qctx, "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE position >= ? LIMIT 1) up_to", opts.UpTo).Scan(&seen); err != nil {
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: up to %d: %w", opts.After, opts.UpTo, s.translate(err))
+	}
+	page.More = seen == 0
+	return page, nil
+}
+
+// readPage reads a page of the log; opts.Limit is set.
+func (s reader) readPage(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	from := s.logFrom(opts)
 	where, args := logFilter(opts)
 	what := fmt.Sprintf("read log after %d", opts.After)
