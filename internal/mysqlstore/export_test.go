@@ -80,3 +80,21 @@ func (s *Store) OnePrimarySession() func(ctx context.Context) (id, questions int
 // no SET STATEMENT: on a session of its own, whose waits it puts back after.
 // Call it before the store is used.
 func (s *Store) FenceAsOnMySQL() { s.onMariaDB = false }
+
+// WriterIdle is how long a writer session may sit idle inside a transaction
+// before its server ends it (writerIdleBound).
+const WriterIdle = writerIdleBound
+
+// WithWriterIdle is opts with the writer sessions' idle bound inside a
+// transaction set to d (0: WriterIdle), for a test that waits it out.
+func WithWriterIdle(opts Options, d time.Duration) Options {
+	opts.writerIdle = d
+	return opts
+}
+
+// WithIdleAsOnMySQL is opts with the writer sessions' idle bound set as on
+// a server without idle_transaction_timeout (MySQL): with wait_timeout.
+func WithIdleAsOnMySQL(opts Options) Options {
+	opts.idleAsOnMySQL = true
+	return opts
+}

@@ -7,6 +7,7 @@
 package mysqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -51,7 +52,19 @@ type Options struct {
 	// MaxEventBytes is the largest data plus metadata of one event that
 	// callers may send (TRIBUTARY_MAX_EVENT_BYTES; 0: not checked).
 	MaxEventBytes int
+
+	// writerIdle is how long a writer session may sit idle inside a
+	// transaction before its server ends it (0: writerIdleBound); tests
+	// shorten it. idleAsOnMySQL bounds it with wait_timeout, as on a server
+	// without idle_transaction_timeout (tests).
+	writerIdle    time.Duration
+	idleAsOnMySQL bool
 }
+
+// writerIdleBound is how long a writer session may sit idle inside a
+// transaction before its server ends it: a few seconds past the writer's
+// own bound on a transaction, which no append of a live process outlasts.
+const writerIdleBound = sqlstore.MaxTxTime + 5*time.Second
 
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
 type Store struct {
@@ -93,6 +106,23 @@ type Store struct {
 	// missing, and cleared once Ping finds them all there again.
 	missingSaid atomic.Bool
 	m           *metrics.Metrics
+
+	// writerIdle bounds how long a writer session may sit idle inside a
+	// transaction (Options.writerIdle); idleVar and idleSeconds are the
+	// server's variable that bounds it on the writer's sessions, and its
+	// value (boundIdleTransactions).
+	writerIdle    time.Duration
+	idleAsOnMySQL bool
+	idleVar       string
+	idleSeconds   int64
+	// holderSaid is set once sayLockHolder has logged who holds the log's
+	// lock, and cleared once an append goes in; seeking while it looks, in
+	// a goroutine of seekers, which Close waits for (none starts once
+	// closed is set, under seekMu).
+	holderSaid, seeking atomic.Bool
+	seekers             sync.WaitGroup
+	seekMu              sync.Mutex
+	closed              bool
 }
 
 // ReadsMayLag reports whether a read may not yet see an append another
@@ -163,7 +193,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return db
 	}
 	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1), moved: make(chan struct{}),
-		patience: ownCommitPatience}
+		patience: ownCommitPatience, writerIdle: cmp.Or(opts.writerIdle, writerIdleBound),
+		idleAsOnMySQL: opts.idleAsOnMySQL}
 	if len(addrs) > 1 {
 		if s.galera, err = newCluster(cfg, addrs, opts.Logger); err != nil {
 			return nil, err
@@ -199,6 +230,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.writes = pool(writer, 2)
+	if s.idleVar == "wait_timeout" {
+		// An idle session is closed by the pool before the server ends
+		// it. The pool looks only every so often (a session may sit idle
+		// up to twice the pool's bound): a quarter of the server's.
+		s.writes.SetConnMaxIdleTime(time.Duration(s.idleSeconds) * time.Second / 4)
+	}
 	d, err := s.readDurability(ctx)
 	if err != nil {
 		s.closeDBs()
@@ -591,6 +628,12 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 		mode = sqlModeValue(was)
 	}
 	cfg.Params["sql_mode"] = "CONCAT_WS(',', NULLIF(" + mode + ", ''), 'STRICT_TRANS_TABLES')"
+	// A session idle inside its transaction, holding the log's lock for
+	// every instance, is ended by the server (idle.go).
+	var err error
+	if s.idleVar, s.idleSeconds, err = boundIdleTransactions(ctx, s.primary, cfg, s.writerIdle, s.idleAsOnMySQL); err != nil {
+		return nil, err
+	}
 	// On a Galera node, the append transaction's reads wait until the node
 	// has applied every transaction the cluster committed before them: a
 	// node just chosen (after a failover, or behind a proxy) must not plan
@@ -773,6 +816,10 @@ func (s *Store) checkWrites(ctx context.Context) error {
 // and closes the database pools.
 func (s *Store) Close() error {
 	s.Store.Close()
+	s.seekMu.Lock()
+	s.closed = true
+	s.seekMu.Unlock()
+	s.seekers.Wait()
 	return s.closeDBs()
 }
 

@@ -45,6 +45,11 @@ const (
 	lingerMax = time.Millisecond
 )
 
+// MaxTxTime is the longest a group transaction of the writer lasts, lock
+// waits included (txTimeout): a session that sits inside one for longer
+// belongs to a process that is frozen or cut off.
+const MaxTxTime = txTimeout
+
 var errClosed = fmt.Errorf("%w: the store is shutting down", eventstore.ErrUnavailable)
 
 // writer is a store's single writer.

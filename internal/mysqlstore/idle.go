@@ -1,0 +1,170 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// An instance frozen (SIGSTOP, a host hung) or cut off (a network path that
+// stops passing anything) while its writer's transaction holds the log's
+// lock leaves a session that sits idle inside that transaction, and every
+// other instance's appends wait for the lock. The server's wait_timeout
+// (8 hours by default) is the only bound on that, and the server knows
+// nothing of the process gone quiet. So every writer session tells its
+// server to end it once it has sat idle inside a transaction past
+// writerIdleBound (boundIdleTransactions), which rolls back the frozen
+// append and frees the lock; and an append that timed out on the lock
+// says, once, who holds it (sayLockHolder).
+
+// boundIdleTransactions sets on cfg, the writer's, that the server ends a
+// session idle inside a transaction for longer than idle (whole seconds,
+// rounded up): MariaDB's idle_transaction_timeout (10.3+), else wait_timeout,
+// which ends a session idle outside a transaction too (the writer's pool
+// then closes its idle sessions before it: Open). A lower bound that the
+// server or the DSN already sets (db's sessions show it) is kept. It
+// returns the variable and its value in seconds. asOnMySQL takes
+// wait_timeout whatever the server (tests).
+func boundIdleTransactions(ctx context.Context, db *sql.DB, cfg *mysql.Config, idle time.Duration, asOnMySQL bool) (string, int64, error) {
+	name := "idle_transaction_timeout"
+	var now int64
+	err := db.QueryRowContext(ctx, "SELECT @@SESSION.idle_transaction_timeout").Scan(&now)
+	if isMySQLError(err, errUnknownVariable) || asOnMySQL {
+		name = "wait_timeout"
+		err = db.QueryRowContext(ctx, "SELECT @@SESSION.wait_timeout").Scan(&now)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("read the server's %s: %w", name, translate(err))
+	}
+	bound := int64(math.Ceil(idle.Seconds()))
+	if now > 0 && now <= bound {
+		return name, now, nil
+	}
+	setParam(cfg, name, strconv.FormatInt(bound, 10))
+	return name, bound, nil
+}
+
+// holderTimeout bounds the search for the session holding the log's lock.
+const holderTimeout = 3 * time.Second
+
+// Append implements eventstore.Store (sqlstore's Append). An append that
+// ran out of time (its caller's deadline), or was refused a lock, has the store say in its
+// log who holds it, once until an append goes in again (sayLockHolder).
+func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	res, err := s.Store.Append(ctx, req)
+	switch {
+	case err == nil:
+		s.holderSaid.Store(false)
+	case errors.Is(err, context.DeadlineExceeded) || isMySQLError(err, errLockWaitTimeout, errLockNoWait):
+		s.sayLockHolder()
+	}
+	return res, err
+}
+
+// sayLockHolder looks, in the background, for the session that holds the
+// log's lock, and logs it once: the oldest transaction open on the
+// database for a second or more that holds locks and does not itself wait
+// for one (information_schema's
+// INNODB_TRX and PROCESSLIST; the first needs the PROCESS privilege).
+// Nothing is logged if there is none (the database did not answer, rather
+// than a lock being held), and one search runs at a time.
+func (s *Store) sayLockHolder() {
+	if s.holderSaid.Load() || !s.seeking.CompareAndSwap(false, true) {
+		return
+	}
+	s.seekMu.Lock()
+	defer s.seekMu.Unlock()
+	if s.closed {
+		s.seeking.Store(false)
+		return
+	}
+	s.seekers.Add(1)
+	go func() {
+		defer s.seekers.Done()
+		defer s.seeking.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), holderTimeout)
+		defer cancel()
+		h, err := s.lockHolder(ctx)
+		switch {
+		case isMySQLError(err, errAccessDenied, errTableAccess):
+			if s.holderSaid.CompareAndSwap(false, true) {
+				s.log.Warn("an append ran out of time, and the DSN's user may not see which session may hold the log's lock (log_head), which every append takes: "+
+					"grant it PROCESS, or look in information_schema.INNODB_TRX as root for the oldest transaction on the database",
+					"database", s.cfg.DBName, "error", err)
+			}
+		case err != nil || h.id == 0:
+			// The database did not answer, or no transaction holds locks:
+			// not a lock held, or it has gone.
+		case s.holderSaid.CompareAndSwap(false, true):
+			s.log.Error("an append ran out of time, and the log's lock (log_head), which every append takes, is likely held by the oldest transaction "+
+				"open on the database: "+h.String()+"; a session idle (Sleep) inside its transaction is an instance's frozen or cut off "+
+				"(the server ends a writer's after "+s.idleVar+" = "+strconv.FormatInt(s.idleSeconds, 10)+" s), or another client's: KILL it if it is not an instance's",
+				h.attrs()...)
+		}
+	}()
+}
+
+// holder is what the server says of the session whose transaction is the
+// oldest open on the database.
+type holder struct {
+	id                         int64
+	user, host, command, state string
+	idle, open, rowsLocked     int64
+	statement                  string // the first word of its statement: never its text, which may hold a secret
+}
+
+// lockHolder finds the oldest transaction open on the store's database that
+// holds locks, does not wait for one and has been open for a second or
+// more: the log's lock's holder, where an append timed out waiting for it
+// (the transactions waiting behind it are younger). Its id is 0 if there is
+// none.
+func (s *Store) lockHolder(ctx context.Context) (holder, error) {
+	var h holder
+	var state, info sql.NullString
+	err := s.primary.QueryRowContext(ctx, "SELECT t.trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), t.trx_rows_locked, "+
+		"p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE, p.INFO "+
+		"FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "+
+		"WHERE p.DB = DATABASE() AND t.trx_state <> 'LOCK WAIT' AND t.trx_lock_structs > 0 AND p.ID <> CONNECTION_ID() "+
+		"AND t.trx_started <= NOW() - INTERVAL 1 SECOND "+
+		"ORDER BY t.trx_started LIMIT 1").
+		Scan(&h.id, &h.open, &h.rowsLocked, &h.user, &h.host, &h.command, &h.idle, &state, &info)
+	if errors.Is(err, sql.ErrNoRows) {
+		return holder{}, nil
+	}
+	if err != nil {
+		return holder{}, err
+	}
+	h.state = state.String
+	if f := strings.Fields(info.String); len(f) > 0 {
+		h.statement = strings.ToUpper(strings.TrimFunc(f[0], func(r rune) bool { return !unicode.IsLetter(r) }))
+	}
+	return h, nil
+}
+
+func (h holder) String() string {
+	doing := h.command
+	if h.statement != "" {
+		doing += " " + h.statement
+	}
+	doing += fmt.Sprintf(" for %d s", h.idle)
+	if h.state != "" {
+		doing += ", " + h.state
+	}
+	return fmt.Sprintf("connection %d (%s@%s: %s; its transaction open %d s, %d rows locked)", h.id, h.user, h.host, doing, h.open, h.rowsLocked)
+}
+
+func (h holder) attrs() []any {
+	return []any{"holder_connection_id", h.id, "holder_user", h.user, "holder_host", h.host, "holder_command", h.command,
+		"holder_state", h.state, "holder_seconds", h.idle, "holder_statement", h.statement,
+		"holder_transaction_seconds", h.open, "holder_rows_locked", h.rowsLocked}
+}
