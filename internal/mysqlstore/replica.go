@@ -288,15 +288,21 @@ const (
 	errUnknownColumn = 1054
 )
 
-// translateReplica is translate for a store with a read replica: a table or
+// translateReplica is translate for the read replica's sessions: a table or
 // column missing there is the replica not having applied the primary's
 // migrations yet (still copying the primary, its applier stopped, a rolling
 // upgrade's migration on its way), the replica's passing trouble like its
 // lag, not an error of the service. The primary has them: Migrate ran there
-// before the store served.
-func translateReplica(err error) error {
-	if isMySQLError(err, errNoSuchTable, errUnknownColumn) {
+// before the store served. A new session refused its user (1045, 1044) is
+// the read DSN's and the replica's to mend, which the error names: the
+// primary's words ("the DSN's user") sent operators to the primary.
+func (s *Store) translateReplica(err error) error {
+	switch {
+	case isMySQLError(err, errNoSuchTable, errUnknownColumn):
 		return fmt.Errorf("%w: a table or column is missing; the read replica has not applied the primary's migrations yet: %w", eventstore.ErrUnavailable, err)
+	case isMySQLError(err, errUserDenied, errDBDenied):
+		return fmt.Errorf("%w: the read replica at %s refuses the user of TRIBUTARY_MYSQL_READ_DSN a new session (its password changed there, "+
+			"or the user dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, s.replica.Addr, err)
 	}
 	return translate(err)
 }
@@ -438,7 +444,7 @@ func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
 	if err := s.feed.QueryRowContext(ctx, q, replicaHead).Scan(&onReplica); errors.Is(err, sql.ErrNoRows) {
 		return nil
 	} else if err != nil {
-		return fmt.Errorf("read the replica's last event: %w", translateReplica(err))
+		return fmt.Errorf("read the replica's last event: %w", s.translateReplica(err))
 	}
 	for deadline := time.Now().Add(time.Second); ; {
 		err := s.primary.QueryRowContext(ctx, q, replicaHead).Scan(&onPrimary)
@@ -472,7 +478,7 @@ func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
 // again, for up to a second, before it is reported so.
 func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err error) {
 	if err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&replicaHead); err != nil {
-		return 0, 0, fmt.Errorf("read the replica's log head: %w", translateReplica(err))
+		return 0, 0, fmt.Errorf("read the replica's log head: %w", s.translateReplica(err))
 	}
 	deadline := time.Now().Add(time.Second)
 	for {

@@ -261,7 +261,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	sd := dialect
 	sd.Translate = s.translate
 	if s.replica != nil {
-		sd.TranslateRead = translateReplica
+		sd.TranslateRead = s.translateReplica
 	}
 	var version string
 	if err := s.primary.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
