@@ -106,8 +106,12 @@ func (s *Store) checkReplica(ctx context.Context) error {
 	case isMySQLError(err, errAccessDenied):
 		// Lag is measured on log_head, which needs no privilege; only this
 		// check does.
+		// Granted later, it is the sessions opened after which have it
+		// (a global privilege is a session's from its start), and the
+		// pool's live up to 30 minutes.
 		s.log.Warn("cannot read the read replica's replication status: the user lacks REPLICA MONITOR (REPLICATION CLIENT on MySQL); "+
-			"the service works without it, but cannot say at start-up whether the replica replicates",
+			"the service works without it, but cannot say whether the replica replicates (/readyz: lag_seconds -1, replicating false); "+
+			"once it is granted, restart the service: sessions already open do not get it, and the pool keeps them up to 30 minutes",
 			"replica", s.replica.Addr, "error", err)
 	case err != nil:
 		return fmt.Errorf("read the read replica's status: %w", err)
