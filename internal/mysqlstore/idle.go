@@ -64,7 +64,9 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	res, err := s.Store.Append(ctx, req)
 	switch {
 	case err == nil:
-		s.holderSaid.Store(false)
+		if s.holderSaid.Load() { // a read, not a write of a shared line, on every append
+			s.holderSaid.Store(false)
+		}
 	case errors.Is(err, context.DeadlineExceeded) || isMySQLError(err, errLockWaitTimeout, errLockNoWait):
 		s.sayLockHolder()
 	}
