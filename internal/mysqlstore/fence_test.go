@@ -3,6 +3,7 @@ package mysqlstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -298,5 +299,47 @@ func TestAFenceWritesEvenWhenItsRowWasDeleted(t *testing.T) {
 	}
 	if n, err := s.FenceCommits(ctx); err != nil || n < 1 {
 		t.Fatalf("WaitDurable returned success with the fence's row deleted, and its commit wrote nothing (counter %d, %v): nothing was flushed", n, err)
+	}
+}
+
+// TestARetryWhoseDurabilityCannotBeConfirmedSaysItIsStored: with the binary
+// log off, a retry of a batch another process stored (same ids, same body)
+// is answered once that commit is durable, and the fence that makes it so
+// cannot commit in time (another session holds its row). The retry was told
+// that the database could not write and that the append was not written,
+// though its events are stored: a client without ids of its own would write
+// them again. It says its outcome is unknown (its events stored, their
+// durability not confirmed), as a lost COMMIT found committed but not
+// durable does; an append refused on the same fresh commit wrote nothing,
+// and says nothing of an unknown outcome.
+func TestARetryWhoseDurabilityCannotBeConfirmedSaysItIsStored(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	a, other := teststore.OpenMySQL(t, dsn), teststore.OpenMySQL(t, dsn)
+	if !a.Fences() {
+		t.Skip("the binary log is on: commits are durable before they are visible, and no fence is written")
+	}
+	stream := uuid.New()
+	batch := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "T", Data: []byte("{}")}}}
+	if _, err := other.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	holdRowLock(ctx, t, a, otherProcessDB(t, dsn), "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
+
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	res, err := a.Append(short, batch)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("a retry of a stored batch whose durability could not be confirmed: %+v, %v; "+
+			"want an error wrapping ErrUnavailable and ErrOutcomeUnknown (its events are stored), not one saying nothing was written", res, err)
+	} else if !strings.Contains(err.Error(), "already stored") {
+		t.Errorf("a retry of a stored batch whose durability could not be confirmed: %q; want it to say the batch is already stored", err)
+	}
+
+	short, cancel = context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = a.Append(short, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{Type: "T", Data: []byte("{}")}}})
+	if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("an append refused on a commit whose durability could not be confirmed: %v; want an error wrapping ErrUnavailable, "+
+			"not of unknown outcome (nothing of it was written)", err)
 	}
 }

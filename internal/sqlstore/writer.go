@@ -510,6 +510,57 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			break
 		}
 	}
+	failed := w.failure(err, refusals)
+	var unconfirmed *unconfirmedError
+	if failed == nil || !errors.As(err, &unconfirmed) || len(unconfirmed.stored) == 0 {
+		return failed
+	}
+	// A retry of a batch already stored was answered from a commit whose
+	// durability could not be confirmed: its events are there, and a
+	// crash may yet take them back. Told "not written", a client without
+	// ids of its own would send them again; it is told, as of a lost
+	// COMMIT found committed but not durable, that its outcome is unknown.
+	// The others wrote nothing.
+	if !errors.Is(failed, eventstore.ErrUnavailable) {
+		failed = fmt.Errorf("%w: %w", eventstore.ErrUnavailable, failed)
+	}
+	for _, c := range calls {
+		c.err = failed
+		if slices.Contains(unconfirmed.stored, c) {
+			c.err = fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
+				eventstore.ErrOutcomeUnknown, failed)
+		}
+	}
+	return nil
+}
+
+// unconfirmedError is a transaction's that committed nothing (each of its
+// requests a retry of a stored batch, or refused) and whose wait for the
+// durability of what it read failed: stored are the calls whose batches it
+// found stored.
+type unconfirmedError struct {
+	err    error
+	stored []*call
+}
+
+func (e *unconfirmedError) Error() string { return e.err.Error() }
+func (e *unconfirmedError) Unwrap() error { return e.err }
+
+// stored is the calls whose outcome is a retry of a batch already stored.
+func stored(calls []*call, out []outcome) []*call {
+	var s []*call
+	for i, c := range calls {
+		if out[i].err == nil && out[i].res.Duplicate {
+			s = append(s, c)
+		}
+	}
+	return s
+}
+
+// failure is run's error for its calls once its tries have ended with err,
+// after refusals waits for a lock the database refused; nil if every
+// caller left.
+func (w *writer) failure(err error, refusals int) error {
 	switch {
 	case errors.Is(err, errCallerLeft):
 		return nil // every caller left; each has its error
@@ -599,7 +650,7 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		// until it is.
 		t.rollback()
 		if err := w.waitDurable(ctx, head); err != nil {
-			return nil, err
+			return nil, &unconfirmedError{err: err, stored: stored(calls, out)}
 		}
 		return out, nil
 	}
