@@ -46,8 +46,9 @@ var (
 )
 
 // MissingError reports that the database the store keeps its data in, or
-// one of its tables, is not there while the service runs: dropped by hand,
-// or a restore begun in its place. Retrying cannot mend it until an
+// one of its tables, or a column of one, is not there while the service
+// runs: dropped by hand, or a restore begun in its place, or an older
+// schema restored. Retrying cannot mend it until an
 // operator restores it (a database dropped whole may also be made anew,
 // empty, with `api migrate`; a table may not: migrate does not make again
 // a table whose step it has recorded), then restarts the service: the
@@ -60,13 +61,22 @@ type MissingError struct {
 	// Database is the database's name, "" if not known.
 	Database string
 	// Table is the missing table's name; "" when the database itself is
-	// missing.
+	// missing, or a column.
 	Table string
+	// Column is the missing column's name, when the store's tables are
+	// there but one lacks a column the store uses (an older schema
+	// restored under the service); "" otherwise.
+	Column string
 	// Err is the database's own error.
 	Err error
 }
 
 func (e *MissingError) Error() string {
+	if e.Column != "" {
+		return fmt.Sprintf("the database's tables lack the column %s: was an older backup restored, or the column dropped? "+
+			"restore the database from a backup of this release's schema (an older backup restored whole is brought up to date by `api migrate`), "+
+			"then restart the service", e.Column)
+	}
 	if e.Table != "" {
 		return fmt.Sprintf("the database's table %s is missing: was it dropped? restore the database from a backup, then restart the service", e.Table)
 	}

@@ -122,7 +122,7 @@ const (
 	errDiskFull         = 1021 // the disk is full (the server waits for room, then gives up)
 	errEngine           = 1030 // "Got error N from storage engine": N, the OS's errno, only in its message
 	errWriteFile        = 3    // "Error writing file '…' (Errcode: N …)": N, the OS's errno, only in its message
-	// errNoSuchTable (1146) is in replica.go.
+	// errNoSuchTable (1146) and errUnknownColumn (1054) are in replica.go.
 )
 
 // translate maps driver errors to the store's vocabulary, by number, at the
@@ -157,7 +157,7 @@ func translate(err error) error {
 			// name moves to it) refuses every write, the fence's too: the
 			// database's passing trouble, as when it is out of reach.
 			return fmt.Errorf("%w: the database refuses writes (read-only; a switchover under way?): %w", eventstore.ErrUnavailable, err)
-		case errNoSuchTable, errUnknownDB, errNoDatabase:
+		case errNoSuchTable, errUnknownDB, errNoDatabase, errUnknownColumn:
 			return missing(me)
 		case errTableAccess, errColumnAccess:
 			// Privileges revoked from the DSN's user while the store runs
@@ -223,13 +223,15 @@ func full(me *mysql.MySQLError) bool {
 	return false
 }
 
-// missing is the error for a table, or the database, that the server says
-// is not there. While the store serves, it was there at Open and Migrate
-// (translateAtStart): it was dropped, or a restore is under way in its
-// place, an outage that an operator must mend, never a 500
-// (eventstore.MissingError, unavailable). The number says what is missing;
-// the name is the server's message's ("Table 'db.events' doesn't exist",
-// "Unknown database 'db'"), "" if it is not there as expected.
+// missing is the error for a table, a column, or the database, that the
+// server says is not there. While the store serves, it was there at Open
+// and Migrate (translateAtStart): it was dropped, or a restore is under way
+// in its place, or an older schema was restored (a column missing), an
+// outage that an operator must mend, never a 500 (eventstore.MissingError,
+// unavailable). The number says what is missing; the name is the server's
+// message's ("Table 'db.events' doesn't exist", "Unknown database 'db'",
+// "Unknown column 'h.commit_id' in 'field list'"), "" if it is not there
+// as expected.
 func missing(me *mysql.MySQLError) error {
 	e := &eventstore.MissingError{Err: me}
 	_, name, _ := strings.Cut(me.Message, "'")
@@ -244,6 +246,11 @@ func missing(me *mysql.MySQLError) error {
 		if quoted {
 			e.Database = name
 		}
+	case errUnknownColumn:
+		e.Column = "(named in the database's error)"
+		if quoted {
+			e.Column = name[strings.LastIndex(name, ".")+1:] // without the statement's table or alias
+		}
 	}
 	return e
 }
@@ -257,7 +264,7 @@ func translateAtStart(err error, database string) error {
 	switch {
 	case isMySQLError(err, errUnknownDB):
 		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", database, err)
-	case isMySQLError(err, errNoSuchTable, errNoDatabase, errUserDenied, errDBDenied, errTableAccess, errColumnAccess):
+	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errNoDatabase, errUserDenied, errDBDenied, errTableAccess, errColumnAccess):
 		// A DSN's user or password to fix, not an outage to wait out.
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 func TestLockNoWaitKnowsWhichServersTakeNOWAIT(t *testing.T) {
@@ -194,5 +195,56 @@ func TestAUserRefusedAtStartFailsAtOnceAndWhileRunningIsUnavailable(t *testing.T
 				t.Errorf("translateUserAtStart(%d) = %v; want an error start-up fails on at once", me.Number, got)
 			}
 		}
+	}
+}
+
+// TestTranslateNamesAMissingColumn: a column the store uses missing while
+// it serves (1054: an older schema restored under it) is a MissingError
+// naming it, unavailable, as a table missing is; at start-up, a schema to
+// fix, which fails at once.
+func TestTranslateNamesAMissingColumn(t *testing.T) {
+	for _, c := range []struct {
+		err    *mysql.MySQLError
+		column string
+	}{
+		{&mysql.MySQLError{Number: 1054, Message: "Unknown column 'batch_size' in 'field list'"}, "batch_size"},
+		{&mysql.MySQLError{Number: 1054, Message: "Unknown column 'h.commit_id' in 'where clause'"}, "commit_id"},
+		{&mysql.MySQLError{Number: 1054, Message: "something else"}, "(named in the database's error)"},
+	} {
+		err := translate(fmt.Errorf("append: %w", c.err))
+		var me *eventstore.MissingError
+		if !errors.As(err, &me) || !errors.Is(err, eventstore.ErrUnavailable) || me.Column != c.column || me.Table != "" || !errors.Is(err, c.err) {
+			t.Errorf("translate(%v) = %#v; want a MissingError of column %q, unavailable, wrapping the error", c.err, err, c.column)
+		}
+		if err := translateAtStart(c.err, "app"); errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, c.err) {
+			t.Errorf("translateAtStart(%v) = %v; want the error, not unavailable", c.err, err)
+		}
+	}
+}
+
+// TestReadyzNamesEveryColumnOfTheStoresTables: Ping's query (readyTables)
+// names every column of the tables the store serves from, so that one
+// missing (an older schema restored) fails /readyz as a missing table does.
+func TestReadyzNamesEveryColumnOfTheStoresTables(t *testing.T) {
+	db := mysqltest.NewMigratedDB(t, nil)
+	rows, err := db.QueryContext(t.Context(), "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "+
+		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('events', 'streams', 'log_head', 'durability_fence')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !strings.Contains(readyTables, " "+table+"."+column+",") && !strings.Contains(readyTables, " "+table+"."+column+" ") {
+			t.Errorf("readyTables does not name %s.%s: %s", table, column, readyTables)
+		}
+	}
+	if err := rows.Err(); err != nil || n == 0 {
+		t.Fatalf("read the schema's columns: %d, %v", n, err)
 	}
 }

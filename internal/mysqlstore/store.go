@@ -689,16 +689,22 @@ func (s *Store) translate(err error) error {
 		me.Database = s.cfg.DBName
 	}
 	if s.missingSaid.CompareAndSwap(false, true) {
-		s.log.Error("the database's schema is missing while the service runs: every request that needs it answers 503, and /readyz too, "+
+		s.log.Error("the database's schema is missing, or part of it, while the service runs: every request that needs it answers 503, and /readyz too, "+
 			"until it is restored (a database dropped whole may be made anew, empty, with `api migrate`; a table may not), and the service restarted", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
 	}
 	return err
 }
 
 // readyTables reads no row, but needs every table the store's appends and
-// reads use: a table dropped under the store fails it (the ping alone does
-// not see one, nor the database dropped under a pooled session).
-const readyTables = "SELECT 1 FROM log_head, events, streams, durability_fence LIMIT 0"
+// reads use, and every column of them: a table dropped under the store, or
+// a column missing from an older schema restored under it, fails it (the
+// ping alone does not see one, nor the database dropped under a pooled
+// session).
+const readyTables = "SELECT log_head.id, log_head.position, log_head.recorded_at, log_head.commit_id, " +
+	"events.position, events.event_id, events.stream_id, events.stream_version, events.stream_type, events.event_type, " +
+	"events.data, events.metadata, events.recorded_at, events.batch_size, " +
+	"streams.stream_id, streams.stream_type, streams.created_at, durability_fence.id, durability_fence.counter " +
+	"FROM log_head, events, streams, durability_fence LIMIT 0"
 
 // Ping implements eventstore.Store: the live feed's connections answer (a
 // read replica's, where there is one: see ReplicaLag), and the primary has
@@ -794,11 +800,11 @@ func (s *Store) checkWrites(ctx context.Context) error {
 			// as it did before it checked.
 			s.log.Warn("the database is read-only: the DSN's user's write privileges were not checked", "error", err)
 			return nil
-		case isMySQLError(err, errNoSuchTable):
-			// The migrations record the table as made: it was dropped.
-			// No wait mends it, nor does migrate, which makes no step
-			// twice.
-			return fmt.Errorf("a table the store writes (%s) is missing, though schema_migrations records every step as applied: "+
+		case isMySQLError(err, errNoSuchTable, errUnknownColumn):
+			// The migrations record the table, and its columns, as made:
+			// it was dropped, or altered by hand. No wait mends it, nor
+			// does migrate, which makes no step twice.
+			return fmt.Errorf("a table or column the store writes (%s) is missing, though schema_migrations records every step as applied: "+
 				"was it dropped? restore the database from a backup (`api migrate` does not make it again): %w", p.what, err)
 		case err != nil:
 			return fmt.Errorf("check that the DSN's user may write (%s): %w", p.what, translate(err))
