@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -166,6 +167,15 @@ func translate(err error) error {
 			// operator must grant them again; the server's words name the
 			// command, the user and the table, never the password.
 			return fmt.Errorf("%w: the database denies the DSN's user a privilege the store needs; grant it again: %w", eventstore.ErrUnavailable, err)
+		case errAccessDenied:
+			// A privilege revoked while the store runs (start-up refuses
+			// a user without it: translateAtStart) that a statement, or a
+			// setting each new session makes, needs: the DSN's own
+			// parameters, and binlog_format where rowBinlog sets it
+			// (deniedSetting names them, where the store is known). The
+			// server's words name the privilege.
+			return fmt.Errorf("%w: the database denies the DSN's user a privilege that the store's sessions or statements need; grant it again: %w",
+				eventstore.ErrUnavailable, err)
 		case errUserDenied, errDBDenied:
 			// A new session refused while the store runs (it was let in
 			// at start-up: translateAtStart): the user's password changed,
@@ -255,21 +265,56 @@ func missing(me *mysql.MySQLError) error {
 	return e
 }
 
-// translateAtStart is translate for start-up (Open, Migrate): there a
-// database that does not exist is a DSN to fix (a misspelt name, a database
-// not created yet), a table missing a schema to fix, and a user refused (a
-// wrong password, a privilege missing) a DSN or grant to fix, which fail at
-// once with the server's error, not an outage to wait out.
-func translateAtStart(err error, database string) error {
+// translateAtStart is translate for start-up (Open, Migrate) with cfg:
+// there a database that does not exist is a DSN to fix (a misspelt name, a
+// database not created yet), a table missing a schema to fix, and a user
+// refused (a wrong password, a privilege missing) a DSN or grant to fix,
+// which fail at once with the server's error, not an outage to wait out.
+func translateAtStart(err error, cfg *mysql.Config) error {
 	switch {
 	case isMySQLError(err, errUnknownDB):
-		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", database, err)
+		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", cfg.DBName, err)
+	case isMySQLError(err, errAccessDenied):
+		return deniedSetting(err, cfg)
 	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errNoDatabase, errUserDenied, errDBDenied, errTableAccess, errColumnAccess):
 		// A DSN's user or password to fix, not an outage to wait out.
 		return err
 	}
 	return translate(err)
 }
+
+// deniedSetting is the error for err, a refusal of a privilege the user
+// of cfg lacks (1227: "Access denied; you need (at least one of) the …
+// privilege(s)", which names it), that names what needs it: the store
+// sends no statement that needs a privilege of its own but the settings
+// of each new session, the DSN's parameters and binlog_format where
+// rowBinlog set it. It does not wrap eventstore.ErrUnavailable: Store's
+// translate wraps it so while the store runs.
+func deniedSetting(err error, cfg *mysql.Config) error {
+	var names []string
+	for name := range cfg.Params {
+		if !unprivileged[strings.ToLower(name)] {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("the database denies the DSN's user a privilege a statement of the store's needs; grant it: %w", err)
+	}
+	slices.Sort(names)
+	binlog := ""
+	if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, "binlog_format") }) {
+		binlog = " (binlog_format: the store sets it to ROW where the server's binary log would log its writes as statements; " +
+			"set binlog_format=ROW or MIXED on the server, and it need not)"
+	}
+	return fmt.Errorf("the database denies the DSN's user a privilege that a setting each session of the store makes needs: it sets %s%s; "+
+		"grant the user the privilege the server names, or remove the DSN's parameter that needs it: %w", strings.Join(names, ", "), binlog, err)
+}
+
+// unprivileged are the session variables the store sets on every session
+// (normalise, committedReads, writerConnector) that need no privilege.
+var unprivileged = map[string]bool{"time_zone": true, "autocommit": true, "completion_type": true, "character_set_client": true,
+	"character_set_connection": true, "character_set_results": true, "sql_select_limit": true, "transaction_isolation": true,
+	"tx_isolation": true, "sql_mode": true, "wsrep_sync_wait": true}
 
 // lost reports an error by which a round trip ended without an answer
 // that says how far it got: its session was lost (sessionLost), or the

@@ -115,14 +115,14 @@ func TestTranslateNamesWhatIsMissing(t *testing.T) {
 		if !errors.As(err, &me) || !errors.Is(err, eventstore.ErrUnavailable) || me.Database != c.db || me.Table != c.table || !errors.Is(err, c.err) {
 			t.Errorf("translate(%v) = %#v; want a MissingError of database %q, table %q, unavailable, wrapping the error", c.err, err, c.db, c.table)
 		}
-		if err := translateAtStart(c.err, "app"); errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, c.err) {
+		if err := translateAtStart(c.err, &mysql.Config{DBName: "app"}); errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, c.err) {
 			t.Errorf("translateAtStart(%v) = %v; want the error, not unavailable", c.err, err)
 		}
 	}
-	if err := translateAtStart(&mysql.MySQLError{Number: 1049, Message: "Unknown database 'apq'"}, "apq"); !strings.Contains(err.Error(), "the database apq does not exist") {
+	if err := translateAtStart(&mysql.MySQLError{Number: 1049, Message: "Unknown database 'apq'"}, &mysql.Config{DBName: "apq"}); !strings.Contains(err.Error(), "the database apq does not exist") {
 		t.Errorf("translateAtStart(1049) = %v; want it to say that the database does not exist", err)
 	}
-	if err := translateAtStart(&mysql.MySQLError{Number: 1053}, "app"); !errors.Is(err, eventstore.ErrUnavailable) {
+	if err := translateAtStart(&mysql.MySQLError{Number: 1053}, &mysql.Config{DBName: "app"}); !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Errorf("translateAtStart(1053) = %v; want it unavailable, as translate makes it", err)
 	}
 }
@@ -187,11 +187,11 @@ func TestAUserRefusedAtStartFailsAtOnceAndWhileRunningIsUnavailable(t *testing.T
 		if got := translate(err); !errors.Is(got, eventstore.ErrUnavailable) {
 			t.Errorf("translate(%d) = %v; want ErrUnavailable while the store runs", me.Number, got)
 		}
-		if got := translateAtStart(err, "tributary"); errors.Is(got, eventstore.ErrUnavailable) {
+		if got := translateAtStart(err, &mysql.Config{DBName: "tributary"}); errors.Is(got, eventstore.ErrUnavailable) {
 			t.Errorf("translateAtStart(%d) = %v; want an error start-up fails on at once", me.Number, got)
 		}
 		if me.Number == 1045 || me.Number == 1044 {
-			if got := translateUserAtStart(err); errors.Is(got, eventstore.ErrUnavailable) {
+			if got := translateUserAtStart(err, &mysql.Config{}); errors.Is(got, eventstore.ErrUnavailable) {
 				t.Errorf("translateUserAtStart(%d) = %v; want an error start-up fails on at once", me.Number, got)
 			}
 		}
@@ -216,7 +216,7 @@ func TestTranslateNamesAMissingColumn(t *testing.T) {
 		if !errors.As(err, &me) || !errors.Is(err, eventstore.ErrUnavailable) || me.Column != c.column || me.Table != "" || !errors.Is(err, c.err) {
 			t.Errorf("translate(%v) = %#v; want a MissingError of column %q, unavailable, wrapping the error", c.err, err, c.column)
 		}
-		if err := translateAtStart(c.err, "app"); errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, c.err) {
+		if err := translateAtStart(c.err, &mysql.Config{DBName: "app"}); errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, c.err) {
 			t.Errorf("translateAtStart(%v) = %v; want the error, not unavailable", c.err, err)
 		}
 	}
@@ -246,5 +246,31 @@ func TestReadyzNamesEveryColumnOfTheStoresTables(t *testing.T) {
 	}
 	if err := rows.Err(); err != nil || n == 0 {
 		t.Fatalf("read the schema's columns: %d, %v", n, err)
+	}
+}
+
+// TestAPrivilegeRefusedNamesTheSessionSettingsThatNeedIt: 1227 ("Access
+// denied; you need … privilege(s)") is unavailable while the store runs,
+// and at start-up a grant to fix, failing at once; both name the settings
+// of the store's sessions that need a privilege (the DSN's parameters,
+// binlog_format), never the ones that need none.
+func TestAPrivilegeRefusedNamesTheSessionSettingsThatNeedIt(t *testing.T) {
+	me := &mysql.MySQLError{Number: 1227, Message: "Access denied; you need (at least one of) the SUPER, BINLOG ADMIN privilege(s) for this operation"}
+	if err := translate(fmt.Errorf("begin: %w", me)); !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, me) {
+		t.Errorf("translate(1227) = %v; want ErrUnavailable, wrapping the error", err)
+	}
+	for _, c := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{"time_zone": "'+00:00'", "binlog_format": "'ROW'", "sql_mode": "x", "innodb_strict_mode": "1"}, "it sets binlog_format, innodb_strict_mode (binlog_format: "},
+		{map[string]string{"time_zone": "'+00:00'", "autocommit": "1"}, "a privilege a statement of the store's needs"},
+	} {
+		cfg := &mysql.Config{Params: c.params}
+		for name, err := range map[string]error{"translateAtStart": translateAtStart(me, cfg), "translateUserAtStart": translateUserAtStart(me, cfg)} {
+			if errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, me) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s(1227) with %v = %v; want it to say %q, not unavailable, wrapping the error", name, c.params, err, c.want)
+			}
+		}
 	}
 }

@@ -127,3 +127,51 @@ func TestAUserWhosePasswordChangesWhileRunningIsUnavailable(t *testing.T) {
 		t.Errorf("open with a wrong password: %v; want an error start-up fails on at once, not ErrUnavailable", err)
 	}
 }
+
+// TestASessionSettingDeniedItsPrivilegeIsNamed: every session of the store
+// sets the DSN's parameters, and binlog_format=ROW where the server's
+// binary log would log its writes as statements (rowBinlog), and setting a
+// session's binlog_format needs a privilege (BINLOG ADMIN or SUPER on
+// MariaDB). Revoked while the store runs, every new session was refused
+// with 1227 ("Access denied; you need … privilege(s)"), and an append that
+// needed one was a 500 "internal error". It is a 503 (ErrUnavailable)
+// naming the privilege and what needs it; and a start with a user who
+// lacks it fails at once (not waited out as an outage), naming them too.
+func TestASessionSettingDeniedItsPrivilegeIsNamed(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "sessionset")
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON sessionset.* TO 'app'@'127.0.0.1'",
+		"GRANT BINLOG ADMIN ON *.* TO 'app'@'127.0.0.1'")
+	dsn := strings.Replace(root, "root@", "app:app-pw@", 1) + "?binlog_format=ROW"
+	s, _ := openCounted(t, dsn)
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 1)
+
+	server.Exec(t, "REVOKE BINLOG ADMIN ON *.* FROM 'app'@'127.0.0.1'")
+	killSessionsOf(ctx, t, otherProcessDB(t, root), "app")
+	_, err := appendOne(ctx, s, stream, eventstore.Exactly(1))
+	if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("an append whose new session's settings are denied a privilege: %v; want an error wrapping ErrUnavailable, not of unknown outcome", err)
+	}
+	for _, want := range []string{"BINLOG ADMIN", "binlog_format", "grant"} {
+		if err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("an append whose new session's settings are denied a privilege: %q; want it to name %q", err, want)
+		}
+	}
+
+	_, err = mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
+	if err == nil || errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("open with a user denied a privilege its sessions' settings need: %v; want an error start-up fails on at once, not ErrUnavailable", err)
+	}
+	for _, want := range []string{"BINLOG ADMIN", "binlog_format", "grant"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("open with a user denied a privilege its sessions' settings need: %q; want it to name %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "app-pw") {
+		t.Errorf("start-up error %q gives the DSN's password", err)
+	}
+}

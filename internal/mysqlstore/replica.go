@@ -69,12 +69,12 @@ func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver
 		return c, nil
 	})
 	if err != nil {
-		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err))
+		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err, cfg))
 	}
 	s.replica = cfg
 	mkPools(c)
 	if err := s.feed.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err))
+		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err, cfg))
 	}
 	return s.checkReplica(ctx)
 }
@@ -82,9 +82,12 @@ func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver
 // translateUserAtStart is translate for the read replica's first session:
 // a user refused there (a wrong password, no access to the database) is a
 // DSN to fix, which start-up fails on at once, not an outage to wait out.
-func translateUserAtStart(err error) error {
-	if isMySQLError(err, errUserDenied, errDBDenied) {
+func translateUserAtStart(err error, cfg *mysql.Config) error {
+	switch {
+	case isMySQLError(err, errUserDenied, errDBDenied):
 		return err
+	case isMySQLError(err, errAccessDenied):
+		return deniedSetting(err, cfg)
 	}
 	return translate(err)
 }

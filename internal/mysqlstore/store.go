@@ -207,14 +207,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	connector, err := s.committedSessions(ctx)
 	if err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translateAtStart(err, cfg.DBName))
+		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translateAtStart(err, cfg))
 	}
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
 	s.primary = pool(causalTail{connector}, 3)
 	if err := s.primary.PingContext(ctx); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translateAtStart(err, cfg.DBName))
+		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translateAtStart(err, cfg))
 	}
 	if opts.ReadDSN == "" {
 		s.reads, s.feed = pool(connector, opts.MaxConns), s.primary
@@ -676,10 +676,18 @@ func (s *Store) connector(cfg *mysql.Config) (driver.Connector, error) {
 
 // translate is the package's translate for the store while it serves,
 // naming its database where the server's error does not (a session whose
-// database was dropped under it: "No database selected"). The first such
+// database was dropped under it: "No database selected"), and the
+// settings of its sessions that a privilege refused may be for
+// (deniedSetting). The first such
 // error is logged, once, at ERROR, with what to do: every request that
 // needs what is missing fails with it until an operator restores it.
 func (s *Store) translate(err error) error {
+	if isMySQLError(err, errAccessDenied) {
+		if errors.Is(err, eventstore.ErrUnavailable) {
+			return err // translated already (the fence's, within an append's)
+		}
+		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, deniedSetting(err, s.cfg))
+	}
 	err = translate(err)
 	var me *eventstore.MissingError
 	if !errors.As(err, &me) {
@@ -735,7 +743,7 @@ func (s *Store) runBeforeCommit() {
 // Migrate brings the schema up to date; see migrations.ApplyMySQL.
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
-		return translateAtStart(err, s.cfg.DBName)
+		return translateAtStart(err, s.cfg)
 	}
 	if err := s.checkWrites(ctx); err != nil {
 		return err
