@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 )
@@ -42,4 +43,13 @@ func DownOne(ctx context.Context, db *sql.DB, dialect string) error {
 	}
 	_, err = p.Down(ctx)
 	return err
+}
+
+// SetLongLockWait sets how long a wait for the migration lock lasts before
+// it is logged as a warning, and returns what puts it back. Tests that call
+// it must not run in parallel.
+func SetLongLockWait(d time.Duration) (restore func()) {
+	was := longLockWait
+	longLockWait = d
+	return func() { longLockWait = was }
 }

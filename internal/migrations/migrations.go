@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/pressly/goose/v3"
@@ -105,6 +106,10 @@ func ApplySQLite(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 // context bounds the whole wait.
 const lockWait = 2
 
+// longLockWait is how long a wait for the migration lock may last before it
+// is worth a warning (tests shorten it).
+var longLockWait = 10 * time.Second
+
 // LockName is the SQL expression of the migration lock's name, per database
 // so that two Tributary databases on one server do not wait for each other;
 // MD5 keeps the name within the 64-character limit. The server frees a
@@ -134,8 +139,16 @@ func (e *LockHeldError) Error() string {
 
 func (e *LockHeldError) Unwrap() error { return e.Err }
 
+// lockMySQL takes the migration lock on conn. Found held, it says so once
+// at INFO, naming the holder: instances started together each wait for
+// the others' migrations, which take a moment, and that is no fault. A
+// wait past longLockWait is said once more, at WARN, naming the holder as
+// it is then: a migration that long, or a session that holds the lock and
+// does nothing, is worth a look.
 func lockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) error {
 	wait, holder := 0, ""
+	var began time.Time
+	warned := false
 	for {
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+LockName+", ?)", wait).Scan(&got); err != nil {
@@ -152,12 +165,21 @@ func lockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) error {
 		if err := ctx.Err(); err != nil {
 			return &LockHeldError{Holder: holder, Err: err}
 		}
-		if wait == 0 {
+		switch {
+		case wait == 0:
 			// Held: say once by whom, then wait for it.
-			wait = lockWait
+			wait, began = lockWait, time.Now()
 			h := lockHolder(ctx, conn)
 			holder = h.String()
-			log.Warn("waiting for the migration lock, which another session holds", h.attrs()...)
+			log.Info("waiting for the migration lock, which another session holds (another instance migrating?)", h.attrs()...)
+		case !warned && time.Since(began) >= longLockWait:
+			warned = true
+			h := lockHolder(ctx, conn)
+			if s := h.String(); s != "" {
+				holder = s
+			}
+			log.Warn("still waiting for the migration lock, which another session holds: a migration this long, or a session that "+
+				"took the lock and left it (KILL it if it is not an instance's)?", append([]any{"waited", time.Since(began).Round(time.Second)}, h.attrs()...)...)
 		}
 	}
 }
