@@ -117,6 +117,12 @@ const (
 	errQueryTimeout     = 3024 // MySQL: max_execution_time exceeded
 	errReadOnly         = 1290 // an option prevents the statement: read_only, super_read_only
 	errReadOnlyMode     = 1836 // MySQL: running in read-only mode (innodb_read_only)
+	errReadOnlyTx       = 1792 // a statement in a READ ONLY transaction: the server's transaction_read_only
+	errTableReadOnly    = 1036 // "Table '…' is read only": MariaDB's innodb_read_only
+	errNoDefault        = 1364 // "Field '…' doesn't have a default value": a column the store does not write
+	errHostBlocked      = 1129 // a new session refused: this host blocked after too many connection errors
+	errHostDenied       = 1130 // a new session refused: no account for this host
+	errOfflineMode      = 3032 // MySQL: a new session refused, the server in offline_mode
 	errNoDatabase       = 1046 // no database selected: the session's database was dropped under it
 	errUnknownDB        = 1049 // a new session's database does not exist
 	errTableFull        = 1114 // "The table '…' is full": its tablespace at its fixed size, or its disk full
@@ -137,6 +143,11 @@ func translate(err error) error {
 		switch me.Number {
 		case errTooManyConns, errServerShutdown, errConnCount, errUserLimit, errNotReady, errConnKilled, errQueryInterrupted:
 			return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+		case errHostBlocked:
+			return fmt.Errorf("%w: the database refuses new sessions from this host after too many connection errors "+
+				"(max_connect_errors): an operator must unblock it (FLUSH HOSTS): %w", eventstore.ErrUnavailable, err)
+		case errOfflineMode:
+			return fmt.Errorf("%w: the database refuses new sessions (offline_mode; maintenance under way?): %w", eventstore.ErrUnavailable, err)
 		case errDeadlock, errLockWaitTimeout:
 			// Still failing after the writer's retries. Nothing of the
 			// transaction was committed: on Galera, 1213 at COMMIT is a
@@ -152,12 +163,24 @@ func translate(err error) error {
 			// append's batch that may have committed first is settled:
 			// see lost).
 			return fmt.Errorf("%w: the database ended the statement at its time limit: %w", eventstore.ErrUnavailable, err)
-		case errReadOnly, errReadOnlyMode:
+		case errReadOnly, errReadOnlyMode, errReadOnlyTx, errTableReadOnly:
 			// A server made read-only (a switchover: the old primary is
 			// set read_only before a replica is promoted and the DSN's
-			// name moves to it) refuses every write, the fence's too: the
-			// database's passing trouble, as when it is out of reach.
-			return fmt.Errorf("%w: the database refuses writes (read-only; a switchover under way?): %w", eventstore.ErrUnavailable, err)
+			// name moves to it; or restarted with innodb_read_only, or
+			// its sessions' transactions made read-only, for maintenance)
+			// refuses every write, the fence's too: the database's
+			// passing trouble, as when it is out of reach. The statement
+			// was refused: nothing was written.
+			return fmt.Errorf("%w: the database refuses writes (read-only: read_only, innodb_read_only or transaction_read_only; "+
+				"a switchover or maintenance under way?): %w", eventstore.ErrUnavailable, err)
+		case errNoDefault:
+			// The store writes every column of its schema's tables but
+			// the ones with a default: a NOT NULL column without one is a
+			// schema not this release's (streams.version, which migration
+			// 12 dropped). Nothing was written.
+			return fmt.Errorf("%w: the database's tables have a column the store does not write and that has no default: "+
+				"is an older schema restored under the service? restore a backup of this release's schema "+
+				"(an older backup restored whole is brought up to date by `api migrate`), then restart the service: %w", eventstore.ErrUnavailable, err)
 		case errNoSuchTable, errUnknownDB, errNoDatabase, errUnknownColumn:
 			return missing(me)
 		case errTableAccess, errColumnAccess:
@@ -176,7 +199,7 @@ func translate(err error) error {
 			// server's words name the privilege.
 			return fmt.Errorf("%w: the database denies the DSN's user a privilege that the store's sessions or statements need; grant it again: %w",
 				eventstore.ErrUnavailable, err)
-		case errUserDenied, errDBDenied:
+		case errUserDenied, errDBDenied, errHostDenied:
 			// A new session refused while the store runs (it was let in
 			// at start-up: translateAtStart): the user's password changed,
 			// the user dropped, or its access to the database taken away.
@@ -276,7 +299,7 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", cfg.DBName, err)
 	case isMySQLError(err, errAccessDenied):
 		return deniedSetting(err, cfg)
-	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errNoDatabase, errUserDenied, errDBDenied, errTableAccess, errColumnAccess):
+	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errNoDatabase, errUserDenied, errDBDenied, errHostDenied, errTableAccess, errColumnAccess):
 		// A DSN's user or password to fix, not an outage to wait out.
 		return err
 	}

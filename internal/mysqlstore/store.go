@@ -802,7 +802,7 @@ func (s *Store) checkWrites(ctx context.Context) error {
 			var me *mysql.MySQLError
 			errors.As(err, &me)
 			denied = append(denied, fmt.Sprintf("%s (%s)", p.what, me.Message))
-		case isMySQLError(err, errReadOnly, errReadOnlyMode):
+		case isMySQLError(err, errReadOnly, errReadOnlyMode, errReadOnlyTx, errTableReadOnly):
 			// A server read-only for now (a switchover) tells nothing of
 			// the user's privileges; the store starts, and serves reads,
 			// as it did before it checked.
