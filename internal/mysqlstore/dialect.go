@@ -123,6 +123,11 @@ const (
 	errHostBlocked      = 1129 // a new session refused: this host blocked after too many connection errors
 	errHostDenied       = 1130 // a new session refused: no account for this host
 	errOfflineMode      = 3032 // MySQL: a new session refused, the server in offline_mode
+	errAccountLocked    = 4151 // MariaDB (MySQL: 3118): a new session refused, the account locked
+	errMySQLLocked      = 3118
+	errPasswordExpired  = 1820 // every statement refused until the password is changed (MariaDB; MySQL's sandbox)
+	errExpiredAtLogin   = 1862 // MySQL: a new session refused, its password expired
+	errNoPassword       = 1698 // a new session refused: the account authenticates another way (unix_socket)
 	errNoDatabase       = 1046 // no database selected: the session's database was dropped under it
 	errUnknownDB        = 1049 // a new session's database does not exist
 	errTableFull        = 1114 // "The table '…' is full": its tablespace at its fixed size, or its disk full
@@ -199,7 +204,17 @@ func translate(err error) error {
 			// server's words name the privilege.
 			return fmt.Errorf("%w: the database denies the DSN's user a privilege that the store's sessions or statements need; grant it again: %w",
 				eventstore.ErrUnavailable, err)
-		case errUserDenied, errDBDenied, errHostDenied:
+		case errAccountLocked, errMySQLLocked:
+			return fmt.Errorf("%w: the database refuses the DSN's user a new session: its account is locked (ALTER USER … ACCOUNT UNLOCK): %w",
+				eventstore.ErrUnavailable, err)
+		case errPasswordExpired, errExpiredAtLogin:
+			// A password lifetime (default_password_lifetime, PASSWORD
+			// EXPIRE INTERVAL) ended, or an operator expired it: the
+			// session refuses every statement until it is changed.
+			// Nothing was written.
+			return fmt.Errorf("%w: the DSN's user's password has expired: set a new one (and give it in the DSN), "+
+				"or let it not expire (ALTER USER … PASSWORD EXPIRE NEVER): %w", eventstore.ErrUnavailable, err)
+		case errUserDenied, errDBDenied, errHostDenied, errNoPassword:
 			// A new session refused while the store runs (it was let in
 			// at start-up: translateAtStart): the user's password changed,
 			// the user dropped, or its access to the database taken away.
@@ -299,7 +314,8 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", cfg.DBName, err)
 	case isMySQLError(err, errAccessDenied):
 		return deniedSetting(err, cfg)
-	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errNoDatabase, errUserDenied, errDBDenied, errHostDenied, errTableAccess, errColumnAccess):
+	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errNoDatabase, errUserDenied, errDBDenied, errHostDenied, errNoPassword,
+		errAccountLocked, errMySQLLocked, errPasswordExpired, errExpiredAtLogin, errTableAccess, errColumnAccess):
 		// A DSN's user or password to fix, not an outage to wait out.
 		return err
 	}

@@ -281,17 +281,24 @@ func TestAPrivilegeRefusedNamesTheSessionSettingsThatNeedIt(t *testing.T) {
 // without a default that the store does not write), new sessions refused
 // to this host (1129: blocked after too many connection errors; 1130: no
 // account for this host, the DSN's user dropped) or to everyone (3032:
-// MySQL's offline_mode) are the database's trouble while the store runs,
-// a 503, not a 500. (1129 and 1130 cannot be met on a loopback address,
-// nor 3032 on MariaDB: the private servers of the other tests show the rest.)
+// MySQL's offline_mode), and MySQL's numbers for an account locked (3118)
+// or a password expired at login (1862), are the database's trouble while
+// the store runs, a 503, not a 500. (1129 and 1130 cannot be met on a
+// loopback address, nor MySQL's on MariaDB: the private servers of the
+// other tests show the rest.)
 func TestTranslateKnowsOtherRefusalsOfTheServer(t *testing.T) {
-	for _, n := range []uint16{1792, 1036, 1364, 1129, 1130, 3032} {
+	for _, n := range []uint16{1792, 1036, 1364, 1129, 1130, 3032, 3118, 1862} {
 		me := &mysql.MySQLError{Number: n, Message: "Field 'version' doesn't have a default value"}
 		if err := translate(fmt.Errorf("append: %w", me)); !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, me) {
 			t.Errorf("translate(MySQL error %d) = %v; want ErrUnavailable, wrapping the error", n, err)
 		}
 	}
-	if err := translateAtStart(&mysql.MySQLError{Number: 1130}, &mysql.Config{}); errors.Is(err, eventstore.ErrUnavailable) {
-		t.Errorf("translateAtStart(1130) = %v; want an error start-up fails on at once, as 1045", err)
+	for _, n := range []uint16{1130, 3118, 1862} {
+		if err := translateAtStart(&mysql.MySQLError{Number: n}, &mysql.Config{}); errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("translateAtStart(%d) = %v; want an error start-up fails on at once, as 1045", n, err)
+		}
+		if err := translateUserAtStart(&mysql.MySQLError{Number: n}, &mysql.Config{}); errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("translateUserAtStart(%d) = %v; want an error start-up fails on at once, as 1045", n, err)
+		}
 	}
 }

@@ -175,3 +175,45 @@ func TestASessionSettingDeniedItsPrivilegeIsNamed(t *testing.T) {
 		t.Errorf("start-up error %q gives the DSN's password", err)
 	}
 }
+
+// TestAnAccountLockedOrExpiredWhileRunningIsUnavailable: the DSN's user's
+// account locked (4151), its password expired (1820: every statement
+// refused until it is changed; a password lifetime ends so), or made to
+// authenticate another way (1698) while the store runs: appends and reads
+// were a 500 "internal error" with the server's words. Each is a 503
+// (ErrUnavailable), saying what to do; a start-up meeting one fails at
+// once, not waited out as an outage. On a private server with grant tables.
+func TestAnAccountLockedOrExpiredWhileRunningIsUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "account")
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON account.* TO 'app'@'127.0.0.1'")
+	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	s, _ := openCounted(t, dsn)
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 1)
+	rootDB := otherProcessDB(t, root)
+	for _, c := range []struct {
+		what, alter, want string
+	}{
+		{"locked", "ACCOUNT LOCK", "locked"},
+		{"whose password expired", "PASSWORD EXPIRE", "expired"},
+		{"made to authenticate by its socket", "IDENTIFIED VIA unix_socket", "refuses the DSN's user"},
+	} {
+		server.Exec(t, "ALTER USER 'app'@'127.0.0.1' "+c.alter)
+		killSessionsOf(ctx, t, rootDB, "app")
+		_, err := appendOne(ctx, s, stream, eventstore.Exactly(1))
+		if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("an append, the DSN's user's account %s: %v; want an error wrapping ErrUnavailable, not of unknown outcome, saying %q", c.what, err, c.want)
+		}
+		if _, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{}); !errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("a read, the DSN's user's account %s: %v; want an error wrapping ErrUnavailable", c.what, err)
+		}
+		if _, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{}); err == nil || errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("open, the DSN's user's account %s: %v; want an error start-up fails on at once, not ErrUnavailable", c.what, err)
+		}
+		server.Exec(t, "ALTER USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' ACCOUNT UNLOCK")
+	}
+}

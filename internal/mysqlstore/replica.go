@@ -84,7 +84,7 @@ func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver
 // DSN to fix, which start-up fails on at once, not an outage to wait out.
 func translateUserAtStart(err error, cfg *mysql.Config) error {
 	switch {
-	case isMySQLError(err, errUserDenied, errDBDenied, errHostDenied):
+	case isMySQLError(err, errUserDenied, errDBDenied, errHostDenied, errNoPassword, errAccountLocked, errMySQLLocked, errPasswordExpired, errExpiredAtLogin):
 		return err
 	case isMySQLError(err, errAccessDenied):
 		return deniedSetting(err, cfg)
