@@ -128,6 +128,9 @@ const (
 	errPasswordExpired  = 1820 // every statement refused until the password is changed (MariaDB; MySQL's sandbox)
 	errExpiredAtLogin   = 1862 // MySQL: a new session refused, its password expired
 	errNoPassword       = 1698 // a new session refused: the account authenticates another way (unix_socket)
+	errInitConnect      = 1184 // a new session aborted: "Aborted connection … (init_connect command failed)"
+	errDiscarded        = 1814 // "Tablespace has been discarded for table `…`": a table's file being restored
+	errNotInEngine      = 1932 // "Table 'db.t' doesn't exist in engine": its file missing
 	errNoDatabase       = 1046 // no database selected: the session's database was dropped under it
 	errUnknownDB        = 1049 // a new session's database does not exist
 	errTableFull        = 1114 // "The table '…' is full": its tablespace at its fixed size, or its disk full
@@ -186,8 +189,13 @@ func translate(err error) error {
 			return fmt.Errorf("%w: the database's tables have a column the store does not write and that has no default: "+
 				"is an older schema restored under the service? restore a backup of this release's schema "+
 				"(an older backup restored whole is brought up to date by `api migrate`), then restart the service: %w", eventstore.ErrUnavailable, err)
-		case errNoSuchTable, errUnknownDB, errNoDatabase, errUnknownColumn:
+		case errNoSuchTable, errUnknownDB, errNoDatabase, errUnknownColumn, errDiscarded, errNotInEngine:
 			return missing(me)
+		case errInitConnect:
+			// The server's init_connect (which it runs for each new
+			// session of a user without SUPER) failed: a server setting
+			// for an operator to mend.
+			return fmt.Errorf("%w: the database aborts each new session (its init_connect failing?): %w", eventstore.ErrUnavailable, err)
 		case errTableAccess, errColumnAccess:
 			// Privileges revoked from the DSN's user while the store runs
 			// (start-up refuses a user without them: checkWrites). The
@@ -282,10 +290,19 @@ func full(me *mysql.MySQLError) bool {
 // as expected.
 func missing(me *mysql.MySQLError) error {
 	e := &eventstore.MissingError{Err: me}
-	_, name, _ := strings.Cut(me.Message, "'")
-	name, _, quoted := strings.Cut(name, "'")
+	quote := "'"
+	if me.Number == errDiscarded {
+		quote = "`"
+	}
+	_, name, _ := strings.Cut(me.Message, quote)
+	name, _, quoted := strings.Cut(name, quote)
 	switch me.Number {
-	case errNoSuchTable:
+	case errDiscarded:
+		e.Table = "(named in the database's error)"
+		if quoted {
+			e.Table = name
+		}
+	case errNoSuchTable, errNotInEngine:
 		e.Table = "(named in the database's error)"
 		if db, table, ok := strings.Cut(name, "."); quoted && ok {
 			e.Database, e.Table = db, table
@@ -314,7 +331,7 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", cfg.DBName, err)
 	case isMySQLError(err, errAccessDenied):
 		return deniedSetting(err, cfg)
-	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errNoDatabase, errUserDenied, errDBDenied, errHostDenied, errNoPassword,
+	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errDiscarded, errNotInEngine, errNoDatabase, errUserDenied, errDBDenied, errHostDenied, errNoPassword,
 		errAccountLocked, errMySQLLocked, errPasswordExpired, errExpiredAtLogin, errTableAccess, errColumnAccess):
 		// A DSN's user or password to fix, not an outage to wait out.
 		return err

@@ -109,6 +109,8 @@ func TestTranslateNamesWhatIsMissing(t *testing.T) {
 		{&mysql.MySQLError{Number: 1146, Message: "something else"}, "", "(named in the database's error)"},
 		{&mysql.MySQLError{Number: 1049, Message: "Unknown database 'app'"}, "app", ""},
 		{&mysql.MySQLError{Number: 1046, Message: "No database selected"}, "", ""},
+		{&mysql.MySQLError{Number: 1814, Message: "Tablespace has been discarded for table `events`"}, "", "events"},
+		{&mysql.MySQLError{Number: 1932, Message: "Table 'app.events' doesn't exist in engine"}, "app", "events"},
 	} {
 		err := translate(c.err)
 		var me *eventstore.MissingError

@@ -46,3 +46,29 @@ func TestAColumnMissingWhileRunningIsUnavailableNamingIt(t *testing.T) {
 		t.Errorf("the store logged %d ERROR lines; want one, naming the missing column:\n%s", n, logs.String())
 	}
 }
+
+// TestADiscardedTablespaceIsATableMissing: a restore of a table's own file
+// begun under a running store (ALTER TABLE … DISCARD TABLESPACE, before
+// its .ibd is copied in and imported) made every append and read of it a
+// 500 "internal error" with the server's 1814. It is the table missing
+// (eventstore.MissingError naming it, unavailable), as a dropped table is.
+func TestADiscardedTablespaceIsATableMissing(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 1)
+	if _, err := otherProcessDB(t, dsn).ExecContext(ctx, "ALTER TABLE events DISCARD TABLESPACE"); err != nil {
+		t.Fatal(err)
+	}
+	wantMissing := func(what string, err error) {
+		t.Helper()
+		var missing *eventstore.MissingError
+		if !errors.As(err, &missing) || !errors.Is(err, eventstore.ErrUnavailable) || missing.Table != "events" {
+			t.Errorf("%s with the events table's tablespace discarded: %v; want a MissingError naming the table, unavailable", what, err)
+		}
+	}
+	_, err := appendOne(ctx, s, stream, eventstore.Exactly(1))
+	wantMissing("an append", err)
+	_, err = s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{})
+	wantMissing("a read", err)
+}

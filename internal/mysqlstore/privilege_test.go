@@ -217,3 +217,32 @@ func TestAnAccountLockedOrExpiredWhileRunningIsUnavailable(t *testing.T) {
 		server.Exec(t, "ALTER USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' ACCOUNT UNLOCK")
 	}
 }
+
+// TestASessionAbortedByAFailingInitConnectIsUnavailable: the server's
+// init_connect failing for the DSN's user (a statement an operator set
+// that fails, for users without SUPER) aborts every new session with 1184
+// ("Aborted connection … (init_connect command failed)"): appends, reads
+// and Ping (/readyz) were a 500 "internal error". Each is a 503 naming it.
+func TestASessionAbortedByAFailingInitConnectIsUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "initconnect")
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON initconnect.* TO 'app'@'127.0.0.1'")
+	s, _ := openCounted(t, strings.Replace(root, "root@", "app:app-pw@", 1))
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 1)
+	server.Exec(t, "SET GLOBAL init_connect = 'SELECT no_such_function()'")
+	killSessionsOf(ctx, t, otherProcessDB(t, root), "app")
+	_, err := appendOne(ctx, s, stream, eventstore.Exactly(1))
+	if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) || !strings.Contains(err.Error(), "init_connect") {
+		t.Errorf("an append whose new session init_connect aborts: %v; want an error wrapping ErrUnavailable, not of unknown outcome, naming init_connect", err)
+	}
+	if _, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{}); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("a read whose new session init_connect aborts: %v; want an error wrapping ErrUnavailable", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("Ping (/readyz) whose new session init_connect aborts: %v; want an error wrapping ErrUnavailable", err)
+	}
+}

@@ -808,7 +808,7 @@ func (s *Store) checkWrites(ctx context.Context) error {
 			// as it did before it checked.
 			s.log.Warn("the database is read-only: the DSN's user's write privileges were not checked", "error", err)
 			return nil
-		case isMySQLError(err, errNoSuchTable, errUnknownColumn):
+		case isMySQLError(err, errNoSuchTable, errUnknownColumn, errDiscarded, errNotInEngine):
 			// The migrations record the table, and its columns, as made:
 			// it was dropped, or altered by hand. No wait mends it, nor
 			// does migrate, which makes no step twice.
