@@ -50,8 +50,9 @@ func TestAColumnMissingWhileRunningIsUnavailableNamingIt(t *testing.T) {
 // TestADiscardedTablespaceIsATableMissing: a restore of a table's own file
 // begun under a running store (ALTER TABLE … DISCARD TABLESPACE, before
 // its .ibd is copied in and imported) made every append and read of it a
-// 500 "internal error" with the server's 1814. It is the table missing
-// (eventstore.MissingError naming it, unavailable), as a dropped table is.
+// 500 "internal error" with the server's 1814, and /readyz said 200. It is
+// the table missing (eventstore.MissingError naming it, unavailable), as a
+// dropped table is, for /readyz too.
 func TestADiscardedTablespaceIsATableMissing(t *testing.T) {
 	ctx, dsn := guardedTest(t)
 	s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
@@ -71,4 +72,5 @@ func TestADiscardedTablespaceIsATableMissing(t *testing.T) {
 	wantMissing("an append", err)
 	_, err = s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{})
 	wantMissing("a read", err)
+	wantMissing("Ping (/readyz)", s.Ping(ctx))
 }

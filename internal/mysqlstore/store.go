@@ -704,15 +704,18 @@ func (s *Store) translate(err error) error {
 }
 
 // readyTables reads no row, but needs every table the store's appends and
-// reads use, and every column of them: a table dropped under the store, or
-// a column missing from an older schema restored under it, fails it (the
-// ping alone does not see one, nor the database dropped under a pooled
-// session).
+// reads use, and every column of them, and looks each table's primary key
+// up (for a key no row has: the server reads the const tables first, and
+// finds the WHERE impossible), which opens its file: a table dropped under
+// the store, a column missing from an older schema restored under it, or a
+// table's tablespace discarded, fails it (the ping alone does not see one,
+// nor the database dropped under a pooled session).
 const readyTables = "SELECT log_head.id, log_head.position, log_head.recorded_at, log_head.commit_id, " +
 	"events.position, events.event_id, events.stream_id, events.stream_version, events.stream_type, events.event_type, " +
 	"events.data, events.metadata, events.recorded_at, events.batch_size, " +
 	"streams.stream_id, streams.stream_type, streams.created_at, durability_fence.id, durability_fence.counter " +
-	"FROM log_head, events, streams, durability_fence LIMIT 0"
+	"FROM log_head, events, streams, durability_fence " +
+	"WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = '' AND durability_fence.id = 0"
 
 // Ping implements eventstore.Store: the live feed's connections answer (a
 // read replica's, where there is one: see ReplicaLag), and the primary has
