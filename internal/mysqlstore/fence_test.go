@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,5 +342,51 @@ func TestARetryWhoseDurabilityCannotBeConfirmedSaysItIsStored(t *testing.T) {
 	if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) {
 		t.Errorf("an append refused on a commit whose durability could not be confirmed: %v; want an error wrapping ErrUnavailable, "+
 			"not of unknown outcome (nothing of it was written)", err)
+	}
+}
+
+// TestARetryInAGroupWhoseWritesFailIsAnsweredAsStored: a retry of a stored
+// batch and another append go in one group, and the other's write fails
+// with an error that makes the group unavailable (here an older schema's
+// column that a new stream cannot fill: 1364). Nothing of the group was
+// written, and the retry was told so, "this append was not written",
+// though its batch was stored; a client without ids of its own would send
+// it again. The retry is answered as stored (200) once what it read is
+// known durable; the other append fails as before.
+func TestARetryInAGroupWhoseWritesFailIsAnsweredAsStored(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	existing := uuid.New()
+	appendVersions(ctx, t, s, existing, 1)
+	retry := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "T", Data: []byte("{}")}}}
+	if _, err := s.Append(ctx, retry); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := otherProcessDB(t, dsn).ExecContext(ctx, "ALTER TABLE streams ADD COLUMN version BIGINT NOT NULL"); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	var retried, made error
+	var res eventstore.AppendResult
+	_, first := appendsAsOneGroup(s, 2, func() error {
+		switch n.Add(1) {
+		case 1: // holds the writer while the other two queue behind it
+			_, err := appendOne(ctx, s, existing, eventstore.Any)
+			return err
+		case 2:
+			res, retried = s.Append(ctx, retry)
+			return retried
+		}
+		_, made = appendOne(ctx, s, uuid.New(), eventstore.NoStream)
+		return made
+	})
+	if first != nil {
+		t.Fatalf("the append holding the writer: %v", first)
+	}
+	if !errors.Is(made, eventstore.ErrUnavailable) {
+		t.Fatalf("the append making a stream that the schema refuses: %v; want it unavailable (the test did not reach its case)", made)
+	}
+	if retried != nil || !res.Duplicate {
+		t.Errorf("a retry of a stored batch, in a group whose other append's write failed: %+v, %v; want the stored batch's answer", res, retried)
 	}
 }

@@ -511,50 +511,77 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		}
 	}
 	failed := w.failure(err, refusals)
-	var unconfirmed *unconfirmedError
-	if failed == nil || !errors.As(err, &unconfirmed) || len(unconfirmed.stored) == 0 {
+	var unanswered *unansweredError
+	if failed == nil || !errors.As(err, &unanswered) || len(unanswered.replays) == 0 || errors.Is(err, errOutcomeUnknown) ||
+		!unanswered.durability && !errors.Is(failed, eventstore.ErrUnavailable) {
+		// (A failure not of the database's passing trouble is told to
+		// each call alone next: a retry then gets its answer there.)
 		return failed
 	}
-	// A retry of a batch already stored was answered from a commit whose
-	// durability could not be confirmed: its events are there, and a
-	// crash may yet take them back. Told "not written", a client without
-	// ids of its own would send them again; it is told, as of a lost
-	// COMMIT found committed but not durable, that its outcome is unknown.
-	// The others wrote nothing.
+	// A retry of a batch already stored was planned, and its group failed:
+	// its events are there. Told "not written", a client without ids of
+	// its own would send them again. It is answered as stored once what
+	// its plan read is known durable; if that cannot be confirmed (the
+	// failure was that wait's), it is told, as of a lost COMMIT found
+	// committed but not durable, that its outcome is unknown. The others
+	// wrote nothing.
 	if !errors.Is(failed, eventstore.ErrUnavailable) {
 		failed = fmt.Errorf("%w: %w", eventstore.ErrUnavailable, failed)
 	}
+	unconfirmed := failed
+	if !unanswered.durability {
+		var replays []*call
+		for c := range unanswered.replays {
+			replays = append(replays, c)
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), earliestDeadline(replays))
+		if err := w.waitDurable(ctx, unanswered.head); err != nil {
+			unconfirmed = fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+		} else {
+			unconfirmed = nil
+		}
+		cancel()
+	}
 	for _, c := range calls {
-		c.err = failed
-		if slices.Contains(unconfirmed.stored, c) {
+		res, replay := unanswered.replays[c]
+		switch {
+		case !replay:
+			c.err = failed
+		case unconfirmed == nil:
+			c.res, c.err = res, nil
+		default:
 			c.err = fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
-				eventstore.ErrOutcomeUnknown, failed)
+				eventstore.ErrOutcomeUnknown, unconfirmed)
 		}
 	}
 	return nil
 }
 
-// unconfirmedError is a transaction's that committed nothing (each of its
-// requests a retry of a stored batch, or refused) and whose wait for the
-// durability of what it read failed: stored are the calls whose batches it
-// found stored.
-type unconfirmedError struct {
-	err    error
-	stored []*call
+// unansweredError is a transaction's that committed nothing once it had
+// planned its calls: its writes failed, or, when it had nothing to write
+// (durability), its wait for the durability of what it read. replays are
+// the calls its plan found retries of a batch already stored, with their
+// answers, and head the log's head it read.
+type unansweredError struct {
+	err        error
+	head       int64
+	replays    map[*call]eventstore.AppendResult
+	durability bool
 }
 
-func (e *unconfirmedError) Error() string { return e.err.Error() }
-func (e *unconfirmedError) Unwrap() error { return e.err }
+func (e *unansweredError) Error() string { return e.err.Error() }
+func (e *unansweredError) Unwrap() error { return e.err }
 
-// stored is the calls whose outcome is a retry of a batch already stored.
-func stored(calls []*call, out []outcome) []*call {
-	var s []*call
+// unanswered is err as an unansweredError of calls planned from head, with
+// out, their plan's outcomes.
+func unanswered(err error, head int64, calls []*call, out []outcome, durability bool) error {
+	replays := map[*call]eventstore.AppendResult{}
 	for i, c := range calls {
 		if out[i].err == nil && out[i].res.Duplicate {
-			s = append(s, c)
+			replays[c] = out[i].res
 		}
 	}
-	return s
+	return &unansweredError{err: err, head: head, replays: replays, durability: durability}
 }
 
 // failure is run's error for its calls once its tries have ended with err,
@@ -650,7 +677,7 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		// until it is.
 		t.rollback()
 		if err := w.waitDurable(ctx, head); err != nil {
-			return nil, &unconfirmedError{err: err, stored: stored(calls, out)}
+			return nil, unanswered(err, head, calls, out, true)
 		}
 		return out, nil
 	}
@@ -686,7 +713,7 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 			return out, nil
 		}
 		w.notCommitting()
-		return nil, serr // errNotCommitted: run tries it again
+		return nil, unanswered(serr, head, calls, out, false) // errNotCommitted: run tries it again
 	}
 	if b != nil {
 		b.ctx, b.cancel, cancel = ctx, cancel, nil // the next group's reads are still on their way
