@@ -131,6 +131,11 @@ const (
 	errInitConnect      = 1184 // a new session aborted: "Aborted connection … (init_connect command failed)"
 	errDiscarded        = 1814 // "Tablespace has been discarded for table `…`": a table's file being restored
 	errNotInEngine      = 1932 // "Table 'db.t' doesn't exist in engine": its file missing
+	errOutOfMemory      = 1037
+	errOutOfSortMemory  = 1038
+	errOutOfResources   = 1041 // out of memory, the server says
+	errNoThread         = 1135 // a new session refused: no thread for it
+	errTooManyTrx       = 1637 // no room for another transaction (undo slots)
 	errNoDatabase       = 1046 // no database selected: the session's database was dropped under it
 	errUnknownDB        = 1049 // a new session's database does not exist
 	errTableFull        = 1114 // "The table '…' is full": its tablespace at its fixed size, or its disk full
@@ -151,6 +156,11 @@ func translate(err error) error {
 		switch me.Number {
 		case errTooManyConns, errServerShutdown, errConnCount, errUserLimit, errNotReady, errConnKilled, errQueryInterrupted:
 			return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+		case errOutOfMemory, errOutOfSortMemory, errOutOfResources, errNoThread, errTooManyTrx:
+			// The server is out of memory, threads or room for another
+			// transaction: its passing trouble, not the service's. The
+			// statement failed; nothing of it was written.
+			return fmt.Errorf("%w: the database is out of resources (memory, threads or transactions): %w", eventstore.ErrUnavailable, err)
 		case errHostBlocked:
 			return fmt.Errorf("%w: the database refuses new sessions from this host after too many connection errors "+
 				"(max_connect_errors): an operator must unblock it (FLUSH HOSTS): %w", eventstore.ErrUnavailable, err)

@@ -304,3 +304,17 @@ func TestTranslateKnowsOtherRefusalsOfTheServer(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslateKnowsAServerOutOfResources: a server out of memory (1037,
+// 1041), of sort memory (1038), of threads for a new session (1135), or of
+// room for another transaction (1637) is the database's passing trouble,
+// a 503, not a 500. (None can be made to happen on a test's server
+// without starving the machine it shares.)
+func TestTranslateKnowsAServerOutOfResources(t *testing.T) {
+	for _, n := range []uint16{1037, 1038, 1041, 1135, 1637} {
+		me := &mysql.MySQLError{Number: n, Message: "Out of memory"}
+		if err := translate(fmt.Errorf("read: %w", me)); !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, me) {
+			t.Errorf("translate(MySQL error %d) = %v; want ErrUnavailable, wrapping the error", n, err)
+		}
+	}
+}
