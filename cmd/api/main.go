@@ -730,6 +730,7 @@ func cutStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.C
 func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, deadline time.Time) (waitErr, storeErr error) {
 	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
 	defer cancelEnd()
+	handler.Cut() // what the close cuts is logged as the server's doing
 	srv.Close()
 	// Subscriptions took their connections over, and Close leaves those; a
 	// cut during the shutdown delay comes before Shutdown has ended them.

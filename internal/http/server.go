@@ -103,6 +103,7 @@ type Server struct {
 	bodies      bodyBudget   // bytes of request bodies being received now
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
+	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
 	frames      frameCache   // recent events' JSON, shared by subscriptions
 	// turns holds a token for each subscription taking its turn now (see
 	// eventWriter.step): at most one per two CPUs (turnsFor), however many
@@ -275,6 +276,12 @@ func (s *Server) CloseSubscriptions() {
 		s.stopClosing()
 	})
 }
+
+// Cut says that the server is about to cut what still runs, closing its
+// connections (http.Server.Close, past the shutdown timeout or at a second
+// signal): each request so cut is logged and counted as statusCut, not as
+// a client that left. Call it before the connections close.
+func (s *Server) Cut() { s.cutting.Store(true) }
 
 // headAsGet routes HEAD as GET: every route that serves GET serves HEAD
 // (allowed says so), and net/http sends no body. chi's GetHead looks for a
@@ -690,6 +697,12 @@ func detachAccessEntry(r *http.Request) func(written int) {
 // would show as a run of successes.
 const statusClientClosed = 499
 
+// statusCut is what the metrics and the log record for a request the
+// server cut (Cut), its connection closed at a stop past its timeout or at
+// a second signal: the server's doing, not the client's (499), whatever
+// the handler wrote as the connection went (a 400 "the body was cut short").
+const statusCut = http.StatusServiceUnavailable
+
 // done records the request's metrics and logs its line.
 func (e *accessEntry) done(ctx context.Context, status, written int) {
 	s := e.s
@@ -697,7 +710,10 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	if e.release != nil {
 		e.release()
 	}
+	cut := ctx.Err() != nil && s.cutting.Load()
 	switch {
+	case cut:
+		status = statusCut // its connection closed under it by Cut's caller
 	case status == 0 && ctx.Err() != nil:
 		status = statusClientClosed // no one to answer: the client left first
 	case status == 0:
@@ -713,8 +729,8 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	switch {
 	case status < 500 || e.route == "/readyz" && s.stopping.Load():
 		// /readyz's 503 during the shutdown delay was asked for (errStopping).
-	case e.refused:
-		level = slog.LevelWarn
+	case e.refused || cut:
+		level = slog.LevelWarn // no fault: a limit, or a stop that cut it (logged)
 	default:
 		// The cause is in the "request failed" line before it.
 		level = slog.LevelError
