@@ -407,16 +407,22 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 		return nil
 	}
 	lock := s.dirLock.Name()
+	// A backup restored into the file while that run ran (sqlite3's
+	// .restore, which the README allows) takes the log back in the same
+	// way, and the run records no head until its next commit: this start
+	// cannot tell it from a loss, and says both.
+	restored := fmt.Sprintf("If a backup was restored into %s while that run ran (sqlite3 .restore) and nothing was appended since, that is why: "+
+		"to start on the restored log, remove %s. Otherwise, ", FileName, lock)
 	if s.walFound {
-		return fmt.Errorf("the log in %s ends at position %d, but the last run, which did not stop cleanly, had committed up to %d: "+
+		return fmt.Errorf("the log in %s ends at position %d, but the last run, which did not stop cleanly, had committed up to %d. %s"+
 			"%s-wal is there, but it can be read only up to position %d: a frame of it is damaged (bytes gone bad; or it is not this "+
 			"file's, an older copy of which was put in place), and the commits after it cannot be read. This start leaves it as it found it. Restore the directory from a backup; or, to start on this "+
 			"shorter log on purpose, knowing that its consumers' positions past %d will be handed out again to new events, remove %s",
-			s.path, head, recorded, FileName, head, head, lock)
+			s.path, head, recorded, restored, FileName, head, head, lock)
 	}
-	return fmt.Errorf("the log in %s ends at position %d, but the last run, which did not stop cleanly, had committed up to %d: "+
+	return fmt.Errorf("the log in %s ends at position %d, but the last run, which did not stop cleanly, had committed up to %d. %s"+
 		"the commits since the last checkpoint were in %s-wal, which has been removed or lost since the crash (or an older copy of the file was put in place). "+
 		"Put back the %s-wal (and %s-shm) the crash left, if you still have it; to start on this shorter log on purpose, "+
 		"knowing that its consumers' positions past %d will be handed out again to new events, remove %s",
-		s.path, head, recorded, FileName, FileName, FileName, head, lock)
+		s.path, head, recorded, restored, FileName, FileName, FileName, head, lock)
 }

@@ -1,0 +1,145 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+)
+
+// restoreLive restores the database file at backup into the running
+// store's file through a connection of its own, as `sqlite3 tributary.db
+// ".restore backup.db"` does beside a running server (SQLite's backup API,
+// into the live file).
+func restoreLive(t *testing.T, s *sqlitestore.Store, backup string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		r, ok := dc.(interface {
+			NewRestore(string) (*sqlite.Backup, error)
+		})
+		if !ok {
+			return errors.New("the driver's connection offers no restore")
+		}
+		b, err := r.NewRestore(backup)
+		if err != nil {
+			return err
+		}
+		for {
+			more, err := b.Step(-1) // true while pages remain
+			if err != nil {
+				b.Finish() //nolint:errcheck // the step's error says it
+				return err
+			}
+			if !more {
+				return b.Finish()
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("restore %s into the running store's file: %v", backup, err)
+	}
+}
+
+// appendN appends n events to a new stream of s.
+func appendN(t *testing.T, s *sqlitestore.Store, n int) {
+	t.Helper()
+	events := make([]eventstore.NewEvent, n)
+	for i := range events {
+		events[i] = eventstore.NewEvent{Type: "Happened", Data: []byte(`{}`)}
+	}
+	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: events}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// headOf opens the store in dir, returns its head and closes it, or
+// returns Open's error.
+func headOf(ctx context.Context, dir string) (int64, error) {
+	s, err := sqlitestore.Open(ctx, dir, sqlitestore.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	return s.Head(ctx)
+}
+
+// TestAStartAfterALiveRestoreAndACrashSaysHowToGoOn: a backup restored
+// into the running store's file (`sqlite3 tributary.db ".restore
+// backup.db"`, which the README allows) takes the log back to the backup's
+// head, which the running store then serves; but the lock file keeps the
+// head of the last commit before it. A crash before the next commit, and
+// the next start is refused, rightly (it cannot tell the restore from a
+// WAL that lost its last commits), but it said only that a frame of the WAL
+// was damaged and to restore the directory from a backup, which the
+// operator had just done. It must name the restore, and that removing the
+// lock file starts the restored log; so removed, the log starts at the
+// backup's head. After an append, or a clean stop, the restored log starts
+// as it is.
+func TestAStartAfterALiveRestoreAndACrashSaysHowToGoOn(t *testing.T) {
+	t.Parallel()
+	backupDir := storeWithEvents(t, 2) // stopped cleanly: the file holds every commit
+	backup := filepath.Join(backupDir, sqlitestore.FileName)
+	dir := storeWithEvents(t, 2)
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			s.Close()
+		}
+	}()
+	appendN(t, s, 3) // head 5, recorded in the lock file
+	restoreLive(t, s, backup)
+	if head, err := s.Head(t.Context()); err != nil || head != 2 {
+		t.Fatalf("the running store after the restore: head %d (%v); want the backup's 2", head, err)
+	}
+
+	crashed := crashImage(t, s)
+	head, err := headOf(t.Context(), crashed)
+	switch {
+	case err == nil:
+		t.Errorf("a start after a live restore to head 2 and a crash, the last commit before it at 5: started at head %d; want it refused, "+
+			"as a WAL that lost its last commits is", head)
+	case !strings.Contains(err.Error(), ".restore") || !strings.Contains(err.Error(), "to start on the restored log, remove "+filepath.Join(crashed, "tributary.lock")):
+		t.Errorf("a start after a live restore and a crash: %v; want it to name a restore while the last run ran, and removing tributary.lock to start on the restored log", err)
+	}
+	if err := os.Remove(filepath.Join(crashed, "tributary.lock")); err != nil {
+		t.Fatal(err)
+	}
+	if head, err := headOf(t.Context(), crashed); err != nil || head != 2 {
+		t.Errorf("a start after a live restore and a crash, the lock file removed as the refusal says: head %d (%v); want the restored 2", head, err)
+	}
+
+	appendN(t, s, 1) // head 3, recorded
+	if head, err := headOf(t.Context(), crashImage(t, s)); err != nil || head != 3 {
+		t.Errorf("a start after a live restore, an append and a crash: head %d (%v); want 3", head, err)
+	}
+	closed = true
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if head, err := headOf(t.Context(), dir); err != nil || head != 3 {
+		t.Errorf("a start after a live restore, an append and a clean stop: head %d (%v); want 3", head, err)
+	}
+}
