@@ -18,6 +18,8 @@ import (
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // dsnOf is the data source name of the database file at path, for every
@@ -425,4 +427,96 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 		"Put back the %s-wal (and %s-shm) the crash left, if you still have it; to start on this shorter log on purpose, "+
 		"knowing that its consumers' positions past %d will be handed out again to new events, remove %s",
 		s.path, head, recorded, restored, FileName, FileName, FileName, head, lock)
+}
+
+// fileWrites tells the database file written by SQLite from one written
+// beside it (cp over it): in WAL mode SQLite writes the file only in a
+// checkpoint, which copies frames of the WAL into it and then records so
+// in the WAL's index (-shm): how many it copied, and, where it restarts the
+// WAL, new salts. A file whose size or modification time changed while
+// those did not was written by something else.
+type fileWrites struct {
+	size    int64
+	modTime time.Time
+	ckpt    [12]byte // the WAL index's salts and nBackfill
+}
+
+// walIndexCheckpoint reads the checkpoint's record from the WAL index f:
+// the first header's salts (bytes 32 to 40) and the checkpoint info's
+// nBackfill (96 to 100), SQLite's wal.c layout.
+func walIndexCheckpoint(f *os.File) ([12]byte, error) {
+	var b [100]byte
+	var ckpt [12]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return ckpt, err
+	}
+	copy(ckpt[:8], b[32:40])
+	copy(ckpt[8:], b[96:100])
+	return ckpt, nil
+}
+
+// watchWrites opens the WAL index (-shm) and takes the file's state now as
+// the first that lookForOverwrite compares with. Without the index (a
+// file system where SQLite keeps it in memory), there is no look.
+func (s *Store) watchWrites() {
+	shm, err := os.Open(s.path + "-shm")
+	if err != nil {
+		return
+	}
+	fi, err := s.file.Stat()
+	ckpt, cerr := walIndexCheckpoint(shm)
+	if err != nil || cerr != nil {
+		shm.Close()
+		return
+	}
+	s.shm, s.lastWrites = shm, fileWrites{size: fi.Size(), modTime: fi.ModTime(), ckpt: ckpt}
+}
+
+// checkWriting is checkFile, and lookForOverwrite, before a group's writes.
+func (s *Store) checkWriting() error {
+	if err := s.checkFile(); err != nil || s.file == nil {
+		return err
+	}
+	fi, err := s.file.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: the database file %s: %w", eventstore.ErrUnavailable, s.path, err)
+	}
+	return s.lookForOverwrite(fi)
+}
+
+// lookForOverwrite compares the database file held (fi) and the WAL index
+// with what they were at the last look, and returns an error wrapping
+// eventstore.ErrUnavailable if the file was written by something other
+// than SQLite (see fileWrites); it also sets or clears s.overwritten, for
+// Ping. It runs under the write lock, before a group's writes: the store's
+// own checkpoints (after its commits, on the writer's one connection, and
+// its WAL's restarts, which take the write lock) are then over and
+// recorded. Another process's checkpoint (an operator's sqlite3 committing
+// beside the server) may be under way: it fails one group, and the next
+// look, once it is recorded, passes.
+func (s *Store) lookForOverwrite(fi fs.FileInfo) error {
+	if s.shm == nil {
+		return nil
+	}
+	ckpt, err := walIndexCheckpoint(s.shm)
+	if err != nil {
+		return nil // the WAL's own check says what became of it
+	}
+	now := fileWrites{size: fi.Size(), modTime: fi.ModTime(), ckpt: ckpt}
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	if now.ckpt != s.lastWrites.ckpt || now.size == s.lastWrites.size && now.modTime.Equal(s.lastWrites.modTime) {
+		s.lastWrites = now
+		s.overwritten.Store(nil)
+		return nil
+	}
+	err = fmt.Errorf("%w: the database file %s was overwritten while the server ran, not through SQLite (cp over it?): "+
+		"the server reads and writes its WAL's pages over it, and a stop copies them into it, so it would hold neither what was copied "+
+		"nor the log; stop the server, then put the copy in place again and remove %s-wal, %s-shm and tributary.lock "+
+		"(or restore through SQLite while it runs: sqlite3 %s \".restore backup.db\")",
+		eventstore.ErrUnavailable, s.path, FileName, FileName, FileName)
+	if s.overwritten.Swap(&err) == nil {
+		s.log.Error("the database file was overwritten while the server ran; appends are refused", "path", s.path, "error", err.Error())
+	}
+	return err
 }

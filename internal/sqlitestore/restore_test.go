@@ -143,3 +143,69 @@ func TestAStartAfterALiveRestoreAndACrashSaysHowToGoOn(t *testing.T) {
 		t.Errorf("a start after a live restore, an append and a clean stop: head %d (%v); want 3", head, err)
 	}
 }
+
+// overwriteInPlace writes the bytes of the file at from over the file at
+// to, as `cp from to` does: the same file (inode), truncated and written.
+func overwriteInPlace(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(to, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestADatabaseFileOverwrittenInPlaceWhileRunningIsRefused: a backup copied
+// over the running store's file (`cp backup.db tributary.db`, a restore
+// done as if the server were stopped) was not noticed: the connections
+// keep the file, which is the same file, and read the pages of its WAL over
+// it, so appends went on at the old log's head and reads served the old
+// log; the clean stop then copied the WAL's pages into the backup's,
+// leaving a file that is neither (here, the old log whole: the restore
+// silently undone). Appends and the readiness probe must refuse, saying
+// the file was overwritten while the server ran and how to restore it; a
+// store whose file only SQLite writes (its checkpoints, the WAL's
+// restarts, a restore through SQLite beside it) must not be taken for one.
+func TestADatabaseFileOverwrittenInPlaceWhileRunningIsRefused(t *testing.T) {
+	t.Parallel()
+	backup := filepath.Join(storeWithEvents(t, 2), sqlitestore.FileName)
+	dir := storeWithEvents(t, 2)
+	// A small WAL limit: the store restarts its WAL (a checkpoint into the
+	// file) now and then, and SQLite checkpoints after commits too.
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{WALLimit: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	big := eventstore.NewEvent{Type: "Big", Data: []byte(`"` + strings.Repeat("x", 60_000) + `"`)}
+	for range 120 { // about 7 MB: past SQLite's checkpoint of 1,000 pages, and the limit, many times
+		if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{big}}); err != nil {
+			t.Fatalf("an append while only SQLite writes the file: %v", err)
+		}
+	}
+	restoreLive(t, s, backup) // through SQLite: allowed
+	for range 3 {
+		appendN(t, s, 1)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("ping while only SQLite writes the file: %v", err)
+	}
+
+	overwriteInPlace(t, backup, s.Path())
+	_, err = s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{{Type: "After", Data: []byte(`{}`)}}})
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "overwritten") {
+		t.Errorf("an append after the file was overwritten in place: %v; want ErrUnavailable saying the file was overwritten while the server ran", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "overwritten") {
+		t.Errorf("ping after the file was overwritten in place: %v; want ErrUnavailable saying so", err)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"modernc.org/sqlite"
@@ -91,6 +92,14 @@ type Store struct {
 	walLimit         int64
 	walFull, walStop chan struct{}
 	walDone          chan struct{}
+
+	// The look for a file overwritten beside SQLite (lookForOverwrite):
+	// the WAL index, the file's state at the last look, and the error
+	// while the file is found overwritten, for Ping.
+	shm         *os.File
+	fileMu      sync.Mutex
+	lastWrites  fileWrites
+	overwritten atomic.Pointer[error]
 }
 
 // Open opens the database in dir and starts the writer. It makes a new,
@@ -206,12 +215,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			s.refused(startWAL)
 			return nil, fmt.Errorf("open %s: its WAL: %w", path, err)
 		}
+		s.watchWrites()
 	}
 	d := dialect
 	d.Translate = s.translate
 	d.CheckRead = s.checkRead
 	s.Store = sqlstore.New(d, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		BeforeCommit: s.runBeforeCommit, Check: s.checkFile, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics,
+		BeforeCommit: s.runBeforeCommit, Check: s.checkWriting, Committed: s.recordHead, Logger: opts.Logger, Metrics: opts.Metrics,
 		ReadAhead: max(1, opts.MaxReaders/4)})
 	opts.Metrics.Store("sqlite", map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed})
 	if s.wal != nil {
@@ -387,6 +397,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.checkFile(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
+	if err := s.overwritten.Load(); err != nil {
+		return fmt.Errorf("ping: %w", *err)
+	}
 	return s.Store.Ping(ctx)
 }
 
@@ -417,17 +430,17 @@ func (s *Store) Close() error {
 	// A file found damaged is not recorded as stopped cleanly: the next
 	// start checks every page, and refuses a damaged one (quick_check
 	// reads no JSON: an event's damaged data is found again when read).
-	if err == nil && s.damage.Load() == nil {
+	if err == nil && s.damage.Load() == nil && s.overwritten.Load() == nil {
 		s.markStopped()
 	}
-	closeFiles(s.wal, s.file, s.dirLock)
+	closeFiles(s.shm, s.wal, s.file, s.dirLock)
 	return err
 }
 
 // closeDBs closes the pools, then the files.
 func (s *Store) closeDBs() error {
 	err := s.closePools()
-	closeFiles(s.wal, s.file, s.dirLock)
+	closeFiles(s.shm, s.wal, s.file, s.dirLock)
 	return err
 }
 
