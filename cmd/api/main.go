@@ -677,7 +677,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		// Nothing uses the store any more: it closes at once, or, if its
 		// close hangs (a database that stopped answering), is left as a
 		// crash leaves it at the end of the timeout.
-		endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
+		endCtx, cancelEnd := context.WithDeadline(context.Background(), closeBy(deadline))
 		defer cancelEnd()
 		if err := stopStore(endCtx); err != nil {
 			return fmt.Errorf("shut down: %w", err)
@@ -738,7 +738,26 @@ func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(contex
 	if err := handler.Wait(endCtx); err != nil {
 		return err, nil
 	}
-	return nil, stopStore(endCtx)
+	closeCtx, cancelClose := context.WithDeadline(context.Background(), closeBy(deadline))
+	defer cancelClose()
+	return nil, stopStore(closeCtx)
+}
+
+// minStoreClose is the least time a stop gives the store's close, once no
+// handler runs, whatever is left of the shutdown timeout: with
+// TRIBUTARY_SHUTDOWN_TIMEOUT=0s (no drain), none was left, and every stop,
+// even of an idle server, left the store as a crash leaves it and exited
+// 1. A start-up that fails gives the close as much. (Handlers still running
+// are waited for no longer than the timeout: the process is gone by then.)
+const minStoreClose = time.Second
+
+// closeBy is when the store's close at the end of a stop due by deadline
+// must be over: deadline, or minStoreClose from now if that is later.
+func closeBy(deadline time.Time) time.Time {
+	if soon := time.Now().Add(minStoreClose); soon.After(deadline) {
+		return soon
+	}
+	return deadline
 }
 
 // withStopError returns err, which stopped the service, with stopErr, what
