@@ -351,6 +351,7 @@ func pidLine() string { return strconv.Itoa(os.Getpid()) + "\n" }
 // has grown past its limit (see wal.go).
 func (s *Store) recordHead(position int64) {
 	writeHead(s.dirLock, position)
+	s.noteCheckpoint()
 	s.checkWALSize()
 }
 
@@ -456,36 +457,69 @@ func walIndexCheckpoint(f *os.File) ([12]byte, error) {
 }
 
 // watchWrites opens the WAL index (-shm) and takes the file's state now as
-// the first that lookForOverwrite compares with. Without the index (a
-// file system where SQLite keeps it in memory), there is no look.
+// the first that lookForOverwrite compares with. Without it, there is no
+// look. The descriptor is closed only with the database's (closeFiles,
+// after every connection): closing one drops every fcntl lock the process
+// holds on the file, SQLite's on the index included.
 func (s *Store) watchWrites() {
 	shm, err := os.Open(s.path + "-shm")
 	if err != nil {
 		return
 	}
-	fi, err := s.file.Stat()
-	ckpt, cerr := walIndexCheckpoint(shm)
-	if err != nil || cerr != nil {
-		shm.Close()
-		return
+	s.shm = shm
+	if now, err := s.writesNow(); err == nil {
+		s.watching, s.lastWrites = true, now
 	}
-	s.shm, s.lastWrites = shm, fileWrites{size: fi.Size(), modTime: fi.ModTime(), ckpt: ckpt}
 }
 
 // checkWriting is checkFile, and lookForOverwrite, before a group's writes.
 func (s *Store) checkWriting() error {
-	if err := s.checkFile(); err != nil || s.file == nil {
+	if err := s.checkFile(); err != nil {
 		return err
+	}
+	return s.lookForOverwrite()
+}
+
+// writesNow reads the WAL index's checkpoint record, then the file's size
+// and time: in that order, so that a checkpoint under way, which records
+// itself once it has written the file, is never taken as recorded with the
+// file as it was before it.
+func (s *Store) writesNow() (fileWrites, error) {
+	ckpt, err := walIndexCheckpoint(s.shm)
+	if err != nil {
+		return fileWrites{}, err
 	}
 	fi, err := s.file.Stat()
 	if err != nil {
-		return fmt.Errorf("%w: the database file %s: %w", eventstore.ErrUnavailable, s.path, err)
+		return fileWrites{}, err
 	}
-	return s.lookForOverwrite(fi)
+	return fileWrites{size: fi.Size(), modTime: fi.ModTime(), ckpt: ckpt}, nil
 }
 
-// lookForOverwrite compares the database file held (fi) and the WAL index
-// with what they were at the last look, and returns an error wrapping
+// noteCheckpoint takes the file's state as the next look's, where a
+// checkpoint has been recorded since the last look: after each commit,
+// whose checkpoint SQLite may have run, and after a restart of the WAL, so
+// that the next look compares with the file as the store left it, and a
+// copy over the file after it is not read as that checkpoint. It never
+// finds a file overwritten: it may run beside one of the store's own
+// checkpoints, not yet recorded.
+func (s *Store) noteCheckpoint() {
+	if !s.watching {
+		return
+	}
+	now, err := s.writesNow()
+	if err != nil {
+		return
+	}
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	if now.ckpt != s.lastWrites.ckpt {
+		s.lastWrites = now
+	}
+}
+
+// lookForOverwrite compares the database file and the WAL index with what
+// they were at the last look, and returns an error wrapping
 // eventstore.ErrUnavailable if the file was written by something other
 // than SQLite (see fileWrites); it also sets or clears s.overwritten, for
 // Ping. It runs under the write lock, before a group's writes: the store's
@@ -493,16 +527,17 @@ func (s *Store) checkWriting() error {
 // its WAL's restarts, which take the write lock) are then over and
 // recorded. Another process's checkpoint (an operator's sqlite3 committing
 // beside the server) may be under way: it fails one group, and the next
-// look, once it is recorded, passes.
-func (s *Store) lookForOverwrite(fi fs.FileInfo) error {
-	if s.shm == nil {
+// look, once it is recorded, passes. A copy over the file followed by a
+// checkpoint of the store's before the next look (a restart of the WAL run
+// just after a commit) is not found.
+func (s *Store) lookForOverwrite() error {
+	if !s.watching {
 		return nil
 	}
-	ckpt, err := walIndexCheckpoint(s.shm)
+	now, err := s.writesNow()
 	if err != nil {
-		return nil // the WAL's own check says what became of it
+		return nil // the file's and the WAL's own checks say what became of them
 	}
-	now := fileWrites{size: fi.Size(), modTime: fi.ModTime(), ckpt: ckpt}
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
 	if now.ckpt != s.lastWrites.ckpt || now.size == s.lastWrites.size && now.modTime.Equal(s.lastWrites.modTime) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"modernc.org/sqlite"
@@ -56,6 +57,34 @@ func restoreLive(t *testing.T, s *sqlitestore.Store, backup string) {
 	})
 	if err != nil {
 		t.Fatalf("restore %s into the running store's file: %v", backup, err)
+	}
+}
+
+// checkpointBeside copies the WAL's pages into the running store's file
+// from a connection of its own, as another process's SQLite does after its
+// commits.
+func checkpointBeside(t *testing.T, s *sqlitestore.Store) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The kernel stamps a file's modification time from a clock that moves
+	// a tick (up to 10 ms) at a time: the checkpoint's write must come on
+	// another tick than the last one's, or the file would look untouched.
+	if fi, err := os.Stat(s.Path()); err == nil {
+		time.Sleep(time.Until(fi.ModTime().Add(20 * time.Millisecond)))
+	}
+	for {
+		var busy, frames, copied int64
+		if err := db.QueryRowContext(t.Context(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+			t.Fatalf("a checkpoint beside the store: %v", err)
+		}
+		if copied > 0 {
+			return
+		}
+		appendN(t, s, 1) // the store's own restart emptied the WAL: give it a page to copy
 	}
 }
 
@@ -185,7 +214,7 @@ func TestADatabaseFileOverwrittenInPlaceWhileRunningIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { s.Close() }()
 	big := eventstore.NewEvent{Type: "Big", Data: []byte(`"` + strings.Repeat("x", 60_000) + `"`)}
 	for range 120 { // about 7 MB: past SQLite's checkpoint of 1,000 pages, and the limit, many times
 		if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{big}}); err != nil {
@@ -195,11 +224,22 @@ func TestADatabaseFileOverwrittenInPlaceWhileRunningIsRefused(t *testing.T) {
 	restoreLive(t, s, backup) // through SQLite: allowed
 	for range 3 {
 		appendN(t, s, 1)
+		checkpointBeside(t, s) // as an operator's sqlite3 may
 	}
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("ping while only SQLite writes the file: %v", err)
 	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 
+	// The store as it runs on its default WAL limit (no restart under
+	// way, which would race the copy).
+	s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 1)
 	overwriteInPlace(t, backup, s.Path())
 	_, err = s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{{Type: "After", Data: []byte(`{}`)}}})
 	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "overwritten") {

@@ -94,9 +94,10 @@ type Store struct {
 	walDone          chan struct{}
 
 	// The look for a file overwritten beside SQLite (lookForOverwrite):
-	// the WAL index, the file's state at the last look, and the error
-	// while the file is found overwritten, for Ping.
+	// the WAL index, whether it is read, the file's state at the last look,
+	// and the error while the file is found overwritten, for Ping.
 	shm         *os.File
+	watching    bool
 	fileMu      sync.Mutex
 	lastWrites  fileWrites
 	overwritten atomic.Pointer[error]

@@ -66,6 +66,7 @@ func (s *Store) restartWAL() {
 		}
 		var busy, frames, copied int64
 		err := s.kept.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
+		s.noteCheckpoint()
 		switch {
 		case err != nil:
 			s.log.Warn("could not restart the WAL", "path", s.path, "error", translate(err).Error())
