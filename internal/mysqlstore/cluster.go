@@ -60,19 +60,7 @@ const (
 // one. A server without a port gets 3306. It fails for a list of addresses on
 // another protocol than tcp.
 func splitAddrs(dsn string, cfg *mysql.Config) ([]string, error) {
-	// The driver's grammar: [user[:password]@][net[(addr)]]/dbname[?params],
-	// the database after the last slash, the user before the last @.
-	slash := strings.LastIndex(dsn, "/")
-	if slash < 1 || dsn[slash-1] != ')' {
-		return []string{cfg.Addr}, nil
-	}
-	head := dsn[:slash-1]
-	head = head[strings.LastIndex(head, "@")+1:]
-	open := strings.Index(head, "(")
-	if open < 0 {
-		return []string{cfg.Addr}, nil
-	}
-	raw := head[open+1:]
+	raw := dsnAddr(dsn)
 	if !strings.Contains(raw, ",") {
 		return []string{cfg.Addr}, nil
 	}
@@ -80,15 +68,15 @@ func splitAddrs(dsn string, cfg *mysql.Config) ([]string, error) {
 		return nil, fmt.Errorf("a list of servers needs the tcp protocol, got %s(%s)", cfg.Net, raw)
 	}
 	var addrs []string
-	for a := range strings.SplitSeq(raw, ",") {
-		a = strings.TrimSpace(a)
+	for given := range strings.SplitSeq(raw, ",") {
+		a := strings.TrimSpace(given)
 		if a == "" {
 			return nil, fmt.Errorf("empty server in the list tcp(%s)", raw)
 		}
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			a = net.JoinHostPort(strings.Trim(a, "[]"), "3306")
 		}
-		if err := checkPort(a); err != nil {
+		if err := checkPort(given, a); err != nil {
 			return nil, err
 		}
 		addrs = append(addrs, a)

@@ -32,7 +32,7 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 	// take for a database not up yet and retry until its timeout.
 	// (A list of servers is checked server by server in splitAddrs.)
 	if strings.HasPrefix(cfg.Net, "tcp") && !strings.Contains(cfg.Addr, ",") {
-		if err := checkPort(cfg.Addr); err != nil {
+		if err := checkPort(dsnAddr(dsn), cfg.Addr); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 	}
@@ -125,15 +125,50 @@ func dsnUserinfo(dsn string) string {
 	return head
 }
 
-// checkPort refuses a numeric port outside 1–65535 in host:port (a name
-// from /etc/services is left to the dialer).
-func checkPort(addr string) error {
-	_, port, err := net.SplitHostPort(strings.TrimSpace(addr))
-	if err != nil {
-		return nil // no port: the driver adds 3306
+// dsnAddr returns a DSN's address as it is written, between the
+// parentheses of net(addr), "" without them: in the driver's grammar,
+// [user[:password]@][net[(addr)]]/dbname[?params], the database is after
+// the last slash, the user before the last @.
+func dsnAddr(dsn string) string {
+	slash := strings.LastIndex(dsn, "/")
+	if slash < 1 || dsn[slash-1] != ')' {
+		return ""
 	}
-	if n, err := strconv.Atoi(port); err == nil && (n < 1 || n > 65535) {
-		return fmt.Errorf("the address %s has port %d; a port is 1 to 65535", addr, n)
+	head := dsn[:slash-1]
+	head = head[strings.LastIndex(head, "@")+1:]
+	open := strings.Index(head, "(")
+	if open < 0 {
+		return ""
+	}
+	return head[open+1:]
+}
+
+// checkPort refuses an address every dial to which fails: brackets that
+// do not enclose the host alone, an empty port (a dial of port 0), a
+// numeric port outside 1–65535, or a name the system does not know as a
+// service (/etc/services, looked up as the dialer does). given is the
+// address as the DSN writes it, which the errors quote; dialed is what the
+// driver dials, with 3306 added where given has no port (which makes
+// [::1:3306 [[::1:3306]:3306, and [::1] [[::1]]:3306).
+func checkPort(given, dialed string) error {
+	if given = strings.TrimSpace(given); given == "" {
+		given = dialed
+	}
+	_, port, err := net.SplitHostPort(strings.TrimSpace(dialed))
+	if open := strings.Count(given, "["); err != nil || open != strings.Count(given, "]") || open > 1 || open == 1 && given[0] != '[' {
+		return fmt.Errorf("the address %s is not host:port (or a host alone, for port 3306; an IPv6 address in brackets, with its port: [::1]:3306)", given)
+	}
+	if port == "" {
+		return fmt.Errorf("the address %s has an empty port; a port is 1 to 65535 (or leave out the colon too, for 3306)", given)
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 1 || n > 65535 {
+			return fmt.Errorf("the address %s has port %d; a port is 1 to 65535", given, n)
+		}
+		return nil
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("the address %s has port %s, not a number nor a service name this system knows (/etc/services); a port is 1 to 65535", given, port)
 	}
 	return nil
 }

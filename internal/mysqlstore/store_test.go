@@ -393,9 +393,15 @@ func TestASystemSchemaIsRefusedAsTheDatabase(t *testing.T) {
 // tcp(host:-1) failed every dial with "invalid port", which start-up took
 // for a database not up yet and retried for TRIBUTARY_STARTUP_TIMEOUT.
 // No retry can help; it must be refused at once, not as ErrUnavailable.
+// So must an empty port (tcp(host:), which dialled port 0), a name the
+// system does not know as a service (tcp(host:abc): "unknown port") and
+// brackets that do not enclose the host alone (tcp([::1:3306), shown as
+// [[[::1:3306]:3306]:3306), each quoting the address as given (a black-box
+// tester found them retried).
 func TestADSNWithAnImpossiblePortIsRefusedAtOnce(t *testing.T) {
 	t.Parallel()
-	for _, addr := range []string{"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:0", "[::1]:65536", "127.0.0.1:3306,127.0.0.1:99999"} {
+	for _, addr := range []string{"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:0", "[::1]:65536", "127.0.0.1:3306,127.0.0.1:99999",
+		"127.0.0.1:", "127.0.0.1:abc", "[::1:3306", "::1]:3306", "[::1]", "127.0.0.1:3306,127.0.0.1:", "127.0.0.1:3306,127.0.0.1:abc", "127.0.0.1:3306,[::1:3306"} {
 		for _, opts := range []mysqlstore.Options{{}, {ReadDSN: "root@tcp(" + addr + ")/x"}} {
 			dsn := "root@tcp(" + addr + ")/x"
 			if strings.Contains(addr, ",") && opts.ReadDSN != "" {
@@ -411,8 +417,10 @@ func TestADSNWithAnImpossiblePortIsRefusedAtOnce(t *testing.T) {
 			if err == nil {
 				s.Close()
 			}
-			if err == nil || errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "port") {
-				t.Errorf("Open with the address %s (read replica: %t): expected a refusal naming the port, not ErrUnavailable; got %v", addr, opts.ReadDSN != "", err)
+			given := addr[strings.LastIndex(addr, ",")+1:]
+			if err == nil || errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "port") ||
+				!strings.Contains(err.Error(), "address "+given+" ") || strings.Contains(err.Error(), "[[") {
+				t.Errorf("Open with the address %s (read replica: %t): expected a refusal naming the port, quoting the address %s as given, not ErrUnavailable; got %v", addr, opts.ReadDSN != "", given, err)
 			}
 		}
 	}
