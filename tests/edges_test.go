@@ -318,7 +318,8 @@ func gzipped(t *testing.T, s string) []byte {
 }
 
 // TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody
-// appends gzip bodies (stored as if sent plain), holds a gzip bomb to the
+// appends gzip bodies (stored as if sent plain; x-gzip is gzip, as RFC 9110
+// §8.4.1.3 asks of a recipient), holds a gzip bomb to the
 // body limit by its decompressed size (413), and refuses encodings the
 // server does not decode (415) and corrupt gzip (400), writing nothing.
 func TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody(t *testing.T) {
@@ -334,6 +335,16 @@ func TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody(t *t
 		r.decode(t, &e)
 		if string(e.Data) != `{"total":10}` {
 			t.Errorf("a gzip append stored data %s, expected {\"total\":10}", e.Data)
+		}
+		for i, enc := range []string{"x-gzip", "X-GZip"} {
+			requireStatus(t, srv.post(t, "/streams/"+id+"/events", gzipped(t, body), "Content-Encoding", enc), http.StatusCreated)
+			r := srv.get(t, fmt.Sprintf("/streams/%s/events/%d", id, 3+i))
+			requireStatus(t, r, http.StatusOK)
+			var e event
+			r.decode(t, &e)
+			if string(e.Data) != `{"total":10}` {
+				t.Errorf("a Content-Encoding: %s append stored data %s, expected {\"total\":10} (x-gzip is gzip)", enc, e.Data)
+			}
 		}
 
 		// 1 MiB of spaces inside the JSON: 1 KiB compressed, over the limit decompressed.
@@ -392,8 +403,8 @@ func TestContentEncodingIsGzipOrIdentityAndLimitsApplyToTheDecompressedBody(t *t
 				t.Errorf("%s: expected a problem+json answer, got %d %q %s", tc.name, status, ctype, b)
 			}
 		}
-		if log := srv.readLog(t, "/events"); len(log) != 2 {
-			t.Errorf("expected only the 2 good appends in the log, got %d events", len(log))
+		if log := srv.readLog(t, "/events"); len(log) != 4 {
+			t.Errorf("expected only the 4 good appends in the log, got %d events", len(log))
 		}
 	}, "TRIBUTARY_MAX_BODY_BYTES=4096")
 }

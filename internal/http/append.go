@@ -434,7 +434,8 @@ func (br *budgetReader) release() {
 }
 
 // decodedBody returns the request body with its Content-Encoding undone:
-// identity (or none) and gzip are decoded, anything else is a 415. The
+// identity (or none) and gzip are decoded (x-gzip as gzip, RFC 9110
+// §8.4.1.3), anything else is a 415. The
 // caller bounds what it reads of the result, so the body limit applies to
 // the decompressed size; the compressed body is bounded too.
 func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadCloser, error) {
