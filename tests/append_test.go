@@ -333,23 +333,31 @@ func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) 
 		s.mustAppend(t, id, appendBody{StreamType: "order", Events: stored})
 
 		other := newID()
+		// The detail says what is true: a part of a batch in its own stream
+		// was said to be "already used by another stream or batch" (a
+		// black-box tester), where a retry must resend the whole batch.
+		const elsewhere, whole = "another stream", "resend the whole batch"
 		for _, tc := range []struct {
-			name     string
-			streamID string
-			batch    []newEvent
+			name      string
+			streamID  string
+			batch     []newEvent
+			says, not string
 		}{
-			{"one id in another stream", other, []newEvent{{ID: newID(), Type: "X", Data: 1}, stored[1]}},
-			{"the whole batch in another stream", other, stored},
-			{"a stored id with a new one in the same stream", id, []newEvent{stored[2], {ID: newID(), Type: "X", Data: 1}}},
-			{"the stored batch reordered in the same stream", id, []newEvent{stored[1], stored[0]}},
-			{"the tail of the stored batch", id, stored[1:]},
-			{"the head of the stored batch", id, stored[:2]},
+			{"one id in another stream", other, []newEvent{{ID: newID(), Type: "X", Data: 1}, stored[1]}, elsewhere, whole},
+			{"the whole batch in another stream", other, stored, elsewhere, whole},
+			{"a stored id with a new one in the same stream", id, []newEvent{stored[2], {ID: newID(), Type: "X", Data: 1}}, whole, elsewhere},
+			{"the stored batch reordered in the same stream", id, []newEvent{stored[1], stored[0]}, whole, elsewhere},
+			{"the tail of the stored batch", id, stored[1:], whole, elsewhere},
+			{"the head of the stored batch", id, stored[:2], whole, elsewhere},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := s.post(t, "/streams/"+tc.streamID+"/events", appendBody{StreamType: "order", Events: tc.batch})
 				p := requireProblem(t, r, http.StatusConflict, "duplicate-event-id")
 				if p.EventID == "" {
 					t.Errorf("expected the problem to name the event id, got %s", r.Body)
+				}
+				if !strings.Contains(p.Detail, tc.says) || strings.Contains(p.Detail, tc.not) {
+					t.Errorf("expected the detail to say %q, not %q; got %q", tc.says, tc.not, p.Detail)
 				}
 			})
 		}

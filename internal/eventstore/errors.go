@@ -112,14 +112,22 @@ func (e *WrongExpectedVersionError) Error() string {
 
 func (e *WrongExpectedVersionError) Unwrap() error { return ErrWrongExpectedVersion }
 
-// DuplicateEventError reports an event id already used by another stream or
-// another batch. errors.Is(err, ErrDuplicateEventID) holds for it.
+// DuplicateEventError reports an event id already used by another stream,
+// or, InStream, stored in the request's own stream in a batch the request
+// does not repeat exactly (a part of it, or with new events), which no
+// retry is. errors.Is(err, ErrDuplicateEventID) holds for it.
 type DuplicateEventError struct {
-	EventID uuid.UUID
+	EventID  uuid.UUID
+	InStream bool
 }
 
 func (e *DuplicateEventError) Error() string {
-	return fmt.Sprintf("event id %s is already used by another stream or batch", e.EventID)
+	if e.InStream {
+		return fmt.Sprintf("event id %s is already stored in this stream, as part of a batch this request does not repeat exactly: "+
+			"a retry must resend the whole batch as it was sent (the same events in the same order, none left out, none added); "+
+			"send new events in a request of their own", e.EventID)
+	}
+	return fmt.Sprintf("event id %s is already used by another stream", e.EventID)
 }
 
 func (e *DuplicateEventError) Unwrap() error { return ErrDuplicateEventID }

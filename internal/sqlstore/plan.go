@@ -198,7 +198,7 @@ func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, boo
 			}
 		}
 	}
-	duplicate := &eventstore.DuplicateEventError{EventID: firstKnown}
+	duplicate := &eventstore.DuplicateEventError{EventID: firstKnown, InStream: p.known[firstKnown].StreamID == req.StreamID}
 	if size := p.known[req.Events[0].ID].BatchSize; size >= 0 && size != int64(len(req.Events)) {
 		return eventstore.AppendResult{}, false, duplicate // not the whole stored batch
 	}

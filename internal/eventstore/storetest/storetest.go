@@ -304,13 +304,23 @@ func raceAppends(t *testing.T, n int, refusal error, send func(i int) (eventstor
 }
 
 // requireDuplicate appends req, which must be refused with a
-// DuplicateEventError naming event (any event, when it is uuid.Nil).
-func requireDuplicate(t *testing.T, s eventstore.Store, name string, req eventstore.AppendRequest, event uuid.UUID) {
+// DuplicateEventError naming event (any event, when it is uuid.Nil) that
+// says where the event is stored: in another stream, or in req's stream
+// in a batch req does not repeat whole (a retry must resend it whole).
+func requireDuplicate(t *testing.T, s eventstore.Store, name string, req eventstore.AppendRequest, event uuid.UUID, inStream bool) {
 	t.Helper()
 	_, err := s.Append(ctx(t), req)
 	var dup *eventstore.DuplicateEventError
 	if !errors.As(err, &dup) || !errors.Is(err, eventstore.ErrDuplicateEventID) || (event != uuid.Nil && dup.EventID != event) {
 		t.Errorf("%s: err = %v; want DuplicateEventError naming %s (nil: any)", name, err, event)
+		return
+	}
+	says, not := "another stream", "this stream"
+	if inStream {
+		says, not = "resend the whole batch", "another stream"
+	}
+	if msg := dup.Error(); !strings.Contains(msg, says) || strings.Contains(msg, not) {
+		t.Errorf("%s: %q; want it to say %q, not %q", name, msg, says, not)
 	}
 }
 
@@ -405,7 +415,7 @@ func testDuplicateEventID(t *testing.T, s eventstore.Store) {
 		"stored ids with a new one": {StreamID: id, Events: append(withIDs(batch(1)), evs[2])},
 	}
 	for name, req := range cases {
-		requireDuplicate(t, s, name, req, uuid.Nil)
+		requireDuplicate(t, s, name, req, uuid.Nil, req.StreamID == id)
 	}
 	requireLogLength(t, s, 3, "after refused batches, which write nothing")
 }
@@ -429,7 +439,7 @@ func testRetryIsTheWholeSameBatch(t *testing.T, s eventstore.Store) {
 		"one event [b]":  {StreamID: id, Events: evs[1:2]},
 	}
 	for name, req := range dup {
-		requireDuplicate(t, s, "a part of a stored batch, "+name, req, req.Events[0].ID)
+		requireDuplicate(t, s, "a part of a stored batch, "+name, req, req.Events[0].ID, true)
 	}
 	reused := map[string]struct {
 		req   eventstore.AppendRequest
