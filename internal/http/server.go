@@ -319,6 +319,11 @@ func (s *Server) routes() {
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
+		// A CONNECT to host:port (a proxy's request) has no path, which
+		// chi routes as "/": no resource whose methods an Allow could list.
+		if r.Method == http.MethodConnect && !strings.HasPrefix(r.RequestURI, "/") {
+			return badRequest("CONNECT %s is not served here: this server is no proxy; ask it for one of its own paths, as in GET /streams", r.RequestURI)
+		}
 		return problemf(errMethodNotAllowed, "%s is not allowed on %s", r.Method, routingPath(r))
 	}))
 
