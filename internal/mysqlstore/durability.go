@@ -147,7 +147,8 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 			return err
 		}
 	}
-	if _, ok := ctx.Deadline(); !ok {
+	_, hasDeadline := ctx.Deadline()
+	if !hasDeadline {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, fenceTimeout, errFenceTimedOut)
 		defer cancel()
@@ -166,7 +167,14 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	// does not: it is written again on another, in the time left.
 	err := sqlstore.AgainOnLostSession(ctx, sessionLost, func(error) error { return s.writeFence(ctx) })
 	if err != nil {
-		if errors.Is(context.Cause(ctx), errFenceTimedOut) {
+		// Bounded by fenceTimeout: what ended it is what the live feed
+		// logs, and an operator acts on it. Only the server's answer tells
+		// a lock from a stalled server or network.
+		locked := isMySQLError(err, errLockWaitTimeout, errLockNoWait)
+		switch {
+		case !hasDeadline && locked:
+			return fmt.Errorf("wait for durability: %w: %w", errFenceLocked, err)
+		case errors.Is(context.Cause(ctx), errFenceTimedOut):
 			return fmt.Errorf("wait for durability: %w: %w", errFenceTimedOut, s.translate(err))
 		}
 		return fmt.Errorf("wait for durability: %w", s.translate(err))
@@ -183,8 +191,17 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 // with errFenceTimedOut, which the feed retries at its next poll.
 const fenceTimeout = 3 * time.Second
 
-// errFenceTimedOut is a wait for durability's that fenceTimeout ended.
-var errFenceTimedOut = fmt.Errorf("%w: the durability fence did not commit within %v (its row or table locked by another session?)",
+// errFenceTimedOut is a wait for durability's that fenceTimeout ended with
+// no answer from the server: a frozen server or network says nothing of a
+// lock, nor does a lock held past fenceTimeout when the server's own wait
+// for it (rounded up to whole seconds) ends a moment after.
+var errFenceTimedOut = fmt.Errorf("%w: the durability fence got no answer from the database within %v "+
+	"(a stalled server or network, or a lock another session holds)", eventstore.ErrUnavailable, fenceTimeout)
+
+// errFenceLocked is a wait for durability's, bounded by fenceTimeout, that
+// the server ended because the fence waited for a lock too long (1205, or
+// MySQL's 3572).
+var errFenceLocked = fmt.Errorf("%w: the durability fence did not commit within %v (its row or table locked by another session?)",
 	eventstore.ErrUnavailable, fenceTimeout)
 
 // fenceWrite is the fence. It must write, or its commit flushes nothing:

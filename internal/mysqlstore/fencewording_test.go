@@ -1,0 +1,81 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/faultproxy"
+)
+
+// TestAFenceWithoutADeadlineSaysWhyItEnded: the live feed's fence (its
+// caller has no deadline) ends after 3 s, and its error is what the feed
+// logs. It said "its row or table locked by another session?" whatever
+// ended it: with the database frozen (SIGSTOP, a stalled network) an
+// operator looked for a lock that was not there. The lock is named only
+// when the server answered that it waited for one (1205); a fence that got
+// no answer says so.
+func TestAFenceWithoutADeadlineSaysWhyItEnded(t *testing.T) {
+	t.Run("the server answers that the fence's row is locked", func(t *testing.T) {
+		ctx, dsn := guardedTest(t)
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The server's own wait for a row lock (1 s) ends before the fence's 3 s.
+		cfg.Params = map[string]string{"innodb_lock_wait_timeout": "1"}
+		s, _ := openCounted(t, cfg.FormatDSN())
+		if !s.Fences() {
+			t.Skip("the binary log is on: no fence is written")
+		}
+		holder, err := otherProcessDB(t, dsn).Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
+			holder.Close()
+		})
+		if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
+			t.Fatal(err)
+		}
+		if err := holder.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
+			t.Fatal(err)
+		}
+		err = s.Tail().WaitDurable(context.Background(), 1)
+		if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "did not commit within 3s (its row or table locked by another session") {
+			t.Errorf("WaitDurable while another session held the fence's row, the server's wait 1 s: %v; "+
+				"want an error wrapping ErrUnavailable that says the fence's row or table is locked", err)
+		}
+	})
+	t.Run("the database does not answer", func(t *testing.T) {
+		_, dsn := guardedTest(t)
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := faultproxy.Start(t, cfg.Addr)
+		cfg.Addr = proxy.Addr()
+		s, _ := openCounted(t, cfg.FormatDSN())
+		if !s.Fences() {
+			t.Skip("the binary log is on: no fence is written")
+		}
+		held, release := proxy.HoldAfter(func(chunk []byte) bool { return strings.Contains(string(chunk), "durability_fence") })
+		err = s.Tail().WaitDurable(context.Background(), 1)
+		select {
+		case <-held:
+			release()
+		default:
+			t.Fatalf("the fence never reached the proxy (WaitDurable: %v)", err)
+		}
+		if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "the durability fence got no answer from the database within 3s") ||
+			strings.Contains(err.Error(), "locked by another session?") {
+			t.Errorf("WaitDurable with the fence's statement held on its way: %v; "+
+				"want an error wrapping ErrUnavailable that says the fence got no answer, and does not blame a lock", err)
+		}
+	})
+}
