@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -114,6 +116,144 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 	return d, nil
 }
 
+// settingsWatch is what a store knows of its primary's durability settings
+// while it runs (watchDurability).
+type settingsWatch struct {
+	mu       sync.Mutex
+	watching bool       // Open has read them, and chosen
+	atOpen   durability // its Galera cluster, as Open found it
+	allow    bool       // Options.AllowUnsafeDurability
+	unsafe   string     // the reason last said, "" while durable
+}
+
+// watchFrom starts watching the settings of each new session of the
+// primary's pools from those Open read (d): whether answers wait for a
+// fence, and whether appends are refused, follow the server's settings.
+func (s *Store) watchFrom(d durability, allow bool) {
+	s.fence.Store(!d.logBin)
+	s.settings.mu.Lock()
+	defer s.settings.mu.Unlock()
+	s.settings.watching, s.settings.atOpen, s.settings.allow, s.settings.unsafe = true, d, allow, d.unsafe()
+}
+
+// watchDurability makes each new session of a pool of the primary's read
+// the server's durability settings before it is used. Open reads them once,
+// but the server may restart under the store with others (an operator's
+// restart with --skip-log-bin, innodb_flush_log_at_trx_commit=2): every
+// session is then new, and none is used before its server's settings are
+// known. The binary log turned off turns the fences on (and on, off) before
+// anything is read on it; settings that let a crash take back an
+// acknowledged commit refuse the writer's sessions, every append a 503
+// naming the setting (as start-up refuses them; Options.AllowUnsafeDurability
+// lets them through), and are logged once. A setting changed on a running
+// server (SET GLOBAL) shows only on the sessions made after it. One query
+// per new session: the pools keep their sessions up to 30 minutes.
+type watchDurability struct {
+	driver.Connector
+	s      *Store
+	writer bool // the writer's pool: refused on a server that cannot make commits durable
+}
+
+func (w watchDurability) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := w.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.s.sessionDurability(ctx, conn, w.writer); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// sessionDurability reads conn's server's durability settings and follows
+// them (watchDurability). It returns an error wrapping
+// eventstore.ErrUnavailable and ErrNotDurable for a session of the writer's
+// on a server that cannot make commits durable, unless that is allowed.
+func (s *Store) sessionDurability(ctx context.Context, conn driver.Conn, writer bool) error {
+	s.settings.mu.Lock()
+	watching, atOpen := s.settings.watching, s.settings.atOpen
+	s.settings.mu.Unlock()
+	if !watching {
+		return nil // Open reads them, and chooses
+	}
+	v, err := queryInts(ctx, conn, "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.log_bin, @@GLOBAL.sync_binlog")
+	if err != nil {
+		return fmt.Errorf("read durability settings: %w", err)
+	}
+	// A Galera cluster's size is as Open found it: its nodes keep copies
+	// whatever each one's disk settings.
+	d := durability{flushAtCommit: v[0], logBin: v[1] == 1, syncBinlog: v[2], galera: atOpen.galera, clusterSize: atOpen.clusterSize}
+	why, allow := s.followDurability(d)
+	if writer && why != "" && !allow {
+		return fmt.Errorf("%w: %w: %s (the server's settings changed while the service ran): appends are refused until they are fixed", eventstore.ErrUnavailable, ErrNotDurable, why)
+	}
+	return nil
+}
+
+// followDurability turns the fences on or off as d's binary log says, logs
+// a change of what d means for acknowledged appends, once, and returns why
+// they could be lost ("" if they cannot) and whether that is allowed.
+func (s *Store) followDurability(d durability) (why string, allow bool) {
+	why = d.unsafe()
+	s.settings.mu.Lock()
+	defer s.settings.mu.Unlock()
+	if was := s.fence.Swap(!d.logBin); was != !d.logBin {
+		if d.logBin {
+			s.log.Info("the database's binary log is on again: a commit is on disk once visible, and nothing waits for a durability fence", "node", s.Node())
+		} else {
+			s.log.Warn("the database's binary log is off now: the live feed and answers wait for a durability fence before they show a commit", "node", s.Node())
+		}
+	}
+	if why == s.settings.unsafe {
+		return why, s.settings.allow
+	}
+	s.settings.unsafe = why
+	switch {
+	case why == "":
+		s.log.Info("the database makes commits durable again: appends are taken", "node", s.Node())
+	case s.settings.allow:
+		s.log.Warn("the database's settings changed while the service runs: acknowledged appends can be lost in a crash of the database", "node", s.Node(), "reason", why)
+	default:
+		s.log.Error("the database's settings changed while the service runs, and it does not make commits durable: every append is refused (503) until they are fixed",
+			"node", s.Node(), "reason", why)
+	}
+	return why, s.settings.allow
+}
+
+// queryInts runs q, which reads one row of integers, on conn.
+func queryInts(ctx context.Context, conn driver.Conn, q string) ([]int64, error) {
+	qc, ok := conn.(driver.QueryerContext)
+	if !ok {
+		return nil, fmt.Errorf("the MySQL driver's connection %T cannot run a statement", conn)
+	}
+	rows, err := qc.QueryContext(ctx, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	v := make([]driver.Value, len(rows.Columns()))
+	if err := rows.Next(v); err != nil {
+		return nil, err
+	}
+	n := make([]int64, len(v))
+	for i, x := range v {
+		switch x := x.(type) {
+		case int64:
+			n[i] = x
+		case uint64:
+			n[i] = int64(min(x, math.MaxInt64))
+		case []byte: // the text protocol's
+			if n[i], err = strconv.ParseInt(string(x), 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: column %d is %q, not an integer", q, i+1, x)
+			}
+		default:
+			return nil, fmt.Errorf("%s: column %d is %T, not an integer", q, i+1, x)
+		}
+	}
+	return n, nil
+}
+
 // waitDurable returns once every commit up to position, which the caller has
 // seen, is on disk.
 //
@@ -138,7 +278,7 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 // a few times, within that time (sqlstore.AgainOnLostSession); one the
 // server refused or ended on a live session (its time limit) is not.
 func (s *Store) waitDurable(ctx context.Context, position int64) error {
-	if !s.fence || position <= s.durable.Load() {
+	if !s.fence.Load() || position <= s.durable.Load() {
 		return nil
 	}
 	if position <= s.committing.Load() {

@@ -13,7 +13,7 @@ func (s *Store) SetBeforeCommit(f func()) { s.beforeCommit.Store(&f) }
 
 // Fences reports whether answers wait for a fence commit (see waitDurable):
 // true when the server's binary log is off.
-func (s *Store) Fences() bool { return s.fence }
+func (s *Store) Fences() bool { return s.fence.Load() }
 
 // FenceCommits is how many fence commits the database has recorded, by any
 // process.

@@ -78,11 +78,15 @@ type Store struct {
 	cfg      *mysql.Config
 	addrs    []string // the servers the DSN names
 	galera   *cluster // chooses the node, when addrs are several
-	fence    bool     // waitDurable must write: the binary log is off
 	onGalera bool     // the server is a Galera node (wsrep_on)
 	// onMariaDB: the server is MariaDB (VERSION()), which takes SET
 	// STATEMENT; MySQL does not.
 	onMariaDB bool
+	// fence: waitDurable must write, the binary log being off. It follows
+	// the server's settings as each new session finds them, as settings
+	// does (durability.go).
+	fence    atomic.Bool
+	settings settingsWatch
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
@@ -211,6 +215,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
+	connector = watchDurability{Connector: connector, s: s}
 	s.primary = pool(causalTail{connector}, 3)
 	if err := s.primary.PingContext(ctx); err != nil {
 		s.closeDBs()
@@ -229,7 +234,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	s.writes = pool(writer, 2)
+	s.writes = pool(watchDurability{Connector: writer, s: s, writer: true}, 2)
 	if s.idleVar == "wait_timeout" {
 		// An idle session is closed by the pool before the server ends
 		// it. The pool looks only every so often (a session may sit idle
@@ -254,7 +259,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%s is given a read replica, but its binary log is off: replication needs it on (log_bin, with sync_binlog=1)", s.Addr())
 	}
 	d.log(opts.Logger, s.Node())
-	s.fence = !d.logBin
+	s.watchFrom(d, opts.AllowUnsafeDurability)
 	if s.galera != nil {
 		s.galera.start()
 	}
@@ -791,7 +796,7 @@ var leaseProbe = struct{ what, sql string }{"the Galera writer lease's move",
 // eventstore.ErrUnavailable: no wait mends it.
 func (s *Store) checkWrites(ctx context.Context) error {
 	probes := writeProbes
-	if s.fence {
+	if s.fence.Load() {
 		probes = append(probes[:len(probes):len(probes)], fenceProbes...)
 	}
 	if s.galera != nil {
