@@ -156,6 +156,12 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 // hand, not a commit on its way.
 const (
 	visibleWindow = 1000
+	// visibleSpan: a log page's check looks from its after (a gap at its
+	// start, under a page of a thousand events committed just after it),
+	// but no further than this below its last event: a filtered page may
+	// span millions of positions, and a commit on its way lies near the
+	// head.
+	visibleSpan = 4 * visibleWindow
 	holePatience  = 5 * time.Second
 	// recentEnough: older events cannot be part of a commit on its way
 	// (with room for the database's and this process's clocks to differ).
@@ -170,8 +176,7 @@ func recent(t time.Time) bool {
 
 // visibleUpTo returns the highest position up to hi below which no position
 // is missing.
-func (s reader) visibleUpTo(ctx context.Context, hi int64) (int64, error) {
-	lo := max(hi-visibleWindow, 0)
+func (s reader) visibleUpTo(ctx context.Context, lo, hi int64) (int64, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	// Nearly always every position is there: one count says so.
@@ -210,10 +215,16 @@ func (s reader) visibleUpTo(ctx context.Context, hi int64) (int64, error) {
 	return hi, nil
 }
 
+// checkFrom is where a log page after after whose last event is at last
+// looks for missing positions: see visibleSpan.
+func checkFrom(after, last int64) int64 {
+	return max(min(after, last-visibleWindow), last-visibleSpan, 0)
+}
+
 // waitVisible waits, briefly, until no position up to last is missing.
 func (s reader) waitVisible(ctx context.Context, last int64) error {
 	for wait := time.Millisecond; ; wait *= 2 {
-		bound, err := s.visibleUpTo(ctx, last)
+		bound, err := s.visibleUpTo(ctx, max(last-visibleWindow, 0), last)
 		if err != nil || bound >= last {
 			return err
 		}
@@ -428,9 +439,17 @@ func (s reader) readPage(ctx context.Context, opts eventstore.ReadAllOptions) (e
 		if s.hooks != nil {
 			run(&s.hooks.beforeVisible)
 		}
-		bound, err := s.visibleUpTo(ctx, page.Last)
+		bound, err := s.visibleUpTo(ctx, checkFrom(opts.After, page.Last), page.Last)
 		if err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
+		}
+		if bound <= opts.After {
+			// Nothing below the missing position: the page ends where it
+			// started, so that the next one reads it once visible. (A
+			// bound of 0 would be no bound at all as an UpTo.)
+			page.Last, page.More = opts.After, true
+			page.Events = func(func(eventstore.Event, error) bool) {}
+			return page, nil
 		}
 		upTo := opts
 		if upTo.UpTo == 0 || bound < upTo.UpTo {

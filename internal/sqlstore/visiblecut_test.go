@@ -80,3 +80,57 @@ func TestALogPageDoesNotSkipACommitThatBecameVisibleDuringItsCheck(t *testing.T)
 		t.Fatalf("log after 1: no event, Last %d; expected Last 1", page.Last)
 	}
 }
+
+// TestALogPageDoesNotSkipAMissingFirstPosition: position 1 missing a
+// moment ago (a commit on its way): the check for missing positions found
+// nothing visible past the page's after (0), and the positions read again
+// up to that bound were read with no bound at all (an UpTo of 0), and the
+// page was answered past position 1 (a hostile review of this session's
+// change). MySQL only, as the other tests here.
+func TestALogPageDoesNotSkipAMissingFirstPosition(t *testing.T) {
+	t.Parallel()
+	k := teststore.MySQL
+	s := k.Open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	appendN(t, s, uuid.New(), 3)
+	k.Exec(t, s, "DELETE FROM events WHERE position = 1")
+	for _, opts := range []eventstore.ReadAllOptions{{Limit: 10}, {Limit: 10, UpTo: 3}, {Limit: 10, StreamTypes: []string{"counter"}}} {
+		page, err := s.ReadAll(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := logPositions(drain(t, page.Events))
+		if len(got) > 0 || page.Last != 0 {
+			t.Errorf("%+v, position 1 missing a moment ago (on its way): positions %v, Last %d, More %v; expected no event, Last 0", opts, got, page.Last, page.More)
+		}
+	}
+}
+
+// TestALogPageSeesAMissingPositionAtItsStartUnderAThousandEvents: the
+// check for missing positions looked only at the 1,000 below the page's
+// last event, not from its after: a position missing just after it (a
+// commit on its way, with a batch of a thousand committed and visible
+// after it) was not seen under a page of 1,000 events, and the page
+// skipped it (a hostile review). MySQL only.
+func TestALogPageSeesAMissingPositionAtItsStartUnderAThousandEvents(t *testing.T) {
+	t.Parallel()
+	k := teststore.MySQL
+	s := k.Open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	appendN(t, s, uuid.New(), 6)
+	appendN(t, s, uuid.New(), 500)
+	appendN(t, s, uuid.New(), 500)
+	k.Exec(t, s, "DELETE FROM events WHERE position = 6")
+	for _, limit := range []int{999, 1000} {
+		page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 5, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := logPositions(drain(t, page.Events))
+		if len(got) > 0 || page.Last != 5 {
+			t.Errorf("limit %d, after 5, position 6 missing a moment ago: %d positions from %v, Last %d; expected none, Last 5", limit, len(got), got[:min(3, len(got))], page.Last)
+		}
+	}
+}
