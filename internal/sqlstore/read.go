@@ -161,8 +161,8 @@ const (
 	// but no further than this below its last event: a filtered page may
 	// span millions of positions, and a commit on its way lies near the
 	// head.
-	visibleSpan = 4 * visibleWindow
-	holePatience  = 5 * time.Second
+	visibleSpan  = 4 * visibleWindow
+	holePatience = 5 * time.Second
 	// recentEnough: older events cannot be part of a commit on its way
 	// (with room for the database's and this process's clocks to differ).
 	recentEnough = time.Minute
