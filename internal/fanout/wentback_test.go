@@ -236,3 +236,29 @@ func TestAnEventReplacedAtTheHeadOfAnIdleFeedIsNoticed(t *testing.T) {
 		})
 	})
 }
+
+// TestASubscriptionCatchesUpWhenTheEventAtTheHeadWasRemovedByHand: the
+// event at the head removed by hand (log_head still says 3). A change of
+// this session's made a read up to the head say more follow while it could
+// not see that position: the subscription read an empty page every 2 ms
+// and never caught up (a hostile review). On both stores.
+func TestASubscriptionCatchesUpWhenTheEventAtTheHeadWasRemovedByHand(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		appendN(t, store, uuid.New(), "X", 3)
+		k.Exec(t, store, "DELETE FROM events WHERE position = 3")
+		reader := &countingReader{Store: store}
+		f := runFeed(t, reader, fanout.Options{PollInterval: 20 * time.Millisecond})
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, cu, _, _ := c.snapshot(); len(cu) == 1 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		events, _, _, _ := c.snapshot()
+		t.Fatalf("no caught-up after 15 s with position 3 (the head) removed by hand: %d events delivered, %d reads of the store meanwhile", len(events), reader.reads.Load())
+	})
+}

@@ -340,6 +340,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// by it: not on Galera, until it is made to certify there. Such an
 		// append is of unknown outcome (never "not written").
 		sd.CannotSettle = true
+		// The clients' reads do not wait for their node to apply the
+		// cluster's commits; the live feed's do (causalTail).
+		sd.ReadsLag = true
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		WaitDurable: s.waitDurable, Committing: s.committingUpTo, Committed: s.durableUpTo, NotCommitted: s.notCommitting,

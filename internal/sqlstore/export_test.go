@@ -3,3 +3,7 @@ package sqlstore
 // BeforeVisibleCheck makes f run in each log read of s between reading its
 // page's positions and looking for positions not yet visible below them.
 func BeforeVisibleCheck(s *Store, f func()) { s.reader.hooks.beforeVisible.Store(&f) }
+
+// ReadsLag makes s's reads up to a position check the head first, as on a
+// Galera cluster (Dialect.ReadsLag).
+func ReadsLag(s *Store) { s.reader.readsLag = true }

@@ -165,6 +165,10 @@ type Dialect struct {
 	// here (a Galera cluster: the log's lock on one node holds up no other
 	// node's transaction): such an append is of unknown outcome at once.
 	CannotSettle bool
+	// ReadsLag says that the clients' reads may be on a server a moment
+	// behind the live feed's (a Galera cluster): a read up to a position
+	// the feed had then checks that its server has it (see readAll).
+	ReadsLag bool
 	// CommitWithoutDeadline sends COMMIT (one statement at a time only)
 	// with the callers' deadline's values but not its end: for an embedded
 	// database, whose COMMIT, holding the write lock since BEGIN, waits for
@@ -273,7 +277,7 @@ func New(d Dialect, opts Options) *Store {
 	return &Store{
 		reader: reader{db: opts.Reads, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
-			ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks)},
+			ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
 			check: d.CheckRead},
 		feed:     opts.Feed,
