@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -73,6 +74,12 @@ func logKey(opts eventstore.ReadAllOptions) aheadKey {
 	return aheadKey{stream: opts.StreamID, lo: opts.After, limit: opts.Limit, filter: b.String()}
 }
 
+// eventSize is what an event read ahead holds beside its data and metadata
+// (its ids, names, numbers and time, and the slices' headers), counted
+// against aheadBytes with them: a page of a thousand small events holds
+// more in these than in its data.
+const eventSize = int(unsafe.Sizeof(eventstore.Event{}))
+
 // aheadPage is a page being read ahead, or read.
 type aheadPage struct {
 	ready chan struct{} // closed once the fields below are set
@@ -80,7 +87,7 @@ type aheadPage struct {
 	ok      bool
 	events  []eventstore.Event
 	last    int64 // a log page's Last
-	size    int   // bytes of data and metadata
+	size    int   // bytes held: data, metadata and eventSize an event
 	expires time.Time
 	counted bool // its size is in readAhead.held (guarded by its mu)
 }
@@ -195,7 +202,7 @@ func (a *readAhead) start(key aheadKey, read func(ctx context.Context) ([]events
 		<-a.slots
 		size := 0
 		for _, e := range events {
-			size += len(e.Data) + len(e.Metadata)
+			size += eventSize + len(e.Data) + len(e.Metadata)
 		}
 		a.mu.Lock()
 		if !ok || a.held+size > aheadBytes {
@@ -206,6 +213,10 @@ func (a *readAhead) start(key aheadKey, read func(ctx context.Context) ([]events
 			if ok {
 				a.held += size
 				p.counted = true
+				// Dropped at its time, whether or not another read
+				// comes: a burst of reads ahead on a server that then
+				// goes idle is not kept.
+				time.AfterFunc(aheadFor, func() { a.drop(key, p) })
 			} else {
 				delete(a.pages, key)
 			}
@@ -213,6 +224,20 @@ func (a *readAhead) start(key aheadKey, read func(ctx context.Context) ([]events
 		a.mu.Unlock()
 		close(p.ready)
 	}()
+}
+
+// drop lets go of the page p kept under key, if it is still kept.
+func (a *readAhead) drop(key aheadKey, p *aheadPage) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pages[key] != p {
+		return
+	}
+	delete(a.pages, key)
+	if p.counted {
+		a.held -= p.size
+		p.counted = false
+	}
 }
 
 // prune drops the pages kept past their time; a.mu is held.

@@ -111,3 +111,49 @@ func TestATakeWaitsForAPageOnItsWayUntilItsContextEnds(t *testing.T) {
 	}
 	close(release)
 }
+
+func TestPagesReadAheadAreDroppedAtTheirTimeWithoutAnotherRead(t *testing.T) {
+	a := newReadAhead(4)
+	defer a.close()
+	for i := range 4 {
+		a.start(aheadKey{lo: int64(i + 1)}, pageOf(100, 1<<20/100, nil))
+	}
+	a.mu.Lock()
+	var pages []*aheadPage
+	for _, p := range a.pages {
+		pages = append(pages, p)
+	}
+	a.mu.Unlock()
+	for _, p := range pages {
+		<-p.ready
+	}
+	// Past their time, with no read since: let go by themselves (bounded
+	// wait: the timers may run late on a busy machine).
+	for deadline := time.Now().Add(aheadFor + 30*time.Second); ; time.Sleep(50 * time.Millisecond) {
+		a.mu.Lock()
+		n, held := len(a.pages), a.held
+		a.mu.Unlock()
+		if n == 0 && held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pages, %d bytes still held %s after their time, with no read since; expected none", n, held, 30*time.Second)
+		}
+	}
+}
+
+func TestAPageReadAheadCountsItsEventsWithTheirData(t *testing.T) {
+	a := newReadAhead(1)
+	defer a.close()
+	key := aheadKey{lo: 1}
+	a.start(key, pageOf(1000, 16, nil))
+	a.mu.Lock()
+	p := a.pages[key]
+	a.mu.Unlock()
+	<-p.ready
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if want := 1000 * (16 + eventSize); a.held != want {
+		t.Errorf("a page of 1,000 events of 16 bytes counted %d bytes held; expected %d, their data and the events themselves", a.held, want)
+	}
+}
