@@ -573,6 +573,11 @@ type eventWriter struct {
 	guarded bool    // writes since the last flush are under the guard
 	batch   *[]byte // frames not yet written, from batchPool; nil when idle
 	lastID  int64   // the id of the last frame written
+	// unflushed: before detach, bytes were handed to net/http since the
+	// last flush. A batch written as it reached maxBatchBytes (deliver)
+	// leaves the last of its pieces in net/http's buffer, which the client
+	// does not get until a flush, and which detach would drop.
+	unflushed bool
 	// progress is where a filtered log subscription has got to: every
 	// matching event up to it has been written.
 	progress int64
@@ -714,7 +719,7 @@ func (ew *eventWriter) step(ctx context.Context) (bool, error) {
 	}
 	err := ew.sub.Next(ctx, ew.emit)
 	wrote := ew.batch != nil
-	if wrote || ew.guarded {
+	if wrote || ew.guarded || ew.unflushed {
 		ew.flush()
 	}
 	return wrote, err
@@ -882,6 +887,7 @@ func (ew *eventWriter) write() {
 			if ew.conn != nil {
 				ew.err = ew.writeChunk(ew.pieces, len(*b)+ew.refBytes)
 			} else {
+				ew.unflushed = true
 				for _, p := range ew.pieces {
 					if _, ew.err = ew.w.Write(p); ew.err != nil {
 						break
@@ -1038,6 +1044,7 @@ func (ew *eventWriter) flush() error {
 	ew.write()
 	if ew.err == nil && ew.rc != nil {
 		ew.err = ew.rc.Flush()
+		ew.unflushed = false
 	}
 	ew.unguard()
 	return ew.err

@@ -146,3 +146,118 @@ func TestASlowReaderGetsTheExactFramesOfEventsOfEverySize(t *testing.T) {
 		}
 	})
 }
+
+// TestTheFramesWrittenAsASubscriptionGoesLiveAreNotLost: the turn that
+// brings a subscription live (its history, then caught-up) may end with a
+// write of a batch that reached maxBatchBytes. Written to net/http's
+// response buffer in pieces (a large frame's by reference), its last ones
+// stayed there unflushed, and net/http dropped them when the subscription
+// took its connection over: here the end of the last event's frame and the
+// caught-up frame, which the caught-up frame took over the bound. The client
+// must read every frame whole, caught-up included, and then the live ones.
+// On both stores.
+func TestTheFramesWrittenAsASubscriptionGoesLiveAreNotLost(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		s, feed := feedServer(t, store, fanout.Options{PollInterval: 10 * time.Millisecond}, Options{Heartbeat: time.Hour, StallTimeout: time.Minute})
+		srv := serveRaw(t, s, false)
+		ns := feed.Notifying(store)
+		appendPad := func(n int) {
+			t.Helper()
+			data := `{"pad":"` + strings.Repeat("p", n) + `"}`
+			if _, err := ns.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "X", Data: []byte(data)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// frames returns the frames of the log's events from the store.
+		frames := func() ([]byte, []eventstore.Event) {
+			t.Helper()
+			page, err := store.ReadAll(context.Background(), eventstore.ReadAllOptions{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b []byte
+			var evs []eventstore.Event
+			for e, err := range page.Events {
+				if err != nil {
+					t.Fatal(err)
+				}
+				b = append(b, "id: "+strconv.FormatInt(e.Position, 10)+"\ndata: "...)
+				b = encodeEvent(b, oneLine(&e))
+				b = append(b, "\n\n"...)
+				evs = append(evs, e)
+			}
+			return b, evs
+		}
+		// Four frames inline, then one over maxCachedFrame (written from
+		// the frame cache, by reference) whose pad makes the history 10
+		// bytes short of maxBatchBytes: the caught-up frame takes the batch
+		// over it, and the batch is written with no flush after it.
+		for range 4 {
+			appendPad(5700)
+		}
+		_, evs := frames()
+		fifth := evs[3] // as long as the fifth's frame will be, with no pad
+		fifth.Position, fifth.Data = 5, []byte(`{"pad":""}`)
+		base := len("id: 5\ndata: ") + len(encodeEvent(nil, fifth)) + len("\n\n")
+		history, _ := frames()
+		appendPad(maxBatchBytes - 10 - len(history) - base)
+		history, evs = frames()
+		caughtUp := "event: caught-up\ndata: 5\n\n"
+		feedAt(t, feed, 5) // else the history may come in two turns, up to the feed's head and then the rest
+		if len(evs) != 5 || len(history) >= maxBatchBytes || len(history)+len(caughtUp) < maxBatchBytes || s.frames.frame(&evs[4]).json != nil {
+			t.Fatalf("the test's history is %d events, %d bytes of frames, its last one whole in the cache: %v; want 5 events, the caught-up frame taking them over %d bytes, the last one in pieces",
+				len(evs), len(history), s.frames.frame(&evs[4]).json != nil, maxBatchBytes)
+		}
+
+		c, resp := subscribeRaw(t, srv, 0)
+		want := "retry: 2000\n\n" + string(history) + caughtUp
+		got := make([]byte, len(want))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // bounds a hang
+		n, err := io.ReadFull(resp.Body, got)
+		if err != nil || string(got) != want {
+			t.Fatalf("the subscription opened with %d bytes of %d, %v; the last 120 read: %q; want them to end %q",
+				n, len(want), err, got[max(0, n-120):n], want[len(want)-120:])
+		}
+		appendPad(20)
+		all, _ := frames()
+		live := all[len(history):]
+		got = make([]byte, len(live))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // bounds a hang
+		if n, err := io.ReadFull(resp.Body, got); err != nil || !bytes.Equal(got, live) {
+			t.Fatalf("the live frame after it: %q, %v; want %q", got[:n], err, live)
+		}
+	})
+}
+
+// feedAt waits until the live feed's head has reached position p: a
+// subscription of its own is handed the event there, which the feed does
+// only once its head has reached it.
+func feedAt(t *testing.T, feed *fanout.Feed, p int64) {
+	t.Helper()
+	sub := feed.Subscribe(eventstore.SubscribeOptions{After: p - 1})
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // bounds a hang
+	defer cancel()
+	var got int64
+	for {
+		if err := sub.Next(ctx, func(d eventstore.Delivery) error {
+			if d.Event != nil {
+				got = d.Event.Position
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("waiting for the live feed to reach position %d: %v", p, err)
+		}
+		if got >= p {
+			return
+		}
+		select {
+		case <-sub.Ready():
+		case <-ctx.Done():
+			t.Fatalf("the live feed did not reach position %d in 10 s", p)
+		}
+	}
+}
