@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -483,15 +484,24 @@ func TestALiveSubscriberWhoseWriteOnceWaitedIsNotCutLater(t *testing.T) {
 	// window take while the client does not read: the write waits.
 	const n = 8
 	data := fmt.Appendf(nil, `{"pad":"%s"}`, strings.Repeat("x", 64<<10))
-	for range n {
-		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-			Events: []eventstore.NewEvent{{Type: "X", Data: data}}}); err != nil {
-			t.Fatal(err)
+	var appends sync.WaitGroup
+	t.Cleanup(appends.Wait) // before the store closes
+	appends.Go(func() {
+		for range n {
+			if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "X", Data: data}}}); err != nil {
+				t.Error(err)
+				return
+			}
 		}
-	}
-	time.Sleep(stall / 2) // stalled, but for less than the timeout
+	})
+	// Stalled, but for less than the timeout, from before the first append
+	// whatever the appends take: counted from after them (up to 1.5 s on a
+	// busy machine), the stall was longer than the timeout, and the server
+	// was right to cut the client. A 64 KB frame's write waits on an 8 KB
+	// send buffer even while the client reads.
+	time.Sleep(stall / 4)
 
-	c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
 	keepAlives := 0
 	next := func() (ssetest.Frame, error) { // the next event, counting keep-alives
 		for {
@@ -503,12 +513,16 @@ func TestALiveSubscriberWhoseWriteOnceWaitedIsNotCutLater(t *testing.T) {
 		}
 	}
 	for want := 1; want <= n; want++ {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // bounds a hang
 		if f, err := next(); err != nil || f.ID != strconv.Itoa(want) {
 			t.Fatalf("frame %.80q, %v; want the event at position %d", f.ID, err, want)
 		}
 	}
+	appends.Wait()
 	before := keepAlives
 	time.Sleep(3 * stall) // past any deadline the waiting write set, keep-alives meanwhile
+
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // bounds a hang
 	if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
 		Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}}}); err != nil {
 		t.Fatal(err)
