@@ -96,7 +96,7 @@ func TestSubscribersOverTheLargeFrameBoundThatStallFilterAndResumeGetEveryEventO
 				t.Errorf("subscribing to %s: %v, %v", path, resp, err)
 				return nil, nil
 			}
-			c.SetReadDeadline(time.Now().Add(40 * time.Second)) //nolint:errcheck
+			c.SetReadDeadline(time.Now().Add(40 * time.Second)) //nolint:errcheck // bounds a hang up to caught-up
 			return c, ssetest.NewParser(resp.Body, lastID)
 		}
 		// next returns the next event frame, past retry, caught-up, progress
@@ -146,6 +146,10 @@ func TestSubscribersOverTheLargeFrameBoundThatStallFilterAndResumeGetEveryEventO
 							return
 						}
 					}
+					// Each event within 40 s of asking for it: one deadline
+					// for all of them, set at the start, ran out on a busy
+					// machine, where the appends alone took 15 to 28 s.
+					c.SetReadDeadline(time.Now().Add(40 * time.Second)) //nolint:errcheck // bounds a hang
 					f, err := next(p)
 					if err != nil {
 						t.Errorf("%s: event %d of %d: %v", cl.name, i+1, len(want), err)
