@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -165,7 +166,14 @@ func TestSubscribersOverTheLargeFrameBoundThatStallFilterAndResumeGetEveryEventO
 						} `json:"data"`
 					}
 					if err := json.Unmarshal([]byte(f.Data), &e); err != nil {
-						t.Errorf("%s: event %d: %v in %.200q", cl.name, i+1, err, f.Data)
+						// Where it breaks, not only how the frame begins: a
+						// frame run into the next one broke at its end.
+						at := len(f.Data)
+						if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+							at = int(se.Offset)
+						}
+						t.Errorf("%s: event %d: %v in %.120q…%q (byte %d of %d)", cl.name, i+1, err,
+							f.Data, f.Data[max(at-120, 0):min(at+120, len(f.Data))], at, len(f.Data))
 						return
 					}
 					id := e.Position
