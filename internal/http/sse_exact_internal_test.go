@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,22 +214,50 @@ func TestTheFramesWrittenAsASubscriptionGoesLiveAreNotLost(t *testing.T) {
 				len(evs), len(history), s.frames.frame(&evs[4]).json != nil, maxBatchBytes)
 		}
 
+		// Over HTTP/1.1, where the subscription takes its connection over,
+		// and over HTTP/2, where it cannot: there the bytes waited in
+		// net/http's buffer for the next flush (a keep-alive, an hour here).
 		c, resp := subscribeRaw(t, srv, 0)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second)) //nolint:errcheck // bounds a hang
+		h2 := httptest.NewUnstartedServer(s)
+		h2.Config.ConnContext = ConnContext
+		h2.EnableHTTP2 = true
+		h2.StartTLS()
+		t.Cleanup(h2.Close)
+		// The client leaves before h2.Close, which waits for the subscription.
+		ctx, leave := context.WithTimeout(context.Background(), 20*time.Second) // bounds a hang
+		t.Cleanup(leave)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, h2.URL+"/events", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		resp2, err := h2.Client().Do(req)
+		if err != nil || resp2.ProtoMajor != 2 || resp2.StatusCode != http.StatusOK {
+			t.Fatalf("subscribing over HTTP/2: %v, %v; want an HTTP/2 200", resp2, err)
+		}
+		bodies := []struct {
+			proto string
+			body  io.Reader
+		}{{"HTTP/1.1", resp.Body}, {"HTTP/2", resp2.Body}}
+
 		want := "retry: 2000\n\n" + string(history) + caughtUp
-		got := make([]byte, len(want))
-		c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // bounds a hang
-		n, err := io.ReadFull(resp.Body, got)
-		if err != nil || string(got) != want {
-			t.Fatalf("the subscription opened with %d bytes of %d, %v; the last 120 read: %q; want them to end %q",
-				n, len(want), err, got[max(0, n-120):n], want[len(want)-120:])
+		for _, b := range bodies {
+			got := make([]byte, len(want))
+			n, err := io.ReadFull(b.body, got)
+			if err != nil || string(got) != want {
+				t.Fatalf("%s: the subscription opened with %d bytes of %d, %v; the last 120 read: %q; want them to end %q",
+					b.proto, n, len(want), err, got[max(0, n-120):n], want[len(want)-120:])
+			}
 		}
 		appendPad(20)
 		all, _ := frames()
 		live := all[len(history):]
-		got = make([]byte, len(live))
-		c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // bounds a hang
-		if n, err := io.ReadFull(resp.Body, got); err != nil || !bytes.Equal(got, live) {
-			t.Fatalf("the live frame after it: %q, %v; want %q", got[:n], err, live)
+		for _, b := range bodies {
+			got := make([]byte, len(live))
+			if n, err := io.ReadFull(b.body, got); err != nil || !bytes.Equal(got, live) {
+				t.Fatalf("%s: the live frame after it: %q, %v; want %q", b.proto, got[:n], err, live)
+			}
 		}
 	})
 }
