@@ -3,6 +3,7 @@ package sqlitestore_test
 import (
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -79,8 +80,10 @@ func TestAnEventTooLargeForSQLiteIsTooLargeNotAnInternalError(t *testing.T) {
 // TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup: appends that
 // wait together go in one transaction; the one SQLite refuses as too big
 // must fail alone, as ErrTooLarge, and the others be written. The first
-// append's commit is held until the others wait, so that they go as one
-// group.
+// append's commit is held until the other five are waiting to hand their
+// appends to the writer (seen in their goroutines' stacks, not guessed
+// from a sleep), so that the writer takes them as one group once it is
+// released.
 func TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup(t *testing.T) {
 	t.Parallel()
 	var logs testlog.Buffer
@@ -101,20 +104,26 @@ func TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup(t *testing.T) {
 			Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`"` + strings.Repeat("x", n-2) + `"`)}}})
 		return err
 	}
-	release := make(chan struct{})
-	var held sync.Once
-	s.SetBeforeCommit(func() { held.Do(func() { <-release }) })
+	released, held := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(released) })
+	defer release() // before Close, should the test end early
+	var hold sync.Once
+	s.SetBeforeCommit(func() { hold.Do(func() { close(held); <-released }) })
 	first := make(chan error, 1)
 	go func() { first <- appendOf(10) }()
-	time.Sleep(100 * time.Millisecond) // the first append's commit is held
+	select {
+	case <-held:
+	case err := <-first:
+		t.Fatalf("the first append ended (%v) before its commit was held", err)
+	}
 	errs := make(chan error, 5)
 	big := make(chan error, 1)
 	go func() { big <- appendOf(limit + 1) }()
 	for range 4 {
 		go func() { errs <- appendOf(10) }()
 	}
-	time.Sleep(200 * time.Millisecond) // the others wait for the writer
-	close(release)
+	waitForAppendsQueued(t, "sqlitestore_test.TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup.", 5)
+	release()
 	if err := <-first; err != nil {
 		t.Fatalf("the first append: %v", err)
 	}
@@ -131,5 +140,41 @@ func TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "one at a time") {
 		t.Errorf("expected the appends to have gone as one group, retried one at a time; the log holds:\n%s", logs.String())
+	}
+}
+
+// waitForAppendsQueued waits until n goroutines started by the test
+// function named in (its closures' stacks hold it; tests run in parallel,
+// each with its own writer) are blocked handing an append to the writer,
+// in the select of sqlstore's writer.append, before the writer takes it:
+// the writer, once free, takes them into one group at once. A goroutine
+// waiting for its append's outcome is in a channel receive, not a select,
+// and is not counted. The deadline bounds a hang.
+func waitForAppendsQueued(t *testing.T, in string, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		for {
+			m := runtime.Stack(buf, true)
+			if m < len(buf) {
+				buf = buf[:m]
+				break
+			}
+			buf = make([]byte, 2*len(buf))
+		}
+		queued := 0
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			header, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(header, "[select") && strings.Contains(g, "sqlstore.(*writer).append(") && strings.Contains(g, in) {
+				queued++
+			}
+		}
+		if queued >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("expected %d appends waiting to be handed to the writer, %d are after a minute:\n%s", n, queued, buf)
+		}
+		buf = buf[:cap(buf)]
 	}
 }
