@@ -39,13 +39,7 @@ func TestRequestsCutByTheServerAreLoggedAsItsDoingNotTheClients(t *testing.T) {
 		logs := &testlog.Buffer{}
 		log := slog.New(slog.NewJSONHandler(logs, nil))
 		var addr atomic.Value
-		listen := func(network, a string) (net.Listener, error) {
-			ln, err := net.Listen(network, a)
-			if err == nil {
-				addr.Store(ln.Addr().String())
-			}
-			return ln, err
-		}
+		listen := listenRecording(&addr)
 		ctx, stop := context.WithCancel(context.Background())
 		defer stop()
 		cutCtx, cut := context.WithCancel(context.Background())
@@ -54,11 +48,7 @@ func TestRequestsCutByTheServerAreLoggedAsItsDoingNotTheClients(t *testing.T) {
 		go func() {
 			done <- serveOn(ctx, cutCtx, cfg, listen, nil, store, nil, log, metrics.New("test"))
 		}()
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"listening"`); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the server did not listen; the log says:\n%s", logs.String())
-			}
-		}
+		waitListening(t, logs)
 		base := "http://" + addr.Load().(string)
 		go func() {
 			body := strings.NewReader(`{"stream_type":"t","events":[{"type":"Held","data":{}}]}`)

@@ -50,11 +50,7 @@ func TestAServerWhoseListenerFailsClosesNoStoreUnderAHandler(t *testing.T) {
 		go func() {
 			done <- serveOn(context.Background(), context.Background(), cfg, listen, nil, store, nil, log, metrics.New("test"))
 		}()
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"listening"`); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the server did not listen; the log says:\n%s", logs.String())
-			}
-		}
+		waitListening(t, logs)
 		go func() {
 			// The connection is cut when the listener fails: no answer.
 			if resp, err := http.Get("http://" + ln.Addr().String() + "/streams/" + uuid.NewString()); err == nil {
@@ -158,24 +154,14 @@ func TestARequestAnsweredJustBeforeTheDrainEndsIsNotReportedCut(t *testing.T) {
 	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	var addr atomic.Value
-	listen := func(network, a string) (net.Listener, error) {
-		ln, err := net.Listen(network, a)
-		if err == nil {
-			addr.Store(ln.Addr().String())
-		}
-		return ln, err
-	}
+	listen := listenRecording(&addr)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
 		done <- serveOn(ctx, context.Background(), cfg, listen, nil, store, nil, log, metrics.New("test"))
 	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"listening"`); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not listen; the log says:\n%s", logs.String())
-		}
-	}
+	waitListening(t, logs)
 	answered := make(chan int, 1)
 	go func() {
 		resp, err := http.Get("http://" + addr.Load().(string) + "/streams/" + uuid.NewString())

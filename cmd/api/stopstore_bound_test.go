@@ -36,11 +36,7 @@ func TestAStoreThatDoesNotCloseCannotHoldTheStopPastItsTimeout(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() { done <- serve(ctx, context.Background(), cfg, nil, store, nil, log, metrics.New("test")) }()
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"listening"`); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the server did not listen; the log says:\n%s", logs.String())
-			}
-		}
+		waitListening(t, logs)
 		start := time.Now()
 		cancel() // SIGTERM
 		select {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,11 +36,7 @@ func TestAZeroShutdownTimeoutStillClosesAnIdleStore(t *testing.T) {
 		go func() {
 			done <- serveOn(ctx, context.Background(), cfg, net.Listen, nil, store, nil, log, metrics.New("test"))
 		}()
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"listening"`); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the server did not listen; the log says:\n%s", logs.String())
-			}
-		}
+		waitListening(t, logs)
 		stop() // SIGTERM
 		select {
 		case err := <-done:
