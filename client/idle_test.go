@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/tcptest"
 )
 
 // TestSubscribeCutsASilentConnectionAndSaysWhy: a server that stops
@@ -35,25 +37,11 @@ func TestSubscribeCutsASilentConnectionAndSaysWhy(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					conn, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer conn.Close()
-						conn.Read(make([]byte, 4096)) //nolint:errcheck // the request
-						answer(conn)
-					}()
-				}
-			}()
-			c, err := New("http://" + ln.Addr().String())
+			addr := tcptest.Serve(t, func(conn net.Conn) {
+				conn.Read(make([]byte, 4096)) //nolint:errcheck // the request
+				answer(conn)
+			})
+			c, err := New("http://" + addr)
 			if err != nil {
 				t.Fatal(err)
 			}

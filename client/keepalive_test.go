@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/tcptest"
 )
 
 // TestAppendIsSentAgainWhenItsKeptAliveConnectionWasClosed: a server, or
@@ -25,50 +27,36 @@ import (
 // which is not sent): the append is sent again on a new connection.
 func TestAppendIsSentAgainWhenItsKeptAliveConnectionWasClosed(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	stream := uuid.New()
 	var appends, unanswered atomic.Int64
 	var headers atomic.Value
-	go func() {
-		for {
-			conn, err := ln.Accept()
+	addr := tcptest.Serve(t, func(conn net.Conn) {
+		br := bufio.NewReader(conn)
+		// Every connection's first request is answered; its second
+		// is read, and the connection closed without an answer.
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				// Every connection's first request is answered; its second
-				// is read, and the connection closed without an answer.
-				for i := 0; ; i++ {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if i > 0 {
-						io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
-						unanswered.Add(1)
-						return
-					}
-					var body string
-					status := "200 OK"
-					if req.Method == http.MethodPost {
-						appends.Add(1)
-						headers.Store(req.Header.Clone())
-						body, status = storedAnswer(t, req), "201 Created"
-					} else {
-						body = fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":0}`, stream)
-					}
-					fmt.Fprintf(conn, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body) //nolint:errcheck // a test's server
-				}
-			}()
+			if i > 0 {
+				io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
+				unanswered.Add(1)
+				return
+			}
+			var body string
+			status := "200 OK"
+			if req.Method == http.MethodPost {
+				appends.Add(1)
+				headers.Store(req.Header.Clone())
+				body, status = storedAnswer(t, req), "201 Created"
+			} else {
+				body = fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":0}`, stream)
+			}
+			fmt.Fprintf(conn, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body) //nolint:errcheck // a test's server
 		}
-	}()
-	c, err := New("http://" + ln.Addr().String())
+	})
+	c, err := New("http://" + addr)
 	if err != nil {
 		t.Fatal(err)
 	}

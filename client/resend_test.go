@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/tcptest"
 )
 
 // TestAppendIsNotSentAgainOnceAnAnswerBegan: an append says to net/http
@@ -30,40 +32,26 @@ func TestAppendIsNotSentAgainOnceAnAnswerBegan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
 			stream := uuid.New()
 			var appends atomic.Int64
-			go func() {
+			addr := tcptest.Serve(t, func(conn net.Conn) {
+				br := bufio.NewReader(conn)
 				for {
-					conn, err := ln.Accept()
+					req, err := http.ReadRequest(br)
 					if err != nil {
 						return
 					}
-					go func() {
-						defer conn.Close()
-						br := bufio.NewReader(conn)
-						for {
-							req, err := http.ReadRequest(br)
-							if err != nil {
-								return
-							}
-							io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
-							if req.Method == http.MethodPost {
-								appends.Add(1)
-								io.WriteString(conn, tc.answer) //nolint:errcheck // a test's server
-								return                          // and close the connection
-							}
-							body := fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":0}`, stream)
-							fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body) //nolint:errcheck // a test's server
-						}
-					}()
+					io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
+					if req.Method == http.MethodPost {
+						appends.Add(1)
+						io.WriteString(conn, tc.answer) //nolint:errcheck // a test's server
+						return                          // and close the connection
+					}
+					body := fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":0}`, stream)
+					fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body) //nolint:errcheck // a test's server
 				}
-			}()
-			c, err := New("http://" + ln.Addr().String())
+			})
+			c, err := New("http://" + addr)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/tcptest"
 )
 
 // TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest states, status by
@@ -275,33 +277,19 @@ func TestAnUndecodableEventsIDIsQuotedShortInTheError(t *testing.T) {
 // answer that is neither 201 nor 200 into Append's error.
 func TestANotTributaryAnswersStatusLineIsCleanInTheError(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a test's server
-				// The append's body read too, and the connection said to
-				// close: a body left unread makes the close a reset, which
-				// may lose the answer, and the append, sent on the
-				// subscription's connection once the server closed it, got
-				// EOF or a reset instead of the answer.
-				if req, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
-					io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
-				}
-				io.WriteString(conn, "HTTP/1.1 202 Accepted\x1b[2J\x1b[31mgotcha\r\nContent-Type: text/html\r\nContent-Length: 0\r\nConnection: close\r\n\r\n") //nolint:errcheck // a test's server
-			}()
+	addr := tcptest.Serve(t, func(conn net.Conn) {
+		conn.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // a test's server
+		// The append's body read too, and the connection said to
+		// close: a body left unread makes the close a reset, which
+		// may lose the answer, and the append, sent on the
+		// subscription's connection once the server closed it, got
+		// EOF or a reset instead of the answer.
+		if req, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
+			io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
 		}
-	}()
-	c, err := New("http://" + ln.Addr().String())
+		io.WriteString(conn, "HTTP/1.1 202 Accepted\x1b[2J\x1b[31mgotcha\r\nContent-Type: text/html\r\nContent-Length: 0\r\nConnection: close\r\n\r\n") //nolint:errcheck // a test's server
+	})
+	c, err := New("http://" + addr)
 	if err != nil {
 		t.Fatal(err)
 	}

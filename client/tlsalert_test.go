@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/tcptest"
 )
 
 // TestSubscribeEndsAtATLSAlertThatNoRetryMends: a server whose handshake
@@ -97,24 +99,12 @@ func TestSubscribeWaitsOutATLSAlertOfTheConnection(t *testing.T) {
 	for name, alert := range map[string]byte{"internal_error": 80, "bad_record_mac": 20} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					conn, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					// Past the ClientHello's first bytes, a fatal alert record.
-					conn.Read(make([]byte, 5))                                 //nolint:errcheck // a test's server
-					conn.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 2, alert}) //nolint:errcheck // a test's server
-					conn.Close()
-				}
-			}()
-			c, err := New("https://" + ln.Addr().String())
+			addr := tcptest.Serve(t, func(conn net.Conn) {
+				// Past the ClientHello's first bytes, a fatal alert record.
+				conn.Read(make([]byte, 5))                                 //nolint:errcheck // a test's server
+				conn.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 2, alert}) //nolint:errcheck // a test's server
+			})
+			c, err := New("https://" + addr)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/tcptest"
 )
 
 // TestADatabaseThatAcceptsButNeverAnswersIsNamedAtTheStartupTimeout: a
@@ -23,32 +23,19 @@ import (
 // now that the database did not answer within the timeout, naming it.
 func TestADatabaseThatAcceptsButNeverAnswersIsNamedAtTheStartupTimeout(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() }) // held, never answered
-		}
-	}()
+	addr := tcptest.Silent(t) // takes the connection, never answers
 	cfg := config.Defaults()
-	cfg.MySQLDSN = "app:secret-pw@tcp(" + ln.Addr().String() + ")/tributary"
+	cfg.MySQLDSN = "app:secret-pw@tcp(" + addr + ")/tributary"
 	cfg.StartupTimeout = 2 * time.Second
 	start := time.Now()
-	_, err = openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	_, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
 	if err == nil {
 		t.Fatal("openMySQL on a database that never answers: no error")
 	}
 	if took := time.Since(start); took > cfg.StartupTimeout+5*time.Second {
 		t.Errorf("openMySQL on a database that never answers took %s; want about the start-up timeout, %s", took, cfg.StartupTimeout)
 	}
-	for _, want := range []string{"did not answer within 2s", config.Var("StartupTimeout"), ln.Addr().String()} {
+	for _, want := range []string{"did not answer within 2s", config.Var("StartupTimeout"), addr} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("openMySQL on a database that never answers: %q; want it to say %q", err, want)
 		}
