@@ -32,20 +32,7 @@ func TestAFenceWithoutADeadlineSaysWhyItEnded(t *testing.T) {
 		if !s.Fences() {
 			t.Skip("the binary log is on: no fence is written")
 		}
-		holder, err := otherProcessDB(t, dsn).Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
-			holder.Close()
-		})
-		if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
-			t.Fatal(err)
-		}
-		if err := holder.QueryRowContext(ctx, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
-			t.Fatal(err)
-		}
+		lockRow(ctx, t, otherProcessDB(t, dsn), "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
 		err = s.Tail().WaitDurable(context.Background(), 1)
 		if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "did not commit within 3s (its row or table locked by another session") {
 			t.Errorf("WaitDurable while another session held the fence's row, the server's wait 1 s: %v; "+

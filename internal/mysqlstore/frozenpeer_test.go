@@ -172,22 +172,10 @@ func TestAnAppendThatTimesOutOnTheLogsLockSaysOnceWhoHoldsIt(t *testing.T) {
 	if _, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
 		t.Fatal(err)
 	}
-	holder, err := otherProcessDB(t, dsn).Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
-		holder.Close()
-	})
+	const lock = "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"
+	holder := lockRow(ctx, t, otherProcessDB(t, dsn), lock)
 	var id int64
 	if err := holder.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("holder_connection_id=%d ", id)
@@ -219,12 +207,7 @@ func TestAnAppendThatTimesOutOnTheLogsLockSaysOnceWhoHoldsIt(t *testing.T) {
 	if _, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
 		t.Fatalf("an append once the lock was free: %v", err)
 	}
-	if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(new(int64)); err != nil {
-		t.Fatal(err)
-	}
+	lockRowAgain(ctx, t, holder, lock)
 	for deadline := time.Now().Add(10 * time.Second); strings.Count(logged.String(), want) < 2 && time.Now().Before(deadline); {
 		timeOut(3)
 	}

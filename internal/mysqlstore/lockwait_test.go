@@ -143,6 +143,14 @@ func holdRowLock(ctx context.Context, t *testing.T, s *mysqlstore.Store, db *sql
 	if err := s.WritesPool().QueryRowContext(ctx, "SELECT @@innodb_lock_wait_timeout").Scan(&rowWait); err != nil || rowWait < 10 {
 		t.Skipf("the server's innodb_lock_wait_timeout is %d (%v): a wait past the deadline would not show", rowWait, err)
 	}
+	return lockRow(ctx, t, db, lock), rowWait
+}
+
+// lockRow locks the row that lock (a SELECT … FOR UPDATE of one integer)
+// reads, in a transaction on a connection of db's own that the test's end
+// rolls back, as another process would, and returns the connection.
+func lockRow(ctx context.Context, t *testing.T, db *sql.DB, lock string) *sql.Conn {
+	t.Helper()
 	holder, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -151,13 +159,20 @@ func holdRowLock(ctx context.Context, t *testing.T, s *mysqlstore.Store, db *sql
 		holder.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // the test's end
 		holder.Close()
 	})
+	lockRowAgain(ctx, t, holder, lock)
+	return holder
+}
+
+// lockRowAgain begins a transaction on holder, a connection of lockRow's
+// whose last one ended, and locks the row that lock reads again.
+func lockRowAgain(ctx context.Context, t *testing.T, holder *sql.Conn, lock string) {
+	t.Helper()
 	if _, err := holder.ExecContext(ctx, "START TRANSACTION"); err != nil {
 		t.Fatal(err)
 	}
 	if err := holder.QueryRowContext(ctx, lock).Scan(new(int64)); err != nil {
 		t.Fatal(err)
 	}
-	return holder, rowWait
 }
 
 // TestAFenceWithoutADeadlineEndsWithinAFewSeconds: with the binary log off,
