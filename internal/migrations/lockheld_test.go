@@ -26,15 +26,11 @@ func TestAMigrationLockHeldByAnotherSessionIsNamedWhileWaitingAndAtTheEnd(t *tes
 	t.Parallel()
 	dsn := mysqltest.NewDatabase(t)
 	id := mysqltest.HoldMigrationLock(t, dsn)
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openMySQL(t, dsn)
 	var logs testlog.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	err = migrations.ApplyMySQL(ctx, db, slog.New(slog.NewTextHandler(&logs, nil)))
+	err := migrations.ApplyMySQL(ctx, db, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err == nil {
 		t.Fatal("migrate with the lock held by another session: no error")
 	}
@@ -59,11 +55,7 @@ func TestAMigrationLockHeldByAnotherSessionIsNamedWhileWaitingAndAtTheEnd(t *tes
 func TestWaitingOnAnotherInstancesMigrationIsOneInfoLine(t *testing.T) {
 	t.Parallel()
 	dsn := mysqltest.NewDatabase(t)
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openMySQL(t, dsn)
 	holder, err := db.Conn(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -116,11 +108,7 @@ func TestALongWaitOnTheMigrationLockIsOneWarning(t *testing.T) {
 	defer migrations.SetLongLockWait(time.Millisecond)()
 	dsn := mysqltest.NewDatabase(t)
 	id := mysqltest.HoldMigrationLock(t, dsn)
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openMySQL(t, dsn)
 	var logs testlog.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 7*time.Second) // three of GET_LOCK's waits, two seconds each, and some
 	defer cancel()
@@ -142,4 +130,15 @@ func TestALongWaitOnTheMigrationLockIsOneWarning(t *testing.T) {
 		t.Errorf("a long wait for the migration lock logged INFO %q and WARN %q; want one of each, the warning naming the holder (%s) and how long it waited",
 			info, warn, holder)
 	}
+}
+
+// openMySQL opens dsn's database, closed at the test's end.
+func openMySQL(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

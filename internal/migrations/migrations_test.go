@@ -49,11 +49,7 @@ func TestStreamsKeepTheirVersionsAcrossDroppingStreamsVersionAndBack(t *testing.
 			t.Fatal(err)
 		}
 		cfg.ParseTime, cfg.Loc = true, time.UTC
-		raw, err := sql.Open("mysql", cfg.FormatDSN())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { raw.Close() })
+		raw := openMySQL(t, cfg.FormatDSN())
 		exerciseDropStreamsVersion(t, raw, "mysql", func(ctx context.Context) (store, error) {
 			return mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
 		})
