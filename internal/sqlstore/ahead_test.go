@@ -77,6 +77,31 @@ func span(lo, hi int64) []int64 {
 	return out
 }
 
+// streamReadAhead opens a counted store of kind k with a stream of n
+// events (n > 20), reads the stream's page from version 11, 10 events,
+// asking for the next one to be read ahead, checks the page, and waits for
+// the read ahead. It returns the store, its metrics, the stream, and the
+// count of read_events once the page ahead was read.
+func streamReadAhead(t *testing.T, k teststore.Kind, n int) (eventstore.Store, *metrics.Metrics, uuid.UUID, int) {
+	t.Helper()
+	m := metrics.New("test")
+	s := teststore.OpenCounted(t, k, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream := uuid.New()
+	appendN(t, s, stream, n)
+	before := statements(t, m, "read_events")
+	page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 11, Limit: 10, ReadAhead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := streamVersions(drain(t, page.Events)); !slices.Equal(got, span(11, 20)) {
+		t.Fatalf("page from 11: versions %v; expected 11 to 20", got)
+	}
+	// The page's own read, then the next one's, ahead.
+	return s, m, stream, waitForReads(t, m, before+1)
+}
+
 // TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead: a client
 // reading a stream page by page asks for each page only once it has the one
 // before; the store reads the next page while it is busy with this one, and
@@ -85,23 +110,10 @@ func span(lo, hi int64) []int64 {
 func TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		m := metrics.New("test")
-		s := teststore.OpenCounted(t, k, m)
+		s, m, stream, ahead := streamReadAhead(t, k, 30)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		stream := uuid.New()
-		appendN(t, s, stream, 30)
-		before := statements(t, m, "read_events")
-		page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 11, Limit: 10, ReadAhead: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := streamVersions(drain(t, page.Events)); !slices.Equal(got, span(11, 20)) {
-			t.Fatalf("page from 11: versions %v; expected 11 to 20", got)
-		}
-		// The page's own read, then the next one's, ahead.
-		ahead := waitForReads(t, m, before+1)
-		page, err = s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
+		page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,21 +133,11 @@ func TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead(t *testing.T) {
 func TestAStreamPageReadAheadIsNotHandedOutOnceTheStreamGrew(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		m := metrics.New("test")
-		s := teststore.OpenCounted(t, k, m)
+		s, _, stream, _ := streamReadAhead(t, k, 25) // versions 21 to 25, ahead
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		stream := uuid.New()
-		appendN(t, s, stream, 25)
-		before := statements(t, m, "read_events")
-		page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 11, Limit: 10, ReadAhead: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		drain(t, page.Events)
-		waitForReads(t, m, before+1) // versions 21 to 25, ahead
 		appendN(t, s, stream, 3)
-		page, err = s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
+		page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
