@@ -313,9 +313,12 @@ func (s *Server) routes() {
 	// Before access control, so that its refusals say Vary too, and an
 	// OPTIONS needs no token (nor does a preflight, answered before it).
 	r.Use(s.recoverer, s.timeout, headAsGet, varyOnAccept, s.options)
+	notFound := func(r *http.Request) error {
+		return problemf(errNotFound, "no such resource: %s", r.URL.EscapedPath())
+	}
 	r.NotFound(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
-		return problemf(errNotFound, "no such resource: %s", r.URL.EscapedPath())
+		return notFound(r)
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
@@ -323,6 +326,12 @@ func (s *Server) routes() {
 		// chi routes as "/": no resource whose methods an Allow could list.
 		if r.Method == http.MethodConnect && !strings.HasPrefix(r.RequestURI, "/") {
 			return badRequest("CONNECT %s is not served here: this server is no proxy; ask it for one of its own paths, as in GET /streams", r.RequestURI)
+		}
+		// chi sends a method it has no route for at all (FOO) here on
+		// any path: on one no route serves, that is a 404, as for the
+		// methods it knows, not a 405 with nothing to Allow.
+		if allowed(s.router, routingPath(r)) == "" {
+			return notFound(r)
 		}
 		return problemf(errMethodNotAllowed, "%s is not allowed on %s", r.Method, routingPath(r))
 	}))
