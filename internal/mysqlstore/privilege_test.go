@@ -103,10 +103,7 @@ func TestAUserWhosePasswordChangesWhileRunningIsUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
-	root := server.CreateDatabase(t, "repassword")
-	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON repassword.* TO 'app'@'127.0.0.1'")
-	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	server, root, dsn := appUser(t, "repassword")
 	s, _ := openCounted(t, dsn)
 	stream := uuid.New()
 	appendVersions(ctx, t, s, stream, 1)
@@ -141,11 +138,8 @@ func TestASessionSettingDeniedItsPrivilegeIsNamed(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
-	root := server.CreateDatabase(t, "sessionset")
-	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON sessionset.* TO 'app'@'127.0.0.1'",
-		"GRANT BINLOG ADMIN ON *.* TO 'app'@'127.0.0.1'")
-	dsn := strings.Replace(root, "root@", "app:app-pw@", 1) + "?binlog_format=ROW"
+	server, root, dsn := appUser(t, "sessionset", "GRANT BINLOG ADMIN ON *.* TO 'app'@'127.0.0.1'")
+	dsn += "?binlog_format=ROW"
 	s, _ := openCounted(t, dsn)
 	stream := uuid.New()
 	appendVersions(ctx, t, s, stream, 1)
@@ -187,10 +181,7 @@ func TestAnAccountLockedOrExpiredWhileRunningIsUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
-	root := server.CreateDatabase(t, "account")
-	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON account.* TO 'app'@'127.0.0.1'")
-	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	server, root, dsn := appUser(t, "account")
 	s, _ := openCounted(t, dsn)
 	stream := uuid.New()
 	appendVersions(ctx, t, s, stream, 1)
@@ -227,10 +218,8 @@ func TestASessionAbortedByAFailingInitConnectIsUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
-	root := server.CreateDatabase(t, "initconnect")
-	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON initconnect.* TO 'app'@'127.0.0.1'")
-	s, _ := openCounted(t, strings.Replace(root, "root@", "app:app-pw@", 1))
+	server, root, dsn := appUser(t, "initconnect")
+	s, _ := openCounted(t, dsn)
 	stream := uuid.New()
 	appendVersions(ctx, t, s, stream, 1)
 	server.Exec(t, "SET GLOBAL init_connect = 'SELECT no_such_function()'")
@@ -245,4 +234,16 @@ func TestASessionAbortedByAFailingInitConnectIsUnavailable(t *testing.T) {
 	if err := s.Ping(ctx); !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Errorf("Ping (/readyz) whose new session init_connect aborts: %v; want an error wrapping ErrUnavailable", err)
 	}
+}
+
+// appUser starts a private server with its grant tables, makes the
+// database name on it and a user app (password app-pw) with every
+// privilege on that database and the grants given, and returns the
+// server, root's DSN and app's.
+func appUser(t *testing.T, name string, grants ...string) (server *mysqltest.Server, root, app string) {
+	t.Helper()
+	server = mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root = server.CreateDatabase(t, name)
+	server.Exec(t, append([]string{"CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON " + name + ".* TO 'app'@'127.0.0.1'"}, grants...)...)
+	return server, root, strings.Replace(root, "root@", "app:app-pw@", 1)
 }

@@ -3,14 +3,12 @@ package mysqlstore_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestWritesToAReadOnlyServerAreUnavailable: a primary made read-only (a
@@ -25,10 +23,7 @@ func TestWritesToAReadOnlyServerAreUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	server := mysqltest.NewServer(t, "--skip-grant-tables=0") // with its grant tables, for a user without the privilege
-	root := server.CreateDatabase(t, "readonly")
-	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON readonly.* TO 'app'@'127.0.0.1'")
-	dsn := strings.Replace(root, "root@", "app:app-pw@", 1)
+	server, root, dsn := appUser(t, "readonly") // with its grant tables, for a user without the privilege
 	s, _ := openCounted(t, dsn)
 	stream := uuid.New()
 	appendVersions(ctx, t, s, stream, 1)
