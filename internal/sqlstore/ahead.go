@@ -184,7 +184,6 @@ func (a *readAhead) start(key aheadKey, read func(ctx context.Context) ([]events
 	if a.closed {
 		return
 	}
-	a.prune(time.Now())
 	if _, ok := a.pages[key]; ok || len(a.pages) >= aheadPages || a.held >= aheadBytes {
 		return
 	}
@@ -215,7 +214,9 @@ func (a *readAhead) start(key aheadKey, read func(ctx context.Context) ([]events
 				p.counted = true
 				// Dropped at its time, whether or not another read
 				// comes: a burst of reads ahead on a server that then
-				// goes idle is not kept.
+				// goes idle is not kept. (A timer late on a busy
+				// machine leaves it a moment longer; take checks the
+				// time too.)
 				time.AfterFunc(aheadFor, func() { a.drop(key, p) })
 			} else {
 				delete(a.pages, key)
@@ -237,23 +238,6 @@ func (a *readAhead) drop(key aheadKey, p *aheadPage) {
 	if p.counted {
 		a.held -= p.size
 		p.counted = false
-	}
-}
-
-// prune drops the pages kept past their time; a.mu is held.
-func (a *readAhead) prune(now time.Time) {
-	for k, p := range a.pages {
-		select {
-		case <-p.ready:
-		default:
-			continue
-		}
-		if now.After(p.expires) {
-			delete(a.pages, k)
-			if p.counted {
-				a.held -= p.size
-			}
-		}
 	}
 }
 
