@@ -38,16 +38,24 @@ func TestAUserWhoMayOnlyReadIsRefusedAtStartNamingWhatIsDenied(t *testing.T) {
 	if err == nil {
 		t.Fatal("a store whose user may only SELECT opened and migrated; want start-up refused, naming what is denied")
 	}
-	if errors.Is(err, eventstore.ErrUnavailable) {
-		t.Errorf("start-up with a user who may only SELECT: %v; want an error start-up fails on at once, not ErrUnavailable", err)
+	refusedAtStart(t, err, "start-up with a user who may only SELECT", "reader-pw", "INSERT", "UPDATE", "events", "log_head", "streams", "grant")
+}
+
+// refusedAtStart checks err, start-up's (what), for a refusal that fails
+// it at once (not ErrUnavailable, which start-up waits out), naming each of
+// names and not quoting the DSN's password.
+func refusedAtStart(t *testing.T, err error, what, password string, names ...string) {
+	t.Helper()
+	if err == nil || errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("%s: %v; want an error start-up fails on at once, not ErrUnavailable", what, err)
 	}
-	for _, want := range []string{"INSERT", "UPDATE", "events", "log_head", "streams", "grant"} {
+	for _, want := range names {
 		if !strings.Contains(err.Error(), want) {
-			t.Errorf("start-up with a user who may only SELECT: %q; want it to name %q", err, want)
+			t.Errorf("%s: %q; want it to name %q", what, err, want)
 		}
 	}
-	if strings.Contains(err.Error(), "reader-pw") {
-		t.Errorf("start-up error %q gives the DSN's password", err)
+	if strings.Contains(err.Error(), password) {
+		t.Errorf("%s: %q gives the DSN's password", what, err)
 	}
 }
 
@@ -157,17 +165,7 @@ func TestASessionSettingDeniedItsPrivilegeIsNamed(t *testing.T) {
 	}
 
 	_, err = mysqlstore.Open(ctx, dsn, mysqlstore.Options{})
-	if err == nil || errors.Is(err, eventstore.ErrUnavailable) {
-		t.Fatalf("open with a user denied a privilege its sessions' settings need: %v; want an error start-up fails on at once, not ErrUnavailable", err)
-	}
-	for _, want := range []string{"BINLOG ADMIN", "binlog_format", "grant"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("open with a user denied a privilege its sessions' settings need: %q; want it to name %q", err, want)
-		}
-	}
-	if strings.Contains(err.Error(), "app-pw") {
-		t.Errorf("start-up error %q gives the DSN's password", err)
-	}
+	refusedAtStart(t, err, "open with a user denied a privilege its sessions' settings need", "app-pw", "BINLOG ADMIN", "binlog_format", "grant")
 }
 
 // TestAnAccountLockedOrExpiredWhileRunningIsUnavailable: the DSN's user's
