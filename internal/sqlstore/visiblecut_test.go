@@ -29,11 +29,7 @@ func TestALogPageThatAnswersNoEventEndsWhereItStarted(t *testing.T) {
 		defer cancel()
 		appendN(t, s, uuid.New(), 7)
 		k.Exec(t, s, "DELETE FROM events WHERE position = 6")
-		page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 5, Limit: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := logPositions(drain(t, page.Events))
+		page, got := readLog(ctx, t, s, eventstore.ReadAllOptions{After: 5, Limit: 10})
 		want := int64(5)
 		if len(got) > 0 {
 			want = got[len(got)-1]
@@ -69,11 +65,7 @@ func TestALogPageDoesNotSkipACommitThatBecameVisibleDuringItsCheck(t *testing.T)
 	sqlstore.BeforeVisibleCheck(s.(*mysqlstore.Store).Store, func() {
 		k.Exec(t, s, "INSERT INTO events SELECT * FROM held")
 	})
-	page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 1, Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := logPositions(drain(t, page.Events))
+	page, got := readLog(ctx, t, s, eventstore.ReadAllOptions{After: 1, Limit: 10})
 	if len(got) > 0 && got[0] != 2 {
 		t.Fatalf("log after 1, position 2 made visible during the read: positions %v, Last %d; expected 2 first, or no event and Last 1", got, page.Last)
 	}
@@ -97,11 +89,7 @@ func TestALogPageDoesNotSkipAMissingFirstPosition(t *testing.T) {
 	appendN(t, s, uuid.New(), 3)
 	k.Exec(t, s, "DELETE FROM events WHERE position = 1")
 	for _, opts := range []eventstore.ReadAllOptions{{Limit: 10}, {Limit: 10, UpTo: 3}, {Limit: 10, StreamTypes: []string{"counter"}}} {
-		page, err := s.ReadAll(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := logPositions(drain(t, page.Events))
+		page, got := readLog(ctx, t, s, opts)
 		if len(got) > 0 || page.Last != 0 {
 			t.Errorf("%+v, position 1 missing a moment ago (on its way): positions %v, Last %d, More %v; expected no event, Last 0", opts, got, page.Last, page.More)
 		}
@@ -125,11 +113,7 @@ func TestALogPageSeesAMissingPositionAtItsStartUnderAThousandEvents(t *testing.T
 	appendN(t, s, uuid.New(), 500)
 	k.Exec(t, s, "DELETE FROM events WHERE position = 6")
 	for _, limit := range []int{999, 1000} {
-		page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 5, Limit: limit})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := logPositions(drain(t, page.Events))
+		page, got := readLog(ctx, t, s, eventstore.ReadAllOptions{After: 5, Limit: limit})
 		if len(got) > 0 || page.Last != 5 {
 			t.Errorf("limit %d, after 5, position 6 missing a moment ago: %d positions from %v, Last %d; expected none, Last 5", limit, len(got), got[:min(3, len(got))], page.Last)
 		}
@@ -186,4 +170,14 @@ func TestAReadUpToAHeadItsServerLacksSaysMoreFollow(t *testing.T) {
 			t.Fatalf("after 3 up to 5, position 5 removed by hand: positions %v, more %v; expected 4, nothing more", got, more)
 		}
 	})
+}
+
+// readLog reads a page of s's log with opts, and its events' positions.
+func readLog(ctx context.Context, t *testing.T, s eventstore.Store, opts eventstore.ReadAllOptions) (eventstore.LogPage, []int64) {
+	t.Helper()
+	page, err := s.ReadAll(ctx, opts)
+	if err != nil {
+		t.Fatalf("read the log with %+v: %v", opts, err)
+	}
+	return page, logPositions(drain(t, page.Events))
 }
