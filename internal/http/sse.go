@@ -144,8 +144,10 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 			opts.FromVersion = last // no version can follow it
 		}
 	}
-	if err := s.admit(r); err != nil {
-		return s.aheadAtLimit(r, err, func(ctx context.Context) error {
+	start, started := s.starting(r)
+	defer started()
+	if err := s.admit(start); err != nil {
+		return s.aheadAtLimit(start, err, func(ctx context.Context) error {
 			if s.known.version(id) >= seen {
 				return nil
 			}
@@ -160,6 +162,16 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 			return nil
 		})
 	}
+	if err := s.startStream(start, id, seen, requested, asked); err != nil && !s.closedStart(r, start) {
+		return err
+	}
+	started()
+	return s.serveEvents(w, r, opts, true)
+}
+
+// startStream is what a subscription of stream id that has seen version seen
+// (requested, as asked) checks and waits for before it opens.
+func (s *Server) startStream(r *http.Request, id uuid.UUID, seen, requested int64, asked string) error {
 	if err := s.awaitMinPosition(r); err != nil {
 		return err
 	}
@@ -167,7 +179,10 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	// starting point: while the database cannot be reached, a 503 (see
 	// subscribeLog).
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
-	var st eventstore.Stream
+	var (
+		st  eventstore.Stream
+		err error
+	)
 	if seen > 0 {
 		st, err = s.store.Stream(ctx, id)
 	} else {
@@ -181,11 +196,9 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 		s.known.noteVersion(id, st.Version)
 	}
 	if ahead := streamAhead(id, seen, st.Version, requested, asked); ahead != nil {
-		if err := s.awaitStreamStart(r.Context(), id, seen, asked, ahead); err != nil {
-			return err
-		}
+		return s.awaitStreamStart(r.Context(), id, seen, asked, ahead)
 	}
-	return s.serveEvents(w, r, opts, true)
+	return nil
 }
 
 // streamAhead is the 409 of a subscription of stream id that has seen
@@ -222,8 +235,10 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 	} else if ok {
 		sub.After, asked = last, "Last-Event-ID "+strconv.FormatInt(last, 10)
 	}
-	if err := s.admit(r); err != nil {
-		return s.aheadAtLimit(r, err, func(ctx context.Context) error {
+	start, started := s.starting(r)
+	defer started()
+	if err := s.admit(start); err != nil {
+		return s.aheadAtLimit(start, err, func(ctx context.Context) error {
 			if s.known.head.Load() >= sub.After {
 				return nil
 			}
@@ -238,6 +253,16 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 			return nil
 		})
 	}
+	if err := s.startLog(start, sub.After, asked); err != nil && !s.closedStart(r, start) {
+		return err
+	}
+	started()
+	return s.serveEvents(w, r, sub, false)
+}
+
+// startLog is what a subscription of the log after position after (as
+// asked) checks and waits for before it opens.
+func (s *Server) startLog(r *http.Request, after int64, asked string) error {
 	if err := s.awaitMinPosition(r); err != nil {
 		return err
 	}
@@ -254,12 +279,33 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 		return err
 	}
 	s.known.noteHead(head)
-	if ahead := logAhead(sub.After, head, asked); ahead != nil {
-		if err := s.awaitLogStart(r.Context(), sub.After, asked, ahead); err != nil {
-			return err
-		}
+	if ahead := logAhead(after, head, asked); ahead != nil {
+		return s.awaitLogStart(r.Context(), after, asked, ahead)
 	}
-	return s.serveEvents(w, r, sub, false)
+	return nil
+}
+
+// starting is r with a context that also ends when the server begins to
+// close (CloseSubscriptions), for a subscription's start: its reads of the
+// head or its stream, and its waits for a lagging read replica
+// (awaitMinPosition, awaitLogStart, awaitStreamStart), which may last the
+// request timeout. On r's own context, shutdown waited for them to end,
+// the drain held up to its timeout, and the client was then answered 503,
+// on which an EventSource stops for ever. Call started once the start is
+// done.
+func (s *Server) starting(r *http.Request) (start *http.Request, started func()) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.closingCtx, cancel)
+	return r.WithContext(ctx), func() { stop(); cancel() }
+}
+
+// closedStart reports whether a subscription's start (on start, from
+// starting) ended because the server began to close while its client is
+// still there: it is then answered as one that opens during shutdown is
+// (serveEvents: its headers and retry frame, then a clean end, before any
+// read of the store), and the client reconnects elsewhere.
+func (s *Server) closedStart(r, start *http.Request) bool {
+	return start.Context().Err() != nil && r.Context().Err() == nil && s.closingCtx.Err() != nil
 }
 
 // admit is the 503 of a subscription past its client's share
