@@ -43,6 +43,20 @@ var (
 	// written. It comes with ErrUnavailable: the request may pass once an
 	// operator frees space or lets the tablespace grow.
 	ErrFull = errors.New("the database is full")
+	// ErrNotDurable marks an append that the store refused because the
+	// database's settings let a crash lose acknowledged commits (the MySQL
+	// server's innodb_flush_log_at_trx_commit, or its binary log's
+	// sync_binlog, changed while the service ran). Nothing was written. It
+	// comes with ErrUnavailable: appends pass once an operator fixes the
+	// settings.
+	ErrNotDurable = errors.New("the database does not make commits durable")
+	// ErrDurabilityUnconfirmed marks a wait for commits the store has seen
+	// to be on disk that ended before it could confirm they are (the MySQL
+	// store's durability fence, with the binary log off). With
+	// ErrOutcomeUnknown it is a retry of a batch already stored: its
+	// events are there, and a crash of the database could yet take them
+	// back; sending it again with the same event ids is safe.
+	ErrDurabilityUnconfirmed = errors.New("the durability of what the database shows could not be confirmed")
 )
 
 // MissingError reports that the database the store keeps its data in, or

@@ -329,6 +329,12 @@ func unavailableDetail(err error) string {
 		}
 		return "The server's database file is damaged where this request reads or writes: retrying will not help until an " +
 			"operator restores it from a backup (the server's log names the file)." + written
+	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown) && errors.Is(err, eventstore.ErrDurabilityUnconfirmed):
+		// A retry of a stored batch, answered once what it read is
+		// durable, whose wait for that failed (sqlstore's writer).
+		return "This batch is already stored (this request repeats it), but the database could not confirm in time that it is durable: " +
+			"a crash of the database could still take it back. Retry it with the same event ids after Retry-After: " +
+			"once it is confirmed it answers 200 and writes nothing again (and should a crash have taken it back, it is written again)."
 	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown):
 		return "The database failed while this append was being committed, and whether it committed could not be found out: " +
 			"it may have been written. Retry it with the same event ids, which is safe: a batch already stored answers 200 " +
@@ -349,6 +355,11 @@ func unavailableDetail(err error) string {
 		}
 		d := missing.Error()
 		return strings.ToUpper(d[:1]) + d[1:] + "." + written
+	case ae != nil && errors.Is(err, eventstore.ErrNotDurable):
+		// Refused as a session of the writer's opened: before any write.
+		return "The database's server runs with settings that let a crash of it lose acknowledged commits (its settings changed " +
+			"while the service ran; the service's log names them): every append is refused until an operator fixes them. " +
+			"This append was not written. Try again after Retry-After."
 	case ae != nil && errors.Is(err, context.DeadlineExceeded):
 		return "The database could not take this append within the request's time (its write lock was busy, or it was slow to answer): " +
 			"it was not written, and will not be. Try again after Retry-After."

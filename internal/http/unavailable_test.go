@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -298,4 +299,41 @@ func TestAFullDatabasesAnswerSaysItIsFull(t *testing.T) {
 	expectUnavailable(t, "an append to a full database", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`),
 		[]string{"database is full", "frees space", "not written"}, []string{"may have been", "cannot be reached"})
 	expectUnavailable(t, "a read of a full database", s.do("GET", "/events", ""), []string{"database is full"}, []string{"append", "written"})
+}
+
+// TestARetryWhoseDurabilityCannotBeConfirmedSaysItIsStored: with the
+// binary log off, the MySQL store answers a retry of a batch already
+// stored (the same ids, the same body) once that commit is known durable;
+// where the fence that makes it so cannot commit in time (another session
+// holds its row), the retry fails as of unknown outcome, and its 503 said,
+// as for a lost COMMIT, that the append "may have been written". The
+// store knows its batch is stored, and only its durability is in doubt:
+// the 503 says so, and to retry with the same ids. The error is the
+// store's (sqlstore's writer, its wait for durability mysqlstore's).
+func TestARetryWhoseDurabilityCannotBeConfirmedSaysItIsStored(t *testing.T) {
+	t.Parallel()
+	unconfirmed := fmt.Errorf("append to x: %w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
+		eventstore.ErrOutcomeUnknown, fmt.Errorf("%w: %w: wait for durability: %w", eventstore.ErrUnavailable, eventstore.ErrDurabilityUnconfirmed, context.DeadlineExceeded))
+	s := newServer(t, nil, failingStore{err: unconfirmed})
+	expectUnavailable(t, "a retry of a stored batch whose durability could not be confirmed",
+		s.do("POST", "/streams/"+uuid.NewString()+"/events", `{"stream_type":"a","events":[{"id":"`+uuid.NewString()+`","type":"X","data":1}]}`),
+		[]string{"is already stored", "durable", "same event ids"}, []string{"may have been", "not written"})
+}
+
+// TestAnAppendRefusedForUnsafeDurabilitySaysWhy: a MySQL server restarted
+// under the service with settings that let a crash lose acknowledged
+// commits (innodb_flush_log_at_trx_commit=2) has every append refused
+// (watchDurability), and the 503 said only that the database "cannot be
+// reached, or cannot write, right now". It says why, that an operator must
+// fix the server's settings, and that the append was not written. The
+// error is the store's (sessionDurability; mysqlstore's
+// TestAServerRestartedWithOtherDurabilitySettingsIsNoticedWhileTheStoreRuns
+// makes it on a real server).
+func TestAnAppendRefusedForUnsafeDurabilitySaysWhy(t *testing.T) {
+	t.Parallel()
+	refused := fmt.Errorf("append to x: %w: %w: innodb_flush_log_at_trx_commit is 2, not 1: InnoDB does not flush its log at each commit "+
+		"(the server's settings changed while the service ran): appends are refused until they are fixed", eventstore.ErrUnavailable, mysqlstore.ErrNotDurable)
+	s := newServer(t, nil, failingStore{err: refused})
+	expectUnavailable(t, "an append refused for the server's unsafe durability settings", s.do("POST", "/streams/"+uuid.NewString()+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`),
+		[]string{"settings", "crash", "operator", "not written"}, []string{"may have been", "cannot be reached"})
 }

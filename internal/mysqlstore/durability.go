@@ -18,8 +18,10 @@ import (
 )
 
 // ErrNotDurable is returned by Open when the server's settings let an
-// acknowledged append be lost in a crash.
-var ErrNotDurable = errors.New("the database does not make commits durable")
+// acknowledged append be lost in a crash, and by an append refused for
+// them while the service runs. It is eventstore.ErrNotDurable, which the
+// HTTP layer tells clients of.
+var ErrNotDurable = eventstore.ErrNotDurable
 
 // durability is what the server's settings mean for acknowledged writes.
 type durability struct {

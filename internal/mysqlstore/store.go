@@ -345,7 +345,16 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sd.ReadsLag = true
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
-		WaitDurable: s.waitDurable, Committing: s.committingUpTo, Committed: s.durableUpTo, NotCommitted: s.notCommitting,
+		// A wait that fails says so (eventstore.ErrDurabilityUnconfirmed):
+		// a retry of a stored batch that fails it is told its batch is
+		// stored, its durability in doubt.
+		WaitDurable: func(ctx context.Context, position int64) error {
+			if err := s.waitDurable(ctx, position); err != nil {
+				return fmt.Errorf("%w: %w", eventstore.ErrDurabilityUnconfirmed, err)
+			}
+			return nil
+		},
+		Committing: s.committingUpTo, Committed: s.durableUpTo, NotCommitted: s.notCommitting,
 		WentBack:     s.forgetDurable,
 		BeforeCommit: s.runBeforeCommit, Hooked: func() bool { return s.beforeCommit.Load() != nil },
 		Logger: opts.Logger, Metrics: opts.Metrics, ReadAhead: max(1, opts.MaxConns/4)})
