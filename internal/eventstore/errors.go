@@ -57,6 +57,13 @@ var (
 	// events are there, and a crash of the database could yet take them
 	// back; sending it again with the same event ids is safe.
 	ErrDurabilityUnconfirmed = errors.New("the durability of what the database shows could not be confirmed")
+	// ErrOverwritten marks a request refused because the embedded store's
+	// database file was written by something other than SQLite while the
+	// service ran (a copy over it): retrying cannot mend it; an operator
+	// must stop the service and put the file right. Nothing was written.
+	// It comes with ErrUnavailable, which takes the instance out of service
+	// (/readyz).
+	ErrOverwritten = errors.New("the database file was overwritten while the service ran")
 )
 
 // MissingError reports that the database the store keeps its data in, or

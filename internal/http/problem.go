@@ -189,10 +189,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	switch kind.status {
 	case http.StatusServiceUnavailable:
-		// Not for a damaged file: no retry mends it (its detail says
-		// so), and clients that obey Retry-After would loop on it. API.md
-		// asks it of a database out of reach.
-		if !errors.Is(err, eventstore.ErrDamaged) {
+		// Not for a damaged or overwritten file: no retry mends it (its
+		// detail says so), and clients that obey Retry-After would loop
+		// on it. API.md asks it of a database out of reach.
+		if !errors.Is(err, eventstore.ErrDamaged) && !errors.Is(err, eventstore.ErrOverwritten) {
 			h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		}
 	case http.StatusMethodNotAllowed:
@@ -329,6 +329,15 @@ func unavailableDetail(err error) string {
 		}
 		return "The server's database file is damaged where this request reads or writes: retrying will not help until an " +
 			"operator restores it from a backup (the server's log names the file)." + written
+	case errors.Is(err, eventstore.ErrOverwritten):
+		// Before an append's writes: the look for a copy over the file
+		// runs under the write lock, before a group writes.
+		written := ""
+		if errors.As(err, &ae) {
+			written = " This append was not written."
+		}
+		return "The server's database file was overwritten while it ran, not through SQLite (a copy over it?): retrying will not help " +
+			"until an operator stops the server and puts the file right (the server's log says how)." + written
 	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown) && errors.Is(err, eventstore.ErrDurabilityUnconfirmed):
 		// A retry of a stored batch, answered once what it read is
 		// durable, whose wait for that failed (sqlstore's writer).

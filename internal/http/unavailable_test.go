@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -336,4 +338,62 @@ func TestAnAppendRefusedForUnsafeDurabilitySaysWhy(t *testing.T) {
 	s := newServer(t, nil, failingStore{err: refused})
 	expectUnavailable(t, "an append refused for the server's unsafe durability settings", s.do("POST", "/streams/"+uuid.NewString()+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`),
 		[]string{"settings", "crash", "operator", "not written"}, []string{"may have been", "cannot be reached"})
+}
+
+// TestADatabaseFileOverwrittenWhileRunningTellsNoOneToRetry: the embedded
+// store's file overwritten in place while the server ran (a backup copied
+// over it) has every append and /readyz refused until an operator stops
+// the server and puts the file right; the 503 carried Retry-After: 2,
+// which clients and proxies obey in a loop, and its detail said to try
+// again. It carries none, as a damaged file's, and says why.
+func TestADatabaseFileOverwrittenWhileRunningTellsNoOneToRetry(t *testing.T) {
+	t.Parallel()
+	open := func(dir string) *sqlitestore.Store {
+		t.Helper()
+		s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Migrate(t.Context()); err != nil {
+			s.Close()
+			t.Fatal(err)
+		}
+		return s
+	}
+	backup := open(t.TempDir())
+	appendBody := `{"stream_type":"a","events":[{"type":"X","data":1}]}`
+	if _, err := backup.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "a",
+		Events: []eventstore.NewEvent{{Type: "X", Data: []byte("1")}, {Type: "X", Data: []byte("2")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := backup.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store := open(t.TempDir())
+	t.Cleanup(func() { store.Close() })
+	s := newServer(t, nil, store)
+	expectStatus(t, "an append before the copy", s.do("POST", "/streams/"+uuid.NewString()+"/events", appendBody), 201)
+	copied, err := os.ReadFile(backup.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(store.Path(), copied, 0o600); err != nil { // in place: the same file, as cp writes it
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/streams/" + uuid.NewString() + "/events", appendBody},
+		{"GET", "/readyz", ""},
+	} {
+		r := s.do(tc.method, tc.path, tc.body)
+		detail, _ := r.json(t)["detail"].(string)
+		if r.status != http.StatusServiceUnavailable || r.header.Values("Retry-After") != nil ||
+			!strings.Contains(detail, "overwritten") || !strings.Contains(detail, "retrying will not help") || strings.Contains(detail, "Retry-After") {
+			t.Errorf("%s %s with the database file overwritten while running: %d, Retry-After %q, %s; "+
+				"want 503 without Retry-After, its detail saying the file was overwritten and that retrying will not help",
+				tc.method, tc.path, r.status, r.header.Values("Retry-After"), r.body)
+		}
+		if says := strings.Contains(detail, "not written"); says != (tc.method == "POST") {
+			t.Errorf("%s %s with the database file overwritten while running: %q; want the detail to say \"not written\" only for an append", tc.method, tc.path, detail)
+		}
+	}
 }

@@ -520,7 +520,7 @@ func (s *Store) noteCheckpoint() {
 
 // lookForOverwrite compares the database file and the WAL index with what
 // they were at the last look, and returns an error wrapping
-// eventstore.ErrUnavailable if the file was written by something other
+// eventstore.ErrUnavailable and ErrOverwritten if the file was written by something other
 // than SQLite (see fileWrites); it also sets or clears s.overwritten, for
 // Ping. It runs under the write lock, before a group's writes: the store's
 // own checkpoints (after its commits, on the writer's one connection, and
@@ -545,11 +545,11 @@ func (s *Store) lookForOverwrite() error {
 		s.overwritten.Store(nil)
 		return nil
 	}
-	err = fmt.Errorf("%w: the database file %s was overwritten while the server ran, not through SQLite (cp over it?): "+
+	err = fmt.Errorf("%w: %w: %s, not through SQLite (cp over it?): "+
 		"the server reads and writes its WAL's pages over it, and a stop copies them into it, so it would hold neither what was copied "+
 		"nor the log; stop the server, then put the copy in place again and remove %s-wal, %s-shm and tributary.lock "+
 		"(or restore through SQLite while it runs: sqlite3 %s \".restore backup.db\")",
-		eventstore.ErrUnavailable, s.path, FileName, FileName, FileName)
+		eventstore.ErrUnavailable, eventstore.ErrOverwritten, s.path, FileName, FileName, FileName)
 	if s.overwritten.Swap(&err) == nil {
 		s.log.Error("the database file was overwritten while the server ran; appends are refused", "path", s.path, "error", err.Error())
 	}
