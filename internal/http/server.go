@@ -283,6 +283,40 @@ func (s *Server) CloseSubscriptions() {
 // a client that left. Call it before the connections close.
 func (s *Server) Cut() { s.cutting.Store(true) }
 
+// requestTarget refuses, with a 400, a request whose target names no path
+// of the API where its method cannot take one so written, which the router
+// would take for "/" or "*": host:port (the authority form a client sends
+// a proxy with CONNECT), served the page as GET, a 405 with no Allow as
+// CONNECT; and PRI * on a request line of HTTP/1.1 (HTTP/2's preface sent
+// to an HTTP/1.1 server), a 405 whose Allow listed every method. A target
+// in absolute form (http://host/path) is served as its path.
+func (s *Server) requestTarget(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.RequestURI
+		var err error
+		switch {
+		case strings.HasPrefix(target, "/"), target == "": // "": a request made in Go, not read from a connection
+		case target == "*" && r.Method == "PRI":
+			// What follows, if anything, is HTTP/2's frames.
+			w.Header().Set("Connection", "close")
+			err = badRequest("PRI * is HTTP/2's connection preface, sent here on a request line of HTTP/1.1: this server speaks HTTP/1.1 " +
+				"over plain TCP, and HTTP/2 only over TLS, where it is negotiated (ALPN h2); send HTTP/1.1 requests, as GET /streams")
+		case target == "*":
+		case r.Method == http.MethodConnect: // net/http gives its URL the target as Host
+			err = badRequest("CONNECT %s is not served here: this server is no proxy; ask it for one of its own paths, as in GET /streams", target)
+		case r.URL.Host == "":
+			err = badRequest("%s %s is not served here: its target names no path (host and port alone is what a client sends a proxy, with CONNECT); "+
+				"ask for one of this server's own paths, as in GET /streams", r.Method, target)
+		}
+		if err != nil {
+			unmatched(r)
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // headAsGet routes HEAD as GET: every route that serves GET serves HEAD
 // (allowed says so), and net/http sends no body. chi's GetHead looks for a
 // HEAD route first, and where a sub-router is mounted it takes the mount
@@ -305,7 +339,7 @@ func (s *Server) routes() {
 	// First: every answer, the router's 404 and 405, an OPTIONS and a CORS
 	// preflight included, must say how it may be cached, and private for a
 	// token in the URL.
-	r.Use(s.cacheControl, s.requestID, s.accessLog)
+	r.Use(s.cacheControl, s.requestID, s.accessLog, s.requestTarget)
 	if len(s.opts.CORSOrigins) > 0 {
 		// Before access control: a preflight carries no token.
 		r.Use(corsHandler(s.opts.CORSOrigins))
@@ -322,11 +356,6 @@ func (s *Server) routes() {
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		unmatched(r)
-		// A CONNECT to host:port (a proxy's request) has no path, which
-		// chi routes as "/": no resource whose methods an Allow could list.
-		if r.Method == http.MethodConnect && !strings.HasPrefix(r.RequestURI, "/") {
-			return badRequest("CONNECT %s is not served here: this server is no proxy; ask it for one of its own paths, as in GET /streams", r.RequestURI)
-		}
 		// chi sends a method it has no route for at all (FOO) here on
 		// any path: on one no route serves, that is a 404, as for the
 		// methods it knows, not a 405 with nothing to Allow.

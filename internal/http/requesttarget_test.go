@@ -1,0 +1,61 @@
+package http_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tributary-dev/tributary/api"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestARequestTargetThatNamesNoPathIsABadRequest: a request line whose
+// target is not a path of the API, where the method cannot take one so
+// written, was routed as "/" or "*": GET evil:443 (the authority form a
+// client sends a proxy with CONNECT) served the page, and PRI * HTTP/1.1
+// (HTTP/2's preface, sent to an HTTP/1.1 server) was a 405 whose Allow
+// listed every method of the API. Each is a 400 problem saying what was
+// wrong, with no Allow, as CONNECT evil:443 already was; a target in
+// absolute form (http://host/path) is served as before.
+func TestARequestTargetThatNamesNoPathIsABadRequest(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{OpenAPI: api.OpenAPI}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		line   string
+		status int
+		says   []string
+	}{
+		{"PRI * HTTP/1.1", http.StatusBadRequest, []string{"PRI *", "HTTP/2", "HTTP/1.1"}},
+		{"GET evil:443 HTTP/1.1", http.StatusBadRequest, []string{"GET evil:443", "not served here"}},
+		{"POST evil:443 HTTP/1.1", http.StatusBadRequest, []string{"POST evil:443", "not served here"}},
+		{"OPTIONS evil:443 HTTP/1.1", http.StatusBadRequest, []string{"OPTIONS evil:443", "not served here"}},
+		{"CONNECT evil:443 HTTP/1.1", http.StatusBadRequest, []string{"CONNECT evil:443 is not served here"}},
+		{"GET http://test/healthz HTTP/1.1", http.StatusOK, nil},
+	} {
+		resp, body := rawRequest(t, srv, tc.line+"\r\nHost: test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+		allow, hasAllow := resp.Header["Allow"]
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %s; want %d", tc.line, resp.StatusCode, body, tc.status)
+			continue
+		}
+		if tc.status != http.StatusBadRequest {
+			continue
+		}
+		var p struct{ Detail string }
+		if err := json.Unmarshal([]byte(body), &p); err != nil || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %q %s; want a problem", tc.line, resp.Header.Get("Content-Type"), body)
+		}
+		if hasAllow {
+			t.Errorf("%s: Allow %q; want none (no resource there has methods to list)", tc.line, allow)
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(p.Detail, s) {
+				t.Errorf("%s: detail %q; want it to say %q", tc.line, p.Detail, s)
+			}
+		}
+	}
+}
