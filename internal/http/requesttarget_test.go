@@ -2,13 +2,16 @@ package http_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -57,5 +60,36 @@ func TestARequestTargetThatNamesNoPathIsABadRequest(t *testing.T) {
 				t.Errorf("%s: detail %q; want it to say %q", tc.line, p.Detail, s)
 			}
 		}
+	}
+}
+
+// TestAConnectIsLoggedWithTheTargetItAskedFor: CONNECT evil:443 was
+// logged with "path":"", its target nowhere in the line, and an operator
+// could not tell what it asked for. It is logged as sent, redacted as any
+// path is.
+func TestAConnectIsLoggedWithTheTargetItAskedFor(t *testing.T) {
+	t.Parallel()
+	const secret = "tok3n-s3cr3t-value-0123456789"
+	logs := &testlog.Buffer{}
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
+		OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewJSONHandler(logs, nil)), Tokens: mustParseTokens(t, "app:write:"+secret),
+	}))
+	t.Cleanup(srv.Close)
+	targets := []string{"evil:443", "[::1]:8080", secret + ":443"}
+	for _, target := range targets {
+		rawRequest(t, srv, "CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\nConnection: close\r\n\r\n")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(logs.String(), `"msg":"request"`) < len(targets) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	for _, want := range []string{`"path":"evil:443"`, `"path":"[::1]:8080"`, `"path":"REDACTED:443"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no access log line says %s; the log:\n%s", want, out)
+		}
+	}
+	if holdsSecret(out, secret) {
+		t.Errorf("the log holds the token:\n%s", out)
 	}
 }

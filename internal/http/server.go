@@ -812,17 +812,23 @@ func (s *Server) logMethod(method string) string {
 }
 
 // sentPath is r's path as its request line sent it: percent-escapes as
-// they came, before withUnreservedDecoded, "*" for OPTIONS *.
+// they came, before withUnreservedDecoded, "*" for OPTIONS *, and a target
+// that is no path (CONNECT's host:port) whole.
 func sentPath(r *http.Request) string {
 	target := r.RequestURI
 	if strings.HasPrefix(target, "/") || target == "*" {
 		path, _, _ := strings.Cut(target, "?")
 		return path
 	}
-	if u, err := url.ParseRequestURI(target); err == nil && target != "" {
-		return u.EscapedPath() // an absolute URI: its path as sent, where it is a valid encoding
+	if r.Method != http.MethodConnect { // whose URL net/http gives the target as Host
+		if u, err := url.ParseRequestURI(target); err == nil && u.Host != "" {
+			return u.EscapedPath() // an absolute URI: its path as sent, where it is a valid encoding
+		}
 	}
-	return r.URL.EscapedPath()
+	if target == "" {
+		return r.URL.EscapedPath() // a request made in Go, not read from a connection
+	}
+	return target
 }
 
 // maxLogField bounds what a log line or a problem quotes of a request's method,
