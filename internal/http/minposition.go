@@ -76,6 +76,30 @@ func (s *Server) awaitMinPosition(r *http.Request) error {
 	return s.waitForPosition(r.Context(), want, MinPositionHeader+" "+strconv.FormatInt(want, 10))
 }
 
+// awaitPageMinPosition is awaitMinPosition for a page read (a
+// subscription's start ends at shutdown its own way: starting): its wait
+// also ends when the server begins to close (CloseSubscriptions). On the
+// request's context alone, a shutdown waited it out, holding the drain up
+// to maxMinPositionWait, and the client was then told to try again
+// shortly by a server going away. It is a 503 with Retry-After at once,
+// saying so, logged as a shutdown's, not as a fault.
+func (s *Server) awaitPageMinPosition(r *http.Request) error {
+	want, ok := r.Context().Value(minPositionKey{}).(int64)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(s.closingCtx, cancel)()
+	err := s.awaitMinPosition(r.WithContext(ctx))
+	if err != nil && ctx.Err() != nil && r.Context().Err() == nil && s.closingCtx.Err() != nil {
+		return &detailError{kind: errStopping, detail: fmt.Sprintf(
+			"the server is shutting down, and this read was still waiting for its %s %d (its read replica lags): send it again, to another instance",
+			MinPositionHeader, want)}
+	}
+	return err
+}
+
 // waitForPosition polls the store's head until it reaches want, for at most
 // maxMinPositionWait. Where reads see every acknowledged append at once (no
 // read replica, not a Galera cluster: Options.ReadsMayLag) it does not wait:

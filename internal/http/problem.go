@@ -212,7 +212,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		level := slog.LevelError
 		switch {
 		case errors.Is(err, errStopping):
-			// Asked for, during the shutdown delay: no fault to alert on.
+			// Asked for, during the shutdown delay, or a page read's wait
+			// that shutdown ended (awaitPageMinPosition): no fault to
+			// alert on.
 			level = slog.LevelInfo
 		case errors.Is(err, errTooManySubscribers), errors.Is(err, errBodiesInFlight):
 			// A limit doing its work, not a fault: a client retrying in a

@@ -22,7 +22,7 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	if err := s.awaitMinPosition(r); err != nil {
+	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
 	}
 	st, err := s.store.Stream(r.Context(), id)
@@ -73,7 +73,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	if opts.Limit, err = limitParam(q); err != nil {
 		return err
 	}
-	if err := s.awaitMinPosition(r); err != nil {
+	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
 	}
 	// A read from past the first page followed a next link, most likely:
@@ -143,7 +143,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if refused != 0 || version < 1 {
 		return badRequest("the version in the path must be a whole number ≥ 1, got %q", raw)
 	}
-	if err := s.awaitMinPosition(r); err != nil {
+	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
 	}
 	e, err := s.store.Event(r.Context(), id, version)
@@ -179,7 +179,7 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 	if wantsEvents(r) {
 		return s.subscribeLog(w, r, opts)
 	}
-	if err := s.awaitMinPosition(r); err != nil {
+	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
 	}
 	opts.ReadAhead = opts.After > 0 // as for a stream's pages
@@ -219,7 +219,7 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("query parameter after must be the cursor from a next link (a stream id), got %q", after)
 		}
 	}
-	if err := s.awaitMinPosition(r); err != nil {
+	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
 	}
 	list, err := s.store.ListStreams(r.Context(), opts)
