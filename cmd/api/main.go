@@ -511,19 +511,33 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m,
 		CatchUpReads: catchUpReads(cfg)})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
-	feedDone := make(chan error, 1)
-	go func() { feedDone <- feed.Run(feedCtx) }()
+	var feedDone chan error // nil until the feed runs
+	// The feed starts once the server listens: a start-up that fails
+	// before (an address in use) stopped it as it read the log's head,
+	// and its warning came before the real error.
+	startFeed := func() {
+		feedDone = make(chan error, 1)
+		go func() { feedDone <- feed.Run(feedCtx) }()
+	}
 	// The feed stops, then the store closes, once no handler uses them.
+	// A close that fails is the stop's error (exit status 1).
 	stopStore := func(ctx context.Context) error {
 		stopFeed()
-		closed := make(chan struct{})
+		closed := make(chan error, 1)
 		go func() {
-			<-feedDone
-			store.Close()
-			close(closed)
+			if feedDone != nil {
+				<-feedDone
+			}
+			closed <- store.Close()
 		}()
 		select {
-		case <-closed:
+		case err := <-closed:
+			if err != nil {
+				// In the log as well as in the exit status, which main
+				// writes to stderr: what was acknowledged is committed.
+				log.Error("the store did not close cleanly", "error", err)
+				return fmt.Errorf("close the store: %w", err)
+			}
 			return nil
 		case <-ctx.Done():
 			// Left as a crash would leave it: what was acknowledged is committed.
@@ -619,6 +633,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "store", storeKind(cfg), "debug", debugAddr,
 		"access_control", len(tokens) > 0, "cors_origins", len(cfg.CORSOrigins), "metrics", "/metrics",
 		"max_connections", maxConns, "max_connections_per_client", perClient)
+	startFeed()
 	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
 	select {
 	case err := <-errc:
