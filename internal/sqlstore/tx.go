@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -112,10 +113,18 @@ func (r *readPhase) plan() *plan { return newPlan(r.head, r.now, r.calls, r.foun
 
 // begin takes a connection and begins the transaction with the read phase.
 // It returns the plan those reads make.
+//
+// The reads, which wait for the log's lock, and the wait for a connection
+// end once every caller has left, as well as at ctx's end: nothing is
+// written and no COMMIT is on its way, and a caller's Append, which waits
+// for its group's outcome, would hold its handler (through a stop's
+// reserve) until the lock came free. The error then wraps errCallerLeft.
 func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls []*call) (*appendTx, *plan, error) {
+	ctx, stop := whileCalled(ctx, calls)
+	defer stop()
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("begin: %w", err)
+		return nil, nil, leftOr(ctx, fmt.Errorf("begin: %w", err))
 	}
 	t := &appendTx{conn: conn, d: d, m: m}
 	deadline, ok := ctx.Deadline()
@@ -126,6 +135,9 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 	t.open = true
 	if err := t.query(ctx, r.stmts, r.scans(t)); err != nil {
 		t.rollback()
+		if context.Cause(ctx) == errCallerLeft {
+			return nil, nil, fmt.Errorf("%w: %w", errCallerLeft, err)
+		}
 		if d.Lost != nil && d.Lost(err) && (d.Unrun == nil || !d.Unrun(err)) && ctx.Err() == nil {
 			// Its session was killed or cut while it read (waiting for
 			// the log's lock, say): it wrote nothing and sent no COMMIT,
@@ -137,6 +149,36 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 		return nil, nil, err
 	}
 	return t, r.plan(), nil
+}
+
+// whileCalled returns ctx, ended too once every call's caller has left
+// (its cause errCallerLeft), and what stops it.
+func whileCalled(ctx context.Context, calls []*call) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var left atomic.Int64
+	stops := make([]func() bool, len(calls))
+	for i, c := range calls {
+		stops[i] = context.AfterFunc(c.ctx, func() {
+			if left.Add(1) == int64(len(calls)) {
+				cancel(errCallerLeft)
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel(nil)
+	}
+}
+
+// leftOr is err, said to be errCallerLeft's if ctx (of whileCalled) ended
+// because every caller left.
+func leftOr(ctx context.Context, err error) error {
+	if context.Cause(ctx) == errCallerLeft {
+		return fmt.Errorf("%w: %w", errCallerLeft, err)
+	}
+	return err
 }
 
 // errReadsLost is a group's whose reads lost their session: nothing was
