@@ -734,10 +734,30 @@ const readyTables = "SELECT log_head.id, log_head.position, log_head.recorded_at
 	"FROM log_head, events, streams, durability_fence " +
 	"WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = '' AND durability_fence.id = 0"
 
+// unwrittenColumns finds the columns of the tables the store inserts rows
+// into that take neither NULL nor a default (nor a value of their own:
+// auto-increment, generated): unless the store writes them (written),
+// every INSERT, and so every append, fails (1364).
+const unwrittenColumns = "SELECT table_name, column_name FROM information_schema.COLUMNS WHERE table_schema = DATABASE() " +
+	"AND table_name IN ('events', 'streams', 'durability_fence') AND is_nullable = 'NO' AND column_default IS NULL " +
+	"AND extra NOT LIKE '%auto_increment%' AND extra NOT LIKE '%GENERATED%'"
+
+// written are the columns the store's INSERTs write, as table.column.
+var written = map[string]bool{
+	"events.position": true, "events.event_id": true, "events.stream_id": true, "events.stream_version": true,
+	"events.stream_type": true, "events.event_type": true, "events.data": true, "events.metadata": true,
+	"events.recorded_at": true, "events.batch_size": true,
+	"streams.stream_id": true, "streams.stream_type": true, "streams.created_at": true,
+	"durability_fence.id": true, "durability_fence.counter": true,
+}
+
 // Ping implements eventstore.Store: the live feed's connections answer (a
 // read replica's, where there is one: see ReplicaLag), and the primary has
 // the store's tables. A table, or the database, dropped under the store is
-// an error wrapping eventstore.MissingError.
+// an error wrapping eventstore.MissingError. A column the store does not
+// write, NOT NULL and without a default (a schema of another release
+// restored under it), fails it too, unavailable: every append fails then.
+// A column that takes NULL or has a default is harmless, and passes.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.Store.Ping(ctx); err != nil {
 		return err
@@ -750,7 +770,33 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping: %w", s.translate(err))
 	}
 	s.missingSaid.Store(false) // all there: should it go again, say so again
+	if err := s.unwritten(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
 	return nil
+}
+
+// unwritten returns an error, unavailable, naming the first column of
+// unwrittenColumns that the store does not write, if there is one.
+func (s *Store) unwritten(ctx context.Context) error {
+	rows, err := s.primary.QueryContext(ctx, unwrittenColumns)
+	if err != nil {
+		return s.translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			return s.translate(err)
+		}
+		if !written[table+"."+column] {
+			return fmt.Errorf("%w: the database's table %s has a column %s that the store does not write, NOT NULL and without a default: "+
+				"every append fails; is a schema of another release restored under the service? restore a backup of this release's schema "+
+				"(an older backup restored whole is brought up to date by `api migrate`), or drop the column or give it a default",
+				eventstore.ErrUnavailable, table, table+"."+column)
+		}
+	}
+	return s.translate(rows.Err())
 }
 
 // runBeforeCommit runs the hook a test set, if any.

@@ -1,0 +1,69 @@
+package mysqlstore_test
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// TestAnExtraColumnThatBreaksEveryAppendFailsReadyz: a schema restored
+// with a column the store does not write, NOT NULL and without a default
+// (streams.version, which migration 12 dropped, or a column another
+// release added), makes every append fail (1364): each a 503, but /readyz
+// said 200, so the instance stayed in service answering every append 503.
+// Ping (/readyz) now fails too, naming the table and the column, and the
+// append's error names the column. The opposite case of
+// TestAColumnMissingWhileRunningIsUnavailableNamingIt.
+func TestAnExtraColumnThatBreaksEveryAppendFailsReadyz(t *testing.T) {
+	for table, alter := range map[string]string{
+		"events":  "ALTER TABLE events ADD COLUMN legacy INT NOT NULL",
+		"streams": "ALTER TABLE streams ADD COLUMN legacy INT NOT NULL",
+	} {
+		t.Run(table, func(t *testing.T) {
+			ctx, dsn := guardedTest(t)
+			s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
+			appendVersions(ctx, t, s, uuid.New(), 1)
+			if _, err := otherProcessDB(t, dsn).ExecContext(ctx, alter); err != nil {
+				t.Fatal(err)
+			}
+			_, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
+			if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "legacy") {
+				t.Errorf("an append with %s.legacy NOT NULL and without a default: %v; want unavailable, naming the column", table, err)
+			}
+			err = s.Ping(ctx)
+			if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), table+".legacy") {
+				t.Errorf("Ping (/readyz) with %s.legacy NOT NULL and without a default: %v; want unavailable, naming the table and column", table, err)
+			}
+		})
+	}
+}
+
+// TestAnExtraColumnThatAppendsCanIgnoreIsHarmless: a column the store does
+// not write but that takes NULL or has a default breaks nothing: appends go
+// in, and Ping (/readyz) says the store is ready.
+func TestAnExtraColumnThatAppendsCanIgnoreIsHarmless(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
+	appendVersions(ctx, t, s, uuid.New(), 1)
+	for _, alter := range []string{
+		"ALTER TABLE events ADD COLUMN note VARCHAR(10) NULL",
+		"ALTER TABLE events ADD COLUMN flag INT NOT NULL DEFAULT 0",
+		"ALTER TABLE streams ADD COLUMN note VARCHAR(10)",
+		"ALTER TABLE log_head ADD COLUMN legacy INT NOT NULL", // only updated, never inserted into
+	} {
+		if _, err := otherProcessDB(t, dsn).ExecContext(ctx, alter); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
+		t.Errorf("an append with harmless extra columns: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping (/readyz) with harmless extra columns: %v", err)
+	}
+}
