@@ -98,3 +98,8 @@ func WithIdleAsOnMySQL(opts Options) Options {
 	opts.idleAsOnMySQL = true
 	return opts
 }
+
+// WaitLockHolderSearch waits until the search for the log's lock's holder
+// that an append of s started, if any, has ended; call it once the append
+// has returned.
+func WaitLockHolderSearch(s *Store) { s.seekers.Wait() }
