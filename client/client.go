@@ -44,6 +44,9 @@ type Client struct {
 	// standStill bounds how long a read asks again for an empty page whose
 	// next link stays where it is (standStillFor; tests shorten it).
 	standStill time.Duration
+	// timeout bounds each request but a subscription's (WithRequestTimeout);
+	// 0: none.
+	timeout time.Duration
 }
 
 // Option configures a Client.
@@ -55,10 +58,35 @@ type Option func(*Client)
 // New fail.
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
+// WithRequestTimeout bounds each request of an append, a stream's
+// description or a read's page, its answer read to the end included, to d
+// (0 or less: no bound but the call's context); DefaultRequestTimeout
+// without the option. A request cut there fails with an error that
+// errors.Is ErrRequestTimeout (and context.DeadlineExceeded). It does not
+// bound a subscription, whose connection lives as long as it is followed:
+// SubscribeOptions.IdleTimeout cuts one that brings no byte, its answer's
+// headers included, and a read's iteration, of many pages, is bounded
+// page by page, never by the time its consumer takes.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *Client) { c.timeout = max(d, 0) }
+}
+
+// DefaultRequestTimeout is the request timeout of a client made without
+// WithRequestTimeout: twice the server's default TRIBUTARY_REQUEST_TIMEOUT
+// (30 s), so that the server's own 503, which says what went wrong, comes
+// first. Raise it for a server whose timeout is longer.
+const DefaultRequestTimeout = time.Minute
+
+// ErrRequestTimeout is the error of a request the client cut at its
+// request timeout (WithRequestTimeout): the server accepted it but did not
+// answer, or not to the end, in time. An append's events may or may not be
+// stored: send the batch again with the same event ids.
+var ErrRequestTimeout = errors.New("no answer within the client's request timeout")
+
 // WithHTTPClient makes the client send its requests with hc (nil: a
 // transport of the client's own, as without the option). It must not have
-// a Timeout, which would cut subscriptions: bound requests with their
-// contexts instead. hc stays the caller's: Close leaves its connections
+// a Timeout, which would cut subscriptions: bound requests with
+// WithRequestTimeout instead. hc stays the caller's: Close leaves its connections
 // alone. The client sends with a copy of it whose CheckRedirect keeps the
 // token, and an append's events, within the server's origin, then calls
 // hc's.
@@ -85,7 +113,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	// A fragment is never sent.
 	u.ForceQuery, u.Fragment, u.RawFragment = false, "", ""
-	c := &Client{base: u, user: u.User, standStill: standStillFor}
+	c := &Client{base: u, user: u.User, standStill: standStillFor, timeout: DefaultRequestTimeout}
 	u.User = nil
 	for _, o := range opts {
 		if o != nil { // a conditional option not taken
@@ -401,7 +429,10 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	case 'x':
 		req.Header.Set("If-Match", `"`+strconv.FormatInt(expected.version, 10)+`"`)
 	}
-	res, err := c.do(req)
+	res, err := c.do(req, c.timeout)
+	if errors.Is(err, ErrRequestTimeout) {
+		return nil, fmt.Errorf("append to %s: %w: whether the events are stored is unknown", stream.ID, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("append to %s: %w", stream.ID, err)
 	}
@@ -419,7 +450,11 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	var out AppendResult
 	// About a hundred bytes an event, and far more than the server sends.
 	if err := json.NewDecoder(boundedBody(res.Body, 64<<10+int64(len(events))<<10)).Decode(&out); err != nil {
-		return nil, fmt.Errorf("append to %s: decode the answer: %w", stream.ID, err)
+		unknown := ""
+		if errors.Is(err, ErrRequestTimeout) {
+			unknown = ": whether the events are stored is unknown"
+		}
+		return nil, fmt.Errorf("append to %s: decode the answer: %w%s", stream.ID, err, unknown)
 	}
 	if err := out.describes(stream, expected, res.StatusCode == http.StatusCreated, ids); err != nil {
 		return nil, fmt.Errorf("append to %s: the server answered %s with a result that is not the batch's (%w): whether the events are stored is unknown",
@@ -976,7 +1011,7 @@ func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (
 		return "", nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	res, err := c.do(req)
+	res, err := c.do(req, c.timeout)
 	if err != nil {
 		return "", nil, err
 	}
@@ -1041,17 +1076,23 @@ func (c *Client) request(ctx context.Context, method string, u *url.URL, body io
 
 // do sends req and turns an error answer into a *Problem. The answer's
 // body, once closed, ends the request, and closeBody can end it sooner.
-func (c *Client) do(req *http.Request) (*http.Response, error) {
+// A timeout above 0 bounds the request, its body read to the end included:
+// cut there, it fails, and so does a read of its body, with an error that
+// is ErrRequestTimeout.
+func (c *Client) do(req *http.Request, timeout time.Duration) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(req.Context(), timeout, &requestTimeout{timeout})
+	}
 	res, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
 		cancel()
 		if u, ok := errors.AsType[*url.Error](err); ok {
 			u.URL = shownPath(u.URL) // a next link's, which the server wrote
 		}
-		return nil, err
+		return nil, timedOut(ctx, err)
 	}
-	res.Body = &answerBody{ReadCloser: res.Body, cancel: cancel}
+	res.Body = &answerBody{ReadCloser: res.Body, ctx: ctx, cancel: cancel}
 	if res.StatusCode >= 400 {
 		defer closeBody(res.Body)
 		// A problem's JSON is read to the end of its value; a body of
@@ -1093,10 +1134,44 @@ func (b *bounded) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// requestTimeout is the cause of a request's end at the client's request
+// timeout: ErrRequestTimeout, and context.DeadlineExceeded, as a
+// caller's deadline would be.
+type requestTimeout struct{ d time.Duration }
+
+func (e *requestTimeout) Error() string {
+	return fmt.Sprintf("%v of %v (WithRequestTimeout)", ErrRequestTimeout, e.d)
+}
+
+func (e *requestTimeout) Is(target error) bool {
+	return target == ErrRequestTimeout || target == context.DeadlineExceeded //nolint:errorlint // sentinels, compared as errors.Is does
+}
+
+// timedOut returns err, which ended a request of ctx, as the request
+// timeout's error if that is what ended it: net/http gives the cause of
+// a context's end, mostly, but a read may give only
+// context.DeadlineExceeded, which reads as the caller's own deadline.
+func timedOut(ctx context.Context, err error) error {
+	var cause *requestTimeout
+	if err == nil || errors.As(err, &cause) || !errors.As(context.Cause(ctx), &cause) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
+}
+
 // answerBody is an answer's body that ends its request when closed.
 type answerBody struct {
 	io.ReadCloser
+	ctx    context.Context // the request's
 	cancel context.CancelFunc
+}
+
+func (b *answerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned as it is, never wrapped
+		err = timedOut(b.ctx, err)
+	}
+	return n, err
 }
 
 func (b *answerBody) Close() error {

@@ -539,7 +539,10 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 		// (starting-point-ahead), with it it waits for it, or answers 503.
 		req.Header.Set("Tributary-Min-Position", strconv.FormatInt(s.position, 10))
 	}
-	res, err := s.c.do(req)
+	// No request timeout: the connection lives as long as the subscription
+	// follows it; the idle timer, already running, bounds its headers' wait
+	// and every silence after.
+	res, err := s.c.do(req, 0)
 	if err != nil {
 		return err
 	}
