@@ -648,7 +648,13 @@ type ReadAllOptions struct {
 // asked for (at or before After or the after of the next link that
 // fetched its page, or one the filter leaves out) or answers
 // with no page of events, and with ctx's error, delivering nothing more,
-// once ctx ends.
+// once ctx ends. It also ends with an error at an event that is not its
+// stream's next in the log, of the last 16,384 streams it met: a version
+// again or going back, or one past the next (a version skipped), or, on a
+// read from the log's start, a stream's first event past its version 1;
+// but for versions growing, not checked where they cannot be known (a
+// filter of event types, which leaves some out, or a stream first met on
+// a read after a position).
 func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Event, error] {
 	q := filterQuery(opts.StreamTypes, opts.EventTypes)
 	if opts.After > 0 {
@@ -662,7 +668,73 @@ func (c *Client) ReadAll(ctx context.Context, opts ReadAllOptions) iter.Seq2[Eve
 		start: &Event{Position: max(opts.After, 0)},
 		after: func(prev, e Event) bool { return e.Position > prev.Position },
 		// after is the position a page starts after (0 if not given).
-		cursor: cursor{param: "after", of: func(e Event) int64 { return e.Position }, waits: true}})
+		cursor: cursor{param: "after", of: func(e Event) int64 { return e.Position }, waits: true},
+		streams: func() *streamVersions {
+			return &streamVersions{last: map[uuid.UUID]int64{}, fromStart: opts.After <= 0, gaps: len(opts.EventTypes) > 0}
+		}})
+}
+
+// streamVersions checks, along one read of the log, that each stream's
+// events come at its next version: in the log, a stream's versions 1, 2,
+// 3 … come in position order without a gap, which the positions, which
+// may have holes, do not show. A server that skipped an event of the log
+// (a page cut short past a commit not yet visible), sent one again at
+// another position, or a proxy that mixed pages, is told by the stream's
+// next event. It knows the last version of the recentStreams streams met
+// last: a stream met again after more, forgotten, is taken as met first.
+type streamVersions struct {
+	last   map[uuid.UUID]int64
+	ring   []uuid.UUID // the streams known, the oldest at oldest once full
+	oldest int
+	// fromStart is set for a read from the log's start, while no stream
+	// was forgotten: a stream met first must be at version 1.
+	fromStart bool
+	// gaps is set for a read filtered by event types, which leaves some
+	// of a stream's versions out: they only grow.
+	gaps bool
+}
+
+// recentStreams is how many streams a read of the log knows the last
+// version of: about a megabyte at most.
+const recentStreams = 1 << 14
+
+// next returns why e is not the next event of its stream, or "", and
+// takes it for the stream's last.
+func (s *streamVersions) next(e *Event) string {
+	last, known := s.last[e.StreamID]
+	first := int64(1) // the version e must be at, if any
+	switch {
+	case e.Version < 1:
+		return "with no version"
+	case known && e.Version <= last:
+		return fmt.Sprintf("after its version %d: again or out of order", last)
+	case known && !s.gaps:
+		first = last + 1
+	case known || !s.fromStart || s.gaps:
+		first = e.Version
+	}
+	if e.Version != first {
+		where := fmt.Sprintf("after its version %d", last)
+		if !known {
+			where = "first in the log"
+		}
+		if e.Version-1 > first {
+			return fmt.Sprintf("%s: versions %s are missing", where, span(first, e.Version-1))
+		}
+		return fmt.Sprintf("%s: version %d is missing", where, first)
+	}
+	if !known {
+		if len(s.ring) < recentStreams {
+			s.ring = append(s.ring, e.StreamID)
+		} else {
+			delete(s.last, s.ring[s.oldest])
+			s.ring[s.oldest] = e.StreamID
+			s.oldest = (s.oldest + 1) % recentStreams
+			s.fromStart = false
+		}
+	}
+	s.last[e.StreamID] = e.Version
+	return ""
 }
 
 // pageRead is what pages needs to know of a read.
@@ -683,6 +755,9 @@ type pageRead struct {
 	end func(last, version int64) bool
 	// cursor is where a page's query says it starts.
 	cursor cursor
+	// streams, if set, makes the check of each stream's versions for a
+	// read of the log, anew for each iteration.
+	streams func() *streamVersions
 }
 
 // standStillFor is how long a read asks again for an empty page whose
@@ -825,6 +900,10 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 			return
 		}
 		prev := r.start
+		var streams *streamVersions
+		if r.streams != nil {
+			streams = r.streams()
+		}
 		at, err := r.cursor.at(u.Query())
 		if err != nil {
 			yield(Event{}, fmt.Errorf("%s: %w", what, err))
@@ -890,6 +969,13 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 					yield(Event{}, fmt.Errorf("%s: the server sent event %s (version %d, position %d) after version %d, position %d: out of order, again, or with events missing between",
 						what, e.ID, e.Version, e.Position, prev.Version, prev.Position))
 					return
+				}
+				if streams != nil {
+					if why := streams.next(&e); why != "" {
+						yield(Event{}, fmt.Errorf("%s: the server sent event %s of stream %s at version %d (position %d) %s",
+							what, e.ID, e.StreamID, e.Version, e.Position, why))
+						return
+					}
 				}
 				if err := ctx.Err(); err != nil { // the page is read: ctx has no say in it
 					yield(Event{}, fmt.Errorf("%s: %w", what, err))

@@ -1,0 +1,124 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// TestAReadOfTheLogEndsAtAStreamsVersionOutOfTurn: in the log, each
+// stream's events come at its versions 1, 2, 3 … in position order, without
+// a gap. A read of the log whose server skipped one of them (a page cut
+// short past a commit not yet visible, as the server did twice before its
+// fixes), sent one again at another position, or started a stream past
+// its first version, handed the consumer a stream with versions missing
+// or repeated without a word: the positions, which may have holes, cannot
+// tell. The read now ends at such an event, after every event before it.
+// Where the read cannot know a stream's earlier versions (a start past
+// After, a filter of event types, which leaves some out) only what it
+// can tell is checked.
+func TestAReadOfTheLogEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
+	t.Parallel()
+	a, b := uuid.New(), uuid.New()
+	type ev struct {
+		stream  uuid.UUID
+		version int
+	}
+	for name, tc := range map[string]struct {
+		opts  ReadAllOptions
+		pages [][]ev // the log's pages, at positions after opts.After, in order
+		good  int    // the events yielded before the error; -1: every one and no error
+		says  string // what the error says
+	}{
+		"streams interleaved, each without a gap": {
+			pages: [][]ev{{{a, 1}, {b, 1}, {a, 2}}, {{b, 2}, {a, 3}}}, good: -1},
+		"a version missing within a page": {
+			pages: [][]ev{{{a, 1}, {b, 1}, {a, 3}}}, good: 2, says: "version 2 is missing"},
+		"a version missing between pages": {
+			pages: [][]ev{{{a, 1}, {a, 2}}, {{b, 1}, {a, 5}}}, good: 3, says: "versions 3 to 4 are missing"},
+		"a version again, at another position, on the next page": {
+			pages: [][]ev{{{a, 1}, {a, 2}}, {{a, 2}, {a, 3}}}, good: 2, says: "again or out of order"},
+		"a version going back": {
+			pages: [][]ev{{{a, 1}, {a, 2}, {a, 3}, {a, 1}}}, good: 3, says: "again or out of order"},
+		"a stream met first past its version 1, from the log's start": {
+			pages: [][]ev{{{a, 1}, {b, 2}}}, good: 1, says: "version 1 is missing"},
+		"a stream met first past its version 1, after a position": {
+			opts: ReadAllOptions{After: 10}, pages: [][]ev{{{a, 4}, {b, 2}}, {{a, 5}}}, good: -1},
+		"a stream's versions in turn, after a position": {
+			opts: ReadAllOptions{After: 10}, pages: [][]ev{{{a, 4}, {a, 6}}}, good: 1, says: "version 5 is missing"},
+		"a filter of event types, which leaves versions out": {
+			opts: ReadAllOptions{EventTypes: []string{"A"}}, pages: [][]ev{{{a, 2}, {a, 5}}, {{b, 3}, {a, 9}}}, good: -1},
+		"a filter of event types, a version again": {
+			opts: ReadAllOptions{EventTypes: []string{"A"}}, pages: [][]ev{{{a, 2}, {a, 5}}, {{a, 5}}}, good: 2, says: "again or out of order"},
+		"a filter of stream types, which takes whole streams": {
+			opts: ReadAllOptions{StreamTypes: []string{"order"}}, pages: [][]ev{{{a, 1}, {a, 3}}}, good: 1, says: "version 2 is missing"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
+				// Page i is asked for after the last position of page i-1.
+				after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+				pos, i := int(tc.opts.After), 0
+				for ; i < len(tc.pages) && pos < after; i++ {
+					pos += len(tc.pages[i])
+				}
+				var evs []string
+				if i < len(tc.pages) {
+					for _, e := range tc.pages[i] {
+						pos++
+						evs = append(evs, eventJSON(uuid.New(), e.stream, e.version, pos))
+					}
+					w.Header().Set("Link", fmt.Sprintf(`</events?after=%d>; rel="next"`, pos))
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"events":[%s]}`, strings.Join(evs, ",")) //nolint:errcheck // a test's answer
+			})
+			t.Cleanup(func() { c.Close() })
+			all := 0
+			for _, p := range tc.pages {
+				all += len(p)
+			}
+			read := c.ReadAll(context.Background(), tc.opts)
+			// Twice: each iteration knows only its own events.
+			for range 2 {
+				got, last := readPositions(read)
+				switch {
+				case tc.good < 0 && (last != nil || len(got) != all):
+					t.Fatalf("read %v, then %v; expected all %d events and no error", got, last, all)
+				case tc.good >= 0 && (len(got) != tc.good || last == nil || !strings.Contains(last.Error(), tc.says)):
+					t.Fatalf("read %v, then %v; expected %d events, then an error saying %q", got, last, tc.good, tc.says)
+				}
+			}
+		})
+	}
+}
+
+// TestAReadOfTheLogKnowsABoundedNumberOfStreams: what a read of the log
+// holds to check versions is bounded: past recentStreams streams, the
+// oldest is forgotten, and met again it is taken as met first, whatever
+// its version, as is any stream from then on.
+func TestAReadOfTheLogKnowsABoundedNumberOfStreams(t *testing.T) {
+	t.Parallel()
+	s := &streamVersions{last: map[uuid.UUID]int64{}, fromStart: true}
+	ids := make([]uuid.UUID, recentStreams+1)
+	for i := range ids {
+		ids[i] = uuid.New()
+		if why := s.next(&Event{StreamID: ids[i], Version: 1}); why != "" {
+			t.Fatalf("stream %d at version 1: %s", i, why)
+		}
+	}
+	if len(s.last) != recentStreams || len(s.ring) != recentStreams {
+		t.Fatalf("%d streams known, %d in the ring; expected %d", len(s.last), len(s.ring), recentStreams)
+	}
+	if why := s.next(&Event{StreamID: ids[0], Version: 7}); why != "" {
+		t.Errorf("the forgotten stream met again at version 7: %s; expected it taken as met first", why)
+	}
+	if why := s.next(&Event{StreamID: ids[len(ids)-1], Version: 3}); !strings.Contains(why, "version 2 is missing") {
+		t.Errorf("a stream still known, at version 3 after 1: %q; expected version 2 missing", why)
+	}
+}
