@@ -84,9 +84,10 @@ const DefaultRequestTimeout = time.Minute
 var ErrRequestTimeout = errors.New("no answer within the client's request timeout")
 
 // WithHTTPClient makes the client send its requests with hc (nil: a
-// transport of the client's own, as without the option). It must not have
-// a Timeout, which would cut subscriptions: bound requests with
-// WithRequestTimeout instead. hc stays the caller's: Close leaves its connections
+// transport of the client's own, as without the option). Its Timeout, which
+// would cut subscriptions, is not used as net/http does: it is the request
+// timeout, unless WithRequestTimeout is given, which bounds each request
+// but a subscription's. hc stays the caller's: Close leaves its connections
 // alone. The client sends with a copy of it whose CheckRedirect keeps the
 // token, and an append's events, within the server's origin, then calls
 // hc's.
@@ -113,7 +114,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	// A fragment is never sent.
 	u.ForceQuery, u.Fragment, u.RawFragment = false, "", ""
-	c := &Client{base: u, user: u.User, standStill: standStillFor, timeout: DefaultRequestTimeout}
+	c := &Client{base: u, user: u.User, standStill: standStillFor, timeout: -1} // -1: not given
 	u.User = nil
 	for _, o := range opts {
 		if o != nil { // a conditional option not taken
@@ -131,6 +132,12 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		// A copy, whose CheckRedirect is the client's: the caller's own
 		// http.Client is left as it is.
 		*hc = *c.http
+		if c.timeout < 0 && hc.Timeout > 0 {
+			c.timeout = hc.Timeout
+		}
+		// It would cut every subscription, as long as it is followed, at
+		// the Timeout, and one whose headers come later, for ever.
+		hc.Timeout = 0
 	} else if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		// A copy of http.DefaultTransport rather than that one, which the
 		// whole process shares: Close closes this one's idle connections
@@ -138,6 +145,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		// of another type there (to trace, say) gets it, as before.
 		c.own = t.Clone()
 		hc.Transport = c.own
+	}
+	if c.timeout < 0 {
+		c.timeout = DefaultRequestTimeout
 	}
 	hc.CheckRedirect = keepInOrigin(hc.CheckRedirect)
 	c.http = hc

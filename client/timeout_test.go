@@ -121,34 +121,74 @@ func TestNewBoundsRequestsByDefault(t *testing.T) {
 func TestTheRequestTimeoutCutsNoSubscription(t *testing.T) {
 	t.Parallel()
 	const timeout = 100 * time.Millisecond
+	url, conns := slowSubscription(t, 3*timeout)
+	c, err := New(url, WithRequestTimeout(timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	expectThreeEventsOnOneConnection(t, c, conns)
+}
+
+// TestAnHTTPClientsTimeoutCutsNoSubscription: an http.Client given with
+// WithHTTPClient that has a Timeout (a program's usual one) cut every
+// subscription at it, which then reconnected, again and again; its
+// Timeout is now the request timeout, unless WithRequestTimeout is given,
+// and the caller's http.Client is left as it is.
+func TestAnHTTPClientsTimeoutCutsNoSubscription(t *testing.T) {
+	t.Parallel()
+	const timeout = 100 * time.Millisecond
+	url, conns := slowSubscription(t, 3*timeout)
+	hc := &http.Client{Timeout: timeout}
+	c, err := New(url, WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	expectThreeEventsOnOneConnection(t, c, conns)
+	if c.timeout != timeout || hc.Timeout != timeout {
+		t.Errorf("the request timeout is %v, the caller's http.Client's Timeout %v; expected both %v", c.timeout, hc.Timeout, timeout)
+	}
+	if c, _ := New(url, WithHTTPClient(hc), WithRequestTimeout(time.Second)); c.timeout != time.Second {
+		t.Errorf("with WithRequestTimeout(1s) too the request timeout is %v; expected 1s", c.timeout)
+	}
+}
+
+// slowSubscription serves a log subscription whose headers, then each of
+// its three events, come after pause, and returns its URL and the count of
+// its connections.
+func slowSubscription(t *testing.T, pause time.Duration) (string, *atomic.Int64) {
+	t.Helper()
 	var conns atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conns.Add(1)
-		pause := func() bool {
+		wait := func() bool {
 			select {
-			case <-time.After(3 * timeout):
+			case <-time.After(pause):
 				return true
 			case <-r.Context().Done():
 				return false
 			}
 		}
-		if !pause() {
+		if !wait() {
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.(http.Flusher).Flush()
-		for pos := 1; pos <= 3 && pause(); pos++ {
+		for pos := 1; pos <= 3 && wait(); pos++ {
 			io.WriteString(w, "id: "+strconv.Itoa(pos)+"\ndata: "+sseEvent(pos)+"\n\n") //nolint:errcheck // a test's answer
 			w.(http.Flusher).Flush()
 		}
 		<-r.Context().Done()
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL, WithRequestTimeout(timeout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	return srv.URL, &conns
+}
+
+// expectThreeEventsOnOneConnection subscribes with c to a slowSubscription
+// and expects its three events on its one connection, never cut.
+func expectThreeEventsOnOneConnection(t *testing.T, c *Client, conns *atomic.Int64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var got []int64
