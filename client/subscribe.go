@@ -141,7 +141,9 @@ type Message struct {
 // cannot decode, one it did not ask for (another stream's, or one the
 // filter leaves out, as a server that ignores the filter sends), on a
 // stream subscription one whose version does not follow the last one
-// delivered (or From-1), a caught-up frame whose data is not a version or
+// delivered (or From-1), on a log subscription one that is not its
+// stream's next, as ReadAll checks it (a version skipped, which no
+// resumption brings back, or again), a caught-up frame whose data is not a version or
 // position (digits), or on a stream subscription a version past the last
 // one delivered (the versions between would be missing), or a frame
 // longer than MaxFrameBytes, after every event before it (a new Subscribe
@@ -187,6 +189,8 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			asked: newAsked(opts.StreamID, opts.StreamTypes, opts.EventTypes)}
 		if opts.StreamID != uuid.Nil {
 			s.last = max(opts.From, 1) - 1 // From-1 overflows at math.MinInt64
+		} else {
+			s.streams = &streamVersions{last: map[uuid.UUID]int64{}, fromStart: s.last == 0, gaps: len(opts.EventTypes) > 0}
 		}
 		s.start = s.last
 		backoff := opts.MinBackoff
@@ -440,6 +444,9 @@ type subscription struct {
 	// pages counts the answers in a row that were Tributary's page of
 	// events, not an event stream.
 	pages int
+	// streams checks each stream's versions along a log subscription, nil
+	// on a stream's.
+	streams *streamVersions
 }
 
 // recentEvents is how many of the last events delivered a subscription
@@ -636,6 +643,13 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 				}
 				return fmt.Errorf("%w: event %s at version %d is at position %d, not past position %d, where this subscription had got to",
 					ErrLogReset, m.Event.ID, n, m.Event.Position, s.position)
+			}
+			if s.streams != nil {
+				if why := s.streams.next(&m.Event); why != "" {
+					// The event skipped, if one was, is behind the resume
+					// point: no reconnection brings it.
+					return &undecodable{fmt.Errorf("event %d (%s) of stream %s at version %d came %s", n, m.Event.ID, m.Event.StreamID, m.Event.Version, why)}
+				}
 			}
 			s.last, s.resume = n, true
 			s.remember(n, m.Event.ID)

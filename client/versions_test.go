@@ -3,10 +3,13 @@ package client
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -120,5 +123,70 @@ func TestAReadOfTheLogKnowsABoundedNumberOfStreams(t *testing.T) {
 	}
 	if why := s.next(&Event{StreamID: ids[len(ids)-1], Version: 3}); !strings.Contains(why, "version 2 is missing") {
 		t.Errorf("a stream still known, at version 3 after 1: %q; expected version 2 missing", why)
+	}
+}
+
+// TestALogSubscriptionEndsAtAStreamsVersionOutOfTurn: as a read of the
+// log, a subscription to it handed on a stream's event that is not its
+// next (a version skipped by the server, or sent again at another
+// position) without a word; no resumption can mend it, the skipped event
+// being behind the resume point. It now ends there, after every event
+// before it, across resumptions as within a connection.
+func TestALogSubscriptionEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
+	t.Parallel()
+	a, b := uuid.New(), uuid.New()
+	type ev struct {
+		stream  uuid.UUID
+		version int
+	}
+	for name, tc := range map[string]struct {
+		opts SubscribeOptions
+		log  []ev // at positions after opts.After
+		good int  // the events delivered before the error; -1: every one and no error
+		says string
+	}{
+		"streams interleaved, each without a gap": {
+			log: []ev{{a, 1}, {b, 1}, {a, 2}, {b, 2}, {a, 3}}, good: -1},
+		"a version missing": {
+			log: []ev{{a, 1}, {b, 1}, {a, 3}, {b, 2}}, good: 2, says: "version 2 is missing"},
+		"a version missing after a resumption": {
+			log: []ev{{a, 1}, {a, 2}, {b, 1}, {a, 5}}, good: 3, says: "versions 3 to 4 are missing"},
+		"a version again": {
+			log: []ev{{a, 1}, {a, 2}, {b, 1}, {a, 2}}, good: 3, says: "again or out of order"},
+		"a stream met first past its version 1, from the log's start": {
+			log: []ev{{a, 1}, {b, 3}}, good: 1, says: "versions 1 to 2 are missing"},
+		"a stream met first past its version 1, after a position": {
+			opts: SubscribeOptions{After: 10}, log: []ev{{a, 4}, {b, 3}, {a, 5}}, good: -1},
+		"a filter of event types, which leaves versions out": {
+			opts: SubscribeOptions{EventTypes: []string{"A"}}, log: []ev{{a, 2}, {a, 5}, {b, 3}, {a, 9}}, good: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Two events a connection, from the resume point on.
+				last, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
+				last = max(last, int(tc.opts.After))
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				for i := last - int(tc.opts.After); i < len(tc.log) && i < last-int(tc.opts.After)+2; i++ {
+					pos := int(tc.opts.After) + i + 1
+					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", pos, eventJSON(uuid.New(), tc.log[i].stream, tc.log[i].version, pos)) //nolint:errcheck // a test's answer
+				}
+			}))
+			t.Cleanup(srv.Close)
+			opts := tc.opts
+			opts.MinBackoff, opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
+			want := len(tc.log)
+			if tc.good >= 0 {
+				want = 0 // till the error
+			}
+			msgs, last := subscribeFor(t, srv, 5*time.Second, opts, want)
+			switch {
+			case tc.good < 0 && (last != nil || len(msgs) != len(tc.log)):
+				t.Errorf("received %v, then %v; expected all %d events and no error", positions(msgs), last, len(tc.log))
+			case tc.good >= 0 && (len(msgs) != tc.good || last == nil || !strings.Contains(last.Error(), tc.says)):
+				t.Errorf("received %v, then %v; expected %d events, then an error saying %q", positions(msgs), last, tc.good, tc.says)
+			}
+		})
 	}
 }
