@@ -144,6 +144,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		// without touching anyone else's. A program that put a transport
 		// of another type there (to trace, say) gets it, as before.
 		c.own = t.Clone()
+		// net/http keeps 2 idle connections a host by default: a client
+		// of one host whose goroutines make calls at once closed all but
+		// two of their connections after each and dialled them again.
+		// The server closes idle connections it needs room for.
+		c.own.MaxIdleConnsPerHost = max(c.own.MaxIdleConnsPerHost, idleConnections)
 		hc.Transport = c.own
 	}
 	if c.timeout < 0 {
@@ -153,6 +158,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.http = hc
 	return c, nil
 }
+
+// idleConnections is how many idle connections to the server the
+// client's own transport keeps: as many as http.DefaultTransport keeps
+// for all hosts.
+const idleConnections = 100
 
 // unsendable returns what in v a header field's value cannot carry (RFC
 // 9110 §5.5: a control character other than a tab), or "". It names the

@@ -2,7 +2,13 @@ package client
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,4 +70,63 @@ func TestOneClientServesManyGoroutinesAtOnce(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+// TestConcurrentCallsKeepTheirConnections: a client whose goroutines make
+// calls at once keeps their connections for the next calls: the
+// transport it made kept 2 idle connections a host, net/http's default,
+// so that of 8 goroutines' connections 6 were closed after each round of
+// calls and dialled again for the next (TCP and TLS handshakes, sockets
+// left in TIME_WAIT), for a client that talks to one host.
+func TestConcurrentCallsKeepTheirConnections(t *testing.T) {
+	t.Parallel()
+	const n = 8
+	var conns atomic.Int64
+	var mu sync.Mutex
+	inFlight, all := 0, make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Each round's n calls are all in flight before any is answered:
+		// each holds a connection of its own.
+		mu.Lock()
+		if inFlight++; inFlight == n {
+			close(all)
+			inFlight, all = 0, make(chan struct{})
+			mu.Unlock()
+		} else {
+			wait := all
+			mu.Unlock()
+			select {
+			case <-wait:
+			case <-time.After(10 * time.Second): // only a safety net
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"stream_id":"`+path.Base(r.URL.Path)+`","stream_type":"order","version":1}`) //nolint:errcheck // a test's answer
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if got := conns.Load(); got != n {
+		t.Errorf("3 rounds of %d calls at once opened %d connections; expected %d, kept from round to round", n, got, n)
+	}
 }
