@@ -83,6 +83,16 @@ const DefaultRequestTimeout = time.Minute
 // stored: send the batch again with the same event ids.
 var ErrRequestTimeout = errors.New("no answer within the client's request timeout")
 
+// ErrOutcomeUnknown is the error of an append that got no whole answer
+// and may have stored its events: no answer (a connection lost, the
+// request timeout), a success whose body was cut, an answer that is not
+// the batch's or neither 201 nor 200. Send the batch again with the same
+// event ids: the server stores it once, and answers a repeat with 200. A
+// *Problem of status 500 or above may leave it unknown too (an append's
+// 503 says which in its Detail); one below 500 is a refusal, and nothing
+// was stored.
+var ErrOutcomeUnknown = errors.New("whether the events are stored is unknown")
+
 // WithHTTPClient makes the client send its requests with hc (nil: a
 // transport of the client's own, as without the option). Its Timeout, which
 // would cut subscriptions, is not used as net/http does: it is the request
@@ -450,8 +460,11 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 		req.Header.Set("If-Match", `"`+strconv.FormatInt(expected.version, 10)+`"`)
 	}
 	res, err := c.do(req, c.timeout)
-	if errors.Is(err, ErrRequestTimeout) {
-		return nil, fmt.Errorf("append to %s: %w: whether the events are stored is unknown", stream.ID, err)
+	var p *Problem
+	var redirect *redirectRefused
+	if err != nil && !errors.As(err, &p) && !errors.As(err, &redirect) {
+		// No answer: the request may have reached the server whole.
+		return nil, fmt.Errorf("append to %s: %w: %w", stream.ID, err, ErrOutcomeUnknown)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("append to %s: %w", stream.ID, err)
@@ -464,21 +477,18 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 			stream.ID, res.Request.Method, res.Request.URL.Redacted())
 	}
 	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("append to %s: the server answered %s, neither 201 Created nor 200 OK: whether the events are stored is unknown",
-			stream.ID, oneLine(res.Status, 60))
+		return nil, fmt.Errorf("append to %s: the server answered %s, neither 201 Created nor 200 OK: %w",
+			stream.ID, oneLine(res.Status, 60), ErrOutcomeUnknown)
 	}
 	var out AppendResult
 	// About a hundred bytes an event, and far more than the server sends.
 	if err := json.NewDecoder(boundedBody(res.Body, 64<<10+int64(len(events))<<10)).Decode(&out); err != nil {
-		unknown := ""
-		if errors.Is(err, ErrRequestTimeout) {
-			unknown = ": whether the events are stored is unknown"
-		}
-		return nil, fmt.Errorf("append to %s: decode the answer: %w%s", stream.ID, err, unknown)
+		// A success whose result was cut: stored, most likely, but where?
+		return nil, fmt.Errorf("append to %s: decode the answer: %w: %w", stream.ID, err, ErrOutcomeUnknown)
 	}
 	if err := out.describes(stream, expected, res.StatusCode == http.StatusCreated, ids); err != nil {
-		return nil, fmt.Errorf("append to %s: the server answered %s with a result that is not the batch's (%w): whether the events are stored is unknown",
-			stream.ID, oneLine(res.Status, 60), err)
+		return nil, fmt.Errorf("append to %s: the server answered %s with a result that is not the batch's (%w): %w",
+			stream.ID, oneLine(res.Status, 60), err, ErrOutcomeUnknown)
 	}
 	out.Duplicate = res.StatusCode == http.StatusOK
 	return &out, nil

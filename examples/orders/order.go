@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -140,10 +139,11 @@ func load(ctx context.Context, c *client.Client, id uuid.UUID) (*Order, error) {
 // version it was loaded at (If-Match). Another writer's append in between
 // is client.ErrWrongExpectedVersion, and nothing is written.
 //
-// When it cannot know whether the events were stored (the connection failed
-// before the answer, or the server answered 5xx), it sends the same events
-// again, with the same ids and expected version, a few times: the server
-// stores a batch once, and answers one it already has with its first result.
+// When it cannot know whether the events were stored (client.ErrOutcomeUnknown:
+// no whole answer came, the connection lost or the client's request timeout
+// passed; or the server answered 5xx), it sends the same events again, with
+// the same ids and expected version, a few times: the server stores a batch
+// once, and answers one it already has with its first result.
 func save(ctx context.Context, c *client.Client, o *Order) (*client.AppendResult, error) {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -152,9 +152,8 @@ func save(ctx context.Context, c *client.Client, o *Order) (*client.AppendResult
 			o.Version, o.pending = res.Version, nil
 			return res, nil
 		}
-		var transport *url.Error
 		var p *client.Problem
-		unknown := errors.As(err, &transport) || (errors.As(err, &p) && p.Status >= 500)
+		unknown := errors.Is(err, client.ErrOutcomeUnknown) || (errors.As(err, &p) && p.Status >= 500)
 		if !unknown || ctx.Err() != nil || attempt == 4 {
 			return nil, fmt.Errorf("save order %s: %w", o.ID, err)
 		}
