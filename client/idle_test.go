@@ -14,7 +14,7 @@ import (
 
 // TestSubscribeCutsASilentConnectionAndSaysWhy: a server that stops
 // sending, in its body after the first frame or halfway through its
-// headers (a byte now and then, never their end), is cut after
+// headers (a byte now and then, never their end), or never answers, is cut after
 // IdleTimeout and reconnected to. OnDisconnect was told "context
 // canceled", which reads as the caller's own cancellation; it is now told
 // that no byte came for IdleTimeout.
@@ -24,6 +24,11 @@ func TestSubscribeCutsASilentConnectionAndSaysWhy(t *testing.T) {
 		"a silent body": func(conn net.Conn) {
 			io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nretry: 1\n\n") //nolint:errcheck // a test's server
 			conn.Read(make([]byte, 1))                                                                     //nolint:errcheck // until the client leaves
+		},
+		// The request timeout, which bounds other calls, does not bound a
+		// subscription: IdleTimeout bounds its wait for an answer too.
+		"no answer": func(conn net.Conn) {
+			conn.Read(make([]byte, 1)) //nolint:errcheck // until the client leaves
 		},
 		"headers that never end": func(conn net.Conn) {
 			io.WriteString(conn, "HTTP/1.1 200 OK\r\nX-Slow: ") //nolint:errcheck // a test's server
