@@ -404,6 +404,10 @@ type RecordedEvent struct {
 // no *Problem, and so is a success whose result is not the batch's (another
 // stream or stream type, other ids, versions that do not add up or, in a
 // 201, do not follow the version expected, positions that do not increase).
+// An append that got no whole answer (no answer, the request timeout, ctx
+// ending, a success whose body was cut, or one that is not the batch's)
+// fails with an error that is ErrOutcomeUnknown: send it again with the
+// same ids.
 func (c *Client) Append(ctx context.Context, stream StreamRef, expected ExpectedVersion, events ...NewEvent) (*AppendResult, error) {
 	// The body is written by hand: json.Marshal would compact and
 	// HTML-escape a json.RawMessage, and the server stores data byte for byte.
