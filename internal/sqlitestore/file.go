@@ -432,27 +432,34 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 
 // fileWrites tells the database file written by SQLite from one written
 // beside it (cp over it): in WAL mode SQLite writes the file only in a
-// checkpoint, which copies frames of the WAL into it and then records so
-// in the WAL's index (-shm): how many it copied, and, where it restarts the
-// WAL, new salts. A file whose size or modification time changed while
-// those did not was written by something else.
+// checkpoint, which records in the WAL's index (-shm) up to which frame it
+// will copy (nBackfillAttempted) before it writes the file, and how many it
+// copied (nBackfill) once it has, and, where it restarts the WAL, new
+// salts. A file whose size or modification time changed while those did
+// not was written by something else. A checkpoint that fails part way (a
+// full disk) has grown the file with nBackfill as it was: the attempt it
+// recorded before says it was SQLite's. Without it, the look took the
+// store's own checkpoint on a full disk for a copy over the file, and
+// refused appends until a restart.
 type fileWrites struct {
 	size    int64
 	modTime time.Time
-	ckpt    [12]byte // the WAL index's salts and nBackfill
+	ckpt    [16]byte // the WAL index's salts, nBackfill and nBackfillAttempted
 }
 
 // walIndexCheckpoint reads the checkpoint's record from the WAL index f:
-// the first header's salts (bytes 32 to 40) and the checkpoint info's
-// nBackfill (96 to 100), SQLite's wal.c layout.
-func walIndexCheckpoint(f *os.File) ([12]byte, error) {
-	var b [100]byte
-	var ckpt [12]byte
+// the first header's salts (bytes 32 to 40), the checkpoint info's
+// nBackfill (96 to 100) and nBackfillAttempted (128 to 132), SQLite's wal.c
+// layout.
+func walIndexCheckpoint(f *os.File) ([16]byte, error) {
+	var b [136]byte
+	var ckpt [16]byte
 	if _, err := f.ReadAt(b[:], 0); err != nil {
 		return ckpt, err
 	}
 	copy(ckpt[:8], b[32:40])
-	copy(ckpt[8:], b[96:100])
+	copy(ckpt[8:12], b[96:100])
+	copy(ckpt[12:], b[128:132])
 	return ckpt, nil
 }
 
