@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -447,10 +448,21 @@ type fileWrites struct {
 	ckpt    [16]byte // the WAL index's salts, nBackfill and nBackfillAttempted
 }
 
+// unfinished reports whether the WAL index records a checkpoint begun and
+// not finished (nBackfillAttempted past nBackfill): one that failed part
+// way, whose next try (after a commit of the store's) writes the file again
+// up to the same frame, recording nothing new until it finishes. A start
+// that recovers a WAL records all of it as attempted, too.
+func (w fileWrites) unfinished() bool {
+	backfilled := binary.NativeEndian.Uint32(w.ckpt[8:12])
+	attempted := binary.NativeEndian.Uint32(w.ckpt[12:16])
+	return attempted > backfilled
+}
+
 // walIndexCheckpoint reads the checkpoint's record from the WAL index f:
 // the first header's salts (bytes 32 to 40), the checkpoint info's
 // nBackfill (96 to 100) and nBackfillAttempted (128 to 132), SQLite's wal.c
-// layout.
+// layout, in the machine's byte order.
 func walIndexCheckpoint(f *os.File) ([16]byte, error) {
 	var b [136]byte
 	var ckpt [16]byte
@@ -507,9 +519,12 @@ func (s *Store) writesNow() (fileWrites, error) {
 // checkpoint has been recorded since the last look: after each commit,
 // whose checkpoint SQLite may have run, and after a restart of the WAL, so
 // that the next look compares with the file as the store left it, and a
-// copy over the file after it is not read as that checkpoint. It never
-// finds a file overwritten: it may run beside one of the store's own
-// checkpoints, not yet recorded.
+// copy over the file after it is not read as that checkpoint. Where a
+// checkpoint is unfinished (see fileWrites.unfinished), the store's own
+// just now may have tried it again, writing the file with nothing new
+// recorded: the file's state is taken all the same. It never finds a file
+// overwritten: it may run beside one of the store's own checkpoints, not
+// yet recorded.
 func (s *Store) noteCheckpoint() {
 	if !s.watching {
 		return
@@ -520,7 +535,7 @@ func (s *Store) noteCheckpoint() {
 	}
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
-	if now.ckpt != s.lastWrites.ckpt {
+	if now.ckpt != s.lastWrites.ckpt || now.unfinished() {
 		s.lastWrites = now
 	}
 }

@@ -1,6 +1,7 @@
 package sqlitestore_test
 
 import (
+	"database/sql"
 	"errors"
 	"strings"
 	"syscall"
@@ -108,5 +109,69 @@ func TestADiskFullDuringACheckpointIsFullAndAppendsComeBackOnceThereIsRoom(t *te
 	}
 	if read != acknowledged {
 		t.Errorf("the stream holds %d events; want the %d acknowledged", read, acknowledged)
+	}
+}
+
+// TestACheckpointTriedAgainUpToTheSameFrameOnAFullDiskIsNotAnOverwrite: a
+// reader beside the store holds the WAL's frames from the one the failed
+// checkpoint was to copy up to, so each commit's checkpoint tries again up
+// to that same frame, recording nothing new, and writes the file further
+// each time the disk has a little more room: that too is SQLite's, not a
+// copy over the file.
+func TestACheckpointTriedAgainUpToTheSameFrameOnAFullDiskIsNotAnOverwrite(t *testing.T) {
+	t.Parallel()
+	dir := smallDisk(t, "8m")
+	s := teststore.OpenSQLite(t, dir)
+	big := []byte(`"` + strings.Repeat("x", 100_000) + `"`)
+	appendOf := func(data []byte) error {
+		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Happened", Data: data}}})
+		return err
+	}
+	var err error
+	for range 200 {
+		if err = appendOf(big); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, eventstore.ErrFull) {
+		t.Fatalf("appends of 100 KB on an 8 MB disk ended with %v; want ErrFull", err)
+	}
+
+	// A read transaction beside the store: it holds every frame of the WAL
+	// as it is now, which each checkpoint from here copies up to.
+	db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reader, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close() })
+	if _, err := reader.ExecContext(t.Context(), "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := reader.QueryRowContext(t.Context(), "SELECT count(*) FROM events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, size := range []string{"9m", "10m", "11m"} { // each time a little room, less than the checkpoint needs
+		growDisk(t, dir, size)
+		for range 5 {
+			err := appendOf([]byte(`{}`))
+			if err != nil && (!errors.Is(err, eventstore.ErrFull) || strings.Contains(err.Error(), "overwritten")) {
+				t.Fatalf("an append on a disk of %s with a checkpoint tried again: %v; want it to pass, or ErrFull, never overwritten", size, err)
+			}
+		}
+	}
+	if _, err := reader.ExecContext(t.Context(), "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	growDisk(t, dir, "64m")
+	if err := appendOf([]byte(`{}`)); err != nil {
+		t.Fatalf("an append once the disk has room again: %v; want it to pass", err)
 	}
 }
