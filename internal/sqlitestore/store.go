@@ -525,15 +525,22 @@ func translate(err error) error {
 }
 
 // translate is the package's translate for the statements the store runs
-// once open, which also recognises a file SQLite finds damaged
-// (SQLITE_CORRUPT, "database disk image is malformed"; SQLITE_NOTADB) in a
-// page start-up did not read: foundDamage's error, a 503 as for a file moved
-// or removed, where SQLite's own words were a bare 500.
+// once open, which names the file system that is full (SQLITE_FULL), and
+// recognises a file SQLite finds damaged (SQLITE_CORRUPT, "database disk
+// image is malformed"; SQLITE_NOTADB) in a page start-up did not read:
+// foundDamage's error, a 503 as for a file moved or removed, where SQLite's
+// own words were a bare 500.
 func (s *Store) translate(err error) error {
-	if !isDamage(err) {
-		return translate(err)
+	switch {
+	case isDamage(err):
+		return s.foundDamage(err)
+	case sqliteCode(err)&0xff == sqlite3.SQLITE_FULL:
+		// The log names the disk to free space on: SQLite's "database or
+		// disk is full" says neither which nor that it passes again.
+		return fmt.Errorf("%w: %w: the file system of %s is full: the database file and its WAL can grow no more; "+
+			"appends pass again once space is freed there: %w", eventstore.ErrUnavailable, eventstore.ErrFull, filepath.Dir(s.path), err)
 	}
-	return s.foundDamage(err)
+	return translate(err)
 }
 
 // foundDamage is the error of a statement or a read that found the database
