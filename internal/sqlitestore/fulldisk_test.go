@@ -1,8 +1,12 @@
 package sqlitestore_test
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -10,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -174,5 +179,67 @@ func TestACheckpointTriedAgainUpToTheSameFrameOnAFullDiskIsNotAnOverwrite(t *tes
 	growDisk(t, dir, "64m")
 	if err := appendOf([]byte(`{}`)); err != nil {
 		t.Fatalf("an append once the disk has room again: %v; want it to pass", err)
+	}
+}
+
+// TestAStopOnAFullDiskSaysTheWALHoldsAcknowledgedAppends: a stop copies the
+// WAL into the database file and removes it; on a full disk the copy fails,
+// and the WAL, with appends acknowledged since the last checkpoint, is left
+// beside the file. The stop said nothing and reported a clean stop: an
+// operator who then moved or copied the file alone lost them. It must warn,
+// and its Close fail, saying the WAL holds acknowledged appends and must be
+// kept with the file; the next start, with room, finds every one.
+func TestAStopOnAFullDiskSaysTheWALHoldsAcknowledgedAppends(t *testing.T) {
+	t.Parallel()
+	dir := smallDisk(t, "8m")
+	var logged bytes.Buffer
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	stream := uuid.New()
+	data := []byte(`"` + strings.Repeat("x", 100_000) + `"`)
+	acknowledged := 0
+	for range 200 {
+		if _, err = s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Big", Data: data}}}); err != nil {
+			break
+		}
+		acknowledged++
+	}
+	if !errors.Is(err, eventstore.ErrFull) {
+		t.Fatalf("appends of 100 KB on an 8 MB disk ended with %v; want ErrFull", err)
+	}
+
+	err = s.Close()
+	wal := sqlitestore.FileName + "-wal"
+	if err == nil || !errors.Is(err, eventstore.ErrFull) || !strings.Contains(err.Error(), wal+" holds acknowledged appends") {
+		t.Errorf("close on a full disk: %v; want an error wrapping ErrFull saying %s holds acknowledged appends", err, wal)
+	}
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), wal+" holds acknowledged appends") {
+		t.Errorf("the log of a stop on a full disk:\n%s\nwant a warning saying %s holds acknowledged appends", logged.String(), wal)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, wal)); err != nil || fi.Size() == 0 {
+		t.Fatalf("after a stop on a full disk, %s: %v; want it left, not empty", wal, err)
+	}
+
+	growDisk(t, dir, "64m")
+	s = teststore.OpenSQLite(t, dir)
+	page, err := s.ReadStream(t.Context(), stream, eventstore.ReadStreamOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for _, err := range page.Events {
+		if err != nil {
+			t.Fatalf("read of the stream: %v", err)
+		}
+		read++
+	}
+	if read != acknowledged {
+		t.Errorf("the next start's stream holds %d events; want the %d acknowledged", read, acknowledged)
 	}
 }

@@ -427,6 +427,7 @@ func (s *Store) Close() error {
 		close(s.walStop)
 		<-s.walDone
 	}
+	checkpoint := s.finalCheckpoint()
 	err := s.closePools()
 	// A file found damaged is not recorded as stopped cleanly: the next
 	// start checks every page, and refuses a damaged one (quick_check
@@ -435,6 +436,42 @@ func (s *Store) Close() error {
 		s.markStopped()
 	}
 	closeFiles(s.shm, s.wal, s.file, s.dirLock)
+	return errors.Join(err, s.walLeft(checkpoint))
+}
+
+// finalCheckpoint copies the WAL into the database file, as the close of
+// the last connection does next, on the connection kept open, and returns
+// its error: the close's own says nothing of one that fails. A checkpoint
+// that other processes' readers hold up is no error.
+func (s *Store) finalCheckpoint() error {
+	if s.kept == nil {
+		return nil
+	}
+	var busy, frames, copied int64
+	err := s.kept.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
+	if err != nil {
+		return s.translate(err)
+	}
+	return nil
+}
+
+// walLeft is the error of a stop whose final checkpoint failed (checkpoint,
+// finalCheckpoint's error) and left the WAL beside the file, logged as a
+// warning: the WAL holds appends acknowledged since the last checkpoint
+// that the file does not, and the file moved or copied without it loses
+// them. Where the checkpoint did not fail, a WAL left (another process has
+// the file open) is no error.
+func (s *Store) walLeft(checkpoint error) error {
+	if checkpoint == nil {
+		return nil
+	}
+	if fi, err := os.Stat(s.path + "-wal"); err != nil || fi.Size() == 0 {
+		return nil
+	}
+	err := fmt.Errorf("the stop could not copy the WAL into the database file %s (%w): %s-wal holds acknowledged appends "+
+		"that the file does not; keep it beside the file, and move or copy the two together, never the file alone: the next start reads them",
+		s.path, checkpoint, FileName)
+	s.log.Warn("the store did not stop cleanly: "+err.Error(), "path", s.path)
 	return err
 }
 
