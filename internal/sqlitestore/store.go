@@ -420,7 +420,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // Close finishes the appends already handed to the writer, refuses new ones
-// and closes the database.
+// and closes the database. Where its copy of the WAL into the database file
+// fails (a full disk), the WAL is left beside the file with appends the file
+// does not hold: it logs a warning and returns an error saying so.
 func (s *Store) Close() error {
 	s.Store.Close()
 	if s.walStop != nil {
