@@ -79,6 +79,8 @@ type Store struct {
 	// damage is the error of the first statement that found the file
 	// damaged (see translate); nil while none has.
 	damage atomic.Pointer[error]
+	// closing is set by the first Close: a second returns nil at once.
+	closing atomic.Bool
 	// remembered are the events found damaged, written down beside the
 	// file for the next start (see remember.go).
 	remembered remembered
@@ -424,6 +426,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 // fails (a full disk), the WAL is left beside the file with appends the file
 // does not hold: it logs a warning and returns an error saying so.
 func (s *Store) Close() error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return nil // closed already: a second close finds nothing to do
+	}
 	s.Store.Close()
 	if s.walStop != nil {
 		close(s.walStop)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"slices"
 	"strings"
@@ -67,6 +68,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"InvalidAppendIsRefused", testInvalidAppend},
 		{"PollingReaderSeesEveryEventOnceInOrder", testPollingReader},
 		{"TailReadsTheLogAsReadAllDoes", testTailReadsTheLog},
+		{"ClosingTwiceIsHarmless", testCloseTwice},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1509,4 +1511,22 @@ func holdFirstCommit(b Backend, s eventstore.Store) (held, release chan struct{}
 		})
 	})
 	return held, release
+}
+
+// testCloseTwice: a store closed a second time (a deferred Close after an
+// explicit one, a stop path that closes on each of two errors) returns nil
+// and panics at nothing; the embedded store's second close panicked on a
+// channel closed already. The test's own cleanup closes it a third time.
+func testCloseTwice(t *testing.T, s eventstore.Store) {
+	c, ok := s.(io.Closer)
+	if !ok {
+		t.Skip("the store has no Close")
+	}
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Expected: eventstore.NoStream, Events: batch(1)})
+	if err := c.Close(); err != nil {
+		t.Fatalf("first close: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second close: %v, want nil: the store is closed already", err)
+	}
 }
