@@ -307,6 +307,8 @@ func (f *Feed) Run(ctx context.Context) error {
 		}
 		if err == nil {
 			f.opts.Metrics.Polled(f.head.Load(), time.Since(start))
+		} else if ctx.Err() == nil {
+			f.opts.Metrics.PollFailed()
 		}
 		gone := missing(err)
 		if gone {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // ProblemBase prefixes every problem type: a problem's type is
@@ -208,6 +210,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// for a challenge here too, saying so.
 		h.Set("WWW-Authenticate", `Bearer realm="tributary", error="insufficient_scope"`)
 	}
+	if cause := storeCause(err); cause != "" && kind.status == http.StatusServiceUnavailable {
+		s.opts.Metrics.StoreError(cause)
+	}
 	if kind.status >= 500 {
 		level := slog.LevelError
 		switch {
@@ -247,6 +252,39 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	noStore(h)
 	w.WriteHeader(kind.status)
 	w.Write(buf.Bytes()) //nolint:errcheck // the client may be gone; nothing to do
+}
+
+// storeCause is the cause tributary_store_errors_total counts err under, a
+// 503 from the database; "" for any other error (a limit's 503, the
+// shutdown delay's, a 4xx). A fixed few, from the store's sentinels: no
+// word of what the error says. The first that holds wins: an append of
+// unknown outcome is one, whatever else failed with it.
+func storeCause(err error) string {
+	if errors.Is(err, errStopping) || !errors.Is(err, eventstore.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+		return ""
+	}
+	var missing *eventstore.MissingError
+	var ne net.Error
+	switch {
+	case errors.Is(err, eventstore.ErrDamaged):
+		return metrics.CauseDamaged
+	case errors.Is(err, eventstore.ErrOverwritten):
+		return metrics.CauseOverwritten
+	case errors.Is(err, eventstore.ErrOutcomeUnknown):
+		return metrics.CauseOutcomeUnknown
+	case errors.As(err, &missing):
+		return metrics.CauseMissing
+	case errors.Is(err, eventstore.ErrFull):
+		return metrics.CauseFull
+	case errors.Is(err, eventstore.ErrNotDurable):
+		return metrics.CauseNotDurable
+	case errors.Is(err, context.DeadlineExceeded):
+		return metrics.CauseTimeout
+	case errors.As(err, &ne):
+		// The driver's dial or read of the database's address failed.
+		return metrics.CauseUnreachable
+	}
+	return metrics.CauseUnavailable
 }
 
 // redactError is err's text for the log, with every known token in it

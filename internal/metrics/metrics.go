@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,10 @@ type Metrics struct {
 	fallbacks         prometheus.Counter
 	feedHead          prometheus.Gauge
 	feedPoll          prometheus.Histogram
+	feedPollFailures  prometheus.Counter
+	feedLastPoll      prometheus.Gauge
+
+	storeErrors *prometheus.CounterVec
 
 	store   []prometheus.Collector // the store's, replaced if it is opened again
 	replica prometheus.Collector   // the store's replica lag, likewise
@@ -105,6 +110,12 @@ func New(version string) *Metrics {
 	m.feedPoll = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "feed", Name: "poll_duration_seconds",
 		Help:    "Time of one poll of the live feed's tailer: reading new events and waiting for them to be durable.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}})
+	m.feedPollFailures = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "feed", Name: "poll_failures_total",
+		Help: "Polls of the live feed's tailer that failed (the database out of reach, slow or refusing): its head does not move while they fail."})
+	m.feedLastPoll = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "feed", Name: "last_poll_timestamp_seconds",
+		Help: "When the live feed's tailer last polled the log successfully, in Unix seconds (0: not yet): time() minus it is how stale the feed is."})
+	m.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "store", Name: "errors_total",
+		Help: "Requests answered 503 for the database, /readyz's included, by cause: " + strings.Join(StoreErrorCauses, ", ") + "."}, []string{"cause"})
 
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help:        "The running build: its version and Go version (value 1).",
@@ -113,13 +124,16 @@ func New(version string) *Metrics {
 
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.httpInFlight, m.httpRespBytes, m.subDuration, m.connRefused, m.connIdleShut,
 		m.appendedEvents, m.appendedBatches, m.appendConflicts, m.appendReplays, m.groupSize, m.groupDuration, m.statements,
-		m.subscriptionsOpen, m.delivered, m.fallbacks, m.feedHead, m.feedPoll, build,
+		m.subscriptionsOpen, m.delivered, m.fallbacks, m.feedHead, m.feedPoll, m.feedPollFailures, m.feedLastPoll, m.storeErrors, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
-	// Every kind of conflict and endpoint shows, at 0, from the start.
+	// Every kind of conflict, cause and endpoint shows, at 0, from the start.
 	for _, k := range ConflictKinds {
 		m.appendConflicts.WithLabelValues(k)
+	}
+	for _, c := range StoreErrorCauses {
+		m.storeErrors.WithLabelValues(c)
 	}
 	for _, e := range []string{"log", "stream"} {
 		m.subscriptionsOpen.WithLabelValues(e)
@@ -277,13 +291,65 @@ func (m *Metrics) FellBack() {
 	m.fallbacks.Inc()
 }
 
-// Polled records one poll of the live feed that reached head.
+// Polled records one poll of the live feed that reached head, now.
 func (m *Metrics) Polled(head int64, d time.Duration) {
 	if m == nil {
 		return
 	}
 	m.feedHead.Set(float64(head))
 	m.feedPoll.Observe(d.Seconds())
+	m.feedLastPoll.SetToCurrentTime()
+}
+
+// PollFailed records one poll of the live feed that failed.
+func (m *Metrics) PollFailed() {
+	if m == nil {
+		return
+	}
+	m.feedPollFailures.Inc()
+}
+
+// The causes of a store error answered to a client, as the store errors
+// metric labels them: a fixed few, whatever the error says.
+const (
+	// CauseUnreachable: the database's address did not answer (a network
+	// error: refused, reset, timed out dialling).
+	CauseUnreachable = "unreachable"
+	// CauseTimeout: the request's time ran out waiting on the database.
+	CauseTimeout = "timeout"
+	// CauseFull: the database, or the disk beneath it, is full.
+	CauseFull = "full"
+	// CauseDamaged: the embedded store's file is damaged.
+	CauseDamaged = "damaged"
+	// CauseOverwritten: the embedded store's file was written over while
+	// the service ran.
+	CauseOverwritten = "overwritten"
+	// CauseNotDurable: the database's settings can lose acknowledged
+	// commits, and appends are refused.
+	CauseNotDurable = "not_durable"
+	// CauseOutcomeUnknown: an append that may have been written (or a
+	// retry whose durability could not be confirmed): the ones to
+	// reconcile.
+	CauseOutcomeUnknown = "outcome_unknown"
+	// CauseMissing: the database, a table or a column of one is missing.
+	CauseMissing = "missing"
+	// CauseUnavailable: any other failure of the database (it refused the
+	// user or a write, a privilege revoked, read-only, out of resources, a
+	// connection lost midway, the embedded file moved, the store closing):
+	// the log line says which.
+	CauseUnavailable = "unavailable"
+)
+
+// StoreErrorCauses lists them.
+var StoreErrorCauses = []string{CauseUnreachable, CauseTimeout, CauseFull, CauseDamaged, CauseOverwritten,
+	CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseUnavailable}
+
+// StoreError records a request answered 503 for the database, for cause.
+func (m *Metrics) StoreError(cause string) {
+	if m == nil {
+		return
+	}
+	m.storeErrors.WithLabelValues(cause).Inc()
 }
 
 // Lag watches how far the slowest open subscription is behind the live
