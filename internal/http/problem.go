@@ -215,7 +215,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if kind.status >= 500 {
 		level := slog.LevelError
+		var probe *probeError
 		switch {
+		case errors.As(err, &probe):
+			// /readyz's 503 for the database, a probe every few seconds
+			// for as long as it is out of service: its start and its end
+			// are logged once each (notReady), this only for who asks.
+			level = slog.LevelDebug
+			if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+				e.probe = true
+			}
 		case errors.Is(err, errStopping):
 			// Asked for, during the shutdown delay, or a page read's wait
 			// that shutdown ended (awaitPageMinPosition): no fault to

@@ -103,6 +103,7 @@ type Server struct {
 	bodies      bodyBudget   // bytes of request bodies being received now
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
+	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady)
 	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
 	frames      frameCache   // recent events' JSON, shared by subscriptions
 	// turns holds a token for each subscription taking its turn now (see
@@ -607,6 +608,7 @@ type accessEntry struct {
 	unmatched                              bool   // no route served it (see unmatched)
 	asked                                  string // an OPTIONS's route (options): the pattern of the one its path asks about
 	refused                                bool   // a 5xx for a limit, no fault of the server's: a warning (see writeError)
+	probe                                  bool   // /readyz's 503 for the database, logged once where it starts (notReady): info
 	body                                   readToEnd
 }
 
@@ -772,6 +774,8 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	switch {
 	case status < 500 || e.route == "/readyz" && s.stopping.Load():
 		// /readyz's 503 during the shutdown delay was asked for (errStopping).
+	case e.probe && !cut:
+		// An outage's: its start and end are logged once (notReady).
 	case e.refused || cut:
 		level = slog.LevelWarn // no fault: a limit, or a stop that cut it (logged)
 	default:
@@ -1072,16 +1076,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		return err
+		return s.notReady(err)
 	}
 	if s.opts.Replica == nil {
+		s.readyAgain()
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}
 	// Reads and appends are served by two servers: both must answer.
 	lag, err := s.opts.Replica.ReplicaLag(ctx)
 	if err != nil {
-		return err
+		return s.notReady(err)
 	}
+	s.readyAgain()
 	type replicaLag struct {
 		LagPositions int64 `json:"lag_positions"`
 		LagSeconds   int64 `json:"lag_seconds"`
@@ -1091,6 +1097,35 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		Status  string     `json:"status"`
 		Replica replicaLag `json:"replica"`
 	}{"ok", replicaLag{lag.Positions, lag.Seconds, lag.Replicating}})
+}
+
+// probeError is /readyz's 503 for the database (notReady).
+type probeError struct{ err error }
+
+func (e *probeError) Error() string { return e.err.Error() }
+func (e *probeError) Unwrap() error { return e.err }
+
+// notReady is /readyz's answer for err. A database out of service fails
+// every probe for as long as it lasts, from each load balancer every few
+// seconds: two ERROR lines each flooded the log. Its start is logged once,
+// at warning level with its cause, and its end once (readyAgain), as the
+// live feed logs its own; each probe's lines stay below (writeError). Any
+// other error (a 500) is answered, and logged, as any request's.
+func (s *Server) notReady(err error) error {
+	if storeCause(err) == "" {
+		return err
+	}
+	if s.unready.CompareAndSwap(false, true) {
+		s.log.Warn("readyz: the database is out of service; answering 503 until it is back", "error", s.redactError(err))
+	}
+	return &probeError{err}
+}
+
+// readyAgain logs the end of what notReady logged the start of, if any.
+func (s *Server) readyAgain() {
+	if s.unready.CompareAndSwap(true, false) {
+		s.log.Info("readyz: the database is back; answering 200")
+	}
 }
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
