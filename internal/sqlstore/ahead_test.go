@@ -10,6 +10,9 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -40,17 +43,25 @@ func drain(t *testing.T, events func(func(eventstore.Event, error) bool)) []even
 	return out
 }
 
-// waitForReads waits until more than n read_events statements are counted,
-// and returns how many are: a read ahead has sent its query.
-func waitForReads(t *testing.T, m *metrics.Metrics, n int) int {
+// waitForReads waits until the reads ahead that s has in flight have ended,
+// and returns how many read_events statements are counted then, which must
+// be more than n: a read ahead sent its query. Waiting for the read to end,
+// not for its query to be counted, leaves nothing of it to happen after.
+func waitForReads(t *testing.T, s eventstore.Store, m *metrics.Metrics, n int) int {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if got := statements(t, m, "read_events"); got > n {
-			return got
-		}
+	switch st := s.(type) {
+	case *mysqlstore.Store:
+		sqlstore.WaitReadsAhead(st.Store)
+	case *sqlitestore.Store:
+		sqlstore.WaitReadsAhead(st.Store)
+	default:
+		t.Fatalf("a store of type %T: expected a MySQL or SQLite store", s)
 	}
-	t.Fatalf("no read of the next page ahead after 30 s: read_events stayed %d", n)
-	return 0
+	got := statements(t, m, "read_events")
+	if got <= n {
+		t.Fatalf("no read of the next page ahead: read_events stayed %d", got)
+	}
+	return got
 }
 
 func streamVersions(events []eventstore.Event) []int64 {
@@ -99,7 +110,7 @@ func streamReadAhead(t *testing.T, k teststore.Kind, n int) (eventstore.Store, *
 		t.Fatalf("page from 11: versions %v; expected 11 to 20", got)
 	}
 	// The page's own read, then the next one's, ahead.
-	return s, m, stream, waitForReads(t, m, before+1)
+	return s, m, stream, waitForReads(t, s, m, before+1)
 }
 
 // TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead: a client
@@ -173,7 +184,7 @@ func TestALogPageIsReadAheadOnlyWhenItIsFull(t *testing.T) {
 			t.Fatalf("log after 5: positions %v; expected 6 to 15", got)
 		}
 		// 16 to 25, full, with more after it: kept.
-		ahead := waitForReads(t, m, before+1)
+		ahead := waitForReads(t, s, m, before+1)
 		page, got := read(15, false)
 		if !slices.Equal(got, span(16, 25)) || !page.More || page.Last != 25 {
 			t.Fatalf("log after 15: positions %v, more %v, last %d; expected 16 to 25, more, last 25", got, page.More, page.Last)
@@ -182,12 +193,11 @@ func TestALogPageIsReadAheadOnlyWhenItIsFull(t *testing.T) {
 			t.Errorf("the full page read ahead was read again: read_events %d after it, %d before", n, ahead)
 		}
 		// Read again (the page is handed out once), and 26 to 30 ahead of
-		// it, which reached the head: not kept. (The pause lets the read
-		// ahead end before the appends; were it later, it would read them
-		// too, and the check would pass whatever it kept.)
+		// it, which reached the head: not kept. (The read ahead has ended
+		// before the appends; were it later, it would read them too, and
+		// the check would pass whatever it kept.)
 		read(15, true)
-		waitForReads(t, m, ahead+1)
-		time.Sleep(100 * time.Millisecond)
+		waitForReads(t, s, m, ahead+1)
 		appendN(t, s, stream, 3)
 		if page, got := read(25, false); !slices.Equal(got, span(26, 33)) || page.Last != 33 {
 			t.Fatalf("log after 25, after 3 more appends: positions %v, last %d; expected 26 to 33", got, page.Last)

@@ -7,3 +7,11 @@ func BeforeVisibleCheck(s *Store, f func()) { s.reader.hooks.beforeVisible.Store
 // ReadsLag makes s's reads up to a position check the head first, as on a
 // Galera cluster (Dialect.ReadsLag).
 func ReadsLag(s *Store) { s.reader.readsLag = true }
+
+// WaitReadsAhead waits until the reads of a next page that s has in flight
+// have ended, their pages kept or dropped. No read may start meanwhile.
+func WaitReadsAhead(s *Store) {
+	if s.reader.ahead != nil {
+		s.reader.ahead.wg.Wait()
+	}
+}
