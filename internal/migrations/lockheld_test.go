@@ -21,20 +21,22 @@ import (
 // `api` wait in silence, then fail with "take migration lock: context
 // deadline exceeded". It logs once while it waits, naming the holder's
 // connection id and what PROCESSLIST says it is doing, and the error names
-// the holder too.
+// the holder too. The wait is ended once it has gone on past its first
+// GET_LOCK, as seen on the server, not at a time.
 func TestAMigrationLockHeldByAnotherSessionIsNamedWhileWaitingAndAtTheEnd(t *testing.T) {
 	t.Parallel()
 	dsn := mysqltest.NewDatabase(t)
 	id := mysqltest.HoldMigrationLock(t, dsn)
 	db := openMySQL(t, dsn)
 	var logs testlog.Buffer
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	err := migrations.ApplyMySQL(ctx, db, slog.New(slog.NewTextHandler(&logs, nil)))
+	m := startMigrate(t, db, &logs)
+	m.waitForLog(t, "migration lock")
+	m.waitForAnotherGetLock(t, openMySQL(t, dsn))
+	err := m.stop(t)
 	if err == nil {
 		t.Fatal("migrate with the lock held by another session: no error")
 	}
-	if !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, context.Canceled) {
 		t.Errorf("migrate with the lock held: %v; want it to wrap the context's end", err)
 	}
 	conn := "connection " + strconv.FormatInt(id, 10)
@@ -45,6 +47,101 @@ func TestAMigrationLockHeldByAnotherSessionIsNamedWhileWaitingAndAtTheEnd(t *tes
 		!strings.Contains(logs.String(), "holder_command=Sleep") {
 		t.Errorf("migrate with the lock held by %s: logged %d lines of the lock; want one naming the holder and what it does (Sleep):\n%s", conn, n, logs.String())
 	}
+}
+
+// migrate is a migration running in the background, on a context the test
+// ends.
+type migrate struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed once err is set
+	err    error
+	logs   *testlog.Buffer
+}
+
+// startMigrate starts migrating db, logging to logs; the migration is
+// stopped at the test's end if the test has not stopped it.
+func startMigrate(t *testing.T, db *sql.DB, logs *testlog.Buffer) *migrate {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a safety net: the test ends it
+	m := &migrate{cancel: cancel, done: make(chan struct{}), logs: logs}
+	go func() {
+		defer close(m.done)
+		m.err = migrations.ApplyMySQL(ctx, db, slog.New(slog.NewTextHandler(logs, nil)))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-m.done
+	})
+	return m
+}
+
+// stop ends the migration's context and returns what it returned.
+func (m *migrate) stop(t *testing.T) error {
+	t.Helper()
+	m.cancel()
+	<-m.done
+	return m.err
+}
+
+// waitForLog waits until the migration has logged a line holding s.
+func (m *migrate) waitForLog(t *testing.T, s string) {
+	t.Helper()
+	for !strings.Contains(m.logs.String(), s) {
+		select {
+		case <-m.done:
+			t.Fatalf("migrate returned (%v) before logging %q; logged:\n%s", m.err, s, m.logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// waitForAnotherGetLock waits until a session of the migration's database
+// begins a GET_LOCK after this is called, as PROCESSLIST shows it (watch:
+// another pool on that database): a wait for the lock went on into another
+// GET_LOCK, with all that the migration does between two of them done. A
+// new statement is seen as its session's TIME going back (every wait is
+// lockWait, 2 s, long), so one missed while the machine is slow is waited
+// for at the next.
+func (m *migrate) waitForAnotherGetLock(t *testing.T, watch *sql.DB) {
+	t.Helper()
+	last := map[int64]int64{} // a waiting session's TIME when last seen
+	for {
+		select {
+		case <-m.done:
+			t.Fatalf("migrate returned (%v) while another session held the lock; logged:\n%s", m.err, m.logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		for id, secs := range getLocks(t, watch) {
+			if was, ok := last[id]; ok && secs < was {
+				return
+			}
+			last[id] = secs
+		}
+	}
+}
+
+// getLocks returns the sessions of watch's database running a GET_LOCK,
+// each with its statement's TIME, as PROCESSLIST shows them.
+func getLocks(t *testing.T, watch *sql.DB) map[int64]int64 {
+	t.Helper()
+	rows, err := watch.QueryContext(t.Context(),
+		"SELECT ID, TIME FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'SELECT GET_LOCK(%'")
+	if err != nil {
+		t.Fatalf("read PROCESSLIST: %v", err)
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var id, secs int64
+		if err := rows.Scan(&id, &secs); err != nil {
+			t.Fatalf("read PROCESSLIST: %v", err)
+		}
+		out[id] = secs
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read PROCESSLIST: %v", err)
+	}
+	return out
 }
 
 // TestWaitingOnAnotherInstancesMigrationIsOneInfoLine: instances started
@@ -102,17 +199,20 @@ func TestWaitingOnAnotherInstancesMigrationIsOneInfoLine(t *testing.T) {
 // TestALongWaitOnTheMigrationLockIsOneWarning: a wait past what a
 // migration takes (longLockWait, made short here) is worth an operator's
 // look: one WARN line, naming the holder as it is then and how long the
-// wait has lasted, after the INFO line that began it. Not parallel: it
-// sets longLockWait, which the parallel tests read after it has ended.
+// wait has lasted, after the INFO line that began it. The wait is ended
+// once it has gone on past the warning into another GET_LOCK. Not
+// parallel: it sets longLockWait, which the parallel tests read after it
+// has ended.
 func TestALongWaitOnTheMigrationLockIsOneWarning(t *testing.T) {
 	defer migrations.SetLongLockWait(time.Millisecond)()
 	dsn := mysqltest.NewDatabase(t)
 	id := mysqltest.HoldMigrationLock(t, dsn)
 	db := openMySQL(t, dsn)
 	var logs testlog.Buffer
-	ctx, cancel := context.WithTimeout(t.Context(), 7*time.Second) // three of GET_LOCK's waits, two seconds each, and some
-	defer cancel()
-	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.NewTextHandler(&logs, nil))); err == nil {
+	m := startMigrate(t, db, &logs)
+	m.waitForLog(t, "level=WARN")
+	m.waitForAnotherGetLock(t, openMySQL(t, dsn))
+	if err := m.stop(t); err == nil {
 		t.Fatal("migrate with the lock held by another session: no error")
 	}
 	var info, warn []string
