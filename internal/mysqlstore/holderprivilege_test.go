@@ -41,7 +41,7 @@ func TestAnAppendThatTimesOutSaysOnceWhenItsUserMayNotSeeTheLocksHolder(t *testi
 		if !errors.Is(err, eventstore.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("try %d: an append while another session held the log's lock past its deadline: %v; want it to fail at its deadline", try, err)
 		}
-		mysqlstore.WaitLockHolderSearch(s) // the line may come a moment after the append's answer
+		s.WaitLockHolderSearch() // the line may come a moment after the append's answer
 		if !strings.Contains(logged.String(), want) {
 			t.Fatalf("try %d: no WARN says the DSN's user may not see who holds the log's lock; the log:\n%s", try, logged.String())
 		}
@@ -67,7 +67,7 @@ func TestAnAppendThatTimesOutSaysOnceWhenItsUserMayNotSeeTheLocksHolder(t *testi
 	short, cancel2 := context.WithTimeout(ctx, time.Second)
 	appendOne(short, s, uuid.New(), eventstore.NoStream) //nolint:errcheck // it times out, as above
 	cancel2()
-	mysqlstore.WaitLockHolderSearch(s)
+	s.WaitLockHolderSearch()
 	if n := strings.Count(logged.String(), want); n != 2 {
 		t.Errorf("after an append went in, a timeout logged the WARN %d times in all; want it again, twice in all:\n%s", n, logged.String())
 	}
