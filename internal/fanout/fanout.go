@@ -21,8 +21,8 @@
 // the feed lets its buffer go and ends every open subscription
 // (ErrLogWentBack), and its consumers start again from what they have. So
 // it does when the store says the database or one of its tables is missing
-// (eventstore.MissingError), which no retry mends: their consumers are then
-// answered that it is.
+// (eventstore.MissingError), or its file is damaged (eventstore.ErrDamaged),
+// which no retry mends: their consumers are then answered that it is.
 package fanout
 
 import (
@@ -174,7 +174,7 @@ type Feed struct {
 	// uuid.Nil at 0, or where rebase found no event there. Run's alone.
 	lastID uuid.UUID
 	// epoch counts the times the feed ended every subscription open: the
-	// log went back, or the database was missing. A subscription that
+	// log went back, or the database was missing or damaged. A subscription that
 	// started in an earlier one ends, with ended's error, stored before
 	// epoch moves.
 	epoch      atomic.Int64
@@ -310,7 +310,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		} else if ctx.Err() == nil {
 			f.opts.Metrics.PollFailed()
 		}
-		gone := missing(err)
+		gone := unmendable(err)
 		if gone {
 			// Not an outage that passes: a subscription kept open would get
 			// keep-alives for as long as it lasts, and its consumer never
@@ -321,7 +321,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		}
 		switch {
 		case err != nil && ctx.Err() == nil && !failing && gone:
-			f.log.Warn("live feed: the database or a table is missing; subscriptions were ended, retrying each poll", "error", err)
+			f.log.Warn("live feed: the database is missing or damaged; subscriptions were ended, retrying each poll", "error", err)
 			failing = true
 		case err != nil && ctx.Err() == nil && !failing:
 			f.log.Warn("live feed: cannot read new events; retrying each poll", "error", err)
@@ -471,12 +471,14 @@ func (f *Feed) endAll(err error) {
 	f.epoch.Add(1)
 }
 
-// missing reports whether err says the database, or one of its tables, is
-// missing: dropped, or a restore begun in its place. Retrying cannot mend it
-// until an operator restores it.
-func missing(err error) bool {
+// unmendable reports whether err says what no retry mends until an operator
+// restores the database: it, or one of its tables, is missing (dropped, or a
+// restore begun in its place), or its file is damaged (the embedded store's
+// eventstore.ErrDamaged: an event the tailer or a subscription reads again
+// at each try).
+func unmendable(err error) bool {
 	var m *eventstore.MissingError
-	return errors.As(err, &m)
+	return errors.As(err, &m) || errors.Is(err, eventstore.ErrDamaged)
 }
 
 // headMoved is poll's answer to an event at the head that is not the one
@@ -751,7 +753,7 @@ var _ eventstore.Subscription = (*Subscription)(nil)
 // opts.After (or from opts.FromVersion of opts.StreamID) in position order,
 // then one CaughtUp, then live events and progress, until the feed stops.
 // Store failures are retried inside, so a subscription outlives a database
-// outage, but not a missing database (see Next). Close it when done. It
+// outage, but not a missing or damaged database (see Next). Close it when done. It
 // returns the interface its consumers use, which this package's
 // Subscription is the one implementation of.
 func (f *Feed) Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription {
@@ -783,7 +785,8 @@ func (s *Subscription) Close() {
 // returns nil, and Ready says when to call again. It returns emit's error, or
 // ctx's, or ErrStopped once the feed has stopped, or ErrLogWentBack, or the
 // store's eventstore.MissingError once the database, or one of its tables,
-// is missing.
+// is missing, or its error wrapping eventstore.ErrDamaged once a read meets
+// damage in the database file.
 func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) error) error {
 	f := s.feed
 	if s.read {
@@ -895,7 +898,7 @@ func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delive
 }
 
 // endedBy returns why the feed ended every subscription open since this
-// one started (ErrLogWentBack, or a missing database), or nil: Next ends it
+// one started (ErrLogWentBack, or a missing or damaged database), or nil: Next ends it
 // with that error.
 func (s *Subscription) endedBy() error {
 	if !s.started || s.epoch == s.feed.epoch.Load() {
@@ -962,7 +965,7 @@ func (s *Subscription) start(ctx context.Context) error {
 }
 
 // failed logs a failed read of the store and has the next try wait, longer
-// after each failure in a row; or, for a missing database, returns err,
+// after each failure in a row; or, for a missing or damaged database (unmendable), returns err,
 // which ends the subscription. Ready is ready at once: the next call gives
 // the subscription's place in the catch-up budget back, once its consumer
 // has written what the page delivered before it failed, and only then waits
@@ -972,7 +975,7 @@ func (s *Subscription) failed(ctx context.Context, msg string, err error) error 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if missing(err) {
+	if unmendable(err) {
 		return err // no retry mends it: ended, its consumer is told
 	}
 	f := s.feed

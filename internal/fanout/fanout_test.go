@@ -37,6 +37,7 @@ type collector struct {
 	caughtUp []eventstore.Delivery
 	progress int64
 	closed   bool
+	err      error // what ended it
 }
 
 // subscribe opens a subscription whose deliveries are collected, with an
@@ -65,14 +66,15 @@ func subscribe(t *testing.T, f *fanout.Feed, opts eventstore.SubscribeOptions, p
 	}
 	go func() {
 		defer sub.Close()
-		for sub.Next(ctx, emit) == nil {
+		var err error
+		for err = sub.Next(ctx, emit); err == nil; err = sub.Next(ctx, emit) {
 			select {
 			case <-sub.Ready():
 			case <-ctx.Done():
 			}
 		}
 		c.mu.Lock()
-		c.closed = true
+		c.closed, c.err = true, err
 		c.mu.Unlock()
 	}()
 	return c, cancel
@@ -82,6 +84,13 @@ func (c *collector) snapshot() ([]*eventstore.Event, []eventstore.Delivery, int6
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]*eventstore.Event(nil), c.events...), append([]eventstore.Delivery(nil), c.caughtUp...), c.progress, c.closed
+}
+
+// ended reports what ended the subscription, nil while it is open.
+func (c *collector) ended() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 func (c *collector) count() int {
