@@ -165,9 +165,14 @@ func TestASubscriptionWaitingForItsTurnEndsWhenTheFeedStops(t *testing.T) {
 		})
 		queued := f.Subscribe(eventstore.SubscribeOptions{})
 		defer queued.Close()
-		if err := queued.Next(ctx, nop); err != nil {
-			t.Fatal(err)
-		}
+		// Its start is read first, on a goroutine of its own: then it waits
+		// for its turn.
+		waitFor(t, 5*time.Second, "the second subscription to wait for its turn", func() bool {
+			if err := queued.Next(ctx, nop); err != nil {
+				t.Fatal(err)
+			}
+			return fanout.CatchUpQueued(f) == 1
+		})
 		select {
 		case <-queued.Ready():
 			t.Fatal("the second subscription's turn came while the first held the only place")

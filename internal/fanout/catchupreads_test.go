@@ -78,13 +78,15 @@ func TestSubscriptionsCatchingUpReadTheStoreAtMostCatchUpReadsAtOnce(t *testing.
 		t.Cleanup(cancel)
 		for range reads {
 			sub := f.Subscribe(eventstore.SubscribeOptions{})
-			t.Cleanup(sub.Close)
-			go drive(ctx, sub, func(d eventstore.Delivery) error {
-				if d.Event != nil {
-					<-stuck
-				}
-				return nil
-			}, nil)
+			go func() {
+				defer sub.Close() // on the goroutine that calls Next, as its methods ask
+				drive(ctx, sub, func(d eventstore.Delivery) error {
+					if d.Event != nil {
+						<-stuck
+					}
+					return nil
+				}, nil)
+			}()
 		}
 
 		const subscribers = 12

@@ -4,9 +4,11 @@
 // them in one live buffer that every subscriber reads: the database sees the
 // same queries however many subscribers there are.
 //
-// A subscription runs on its consumer's goroutine: it first reads history
-// from the store at its own pace, then reads the live buffer from where it
-// stopped. The buffer holds the latest events (up to Buffer of them, and
+// A subscription runs on its consumer's goroutine, but for its reads of the
+// store, each on a short goroutine of its own so that its consumer never
+// waits on the database (it writes keep-alives meanwhile): it first reads
+// history from the store at its own pace, then reads the live buffer from
+// where it stopped. The buffer holds the latest events (up to Buffer of them, and
 // BufferBytes of their data) and is never held up by a reader; a subscriber
 // that falls further behind than that finds its next event gone, reads from
 // the store again until it has caught up, and then reads the buffer again.
@@ -711,9 +713,10 @@ func (f *Feed) broadcast() {
 // more to do at once.
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// Subscription is one open subscription. It has no goroutine of its own:
-// its consumer calls Next, which hands over what is ready, and waits on Ready
-// before it calls again. Its methods are for one goroutine at a time.
+// Subscription is one open subscription. It has no goroutine of its own but
+// while it reads the store: its consumer calls Next, which hands over what is
+// ready, and waits on Ready before it calls again. Its methods, Close among
+// them, are for one goroutine at a time.
 type Subscription struct {
 	feed     *Feed
 	opts     eventstore.SubscribeOptions
@@ -745,6 +748,40 @@ type Subscription struct {
 	read      bool
 	room      int64
 	roomAsked bool // room is what the next place asks for: its page stopped for it
+
+	// inFlight is a read of the store (its start, or a page of history)
+	// running on a goroutine of its own: Next never waits on the database,
+	// so that its consumer goes on writing keep-alives while it does (a
+	// table locked, a slow query, a full read pool, a turn of the catch-up
+	// reads). Ready waits for it; the Next after it delivers what it read.
+	inFlight *storeRead
+	// startVersion is a stream subscription's version before FromVersion,
+	// as read at its start, for a caught-up with nothing delivered.
+	startVersion int64
+}
+
+// storeRead is one read of the store that a subscription runs on a
+// goroutine of its own: its start (cursor, target, version), or a page of
+// history up to head. What it read is written before done closes and read
+// after. It holds a connection only for its statements (takeRead), never
+// while its consumer writes.
+type storeRead struct {
+	done   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	start  bool
+	epoch  int64 // a start: the feed's before anything was read
+
+	head   int64        // a page: the position it reads up to
+	after  int64        // a page: the cursor it reads from
+	res    *reservation // a page: the place it is read under, and the room it has
+	room   int64
+	events []eventstore.Event
+	more   bool
+
+	cursor, target, version int64 // a start's
+
+	err error
 }
 
 var _ eventstore.Subscription = (*Subscription)(nil)
@@ -772,6 +809,10 @@ func (s *Subscription) Close() {
 		return
 	}
 	s.ended = true
+	if s.inFlight != nil {
+		s.inFlight.cancel() // what it reads now is not delivered
+		s.inFlight = nil
+	}
 	s.giveBack()
 	s.feed.open.Add(-1)
 	s.feed.openMu.Lock()
@@ -780,16 +821,18 @@ func (s *Subscription) Close() {
 }
 
 // Next calls emit with what the subscription has ready now, in order: a page
-// of history, or everything the live buffer holds after the cursor. It waits
-// only for the store, never for the tailer: with nothing to deliver it
-// returns nil, and Ready says when to call again. It returns emit's error, or
+// of history, or everything the live buffer holds after the cursor. It never
+// waits, neither for the tailer nor for the store: it begins a read of the
+// store on a goroutine of its own (under ctx, and ended by Close) and
+// returns, and the Next after it delivers what it read. With nothing to
+// deliver it returns nil, and Ready says when to call again. It returns emit's error, or
 // ctx's, or ErrStopped once the feed has stopped, or ErrLogWentBack, or the
 // store's eventstore.MissingError once the database, or one of its tables,
 // is missing, or its error wrapping eventstore.ErrDamaged once a read meets
 // damage in the database file.
 func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) error) error {
 	f := s.feed
-	if s.read {
+	if s.read && s.inFlight == nil {
 		s.giveBack() // its consumer has written the page
 	}
 	select {
@@ -802,6 +845,32 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 	}
 	if err := s.endedBy(); err != nil {
 		return err
+	}
+	if r := s.inFlight; r != nil {
+		select {
+		case <-r.done:
+		default:
+			s.wait = r.done
+			return nil
+		}
+		s.inFlight = nil
+		// Begun under a context of its consumer's that has ended since (a
+		// consumer may call with another): what it could not read is read
+		// again, not taken for a failure of the store.
+		stale := r.err != nil && r.ctx.Err() != nil && ctx.Err() == nil && !errors.Is(r.err, ErrStopped)
+		r.cancel()
+		switch {
+		case stale:
+			s.wait = closed
+			return nil
+		case !r.start:
+			return s.readStore(ctx, emit, r)
+		case errors.Is(r.err, ErrStopped):
+			return r.err
+		case r.err != nil:
+			return s.failed(ctx, "subscription: cannot read its starting point; retrying", r.err)
+		}
+		s.begun(r)
 	}
 	if !s.retryAt.IsZero() {
 		// A read failed: wait out the back-off, without a place (given
@@ -819,11 +888,9 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 			s.wait = f.ready
 			return nil
 		}
-		if err := s.start(ctx); errors.Is(err, ErrStopped) {
-			return err
-		} else if err != nil {
-			return s.failed(ctx, "subscription: cannot read its starting point; retrying", err)
-		}
+		// Before anything it reads: a log that goes back from here on ends it.
+		s.begin(ctx, &storeRead{start: true, epoch: f.epoch.Load()}, s.start)
+		return nil
 	}
 	head, ok, err := f.head.Load(), false, error(nil)
 	if !s.declined {
@@ -845,7 +912,20 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 	if !s.reserve() {
 		return nil // Ready says when its turn comes
 	}
-	return s.readStore(ctx, emit, head)
+	s.begin(ctx, &storeRead{head: head, after: s.cursor, res: s.res, room: s.room}, s.readPage)
+	return nil
+}
+
+// begin runs read on a goroutine of its own, under a context that ends with
+// ctx or when the subscription closes, and has Ready wait for it.
+func (s *Subscription) begin(ctx context.Context, r *storeRead, read func(context.Context, *storeRead)) {
+	r.done = make(chan struct{})
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	s.inFlight, s.wait = r, r.done
+	go func() {
+		defer close(r.done)
+		read(r.ctx, r)
+	}()
 }
 
 // reserve takes the subscription's place in the catch-up budget for a page,
@@ -882,7 +962,7 @@ func (s *Subscription) giveBack() {
 // NextLive never does, or to report that the feed stopped). It costs only
 // CPU: a consumer may call it where it must not wait on the database.
 func (s *Subscription) NextLive(ctx context.Context, emit func(eventstore.Delivery) error) (bool, error) {
-	if !s.live || !s.caughtUp || s.declined || ctx.Err() != nil || s.endedBy() != nil {
+	if !s.live || !s.caughtUp || s.declined || s.inFlight != nil || ctx.Err() != nil || s.endedBy() != nil {
 		return false, nil
 	}
 	if s.read {
@@ -927,41 +1007,58 @@ func (s *Subscription) fromBuffer(ctx context.Context, emit func(eventstore.Deli
 }
 
 // start turns the subscription's starting point into a position, and reads
-// the store's head: history ends there.
-func (s *Subscription) start(ctx context.Context) error {
+// the store's head: history ends there. For a stream from a version, it
+// also reads the stream's version before it, which a caught-up with nothing
+// delivered says. It runs on a goroutine of its own (begin): begun takes
+// what it read in.
+func (s *Subscription) start(ctx context.Context, r *storeRead) {
 	f, o := s.feed, s.opts
-	// Before anything it reads: a log that goes back from here on ends it.
-	epoch := f.epoch.Load()
-	if err := f.takeRead(ctx); err != nil {
-		return err
+	if r.err = f.takeRead(ctx); r.err != nil {
+		return
 	}
 	defer f.endRead()
-	cursor := o.After
-	if o.StreamID != uuid.Nil && o.FromVersion > 1 && o.After <= 0 {
+	r.cursor = o.After
+	from := max(o.FromVersion, 1)
+	r.version = from - 1
+	found := false // the event before FromVersion is there: the stream is at it or past it
+	if o.StreamID != uuid.Nil && from > 1 && o.After <= 0 {
 		// Start after the event before FromVersion rather than scan the
 		// stream from its start. If there is no such event yet, the stream
 		// is shorter than that, and scanning it whole is cheap.
-		e, err := f.store.Event(ctx, o.StreamID, o.FromVersion-1)
+		e, err := f.store.Event(ctx, o.StreamID, from-1)
 		switch {
 		case err == nil:
-			cursor = e.Position
+			r.cursor, found = e.Position, true
 		case errors.Is(err, eventstore.ErrEventNotFound):
-			cursor = 0
+			r.cursor = 0
 		default:
-			return err
+			r.err = err
+			return
 		}
 	}
-	target, err := f.store.Head(ctx)
-	if err != nil {
-		return err
+	if r.target, r.err = f.store.Head(ctx); r.err != nil {
+		return
 	}
-	s.cursor, s.target, s.started, s.epoch = cursor, target, true, epoch
-	s.seen.Store(cursor)
+	if o.StreamID != uuid.Nil && from > 1 && !found {
+		// After the head: at least the stream's version there. It only
+		// decorates the caught-up message: 0 if it cannot be read now.
+		st, err := f.store.Stream(ctx, o.StreamID)
+		r.version = 0
+		if err == nil {
+			r.version = min(st.Version, from-1)
+		}
+	}
+}
+
+// begun takes in what start read.
+func (s *Subscription) begun(r *storeRead) {
+	f := s.feed
+	s.cursor, s.target, s.started, s.epoch, s.startVersion = r.cursor, r.target, true, r.epoch, r.version
+	s.seen.Store(s.cursor)
 	f.openMu.Lock()
 	f.all[s] = struct{}{}
 	f.openMu.Unlock()
 	f.Notify() // bring the tailer to the target now rather than at its next poll
-	return nil
 }
 
 // failed logs a failed read of the store and has the next try wait, longer
@@ -1094,13 +1191,10 @@ func (s *Subscription) maybeCaughtUp(ctx context.Context, emit func(eventstore.D
 		// which its version now may have passed with events still to come
 		// (next among them). Every version from FromVersion on up to the
 		// cursor would have been delivered, so none is there.
-		switch from := max(s.opts.FromVersion, 1); {
-		case next != nil:
+		if next != nil {
 			d.Version = next.Version - 1
-		case from > 1:
-			d.Version = min(s.feed.streamVersion(ctx, id), from-1)
-		default:
-			d.Version = 0
+		} else {
+			d.Version = s.startVersion // read at its start, never here: Next does not wait on the store
 		}
 	}
 	return emit(d)
@@ -1146,18 +1240,18 @@ func (s *Subscription) readLive(ctx context.Context, emit func(eventstore.Delive
 	return true, nil
 }
 
-// readStore delivers one page of history from the store, no further than
-// head: everything up to it was visible, and durable, before the query
-// started, so a page with no more after it delivers all of it. Past the
-// head, events may not be durable yet, and the live buffer will bring them.
-// The page is read whole in a turn of the catch-up reads (takeRead), and
-// only then delivered: no read of the store waits on emit, which writes to
-// a client, and no turn is held while it does. What the page holds is what
-// its place in the catch-up budget counts.
-func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Delivery) error, head int64) error {
+// readStore delivers one page of history that readPage read from the
+// store, no further than r.head: everything up to it was visible, and
+// durable, before the query started, so a page with no more after it
+// delivers all of it. Past the head, events may not be durable yet, and the
+// live buffer will bring them. The page was read whole in a turn of the
+// catch-up reads (takeRead), and only now delivered: no read of the store
+// waits on emit, which writes to a client, and no turn is held while it
+// does. What the page holds is what its place in the catch-up budget counts.
+func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Delivery) error, r *storeRead) error {
 	f := s.feed
 	before := s.cursor
-	events, more, err := s.readPage(ctx, head)
+	head, events, more, err := r.head, r.events, r.more, r.err
 	if errors.Is(err, ErrStopped) {
 		return err
 	}
@@ -1220,18 +1314,25 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	return nil
 }
 
-// readPage reads a page of history after the cursor, up to head, in a turn
-// of the catch-up reads: the events, whether more follow, and the error
-// that stopped the read (the events before it are returned with it). A page
-// stops at about catchUpPageBytes, and one event more (the store reads no
-// further).
-func (s *Subscription) readPage(ctx context.Context, head int64) ([]eventstore.Event, bool, error) {
-	f, o := s.feed, s.opts
+// readPage reads a page of history after the cursor, up to r.head, in a
+// turn of the catch-up reads, into r: the events, whether more follow, and
+// the error that stopped the read (the events before it are kept with it).
+// A page stops at about catchUpPageBytes, and one event more (the store
+// reads no further). It runs on a goroutine of its own (begin), while the
+// subscription's cursor and place stay as they are.
+func (s *Subscription) readPage(ctx context.Context, r *storeRead) {
+	r.events, r.more, r.err = s.feed.readPage(ctx, s.opts, r)
+}
+
+// readPage is Subscription.readPage's read, of what r says alone: the
+// subscription may close meanwhile.
+func (f *Feed) readPage(ctx context.Context, o eventstore.SubscribeOptions, r *storeRead) ([]eventstore.Event, bool, error) {
+	head := r.head
 	if err := f.takeRead(ctx); err != nil {
 		return nil, false, err
 	}
 	defer f.endRead()
-	page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: s.cursor, UpTo: head, Limit: f.opts.PageSize,
+	page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: r.after, UpTo: head, Limit: f.opts.PageSize,
 		StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
 	if err != nil {
 		return nil, false, err
@@ -1246,7 +1347,7 @@ func (s *Subscription) readPage(ctx context.Context, head int64) ([]eventstore.E
 			// Its place may count less, granted before the feed had read
 			// an event this large: the page holds it anyway, and is
 			// counted so.
-			f.catchUp.cover(s.res, catchUpReserve(n)+s.room)
+			f.catchUp.cover(r.res, catchUpReserve(n)+r.room)
 		}
 		events = append(events, e)
 		if size += eventBytes(&e); size >= catchUpPageBytes {
@@ -1272,20 +1373,6 @@ func (f *Feed) noteSize(e *eventstore.Event) int {
 			return n
 		}
 	}
-}
-
-// streamVersion is the version of a stream, 0 if it does not exist yet or
-// cannot be read right now (it only decorates the caught-up message).
-func (f *Feed) streamVersion(ctx context.Context, id uuid.UUID) int64 {
-	if f.takeRead(ctx) != nil {
-		return 0
-	}
-	st, err := f.store.Stream(ctx, id)
-	f.endRead()
-	if err != nil {
-		return 0
-	}
-	return st.Version
 }
 
 // takeRead waits for a turn to read the store (CatchUpReads), in order; it
