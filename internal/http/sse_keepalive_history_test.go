@@ -42,6 +42,12 @@ func TestSubscriptionsWaitingOnTheirReadOfHistoryGetKeepAlives(t *testing.T) {
 		} else {
 			base = k.Open(t)
 		}
+		// History before the feed starts: the live buffer never holds it,
+		// and every subscription reads it from the store.
+		if _, err := base.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
 		store := &heldHistory{Store: base}
 		// One read of history at a time: the second subscription waits its
 		// turn behind the first, which waits on the database.
@@ -54,10 +60,6 @@ func TestSubscriptionsWaitingOnTheirReadOfHistoryGetKeepAlives(t *testing.T) {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		t.Cleanup(h.CloseSubscriptions)
-		if _, err := base.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-			Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}}}); err != nil {
-			t.Fatal(err)
-		}
 		// The feed is ready (its tailer knows the head) before the database stalls.
 		first, _, _ := rawSubscribe(t, srv, "HTTP/1.1", 0, nil)
 		first.Close()
