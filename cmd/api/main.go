@@ -533,9 +533,8 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		select {
 		case err := <-closed:
 			if err != nil {
-				// In the log as well as in the exit status, which main
-				// writes to stderr: what was acknowledged is committed.
-				log.Error("the store did not close cleanly", "error", err)
+				// Said once, by main, which writes the stop's error to
+				// stderr (exit status 1): what was acknowledged is committed.
 				return fmt.Errorf("close the store: %w", err)
 			}
 			return nil
