@@ -97,7 +97,7 @@ func TestTheGaleraProbesReadOnlyWhatHasCommitted(t *testing.T) {
 	defer cancel()
 	cluster := func(param string) (*Store, *cluster) {
 		dsn := mysqltest.NewDatabase(t) + "?" + param
-		cfg, err := parseDSN(dsn, "MySQL DSN")
+		cfg, err := parseDSN(dsn, primaryDSN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestTheFirstGaleraProbesReadOnlyWhatHasCommitted(t *testing.T) {
 	server.Exec(t, "CREATE TABLE probes.writer_lease (id TINYINT UNSIGNED NOT NULL, node VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, "+
 		"epoch BIGINT UNSIGNED NOT NULL, PRIMARY KEY (id)) ENGINE = InnoDB")
 	for _, param := range []string{"", "?tx_isolation=%27READ-UNCOMMITTED%27", "?transaction_isolation=%27READ-UNCOMMITTED%27"} {
-		cfg, err := parseDSN(dsn+param, "MySQL DSN")
+		cfg, err := parseDSN(dsn+param, primaryDSN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +224,7 @@ func TestATimedOutMoveOfTheWriterLeaseLeavesNoSessionWaiting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := parseDSN(dsn, "MySQL DSN")
+	cfg, err := parseDSN(dsn, primaryDSN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,22 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-dev/tributary/internal/config"
+)
+
+// primaryDSN and replicaDSN name the DSNs in errors, with the variable that
+// sets each: with both set, an operator must see which one is wrong.
+var (
+	primaryDSN = "the MySQL DSN (" + config.Var("MySQLDSN") + ")"
+	replicaDSN = "the read replica's MySQL DSN (" + config.Var("MySQLReadDSN") + ")"
 )
 
 // parseDSN parses a DSN as the driver does, and refuses a protocol other
 // than tcp or unix. Its errors never quote the password: without the @
 // after it, the driver takes user:password for the protocol (root:pw/db,
 // root:pw(host:3306)/db), which its parse error and, later, every dial
-// error would quote. what names the DSN in errors ("MySQL DSN").
+// error would quote. what names the DSN in errors (primaryDSN, replicaDSN).
 func parseDSN(dsn, what string) (*mysql.Config, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {

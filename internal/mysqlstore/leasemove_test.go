@@ -137,7 +137,7 @@ func leaseHeldOnOneNode(t *testing.T) (c *cluster, cfg *mysql.Config, holder *sq
 	if err := holder.QueryRowContext(ctx, "SELECT node FROM writer_lease WHERE id = 1 FOR UPDATE").Scan(new(string)); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err = parseDSN(dsn, "MySQL DSN")
+	cfg, err = parseDSN(dsn, primaryDSN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,15 +50,15 @@ var ErrReplicaOutOfOrder = errors.New("the read replica may apply transactions o
 // with mkPools (on s.reads and s.feed) and checks that it keeps the
 // primary's commit order.
 func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver.Connector)) error {
-	cfg, err := parseDSN(dsn, "the read replica's MySQL DSN")
+	cfg, err := parseDSN(dsn, replicaDSN)
 	if err != nil {
 		return err
 	}
 	if addrs, err := splitAddrs(dsn, cfg); err != nil || len(addrs) > 1 {
-		return fmt.Errorf("the read replica's DSN must name one server, got %s", cfg.Addr)
+		return fmt.Errorf("%s must name one server, got %s", replicaDSN, cfg.Addr)
 	}
 	if cfg.DBName == "" {
-		return fmt.Errorf("the read replica's MySQL DSN names no database (user:pass@tcp(host:3306)/DBNAME)")
+		return errors.New(replicaDSN + " names no database (user:pass@tcp(host:3306)/DBNAME)")
 	}
 	normalise(dsn, cfg)
 	c, err := committedReads(ctx, cfg, func(cfg *mysql.Config) (driver.Connector, error) {

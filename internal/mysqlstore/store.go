@@ -170,17 +170,17 @@ func (s *Store) Database() string { return s.cfg.DBName }
 // when it is not (see cluster.go). Open returns an error wrapping
 // eventstore.ErrUnavailable while no node is.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	cfg, err := parseDSN(dsn, "MySQL DSN")
+	cfg, err := parseDSN(dsn, primaryDSN)
 	if err != nil {
 		return nil, err
 	}
 	addrs, err := splitAddrs(dsn, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("parse MySQL DSN: %w", err)
+		return nil, fmt.Errorf("parse %s: %w", primaryDSN, err)
 	}
 	cfg.Addr = addrs[0]
 	if cfg.DBName == "" {
-		return nil, fmt.Errorf("MySQL DSN names no database (user:pass@tcp(host:3306)/DBNAME)")
+		return nil, errors.New(primaryDSN + " names no database (user:pass@tcp(host:3306)/DBNAME)")
 	}
 	normalise(dsn, cfg)
 	if opts.MaxConns <= 0 {
