@@ -740,7 +740,8 @@ func cutStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.C
 // subscriptions, waits until deadline for their handlers to return, then
 // for the store to close. waitErr is the handlers' not returning in time,
 // and then the store is left open: no store may close under a handler
-// still using it; storeErr is the store's close failing.
+// still using it, and each of their requests is logged as cut; storeErr is
+// the store's close failing.
 func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, deadline time.Time) (waitErr, storeErr error) {
 	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
 	defer cancelEnd()
@@ -750,6 +751,9 @@ func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(contex
 	// cut during the shutdown delay comes before Shutdown has ended them.
 	handler.CloseSubscriptions()
 	if err := handler.Wait(endCtx); err != nil {
+		// The process exits without them (an append whose commit is on its
+		// way to a frozen database): their lines are logged now.
+		handler.Abandon()
 		return err, nil
 	}
 	closeCtx, cancelClose := context.WithDeadline(context.Background(), closeBy(deadline))

@@ -105,6 +105,7 @@ type Server struct {
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady)
 	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
+	running     running      // the requests whose access line is still to be logged (Abandon)
 	frames      frameCache   // recent events' JSON, shared by subscriptions
 	// turns holds a token for each subscription taking its turn now (see
 	// eventWriter.step): at most one per two CPUs (turnsFor), however many
@@ -283,6 +284,91 @@ func (s *Server) CloseSubscriptions() {
 // signal): each request so cut is logged and counted as statusCut, not as
 // a client that left. Call it before the connections close.
 func (s *Server) Cut() { s.cutting.Store(true) }
+
+// Abandon logs and counts, as cut (statusCut, at WARN), each request still
+// running once a cut's wait for the handlers (Wait) has failed: the process
+// exits without them (an append whose commit is on its way to a frozen
+// database), and each cut request is logged. Their handlers, if they return
+// after all, log nothing more. What they wrote is not known from here (bytes
+// 0, still_running true); their route is the one their path asks for.
+func (s *Server) Abandon() {
+	s.running.mu.Lock()
+	left := s.running.m
+	s.running.m = nil
+	s.running.mu.Unlock()
+	for e, r := range left {
+		s.opts.Metrics.InFlight(-1)
+		route := routeFor(s.router, routingPath(r))
+		if route == "" {
+			route = "unmatched"
+		}
+		took := time.Since(e.start)
+		if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			s.opts.Metrics.ObserveSubscription(route, statusCut, 0, took)
+		} else {
+			s.opts.Metrics.ObserveRequest(route, e.method, statusCut, 0, took)
+		}
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "request",
+			slog.String("method", s.logMethod(e.method)),
+			slog.String("route", route),
+			slog.String("path", e.path),
+			slog.String("query", logCut(s.auth.redact(logQuery(e.query)))),
+			slog.Int("status", statusCut),
+			slog.Int("bytes", 0),
+			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+			slog.String("remote", e.remote),
+			slog.String("request_id", e.id),
+			slog.String("token", s.tokenName(r)),
+			slog.Bool("still_running", true),
+		)
+	}
+}
+
+// tokenName is the name of the token r was sent with, "" if none that is
+// known: what requireToken sets as the request's principal, read again
+// from r, which its handler does not change, rather than from the slot
+// its handler may be writing.
+func (s *Server) tokenName(r *http.Request) string {
+	if s.auth == nil {
+		return ""
+	}
+	secret, err := presentedToken(r)
+	if err != nil {
+		return ""
+	}
+	if t, ok := s.auth.lookup(secret); ok {
+		return t.name
+	}
+	return ""
+}
+
+// running holds the requests being handled whose access line is still to be
+// logged, each with the request as the access log got it: whichever of the
+// request's end (accessEntry.done) and Abandon takes it out logs its line.
+type running struct {
+	mu sync.Mutex
+	m  map[*accessEntry]*http.Request
+}
+
+// add holds e, the line of r, until take.
+func (rr *running) add(e *accessEntry, r *http.Request) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	if rr.m == nil {
+		rr.m = make(map[*accessEntry]*http.Request)
+	}
+	rr.m[e] = r
+}
+
+// take reports whether e was held, and no longer holds it: false once
+// Abandon has logged its line.
+func (rr *running) take(e *accessEntry) bool {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	_, ok := rr.m[e]
+	delete(rr.m, e)
+	return ok
+}
 
 // requestTarget refuses, with a 400, a request whose target names no path
 // of the API where its method cannot take one so written, which the router
@@ -536,6 +622,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			e.body.ReadCloser, r.Body = r.Body, &e.body // see bodyStillComing
 		}
 		s.opts.Metrics.InFlight(1)
+		s.running.add(e, r)
 		defer func() {
 			if !e.detached {
 				e.route, e.subscription = routeOf(r), isEventStream(r, ww)
@@ -751,10 +838,13 @@ const statusCut = http.StatusServiceUnavailable
 // done records the request's metrics and logs its line.
 func (e *accessEntry) done(ctx context.Context, status, written int) {
 	s := e.s
-	s.opts.Metrics.InFlight(-1)
 	if e.release != nil {
 		e.release()
 	}
+	if !s.running.take(e) {
+		return // logged and counted by Abandon, as the process exited
+	}
+	s.opts.Metrics.InFlight(-1)
 	cut := ctx.Err() != nil && s.cutting.Load()
 	switch {
 	case cut:

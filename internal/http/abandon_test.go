@@ -1,0 +1,124 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestARequestStillRunningPastTheCutIsLoggedOnceAsCut: a stop past its
+// timeout cuts what still runs (Cut, then the connections closed) and waits
+// what is left of it for the handlers to return; an append held by the
+// database's writer (a commit on its way to a frozen server) does not
+// return, the process exits, and its request had no access log line at all,
+// though each request cut is logged. Abandon, called once the wait has
+// failed, logs it as cut (503, WARN), and the handler's own return later
+// logs nothing more. On both stores.
+func TestARequestStillRunningPastTheCutIsLoggedOnceAsCut(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &heldPastCut{Store: k.Open(t), entered: make(chan struct{}, 1), release: make(chan struct{})}
+		logs := &testlog.Buffer{}
+		const token = "a-token-long-enough-to-be-accepted-0123456789"
+		h := esthttp.New(store, esthttp.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+			Tokens: []esthttp.Token{{Name: "writer", Role: esthttp.RoleWrite, Secret: token}}})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close) // which waits for the handler: release it first
+		var releaseOnce sync.Once
+		releaseAppend := func() { releaseOnce.Do(func() { close(store.release) }) }
+		t.Cleanup(releaseAppend)
+		answered := make(chan struct{})
+		go func() {
+			defer close(answered)
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/streams/"+uuid.NewString()+"/events",
+				strings.NewReader(`{"stream_type":"t","events":[{"type":"Held","data":{}}]}`))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		select {
+		case <-store.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the append never reached the store")
+		}
+		h.Cut()
+		srv.CloseClientConnections()
+		<-answered
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := h.Wait(ctx); err == nil {
+			t.Fatal("the held append's handler returned at the cut: the test proves nothing")
+		}
+		h.Abandon() // the process exits now
+		lines := appendLines(t, logs)
+		if len(lines) != 1 || lines[0].Status != http.StatusServiceUnavailable || lines[0].Level != "WARN" ||
+			lines[0].Route != "/streams/{streamID}/events" || lines[0].Token != "writer" {
+			t.Fatalf("an append still running at the exit after a cut: want one access line, 503 at WARN, with its route and token; got %+v; the log says:\n%s",
+				lines, logs.String())
+		}
+		// The handler returns after all: no second line.
+		releaseAppend()
+		wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer wcancel()
+		if err := h.Wait(wctx); err != nil {
+			t.Fatalf("the released append's handler did not return: %v", err)
+		}
+		if lines := appendLines(t, logs); len(lines) != 1 {
+			t.Errorf("an append logged at the exit, whose handler returned later: want its one line, got %d: %+v", len(lines), lines)
+		}
+	})
+}
+
+// heldPastCut is a store whose Append waits until release is closed, its
+// context's end or not, as an append whose commit is on its way to a frozen
+// database does.
+type heldPastCut struct {
+	eventstore.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *heldPastCut) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return eventstore.AppendResult{}, errors.New("released after the cut (test)")
+}
+
+// accessLine is an access log line of an append.
+type accessLine struct {
+	Level, Route, Token string
+	Status              int
+}
+
+// appendLines returns the access log lines of POSTs in logs.
+func appendLines(t *testing.T, logs *testlog.Buffer) []accessLine {
+	t.Helper()
+	var out []accessLine
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l struct {
+			Msg, Level, Method, Route, Token string
+			Status                           int
+		}
+		if line == "" || json.Unmarshal([]byte(line), &l) != nil || l.Msg != "request" || l.Method != http.MethodPost {
+			continue
+		}
+		out = append(out, accessLine{Level: l.Level, Route: l.Route, Token: l.Token, Status: l.Status})
+	}
+	return out
+}
