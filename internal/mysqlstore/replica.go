@@ -76,7 +76,41 @@ func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver
 	if err := s.feed.PingContext(ctx); err != nil {
 		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err, cfg))
 	}
+	if s.isPrimary(ctx) {
+		return fmt.Errorf("%s points at the primary itself (the server at %s, database %s, reached as %s): "+
+			"unset it (the primary serves reads) or name a replica of it", replicaDSN, s.Addr(), cfg.DBName, cfg.Addr)
+	}
 	return s.checkReplica(ctx)
+}
+
+// isPrimary reports whether the read replica is the primary's own server
+// and database under another address (localhost for 127.0.0.1, another
+// name of the host), which start-up took for a replica that replicates
+// nothing. A server is known by a named lock, which is its own: one taken
+// on the primary is in use on the replica only if it is the same server.
+// (@@server_uuid is MySQL's; @@server_id may be left at 1 on both.) Where
+// the lock cannot be taken, the check is skipped: it refuses only a
+// replica known to be the primary.
+func (s *Store) isPrimary(ctx context.Context) bool {
+	if s.replica.DBName != s.cfg.DBName {
+		return false // another database: not the primary's events, whatever the server
+	}
+	conn, err := s.primary.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	name := "tributary-identity-" + strings.ReplaceAll(uuid.NewString(), "-", "") // 51 of the 64 characters a lock's name may have
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil || got.Int64 != 1 {
+		return false
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", name) //nolint:errcheck // the lock ends with its session anyway
+	var holder sql.NullInt64
+	if err := s.feed.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&holder); err != nil {
+		return false
+	}
+	return holder.Valid
 }
 
 // translateUserAtStart is translate for the read replica's first session:

@@ -66,7 +66,8 @@ func TestOpenRefusesAReadReplicaWhenThePrimaryHasNoBinaryLog(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := Open(ctx, dsn, Options{ReadDSN: dsn})
+	// Another database as its "replica": the primary's own is refused as such.
+	s, err := Open(ctx, dsn, Options{ReadDSN: mysqltest.NewDatabase(t)})
 	if err == nil {
 		s.Close()
 		t.Fatal("Open with a read replica of a primary whose binary log is off succeeded, want a refusal")
