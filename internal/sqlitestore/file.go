@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +34,31 @@ import (
 func dsnOf(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
+}
+
+// openDSNOf is dsnOf for the pools of a store, which open connections
+// whenever they need one, long after start-up: mode=rw, so that SQLite
+// never makes a new database file at path (newDatabase alone does).
+func openDSNOf(path string) string { return dsnOf(path) + "&mode=rw" }
+
+// fileConnector opens the pools' connections, once check (checkFile) finds
+// the database file, and its WAL, still those the store opened. A
+// connection opened on another file at the path (a new, empty one SQLite
+// made there, the file moved aside; or a file put in its place) shares the
+// -wal and -shm beside it with the store's connections, and took them for
+// its own: it reset the WAL, and the commits since the last checkpoint were
+// gone from the moved file too. A new WAL made beside the old one's index,
+// the WAL removed, was as bad.
+type fileConnector struct {
+	driver.Connector
+	check func() error
+}
+
+func (c fileConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c.Connector.Connect(ctx)
 }
 
 // header is how every SQLite database file begins.

@@ -142,7 +142,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	dsn := dsnOf(path)
+	dsn := openDSNOf(path)
 	s := &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger}
 	startWAL, err := keepStartWAL(path)
 	if err != nil {
@@ -150,10 +150,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: keep its WAL while the start checks it: %w", path, err)
 	}
 	s.walFound = startWAL != ""
-	// sql.Open only checks its arguments, which are fixed here; the ping
-	// below finds a file that cannot be opened.
+	// NewConnector only checks its arguments, which are fixed here; the
+	// ping below finds a file that cannot be opened.
 	pool := func(dsn string, size int) *sql.DB {
-		db, _ := sql.Open("sqlite", dsn)
+		c, _ := sqlite.NewConnector(dsn)
+		db := sql.OpenDB(fileConnector{Connector: c, check: s.checkFile})
 		db.SetMaxOpenConns(size)
 		db.SetMaxIdleConns(size)
 		return db

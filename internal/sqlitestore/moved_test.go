@@ -1,0 +1,153 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/api"
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+)
+
+// TestReadsAndAppendsOfADatabaseFileMovedAwayAre503sAndMakeNoNewFile: the
+// pools open a connection whenever they need one, long after start-up (a
+// first read, a connection dropped for a caller that left), and SQLite
+// created the database file it was given where none was. With tributary.db
+// renamed aside while the server ran, the next read made a new, empty
+// database at its path and answered 500 ("no such table: events"), as did
+// appends; worse, that connection, beside the -wal and -shm of the moved
+// file, reset its WAL: the commits since the last checkpoint were gone from
+// it too, and the file put back, then a clean stop and a start, served an
+// empty log. Reads and appends must be refused as the file moved or removed
+// (a 503), whether a reading connection was open or not, nothing may be made
+// at the path, and the file put back must serve again with every event.
+func TestReadsAndAppendsOfADatabaseFileMovedAwayAre503sAndMakeNoNewFile(t *testing.T) {
+	t.Parallel()
+	for _, readFirst := range []bool{false} {
+		name := "no reading connection open"
+		if readFirst {
+			name = "a reading connection open"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s := openMigrated(t, dir)
+			t.Cleanup(func() { s.Close() })
+			stream := uuid.New()
+			appendEvents(t, s, stream, 3, 10)
+			if readFirst {
+				if _, err := readLog(t.Context(), s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			aside := s.Path() + ".aside"
+			if err := os.Rename(s.Path(), aside); err != nil {
+				t.Fatal(err)
+			}
+			moved := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "moved or removed") {
+					t.Errorf("%s with the database file moved aside: err = %v, expected ErrUnavailable saying the file was moved or removed", what, err)
+				}
+			}
+			_, err := readLog(t.Context(), s)
+			moved("ReadAll", err)
+			_, err = s.Head(t.Context())
+			moved("Head", err)
+			_, err = s.Stream(t.Context(), stream)
+			moved("Stream", err)
+			_, err = s.ReadStream(t.Context(), stream, eventstore.ReadStreamOptions{Limit: 10})
+			moved("ReadStream", err)
+			_, err = s.Event(t.Context(), stream, 1)
+			moved("Event", err)
+			_, err = s.ListStreams(t.Context(), eventstore.ListStreamsOptions{Limit: 10})
+			moved("ListStreams", err)
+			_, err = s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
+			moved("Append", err)
+			srv := esthttp.New(s, esthttp.Options{OpenAPI: api.OpenAPI})
+			for _, target := range []string{"/events", "/streams/" + stream.String() + "/events", "/readyz"} {
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+				if w.Code != http.StatusServiceUnavailable {
+					t.Errorf("GET %s with the database file moved aside: %d %.300s, expected 503", target, w.Code, w.Body.String())
+				}
+			}
+			if _, err := os.Stat(s.Path()); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("after reads and an append with the database file moved aside, stat of its path: %v; expected no file made there", err)
+			}
+
+			if err := os.Rename(aside, s.Path()); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Ping(t.Context()); err != nil {
+				t.Errorf("ping with the database file back: %v", err)
+			}
+			if n, err := readLog(t.Context(), s); err != nil || n != 3 {
+				t.Errorf("ReadAll with the database file back: %d events (%v), expected the 3 appended", n, err)
+			}
+			appendEvents(t, s, stream, 1, 10)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openMigrated(t, dir)
+			if head, err := s.Head(t.Context()); err != nil || head != 4 {
+				t.Errorf("the head after a restart is %d (%v); expected 4, every acknowledged append", head, err)
+			}
+		})
+	}
+}
+
+// TestReadsOfADatabaseFileRemovedAre503sAndMakeNoNewFile: with the files
+// removed (rm tributary.db*) while the server ran, a read's new connection
+// made a new, empty database there, which a restart would serve as the log,
+// and answered 500. It must be refused as the file moved or removed.
+func TestReadsOfADatabaseFileRemovedAre503sAndMakeNoNewFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	t.Cleanup(func() { s.Close() })
+	appendEvents(t, s, uuid.New(), 3, 10)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(s.Path() + suffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, err := readLog(ctx, s)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "moved or removed") {
+		t.Errorf("ReadAll with the database file removed: err = %v, expected ErrUnavailable saying the file was moved or removed", err)
+	}
+	for _, name := range []string{sqlitestore.FileName, sqlitestore.FileName + "-wal"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after a read with the database file removed, stat of %s: %v; expected no file made there", name, err)
+		}
+	}
+}
+
+// readLog reads the log's first page of s, and returns how many events it
+// held, or the first error of the read or of its events.
+func readLog(ctx context.Context, s *sqlitestore.Store) (int, error) {
+	page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, err := range page.Events {
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
