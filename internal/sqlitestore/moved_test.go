@@ -32,7 +32,7 @@ import (
 // at the path, and the file put back must serve again with every event.
 func TestReadsAndAppendsOfADatabaseFileMovedAwayAre503sAndMakeNoNewFile(t *testing.T) {
 	t.Parallel()
-	for _, readFirst := range []bool{false} {
+	for _, readFirst := range []bool{false, true} {
 		name := "no reading connection open"
 		if readFirst {
 			name = "a reading connection open"
