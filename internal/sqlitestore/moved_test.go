@@ -151,3 +151,41 @@ func readLog(ctx context.Context, s *sqlitestore.Store) (int, error) {
 	}
 	return n, nil
 }
+
+// TestAReadOfADatabaseFileReplacedByACopyIsA503: with tributary.db moved
+// aside and a copy of it put at its path (mv, then cp back), a read's new
+// connection opened the copy, beside the moved file's WAL and its index,
+// and answered 200 from a file that appends, and every start after a crash,
+// treat apart from that WAL. It must be refused as the file moved or
+// removed, and the file put back, a clean stop and a start must serve every
+// acknowledged event.
+func TestAReadOfADatabaseFileReplacedByACopyIsA503(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	t.Cleanup(func() { s.Close() })
+	appendEvents(t, s, uuid.New(), 3, 10)
+	b, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(s.Path(), s.Path()+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.Path(), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readLog(t.Context(), s); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "moved or removed") {
+		t.Errorf("a read with a copy of the database file in its place: err = %v, expected ErrUnavailable saying the file was moved or removed", err)
+	}
+	if err := os.Rename(s.Path()+".aside", s.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openMigrated(t, dir)
+	if head, err := s.Head(t.Context()); err != nil || head != 3 {
+		t.Errorf("after a read with a copy in the file's place, the file put back, a clean stop and a start, the head is %d (%v); expected 3", head, err)
+	}
+}
