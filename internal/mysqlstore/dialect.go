@@ -109,6 +109,7 @@ const (
 	errAccessDenied     = 1227 // the user lacks a privilege the statement needs
 	errTableAccess      = 1142 // "INSERT command denied to user … for table …"
 	errColumnAccess     = 1143 // the same, for a column
+	errUnknownTable     = 1109 // "Unknown table … in information_schema": MySQL 8.0 has no INNODB_LOCK_WAITS
 	errUserDenied       = 1045 // a new session refused: "Access denied for user … (using password: YES)"
 	errDBDenied         = 1044 // a new session refused the database: "Access denied for user … to database …"
 	errUnknownVariable  = 1193 // no system variable of that name

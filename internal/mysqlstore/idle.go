@@ -74,10 +74,8 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 }
 
 // sayLockHolder looks, in the background, for the session that holds the
-// log's lock, and logs it once: the oldest transaction open on the
-// database for a second or more that holds locks and does not itself wait
-// for one (information_schema's
-// INNODB_TRX and PROCESSLIST; the first needs the PROCESS privilege).
+// log's lock, and logs it once (lockHolder: information_schema's INNODB_
+// tables, which need the PROCESS privilege, and PROCESSLIST).
 // Nothing is logged if there is none (the database did not answer, rather
 // than a lock being held), and one search runs at a time.
 func (s *Store) sayLockHolder() {
@@ -108,37 +106,74 @@ func (s *Store) sayLockHolder() {
 			// The database did not answer, or no transaction holds locks:
 			// not a lock held, or it has gone.
 		case s.holderSaid.CompareAndSwap(false, true):
-			s.log.Error("an append ran out of time, and the log's lock (log_head), which every append takes, is likely held by the oldest transaction "+
-				"open on the database: "+h.String()+"; a session idle (Sleep) inside its transaction is an instance's frozen or cut off "+
+			held := "is likely held by the oldest transaction open on the database: "
+			if h.waitedFor {
+				held = "is held by the session the server shows another waiting for: "
+			}
+			s.log.Error("an append ran out of time, and the log's lock (log_head), which every append takes, "+held+
+				h.String()+"; a session idle (Sleep) inside its transaction is an instance's frozen or cut off "+
 				"(the server ends a writer's after "+s.idleVar+" = "+strconv.FormatInt(s.idleSeconds, 10)+" s), or another client's: KILL it if it is not an instance's",
 				h.attrs()...)
 		}
 	}()
 }
 
-// holder is what the server says of the session whose transaction is the
-// oldest open on the database.
+// holder is what the server says of the session that holds the log's lock
+// (lockHolder).
 type holder struct {
 	id                         int64
+	waitedFor                  bool // a session waiting for the lock waits for it: the holder for sure
 	user, host, command, state string
 	idle, open, rowsLocked     int64
 	statement                  string // the first word of its statement: never its text, which may hold a secret
 }
 
-// lockHolder finds the oldest transaction open on the store's database that
-// holds locks, does not wait for one and has been open for a second or
-// more: the log's lock's holder, where an append timed out waiting for it
-// (the transactions waiting behind it are younger). Its id is 0 if there is
-// none.
+// holderColumns reads a holder from the server's transactions (t,
+// INNODB_TRX) and sessions (p, PROCESSLIST).
+const holderColumns = "SELECT t.trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), t.trx_rows_locked, " +
+	"p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE, p.INFO " +
+	"FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
+
+// holderOrder names one holder of several, the same each time: the oldest,
+// and of those begun in the same second (trx_started has whole seconds),
+// the first to take a lock or write, whose transaction id is the lowest.
+// A transaction that waited for the log's lock (an append's, its wait just
+// timed out and not yet rolled back) takes its first lock after the holder
+// took its.
+const holderOrder = " ORDER BY t.trx_started, CAST(t.trx_id AS UNSIGNED) LIMIT 1"
+
+// lockHolder finds the session that holds the log's lock, where an append
+// timed out waiting for it. Where a session waits for the lock, the server
+// says whom it waits for (INNODB_LOCK_WAITS and INNODB_LOCKS: MariaDB,
+// MySQL before 8.0), and that session is the holder. Else (no one waits
+// any more, or MySQL 8.0) the holder is taken to be the oldest
+// transaction open on the store's database that holds locks, does not
+// wait for one and has been open for a second or more (holderOrder).
+// Its id is 0 if there is none.
 func (s *Store) lockHolder(ctx context.Context) (holder, error) {
+	table := "`" + strings.ReplaceAll(s.cfg.DBName, "`", "``") + "`.`log_head`"
+	h, err := s.scanHolder(ctx, holderColumns+
+		"JOIN information_schema.INNODB_LOCK_WAITS w ON w.blocking_trx_id = t.trx_id "+
+		"JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.blocking_lock_id "+
+		"WHERE l.lock_table = ? AND t.trx_state <> 'LOCK WAIT' AND p.ID <> CONNECTION_ID()"+holderOrder, table)
+	if err == nil && h.id != 0 {
+		h.waitedFor = true
+		return h, nil
+	}
+	if err != nil && !isMySQLError(err, errUnknownTable) {
+		return holder{}, err
+	}
+	return s.scanHolder(ctx, holderColumns+
+		"WHERE p.DB = DATABASE() AND t.trx_state <> 'LOCK WAIT' AND t.trx_lock_structs > 0 AND p.ID <> CONNECTION_ID() "+
+		"AND t.trx_started <= NOW() - INTERVAL 1 SECOND"+holderOrder)
+}
+
+// scanHolder reads the holder that query (holderColumns, of one row at
+// most) finds; its id is 0 if there is none.
+func (s *Store) scanHolder(ctx context.Context, query string, args ...any) (holder, error) {
 	var h holder
 	var state, info sql.NullString
-	err := s.primary.QueryRowContext(ctx, "SELECT t.trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), t.trx_rows_locked, "+
-		"p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE, p.INFO "+
-		"FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "+
-		"WHERE p.DB = DATABASE() AND t.trx_state <> 'LOCK WAIT' AND t.trx_lock_structs > 0 AND p.ID <> CONNECTION_ID() "+
-		"AND t.trx_started <= NOW() - INTERVAL 1 SECOND "+
-		"ORDER BY t.trx_started LIMIT 1").
+	err := s.primary.QueryRowContext(ctx, query, args...).
 		Scan(&h.id, &h.open, &h.rowsLocked, &h.user, &h.host, &h.command, &h.idle, &state, &info)
 	if errors.Is(err, sql.ErrNoRows) {
 		return holder{}, nil
