@@ -26,6 +26,12 @@ var (
 	// ErrUnavailable marks a failure to reach the database; the request may
 	// be retried later.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrRefused marks a request the database refused its user or its
+	// writes: a privilege revoked, the account locked or its password
+	// expired or changed, the server read-only. Nothing was written. While
+	// the store serves, it comes with ErrUnavailable: the request may pass
+	// once an operator grants, unlocks or makes the server writable again.
+	ErrRefused = errors.New("the database refuses the service's user or its writes")
 	// ErrOutcomeUnknown marks an append whose COMMIT was sent and whose
 	// answer was lost, and whether it committed could not be found out: it
 	// may have been written. It comes with ErrUnavailable.

@@ -287,6 +287,8 @@ func storeCause(err error) string {
 		return metrics.CauseFull
 	case errors.Is(err, eventstore.ErrNotDurable):
 		return metrics.CauseNotDurable
+	case errors.Is(err, eventstore.ErrRefused):
+		return metrics.CauseRefused
 	case errors.Is(err, context.DeadlineExceeded):
 		return metrics.CauseTimeout
 	case errors.As(err, &ne):

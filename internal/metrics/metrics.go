@@ -333,16 +333,19 @@ const (
 	CauseOutcomeUnknown = "outcome_unknown"
 	// CauseMissing: the database, a table or a column of one is missing.
 	CauseMissing = "missing"
-	// CauseUnavailable: any other failure of the database (it refused the
-	// user or a write, a privilege revoked, read-only, out of resources, a
-	// connection lost midway, the embedded file moved, the store closing):
-	// the log line says which.
+	// CauseRefused: the database refuses the service's user or its
+	// writes: a privilege revoked, the account locked or its password
+	// expired or changed, the server read-only.
+	CauseRefused = "refused"
+	// CauseUnavailable: any other failure of the database (out of
+	// resources, a connection lost midway, the embedded file moved, the
+	// store closing): the log line says which.
 	CauseUnavailable = "unavailable"
 )
 
 // StoreErrorCauses lists them.
 var StoreErrorCauses = []string{CauseUnreachable, CauseTimeout, CauseFull, CauseDamaged, CauseOverwritten,
-	CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseUnavailable}
+	CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseRefused, CauseUnavailable}
 
 // StoreError records a request answered 503 for the database, for cause.
 func (m *Metrics) StoreError(cause string) {

@@ -190,8 +190,8 @@ func translate(err error) error {
 			// refuses every write, the fence's too: the database's
 			// passing trouble, as when it is out of reach. The statement
 			// was refused: nothing was written.
-			return fmt.Errorf("%w: the database refuses writes (read-only: read_only, innodb_read_only or transaction_read_only; "+
-				"a switchover or maintenance under way?): %w", eventstore.ErrUnavailable, err)
+			return refusal{fmt.Errorf("%w: the database refuses writes (read-only: read_only, innodb_read_only or transaction_read_only; "+
+				"a switchover or maintenance under way?): %w", eventstore.ErrUnavailable, err)}
 		case errNoDefault:
 			// The store writes every column of its schema's tables but
 			// the ones with a default: a NOT NULL column without one is a
@@ -213,7 +213,7 @@ func translate(err error) error {
 			// statement was refused before it ran: nothing was written. An
 			// operator must grant them again; the server's words name the
 			// command, the user and the table, never the password.
-			return fmt.Errorf("%w: the database denies the DSN's user a privilege the store needs; grant it again: %w", eventstore.ErrUnavailable, err)
+			return refusal{fmt.Errorf("%w: the database denies the DSN's user a privilege the store needs; grant it again: %w", eventstore.ErrUnavailable, err)}
 		case errAccessDenied:
 			// A privilege revoked while the store runs (start-up refuses
 			// a user without it: translateAtStart) that a statement, or a
@@ -221,26 +221,26 @@ func translate(err error) error {
 			// parameters, and binlog_format where rowBinlog sets it
 			// (deniedSetting names them, where the store is known). The
 			// server's words name the privilege.
-			return fmt.Errorf("%w: the database denies the DSN's user a privilege that the store's sessions or statements need; grant it again: %w",
-				eventstore.ErrUnavailable, err)
+			return refusal{fmt.Errorf("%w: the database denies the DSN's user a privilege that the store's sessions or statements need; grant it again: %w",
+				eventstore.ErrUnavailable, err)}
 		case errAccountLocked, errMySQLLocked:
-			return fmt.Errorf("%w: the database refuses the DSN's user a new session: its account is locked (ALTER USER … ACCOUNT UNLOCK): %w",
-				eventstore.ErrUnavailable, err)
+			return refusal{fmt.Errorf("%w: the database refuses the DSN's user a new session: its account is locked (ALTER USER … ACCOUNT UNLOCK): %w",
+				eventstore.ErrUnavailable, err)}
 		case errPasswordExpired, errExpiredAtLogin:
 			// A password lifetime (default_password_lifetime, PASSWORD
 			// EXPIRE INTERVAL) ended, or an operator expired it: the
 			// session refuses every statement until it is changed.
 			// Nothing was written.
-			return fmt.Errorf("%w: the DSN's user's password has expired: set a new one (and give it in the DSN), "+
-				"or let it not expire (ALTER USER … PASSWORD EXPIRE NEVER): %w", eventstore.ErrUnavailable, err)
+			return refusal{fmt.Errorf("%w: the DSN's user's password has expired: set a new one (and give it in the DSN), "+
+				"or let it not expire (ALTER USER … PASSWORD EXPIRE NEVER): %w", eventstore.ErrUnavailable, err)}
 		case errUserDenied, errDBDenied, errHostDenied, errNoPassword:
 			// A new session refused while the store runs (it was let in
 			// at start-up: translateAtStart): the user's password changed,
 			// the user dropped, or its access to the database taken away.
 			// Nothing was sent. The server's words name the user, never
 			// the password.
-			return fmt.Errorf("%w: the database refuses the DSN's user a new session (its password changed, or the user "+
-				"dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, err)
+			return refusal{fmt.Errorf("%w: the database refuses the DSN's user a new session (its password changed, or the user "+
+				"dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, err)}
 		case errTableFull, errDiskFull, errEngine, errWriteFile:
 			if full(me) {
 				// The statement failed, and with it its transaction:
@@ -272,6 +272,14 @@ func translate(err error) error {
 	}
 	return err
 }
+
+// refusal is an error of translate's for the database refusing the DSN's
+// user or its writes (a privilege, the account, the password, read-only),
+// marked eventstore.ErrRefused (the metric of 503s counts it apart), its
+// words as they are.
+type refusal struct{ error }
+
+func (e refusal) Unwrap() []error { return []error{e.error, eventstore.ErrRefused} }
 
 // full reports whether me says the database is out of room: a table full
 // (1114), the disk full (1021), or the storage engine's or a file's write
@@ -355,8 +363,9 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 // privilege(s)", which names it), that names what needs it: the store
 // sends no statement that needs a privilege of its own but the settings
 // of each new session, the DSN's parameters and binlog_format where
-// rowBinlog set it. It does not wrap eventstore.ErrUnavailable: Store's
-// translate wraps it so while the store runs.
+// rowBinlog set it. It is a refusal (eventstore.ErrRefused), and does not
+// wrap eventstore.ErrUnavailable: Store's translate wraps it so while the
+// store runs.
 func deniedSetting(err error, cfg *mysql.Config) error {
 	var names []string
 	for name := range cfg.Params {
@@ -365,7 +374,7 @@ func deniedSetting(err error, cfg *mysql.Config) error {
 		}
 	}
 	if len(names) == 0 {
-		return fmt.Errorf("the database denies the DSN's user a privilege a statement of the store's needs; grant it: %w", err)
+		return refusal{fmt.Errorf("the database denies the DSN's user a privilege a statement of the store's needs; grant it: %w", err)}
 	}
 	slices.Sort(names)
 	binlog := ""
@@ -373,8 +382,8 @@ func deniedSetting(err error, cfg *mysql.Config) error {
 		binlog = " (binlog_format: the store sets it to ROW where the server's binary log would log its writes as statements; " +
 			"set binlog_format=ROW or MIXED on the server, and it need not)"
 	}
-	return fmt.Errorf("the database denies the DSN's user a privilege that a setting each session of the store makes needs: it sets %s%s; "+
-		"grant the user the privilege the server names, or remove the DSN's parameter that needs it: %w", strings.Join(names, ", "), binlog, err)
+	return refusal{fmt.Errorf("the database denies the DSN's user a privilege that a setting each session of the store makes needs: it sets %s%s; "+
+		"grant the user the privilege the server names, or remove the DSN's parameter that needs it: %w", strings.Join(names, ", "), binlog, err)}
 }
 
 // unprivileged are the session variables the store sets on every session
