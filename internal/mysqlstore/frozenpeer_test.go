@@ -232,13 +232,12 @@ func TestAnAppendThatTimesOutOnTheLogsLockSaysOnceWhoHoldsIt(t *testing.T) {
 // (the holder's, which has its lock) is then older by that second than any
 // that begins after. The store takes the oldest transaction open, by
 // INNODB_TRX's trx_started, in whole seconds, for the holder of the log's
-// lock (lockHolder): an append's own transaction begun in the same second,
-// in the moment after its lock wait ended and before it is rolled back,
-// ties with the holder's, and the newer of the two is named. (A defect of
-// the store's, reported by this session's review of flaky tests, not fixed
-// here.) The clock, not INNODB_TRX: the server refreshes that table's
-// cache only once no one has read it for 100 ms, so that two tests reading
-// it in turn see it stale for good.
+// lock (lockHolder), ties broken by the transaction's id: this test keeps
+// to what it proves, the holder named once, and lockholder_test.go proves
+// which session is named when two began in the same second. The clock,
+// not INNODB_TRX: the server refreshes that table's cache only once no one
+// has read it for 100 ms, so that two tests reading it in turn see it stale
+// for good.
 func pastTheSecondOf(ctx context.Context, t *testing.T, db *sql.DB) {
 	t.Helper()
 	var began int64
