@@ -18,8 +18,11 @@ func ValidateName(field, s string) error {
 	if s == "" {
 		return Invalid(field, "must not be empty")
 	}
-	if len(s) > MaxNameLength {
-		return Invalid(field, "must be at most %d characters, got %d", MaxNameLength, len(s))
+	// Counted in characters, as the bound is said; a name that passes the
+	// grammar below is ASCII, so its bytes are as many and fit the
+	// VARCHAR(128) columns whatever their charset.
+	if n := utf8.RuneCountInString(s); n > MaxNameLength {
+		return Invalid(field, "must be at most %d characters, got %d", MaxNameLength, n)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]

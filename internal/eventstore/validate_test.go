@@ -27,6 +27,21 @@ func TestValidateName(t *testing.T) {
 	}
 }
 
+// A name's length is said in characters, as the bound is: a name of 128
+// two-byte characters is not too long (it is refused for its letters, not its length), and
+// one of 129 is 129 characters, not 258.
+func TestValidateNameCountsCharactersNotBytes(t *testing.T) {
+	t.Parallel()
+	err := eventstore.ValidateName("stream_type", strings.Repeat("é", 128))
+	if err == nil || strings.Contains(err.Error(), "at most") || !errors.Is(err, eventstore.ErrInvalid) {
+		t.Errorf("ValidateName(128 × é) = %v; want it refused for its letters, not its length", err)
+	}
+	err = eventstore.ValidateName("stream_type", strings.Repeat("é", 129))
+	if err == nil || !strings.Contains(err.Error(), "at most 128 characters, got 129") {
+		t.Errorf("ValidateName(129 × é) = %v; want \"at most 128 characters, got 129\"", err)
+	}
+}
+
 func TestParseUUID(t *testing.T) {
 	t.Parallel()
 	good := map[string]string{
