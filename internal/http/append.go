@@ -478,8 +478,14 @@ type gzipBody struct{ *gzip.Reader }
 
 func (g gzipBody) Read(p []byte) (int, error) {
 	n, err := g.Reader.Read(p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		err = errGzipCut
+	case errors.Is(err, gzip.ErrHeader):
+		// Read met a header only past the first stream (gzip.NewReader
+		// read the first): a body may hold streams one after another
+		// (RFC 1952 §2.2), and what followed the last was none.
+		err = errGzipTrailer
 	}
 	return n, err
 }
@@ -487,10 +493,14 @@ func (g gzipBody) Read(p []byte) (int, error) {
 // errGzipCut is a gzip body's that ends before its end.
 var errGzipCut = errors.New("the gzip stream ends before its end")
 
+// errGzipTrailer is a gzip body's whose bytes after a whole gzip stream do
+// not start another.
+var errGzipTrailer = errors.New("what follows a gzip stream is not gzip")
+
 // gzipFault reports an error of the gzip encoding, not of the JSON in it.
 func gzipFault(err error) bool {
 	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, new(flate.CorruptInputError)) ||
-		errors.Is(err, errGzipCut)
+		errors.Is(err, errGzipCut) || errors.Is(err, errGzipTrailer)
 }
 
 // repoint returns err, a fault dec met inside a value it reads whole (an
@@ -589,8 +599,16 @@ func decodeError(err error, max int64) error {
 		return &detailError{kind: errTooLarge, detail: fmt.Sprintf("the body is larger than %d bytes, the most this server takes (for a gzip body, once decompressed)", max)}
 	case errors.Is(err, errGzipCut):
 		return badRequest("the gzip body ends in the middle of a gzip stream: it is cut short, or what follows a stream is not gzip")
+	case errors.Is(err, errGzipTrailer):
+		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: what follows its first gzip stream is not gzip " +
+			"(a body may hold only gzip streams, one after another)")
+	case errors.Is(err, gzip.ErrHeader):
+		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: it does not start as gzip does (bytes 1f 8b 08)")
+	case errors.Is(err, gzip.ErrChecksum):
+		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: a gzip stream's checksum or length " +
+			"does not match what it decompresses to")
 	case gzipFault(err):
-		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: %v", err)
+		return badRequest("the body is not valid gzip, as Content-Encoding: gzip says it is: its compressed data is corrupt")
 	case errors.Is(err, io.EOF):
 		// No value at all: nothing, or only whitespace, came (once
 		// decompressed).
