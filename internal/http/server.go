@@ -554,8 +554,8 @@ func routesOn(router chi.Routes, path string) (allow, pattern string) {
 // options answers OPTIONS (RFC 9110 §9.3.7) on every path a route serves,
 // without a token: 204 with an Allow of the path's methods, and for
 // OPTIONS * those of the whole API. A path no route serves is a 404, as
-// for any method. A CORS preflight, an OPTIONS too, is answered before it
-// where CORS is on (corsHandler).
+// for any method. A CORS preflight is answered here too, its CORS headers
+// set before it where CORS is on (corsHandler).
 func (s *Server) options(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodOptions {
@@ -944,14 +944,18 @@ func logCut(s string) string {
 	return s[:end] + "… (" + strconv.Itoa(len(s)) + " bytes in all)"
 }
 
-// corsHandler answers preflights and adds the CORS headers for pages on the
-// given origins. Credentials (cookies) are never allowed: access is by bearer
-// token, which a browser never sends on its own, so even "*" lets no page
-// act for a user without the user's token.
+// corsHandler adds the CORS headers for pages on the given origins, a
+// preflight's included, and passes a preflight on to options, which answers
+// it as any OPTIONS (204 with Allow, or 404 for a path no route serves):
+// the library's own answer was 200 with no Allow on any path. Credentials
+// (cookies) are never allowed: access is by bearer token, which a browser
+// never sends on its own, so even "*" lets no page act for a user without
+// the user's token.
 func corsHandler(origins []string) func(http.Handler) http.Handler {
 	return cors.Handler(cors.Options{
-		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost},
+		OptionsPassthrough: true,
+		AllowedOrigins:     origins,
+		AllowedMethods:     []string{http.MethodGet, http.MethodHead, http.MethodPost},
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Content-Encoding", "If-Match", "If-None-Match",
 			"Last-Event-ID", "X-Request-Id", MinPositionHeader},
 		ExposedHeaders:   []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"},
