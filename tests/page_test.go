@@ -1152,7 +1152,9 @@ func TestPageTakesATokenPastASCII(t *testing.T) {
 // parser with its reviver and JSON.stringify could take: the live log
 // stopped ("Cannot read properties of null") and the stream's view showed
 // no event and said it was caught up at version 0. Both now show every
-// event, the deep one's data as a note that it is too deep to show.
+// event: the deep one's data, in the live log, as a note that it is too
+// deep to show; in the stream's view, as the beginning of its text, which
+// the page writes with a stack of its own.
 func TestPageShowsDeeplyNestedData(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
@@ -1168,7 +1170,7 @@ func TestPageShowsDeeplyNestedData(t *testing.T) {
 	b.waitFor(t, "its live tail", statusJS, `"Live at version 2: caught up"`)
 	s.mustAppend(t, id, `{"events":[{"type":"Nested","data":`+deep+`}]}`)
 	b.waitFor(t, "a deep event live", versionsJS, "[3,2,1]")
-	b.waitFor(t, "its data as a note", `return document.querySelector('#stream-events li[data-version="3"] pre').textContent.includes('too deep')`, "true")
+	b.waitFor(t, "the beginning of its data", `return document.querySelector('#stream-events li[data-version="3"] pre').textContent.startsWith('[\n  [\n    [\n')`, "true")
 	b.waitFor(t, "no error", `return document.getElementById('error').textContent`, `""`)
 }
 
@@ -1455,7 +1457,7 @@ func (b *browser) saysNotReadyWithinTwoSecondsOfShownAgain(t *testing.T, who, st
 // but an answer with one event nested too deep for its reviver was parsed
 // without it: every event of that answer, in a stream's view or the live
 // log, showed its big numbers rounded. They show as stored, beside the
-// deep event's note.
+// deep event.
 func TestPageKeepsBigNumbersBesideADeeplyNestedEvent(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
@@ -1464,7 +1466,7 @@ func TestPageKeepsBigNumbersBesideADeeplyNestedEvent(t *testing.T) {
 	s.mustAppend(t, id, `{"stream_type":"deep","events":[{"type":"Counted","data":{"n":9007199254740993,"price":1.10}},{"type":"Nested","data":`+deep+`}]}`)
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the stream's events", versionsJS, "[2,1]")
-	b.waitFor(t, "the deep data as a note", `return document.querySelector('#stream-events li[data-version="2"] pre').textContent.includes('too deep')`, "true")
+	b.waitFor(t, "the beginning of the deep data", `return document.querySelector('#stream-events li[data-version="2"] pre').textContent.startsWith('[\n  [\n    [\n')`, "true")
 	b.waitFor(t, "the big number as stored, in the stream's view",
 		`return document.querySelector('#stream-events li[data-version="1"] pre').textContent.match(/"n": \d+|"price": [\d.]+/g)`,
 		`["\"n\": 9007199254740993","\"price\": 1.10"]`)
@@ -2005,4 +2007,95 @@ func TestPageTabTakingOverKnowsTheHeartbeatTheHolderLearned(t *testing.T) {
 	if got := b.run(t, `return window.said.filter((s) => s.startsWith('Heard nothing'))`); got != "[]" {
 		t.Errorf("the tab that took over, on a server restarted with a heartbeat of 10 s, said %s; want nothing of the kind", got)
 	}
+}
+
+// TestPageFormatsNoMoreOfADeeplyIndentedEventThanItShows: a small event
+// nested deep pretty-prints to about 2·d² characters of indentation at
+// depth d, and the page built the whole text (JSON.stringify with an
+// indent), then all of it again as bytes, before it cut the preview:
+// 200 arrays nested 1,000 deep, 400 KB stored, made 382 MiB of text, and
+// froze the tab for 45 s in 3.4 GB (a black-box tester). The preview is
+// now written by a walk that stops once the preview is full, and "Show
+// all" states the size of the whole without building it; the whole is
+// written on demand, indented where it is at most a few times an event's
+// bytes and without indentation where it is not. Here a hook records the
+// longest JSON text and the longest bytes the page makes while it shows
+// an event of 12 KB (3.6 MB indented) and one of 24 KB (14 MB indented).
+func TestPageFormatsNoMoreOfADeeplyIndentedEventThanItShows(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	b.beforePage(t, `window.longestText = 0;
+		const stringify0 = JSON.stringify;
+		JSON.stringify = function (...a) {
+			const r = stringify0.apply(this, a);
+			if (typeof r === 'string') window.longestText = Math.max(window.longestText, r.length);
+			return r;
+		};
+		const encode0 = TextEncoder.prototype.encode;
+		TextEncoder.prototype.encode = function (s) {
+			window.longestText = Math.max(window.longestText, String(s).length);
+			return encode0.call(this, s);
+		};`)
+	id := newID()
+	nested := func(depth, n int) string {
+		one := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+		return "[" + strings.Repeat(one+",", n-1) + one + "]"
+	}
+	data := []string{nested(300, 20), nested(600, 20)}
+	indented := make([]string, len(data))
+	for i, d := range data {
+		s.mustAppend(t, id, `{"stream_type":"deep","events":[{"type":"Nested","data":`+d+`}]}`)
+		var v any
+		if err := json.Unmarshal([]byte(d), &v); err != nil {
+			t.Fatal(err)
+		}
+		text, err := json.MarshalIndent(v, "", "  ") // as JSON.stringify(v, null, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		indented[i] = string(text)
+	}
+	quoted := func(s string) string {
+		q, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(q)
+	}
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's events", versionsJS, "[2,1]")
+	li := func(v int) string {
+		return fmt.Sprintf(`document.querySelector('#stream-events li[data-version="%d"]')`, v)
+	}
+	for i, text := range indented {
+		// The preview is what it was: the first 40 lines, or 2,000 characters.
+		end := min(len(text), 2000)
+		for n, nl := 0, -1; n < 40; n++ {
+			next := strings.Index(text[nl+1:], "\n")
+			if next < 0 || nl+1+next >= end {
+				break
+			}
+			if nl += 1 + next; n == 39 {
+				end = nl
+			}
+		}
+		b.waitFor(t, fmt.Sprintf("version %d's preview, its first lines", i+1),
+			`const text = `+li(i+1)+`.querySelector('pre').textContent; return text === `+quoted(text[:end]+"\n…")+` || text`, "true")
+	}
+	if got, err := strconv.Atoi(b.run(t, `return window.longestText`)); err != nil || got >= 100_000 {
+		t.Errorf("the longest JSON text or text made bytes to show the previews: %d characters (%v); want fewer than 100,000, about the events' size, not their indented text (%d and %d)",
+			got, err, len(indented[0]), len(indented[1]))
+	}
+	b.waitFor(t, "version 1's button, with the size of the whole indented",
+		`return `+li(1)+`.querySelector('button.more').textContent`, fmt.Sprintf(`"Show all (%.1f MiB)"`, float64(len(indented[0]))/(1<<20)))
+	b.waitFor(t, "version 2's button, with the size of the whole without indentation",
+		`return `+li(2)+`.querySelector('button.more').textContent`, fmt.Sprintf(`"Show all, without indentation (%d KiB)"`, (len(data[1])+1023)/1024))
+
+	b.run(t, li(1)+`.querySelector('button.more').click(); return null`)
+	b.waitFor(t, "version 1 whole, indented", `const text = `+li(1)+`.querySelector('pre').textContent;
+		return [text.length, text.split('\n').length, text.slice(-100) === `+quoted(indented[0][len(indented[0])-100:])+`]`,
+		fmt.Sprintf("[%d,%d,true]", len(indented[0]), strings.Count(indented[0], "\n")+1))
+	b.run(t, li(2)+`.querySelector('button.more').click(); return null`)
+	b.waitFor(t, "version 2 whole, without indentation", `const text = `+li(2)+`.querySelector('pre').textContent; return text === `+quoted(data[1])+` || text.length`, "true")
+	b.waitFor(t, "no error", `return document.getElementById('error').textContent`, `""`)
 }

@@ -1028,8 +1028,10 @@
   // soft hyphen, a byte order mark), by which "alice\u200b" read as
   // "alice"; not the joiners inside emoji sequences and scripts.
   const bidi = /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+  const escaped = (text) => text.replace(bidi, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
   // Data nested a few thousand deep is too deep for JSON.stringify, which
-  // recurses: it is named, not shown. Parsed data holds nothing else it
+  // recurses: it is named, not shown (in the live log's lines; a stream's
+  // view writes it with walkJSON). Parsed data holds nothing else it
   // could throw at (no cycle, no BigInt), whichever error a browser throws.
   const json = (v, indent) => {
     let text;
@@ -1038,9 +1040,85 @@
     } catch {
       return '(nested too deep to show here: read it from the API)';
     }
-    return text.replace(bidi, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+    return escaped(text);
   };
-  const pretty = (v) => json(v, 2);
+
+  // walkJSON walks v as JSON.stringify(v, null, indent) writes it (indent
+  // 0: none), as json escapes it, with a stack of its own, so that data
+  // nested any depth is written, and hands emit the text piece by piece:
+  // where pad >= 0, a line break and pad spaces of indentation come
+  // before text. It stops, and returns false, as soon as emit returns
+  // false: so that a preview writes no more than it shows. Indentation
+  // is most of a deep value's text: about 2·d² characters at depth d,
+  // 382 MiB for 400 KB of arrays nested 1,000 deep.
+  const isRaw = (v) => !!JSON.isRawJSON && JSON.isRawJSON(v);
+  function walkJSON(v, indent, emit) {
+    const pad = (depth) => (indent > 0 ? indent * depth : -1);
+    const stack = []; // the containers open, each with the next member to write
+    for (let next = v; ;) {
+      if (next !== null && typeof next === 'object' && !isRaw(next)) {
+        const keys = Array.isArray(next) ? null : Object.keys(next);
+        if (!emit(-1, keys ? '{' : '[')) return false;
+        stack.push({ o: next, keys, n: keys ? keys.length : next.length, i: 0 });
+      } else if (!emit(-1, escaped(JSON.stringify(next) ?? 'null'))) {
+        return false;
+      }
+      // The next member of the innermost container that has one, closing
+      // those that have none.
+      for (;;) {
+        const f = stack[stack.length - 1];
+        if (!f) return true;
+        if (f.i < f.n) {
+          if (f.i > 0 && !emit(-1, ',')) return false;
+          const k = f.keys ? f.keys[f.i] : f.i;
+          if (!emit(pad(stack.length), f.keys ? escaped(JSON.stringify(k)) + (indent > 0 ? ': ' : ':') : '')) return false;
+          next = f.o[k];
+          f.i++;
+          break;
+        }
+        stack.pop();
+        if (!emit(f.n > 0 ? pad(stack.length) : -1, f.keys ? '}' : ']')) return false;
+      }
+    }
+  }
+
+  // writeJSON returns the text walkJSON walks, and whether it is whole:
+  // it stops once it has more than maxChars characters or maxLines line
+  // breaks.
+  function writeJSON(v, indent, maxChars = Infinity, maxLines = Infinity) {
+    const parts = [];
+    let chars = 0;
+    let lines = 0;
+    const whole = walkJSON(v, indent, (pad, text) => {
+      if (pad >= 0) {
+        const line = '\n' + ' '.repeat(Math.min(pad, maxChars - chars));
+        parts.push(line);
+        chars += line.length;
+        if (++lines >= maxLines || chars > maxChars) return false;
+      }
+      parts.push(text.length > maxChars + 1 - chars ? text.slice(0, maxChars + 1 - chars) : text);
+      chars += parts[parts.length - 1].length;
+      return chars <= maxChars;
+    });
+    return { text: parts.join(''), whole };
+  }
+
+  // jsonBytes returns the bytes (UTF-8) of the text walkJSON walks,
+  // without writing it: its indentation is counted, not made.
+  function jsonBytes(v, indent) {
+    let bytes = 0;
+    walkJSON(v, indent, (pad, text) => {
+      bytes += (pad >= 0 ? 1 + pad : 0) + text.length;
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        // 2 bytes below U+0800, 3 above, 4 for a surrogate pair's 2 units
+        // (JSON.stringify escapes a lone one).
+        if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+      }
+      return true;
+    });
+    return bytes;
+  }
 
   function timeEl(iso) {
     const t = el('time', null, iso);
@@ -1083,6 +1161,12 @@
   // tail alone, a gigabyte. kept maps a block's key to its text, oldest
   // first.
   const KEPT_CHARS = PAGE_BYTES;
+  // SHOW_ALL_BYTES bounds the text "Show all" writes indented. An event
+  // holds at most about 1 MiB, a few MiB indented unless it is nested
+  // deep, where its indentation grows as its depth squared; past the
+  // bound the whole is shown without indentation, no longer than the
+  // event as stored.
+  const SHOW_ALL_BYTES = 4 * PAGE_BYTES;
   const kept = new Map();
   let keptChars = 0;
   function keep(key, text) {
@@ -1102,29 +1186,38 @@
   // read again, for a block whose text was not kept. Nothing of v or its
   // text is held by the button but what keep keeps: not even its
   // beginning, which V8 may hold as a slice of the whole.
+  // Only as much of the text as the preview shows is written (writeJSON):
+  // "Show all" says the size of the whole without writing it, and writes
+  // it when clicked, or now if it is small enough to keep.
   function dataBlock(v, key, reread) {
-    const text = pretty(v);
+    const { text, whole } = writeJSON(v, 2, PREVIEW_CHARS, PREVIEW_LINES);
     let end = Math.min(text.length, PREVIEW_CHARS);
     for (let i = 0, nl = -1; i < PREVIEW_LINES; i++) {
       nl = text.indexOf('\n', nl + 1);
       if (nl < 0 || nl >= end) break;
       if (i === PREVIEW_LINES - 1) end = nl;
     }
-    if (end >= text.length) return [el('pre', null, text)];
+    if (whole && end >= text.length) return [el('pre', null, text)];
     const pre = el('pre', null, cut(text, end) + '\n…');
-    const bytes = new TextEncoder().encode(text).length;
-    keep(key, text);
-    const all = `Show all (${bytes >= 1 << 20 ? (bytes / (1 << 20)).toFixed(1) + ' MiB' : Math.ceil(bytes / 1024) + ' KiB'})`;
+    let indent = 2;
+    let bytes = jsonBytes(v, indent);
+    if (bytes > SHOW_ALL_BYTES) {
+      indent = 0;
+      bytes = jsonBytes(v, indent);
+    }
+    if (bytes <= KEPT_CHARS) keep(key, writeJSON(v, indent).text); // its characters are no more than its bytes
+    const size = bytes >= 1 << 20 ? (bytes / (1 << 20)).toFixed(1) + ' MiB' : Math.ceil(bytes / 1024) + ' KiB';
+    const all = indent ? `Show all (${size})` : `Show all, without indentation (${size})`;
     const more = el('button', 'more', all);
     more.type = 'button';
     more.setAttribute('aria-expanded', 'false');
-    more.onclick = () => showAll(pre, more, all, end, key, reread);
+    more.onclick = () => showAll(pre, more, all, end, key, reread, indent);
     return [pre, more];
   }
 
-  // showAll shows the whole of a dataBlock's text, or, shown, its
-  // beginning (end units of it) again.
-  async function showAll(pre, more, all, end, key, reread) {
+  // showAll shows the whole of a dataBlock's text, indented by indent,
+  // or, shown, its beginning (end units of it) again.
+  async function showAll(pre, more, all, end, key, reread, indent) {
     if (more.disabled) return;
     if (more.getAttribute('aria-expanded') === 'true') {
       pre.textContent = cut(pre.textContent, end) + '\n…';
@@ -1137,7 +1230,7 @@
       more.disabled = true;
       more.textContent = 'Reading…';
       try {
-        text = pretty(await reread());
+        text = writeJSON(await reread(), indent).text;
         keep(key, text);
       } catch (e) {
         more.textContent = all;
