@@ -116,6 +116,18 @@ type call struct {
 	res       eventstore.AppendResult
 	err       error
 	done      chan struct{}
+	// stored is set while the last plan of its group found it a retry of a
+	// batch the log holds: whatever becomes of the group after (its time
+	// runs out, a try fails before it reads), its events are there, and it
+	// is never told that they were not written.
+	stored *storedRetry
+}
+
+// storedRetry is a call's answer as a retry of a batch the log holds, and
+// the log's head its plan read, which must be durable before it is given.
+type storedRetry struct {
+	res  eventstore.AppendResult
+	head int64
 }
 
 // append hands a request to the writer and waits for its outcome.
@@ -392,7 +404,7 @@ func (w *writer) commit(group []*call, pre *begun) {
 			close(c.done)
 		}
 	}()
-	live := unexpired(group)
+	live := w.unexpired(group)
 	if len(live) == 0 {
 		pre.abandon()
 		return
@@ -406,7 +418,7 @@ func (w *writer) commit(group []*call, pre *begun) {
 		// request alone so that only the one at fault fails.
 		w.log.Warn("group append failed; retrying its requests one at a time", "requests", len(live), "error", err)
 		for _, c := range live {
-			if len(unexpired([]*call{c})) == 1 {
+			if len(w.unexpired([]*call{c})) == 1 {
 				if err := w.run([]*call{c}, nil); err != nil {
 					c.err = err
 				}
@@ -415,25 +427,67 @@ func (w *writer) commit(group []*call, pre *begun) {
 		return
 	}
 	for _, c := range live {
-		if c.err == nil {
+		if c.err == nil && !c.res.Duplicate { // (a retry answered meanwhile as stored keeps its answer)
 			c.err = err
 		}
 	}
 }
 
 // unexpired returns the calls whose callers still wait; the others get
-// their context's error and are never written.
-func unexpired(calls []*call) []*call {
+// their context's error and are never written, but for a retry of a batch
+// the log holds (found by a plan of its group's), which is answered as such
+// (answerStored).
+func (w *writer) unexpired(calls []*call) []*call {
 	live := make([]*call, 0, len(calls))
 	for _, c := range calls {
 		if err := c.ctx.Err(); err != nil {
-			c.err = fmt.Errorf("%w before it could be written", err)
+			if c.stored != nil {
+				w.answerStored([]*call{c}, nil)
+			} else {
+				c.err = fmt.Errorf("%w before it could be written", err)
+			}
 			continue
 		}
 		live = append(live, c)
 	}
 	return live
 }
+
+// answerStored answers calls, retries of batches the log holds (stored)
+// that their group could not answer otherwise (it failed, or their time ran
+// out): as stored once what their plans read is durable, waited for until
+// the earliest of their deadlines (a deadline past asks only whether it is
+// known to be); else as stored, its durability not confirmed, of unknown
+// outcome (ErrOutcomeUnknown), never as not written. unconfirmed, if not
+// nil, is the group's wait for that durability, which failed: it is not
+// waited for again.
+func (w *writer) answerStored(calls []*call, unconfirmed error) {
+	if unconfirmed == nil {
+		var head int64
+		for _, c := range calls {
+			head = max(head, c.stored.head)
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), earliestDeadline(calls))
+		err := w.waitDurable(ctx, head)
+		cancel()
+		if err == nil {
+			for _, c := range calls {
+				c.res, c.err = c.stored.res, nil
+			}
+			return
+		}
+		unconfirmed = fmt.Errorf("%w: %w: %w", eventstore.ErrUnavailable, errDurabilityWait, err)
+	}
+	for _, c := range calls {
+		c.err = fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
+			eventstore.ErrOutcomeUnknown, unconfirmed)
+	}
+}
+
+// errDurabilityWait marks a failed wait for the durability of what a group
+// read (WaitDurable): one that had nothing to write (each request a retry
+// of a stored batch, or refused), or one that answers retries.
+var errDurabilityWait = errors.New("the wait for the durability of what the group read")
 
 // run runs a group transaction, again after a retryable failure, and stores
 // each call's outcome once it has committed. A call whose caller gave up
@@ -451,7 +505,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 	refusals := 0
 	bound := time.Now().Add(txTimeout)
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		if calls = unexpired(calls); len(calls) == 0 {
+		if calls = w.unexpired(calls); len(calls) == 0 {
 			pre.abandon()
 			return nil
 		}
@@ -496,10 +550,18 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			// without them, as a group of their own would be.
 			if rest := waitingPast(calls, time.Now().Add(2*wait)); len(rest) > 0 && len(rest) < len(calls) {
 				refused := w.d.Translate(err)
+				var stored []*call
 				for _, c := range calls {
-					if !slices.Contains(rest, c) {
+					switch {
+					case slices.Contains(rest, c):
+					case c.stored != nil:
+						stored = append(stored, c)
+					default:
 						c.err = refused
 					}
+				}
+				if len(stored) > 0 {
+					w.answerStored(stored, nil)
 				}
 				calls = rest
 				attempt-- // not a failed attempt
@@ -511,77 +573,37 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		}
 	}
 	failed := w.failure(err, refusals)
-	var unanswered *unansweredError
-	if failed == nil || !errors.As(err, &unanswered) || len(unanswered.replays) == 0 || errors.Is(err, errOutcomeUnknown) ||
-		!unanswered.durability && !errors.Is(failed, eventstore.ErrUnavailable) {
+	if failed == nil || errors.Is(err, errOutcomeUnknown) || !errors.Is(err, errDurabilityWait) && !errors.Is(failed, eventstore.ErrUnavailable) {
 		// (A failure not of the database's passing trouble is told to
 		// each call alone next: a retry then gets its answer there.)
 		return failed
 	}
-	// A retry of a batch already stored was planned, and its group failed:
-	// its events are there. Told "not written", a client without ids of
-	// its own would send them again. It is answered as stored once what
-	// its plan read is known durable; if that cannot be confirmed (the
-	// failure was that wait's), it is told, as of a lost COMMIT found
-	// committed but not durable, that its outcome is unknown. The others
-	// wrote nothing.
+	// A retry of a batch already stored was planned (by this try or an
+	// earlier one), and its group failed: its events are there. Told "not
+	// written", a client without ids of its own would send them again. It
+	// is answered as stored once what its plan read is known durable; if
+	// that cannot be confirmed (the failure was that wait's), it is told
+	// that its batch is stored, its durability unconfirmed, of unknown
+	// outcome. The others wrote nothing.
 	if !errors.Is(failed, eventstore.ErrUnavailable) {
 		failed = fmt.Errorf("%w: %w", eventstore.ErrUnavailable, failed)
 	}
-	unconfirmed := failed
-	if !unanswered.durability {
-		var replays []*call
-		for c := range unanswered.replays {
-			replays = append(replays, c)
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), earliestDeadline(replays))
-		if err := w.waitDurable(ctx, unanswered.head); err != nil {
-			unconfirmed = fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
-		} else {
-			unconfirmed = nil
-		}
-		cancel()
-	}
+	var stored []*call
 	for _, c := range calls {
-		res, replay := unanswered.replays[c]
-		switch {
-		case !replay:
+		if c.stored != nil {
+			stored = append(stored, c)
+		} else {
 			c.err = failed
-		case unconfirmed == nil:
-			c.res, c.err = res, nil
-		default:
-			c.err = fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
-				eventstore.ErrOutcomeUnknown, unconfirmed)
 		}
+	}
+	if len(stored) > 0 {
+		var unconfirmed error
+		if errors.Is(err, errDurabilityWait) {
+			unconfirmed = failed
+		}
+		w.answerStored(stored, unconfirmed)
 	}
 	return nil
-}
-
-// unansweredError is a transaction's that committed nothing once it had
-// planned its calls: its writes failed, or, when it had nothing to write
-// (durability), its wait for the durability of what it read. replays are
-// the calls its plan found retries of a batch already stored, with their
-// answers, and head the log's head it read.
-type unansweredError struct {
-	err        error
-	head       int64
-	replays    map[*call]eventstore.AppendResult
-	durability bool
-}
-
-func (e *unansweredError) Error() string { return e.err.Error() }
-func (e *unansweredError) Unwrap() error { return e.err }
-
-// unanswered is err as an unansweredError of calls planned from head, with
-// out, their plan's outcomes.
-func unanswered(err error, head int64, calls []*call, out []outcome, durability bool) error {
-	replays := map[*call]eventstore.AppendResult{}
-	for i, c := range calls {
-		if out[i].err == nil && out[i].res.Duplicate {
-			replays[c] = out[i].res
-		}
-	}
-	return &unansweredError{err: err, head: head, replays: replays, durability: durability}
 }
 
 // failure is run's error for its calls once its tries have ended with err,
@@ -670,6 +692,10 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 	out := make([]outcome, len(calls))
 	for i, c := range calls {
 		out[i] = p.apply(c)
+		c.stored = nil
+		if out[i].err == nil && out[i].res.Duplicate {
+			c.stored = &storedRetry{res: out[i].res, head: head}
+		}
 	}
 	if p.head == head {
 		// Every request was refused or a replay: nothing to commit. A commit
@@ -677,7 +703,7 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		// until it is.
 		t.rollback()
 		if err := w.waitDurable(ctx, head); err != nil {
-			return nil, unanswered(err, head, calls, out, true)
+			return nil, fmt.Errorf("%w: %w", errDurabilityWait, err)
 		}
 		return out, nil
 	}
@@ -713,7 +739,7 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 			return out, nil
 		}
 		w.notCommitting()
-		return nil, unanswered(serr, head, calls, out, false) // errNotCommitted: run tries it again
+		return nil, serr // errNotCommitted: run tries it again
 	}
 	if b != nil {
 		b.ctx, b.cancel, cancel = ctx, cancel, nil // the next group's reads are still on their way
@@ -806,7 +832,7 @@ func (w *writer) takeNext(deadline time.Time, calls []*call) *readPhase {
 		return nil
 	}
 	w.next = &carried{calls: taken}
-	live := unexpired(taken)
+	live := w.unexpired(taken)
 	if len(live) < len(taken) || earliestDeadline(live).Before(deadline) {
 		return nil
 	}

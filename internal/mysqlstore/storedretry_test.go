@@ -1,0 +1,173 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// A retry of a batch already stored (the same event ids, the same content)
+// whose time ran out while its group was still being tried was told that
+// its append "was not written, and will not be": the writer's plan had
+// found the batch in the log, but its next try (after the fence's lock
+// wait, or with the callers who had time left) forgot it, and the answer
+// was that of an append that never reached the database. A client without
+// ids of its own would send its events again. Its events are there: it is
+// told so, as stored, or as stored but not confirmed durable
+// (ErrOutcomeUnknown with ErrDurabilityUnconfirmed), never as not written.
+
+// TestARetryOfAStoredBatchWhoseTimeRunsOutWhileTheFenceIsLockedIsNotToldNotWritten:
+// the fence's row held by another session, whose lock the server's wait
+// (1 s) gives up on well within the request's time: the writer tries the
+// group again, and its next try waits for the log's lock, which another
+// session now holds too, until the request's time is up.
+func TestARetryOfAStoredBatchWhoseTimeRunsOutWhileTheFenceIsLockedIsNotToldNotWritten(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	other, _ := openCounted(t, dsn) // another process, which stored the batch
+	x, id := uuid.New(), uuid.New()
+	if _, err := appendOne(ctx, other, x, eventstore.NoStream, id); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server's own wait for a row lock (1 s) ends well before the request's.
+	cfg.Params = map[string]string{"innodb_lock_wait_timeout": "1"}
+	s, _ := openCounted(t, cfg.FormatDSN())
+	if !s.Fences() {
+		t.Skip("the binary log is on: no fence is written")
+	}
+	db := otherProcessDB(t, dsn)
+	lockRow(ctx, t, db, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
+
+	got := make(chan error, 1)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+		defer cancel()
+		_, err := appendOne(actx, s, x, eventstore.NoStream, id)
+		got <- err
+	}()
+	// Once the retry's fence waits (its plan read the log, and let the
+	// log's lock go), the log's lock is taken too: the group's next try
+	// waits for it until the request's time is up.
+	waitForStatement(ctx, t, db, "%INTO durability_fence%")
+	lockRow(ctx, t, db, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE")
+	err = <-got
+	if !errors.Is(err, eventstore.ErrOutcomeUnknown) || !errors.Is(err, eventstore.ErrDurabilityUnconfirmed) {
+		t.Errorf("a retry of a stored batch, its time up while the fence's row and then the log's lock were held: %v; "+
+			"want an error wrapping ErrOutcomeUnknown and ErrDurabilityUnconfirmed (stored, not confirmed durable), never \"not written\"", err)
+	}
+	if n := countEvents(ctx, t, db); n != 1 {
+		t.Errorf("the log holds %d events; want the batch once", n)
+	}
+}
+
+// TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten: a retry goes
+// in one group with an append to another stream; a report's locking read
+// of events holds the gap where new events go, so the group's writes are
+// refused, and tried again while its callers wait. When the retry's time
+// is nearly up, it leaves the group, whose other caller has time left: it
+// was told "refused", not written.
+func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	db := otherProcessDB(t, dsn)
+	x, z, id := uuid.New(), uuid.New(), uuid.New()
+	appendVersions(ctx, t, s, x, 2)
+	if _, err := appendOne(ctx, s, z, eventstore.NoStream, id); err != nil {
+		t.Fatal(err)
+	}
+	// REPEATABLE READ: the gap past the last event, where the next INSERT
+	// goes, not the events, which the group's reads lock.
+	report, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer report.Rollback() //nolint:errcheck // the test's end
+	var n int
+	if err := report.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE position > 3 FOR UPDATE").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the report's read: %d events past the third, %v; want none", n, err)
+	}
+
+	// A first append, refused until its time (a second) is up, so that the
+	// two queue behind it and go as one group.
+	first := make(chan error, 1)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := appendOne(actx, s, uuid.New(), eventstore.NoStream)
+		first <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	retry, long := make(chan error, 1), make(chan error, 1)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+		defer cancel()
+		_, err := appendOne(actx, s, z, eventstore.NoStream, id)
+		retry <- err
+	}()
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		_, err := appendOne(actx, s, x, eventstore.Any)
+		long <- err
+	}()
+	if err := <-first; !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("the first append, refused until its time was up: %v; want an error wrapping ErrUnavailable", err)
+	}
+	// The report ends after the retry's time, well within the other's.
+	time.Sleep(time.Until(start.Add(4 * time.Second)))
+	if err := report.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-retry; err != nil && !errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		t.Errorf("a retry of a stored batch that left its group as its time ran out: %v; "+
+			"want it answered as stored, or as of unknown outcome, never as not written", err)
+	}
+	if err := <-long; err != nil {
+		t.Errorf("the append with time left: %v; want it written once the report ended", err)
+	}
+	if n := countEvents(ctx, t, db); n != 4 {
+		t.Errorf("the log holds %d events; want 4 (the retry's batch once)", n)
+	}
+}
+
+// waitForStatement waits until a session other than db's runs a statement
+// like pattern.
+func waitForStatement(ctx context.Context, t *testing.T, db *sql.DB, pattern string) {
+	t.Helper()
+	for {
+		var n int
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()", pattern).Scan(&n)
+		if err != nil {
+			t.Fatalf("look for a statement like %q: %v", pattern, err)
+		}
+		if n > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no session ran a statement like %q", pattern)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// countEvents is how many events the log holds.
+func countEvents(ctx context.Context, t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
