@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +139,50 @@ func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 	}
 	if n := countEvents(ctx, t, db); n != 4 {
 		t.Errorf("the log holds %d events; want 4 (the retry's batch once)", n)
+	}
+}
+
+// TestARetryWhoseFenceIsLockedPastItsTimeSaysSo: the fence's row held by
+// another session past the request's time, a retry of a stored batch is
+// told its batch is stored, not confirmed durable; the reason it gives
+// said "the database did not answer within the request's time" (which
+// sends an operator to a stalled server), or, once the server's own wait
+// for the fence's lock had ended within the request's time, "the write
+// lock was not free" (which sends them to the log's lock). It says what
+// was waited for: the durability of what the append read.
+func TestARetryWhoseFenceIsLockedPastItsTimeSaysSo(t *testing.T) {
+	for _, wait := range []string{"", "1"} {
+		name := map[string]string{"": "the server's wait for the lock past the request's time", "1": "the server's wait for the lock 1 s"}[wait]
+		t.Run(name, func(t *testing.T) {
+			ctx, dsn := guardedTest(t)
+			other, _ := openCounted(t, dsn) // another process, which stored the batch
+			x, id := uuid.New(), uuid.New()
+			if _, err := appendOne(ctx, other, x, eventstore.NoStream, id); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := mysql.ParseDSN(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wait != "" {
+				cfg.Params = map[string]string{"innodb_lock_wait_timeout": wait}
+			}
+			s, _ := openCounted(t, cfg.FormatDSN())
+			if !s.Fences() {
+				t.Skip("the binary log is on: no fence is written")
+			}
+			lockRow(ctx, t, otherProcessDB(t, dsn), "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
+			actx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+			defer cancel()
+			_, err = appendOne(actx, s, x, eventstore.NoStream, id)
+			if !errors.Is(err, eventstore.ErrOutcomeUnknown) || !errors.Is(err, eventstore.ErrDurabilityUnconfirmed) ||
+				!strings.Contains(err.Error(), "could not be confirmed durable within the request's time") ||
+				strings.Contains(err.Error(), "did not answer") || strings.Contains(err.Error(), "write lock") {
+				t.Errorf("a retry of a stored batch, the fence's row locked past its time: %v; want an error wrapping ErrOutcomeUnknown "+
+					"and ErrDurabilityUnconfirmed that says what it read could not be confirmed durable within the request's time, "+
+					"and blames neither a silent database nor the write lock", err)
+			}
+		})
 	}
 }
 

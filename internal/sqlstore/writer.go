@@ -502,7 +502,10 @@ var errDurabilityWait = errors.New("the wait for the durability of what the grou
 // less has left the group.
 func (w *writer) run(calls []*call, pre *begun) error {
 	var err error
-	refusals := 0
+	// refusals counts the waits for a refused lock, writeRefusals those
+	// of the writes' (not the durability wait's: its lock is not the
+	// writes').
+	refusals, writeRefusals := 0, 0
 	bound := time.Now().Add(txTimeout)
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		if calls = w.unexpired(calls); len(calls) == 0 {
@@ -541,6 +544,9 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			wait := min(time.Millisecond<<min(refusals, 6), 50*time.Millisecond)
 			if time.Until(end) > 2*wait {
 				refusals++
+				if !errors.Is(err, errDurabilityWait) {
+					writeRefusals++
+				}
 				time.Sleep(wait)
 				attempt-- // not a failed attempt
 				continue
@@ -572,7 +578,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			break
 		}
 	}
-	failed := w.failure(err, refusals)
+	failed := w.failure(err, writeRefusals)
 	if failed == nil || errors.Is(err, errOutcomeUnknown) || !errors.Is(err, errDurabilityWait) && !errors.Is(failed, eventstore.ErrUnavailable) {
 		// (A failure not of the database's passing trouble is told to
 		// each call alone next: a retry then gets its answer there.)
@@ -607,14 +613,21 @@ func (w *writer) run(calls []*call, pre *begun) error {
 }
 
 // failure is run's error for its calls once its tries have ended with err,
-// after refusals waits for a lock the database refused; nil if every
-// caller left.
+// after refusals waits for a lock the database refused the writes; nil if
+// every caller left.
 func (w *writer) failure(err error, refusals int) error {
 	switch {
 	case errors.Is(err, errCallerLeft):
 		return nil // every caller left; each has its error
 	case errors.Is(err, errOutcomeUnknown):
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+	case errors.Is(err, errDurabilityWait) && errors.Is(err, context.DeadlineExceeded):
+		// Not the writes' lock nor a statement of theirs: the wait for
+		// what the group read to be durable (the MySQL store's fence,
+		// which may wait for a lock on its row) was still on.
+		return fmt.Errorf("%w: what this append read could not be confirmed durable within the request's time (%w)", eventstore.ErrUnavailable, err)
+	case errors.Is(err, errDurabilityWait) && w.d.Refused != nil && w.d.Refused(err):
+		return fmt.Errorf("%w: the wait for what this append read to be durable kept meeting a lock that another session holds (%w)", eventstore.ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded) && refusals > 0:
 		// The database said, meanwhile, that a lock the writes need was
 		// held (Refused): another session's.
