@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,4 +216,92 @@ func countEvents(ctx context.Context, t *testing.T, db *sql.DB) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// leavingContext is a caller's context that gives up as the writer asks it
+// for the n-th time whether its caller still waits: at a chosen point of a
+// group's tries, without depending on how soon a timer fires.
+type leavingContext struct {
+	context.Context
+	mu    sync.Mutex
+	asked int
+	n     int
+}
+
+func (c *leavingContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.asked++; c.asked >= c.n {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestAGroupWhoseLastTryACallerLeftAnswersTheOthers: a group is tried three
+// times in all; its first two tries fail on a row in the way (something
+// wrote an event at the next position without the log's lock), and in the
+// third a caller leaves just before COMMIT. The writer stopped there, taking
+// "every caller left" for the group's answer: every call of the group,
+// the one still waiting too, was answered with no error and nothing written.
+func TestAGroupWhoseLastTryACallerLeftAnswersTheOthers(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	db := otherProcessDB(t, dsn)
+	appendVersions(ctx, t, s, uuid.New(), 1) // position 1
+	// Position 3 taken behind the log's back: the first append below
+	// takes 2, and the group after it plans 3.
+	stray, y := uuid.New(), uuid.New()
+	if _, err := db.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
+		"VALUES (3, ?, ?, 1, 'thing', 'Stray', '{}', NOW(6))", stray[:], y[:]); err != nil {
+		t.Fatal(err)
+	}
+
+	// A first append held before its COMMIT, so that the two queue behind
+	// it and go as one group; with the hook set, every group reads first.
+	hold, held := make(chan struct{}), make(chan struct{})
+	var holding bool
+	s.SetBeforeCommit(func() {
+		if !holding {
+			holding = true
+			close(held)
+			<-hold
+		}
+	})
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
+		firstDone <- err
+	}()
+	<-held
+	// The writer asks whether a caller still waits as it takes the group
+	// (while the first commits) and as it begins it, and before each try
+	// and each try's COMMIT: the eighth is the third try's COMMIT.
+	leaving := &leavingContext{Context: ctx, n: 8}
+	stays, leaves := make(chan error, 1), make(chan error, 1)
+	go func() {
+		res, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
+		if err == nil && len(res.Events) == 0 {
+			err = errors.New("no error, and no event written")
+		}
+		stays <- err
+	}()
+	go func() {
+		_, err := appendOne(leaving, s, uuid.New(), eventstore.NoStream)
+		leaves <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // both queued behind the first
+	close(hold)
+	if err := <-firstDone; err != nil {
+		t.Fatalf("the first append: %v", err)
+	}
+	if err := <-leaves; err == nil {
+		t.Errorf("the append whose caller left before COMMIT: no error; want its caller's")
+	}
+	if err := <-stays; err == nil || !strings.Contains(err.Error(), "without the log lock") {
+		t.Errorf("the append whose caller waited, in a group whose next position is taken behind the log's back: %v; "+
+			"want the error that says something writes without the log lock", err)
+	}
+	if n := countEvents(ctx, t, db); n != 3 {
+		t.Errorf("the log holds %d events; want 3 (nothing of the group)", n)
+	}
 }

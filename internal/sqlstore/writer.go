@@ -530,6 +530,14 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			}
 			return nil
 		}
+		if errors.Is(err, errCallerLeft) {
+			// Not a failed attempt: the next goes without the callers who
+			// left (one at least), so the tries still end. Counted as one,
+			// a last try that ended so left its calls with no answer at
+			// all: no error, and nothing written.
+			attempt--
+			continue
+		}
 		if errors.Is(err, ErrNotWriter) && w.d.NotWriter != nil && attempt < maxTxAttempts {
 			if nerr := w.notWriter(calls); nerr != nil {
 				err = nerr
@@ -574,12 +582,12 @@ func (w *writer) run(calls []*call, pre *begun) error {
 				continue
 			}
 		}
-		if !errors.Is(err, errCallerLeft) && !errors.Is(err, errNotCommitted) && !errors.Is(err, errReadsLost) && !w.d.Retryable(err) && !w.d.Conflict(err) {
+		if !errors.Is(err, errNotCommitted) && !errors.Is(err, errReadsLost) && !w.d.Retryable(err) && !w.d.Conflict(err) {
 			break
 		}
 	}
 	failed := w.failure(err, writeRefusals)
-	if failed == nil || errors.Is(err, errOutcomeUnknown) || !errors.Is(err, errDurabilityWait) && !errors.Is(failed, eventstore.ErrUnavailable) {
+	if errors.Is(err, errOutcomeUnknown) || !errors.Is(err, errDurabilityWait) && !errors.Is(failed, eventstore.ErrUnavailable) {
 		// (A failure not of the database's passing trouble is told to
 		// each call alone next: a retry then gets its answer there.)
 		return failed
@@ -613,12 +621,9 @@ func (w *writer) run(calls []*call, pre *begun) error {
 }
 
 // failure is run's error for its calls once its tries have ended with err,
-// after refusals waits for a lock the database refused the writes; nil if
-// every caller left.
+// after refusals waits for a lock the database refused the writes.
 func (w *writer) failure(err error, refusals int) error {
 	switch {
-	case errors.Is(err, errCallerLeft):
-		return nil // every caller left; each has its error
 	case errors.Is(err, errOutcomeUnknown):
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	case errors.Is(err, errDurabilityWait) && errors.Is(err, context.DeadlineExceeded):
