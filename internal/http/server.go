@@ -298,12 +298,9 @@ func (s *Server) Abandon() {
 	s.running.mu.Unlock()
 	for e, r := range left {
 		s.opts.Metrics.InFlight(-1)
-		route := routeFor(s.router, routingPath(r))
-		if route == "" {
-			route = "unmatched"
-		}
+		route, token, subscription := s.abandoned(e, r)
 		took := time.Since(e.start)
-		if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		if subscription {
 			s.opts.Metrics.ObserveSubscription(route, statusCut, 0, took)
 		} else {
 			s.opts.Metrics.ObserveRequest(route, e.method, statusCut, 0, took)
@@ -318,10 +315,26 @@ func (s *Server) Abandon() {
 			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			slog.String("remote", e.remote),
 			slog.String("request_id", e.id),
-			slog.String("token", s.tokenName(r)),
+			slog.String("token", token),
 			slog.Bool("still_running", true),
 		)
 	}
+}
+
+// abandoned returns the route, the token's name and whether it is a
+// subscription, for the line of e, a request Abandon logs: from r, the
+// request, which its handler does not change, rather than from what its
+// handler may be writing; from what e kept at detach for a subscription
+// that took its connection over (r nil).
+func (s *Server) abandoned(e *accessEntry, r *http.Request) (route, token string, subscription bool) {
+	if r == nil {
+		return e.route, e.token, true
+	}
+	if route = routeFor(s.router, routingPath(r)); route == "" {
+		route = "unmatched"
+	}
+	subscription = r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return route, s.tokenName(r), subscription
 }
 
 // tokenName is the name of the token r was sent with, "" if none that is
@@ -345,6 +358,9 @@ func (s *Server) tokenName(r *http.Request) string {
 // running holds the requests being handled whose access line is still to be
 // logged, each with the request as the access log got it: whichever of the
 // request's end (accessEntry.done) and Abandon takes it out logs its line.
+// A subscription that takes its connection over (detach) keeps its line
+// and lets its request go: net/http's goroutine, buffers and request are
+// released then, and an idle subscriber must not hold them here.
 type running struct {
 	mu sync.Mutex
 	m  map[*accessEntry]*http.Request
@@ -358,6 +374,18 @@ func (rr *running) add(e *accessEntry, r *http.Request) {
 		rr.m = make(map[*accessEntry]*http.Request)
 	}
 	rr.m[e] = r
+}
+
+// detach keeps e's line and lets its request go: e's subscription took its
+// connection over, and goes on with token, the name of its token, and the
+// route e has.
+func (rr *running) detach(e *accessEntry, token string) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	if _, ok := rr.m[e]; ok {
+		e.token = token
+		rr.m[e] = nil
+	}
 }
 
 // take reports whether e was held, and no longer holds it: false once
@@ -688,6 +716,7 @@ type accessEntry struct {
 	start                                  time.Time
 	id, method, path, query, remote, route string
 	principal                              *string
+	token                                  string // at detach: *principal, for Abandon (running.detach)
 	ww                                     middleware.WrapResponseWriter
 	detached                               bool   // a subscription logs the line when it ends
 	subscription                           bool   // a subscription's response (isEventStream)
@@ -819,6 +848,7 @@ func detachAccessEntry(r *http.Request) func(written int) {
 	e.detached, e.route, e.subscription = true, routeOf(r), true
 	status, before := e.ww.Status(), e.ww.BytesWritten()
 	e.ww = nil
+	e.s.running.detach(e, *e.principal) // r is not kept: see running
 	return func(written int) { e.done(context.Background(), status, before+written) }
 }
 
