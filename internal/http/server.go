@@ -790,9 +790,10 @@ func unmatched(r *http.Request) {
 }
 
 // routeOf returns the route pattern that served r, or "unmatched". An
-// OPTIONS, a CORS preflight included, is answered before routing (options,
-// corsHandler): it takes the pattern of the route its path asks about, as a
-// GET of that path is labelled, and OPTIONS * takes "*".
+// OPTIONS, a CORS preflight included (corsHandler passes it on), is
+// answered before routing (options): it takes the pattern of the route its
+// path asks about, as a GET of that path is labelled, and OPTIONS * takes
+// "*"; one on a path no route serves is "unmatched".
 func routeOf(r *http.Request) string {
 	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
 	if ok && e.unmatched {
@@ -809,10 +810,6 @@ func routeOf(r *http.Request) string {
 		}
 		if e.asked != "" {
 			return e.asked
-		}
-		// A CORS preflight, answered before options.
-		if p := routeFor(e.s.router, routingPath(r)); p != "" {
-			return p
 		}
 	}
 	return "unmatched"
