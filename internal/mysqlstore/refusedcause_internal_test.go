@@ -35,3 +35,18 @@ func TestARefusalOfTheUserOrItsWritesIsMarkedRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestAReadReplicaRefusingItsUserIsMarkedRefused: the read replica's own
+// words for a user it refuses a new session (translateReplica) were not
+// marked, and the metric counted them as unavailable, where the primary's
+// same refusal counts as refused.
+func TestAReadReplicaRefusingItsUserIsMarkedRefused(t *testing.T) {
+	t.Parallel()
+	s := &Store{replica: &mysql.Config{Addr: "replica:3306"}}
+	for _, n := range []uint16{errUserDenied, errDBDenied} {
+		err := s.translateReplica(&mysql.MySQLError{Number: n, Message: "refused"})
+		if !errors.Is(err, eventstore.ErrRefused) || !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "read replica at replica:3306") {
+			t.Errorf("error %d: %v; want the replica's words, wrapping ErrRefused and ErrUnavailable", n, err)
+		}
+	}
+}

@@ -342,8 +342,8 @@ func (s *Store) translateReplica(err error) error {
 	case isMySQLError(err, errNoSuchTable, errUnknownColumn):
 		return fmt.Errorf("%w: a table or column is missing; the read replica has not applied the primary's migrations yet: %w", eventstore.ErrUnavailable, err)
 	case isMySQLError(err, errUserDenied, errDBDenied):
-		return fmt.Errorf("%w: the read replica at %s refuses the user of TRIBUTARY_MYSQL_READ_DSN a new session (its password changed there, "+
-			"or the user dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, s.replica.Addr, err)
+		return refusal{fmt.Errorf("%w: the read replica at %s refuses the user of TRIBUTARY_MYSQL_READ_DSN a new session (its password changed there, "+
+			"or the user dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, s.replica.Addr, err)}
 	}
 	return translate(err)
 }
