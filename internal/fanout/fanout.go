@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -782,6 +783,31 @@ type storeRead struct {
 	cursor, target, version int64 // a start's
 
 	err error
+	// panicked is what the read panicked with: Next raises it again on its
+	// consumer's goroutine. Off it, a panic ended the process.
+	panicked *readPanic
+	// left is set by the first of Close and a panic of the read: the
+	// second logs the panic, which no Next raises again then.
+	left atomic.Bool
+}
+
+// readPanic is a panic of a read of the store, recovered on the read's own
+// goroutine (begin) and raised again by Next on its consumer's, where the
+// consumer recovers it as it did when the read ran there (the HTTP layer
+// cuts that response alone, and logs it). It keeps the read's stack.
+type readPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *readPanic) Error() string {
+	return fmt.Sprintf("%v (in a read of the store, on its own goroutine:\n%s)", p.value, p.stack)
+}
+
+// Unwrap returns what the read panicked with, if it is an error.
+func (p *readPanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
 }
 
 var _ eventstore.Subscription = (*Subscription)(nil)
@@ -809,9 +835,12 @@ func (s *Subscription) Close() {
 		return
 	}
 	s.ended = true
-	if s.inFlight != nil {
-		s.inFlight.cancel() // what it reads now is not delivered
+	if r := s.inFlight; r != nil {
+		r.cancel() // what it reads now is not delivered
 		s.inFlight = nil
+		if r.left.Swap(true) {
+			s.feed.logPanic(r.panicked)
+		}
 	}
 	s.giveBack()
 	s.feed.open.Add(-1)
@@ -854,6 +883,10 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 			return nil
 		}
 		s.inFlight = nil
+		if r.panicked != nil {
+			r.cancel()
+			panic(r.panicked)
+		}
 		// Begun under a context of its consumer's that has ended since (a
 		// consumer may call with another): what it could not read is read
 		// again, not taken for a failure of the store.
@@ -924,8 +957,22 @@ func (s *Subscription) begin(ctx context.Context, r *storeRead, read func(contex
 	s.inFlight, s.wait = r, r.done
 	go func() {
 		defer close(r.done)
+		defer func() {
+			if rec := recover(); rec != nil {
+				r.panicked = &readPanic{value: rec, stack: debug.Stack()}
+				if r.left.Swap(true) {
+					s.feed.logPanic(r.panicked) // closed: no Next raises it
+				}
+			}
+		}()
 		read(r.ctx, r)
 	}()
+}
+
+// logPanic logs the panic of a read of the store whose subscription closed
+// before it ended.
+func (f *Feed) logPanic(p *readPanic) {
+	f.log.Error("subscription: a read of the store panicked after its subscription closed", "panic", fmt.Sprint(p.value), "stack", string(p.stack))
 }
 
 // reserve takes the subscription's place in the catch-up budget for a page,
