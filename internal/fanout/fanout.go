@@ -183,6 +183,18 @@ type Feed struct {
 	epoch      atomic.Int64
 	ended      atomic.Pointer[error]
 	wentBackAt time.Time // when it last did; Run's alone
+
+	// The reads of the store that subscriptions run on goroutines of their
+	// own (begin), which may outlive their subscription by a moment: Run
+	// ends them as it returns (stopReads ends stopping, their contexts'
+	// parent too), and returns only once they have, so that the store may
+	// close then, and a subscription waiting on its read learns at once that
+	// the feed stopped. No read begins once Run is returning (stopped).
+	readers   sync.WaitGroup
+	readersMu sync.Mutex
+	stopped   bool // under readersMu
+	stopping  context.Context
+	stopReads context.CancelFunc
 }
 
 // New returns a Feed over store.
@@ -221,6 +233,7 @@ func New(store Store, opts Options) *Feed {
 		catchUp: budget{limit: opts.CatchUpBytes, base: catchUpReserve(opts.MaxEventBytes)}, turn: catchUpTurn,
 		reads: make(chan struct{}, opts.CatchUpReads),
 	}
+	f.stopping, f.stopReads = context.WithCancel(context.Background())
 	changed := make(chan struct{})
 	f.changed.Store(&changed)
 	f.largest.Store(int64(opts.MaxEventBytes))
@@ -271,6 +284,11 @@ func (f *Feed) Run(ctx context.Context) error {
 		}
 		f.broadcast()
 		f.catchUp.wakeAll()
+		f.readersMu.Lock()
+		f.stopped = true
+		f.readersMu.Unlock()
+		f.stopReads()
+		f.readers.Wait()
 	}()
 	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
 		err := f.rebase(ctx)
@@ -950,12 +968,26 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 }
 
 // begin runs read on a goroutine of its own, under a context that ends with
-// ctx or when the subscription closes, and has Ready wait for it.
+// ctx, when the subscription closes or when the feed stops, and has Ready
+// wait for it. Once the feed has stopped, it reads nothing: ErrStopped.
 func (s *Subscription) begin(ctx context.Context, r *storeRead, read func(context.Context, *storeRead)) {
+	f := s.feed
 	r.done = make(chan struct{})
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	s.inFlight, s.wait = r, r.done
+	f.readersMu.Lock()
+	if f.stopped {
+		f.readersMu.Unlock()
+		r.err = ErrStopped
+		close(r.done)
+		return
+	}
+	f.readers.Add(1) // before Run's Wait: stopped is not set yet
+	f.readersMu.Unlock()
+	stop := context.AfterFunc(f.stopping, r.cancel)
 	go func() {
+		defer f.readers.Done()
+		defer stop()
 		defer close(r.done)
 		defer func() {
 			if rec := recover(); rec != nil {

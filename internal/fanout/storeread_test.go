@@ -2,6 +2,7 @@ package fanout_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -80,6 +81,96 @@ func TestAPanicInAReadOfTheStoreReachesTheConsumerNotTheProcess(t *testing.T) {
 				drive(ctx, next, func(d eventstore.Delivery) error { caughtUp = caughtUp || d.CaughtUp; return nil }, func() bool { return caughtUp })
 				if !caughtUp {
 					t.Fatalf("the subscription after one whose read panicked did not catch up: %v", ctx.Err())
+				}
+			})
+		}
+	})
+}
+
+// slowToLetGo is a store whose subscriptions' reads of a page wait until
+// their context ends, and then take a while more to return, as a query
+// does that the database is slow to give up (a driver that must reach the
+// server to cancel it). It says when a read begins and whether one is in
+// the store.
+type slowToLetGo struct {
+	fanout.Store
+	began chan struct{}
+	in    atomic.Int64
+}
+
+func (s *slowToLetGo) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	s.in.Add(1)
+	defer s.in.Add(-1)
+	select {
+	case s.began <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	time.Sleep(300 * time.Millisecond)
+	return eventstore.LogPage{}, ctx.Err()
+}
+
+// TestTheFeedStopsOnlyOnceNoSubscriptionReadsTheStore: a subscription's
+// reads of the store run on goroutines of their own, which nothing waited
+// for. One whose subscription had closed (its handler returned) was still
+// in the store when the feed had stopped, and the process closes the store
+// then, under it: a store may close only once nothing uses it. And the feed
+// stopping did not end a read in flight, so that its subscription, waiting
+// on Ready, was not told the feed had stopped for as long as the read
+// lasted. Run now ends the reads in flight as it stops, and returns only
+// once they have returned. On both stores.
+func TestTheFeedStopsOnlyOnceNoSubscriptionReadsTheStore(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		for _, closeFirst := range []bool{true, false} {
+			t.Run(fmt.Sprintf("closed first %v", closeFirst), func(t *testing.T) {
+				store := k.Open(t)
+				appendN(t, store, uuid.New(), "X", 3)
+				s := &slowToLetGo{Store: store, began: make(chan struct{}, 1)}
+				f := fanout.New(s, fanout.Options{PollInterval: 10 * time.Millisecond})
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { f.Run(ctx); close(done) }()
+				t.Cleanup(func() { cancel(); <-done })
+				nop := func(eventstore.Delivery) error { return nil }
+
+				sub := f.Subscribe(eventstore.SubscribeOptions{})
+				defer sub.Close()
+				// Until its page's read is in the store: it waits on Ready then.
+				for began := false; !began; {
+					if err := sub.Next(context.Background(), nop); err != nil {
+						t.Fatal(err)
+					}
+					select {
+					case <-s.began:
+						began = true
+					case <-sub.Ready():
+					case <-time.After(30 * time.Second):
+						t.Fatal("no read of a page began in 30 s")
+					}
+				}
+				if closeFirst {
+					sub.Close()
+				}
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(30 * time.Second):
+					t.Fatal("the feed did not stop in 30 s")
+				}
+				if n := s.in.Load(); n != 0 {
+					t.Fatalf("the feed stopped with %d read(s) of a subscription still in the store; want none: the store closes then", n)
+				}
+				if closeFirst {
+					return
+				}
+				select {
+				case <-sub.Ready():
+				case <-time.After(10 * time.Second):
+					t.Fatal("a subscription whose read was in flight was not woken in 10 s by the feed stopping")
+				}
+				if err := sub.Next(context.Background(), nop); !errors.Is(err, fanout.ErrStopped) {
+					t.Fatalf("Next after the feed stopped = %v, want ErrStopped", err)
 				}
 			})
 		}
