@@ -183,6 +183,10 @@ type Feed struct {
 	epoch      atomic.Int64
 	ended      atomic.Pointer[error]
 	wentBackAt time.Time // when it last did; Run's alone
+	// broken is the error of the tailer's last read while it says the
+	// database, or one of its tables, is missing, or its file damaged
+	// (unmendable); nil once a read passes (Unmendable).
+	broken atomic.Pointer[error]
 
 	// The reads of the store that subscriptions run on goroutines of their
 	// own (begin), which may outlive their subscription by a moment: Run
@@ -253,6 +257,20 @@ func (f *Feed) lag() int64 {
 	return lag
 }
 
+// Unmendable returns the error with which the feed ends every
+// subscription, each poll, while its tailer finds the database, or one of
+// its tables, missing (eventstore.MissingError) or its file damaged (an
+// error wrapping eventstore.ErrDamaged), which no retry mends; nil
+// otherwise, and once a read of the tailer passes again. A consumer may
+// refuse a subscription with it rather than open one that the next poll
+// ends.
+func (f *Feed) Unmendable() error {
+	if err := f.broken.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
 // Notify wakes the tailer now; call it after a commit.
 func (f *Feed) Notify() {
 	select {
@@ -297,6 +315,10 @@ func (f *Feed) Run(ctx context.Context) error {
 			readied = true
 			break
 		}
+		if unmendable(err) {
+			broken := fmt.Errorf("live feed: %w", err)
+			f.broken.Store(&broken)
+		}
 		f.log.Warn("live feed: cannot read the log head; retrying", "error", err, "retry_in", wait)
 		if !sleep(ctx, wait) {
 			return nil
@@ -308,11 +330,13 @@ func (f *Feed) Run(ctx context.Context) error {
 	for {
 		start := time.Now()
 		var err error
-		if f.open.Load() == 0 {
+		if f.open.Load() == 0 && f.broken.Load() == nil {
 			// Nobody to hand events to: follow the head without reading
 			// them. A subscription that opens meanwhile finds the buffer
 			// empty below the head and reads the store up to it, as one
 			// that fell behind does; the next poll fills the buffer.
+			// While the database is missing or damaged, the poll reads
+			// the event at the head again, to see it mended (Unmendable).
 			if err = f.rebase(ctx); err == nil {
 				f.release()
 			}
@@ -337,8 +361,12 @@ func (f *Feed) Run(ctx context.Context) error {
 			// keep-alives for as long as it lasts, and its consumer never
 			// learn why. Ended, it reconnects, and is told. Each poll, for
 			// those that open meanwhile.
-			f.endAll(fmt.Errorf("live feed: %w", err))
+			err := fmt.Errorf("live feed: %w", err)
+			f.endAll(err)
+			f.broken.Store(&err)
 			f.broadcast()
+		} else if err == nil {
+			f.broken.Store(nil)
 		}
 		switch {
 		case err != nil && ctx.Err() == nil && !failing && gone:

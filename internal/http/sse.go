@@ -41,6 +41,12 @@ type Feed interface {
 	Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription
 }
 
+// unmendableFeed is a feed that can say it ends every subscription for a
+// database that no retry mends (fanout's Unmendable).
+type unmendableFeed interface {
+	Unmendable() error
+}
+
 // retryMillis is what the first frame tells EventSource to wait before it
 // reconnects.
 const retryMillis = 2000
@@ -538,6 +544,14 @@ func (l *emptyLines) take(b []byte) bool {
 func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *eventstore.SubscribeOptions, stream bool) (*eventWriter, error) {
 	if s.opts.Feed == nil {
 		return nil, eventstore.ErrUnavailable
+	}
+	if f, ok := s.opts.Feed.(unmendableFeed); ok {
+		// The feed would end it at its next poll, and the client would
+		// reconnect to the same, for ever: it is the 503 the store's error
+		// is elsewhere (for a damaged file, without Retry-After).
+		if err := f.Unmendable(); err != nil {
+			return nil, err
+		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream") // no-cache, as every answer (cacheControl)
