@@ -832,10 +832,19 @@ type storeRead struct {
 	// panicked is what the read panicked with: Next raises it again on its
 	// consumer's goroutine. Off it, a panic ended the process.
 	panicked *readPanic
-	// left is set by the first of Close and a panic of the read: the
-	// second logs the panic, which no Next raises again then.
-	left atomic.Bool
+	// state is readRunning until the first of the read's end (readEnded)
+	// and its subscription's Close (readLeft): a read that its subscription
+	// left gives its place back as it ends, not before (it holds what it
+	// read until it sees its context end), and its panic, which no Next
+	// raises again, is logged.
+	state atomic.Int32
 }
+
+const (
+	readRunning = iota
+	readEnded
+	readLeft
+)
 
 // readPanic is a panic of a read of the store, recovered on the read's own
 // goroutine (begin) and raised again by Next on its consumer's, where the
@@ -884,7 +893,12 @@ func (s *Subscription) Close() {
 	if r := s.inFlight; r != nil {
 		r.cancel() // what it reads now is not delivered
 		s.inFlight = nil
-		if r.left.Swap(true) {
+		switch {
+		case r.state.Swap(readLeft) == readRunning:
+			if r.res != nil && r.res == s.res {
+				s.res, s.read = nil, false // the read gives it back as it ends
+			}
+		case r.panicked != nil:
 			s.feed.logPanic(r.panicked)
 		}
 	}
@@ -1020,9 +1034,16 @@ func (s *Subscription) begin(ctx context.Context, r *storeRead, read func(contex
 		defer func() {
 			if rec := recover(); rec != nil {
 				r.panicked = &readPanic{value: rec, stack: debug.Stack()}
-				if r.left.Swap(true) {
-					s.feed.logPanic(r.panicked) // closed: no Next raises it
-				}
+			}
+			if r.state.Swap(readEnded) != readLeft {
+				return // Next takes it in
+			}
+			// Its subscription closed while it read.
+			if r.panicked != nil {
+				f.logPanic(r.panicked)
+			}
+			if r.res != nil {
+				f.catchUp.give(r.res)
 			}
 		}()
 		read(r.ctx, r)

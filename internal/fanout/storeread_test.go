@@ -176,3 +176,43 @@ func TestTheFeedStopsOnlyOnceNoSubscriptionReadsTheStore(t *testing.T) {
 		}
 	})
 }
+
+// TestAClosedSubscriptionsPlaceIsHeldUntilItsReadEnds: a subscription
+// closed while its page of history is read gave its place in the catch-up
+// budget back at once, while the read went on in the store, holding what
+// it had read until it saw its context end: the budget let another
+// subscription read a page beside it, and so on, each closed one's read
+// uncounted. The place is given back as the read ends. On both stores.
+func TestAClosedSubscriptionsPlaceIsHeldUntilItsReadEnds(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		appendN(t, store, uuid.New(), "X", 3)
+		s := &slowToLetGo{Store: store, began: make(chan struct{}, 1)}
+		f := runFeed(t, s, fanout.Options{PollInterval: 10 * time.Millisecond})
+		nop := func(eventstore.Delivery) error { return nil }
+
+		sub := f.Subscribe(eventstore.SubscribeOptions{})
+		for began := false; !began; {
+			if err := sub.Next(context.Background(), nop); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-s.began:
+				began = true
+			case <-sub.Ready():
+			case <-time.After(30 * time.Second):
+				t.Fatal("no read of a page began in 30 s")
+			}
+		}
+		sub.Close()
+		held := f.CatchUpBytes()
+		if in := s.in.Load(); in != 1 {
+			t.Fatalf("%d reads in the store just after the close; the test needs the read still there", in)
+		}
+		if held == 0 {
+			t.Fatal("a subscription closed while its page was read gave its place back before the read ended; want it held until then")
+		}
+		waitFor(t, 30*time.Second, "the place to come back once the read ended", func() bool { return s.in.Load() == 0 && f.CatchUpBytes() == 0 })
+	})
+}
