@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -215,4 +217,54 @@ func TestAClosedSubscriptionsPlaceIsHeldUntilItsReadEnds(t *testing.T) {
 		}
 		waitFor(t, 30*time.Second, "the place to come back once the read ended", func() bool { return s.in.Load() == 0 && f.CatchUpBytes() == 0 })
 	})
+}
+
+// panicsWhenLetGo is a store whose subscriptions' reads of a page wait until
+// their context ends, and then panic.
+type panicsWhenLetGo struct {
+	fanout.Store
+	began chan struct{}
+}
+
+func (p *panicsWhenLetGo) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	select {
+	case p.began <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	panic("store bug after a cancel")
+}
+
+// TestAPanicOfAReadWhoseSubscriptionClosedIsLogged: a read of the store that
+// panics after its subscription closed has no Next to raise it again: the
+// feed logs it, with its stack, and the process goes on. On SQLite: the
+// store answers nothing here.
+func TestAPanicOfAReadWhoseSubscriptionClosedIsLogged(t *testing.T) {
+	t.Parallel()
+	store := teststore.SQLite.Open(t)
+	appendN(t, store, uuid.New(), "X", 3)
+	p := &panicsWhenLetGo{Store: store, began: make(chan struct{}, 1)}
+	logged := &testlog.Buffer{}
+	f := runFeed(t, p, fanout.Options{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logged, nil))})
+	nop := func(eventstore.Delivery) error { return nil }
+	sub := f.Subscribe(eventstore.SubscribeOptions{})
+	for began := false; !began; {
+		if err := sub.Next(context.Background(), nop); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-p.began:
+			began = true
+		case <-sub.Ready():
+		case <-time.After(30 * time.Second):
+			t.Fatal("no read of a page began in 30 s")
+		}
+	}
+	sub.Close()
+	waitFor(t, 30*time.Second, "the panic to be logged", func() bool {
+		return strings.Contains(logged.String(), "store bug after a cancel") && strings.Contains(logged.String(), "panicsWhenLetGo")
+	})
+	if held := f.CatchUpBytes(); held != 0 {
+		t.Errorf("after the read panicked, the catch-up budget holds %d bytes, want 0", held)
+	}
 }
