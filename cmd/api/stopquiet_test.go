@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -173,7 +171,7 @@ func TestASecondSignalEndsAnAppendWaitingForTheWriteLock(t *testing.T) {
 				resp.Body.Close()
 			}
 		}()
-		for deadline := time.Now().Add(time.Minute); statementsSent(t, m, waits) == 0; time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(time.Minute); teststore.Statements(t, m, waits) == 0; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("the append's %s was never sent; the log says:\n%s", waits, logs.String())
 			}
@@ -191,22 +189,4 @@ func TestASecondSignalEndsAnAppendWaitingForTheWriteLock(t *testing.T) {
 			t.Fatal("the stop did not end")
 		}
 	})
-}
-
-// statementsSent returns how many statements of kind m counted.
-func statementsSent(t *testing.T, m *metrics.Metrics, kind string) int {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	prefix := `tributary_db_statements_total{kind="` + kind + `"} `
-	for line := range strings.Lines(rec.Body.String()) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %q: %v", line, err)
-			}
-			return int(n)
-		}
-	}
-	return 0
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestOnAServerLoggingStatementsTheStoreWritesRows: a server whose binary
@@ -71,7 +72,7 @@ func testStoreWritesRows(t *testing.T, dsn string) {
 	s, m := openCounted(t, dsn)
 	x := uuid.New()
 	appendVersions(ctx, t, s, x, 3)
-	if statements(t, m, "guard_head") == 0 {
+	if teststore.Statements(t, m, "guard_head") == 0 {
 		t.Errorf("expected some appends to go in one round trip (the guarded head's UPDATE)")
 	}
 	var format string

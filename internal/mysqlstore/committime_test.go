@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestAGroupInOneRoundTripWhoseTimeCannotBeReadBackAfterItsWritesIsSettled:
@@ -30,9 +31,9 @@ func TestAGroupInOneRoundTripWhoseTimeCannotBeReadBackAfterItsWritesIsSettled(t 
 		"CREATE TRIGGER events_clear_now AFTER INSERT ON events FOR EACH ROW SET @tributary_now = NULL"); err != nil {
 		t.Fatal(err)
 	}
-	guards, settled := statements(t, m, "guard_head"), statements(t, m, "settle_find_events")
+	guards, settled := teststore.Statements(t, m, "guard_head"), teststore.Statements(t, m, "settle_find_events")
 	res, err := appendOne(ctx, s, stream, eventstore.Exactly(1))
-	if statements(t, m, "guard_head") == guards {
+	if teststore.Statements(t, m, "guard_head") == guards {
 		t.Fatalf("the append did not go in one round trip (%+v, %v): the test did not reach the case it is for", res, err)
 	}
 	st, serr := s.Stream(ctx, stream)
@@ -42,7 +43,7 @@ func TestAGroupInOneRoundTripWhoseTimeCannotBeReadBackAfterItsWritesIsSettled(t 
 	if err != nil || res.Version != 2 || len(res.Events) != 1 {
 		t.Fatalf("a group committed whose time could not be read back: %+v, %v; want it answered as written, at version 2", res, err)
 	}
-	if n := statements(t, m, "settle_find_events") - settled; n != 1 {
+	if n := teststore.Statements(t, m, "settle_find_events") - settled; n != 1 {
 		t.Errorf("settle_find_events %d; want 1: settled", n)
 	}
 	stored, err := s.Event(ctx, stream, 2)

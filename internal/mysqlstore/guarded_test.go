@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // Groups sent in one round trip (sqlstore/guarded.go): the writer plans a
@@ -43,24 +42,6 @@ func openCounted(t *testing.T, dsn string) (*mysqlstore.Store, *metrics.Metrics)
 		t.Fatalf("migrate: %v", err)
 	}
 	return s, m
-}
-
-// statements returns how many statements of kind the store sent.
-func statements(t *testing.T, m *metrics.Metrics, kind string) int {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	prefix := `tributary_db_statements_total{kind="` + kind + `"} `
-	for line := range strings.Lines(rec.Body.String()) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %q: %v", line, err)
-			}
-			return int(n)
-		}
-	}
-	return 0
 }
 
 // guardedTest starts a test of its own database: a context bounded to a
@@ -148,10 +129,10 @@ func TestAGroupWhoseStreamsTheWriterKnowsGoesInOneRoundTripAndReadsBackTheSame(t
 		t.Fatalf("append to a new stream: %v", err)
 	}
 	results = append(results, res)
-	if got := statements(t, m, "guard_head"); got != 5 {
+	if got := teststore.Statements(t, m, "guard_head"); got != 5 {
 		t.Fatalf("%d groups went in one round trip; want 5 (all but the first)", got)
 	}
-	if got := statements(t, m, "read_streams"); got != 1 {
+	if got := teststore.Statements(t, m, "read_streams"); got != 1 {
 		t.Fatalf("%d groups read first; want 1 (the first)", got)
 	}
 	for i, r := range results {
@@ -211,7 +192,7 @@ func TestAGroupSentInOneRoundTripAfterAnotherProcessAppendedIsReadAfresh(t *test
 	if _, err := appendOne(ctx, b, x, eventstore.Exactly(2)); err != nil {
 		t.Fatal(err)
 	}
-	guards, reads := statements(t, am, "guard_head"), statements(t, am, "read_streams")
+	guards, reads := teststore.Statements(t, am, "guard_head"), teststore.Statements(t, am, "read_streams")
 
 	// a's snapshot says x is at 2: the guard must stop that, and the fresh
 	// read must refuse the append.
@@ -220,7 +201,7 @@ func TestAGroupSentInOneRoundTripAfterAnotherProcessAppendedIsReadAfresh(t *test
 	if !errors.As(err, &wrong) || wrong.Current != 3 {
 		t.Fatalf("append at version 2 after the other process's: %v; want a wrong expected version, current 3", err)
 	}
-	if statements(t, am, "guard_head") != guards+1 || statements(t, am, "read_streams") != reads+1 {
+	if teststore.Statements(t, am, "guard_head") != guards+1 || teststore.Statements(t, am, "read_streams") != reads+1 {
 		t.Fatalf("expected one group sent in one round trip, then read afresh")
 	}
 	res, err := appendOne(ctx, a, x, eventstore.Exactly(3))
@@ -241,11 +222,11 @@ func TestAGroupSentInOneRoundTripAfterAnotherProcessAppendedIsReadAfresh(t *test
 	if _, err := appendOne(ctx, a, x, eventstore.Exactly(4)); err != nil { // a knows the head again
 		t.Fatal(err)
 	}
-	guards = statements(t, am, "guard_head")
+	guards = teststore.Statements(t, am, "guard_head")
 	if _, err := appendOne(ctx, a, x, eventstore.Exactly(5), taken); !errors.Is(err, eventstore.ErrDuplicateEventID) {
 		t.Fatalf("append with an id the other process stored: %v; want a duplicate event id", err)
 	}
-	if statements(t, am, "guard_head") != guards+1 {
+	if teststore.Statements(t, am, "guard_head") != guards+1 {
 		t.Fatalf("expected the group sent in one round trip first")
 	}
 	// A stream the other process made, which a's snapshot does not know,
@@ -276,11 +257,11 @@ func TestAGroupSentInOneRoundTripAfterAnotherProcessAppendedIsReadAfresh(t *test
 	if _, err := db.ExecContext(ctx, "UPDATE log_head SET position = position + 1 WHERE id = 1"); err != nil {
 		t.Fatal(err)
 	}
-	guards = statements(t, am, "guard_head")
+	guards = teststore.Statements(t, am, "guard_head")
 	if res, err = appendOne(ctx, a, x, eventstore.Exactly(7)); err != nil || res.Events[0].Position != head+2 {
 		t.Fatalf("append after the head moved to %d: %+v, %v; want position %d", head+1, res, err, head+2)
 	}
-	if statements(t, am, "guard_head") != guards+1 {
+	if teststore.Statements(t, am, "guard_head") != guards+1 {
 		t.Fatalf("expected the group sent in one round trip first")
 	}
 }
@@ -341,7 +322,7 @@ func raceOnStreams(t *testing.T, each int) {
 		})
 	}
 	wg.Wait()
-	if each == 1 && (statements(t, am, "guard_head") == 0 || statements(t, bm, "guard_head") == 0) {
+	if each == 1 && (teststore.Statements(t, am, "guard_head") == 0 || teststore.Statements(t, bm, "guard_head") == 0) {
 		t.Fatalf("expected groups in one round trip from both processes")
 	}
 	total := 0
@@ -435,9 +416,9 @@ func TestAGroupInOneRoundTripThatCannotHaveTheLockInTimeWritesNothing(t *testing
 			if _, err := other.ExecContext(ctx, hold); err != nil {
 				t.Fatal(err)
 			}
-			guards := statements(t, m, "guard_head")
+			guards := teststore.Statements(t, m, "guard_head")
 			appendPastDeadlineWritesNothing(ctx, t, s, db, x, func() {
-				if statements(t, m, "guard_head") == guards {
+				if teststore.Statements(t, m, "guard_head") == guards {
 					t.Fatal("expected the append to try the one-round-trip way first")
 				}
 				if err := other.Commit(); err != nil {
@@ -505,13 +486,13 @@ func TestTheGuardKnowsTheEventAtTheHeadNotJustItsNumber(t *testing.T) {
 				}
 				return a.Append(ctx, req)
 			}
-			guards := statements(t, am, "guard_head")
+			guards := teststore.Statements(t, am, "guard_head")
 			_, err := appendX(eventstore.Exactly(2))
 			var wrong *eventstore.WrongExpectedVersionError
 			if !errors.As(err, &wrong) || wrong.Current != 1 {
 				t.Fatalf("append expecting version 2 of a stream at version 1: %v; want a wrong expected version, current 1", err)
 			}
-			if statements(t, am, "guard_head") != guards+1 {
+			if teststore.Statements(t, am, "guard_head") != guards+1 {
 				t.Fatalf("expected the append to try the one-round-trip way first")
 			}
 			res, err := appendX(eventstore.Exactly(1))
@@ -558,11 +539,11 @@ func TestAGroupInOneRoundTripFindsTheLogHeadRowMissing(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "DELETE FROM log_head"); err != nil {
 		t.Fatal(err)
 	}
-	guards := statements(t, am, "guard_head")
+	guards := teststore.Statements(t, am, "guard_head")
 	if _, err := appendOne(ctx, a, x, eventstore.Exactly(2)); err == nil || !strings.Contains(err.Error(), "log_head row is missing") {
 		t.Fatalf("append with log_head's row gone: %v; want it to fail and say the row is missing", err)
 	}
-	if statements(t, am, "guard_head") != guards+1 {
+	if teststore.Statements(t, am, "guard_head") != guards+1 {
 		t.Fatalf("expected the append to try the one-round-trip way first")
 	}
 	var n int
@@ -596,7 +577,7 @@ func TestWithABeforeCommitHookSetGroupsReadFirstAndItRunsUnderTheLock(t *testing
 			t.Fatal(err)
 		}
 	}
-	if n := statements(t, am, "guard_head"); n != 0 {
+	if n := teststore.Statements(t, am, "guard_head"); n != 0 {
 		t.Fatalf("%d groups went in one round trip with a hook set; want none", n)
 	}
 	if len(free) != 3 {
@@ -638,7 +619,7 @@ func TestAnAppendWaitsOutATableLockHeldBriefly(t *testing.T) {
 // again, in steps of up to 50 ms, each a read phase more).
 func appendWaitsOutABriefLock(ctx context.Context, t *testing.T, s *mysqlstore.Store, m *metrics.Metrics, _ *sql.DB, x uuid.UUID, unlock func()) {
 	t.Helper()
-	reads := statements(t, m, "lock_head")
+	reads := teststore.Statements(t, m, "lock_head")
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		unlock()
@@ -647,7 +628,7 @@ func appendWaitsOutABriefLock(ctx context.Context, t *testing.T, s *mysqlstore.S
 	if err != nil || res.Version != 3 {
 		t.Fatalf("append while a table was locked for 300 ms: %+v, %v; want version 3", res, err)
 	}
-	if n := statements(t, m, "lock_head") - reads; n != 1 {
+	if n := teststore.Statements(t, m, "lock_head") - reads; n != 1 {
 		t.Errorf("the append read %d times; want once, waiting for the lock in the database", n)
 	}
 	checkLog(ctx, t, s)
@@ -701,7 +682,7 @@ func TestAGroupInOneRoundTripOfSeveralInsertsStampsWhatItReturns(t *testing.T) {
 	s, m := openCounted(t, dsn)
 	x := uuid.New()
 	appendVersions(ctx, t, s, x, 1)
-	guards := statements(t, m, "guard_head")
+	guards := teststore.Statements(t, m, "guard_head")
 	req := eventstore.AppendRequest{StreamID: x, StreamType: "thing", Expected: eventstore.Exactly(1)}
 	for range 1201 {
 		req.Events = append(req.Events, eventstore.NewEvent{Type: "Happened", Data: []byte(`{"n":1}`)})
@@ -710,7 +691,7 @@ func TestAGroupInOneRoundTripOfSeveralInsertsStampsWhatItReturns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if statements(t, m, "guard_head") != guards+1 || statements(t, m, "insert_events") < 4 {
+	if teststore.Statements(t, m, "guard_head") != guards+1 || teststore.Statements(t, m, "insert_events") < 4 {
 		t.Fatalf("expected one group in one round trip, of several INSERTs")
 	}
 	at := res.Events[0].RecordedAt
@@ -815,7 +796,7 @@ func TestGroupsInOneRoundTripBesideAWriterThatReadsFirstKeepEveryPromise(t *test
 		}
 	})
 	wg.Wait()
-	if statements(t, m, "guard_head") == 0 {
+	if teststore.Statements(t, m, "guard_head") == 0 {
 		t.Fatalf("expected groups in one round trip")
 	}
 	if n := checkLog(ctx, t, s); n != 1+80+150 {

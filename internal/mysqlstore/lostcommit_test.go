@@ -245,7 +245,7 @@ func TestARoundTripSettledAsNotCommittedNeverCommitsWhenItReachesTheServerLate(t
 	}
 	// Settling's statements are counted as such: it looked, found nothing,
 	// and moved the commit id.
-	if n, moved := statements(t, m, "settle_find_events"), statements(t, m, "settle_move_commit_id"); n != 1 || moved != 1 {
+	if n, moved := teststore.Statements(t, m, "settle_find_events"), teststore.Statements(t, m, "settle_move_commit_id"); n != 1 || moved != 1 {
 		t.Errorf("settle_find_events %d, settle_move_commit_id %d; want 1 and 1", n, moved)
 	}
 }
@@ -272,7 +272,7 @@ func TestAnAppendWhoseLostRoundTripCannotBeSettledSaysSo(t *testing.T) {
 		t.Errorf("append whose lost round trip could not be settled: %q; want it to say that whether it committed is unknown", msg)
 	}
 	// Settling's statements are counted as such: it waited for the lock.
-	if n, found := statements(t, m, "settle_lock_head"), statements(t, m, "settle_find_events"); n != 1 || found != 0 {
+	if n, found := teststore.Statements(t, m, "settle_lock_head"), teststore.Statements(t, m, "settle_find_events"); n != 1 || found != 0 {
 		t.Errorf("settle_lock_head %d, settle_find_events %d; want 1 and 0", n, found)
 	}
 }
@@ -323,7 +323,7 @@ func TestAnAppendWhoseSettlingLosesItsOwnSessionIsSettledOnAnother(t *testing.T)
 		t.Errorf("append whose lost round trip had not reached the server, settling's first session killed: %+v, %v; "+
 			"want it failed as not written, settled on another session, not of unknown outcome", res, err)
 	}
-	if n := statements(t, m, "settle_find_events"); n != 1 {
+	if n := teststore.Statements(t, m, "settle_find_events"); n != 1 {
 		t.Errorf("settle_find_events %d; want 1: settling looked on another session", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestTheGuardIsNotFooledByAClientRetryingALostEvent: the database loses
@@ -49,13 +50,13 @@ func TestTheGuardIsNotFooledByAClientRetryingALostEvent(t *testing.T) {
 	if _, err := appendOne(ctx, b, y, eventstore.Exactly(1), ey); err != nil { // the retry: position 4, on ey
 		t.Fatal(err)
 	}
-	guards := statements(t, am, "guard_head")
+	guards := teststore.Statements(t, am, "guard_head")
 	res, err := appendOne(ctx, a, x, eventstore.Exactly(2)) // x is at 1
 	var wrong *eventstore.WrongExpectedVersionError
 	if !errors.As(err, &wrong) || wrong.Current != 1 {
 		t.Errorf("append expecting version 2 of a stream at version 1: %+v, %v; want a wrong expected version, current 1", res, err)
 	}
-	if statements(t, am, "guard_head") != guards+1 {
+	if teststore.Statements(t, am, "guard_head") != guards+1 {
 		t.Errorf("expected the append to try the one-round-trip way first")
 	}
 	sp, err := a.ReadStream(ctx, x, eventstore.ReadStreamOptions{Limit: 100})

@@ -11,6 +11,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestAppendsWorkWhateverTheDSNsTransactionSettings: a DSN (or a server's
@@ -52,7 +53,7 @@ func TestAppendsWorkWhateverTheDSNsTransactionSettings(t *testing.T) {
 			}
 			// Sent in one round trip: versions 1 and 3, and 2, which the
 			// other process's append stops; 0 and 2 read first.
-			if got, reads := statements(t, m, "guard_head"), statements(t, m, "read_streams"); got != 3 || reads != 2 {
+			if got, reads := teststore.Statements(t, m, "guard_head"), teststore.Statements(t, m, "read_streams"); got != 3 || reads != 2 {
 				t.Errorf("DSN %s: %d groups sent in one round trip, %d read first; want 3 and 2", param, got, reads)
 			}
 			// What this store wrote, and the other's, read through it.

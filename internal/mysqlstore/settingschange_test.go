@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/testlog"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestAServerRestartedWithOtherDurabilitySettingsIsNoticedWhileTheStoreRuns:
@@ -91,12 +92,12 @@ func TestAServerRestartedWithOtherDurabilitySettingsIsNoticedWhileTheStoreRuns(t
 	if !s.Fences() {
 		t.Error("the server restarted with its binary log off: the store does not fence")
 	}
-	before := statements(t, m, "fence")
+	before := teststore.Statements(t, m, "fence")
 	otherCommits(ctx, t, dsn)
 	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{}); err != nil {
 		t.Fatalf("read all: %v", err)
 	}
-	if after := statements(t, m, "fence"); after <= before {
+	if after := teststore.Statements(t, m, "fence"); after <= before {
 		t.Errorf("a read of another process's commit on the server restarted with its binary log off sent %d fences; want one at least", after-before)
 	}
 	if n := countLines(logged.String(), "durable", "again"); n != 1 {
@@ -109,12 +110,12 @@ func TestAServerRestartedWithOtherDurabilitySettingsIsNoticedWhileTheStoreRuns(t
 	if s.Fences() {
 		t.Error("the server restarted with its binary log on again: the store still fences")
 	}
-	before = statements(t, m, "fence")
+	before = teststore.Statements(t, m, "fence")
 	otherCommits(ctx, t, dsn)
 	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{}); err != nil {
 		t.Fatalf("read all: %v", err)
 	}
-	if after := statements(t, m, "fence"); after != before {
+	if after := teststore.Statements(t, m, "fence"); after != before {
 		t.Errorf("a read of another process's commit with the binary log on again sent %d fences; want none", after-before)
 	}
 }

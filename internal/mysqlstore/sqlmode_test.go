@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // withParam appends a DSN parameter.
@@ -49,8 +50,8 @@ func TestAppendsWorkWithEveryFormOfTheDSNsSQLMode(t *testing.T) {
 					t.Fatalf("DSN %s: append at version %d: %v", param, v, err)
 				}
 			}
-			if statements(t, m, "guard_head") != 2 {
-				t.Errorf("DSN %s: %d groups in one round trip; want 2", param, statements(t, m, "guard_head"))
+			if teststore.Statements(t, m, "guard_head") != 2 {
+				t.Errorf("DSN %s: %d groups in one round trip; want 2", param, teststore.Statements(t, m, "guard_head"))
 			}
 			var mode string
 			if err := s.WritesPool().QueryRowContext(ctx, "SELECT @@SESSION.sql_mode").Scan(&mode); err != nil {
@@ -152,7 +153,7 @@ func TestAStaleGroupOfTwoStreamsIsStoppedWhateverTheDSNsSQLMode(t *testing.T) {
 			blocked := make(chan error, 1)
 			go func() { _, err := appendOne(ctx, s, x, eventstore.Exactly(99)); blocked <- err }()
 			time.Sleep(200 * time.Millisecond) // the writer waits for the lock, reading first
-			guards := statements(t, m, "guard_head")
+			guards := teststore.Statements(t, m, "guard_head")
 			var errX, errY error
 			var wg sync.WaitGroup
 			wg.Go(func() { _, errX = appendOne(ctx, s, x, eventstore.Exactly(2)) })
@@ -163,10 +164,10 @@ func TestAStaleGroupOfTwoStreamsIsStoppedWhateverTheDSNsSQLMode(t *testing.T) {
 			}
 			wg.Wait()
 			<-blocked
-			if statements(t, m, "guard_head") != guards+1 {
-				t.Skipf("the x and y calls did not go as one group in one round trip (%d)", statements(t, m, "guard_head")-guards)
+			if teststore.Statements(t, m, "guard_head") != guards+1 {
+				t.Skipf("the x and y calls did not go as one group in one round trip (%d)", teststore.Statements(t, m, "guard_head")-guards)
 			}
-			t.Logf("x: %v; y: %v; read first %d", errX, errY, statements(t, m, "read_streams"))
+			t.Logf("x: %v; y: %v; read first %d", errX, errY, teststore.Statements(t, m, "read_streams"))
 			var wrong *eventstore.WrongExpectedVersionError
 			if !errors.As(errX, &wrong) || wrong.Current != 1 {
 				t.Errorf("append expecting version 2 of x, at 1: %v; want a wrong expected version, current 1", errX)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestAReadTheServerCutsAtItsStatementTimeIsUnavailable: a server, or the
@@ -64,14 +65,14 @@ func TestAFenceTheServerCutsAtItsStatementTimeIsNotWrittenAgain(t *testing.T) {
 		t.Skip("the binary log is on: no fence is written")
 	}
 	holdRowLock(ctx, t, s, otherProcessDB(t, dsn), "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
-	before := statements(t, m, "fence")
+	before := teststore.Statements(t, m, "fence")
 	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	err := s.Tail().WaitDurable(wait, 1)
 	if !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Errorf("a fence the server cut at its max_statement_time (1 s): %v; want an error wrapping ErrUnavailable", err)
 	}
-	if n := statements(t, m, "fence") - before; n != 1 {
+	if n := teststore.Statements(t, m, "fence") - before; n != 1 {
 		t.Errorf("a fence the server cut at its max_statement_time was written %d times; want once: its session was not lost", n)
 	}
 }
@@ -96,7 +97,7 @@ func TestSettlingTheServerCutsAtItsStatementTimeDoesNotLookAgain(t *testing.T) {
 	if !errors.Is(err, eventstore.ErrOutcomeUnknown) {
 		t.Errorf("append whose settling the server cut at its max_statement_time: %+v, %v; want it of unknown outcome", res, err)
 	}
-	if n := statements(t, m, "settle_lock_head"); n != 1 {
+	if n := teststore.Statements(t, m, "settle_lock_head"); n != 1 {
 		t.Errorf("settle_lock_head %d; want 1: settling's session was not lost, the server's time limit ended its statement", n)
 	}
 }

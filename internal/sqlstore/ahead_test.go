@@ -57,7 +57,7 @@ func waitForReads(t *testing.T, s eventstore.Store, m *metrics.Metrics, n int) i
 	default:
 		t.Fatalf("a store of type %T: expected a MySQL or SQLite store", s)
 	}
-	got := statements(t, m, "read_events")
+	got := teststore.Statements(t, m, "read_events")
 	if got <= n {
 		t.Fatalf("no read of the next page ahead: read_events stayed %d", got)
 	}
@@ -101,7 +101,7 @@ func streamReadAhead(t *testing.T, k teststore.Kind, n int) (eventstore.Store, *
 	defer cancel()
 	stream := uuid.New()
 	appendN(t, s, stream, n)
-	before := statements(t, m, "read_events")
+	before := teststore.Statements(t, m, "read_events")
 	page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 11, Limit: 10, ReadAhead: true})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead(t *testing.T) {
 		if got := streamVersions(drain(t, page.Events)); !slices.Equal(got, span(21, 30)) || page.Stream.Version != 30 {
 			t.Fatalf("page from 21: versions %v, stream version %d; expected 21 to 30, version 30", got, page.Stream.Version)
 		}
-		if got := statements(t, m, "read_events"); got != ahead {
+		if got := teststore.Statements(t, m, "read_events"); got != ahead {
 			t.Errorf("the page read ahead was read again: read_events %d after it, %d before; expected no read of its own", got, ahead)
 		}
 	})
@@ -179,7 +179,7 @@ func TestALogPageIsReadAheadOnlyWhenItIsFull(t *testing.T) {
 			}
 			return page, logPositions(drain(t, page.Events))
 		}
-		before := statements(t, m, "read_events")
+		before := teststore.Statements(t, m, "read_events")
 		if _, got := read(5, true); !slices.Equal(got, span(6, 15)) {
 			t.Fatalf("log after 5: positions %v; expected 6 to 15", got)
 		}
@@ -189,7 +189,7 @@ func TestALogPageIsReadAheadOnlyWhenItIsFull(t *testing.T) {
 		if !slices.Equal(got, span(16, 25)) || !page.More || page.Last != 25 {
 			t.Fatalf("log after 15: positions %v, more %v, last %d; expected 16 to 25, more, last 25", got, page.More, page.Last)
 		}
-		if n := statements(t, m, "read_events"); n != ahead {
+		if n := teststore.Statements(t, m, "read_events"); n != ahead {
 			t.Errorf("the full page read ahead was read again: read_events %d after it, %d before", n, ahead)
 		}
 		// Read again (the page is handed out once), and 26 to 30 ahead of

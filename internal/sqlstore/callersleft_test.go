@@ -14,6 +14,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestAnAppendWaitingForTheWriteLockEndsWhenItsCallersLeave: a group's
@@ -48,7 +49,7 @@ func TestAnAppendWaitingForTheWriteLockEndsWhenItsCallersLeave(t *testing.T) {
 				done <- err
 			}()
 			// The group's reads are sent, and wait for the lock.
-			for deadline := time.Now().Add(time.Minute); statements(t, m, waitStatement) == 0; time.Sleep(10 * time.Millisecond) {
+			for deadline := time.Now().Add(time.Minute); teststore.Statements(t, m, waitStatement) == 0; time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatalf("the append's %s was never sent", waitStatement)
 				}

@@ -2,9 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"net/http/httptest"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,24 +11,6 @@ import (
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
-
-// statements returns how many statements of kind m counted.
-func statements(t *testing.T, m *metrics.Metrics, kind string) int {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	prefix := `tributary_db_statements_total{kind="` + kind + `"} `
-	for line := range strings.Lines(rec.Body.String()) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %q: %v", line, err)
-			}
-			return int(n)
-		}
-	}
-	return 0
-}
 
 // TestAStatementIsCountedOnlyIfItWasSent: tributary_db_statements_total
 // counts the statements this process sent. When an append's INSERT fails (a
@@ -55,7 +34,7 @@ func TestAStatementIsCountedOnlyIfItWasSent(t *testing.T) {
 		if err == nil {
 			t.Fatal("an append whose position a row written behind the store's back takes: succeeded; expected the store's error")
 		}
-		inserts, heads, commits := statements(t, m, "insert_events"), statements(t, m, "set_head"), statements(t, m, "commit")
+		inserts, heads, commits := teststore.Statements(t, m, "insert_events"), teststore.Statements(t, m, "set_head"), teststore.Statements(t, m, "commit")
 		if inserts == 0 {
 			t.Fatal("no insert_events statement counted for the append that failed at its INSERT")
 		}

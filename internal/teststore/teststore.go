@@ -11,6 +11,10 @@ package teststore
 import (
 	"context"
 	"database/sql"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,4 +183,23 @@ func exec(t testing.TB, driver, dsn, query string, args ...any) {
 	if _, err := db.Exec(query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
+}
+
+// Statements returns how many statements of kind m has counted
+// (tributary_db_statements_total), as /metrics shows them.
+func Statements(t testing.TB, m *metrics.Metrics, kind string) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	prefix := `tributary_db_statements_total{kind="` + kind + `"} `
+	for line := range strings.Lines(rec.Body.String()) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %q: %v", line, err)
+			}
+			return int(n)
+		}
+	}
+	return 0
 }
