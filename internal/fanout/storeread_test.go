@@ -139,18 +139,7 @@ func TestTheFeedStopsOnlyOnceNoSubscriptionReadsTheStore(t *testing.T) {
 				sub := f.Subscribe(eventstore.SubscribeOptions{})
 				defer sub.Close()
 				// Until its page's read is in the store: it waits on Ready then.
-				for began := false; !began; {
-					if err := sub.Next(context.Background(), nop); err != nil {
-						t.Fatal(err)
-					}
-					select {
-					case <-s.began:
-						began = true
-					case <-sub.Ready():
-					case <-time.After(30 * time.Second):
-						t.Fatal("no read of a page began in 30 s")
-					}
-				}
+				untilAReadBegins(t, sub, s.began)
 				if closeFirst {
 					sub.Close()
 				}
@@ -192,21 +181,9 @@ func TestAClosedSubscriptionsPlaceIsHeldUntilItsReadEnds(t *testing.T) {
 		appendN(t, store, uuid.New(), "X", 3)
 		s := &slowToLetGo{Store: store, began: make(chan struct{}, 1)}
 		f := runFeed(t, s, fanout.Options{PollInterval: 10 * time.Millisecond})
-		nop := func(eventstore.Delivery) error { return nil }
 
 		sub := f.Subscribe(eventstore.SubscribeOptions{})
-		for began := false; !began; {
-			if err := sub.Next(context.Background(), nop); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-s.began:
-				began = true
-			case <-sub.Ready():
-			case <-time.After(30 * time.Second):
-				t.Fatal("no read of a page began in 30 s")
-			}
-		}
+		untilAReadBegins(t, sub, s.began)
 		sub.Close()
 		held := f.CatchUpBytes()
 		if in := s.in.Load(); in != 1 {
@@ -246,25 +223,32 @@ func TestAPanicOfAReadWhoseSubscriptionClosedIsLogged(t *testing.T) {
 	p := &panicsWhenLetGo{Store: store, began: make(chan struct{}, 1)}
 	logged := &testlog.Buffer{}
 	f := runFeed(t, p, fanout.Options{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logged, nil))})
-	nop := func(eventstore.Delivery) error { return nil }
 	sub := f.Subscribe(eventstore.SubscribeOptions{})
-	for began := false; !began; {
-		if err := sub.Next(context.Background(), nop); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-p.began:
-			began = true
-		case <-sub.Ready():
-		case <-time.After(30 * time.Second):
-			t.Fatal("no read of a page began in 30 s")
-		}
-	}
+	untilAReadBegins(t, sub, p.began)
 	sub.Close()
 	waitFor(t, 30*time.Second, "the panic to be logged", func() bool {
 		return strings.Contains(logged.String(), "store bug after a cancel") && strings.Contains(logged.String(), "panicsWhenLetGo")
 	})
 	if held := f.CatchUpBytes(); held != 0 {
 		t.Errorf("after the read panicked, the catch-up budget holds %d bytes, want 0", held)
+	}
+}
+
+// untilAReadBegins calls sub's Next until a read of a page is in the store
+// (began), waiting on Ready between calls.
+func untilAReadBegins(t *testing.T, sub eventstore.Subscription, began <-chan struct{}) {
+	t.Helper()
+	nop := func(eventstore.Delivery) error { return nil }
+	for {
+		if err := sub.Next(context.Background(), nop); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-began:
+			return
+		case <-sub.Ready():
+		case <-time.After(30 * time.Second):
+			t.Fatal("no read of a page began in 30 s")
+		}
 	}
 }
