@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 )
 
 // TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup: two appends
@@ -28,21 +29,7 @@ func TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup(t *testing.T) {
 
 	// A first append held before its COMMIT, so that the two queue behind
 	// it and go as one group.
-	hold, held := make(chan struct{}), make(chan struct{})
-	var holding bool
-	s.SetBeforeCommit(func() {
-		if !holding {
-			holding = true
-			close(held)
-			<-hold
-		}
-	})
-	firstDone := make(chan error, 1)
-	go func() {
-		_, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
-		firstDone <- err
-	}()
-	<-held
+	release := holdFirstAppend(ctx, s)
 
 	// READ COMMITTED: the stream's rows only, no gap the first append's
 	// INSERT would wait for.
@@ -75,8 +62,7 @@ func TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // both queued behind the first
 	s.SetBeforeCommit(func() {})
-	close(hold)
-	if err := <-firstDone; err != nil {
+	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)
 	}
 	// The report ends after the short append's time, well within the long's.
@@ -89,5 +75,30 @@ func TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup(t *testing.T) {
 	}
 	if r := <-long; r.err != nil {
 		t.Errorf("the append with 20 s to wait for a lock held 3 s, grouped with one with 1.5 s: failed after %v: %v; expected it written once the lock was free", r.took.Round(time.Millisecond), r.err)
+	}
+}
+
+// holdFirstAppend starts an append on s and holds it before its COMMIT
+// (SetBeforeCommit), so that appends made meanwhile queue behind it and go
+// as one group; release lets it commit and returns its error.
+func holdFirstAppend(ctx context.Context, s *mysqlstore.Store) (release func() error) {
+	hold, held := make(chan struct{}), make(chan struct{})
+	var holding bool
+	s.SetBeforeCommit(func() {
+		if !holding {
+			holding = true
+			close(held)
+			<-hold
+		}
+	})
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
+		firstDone <- err
+	}()
+	<-held
+	return func() error {
+		close(hold)
+		return <-firstDone
 	}
 }

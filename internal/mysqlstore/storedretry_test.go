@@ -258,21 +258,7 @@ func TestAGroupWhoseLastTryACallerLeftAnswersTheOthers(t *testing.T) {
 
 	// A first append held before its COMMIT, so that the two queue behind
 	// it and go as one group; with the hook set, every group reads first.
-	hold, held := make(chan struct{}), make(chan struct{})
-	var holding bool
-	s.SetBeforeCommit(func() {
-		if !holding {
-			holding = true
-			close(held)
-			<-hold
-		}
-	})
-	firstDone := make(chan error, 1)
-	go func() {
-		_, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
-		firstDone <- err
-	}()
-	<-held
+	release := holdFirstAppend(ctx, s)
 	// The writer asks whether a caller still waits as it takes the group
 	// (while the first commits) and as it begins it, and before each try
 	// and each try's COMMIT: the eighth is the third try's COMMIT.
@@ -290,8 +276,7 @@ func TestAGroupWhoseLastTryACallerLeftAnswersTheOthers(t *testing.T) {
 		leaves <- err
 	}()
 	time.Sleep(300 * time.Millisecond) // both queued behind the first
-	close(hold)
-	if err := <-firstDone; err != nil {
+	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)
 	}
 	if err := <-leaves; err == nil {
