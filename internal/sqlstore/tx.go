@@ -152,13 +152,22 @@ func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls
 }
 
 // whileCalled returns ctx, ended too once every call's caller has left
-// (its cause errCallerLeft), and what stops it.
+// (its cause errCallerLeft), and what stops it. A caller whose deadline is
+// ctx's, or later, has not left when it passes: ctx ends by that deadline
+// itself, and what then failed is said as such (a database that did not
+// answer in time), whichever of the two timers fired first.
 func whileCalled(ctx context.Context, calls []*call) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	end, bounded := ctx.Deadline()
 	var left atomic.Int64
 	stops := make([]func() bool, len(calls))
 	for i, c := range calls {
 		stops[i] = context.AfterFunc(c.ctx, func() {
+			if bounded && errors.Is(c.ctx.Err(), context.DeadlineExceeded) {
+				if d, ok := c.ctx.Deadline(); ok && !d.Before(end) {
+					return
+				}
+			}
 			if left.Add(1) == int64(len(calls)) {
 				cancel(errCallerLeft)
 			}
