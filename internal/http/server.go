@@ -100,6 +100,7 @@ type Server struct {
 	stopClosing context.CancelFunc
 	closeOnce   sync.Once
 	subscribers atomic.Int64 // subscriptions open now
+	lingers     atomic.Int64 // lingers live subscriptions have taken after a write (see eventWriter.run)
 	bodies      bodyBudget   // bytes of request bodies being received now
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503

@@ -708,6 +708,7 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 			// that has read the store: it would hold its place in the
 			// catch-up budget through the linger, for nothing, while
 			// others wait for it.
+			ew.s.lingers.Add(1)
 			if ew.pause == nil {
 				ew.pause = time.NewTimer(d)
 			} else {
