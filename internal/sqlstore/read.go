@@ -47,6 +47,9 @@ type reader struct {
 	hooks *readHooks
 	// readsLag is the dialect's ReadsLag.
 	readsLag bool
+	// heads, if not nil, makes the reads of the head that wait at once one
+	// query (the read pool's; the live feed's reads its own).
+	heads *sharedHead
 }
 
 // readHooks let tests act at a point of a read.
@@ -722,12 +725,17 @@ func logFilter(opts eventstore.ReadAllOptions) (string, []any) {
 
 // Head implements eventstore.Store. log_head changes in the same transaction
 // as the events it counts, so its committed value is the last visible position.
+// The reads of the head that wait at once are one query (sharedHead).
 func (s reader) Head(ctx context.Context) (int64, error) {
-	var head int64
-	s.m.Statement("read_head")
-	qctx, cancel := s.bound(ctx)
-	err := s.db.QueryRowContext(qctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head)
-	cancel()
+	var (
+		head int64
+		err  error
+	)
+	if s.heads != nil {
+		head, err = s.heads.read(ctx, s.readHead)
+	} else {
+		head, err = s.readHead(ctx)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("read log head: %w", s.translate(err))
 	}
@@ -735,6 +743,16 @@ func (s reader) Head(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read log head: %w", err)
 	}
 	return head, nil
+}
+
+// readHead is one query of the log's head.
+func (s reader) readHead(ctx context.Context) (int64, error) {
+	var head int64
+	s.m.Statement("read_head")
+	qctx, cancel := s.bound(ctx)
+	defer cancel()
+	err := s.db.QueryRowContext(qctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head)
+	return head, err
 }
 
 // ListStreams implements eventstore.Store.
