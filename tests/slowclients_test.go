@@ -245,6 +245,42 @@ func TestSlowReadersCannotStarveLiveDeliveryReadsAppendsOrReadiness(t *testing.T
 	})
 }
 
+// TestSubscriptionsOpeningTogetherLeaveTheReadPoolRoom: a subscription
+// opens with a read of the store (the log's head; a stream's version when
+// it starts past version 1), before it has a place in the catch-up budget.
+// A hundred opening at once must not take the read pool from a client
+// reading pages beside them: its reads never wait for a connection. Log
+// and stream subscriptions, on both stores.
+func TestSubscriptionsOpeningTogetherLeaveTheReadPoolRoom(t *testing.T) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		srv := startServer(t, append(k.ServerEnv, "TRIBUTARY_MYSQL_MAX_CONNS=4")...)
+		stream := newID()
+		srv.mustAppend(t, stream, appendBody{StreamType: "s", Events: events(3, "E")})
+		for _, path := range []string{"/events?after=1", "/streams/" + stream + "/events?from=2"} {
+			waits := readPoolWaits(t, srv)
+			const opening = 100
+			var open sync.WaitGroup
+			conns := make(chan net.Conn, opening)
+			for range opening {
+				open.Go(func() { conns <- dialAndStall(srv, path, "Accept: text/event-stream\r\n") })
+			}
+			for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+				requireStatus(t, srv.get(t, "/streams?limit=1"), http.StatusOK)
+			}
+			open.Wait()
+			close(conns)
+			for c := range conns {
+				if c != nil {
+					t.Cleanup(func() { c.Close() })
+				}
+			}
+			if n := readPoolWaits(t, srv) - waits; n > 0 {
+				t.Errorf("GET %s: reads waited %.0f times for a connection of the read pool while %d subscriptions opened beside one client reading pages; expected them to leave it room (none)", path, n, opening)
+			}
+		}
+	})
+}
+
 // TestASlowButSteadySubscriberIsNeverCutAndAStalledOneIs: a subscriber that
 // reads 20 KB/s through a long history keeps its subscription however long
 // the server's writes block, because its connection keeps taking bytes; one

@@ -1521,6 +1521,20 @@ func (f *Feed) takeRead(ctx context.Context) error {
 // endRead ends what takeRead began.
 func (f *Feed) endRead() { <-f.reads }
 
+// Reading takes a turn among the reads of history for a read a subscription
+// makes before it opens (its stream's version, say), and returns what ends
+// it: with the subscriptions' own, such reads take at most CatchUpReads
+// connections of the read pool, and a hundred opening at once leave the rest
+// to clients' reads of pages.
+func (f *Feed) Reading(ctx context.Context) (func(), error) {
+	if err := f.takeRead(ctx); errors.Is(err, ErrStopped) {
+		return nil, fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+	} else if err != nil {
+		return nil, err
+	}
+	return f.endRead, nil
+}
+
 // Notifying wraps a store so that each append that writes something wakes
 // the feed, and this process's subscribers get the events at once.
 func (f *Feed) Notifying(store eventstore.Store) eventstore.Store {

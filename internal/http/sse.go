@@ -47,6 +47,25 @@ type unmendableFeed interface {
 	Unmendable() error
 }
 
+// readingFeed is a feed whose subscriptions' reads of history take turns
+// (fanout's Reading): a subscription's reads before it opens take theirs.
+type readingFeed interface {
+	Reading(ctx context.Context) (func(), error)
+}
+
+// startRead takes a turn among the subscriptions' reads of history for a
+// read of the store a subscription makes before it opens, and returns what
+// ends it. A hundred opening at once took every connection of the read pool
+// with their reads of their streams, and clients' reads of pages waited
+// for one. (The log's head is one query for all who wait, see sqlstore's
+// sharedHead, and needs no turn.)
+func (s *Server) startRead(ctx context.Context) (func(), error) {
+	if f, ok := s.opts.Feed.(readingFeed); ok {
+		return f.Reading(ctx)
+	}
+	return func() {}, nil
+}
+
 // retryMillis is what the first frame tells EventSource to wait before it
 // reconnects.
 const retryMillis = 2000
@@ -157,7 +176,12 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 			if s.known.version(id) >= seen {
 				return nil
 			}
+			done, err := s.startRead(ctx)
+			if err != nil {
+				return err
+			}
 			st, err := s.store.Stream(ctx, id)
+			done()
 			if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
 				return err
 			}
@@ -190,7 +214,11 @@ func (s *Server) startStream(r *http.Request, id uuid.UUID, seen, requested int6
 		err error
 	)
 	if seen > 0 {
-		st, err = s.store.Stream(ctx, id)
+		var done func()
+		if done, err = s.startRead(ctx); err == nil {
+			st, err = s.store.Stream(ctx, id)
+			done()
+		}
 	} else {
 		_, err = s.store.Head(ctx)
 	}
