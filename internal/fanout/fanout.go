@@ -577,10 +577,20 @@ func (f *Feed) BufferedBytes() int64 { return f.held.Load() }
 // It reads the event at the head too, in the same query: if it is not the
 // one handed out, or the head is gone, the log went back under the feed
 // (wentBack), and nothing of the page is handed out.
+//
+// A page may hold the head's event alone and say more follow (an event of a
+// read chunk's bytes, 1 MiB, ends a page): the next read then begins after
+// the head, its event checked. Read from the head again, it was the same
+// page for ever, and the feed handed out nothing more.
 func (f *Feed) poll(ctx context.Context) error {
+	headChecked := false // in this poll, at the head it is at now
 	for {
 		after := f.head.Load()
-		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: max(after-1, 0), Limit: f.opts.PageSize + 1})
+		from := max(after-1, 0)
+		if headChecked {
+			from = after
+		}
+		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: from, Limit: f.opts.PageSize + 1})
 		if err != nil {
 			return err
 		}
@@ -590,7 +600,8 @@ func (f *Feed) poll(ctx context.Context) error {
 		var events []*eventstore.Event
 		var size int64
 		read, more := max(page.Last, after), page.More
-		checked := after == 0 // the event at the head is still the one handed out
+		checked := after == 0 || headChecked // the event at the head is still the one handed out
+		headChecked = false
 		for e, err := range page.Events {
 			if err != nil {
 				return err
@@ -648,6 +659,7 @@ func (f *Feed) poll(ctx context.Context) error {
 		if !more {
 			return nil
 		}
+		headChecked = checked && len(events) == 0 // the head's event alone: read on after it
 	}
 }
 
