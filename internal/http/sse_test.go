@@ -83,6 +83,9 @@ func testSubscriptionMatchesOpenAPI(t *testing.T, store eventstore.Store) {
 			if err != nil {
 				t.Fatalf("%s: reading frames: %v (got %v)", path, err, frames)
 			}
+			if len(frames) > 0 && len(frames) < 3 && fmt.Sprint(frame) == fmt.Sprint(ssetest.Frame{Comments: []string{"keep-alive"}}) {
+				continue // the heartbeat goes on while history is read (a loaded machine: over 200 ms)
+			}
 			frames = append(frames, frame)
 		}
 		want := []ssetest.Frame{{Retry: "2000"}, {ID: "1", HasID: true, Data: frames[1].Data, HasData: true},
