@@ -46,21 +46,29 @@ import (
 // the primary's transactions out of commit order.
 var ErrReplicaOutOfOrder = errors.New("the read replica may apply transactions out of the primary's commit order")
 
-// openReplica connects to the read replica named by dsn, makes its pools
-// with mkPools (on s.reads and s.feed) and checks that it keeps the
-// primary's commit order.
-func (s *Store) openReplica(ctx context.Context, dsn string, mkPools func(driver.Connector)) error {
+// replicaConfig parses the read replica's DSN, dsn, and refuses one that
+// names no database or several servers. Open calls it before any
+// connection: a typo there is a DSN to fix, which must not wait behind the
+// primary's outage (start-up retries that) to be told.
+func replicaConfig(dsn string) (*mysql.Config, error) {
 	cfg, err := parseDSN(dsn, replicaDSN)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if addrs, err := splitAddrs(dsn, cfg); err != nil || len(addrs) > 1 {
-		return fmt.Errorf("%s must name one server, got %s", replicaDSN, cfg.Addr)
+		return nil, fmt.Errorf("%s must name one server, got %s", replicaDSN, cfg.Addr)
 	}
 	if cfg.DBName == "" {
-		return errors.New(replicaDSN + " names no database (user:pass@tcp(host:3306)/DBNAME)")
+		return nil, errors.New(replicaDSN + " names no database (user:pass@tcp(host:3306)/DBNAME)")
 	}
 	normalise(dsn, cfg)
+	return cfg, nil
+}
+
+// openReplica connects to the read replica of cfg (replicaConfig), makes
+// its pools with mkPools (on s.reads and s.feed) and checks that it keeps
+// the primary's commit order.
+func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func(driver.Connector)) error {
 	c, err := committedReads(ctx, cfg, func(cfg *mysql.Config) (driver.Connector, error) {
 		c, err := mysql.NewConnector(cfg)
 		if err != nil {

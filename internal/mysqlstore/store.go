@@ -183,6 +183,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, errors.New(primaryDSN + " names no database (user:pass@tcp(host:3306)/DBNAME)")
 	}
 	normalise(dsn, cfg)
+	var replica *mysql.Config
+	if opts.ReadDSN != "" {
+		if replica, err = replicaConfig(opts.ReadDSN); err != nil {
+			return nil, err
+		}
+	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = config.Defaults().MySQLMaxConns
 	}
@@ -223,7 +229,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if opts.ReadDSN == "" {
 		s.reads, s.feed = pool(connector, opts.MaxConns), s.primary
-	} else if err := s.openReplica(ctx, opts.ReadDSN, func(c driver.Connector) {
+	} else if err := s.openReplica(ctx, replica, func(c driver.Connector) {
 		s.reads, s.feed = pool(c, opts.MaxConns), pool(causalTail{c}, 3)
 	}); err != nil {
 		s.closeDBs()
