@@ -84,25 +84,34 @@ func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func
 	if err := s.feed.PingContext(ctx); err != nil {
 		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err, cfg))
 	}
-	if s.isPrimary(ctx) {
+	switch {
+	case !s.onPrimarysServer(ctx):
+	case cfg.DBName == s.cfg.DBName:
 		return fmt.Errorf("%s points at the primary itself (the server at %s, database %s, reached as %s): "+
 			"unset it (the primary serves reads) or name a replica of it", replicaDSN, s.Addr(), cfg.DBName, cfg.Addr)
+	default:
+		// A replica's copy of the primary's database is on the replica's
+		// own server: another database beside the primary's holds another
+		// log (another service's, a restored copy, a name mistyped), whose
+		// events reads and subscribers would be served as the primary's.
+		return fmt.Errorf("%s names the database %s on the primary's own server (the server at %s, reached as %s), "+
+			"not a replica of the primary's database %s: reads there would serve another log than the one appended to; "+
+			"name the database %s on a replica of the primary, or unset it (the primary serves reads)",
+			replicaDSN, cfg.DBName, s.Addr(), cfg.Addr, s.cfg.DBName, s.cfg.DBName)
 	}
 	return s.checkReplica(ctx)
 }
 
-// isPrimary reports whether the read replica is the primary's own server
-// and database under another address (localhost for 127.0.0.1, another
+// onPrimarysServer reports whether the read replica is on the primary's own
+// server, under its address or another (localhost for 127.0.0.1, another
 // name of the host), which start-up took for a replica that replicates
-// nothing. A server is known by a named lock, which is its own: one taken
-// on the primary is in use on the replica only if it is the same server.
+// nothing: no database there is a replica's copy of the primary's. A
+// server is known by a named lock, which is its own: one taken on the
+// primary is in use on the replica only if it is the same server.
 // (@@server_uuid is MySQL's; @@server_id may be left at 1 on both.) Where
 // the lock cannot be taken, the check is skipped: it refuses only a
-// replica known to be the primary.
-func (s *Store) isPrimary(ctx context.Context) bool {
-	if s.replica.DBName != s.cfg.DBName {
-		return false // another database: not the primary's events, whatever the server
-	}
+// replica known to be on the primary's server.
+func (s *Store) onPrimarysServer(ctx context.Context) bool {
 	conn, err := s.primary.Conn(ctx)
 	if err != nil {
 		return false

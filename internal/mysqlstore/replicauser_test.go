@@ -25,10 +25,11 @@ func TestAReplicaThatRefusesItsUserIsNamedNotThePrimary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// One server is the primary (its binary log on, which a replica needs)
-	// and, through a proxy of its own address, the "replica": another
-	// database, as another process's copy of the log.
-	server := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW", "--skip-grant-tables=0")
-	primary := server.CreateDatabase(t, "tributary")
+	// and another, through a proxy of its address, the "replica": a
+	// database migrated there, as another process's copy of the log (one
+	// on the primary's own server is refused at start).
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW").CreateDatabase(t, "tributary")
+	server := mysqltest.NewServer(t, "--server-id=2", "--skip-grant-tables=0")
 	copied, err := mysqlstore.Open(ctx, server.CreateDatabase(t, "copy"), mysqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
