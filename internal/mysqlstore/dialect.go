@@ -163,10 +163,15 @@ func translate(err error) error {
 			// statement failed; nothing of it was written.
 			return fmt.Errorf("%w: the database is out of resources (memory, threads or transactions): %w", eventstore.ErrUnavailable, err)
 		case errHostBlocked:
-			return fmt.Errorf("%w: the database refuses new sessions from this host after too many connection errors "+
-				"(max_connect_errors): an operator must unblock it (FLUSH HOSTS): %w", eventstore.ErrUnavailable, err)
+			// Blocked until an operator unblocks the host, however long
+			// the service waits: a refusal, not a passing outage.
+			return refusal{fmt.Errorf("%w: %w", eventstore.ErrUnavailable, hostBlocked(err))}
 		case errOfflineMode:
-			return fmt.Errorf("%w: the database refuses new sessions (offline_mode; maintenance under way?): %w", eventstore.ErrUnavailable, err)
+			// MySQL's offline_mode: an operator's switch for maintenance,
+			// as read_only is, which refuses every new session of a user
+			// without CONNECTION_ADMIN until it is set OFF again.
+			return refusal{fmt.Errorf("%w: the database refuses new sessions of the DSN's user (offline_mode: maintenance under way? "+
+				"it takes them again once offline_mode is OFF): %w", eventstore.ErrUnavailable, err)}
 		case errDeadlock, errLockWaitTimeout:
 			// Still failing after the writer's retries. Nothing of the
 			// transaction was committed: on Galera, 1213 at COMMIT is a
@@ -273,6 +278,17 @@ func translate(err error) error {
 	return err
 }
 
+// hostBlocked is the error for err, the server refusing every new session
+// from the service's host (1129) after max_connect_errors connections from
+// it failed their handshake (a load balancer's or a scanner's bare TCP
+// connections, a network that cuts them): blocked until an operator
+// unblocks it. The server's words name the host.
+func hostBlocked(err error) error {
+	return fmt.Errorf("the database refuses new sessions from this host after too many connection errors (max_connect_errors), "+
+		"until an operator unblocks it: FLUSH HOSTS (mariadb-admin flush-hosts; on MySQL 8.0, TRUNCATE TABLE performance_schema.host_cache); "+
+		"then find what cuts connections from this host during their handshake, or raise max_connect_errors: %w", err)
+}
+
 // refusal is an error of translate's for the database refusing the DSN's
 // user or its writes (a privilege, the account, the password, read-only),
 // marked eventstore.ErrRefused (the metric of 503s counts it apart), its
@@ -350,6 +366,9 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", cfg.DBName, err)
 	case isMySQLError(err, errAccessDenied):
 		return deniedSetting(err, cfg)
+	case isMySQLError(err, errHostBlocked):
+		// No retry within the start-up timeout mends it: an operator must.
+		return hostBlocked(err)
 	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errDiscarded, errNotInEngine, errNoDatabase, errUserDenied, errDBDenied, errHostDenied, errNoPassword,
 		errAccountLocked, errMySQLLocked, errPasswordExpired, errExpiredAtLogin, errTableAccess, errColumnAccess):
 		// A DSN's user or password to fix, not an outage to wait out.

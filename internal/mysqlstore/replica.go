@@ -139,6 +139,8 @@ func translateUserAtStart(err error, cfg *mysql.Config) error {
 		return err
 	case isMySQLError(err, errAccessDenied):
 		return deniedSetting(err, cfg)
+	case isMySQLError(err, errHostBlocked):
+		return hostBlocked(err)
 	}
 	return translate(err)
 }
@@ -353,7 +355,8 @@ const (
 // lag, not an error of the service. The primary has them: Migrate ran there
 // before the store served. A new session refused its user (1045, 1044) is
 // the read DSN's and the replica's to mend, which the error names: the
-// primary's words ("the DSN's user") sent operators to the primary.
+// primary's words ("the DSN's user") sent operators to the primary; so is
+// the replica blocking the service's host (1129).
 func (s *Store) translateReplica(err error) error {
 	switch {
 	case isMySQLError(err, errNoSuchTable, errUnknownColumn):
@@ -361,6 +364,8 @@ func (s *Store) translateReplica(err error) error {
 	case isMySQLError(err, errUserDenied, errDBDenied):
 		return refusal{fmt.Errorf("%w: the read replica at %s refuses the user of TRIBUTARY_MYSQL_READ_DSN a new session (its password changed there, "+
 			"or the user dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, s.replica.Addr, err)}
+	case isMySQLError(err, errHostBlocked):
+		return refusal{fmt.Errorf("%w: the read replica at %s (TRIBUTARY_MYSQL_READ_DSN): %w", eventstore.ErrUnavailable, s.replica.Addr, hostBlocked(err))}
 	}
 	return translate(err)
 }
