@@ -75,7 +75,8 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 
 // sayLockHolder looks, in the background, for the session that holds the
 // log's lock, and logs it once (lockHolder: information_schema's INNODB_
-// tables, which need the PROCESS privilege, and PROCESSLIST).
+// tables, which need the PROCESS privilege, and PROCESSLIST; on MySQL 8.0,
+// performance_schema's data_lock_waits too).
 // Nothing is logged if there is none (the database did not answer, rather
 // than a lock being held), and one search runs at a time.
 func (s *Store) sayLockHolder() {
@@ -142,26 +143,72 @@ const holderColumns = "SELECT t.trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, t.trx
 // took its.
 const holderOrder = " ORDER BY t.trx_started, CAST(t.trx_id AS UNSIGNED) LIMIT 1"
 
+// lockWaitQuery is a query that finds the session whom another, waiting
+// for the log's lock, waits for (holderColumns, one row at most), with its
+// arguments for the store's database.
+type lockWaitQuery struct {
+	query string
+	args  func(db string) []any
+}
+
+func (q lockWaitQuery) String() string { return q.query }
+
+// Where a server says whom a waiter waits for: information_schema's
+// INNODB_LOCK_WAITS and INNODB_LOCKS on MariaDB and MySQL before 8.0, which
+// MySQL 8.0 removed for performance_schema's data_lock_waits and data_locks
+// (empty with the performance schema off).
+var (
+	innodbLockWaits = lockWaitQuery{
+		query: holderColumns +
+			"JOIN information_schema.INNODB_LOCK_WAITS w ON w.blocking_trx_id = t.trx_id " +
+			"JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.blocking_lock_id " +
+			"WHERE l.lock_table = ? AND t.trx_state <> 'LOCK WAIT' AND p.ID <> CONNECTION_ID()" + holderOrder,
+		args: func(db string) []any { return []any{"`" + strings.ReplaceAll(db, "`", "``") + "`.`log_head`"} },
+	}
+	dataLockWaits = lockWaitQuery{
+		query: holderColumns +
+			"JOIN performance_schema.data_lock_waits w ON w.BLOCKING_ENGINE_TRANSACTION_ID = t.trx_id " +
+			"JOIN performance_schema.data_locks l ON l.ENGINE = w.ENGINE AND l.ENGINE_LOCK_ID = w.BLOCKING_ENGINE_LOCK_ID " +
+			"WHERE l.OBJECT_SCHEMA = ? AND l.OBJECT_NAME = 'log_head' AND t.trx_state <> 'LOCK WAIT' AND p.ID <> CONNECTION_ID()" + holderOrder,
+		args: func(db string) []any { return []any{db} },
+	}
+)
+
+// lockWaitQueries are the queries lockHolder asks, in order, on a server of
+// version (SELECT VERSION()): the server's own table first, then the
+// other, for a version that is not the server's (a proxy's own).
+func lockWaitQueries(version string) []lockWaitQuery {
+	if major, _, ok := majorMinor(version); ok && major >= 8 && !mariaDB(version) {
+		return []lockWaitQuery{dataLockWaits, innodbLockWaits}
+	}
+	return []lockWaitQuery{innodbLockWaits, dataLockWaits}
+}
+
 // lockHolder finds the session that holds the log's lock, where an append
 // timed out waiting for it. Where a session waits for the lock, the server
-// says whom it waits for (INNODB_LOCK_WAITS and INNODB_LOCKS: MariaDB,
-// MySQL before 8.0), and that session is the holder. Else (no one waits
-// any more, or MySQL 8.0) the holder is taken to be the oldest
-// transaction open on the store's database that holds locks, does not
-// wait for one and has been open for a second or more (holderOrder).
-// Its id is 0 if there is none.
+// says whom it waits for (s.lockWaits: lockWaitQueries), and that session
+// is the holder. Else (no one waits any more, or the server shows neither
+// table to the user) the holder is taken to be the oldest transaction open
+// on the store's database that holds locks, does not wait for one and has
+// been open for a second or more (holderOrder). Its id is 0 if there is
+// none.
 func (s *Store) lockHolder(ctx context.Context) (holder, error) {
-	table := "`" + strings.ReplaceAll(s.cfg.DBName, "`", "``") + "`.`log_head`"
-	h, err := s.scanHolder(ctx, holderColumns+
-		"JOIN information_schema.INNODB_LOCK_WAITS w ON w.blocking_trx_id = t.trx_id "+
-		"JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.blocking_lock_id "+
-		"WHERE l.lock_table = ? AND t.trx_state <> 'LOCK WAIT' AND p.ID <> CONNECTION_ID()"+holderOrder, table)
-	if err == nil && h.id != 0 {
-		h.waitedFor = true
-		return h, nil
-	}
-	if err != nil && !isMySQLError(err, errUnknownTable) {
-		return holder{}, err
+	for _, q := range s.lockWaits {
+		h, err := s.scanHolder(ctx, q.query, q.args(s.cfg.DBName)...)
+		if err == nil && h.id != 0 {
+			h.waitedFor = true
+			return h, nil
+		}
+		if err == nil {
+			break // the server's table says no one waits
+		}
+		// A table the server has not (1109, 1146), or one in
+		// performance_schema the user may not read (1142; INNODB_TRX,
+		// below, needs PROCESS, which the caller names where it lacks):
+		// the next way. Any other error is the server's.
+		if !isMySQLError(err, errUnknownTable, errNoSuchTable, errTableAccess) {
+			return holder{}, err
+		}
 	}
 	return s.scanHolder(ctx, holderColumns+
 		"WHERE p.DB = DATABASE() AND t.trx_state <> 'LOCK WAIT' AND t.trx_lock_structs > 0 AND p.ID <> CONNECTION_ID() "+

@@ -119,6 +119,9 @@ type Store struct {
 	idleAsOnMySQL bool
 	idleVar       string
 	idleSeconds   int64
+	// lockWaits are where the server says whom a session waiting for a
+	// lock waits for (lockWaitQueries), for lockHolder.
+	lockWaits []lockWaitQuery
 	// holderSaid is set once sayLockHolder has logged who holds the log's
 	// lock, and cleared once an append goes in; seeking while it looks, in
 	// a goroutine of seekers, which Close waits for (none starts once
@@ -280,6 +283,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("read the server's version: %w", translate(err))
 	}
 	s.onMariaDB = mariaDB(version)
+	s.lockWaits = lockWaitQueries(version)
 	if !lockNoWait(version) {
 		sd.GuardedLockHead = "" // every group reads first
 	} else {
