@@ -335,7 +335,8 @@ const (
 	CauseMissing = "missing"
 	// CauseRefused: the database refuses the service's user or its
 	// writes: a privilege revoked, the account locked or its password
-	// expired or changed, the server read-only.
+	// expired or changed, the server read-only or in offline_mode, the
+	// service's host blocked by the server (FLUSH HOSTS mends it).
 	CauseRefused = "refused"
 	// CauseUnavailable: any other failure of the database (out of
 	// resources, a connection lost midway, the embedded file moved, the
