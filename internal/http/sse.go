@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"mime"
 	"net"
@@ -489,7 +490,7 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	logged := detachAccessEntry(r)
 	s := ew.s
 	s.handling.Add(1) // Wait covers the subscription until it ends
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	path, id := s.logPath(r), middleware.GetReqID(r.Context()) // r itself is not kept
 	// What the client sent after its request before the connection was
 	// taken over is in net/http's buffer, where watchClose cannot see it:
@@ -499,11 +500,11 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	if sent, _ := rw.Reader.Peek(rw.Reader.Buffered()); lines.take(sent) {
 		go watchClose(conn, cancel, lines)
 	} else {
-		cancel()
+		cancel(errSentMore)
 	}
 	go func() {
 		defer s.handling.Add(-1)
-		defer cancel()
+		defer cancel(nil)
 		defer func() {
 			// Off net/http's goroutine, a panic would end the process:
 			// log it as the recoverer does, and end only this subscription.
@@ -515,9 +516,48 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 			logged(ew.sent)
 		}()
 		ew.run(ctx, false)
+		if context.Cause(ctx) == errSentMore && ew.err == nil && !ew.ending() {
+			// Ended for what the client sent: end the body, and read what
+			// it sends meanwhile before the close. Closed with its bytes
+			// unread, the connection is reset, and a reset can drop frames
+			// the client has received but not yet read.
+			ew.finish()
+			drainClose(conn)
+		}
 	}()
 	return true
 }
+
+// errSentMore ends a taken-over subscription whose client sent more than
+// empty lines after its request (watchClose).
+var errSentMore = errors.New("the client sent more than its request")
+
+// ending reports whether the response is ending (end).
+func (ew *eventWriter) ending() bool {
+	ew.mu.Lock()
+	defer ew.mu.Unlock()
+	return ew.ended
+}
+
+// drainClose closes the sending side of conn and reads what its client still
+// sends, up to maxDrainBytes and drainTime, so that the close that follows
+// does not reset the connection under what the client has yet to read.
+func drainClose(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		if cw.CloseWrite() != nil {
+			return
+		}
+	}
+	conn.SetReadDeadline(time.Now().Add(drainTime))          //nolint:errcheck // a failed read ends the drain
+	io.Copy(io.Discard, io.LimitReader(conn, maxDrainBytes)) //nolint:errcheck // until the client closes, or the time or bytes end
+}
+
+// A subscription ended for what its client sent reads at most this much
+// more of it, for at most this long, before it closes the connection.
+const (
+	maxDrainBytes = 64 << 10
+	drainTime     = time.Second
+)
 
 // watchClose cancels a taken-over subscription once its client closes the
 // connection, as net/http's background read does for a request. A client
@@ -525,12 +565,16 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 // sends more (another request, or bytes to keep the server reading) ends its
 // subscription too, rather than make the server read for it; it can resume
 // with Last-Event-ID.
-func watchClose(conn net.Conn, cancel context.CancelFunc, lines *emptyLines) {
-	defer cancel()
+func watchClose(conn net.Conn, cancel context.CancelCauseFunc, lines *emptyLines) {
 	var b [2 * maxEmptyLines]byte
 	for {
 		n, err := conn.Read(b[:])
-		if err != nil || !lines.take(b[:n]) {
+		if err != nil {
+			cancel(nil)
+			return
+		}
+		if !lines.take(b[:n]) {
+			cancel(errSentMore)
 			return
 		}
 	}
