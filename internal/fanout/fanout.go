@@ -976,6 +976,11 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 			return s.failed(ctx, "subscription: cannot read its starting point; retrying", r.err)
 		}
 		s.begun(r)
+		if err := s.endedBy(); err != nil {
+			// The log went back while it read its start: its cursor and
+			// target may be the old log's, and a caught-up at them a lie.
+			return err
+		}
 	}
 	if !s.retryAt.IsZero() {
 		// A read failed: wait out the back-off, without a place (given
