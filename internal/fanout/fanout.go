@@ -315,6 +315,9 @@ func (f *Feed) Run(ctx context.Context) error {
 			readied = true
 			break
 		}
+		if ctx.Err() == nil {
+			f.opts.Metrics.PollFailed() // as the polls after it are: the feed cannot start
+		}
 		if unmendable(err) {
 			broken := fmt.Errorf("live feed: %w", err)
 			f.broken.Store(&broken)
