@@ -187,6 +187,12 @@ type Feed struct {
 	// database, or one of its tables, is missing, or its file damaged
 	// (unmendable); nil once a read passes (Unmendable).
 	broken atomic.Pointer[error]
+	// damaged is the first damage in the database file (eventstore.ErrDamaged)
+	// that a subscription's read of the store met: history the tailer
+	// never reads again, so no poll of its says it is mended. Kept until
+	// the process stops, as the store keeps what it found (it fails its
+	// readiness until the next start checks the file): Unmendable.
+	damaged atomic.Pointer[error]
 
 	// The reads of the store that subscriptions run on goroutines of their
 	// own (begin), which may outlive their subscription by a moment: Run
@@ -260,12 +266,19 @@ func (f *Feed) lag() int64 {
 // Unmendable returns the error with which the feed ends every
 // subscription, each poll, while its tailer finds the database, or one of
 // its tables, missing (eventstore.MissingError) or its file damaged (an
-// error wrapping eventstore.ErrDamaged), which no retry mends; nil
-// otherwise, and once a read of the tailer passes again. A consumer may
-// refuse a subscription with it rather than open one that the next poll
-// ends.
+// error wrapping eventstore.ErrDamaged), which no retry mends, until a read
+// of the tailer passes again. Once a subscription's read of history has
+// met damage in the file (ErrDamaged), which the tailer does not read, it
+// returns that damage from then on, until the process stops: the store
+// keeps what it found so too (it is not ready until a start has checked
+// the file), and nothing the feed reads tells that the file was restored.
+// Otherwise nil. A consumer may refuse a subscription with it rather than
+// open one that the next poll, or its read of the damaged history, ends.
 func (f *Feed) Unmendable() error {
 	if err := f.broken.Load(); err != nil {
+		return *err
+	}
+	if err := f.damaged.Load(); err != nil {
 		return *err
 	}
 	return nil
@@ -1220,10 +1233,15 @@ func (s *Subscription) failed(ctx context.Context, msg string, err error) error 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	f := s.feed
 	if unmendable(err) {
+		if errors.Is(err, eventstore.ErrDamaged) {
+			// Those that open next would read it again: they are told
+			// before they do (Unmendable).
+			f.damaged.CompareAndSwap(nil, &err)
+		}
 		return err // no retry mends it: ended, its consumer is told
 	}
-	f := s.feed
 	s.retryIn = min(max(2*s.retryIn, f.opts.PollInterval), 5*time.Second)
 	f.log.Warn(msg, "error", err, "retry_in", s.retryIn)
 	s.retryAt = time.Now().Add(s.retryIn)
