@@ -509,7 +509,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		log.Info("access control is on", "tokens", len(tokens))
 	}
 	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m,
-		CatchUpReads: catchUpReads(cfg)})
+		CatchUpReads: catchUpReads(cfg), Redact: esthttp.Redactor(tokens)})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	var feedDone chan error // nil until the feed runs
 	// The feed starts once the server listens: a start-up that fails

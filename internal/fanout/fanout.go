@@ -93,6 +93,10 @@ type Options struct {
 	// one, places in the catch-up budget count the largest it has read.
 	MaxEventBytes int
 	Logger        *slog.Logger
+	// Redact is applied to what each line the feed logs quotes of errors
+	// and panics, which may hold what a client sent (a stream id, a type):
+	// the HTTP layer's redaction of access tokens (nil: none).
+	Redact func(string) string
 	// Metrics records deliveries, fallbacks, polls and lag (nil: none).
 	Metrics *metrics.Metrics
 	// GapPatience is how long the tailer waits for a missing position below
@@ -335,7 +339,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			broken := fmt.Errorf("live feed: %w", err)
 			f.broken.Store(&broken)
 		}
-		f.log.Warn("live feed: cannot read the log head; retrying", "error", err, "retry_in", wait)
+		f.log.Warn("live feed: cannot read the log head; retrying", "error", f.redactError(err), "retry_in", wait)
 		if !sleep(ctx, wait) {
 			return nil
 		}
@@ -386,10 +390,10 @@ func (f *Feed) Run(ctx context.Context) error {
 		}
 		switch {
 		case err != nil && ctx.Err() == nil && !failing && gone:
-			f.log.Warn("live feed: the database is missing or damaged; subscriptions were ended, retrying each poll", "error", err)
+			f.log.Warn("live feed: the database is missing or damaged; subscriptions were ended, retrying each poll", "error", f.redactError(err))
 			failing = true
 		case err != nil && ctx.Err() == nil && !failing:
-			f.log.Warn("live feed: cannot read new events; retrying each poll", "error", err)
+			f.log.Warn("live feed: cannot read new events; retrying each poll", "error", f.redactError(err))
 			failing = true
 		case err == nil && failing:
 			f.log.Info("live feed: reading new events again")
@@ -1086,8 +1090,21 @@ func (s *Subscription) begin(ctx context.Context, r *storeRead, read func(contex
 // logPanic logs the panic of a read of the store whose subscription closed
 // before it ended.
 func (f *Feed) logPanic(p *readPanic) {
-	f.log.Error("subscription: a read of the store panicked after its subscription closed", "panic", fmt.Sprint(p.value), "stack", string(p.stack))
+	f.log.Error("subscription: a read of the store panicked after its subscription closed",
+		"panic", f.redact(fmt.Sprint(p.value)), "stack", f.redact(string(p.stack)))
 }
+
+// redact is s as the feed logs it: through Options.Redact, which takes out
+// what a client may have sent in it (a token where a stream id goes).
+func (f *Feed) redact(s string) string {
+	if f.opts.Redact == nil {
+		return s
+	}
+	return f.opts.Redact(s)
+}
+
+// redactError is err's text as the feed logs it (redact).
+func (f *Feed) redactError(err error) string { return f.redact(err.Error()) }
 
 // reserve takes the subscription's place in the catch-up budget for a page,
 // and reports whether it has it; if not, Ready waits for its turn.
@@ -1243,7 +1260,7 @@ func (s *Subscription) failed(ctx context.Context, msg string, err error) error 
 		return err // no retry mends it: ended, its consumer is told
 	}
 	s.retryIn = min(max(2*s.retryIn, f.opts.PollInterval), 5*time.Second)
-	f.log.Warn(msg, "error", err, "retry_in", s.retryIn)
+	f.log.Warn(msg, "error", f.redactError(err), "retry_in", s.retryIn)
 	s.retryAt = time.Now().Add(s.retryIn)
 	s.wait = closed
 	return nil
