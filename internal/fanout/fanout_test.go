@@ -129,6 +129,22 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// untilSettled polls cond, which says a state the feed holds to until the
+// test moves (subscriptions stalled in their consumers, or queued for a
+// place), with no bound of its own: a machine under load only takes longer.
+// A state never reached fails the test just before its binary's deadline,
+// saying what it waited for.
+func untilSettled(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline, bounded := t.Deadline()
+	for !cond() {
+		if bounded && time.Until(deadline) < 5*time.Second {
+			t.Fatalf("never reached: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 type acked struct {
 	mu     sync.Mutex
 	events map[uuid.UUID]eventstore.RecordedEvent
