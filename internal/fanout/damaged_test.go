@@ -40,6 +40,9 @@ func TestSubscriptionsEndWhenTheDatabaseFileIsDamaged(t *testing.T) {
 		f, _ := runFeedThatLooksWhenTold(t, store) // its tailer starts at 3: it never reads 2
 		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 		expectEndedBy(t, map[string]*collector{"a subscription reading history": c}, eventstore.ErrDamaged)
+		if err := f.Unmendable(); !errors.Is(err, eventstore.ErrDamaged) {
+			t.Errorf("Unmendable is %v once a read of history met the damage; want it (ErrDamaged), for those that open next", err)
+		}
 	})
 }
 
