@@ -138,7 +138,17 @@ func TestReadsOfADatabaseFileRemovedAre503sAndMakeNoNewFile(t *testing.T) {
 // readLog reads the log's first page of s, and returns how many events it
 // held, or the first error of the read or of its events.
 func readLog(ctx context.Context, s *sqlitestore.Store) (int, error) {
-	page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10})
+	return countPage(s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10}))
+}
+
+// readTail is readLog through the live feed's reads (Tail).
+func readTail(ctx context.Context, s *sqlitestore.Store) (int, error) {
+	return countPage(s.Tail().ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10}))
+}
+
+// countPage returns how many events page held, or the first error of its
+// read (err) or of its events.
+func countPage(page eventstore.LogPage, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}
@@ -188,4 +198,68 @@ func TestAReadOfADatabaseFileReplacedByACopyIsA503(t *testing.T) {
 	if head, err := s.Head(t.Context()); err != nil || head != 3 {
 		t.Errorf("after a read with a copy in the file's place, the file put back, a clean stop and a start, the head is %d (%v); expected 3", head, err)
 	}
+}
+
+// TestTheLiveFeedsReadsOfADatabaseFileMovedOrOverwrittenFail: the live
+// feed reads the log on connections of its own (Tail), which checked
+// nothing: with the file moved aside, its connections already open read on
+// from the moved file, and with a copy put over it (found by an append),
+// from the copy, while Ping answered 503 (and every other read, for the
+// file moved). Subscribers were served from a file the server no longer
+// serves. The feed's reads, and the clients', must fail as Ping does.
+func TestTheLiveFeedsReadsOfADatabaseFileMovedOrOverwrittenFail(t *testing.T) {
+	t.Parallel()
+	tailReads := func(t *testing.T, s *sqlitestore.Store, what, want string) {
+		t.Helper()
+		tail := s.Tail()
+		if head, err := tail.Head(t.Context()); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), want) {
+			t.Errorf("the live feed's Head with %s: head %d, err = %v; want ErrUnavailable saying %q", what, head, err, want)
+		}
+		if n, err := readTail(t.Context(), s); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), want) {
+			t.Errorf("the live feed's ReadAll with %s: %d events, err = %v; want ErrUnavailable saying %q", what, n, err, want)
+		}
+	}
+	t.Run("moved aside", func(t *testing.T) {
+		t.Parallel()
+		s := openMigrated(t, t.TempDir())
+		t.Cleanup(func() { s.Close() })
+		appendEvents(t, s, uuid.New(), 3, 10)
+		// The feed's connections are open, as they are once it has polled.
+		if n, err := readTail(t.Context(), s); err != nil || n != 3 {
+			t.Fatalf("the live feed's ReadAll: %d events (%v); want 3", n, err)
+		}
+		if err := os.Rename(s.Path(), s.Path()+".aside"); err != nil {
+			t.Fatal(err)
+		}
+		tailReads(t, s, "the database file moved aside", "moved or removed")
+		if err := os.Rename(s.Path()+".aside", s.Path()); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := readTail(t.Context(), s); err != nil || n != 3 {
+			t.Errorf("the live feed's ReadAll with the file back: %d events (%v); want 3", n, err)
+		}
+	})
+	t.Run("overwritten", func(t *testing.T) {
+		t.Parallel()
+		backup := filepath.Join(storeWithEvents(t, 2), sqlitestore.FileName)
+		s := openMigrated(t, storeWithEvents(t, 2))
+		t.Cleanup(func() { s.Close() })
+		appendN(t, s, 1)
+		if _, err := readTail(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+		overwriteInPlace(t, backup, s.Path())
+		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{{Type: "After", Data: []byte(`{}`)}}})
+		if !errors.Is(err, eventstore.ErrOverwritten) {
+			t.Fatalf("an append after the file was overwritten in place: %v; want ErrOverwritten", err)
+		}
+		tailReads(t, s, "the database file overwritten", "overwritten")
+		// As the clients' reads do, which read the same file.
+		if n, err := readLog(t.Context(), s); !errors.Is(err, eventstore.ErrOverwritten) {
+			t.Errorf("ReadAll with the database file overwritten: %d events, err = %v; want ErrOverwritten", n, err)
+		}
+		if head, err := s.Head(t.Context()); !errors.Is(err, eventstore.ErrOverwritten) {
+			t.Errorf("Head with the database file overwritten: head %d, err = %v; want ErrOverwritten", head, err)
+		}
+	})
 }

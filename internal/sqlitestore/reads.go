@@ -9,17 +9,57 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
-// The reads of eventstore.Store first check that the database file is
-// where the store opened it (checkFile), as appends and Ping do. A reading
-// connection already open reads the file it opened whatever became of its
-// name, while a new one is refused (fileConnector): with the file moved
-// aside, a read answered 200 or 503 by which connection the pool handed it.
-// The live feed's reads (Tail) are not checked: its connections already
-// open serve what the log held, and new ones are refused.
+// The reads of eventstore.Store, and the live feed's (Tail), first check
+// that the database file is where the store opened it (checkFile), as
+// appends and Ping do, and that no append has found it overwritten
+// (checkReading). A reading connection already open reads the file it opened
+// whatever became of its name, while a new one is refused (fileConnector):
+// with the file moved aside, a read answered 200 or 503 by which
+// connection the pool handed it, and the live feed, whose connections stay
+// open, served its subscribers from the moved file, or from a copy put over
+// it, while /readyz answered 503.
+
+// checkReading is checkFile, and the error of a file found overwritten (see
+// lookForOverwrite), for a read.
+func (s *Store) checkReading() error {
+	if err := s.checkFile(); err != nil {
+		return err
+	}
+	if err := s.overwritten.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// Tail implements eventstore.Store: the live feed's reads, checked as the
+// others are.
+func (s *Store) Tail() eventstore.LogTail { return checkedTail{s.Store.Tail(), s} }
+
+// checkedTail is the store's LogTail whose reads first run checkReading.
+type checkedTail struct {
+	eventstore.LogTail
+	s *Store
+}
+
+// Head implements eventstore.LogTail.
+func (t checkedTail) Head(ctx context.Context) (int64, error) {
+	if err := t.s.checkReading(); err != nil {
+		return 0, fmt.Errorf("read log head: %w", err)
+	}
+	return t.LogTail.Head(ctx)
+}
+
+// ReadAll implements eventstore.LogTail.
+func (t checkedTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	if err := t.s.checkReading(); err != nil {
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+	}
+	return t.LogTail.ReadAll(ctx, opts)
+}
 
 // Stream implements eventstore.Store.
 func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
-	if err := s.checkFile(); err != nil {
+	if err := s.checkReading(); err != nil {
 		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, err)
 	}
 	return s.Store.Stream(ctx, id)
@@ -27,7 +67,7 @@ func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, er
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
-	if err := s.checkFile(); err != nil {
+	if err := s.checkReading(); err != nil {
 		return eventstore.StreamPage{}, fmt.Errorf("read stream %s: %w", id, err)
 	}
 	return s.Store.ReadStream(ctx, id, opts)
@@ -35,7 +75,7 @@ func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 
 // Event implements eventstore.Store.
 func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
-	if err := s.checkFile(); err != nil {
+	if err := s.checkReading(); err != nil {
 		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, err)
 	}
 	return s.Store.Event(ctx, streamID, version)
@@ -43,7 +83,7 @@ func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
-	if err := s.checkFile(); err != nil {
+	if err := s.checkReading(); err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
 	return s.Store.ReadAll(ctx, opts)
@@ -51,7 +91,7 @@ func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 
 // ListStreams implements eventstore.Store.
 func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
-	if err := s.checkFile(); err != nil {
+	if err := s.checkReading(); err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
 	}
 	return s.Store.ListStreams(ctx, opts)
@@ -59,7 +99,7 @@ func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 
 // Head implements eventstore.Store.
 func (s *Store) Head(ctx context.Context) (int64, error) {
-	if err := s.checkFile(); err != nil {
+	if err := s.checkReading(); err != nil {
 		return 0, fmt.Errorf("read log head: %w", err)
 	}
 	return s.Store.Head(ctx)
