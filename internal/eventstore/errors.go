@@ -70,6 +70,11 @@ var (
 	// It comes with ErrUnavailable, which takes the instance out of service
 	// (/readyz).
 	ErrOverwritten = errors.New("the database file was overwritten while the service ran")
+	// ErrRestartNeeded marks a request refused because the embedded
+	// store's files changed under the running service in a way that only
+	// its clean stop and a start mend (its WAL removed or replaced): retrying
+	// cannot help. It comes with ErrUnavailable.
+	ErrRestartNeeded = errors.New("the service must be restarted")
 )
 
 // MissingError reports that the database the store keeps its data in, or

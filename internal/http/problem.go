@@ -191,10 +191,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	switch kind.status {
 	case http.StatusServiceUnavailable:
-		// Not for a damaged or overwritten file: no retry mends it (its
-		// detail says so), and clients that obey Retry-After would loop
-		// on it. API.md asks it of a database out of reach.
-		if !errors.Is(err, eventstore.ErrDamaged) && !errors.Is(err, eventstore.ErrOverwritten) {
+		// Not for a damaged or overwritten file, or files that only a
+		// restart mends: no retry mends them (the detail says so), and
+		// clients that obey Retry-After would loop on it. API.md asks it of
+		// a database out of reach.
+		if !errors.Is(err, eventstore.ErrDamaged) && !errors.Is(err, eventstore.ErrOverwritten) && !errors.Is(err, eventstore.ErrRestartNeeded) {
 			h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		}
 	case http.StatusMethodNotAllowed:
@@ -389,6 +390,14 @@ func unavailableDetail(err error) string {
 		}
 		return "The server's database file was overwritten while it ran, not through SQLite (a copy over it?): retrying will not help " +
 			"until an operator stops the server and puts the file right (the server's log says how)." + written
+	case errors.Is(err, eventstore.ErrRestartNeeded):
+		// Before an append's writes, as the file's other checks.
+		written := ""
+		if errors.As(err, &ae) {
+			written = " This append was not written."
+		}
+		return "The server's database files were changed under it while it ran (its WAL removed or replaced): retrying will not help " +
+			"until an operator stops the server cleanly and starts it again (the server's log says so)." + written
 	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown) && errors.Is(err, eventstore.ErrDurabilityUnconfirmed):
 		// A retry of a stored batch, answered once what it read is
 		// durable, whose wait for that failed (sqlstore's writer).

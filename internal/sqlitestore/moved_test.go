@@ -263,3 +263,36 @@ func TestTheLiveFeedsReadsOfADatabaseFileMovedOrOverwrittenFail(t *testing.T) {
 		}
 	})
 }
+
+// TestA503ForTheWALRemovedCarriesNoRetryAfter: with tributary.db-wal
+// removed while the server ran, every append, read and /readyz answers 503
+// until the server is stopped cleanly and started again: no retry mends
+// it. The answers carried Retry-After, which a client that obeys it retries
+// on for ever, as a damaged or overwritten file's 503s do not; their detail
+// said to try again after it.
+func TestA503ForTheWALRemovedCarriesNoRetryAfter(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	stream := uuid.New()
+	appendEvents(t, s, stream, 1, 10)
+	if err := os.Remove(s.Path() + "-wal"); err != nil {
+		t.Fatal(err)
+	}
+	srv := esthttp.New(s, esthttp.Options{OpenAPI: api.OpenAPI})
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/events", nil),
+		httptest.NewRequest(http.MethodGet, "/streams/"+stream.String()+"/events", nil),
+		httptest.NewRequest(http.MethodGet, "/readyz", nil),
+		httptest.NewRequest(http.MethodPost, "/streams/"+uuid.NewString()+"/events",
+			strings.NewReader(`{"stream_type":"t","events":[{"type":"Happened","data":{}}]}`)),
+	} {
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Values("Retry-After") != nil || strings.Contains(w.Body.String(), "Try again after Retry-After") {
+			t.Errorf("%s %s with the WAL removed: %d, Retry-After %q, %.300s; want 503 without Retry-After, whose detail says a restart mends it",
+				r.Method, r.URL.Path, w.Code, w.Header().Values("Retry-After"), w.Body.String())
+		}
+	}
+}

@@ -365,13 +365,14 @@ func (s *Store) keepWAL(ctx context.Context) error {
 	return c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
 }
 
-// checkWAL returns an error wrapping eventstore.ErrUnavailable if the WAL
-// the connections write is no longer at its path. With tributary.db-wal
-// removed by hand, appends were acknowledged into the unlinked WAL, which a
-// crash takes with it (a restart opens the database file without them), and
-// a connection opened afterwards made a new, empty WAL of its own beside
-// the old one's index. A clean stop copies the commits into the database
-// file, from the WAL the connections still have open.
+// checkWAL returns an error wrapping eventstore.ErrUnavailable and
+// eventstore.ErrRestartNeeded if the WAL the connections write is no longer
+// at its path. With tributary.db-wal removed by hand, appends were
+// acknowledged into the unlinked WAL, which a crash takes with it (a
+// restart opens the database file without them), and a connection opened
+// afterwards made a new, empty WAL of its own beside the old one's index.
+// A clean stop copies the commits into the database file, from the WAL the
+// connections still have open.
 func (s *Store) checkWAL() error {
 	if s.wal == nil {
 		return nil
@@ -388,8 +389,8 @@ func (s *Store) checkWAL() error {
 	if err != nil {
 		what = err.Error()
 	}
-	return fmt.Errorf("%w: the database's WAL %s-wal was removed or replaced while the server ran (%s): the commits in it would be lost in a crash; "+
-		"stop the server cleanly, which copies them into the database file, and start it again", eventstore.ErrUnavailable, s.path, what)
+	return fmt.Errorf("%w: %w: the database's WAL %s-wal was removed or replaced while the server ran (%s): the commits in it would be lost in a crash; "+
+		"stop the server cleanly, which copies them into the database file, and start it again", eventstore.ErrUnavailable, eventstore.ErrRestartNeeded, s.path, what)
 }
 
 // Ping implements eventstore.Store: the database answers, its file is
