@@ -462,16 +462,37 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 // checkpoint, which records in the WAL's index (-shm) up to which frame it
 // will copy (nBackfillAttempted) before it writes the file, and how many it
 // copied (nBackfill) once it has, and, where it restarts the WAL, new
-// salts. A file whose size or modification time changed while those did
-// not was written by something else. A checkpoint that fails part way (a
-// full disk) has grown the file with nBackfill as it was: the attempt it
-// recorded before says it was SQLite's. Without it, the look took the
-// store's own checkpoint on a full disk for a copy over the file, and
-// refused appends until a restart.
+// salts. A file whose size or header changed while those did not was
+// written by something else. Its modification time says nothing: a touch,
+// or a backup tool that sets the times it copied, changes it and no byte,
+// and the look refused appends until a restart. A checkpoint that fails
+// part way (a full disk) has grown the file with nBackfill as it was: the
+// attempt it recorded before says it was SQLite's. Without it, the look
+// took the store's own checkpoint on a full disk for a copy over the file,
+// and refused appends until a restart.
+//
+// Besides the header it compares log_head's page, which every append's
+// commit writes a random commit_id into: a copy with the file's own size and
+// header (another store's of the same shape, or one taken of this file
+// before its last checkpoint that wrote no page 1) still differs there.
+//
+// Once a checkpoint is recorded, it takes any change for SQLite's: it
+// cannot tell a copy put over the file after it, or during it.
 type fileWrites struct {
-	size    int64
-	modTime time.Time
-	ckpt    [16]byte // the WAL index's salts, nBackfill and nBackfillAttempted
+	size     int64
+	header   [100]byte // the file's header; all zero where it has none
+	headPage string    // log_head's page; "" where it is not read
+	ckpt     [16]byte  // the WAL index's salts, nBackfill and nBackfillAttempted
+}
+
+// foreign reports whether the file now (w) cannot have been written by
+// SQLite since it was last (see fileWrites): no checkpoint was recorded and
+// its size, header or log_head's page changed.
+func (w fileWrites) foreign(last fileWrites) bool {
+	if w.ckpt != last.ckpt {
+		return false
+	}
+	return w.size != last.size || w.header != last.header || last.headPage != "" && w.headPage != last.headPage
 }
 
 // unfinished reports whether the WAL index records a checkpoint begun and
@@ -512,6 +533,7 @@ func (s *Store) watchWrites() {
 		return
 	}
 	s.shm = shm
+	s.findHeadPage(context.Background())
 	if now, err := s.writesNow(); err == nil {
 		s.watching, s.lastWrites = true, now
 	}
@@ -526,7 +548,7 @@ func (s *Store) checkWriting() error {
 }
 
 // writesNow reads the WAL index's checkpoint record, then the file's size
-// and time: in that order, so that a checkpoint under way, which records
+// and header: in that order, so that a checkpoint under way, which records
 // itself once it has written the file, is never taken as recorded with the
 // file as it was before it.
 func (s *Store) writesNow() (fileWrites, error) {
@@ -538,7 +560,39 @@ func (s *Store) writesNow() (fileWrites, error) {
 	if err != nil {
 		return fileWrites{}, err
 	}
-	return fileWrites{size: fi.Size(), modTime: fi.ModTime(), ckpt: ckpt}, nil
+	w := fileWrites{size: fi.Size(), ckpt: ckpt}
+	// A file cut short of a header, or of log_head's page (cp, between its
+	// truncation and its write), is left with none.
+	if _, err := s.file.ReadAt(w.header[:], 0); err != nil && !errors.Is(err, io.EOF) {
+		return fileWrites{}, err
+	} else if err != nil {
+		w.header = [100]byte{}
+		return w, nil
+	}
+	if root := s.headRoot.Load(); root > 0 {
+		size := int64(binary.BigEndian.Uint16(w.header[16:18]))
+		if size == 1 {
+			size = 65536
+		}
+		page := make([]byte, size)
+		if _, err := s.file.ReadAt(page, (root-1)*size); err != nil && !errors.Is(err, io.EOF) {
+			return fileWrites{}, err
+		} else if err == nil {
+			w.headPage = string(page)
+		}
+	}
+	return w, nil
+}
+
+// findHeadPage looks up the page that holds log_head (its table's root:
+// one row, never more than one page), for the look for a copy over the
+// file; none before the schema is migrated.
+func (s *Store) findHeadPage(ctx context.Context) {
+	var root int64
+	err := s.feed.QueryRowContext(ctx, "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = 'log_head'").Scan(&root)
+	if err == nil && root > 0 {
+		s.headRoot.Store(root)
+	}
 }
 
 // noteCheckpoint takes the file's state as the next look's, where a
@@ -576,8 +630,8 @@ func (s *Store) noteCheckpoint() {
 // recorded. Another process's checkpoint (an operator's sqlite3 committing
 // beside the server) may be under way: it fails one group, and the next
 // look, once it is recorded, passes. A copy over the file followed by a
-// checkpoint of the store's before the next look (a restart of the WAL run
-// just after a commit) is not found.
+// checkpoint before the next look (a restart of the WAL run just after a
+// commit) is not found.
 func (s *Store) lookForOverwrite() error {
 	if !s.watching {
 		return nil
@@ -588,7 +642,7 @@ func (s *Store) lookForOverwrite() error {
 	}
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
-	if now.ckpt != s.lastWrites.ckpt || now.size == s.lastWrites.size && now.modTime.Equal(s.lastWrites.modTime) {
+	if !now.foreign(s.lastWrites) {
 		s.lastWrites = now
 		s.overwritten.Store(nil)
 		return nil

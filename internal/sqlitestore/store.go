@@ -99,6 +99,7 @@ type Store struct {
 	// the WAL index, whether it is read, the file's state at the last look,
 	// and the error while the file is found overwritten, for Ping.
 	shm         *os.File
+	headRoot    atomic.Int64 // log_head's page, 0 until found (findHeadPage)
 	watching    bool
 	fileMu      sync.Mutex
 	lastWrites  fileWrites
@@ -420,7 +421,13 @@ func (s *Store) Path() string { return s.path }
 
 // Migrate brings the schema up to date.
 func (s *Store) Migrate(ctx context.Context) error {
-	return migrations.ApplySQLite(ctx, s.writes, s.log)
+	if err := migrations.ApplySQLite(ctx, s.writes, s.log); err != nil {
+		return err
+	}
+	if s.shm != nil {
+		s.findHeadPage(ctx)
+	}
+	return nil
 }
 
 // Close finishes the appends already handed to the writer, refuses new ones
