@@ -462,22 +462,26 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 // checkpoint, which records in the WAL's index (-shm) up to which frame it
 // will copy (nBackfillAttempted) before it writes the file, and how many it
 // copied (nBackfill) once it has, and, where it restarts the WAL, new
-// salts. A file whose size or header changed while those did not was
-// written by something else. Its modification time says nothing: a touch,
-// or a backup tool that sets the times it copied, changes it and no byte,
-// and the look refused appends until a restart. A checkpoint that fails
-// part way (a full disk) has grown the file with nBackfill as it was: the
-// attempt it recorded before says it was SQLite's. Without it, the look
-// took the store's own checkpoint on a full disk for a copy over the file,
-// and refused appends until a restart.
+// salts. A file whose size, header or log_head's page (every append's
+// commit writes a random commit_id there, so a copy of the same size and
+// header differs in it) changed while those did not was written by
+// something else. Its modification time says nothing: a touch, or a backup
+// tool that sets the times it copied, changes it and no byte, and the look
+// refused appends until a restart. A checkpoint that fails part way (a
+// full disk) has grown the file with nBackfill as it was: the attempt it
+// recorded before says it was SQLite's. Without it, the look took the
+// store's own checkpoint on a full disk for a copy over the file, and
+// refused appends until a restart.
 //
-// Besides the header it compares log_head's page, which every append's
-// commit writes a random commit_id into: a copy with the file's own size and
-// header (another store's of the same shape, or one taken of this file
-// before its last checkpoint that wrote no page 1) still differs there.
-//
-// Once a checkpoint is recorded, it takes any change for SQLite's: it
-// cannot tell a copy put over the file after it, or during it.
+// Whatever was recorded, the header must stay a database's, and its change
+// counter (bytes 24 to 28), which SQLite raises at each commit that writes
+// page 1 (every one that grows the file) and never lowers, must not go
+// back: a copy made over the file after a checkpoint, or during one, was
+// taken for the checkpoint's writes. Where a checkpoint was recorded, that
+// is all it can tell: a copy whose change counter is the file's (taken of
+// it since its last commit that wrote page 1), or one that the checkpoint
+// then wrote page 1 over, goes unseen; only the other pages differ, and
+// reading them all at each look is the full check.
 type fileWrites struct {
 	size     int64
 	header   [100]byte // the file's header; all zero where it has none
@@ -485,10 +489,22 @@ type fileWrites struct {
 	ckpt     [16]byte  // the WAL index's salts, nBackfill and nBackfillAttempted
 }
 
+// changeCounter is the header's file change counter.
+func (w fileWrites) changeCounter() uint32 { return binary.BigEndian.Uint32(w.header[24:28]) }
+
+// wentBack reports whether the file now (w) holds no database header, or
+// a change counter behind the one it had (last): no checkpoint writes it so.
+func (w fileWrites) wentBack(last fileWrites) bool {
+	return !bytes.HasPrefix(w.header[:], header) || w.changeCounter() < last.changeCounter()
+}
+
 // foreign reports whether the file now (w) cannot have been written by
-// SQLite since it was last (see fileWrites): no checkpoint was recorded and
-// its size, header or log_head's page changed.
+// SQLite since it was last (see fileWrites): it went back, or no
+// checkpoint was recorded and its size, header or log_head's page changed.
 func (w fileWrites) foreign(last fileWrites) bool {
+	if w.wentBack(last) {
+		return true
+	}
 	if w.ckpt != last.ckpt {
 		return false
 	}
@@ -602,9 +618,10 @@ func (s *Store) findHeadPage(ctx context.Context) {
 // copy over the file after it is not read as that checkpoint. Where a
 // checkpoint is unfinished (see fileWrites.unfinished), the store's own
 // just now may have tried it again, writing the file with nothing new
-// recorded: the file's state is taken all the same. It never finds a file
-// overwritten: it may run beside one of the store's own checkpoints, not
-// yet recorded.
+// recorded: the file's state is taken all the same, unless it went back (a
+// copy over it during the append's transaction), which the next look then
+// finds. It never finds a file overwritten itself: it may run beside one of
+// the store's own checkpoints, not yet recorded.
 func (s *Store) noteCheckpoint() {
 	if !s.watching {
 		return
@@ -615,7 +632,9 @@ func (s *Store) noteCheckpoint() {
 	}
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
-	if now.ckpt != s.lastWrites.ckpt || now.unfinished() {
+	// A file without a header, or whose change counter went back, is no
+	// checkpoint's: it is left for the next look to find.
+	if (now.ckpt != s.lastWrites.ckpt || now.unfinished()) && !now.wentBack(s.lastWrites) {
 		s.lastWrites = now
 	}
 }
@@ -631,7 +650,8 @@ func (s *Store) noteCheckpoint() {
 // beside the server) may be under way: it fails one group, and the next
 // look, once it is recorded, passes. A copy over the file followed by a
 // checkpoint before the next look (a restart of the WAL run just after a
-// commit) is not found.
+// commit) is found only where its change counter is behind the file's and
+// the checkpoint did not write page 1 over it (see fileWrites).
 func (s *Store) lookForOverwrite() error {
 	if !s.watching {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,5 +277,70 @@ func TestTouchingTheDatabaseFileWhileRunningIsNoOverwrite(t *testing.T) {
 		if err := s.Ping(t.Context()); err != nil {
 			t.Errorf("ping after touch %d of the database file: %v; want it to pass", i+1, err)
 		}
+	}
+}
+
+// TestACopyOverTheDatabaseFileAfterACheckpointIsRefused: the look for a
+// copy over the file took any change to it for SQLite's own once a
+// checkpoint was recorded since the last look (here another process's, as
+// an operator's sqlite3 runs after its commits; the store's restart of its
+// WAL is one too), so a copy made after it was served as the log. The copy
+// holds a database whose change counter (the header's, which SQLite only
+// ever raises) is behind the file's: it must be refused as overwritten.
+func TestACopyOverTheDatabaseFileAfterACheckpointIsRefused(t *testing.T) {
+	t.Parallel()
+	backup := filepath.Join(storeWithEvents(t, 2), sqlitestore.FileName)
+	s := openMigrated(t, storeWithEvents(t, 2))
+	t.Cleanup(func() { s.Close() })
+	for range 20 { // the file grows, and its change counter past the copy's
+		appendEvents(t, s, uuid.New(), 1, 5000)
+	}
+	checkpointBeside(t, s)
+	appendN(t, s, 1) // a look, and the state the next one compares with
+	checkpointBeside(t, s)
+	overwriteInPlace(t, backup, s.Path())
+	if err := appendAfter(t, s); !errors.Is(err, eventstore.ErrOverwritten) {
+		t.Errorf("an append after a checkpoint and a copy over the file: %v; want ErrOverwritten", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, eventstore.ErrOverwritten) {
+		t.Errorf("ping after a checkpoint and a copy over the file: %v; want ErrOverwritten", err)
+	}
+}
+
+// TestACopyOverTheDatabaseFileDuringAnAppendAfterACheckpointIsRefused: the
+// store takes the file's state after each commit where a checkpoint was
+// recorded since (its own, or here another process's during the append's
+// transaction), so a copy made over the file after that checkpoint, before
+// the commit, became the state the next look compared with, and the copy
+// was served as the log. Its change counter is behind the file's: the next
+// append must be refused as overwritten.
+func TestACopyOverTheDatabaseFileDuringAnAppendAfterACheckpointIsRefused(t *testing.T) {
+	t.Parallel()
+	backup := filepath.Join(storeWithEvents(t, 2), sqlitestore.FileName)
+	s := openMigrated(t, storeWithEvents(t, 2))
+	t.Cleanup(func() { s.Close() })
+	for range 20 { // the file grows, and its change counter past the copy's
+		appendEvents(t, s, uuid.New(), 1, 5000)
+	}
+	checkpointBeside(t, s) // the file's counter, at the look of the next append
+	appendN(t, s, 1)       // frames for the checkpoint during the next
+	db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var once sync.Once
+	s.SetBeforeCommit(func() {
+		once.Do(func() {
+			var busy, frames, copied int64
+			if err := db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil || copied == 0 {
+				t.Errorf("a checkpoint beside the store during an append: %d frames copied (%v); want the earlier appends'", copied, err)
+			}
+			overwriteInPlace(t, backup, s.Path())
+		})
+	})
+	appendN(t, s, 1) // the copy comes after the look before its writes
+	if err := appendAfter(t, s); !errors.Is(err, eventstore.ErrOverwritten) {
+		t.Errorf("an append after a copy over the file made during the last one, after a checkpoint: %v; want ErrOverwritten", err)
 	}
 }
