@@ -544,10 +544,13 @@ func (f *Feed) endAll(err error) {
 // restores the database: it, or one of its tables, is missing (dropped, or a
 // restore begun in its place), or its file is damaged (the embedded store's
 // eventstore.ErrDamaged: an event the tailer or a subscription reads again
-// at each try).
+// at each try), or, until an operator restarts the server, overwritten
+// while it ran (eventstore.ErrOverwritten) or its WAL removed
+// (eventstore.ErrRestartNeeded).
 func unmendable(err error) bool {
 	var m *eventstore.MissingError
-	return errors.As(err, &m) || errors.Is(err, eventstore.ErrDamaged)
+	return errors.As(err, &m) || errors.Is(err, eventstore.ErrDamaged) ||
+		errors.Is(err, eventstore.ErrOverwritten) || errors.Is(err, eventstore.ErrRestartNeeded)
 }
 
 // headMoved is poll's answer to an event at the head that is not the one
