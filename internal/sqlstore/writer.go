@@ -115,13 +115,32 @@ type call struct {
 	bytes     int64       // what it adds to its group's statements (AppendBytes; 0 if no MaxGroupBytes)
 	res       eventstore.AppendResult
 	err       error
-	done      chan struct{}
+	done      chan struct{} // closed once res and err are its answer (answer)
+	answered  bool          // answer was given; the loop's alone
 	// stored is set while the last plan of its group found it a retry of a
 	// batch the log holds: whatever becomes of the group after (its time
 	// runs out, a try fails before it reads), its events are there, and it
 	// is never told that they were not written.
 	stored *storedRetry
 }
+
+// answer gives c its outcome and lets its caller go at once, not when its
+// group ends: a call answered "refused" while its group is tried on for
+// the others, or as a stored retry whose time ran out, does not hold its
+// request for the rest of the group's time. A call is answered once:
+// nothing writes res or err after, and a later answer is dropped.
+func (c *call) answer(res eventstore.AppendResult, err error) {
+	if c.answered {
+		return
+	}
+	c.answered = true
+	c.res, c.err = res, err
+	close(c.done)
+}
+
+// errNoAnswer is a call's that its group ended without answering; none
+// should. It may have been written: it is not told that it was not.
+var errNoAnswer = fmt.Errorf("%w: the writer ended this append's group without an answer for it", eventstore.ErrOutcomeUnknown)
 
 // storedRetry is a call's answer as a retry of a batch the log holds, and
 // the log's head its plan read, which must be durable before it is given.
@@ -401,7 +420,7 @@ func (w *writer) waiting(group []*call) []*call {
 func (w *writer) commit(group []*call, pre *begun) {
 	defer func() {
 		for _, c := range group {
-			close(c.done)
+			c.answer(eventstore.AppendResult{}, errNoAnswer) // (none should be left)
 		}
 	}()
 	live := w.unexpired(group)
@@ -420,16 +439,14 @@ func (w *writer) commit(group []*call, pre *begun) {
 		for _, c := range live {
 			if len(w.unexpired([]*call{c})) == 1 {
 				if err := w.run([]*call{c}, nil); err != nil {
-					c.err = err
+					c.answer(eventstore.AppendResult{}, err)
 				}
 			}
 		}
 		return
 	}
 	for _, c := range live {
-		if c.err == nil && !c.res.Duplicate { // (a retry answered meanwhile as stored keeps its answer)
-			c.err = err
-		}
+		c.answer(eventstore.AppendResult{}, err) // (a call answered meanwhile keeps its answer)
 	}
 }
 
@@ -444,7 +461,7 @@ func (w *writer) unexpired(calls []*call) []*call {
 			if c.stored != nil {
 				w.answerStored([]*call{c}, nil)
 			} else {
-				c.err = fmt.Errorf("%w before it could be written", err)
+				c.answer(eventstore.AppendResult{}, fmt.Errorf("%w before it could be written", err))
 			}
 			continue
 		}
@@ -472,15 +489,15 @@ func (w *writer) answerStored(calls []*call, unconfirmed error) {
 		cancel()
 		if err == nil {
 			for _, c := range calls {
-				c.res, c.err = c.stored.res, nil
+				c.answer(c.stored.res, nil)
 			}
 			return
 		}
 		unconfirmed = fmt.Errorf("%w: %w: %w", eventstore.ErrUnavailable, errDurabilityWait, err)
 	}
 	for _, c := range calls {
-		c.err = fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
-			eventstore.ErrOutcomeUnknown, unconfirmed)
+		c.answer(eventstore.AppendResult{}, fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
+			eventstore.ErrOutcomeUnknown, unconfirmed))
 	}
 }
 
@@ -526,7 +543,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		pre = nil
 		if err == nil {
 			for i, c := range calls {
-				c.res, c.err = out[i].res, out[i].err
+				c.answer(out[i].res, out[i].err)
 			}
 			return nil
 		}
@@ -571,7 +588,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 					case c.stored != nil:
 						stored = append(stored, c)
 					default:
-						c.err = refused
+						c.answer(eventstore.AppendResult{}, refused)
 					}
 				}
 				if len(stored) > 0 {
@@ -607,7 +624,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		if c.stored != nil {
 			stored = append(stored, c)
 		} else {
-			c.err = failed
+			c.answer(eventstore.AppendResult{}, failed)
 		}
 	}
 	if len(stored) > 0 {

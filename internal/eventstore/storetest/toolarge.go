@@ -94,12 +94,13 @@ func testTooLarge(t *testing.T, b Backend, bound Bound) {
 
 // testTooLargeInAGroup queues four appends that fit and one too large
 // behind a held commit, so that they go as the next group together, and
-// proves that they did: they are answered together, once the group's
-// transaction (and, where it failed, the retries of its requests one at a
-// time) has ended, so no commit among them runs after one of them was
-// answered. Appends that went one by one, each in a group of its own, would
-// be answered one per commit, and the next commit would find the last
-// answered; then the test would prove nothing about a group.
+// proves that they did: none of them is answered before the second commit
+// after the held one begins. That is the group's own, or, where the
+// group's transaction failed, that of the first of its requests retried
+// one at a time (each answered as soon as it is written). Appends that went
+// one by one, each in a group of its own, would be answered one per commit,
+// and the second commit would find the first answered; then the test would
+// prove nothing about a group.
 func testTooLargeInAGroup(t *testing.T, b Backend, bound Bound) {
 	s := b.Open(t)
 	n := bound(t, s)
@@ -108,8 +109,8 @@ func testTooLargeInAGroup(t *testing.T, b Backend, bound Bound) {
 	}
 	// The first commit waits for release; each later one, once the
 	// appends that fit have been released, waits a little for one of
-	// them to be answered (there is none if they went as one group), and
-	// records how many were.
+	// them to be answered (at the second there is none if they went as one
+	// group), and records how many were.
 	var (
 		held, release = make(chan struct{}), make(chan struct{})
 		answered      atomic.Int32 // appends that fit, answered
@@ -186,12 +187,9 @@ func testTooLargeInAGroup(t *testing.T, b Backend, bound Bound) {
 	if len(seen) == 0 {
 		t.Errorf("no commit after the held one: the appends that fit were not written")
 	}
-	for k, a := range seen {
-		if a != 0 {
-			t.Errorf("commit %d after the held one began with %d of the appends that fit already answered (at each commit: %v), want none: "+
-				"they did not go as one group, so the test proves nothing about an append too large in a group", k+1, a, seen)
-			break
-		}
+	if len(seen) > 1 && seen[1] != 0 {
+		t.Errorf("the second commit after the held one began with %d of the appends that fit already answered (at each commit: %v), want none: "+
+			"they did not go as one group, so the test proves nothing about an append too large in a group", seen[1], seen)
 	}
 	requireLogLength(t, s, 5, "after a group of four appends that fit and one too large, behind one held")
 }
