@@ -78,3 +78,74 @@ func lockStream(ctx context.Context, t *testing.T, db *sql.DB, stream uuid.UUID)
 	}
 	return report
 }
+
+// nearDeadline is a caller's context whose deadline is near and whose
+// caller has not yet gone: the moment between the writer answering it
+// "refused" (its time nearly up) and its timer firing, held open.
+type nearDeadline struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c nearDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// TestAnAppendRefusedEarlyInItsGroupIsNotRunAgainAlone: an append answered
+// "refused" as its time was nearly up goes out of its group, which is
+// tried on for the other; that other's tries then fail with an error of
+// its own (not the database's passing trouble: here a trigger refusing
+// its event). The writer then ran each call of the group alone, the one
+// already answered too: it was written, after its caller was told it was
+// refused (and, before answers were released at once, its caller was told
+// the second answer instead). Only calls still without an answer are run
+// again.
+func TestAnAppendRefusedEarlyInItsGroupIsNotRunAgainAlone(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	db := otherProcessDB(t, dsn)
+	x := uuid.New()
+	appendVersions(ctx, t, s, x, 2)
+	if _, err := db.ExecContext(ctx, "CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW "+
+		"IF NEW.event_type = 'Poison' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poison refused'; END IF"); err != nil {
+		t.Fatal(err)
+	}
+
+	release := holdFirstAppend(ctx, s)
+	report := lockStream(ctx, t, db, x)
+
+	short, long := make(chan error, 1), make(chan error, 1)
+	shortID := uuid.New()
+	go func() {
+		_, err := s.Append(nearDeadline{ctx, time.Now().Add(1500 * time.Millisecond)}, eventstore.AppendRequest{StreamID: x, StreamType: "thing",
+			Expected: eventstore.Any, Events: []eventstore.NewEvent{{ID: shortID, Type: "Happened", Data: []byte(`{}`)}}})
+		short <- err
+	}()
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := s.Append(actx, eventstore.AppendRequest{StreamID: x, StreamType: "thing", Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{{Type: "Poison", Data: []byte(`{}`)}}})
+		long <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // both queued behind the first
+	s.SetBeforeCommit(func() {})
+	if err := release(); err != nil {
+		t.Fatalf("the first append: %v", err)
+	}
+	shortErr := <-short
+	if err := report.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-long; err == nil || errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("the append whose event the trigger refuses: %v; want the trigger's error, not unavailable", err)
+	}
+	if !errors.Is(shortErr, eventstore.ErrUnavailable) {
+		t.Errorf("the append whose time was nearly up while the stream was locked: %v; want it refused (ErrUnavailable)", shortErr)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE event_id = ?", shortID[:]).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("the append answered as refused was written (%d events): its group's failure ran it again alone", n)
+	}
+}

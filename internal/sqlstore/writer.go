@@ -432,11 +432,14 @@ func (w *writer) commit(group []*call, pre *begun) {
 	if err == nil {
 		return
 	}
-	if len(live) > 1 && !errors.Is(err, eventstore.ErrUnavailable) {
+	// Those answered meanwhile (refused as their time was nearly up, a
+	// stored retry whose time ran out) keep their answer: none is run again.
+	pending := slices.DeleteFunc(live, func(c *call) bool { return c.answered })
+	if len(pending) > 1 && !errors.Is(err, eventstore.ErrUnavailable) {
 		// Something in one request broke the shared transaction. Run each
 		// request alone so that only the one at fault fails.
-		w.log.Warn("group append failed; retrying its requests one at a time", "requests", len(live), "error", err)
-		for _, c := range live {
+		w.log.Warn("group append failed; retrying its requests one at a time", "requests", len(pending), "error", err)
+		for _, c := range pending {
 			if len(w.unexpired([]*call{c})) == 1 {
 				if err := w.run([]*call{c}, nil); err != nil {
 					c.answer(eventstore.AppendResult{}, err)
@@ -445,8 +448,8 @@ func (w *writer) commit(group []*call, pre *begun) {
 		}
 		return
 	}
-	for _, c := range live {
-		c.answer(eventstore.AppendResult{}, err) // (a call answered meanwhile keeps its answer)
+	for _, c := range pending {
+		c.answer(eventstore.AppendResult{}, err)
 	}
 }
 
