@@ -583,20 +583,19 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			// fail as refused, and those with time left go on being tried
 			// without them, as a group of their own would be.
 			if rest := waitingPast(calls, time.Now().Add(2*wait)); len(rest) > 0 && len(rest) < len(calls) {
-				refused := w.d.Translate(err)
-				var stored []*call
-				for _, c := range calls {
-					switch {
-					case slices.Contains(rest, c):
-					case c.stored != nil:
-						stored = append(stored, c)
-					default:
-						c.answer(eventstore.AppendResult{}, refused)
-					}
-				}
-				if len(stored) > 0 {
-					w.answerStored(stored, nil)
-				}
+				w.leave(calls, rest, w.d.Translate(err))
+				calls = rest
+				attempt-- // not a failed attempt
+				continue
+			}
+		}
+		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, errOutcomeUnknown) && !errors.Is(err, errDurabilityWait) {
+			// The try ended at the earliest callers' deadline (a lock wait,
+			// a slow statement), having written nothing: a COMMIT whose
+			// answer was lost is settled before it comes here. They fail,
+			// and those with time left go on being tried without them.
+			if rest := waitingPast(calls, time.Now()); len(rest) > 0 && len(rest) < len(calls) {
+				w.leave(calls, rest, w.failure(err, writeRefusals))
 				calls = rest
 				attempt-- // not a failed attempt
 				continue
@@ -638,6 +637,25 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		w.answerStored(stored, unconfirmed)
 	}
 	return nil
+}
+
+// leave answers the calls that are not in rest, which run goes on trying
+// without them, with err, or, a retry of a batch the log holds, as stored
+// (answerStored): their time is up, or nearly.
+func (w *writer) leave(calls, rest []*call, err error) {
+	var stored []*call
+	for _, c := range calls {
+		switch {
+		case slices.Contains(rest, c):
+		case c.stored != nil:
+			stored = append(stored, c)
+		default:
+			c.answer(eventstore.AppendResult{}, err)
+		}
+	}
+	if len(stored) > 0 {
+		w.answerStored(stored, nil)
+	}
 }
 
 // failure is run's error for its calls once its tries have ended with err,
