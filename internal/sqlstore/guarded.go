@@ -110,7 +110,7 @@ var errStopped = errors.New("the group could not go in one round trip")
 func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uuid.UUID, out []outcome) error {
 	conn, err := w.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w: %w", errCommitNotSent, err)
+		return fmt.Errorf("%w: %w: %w", errNoConnection, errCommitNotSent, err)
 	}
 	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true}
 	stmts := []statement{

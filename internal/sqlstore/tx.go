@@ -122,9 +122,13 @@ func (r *readPhase) plan() *plan { return newPlan(r.head, r.now, r.calls, r.foun
 func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls []*call) (*appendTx, *plan, error) {
 	ctx, stop := whileCalled(ctx, calls)
 	defer stop()
+	if err := ctx.Err(); err != nil {
+		// Its time was up before it began: no wait for a connection failed.
+		return nil, nil, leftOr(ctx, fmt.Errorf("begin: %w", err))
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, nil, leftOr(ctx, fmt.Errorf("begin: %w", err))
+		return nil, nil, leftOr(ctx, fmt.Errorf("%w: %w", errNoConnection, err))
 	}
 	t := &appendTx{conn: conn, d: d, m: m}
 	deadline, ok := ctx.Deadline()
@@ -189,6 +193,10 @@ func leftOr(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// errNoConnection is a group's that found no connection of the writer's
+// pool free (each in use, or none could be made): nothing was sent.
+var errNoConnection = errors.New("wait for a connection to the database")
 
 // errReadsLost is a group's whose reads lost their session: nothing was
 // written, and run begins it again on another.

@@ -536,6 +536,13 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		if bound.Before(end) {
 			end = bound
 		}
+		if err != nil && !errors.Is(err, errCallerLeft) && !time.Now().Before(end) {
+			// No time for another try (the callers' timers have yet to
+			// fire): it would end at once, its error ("begin: context
+			// deadline exceeded") hiding what ended the last.
+			pre.abandon()
+			break
+		}
 		if pre != nil && len(pre.reads.calls) != len(calls) {
 			// Its plan counts a caller who left.
 			pre.abandon()
@@ -560,7 +567,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		}
 		if errors.Is(err, ErrNotWriter) && w.d.NotWriter != nil && attempt < maxTxAttempts {
 			if nerr := w.notWriter(calls); nerr != nil {
-				err = nerr
+				err = fmt.Errorf("%w: %w", errLeaseWait, nerr)
 				break
 			}
 			continue
@@ -588,6 +595,9 @@ func (w *writer) run(calls []*call, pre *begun) error {
 				attempt-- // not a failed attempt
 				continue
 			}
+			// No time for another wait: the refusal is the answer. A try
+			// begun now would only meet the deadline.
+			break
 		}
 		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, errOutcomeUnknown) && !errors.Is(err, errDurabilityWait) {
 			// The try ended at the earliest callers' deadline (a lock wait,
@@ -671,6 +681,17 @@ func (w *writer) failure(err error, refusals int) error {
 		return fmt.Errorf("%w: what this append read could not be confirmed durable within the request's time (%w)", eventstore.ErrUnavailable, err)
 	case errors.Is(err, errDurabilityWait) && w.d.Refused != nil && w.d.Refused(err):
 		return fmt.Errorf("%w: the wait for what this append read to be durable kept meeting a lock that another session holds (%w)", eventstore.ErrUnavailable, err)
+	case errors.Is(err, errLeaseWait) && errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: this node of the Galera cluster does not hold the writer lease, and the store did not reach the node that does "+
+			"within the request's time (%w)", eventstore.ErrUnavailable, err)
+	case errors.Is(err, errNoConnection) && errors.Is(err, context.DeadlineExceeded):
+		// Not a statement the database did not answer: none was sent.
+		return fmt.Errorf("%w: no connection to the database was free within the request's time "+
+			"(each of the writer's in use, or none could be made) (%w)", eventstore.ErrUnavailable, err)
+	case !errors.Is(err, errDurabilityWait) && w.d.Refused != nil && w.d.Refused(err):
+		// Refused as the time ended, with none for another wait.
+		return fmt.Errorf("%w: a lock this append needs was not free within the request's time: another session holds it (%w)",
+			eventstore.ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded) && refusals > 0:
 		// The database said, meanwhile, that a lock the writes need was
 		// held (Refused): another session's.
@@ -933,6 +954,10 @@ func waitingPast(calls []*call, t time.Time) []*call {
 // ErrNotWriter is an append transaction's on a node of a Galera cluster that
 // does not hold the writer lease: it stopped before writing anything.
 var ErrNotWriter = fmt.Errorf("%w: this node of the Galera cluster does not hold the writer lease (another instance moved it)", eventstore.ErrUnavailable)
+
+// errLeaseWait marks a failed wait for the store to reach the node that
+// holds the Galera writer lease (Dialect.NotWriter).
+var errLeaseWait = errors.New("the wait for the node that holds the writer lease")
 
 // errCallerLeft rolls back a group one of whose callers gave up before COMMIT.
 var errCallerLeft = errors.New("a caller left before COMMIT")

@@ -1,0 +1,177 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// A database the writer's tests script: each statement's answer is what
+// answer returns, given the statement's context and text.
+
+type scripted struct {
+	answer func(ctx context.Context, query string) (driver.Rows, error)
+}
+
+func (s *scripted) Connect(context.Context) (driver.Conn, error) { return scriptedConn{s}, nil }
+func (s *scripted) Driver() driver.Driver                        { return s }
+func (s *scripted) Open(string) (driver.Conn, error)             { return scriptedConn{s}, nil }
+
+type scriptedConn struct{ s *scripted }
+
+func (c scriptedConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("not scripted") }
+func (c scriptedConn) Close() error                        { return nil }
+func (c scriptedConn) Begin() (driver.Tx, error)           { return nil, errors.New("not scripted") }
+func (c scriptedConn) ExecContext(ctx context.Context, query string, _ []driver.NamedValue) (driver.Result, error) {
+	rows, err := c.s.answer(ctx, query)
+	if rows != nil {
+		rows.Close()
+	}
+	return driver.RowsAffected(0), err
+}
+func (c scriptedConn) QueryContext(ctx context.Context, query string, _ []driver.NamedValue) (driver.Rows, error) {
+	rows, err := c.s.answer(ctx, query)
+	if err == nil && rows == nil {
+		rows = &scriptedRows{}
+	}
+	return rows, err
+}
+
+// scriptedRows is one result set of rows, each of len(cols) values.
+type scriptedRows struct {
+	cols []string
+	rows [][]driver.Value
+}
+
+func (r *scriptedRows) Columns() []string { return r.cols }
+func (r *scriptedRows) Close() error      { return nil }
+func (r *scriptedRows) Next(dest []driver.Value) error {
+	if len(r.rows) == 0 {
+		return io.EOF
+	}
+	copy(dest, r.rows[0])
+	r.rows = r.rows[1:]
+	return nil
+}
+
+// scriptedWriter is a writer (not started) on a database scripted by answer.
+func scriptedWriter(t *testing.T, d Dialect, answer func(ctx context.Context, query string) (driver.Rows, error)) *writer {
+	t.Helper()
+	db := sql.OpenDB(&scripted{answer: answer})
+	t.Cleanup(func() { db.Close() })
+	d.Begin, d.LockHead = "BEGIN", "lock_head"
+	if d.Translate == nil {
+		d.Translate = func(err error) error { return err }
+	}
+	never := func(error) bool { return false }
+	if d.Retryable == nil {
+		d.Retryable = never
+	}
+	d.Conflict = never
+	return &writer{d: d, db: db, waitDurable: func(context.Context, int64) error { return nil }, log: slog.New(slog.DiscardHandler)}
+}
+
+// scriptedCall is an append of one event to a new stream, by a caller
+// whose context is ctx.
+func scriptedCall(ctx context.Context) *call {
+	return &call{ctx: ctx, done: make(chan struct{}), req: eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing",
+		Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}}
+}
+
+// answered runs a group of c alone and returns its answer.
+func answered(w *writer, c *call) error {
+	w.commit([]*call{c}, nil)
+	<-c.done
+	return c.err
+}
+
+// TestAGroupWhoseTimeEndsWaitingForAConnectionSaysSo: every connection
+// of the writer's pool in use (held by a stuck round trip, a pool too
+// small), a group's time ended in its wait for one, and the append said
+// "the database did not answer within the request's time": no statement
+// was sent. It says that no connection was free.
+func TestAGroupWhoseTimeEndsWaitingForAConnectionSaysSo(t *testing.T) {
+	w := scriptedWriter(t, Dialect{}, func(context.Context, string) (driver.Rows, error) {
+		return nil, errors.New("no statement should be sent")
+	})
+	w.db.SetMaxOpenConns(1)
+	held, err := w.db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = answered(w, scriptedCall(ctx))
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "no connection to the database was free within the request's time") {
+		t.Errorf("an append whose time ended while every connection of the writer's pool was in use: %v; "+
+			"want an error wrapping ErrUnavailable that says no connection to the database was free within the request's time", err)
+	}
+}
+
+// TestAGroupWhoseTimeEndsWaitingForTheWriterLeaseSaysSo: on a node of a
+// Galera cluster that does not hold the writer lease, a group waits for
+// the store to reach the node that does; its time ended in that wait, and
+// the append said "the database did not answer within the request's time".
+// It says what it waited for.
+func TestAGroupWhoseTimeEndsWaitingForTheWriterLeaseSaysSo(t *testing.T) {
+	d := Dialect{Leased: true, NotWriter: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }}
+	w := scriptedWriter(t, d, func(_ context.Context, query string) (driver.Rows, error) {
+		if query == "lock_head" { // the lease is another node's
+			return &scriptedRows{cols: []string{"position", "recorded_at", "leased"}, rows: [][]driver.Value{{int64(0), nil, false}}}, nil
+		}
+		return nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := answered(w, scriptedCall(ctx))
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "writer lease") || strings.Contains(err.Error(), "did not answer") {
+		t.Errorf("an append whose time ended while the store waited for the node that holds the writer lease: %v; "+
+			"want an error wrapping ErrUnavailable that names the writer lease, not a database that did not answer", err)
+	}
+}
+
+// heldTimer is a caller's context whose deadline has passed and whose
+// timer has not yet fired: the order two timers of one instant fire in
+// (the caller's, the group's), made certain.
+type heldTimer struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c heldTimer) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// TestALockRefusedAsTheGroupsTimeEndsSaysSo: the database refuses a lock
+// the group's reads need (MySQL's 1205: another session holds it) as the
+// group's time ends. A refusal is tried again while there is time; there
+// was none, yet the writer began another try, which ended at once: the
+// append said "the database did not answer within the request's time
+// (begin: context deadline exceeded)", neither of which is what happened.
+// It says that the lock was not free.
+func TestALockRefusedAsTheGroupsTimeEndsSaysSo(t *testing.T) {
+	refused := errors.New("Error 1205: Lock wait timeout exceeded")
+	isRefused := func(err error) bool { return errors.Is(err, refused) }
+	d := Dialect{Refused: isRefused, Retryable: isRefused}
+	w := scriptedWriter(t, d, func(ctx context.Context, query string) (driver.Rows, error) {
+		if query == "lock_head" { // the server's answer to a lock wait, read as the time ends
+			<-ctx.Done()
+			return nil, refused
+		}
+		return nil, nil
+	})
+	err := answered(w, scriptedCall(heldTimer{context.Background(), time.Now().Add(100 * time.Millisecond)}))
+	if !errors.Is(err, refused) || !strings.Contains(err.Error(), "was not free within the request's time") || strings.Contains(err.Error(), "begin:") {
+		t.Errorf("an append whose group's lock was refused as its time ended: %v; "+
+			"want an error wrapping the refusal that says the lock was not free within the request's time, with no try begun after", err)
+	}
+}
