@@ -476,9 +476,27 @@ type begun struct {
 // even though they arrived (it does so when a query's context ends), and the
 // writes would fail on it: that too counts as a failure here, so that the
 // group begins afresh with its own deadline.
-func (b *begun) finish() (*appendTx, *plan, error) {
+//
+// As begin's, the reads (which may wait for the log's lock) end once every
+// one of calls, the group's, has left; the error then wraps errCallerLeft.
+func (b *begun) finish(calls []*call) (*appendTx, *plan, error) {
 	defer b.cancel()
+	called, stop := whileCalled(b.ctx, calls)
+	defer stop()
+	cut := context.AfterFunc(called, func() {
+		if context.Cause(called) == errCallerLeft {
+			b.cancel()
+		}
+	})
 	err := b.scan() // the rows are closed: the driver no longer watches ctx
+	cut()
+	if context.Cause(called) == errCallerLeft {
+		b.t.rollback()
+		if err == nil {
+			return nil, nil, errCallerLeft
+		}
+		return nil, nil, fmt.Errorf("%w: %w", errCallerLeft, err)
+	}
 	if err == nil && b.ctx.Err() != nil {
 		err = fmt.Errorf("%s: the earlier group's deadline passed: %w", b.reads.stmts[b.reads.first].kind, b.ctx.Err())
 	}

@@ -488,7 +488,7 @@ func (w *writer) answerStored(calls []*call, unconfirmed error) {
 			head = max(head, c.stored.head)
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), earliestDeadline(calls))
-		err := w.waitDurable(ctx, head)
+		err := w.waitDurableWhileCalled(ctx, calls, head)
 		cancel()
 		if err == nil {
 			for _, c := range calls {
@@ -502,6 +502,17 @@ func (w *writer) answerStored(calls []*call, unconfirmed error) {
 		c.answer(eventstore.AppendResult{}, fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
 			eventstore.ErrOutcomeUnknown, unconfirmed))
 	}
+}
+
+// waitDurableWhileCalled waits, by ctx's end, until every commit up to
+// position is durable, and ends too once every caller of calls has left
+// (the error then wraps errCallerLeft): it writes nothing, and an Append,
+// which waits for its answer, would hold its handler (through a stop's
+// reserve) for the rest of the wait.
+func (w *writer) waitDurableWhileCalled(ctx context.Context, calls []*call, position int64) error {
+	ctx, stop := whileCalled(ctx, calls)
+	defer stop()
+	return leftOr(ctx, w.waitDurable(ctx, position))
 }
 
 // errDurabilityWait marks a failed wait for the durability of what a group
@@ -757,7 +768,10 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		// If its reads failed (a lock wait cut short by the earlier group's
 		// deadline, a lost connection), it was rolled back: begin afresh,
 		// which meets the same trouble, if any, with this group's deadline.
-		t, p, _ = pre.finish()
+		var err error
+		if t, p, err = pre.finish(calls); t == nil && errors.Is(err, errCallerLeft) {
+			return nil, err
+		}
 	}
 	if t == nil {
 		var err error
@@ -779,7 +793,10 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		// of ours would have made what it read durable; without one, wait
 		// until it is.
 		t.rollback()
-		if err := w.waitDurable(ctx, head); err != nil {
+		if err := w.waitDurableWhileCalled(ctx, calls, head); err != nil {
+			if errors.Is(err, errCallerLeft) {
+				return nil, err // run answers the retries as stored, not confirmed durable
+			}
 			return nil, fmt.Errorf("%w: %w", errDurabilityWait, err)
 		}
 		return out, nil
