@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,5 +174,35 @@ func TestALockRefusedAsTheGroupsTimeEndsSaysSo(t *testing.T) {
 	if !errors.Is(err, refused) || !strings.Contains(err.Error(), "was not free within the request's time") || strings.Contains(err.Error(), "begin:") {
 		t.Errorf("an append whose group's lock was refused as its time ended: %v; "+
 			"want an error wrapping the refusal that says the lock was not free within the request's time, with no try begun after", err)
+	}
+}
+
+// TestAGroupWaitingForTheWriterLeaseEndsWhenItsCallersLeave: the wait for
+// the node that holds the writer lease, like a group's reads, ends once
+// every caller of the group has left (a stop cut short by a second
+// signal): it went on to the group's time's end, 30 s for a caller
+// without a deadline, holding the Append.
+func TestAGroupWaitingForTheWriterLeaseEndsWhenItsCallersLeave(t *testing.T) {
+	waiting := make(chan struct{})
+	var once sync.Once
+	d := Dialect{Leased: true, NotWriter: func(ctx context.Context) error {
+		once.Do(func() { close(waiting) })
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	w := scriptedWriter(t, d, func(_ context.Context, query string) (driver.Rows, error) {
+		if query == "lock_head" { // the lease is another node's
+			return &scriptedRows{cols: []string{"position", "recorded_at", "leased"}, rows: [][]driver.Value{{int64(0), nil, false}}}, nil
+		}
+		return nil, nil
+	})
+	ctx, leave := context.WithCancel(context.Background()) // no deadline: the writer bounds it (30 s)
+	defer leave()
+	go func() {
+		<-waiting
+		leave()
+	}()
+	if err := answered(w, scriptedCall(ctx)); !errors.Is(err, context.Canceled) {
+		t.Errorf("an append whose caller left while its group waited for the node that holds the writer lease: %v; want its caller's context.Canceled", err)
 	}
 }

@@ -577,7 +577,10 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			continue
 		}
 		if errors.Is(err, ErrNotWriter) && w.d.NotWriter != nil && attempt < maxTxAttempts {
-			if nerr := w.notWriter(calls); nerr != nil {
+			if nerr := w.notWriter(calls); errors.Is(nerr, errCallerLeft) {
+				attempt-- // not a failed attempt: the next answers those who left
+				continue
+			} else if nerr != nil {
 				err = fmt.Errorf("%w: %w", errLeaseWait, nerr)
 				break
 			}
@@ -937,11 +940,14 @@ func (w *writer) takeNext(deadline time.Time, calls []*call) *readPhase {
 }
 
 // notWriter waits, until the earliest deadline of calls, for the store to
-// connect to the node that holds the writer lease.
+// connect to the node that holds the writer lease. It ends too once every
+// caller has left (the error then wraps errCallerLeft), as a group's reads do.
 func (w *writer) notWriter(calls []*call) error {
 	ctx, cancel := context.WithDeadline(context.Background(), earliestDeadline(calls))
 	defer cancel()
-	return w.d.NotWriter(ctx)
+	ctx, stop := whileCalled(ctx, calls)
+	defer stop()
+	return leftOr(ctx, w.d.NotWriter(ctx))
 }
 
 // earliestDeadline is the earliest of the calls' deadlines, and at most
