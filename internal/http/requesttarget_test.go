@@ -93,3 +93,42 @@ func TestAConnectIsLoggedWithTheTargetItAskedFor(t *testing.T) {
 		t.Errorf("the log holds the token:\n%s", out)
 	}
 }
+
+// TestAnAbsoluteTargetWithNoPathIsLoggedAsTheRootItIsServedAs: GET
+// http://test HTTP/1.1, a target in absolute form with an empty path, is
+// served as / (the page), but was logged with "path":"", and an operator
+// could not tell what it asked for; POST and OPTIONS of it were 404s with
+// an empty detail, where / answers 405 and 204 with its Allow. It is
+// logged and answered as "/", as RFC 9112 §3.2.2 takes an empty path to be.
+func TestAnAbsoluteTargetWithNoPathIsLoggedAsTheRootItIsServedAs(t *testing.T) {
+	t.Parallel()
+	logs := &testlog.Buffer{}
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
+		OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	resp, body := rawRequest(t, srv, "GET http://test HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET http://test: %d %q %.200s; want 200, the page at /", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	// Answered as / is on every method, not as a path no route serves (404).
+	for _, tc := range []struct {
+		method string
+		status int
+	}{{"POST", http.StatusMethodNotAllowed}, {"OPTIONS", http.StatusNoContent}} {
+		resp, body := rawRequest(t, srv, tc.method+" http://test HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+		if resp.StatusCode != tc.status || !strings.Contains(resp.Header.Get("Allow"), "GET") {
+			t.Errorf("%s http://test: %d, Allow %q, %s; want %d with the Allow of /, as %s / is answered",
+				tc.method, resp.StatusCode, resp.Header.Get("Allow"), body, tc.status, tc.method)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(logs.String(), `"msg":"request"`) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if strings.Count(out, `"path":"/"`) != 3 || strings.Contains(out, `"path":""`) {
+		t.Errorf(`GET http://test: want its access line to say "path":"/", what it is served as; the log:
+%s`, out)
+	}
+}

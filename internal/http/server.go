@@ -186,7 +186,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.handling.Add(1)
 	defer s.handling.Add(-1)
-	s.handler.ServeHTTP(w, withUnreservedDecoded(r))
+	s.handler.ServeHTTP(w, withUnreservedDecoded(withRootPath(r)))
+}
+
+// withRootPath is r with the path "/" where its target is in absolute form
+// with an empty path (GET http://host): RFC 9112 §3.2.2 takes that path to
+// be "/", and chi routed a GET there as /, but the 405 of a POST, and an
+// OPTIONS, found no route for "" and answered 404.
+func withRootPath(r *http.Request) *http.Request {
+	if r.URL.Path != "" || r.URL.RawPath != "" || r.URL.Host == "" || r.Method == http.MethodConnect {
+		return r
+	}
+	r2 := *r
+	u := *r.URL
+	u.Path = "/"
+	r2.URL = &u
+	return &r2
 }
 
 // refuseHTTP2Preface answers "PRI * HTTP/2.0", a client speaking HTTP/2
@@ -934,7 +949,8 @@ func (s *Server) logMethod(method string) string {
 }
 
 // sentPath is r's path as its request line sent it: percent-escapes as
-// they came, before withUnreservedDecoded, "*" for OPTIONS *, and a target
+// they came, before withUnreservedDecoded, "*" for OPTIONS *, "/" for an
+// absolute target with no path (http://host, served as /), and a target
 // that is no path (CONNECT's host:port) whole.
 func sentPath(r *http.Request) string {
 	target := r.RequestURI
@@ -944,6 +960,9 @@ func sentPath(r *http.Request) string {
 	}
 	if r.Method != http.MethodConnect { // whose URL net/http gives the target as Host
 		if u, err := url.ParseRequestURI(target); err == nil && u.Host != "" {
+			if u.EscapedPath() == "" {
+				return "/" // http://host is served as /, as RFC 9112 §3.2.2 has an empty path taken
+			}
 			return u.EscapedPath() // an absolute URI: its path as sent, where it is a valid encoding
 		}
 	}
