@@ -460,7 +460,7 @@ func (c *Connections) refusal(bound string) []byte {
 		"X-Content-Type-Options: nosniff\r\n" + // as on every answer of the service
 		"Cache-Control: no-store\r\n" + // as on every problem (noStore)
 		"X-Request-Id: " + uuid.NewString() + "\r\n" + // likewise (no request was read: a new one)
-		"Retry-After: " + strconv.Itoa(retryAfterSeconds) + "\r\n" +
+		"Retry-After: " + retryAfter(errTooManyConnections) + "\r\n" +
 		"Connection: close\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
 }

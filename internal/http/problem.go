@@ -130,9 +130,29 @@ var problemKinds = []problemKind{
 
 var internalKind = problemKind{nil, http.StatusInternalServerError, "internal", "Internal server error"}
 
-// retryAfterSeconds is what a 503 tells clients to wait (but for a
-// damaged file's: see writeError).
+// retryAfterSeconds is what a 503 tells clients to wait (retryAfter).
 const retryAfterSeconds = 2
+
+// errTooManyConnections is the refusal of a connection past
+// TRIBUTARY_MAX_CONNECTIONS or its share of one client (Connections): a
+// 503 written before any request is read, so not by writeError.
+var errTooManyConnections = errors.New("too many connections")
+
+// retryAfter is the Retry-After header of a 503 answering err, or "" for
+// none: the one place the rule is written, for writeError and for the
+// refusal of a connection (Connections.refusal). API.md asks it of every
+// 503: a database out of reach or out of time, a limit of this instance's
+// (subscribers, bodies in flight, connections), a stop. But not of a
+// damaged or overwritten embedded file, or one whose WAL was removed
+// (eventstore.ErrDamaged, ErrOverwritten, ErrRestartNeeded): no retry
+// mends it (its detail says so), and clients that obey Retry-After would
+// loop on it.
+func retryAfter(err error) string {
+	if errors.Is(err, eventstore.ErrDamaged) || errors.Is(err, eventstore.ErrOverwritten) || errors.Is(err, eventstore.ErrRestartNeeded) {
+		return ""
+	}
+	return strconv.Itoa(retryAfterSeconds)
+}
 
 // writeError answers a failed request with RFC 9457 problem details. It is
 // the one place where errors become statuses, and where 5xx are logged. A
@@ -191,12 +211,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	switch kind.status {
 	case http.StatusServiceUnavailable:
-		// Not for a damaged or overwritten file, or files that only a
-		// restart mends: no retry mends them (the detail says so), and
-		// clients that obey Retry-After would loop on it. API.md asks it of
-		// a database out of reach.
-		if !errors.Is(err, eventstore.ErrDamaged) && !errors.Is(err, eventstore.ErrOverwritten) && !errors.Is(err, eventstore.ErrRestartNeeded) {
-			h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		if v := retryAfter(err); v != "" {
+			h.Set("Retry-After", v)
 		}
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", allowed(s.router, routingPath(r)))
