@@ -745,11 +745,22 @@ func cutStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.C
 func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, deadline time.Time) (waitErr, storeErr error) {
 	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
 	defer cancelEnd()
-	handler.Cut() // what the close cuts is logged as the server's doing
-	srv.Close()
-	// Subscriptions took their connections over, and Close leaves those; a
-	// cut during the shutdown delay comes before Shutdown has ended them.
+	// What still runs is cut, and logged as the server's doing: each
+	// request's context ends, and one that has written nothing yet is
+	// answered 503 with Retry-After as its handler returns (a client whose
+	// connection was closed under it had no answer at all). Subscriptions
+	// took their connections over, and Close leaves those; a cut during
+	// the shutdown delay comes before Shutdown has ended them.
+	handler.Cut()
 	handler.CloseSubscriptions()
+	// The handlers get half of what is left to answer before their
+	// connections close; one that does not return on its context's end
+	// (an append whose commit is on its way to a frozen database) is cut
+	// then, as before.
+	answerCtx, cancelAnswer := context.WithDeadline(context.Background(), time.Now().Add(time.Until(deadline)/2))
+	_ = handler.Wait(answerCtx) // its error is the next Wait's to report
+	cancelAnswer()
+	srv.Close()
 	if err := handler.Wait(endCtx); err != nil {
 		// The process exits without them (an append whose commit is on its
 		// way to a frozen database): their lines are logged now.

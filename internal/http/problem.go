@@ -42,6 +42,10 @@ var (
 	// of subscriptions or of the bodies in flight: its log line names the
 	// client (clientName), for an operator to act on.
 	errClientShare = errors.New("the client holds its share")
+	// errCut is the cause a request's context ends with when the server
+	// cuts what still runs (Cut): a 503 too, since another instance, or
+	// this one once it is back, can serve it.
+	errCut = errors.New("cut by the server's stop")
 	// errClientSubscribers and errClientBodies are those two 503s.
 	errClientSubscribers = fmt.Errorf("%w: %w", errTooManySubscribers, errClientShare)
 	errClientBodies      = fmt.Errorf("%w: %w", errBodiesInFlight, errClientShare)
@@ -124,6 +128,7 @@ var problemKinds = []problemKind{
 	{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	{errTooManySubscribers, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	{errBodiesInFlight, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
+	{errCut, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	// A request that ran out of time waited on the database.
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 }
@@ -159,6 +164,12 @@ func retryAfter(err error) string {
 // request whose status is already sent (a handler that panicked midway
 // through its answer) can get no problem: its connection is cut instead.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && errors.Is(context.Cause(r.Context()), errCut) && !statusSent(r) {
+		// Its context was ended by the stop (Cut), not by its client, who
+		// is still there to be told.
+		err = cutError(err)
+		w.Header().Set("Connection", "close") // the connection closes as the stop ends
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is no one to answer.
 		s.log.Debug("client went away", "method", s.logMethod(r.Method), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
@@ -242,7 +253,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
 				e.probe = true
 			}
-		case errors.Is(err, errStopping):
+		case errors.Is(err, errStopping), errors.Is(err, errCut):
 			// Asked for, during the shutdown delay, or a page read's wait
 			// that shutdown ended (awaitPageMinPosition): no fault to
 			// alert on.
@@ -371,6 +382,20 @@ func detail(err error, kind problemKind) string {
 		return mm.Error()
 	}
 	return err.Error()
+}
+
+// cutError is the 503 of a request whose handler returned err, its
+// context's end, as the stop cut it (Cut): for an append, the store
+// returns its context's error only where nothing was written (an append
+// that may have committed is answered as such, ErrOutcomeUnknown).
+func cutError(err error) error {
+	written := ""
+	var ae *appendError
+	if errors.As(err, &ae) {
+		written = " This append was not written."
+	}
+	return &detailError{kind: errCut, detail: "The server is stopping, and its time for requests still running is over." + written +
+		" Send the request again, to another instance or to this one once it is back, after Retry-After."}
 }
 
 // appendError is the store's error for an append: a 503 for it says what

@@ -298,8 +298,22 @@ func (s *Server) CloseSubscriptions() {
 // Cut says that the server is about to cut what still runs, closing its
 // connections (http.Server.Close, past the shutdown timeout or at a second
 // signal): each request so cut is logged and counted as statusCut, not as
-// a client that left. Call it before the connections close.
-func (s *Server) Cut() { s.cutting.Store(true) }
+// a client that left. It ends the context of each request still running,
+// and of any that comes after it, with errCut: one whose handler has
+// written nothing yet is answered 503 with Retry-After (writeError), so
+// that its client knows to send it again, to another instance. Call it
+// before the connections close, and give the handlers a moment (Wait)
+// to answer.
+func (s *Server) Cut() {
+	s.cutting.Store(true)
+	s.running.mu.Lock()
+	defer s.running.mu.Unlock()
+	for e, r := range s.running.m {
+		if r != nil { // not a live subscription, which CloseSubscriptions ends
+			e.cut(errCut)
+		}
+	}
+}
 
 // Abandon logs and counts, as cut (statusCut, at WARN), each request still
 // running once a cut's wait for the handlers (Wait) has failed: the process
@@ -661,12 +675,17 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		ww.Header().Set("X-Content-Type-Options", "nosniff")
 		ctx, principal := withPrincipalSlot(r.Context())
 		e.principal = principal
+		// Ended by net/http with the request, or by Cut with errCut.
+		ctx, e.cut = context.WithCancelCause(ctx)
 		r = r.WithContext(context.WithValue(ctx, accessKey{}, e))
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			e.body.ReadCloser, r.Body = r.Body, &e.body // see bodyStillComing
 		}
 		s.opts.Metrics.InFlight(1)
 		s.running.add(e, r)
+		if s.cutting.Load() {
+			e.cut(errCut) // it came after Cut ended the others'
+		}
 		defer func() {
 			if !e.detached {
 				e.route, e.subscription = routeOf(r), isEventStream(r, ww)
@@ -734,13 +753,14 @@ type accessEntry struct {
 	principal                              *string
 	token                                  string // at detach: *principal, for Abandon (running.detach)
 	ww                                     middleware.WrapResponseWriter
-	detached                               bool   // a subscription logs the line when it ends
-	subscription                           bool   // a subscription's response (isEventStream)
-	release                                func() // if not nil, gives back the client's place (takeClientPlace)
-	unmatched                              bool   // no route served it (see unmatched)
-	asked                                  string // an OPTIONS's route (options): the pattern of the one its path asks about
-	refused                                bool   // a 5xx for a limit, no fault of the server's: a warning (see writeError)
-	probe                                  bool   // /readyz's 503 for the database, logged once where it starts (notReady): info
+	detached                               bool                    // a subscription logs the line when it ends
+	subscription                           bool                    // a subscription's response (isEventStream)
+	release                                func()                  // if not nil, gives back the client's place (takeClientPlace)
+	cut                                    context.CancelCauseFunc // ends the request's context (Cut)
+	unmatched                              bool                    // no route served it (see unmatched)
+	asked                                  string                  // an OPTIONS's route (options): the pattern of the one its path asks about
+	refused                                bool                    // a 5xx for a limit, no fault of the server's: a warning (see writeError)
+	probe                                  bool                    // /readyz's 503 for the database, logged once where it starts (notReady): info
 	body                                   readToEnd
 }
 
