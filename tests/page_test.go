@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -2098,4 +2099,37 @@ func TestPageFormatsNoMoreOfADeeplyIndentedEventThanItShows(t *testing.T) {
 	b.run(t, li(2)+`.querySelector('button.more').click(); return null`)
 	b.waitFor(t, "version 2 whole, without indentation", `const text = `+li(2)+`.querySelector('pre').textContent; return text === `+quoted(data[1])+` || text.length`, "true")
 	b.waitFor(t, "no error", `return document.getElementById('error').textContent`, `""`)
+}
+
+// TestPageRefusedAtTheSubscriberCapBacksOffThenFollowsTheLog: a page whose
+// subscription the server refuses, 503, as it holds TRIBUTARY_MAX_SUBSCRIBERS
+// already (an EventSource stops for ever on any status but 200), tries again
+// by itself; it waited Retry-After (2 s) each time, however long the cap
+// lasted, so that a crowd of pages asked again every 2 s in step. Its waits
+// grow (backoff, Retry-After the least of them), and once a place is free
+// it follows the log without a reload.
+func TestPageRefusedAtTheSubscriberCapBacksOffThenFollowsTheLog(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_MAX_SUBSCRIBERS=1")
+	b := startBrowser(t, chromium, driver)
+	// The one place, held.
+	ctx, release := context.WithCancel(context.Background())
+	defer release()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the subscription that holds the one place: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+
+	b.navigate(t, s.URL+"/#/")
+	logStatus := `return document.getElementById('log-status').textContent`
+	b.waitFor(t, "the page to say the server is busy, and when it tries again", logStatus+`.includes('trying again in 2 s')`, "true")
+	b.waitFor(t, "the page's wait to grow while the cap lasts", logStatus+`.includes('trying again in 4 s')`, "true")
+	release()
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	b.waitFor(t, "the live log once a place is free, without a reload", positionsJS, "[1]")
 }

@@ -685,7 +685,10 @@
           return retry(0);
         }
         if (res.status === 503) {
-          const s = Number(res.headers.get('Retry-After')) || Math.round(backoff / 1000);
+          // Retry-After is the least wait, the backoff past it: a page
+          // refused for as long as a limit or an outage lasts asked again
+          // every Retry-After, in step with every other page so refused.
+          const s = Math.max(Number(res.headers.get('Retry-After')) || 0, Math.round(backoff / 1000));
           setState('down', `The server is busy (${waitNote(detail)}); trying again in ${s} s…`);
           return retry(s * 1000, true);
         }
