@@ -164,13 +164,17 @@ func retryAfter(err error) string {
 // request whose status is already sent (a handler that panicked midway
 // through its answer) can get no problem: its connection is cut instead.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) && errors.Is(context.Cause(r.Context()), errCut) && !statusSent(r) {
+	cut := errors.Is(context.Cause(r.Context()), errCut) && !statusSent(r)
+	if cut {
 		// Its context was ended by the stop (Cut), not by its client, who
-		// is still there to be told.
-		err = cutError(err)
+		// is still there to be told. An append whose commit was under way
+		// is told that it may have been written, as ever.
+		if errors.Is(err, context.Canceled) && !errors.Is(err, eventstore.ErrOutcomeUnknown) {
+			err = cutError(err)
+		}
 		w.Header().Set("Connection", "close") // the connection closes as the stop ends
 	}
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+	if !cut && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is no one to answer.
 		s.log.Debug("client went away", "method", s.logMethod(r.Method), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
 		return
