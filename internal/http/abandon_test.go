@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -121,4 +122,94 @@ func appendLines(t *testing.T, logs *testlog.Buffer) []accessLine {
 		out = append(out, accessLine{Level: l.Level, Route: l.Route, Token: l.Token, Status: l.Status})
 	}
 	return out
+}
+
+// TestARequestAbandonedMidAnswerIsLoggedWithTheBytesItSent: a read whose
+// answer had begun (a page of the log, written as it is read) and whose
+// handler did not return past the cut (a read held by a database that
+// froze mid-page) was logged by Abandon with bytes 0, as if nothing had
+// gone to its client. Its line says the bytes its handler wrote. On both
+// stores.
+func TestARequestAbandonedMidAnswerIsLoggedWithTheBytesItSent(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &heldMidPage{Store: k.Open(t), entered: make(chan struct{}, 1), release: make(chan struct{})}
+		logs := &testlog.Buffer{}
+		h := esthttp.New(store, esthttp.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close) // which waits for the handler: release it first
+		var releaseOnce sync.Once
+		releaseRead := func() { releaseOnce.Do(func() { close(store.release) }) }
+		t.Cleanup(releaseRead)
+		answered := make(chan struct{})
+		go func() {
+			defer close(answered)
+			if resp, err := http.Get(srv.URL + "/events"); err == nil {
+				io.Copy(io.Discard, resp.Body) //nolint:errcheck // read until the cut: a client that left would end the read
+				resp.Body.Close()
+			}
+		}()
+		select {
+		case <-store.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the read never reached the middle of its page")
+		}
+		h.Cut()
+		srv.CloseClientConnections()
+		<-answered
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := h.Wait(ctx); err == nil {
+			t.Fatal("the held read's handler returned at the cut: the test proves nothing")
+		}
+		h.Abandon()
+		var got []string
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var l struct {
+				Msg, Path string
+				Status    int
+				Bytes     int
+			}
+			if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "request" || l.Path != "/events" {
+				continue
+			}
+			got = append(got, line)
+			// writeEvents writes through a buffer of 32 KB: at least one went.
+			if l.Status != http.StatusServiceUnavailable || l.Bytes < 32<<10 {
+				t.Errorf("a read abandoned after %d bytes of its page were written: logged %d with %d bytes; want 503 with the bytes written", heldPageBytes, l.Status, l.Bytes)
+			}
+		}
+		if len(got) != 1 {
+			t.Errorf("want one access line for the abandoned read, got %d; the log says:\n%s", len(got), logs.String())
+		}
+	})
+}
+
+// heldPageBytes is about how many bytes of event data heldMidPage yields
+// before it holds.
+const heldPageBytes = 64 << 10
+
+// heldMidPage is a store whose ReadAll yields events of heldPageBytes in
+// all, then waits until release is closed, its context's end or not, as a
+// read held by a database that froze mid-page does.
+type heldMidPage struct {
+	eventstore.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *heldMidPage) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	data := json.RawMessage(`"` + strings.Repeat("x", 1<<10) + `"`)
+	return eventstore.LogPage{Events: func(yield func(eventstore.Event, error) bool) {
+		for i := range heldPageBytes >> 10 {
+			e := eventstore.Event{ID: uuid.New(), StreamID: uuid.New(), StreamType: "t", Version: 1, Position: int64(i + 1),
+				Type: "Held", Data: data, RecordedAt: time.Now()}
+			if !yield(e, nil) {
+				return
+			}
+		}
+		s.entered <- struct{}{}
+		<-s.release
+		yield(eventstore.Event{}, errors.New("released after the cut (test)"))
+	}}, nil
 }

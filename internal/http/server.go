@@ -319,8 +319,9 @@ func (s *Server) Cut() {
 // running once a cut's wait for the handlers (Wait) has failed: the process
 // exits without them (an append whose commit is on its way to a frozen
 // database), and each cut request is logged. Their handlers, if they return
-// after all, log nothing more. What they wrote is not known from here (bytes
-// 0, still_running true); their route is the one their path asks for.
+// after all, log nothing more. Their bytes are those their handlers wrote
+// (sentCounter; 0 for a live subscription's, which took its connection
+// over), with still_running true; their route is the one their path asks for.
 func (s *Server) Abandon() {
 	s.running.mu.Lock()
 	left := s.running.m
@@ -330,10 +331,14 @@ func (s *Server) Abandon() {
 		s.opts.Metrics.InFlight(-1)
 		route, token, subscription := s.abandoned(e, r)
 		took := time.Since(e.start)
+		written := 0
+		if r != nil && r.Method != http.MethodHead { // a HEAD's body is dropped (sentBytes)
+			written = int(e.sent.n.Load())
+		}
 		if subscription {
-			s.opts.Metrics.ObserveSubscription(route, statusCut, 0, took)
+			s.opts.Metrics.ObserveSubscription(route, statusCut, written, took)
 		} else {
-			s.opts.Metrics.ObserveRequest(route, e.method, statusCut, 0, took)
+			s.opts.Metrics.ObserveRequest(route, e.method, statusCut, written, took)
 		}
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "request",
 			slog.String("method", s.logMethod(e.method)),
@@ -341,7 +346,7 @@ func (s *Server) Abandon() {
 			slog.String("path", e.path),
 			slog.String("query", logCut(s.auth.redact(logQuery(e.query)))),
 			slog.Int("status", statusCut),
-			slog.Int("bytes", 0),
+			slog.Int("bytes", written),
 			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			slog.String("remote", e.remote),
 			slog.String("request_id", e.id),
@@ -692,7 +697,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				e.done(r.Context(), ww.Status(), sentBytes(r, ww))
 			}
 		}()
-		next.ServeHTTP(ww, r)
+		e.sent.ResponseWriter = ww
+		next.ServeHTTP(&e.sent, r)
 		if ww.Status() == 0 && r.Context().Err() != nil {
 			// Answered nothing because net/http cancelled the request,
 			// the client gone, or only half-closed: it may still read,
@@ -703,6 +709,25 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		sendNow(e, ww)
 	})
 }
+
+// sentCounter is the ResponseWriter handlers write through: it counts the
+// bytes of body written, where Abandon, on another goroutine, can read
+// them (the access log's WrapResponseWriter counts them only for the
+// handler's own goroutine). Flush, Hijack and deadlines reach the writer
+// below through Unwrap (http.ResponseController).
+type sentCounter struct {
+	http.ResponseWriter
+	n atomic.Int64
+}
+
+func (c *sentCounter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// Unwrap returns the writer below, for http.ResponseController.
+func (c *sentCounter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // isEventStream reports whether the response to r is a subscription's: a
 // GET answered 200 as text/event-stream. (A HEAD of one is answered at once.)
@@ -757,6 +782,7 @@ type accessEntry struct {
 	subscription                           bool                    // a subscription's response (isEventStream)
 	release                                func()                  // if not nil, gives back the client's place (takeClientPlace)
 	cut                                    context.CancelCauseFunc // ends the request's context (Cut)
+	sent                                   sentCounter             // what handlers write through: ww, counting for Abandon
 	unmatched                              bool                    // no route served it (see unmatched)
 	asked                                  string                  // an OPTIONS's route (options): the pattern of the one its path asks about
 	refused                                bool                    // a 5xx for a limit, no fault of the server's: a warning (see writeError)
