@@ -33,7 +33,8 @@ func TestRequestsCutAtTheStopsTimeoutAreAnswered503WithRetryAfter(t *testing.T) 
 		store := &heldUntilCut{closableStore: k.Open(t).(closableStore), entered: make(chan string, 2)}
 		cfg := config.Defaults()
 		cfg.Addr = "127.0.0.1:0"
-		cfg.ShutdownTimeout, cfg.RequestTimeout = 2*time.Second, 60*time.Second
+		// Its last second is the cut's: half of it for the handlers to answer.
+		cfg.ShutdownTimeout, cfg.RequestTimeout = 5*time.Second, 60*time.Second
 		logs := &testlog.Buffer{}
 		log := slog.New(slog.NewJSONHandler(logs, nil))
 		var addr atomic.Value
