@@ -2133,3 +2133,23 @@ func TestPageRefusedAtTheSubscriberCapBacksOffThenFollowsTheLog(t *testing.T) {
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
 	b.waitFor(t, "the live log once a place is free, without a reload", positionsJS, "[1]")
 }
+
+// TestPageReadsRefusedWhileTheDatabaseIsDownBackOff: a page's reads
+// answered 503 while the database is down waited Retry-After (2 s) each
+// time, however long the outage lasted, every open page asking again in
+// step. Their waits grow (backoff, Retry-After the least of them), and
+// the page still loads by itself once the database is back.
+func TestPageReadsRefusedWhileTheDatabaseIsDownBackOff(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
+	b := startBrowser(t, chromium, driver)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+
+	p.Cut()
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the page's wait to grow while the outage lasts", `return /Trying again in 4 s/.test(document.getElementById('error').textContent)`, "true")
+	p.Restore(t)
+	b.waitFor(t, "the live log, without a reload", positionsJS, "[2,1]")
+}

@@ -170,7 +170,8 @@
   }
 
   // api GETs path with the token. It asks for a token on 401, and waits
-  // out a 503 (Retry-After, saying so), and tries again; other errors are
+  // out a 503 (Retry-After at least, longer after each, saying so), and
+  // tries again; other errors are
   // thrown as Problems. A view's reads give signal, its leave's: once
   // the view is left they are given up, with an AbortError. A read that
   // has had nothing from the server for ANSWER_WITHIN, its answer or the
@@ -180,6 +181,7 @@
   // body, its next link and its size (in UTF-16 units).
   async function api(path, accept = 'application/json', signal = undefined) {
     let busy = ''; // what it said while waiting out a 503
+    let backoff = 1; // s: the least wait after the next 503, doubled after each
     for (;;) {
       const headers = { Accept: accept };
       const ctl = new AbortController();
@@ -235,7 +237,11 @@
         }
       }
       if (res.status === 503) {
-        const secs = Math.min(Number(res.headers.get('Retry-After')) || 1, 30);
+        // Retry-After is the least wait, the backoff past it: a read
+        // refused for as long as an outage lasts asked again every
+        // Retry-After, in step with every other page open.
+        const secs = Math.min(Math.max(Number(res.headers.get('Retry-After')) || 1, backoff), 30);
+        backoff = Math.min(backoff * 2, 30);
         busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${secs} s…`;
         showError(busy);
         await new Promise((r) => setTimeout(r, secs * 1000));
