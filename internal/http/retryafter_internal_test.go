@@ -34,6 +34,7 @@ func TestEvery503CarriesRetryAfterButAnUnmendableFiles(t *testing.T) {
 		{"/readyz with the database out of reach", &probeError{eventstore.ErrUnavailable}, true},
 		{"the embedded file damaged", fmt.Errorf("read: %w: %w", eventstore.ErrUnavailable, eventstore.ErrDamaged), false},
 		{"the embedded file overwritten", fmt.Errorf("append: %w: %w", eventstore.ErrUnavailable, eventstore.ErrOverwritten), false},
+		{"the embedded file's WAL removed", fmt.Errorf("read: %w: %w", eventstore.ErrUnavailable, eventstore.ErrRestartNeeded), false},
 		{"/readyz with the embedded file damaged", &probeError{fmt.Errorf("%w: %w", eventstore.ErrUnavailable, eventstore.ErrDamaged)}, false},
 	} {
 		w := httptest.NewRecorder()
