@@ -388,6 +388,11 @@ func detail(err error, kind problemKind) string {
 	return err.Error()
 }
 
+// earlierStored follows "this append was not written" in a 503's detail: a
+// retry of a batch already stored (the same event ids) that wrote nothing
+// must not read as if its events were not stored.
+const earlierStored = " (what an earlier request stored with the same event ids stays stored)"
+
 // cutError is the 503 of a request whose handler returned err, its
 // context's end, as the stop cut it (Cut): for an append, the store
 // returns its context's error only where nothing was written (an append
@@ -396,7 +401,7 @@ func cutError(err error) error {
 	written := ""
 	var ae *appendError
 	if errors.As(err, &ae) {
-		written = " This append was not written."
+		written = " This append was not written" + earlierStored + "."
 	}
 	return &detailError{kind: errCut, detail: "The server is stopping, and its time for requests still running is over." + written +
 		" Send the request again, to another instance or to this one once it is back, after Retry-After."}
@@ -422,7 +427,7 @@ func unavailableDetail(err error) string {
 		// Only an append's says so: a read's says nothing of appends.
 		written := ""
 		if errors.As(err, &ae) {
-			written = " This append was not written."
+			written = " This append was not written" + earlierStored + "."
 		}
 		return "The server's database file is damaged where this request reads or writes: retrying will not help until an " +
 			"operator restores it from a backup (the server's log names the file)." + written
@@ -431,7 +436,7 @@ func unavailableDetail(err error) string {
 		// runs under the write lock, before a group writes.
 		written := ""
 		if errors.As(err, &ae) {
-			written = " This append was not written."
+			written = " This append was not written" + earlierStored + "."
 		}
 		return "The server's database file was overwritten while it ran, not through SQLite (a copy over it?): retrying will not help " +
 			"until an operator stops the server and puts the file right (the server's log says how)." + written
@@ -439,7 +444,7 @@ func unavailableDetail(err error) string {
 		// Before an append's writes, as the file's other checks.
 		written := ""
 		if errors.As(err, &ae) {
-			written = " This append was not written."
+			written = " This append was not written" + earlierStored + "."
 		}
 		return "The server's database files were changed under it while it ran (its WAL removed or replaced): retrying will not help " +
 			"until an operator stops the server cleanly and starts it again (the server's log says so)." + written
@@ -457,7 +462,7 @@ func unavailableDetail(err error) string {
 		// Retry-After stays: once an operator makes room, it serves again.
 		written := ""
 		if errors.As(err, &ae) {
-			written = " This append was not written."
+			written = " This append was not written" + earlierStored + "."
 		}
 		return "The database is full: it can store nothing more until an operator frees space on its disk or lets its " +
 			"tablespace grow." + written + " Try again after Retry-After."
@@ -465,7 +470,7 @@ func unavailableDetail(err error) string {
 		// Retry-After stays: once an operator restores it, it serves again.
 		written := ""
 		if ae != nil {
-			written = " This append was not written."
+			written = " This append was not written" + earlierStored + "."
 		}
 		d := missing.Error()
 		return strings.ToUpper(d[:1]) + d[1:] + "." + written
@@ -473,12 +478,12 @@ func unavailableDetail(err error) string {
 		// Refused as a session of the writer's opened: before any write.
 		return "The database's server runs with settings that let a crash of it lose acknowledged commits (its settings changed " +
 			"while the service ran; the service's log names them): every append is refused until an operator fixes them. " +
-			"This append was not written. Try again after Retry-After."
+			"This append was not written" + earlierStored + ". Try again after Retry-After."
 	case ae != nil && errors.Is(err, context.DeadlineExceeded):
 		return "The database could not take this append within the request's time (its write lock was busy, or it was slow to answer): " +
-			"it was not written, and will not be. Try again after Retry-After."
+			"it was not written, and will not be" + earlierStored + ". Try again after Retry-After."
 	case ae != nil:
-		return "The database cannot be reached, or cannot write, right now: this append was not written. Try again after Retry-After."
+		return "The database cannot be reached, or cannot write, right now: this append was not written" + earlierStored + ". Try again after Retry-After."
 	case errors.Is(err, context.DeadlineExceeded):
 		return "The database did not answer within the request's time. Try again after Retry-After."
 	}

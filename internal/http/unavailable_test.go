@@ -195,6 +195,42 @@ func TestAnAppendRefusedForTheWriteLockSaysItWasNotWritten(t *testing.T) {
 	})
 }
 
+// TestARetryRefusedForTheWriteLockIsNotToldItsBatchIsNotStored: a retry
+// of a batch already stored (the same event ids) that meets the write lock
+// held past its time wrote nothing, as any append then; but its 503 said
+// "it was not written, and will not be", of events that are stored (the
+// API tester). It says that this request wrote nothing, and that what an
+// earlier request stored with the same ids stays stored. Both stores.
+func TestARetryRefusedForTheWriteLockIsNotToldItsBatchIsNotStored(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		var store eventstore.Store
+		var lock func() (release func())
+		if k.Name == teststore.MySQL.Name {
+			dsn := mysqltest.NewDatabase(t)
+			store = teststore.OpenMySQL(t, dsn)
+			lock = func() func() { return holdLock(t, "mysql", dsn) }
+		} else {
+			sq := teststore.OpenSQLite(t, t.TempDir())
+			store = sq
+			lock = func() func() { return holdLock(t, "sqlite", sq.Path()) }
+		}
+		s := timedServer(t, store, 500*time.Millisecond)
+		id := uuid.NewString()
+		body := `{"stream_type":"a","events":[{"id":"` + uuid.NewString() + `","type":"X","data":1}]}`
+		expectStatus(t, "first append", s.do("POST", "/streams/"+id+"/events", body), 201)
+		release := lock()
+		r := s.do("POST", "/streams/"+id+"/events", body)
+		release()
+		if r.status != 503 {
+			t.Fatalf("a retry that met the write lock held past its time: status %d %s; want 503", r.status, r.body)
+		}
+		if !strings.Contains(string(r.body), "stays stored") {
+			t.Errorf("a retry of a stored batch refused for the write lock: %s; want it to say that what an earlier request stored with the same ids stays stored", r.body)
+		}
+	})
+}
+
 // timedServer serves store with the given request timeout.
 func timedServer(t *testing.T, store eventstore.Store, timeout time.Duration) *testServer {
 	t.Helper()
