@@ -171,17 +171,7 @@ func TestAnAppendWhoseOutcomeIsUnknownSaysItMayHaveBeenWritten(t *testing.T) {
 func TestAnAppendRefusedForTheWriteLockSaysItWasNotWritten(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		var store eventstore.Store
-		var lock func() (release func())
-		if k.Name == teststore.MySQL.Name {
-			dsn := mysqltest.NewDatabase(t)
-			store = teststore.OpenMySQL(t, dsn)
-			lock = func() func() { return holdLock(t, "mysql", dsn) }
-		} else {
-			sq := teststore.OpenSQLite(t, t.TempDir())
-			store = sq
-			lock = func() func() { return holdLock(t, "sqlite", sq.Path()) }
-		}
+		store, lock := lockableStore(t, k)
 		s := timedServer(t, store, 500*time.Millisecond)
 		id := uuid.NewString()
 		expectStatus(t, "first append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`), 201)
@@ -204,17 +194,7 @@ func TestAnAppendRefusedForTheWriteLockSaysItWasNotWritten(t *testing.T) {
 func TestARetryRefusedForTheWriteLockIsNotToldItsBatchIsNotStored(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		var store eventstore.Store
-		var lock func() (release func())
-		if k.Name == teststore.MySQL.Name {
-			dsn := mysqltest.NewDatabase(t)
-			store = teststore.OpenMySQL(t, dsn)
-			lock = func() func() { return holdLock(t, "mysql", dsn) }
-		} else {
-			sq := teststore.OpenSQLite(t, t.TempDir())
-			store = sq
-			lock = func() func() { return holdLock(t, "sqlite", sq.Path()) }
-		}
+		store, lock := lockableStore(t, k)
 		s := timedServer(t, store, 500*time.Millisecond)
 		id := uuid.NewString()
 		body := `{"stream_type":"a","events":[{"id":"` + uuid.NewString() + `","type":"X","data":1}]}`
@@ -229,6 +209,18 @@ func TestARetryRefusedForTheWriteLockIsNotToldItsBatchIsNotStored(t *testing.T) 
 			t.Errorf("a retry of a stored batch refused for the write lock: %s; want it to say that what an earlier request stored with the same ids stays stored", r.body)
 		}
 	})
+}
+
+// lockableStore opens a store of kind k and returns it with a func that
+// takes its write lock from a session of the test's own (holdLock).
+func lockableStore(t *testing.T, k teststore.Kind) (eventstore.Store, func() (release func())) {
+	t.Helper()
+	if k.Name == teststore.MySQL.Name {
+		dsn := mysqltest.NewDatabase(t)
+		return teststore.OpenMySQL(t, dsn), func() func() { return holdLock(t, "mysql", dsn) }
+	}
+	sq := teststore.OpenSQLite(t, t.TempDir())
+	return sq, func() func() { return holdLock(t, "sqlite", sq.Path()) }
 }
 
 // timedServer serves store with the given request timeout.
