@@ -903,29 +903,36 @@ func (s *Store) checkWrites(ctx context.Context) error {
 }
 
 // Close finishes the appends already handed to the writer, refuses new ones
-// and closes the database pools.
+// and closes the database pools. It returns nil: a pooled session the server
+// ended already is no failure to close (closeDBs).
 func (s *Store) Close() error {
 	s.Store.Close()
 	s.seekMu.Lock()
 	s.closed = true
 	s.seekMu.Unlock()
 	s.seekers.Wait()
-	return s.closeDBs()
+	s.closeDBs()
+	return nil
 }
 
-func (s *Store) closeDBs() error {
-	var errs []error
+// closeDBs closes the pools. What fails there is only the driver's goodbye
+// (COM_QUIT) to a session the server, or a proxy, already ended (its
+// wait_timeout, an idle cut): the driver closes the socket all the same,
+// and nothing was in flight. So it is no failure of Close (a stop's exit
+// status), and is logged at DEBUG only.
+func (s *Store) closeDBs() {
 	closed := map[*sql.DB]bool{}
 	for _, db := range []*sql.DB{s.reads, s.writes, s.feed, s.primary} {
 		if db != nil && !closed[db] {
 			closed[db] = true
-			errs = append(errs, db.Close())
+			if err := db.Close(); err != nil {
+				s.log.Debug("close the database pools: a session was ended already", "error", err)
+			}
 		}
 	}
 	if s.galera != nil {
 		s.galera.close()
 	}
-	return errors.Join(errs...)
 }
 
 // SetDriverLogger sends the driver's own log lines (such as dropping a dead
