@@ -66,6 +66,60 @@ type Options struct {
 // own bound on a transaction, which no append of a live process outlasts.
 const writerIdleBound = sqlstore.MaxTxTime + 5*time.Second
 
+// poolIdleBound is the longest a pool keeps a session idle: under the idle
+// cuts of the proxies and load balancers in front of a server (ProxySQL,
+// HAProxy, a cloud's), which no server setting shows. A session they cut
+// is found dead by the next request to take it, which the driver logs.
+const poolIdleBound = 30 * time.Second
+
+// idleBound is how long a pool keeps a session idle whose server ends it
+// after wait seconds idle (0: never): a quarter of that, as the pool looks
+// only every so often (a session may sit idle up to twice the pool's bound),
+// and poolIdleBound at most.
+func idleBound(wait int64) time.Duration {
+	if wait <= 0 {
+		return poolIdleBound
+	}
+	return min(poolIdleBound, max(time.Duration(wait)*time.Second/4, time.Second/4))
+}
+
+// boundIdleSessions has every pool close its idle sessions before the
+// server (wait_timeout, its sessions' own; the writer's is set by the store
+// when it is the writer's idle bound: boundIdleTransactions) or a proxy ends
+// them.
+//
+// The value is read on a pool that holds sessions already (the primary's;
+// the feed's, of a read replica's DSN), not on the reads' pool, which
+// would keep a session it has not needed yet.
+func (s *Store) boundIdleSessions(ctx context.Context) error {
+	waitOf := func(db *sql.DB) (int64, error) {
+		var wait int64
+		if err := db.QueryRowContext(ctx, "SELECT @@SESSION.wait_timeout").Scan(&wait); err != nil {
+			return 0, fmt.Errorf("read the server's wait_timeout: %w", translate(err))
+		}
+		return wait, nil
+	}
+	primary, err := waitOf(s.primary)
+	if err != nil {
+		return err
+	}
+	s.primary.SetConnMaxIdleTime(idleBound(primary))
+	replica := primary
+	if s.feed != s.primary {
+		if replica, err = waitOf(s.feed); err != nil {
+			return err
+		}
+		s.feed.SetConnMaxIdleTime(idleBound(replica))
+	}
+	s.reads.SetConnMaxIdleTime(idleBound(replica))
+	writer := primary
+	if s.idleVar == "wait_timeout" {
+		writer = s.idleSeconds // the store's own, on the writer's sessions
+	}
+	s.writes.SetConnMaxIdleTime(idleBound(writer))
+	return nil
+}
+
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
 type Store struct {
 	*sqlstore.Store
@@ -244,11 +298,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.writes = pool(watchDurability{Connector: writer, s: s, writer: true}, 2)
-	if s.idleVar == "wait_timeout" {
-		// An idle session is closed by the pool before the server ends
-		// it. The pool looks only every so often (a session may sit idle
-		// up to twice the pool's bound): a quarter of the server's.
-		s.writes.SetConnMaxIdleTime(time.Duration(s.idleSeconds) * time.Second / 4)
+	if err := s.boundIdleSessions(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
 	}
 	d, err := s.readDurability(ctx)
 	if err != nil {
