@@ -69,6 +69,15 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 		}
 	case errors.Is(err, context.DeadlineExceeded) || isMySQLError(err, errLockWaitTimeout, errLockNoWait):
 		s.sayLockHolder()
+	case isMySQLError(err, errDupKey) && !errors.Is(err, eventstore.ErrUnavailable):
+		// A position or stream version taken still on the writer's
+		// fresh read: the log's head behind its events, if not another
+		// client writing without the log's lock.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), holderTimeout)
+		defer cancel()
+		if derr := s.headBehind(hctx); errors.Is(derr, eventstore.ErrDamaged) {
+			return res, fmt.Errorf("append to %s: %w", req.StreamID, derr)
+		}
 	}
 	return res, err
 }

@@ -163,7 +163,10 @@ type Store struct {
 	// missingSaid is set once translate has logged the database or a table
 	// missing, and cleared once Ping finds them all there again.
 	missingSaid atomic.Bool
-	m           *metrics.Metrics
+	// behindSaid is set once the log's head was logged behind its events
+	// (headBehind), until Ping finds it right again.
+	behindSaid atomic.Bool
+	m          *metrics.Metrics
 
 	// writerIdle bounds how long a writer session may sit idle inside a
 	// transaction (Options.writerIdle); idleVar and idleSeconds are the
@@ -835,7 +838,50 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.unwritten(ctx); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
+	if err := s.headBehind(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	s.behindSaid.Store(false)
 	return nil
+}
+
+// headAndLast reads the log's head and the last position in events (an
+// index's end: one probe).
+const headAndLast = "SELECT h.position, COALESCE((SELECT MAX(e.position) FROM events e), 0) FROM log_head h WHERE h.id = 1"
+
+// mendHeadRepair is the repair of a log head behind its events.
+const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
+
+// headBehind returns an error wrapping eventstore.ErrDamaged (and
+// ErrUnavailable) if the log's head is behind the last position in events
+// (or a row written there without the log's lock, which looks the same),
+// saying how to mend it; nil if it is not, or the head's row is missing (a
+// restore under way: translate says so). A head behind its events (a
+// restore of log_head from an older dump than events', tables restored
+// one by one) makes every append fail on a position taken, and no retry
+// mends it: every instance hands out the same taken positions again. It is
+// logged once at ERROR, until Ping finds the head right.
+func (s *Store) headBehind(ctx context.Context) error {
+	var head, last int64
+	err := s.primary.QueryRowContext(ctx, headAndLast).Scan(&head, &last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return s.translate(err)
+	case head >= last:
+		return nil
+	}
+	damage := fmt.Errorf("%w: %w: the log's head (log_head.position = %d) is behind the last position in events (%d): "+
+		"events are stored that the head does not count (a restore from dumps taken apart, log_head's older than events', "+
+		"or something writing to events without the log lock), and every append fails on a position taken; "+
+		"with no instance appending meanwhile, mend it with %s (or restore all the tables from one consistent dump, --single-transaction)",
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, head, last, mendHeadRepair)
+	if s.behindSaid.CompareAndSwap(false, true) {
+		s.log.Error("the log's head is behind its events: every append answers 503, and /readyz too, until it is mended",
+			"database", s.cfg.DBName, "log_head", head, "last_event_position", last, "error", damage)
+	}
+	return damage
 }
 
 // unwritten returns an error, unavailable, naming the first column of
@@ -876,6 +922,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.checkWrites(ctx); err != nil {
 		return err
 	}
+	// A log head behind its events is said at start-up (logged once):
+	// the instance starts, not ready until it is mended (Ping), as one
+	// running when it was restored so is. The look only says: a failure of
+	// it fails no start.
+	s.headBehind(ctx) //nolint:errcheck // logged there
 	if s.galera != nil {
 		// The lease table exists now: take the lease, or follow it, at once.
 		if _, err := s.galera.choose(ctx); err != nil {
