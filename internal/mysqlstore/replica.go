@@ -366,6 +366,8 @@ func (s *Store) translateReplica(err error) error {
 			"or the user dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, s.replica.Addr, err)}
 	case isMySQLError(err, errHostBlocked):
 		return refusal{fmt.Errorf("%w: the read replica at %s (TRIBUTARY_MYSQL_READ_DSN): %w", eventstore.ErrUnavailable, s.replica.Addr, hostBlocked(err))}
+	case errors.Is(err, sql.ErrNoRows):
+		return headRowMissing(err)
 	}
 	return translate(err)
 }

@@ -764,6 +764,9 @@ func (s *Store) connector(cfg *mysql.Config) (driver.Connector, error) {
 // error is logged, once, at ERROR, with what to do: every request that
 // needs what is missing fails with it until an operator restores it.
 func (s *Store) translate(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return headRowMissing(err)
+	}
 	if isMySQLError(err, errAccessDenied) {
 		if errors.Is(err, eventstore.ErrUnavailable) {
 			return err // translated already (the fence's, within an append's)
@@ -783,6 +786,16 @@ func (s *Store) translate(err error) error {
 			"until it is restored (a database dropped whole may be made anew, empty, with `api migrate`; a table may not), and the service restarted", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
 	}
 	return err
+}
+
+// headRowMissing is the error of a read of the log's head that found no
+// row: the only statements of the SQL store's whose missing row reaches
+// its Translate (a stream or an event not found is its own error first).
+// A restore under way (mariadb < dump.sql drops log_head, makes it again,
+// and inserts its row after) or a change by hand; nothing was written.
+func headRowMissing(err error) error {
+	return fmt.Errorf("%w: the log's head row (log_head, id 1) is missing: the database is being restored, or was changed by hand (%w)",
+		eventstore.ErrUnavailable, err)
 }
 
 // readyTables reads no row, but needs every table the store's appends and
