@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -105,6 +106,16 @@ func (s *Store) sayLockHolder() {
 		ctx, cancel := context.WithTimeout(context.Background(), holderTimeout)
 		defer cancel()
 		h, err := s.lockHolder(ctx)
+		if (err == nil && h.id == 0) || isMySQLError(err, errAccessDenied, errTableAccess) {
+			// No transaction holds the lock, or the user may not see
+			// them: a lock of the server's own may stall the appends.
+			if w, werr := s.serverLockWait(ctx); werr == nil && w.id != 0 {
+				if s.holderSaid.CompareAndSwap(false, true) {
+					s.log.Error("an append ran out of time, and no transaction holds the log's lock: "+w.why(), w.attrs()...)
+				}
+				return
+			}
+		}
 		switch {
 		case isMySQLError(err, errAccessDenied, errTableAccess):
 			if s.holderSaid.CompareAndSwap(false, true) {
@@ -238,9 +249,7 @@ func (s *Store) scanHolder(ctx context.Context, query string, args ...any) (hold
 		return holder{}, err
 	}
 	h.state = state.String
-	if f := strings.Fields(info.String); len(f) > 0 {
-		h.statement = strings.ToUpper(strings.TrimFunc(f[0], func(r rune) bool { return !unicode.IsLetter(r) }))
-	}
+	h.statement = firstWord(info.String)
 	return h, nil
 }
 
@@ -260,4 +269,127 @@ func (h holder) attrs() []any {
 	return []any{"holder_connection_id", h.id, "holder_user", h.user, "holder_host", h.host, "holder_command", h.command,
 		"holder_state", h.state, "holder_seconds", h.idle, "holder_statement", h.statement,
 		"holder_transaction_seconds", h.open, "holder_rows_locked", h.rowsLocked}
+}
+
+// serverWaits are the PROCESSLIST states of a session that waits for a lock
+// of the server's, not a row's: a global read lock or a backup's
+// (FLUSH TABLES WITH READ LOCK, a locking dump, mariabackup's BLOCK_COMMIT;
+// MariaDB says backup lock, MySQL global read lock, or commit lock), or a
+// table's metadata lock (a DDL waiting behind a long transaction, which
+// every statement on the table then waits behind).
+const serverWaits = "'Waiting for backup lock', 'Waiting for global read lock', 'Waiting for commit lock', 'Waiting for table metadata lock'"
+
+// probeTables locks, as an append's statements do, the tables an append
+// writes (the server's locks on them: global, backup and metadata), and no
+// row: no key it asks for is there.
+const probeTables = "SELECT 1 FROM log_head h, events e, streams s WHERE h.id = 0 AND e.position = 0 AND s.stream_id = '' FOR UPDATE"
+
+// serverWait is a session that waits for a lock of the server's
+// (serverLockWait).
+type serverWait struct {
+	id         int64 // the probe's own session
+	user       string
+	state      string
+	ddl        int64 // a session running DDL on the database that waits too, 0 if none
+	ddlCommand string
+}
+
+// serverLockWait finds whether a lock of the server's stalls the appends
+// (serverWaits): the append's own session that waited is gone once it has
+// failed (its connection closed at the deadline ends its statement), so a
+// session of the store's takes the locks an append takes, bounded by
+// lock_wait_timeout = 1 s, in a transaction rolled back (probeTables), and
+// its state is read while it waits. Its id is 0 if it waited for none (it
+// took the locks, or waited for a row's). And a DDL
+// statement waiting for a table's metadata lock too, if any. PROCESSLIST
+// shows a user without PROCESS its own sessions: the probe's is.
+func (s *Store) serverLockWait(ctx context.Context) (serverWait, error) {
+	conn, err := s.primary.Conn(ctx)
+	if err != nil {
+		return serverWait{}, err
+	}
+	defer conn.Close()
+	var id, wait int64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID(), @@SESSION.lock_wait_timeout").Scan(&id, &wait); err != nil {
+		return serverWait{}, err
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION lock_wait_timeout = 1"); err != nil {
+		return serverWait{}, err
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(rctx, "SET SESSION lock_wait_timeout = "+strconv.FormatInt(wait, 10)); err != nil {
+			// Not back in the pool with the probe's bound: the fence's
+			// waits on this pool would end at it.
+			conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // the point is the session's end
+		}
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return
+		}
+		tx.QueryRowContext(ctx, probeTables).Scan(new(int64)) //nolint:errcheck // its wait is what is looked at
+		tx.Rollback()                                         //nolint:errcheck // nothing written
+	}()
+	w := serverWait{id: id}
+	for {
+		err := s.primary.QueryRowContext(ctx, "SELECT USER, STATE FROM information_schema.PROCESSLIST WHERE ID = ? AND STATE IN ("+serverWaits+")", id).
+			Scan(&w.user, &w.state)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			<-done
+			return serverWait{}, err
+		}
+		select {
+		case <-done:
+			return serverWait{}, nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	<-done
+	if w.state == "Waiting for table metadata lock" {
+		var ddl sql.NullString
+		err := s.primary.QueryRowContext(ctx, "SELECT ID, INFO FROM information_schema.PROCESSLIST "+
+			"WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND STATE = 'Waiting for table metadata lock' "+
+			"AND (INFO LIKE 'ALTER%' OR INFO LIKE 'CREATE%' OR INFO LIKE 'DROP%' OR INFO LIKE 'RENAME%' OR INFO LIKE 'TRUNCATE%' OR INFO LIKE 'OPTIMIZE%') "+
+			"ORDER BY TIME DESC, ID LIMIT 1").Scan(&w.ddl, &ddl)
+		if err == nil {
+			w.ddlCommand = firstWord(ddl.String)
+		}
+	}
+	return w, nil
+}
+
+// firstWord is the first word of a statement, upper case: never its text,
+// which may hold a secret.
+func firstWord(statement string) string {
+	if f := strings.Fields(statement); len(f) > 0 {
+		return strings.ToUpper(strings.TrimFunc(f[0], func(r rune) bool { return !unicode.IsLetter(r) }))
+	}
+	return ""
+}
+
+// why says what holds the lock the probe w waited for, and what to do.
+func (w serverWait) why() string {
+	waiter := fmt.Sprintf("a session of the store's (connection %d, %s) that takes the log's lock as an append does is '%s'", w.id, w.user, w.state)
+	if w.state == "Waiting for table metadata lock" {
+		ddl := "a DDL statement (ALTER TABLE …)"
+		if w.ddl != 0 {
+			ddl = fmt.Sprintf("connection %d (%s)", w.ddl, w.ddlCommand)
+		}
+		return "a table's metadata lock is held: " + waiter + ", likely behind " + ddl + ", which waits for a long transaction that has read the table " +
+			"(every statement on the table then queues behind the DDL): end that transaction, or KILL the DDL and run it when none is open"
+	}
+	return "the server holds a global read lock or a backup's lock (FLUSH TABLES WITH READ LOCK, a locking mysqldump, mariabackup): " +
+		waiter + ", and so is every append, until it is released (UNLOCK TABLES, or the backup ends); take dumps with --single-transaction, which takes no such lock"
+}
+
+func (w serverWait) attrs() []any {
+	return []any{"waiting_connection_id", w.id, "waiting_state", w.state, "ddl_connection_id", w.ddl, "ddl_statement", w.ddlCommand}
 }
