@@ -66,6 +66,24 @@ type Options struct {
 // own bound on a transaction, which no append of a live process outlasts.
 const writerIdleBound = sqlstore.MaxTxTime + 5*time.Second
 
+// warnShortTimeouts warns of a readTimeout or writeTimeout of cfg's, the
+// DSN named what, shorter than the store's own waits: a lock wait, a
+// COMMIT's answer or a statement of the live feed's may take up to
+// sqlstore.MaxTxTime, and the driver takes a wait past the DSN's bound for
+// a lost session (a COMMIT's answer lost: an outcome unknown).
+func warnShortTimeouts(log *slog.Logger, what string, cfg *mysql.Config) {
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"readTimeout", cfg.ReadTimeout}, {"writeTimeout", cfg.WriteTimeout}} {
+		if p.d > 0 && p.d < sqlstore.MaxTxTime {
+			log.Warn(fmt.Sprintf("%s's %s (%s) is shorter than the store's waits (a lock wait, a commit's answer, the live feed's statements: up to %s): "+
+				"a wait past it is taken for a lost session, and a commit's answer lost is an append of unknown outcome; remove it, or set it to %s or more",
+				what, p.name, p.d, sqlstore.MaxTxTime, sqlstore.MaxTxTime), "parameter", p.name, "value", p.d.String())
+		}
+	}
+}
+
 // poolIdleBound is the longest a pool keeps a session idle: under the idle
 // cuts of the proxies and load balancers in front of a server (ProxySQL,
 // HAProxy, a cloud's), which no server setting shows. A session they cut
@@ -254,6 +272,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	warnShortTimeouts(opts.Logger, primaryDSN, cfg)
+	if replica != nil {
+		warnShortTimeouts(opts.Logger, replicaDSN, replica)
 	}
 	pool := func(c driver.Connector, size int) *sql.DB {
 		db := sql.OpenDB(c)
