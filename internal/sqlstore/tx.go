@@ -290,12 +290,17 @@ func join(stmts []statement) (string, []any) {
 	return b.String(), args
 }
 
+// errHeadRowMissing is an append's that finds no row in log_head: a
+// restore under way (log_head made again, its row not yet inserted) or a
+// change by hand. Nothing is written; no migration makes the row again.
+var errHeadRowMissing = fmt.Errorf("%w: the log's head row (log_head, id 1) is missing: the database is being restored, or was changed by hand", eventstore.ErrUnavailable)
+
 // scanHead reads the head's row: the last assigned position and the time to
 // stamp events with, read once the lock is held, and never before the
 // head's, so that times never decrease along the log.
 func (t *appendTx) scanHead(rows *sql.Rows) (int64, time.Time, error) {
 	if !rows.Next() {
-		return 0, time.Time{}, orDefault(rows.Err(), errors.New("the log_head row is missing; run `api migrate`"))
+		return 0, time.Time{}, orDefault(rows.Err(), errHeadRowMissing)
 	}
 	var head int64
 	var last, dbNow sql.NullTime
