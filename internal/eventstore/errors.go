@@ -75,6 +75,13 @@ var (
 	// its clean stop and a start mend (its WAL removed or replaced): retrying
 	// cannot help. It comes with ErrUnavailable.
 	ErrRestartNeeded = errors.New("the service must be restarted")
+	// ErrHeadBehind marks an append refused because the log's head is
+	// behind the last position its events hold (MySQL: a restore from dumps
+	// taken apart, or a row written to events without the log's lock): every
+	// append would take a position taken. It comes with ErrDamaged (no retry
+	// mends it) and ErrUnavailable; an operator mends it (the error says
+	// how).
+	ErrHeadBehind = errors.New("the log's head is behind its events")
 )
 
 // MissingError reports that the database the store keeps its data in, or

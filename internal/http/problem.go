@@ -422,6 +422,14 @@ func unavailableDetail(err error) string {
 	var ae *appendError
 	var missing *eventstore.MissingError
 	switch {
+	case errors.Is(err, eventstore.ErrHeadBehind):
+		written := ""
+		if errors.As(err, &ae) {
+			written = " This append was not written" + earlierStored + "."
+		}
+		return "The database's log head is behind the events it holds (a restore from dumps taken apart, or a write to its events " +
+			"not through this service): every append would take a position already taken, and retrying will not help until an " +
+			"operator mends the head (the server's log gives the statement)." + written
 	case errors.Is(err, eventstore.ErrDamaged):
 		// Before an append's outcome: the damage stops it before COMMIT.
 		// Only an append's says so: a read's says nothing of appends.

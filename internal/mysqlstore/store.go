@@ -907,11 +907,11 @@ func (s *Store) headBehind(ctx context.Context) error {
 	case head >= last:
 		return nil
 	}
-	damage := fmt.Errorf("%w: %w: the log's head (log_head.position = %d) is behind the last position in events (%d): "+
+	damage := fmt.Errorf("%w: %w: %w: the log's head (log_head.position = %d) is behind the last position in events (%d): "+
 		"events are stored that the head does not count (a restore from dumps taken apart, log_head's older than events', "+
 		"or something writing to events without the log lock), and every append fails on a position taken; "+
 		"with no instance appending meanwhile, mend it with %s (or restore all the tables from one consistent dump, --single-transaction)",
-		eventstore.ErrUnavailable, eventstore.ErrDamaged, head, last, mendHeadRepair)
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, mendHeadRepair)
 	if s.behindSaid.CompareAndSwap(false, true) {
 		s.log.Error("the log's head is behind its events: every append answers 503, and /readyz too, until it is mended",
 			"database", s.cfg.DBName, "log_head", head, "last_event_position", last, "error", damage)
