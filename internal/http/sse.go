@@ -67,6 +67,19 @@ func (s *Server) startRead(ctx context.Context) (func(), error) {
 	return func() {}, nil
 }
 
+// streamInTurn reads stream id for a subscription before it opens, in a turn
+// among the reads of history (startRead). The turn is given back however
+// the read ends, a panic included: kept, it was gone for good, and with
+// CatchUpReads of them every subscription's read of history waited.
+func (s *Server) streamInTurn(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	done, err := s.startRead(ctx)
+	if err != nil {
+		return eventstore.Stream{}, err
+	}
+	defer done()
+	return s.store.Stream(ctx, id)
+}
+
 // retryMillis is what the first frame tells EventSource to wait before it
 // reconnects.
 const retryMillis = 2000
@@ -177,12 +190,7 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 			if s.known.version(id) >= seen {
 				return nil
 			}
-			done, err := s.startRead(ctx)
-			if err != nil {
-				return err
-			}
-			st, err := s.store.Stream(ctx, id)
-			done()
+			st, err := s.streamInTurn(ctx, id)
 			if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
 				return err
 			}
@@ -215,11 +223,7 @@ func (s *Server) startStream(r *http.Request, id uuid.UUID, seen, requested int6
 		err error
 	)
 	if seen > 0 {
-		var done func()
-		if done, err = s.startRead(ctx); err == nil {
-			st, err = s.store.Stream(ctx, id)
-			done()
-		}
+		st, err = s.streamInTurn(ctx, id)
 	} else {
 		_, err = s.store.Head(ctx)
 	}
