@@ -563,6 +563,22 @@ func (f *Feed) headMoved(ctx context.Context, had int64) error {
 	return f.wentBack(ctx, had, head)
 }
 
+// headStill reports whether the event at position at is still the one
+// handed out there (lastID, if known): it reads that event alone.
+func (f *Feed) headStill(ctx context.Context, at int64) (bool, error) {
+	page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: at - 1, Limit: 1})
+	if err != nil {
+		return false, err
+	}
+	for e, err := range page.Events {
+		if err != nil {
+			return false, err
+		}
+		return e.Position == at && (f.lastID == uuid.Nil || e.ID == f.lastID), nil
+	}
+	return false, nil
+}
+
 // headGone is poll's answer to no event at had, the head, whose event the
 // tailer has not read (rebase moved it there): if the log's head is below
 // it, the log went back, and headGone reports true; if not, a row was
@@ -624,6 +640,7 @@ func (f *Feed) poll(ctx context.Context) error {
 		var size int64
 		read, more := max(page.Last, after), page.More
 		checked := after == 0 || headChecked // the event at the head is still the one handed out
+		pastHead := headChecked && after > 0 // read after the head's event, not with it
 		headChecked = false
 		for e, err := range page.Events {
 			if err != nil {
@@ -659,6 +676,18 @@ func (f *Feed) poll(ctx context.Context) error {
 			}
 			if gone, err := f.headGone(ctx, after); gone || err != nil {
 				return err
+			}
+		}
+		if pastHead && len(events) > 0 {
+			// Read past the head's event, checked by the read before: a log
+			// that went back and grew past the head between the two would
+			// be taken for the one handed out. Checked after this read, the
+			// head's event says whether it is still the same log.
+			if still, err := f.headStill(ctx, after); err != nil || !still {
+				if err != nil {
+					return err
+				}
+				return f.headMoved(ctx, after)
 			}
 		}
 		last, gap := f.contiguous(events, after, read)
