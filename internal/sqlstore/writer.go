@@ -78,6 +78,7 @@ type writer struct {
 	// how soon a busy machine runs their goroutines (0: lingerMax).
 	lingerFor time.Duration
 	snap      snapshot // what the last commit left, where the dialect can send groups guarded; loop's alone
+	alone     bool     // commit runs a failed group's calls one at a time (takeNext begins none); loop's alone
 }
 
 // carried is a group taken from calls while the group before it committed,
@@ -439,6 +440,11 @@ func (w *writer) commit(group []*call, pre *begun) {
 		// Something in one request broke the shared transaction. Run each
 		// request alone so that only the one at fault fails.
 		w.log.Warn("group append failed; retrying its requests one at a time", "requests", len(pending), "error", err)
+		// None of those runs begins the next group in its COMMIT's round
+		// trip: that group's reads would hold the log's lock, which the
+		// next run alone would wait for until its caller's time ran out.
+		w.alone = true
+		defer func() { w.alone = false }()
 		for _, c := range pending {
 			if len(w.unexpired([]*call{c})) == 1 {
 				if err := w.run([]*call{c}, nil); err != nil {
@@ -919,9 +925,10 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 // has left, one whose deadline comes before this group's, which would
 // end the round trip before COMMIT answers, or reads that would take the
 // round trip past the dialect's MaxGroupBytes with this group's calls'
-// writes. The calls are w.next either way.
+// writes. The calls are w.next either way. While commit runs a failed
+// group's calls one at a time (w.alone), it takes none.
 func (w *writer) takeNext(deadline time.Time, calls []*call) *readPhase {
-	if !w.d.Batch || w.next != nil {
+	if !w.d.Batch || w.next != nil || w.alone {
 		return nil
 	}
 	taken := w.waiting(nil)
