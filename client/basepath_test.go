@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -114,11 +115,17 @@ func clientOfTributary(t *testing.T, k teststore.Kind) *Client {
 	return c
 }
 
-// tributaryHandler is Tributary's own handler, with its live feed, on a
-// fresh store of kind k; both stop when the test ends.
+// tributaryHandler is Tributary's own handler on a fresh store of kind k
+// (handlerOf).
 func tributaryHandler(t *testing.T, k teststore.Kind) http.Handler {
 	t.Helper()
-	store := k.Open(t)
+	return handlerOf(t, k.Open(t))
+}
+
+// handlerOf is Tributary's own handler, with its live feed, on store;
+// both stop when the test ends.
+func handlerOf(t *testing.T, store eventstore.Store) http.Handler {
+	t.Helper()
 	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	t.Cleanup(stopFeed)

@@ -43,6 +43,24 @@ var (
 	ErrBadRequest = errors.New("bad request")
 	// ErrTooLarge: a body, batch or event over the server's limits.
 	ErrTooLarge = errors.New("too large")
+	// ErrMethodNotAllowed: the server takes no such method on the path (a
+	// gateway in front that changed it, or a base URL that is not the
+	// service's); its Allow header says which it takes.
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrPreconditionFailed: a read's If-Match did not hold (412).
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrServerRequestTimeout: the server's request-timeout (408), the
+	// request's body did not reach it in the time it allows; nothing was
+	// written, and the same request may be sent again. Unlike
+	// ErrRequestTimeout, which is the client's own bound on waiting for
+	// an answer, it is an answer.
+	ErrServerRequestTimeout = errors.New("the server's request timeout")
+	// ErrUnsupportedMediaType: the body's Content-Type, charset or
+	// Content-Encoding is not one the server reads (415).
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
+	// ErrInternal: the server failed in a way it does not explain (500);
+	// Problem.RequestID names its log line.
+	ErrInternal = errors.New("internal server error")
 )
 
 // problemBase prefixes every problem type the server sends.
@@ -60,6 +78,11 @@ var problemErrors = map[string]error{
 	"unavailable":            ErrUnavailable,
 	"bad-request":            ErrBadRequest,
 	"too-large":              ErrTooLarge,
+	"method-not-allowed":     ErrMethodNotAllowed,
+	"precondition-failed":    ErrPreconditionFailed,
+	"request-timeout":        ErrServerRequestTimeout,
+	"unsupported-media-type": ErrUnsupportedMediaType,
+	"internal":               ErrInternal,
 }
 
 // Problem is an error answer of the server (RFC 9457 problem details). Its
