@@ -119,18 +119,18 @@ func clientOfTributary(t *testing.T, k teststore.Kind) *Client {
 // (handlerOf).
 func tributaryHandler(t *testing.T, k teststore.Kind) http.Handler {
 	t.Helper()
-	return handlerOf(t, k.Open(t))
+	return handlerOf(t, k.Open(t), time.Second)
 }
 
-// handlerOf is Tributary's own handler, with its live feed, on store;
-// both stop when the test ends.
-func handlerOf(t *testing.T, store eventstore.Store) http.Handler {
+// handlerOf is Tributary's own handler, with its live feed, on store,
+// sending a keep-alive every heartbeat; both stop when the test ends.
+func handlerOf(t *testing.T, store eventstore.Store, heartbeat time.Duration) http.Handler {
 	t.Helper()
 	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	t.Cleanup(stopFeed)
 	go feed.Run(feedCtx)
-	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Second})
+	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: heartbeat})
 	t.Cleanup(h.CloseSubscriptions)
 	return h
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -77,7 +78,7 @@ func TestEveryProblemTypeOfTheContractIsItsSentinel(t *testing.T) {
 		t.Run(tc.ty, func(t *testing.T) {
 			t.Parallel()
 			teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-				h := handlerOf(t, failingOnAsk{k.Open(t)})
+				h := handlerOf(t, failingOnAsk{k.Open(t)}, time.Second)
 				bent := false
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.Header.Get("X-Bend") != "" {

@@ -48,8 +48,13 @@ type SubscribeOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// IdleTimeout drops and reopens a connection that brings no byte, not
 	// even a keep-alive, for this long (default 45 s: three of the server's
-	// default heartbeats). Time the consumer spends on a message does not
-	// count.
+	// default heartbeats; set it to three times TRIBUTARY_HEARTBEAT for a
+	// server whose heartbeat is longer). The stream does not say the
+	// server's heartbeat: a connection the server answered that is cut so
+	// before any keep-alive came doubles it for the connections after, up
+	// to eight times IdleTimeout, so that a longer heartbeat costs a few
+	// reconnections, not one every IdleTimeout; OnDisconnect is told. Time
+	// the consumer spends on a message does not count.
 	IdleTimeout time.Duration
 	// OnDisconnect, if set, is told why a connection ended and how long
 	// Subscribe waits before the next one.
@@ -185,7 +190,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			yield(Message{}, fmt.Errorf("subscribe: From (%d) is where a stream subscription (StreamID) starts; the log's starts after After, a position", opts.From))
 			return
 		}
-		s := &subscription{c: c, opts: opts, yield: yield, last: max(opts.After, 0),
+		s := &subscription{c: c, opts: opts, yield: yield, last: max(opts.After, 0), idle: opts.IdleTimeout,
 			asked: newAsked(opts.StreamID, opts.StreamTypes, opts.EventTypes)}
 		if opts.StreamID != uuid.Nil {
 			s.last = max(opts.From, 1) - 1 // From-1 overflows at math.MinInt64
@@ -421,6 +426,9 @@ type subscription struct {
 	opts    SubscribeOptions
 	yield   func(Message, error) bool
 	stopped bool // the consumer stopped the iteration
+	// idle is how long a connection may bring no byte: IdleTimeout, grown
+	// by connections cut before any keep-alive came (connect).
+	idle time.Duration
 	// last is the last event's version (position) delivered, or an id-only
 	// frame's id past it: what Last-Event-ID sends, once resume is set, and
 	// what an event must be past to be no repeat.
@@ -507,14 +515,30 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 	// A connection that brings nothing for IdleTimeout is dead, even if
 	// TCP has not noticed: cut it and reconnect. What OnDisconnect is told
 	// says so, not only "context canceled", which reads as the caller's.
-	silent := fmt.Errorf("no byte came for %v (IdleTimeout)", s.opts.IdleTimeout)
-	idle := time.AfterFunc(s.opts.IdleTimeout, func() { cancel(silent) })
+	silent := fmt.Errorf("no byte came for %v (IdleTimeout)", s.idle)
+	idle := time.AfterFunc(s.idle, func() { cancel(silent) })
 	defer idle.Stop()
+	// answered: the server answered with an event stream; heard: a
+	// keep-alive (or a frame the server sends at heartbeat time) came.
+	answered, heard := false, false
 	defer func() {
+		if err == nil || outer.Err() != nil || context.Cause(ctx) != silent { //nolint:errorlint // our own value
+			return
+		}
 		// net/http gives the cause, mostly; a read that gives only
 		// context.Canceled gets it too.
-		if err != nil && outer.Err() == nil && context.Cause(ctx) == silent && !errors.Is(err, silent) { //nolint:errorlint // our own value
+		if !errors.Is(err, silent) {
 			err = fmt.Errorf("%w: %w", silent, err)
+		}
+		if answered && !heard && s.idle < maxIdleGrowth*s.opts.IdleTimeout {
+			// The stream does not say the server's heartbeat: one longer
+			// than the idle timeout (TRIBUTARY_HEARTBEAT=60s, say) had every
+			// caught-up connection cut before its first keep-alive, for
+			// ever. A server that answered and sent no keep-alive at all
+			// may be such a one: the next connection waits twice as long.
+			// A connection that has gone quiet after keep-alives is dead.
+			s.idle = min(2*s.idle, maxIdleGrowth*s.opts.IdleTimeout)
+			err = fmt.Errorf("%w; no keep-alive had come before: the server's heartbeat may be longer, so the next connection waits %v", err, s.idle)
 		}
 	}()
 
@@ -574,7 +598,8 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 		return fmt.Errorf("GET %s answered %s %.80q, not text/event-stream: not Tributary's answer", path, oneLine(res.Status, 60), res.Header.Get("Content-Type"))
 	}
 	s.pages = 0
-	frames := newFrameReader(&activityReader{r: res.Body, idle: idle, d: s.opts.IdleTimeout})
+	answered = true
+	frames := newFrameReader(&activityReader{r: res.Body, idle: idle, d: s.idle})
 	for {
 		f, err := readFrame(frames, s.opts.MaxFrameBytes)
 		if err != nil {
@@ -683,6 +708,9 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 			}
 			m = Message{CaughtUp: true, At: n}
 		default:
+			// All but the retry frame, which comes first, come at
+			// heartbeat time, or with events.
+			heard = heard || f.retry == 0
 			s.advance(f)
 			continue // a keep-alive, an id-only frame, the retry frame
 		}
@@ -702,9 +730,14 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 			s.stopped = true
 			return nil
 		}
-		idle.Reset(s.opts.IdleTimeout)
+		idle.Reset(s.idle)
 	}
 }
+
+// maxIdleGrowth bounds how far connections cut before any keep-alive grow
+// the idle timeout: eight times IdleTimeout, 6 minutes by default, three
+// heartbeats of 2 minutes.
+const maxIdleGrowth = 8
 
 // span names the versions from first to last: "3", or "3 to 5".
 func span(first, last int64) string {
