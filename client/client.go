@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,6 +48,8 @@ type Client struct {
 	// timeout bounds each request but a subscription's (WithRequestTimeout);
 	// 0: none.
 	timeout time.Duration
+	// readRetries is how many times a read is sent again (WithReadRetries).
+	readRetries int
 }
 
 // Option configures a Client.
@@ -103,6 +106,19 @@ var ErrOutcomeUnknown = errors.New("whether the events are stored is unknown")
 // hc's.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.http = hc }
+}
+
+// WithReadRetries lets each read (Stream, and each page of ReadStream and
+// ReadAll), which is safe to send again, be sent again up to n times when
+// it got no answer (the connection refused, reset or closed before an
+// answer) or a 429, 502, 503 or 504: after the answer's Retry-After, up to
+// 5 minutes, or else after a backoff from 500 ms doubling up to 30 s,
+// never past ctx's end, which ends the read with ctx's error. The last
+// error is returned as it came (a *Problem matching ErrUnavailable, say).
+// Default 0: a read fails at its first error. Appends are never sent again
+// by the client (see Append), nor is a read cut by the request timeout.
+func WithReadRetries(n int) Option {
+	return func(c *Client) { c.readRetries = max(n, 0) }
 }
 
 // New returns a client for the server at baseURL, e.g. http://localhost:8080.
@@ -1126,14 +1142,30 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 // a relative link is relative to. An answer longer than most bytes is an
 // error, errAnswerTooLong.
 func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (next string, from *url.URL, err error) {
-	req, err := c.request(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	res, err := c.do(req, c.timeout)
-	if err != nil {
-		return "", nil, err
+	var res *http.Response
+	backoff := readBackoff
+	for tries := 0; ; tries++ {
+		req, err := c.request(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return "", nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		res, err = c.do(req, c.timeout)
+		if err == nil {
+			break
+		}
+		wait, again := readAgain(ctx, err)
+		if !again || tries >= c.readRetries {
+			return "", nil, err
+		}
+		t := time.NewTimer(max(wait, backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", nil, fmt.Errorf("GET %s: waiting to send it again after %w: %w", shownPath(u.RequestURI()), err, context.Cause(ctx))
+		case <-t.C:
+		}
+		backoff = doubled(backoff, maxReadBackoff)
 	}
 	defer closeBody(res.Body)
 	if err := json.NewDecoder(boundedBody(res.Body, most)).Decode(out); err != nil {
@@ -1144,6 +1176,32 @@ func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (
 		from = res.Request.URL
 	}
 	return nextLink(res.Header), from, nil
+}
+
+// readBackoff and maxReadBackoff bound the wait before a read is sent
+// again (WithReadRetries) when the server did not say how long.
+const (
+	readBackoff    = 500 * time.Millisecond
+	maxReadBackoff = 30 * time.Second
+)
+
+// readAgain reports whether a read that failed with err may be sent again
+// (WithReadRetries), and the least wait the server asked for: it got no
+// answer (refused, reset, closed before one) or an answer that says to
+// come back (429, 502, 503, 504), and ctx has not ended.
+func readAgain(ctx context.Context, err error) (time.Duration, bool) {
+	if ctx.Err() != nil || errors.Is(err, ErrRequestTimeout) {
+		return 0, false
+	}
+	if p, ok := errors.AsType[*Problem](err); ok {
+		switch p.Status {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return min(p.RetryAfter, maxServerWait), true
+		}
+		return 0, false
+	}
+	return 0, errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // newRequest builds a request for path, which may hold a query of its own,
