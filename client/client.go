@@ -31,6 +31,7 @@ import (
 )
 
 // Client talks to one Tributary server. It is safe for concurrent use.
+// Make it with New: each call of a Client not made so fails with an error.
 type Client struct {
 	base  *url.URL
 	token string
@@ -371,6 +372,8 @@ var (
 // Exactly appends only if the stream is at version v (0: does not exist).
 func Exactly(v int64) ExpectedVersion { return ExpectedVersion{kind: 'x', version: v} }
 
+// String is what an error says of e: "any", "no stream", "stream exists"
+// or "version N".
 func (e ExpectedVersion) String() string {
 	switch e.kind {
 	case 'n':
@@ -1214,11 +1217,17 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	return c.request(ctx, method, u, body)
 }
 
+// errNotMadeWithNew fails every call of a Client that New did not make.
+var errNotMadeWithNew = errors.New("client: a Client must be made with New, not declared or taken as Client{}")
+
 // url is the URL of path, which may hold a query of its own (q, if not
 // empty, replaces it), under the base URL's path. Both paths are joined as
 // they are escaped, not as they read: an escaped slash or semicolon
 // (/tenants/acme%2Fprod) unescaped is another path.
 func (c *Client) url(path string, q url.Values) (*url.URL, error) {
+	if c.base == nil || c.http == nil {
+		return nil, errNotMadeWithNew
+	}
 	ref, err := url.Parse(path)
 	if err != nil {
 		return nil, fmt.Errorf("client: bad path %q: %w", shownPath(path), err)

@@ -125,6 +125,7 @@ type Problem struct {
 	refusesRequest bool
 }
 
+// Error is the status, title and detail: "409 Wrong expected version: …".
 func (p *Problem) Error() string {
 	if p.Detail != "" {
 		return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail)

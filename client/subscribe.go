@@ -174,6 +174,10 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 		opts.MaxFrameBytes = 16 << 20
 	}
 	return func(yield func(Message, error) bool) {
+		if c.base == nil || c.http == nil {
+			yield(Message{}, fmt.Errorf("subscribe: %w", errNotMadeWithNew)) // no retry mends it
+			return
+		}
 		if opts.StreamID != uuid.Nil && (len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0) {
 			// Checked against the stream's events, a filter ended the
 			// iteration at the first event it left out, as not asked for.
