@@ -506,6 +506,8 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	} else {
 		cancel(errSentMore)
 	}
+	var logOnce sync.Once
+	logLine := func() { logOnce.Do(func() { logged(ew.sent) }) }
 	go func() {
 		defer s.handling.Add(-1)
 		defer cancel(nil)
@@ -517,16 +519,22 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 			}
 			ew.endTurn() // a panic in a turn must not keep it from the others
 			ew.close()
-			logged(ew.sent)
+			logLine()
 		}()
 		ew.run(ctx, false)
 		if context.Cause(ctx) == errSentMore && ew.err == nil && !ew.ending() {
 			// Ended for what the client sent: end the body, and read what
 			// it sends meanwhile before the close. Closed with its bytes
 			// unread, the connection is reset, and a reset can drop frames
-			// the client has received but not yet read.
+			// the client has received but not yet read. Its places, its
+			// feed subscription and its line are given back and written
+			// first: it has ended.
 			ew.finish()
+			ew.keepConn = true
+			ew.close()
+			logLine()
 			drainClose(conn)
+			conn.Close()
 		}
 	}()
 	return true
@@ -674,7 +682,7 @@ func (ew *eventWriter) close() {
 	ew.unguard() // ended mid-write (a panic): stop the guard's looks
 	ew.release() // and its batch, whose large frames count against every live write
 	ew.sub.Close()
-	if ew.conn != nil {
+	if ew.conn != nil && !ew.keepConn {
 		ew.conn.Close()
 	}
 	ew.s.opts.Metrics.Subscribed(ew.endpoint, -1)
@@ -694,6 +702,7 @@ type eventWriter struct {
 	size     [18]byte                    // after detach: its size line
 	bufs     net.Buffers                 // after detach: what of vec is still to write
 	closed   bool
+	keepConn bool        // close leaves conn open: the caller drains it (drainClose) and closes it
 	started  bool        // the retry frame is written
 	live     bool        // the caught-up frame is written
 	pause    *time.Timer // after detach: the linger after a write

@@ -565,6 +565,47 @@ func TestALiveSubscriberThatSendsBytesIsEnded(t *testing.T) {
 	}
 }
 
+// TestASubscriberThatSentBytesGivesItsPlaceBackBeforeTheDrain: a
+// subscription ended for what its client sent reads what the client still
+// sends before it closes the connection (up to 1 s), and held its place
+// among the subscribers meanwhile: at the cap, the next client was refused
+// for a subscription that had ended. The place is given back once the last
+// chunk is written.
+func TestASubscriberThatSentBytesGivesItsPlaceBackBeforeTheDrain(t *testing.T) {
+	t.Parallel()
+	_, _, srv := liveServer(t, esthttp.Options{Heartbeat: time.Hour, MaxSubscribers: 1})
+	c, resp, _ := rawSubscribe(t, srv, "HTTP/1.1", 0, nil)
+	time.Sleep(50 * time.Millisecond) // it has taken its connection over by now
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // a byte now and then: the drain lasts its whole second
+		for {
+			if _, err := c.Write([]byte("x")); err != nil {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatalf("the subscriber that sent bytes: its body ended with %v; want its last chunk", err)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	next, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Body.Close()
+	if next.StatusCode != http.StatusOK {
+		t.Fatalf("a subscription opened once the other's last chunk came, at a cap of one: status %d; want 200, its place given back before the drain", next.StatusCode)
+	}
+}
+
 // TestASubscriptionWithARequestPipelinedBehindItIsEnded: a request sent
 // in the same write as the subscription's (pipelined) sits in net/http's
 // buffer when the subscription takes its connection over, where the
