@@ -53,19 +53,7 @@ func TestARequestStillRunningPastTheCutIsLoggedOnceAsCut(t *testing.T) {
 				resp.Body.Close()
 			}
 		}()
-		select {
-		case <-store.entered:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the append never reached the store")
-		}
-		h.Cut()
-		srv.CloseClientConnections()
-		<-answered
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		if err := h.Wait(ctx); err == nil {
-			t.Fatal("the held append's handler returned at the cut: the test proves nothing")
-		}
+		cutWhileHeld(t, h, srv, store.entered, answered, "the append")
 		h.Abandon() // the process exits now
 		lines := appendLines(t, logs)
 		if len(lines) != 1 || lines[0].Status != http.StatusServiceUnavailable || lines[0].Level != "WARN" ||
@@ -149,19 +137,7 @@ func TestARequestAbandonedMidAnswerIsLoggedWithTheBytesItSent(t *testing.T) {
 				resp.Body.Close()
 			}
 		}()
-		select {
-		case <-store.entered:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the read never reached the middle of its page")
-		}
-		h.Cut()
-		srv.CloseClientConnections()
-		<-answered
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		if err := h.Wait(ctx); err == nil {
-			t.Fatal("the held read's handler returned at the cut: the test proves nothing")
-		}
+		cutWhileHeld(t, h, srv, store.entered, answered, "the read")
 		h.Abandon()
 		var got []string
 		for _, line := range strings.Split(logs.String(), "\n") {
@@ -212,4 +188,25 @@ func (s *heldMidPage) ReadAll(ctx context.Context, opts eventstore.ReadAllOption
 		<-s.release
 		yield(eventstore.Event{}, errors.New("released after the cut (test)"))
 	}}, nil
+}
+
+// cutWhileHeld waits for a request to be held in the store (entered), cuts
+// the server as a stop past its timeout does, and waits for its client to
+// be answered; the request's handler must still run (what is under test
+// is what the server logs of it when it gives up).
+func cutWhileHeld(t *testing.T, h *esthttp.Server, srv *httptest.Server, entered, answered <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s never reached the store", what)
+	}
+	h.Cut()
+	srv.CloseClientConnections()
+	<-answered
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := h.Wait(ctx); err == nil {
+		t.Fatalf("%s's held handler returned at the cut: the test proves nothing", what)
+	}
 }
