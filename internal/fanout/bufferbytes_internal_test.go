@@ -15,10 +15,24 @@ import (
 
 // heldBytes is the data and metadata of the events the live buffer's slots
 // hold now.
+//
+// The slots are read one by one while the tailer may dispatch: an event it
+// clears after the look at its slot, beside one it stores before the look
+// at another, would be counted both (5 events of 256 KiB in a buffer of 1
+// MiB, one CI run in many). The tailer moves oldest before it clears or
+// stores a slot, so the events still held are those at or past oldest read
+// after the slots.
 func (f *Feed) heldBytes() int64 {
-	var n int64
+	var seen []*eventstore.Event
 	for i := range f.slots {
 		if e := f.slots[i].Load(); e != nil {
+			seen = append(seen, e)
+		}
+	}
+	oldest := f.oldest.Load()
+	var n int64
+	for _, e := range seen {
+		if e.Position >= oldest {
 			n += int64(len(e.Data) + len(e.Metadata))
 		}
 	}
