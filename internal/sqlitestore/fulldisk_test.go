@@ -26,8 +26,14 @@ import (
 // without filling the machine's.
 func smallDisk(t *testing.T, size string) string {
 	t.Helper()
+	return mountTmpfs(t, "size="+size)
+}
+
+// mountTmpfs is smallDisk with the tmpfs's mount options (size=…,nr_inodes=…).
+func mountTmpfs(t *testing.T, options string) string {
+	t.Helper()
 	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, options); err != nil {
 		t.Skipf("a full disk needs a small file system of its own, and this process may not mount a tmpfs (%v): run the test as root", err)
 	}
 	t.Cleanup(func() {
