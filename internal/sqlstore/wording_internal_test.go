@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,5 +205,67 @@ func TestAGroupWaitingForTheWriterLeaseEndsWhenItsCallersLeave(t *testing.T) {
 	}()
 	if err := answered(w, scriptedCall(ctx)); !errors.Is(err, context.Canceled) {
 		t.Errorf("an append whose caller left while its group waited for the node that holds the writer lease: %v; want its caller's context.Canceled", err)
+	}
+}
+
+// expiring is a caller's context whose time runs out when the test says:
+// its Err is context.DeadlineExceeded once expired is set, whatever the
+// clock says, and its Done never closes (no timer of its own fires).
+type expiring struct {
+	context.Context
+	deadline time.Time
+	expired  *atomic.Bool
+}
+
+func (c expiring) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c expiring) Err() error {
+	if c.expired.Load() {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// TestAnAppendWhoseTimeRunsOutWaitingOnARefusedLockSaysSo: the database
+// refused a lock the group's reads need (MySQL's 1205: another session
+// holds it), and the caller's time ran out in the writer's wait before the
+// next try (under load, the wait overruns). The append said "context
+// deadline exceeded before it could be written", which wraps no
+// ErrUnavailable and hides the refusal. It says that the lock was not free.
+func TestAnAppendWhoseTimeRunsOutWaitingOnARefusedLockSaysSo(t *testing.T) {
+	refused := errors.New("Error 1205: Lock wait timeout exceeded")
+	isRefused := func(err error) bool { return errors.Is(err, refused) }
+	d := Dialect{Refused: isRefused, Retryable: isRefused}
+	var expired atomic.Bool
+	tries := 0
+	w := scriptedWriter(t, d, func(_ context.Context, query string) (driver.Rows, error) {
+		if query == "lock_head" {
+			tries++
+			expired.Store(true) // the caller's time runs out before the next try
+			return nil, refused
+		}
+		return nil, nil
+	})
+	err := answered(w, scriptedCall(expiring{context.Background(), time.Now().Add(time.Hour), &expired}))
+	if tries != 1 {
+		t.Fatalf("the group was tried %d times; want one try, its caller's time over after it", tries)
+	}
+	if !errors.Is(err, refused) || !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "was not free within the request's time") {
+		t.Errorf("an append whose time ran out in the wait after its group's lock was refused: %v; "+
+			"want an error wrapping ErrUnavailable and the refusal that says the lock was not free within the request's time", err)
+	}
+}
+
+// TestAnAppendWhoseTimeRanOutBeforeAnyTryKeepsItsContextsError: a caller
+// whose time ran out before its group was tried is told so, its context's
+// error, and nothing is sent.
+func TestAnAppendWhoseTimeRanOutBeforeAnyTryKeepsItsContextsError(t *testing.T) {
+	var expired atomic.Bool
+	expired.Store(true)
+	w := scriptedWriter(t, Dialect{}, func(context.Context, string) (driver.Rows, error) {
+		return nil, errors.New("no statement should be sent")
+	})
+	err := answered(w, scriptedCall(expiring{context.Background(), time.Now().Add(time.Hour), &expired}))
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "before it could be written") {
+		t.Errorf("an append whose time ran out before its group was tried: %v; want its context's deadline exceeded, before it could be written", err)
 	}
 }

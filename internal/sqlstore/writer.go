@@ -424,7 +424,7 @@ func (w *writer) commit(group []*call, pre *begun) {
 			c.answer(eventstore.AppendResult{}, errNoAnswer) // (none should be left)
 		}
 	}()
-	live := w.unexpired(group)
+	live := w.unexpired(group, nil)
 	if len(live) == 0 {
 		pre.abandon()
 		return
@@ -446,7 +446,7 @@ func (w *writer) commit(group []*call, pre *begun) {
 		w.alone = true
 		defer func() { w.alone = false }()
 		for _, c := range pending {
-			if len(w.unexpired([]*call{c})) == 1 {
+			if len(w.unexpired([]*call{c}, nil)) == 1 {
 				if err := w.run([]*call{c}, nil); err != nil {
 					c.answer(eventstore.AppendResult{}, err)
 				}
@@ -462,14 +462,20 @@ func (w *writer) commit(group []*call, pre *begun) {
 // unexpired returns the calls whose callers still wait; the others get
 // their context's error and are never written, but for a retry of a batch
 // the log holds (found by a plan of its group's), which is answered as such
-// (answerStored).
-func (w *writer) unexpired(calls []*call) []*call {
+// (answerStored). failed, if not nil, is run's answer for the try that
+// failed last: a caller whose time ran out since (in the wait after a
+// refused lock, say) is told that, what kept its append from being
+// written, rather than only that its time ran out.
+func (w *writer) unexpired(calls []*call, failed error) []*call {
 	live := make([]*call, 0, len(calls))
 	for _, c := range calls {
 		if err := c.ctx.Err(); err != nil {
-			if c.stored != nil {
+			switch {
+			case c.stored != nil:
 				w.answerStored([]*call{c}, nil)
-			} else {
+			case failed != nil && errors.Is(err, context.DeadlineExceeded):
+				c.answer(eventstore.AppendResult{}, failed)
+			default:
 				c.answer(eventstore.AppendResult{}, fmt.Errorf("%w before it could be written", err))
 			}
 			continue
@@ -545,7 +551,11 @@ func (w *writer) run(calls []*call, pre *begun) error {
 	refusals, writeRefusals := 0, 0
 	bound := time.Now().Add(txTimeout)
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		if calls = w.unexpired(calls); len(calls) == 0 {
+		var failed error // what a caller whose time ran out since the last try failed is told
+		if err != nil && !errors.Is(err, errCallerLeft) {
+			failed = w.failure(err, writeRefusals)
+		}
+		if calls = w.unexpired(calls, failed); len(calls) == 0 {
 			pre.abandon()
 			return nil
 		}
@@ -936,7 +946,7 @@ func (w *writer) takeNext(deadline time.Time, calls []*call) *readPhase {
 		return nil
 	}
 	w.next = &carried{calls: taken}
-	live := w.unexpired(taken)
+	live := w.unexpired(taken, nil)
 	if len(live) < len(taken) || earliestDeadline(live).Before(deadline) {
 		return nil
 	}
