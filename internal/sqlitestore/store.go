@@ -526,6 +526,9 @@ var dialect = sqlstore.Dialect{
 	// needs no lock of its own, and the process's clock stamps the events
 	// (one process per file). The driver is in-process: no round trips to save.
 	Begin: "BEGIN IMMEDIATE",
+	// It waits there (busy_timeout) while another connection to the file
+	// holds the write lock: a deadline met then is that lock's wait.
+	BeginLocks: true,
 	// One writer connection in one process: a commit is visible before the
 	// next transaction can begin.
 	VisibleInCommitOrder: true,

@@ -30,6 +30,11 @@ type Dialect struct {
 	// Begin begins an append transaction (the writer's connections are set
 	// up for it: isolation level, lock mode).
 	Begin string
+	// BeginLocks says that Begin takes the log's write lock (SQLite's
+	// BEGIN IMMEDIATE), waiting while another connection holds it: a
+	// deadline met in that statement is a lock wait's, not a database's
+	// that did not answer.
+	BeginLocks bool
 	// Batch sends the statements of each phase of an append transaction
 	// (its reads; then its writes and COMMIT) as one multi-statement round
 	// trip; the writer's connections must allow that.

@@ -194,6 +194,11 @@ func leftOr(ctx context.Context, err error) error {
 	return err
 }
 
+// errWriteLockWait is a group's whose BEGIN, which takes the log's write
+// lock (Dialect.BeginLocks), met its deadline while another connection
+// held that lock: nothing was written.
+var errWriteLockWait = errors.New("waiting for the write lock")
+
 // errNoConnection is a group's that found no connection of the writer's
 // pool free (each in use, or none could be made): nothing was sent.
 var errNoConnection = errors.New("wait for a connection to the database")
@@ -211,6 +216,9 @@ func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*s
 		for _, s := range stmts[:first] {
 			t.m.Statement(s.kind)
 			if _, err := t.conn.ExecContext(ctx, s.query); err != nil {
+				if s.kind == "begin" && t.d.BeginLocks && errors.Is(err, context.DeadlineExceeded) {
+					return fmt.Errorf("%s: %w: %w", s.kind, errWriteLockWait, err)
+				}
 				return fmt.Errorf("%s: %w", s.kind, err)
 			}
 		}

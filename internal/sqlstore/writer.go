@@ -722,9 +722,11 @@ func (w *writer) failure(err error, refusals int) error {
 		// Refused as the time ended, with none for another wait.
 		return fmt.Errorf("%w: a lock this append needs was not free within the request's time: another session holds it (%w)",
 			eventstore.ErrUnavailable, err)
-	case errors.Is(err, context.DeadlineExceeded) && refusals > 0:
+	case errors.Is(err, context.DeadlineExceeded) && (refusals > 0 || errors.Is(err, errWriteLockWait)):
 		// The database said, meanwhile, that a lock the writes need was
-		// held (Refused): another session's.
+		// held (Refused): another session's. Or the time ended in a BEGIN
+		// that waits for the write lock (BeginLocks): another
+		// connection's, not a silent database.
 		return fmt.Errorf("%w: the write lock was not free within the request's time (%w)", eventstore.ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		// The callers' deadline ended a statement the database had not
