@@ -540,7 +540,7 @@ func TestAGroupInOneRoundTripFindsTheLogHeadRowMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	guards := teststore.Statements(t, am, "guard_head")
-	if _, err := appendOne(ctx, a, x, eventstore.Exactly(2)); err == nil || !strings.Contains(err.Error(), "log_head row is missing") {
+	if _, err := appendOne(ctx, a, x, eventstore.Exactly(2)); err == nil || !strings.Contains(err.Error(), "head row (log_head, id 1) is missing") || !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("append with log_head's row gone: %v; want it to fail and say the row is missing", err)
 	}
 	if teststore.Statements(t, am, "guard_head") != guards+1 {
