@@ -1082,10 +1082,10 @@ func SetDriverLogger(log *slog.Logger) {
 // driverLogger adapts slog to the driver's logger interface.
 type driverLogger struct{ log *slog.Logger }
 
-//
-// A pooled session found dead before a request used it ("closing bad idle
-// connection": a proxy's or the server's idle cut) is DEBUG: the driver
-// takes another, and the request is served.
+// Print logs one of the driver's lines, as a warning. A pooled session found
+// dead before a request used it ("closing bad idle connection": a proxy's
+// or the server's idle cut) is DEBUG: the driver takes another, and the
+// request is served.
 func (l driverLogger) Print(v ...any) {
 	msg := "mysql driver: " + strings.TrimSpace(fmt.Sprint(v...))
 	if strings.Contains(msg, "bad idle connection") {
