@@ -283,6 +283,16 @@ func TestARefusedStartLeavesADamagedWALAsItFoundIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	damageThirdCommitAndExpectRefused(t, crashed, b)
+}
+
+// damageThirdCommitAndExpectRefused damages the frame of the third commit
+// in dir's WAL, whose bytes are b (marked WALMARK03), and checks that a
+// start is refused, saying the WAL is damaged, and leaves the WAL as it
+// found it.
+func damageThirdCommitAndExpectRefused(t *testing.T, dir string, b []byte) {
+	t.Helper()
+	wal := filepath.Join(dir, sqlitestore.FileName+"-wal")
 	at := bytes.Index(b, []byte("WALMARK03"))
 	if at < 0 {
 		t.Fatal("the third commit's event is not in the WAL")
@@ -291,8 +301,7 @@ func TestARefusedStartLeavesADamagedWALAsItFoundIt(t *testing.T) {
 	if err := os.WriteFile(wal, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	if restarted, err := sqlitestore.Open(t.Context(), crashed, sqlitestore.Options{}); err == nil {
+	if restarted, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{}); err == nil {
 		head, _ := restarted.Head(t.Context())
 		restarted.Close()
 		t.Fatalf("Open after a crash whose WAL went bad at the third commit: started at head %d; expected it refused", head)

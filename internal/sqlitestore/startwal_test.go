@@ -96,29 +96,7 @@ func TestAStartAfterACrashOnADiskWithNoRoomForACopyOfItsWALServesEveryCommit(t *
 func TestARefusedStartOnADiskWithNoRoomForACopyOfItsWALLeavesItAsItFoundIt(t *testing.T) {
 	t.Parallel()
 	dir, b, _ := crashedOnSmallDisk(t, 30, 0)
-	wal := filepath.Join(dir, sqlitestore.FileName+"-wal")
-	at := bytes.Index(b, []byte("WALMARK03"))
-	if at < 0 {
-		t.Fatal("the third commit's event is not in the WAL")
-	}
-	b[at+7] ^= 0x01 // '0' → '1': the frame's checksum no longer matches
-	if err := os.WriteFile(wal, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if restarted, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{}); err == nil {
-		head, _ := restarted.Head(t.Context())
-		restarted.Close()
-		t.Fatalf("Open after a crash whose WAL went bad at the third commit: started at head %d; expected it refused", head)
-	} else if !strings.Contains(err.Error(), "damaged") {
-		t.Errorf("Open refused a WAL that is there but damaged: %v; expected the error to say the WAL is there and damaged", err)
-	}
-	after, err := os.ReadFile(wal)
-	if err != nil {
-		t.Fatalf("the WAL after a refused start: %v; expected it left as it was", err)
-	}
-	if !bytes.Equal(after, b) {
-		t.Errorf("the WAL after a refused start: %d bytes, changed; expected the %d bytes it held", len(after), len(b))
-	}
+	damageThirdCommitAndExpectRefused(t, dir, b)
 	if _, err := os.Lstat(filepath.Join(dir, sqlitestore.FileName+"-wal.start")); !os.IsNotExist(err) {
 		t.Errorf("the start's copy of the WAL after it was refused: %v; expected it gone (put back)", err)
 	}
