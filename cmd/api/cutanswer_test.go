@@ -4,18 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/tributary-dev/tributary/internal/config"
-	"github.com/tributary-dev/tributary/internal/metrics"
-	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -31,21 +26,9 @@ func TestRequestsCutAtTheStopsTimeoutAreAnswered503WithRetryAfter(t *testing.T) 
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := &heldUntilCut{closableStore: k.Open(t).(closableStore), entered: make(chan string, 2)}
-		cfg := config.Defaults()
-		cfg.Addr = "127.0.0.1:0"
 		// Its last second is the cut's: half of it for the handlers to answer.
-		cfg.ShutdownTimeout, cfg.RequestTimeout = 5*time.Second, 60*time.Second
-		logs := &testlog.Buffer{}
-		log := slog.New(slog.NewJSONHandler(logs, nil))
-		var addr atomic.Value
-		ctx, stop := context.WithCancel(context.Background())
-		defer stop()
-		done := make(chan error, 1)
-		go func() {
-			done <- serveOn(ctx, context.Background(), cfg, listenRecording(&addr), nil, store, nil, log, metrics.New("test"))
-		}()
-		waitListening(t, logs)
-		base := "http://" + addr.Load().(string)
+		srv := serveToStop(t, store, context.Background(), 5*time.Second, 60*time.Second)
+		base, stop, done, logs := srv.base, srv.stop, srv.done, srv.logs
 		type answer struct {
 			what       string
 			status     int

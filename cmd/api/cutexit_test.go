@@ -3,20 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/metrics"
-	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -32,20 +27,8 @@ func TestEveryAppendStillRunningAtTheShutdownTimeoutIsLogged(t *testing.T) {
 		store := &heldByTheWriter{closableStore: k.Open(t).(closableStore), entered: make(chan struct{}, 5), release: make(chan struct{})}
 		var once sync.Once
 		t.Cleanup(func() { once.Do(func() { close(store.release) }) })
-		cfg := config.Defaults()
-		cfg.Addr = "127.0.0.1:0"
-		cfg.ShutdownTimeout, cfg.RequestTimeout = 2*time.Second, time.Minute
-		logs := &testlog.Buffer{}
-		log := slog.New(slog.NewJSONHandler(logs, nil))
-		var addr atomic.Value
-		ctx, stop := context.WithCancel(context.Background())
-		defer stop()
-		done := make(chan error, 1)
-		go func() {
-			done <- serveOn(ctx, context.Background(), cfg, listenRecording(&addr), nil, store, nil, log, metrics.New("test"))
-		}()
-		waitListening(t, logs)
-		base := "http://" + addr.Load().(string)
+		srv := serveToStop(t, store, context.Background(), 2*time.Second, time.Minute)
+		base, stop, done, logs := srv.base, srv.stop, srv.done, srv.logs
 		for range 5 {
 			go func() {
 				body := strings.NewReader(`{"stream_type":"t","events":[{"type":"Held","data":{}}]}`)

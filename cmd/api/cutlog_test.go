@@ -4,19 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -33,23 +29,10 @@ func TestRequestsCutByTheServerAreLoggedAsItsDoingNotTheClients(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := &heldUntilCut{closableStore: k.Open(t).(closableStore), entered: make(chan string, 2)}
-		cfg := config.Defaults()
-		cfg.Addr = "127.0.0.1:0"
-		cfg.ShutdownTimeout, cfg.RequestTimeout = 60*time.Second, 60*time.Second
-		logs := &testlog.Buffer{}
-		log := slog.New(slog.NewJSONHandler(logs, nil))
-		var addr atomic.Value
-		listen := listenRecording(&addr)
-		ctx, stop := context.WithCancel(context.Background())
-		defer stop()
 		cutCtx, cut := context.WithCancel(context.Background())
 		defer cut()
-		done := make(chan error, 1)
-		go func() {
-			done <- serveOn(ctx, cutCtx, cfg, listen, nil, store, nil, log, metrics.New("test"))
-		}()
-		waitListening(t, logs)
-		base := "http://" + addr.Load().(string)
+		srv := serveToStop(t, store, cutCtx, 60*time.Second, 60*time.Second)
+		base, stop, done, logs := srv.base, srv.stop, srv.done, srv.logs
 		go func() {
 			body := strings.NewReader(`{"stream_type":"t","events":[{"type":"Held","data":{}}]}`)
 			if resp, err := http.Post(base+"/streams/"+uuid.NewString()+"/events", "application/json", body); err == nil {
@@ -69,7 +52,7 @@ func TestRequestsCutByTheServerAreLoggedAsItsDoingNotTheClients(t *testing.T) {
 			}
 		}
 		// An append whose body is still coming.
-		conn, err := net.Dial("tcp", addr.Load().(string))
+		conn, err := net.Dial("tcp", srv.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
