@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -25,6 +27,7 @@ type headRead struct {
 	done    chan struct{}
 	head    int64
 	err     error
+	panic   any                // the query's panic, raised again in each call that was given it
 	waiting int                // calls still waiting; the query is cut when the last leaves
 	cancel  context.CancelFunc // cuts the query; set when it begins
 }
@@ -48,6 +51,9 @@ func (h *sharedHead) read(ctx context.Context, query func(context.Context) (int6
 	h.mu.Unlock()
 	select {
 	case <-r.done:
+		if r.panic != nil {
+			panic(r.panic)
+		}
 		return r.head, r.err
 	case <-ctx.Done():
 		h.mu.Lock()
@@ -60,11 +66,22 @@ func (h *sharedHead) read(ctx context.Context, query func(context.Context) (int6
 }
 
 // begin starts r's query, and the next read's once it ends. h.mu is held.
+// A panic of the query (a driver's) is raised again in each of its calls,
+// on their own goroutines, where it was raised before reads were shared (a
+// 500 for a request, a logged end for the feed's read), not on the query's,
+// where it would end the process; the next read still begins.
 func (h *sharedHead) begin(r *headRead, query func(context.Context) (int64, error)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() {
-		r.head, r.err = query(ctx)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					r.panic = fmt.Sprintf("%v (in the shared read of the log's head)\n%s", p, debug.Stack())
+				}
+			}()
+			r.head, r.err = query(ctx)
+		}()
 		cancel()
 		close(r.done)
 		h.mu.Lock()

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -126,4 +128,28 @@ func (h *sharedHead) waitingNext() int {
 		return 0
 	}
 	return h.next.waiting
+}
+
+// TestAPanickingReadOfTheHeadPanicsOnlyInItsCallers: a read of the head ran
+// on its caller's goroutine, where a panic (a driver's) was that request's
+// alone, recovered as a 500 by the HTTP layer or logged by the feed. The
+// shared query runs on a goroutine of its own: its panic must reach its
+// callers, not end the process, and the next read must still run (hostile
+// review, twenty-third session).
+func TestAPanickingReadOfTheHeadPanicsOnlyInItsCallers(t *testing.T) {
+	var h sharedHead
+	panics := make(chan any, 1)
+	func() {
+		defer func() { panics <- recover() }()
+		h.read(context.Background(), func(context.Context) (int64, error) { panic("driver panic (test)") }) //nolint:errcheck
+	}()
+	if p := <-panics; p == nil || !strings.Contains(fmt.Sprint(p), "driver panic (test)") {
+		t.Fatalf("the caller recovered %v, want the query's panic", p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	head, err := h.read(ctx, func(context.Context) (int64, error) { return 7, nil })
+	if err != nil || head != 7 {
+		t.Fatalf("the read after the panic: %d, %v; want 7, nil", head, err)
+	}
 }
