@@ -13,6 +13,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -56,10 +57,33 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return err
 	}
 	defer unlockMySQL(context.WithoutCancel(ctx), conn, log)
-	return apply(ctx, db, goose.DialectMySQL, "mysql", log)
+	// Once the lock is held, ctx's deadline (the start-up timeout, which
+	// bounds the wait for the database and the lock) no longer cuts a
+	// migration: a CREATE INDEX on a large table that outlasted it was cut
+	// at every start. A cancel (a signal) still does; the next start
+	// completes what it cut (completeCutMySQL).
+	run, stop := withoutDeadline(ctx)
+	defer stop()
+	if err := mendVersionTable(run, db, log); err != nil {
+		return err
+	}
+	return apply(run, db, goose.DialectMySQL, "mysql", log, completeCutMySQL)
 }
 
-func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, log *slog.Logger, opts ...goose.ProviderOption) error {
+// withoutDeadline is ctx with its values, ended when ctx is canceled but not
+// when its deadline passes. (A cancel that comes after the deadline has
+// passed is not seen: ctx has ended by then.)
+func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	run, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	unwatch := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel(context.Cause(ctx))
+		}
+	})
+	return run, func() { unwatch(); cancel(nil) }
+}
+
+func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, log *slog.Logger, complete func(context.Context, *sql.DB, *goose.Provider, *slog.Logger) (bool, error), opts ...goose.ProviderOption) error {
 	fsys, err := fs.Sub(files, dir)
 	if err != nil {
 		return fmt.Errorf("open embedded %s migrations: %w", dir, err)
@@ -69,9 +93,33 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 	if err != nil {
 		return fmt.Errorf("prepare migrations: %w", err)
 	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
+	var results []*goose.MigrationResult
+	if complete == nil {
+		if results, err = p.Up(ctx); err != nil {
+			return fmt.Errorf("apply migrations: %w", err)
+		}
+	}
+	// One by one, each looked at first: a migration found done is recorded,
+	// not run again (complete).
+	for complete != nil {
+		if _, err := complete(ctx, db, p, log); err != nil {
+			return err
+		}
+		r, err := p.UpByOne(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			break
+		}
+		if partial := (*goose.PartialError)(nil); errors.As(err, &partial) && ctx.Err() == nil {
+			// What failed may have been done meanwhile, by the statement
+			// of a start that was cut, which the server went on with.
+			if found, cerr := complete(ctx, db, p, log); cerr == nil && found {
+				continue
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("apply migrations: %w", err)
+		}
+		results = append(results, r)
 	}
 	for _, r := range results {
 		log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
@@ -99,7 +147,7 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 // store is used by one process, and SQLite serialises writers, so no lock is
 // taken beyond the migration's own transaction.
 func ApplySQLite(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	return apply(ctx, db, goose.DialectSQLite3, "sqlite", log)
+	return apply(ctx, db, goose.DialectSQLite3, "sqlite", log, nil)
 }
 
 // lockWait is how long one GET_LOCK call waits before it tries again; the

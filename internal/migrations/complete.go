@@ -1,0 +1,154 @@
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
+)
+
+// MySQL DDL commits by itself: goose runs a migration's statement, then
+// records its version. A start stopped between the two (the start-up
+// timeout, a signal, a kill, a lost connection, or a statement the server
+// went on with after its client left) left the schema changed and the
+// change unrecorded, and every later start ran the statement again and
+// failed for good ("Table … already exists", "Duplicate key name …").
+// Each MySQL migration therefore says how to see that what it does is in
+// the database already (mysqlDone), and a start records such a migration
+// rather than running it again. The looks read information_schema, on
+// MySQL and MariaDB alike, and hold for the migration's schema and every
+// later one's: tables restored from a dump of a later schema into an empty
+// database are recorded as they are.
+
+// mysqlDone says, for each MySQL migration's version, whether what it does
+// is in the database already.
+var mysqlDone = map[int64]func(context.Context, *sql.DB) (bool, error){
+	1:  tableExists("streams"),
+	2:  tableExists("events"),
+	3:  tableExists("log_head"),
+	4:  rowExists("SELECT EXISTS (SELECT 1 FROM log_head WHERE id = 1)"),
+	5:  tableExists("durability_fence"),
+	6:  rowExists("SELECT EXISTS (SELECT 1 FROM durability_fence WHERE id = 1)"),
+	7:  columnsExist("events", "batch_size"),
+	8:  columnsExist("log_head", "recorded_at"),
+	9:  tableExists("writer_lease"),
+	10: anyOf(columnsExist("log_head", "last_event_id"), columnsExist("log_head", "commit_id")), // 11 renames it
+	11: func(ctx context.Context, db *sql.DB) (bool, error) {
+		renamed, err := columnsExist("log_head", "commit_id")(ctx, db)
+		if err != nil || !renamed {
+			return false, err
+		}
+		old, err := columnsExist("log_head", "last_event_id")(ctx, db)
+		return !old, err
+	},
+	12: func(ctx context.Context, db *sql.DB) (bool, error) { // one ALTER drops both, or neither
+		left, err := columnsExist("streams", "version")(ctx, db)
+		return !left, err
+	},
+	13: indexExists("events", "events_stream_type_event_type_position"),
+}
+
+func tableExists(table string) func(context.Context, *sql.DB) (bool, error) {
+	return rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '%s')", table))
+}
+
+// columnsExist is true if table has column.
+func columnsExist(table, column string) func(context.Context, *sql.DB) (bool, error) {
+	return rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '%s' AND column_name = '%s')", table, column))
+}
+
+func indexExists(table, index string) func(context.Context, *sql.DB) (bool, error) {
+	return rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = '%s' AND index_name = '%s')", table, index))
+}
+
+func anyOf(looks ...func(context.Context, *sql.DB) (bool, error)) func(context.Context, *sql.DB) (bool, error) {
+	return func(ctx context.Context, db *sql.DB) (bool, error) {
+		for _, look := range looks {
+			if ok, err := look(ctx, db); err != nil || ok {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+}
+
+// rowExists is the answer of query, a SELECT EXISTS. A table it reads that
+// does not exist is a no.
+func rowExists(query string) func(context.Context, *sql.DB) (bool, error) {
+	return func(ctx context.Context, db *sql.DB) (bool, error) {
+		var ok bool
+		if err := db.QueryRowContext(ctx, query).Scan(&ok); err != nil {
+			if isNoSuchTable(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		return ok, nil
+	}
+}
+
+// completeCutMySQL records, in order, each pending MySQL migration whose
+// work is found done (mysqlDone), logging each at WARN; it stops at the
+// first that is not. found says whether it recorded any.
+func completeCutMySQL(ctx context.Context, db *sql.DB, p *goose.Provider, log *slog.Logger) (found bool, err error) {
+	recorded, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	for _, src := range p.ListSources() {
+		if src.Version <= recorded {
+			continue
+		}
+		done, ok := mysqlDone[src.Version]
+		if !ok {
+			return found, nil
+		}
+		applied, err := done(ctx, db)
+		if err != nil {
+			return found, fmt.Errorf("look whether migration %d (%s) is in the database already: %w", src.Version, src.Path, err)
+		}
+		if !applied {
+			return found, nil
+		}
+		if _, err := db.ExecContext(ctx, "INSERT INTO "+VersionTable+" (version_id, is_applied) VALUES (?, TRUE)", src.Version); err != nil {
+			return found, fmt.Errorf("record migration %d (%s), found in the database already: %w", src.Version, src.Path, err)
+		}
+		found = true
+		log.Warn("migration had run but was not recorded (a start stopped during it, or tables restored without "+VersionTable+"); recorded it now",
+			"version", src.Version, "file", src.Path)
+	}
+	return found, nil
+}
+
+// mendVersionTable writes the version table's first row (version 0) if the
+// table is there without it: goose creates the table, then writes the row,
+// and on MySQL the CREATE commits by itself, so a start stopped between the
+// two failed every later one with "missing zero version migration".
+func mendVersionTable(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	var rows int64
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+VersionTable).Scan(&rows)
+	if err != nil {
+		if isNoSuchTable(err) {
+			return nil // a new database: goose makes it
+		}
+		return fmt.Errorf("read the version table %s: %w", VersionTable, err)
+	}
+	if rows > 0 {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO "+VersionTable+" (version_id, is_applied) VALUES (0, TRUE)"); err != nil {
+		return fmt.Errorf("write the version table's first row: %w", err)
+	}
+	log.Warn("the version table " + VersionTable + " had no first row (a start stopped as it made it); wrote it")
+	return nil
+}
+
+// isNoSuchTable says whether err is MySQL's "table doesn't exist" (1146).
+func isNoSuchTable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1146
+}

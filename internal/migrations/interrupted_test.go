@@ -1,0 +1,224 @@
+package migrations_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/migrations"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+)
+
+// schemaOf is every table's SHOW CREATE TABLE in db, the version table's
+// left out, with AUTO_INCREMENT counters taken away: what two databases
+// migrated to one schema have alike.
+func schemaOf(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	ctx := t.Context()
+	rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> ? ORDER BY table_name", migrations.VersionTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	var b strings.Builder
+	for _, n := range names {
+		var name, create string
+		if err := db.QueryRowContext(ctx, "SHOW CREATE TABLE `"+n+"`").Scan(&name, &create); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(create, "\n") {
+			if i := strings.Index(l, " AUTO_INCREMENT="); i >= 0 {
+				l = l[:i]
+			}
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// recorded is the versions db's version table records as applied, in order.
+func recorded(t *testing.T, db *sql.DB) []int64 {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "SELECT version_id FROM "+migrations.VersionTable+" WHERE is_applied ORDER BY version_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var vs []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// TestAMigrationCutAfterItsStatementIsCompletedByTheNextStart: MySQL DDL
+// commits by itself, so goose runs a migration's statement and then records
+// its version; a start stopped between the two (the start-up timeout, a
+// SIGTERM, a kill, a lost connection: an operator tester's rolling upgrade
+// cut during migration 13's CREATE INDEX) left a schema on which every
+// later start failed for good ("Duplicate key name …", "Table … already
+// exists") until someone mended it by hand. For each version, a database
+// whose migration ran but was not recorded is now brought up to date by the
+// next start, to the schema a clean migration gives, each version recorded
+// once.
+func TestAMigrationCutAfterItsStatementIsCompletedByTheNextStart(t *testing.T) {
+	t.Parallel()
+	reference := openMySQL(t, mysqltest.NewDatabase(t))
+	if err := migrations.UpTo(t.Context(), reference, "mysql", int64(migrations.Latest("mysql"))); err != nil {
+		t.Fatal(err)
+	}
+	want := schemaOf(t, reference)
+	for v := 1; v <= migrations.Latest("mysql"); v++ {
+		t.Run(fmt.Sprintf("version %d", v), func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			db := openMySQL(t, mysqltest.NewDatabase(t))
+			if err := migrations.UpTo(ctx, db, "mysql", int64(v)); err != nil {
+				t.Fatal(err)
+			}
+			// The statement ran; its record was never written.
+			if _, err := db.ExecContext(ctx, "DELETE FROM "+migrations.VersionTable+" WHERE version_id = ?", v); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+				t.Fatalf("the next start, after migration %d ran unrecorded: %v", v, err)
+			}
+			if got := schemaOf(t, db); got != want {
+				t.Fatalf("the schema after completing migration %d:\n%s\nwant a clean migration's:\n%s", v, got, want)
+			}
+			if got := recorded(t, db); len(got) != migrations.Latest("mysql")+1 || got[v] != int64(v) {
+				t.Fatalf("versions recorded: %v, want 0 to %d, each once", got, migrations.Latest("mysql"))
+			}
+			if !strings.Contains(logs.String(), "had run but was not recorded") {
+				t.Fatalf("the log does not say that migration %d was found applied and recorded now:\n%s", v, logs.String())
+			}
+		})
+	}
+}
+
+// TestAVersionTableWithoutItsFirstRowIsMended: goose creates its version
+// table and then writes its version-0 row; on MySQL the CREATE commits by
+// itself, and a start stopped between the two failed every later start
+// with "missing zero version migration".
+func TestAVersionTableWithoutItsFirstRowIsMended(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openMySQL(t, mysqltest.NewDatabase(t))
+	if err := migrations.UpTo(ctx, db, "mysql", 1); err != nil {
+		t.Fatal(err)
+	}
+	// The version table made, nothing else: no row, no table of migration 1.
+	for _, q := range []string{"DROP TABLE streams", "DELETE FROM " + migrations.VersionTable} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("migrate after a start cut between the version table and its first row: %v", err)
+	}
+	if got := recorded(t, db); len(got) != migrations.Latest("mysql")+1 {
+		t.Fatalf("versions recorded: %v", got)
+	}
+}
+
+// TestTablesRestoredWithoutTheVersionTableAreMigrated: an operator who
+// restores the store's tables (streams, events, log_head) from a dump into
+// an empty database, as the README once said, had a database on which every
+// start failed with "Table 'streams' already exists". Their events stay,
+// and the tables the dump left out are made.
+func TestTablesRestoredWithoutTheVersionTableAreMigrated(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	from, to := openMySQL(t, mysqltest.NewDatabase(t)), openMySQL(t, mysqltest.NewDatabase(t))
+	if err := migrations.ApplyMySQL(ctx, from, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	want := schemaOf(t, from)
+	var fromDB string
+	if err := from.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&fromDB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := from.ExecContext(ctx, "UPDATE log_head SET position = 1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"streams", "events", "log_head"} {
+		for _, q := range []string{"CREATE TABLE " + table + " LIKE `" + fromDB + "`." + table, "INSERT INTO " + table + " SELECT * FROM `" + fromDB + "`." + table} {
+			if _, err := to.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	if err := migrations.ApplyMySQL(ctx, to, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("migrate restored tables: %v", err)
+	}
+	if got := schemaOf(t, to); got != want {
+		t.Fatalf("the schema after migrating restored tables:\n%s\nwant:\n%s", got, want)
+	}
+	var head int64
+	if err := to.QueryRowContext(ctx, "SELECT position FROM log_head").Scan(&head); err != nil || head != 1 {
+		t.Fatalf("the restored log_head: %d, %v; want 1 (kept, not seeded again)", head, err)
+	}
+}
+
+// TestAMigrationIsNotCutByTheStartUpTimeout: the start-up timeout bounds
+// the wait for the database and for the migration lock, as the README
+// says, not a migration under way: a CREATE INDEX on a large events table
+// cut at 30 s was cut again at every start (and, before the next start
+// recorded a migration found done, left the schema unrecorded). Here the
+// migration waits for a metadata lock another session holds until the
+// start's deadline has passed; the migration then completes and is
+// recorded.
+func TestAMigrationIsNotCutByTheStartUpTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openMySQL(t, mysqltest.NewDatabase(t))
+	if err := migrations.UpTo(ctx, db, "mysql", int64(migrations.Latest("mysql")-1)); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	for _, q := range []string{"BEGIN", "SELECT COUNT(*) FROM events"} {
+		if _, err := holder.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- migrations.ApplyMySQL(start, db, slog.New(slog.DiscardHandler)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("the migration ended while another session held events' metadata lock: %v", err)
+	case <-start.Done():
+	}
+	if _, err := holder.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("a migration under way when the start-up's time ran out: %v; want it completed", err)
+	}
+	if got := recorded(t, db); len(got) != migrations.Latest("mysql")+1 {
+		t.Fatalf("versions recorded: %v", got)
+	}
+}
