@@ -19,6 +19,8 @@ type streamState struct {
 	Type      string
 	Version   int64
 	CreatedAt time.Time
+	// rowMissing: the stream has events (Version) but no row of streams.
+	rowMissing bool
 }
 
 // knownEvent is an event id already in the log: where it stands and what it
@@ -136,6 +138,12 @@ func clientIDsOf(calls []*call) []uuid.UUID {
 func (p *plan) apply(c *call) outcome {
 	req := c.req
 	st := p.streams[req.StreamID]
+	if st.rowMissing {
+		// Neither a new stream (its events are there) nor one whose type
+		// is known: nothing is appended to it, a retry included, until
+		// its row is made again.
+		return outcome{err: streamRowMissing(req.StreamID)}
+	}
 
 	// Idempotency comes first: a retry must succeed although the stream has
 	// moved past the version the original request expected.

@@ -118,9 +118,28 @@ const (
 	streamColumns = "s.stream_id, s.stream_type, e.stream_version, s.created_at, e.recorded_at, e.position"
 	streamFrom    = " FROM streams s JOIN events e ON e.stream_id = s.stream_id AND e.stream_version = " +
 		"(SELECT m.stream_version FROM events m WHERE m.stream_id = s.stream_id ORDER BY m.stream_version DESC LIMIT 1)"
-	streamOne  = " FROM streams s JOIN events e ON e.stream_id = s.stream_id"
+	// streamOne reads one stream from its last event, its row of streams
+	// joined (NULL if missing: errStreamRowMissing), after a WHERE on e.
+	streamOne = "SELECT e.stream_id, s.stream_type, e.stream_version, s.created_at, e.recorded_at, e.position FROM events e " +
+		"LEFT JOIN streams s ON s.stream_id = e.stream_id"
 	streamLast = " ORDER BY e.stream_version DESC"
 )
+
+// mendStreamRows makes again the rows of streams that are missing while
+// their events are there, each from its stream's first event: its type,
+// and its time as the stream's creation.
+const mendStreamRows = "INSERT INTO streams (stream_id, stream_type, created_at) SELECT e.stream_id, e.stream_type, e.recorded_at " +
+	"FROM events e WHERE e.stream_version = 1 AND NOT EXISTS (SELECT 1 FROM streams s WHERE s.stream_id = e.stream_id)"
+
+// streamRowMissing is the error of an append to, or a read of, stream id
+// whose events are there but whose row of streams is not (a restore from
+// dumps taken apart, a DELETE by hand): damage, which no retry mends,
+// never a stream taken for new (whose first version is taken) or not found.
+func streamRowMissing(id uuid.UUID) error {
+	return fmt.Errorf("%w: %w: stream %s has events but its row of the table streams is missing (a restore from dumps taken apart, "+
+		"or a DELETE by hand): nothing is appended to it or read from it until the row is made again; mend it with %s",
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, id, mendStreamRows)
+}
 
 // Stream implements eventstore.Store.
 func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
@@ -136,10 +155,13 @@ func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, er
 func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, int64, error) {
 	s.m.Statement("read_stream")
 	qctx, cancel := s.bound(ctx)
-	st, last, err := scanStream(s.db.QueryRowContext(qctx, "SELECT "+streamColumns+streamOne+" WHERE s.stream_id = ?"+streamLast+" LIMIT 1", id[:]))
+	st, last, err := scanStream(s.db.QueryRowContext(qctx, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:]))
 	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
+	}
+	if errors.Is(err, errNoStreamRow) {
+		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, streamRowMissing(id))
 	}
 	if err != nil {
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, s.translate(err))
@@ -244,14 +266,24 @@ func (s reader) waitVisible(ctx context.Context, last int64) error {
 	}
 }
 
-// scanStream scans streamColumns.
+// errNoStreamRow is scanStream's for a stream whose row of streams is
+// missing: its type and creation time NULL.
+var errNoStreamRow = errors.New("the stream's row of streams is missing")
+
+// scanStream scans streamColumns (or streamOne's).
 func scanStream(row interface{ Scan(...any) error }) (eventstore.Stream, int64, error) {
 	var raw []byte
 	var st eventstore.Stream
 	var last int64
-	if err := row.Scan(&raw, &st.Type, &st.Version, &st.CreatedAt, &st.UpdatedAt, &last); err != nil {
+	var typ sql.NullString
+	var created sql.NullTime
+	if err := row.Scan(&raw, &typ, &st.Version, &created, &st.UpdatedAt, &last); err != nil {
 		return eventstore.Stream{}, 0, err
 	}
+	if !typ.Valid || !created.Valid {
+		return eventstore.Stream{}, 0, errNoStreamRow
+	}
+	st.Type, st.CreatedAt = typ.String, created.Time
 	id, err := uuid.FromBytes(raw)
 	if err != nil {
 		return eventstore.Stream{}, 0, fmt.Errorf("stream id: %w", err)

@@ -76,8 +76,12 @@ func newReadPhase(d Dialect, calls []*call, deadline time.Time) *readPhase {
 	return r
 }
 
-// readStreams reads n streams' rows and versions, where they exist: their
-// id, type, created_at and their last event's version, the stream's.
+// readStreams reads n streams' versions and rows, where they have events:
+// their id, type and created_at (NULL where the stream's row of streams is
+// missing: damage, errStreamRowMissing) and their last event's version,
+// the stream's. A stream is read from its events, not from its row: a
+// stream whose row was lost (a restore from dumps taken apart, a DELETE by
+// hand) but whose events are there is not taken for a new one.
 //
 // Where the dialect locks rows, each stream's last event is found by a
 // locking read of its own, which sees the newest committed row whatever
@@ -86,14 +90,18 @@ func newReadPhase(d Dialect, calls []*call, deadline time.Time) *readPhase {
 // that held it too, on MariaDB 10.11, 0 misses in about 6,000 tries, as
 // InnoDB's source says it must; readers without the lock can see commits
 // out of order, see visibleUpTo.) Each part reads and locks one event,
-// however long the stream.
+// however long the stream. Elsewhere one statement reads them all, each
+// stream's last version through the index on (stream_id, stream_version),
+// one entry each; a stream without events gives NULL there, and is skipped
+// (scanStreams).
 func readStreams(d Dialect, n int) string {
 	if d.LockStreams == "" {
-		return "SELECT s.stream_id, s.stream_type, s.created_at, e.stream_version" + streamFrom +
-			" WHERE s.stream_id IN (" + placeholders(n) + ")"
+		return "WITH i(id) AS (VALUES " + tuples("(?)", n, ", ") + ") SELECT i.id, s.stream_type, s.created_at, " +
+			"(SELECT e.stream_version FROM events e WHERE e.stream_id = i.id ORDER BY e.stream_version DESC LIMIT 1) " +
+			"FROM i LEFT JOIN streams s ON s.stream_id = i.id"
 	}
-	return tuples("(SELECT s.stream_id, s.stream_type, s.created_at, e.stream_version FROM streams s "+
-		"JOIN events e ON e.stream_id = s.stream_id WHERE s.stream_id = ? ORDER BY e.stream_version DESC LIMIT 1"+d.LockStreams+")", n, " UNION ALL ")
+	return tuples("(SELECT e.stream_id, s.stream_type, s.created_at, e.stream_version FROM events e "+
+		"LEFT JOIN streams s ON s.stream_id = e.stream_id WHERE e.stream_id = ? ORDER BY e.stream_version DESC LIMIT 1"+d.LockStreams+")", n, " UNION ALL ")
 }
 
 // scans returns what scans the result of each statement after BEGIN, in order.
@@ -338,19 +346,25 @@ func (t *appendTx) scanHead(rows *sql.Rows) (int64, time.Time, error) {
 	return head, now, rows.Err()
 }
 
-// scanStreams adds the streams in rows to found.
+// scanStreams adds the streams in rows to found: those with events, a
+// stream whose row of streams is missing marked so (rowMissing).
 func scanStreams(rows *sql.Rows, found map[uuid.UUID]streamState) error {
 	for rows.Next() {
 		var raw []byte
-		var st streamState
-		if err := rows.Scan(&raw, &st.Type, &st.CreatedAt, &st.Version); err != nil {
+		var typ sql.NullString
+		var created sql.NullTime
+		var version sql.NullInt64
+		if err := rows.Scan(&raw, &typ, &created, &version); err != nil {
 			return err
+		}
+		if !version.Valid {
+			continue // no events: a new stream (a row of streams without events is taken over)
 		}
 		id, err := uuid.FromBytes(raw)
 		if err != nil {
 			return fmt.Errorf("stream id: %w", err)
 		}
-		found[id] = st
+		found[id] = streamState{Type: typ.String, CreatedAt: created.Time, Version: version.Int64, rowMissing: !typ.Valid}
 	}
 	return rows.Err()
 }
