@@ -269,3 +269,45 @@ func TestAnAppendWhoseTimeRanOutBeforeAnyTryKeepsItsContextsError(t *testing.T) 
 		t.Errorf("an append whose time ran out before its group was tried: %v; want its context's deadline exceeded, before it could be written", err)
 	}
 }
+
+// TestACallerDroppedFromAGroupWhoseLockWasRefusedIsToldTheWritersWords:
+// the database refused a lock the group's reads need (MySQL's 1205), and
+// one caller's time ended before another wait while another's had time
+// left: the writer went on without the first, who was told the driver's
+// error as Translate makes it ("the database kept refusing the
+// transaction", or, where Translate leaves it, no ErrUnavailable at all, a
+// 500), not the writer's words that every other way out of the group
+// gives. It is told that a lock it needs was not free within its time;
+// the other is written.
+func TestACallerDroppedFromAGroupWhoseLockWasRefusedIsToldTheWritersWords(t *testing.T) {
+	refused := errors.New("Error 1205: Lock wait timeout exceeded")
+	isRefused := func(err error) bool { return errors.Is(err, refused) }
+	d := Dialect{Refused: isRefused, Retryable: isRefused, MaxInsertRows: 500, MaxInsertBytes: 1 << 20}
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	shortDeadline, _ := short.Deadline()
+	tries := 0
+	w := scriptedWriter(t, d, func(_ context.Context, query string) (driver.Rows, error) {
+		if query != "lock_head" {
+			return nil, nil
+		}
+		if tries++; tries == 1 {
+			// Refused when the short caller's time is nearly over: too
+			// little for a wait and another try.
+			time.Sleep(time.Until(shortDeadline) - time.Millisecond)
+			return nil, refused
+		}
+		return &scriptedRows{cols: []string{"position", "recorded_at"}, rows: [][]driver.Value{{int64(0), nil}}}, nil
+	})
+	a, b := scriptedCall(short), scriptedCall(context.Background())
+	w.commit([]*call{a, b}, nil)
+	<-a.done
+	<-b.done
+	if b.err != nil {
+		t.Fatalf("the caller with time left: %v; want it written on the next try", b.err)
+	}
+	if !errors.Is(a.err, refused) || !errors.Is(a.err, eventstore.ErrUnavailable) || !strings.Contains(a.err.Error(), "a lock this append needs was not free within the request's time") {
+		t.Errorf("a caller dropped from its group, its time ending after the group's lock was refused: %v; "+
+			"want an error wrapping ErrUnavailable and the refusal that says a lock this append needs was not free within the request's time", a.err)
+	}
+}

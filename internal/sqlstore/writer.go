@@ -620,7 +620,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			// fail as refused, and those with time left go on being tried
 			// without them, as a group of their own would be.
 			if rest := waitingPast(calls, time.Now().Add(2*wait)); len(rest) > 0 && len(rest) < len(calls) {
-				w.leave(calls, rest, w.d.Translate(err))
+				w.leave(calls, rest, w.failure(err, writeRefusals))
 				calls = rest
 				attempt-- // not a failed attempt
 				continue
