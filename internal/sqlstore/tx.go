@@ -242,11 +242,26 @@ func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*s
 	query, args := join(stmts)
 	rows, err := t.conn.QueryContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", stmts[first].kind, err)
+		return fmt.Errorf("%s: %w", upTo(stmts, first), err)
 	}
 	defer rows.Close()
 	// The driver skips the empty results up to BEGIN's: the first set is the next statement's.
 	return scanSets(rows, stmts[first:], scans)
+}
+
+// upTo names the statements of a batch up to its first that returns rows
+// (stmts[first]), one of which failed: the driver skips the empty results
+// of those before it and returns the first error, whichever statement's,
+// and the server runs none after it.
+func upTo(stmts []statement, first int) string {
+	if first == 0 {
+		return stmts[0].kind
+	}
+	names := make([]string, first)
+	for i, s := range stmts[:first] {
+		names[i] = s.kind
+	}
+	return strings.Join(names, ", ") + " or " + stmts[first].kind
 }
 
 // count records a batch's statements in the statements metric: all of them
@@ -540,7 +555,7 @@ func (b *begun) scan() error {
 	for rows.Next() { // the marker's row
 	}
 	if !rows.NextResultSet() {
-		return fmt.Errorf("%s: %w", b.reads.stmts[b.reads.first].kind, orDefault(rows.Err(), errors.New("missing result set")))
+		return fmt.Errorf("%s: %w", upTo(b.reads.stmts, b.reads.first), orDefault(rows.Err(), errors.New("missing result set")))
 	}
 	if err := scanSets(rows, b.reads.stmts[b.reads.first:], b.reads.scans(b.t)); err != nil {
 		return err

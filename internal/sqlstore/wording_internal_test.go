@@ -311,3 +311,27 @@ func TestACallerDroppedFromAGroupWhoseLockWasRefusedIsToldTheWritersWords(t *tes
 			"want an error wrapping ErrUnavailable and the refusal that says a lock this append needs was not free within the request's time", a.err)
 	}
 }
+
+// TestAFailedBatchOfReadsNamesEveryStatementItMayBeFrom: where the reads
+// go as one batch, the driver skips the empty results of the statements
+// before the log's lock (the session's lock waits, BEGIN) and returns the
+// first error: the writer labelled it "lock_head:" whichever failed, and
+// a SET the server refused read as the log's lock. The label names the
+// statements the error may be from, that one among them.
+func TestAFailedBatchOfReadsNamesEveryStatementItMayBeFrom(t *testing.T) {
+	unknown := errors.New("Error 1193: Unknown system variable 'innodb_lock_wait_timeout'")
+	d := Dialect{Batch: true, WaitForLocks: func(time.Duration) string { return "wait_for_locks" }}
+	w := scriptedWriter(t, d, func(_ context.Context, query string) (driver.Rows, error) {
+		if strings.HasPrefix(query, "wait_for_locks; ") {
+			return nil, unknown // the first statement of the batch fails: the server runs none after it
+		}
+		return nil, errors.New("not scripted: " + query)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := answered(w, scriptedCall(ctx))
+	if !errors.Is(err, unknown) || !strings.Contains(err.Error(), "wait_for_locks, begin or lock_head: ") {
+		t.Errorf("an append whose batch of reads failed in its first statement: %v; "+
+			"want the error labelled with the statements it may be from, wait_for_locks, begin or lock_head", err)
+	}
+}
