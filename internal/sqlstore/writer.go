@@ -179,9 +179,19 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 		}
 		c.req.Events[i] = e
 	}
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
+	}
 	select {
 	case w.calls <- c:
 	case <-ctx.Done():
+		if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
+			// Never handed over: the writer was still at the groups before
+			// it (one waiting for a lock, a slow database). Not the
+			// caller's leaving, which is said as such (context.Canceled).
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w: its time ended while the writer was busy with the appends before it: "+
+				"not written (%w)", req.StreamID, eventstore.ErrUnavailable, err)
+		}
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, ctx.Err())
 	case <-w.stop:
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, errClosed)
