@@ -203,7 +203,8 @@ func leftOr(ctx context.Context, err error) error {
 }
 
 // errWriteLockWait is a group's whose BEGIN, which takes the log's write
-// lock (Dialect.BeginLocks), met its deadline while another connection
+// lock (Dialect.BeginLocks), met its deadline, or the end of the database's
+// own wait (Retryable: SQLite's busy timeout), while another connection
 // held that lock: nothing was written.
 var errWriteLockWait = errors.New("waiting for the write lock")
 
@@ -224,7 +225,10 @@ func (t *appendTx) query(ctx context.Context, stmts []statement, scans []func(*s
 		for _, s := range stmts[:first] {
 			t.m.Statement(s.kind)
 			if _, err := t.conn.ExecContext(ctx, s.query); err != nil {
-				if s.kind == "begin" && t.d.BeginLocks && errors.Is(err, context.DeadlineExceeded) {
+				if s.kind == "begin" && t.d.BeginLocks && (errors.Is(err, context.DeadlineExceeded) || t.d.Retryable != nil && t.d.Retryable(err)) {
+					// Its time ended while it waited for the write lock, or
+					// the database's own wait for it did (SQLite's busy
+					// timeout): another connection holds it.
 					return fmt.Errorf("%s: %w: %w", s.kind, errWriteLockWait, err)
 				}
 				return fmt.Errorf("%s: %w", s.kind, err)

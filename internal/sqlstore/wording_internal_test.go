@@ -335,3 +335,34 @@ func TestAFailedBatchOfReadsNamesEveryStatementItMayBeFrom(t *testing.T) {
 			"want the error labelled with the statements it may be from, wait_for_locks, begin or lock_head", err)
 	}
 }
+
+// TestABeginThatKeepsFindingTheWriteLockBusySaysSo: where BEGIN takes the
+// log's write lock (SQLite's BEGIN IMMEDIATE), the database ends its own
+// wait for it (SQLite's busy timeout, 10 s, shorter than a request's 30 s)
+// with "database is locked": the writer tried again, and after its tries
+// the append said only that, "begin: database is locked (SQLITE_BUSY)",
+// though its time was not up and it was the write lock, held by another
+// connection, that it kept waiting for. It says that the write lock was
+// not free, another connection holding it.
+func TestABeginThatKeepsFindingTheWriteLockBusySaysSo(t *testing.T) {
+	busy := errors.New("database is locked (5) (SQLITE_BUSY)")
+	isBusy := func(err error) bool { return errors.Is(err, busy) }
+	tries := 0
+	w := scriptedWriter(t, Dialect{BeginLocks: true, Retryable: isBusy}, func(_ context.Context, query string) (driver.Rows, error) {
+		if query == "BEGIN" {
+			tries++
+			return nil, busy
+		}
+		return nil, errors.New("not scripted: " + query)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := answered(w, scriptedCall(ctx))
+	if tries != maxTxAttempts {
+		t.Errorf("BEGIN was tried %d times; want %d, a busy lock being worth another try", tries, maxTxAttempts)
+	}
+	if !errors.Is(err, busy) || !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "the write lock was not free") {
+		t.Errorf("an append whose BEGIN kept finding the write lock busy: %v; "+
+			"want an error wrapping ErrUnavailable and the database's answer that says the write lock was not free", err)
+	}
+}

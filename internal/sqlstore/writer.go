@@ -738,6 +738,12 @@ func (w *writer) failure(err error, refusals int) error {
 		// that waits for the write lock (BeginLocks): another
 		// connection's, not a silent database.
 		return fmt.Errorf("%w: the write lock was not free within the request's time (%w)", eventstore.ErrUnavailable, err)
+	case errors.Is(err, errWriteLockWait):
+		// The database ended each of its waits for the write lock
+		// (SQLite's busy timeout) before the request's time: another
+		// connection held it throughout.
+		return fmt.Errorf("%w: the write lock was not free: another connection to the database held it through each of the database's "+
+			"waits for it (%w)", eventstore.ErrUnavailable, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		// The callers' deadline ended a statement the database had not
 		// answered: no lock wait it reported. A stalled or overloaded
