@@ -30,3 +30,20 @@ func TestAnAppendThatFindsTheLogsHeadRowMissingIsUnavailable(t *testing.T) {
 		}
 	})
 }
+
+// TestAReadOfTheLogsHeadThatFindsItsRowMissingIsUnavailable: the reads'
+// look at the log's head (a subscription's start, a read up to the head)
+// found no row in log_head and said "sql: no rows in result set", a 500,
+// where an append that finds the same says what is missing, a 503. It is
+// unavailable too, naming log_head. Both stores.
+func TestAReadOfTheLogsHeadThatFindsItsRowMissingIsUnavailable(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		k.Exec(t, store, "DELETE FROM log_head")
+		_, err := store.Head(context.Background())
+		if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "log_head") || strings.Contains(err.Error(), "no rows") {
+			t.Fatalf("a read of the log's head with its row missing: %v; want ErrUnavailable naming log_head, not the driver's no rows", err)
+		}
+	})
+}

@@ -419,11 +419,7 @@ func (s reader) readAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	if opts.UpTo <= 0 || !s.readsLag {
 		return s.readPage(ctx, opts)
 	}
-	s.m.Statement("read_head")
-	qctx, cancel := s.bound(ctx)
-	var head int64
-	err := s.db.QueryRowContext(qctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head)
-	cancel()
+	head, err := s.readHead(ctx)
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: its head: %w", opts.After, s.translate(err))
 	}
@@ -784,6 +780,9 @@ func (s reader) readHead(ctx context.Context) (int64, error) {
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
 	err := s.db.QueryRowContext(qctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, errHeadRowMissing // as an append that finds it missing says
+	}
 	return head, err
 }
 
