@@ -279,8 +279,12 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 		}
 		if err == nil {
 			prev, polled = head, now
+			// In a turn among the subscriptions' reads of history
+			// (streamInTurn), as the read before this wait: a crowd of
+			// EventSources resuming on a lagging node read their streams
+			// each poll, and took every connection of the read pool.
 			var st eventstore.Stream
-			st, err = s.store.Stream(ctx, id)
+			st, err = s.streamInTurn(ctx, id)
 			if errors.Is(err, eventstore.ErrStreamNotFound) {
 				err = nil
 			}
