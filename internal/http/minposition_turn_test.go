@@ -86,4 +86,3 @@ func TestSubscriptionsWaitingForAStreamVersionTakeTurnsToReadIt(t *testing.T) {
 		}
 	})
 }
-
