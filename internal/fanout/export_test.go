@@ -1,6 +1,10 @@
 package fanout
 
-import "time"
+import (
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
 
 // SetCatchUpTurn sets how long a place in the catch-up budget is held
 // while others wait (catchUpTurn), before any subscription opens.
@@ -17,3 +21,16 @@ func CatchUpQueued(f *Feed) int {
 // Head reports the last position the feed has handed out, or followed with
 // no subscription open.
 func Head(f *Feed) int64 { return f.head.Load() }
+
+// Rest reports, on its consumer's goroutine (after a Next or NextLive), the
+// subscription's cursor and whether it is at rest there: started, caught
+// up, reading the live buffer, with no read of the store in flight or due,
+// and its cursor at the feed's head. What it delivers next, it can only
+// deliver once the head moves: a test that sees it at rest at the log's
+// last position has seen everything it will deliver of the log so far, a
+// repeat included, without waiting for it.
+func Rest(sub eventstore.Subscription) (int64, bool) {
+	s := sub.(*Subscription)
+	return s.cursor, s.started && s.caughtUp && s.live && !s.declined && s.inFlight == nil &&
+		s.retryAt.IsZero() && s.cursor >= s.feed.head.Load()
+}

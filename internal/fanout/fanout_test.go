@@ -38,6 +38,9 @@ type collector struct {
 	progress int64
 	closed   bool
 	err      error // what ended it
+	// restAt is the cursor the subscription was last at rest at
+	// (fanout.Rest), after its last Next: -1 if it was not.
+	restAt int64
 }
 
 // subscribe opens a subscription whose deliveries are collected, with an
@@ -47,7 +50,7 @@ func subscribe(t *testing.T, f *fanout.Feed, opts eventstore.SubscribeOptions, p
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sub := f.Subscribe(opts)
-	c := &collector{}
+	c := &collector{restAt: -1}
 	emit := func(d eventstore.Delivery) error {
 		c.mu.Lock()
 		switch {
@@ -68,6 +71,13 @@ func subscribe(t *testing.T, f *fanout.Feed, opts eventstore.SubscribeOptions, p
 		defer sub.Close()
 		var err error
 		for err = sub.Next(ctx, emit); err == nil; err = sub.Next(ctx, emit) {
+			cursor, rest := fanout.Rest(sub)
+			c.mu.Lock()
+			c.restAt = -1
+			if rest {
+				c.restAt = cursor
+			}
+			c.mu.Unlock()
 			select {
 			case <-sub.Ready():
 			case <-ctx.Done():
@@ -91,6 +101,15 @@ func (c *collector) ended() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
+}
+
+// restedAt reports whether the subscription is at rest (fanout.Rest) at
+// position at or past it: it has delivered all it will of the log up to
+// there.
+func (c *collector) restedAt(at int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restAt >= at
 }
 
 func (c *collector) count() int {

@@ -77,10 +77,15 @@ func ids(evs []*eventstore.Event) []uuid.UUID {
 }
 
 // checkLog fails unless c received exactly want, at positions 1, 2, 3 …
+// It looks once the subscription is at rest at the last of them (or
+// ended): anything more it would deliver of the log, a repeat included, it
+// has delivered by then.
 func checkLog(t *testing.T, name string, c *collector, want []uuid.UUID) {
 	t.Helper()
-	waitFor(t, 30*time.Second, fmt.Sprintf("%s to receive %d events", name, len(want)), func() bool { return c.count() >= len(want) })
-	time.Sleep(50 * time.Millisecond) // anything more it would get
+	waitFor(t, 30*time.Second, fmt.Sprintf("%s to receive %d events and rest at position %d", name, len(want), len(want)), func() bool {
+		_, _, _, closed := c.snapshot()
+		return c.count() >= len(want) && (c.restedAt(int64(len(want))) || closed)
+	})
 	evs, _, _, _ := c.snapshot()
 	for i, e := range evs {
 		if i >= len(want) || e.ID != want[i] || e.Position != int64(i+1) {
