@@ -100,6 +100,7 @@ type hostile struct {
 	stored   map[int64]bool // positions delivered under a catch-up place
 	asked    int            // times it asked for room
 	err      error
+	restAt   int64 // the cursor it was at rest at (fanout.Rest) after its last call, or -1
 }
 
 func (h *hostile) emit(d eventstore.Delivery) error {
@@ -148,6 +149,13 @@ func (h *hostile) run(ctx context.Context) {
 			}
 			return
 		}
+		cursor, rest := fanout.Rest(h.sub)
+		h.mu.Lock()
+		h.restAt = -1
+		if rest {
+			h.restAt = cursor
+		}
+		h.mu.Unlock()
 		select {
 		case <-h.sub.Ready():
 		case <-ctx.Done():
@@ -161,16 +169,20 @@ func (h *hostile) count() int {
 	return len(h.got)
 }
 
-// received waits for h to receive n events, then settle for any more (a
-// repeat), fails the test with the error its subscription ended with, if
-// any, and returns the events it got. look, unless nil, is called with h
-// locked.
-func (h *hostile) received(t *testing.T, n int, settle time.Duration, look func()) []*eventstore.Event {
+// received waits for h to receive n events and to rest (fanout.Rest) at
+// last, the log's last position, or to end: anything more it would get of
+// the log (a repeat) it has got by then. It fails the test with the error
+// its subscription ended with, if any, and returns the events it got.
+// look, unless nil, is called with h locked.
+func (h *hostile) received(t *testing.T, n int, last int64, look func()) []*eventstore.Event {
 	t.Helper()
 	// Only a bound on a hang: on two cores shared with other work (a load
 	// average past 20), the turn-boundary test's subscribers took 45 s.
-	waitFor(t, 2*time.Minute, h.name+" to receive its events", func() bool { return h.count() >= n })
-	time.Sleep(settle) // anything more would be a repeat
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%s to receive its events and rest at %d", h.name, last), func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.got) >= n && (h.restAt >= last || h.err != nil)
+	})
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.err != nil {
@@ -219,7 +231,7 @@ func TestDeclinesRoomAndStallsOnEventsOfMixedSizesLoseAndRepeatNothing(t *testin
 		var wg sync.WaitGroup
 		start := func(i int) {
 			opts := kinds[i%len(kinds)]
-			h := &hostile{name: fmt.Sprintf("subscriber %d %+v", i, opts), opts: opts, sub: f.Subscribe(opts).(*fanout.Subscription),
+			h := &hostile{name: fmt.Sprintf("subscriber %d %+v", i, opts), opts: opts, restAt: -1, sub: f.Subscribe(opts).(*fanout.Subscription),
 				rnd: rand.New(rand.NewPCG(uint64(i), 7)), stallAt: 3 + i, stall: 300 * time.Millisecond,
 				declined: map[int64]bool{}, stored: map[int64]bool{}}
 			subs = append(subs, h)
@@ -237,11 +249,15 @@ func TestDeclinesRoomAndStallsOnEventsOfMixedSizesLoseAndRepeatNothing(t *testin
 			start(i)
 		}
 		writers.Wait()
+		last, err := store.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		declined, asked := 0, 0
 		for _, h := range subs {
 			want := w.want(h.opts)
-			got := h.received(t, len(want), 50*time.Millisecond, func() {
+			got := h.received(t, len(want), last, func() {
 				for p := range h.declined {
 					if !h.stored[p] {
 						t.Errorf("%s: the event at %d, declined from the live buffer, came from it again; want it read from the store", h.name, p)
