@@ -10,6 +10,10 @@ import (
 // while others wait (catchUpTurn), before any subscription opens.
 func SetCatchUpTurn(f *Feed, d time.Duration) { f.turn = d }
 
+// SetClock sets the clock that the tailer measures a gap's patience on,
+// before Run.
+func SetClock(f *Feed, now func() time.Time) { f.now = now }
+
 // CatchUpQueued reports how many subscriptions wait for a place in the
 // catch-up budget.
 func CatchUpQueued(f *Feed) int {

@@ -174,6 +174,9 @@ type Feed struct {
 
 	gapSince time.Time // when the tailer first met the gap it waits on; Run's alone
 	gapAt    int64     // the missing position it waits on
+	// now is the clock that gap patience is measured on: time.Now, but in
+	// tests that step it rather than wait it out.
+	now func() time.Time
 	holding  bool      // a slot may hold an event (see release); Run's alone
 
 	// lastID is the id of the event at head, which each poll reads again
@@ -245,7 +248,7 @@ func New(store Store, opts Options) *Feed {
 		wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
 		slots: make([]atomic.Pointer[eventstore.Event], opts.Buffer), all: make(map[*Subscription]struct{}),
 		catchUp: budget{limit: opts.CatchUpBytes, base: catchUpReserve(opts.MaxEventBytes)}, turn: catchUpTurn,
-		reads: make(chan struct{}, opts.CatchUpReads),
+		reads: make(chan struct{}, opts.CatchUpReads), now: time.Now,
 	}
 	f.stopping, f.stopReads = context.WithCancel(context.Background())
 	changed := make(chan struct{})
@@ -748,9 +751,9 @@ func (f *Feed) contiguous(events []*eventstore.Event, after, read int64) (int64,
 	}
 	// Patience is per missing position: a new gap, later, starts its own.
 	if f.gapSince.IsZero() || f.gapAt != last+1 {
-		f.gapSince, f.gapAt = time.Now(), last+1
+		f.gapSince, f.gapAt = f.now(), last+1
 	}
-	if time.Since(f.gapSince) < f.opts.GapPatience {
+	if f.now().Sub(f.gapSince) < f.opts.GapPatience {
 		return last, true
 	}
 	f.log.Error("live feed: positions missing from the log for longer than a commit takes; skipping them",

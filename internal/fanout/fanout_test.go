@@ -753,29 +753,36 @@ func (h hidingStore) Tail() eventstore.LogTail { return h.tail }
 
 // TestALaterCommitSeenFirstDoesNotMakeTheFeedSkipTheEarlierOne: when the
 // tailer finds a position while a lower one is not visible yet, it hands out
-// only what lies before the gap, and the rest once the gap has filled.
+// only what lies before the gap, and the rest once the gap has filled. The
+// gap's patience runs on a clock that does not move: the test counts the
+// tailer's reads that met the gap, not time.
 func TestALaterCommitSeenFirstDoesNotMakeTheFeedSkipTheEarlierOne(t *testing.T) {
 	t.Parallel()
 	store := teststore.OpenSQLite(t, t.TempDir())
-	g := &gate{}
-	g.close()
+	var hide, hid atomic.Int64
 	hiding := hidingStore{Store: store, tail: hidingTail{LogTail: store.Tail(), hidden: func() int64 {
-		if g.shut.Load() != nil {
-			return 2
+		p := hide.Load()
+		if p != 0 {
+			hid.Add(1)
 		}
-		return 0
+		return p
 	}}}
-	f := runFeed(t, hiding, fanout.Options{PollInterval: 10 * time.Millisecond})
+	f := runFeedOnClock(t, hiding, fanout.Options{PollInterval: 10 * time.Millisecond}, func() time.Time { return time.Unix(0, 0) })
 	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+	hide.Store(2)
 	for range 3 {
 		appendN(t, store, uuid.New(), "Happened", 1)
 	}
-	time.Sleep(100 * time.Millisecond)
+	n := hid.Load()
+	waitFor(t, 30*time.Second, "the tailer to read again with position 2 missing", func() bool { return hid.Load() >= n+3 })
+	if got := fanout.Head(f); got != 1 {
+		t.Fatalf("with position 2 not yet visible, the feed handed out up to %d; want only position 1", got)
+	}
 	if n := c.count(); n != 1 {
 		t.Fatalf("with position 2 not yet visible, the subscriber got %d events; want only position 1", n)
 	}
-	g.open()
+	hide.Store(0)
 	waitFor(t, 5*time.Second, "all three events", func() bool { return c.count() == 3 })
 	evs, _, _, _ := c.snapshot()
 	for i, e := range evs {
@@ -785,37 +792,82 @@ func TestALaterCommitSeenFirstDoesNotMakeTheFeedSkipTheEarlierOne(t *testing.T) 
 	}
 }
 
+// runFeedOnClock is runFeed with the gap's patience measured on now.
+func runFeedOnClock(t *testing.T, r fanout.Store, opts fanout.Options, now func() time.Time) *fanout.Feed {
+	t.Helper()
+	f := fanout.New(r, opts)
+	fanout.SetClock(f, now)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
 // TestEachMissingPositionGetsItsOwnPatience: a second hole that opens after
 // the first one filled is waited for afresh, not skipped because the first
-// one's patience has run out.
+// one's patience has run out; once its own has, it is skipped. The patience
+// runs on a clock the test steps, and each step is followed by reads of the
+// tailer that met the hole, so that nothing hangs on how fast the machine
+// is.
 func TestEachMissingPositionGetsItsOwnPatience(t *testing.T) {
 	t.Parallel()
 	store := teststore.OpenSQLite(t, t.TempDir())
-	start := new(atomic.Int64)
-	// Position 2 is hidden for 300 ms, then position 4 for 300 ms.
+	var hide atomic.Int64   // the position the tailer's reads do not see
+	var hid [5]atomic.Int64 // the tailer's reads that hid each position
 	moving := hidingStore{Store: store, tail: hidingTail{LogTail: store.Tail(), hidden: func() int64 {
-		if s := start.Load(); s != 0 {
-			switch since := time.Since(time.Unix(0, s)); {
-			case since < 300*time.Millisecond:
-				return 2
-			case since < 600*time.Millisecond:
-				return 4
-			}
-		}
-		return 0
+		p := hide.Load()
+		hid[p].Add(1)
+		return p
 	}}}
-	f := runFeed(t, moving, fanout.Options{PollInterval: 10 * time.Millisecond, GapPatience: 400 * time.Millisecond})
+	const patience = time.Minute
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	f := runFeedOnClock(t, moving, fanout.Options{PollInterval: 10 * time.Millisecond, GapPatience: patience},
+		func() time.Time { return time.Unix(0, clock.Load()) })
+	// lookAgain waits for the tailer to read three more times with p
+	// hidden: the first read's gap is then taken in (the tailer reads, then
+	// weighs what it read, then reads again).
+	lookAgain := func(p int64) {
+		t.Helper()
+		n := hid[p].Load()
+		waitFor(t, 30*time.Second, fmt.Sprintf("the tailer to read again with position %d missing", p), func() bool { return hid[p].Load() >= n+3 })
+	}
+	handedOut := func(want int64, why string) {
+		t.Helper()
+		if got := fanout.Head(f); got != want {
+			t.Fatalf("the feed handed out up to position %d; want %d: %s", got, want, why)
+		}
+	}
+
 	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 	waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
-	start.Store(time.Now().UnixNano())
+	hide.Store(2)
 	for range 5 {
 		appendN(t, store, uuid.New(), "Happened", 1)
 	}
-	waitFor(t, 5*time.Second, "all five events", func() bool { return c.count() == 5 })
+	lookAgain(2)
+	handedOut(1, "position 2 is missing, and its patience has not run out")
+
+	clock.Add(int64(patience * 3 / 4))
+	hide.Store(4) // 2 shows, 4 goes missing: its patience starts now
+	lookAgain(4)
+	handedOut(3, "positions 2 and 3 are there, 4 is missing")
+
+	clock.Add(int64(patience / 2)) // past the first hole's patience, within the second's
+	lookAgain(4)
+	handedOut(3, "the hole at 4 has waited half its patience (the one at 2, which filled, would have run out)")
+
+	clock.Add(int64(patience)) // past the second's too
+	lookAgain(4)
+	handedOut(5, "the hole at 4 has outlasted its patience, and is skipped")
+
+	hide.Store(0)
+	waitFor(t, 5*time.Second, "four events", func() bool { return c.count() == 4 })
 	evs, _, _, _ := c.snapshot()
-	for i, e := range evs {
-		if e.Position != int64(i+1) {
-			t.Fatalf("event %d has position %d; want 1 to 5 in order", i, e.Position)
+	for i, want := range []int64{1, 2, 3, 5} {
+		if evs[i].Position != want {
+			t.Fatalf("event %d has position %d; want 1, 2, 3, then 5 past the skipped hole", i, evs[i].Position)
 		}
 	}
 }
