@@ -176,8 +176,8 @@ type Feed struct {
 	gapAt    int64     // the missing position it waits on
 	// now is the clock that gap patience is measured on: time.Now, but in
 	// tests that step it rather than wait it out.
-	now func() time.Time
-	holding  bool      // a slot may hold an event (see release); Run's alone
+	now     func() time.Time
+	holding bool // a slot may hold an event (see release); Run's alone
 
 	// lastID is the id of the event at head, which each poll reads again
 	// to see that the log did not go back under the feed (wentBack);
