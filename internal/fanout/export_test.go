@@ -38,3 +38,11 @@ func Rest(sub eventstore.Subscription) (int64, bool) {
 	return s.cursor, s.started && s.caughtUp && s.live && !s.declined && s.inFlight == nil &&
 		s.retryAt.IsZero() && s.cursor >= s.feed.head.Load()
 }
+
+// BackingOff reports, on its consumer's goroutine, whether sub waits out
+// the back-off after a failed read of the store: Ready waits for the
+// retry's time, and no read is in flight.
+func BackingOff(sub eventstore.Subscription) bool {
+	s := sub.(*Subscription)
+	return !s.retryAt.IsZero() && s.inFlight == nil && s.wait != (<-chan struct{})(closed)
+}
