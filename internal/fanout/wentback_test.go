@@ -163,10 +163,10 @@ func TestTheLiveFeedFollowsTheLogBackWithNoSubscriptionOpen(t *testing.T) {
 		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
 		s := f.Notifying(store)
 		log := appendToNewStreams(t, s, 5)
-		time.Sleep(100 * time.Millisecond) // the feed follows the head to 5
+		waitFor(t, 30*time.Second, "the idle feed to follow the head to 5", func() bool { return fanout.Head(f) == 5 })
 		goBack(t, k, store, 3)
 		log = log[:3]
-		time.Sleep(100 * time.Millisecond) // and looks again, several times
+		waitFor(t, 30*time.Second, "the idle feed to follow the head back to 3", func() bool { return fanout.Head(f) == 3 })
 		c := subscribeCaughtUp(t, f, "the subscription")
 		for len(log) < 6 {
 			log = append(log, appendOne(t, s))
