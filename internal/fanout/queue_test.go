@@ -110,13 +110,13 @@ func TestASubscriptionThatLeavesTheQueueLetsThoseBehindItRead(t *testing.T) {
 
 		// small queues behind it, and would fit beside the holder.
 		small, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-		time.Sleep(200 * time.Millisecond) // it has taken its place in the queue
+		untilSettled(t, "the second subscription to queue behind the one that needs room", func() bool { return fanout.CatchUpQueued(f) == 2 })
 		if n := small.count(); n != 0 {
 			t.Fatalf("a subscription behind one waiting for more room read %d events before it left; the test proves nothing", n)
 		}
 		big.Close() // its client went away
 
-		waitFor(t, 2*time.Second, "the subscription behind one that left the queue to read, beside a stalled holder", func() bool {
+		waitFor(t, 30*time.Second, "the subscription behind one that left the queue to read, beside a stalled holder", func() bool {
 			return small.count() == len(ack.events)
 		})
 		evs, _, _, _ := small.snapshot()
