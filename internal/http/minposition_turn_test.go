@@ -54,7 +54,7 @@ func TestSubscriptionsWaitingForAStreamVersionTakeTurnsToReadIt(t *testing.T) {
 		feedCtx, stopFeed := context.WithCancel(context.Background())
 		t.Cleanup(stopFeed)
 		go feed.Run(feedCtx)
-		h := esthttp.New(feed.Notifying(counting), esthttp.Options{Feed: feed, ReadsMayLag: true, RequestTimeout: 600 * time.Millisecond})
+		h := esthttp.New(feed.Notifying(counting), esthttp.Options{Feed: feed, ReadsMayLag: true, RequestTimeout: 1500 * time.Millisecond})
 		srv := httptest.NewUnstartedServer(h)
 		srv.Config.ConnContext = esthttp.ConnContext
 		srv.Start()
