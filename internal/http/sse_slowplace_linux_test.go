@@ -89,7 +89,7 @@ func TestAByteSlowClientWritingOneLargeEventGivesUpItsPlaceWithinTheStallTimeout
 
 		start := time.Now()
 		c := dial(0)
-		c.SetReadDeadline(time.Now().Add(10 * stall)) //nolint:errcheck
+		c.SetReadDeadline(time.Now().Add(2 * time.Minute)) //nolint:errcheck // only a bound on a hang
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("subscribing: %v, %v", resp, err)
@@ -105,8 +105,13 @@ func TestAByteSlowClientWritingOneLargeEventGivesUpItsPlaceWithinTheStallTimeout
 				break
 			}
 		}
-		if d := time.Since(start); d > 5*stall {
-			t.Errorf("a subscription waiting for the one place behind a byte-slow client caught up after %v; want within about the stall timeout, %v", d.Round(time.Millisecond), stall)
+		// Not a clock: what the slow client had taken when the place came
+		// back. Held until its write ended, the place came back once the
+		// client had taken about all of the event (but what the sockets
+		// hold); given up after the stall timeout, after a few tens of KiB.
+		if n := took.Load(); n >= int64(len(data))/2 {
+			t.Errorf("a subscription waiting for the one place behind a byte-slow client caught up after %v, when that client had taken %d of the event's %d bytes; want the place back within about the stall timeout, %v, long before the write ends",
+				time.Since(start).Round(time.Millisecond), n, len(data), stall)
 		}
 	})
 }
