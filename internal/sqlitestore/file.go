@@ -626,12 +626,14 @@ func (s *Store) noteCheckpoint() {
 	if !s.watching {
 		return
 	}
+	// Read under the lock, as every look does: a state read before
+	// another look's and stored after it would take the file back.
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
 	now, err := s.writesNow()
 	if err != nil {
 		return
 	}
-	s.fileMu.Lock()
-	defer s.fileMu.Unlock()
 	// A file without a header, or whose change counter went back, is no
 	// checkpoint's: it is left for the next look to find.
 	if (now.ckpt != s.lastWrites.ckpt || now.unfinished()) && !now.wentBack(s.lastWrites) {
@@ -656,24 +658,61 @@ func (s *Store) lookForOverwrite() error {
 	if !s.watching {
 		return nil
 	}
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
 	now, err := s.writesNow()
 	if err != nil {
 		return nil // the file's and the WAL's own checks say what became of them
 	}
-	s.fileMu.Lock()
-	defer s.fileMu.Unlock()
+	return s.judgeWrites(now)
+}
+
+// lookWhileReading is lookForOverwrite for a read, the live feed's and
+// Ping, so that an instance that only serves reads finds a copy over the
+// file too: a few reads of the file and the WAL index, no statement. It
+// runs beside checkpoints (the store's own, after a commit or in a
+// restart of the WAL, and other processes'), which it must not take for a
+// copy: it judges the file only where the WAL index records the same
+// finished checkpoint before and after it read the file (a checkpoint
+// records its attempt before it writes the file, and its end after), and
+// otherwise, or while another look runs, answers as the last look did.
+func (s *Store) lookWhileReading() error {
+	if !s.watching {
+		return nil
+	}
+	if s.fileMu.TryLock() {
+		defer s.fileMu.Unlock()
+		now, err := s.writesNow()
+		if err != nil {
+			return nil // the file's and the WAL's own checks say what became of them
+		}
+		if after, err := walIndexCheckpoint(s.shm); err == nil && after == now.ckpt && !now.unfinished() {
+			return s.judgeWrites(now)
+		}
+	}
+	if err := s.overwritten.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// judgeWrites compares the file's state now with the last look's, with
+// fileMu held: it takes now as the state the next look compares with, and
+// clears s.overwritten, where SQLite may have written the file so; it sets
+// s.overwritten, logged the first time, and returns it where not.
+func (s *Store) judgeWrites(now fileWrites) error {
 	if !now.foreign(s.lastWrites) {
 		s.lastWrites = now
 		s.overwritten.Store(nil)
 		return nil
 	}
-	err = fmt.Errorf("%w: %w: %s, not through SQLite (cp over it?): "+
+	err := fmt.Errorf("%w: %w: %s, not through SQLite (cp over it?): "+
 		"the server reads and writes its WAL's pages over it, and a stop copies them into it, so it would hold neither what was copied "+
 		"nor the log; stop the server, then put the copy in place again and remove %s-wal, %s-shm and tributary.lock "+
 		"(or restore through SQLite while it runs: sqlite3 %s \".restore backup.db\")",
 		eventstore.ErrUnavailable, eventstore.ErrOverwritten, s.path, FileName, FileName, FileName)
 	if s.overwritten.Swap(&err) == nil {
-		s.log.Error("the database file was overwritten while the server ran; appends are refused", "path", s.path, "error", err.Error())
+		s.log.Error("the database file was overwritten while the server ran; reads, appends and /readyz are refused", "path", s.path, "error", err.Error())
 	}
 	return err
 }

@@ -11,24 +11,22 @@ import (
 
 // The reads of eventstore.Store, and the live feed's (Tail), first check
 // that the database file is where the store opened it (checkFile), as
-// appends and Ping do, and that no append has found it overwritten
-// (checkReading). A reading connection already open reads the file it opened
+// appends and Ping do, and that it was not overwritten (checkReading, which
+// looks as an append does: an instance that only serves reads would
+// otherwise never look). A reading connection already open reads the file it opened
 // whatever became of its name, while a new one is refused (fileConnector):
 // with the file moved aside, a read answered 200 or 503 by which
 // connection the pool handed it, and the live feed, whose connections stay
 // open, served its subscribers from the moved file, or from a copy put over
 // it, while /readyz answered 503.
 
-// checkReading is checkFile, and the error of a file found overwritten (see
-// lookForOverwrite), for a read.
+// checkReading is checkFile, and the look for a file overwritten
+// (lookWhileReading), for a read.
 func (s *Store) checkReading() error {
 	if err := s.checkFile(); err != nil {
 		return err
 	}
-	if err := s.overwritten.Load(); err != nil {
-		return *err
-	}
-	return nil
+	return s.lookWhileReading()
 }
 
 // Tail implements eventstore.Store: the live feed's reads, checked as the

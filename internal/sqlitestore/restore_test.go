@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,5 +343,116 @@ func TestACopyOverTheDatabaseFileDuringAnAppendAfterACheckpointIsRefused(t *test
 	appendN(t, s, 1) // the copy comes after the look before its writes
 	if err := appendAfter(t, s); !errors.Is(err, eventstore.ErrOverwritten) {
 		t.Errorf("an append after a copy over the file made during the last one, after a checkpoint: %v; want ErrOverwritten", err)
+	}
+}
+
+// TestAReadOnlyInstanceFindsADatabaseFileOverwrittenInPlace: the look for a
+// copy over the file (cp backup.db tributary.db while the server runs) ran
+// only before an append's writes, so an instance that only served reads,
+// subscriptions and /readyz never looked: it served the copy, under the
+// old log's WAL pages, as the log, and /readyz answered 200, until an
+// append came. Every read, the live feed's and Ping must find it, each on
+// its own, with no append before them.
+func TestAReadOnlyInstanceFindsADatabaseFileOverwrittenInPlace(t *testing.T) {
+	t.Parallel()
+	backup := filepath.Join(storeWithEvents(t, 2), sqlitestore.FileName)
+	stream := uuid.New()
+	for _, c := range []struct {
+		name string
+		read func(ctx context.Context, s *sqlitestore.Store) error
+	}{
+		{"Ping", func(ctx context.Context, s *sqlitestore.Store) error { return s.Ping(ctx) }},
+		{"Head", func(ctx context.Context, s *sqlitestore.Store) error { _, err := s.Head(ctx); return err }},
+		{"ReadAll", func(ctx context.Context, s *sqlitestore.Store) error { _, err := readLog(ctx, s); return err }},
+		{"ReadStream", func(ctx context.Context, s *sqlitestore.Store) error {
+			_, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{Limit: 10})
+			return err
+		}},
+		{"Stream", func(ctx context.Context, s *sqlitestore.Store) error { _, err := s.Stream(ctx, stream); return err }},
+		{"Event", func(ctx context.Context, s *sqlitestore.Store) error { _, err := s.Event(ctx, stream, 1); return err }},
+		{"ListStreams", func(ctx context.Context, s *sqlitestore.Store) error {
+			_, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{Limit: 10})
+			return err
+		}},
+		{"the live feed's Head", func(ctx context.Context, s *sqlitestore.Store) error { _, err := s.Tail().Head(ctx); return err }},
+		{"the live feed's ReadAll", func(ctx context.Context, s *sqlitestore.Store) error { _, err := readTail(ctx, s); return err }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s := openMigrated(t, dir)
+			appendEvents(t, s, stream, 3, 10)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if err := c.read(t.Context(), s); err != nil {
+				t.Fatalf("%s before the copy: %v", c.name, err)
+			}
+			overwriteInPlace(t, backup, s.Path())
+			if err := c.read(t.Context(), s); !errors.Is(err, eventstore.ErrOverwritten) {
+				t.Errorf("%s of an instance that appended nothing, after a copy over its file: %v; want ErrOverwritten", c.name, err)
+			}
+		})
+	}
+}
+
+// TestReadsBesideTheStoresOwnCheckpointsFindNoOverwrite: reads look for a
+// copy over the file too, and run beside the store's checkpoints (SQLite's
+// after its commits, the WAL's restarts) and another process's, which
+// write the file: none of that may be taken for a copy, by a read, by
+// Ping or by the appends after them.
+func TestReadsBesideTheStoresOwnCheckpointsFindNoOverwrite(t *testing.T) {
+	t.Parallel()
+	// A small WAL limit: the store restarts its WAL now and then, and
+	// SQLite checkpoints after commits too.
+	s, err := sqlitestore.Open(t.Context(), storeWithEvents(t, 2), sqlitestore.Options{WALLimit: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for range 3 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for what, err := range map[string]error{"ping": s.Ping(t.Context()), "head": func() error { _, err := s.Head(t.Context()); return err }(),
+					"the live feed's head": func() error { _, err := s.Tail().Head(t.Context()); return err }()} {
+					if err != nil {
+						t.Errorf("%s beside the store's checkpoints: %v; want it to pass", what, err)
+						return
+					}
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	big := eventstore.NewEvent{Type: "Big", Data: []byte(`"` + strings.Repeat("x", 60_000) + `"`)}
+	for i := range 120 { // about 7 MB: past SQLite's checkpoint of 1,000 pages, and the limit, many times
+		if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: []eventstore.NewEvent{big}}); err != nil {
+			t.Errorf("an append beside reads while only SQLite writes the file: %v", err)
+			break
+		}
+		if i%40 == 39 {
+			checkpointBeside(t, s) // as an operator's sqlite3 may
+		}
+	}
+	close(done)
+	wg.Wait()
+	if reads.Load() == 0 {
+		t.Fatal("no read ran beside the appends")
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("ping after reads beside the store's checkpoints: %v; want it to pass", err)
 	}
 }

@@ -395,7 +395,8 @@ func (s *Store) checkWAL() error {
 }
 
 // Ping implements eventstore.Store: the database answers, its file is
-// still at its path, and no statement has found it damaged since it opened.
+// still at its path and not overwritten (lookWhileReading), and no
+// statement has found it damaged since it opened.
 func (s *Store) Ping(ctx context.Context) error {
 	if damage := s.damage.Load(); damage != nil {
 		return fmt.Errorf("ping: %w", *damage)
@@ -403,8 +404,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.checkFile(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	if err := s.overwritten.Load(); err != nil {
-		return fmt.Errorf("ping: %w", *err)
+	if err := s.lookWhileReading(); err != nil {
+		return fmt.Errorf("ping: %w", err)
 	}
 	return s.Store.Ping(ctx)
 }
