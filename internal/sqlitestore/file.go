@@ -477,16 +477,28 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 // counter (bytes 24 to 28), which SQLite raises at each commit that writes
 // page 1 (every one that grows the file) and never lowers, must not go
 // back: a copy made over the file after a checkpoint, or during one, was
-// taken for the checkpoint's writes. Where a checkpoint was recorded, that
-// is all it can tell: a copy whose change counter is the file's (taken of
-// it since its last commit that wrote page 1), or one that the checkpoint
-// then wrote page 1 over, goes unseen; only the other pages differ, and
-// reading them all at each look is the full check.
+// taken for the checkpoint's writes. Where a finished checkpoint was
+// recorded, log_head's page in the file must also be the one the WAL holds
+// in its latest frame of it, where the checkpoint copied that frame
+// (checkpointedHeadPage): a copy taken after the checkpoint before, whose
+// change counter is the file's at the last look, was taken for this one's
+// writes. What goes unseen: a copy put over the file while a checkpoint
+// writes it (the checkpoint's pages, log_head's among them, go over the
+// copy's), and one put there after a checkpoint that also restarted the
+// WAL (PRAGMA wal_checkpoint(TRUNCATE) or RESTART run by another program;
+// the store notes its own restarts as they end) and before the next look,
+// whose change counter is not behind: the restart leaves no frame to
+// compare with, only the other pages differ, and reading them all at each
+// look is the full check.
 type fileWrites struct {
 	size     int64
 	header   [100]byte // the file's header; all zero where it has none
 	headPage string    // log_head's page; "" where it is not read
 	ckpt     [16]byte  // the WAL index's salts, nBackfill and nBackfillAttempted
+	// checkpointed is log_head's page as the recorded checkpoint copied it
+	// into the file from the WAL (see checkpointedHeadPage); "" where it
+	// is not known.
+	checkpointed string
 }
 
 // changeCounter is the header's file change counter.
@@ -506,7 +518,9 @@ func (w fileWrites) foreign(last fileWrites) bool {
 		return true
 	}
 	if w.ckpt != last.ckpt {
-		return false
+		// A checkpoint since, which wrote log_head's page as the WAL
+		// held it then: a copy put over the file after it holds another.
+		return w.checkpointed != "" && w.headPage != "" && w.headPage != w.checkpointed
 	}
 	return w.size != last.size || w.header != last.header || last.headPage != "" && w.headPage != last.headPage
 }
@@ -667,6 +681,92 @@ func (s *Store) lookForOverwrite() error {
 	return s.judgeWrites(now)
 }
 
+// The WAL index's layout (SQLite's wal.c): its headers take the first 136
+// bytes, then, in blocks of 32 KiB, the page of each frame (4 bytes,
+// the machine's byte order: 4,062 in the first block, after the headers,
+// 4,096 in each other) and a hash table; and the WAL's: a header of 32
+// bytes, then each frame, a header of 24 (its page, the database's size,
+// the salts) and the page.
+const (
+	walIndexHeader     = 136
+	walIndexBlock      = 32 << 10
+	walIndexFirstPages = 4062
+	walIndexPages      = 4096
+	walHeader          = 32
+	walFrameHeader     = 24
+	// checkpointedScan bounds how many frames before the recorded
+	// checkpoint's last checkpointedHeadPage looks through: 64 KiB of the
+	// index, past the store's WAL limit of 64 MiB of 4 KiB pages.
+	checkpointedScan = 16 << 10
+)
+
+// checkpointedHeadPage returns log_head's page as the checkpoint that the
+// WAL index records in now (finished: nBackfill frames copied into the
+// file) left it: the page of its latest frame in the WAL (every commit of
+// the store writes one), where that frame is among those copied; "" where
+// it is not (readers held the checkpoint up short of it), where the WAL
+// holds none (restarted since), or where the index's record changed
+// meanwhile (a checkpoint or a restart of the WAL under way). It reads the
+// index's pages of the frames, from the last back, and the frame found,
+// once for each checkpoint recorded.
+func (s *Store) checkpointedHeadPage(now fileWrites) string {
+	root := s.headRoot.Load()
+	backfilled := int64(binary.NativeEndian.Uint32(now.ckpt[8:12]))
+	size := int64(binary.BigEndian.Uint16(now.header[16:18]))
+	if size == 1 {
+		size = 65536
+	}
+	if root <= 0 || backfilled == 0 || s.wal == nil {
+		return ""
+	}
+	// The WAL's last commit, from the index's header (mxFrame).
+	var h [20]byte
+	if _, err := s.shm.ReadAt(h[:], 0); err != nil {
+		return ""
+	}
+	end := int64(binary.NativeEndian.Uint32(h[16:20]))
+	frame := int64(0)
+	for last := end; frame == 0 && last >= 1 && end-last < checkpointedScan; {
+		// The frames of last's block, from its first to last.
+		first, at := int64(1), int64(walIndexHeader)
+		if last > walIndexFirstPages {
+			block := (last-walIndexFirstPages-1)/walIndexPages + 1
+			first, at = walIndexFirstPages+(block-1)*walIndexPages+1, block*walIndexBlock
+		}
+		b := make([]byte, 4*(last-first+1))
+		if _, err := s.shm.ReadAt(b, at); err != nil {
+			return ""
+		}
+		for i := last; i >= first; i-- {
+			if int64(binary.NativeEndian.Uint32(b[4*(i-first):])) == root {
+				frame = i
+				break
+			}
+		}
+		last = first - 1
+	}
+	// A checkpoint copies a page only where the page's latest frame is
+	// among those it copies: held up by readers short of it, it leaves the
+	// file's older version. So the page is known only where no frame of
+	// it came after those the checkpoint copied.
+	if frame == 0 || frame > backfilled {
+		return ""
+	}
+	b := make([]byte, walFrameHeader+size)
+	if _, err := s.wal.ReadAt(b, walHeader+(frame-1)*int64(len(b))); err != nil {
+		return ""
+	}
+	// The frame is the page's, of this WAL (its salts), and the index
+	// records the same checkpoint still: no restart rewrote it meanwhile.
+	if int64(binary.BigEndian.Uint32(b)) != root || !bytes.Equal(b[8:16], now.ckpt[:8]) {
+		return ""
+	}
+	if after, err := walIndexCheckpoint(s.shm); err != nil || after != now.ckpt {
+		return ""
+	}
+	return string(b[walFrameHeader:])
+}
+
 // lookWhileReading is lookForOverwrite for a read, the live feed's and
 // Ping, so that an instance that only serves reads finds a copy over the
 // file too: a few reads of the file and the WAL index, no statement. It
@@ -701,6 +801,9 @@ func (s *Store) lookWhileReading() error {
 // clears s.overwritten, where SQLite may have written the file so; it sets
 // s.overwritten, logged the first time, and returns it where not.
 func (s *Store) judgeWrites(now fileWrites) error {
+	if now.ckpt != s.lastWrites.ckpt && now.headPage != "" && !now.unfinished() {
+		now.checkpointed = s.checkpointedHeadPage(now)
+	}
 	if !now.foreign(s.lastWrites) {
 		s.lastWrites = now
 		s.overwritten.Store(nil)

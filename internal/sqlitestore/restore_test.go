@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -454,5 +455,66 @@ func TestReadsBesideTheStoresOwnCheckpointsFindNoOverwrite(t *testing.T) {
 	}
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("ping after reads beside the store's checkpoints: %v; want it to pass", err)
+	}
+}
+
+// TestACopyTakenAfterACheckpointAndPutBackAfterAnotherIsRefused: a copy of
+// the file taken after a checkpoint, and put back over it after the next
+// one (here another process's, which the store notes at its next look),
+// has the change counter the file had at the last look: the look took
+// the file's change for that checkpoint's writes, and the copy was served
+// as the log, under WAL pages that are not its own. The checkpoint copied
+// the WAL's log_head page into the file, and the copy's differs: refused,
+// whether that page's frame is among the WAL index's first 4,062 or past
+// them (a checkpoint of a large commit, held up by a reader).
+func TestACopyTakenAfterACheckpointAndPutBackAfterAnotherIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, large := range []bool{false, true} {
+		t.Run(fmt.Sprintf("large %t", large), func(t *testing.T) {
+			t.Parallel()
+			s := openMigrated(t, storeWithEvents(t, 2))
+			t.Cleanup(func() { s.Close() })
+			checkpointBeside(t, s)
+			appendN(t, s, 1) // a look, which takes the checkpoint's file
+			copied, err := os.ReadFile(s.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !large {
+				appendN(t, s, 3)
+			} else {
+				// A reader holds SQLite's checkpoint after the commit back,
+				// and the commit's frames are the WAL's whole then.
+				db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				tx, err := db.BeginTx(t.Context(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var n int
+				if err := tx.QueryRow("SELECT count(*) FROM events").Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				appendEvents(t, s, uuid.New(), 24, 1<<20) // past 6,000 pages
+				if err := tx.Rollback(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkpointBeside(t, s)
+			copy := filepath.Join(t.TempDir(), "copy.db")
+			if err := os.WriteFile(copy, copied, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			overwriteInPlace(t, copy, s.Path())
+			if err := appendAfter(t, s); !errors.Is(err, eventstore.ErrOverwritten) {
+				t.Errorf("an append after a copy taken after a checkpoint was put back after the next: %v; want ErrOverwritten", err)
+			}
+			if err := s.Ping(t.Context()); !errors.Is(err, eventstore.ErrOverwritten) {
+				t.Errorf("ping after a copy taken after a checkpoint was put back after the next: %v; want ErrOverwritten", err)
+			}
+		})
 	}
 }
