@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -299,10 +300,21 @@ func (s *Store) checkMaxEventBytes(ctx context.Context, maxEventBytes int) error
 
 // checkWritable writes the database header's user_version back as it is,
 // in a transaction it rolls back: nothing changes, but a file this process
-// may only read fails it (BEGIN IMMEDIATE alone succeeds there).
+// may only read fails it (BEGIN IMMEDIATE alone succeeds there). Its BEGIN
+// waits (busy_timeout, or until ctx ends) while another program holds the
+// write lock, and then says so.
 func (s *Store) checkWritable(ctx context.Context) error {
+	start := time.Now()
 	tx, err := s.writes.BeginTx(ctx, nil)
 	if err != nil {
+		if sqliteCode(err)&0xff == sqlite3.SQLITE_BUSY || errors.Is(err, context.DeadlineExceeded) {
+			// SQLite's "database is locked", or the start's time's end,
+			// named neither the lock nor who holds it.
+			return fmt.Errorf("%w: the database's write lock was not free: another program holds it (an sqlite3 shell's "+
+				"open write transaction, a backup or a restore writing the file), and this start waited %s for it; "+
+				"end that program's transaction, or stop it, and start again: %w",
+				eventstore.ErrUnavailable, time.Since(start).Round(time.Millisecond), err)
+		}
 		return fmt.Errorf("begin a write: %w", translate(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // nothing was written
