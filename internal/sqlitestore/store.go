@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -456,8 +457,15 @@ func (s *Store) Close() error {
 		close(s.walStop)
 		<-s.walDone
 	}
-	checkpoint := s.finalCheckpoint()
+	whole, checkpoint := s.finalCheckpoint()
 	err := s.closePools()
+	// Where the WAL was removed from its path while the store ran, the
+	// connections' close leaves what the checkpoint did not copy in the
+	// removed file alone, which goes with the descriptor below.
+	var kept error
+	if !whole && errors.Is(s.checkWAL(), eventstore.ErrRestartNeeded) {
+		kept = s.keepRemovedWAL(checkpoint)
+	}
 	// A file found damaged is not recorded as stopped cleanly: the next
 	// start checks every page, and refuses a damaged one (quick_check
 	// reads no JSON: an event's damaged data is found again when read).
@@ -465,23 +473,79 @@ func (s *Store) Close() error {
 		s.markStopped()
 	}
 	closeFiles(s.shm, s.wal, s.file, s.dirLock)
+	if kept != nil {
+		return errors.Join(err, kept)
+	}
 	return errors.Join(err, s.walLeft(checkpoint))
 }
 
 // finalCheckpoint copies the WAL into the database file, as the close of
 // the last connection does next, on the connection kept open, and returns
-// its error: the close's own says nothing of one that fails. A checkpoint
-// that other processes' readers hold up is no error.
-func (s *Store) finalCheckpoint() error {
+// whether it copied every frame, and its error (the close's own says
+// nothing of one that fails). A checkpoint that other processes' readers hold
+// up is no error: the WAL stays beside the file, for the next start.
+func (s *Store) finalCheckpoint() (whole bool, err error) {
 	if s.kept == nil {
-		return nil
+		return true, nil
 	}
 	var busy, frames, copied int64
-	err := s.kept.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
+	err = s.kept.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
 	if err != nil {
-		return s.translate(err)
+		return false, s.translate(err)
 	}
-	return nil
+	return copied == frames, nil
+}
+
+// keepRemovedWAL writes the WAL the connections wrote, removed from its
+// path while the store ran, back to its path (never over another file
+// there), once the stop's checkpoint (whose error is checkpoint) could not
+// copy all of it into the database file (another program's read
+// transaction held it up, or the disk is full): its commits are
+// acknowledged appends, which the next start reads from it. It returns the
+// error Close returns, logged as a warning, saying where the commits are.
+func (s *Store) keepRemovedWAL(checkpoint error) error {
+	why := "another program's read transaction held it up"
+	if checkpoint != nil {
+		why = checkpoint.Error()
+	}
+	wal := s.path + "-wal"
+	tmp := wal + ".stop"
+	err := func() error {
+		fi, err := s.wal.Stat()
+		if err != nil {
+			return err
+		}
+		dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(dst, io.NewSectionReader(s.wal, 0, fi.Size()))
+		if err := errors.Join(err, dst.Sync(), dst.Close()); err != nil {
+			os.Remove(tmp) //nolint:errcheck // the error says the commits are lost
+			return err
+		}
+		return nil
+	}()
+	if err != nil {
+		err = fmt.Errorf("the stop could not copy the commits of %s, which was removed while the server ran, into the database file (%s), "+
+			"nor write them back beside it (%w): the appends acknowledged since the last checkpoint are lost; restore %s from a backup",
+			wal, why, err, FileName)
+		s.log.Error(err.Error(), "path", s.path)
+		return err
+	}
+	if err := os.Link(tmp, wal); err != nil {
+		err = fmt.Errorf("the stop could not copy the commits of %s, which was removed while the server ran, into the database file (%s): "+
+			"they are in %s, and another file is at %s now (%w); stop what made it, put %s in its place, and start again",
+			wal, why, tmp, wal, err, tmp)
+		s.log.Warn(err.Error(), "path", s.path)
+		return err
+	}
+	os.Remove(tmp)                 //nolint:errcheck // a second name of the WAL: the next stop's write replaces it
+	syncPath(filepath.Dir(s.path)) //nolint:errcheck // at worst a power cut now loses what a crash of the stop would have
+	err = fmt.Errorf("the stop could not copy the commits of %s, which was removed while the server ran, into the database file (%s): "+
+		"it wrote them back to %s, which the next start reads; keep it beside the file", wal, why, wal)
+	s.log.Warn(err.Error(), "path", s.path)
+	return err
 }
 
 // walLeft is the error of a stop whose final checkpoint failed (checkpoint,
