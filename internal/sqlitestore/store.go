@@ -420,7 +420,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.lookWhileReading(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	return s.Store.Ping(ctx)
+	if err := s.Store.Ping(ctx); err != nil {
+		return err
+	}
+	if err := s.missingTable(ctx, nil); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
 }
 
 // runBeforeCommit runs the hook a test set, if any.
@@ -667,6 +673,15 @@ func (s *Store) translate(err error) error {
 	switch {
 	case isDamage(err):
 		return s.foundDamage(err)
+	case sqliteCode(err)&0xff == sqlite3.SQLITE_ERROR:
+		// SQLite's "no such table: events" has the code of any error
+		// in a statement: the schema says whether a table is gone.
+		ctx, cancel := context.WithTimeout(context.Background(), missingWait)
+		defer cancel()
+		if missing := s.missingTable(ctx, err); missing != nil {
+			return missing
+		}
+		return err
 	case sqliteCode(err)&0xff == sqlite3.SQLITE_FULL:
 		// The log names the disk to free space on: SQLite's "database or
 		// disk is full" says neither which nor that it passes again.
@@ -674,6 +689,49 @@ func (s *Store) translate(err error) error {
 			"appends pass again once space is freed there: %w", eventstore.ErrUnavailable, eventstore.ErrFull, filepath.Dir(s.path), err)
 	}
 	return translate(err)
+}
+
+// storeTables are the tables the store reads and writes, as the migrations
+// make them.
+var storeTables = []string{"events", "streams", "log_head"}
+
+// missingWait bounds translate's look at the schema after a statement's
+// error.
+const missingWait = 2 * time.Second
+
+// missingTable returns an eventstore.MissingError, wrapping cause, naming
+// the first of the store's tables that the database file's schema lacks
+// (dropped from an sqlite3 shell, or a file of another schema restored
+// into it while the server ran), and nil where it lacks none, or where the
+// schema cannot be read (the statement's own error says why). The store's
+// statements then fail with SQLite's "no such table", a 500, where a
+// missing table is an outage for an operator to mend, as on MySQL.
+func (s *Store) missingTable(ctx context.Context, cause error) error {
+	rows, err := s.reads.QueryContext(ctx, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('events', 'streams', 'log_head')")
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	there := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil
+		}
+		there[name] = true
+	}
+	if rows.Err() != nil {
+		return nil
+	}
+	for _, table := range storeTables {
+		if !there[table] {
+			if cause == nil {
+				cause = fmt.Errorf("%s has no table %s", s.path, table)
+			}
+			return &eventstore.MissingError{Table: table, Err: cause}
+		}
+	}
+	return nil
 }
 
 // foundDamage is the error of a statement or a read that found the database
