@@ -58,3 +58,31 @@ func TestATableDroppedWhileRunningIsMissingNotAnInternalError(t *testing.T) {
 		})
 	}
 }
+
+// TestAColumnGoneWhileRunningIsMissingNotAnInternalError: a file of an
+// older schema restored into the running store's (sqlite3 .restore of an
+// older backup), or a column dropped by hand, made every append a 500
+// ("table events has no column named checksum"), and /readyz said ready.
+// The column is missing, as on MySQL: a 503 naming it.
+func TestAColumnGoneWhileRunningIsMissingNotAnInternalError(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ table, column string }{{"events", "checksum"}, {"log_head", "commit_id"}} {
+		t.Run(c.table+"."+c.column, func(t *testing.T) {
+			t.Parallel()
+			s := openMigrated(t, t.TempDir())
+			t.Cleanup(func() { s.Close() })
+			appendEvents(t, s, uuid.New(), 2, 10)
+			if err := s.Exec(t.Context(), "ALTER TABLE "+c.table+" DROP COLUMN "+c.column); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+				Events: []eventstore.NewEvent{{Type: "After", Data: []byte(`{}`)}}})
+			for what, err := range map[string]error{"Append": err, "Ping": s.Ping(t.Context())} {
+				var missing *eventstore.MissingError
+				if !errors.As(err, &missing) || missing.Column != c.table+"."+c.column || !errors.Is(err, eventstore.ErrUnavailable) {
+					t.Errorf("%s with the column %s.%s dropped: %v; want an eventstore.MissingError naming the column (unavailable)", what, c.table, c.column, err)
+				}
+			}
+		})
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,10 @@ type Store struct {
 	fileMu      sync.Mutex
 	lastWrites  fileWrites
 	overwritten atomic.Pointer[error]
+
+	// columns are those of the store's tables once Migrate has made them
+	// (see missingTable); nil before.
+	columns atomic.Pointer[map[string][]string]
 }
 
 // Open opens the database in dir and starts the writer. It makes a new,
@@ -444,6 +449,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.ApplySQLite(ctx, s.writes, s.log); err != nil {
 		return err
 	}
+	// The columns the store's statements use, for missingTable.
+	if columns, err := s.readColumns(ctx); err == nil {
+		s.columns.Store(&columns)
+	}
 	if s.shm != nil {
 		s.findHeadPage(ctx)
 	}
@@ -700,38 +709,57 @@ var storeTables = []string{"events", "streams", "log_head"}
 const missingWait = 2 * time.Second
 
 // missingTable returns an eventstore.MissingError, wrapping cause, naming
-// the first of the store's tables that the database file's schema lacks
-// (dropped from an sqlite3 shell, or a file of another schema restored
+// the first of the store's tables that the database file's schema lacks,
+// or the first column it lacks of those Migrate left them with (dropped
+// from an sqlite3 shell, or a file of another or an older schema restored
 // into it while the server ran), and nil where it lacks none, or where the
 // schema cannot be read (the statement's own error says why). The store's
-// statements then fail with SQLite's "no such table", a 500, where a
-// missing table is an outage for an operator to mend, as on MySQL.
+// statements then fail with SQLite's "no such table" or "no such column",
+// a 500, where what is missing is an outage for an operator to mend, as
+// on MySQL.
 func (s *Store) missingTable(ctx context.Context, cause error) error {
-	rows, err := s.reads.QueryContext(ctx, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('events', 'streams', 'log_head')")
+	now, err := s.readColumns(ctx)
 	if err != nil {
 		return nil
 	}
-	defer rows.Close()
-	there := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil
-		}
-		there[name] = true
-	}
-	if rows.Err() != nil {
-		return nil
+	if cause == nil {
+		cause = fmt.Errorf("the schema of %s", s.path)
 	}
 	for _, table := range storeTables {
-		if !there[table] {
-			if cause == nil {
-				cause = fmt.Errorf("%s has no table %s", s.path, table)
-			}
+		if _, ok := now[table]; !ok {
 			return &eventstore.MissingError{Table: table, Err: cause}
 		}
 	}
+	if migrated := s.columns.Load(); migrated != nil {
+		for _, table := range storeTables {
+			for _, column := range (*migrated)[table] {
+				if !slices.Contains(now[table], column) {
+					return &eventstore.MissingError{Column: table + "." + column, Err: cause}
+				}
+			}
+		}
+	}
 	return nil
+}
+
+// readColumns returns the columns of each of the store's tables that the
+// database file's schema holds.
+func (s *Store) readColumns(ctx context.Context) (map[string][]string, error) {
+	rows, err := s.reads.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
+		WHERE m.type = 'table' AND m.name IN ('events', 'streams', 'log_head')`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	columns := map[string][]string{}
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			return nil, err
+		}
+		columns[table] = append(columns[table], column)
+	}
+	return columns, rows.Err()
 }
 
 // foundDamage is the error of a statement or a read that found the database
