@@ -694,9 +694,9 @@ const (
 	walIndexPages      = 4096
 	walHeader          = 32
 	walFrameHeader     = 24
-	// checkpointedScan bounds how many frames before the recorded
-	// checkpoint's last checkpointedHeadPage looks through: 64 KiB of the
-	// index, past the store's WAL limit of 64 MiB of 4 KiB pages.
+	// checkpointedScan bounds how many of the WAL's last frames
+	// checkpointedHeadPage looks through: 64 KiB of the index, past the
+	// store's WAL limit of 64 MiB of 4 KiB pages.
 	checkpointedScan = 16 << 10
 )
 

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -530,7 +531,12 @@ func (s *Store) keepRemovedWAL(checkpoint error) error {
 		if err != nil {
 			return err
 		}
-		dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		// One left by a stop that was killed may be a second name of the
+		// WAL now at its path: truncated, it would empty that WAL.
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return err
 		}
@@ -555,7 +561,7 @@ func (s *Store) keepRemovedWAL(checkpoint error) error {
 		s.log.Warn(err.Error(), "path", s.path)
 		return err
 	}
-	os.Remove(tmp)                 //nolint:errcheck // a second name of the WAL: the next stop's write replaces it
+	os.Remove(tmp)                 //nolint:errcheck // a second name of the WAL, which the next stop that writes one removes first
 	syncPath(filepath.Dir(s.path)) //nolint:errcheck // at worst a power cut now loses what a crash of the stop would have
 	err = fmt.Errorf("the stop could not copy the commits of %s, which was removed while the server ran, into the database file (%s): "+
 		"it wrote them back to %s, which the next start reads; keep it beside the file", wal, why, wal)
