@@ -71,3 +71,48 @@ func corsHeaders(h http.Header) map[string]string {
 	}
 	return got
 }
+
+// TestACORSPreflightForAMethodThePathRefusesIsNotAllowed: a preflight
+// asking for a method the path does not take (POST on a stream, on
+// /healthz) was allowed, Access-Control-Allow-Methods naming it, for any
+// path: the library checks the method against one list for the whole API.
+// The page's request then went out and was answered 405. Now such a
+// preflight is answered as any OPTIONS of the path (204 with its Allow)
+// but with no Access-Control-Allow-* header, so the browser refuses the
+// request itself; one for a method the path takes is still allowed.
+func TestACORSPreflightForAMethodThePathRefusesIsNotAllowed(t *testing.T) {
+	t.Parallel()
+	const app = "https://app.example.com"
+	store := teststore.SQLite.Open(t)
+	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, CORSOrigins: []string{app}}))
+	t.Cleanup(srv.Close)
+	s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+	stream := "/streams/" + uuid.NewString()
+	for _, c := range []struct {
+		method, path string
+		allowed      bool
+	}{
+		{http.MethodPost, stream + "/events", true},
+		{http.MethodGet, stream + "/events", true},
+		{http.MethodHead, stream, true},
+		{http.MethodPost, stream, false},
+		{http.MethodPost, "/healthz", false},
+		{http.MethodPost, "/events", false},
+		{http.MethodPost, stream + "/events/1", false},
+		{http.MethodDelete, stream + "/events", false},
+		{http.MethodPut, stream, false},
+	} {
+		r := s.do(http.MethodOptions, c.path, "", "Origin", app, "Access-Control-Request-Method", c.method)
+		if r.status != http.StatusNoContent || r.header.Get("Allow") == "" {
+			t.Errorf("a preflight for %s %s: %d with Allow %q, want 204 with the path's Allow", c.method, c.path, r.status, r.header.Get("Allow"))
+		}
+		h := corsHeaders(r.header)
+		if c.allowed && (h["Access-Control-Allow-Origin"] != app || h["Access-Control-Allow-Methods"] != c.method) {
+			t.Errorf("a preflight for %s %s, which the path takes: CORS headers %q, want it allowed", c.method, c.path, h)
+		}
+		if !c.allowed && len(h) != 0 {
+			t.Errorf("a preflight for %s %s, which the path answers 405 (Allow %q): CORS headers %q, want none",
+				c.method, c.path, r.header.Get("Allow"), h)
+		}
+	}
+}
