@@ -161,31 +161,76 @@ func TestARequestItsClientLeftIsNotCountedAsAnswered(t *testing.T) {
 
 // TestARequestNoRouteServesIsLabelledUnmatched: the route label is the
 // pattern of the route that served a request, and "unmatched" where none
-// did, a 404 for a path the API does not have or a 405 for a method a path
-// does not take. Those under /streams were labelled with the router's
-// inner catch-all, "/streams/{streamID}/*", a pattern the API does not
-// have, or with the pattern of a route that did not serve them.
+// did, a 404 for a path the API does not have, whatever the method. Those
+// under /streams were labelled with the router's inner catch-all,
+// "/streams/{streamID}/*", a pattern the API does not have, or with the
+// pattern of a route that did not serve them.
 func TestARequestNoRouteServesIsLabelledUnmatched(t *testing.T) {
 	t.Parallel()
 	s := metricsServer(t, nil, esthttp.Options{})
 	id := uuid.NewString()
 	for _, req := range [][2]string{
 		{http.MethodGet, "/nowhere"},
-		{http.MethodPut, "/events"},
-		{http.MethodPut, "/streams"},
-		{http.MethodDelete, "/streams/" + id},
-		{http.MethodPut, "/streams/" + id + "/events"},
+		{http.MethodPut, "/nowhere"},
+		{"FOO", "/nowhere"},
+		{http.MethodGet, "/streams/"},
 		{http.MethodGet, "/streams/" + id + "/nowhere"},
+		{http.MethodDelete, "/streams/" + id + "/nowhere"},
 		{http.MethodGet, "/streams/" + id + "/events/1/nowhere"},
 	} {
 		r := s.do(req[0], req[1], "")
-		if r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
-			t.Fatalf("%s %s: %d; expected 404 or 405", req[0], req[1], r.status)
+		if r.status != http.StatusNotFound {
+			t.Fatalf("%s %s: %d; expected 404", req[0], req[1], r.status)
 		}
 	}
 	f := scrapeFamilies(t, s)["tributary_http_requests_total"]
 	if routes := labelValues(f, "route"); len(routes) != 1 || !routes["unmatched"] {
 		t.Errorf("requests no route serves are labelled with routes %v; expected only \"unmatched\"", routes)
+	}
+}
+
+// TestAMethodAPathDoesNotTakeIsLabelledWithThePathsRoute: a 405, a method
+// a path does not take, was labelled "unmatched", among the 404s of
+// scanners' misses, so a client sending PUT to a stream showed under no
+// route. It carries the pattern of the route its path matched, as a GET
+// of the path is labelled (and an OPTIONS of it), with its method and
+// code 405 beside it.
+func TestAMethodAPathDoesNotTakeIsLabelledWithThePathsRoute(t *testing.T) {
+	t.Parallel()
+	s := metricsServer(t, nil, esthttp.Options{})
+	id := uuid.NewString()
+	want := map[[2]string]string{
+		{http.MethodPut, "/events"}:                       "/events",
+		{http.MethodPost, "/streams"}:                     "/streams",
+		{http.MethodDelete, "/streams/" + id}:             "/streams/{streamID}",
+		{http.MethodPut, "/streams/" + id + "/events"}:    "/streams/{streamID}/events",
+		{http.MethodPost, "/streams/" + id + "/events/1"}: "/streams/{streamID}/events/{version}",
+		{http.MethodPost, "/healthz"}:                     "/healthz",
+		{"FOO", "/streams/" + id}:                         "/streams/{streamID}",
+	}
+	for req := range want {
+		if r := s.do(req[0], req[1], ""); r.status != http.StatusMethodNotAllowed {
+			t.Fatalf("%s %s: %d; expected 405", req[0], req[1], r.status)
+		}
+	}
+	counted := map[[2]string]float64{} // route, method → count of code 405
+	for _, m := range scrapeFamilies(t, s)["tributary_http_requests_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["code"] == "405" {
+			counted[[2]string{labels["route"], labels["method"]}] += m.GetCounter().GetValue()
+		}
+	}
+	for req, route := range want {
+		method := req[0]
+		if method == "FOO" {
+			method = "other"
+		}
+		if n := counted[[2]string{route, method}]; n != 1 {
+			t.Errorf("%s %s, answered 405: %v counted under route %q, want 1 (405s counted: %v)", req[0], req[1], n, route, counted)
+		}
 	}
 }
 

@@ -506,12 +506,18 @@ func (s *Server) routes() {
 		return notFound(r)
 	}))
 	r.MethodNotAllowed(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
-		unmatched(r)
 		// chi sends a method it has no route for at all (FOO) here on
 		// any path: on one no route serves, that is a 404, as for the
 		// methods it knows, not a 405 with nothing to Allow.
-		if allowed(s.router, routingPath(r)) == "" {
+		allow, pattern := routesOn(s.router, routingPath(r))
+		if allow == "" {
+			unmatched(r)
 			return notFound(r)
+		}
+		// Labelled with the route its path matched, as a GET of it is:
+		// chi's own pattern can name a route that did not serve it.
+		if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+			e.asked = pattern
 		}
 		return problemf(errMethodNotAllowed, "%s is not allowed on %s", r.Method, routingPath(r))
 	}))
@@ -799,7 +805,7 @@ type accessEntry struct {
 	cut                                    context.CancelCauseFunc // ends the request's context (Cut)
 	sent                                   sentCounter             // what handlers write through: ww, counting for Abandon
 	unmatched                              bool                    // no route served it (see unmatched)
-	asked                                  string                  // an OPTIONS's route (options): the pattern of the one its path asks about
+	asked                                  string                  // an OPTIONS's or a 405's route (options, routes): the pattern of the one its path asks about
 	refused                                bool                    // a 5xx for a limit, no fault of the server's: a warning (see writeError)
 	probe                                  bool                    // /readyz's 503 for the database, logged once where it starts (notReady): info
 	body                                   readToEnd
@@ -857,9 +863,9 @@ func closeUnread(w http.ResponseWriter, r *http.Request, err error) {
 // body of a few hundred KiB at once has sent it by then.
 const unreadGrace = time.Second
 
-// unmatched marks r as served by no route, a 404 or 405 of the router's.
-// chi's pattern for it can name a route that did not serve it (a 405 on
-// /streams): the route label and the log say "unmatched".
+// unmatched marks r as served by no route, a 404 of the router's. chi's
+// pattern for it can name a route that did not serve it: the route label
+// and the log say "unmatched".
 func unmatched(r *http.Request) {
 	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
 		e.unmatched = true
@@ -870,11 +876,15 @@ func unmatched(r *http.Request) {
 // OPTIONS, a CORS preflight included (corsHandler passes it on), is
 // answered before routing (options): it takes the pattern of the route its
 // path asks about, as a GET of that path is labelled, and OPTIONS * takes
-// "*"; one on a path no route serves is "unmatched".
+// "*"; one on a path no route serves is "unmatched". A 405 takes the
+// pattern of the route its path matched (asked), not chi's.
 func routeOf(r *http.Request) string {
 	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
 	if ok && e.unmatched {
 		return "unmatched"
+	}
+	if ok && e.asked != "" && r.Method != http.MethodOptions {
+		return e.asked
 	}
 	if rc := chi.RouteContext(r.Context()); rc != nil {
 		if p := rc.RoutePattern(); p != "" { // built anew at each call
