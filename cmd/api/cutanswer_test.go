@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -97,3 +101,83 @@ func TestRequestsCutAtTheStopsTimeoutAreAnswered503WithRetryAfter(t *testing.T) 
 		}
 	})
 }
+
+// TestAnAppendStillSendingItsBodyAtTheStopsCutIsAnswered503: an append
+// whose client had sent its headers and half its body when the stop's
+// timeout cut what still ran got no answer, its connection just closed: its
+// handler, blocked reading the body, does not see its context end, and
+// returned only when the connection closed under it, too late to answer.
+// The cut ends the body's read (a read deadline) where the body is still
+// coming, and the append is answered 503 with Retry-After, saying the
+// server is stopping and the append was not written, before its
+// connection closes; nothing is written. By SIGTERM with a short timeout,
+// and by a second signal. On both stores.
+func TestAnAppendStillSendingItsBodyAtTheStopsCutIsAnswered503(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		for _, by := range []string{"the timeout", "a second signal"} {
+			t.Run(by, func(t *testing.T) {
+				t.Parallel()
+				store := k.Open(t).(closableStore)
+				cutCtx, cut := context.WithCancel(context.Background())
+				defer cut()
+				timeout := 60 * time.Second
+				if by == "the timeout" {
+					timeout = 3 * time.Second
+				}
+				srv := serveToStop(t, noClose{store}, cutCtx, timeout, 60*time.Second)
+				conn, err := net.Dial("tcp", srv.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				id := uuid.New()
+				if _, err := conn.Write([]byte("POST /streams/" + id.String() + "/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n" +
+					"Content-Length: 100000\r\n\r\n{\"stream_type\":\"t\",\"events\":[{\"type\":\"Slow\",\"data\":{\"pad\":\"")); err != nil {
+					t.Fatal(err)
+				}
+				for deadline := time.Now().Add(10 * time.Second); !bodyArriving(srv.base); time.Sleep(10 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the append whose body is coming never reached its handler")
+					}
+				}
+				srv.stop() // SIGTERM
+				if by == "a second signal" {
+					for deadline := time.Now().Add(10 * time.Second); !strings.Contains(srv.logs.String(), `"msg":"shutting down"`); time.Sleep(10 * time.Millisecond) {
+						if time.Now().After(deadline) {
+							t.Fatalf("no shutting down line; the log says:\n%s", srv.logs.String())
+						}
+					}
+					cut()
+				}
+				_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a hang fails, not blocks, the test
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatalf("an append still sending its body, cut by %s: no answer (%v); want a 503 with Retry-After before its connection closes", by, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var p struct{ Detail string }
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+					json.Unmarshal(b, &p) != nil || !strings.Contains(p.Detail, "stopping") || !strings.Contains(p.Detail, "not written") {
+					t.Errorf("an append still sending its body, cut by %s: %d, Retry-After %q, %s; want a 503 with Retry-After saying the server is stopping and the append was not written",
+						by, resp.StatusCode, resp.Header.Get("Retry-After"), b)
+				}
+				select {
+				case <-srv.done:
+				case <-time.After(20 * time.Second):
+					t.Fatal("serve did not return after the cut")
+				}
+				if _, err := store.Stream(context.Background(), id); !errors.Is(err, eventstore.ErrStreamNotFound) {
+					t.Errorf("the stream of the append cut while its body came: %v; want it not to exist", err)
+				}
+			})
+		}
+	})
+}
+
+// noClose is a store whose Close leaves it to the test's cleanup, so that
+// the test may read it once the server has stopped.
+type noClose struct{ closableStore }
+
+func (noClose) Close() error { return nil }

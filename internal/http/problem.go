@@ -169,8 +169,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Its context was ended by the stop (Cut), not by its client, who
 		// is still there to be told. An append whose commit was under way
 		// is told that it may have been written, as ever.
-		if errors.Is(err, context.Canceled) && !errors.Is(err, eventstore.ErrOutcomeUnknown) {
+		switch {
+		case errors.Is(err, context.Canceled) && !errors.Is(err, eventstore.ErrOutcomeUnknown):
 			err = cutError(err)
+		case errors.Is(err, errRequestTimeout) && bodyStillComing(r):
+			// Its body's read, ended by the cut (Cut), not by its time:
+			// nothing was written.
+			err = cutError(&appendError{err})
 		}
 		w.Header().Set("Connection", "close") // the connection closes as the stop ends
 	}

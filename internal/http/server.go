@@ -304,7 +304,10 @@ func (s *Server) CloseSubscriptions() {
 // written nothing yet is answered 503 with Retry-After (writeError), so
 // that its client knows to send it again, to another instance. Call it
 // before the connections close, and give the handlers a moment (Wait)
-// to answer.
+// to answer. A handler reading a body still coming does not see its
+// context end (an append whose client sends slowly): the read is ended
+// too, by a read deadline, so that it can answer rather than wait for its
+// connection to close under it.
 func (s *Server) Cut() {
 	s.cutting.Store(true)
 	s.running.mu.Lock()
@@ -312,6 +315,9 @@ func (s *Server) Cut() {
 	for e, r := range s.running.m {
 		if r != nil { // not a live subscription, which CloseSubscriptions ends
 			e.cut(errCut)
+			if e.body.ReadCloser != nil && !e.body.ended.Load() {
+				_ = http.NewResponseController(&e.sent).SetReadDeadline(time.Now())
+			}
 		}
 	}
 }
@@ -707,6 +713,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			e.body.ReadCloser, r.Body = r.Body, &e.body // see bodyStillComing
 		}
+		e.sent.ResponseWriter = ww // before Cut can see e (running.add)
 		s.opts.Metrics.InFlight(1)
 		s.running.add(e, r)
 		if s.cutting.Load() {
@@ -718,7 +725,6 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				e.done(r.Context(), ww.Status(), sentBytes(r, ww))
 			}
 		}()
-		e.sent.ResponseWriter = ww
 		next.ServeHTTP(&e.sent, r)
 		if ww.Status() == 0 && r.Context().Err() != nil {
 			// Answered nothing because net/http cancelled the request,
@@ -811,16 +817,17 @@ type accessEntry struct {
 	body                                   readToEnd
 }
 
-// readToEnd is a request body that knows whether it was read to its end.
+// readToEnd is a request body that knows whether it was read to its end:
+// Cut, on another goroutine, asks too.
 type readToEnd struct {
 	io.ReadCloser
-	ended bool
+	ended atomic.Bool
 }
 
 func (b *readToEnd) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if errors.Is(err, io.EOF) {
-		b.ended = true
+		b.ended.Store(true)
 	}
 	return n, err
 }
@@ -832,7 +839,7 @@ func bodyStillComing(r *http.Request) bool {
 		return false
 	}
 	e, ok := r.Context().Value(accessKey{}).(*accessEntry)
-	return !ok || !e.body.ended
+	return !ok || !e.body.ended.Load()
 }
 
 // closeUnread ends a refused request whose body is still coming, err its
