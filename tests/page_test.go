@@ -2126,8 +2126,10 @@ func TestPageRefusedAtTheSubscriberCapBacksOffThenFollowsTheLog(t *testing.T) {
 
 	b.navigate(t, s.URL+"/#/")
 	logStatus := `return document.getElementById('log-status').textContent`
-	b.waitFor(t, "the page to say the server is busy, and when it tries again", logStatus+`.includes('trying again in 2 s')`, "true")
-	b.waitFor(t, "the page's wait to grow while the cap lasts", logStatus+`.includes('trying again in 4 s')`, "true")
+	// Each wait is jittered, up to half as much again (jittered): 2 s is
+	// said as 2 or 3, 4 s as 4 to 6.
+	b.waitFor(t, "the page to say the server is busy, and when it tries again", `return /trying again in [23] s/.test(`+logStatus[len("return "):]+`)`, "true")
+	b.waitFor(t, "the page's wait to grow while the cap lasts", `return /trying again in [4-6] s/.test(`+logStatus[len("return "):]+`)`, "true")
 	release()
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
@@ -2149,7 +2151,7 @@ func TestPageReadsRefusedWhileTheDatabaseIsDownBackOff(t *testing.T) {
 
 	p.Cut()
 	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the page's wait to grow while the outage lasts", `return /Trying again in 4 s/.test(document.getElementById('error').textContent)`, "true")
+	b.waitFor(t, "the page's wait to grow while the outage lasts", `return /Trying again in [4-6] s/.test(document.getElementById('error').textContent)`, "true")
 	p.Restore(t)
 	b.waitFor(t, "the live log, without a reload", positionsJS, "[2,1]")
 }

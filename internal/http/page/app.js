@@ -21,6 +21,15 @@
   const ANSWER_WITHIN = 10000; // ms a read may wait for its answer, or for the next bytes of it, before it is given up
   const $ = (id) => document.getElementById(id);
 
+  // jittered returns how long to wait before trying again: ms, the least
+  // wait (a Retry-After, or the backoff), and up to half as much again,
+  // drawn with random (Math.random's range). Every page open when a
+  // server went away retried in step, at the same doubling waits, and
+  // came back all at once when it returned; a random part spreads them.
+  function jittered(ms, random = Math.random) {
+    return ms + Math.floor(Math.min(Math.max(random(), 0), 0.999) * ms / 2);
+  }
+
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
   let asking = null; // the pending token prompt, shared by every caller
   let view = null; // what the current view must stop when left
@@ -240,11 +249,11 @@
         // Retry-After is the least wait, the backoff past it: a read
         // refused for as long as an outage lasts asked again every
         // Retry-After, in step with every other page open.
-        const secs = Math.min(Math.max(Number(res.headers.get('Retry-After')) || 1, backoff), 30);
+        const delay = jittered(Math.min(Math.max(Number(res.headers.get('Retry-After')) || 1, backoff), 30) * 1000);
         backoff = Math.min(backoff * 2, 30);
-        busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${secs} s…`;
+        busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(busy);
-        await new Promise((r) => setTimeout(r, secs * 1000));
+        await new Promise((r) => setTimeout(r, delay));
         continue;
       }
       if (busy && $('error').textContent === busy) showError('');
@@ -395,8 +404,9 @@
               events = r.body.events;
               if (events.length) each = r.size / events.length;
             } catch (e) {
-              showError('Reading the log failed: ' + e.message + ' Trying again in 2 s…');
-              await new Promise((r) => setTimeout(r, 2000));
+              const delay = jittered(2000);
+              showError('Reading the log failed: ' + e.message + ` Trying again in ${Math.round(delay / 1000)} s…`);
+              await new Promise((r) => setTimeout(r, delay));
               continue;
             }
             if (!events.length) {
@@ -619,8 +629,9 @@
           clearTimeout(answer);
           if (mine !== ctl) return; // given up for another, or follow ended
           const why = late ? `did not answer within ${ANSWER_WITHIN / 1000} s` : 'cannot be reached';
-          setState('down', `The server ${why}; trying again in ${Math.round(backoff / 1000)} s…`);
-          return retry(backoff);
+          const delay = jittered(backoff);
+          setState('down', `The server ${why}; trying again in ${Math.round(delay / 1000)} s…`);
+          return retry(delay);
         }
         if (refusal !== null) {
           clearTimeout(answer);
@@ -649,12 +660,14 @@
         clearTimeout(answer);
         if (mine !== ctl) return; // given up for another, or follow ended
         const was = connected;
-        lose(late ? `The server did not answer within ${ANSWER_WITHIN / 1000} s; trying again in ${Math.round(backoff / 1000)} s…` : '');
+        const delay = jittered(was ? again : backoff);
+        lose(late ? `The server did not answer within ${ANSWER_WITHIN / 1000} s; trying again in ${Math.round(delay / 1000)} s…` : '');
         // A connection that was open, ended (a restart) or broken off, is
-        // opened again after the server's retry, as EventSource does;
-        // one that never was, with backoff.
-        if (was) timer = setTimeout(() => open(true), again);
-        else retry(backoff, true);
+        // opened again after the server's retry, as EventSource does (a
+        // restart ends every page's at once: jittered too); one that
+        // never was, with backoff.
+        if (was) timer = setTimeout(() => open(true), delay);
+        else retry(delay, true);
       }
       // refused says why the server refused the connection (status, and
       // the text of its answer), and tries again where that can help.
@@ -668,8 +681,9 @@
         }
         if (res.ok) {
           const type = res.headers.get('Content-Type') || 'nothing';
-          setState('down', `The server answered with ${type}, not an event stream; trying again in ${Math.round(backoff / 1000)} s…`);
-          return retry(backoff, true);
+          const delay = jittered(backoff);
+          setState('down', `The server answered with ${type}, not an event stream; trying again in ${Math.round(delay / 1000)} s…`);
+          return retry(delay, true);
         }
         let detail = body.detail || 'HTTP ' + res.status;
         if (res.status === 409 && /\/starting-point-ahead$/.test(body.type || '') && typeof body.current === 'number') {
@@ -694,13 +708,14 @@
           // Retry-After is the least wait, the backoff past it: a page
           // refused for as long as a limit or an outage lasts asked again
           // every Retry-After, in step with every other page so refused.
-          const s = Math.max(Number(res.headers.get('Retry-After')) || 0, Math.round(backoff / 1000));
-          setState('down', `The server is busy (${waitNote(detail)}); trying again in ${s} s…`);
-          return retry(s * 1000, true);
+          const delay = jittered(Math.max(Number(res.headers.get('Retry-After')) || 0, Math.round(backoff / 1000)) * 1000);
+          setState('down', `The server is busy (${waitNote(detail)}); trying again in ${Math.round(delay / 1000)} s…`);
+          return retry(delay, true);
         }
         if (res.status >= 500) {
-          setState('down', `The server failed (${detail}); trying again in ${Math.round(backoff / 1000)} s…`);
-          return retry(backoff, true);
+          const delay = jittered(backoff);
+          setState('down', `The server failed (${detail}); trying again in ${Math.round(delay / 1000)} s…`);
+          return retry(delay, true);
         }
         // 409 starting-point-ahead and other refusals: retrying cannot help.
         setState('stopped', `Stopped: ${detail}`);
@@ -709,6 +724,8 @@
         halted = true;
         handOff();
       }
+      // retry opens a connection again in ms, already jittered, and
+      // doubles the backoff.
       function retry(ms, quiet = false) {
         clearTimeout(timer);
         timer = setTimeout(() => open(quiet), ms);
@@ -729,7 +746,8 @@
     // what the other tabs pass on (reading what it missed) and queues for
     // the log again.
     async function rejoin() {
-      for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+      for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
+        const delay = jittered(backoff);
         try {
           await probeHead(); // api asks for a token until the server takes one
           break;
@@ -738,7 +756,7 @@
             showError(e.message);
             return;
           }
-          await new Promise((r) => setTimeout(r, wait));
+          await new Promise((r) => setTimeout(r, delay));
         }
       }
       outside = false;
@@ -762,15 +780,16 @@
     // page then follows the log from there.
     const ready = (async () => {
       let said = ''; // what it last said while trying again
-      for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+      for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
+        const delay = jittered(backoff);
         try {
           pos = await probeHead();
           break;
         } catch (e) {
           if (e.status !== 0) throw e;
-          said = `${e.message} Trying again in ${wait / 1000} s…`;
+          said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
           showError(said);
-          await new Promise((r) => setTimeout(r, wait));
+          await new Promise((r) => setTimeout(r, delay));
         }
       }
       // Only its own message: not what a view said meanwhile.
@@ -890,7 +909,8 @@
     // more. It resolves to null once this start is no longer the last.
     async function history(load, from, run) {
       let said = ''; // what it last said while trying again
-      for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+      for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
+        const delay = jittered(backoff);
         try {
           const events = await load(from);
           if (said && $('error').textContent === said) showError('');
@@ -898,9 +918,9 @@
         } catch (e) {
           if (run !== runs || stopped || e.name === 'AbortError') return null;
           if (e.status !== 0 && !(e.status >= 500)) throw e;
-          said = `${e.message} Trying again in ${wait / 1000} s…`;
+          said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
           showError(said);
-          await new Promise((r) => setTimeout(r, wait));
+          await new Promise((r) => setTimeout(r, delay));
           if (run !== runs || stopped) return null;
         }
       }
@@ -979,7 +999,8 @@
   async function countStreams() {
     const mine = ++counts;
     let said = ''; // what it last said while trying again
-    for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+    for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
+      const delay = jittered(backoff);
       try {
         let n = 0;
         let next = '/streams?limit=1000';
@@ -997,10 +1018,10 @@
       } catch (e) {
         if (mine !== counts) return;
         if (e.status !== 0 && !(e.status >= 500)) throw e;
-        said = `Counting streams failed: ${e.message} Trying again in ${wait / 1000} s…`;
+        said = `Counting streams failed: ${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(said);
       }
-      await new Promise((r) => setTimeout(r, wait));
+      await new Promise((r) => setTimeout(r, delay));
       if (mine !== counts) return;
     }
   }
@@ -1425,7 +1446,8 @@
     // answer, a 5xx) is tried again, with backoff, while the view is open,
     // as a stream's and the live log's are: the list stayed empty.
     let said = ''; // what it last said while trying again
-    for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+    for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
+      const delay = jittered(backoff);
       try {
         await load(first);
         if (said && $('error').textContent === said) showError('');
@@ -1434,10 +1456,10 @@
         if (!current() || e.name === 'AbortError') return null;
         $('streams-caption').textContent = 'No streams shown';
         if (e.status !== 0 && !(e.status >= 500)) throw e;
-        said = `${e.message} Trying again in ${wait / 1000} s…`;
+        said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(said);
       }
-      await new Promise((r) => setTimeout(r, wait));
+      await new Promise((r) => setTimeout(r, delay));
       if (!current() || page) return null; // left, or a click read it meanwhile
     }
   }
