@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -267,6 +268,12 @@ func boundBodyRead(w http.ResponseWriter, r *http.Request) (done func(readErr er
 	rc := http.NewResponseController(w)
 	if rc.SetReadDeadline(deadline) != nil {
 		return none
+	}
+	if errors.Is(context.Cause(r.Context()), errCut) {
+		// The stop's cut came before this read began (cutByStop): the
+		// deadline it set must stay, or the body is waited for until the
+		// connection closes under it, too late to answer.
+		_ = rc.SetReadDeadline(time.Now())
 	}
 	return func(readErr error) {
 		if !errors.Is(readErr, errRequestTimeout) {

@@ -314,11 +314,18 @@ func (s *Server) Cut() {
 	defer s.running.mu.Unlock()
 	for e, r := range s.running.m {
 		if r != nil { // not a live subscription, which CloseSubscriptions ends
-			e.cut(errCut)
-			if e.body.ReadCloser != nil && !e.body.ended.Load() {
-				_ = http.NewResponseController(&e.sent).SetReadDeadline(time.Now())
-			}
+			e.cutByStop()
 		}
+	}
+}
+
+// cutByStop ends e's request as the stop's cut does (Cut): its context,
+// with errCut, and the read of its body if that is still coming, by a read
+// deadline now (boundBodyRead keeps it so for a read that begins later).
+func (e *accessEntry) cutByStop() {
+	e.cut(errCut)
+	if e.body.ReadCloser != nil && !e.body.ended.Load() {
+		_ = http.NewResponseController(&e.sent).SetReadDeadline(time.Now())
 	}
 }
 
@@ -717,7 +724,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		s.opts.Metrics.InFlight(1)
 		s.running.add(e, r)
 		if s.cutting.Load() {
-			e.cut(errCut) // it came after Cut ended the others'
+			e.cutByStop() // it came after Cut ended the others'
 		}
 		defer func() {
 			if !e.detached {
