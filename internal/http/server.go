@@ -720,6 +720,13 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			e.body.ReadCloser, r.Body = r.Body, &e.body // see bodyStillComing
 		}
+		if r.Method != http.MethodPost && !isSubscription(r) {
+			// No route but an append reads a body: one that said it had
+			// a body (a GET with Content-Length, or chunked) and has not
+			// sent it would otherwise be answered only once it came, or
+			// at the ReadTimeout, as a refusal was (closeUnread).
+			closeUnread(ww, r, nil)
+		}
 		e.sent.ResponseWriter = ww // before Cut can see e (running.add)
 		s.opts.Metrics.InFlight(1)
 		s.running.add(e, r)
