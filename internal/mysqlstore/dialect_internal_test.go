@@ -136,7 +136,8 @@ func TestAGroupsLockWaitsEndByItsDeadline(t *testing.T) {
 		want                  string
 	}{
 		{31536000, 50, 30 * time.Second, "lock_wait_timeout = 30, innodb_lock_wait_timeout = 30"},
-		{31536000, 50, 1500 * time.Millisecond, "lock_wait_timeout = 2, innodb_lock_wait_timeout = 2"},
+		{31536000, 50, 1500 * time.Millisecond, "lock_wait_timeout = 1, innodb_lock_wait_timeout = 1"}, // ends before the deadline
+		{31536000, 50, 29999 * time.Millisecond, "lock_wait_timeout = 29, innodb_lock_wait_timeout = 29"},
 		{31536000, 50, 10 * time.Millisecond, "lock_wait_timeout = 1, innodb_lock_wait_timeout = 1"},
 		{31536000, 50, -time.Second, "lock_wait_timeout = 1, innodb_lock_wait_timeout = 1"},  // at least 1
 		{5, 3, 30 * time.Second, "lock_wait_timeout = 5, innodb_lock_wait_timeout = 3"},      // the session's, if shorter

@@ -335,8 +335,8 @@ const fenceTimeout = 3 * time.Second
 
 // errFenceTimedOut is a wait for durability's that fenceTimeout ended with
 // no answer from the server: a frozen server or network says nothing of a
-// lock, nor does a lock held past fenceTimeout when the server's own wait
-// for it (rounded up to whole seconds) ends a moment after.
+// lock. (A lock held past fenceTimeout is answered for by the server's own
+// wait, bounded to whole seconds rounded down: it ends first, 1205.)
 var errFenceTimedOut = fmt.Errorf("%w: the durability fence got no answer from the database within %v "+
 	"(a stalled server or network, or a lock another session holds)", eventstore.ErrUnavailable, fenceTimeout)
 
@@ -354,7 +354,7 @@ const fenceWrite = "INSERT INTO durability_fence (id, counter) VALUES (1, 1) ON 
 // writeFence commits the fence. It waits for a lock on the fence's row
 // (another process's fence, an operator's transaction) or on its table (DDL,
 // a backup's commit lock) as the server or the DSN says, but no longer than
-// ctx's deadline leaves, in whole seconds, rounded up (boundedWaits): at the
+// ctx's deadline leaves, in whole seconds, rounded down (boundedWaits): at the
 // deadline the driver closes the connection, but the server's session would
 // go on waiting, for up to innodb_lock_wait_timeout (50 s by default),
 // holding a place in the lock's queue, one session per timed-out read.

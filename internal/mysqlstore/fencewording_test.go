@@ -39,6 +39,22 @@ func TestAFenceWithoutADeadlineSaysWhyItEnded(t *testing.T) {
 				"want an error wrapping ErrUnavailable that says the fence's row or table is locked", err)
 		}
 	})
+	t.Run("the fence's row is locked past its time, the server's wait longer", func(t *testing.T) {
+		// The server's own wait (50 s by default) bounded to the fence's
+		// time rounded up ended a moment after it: the fence said it got
+		// no answer, though the server was waiting for a lock.
+		ctx, dsn := guardedTest(t)
+		s, _ := openCounted(t, dsn)
+		if !s.Fences() {
+			t.Skip("the binary log is on: no fence is written")
+		}
+		holdRowLock(ctx, t, s, otherProcessDB(t, dsn), "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
+		err := s.Tail().WaitDurable(context.Background(), 1)
+		if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "did not commit within 3s (its row or table locked by another session") {
+			t.Errorf("WaitDurable while another session held the fence's row past the fence's 3 s: %v; "+
+				"want an error wrapping ErrUnavailable that says the fence's row or table is locked", err)
+		}
+	})
 	t.Run("the database does not answer", func(t *testing.T) {
 		_, dsn := guardedTest(t)
 		cfg, err := mysql.ParseDSN(dsn)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // driver closes the connection, but the server's session went on waiting
 // for the row lock for up to innodb_lock_wait_timeout (50 s by default),
 // one such session per timed-out group. The group's wait must end by its
-// callers' deadline (rounded up to a whole second): within a few seconds of
+// callers' deadline (in whole seconds, at least 1): within a few seconds of
 // the append's failure no session of the store waits on a lock.
 func TestATimedOutGroupLeavesNoSessionWaitingOnALock(t *testing.T) {
 	ctx, dsn := guardedTest(t)
@@ -43,8 +44,8 @@ func TestATimedOutGroupLeavesNoSessionWaitingOnALock(t *testing.T) {
 // deadline waits for it. At the deadline the driver closes the connection,
 // but the server's session went on waiting for the row lock for up to
 // innodb_lock_wait_timeout (50 s by default), one such session per timed-out
-// fence. The fence's wait must end by its caller's deadline (rounded up to
-// a whole second): within a few seconds of its failure no session of the
+// fence. The fence's wait must end by its caller's deadline (in whole
+// seconds, at least 1): within a few seconds of its failure no session of the
 // store waits on a lock. And a fence with time to wait waits out a brief
 // lock, on a session whose lock waits are then as before. On MariaDB the
 // bound goes with the fence's statement; MySQL's way, a session whose waits
@@ -310,4 +311,25 @@ func killWhenWaiting(ctx context.Context, db *sql.DB, holder *sql.Conn, holderID
 		}
 	}()
 	return killed
+}
+
+// TestAnAppendWhoseTimeEndsWaitingForAHeldLockSaysALockWasNotFree: another
+// session holds the log's lock past an append's deadline (1.5 s, not a whole
+// number of seconds). The group's read waited for it a whole second past
+// the deadline (rounded up), so the deadline, not the server's lock wait,
+// ended it, and the caller was told the database did not answer: an
+// operator looks for a stalled server or network, not for the lock holder.
+// The wait must end before the deadline, and the caller be told a lock was
+// not free.
+func TestAnAppendWhoseTimeEndsWaitingForAHeldLockSaysALockWasNotFree(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	db := otherProcessDB(t, dsn)
+	holdRowLock(ctx, t, s, db, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE")
+	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	_, err := appendOne(short, s, uuid.New(), eventstore.NoStream)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "lock") || strings.Contains(err.Error(), "did not answer") {
+		t.Fatalf("an append while another session held the log's lock past its deadline: %v; want it unavailable, told a lock was not free (not that the database did not answer)", err)
+	}
 }

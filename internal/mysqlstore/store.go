@@ -459,21 +459,26 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // lock (lock_wait_timeout) and a row's (innodb_lock_wait_timeout) as a
 // writer session does by default (lockWait, rowLockWait seconds), but no
 // longer than left, the time before the group's callers' deadline, in whole
-// seconds rounded up, at least 1 (0, MariaDB's refusal at once, only if the
-// session's own is 0). At the deadline the
+// seconds rounded down, at least 1 (0, MariaDB's refusal at once, only if
+// the session's own is 0). At the deadline the
 // driver closes the connection, but the server's session goes on waiting
 // for the lock, holding a connection and, on its way to the lock, a place
 // in its queue, until its own wait ends: a session per timed-out group, for
-// up to 50 s by default.
+// up to 50 s by default. Rounded down, the server's wait ends before the
+// deadline, with its answer that a lock was held (1205), which the writer
+// waits out and tries again, and tells its callers if their time ends; a
+// wait rounded up ran into the deadline first, and they were told the
+// database did not answer (a stalled server, not a lock holder to look
+// for). Under a second left, the wait is a second, the least MySQL takes.
 func waitForLocks(lockWait, rowLockWait float64, left time.Duration) string {
 	lock, row := boundedWaits(lockWait, rowLockWait, left)
 	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d, innodb_lock_wait_timeout = %d", lock, row)
 }
 
 // boundedWaits are lockWait and rowLockWait seconds, each no longer than
-// left in whole seconds rounded up, at least 1 (see waitForLocks).
+// left in whole seconds rounded down, at least 1 (see waitForLocks).
 func boundedWaits(lockWait, rowLockWait float64, left time.Duration) (lock, row int64) {
-	bound := max(math.Ceil(left.Seconds()), 1)
+	bound := max(math.Floor(left.Seconds()), 1)
 	return int64(math.Ceil(min(lockWait, bound))), int64(math.Ceil(min(rowLockWait, bound)))
 }
 
