@@ -103,3 +103,6 @@ func WithIdleAsOnMySQL(opts Options) Options {
 // that an append which ran out of time started in the background, if one
 // runs (sayLockHolder): what it says is in the log once this returns.
 func (s *Store) WaitLockHolderSearch() { s.seekers.Wait() }
+
+// FeedPool is the live feed's pool (the primary's, with no read replica).
+func (s *Store) FeedPool() *sql.DB { return s.feed }

@@ -240,7 +240,7 @@ func (s *Store) lockHolder(ctx context.Context) (holder, error) {
 func (s *Store) scanHolder(ctx context.Context, query string, args ...any) (holder, error) {
 	var h holder
 	var state, info sql.NullString
-	err := s.primary.QueryRowContext(ctx, query, args...).
+	err := s.probe.QueryRowContext(ctx, query, args...).
 		Scan(&h.id, &h.open, &h.rowsLocked, &h.user, &h.host, &h.command, &h.idle, &state, &info)
 	if errors.Is(err, sql.ErrNoRows) {
 		return holder{}, nil
@@ -304,7 +304,7 @@ type serverWait struct {
 // statement waiting for a table's metadata lock too, if any. PROCESSLIST
 // shows a user without PROCESS its own sessions: the probe's is.
 func (s *Store) serverLockWait(ctx context.Context) (serverWait, error) {
-	conn, err := s.primary.Conn(ctx)
+	conn, err := s.probe.Conn(ctx)
 	if err != nil {
 		return serverWait{}, err
 	}
@@ -337,7 +337,7 @@ func (s *Store) serverLockWait(ctx context.Context) (serverWait, error) {
 	}()
 	w := serverWait{id: id}
 	for {
-		err := s.primary.QueryRowContext(ctx, "SELECT USER, STATE FROM information_schema.PROCESSLIST WHERE ID = ? AND STATE IN ("+serverWaits+")", id).
+		err := s.probe.QueryRowContext(ctx, "SELECT USER, STATE FROM information_schema.PROCESSLIST WHERE ID = ? AND STATE IN ("+serverWaits+")", id).
 			Scan(&w.user, &w.state)
 		if err == nil {
 			break
@@ -355,7 +355,7 @@ func (s *Store) serverLockWait(ctx context.Context) (serverWait, error) {
 	<-done
 	if w.state == "Waiting for table metadata lock" {
 		var ddl sql.NullString
-		err := s.primary.QueryRowContext(ctx, "SELECT ID, INFO FROM information_schema.PROCESSLIST "+
+		err := s.probe.QueryRowContext(ctx, "SELECT ID, INFO FROM information_schema.PROCESSLIST "+
 			"WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND STATE = 'Waiting for table metadata lock' "+
 			"AND (INFO LIKE 'ALTER%' OR INFO LIKE 'CREATE%' OR INFO LIKE 'DROP%' OR INFO LIKE 'RENAME%' OR INFO LIKE 'TRUNCATE%' OR INFO LIKE 'OPTIMIZE%') "+
 			"ORDER BY TIME DESC, ID LIMIT 1").Scan(&w.ddl, &ddl)

@@ -122,6 +122,7 @@ func (s *Store) boundIdleSessions(ctx context.Context) error {
 		return err
 	}
 	s.primary.SetConnMaxIdleTime(idleBound(primary))
+	s.probe.SetConnMaxIdleTime(idleBound(primary))
 	replica := primary
 	if s.feed != s.primary {
 		if replica, err = waitOf(s.feed); err != nil {
@@ -144,7 +145,10 @@ type Store struct {
 	reads, writes, feed *sql.DB // see sqlstore.Options
 	// primary serves the durability checks and fence, migrations and the
 	// replica's lag: the feed pool itself unless a replica serves reads.
-	primary  *sql.DB
+	primary *sql.DB
+	// probe serves the search for who holds a lock an append waited for,
+	// on the primary: none of the feed's sessions (sayLockHolder).
+	probe    *sql.DB
 	replica  *mysql.Config // the read replica's, or nil
 	log      *slog.Logger
 	cfg      *mysql.Config
@@ -301,6 +305,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("connect to MySQL at %s: %w", s.Addr(), translateAtStart(err, cfg))
 	}
+	// The search for a lock's holder (sayLockHolder) has sessions of its
+	// own: it takes two at once, for up to holderTimeout, just when appends
+	// stall, and the feed's three are the tailer's, its fence's and a
+	// readiness probe's. Sessions are made only when it runs.
+	s.probe = pool(connector, 2)
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
 	connector = watchDurability{Connector: connector, s: s}
@@ -1065,7 +1074,7 @@ func (s *Store) Close() error {
 // status), and is logged at DEBUG only.
 func (s *Store) closeDBs() {
 	closed := map[*sql.DB]bool{}
-	for _, db := range []*sql.DB{s.reads, s.writes, s.feed, s.primary} {
+	for _, db := range []*sql.DB{s.reads, s.writes, s.feed, s.primary, s.probe} {
 		if db != nil && !closed[db] {
 			closed[db] = true
 			if err := db.Close(); err != nil {
