@@ -106,3 +106,17 @@ func (s *Store) WaitLockHolderSearch() { s.seekers.Wait() }
 
 // FeedPool is the live feed's pool (the primary's, with no read replica).
 func (s *Store) FeedPool() *sql.DB { return s.feed }
+
+// PrimaryRoundTrips makes the primary's pool hold one session at most, and
+// returns what reads how many commands that session has been sent: its
+// statements (Questions) and its pings (COM_PING, which MariaDB counts in
+// Com_admin_commands, not in Questions), the reading's own statement
+// included.
+func (s *Store) PrimaryRoundTrips() func(ctx context.Context) (int64, error) {
+	s.primary.SetMaxOpenConns(1)
+	return func(ctx context.Context) (n int64, err error) {
+		err = s.primary.QueryRowContext(ctx, "SELECT SUM(VARIABLE_VALUE) FROM information_schema.SESSION_STATUS "+
+			"WHERE VARIABLE_NAME IN ('QUESTIONS', 'COM_ADMIN_COMMANDS')").Scan(&n)
+		return n, err
+	}
+}
