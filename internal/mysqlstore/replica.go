@@ -99,7 +99,34 @@ func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func
 			"name the database %s on a replica of the primary, or unset it (the primary serves reads)",
 			replicaDSN, cfg.DBName, s.Addr(), cfg.Addr, s.cfg.DBName, s.cfg.DBName)
 	}
+	if cluster := s.sameGaleraCluster(ctx); cluster != "" {
+		return fmt.Errorf("%s names a node of the primary's own Galera cluster (state %s, reached as %s), not an async replica of it: "+
+			"every node of the cluster has the log, applied a moment late, through no replication the store could watch (it shows no replica status); "+
+			"unset it, and list the cluster's nodes in %s (the store writes through the one that holds the writer lease), "+
+			"or name an async replica of the cluster", replicaDSN, cluster, cfg.Addr, primaryDSN)
+	}
 	return s.checkReplica(ctx)
+}
+
+// sameGaleraCluster returns the state UUID of the Galera cluster that both
+// the primary and the read replica are nodes of, or "" if they are not
+// (either is no Galera node, MySQL, or they are of different clusters: a
+// cluster's async replica may be a node of a cluster of its own). Where
+// either does not answer, it is "": the check refuses only a replica known
+// to be a node of the primary's cluster.
+func (s *Store) sameGaleraCluster(ctx context.Context) string {
+	uuid := func(db *sql.DB) string {
+		var name, v string
+		if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_state_uuid'").Scan(&name, &v); err != nil {
+			return ""
+		}
+		return v
+	}
+	primary := uuid(s.primary)
+	if primary == "" || primary != uuid(s.feed) {
+		return ""
+	}
+	return primary
 }
 
 // onPrimarysServer reports whether the read replica is on the primary's own
