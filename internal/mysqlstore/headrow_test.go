@@ -43,3 +43,32 @@ func TestTheLogsHeadRowMissingIsSaidInWords(t *testing.T) {
 	_, err := s.Tail().Head(ctx)
 	want("the live feed's read of the head", err)
 }
+
+// TestReadyzFailsWhileTheLogsHeadRowIsMissing: with log_head's row missing
+// (a restore under way, a change by hand) every append fails, 503, but
+// Ping (/readyz) said the store was ready: a load balancer kept sending
+// appends to an instance that can take none. Ping fails, unavailable,
+// naming the row, until it is back.
+func TestReadyzFailsWhileTheLogsHeadRowIsMissing(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	appendVersions(ctx, t, s, uuid.New(), 1)
+	other := otherProcessDB(t, dsn)
+	var position int64
+	if err := other.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&position); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ExecContext(ctx, "DELETE FROM log_head"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Ping(ctx)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Ping (/readyz) with log_head's row missing: %v; want an error wrapping ErrUnavailable saying log_head's row is missing", err)
+	}
+	if _, err := other.ExecContext(ctx, "INSERT INTO log_head (id, position) VALUES (1, ?)", position); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping (/readyz) once log_head's row is back: %v", err)
+	}
+}

@@ -909,8 +909,9 @@ const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FRO
 // headBehind returns an error wrapping eventstore.ErrDamaged (and
 // ErrUnavailable) if the log's head is behind the last position in events
 // (or a row written there without the log's lock, which looks the same),
-// saying how to mend it; nil if it is not, or the head's row is missing (a
-// restore under way: translate says so). A head behind its events (a
+// saying how to mend it; nil if it is not; and headRowMissing's error if
+// the head's row is missing (a restore under way, a change by hand: every
+// append fails, so /readyz must too). A head behind its events (a
 // restore of log_head from an older dump than events', tables restored
 // one by one) makes every append fail on a position taken, and no retry
 // mends it: every instance hands out the same taken positions again. It is
@@ -920,7 +921,7 @@ func (s *Store) headBehind(ctx context.Context) error {
 	err := s.primary.QueryRowContext(ctx, headAndLast).Scan(&head, &last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil
+		return headRowMissing(err)
 	case err != nil:
 		return s.translate(err)
 	case head >= last:
