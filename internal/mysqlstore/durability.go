@@ -188,7 +188,36 @@ func (s *Store) sessionDurability(ctx context.Context, conn driver.Conn, writer 
 	d := durability{flushAtCommit: v[0], logBin: v[1] == 1, syncBinlog: v[2], galera: atOpen.galera, clusterSize: atOpen.clusterSize}
 	why, allow := s.followDurability(d)
 	if writer && why != "" && !allow {
-		return fmt.Errorf("%w: %w: %s (the server's settings changed while the service ran): appends are refused until they are fixed", eventstore.ErrUnavailable, ErrNotDurable, why)
+		return refusedNotDurable(why)
+	}
+	return nil
+}
+
+// refusedNotDurable is an append's error, refused because the server's
+// settings, changed while the service ran, let a crash lose it (why).
+func refusedNotDurable(why string) error {
+	return fmt.Errorf("%w: %w: %s (the server's settings changed while the service ran): appends are refused until they are fixed", eventstore.ErrUnavailable, ErrNotDurable, why)
+}
+
+// refuseUnlessDurable is run before an append while the store refuses
+// appends (s.refusing: a session of any pool found settings that let a
+// crash lose them). The writer's sessions opened before are not refused
+// by their server, so the store refuses the append itself, as the log
+// says it does. It reads the settings again first, on the primary: once
+// they are fixed, appends are taken at once, with no session needing to
+// be new. One query, only while appends are refused.
+func (s *Store) refuseUnlessDurable(ctx context.Context) error {
+	var flush, logBin, syncBinlog int64
+	if err := s.primary.QueryRowContext(ctx, "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.log_bin, @@GLOBAL.sync_binlog").
+		Scan(&flush, &logBin, &syncBinlog); err != nil {
+		return fmt.Errorf("read durability settings: %w", s.translate(err))
+	}
+	s.settings.mu.Lock()
+	atOpen := s.settings.atOpen
+	s.settings.mu.Unlock()
+	d := durability{flushAtCommit: flush, logBin: logBin == 1, syncBinlog: syncBinlog, galera: atOpen.galera, clusterSize: atOpen.clusterSize}
+	if why, allow := s.followDurability(d); why != "" && !allow {
+		return refusedNotDurable(why)
 	}
 	return nil
 }
@@ -207,6 +236,7 @@ func (s *Store) followDurability(d durability) (why string, allow bool) {
 			s.log.Warn("the database's binary log is off now: the live feed and answers wait for a durability fence before they show a commit", "node", s.Node())
 		}
 	}
+	s.refusing.Store(why != "" && !s.settings.allow)
 	if why == s.settings.unsafe {
 		return why, s.settings.allow
 	}

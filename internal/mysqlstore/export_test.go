@@ -120,3 +120,15 @@ func (s *Store) PrimaryRoundTrips() func(ctx context.Context) (int64, error) {
 		return n, err
 	}
 }
+
+// NewReadsSession has the clients' reads pool make a new session, as it
+// does when it grows under load: its idle ones are closed first.
+func (s *Store) NewReadsSession(ctx context.Context) error {
+	s.reads.SetMaxIdleConns(0)
+	s.reads.SetMaxIdleConns(1)
+	c, err := s.reads.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}

@@ -61,7 +61,15 @@ const holderTimeout = 3 * time.Second
 // Append implements eventstore.Store (sqlstore's Append). An append that
 // ran out of time (its caller's deadline), or was refused a lock, has the store say in its
 // log who holds it, once until an append goes in again (sayLockHolder).
+// While the server's settings let a crash lose an acknowledged append (and
+// that is not allowed), every append is refused, wrapping ErrUnavailable
+// and ErrNotDurable (refuseUnlessDurable).
 func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if s.refusing.Load() {
+		if err := s.refuseUnlessDurable(ctx); err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
+		}
+	}
 	res, err := s.Store.Append(ctx, req)
 	switch {
 	case err == nil:

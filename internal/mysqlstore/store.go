@@ -161,7 +161,11 @@ type Store struct {
 	// fence: waitDurable must write, the binary log being off. It follows
 	// the server's settings as each new session finds them, as settings
 	// does (durability.go).
-	fence    atomic.Bool
+	fence atomic.Bool
+	// refusing: the server's settings, as the last session to read them
+	// found them, let a crash lose an acknowledged append, and that is not
+	// allowed: Append refuses every append (refuseUnlessDurable).
+	refusing atomic.Bool
 	settings settingsWatch
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
