@@ -203,20 +203,27 @@ func refusedNotDurable(why string) error {
 // appends (s.refusing: a session of any pool found settings that let a
 // crash lose them). The writer's sessions opened before are not refused
 // by their server, so the store refuses the append itself, as the log
-// says it does. It reads the settings again first, on the primary: once
-// they are fixed, appends are taken at once, with no session needing to
-// be new. One query, only while appends are refused.
+// says it does. It reads the settings again first, on the primary, one
+// append at a time (the others meanwhile go by what is known: a flood of
+// refused appends takes one of the feed's sessions at most): once they are
+// fixed, appends are taken at once, with no session needing to be new.
 func (s *Store) refuseUnlessDurable(ctx context.Context) error {
-	var flush, logBin, syncBinlog int64
-	if err := s.primary.QueryRowContext(ctx, "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.log_bin, @@GLOBAL.sync_binlog").
-		Scan(&flush, &logBin, &syncBinlog); err != nil {
-		return fmt.Errorf("read durability settings: %w", s.translate(err))
+	if s.rechecking.CompareAndSwap(false, true) {
+		defer s.rechecking.Store(false)
+		var flush, logBin, syncBinlog int64
+		if err := s.primary.QueryRowContext(ctx, "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.log_bin, @@GLOBAL.sync_binlog").
+			Scan(&flush, &logBin, &syncBinlog); err != nil {
+			return fmt.Errorf("read durability settings: %w", s.translate(err))
+		}
+		s.settings.mu.Lock()
+		atOpen := s.settings.atOpen
+		s.settings.mu.Unlock()
+		s.followDurability(durability{flushAtCommit: flush, logBin: logBin == 1, syncBinlog: syncBinlog, galera: atOpen.galera, clusterSize: atOpen.clusterSize})
 	}
 	s.settings.mu.Lock()
-	atOpen := s.settings.atOpen
+	why, allow := s.settings.unsafe, s.settings.allow
 	s.settings.mu.Unlock()
-	d := durability{flushAtCommit: flush, logBin: logBin == 1, syncBinlog: syncBinlog, galera: atOpen.galera, clusterSize: atOpen.clusterSize}
-	if why, allow := s.followDurability(d); why != "" && !allow {
+	if why != "" && !allow {
 		return refusedNotDurable(why)
 	}
 	return nil

@@ -166,7 +166,9 @@ type Store struct {
 	// found them, let a crash lose an acknowledged append, and that is not
 	// allowed: Append refuses every append (refuseUnlessDurable).
 	refusing atomic.Bool
-	settings settingsWatch
+	// rechecking: an append reads the settings again (refuseUnlessDurable).
+	rechecking atomic.Bool
+	settings   settingsWatch
 
 	durable atomic.Int64  // every commit up to this position is known to be on disk
 	fencing chan struct{} // held while a fence commits
