@@ -353,6 +353,11 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 		switch {
 		case !hasDeadline && locked:
 			return fmt.Errorf("wait for durability: %w: %w", errFenceLocked, err)
+		case locked:
+			// Its wait ended before the caller's deadline (boundedWaits):
+			// not the writer's transaction refused (translate's words for
+			// 1205), but the fence's row or table held by another session.
+			return fmt.Errorf("wait for durability: %w: the durability fence's row or table is locked by another session: %w", eventstore.ErrUnavailable, err)
 		case errors.Is(context.Cause(ctx), errFenceTimedOut):
 			return fmt.Errorf("wait for durability: %w: %w", errFenceTimedOut, s.translate(err))
 		}

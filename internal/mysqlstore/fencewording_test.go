@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -81,4 +82,27 @@ func TestAFenceWithoutADeadlineSaysWhyItEnded(t *testing.T) {
 				"want an error wrapping ErrUnavailable that says the fence got no answer, and does not blame a lock", err)
 		}
 	})
+}
+
+// TestAFenceWithADeadlineThatMeetsALockSaysSo: a read's wait for
+// durability (its caller has a deadline) whose fence the server ended for
+// a lock another session holds on the fence's row (1205, its wait bounded
+// to end before the deadline) was told "the database kept refusing the
+// transaction", as an append retried to no end is: an operator looked at
+// the writer, not at the session holding durability_fence's row. It says
+// the fence's row or table is locked by another session.
+func TestAFenceWithADeadlineThatMeetsALockSaysSo(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	if !s.Fences() {
+		t.Skip("the binary log is on: no fence is written")
+	}
+	holdRowLock(ctx, t, s, otherProcessDB(t, dsn), "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
+	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	err := s.Tail().WaitDurable(short, 1)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "locked by another session") || strings.Contains(err.Error(), "kept refusing") {
+		t.Errorf("WaitDurable with a 1.5 s deadline while another session held the fence's row: %v; "+
+			"want an error wrapping ErrUnavailable that says the fence's row or table is locked by another session", err)
+	}
 }
