@@ -825,7 +825,7 @@ func (s *Store) translate(err error) error {
 	}
 	if s.missingSaid.CompareAndSwap(false, true) {
 		s.log.Error("the database's schema is missing, or part of it, while the service runs: every request that needs it answers 503, and /readyz too, "+
-			"until it is restored (a database dropped whole may be made anew, empty, with `api migrate`; a table may not), and the service restarted", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
+			"until it is restored (a database dropped whole may be made anew, empty: CREATE DATABASE, then `api migrate`; a table may not), and the service restarted", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
 	}
 	return err
 }
