@@ -161,6 +161,9 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
+	for _, w := range cfg.Warnings() { // settings given that are not in force as given
+		log.Warn(w)
+	}
 
 	// Tokens are read before the store is touched, so that a mistake in
 	// them stops the start-up before a migration or a wait for the database.

@@ -65,7 +65,16 @@ type Config struct {
 	APITokensFile           string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts), each token at least 16 characters"`
 	CORSOrigins             []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com for its subdomains, or * alone); empty: no CORS headers"`
 	DebugAddr               string        `envconfig:"TRIBUTARY_DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
+
+	// warnings says which settings the operator gave are not in force as
+	// given (Warnings).
+	warnings []string
 }
+
+// Warnings returns a line for each setting given in the environment that
+// Load changed to agree with another (an event limit above the body
+// limit), saying what is in force: start-up logs them.
+func (c Config) Warnings() []string { return c.warnings }
 
 // Load reads the configuration from the environment and checks it.
 func Load() (Config, error) {
@@ -89,14 +98,41 @@ func Load() (Config, error) {
 	if err := decimalInts(&c); err != nil {
 		return Config{}, err
 	}
-	// No event can be larger than the body that carries it, and the bodies
-	// in flight take at least the largest one.
-	c.MaxEventBytes = int(min(int64(c.MaxEventBytes), c.MaxBodyBytes))
+	// Each setting is checked as given, before one is changed to agree
+	// with another: a body limit of 10 lowered the event limit to 10, and
+	// the error blamed TRIBUTARY_MAX_EVENT_BYTES too, which nobody had set.
+	err := c.validate()
 	if c.MaxBodyBytesInFlight < 1 {
-		return c, errors.Join(fmt.Errorf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT must be at least 1 (it is raised to TRIBUTARY_MAX_BODY_BYTES if below), got %d", c.MaxBodyBytesInFlight), c.validate())
+		err = errors.Join(fmt.Errorf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT must be at least 1 (it is raised to TRIBUTARY_MAX_BODY_BYTES if below), got %d", c.MaxBodyBytesInFlight), err)
+	}
+	if err != nil {
+		return c, err
+	}
+	// No event can be larger than the body that carries it, and the bodies
+	// in flight, all clients' or one's, take at least the largest one (the
+	// HTTP server bounds one client's by all clients'). A value so changed
+	// that the operator gave is not in force: say so.
+	given := func(field string) bool { _, ok := os.LookupEnv(Var(field)); return ok }
+	if int64(c.MaxEventBytes) > c.MaxBodyBytes && given("MaxEventBytes") {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is above %s: it is lowered to %d, as no event is larger than the body that carries it",
+			Var("MaxEventBytes"), c.MaxEventBytes, Var("MaxBodyBytes"), c.MaxBodyBytes))
+	}
+	c.MaxEventBytes = int(min(int64(c.MaxEventBytes), c.MaxBodyBytes))
+	if c.MaxBodyBytesInFlight < c.MaxBodyBytes && given("MaxBodyBytesInFlight") {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is below %s: it is raised to %d, to take at least one body",
+			Var("MaxBodyBytesInFlight"), c.MaxBodyBytesInFlight, Var("MaxBodyBytes"), c.MaxBodyBytes))
 	}
 	c.MaxBodyBytesInFlight = max(c.MaxBodyBytesInFlight, c.MaxBodyBytes)
-	return c, c.validate()
+	switch perClient := c.MaxClientBytesInFlight; {
+	case perClient == 0: // half of the whole, taken by the HTTP server
+	case perClient < c.MaxBodyBytes:
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is below %s: it is raised to %d, to take at least one body",
+			Var("MaxClientBytesInFlight"), perClient, Var("MaxBodyBytes"), c.MaxBodyBytes))
+	case perClient > c.MaxBodyBytesInFlight:
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is above %s: it is lowered to %d, what all clients together may send",
+			Var("MaxClientBytesInFlight"), perClient, Var("MaxBodyBytesInFlight"), c.MaxBodyBytesInFlight))
+	}
+	return c, nil
 }
 
 // maxDuration bounds every duration setting.

@@ -1,0 +1,117 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// clearSettings unsets every TRIBUTARY_ variable for the test, so that only
+// what it sets is set.
+func clearSettings(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TRIBUTARY_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+// TestARefusedBodyLimitBlamesOnlyTheVariablesSet: the event limit was
+// lowered to a body limit of 10 before it was checked, so start-up also
+// said TRIBUTARY_MAX_EVENT_BYTES must be at least 16, got 10, of a
+// variable nobody had set.
+func TestARefusedBodyLimitBlamesOnlyTheVariablesSet(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		env              map[string]string
+		blamed, notBlame []string
+	}{
+		{"body 10", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "10"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES must"}, []string{"TRIBUTARY_MAX_EVENT_BYTES"}},
+		{"body 0", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "0"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES must"}, []string{"TRIBUTARY_MAX_EVENT_BYTES"}},
+		{"body -1", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "-1"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES must"}, []string{"TRIBUTARY_MAX_EVENT_BYTES"}},
+		{"body 10 and in flight 0", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "10", "TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT": "0"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES must", "TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT must"}, []string{"TRIBUTARY_MAX_EVENT_BYTES"}},
+		{"both too small", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "10", "TRIBUTARY_MAX_EVENT_BYTES": "8"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES must", "TRIBUTARY_MAX_EVENT_BYTES must be at least 16, got 8"}, nil},
+		{"the event limit alone", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "2048", "TRIBUTARY_MAX_EVENT_BYTES": "10"},
+			[]string{"TRIBUTARY_MAX_EVENT_BYTES must be at least 16, got 10"}, []string{"TRIBUTARY_MAX_BODY_BYTES must"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearSettings(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			if err == nil {
+				t.Fatalf("%v: started; expected it refused", tc.env)
+			}
+			for _, want := range tc.blamed {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%v: the error does not say %q:\n%v", tc.env, want, err)
+				}
+			}
+			for _, not := range tc.notBlame {
+				if strings.Contains(err.Error(), not) {
+					t.Errorf("%v: the error names %s, which is not to blame:\n%v", tc.env, not, err)
+				}
+			}
+		})
+	}
+}
+
+// TestAnExplicitByteLimitNotInForceIsWarnedOf: a limit the operator set
+// that another one overrides (an event limit above the body limit, a
+// budget in flight below it) was changed without a word: start-up says
+// which setting is not in force and what is. A default so changed is not
+// the operator's, and is not warned of.
+func TestAnExplicitByteLimitNotInForceIsWarnedOf(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		warns []string // each in one warning; none expected if empty
+	}{
+		{"the defaults", nil, nil},
+		{"an event limit above the body limit", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "2048", "TRIBUTARY_MAX_EVENT_BYTES": "4096"},
+			[]string{"TRIBUTARY_MAX_EVENT_BYTES (4096)", "2048"}},
+		{"an event limit equal to the body limit", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "2048", "TRIBUTARY_MAX_EVENT_BYTES": "2048"}, nil},
+		{"the default event limit above a small body limit", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "2048"}, nil},
+		{"a budget in flight below the body limit", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT": "1"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT (1)", "4194304"}},
+		{"a client's budget below the body limit", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT": "1"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT (1)", "4194304"}},
+		{"a client's budget above the whole", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT": "536870912"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT (536870912)", "268435456"}},
+		{"a client's budget at its default", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT": "0"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearSettings(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			c, err := Load()
+			if err != nil {
+				t.Fatalf("%v: %v", tc.env, err)
+			}
+			got := c.Warnings()
+			if len(tc.warns) == 0 {
+				if len(got) != 0 {
+					t.Fatalf("%v: warned %q; expected no warning", tc.env, got)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("%v: warned %q; expected one warning", tc.env, got)
+			}
+			for _, want := range tc.warns {
+				if !strings.Contains(got[0], want) {
+					t.Errorf("%v: the warning %q does not say %q", tc.env, got[0], want)
+				}
+			}
+		})
+	}
+}
