@@ -94,8 +94,8 @@ func TestTheShutdownDelayKeepsServingWhileNotReady(t *testing.T) {
 		if drain < delay || s.logIndex("stopped") < drain {
 			t.Errorf("expected the lines \"shutdown delay: not ready, still serving\", \"shutting down\" and \"stopped\" in that order; output:\n%s", s.output(8192))
 		}
-		if l := s.logLines()[delay]; l["delay"] != float64(time.Second) {
-			t.Errorf("the shutdown delay line: delay %v, want 1s in nanoseconds as the timeout is logged", l["delay"])
+		if l := s.logLines()[delay]; l["delay_ms"] != 1000.0 || l["timeout_ms"] != 5000.0 {
+			t.Errorf("the shutdown delay line: delay_ms %v and timeout_ms %v, want 1000 and 5000 (every duration is logged in milliseconds)", l["delay_ms"], l["timeout_ms"])
 		}
 	}, "TRIBUTARY_SHUTDOWN_DELAY=1s", "TRIBUTARY_SHUTDOWN_TIMEOUT=5s")
 }

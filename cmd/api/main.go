@@ -158,7 +158,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 	// to the broken pipe fail instead, and those lines are lost. (help and
 	// version, whose reader may stop early, end quietly by SIGPIPE.)
 	signal.Ignore(syscall.SIGPIPE)
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := newLogger(stdout, cfg.LogLevel)
 	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
 	for _, w := range cfg.Warnings() { // settings given that are not in force as given

@@ -31,7 +31,7 @@ func verify(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	signal.Ignore(syscall.SIGPIPE) // as run: a reader that goes away fails the log's writes
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := newLogger(stdout, cfg.LogLevel)
 	log.Info("starting", "command", "verify", "version", buildVersion())
 	return verifyStore(ctx, cfg, log)
 }
@@ -58,7 +58,7 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 		return fmt.Errorf("verify the embedded store: %w", err)
 	}
 	if len(v.Damaged) == 0 {
-		log.Info("verified: every page and every event is as written", "path", s.Path(), "events", v.Events, "duration", v.Duration.String())
+		log.Info("verified: every page and every event is as written", "path", s.Path(), "events", v.Events, "duration", v.Duration)
 		return nil
 	}
 	count := strconv.Itoa(len(v.Damaged))
