@@ -21,7 +21,11 @@ func TestConnectionBoundsLeaveRoomForTheFilesTheServerNeeds(t *testing.T) {
 		{"no limit: the default", 0, 0, 0, false, 10000, 5000, false},
 		{"a high limit: the default", 0, 0, 1 << 20, true, 10000, 5000, false},
 		{"ulimit -n 1024: less 128 and twice the pool of 16", 0, 0, 1024, true, 864, 432, false},
-		{"a limit below what the server needs: still some", 0, 0, 100, true, 16, 8, false},
+		{"a limit below what the server needs: still some, with a warning", 0, 0, 100, true, 16, 8, true},
+		{"ulimit -n 64: the floor, with a warning", 0, 0, 64, true, 16, 8, true},
+		{"a limit one short of the files set aside and 16: the floor, with a warning", 0, 0, 175, true, 16, 8, true},
+		{"a limit that leaves 16: no warning", 0, 0, 176, true, 16, 8, false},
+		{"set below the floor where the limit is too low: a warning", 10, 0, 100, true, 10, 5, true},
 		{"set within the room", 500, 0, 1024, true, 500, 250, false},
 		{"set past the room: kept, with a warning", 5000, 0, 1024, true, 5000, 2500, true},
 		{"per client set", 0, 300, 1024, true, 864, 300, false},
@@ -36,6 +40,12 @@ func TestConnectionBoundsLeaveRoomForTheFilesTheServerNeeds(t *testing.T) {
 			}
 			if warned := strings.Contains(logs.String(), "open-file limit"); warned != tt.warns {
 				t.Errorf("warned: %v; expected %v. The log: %s", warned, tt.warns, logs.String())
+			}
+			if n := strings.Count(logs.String(), "\n"); n > 1 {
+				t.Errorf("%d warnings; expected one at most. The log: %s", n, logs.String())
+			}
+			if tt.warns && !strings.Contains(logs.String(), "ulimit -n") {
+				t.Errorf("the warning does not say how to raise the limit (ulimit -n). The log: %s", logs.String())
 			}
 		})
 	}

@@ -471,26 +471,39 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 }
 
 // defaultMaxConnections is TRIBUTARY_MAX_CONNECTIONS's default, where the
-// open-file limit leaves room for it.
-const defaultMaxConnections = 10000
+// open-file limit leaves room for it; minConnections the least it is where
+// the limit leaves room for fewer.
+const (
+	defaultMaxConnections = 10000
+	minConnections        = 16
+)
 
 // connectionBounds returns the bounds on connections the configuration
 // sets: its own, or where it leaves them 0, defaultMaxConnections, or fewer
 // where the open-file limit leaves room for fewer once the files the
 // process needs for itself and its database are set aside; and half of it
 // for one client. A bound set above what the limit leaves room for is
-// kept, with a warning: accept would fail before it is reached. limit is
-// the open-file limit, if limited.
+// kept, with a warning: accept would fail before it is reached. A limit
+// too low to leave minConnections beside the files set aside is warned of
+// whatever the bound. limit is the open-file limit, if limited.
 func connectionBounds(cfg config.Config, limit uint64, limited bool, log *slog.Logger) (maxConns, perClient int) {
 	room := defaultMaxConnections
+	reserve := uint64(128 + 2*cfg.MySQLMaxConns)
 	if limited {
-		reserve := uint64(128 + 2*cfg.MySQLMaxConns)
-		room = int(min(uint64(defaultMaxConnections), max(limit, reserve+16)-reserve))
+		room = int(min(uint64(defaultMaxConnections), max(limit, reserve+minConnections)-reserve))
 	}
 	maxConns = cfg.MaxConnections
-	switch {
-	case maxConns == 0:
+	if maxConns == 0 {
 		maxConns = room
+	}
+	switch {
+	case limited && limit < reserve+minConnections:
+		// The default at its floor, or any bound: the files set aside
+		// are not there, and accept fails with "too many open files"
+		// before a bound is reached.
+		log.Warn("the open-file limit is too low for the files the server sets aside for itself and its database (128 and twice "+config.Var("MySQLMaxConns")+
+			") and "+fmt.Sprint(minConnections)+" connections: accept may fail (too many open files) and clients wait; raise the limit (ulimit -n, LimitNOFILE, --ulimit nofile)",
+			"open_file_limit", limit, "set_aside", reserve, "max_connections", maxConns)
 	case limited && maxConns > room:
 		log.Warn("the open-file limit leaves room for fewer connections than "+config.Var("MaxConnections")+" allows: past it, new connections wait to be accepted; raise the limit (ulimit -n, LimitNOFILE, --ulimit nofile) or lower the setting",
 			"open_file_limit", limit, "room", room, "max_connections", maxConns)
