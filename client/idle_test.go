@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,5 +74,64 @@ func TestSubscribeCutsASilentConnectionAndSaysWhy(t *testing.T) {
 				t.Errorf("OnDisconnect was told %q; expected it to say no byte came for IdleTimeout, %v", why, idle)
 			}
 		})
+	}
+}
+
+// TestTheIdleTimeoutGoesBackOnceAKeepAliveComesWithinIt: connections the
+// server answered and that went silent before any keep-alive (a server
+// frozen, a partition without FIN) doubled the idle timeout for the rest
+// of the subscription's life, up to eight times IdleTimeout (6 minutes by
+// default to notice a dead connection), though a later connection heard
+// keep-alives as often as IdleTimeout expects. A connection whose first
+// keep-alive comes within IdleTimeout of its answer shows a heartbeat that
+// IdleTimeout covers: the idle timeout is IdleTimeout again, for it and
+// the connections after. Here two connections go silent at once (the
+// timeout grows twice), the third sends a keep-alive with its answer, then
+// goes silent, as does the fourth.
+func TestTheIdleTimeoutGoesBackOnceAKeepAliveComesWithinIt(t *testing.T) {
+	t.Parallel()
+	const idle = 200 * time.Millisecond
+	var conns atomic.Int64
+	addr := tcptest.Serve(t, func(conn net.Conn) {
+		conn.Read(make([]byte, 4096)) //nolint:errcheck // the request
+		answer := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nretry: 1\n\n"
+		if conns.Add(1) == 3 {
+			answer += ": keep-alive\n\n"
+		}
+		io.WriteString(conn, answer) //nolint:errcheck // a test's server
+		conn.Read(make([]byte, 1))   //nolint:errcheck // until the client leaves
+	})
+	c, err := New("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cuts []string
+	opts := SubscribeOptions{IdleTimeout: idle, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+		OnDisconnect: func(err error, _ time.Duration) {
+			if cuts = append(cuts, err.Error()); len(cuts) == 4 {
+				cancel()
+			}
+		}}
+	for _, err := range c.Subscribe(ctx, opts) {
+		if err != nil {
+			break
+		}
+	}
+	if len(cuts) != 4 {
+		t.Fatalf("the subscription was cut %d times (%q); expected 4", len(cuts), cuts)
+	}
+	for i, want := range []string{"no byte came for 200ms", "no byte came for 400ms", "no byte came for 200ms", "no byte came for 200ms"} {
+		if !strings.Contains(cuts[i], want) {
+			t.Errorf("connection %d was cut with %q; expected %q", i+1, cuts[i], want)
+		}
+	}
+	if strings.Contains(cuts[2], "no keep-alive") {
+		t.Errorf("the connection that heard a keep-alive was cut with %q; expected no word of a longer heartbeat", cuts[2])
+	}
+	if !strings.Contains(cuts[3], "waits 400ms") {
+		t.Errorf("the silent connection after it was cut with %q; expected the idle timeout to grow again from IdleTimeout (400ms)", cuts[3])
 	}
 }

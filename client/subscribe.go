@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -53,8 +54,10 @@ type SubscribeOptions struct {
 	// server's heartbeat: a connection the server answered that is cut so
 	// before any keep-alive came doubles it for the connections after, up
 	// to eight times IdleTimeout, so that a longer heartbeat costs a few
-	// reconnections, not one every IdleTimeout; OnDisconnect is told. Time
-	// the consumer spends on a message does not count.
+	// reconnections, not one every IdleTimeout; OnDisconnect is told. A
+	// connection whose first keep-alive comes within IdleTimeout of its
+	// answer sets it back to IdleTimeout. Time the consumer spends on a
+	// message does not count.
 	IdleTimeout time.Duration
 	// OnDisconnect, if set, is told why a connection ended and how long
 	// Subscribe waits before the next one.
@@ -519,12 +522,15 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 	// A connection that brings nothing for IdleTimeout is dead, even if
 	// TCP has not noticed: cut it and reconnect. What OnDisconnect is told
 	// says so, not only "context canceled", which reads as the caller's.
-	silent := fmt.Errorf("no byte came for %v (IdleTimeout)", s.idle)
+	silent := &silence{}
+	silent.d.Store(int64(s.idle))
 	idle := time.AfterFunc(s.idle, func() { cancel(silent) })
 	defer idle.Stop()
-	// answered: the server answered with an event stream; heard: a
-	// keep-alive (or a frame the server sends at heartbeat time) came.
+	// answered: the server answered with an event stream, at answeredAt;
+	// heard: a keep-alive (or a frame the server sends at heartbeat time)
+	// came.
 	answered, heard := false, false
+	var answeredAt time.Time
 	defer func() {
 		if err == nil || outer.Err() != nil || context.Cause(ctx) != silent { //nolint:errorlint // our own value
 			return
@@ -602,8 +608,9 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 		return fmt.Errorf("GET %s answered %s %.80q, not text/event-stream: not Tributary's answer", path, oneLine(res.Status, 60), res.Header.Get("Content-Type"))
 	}
 	s.pages = 0
-	answered = true
-	frames := newFrameReader(&activityReader{r: res.Body, idle: idle, d: s.idle})
+	answered, answeredAt = true, time.Now()
+	activity := &activityReader{r: res.Body, idle: idle, d: s.idle}
+	frames := newFrameReader(activity)
 	for {
 		f, err := readFrame(frames, s.opts.MaxFrameBytes)
 		if err != nil {
@@ -714,7 +721,21 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 		default:
 			// All but the retry frame, which comes first, come at
 			// heartbeat time, or with events.
-			heard = heard || f.retry == 0
+			if !heard && f.retry == 0 {
+				heard = true
+				// The server's heartbeat starts once it has answered: a
+				// first keep-alive within IdleTimeout of the answer (read
+				// then or later) shows one that IdleTimeout covers. An idle
+				// timeout grown by connections that went silent before any
+				// keep-alive (a server frozen, a partition) goes back to
+				// it, for this connection and the next: grown, a dead
+				// connection took up to eight times as long to notice.
+				if s.idle > s.opts.IdleTimeout && time.Since(answeredAt) <= s.opts.IdleTimeout {
+					s.idle, activity.d = s.opts.IdleTimeout, s.opts.IdleTimeout
+					silent.d.Store(int64(s.idle))
+					idle.Reset(s.idle)
+				}
+			}
 			s.advance(f)
 			continue // a keep-alive, an id-only frame, the retry frame
 		}
@@ -764,6 +785,15 @@ func (s *subscription) advance(f frame) {
 	if n, err := strconv.ParseInt(f.id, 10, 64); err == nil && n > s.last {
 		s.last, s.resume, s.position = n, true, n
 	}
+}
+
+// silence is why a connection that brought no byte for its idle timeout,
+// d, was cut; d changes when the timeout goes back to IdleTimeout while the
+// connection runs.
+type silence struct{ d atomic.Int64 }
+
+func (e *silence) Error() string {
+	return fmt.Sprintf("no byte came for %v (IdleTimeout)", time.Duration(e.d.Load()))
 }
 
 // activityReader pushes the idle deadline back whenever bytes arrive.
