@@ -72,8 +72,9 @@ type Config struct {
 }
 
 // Warnings returns a line for each setting given in the environment that
-// Load changed to agree with another (an event limit above the body
-// limit), saying what is in force: start-up logs them.
+// is not in force as given, changed to agree with another (an event limit
+// above the body limit, by Load; a stall timeout below two heartbeats, by
+// the HTTP server), saying what is: start-up logs them.
 func (c Config) Warnings() []string { return c.warnings }
 
 // Load reads the configuration from the environment and checks it.
@@ -131,6 +132,12 @@ func Load() (Config, error) {
 	case perClient > c.MaxBodyBytesInFlight:
 		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is above %s: it is lowered to %d, what all clients together may send",
 			Var("MaxClientBytesInFlight"), perClient, Var("MaxBodyBytesInFlight"), c.MaxBodyBytesInFlight))
+	}
+	// The HTTP server raises the stall timeout to two heartbeats: a
+	// subscriber that takes every keep-alive is not cut between two.
+	if c.SubscriberStallTimeout < 2*c.Heartbeat && given("SubscriberStallTimeout") {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%s) is below two of %s: it is raised to %s, as a subscriber that takes every keep-alive is never cut between two",
+			Var("SubscriberStallTimeout"), c.SubscriberStallTimeout, Var("Heartbeat"), 2*c.Heartbeat))
 	}
 	return c, nil
 }

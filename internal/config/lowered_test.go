@@ -115,3 +115,38 @@ func TestAnExplicitByteLimitNotInForceIsWarnedOf(t *testing.T) {
 		})
 	}
 }
+
+// TestAStallTimeoutGivenBelowTwoHeartbeatsIsWarnedOf: a sibling of the
+// byte limits. TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT is raised to two
+// heartbeats if shorter (a subscriber that takes every keep-alive must not
+// be cut between two), and a value given so was raised without a word.
+func TestAStallTimeoutGivenBelowTwoHeartbeatsIsWarnedOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		warn string // "" for none
+	}{
+		{"below two default heartbeats", map[string]string{"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT": "10s"}, "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT (10s)"},
+		{"below two heartbeats given", map[string]string{"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT": "30s", "TRIBUTARY_HEARTBEAT": "20s"}, "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT (30s)"},
+		{"two heartbeats", map[string]string{"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT": "30s"}, ""},
+		{"the default below two heartbeats given", map[string]string{"TRIBUTARY_HEARTBEAT": "20s"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearSettings(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			c, err := Load()
+			if err != nil {
+				t.Fatalf("%v: %v", tc.env, err)
+			}
+			got := c.Warnings()
+			switch {
+			case tc.warn == "" && len(got) != 0:
+				t.Errorf("%v: warned %q; expected no warning", tc.env, got)
+			case tc.warn != "" && (len(got) != 1 || !strings.Contains(got[0], tc.warn) || !strings.Contains(got[0], "raised to")):
+				t.Errorf("%v: warned %q; expected one warning naming %s and what it is raised to", tc.env, got, tc.warn)
+			}
+		})
+	}
+}
