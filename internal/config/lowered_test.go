@@ -1,22 +1,9 @@
 package config
 
 import (
-	"os"
 	"strings"
 	"testing"
 )
-
-// clearSettings unsets every TRIBUTARY_ variable for the test, so that only
-// what it sets is set.
-func clearSettings(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TRIBUTARY_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
-}
 
 // TestARefusedBodyLimitBlamesOnlyTheVariablesSet: the event limit was
 // lowered to a body limit of 10 before it was checked, so start-up also
@@ -42,7 +29,7 @@ func TestARefusedBodyLimitBlamesOnlyTheVariablesSet(t *testing.T) {
 			[]string{"TRIBUTARY_MAX_EVENT_BYTES must be at least 16, got 10"}, []string{"TRIBUTARY_MAX_BODY_BYTES must"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clearSettings(t)
+			clearTributaryEnv(t)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
@@ -89,7 +76,7 @@ func TestAnExplicitByteLimitNotInForceIsWarnedOf(t *testing.T) {
 		{"a client's budget at its default", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT": "0"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clearSettings(t)
+			clearTributaryEnv(t)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
@@ -132,7 +119,7 @@ func TestAStallTimeoutGivenBelowTwoHeartbeatsIsWarnedOf(t *testing.T) {
 		{"the default below two heartbeats given", map[string]string{"TRIBUTARY_HEARTBEAT": "20s"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clearSettings(t)
+			clearTributaryEnv(t)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}

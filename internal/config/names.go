@@ -86,7 +86,9 @@ func nearMisses(environ []string, caseInsensitive bool) error {
 	var names []string
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
-		names = append(names, t.Field(i).Tag.Get("envconfig"))
+		if name := t.Field(i).Tag.Get("envconfig"); name != "" { // not warnings
+			names = append(names, name)
+		}
 	}
 	var errs []error
 	for _, kv := range environ {

@@ -17,6 +17,9 @@ func TestNoSettingsErrorQuotesItsValue(t *testing.T) {
 	typ := reflect.TypeFor[Config]()
 	for i := range typ.NumField() {
 		name := typ.Field(i).Tag.Get("envconfig")
+		if name == "" {
+			continue // not a setting: what Load warns of
+		}
 		for _, secret := range secrets {
 			clearTributaryEnv(t)
 			t.Setenv(name, secret)
