@@ -84,6 +84,9 @@ func Load() (Config, error) {
 	if err := nearMisses(os.Environ(), runtime.GOOS == "windows"); err != nil {
 		return Config{}, err
 	}
+	if err := surroundingSpace(os.Environ()); err != nil {
+		return Config{}, err
+	}
 	if err := envconfig.Process("", &c); err != nil {
 		// envconfig's message quotes the value, and so does the parser's
 		// it wraps: say what is expected instead.
@@ -241,11 +244,6 @@ func (c Config) validate() error {
 	}
 	if c.DataDir == "" && c.MySQLDSN == "" {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR is empty: give the embedded store's directory, or unset it for ./data"))
-	}
-	// A value from a file or a YAML block keeps its newline: the store
-	// would start empty in a directory named "data\n" beside the real one.
-	if strings.TrimSpace(c.DataDir) != c.DataDir {
-		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR begins or ends with white space (a newline from a file?); remove it"))
 	}
 	if c.DebugAddr != "" {
 		if err := checkAddr(c.DebugAddr); err != nil {

@@ -510,3 +510,48 @@ func TestASettingPastItsTypesRangeSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// TestAnySettingWithSurroundingWhiteSpaceIsRefusedNamingIt: a value from a
+// file made with echo, or a YAML | block, keeps its newline. Only
+// TRIBUTARY_DATA_DIR was said to begin or end with white space; the others
+// got "must be a duration such as 30s" (their value, rightly, not shown), a
+// DSN "Incorrect database name 'r1⏎'", though the manifest said 30s or r1
+// (operator tester). Every setting with surrounding white space is now
+// refused naming it and the cause, its value never quoted; the two lists
+// that trim each entry (tokens, CORS origins) still do.
+func TestAnySettingWithSurroundingWhiteSpaceIsRefusedNamingIt(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"TRIBUTARY_REQUEST_TIMEOUT", "30s\n"},
+		{"TRIBUTARY_SHUTDOWN_DELAY", "5s "},
+		{"TRIBUTARY_MYSQL_MAX_CONNS", "16\n"},
+		{"TRIBUTARY_MAX_BATCH", " 10"},
+		{"TRIBUTARY_LOG_LEVEL", "info\n"},
+		{"TRIBUTARY_ADDR", "127.0.0.1:18201\n"},
+		{"TRIBUTARY_MYSQL_DSN", "app:s3cret-pass@tcp(127.0.0.1:3306)/r1\n"},
+		{"TRIBUTARY_MYSQL_DSN", " app:s3cret-pass@tcp(127.0.0.1:3306)/r1"},
+		{"TRIBUTARY_API_TOKENS_FILE", "/run/secrets/tokens\r\n"},
+		{"TRIBUTARY_ALLOW_UNSAFE_DURABILITY", "true\n"},
+	} {
+		clearTributaryEnv(t)
+		t.Setenv(tc.name, tc.value)
+		_, err := Load()
+		if err == nil || !strings.Contains(err.Error(), tc.name+" begins or ends with white space") {
+			t.Errorf("%s=%q: expected an error naming it and the white space, got %v", tc.name, tc.value, err)
+			continue
+		}
+		if v := strings.TrimSpace(tc.value); strings.Contains(err.Error(), v) {
+			t.Errorf("%s: the error quotes the value: %v", tc.name, err)
+		}
+	}
+	for _, name := range []string{"TRIBUTARY_API_TOKENS", "TRIBUTARY_CORS_ORIGINS"} {
+		clearTributaryEnv(t)
+		value := "https://app.example\n"
+		if name == "TRIBUTARY_API_TOKENS" {
+			value = "ci:write:0123456789abcdef0123\n"
+		}
+		t.Setenv(name, value)
+		if _, err := Load(); err != nil {
+			t.Errorf("%s with a trailing newline: expected it trimmed, as its entries are, got %v", name, err)
+		}
+	}
+}

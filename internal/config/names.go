@@ -255,3 +255,30 @@ func outOfRange(name, field, value string) error {
 
 // durationSyntax matches what time.ParseDuration reads, whatever its size.
 var durationSyntax = regexp.MustCompile(`^[-+]?(0|((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$`)
+
+// trimmed are the settings whose entries are trimmed one by one: white
+// space around them is harmless.
+var trimmed = []string{"TRIBUTARY_API_TOKENS", "TRIBUTARY_CORS_ORIGINS"}
+
+// surroundingSpace refuses every setting whose value begins or ends with
+// white space: a value from a file made with echo, or a YAML | block, keeps
+// its newline, and its parser's error ("must be a duration such as 30s",
+// the value rightly not shown) or the database's ("Incorrect database name
+// 'r1⏎'") hid the cause; the embedded store would start empty in a
+// directory named "data⏎" beside the real one. Errors never quote a value.
+func surroundingSpace(environ []string) error {
+	var errs []error
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("envconfig")
+		if name == "" || slices.Contains(trimmed, name) {
+			continue
+		}
+		for _, kv := range environ {
+			if key, value, _ := strings.Cut(kv, "="); key == name && value != strings.TrimSpace(value) {
+				errs = append(errs, fmt.Errorf("%s begins or ends with white space (a newline from a file?); remove it", name))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
