@@ -302,6 +302,13 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 		if held := (*migrations.LockHeldError)(nil); errors.As(err, &held) && parent.Err() == nil {
 			return nil, fmt.Errorf("the migration lock was not free within %s (%s): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
 		}
+		if cut := (*migrations.CutError)(nil); errors.As(err, &cut) && errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
+			// Not a database that does not answer: a migration that takes
+			// longer (a CREATE INDEX on a large events table).
+			return nil, fmt.Errorf("migration %d (%s) was still running when %s (%s) ran out: a migration of a large table can take longer; "+
+				"raise it for this start, or run `api migrate` with a larger one (the next start completes what the database finished): %w",
+				cut.Version, cut.File, config.Var("StartupTimeout"), cfg.StartupTimeout, cut.Err)
+		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && parent.Err() == nil && !errors.Is(err, eventstore.ErrUnavailable) {
 			// The start-up timeout ended a statement, or the connection's
 			// handshake, that the database had taken: one that refused

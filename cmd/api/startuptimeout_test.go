@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/tcptest"
 	"github.com/tributary-dev/tributary/internal/testlog"
@@ -109,5 +112,58 @@ func TestAUserWhoMayNotWriteFailsStartUpAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "may not write") || strings.Contains(err.Error(), "reader-pw") {
 		t.Errorf("openMySQL as a user who may only SELECT: %q; want it to say what the user may not write, without the password", err)
+	}
+}
+
+// TestAMigrationCutByTheStartupTimeoutSaysWhichSettingToRaise: a migration
+// still running at the start-up timeout (a CREATE INDEX on a large events
+// table; here one waiting for a metadata lock another session holds) was
+// said as "database did not answer within 30s … (a server stopped, hung or
+// overloaded?)", which sent the operator looking for a hung server. It
+// names the migration and the setting to raise now (operator tester).
+func TestAMigrationCutByTheStartupTimeoutSaysWhichSettingToRaise(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn := mysqltest.NewDatabase(t)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	latest := int64(migrations.Latest("mysql"))
+	// The schema of the release before the last migration.
+	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP INDEX events_stream_type_event_type_position ON events", "DELETE FROM " + migrations.VersionTable + " WHERE version_id = " + strconv.FormatInt(latest, 10)} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	for _, q := range []string{"BEGIN", "SELECT COUNT(*) FROM events"} {
+		if _, err := holder.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Defaults()
+	cfg.MySQLDSN = dsn
+	cfg.StartupTimeout = 2 * time.Second
+	_, err = openMySQL(ctx, cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	holder.ExecContext(ctx, "ROLLBACK") //nolint:errcheck
+	if err == nil {
+		t.Fatal("openMySQL with its last migration held past the start-up timeout: no error")
+	}
+	for _, want := range []string{fmt.Sprintf("migration %d", latest), "still running when " + config.Var("StartupTimeout") + " (2s) ran out", "raise it"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("openMySQL with its migration held: %q; want it to say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "hung or overloaded") {
+		t.Errorf("openMySQL with its migration held: %q; it blames the database", err)
 	}
 }

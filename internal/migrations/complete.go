@@ -27,15 +27,15 @@ import (
 // mysqlDone says, for each MySQL migration's version, whether what it does
 // is in the database already.
 var mysqlDone = map[int64]func(context.Context, *sql.DB) (bool, error){
-	1:  tableExists("streams"),
-	2:  tableExists("events"),
-	3:  tableExists("log_head"),
+	1:  ourTable("streams", "stream_id", "stream_type", "created_at"),
+	2:  ourTable("events", "position", "event_id", "stream_id", "stream_version", "stream_type", "event_type", "data", "metadata", "recorded_at"),
+	3:  ourTable("log_head", "id", "position"),
 	4:  rowExists("SELECT EXISTS (SELECT 1 FROM log_head WHERE id = 1)"),
-	5:  tableExists("durability_fence"),
+	5:  ourTable("durability_fence", "id", "counter"),
 	6:  rowExists("SELECT EXISTS (SELECT 1 FROM durability_fence WHERE id = 1)"),
 	7:  columnsExist("events", "batch_size"),
 	8:  columnsExist("log_head", "recorded_at"),
-	9:  tableExists("writer_lease"),
+	9:  ourTable("writer_lease", "id", "node", "epoch"),
 	10: anyOf(columnsExist("log_head", "last_event_id"), columnsExist("log_head", "commit_id")), // 11 renames it
 	11: func(ctx context.Context, db *sql.DB) (bool, error) {
 		renamed, err := columnsExist("log_head", "commit_id")(ctx, db)
@@ -52,8 +52,28 @@ var mysqlDone = map[int64]func(context.Context, *sql.DB) (bool, error){
 	13: indexExists("events", "events_stream_type_event_type_position"),
 }
 
-func tableExists(table string) func(context.Context, *sql.DB) (bool, error) {
-	return rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '%s')", table))
+// ourTable is true if table is in the database with each of columns (those
+// it has had in every schema), and an error if it is there without one of
+// them: another application's table of that name (a DSN naming the wrong
+// database) is not taken for Tributary's, and the start fails saying so,
+// as it did when migration 1 met it.
+func ourTable(table string, columns ...string) func(context.Context, *sql.DB) (bool, error) {
+	exists := rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '%s')", table))
+	return func(ctx context.Context, db *sql.DB) (bool, error) {
+		if ok, err := exists(ctx, db); err != nil || !ok {
+			return false, err
+		}
+		for _, c := range columns {
+			ok, err := columnsExist(table, c)(ctx, db)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				return false, fmt.Errorf("the database has a table named %s that is not Tributary's (it has no column %s): does the DSN name the right database?", table, c)
+			}
+		}
+		return true, nil
+	}
 }
 
 // columnsExist is true if table has column.

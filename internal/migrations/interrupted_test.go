@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -178,19 +179,17 @@ func TestTablesRestoredWithoutTheVersionTableAreMigrated(t *testing.T) {
 	}
 }
 
-// TestAMigrationIsNotCutByTheStartUpTimeout: the start-up timeout bounds
-// the wait for the database and for the migration lock, as the README
-// says, not a migration under way: a CREATE INDEX on a large events table
-// cut at 30 s was cut again at every start (and, before the next start
-// recorded a migration found done, left the schema unrecorded). Here the
-// migration waits for a metadata lock another session holds until the
-// start's deadline has passed; the migration then completes and is
-// recorded.
-func TestAMigrationIsNotCutByTheStartUpTimeout(t *testing.T) {
+// TestAMigrationCutByTheStartUpTimeoutSaysSoAndTheNextStartCompletesIt: a
+// migration still running when the start's context ends (a CREATE INDEX on a
+// large table, here one waiting for a metadata lock another session holds)
+// is a CutError naming it, for cmd/api to say which setting to raise; the
+// next start completes it, whatever the server did with the cut statement.
+func TestAMigrationCutByTheStartUpTimeoutSaysSoAndTheNextStartCompletesIt(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db := openMySQL(t, mysqltest.NewDatabase(t))
-	if err := migrations.UpTo(ctx, db, "mysql", int64(migrations.Latest("mysql")-1)); err != nil {
+	latest := int64(migrations.Latest("mysql"))
+	if err := migrations.UpTo(ctx, db, "mysql", latest-1); err != nil {
 		t.Fatal(err)
 	}
 	holder, err := db.Conn(ctx)
@@ -205,20 +204,43 @@ func TestAMigrationIsNotCutByTheStartUpTimeout(t *testing.T) {
 	}
 	start, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- migrations.ApplyMySQL(start, db, slog.New(slog.DiscardHandler)) }()
-	select {
-	case err := <-done:
-		t.Fatalf("the migration ended while another session held events' metadata lock: %v", err)
-	case <-start.Done():
+	err = migrations.ApplyMySQL(start, db, slog.New(slog.DiscardHandler))
+	var cut *migrations.CutError
+	if !errors.As(err, &cut) || cut.Version != latest || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a migration under way when the start's time ran out: %v; want a CutError of migration %d wrapping the deadline", err, latest)
 	}
 	if _, err := holder.ExecContext(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("a migration under way when the start-up's time ran out: %v; want it completed", err)
+	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("the next start: %v", err)
 	}
-	if got := recorded(t, db); len(got) != migrations.Latest("mysql")+1 {
+	if got := recorded(t, db); len(got) != int(latest)+1 {
 		t.Fatalf("versions recorded: %v", got)
+	}
+}
+
+// TestAnotherApplicationsTablesAreNotTakenForTributarys: a DSN naming the
+// wrong database, one whose tables happen to be called streams and events,
+// must fail the start naming the table, as migration 1's "already exists"
+// did, not be recorded as Tributary's schema and altered (hostile review).
+func TestAnotherApplicationsTablesAreNotTakenForTributarys(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openMySQL(t, mysqltest.NewDatabase(t))
+	for _, q := range []string{
+		"CREATE TABLE streams (id INT PRIMARY KEY, title TEXT)",
+		"CREATE TABLE events (id INT PRIMARY KEY, stream_type VARCHAR(10), event_type VARCHAR(10), position INT)",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "table named streams that is not Tributary's") {
+		t.Fatalf("migrate a database holding another application's streams and events: %v; want an error naming streams as not Tributary's", err)
+	}
+	if got := recorded(t, db); len(got) > 1 {
+		t.Fatalf("versions recorded on another application's tables: %v", got)
 	}
 }

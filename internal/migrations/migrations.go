@@ -57,31 +57,26 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return err
 	}
 	defer unlockMySQL(context.WithoutCancel(ctx), conn, log)
-	// Once the lock is held, ctx's deadline (the start-up timeout, which
-	// bounds the wait for the database and the lock) no longer cuts a
-	// migration: a CREATE INDEX on a large table that outlasted it was cut
-	// at every start. A cancel (a signal) still does; the next start
-	// completes what it cut (completeCutMySQL).
-	run, stop := withoutDeadline(ctx)
-	defer stop()
-	if err := mendVersionTable(run, db, log); err != nil {
+	if err := mendVersionTable(ctx, db, log); err != nil {
 		return err
 	}
-	return apply(run, db, goose.DialectMySQL, "mysql", log, completeCutMySQL)
+	return apply(ctx, db, goose.DialectMySQL, "mysql", log, completeCutMySQL)
 }
 
-// withoutDeadline is ctx with its values, ended when ctx is canceled but not
-// when its deadline passes. (A cancel that comes after the deadline has
-// passed is not seen: ctx has ended by then.)
-func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	run, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	unwatch := context.AfterFunc(ctx, func() {
-		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			cancel(context.Cause(ctx))
-		}
-	})
-	return run, func() { unwatch(); cancel(nil) }
+// CutError is the error of a migration whose statement was under way when
+// the context ended (the start-up timeout, a signal): what the server
+// finished of it, the next start records (completeCutMySQL).
+type CutError struct {
+	Version int64
+	File    string
+	Err     error
 }
+
+func (e *CutError) Error() string {
+	return fmt.Sprintf("migration %d (%s) was cut while it ran (the next start completes what the database finished of it): %s", e.Version, e.File, e.Err)
+}
+
+func (e *CutError) Unwrap() error { return e.Err }
 
 func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, log *slog.Logger, complete func(context.Context, *sql.DB, *goose.Provider, *slog.Logger) (bool, error), opts ...goose.ProviderOption) error {
 	fsys, err := fs.Sub(files, dir)
@@ -109,7 +104,10 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 		if errors.Is(err, goose.ErrNoNextVersion) {
 			break
 		}
-		if partial := (*goose.PartialError)(nil); errors.As(err, &partial) && ctx.Err() == nil {
+		if partial := (*goose.PartialError)(nil); errors.As(err, &partial) {
+			if ctx.Err() != nil {
+				return &CutError{Version: partial.Failed.Source.Version, File: partial.Failed.Source.Path, Err: err}
+			}
 			// What failed may have been done meanwhile, by the statement
 			// of a start that was cut, which the server went on with.
 			if found, cerr := complete(ctx, db, p, log); cerr == nil && found {
