@@ -3,8 +3,8 @@ package migrations_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
