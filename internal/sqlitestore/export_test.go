@@ -63,3 +63,13 @@ func (s *Store) Exec(ctx context.Context, q string) error {
 
 // Glance is the look a start after a clean stop takes at the database file.
 func (s *Store) Glance(ctx context.Context) error { return s.glance(ctx) }
+
+// WALRestarts is how many restarts of the WAL the store has tried.
+func (s *Store) WALRestarts() int64 { return s.restarts.Load() }
+
+// HoldWALRestart makes the store's look for a copy over the file run as it
+// does while one of its restarts of the WAL writes the file, until release.
+func (s *Store) HoldWALRestart() (release func()) {
+	s.restarting.Lock()
+	return s.restarting.Unlock
+}

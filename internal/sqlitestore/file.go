@@ -426,7 +426,10 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 	}
 	var head int64
 	if tables == 1 {
-		err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head)
+		// The head, or the last event where log_head is behind it (edited
+		// back by hand, see headBehind): a log that holds every commit is no
+		// loss, and the start serves, saying so.
+		err := s.feed.QueryRowContext(ctx, "SELECT MAX(position, COALESCE((SELECT MAX(position) FROM events), 0)) FROM log_head WHERE id = 1").Scan(&head)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("open %s: read the log's head: %w", s.path, translate(err))
 		}
@@ -569,12 +572,41 @@ func (s *Store) watchWrites() {
 	}
 }
 
-// checkWriting is checkFile, and lookForOverwrite, before a group's writes.
+// checkWriting is checkFile, and lookForOverwrite, before a group's writes;
+// lookBesideRestart where one of the store's restarts of the WAL runs.
 func (s *Store) checkWriting() error {
 	if err := s.checkFile(); err != nil {
 		return err
 	}
+	if !s.restarting.TryLock() {
+		return s.lookBesideRestart()
+	}
+	defer s.restarting.Unlock()
 	return s.lookForOverwrite()
+}
+
+// lookBesideRestart is the look for a copy over the file while one of the
+// store's restarts of the WAL runs (restartWAL holds restarting): its
+// checkpoint may be writing the file, page by page, with nothing new
+// recorded, so only a file that went back (no header, its change counter
+// behind) is found, and the last look's state and answer are kept; the
+// file as the restart leaves it is the next look's.
+func (s *Store) lookBesideRestart() error {
+	if !s.watching {
+		return nil
+	}
+	if now, err := s.writesNow(); err == nil {
+		s.fileMu.Lock()
+		wentBack := now.wentBack(s.lastWrites)
+		s.fileMu.Unlock()
+		if wentBack {
+			return s.lookForOverwrite()
+		}
+	}
+	if err := s.overwritten.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // writesNow reads the WAL index's checkpoint record, then the file's size
@@ -660,13 +692,15 @@ func (s *Store) noteCheckpoint() {
 // eventstore.ErrUnavailable and ErrOverwritten if the file was written by something other
 // than SQLite (see fileWrites); it also sets or clears s.overwritten, for
 // Ping. It runs under the write lock, before a group's writes: the store's
-// own checkpoints (after its commits, on the writer's one connection, and
-// its WAL's restarts, which take the write lock) are then over and
-// recorded. Another process's checkpoint (an operator's sqlite3 committing
+// own checkpoints after its commits (on the writer's one connection) are
+// then over and recorded. Its WAL's restarts are not (one that does not get
+// the write lock goes on beside the writer, see restartWAL): while one runs,
+// only a file that went back is found, and the file as the restart leaves
+// it is the next look's. Another process's checkpoint (an operator's sqlite3 committing
 // beside the server) may be under way: it fails one group, and the next
 // look, once it is recorded, passes. A copy over the file followed by a
 // checkpoint before the next look (a restart of the WAL run just after a
-// commit) is found only where its change counter is behind the file's and
+// commit, or beside it) is found only where its change counter is behind the file's and
 // the checkpoint did not write page 1 over it (see fileWrites).
 func (s *Store) lookForOverwrite() error {
 	if !s.watching {

@@ -98,6 +98,16 @@ type Store struct {
 	walLimit         int64
 	walFull, walStop chan struct{}
 	walDone          chan struct{}
+	// restarting is held by restartWAL while its checkpoint may write the
+	// database file, and by the writer's look (checkWriting) while it reads
+	// the file: a look never compares the file with itself as one of the
+	// store's own restarts leaves it part way.
+	restarting sync.Mutex
+	restarts   atomic.Int64 // the WAL's restarts tried (tests count them)
+
+	// behindSaid is set once the log's head was logged behind its events
+	// (headBehind), until Ping finds it right again.
+	behindSaid atomic.Bool
 
 	// The look for a file overwritten beside SQLite (lookForOverwrite):
 	// the WAL index, whether it is read, the file's state at the last look,
@@ -432,6 +442,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.missingTable(ctx, nil); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
+	// Only the damage: a schema not migrated yet has no log_head to read.
+	if err := s.headBehind(ctx); errors.Is(err, eventstore.ErrDamaged) {
+		return fmt.Errorf("ping: %w", err)
+	} else if err == nil {
+		s.behindSaid.Store(false)
+	}
 	return nil
 }
 
@@ -457,6 +473,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.shm != nil {
 		s.findHeadPage(ctx)
 	}
+	// A log head behind its events is said at start-up (logged once): the
+	// store starts, not ready until it is mended (Ping). The look only
+	// says: a failure of it fails no start.
+	s.headBehind(ctx) //nolint:errcheck // logged there
 	return nil
 }
 

@@ -65,8 +65,20 @@ func (s *Store) restartWAL() {
 		case <-s.walFull:
 		}
 		var busy, frames, copied int64
+		// A TRUNCATE that does not get SQLite's write lock within walWait
+		// (the writer holds it group after group) is run by SQLite as a
+		// PASSIVE checkpoint beside the writer's groups: it writes the file
+		// page by page, for as long as copying the WAL takes, while the
+		// record of the WAL index says nothing new. The look for a copy over
+		// the file took those writes for one, and refused appends and reads
+		// as "overwritten". So while it runs (restarting) the writer's look
+		// finds only a file that went back (lookBesideRestart), and the
+		// file's state after it is the next look's.
+		s.restarting.Lock()
+		s.restarts.Add(1)
 		err := s.kept.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
 		s.noteCheckpoint()
+		s.restarting.Unlock()
 		switch {
 		case err != nil:
 			s.log.Warn("could not restart the WAL", "path", s.path, "error", translate(err).Error())

@@ -1,0 +1,64 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// headAndLast reads the log's head and the last position in events (the
+// end of events' primary key: one probe).
+const headAndLast = "SELECT h.position, COALESCE((SELECT MAX(e.position) FROM events e), 0) FROM log_head h WHERE h.id = 1"
+
+// mendHeadRepair is the repair of a log head behind its events.
+const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
+
+// Append implements eventstore.Store (sqlstore's Append). An append that
+// failed on a position or stream version taken, still on the writer's
+// fresh read, has the store look whether the log's head is behind its
+// events (headBehind): then it is refused as that damage, a 503 naming the
+// repair, not a bare error (a 500) blaming a writer without the log lock.
+func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	res, err := s.Store.Append(ctx, req)
+	if err != nil && dialect.Conflict(err) && !errors.Is(err, eventstore.ErrUnavailable) {
+		// Within the caller's time: a local read of one row and one index's
+		// end; where it fails, the append's own error is the answer.
+		if derr := s.headBehind(ctx); errors.Is(derr, eventstore.ErrDamaged) {
+			return res, fmt.Errorf("append to %s: %w", req.StreamID, derr)
+		}
+	}
+	return res, err
+}
+
+// headBehind returns an error wrapping eventstore.ErrDamaged and
+// ErrHeadBehind (and ErrUnavailable) if the log's head is behind the last
+// position in events, saying how to mend it; nil if it is not, or the
+// head's row is missing; the read's error if it fails. A head behind its
+// events (log_head edited by hand in the sqlite3 shell, or the tables
+// restored from backups taken apart) makes every append fail on a position
+// taken, and no retry, nor a restart, mends it. It is logged once at ERROR,
+// until Ping finds the head right.
+func (s *Store) headBehind(ctx context.Context) error {
+	var head, last int64
+	err := s.feed.QueryRowContext(ctx, headAndLast).Scan(&head, &last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return s.translate(err)
+	case head >= last:
+		return nil
+	}
+	damage := fmt.Errorf("%w: %w: %w: the log's head (log_head.position = %d) is behind the last position in events (%d) in %s: "+
+		"events are stored that the head does not count (log_head edited by hand, or the tables restored from backups taken apart), "+
+		"and every append fails on a position taken; mend it with sqlite3 %s %q (or restore the whole file from one backup)",
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, s.path, FileName, mendHeadRepair)
+	if s.behindSaid.CompareAndSwap(false, true) {
+		s.log.Error("the log's head is behind its events: every append answers 503, and /readyz too, until it is mended",
+			"path", s.path, "log_head", head, "last_event_position", last, "error", damage.Error())
+	}
+	return damage
+}
