@@ -76,8 +76,9 @@ var (
 	// cannot help. It comes with ErrUnavailable.
 	ErrRestartNeeded = errors.New("the service must be restarted")
 	// ErrHeadBehind marks an append refused because the log's head is
-	// behind the last position its events hold (MySQL: a restore from dumps
-	// taken apart, or a row written to events without the log's lock): every
+	// behind the last position its events hold (a restore from dumps taken
+	// apart, a row written to events without the log's lock, or log_head
+	// edited by hand, on either store): every
 	// append would take a position taken. It comes with ErrDamaged (no retry
 	// mends it) and ErrUnavailable; an operator mends it (the error says
 	// how).
