@@ -783,6 +783,9 @@ func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(contex
 	answerCtx, cancelAnswer := context.WithDeadline(context.Background(), time.Now().Add(time.Until(deadline)/2))
 	_ = handler.Wait(answerCtx) // its error is the next Wait's to report
 	cancelAnswer()
+	// What still runs now has its connection closed under it, and is
+	// logged as cut; what was answered in the window keeps its status.
+	handler.ClosingConnections()
 	srv.Close()
 	if err := handler.Wait(endCtx); err != nil {
 		// The process exits without them (an append whose commit is on its

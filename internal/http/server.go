@@ -107,6 +107,7 @@ type Server struct {
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady)
 	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
+	closingAll  atomic.Bool  // set by ClosingConnections: what still runs has its connection closed under it
 	running     running      // the requests whose access line is still to be logged (Abandon)
 	frames      frameCache   // recent events' JSON, shared by subscriptions
 	// turns holds a token for each subscription taking its turn now (see
@@ -298,13 +299,14 @@ func (s *Server) CloseSubscriptions() {
 
 // Cut says that the server is about to cut what still runs, closing its
 // connections (http.Server.Close, past the shutdown timeout or at a second
-// signal): each request so cut is logged and counted as statusCut, not as
-// a client that left. It ends the context of each request still running,
+// signal). It ends the context of each request still running,
 // and of any that comes after it, with errCut: one whose handler has
 // written nothing yet is answered 503 with Retry-After (writeError), so
 // that its client knows to send it again, to another instance. Call it
 // before the connections close, and give the handlers a moment (Wait)
-// to answer. A handler reading a body still coming does not see its
+// to answer, then call ClosingConnections: a request still running then is
+// logged and counted as statusCut, not as a client that left; one answered
+// before keeps its status. A handler reading a body still coming does not see its
 // context end (an append whose client sends slowly): the read is ended
 // too, by a read deadline, so that it can answer rather than wait for its
 // connection to close under it.
@@ -315,6 +317,25 @@ func (s *Server) Cut() {
 	for e, r := range s.running.m {
 		if r != nil { // not a live subscription, which CloseSubscriptions ends
 			e.cutByStop()
+		}
+	}
+}
+
+// ClosingConnections says that the connections of what still runs are
+// about to be closed (http.Server.Close, after Cut and its answer window):
+// each request still running now, or that comes after, is logged and
+// counted as statusCut, whatever its handler writes as its connection
+// goes (a 400 "the body was cut short"). One answered before keeps the
+// status it was answered: Cut ends every request's context, so a context
+// ended while cutting no longer means that no answer reached the client
+// (an append whose commit completed in the answer window is answered 201).
+func (s *Server) ClosingConnections() {
+	s.closingAll.Store(true)
+	s.running.mu.Lock()
+	defer s.running.mu.Unlock()
+	for e, r := range s.running.m {
+		if r != nil { // not a live subscription: Close leaves its connection
+			e.closedUnder.Store(true)
 		}
 	}
 }
@@ -733,6 +754,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if s.cutting.Load() {
 			e.cutByStop() // it came after Cut ended the others'
 		}
+		if s.closingAll.Load() {
+			e.closedUnder.Store(true) // it came after ClosingConnections marked the others
+		}
 		defer func() {
 			if !e.detached {
 				e.route, e.subscription = routeOf(r), isEventStream(r, ww)
@@ -829,6 +853,7 @@ type accessEntry struct {
 	refused                                bool                    // a 5xx for a limit, no fault of the server's: a warning (see writeError)
 	probe                                  bool                    // /readyz's 503 for the database, logged once where it starts (notReady): info
 	body                                   readToEnd
+	closedUnder                            atomic.Bool // still running when its connection was closed (ClosingConnections)
 }
 
 // readToEnd is a request body that knows whether it was read to its end:
@@ -965,9 +990,11 @@ func detachAccessEntry(r *http.Request) func(written int) {
 const statusClientClosed = 499
 
 // statusCut is what the metrics and the log record for a request the
-// server cut (Cut), its connection closed at a stop past its timeout or at
-// a second signal: the server's doing, not the client's (499), whatever
-// the handler wrote as the connection went (a 400 "the body was cut short").
+// server cut (Cut), its connection closed under it at a stop past its
+// timeout or at a second signal (ClosingConnections): the server's doing,
+// not the client's (499), whatever the handler wrote as the connection
+// went (a 400 "the body was cut short"). One whose handler answered in
+// Cut's answer window, before the connections closed, keeps its status.
 const statusCut = http.StatusServiceUnavailable
 
 // done records the request's metrics and logs its line.
@@ -980,10 +1007,10 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		return // logged and counted by Abandon, as the process exited
 	}
 	s.opts.Metrics.InFlight(-1)
-	cut := ctx.Err() != nil && s.cutting.Load()
+	cut := e.closedUnder.Load()
 	switch {
 	case cut:
-		status = statusCut // its connection closed under it by Cut's caller
+		status = statusCut // its connection closed under it by Cut's caller (ClosingConnections)
 	case status == 0 && ctx.Err() != nil:
 		status = statusClientClosed // no one to answer: the client left first
 	case status == 0:
@@ -1001,8 +1028,10 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		// /readyz's 503 during the shutdown delay was asked for (errStopping).
 	case e.probe && !cut:
 		// An outage's: its start and end are logged once (notReady).
-	case e.refused || cut:
-		level = slog.LevelWarn // no fault: a limit, or a stop that cut it (logged)
+	case e.refused || cut || status == statusCut && errors.Is(context.Cause(ctx), errCut):
+		// No fault: a limit, or a stop that cut it (logged), or answered
+		// it 503 as Cut ended its context (cutError).
+		level = slog.LevelWarn
 	default:
 		// The cause is in the "request failed" line before it.
 		level = slog.LevelError
