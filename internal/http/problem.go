@@ -442,8 +442,10 @@ func unavailableDetail(err error) string {
 		if errors.As(err, &ae) {
 			written = " This append was not written" + earlierStored + "."
 		}
-		return "The server's database file is damaged where this request reads or writes: retrying will not help until an " +
-			"operator restores it from a backup (the server's log names the file)." + written
+		// Of either store, and not only a file's: a row of streams missing
+		// (sqlstore) is mended by a statement the log gives, not a backup.
+		return "The database holds damage where this request reads or writes: retrying will not help until an operator mends " +
+			"it (the server's log says what is damaged, and how to mend it)." + written
 	case errors.Is(err, eventstore.ErrOverwritten):
 		// Before an append's writes: the look for a copy over the file
 		// runs under the write lock, before a group writes.
