@@ -316,6 +316,8 @@ func storeCause(err error) string {
 		return metrics.CauseDamaged
 	case errors.Is(err, eventstore.ErrOverwritten):
 		return metrics.CauseOverwritten
+	case errors.Is(err, eventstore.ErrRestartNeeded):
+		return metrics.CauseRestartNeeded
 	case errors.Is(err, eventstore.ErrOutcomeUnknown):
 		return metrics.CauseOutcomeUnknown
 	case errors.As(err, &missing):

@@ -324,6 +324,10 @@ const (
 	// CauseOverwritten: the embedded store's file was written over while
 	// the service ran.
 	CauseOverwritten = "overwritten"
+	// CauseRestartNeeded: the embedded store's files changed under the
+	// running service (its WAL removed or replaced): only a clean stop and
+	// a start mend it.
+	CauseRestartNeeded = "restart_needed"
 	// CauseNotDurable: the database's settings can lose acknowledged
 	// commits, and appends are refused.
 	CauseNotDurable = "not_durable"
@@ -346,7 +350,7 @@ const (
 
 // StoreErrorCauses lists them.
 var StoreErrorCauses = []string{CauseUnreachable, CauseTimeout, CauseFull, CauseDamaged, CauseOverwritten,
-	CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseRefused, CauseUnavailable}
+	CauseRestartNeeded, CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseRefused, CauseUnavailable}
 
 // StoreError records a request answered 503 for the database, for cause.
 func (m *Metrics) StoreError(cause string) {
