@@ -281,7 +281,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if errors.Is(err, errClientShare) {
 			attrs = append(attrs, "client", s.clientName(r))
 		}
-		s.log.Log(r.Context(), level, "request failed", attrs...)
+		logIt := true
+		if cause := storeCause(err); level == slog.LevelError && standingCauses[cause] {
+			// A standing condition: its first request in a window says it,
+			// the others only their access line (standingLog).
+			var unlogged int
+			logIt, unlogged = s.standing.note(cause)
+			attrs = append(attrs, "cause", cause)
+			if unlogged > 0 {
+				attrs = append(attrs, "unlogged_like_it", unlogged)
+			}
+			if !logIt {
+				if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+					e.unlogged = true
+				}
+			}
+		}
+		if logIt {
+			s.log.Log(r.Context(), level, "request failed", attrs...)
+		}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -107,6 +107,7 @@ type Server struct {
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady)
 	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
+	standing    standingLog  // the "request failed" lines of a standing condition, one per window
 	closingAll  atomic.Bool  // set by ClosingConnections: what still runs has its connection closed under it
 	running     running      // the requests whose access line is still to be logged (Abandon)
 	frames      frameCache   // recent events' JSON, shared by subscriptions
@@ -854,6 +855,7 @@ type accessEntry struct {
 	probe                                  bool                    // /readyz's 503 for the database, logged once where it starts (notReady): info
 	body                                   readToEnd
 	closedUnder                            atomic.Bool // still running when its connection was closed (ClosingConnections)
+	unlogged                               bool        // a standing condition's 5xx whose "request failed" line was not logged (standingLog): a warning
 }
 
 // readToEnd is a request body that knows whether it was read to its end:
@@ -1028,6 +1030,10 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		// /readyz's 503 during the shutdown delay was asked for (errStopping).
 	case e.probe && !cut:
 		// An outage's: its start and end are logged once (notReady).
+	case e.unlogged:
+		// A standing condition's, said by the first of its cause
+		// (standingLog) and counted by the metrics.
+		level = slog.LevelWarn
 	case e.refused || cut || status == statusCut && errors.Is(context.Cause(ctx), errCut):
 		// No fault: a limit, or a stop that cut it (logged), or answered
 		// it 503 as Cut ended its context (cutError).
