@@ -195,11 +195,14 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.store.Append(r.Context(), req)
 	if err != nil {
+		s.appendsRefused.note(err) // for /readyz
 		return &appendError{err}
 	}
 	status := http.StatusCreated
 	if res.Duplicate {
-		status = http.StatusOK
+		status = http.StatusOK // a retry, which wrote nothing: /readyz learns nothing from it
+	} else {
+		s.appendsRefused.note(nil)
 	}
 	w.Header().Set("ETag", etag(res.Version))
 	w.Header().Set("Location", fmt.Sprintf("/streams/%s/events/%d", res.StreamID, res.Events[0].Version))

@@ -108,9 +108,12 @@ type Server struct {
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady)
 	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
 	standing    standingLog  // the "request failed" lines of a standing condition, one per window
-	closingAll  atomic.Bool  // set by ClosingConnections: what still runs has its connection closed under it
-	running     running      // the requests whose access line is still to be logged (Abandon)
-	frames      frameCache   // recent events' JSON, shared by subscriptions
+	// appendsRefused is whether the last append answered was refused for a
+	// standing cause, which /readyz says.
+	appendsRefused appendsRefused
+	closingAll     atomic.Bool // set by ClosingConnections: what still runs has its connection closed under it
+	running        running     // the requests whose access line is still to be logged (Abandon)
+	frames         frameCache  // recent events' JSON, shared by subscriptions
 	// turns holds a token for each subscription taking its turn now (see
 	// eventWriter.step): at most one per two CPUs (turnsFor), however many
 	// subscribers a commit wakes; deliveries holds one for each of them
@@ -1346,25 +1349,36 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return s.notReady(err)
 	}
-	if s.opts.Replica == nil {
-		s.readyAgain()
-		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	}
-	// Reads and appends are served by two servers: both must answer.
-	lag, err := s.opts.Replica.ReplicaLag(ctx)
-	if err != nil {
-		return s.notReady(err)
-	}
-	s.readyAgain()
 	type replicaLag struct {
 		LagPositions int64 `json:"lag_positions"`
 		LagSeconds   int64 `json:"lag_seconds"`
 		Replicating  bool  `json:"replicating"`
 	}
-	return writeJSON(w, http.StatusOK, struct {
-		Status  string     `json:"status"`
-		Replica replicaLag `json:"replica"`
-	}{"ok", replicaLag{lag.Positions, lag.Seconds, lag.Replicating}})
+	var answer struct {
+		Status  string      `json:"status"`
+		Replica *replicaLag `json:"replica,omitempty"`
+		// Appends, Cause, Reason and Since: only while appends are
+		// refused (appendsRefused), still 200: reads are served.
+		Appends string `json:"appends,omitempty"`
+		Cause   string `json:"cause,omitempty"`
+		Reason  string `json:"reason,omitempty"`
+		Since   string `json:"since,omitempty"`
+	}
+	answer.Status = "ok"
+	if s.opts.Replica != nil {
+		// Reads and appends are served by two servers: both must answer.
+		lag, err := s.opts.Replica.ReplicaLag(ctx)
+		if err != nil {
+			return s.notReady(err)
+		}
+		answer.Replica = &replicaLag{lag.Positions, lag.Seconds, lag.Replicating}
+	}
+	s.readyAgain()
+	if cause, since := s.appendsRefused.state(); cause != "" {
+		answer.Appends, answer.Cause, answer.Reason = "refused", cause, refusingCauses[cause]
+		answer.Since = since.UTC().Format(time.RFC3339)
+	}
+	return writeJSON(w, http.StatusOK, answer)
 }
 
 // probeError is /readyz's 503 for the database (notReady).
