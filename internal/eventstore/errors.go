@@ -39,10 +39,12 @@ var (
 	// stored batch is a retry); without ids, read the stream first.
 	ErrOutcomeUnknown = errors.New("the append's outcome is unknown")
 	// ErrDamaged marks a read or an append that met damage in the
-	// database's own files (the embedded store's): retrying cannot mend
-	// it; an operator must restore the file. It comes with ErrUnavailable,
+	// database: in the embedded store's own files (an operator restores
+	// the file), or in what its tables hold together (a log head behind
+	// its events, a stream's row missing: the error says the repair), on
+	// either store. Retrying cannot mend it. It comes with ErrUnavailable,
 	// which takes the instance out of service (/readyz).
-	ErrDamaged = errors.New("the database file is damaged")
+	ErrDamaged = errors.New("the database is damaged")
 	// ErrFull marks an append (or a read that needed room of its own)
 	// that the database refused for want of space: a table at the most
 	// its tablespace may hold, or the disk beneath it full. Nothing was
