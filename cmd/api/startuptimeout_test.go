@@ -140,21 +140,12 @@ func TestAMigrationCutByTheStartupTimeoutSaysWhichSettingToRaise(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	for _, q := range []string{"BEGIN", "SELECT COUNT(*) FROM events"} {
-		if _, err := holder.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	release := mysqltest.HoldMetadataLock(t, db, "events")
 	cfg := config.Defaults()
 	cfg.MySQLDSN = dsn
 	cfg.StartupTimeout = 2 * time.Second
 	_, err = openMySQL(ctx, cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
-	holder.ExecContext(ctx, "ROLLBACK") //nolint:errcheck
+	release()
 	if err == nil {
 		t.Fatal("openMySQL with its last migration held past the start-up timeout: no error")
 	}

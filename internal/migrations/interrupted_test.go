@@ -192,26 +192,15 @@ func TestAMigrationCutByTheStartUpTimeoutSaysSoAndTheNextStartCompletesIt(t *tes
 	if err := migrations.UpTo(ctx, db, "mysql", latest-1); err != nil {
 		t.Fatal(err)
 	}
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	for _, q := range []string{"BEGIN", "SELECT COUNT(*) FROM events"} {
-		if _, err := holder.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	release := mysqltest.HoldMetadataLock(t, db, "events")
 	start, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	err = migrations.ApplyMySQL(start, db, slog.New(slog.DiscardHandler))
+	err := migrations.ApplyMySQL(start, db, slog.New(slog.DiscardHandler))
 	var cut *migrations.CutError
 	if !errors.As(err, &cut) || cut.Version != latest || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a migration under way when the start's time ran out: %v; want a CutError of migration %d wrapping the deadline", err, latest)
 	}
-	if _, err := holder.ExecContext(ctx, "COMMIT"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("the next start: %v", err)
 	}

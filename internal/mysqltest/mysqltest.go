@@ -160,3 +160,26 @@ func HoldMigrationLock(t testing.TB, dsn string) int64 {
 	}
 	return id
 }
+
+// HoldMetadataLock opens a transaction that reads table on a session of
+// its own, holding the table's metadata lock as a long read would, so that
+// DDL on it (a migration's CREATE INDEX) waits. release ends the
+// transaction; the session is closed at the test's end.
+func HoldMetadataLock(t testing.TB, db *sql.DB, table string) (release func()) {
+	t.Helper()
+	holder, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close() })
+	for _, q := range []string{"BEGIN", "SELECT COUNT(*) FROM " + table} {
+		if _, err := holder.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("hold %s's metadata lock: %s: %v", table, q, err)
+		}
+	}
+	return func() {
+		if _, err := holder.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+			t.Errorf("let %s's metadata lock go: %v", table, err)
+		}
+	}
+}
