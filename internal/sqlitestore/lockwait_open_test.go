@@ -2,9 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,19 +28,7 @@ func TestAStartWaitingForTheWriteLockAnotherProgramHoldsSaysSo(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			dir := storeWithEvents(t, 1)
-			other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlitestore.FileName))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { other.Close() })
-			holder, err := other.Conn(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { holder.Close() })
-			if _, err := holder.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
-				t.Fatalf("take the write lock from another connection: %v", err)
-			}
+			release := holdWriteLock(t, dir)
 			ctx, cancel := context.WithTimeout(t.Context(), c.timeout)
 			defer cancel()
 			s, err := sqlitestore.Open(ctx, dir, sqlitestore.Options{})
@@ -54,9 +40,7 @@ func TestAStartWaitingForTheWriteLockAnotherProgramHoldsSaysSo(t *testing.T) {
 				!strings.Contains(err.Error(), "another program") {
 				t.Errorf("a start while another program held the write lock: %v; want ErrUnavailable saying that another program holds the write lock", err)
 			}
-			if _, err := holder.ExecContext(t.Context(), "ROLLBACK"); err != nil {
-				t.Fatal(err)
-			}
+			release()
 			s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
 			if err != nil {
 				t.Fatalf("a start once the other program let the write lock go: %v", err)

@@ -26,6 +26,23 @@ func TestAnAppendWaitingForTheWriteLockAnotherConnectionHoldsSaysSo(t *testing.T
 	dir := t.TempDir()
 	s := openMigrated(t, dir)
 	t.Cleanup(func() { s.Close() })
+	holdWriteLock(t, dir)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{Type: "happened", Data: []byte(`{}`)}}})
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "the write lock was not free within the request's time") ||
+		strings.Contains(err.Error(), "did not answer") {
+		t.Errorf("an append whose time ended while another connection held the file's write lock: %v; "+
+			"want an error wrapping ErrUnavailable that says the write lock was not free within the request's time, not that the database did not answer", err)
+	}
+}
+
+// holdWriteLock takes the write lock of dir's database from a connection of
+// another program's (BEGIN IMMEDIATE), held until release or the test's end.
+func holdWriteLock(t *testing.T, dir string) (release func()) {
+	t.Helper()
 	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlitestore.FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -37,17 +54,9 @@ func TestAnAppendWaitingForTheWriteLockAnotherConnectionHoldsSaysSo(t *testing.T
 	}
 	t.Cleanup(func() { holder.Close() })
 	if _, err := holder.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatalf("take the write lock from a second connection: %v", err)
+		t.Fatalf("take the write lock from another connection: %v", err)
 	}
-	t.Cleanup(func() { holder.ExecContext(context.Background(), "ROLLBACK") })
-
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	_, err = s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Expected: eventstore.NoStream,
-		Events: []eventstore.NewEvent{{Type: "happened", Data: []byte(`{}`)}}})
-	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "the write lock was not free within the request's time") ||
-		strings.Contains(err.Error(), "did not answer") {
-		t.Errorf("an append whose time ended while another connection held the file's write lock: %v; "+
-			"want an error wrapping ErrUnavailable that says the write lock was not free within the request's time, not that the database did not answer", err)
-	}
+	release = func() { holder.ExecContext(context.Background(), "ROLLBACK") } //nolint:errcheck
+	t.Cleanup(release)
+	return release
 }
