@@ -6,10 +6,12 @@
 // request, before the answer comes back: the request ran, the client never
 // hears how. HoldAfter holds such a request back until the test releases it:
 // a request on its way, which the server runs after the client gave up.
+// Stall stops every byte both ways while the connections stay open, as a
+// server stopped with SIGSTOP or a network that drops what it carries
+// without a reset; Resume passes them on again.
 package faultproxy
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -32,6 +34,8 @@ type Proxy struct {
 	hold   chan struct{}     // HoldAfter's: closed to release the chunk held; nil for CutAfter
 	held   net.Conn          // the server's side of the connection whose chunk is held
 	stop   chan struct{}     // closed when the test ends: a chunk still held is dropped
+	// stalled is closed by Resume; nil while bytes pass (Stall).
+	stalled chan struct{}
 }
 
 // Start listens on 127.0.0.1, on a port from freeport, and forwards each
@@ -88,7 +92,21 @@ func (p *Proxy) serve(ln net.Listener) {
 }
 
 func (p *Proxy) pipe(dst, src net.Conn) {
-	io.Copy(dst, src) //nolint:errcheck // either side closing ends the pair
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.pass() {
+				break
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break // either side closing ends the pair
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
@@ -104,6 +122,9 @@ func (p *Proxy) forward(up, c net.Conn) {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := c.Read(buf)
+		if n > 0 && !p.pass() {
+			return
+		}
 		if n > 0 {
 			p.mu.Lock()
 			after, hold := p.after, p.hold
@@ -221,5 +242,51 @@ func (p *Proxy) Restore(t testing.TB) {
 			t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stall stops every byte both ways, on the connections open and on those
+// made meanwhile (accepted, but the server's greeting held), until Resume:
+// the client's writes succeed and its reads wait, as with a server stopped
+// with SIGSTOP or a network path that drops everything without a reset.
+// Stalling a stalled proxy does nothing.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled == nil {
+		p.stalled = make(chan struct{})
+	}
+}
+
+// Resume passes on what Stall held, and every byte after it.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled != nil {
+		close(p.stalled)
+		p.stalled = nil
+	}
+}
+
+// Stalled reports whether the proxy is stalled (Stall, and no Resume since).
+func (p *Proxy) Stalled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stalled != nil
+}
+
+// pass waits while the proxy is stalled; false if the test ended meanwhile.
+func (p *Proxy) pass() bool {
+	p.mu.Lock()
+	stalled := p.stalled
+	p.mu.Unlock()
+	if stalled == nil {
+		return true
+	}
+	select {
+	case <-stalled:
+		return true
+	case <-p.stop:
+		return false
 	}
 }

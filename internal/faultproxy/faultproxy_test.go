@@ -71,3 +71,71 @@ func TestCutAfterLetsNoByteOfTheAnswerThrough(t *testing.T) {
 		t.Errorf("the client read the server's answer in %d cuts of 300; expected none", answered)
 	}
 }
+
+// TestStallHoldsEveryByteUntilResume: a stalled proxy keeps its
+// connections open and passes nothing either way, on a connection open
+// before the stall and on one made during it, and Resume passes on what it
+// held: a server that stops answering while TCP stays up (SIGSTOP, a
+// network path that drops everything), for the stores' tests.
+func TestStallHoldsEveryByteUntilResume(t *testing.T) {
+	t.Parallel()
+	echo := freeport.Listen(t)
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
+		}
+	}()
+	p := Start(t, echo.Addr().String())
+	before, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	p.Stall()
+	if !p.Stalled() {
+		t.Fatal("Stalled() is false after Stall")
+	}
+	during, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatalf("dial a stalled proxy: %v; want the connection taken, as the kernel takes one for a stopped server", err)
+	}
+	defer during.Close()
+	answers := make(chan string, 2)
+	for _, c := range []net.Conn{before, during} {
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatalf("write to a stalled proxy: %v", err)
+		}
+		go func() {
+			buf := make([]byte, 4)
+			_, err := io.ReadFull(c, buf)
+			answers <- string(buf) + errString(err)
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // a chance for an answer to come through, which it must not
+	select {
+	case a := <-answers:
+		t.Fatalf("an answer came through a stalled proxy: %q", a)
+	default:
+	}
+	p.Resume()
+	if p.Stalled() {
+		t.Fatal("Stalled() is true after Resume")
+	}
+	for range 2 {
+		if a := <-answers; a != "ping" {
+			t.Errorf("after Resume: read %q; want the echo of what was held, ping", a)
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return " (" + err.Error() + ")"
+}
