@@ -446,6 +446,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// cluster's commits; the live feed's do (causalTail).
 		sd.ReadsLag = true
 	}
+	// The stall watch (sqlstore's stall.go) pings the writer's server on
+	// a session of its own, on no database: a ping needs none.
+	probeCfg := s.cfg.Clone()
+	probeCfg.DBName = ""
+	probe, err := s.connector(probeCfg)
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		// A wait that fails says so (eventstore.ErrDurabilityUnconfirmed):
 		// a retry of a stored batch that fails it is told its batch is
@@ -459,7 +468,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		Committing: s.committingUpTo, Committed: s.durableUpTo, NotCommitted: s.notCommitting,
 		WentBack:     s.forgetDurable,
 		BeforeCommit: s.runBeforeCommit, Hooked: func() bool { return s.beforeCommit.Load() != nil },
-		Logger: opts.Logger, Metrics: opts.Metrics, ReadAhead: max(1, opts.MaxConns/4)})
+		Logger: opts.Logger, Metrics: opts.Metrics, ReadAhead: max(1, opts.MaxConns/4),
+		// The reads are on the writer's server too, but for a replica's
+		// or another node's.
+		Probe: probe, ProbeReads: opts.ReadDSN == "" && s.galera == nil})
 	s.m = opts.Metrics
 	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed}
 	if s.replica != nil {

@@ -1,5 +1,7 @@
 package sqlstore
 
+import "time"
+
 // BeforeVisibleCheck makes f run in each log read of s between reading its
 // page's positions and looking for positions not yet visible below them.
 func BeforeVisibleCheck(s *Store, f func()) { s.reader.hooks.beforeVisible.Store(&f) }
@@ -15,3 +17,14 @@ func WaitReadsAhead(s *Store) {
 		s.reader.ahead.wg.Wait()
 	}
 }
+
+// SetStallBound makes a ping of s's stall watch that goes unanswered for d
+// (not 2 s) begin a stall, the ping under way's too.
+func SetStallBound(s *Store, d time.Duration) { s.stall.setBound(d) }
+
+// Stalled reports whether s's stall watch holds its database stalled now.
+func Stalled(s *Store) bool { return s.stall.err() != nil }
+
+// IsStall reports whether err is a refusal of the stall watch's: the
+// request was answered at once, nothing of it sent.
+func IsStall(err error) bool { return isStall(err) }

@@ -50,6 +50,9 @@ type reader struct {
 	// heads, if not nil, makes the reads of the head that wait at once one
 	// query (the read pool's; the live feed's reads its own).
 	heads *sharedHead
+	// stall, if not nil, refuses each statement before it takes a
+	// connection while the database does not answer (stall.go).
+	stall *stallWatch
 }
 
 // readHooks let tests act at a point of a read.
@@ -153,6 +156,9 @@ func (s reader) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, er
 // same statement, where the last event is no constant, MariaDB counts
 // through a whole index of events.)
 func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, int64, error) {
+	if err := s.stall.err(); err != nil {
+		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)
+	}
 	s.m.Statement("read_stream")
 	qctx, cancel := s.bound(ctx)
 	st, last, err := scanStream(s.db.QueryRowContext(qctx, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:]))
@@ -204,6 +210,9 @@ func recent(t time.Time) bool {
 // visibleUpTo returns the highest position up to hi below which no position
 // is missing.
 func (s reader) visibleUpTo(ctx context.Context, lo, hi int64) (int64, error) {
+	if err := s.stall.err(); err != nil {
+		return 0, err
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	// Nearly always every position is there: one count says so.
@@ -350,6 +359,9 @@ func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 
 // Event implements eventstore.Store.
 func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
+	if err := s.stall.err(); err != nil {
+		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, err)
+	}
 	s.m.Statement("read_event")
 	qctx, cancel := s.bound(ctx)
 	row := s.db.QueryRowContext(qctx,
@@ -418,6 +430,9 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 func (s reader) readAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	if opts.UpTo <= 0 || !s.readsLag {
 		return s.readPage(ctx, opts)
+	}
+	if err := s.stall.err(); err != nil {
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
 	head, err := s.readHead(ctx)
 	if err != nil {
@@ -686,6 +701,9 @@ func (s reader) logFrom(opts eventstore.ReadAllOptions) string {
 func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, limit int) ([]int64, time.Time, error) {
 	var positions []int64
 	var newest time.Time
+	if err := s.stall.err(); err != nil {
+		return nil, newest, err
+	}
 	s.m.Statement("read_positions")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -759,6 +777,9 @@ func (s reader) Head(ctx context.Context) (int64, error) {
 		head int64
 		err  error
 	)
+	if err := s.stall.err(); err != nil {
+		return 0, fmt.Errorf("read log head: %w", err)
+	}
 	if s.heads != nil {
 		head, err = s.heads.read(ctx, s.readHead)
 	} else {
@@ -799,6 +820,9 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	}
 	q += " ORDER BY s.stream_id LIMIT ?"
 	args = append(args, opts.Limit+1)
+	if err := s.stall.err(); err != nil {
+		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
+	}
 	s.m.Statement("list_streams")
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -997,6 +1021,9 @@ const firstChunkRoom = 8
 // expect is how many rows the caller knows the answer holds (0: it does not
 // know, as a page's LIMIT is only a bound): room is made for them at once.
 func (s reader) readChunk(ctx context.Context, expect int, query string, args ...any) (out []eventstore.Event, size int, full bool, err error) {
+	if err := s.stall.err(); err != nil {
+		return nil, 0, false, err
+	}
 	s.m.Statement("read_events")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

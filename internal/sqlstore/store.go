@@ -13,6 +13,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"time"
@@ -250,6 +251,14 @@ type Options struct {
 	// ReadAhead is how many reads of the next page (ahead.go) may be in
 	// flight at once on the Reads pool; 0 reads nothing ahead.
 	ReadAhead int
+	// Probe, if set, connects to the writer's database for the stall
+	// watch (stall.go), on a pool of one connection that the store opens
+	// and closes: while a ping has gone unanswered for 2 s, the appends
+	// not yet sent are refused at once (ErrUnavailable), and so are the
+	// reads not yet begun where ProbeReads says that the Reads pool is on
+	// that database too. Nil: no watch (an embedded database).
+	Probe      driver.Connector
+	ProbeReads bool
 }
 
 // Store is an event store on an SQL database. It does not own the pools:
@@ -259,6 +268,7 @@ type Store struct {
 	tail   reader
 	feed   *sql.DB
 	writer *writer
+	stall  *stallWatch // nil without Options.Probe
 	// wentBack is Options.WentBack.
 	wentBack func()
 }
@@ -279,23 +289,34 @@ func New(d Dialect, opts Options) *Store {
 	if d.TranslateRead != nil {
 		read = d.TranslateRead
 	}
+	var stall *stallWatch
+	if opts.Probe != nil {
+		stall = watchStalls(opts.Probe, opts.Logger)
+	}
+	readStall := stall
+	if !opts.ProbeReads {
+		readStall = nil
+	}
 	return &Store{
-		reader: reader{db: opts.Reads, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
+		reader: reader{db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
 			ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
 			check: d.CheckRead},
 		feed:     opts.Feed,
-		writer:   newWriter(d, opts),
+		writer:   newWriter(d, opts, stall),
+		stall:    stall,
 		wentBack: opts.WentBack,
 	}
 }
 
 // Close finishes the appends already handed to the writer and refuses new
-// ones, and stops the reads ahead. It closes no pool.
+// ones, and stops the reads ahead and the stall watch. It closes no pool of
+// Options'.
 func (s *Store) Close() {
 	s.writer.close()
 	s.reader.ahead.close()
+	s.stall.close()
 }
 
 // Append implements eventstore.Store through the group-commit writer.

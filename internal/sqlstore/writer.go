@@ -65,6 +65,9 @@ type writer struct {
 	notCommitted func()
 	log          *slog.Logger
 	m            *metrics.Metrics
+	// stall, if not nil, answers the appends not yet sent while the
+	// database does not answer (stall.go).
+	stall *stallWatch
 
 	calls chan *call
 	stop  chan struct{}
@@ -90,8 +93,8 @@ type carried struct {
 }
 
 // newWriter starts a writer; close stops it.
-func newWriter(d Dialect, opts Options) *writer {
-	w := &writer{d: d, db: opts.Writes, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, check: opts.Check, committed: opts.Committed, committing: opts.Committing, notCommitted: opts.NotCommitted, log: opts.Logger, m: opts.Metrics,
+func newWriter(d Dialect, opts Options, stall *stallWatch) *writer {
+	w := &writer{d: d, db: opts.Writes, stall: stall, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, check: opts.Check, committed: opts.Committed, committing: opts.Committing, notCommitted: opts.NotCommitted, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
@@ -182,19 +185,8 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 	if err := ctx.Err(); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
 	}
-	select {
-	case w.calls <- c:
-	case <-ctx.Done():
-		if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
-			// Never handed over: the writer was still at the groups before
-			// it (one waiting for a lock, a slow database). Not the
-			// caller's leaving, which is said as such (context.Canceled).
-			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w: its time ended while the writer was busy with the appends before it: "+
-				"not written (%w)", req.StreamID, eventstore.ErrUnavailable, err)
-		}
-		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, ctx.Err())
-	case <-w.stop:
-		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, errClosed)
+	if err := w.hand(ctx, c); err != nil {
+		return eventstore.AppendResult{}, err
 	}
 	// Once handed over, the append may commit: wait for the outcome even if
 	// the caller gives up, so that what is reported is what happened.
@@ -204,6 +196,37 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, c.err)
 	}
 	return c.res, nil
+}
+
+// hand hands c to the writer. It returns an error, c not handed over and
+// so never sent, if the caller's time ends first (the writer still at the
+// groups before it), the writer stops, or the database is known not to
+// answer, now or while c waits (stall.go): queued behind a group stuck in
+// the database, c is answered at once, not at its deadline.
+func (w *writer) hand(ctx context.Context, c *call) error {
+	req := c.req
+	for {
+		if err := w.stall.err(); err != nil {
+			return fmt.Errorf("append to %s: %w", req.StreamID, err)
+		}
+		select {
+		case w.calls <- c:
+			return nil
+		case <-w.stall.begins():
+			continue // refused above, unless it ended meanwhile
+		case <-ctx.Done():
+			if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
+				// Never handed over: the writer was still at the groups before
+				// it (one waiting for a lock, a slow database). Not the
+				// caller's leaving, which is said as such (context.Canceled).
+				return fmt.Errorf("append to %s: %w: its time ended while the writer was busy with the appends before it: "+
+					"not written (%w)", req.StreamID, eventstore.ErrUnavailable, err)
+			}
+			return fmt.Errorf("append to %s: %w", req.StreamID, ctx.Err())
+		case <-w.stop:
+			return fmt.Errorf("append to %s: %w", req.StreamID, errClosed)
+		}
+	}
 }
 
 // record counts a call's outcome in the metrics.
@@ -585,6 +608,15 @@ func (w *writer) run(calls []*call, pre *begun) error {
 			pre.abandon()
 			pre = nil
 		}
+		if serr := w.stall.err(); serr != nil && pre == nil {
+			// The database does not answer: a try sent now would wait for
+			// the callers' deadline. Nothing of it is sent (a try before
+			// it wrote nothing, or run would not be here). A group whose
+			// reads went with the last COMMIT (pre) goes on: they were
+			// sent, and their rows may be on their way.
+			err = serr
+			break
+		}
 		var out []outcome
 		out, err = w.transact(calls, pre, end)
 		pre = nil
@@ -712,6 +744,8 @@ func (w *writer) leave(calls, rest []*call, err error) {
 // after refusals waits for a lock the database refused the writes.
 func (w *writer) failure(err error, refusals int) error {
 	switch {
+	case isStall(err):
+		return err // nothing sent: not written
 	case errors.Is(err, errOutcomeUnknown):
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	case errors.Is(err, errDurabilityWait) && errors.Is(err, context.DeadlineExceeded):

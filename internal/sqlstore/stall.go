@@ -1,0 +1,214 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// A database that stops answering while its connections stay up (a server
+// stopped with SIGSTOP, a hung host, a network that drops what it carries
+// without a reset) refuses nothing: each append and each read waited its
+// whole deadline (30 s) for an answer, one after the other, while the
+// readiness probe knew within 2 s. A refused or reset connection fails at
+// once, and needs nothing here.
+//
+// The stall watch pings the database on a connection of its own, one ping
+// at a time, about every second. Once a ping has gone unanswered for longer
+// than its bound, the database is stalled: the writer answers the appends
+// it has not sent (those queued behind a group stuck in the database, and
+// each new group) and the reads refuse each statement before it takes a
+// connection, all at once with ErrUnavailable. What was sent keeps its
+// usual care (an append that may have committed is settled, or of unknown
+// outcome). A ping that answers, or that fails within the bound (refused,
+// reset: that path is fast already), ends the stall.
+
+const (
+	// stallBound is how long a ping may go unanswered before the database
+	// counts as stalled: as long as /readyz's probe waits.
+	stallBound = 2 * time.Second
+	// stallEvery is how often the watch pings while the database answers.
+	stallEvery = time.Second
+	// stallPingBounds is how many bounds one ping may wait in all; the
+	// next goes on another connection (a connection whose peer vanished
+	// may never answer, while a new one would).
+	stallPingBounds = 5
+)
+
+// stallWatch is a store's watch on whether its database answers. A nil
+// watch never reports a stall.
+type stallWatch struct {
+	db    *sql.DB
+	log   *slog.Logger
+	bound atomic.Int64 // nanoseconds: stallBound, shorter in tests
+
+	mu      sync.Mutex
+	pinging uint64        // the ping under way's number; a later number makes an earlier ping's onset void
+	sent    time.Time     // when the ping under way was sent
+	onset   *time.Timer   // begins a stall once the ping under way has gone unanswered for the bound
+	quiet   time.Time     // when the first ping the database has not answered was sent; zero while it answers
+	begun   chan struct{} // closed when a stall begins; made anew when it ends
+
+	cancel context.CancelFunc // ends loop
+	done   chan struct{}      // closed once loop has returned
+}
+
+// watchStalls opens a pool of one connection on c and starts pinging the
+// database through it; close stops it and closes the pool.
+func watchStalls(c driver.Connector, log *slog.Logger) *stallWatch {
+	return startStallWatch(c, log, stallBound)
+}
+
+// startStallWatch is watchStalls with the bound given.
+func startStallWatch(c driver.Connector, log *slog.Logger, bound time.Duration) *stallWatch {
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &stallWatch{db: db, log: log, begun: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	w.bound.Store(int64(bound))
+	go w.loop(ctx)
+	return w
+}
+
+// close stops the watch and closes its pool.
+func (w *stallWatch) close() {
+	if w == nil {
+		return
+	}
+	w.cancel()
+	<-w.done
+	w.db.Close()
+}
+
+// loop pings until ctx ends: one ping at a time, the next a second after
+// one that answered or failed fast, at once after one left unanswered.
+func (w *stallWatch) loop(ctx context.Context) {
+	defer close(w.done)
+	for ctx.Err() == nil {
+		bound := time.Duration(w.bound.Load())
+		w.mu.Lock()
+		w.pinging++
+		n, sent := w.pinging, time.Now()
+		w.sent = sent
+		w.onset = time.AfterFunc(bound, func() {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if n == w.pinging { // still under way: not one that answered just now
+				w.begin(sent)
+			}
+		})
+		w.mu.Unlock()
+		pctx, cancel := context.WithTimeout(ctx, stallPingBounds*bound)
+		err := w.db.PingContext(pctx)
+		cancel()
+		w.mu.Lock()
+		w.onset.Stop()
+		w.pinging++ // the onset, should it run late, does nothing
+		bound = time.Duration(w.bound.Load())
+		switch {
+		case ctx.Err() != nil:
+		case err == nil, time.Since(sent) < bound:
+			// Answered, or failed fast (refused, reset): not a stall.
+			w.end()
+		default:
+			// Unanswered past the bound, and ended at its own: still
+			// not answering, whether or not its onset ran.
+			w.begin(sent)
+		}
+		w.mu.Unlock()
+		if err == nil || time.Since(sent) < bound {
+			select {
+			case <-ctx.Done():
+			case <-time.After(stallEvery):
+			}
+		}
+	}
+}
+
+// setBound sets the bound, for the ping under way too (tests).
+func (w *stallWatch) setBound(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.bound.Store(int64(d))
+	if w.onset != nil {
+		w.onset.Reset(max(0, time.Until(w.sent.Add(d))))
+	}
+}
+
+// begin begins a stall, the database unanswering since sent, unless one is
+// on. w.mu is held.
+func (w *stallWatch) begin(sent time.Time) {
+	if !w.quiet.IsZero() {
+		return
+	}
+	w.quiet = sent
+	close(w.begun)
+	w.log.Warn("the database does not answer (a ping unanswered): appends not yet sent and reads not yet begun are answered 503 "+
+		"at once until it answers again", "unanswered_for", time.Since(sent).Round(time.Millisecond).String())
+}
+
+// end ends the stall, if one is on. w.mu is held.
+func (w *stallWatch) end() {
+	if w.quiet.IsZero() {
+		return
+	}
+	w.log.Info("the database answers again: appends and reads go to it as before",
+		"stalled_for", time.Since(w.quiet).Round(time.Millisecond).String())
+	w.quiet = time.Time{}
+	w.begun = make(chan struct{})
+}
+
+// err is the error of an append or read refused while the database does
+// not answer, or nil while it does.
+func (w *stallWatch) err() error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.quiet.IsZero() {
+		return nil
+	}
+	return &stallError{since: time.Since(w.quiet)}
+}
+
+// begins returns a channel closed once the database is stalled (at once if
+// it is now); nil, never closed, for a nil watch.
+func (w *stallWatch) begins() <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.begun
+}
+
+// stallError is the error of a request refused, before anything of it was
+// sent, while the database does not answer. It is a net.Error that timed
+// out, as a dial no server answers is: the 503's detail and metric say the
+// database cannot be reached (tributary_store_errors_total's unreachable).
+type stallError struct{ since time.Duration }
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("%s: the database has not answered for %s (a server stopped or hung, or a network that drops what it carries): "+
+		"not sent to it", eventstore.ErrUnavailable, e.since.Round(100*time.Millisecond))
+}
+
+func (e *stallError) Unwrap() error   { return eventstore.ErrUnavailable }
+func (e *stallError) Timeout() bool   { return true }
+func (e *stallError) Temporary() bool { return true }
+
+// isStall reports whether err is a refusal of the stall watch's.
+func isStall(err error) bool {
+	var se *stallError
+	return errors.As(err, &se)
+}

@@ -1,0 +1,149 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+// fakeConnector's connections are made as connect says: it may block
+// (a server that does not answer) or fail at once (one that refuses).
+type fakeConnector struct {
+	connects atomic.Int64
+	connect  func(ctx context.Context) error
+}
+
+func (c *fakeConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	c.connects.Add(1)
+	if err := c.connect(ctx); err != nil {
+		return nil, err
+	}
+	return fakeConn{}, nil
+}
+
+func (c *fakeConnector) Driver() driver.Driver { return nil }
+
+// fakeConn answers nothing but a ping (database/sql pings a connection
+// that implements driver.Pinger; one that does not counts as answering).
+type fakeConn struct{}
+
+func (fakeConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("not supported") }
+func (fakeConn) Close() error                        { return nil }
+func (fakeConn) Begin() (driver.Tx, error)           { return nil, errors.New("not supported") }
+
+// waitFor waits until cond holds, failing the test if it does not within
+// a minute (a guard against a hang, not a bound on how soon).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+	}
+}
+
+// TestADatabaseThatRefusesAtOnceIsNotStalled: a ping refused at once (the
+// server killed: connection refused, reset) fails fast, and so does every
+// request: it is no stall, and refuses nothing on its behalf.
+func TestADatabaseThatRefusesAtOnceIsNotStalled(t *testing.T) {
+	t.Parallel()
+	c := &fakeConnector{connect: func(context.Context) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	}}
+	var log testlog.Buffer
+	w := startStallWatch(c, slog.New(slog.NewTextHandler(&log, nil)), 50*time.Millisecond)
+	t.Cleanup(w.close)
+	waitFor(t, "three pings", func() bool { return c.connects.Load() >= 3 })
+	if err := w.err(); err != nil {
+		t.Errorf("a database that refuses each ping at once: %v; want no stall", err)
+	}
+	select {
+	case <-w.begins():
+		t.Error("a database that refuses each ping at once: a stall began")
+	default:
+	}
+	if strings.Contains(log.String(), "does not answer") {
+		t.Errorf("a database that refuses each ping at once: logged %q; want no stall logged", log.String())
+	}
+}
+
+// TestAStallBeginsOnceAPingGoesUnansweredAndEndsOnceOneAnswers: a ping
+// left unanswered past the bound begins a stall (its channel closed, its
+// error ErrUnavailable, one WARN line), however many pings go unanswered;
+// the ping's answer ends it (a new channel, no error, one INFO line).
+func TestAStallBeginsOnceAPingGoesUnansweredAndEndsOnceOneAnswers(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	c := &fakeConnector{connect: func(ctx context.Context) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	var log testlog.Buffer
+	w := startStallWatch(c, slog.New(slog.NewTextHandler(&log, nil)), 20*time.Millisecond)
+	t.Cleanup(w.close)
+	<-w.begins()
+	err := w.err()
+	if !isStall(err) || !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("a stall begun: err %v; want the stall's, wrapping ErrUnavailable", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("a stall's error %v is no net.Error that timed out; want one, counted as the database unreachable", err)
+	}
+	// Pings time out (at five bounds) and are sent again: still one stall.
+	waitFor(t, "a third ping", func() bool { return c.connects.Load() >= 3 })
+	close(release)
+	waitFor(t, "the stall's end", func() bool { return w.err() == nil })
+	select {
+	case <-w.begins():
+		t.Error("after the stall ended, begins() is closed; want a new channel, open")
+	default:
+	}
+	if n := strings.Count(log.String(), "level=WARN"); n != 1 {
+		t.Errorf("one stall: %d WARN lines; want 1:\n%s", n, log.String())
+	}
+	waitFor(t, "the INFO line", func() bool { return strings.Count(log.String(), "level=INFO") == 1 })
+}
+
+// stalledWatch is a watch that holds its database stalled, with no ping
+// under way.
+func stalledWatch() *stallWatch {
+	w := &stallWatch{quiet: time.Now(), begun: make(chan struct{})}
+	close(w.begun)
+	return w
+}
+
+// TestTheWriterSendsNoGroupWhileTheDatabaseDoesNotAnswer: appends handed
+// to the writer before the stall was known (taken into a group while the
+// group before it was stuck in the database) are answered with the
+// stall's refusal, not written, and nothing of their group is sent: the
+// writer has no pool here, and a try would fail on it.
+func TestTheWriterSendsNoGroupWhileTheDatabaseDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	w := &writer{d: Dialect{Translate: func(err error) error { return err }, Retryable: func(error) bool { return false },
+		Conflict: func(error) bool { return false }}, log: slog.New(slog.DiscardHandler), stall: stalledWatch()}
+	group := []*call{oneEvent(), oneEvent()}
+	for _, c := range group {
+		c.done = make(chan struct{})
+	}
+	w.commit(group, nil)
+	for i, c := range group {
+		if !isStall(c.err) || errors.Is(c.err, eventstore.ErrOutcomeUnknown) {
+			t.Errorf("call %d of a group taken while the database does not answer: %v; want the stall's refusal, not written", i, c.err)
+		}
+	}
+}

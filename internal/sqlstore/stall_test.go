@@ -1,0 +1,150 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAStalledDatabaseAnswersTheRequestsNotYetSentAtOnce: a MySQL server
+// that stops answering while TCP stays up (SIGSTOP, a hung host, a network
+// that drops what it carries; here, a proxy that passes nothing either
+// way) made every append and every read wait its whole deadline (30 s over
+// HTTP) before its 503, one after the other, though a ping knew within 2 s.
+// Now the appends queued behind a group stuck in the database, the appends
+// that come after, and the reads, are refused at once, while the database
+// still does not answer, with ErrUnavailable, having sent nothing; the
+// append stuck in the database keeps its usual care; no append told "not
+// written" was written; and once the database answers again, appends and
+// reads go through as before, by themselves.
+func TestAStalledDatabaseAnswersTheRequestsNotYetSentAtOnce(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	ms := teststore.OpenMySQL(t, dsn)
+	s := ms.Store
+	// No stall begins yet, however long the ping under way waits: the
+	// first append goes to the database, and stays stuck there.
+	sqlstore.SetStallBound(s, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	appendTo := func(stream uuid.UUID, expected eventstore.ExpectedVersion) (uuid.UUID, error) {
+		id := uuid.New()
+		actx, cancel := context.WithTimeout(ctx, 40*time.Second)
+		defer cancel()
+		_, err := s.Append(actx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: expected,
+			Events: []eventstore.NewEvent{{ID: id, Type: "happened", Data: []byte(`{}`)}}})
+		return id, err
+	}
+	warm := uuid.New()
+	if _, err := appendTo(warm, eventstore.NoStream); err != nil {
+		t.Fatalf("append before the stall: %v", err)
+	}
+
+	type result struct {
+		stream uuid.UUID
+		err    error
+		// stalled is the proxy's state as the call returned: a refusal
+		// must come while the database still does not answer, not once
+		// it answers again.
+		stalled bool
+	}
+	proxy.Stall()
+	stuck := make(chan result, 1)
+	stuckStream := uuid.New()
+	go func() {
+		_, err := appendTo(stuckStream, eventstore.NoStream)
+		stuck <- result{stuckStream, err, proxy.Stalled()}
+	}()
+	time.Sleep(200 * time.Millisecond) // a chance for its group to be sent and stuck (if not, it is refused as the others)
+
+	const queued = 6
+	results := make(chan result, queued)
+	for range queued {
+		go func() {
+			stream := uuid.New()
+			_, err := appendTo(stream, eventstore.NoStream)
+			results <- result{stream, err, proxy.Stalled()}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // a chance for them to queue behind the stuck group
+	sqlstore.SetStallBound(s, 100*time.Millisecond)
+
+	var refused []uuid.UUID
+	for range queued {
+		r := <-results
+		if !sqlstore.IsStall(r.err) || !errors.Is(r.err, eventstore.ErrUnavailable) || errors.Is(r.err, eventstore.ErrOutcomeUnknown) {
+			t.Errorf("an append queued while the database does not answer: %v; want it refused at once, not sent, as the database does not answer", r.err)
+		}
+		if !r.stalled {
+			t.Errorf("an append queued during the stall returned once the database answered again (%v); want it answered during the stall", r.err)
+		}
+		refused = append(refused, r.stream)
+	}
+	if !sqlstore.Stalled(s) {
+		t.Fatal("the store does not hold its database stalled after refusing appends for it")
+	}
+	// An append and reads that come now are refused at once too.
+	later := uuid.New()
+	if _, err := appendTo(later, eventstore.NoStream); !sqlstore.IsStall(err) || !proxy.Stalled() {
+		t.Errorf("an append sent while the database is known not to answer: %v; want it refused at once as the database does not answer", err)
+	}
+	refused = append(refused, later)
+	if _, err := s.Stream(ctx, warm); !sqlstore.IsStall(err) || !errors.Is(err, eventstore.ErrUnavailable) || !proxy.Stalled() {
+		t.Errorf("a read of a stream while the database does not answer: %v; want it refused at once as the database does not answer", err)
+	}
+	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10}); !sqlstore.IsStall(err) || !proxy.Stalled() {
+		t.Errorf("a read of the log while the database does not answer: %v; want it refused at once as the database does not answer", err)
+	}
+	select {
+	case r := <-stuck:
+		if !sqlstore.IsStall(r.err) {
+			t.Errorf("the append sent before the stall was known returned during it: %v; want it still waiting (or refused unsent)", r.err)
+		}
+		if r.err != nil {
+			refused = append(refused, r.stream)
+		}
+		stuck <- result{stream: uuid.Nil}
+	default:
+	}
+
+	proxy.Resume()
+	for sqlstore.Stalled(s) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the store still holds its database stalled after it answers again")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if r := <-stuck; r.stream != uuid.Nil {
+		if r.err != nil && !errors.Is(r.err, eventstore.ErrOutcomeUnknown) {
+			// Told not written: it must not be there.
+			refused = append(refused, r.stream)
+		}
+		t.Logf("the append sent before the stall was known, once the database answered again: %v", r.err)
+	}
+	// Every append told "not written" was not: its stream does not exist.
+	for _, stream := range refused {
+		if _, err := s.Stream(ctx, stream); !errors.Is(err, eventstore.ErrStreamNotFound) {
+			t.Errorf("stream %s, whose append was told it was not written: read %v; want it not found", stream, err)
+		}
+	}
+	// Once the database answers, appends and reads go through by themselves.
+	after := uuid.New()
+	if _, err := appendTo(after, eventstore.NoStream); err != nil {
+		t.Fatalf("an append once the database answers again: %v", err)
+	}
+	if _, err := appendTo(warm, eventstore.Exactly(1)); err != nil {
+		t.Fatalf("an append to the stream written before the stall, once the database answers again: %v", err)
+	}
+	if st, err := s.Stream(ctx, warm); err != nil || st.Version != 2 {
+		t.Fatalf("a read once the database answers again: %+v, %v; want the stream at version 2", st, err)
+	}
+}
