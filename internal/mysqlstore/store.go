@@ -447,13 +447,18 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sd.ReadsLag = true
 	}
 	// The stall watch (sqlstore's stall.go) pings the writer's server on
-	// a session of its own, on no database: a ping needs none.
-	probeCfg := s.cfg.Clone()
-	probeCfg.DBName = ""
-	probe, err := s.connector(probeCfg)
-	if err != nil {
-		s.closeDBs()
-		return nil, err
+	// a session of its own, on no database: a ping needs none. Not on a
+	// Galera cluster, whose sessions stay on the node they were made on
+	// when it chooses another: the cluster's own probes move off a node
+	// that does not answer.
+	var probe driver.Connector
+	if s.galera == nil {
+		probeCfg := s.cfg.Clone()
+		probeCfg.DBName = ""
+		if probe, err = mysql.NewConnector(probeCfg); err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("configure MySQL connector: %w", err)
+		}
 	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		// A wait that fails says so (eventstore.ErrDurabilityUnconfirmed):
@@ -469,9 +474,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		WentBack:     s.forgetDurable,
 		BeforeCommit: s.runBeforeCommit, Hooked: func() bool { return s.beforeCommit.Load() != nil },
 		Logger: opts.Logger, Metrics: opts.Metrics, ReadAhead: max(1, opts.MaxConns/4),
-		// The reads are on the writer's server too, but for a replica's
-		// or another node's.
-		Probe: probe, ProbeReads: opts.ReadDSN == "" && s.galera == nil})
+		Probe: probe, ProbeReads: opts.ReadDSN == ""}) // the reads are on its server too, but for a replica's
 	s.m = opts.Metrics
 	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed}
 	if s.replica != nil {
