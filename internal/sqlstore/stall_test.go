@@ -103,6 +103,13 @@ func TestAStalledDatabaseAnswersTheRequestsNotYetSentAtOnce(t *testing.T) {
 	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10}); !sqlstore.IsStall(err) || !proxy.Stalled() {
 		t.Errorf("a read of the log while the database does not answer: %v; want it refused at once as the database does not answer", err)
 	}
+	// The readiness probe says so at once too, rather than after its own
+	// wait for an answer.
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := s.Ping(pctx); !sqlstore.IsStall(err) || !errors.Is(err, eventstore.ErrUnavailable) || !proxy.Stalled() {
+		t.Errorf("a ping of the store while its database does not answer: %v; want the stall's refusal at once", err)
+	}
+	pcancel()
 	select {
 	case r := <-stuck:
 		if !sqlstore.IsStall(r.err) {

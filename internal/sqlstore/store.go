@@ -324,8 +324,13 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	return s.writer.append(ctx, req)
 }
 
-// Ping implements eventstore.Store, on the live feed's connections.
+// Ping implements eventstore.Store, on the live feed's connections; while
+// the stall watch holds the writer's database stalled, it fails at once
+// with the watch's error, taking no connection.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.stall.err(); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
 	if err := s.feed.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping: %w", s.reader.translate(err))
 	}
