@@ -147,3 +147,20 @@ func TestTheWriterSendsNoGroupWhileTheDatabaseDoesNotAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestATryOfTheWriterBeginsNothingWhileTheDatabaseDoesNotAnswer: a group
+// whose reads went with the last COMMIT and failed (that round trip's
+// deadline passed in a stall) began afresh, sending its reads to a
+// database known not to answer, and waited for its callers' deadline.
+// transact refuses it with the stall's error before it begins anything:
+// the writer has no pool here, and a BEGIN would fail on it.
+func TestATryOfTheWriterBeginsNothingWhileTheDatabaseDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	w := &writer{d: Dialect{Translate: func(err error) error { return err }}, log: slog.New(slog.DiscardHandler), stall: stalledWatch()}
+	c := oneEvent()
+	c.done = make(chan struct{})
+	out, err := w.transact([]*call{c}, nil, time.Now().Add(time.Minute))
+	if !isStall(err) || out != nil {
+		t.Errorf("a try while the database does not answer: %v, %v; want the stall's refusal, nothing begun", out, err)
+	}
+}

@@ -845,6 +845,12 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		}
 	}
 	if t == nil {
+		if err := w.stall.err(); err != nil {
+			// The database does not answer: a BEGIN sent now would wait
+			// for the callers' deadline. Reads that went with the last
+			// COMMIT (pre) and failed wrote nothing.
+			return nil, err
+		}
 		var err error
 		if t, p, err = begin(ctx, w.db, w.d, w.m, calls); err != nil {
 			return nil, err
