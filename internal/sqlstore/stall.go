@@ -33,8 +33,9 @@ import (
 
 const (
 	// stallBound is how long a ping may go unanswered before the database
-	// counts as stalled: as long as /readyz's probe waits.
-	stallBound = 2 * time.Second
+	// counts as stalled: longer than /readyz's probe waits (2 s), so that a
+	// server slow for a moment under load is not taken for one stopped.
+	stallBound = 5 * time.Second
 	// stallEvery is how often the watch pings while the database answers.
 	stallEvery = time.Second
 	// stallPingBounds is how many bounds one ping may wait in all; the
