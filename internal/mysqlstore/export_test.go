@@ -11,6 +11,11 @@ import (
 // goes in one round trip (sqlstore.Options.BeforeCommit).
 func (s *Store) SetBeforeCommit(f func()) { s.beforeCommit.Store(&f) }
 
+// SetBeforeHeadLook installs a hook that runs, with the look's context, as
+// an append that found a position taken looks whether the log's head is
+// behind its events, before the look's query.
+func (s *Store) SetBeforeHeadLook(f func(ctx context.Context)) { s.beforeHeadLook.Store(&f) }
+
 // Fences reports whether answers wait for a fence commit (see waitDurable):
 // true when the server's binary log is off.
 func (s *Store) Fences() bool { return s.fence.Load() }

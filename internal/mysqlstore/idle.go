@@ -61,6 +61,8 @@ const holderTimeout = 3 * time.Second
 // Append implements eventstore.Store (sqlstore's Append). An append that
 // ran out of time (its caller's deadline), or was refused a lock, has the store say in its
 // log who holds it, once until an append goes in again (sayLockHolder).
+// One that found a position taken looks, within its caller's time, whether
+// the log's head is behind its events, and answers that damage if it is.
 // While the server's settings let a crash lose an acknowledged append (and
 // that is not allowed), every append is refused, wrapping ErrUnavailable
 // and ErrNotDurable (refuseUnlessDurable).
@@ -81,9 +83,14 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	case isMySQLError(err, errDupKey) && !errors.Is(err, eventstore.ErrUnavailable):
 		// A position or stream version taken still on the writer's
 		// fresh read: the log's head behind its events, if not another
-		// client writing without the log's lock.
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), holderTimeout)
+		// client writing without the log's lock. The look ends with the
+		// caller's time: a primary slow to answer must not hold the
+		// append's answer past its deadline.
+		hctx, cancel := context.WithTimeout(ctx, holderTimeout)
 		defer cancel()
+		if f := s.beforeHeadLook.Load(); f != nil {
+			(*f)(hctx)
+		}
 		if derr := s.headBehind(hctx); errors.Is(derr, eventstore.ErrDamaged) {
 			return res, fmt.Errorf("append to %s: %w", req.StreamID, derr)
 		}

@@ -188,6 +188,10 @@ type Store struct {
 	restoreLocks          string // the SET that puts them back on a session (MySQL's fence)
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
+	// beforeHeadLook runs, if set (tests only), as an append that found a
+	// position taken looks whether the log's head is behind its events,
+	// with the look's context.
+	beforeHeadLook atomic.Pointer[func(context.Context)]
 	// missingSaid is set once translate has logged the database or a table
 	// missing, and cleared once Ping finds them all there again.
 	missingSaid atomic.Bool
