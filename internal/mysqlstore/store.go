@@ -480,7 +480,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		Logger: opts.Logger, Metrics: opts.Metrics, ReadAhead: max(1, opts.MaxConns/4),
 		Probe: probe, ProbeReads: opts.ReadDSN == ""}) // the reads are on its server too, but for a replica's
 	s.m = opts.Metrics
-	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed}
+	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed, "lock_holder": s.probe}
 	if s.replica != nil {
 		pools["primary"] = s.primary
 		opts.Metrics.ReplicaLag(s.lagForMetrics)
