@@ -486,6 +486,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		opts.Metrics.ReplicaLag(s.lagForMetrics)
 	}
 	opts.Metrics.Store("mysql", pools)
+	s.warnConnectionLimits(ctx)
 	return s, nil
 }
 

@@ -1,0 +1,83 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+// TestAStartSaysWhenTheServerCannotHoldTheInstancesSessions: one instance
+// may hold TRIBUTARY_MYSQL_MAX_CONNS sessions for reads, 2 for the writer,
+// 3 for the live feed and /readyz and 2 for the lock holder's search. On a
+// server whose max_connections (or the user's max_user_connections) is
+// below that, the service started, /readyz said 200, and under load reads
+// failed 503 "Too many connections", with nothing said at start. It warns
+// once as it starts, naming the limit and the sessions; a limit that holds
+// them is not warned of. On a private server (a global setting).
+func TestAStartSaysWhenTheServerCannotHoldTheInstancesSessions(t *testing.T) {
+	t.Parallel()
+	// 10, MariaDB's least (it takes 4 for 10).
+	server := mysqltest.NewServer(t, "--max-connections=10", "--skip-grant-tables=0")
+	root := server.CreateDatabase(t, "crowded")
+	open := func(dsn string, maxConns int) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var logs testlog.Buffer
+		s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{MaxConns: maxConns, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		s.Close()
+		return logs.String()
+	}
+	want := func(logs string, words ...string) {
+		t.Helper()
+		var warned []string
+		for _, l := range strings.Split(logs, "\n") {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, "max_") {
+				warned = append(warned, l)
+			}
+		}
+		if len(warned) != 1 {
+			t.Errorf("the start logged %d warnings of a connection limit; want one, naming %q:\n%s", len(warned), words, logs)
+			return
+		}
+		for _, w := range words {
+			if !strings.Contains(warned[0], w) {
+				t.Errorf("the warning of a connection limit does not say %q:\n%s", w, warned[0])
+			}
+		}
+	}
+	// 16 reads + 2 + 3 + 2 = 23 sessions, on a server of 10.
+	want(open(root, 16), "max_connections", "limit=10", "sessions=23", "TRIBUTARY_MYSQL_MAX_CONNS")
+
+	// The account's own limit, lower than the server's.
+	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_USER_CONNECTIONS 3", "GRANT ALL ON crowded.* TO 'app'@'127.0.0.1'")
+	app := strings.Replace(root, "root@", "app:app-pw@", 1)
+	want(open(app, 1), "max_user_connections", "limit=3", "sessions=8")
+}
+
+// TestAStartOnAServerThatHoldsTheInstancesSessionsWarnsOfNoLimit: the
+// shared server's max_connections (151 by default) holds one instance's
+// sessions: no warning of a connection limit.
+func TestAStartOnAServerThatHoldsTheInstancesSessionsWarnsOfNoLimit(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var logs testlog.Buffer
+	s, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{MaxConns: 4, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	s.Close()
+	if strings.Contains(logs.String(), "max_connections") || strings.Contains(logs.String(), "max_user_connections") {
+		t.Errorf("a start with 11 sessions on a server that holds them warned of a connection limit:\n%s", logs.String())
+	}
+}
