@@ -149,7 +149,14 @@ func (s *Store) onPrimarysServer(ctx context.Context) bool {
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil || got.Int64 != 1 {
 		return false
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", name) //nolint:errcheck // the lock ends with its session anyway
+	defer func() {
+		// Within the caller's time: a primary that stalls just now must not
+		// hold the start past it. A session whose release did not go is
+		// not pooled: the lock ends with it.
+		if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", name); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // the point is the session's end
+		}
+	}()
 	var holder sql.NullInt64
 	if err := s.feed.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&holder); err != nil {
 		return false
