@@ -14,6 +14,7 @@ import (
 type poolShare struct {
 	what     string
 	sessions int
+	reads    bool // the clients' reads' pool, sized by TRIBUTARY_MYSQL_MAX_CONNS
 }
 
 // warnConnectionLimits warns, once as the store opens, where a server's
@@ -25,14 +26,14 @@ type poolShare struct {
 // 1203: a 503). What fails to read the limits is not warned of: the check
 // only says.
 func (s *Store) warnConnectionLimits(ctx context.Context) {
-	reads := poolShare{config.Var("MySQLMaxConns") + " for reads", s.reads.Stats().MaxOpenConnections}
+	reads := poolShare{"for reads (" + config.Var("MySQLMaxConns") + ")", s.reads.Stats().MaxOpenConnections, true}
 	primary := []poolShare{
-		{"the writer's", s.writes.Stats().MaxOpenConnections},
-		{"the live feed's and /readyz's", s.primary.Stats().MaxOpenConnections},
-		{"the lock holder search's", s.probe.Stats().MaxOpenConnections},
+		{"the writer's", s.writes.Stats().MaxOpenConnections, false},
+		{"the live feed's and /readyz's", s.primary.Stats().MaxOpenConnections, false},
+		{"the lock holder search's", s.probe.Stats().MaxOpenConnections, false},
 	}
 	if s.galera != nil {
-		primary = append(primary, poolShare{"the Galera cluster's watch", 1}) // a probe on each node (openProbes)
+		primary = append(primary, poolShare{"the Galera cluster's watch", 1, false}) // a probe on each node (openProbes)
 	}
 	if s.replica == nil {
 		s.warnConnectionLimit(ctx, s.primary, s.Node(), append([]poolShare{reads}, primary...))
@@ -41,7 +42,7 @@ func (s *Store) warnConnectionLimits(ctx context.Context) {
 	primary[1].what = "the durability checks' and /readyz's"
 	s.warnConnectionLimit(ctx, s.primary, s.Node(), primary)
 	s.warnConnectionLimit(ctx, s.feed, s.replica.Addr, []poolShare{reads,
-		{"the live feed's and /readyz's", s.feed.Stats().MaxOpenConnections}})
+		{"the live feed's and /readyz's", s.feed.Stats().MaxOpenConnections, false}})
 }
 
 // warnConnectionLimit warns, once, where the server db is on, at addr,
@@ -53,7 +54,7 @@ func (s *Store) warnConnectionLimit(ctx context.Context, db *sql.DB, addr string
 	for _, p := range shares {
 		need += p.sessions
 		parts = append(parts, fmt.Sprintf("%d %s", p.sessions, p.what))
-		readsHere = readsHere || strings.HasPrefix(p.what, config.Var("MySQLMaxConns"))
+		readsHere = readsHere || p.reads
 	}
 	var maxConns, maxUser int64
 	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.max_connections, @@SESSION.max_user_connections").Scan(&maxConns, &maxUser); err != nil {
@@ -71,7 +72,7 @@ func (s *Store) warnConnectionLimit(ctx context.Context, db *sql.DB, addr string
 	if readsHere {
 		lower = ", or lower " + config.Var("MySQLMaxConns")
 	}
-	s.log.Warn(fmt.Sprintf("%s %s (%d) cannot hold the sessions one instance may open on it at once (%d: %s): under load, requests that need one more "+
+	s.log.Warn(fmt.Sprintf("%s %s (%d) cannot hold the sessions one instance may hold at once on this server (%d: %s): under load, requests that need one more "+
 		"are refused, 503 (Too many connections); raise %s to at least %d for each instance, and what other clients hold besides%s",
 		whose, name, limit, need, strings.Join(parts, ", "), name, need, lower),
 		"server", addr, "variable", name, "limit", limit, "sessions", need)
