@@ -81,3 +81,36 @@ func TestAStartOnAServerThatHoldsTheInstancesSessionsWarnsOfNoLimit(t *testing.T
 		t.Errorf("a start with 11 sessions on a server that holds them warned of a connection limit:\n%s", logs.String())
 	}
 }
+
+// TestAStartCountsTheSessionsOfEachServerWithAReadReplica: with a read
+// replica, the reads' pool and the live feed's are on the replica, and the
+// writer's, the durability checks' and the lock holder search's on the
+// primary (7): a primary of max_connections 12 holds them (not the 23 of
+// all the pools), a replica of 10 does not hold its 19. On two private servers (the primary's binary log
+// on, which a replica needs; the replica replicates nothing, which Open
+// only warns of).
+func TestAStartCountsTheSessionsOfEachServerWithAReadReplica(t *testing.T) {
+	t.Parallel()
+	primary := mysqltest.NewServer(t, "--max-connections=12", "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW").
+		CreateDatabase(t, "tributary")
+	replica := mysqltest.NewServer(t, "--max-connections=10", "--server-id=2").CreateDatabase(t, "tributary")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var logs testlog.Buffer
+	s, err := mysqlstore.Open(ctx, primary, mysqlstore.Options{MaxConns: 16, ReadDSN: replica, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	s.Close()
+	var warned []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "max_connections") {
+			warned = append(warned, l)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "server="+s.ReadAddr()) || !strings.Contains(warned[0], "sessions=19") ||
+		!strings.Contains(warned[0], "limit=10") {
+		t.Errorf("the start logged %d warnings of max_connections; want one, of the replica (server=%s), with limit=10 and sessions=19:\n%s",
+			len(warned), s.ReadAddr(), logs.String())
+	}
+}
