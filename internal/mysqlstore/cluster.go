@@ -303,14 +303,14 @@ func (c *cluster) choose(ctx context.Context) (int, error) {
 		case now.Sub(c.leaseLoggedAt) >= c.leaseLogEvery:
 			c.leaseLoggedAt = now
 			c.log.Error("Galera: still cannot read or move the writer lease; checking again each second", "node", c.addrs[first], "error", err,
-				"failing_for", now.Sub(c.leaseFailedAt).Round(time.Second).String(), "failed_checks", c.leaseFailures)
+				"failing_for", now.Sub(c.leaseFailedAt).Round(time.Second), "failed_checks", c.leaseFailures)
 		}
 		return -1, fmt.Errorf("%w: the Galera cluster's writer lease: %w", eventstore.ErrUnavailable, err)
 	}
 	if c.leaseFailing {
 		c.leaseFailing = false
 		c.log.Info("Galera: the writer lease is read, or moved, again", "node", c.addrs[chosen],
-			"failed_for", time.Since(c.leaseFailedAt).Round(time.Second).String(), "failed_checks", c.leaseFailures)
+			"failed_for", time.Since(c.leaseFailedAt).Round(time.Second), "failed_checks", c.leaseFailures)
 	}
 	if old := c.writer.Swap(int32(chosen)); old != int32(chosen) {
 		from := "none"

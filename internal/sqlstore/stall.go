@@ -154,7 +154,7 @@ func (w *stallWatch) begin(sent time.Time) {
 	w.quiet = sent
 	close(w.begun)
 	w.log.Warn("the database does not answer (a ping unanswered): appends not yet sent and reads not yet begun are answered 503 "+
-		"at once until it answers again", "unanswered_for", time.Since(sent).Round(time.Millisecond).String())
+		"at once until it answers again", "unanswered_for", time.Since(sent).Round(time.Millisecond))
 }
 
 // end ends the stall, if one is on. w.mu is held.
@@ -163,7 +163,7 @@ func (w *stallWatch) end() {
 		return
 	}
 	w.log.Info("the database answers again: appends and reads go to it as before",
-		"stalled_for", time.Since(w.quiet).Round(time.Millisecond).String())
+		"stalled_for", time.Since(w.quiet).Round(time.Millisecond))
 	w.quiet = time.Time{}
 	w.begun = make(chan struct{})
 }
