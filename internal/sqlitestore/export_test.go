@@ -73,3 +73,8 @@ func (s *Store) HoldWALRestart() (release func()) {
 	s.restarting.Lock()
 	return s.restarting.Unlock
 }
+
+// SetWhileLooking installs a hook that runs in each look for a copy over the
+// file after it read the WAL index's checkpoint record, before it reads the
+// file.
+func (s *Store) SetWhileLooking(f func()) { s.whileLooking.Store(&f) }

@@ -618,6 +618,9 @@ func (s *Store) writesNow() (fileWrites, error) {
 	if err != nil {
 		return fileWrites{}, err
 	}
+	if f := s.whileLooking.Load(); f != nil {
+		(*f)()
+	}
 	fi, err := s.file.Stat()
 	if err != nil {
 		return fileWrites{}, err
@@ -696,9 +699,9 @@ func (s *Store) noteCheckpoint() {
 // then over and recorded. Its WAL's restarts are not (one that does not get
 // the write lock goes on beside the writer, see restartWAL): while one runs,
 // only a file that went back is found, and the file as the restart leaves
-// it is the next look's. Another process's checkpoint (an operator's sqlite3 committing
-// beside the server) may be under way: it fails one group, and the next
-// look, once it is recorded, passes. A copy over the file followed by a
+// it is the next look's. Another process's checkpoint (Litestream's, an
+// operator's sqlite3) may be under way too: judgeSettled judges the file
+// only where none was. A copy over the file followed by a
 // checkpoint before the next look (a restart of the WAL run just after a
 // commit, or beside it) is found only where its change counter is behind the file's and
 // the checkpoint did not write page 1 over it (see fileWrites).
@@ -712,7 +715,32 @@ func (s *Store) lookForOverwrite() error {
 	if err != nil {
 		return nil // the file's and the WAL's own checks say what became of them
 	}
-	return s.judgeWrites(now)
+	return s.judgeSettled(now)
+}
+
+// judgeSettled judges the file's state now (judgeWrites), with fileMu
+// held, where no checkpoint can have written the file while it was read:
+// the WAL index records the same finished checkpoint after it as before (a
+// checkpoint records its attempt before it writes the file, and its end
+// after). Otherwise one may be writing it, page by page, recording nothing
+// more until it ends (another process's, which the store cannot hold off;
+// or one that failed part way, whose record stays unfinished until one
+// finishes): the size, the header and log_head's page can no longer be
+// judged, only a file that went back is found, and the last look's state
+// and answer are kept. Without it, the writer's look took another
+// program's checkpoint for a copy over the file and refused appends,
+// advising to remove the WAL, which holds acknowledged appends.
+func (s *Store) judgeSettled(now fileWrites) error {
+	if after, err := walIndexCheckpoint(s.shm); err == nil && after == now.ckpt && !now.unfinished() {
+		return s.judgeWrites(now)
+	}
+	if now.wentBack(s.lastWrites) {
+		return s.judgeWrites(now)
+	}
+	if err := s.overwritten.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // The WAL index's layout (SQLite's wal.c): its headers take the first 136
@@ -806,10 +834,8 @@ func (s *Store) checkpointedHeadPage(now fileWrites) string {
 // file too: a few reads of the file and the WAL index, no statement. It
 // runs beside checkpoints (the store's own, after a commit or in a
 // restart of the WAL, and other processes'), which it must not take for a
-// copy: it judges the file only where the WAL index records the same
-// finished checkpoint before and after it read the file (a checkpoint
-// records its attempt before it writes the file, and its end after), and
-// otherwise, or while another look runs, answers as the last look did.
+// copy: it judges the file as the writer's look does (judgeSettled), and
+// while another look runs answers as the last look did.
 func (s *Store) lookWhileReading() error {
 	if !s.watching {
 		return nil
@@ -820,9 +846,7 @@ func (s *Store) lookWhileReading() error {
 		if err != nil {
 			return nil // the file's and the WAL's own checks say what became of them
 		}
-		if after, err := walIndexCheckpoint(s.shm); err == nil && after == now.ckpt && !now.unfinished() {
-			return s.judgeWrites(now)
-		}
+		return s.judgeSettled(now)
 	}
 	if err := s.overwritten.Load(); err != nil {
 		return *err

@@ -90,6 +90,7 @@ type Store struct {
 	remembered remembered
 
 	beforeCommit atomic.Pointer[func()] // set by tests only (export_test.go)
+	whileLooking atomic.Pointer[func()] // set by tests only (export_test.go)
 
 	// The WAL's restart (see restartWAL): walFull asks for one, walStop
 	// ends the goroutine that runs them, walDone is closed when it has.

@@ -1,0 +1,148 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+)
+
+// TestAnotherProgramsCheckpointsBesideAppendsAreNeverTakenForACopy: a
+// backup tool (Litestream) or an operator's sqlite3 runs checkpoints of its
+// own beside the server, which write the database file page by page. The
+// writer's look for a copy over the file, run before each group of appends,
+// took one under way for a copy (the WAL index's record read before the
+// checkpoint recorded its attempt, or the same unfinished attempt at two
+// looks): appends were refused as "overwritten", each refusal advising to
+// remove tributary.db-wal, which holds acknowledged appends. Under a steady
+// load of appends, with another connection checkpointing every 200 ms,
+// none may be refused. The load stops by itself after a few seconds; the
+// counts decide.
+func TestAnotherProgramsCheckpointsBesideAppendsAreNeverTakenForACopy(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Another program's connection: it checkpoints only when told.
+	db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	data := []byte(`"` + strings.Repeat("x", 8<<10) + `"`)
+	stop := make(chan struct{})
+	var refused, other, written, checkpoints, copied atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+					Events: []eventstore.NewEvent{{Type: "E", Data: data}, {Type: "E", Data: data}}})
+				switch {
+				case err == nil:
+					written.Add(1)
+				case errors.Is(err, eventstore.ErrOverwritten):
+					refused.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				default:
+					other.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond): // the pace of the other program's checkpoints
+			}
+			var busy, frames, n int64
+			if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &n); err == nil {
+				checkpoints.Add(1)
+				copied.Add(n)
+			}
+		}
+	})
+	// The load's length is no pass or fail: within it, the other program's
+	// checkpoints run beside many looks.
+	time.Sleep(5 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d appends written; %d checkpoints beside them copied %d frames; %d refused as overwritten, %d other failures",
+		written.Load(), checkpoints.Load(), copied.Load(), refused.Load(), other.Load())
+	if refused.Load() > 0 || other.Load() > 0 {
+		t.Fatalf("%d appends refused as overwritten, %d failed otherwise, with nothing but SQLite writing the file; want none: the first: %v",
+			refused.Load(), other.Load(), firstErr.Load())
+	}
+	if copied.Load() == 0 {
+		t.Fatalf("the checkpoints beside %d appends copied no frame into the file: the test proves nothing", written.Load())
+	}
+	if err := appendAfter(t, s); err != nil {
+		t.Errorf("an append after the load: %v; want it written", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after the load: %v; want nil", err)
+	}
+}
+
+// TestAnotherProgramsCheckpointDuringTheWritersLookIsNoCopy: the same with
+// no load and no timing: another program's checkpoint runs while the
+// writer's look reads the file, after it read the WAL index's record, and
+// writes the WAL's pages (log_head's among them) into the file. The look
+// compared that file with the record as it was before and refused the
+// append as overwritten; it must be written, and so must the next.
+func TestAnotherProgramsCheckpointDuringTheWritersLookIsNoCopy(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t, storeWithEvents(t, 2))
+	t.Cleanup(func() { s.Close() })
+	appendN(t, s, 3) // frames in the WAL for the checkpoint to copy
+	db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var once sync.Once
+	var copied int64
+	var ckptErr error
+	s.SetWhileLooking(func() {
+		once.Do(func() {
+			var busy, frames int64
+			ckptErr = db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		})
+	})
+	err = appendAfter(t, s)
+	if ckptErr != nil || copied == 0 {
+		t.Fatalf("the checkpoint during the look copied %d frames (%v): the test proves nothing", copied, ckptErr)
+	}
+	if err != nil {
+		t.Errorf("an append whose look ran beside another program's checkpoint: %v; want it written", err)
+	}
+	if err := appendAfter(t, s); err != nil {
+		t.Errorf("the append after it: %v; want it written", err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after it: %v; want nil", err)
+	}
+}
