@@ -867,11 +867,15 @@ func (s *Store) judgeWrites(now fileWrites) error {
 		s.overwritten.Store(nil)
 		return nil
 	}
+	// The look can be wrong (it was, taking SQLite's own checkpoints for
+	// copies): removing the WAL is advised only where the operator knows a
+	// copy was put there, as it holds the appends since the last checkpoint.
 	err := fmt.Errorf("%w: %w: %s, not through SQLite (cp over it?): "+
 		"the server reads and writes its WAL's pages over it, and a stop copies them into it, so it would hold neither what was copied "+
-		"nor the log; stop the server, then put the copy in place again and remove %s-wal, %s-shm and tributary.lock "+
-		"(or restore through SQLite while it runs: sqlite3 %s \".restore backup.db\")",
-		eventstore.ErrUnavailable, eventstore.ErrOverwritten, s.path, FileName, FileName, FileName)
+		"nor the log. If a copy was put over it: stop the server, then put the copy in place again and remove %s-wal, %s-shm and tributary.lock "+
+		"(or restore through SQLite while it runs: sqlite3 %s \".restore backup.db\"). "+
+		"If nothing was put over it, remove nothing: %s-wal holds appends acknowledged since the last checkpoint; stop the server and start it again",
+		eventstore.ErrUnavailable, eventstore.ErrOverwritten, s.path, FileName, FileName, FileName, FileName)
 	if s.overwritten.Swap(&err) == nil {
 		s.log.Error("the database file was overwritten while the server ran; reads, appends and /readyz are refused", "path", s.path, "error", err.Error())
 	}

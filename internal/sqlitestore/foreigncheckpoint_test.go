@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,5 +145,36 @@ func TestAnotherProgramsCheckpointDuringTheWritersLookIsNoCopy(t *testing.T) {
 	}
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping after it: %v; want nil", err)
+	}
+}
+
+// TestTheOverwriteRefusalSaysToRemoveTheWALOnlyWhereACopyWasPutThere: the
+// refusal of a file found overwritten told the operator, whatever happened,
+// to remove tributary.db-wal, which holds the appends acknowledged since the
+// last checkpoint: where the look was wrong (another program's checkpoint
+// taken for a copy), following it lost them. It must say to remove the WAL
+// only where a copy was put over the file, and, where nothing was, to
+// remove nothing and restart.
+func TestTheOverwriteRefusalSaysToRemoveTheWALOnlyWhereACopyWasPutThere(t *testing.T) {
+	t.Parallel()
+	backup := filepath.Join(storeWithEvents(t, 2), sqlitestore.FileName)
+	s := openMigrated(t, storeWithEvents(t, 2))
+	t.Cleanup(func() { s.Close() })
+	appendN(t, s, 1)
+	overwriteInPlace(t, backup, s.Path())
+	err := appendAfter(t, s)
+	if !errors.Is(err, eventstore.ErrOverwritten) {
+		t.Fatalf("an append after a copy over the file: %v; want ErrOverwritten", err)
+	}
+	msg := err.Error()
+	ifCopy := strings.Index(msg, "If a copy was put over it")
+	removeWAL := strings.Index(msg, "remove "+sqlitestore.FileName+"-wal")
+	ifNothing := strings.Index(msg, "If nothing was put over it, remove nothing")
+	if ifCopy < 0 || removeWAL < ifCopy || ifNothing < removeWAL || strings.Count(msg, sqlitestore.FileName+"-wal,") != 1 {
+		t.Fatalf("the refusal: %q; want removing %s-wal advised only after \"If a copy was put over it\", then \"If nothing was put over it, remove nothing\"",
+			msg, sqlitestore.FileName)
+	}
+	if !strings.Contains(msg[ifNothing:], "acknowledged") || !strings.Contains(msg[ifNothing:], "start it again") {
+		t.Errorf("the refusal: %q; want it to say, where nothing was put over the file, that the WAL holds acknowledged appends and to start the server again", msg)
 	}
 }
