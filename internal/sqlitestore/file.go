@@ -485,9 +485,12 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 // in its latest frame of it, where the checkpoint copied that frame
 // (checkpointedHeadPage): a copy taken after the checkpoint before, whose
 // change counter is the file's at the last look, was taken for this one's
-// writes. What goes unseen: a copy put over the file while a checkpoint
-// writes it (the checkpoint's pages, log_head's among them, go over the
-// copy's), and one put there after a checkpoint that also restarted the
+// writes. A checkpoint under way (or failed part way) records only its
+// attempt, and writes the file page by page meanwhile: the look then
+// judges the file only as judgeSettled says. What goes unseen: a copy put
+// over the file while a checkpoint writes it (the checkpoint's pages,
+// log_head's among them, go over the copy's; and the look, which cannot
+// tell them from the copy's, finds only one that went back), and one put there after a checkpoint that also restarted the
 // WAL (PRAGMA wal_checkpoint(TRUNCATE) or RESTART run by another program;
 // the store notes its own restarts as they end) and before the next look,
 // whose change counter is not behind: the restart leaves no frame to
@@ -727,15 +730,21 @@ func (s *Store) lookForOverwrite() error {
 // or one that failed part way, whose record stays unfinished until one
 // finishes): the size, the header and log_head's page can no longer be
 // judged, only a file that went back is found, and the last look's state
-// and answer are kept. Without it, the writer's look took another
-// program's checkpoint for a copy over the file and refused appends,
-// advising to remove the WAL, which holds acknowledged appends.
+// and answer are kept; but where the record is the same unfinished
+// checkpoint as at the last look, log_head's page must still be one such a
+// checkpoint writes (notFromAttempt). Without it, the writer's look took
+// another program's checkpoint for a copy over the file and refused
+// appends, advising to remove the WAL, which holds acknowledged appends.
 func (s *Store) judgeSettled(now fileWrites) error {
-	if after, err := walIndexCheckpoint(s.shm); err == nil && after == now.ckpt && !now.unfinished() {
+	after, err := walIndexCheckpoint(s.shm)
+	settled := err == nil && after == now.ckpt
+	if settled && !now.unfinished() || now.wentBack(s.lastWrites) {
 		return s.judgeWrites(now)
 	}
-	if now.wentBack(s.lastWrites) {
-		return s.judgeWrites(now)
+	// The same unfinished checkpoint as at the last look (after a start that
+	// recovered the WAL, until one finishes): log_head's page still tells.
+	if settled && now.ckpt == s.lastWrites.ckpt && s.notFromAttempt(now) {
+		return s.refuse()
 	}
 	if err := s.overwritten.Load(); err != nil {
 		return *err
@@ -772,13 +781,8 @@ const (
 // index's pages of the frames, from the last back, and the frame found,
 // once for each checkpoint recorded.
 func (s *Store) checkpointedHeadPage(now fileWrites) string {
-	root := s.headRoot.Load()
 	backfilled := int64(binary.NativeEndian.Uint32(now.ckpt[8:12]))
-	size := int64(binary.BigEndian.Uint16(now.header[16:18]))
-	if size == 1 {
-		size = 65536
-	}
-	if root <= 0 || backfilled == 0 || s.wal == nil {
+	if backfilled == 0 {
 		return ""
 	}
 	// The WAL's last commit, from the index's header (mxFrame).
@@ -786,9 +790,32 @@ func (s *Store) checkpointedHeadPage(now fileWrites) string {
 	if _, err := s.shm.ReadAt(h[:], 0); err != nil {
 		return ""
 	}
-	end := int64(binary.NativeEndian.Uint32(h[16:20]))
-	frame := int64(0)
-	for last := end; frame == 0 && last >= 1 && end-last < checkpointedScan; {
+	frame, _ := s.latestHeadFrame(int64(binary.NativeEndian.Uint32(h[16:20])))
+	// A checkpoint copies a page only where the page's latest frame is
+	// among those it copies: held up by readers short of it, it leaves the
+	// file's older version. So the page is known only where no frame of
+	// it came after those the checkpoint copied.
+	if frame == 0 || frame > backfilled {
+		return ""
+	}
+	page, _ := s.headFrame(now, frame)
+	return page
+}
+
+// latestHeadFrame returns the latest frame of the WAL, at or before frame
+// last, that holds log_head's page, from the WAL index's pages of the
+// frames, read from last back: 0 with known where none does, and not known
+// where there is no log_head's page to look for, the index cannot be read,
+// or none is among the checkpointedScan frames up to last.
+func (s *Store) latestHeadFrame(last int64) (frame int64, known bool) {
+	root := s.headRoot.Load()
+	if root <= 0 || s.wal == nil {
+		return 0, false
+	}
+	for end := last; last >= 1; {
+		if end-last >= checkpointedScan {
+			return 0, false
+		}
 		// The frames of last's block, from its first to last.
 		first, at := int64(1), int64(walIndexHeader)
 		if last > walIndexFirstPages {
@@ -797,36 +824,69 @@ func (s *Store) checkpointedHeadPage(now fileWrites) string {
 		}
 		b := make([]byte, 4*(last-first+1))
 		if _, err := s.shm.ReadAt(b, at); err != nil {
-			return ""
+			return 0, false
 		}
 		for i := last; i >= first; i-- {
 			if int64(binary.NativeEndian.Uint32(b[4*(i-first):])) == root {
-				frame = i
-				break
+				return i, true
 			}
 		}
 		last = first - 1
 	}
-	// A checkpoint copies a page only where the page's latest frame is
-	// among those it copies: held up by readers short of it, it leaves the
-	// file's older version. So the page is known only where no frame of
-	// it came after those the checkpoint copied.
-	if frame == 0 || frame > backfilled {
-		return ""
+	return 0, true
+}
+
+// headFrame returns the page in the WAL's frame frame, with ok, where it is
+// log_head's, of this WAL (the salts in now), and the index records the
+// same checkpoint as in now still: no restart rewrote it meanwhile.
+func (s *Store) headFrame(now fileWrites, frame int64) (page string, ok bool) {
+	size := int64(binary.BigEndian.Uint16(now.header[16:18]))
+	if size == 1 {
+		size = 65536
 	}
 	b := make([]byte, walFrameHeader+size)
 	if _, err := s.wal.ReadAt(b, walHeader+(frame-1)*int64(len(b))); err != nil {
-		return ""
+		return "", false
 	}
-	// The frame is the page's, of this WAL (its salts), and the index
-	// records the same checkpoint still: no restart rewrote it meanwhile.
-	if int64(binary.BigEndian.Uint32(b)) != root || !bytes.Equal(b[8:16], now.ckpt[:8]) {
-		return ""
+	if int64(binary.BigEndian.Uint32(b)) != s.headRoot.Load() || !bytes.Equal(b[8:16], now.ckpt[:8]) {
+		return "", false
 	}
 	if after, err := walIndexCheckpoint(s.shm); err != nil || after != now.ckpt {
-		return ""
+		return "", false
 	}
-	return string(b[walFrameHeader:])
+	return string(b[walFrameHeader:]), true
+}
+
+// notFromAttempt reports whether log_head's page in the file now cannot
+// have been written by SQLite since the last look, where both read the
+// same unfinished checkpoint in the WAL index (an attempt up to a frame,
+// under way, or failed part way, or recorded by a start that recovered the
+// WAL): since then only checkpoints up to that same frame (any other
+// records itself) can have written the file, each writing log_head's page
+// as its latest frame at or before it, or leaving it. So the page must be
+// the last look's, or that frame's. A page read while a checkpoint wrote it
+// may be neither: the page is read again, with the record unchanged, before
+// the answer is yes. Where the frame cannot be found or read, it is no.
+func (s *Store) notFromAttempt(now fileWrites) bool {
+	if now.headPage == "" || s.lastWrites.headPage == "" || now.headPage == s.lastWrites.headPage {
+		return false
+	}
+	attempted := int64(binary.NativeEndian.Uint32(now.ckpt[12:16]))
+	frame, known := s.latestHeadFrame(attempted)
+	if !known {
+		return false
+	}
+	if frame > 0 {
+		page, ok := s.headFrame(now, frame)
+		if !ok || now.headPage == page {
+			return false
+		}
+	}
+	again, err := s.writesNow()
+	if err != nil || again.ckpt != now.ckpt {
+		return false
+	}
+	return again.headPage == now.headPage
 }
 
 // lookWhileReading is lookForOverwrite for a read, the live feed's and
@@ -867,6 +927,11 @@ func (s *Store) judgeWrites(now fileWrites) error {
 		s.overwritten.Store(nil)
 		return nil
 	}
+	return s.refuse()
+}
+
+// refuse sets s.overwritten, logged the first time, and returns it.
+func (s *Store) refuse() error {
 	// The look can be wrong (it was, taking SQLite's own checkpoints for
 	// copies): removing the WAL is advised only where the operator knows a
 	// copy was put there, as it holds the appends since the last checkpoint.

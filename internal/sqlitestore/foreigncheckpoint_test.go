@@ -3,7 +3,9 @@ package sqlitestore_test
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -176,5 +178,137 @@ func TestTheOverwriteRefusalSaysToRemoveTheWALOnlyWhereACopyWasPutThere(t *testi
 	}
 	if !strings.Contains(msg[ifNothing:], "acknowledged") || !strings.Contains(msg[ifNothing:], "start it again") {
 		t.Errorf("the refusal: %q; want it to say, where nothing was put over the file, that the WAL holds acknowledged appends and to start the server again", msg)
+	}
+}
+
+// TestACopyOverTheFileAfterAStartThatFoundAWALIsRefused: a start that
+// finds a WAL after a crash records all of it in the WAL index as a
+// checkpoint attempted and not finished, until one finishes (a thousand
+// pages on). While a checkpoint is under way the look cannot judge the
+// file's size or header (another program's writes them page by page), but
+// that record says none is: a copy put over the file then, whose change
+// counter is not behind the file's, must be refused by log_head's page,
+// which is neither the file's at the last look nor the WAL's that a
+// checkpoint up to the recorded frame would write.
+func TestACopyOverTheFileAfterAStartThatFoundAWALIsRefused(t *testing.T) {
+	t.Parallel()
+	// A copy of another log, whose file SQLite wrote more often: its change
+	// counter is ahead of the crashed store's.
+	backupDir := storeWithEvents(t, 2)
+	b := openMigrated(t, backupDir)
+	for range 20 {
+		appendEvents(t, b, uuid.New(), 1, 5000)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(backupDir, sqlitestore.FileName)
+
+	s := openMigrated(t, storeWithEvents(t, 2))
+	t.Cleanup(func() { s.Close() })
+	appendN(t, s, 1) // in the WAL only
+	crashed, err := sqlitestore.Open(t.Context(), crashImage(t, s), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { crashed.Close() })
+	appendN(t, crashed, 1) // a look, and the state the next compares with
+	shm, err := os.ReadFile(crashed.Path() + "-shm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if backfilled, attempted := binary.NativeEndian.Uint32(shm[96:]), binary.NativeEndian.Uint32(shm[128:]); attempted <= backfilled {
+		t.Fatalf("the WAL index after a start that found a WAL records %d frames copied of %d attempted: no checkpoint left unfinished, the test proves nothing",
+			backfilled, attempted)
+	}
+	if ahead, file := changeCounterOf(t, backup), changeCounterOf(t, crashed.Path()); ahead < file {
+		t.Fatalf("the copy's change counter %d is behind the file's %d: the test proves nothing", ahead, file)
+	}
+	overwriteInPlace(t, backup, crashed.Path())
+	if err := appendAfter(t, crashed); !errors.Is(err, eventstore.ErrOverwritten) {
+		t.Errorf("an append after a copy over the file, after a start that found a WAL: %v; want ErrOverwritten", err)
+	}
+	if err := crashed.Ping(t.Context()); !errors.Is(err, eventstore.ErrOverwritten) {
+		t.Errorf("Ping after a copy over the file, after a start that found a WAL: %v; want ErrOverwritten", err)
+	}
+}
+
+// changeCounterOf returns the change counter in the header of the database
+// file at path.
+func changeCounterOf(t *testing.T, path string) uint32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var h [28]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	return binary.BigEndian.Uint32(h[24:])
+}
+
+// TestACheckpointUnderWayAfterAStartThatFoundAWALIsNoCopy: the other side of
+// the last: while the WAL index records the same unfinished checkpoint as at
+// the last look, a checkpoint up to its frame (another program's, under way)
+// writes log_head's page into the file as the WAL's latest frame of it at or
+// before that frame. The file so written must not be taken for a copy.
+func TestACheckpointUnderWayAfterAStartThatFoundAWALIsNoCopy(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t, storeWithEvents(t, 2))
+	t.Cleanup(func() { s.Close() })
+	appendN(t, s, 3) // in the WAL only
+	crashed, err := sqlitestore.Open(t.Context(), crashImage(t, s), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { crashed.Close() })
+	appendN(t, crashed, 1) // a look, and the state the next compares with
+	shm, err := os.ReadFile(crashed.Path() + "-shm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempted := binary.NativeEndian.Uint32(shm[128:])
+	if backfilled := binary.NativeEndian.Uint32(shm[96:]); attempted <= backfilled {
+		t.Fatalf("the WAL index after a start that found a WAL records %d frames copied of %d attempted: the test proves nothing", backfilled, attempted)
+	}
+	var root int64
+	if err := crashed.QueryRow(t.Context(), "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = 'log_head'", &root); err != nil {
+		t.Fatal(err)
+	}
+	// log_head's page as the checkpoint writes it: its latest frame in the
+	// WAL up to the one attempted, read frame by frame.
+	wal, err := os.ReadFile(crashed.Path() + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int(binary.BigEndian.Uint32(wal[8:12]))
+	var page []byte
+	for i := range int(attempted) {
+		frame := wal[32+i*(24+size):]
+		if int64(binary.BigEndian.Uint32(frame)) == root {
+			page = frame[24 : 24+size]
+		}
+	}
+	if page == nil {
+		t.Fatalf("no frame of log_head's page %d among the WAL's first %d: the test proves nothing", root, attempted)
+	}
+	f, err := os.OpenFile(crashed.Path(), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt(page, (root-1)*int64(size))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := appendAfter(t, crashed); err != nil {
+		t.Errorf("an append while a checkpoint up to the recorded frame wrote log_head's page: %v; want it written", err)
+	}
+	if err := crashed.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after it: %v; want nil", err)
 	}
 }
