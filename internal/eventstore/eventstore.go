@@ -244,6 +244,11 @@ type LogTail interface {
 	Head(ctx context.Context) (int64, error)
 	// ReadAll returns a page of the log, as Store.ReadAll does.
 	ReadAll(ctx context.Context, opts ReadAllOptions) (LogPage, error)
+	// IDAt returns the id of the event at position, uuid.Nil (and no
+	// error) when no event holds it. It reads the id alone, not the data:
+	// the live feed checks with it, at each poll, that the event it handed
+	// out last is still at the head, however large that event is.
+	IDAt(ctx context.Context, position int64) (uuid.UUID, error)
 	// WaitDurable returns once every commit up to position, which the caller
 	// has seen, is durable, so that no crash can take back what is handed
 	// out next. Stores whose commits are durable before they are visible

@@ -179,8 +179,8 @@ type Feed struct {
 	now     func() time.Time
 	holding bool // a slot may hold an event (see release); Run's alone
 
-	// lastID is the id of the event at head, which each poll reads again
-	// to see that the log did not go back under the feed (wentBack);
+	// lastID is the id of the event at head, which each poll checks
+	// (checkHead) to see that the log did not go back under the feed (wentBack);
 	// uuid.Nil at 0, or where rebase found no event there. Run's alone.
 	lastID uuid.UUID
 	// epoch counts the times the feed ended every subscription open: the
@@ -359,7 +359,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			// empty below the head and reads the store up to it, as one
 			// that fell behind does; the next poll fills the buffer.
 			// While the database is missing or damaged, the poll reads
-			// the event at the head again, to see it mended (Unmendable).
+			// the log after the head again, to see it mended (Unmendable).
 			if err = f.rebase(ctx); err == nil {
 				f.release()
 			}
@@ -470,22 +470,13 @@ func (f *Feed) rebase(ctx context.Context) error {
 // poll took whatever it found at the head for the event followed, and a
 // restore meanwhile (after a time with no subscription open, or at start)
 // went unnoticed. uuid.Nil for position 0, or for an event not there (a row
-// removed by hand: poll's headGone tells).
+// removed by hand: poll's headGone tells). It reads the id alone
+// (LogTail.IDAt): read whole, an event of 1 MiB cost a MiB at each move.
 func (f *Feed) eventAt(ctx context.Context, position int64) (uuid.UUID, error) {
 	if position == 0 {
 		return uuid.Nil, nil
 	}
-	page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: position - 1, Limit: 1})
-	if err != nil {
-		return uuid.Nil, err
-	}
-	for e, err := range page.Events {
-		if err != nil || e.Position != position {
-			return uuid.Nil, err
-		}
-		return e.ID, nil
-	}
-	return uuid.Nil, nil
+	return f.tail.IDAt(ctx, position)
 }
 
 // wentBack handles a log that went back under the feed: the head is below
@@ -566,28 +557,28 @@ func (f *Feed) headMoved(ctx context.Context, had int64) error {
 	return f.wentBack(ctx, had, head)
 }
 
-// headStill reports whether the event at position at is still the one
-// handed out there (lastID, if known): it reads that event alone.
-//
-// It needs the event's id alone, but reads the whole event, up to a chunk's
-// bytes (1 MiB): the tail (eventstore.LogTail) reads events, not ids, and
-// the feed finds nothing in a store by a type assertion (STYLE.md). It
-// runs only after a page that held the head's event alone (an event of a
-// chunk's bytes) and found more, so it is rare; the cost that is not rare
-// is poll's own, which reads the head's event with every page (an idle
-// subscriber under a 1 MiB head event costs a MiB a poll). Reading ids
-// alone takes a new method of LogTail's (the id of the event at a
-// position), written in each store: a change of the stores, not of the feed.
-func (f *Feed) headStill(ctx context.Context, at int64) (bool, error) {
-	page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: at - 1, Limit: 1})
-	if err != nil {
-		return false, err
+// checkHead checks that the event at had, the head, is still the one
+// handed out there (lastID), by its id alone (LogTail.IDAt), and reports
+// whether the log went back, which it has then handled (wentBack). Where
+// the head's event was never read (rebase found none there), the one there
+// now is taken for it, and none there is headGone's to tell.
+func (f *Feed) checkHead(ctx context.Context, had int64) (bool, error) {
+	if had == 0 {
+		return false, nil
 	}
-	for e, err := range page.Events {
-		if err != nil {
-			return false, err
-		}
-		return e.Position == at && (f.lastID == uuid.Nil || e.ID == f.lastID), nil
+	id, err := f.tail.IDAt(ctx, had)
+	switch {
+	case err != nil:
+		return false, err
+	case f.lastID == uuid.Nil && id != uuid.Nil:
+		f.lastID = id
+		return false, nil
+	case f.lastID == uuid.Nil:
+		// Never read, and not there: a row removed by hand, or a log
+		// that went back and grew past it.
+		return f.headGone(ctx, had)
+	case id != f.lastID:
+		return true, f.headMoved(ctx, had)
 	}
 	return false, nil
 }
@@ -626,23 +617,18 @@ func (f *Feed) BufferedBytes() int64 { return f.held.Load() }
 
 // poll reads everything after the head and dispatches it.
 //
-// It reads the event at the head too, in the same query: if it is not the
-// one handed out, or the head is gone, the log went back under the feed
-// (wentBack), and nothing of the page is handed out.
-//
-// A page may hold the head's event alone and say more follow (an event of a
-// read chunk's bytes, 1 MiB, ends a page): the next read then begins after
-// the head, its event checked. Read from the head again, it was the same
-// page for ever, and the feed handed out nothing more.
+// After each read it checks that the event at the head is still the one
+// handed out, by its id alone (checkHead): if it is not, or is gone, the
+// log went back under the feed (wentBack), and nothing of the page is
+// handed out. Checked after the read, not before: a log that went back and
+// grew past the head between a check and the read would be taken for the
+// one handed out. It read the head's event with each page, data and all,
+// until the check by id: an idle subscriber under an event of 1 MiB at the
+// head cost a MiB a poll.
 func (f *Feed) poll(ctx context.Context) error {
-	headChecked := false // in this poll, at the head it is at now
 	for {
 		after := f.head.Load()
-		from := max(after-1, 0)
-		if headChecked {
-			from = after
-		}
-		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: from, Limit: f.opts.PageSize + 1})
+		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: f.opts.PageSize})
 		if err != nil {
 			return err
 		}
@@ -652,28 +638,9 @@ func (f *Feed) poll(ctx context.Context) error {
 		var events []*eventstore.Event
 		var size int64
 		read, more := max(page.Last, after), page.More
-		checked := after == 0 || headChecked // the event at the head is still the one handed out
-		pastHead := headChecked && after > 0 // read after the head's event, not with it
-		headChecked = false
 		for e, err := range page.Events {
 			if err != nil {
 				return err
-			}
-			if !checked {
-				checked = true
-				if e.Position == after && (f.lastID == uuid.Nil || e.ID == f.lastID) {
-					f.lastID = e.ID
-					continue
-				}
-				if e.Position == after || f.lastID != uuid.Nil {
-					return f.headMoved(ctx, after)
-				}
-				// The head's event was never read (rebase), and is not
-				// there: a row removed by hand, or a log that went back
-				// and grew past it; headGone tells.
-				if gone, err := f.headGone(ctx, after); gone || err != nil {
-					return err
-				}
 			}
 			events = append(events, &e)
 			f.noteSize(&e)
@@ -682,26 +649,8 @@ func (f *Feed) poll(ctx context.Context) error {
 				break
 			}
 		}
-		if !checked {
-			// Nothing at the head, nor after it.
-			if f.lastID != uuid.Nil {
-				return f.headMoved(ctx, after)
-			}
-			if gone, err := f.headGone(ctx, after); gone || err != nil {
-				return err
-			}
-		}
-		if pastHead && len(events) > 0 {
-			// Read past the head's event, checked by the read before: a log
-			// that went back and grew past the head between the two would
-			// be taken for the one handed out. Checked after this read, the
-			// head's event says whether it is still the same log.
-			if still, err := f.headStill(ctx, after); err != nil || !still {
-				if err != nil {
-					return err
-				}
-				return f.headMoved(ctx, after)
-			}
+		if wentBack, err := f.checkHead(ctx, after); wentBack || err != nil {
+			return err
 		}
 		last, gap := f.contiguous(events, after, read)
 		if gap {
@@ -724,7 +673,6 @@ func (f *Feed) poll(ctx context.Context) error {
 		if !more {
 			return nil
 		}
-		headChecked = checked && len(events) == 0 // the head's event alone: read on after it
 	}
 }
 

@@ -402,9 +402,10 @@ type countingReader struct {
 	// of history, and the tailer's polls (tails counts those alone).
 	reads atomic.Int64
 	tails atomic.Int64
-	// heads counts the tailer's reads of one event alone: the one at the
-	// head, which it reads when it follows the head with no subscription
-	// open (not counted in reads).
+	// heads counts the tailer's reads of the event at the head: by its id
+	// alone (IDAt), which it reads when it follows the head with no
+	// subscription open, and after each read of a page (not counted in
+	// reads), or whole (a read of one event).
 	heads atomic.Int64
 }
 
@@ -430,6 +431,11 @@ func (c countingTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOption
 		c.c.tails.Add(1)
 	}
 	return c.LogTail.ReadAll(ctx, opts)
+}
+
+func (c countingTail) IDAt(ctx context.Context, position int64) (uuid.UUID, error) {
+	c.c.heads.Add(1)
+	return c.LogTail.IDAt(ctx, position)
 }
 
 // TestOneTailerReadsTheStoreForEverySubscriber: once caught up, a hundred

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,10 @@ import (
 // everywhere else: a problem saying that the file is damaged and retrying
 // will not help, without Retry-After, on which an EventSource stops. SQLite
 // alone: MySQL has no such error.
+//
+// The damage is in the event the tailer reads next: it checks the event at
+// its head by id alone (LogTail.IDAt), not its data, which it read whole at
+// each poll before (a MiB a poll under an event of 1 MiB).
 func TestASubscriptionOpenedWhileTheFeedFindsTheFileDamagedIs503(t *testing.T) {
 	t.Parallel()
 	k := teststore.SQLite
@@ -37,7 +42,8 @@ func TestASubscriptionOpenedWhileTheFeedFindsTheFileDamagedIs503(t *testing.T) {
 		Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}, {Type: "X", Data: []byte(`{}`)}, {Type: "X", Data: []byte(`{}`)}}}); err != nil {
 		t.Fatal(err)
 	}
-	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	tail := &holdingTail{LogTail: store.Tail(), held: make(chan struct{}, 1), release: make(chan struct{})}
+	feed := fanout.New(holdingStore{store, tail}, fanout.Options{PollInterval: 10 * time.Millisecond})
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	feedDone := make(chan struct{})
 	go func() { feed.Run(feedCtx); close(feedDone) }()
@@ -60,7 +66,7 @@ func TestASubscriptionOpenedWhileTheFeedFindsTheFileDamagedIs503(t *testing.T) {
 		t.Cleanup(func() { resp.Body.Close() })
 		return resp
 	}
-	// A live subscription: the tailer reads the event at its head each poll.
+	// A live subscription: the tailer reads the log after its head each poll.
 	live := subscribe("GET", "/events")
 	p := ssetest.NewParser(bufio.NewReader(live.Body), "")
 	for {
@@ -72,9 +78,27 @@ func TestASubscriptionOpenedWhileTheFeedFindsTheFileDamagedIs503(t *testing.T) {
 			break
 		}
 	}
-	k.Exec(t, store, "UPDATE events SET data = ? WHERE position = 3", `{"rot":true}`)
+	// An event at 4, damaged before the tailer reads it: its next read
+	// waits until the damage is in place.
+	tail.armed.Store(true)
+	select {
+	case <-tail.held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the tailer did not read the log again in 30 s")
+	}
+	if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+		Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	k.Exec(t, store, "UPDATE events SET data = ? WHERE position = 4", `{"rot":true}`)
+	close(tail.release)
 	if _, err := io.Copy(io.Discard, live.Body); err != nil {
 		t.Logf("the live subscription ended with %v", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); feed.Unmendable() == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the feed did not find the damage at 4 in 30 s")
+		}
 	}
 
 	for _, path := range []string{"/events", "/events?after=3", "/streams/" + id.String() + "/events", "/streams/" + id.String() + "/events?from=4"} {
@@ -93,7 +117,7 @@ func TestASubscriptionOpenedWhileTheFeedFindsTheFileDamagedIs503(t *testing.T) {
 	}
 
 	// Mended (the event's bytes as they were stored): served again.
-	k.Exec(t, store, "UPDATE events SET data = ? WHERE position = 3", `{}`)
+	k.Exec(t, store, "UPDATE events SET data = ? WHERE position = 4", `{}`)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		resp := subscribe("GET", "/events?after=3")
 		resp.Body.Close()
@@ -104,4 +128,30 @@ func TestASubscriptionOpenedWhileTheFeedFindsTheFileDamagedIs503(t *testing.T) {
 			t.Fatalf("a subscription once the event was mended: %d; want 200", resp.StatusCode)
 		}
 	}
+}
+
+// holdingStore's tail is tail.
+type holdingStore struct {
+	eventstore.Store
+	tail *holdingTail
+}
+
+func (h holdingStore) Tail() eventstore.LogTail { return h.tail }
+
+// holdingTail's first read of the log once armed sends on held, then waits
+// until release is closed. The tailer is one goroutine: once held has
+// received, none of its reads is in flight.
+type holdingTail struct {
+	eventstore.LogTail
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (h *holdingTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	if h.armed.CompareAndSwap(true, false) {
+		h.held <- struct{}{}
+		<-h.release
+	}
+	return h.LogTail.ReadAll(ctx, opts)
 }

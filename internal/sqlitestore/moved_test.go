@@ -218,6 +218,9 @@ func TestTheLiveFeedsReadsOfADatabaseFileMovedOrOverwrittenFail(t *testing.T) {
 		if n, err := readTail(t.Context(), s); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), want) {
 			t.Errorf("the live feed's ReadAll with %s: %d events, err = %v; want ErrUnavailable saying %q", what, n, err, want)
 		}
+		if id, err := tail.IDAt(t.Context(), 1); !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), want) {
+			t.Errorf("the live feed's IDAt with %s: id %v, err = %v; want ErrUnavailable saying %q", what, id, err, want)
+		}
 	}
 	t.Run("moved aside", func(t *testing.T) {
 		t.Parallel()

@@ -55,6 +55,14 @@ func (t checkedTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions
 	return t.LogTail.ReadAll(ctx, opts)
 }
 
+// IDAt implements eventstore.LogTail.
+func (t checkedTail) IDAt(ctx context.Context, position int64) (uuid.UUID, error) {
+	if err := t.s.checkReading(); err != nil {
+		return uuid.Nil, fmt.Errorf("read the event id at %d: %w", position, err)
+	}
+	return t.LogTail.IDAt(ctx, position)
+}
+
 // Stream implements eventstore.Store.
 func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
 	if err := s.checkReading(); err != nil {

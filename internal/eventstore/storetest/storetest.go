@@ -68,6 +68,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"InvalidAppendIsRefused", testInvalidAppend},
 		{"PollingReaderSeesEveryEventOnceInOrder", testPollingReader},
 		{"TailReadsTheLogAsReadAllDoes", testTailReadsTheLog},
+		{"TailIDAtIsTheIDOfTheEventAtAPosition", testTailIDAt},
 		{"ClosingTwiceIsHarmless", testCloseTwice},
 	}
 	for _, tc := range tests {
@@ -1319,6 +1320,40 @@ func testTailReadsTheLog(t *testing.T, s eventstore.Store) {
 	h2, err2 := tail.Head(ctx(t))
 	if err := errors.Join(err1, err2); err != nil || h1 != 9 || h2 != 9 {
 		t.Errorf("heads: store %d, tail %d (%v); want 9", h1, h2, err)
+	}
+}
+
+// testTailIDAt: the tail's IDAt is the id of the event at a position, as
+// ReadAll reads it, a large event's too, and uuid.Nil where no event is:
+// before the first and after the last.
+func testTailIDAt(t *testing.T, s eventstore.Store) {
+	tail := s.Tail()
+	for _, p := range []int64{0, 1} {
+		if id, err := tail.IDAt(ctx(t), p); err != nil || id != uuid.Nil {
+			t.Errorf("IDAt(%d) of an empty log = %v, %v; want uuid.Nil, no error", p, id, err)
+		}
+	}
+	large := eventstore.NewEvent{Type: "Large", Data: []byte(`"` + strings.Repeat("x", 600_000) + `"`)}
+	for i := range 3 {
+		mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Events: append(batch(i+1), large)})
+	}
+	page, err := s.ReadAll(ctx(t), eventstore.ReadAllOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := collect(t, page.Events)
+	if len(events) != 9 {
+		t.Fatalf("the log holds %d events; want 9", len(events))
+	}
+	for _, e := range events {
+		if id, err := tail.IDAt(ctx(t), e.Position); err != nil || id != e.ID {
+			t.Errorf("IDAt(%d) = %v, %v; want %v, the id ReadAll read there", e.Position, id, err, e.ID)
+		}
+	}
+	for _, p := range []int64{0, 10, 1000} {
+		if id, err := tail.IDAt(ctx(t), p); err != nil || id != uuid.Nil {
+			t.Errorf("IDAt(%d) of a log of 9 events = %v, %v; want uuid.Nil, no error", p, id, err)
+		}
 	}
 }
 
