@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,9 +163,7 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	default:
 		return badRequest("query parameter direction must be forward or backward, got %q", d)
 	}
-	// Of no use to a subscription, but checked as a page's is: the same URL
-	// serves both.
-	if _, err := limitParam(q); err != nil {
+	if err := noLimit(q); err != nil {
 		return err
 	}
 	from, err := intParam(q, "from", 1, 1, 1<<63-1)
@@ -206,6 +205,17 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	}
 	started()
 	return s.serveEvents(w, r, opts, true)
+}
+
+// noLimit refuses limit on a subscription, as direction=backward is: it
+// sends every event as it commits, for as long as it is open. It took
+// limit, checked as a page's, and ignored it: GET /events?limit=5 as a
+// subscription sent everything, for ever.
+func noLimit(q url.Values) error {
+	if q.Has("limit") {
+		return badRequest("a subscription sends every event, for as long as it is open; limit is only for pages: leave it out")
+	}
+	return nil
 }
 
 // startStream is what a subscription of stream id that has seen version seen
@@ -267,6 +277,10 @@ func logAhead(after, head int64, asked string) *aheadError {
 
 // subscribeLog serves GET /events as server-sent events.
 func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts eventstore.ReadAllOptions) error {
+	// readAll has parsed the query strictly, and checked limit as a page's.
+	if err := noLimit(r.URL.Query()); err != nil {
+		return err
+	}
 	sub := &eventstore.SubscribeOptions{After: opts.After, StreamTypes: opts.StreamTypes, EventTypes: opts.EventTypes}
 	asked := "after=" + strconv.FormatInt(opts.After, 10)
 	if last, ok, err := lastEventID(r); err != nil {
