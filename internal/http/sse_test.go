@@ -570,54 +570,92 @@ func TestALiveSubscriberThatSendsBytesIsEnded(t *testing.T) {
 // sends before it closes the connection (up to 1 s), and held its place
 // among the subscribers meanwhile: at the cap, the next client was refused
 // for a subscription that had ended. The place is given back once the last
-// chunk is written.
+// chunk is written. The test holds the drain (the server's reads of the
+// half-closed connection wait for it: drainHeldConn), so that what it sees
+// is the place back while the drain goes on, not a race against its second.
 func TestASubscriberThatSentBytesGivesItsPlaceBackBeforeTheDrain(t *testing.T) {
 	t.Parallel()
-	_, _, srv := liveServer(t, esthttp.Options{Heartbeat: time.Hour, MaxSubscribers: 1})
+	accepted := make(chan *drainHeldConn, 8)
+	_, _, srv := liveServerOn(t, esthttp.Options{Heartbeat: time.Hour, MaxSubscribers: 1},
+		func(l net.Listener) net.Listener { return drainHeldListener{l, accepted} })
 	c, resp, _ := rawSubscribe(t, srv, "HTTP/1.1", 0, nil)
-	time.Sleep(50 * time.Millisecond) // it has taken its connection over by now
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // a byte now and then: the drain lasts its whole second
-		for {
-			if _, err := c.Write([]byte("x")); err != nil {
-				return
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	held := <-accepted // the subscriber's: the first connection made
+	defer held.letDrain()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) //nolint:errcheck
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 		t.Fatalf("the subscriber that sent bytes: its body ended with %v; want its last chunk", err)
 	}
-	// The drain goes on for its whole second (a byte every 50 ms): a
-	// place held through it is refused for that second. Given back with
-	// the last chunk, it is free at once, or within a moment, the time
-	// the server takes from writing that chunk to giving the place back.
-	status := 0
-	for end := time.Now().Add(800 * time.Millisecond); status != http.StatusOK && time.Now().Before(end); {
-		req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
-		req.Header.Set("Accept", "text/event-stream")
-		next, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		status = next.StatusCode
-		if status == http.StatusOK {
-			t.Cleanup(func() { next.Body.Close() })
-		} else {
-			next.Body.Close()
-			time.Sleep(20 * time.Millisecond)
-		}
+	select {
+	case <-held.draining:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the subscription ended for the byte its client sent, but the server never began to drain its connection")
 	}
-	if status != http.StatusOK {
-		t.Fatalf("subscriptions opened in the 800 ms after the other's last chunk came, at a cap of one: status %d; want 200, its place given back before the drain's second", status)
+	// The drain waits for the test: a place held through it is held now.
+	req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	next, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { next.Body.Close() })
+	if next.StatusCode != http.StatusOK {
+		t.Fatalf("a subscription opened while the other's drain went on, at a cap of one: status %d; want 200, the place given back with the last chunk, before the drain", next.StatusCode)
 	}
 }
+
+// drainHeldListener hands out drainHeldConns, each also sent on accepted.
+type drainHeldListener struct {
+	net.Listener
+	accepted chan<- *drainHeldConn
+}
+
+func (l drainHeldListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	h := &drainHeldConn{TCPConn: tc, draining: make(chan struct{}), release: make(chan struct{})}
+	select {
+	case l.accepted <- h:
+	default:
+	}
+	return h, nil
+}
+
+// drainHeldConn is a TCP connection whose reads, once the server has
+// closed its sending side (CloseWrite: the drain begins; draining is then
+// closed), wait until letDrain.
+type drainHeldConn struct {
+	*net.TCPConn
+	draining, release chan struct{}
+	half              sync.Once
+	let               sync.Once
+}
+
+func (c *drainHeldConn) CloseWrite() error {
+	err := c.TCPConn.CloseWrite()
+	c.half.Do(func() { close(c.draining) })
+	return err
+}
+
+func (c *drainHeldConn) Read(b []byte) (int, error) {
+	select {
+	case <-c.draining:
+		<-c.release
+	default:
+	}
+	return c.TCPConn.Read(b)
+}
+
+// letDrain lets the drain's reads go on.
+func (c *drainHeldConn) letDrain() { c.let.Do(func() { close(c.release) }) }
 
 // TestASubscriptionWithARequestPipelinedBehindItIsEnded: a request sent
 // in the same write as the subscription's (pipelined) sits in net/http's
