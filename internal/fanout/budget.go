@@ -169,6 +169,13 @@ func (b *budget) waiting() bool {
 	return len(b.queue) > 0
 }
 
+// queued reports how many reservations wait for their turn.
+func (b *budget) queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
 // held reports the bytes reserved now.
 func (b *budget) held() int64 {
 	b.mu.Lock()

@@ -15,12 +15,8 @@ func SetCatchUpTurn(f *Feed, d time.Duration) { f.turn = d }
 func SetClock(f *Feed, now func() time.Time) { f.now = now }
 
 // CatchUpQueued reports how many subscriptions wait for a place in the
-// catch-up budget.
-func CatchUpQueued(f *Feed) int {
-	f.catchUp.mu.Lock()
-	defer f.catchUp.mu.Unlock()
-	return len(f.catchUp.queue)
-}
+// catch-up budget (Feed.CatchUpWaiting).
+func CatchUpQueued(f *Feed) int { return f.CatchUpWaiting() }
 
 // Head reports the last position the feed has handed out, or followed with
 // no subscription open.

@@ -304,6 +304,11 @@ func (f *Feed) Notify() {
 // if that is larger).
 func (f *Feed) CatchUpBytes() int64 { return f.catchUp.held() }
 
+// CatchUpWaiting reports how many subscriptions wait for a place in the
+// catch-up budget: more than none once the budget is full (CatchUpBytes),
+// or the first of them needs more than is free.
+func (f *Feed) CatchUpWaiting() int { return f.catchUp.queued() }
+
 // Subscribers reports how many subscriptions are open.
 func (f *Feed) Subscribers() int { return int(f.open.Load()) }
 
