@@ -190,6 +190,10 @@ type Store interface {
 	ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) (StreamPage, error)
 	// Event returns one event of a stream by version, or ErrEventNotFound.
 	Event(ctx context.Context, streamID uuid.UUID, version int64) (Event, error)
+	// EventPosition returns the log position of one event of a stream by
+	// version, without reading its data, or ErrEventNotFound: where a
+	// subscription of the stream from the next version starts.
+	EventPosition(ctx context.Context, streamID uuid.UUID, version int64) (int64, error)
 	// ReadAll returns a page of the global log in position order.
 	ReadAll(ctx context.Context, opts ReadAllOptions) (LogPage, error)
 	// ListStreams returns a page of streams.

@@ -1006,9 +1006,9 @@ func (s *readSpy) Head(ctx context.Context) (int64, error) {
 	return s.Store.Head(ctx)
 }
 
-func (s *readSpy) Event(ctx context.Context, id uuid.UUID, version int64) (eventstore.Event, error) {
+func (s *readSpy) EventPosition(ctx context.Context, id uuid.UUID, version int64) (int64, error) {
 	s.spy(ctx)
-	return s.Store.Event(ctx, id, version)
+	return s.Store.EventPosition(ctx, id, version)
 }
 
 func (s *readSpy) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {

@@ -87,3 +87,64 @@ func TestAnIdleFeedReadsNoEventDataUnderALargeHeadEvent(t *testing.T) {
 		waitFor(t, 30*time.Second, "the event after the large one to be delivered", func() bool { return c.count() == 2 })
 	})
 }
+
+// storeBytesCounting counts the data and metadata of the events the
+// subscriptions' reads of the store (not the tailer's) hand them.
+type storeBytesCounting struct {
+	eventstore.Store
+	bytes *atomic.Int64
+}
+
+func (s storeBytesCounting) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	page, err := s.Store.ReadAll(ctx, opts)
+	if err != nil {
+		return page, err
+	}
+	events := page.Events
+	page.Events = func(yield func(eventstore.Event, error) bool) {
+		for e, err := range events {
+			s.bytes.Add(int64(len(e.Data) + len(e.Metadata)))
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+	return page, nil
+}
+
+func (s storeBytesCounting) Event(ctx context.Context, id uuid.UUID, version int64) (eventstore.Event, error) {
+	e, err := s.Store.Event(ctx, id, version)
+	s.bytes.Add(int64(len(e.Data) + len(e.Metadata)))
+	return e, err
+}
+
+// TestAStreamSubscriptionFromAVersionDoesNotReadTheEventBeforeIt: a
+// subscription of a stream from version n starts after the event before n,
+// whose position it needs alone; it read that event whole, a MiB for an
+// event of 1 MiB, at each start (an EventSource reconnecting with
+// Last-Event-ID does so every time). It reads its position alone
+// (Store.EventPosition), and still delivers from n, not before. On both
+// stores.
+func TestAStreamSubscriptionFromAVersionDoesNotReadTheEventBeforeIt(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		id := uuid.New()
+		big := eventstore.NewEvent{Type: "Big", Data: []byte(`"` + strings.Repeat("x", 1<<20-2) + `"`)}
+		small := eventstore.NewEvent{Type: "Small", Data: []byte(`{}`)}
+		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: id, StreamType: "big", Events: []eventstore.NewEvent{big, small}}); err != nil {
+			t.Fatal(err)
+		}
+		read := &atomic.Int64{}
+		f := runFeed(t, storeBytesCounting{store, read}, fanout.Options{PollInterval: 10 * time.Millisecond})
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: id, FromVersion: 2}, 0)
+		waitFor(t, 30*time.Second, "the subscription from version 2 to catch up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
+		evs, _, _, _ := c.snapshot()
+		if len(evs) != 1 || evs[0].Version != 2 {
+			t.Fatalf("the subscription from version 2 delivered %d events (%v); want version 2 alone", len(evs), ids(evs))
+		}
+		if n := read.Load(); n != int64(len(small.Data)) {
+			t.Errorf("the subscription from version 2 read %d bytes of events from the store; want %d, version 2's alone: the event of 1 MiB before it is not delivered", n, len(small.Data))
+		}
+	})
+}

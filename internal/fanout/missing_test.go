@@ -45,11 +45,11 @@ func (d droppingStore) Head(ctx context.Context) (int64, error) {
 	return d.Store.Head(ctx)
 }
 
-func (d droppingStore) Event(ctx context.Context, id uuid.UUID, version int64) (eventstore.Event, error) {
+func (d droppingStore) EventPosition(ctx context.Context, id uuid.UUID, version int64) (int64, error) {
 	if err := d.err(); err != nil {
-		return eventstore.Event{}, err
+		return 0, err
 	}
-	return d.Store.Event(ctx, id, version)
+	return d.Store.EventPosition(ctx, id, version)
 }
 
 func (d droppingStore) Tail() eventstore.LogTail { return droppingTail{d.Store.Tail(), d} }

@@ -69,6 +69,8 @@ func TestReadsAndAppendsOfADatabaseFileMovedAwayAre503sAndMakeNoNewFile(t *testi
 			moved("ReadStream", err)
 			_, err = s.Event(t.Context(), stream, 1)
 			moved("Event", err)
+			_, err = s.EventPosition(t.Context(), stream, 1)
+			moved("EventPosition", err)
 			_, err = s.ListStreams(t.Context(), eventstore.ListStreamsOptions{Limit: 10})
 			moved("ListStreams", err)
 			_, err = s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",

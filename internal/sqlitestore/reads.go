@@ -87,6 +87,14 @@ func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	return s.Store.Event(ctx, streamID, version)
 }
 
+// EventPosition implements eventstore.Store.
+func (s *Store) EventPosition(ctx context.Context, streamID uuid.UUID, version int64) (int64, error) {
+	if err := s.checkReading(); err != nil {
+		return 0, fmt.Errorf("read the position of event %d of stream %s: %w", version, streamID, err)
+	}
+	return s.Store.EventPosition(ctx, streamID, version)
+}
+
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	if err := s.checkReading(); err != nil {

@@ -380,6 +380,28 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	return e, nil
 }
 
+// EventPosition implements eventstore.Store: Event's position alone, its
+// data not read (a stream subscription from a version starts after the
+// event before it: read whole, an event of 1 MiB cost a MiB at each start).
+func (s reader) EventPosition(ctx context.Context, streamID uuid.UUID, version int64) (int64, error) {
+	s.m.Statement("read_event_position")
+	qctx, cancel := s.bound(ctx)
+	var position int64
+	err := s.db.QueryRowContext(qctx,
+		"SELECT position FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version).Scan(&position)
+	cancel()
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the position of event %d of stream %s: %w", version, streamID, s.translate(err))
+	}
+	if err := s.durable(ctx, position); err != nil {
+		return 0, fmt.Errorf("read the position of event %d of stream %s: %w", version, streamID, err)
+	}
+	return position, nil
+}
+
 // ReadAll implements eventstore.Store. It first finds the page's positions
 // (limit+1 of them, to know whether more remain), then streams the events up
 // to the last of them. Positions are assigned in commit order, so no event can

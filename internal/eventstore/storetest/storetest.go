@@ -63,6 +63,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"DataComesBackByteForByte", testByteIdentical},
 		{"ReadStreamPagesForwardAndBackward", testReadStreamPaging},
 		{"EventByVersion", testEventByVersion},
+		{"EventPositionByVersion", testEventPositionByVersion},
 		{"ReadAllInPositionOrderWithFilters", testReadAll},
 		{"ListStreamsPagesAndFilters", testListStreams},
 		{"InvalidAppendIsRefused", testInvalidAppend},
@@ -651,6 +652,32 @@ func testEventByVersion(t *testing.T, s eventstore.Store) {
 	}
 	if _, err := s.Event(ctx(t), uuid.New(), 1); !errors.Is(err, eventstore.ErrEventNotFound) {
 		t.Errorf("Event of an unknown stream: err = %v, want ErrEventNotFound", err)
+	}
+}
+
+// testEventPositionByVersion: EventPosition is the position of the event
+// Event reads, a large one's too, and ErrEventNotFound where Event says so.
+func testEventPositionByVersion(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(2)}) // positions not versions
+	large := eventstore.NewEvent{Type: "Large", Data: []byte(`"` + strings.Repeat("x", 600_000) + `"`)}
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: append(batch(2), large)})
+	for v := int64(1); v <= 3; v++ {
+		e, err := s.Event(ctx(t), id, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.EventPosition(ctx(t), id, v); err != nil || p != e.Position {
+			t.Errorf("EventPosition(%d) = %d, %v; want %d, the position of the event Event reads", v, p, err, e.Position)
+		}
+	}
+	for _, v := range []int64{0, 4, -1} {
+		if _, err := s.EventPosition(ctx(t), id, v); !errors.Is(err, eventstore.ErrEventNotFound) {
+			t.Errorf("EventPosition(%d) err = %v, want ErrEventNotFound", v, err)
+		}
+	}
+	if _, err := s.EventPosition(ctx(t), uuid.New(), 1); !errors.Is(err, eventstore.ErrEventNotFound) {
+		t.Errorf("EventPosition of an unknown stream: err = %v, want ErrEventNotFound", err)
 	}
 }
 
