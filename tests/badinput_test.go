@@ -392,9 +392,9 @@ func TestBadInputIsRefusedWithAProblemThatSaysWhatIsWrong(t *testing.T) {
 				header: []string{"Accept", "text/event-stream", "Last-Event-ID", "\u00a01"}},
 			{name: "Last-Event-ID sent twice", method: http.MethodGet, path: "/events", hint: "one Last-Event-ID",
 				header: []string{"Accept", "text/event-stream", "Last-Event-ID", "1", "Last-Event-ID", "3"}},
-			// A subscription's parameters are checked as a page's, on a
-			// stream as on the log (a hostile review found a stream's
-			// subscription took any limit).
+			// A subscription's parameters are checked, on a stream as on
+			// the log (a hostile review found a stream's subscription took
+			// any limit; limit is now refused on a subscription).
 			{name: "stream subscription limit=abc", method: http.MethodGet, path: streamEvents + "?limit=abc", hint: "limit",
 				header: []string{"Accept", "text/event-stream"}},
 			{name: "stream subscription limit=0", method: http.MethodGet, path: streamEvents + "?limit=0", hint: "limit",

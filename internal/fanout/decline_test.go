@@ -163,12 +163,6 @@ func (h *hostile) run(ctx context.Context) {
 	}
 }
 
-func (h *hostile) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.got)
-}
-
 // received waits for h to receive n events and to rest (fanout.Rest) at
 // last, the log's last position, or to end: anything more it would get of
 // the log (a repeat) it has got by then. It fails the test with the error

@@ -42,9 +42,8 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 }
 
 // streamParams are the query parameters of a stream's events, pages and
-// subscriptions alike (a subscription refuses direction=backward and has no
-// use for limit, but takes them, checked as a page's, as the same URL serves
-// both).
+// subscriptions alike, as the same URL serves both (a subscription refuses
+// direction=backward and limit, which only shape pages).
 var streamParams = []string{"from", "limit", "direction"}
 
 func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
