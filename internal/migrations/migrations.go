@@ -289,7 +289,7 @@ func (h session) attrs() []any {
 	a := []any{"holder_connection_id", h.id}
 	if h.shown {
 		a = append(a, "holder_user", h.user, "holder_host", h.host, "holder_command", h.command, "holder_state", h.state,
-			"holder_seconds", h.seconds, "holder_statement", h.statement)
+			"holder_for", time.Duration(h.seconds)*time.Second, "holder_statement", h.statement)
 	}
 	return a
 }

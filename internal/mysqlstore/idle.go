@@ -282,8 +282,8 @@ func (h holder) String() string {
 
 func (h holder) attrs() []any {
 	return []any{"holder_connection_id", h.id, "holder_user", h.user, "holder_host", h.host, "holder_command", h.command,
-		"holder_state", h.state, "holder_seconds", h.idle, "holder_statement", h.statement,
-		"holder_transaction_seconds", h.open, "holder_rows_locked", h.rowsLocked}
+		"holder_state", h.state, "holder_for", time.Duration(h.idle) * time.Second, "holder_statement", h.statement,
+		"holder_transaction_open_for", time.Duration(h.open) * time.Second, "holder_rows_locked", h.rowsLocked}
 }
 
 // serverWaits are the PROCESSLIST states of a session that waits for a lock
