@@ -31,9 +31,10 @@ func TestConnectionBoundsLeaveRoomForTheFilesTheServerNeeds(t *testing.T) {
 		{"per client set", 0, 300, 1024, true, 864, 300, false},
 		{"per client past the whole: the whole", 100, 300, 1024, true, 100, 100, false},
 	} {
+		tt := tt
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &testlog.Buffer{}
-			cfg := config.Config{MaxConnections: tt.set, MaxConnectionsPerClient: tt.setPerClient, MySQLMaxConns: 16}
+			cfg := config.Config{MaxConnections: tt.set, MaxConnectionsPerClient: tt.setPerClient, MySQLMaxConns: 16, MySQLDSN: "app@tcp(db:3306)/tributary"}
 			gotMax, gotClient := connectionBounds(cfg, tt.limit, tt.limited, slog.New(slog.NewJSONHandler(logs, nil)))
 			if gotMax != tt.wantMax || gotClient != tt.wantClient {
 				t.Errorf("bounds %d and %d per client; expected %d and %d", gotMax, gotClient, tt.wantMax, tt.wantClient)
@@ -48,5 +49,32 @@ func TestConnectionBoundsLeaveRoomForTheFilesTheServerNeeds(t *testing.T) {
 				t.Errorf("the warning does not say how to raise the limit (ulimit -n). The log: %s", logs.String())
 			}
 		})
+	}
+}
+
+// TestTheEmbeddedStoreSetsAsideItsOwnFilesNotMySQLsPools: on the embedded
+// store the files set aside for the database were counted as twice
+// TRIBUTARY_MYSQL_MAX_CONNS, pools that do not exist there: `ulimit -n 200`
+// with TRIBUTARY_MAX_CONNECTIONS=100 warned of room for 40 (retest). It
+// sets aside its readers' and writer's files instead.
+func TestTheEmbeddedStoreSetsAsideItsOwnFilesNotMySQLsPools(t *testing.T) {
+	logs := &testlog.Buffer{}
+	cfg := config.Config{MaxConnections: 100, MySQLMaxConns: 16}
+	gotMax, _ := connectionBounds(cfg, 250, true, slog.New(slog.NewJSONHandler(logs, nil)))
+	if gotMax != 100 || strings.Contains(logs.String(), "open-file limit") {
+		t.Errorf("the embedded store, ulimit -n 250, 100 connections set: bound %d; log %s; want 100 and no warning (128 and its own files set aside leave room for more)", gotMax, logs.String())
+	}
+}
+
+// TestAPerClientConnectionLimitAboveTheWholeIsWarnedOf: a
+// TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT above the connections the server
+// holds in all is lowered to them, and was without a word (retest), where
+// every other setting not in force is warned of at start-up.
+func TestAPerClientConnectionLimitAboveTheWholeIsWarnedOf(t *testing.T) {
+	logs := &testlog.Buffer{}
+	cfg := config.Config{MaxConnections: 100, MaxConnectionsPerClient: 500, MySQLMaxConns: 16}
+	_, perClient := connectionBounds(cfg, 0, false, slog.New(slog.NewJSONHandler(logs, nil)))
+	if perClient != 100 || !strings.Contains(logs.String(), config.Var("MaxConnectionsPerClient")) || !strings.Contains(logs.String(), "lowered") {
+		t.Errorf("500 connections per client of 100: %d per client; log %s; want 100 and a warning naming %s, lowered", perClient, logs.String(), config.Var("MaxConnectionsPerClient"))
 	}
 }

@@ -495,7 +495,14 @@ const (
 // whatever the bound. limit is the open-file limit, if limited.
 func connectionBounds(cfg config.Config, limit uint64, limited bool, log *slog.Logger) (maxConns, perClient int) {
 	room := defaultMaxConnections
+	// Files set aside: 128 for the server itself, and the database's: two
+	// for each of MySQL's read pool (a connection and its slack), or the
+	// embedded store's readers' and writer's (a database file and its WAL
+	// each).
 	reserve := uint64(128 + 2*cfg.MySQLMaxConns)
+	if cfg.MySQLDSN == "" {
+		reserve = uint64(128 + 2*(sqlitestore.DefaultMaxReaders+1))
+	}
 	if limited {
 		room = int(min(uint64(defaultMaxConnections), max(limit, reserve+minConnections)-reserve))
 	}
@@ -508,8 +515,7 @@ func connectionBounds(cfg config.Config, limit uint64, limited bool, log *slog.L
 		// The default at its floor, or any bound: the files set aside
 		// are not there, and accept fails with "too many open files"
 		// before a bound is reached.
-		log.Warn("the open-file limit is too low for the files the server sets aside for itself and its database (128 and twice "+config.Var("MySQLMaxConns")+
-			") and "+fmt.Sprint(minConnections)+" connections: accept may fail (too many open files) and clients wait; raise the limit (ulimit -n, LimitNOFILE, --ulimit nofile)",
+		log.Warn("the open-file limit is too low for the files the server sets aside for itself and its database (128, and two for each of the database's connections) and "+fmt.Sprint(minConnections)+" connections: accept may fail (too many open files) and clients wait; raise the limit (ulimit -n, LimitNOFILE, --ulimit nofile)",
 			"open_file_limit", limit, "set_aside", reserve, "max_connections", maxConns)
 	case limited && maxConns > room:
 		log.Warn("the open-file limit leaves room for fewer connections than "+config.Var("MaxConnections")+" allows: past it, new connections wait to be accepted; raise the limit (ulimit -n, LimitNOFILE, --ulimit nofile) or lower the setting",
@@ -518,6 +524,9 @@ func connectionBounds(cfg config.Config, limit uint64, limited bool, log *slog.L
 	perClient = cfg.MaxConnectionsPerClient
 	if perClient == 0 {
 		perClient = max(1, maxConns/2)
+	} else if perClient > maxConns {
+		log.Warn(config.Var("MaxConnectionsPerClient")+" is above the connections the server holds in all: it is lowered to them",
+			"max_connections_per_client", perClient, "max_connections", maxConns)
 	}
 	return maxConns, min(perClient, maxConns)
 }

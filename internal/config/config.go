@@ -136,6 +136,12 @@ func Load() (Config, error) {
 		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is above %s: it is lowered to %d, what all clients together may send",
 			Var("MaxClientBytesInFlight"), perClient, Var("MaxBodyBytesInFlight"), c.MaxBodyBytesInFlight))
 	}
+	// A client's share of the subscribers above all of them is no bound:
+	// one client may hold every place.
+	if c.MaxSubscribersPerClient > c.MaxSubscribers && given("MaxSubscribersPerClient") {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is above %s (%d): it bounds nothing, and one client may hold every subscription",
+			Var("MaxSubscribersPerClient"), c.MaxSubscribersPerClient, Var("MaxSubscribers"), c.MaxSubscribers))
+	}
 	// The HTTP server raises the stall timeout to two heartbeats: a
 	// subscriber that takes every keep-alive is not cut between two.
 	if c.SubscriberStallTimeout < 2*c.Heartbeat && given("SubscriberStallTimeout") {

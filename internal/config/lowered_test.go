@@ -137,3 +137,25 @@ func TestAStallTimeoutGivenBelowTwoHeartbeatsIsWarnedOf(t *testing.T) {
 		})
 	}
 }
+
+// TestAPerClientSubscriberLimitAboveTheWholeIsWarnedOf: a client's share of
+// the subscriptions set above all of them bounds nothing, and said nothing
+// (retest), where the other settings not in force are warned of.
+func TestAPerClientSubscriberLimitAboveTheWholeIsWarnedOf(t *testing.T) {
+	clearTributaryEnv(t)
+	t.Setenv("TRIBUTARY_MAX_SUBSCRIBERS", "10")
+	t.Setenv("TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT", "50")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Warnings(); len(got) != 1 || !strings.Contains(got[0], "TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT (50)") || !strings.Contains(got[0], "bounds nothing") {
+		t.Errorf("50 subscriptions per client of 10: warned %q; want one warning naming the setting and that it bounds nothing", got)
+	}
+	clearTributaryEnv(t)
+	t.Setenv("TRIBUTARY_MAX_SUBSCRIBERS", "10")
+	t.Setenv("TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT", "10")
+	if c, err := Load(); err != nil || len(c.Warnings()) != 0 {
+		t.Errorf("10 subscriptions per client of 10: %v, warned %q; want no warning", err, c.Warnings())
+	}
+}
