@@ -16,6 +16,14 @@ const headAndLast = "SELECT h.position, COALESCE((SELECT MAX(e.position) FROM ev
 // mendHeadRepair is the repair of a log head behind its events.
 const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
 
+// errHeadRowMissing is headBehind's error where log_head has no row: the
+// words of an append that finds it missing (sqlstore), and the mend.
+var errHeadRowMissing = fmt.Errorf("%w: the log's head row (log_head, id 1) is missing: the database file was changed by hand, "+
+	"or is being restored; put the row back with sqlite3 %s %q, or restore the whole file from one backup", eventstore.ErrUnavailable, FileName, mendHeadRow)
+
+// mendHeadRow makes the log's head row again, at the last event.
+const mendHeadRow = "INSERT INTO log_head (id, position, recorded_at) SELECT 1, COALESCE(MAX(position), 0), MAX(recorded_at) FROM events"
+
 // Append implements eventstore.Store (sqlstore's Append). An append that
 // failed on a position or stream version taken, still on the writer's
 // fresh read, has the store look whether the log's head is behind its
@@ -35,8 +43,10 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 
 // headBehind returns an error wrapping eventstore.ErrDamaged and
 // ErrHeadBehind (and ErrUnavailable) if the log's head is behind the last
-// position in events, saying how to mend it; nil if it is not, or the
-// head's row is missing; the read's error if it fails. A head behind its
+// position in events, saying how to mend it; nil if it is not;
+// errHeadRowMissing (unavailable) if the head's row is missing (deleted in
+// the sqlite3 shell, a hand restore part way: every append fails, so
+// /readyz must too); the read's error if it fails. A head behind its
 // events (log_head edited by hand in the sqlite3 shell, or the tables
 // restored from backups taken apart) makes every append fail on a position
 // taken, and no retry, nor a restart, mends it. It is logged once at ERROR,
@@ -46,7 +56,7 @@ func (s *Store) headBehind(ctx context.Context) error {
 	err := s.feed.QueryRowContext(ctx, headAndLast).Scan(&head, &last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil
+		return fmt.Errorf("%w (%w)", errHeadRowMissing, err)
 	case err != nil:
 		return s.translate(err)
 	case head >= last:

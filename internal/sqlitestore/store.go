@@ -443,8 +443,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.missingTable(ctx, nil); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	// Only the damage: a schema not migrated yet has no log_head to read.
-	if err := s.headBehind(ctx); errors.Is(err, eventstore.ErrDamaged) {
+	// Only the damage, or the head's row missing (every append fails): a
+	// schema not migrated yet has no log_head to read.
+	if err := s.headBehind(ctx); errors.Is(err, eventstore.ErrDamaged) || errors.Is(err, errHeadRowMissing) {
 		return fmt.Errorf("ping: %w", err)
 	} else if err == nil {
 		s.behindSaid.Store(false)
