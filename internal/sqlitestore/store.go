@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -468,10 +469,27 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.ApplySQLite(ctx, s.writes, s.log); err != nil {
 		return err
 	}
-	// The columns the store's statements use, for missingTable.
-	if columns, err := s.readColumns(ctx); err == nil {
-		s.columns.Store(&columns)
+	// Every step is recorded now, but a table or column dropped while the
+	// server was stopped is not made again: the store would start, ready,
+	// and fail every read and append of it with "no such column", a 500.
+	// It is refused, as on MySQL: no retry mends it, and a start that fails
+	// naming it is what an operator sees first (a running instance's 503s
+	// are for what goes while it serves).
+	want, err := schemaColumns()
+	if err != nil {
+		return fmt.Errorf("read the schema the migrations make: %w", err)
 	}
+	now, err := s.readColumns(ctx)
+	if err != nil {
+		return fmt.Errorf("read the schema of %s: %w", s.path, s.translate(err))
+	}
+	if missing := lacking(want, now); len(missing) > 0 {
+		return fmt.Errorf("the database file %s lacks %s, though its %s records every migration as applied: was it dropped "+
+			"(in an sqlite3 shell, while the server was stopped)? every read and append of it would fail; restore the file from a backup "+
+			"(a start, or `api migrate`, does not make it again)", s.path, strings.Join(missing, ", "), migrations.VersionTable)
+	}
+	// The columns the store's statements use, for missingTable.
+	s.columns.Store(&want)
 	if s.shm != nil {
 		s.findHeadPage(ctx)
 	}
@@ -770,10 +788,50 @@ func (s *Store) missingTable(ctx context.Context, cause error) error {
 	return nil
 }
 
+// schemaColumns returns the columns of each of the store's tables as the
+// migrations make them, read once from an in-memory database they migrate:
+// what a file whose migrations are all recorded must have.
+var schemaColumns = sync.OnceValues(func() (map[string][]string, error) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // each connection to :memory: is a database of its own
+	ctx := context.Background()
+	if err := migrations.ApplySQLite(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		return nil, err
+	}
+	return columnsOf(ctx, db)
+})
+
+// lacking returns what of want (the store's tables and their columns) now
+// lacks: "the table t" for a table, "t.c" for a column of a table there.
+func lacking(want, now map[string][]string) []string {
+	var missing []string
+	for _, table := range storeTables {
+		if _, ok := now[table]; !ok {
+			missing = append(missing, "the table "+table)
+			continue
+		}
+		for _, column := range want[table] {
+			if !slices.Contains(now[table], column) {
+				missing = append(missing, table+"."+column)
+			}
+		}
+	}
+	return missing
+}
+
 // readColumns returns the columns of each of the store's tables that the
 // database file's schema holds.
 func (s *Store) readColumns(ctx context.Context) (map[string][]string, error) {
-	rows, err := s.reads.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
+	return columnsOf(ctx, s.reads)
+}
+
+// columnsOf returns the columns of each of the store's tables in db.
+func columnsOf(ctx context.Context, db *sql.DB) (map[string][]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
 		WHERE m.type = 'table' AND m.name IN ('events', 'streams', 'log_head')`)
 	if err != nil {
 		return nil, err

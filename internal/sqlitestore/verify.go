@@ -3,7 +3,10 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/migrations"
 )
 
 // Verification is what Verify found.
@@ -20,13 +23,17 @@ type Verification struct {
 
 // Verify checks the whole database file: every page, with PRAGMA
 // quick_check, and every event against its checksum. It returns an error
-// saying the file is damaged if a page is, and the context's error if that
-// ends first. Otherwise it rewrites the file that remembers the events
+// saying the file is damaged if a page is, one saying it cannot check the
+// events where events has no checksum column (checkSummed), and the
+// context's error if that ends first. Otherwise it rewrites the file that remembers the events
 // found damaged (DamagedFileName) with those it found, or removes it if it
 // found none, and reports them; with one found, the store is not ready.
 func (s *Store) Verify(ctx context.Context) (Verification, error) {
 	start := time.Now()
 	if err := s.quickCheck(ctx); err != nil {
+		return Verification{}, err
+	}
+	if err := s.checkSummed(ctx); err != nil {
 		return Verification{}, err
 	}
 	bad, checked, err := s.damagedEvents(ctx, "1")
@@ -50,4 +57,37 @@ func (s *Store) Verify(ctx context.Context) (Verification, error) {
 		s.foundDamage(fmt.Errorf("the event at position %d%s does not match its checksum", bad[0], others(len(bad)-1)))
 	}
 	return Verification{Events: checked, Damaged: bad, Duration: time.Since(start)}, nil
+}
+
+// checksumMigration is the migration that adds events.checksum
+// (00012_add_events_checksum.sql).
+const checksumMigration = 12
+
+// checkSummed returns an error saying the events cannot be checked, and
+// why, where the file's events table has no checksum column: Verify would
+// otherwise find every event as written with nothing to check it against.
+// Its migration recorded, the column was dropped (restore the file); not,
+// the file's schema is older than the checksums (migrate it first).
+func (s *Store) checkSummed(ctx context.Context) error {
+	columns, err := s.readColumns(ctx)
+	if err != nil {
+		return fmt.Errorf("read the schema of %s: %w", s.path, translate(err))
+	}
+	if slices.Contains(columns["events"], "checksum") {
+		return nil
+	}
+	var version int64
+	err = s.reads.QueryRowContext(ctx, "SELECT COALESCE(MAX(version_id), 0) FROM "+migrations.VersionTable+" WHERE is_applied").Scan(&version)
+	if err != nil {
+		return fmt.Errorf("cannot check the events of %s: its events table has no checksum column, and its %s cannot be read (%w)",
+			s.path, migrations.VersionTable, translate(err))
+	}
+	if version < checksumMigration {
+		return fmt.Errorf("cannot check the events of %s: its schema (version %d) is older than the events' checksums (version %d): "+
+			"start the server on it once, or run `api migrate`, which brings it up to date, then verify again "+
+			"(events stored before then are checked as JSON)", s.path, version, checksumMigration)
+	}
+	return fmt.Errorf("cannot check the events of %s: it lacks the column events.checksum, though its %s records the migration that adds it "+
+		"(version %d) as applied: was it dropped (in an sqlite3 shell)? the server refuses to start on it; restore the file from a backup",
+		s.path, migrations.VersionTable, checksumMigration)
 }
