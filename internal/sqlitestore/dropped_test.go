@@ -2,11 +2,13 @@ package sqlitestore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
@@ -35,7 +37,9 @@ func dropWhileStopped(t *testing.T, s *sqlitestore.Store, qs ...string) {
 // 503s naming the column; MySQL refuses such a start. So does the
 // embedded store now, naming what is missing and the remedy: no retry nor
 // `api migrate` makes it again. A table dropped while stopped (which gave
-// 503s, the store started but never ready) is refused the same way.
+// 503s, the store started but never ready) is refused the same way, as is
+// an index the store's reads name (INDEXED BY), whose refusal names the
+// CREATE INDEX that makes it again.
 func TestAColumnDroppedWhileStoppedRefusesTheStart(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ drop, missing string }{
@@ -44,6 +48,7 @@ func TestAColumnDroppedWhileStoppedRefusesTheStart(t *testing.T) {
 		{"ALTER TABLE streams DROP COLUMN created_at", "streams.created_at"},
 		{"DROP TABLE streams", "the table streams"},
 		{"DROP TABLE log_head", "the table log_head"},
+		{"DROP INDEX events_stream_type_position", "the index events_stream_type_position"},
 	} {
 		t.Run(c.missing, func(t *testing.T) {
 			t.Parallel()
@@ -63,6 +68,9 @@ func TestAColumnDroppedWhileStoppedRefusesTheStart(t *testing.T) {
 				!strings.Contains(err.Error(), "restore") || !strings.Contains(err.Error(), "backup") {
 				t.Errorf("the start (Migrate) after %s while stopped: %v; want it refused, naming %s, asking whether it was dropped "+
 					"and saying to restore the file from a backup", c.drop, err, c.missing)
+			}
+			if strings.HasPrefix(c.drop, "DROP INDEX") && (err == nil || !strings.Contains(err.Error(), typePositionIndex)) {
+				t.Errorf("the start (Migrate) after %s while stopped: %v; want it to name the statement that makes it again, %s", c.drop, err, typePositionIndex)
 			}
 		})
 	}
@@ -108,6 +116,57 @@ func TestVerifySaysItCannotCheckEventsWithoutTheirChecksumColumn(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("Verify of a file (%s): %v; want it to say %q", c.name, err, w)
 				}
+			}
+		})
+	}
+}
+
+// typePositionIndex is the migrations' events_stream_type_position.
+const typePositionIndex = "CREATE INDEX events_stream_type_position ON events (stream_type, position)"
+
+// TestAnIndexDroppedWhileRunningIsUnavailableNotAnInternalError: the reads
+// of the log filtered on stream or event types name their index (INDEXED
+// BY); with it dropped from an sqlite3 shell while the server ran, each
+// failed with SQLite's "no such index", a 500 "internal error", and
+// /readyz said ready. Such a read, and Ping, are unavailable (503), naming
+// the index and the CREATE INDEX that makes it again, until it is made.
+func TestAnIndexDroppedWhileRunningIsUnavailableNotAnInternalError(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		index string
+		read  eventstore.ReadAllOptions
+	}{
+		{"events_stream_type_event_type_position", eventstore.ReadAllOptions{Limit: 10, StreamTypes: []string{"t"}, EventTypes: []string{"Happened"}}},
+		{"events_stream_type_position", eventstore.ReadAllOptions{Limit: 10, StreamTypes: []string{"t", "u"}}},
+		{"events_event_type_position", eventstore.ReadAllOptions{Limit: 10, EventTypes: []string{"Happened", "Other"}}},
+	} {
+		t.Run(c.index, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := openMigrated(t, t.TempDir())
+			t.Cleanup(func() { s.Close() })
+			appendEvents(t, s, uuid.New(), 2, 10)
+			var create string
+			if err := s.QueryRow(ctx, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = '"+c.index+"'", &create); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Exec(ctx, "DROP INDEX "+c.index); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.ReadAll(ctx, c.read)
+			for what, err := range map[string]error{"the filtered read": err, "Ping": s.Ping(ctx)} {
+				if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), c.index) || !strings.Contains(err.Error(), create) {
+					t.Errorf("%s with the index %s dropped: %v; want an error wrapping ErrUnavailable naming the index and %q", what, c.index, err, create)
+				}
+			}
+			if err := s.Exec(ctx, create); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.ReadAll(ctx, c.read); err != nil {
+				t.Errorf("the filtered read once %s is made again: %v", c.index, err)
+			}
+			if err := s.Ping(ctx); err != nil {
+				t.Errorf("Ping once %s is made again: %v", c.index, err)
 			}
 		})
 	}

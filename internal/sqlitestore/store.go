@@ -23,6 +23,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,9 +122,9 @@ type Store struct {
 	lastWrites  fileWrites
 	overwritten atomic.Pointer[error]
 
-	// columns are those of the store's tables once Migrate has made them
-	// (see missingTable); nil before.
-	columns atomic.Pointer[map[string][]string]
+	// schema is the store's tables' columns and indexes once Migrate has
+	// found them as the migrations make them (see missingTable); nil before.
+	schema atomic.Pointer[schema]
 }
 
 // Open opens the database in dir and starts the writer. It makes a new,
@@ -475,21 +476,25 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// It is refused, as on MySQL: no retry mends it, and a start that fails
 	// naming it is what an operator sees first (a running instance's 503s
 	// are for what goes while it serves).
-	want, err := schemaColumns()
+	want, err := migratedSchema()
 	if err != nil {
 		return fmt.Errorf("read the schema the migrations make: %w", err)
 	}
-	now, err := s.readColumns(ctx)
+	now, err := readSchema(ctx, s.reads)
 	if err != nil {
 		return fmt.Errorf("read the schema of %s: %w", s.path, s.translate(err))
 	}
-	if missing := lacking(want, now); len(missing) > 0 {
+	if missing, creates := lacking(want, now); len(missing) > 0 {
+		mend := ""
+		if len(creates) > 0 {
+			mend = fmt.Sprintf("; an index alone is made again with sqlite3 %s %q", FileName, strings.Join(creates, "; "))
+		}
 		return fmt.Errorf("the database file %s lacks %s, though its %s records every migration as applied: was it dropped "+
-			"(in an sqlite3 shell, while the server was stopped)? every read and append of it would fail; restore the file from a backup "+
-			"(a start, or `api migrate`, does not make it again)", s.path, strings.Join(missing, ", "), migrations.VersionTable)
+			"(in an sqlite3 shell, while the server was stopped)? the store's statements that use it would fail; restore the file from a backup "+
+			"(a start, or `api migrate`, does not make it again)%s", s.path, strings.Join(missing, ", "), migrations.VersionTable, mend)
 	}
-	// The columns the store's statements use, for missingTable.
-	s.columns.Store(&want)
+	// What the store's statements use, for missingTable.
+	s.schema.Store(&want)
 	if s.shm != nil {
 		s.findHeadPage(ctx)
 	}
@@ -756,15 +761,17 @@ const missingWait = 2 * time.Second
 
 // missingTable returns an eventstore.MissingError, wrapping cause, naming
 // the first of the store's tables that the database file's schema lacks,
-// or the first column it lacks of those Migrate left them with (dropped
-// from an sqlite3 shell, or a file of another or an older schema restored
-// into it while the server ran), and nil where it lacks none, or where the
-// schema cannot be read (the statement's own error says why). The store's
-// statements then fail with SQLite's "no such table" or "no such column",
-// a 500, where what is missing is an outage for an operator to mend, as
-// on MySQL.
+// or the first column it lacks of those the migrations make (dropped from
+// an sqlite3 shell, or a file of another or an older schema restored into
+// it while the server ran); an error wrapping eventstore.ErrUnavailable
+// naming the first index it lacks of those (the reads of the log name
+// theirs: INDEXED BY) and the statement that makes it again; and nil where
+// it lacks none, or where the schema cannot be read (the statement's own
+// error says why). The store's statements then fail with SQLite's "no such
+// table", "no such column" or "no such index", a 500, where what is
+// missing is an outage for an operator to mend, as on MySQL.
 func (s *Store) missingTable(ctx context.Context, cause error) error {
-	now, err := s.readColumns(ctx)
+	now, err := readSchema(ctx, s.reads)
 	if err != nil {
 		return nil
 	}
@@ -772,80 +779,102 @@ func (s *Store) missingTable(ctx context.Context, cause error) error {
 		cause = fmt.Errorf("the schema of %s", s.path)
 	}
 	for _, table := range storeTables {
-		if _, ok := now[table]; !ok {
+		if _, ok := now.columns[table]; !ok {
 			return &eventstore.MissingError{Table: table, Err: cause}
 		}
 	}
-	if migrated := s.columns.Load(); migrated != nil {
-		for _, table := range storeTables {
-			for _, column := range (*migrated)[table] {
-				if !slices.Contains(now[table], column) {
-					return &eventstore.MissingError{Column: table + "." + column, Err: cause}
-				}
+	migrated := s.schema.Load()
+	if migrated == nil {
+		return nil
+	}
+	for _, table := range storeTables {
+		for _, column := range migrated.columns[table] {
+			if !slices.Contains(now.columns[table], column) {
+				return &eventstore.MissingError{Column: table + "." + column, Err: cause}
 			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(migrated.indexes)) {
+		if _, ok := now.indexes[name]; !ok {
+			return fmt.Errorf("%w: the index %s is missing from %s: was it dropped (in an sqlite3 shell)? the reads that use it fail "+
+				"until it is made again, with sqlite3 %s %q (beside the server, or with it stopped), or the file restored from a backup: %w",
+				eventstore.ErrUnavailable, name, s.path, FileName, migrated.indexes[name], cause)
 		}
 	}
 	return nil
 }
 
-// schemaColumns returns the columns of each of the store's tables as the
-// migrations make them, read once from an in-memory database they migrate:
-// what a file whose migrations are all recorded must have.
-var schemaColumns = sync.OnceValues(func() (map[string][]string, error) {
+// schema is what a database's schema holds of the store's tables: their
+// columns, and their named indexes, each with the statement that made it.
+type schema struct {
+	columns map[string][]string
+	indexes map[string]string
+}
+
+// migratedSchema returns the store's schema as the migrations make it, read
+// once from an in-memory database they migrate: what a file whose
+// migrations are all recorded must hold.
+var migratedSchema = sync.OnceValues(func() (schema, error) {
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
-		return nil, err
+		return schema{}, err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1) // each connection to :memory: is a database of its own
 	ctx := context.Background()
 	if err := migrations.ApplySQLite(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		return nil, err
+		return schema{}, err
 	}
-	return columnsOf(ctx, db)
+	return readSchema(ctx, db)
 })
 
-// lacking returns what of want (the store's tables and their columns) now
-// lacks: "the table t" for a table, "t.c" for a column of a table there.
-func lacking(want, now map[string][]string) []string {
-	var missing []string
+// lacking returns what of want now lacks: "the table t" for a table, "t.c"
+// for a column of a table there, "the index i" for an index, with the
+// statements that make those indexes again.
+func lacking(want, now schema) (missing, creates []string) {
 	for _, table := range storeTables {
-		if _, ok := now[table]; !ok {
+		if _, ok := now.columns[table]; !ok {
 			missing = append(missing, "the table "+table)
 			continue
 		}
-		for _, column := range want[table] {
-			if !slices.Contains(now[table], column) {
+		for _, column := range want.columns[table] {
+			if !slices.Contains(now.columns[table], column) {
 				missing = append(missing, table+"."+column)
 			}
 		}
 	}
-	return missing
+	for _, name := range slices.Sorted(maps.Keys(want.indexes)) {
+		if _, ok := now.indexes[name]; !ok {
+			missing = append(missing, "the index "+name)
+			creates = append(creates, want.indexes[name])
+		}
+	}
+	return missing, creates
 }
 
-// readColumns returns the columns of each of the store's tables that the
-// database file's schema holds.
-func (s *Store) readColumns(ctx context.Context) (map[string][]string, error) {
-	return columnsOf(ctx, s.reads)
-}
-
-// columnsOf returns the columns of each of the store's tables in db.
-func columnsOf(ctx context.Context, db *sql.DB) (map[string][]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
-		WHERE m.type = 'table' AND m.name IN ('events', 'streams', 'log_head')`)
+// readSchema reads the store's tables' columns and named indexes in db.
+func readSchema(ctx context.Context, db *sql.DB) (schema, error) {
+	sc := schema{columns: map[string][]string{}, indexes: map[string]string{}}
+	rows, err := db.QueryContext(ctx, `SELECT 'column', m.name, p.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
+		WHERE m.type = 'table' AND m.name IN ('events', 'streams', 'log_head')
+		UNION ALL SELECT 'index', name, sql FROM sqlite_schema
+		WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('events', 'streams', 'log_head')`)
 	if err != nil {
-		return nil, err
+		return schema{}, err
 	}
 	defer rows.Close()
-	columns := map[string][]string{}
 	for rows.Next() {
-		var table, column string
-		if err := rows.Scan(&table, &column); err != nil {
-			return nil, err
+		var kind, name, what string
+		if err := rows.Scan(&kind, &name, &what); err != nil {
+			return schema{}, err
 		}
-		columns[table] = append(columns[table], column)
+		if kind == "index" {
+			sc.indexes[name] = what
+		} else {
+			sc.columns[name] = append(sc.columns[name], what)
+		}
 	}
-	return columns, rows.Err()
+	return sc, rows.Err()
 }
 
 // foundDamage is the error of a statement or a read that found the database

@@ -69,11 +69,11 @@ const checksumMigration = 12
 // Its migration recorded, the column was dropped (restore the file); not,
 // the file's schema is older than the checksums (migrate it first).
 func (s *Store) checkSummed(ctx context.Context) error {
-	columns, err := s.readColumns(ctx)
+	now, err := readSchema(ctx, s.reads)
 	if err != nil {
 		return fmt.Errorf("read the schema of %s: %w", s.path, translate(err))
 	}
-	if slices.Contains(columns["events"], "checksum") {
+	if slices.Contains(now.columns["events"], "checksum") {
 		return nil
 	}
 	var version int64
