@@ -171,3 +171,24 @@ func TestAnIndexDroppedWhileRunningIsUnavailableNotAnInternalError(t *testing.T)
 		})
 	}
 }
+
+// TestTheEventsTableDroppedWhileStoppedIsNamedAtTheStart: with events
+// dropped from the file while the server was stopped, the start was
+// refused with SQLite's bare "read the log's head: SQL logic error: no such
+// table: events". It names the table missing and the remedy.
+func TestTheEventsTableDroppedWhileStoppedIsNamedAtTheStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	appendEvents(t, s, uuid.New(), 2, 10)
+	dropWhileStopped(t, s, "DROP TABLE events")
+	s, err := sqlitestore.Open(context.Background(), dir, sqlitestore.Options{})
+	if err == nil {
+		s.Close()
+	}
+	var missing *eventstore.MissingError
+	if !errors.As(err, &missing) || missing.Table != "events" || !strings.Contains(err.Error(), "backup") {
+		t.Errorf("the start after DROP TABLE events while stopped: %v; want it refused with an eventstore.MissingError naming events, "+
+			"saying to restore from a backup", err)
+	}
+}

@@ -431,6 +431,11 @@ func (s *Store) checkHead(ctx context.Context, previous string) error {
 		// loss, and the start serves, saying so.
 		err := s.feed.QueryRowContext(ctx, "SELECT MAX(position, COALESCE((SELECT MAX(position) FROM events), 0)) FROM log_head WHERE id = 1").Scan(&head)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			// events dropped while the server was stopped: SQLite's "no
+			// such table" named neither the loss nor its remedy.
+			if missing := s.missingTable(ctx, err); missing != nil {
+				return fmt.Errorf("open %s: %w", s.path, missing)
+			}
 			return fmt.Errorf("open %s: read the log's head: %w", s.path, translate(err))
 		}
 	}
