@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,15 +49,17 @@ const (
 // watch never reports a stall.
 type stallWatch struct {
 	db    *sql.DB
+	c     driver.Connector // for a second opinion on a connection of its own (secondOpinion)
 	log   *slog.Logger
 	bound atomic.Int64 // nanoseconds: stallBound, shorter in tests
 
-	mu      sync.Mutex
-	pinging uint64        // the ping under way's number; a later number makes an earlier ping's onset void
-	sent    time.Time     // when the ping under way was sent
-	onset   *time.Timer   // begins a stall once the ping under way has gone unanswered for the bound
-	quiet   time.Time     // when the first ping the database has not answered was sent; zero while it answers
-	begun   chan struct{} // closed when a stall begins; made anew when it ends
+	mu       sync.Mutex
+	pinging  uint64        // the ping under way's number; a later number makes an earlier ping's onset void
+	deadConn uint64        // the number of a ping cut as its connection's, a new one having answered
+	sent     time.Time     // when the ping under way was sent
+	onset    *time.Timer   // begins a stall once the ping under way has gone unanswered for the bound
+	quiet    time.Time     // when the first ping the database has not answered was sent; zero while it answers
+	begun    chan struct{} // closed when a stall begins; made anew when it ends
 
 	cancel context.CancelFunc // ends loop
 	done   chan struct{}      // closed once loop has returned
@@ -74,7 +77,7 @@ func startStallWatch(c driver.Connector, log *slog.Logger, bound time.Duration) 
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &stallWatch{db: db, log: log, begun: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	w := &stallWatch{db: db, c: c, log: log, begun: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	w.bound.Store(int64(bound))
 	go w.loop(ctx)
 	return w
@@ -92,33 +95,33 @@ func (w *stallWatch) close() {
 
 // loop pings until ctx ends: one ping at a time, the next a second after
 // one that answered or failed fast, at once after one left unanswered.
+// A ping past its bound is checked on a new connection first
+// (secondOpinion): one that answers there says the watch's connection
+// died (its peer vanished: a NAT entry lost, an address moved), not the
+// server, and the ping is cut, its connection let go.
 func (w *stallWatch) loop(ctx context.Context) {
 	defer close(w.done)
 	for ctx.Err() == nil {
 		bound := time.Duration(w.bound.Load())
+		pctx, cancel := context.WithTimeout(ctx, stallPingBounds*bound)
 		w.mu.Lock()
 		w.pinging++
 		n, sent := w.pinging, time.Now()
 		w.sent = sent
-		w.onset = time.AfterFunc(bound, func() {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			if n == w.pinging { // still under way: not one that answered just now
-				w.begin(sent)
-			}
-		})
+		w.onset = time.AfterFunc(bound, func() { go w.secondOpinion(ctx, n, sent, cancel) })
 		w.mu.Unlock()
-		pctx, cancel := context.WithTimeout(ctx, stallPingBounds*bound)
 		err := w.db.PingContext(pctx)
-		cancel()
 		w.mu.Lock()
 		w.onset.Stop()
+		deadConn := w.deadConn == n
 		w.pinging++ // the onset, should it run late, does nothing
 		bound = time.Duration(w.bound.Load())
+		answered := err == nil || deadConn || (time.Since(sent) < bound && !noAnswer(err))
 		switch {
 		case ctx.Err() != nil:
-		case err == nil, time.Since(sent) < bound:
-			// Answered, or failed fast (refused, reset): not a stall.
+		case answered:
+			// Answered (here, or on a new connection), or failed fast
+			// (refused, reset): not a stall.
 			w.end()
 		default:
 			// Unanswered past the bound, and ended at its own: still
@@ -126,13 +129,67 @@ func (w *stallWatch) loop(ctx context.Context) {
 			w.begin(sent)
 		}
 		w.mu.Unlock()
-		if err == nil || time.Since(sent) < bound {
+		cancel()
+		if deadConn {
+			// Let the dead connection go: the next ping dials anew.
+			w.db.SetMaxIdleConns(0)
+			w.db.SetMaxIdleConns(1)
+			continue
+		}
+		if answered {
 			select {
 			case <-ctx.Done():
 			case <-time.After(stallEvery):
 			}
 		}
 	}
+}
+
+// secondOpinion pings the database on a new connection of its own once
+// ping n, sent at sent, has gone unanswered for the bound: one that
+// answers within the bound, or fails fast, says the server answers, and
+// ping n is cut (cut) as its connection's; one that does not begins the
+// stall.
+func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time, cut context.CancelFunc) {
+	bound := time.Duration(w.bound.Load())
+	octx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	asked := time.Now()
+	err := pingOnce(octx, w.c)
+	answered := err == nil || (time.Since(asked) < bound && !noAnswer(err))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case n != w.pinging || ctx.Err() != nil:
+		// Ping n ended meanwhile: its end said what it had to.
+	case answered:
+		w.deadConn = n
+		cut()
+	default:
+		w.begin(sent)
+	}
+}
+
+// pingOnce dials c and pings on that connection, then closes it.
+func pingOnce(ctx context.Context, c driver.Connector) error {
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if p, ok := conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// noAnswer reports whether err says the database did not answer (a dial
+// or a read that timed out, a context that ended), not that it refused or
+// reset: a DSN's dial timeout shorter than the bound ends a ping early,
+// and that is no answer.
+func noAnswer(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // setBound sets the bound, for the ping under way too (tests).

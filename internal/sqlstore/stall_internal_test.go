@@ -164,3 +164,105 @@ func TestATryOfTheWriterBeginsNothingWhileTheDatabaseDoesNotAnswer(t *testing.T)
 		t.Errorf("a try while the database does not answer: %v, %v; want the stall's refusal, nothing begun", out, err)
 	}
 }
+
+// pingConn answers a ping as ping says; as the MySQL driver's, a
+// connection whose ping was ended by its context is closed (bad).
+type pingConn struct {
+	fakeConn
+	ping func(ctx context.Context) error
+	bad  *atomic.Bool
+}
+
+func (c pingConn) Ping(ctx context.Context) error {
+	err := c.ping(ctx)
+	if ctx.Err() != nil {
+		c.bad.Store(true)
+	}
+	return err
+}
+
+func (c pingConn) IsValid() bool { return !c.bad.Load() }
+
+// silentPing never answers, until its context ends.
+func silentPing(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+
+// deadFirstConnector's first connection never answers a ping (its peer
+// vanished: a NAT entry lost, an address moved in a failover); every later
+// one answers at once (the server is fine).
+type deadFirstConnector struct{ n atomic.Int64 }
+
+func (c *deadFirstConnector) Connect(context.Context) (driver.Conn, error) {
+	if c.n.Add(1) == 1 {
+		return pingConn{bad: new(atomic.Bool), ping: silentPing}, nil
+	}
+	return pingConn{bad: new(atomic.Bool), ping: func(context.Context) error { return nil }}, nil
+}
+
+func (c *deadFirstConnector) Driver() driver.Driver { return nil }
+
+// TestADeadConnectionOfTheWatchIsNoStallWhileTheServerAnswers: the watch
+// pinged on one connection, and tried another only after five bounds (25
+// s): one connection dead while the server answered new ones at once
+// refused every append, every read and /readyz for 20 s (hostile review).
+// A ping past its bound is now checked on a new connection first: one that
+// answers is no stall, and the dead connection is let go.
+func TestADeadConnectionOfTheWatchIsNoStallWhileTheServerAnswers(t *testing.T) {
+	c := &deadFirstConnector{}
+	w := startStallWatch(c, slog.New(slog.DiscardHandler), 50*time.Millisecond)
+	t.Cleanup(w.close)
+	begun := w.begins()
+	// A new connection for the check, then one for the next ping.
+	waitFor(t, "the watch to move to a new connection", func() bool { return c.n.Load() >= 3 })
+	select {
+	case <-begun:
+		t.Fatalf("a stall began on one dead connection while the server answered every new one (connections made: %d)", c.n.Load())
+	default:
+	}
+	if err := w.err(); err != nil {
+		t.Fatalf("the store refuses while the server answers: %v", err)
+	}
+}
+
+// timeoutError is a dial's "i/o timeout": no answer.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "dial tcp 10.0.0.1:3306: i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+// stoppedConnector's first connection never answers a ping, and every
+// later dial times out within the bound (a DSN's timeout below it): the
+// server stopped.
+type stoppedConnector struct {
+	n    atomic.Int64
+	dial time.Duration
+}
+
+func (c *stoppedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.n.Add(1) == 1 {
+		return pingConn{bad: new(atomic.Bool), ping: silentPing}, nil
+	}
+	select {
+	case <-time.After(c.dial):
+		return nil, timeoutError{}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *stoppedConnector) Driver() driver.Driver { return nil }
+
+// TestADialThatTimesOutIsNoAnswer: a dial that times out within the bound
+// (the DSN's timeout=3s) failed "fast" and ended the stall, though the
+// server still answered nothing (hostile review): a timeout is no answer.
+func TestADialThatTimesOutIsNoAnswer(t *testing.T) {
+	bound := 50 * time.Millisecond
+	c := &stoppedConnector{dial: bound * 6 / 10}
+	w := startStallWatch(c, slog.New(slog.DiscardHandler), bound)
+	t.Cleanup(w.close)
+	<-w.begins()
+	waitFor(t, "dials to be tried again", func() bool { return c.n.Load() >= 5 })
+	if w.err() == nil {
+		t.Fatalf("the stall ended while every dial (%d) timed out", c.n.Load()-1)
+	}
+}
