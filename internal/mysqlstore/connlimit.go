@@ -34,6 +34,10 @@ func (s *Store) warnConnectionLimits(ctx context.Context) {
 	}
 	if s.galera != nil {
 		primary = append(primary, poolShare{"the Galera cluster's watch", 1, false}) // a probe on each node (openProbes)
+	} else {
+		// Its ping's session, and a new one for a second opinion on a
+		// ping past its bound (sqlstore's stall watch).
+		primary = append(primary, poolShare{"the stall watch's", 2, false})
 	}
 	if s.replica == nil {
 		s.warnConnectionLimit(ctx, s.primary, s.Node(), append([]poolShare{reads}, primary...))

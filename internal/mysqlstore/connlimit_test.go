@@ -55,13 +55,13 @@ func TestAStartSaysWhenTheServerCannotHoldTheInstancesSessions(t *testing.T) {
 			}
 		}
 	}
-	// 16 reads + 2 + 3 + 2 = 23 sessions, on a server of 10.
-	want(open(root, 16), "max_connections", "limit=10", "sessions=23", "TRIBUTARY_MYSQL_MAX_CONNS")
+	// 16 reads + 2 + 3 + 2 + 2 = 25 sessions, on a server of 10.
+	want(open(root, 16), "max_connections", "limit=10", "sessions=25", "TRIBUTARY_MYSQL_MAX_CONNS")
 
 	// The account's own limit, lower than the server's.
 	server.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_USER_CONNECTIONS 3", "GRANT ALL ON crowded.* TO 'app'@'127.0.0.1'")
 	app := strings.Replace(root, "root@", "app:app-pw@", 1)
-	want(open(app, 1), "max_user_connections", "limit=3", "sessions=8")
+	want(open(app, 1), "max_user_connections", "limit=3", "sessions=10")
 }
 
 // TestAStartOnAServerThatHoldsTheInstancesSessionsWarnsOfNoLimit: the
@@ -85,7 +85,7 @@ func TestAStartOnAServerThatHoldsTheInstancesSessionsWarnsOfNoLimit(t *testing.T
 // TestAStartCountsTheSessionsOfEachServerWithAReadReplica: with a read
 // replica, the reads' pool and the live feed's are on the replica, and the
 // writer's, the durability checks' and the lock holder search's on the
-// primary (7): a primary of max_connections 12 holds them (not the 23 of
+// primary, with the stall watch's (9): a primary of max_connections 12 holds them (not the 25 of
 // all the pools), a replica of 10 does not hold its 19. On two private servers (the primary's binary log
 // on, which a replica needs; the replica replicates nothing, which Open
 // only warns of).
