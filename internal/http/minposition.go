@@ -122,9 +122,9 @@ func (s *Server) waitForPosition(ctx context.Context, want int64, asked string) 
 		if err == nil && s.opts.Replica == nil && !s.opts.ReadsMayLag {
 			// Reads see every acknowledged append at once: no append
 			// answered want on this database, and none will soon.
-			return &aheadError{requested: want, current: head, detail: fmt.Sprintf(
+			return s.aheadOfSoundLog(ctx, &aheadError{requested: want, current: head, detail: fmt.Sprintf(
 				"%s is past the log's head (%d): no append answered that position on this database; it may come from another or a restored one",
-				asked, head)}
+				asked, head)})
 		}
 		if err == nil && s.opts.Replica != nil && (prev < 0 || head == prev) {
 			// Behind a replica, at the first poll and at each that finds
@@ -175,9 +175,9 @@ func (s *Server) willNotCome(ctx context.Context, want int64, asked string, sinc
 	case err != nil || head >= want:
 		return nil // the next poll serves it
 	case !lag.PrimaryMayLag && head+lag.Positions < want:
-		return &aheadError{requested: want, current: head + lag.Positions, detail: fmt.Sprintf(
+		return s.aheadOfSoundLog(ctx, &aheadError{requested: want, current: head + lag.Positions, detail: fmt.Sprintf(
 			"%s is past the log's head on the primary (%d), not only on this server's read replica: no append answered that position on this database; it may come from another or a restored one",
-			asked, head+lag.Positions)}
+			asked, head+lag.Positions)})
 	case lag.ApplierFailed:
 		return applierFailed(fmt.Sprintf("position %d", want), fmt.Sprint(head), lag.IOErrno)
 	}
@@ -200,6 +200,22 @@ func applierFailed(what, has string, ioErrno int) error {
 		what, stopped, has)}
 }
 
+// aheadOfSoundLog returns ahead, a starting point past the log's head,
+// unless the store is damaged (Ping: eventstore.ErrDamaged), then that
+// damage, a 503 naming it. A head behind its events (ErrHeadBehind:
+// log_head edited by hand, tables restored from dumps taken apart) looks
+// from the head alone like a start ahead: the last event a client got is
+// stored, past the head, and the 409 told it its id came from another
+// database and to start again from after=0, on which an EventSource stops
+// for good and a client that follows it reads the whole log again. Only
+// starts past the head ask: they are rare, and the answer is a few reads.
+func (s *Server) aheadOfSoundLog(ctx context.Context, ahead *aheadError) error {
+	if err := s.store.Ping(ctx); errors.Is(err, eventstore.ErrDamaged) {
+		return err
+	}
+	return ahead
+}
+
 // A subscription's starting point past what this server's reads see is
 // refused (aheadError) where reads see every acknowledged append at once.
 // Behind a read replica it may be an append the primary answered a moment
@@ -218,7 +234,7 @@ func applierFailed(what, has string, ioErrno int) error {
 // acknowledged append.
 func (s *Server) awaitLogStart(ctx context.Context, after int64, asked string, ahead *aheadError) error {
 	if s.opts.Replica == nil && !s.opts.ReadsMayLag {
-		return ahead
+		return s.aheadOfSoundLog(ctx, ahead)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
 	defer cancel()

@@ -301,7 +301,7 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 			}
 			s.known.noteHead(head)
 			if ahead := logAhead(sub.After, head, asked); ahead != nil {
-				return ahead
+				return s.aheadOfSoundLog(ctx, ahead)
 			}
 			return nil
 		})
@@ -397,11 +397,11 @@ func (s *Server) aheadAtLimit(r *http.Request, refused error, ahead func(context
 		switch err := s.awaitMinPosition(r.WithContext(ctx)); {
 		case err == nil:
 			s.known.noteHead(want) // the head has reached it
-		case errors.As(err, &a):
+		case errors.As(err, &a), errors.Is(err, eventstore.ErrDamaged): // see aheadOfSoundLog
 			return err
 		}
 	}
-	if err := ahead(ctx); errors.As(err, &a) {
+	if err := ahead(ctx); errors.As(err, &a) || errors.Is(err, eventstore.ErrDamaged) {
 		return err
 	}
 	return refused

@@ -1,0 +1,84 @@
+package http_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead: with the
+// log's head behind its events (log_head edited by hand, tables restored
+// from dumps taken apart), an EventSource resuming from the last event it
+// got, which is stored but past the head, was answered 409
+// starting-point-ahead, saying its id may come from another database and
+// to subscribe again from after=0: it stopped for good, and a client that
+// followed the advice read the whole log again, for the server's damage.
+// It is the damage's 503 (as appends and /readyz are), naming the head,
+// without Retry-After, and once the head is mended the same start
+// resumes. Found by the twenty-third session's black-box re-test (F2).
+func TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store, _, srv := liveServerOf(t, k, esthttp.Options{}, nil)
+		for range 5 {
+			_, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing",
+				Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		k.Exec(t, store, "UPDATE log_head SET position = 3 WHERE id = 1")
+
+		get := func(path string, header map[string]string) (int, string, string) {
+			t.Helper()
+			req, _ := http.NewRequest("GET", srv.URL+path, nil)
+			for name, v := range header {
+				req.Header.Set(name, v)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+				return resp.StatusCode, "", "" // a subscription: it goes on
+			}
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body), resp.Header.Get("Retry-After")
+		}
+		sse := map[string]string{"Accept": "text/event-stream", "Last-Event-ID": "5"}
+		for _, c := range []struct {
+			what   string
+			path   string
+			header map[string]string
+		}{
+			{"a subscription with Last-Event-ID 5", "/events", sse},
+			{"a subscription after=4", "/events?after=4", map[string]string{"Accept": "text/event-stream"}},
+			{"a page with " + esthttp.MinPositionHeader + " 5", "/events", map[string]string{esthttp.MinPositionHeader: "5"}},
+		} {
+			status, body, retry := get(c.path, c.header)
+			if status != http.StatusServiceUnavailable || !strings.Contains(body, "log head is behind") || retry != "" ||
+				strings.Contains(body, "starting-point-ahead") || strings.Contains(body, "after=0") {
+				t.Errorf("%s, the log's head (3) behind its events (5): %d (Retry-After %q) %s; "+
+					"want the damage's 503, naming the log head, without Retry-After (no retry mends it), not a start ahead", c.what, status, retry, body)
+			}
+		}
+
+		k.Exec(t, store, "UPDATE log_head SET position = 5 WHERE id = 1") // mended
+		if status, body, _ := get("/events", sse); status != http.StatusOK {
+			t.Errorf("a subscription with Last-Event-ID 5 once the head is mended: %d %s; want it to resume (200)", status, body)
+		}
+		if status, body, _ := get("/events", map[string]string{"Accept": "text/event-stream", "Last-Event-ID": "9"}); status != http.StatusConflict ||
+			!strings.Contains(body, "starting-point-ahead") {
+			t.Errorf("a subscription with Last-Event-ID 9 past a sound log's head (5): %d %s; want 409 starting-point-ahead", status, body)
+		}
+	})
+}
