@@ -749,7 +749,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			// No route but an append reads a body: one that said it had
 			// a body (a GET with Content-Length, or chunked) and has not
 			// sent it would otherwise be answered only once it came, or
-			// at the ReadTimeout, as a refusal was (closeUnread).
+			// at the ReadTimeout, as a refusal was (closeUnread). A
+			// subscription refuses a body it says it has (noBody).
 			closeUnread(ww, r, nil)
 		}
 		e.sent.ResponseWriter = ww // before Cut can see e (running.add)

@@ -152,6 +152,9 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 
 // subscribeStream serves GET /streams/{id}/events as server-sent events.
 func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid.UUID) error {
+	if err := noBody(r); err != nil {
+		return err
+	}
 	q, err := query(r, streamParams...)
 	if err != nil {
 		return err
@@ -205,6 +208,29 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	}
 	started()
 	return s.serveEvents(w, r, opts, true)
+}
+
+// noBody refuses a subscription that says it has a body (Content-Length
+// above 0, or chunked): a subscription has none, and no SSE client sends
+// one (an EventSource cannot). Served, one whose body never came waited
+// for it: net/http reads what is left of a small unread body before a
+// kept-alive response's first bytes, so it had no answer until the
+// ReadTimeout, holding a subscription place and a stop's drain meanwhile.
+// Nor does net/http watch for the client's going until a body has ended,
+// so served with the connection closing after it, one whose client left
+// would still hold its place until a write failed. Refused, it is answered
+// at once and the connection closed (writeError: closeUnread), before it
+// takes a place. A body sent whole is refused too: telling it from one
+// still to come would take waiting for it.
+func noBody(r *http.Request) error {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	framing := "Transfer-Encoding: chunked"
+	if r.ContentLength > 0 {
+		framing = "Content-Length: " + strconv.FormatInt(r.ContentLength, 10)
+	}
+	return badRequest("a subscription has no body, and this one said it had one (%s): send it without Content-Length or Transfer-Encoding", framing)
 }
 
 // noLimit refuses limit on a subscription, as direction=backward is: it
@@ -278,6 +304,9 @@ func logAhead(after, head int64, asked string) *aheadError {
 // subscribeLog serves GET /events as server-sent events.
 func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts eventstore.ReadAllOptions) error {
 	// readAll has parsed the query strictly, and checked limit as a page's.
+	if err := noBody(r); err != nil {
+		return err
+	}
 	if err := noLimit(r.URL.Query()); err != nil {
 		return err
 	}
