@@ -208,8 +208,11 @@ func applierFailed(what, has string, ioErrno int) error {
 // stored, past the head, and the 409 told it its id came from another
 // database and to start again from after=0, on which an EventSource stops
 // for good and a client that follows it reads the whole log again. Only
-// starts past the head ask: they are rare, and the answer is a few reads.
+// starts past the head ask: they are rare, and the answer is a few reads,
+// within the request timeout (a Ping that fails otherwise leaves the 409).
 func (s *Server) aheadOfSoundLog(ctx context.Context, ahead *aheadError) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+	defer cancel()
 	if err := s.store.Ping(ctx); errors.Is(err, eventstore.ErrDamaged) {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -27,7 +28,8 @@ import (
 func TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store, _, srv := liveServerOf(t, k, esthttp.Options{}, nil)
+		// One place per client: a start at the limit is told too.
+		store, _, srv := liveServerOf(t, k, esthttp.Options{MaxSubscribers: 2, MaxSubscribersPerClient: 1}, nil)
 		for range 5 {
 			_, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing",
 				Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
@@ -37,6 +39,7 @@ func TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead(t *testing.T) {
 		}
 		k.Exec(t, store, "UPDATE log_head SET position = 3 WHERE id = 1")
 
+		var held *http.Response // a subscription open, holding the client's place
 		get := func(path string, header map[string]string) (int, string, string) {
 			t.Helper()
 			req, _ := http.NewRequest("GET", srv.URL+path, nil)
@@ -46,6 +49,10 @@ func TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead(t *testing.T) {
 			resp, err := srv.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if held == nil && resp.StatusCode == http.StatusOK && path == "/events?after=0" {
+				held = resp
+				return resp.StatusCode, "", ""
 			}
 			defer resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
@@ -63,7 +70,14 @@ func TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead(t *testing.T) {
 			{"a subscription with Last-Event-ID 5", "/events", sse},
 			{"a subscription after=4", "/events?after=4", map[string]string{"Accept": "text/event-stream"}},
 			{"a page with " + esthttp.MinPositionHeader + " 5", "/events", map[string]string{esthttp.MinPositionHeader: "5"}},
+			{"a subscription with Last-Event-ID 5 at the limit", "", sse},
 		} {
+			if c.path == "" {
+				if status, body, _ := get("/events?after=0", map[string]string{"Accept": "text/event-stream"}); status != http.StatusOK {
+					t.Fatalf("a subscription from the start, the head behind: %d %s; want it served", status, body)
+				}
+				c.path = "/events"
+			}
 			status, body, retry := get(c.path, c.header)
 			if status != http.StatusServiceUnavailable || !strings.Contains(body, "log head is behind") || retry != "" ||
 				strings.Contains(body, "starting-point-ahead") || strings.Contains(body, "after=0") {
@@ -72,8 +86,14 @@ func TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead(t *testing.T) {
 			}
 		}
 
+		held.Body.Close()                                                 // its place is given back once the server sees it go
 		k.Exec(t, store, "UPDATE log_head SET position = 5 WHERE id = 1") // mended
-		if status, body, _ := get("/events", sse); status != http.StatusOK {
+		status, body, _ := get("/events", sse)
+		for i := 0; i < 200 && status == http.StatusServiceUnavailable && strings.Contains(body, "already holds"); i++ {
+			time.Sleep(10 * time.Millisecond) // a chance for the server to see the held one go
+			status, body, _ = get("/events", sse)
+		}
+		if status != http.StatusOK {
 			t.Errorf("a subscription with Last-Event-ID 5 once the head is mended: %d %s; want it to resume (200)", status, body)
 		}
 		if status, body, _ := get("/events", map[string]string{"Accept": "text/event-stream", "Last-Event-ID": "9"}); status != http.StatusConflict ||
