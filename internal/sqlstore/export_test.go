@@ -1,6 +1,9 @@
 package sqlstore
 
-import "time"
+import (
+	"database/sql"
+	"time"
+)
 
 // BeforeVisibleCheck makes f run in each log read of s between reading its
 // page's positions and looking for positions not yet visible below them.
@@ -28,3 +31,6 @@ func Stalled(s *Store) bool { return s.stall.err() != nil }
 // IsStall reports whether err is a refusal of the stall watch's: the
 // request was answered at once, nothing of it sent.
 func IsStall(err error) bool { return isStall(err) }
+
+// ReadsPool is the pool s's reads run on.
+func ReadsPool(s *Store) *sql.DB { return s.reader.db }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"iter"
@@ -95,6 +96,74 @@ func (s reader) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, d)
 }
 
+// query runs one read statement on the read pool; call done once its rows
+// are closed (on an error too). queryRow is query for one row: done once
+// it is scanned.
+//
+// Where a stall watch is, the statement's connection is taken first
+// (take), and a wait for one, each in use (by reads stuck in a database
+// that does not answer, say), ends when a stall begins: the read is
+// refused then, nothing of it sent, not at its deadline. database/sql's
+// retries of a connection found gone are kept: taking one checks it (the
+// driver's ResetSession), and a statement that finds it gone, nothing
+// sent (driver.ErrBadConn), goes again on the pool, which retries.
+func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
+	conn, err := s.take(ctx)
+	if err != nil || conn == nil {
+		if err == nil {
+			rows, err = s.db.QueryContext(ctx, q, args...)
+		}
+		return rows, func() {}, err
+	}
+	if rows, err = conn.QueryContext(ctx, q, args...); errors.Is(err, driver.ErrBadConn) {
+		conn.Close()
+		rows, err = s.db.QueryContext(ctx, q, args...)
+		return rows, func() {}, err
+	}
+	return rows, func() { conn.Close() }, err
+}
+
+// queryRow: see query.
+func (s reader) queryRow(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
+	conn, err := s.take(ctx)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	if conn == nil {
+		return s.db.QueryRowContext(ctx, q, args...), func() {}, nil
+	}
+	if row = conn.QueryRowContext(ctx, q, args...); errors.Is(row.Err(), driver.ErrBadConn) {
+		conn.Close()
+		return s.db.QueryRowContext(ctx, q, args...), func() {}, nil
+	}
+	return row, func() { conn.Close() }, nil
+}
+
+// take takes the connection of the read pool for one statement, waiting
+// for a free one by ctx's end, or a stall's beginning: then it returns the
+// stall's refusal. It returns nil, nil without a stall watch: the
+// statement takes its own on the pool.
+func (s reader) take(ctx context.Context) (*sql.Conn, error) {
+	if s.stall == nil {
+		return nil, nil
+	}
+	if err := s.stall.err(); err != nil {
+		return nil, err
+	}
+	wctx, stop := s.stall.until(ctx)
+	conn, err := s.db.Conn(wctx)
+	stop()
+	if serr := context.Cause(wctx); isStall(serr) {
+		// The stall began before the statement went: refused, though a
+		// connection came meanwhile.
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, serr
+	}
+	return conn, err
+}
+
 // durable waits until position is durable, where that needs waiting.
 func (s reader) durable(ctx context.Context, position int64) error {
 	if s.waitDurable == nil {
@@ -161,7 +230,13 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	}
 	s.m.Statement("read_stream")
 	qctx, cancel := s.bound(ctx)
-	st, last, err := scanStream(s.db.QueryRowContext(qctx, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:]))
+	row, done, err := s.queryRow(qctx, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:])
+	var st eventstore.Stream
+	var last int64
+	if err == nil {
+		st, last, err = scanStream(row)
+	}
+	done()
 	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
@@ -218,14 +293,20 @@ func (s reader) visibleUpTo(ctx context.Context, lo, hi int64) (int64, error) {
 	// Nearly always every position is there: one count says so.
 	var n int64
 	s.m.Statement("read_visible")
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE position > ? AND position <= ?", lo, hi).Scan(&n); err != nil {
+	row, done, err := s.queryRow(ctx, "SELECT COUNT(*) FROM events WHERE position > ? AND position <= ?", lo, hi)
+	if err == nil {
+		err = row.Scan(&n)
+	}
+	done()
+	if err != nil {
 		return 0, s.translate(err)
 	}
 	if n == hi-lo {
 		return hi, nil
 	}
 	s.m.Statement("read_visible")
-	rows, err := s.db.QueryContext(ctx, "SELECT position, recorded_at FROM events WHERE position > ? AND position <= ? ORDER BY position", lo, hi)
+	rows, done, err := s.query(ctx, "SELECT position, recorded_at FROM events WHERE position > ? AND position <= ? ORDER BY position", lo, hi)
+	defer done()
 	if err != nil {
 		return 0, s.translate(err)
 	}
@@ -364,9 +445,13 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	}
 	s.m.Statement("read_event")
 	qctx, cancel := s.bound(ctx)
-	row := s.db.QueryRowContext(qctx,
+	row, done, err := s.queryRow(qctx,
 		"SELECT "+s.cols()+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
-	e, err := scanEvent(row, s.check)
+	var e eventstore.Event
+	if err == nil {
+		e, err = scanEvent(row, s.check)
+	}
+	done()
 	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Event{}, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
@@ -731,7 +816,8 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 	defer cancel()
 	cols := s.positionCols()
 	query, args := s.pageQuery(cols, opts, limit)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, done, err := s.query(ctx, query, args...)
+	defer done()
 	if err != nil {
 		return nil, newest, s.translate(err)
 	}
@@ -822,7 +908,11 @@ func (s reader) readHead(ctx context.Context) (int64, error) {
 	s.m.Statement("read_head")
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	err := s.db.QueryRowContext(qctx, "SELECT position FROM log_head WHERE id = 1").Scan(&head)
+	row, done, err := s.queryRow(qctx, "SELECT position FROM log_head WHERE id = 1")
+	if err == nil {
+		err = row.Scan(&head)
+	}
+	done()
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errHeadRowMissing // as an append that finds it missing says
 	}
@@ -872,7 +962,8 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	s.m.Statement("list_streams")
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(qctx, q, args...)
+	rows, done, err := s.query(qctx, q, args...)
+	defer done()
 	if err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
 	}
@@ -1073,7 +1164,8 @@ func (s reader) readChunk(ctx context.Context, expect int, query string, args ..
 	s.m.Statement("read_events")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, done, err := s.query(ctx, query, args...)
+	defer done()
 	if err != nil {
 		return nil, 0, false, s.translate(err)
 	}

@@ -27,7 +27,8 @@ import (
 // than its bound, the database is stalled: the writer answers the appends
 // it has not sent (those queued behind a group stuck in the database, and
 // each new group) and the reads refuse each statement before it takes a
-// connection, all at once with ErrUnavailable. What was sent keeps its
+// connection, or while it waits for one (each in use by reads stuck in the
+// database), all at once with ErrUnavailable. What was sent keeps its
 // usual care (an append that may have committed is settled, or of unknown
 // outcome). A ping that answers, or that fails within the bound (refused,
 // reset: that path is fast already), ends the stall.
@@ -54,12 +55,13 @@ type stallWatch struct {
 	bound atomic.Int64 // nanoseconds: stallBound, shorter in tests
 
 	mu       sync.Mutex
-	pinging  uint64        // the ping under way's number; a later number makes an earlier ping's onset void
-	deadConn uint64        // the number of a ping cut as its connection's, a new one having answered
-	sent     time.Time     // when the ping under way was sent
-	onset    *time.Timer   // begins a stall once the ping under way has gone unanswered for the bound
-	quiet    time.Time     // when the first ping the database has not answered was sent; zero while it answers
-	begun    chan struct{} // closed when a stall begins; made anew when it ends
+	pinging  uint64             // the ping under way's number; a later number makes an earlier ping's onset void
+	deadConn uint64             // the number of a ping cut as its connection's, a new one having answered
+	sent     time.Time          // when the ping under way was sent
+	onset    *time.Timer        // begins a stall once the ping under way has gone unanswered for the bound
+	quiet    time.Time          // when the first ping the database has not answered was sent; zero while it answers
+	begun    context.Context    // ended when a stall begins; made anew when it ends
+	onBegin  context.CancelFunc // ends begun
 
 	cancel context.CancelFunc // ends loop
 	done   chan struct{}      // closed once loop has returned
@@ -77,7 +79,8 @@ func startStallWatch(c driver.Connector, log *slog.Logger, bound time.Duration) 
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &stallWatch{db: db, c: c, log: log, begun: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	w := &stallWatch{db: db, c: c, log: log, cancel: cancel, done: make(chan struct{})}
+	w.begun, w.onBegin = context.WithCancel(context.Background())
 	w.bound.Store(int64(bound))
 	go w.loop(ctx)
 	return w
@@ -209,7 +212,7 @@ func (w *stallWatch) begin(sent time.Time) {
 		return
 	}
 	w.quiet = sent
-	close(w.begun)
+	w.onBegin()
 	w.log.Warn("the database does not answer (a ping unanswered): appends not yet sent and reads not yet begun are answered 503 "+
 		"at once until it answers again", "unanswered_for", time.Since(sent).Round(time.Millisecond))
 }
@@ -222,7 +225,7 @@ func (w *stallWatch) end() {
 	w.log.Info("the database answers again: appends and reads go to it as before",
 		"stalled_for", time.Since(w.quiet).Round(time.Millisecond))
 	w.quiet = time.Time{}
-	w.begun = make(chan struct{})
+	w.begun, w.onBegin = context.WithCancel(context.Background())
 }
 
 // err is the error of an append or read refused while the database does
@@ -247,7 +250,41 @@ func (w *stallWatch) begins() <-chan struct{} {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.begun
+	return w.begun.Done()
+}
+
+// until returns ctx ended too once a stall begins (at once if one is on),
+// its cause then the stall's refusal (a *stallError); stop releases it,
+// and leaves the cause a stall's only if one began before. For what waits
+// on a database that may not answer: a connection of a pool all in use,
+// or what nothing can answer while it does not (a durability wait). A nil
+// watch ends nothing.
+func (w *stallWatch) until(ctx context.Context) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if w == nil {
+		return ctx, func() { cancel(nil) }
+	}
+	if err := w.err(); err != nil {
+		cancel(err)
+		return ctx, func() {}
+	}
+	w.mu.Lock()
+	begun := w.begun
+	w.mu.Unlock()
+	unwatch := context.AfterFunc(begun, func() { cancel(w.refusal()) })
+	return ctx, func() {
+		unwatch()
+		cancel(nil)
+	}
+}
+
+// refusal is err's error for a stall that began, even if it has ended
+// since (a watch that saw it begin answers for it).
+func (w *stallWatch) refusal() error {
+	if err := w.err(); err != nil {
+		return err
+	}
+	return &stallError{}
 }
 
 // stallError is the error of a request refused, before anything of it was

@@ -122,8 +122,9 @@ func TestAStallBeginsOnceAPingGoesUnansweredAndEndsOnceOneAnswers(t *testing.T) 
 // stalledWatch is a watch that holds its database stalled, with no ping
 // under way.
 func stalledWatch() *stallWatch {
-	w := &stallWatch{quiet: time.Now(), begun: make(chan struct{})}
-	close(w.begun)
+	w := &stallWatch{quiet: time.Now()}
+	w.begun, w.onBegin = context.WithCancel(context.Background())
+	w.onBegin()
 	return w
 }
 

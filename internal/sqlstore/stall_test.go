@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -153,5 +155,185 @@ func TestAStalledDatabaseAnswersTheRequestsNotYetSentAtOnce(t *testing.T) {
 	}
 	if st, err := s.Stream(ctx, warm); err != nil || st.Version != 2 {
 		t.Fatalf("a read once the database answers again: %+v, %v; want the stream at version 2", st, err)
+	}
+}
+
+// waitUntil waits until cond holds, failing the test if it does not within
+// a minute (a guard against a hang, not a bound on how soon).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+	}
+}
+
+// TestReadsWaitingForAConnectionWhenAStallBeginsAreRefusedAtOnce: reads
+// that wait for a connection of the read pool, each in use by a read stuck
+// in a database that does not answer, were not yet begun, but they were
+// checked for a stall only before that wait: once it began they waited
+// out their deadline (30 s) all the same, then told "the database did not
+// answer". Now they are refused when the stall begins, while the database
+// still does not answer, having sent nothing; the reads already sent wait
+// as before, and every read goes through once the database answers again.
+func TestReadsWaitingForAConnectionWhenAStallBeginsAreRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn).Store
+	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stream := uuid.New()
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatalf("append before the stall: %v", err)
+	}
+	pool := sqlstore.ReadsPool(s)
+	size := pool.Stats().MaxOpenConnections
+	if size <= 0 {
+		t.Fatalf("the read pool has no bound (%d): no read waits for a connection", size)
+	}
+	// Every connection of the pool made, and idle: each of the reads that
+	// take them below is sent at once.
+	conns := make([]*sql.Conn, size)
+	for i := range conns {
+		c, err := pool.Conn(ctx)
+		if err != nil {
+			t.Fatalf("take connection %d of the read pool: %v", i, err)
+		}
+		conns[i] = c
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+
+	proxy.Stall()
+	// Reads that take every connection of the pool, sent and stuck in the
+	// database.
+	sent := make(chan error, size)
+	for range size {
+		go func() {
+			_, err := s.Stream(ctx, stream)
+			sent <- err
+		}()
+	}
+	waitUntil(t, "the reads sent to take every connection", func() bool { return pool.Stats().InUse == size })
+	waits := pool.Stats().WaitCount
+	type result struct {
+		err     error
+		stalled bool // the proxy's state as the read returned
+	}
+	const waiting = 3
+	results := make(chan result, waiting)
+	for range waiting {
+		go func() {
+			_, err := s.Stream(ctx, stream)
+			results <- result{err, proxy.Stalled()}
+		}()
+	}
+	waitUntil(t, "the reads to wait for a connection", func() bool { return pool.Stats().WaitCount >= waits+waiting })
+	select {
+	case r := <-results:
+		t.Fatalf("a read waiting for a connection returned before any stall began: %v", r.err)
+	default:
+	}
+	sqlstore.SetStallBound(s, 100*time.Millisecond)
+
+	for range waiting {
+		r := <-results
+		if !sqlstore.IsStall(r.err) || !errors.Is(r.err, eventstore.ErrUnavailable) {
+			t.Errorf("a read waiting for a connection when the stall began: %v; want it refused as the database does not answer, nothing sent", r.err)
+		}
+		if !r.stalled {
+			t.Errorf("a read waiting for a connection when the stall began returned once the database answered again (%v); want it answered during the stall", r.err)
+		}
+	}
+	left := size
+	select {
+	case err := <-sent:
+		t.Errorf("a read sent before the stall returned during it: %v; want it still waiting for the database's answer", err)
+		left--
+	default:
+	}
+
+	proxy.Resume()
+	for range left {
+		if err := <-sent; err != nil {
+			t.Logf("a read sent before the stall, once the database answered again: %v", err)
+		}
+	}
+	waitUntil(t, "the store to see the database answer again", func() bool { return !sqlstore.Stalled(s) })
+	if st, err := s.Stream(ctx, stream); err != nil || st.Version != 1 {
+		t.Fatalf("a read once the database answers again: %+v, %v; want the stream at version 1", st, err)
+	}
+}
+
+// TestReadsWhoseConnectionsTheServerEndedGoAgainOnFreshOnes: a read takes
+// its connection itself where a stall watch is (so that a wait for one
+// ends when a stall begins); a connection the server ended while it was
+// idle (wait_timeout, a KILL, a restart) is still found gone and replaced,
+// as database/sql does, and no read fails for it.
+func TestReadsWhoseConnectionsTheServerEndedGoAgainOnFreshOnes(t *testing.T) {
+	t.Parallel()
+	dsn, _ := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn).Store
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stream := uuid.New()
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	pool := sqlstore.ReadsPool(s)
+	size := pool.Stats().MaxOpenConnections
+	conns := make([]*sql.Conn, size)
+	for i := range conns {
+		c, err := pool.Conn(ctx)
+		if err != nil {
+			t.Fatalf("take connection %d of the read pool: %v", i, err)
+		}
+		conns[i] = c
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatalf("open an admin session: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	rows, err := admin.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND command = 'Sleep' AND id <> CONNECTION_ID()")
+	if err != nil {
+		t.Fatalf("list the store's sessions: %v", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatalf("scan a session's id: %v", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) < size {
+		t.Fatalf("found %d idle sessions of the store; want at least the read pool's %d", len(ids), size)
+	}
+	for _, id := range ids {
+		if _, err := admin.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+			t.Logf("kill session %d: %v", id, err)
+		}
+	}
+	errs := make(chan error, size)
+	for range size {
+		go func() {
+			_, err := s.Stream(ctx, stream)
+			errs <- err
+		}()
+	}
+	for range size {
+		if err := <-errs; err != nil {
+			t.Errorf("a read on a connection the server ended: %v; want it read on a fresh one", err)
+		}
 	}
 }

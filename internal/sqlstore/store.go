@@ -297,6 +297,17 @@ func New(d Dialect, opts Options) *Store {
 	if !opts.ProbeReads {
 		readStall = nil
 	}
+	if readStall != nil {
+		// A read refused as it waited for a connection (take) is the
+		// stall's refusal as it stands: nothing of it reached the driver.
+		translate := read
+		read = func(err error) error {
+			if isStall(err) {
+				return err
+			}
+			return translate(err)
+		}
+	}
 	return &Store{
 		reader: reader{db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
