@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -335,5 +337,85 @@ func TestReadsWhoseConnectionsTheServerEndedGoAgainOnFreshOnes(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Errorf("a read on a connection the server ended: %v; want it read on a fresh one", err)
 		}
+	}
+}
+
+// TestARetryOfAStoredBatchIsAnsweredWhenAStallBeginsInItsDurabilityWait:
+// a retry of a batch the log holds (written by another instance, so this
+// one does not know it durable) waits, with the binary log off, for the
+// durability fence before it is answered as stored. A stall that began in
+// that wait left it waiting its whole deadline, though nothing can confirm
+// durability while the database does not answer. Now it is answered when
+// the stall begins, as when the wait fails: stored, its durability not
+// confirmed, of unknown outcome (never "not written"), while the database
+// still does not answer; and answered as stored once it answers again.
+func TestARetryOfAStoredBatchIsAnsweredWhenAStallBeginsInItsDurabilityWait(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	cfg.Addr = proxy.Target()
+	other := teststore.OpenMySQL(t, cfg.FormatDSN()) // another instance, not behind the proxy
+	ms := teststore.OpenMySQL(t, dsn)
+	s := ms.Store
+	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("open an admin session: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	var logBin int
+	if err := admin.QueryRowContext(ctx, "SELECT @@log_bin").Scan(&logBin); err != nil {
+		t.Fatalf("read log_bin: %v", err)
+	}
+	if logBin != 0 {
+		t.Skip("the binary log is on: a retry's durability needs no fence")
+	}
+	req := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}
+	stored, err := other.Append(ctx, req)
+	if err != nil {
+		t.Fatalf("append on the other instance: %v", err)
+	}
+
+	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("durability_fence")) })
+	type result struct {
+		err     error
+		stalled bool // the proxy's state as the call returned
+	}
+	results := make(chan result, 1)
+	go func() {
+		actx, cancel := context.WithTimeout(ctx, 40*time.Second)
+		defer cancel()
+		_, err := s.Append(actx, req)
+		results <- result{err, proxy.Stalled()}
+	}()
+	select {
+	case <-held: // the retry's fence, on its way to the server
+	case r := <-results:
+		t.Fatalf("the retry was answered before its durability fence was sent: %v", r.err)
+	}
+	proxy.Stall()
+	sqlstore.SetStallBound(s, 100*time.Millisecond)
+
+	r := <-results
+	t.Logf("the retry, its durability wait met by a stall: %v", r.err)
+	if !errors.Is(r.err, eventstore.ErrOutcomeUnknown) || !errors.Is(r.err, eventstore.ErrUnavailable) || sqlstore.IsStall(r.err) {
+		t.Errorf("a retry of a stored batch whose durability wait met a stall: %v; want it stored, its durability not confirmed (outcome unknown), never a refusal", r.err)
+	}
+	if errors.Is(r.err, context.DeadlineExceeded) || !r.stalled {
+		t.Errorf("a retry of a stored batch whose durability wait met a stall was answered at its deadline or once the database answered again (%v); want it answered when the stall began", r.err)
+	}
+
+	proxy.Resume()
+	release()
+	waitUntil(t, "the store to see the database answer again", func() bool { return !sqlstore.Stalled(s) })
+	res, err := s.Append(ctx, req)
+	if err != nil || !res.Duplicate || res.Version != stored.Version {
+		t.Fatalf("the retry again once the database answers: %+v, %v; want it answered as the stored batch, version %d", res, err, stored.Version)
 	}
 }

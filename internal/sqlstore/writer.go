@@ -553,11 +553,25 @@ func (w *writer) answerStored(calls []*call, unconfirmed error) {
 // position is durable, and ends too once every caller of calls has left
 // (the error then wraps errCallerLeft): it writes nothing, and an Append,
 // which waits for its answer, would hold its handler (through a stop's
-// reserve) for the rest of the wait.
+// reserve) for the rest of the wait. It ends too once a stall begins
+// (stall.go), if the wait needs the database: nothing can confirm
+// durability while it does not answer, and the callers are told so at
+// once (their batches stored, of unknown outcome), not at their deadline.
 func (w *writer) waitDurableWhileCalled(ctx context.Context, calls []*call, position int64) error {
 	ctx, stop := whileCalled(ctx, calls)
 	defer stop()
-	return leftOr(ctx, w.waitDurable(ctx, position))
+	sctx, unwatch := w.stall.until(ctx)
+	err := w.waitDurable(sctx, position)
+	unwatch()
+	var se *stallError
+	if err != nil && errors.As(context.Cause(sctx), &se) {
+		// Not the stall's refusal (what asked was sent and found its
+		// batch stored): its words alone, so that no one takes it for
+		// "not written".
+		err = fmt.Errorf("%w: the database has not answered for %s (a server stopped or hung, or a network that drops what it carries): "+
+			"nothing can confirm durability until it answers", eventstore.ErrUnavailable, se.since.Round(100*time.Millisecond))
+	}
+	return leftOr(ctx, err)
 }
 
 // errDurabilityWait marks a failed wait for the durability of what a group
