@@ -302,6 +302,28 @@ func (e *stallError) Unwrap() error   { return eventstore.ErrUnavailable }
 func (e *stallError) Timeout() bool   { return true }
 func (e *stallError) Temporary() bool { return true }
 
+// unconfirmed is the error of a wait for durability that the stall ended
+// (until): nothing can confirm durability while the database does not
+// answer. It is no refusal of the stall's (it does not wrap e): what waits
+// was sent, and was answered (a read's rows, a retry's stored batch).
+func (e *stallError) unconfirmed() error {
+	return fmt.Errorf("%w: %w: the database has not answered for %s (a server stopped or hung, or a network that drops what it carries): "+
+		"nothing can confirm it until it answers", eventstore.ErrUnavailable, eventstore.ErrDurabilityUnconfirmed, e.since.Round(100*time.Millisecond))
+}
+
+// waitDurable is wait(ctx, position), ended too once a stall begins (if
+// it needs the database), then with the stall's unconfirmed error.
+func (w *stallWatch) waitDurable(ctx context.Context, wait func(context.Context, int64) error, position int64) error {
+	sctx, stop := w.until(ctx)
+	err := wait(sctx, position)
+	stop()
+	var se *stallError
+	if err != nil && errors.As(context.Cause(sctx), &se) {
+		return se.unconfirmed()
+	}
+	return err
+}
+
 // isStall reports whether err is a refusal of the stall watch's.
 func isStall(err error) bool {
 	var se *stallError

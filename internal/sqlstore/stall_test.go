@@ -404,7 +404,8 @@ func TestARetryOfAStoredBatchIsAnsweredWhenAStallBeginsInItsDurabilityWait(t *te
 
 	r := <-results
 	t.Logf("the retry, its durability wait met by a stall: %v", r.err)
-	if !errors.Is(r.err, eventstore.ErrOutcomeUnknown) || !errors.Is(r.err, eventstore.ErrUnavailable) || sqlstore.IsStall(r.err) {
+	if !errors.Is(r.err, eventstore.ErrOutcomeUnknown) || !errors.Is(r.err, eventstore.ErrUnavailable) || !errors.Is(r.err, eventstore.ErrDurabilityUnconfirmed) ||
+		sqlstore.IsStall(r.err) {
 		t.Errorf("a retry of a stored batch whose durability wait met a stall: %v; want it stored, its durability not confirmed (outcome unknown), never a refusal", r.err)
 	}
 	if errors.Is(r.err, context.DeadlineExceeded) || !r.stalled {

@@ -560,18 +560,7 @@ func (w *writer) answerStored(calls []*call, unconfirmed error) {
 func (w *writer) waitDurableWhileCalled(ctx context.Context, calls []*call, position int64) error {
 	ctx, stop := whileCalled(ctx, calls)
 	defer stop()
-	sctx, unwatch := w.stall.until(ctx)
-	err := w.waitDurable(sctx, position)
-	unwatch()
-	var se *stallError
-	if err != nil && errors.As(context.Cause(sctx), &se) {
-		// Not the stall's refusal (what asked was sent and found its
-		// batch stored): its words alone, so that no one takes it for
-		// "not written".
-		err = fmt.Errorf("%w: the database has not answered for %s (a server stopped or hung, or a network that drops what it carries): "+
-			"nothing can confirm durability until it answers", eventstore.ErrUnavailable, se.since.Round(100*time.Millisecond))
-	}
-	return leftOr(ctx, err)
+	return leftOr(ctx, w.stall.waitDurable(ctx, w.waitDurable, position))
 }
 
 // errDurabilityWait marks a failed wait for the durability of what a group
