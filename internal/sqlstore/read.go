@@ -164,12 +164,18 @@ func (s reader) take(ctx context.Context) (*sql.Conn, error) {
 	return conn, err
 }
 
-// durable waits until position is durable, where that needs waiting.
+// durable waits until position is durable, where that needs waiting. The
+// wait ends once a stall begins, if it needs the database: nothing can
+// confirm durability then, and the read is answered at once, not at its
+// deadline.
 func (s reader) durable(ctx context.Context, position int64) error {
 	if s.waitDurable == nil {
 		return nil
 	}
-	return s.waitDurable(ctx, position)
+	if s.stall == nil {
+		return s.waitDurable(ctx, position)
+	}
+	return s.stall.waitDurable(ctx, s.waitDurable, position)
 }
 
 // placeholders returns "?, ?, …" for n values.

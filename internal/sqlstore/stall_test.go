@@ -420,3 +420,76 @@ func TestARetryOfAStoredBatchIsAnsweredWhenAStallBeginsInItsDurabilityWait(t *te
 		t.Fatalf("the retry again once the database answers: %+v, %v; want it answered as the stored batch, version %d", res, err, stored.Version)
 	}
 }
+
+// TestAReadWhoseDurabilityFenceMeetsAStallIsAnsweredWhenItBegins: with the
+// binary log off, a read of what this instance does not know durable (an
+// append of another instance's) writes the durability fence before it
+// answers. A stall that began while the fence was on its way left the read
+// waiting its whole deadline, though nothing can confirm durability while
+// the database does not answer. Now it is answered 503 when the stall
+// begins, while the database still does not answer; and the read goes
+// through once it answers again.
+func TestAReadWhoseDurabilityFenceMeetsAStallIsAnsweredWhenItBegins(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	cfg.Addr = proxy.Target()
+	other := teststore.OpenMySQL(t, cfg.FormatDSN()) // another instance, not behind the proxy
+	s := teststore.OpenMySQL(t, dsn).Store
+	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("open an admin session: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	var logBin int
+	if err := admin.QueryRowContext(ctx, "SELECT @@log_bin").Scan(&logBin); err != nil {
+		t.Fatalf("read log_bin: %v", err)
+	}
+	if logBin != 0 {
+		t.Skip("the binary log is on: a read's durability needs no fence")
+	}
+	stream := uuid.New()
+	if _, err := other.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatalf("append on the other instance: %v", err)
+	}
+
+	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("durability_fence")) })
+	type result struct {
+		err     error
+		stalled bool // the proxy's state as the call returned
+	}
+	results := make(chan result, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+		defer cancel()
+		_, err := s.Stream(rctx, stream)
+		results <- result{err, proxy.Stalled()}
+	}()
+	select {
+	case <-held: // the read's fence, on its way to the server
+	case r := <-results:
+		t.Fatalf("the read was answered before its durability fence was sent: %v", r.err)
+	}
+	proxy.Stall()
+	sqlstore.SetStallBound(s, 100*time.Millisecond)
+
+	r := <-results
+	t.Logf("the read, its durability fence met by a stall: %v", r.err)
+	if !errors.Is(r.err, eventstore.ErrUnavailable) || errors.Is(r.err, context.DeadlineExceeded) || !r.stalled {
+		t.Errorf("a read whose durability fence met a stall: %v (the database still silent: %t); want it unavailable when the stall began, not at its deadline", r.err, r.stalled)
+	}
+
+	proxy.Resume()
+	release()
+	waitUntil(t, "the store to see the database answer again", func() bool { return !sqlstore.Stalled(s) })
+	if st, err := s.Stream(ctx, stream); err != nil || st.Version != 1 {
+		t.Fatalf("the read again once the database answers: %+v, %v; want the stream at version 1", st, err)
+	}
+}
