@@ -34,3 +34,6 @@ func IsStall(err error) bool { return isStall(err) }
 
 // ReadsPool is the pool s's reads run on.
 func ReadsPool(s *Store) *sql.DB { return s.reader.db }
+
+// WritesPool is the pool s's writer runs on.
+func WritesPool(s *Store) *sql.DB { return s.writer.db }

@@ -108,7 +108,17 @@ var errStopped = errors.New("the group could not go in one round trip")
 // if another transaction held the log's lock, which the batch does not wait
 // for; any other error is as writeAndCommit's.
 func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uuid.UUID, out []outcome) error {
-	conn, err := w.db.Conn(ctx)
+	// The wait for a connection (one being made to a server that says
+	// nothing, say) ends too once a stall begins: nothing was sent.
+	cctx, unwatch := w.stall.until(ctx)
+	conn, err := w.db.Conn(cctx)
+	unwatch()
+	if serr := context.Cause(cctx); isStall(serr) {
+		if conn != nil {
+			conn.Close()
+		}
+		return fmt.Errorf("%w: %w", errCommitNotSent, serr)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w: %w", errNoConnection, errCommitNotSent, err)
 	}

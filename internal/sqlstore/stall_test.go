@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -491,5 +492,114 @@ func TestAReadWhoseDurabilityFenceMeetsAStallIsAnsweredWhenItBegins(t *testing.T
 	waitUntil(t, "the store to see the database answer again", func() bool { return !sqlstore.Stalled(s) })
 	if st, err := s.Stream(ctx, stream); err != nil || st.Version != 1 {
 		t.Fatalf("the read again once the database answers: %+v, %v; want the stream at version 1", st, err)
+	}
+}
+
+// TestAnAppendWaitingForAWriterConnectionWhenAStallBeginsIsNotWritten: a
+// group whose writer connection is being made (the pool's idle sessions
+// ended by the server, a new one dialled to a server that then says
+// nothing) had sent nothing, but waited for that connection until its
+// callers' deadline when a stall began. Now its appends are refused when
+// the stall begins, not written, while the database still does not
+// answer; and appends go through once it answers again.
+func TestAnAppendWaitingForAWriterConnectionWhenAStallBeginsIsNotWritten(t *testing.T) {
+	t.Parallel()
+	// A stream's first append goes in one round trip, planned from what
+	// the writer knows (guarded.go); one to a stream it does not know, on
+	// any version, reads first (begin).
+	for _, tc := range []struct {
+		name     string
+		expected eventstore.ExpectedVersion
+	}{{"in one round trip", eventstore.NoStream}, {"reading first", eventstore.Any}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			appendWaitingForAWriterConnectionWhenAStallBegins(t, tc.expected)
+		})
+	}
+}
+
+func appendWaitingForAWriterConnectionWhenAStallBegins(t *testing.T, expected eventstore.ExpectedVersion) {
+	t.Helper()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn).Store
+	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	appendTo := func(stream uuid.UUID) error {
+		actx, cancel := context.WithTimeout(ctx, 40*time.Second)
+		defer cancel()
+		_, err := s.Append(actx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: expected,
+			Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}})
+		return err
+	}
+	if err := appendTo(uuid.New()); err != nil {
+		t.Fatalf("append before the stall: %v", err)
+	}
+	// The server ends every idle session of the store's: the next group
+	// finds its connection gone, and makes another.
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatalf("open an admin session: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	rows, err := admin.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()")
+	if err != nil {
+		t.Fatalf("list the store's sessions: %v", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatalf("scan a session's id: %v", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := admin.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+			t.Logf("kill session %d: %v", id, err)
+		}
+	}
+	admin.Close()
+	waitUntil(t, "the killed sessions to be gone", func() bool {
+		var n int
+		check, err := sql.Open("mysql", strings.Replace(dsn, proxy.Addr(), proxy.Target(), 1))
+		if err != nil {
+			return false
+		}
+		defer check.Close()
+		err = check.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()").Scan(&n)
+		return err == nil && n == 0
+	})
+
+	proxy.Stall()
+	type result struct {
+		stream  uuid.UUID
+		err     error
+		stalled bool // the proxy's state as the call returned
+	}
+	results := make(chan result, 1)
+	stream := uuid.New()
+	go func() {
+		err := appendTo(stream)
+		results <- result{stream, err, proxy.Stalled()}
+	}()
+	writes := sqlstore.WritesPool(s)
+	waitUntil(t, "the group to wait for a connection being made", func() bool { return writes.Stats().InUse > 0 })
+	sqlstore.SetStallBound(s, 100*time.Millisecond)
+
+	r := <-results
+	t.Logf("the append, its connection being made as the stall began: %v", r.err)
+	if !sqlstore.IsStall(r.err) || !errors.Is(r.err, eventstore.ErrUnavailable) || errors.Is(r.err, eventstore.ErrOutcomeUnknown) || !r.stalled {
+		t.Errorf("an append whose group waited for a connection when the stall began: %v (the database still silent: %t); want it refused then, not written", r.err, r.stalled)
+	}
+
+	proxy.Resume()
+	waitUntil(t, "the store to see the database answer again", func() bool { return !sqlstore.Stalled(s) })
+	if _, err := s.Stream(ctx, stream); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("the stream of the append told it was not written: read %v; want it not found", err)
+	}
+	if err := appendTo(uuid.New()); err != nil {
+		t.Fatalf("an append once the database answers again: %v", err)
 	}
 }

@@ -127,14 +127,25 @@ func (r *readPhase) plan() *plan { return newPlan(r.head, r.now, r.calls, r.foun
 // written and no COMMIT is on its way, and a caller's Append, which waits
 // for its group's outcome, would hold its handler (through a stop's
 // reserve) until the lock came free. The error then wraps errCallerLeft.
-func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, calls []*call) (*appendTx, *plan, error) {
+// The wait for a connection (one being made to a server that says
+// nothing, say) ends too once stall says that the database does not
+// answer: nothing was sent, and the error is the stall's refusal.
+func begin(ctx context.Context, db *sql.DB, d Dialect, m *metrics.Metrics, stall *stallWatch, calls []*call) (*appendTx, *plan, error) {
 	ctx, stop := whileCalled(ctx, calls)
 	defer stop()
 	if err := ctx.Err(); err != nil {
 		// Its time was up before it began: no wait for a connection failed.
 		return nil, nil, leftOr(ctx, fmt.Errorf("begin: %w", err))
 	}
-	conn, err := db.Conn(ctx)
+	cctx, unwatch := stall.until(ctx)
+	conn, err := db.Conn(cctx)
+	unwatch()
+	if serr := context.Cause(cctx); isStall(serr) {
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, nil, serr
+	}
 	if err != nil {
 		return nil, nil, leftOr(ctx, fmt.Errorf("%w: %w", errNoConnection, err))
 	}

@@ -855,7 +855,7 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 			return nil, err
 		}
 		var err error
-		if t, p, err = begin(ctx, w.db, w.d, w.m, calls); err != nil {
+		if t, p, err = begin(ctx, w.db, w.d, w.m, w.stall, calls); err != nil {
 			return nil, err
 		}
 	}
