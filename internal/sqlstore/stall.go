@@ -25,12 +25,15 @@ import (
 // The stall watch pings the database on a connection of its own, one ping
 // at a time, about every second. Once a ping has gone unanswered for longer
 // than its bound, the database is stalled: the writer answers the appends
-// it has not sent (those queued behind a group stuck in the database, and
-// each new group) and the reads refuse each statement before it takes a
-// connection, or while it waits for one (each in use by reads stuck in the
-// database), all at once with ErrUnavailable. What was sent keeps its
-// usual care (an append that may have committed is settled, or of unknown
-// outcome). A ping that answers, or that fails within the bound (refused,
+// it has not sent (those queued behind a group stuck in the database, a
+// group waiting for a connection, and each new group) and the reads refuse
+// each statement before it takes a connection, or while it waits for one
+// (each in use by reads stuck in the database), all at once with
+// ErrUnavailable. What was sent keeps its usual care (an append that may
+// have committed is settled, or of unknown outcome), but a wait for
+// durability that needs the database ends: a retry of a stored batch is
+// told it is stored, its durability unconfirmed; a read, that it is
+// unavailable. A ping that answers, or that fails within the bound (refused,
 // reset: that path is fast already), ends the stall.
 
 const (
