@@ -14,10 +14,10 @@ import (
 
 // TestAnAppendRefusedEarlyInItsGroupIsAnsweredAtOnce: two appends to a
 // stream a report holds locked go as one group, one with a second and a
-// half to wait, the other with ten. When the first one's time is nearly
+// half to wait, the other with thirty. When the first one's time is nearly
 // up, the writer answers it "refused" and goes on trying the group for the
 // other. That answer reached its caller only when the whole group ended:
-// here when the other's ten seconds were up (for a Go caller without a
+// here when the other's thirty seconds were up (for a Go caller without a
 // deadline, thirty), its HTTP request held all that time. It is released
 // as soon as it is given: the test ends the report only once the first
 // append has returned, and the other, which has time left, is written.
@@ -35,7 +35,7 @@ func TestAnAppendRefusedEarlyInItsGroupIsAnsweredAtOnce(t *testing.T) {
 	for _, a := range []struct {
 		wait time.Duration
 		out  chan error
-	}{{1500 * time.Millisecond, short}, {10 * time.Second, long}} {
+	}{{1500 * time.Millisecond, short}, {30 * time.Second, long}} {
 		go func() {
 			actx, cancel := context.WithTimeout(ctx, a.wait)
 			defer cancel()
@@ -43,7 +43,7 @@ func TestAnAppendRefusedEarlyInItsGroupIsAnsweredAtOnce(t *testing.T) {
 			a.out <- err
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // both queued behind the first
+	waitQueued(ctx, t, 2) // both queued behind the first, so one group
 	s.SetBeforeCommit(func() {})
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)
@@ -58,7 +58,7 @@ func TestAnAppendRefusedEarlyInItsGroupIsAnsweredAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-long; err != nil {
-		t.Errorf("the append with 10 s to wait, whose group answered the other as refused: %v; "+
+		t.Errorf("the append with 30 s to wait, whose group answered the other as refused: %v; "+
 			"want it written once the report ended (it ended once the other append had its answer)", err)
 	}
 }
@@ -120,13 +120,13 @@ func TestAnAppendRefusedEarlyInItsGroupIsNotRunAgainAlone(t *testing.T) {
 		short <- err
 	}()
 	go func() {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		_, err := s.Append(actx, eventstore.AppendRequest{StreamID: x, StreamType: "thing", Expected: eventstore.Any,
 			Events: []eventstore.NewEvent{{Type: "Poison", Data: []byte(`{}`)}}})
 		long <- err
 	}()
-	time.Sleep(300 * time.Millisecond) // both queued behind the first
+	waitQueued(ctx, t, 2) // both queued behind the first, so one group
 	s.SetBeforeCommit(func() {})
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)

@@ -1,0 +1,68 @@
+package mysqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitQueued waits until n appends made on goroutines that test t started
+// wait for the writer to take them (the writer busy with the group before,
+// held by a hook): then they go as the next group, in the order they came.
+// A sleep let them queue under a light load only; a test that released the
+// writer before they had got there ran them in other groups than it meant
+// to, and failed at random. Nothing outside the writer says that a send
+// waits for it, so this looks in the goroutines' stacks for the writer's
+// hand-over (sqlstore's writer.hand) of goroutines created by t's own
+// functions; a safety bound of ctx's ends a wait that never comes.
+func waitQueued(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	if err := awaitQueued(ctx, t.Name(), n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitQueued is waitQueued for a goroutine other than the test's (a hook
+// the writer runs): it returns what failed rather than end the test.
+func awaitQueued(ctx context.Context, test string, n int) error {
+	for {
+		got := queuedBy(test)
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d appends of %s wait for the writer to take them; want %d before it goes on (%w)", got, test, n, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// queuedBy counts the goroutines that test's functions started and that
+// wait in the writer's hand-over.
+func queuedBy(test string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		k := runtime.Stack(buf, true)
+		if k < len(buf) {
+			buf = buf[:k]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	test, _, _ = strings.Cut(test, "/") // a subtest's functions are named for the test's
+	// The test's own function, or one of its closures (TestX.func2).
+	creator := "created by github.com/tributary-dev/tributary/internal/mysqlstore_test." + test
+	byTest := [][]byte{[]byte(creator + " "), []byte(creator + ".")}
+	n := 0
+	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("sqlstore.(*writer).hand(")) && (bytes.Contains(g, byTest[0]) || bytes.Contains(g, byTest[1])) {
+			n++
+		}
+	}
+	return n
+}
