@@ -52,7 +52,9 @@ func TestSubscribeCutsASilentConnectionAndSaysWhy(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { c.Close() })
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// A safety net against a hang only: a connection not cut (a
+			// trickle of header bytes that kept it alive, say) fails here.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			const idle = 200 * time.Millisecond
 			start := time.Now()
@@ -68,8 +70,11 @@ func TestSubscribeCutsASilentConnectionAndSaysWhy(t *testing.T) {
 				break
 			}
 			switch {
-			case why == nil || after < idle || after > 10*idle:
-				t.Fatalf("OnDisconnect was told %v after %v; expected the connection cut after about %v", why, after, idle)
+			// No upper bound on when: on a loaded machine the cut comes late.
+			// That it was the idle timeout's, and no other bound's, is in
+			// what OnDisconnect is told.
+			case why == nil || after < idle:
+				t.Fatalf("OnDisconnect was told %v after %v; expected the connection cut once no byte came for %v", why, after, idle)
 			case !strings.Contains(why.Error(), "IdleTimeout") || !strings.Contains(why.Error(), idle.String()):
 				t.Errorf("OnDisconnect was told %q; expected it to say no byte came for IdleTimeout, %v", why, idle)
 			}
