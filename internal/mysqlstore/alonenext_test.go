@@ -44,17 +44,19 @@ func TestAnAppendRunAloneAfterItsGroupFailedDoesNotWaitForTheNextGroupsLock(t *t
 			<-hold
 		case 3: // the good one alone, after the group of the two failed
 			go appendTo(ctx, "Happened", next)
-			time.Sleep(300 * time.Millisecond) // it queues (nothing says when a send waits for the writer)
+			if err := awaitQueued(ctx, t.Name(), 1); err != nil { // it queues
+				t.Error(err)
+			}
 		}
 	})
 	go appendTo(ctx, "Happened", first)
 	<-held
 	go appendTo(ctx, "Happened", good)
-	time.Sleep(100 * time.Millisecond) // queued first, so run alone first
+	waitQueued(ctx, t, 1) // queued first, so run alone first
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	go appendTo(pctx, "Poison", poison)
-	time.Sleep(300 * time.Millisecond) // both queued behind the first
+	waitQueued(ctx, t, 2) // both queued behind the first
 	close(hold)
 	if err := <-first; err != nil {
 		t.Fatalf("the first append: %v", err)

@@ -368,7 +368,7 @@ func TestARetryInAGroupWhoseWritesFailIsAnsweredAsStored(t *testing.T) {
 	var n atomic.Int32
 	var retried, made error
 	var res eventstore.AppendResult
-	_, first := appendsAsOneGroup(s, 2, func() error {
+	_, first := appendsAsOneGroup(t, s, 2, func() error {
 		switch n.Add(1) {
 		case 1: // holds the writer while the other two queue behind it
 			_, err := appendOne(ctx, s, existing, eventstore.Any)

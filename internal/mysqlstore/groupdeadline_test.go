@@ -15,7 +15,7 @@ import (
 
 // TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup: two appends
 // to a stream a report holds locked go as one group, one with a second and
-// a half to wait, the other with twenty. The writer tries the group again
+// a half to wait, the other with thirty. The writer tries the group again
 // while its callers wait; once the first caller's time was up, it stopped
 // trying for the second too, which failed as unavailable with most of its
 // time left though the lock was freed well within it. The second must be
@@ -49,32 +49,36 @@ func TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup(t *testing.T) {
 	}
 	start := time.Now()
 	short, long := make(chan result, 1), make(chan result, 1)
+	shortCtx, cancelShort := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancelShort()
+	longCtx, cancelLong := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelLong()
 	for _, a := range []struct {
-		wait time.Duration
-		out  chan result
-	}{{1500 * time.Millisecond, short}, {20 * time.Second, long}} {
+		ctx context.Context
+		out chan result
+	}{{shortCtx, short}, {longCtx, long}} {
 		go func() {
-			actx, cancel := context.WithTimeout(ctx, a.wait)
-			defer cancel()
-			_, err := appendOne(actx, s, x, eventstore.Any)
+			_, err := appendOne(a.ctx, s, x, eventstore.Any)
 			a.out <- result{err, time.Since(start)}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // both queued behind the first
+	waitQueued(ctx, t, 2) // both queued behind the first, so one group
 	s.SetBeforeCommit(func() {})
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)
 	}
-	// The report ends after the short append's time, well within the long's.
-	time.Sleep(time.Until(start.Add(3 * time.Second)))
+	// The report ends once the short append's time is up, well within the
+	// long's: seen, not slept for (a sleep to a fixed time could end it
+	// first on a loaded machine).
+	<-shortCtx.Done()
 	if err := report.Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	if r := <-short; !errors.Is(r.err, eventstore.ErrUnavailable) {
-		t.Errorf("the append with 1.5 s to wait for a lock held 3 s: expected an error wrapping ErrUnavailable, got %v after %v", r.err, r.took)
+		t.Errorf("the append with 1.5 s to wait for a lock held past its time: expected an error wrapping ErrUnavailable, got %v after %v", r.err, r.took)
 	}
 	if r := <-long; r.err != nil {
-		t.Errorf("the append with 20 s to wait for a lock held 3 s, grouped with one with 1.5 s: failed after %v: %v; expected it written once the lock was free", r.took.Round(time.Millisecond), r.err)
+		t.Errorf("the append with 30 s to wait for a lock held past the other's 1.5 s, grouped with it: failed after %v: %v; expected it written once the lock was free", r.took.Round(time.Millisecond), r.err)
 	}
 }
 

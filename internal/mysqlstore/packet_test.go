@@ -41,7 +41,7 @@ func TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup(t *testi
 		_, err := s.Append(ctx, req)
 		return err
 	}
-	others, first := appendsAsOneGroup(s, appends, appendOne)
+	others, first := appendsAsOneGroup(t, s, appends, appendOne)
 	if first != nil {
 		t.Fatalf("first append: %v", first)
 	}
@@ -54,8 +54,10 @@ func TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup(t *testi
 
 // appendsAsOneGroup runs appendOne, holds its group just before COMMIT
 // while n more run, so that they queue behind it and go as one group, and
-// returns the others' errors and the first one's.
-func appendsAsOneGroup(s *mysqlstore.Store, n int, appendOne func() error) (others []error, first error) {
+// returns the others' errors and the first one's. appendOne must be one of
+// t's functions (a closure of its test's), which waitQueued looks for.
+func appendsAsOneGroup(t *testing.T, s *mysqlstore.Store, n int, appendOne func() error) (others []error, first error) {
+	t.Helper()
 	hold, held := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	s.SetBeforeCommit(func() { once.Do(func() { close(held); <-hold }) })
@@ -66,7 +68,11 @@ func appendsAsOneGroup(s *mysqlstore.Store, n int, appendOne func() error) (othe
 	for range n {
 		go func() { errs <- appendOne() }()
 	}
-	time.Sleep(500 * time.Millisecond) // all queued behind the first
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a safety bound
+	defer cancel()
+	if err := awaitQueued(ctx, t.Name(), n); err != nil { // all queued behind the first
+		t.Error(err) // (the first, held, must still be let go)
+	}
 	s.SetBeforeCommit(func() {})
 	close(hold)
 	first = <-firstDone

@@ -10,15 +10,15 @@ import (
 	"time"
 )
 
-// waitQueued waits until n appends made on goroutines that test t started
-// wait for the writer to take them (the writer busy with the group before,
-// held by a hook): then they go as the next group, in the order they came.
-// A sleep let them queue under a light load only; a test that released the
-// writer before they had got there ran them in other groups than it meant
-// to, and failed at random. Nothing outside the writer says that a send
-// waits for it, so this looks in the goroutines' stacks for the writer's
-// hand-over (sqlstore's writer.hand) of goroutines created by t's own
-// functions; a safety bound of ctx's ends a wait that never comes.
+// waitQueued waits until n appends made on goroutines of test t's (started
+// by its functions, or running one of them) wait for the writer to take
+// them (the writer busy with the group before, held by a hook): then they
+// go as the next group, in the order they came. A sleep let them queue
+// under a light load only; a test that released the writer before they
+// had got there ran them in other groups than it meant to, and failed at
+// random. Nothing outside the writer says that a send waits for it, so this
+// looks in the goroutines' stacks for the writer's hand-over (sqlstore's
+// writer.hand); ctx's end, a safety bound, ends a wait that never comes.
 func waitQueued(ctx context.Context, t *testing.T, n int) {
 	t.Helper()
 	if err := awaitQueued(ctx, t.Name(), n); err != nil {
@@ -42,8 +42,8 @@ func awaitQueued(ctx context.Context, test string, n int) error {
 	}
 }
 
-// queuedBy counts the goroutines that test's functions started and that
-// wait in the writer's hand-over.
+// queuedBy counts the goroutines of test's that wait in the writer's
+// hand-over.
 func queuedBy(test string) int {
 	buf := make([]byte, 1<<20)
 	for {
@@ -55,13 +55,20 @@ func queuedBy(test string) int {
 		buf = make([]byte, 2*len(buf))
 	}
 	test, _, _ = strings.Cut(test, "/") // a subtest's functions are named for the test's
-	// The test's own function, or one of its closures (TestX.func2).
-	creator := "created by github.com/tributary-dev/tributary/internal/mysqlstore_test." + test
-	byTest := [][]byte{[]byte(creator + " "), []byte(creator + ".")}
+	// A frame of the test's own function or of one of its closures
+	// (TestX.func2), or its "created by" line (TestX in goroutine 7).
+	fn := "mysqlstore_test." + test
+	ofTest := [][]byte{[]byte(fn + "("), []byte(fn + "."), []byte(fn + " ")}
 	n := 0
 	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("sqlstore.(*writer).hand(")) && (bytes.Contains(g, byTest[0]) || bytes.Contains(g, byTest[1])) {
-			n++
+		if !bytes.Contains(g, []byte("sqlstore.(*writer).hand(")) {
+			continue
+		}
+		for _, f := range ofTest {
+			if bytes.Contains(g, f) {
+				n++
+				break
+			}
 		}
 	}
 	return n

@@ -275,7 +275,7 @@ func TestAGroupWhoseLastTryACallerLeftAnswersTheOthers(t *testing.T) {
 		_, err := appendOne(leaving, s, uuid.New(), eventstore.NoStream)
 		leaves <- err
 	}()
-	time.Sleep(300 * time.Millisecond) // both queued behind the first
+	waitQueued(ctx, t, 2) // both queued behind the first, so one group
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)
 	}

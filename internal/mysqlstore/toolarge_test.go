@@ -103,7 +103,7 @@ func TestOnASmallPacket(t *testing.T) {
 			_, err := s.Append(ctx, req)
 			return err
 		}
-		others, first := appendsAsOneGroup(s, appends, appendOne)
+		others, first := appendsAsOneGroup(t, s, appends, appendOne)
 		if first != nil {
 			t.Fatalf("first append: %v", first)
 		}
