@@ -177,13 +177,9 @@ func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
 				io.WriteString(w, `{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503}`) //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			start := time.Now()
-			waits := subscribeWaits(t, srv, 300*time.Millisecond)
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("Retry-After: %s; the subscription took %v to end with its context of 300 ms; expected it to end at once", retryAfter, took)
-			}
+			waits := subscribeWaits(t, srv)
 			if n := requests.Load(); n != 1 {
-				t.Errorf("Retry-After: %s; Subscribe sent %d requests in 300 ms (waits %v); expected 1, then a long wait", retryAfter, n, waits[:min(len(waits), 3)])
+				t.Errorf("Retry-After: %s; Subscribe sent %d requests before its wait was cancelled (waits %v); expected 1, then a long wait", retryAfter, n, waits[:min(len(waits), 3)])
 			}
 			if len(waits) != 1 || waits[0] < maxServerWait*4/5 || waits[0] > maxServerWait {
 				t.Errorf("Retry-After: %s; Subscribe would wait %v; expected one wait of %v to %v", retryAfter, waits, maxServerWait*4/5, maxServerWait)
