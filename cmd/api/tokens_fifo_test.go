@@ -26,7 +26,8 @@ func fifo(t *testing.T) string {
 }
 
 // loadTokensWithin runs loadTokens on a tokens file, failing the test if it
-// has not returned after within.
+// has not returned after within: a safety bound against a hang, far past
+// the bound under test, never the thing that decides.
 func loadTokensWithin(t *testing.T, ctx context.Context, cfg config.Config, within time.Duration) error {
 	t.Helper()
 	done := make(chan error, 1)
@@ -57,7 +58,7 @@ func TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout(t *testing.T) {
 		t.Parallel()
 		cfg := cfg
 		cfg.APITokensFile = fifo(t)
-		err := loadTokensWithin(t, context.Background(), cfg, 5*time.Second)
+		err := loadTokensWithin(t, context.Background(), cfg, 30*time.Second)
 		if err == nil || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS_FILE") || !strings.Contains(err.Error(), "TRIBUTARY_STARTUP_TIMEOUT") {
 			t.Fatalf("a FIFO nobody writes: expected an error naming TRIBUTARY_API_TOKENS_FILE and TRIBUTARY_STARTUP_TIMEOUT, got %v", err)
 		}
@@ -69,16 +70,20 @@ func TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout(t *testing.T) {
 		t.Parallel()
 		cfg := cfg
 		cfg.APITokensFile = fifo(t)
+		// The writer closes only once the test is over: never while the
+		// read waits, however slow the machine.
+		over := make(chan struct{})
+		t.Cleanup(func() { close(over) })
 		go func() {
 			w, err := os.OpenFile(cfg.APITokensFile, os.O_WRONLY, 0)
 			if err != nil {
 				return
 			}
 			w.WriteString("app:write:0123456789abcdef0123\n") //nolint:errcheck
-			time.Sleep(3 * time.Second)
+			<-over
 			w.Close()
 		}()
-		err := loadTokensWithin(t, context.Background(), cfg, 2500*time.Millisecond)
+		err := loadTokensWithin(t, context.Background(), cfg, 30*time.Second)
 		if err == nil || !strings.Contains(err.Error(), "TRIBUTARY_STARTUP_TIMEOUT") {
 			t.Fatalf("a pipe that never ends: expected an error naming TRIBUTARY_STARTUP_TIMEOUT, got %v", err)
 		}
@@ -90,17 +95,17 @@ func TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout(t *testing.T) {
 		cfg.APITokensFile = fifo(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(200*time.Millisecond, cancel)
-		if err := loadTokensWithin(t, ctx, cfg, 5*time.Second); !errors.Is(err, context.Canceled) {
+		if err := loadTokensWithin(t, ctx, cfg, 30*time.Second); !errors.Is(err, context.Canceled) {
 			t.Fatalf("a FIFO nobody writes, and a signal: expected context.Canceled, got %v", err)
 		}
 	})
 	t.Run("a secret manager", func(t *testing.T) {
 		t.Parallel()
 		cfg := cfg
-		cfg.StartupTimeout = 5 * time.Second
+		cfg.StartupTimeout = time.Minute // not what ends the read: the writer's close is
 		cfg.APITokensFile = fifo(t)
 		go func() {
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond) // a chance for the read to wait first
 			os.WriteFile(cfg.APITokensFile, []byte("app:write:0123456789abcdef0123\n"), 0o600) //nolint:errcheck
 		}()
 		tokens, err := loadTokens(context.Background(), cfg)
