@@ -105,7 +105,8 @@ func TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout(t *testing.T) {
 		cfg.StartupTimeout = time.Minute // not what ends the read: the writer's close is
 		cfg.APITokensFile = fifo(t)
 		go func() {
-			time.Sleep(200 * time.Millisecond)                                                 // a chance for the read to wait first
+			// A chance for the read to wait first.
+			time.Sleep(200 * time.Millisecond)
 			os.WriteFile(cfg.APITokensFile, []byte("app:write:0123456789abcdef0123\n"), 0o600) //nolint:errcheck
 		}()
 		tokens, err := loadTokens(context.Background(), cfg)
