@@ -26,11 +26,29 @@ func waitQueued(ctx context.Context, t *testing.T, n int) {
 	}
 }
 
+// waitTaken waits until n appends of test t's goroutines have been taken
+// by the writer (handed over, their answer not yet given): in a group it
+// runs now, so that appends made after them go in a later one.
+func waitTaken(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	for {
+		got := appendsOf(t.Name(), true)
+		if got >= n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d appends of %s were taken by the writer; want %d before the test goes on (%v)", got, t.Name(), n, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
 // awaitQueued is waitQueued for a goroutine other than the test's (a hook
 // the writer runs): it returns what failed rather than end the test.
 func awaitQueued(ctx context.Context, test string, n int) error {
 	for {
-		got := queuedBy(test)
+		got := appendsOf(test, false)
 		if got >= n {
 			return nil
 		}
@@ -42,9 +60,10 @@ func awaitQueued(ctx context.Context, test string, n int) error {
 	}
 }
 
-// queuedBy counts the goroutines of test's that wait in the writer's
-// hand-over.
-func queuedBy(test string) int {
+// appendsOf counts the goroutines of test's that wait in the writer's
+// hand-over, or, taken, those the writer took and has not yet answered
+// (in its append, past the hand-over).
+func appendsOf(test string, taken bool) int {
 	buf := make([]byte, 1<<20)
 	for {
 		k := runtime.Stack(buf, true)
@@ -61,7 +80,11 @@ func queuedBy(test string) int {
 	ofTest := [][]byte{[]byte(fn + "("), []byte(fn + "."), []byte(fn + " ")}
 	n := 0
 	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		if !bytes.Contains(g, []byte("sqlstore.(*writer).hand(")) {
+		waiting := bytes.Contains(g, []byte("sqlstore.(*writer).hand("))
+		if taken {
+			waiting = !waiting && bytes.Contains(g, []byte("sqlstore.(*writer).append("))
+		}
+		if !waiting {
 			continue
 		}
 		for _, f := range ofTest {

@@ -108,17 +108,16 @@ func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 		_, err := appendOne(actx, s, uuid.New(), eventstore.NoStream)
 		first <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
-	start := time.Now()
+	waitTaken(ctx, t, 1) // the first is the writer's: the two go after it
 	retry, long := make(chan error, 1), make(chan error, 1)
+	retryCtx, cancelRetry := context.WithTimeout(ctx, 2500*time.Millisecond)
+	defer cancelRetry()
 	go func() {
-		actx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
-		defer cancel()
-		_, err := appendOne(actx, s, z, eventstore.NoStream, id)
+		_, err := appendOne(retryCtx, s, z, eventstore.NoStream, id)
 		retry <- err
 	}()
 	go func() {
-		actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		_, err := appendOne(actx, s, x, eventstore.Any)
 		long <- err
@@ -126,8 +125,9 @@ func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 	if err := <-first; !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("the first append, refused until its time was up: %v; want an error wrapping ErrUnavailable", err)
 	}
-	// The report ends after the retry's time, well within the other's.
-	time.Sleep(time.Until(start.Add(4 * time.Second)))
+	// The report ends once the retry's time is up (seen, not slept for),
+	// well within the other's.
+	<-retryCtx.Done()
 	if err := report.Rollback(); err != nil {
 		t.Fatal(err)
 	}
