@@ -169,7 +169,7 @@ func TestASubscriptionGivenTheOtherKindsStartingPointIsRefusedAtOnce(t *testing.
 		"a stream's, given After": {SubscribeOptions{StreamID: uuid.New(), After: 3}, "From"},
 		"the log's, given From":   {SubscribeOptions{From: 4}, "After"},
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		opts := tc.opts
 		opts.MinBackoff = time.Millisecond
 		var last error

@@ -197,7 +197,7 @@ func eventJSON(id, streamID uuid.UUID, version, position int) string {
 // events came, and returns the positions of what it delivered.
 func collectPositions(t *testing.T, srv *httptest.Server, want int) []int64 {
 	t.Helper()
-	msgs, _ := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, want)
+	msgs, _ := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, want)
 	return positions(msgs)
 }
 
@@ -589,7 +589,7 @@ func TestReadsEndAtAPageThatDoesNotMoveOn(t *testing.T) {
 				io.WriteString(w, `{"events":[`+strings.Join(evs, ",")+`]}`) //nolint:errcheck // a test's answer
 			})
 			c.standStill = 50 * time.Millisecond // an empty page at the same place is asked again, this long
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			for what, seq := range map[string]iter.Seq2[Event, error]{
 				"ReadAll":    c.ReadAll(ctx, ReadAllOptions{}),
@@ -761,7 +761,7 @@ func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 			if stream {
 				opts.StreamID = id
 			}
-			msgs, last := subscribeFor(t, srv, 3*time.Second, opts, 3)
+			msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 3)
 			if got := versions(msgs); fmt.Sprint(got) != "[1 2 3]" {
 				t.Errorf("received versions %v, then %v; expected 1 to 3, the third from the instance that was behind", got, last)
 			}
@@ -893,7 +893,7 @@ func TestSubscribeReportsALogThatWentBackRatherThanDropIt(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
+			msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
 			if got := positions(msgs); fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) {
 				t.Errorf("received %v, then %v; expected 1 to 3 once each, then ErrLogReset", got, last)
 			}
@@ -935,7 +935,7 @@ func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
 			if stream {
 				opts.StreamID = id
 			}
-			msgs, last := subscribeFor(t, srv, 3*time.Second, opts, 6)
+			msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 6)
 			if got := versions(msgs); fmt.Sprint(got) != "[1 2 3 4 5 6]" {
 				t.Errorf("received %v, then %v; expected 1 to 6, each once", got, last)
 			}
@@ -998,7 +998,7 @@ func TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals(t *tes
 				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 1)
+			msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 1)
 			got := positions(msgs)
 			if tc.ends == nil && fmt.Sprint(got) != "[1]" {
 				t.Errorf("received %v, then %v; expected the subscription to wait it out and get position 1", got, last)
@@ -1090,7 +1090,7 @@ func TestReadsEndAtNextLinksThatGoRound(t *testing.T) {
 				},
 			} {
 				requests.Store(0)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				seq := read(ctx)
 				var got int
@@ -1199,7 +1199,7 @@ func TestReadsEndAtANextLinkThatDoesNotMoveOn(t *testing.T) {
 			}
 			for what, read := range reads {
 				requests.Store(0)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				var got int
 				var last error
@@ -1319,12 +1319,12 @@ func TestSubscribeSaysLogResetWhenAResumptionIsRefusedAsAhead(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
+	msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
 	var p *Problem
 	if got := positions(msgs); fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) || !errors.Is(last, ErrStartingPointAhead) || !errors.As(last, &p) {
 		t.Errorf("received %v, then %v; expected 1 to 3, then ErrLogReset that is also the 409's *Problem", got, last)
 	}
-	if msgs, err := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{After: 9}, 1); len(msgs) != 0 || errors.Is(err, ErrLogReset) || !errors.Is(err, ErrStartingPointAhead) {
+	if msgs, err := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{After: 9}, 1); len(msgs) != 0 || errors.Is(err, ErrLogReset) || !errors.Is(err, ErrStartingPointAhead) {
 		t.Errorf("a first connection refused as ahead: %d messages, then %v; expected ErrStartingPointAhead alone", len(msgs), err)
 	}
 }
@@ -1352,7 +1352,7 @@ func TestANotTributaryAnswersLongContentTypeIsCutInTheError(t *testing.T) {
 			told = err
 		}
 	}}
-	if _, err := subscribeFor(t, srv, 3*time.Second, opts, 1); err != nil {
+	if _, err := subscribeFor(t, srv, 30*time.Second, opts, 1); err != nil {
 		t.Fatalf("the subscription ended: %v", err)
 	}
 	if told == nil || len(told.Error()) > 300 {

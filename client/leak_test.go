@@ -114,7 +114,7 @@ func TestCloseDuringASubscriptionLeavesItRunning(t *testing.T) {
 			}
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var got []int64
 	var last error

@@ -67,19 +67,34 @@ func TestTheTokenDoesNotFollowARedirectToAnotherOrigin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, _ = c.Stream(ctx, uuid.New()) // what counts is what the target got
 		_, _ = c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
 		for _, err := range c.ReadAll(ctx, ReadAllOptions{}) {
 			_ = err
 			break
 		}
-		subCtx, subCancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		for _, err := range c.Subscribe(subCtx, SubscribeOptions{MinBackoff: 50 * time.Millisecond}) {
-			_ = err
-			break
+		// The subscription runs until the target has its request (the
+		// fourth), seen, not given 300 ms: a safety bound ends the wait.
+		subCtx, subCancel := context.WithCancel(ctx)
+		subDone := make(chan struct{})
+		go func() {
+			defer close(subDone)
+			for _, err := range c.Subscribe(subCtx, SubscribeOptions{MinBackoff: 50 * time.Millisecond}) {
+				_ = err
+				break
+			}
+		}()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n >= 4 {
+				break
+			}
 		}
 		subCancel()
+		<-subDone
 		cancel()
 		mu.Lock()
 		if len(got) < 4 {
@@ -207,7 +222,7 @@ func TestAppendFollowsA307Or308OnlyWithinItsOrigin(t *testing.T) {
 			}
 		}))
 		t.Cleanup(srv.Close)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := New(srv.URL, WithToken("t0k"))
 		if err != nil {

@@ -163,7 +163,7 @@ func TestSubscribeEndsAtACaughtUpBehindItsStartingPoint(t *testing.T) {
 			if stream {
 				opts = SubscribeOptions{MinBackoff: time.Millisecond, StreamID: id, From: 101}
 			}
-			msgs, last := subscribeFor(t, srv, 3*time.Second, opts, 0)
+			msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 0)
 			if len(msgs) != 0 || !errors.Is(last, ErrStartingPointAhead) || errors.Is(last, ErrLogReset) || conns.Load() != 1 {
 				t.Errorf("received %d messages, then %v after %d connections; expected none, then ErrStartingPointAhead on the first", len(msgs), last, conns.Load())
 			}
@@ -211,7 +211,7 @@ func TestSubscribeEndsAtAnEventItDidNotAskFor(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			tc.opts.MinBackoff, tc.opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
-			msgs, last := subscribeFor(t, srv, 3*time.Second, tc.opts, 0)
+			msgs, last := subscribeFor(t, srv, 30*time.Second, tc.opts, 0)
 			if len(msgs) != 1 || msgs[0].Event.Version != 1 || last == nil || !strings.Contains(last.Error(), "event 2") || requests.Load() != 1 {
 				t.Errorf("received %d messages, then %v after %d requests; expected the first event, then an error naming event 2", len(msgs), last, requests.Load())
 			}
@@ -224,7 +224,7 @@ func TestSubscribeEndsAtAnEventItDidNotAskFor(t *testing.T) {
 		io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+event(stream, "cart", "A", 1)+"\n\n") //nolint:errcheck // a test's answer
 	}))
 	t.Cleanup(srv.Close)
-	if msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{StreamTypes: []string{"order,cart"}}, 1); len(msgs) != 1 {
+	if msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamTypes: []string{"order,cart"}}, 1); len(msgs) != 1 {
 		t.Errorf("StreamTypes order,cart: received %d messages, then %v; expected the cart event", len(msgs), last)
 	}
 }
@@ -289,7 +289,7 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 				}
 			}))
 			t.Cleanup(srv.Close)
-			msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{StreamID: id, From: tc.from, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
+			msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamID: id, From: tc.from, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
 			if len(msgs) != tc.good || last == nil || !strings.Contains(last.Error(), "version "+tc.missed+" ") {
 				t.Errorf("received %v, then %v; expected %d events, then an error naming version %s as missing", versions(msgs), last, tc.good, tc.missed)
 			}
@@ -313,7 +313,7 @@ func TestAStreamSubscriptionIsNotMovedOnByAFrameWithoutAnEvent(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	msgs, last := subscribeFor(t, srv, 3*time.Second, SubscribeOptions{StreamID: id, MinBackoff: time.Millisecond}, 3)
+	msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamID: id, MinBackoff: time.Millisecond}, 3)
 	if got := versions(msgs); fmt.Sprint(got) != "[1 2 3]" {
 		t.Errorf("received %v, then %v; expected versions 1 to 3", got, last)
 	}
@@ -422,7 +422,7 @@ func TestAStreamsPositionsMustGrowWithItsVersions(t *testing.T) {
 				events += len(c)
 			}
 			if !backward {
-				msgs, last := subscribeFor(t, srv, 2*time.Second, SubscribeOptions{StreamID: id, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, events)
+				msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamID: id, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, events)
 				switch {
 				case tc.good < 0 && (len(msgs) != events || last != nil):
 					t.Errorf("Subscribe: versions %v, positions %v, then %v; expected every event", versions(msgs), positions(msgs), last)

@@ -37,7 +37,7 @@ func TestNoCallQuotesTheServerURLsUserInformation(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var errs []error
 		_, err = c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{Type: "A", Data: 1})

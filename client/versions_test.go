@@ -180,7 +180,7 @@ func TestALogSubscriptionEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
 			if tc.good >= 0 {
 				want = 0 // till the error
 			}
-			msgs, last := subscribeFor(t, srv, 5*time.Second, opts, want)
+			msgs, last := subscribeFor(t, srv, 30*time.Second, opts, want)
 			switch {
 			case tc.good < 0 && (last != nil || len(msgs) != len(tc.log)):
 				t.Errorf("received %v, then %v; expected all %d events and no error", positions(msgs), last, len(tc.log))
