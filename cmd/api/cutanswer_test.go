@@ -61,7 +61,7 @@ func TestRequestsCutAtTheStopsTimeoutAreAnswered503WithRetryAfter(t *testing.T) 
 		for range 2 {
 			select {
 			case <-store.entered:
-			case <-time.After(10 * time.Second):
+			case <-time.After(30 * time.Second):
 				t.Fatal("the append and the read never reached the store")
 			}
 		}
@@ -136,14 +136,14 @@ func TestAnAppendStillSendingItsBodyAtTheStopsCutIsAnswered503(t *testing.T) {
 					"Content-Length: 100000\r\n\r\n{\"stream_type\":\"t\",\"events\":[{\"type\":\"Slow\",\"data\":{\"pad\":\"")); err != nil {
 					t.Fatal(err)
 				}
-				for deadline := time.Now().Add(10 * time.Second); !bodyArriving(srv.base); time.Sleep(10 * time.Millisecond) {
+				for deadline := time.Now().Add(30 * time.Second); !bodyArriving(srv.base); time.Sleep(10 * time.Millisecond) {
 					if time.Now().After(deadline) {
 						t.Fatal("the append whose body is coming never reached its handler")
 					}
 				}
 				srv.stop() // SIGTERM
 				if by == "a second signal" {
-					for deadline := time.Now().Add(10 * time.Second); !strings.Contains(srv.logs.String(), `"msg":"shutting down"`); time.Sleep(10 * time.Millisecond) {
+					for deadline := time.Now().Add(30 * time.Second); !strings.Contains(srv.logs.String(), `"msg":"shutting down"`); time.Sleep(10 * time.Millisecond) {
 						if time.Now().After(deadline) {
 							t.Fatalf("no shutting down line; the log says:\n%s", srv.logs.String())
 						}

@@ -40,7 +40,7 @@ func TestEveryAppendStillRunningAtTheShutdownTimeoutIsLogged(t *testing.T) {
 		for range 5 {
 			select {
 			case <-store.entered:
-			case <-time.After(10 * time.Second):
+			case <-time.After(30 * time.Second):
 				t.Fatal("the appends never reached the store")
 			}
 		}

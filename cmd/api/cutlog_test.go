@@ -47,7 +47,7 @@ func TestRequestsCutByTheServerAreLoggedAsItsDoingNotTheClients(t *testing.T) {
 		for range 2 {
 			select {
 			case <-store.entered:
-			case <-time.After(10 * time.Second):
+			case <-time.After(30 * time.Second):
 				t.Fatal("the append and the read never reached the store")
 			}
 		}
@@ -61,14 +61,14 @@ func TestRequestsCutByTheServerAreLoggedAsItsDoingNotTheClients(t *testing.T) {
 			"Content-Length: 100000\r\n\r\n{\"stream_type\":\"t\",\"events\":[{\"type\":\"Slow\",\"data\":{\"pad\":\"")); err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(10 * time.Second); !bodyArriving(base); time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); !bodyArriving(base); time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatal("the append whose body is coming never reached its handler")
 			}
 		}
 		// SIGTERM: the drain waits for all three.
 		stop()
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"shutting down"`); time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), `"msg":"shutting down"`); time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("no shutting down line; the log says:\n%s", logs.String())
 			}

@@ -43,7 +43,7 @@ func TestAZeroShutdownTimeoutStillClosesAnIdleStore(t *testing.T) {
 			if err != nil {
 				t.Errorf("SIGTERM to an idle server with %s=0s: %v; want a clean stop (exit status 0)", config.Var("ShutdownTimeout"), err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("serve did not return after SIGTERM")
 		}
 		if !store.closed.Load() {
