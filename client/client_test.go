@@ -177,7 +177,7 @@ func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
 				io.WriteString(w, `{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503}`) //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			waits := subscribeWaits(t, srv)
+			waits := subscribeWaits(t, srv, SubscribeOptions{MinBackoff: time.Millisecond})
 			if n := requests.Load(); n != 1 {
 				t.Errorf("Retry-After: %s; Subscribe sent %d requests before its wait was cancelled (waits %v); expected 1, then a long wait", retryAfter, n, waits[:min(len(waits), 3)])
 			}
@@ -208,9 +208,7 @@ func TestSubscribeWaitsAServersLongWaitUpToMaxBackoffIfLonger(t *testing.T) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}))
 			t.Cleanup(srv.Close)
-			var waits []time.Duration
-			_, _ = subscribeFor(t, srv, 200*time.Millisecond, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: tc.max,
-				OnDisconnect: func(_ error, retryIn time.Duration) { waits = append(waits, retryIn) }}, 0)
+			waits := subscribeWaits(t, srv, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: tc.max})
 			if len(waits) != 1 || waits[0] < tc.least || waits[0] > tc.most {
 				t.Errorf("Retry-After: %s, MaxBackoff %v; Subscribe would wait %v; expected one wait of %v to %v", tc.retryAfter, tc.max, waits, tc.least, tc.most)
 			}

@@ -264,7 +264,7 @@ func TestSubscribeWaitsOutARetryFieldFarAhead(t *testing.T) {
 				io.WriteString(w, "retry: "+retry+"\n\n") //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			waits := subscribeWaits(t, srv)
+			waits := subscribeWaits(t, srv, SubscribeOptions{MinBackoff: time.Millisecond})
 			if len(waits) != 1 || waits[0] < maxServerWait*4/5 || waits[0] > maxServerWait {
 				t.Errorf("retry: %s; Subscribe waited %v; expected one wait of %v to %v", retry, waits[:min(len(waits), 3)], maxServerWait*4/5, maxServerWait)
 			}
@@ -820,13 +820,14 @@ func TestAnErrorAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 	}
 }
 
-// subscribeWaits subscribes to srv until its first disconnection, which
+// subscribeWaits subscribes to srv with opts (their OnDisconnect replaced)
+// until its first disconnection, which
 // cancels the subscription, and returns each wait Subscribe said it would
 // make before it came back (OnDisconnect's): one, unless it came back
 // before that wait. It fails t if the cancellation, made as the wait
 // begins, did not end the subscription within a generous safety bound (a
 // wait of the server's, minutes long, waited out rather than ended).
-func subscribeWaits(t *testing.T, srv *httptest.Server) []time.Duration {
+func subscribeWaits(t *testing.T, srv *httptest.Server, opts SubscribeOptions) []time.Duration {
 	t.Helper()
 	c, err := New(srv.URL)
 	if err != nil {
@@ -837,13 +838,12 @@ func subscribeWaits(t *testing.T, srv *httptest.Server) []time.Duration {
 	defer cancel()
 	var waits []time.Duration
 	var cancelled time.Time
-	opts := SubscribeOptions{MinBackoff: time.Millisecond, // what counts is the waits
-		OnDisconnect: func(_ error, retryIn time.Duration) {
-			if waits = append(waits, retryIn); len(waits) == 1 {
-				cancelled = time.Now()
-				cancel()
-			}
-		}}
+	opts.OnDisconnect = func(_ error, retryIn time.Duration) {
+		if waits = append(waits, retryIn); len(waits) == 1 {
+			cancelled = time.Now()
+			cancel()
+		}
+	}
 	for _, err := range c.Subscribe(ctx, opts) {
 		if err != nil {
 			break
