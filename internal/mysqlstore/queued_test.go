@@ -19,6 +19,9 @@ import (
 // random. Nothing outside the writer says that a send waits for it, so this
 // looks in the goroutines' stacks for the writer's hand-over (sqlstore's
 // writer.hand); ctx's end, a safety bound, ends a wait that never comes.
+// Subtests of one test share its functions' names: where they run in
+// parallel, their appends count together, so a subtest that needs an exact
+// count is not one to use it in.
 func waitQueued(ctx context.Context, t *testing.T, n int) {
 	t.Helper()
 	if err := awaitQueued(ctx, t.Name(), n); err != nil {
