@@ -247,7 +247,7 @@ func TestAFenceWhoseSessionIsKilledIsWrittenOnAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := killWhenWaiting(ctx, db, holder, holderID, "info LIKE '%INTO durability_fence%'")
-	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second) // a safety bound: the kill ends the wait
 	defer cancel()
 	err := s.Tail().WaitDurable(wait, 1)
 	if _, ok := <-killed; !ok {
@@ -276,7 +276,7 @@ func TestAnAppendWhoseReadsLoseTheirSessionIsTriedAgainOnAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := killWhenWaiting(ctx, db, holder, holderID, "info LIKE '%FROM log_head%FOR UPDATE' AND info NOT LIKE '%NOWAIT%'")
-	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second) // a safety bound: the kill ends the wait
 	defer cancel()
 	stream := uuid.New()
 	_, err := appendOne(wait, s, stream, eventstore.NoStream)
@@ -302,7 +302,9 @@ func killWhenWaiting(ctx context.Context, db *sql.DB, holder *sql.Conn, holderID
 	killed := make(chan int64, 1)
 	go func() {
 		defer close(killed)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		// 30 s, a safety bound: on a loaded machine the session may take
+		// seconds to show (5 s was not always enough).
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			var id int64
 			err := db.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE id <> ? AND id <> CONNECTION_ID() AND db = DATABASE() AND "+where,
 				append([]any{holderID}, args...)...).Scan(&id)
