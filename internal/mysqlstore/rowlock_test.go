@@ -112,8 +112,11 @@ func TestAReportLockingOneStreamsEventsDoesNotStallAppendsToOthers(t *testing.T)
 			_, err := appendOne(short, s, x, eventstore.Exactly(2))
 			locked <- err
 		}()
-		time.Sleep(200 * time.Millisecond)
-		other, cancel := context.WithTimeout(ctx, 3*time.Second)
+		time.Sleep(200 * time.Millisecond) // a chance for the locked stream's append to go first
+		// 20 s: stalled behind the report, it would wait until its
+		// deadline (the report ends only once it returns); 3 s was within
+		// a loaded machine's noise.
+		other, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		res, err := appendOne(other, s, y, eventstore.Exactly(2))
 		took := time.Since(start)
