@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/faultproxy"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -383,27 +384,10 @@ func TestARetryOfAStoredBatchIsAnsweredWhenAStallBeginsInItsDurabilityWait(t *te
 		t.Fatalf("append on the other instance: %v", err)
 	}
 
-	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("durability_fence")) })
-	type result struct {
-		err     error
-		stalled bool // the proxy's state as the call returned
-	}
-	results := make(chan result, 1)
-	go func() {
-		actx, cancel := context.WithTimeout(ctx, 40*time.Second)
-		defer cancel()
-		_, err := s.Append(actx, req)
-		results <- result{err, proxy.Stalled()}
-	}()
-	select {
-	case <-held: // the retry's fence, on its way to the server
-	case r := <-results:
-		t.Fatalf("the retry was answered before its durability fence was sent: %v", r.err)
-	}
-	proxy.Stall()
-	sqlstore.SetStallBound(s, 100*time.Millisecond)
-
-	r := <-results
+	r, release := stallAtTheFence(t, s, proxy, "the retry", func(ctx context.Context) error {
+		_, err := s.Append(ctx, req)
+		return err
+	})
 	t.Logf("the retry, its durability wait met by a stall: %v", r.err)
 	if !errors.Is(r.err, eventstore.ErrOutcomeUnknown) || !errors.Is(r.err, eventstore.ErrUnavailable) || !errors.Is(r.err, eventstore.ErrDurabilityUnconfirmed) ||
 		sqlstore.IsStall(r.err) {
@@ -461,27 +445,10 @@ func TestAReadWhoseDurabilityFenceMeetsAStallIsAnsweredWhenItBegins(t *testing.T
 		t.Fatalf("append on the other instance: %v", err)
 	}
 
-	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("durability_fence")) })
-	type result struct {
-		err     error
-		stalled bool // the proxy's state as the call returned
-	}
-	results := make(chan result, 1)
-	go func() {
-		rctx, cancel := context.WithTimeout(ctx, 40*time.Second)
-		defer cancel()
-		_, err := s.Stream(rctx, stream)
-		results <- result{err, proxy.Stalled()}
-	}()
-	select {
-	case <-held: // the read's fence, on its way to the server
-	case r := <-results:
-		t.Fatalf("the read was answered before its durability fence was sent: %v", r.err)
-	}
-	proxy.Stall()
-	sqlstore.SetStallBound(s, 100*time.Millisecond)
-
-	r := <-results
+	r, release := stallAtTheFence(t, s, proxy, "the read", func(ctx context.Context) error {
+		_, err := s.Stream(ctx, stream)
+		return err
+	})
 	t.Logf("the read, its durability fence met by a stall: %v", r.err)
 	if !errors.Is(r.err, eventstore.ErrUnavailable) || errors.Is(r.err, context.DeadlineExceeded) || !r.stalled {
 		t.Errorf("a read whose durability fence met a stall: %v (the database still silent: %t); want it unavailable when the stall began, not at its deadline", r.err, r.stalled)
@@ -602,4 +569,35 @@ func appendWaitingForAWriterConnectionWhenAStallBegins(t *testing.T, expected ev
 	if err := appendTo(uuid.New()); err != nil {
 		t.Fatalf("an append once the database answers again: %v", err)
 	}
+}
+
+// fenceResult is what a call whose durability fence met a stall returned,
+// and whether the database was still silent then.
+type fenceResult struct {
+	err     error
+	stalled bool // the proxy's state as the call returned
+}
+
+// stallAtTheFence runs call (given 40 s), holds its durability fence on
+// its way to the server, stalls the database there, with s's stall bound
+// made short, and returns what call returned; release lets the fence go
+// (after proxy.Resume).
+func stallAtTheFence(t *testing.T, s *sqlstore.Store, proxy *faultproxy.Proxy, what string, call func(context.Context) error) (fenceResult, func()) {
+	t.Helper()
+	held, release := proxy.HoldAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("durability_fence")) })
+	results := make(chan fenceResult, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+		defer cancel()
+		err := call(ctx)
+		results <- fenceResult{err, proxy.Stalled()}
+	}()
+	select {
+	case <-held: // its fence, on its way to the server
+	case r := <-results:
+		t.Fatalf("%s was answered before its durability fence was sent: %v", what, r.err)
+	}
+	proxy.Stall()
+	sqlstore.SetStallBound(s, 100*time.Millisecond)
+	return <-results, release
 }
