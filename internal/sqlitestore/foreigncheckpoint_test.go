@@ -204,23 +204,7 @@ func TestACopyOverTheFileAfterAStartThatFoundAWALIsRefused(t *testing.T) {
 	}
 	backup := filepath.Join(backupDir, sqlitestore.FileName)
 
-	s := openMigrated(t, storeWithEvents(t, 2))
-	t.Cleanup(func() { s.Close() })
-	appendN(t, s, 1) // in the WAL only
-	crashed, err := sqlitestore.Open(t.Context(), crashImage(t, s), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { crashed.Close() })
-	appendN(t, crashed, 1) // a look, and the state the next compares with
-	shm, err := os.ReadFile(crashed.Path() + "-shm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if backfilled, attempted := binary.NativeEndian.Uint32(shm[96:]), binary.NativeEndian.Uint32(shm[128:]); attempted <= backfilled {
-		t.Fatalf("the WAL index after a start that found a WAL records %d frames copied of %d attempted: no checkpoint left unfinished, the test proves nothing",
-			backfilled, attempted)
-	}
+	crashed, _ := startAfterACrashWithACheckpointUnfinished(t, 1)
 	if ahead, file := changeCounterOf(t, backup), changeCounterOf(t, crashed.Path()); ahead < file {
 		t.Fatalf("the copy's change counter %d is behind the file's %d: the test proves nothing", ahead, file)
 	}
@@ -256,23 +240,7 @@ func changeCounterOf(t *testing.T, path string) uint32 {
 // before that frame. The file so written must not be taken for a copy.
 func TestACheckpointUnderWayAfterAStartThatFoundAWALIsNoCopy(t *testing.T) {
 	t.Parallel()
-	s := openMigrated(t, storeWithEvents(t, 2))
-	t.Cleanup(func() { s.Close() })
-	appendN(t, s, 3) // in the WAL only
-	crashed, err := sqlitestore.Open(t.Context(), crashImage(t, s), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { crashed.Close() })
-	appendN(t, crashed, 1) // a look, and the state the next compares with
-	shm, err := os.ReadFile(crashed.Path() + "-shm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	attempted := binary.NativeEndian.Uint32(shm[128:])
-	if backfilled := binary.NativeEndian.Uint32(shm[96:]); attempted <= backfilled {
-		t.Fatalf("the WAL index after a start that found a WAL records %d frames copied of %d attempted: the test proves nothing", backfilled, attempted)
-	}
+	crashed, attempted := startAfterACrashWithACheckpointUnfinished(t, 3)
 	var root int64
 	if err := crashed.QueryRow(t.Context(), "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = 'log_head'", &root); err != nil {
 		t.Fatal(err)
@@ -311,4 +279,32 @@ func TestACheckpointUnderWayAfterAStartThatFoundAWALIsNoCopy(t *testing.T) {
 	if err := crashed.Ping(t.Context()); err != nil {
 		t.Errorf("Ping after it: %v; want nil", err)
 	}
+}
+
+// startAfterACrashWithACheckpointUnfinished starts a store on the crash
+// image of one whose last n appends were in its WAL only, appends once (a
+// look, and the state the next compares with), and returns it with the
+// frames its WAL index records a checkpoint attempted: more than those
+// copied, or the test fails, proving nothing.
+func startAfterACrashWithACheckpointUnfinished(t *testing.T, n int) (*sqlitestore.Store, uint32) {
+	t.Helper()
+	s := openMigrated(t, storeWithEvents(t, 2))
+	t.Cleanup(func() { s.Close() })
+	appendN(t, s, n) // in the WAL only
+	crashed, err := sqlitestore.Open(t.Context(), crashImage(t, s), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { crashed.Close() })
+	appendN(t, crashed, 1)
+	shm, err := os.ReadFile(crashed.Path() + "-shm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempted := binary.NativeEndian.Uint32(shm[128:])
+	if backfilled := binary.NativeEndian.Uint32(shm[96:]); attempted <= backfilled {
+		t.Fatalf("the WAL index after a start that found a WAL records %d frames copied of %d attempted: no checkpoint left unfinished, the test proves nothing",
+			backfilled, attempted)
+	}
+	return crashed, attempted
 }
