@@ -302,31 +302,8 @@ func TestReadsWhoseConnectionsTheServerEndedGoAgainOnFreshOnes(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	admin, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatalf("open an admin session: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	rows, err := admin.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND command = 'Sleep' AND id <> CONNECTION_ID()")
-	if err != nil {
-		t.Fatalf("list the store's sessions: %v", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			t.Fatalf("scan a session's id: %v", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if len(ids) < size {
-		t.Fatalf("found %d idle sessions of the store; want at least the read pool's %d", len(ids), size)
-	}
-	for _, id := range ids {
-		if _, err := admin.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
-			t.Logf("kill session %d: %v", id, err)
-		}
+	if n := killSessions(t, dsn, " AND command = 'Sleep'"); n < size {
+		t.Fatalf("found %d idle sessions of the store; want at least the read pool's %d", n, size)
 	}
 	errs := make(chan error, size)
 	for range size {
@@ -504,30 +481,7 @@ func appendWaitingForAWriterConnectionWhenAStallBegins(t *testing.T, expected ev
 	}
 	// The server ends every idle session of the store's: the next group
 	// finds its connection gone, and makes another.
-	admin, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatalf("open an admin session: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	rows, err := admin.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()")
-	if err != nil {
-		t.Fatalf("list the store's sessions: %v", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			t.Fatalf("scan a session's id: %v", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	for _, id := range ids {
-		if _, err := admin.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
-			t.Logf("kill session %d: %v", id, err)
-		}
-	}
-	admin.Close()
+	killSessions(t, dsn, "")
 	waitUntil(t, "the killed sessions to be gone", func() bool {
 		var n int
 		check, err := sql.Open("mysql", strings.Replace(dsn, proxy.Addr(), proxy.Target(), 1))
@@ -600,4 +554,36 @@ func stallAtTheFence(t *testing.T, s *sqlstore.Store, proxy *faultproxy.Proxy, w
 	proxy.Stall()
 	sqlstore.SetStallBound(s, 100*time.Millisecond)
 	return <-results, release
+}
+
+// killSessions ends, from an admin session of its own, every session of
+// dsn's database the processlist shows (and the condition where adds, an
+// SQL "AND …"), as a server that ends them would, and returns how many.
+func killSessions(t *testing.T, dsn, where string) int {
+	t.Helper()
+	ctx := t.Context()
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatalf("open an admin session: %v", err)
+	}
+	defer admin.Close()
+	rows, err := admin.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE db = DATABASE()"+where+" AND id <> CONNECTION_ID()")
+	if err != nil {
+		t.Fatalf("list the store's sessions: %v", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatalf("scan a session's id: %v", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := admin.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+			t.Logf("kill session %d: %v", id, err)
+		}
+	}
+	return len(ids)
 }
