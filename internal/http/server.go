@@ -460,6 +460,10 @@ func (rr *running) detach(e *accessEntry, token string) {
 		e.token = token
 		rr.m[e] = nil
 	}
+	// Nor may e keep net/http's response writer, which holds the
+	// connection's read and write buffers (8 KiB an idle subscriber): only
+	// the count of what was sent stays. Under mu, where Cut looks at it.
+	e.sent.ResponseWriter = nil
 }
 
 // take reports whether e was held, and no longer holds it: false once
@@ -983,7 +987,7 @@ func detachAccessEntry(r *http.Request) func(written int) {
 	}
 	e.detached, e.route, e.subscription = true, routeOf(r), true
 	status, before := e.ww.Status(), e.ww.BytesWritten()
-	e.ww = nil
+	e.ww = nil                          // and running.detach lets e.sent's go: see there
 	e.s.running.detach(e, *e.principal) // r is not kept: see running
 	return func(written int) { e.done(context.Background(), status, before+written) }
 }
