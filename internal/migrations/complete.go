@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/pressly/goose/v3"
@@ -171,4 +173,82 @@ func mendVersionTable(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 func isNoSuchTable(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1146
+}
+
+// cutStatementWait is how long a start whose migration was cut waits for
+// the server to end the migration's statement.
+const cutStatementWait = 10 * time.Second
+
+// migrationSession is handed to goose as its session locker, not to lock
+// (ApplyMySQL holds the migration lock) but to learn the connection goose
+// runs each migration on: goose takes one connection per run and runs the
+// migration's statements on it, and calls SessionLock on it first.
+type migrationSession struct {
+	id atomic.Int64 // the connection id of goose's latest run; 0: not known
+}
+
+func (s *migrationSession) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	var id int64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		return fmt.Errorf("read the migration session's connection id: %w", err)
+	}
+	s.id.Store(id)
+	return nil
+}
+
+func (s *migrationSession) SessionUnlock(context.Context, *sql.Conn) error { return nil }
+
+// endStatement ends on the server the statement of a migration cut by
+// ctx's end, and waits (up to cutStatementWait) until the server has ended
+// it. The driver does not cancel a statement on the server: it drops the
+// connection, and the server went on with the statement (a CREATE INDEX on
+// a large table, or one waiting for a metadata lock) after the start had
+// returned, beside the next start's work. It logs what it found.
+func (s *migrationSession) endStatement(ctx context.Context, db *sql.DB, log *slog.Logger) {
+	id := s.id.Load()
+	if id == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cutStatementWait)
+	defer cancel()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		log.Warn("could not end the cut migration's statement on the server, which may go on with it: KILL QUERY that connection",
+			"connection_id", id, "error", err)
+		return
+	}
+	defer conn.Close()
+	// Running still, and not this connection: a migration cut after its
+	// statement ended may have left its connection to the pool, idle.
+	running := func() (bool, error) {
+		var yes bool
+		err := conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ? AND ID <> CONNECTION_ID() AND INFO IS NOT NULL)", id).Scan(&yes)
+		return yes, err
+	}
+	if yes, err := running(); err == nil && !yes {
+		return
+	}
+	// The id is an integer the server gave: no quoting to get wrong.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", id)); err != nil {
+		if me := (*mysql.MySQLError)(nil); errors.As(err, &me) && me.Number == 1094 { // unknown thread id: it ended
+			return
+		}
+		log.Warn("could not end the cut migration's statement on the server, which may go on with it: KILL QUERY that connection",
+			"connection_id", id, "error", err)
+		return
+	}
+	for {
+		yes, err := running()
+		if err == nil && !yes {
+			log.Info("ended the cut migration's statement on the server", "connection_id", id)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			log.Warn("the server had not ended the cut migration's statement when the wait for it ended; it may go on with it",
+				"connection_id", id, "waited", cutStatementWait, "error", err)
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // schemaOf is every table's SHOW CREATE TABLE in db, the version table's
@@ -231,5 +232,114 @@ func TestAnotherApplicationsTablesAreNotTakenForTributarys(t *testing.T) {
 	}
 	if got := recorded(t, db); len(got) > 1 {
 		t.Fatalf("versions recorded on another application's tables: %v", got)
+	}
+}
+
+// TestAMigrationCutByASignalOrTheTimeoutLeavesNoStatementOnTheServer: the
+// driver does not cancel a statement on the server when its context ends;
+// it only drops the connection. A migration cut by a SIGTERM during
+// start-up, or by the start-up timeout, left its CREATE INDEX waiting or
+// running on the server after the start returned, to run beside the next
+// start's work. The start now ends the statement on the server before it
+// returns: PROCESSLIST shows none of it once ApplyMySQL has returned.
+func TestAMigrationCutByASignalOrTheTimeoutLeavesNoStatementOnTheServer(t *testing.T) {
+	t.Parallel()
+	latest := int64(migrations.Latest("mysql"))
+	for _, tc := range []struct {
+		name  string
+		cause error
+	}{
+		{"a signal", context.Canceled},
+		{"the start-up timeout", context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dsn := mysqltest.NewDatabase(t)
+			db, watch := openMySQL(t, dsn), openMySQL(t, dsn)
+			if err := migrations.UpTo(ctx, db, "mysql", latest-1); err != nil {
+				t.Fatal(err)
+			}
+			release := mysqltest.HoldMetadataLock(t, db, "events")
+			t.Cleanup(release)
+			start, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			// The context ends as the one given to ApplyMySQL would for
+			// this cause, once the migration's statement waits on the server.
+			ended := &causeContext{Context: start, cause: tc.cause}
+			var logs testlog.Buffer
+			done := make(chan error, 1)
+			go func() { done <- migrations.ApplyMySQL(ended, db, slog.New(slog.NewTextHandler(&logs, nil))) }()
+			waitForStatement(t, watch, done)
+			cancel(tc.cause)
+			err := <-done
+			var cut *migrations.CutError
+			if !errors.As(err, &cut) || cut.Version != latest || !errors.Is(err, tc.cause) {
+				t.Fatalf("a migration cut by %s: %v; want a CutError of migration %d wrapping %v", tc.name, err, latest, tc.cause)
+			}
+			if left := migrationStatements(t, watch); len(left) != 0 {
+				t.Fatalf("after a migration cut by %s returned, the server still runs its statement: %v", tc.name, left)
+			}
+			if !strings.Contains(logs.String(), "ended the cut migration's statement on the server") {
+				t.Errorf("a migration cut by %s: the log does not say its statement was ended on the server:\n%s", tc.name, logs.String())
+			}
+		})
+	}
+}
+
+// causeContext is a context that, once its parent ends, says it ended for
+// cause: context.DeadlineExceeded stands for the start-up timeout, ended
+// when the test says rather than at a time.
+type causeContext struct {
+	context.Context
+	cause error
+}
+
+func (c *causeContext) Err() error {
+	if c.Context.Err() == nil {
+		return nil
+	}
+	return c.cause
+}
+
+// migrationStatement is how PROCESSLIST's INFO begins for the newest
+// migration's statement.
+const migrationStatement = "CREATE INDEX events_stream_type_event_type_position%"
+
+// migrationStatements returns the ids of the sessions of watch's database
+// that run the newest migration's statement, with their state.
+func migrationStatements(t *testing.T, watch *sql.DB) map[int64]string {
+	t.Helper()
+	rows, err := watch.QueryContext(t.Context(),
+		"SELECT ID, IFNULL(STATE, '') FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE ?", migrationStatement)
+	if err != nil {
+		t.Fatalf("read PROCESSLIST: %v", err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var state string
+		if err := rows.Scan(&id, &state); err != nil {
+			t.Fatalf("read PROCESSLIST: %v", err)
+		}
+		out[id] = state
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read PROCESSLIST: %v", err)
+	}
+	return out
+}
+
+// waitForStatement waits until the newest migration's statement is under
+// way on the server, as PROCESSLIST shows it.
+func waitForStatement(t *testing.T, watch *sql.DB, done <-chan error) {
+	t.Helper()
+	for len(migrationStatements(t, watch)) == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("the migration returned (%v) before its statement was seen on the server", err)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

@@ -60,7 +60,9 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	if err := mendVersionTable(ctx, db, log); err != nil {
 		return err
 	}
-	return apply(ctx, db, goose.DialectMySQL, "mysql", log, completeCutMySQL)
+	session := &migrationSession{}
+	stop := func(ctx context.Context) { session.endStatement(ctx, db, log) }
+	return apply(ctx, db, goose.DialectMySQL, "mysql", log, completeCutMySQL, stop, goose.WithSessionLocker(session))
 }
 
 // CutError is the error of a migration whose statement was under way when
@@ -78,7 +80,12 @@ func (e *CutError) Error() string {
 
 func (e *CutError) Unwrap() error { return e.Err }
 
-func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, log *slog.Logger, complete func(context.Context, *sql.DB, *goose.Provider, *slog.Logger) (bool, error), opts ...goose.ProviderOption) error {
+// apply runs dir's migrations with goose. complete (nil: none) records the
+// pending migrations found done before each is run; stopCut (nil: none)
+// ends on the server the statement of a migration cut by ctx's end.
+func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, log *slog.Logger,
+	complete func(context.Context, *sql.DB, *goose.Provider, *slog.Logger) (bool, error), stopCut func(context.Context),
+	opts ...goose.ProviderOption) error {
 	fsys, err := fs.Sub(files, dir)
 	if err != nil {
 		return fmt.Errorf("open embedded %s migrations: %w", dir, err)
@@ -106,6 +113,9 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 		}
 		if partial := (*goose.PartialError)(nil); errors.As(err, &partial) {
 			if ctx.Err() != nil {
+				if stopCut != nil {
+					stopCut(ctx)
+				}
 				return &CutError{Version: partial.Failed.Source.Version, File: partial.Failed.Source.Path, Err: err}
 			}
 			// What failed may have been done meanwhile, by the statement
@@ -145,7 +155,8 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 // store is used by one process, and SQLite serialises writers, so no lock is
 // taken beyond the migration's own transaction.
 func ApplySQLite(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	return apply(ctx, db, goose.DialectSQLite3, "sqlite", log, nil)
+	// SQLite runs in this process: a cut statement ends with its context.
+	return apply(ctx, db, goose.DialectSQLite3, "sqlite", log, nil, nil)
 }
 
 // lockWait is how long one GET_LOCK call waits before it tries again; the
