@@ -474,7 +474,19 @@ func storeKind(cfg config.Config) string {
 // takes at most the shutdown timeout; what still runs near its end, or
 // when cut ends, is cut, and serve returns an error saying so.
 func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, store closableStore, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
-	return serveOn(ctx, cut, cfg, net.Listen, tokens, store, replica, log, m)
+	return serveOn(ctx, cut, cfg, serveHooks{}, tokens, store, replica, log, m)
+}
+
+// serveHooks are serveOn's seams for tests; the zero value is what serve
+// runs with.
+type serveHooks struct {
+	// listen opens the listeners (nil: net.Listen; a test gives one that
+	// fails, or that records the address).
+	listen func(network, address string) (net.Listener, error)
+	// drain makes the drain's context, which ends at ends (nil:
+	// context.WithDeadline); a test ends it when it has put the requests
+	// in the order it means to test, not at a time.
+	drain func(parent context.Context, ends time.Time) (context.Context, context.CancelFunc)
 }
 
 // defaultMaxConnections is TRIBUTARY_MAX_CONNECTIONS's default, where the
@@ -531,10 +543,17 @@ func connectionBounds(cfg config.Config, limit uint64, limited bool, log *slog.L
 	return maxConns, min(perClient, maxConns)
 }
 
-// serveOn is serve with its listeners opened by listen (net.Listen; a test
-// gives one that fails).
-func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, address string) (net.Listener, error),
+// serveOn is serve with the seams of hooks (tests').
+func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	tokens []esthttp.Token, store closableStore, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
+	listen := hooks.listen
+	if listen == nil {
+		listen = net.Listen
+	}
+	drainContext := hooks.drain
+	if drainContext == nil {
+		drainContext = context.WithDeadline
+	}
 	if len(tokens) == 0 {
 		log.Warn("access control is off: anyone who can reach this server can read and append; set " + config.Var("APITokens") + " to require tokens")
 	} else {
@@ -703,7 +722,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, listen func(network, a
 		}
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	drainCtx, cancelDrain := context.WithDeadline(cut, deadline.Add(-reserve))
+	drainCtx, cancelDrain := drainContext(cut, deadline.Add(-reserve))
 	defer cancelDrain()
 	drainErr := srv.Shutdown(drainCtx)
 	if drainErr != nil && cut.Err() == nil && handler.Wait(drainCtx) == nil {

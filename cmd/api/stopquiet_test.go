@@ -162,7 +162,7 @@ func TestASecondSignalEndsAnAppendWaitingForTheWriteLock(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			// Closed by the test's cleanup too, since the stop may leave it open.
-			done <- serveOn(ctx, cut, cfg, listenRecording(&addr), nil, &closedByTest{store}, nil, log, m)
+			done <- serveOn(ctx, cut, cfg, serveHooks{listen: listenRecording(&addr)}, nil, &closedByTest{store}, nil, log, m)
 		}()
 		waitListening(t, logs)
 		go func() {

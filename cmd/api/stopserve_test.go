@@ -36,7 +36,7 @@ func serveToStop(t *testing.T, store closableStore, cut context.Context, shutdow
 	t.Cleanup(stop)
 	done := make(chan error, 1)
 	go func() {
-		done <- serveOn(ctx, cut, cfg, listenRecording(&addr), nil, store, nil, log, metrics.New("test"))
+		done <- serveOn(ctx, cut, cfg, serveHooks{listen: listenRecording(&addr)}, nil, store, nil, log, metrics.New("test"))
 	}()
 	waitListening(t, logs)
 	a := addr.Load().(string)

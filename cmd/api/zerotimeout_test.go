@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
@@ -34,7 +33,7 @@ func TestAZeroShutdownTimeoutStillClosesAnIdleStore(t *testing.T) {
 		defer stop()
 		done := make(chan error, 1)
 		go func() {
-			done <- serveOn(ctx, context.Background(), cfg, net.Listen, nil, store, nil, log, metrics.New("test"))
+			done <- serveOn(ctx, context.Background(), cfg, serveHooks{}, nil, store, nil, log, metrics.New("test"))
 		}()
 		waitListening(t, logs)
 		stop() // SIGTERM
