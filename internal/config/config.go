@@ -81,10 +81,11 @@ func (c Config) Warnings() []string { return c.warnings }
 func Load() (Config, error) {
 	var c Config
 	// Windows reads environment names in any letter case.
-	if err := nearMisses(os.Environ(), runtime.GOOS == "windows"); err != nil {
+	caseInsensitive := runtime.GOOS == "windows"
+	if err := nearMisses(os.Environ(), caseInsensitive); err != nil {
 		return Config{}, err
 	}
-	if err := surroundingSpace(os.Environ()); err != nil {
+	if err := surroundingSpace(os.Environ(), caseInsensitive); err != nil {
 		return Config{}, err
 	}
 	if err := envconfig.Process("", &c); err != nil {

@@ -266,7 +266,9 @@ var trimmed = []string{"TRIBUTARY_API_TOKENS", "TRIBUTARY_CORS_ORIGINS"}
 // the value rightly not shown) or the database's ("Incorrect database name
 // 'r1⏎'") hid the cause; the embedded store would start empty in a
 // directory named "data⏎" beside the real one. Errors never quote a value.
-func surroundingSpace(environ []string) error {
+// caseInsensitive: names are read in any letter case (Windows), and are
+// checked so.
+func surroundingSpace(environ []string, caseInsensitive bool) error {
 	var errs []error
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
@@ -275,8 +277,10 @@ func surroundingSpace(environ []string) error {
 			continue
 		}
 		for _, kv := range environ {
-			if key, value, _ := strings.Cut(kv, "="); key == name && value != strings.TrimSpace(value) {
-				errs = append(errs, fmt.Errorf("%s begins or ends with white space (a newline from a file?); remove it", name))
+			key, value, _ := strings.Cut(kv, "=")
+			if (key == name || caseInsensitive && strings.EqualFold(key, name)) && value != strings.TrimSpace(value) {
+				// The name as given, which is what the operator looks for.
+				errs = append(errs, fmt.Errorf("%s begins or ends with white space (a newline from a file?); remove it", key))
 			}
 		}
 	}

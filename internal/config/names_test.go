@@ -117,3 +117,33 @@ func TestTheNearMissCheckAgreesWithHowTheOSReadsNames(t *testing.T) {
 		}
 	}
 }
+
+// TestTheWhiteSpaceCheckAgreesWithHowTheOSReadsNames: on Windows, where
+// Tributary_Data_Dir is read as TRIBUTARY_DATA_DIR, the check for white
+// space around a value matched setting names exactly, so "data⏎" given
+// under another letter case passed it and the store started in a
+// directory named with the newline. Where names are case-sensitive the
+// same name is not read, and is not checked.
+func TestTheWhiteSpaceCheckAgreesWithHowTheOSReadsNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name            string
+		caseInsensitive bool
+		refused         bool
+	}{
+		{"TRIBUTARY_DATA_DIR", false, true},
+		{"TRIBUTARY_DATA_DIR", true, true},
+		{"Tributary_Data_Dir", true, true},
+		{"tributary_mysql_dsn", true, true},
+		{"Tributary_Data_Dir", false, false},
+		{"tributary_cors_origins", true, false}, // trimmed entry by entry
+	} {
+		err := surroundingSpace([]string{tc.name + "=data\n"}, tc.caseInsensitive)
+		switch {
+		case !tc.refused && err != nil:
+			t.Errorf("%s=%q (case-insensitive names: %v): expected no error, got %v", tc.name, "data\n", tc.caseInsensitive, err)
+		case tc.refused && (err == nil || !strings.Contains(err.Error(), tc.name+" begins or ends with white space")):
+			t.Errorf("%s=%q (case-insensitive names: %v): expected an error naming it and the white space, got %v", tc.name, "data\n", tc.caseInsensitive, err)
+		}
+	}
+}
