@@ -193,16 +193,17 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ticket := s.appendsRefused.begin()
 	res, err := s.store.Append(r.Context(), req)
 	if err != nil {
-		s.appendsRefused.note(err) // for /readyz
+		s.appendsRefused.note(ticket, err) // for /readyz
 		return &appendError{err}
 	}
 	status := http.StatusCreated
 	if res.Duplicate {
 		status = http.StatusOK // a retry, which wrote nothing: /readyz learns nothing from it
 	} else {
-		s.appendsRefused.note(nil)
+		s.appendsRefused.note(ticket, nil)
 	}
 	w.Header().Set("ETag", etag(res.Version))
 	w.Header().Set("Location", fmt.Sprintf("/streams/%s/events/%d", res.StreamID, res.Events[0].Version))

@@ -2,6 +2,7 @@ package http
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/metrics"
@@ -20,22 +21,52 @@ var refusingCauses = map[string]string{
 		"the server read-only): appends are refused until an operator mends it (the server's log says how).",
 }
 
+// refusedFor is how long /readyz says appends are refused after the last
+// refused append this instance answered. An instance that gets no more
+// appends learns nothing more: past it, a refusal would be said for ever
+// after its cause was mended (a disk freed, settings put back), and an
+// operator's alert on it would never clear. An instance that keeps getting
+// appends keeps renewing it for as long as they are refused.
+const refusedFor = time.Minute
+
 // appendsRefused is what /readyz says of appends: refused, and why, from
-// the last append this instance answered, until one is written again. A
-// full disk, or a MySQL server restarted with unsafe durability settings,
-// refuses every append while reads go on and the store's ping answers, so
-// /readyz stays 200 (a 503 would take this instance's reads out of the
-// load balancer, and every instance on the database is refused alike).
+// the appends this instance answered, until one is written again or none
+// is refused for refusedFor. A full disk, or a MySQL server restarted with
+// unsafe durability settings, refuses every append while reads go on and
+// the store's ping answers, so /readyz stays 200 (a 503 would take this
+// instance's reads out of the load balancer, and every instance on the
+// database is refused alike).
 type appendsRefused struct {
+	began atomic.Uint64 // appends begun (begin): each one's ticket
 	mu    sync.Mutex
+	// held is the ticket of the append whose outcome is held: the outcome
+	// of one begun before it is older news, whenever it is answered (a
+	// refusal that waited on the database, answered after a later append
+	// was written, said appends were refused while they were written).
+	held  uint64
 	cause string    // "" while appends are written
 	since time.Time // the first refusal of cause in a row
+	last  time.Time // the last refusal of cause
+	// now is the clock, time.Now unless a test moves it.
+	now func() time.Time
 }
 
-// note records the outcome of an append this instance answered: err, its
-// store's error, nil for one that wrote. A retry of a stored batch (which
-// writes nothing) and an error of no refusing cause leave it as it was.
-func (a *appendsRefused) note(err error) {
+func (a *appendsRefused) clock() time.Time {
+	if a.now != nil {
+		return a.now()
+	}
+	return time.Now()
+}
+
+// begin returns the ticket of an append about to be sent to the store,
+// for note.
+func (a *appendsRefused) begin() uint64 { return a.began.Add(1) }
+
+// note records the outcome of the append of ticket: err, its store's
+// error, nil for one that wrote. A retry of a stored batch (which writes
+// nothing) and an error of no refusing cause are not noted, nor is the
+// outcome of an append begun before the one held.
+func (a *appendsRefused) note(ticket uint64, err error) {
 	cause := ""
 	if err != nil {
 		cause = storeCause(err)
@@ -45,15 +76,27 @@ func (a *appendsRefused) note(err error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if cause != a.cause {
-		a.cause, a.since = cause, time.Now()
+	if ticket < a.held {
+		return
+	}
+	a.held = ticket
+	now := a.clock()
+	if cause != a.cause || cause != "" && now.Sub(a.last) > refusedFor {
+		a.since = now // a new row: the last one's was no more said
+	}
+	a.cause = cause
+	if cause != "" {
+		a.last = now
 	}
 }
 
 // state returns the cause appends are refused for now, and since when; ""
-// if they are not.
+// if they are not, or if no append was refused for refusedFor.
 func (a *appendsRefused) state() (cause string, since time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.cause == "" || a.clock().Sub(a.last) > refusedFor {
+		return "", time.Time{}
+	}
 	return a.cause, a.since
 }

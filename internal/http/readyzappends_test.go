@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -38,7 +42,9 @@ func (s *refusingAppends) Append(ctx context.Context, req eventstore.AppendReque
 // still answers 200 (reads are served, and every instance on the database
 // is refused alike: a 503 would take the reads out of the load balancer
 // too), but its body says appends are refused and why, from the last
-// append this instance answered, until one is written again. On both stores.
+// append this instance answered, until one is written again (or a minute
+// passes: TestReadyzForgetsARefusalNoAppendHasRenewedForAMinute). On both
+// stores.
 func TestReadyzSaysWhenAppendsAreRefused(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
@@ -79,6 +85,110 @@ func TestReadyzSaysWhenAppendsAreRefused(t *testing.T) {
 			if got := readyz("once an append is written again (" + tc.cause + ")"); len(got) != 1 {
 				t.Errorf("/readyz once an append is written again: %v; want only the status", got)
 			}
+		}
+	})
+}
+
+// readyzBody is /readyz's body, failing t unless it is a 200 with status ok.
+func readyzBody(t *testing.T, s *testServer, what string) map[string]any {
+	t.Helper()
+	r := s.do(http.MethodGet, "/readyz", "")
+	var got map[string]any
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil || got["status"] != "ok" {
+		t.Fatalf("/readyz %s: %d %s; want 200 with status ok", what, r.status, r.body)
+	}
+	return got
+}
+
+// errFull is an append's error on a full database, as the stores make it.
+var errFull = fmt.Errorf("append to x: %w: %w: no space left on device", eventstore.ErrUnavailable, eventstore.ErrFull)
+
+const oneEvent = `{"stream_type":"a","events":[{"type":"X","data":1}]}`
+
+// TestReadyzForgetsARefusalNoAppendHasRenewedForAMinute: /readyz said
+// appends were refused from the last append this instance answered until
+// one was written again, so an instance that got no more appends said
+// "refused" for ever after the disk was freed or the durability settings
+// put back, and an operator's alert on it never cleared (a review). It
+// says so for a minute after the last refused append, each one renewing
+// it (since stays the first of the row), and then says nothing of appends:
+// no append tells it any more. On both stores.
+func TestReadyzForgetsARefusalNoAppendHasRenewedForAMinute(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &refusingAppends{Store: k.Open(t)}
+		srv := esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, MaxBodyBytes: 64 << 10, MaxBatch: 10})
+		var ahead atomic.Int64 // how far the server's clock is moved on
+		esthttp.SetAppendsRefusedClock(srv, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
+		hs := httptest.NewServer(srv)
+		t.Cleanup(hs.Close)
+		s := &testServer{t: t, url: hs.URL, client: &http.Client{Timeout: 30 * time.Second}, store: store}
+
+		err := errFull
+		store.err.Store(&err)
+		expectStatus(t, "an append to a full database", s.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", oneEvent), http.StatusServiceUnavailable)
+		first := readyzBody(t, s, "after a refused append")
+		if first["appends"] != "refused" || first["cause"] != "full" {
+			t.Fatalf("/readyz after a refused append: %v; want appends refused, cause full", first)
+		}
+		ahead.Add(int64(50 * time.Second))
+		expectStatus(t, "an append to a full database 50 s later", s.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", oneEvent), http.StatusServiceUnavailable)
+		ahead.Add(int64(50 * time.Second))
+		if got := readyzBody(t, s, "100 s after the first refused append, 50 s after the last"); got["appends"] != "refused" || got["since"] != first["since"] {
+			t.Errorf("/readyz 100 s after the first refused append, 50 s after the last: %v; want appends refused since %v (the first of the row)", got, first["since"])
+		}
+		ahead.Add(int64(11 * time.Second))
+		if got := readyzBody(t, s, "61 s after the last refused append"); len(got) != 1 {
+			t.Errorf("/readyz 61 s after the last refused append, none since: %v; want only the status", got)
+		}
+		expectStatus(t, "an append to a database still full", s.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", oneEvent), http.StatusServiceUnavailable)
+		if got := readyzBody(t, s, "after a refused append again"); got["appends"] != "refused" || got["since"] == first["since"] {
+			t.Errorf("/readyz after a refused append again: %v; want appends refused, since a new time (not %v)", got, first["since"])
+		}
+	})
+}
+
+// holdingRefusal is a real store whose appends to the stream held wait
+// until release is closed, then are refused as on a full database.
+type holdingRefusal struct {
+	eventstore.Store
+	held    uuid.UUID
+	entered chan struct{} // closed when an append to held has begun
+	release chan struct{}
+}
+
+func (s *holdingRefusal) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if req.StreamID != s.held {
+		return s.Store.Append(ctx, req)
+	}
+	close(s.entered)
+	<-s.release
+	return eventstore.AppendResult{}, errFull
+}
+
+// TestReadyzIsNotToldRefusedByAnAppendThatBeganBeforeOneWritten: the
+// outcome /readyz kept was the last answered, so a refused append whose
+// answer came late (it waited on the database) after a later one was
+// written made /readyz say appends were refused while they were written
+// (a review). The outcome of the append that began last stands. On both
+// stores.
+func TestReadyzIsNotToldRefusedByAnAppendThatBeganBeforeOneWritten(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &holdingRefusal{Store: k.Open(t), held: uuid.New(), entered: make(chan struct{}), release: make(chan struct{})}
+		s := newServer(t, nil, store)
+		late := make(chan response, 1)
+		go func() { late <- s.do(http.MethodPost, "/streams/"+store.held.String()+"/events", oneEvent) }()
+		select {
+		case <-store.entered:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the held append never reached the store")
+		}
+		expectStatus(t, "an append begun after the held one", s.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", oneEvent), http.StatusCreated)
+		close(store.release)
+		expectStatus(t, "the held append, refused once the later one was written", <-late, http.StatusServiceUnavailable)
+		if got := readyzBody(t, s, "after a refusal that began before an append written"); len(got) != 1 {
+			t.Errorf("/readyz after an append written, and the refusal of one begun before it answered late: %v; want only the status", got)
 		}
 	})
 }

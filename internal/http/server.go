@@ -108,8 +108,8 @@ type Server struct {
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady)
 	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
 	standing    standingLog  // the "request failed" lines of a standing condition, one per window
-	// appendsRefused is whether the last append answered was refused for a
-	// standing cause, which /readyz says.
+	// appendsRefused is whether the appends answered lately were refused
+	// for a standing cause, which /readyz says.
 	appendsRefused appendsRefused
 	closingAll     atomic.Bool // set by ClosingConnections: what still runs has its connection closed under it
 	running        running     // the requests whose access line is still to be logged (Abandon)
