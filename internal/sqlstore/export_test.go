@@ -37,3 +37,7 @@ func ReadsPool(s *Store) *sql.DB { return s.reader.db }
 
 // WritesPool is the pool s's writer runs on.
 func WritesPool(s *Store) *sql.DB { return s.writer.db }
+
+// SetSettleTimeout makes s's writer give settling a lost COMMIT d (not
+// settleTimeout); set it before the store's first append.
+func SetSettleTimeout(s *Store, d time.Duration) { s.writer.settleFor = d }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -37,8 +38,9 @@ import (
 // If settling loses its own session, it looks again on another (a few
 // times, within settleTimeout: AgainOnLostSession). If settling fails too (the database still
 // out of reach, the lost session's transaction still holding the lock when
-// settleTimeout is up, or a commit found that cannot be made durable in
-// time: see waitDurable), the outcome is unknown: the append fails as unavailable, with an error
+// settleTimeout is up, the database no longer answering as the stall watch
+// says, which ends settling at once, or a commit found that cannot be made
+// durable in time: see waitDurable), the outcome is unknown: the append fails as unavailable, with an error
 // that says so (errOutcomeUnknown), and the README tells clients to retry
 // with event ids.
 
@@ -105,8 +107,13 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 			"head", p.head, "error", lost)
 		return false, time.Time{}, fmt.Errorf("%w (it cannot be settled on this database): %w", errOutcomeUnknown, lost)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(w.settleFor, settleTimeout))
 	defer cancel()
+	// Nothing can be found out while the database does not answer: once
+	// the stall watch says so (now, or while settling waits), settling
+	// ends, of unknown outcome, rather than wait out its time.
+	ctx, unwatch := w.stall.until(ctx)
+	defer unwatch()
 	// Should settling's own session be lost (killed, cut), it held the
 	// log's lock at most, which the server gave up with it, and committed
 	// nothing, or a commit id's move, which a second one only repeats: it
@@ -121,6 +128,7 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 		return err
 	})
 	if err != nil {
+		err = stalledWhileSettling(ctx, err)
 		w.log.Warn("an append's COMMIT went out and its answer was lost, and whether it committed could not be found out",
 			"head", p.head, "error", lost, "settle_error", err)
 		return false, time.Time{}, fmt.Errorf("%w (settling: %v): %w", errOutcomeUnknown, err, lost)
@@ -134,12 +142,25 @@ func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	// its outcome is unknown, as if it could not be found (never a failure
 	// that wrote nothing, nor one to try again).
 	if err := w.waitDurable(ctx, p.head); err != nil {
+		err = stalledWhileSettling(ctx, err)
 		w.log.Warn("an append's COMMIT went out and its answer was lost; it committed, and could not be made durable in time",
 			"head", p.head, "error", lost, "settle_error", err)
 		return false, time.Time{}, fmt.Errorf("%w (it committed, and then did not become durable in time: %v): %w", errOutcomeUnknown, err, lost)
 	}
 	w.log.Info("an append's COMMIT went out and its answer was lost; it committed", "head", p.head, "error", lost)
 	return true, at, nil
+}
+
+// stalledWhileSettling is err, settling's, saying that the database
+// stopped answering if the stall watch ended ctx, settling's. It never
+// wraps the stall's refusal: settling is no request refused unsent.
+func stalledWhileSettling(ctx context.Context, err error) error {
+	var se *stallError
+	if !errors.As(context.Cause(ctx), &se) {
+		return err
+	}
+	return fmt.Errorf("the database stopped answering while settling looked (no answer for %s), and nothing can be found out until it answers: %w",
+		se.since.Round(100*time.Millisecond), err)
 }
 
 // find looks for rows under the log's lock (see written), and if they are

@@ -587,3 +587,109 @@ func killSessions(t *testing.T, dsn, where string) int {
 	}
 	return len(ids)
 }
+
+// TestSettlingALostCommitEndsWhenAStallBegins: an append's round trip with
+// COMMIT is lost (held on its way until after its caller's deadline), and
+// settling, which looks whether it committed, waits for the log's lock
+// (another session holds it) when the database stops answering. Settling
+// waited on until its own time was up (settleTimeout) though the stall
+// watch knew that nothing could be found out until the database answers.
+// Now settling ends when the stall begins, and the append is answered of
+// unknown outcome (never "not written", which would invite a duplicate),
+// its error saying that the database stopped answering while settling
+// looked. Settling is given a minute here, so that only the stall can have
+// ended it.
+func TestSettlingALostCommitEndsWhenAStallBegins(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	direct := strings.Replace(dsn, proxy.Addr(), proxy.Target(), 1)
+	s := teststore.OpenMySQL(t, dsn).Store
+	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
+	sqlstore.SetSettleTimeout(s, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stream := uuid.New()
+	appendOne := func(ctx context.Context, expected eventstore.ExpectedVersion) error {
+		_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: expected,
+			Events: []eventstore.NewEvent{{Type: "happened", Data: []byte(`{}`)}}})
+		return err
+	}
+	if err := appendOne(ctx, eventstore.NoStream); err != nil {
+		t.Fatalf("append before the stall: %v", err)
+	}
+
+	held, release := proxy.HoldAfter(mysqltest.SendsCommit)
+	released := false
+	defer func() {
+		if !released {
+			proxy.Resume()
+			release()
+		}
+	}()
+	type result struct {
+		err     error
+		stalled bool // the proxy's state as the call returned
+	}
+	results := make(chan result, 1)
+	go func() {
+		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		err := appendOne(short, eventstore.Exactly(1))
+		results <- result{err, proxy.Stalled()}
+	}()
+	select {
+	case <-held: // its round trip with COMMIT, held on its way to the server
+	case r := <-results:
+		t.Fatalf("the append was answered before its round trip with COMMIT was sent: %v", r.err)
+	}
+	// Another session holds the log's lock, past the proxy: settling,
+	// which takes it to look, waits.
+	admin, err := sql.Open("mysql", direct)
+	if err != nil {
+		t.Fatalf("open an admin session: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	lock, err := admin.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatalf("begin the lock holder's transaction: %v", err)
+	}
+	defer lock.Rollback() //nolint:errcheck // only held
+	if _, err := lock.ExecContext(ctx, "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatalf("take the log's lock: %v", err)
+	}
+	waitUntil(t, "settling to wait for the log's lock", func() bool {
+		var n int
+		err := admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() AND info = ?",
+			"SELECT position FROM log_head WHERE id = 1 FOR UPDATE").Scan(&n)
+		return err == nil && n > 0
+	})
+
+	proxy.Stall()
+	sqlstore.SetStallBound(s, 100*time.Millisecond)
+	var r result
+	select {
+	case r = <-results:
+	case <-ctx.Done():
+		t.Fatal("the append whose settling met a stall was never answered")
+	}
+	t.Logf("the append, its settling met by a stall: %v", r.err)
+	if !errors.Is(r.err, eventstore.ErrOutcomeUnknown) || !errors.Is(r.err, eventstore.ErrUnavailable) || sqlstore.IsStall(r.err) {
+		t.Errorf("an append whose lost COMMIT was being settled when the database stopped answering: %v; want it of unknown outcome, never not written nor refused", r.err)
+	}
+	if !strings.Contains(fmt.Sprint(r.err), "the database stopped answering while settling looked") || !r.stalled {
+		t.Errorf("an append whose settling met a stall: %v (the database still silent: %t); want settling ended by the stall, while the database was still silent, not by its own time", r.err, r.stalled)
+	}
+
+	proxy.Resume()
+	lock.Rollback() //nolint:errcheck // let the held round trip and settling's like go
+	release()
+	released = true
+	waitUntil(t, "the store to see the database answer again", func() bool { return !sqlstore.Stalled(s) })
+	st, err := s.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("read the stream once the database answers: %v", err)
+	}
+	if err := appendOne(ctx, eventstore.Exactly(st.Version)); err != nil {
+		t.Fatalf("an append once the database answers again (stream at version %d): %v", st.Version, err)
+	}
+}

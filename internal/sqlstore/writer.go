@@ -80,6 +80,9 @@ type writer struct {
 	// lingerFor is lingerMax, longer in tests that must not depend on
 	// how soon a busy machine runs their goroutines (0: lingerMax).
 	lingerFor time.Duration
+	// settleFor is settleTimeout, longer in tests whose database must be
+	// seen to stop answering while settling waits (0: settleTimeout).
+	settleFor time.Duration
 	snap      snapshot // what the last commit left, where the dialect can send groups guarded; loop's alone
 	alone     bool     // commit runs a failed group's calls one at a time (takeNext begins none); loop's alone
 }
