@@ -44,7 +44,7 @@ func TestAnAppendRunAloneAfterItsGroupFailedDoesNotWaitForTheNextGroupsLock(t *t
 			<-hold
 		case 3: // the good one alone, after the group of the two failed
 			go appendTo(ctx, "Happened", next)
-			if err := awaitQueued(ctx, t.Name(), 1); err != nil { // it queues
+			if err := awaitQueued(ctx, s, 1); err != nil { // it queues
 				t.Error(err)
 			}
 		}
@@ -52,11 +52,11 @@ func TestAnAppendRunAloneAfterItsGroupFailedDoesNotWaitForTheNextGroupsLock(t *t
 	go appendTo(ctx, "Happened", first)
 	<-held
 	go appendTo(ctx, "Happened", good)
-	waitQueued(ctx, t, 1) // queued first, so run alone first
+	waitQueued(ctx, t, s, 1) // queued first, so run alone first
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	go appendTo(pctx, "Poison", poison)
-	waitQueued(ctx, t, 2) // both queued behind the first
+	waitQueued(ctx, t, s, 2) // both queued behind the first
 	close(hold)
 	if err := <-first; err != nil {
 		t.Fatalf("the first append: %v", err)

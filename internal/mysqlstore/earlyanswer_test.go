@@ -43,7 +43,7 @@ func TestAnAppendRefusedEarlyInItsGroupIsAnsweredAtOnce(t *testing.T) {
 			a.out <- err
 		}()
 	}
-	waitQueued(ctx, t, 2) // both queued behind the first, so one group
+	waitQueued(ctx, t, s, 2) // both queued behind the first, so one group
 	s.SetBeforeCommit(func() {})
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)
@@ -126,7 +126,7 @@ func TestAnAppendRefusedEarlyInItsGroupIsNotRunAgainAlone(t *testing.T) {
 			Events: []eventstore.NewEvent{{Type: "Poison", Data: []byte(`{}`)}}})
 		long <- err
 	}()
-	waitQueued(ctx, t, 2) // both queued behind the first, so one group
+	waitQueued(ctx, t, s, 2) // both queued behind the first, so one group
 	s.SetBeforeCommit(func() {})
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)

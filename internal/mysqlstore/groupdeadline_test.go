@@ -62,7 +62,7 @@ func TestAnAppendIsNotCutShortByAnotherCallersDeadlineInItsGroup(t *testing.T) {
 			a.out <- result{err, time.Since(start)}
 		}()
 	}
-	waitQueued(ctx, t, 2) // both queued behind the first, so one group
+	waitQueued(ctx, t, s, 2) // both queued behind the first, so one group
 	s.SetBeforeCommit(func() {})
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)

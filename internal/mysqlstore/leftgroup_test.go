@@ -60,7 +60,7 @@ func TestAGroupWhoseReadsWereBegunByTheGroupBeforeEndsWhenItsCallersLeave(t *tes
 		_, err := appendOne(leaving, s, uuid.New(), eventstore.NoStream)
 		done <- err
 	}()
-	waitQueued(ctx, t, 1) // queued behind the held append
+	waitQueued(ctx, t, s, 1) // queued behind the held append
 	s.SetBeforeCommit(func() {})
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)

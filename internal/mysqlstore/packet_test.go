@@ -54,8 +54,7 @@ func TestAppendsThatEachFitTheServersPacketAreWrittenWhateverTheirGroup(t *testi
 
 // appendsAsOneGroup runs appendOne, holds its group just before COMMIT
 // while n more run, so that they queue behind it and go as one group, and
-// returns the others' errors and the first one's. appendOne must be one of
-// t's functions (a closure of its test's), which waitQueued looks for.
+// returns the others' errors and the first one's.
 func appendsAsOneGroup(t *testing.T, s *mysqlstore.Store, n int, appendOne func() error) (others []error, first error) {
 	t.Helper()
 	hold, held := make(chan struct{}), make(chan struct{})
@@ -70,7 +69,7 @@ func appendsAsOneGroup(t *testing.T, s *mysqlstore.Store, n int, appendOne func(
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a safety bound
 	defer cancel()
-	if err := awaitQueued(ctx, t.Name(), n); err != nil { // all queued behind the first
+	if err := awaitQueued(ctx, s, n); err != nil { // all queued behind the first
 		t.Error(err) // (the first, held, must still be let go)
 	}
 	s.SetBeforeCommit(func() {})

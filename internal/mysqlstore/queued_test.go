@@ -1,101 +1,103 @@
 package mysqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"runtime"
-	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 )
 
-// waitQueued waits until n appends made on goroutines of test t's (started
-// by its functions, or running one of them) wait for the writer to take
-// them (the writer busy with the group before, held by a hook): then they
-// go as the next group, in the order they came. A sleep let them queue
-// under a light load only; a test that released the writer before they
-// had got there ran them in other groups than it meant to, and failed at
-// random. Nothing outside the writer says that a send waits for it, so this
-// looks in the goroutines' stacks for the writer's hand-over (sqlstore's
-// writer.hand); ctx's end, a safety bound, ends a wait that never comes.
-// Subtests of one test share its functions' names: where they run in
-// parallel, their appends count together, so a subtest that needs an exact
-// count is not one to use it in.
-func waitQueued(ctx context.Context, t *testing.T, n int) {
+// TestQueuedCountsTheAppendsWaitingForTheWriterAndThoseItTook: the tests
+// that need appends to go as one group wait on the writer's count of them
+// (Queued), which once looked for function names in the goroutines' stacks
+// and would have waited in vain, or not at all, after a rename. The count
+// must be exact: an append held in its group before COMMIT is taken, not
+// waiting; those behind it wait; once all are answered, none is counted.
+func TestQueuedCountsTheAppendsWaitingForTheWriterAndThoseItTook(t *testing.T) {
+	ctx, dsn := guardedTest(t)
+	s, _ := openCounted(t, dsn)
+	held, hold := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.SetBeforeCommit(func() { once.Do(func() { close(held); <-hold }) })
+	appendNew := func() error {
+		_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Expected: eventstore.NoStream,
+			Events: []eventstore.NewEvent{{Type: "happened", Data: []byte(`{}`)}}})
+		return err
+	}
+	const behind = 3
+	errs := make(chan error, behind+1)
+	go func() { errs <- appendNew() }()
+	<-held
+	waitTaken(ctx, t, s, 1) // (its goroutine counts it once its hand-over returns)
+	if waiting, taken := s.Queued(); waiting != 0 || taken != 1 {
+		t.Errorf("with one append held before its COMMIT: Queued() = %d waiting, %d taken; want 0 and 1", waiting, taken)
+	}
+	for range behind {
+		go func() { errs <- appendNew() }()
+	}
+	waitQueued(ctx, t, s, behind)
+	if waiting, taken := s.Queued(); waiting != behind || taken != 1 {
+		t.Errorf("with %d appends behind the held one: Queued() = %d waiting, %d taken; want %d and 1", behind, waiting, taken, behind)
+	}
+	close(hold)
+	for range behind + 1 {
+		if err := <-errs; err != nil {
+			t.Errorf("append: %v", err)
+		}
+	}
+	if waiting, taken := s.Queued(); waiting != 0 || taken != 0 {
+		t.Errorf("once every append was answered: Queued() = %d waiting, %d taken; want none", waiting, taken)
+	}
+}
+
+// waitQueued waits until n appends to s wait for its writer to take them
+// (the writer busy with the group before, held by a hook): then they go as
+// the next group, in the order they came. A sleep let them queue under a
+// light load only; a test that released the writer before they had got
+// there ran them in other groups than it meant to, and failed at random.
+// The writer counts them (Queued); ctx's end, a safety bound, ends a wait
+// that never comes.
+func waitQueued(ctx context.Context, t *testing.T, s *mysqlstore.Store, n int) {
 	t.Helper()
-	if err := awaitQueued(ctx, t.Name(), n); err != nil {
+	if err := awaitQueued(ctx, s, n); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// waitTaken waits until n appends of test t's goroutines have been taken
-// by the writer (handed over, their answer not yet given): in a group it
-// runs now, so that appends made after them go in a later one.
-func waitTaken(ctx context.Context, t *testing.T, n int) {
+// waitTaken waits until n appends to s have been taken by its writer
+// (handed over, their answer not yet given): in a group it runs now, so
+// that appends made after them go in a later one.
+func waitTaken(ctx context.Context, t *testing.T, s *mysqlstore.Store, n int) {
 	t.Helper()
-	for {
-		got := appendsOf(t.Name(), true)
-		if got >= n {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%d appends of %s were taken by the writer; want %d before the test goes on (%v)", got, t.Name(), n, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
-		}
+	if err := awaitCount(ctx, "were taken by the writer", n, func() int { _, taken := s.Queued(); return taken }); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // awaitQueued is waitQueued for a goroutine other than the test's (a hook
 // the writer runs): it returns what failed rather than end the test.
-func awaitQueued(ctx context.Context, test string, n int) error {
+func awaitQueued(ctx context.Context, s *mysqlstore.Store, n int) error {
+	return awaitCount(ctx, "wait for the writer to take them", n, func() int { waiting, _ := s.Queued(); return waiting })
+}
+
+// awaitCount waits until count reaches n, or ctx ends (an error then says
+// that fewer appends than n did what).
+func awaitCount(ctx context.Context, what string, n int, count func() int) error {
 	for {
-		got := appendsOf(test, false)
+		got := count()
 		if got >= n {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d appends of %s wait for the writer to take them; want %d before it goes on (%w)", got, test, n, ctx.Err())
+			return fmt.Errorf("%d appends %s; want %d before the test goes on (%w)", got, what, n, ctx.Err())
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-}
-
-// appendsOf counts the goroutines of test's that wait in the writer's
-// hand-over, or, taken, those the writer took and has not yet answered
-// (in its append, past the hand-over).
-func appendsOf(test string, taken bool) int {
-	buf := make([]byte, 1<<20)
-	for {
-		k := runtime.Stack(buf, true)
-		if k < len(buf) {
-			buf = buf[:k]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	test, _, _ = strings.Cut(test, "/") // a subtest's functions are named for the test's
-	// A frame of the test's own function or of one of its closures
-	// (TestX.func2), or its "created by" line (TestX in goroutine 7).
-	fn := "mysqlstore_test." + test
-	ofTest := [][]byte{[]byte(fn + "("), []byte(fn + "."), []byte(fn + " ")}
-	n := 0
-	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		waiting := bytes.Contains(g, []byte("sqlstore.(*writer).hand("))
-		if taken {
-			waiting = !waiting && bytes.Contains(g, []byte("sqlstore.(*writer).append("))
-		}
-		if !waiting {
-			continue
-		}
-		for _, f := range ofTest {
-			if bytes.Contains(g, f) {
-				n++
-				break
-			}
-		}
-	}
-	return n
 }

@@ -108,7 +108,7 @@ func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 		_, err := appendOne(actx, s, uuid.New(), eventstore.NoStream)
 		first <- err
 	}()
-	waitTaken(ctx, t, 1) // the first is the writer's: the two go after it
+	waitTaken(ctx, t, s, 1) // the first is the writer's: the two go after it
 	retry, long := make(chan error, 1), make(chan error, 1)
 	retryCtx, cancelRetry := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancelRetry()
@@ -275,7 +275,7 @@ func TestAGroupWhoseLastTryACallerLeftAnswersTheOthers(t *testing.T) {
 		_, err := appendOne(leaving, s, uuid.New(), eventstore.NoStream)
 		leaves <- err
 	}()
-	waitQueued(ctx, t, 2) // both queued behind the first, so one group
+	waitQueued(ctx, t, s, 2) // both queued behind the first, so one group
 	if err := release(); err != nil {
 		t.Fatalf("the first append: %v", err)
 	}

@@ -335,6 +335,14 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	return s.writer.append(ctx, req)
 }
 
+// Queued reports how many appends wait for the writer to take them (it
+// is busy with the group before), and how many it has taken and not yet
+// answered. Tests wait on it to know that appends have queued, or been
+// taken, before they let the writer go on.
+func (s *Store) Queued() (waiting, taken int) {
+	return int(s.writer.handing.Load()), int(s.writer.answering.Load())
+}
+
 // Ping implements eventstore.Store, on the live feed's connections; while
 // the stall watch holds the writer's database stalled, it fails at once
 // with the watch's error, taking no connection.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,6 +81,9 @@ type writer struct {
 	// lingerFor is lingerMax, longer in tests that must not depend on
 	// how soon a busy machine runs their goroutines (0: lingerMax).
 	lingerFor time.Duration
+	// handing counts the appends waiting in hand for the loop to take
+	// them, and answering those it took and has not yet answered (Queued).
+	handing, answering atomic.Int64
 	// settleFor is settleTimeout, longer in tests whose database must be
 	// seen to stop answering while settling waits (0: settleTimeout).
 	settleFor time.Duration
@@ -188,12 +192,17 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 	if err := ctx.Err(); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
 	}
-	if err := w.hand(ctx, c); err != nil {
+	w.handing.Add(1)
+	err := w.hand(ctx, c)
+	w.handing.Add(-1)
+	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
 	// Once handed over, the append may commit: wait for the outcome even if
 	// the caller gives up, so that what is reported is what happened.
+	w.answering.Add(1)
 	<-c.done
+	w.answering.Add(-1)
 	w.record(c)
 	if c.err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, c.err)
