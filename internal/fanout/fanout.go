@@ -183,6 +183,10 @@ type Feed struct {
 	// (checkHead) to see that the log did not go back under the feed (wentBack);
 	// uuid.Nil at 0, or where rebase found no event there. Run's alone.
 	lastID uuid.UUID
+	// headBytes is the data and metadata of the event at head, as the
+	// tailer last read it; -1 where it has not (rebase read its id alone).
+	// It says how poll checks that event (smallHead). Run's alone.
+	headBytes int
 	// epoch counts the times the feed ended every subscription open: the
 	// log went back, or the database was missing or damaged. A subscription that
 	// started in an earlier one ends, with ended's error, stored before
@@ -464,7 +468,7 @@ func (f *Feed) rebase(ctx context.Context) error {
 	}
 	f.oldest.Store(head + 1) // before head: see dispatch
 	f.head.Store(head)
-	f.lastID = id
+	f.lastID, f.headBytes = id, -1
 	f.gapSince = time.Time{}
 	f.broadcast()
 	return nil
@@ -523,7 +527,7 @@ func (f *Feed) wentBack(ctx context.Context, had, head int64) error {
 	f.held.Store(0)
 	f.holding = false
 	f.head.Store(head)
-	f.lastID = uuid.Nil
+	f.lastID, f.headBytes = uuid.Nil, -1
 	f.gapSince = time.Time{}
 	// After head: a subscription that starts in the new epoch reads history
 	// up to the new head.
@@ -622,18 +626,28 @@ func (f *Feed) BufferedBytes() int64 { return f.held.Load() }
 
 // poll reads everything after the head and dispatches it.
 //
-// After each read it checks that the event at the head is still the one
-// handed out, by its id alone (checkHead): if it is not, or is gone, the
-// log went back under the feed (wentBack), and nothing of the page is
-// handed out. Checked after the read, not before: a log that went back and
-// grew past the head between a check and the read would be taken for the
-// one handed out. It read the head's event with each page, data and all,
-// until the check by id: an idle subscriber under an event of 1 MiB at the
-// head cost a MiB a poll.
+// It checks in each read that the event at the head is still the one
+// handed out: if it is not, or is gone, the log went back under the feed
+// (wentBack), and nothing of the page is handed out. While that event is
+// small (smallHead), the read begins at it, and the check is the same
+// query (headRead); once it is large, or after a read that held it alone,
+// the read begins after it and the check reads its id alone after the
+// read (checkHead). Checked after the read, not before: a log that went
+// back and grew past the head between a check and the read would be taken
+// for the one handed out.
 func (f *Feed) poll(ctx context.Context) error {
+	alone := false // the last page held the head's event alone, and more follow
 	for {
 		after := f.head.Load()
-		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: f.opts.PageSize})
+		// -1, not read yet: read it once, and know. After a page of it
+		// alone, read on past it: read from it again, it was the same
+		// page for ever, and the feed handed out nothing more.
+		withHead := after > 0 && f.headBytes < smallHead && !alone
+		from, limit := after, f.opts.PageSize
+		if withHead {
+			from, limit = after-1, limit+1
+		}
+		page, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: from, Limit: limit})
 		if err != nil {
 			return err
 		}
@@ -643,9 +657,19 @@ func (f *Feed) poll(ctx context.Context) error {
 		var events []*eventstore.Event
 		var size int64
 		read, more := max(page.Last, after), page.More
+		checked := !withHead // the event at the head is still the one handed out
 		for e, err := range page.Events {
 			if err != nil {
 				return err
+			}
+			if !checked {
+				checked = true
+				if wentBack, err := f.headRead(ctx, after, &e); wentBack || err != nil {
+					return err
+				}
+				if e.Position == after {
+					continue
+				}
 			}
 			events = append(events, &e)
 			f.noteSize(&e)
@@ -654,8 +678,16 @@ func (f *Feed) poll(ctx context.Context) error {
 				break
 			}
 		}
-		if wentBack, err := f.checkHead(ctx, after); wentBack || err != nil {
-			return err
+		if !checked {
+			// Nothing at the head, nor after it.
+			if wentBack, err := f.headRead(ctx, after, nil); wentBack || err != nil {
+				return err
+			}
+		}
+		if !withHead {
+			if wentBack, err := f.checkHead(ctx, after); wentBack || err != nil {
+				return err
+			}
 		}
 		last, gap := f.contiguous(events, after, read)
 		if gap {
@@ -670,7 +702,8 @@ func (f *Feed) poll(ctx context.Context) error {
 		}
 		f.dispatch(events, last)
 		if len(events) > 0 {
-			f.lastID = events[len(events)-1].ID // the event at last
+			e := events[len(events)-1] // the event at last
+			f.lastID, f.headBytes = e.ID, len(e.Data)+len(e.Metadata)
 		}
 		if gap {
 			return errGap
@@ -678,7 +711,36 @@ func (f *Feed) poll(ctx context.Context) error {
 		if !more {
 			return nil
 		}
+		alone = withHead && len(events) == 0
 	}
+}
+
+// smallHead bounds the event at the head that poll reads again with each
+// page, to check that it is still the one handed out, in the same query:
+// a few KiB more read cost less than a second statement a poll (an idle
+// feed polls ten times a second), and a head of a few KiB is the usual
+// one. A larger one is checked by its id alone (checkHead): read whole, an
+// event of 1 MiB cost a MiB a poll.
+const smallHead = 4 << 10
+
+// headRead checks e, the first event of a page read from the head's
+// position had, against the one handed out there (lastID), and reports
+// whether the log went back, which it has then handled: e is another
+// event at had, or none is there (e nil, or past had) while one was
+// handed out. Where the head's event was never read (rebase found none
+// there), the one there now is taken for it, and none there is headGone's
+// to tell. It notes the size of the event at had (smallHead).
+func (f *Feed) headRead(ctx context.Context, had int64, e *eventstore.Event) (bool, error) {
+	switch {
+	case e != nil && e.Position == had && (f.lastID == uuid.Nil || e.ID == f.lastID):
+		f.lastID, f.headBytes = e.ID, len(e.Data)+len(e.Metadata)
+		return false, nil
+	case e != nil && e.Position == had, f.lastID != uuid.Nil:
+		return true, f.headMoved(ctx, had)
+	}
+	// Never read, and not there: a row removed by hand, or a log that
+	// went back and grew past it.
+	return f.headGone(ctx, had)
 }
 
 // Positions are dense: every position up to the head holds an event, and a
