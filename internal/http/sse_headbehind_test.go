@@ -1,9 +1,11 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/ssetest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -25,6 +28,9 @@ import (
 // It is the damage's 503 (as appends and /readyz are), naming the head,
 // without Retry-After, and once the head is mended the same start
 // resumes. Found by the twenty-third session's black-box re-test (F2).
+// A subscription from below the head is served, reads history up to the
+// head, and ends once the feed meets the events past it (it streamed them
+// as live events until the twenty-fourth session's reviews).
 func TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
@@ -86,11 +92,39 @@ func TestAStartPastAHeadBehindItsEventsIsTheDamageNotAStartAhead(t *testing.T) {
 			}
 		}
 
+		// The subscription from the start reads history up to the head (3),
+		// and ends once the feed's tailer meets 4 and 5 past it: they are
+		// the damage, not live events (it streamed them as live before).
+		ended := make(chan []string, 1)
+		go func() {
+			var got []string
+			p := ssetest.NewParser(bufio.NewReader(held.Body), "")
+			for {
+				f, _, err := p.Next()
+				if err != nil {
+					break
+				}
+				if f.HasID && f.HasData {
+					got = append(got, f.ID)
+				}
+			}
+			ended <- got
+		}()
+		select {
+		case got := <-ended:
+			if slices.Contains(got, "4") || slices.Contains(got, "5") {
+				t.Errorf("a subscription from the start, the head (3) behind its events (5), got the events %v; want none past 3", got)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("a subscription from the start, the head (3) behind its events (5), did not end in 30 s; want it ended by the damage")
+		}
 		held.Body.Close()                                                 // its place is given back once the server sees it go
 		k.Exec(t, store, "UPDATE log_head SET position = 5 WHERE id = 1") // mended
 		status, body, _ := get("/events", sse)
-		for i := 0; i < 200 && status == http.StatusServiceUnavailable && strings.Contains(body, "already holds"); i++ {
-			time.Sleep(10 * time.Millisecond) // a chance for the server to see the held one go
+		// Until the server sees the held one go, and the feed's next poll
+		// finds the head mended (it answers the damage it met till then).
+		for i := 0; i < 3000 && status == http.StatusServiceUnavailable && (strings.Contains(body, "already holds") || strings.Contains(body, "log head is behind")); i++ {
+			time.Sleep(10 * time.Millisecond)
 			status, body, _ = get("/events", sse)
 		}
 		if status != http.StatusOK {

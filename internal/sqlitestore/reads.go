@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -47,12 +48,21 @@ func (t checkedTail) Head(ctx context.Context) (int64, error) {
 	return t.LogTail.Head(ctx)
 }
 
-// ReadAll implements eventstore.LogTail.
+// ReadAll implements eventstore.LogTail. A read that met events past the
+// log's head (eventstore.ErrHeadBehind) says so as appends do
+// (headBehind): with the file's path and the sqlite3 command that mends
+// it, logged once at ERROR.
 func (t checkedTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	if err := t.s.checkReading(); err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
-	return t.LogTail.ReadAll(ctx, opts)
+	page, err := t.LogTail.ReadAll(ctx, opts)
+	if errors.Is(err, eventstore.ErrHeadBehind) {
+		if derr := t.s.headBehind(ctx); errors.Is(derr, eventstore.ErrHeadBehind) {
+			return page, fmt.Errorf("read log after %d: %w", opts.After, derr)
+		}
+	}
+	return page, err
 }
 
 // IDAt implements eventstore.LogTail.

@@ -1164,6 +1164,11 @@ const firstChunkRoom = 8
 // expect is how many rows the caller knows the answer holds (0: it does not
 // know, as a page's LIMIT is only a bound): room is made for them at once.
 func (s reader) readChunk(ctx context.Context, expect int, query string, args ...any) (out []eventstore.Event, size int, full bool, err error) {
+	return s.readRows(ctx, &rowScanner{check: s.check}, expect, query, args...)
+}
+
+// readRows is readChunk with the rows scanned by sc.
+func (s reader) readRows(ctx context.Context, sc *rowScanner, expect int, query string, args ...any) (out []eventstore.Event, size int, full bool, err error) {
 	if err := s.stall.err(); err != nil {
 		return nil, 0, false, err
 	}
@@ -1176,7 +1181,6 @@ func (s reader) readChunk(ctx context.Context, expect int, query string, args ..
 		return nil, 0, false, s.translate(err)
 	}
 	defer rows.Close()
-	sc := rowScanner{check: s.check}
 	for rows.Next() {
 		e, err := sc.scan(rows)
 		if err != nil {
@@ -1220,6 +1224,9 @@ type rowScanner struct {
 	// check, if set, is given each event with its checksum (read last).
 	check func(eventstore.Event, sql.NullInt64) error
 	sum   sql.NullInt64
+	// head, if set, is where the log's head, which the query reads after
+	// the event's columns (and its checksum), is scanned.
+	head *sql.NullInt64
 }
 
 // Data and metadata are copied into blocks that double from minBlockBytes
@@ -1235,10 +1242,15 @@ func (sc *rowScanner) scan(rows *sql.Rows) (eventstore.Event, error) {
 	var err error
 	// Each Scan's arguments listed, not a slice built: that took two
 	// allocations a row.
-	if sc.check == nil {
+	switch {
+	case sc.check == nil && sc.head == nil:
 		err = rows.Scan(&e.Position, &sc.id, &sc.stream, &e.Version, &sc.streamType, &sc.typ, &sc.data, &sc.metadata, &e.RecordedAt)
-	} else {
+	case sc.head == nil:
 		err = rows.Scan(&e.Position, &sc.id, &sc.stream, &e.Version, &sc.streamType, &sc.typ, &sc.data, &sc.metadata, &e.RecordedAt, &sc.sum)
+	case sc.check == nil:
+		err = rows.Scan(&e.Position, &sc.id, &sc.stream, &e.Version, &sc.streamType, &sc.typ, &sc.data, &sc.metadata, &e.RecordedAt, sc.head)
+	default:
+		err = rows.Scan(&e.Position, &sc.id, &sc.stream, &e.Version, &sc.streamType, &sc.typ, &sc.data, &sc.metadata, &e.RecordedAt, &sc.sum, sc.head)
 	}
 	if err != nil {
 		return eventstore.Event{}, err

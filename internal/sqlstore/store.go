@@ -374,18 +374,47 @@ func (t logTail) WaitDurable(ctx context.Context, position int64) error {
 
 func (t logTail) WentBack() { t.wentBack() }
 
+// mendHeadRepair is the statement that mends a log head behind its events
+// (the stores' own errors for it name it too).
+const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
+
+// headBehindTail is the tail's error for an event read at last, past the
+// log's head at head: damage (eventstore.ErrHeadBehind, ErrDamaged,
+// unavailable), which no retry mends.
+func headBehindTail(head, last int64) error {
+	return fmt.Errorf("%w: %w: %w: the log's head (log_head.position = %d) is behind the events the live feed read (position %d): "+
+		"events are stored that the head does not count (log_head edited by hand, the tables restored from backups taken apart, "+
+		"or something writing to events without the log lock), and every append fails on a position taken; "+
+		"with no instance appending meanwhile, mend it with %s (or restore all the tables from one consistent backup)",
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, mendHeadRepair)
+}
+
 // ReadAll reads a page of the whole log in one query: the tailer takes all
 // of it into memory anyway, so it needs neither the positions first nor the
 // page in chunks that clients' reads use. With filters it reads as clients do.
+//
+// The query reads the log's head with each event, in the same snapshot: an
+// event past it is one the head does not count (log_head behind its
+// events: edited by hand, tables restored from dumps taken apart), which
+// the next appends' positions would take, and the read fails with that
+// damage (headBehindTail) rather than hand it to the live feed, whose
+// subscribers took it for a live event. A commit moves the head with its
+// events, so a sound log never shows one past it.
 func (t logTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	if len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0 || opts.StreamID != uuid.Nil {
 		return t.reader.ReadAll(ctx, opts)
 	}
 	opts.Limit = eventstore.PageLimit(opts.Limit)
 	where, args := logFilter(opts)
-	events, _, full, err := t.readChunk(ctx, 0, "SELECT "+t.cols()+" FROM events WHERE "+where+" ORDER BY position LIMIT ?", append(args, opts.Limit+1)...)
+	var head sql.NullInt64 // NULL with log_head's row missing: the reads of the head say so
+	events, _, full, err := t.readRows(ctx, &rowScanner{check: t.check, head: &head}, 0,
+		"SELECT "+t.cols()+", (SELECT position FROM log_head WHERE id = 1) FROM events WHERE "+where+" ORDER BY position LIMIT ?",
+		append(args, opts.Limit+1)...)
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+	}
+	if n := len(events); n > 0 && head.Valid && events[n-1].Position > head.Int64 {
+		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, headBehindTail(head.Int64, events[n-1].Position))
 	}
 	// A page of large events ends at about a chunk's bytes: the next poll
 	// reads on from there.

@@ -91,6 +91,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"ConcurrentAppendsThroughSeveralProcesses", testSeveralProcesses},
 		{"StreamDescriptionIsItsFirstAndLastEvents", testStreamDescription},
 		{"RetryRacingItsOriginalThroughAnotherProcessIsAReplay", testRetryRacingItsOriginal},
+		{"TailRefusesEventsPastTheLogsHeadAsDamage", testTailPastTheHead},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1381,6 +1382,42 @@ func testTailIDAt(t *testing.T, s eventstore.Store) {
 		if id, err := tail.IDAt(ctx(t), p); err != nil || id != uuid.Nil {
 			t.Errorf("IDAt(%d) of a log of 9 events = %v, %v; want uuid.Nil, no error", p, id, err)
 		}
+	}
+}
+
+// testTailPastTheHead: with log_head behind its events (edited by hand,
+// tables restored from dumps taken apart), a read of the tail that meets
+// an event past the head fails with that damage (ErrHeadBehind, with
+// ErrDamaged and ErrUnavailable: no retry mends it), naming log_head and
+// the repair: the live feed handed such events out as live ones, which
+// the next appends' positions would take. What lies up to the head reads
+// as before, and once the head is mended, the rest does too.
+func testTailPastTheHead(t *testing.T, b Backend) {
+	s := b.Open(t)
+	for range 5 {
+		mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(1)})
+	}
+	b.Exec(t, s, "UPDATE log_head SET position = position - 2 WHERE id = 1")
+	tail := s.Tail()
+	for _, opts := range []eventstore.ReadAllOptions{{After: 2}, {After: 3}, {After: 0, Limit: 3}} {
+		_, err := tail.ReadAll(ctx(t), opts)
+		if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
+			!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+			t.Errorf("%+v, log_head at 3 behind events up to 5: the tail's read said %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", opts, err)
+		}
+	}
+	// Up to the head (two events, and the one more that says more follow).
+	page, err := tail.ReadAll(ctx(t), eventstore.ReadAllOptions{After: 0, Limit: 2})
+	if err != nil || !page.More || fmt.Sprint(positionsOf(collect(t, page.Events))) != "[1 2]" {
+		t.Errorf("a page of 2 from the start, log_head at 3: %v; want positions 1 and 2, more to follow", err)
+	}
+	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	page, err = tail.ReadAll(ctx(t), eventstore.ReadAllOptions{After: 2})
+	if err != nil {
+		t.Fatalf("the tail's read after 2, the head mended: %v; want positions 3 to 5", err)
+	}
+	if got := fmt.Sprint(positionsOf(collect(t, page.Events))); got != "[3 4 5]" {
+		t.Errorf("the tail's read after 2, the head mended: positions %s; want [3 4 5]", got)
 	}
 }
 
