@@ -404,8 +404,9 @@ type countingReader struct {
 	tails atomic.Int64
 	// heads counts the tailer's reads of the event at the head: by its id
 	// alone (IDAt), which it reads when it follows the head with no
-	// subscription open, and after each read of a page (not counted in
-	// reads), or whole (a read of one event).
+	// subscription open, and after each read of a page past a large head
+	// event (not counted in reads), or whole (a read of one event); a small
+	// head's event comes with the page, in the same read.
 	heads atomic.Int64
 }
 
