@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,20 +26,22 @@ import (
 // rather than running it again. The looks read information_schema, on
 // MySQL and MariaDB alike, and hold for the migration's schema and every
 // later one's: tables restored from a dump of a later schema into an empty
-// database are recorded as they are.
+// database are recorded as they are. A table's look requires its keys as
+// well as its columns: tables restored without them (CREATE TABLE …
+// SELECT) are Tributary's with the store's guards gone, and are refused.
 
 // mysqlDone says, for each MySQL migration's version, whether what it does
 // is in the database already.
 var mysqlDone = map[int64]func(context.Context, *sql.DB) (bool, error){
-	1:  ourTable("streams", "stream_id", "stream_type", "created_at"),
-	2:  ourTable("events", "position", "event_id", "stream_id", "stream_version", "stream_type", "event_type", "data", "metadata", "recorded_at"),
-	3:  ourTable("log_head", "id", "position"),
+	1:  ourTable("streams", mysqlKeys[1], "stream_id", "stream_type", "created_at"),
+	2:  ourTable("events", mysqlKeys[2], "position", "event_id", "stream_id", "stream_version", "stream_type", "event_type", "data", "metadata", "recorded_at"),
+	3:  ourTable("log_head", mysqlKeys[3], "id", "position"),
 	4:  rowExists("SELECT EXISTS (SELECT 1 FROM log_head WHERE id = 1)"),
-	5:  ourTable("durability_fence", "id", "counter"),
+	5:  ourTable("durability_fence", mysqlKeys[5], "id", "counter"),
 	6:  rowExists("SELECT EXISTS (SELECT 1 FROM durability_fence WHERE id = 1)"),
 	7:  columnsExist("events", "batch_size"),
 	8:  columnsExist("log_head", "recorded_at"),
-	9:  ourTable("writer_lease", "id", "node", "epoch"),
+	9:  ourTable("writer_lease", mysqlKeys[9], "id", "node", "epoch"),
 	10: anyOf(columnsExist("log_head", "last_event_id"), columnsExist("log_head", "commit_id")), // 11 renames it
 	11: func(ctx context.Context, db *sql.DB) (bool, error) {
 		renamed, err := columnsExist("log_head", "commit_id")(ctx, db)
@@ -51,15 +55,166 @@ var mysqlDone = map[int64]func(context.Context, *sql.DB) (bool, error){
 		left, err := columnsExist("streams", "version")(ctx, db)
 		return !left, err
 	},
-	13: indexExists("events", "events_stream_type_event_type_position"),
+	13: keyMade(13, mysqlKeys[13][0]),
 }
 
+// mysqlKeys are the keys each MySQL migration makes, by version. No later
+// migration drops or changes one, so each is in every later schema: a
+// look (mysqlDone) requires its migration's, and a start requires them all
+// (CheckKeysMySQL).
+var mysqlKeys = map[int64][]mysqlKey{
+	1: {
+		{table: "streams", name: "PRIMARY", unique: true, columns: []string{"stream_id"}},
+		{table: "streams", name: "streams_type_id", columns: []string{"stream_type", "stream_id"}},
+	},
+	2: {
+		{table: "events", name: "PRIMARY", unique: true, columns: []string{"position"}},
+		{table: "events", name: "events_stream_version", unique: true, columns: []string{"stream_id", "stream_version"}},
+		{table: "events", name: "events_event_id", unique: true, columns: []string{"event_id"}},
+		{table: "events", name: "events_stream_type_position", columns: []string{"stream_type", "position"}},
+		{table: "events", name: "events_event_type_position", columns: []string{"event_type", "position"}},
+	},
+	3:  {{table: "log_head", name: "PRIMARY", unique: true, columns: []string{"id"}}},
+	5:  {{table: "durability_fence", name: "PRIMARY", unique: true, columns: []string{"id"}}},
+	9:  {{table: "writer_lease", name: "PRIMARY", unique: true, columns: []string{"id"}}},
+	13: {{table: "events", name: "events_stream_type_event_type_position", columns: []string{"stream_type", "event_type", "position"}}},
+}
+
+// mysqlKey is a key of a table: its name (PRIMARY for the primary key),
+// unique or not, and its columns in order ("c(n)" for a prefix of c).
+type mysqlKey struct {
+	table, name string
+	unique      bool
+	columns     []string
+}
+
+// String is the key as CREATE TABLE writes it.
+func (k mysqlKey) String() string {
+	columns := "(" + strings.Join(k.columns, ", ") + ")"
+	switch {
+	case k.name == "PRIMARY":
+		return "PRIMARY KEY " + columns
+	case k.unique:
+		return "UNIQUE KEY " + k.name + " " + columns
+	}
+	return "KEY " + k.name + " " + columns
+}
+
+// keyLack is what one key of want lacks in a table: the key itself, or
+// the key as want has it (there under its name, on other columns or unique
+// otherwise).
+type keyLack struct {
+	want mysqlKey
+	got  *mysqlKey // nil: no key of that name
+}
+
+// String names the lack, for an error.
+func (l keyLack) String() string {
+	if l.got == nil {
+		return "its " + l.want.String()
+	}
+	return fmt.Sprintf("its %s (it has %s)", l.want, l.got)
+}
+
+// mend is the ALTER TABLE clause that makes the key as want has it.
+func (l keyLack) mend() string {
+	add := "ADD " + l.want.String()
+	switch {
+	case l.got == nil:
+		return add
+	case l.want.name == "PRIMARY":
+		return "DROP PRIMARY KEY, " + add
+	}
+	return "DROP KEY " + l.want.name + ", " + add
+}
+
+// lackingKeys returns what of want (keys of table) has lacks, and the
+// ALTER TABLE that mends them ("" if none).
+func lackingKeys(table string, want []mysqlKey, has map[string]mysqlKey) (lacks []keyLack, alter string) {
+	var clauses []string
+	for _, w := range want {
+		got, ok := has[strings.ToLower(w.name)]
+		switch {
+		case !ok:
+			lacks = append(lacks, keyLack{want: w})
+		case got.unique != w.unique || !slices.EqualFunc(got.columns, w.columns, strings.EqualFold):
+			lacks = append(lacks, keyLack{want: w, got: &got})
+		default:
+			continue
+		}
+		clauses = append(clauses, lacks[len(lacks)-1].mend())
+	}
+	if len(clauses) == 0 {
+		return nil, ""
+	}
+	return lacks, "ALTER TABLE " + table + " " + strings.Join(clauses, ", ")
+}
+
+// readKeys reads the keys of those of tables that db has, by table and
+// lower-cased key name: a table there without a key has an empty map, a
+// table not there none.
+func readKeys(ctx context.Context, db *sql.DB, tables ...string) (map[string]map[string]mysqlKey, error) {
+	// A LEFT JOIN: a table without a single key is there all the same.
+	q := "SELECT t.table_name, s.index_name, s.non_unique, s.column_name, s.sub_part FROM information_schema.tables t " +
+		"LEFT JOIN information_schema.statistics s ON s.table_schema = t.table_schema AND s.table_name = t.table_name " +
+		"WHERE t.table_schema = DATABASE() AND t.table_name IN (?" + strings.Repeat(", ?", len(tables)-1) + ") " +
+		"ORDER BY t.table_name, s.index_name, s.seq_in_index"
+	args := make([]any, len(tables))
+	for i, t := range tables {
+		args[i] = t
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the keys of %s: %w", strings.Join(tables, ", "), err)
+	}
+	defer rows.Close()
+	keys := map[string]map[string]mysqlKey{}
+	for rows.Next() {
+		var table string
+		var name, column sql.NullString
+		var nonUnique, prefix sql.NullInt64
+		if err := rows.Scan(&table, &name, &nonUnique, &column, &prefix); err != nil {
+			return nil, fmt.Errorf("read the keys of %s: %w", strings.Join(tables, ", "), err)
+		}
+		table = strings.ToLower(table)
+		if keys[table] == nil {
+			keys[table] = map[string]mysqlKey{}
+		}
+		if !name.Valid {
+			continue
+		}
+		c := column.String
+		switch {
+		case !column.Valid:
+			c = "(an expression)" // MySQL 8's functional key part: none of the store's
+		case prefix.Valid:
+			c = fmt.Sprintf("%s(%d)", c, prefix.Int64)
+		}
+		k := keys[table][strings.ToLower(name.String)]
+		k.table, k.name, k.unique = table, name.String, nonUnique.Int64 == 0
+		k.columns = append(k.columns, c)
+		keys[table][strings.ToLower(name.String)] = k
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the keys of %s: %w", strings.Join(tables, ", "), err)
+	}
+	return keys, nil
+}
+
+// keylessAdvice says what tables found without their keys may be, and
+// why they matter; an error naming the statement that adds them ends with it.
+const keylessAdvice = "tables restored without their keys (CREATE TABLE … SELECT, or a loader that adds them after the rows)? " +
+	"the store needs them: the unique keys are the last guard against a duplicated position, stream version or event id, " +
+	"and without the others its reads and locks scan whole tables"
+
 // ourTable is true if table is in the database with each of columns (those
-// it has had in every schema), and an error if it is there without one of
-// them: another application's table of that name (a DSN naming the wrong
-// database) is not taken for Tributary's, and the start fails saying so,
-// as it did when migration 1 met it.
-func ourTable(table string, columns ...string) func(context.Context, *sql.DB) (bool, error) {
+// it has had in every schema) and each of keys, and an error if it is there
+// without one of them: another application's table of that name (a DSN
+// naming the wrong database) is not taken for Tributary's, and the start
+// fails saying so, as it did when migration 1 met it; nor is Tributary's
+// table restored without its keys, and the start fails naming them and the
+// ALTER TABLE that adds them (a migration recorded is never looked at again).
+func ourTable(table string, keys []mysqlKey, columns ...string) func(context.Context, *sql.DB) (bool, error) {
 	exists := rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '%s')", table))
 	return func(ctx context.Context, db *sql.DB) (bool, error) {
 		if ok, err := exists(ctx, db); err != nil || !ok {
@@ -74,17 +229,53 @@ func ourTable(table string, columns ...string) func(context.Context, *sql.DB) (b
 				return false, fmt.Errorf("the database has a table named %s that is not Tributary's (it has no column %s): does the DSN name the right database?", table, c)
 			}
 		}
+		has, err := readKeys(ctx, db, table)
+		if err != nil {
+			return false, err
+		}
+		if lacks, alter := lackingKeys(table, keys, has[table]); len(lacks) > 0 {
+			return false, fmt.Errorf("the database has a table named %s with Tributary's columns but without %s: %s; "+
+				"restore the table with its keys, or add them, then start again: %s", table, joinLacks(lacks), keylessAdvice, alter)
+		}
 		return true, nil
 	}
+}
+
+// keyMade is true if key, which migration version makes, is there; false
+// if no key of its name is; and an error if one is that is not it.
+func keyMade(version int64, key mysqlKey) func(context.Context, *sql.DB) (bool, error) {
+	return func(ctx context.Context, db *sql.DB) (bool, error) {
+		has, err := readKeys(ctx, db, key.table)
+		if err != nil {
+			return false, err
+		}
+		got, ok := has[key.table][strings.ToLower(key.name)]
+		if !ok {
+			return false, nil
+		}
+		if _, alter := lackingKeys(key.table, []mysqlKey{key}, has[key.table]); alter != "" {
+			return false, fmt.Errorf("the table %s has %s, where migration %d makes %s: make it so, then start again: %s",
+				key.table, got, version, key, alter)
+		}
+		return true, nil
+	}
+}
+
+// joinLacks names lacks in a sentence.
+func joinLacks(lacks []keyLack) string {
+	s := make([]string, len(lacks))
+	for i, l := range lacks {
+		s[i] = l.String()
+	}
+	if len(s) == 1 {
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 // columnsExist is true if table has column.
 func columnsExist(table, column string) func(context.Context, *sql.DB) (bool, error) {
 	return rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '%s' AND column_name = '%s')", table, column))
-}
-
-func indexExists(table, index string) func(context.Context, *sql.DB) (bool, error) {
-	return rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = '%s' AND index_name = '%s')", table, index))
 }
 
 func anyOf(looks ...func(context.Context, *sql.DB) (bool, error)) func(context.Context, *sql.DB) (bool, error) {

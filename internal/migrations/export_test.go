@@ -3,7 +3,10 @@ package migrations
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -52,4 +55,18 @@ func SetLongLockWait(d time.Duration) (restore func()) {
 	was := longLockWait
 	longLockWait = d
 	return func() { longLockWait = was }
+}
+
+// KeysMySQL is every key the MySQL migrations make, as each migration's
+// look and CheckKeysMySQL know them, one line each: table, name, unique or
+// not, columns in order.
+func KeysMySQL() []string {
+	var lines []string
+	for _, keys := range mysqlKeys {
+		for _, k := range keys {
+			lines = append(lines, fmt.Sprintf("%s %s unique=%t: %s", k.table, k.name, k.unique, strings.Join(k.columns, ", ")))
+		}
+	}
+	slices.Sort(lines)
+	return lines
 }
