@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -239,6 +240,46 @@ func ourTable(table string, keys []mysqlKey, columns ...string) func(context.Con
 		}
 		return true, nil
 	}
+}
+
+// CheckKeysMySQL returns an error naming each key the MySQL migrations
+// make that db's tables lack (or have otherwise: on other columns, unique
+// or not), with the ALTER TABLE statements that make them, table by table
+// in order of name; nil if they lack none. Migrations recorded are not
+// looked at again, so a key dropped while the service was stopped, or
+// tables restored without theirs along with the version table, is found
+// only here: call it after ApplyMySQL. A table not there is not looked at
+// (the store's own statements name it). The error of the look itself
+// (information_schema not read) wraps the driver's.
+func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
+	want := map[string][]mysqlKey{}
+	for _, version := range slices.Sorted(maps.Keys(mysqlKeys)) {
+		for _, k := range mysqlKeys[version] {
+			want[k.table] = append(want[k.table], k)
+		}
+	}
+	tables := slices.Sorted(maps.Keys(want))
+	has, err := readKeys(ctx, db, tables...)
+	if err != nil {
+		return err
+	}
+	var lacks, alters []string
+	for _, table := range tables {
+		keys, ok := has[table]
+		if !ok {
+			continue
+		}
+		if l, alter := lackingKeys(table, want[table], keys); alter != "" {
+			lacks = append(lacks, table+" lacks "+joinLacks(l))
+			alters = append(alters, alter)
+		}
+	}
+	if len(alters) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the database's tables lack keys the migrations make, though %s records every migration as applied: %s; "+
+		"dropped while the service was stopped, or %s; restore the tables with their keys, or add them, then start again: %s",
+		VersionTable, strings.Join(lacks, "; "), keylessAdvice, strings.Join(alters, "; "))
 }
 
 // keyMade is true if key, which migration version makes, is there; false

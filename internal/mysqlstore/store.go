@@ -1000,6 +1000,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
 		return translateAtStart(err, s.cfg)
 	}
+	// Every migration is recorded now, and none is looked at again: a key
+	// dropped while the service was stopped would leave the store running
+	// without its guard (a unique key) or scanning (another), as the
+	// embedded store's start refuses too.
+	if err := migrations.CheckKeysMySQL(ctx, s.primary); err != nil {
+		return translateAtStart(err, s.cfg)
+	}
 	if err := s.checkWrites(ctx); err != nil {
 		return err
 	}
