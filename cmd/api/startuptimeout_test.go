@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -156,5 +157,70 @@ func TestAMigrationCutByTheStartupTimeoutSaysWhichSettingToRaise(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "hung or overloaded") {
 		t.Errorf("openMySQL with its migration held: %q; it blames the database", err)
+	}
+}
+
+// TestAStartStoppedWhileItsMigrationWaitsOnAStalledDatabaseReturns: a
+// SIGTERM during a start whose migration waits on the server, when the
+// server has just stopped answering (SIGSTOP, a hung host), hung the start
+// in the migration lock's release until the server answered again
+// (hostile review, F5): the orchestrator saw a hung start, not a failed
+// one. openMySQL returns its error while the database still does not
+// answer, the store closed.
+func TestAStartStoppedWhileItsMigrationWaitsOnAStalledDatabaseReturns(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	direct, err := sql.Open("mysql", strings.Replace(dsn, proxy.Addr(), proxy.Target(), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	latest := int64(migrations.Latest("mysql"))
+	// The schema of the release before the last migration.
+	if err := migrations.ApplyMySQL(ctx, direct, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP INDEX events_stream_type_event_type_position ON events", "DELETE FROM " + migrations.VersionTable + " WHERE version_id = " + strconv.FormatInt(latest, 10)} {
+		if _, err := direct.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := mysqltest.HoldMetadataLock(t, direct, "events")
+	defer release()
+	cfg := config.Defaults()
+	cfg.MySQLDSN = dsn
+	cfg.StartupTimeout = 10 * time.Minute // the signal ends this start
+	parent, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		_, err := openMySQL(parent, cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+		done <- err
+	}()
+	// The migration's statement waits on the server for the metadata lock.
+	for waiting := false; !waiting; {
+		select {
+		case err := <-done:
+			t.Fatalf("openMySQL returned (%v) before its migration's statement was seen on the server", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if err := direct.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'CREATE INDEX events_stream_type_event_type_position%')").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy.Stall()
+	defer proxy.Resume()
+	stop() // SIGTERM
+	select {
+	case err := <-done:
+		var cut *migrations.CutError
+		if !errors.As(err, &cut) || cut.Version != latest {
+			t.Fatalf("a start stopped while its migration waited on a stalled database: %v; want the CutError of migration %d", err, latest)
+		}
+	case <-time.After(2 * time.Minute): // against a hang only
+		proxy.Resume()
+		t.Fatalf("a start stopped while its migration waited on a stalled database has not returned 2 minutes after its signal; "+
+			"once the database answers again it returns %v", <-done)
 	}
 }

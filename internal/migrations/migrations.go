@@ -56,7 +56,7 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	if err := lockMySQL(ctx, conn, log); err != nil {
 		return err
 	}
-	defer unlockMySQL(context.WithoutCancel(ctx), conn, log)
+	defer unlockMySQL(ctx, conn, log)
 	if err := mendVersionTable(ctx, db, log); err != nil {
 		return err
 	}
@@ -304,9 +304,21 @@ func (h session) attrs() []any {
 	}
 	return a
 }
+
+// releaseWait bounds the release of the migration lock: a server that
+// answers releases it in milliseconds; one that stopped answering must not
+// hold the start past its timeout or its signal (a cut migration has
+// already waited up to cutStatementWait, and docker stop kills after 10 s).
+const releaseWait = 2 * time.Second
+
+// unlockMySQL releases the migration lock on conn, within releaseWait of
+// its own even if ctx has ended.
 func unlockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseWait)
+	defer cancel()
 	if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+LockName+")"); err != nil {
-		// Closing the connection frees it anyway.
+		// A release cut by releaseWait has closed the connection, which
+		// frees the lock on the server.
 		log.Warn("release migration lock", "error", err)
 	}
 }
