@@ -12,6 +12,7 @@ package migrations
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -312,13 +313,16 @@ func (h session) attrs() []any {
 const releaseWait = 2 * time.Second
 
 // unlockMySQL releases the migration lock on conn, within releaseWait of
-// its own even if ctx has ended.
+// its own even if ctx has ended. A release that fails ends the session
+// rather than give it back to the pool: the server frees a named lock with
+// its session, and a pooled session would hold it from every other
+// instance's start until the pool retired it.
 func unlockMySQL(ctx context.Context, conn *sql.Conn, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseWait)
 	defer cancel()
 	if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+LockName+")"); err != nil {
-		// A release cut by releaseWait has closed the connection, which
-		// frees the lock on the server.
-		log.Warn("release migration lock", "error", err)
+		// database/sql closes a connection that returns driver.ErrBadConn.
+		conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // the point is the session's end
+		log.Warn("release migration lock: closed its session instead, which frees it on the server", "error", err)
 	}
 }

@@ -2,8 +2,11 @@ package migrations_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +70,63 @@ func TestAStartCutWhileTheServerDoesNotAnswerReturnsItsCutError(t *testing.T) {
 	}
 	if got := recorded(t, direct); len(got) != int(latest)+1 {
 		t.Fatalf("versions recorded after the next start: %v", got)
+	}
+}
+
+// TestAMigrationLockWhoseReleaseIsRefusedIsFreedWithItsSession: a release
+// of the migration lock that fails on a session that is still alive (here
+// the account's MAX_QUERIES_PER_HOUR, error 1226, refuses it) left the
+// session to the pool with the lock still held, so every other instance's
+// start waited on it until the pool retired the session (hostile review).
+// The session of a failed release is closed instead, which frees the lock
+// on the server: another session takes it. On a private server, with its
+// grant tables: the account spends its hour's queries while the start's
+// migration waits on a metadata lock, then the migration goes on and its
+// recording and the release are refused.
+func TestAMigrationLockWhoseReleaseIsRefusedIsFreedWithItsSession(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	const hourly = 1000
+	server := mysqltest.NewServer(t, "--skip-grant-tables=0")
+	root := openMySQL(t, server.CreateDatabase(t, "refused"))
+	server.Exec(t, fmt.Sprintf("CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw' WITH MAX_QUERIES_PER_HOUR %d", hourly),
+		"GRANT ALL ON refused.* TO 'app'@'127.0.0.1'", "FLUSH USER_RESOURCES")
+	cfg, err := mysql.ParseDSN(server.DSN("refused"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Passwd = "app", "app-pw"
+	app := openMySQL(t, cfg.FormatDSN())
+	cfg.MultiStatements = true
+	spender := openMySQL(t, cfg.FormatDSN())
+	latest := int64(migrations.Latest("mysql"))
+	if err := migrations.UpTo(ctx, root, "mysql", latest-1); err != nil {
+		t.Fatal(err)
+	}
+	release := mysqltest.HoldMetadataLock(t, root, "events")
+	t.Cleanup(release)
+	done := make(chan error, 1)
+	go func() { done <- migrations.ApplyMySQL(ctx, app, slog.New(slog.DiscardHandler)) }()
+	waitForStatement(t, root, done)
+	spender.ExecContext(ctx, strings.Repeat("DO 1;", hourly)+"DO 1") //nolint:errcheck // it ends at the limit
+	var me *mysql.MySQLError
+	if _, err := spender.ExecContext(ctx, "DO 1"); !errors.As(err, &me) || me.Number != 1226 {
+		t.Fatalf("a statement after the hour's queries were spent: %v; want error 1226", err)
+	}
+	release()
+	if err := <-done; !errors.As(err, &me) || me.Number != 1226 {
+		t.Fatalf("a start whose account's queries ran out: %v; want error 1226", err)
+	}
+	// Another instance's start: it waits (60 s at most, against a hang only)
+	// for the lock, which the server frees when the session closes.
+	var got sql.NullInt64
+	if err := root.QueryRowContext(ctx, "SELECT GET_LOCK("+migrations.LockName+", 60)").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		var holder sql.NullInt64
+		root.QueryRowContext(ctx, "SELECT IS_USED_LOCK("+migrations.LockName+")").Scan(&holder) //nolint:errcheck // for the message only
+		t.Fatalf("another session could not take the migration lock after a start whose release was refused returned: GET_LOCK %v; "+
+			"held by connection %v, want the lock freed with the start's session", got, holder)
 	}
 }
