@@ -204,6 +204,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusOK // a retry, which wrote nothing: /readyz learns nothing from it
 	} else {
 		s.appendsRefused.note(ticket, nil)
+		s.standing.written() // a condition refusing every append has ended
 	}
 	w.Header().Set("ETag", etag(res.Version))
 	w.Header().Set("Location", fmt.Sprintf("/streams/%s/events/%d", res.StreamID, res.Events[0].Version))

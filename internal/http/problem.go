@@ -284,9 +284,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		logIt := true
 		if cause := storeCause(err); level == slog.LevelError && standingCauses[cause] {
 			// A standing condition: its first request in a window says it,
-			// the others only their access line (standingLog).
+			// the others with the same error only their access line
+			// (standingLog).
 			var unlogged int
-			logIt, unlogged = s.standing.note(cause)
+			logIt, unlogged = s.standing.note(cause, err)
 			attrs = append(attrs, "cause", cause)
 			if unlogged > 0 {
 				attrs = append(attrs, "unlogged_like_it", unlogged)

@@ -107,7 +107,7 @@ type Server struct {
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady)
 	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
-	standing    standingLog  // the "request failed" lines of a standing condition, one per window
+	standing    standingLog  // the "request failed" lines of a standing condition, one per error in each window
 	// appendsRefused is whether the appends answered lately were refused
 	// for a standing cause, which /readyz says.
 	appendsRefused appendsRefused
@@ -1104,7 +1104,7 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	case e.probe && !cut:
 		// An outage's: its start and end are logged once (notReady).
 	case e.unlogged:
-		// A standing condition's, said by the first of its cause
+		// A standing condition's, said by the first with its error
 		// (standingLog) and counted by the metrics.
 		level = slog.LevelWarn
 	case e.refused || cut || status == statusCut && errors.Is(context.Cause(ctx), errCut):

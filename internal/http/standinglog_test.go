@@ -21,14 +21,22 @@ import (
 	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
-// switchingStore fails every append with the error last set.
+// switchingStore fails every append with the error last set, and writes
+// it (as the first events of a stream) while that is nil.
 type switchingStore struct {
 	eventstore.Store // nil: only Append is called
 	err              atomic.Pointer[error]
 }
 
-func (s *switchingStore) Append(context.Context, eventstore.AppendRequest) (eventstore.AppendResult, error) {
-	return eventstore.AppendResult{}, *s.err.Load()
+func (s *switchingStore) Append(_ context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if err := *s.err.Load(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	res := eventstore.AppendResult{StreamID: req.StreamID, StreamType: req.StreamType, Version: int64(len(req.Events))}
+	for i := range req.Events {
+		res.Events = append(res.Events, eventstore.RecordedEvent{ID: uuid.New(), Version: int64(i + 1), Position: int64(i + 1), RecordedAt: time.Now()})
+	}
+	return res, nil
 }
 
 // logLevels counts the lines of logs by message and level ("request
@@ -105,4 +113,126 @@ func serverWithLog(t *testing.T, store eventstore.Store, logs *testlog.Buffer) (
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, url: srv.URL, client: &http.Client{Timeout: 30 * time.Second}, store: store}, func() { waitHandlers(t, h) }
+}
+
+// stalled is as the store's stall refusal: a net.Error wrapping
+// eventstore.ErrUnavailable, whose text says for how long.
+type stalled struct{ since time.Duration }
+
+func (e stalled) Error() string {
+	return fmt.Sprintf("%s: the database has not answered for %s: not sent to it", eventstore.ErrUnavailable, e.since)
+}
+func (e stalled) Unwrap() error   { return eventstore.ErrUnavailable }
+func (e stalled) Timeout() bool   { return true }
+func (e stalled) Temporary() bool { return true }
+
+// TestADifferentDamageOfTheSameCauseIsLoggedAtOnce: a standing condition's
+// "request failed" line was kept to one per cause in 10 s, so a second,
+// different damage within them (a missing streams row for stream Y after
+// one for stream X, a missing table after a missing column) was never
+// logged: a stream's missing row is said nowhere else (a hostile review).
+// Each distinct error is logged at once; the same one again, met by
+// another request (its own stream in "append to …", another count in its
+// words), is not, within the window.
+func TestADifferentDamageOfTheSameCauseIsLoggedAtOnce(t *testing.T) {
+	t.Parallel()
+	store := &switchingStore{}
+	logs := &testlog.Buffer{}
+	srv, wait := serverWithLog(t, store, logs)
+	appendFailing := func(err func() error, n int) {
+		t.Helper()
+		for range n {
+			e := err()
+			store.err.Store(&e)
+			if r := srv.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`); r.status != 503 {
+				t.Fatalf("an append failing with %v: %d, want 503\n%s", e, r.status, r.body)
+			}
+		}
+	}
+	rowMissing := func(stream uuid.UUID) func() error {
+		return func() error {
+			return fmt.Errorf("append to %s: %w", uuid.New(), fmt.Errorf("%w: %w: stream %s has events but its row of the table streams is missing",
+				eventstore.ErrUnavailable, eventstore.ErrDamaged, stream))
+		}
+	}
+	missing := func(m *eventstore.MissingError) func() error {
+		return func() error { return fmt.Errorf("append to %s: %w", uuid.New(), m) }
+	}
+	var waited atomic.Int64
+	stall := func() error {
+		return fmt.Errorf("append to %s: %w", uuid.New(), stalled{5*time.Second + time.Duration(waited.Add(1))*100*time.Millisecond})
+	}
+	x, y := uuid.New(), uuid.New()
+	appendFailing(rowMissing(x), 3)
+	appendFailing(rowMissing(y), 3)
+	appendFailing(rowMissing(x), 2)
+	appendFailing(missing(&eventstore.MissingError{Column: "events.metadata"}), 3)
+	appendFailing(missing(&eventstore.MissingError{Table: "log_head"}), 3)
+	appendFailing(stall, 4)
+	wait()
+
+	counts, failed := logLevels(t, logs)
+	if counts["request failed/ERROR"] != 5 || counts["request failed/WARN"]+counts["request failed/INFO"] != 0 {
+		t.Errorf("request failed lines: %v; want 5 at ERROR (the first of each distinct error), none at another level\n%s", counts, strings.Join(failed, "\n"))
+	}
+	if counts["request/ERROR"] != 5 || counts["request/WARN"] != 18-5 {
+		t.Errorf("access lines: %v; want 5 at ERROR (as their request failed lines) and 13 at WARN (the same errors again)", counts)
+	}
+	for _, want := range []string{"stream " + x.String() + " has events", "stream " + y.String() + " has events", "column events.metadata", "table log_head", "has not answered"} {
+		found := false
+		for _, f := range failed {
+			found = found || strings.Contains(f, want)
+		}
+		if !found {
+			t.Errorf("no request failed line says %q: %q", want, failed)
+		}
+	}
+}
+
+// TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce: the
+// window of a standing condition's "request failed" line did not end with
+// the condition: a full disk, freed (an append written), full again within
+// 10 s, had its new episode's first error hidden (a hostile review). An
+// append written ends the window of each condition that refuses every
+// append; the line logged then counts those not logged before it. A
+// damaged stream's window goes on: an append to another proves nothing of
+// it.
+func TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce(t *testing.T) {
+	t.Parallel()
+	store := &switchingStore{}
+	logs := &testlog.Buffer{}
+	srv, wait := serverWithLog(t, store, logs)
+	appendAll := func(err error, n, want int) {
+		t.Helper()
+		store.err.Store(&err)
+		for range n {
+			if r := srv.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`); r.status != want {
+				t.Fatalf("an append failing with %v: %d, want %d\n%s", err, r.status, want, r.body)
+			}
+		}
+	}
+	full := fmt.Errorf("%w: %w: write /data/tributary.db-wal: no space left on device", eventstore.ErrUnavailable, eventstore.ErrFull)
+	damaged := fmt.Errorf("%w: %w: stream %s has events but its row of the table streams is missing", eventstore.ErrUnavailable, eventstore.ErrDamaged, uuid.New())
+	appendAll(full, 3, 503)    // logged, 2 not
+	appendAll(damaged, 2, 503) // logged, 1 not
+	appendAll(nil, 1, 201)     // the disk freed
+	appendAll(full, 2, 503)    // logged again with the 2 before it, 1 not
+	appendAll(damaged, 2, 503) // not: still within its window
+	wait()
+
+	type line struct {
+		Msg, Level, Cause string
+		Unlogged          int `json:"unlogged_like_it"`
+	}
+	var got []line
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var ln line
+		if l != "" && json.Unmarshal([]byte(l), &ln) == nil && ln.Msg == "request failed" {
+			got = append(got, ln)
+		}
+	}
+	want := []line{{"request failed", "ERROR", "full", 0}, {"request failed", "ERROR", "damaged", 0}, {"request failed", "ERROR", "full", 2}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("request failed lines through a full disk, freed and full again: %+v; want %+v\n%s", got, want, logs.String())
+	}
 }
