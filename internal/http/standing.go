@@ -35,6 +35,12 @@ var standingCauses = map[string]bool{
 // logged at least once.
 const standingKeys = 64
 
+// standingReopen is how long after its last line an error of a condition
+// that an append written has ended (endedByAWrite) is logged again at
+// once: a disk with a little room, where small appends pass and larger
+// ones fail by turns, logs one line a second, not one a failure.
+const standingReopen = time.Second
+
 // endedByAWrite are the standing causes that refuse every append: one
 // written shows that each has ended (a disk freed, settings put back, the
 // address answering, the user let in again), so the first error of its
@@ -61,8 +67,9 @@ type standingLog struct {
 
 type standingError struct {
 	cause    string
-	logged   time.Time // when its last "request failed" line was logged; zero once its condition ended
+	logged   time.Time // when its last "request failed" line was logged
 	unlogged int       // requests of the error failed since, not logged
+	ended    bool      // an append was written since: its condition ended (endedByAWrite)
 }
 
 // note records a request failed with err, of cause, a standing one: log
@@ -88,12 +95,13 @@ func (l *standingLog) note(cause string, err error) (log bool, unlogged int) {
 		l.keys[key] = &standingError{cause: cause, logged: now}
 		return true, 0
 	}
-	if !c.logged.IsZero() && now.Sub(c.logged) < standingWindow {
+	since := now.Sub(c.logged)
+	if since < standingWindow && (!c.ended || since < standingReopen) {
 		c.unlogged++
 		return false, 0
 	}
 	unlogged = c.unlogged
-	c.logged, c.unlogged = now, 0
+	c.logged, c.unlogged, c.ended = now, 0, false
 	return true, unlogged
 }
 
@@ -112,14 +120,16 @@ func (l *standingLog) forgetOldest() {
 }
 
 // written records an append written: the window of each error whose
-// condition refuses every append ends (endedByAWrite), and the next of
-// it is logged, with the count of those not logged before.
+// condition refuses every append ends (endedByAWrite), and the next of it
+// is logged (no sooner than standingReopen after its last line), with the
+// count of those not logged before: a new episode's first error is not
+// hidden by the last one's window.
 func (l *standingLog) written() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, c := range l.keys {
 		if endedByAWrite[c.cause] {
-			c.logged = time.Time{}
+			c.ended = true
 		}
 	}
 }

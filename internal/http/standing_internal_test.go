@@ -1,9 +1,11 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -129,5 +131,85 @@ func TestStandingKeyTellsErrorsApartByTheirWordsNotTheRequests(t *testing.T) {
 		if (a == b) != c.same {
 			t.Errorf("%s: keys %q and %q; want them the same: %v", c.what, a, b, c.same)
 		}
+	}
+}
+
+// writingStore fails every append with the error last set, and writes it
+// (as a stream's first events) while that is nil.
+type writingStore struct {
+	eventstore.Store // nil: only Append is called
+	err              atomic.Pointer[error]
+}
+
+func (s *writingStore) Append(_ context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if err := *s.err.Load(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	res := eventstore.AppendResult{StreamID: req.StreamID, StreamType: req.StreamType, Version: int64(len(req.Events))}
+	for i := range req.Events {
+		res.Events = append(res.Events, eventstore.RecordedEvent{ID: uuid.New(), Version: int64(i + 1), Position: int64(i + 1), RecordedAt: time.Now()})
+	}
+	return res, nil
+}
+
+// TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce: the
+// window of a standing condition's "request failed" line did not end with
+// the condition: a full disk, freed (an append written), full again within
+// 10 s, had its new episode's first error hidden (a hostile review). An
+// append written ends the window of each condition that refuses every
+// append; the line logged then counts those not logged before it. No
+// sooner than a second after the last line, though (a disk where appends
+// pass and fail by turns), and a damaged stream's window goes on: an
+// append to another proves nothing of it.
+func TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce(t *testing.T) {
+	t.Parallel()
+	logs := &testlog.Buffer{}
+	store := &writingStore{}
+	s := New(store, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	var clock atomic.Int64 // milliseconds past start
+	start := time.Now()
+	s.standing.now = func() time.Time { return start.Add(time.Duration(clock.Load()) * time.Millisecond) }
+	appendAll := func(at time.Duration, err error, n, want int) {
+		t.Helper()
+		clock.Store(at.Milliseconds())
+		store.err.Store(&err)
+		for range n {
+			r := httptest.NewRequest(http.MethodPost, "/streams/"+uuid.NewString()+"/events", strings.NewReader(`{"stream_type":"a","events":[{"type":"X","data":1}]}`))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			if w.Code != want {
+				t.Fatalf("an append at %v failing with %v: %d, want %d\n%s", at, err, w.Code, want, w.Body)
+			}
+		}
+	}
+	full := fmt.Errorf("%w: %w: write /data/tributary.db-wal: no space left on device", eventstore.ErrUnavailable, eventstore.ErrFull)
+	damaged := fmt.Errorf("%w: %w: stream %s has events but its row of the table streams is missing", eventstore.ErrUnavailable, eventstore.ErrDamaged, uuid.New())
+	appendAll(0, full, 3, 503)                     // logged, 2 not
+	appendAll(0, damaged, 2, 503)                  // logged, 1 not
+	appendAll(500*time.Millisecond, nil, 1, 201)   // the disk freed
+	appendAll(600*time.Millisecond, full, 1, 503)  // not: within a second of its line
+	appendAll(2*time.Second, full, 2, 503)         // logged with the 3 before it, 1 not
+	appendAll(2*time.Second, damaged, 2, 503)      // not: still within its window
+	appendAll(2200*time.Millisecond, nil, 1, 201)  // freed again
+	appendAll(2500*time.Millisecond, full, 1, 503) // not: within a second of its line
+	appendAll(4*time.Second, full, 1, 503)         // logged with the 2 before it
+	appendAll(5*time.Second, full, 1, 503)         // not: no append written since
+
+	type line struct {
+		Msg, Level, Cause string
+		Unlogged          int `json:"unlogged_like_it"`
+	}
+	var got []line
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var ln line
+		if l != "" && json.Unmarshal([]byte(l), &ln) == nil && ln.Msg == "request failed" {
+			got = append(got, ln)
+		}
+	}
+	want := []line{{"request failed", "ERROR", "full", 0}, {"request failed", "ERROR", "damaged", 0}, {"request failed", "ERROR", "full", 3},
+		{"request failed", "ERROR", "full", 2}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("request failed lines through a full disk, freed and full again: %+v; want %+v\n%s", got, want, logs.String())
 	}
 }

@@ -21,22 +21,14 @@ import (
 	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
-// switchingStore fails every append with the error last set, and writes
-// it (as the first events of a stream) while that is nil.
+// switchingStore fails every append with the error last set.
 type switchingStore struct {
 	eventstore.Store // nil: only Append is called
 	err              atomic.Pointer[error]
 }
 
-func (s *switchingStore) Append(_ context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
-	if err := *s.err.Load(); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	res := eventstore.AppendResult{StreamID: req.StreamID, StreamType: req.StreamType, Version: int64(len(req.Events))}
-	for i := range req.Events {
-		res.Events = append(res.Events, eventstore.RecordedEvent{ID: uuid.New(), Version: int64(i + 1), Position: int64(i + 1), RecordedAt: time.Now()})
-	}
-	return res, nil
+func (s *switchingStore) Append(context.Context, eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	return eventstore.AppendResult{}, *s.err.Load()
 }
 
 // logLevels counts the lines of logs by message and level ("request
@@ -186,53 +178,5 @@ func TestADifferentDamageOfTheSameCauseIsLoggedAtOnce(t *testing.T) {
 		if !found {
 			t.Errorf("no request failed line says %q: %q", want, failed)
 		}
-	}
-}
-
-// TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce: the
-// window of a standing condition's "request failed" line did not end with
-// the condition: a full disk, freed (an append written), full again within
-// 10 s, had its new episode's first error hidden (a hostile review). An
-// append written ends the window of each condition that refuses every
-// append; the line logged then counts those not logged before it. A
-// damaged stream's window goes on: an append to another proves nothing of
-// it.
-func TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce(t *testing.T) {
-	t.Parallel()
-	store := &switchingStore{}
-	logs := &testlog.Buffer{}
-	srv, wait := serverWithLog(t, store, logs)
-	appendAll := func(err error, n, want int) {
-		t.Helper()
-		store.err.Store(&err)
-		for range n {
-			if r := srv.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`); r.status != want {
-				t.Fatalf("an append failing with %v: %d, want %d\n%s", err, r.status, want, r.body)
-			}
-		}
-	}
-	full := fmt.Errorf("%w: %w: write /data/tributary.db-wal: no space left on device", eventstore.ErrUnavailable, eventstore.ErrFull)
-	damaged := fmt.Errorf("%w: %w: stream %s has events but its row of the table streams is missing", eventstore.ErrUnavailable, eventstore.ErrDamaged, uuid.New())
-	appendAll(full, 3, 503)    // logged, 2 not
-	appendAll(damaged, 2, 503) // logged, 1 not
-	appendAll(nil, 1, 201)     // the disk freed
-	appendAll(full, 2, 503)    // logged again with the 2 before it, 1 not
-	appendAll(damaged, 2, 503) // not: still within its window
-	wait()
-
-	type line struct {
-		Msg, Level, Cause string
-		Unlogged          int `json:"unlogged_like_it"`
-	}
-	var got []line
-	for _, l := range strings.Split(logs.String(), "\n") {
-		var ln line
-		if l != "" && json.Unmarshal([]byte(l), &ln) == nil && ln.Msg == "request failed" {
-			got = append(got, ln)
-		}
-	}
-	want := []line{{"request failed", "ERROR", "full", 0}, {"request failed", "ERROR", "damaged", 0}, {"request failed", "ERROR", "full", 2}}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("request failed lines through a full disk, freed and full again: %+v; want %+v\n%s", got, want, logs.String())
 	}
 }
