@@ -73,16 +73,81 @@ func setDefault(f reflect.Value, def string) error {
 }
 
 // nearMisses returns an error for each variable of environ (KEY=value
-// pairs) that is not a setting but whose name looks meant for one: a
-// setting's name in another letter case, without its underscores, with at
-// most two letters wrong, or with a suffix (TRIBUTARY_MYSQL_DSN_FILE).
-// Such a variable was ignored, and the service started on the default. A
-// variable of the prefix with another name entirely (the tests', a
-// Kubernetes service link's) is left alone. Errors never quote a value.
-// Where the system's names are case-insensitive (Windows), a setting's
-// name in another letter case is that setting, read as such, and no near
-// miss: caseInsensitive makes the check agree with the reading.
+// pairs) that is not a setting but is in the service's namespace, or
+// whose name looks meant for a setting. The prefix TRIBUTARY_ (in any
+// letter case) is the service's own: a name in it that is no setting was
+// ignored, and the service started on the default, which for
+// TRIBUTARY_TOKENS (API_TOKENS without its first word) was no access
+// control and for TRIBUTARY_DSN the embedded store. Only the names other
+// parts of the project read (others) and Kubernetes' service links are
+// left alone. Outside the prefix, a name is refused when it looks meant
+// for a setting: a setting's name without its underscores, with at most
+// two letters wrong (TRIBUTRAY_MYSQL_DSN). Each error names the setting
+// the variable most resembles, and never quotes a value. Where the
+// system's names are case-insensitive (Windows), a setting's name in
+// another letter case is that setting, read as such, and no near miss:
+// caseInsensitive makes the check agree with the reading.
 func nearMisses(environ []string, caseInsensitive bool) error {
+	names := settingNames()
+	same := func(a, b string) bool { return a == b || caseInsensitive && strings.EqualFold(a, b) }
+	tokensSet := false
+	for _, kv := range environ {
+		key, value, _ := strings.Cut(kv, "=")
+		if (same(key, Var("APITokens")) || same(key, Var("APITokensFile"))) && strings.TrimSpace(value) != "" {
+			tokensSet = true
+		}
+	}
+	var errs []error
+	for _, kv := range environ {
+		key, _, _ := strings.Cut(kv, "=")
+		if slices.ContainsFunc(names, func(n string) bool { return same(key, n) }) || serviceLink.MatchString(key) {
+			continue
+		}
+		if !strings.HasPrefix(strings.ToUpper(key), "TRIBUTARY_") {
+			if meant := meantFor(key, names); meant != "" {
+				errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (api help lists them)", key, meant))
+			}
+			continue
+		}
+		switch {
+		case same(key, exampleToken) && tokensSet:
+			continue // a client's token beside the server's tokens
+		case same(key, exampleToken):
+			// Read by the example client, and the likeliest slip for the
+			// server's tokens: without these the server would be open.
+			errs = append(errs, fmt.Errorf("%s is not a setting (the example client reads it, for a token of its own), and no tokens are set, so access control would be off: did you mean %s? (api help lists them)",
+				key, Var("APITokens")))
+			continue
+		case slices.ContainsFunc(others, func(n string) bool { return same(key, n) }):
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (every TRIBUTARY_ name is one of the service's settings, but those of the project's tests and Compose files; api help lists them)",
+			key, closest(key, names)))
+	}
+	return errors.Join(errs...)
+}
+
+// exampleToken is the variable the example client (examples/orders, and
+// README's client code) takes its token from.
+const exampleToken = "TRIBUTARY_TOKEN"
+
+// others are the names of the prefix that other parts of the project read,
+// which the service's environment may hold: the tests' (a test starts the
+// binary with its own environment), and the Compose files' (compose.yaml,
+// compose.replica.yaml), which an operator sets in the shell or a .env file
+// that may feed the service's environment too.
+var others = []string{
+	"TRIBUTARY_TEST_MYSQL_DSN",       // the MySQL tests' server (internal/mysqltest, .ci/run)
+	"TRIBUTARY_UPDATE_SCREENSHOT",    // tests/page_test.go
+	"TRIBUTARY_CLIENT_TEST_NO_ROOTS", // client/tlsalert_test.go
+	"TRIBUTARY_VERSION",              // compose.yaml: the image's tag
+	"TRIBUTARY_PORT",                 // compose.yaml: the host's port
+	"TRIBUTARY_DB_PASSWORD",          // compose.yaml: the database user's password
+	"TRIBUTARY_REPLICATION_PASSWORD", // compose.replica.yaml
+}
+
+// settingNames returns the name of every setting.
+func settingNames() []string {
 	var names []string
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
@@ -90,20 +155,7 @@ func nearMisses(environ []string, caseInsensitive bool) error {
 			names = append(names, name)
 		}
 	}
-	var errs []error
-	for _, kv := range environ {
-		key, _, _ := strings.Cut(kv, "=")
-		if slices.Contains(names, key) || serviceLink.MatchString(key) {
-			continue
-		}
-		if caseInsensitive && slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, key) }) {
-			continue
-		}
-		if meant := meantFor(key, names); meant != "" {
-			errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (api help lists them)", key, meant))
-		}
-	}
-	return errors.Join(errs...)
+	return names
 }
 
 // serviceLink matches the names of the variables Kubernetes gives a pod for
@@ -164,6 +216,81 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// closest returns the setting of names that key, a name of the prefix that
+// is none of them, most resembles: one that holds every word of key (in
+// the words settings use: KEYS is TOKENS, URL is DSN, LISTEN is ADDR),
+// with the fewest words more; else a near miss by spelling (meantFor);
+// else the one sharing the most words; else the nearest by spelling.
+func closest(key string, names []string) string {
+	kw := words(key)
+	best, bestShared, bestExtra, bestDist := "", 0, 0, 0
+	subset := false
+	for _, n := range names {
+		nw := words(n)
+		shared := 0
+		for _, w := range kw {
+			if slices.Contains(nw, w) {
+				shared++
+			}
+		}
+		all := shared == len(kw) && len(kw) > 0
+		extra, dist := len(nw)-shared, editDistance(strings.ToUpper(key), n)
+		better := false
+		switch {
+		case best == "":
+			better = true
+		case all != subset:
+			better = all
+		case !all && shared != bestShared:
+			better = shared > bestShared
+		case shared > 0 && extra != bestExtra:
+			better = extra < bestExtra
+		default:
+			better = dist < bestDist
+		}
+		if better {
+			best, bestShared, bestExtra, bestDist, subset = n, shared, extra, dist, all
+		}
+	}
+	if subset {
+		return best
+	}
+	if meant := meantFor(key, names); meant != "" {
+		return meant
+	}
+	return best
+}
+
+// words returns the words of a variable's name after the prefix, split on
+// its underscores, each in the form settings' names use it: a plural's S
+// dropped, and a word operators use for a setting's (KEY, URL, LISTEN,
+// REPLICA, GRACE) made that setting's word.
+func words(name string) []string {
+	upper := strings.ToUpper(name)
+	upper = strings.TrimPrefix(upper, "TRIBUTARY_")
+	var ws []string
+	for _, w := range strings.Split(upper, "_") {
+		if len(w) > 3 && strings.HasSuffix(w, "S") && !strings.HasSuffix(w, "SS") {
+			w = w[:len(w)-1]
+		}
+		if s, ok := synonyms[w]; ok {
+			w = s
+		}
+		if w != "" && !slices.Contains(ws, w) {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+// synonyms maps words operators write for a setting's word to it.
+var synonyms = map[string]string{
+	"KEY": "TOKEN", "AUTH": "TOKEN", "ACCESS": "TOKEN", "BEARER": "TOKEN", "SECRET": "TOKEN",
+	"URL": "DSN", "URI": "DSN", "DATABASE": "DSN", "DB": "DSN", "MARIADB": "DSN",
+	"LISTEN": "ADDR", "HOST": "ADDR", "HTTP": "ADDR", "ADDRESS": "ADDR", "BIND": "ADDR",
+	"REPLICA": "READ", "GRACE": "TIMEOUT", "PATH": "DIR", "DIRECTORY": "DIR",
 }
 
 // expected says what the Config field named field takes, for an error that

@@ -64,7 +64,7 @@ func TestNearMissesAreRefusedAndOtherNamesLeftAlone(t *testing.T) {
 		{"TRIBUTARY_MYSQL_DSN_FILE", "TRIBUTARY_MYSQL_DSN"},
 		{"TRIBUTARY_ADDR_FILE", "TRIBUTARY_ADDR"},
 		{"tributary_addr", "TRIBUTARY_ADDR"},
-		{"tributary_service_host", ""}, // lower case: no service link, no setting's near miss either
+		{"tributary_service_host", "TRIBUTARY_ADDR"}, // lower case: no service link, and in the prefix
 		{"tributary_addr_service_host", "TRIBUTARY_ADDR"},
 		{"TRIBUTARY_ADDR_SERVICE", "TRIBUTARY_ADDR"},
 		{"TRIBUTARY_ADDR_PORT_8080", "TRIBUTARY_ADDR"},
@@ -144,6 +144,65 @@ func TestTheWhiteSpaceCheckAgreesWithHowTheOSReadsNames(t *testing.T) {
 			t.Errorf("%s=%q (case-insensitive names: %v): expected no error, got %v", tc.name, "data\n", tc.caseInsensitive, err)
 		case tc.refused && (err == nil || !strings.Contains(err.Error(), tc.name+" begins or ends with white space")):
 			t.Errorf("%s=%q (case-insensitive names: %v): expected an error naming it and the white space, got %v", tc.name, "data\n", tc.caseInsensitive, err)
+		}
+	}
+}
+
+// TestEveryUnknownNameUnderThePrefixIsRefused: names that leave out a word
+// of a setting's, or say it in other words, were no near miss by spelling
+// and were ignored: TRIBUTARY_TOKENS started the server with no access
+// control, TRIBUTARY_DSN on the embedded store. The prefix is the
+// service's namespace: an unknown name in it is refused, pointing at the
+// setting it most resembles; only the names other parts of the project
+// read (the tests', the Compose files', the example client's) and
+// Kubernetes' service links are left alone.
+func TestEveryUnknownNameUnderThePrefixIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, want string }{
+		{"TRIBUTARY_TOKENS", "TRIBUTARY_API_TOKENS"},
+		{"TRIBUTARY_TOKEN", "TRIBUTARY_API_TOKENS"}, // the example client's, but no tokens are set
+		{"TRIBUTARY_TOKENS_FILE", "TRIBUTARY_API_TOKENS_FILE"},
+		{"TRIBUTARY_API_KEYS", "TRIBUTARY_API_TOKENS"},
+		{"TRIBUTARY_ACCESS_TOKENS", "TRIBUTARY_API_TOKENS"},
+		{"TRIBUTARY_AUTH_TOKENS", "TRIBUTARY_API_TOKENS"},
+		{"TRIBUTARY_DSN", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_MYSQL", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_MYSQL_URL", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_DATABASE_URL", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_DB_DSN", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_READ_DSN", "TRIBUTARY_MYSQL_READ_DSN"},
+		{"TRIBUTARY_MYSQL_REPLICA_DSN", "TRIBUTARY_MYSQL_READ_DSN"},
+		{"TRIBUTARY_MAX_CONNS", "TRIBUTARY_MYSQL_MAX_CONNS"},
+		{"TRIBUTARY_LISTEN_ADDR", "TRIBUTARY_ADDR"},
+		{"TRIBUTARY_HTTP_ADDR", "TRIBUTARY_ADDR"},
+		{"TRIBUTARY_CORS", "TRIBUTARY_CORS_ORIGINS"},
+		{"TRIBUTARY_ALLOWED_ORIGINS", "TRIBUTARY_CORS_ORIGINS"},
+		{"TRIBUTARY_SHUTDOWN_GRACE", "TRIBUTARY_SHUTDOWN_TIMEOUT"},
+		{"TRIBUTARY_DIR", "TRIBUTARY_DATA_DIR"},
+		{"TRIBUTARY_SOMETHING_ELSE", "TRIBUTARY_"}, // no word shared: still refused, with the closest name
+		{"tributary_service_host", "TRIBUTARY_"},   // lower case: no service link
+	} {
+		err := nearMisses([]string{tc.name + "=user:s3cret@tcp(db:3306)/x"}, false)
+		switch {
+		case err == nil || !strings.Contains(err.Error(), tc.name+" is not a setting") || !strings.Contains(err.Error(), "did you mean "+tc.want):
+			t.Errorf("%s: expected an error naming it and pointing at %s, got %v", tc.name, tc.want, err)
+		case strings.Contains(err.Error(), "s3cret"):
+			t.Errorf("%s: the error quotes the value: %v", tc.name, err)
+		}
+	}
+	for _, env := range [][]string{
+		{"TRIBUTARY_TEST_MYSQL_DSN=root@tcp(127.0.0.1:3306)/"},
+		{"TRIBUTARY_UPDATE_SCREENSHOT=1"},
+		{"TRIBUTARY_CLIENT_TEST_NO_ROOTS=1"},
+		{"TRIBUTARY_VERSION=v1", "TRIBUTARY_PORT=8081", "TRIBUTARY_DB_PASSWORD=x", "TRIBUTARY_REPLICATION_PASSWORD=x"},
+		{"TRIBUTARY_TOKEN=abcdef0123456789", "TRIBUTARY_API_TOKENS=svc:write:abcdef0123456789"},
+		{"TRIBUTARY_TOKEN=abcdef0123456789", "TRIBUTARY_API_TOKENS_FILE=/run/secrets/tokens"},
+		{"TRIBUTARY_SERVICE_HOST=10.0.0.1", "TRIBUTARY_PORT_8080_TCP_ADDR=10.0.0.1"},
+		{"TRIBUTARY_MYSQL_DSN=x", "TRIBUTARY_ADDR=:8080", "TRIBUTARY_MYSQL_MAX_CONNS=4"},
+		{"OTHER_TOKENS=x", "DSN=x"},
+	} {
+		if err := nearMisses(env, false); err != nil {
+			t.Errorf("%v: expected no error, got %v", env, err)
 		}
 	}
 }
