@@ -8,7 +8,7 @@
 // duration or log level as parsed, a host:port address that passed its
 // check (a port of digits, a host that is an IP address or a name), and
 // the embedded store's directory, which the service creates and logs as
-// its store's path anyway. A tokens file's name is not shown: a token given
+// its store's path anyway (one shaped like a DSN is refused unshown). A tokens file's name is not shown: a token given
 // in TRIBUTARY_API_TOKENS_FILE for TRIBUTARY_API_TOKENS is a likely slip.
 package config
 
@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -252,6 +253,12 @@ func (c Config) validate() error {
 	if c.DataDir == "" && c.MySQLDSN == "" {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR is empty: give the embedded store's directory, or unset it for ./data"))
 	}
+	// A DSN put here by mistake made a directory named after it, its
+	// password too, and the start-up logged that path: the operator meant
+	// MySQL and got a store of its own. Never shown.
+	if dsnShaped.MatchString(c.DataDir) {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR looks like a MySQL DSN (the value is not shown): a DSN goes in TRIBUTARY_MYSQL_DSN; TRIBUTARY_DATA_DIR is the embedded store's directory"))
+	}
 	if c.DebugAddr != "" {
 		if err := checkAddr(c.DebugAddr); err != nil {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR%w (127.0.0.1:6060)", err))
@@ -261,6 +268,11 @@ func (c Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// dsnShaped matches what a MySQL DSN has and a directory's name hardly
+// does: the go-sql-driver protocol and address, tcp(…) or unix(…), at the
+// start or after the user, or a URL of a MySQL scheme.
+var dsnShaped = regexp.MustCompile(`(?i)(^|@)(tcp|unix)\(|^[a-z0-9+.-]*(mysql|mariadb)[a-z0-9+.-]*://`)
 
 // validOrigin checks one entry of CORS_ORIGINS, of n in all: * alone,
 // scheme://host[:port] with scheme http or https and nothing after, or

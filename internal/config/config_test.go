@@ -555,3 +555,43 @@ func TestAnySettingWithSurroundingWhiteSpaceIsRefusedNamingIt(t *testing.T) {
 		}
 	}
 }
+
+// TestADSNInTheDataDirectoryIsRefusedUnshown: a MySQL DSN set in
+// TRIBUTARY_DATA_DIR by mistake (TRIBUTARY_MYSQL_DSN unset) started the
+// embedded store in a directory named after the DSN, password included,
+// and the start-up's store line logged that path: the operator meant
+// MySQL and got a single-node store, and the password went to the logs.
+// Such a value is refused, naming the setting a DSN goes in, never shown.
+func TestADSNInTheDataDirectoryIsRefusedUnshown(t *testing.T) {
+	for _, tc := range []struct {
+		dir     string
+		refused bool
+	}{
+		{"svc:S3cr3t;pw@x@tcp(127.0.0.1:33917)/ops1", true},
+		{"svc:S3cr3t@tcp(db:3306)/tributary?parseTime=true", true},
+		{"svc@tcp(db)/t", true},
+		{"tcp(db:3306)/t", true},
+		{"svc:S3cr3t@unix(/run/mysqld/mysqld.sock)/t", true},
+		{"mysql://svc:S3cr3t@db:3306/t", true},
+		{"MySQL://svc:S3cr3t@db/t", true},
+		{"mariadb://svc:S3cr3t@db/t", true},
+		{"./data", false},
+		{"/var/lib/tributary", false},
+		{"/srv/backup@2026-12-01/data", false},
+		{"data (old)", false},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			clearTributaryEnv(t)
+			t.Setenv("TRIBUTARY_DATA_DIR", tc.dir)
+			_, err := Load()
+			switch {
+			case !tc.refused && err != nil:
+				t.Fatalf("TRIBUTARY_DATA_DIR=%q: expected no error, got %v", tc.dir, err)
+			case tc.refused && (err == nil || !strings.Contains(err.Error(), "TRIBUTARY_DATA_DIR") || !strings.Contains(err.Error(), "TRIBUTARY_MYSQL_DSN")):
+				t.Fatalf("TRIBUTARY_DATA_DIR=%q: expected an error naming it and TRIBUTARY_MYSQL_DSN, got %v", tc.dir, err)
+			case err != nil && (strings.Contains(err.Error(), "S3cr3t") || strings.Contains(err.Error(), "svc")):
+				t.Fatalf("TRIBUTARY_DATA_DIR=%q: the error shows the value: %v", tc.dir, err)
+			}
+		})
+	}
+}
