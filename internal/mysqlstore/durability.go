@@ -72,11 +72,21 @@ func (d durability) unsafe() string {
 // log says at start-up what an acknowledged append means on this server.
 func (d durability) log(log *slog.Logger, node string) {
 	if !d.replicated() {
-		acked := "committed and flushed to the server's disk"
+		acked, level := "committed and flushed to the server's disk", slog.LevelInfo
 		if d.galera {
 			acked = "committed on the only node of the Galera cluster's Primary component, and flushed to its disk"
 		}
-		log.Info("database durability", "node", node, "galera", d.galera, "acknowledged", acked,
+		// Started with unsafe durability allowed: the line is read (and
+		// alerted on) as the statement of what an acknowledgement means,
+		// so it must not say flushed where the settings say otherwise.
+		if r := d.relaxed(); len(r) > 0 {
+			acked, level = "committed, but NOT flushed to disk at each commit ("+strings.Join(r, "; ")+"): a crash of the database can lose it", slog.LevelWarn
+			if d.galera {
+				acked = "committed on the only node of the Galera cluster's Primary component, but NOT flushed to its disk at each commit (" +
+					strings.Join(r, "; ") + "): a crash of that node can lose it"
+			}
+		}
+		log.Log(context.Background(), level, "database durability", "node", node, "galera", d.galera, "acknowledged", acked,
 			"innodb_flush_log_at_trx_commit", d.flushAtCommit, "log_bin", d.logBin, "sync_binlog", d.syncBinlog)
 		return
 	}

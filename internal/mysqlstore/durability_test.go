@@ -1,6 +1,9 @@
 package mysqlstore
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -28,6 +31,43 @@ func TestDurabilitySettings(t *testing.T) {
 		got := tc.d.unsafe()
 		if (got == "") != (tc.unsafe == "") || !strings.Contains(got, tc.unsafe) {
 			t.Errorf("%+v: unsafe() = %q, want a reason naming %q", tc.d, got, tc.unsafe)
+		}
+	}
+}
+
+// TestTheDurabilityLineSaysWhatTheSettingsMean: with unsafe durability
+// allowed on innodb_flush_log_at_trx_commit=2 (or sync_binlog 0 with the
+// binary log on), the start-up's "database durability" line still said
+// appends were "committed and flushed to the server's disk", the opposite
+// of the warning just before it. The settings are given as values: the
+// shared server is not changed.
+func TestTheDurabilityLineSaysWhatTheSettingsMean(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		d       durability
+		level   string
+		flushed bool   // says the append is flushed to disk
+		names   string // a word the line's "acknowledged" must hold
+	}{
+		{durability{flushAtCommit: 1, logBin: true, syncBinlog: 1}, "INFO", true, "flushed"},
+		{durability{flushAtCommit: 1}, "INFO", true, "flushed"},
+		{durability{flushAtCommit: 2, logBin: true, syncBinlog: 1}, "WARN", false, "innodb_flush_log_at_trx_commit"},
+		{durability{flushAtCommit: 0}, "WARN", false, "innodb_flush_log_at_trx_commit"},
+		{durability{flushAtCommit: 1, logBin: true, syncBinlog: 0}, "WARN", false, "sync_binlog"},
+		{durability{flushAtCommit: 2, galera: true, clusterSize: 1}, "WARN", false, "innodb_flush_log_at_trx_commit"},
+		{durability{flushAtCommit: 1, galera: true, clusterSize: 1}, "INFO", true, "only node"},
+	} {
+		var buf bytes.Buffer
+		tc.d.log(slog.New(slog.NewJSONHandler(&buf, nil)), "db:3306")
+		var line struct {
+			Level, Msg, Acknowledged string
+		}
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatalf("%+v: expected one JSON line, got %q: %v", tc.d, buf.String(), err)
+		}
+		says := strings.Contains(line.Acknowledged, "flushed to") && !strings.Contains(line.Acknowledged, "NOT flushed")
+		if line.Msg != "database durability" || line.Level != tc.level || says != tc.flushed || !strings.Contains(line.Acknowledged, tc.names) {
+			t.Errorf("%+v: expected a %s line whose acknowledged says flushed to disk: %v and names %q, got %s", tc.d, tc.level, tc.flushed, tc.names, buf.String())
 		}
 	}
 }
