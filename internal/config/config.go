@@ -75,7 +75,8 @@ type Config struct {
 // Warnings returns a line for each setting given in the environment that
 // is not in force as given, changed to agree with another (an event limit
 // above the body limit, by Load; a stall timeout below two heartbeats, by
-// the HTTP server), saying what is: start-up logs them.
+// the HTTP server), and for each bound raised from its default so (the
+// bodies in flight, the stall timeout), saying what is: start-up logs them.
 func (c Config) Warnings() []string { return c.warnings }
 
 // Load reads the configuration from the environment and checks it.
@@ -124,9 +125,12 @@ func Load() (Config, error) {
 			Var("MaxEventBytes"), c.MaxEventBytes, Var("MaxBodyBytes"), c.MaxBodyBytes))
 	}
 	c.MaxEventBytes = int(min(int64(c.MaxEventBytes), c.MaxBodyBytes))
-	if c.MaxBodyBytesInFlight < c.MaxBodyBytes && given("MaxBodyBytesInFlight") {
-		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is below %s: it is raised to %d, to take at least one body",
-			Var("MaxBodyBytesInFlight"), c.MaxBodyBytesInFlight, Var("MaxBodyBytes"), c.MaxBodyBytes))
+	// A bound raised is said whether it was given or left at its
+	// default: a large body limit raised the memory bound on the bodies
+	// in flight without a word. (A default lowered only tightens.)
+	if c.MaxBodyBytesInFlight < c.MaxBodyBytes {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%s) is below %s: it is raised to %d, to take at least one body",
+			Var("MaxBodyBytesInFlight"), asGiven(given("MaxBodyBytesInFlight"), c.MaxBodyBytesInFlight), Var("MaxBodyBytes"), c.MaxBodyBytes))
 	}
 	c.MaxBodyBytesInFlight = max(c.MaxBodyBytesInFlight, c.MaxBodyBytes)
 	switch perClient := c.MaxClientBytesInFlight; {
@@ -146,11 +150,20 @@ func Load() (Config, error) {
 	}
 	// The HTTP server raises the stall timeout to two heartbeats: a
 	// subscriber that takes every keep-alive is not cut between two.
-	if c.SubscriberStallTimeout < 2*c.Heartbeat && given("SubscriberStallTimeout") {
+	if c.SubscriberStallTimeout < 2*c.Heartbeat {
 		c.warnings = append(c.warnings, fmt.Sprintf("%s (%s) is below two of %s: it is raised to %s, as a subscriber that takes every keep-alive is never cut between two",
-			Var("SubscriberStallTimeout"), c.SubscriberStallTimeout, Var("Heartbeat"), 2*c.Heartbeat))
+			Var("SubscriberStallTimeout"), asGiven(given("SubscriberStallTimeout"), c.SubscriberStallTimeout), Var("Heartbeat"), 2*c.Heartbeat))
 	}
 	return c, nil
+}
+
+// asGiven writes a setting's value for a warning: as it is, or, where the
+// operator left it unset, as its default.
+func asGiven(given bool, v any) string {
+	if given {
+		return fmt.Sprint(v)
+	}
+	return fmt.Sprintf("its default, %v", v)
 }
 
 // maxDuration bounds every duration setting.

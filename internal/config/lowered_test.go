@@ -54,8 +54,11 @@ func TestARefusedBodyLimitBlamesOnlyTheVariablesSet(t *testing.T) {
 // TestAnExplicitByteLimitNotInForceIsWarnedOf: a limit the operator set
 // that another one overrides (an event limit above the body limit, a
 // budget in flight below it) was changed without a word: start-up says
-// which setting is not in force and what is. A default so changed is not
-// the operator's, and is not warned of.
+// which setting is not in force and what is. A default raised so is
+// warned of too: a body limit of 300 MB raised the bound on the bodies in
+// flight, a memory bound, without a word (to no bound at all for the
+// largest). A default lowered so (the event limit) only tightens, and is
+// not.
 func TestAnExplicitByteLimitNotInForceIsWarnedOf(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -74,6 +77,8 @@ func TestAnExplicitByteLimitNotInForceIsWarnedOf(t *testing.T) {
 		{"a client's budget above the whole", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT": "536870912"},
 			[]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT (536870912)", "268435456"}},
 		{"a client's budget at its default", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT": "0"}, nil},
+		{"the default budget in flight below a large body limit", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "300000000"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT (its default, 268435456)", "raised to 300000000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clearTributaryEnv(t)
@@ -106,7 +111,8 @@ func TestAnExplicitByteLimitNotInForceIsWarnedOf(t *testing.T) {
 // TestAStallTimeoutGivenBelowTwoHeartbeatsIsWarnedOf: a sibling of the
 // byte limits. TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT is raised to two
 // heartbeats if shorter (a subscriber that takes every keep-alive must not
-// be cut between two), and a value given so was raised without a word.
+// be cut between two), and a value given so was raised without a word, as
+// was the default under a heartbeat given above half of it.
 func TestAStallTimeoutGivenBelowTwoHeartbeatsIsWarnedOf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -116,7 +122,8 @@ func TestAStallTimeoutGivenBelowTwoHeartbeatsIsWarnedOf(t *testing.T) {
 		{"below two default heartbeats", map[string]string{"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT": "10s"}, "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT (10s)"},
 		{"below two heartbeats given", map[string]string{"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT": "30s", "TRIBUTARY_HEARTBEAT": "20s"}, "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT (30s)"},
 		{"two heartbeats", map[string]string{"TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT": "30s"}, ""},
-		{"the default below two heartbeats given", map[string]string{"TRIBUTARY_HEARTBEAT": "20s"}, ""},
+		{"the default below two heartbeats given", map[string]string{"TRIBUTARY_HEARTBEAT": "29s"}, "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT (its default, 30s)"},
+		{"the default at two heartbeats given", map[string]string{"TRIBUTARY_HEARTBEAT": "15s"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clearTributaryEnv(t)
