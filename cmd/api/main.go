@@ -376,6 +376,16 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 			return nil, fmt.Errorf("access tokens: %s begins with a space or holds a control character, "+
 				"which an Authorization header cannot carry; remove it (no space after the colons)", which)
 		}
+		// A bearer token holds no white space (RFC 6750's b64token): one
+		// that does is likeliest an entry with a comment after it, which
+		// became part of the token, and its holder's real token got 401.
+		if i := strings.IndexFunc(t.Secret, unicode.IsSpace); i >= 0 {
+			if strings.HasPrefix(strings.TrimLeftFunc(t.Secret[i:], unicode.IsSpace), "#") {
+				return nil, fmt.Errorf("access tokens: %s holds white space and a # after it, a comment after the entry: "+
+					"# starts a comment only at the beginning of an entry; put the comment on a line of its own", which)
+			}
+			return nil, fmt.Errorf("access tokens: %s holds white space, which no bearer token holds; remove it", which)
+		}
 	}
 	// Set, but to no entry (each commented out, only commas): fail closed,
 	// as for the file. Only an empty value means no access control.

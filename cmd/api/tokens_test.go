@@ -145,3 +145,39 @@ func TestATokensFileWithAByteOrderMarkIsReadAsItsText(t *testing.T) {
 		}
 	}
 }
+
+// TestATokenHoldingWhiteSpaceStopsTheStartUp: an inline comment after an
+// entry ("svc:write:Tok3n… # the billing job") became part of its token,
+// spaces and # included: the holder's real token got 401, and the start
+// said nothing. A bearer token holds no white space (RFC 6750's b64token),
+// so a token with any is refused, naming its place and, where a # follows
+// it, the comment; # starts a comment only at the beginning of an entry.
+func TestATokenHoldingWhiteSpaceStopsTheStartUp(t *testing.T) {
+	t.Parallel()
+	const secret = "Tok3n-SECRET-abcdef123456"
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte("# holders\nsvc:write:"+secret+" # comment\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ env, file, says string }{
+		{env: "svc:write:" + secret + " # note", says: "comment"},
+		{env: "svc:write:" + secret + "\t#note", says: "comment"},
+		{file: file, says: "comment"},
+		{env: "svc:write:Tok3n-SECRET abcdef123456", says: "white space"},
+		{env: "svc:write:Tok3n-SECRET\u00a0abcdef123456", says: "white space"},
+	} {
+		cfg := config.Defaults()
+		cfg.APITokens, cfg.APITokensFile = c.env, c.file
+		tokens, err := loadTokens(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "token 1 ") || !strings.Contains(err.Error(), c.says) ||
+			strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "Tok3n") {
+			t.Errorf("tokens %q (file %q): expected an error naming token 1 by its place and saying %q, quoting no token; got %d tokens, %v",
+				c.env, c.file, c.says, len(tokens), err)
+		}
+	}
+	cfg := config.Defaults()
+	cfg.APITokens = "svc:write:" + secret + " , # a comment entry\n"
+	if tokens, err := loadTokens(context.Background(), cfg); err != nil || len(tokens) != 1 || tokens[0].Secret != secret {
+		t.Errorf("a token, then a comment entry: expected the token taken; got %d tokens, %v", len(tokens), err)
+	}
+}
