@@ -247,7 +247,9 @@ func (c Config) validate() error {
 		c.CORSOrigins[i] = strings.TrimSpace(o)
 		if err := validOrigin(c.CORSOrigins[i], len(c.CORSOrigins)); err != nil {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_CORS_ORIGINS entry %d of %d (not shown) %w", i+1, len(c.CORSOrigins), err))
+			continue
 		}
+		c.CORSOrigins[i] = withoutDefaultPort(c.CORSOrigins[i])
 	}
 	if c.MySQLReadDSN != "" && c.MySQLDSN == "" {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_MYSQL_READ_DSN names a read replica, but TRIBUTARY_MYSQL_DSN names no primary"))
@@ -337,6 +339,19 @@ func validOrigin(o string, n int) error {
 		}
 	}
 	return nil
+}
+
+// withoutDefaultPort returns the origin o without its scheme's default port
+// (https's 443, http's 80): a browser's Origin header leaves it out (RFC
+// 6454 §6.2), so an entry with it would never match.
+func withoutDefaultPort(o string) string {
+	scheme, _, _ := strings.Cut(o, "://")
+	for _, d := range []struct{ scheme, port string }{{"https", ":443"}, {"http", ":80"}} {
+		if strings.EqualFold(scheme, d.scheme) && strings.HasSuffix(o, d.port) {
+			return strings.TrimSuffix(o, d.port)
+		}
+	}
+	return o
 }
 
 // dnsLabel reports whether l is one label of a host name: 1 to 63 letters,

@@ -48,3 +48,22 @@ func TestABadCORSOriginIsNamedByItsPlace(t *testing.T) {
 		t.Fatalf("TRIBUTARY_CORS_ORIGINS with https://* second: expected an error naming the variable and entry 2, got %v", err)
 	}
 }
+
+// TestACORSOriginWithItsSchemesDefaultPortMatchesBrowsers: an entry with
+// the scheme's default port (https://app.example:443) was accepted but
+// never matched: a browser's Origin leaves the default port out (RFC 6454
+// §6.2), so the page was refused with nothing in the log. The port is
+// dropped as the entry is read, as a browser writes the origin; another
+// port is kept.
+func TestACORSOriginWithItsSchemesDefaultPortMatchesBrowsers(t *testing.T) {
+	clearTributaryEnv(t)
+	t.Setenv("TRIBUTARY_CORS_ORIGINS", "https://app.example:443, http://x.example:80,HTTPS://*.example.com:443,http://y.example:8080,https://z.example:80,http://[::1]:80")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://app.example", "http://x.example", "HTTPS://*.example.com", "http://y.example:8080", "https://z.example:80", "http://[::1]"}
+	if strings.Join(c.CORSOrigins, " ") != strings.Join(want, " ") {
+		t.Fatalf("expected the origins %q, with the schemes' default ports dropped; got %q", want, c.CORSOrigins)
+	}
+}
