@@ -121,7 +121,7 @@ func nearMisses(environ []string, caseInsensitive bool) error {
 		case slices.ContainsFunc(others, func(n string) bool { return same(key, n) }):
 			continue
 		}
-		errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (every TRIBUTARY_ name is one of the service's settings, but those of the project's tests and Compose files; api help lists them)",
+		errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (names beginning TRIBUTARY_ are the service's own; api help lists its settings)",
 			key, closest(key, names)))
 	}
 	return errors.Join(errs...)
