@@ -10,20 +10,25 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
 
 // TestTheLockStatementsReadNoTableWhole: the statements that take the log's
 // lock also name events and streams, only to take their table locks; a
 // join the server does not resolve to one key would read, and lock, every
 // row of the log in every append (a join ON FALSE did: 7 ms an append at
-// 6,000 events). EXPLAIN must show no full scan of any table.
+// 6,000 events). The guards of a group sent in one round trip also count
+// its streams' rows of streams, by their primary key. EXPLAIN must show no
+// full scan of any table.
 func TestTheLockStatementsReadNoTableWhole(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	db := mysqltest.NewMigratedDB(t, func(cfg *mysql.Config) { cfg.InterpolateParams = true })
+	var streams []uuid.UUID
 	for i := range 50 {
 		id, stream := uuid.New(), uuid.New()
+		streams = append(streams, stream)
 		if _, err := db.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
 			"VALUES (?, ?, ?, 1, 't', 'T', '{}', NOW(6))", i+1, id[:], stream[:]); err != nil {
 			t.Fatal(err)
@@ -32,13 +37,18 @@ func TestTheLockStatementsReadNoTableWhole(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	last := uuid.New()
+	last, next := uuid.New(), uuid.New()
+	// The guards as a group sent in one round trip sends them: with the
+	// look-up of its streams' rows of streams.
+	lockGuard, lockArgs := sqlstore.GuardStreamRows(dialect.GuardedLockHead, []any{int64(50), last[:]}, streams[:3])
+	headGuard, headArgs := sqlstore.GuardStreamRows(dialect.GuardedHead, []any{int64(51), next[:], int64(50), last[:]}, streams[:3])
 	for name, q := range map[string]struct {
 		sql  string
 		args []any
 	}{
 		"LockHead":        {dialect.LockHead, nil},
-		"GuardedLockHead": {dialect.GuardedLockHead, []any{int64(50), last[:]}},
+		"GuardedLockHead": {lockGuard, lockArgs},
+		"GuardedHead":     {headGuard, headArgs},
 		"leaseLockHead":   {leaseLockHead, nil},
 	} {
 		rows, err := db.QueryContext(ctx, "EXPLAIN "+q.sql, q.args...)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,10 +30,14 @@ import (
 // may be stale. (The batch also refuses, rather than waits for, any other
 // lock: see Dialect.RefuseLocks.)
 // Any other row in the way (an event id the plan could not know was taken,
-// a stream that exists after all) fails its INSERT on a unique key. Either
-// way the batch stops before COMMIT, the transaction is rolled back, and the
-// group is read and planned afresh, as every group was before; what the
-// client sees is the same.
+// a stream that exists after all) fails its INSERT on a unique key. A row
+// the plan relies on and that is gone although the head is not (a stream's
+// row of streams deleted by hand, which a fresh read finds and refuses as
+// damage) sets the time to NULL too: the guard also counts the rows of
+// streams of the group's streams that the snapshot knows (StreamRowsGuard).
+// Either way the batch stops before COMMIT, the transaction is rolled back,
+// and the group is read and planned afresh, as every group was before; what
+// the client sees is the same.
 
 // maxSnapshotStreams bounds the streams a snapshot remembers; past it, it
 // starts again from the last group's.
@@ -144,11 +150,13 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 		// last, so that a statement refused before it ran (Unrun) says that
 		// the batch did not commit.
 		p.commit = uuid.New()
-		stmts = append(stmts, statement{"guard_head", w.d.GuardedHead, []any{p.head, p.commit[:], from, commit[:]}})
+		guard, args := withStreamRows(w.d.GuardedHead, []any{p.head, p.commit[:], from, commit[:]}, p)
+		stmts = append(stmts, statement{"guard_head", guard, args})
 		stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 		stmts = append(stmts, statement{"commit_time", w.d.CommitTime, nil}, statement{"commit", "COMMIT", nil})
 	} else {
-		stmts = append(stmts, statement{"guard_head", w.d.GuardedLockHead, []any{from, commit[:]}})
+		guard, args := withStreamRows(w.d.GuardedLockHead, []any{from, commit[:]}, p)
+		stmts = append(stmts, statement{"guard_head", guard, args})
 		stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 		stmts = append(stmts, setHead(p, w.d.NowVar), statement{"commit", "COMMIT", nil})
 	}
@@ -183,6 +191,43 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	conn.Close()
 	stamp(p, out, now)
 	return nil
+}
+
+// StreamRowsGuard marks, in a dialect's GuardedLockHead and GuardedHead,
+// the end of the guard's condition, with no placeholder after it: a group
+// sent in one round trip puts there a condition that the rows of streams of
+// the streams it appends to and does not create are all there, whose
+// arguments follow the guard's own. The snapshot knows those streams from
+// the writer's last commit; a row deleted since, by hand, leaves the head
+// where it was, and only this sees it. It costs no statement and no round
+// trip: one look-up of the primary key of streams for each such stream, in
+// the guard. (An SQL comment: the statement as written runs, unguarded.)
+const StreamRowsGuard = "/* the group's rows of streams */"
+
+// withStreamRows is the guard query, with args, and with the condition on
+// p's streams' rows in place of StreamRowsGuard.
+func withStreamRows(query string, args []any, p *plan) (string, []any) {
+	var ids []uuid.UUID
+	for _, id := range p.order {
+		if !p.streams[id].created {
+			ids = append(ids, id)
+		}
+	}
+	return GuardStreamRows(query, args, ids)
+}
+
+// GuardStreamRows is a guard query, with args, as the writer sends it for
+// a group that appends to streams, which it does not create: with the
+// condition that their rows of streams are all there in place of
+// StreamRowsGuard, and its arguments after args. (A dialect's tests look
+// at the server's plan of it.)
+func GuardStreamRows(query string, args []any, streams []uuid.UUID) (string, []any) {
+	cond := ""
+	if len(streams) > 0 {
+		cond = " AND (SELECT COUNT(*) FROM streams WHERE stream_id IN (" + placeholders(len(streams)) + ")) = " + strconv.Itoa(len(streams))
+		args = append(args, idArgs(streams)...)
+	}
+	return strings.Replace(query, StreamRowsGuard, cond, 1), args
 }
 
 // stamp gives a guarded group's outcomes, and the streams it creates, the

@@ -9,6 +9,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -82,6 +85,67 @@ func TestAStreamWhoseRowIsMissingIsDamageNotANewStream(t *testing.T) {
 		if _, err := store.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Expected: eventstore.NoStream,
 			Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}}}); err != nil {
 			t.Fatalf("an append to another stream: %v", err)
+		}
+	})
+}
+
+// TestAStreamRowDeletedWhileItsWriterKnowsTheStreamIsDamageThere: the
+// writer that last wrote a stream plans its next append from what its own
+// commit left (guarded.go), in one round trip with no read of the stream.
+// Its row of streams deleted by hand meanwhile (log_head untouched), that
+// writer still appended (201 at version 3) while every read, and every
+// other process's append, answered the damage. The same append is refused
+// as damage by every process now, and writes nothing. On MySQL both guards
+// are tried: the UPDATE of log_head (MariaDB's) and the locking read
+// (MySQL's). Both stores.
+func TestAStreamRowDeletedWhileItsWriterKnowsTheStreamIsDamageThere(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		guards := map[string]func(eventstore.Store){"": func(eventstore.Store) {}}
+		if k.Name == teststore.MySQL.Name {
+			guards = map[string]func(eventstore.Store){
+				"guard UPDATE":       func(eventstore.Store) {},
+				"guard locking read": func(s eventstore.Store) { sqlstore.GuardWithLockingRead(s.(*mysqlstore.Store).Store) },
+			}
+		}
+		for name, guard := range guards {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				m := metrics.New("test")
+				store := teststore.OpenCounted(t, k, m)
+				guard(store)
+				id, other := uuid.New(), uuid.New()
+				for _, s := range []uuid.UUID{id, other} {
+					if _, err := store.Append(ctx, eventstore.AppendRequest{StreamID: s, StreamType: "t",
+						Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}, {Type: "X", Data: []byte(`{}`)}}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				k.Exec(t, store, "DELETE FROM streams WHERE stream_id = ?", id[:])
+				head, err := store.Head(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent := teststore.Statements(t, m, "guard_head")
+				res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: "t", Expected: eventstore.Exactly(2),
+					Events: []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}})
+				if !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, eventstore.ErrDamaged) || !strings.Contains(err.Error(), "streams") {
+					t.Errorf("an append to a stream whose row of streams was deleted after the writer wrote it: %+v, %v; "+
+						"want ErrUnavailable and ErrDamaged, naming the table streams", res, err)
+				}
+				if k.Name == teststore.MySQL.Name && teststore.Statements(t, m, "guard_head") == sent {
+					t.Errorf("the append did not try the one round trip planned from the writer's last commit: the test proves nothing")
+				}
+				if now, herr := store.Head(ctx); herr != nil || now != head {
+					t.Fatalf("the log's head after the refused append: %d, %v; want %d: nothing written", now, herr, head)
+				}
+				// Another stream the writer knows is not held up by the damaged one.
+				if res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: other, Expected: eventstore.Exactly(2),
+					Events: []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}}); err != nil || res.Version != 3 {
+					t.Fatalf("an append to another stream: %+v, %v; want version 3", res, err)
+				}
+			})
 		}
 	})
 }
