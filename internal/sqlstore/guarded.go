@@ -31,10 +31,11 @@ import (
 // lock: see Dialect.RefuseLocks.)
 // Any other row in the way (an event id the plan could not know was taken,
 // a stream that exists after all) fails its INSERT on a unique key. A row
-// the plan relies on and that is gone although the head is not (a stream's
-// row of streams deleted by hand, which a fresh read finds and refuses as
-// damage) sets the time to NULL too: the guard also counts the rows of
-// streams of the group's streams that the snapshot knows (StreamRowsGuard).
+// the plan relies on and that is gone although the head is not, deleted by
+// hand (a stream's row of streams, which a fresh read finds and refuses as
+// damage; its last event, without which a fresh read finds it at a lower
+// version), sets the time to NULL too: the guard also looks those up for
+// the group's streams that the snapshot knows (StreamRowsGuard).
 // Either way the batch stops before COMMIT, the transaction is rolled back,
 // and the group is read and planned afresh, as every group was before; what
 // the client sees is the same.
@@ -195,37 +196,50 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 
 // StreamRowsGuard marks, in a dialect's GuardedLockHead and GuardedHead,
 // the end of the guard's condition, with no placeholder after it: a group
-// sent in one round trip puts there a condition that the rows of streams of
-// the streams it appends to and does not create are all there, whose
-// arguments follow the guard's own. The snapshot knows those streams from
-// the writer's last commit; a row deleted since, by hand, leaves the head
-// where it was, and only this sees it. It costs no statement and no round
-// trip: one look-up of the primary key of streams for each such stream, in
-// the guard. (An SQL comment: the statement as written runs, unguarded.)
-const StreamRowsGuard = "/* the group's rows of streams */"
+// sent in one round trip puts there a condition that the streams it appends
+// to and does not create each have their row of streams and their last
+// event at the version the plan started from, whose arguments follow the
+// guard's own. The snapshot knows those streams from the writer's last
+// commit; a row deleted since, by hand, leaves the head where it was, and
+// only this sees it. (Events after that version are seen by the unique key
+// on stream and version, which the plan's first event for the stream
+// takes.) It costs no statement and no round trip: one look-up of the
+// unique key of events, and of the primary key of streams, for each such
+// stream, in the guard. (An SQL comment: the statement as written runs,
+// unguarded.)
+const StreamRowsGuard = "/* the group's streams' rows */"
 
 // withStreamRows is the guard query, with args, and with the condition on
 // p's streams' rows in place of StreamRowsGuard.
 func withStreamRows(query string, args []any, p *plan) (string, []any) {
-	var ids []uuid.UUID
+	var known []KnownStream
 	for _, id := range p.order {
-		if !p.streams[id].created {
-			ids = append(ids, id)
+		if st := p.streams[id]; !st.created {
+			known = append(known, KnownStream{ID: id, Version: st.read})
 		}
 	}
-	return GuardStreamRows(query, args, ids)
+	return GuardStreamRows(query, args, known)
+}
+
+// KnownStream is a stream a group sent in one round trip appends to, at
+// the version the writer's last commit left it.
+type KnownStream struct {
+	ID      uuid.UUID
+	Version int64
 }
 
 // GuardStreamRows is a guard query, with args, as the writer sends it for
 // a group that appends to streams, which it does not create: with the
-// condition that their rows of streams are all there in place of
-// StreamRowsGuard, and its arguments after args. (A dialect's tests look
-// at the server's plan of it.)
-func GuardStreamRows(query string, args []any, streams []uuid.UUID) (string, []any) {
+// condition on their rows in place of StreamRowsGuard, and its arguments
+// after args. (A dialect's tests look at the server's plan of it.)
+func GuardStreamRows(query string, args []any, streams []KnownStream) (string, []any) {
 	cond := ""
 	if len(streams) > 0 {
-		cond = " AND (SELECT COUNT(*) FROM streams WHERE stream_id IN (" + placeholders(len(streams)) + ")) = " + strconv.Itoa(len(streams))
-		args = append(args, idArgs(streams)...)
+		cond = " AND (SELECT COUNT(*) FROM events e JOIN streams s ON s.stream_id = e.stream_id WHERE " +
+			tuples("(e.stream_id = ? AND e.stream_version = ?)", len(streams), " OR ") + ") = " + strconv.Itoa(len(streams))
+		for _, st := range streams {
+			args = append(args, st.ID[:], st.Version)
+		}
 	}
 	return strings.Replace(query, StreamRowsGuard, cond, 1), args
 }

@@ -60,8 +60,9 @@ type Dialect struct {
 	// callers' deadline. GuardFailed reports the error by which the NULL
 	// stops the batch; a lock refused (Refused) or a conflict stops it too,
 	// before COMMIT, having written nothing. Its condition on the head ends
-	// with StreamRowsGuard, where the writer adds one on the group's
-	// streams' rows of streams, whose arguments follow the two.
+	// with StreamRowsGuard, where the writer adds one on the rows of the
+	// group's streams (of streams, and their last events), whose arguments
+	// follow the two.
 	GuardedLockHead string
 	// GuardedHead, where set, is the guard in place of GuardedLockHead, and
 	// also the head's move: an UPDATE of log_head that moves the head and

@@ -95,11 +95,74 @@ func TestAStreamWhoseRowIsMissingIsDamageNotANewStream(t *testing.T) {
 // Its row of streams deleted by hand meanwhile (log_head untouched), that
 // writer still appended (201 at version 3) while every read, and every
 // other process's append, answered the damage. The same append is refused
-// as damage by every process now, and writes nothing. On MySQL both guards
-// are tried: the UPDATE of log_head (MariaDB's) and the locking read
-// (MySQL's). Both stores.
+// as damage by every process now, and writes nothing. Both stores, and on
+// MySQL both guards.
 func TestAStreamRowDeletedWhileItsWriterKnowsTheStreamIsDamageThere(t *testing.T) {
 	t.Parallel()
+	forEachGuard(t, func(t *testing.T, k teststore.Kind, store eventstore.Store, m *metrics.Metrics) {
+		ctx := context.Background()
+		id, other := uuid.New(), uuid.New()
+		for _, s := range []uuid.UUID{id, other} {
+			appendTwo(t, store, s)
+		}
+		k.Exec(t, store, "DELETE FROM streams WHERE stream_id = ?", id[:])
+		head, err := store.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := teststore.Statements(t, m, "guard_head")
+		res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: "t", Expected: eventstore.Exactly(2),
+			Events: []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}})
+		if !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, eventstore.ErrDamaged) || !strings.Contains(err.Error(), "streams") {
+			t.Errorf("an append to a stream whose row of streams was deleted after the writer wrote it: %+v, %v; "+
+				"want ErrUnavailable and ErrDamaged, naming the table streams", res, err)
+		}
+		triedGuarded(t, k, m, sent)
+		if now, herr := store.Head(ctx); herr != nil || now != head {
+			t.Fatalf("the log's head after the refused append: %d, %v; want %d: nothing written", now, herr, head)
+		}
+		// Another stream the writer knows is not held up by the damaged one.
+		if res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: other, Expected: eventstore.Exactly(2),
+			Events: []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}}); err != nil || res.Version != 3 {
+			t.Fatalf("an append to another stream: %+v, %v; want version 3", res, err)
+		}
+	})
+}
+
+// TestAStreamsLastEventDeletedWhileItsWriterKnowsTheStreamIsAppendedToAsItIs:
+// the same, with the stream's last event deleted by hand (log_head
+// untouched): the writer that wrote it last appended at the version its
+// own commit left (201 at version 3, version 2 missing for good), where
+// any other process reads the stream at version 1 and refuses an append
+// expecting 2 (409). Every process answers as the stream is now.
+func TestAStreamsLastEventDeletedWhileItsWriterKnowsTheStreamIsAppendedToAsItIs(t *testing.T) {
+	t.Parallel()
+	forEachGuard(t, func(t *testing.T, k teststore.Kind, store eventstore.Store, m *metrics.Metrics) {
+		ctx := context.Background()
+		id := uuid.New()
+		appendTwo(t, store, id)
+		k.Exec(t, store, "DELETE FROM events WHERE stream_id = ? AND stream_version = 2", id[:])
+		sent := teststore.Statements(t, m, "guard_head")
+		y := []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}
+		res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(2), Events: y})
+		var wrong *eventstore.WrongExpectedVersionError
+		if !errors.As(err, &wrong) || wrong.Current != 1 {
+			t.Errorf("an append expecting version 2 to a stream whose event at 2 was deleted after the writer wrote it: %+v, %v; "+
+				"want a wrong expected version, the stream at 1", res, err)
+		}
+		triedGuarded(t, k, m, sent)
+		if res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(1), Events: y}); err != nil || res.Version != 2 {
+			t.Fatalf("an append expecting version 1 then: %+v, %v; want version 2", res, err)
+		}
+	})
+}
+
+// forEachGuard runs fn on a fresh counted store of each kind, and on MySQL
+// once with each guard of a group sent in one round trip: the UPDATE of
+// log_head (MariaDB's, the store's choice here) and the locking read
+// (MySQL's).
+func forEachGuard(t *testing.T, fn func(t *testing.T, k teststore.Kind, store eventstore.Store, m *metrics.Metrics)) {
+	t.Helper()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		guards := map[string]func(eventstore.Store){"": func(eventstore.Store) {}}
 		if k.Name == teststore.MySQL.Name {
@@ -111,41 +174,29 @@ func TestAStreamRowDeletedWhileItsWriterKnowsTheStreamIsDamageThere(t *testing.T
 		for name, guard := range guards {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				ctx := context.Background()
 				m := metrics.New("test")
 				store := teststore.OpenCounted(t, k, m)
 				guard(store)
-				id, other := uuid.New(), uuid.New()
-				for _, s := range []uuid.UUID{id, other} {
-					if _, err := store.Append(ctx, eventstore.AppendRequest{StreamID: s, StreamType: "t",
-						Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}, {Type: "X", Data: []byte(`{}`)}}}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				k.Exec(t, store, "DELETE FROM streams WHERE stream_id = ?", id[:])
-				head, err := store.Head(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sent := teststore.Statements(t, m, "guard_head")
-				res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: "t", Expected: eventstore.Exactly(2),
-					Events: []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}})
-				if !errors.Is(err, eventstore.ErrUnavailable) || !errors.Is(err, eventstore.ErrDamaged) || !strings.Contains(err.Error(), "streams") {
-					t.Errorf("an append to a stream whose row of streams was deleted after the writer wrote it: %+v, %v; "+
-						"want ErrUnavailable and ErrDamaged, naming the table streams", res, err)
-				}
-				if k.Name == teststore.MySQL.Name && teststore.Statements(t, m, "guard_head") == sent {
-					t.Errorf("the append did not try the one round trip planned from the writer's last commit: the test proves nothing")
-				}
-				if now, herr := store.Head(ctx); herr != nil || now != head {
-					t.Fatalf("the log's head after the refused append: %d, %v; want %d: nothing written", now, herr, head)
-				}
-				// Another stream the writer knows is not held up by the damaged one.
-				if res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: other, Expected: eventstore.Exactly(2),
-					Events: []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}}); err != nil || res.Version != 3 {
-					t.Fatalf("an append to another stream: %+v, %v; want version 3", res, err)
-				}
+				fn(t, k, store, m)
 			})
 		}
 	})
+}
+
+// appendTwo appends two events to a new stream id of type t.
+func appendTwo(t *testing.T, store eventstore.Store, id uuid.UUID) {
+	t.Helper()
+	if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: id, StreamType: "t",
+		Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`{}`)}, {Type: "X", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// triedGuarded fails the test if, on MySQL, no group went in one round
+// trip since the guards counted were sent: the test would prove nothing.
+func triedGuarded(t *testing.T, k teststore.Kind, m *metrics.Metrics, sent int) {
+	t.Helper()
+	if k.Name == teststore.MySQL.Name && teststore.Statements(t, m, "guard_head") == sent {
+		t.Errorf("the append did not try the one round trip planned from the writer's last commit: the test proves nothing")
+	}
 }
