@@ -51,8 +51,9 @@ var dialect = sqlstore.Dialect{
 	// It is also the guard: unless the head and the commit id left with it
 	// are the ones given, and the rows (of streams, and the last events) of
 	// the group's streams the writer knows are there
-	// (sqlstore.StreamRowsGuard), the time is NULL, and the first write's NOT NULL column refuses it (the writer's
-	// sessions are strict, see writerConnector).
+	// (sqlstore.StreamRowsGuard), the time is NULL, and the first write's
+	// NOT NULL column refuses it (the writer's sessions are strict, see
+	// writerConnector).
 	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND commit_id = ?" + sqlstore.StreamRowsGuard + ", " +
 		"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT",
 	// The same guard as an UPDATE that also moves the head, on MariaDB
