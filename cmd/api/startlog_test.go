@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"os"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/testlog"
 )
@@ -114,69 +110,5 @@ func TestEveryDurationIsMillisecondsUnderAKeyThatSaysSo(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: %v; expected %v. The line: %s", c.key, c.got, c.want, logs.String())
 		}
-	}
-}
-
-// TestDurationsInStructsMapsAndListsAreMillisecondsToo: a duration in a
-// struct, a map or a list logged as one value (slog.Any: pool statistics, a
-// bound's settings) was written by encoding/json, as nanoseconds under a
-// key that said no unit ("Wait":1000000000), though the same duration
-// beside it, or in a group, was "wait_ms":1000. It is now written as in a
-// group: milliseconds under its name with _ms added, the struct's other
-// fields as encoding/json names and writes them. A value with no duration
-// in it is written as before.
-func TestDurationsInStructsMapsAndListsAreMillisecondsToo(t *testing.T) {
-	t.Parallel()
-	type inner struct {
-		Delay time.Duration `json:"delay"`
-	}
-	type embedded struct{ Spent time.Duration }
-	type settings struct {
-		embedded
-		Wait    time.Duration
-		Named   time.Duration `json:"named"`
-		Skipped time.Duration `json:"-"`
-		Empty   time.Duration `json:"empty,omitempty"`
-		Inner   inner         `json:"inner"`
-		Ptr     *inner        `json:"ptr"`
-		Nil     *inner        `json:"nil"`
-		Count   int           `json:"count"`
-		At      time.Time     `json:"at"`
-		hidden  time.Duration
-	}
-	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	d := 250 * time.Millisecond
-	id := uuid.MustParse("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
-	logs := &testlog.Buffer{}
-	newLogger(logs, slog.LevelInfo).Info("x",
-		"s", settings{embedded: embedded{Spent: time.Millisecond}, Wait: time.Second, Named: 2 * time.Second, Skipped: time.Hour,
-			Inner: inner{Delay: 3 * time.Second}, Ptr: &inner{Delay: 4 * time.Second}, Count: 5, At: at, hidden: time.Hour},
-		"sp", &inner{Delay: 1500 * time.Microsecond},
-		"dp", &d,
-		"list", []time.Duration{time.Second, 2 * time.Millisecond},
-		"map", map[string]time.Duration{"b": time.Second, "a": 2 * time.Second},
-		"plain", struct{ A int }{1},
-		"id", id,
-		"err", errors.New("boom"),
-	)
-	var got, want any
-	if err := json.Unmarshal([]byte(logs.String()), &got); err != nil {
-		t.Fatalf("%q: %v", logs.String(), err)
-	}
-	delete(got.(map[string]any), "time")
-	const expected = `{"level":"INFO","msg":"x",
-		"s":{"Spent_ms":1,"Wait_ms":1000,"named_ms":2000,"inner":{"delay_ms":3000},"ptr":{"delay_ms":4000},"nil":null,"count":5,"at":"2026-01-02T03:04:05Z"},
-		"sp":{"delay_ms":1.5},
-		"dp_ms":250,
-		"list_ms":[1000,2],
-		"map":{"a_ms":2000,"b_ms":1000},
-		"plain":{"A":1},
-		"id":"6ba7b810-9dad-11d1-80b4-00c04fd430c8",
-		"err":"boom"}`
-	if err := json.Unmarshal([]byte(expected), &want); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("logged:\n%s\nexpected (time aside):\n%s", logs.String(), expected)
 	}
 }
