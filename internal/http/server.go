@@ -749,18 +749,13 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			e.body.ReadCloser, r.Body = r.Body, &e.body // see bodyStillComing
 		}
-		var stopReading func()
 		if r.Method != http.MethodPost && !isSubscription(r) {
 			// No route but an append reads a body: one that said it had
 			// a body (a GET with Content-Length, or chunked) and has not
-			// sent it whole would otherwise be answered only once it
-			// came, or at the ReadTimeout, as a refusal was. Its answer
-			// closes the connection (drainSent). A subscription refuses
-			// a body it says it has (noBody).
-			var whole bool
-			if whole, stopReading = drainSent(ww, r); !whole {
-				ww.Header().Set("Connection", "close")
-			}
+			// sent it would otherwise be answered only once it came, or
+			// at the ReadTimeout, as a refusal was (closeUnread). A
+			// subscription refuses a body it says it has (noBody).
+			closeUnread(ww, r, nil)
 		}
 		e.sent.ResponseWriter = ww // before Cut can see e (running.add)
 		s.opts.Metrics.InFlight(1)
@@ -786,9 +781,6 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			panic(http.ErrAbortHandler)
 		}
 		sendNow(e, ww)
-		if stopReading != nil {
-			stopReading()
-		}
 	})
 }
 
@@ -919,63 +911,6 @@ func closeUnread(w http.ResponseWriter, r *http.Request, err error) {
 	// Not every ResponseWriter can; the header still closes it.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unreadGrace))
 }
-
-// drainSent reads what is left of the body of r, a request no route reads
-// the body of, as net/http reads a small body a handler left before it
-// answers on a kept-alive connection, and reports whether it came whole:
-// within sentGrace, and no more than maxUnreadDrain bytes. Answered with
-// Connection: close whatever came, a client that sends such a body whole
-// lost its connection at each request. If it did not come whole, its read
-// goes on beside the handler, and stop, to be called once the handler is
-// done, ends it and gives what is left of the body unreadGrace to come
-// before the connection closes, as closeUnread does. (net/http, once the
-// handler is done, ends a read still under way and clears the read
-// deadline, then reads up to 256 KiB of what is left with none: a body
-// sent a byte at a time held the connection for that long.) A request
-// that expects 100-continue is not read: reading its body would ask its
-// client to send it.
-func drainSent(w http.ResponseWriter, r *http.Request) (whole bool, stop func()) {
-	if !bodyStillComing(r) {
-		return true, nil
-	}
-	if strings.Contains(strings.ToLower(r.Header.Get("Expect")), "100-continue") {
-		closeUnread(w, r, nil)
-		return false, nil
-	}
-	read := make(chan bool, 1)
-	go func() {
-		n, err := io.CopyN(io.Discard, r.Body, maxUnreadDrain+1)
-		read <- errors.Is(err, io.EOF) && n <= maxUnreadDrain
-	}()
-	t := time.NewTimer(sentGrace)
-	defer t.Stop()
-	select {
-	case ok := <-read:
-		if ok {
-			return true, nil
-		}
-		closeUnread(w, r, nil) // past maxUnreadDrain, or a read failed
-		return false, nil
-	case <-t.C:
-	case <-r.Context().Done():
-	}
-	return false, func() {
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Unix(1, 0)) // ends the read now
-		<-read
-		_ = rc.SetReadDeadline(time.Now().Add(unreadGrace))
-	}
-}
-
-// maxUnreadDrain is how much of a body no route reads drainSent reads to
-// keep its connection: net/http's own bound for a body a handler left.
-const maxUnreadDrain = 256 << 10
-
-// sentGrace is how long drainSent waits for a body no route reads to come
-// whole: a client that sends one sends it with its headers (a body of a
-// few hundred KiB on a slow link may miss it: its connection is closed,
-// nothing worse); one that never comes delays the answer by that much.
-const sentGrace = 250 * time.Millisecond
 
 // unreadGrace is how long net/http may still read the rest of a refused
 // request's body before it closes the connection (closeUnread). Closed

@@ -2,13 +2,10 @@ package http_test
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -63,87 +60,6 @@ func TestARequestWhoseBodyNoRouteReadsIsAnsweredWithoutWaitingForIt(t *testing.T
 			if resp.StatusCode >= 300 || !resp.Close {
 				t.Errorf("%s %s with %s and no body sent: %d, Connection %q; want its answer, closing the connection",
 					c.method, c.path, c.framing, resp.StatusCode, resp.Header.Get("Connection"))
-			}
-		}
-	})
-}
-
-// TestARequestWhoseBodyNoRouteReadsKeepsItsConnectionWhenTheBodyWasSent:
-// the answer to a GET, HEAD or OPTIONS that said it had a body said
-// Connection: close whether or not the body came (the fix above closed
-// them all): a client that sends one whole, as net/http keeps such a
-// connection (it drains a small body no handler read), lost its
-// connection at each request. A body sent whole keeps the connection; one
-// sent in part, or past what net/http would drain, still closes it. Two
-// requests on one connection, on both stores.
-func TestARequestWhoseBodyNoRouteReadsKeepsItsConnectionWhenTheBodyWasSent(t *testing.T) {
-	t.Parallel()
-	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := httptest.NewUnstartedServer(esthttp.New(k.Open(t), esthttp.Options{}))
-		srv.Config.ReadTimeout = time.Minute
-		srv.Start()
-		t.Cleanup(srv.Close)
-		stream := "/streams/" + uuid.NewString()
-		large := strings.Repeat("x", 64<<10)
-		tooLarge := strings.Repeat("x", 300<<10)
-		for _, c := range []struct {
-			method, path, framing, body string
-			kept                        bool
-		}{
-			{http.MethodGet, "/healthz", "Content-Length: 5", "hello", true},
-			{http.MethodGet, "/events", "Content-Length: 5", "hello", true},
-			{http.MethodGet, "/events", "Transfer-Encoding: chunked", "5\r\nhello\r\n0\r\n\r\n", true},
-			{http.MethodGet, stream + "/events", "Content-Length: 5", "hello", true},
-			{http.MethodGet, "/events", "Content-Length: " + strconv.Itoa(len(large)), large, true},
-			{http.MethodHead, "/healthz", "Content-Length: 5", "hello", true},
-			{http.MethodOptions, stream + "/events", "Content-Length: 5", "hello", true},
-			{http.MethodGet, "/healthz", "Content-Length: 1000", "only ten.", false},
-			{http.MethodGet, "/events", "Transfer-Encoding: chunked", "5\r\nhel", false},
-			{http.MethodGet, "/events", "Content-Length: " + strconv.Itoa(len(tooLarge)), tooLarge, false},
-		} {
-			what := fmt.Sprintf("%s %s with %s and %d bytes of body sent", c.method, c.path, c.framing, len(c.body))
-			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { conn.Close() })
-			_ = conn.SetDeadline(time.Now().Add(20 * time.Second)) // well before the server's ReadTimeout
-			br := bufio.NewReader(conn)
-			// Sent beside the read: a body past what the server reads
-			// may be left unsent, its connection closed.
-			sent := make(chan error, 1)
-			go func() {
-				_, err := io.WriteString(conn, c.method+" "+c.path+" HTTP/1.1\r\nHost: test\r\n"+c.framing+"\r\n\r\n"+c.body)
-				sent <- err
-			}()
-			resp, err := http.ReadResponse(br, &http.Request{Method: c.method})
-			if err != nil {
-				t.Errorf("%s: no answer (%v); want one", what, err)
-				continue
-			}
-			io.Copy(io.Discard, resp.Body) //nolint:errcheck // a test's read
-			resp.Body.Close()
-			if resp.StatusCode >= 500 || resp.Close == c.kept {
-				t.Errorf("%s: %d, Connection %q; want its answer, the connection kept: %v", what, resp.StatusCode, resp.Header.Get("Connection"), c.kept)
-				continue
-			}
-			if !c.kept {
-				continue
-			}
-			if err := <-sent; err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			resp, err = http.ReadResponse(br, nil)
-			if err != nil {
-				t.Errorf("%s: the next request on its connection: %v; want it answered", what, err)
-				continue
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("%s: the next request on its connection: %d; want 200", what, resp.StatusCode)
 			}
 		}
 	})
