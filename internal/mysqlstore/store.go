@@ -898,10 +898,18 @@ var written = map[string]bool{
 // write, NOT NULL and without a default (a schema of another release
 // restored under it), fails it too, unavailable: every append fails then.
 // A column that takes NULL or has a default is harmless, and passes.
+// While the stall watch holds the database stalled, it fails at once with
+// the watch's refusal (sqlstore's Store.Stall), sending nothing.
 func (s *Store) Ping(ctx context.Context) error {
 	// With no read replica the feed's pool is the primary's, and the
 	// queries below answer for it: a ping of its own would be a round trip
-	// more for each /readyz.
+	// more for each /readyz. The stall watch is asked all the same: while
+	// it holds the database stalled every append and read is refused, and
+	// the queries below would wait out ctx (or pass, on sessions that
+	// answer while the watch's own did not).
+	if err := s.Store.Stall(); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
 	if s.feed != s.primary {
 		if err := s.Store.Ping(ctx); err != nil {
 			return err

@@ -693,3 +693,28 @@ func TestSettlingALostCommitEndsWhenAStallBegins(t *testing.T) {
 		t.Fatalf("an append once the database answers again (stream at version %d): %v", st.Version, err)
 	}
 }
+
+// TestTheMySQLStoresPingSaysTheStallWithoutAReadReplica: with no read
+// replica (the default), the MySQL store's Ping (what /readyz calls) left
+// out the embedded store's Ping, and with it the stall watch: during a
+// stall /readyz waited its own time and said "context deadline exceeded",
+// and while the watch held the database stalled and the primary's sessions
+// answered (a stall outliving an outage), it said ready while every append
+// and every read was refused (hostile review). It says the stall now, at
+// once, sending nothing.
+func TestTheMySQLStoresPingSaysTheStallWithoutAReadReplica(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	ms := teststore.OpenMySQL(t, dsn)
+	sqlstore.SetStallBound(ms.Store, 100*time.Millisecond)
+	proxy.Stall()
+	defer proxy.Resume()
+	waitUntil(t, "a stall", func() bool { return sqlstore.Stalled(ms.Store) })
+	// The context is a guard against a hang: a Ping that waits for the
+	// database fails with it, not with the stall's refusal.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ms.Ping(ctx); !sqlstore.IsStall(err) || !errors.Is(err, eventstore.ErrUnavailable) || !proxy.Stalled() {
+		t.Errorf("the MySQL store's Ping while its stall watch holds the database stalled: %v; want the stall's refusal at once", err)
+	}
+}

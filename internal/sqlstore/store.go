@@ -347,11 +347,18 @@ func (s *Store) Queued() (waiting, taken int) {
 	return int(s.writer.handing.Load()), int(s.writer.answering.Load())
 }
 
+// Stall returns the stall watch's refusal (wrapping
+// eventstore.ErrUnavailable) while it holds the writer's database stalled,
+// and nil while the database answers or there is no watch. It sends
+// nothing: a readiness check that answers for the feed by queries of its
+// own asks it first.
+func (s *Store) Stall() error { return s.stall.err() }
+
 // Ping implements eventstore.Store, on the live feed's connections; while
 // the stall watch holds the writer's database stalled, it fails at once
-// with the watch's error, taking no connection.
+// with the watch's error (Stall), taking no connection.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.stall.err(); err != nil {
+	if err := s.Stall(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	if err := s.feed.PingContext(ctx); err != nil {
