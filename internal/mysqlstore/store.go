@@ -459,6 +459,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if s.galera == nil {
 		probeCfg := s.cfg.Clone()
 		probeCfg.DBName = ""
+		// The watch bounds its waits with contexts of its own. A DSN's
+		// readTimeout under its bound ended a ping to a server that
+		// answers nothing with the driver's "invalid connection", which
+		// says nothing of why, and the watch took the server for one that
+		// failed fast: the stall never began. The dial's timeout stays (a
+		// net.Error that timed out: no answer).
+		probeCfg.ReadTimeout, probeCfg.WriteTimeout = 0, 0
 		if probe, err = mysql.NewConnector(probeCfg); err != nil {
 			s.closeDBs()
 			return nil, fmt.Errorf("configure MySQL connector: %w", err)

@@ -718,3 +718,27 @@ func TestTheMySQLStoresPingSaysTheStallWithoutAReadReplica(t *testing.T) {
 		t.Errorf("the MySQL store's Ping while its stall watch holds the database stalled: %v; want the stall's refusal at once", err)
 	}
 }
+
+// TestAReadTimeoutUnderTheBoundDoesNotHideAStall: the stall watch's
+// connections were made with the DSN's readTimeout; one under the bound
+// (here 1 s, the bound 2 s) ended a ping to a server that answers nothing
+// with the driver's "invalid connection", which the watch took for a
+// server that failed fast: the stall never began (hostile review). The
+// watch's connections wait on its own bounds now.
+func TestAReadTimeoutUnderTheBoundDoesNotHideAStall(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	teststore.OpenMySQL(t, dsn) // migrates, so that the store below opens with its short readTimeout only
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ReadTimeout = time.Second
+	ms := teststore.OpenMySQL(t, cfg.FormatDSN())
+	sqlstore.SetStallBound(ms.Store, 2*time.Second)
+	proxy.Stall()
+	defer proxy.Resume()
+	waitUntil(t, "a stall of a database that answers nothing, the DSN's readTimeout under the bound", func() bool { return sqlstore.Stalled(ms.Store) })
+	proxy.Resume()
+	waitUntil(t, "the stall's end once the database answers", func() bool { return !sqlstore.Stalled(ms.Store) })
+}
