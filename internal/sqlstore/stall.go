@@ -34,7 +34,8 @@ import (
 // durability that needs the database ends: a retry of a stored batch is
 // told it is stored, its durability unconfirmed; a read, that it is
 // unavailable. A ping that answers, or that fails within the bound (refused,
-// reset: that path is fast already), ends the stall.
+// reset: that path is fast already), ends the stall, and so does a new
+// connection that answers while a ping waits (its connection dead).
 
 const (
 	// stallBound is how long a ping may go unanswered before the database
@@ -60,14 +61,16 @@ type stallWatch struct {
 	mu       sync.Mutex
 	pinging  uint64             // the ping under way's number; a later number makes an earlier ping's onset void
 	deadConn uint64             // the number of a ping cut as its connection's, a new one having answered
+	asking   uint64             // the number of the ping whose second opinion is under way; 0, none
 	sent     time.Time          // when the ping under way was sent
 	onset    *time.Timer        // begins a stall once the ping under way has gone unanswered for the bound
 	quiet    time.Time          // when the first ping the database has not answered was sent; zero while it answers
 	begun    context.Context    // ended when a stall begins; made anew when it ends
 	onBegin  context.CancelFunc // ends begun
 
-	cancel context.CancelFunc // ends loop
-	done   chan struct{}      // closed once loop has returned
+	cancel   context.CancelFunc // ends loop and the second opinions
+	done     chan struct{}      // closed once loop has returned
+	opinions sync.WaitGroup     // the second opinions under way; close waits for them
 }
 
 // watchStalls opens a pool of one connection on c and starts pinging the
@@ -89,22 +92,27 @@ func startStallWatch(c driver.Connector, log *slog.Logger, bound time.Duration) 
 	return w
 }
 
-// close stops the watch and closes its pool.
+// close stops the watch, waits for the connection it may be making for a
+// second opinion, and closes its pool.
 func (w *stallWatch) close() {
 	if w == nil {
 		return
 	}
 	w.cancel()
 	<-w.done
+	// Once loop has returned no second opinion is asked (ask finds its
+	// ping over): those asked before are all counted.
+	w.opinions.Wait()
 	w.db.Close()
 }
 
 // loop pings until ctx ends: one ping at a time, the next a second after
 // one that answered or failed fast, at once after one left unanswered.
-// A ping past its bound is checked on a new connection first
-// (secondOpinion): one that answers there says the watch's connection
-// died (its peer vanished: a NAT entry lost, an address moved), not the
-// server, and the ping is cut, its connection let go.
+// A ping past its bound is checked on a new connection (secondOpinion),
+// again and again while it stays unanswered: one that answers there says
+// the watch's connection died (its peer vanished: a NAT entry lost, an
+// address moved), not the server, or no longer the server, and the ping is
+// cut, its connection let go.
 func (w *stallWatch) loop(ctx context.Context) {
 	defer close(w.done)
 	for ctx.Err() == nil {
@@ -114,7 +122,7 @@ func (w *stallWatch) loop(ctx context.Context) {
 		w.pinging++
 		n, sent := w.pinging, time.Now()
 		w.sent = sent
-		w.onset = time.AfterFunc(bound, func() { go w.secondOpinion(ctx, n, sent, cancel) })
+		w.onset = time.AfterFunc(bound, func() { w.ask(ctx, n, sent, cancel) })
 		w.mu.Unlock()
 		err := w.db.PingContext(pctx)
 		w.mu.Lock()
@@ -151,12 +159,30 @@ func (w *stallWatch) loop(ctx context.Context) {
 	}
 }
 
+// ask starts a second opinion on ping n (secondOpinion), unless one is
+// under way or ping n has ended.
+func (w *stallWatch) ask(ctx context.Context, n uint64, sent time.Time, cut context.CancelFunc) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n != w.pinging || w.asking == n || ctx.Err() != nil {
+		return
+	}
+	w.asking = n
+	w.opinions.Add(1)
+	go w.secondOpinion(ctx, n, sent, cut)
+}
+
 // secondOpinion pings the database on a new connection of its own once
 // ping n, sent at sent, has gone unanswered for the bound: one that
 // answers within the bound, or fails fast, says the server answers, and
-// ping n is cut (cut) as its connection's; one that does not begins the
-// stall.
+// ping n is cut (cut) as its connection's, its end ending the stall if
+// one is on; one that does not begins the stall, and a new connection is asked again
+// a bound after this one was. Asked once, a ping whose connection died in
+// an outage (a flow lost) kept the stall on after the outage until its
+// five bounds were up, refusing every append and read for up to three
+// bounds while the server answered.
 func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time, cut context.CancelFunc) {
+	defer w.opinions.Done()
 	bound := time.Duration(w.bound.Load())
 	octx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
@@ -165,6 +191,9 @@ func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time
 	answered := err == nil || (time.Since(asked) < bound && !noAnswer(err))
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.asking == n {
+		w.asking = 0
+	}
 	switch {
 	case n != w.pinging || ctx.Err() != nil:
 		// Ping n ended meanwhile: its end said what it had to.
@@ -173,6 +202,8 @@ func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time
 		cut()
 	default:
 		w.begin(sent)
+		// loop stops w.onset once ping n ends; setBound moves it.
+		w.onset = time.AfterFunc(max(0, time.Until(asked.Add(bound))), func() { w.ask(ctx, n, sent, cut) })
 	}
 }
 

@@ -267,3 +267,83 @@ func TestADialThatTimesOutIsNoAnswer(t *testing.T) {
 		t.Fatalf("the stall ended while every dial (%d) timed out", c.n.Load()-1)
 	}
 }
+
+// outageConnector's first connection never answers a ping (its flow lost
+// in an outage: a NAT entry, an address moved without a reset); every later
+// dial gets no answer while the outage lasts, and answers at once once back
+// is set (the server answers new connections again).
+type outageConnector struct {
+	n    atomic.Int64
+	back atomic.Bool
+}
+
+func (c *outageConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.n.Add(1) == 1 {
+		return pingConn{bad: new(atomic.Bool), ping: silentPing}, nil
+	}
+	if !c.back.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return pingConn{bad: new(atomic.Bool), ping: func(context.Context) error { return nil }}, nil
+}
+
+func (c *outageConnector) Driver() driver.Driver { return nil }
+
+// TestAStallEndsOnceNewConnectionsAnswerThoughTheWatchsOwnStaysDead: a
+// new connection was asked once, at the ping's first bound; after an
+// outage that killed the watch's own connection, nothing more was asked
+// until that ping's five bounds were up, and every append and read was
+// refused for up to three bounds (15 s) while the server answered again
+// (hostile review). A new connection is asked again while the ping stays
+// unanswered, and the first that answers ends the stall. The ping here
+// may wait five hours: it is under way all through.
+func TestAStallEndsOnceNewConnectionsAnswerThoughTheWatchsOwnStaysDead(t *testing.T) {
+	t.Parallel()
+	c := &outageConnector{}
+	w := startStallWatch(c, slog.New(slog.DiscardHandler), time.Hour)
+	t.Cleanup(w.close)
+	waitFor(t, "the first ping", func() bool { return c.n.Load() >= 1 })
+	w.setBound(20 * time.Millisecond)
+	waitFor(t, "the stall", func() bool { return w.err() != nil })
+	waitFor(t, "new connections asked again while the first ping waits", func() bool { return c.n.Load() >= 4 })
+	c.back.Store(true)
+	waitFor(t, "the stall's end once new connections answer", func() bool { return w.err() == nil })
+}
+
+// leavingConnector's first connection never answers a ping; every later
+// dial gets no answer, and, its context ended, takes a moment to leave (a
+// driver closing its socket), counted in open until it has.
+type leavingConnector struct {
+	n    atomic.Int64
+	open atomic.Int64
+}
+
+func (c *leavingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.n.Add(1) == 1 {
+		return pingConn{bad: new(atomic.Bool), ping: silentPing}, nil
+	}
+	c.open.Add(1)
+	defer c.open.Add(-1)
+	<-ctx.Done()
+	time.Sleep(50 * time.Millisecond)
+	return nil, ctx.Err()
+}
+
+func (c *leavingConnector) Driver() driver.Driver { return nil }
+
+// TestCloseWaitsForTheNewConnectionItAsked: close stopped the ping loop,
+// but not a new connection asked for a second opinion, which could outlive
+// the store's Close (hostile review). close waits for it now.
+func TestCloseWaitsForTheNewConnectionItAsked(t *testing.T) {
+	t.Parallel()
+	c := &leavingConnector{}
+	w := startStallWatch(c, slog.New(slog.DiscardHandler), time.Hour)
+	waitFor(t, "the first ping", func() bool { return c.n.Load() >= 1 })
+	w.setBound(10 * time.Millisecond)
+	waitFor(t, "a new connection asked", func() bool { return c.open.Load() > 0 })
+	w.close()
+	if n := c.open.Load(); n != 0 {
+		t.Errorf("after close, %d new connection(s) of the watch still being made; want none", n)
+	}
+}
