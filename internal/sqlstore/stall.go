@@ -36,6 +36,12 @@ import (
 // unavailable. A ping that answers, or that fails within the bound (refused,
 // reset: that path is fast already), ends the stall, and so does a new
 // connection that answers while a ping waits (its connection dead).
+//
+// It sees a server, or a network, that answers nothing; not a server
+// whose storage is stuck (an fsync that hangs, a full disk's wait, InnoDB
+// waiting on its own locks): the server's connection thread answers a ping
+// without touching storage, and appends then wait their deadline as
+// before.
 
 const (
 	// stallBound is how long a ping may go unanswered before the database
@@ -176,11 +182,11 @@ func (w *stallWatch) ask(ctx context.Context, n uint64, sent time.Time, cut cont
 // ping n, sent at sent, has gone unanswered for the bound: one that
 // answers within the bound, or fails fast, says the server answers, and
 // ping n is cut (cut) as its connection's, its end ending the stall if
-// one is on; one that does not begins the stall, and a new connection is asked again
-// a bound after this one was. Asked once, a ping whose connection died in
-// an outage (a flow lost) kept the stall on after the outage until its
-// five bounds were up, refusing every append and read for up to three
-// bounds while the server answered.
+// one is on; one that does not begins the stall, and a new connection is
+// asked again a bound after this one was. Asked once, a ping whose
+// connection died in an outage (a flow lost) kept the stall on after the
+// outage until its five bounds were up, refusing every append and read for
+// up to three bounds while the server answered.
 func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time, cut context.CancelFunc) {
 	defer w.opinions.Done()
 	bound := time.Duration(w.bound.Load())
