@@ -115,7 +115,8 @@ func (w *stallWatch) close() {
 // loop pings until ctx ends: one ping at a time, the next a second after
 // one that answered or failed fast, at once after one left unanswered.
 // A ping past its bound is checked on a new connection (secondOpinion),
-// again and again while it stays unanswered: one that answers there says
+// again while it stays unanswered and new connections are not even made
+// (an outage of the network): one that answers there says
 // the watch's connection died (its peer vanished: a NAT entry lost, an
 // address moved), not the server, or no longer the server, and the ping is
 // cut, its connection let go.
@@ -182,11 +183,16 @@ func (w *stallWatch) ask(ctx context.Context, n uint64, sent time.Time, cut cont
 // ping n, sent at sent, has gone unanswered for the bound: one that
 // answers within the bound, or fails fast, says the server answers, and
 // ping n is cut (cut) as its connection's, its end ending the stall if
-// one is on; one that does not begins the stall, and a new connection is
-// asked again a bound after this one was. Asked once, a ping whose
-// connection died in an outage (a flow lost) kept the stall on after the
-// outage until its five bounds were up, refusing every append and read for
-// up to three bounds while the server answered.
+// one is on; one that does not begins the stall. Where not even a
+// connection was made (an outage of the network), a new one is asked again
+// a bound after this one was: asked once, a ping whose connection died in
+// the outage (a flow lost) kept the stall on after it until its five
+// bounds were up, refusing every append and read for up to three bounds
+// while the server answered. Not where the server took the connection and
+// said nothing (stopped, hung): it has the watch's own connection too, and
+// answers it once it resumes, while each connection cut in its handshake
+// counts against its max_connect_errors for this host (past it, the host is
+// refused every session until FLUSH HOSTS).
 func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time, cut context.CancelFunc) {
 	defer w.opinions.Done()
 	bound := time.Duration(w.bound.Load())
@@ -208,9 +214,19 @@ func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time
 		cut()
 	default:
 		w.begin(sent)
-		// loop stops w.onset once ping n ends; setBound moves it.
-		w.onset = time.AfterFunc(max(0, time.Until(asked.Add(bound))), func() { w.ask(ctx, n, sent, cut) })
+		if notDialed(err) {
+			// loop stops w.onset once ping n ends; setBound moves it.
+			w.onset = time.AfterFunc(max(0, time.Until(asked.Add(bound))), func() { w.ask(ctx, n, sent, cut) })
+		}
 	}
+}
+
+// notDialed reports whether err is a dial's that made no connection (a
+// *net.OpError of Op "dial"): nothing reached the server. The MySQL
+// driver's handshake cut by its context is the context's error alone.
+func notDialed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
 }
 
 // pingOnce dials c and pings on that connection, then closes it.

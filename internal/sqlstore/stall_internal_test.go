@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/testlog"
 )
@@ -270,8 +272,9 @@ func TestADialThatTimesOutIsNoAnswer(t *testing.T) {
 
 // outageConnector's first connection never answers a ping (its flow lost
 // in an outage: a NAT entry, an address moved without a reset); every later
-// dial gets no answer while the outage lasts, and answers at once once back
-// is set (the server answers new connections again).
+// dial gets no answer while the outage lasts (no TCP connection made), and
+// answers at once once back is set (the server answers new connections
+// again).
 type outageConnector struct {
 	n    atomic.Int64
 	back atomic.Bool
@@ -283,7 +286,7 @@ func (c *outageConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	}
 	if !c.back.Load() {
 		<-ctx.Done()
-		return nil, ctx.Err()
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: ctx.Err()}
 	}
 	return pingConn{bad: new(atomic.Bool), ping: func(context.Context) error { return nil }}, nil
 }
@@ -345,5 +348,108 @@ func TestCloseWaitsForTheNewConnectionItAsked(t *testing.T) {
 	w.close()
 	if n := c.open.Load(); n != 0 {
 		t.Errorf("after close, %d new connection(s) of the watch still being made; want none", n)
+	}
+}
+
+// silentServerConnector's connections are taken and never greeted (a
+// server stopped with SIGSTOP, or hung): its first connection never
+// answers a ping, and every later Connect waits for its context, the
+// connection made but cut in its handshake. It counts the Connects of the
+// watch's loop (their context of five bounds) and of its second opinions
+// (of one).
+type silentServerConnector struct {
+	bound          time.Duration
+	n, loop, asked atomic.Int64
+}
+
+func (c *silentServerConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.n.Add(1) == 1 {
+		return pingConn{bad: new(atomic.Bool), ping: silentPing}, nil
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 2*c.bound {
+		c.loop.Add(1)
+	} else {
+		c.asked.Add(1)
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (c *silentServerConnector) Driver() driver.Driver { return nil }
+
+// TestAServerThatTakesConnectionsAndSaysNothingIsAskedOncePerPing: a
+// connection cut in its handshake counts against the server's
+// max_connect_errors for the host once the server answers again (past it,
+// the host is refused every session until FLUSH HOSTS). A server that
+// takes connections and says nothing (stopped, hung) has the watch's own
+// connection too, which it answers once it resumes: the watch asks a new
+// connection once a ping, not again each bound as it does while new
+// connections are not even made (an outage of the network).
+func TestAServerThatTakesConnectionsAndSaysNothingIsAskedOncePerPing(t *testing.T) {
+	t.Parallel()
+	bound := 20 * time.Millisecond
+	c := &silentServerConnector{bound: bound}
+	w := startStallWatch(c, slog.New(slog.DiscardHandler), bound)
+	t.Cleanup(w.close)
+	waitFor(t, "three pings after the first", func() bool { return c.loop.Load() >= 3 })
+	w.close()
+	if asked, pings := c.asked.Load(), 1+c.loop.Load(); asked > pings {
+		t.Errorf("a server that takes connections and says nothing: %d new connections asked for %d pings; want one a ping at most", asked, pings)
+	}
+}
+
+// TestTheMySQLDriversErrorsSayWhetherAConnectionWasMade: the watch asks a
+// new connection again only while its dials make none (notDialed), and a
+// handshake a server never answers is no answer (noAnswer). The MySQL
+// driver's own errors, against a server that takes the connection and
+// says nothing, and against a port nothing listens on.
+func TestTheMySQLDriversErrorsSayWhetherAConnectionWasMade(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn // taken, never greeted
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusing := closed.Addr().String()
+	closed.Close()
+	connect := func(addr string) error {
+		cfg := mysql.NewConfig()
+		cfg.Net, cfg.Addr, cfg.User = "tcp", addr, "root"
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		conn, err := c.Connect(ctx)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	if err := connect(ln.Addr().String()); !noAnswer(err) || notDialed(err) {
+		t.Errorf("a server that takes the connection and never greets it: %v (no answer %t, no connection made %t); want no answer, a connection made",
+			err, noAnswer(err), notDialed(err))
+	}
+	if err := connect(refusing); noAnswer(err) || !notDialed(err) {
+		t.Errorf("a port nothing listens on: %v (no answer %t, no connection made %t); want an answer (refused), no connection made",
+			err, noAnswer(err), notDialed(err))
 	}
 }
