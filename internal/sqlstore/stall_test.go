@@ -721,7 +721,7 @@ func TestTheMySQLStoresPingSaysTheStallWithoutAReadReplica(t *testing.T) {
 
 // TestAReadTimeoutUnderTheBoundDoesNotHideAStall: the stall watch's
 // connections were made with the DSN's readTimeout; one under the bound
-// (here 1 s, the bound 2 s) ended a ping to a server that answers nothing
+// (here 2 s, the bound 4 s) ended a ping to a server that answers nothing
 // with the driver's "invalid connection", which the watch took for a
 // server that failed fast: the stall never began (hostile review). The
 // watch's connections wait on its own bounds now.
@@ -733,9 +733,9 @@ func TestAReadTimeoutUnderTheBoundDoesNotHideAStall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ReadTimeout = time.Second
+	cfg.ReadTimeout = 2 * time.Second // not less: the open's own queries on a busy server
 	ms := teststore.OpenMySQL(t, cfg.FormatDSN())
-	sqlstore.SetStallBound(ms.Store, 2*time.Second)
+	sqlstore.SetStallBound(ms.Store, 4*time.Second)
 	proxy.Stall()
 	defer proxy.Resume()
 	waitUntil(t, "a stall of a database that answers nothing, the DSN's readTimeout under the bound", func() bool { return sqlstore.Stalled(ms.Store) })
