@@ -5,7 +5,7 @@ help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 test: ## run all tests with the race detector
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 30m ./...
 
 lint: ## gofmt, go vet, staticcheck, and openapi.yaml under Ajv 8 (needs node and npm)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
