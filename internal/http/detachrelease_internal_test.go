@@ -1,17 +1,14 @@
 package http
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"testing"
 	"time"
 	"weak"
 
-	"github.com/tributary-dev/tributary/internal/fanout"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -29,22 +26,14 @@ func (h *heldWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 // live, the writer the handler got is collected. On both stores.
 func TestALiveSubscriptionLetsNetHTTPsResponseWriterGo(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		ctx, stop := context.WithCancel(context.Background())
-		fed := make(chan struct{})
-		go func() { feed.Run(ctx); close(fed) }()
-		defer func() { stop(); <-fed }()
-		s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: time.Minute})
 		got := make(chan weak.Pointer[heldWriter], 1)
-		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := &heldWriter{w}
-			got <- weak.Make(h)
-			s.ServeHTTP(h, r)
-		}))
-		srv.Config.ConnContext = ConnContext
-		srv.Start()
-		defer srv.Close()
+		s, feed, srv := serveWithFeed(t, k, func(s *Server) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h := &heldWriter{w}
+				got <- weak.Make(h)
+				s.ServeHTTP(h, r)
+			})
+		})
 
 		c, err := net.Dial("tcp", srv.Listener.Addr().String())
 		if err != nil {

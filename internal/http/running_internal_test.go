@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -20,17 +21,7 @@ import (
 // Once live it holds only its line; once ended, nothing. On both stores.
 func TestALiveSubscriptionKeepsNoRequestForAbandon(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
-		ctx, stop := context.WithCancel(context.Background())
-		fed := make(chan struct{})
-		go func() { feed.Run(ctx); close(fed) }()
-		defer func() { stop(); <-fed }()
-		s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: time.Minute})
-		srv := httptest.NewUnstartedServer(s)
-		srv.Config.ConnContext = ConnContext
-		srv.Start()
-		defer srv.Close()
+		s, feed, srv := serveWithFeed(t, k, func(s *Server) http.Handler { return s })
 
 		c, err := net.Dial("tcp", srv.Listener.Addr().String())
 		if err != nil {
@@ -61,4 +52,22 @@ func (rr *running) counts() (lines, requests int) {
 		}
 	}
 	return len(rr.m), requests
+}
+
+// serveWithFeed serves, on a test server closed at the test's end, a Server
+// on a store of kind k with a live feed polling every 10 ms and a heartbeat
+// of a minute, through the handler h makes of it.
+func serveWithFeed(t *testing.T, k teststore.Kind, h func(s *Server) http.Handler) (*Server, *fanout.Feed, *httptest.Server) {
+	t.Helper()
+	store := k.Open(t)
+	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	ctx, stop := context.WithCancel(context.Background())
+	fed := make(chan struct{})
+	go func() { feed.Run(ctx); close(fed) }()
+	s := New(feed.Notifying(store), Options{Feed: feed, Heartbeat: time.Minute})
+	srv := httptest.NewUnstartedServer(h(s))
+	srv.Config.ConnContext = ConnContext
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); stop(); <-fed })
+	return s, feed, srv
 }
