@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -418,69 +420,174 @@ const cutStatementWait = 5 * time.Second
 // runs each migration on: goose takes one connection per run and runs the
 // migration's statements on it, and calls SessionLock on it first.
 type migrationSession struct {
-	id atomic.Int64 // the connection id of goose's latest run; 0: not known
+	latest atomic.Pointer[serverSession] // the session of goose's latest run; nil: not known
+}
+
+// serverSession is a session as the server that has it says: a connection
+// id is a counter of one server's, so it names the migration's session only
+// on that server (not on another Galera node, nor on the other backend a
+// proxy or a DSN of several hosts reaches), and only while that session
+// runs the migration's statement.
+type serverSession struct {
+	id       int64
+	user, db string // PROCESSLIST's USER and DB
+	server   string // the server's identity (serverIdentity)
 }
 
 func (s *migrationSession) SessionLock(ctx context.Context, conn *sql.Conn) error {
-	var id int64
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+	var m serverSession
+	err := conn.QueryRowContext(ctx, "SELECT ID, IFNULL(USER, ''), IFNULL(DB, '') FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()").Scan(&m.id, &m.user, &m.db)
+	if err != nil {
 		return fmt.Errorf("read the migration session's connection id: %w", err)
 	}
-	s.id.Store(id)
+	if m.server, err = serverIdentity(ctx, conn); err != nil {
+		return fmt.Errorf("read the migration session's server: %w", err)
+	}
+	s.latest.Store(&m)
 	return nil
 }
 
 func (s *migrationSession) SessionUnlock(context.Context, *sql.Conn) error { return nil }
 
-// endStatement ends on the server the statement of a migration cut by
+// serverIdentity names the server conn is on by what tells servers apart:
+// its host name and port, its server_id, and where the server has them
+// MySQL's server_uuid and a Galera node's name. SHOW reads, on MySQL and
+// MariaDB alike, those of them the server has, and no privilege is needed.
+func serverIdentity(ctx context.Context, conn *sql.Conn) (string, error) {
+	rows, err := conn.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('hostname', 'port', 'server_id', 'server_uuid', 'wsrep_node_name')")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return "", err
+		}
+		names = append(names, strings.ToLower(name)+"="+value)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	slices.Sort(names)
+	return strings.Join(names, " "), nil
+}
+
+// statementStarts returns how each statement of the Up of the MySQL
+// migration file begins: its first line (goose leaves out the comments
+// before a statement).
+func statementStarts(file string) ([]string, error) {
+	b, err := fs.ReadFile(files, path.Join("mysql", file))
+	if err != nil {
+		return nil, err
+	}
+	var starts []string
+	next := true
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "--") && strings.Contains(line, "+goose Down") {
+			break
+		}
+		if line == "" || strings.HasPrefix(line, "--") {
+			continue
+		}
+		if next {
+			starts = append(starts, strings.TrimSuffix(line, ";")) // goose may send it without
+		}
+		next = strings.HasSuffix(line, ";")
+	}
+	return starts, nil
+}
+
+// endStatement ends on the server the statement of migration file, cut by
 // ctx's end, and waits (up to cutStatementWait) until the server has ended
 // it. The driver does not cancel a statement on the server: it drops the
 // connection, and the server went on with the statement (a CREATE INDEX on
 // a large table, or one waiting for a metadata lock) after the start had
-// returned, beside the next start's work. It logs what it found.
-func (s *migrationSession) endStatement(ctx context.Context, db *sql.DB, log *slog.Logger) {
-	id := s.id.Load()
-	if id == 0 {
+// returned, beside the next start's work. It kills only on the server that
+// gave the migration's session its id, and only a session of that id, user
+// and database running one of file's statements: any other is another's
+// (on another Galera node, or another backend of a proxy, ids are counted
+// apart), and is left alone with a warning that says what to KILL QUERY if
+// the migration's statement goes on. It logs what it found.
+func (s *migrationSession) endStatement(ctx context.Context, db *sql.DB, file string, log *slog.Logger) {
+	m := s.latest.Load()
+	if m == nil {
 		return
+	}
+	advice := func(msg string, args ...any) {
+		log.Warn(msg+"; the server may go on with the migration's statement: if it does, KILL QUERY that connection on that server",
+			append([]any{"connection_id", m.id, "server", m.server, "file", file}, args...)...)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cutStatementWait)
 	defer cancel()
+	starts, err := statementStarts(file)
+	if err != nil {
+		advice("could not end the cut migration's statement: its file was not read", "error", err)
+		return
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		log.Warn("could not end the cut migration's statement on the server, which may go on with it: KILL QUERY that connection",
-			"connection_id", id, "error", err)
+		advice("could not end the cut migration's statement", "error", err)
 		return
 	}
 	defer conn.Close()
-	// Running still, and not this connection: a migration cut after its
-	// statement ended may have left its connection to the pool, idle.
-	running := func() (bool, error) {
-		var yes bool
-		err := conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ? AND ID <> CONNECTION_ID() AND INFO IS NOT NULL)", id).Scan(&yes)
-		return yes, err
+	if server, err := serverIdentity(ctx, conn); err != nil || server != m.server {
+		advice("did not end the cut migration's statement: a new connection reached another server than the migration's, whose connection ids are its own",
+			"reached", server, "error", err)
+		return
 	}
-	if yes, err := running(); err == nil && !yes {
+	// What the session of the migration's id runs, if it is the
+	// migration's: its user and database, a statement of the migration's
+	// (not this connection: a migration cut after its statement ended may
+	// have left its connection to the pool, idle).
+	running := func() (info string, found bool, err error) {
+		var user, database string
+		var stmt sql.NullString
+		err = conn.QueryRowContext(ctx, "SELECT IFNULL(USER, ''), IFNULL(DB, ''), INFO FROM information_schema.PROCESSLIST WHERE ID = ? AND ID <> CONNECTION_ID()", m.id).Scan(&user, &database, &stmt)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !stmt.Valid) {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		trimmed := strings.TrimSpace(stmt.String)
+		if user != m.user || database != m.db || !slices.ContainsFunc(starts, func(start string) bool { return strings.HasPrefix(trimmed, start) }) {
+			return fmt.Sprintf("user %s, database %s: %.80s", user, database, trimmed), false, nil
+		}
+		return "", true, nil
+	}
+	other, found, err := running()
+	switch {
+	case err != nil:
+		advice("did not end the cut migration's statement: what its connection runs was not read", "error", err)
+		return
+	case other != "":
+		advice("did not end the statement of the cut migration's connection id: it is another user's, database's or statement's, not the migration's",
+			"runs", other)
+		return
+	case !found:
 		return
 	}
 	// The id is an integer the server gave: no quoting to get wrong.
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", id)); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", m.id)); err != nil {
 		if me := (*mysql.MySQLError)(nil); errors.As(err, &me) && me.Number == 1094 { // unknown thread id: it ended
 			return
 		}
-		log.Warn("could not end the cut migration's statement on the server, which may go on with it: KILL QUERY that connection",
-			"connection_id", id, "error", err)
+		advice("could not end the cut migration's statement", "error", err)
 		return
 	}
 	for {
-		yes, err := running()
-		if err == nil && !yes {
-			log.Info("ended the cut migration's statement on the server", "connection_id", id)
+		_, found, err := running()
+		if err == nil && !found {
+			log.Info("ended the cut migration's statement on the server", "connection_id", m.id, "server", m.server)
 			return
 		}
 		select {
 		case <-ctx.Done():
 			log.Warn("the server had not ended the cut migration's statement when the wait for it ended; it may go on with it",
-				"connection_id", id, "waited", cutStatementWait, "error", err)
+				"connection_id", m.id, "server", m.server, "waited", cutStatementWait, "error", err)
 			return
 		case <-time.After(20 * time.Millisecond):
 		}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -69,4 +71,25 @@ func KeysMySQL() []string {
 	}
 	slices.Sort(lines)
 	return lines
+}
+
+// EndCutStatement records conn as goose's run of a MySQL migration records
+// its session (SessionLock), with id in place of conn's connection id (the
+// id another session has, on conn's server or another), and then does what
+// a start whose migration version was cut does: ends, through db, the
+// statement of the session of that id, if it is the migration's.
+func EndCutStatement(ctx context.Context, conn *sql.Conn, id int64, db *sql.DB, version int64, log *slog.Logger) error {
+	s := &migrationSession{}
+	if err := s.SessionLock(ctx, conn); err != nil {
+		return err
+	}
+	m := *s.latest.Load()
+	m.id = id
+	s.latest.Store(&m)
+	file, err := fs.Glob(files, fmt.Sprintf("mysql/%05d_*.sql", version))
+	if err != nil || len(file) != 1 {
+		return fmt.Errorf("find migration %d's file: %v, %v", version, file, err)
+	}
+	s.endStatement(ctx, db, path.Base(file[0]), log)
+	return nil
 }

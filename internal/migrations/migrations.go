@@ -62,7 +62,7 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return err
 	}
 	session := &migrationSession{}
-	stop := func(ctx context.Context) { session.endStatement(ctx, db, log) }
+	stop := func(ctx context.Context, cut *goose.Source) { session.endStatement(ctx, db, cut.Path, log) }
 	return apply(ctx, db, goose.DialectMySQL, "mysql", log, completeCutMySQL, stop, goose.WithSessionLocker(session))
 }
 
@@ -83,9 +83,9 @@ func (e *CutError) Unwrap() error { return e.Err }
 
 // apply runs dir's migrations with goose. complete (nil: none) records the
 // pending migrations found done before each is run; stopCut (nil: none)
-// ends on the server the statement of a migration cut by ctx's end.
+// ends on the server the statement of the migration cut by ctx's end.
 func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, log *slog.Logger,
-	complete func(context.Context, *sql.DB, *goose.Provider, *slog.Logger) (bool, error), stopCut func(context.Context),
+	complete func(context.Context, *sql.DB, *goose.Provider, *slog.Logger) (bool, error), stopCut func(context.Context, *goose.Source),
 	opts ...goose.ProviderOption) error {
 	fsys, err := fs.Sub(files, dir)
 	if err != nil {
@@ -115,7 +115,7 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 		if partial := (*goose.PartialError)(nil); errors.As(err, &partial) {
 			if ctx.Err() != nil {
 				if stopCut != nil {
-					stopCut(ctx)
+					stopCut(ctx, partial.Failed.Source)
 				}
 				return &CutError{Version: partial.Failed.Source.Version, File: partial.Failed.Source.Path, Err: err}
 			}
