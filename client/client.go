@@ -886,7 +886,10 @@ func newAsked(stream uuid.UUID, streamTypes, eventTypes []string) asked {
 }
 
 // names is the set of names a filter sends, each of list's split at its
-// commas, as the server splits the query; nil for none.
+// commas and trimmed of the spaces around it, as the server reads the
+// query (README: `type=A, B` reads as written); nil for none. Untrimmed,
+// " order" matched no event, and the server's right answer was taken for
+// one the filter leaves out.
 func names(list []string) map[string]bool {
 	if len(list) == 0 {
 		return nil
@@ -894,7 +897,7 @@ func names(list []string) map[string]bool {
 	set := map[string]bool{}
 	for _, l := range list {
 		for _, n := range strings.Split(l, ",") {
-			set[n] = true
+			set[strings.TrimSpace(n)] = true
 		}
 	}
 	return set
