@@ -73,6 +73,7 @@
     if (!asking) {
       asking = new Promise((resolve) => {
         const d = $('token-dialog');
+        let given = false;
         $('token-reason').textContent = token
           ? 'The server did not accept this token. Enter another one.'
           : 'This server needs an access token to show its events.';
@@ -81,17 +82,32 @@
           ev.preventDefault();
           const t = $('token-input').value.trim();
           if (!t) return;
+          given = true;
           setToken(t);
+          $('token-needed').hidden = true;
           d.close();
           asking = null;
           resolve();
         };
         d.oncancel = (ev) => ev.preventDefault(); // nothing can be shown without one
+        // Chromium honours that only after a user activation since the
+        // dialog opened, which Escape is not, and a back gesture closes
+        // it too: the page said "Connecting…" for good, its reads waiting
+        // on a prompt no one could see. Closed without a token, it says
+        // one is needed, in every view, with a button that opens it again.
+        d.onclose = () => {
+          if (!given) $('token-needed').hidden = false;
+        };
         d.showModal();
       });
     }
     return asking;
   }
+
+  $('token-open').onclick = () => {
+    $('token-needed').hidden = true;
+    if (!$('token-dialog').open) $('token-dialog').showModal();
+  };
 
   $('forget-token').onclick = () => {
     setToken('');
