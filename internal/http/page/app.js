@@ -1070,11 +1070,38 @@
   // and its kin, which can only be inside strings) as escapes: shown as they
   // are, one with no end turned the rest of its line around, keys and
   // values, and data could be made to read as other data. So are the
-  // characters that show as nothing (a zero-width space, a word joiner, a
-  // soft hyphen, a byte order mark), by which "alice\u200b" read as
-  // "alice"; not the joiners inside emoji sequences and scripts.
-  const bidi = /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
-  const escaped = (text) => text.replace(bidi, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  // characters that show as nothing, by which "alice\u200b" read as
+  // "alice": found by Unicode property, not listed (a list of some left
+  // tag characters, U+206A–U+206F, U+034F, U+2028 and their kin showing as
+  // nothing), and C1 controls and DEL, which showed as a box. Left as they
+  // are: a joiner (ZWJ, ZWNJ) between two characters of an emoji sequence
+  // or of a script that writes with joiners, one variation selector after
+  // such a character (or a keycap's digit), and a subdivision flag's tags
+  // (England's); each writes a character. A run of variation selectors,
+  // or tags elsewhere, smuggle text unseen: escaped.
+  const hidden = /\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,7}\u{E007F}|[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Zl}\p{Zp}\x7f-\x9f]/gu;
+  const selector = /^[\ufe00-\ufe0f\u180b-\u180d\u180f\u{E0100}-\u{E01EF}]$/u;
+  // joinable: a character a joiner or a selector may follow: past ASCII,
+  // a letter, mark or symbol (emoji are symbols; selectors are marks), of
+  // no script that writes without them.
+  const joinable = (c) => c > '\x7f' && /^[\p{L}\p{M}\p{S}]$/u.test(c) && !/^[\p{sc=Latin}\p{sc=Greek}\p{sc=Cyrillic}]$/u.test(c);
+  const codePointAt = (text, i) => (i < 0 || i >= text.length ? '' : String.fromCodePoint(text.codePointAt(i)));
+  const before = (text, i) => {
+    const c = text.charCodeAt(i - 1);
+    return codePointAt(text, c >= 0xdc00 && c <= 0xdfff && i >= 2 ? i - 2 : i - 1);
+  };
+  const shows = (c, i, text) => {
+    if (c.length > 2) return true; // a subdivision flag
+    if (c === '\u200c' || c === '\u200d') return joinable(before(text, i)) && joinable(codePointAt(text, i + 1));
+    if (selector.test(c)) {
+      const base = before(text, i);
+      return (joinable(base) && !selector.test(base)) || (/^[0-9#*]$/.test(base) && text[i + c.length] === '\u20e3');
+    }
+    return false;
+  };
+  // Each UTF-16 unit is escaped, both of an astral character's, as JSON writes them.
+  const escape = (c) => Array.from({ length: c.length }, (_, k) => '\\u' + c.charCodeAt(k).toString(16).padStart(4, '0')).join('');
+  const escaped = (text) => text.replace(hidden, (c, i, all) => (shows(c, i, all) ? c : escape(c)));
   // Data nested a few thousand deep is too deep for JSON.stringify, which
   // recurses: it is named, not shown (in the live log's lines; a stream's
   // view writes it with walkJSON). Parsed data holds nothing else it
