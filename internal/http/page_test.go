@@ -35,13 +35,32 @@ func TestPageMatchesOpenAPI(t *testing.T) {
 		t.Errorf("GET /: Content-Type %q, want text/html; charset=utf-8", ct)
 	}
 	expectStatus(t, "page not modified", s.do("GET", "/", "", "If-None-Match", r.header.Get("ETag")), 304)
-	expectStatus(t, "page with a query", s.do("GET", "/?view=log", ""), 400)
+	expectStatus(t, "page with a query", s.do("GET", "/?view=log", ""), 200)
 	expectStatus(t, "page HEAD", s.do("HEAD", "/", ""), 200)
 	if got := s.do("POST", "/", ""); got.status != 405 || got.header.Get("Allow") != "GET, HEAD, OPTIONS" {
 		t.Errorf("POST /: %d with Allow %q, want 405 with Allow GET, HEAD, OPTIONS", got.status, got.header.Get("Allow"))
 	}
 	if seen := c.seen["GET /"]; len(seen) < 3 {
 		t.Errorf("GET / was checked against openapi.yaml %d times (%v), want 3", len(seen), seen)
+	}
+}
+
+// TestPageIgnoresItsQueryString: GET / with a query (a link a chat app or
+// a mail tracker decorated, ?fbclid=…, or a filter typed as a query) was a
+// JSON 400, which a browser shows as raw text, where a person expected the
+// page: its views and their filters are in the fragment (#/?stream_type=…),
+// and it takes nothing from the query. It is the page, as without one.
+func TestPageIgnoresItsQueryString(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, teststore.OpenSQLite(t, t.TempDir()))
+	page := s.do("GET", "/", "")
+	expectStatus(t, "page", page, 200)
+	for _, target := range []string{"/?fbclid=abc", "/?utm_source=x&utm_medium=chat", "/?stream_type=order", "/?view=log&view=streams", "/?empty=", "/?%zz", "/?access_token=x"} {
+		r := s.do("GET", target, "")
+		if r.status != 200 || r.header.Get("Content-Type") != "text/html; charset=utf-8" || string(r.body) != string(page.body) {
+			t.Errorf("GET %s: %d %s (%d bytes); expected the page, as GET / answers", target, r.status, r.header.Get("Content-Type"), len(r.body))
+		}
+		expectStatus(t, "GET "+target+" revalidated", s.do("GET", target, "", "If-None-Match", page.header.Get("ETag")), 304)
 	}
 }
 
