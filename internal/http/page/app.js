@@ -127,11 +127,16 @@
   // its strings, written in as strings marked for this parse, and put back
   // after a plain parse (which takes any depth) by a walk with a stack of
   // its own. Text that is no JSON fails the plain parse.
+  // A member's name that is an integer ("10") is written in with keyMark
+  // before it, which the page's writers drop (shownKey): an object puts
+  // such names first, in ascending order, and data showed its members in
+  // another order than stored ({"0":…,"2":…,"z":…}).
   const exact = (lit) => String(Number(lit)) === lit;
   const numberRE = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+  const keyMark = '\u0000' + crypto.getRandomValues(new Uint32Array(2)).join('.') + ':';
+  const shownKey = (k) => (k.startsWith(keyMark) ? k.slice(keyMark.length) : k);
   function parseJSON(text) {
-    if (!JSON.rawJSON) return JSON.parse(text);
-    const mark = '\u0000' + crypto.getRandomValues(new Uint32Array(2)).join('.') + ':';
+    const mark = '\u0000' + crypto.getRandomValues(new Uint32Array(2)).join('.') + ';';
     const lits = []; // the numbers kept as written, by their mark's index
     let out = '';
     let done = 0; // text before this is in out
@@ -139,7 +144,7 @@
       // From i to the next string, only JSON's punctuation, words and numbers.
       const q = text.indexOf('"', i);
       const outside = text.slice(i, q < 0 ? text.length : q);
-      for (const m of outside.matchAll(numberRE)) {
+      for (const m of JSON.rawJSON ? outside.matchAll(numberRE) : []) {
         if (exact(m[0])) continue;
         out += text.slice(done, i + m.index) + JSON.stringify(mark + lits.length);
         lits.push(m[0]);
@@ -156,12 +161,21 @@
         if ((j - k) % 2 === 0) break;
       }
       i = j + 1;
+      // A name of up to 10 digits, as an object orders first (to 2^32 - 2).
+      if (j - q <= 11 && /^(?:0|[1-9]\d*)$/.test(text.slice(q + 1, j))) {
+        let c = i;
+        while (' \t\n\r'.includes(text[c] || '-')) c++;
+        if (text[c] === ':') {
+          out += text.slice(done, q) + JSON.stringify(keyMark + text.slice(q + 1, j));
+          done = i;
+        }
+      }
     }
-    if (!lits.length) return JSON.parse(text);
+    if (!done) return JSON.parse(text);
     const kept = (v) => (typeof v === 'string' && v.startsWith(mark) ? JSON.rawJSON(lits[Number(v.slice(mark.length))]) : v);
     const top = kept(JSON.parse(out + text.slice(done)));
     const walk = (v) => v !== null && typeof v === 'object' && !JSON.isRawJSON(v);
-    for (const stack = walk(top) ? [top] : []; stack.length;) {
+    for (const stack = lits.length && walk(top) ? [top] : []; stack.length;) {
       const o = stack.pop();
       for (const k of Object.keys(o)) {
         const v = o[k];
@@ -1106,6 +1120,7 @@
   // recurses: it is named, not shown (in the live log's lines; a stream's
   // view writes it with walkJSON). Parsed data holds nothing else it
   // could throw at (no cycle, no BigInt), whichever error a browser throws.
+  const markedKey = '"' + JSON.stringify(keyMark).slice(1, -1); // a marked name as JSON.stringify writes it
   const json = (v, indent) => {
     let text;
     try {
@@ -1113,7 +1128,7 @@
     } catch {
       return '(nested too deep to show here: read it from the API)';
     }
-    return escaped(text);
+    return escaped(text.replaceAll(markedKey, '"'));
   };
 
   // walkJSON walks v as JSON.stringify(v, null, indent) writes it (indent
@@ -1144,7 +1159,7 @@
         if (f.i < f.n) {
           if (f.i > 0 && !emit(-1, ',')) return false;
           const k = f.keys ? f.keys[f.i] : f.i;
-          if (!emit(pad(stack.length), f.keys ? escaped(JSON.stringify(k)) + (indent > 0 ? ': ' : ':') : '')) return false;
+          if (!emit(pad(stack.length), f.keys ? escaped(JSON.stringify(shownKey(k))) + (indent > 0 ? ': ' : ':') : '')) return false;
           next = f.o[k];
           f.i++;
           break;
