@@ -3,7 +3,6 @@ package sqlitestore_test
 import (
 	"errors"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -81,9 +80,8 @@ func TestAnEventTooLargeForSQLiteIsTooLargeNotAnInternalError(t *testing.T) {
 // wait together go in one transaction; the one SQLite refuses as too big
 // must fail alone, as ErrTooLarge, and the others be written. The first
 // append's commit is held until the other five are waiting to hand their
-// appends to the writer (seen in their goroutines' stacks, not guessed
-// from a sleep), so that the writer takes them as one group once it is
-// released.
+// appends to the writer (counted by it, not guessed from a sleep), so
+// that the writer takes them as one group once it is released.
 func TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup(t *testing.T) {
 	t.Parallel()
 	var logs testlog.Buffer
@@ -122,7 +120,7 @@ func TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup(t *testing.T) {
 	for range 4 {
 		go func() { errs <- appendOf(10) }()
 	}
-	waitForAppendsQueued(t, "sqlitestore_test.TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup.", 5)
+	waitForAppendsQueued(t, s, 5)
 	release()
 	if err := <-first; err != nil {
 		t.Fatalf("the first append: %v", err)
@@ -143,38 +141,20 @@ func TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup(t *testing.T) {
 	}
 }
 
-// waitForAppendsQueued waits until n goroutines started by the test
-// function named in (its closures' stacks hold it; tests run in parallel,
-// each with its own writer) are blocked handing an append to the writer,
-// in the select of sqlstore's writer.append, before the writer takes it:
-// the writer, once free, takes them into one group at once. A goroutine
-// waiting for its append's outcome is in a channel receive, not a select,
-// and is not counted. The deadline bounds a hang.
-func waitForAppendsQueued(t *testing.T, in string, n int) {
+// waitForAppendsQueued waits until n appends to s wait for its writer to
+// take them (Queued): the writer, once free, takes them into one group at
+// once. It found them by scanning every goroutine's stack for sqlstore's
+// function names and the test's, which a rename broke without a word. The
+// deadline bounds a hang.
+func waitForAppendsQueued(t *testing.T, s *sqlitestore.Store, n int) {
 	t.Helper()
-	buf := make([]byte, 1<<20)
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
-		for {
-			m := runtime.Stack(buf, true)
-			if m < len(buf) {
-				buf = buf[:m]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
-		queued := 0
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			header, _, _ := strings.Cut(g, "\n")
-			if strings.Contains(header, "[select") && strings.Contains(g, "sqlstore.(*writer).append(") && strings.Contains(g, in) {
-				queued++
-			}
-		}
-		if queued >= n {
+		waiting, _ := s.Queued()
+		if waiting >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("expected %d appends waiting to be handed to the writer, %d are after a minute:\n%s", n, queued, buf)
+			t.Fatalf("expected %d appends waiting for the writer to take them, %d are after a minute", n, waiting)
 		}
-		buf = buf[:cap(buf)]
 	}
 }
