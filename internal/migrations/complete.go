@@ -36,15 +36,15 @@ import (
 // mysqlDone says, for each MySQL migration's version, whether what it does
 // is in the database already.
 var mysqlDone = map[int64]func(context.Context, *sql.DB) (bool, error){
-	1:  ourTable("streams", mysqlKeys[1], "stream_id", "stream_type", "created_at"),
-	2:  ourTable("events", mysqlKeys[2], "position", "event_id", "stream_id", "stream_version", "stream_type", "event_type", "data", "metadata", "recorded_at"),
-	3:  ourTable("log_head", mysqlKeys[3], "id", "position"),
+	1:  ourTableLook("streams", mysqlKeys[1]),
+	2:  ourTableLook("events", mysqlKeys[2]),
+	3:  ourTableLook("log_head", mysqlKeys[3]),
 	4:  rowExists("SELECT EXISTS (SELECT 1 FROM log_head WHERE id = 1)"),
-	5:  ourTable("durability_fence", mysqlKeys[5], "id", "counter"),
+	5:  ourTableLook("durability_fence", mysqlKeys[5]),
 	6:  rowExists("SELECT EXISTS (SELECT 1 FROM durability_fence WHERE id = 1)"),
 	7:  columnsExist("events", "batch_size"),
 	8:  columnsExist("log_head", "recorded_at"),
-	9:  ourTable("writer_lease", mysqlKeys[9], "id", "node", "epoch"),
+	9:  ourTableLook("writer_lease", mysqlKeys[9]),
 	10: anyOf(columnsExist("log_head", "last_event_id"), columnsExist("log_head", "commit_id")), // 11 renames it
 	11: func(ctx context.Context, db *sql.DB) (bool, error) {
 		renamed, err := columnsExist("log_head", "commit_id")(ctx, db)
@@ -210,26 +210,27 @@ const keylessAdvice = "tables restored without their keys (CREATE TABLE … SELE
 	"the store needs them: the unique keys are the last guard against a duplicated position, stream version or event id, " +
 	"and without the others its reads and locks scan whole tables"
 
-// ourTable is true if table is in the database with each of columns (those
-// it has had in every schema) and each of keys, and an error if it is there
-// without one of them: another application's table of that name (a DSN
-// naming the wrong database) is not taken for Tributary's, and the start
-// fails saying so, as it did when migration 1 met it; nor is Tributary's
+// ourTableLook is true if table is in the database with each of its columns
+// (ourTables: those it has had in every schema) and each of keys, and an
+// error if it is there without one of them: another application's table of
+// that name (a DSN naming the wrong database; refuseForeign finds it before
+// the first migration, this look if it came meanwhile) is not taken for
+// Tributary's, and the start fails saying so; nor is Tributary's
 // table restored without its keys, and the start fails naming them and the
 // ALTER TABLE that adds them (a migration recorded is never looked at again).
-func ourTable(table string, keys []mysqlKey, columns ...string) func(context.Context, *sql.DB) (bool, error) {
+func ourTableLook(table string, keys []mysqlKey) func(context.Context, *sql.DB) (bool, error) {
 	exists := rowExists(fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '%s')", table))
 	return func(ctx context.Context, db *sql.DB) (bool, error) {
 		if ok, err := exists(ctx, db); err != nil || !ok {
 			return false, err
 		}
-		for _, c := range columns {
+		for _, c := range columnsOf("mysql", table) {
 			ok, err := columnsExist(table, c)(ctx, db)
 			if err != nil {
 				return false, err
 			}
 			if !ok {
-				return false, fmt.Errorf("the database has a table named %s that is not Tributary's (it has no column %s): does the DSN name the right database?", table, c)
+				return false, foreignTable("mysql", table, c)
 			}
 		}
 		has, err := readKeys(ctx, db, table)

@@ -58,6 +58,10 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return err
 	}
 	defer unlockMySQL(ctx, conn, log)
+	// Before anything is written: the database may be another application's.
+	if err := refuseForeign(ctx, db, "mysql"); err != nil {
+		return err
+	}
 	if err := mendVersionTable(ctx, db, log); err != nil {
 		return err
 	}
@@ -156,6 +160,10 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 // store is used by one process, and SQLite serialises writers, so no lock is
 // taken beyond the migration's own transaction.
 func ApplySQLite(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	// Before anything is written: the file may be another program's.
+	if err := refuseForeign(ctx, db, "sqlite"); err != nil {
+		return err
+	}
 	// SQLite runs in this process: a cut statement ends with its context.
 	return apply(ctx, db, goose.DialectSQLite3, "sqlite", log, nil, nil)
 }
