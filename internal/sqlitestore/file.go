@@ -61,6 +61,29 @@ func (c fileConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return c.Connector.Connect(ctx)
 }
 
+// makeDir makes the data directory dir, 0750, if it is not there and its
+// parent is. A missing parent is refused, not made: it was made with every
+// directory up the path (mkdir -p), and a volume not mounted yet at boot,
+// or a path mistyped, gave a ready server on a new, empty log that handed
+// out positions its consumers had seen, and a second log once the volume
+// came back.
+func makeDir(dir string) error {
+	err := os.Mkdir(dir, 0o750)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+			return fmt.Errorf("the data directory %s is not a directory: move it away, or give another directory", dir)
+		}
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("the data directory %s does not exist, nor does its parent %s: a volume not mounted yet, or a mistyped path? "+
+			"if a new log is meant there, create it (mkdir -p %s), then start again", dir, filepath.Dir(filepath.Clean(dir)), dir)
+	}
+	return fmt.Errorf("create the data directory %s: %w", dir, err)
+}
+
 // header is how every SQLite database file begins.
 var header = []byte("SQLite format 3\x00")
 

@@ -127,14 +127,18 @@ type Store struct {
 	schema atomic.Pointer[schema]
 }
 
-// Open opens the database in dir and starts the writer. It makes a new,
-// empty database only where there is no database file and no WAL; a file
-// that is there but holds no database (empty, or without its header) is
-// refused, as is a WAL without its database file. It does not migrate:
-// call Migrate.
+// Open opens the database in dir and starts the writer. It makes dir if
+// its parent exists (a missing parent is refused: see makeDir), and a new,
+// empty database only where there is no database file and no WAL, logging
+// it at WARN; a file that is there but holds no database (empty, or without
+// its header) is refused, as is a WAL without its database file. It does
+// not migrate: call Migrate.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := makeDir(dir); err != nil {
+		return nil, err
 	}
 	path, err := filepath.Abs(filepath.Join(dir, FileName))
 	if err != nil {
@@ -153,6 +157,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		closeFiles(dirLock)
 		return nil, err
 	}
+	if created {
+		// The one trace of a log started again at position 1 where one
+		// was expected (a volume not mounted, a path mistyped), which
+		// the INFO lines of a start do not tell from a first run.
+		opts.Logger.Warn("made a new, empty log at "+path+": if a log was expected here (a volume not mounted, a mistyped path), "+
+			"stop the server now, before clients take its positions for the old log's", "path", path)
+	}
 	file, err := lockFile(path)
 	if err != nil {
 		closeFiles(dirLock)
@@ -160,9 +171,6 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	if opts.MaxReaders <= 0 {
 		opts.MaxReaders = DefaultMaxReaders
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	dsn := openDSNOf(path)
 	s := &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger}

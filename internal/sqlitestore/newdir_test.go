@@ -1,0 +1,74 @@
+package sqlitestore_test
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+// TestADataDirectoryWhoseParentIsMissingIsRefusedNotMade: the store made
+// the whole path of a missing data directory (mkdir -p) and a new, empty
+// log in it, saying so only at INFO: a volume not mounted yet at boot, or
+// a typo in TRIBUTARY_DATA_DIR, gave a ready server handing out positions
+// 1, 2, … again, and two logs once the volume came back. A data directory
+// whose parent is missing is now refused, naming it and saying to create
+// it, and nothing is made.
+func TestADataDirectoryWhoseParentIsMissingIsRefusedNotMade(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir := filepath.Join(root, "newlog", "x", "y")
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err == nil {
+		s.Close()
+	}
+	for _, want := range []string{dir, "does not exist", "mounted", "create it"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open in %s, whose parent is missing: %v; want an error holding %q", dir, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "newlog")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open in %s, whose parent is missing, made %s (%v); want nothing made", dir, filepath.Join(root, "newlog"), err)
+	}
+}
+
+// TestANewEmptyLogIsLoggedAtWarn: a new, empty database file, made where
+// there was none, was said only by the INFO lines of the migrations and of
+// the store being ready: an operator who expected a log there (a volume
+// not mounted, a typo in the path) had no line to see. A data directory
+// whose parent exists is still made (`go run ./cmd/api`'s ./data on a
+// first run), and the new log is said at WARN, naming its path; a start on
+// the log made so says nothing of it.
+func TestANewEmptyLogIsLoggedAtWarn(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	open := func() string {
+		t.Helper()
+		var logs testlog.Buffer
+		s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatalf("Open in %s, whose parent exists: %v", dir, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return logs.String()
+	}
+	path := filepath.Join(dir, sqlitestore.FileName)
+	first := open()
+	if !strings.Contains(first, "level=WARN") || !strings.Contains(first, "a new, empty log") || !strings.Contains(first, path) {
+		t.Errorf("the first Open in %s logged:\n%s\nwant a WARN line saying a new, empty log was made at %s", dir, first, path)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o750 {
+		t.Errorf("the data directory made: %v, %v; want one with mode 0750", fi, err)
+	}
+	if second := open(); strings.Contains(second, "a new, empty log") {
+		t.Errorf("the second Open in %s logged:\n%s\nwant nothing of a new log", dir, second)
+	}
+}
