@@ -161,10 +161,21 @@ func newDatabase(ctx context.Context, path string) error {
 			return fmt.Errorf("create %s: %w", path, err)
 		}
 	}
+	// Made here, empty, for its mode: SQLite makes a file 0644, readable
+	// by every local user in a directory made 0755 by someone else, and
+	// makes the -wal and -shm with the database file's mode. SQLite opens
+	// an empty file as a new database.
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
 	// sql.Open only checks its arguments; the ping sets WAL mode, which
 	// writes the header.
 	db, _ := sql.Open("sqlite", dsnOf(tmp))
-	err := db.PingContext(ctx)
+	err = db.PingContext(ctx)
 	if err := errors.Join(err, db.Close()); err != nil {
 		return fmt.Errorf("create %s: %w", path, translate(err))
 	}

@@ -67,7 +67,7 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 // see lockDir.
 func lockFile(path string) (db *os.File, err error) {
 	// Read-only is enough for flock, and leaves a file this process may not
-	// write to checkWritable's clearer error. 0o644 is SQLite's own mode.
+	// write to checkWritable's clearer error.
 	db, err = os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s to lock it: %w", path, err)
