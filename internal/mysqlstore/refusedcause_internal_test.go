@@ -86,3 +86,20 @@ func TestAHostBlockedIsRefusedAtStartAndOfflineModeWaitedOut(t *testing.T) {
 		t.Errorf("the read replica blocking the host: %v; want a refusal naming the read replica at replica:3306 and TRIBUTARY_MYSQL_READ_DSN", err)
 	}
 }
+
+// TestAReplicaSessionWithoutTheDatabaseIsNotToldToMigrate: a new session of
+// the read replica's, while the store serves, finding no database of the
+// read DSN's name (1049) was told the primary's words, "create it and run
+// `api migrate`", which migrates the primary, and tables made on a replica
+// by hand break its replication. It is the replica's trouble, unavailable,
+// named as such (the start's: TestAReplicaWithoutTheDatabaseIsNotToldToMigrate).
+func TestAReplicaSessionWithoutTheDatabaseIsNotToldToMigrate(t *testing.T) {
+	t.Parallel()
+	s := &Store{replica: &mysql.Config{Addr: "replica:3306", DBName: "tributary"}}
+	err := s.translateReplica(&mysql.MySQLError{Number: errUnknownDB, Message: "Unknown database 'tributary'"})
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "read replica at replica:3306 has no database tributary") ||
+		!strings.Contains(err.Error(), "TRIBUTARY_MYSQL_READ_DSN") || strings.Contains(err.Error(), "api migrate") {
+		t.Errorf("a replica session without the database: %v; want an error wrapping ErrUnavailable, saying the replica has no database tributary, "+
+			"naming TRIBUTARY_MYSQL_READ_DSN, without `api migrate`", err)
+	}
+}

@@ -175,8 +175,22 @@ func translateUserAtStart(err error, cfg *mysql.Config) error {
 		return deniedSetting(err, cfg)
 	case isMySQLError(err, errHostBlocked):
 		return hostBlocked(err)
+	case isMySQLError(err, errUnknownDB):
+		return replicaLacksDatabase(err, cfg)
 	}
 	return translate(err)
+}
+
+// replicaLacksDatabase is the error of a read replica, of cfg, that has no
+// database of the read DSN's name. The primary's words ("was it dropped?
+// … create it and run `api migrate`") were wrong there: migrate migrates
+// the primary, and tables made on a replica by hand break its replication.
+// It stays unavailable, waited out at start-up: a replica being set up
+// (still copying the primary) gets the database by replication.
+func replicaLacksDatabase(err error, cfg *mysql.Config) error {
+	return fmt.Errorf("%w: the read replica at %s has no database %s, which %s names: is it a replica of this primary, caught up, and "+
+		"replicating that database (replicate-do-db, replicate-ignore-db, replication filters)? its database and tables come "+
+		"from the primary's by replication: do not create them there: %w", eventstore.ErrUnavailable, cfg.Addr, cfg.DBName, replicaDSN, err)
 }
 
 // checkReplica refuses a replica whose parallel applier may commit out of
@@ -395,6 +409,8 @@ func (s *Store) translateReplica(err error) error {
 	switch {
 	case isMySQLError(err, errNoSuchTable, errUnknownColumn):
 		return fmt.Errorf("%w: a table or column is missing; the read replica has not applied the primary's migrations yet: %w", eventstore.ErrUnavailable, err)
+	case isMySQLError(err, errUnknownDB):
+		return replicaLacksDatabase(err, s.replica)
 	case isMySQLError(err, errUserDenied, errDBDenied):
 		return refusal{fmt.Errorf("%w: the read replica at %s refuses the user of TRIBUTARY_MYSQL_READ_DSN a new session (its password changed there, "+
 			"or the user dropped, or its access to the database revoked?): %w", eventstore.ErrUnavailable, s.replica.Addr, err)}
