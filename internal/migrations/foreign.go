@@ -115,6 +115,15 @@ func refuseForeign(ctx context.Context, db *sql.DB, dialect string) error {
 	return nil
 }
 
+// RefuseForeignSQLite returns an error naming a table of the embedded
+// store's names in db that is another program's (see refuseForeign): for
+// the store's start-up checks, which read its tables before Migrate and
+// would take such a table's lacks for Tributary's own (a table dropped).
+// It only reads.
+func RefuseForeignSQLite(ctx context.Context, db *sql.DB) error {
+	return refuseForeign(ctx, db, "sqlite")
+}
+
 // foreignTable is the error of a table found of a name the migrations use
 // that lacks column, one the table has had in every schema.
 func foreignTable(dialect, table, column string) error {

@@ -30,6 +30,12 @@ var foreignTables = []struct {
 		[]string{"table named events that is not Tributary's"}},
 	{"another application's events, beside Tributary's first table", 1, []string{"CREATE TABLE events (id INT PRIMARY KEY, payload TEXT)"},
 		[]string{"table named events that is not Tributary's"}},
+	{"another application's log_head", 0, []string{"CREATE TABLE log_head (id INT PRIMARY KEY, note TEXT)"},
+		[]string{"table named log_head that is not Tributary's"}},
+	{"another application's events and log_head", 0, []string{
+		"CREATE TABLE events (id INT PRIMARY KEY, payload TEXT)",
+		"CREATE TABLE log_head (id INT PRIMARY KEY, position INT)",
+	}, []string{"table named events that is not Tributary's"}},
 	{"another application's streams", 0, []string{"CREATE TABLE streams (id INT PRIMARY KEY, title TEXT)"},
 		[]string{"table named streams that is not Tributary's"}},
 	{"Rails' version table", 0, []string{

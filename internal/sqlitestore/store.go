@@ -202,6 +202,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.refused(startWAL)
 		return nil, err
 	}
+	// Before the checks below, which read the store's tables: in another
+	// program's file, what a table of its name lacks is not Tributary's
+	// table dropped.
+	if err := migrations.RefuseForeignSQLite(ctx, s.feed); err != nil {
+		s.refused(startWAL)
+		return nil, fmt.Errorf("open %s: %w", path, translate(err))
+	}
 	// A damaged page that start-up does not read would be served until a
 	// read or an append came upon it. Checking every page takes 0.7 to 2.5 s
 	// a million events (docs/reliability.md), so it is done only where the
