@@ -62,7 +62,8 @@ func (c fileConnector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 // makeDir makes the data directory dir, 0750, if it is not there and its
-// parent is. A missing parent is refused, not made: it was made with every
+// parent is. A missing parent, or a link to a directory not there, is
+// refused, not made: it was made with every
 // directory up the path (mkdir -p), and a volume not mounted yet at boot,
 // or a path mistyped, gave a ready server on a new, empty log that handed
 // out positions its consumers had seen, and a second log once the volume
@@ -73,7 +74,14 @@ func makeDir(dir string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, fs.ErrExist):
-		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+		fi, serr := os.Stat(dir)
+		switch {
+		case errors.Is(serr, fs.ErrNotExist):
+			// A symbolic link to nothing: the volume behind it, likely.
+			target, _ := os.Readlink(dir)
+			return fmt.Errorf("the data directory %s is a symbolic link to %s, which does not exist: a volume not mounted yet, "+
+				"or a mistyped path? mount it, or create it if a new log is meant there, then start again", dir, target)
+		case serr == nil && !fi.IsDir():
 			return fmt.Errorf("the data directory %s is not a directory: move it away, or give another directory", dir)
 		}
 		return nil

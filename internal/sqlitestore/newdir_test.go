@@ -38,6 +38,31 @@ func TestADataDirectoryWhoseParentIsMissingIsRefusedNotMade(t *testing.T) {
 	}
 }
 
+// TestADataDirectoryLinkedToNothingIsRefusedSayingSo: a data directory
+// that is a symbolic link to a directory not there (a volume not mounted
+// behind it) failed on the lock file with the system's words alone. It is
+// refused naming the link's target, asking whether a volume is mounted.
+func TestADataDirectoryLinkedToNothingIsRefusedSayingSo(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir, target := filepath.Join(root, "data"), filepath.Join(root, "volume", "data")
+	if err := os.Symlink(target, dir); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err == nil {
+		s.Close()
+	}
+	for _, want := range []string{dir, target, "does not exist", "mounted"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open in %s, a link to %s that is not there: %v; want an error holding %q", dir, target, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "volume")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open in %s, a link to %s that is not there, made %s (%v); want nothing made", dir, target, filepath.Join(root, "volume"), err)
+	}
+}
+
 // TestANewEmptyLogIsLoggedAtWarn: a new, empty database file, made where
 // there was none, was said only by the INFO lines of the migrations and of
 // the store being ready: an operator who expected a log there (a volume
