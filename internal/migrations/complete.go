@@ -230,7 +230,7 @@ func ourTableLook(table string, keys []mysqlKey) func(context.Context, *sql.DB) 
 				return false, err
 			}
 			if !ok {
-				return false, foreignTable("mysql", table, c)
+				return false, foreignTable("mysql", table, c, false)
 			}
 		}
 		has, err := readKeys(ctx, db, table)

@@ -108,7 +108,7 @@ func refuseForeign(ctx context.Context, db *sql.DB, dialect string) error {
 		}
 		for _, c := range t.columns {
 			if !columns[c] {
-				return fmt.Errorf("%w; no table was made in it", foreignTable(dialect, t.name, c))
+				return foreignTable(dialect, t.name, c, true)
 			}
 		}
 	}
@@ -125,20 +125,25 @@ func RefuseForeignSQLite(ctx context.Context, db *sql.DB) error {
 }
 
 // foreignTable is the error of a table found of a name the migrations use
-// that lacks column, one the table has had in every schema.
-func foreignTable(dialect, table, column string) error {
+// that lacks column, one the table has had in every schema; before (true:
+// refuseForeign's) says that no table was made.
+func foreignTable(dialect, table, column string, before bool) error {
 	where, check := "the database", "does the DSN name the right database?"
 	if dialect == "sqlite" {
 		where, check = "the database file", "is it another program's file? give the embedded store a data directory of its own"
 	}
+	made := ""
+	if before {
+		made = ", and no table was made in it"
+	}
 	if table == VersionTable {
 		// The name is goose's default, and Rails' and golang-migrate's:
 		// Tributary's is fixed, so its database is its own.
-		return fmt.Errorf("%s has a table named %s that is not Tributary's (it has no column %s): it is another migration tool's "+
+		return fmt.Errorf("%s has a table named %s that is not Tributary's (it has no column %s)%s: it is another migration tool's "+
 			"version table (Rails and golang-migrate use this name), and Tributary records its schema in a table of this name, "+
-			"which is not configurable, so it needs a database of its own: %s", where, table, column, check)
+			"which is not configurable, so it needs a database of its own: %s", where, table, column, made, check)
 	}
-	return fmt.Errorf("%s has a table named %s that is not Tributary's (it has no column %s): %s", where, table, column, check)
+	return fmt.Errorf("%s has a table named %s that is not Tributary's (it has no column %s)%s: %s", where, table, column, made, check)
 }
 
 // recordedVersions is the versions the version table records as applied;
