@@ -65,10 +65,12 @@ func TestALiveSubscriberReadingTheStoreDoesNotLingerOnItsPlace(t *testing.T) {
 		}
 		// A linger after each of its 80 pages held its place 3.2 s. It
 		// lingers only after what it wrote from the live buffer: before it
-		// fell behind, and once live again.
+		// fell behind, and once live again; on a loaded machine it can
+		// catch up with the live buffer and fall behind it again a few
+		// times (10 seen in a CI run beside eight helpers), each a linger.
 		n := s.lingers.Load() - lingers
 		t.Logf("lingers while it caught up: %d", n)
-		if n > 8 {
+		if n > 20 {
 			t.Errorf("a live subscriber that fell behind lingered %d times while it read %d events from the store in pages of 5; want a linger only after live writes (a few), none after a page of the store (80)", n, events)
 		}
 	})
