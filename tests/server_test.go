@@ -287,7 +287,9 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (code int
 func inheritedEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TRIBUTARY_") {
+		// In any letter case: the server refuses an unknown name under its
+		// prefix however it is spelled.
+		if len(kv) < len("TRIBUTARY_") || !strings.EqualFold(kv[:len("TRIBUTARY_")], "TRIBUTARY_") {
 			env = append(env, kv)
 		}
 	}

@@ -321,7 +321,9 @@ func (l *logScanner) line(b []byte) {
 func environWithout(prefix string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, prefix) {
+		// In any letter case: the server refuses an unknown name under its
+		// prefix however it is spelled.
+		if len(kv) < len(prefix) || !strings.EqualFold(kv[:len(prefix)], prefix) {
 			env = append(env, kv)
 		}
 	}
