@@ -30,9 +30,13 @@ var standingCauses = map[string]bool{
 }
 
 // standingKeys is how many distinct errors standingLog keeps a window
-// for: past them, the one whose line is oldest is forgotten (its next is
-// logged again). A bound on memory only: each distinct damage is still
-// logged at least once.
+// for. A window whose time is over is forgotten to make room (its next is
+// logged anyway; only its count of those not logged since its line is
+// lost, which their access lines and the metrics still count); past the
+// bound otherwise, the new
+// errors of a cause share one window (its key the cause alone), so many
+// kinds met by turns are still logged once a window, not once a request
+// as forgetting a window still running would make them.
 const standingKeys = 64
 
 // standingReopen is how long after its last line an error of a condition
@@ -57,8 +61,11 @@ var endedByAWrite = map[string]bool{
 // thousands a minute, onto the disk that was full. Each request keeps its
 // access line (at WARN for those not logged); the metrics count every one.
 // The window is the error's (standingKey), not its cause's: a second
-// damage of the same cause (another stream's missing row, a table missing
-// after a column) is logged at once, as it may be said nowhere else.
+// damage of the same cause (a table missing after a column) is logged at
+// once, as it may be said nowhere else. The same damage of many objects
+// (thousands of streams lacking their row after a restore) is one: its
+// first line names one and the statement that mends them all, and each
+// next, a window later, counts those not logged.
 type standingLog struct {
 	mu   sync.Mutex
 	now  func() time.Time // time.Now; a test's clock
@@ -85,12 +92,18 @@ func (l *standingLog) note(cause string, err error) (log bool, unlogged int) {
 		now = l.now()
 	}
 	c, ok := l.keys[key]
+	if !ok && len(l.keys) >= standingKeys {
+		l.forgetEnded(now)
+		if len(l.keys) >= standingKeys {
+			// No room: the cause's one window for the errors past the
+			// bound (no "\n" in it: no error's key).
+			key = cause
+			c, ok = l.keys[key]
+		}
+	}
 	if !ok {
 		if l.keys == nil {
 			l.keys = map[string]*standingError{}
-		}
-		if len(l.keys) >= standingKeys {
-			l.forgetOldest()
 		}
 		l.keys[key] = &standingError{cause: cause, logged: now}
 		return true, 0
@@ -105,18 +118,15 @@ func (l *standingLog) note(cause string, err error) (log bool, unlogged int) {
 	return true, unlogged
 }
 
-// forgetOldest forgets the error whose line was logged longest ago (its
-// count of those not logged with it: their access lines and the metrics
-// still count them).
-func (l *standingLog) forgetOldest() {
-	var oldest string
-	var at time.Time
+// forgetEnded forgets the errors whose window is over: the next of each is
+// logged as it would have been, without the count of those not logged
+// before it (standingKeys).
+func (l *standingLog) forgetEnded(now time.Time) {
 	for k, c := range l.keys {
-		if oldest == "" || c.logged.Before(at) {
-			oldest, at = k, c.logged
+		if now.Sub(c.logged) >= standingWindow {
+			delete(l.keys, k)
 		}
 	}
-	delete(l.keys, oldest)
 }
 
 // written records an append written: the window of each error whose
@@ -134,17 +144,17 @@ func (l *standingLog) written() {
 	}
 }
 
-// standingNumbers are the numbers in an error's words (positions, ports,
-// durations such as a stall's "has not answered for 5.3s"), which differ
-// from one request to the next of the same condition; a UUID (the stream
-// whose row is missing) is matched first and kept: each stream's damage
-// is its own.
+// standingNumbers are the numbers and ids in an error's words (positions,
+// ports, durations such as a stall's "has not answered for 5.3s", the
+// stream whose row is missing), which differ from one request to the next
+// of the same condition. A UUID is matched whole first: its letters would
+// tell one stream's error from another's.
 var standingNumbers = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9]+`)
 
 // standingKey is what tells err, of cause, from another error of the
 // cause: the store's error without the request's own context wrapped
 // around it ("append to <its stream>: ", "read stream <id>: "), its
-// numbers made one.
+// numbers and ids made one.
 func standingKey(cause string, err error) string {
 	text := err.Error()
 	for {
@@ -161,13 +171,7 @@ func standingKey(cause string, err error) string {
 		}
 		err, text = inner, t
 	}
-	text = standingNumbers.ReplaceAllStringFunc(text, func(m string) string {
-		if len(m) == 36 && strings.Count(m, "-") == 4 {
-			return m
-		}
-		return "#"
-	})
-	return cause + "\n" + text
+	return cause + "\n" + standingNumbers.ReplaceAllString(text, "#")
 }
 
 // wraps reports whether err wraps another error (or several).

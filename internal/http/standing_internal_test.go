@@ -62,53 +62,119 @@ func TestAStandingConditionIsLoggedAgainEachWindowWithTheCountNotLogged(t *testi
 	}
 }
 
-// TestStandingLogKeepsAWindowForAtMostItsBoundOfErrors: each distinct
-// error of a standing cause has its own window (standingLog), so many
-// damaged streams could each keep one for ever. Past standingKeys the
-// oldest is forgotten: every stream's damage is still logged once, the
-// windows kept stay bounded, and one forgotten is logged again when met.
-func TestStandingLogKeepsAWindowForAtMostItsBoundOfErrors(t *testing.T) {
+// rowMissing is the store's error (sqlstore's streamRowMissing) of a read
+// of, or an append to, a stream whose row of streams is missing, in the
+// request's context (prefix, with the %s of the stream read or appended).
+func rowMissing(prefix string, stream uuid.UUID) error {
+	return fmt.Errorf(prefix+": %w", stream, fmt.Errorf("%w: %w: stream %s has events but its row of the table streams is missing (a restore "+
+		"from dumps taken apart, or a DELETE by hand): nothing is appended to it or read from it until the row is made again; mend it with "+
+		"INSERT INTO streams (stream_id, stream_type, created_at) SELECT e.stream_id, e.stream_type, e.recorded_at FROM events e WHERE "+
+		"e.stream_version = 1 AND NOT EXISTS (SELECT 1 FROM streams s WHERE s.stream_id = e.stream_id)",
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, stream))
+}
+
+// TestOneDamageOverManyStreamsIsLoggedOncePerWindow: the window of a
+// standing condition's line was kept per stream, so tables restored from
+// dumps taken apart (thousands of streams lacking their row of streams,
+// read and appended to by turns) logged a "request failed" line per
+// request again, and past 64 streams each new one forgot the oldest's
+// window: 1000 lines of 1000 requests over 100 streams (a hostile
+// review). The stream is no part of the key: the first line names one
+// stream and the statement that mends them all, the next, a window later,
+// counts those not logged.
+func TestOneDamageOverManyStreamsIsLoggedOncePerWindow(t *testing.T) {
 	t.Parallel()
 	var l standingLog
-	var clock atomic.Int64 // milliseconds past start
+	var clock atomic.Int64 // seconds past start
 	start := time.Now()
-	l.now = func() time.Time { return start.Add(time.Duration(clock.Add(1)) * time.Millisecond) }
-	damaged := func(stream uuid.UUID) error {
-		return fmt.Errorf("append to %s: %w", uuid.New(), fmt.Errorf("%w: %w: stream %s has events but its row of the table streams is missing",
-			eventstore.ErrUnavailable, eventstore.ErrDamaged, stream))
-	}
-	streams := make([]uuid.UUID, 3*standingKeys)
+	l.now = func() time.Time { return start.Add(time.Duration(clock.Load()) * time.Second) }
+	streams := make([]uuid.UUID, 100)
 	for i := range streams {
 		streams[i] = uuid.New()
-		if log, _ := l.note(metrics.CauseDamaged, damaged(streams[i])); !log {
-			t.Fatalf("the damage of stream %d of %d, the first of it, was not logged", i+1, len(streams))
+	}
+	logged := 0
+	for round := range 10 {
+		for i, id := range streams {
+			prefix := "read stream %s"
+			if (round+i)%2 == 0 {
+				prefix = "append to %s"
+			}
+			if log, _ := l.note(metrics.CauseDamaged, rowMissing(prefix, id)); log {
+				logged++
+			}
 		}
-		if log, _ := l.note(metrics.CauseDamaged, damaged(streams[i])); log {
-			t.Fatalf("the damage of stream %d of %d, met again at once, was logged again", i+1, len(streams))
+	}
+	if logged != 1 {
+		t.Errorf("1000 requests over 100 streams lacking their row of streams, within one window: %d request failed lines; want 1", logged)
+	}
+	clock.Store(int64(standingWindow / time.Second))
+	if log, unlogged := l.note(metrics.CauseDamaged, rowMissing("read stream %s", uuid.New())); !log || unlogged != 999 {
+		t.Errorf("the damage of yet another stream, a window later: logged %v, with %d not logged before it; want logged with 999", log, unlogged)
+	}
+}
+
+// TestStandingLogPastItsBoundOfErrorsKeepsOneWindowPerCause: each distinct
+// error of a standing cause has its own window (standingLog), kept to
+// standingKeys of them. Past them, the one logged longest ago was
+// forgotten, so errors of more kinds than that, met by turns, were each
+// logged every time (a hostile review). A window whose time is over is
+// forgotten (its next is logged anyway); past the bound otherwise, the new
+// errors of a cause share one window: no window still running is
+// forgotten, and a flood of new ones is logged once a window.
+func TestStandingLogPastItsBoundOfErrorsKeepsOneWindowPerCause(t *testing.T) {
+	t.Parallel()
+	var l standingLog
+	var clock atomic.Int64 // seconds past start
+	start := time.Now()
+	l.now = func() time.Time { return start.Add(time.Duration(clock.Load()) * time.Second) }
+	// Errors told apart by their words (numbers are made one): tables
+	// named by letters.
+	table := func(i int) error {
+		return fmt.Errorf("append to %s: %w", uuid.New(), &eventstore.MissingError{Table: "t_" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))})
+	}
+	for i := range standingKeys {
+		if log, _ := l.note(metrics.CauseMissing, table(i)); !log {
+			t.Fatalf("missing table %d of %d, the first of it, was not logged", i+1, standingKeys)
 		}
 	}
-	if len(l.keys) > standingKeys {
-		t.Errorf("after %d distinct errors, %d windows kept; want at most %d", len(streams), len(l.keys), standingKeys)
+	logged := 0
+	for range 10 {
+		for i := standingKeys; i < 3*standingKeys; i++ {
+			if log, _ := l.note(metrics.CauseMissing, table(i)); log {
+				logged++
+			}
+		}
 	}
-	if log, _ := l.note(metrics.CauseDamaged, damaged(streams[0])); !log {
-		t.Errorf("the damage of the first stream, its window forgotten, met again: not logged")
+	if logged != 1 {
+		t.Errorf("%d errors of %d kinds past the bound, within one window: %d request failed lines; want 1 (one window for the cause)", 20*standingKeys, 2*standingKeys, logged)
 	}
-	if log, _ := l.note(metrics.CauseDamaged, damaged(streams[len(streams)-1])); log {
-		t.Errorf("the damage of the last stream, met again within its window: logged again")
+	for i := range standingKeys {
+		if log, _ := l.note(metrics.CauseMissing, table(i)); log {
+			t.Fatalf("missing table %d, met again within its window after the flood: logged again (its window forgotten)", i+1)
+		}
+	}
+	if n := len(l.keys); n > standingKeys+len(standingCauses) {
+		t.Errorf("after %d distinct errors, %d windows kept; want at most %d", 3*standingKeys, n, standingKeys+len(standingCauses))
+	}
+	clock.Store(int64(2 * standingWindow / time.Second))
+	// Every window over: they are forgotten to make room, and two new
+	// errors each have their own.
+	for _, i := range []int{5 * standingKeys, 5*standingKeys + 1} {
+		if log, _ := l.note(metrics.CauseMissing, table(i)); !log {
+			t.Errorf("a new missing table, every window over: not logged (no room made for its own window)")
+		}
 	}
 }
 
 // TestStandingKeyTellsErrorsApartByTheirWordsNotTheRequests: the key of a
 // standing condition's window is the store's error without the request's
-// own context, its numbers made one: the same condition met by any
-// request is one error, another damage another.
+// own context, its numbers and ids made one: the same condition met by
+// any request is one error, another damage another. Two streams' missing
+// rows are one condition (one statement mends them all): their errors
+// are merged on purpose (TestOneDamageOverManyStreamsIsLoggedOncePerWindow).
 func TestStandingKeyTellsErrorsApartByTheirWordsNotTheRequests(t *testing.T) {
 	t.Parallel()
 	x, y := uuid.New(), uuid.New()
-	rowMissing := func(prefix string, stream uuid.UUID) error {
-		return fmt.Errorf(prefix+"%w", fmt.Errorf("%w: %w: stream %s has events but its row of the table streams is missing",
-			eventstore.ErrUnavailable, eventstore.ErrDamaged, stream))
-	}
 	headBehind := func(head, last int) error {
 		return fmt.Errorf("append to %s: %w", uuid.New(), fmt.Errorf("%w: %w: %w: the log's head is at %d, its last event at %d",
 			eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last))
@@ -119,10 +185,11 @@ func TestStandingKeyTellsErrorsApartByTheirWordsNotTheRequests(t *testing.T) {
 		a, b error
 		same bool
 	}{
-		{"one stream's missing row, met by an append and by a read", rowMissing("append to "+uuid.NewString()+": ", x), rowMissing("read stream "+x.String()+": ", x), true},
-		{"two streams' missing rows", rowMissing("append to "+x.String()+": ", x), rowMissing("append to "+y.String()+": ", y), false},
-		{"two streams' missing rows, ids of digits only", rowMissing("", uuid.MustParse("11111111-1111-4111-8111-111111111111")),
-			rowMissing("", uuid.MustParse("22222222-2222-4222-8222-222222222222")), false},
+		{"one stream's missing row, met by an append and by a read", rowMissing("append to %s", x), rowMissing("read stream %s", x), true},
+		{"two streams' missing rows: one condition", rowMissing("append to %s", x), rowMissing("append to %s", y), true},
+		{"two streams' missing rows, ids of digits only", rowMissing("append to %s", uuid.MustParse("11111111-1111-4111-8111-111111111111")),
+			rowMissing("read stream %s", uuid.MustParse("22222222-2222-4222-8222-222222222222")), true},
+		{"a missing row and a head behind", rowMissing("append to %s", x), headBehind(5, 9), false},
 		{"a head behind, by other counts", headBehind(5, 9), headBehind(7, 12), true},
 		{"a missing column met by two appends", fmt.Errorf("append to %s: %w", x, column), &appendError{fmt.Errorf("append to %s: %w", y, column)}, true},
 		{"a missing column and a missing table", fmt.Errorf("append to %s: %w", x, column), fmt.Errorf("append to %s: %w", x, &eventstore.MissingError{Table: "log_head"}), false},

@@ -125,7 +125,10 @@ func (e stalled) Temporary() bool { return true }
 // logged: a stream's missing row is said nowhere else (a hostile review).
 // Each distinct error is logged at once; the same one again, met by
 // another request (its own stream in "append to …", another count in its
-// words), is not, within the window.
+// words), is not, within the window. Another stream's missing row is the
+// same damage (one statement mends every stream's), merged on purpose
+// since a later hostile review: a restore that lost thousands of rows
+// logged a line a request (TestOneDamageOverManyStreamsIsLoggedOncePerWindow).
 func TestADifferentDamageOfTheSameCauseIsLoggedAtOnce(t *testing.T) {
 	t.Parallel()
 	store := &switchingStore{}
@@ -164,13 +167,13 @@ func TestADifferentDamageOfTheSameCauseIsLoggedAtOnce(t *testing.T) {
 	wait()
 
 	counts, failed := logLevels(t, logs)
-	if counts["request failed/ERROR"] != 5 || counts["request failed/WARN"]+counts["request failed/INFO"] != 0 {
-		t.Errorf("request failed lines: %v; want 5 at ERROR (the first of each distinct error), none at another level\n%s", counts, strings.Join(failed, "\n"))
+	if counts["request failed/ERROR"] != 4 || counts["request failed/WARN"]+counts["request failed/INFO"] != 0 {
+		t.Errorf("request failed lines: %v; want 4 at ERROR (the first of each distinct error, the streams' missing rows one), none at another level\n%s", counts, strings.Join(failed, "\n"))
 	}
-	if counts["request/ERROR"] != 5 || counts["request/WARN"] != 18-5 {
-		t.Errorf("access lines: %v; want 5 at ERROR (as their request failed lines) and 13 at WARN (the same errors again)", counts)
+	if counts["request/ERROR"] != 4 || counts["request/WARN"] != 18-4 {
+		t.Errorf("access lines: %v; want 4 at ERROR (as their request failed lines) and 14 at WARN (the same errors again)", counts)
 	}
-	for _, want := range []string{"stream " + x.String() + " has events", "stream " + y.String() + " has events", "column events.metadata", "table log_head", "has not answered"} {
+	for _, want := range []string{"stream " + x.String() + " has events", "column events.metadata", "table log_head", "has not answered"} {
 		found := false
 		for _, f := range failed {
 			found = found || strings.Contains(f, want)
