@@ -49,7 +49,9 @@ const standingReopen = time.Second
 // written shows that each has ended (a disk freed, settings put back, the
 // address answering, the user let in again), so the first error of its
 // next episode is logged at once. Not a damaged stream nor a missing table
-// or column, of which an append elsewhere proves nothing.
+// or column, of which an append elsewhere proves nothing; and only for an
+// error an append met (standingError.appends): a read replica's, which
+// reads alone meet, is not ended by a write to the primary.
 var endedByAWrite = map[string]bool{
 	metrics.CauseUnreachable: true, metrics.CauseFull: true, metrics.CauseOverwritten: true,
 	metrics.CauseRestartNeeded: true, metrics.CauseNotDurable: true, metrics.CauseRefused: true,
@@ -77,6 +79,7 @@ type standingError struct {
 	logged   time.Time // when its last "request failed" line was logged
 	unlogged int       // requests of the error failed since, not logged
 	ended    bool      // an append was written since: its condition ended (endedByAWrite)
+	appends  bool      // an append met it (appendError), not only reads: a write can end it
 }
 
 // note records a request failed with err, of cause, a standing one: log
@@ -85,6 +88,8 @@ type standingError struct {
 // first).
 func (l *standingLog) note(cause string, err error) (log bool, unlogged int) {
 	key := standingKey(cause, err)
+	var ae *appendError
+	byAppend := errors.As(err, &ae)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
@@ -105,9 +110,10 @@ func (l *standingLog) note(cause string, err error) (log bool, unlogged int) {
 		if l.keys == nil {
 			l.keys = map[string]*standingError{}
 		}
-		l.keys[key] = &standingError{cause: cause, logged: now}
+		l.keys[key] = &standingError{cause: cause, logged: now, appends: byAppend}
 		return true, 0
 	}
+	c.appends = c.appends || byAppend
 	since := now.Sub(c.logged)
 	if since < standingWindow && (!c.ended || since < standingReopen) {
 		c.unlogged++
@@ -129,8 +135,9 @@ func (l *standingLog) forgetEnded(now time.Time) {
 	}
 }
 
-// written records an append written: the window of each error whose
-// condition refuses every append ends (endedByAWrite), and the next of it
+// written records an append written: the window of each error an append
+// met whose condition refuses every append ends (endedByAWrite), and the
+// next of it
 // is logged (no sooner than standingReopen after its last line), with the
 // count of those not logged before: a new episode's first error is not
 // hidden by the last one's window.
@@ -138,7 +145,7 @@ func (l *standingLog) written() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, c := range l.keys {
-		if endedByAWrite[c.cause] {
+		if c.appends && endedByAWrite[c.cause] {
 			c.ended = true
 		}
 	}

@@ -280,3 +280,63 @@ func TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce(t *testing
 		t.Errorf("request failed lines through a full disk, freed and full again: %+v; want %+v\n%s", got, want, logs.String())
 	}
 }
+
+// TestAnAppendWrittenEndsOnlyTheWindowsOfErrorsAppendsMet: an append
+// written ended the window of every error of a cause that refuses every
+// append, whatever met it, so a read replica down or refusing the user
+// (its reads' errors, unreachable or refused) had its line logged again
+// at each append written to the primary, once a second instead of once a
+// window (a hostile review). An append written ends only the windows of
+// errors an append met: the primary's, which reads may meet too.
+func TestAnAppendWrittenEndsOnlyTheWindowsOfErrorsAppendsMet(t *testing.T) {
+	t.Parallel()
+	logs := &testlog.Buffer{}
+	store := &writingStore{}
+	s := New(store, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	var clock atomic.Int64 // milliseconds past start
+	start := time.Now()
+	s.standing.now = func() time.Time { return start.Add(time.Duration(clock.Load()) * time.Millisecond) }
+	appendOne := func(err error, want int) {
+		t.Helper()
+		store.err.Store(&err)
+		r := httptest.NewRequest(http.MethodPost, "/streams/"+uuid.NewString()+"/events", strings.NewReader(`{"stream_type":"a","events":[{"type":"X","data":1}]}`))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Fatalf("an append failing with %v: %d, want %d\n%s", err, w.Code, want, w.Body)
+		}
+	}
+	read := func(err error) {
+		s.writeError(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/events", nil), fmt.Errorf("read the log: %w", err))
+	}
+	replica := fmt.Errorf("the read replica at db2:3306 refuses the user tributary: %w: %w", eventstore.ErrUnavailable, eventstore.ErrRefused)
+	primary := fmt.Errorf("the database at db1:3306 refuses the user tributary: %w: %w", eventstore.ErrUnavailable, eventstore.ErrRefused)
+	read(replica)           // logged
+	read(primary)           // logged
+	appendOne(primary, 503) // not: within its window, which an append has now met
+	clock.Store(500)
+	appendOne(nil, 201) // written to the primary
+	clock.Store(2000)
+	read(replica) // not: an append written says nothing of the replica
+	read(primary) // logged: its condition, met by an append, has ended
+	type line struct {
+		Msg, Error string
+		Unlogged   int `json:"unlogged_like_it"`
+	}
+	var got []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var ln line
+		if l == "" || json.Unmarshal([]byte(l), &ln) != nil || ln.Msg != "request failed" {
+			continue
+		}
+		which := "primary"
+		if strings.Contains(ln.Error, "read replica") {
+			which = "replica"
+		}
+		got = append(got, fmt.Sprintf("%s/%d", which, ln.Unlogged))
+	}
+	if want := []string{"replica/0", "primary/0", "primary/1"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("request failed lines (error/unlogged_like_it) through a read replica and the primary refusing the user, an append written between: %v; want %v (the replica's not again within its window)\n%s", got, want, logs.String())
+	}
+}
