@@ -39,10 +39,12 @@ const refusedFor = time.Minute
 type appendsRefused struct {
 	began atomic.Uint64 // appends begun (begin): each one's ticket
 	mu    sync.Mutex
-	// held is the ticket of the append whose outcome is held: the outcome
-	// of one begun before it is older news, whenever it is answered (a
-	// refusal that waited on the database, answered after a later append
-	// was written, said appends were refused while they were written).
+	// held is the latest ticket of the appends whose outcome was noted: a
+	// refusal of one begun before it is older news, whenever it is
+	// answered (a refusal that waited on the database, answered after a
+	// later append was written, said appends were refused while they were
+	// written). A write is not: whenever it began, it was committed after
+	// every refusal noted before its answer, and clears it.
 	held  uint64
 	cause string    // "" while appends are written
 	since time.Time // the first refusal of cause in a row
@@ -65,7 +67,9 @@ func (a *appendsRefused) begin() uint64 { return a.began.Add(1) }
 // note records the outcome of the append of ticket: err, its store's
 // error, nil for one that wrote. A retry of a stored batch (which writes
 // nothing) and an error of no refusing cause are not noted, nor is the
-// outcome of an append begun before the one held.
+// refusal of an append begun before the latest noted. A write always is:
+// one begun first and written after a later one's refusal (it waited on a
+// group or a lock) shows appends are written now.
 func (a *appendsRefused) note(ticket uint64, err error) {
 	cause := ""
 	if err != nil {
@@ -76,10 +80,10 @@ func (a *appendsRefused) note(ticket uint64, err error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ticket < a.held {
+	if cause != "" && ticket < a.held {
 		return
 	}
-	a.held = ticket
+	a.held = max(a.held, ticket)
 	now := a.clock()
 	if cause != a.cause || cause != "" && now.Sub(a.last) > refusedFor {
 		a.since = now // a new row: the last one's was no more said

@@ -192,3 +192,53 @@ func TestReadyzIsNotToldRefusedByAnAppendThatBeganBeforeOneWritten(t *testing.T)
 		}
 	})
 }
+
+// holdingWrite is a real store whose appends to the stream held wait until
+// release is closed, then are written, and whose other appends are
+// refused as on a full database.
+type holdingWrite struct {
+	eventstore.Store
+	held    uuid.UUID
+	entered chan struct{} // closed when an append to held has begun
+	release chan struct{}
+}
+
+func (s *holdingWrite) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if req.StreamID != s.held {
+		return eventstore.AppendResult{}, errFull
+	}
+	close(s.entered)
+	<-s.release
+	return s.Store.Append(ctx, req)
+}
+
+// TestReadyzIsClearedByAWriteAnsweredAfterARefusal: /readyz kept the
+// outcome of the append that began last, so an append that began first,
+// waited (behind a group, a lock) and was written after a later one was
+// refused was dropped: /readyz said appends were refused though the last
+// answered was written, until another was or a minute passed (a hostile
+// review). An append written clears every refusal answered before its own
+// answer, whenever it began. On both stores.
+func TestReadyzIsClearedByAWriteAnsweredAfterARefusal(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &holdingWrite{Store: k.Open(t), held: uuid.New(), entered: make(chan struct{}), release: make(chan struct{})}
+		s := newServer(t, nil, store)
+		late := make(chan response, 1)
+		go func() { late <- s.do(http.MethodPost, "/streams/"+store.held.String()+"/events", oneEvent) }()
+		select {
+		case <-store.entered:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the held append never reached the store")
+		}
+		expectStatus(t, "an append begun after the held one, refused", s.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", oneEvent), http.StatusServiceUnavailable)
+		if got := readyzBody(t, s, "after a refused append"); got["appends"] != "refused" {
+			t.Fatalf("/readyz after a refused append: %v; want appends refused", got)
+		}
+		close(store.release)
+		expectStatus(t, "the held append, written after the later one was refused", <-late, http.StatusCreated)
+		if got := readyzBody(t, s, "after an append written, answered after a refusal"); len(got) != 1 {
+			t.Errorf("/readyz after an append written, answered after the refusal of one begun later: %v; want only the status", got)
+		}
+	})
+}
