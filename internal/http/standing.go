@@ -33,10 +33,9 @@ var standingCauses = map[string]bool{
 // for. A window whose time is over is forgotten to make room (its next is
 // logged anyway; only its count of those not logged since its line is
 // lost, which their access lines and the metrics still count); past the
-// bound otherwise, the new
-// errors of a cause share one window (its key the cause alone), so many
-// kinds met by turns are still logged once a window, not once a request
-// as forgetting a window still running would make them.
+// bound otherwise, the new errors of a cause share one window (its key the
+// cause alone), so many kinds met by turns are still logged once a window,
+// not once a request as forgetting a window still running would make them.
 const standingKeys = 64
 
 // standingReopen is how long after its last line an error of a condition
@@ -137,10 +136,9 @@ func (l *standingLog) forgetEnded(now time.Time) {
 
 // written records an append written: the window of each error an append
 // met whose condition refuses every append ends (endedByAWrite), and the
-// next of it
-// is logged (no sooner than standingReopen after its last line), with the
-// count of those not logged before: a new episode's first error is not
-// hidden by the last one's window.
+// next of it is logged (no sooner than standingReopen after its last
+// line), with the count of those not logged before: a new episode's first
+// error is not hidden by the last one's window.
 func (l *standingLog) written() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
