@@ -88,9 +88,10 @@ var (
 )
 
 // MissingError reports that the database the store keeps its data in, or
-// one of its tables, or a column of one, is not there while the service
-// runs: dropped by hand, or a restore begun in its place, or an older
-// schema restored. Retrying cannot mend it until an
+// one of its tables, or a column of one, or an index the store's reads
+// name, is not there while the service runs: dropped by hand, or a restore
+// begun in its place, or an older schema restored. Retrying cannot mend it
+// until an operator makes the index again (Create), or, for the rest, until an
 // operator restores it (a database dropped whole may also be made anew,
 // empty, with `api migrate`; a table may not: migrate does not make again
 // a table whose step it has recorded), then restarts the service: the
@@ -109,11 +110,27 @@ type MissingError struct {
 	// there but one lacks a column the store uses (an older schema
 	// restored under the service); "" otherwise.
 	Column string
+	// Index is the missing index's name, when the store's tables are there
+	// but lack an index that its reads name (MySQL's FORCE INDEX, SQLite's
+	// INDEXED BY), which fail without it; "" otherwise.
+	Index string
+	// Create is the statement that makes Index again as the migrations
+	// make it, "" if it is not known.
+	Create string
 	// Err is the database's own error.
 	Err error
 }
 
 func (e *MissingError) Error() string {
+	if e.Index != "" {
+		// No restore nor restart: the index holds nothing the log lacks.
+		mend := "make it again as the migrations make it"
+		if e.Create != "" {
+			mend = "make it again with " + e.Create
+		}
+		return fmt.Sprintf("the database lacks the index %s, which the reads of the log filtered on stream or event types use: "+
+			"was it dropped? those reads fail until it is made again: %s", e.Index, mend)
+	}
 	if e.Column != "" {
 		return fmt.Sprintf("the database's tables lack the column %s: was an older backup restored, or the column dropped? "+
 			"restore the database from a backup of this release's schema (an older backup restored whole is brought up to date by `api migrate`), "+

@@ -3,6 +3,7 @@ package fanout_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,6 +104,35 @@ func TestSubscriptionsEndWhenTheDatabaseIsMissing(t *testing.T) {
 				_, _, _, closed := c.snapshot()
 				return closed
 			})
+		}
+	})
+}
+
+// TestAFilteredSubscriptionEndsWhenTheIndexItReadsIsDropped: a
+// subscription filtered on several stream types reads its history through
+// an index the read names (FORCE INDEX, INDEXED BY). With it dropped while
+// the server ran, the read failed (on MySQL a bare driver error, on SQLite
+// a plain unavailable one), and the subscription retried for ever ("cannot
+// read history; retrying"), its client on an open 200 that never caught
+// up. It ends with the store's MissingError naming the index, as for a
+// table dropped: its client reconnects and is told.
+func TestAFilteredSubscriptionEndsWhenTheIndexItReadsIsDropped(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		// Before the feed starts: below its head, the subscription reads
+		// its history from the store, not from the live buffer.
+		appendToNewStreams(t, store, 3)
+		f, _ := runFeedThatLooksWhenTold(t, store)
+		k.Exec(t, store, fmt.Sprintf(k.DropIndex, "events_stream_type_position"))
+		c, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamTypes: []string{"thing", "other"}}, 0)
+		waitFor(t, 30*time.Second, "the filtered subscription to end once its index is missing", func() bool {
+			_, _, _, closed := c.snapshot()
+			return closed
+		})
+		var missing *eventstore.MissingError
+		if err := c.ended(); !errors.As(err, &missing) || missing.Index != "events_stream_type_position" {
+			t.Errorf("the filtered subscription ended with %v; want the store's MissingError naming events_stream_type_position", err)
 		}
 	})
 }

@@ -285,6 +285,22 @@ func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
 		VersionTable, strings.Join(lacks, "; "), keylessAdvice, strings.Join(alters, "; "))
 }
 
+// AddKeyMySQL returns the ALTER TABLE statement that makes the key called
+// name as the MySQL migrations make it, for a key dropped while the
+// service runs; "" if they make no key of that name but PRIMARY, or none.
+// (A statement may name the table by an alias: the name alone says which;
+// no two tables' keys share one.)
+func AddKeyMySQL(name string) string {
+	for _, version := range slices.Sorted(maps.Keys(mysqlKeys)) {
+		for _, k := range mysqlKeys[version] {
+			if k.name != "PRIMARY" && strings.EqualFold(k.name, name) {
+				return "ALTER TABLE " + k.table + " " + keyLack{want: k}.mend()
+			}
+		}
+	}
+	return ""
+}
+
 // keyMade is true if key, which migration version makes, is there; false
 // if no key of its name is; and an error if one is that is not it.
 func keyMade(version int64, key mysqlKey) func(context.Context, *sql.DB) (bool, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
 
@@ -145,6 +146,7 @@ const (
 	errDiskFull         = 1021 // the disk is full (the server waits for room, then gives up)
 	errEngine           = 1030 // "Got error N from storage engine": N, the OS's errno, only in its message
 	errWriteFile        = 3    // "Error writing file '…' (Errcode: N …)": N, the OS's errno, only in its message
+	errNoSuchKey        = 1176 // "Key 'k' doesn't exist in table 't'": an index a read forces (FORCE INDEX) dropped
 	// errNoSuchTable (1146) and errUnknownColumn (1054) are in replica.go.
 )
 
@@ -207,7 +209,7 @@ func translate(err error) error {
 			return fmt.Errorf("%w: the database's tables have a column the store does not write and that has no default: "+
 				"is an older schema restored under the service? restore a backup of this release's schema "+
 				"(an older backup restored whole is brought up to date by `api migrate`), then restart the service: %w", eventstore.ErrUnavailable, err)
-		case errNoSuchTable, errUnknownDB, errNoDatabase, errUnknownColumn, errDiscarded, errNotInEngine:
+		case errNoSuchTable, errUnknownDB, errNoDatabase, errUnknownColumn, errDiscarded, errNotInEngine, errNoSuchKey:
 			return missing(me)
 		case errInitConnect:
 			// The server's init_connect (which it runs for each new
@@ -324,7 +326,10 @@ func full(me *mysql.MySQLError) bool {
 // unavailable). The number says what is missing; the name is the server's
 // message's ("Table 'db.events' doesn't exist", "Unknown database 'db'",
 // "Unknown column 'h.commit_id' in 'field list'"), "" if it is not there
-// as expected.
+// as expected. An index that a read of the log forces (FORCE INDEX),
+// dropped while the service runs ("Key 'k' doesn't exist in table 't'"),
+// is named with the statement that makes it again: only the reads that
+// force it fail, until an operator runs it.
 func missing(me *mysql.MySQLError) error {
 	e := &eventstore.MissingError{Err: me}
 	quote := "'"
@@ -347,6 +352,12 @@ func missing(me *mysql.MySQLError) error {
 	case errUnknownDB:
 		if quoted {
 			e.Database = name
+		}
+	case errNoSuchKey:
+		e.Index = "(named in the database's error)"
+		if quoted {
+			e.Index = name
+			e.Create = migrations.AddKeyMySQL(name)
 		}
 	case errUnknownColumn:
 		e.Column = "(named in the database's error)"

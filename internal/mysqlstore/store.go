@@ -850,6 +850,15 @@ func (s *Store) translate(err error) error {
 	if me.Database == "" {
 		me.Database = s.cfg.DBName
 	}
+	if me.Index != "" {
+		// Only the reads that force it fail, and making it again mends
+		// them: no restore, no restart.
+		if s.missingSaid.CompareAndSwap(false, true) {
+			s.log.Error("an index of the store's is missing while the service runs: the reads of the log filtered on stream or event types "+
+				"that use it answer 503, and /readyz too, until it is made again", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
+		}
+		return err
+	}
 	if s.missingSaid.CompareAndSwap(false, true) {
 		s.log.Error("the database's schema is missing, or part of it, while the service runs: every request that needs it answers 503, and /readyz too, "+
 			"until it is restored (a database dropped whole may be made anew, empty: CREATE DATABASE, then `api migrate`; a table may not), and the service restarted", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
@@ -873,13 +882,20 @@ func headRowMissing(err error) error {
 // finds the WHERE impossible), which opens its file: a table dropped under
 // the store, a column missing from an older schema restored under it, or a
 // table's tablespace discarded, fails it (the ping alone does not see one,
-// nor the database dropped under a pooled session).
+// nor the database dropped under a pooled session). So does an index that
+// the reads of the log force (FORCE INDEX), dropped: the server looks a
+// forced index up as it opens the table, before it finds the WHERE
+// impossible, and refuses the statement (1176) as it refuses those reads.
 const readyTables = "SELECT log_head.id, log_head.position, log_head.recorded_at, log_head.commit_id, " +
 	"events.position, events.event_id, events.stream_id, events.stream_version, events.stream_type, events.event_type, " +
 	"events.data, events.metadata, events.recorded_at, events.batch_size, " +
 	"streams.stream_id, streams.stream_type, streams.created_at, durability_fence.id, durability_fence.counter " +
-	"FROM log_head, events, streams, durability_fence " +
-	"WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = '' AND durability_fence.id = 0"
+	"FROM log_head, events, streams, durability_fence, " +
+	"events st FORCE INDEX (events_stream_type_position), events et FORCE INDEX (events_event_type_position), " +
+	"events pair FORCE INDEX (events_stream_type_event_type_position) " +
+	"WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = '' AND durability_fence.id = 0 " +
+	"AND st.stream_type = '' AND st.position = 0 AND et.event_type = '' AND et.position = 0 " +
+	"AND pair.stream_type = '' AND pair.event_type = '' AND pair.position = 0"
 
 // unwrittenColumns finds the columns of the tables the store inserts rows
 // into that take neither NULL nor a default (nor a value of their own:

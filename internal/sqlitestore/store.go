@@ -778,9 +778,9 @@ const missingWait = 2 * time.Second
 // the first of the store's tables that the database file's schema lacks,
 // or the first column it lacks of those the migrations make (dropped from
 // an sqlite3 shell, or a file of another or an older schema restored into
-// it while the server ran); an error wrapping eventstore.ErrUnavailable
-// naming the first index it lacks of those (the reads of the log name
-// theirs: INDEXED BY) and the statement that makes it again; and nil where
+// it while the server ran), or the first index it lacks of those (the
+// reads of the log name theirs: INDEXED BY), with the statement that makes
+// it again; and nil where
 // it lacks none, or where the schema cannot be read (the statement's own
 // error says why). The store's statements then fail with SQLite's "no such
 // table", "no such column" or "no such index", a 500, where what is
@@ -811,9 +811,10 @@ func (s *Store) missingTable(ctx context.Context, cause error) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(migrated.indexes)) {
 		if _, ok := now.indexes[name]; !ok {
-			return fmt.Errorf("%w: the index %s is missing from %s: was it dropped (in an sqlite3 shell)? the reads that use it fail "+
-				"until it is made again, with sqlite3 %s %q (beside the server, or with it stopped), or the file restored from a backup: %w",
-				eventstore.ErrUnavailable, name, s.path, FileName, migrated.indexes[name], cause)
+			// Named as on MySQL (missing), with the statement that makes
+			// it again (in sqlite3, beside the server): a bare unavailable
+			// 503 told clients to retry, and named nothing.
+			return &eventstore.MissingError{Index: name, Create: migrated.indexes[name], Err: cause}
 		}
 	}
 	return nil

@@ -52,6 +52,7 @@ var MySQL = Kind{
 			t.Helper()
 			exec(t, "mysql", dsnOf(t, s), query, args...)
 		},
+		DropIndex: "DROP INDEX %s ON events",
 	},
 	ServerEnv: nil, // the binary's default; the tests name a fresh database
 }
@@ -65,6 +66,7 @@ var SQLite = Kind{
 			t.Helper()
 			exec(t, "sqlite", s.(*sqlitestore.Store).Path()+"?_pragma=busy_timeout(5000)", query, args...)
 		},
+		DropIndex:            "DROP INDEX %s",
 		VisibleInCommitOrder: true,
 	},
 	ServerEnv: []string{"TRIBUTARY_MYSQL_DSN="}, // no MySQL: the embedded store

@@ -36,6 +36,9 @@ type Backend struct {
 	// Exec runs a statement on s's database behind the store's back, as a
 	// writer that ignores its rules would.
 	Exec func(t *testing.T, s eventstore.Store, query string, args ...any)
+	// DropIndex is the statement, with %s for the index's name, that drops
+	// an index of the events table in s's database's dialect.
+	DropIndex string
 	// VisibleInCommitOrder: readers never see a commit before an earlier
 	// one, so a missing position is rows removed by hand, never a commit on
 	// its way, and reads need not wait for it.
@@ -92,6 +95,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"StreamDescriptionIsItsFirstAndLastEvents", testStreamDescription},
 		{"RetryRacingItsOriginalThroughAnotherProcessIsAReplay", testRetryRacingItsOriginal},
 		{"TailRefusesEventsPastTheLogsHeadAsDamage", testTailPastTheHead},
+		{"AReadWhoseIndexWasDroppedIsMissingNamingTheStatementThatMakesItAgain", testDroppedIndex},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1418,6 +1422,64 @@ func testTailPastTheHead(t *testing.T, b Backend) {
 	}
 	if got := fmt.Sprint(positionsOf(collect(t, page.Events))); got != "[3 4 5]" {
 		t.Errorf("the tail's read after 2, the head mended: positions %s; want [3 4 5]", got)
+	}
+}
+
+// testDroppedIndex: the reads of the log filtered on several stream or
+// event types name the index they read (MySQL's FORCE INDEX, SQLite's
+// INDEXED BY). One dropped while the store runs (by hand, in a shell) made
+// each such read fail: on MySQL with Error 1176 "Key … doesn't exist", a
+// 500, Ping passing; on SQLite with an unavailable 503 that named nothing a
+// client could act on. Each is now the missing error (MissingError,
+// unavailable) naming the index and the statement that makes it again, a
+// read's and Ping's alike, until that statement is run.
+func testDroppedIndex(t *testing.T, b Backend) {
+	for _, c := range []struct {
+		index string
+		read  eventstore.ReadAllOptions
+	}{
+		{"events_stream_type_event_type_position", eventstore.ReadAllOptions{Limit: 10, StreamTypes: []string{"thing", "other"}, EventTypes: []string{"Happened", "Else"}}},
+		{"events_stream_type_position", eventstore.ReadAllOptions{Limit: 10, StreamTypes: []string{"thing", "other"}}},
+		{"events_event_type_position", eventstore.ReadAllOptions{Limit: 10, EventTypes: []string{"Happened", "Else"}}},
+	} {
+		t.Run(c.index, func(t *testing.T) {
+			t.Parallel()
+			s := b.Open(t)
+			mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(3)})
+			read := func() error {
+				page, err := s.ReadAll(ctx(t), c.read)
+				if err != nil {
+					return err
+				}
+				for _, err := range page.Events {
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			b.Exec(t, s, fmt.Sprintf(b.DropIndex, c.index))
+			var create string
+			for what, err := range map[string]error{"the filtered read": read(), "Ping": s.Ping(ctx(t))} {
+				var missing *eventstore.MissingError
+				if !errors.As(err, &missing) || missing.Index != c.index || missing.Create == "" || !errors.Is(err, eventstore.ErrUnavailable) ||
+					!strings.Contains(err.Error(), c.index) || !strings.Contains(err.Error(), missing.Create) {
+					t.Errorf("%s with the index %s dropped: %v; want the MissingError (unavailable) naming the index and the statement that makes it again", what, c.index, err)
+					continue
+				}
+				create = missing.Create
+			}
+			if create == "" {
+				return
+			}
+			b.Exec(t, s, create)
+			if err := read(); err != nil {
+				t.Errorf("the filtered read once %s is made again (%s): %v", c.index, create, err)
+			}
+			if err := s.Ping(ctx(t)); err != nil {
+				t.Errorf("Ping once %s is made again (%s): %v", c.index, create, err)
+			}
+		})
 	}
 }
 
