@@ -137,3 +137,10 @@ func (s *Store) NewReadsSession(ctx context.Context) error {
 	}
 	return c.Close()
 }
+
+// NewWriterSessions closes the writer's idle sessions, as their idle bound
+// does: its next ones are new.
+func (s *Store) NewWriterSessions() {
+	s.writes.SetMaxIdleConns(0)
+	s.writes.SetMaxIdleConns(2)
+}

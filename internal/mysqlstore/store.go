@@ -192,6 +192,9 @@ type Store struct {
 	// position taken looks whether the log's head is behind its events,
 	// with the look's context.
 	beforeHeadLook atomic.Pointer[func(context.Context)]
+	// privileges ends the sessions opened before a privilege refusal
+	// (regrant.go).
+	privileges privilegeEpoch
 	// missingSaid is set once translate has logged the database or a table
 	// missing, and cleared once Ping finds them all there again.
 	missingSaid atomic.Bool
@@ -291,16 +294,16 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if replica != nil {
 		warnShortTimeouts(opts.Logger, replicaDSN, replica)
 	}
+	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1), moved: make(chan struct{}),
+		patience: ownCommitPatience, writerIdle: cmp.Or(opts.writerIdle, writerIdleBound),
+		idleAsOnMySQL: opts.idleAsOnMySQL}
 	pool := func(c driver.Connector, size int) *sql.DB {
-		db := sql.OpenDB(c)
+		db := sql.OpenDB(s.privileges.sessionsOf(c))
 		db.SetMaxOpenConns(size)
 		db.SetMaxIdleConns(size)
 		db.SetConnMaxLifetime(30 * time.Minute)
 		return db
 	}
-	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1), moved: make(chan struct{}),
-		patience: ownCommitPatience, writerIdle: cmp.Or(opts.writerIdle, writerIdleBound),
-		idleAsOnMySQL: opts.idleAsOnMySQL}
 	if len(addrs) > 1 {
 		if s.galera, err = newCluster(cfg, addrs, opts.Logger); err != nil {
 			return nil, err
@@ -835,6 +838,11 @@ func (s *Store) connector(cfg *mysql.Config) (driver.Connector, error) {
 func (s *Store) translate(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return headRowMissing(err)
+	}
+	if isMySQLError(err, errAccessDenied, errTableAccess, errColumnAccess) {
+		// Refused a privilege: the sessions open now keep the privileges
+		// they opened with, a grant since included (regrant.go).
+		s.privileges.refused()
 	}
 	if isMySQLError(err, errAccessDenied) {
 		if errors.Is(err, eventstore.ErrUnavailable) {
