@@ -2,11 +2,14 @@ package fanout_test
 
 import (
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -52,6 +55,47 @@ func TestASubscriptionBelowAHeadBehindItsEventsGetsNothingPastTheHead(t *testing
 		if evs, _, _, closed := mended.snapshot(); closed || len(evs) != 3 || evs[0].ID != log[2] || evs[2].ID != log[4] {
 			t.Errorf("a subscription from after=2, the head mended, got %v (ended %t: %v); want the events at 3, 4 and 5: %v",
 				ids(evs), closed, mended.ended(), log[2:])
+		}
+	})
+}
+
+// TestAHeadSetBehindItsEventsIsLoggedAsDamageNotARestore: log_head set
+// behind the events it counts (edited by hand) takes the head back, and
+// the feed logged it as a restore ("the database was restored or
+// replaced"), at ERROR once and then at WARN as each subscription opened,
+// beside the store's own, right, words of damage. Where events lie past
+// the head, the feed says the head is behind its events, the damage, with
+// its repair left to the store's words, at ERROR as README says.
+func TestAHeadSetBehindItsEventsIsLoggedAsDamageNotARestore(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		appendToNewStreams(t, store, 6)
+		logged := &testlog.Buffer{}
+		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logged, nil))})
+		first, leave := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+		waitFor(t, 30*time.Second, "the subscription to catch up", func() bool { return first.restedAt(6) })
+		// With none open, the feed follows the head, and finds it back at
+		// 3. (With one open, its poll may meet event 6 past the head
+		// first: the damage, which ends every subscription, and no news of
+		// a head gone back.)
+		leave()
+		waitFor(t, 30*time.Second, "the subscription to close", func() bool { return f.Subscribers() == 0 })
+		k.Exec(t, store, "UPDATE log_head SET position = 3 WHERE id = 1")
+		waitFor(t, 30*time.Second, "the feed to log the head gone back", func() bool { return strings.Contains(logged.String(), "went back") })
+		for range 3 {
+			c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
+			waitFor(t, 30*time.Second, "a subscription from before the head to end", func() bool { _, _, _, closed := c.snapshot(); return closed })
+		}
+		var lines []string
+		for _, line := range strings.Split(logged.String(), "\n") {
+			if strings.Contains(line, "went back") {
+				lines = append(lines, line)
+			}
+		}
+		if len(lines) != 1 || !strings.Contains(lines[0], "level=ERROR") || strings.Contains(lines[0], "restored or replaced") ||
+			!strings.Contains(lines[0], "behind") {
+			t.Errorf("the feed logged the head set behind its events as %q; want one line at ERROR saying the head is behind its events (damage), not a restore", lines)
 		}
 	})
 }
