@@ -53,10 +53,18 @@ func TestACORSPreflightIsAnsweredAsAnyOPTIONS(t *testing.T) {
 		t.Errorf("a preflight from a refused origin: CORS headers %q, want none", h)
 	}
 
+	// Nor does a path no route serves take any method: its 404 carried
+	// Access-Control-Allow-Origin, -Methods and -Max-Age all the same (a
+	// black-box tester of the twenty-fourth session found it).
 	for _, origin := range []string{app, evil} {
-		r = preflight("/nope/x", origin)
-		if r.status != http.StatusNotFound || r.header.Get("Allow") != "" {
-			t.Errorf("a preflight from %s to a path no route serves: %d with Allow %q, want 404 with none", origin, r.status, r.header.Get("Allow"))
+		for _, path := range []string{"/nope/x", "/nope", "/streams/", "/events/"} {
+			r = preflight(path, origin)
+			if r.status != http.StatusNotFound || r.header.Get("Allow") != "" {
+				t.Errorf("a preflight from %s to %s, which no route serves: %d with Allow %q, want 404 with none", origin, path, r.status, r.header.Get("Allow"))
+			}
+			if h := corsHeaders(r.header); len(h) != 0 {
+				t.Errorf("a preflight from %s to %s, which no route serves: CORS headers %q, want none (it takes no method)", origin, path, h)
+			}
 		}
 	}
 }

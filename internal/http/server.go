@@ -684,6 +684,9 @@ func (s *Server) options(next http.Handler) http.Handler {
 		}
 		if allow == "" {
 			unmatched(r)
+			if r.Header.Get("Access-Control-Request-Method") != "" {
+				refusePreflight(w.Header()) // a path no route serves takes no method
+			}
 			s.writeError(w, r, problemf(errNotFound, "no such resource: %s", r.URL.EscapedPath()))
 			return
 		}
