@@ -278,8 +278,8 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 		if v, err := s.opts.Replica.PrimaryStreamVersion(ctx, id); err == nil && seen > v {
 			return &aheadError{requested: ahead.requested, current: v, detail: fmt.Sprintf(
 				"%s starts after version %d, but stream %s is at version %d on the primary, not only on this server's read replica: no append answered that version on this database. "+
-					"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
-				asked, seen, id, v)}
+					"The starting point may come from another or a restored database; %s.",
+				asked, seen, id, v, subscribeAgain(v))}
 		}
 	}
 	version, prev := int64(0), int64(-1) // prev: the head at the previous poll, at polled

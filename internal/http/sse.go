@@ -285,8 +285,17 @@ func streamAhead(id uuid.UUID, seen, version, requested int64, asked string) *ah
 	}
 	return &aheadError{requested: requested, current: version,
 		detail: fmt.Sprintf("%s starts after version %d, but stream %s is at version %d: this server has never reached that point. "+
-			"The id may come from another or a restored database; subscribe again from a version the stream has (from=1 for all of it).",
-			asked, seen, id, version)}
+			"The starting point may come from another or a restored database; %s.", asked, seen, id, version, subscribeAgain(version))}
+}
+
+// subscribeAgain is the advice of a stream subscription's 409 where the
+// stream is at version: a starting point the stream takes. (One at
+// version 0 has none but its first.)
+func subscribeAgain(version int64) string {
+	if version == 0 {
+		return "subscribe again from=1, for all of it"
+	}
+	return fmt.Sprintf("subscribe again from=%d or lower (from=1 for all of it)", version+1)
 }
 
 // logAhead is the 409 of a subscription of the log after position after
@@ -297,8 +306,8 @@ func logAhead(after, head int64, asked string) *aheadError {
 	}
 	return &aheadError{requested: after, current: head,
 		detail: fmt.Sprintf("%s is past the end of the log, whose last position is %d: this server has never reached that point. "+
-			"The id may come from another or a restored database; subscribe again from a position the log has (after=0 for all of it).",
-			asked, head)}
+			"The starting point may come from another or a restored database; subscribe again after=%d or lower (after=0 for all of it).",
+			asked, head, head)}
 }
 
 // subscribeLog serves GET /events as server-sent events.
