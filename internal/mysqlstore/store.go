@@ -839,9 +839,12 @@ func (s *Store) translate(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return headRowMissing(err)
 	}
-	if isMySQLError(err, errAccessDenied, errTableAccess, errColumnAccess) {
-		// Refused a privilege: the sessions open now keep the privileges
-		// they opened with, a grant since included (regrant.go).
+	if isMySQLError(err, errTableAccess, errColumnAccess) {
+		// Refused a privilege on the database's tables: the sessions open
+		// now keep the privileges they opened with, a grant since
+		// included (regrant.go). (Not 1227: a setting each new session
+		// makes is refused as it opens, and the sessions already open
+		// serve; ending them would refuse everything.)
 		s.privileges.refused()
 	}
 	if isMySQLError(err, errAccessDenied) {
