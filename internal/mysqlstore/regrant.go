@@ -13,10 +13,10 @@ import (
 // revoked went on being refused after an operator granted it back, though
 // the refusal says to grant it again; and sessions opened before a REVOKE
 // went on being let in (Ping's, while the reads' new ones were refused). A
-// statement refused a privilege on a table therefore ends, as each is given back to
-// its pool or taken from it, every session opened before that refusal, of
-// every pool: the next request's new session has the privileges the user
-// has now. The price is a new session for each request while the refusal
+// statement refused a privilege on a table therefore ends, as each is
+// given back to its pool or taken from it, every session opened before
+// that refusal, of every pool: the next request's new session has the
+// privileges the user has now. The price is a new session for each request while the refusal
 // stands, an outage an operator is mending.
 
 // privilegeEpoch counts the privilege refusals the store's statements met.
