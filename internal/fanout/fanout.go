@@ -1340,7 +1340,13 @@ func (s *Subscription) failed(ctx context.Context, msg string, err error) error 
 	}
 	f := s.feed
 	if unmendable(err) {
-		if errors.Is(err, eventstore.ErrDamaged) {
+		switch {
+		case errors.Is(err, eventstore.ErrHeadBehind):
+			// A head behind its events is the log's, which the tailer
+			// reads at each poll and sees mended (a statement mends it):
+			// told as the tailer's own finding, until its next read.
+			f.broken.Store(&err)
+		case errors.Is(err, eventstore.ErrDamaged):
 			// Those that open next would read it again: they are told
 			// before they do (Unmendable).
 			f.damaged.CompareAndSwap(nil, &err)

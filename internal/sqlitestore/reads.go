@@ -57,12 +57,20 @@ func (t checkedTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
 	page, err := t.LogTail.ReadAll(ctx, opts)
+	return page, t.s.sayHeadBehind(ctx, fmt.Sprintf("read log after %d", opts.After), err)
+}
+
+// sayHeadBehind returns err, a read's (what it read): where it met events
+// past the log's head (eventstore.ErrHeadBehind), the store's own words
+// for that damage (headBehind: with the file's path and the sqlite3
+// command that mends it, logged once at ERROR).
+func (s *Store) sayHeadBehind(ctx context.Context, what string, err error) error {
 	if errors.Is(err, eventstore.ErrHeadBehind) {
-		if derr := t.s.headBehind(ctx); errors.Is(derr, eventstore.ErrHeadBehind) {
-			return page, fmt.Errorf("read log after %d: %w", opts.After, derr)
+		if derr := s.headBehind(ctx); errors.Is(derr, eventstore.ErrHeadBehind) {
+			return fmt.Errorf("%s: %w", what, derr)
 		}
 	}
-	return page, err
+	return err
 }
 
 // IDAt implements eventstore.LogTail.
@@ -105,12 +113,14 @@ func (s *Store) EventPosition(ctx context.Context, streamID uuid.UUID, version i
 	return s.Store.EventPosition(ctx, streamID, version)
 }
 
-// ReadAll implements eventstore.Store.
+// ReadAll implements eventstore.Store; a page that met events past the
+// log's head says so as the live feed's reads do (sayHeadBehind).
 func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	if err := s.checkReading(); err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
-	return s.Store.ReadAll(ctx, opts)
+	page, err := s.Store.ReadAll(ctx, opts)
+	return page, s.sayHeadBehind(ctx, fmt.Sprintf("read log after %d", opts.After), err)
 }
 
 // ListStreams implements eventstore.Store.

@@ -570,8 +570,12 @@ func (s reader) readPage(ctx context.Context, opts eventstore.ReadAllOptions) (e
 	var events []eventstore.Event // the page's events, if read whole
 	whole := false
 	if s.sizes.firstChunk() >= opts.Limit {
-		query, qargs := s.pageQuery(s.cols(), opts, opts.Limit+1)
-		chunk, size, full, err := s.readChunk(ctx, 0, query, qargs...)
+		query, qargs := s.pageQueryOf(s.cols(), opts, opts.Limit+1, true)
+		var head sql.NullInt64
+		chunk, size, full, err := s.readRows(ctx, &rowScanner{check: s.check, head: &head}, 0, query, qargs...)
+		if err == nil && len(chunk) > 0 {
+			err = pastHead(head, chunk[len(chunk)-1].Position)
+		}
 		if err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
 		}
@@ -711,6 +715,27 @@ func streamLogQuery(cols, from, where string) string {
 // before the branches.
 const maxLogBranches = 32
 
+// headColumn reads the log's head in the statement of a page (pageQueryOf):
+// in its snapshot, so that an event past it is damage (pastHead), never a
+// commit that moved the head since.
+const headColumn = "(SELECT position FROM log_head WHERE id = 1)"
+
+// pastHead returns the damage of a log head behind its events
+// (headBehindRead) if last, the last position a page's statement read, is
+// past head, that statement's read of it; nil if it is not, or if
+// log_head's row is missing (NULL: the reads of the head say so). A commit
+// moves the head with its events, so a sound log never shows one past it:
+// it is one the head does not count (log_head edited by hand, tables
+// restored from dumps taken apart), which the next appends' positions
+// would take, and the live feed ends subscriptions on it. A page that
+// returned it answered what a subscription calls damage.
+func pastHead(head sql.NullInt64, last int64) error {
+	if head.Valid && last > head.Int64 {
+		return headBehindRead(head.Int64, last)
+	}
+	return nil
+}
+
 // pageQuery returns the query that reads cols of the first limit events
 // a log read's filter matches, in position order, and its arguments, the
 // LIMIT last.
@@ -728,15 +753,25 @@ const maxLogBranches = 32
 // merges them, MariaDB sorts them together.) A read of one stream, or with
 // more branches than maxLogBranches, stays one query.
 func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int) (string, []any) {
+	return s.pageQueryOf(cols, opts, limit, false)
+}
+
+// pageQueryOf is pageQuery, and with head, each row has the log's head
+// (headColumn) after cols.
+func (s reader) pageQueryOf(cols string, opts eventstore.ReadAllOptions, limit int, head bool) (string, []any) {
+	extra := ""
+	if head {
+		extra = ", " + headColumn
+	}
 	streamTypes, eventTypes := distinct(opts.StreamTypes), distinct(opts.EventTypes)
 	n := max(len(streamTypes), 1) * max(len(eventTypes), 1)
 	if opts.StreamID != uuid.Nil {
 		where, args := logFilter(opts)
-		return streamLogQuery(cols, s.logFrom(opts), where), append(args, limit)
+		return streamLogQuery(cols+extra, s.logFrom(opts), where), append(args, limit)
 	}
 	if n < 2 || n > maxLogBranches {
 		where, args := logFilter(opts)
-		return logQuery(cols, s.logFrom(opts), where), append(args, limit)
+		return logQuery(cols+extra, s.logFrom(opts), where), append(args, limit)
 	}
 	// The index whose equality prefix is a branch's names, so that it
 	// reads in position order.
@@ -755,6 +790,10 @@ func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int
 	if cols != positionColumns { // an event's: the events are joined to the branches' positions
 		branchCols = "position"
 	}
+	outer := branchCols // what each branch of the union gives
+	if branchCols == cols {
+		outer += extra
+	}
 	var q strings.Builder
 	var args []any
 	one := opts
@@ -766,7 +805,7 @@ func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int
 				q.WriteString(" UNION ALL ")
 			}
 			where, a := logFilter(one)
-			fmt.Fprintf(&q, "SELECT %s FROM (%s) b%d", branchCols, logQuery(branchCols, from, where), i)
+			fmt.Fprintf(&q, "SELECT %s FROM (%s) b%d", outer, logQuery(branchCols, from, where), i)
 			args = append(append(args, a...), limit)
 			i++
 		}
@@ -776,7 +815,7 @@ func (s reader) pageQuery(cols string, opts eventstore.ReadAllOptions, limit int
 	if branchCols == cols {
 		return q.String(), args
 	}
-	return "SELECT " + columnsOf(cols, "e") + " FROM (" + q.String() + ") p JOIN events e ON e.position = p.position ORDER BY p.position", args
+	return "SELECT " + columnsOf(cols, "e") + extra + " FROM (" + q.String() + ") p JOIN events e ON e.position = p.position ORDER BY p.position", args
 }
 
 // columnsOf is cols of the table called alias.
@@ -821,7 +860,7 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	cols := s.positionCols()
-	query, args := s.pageQuery(cols, opts, limit)
+	query, args := s.pageQueryOf(cols, opts, limit, true)
 	rows, done, err := s.query(ctx, query, args...)
 	defer done()
 	if err != nil {
@@ -829,10 +868,12 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 	}
 	defer rows.Close()
 	var p int64
+	var head sql.NullInt64
 	dest := []any{&p}
 	if cols == positionColumns {
 		dest = append(dest, &newest)
 	}
+	dest = append(dest, &head)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, newest, err
@@ -841,6 +882,11 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 	}
 	if err := rows.Err(); err != nil {
 		return nil, newest, s.translate(err)
+	}
+	if n := len(positions); n > 0 {
+		if err := pastHead(head, positions[n-1]); err != nil {
+			return nil, newest, err
+		}
 	}
 	return positions, newest, nil
 }

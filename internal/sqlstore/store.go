@@ -393,11 +393,12 @@ func (t logTail) WentBack() { t.wentBack() }
 // (the stores' own errors for it name it too).
 const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
 
-// headBehindTail is the tail's error for an event read at last, past the
-// log's head at head: damage (eventstore.ErrHeadBehind, ErrDamaged,
-// unavailable), which no retry mends.
-func headBehindTail(head, last int64) error {
-	return fmt.Errorf("%w: %w: %w: the log's head (log_head.position = %d) is behind the events the live feed read (position %d): "+
+// headBehindRead is a read's error for an event read at last, past the
+// log's head at head (the live feed's tail, or a page of the log):
+// damage (eventstore.ErrHeadBehind, ErrDamaged, unavailable), which no
+// retry mends.
+func headBehindRead(head, last int64) error {
+	return fmt.Errorf("%w: %w: %w: the log's head (log_head.position = %d) is behind an event read (position %d): "+
 		"events are stored that the head does not count (log_head edited by hand, the tables restored from backups taken apart, "+
 		"or something writing to events without the log lock), and every append fails on a position taken; "+
 		"with no instance appending meanwhile, mend it with %s (or restore all the tables from one consistent backup)",
@@ -412,7 +413,7 @@ func headBehindTail(head, last int64) error {
 // event past it is one the head does not count (log_head behind its
 // events: edited by hand, tables restored from dumps taken apart), which
 // the next appends' positions would take, and the read fails with that
-// damage (headBehindTail) rather than hand it to the live feed, whose
+// damage (headBehindRead) rather than hand it to the live feed, whose
 // subscribers took it for a live event. A commit moves the head with its
 // events, so a sound log never shows one past it.
 func (t logTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
@@ -428,8 +429,10 @@ func (t logTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (e
 	if err != nil {
 		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
 	}
-	if n := len(events); n > 0 && head.Valid && events[n-1].Position > head.Int64 {
-		return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, headBehindTail(head.Int64, events[n-1].Position))
+	if n := len(events); n > 0 {
+		if err := pastHead(head, events[n-1].Position); err != nil {
+			return eventstore.LogPage{}, fmt.Errorf("read log after %d: %w", opts.After, err)
+		}
 	}
 	// A page of large events ends at about a chunk's bytes: the next poll
 	// reads on from there.

@@ -91,6 +91,11 @@ func writeOldStream(ctx context.Context, t *testing.T, db *sql.DB, stream uuid.U
 			t.Fatal(err)
 		}
 	}
+	// The head at the last event, as appends leave it: a page refuses an
+	// event past the head as damage.
+	if _, err := db.ExecContext(ctx, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // pageWays are the limits of the two ways a page is read, for a reader

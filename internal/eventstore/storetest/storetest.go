@@ -96,6 +96,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"RetryRacingItsOriginalThroughAnotherProcessIsAReplay", testRetryRacingItsOriginal},
 		{"TailRefusesEventsPastTheLogsHeadAsDamage", testTailPastTheHead},
 		{"AReadWhoseIndexWasDroppedIsMissingNamingTheStatementThatMakesItAgain", testDroppedIndex},
+		{"PageReadRefusesEventsPastTheLogsHeadAsDamage", testPagePastTheHead},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1087,8 +1088,11 @@ func testHoles(t *testing.T, b Backend) {
 		}
 		return pages[0], evs[0]
 	}
-	// Position 4 is visible, 3 is not yet.
+	// Position 4 is visible, 3 is not yet. The head moves with the commit
+	// of 4, as an append's does (a page refuses an event past the head as
+	// damage).
 	b.Exec(t, s, row, 4, id(), id(), time.Now().UTC())
+	b.Exec(t, s, "UPDATE log_head SET position = 4 WHERE id = 1")
 	page, evs := readLog(0)
 	if len(evs) != 2 || page.Last != 2 || !page.More {
 		t.Fatalf("with position 3 missing below 4: read %d events, last %d, more %t; want positions 1 and 2, last 2, more", len(evs), page.Last, page.More)
@@ -1100,6 +1104,7 @@ func testHoles(t *testing.T, b Backend) {
 	}
 	// A hole below an old event is not a commit on its way.
 	b.Exec(t, s, row, 6, id(), id(), time.Now().UTC().Add(-time.Minute/2))
+	b.Exec(t, s, "UPDATE log_head SET position = 6 WHERE id = 1")
 	page, evs = readLog(4)
 	if len(evs) != 1 || page.Last != 6 {
 		t.Fatalf("past a hole below a 30 s old event: read %d events, last %d; want position 6", len(evs), page.Last)
@@ -1481,6 +1486,66 @@ func testDroppedIndex(t *testing.T, b Backend) {
 			}
 		})
 	}
+}
+
+// testPagePastTheHead: a client's page of the log (GET /events) that
+// meets an event past a head behind its events fails with the damage, as
+// the live feed's tail does (testTailPastTheHead): it returned those
+// events, which a subscription ends on as damage and the next appends'
+// positions would take. Whatever the page's way of reading: in one query
+// (a small limit), its positions first (a large one), filtered on one
+// name or on several (a branch per name), and reading ahead. What lies up
+// to the head reads as before, and once the head is mended, the rest does.
+func testPagePastTheHead(t *testing.T, b Backend) {
+	s := b.Open(t)
+	for i := range 5 {
+		mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: []string{"order", "invoice"}[i%2], Events: batch(1)})
+	}
+	b.Exec(t, s, "UPDATE log_head SET position = position - 2 WHERE id = 1")
+	cases := []eventstore.ReadAllOptions{
+		{After: 2}, {After: 3}, {After: 0, Limit: 3}, {After: 0, Limit: 1000},
+		{After: 2, StreamTypes: []string{"order"}},
+		{After: 0, Limit: 1000, StreamTypes: []string{"order", "invoice"}},
+		{After: 0, StreamTypes: []string{"order", "invoice"}, EventTypes: []string{"Happened"}},
+		{After: 2, ReadAhead: true},
+	}
+	for _, opts := range cases {
+		page, err := s.ReadAll(ctx(t), opts)
+		if err == nil {
+			_, err = collectErr(page.Events)
+		}
+		if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
+			!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+			t.Errorf("%+v, log_head at 3 behind events up to 5: the page read said %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", opts, err)
+		}
+	}
+	// Up to the head (two events, and the one more that says more follow).
+	page, err := s.ReadAll(ctx(t), eventstore.ReadAllOptions{After: 0, Limit: 2})
+	if err != nil || !page.More || fmt.Sprint(positionsOf(collect(t, page.Events))) != "[1 2]" {
+		t.Errorf("a page of 2 from the start, log_head at 3: %v; want positions 1 and 2, more to follow", err)
+	}
+	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	for _, opts := range cases {
+		page, err := s.ReadAll(ctx(t), opts)
+		if err == nil {
+			_, err = collectErr(page.Events)
+		}
+		if err != nil {
+			t.Errorf("%+v, the head mended: %v; want the page", opts, err)
+		}
+	}
+}
+
+// collectErr collects a page's events, and the error that ended it.
+func collectErr(seq iter.Seq2[eventstore.Event, error]) ([]eventstore.Event, error) {
+	var out []eventstore.Event
+	for e, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // positionsOf returns the events' positions.
