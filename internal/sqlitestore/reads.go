@@ -45,7 +45,8 @@ func (t checkedTail) Head(ctx context.Context) (int64, error) {
 	if err := t.s.checkReading(); err != nil {
 		return 0, fmt.Errorf("read log head: %w", err)
 	}
-	return t.LogTail.Head(ctx)
+	head, err := t.LogTail.Head(ctx)
+	return head, t.s.sayHeadBehind(ctx, "read log head", err)
 }
 
 // ReadAll implements eventstore.LogTail. A read that met events past the

@@ -14,6 +14,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -388,6 +389,37 @@ func (t logTail) WaitDurable(ctx context.Context, position int64) error {
 }
 
 func (t logTail) WentBack() { t.wentBack() }
+
+// headAndPast reads the log's head and the first position past it, which
+// a sound log never has in the same snapshot (a commit moves the head
+// with its events): one more probe of events' primary key, in the same
+// statement.
+const headAndPast = "SELECT h.position, (SELECT e.position FROM events e WHERE e.position > h.position ORDER BY e.position LIMIT 1) " +
+	"FROM log_head h WHERE h.id = 1"
+
+// Head implements eventstore.LogTail: the log's head, or, where an event
+// lies past it, that damage (headBehindRead), as the tail's reads of the
+// log say. The feed follows the head alone while no subscription is open:
+// reading it so, it let the first subscription open while the head was
+// behind, and ended it at its first poll, where those that open while one
+// is open are refused (its Unmendable).
+func (t logTail) Head(ctx context.Context) (int64, error) {
+	t.m.Statement("read_head")
+	qctx, cancel := t.bound(ctx)
+	defer cancel()
+	var head int64
+	var past sql.NullInt64
+	err := t.db.QueryRowContext(qctx, headAndPast).Scan(&head, &past)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("read log head: %w", errHeadRowMissing) // as an append that finds it missing says
+	case err != nil:
+		return 0, fmt.Errorf("read log head: %w", t.translate(err))
+	case past.Valid:
+		return 0, fmt.Errorf("read log head: %w", headBehindRead(head, past.Int64))
+	}
+	return head, nil
+}
 
 // mendHeadRepair is the statement that mends a log head behind its events
 // (the stores' own errors for it name it too).

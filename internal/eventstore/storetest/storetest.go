@@ -97,6 +97,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"TailRefusesEventsPastTheLogsHeadAsDamage", testTailPastTheHead},
 		{"AReadWhoseIndexWasDroppedIsMissingNamingTheStatementThatMakesItAgain", testDroppedIndex},
 		{"PageReadRefusesEventsPastTheLogsHeadAsDamage", testPagePastTheHead},
+		{"TailsHeadRefusesEventsPastItAsDamage", testTailHeadPastTheHead},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1533,6 +1534,33 @@ func testPagePastTheHead(t *testing.T, b Backend) {
 		if err != nil {
 			t.Errorf("%+v, the head mended: %v; want the page", opts, err)
 		}
+	}
+}
+
+// testTailHeadPastTheHead: the live feed's read of the head (which it
+// follows alone while no subscription is open) fails with the damage
+// where an event lies past the head, as its reads of the log do
+// (testTailPastTheHead): the feed that read none of them let the first
+// subscription open, which it then ended at its first poll. Once the head
+// is mended, it reads the head.
+func testTailHeadPastTheHead(t *testing.T, b Backend) {
+	s := b.Open(t)
+	for range 5 {
+		mustAppend(t, s, eventstore.AppendRequest{StreamID: uuid.New(), Events: batch(1)})
+	}
+	tail := s.Tail()
+	if head, err := tail.Head(ctx(t)); err != nil || head != 5 {
+		t.Fatalf("the tail's head of a sound log of 5 events: %d, %v; want 5", head, err)
+	}
+	b.Exec(t, s, "UPDATE log_head SET position = position - 2 WHERE id = 1")
+	_, err := tail.Head(ctx(t))
+	if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
+		!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+		t.Errorf("log_head at 3 behind events up to 5: the tail's head said %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", err)
+	}
+	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	if head, err := tail.Head(ctx(t)); err != nil || head != 5 {
+		t.Errorf("the tail's head, the head mended: %d, %v; want 5", head, err)
 	}
 }
 
