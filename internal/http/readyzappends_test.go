@@ -177,13 +177,7 @@ func TestReadyzIsNotToldRefusedByAnAppendThatBeganBeforeOneWritten(t *testing.T)
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := &holdingRefusal{Store: k.Open(t), held: uuid.New(), entered: make(chan struct{}), release: make(chan struct{})}
 		s := newServer(t, nil, store)
-		late := make(chan response, 1)
-		go func() { late <- s.do(http.MethodPost, "/streams/"+store.held.String()+"/events", oneEvent) }()
-		select {
-		case <-store.entered:
-		case <-time.After(30 * time.Second):
-			t.Fatal("the held append never reached the store")
-		}
+		late := sendHeld(t, s, store.held, store.entered)
 		expectStatus(t, "an append begun after the held one", s.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", oneEvent), http.StatusCreated)
 		close(store.release)
 		expectStatus(t, "the held append, refused once the later one was written", <-late, http.StatusServiceUnavailable)
@@ -224,13 +218,7 @@ func TestReadyzIsClearedByAWriteAnsweredAfterARefusal(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := &holdingWrite{Store: k.Open(t), held: uuid.New(), entered: make(chan struct{}), release: make(chan struct{})}
 		s := newServer(t, nil, store)
-		late := make(chan response, 1)
-		go func() { late <- s.do(http.MethodPost, "/streams/"+store.held.String()+"/events", oneEvent) }()
-		select {
-		case <-store.entered:
-		case <-time.After(30 * time.Second):
-			t.Fatal("the held append never reached the store")
-		}
+		late := sendHeld(t, s, store.held, store.entered)
 		expectStatus(t, "an append begun after the held one, refused", s.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", oneEvent), http.StatusServiceUnavailable)
 		if got := readyzBody(t, s, "after a refused append"); got["appends"] != "refused" {
 			t.Fatalf("/readyz after a refused append: %v; want appends refused", got)
@@ -241,4 +229,19 @@ func TestReadyzIsClearedByAWriteAnsweredAfterARefusal(t *testing.T) {
 			t.Errorf("/readyz after an append written, answered after the refusal of one begun later: %v; want only the status", got)
 		}
 	})
+}
+
+// sendHeld sends an append to the stream held in the background, and
+// returns once it has reached the store (entered is closed); its answer
+// comes on the channel.
+func sendHeld(t *testing.T, s *testServer, held uuid.UUID, entered <-chan struct{}) <-chan response {
+	t.Helper()
+	late := make(chan response, 1)
+	go func() { late <- s.do(http.MethodPost, "/streams/"+held.String()+"/events", oneEvent) }()
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the held append never reached the store")
+	}
+	return late
 }
