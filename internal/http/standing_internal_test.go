@@ -45,18 +45,8 @@ func TestAStandingConditionIsLoggedAgainEachWindowWithTheCountNotLogged(t *testi
 	fail(2)         // the first logged with 7 before it, 1 not
 	clock.Store(30) // long after
 	fail(1)         // logged with 1 before it
-	type line struct {
-		Msg, Level, Cause string
-		Unlogged          int `json:"unlogged_like_it"`
-	}
-	var got []line
-	for _, l := range strings.Split(logs.String(), "\n") {
-		var ln line
-		if l != "" && json.Unmarshal([]byte(l), &ln) == nil && ln.Msg == "request failed" {
-			got = append(got, ln)
-		}
-	}
-	want := []line{{"request failed", "ERROR", "full", 0}, {"request failed", "ERROR", "full", 7}, {"request failed", "ERROR", "full", 1}}
+	got := requestFailedLines(logs.String())
+	want := []failedLine{{"request failed", "ERROR", "full", 0}, {"request failed", "ERROR", "full", 7}, {"request failed", "ERROR", "full", 1}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("request failed lines through a full disk: %+v; want %+v\n%s", got, want, logs.String())
 	}
@@ -263,18 +253,8 @@ func TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce(t *testing
 	appendAll(4*time.Second, full, 1, 503)         // logged with the 2 before it
 	appendAll(5*time.Second, full, 1, 503)         // not: no append written since
 
-	type line struct {
-		Msg, Level, Cause string
-		Unlogged          int `json:"unlogged_like_it"`
-	}
-	var got []line
-	for _, l := range strings.Split(logs.String(), "\n") {
-		var ln line
-		if l != "" && json.Unmarshal([]byte(l), &ln) == nil && ln.Msg == "request failed" {
-			got = append(got, ln)
-		}
-	}
-	want := []line{{"request failed", "ERROR", "full", 0}, {"request failed", "ERROR", "damaged", 0}, {"request failed", "ERROR", "full", 3},
+	got := requestFailedLines(logs.String())
+	want := []failedLine{{"request failed", "ERROR", "full", 0}, {"request failed", "ERROR", "damaged", 0}, {"request failed", "ERROR", "full", 3},
 		{"request failed", "ERROR", "full", 2}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("request failed lines through a full disk, freed and full again: %+v; want %+v\n%s", got, want, logs.String())
@@ -339,4 +319,23 @@ func TestAnAppendWrittenEndsOnlyTheWindowsOfErrorsAppendsMet(t *testing.T) {
 	if want := []string{"replica/0", "primary/0", "primary/1"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("request failed lines (error/unlogged_like_it) through a read replica and the primary refusing the user, an append written between: %v; want %v (the replica's not again within its window)\n%s", got, want, logs.String())
 	}
+}
+
+// failedLine is what a test reads of a "request failed" line.
+type failedLine struct {
+	Msg, Level, Cause string
+	Unlogged          int `json:"unlogged_like_it"`
+}
+
+// requestFailedLines returns the "request failed" lines of the JSON log
+// logs, in order.
+func requestFailedLines(logs string) []failedLine {
+	var got []failedLine
+	for _, l := range strings.Split(logs, "\n") {
+		var ln failedLine
+		if l != "" && json.Unmarshal([]byte(l), &ln) == nil && ln.Msg == "request failed" {
+			got = append(got, ln)
+		}
+	}
+	return got
 }
