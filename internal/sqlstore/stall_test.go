@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/faultproxy"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -330,30 +331,10 @@ func TestReadsWhoseConnectionsTheServerEndedGoAgainOnFreshOnes(t *testing.T) {
 // still does not answer; and answered as stored once it answers again.
 func TestARetryOfAStoredBatchIsAnsweredWhenAStallBeginsInItsDurabilityWait(t *testing.T) {
 	t.Parallel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("parse DSN: %v", err)
-	}
-	cfg.Addr = proxy.Target()
-	other := teststore.OpenMySQL(t, cfg.FormatDSN()) // another instance, not behind the proxy
-	ms := teststore.OpenMySQL(t, dsn)
+	ms, other, proxy := fencedBehindProxy(t, "a retry's")
 	s := ms.Store
-	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatalf("open an admin session: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	var logBin int
-	if err := admin.QueryRowContext(ctx, "SELECT @@log_bin").Scan(&logBin); err != nil {
-		t.Fatalf("read log_bin: %v", err)
-	}
-	if logBin != 0 {
-		t.Skip("the binary log is on: a retry's durability needs no fence")
-	}
 	req := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing", Expected: eventstore.NoStream,
 		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}
 	stored, err := other.Append(ctx, req)
@@ -393,29 +374,10 @@ func TestARetryOfAStoredBatchIsAnsweredWhenAStallBeginsInItsDurabilityWait(t *te
 // through once it answers again.
 func TestAReadWhoseDurabilityFenceMeetsAStallIsAnsweredWhenItBegins(t *testing.T) {
 	t.Parallel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("parse DSN: %v", err)
-	}
-	cfg.Addr = proxy.Target()
-	other := teststore.OpenMySQL(t, cfg.FormatDSN()) // another instance, not behind the proxy
-	s := teststore.OpenMySQL(t, dsn).Store
-	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
+	ms, other, proxy := fencedBehindProxy(t, "a read's")
+	s := ms.Store
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatalf("open an admin session: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	var logBin int
-	if err := admin.QueryRowContext(ctx, "SELECT @@log_bin").Scan(&logBin); err != nil {
-		t.Fatalf("read log_bin: %v", err)
-	}
-	if logBin != 0 {
-		t.Skip("the binary log is on: a read's durability needs no fence")
-	}
 	stream := uuid.New()
 	if _, err := other.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: eventstore.NoStream,
 		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}); err != nil {
@@ -741,4 +703,34 @@ func TestAReadTimeoutUnderTheBoundDoesNotHideAStall(t *testing.T) {
 	waitUntil(t, "a stall of a database that answers nothing, the DSN's readTimeout under the bound", func() bool { return sqlstore.Stalled(ms.Store) })
 	proxy.Resume()
 	waitUntil(t, "the stall's end once the database answers", func() bool { return !sqlstore.Stalled(ms.Store) })
+}
+
+// fencedBehindProxy opens a MySQL store behind a fault proxy, its stall
+// bound an hour (no stall yet, however long a ping waits), and another
+// instance's store on the same database not behind it; it skips the test where the binary log is on, where what (a retry's,
+// a read's) durability needs no fence.
+func fencedBehindProxy(t *testing.T, what string) (ms *mysqlstore.Store, other *mysqlstore.Store, proxy *faultproxy.Proxy) {
+	t.Helper()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	cfg.Addr = proxy.Target()
+	other = teststore.OpenMySQL(t, cfg.FormatDSN()) // another instance, not behind the proxy
+	ms = teststore.OpenMySQL(t, dsn)
+	sqlstore.SetStallBound(ms.Store, time.Hour)
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("open an admin session: %v", err)
+	}
+	defer admin.Close()
+	var logBin int
+	if err := admin.QueryRowContext(t.Context(), "SELECT @@log_bin").Scan(&logBin); err != nil {
+		t.Fatalf("read log_bin: %v", err)
+	}
+	if logBin != 0 {
+		t.Skip("the binary log is on: " + what + " durability needs no fence")
+	}
+	return ms, other, proxy
 }
