@@ -50,12 +50,10 @@ var dialect = sqlstore.Dialect{
 	// batch's COMMIT is already on the server, and a batch that waited past
 	// its caller's deadline would commit after the caller was told it failed.
 	// It is also the guard: unless the head and the commit id left with it
-	// are the ones given, and the rows (of streams, and the last events) of
-	// the group's streams the writer knows are there
-	// (sqlstore.StreamRowsGuard), the time is NULL, and the first write's
-	// NOT NULL column refuses it (the writer's sessions are strict, see
+	// are the ones given, the time is NULL, and the first write's NOT NULL
+	// column refuses it (the writer's sessions are strict, see
 	// writerConnector).
-	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND commit_id = ?" + sqlstore.StreamRowsGuard + ", " +
+	GuardedLockHead: "SELECT position, recorded_at, CAST(@tributary_now := IF(position = ? AND commit_id = ?, " +
 		"GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6))), NULL) AS DATETIME(6)) FROM log_head WHERE id = 1 FOR UPDATE NOWAIT",
 	// The same guard as an UPDATE that also moves the head, on MariaDB
 	// (where innodb_lock_wait_timeout = 0 refuses a row lock outright; a
@@ -69,7 +67,7 @@ var dialect = sqlstore.Dialect{
 	// The time is read back after the writes, just before COMMIT.
 	GuardedHead: "UPDATE log_head SET position = ?, commit_id = ?, " +
 		"recorded_at = (@tributary_now := GREATEST(SYSDATE(6), COALESCE(recorded_at, SYSDATE(6)))) " +
-		"WHERE id = 1 AND position = ? AND commit_id = ?" + sqlstore.StreamRowsGuard,
+		"WHERE id = 1 AND position = ? AND commit_id = ?",
 	CommitTime: "SELECT CAST(@tributary_now AS DATETIME(6))",
 	// Before anything that sends COMMIT, the session refuses to wait for a
 	// lock (0 s; MySQL's least is 1 s): a table's (DDL, LOCK TABLES), the

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,15 +28,10 @@ import (
 // may be stale. (The batch also refuses, rather than waits for, any other
 // lock: see Dialect.RefuseLocks.)
 // Any other row in the way (an event id the plan could not know was taken,
-// a stream that exists after all) fails its INSERT on a unique key. A row
-// the plan relies on and that is gone although the head is not, deleted by
-// hand (a stream's row of streams, which a fresh read finds and refuses as
-// damage; its last event, without which a fresh read finds it at a lower
-// version), sets the time to NULL too: the guard also looks those up for
-// the group's streams that the snapshot knows (StreamRowsGuard).
-// Either way the batch stops before COMMIT, the transaction is rolled back,
-// and the group is read and planned afresh, as every group was before; what
-// the client sees is the same.
+// a stream that exists after all) fails its INSERT on a unique key. Either
+// way the batch stops before COMMIT, the transaction is rolled back, and the
+// group is read and planned afresh, as every group was before; what the
+// client sees is the same.
 
 // maxSnapshotStreams bounds the streams a snapshot remembers; past it, it
 // starts again from the last group's.
@@ -151,13 +144,11 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 		// last, so that a statement refused before it ran (Unrun) says that
 		// the batch did not commit.
 		p.commit = uuid.New()
-		guard, args := withStreamRows(w.d.GuardedHead, []any{p.head, p.commit[:], from, commit[:]}, p)
-		stmts = append(stmts, statement{"guard_head", guard, args})
+		stmts = append(stmts, statement{"guard_head", w.d.GuardedHead, []any{p.head, p.commit[:], from, commit[:]}})
 		stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 		stmts = append(stmts, statement{"commit_time", w.d.CommitTime, nil}, statement{"commit", "COMMIT", nil})
 	} else {
-		guard, args := withStreamRows(w.d.GuardedLockHead, []any{from, commit[:]}, p)
-		stmts = append(stmts, statement{"guard_head", guard, args})
+		stmts = append(stmts, statement{"guard_head", w.d.GuardedLockHead, []any{from, commit[:]}})
 		stmts = append(stmts, t.writes(p, w.d.NowVar)...)
 		stmts = append(stmts, setHead(p, w.d.NowVar), statement{"commit", "COMMIT", nil})
 	}
@@ -192,56 +183,6 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	conn.Close()
 	stamp(p, out, now)
 	return nil
-}
-
-// StreamRowsGuard marks, in a dialect's GuardedLockHead and GuardedHead,
-// the end of the guard's condition, with no placeholder after it: a group
-// sent in one round trip puts there a condition that the streams it appends
-// to and does not create each have their row of streams and their last
-// event at the version the plan started from, whose arguments follow the
-// guard's own. The snapshot knows those streams from the writer's last
-// commit; a row deleted since, by hand, leaves the head where it was, and
-// only this sees it. (Events after that version are seen by the unique key
-// on stream and version, which the plan's first event for the stream
-// takes.) It costs no statement and no round trip: one look-up of the
-// unique key of events, and of the primary key of streams, for each such
-// stream, in the guard. (An SQL comment: the statement as written runs,
-// unguarded.)
-const StreamRowsGuard = "/* the group's streams' rows */"
-
-// withStreamRows is the guard query, with args, and with the condition on
-// p's streams' rows in place of StreamRowsGuard.
-func withStreamRows(query string, args []any, p *plan) (string, []any) {
-	var known []KnownStream
-	for _, id := range p.order {
-		if st := p.streams[id]; !st.created {
-			known = append(known, KnownStream{ID: id, Version: st.read})
-		}
-	}
-	return GuardStreamRows(query, args, known)
-}
-
-// KnownStream is a stream a group sent in one round trip appends to, at
-// the version the writer's last commit left it.
-type KnownStream struct {
-	ID      uuid.UUID
-	Version int64
-}
-
-// GuardStreamRows is a guard query, with args, as the writer sends it for
-// a group that appends to streams, which it does not create: with the
-// condition on their rows in place of StreamRowsGuard, and its arguments
-// after args. (A dialect's tests look at the server's plan of it.)
-func GuardStreamRows(query string, args []any, streams []KnownStream) (string, []any) {
-	cond := ""
-	if len(streams) > 0 {
-		cond = " AND (SELECT COUNT(*) FROM events e JOIN streams s ON s.stream_id = e.stream_id WHERE " +
-			tuples("(e.stream_id = ? AND e.stream_version = ?)", len(streams), " OR ") + ") = " + strconv.Itoa(len(streams))
-		for _, st := range streams {
-			args = append(args, st.ID[:], st.Version)
-		}
-	}
-	return strings.Replace(query, StreamRowsGuard, cond, 1), args
 }
 
 // stamp gives a guarded group's outcomes, and the streams it creates, the

@@ -92,8 +92,7 @@ type plan struct {
 
 type planStream struct {
 	streamState
-	read    int64 // the version read, or known from the writer's last commit
-	created bool  // the plan writes the stream's first event
+	created bool // the plan writes the stream's first event
 }
 
 // newPlan starts a plan for calls from what the transaction read: the head
@@ -107,7 +106,7 @@ func newPlan(head int64, now time.Time, calls []*call, found map[uuid.UUID]strea
 	p := &plan{head: head, now: now, streams: make(map[uuid.UUID]*planStream, len(calls)), known: known,
 		rows: make([]row, 0, events)}
 	for _, id := range streamsOf(calls) {
-		p.streams[id] = &planStream{streamState: found[id], read: found[id].Version}
+		p.streams[id] = &planStream{streamState: found[id]}
 		p.order = append(p.order, id)
 	}
 	return p

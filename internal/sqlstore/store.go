@@ -60,18 +60,14 @@ type Dialect struct {
 	// batch's COMMIT is on the server with it, and must never run after the
 	// callers' deadline. GuardFailed reports the error by which the NULL
 	// stops the batch; a lock refused (Refused) or a conflict stops it too,
-	// before COMMIT, having written nothing. Its condition on the head ends
-	// with StreamRowsGuard, where the writer adds one on the rows of the
-	// group's streams (of streams, and their last events), whose arguments
-	// follow the two.
+	// before COMMIT, having written nothing.
 	GuardedLockHead string
 	// GuardedHead, where set, is the guard in place of GuardedLockHead, and
 	// also the head's move: an UPDATE of log_head that moves the head and
 	// leaves a new commit id, taking four arguments (the new head, the new
 	// commit id, the head the writer left and the commit id it left with
 	// it), and sets NowVar to the time to stamp, all only if the head and
-	// commit id are the ones given (its condition ends with StreamRowsGuard,
-	// as GuardedLockHead's); otherwise it changes nothing and leaves
+	// commit id are the ones given; otherwise it changes nothing and leaves
 	// NowVar NULL. It reads nothing back: CommitTime, sent after the
 	// writes and just before COMMIT (which is then the batch's last
 	// statement: see Unrun), returns the time. It must not wait for the lock, as GuardedLockHead:

@@ -389,10 +389,8 @@ const GroupOverheadBytes = 16 << 10
 // (20 digits each at most), its id and stream id (_binary'…', 16 bytes
 // escaped), its time ('2006-01-02 15:04:05.999999'), the punctuation of
 // its row, and its id again among the known ids a group reads (a client's);
-// per append, its stream's part of the reads (readStreams, with its id), or
-// in a group sent in one round trip, which reads nothing, its shorter part
-// of the guard (StreamRowsGuard: its id and version), and its row of
-// streams, if it creates it.
+// per append, its stream's part of the reads (readStreams, with its id) and
+// its row of streams, if it creates it.
 const (
 	eventRowBytes  = 3*20 + 2*41 + 28 + 2*10 + 45 + 25
 	streamRowBytes = 260 + 41 + 41 + 28 + 10
