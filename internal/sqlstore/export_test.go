@@ -41,3 +41,9 @@ func WritesPool(s *Store) *sql.DB { return s.writer.db }
 // SetSettleTimeout makes s's writer give settling a lost COMMIT d (not
 // settleTimeout); set it before the store's first append.
 func SetSettleTimeout(s *Store, d time.Duration) { s.writer.settleFor = d }
+
+// GuardWithLockingRead makes s's writer guard a group sent in one round
+// trip with the locking read of log_head (Dialect.GuardedLockHead, MySQL's)
+// rather than its UPDATE (GuardedHead, MariaDB's); set it before the
+// store's first append.
+func GuardWithLockingRead(s *Store) { s.writer.d.GuardedHead = "" }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,14 @@ import (
 // way the batch stops before COMMIT, the transaction is rolled back, and the
 // group is read and planned afresh, as every group was before; what the
 // client sees is the same.
+// A stream's row of streams deleted by hand leaves the head where it was,
+// and the append to a stream that exists writes no row of streams: nothing
+// in the batch meets it (looking the rows up in the guard cost a group a
+// third of a millisecond). So a read, or an append read first, that meets
+// the damage, in any process, gives the head a new commit id, as settling
+// does (dropSnapshots): every writer's next group then stops at the guard
+// and is read afresh, and answers the damage too. Until the damage is met
+// once, the writer that wrote the stream last goes on appending to it.
 
 // maxSnapshotStreams bounds the streams a snapshot remembers; past it, it
 // starts again from the last group's.
@@ -94,6 +103,95 @@ func (s *snapshot) plan(calls []*call) (*plan, []outcome) {
 		}
 	}
 	return p, out
+}
+
+// dropSnapshotsTimeout bounds dropSnapshots, beside its caller's context.
+const dropSnapshotsTimeout = 5 * time.Second
+
+// dropSnapshotsEvery: a stream's damage met again within it (a client
+// reading it in a loop) moves the commit id no more.
+const dropSnapshotsEvery = time.Second
+
+// droppedFor remembers the streams whose damage made dropSnapshots move
+// the commit id lately, so that a damaged stream read over and over does
+// not take the log's lock each time.
+type droppedFor struct {
+	mu sync.Mutex
+	at map[uuid.UUID]time.Time
+}
+
+// first reports whether id's damage has not moved the commit id within
+// dropSnapshotsEvery of now, and records now for it if so.
+func (d *droppedFor) first(id uuid.UUID, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if last, ok := d.at[id]; ok && now.Sub(last) < dropSnapshotsEvery {
+		return false
+	}
+	if d.at == nil || len(d.at) >= 1024 {
+		d.at = make(map[uuid.UUID]time.Time)
+	}
+	d.at[id] = now
+	return true
+}
+
+// forget lets id's damage move the commit id again at once.
+func (d *droppedFor) forget(id uuid.UUID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.at, id)
+}
+
+// dropSnapshots is told of stream id's row of streams met missing while
+// its events are there: it gives log_head a new commit id (the head
+// unmoved), so that every writer's snapshot, in this process and any
+// other, which may hold the stream as it was, no longer guards a group
+// (see above). It runs only where groups go guarded, on the writer's pool,
+// and only on damage: never in an append or read of sound streams. A
+// failure is logged, and the caller answers the damage all the same.
+func (w *writer) dropSnapshots(ctx context.Context, id uuid.UUID) {
+	if !w.d.Batch || w.d.GuardedLockHead == "" || w.stall.err() != nil || !w.dropped.first(id, time.Now()) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, dropSnapshotsTimeout)
+	defer cancel()
+	if err := w.moveCommitID(ctx); err != nil {
+		w.dropped.forget(id)
+		w.log.Warn("a stream's row of streams is missing, and the writers' snapshots that may hold it could not be dropped: "+
+			"a group sent in one round trip may still append to it", "stream_id", id, "error", err)
+	}
+}
+
+// moveCommitID gives log_head a new commit id under the log's lock, in a
+// transaction of its own, waiting for the lock as long as ctx lets it.
+func (w *writer) moveCommitID(ctx context.Context) error {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if w.d.WaitForLocks != nil {
+		// A pooled session may refuse locks (RefuseLocks), as settling's.
+		deadline, _ := ctx.Deadline()
+		w.m.Statement("drop_snapshots_wait_for_locks")
+		if _, err := conn.ExecContext(ctx, w.d.WaitForLocks(time.Until(deadline))); err != nil {
+			return fmt.Errorf("wait_for_locks: %w", err)
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, or nothing to undo
+	fence := uuid.New()
+	w.m.Statement("drop_snapshots_move_commit_id")
+	if _, err := tx.ExecContext(ctx, "UPDATE log_head SET commit_id = ? WHERE id = 1", fence[:]); err != nil {
+		return fmt.Errorf("move_commit_id: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // errStopped is a guarded batch's that stopped before COMMIT and wrote

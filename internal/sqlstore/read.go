@@ -54,6 +54,9 @@ type reader struct {
 	// stall, if not nil, refuses each statement before it takes a
 	// connection while the database does not answer (stall.go).
 	stall *stallWatch
+	// rowMissing, if set, is told of a stream read whose row of streams is
+	// missing (the writer's dropSnapshots).
+	rowMissing func(ctx context.Context, id uuid.UUID)
 }
 
 // readHooks let tests act at a point of a read.
@@ -248,6 +251,9 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
 	if errors.Is(err, errNoStreamRow) {
+		if s.rowMissing != nil {
+			s.rowMissing(ctx, id)
+		}
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, streamRowMissing(id))
 	}
 	if err != nil {

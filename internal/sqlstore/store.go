@@ -313,14 +313,15 @@ func New(d Dialect, opts Options) *Store {
 			return translate(err)
 		}
 	}
+	w := newWriter(d, opts, stall)
 	return &Store{
-		reader: reader{db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
+		reader: reader{rowMissing: w.dropSnapshots, db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
 			ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
 			check: d.CheckRead},
 		feed:     opts.Feed,
-		writer:   newWriter(d, opts, stall),
+		writer:   w,
 		stall:    stall,
 		wentBack: opts.WentBack,
 	}

@@ -89,6 +89,9 @@ type writer struct {
 	settleFor time.Duration
 	snap      snapshot // what the last commit left, where the dialect can send groups guarded; loop's alone
 	alone     bool     // commit runs a failed group's calls one at a time (takeNext begins none); loop's alone
+	// dropped: the streams whose damage dropped the snapshots lately
+	// (dropSnapshots); readers' too.
+	dropped droppedFor
 }
 
 // carried is a group taken from calls while the group before it committed,
@@ -885,6 +888,14 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		// of ours would have made what it read durable; without one, wait
 		// until it is.
 		t.rollback()
+		// A stream met with its row of streams missing: another process's
+		// snapshot may hold it as it was (guarded.go). (A group that
+		// commits gives the head a new commit id anyway.)
+		for _, id := range p.order {
+			if p.streams[id].rowMissing {
+				w.dropSnapshots(ctx, id)
+			}
+		}
 		if err := w.waitDurableWhileCalled(ctx, calls, head); err != nil {
 			if errors.Is(err, errCallerLeft) {
 				return nil, err // run answers the retries as stored, not confirmed durable
