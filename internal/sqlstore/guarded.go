@@ -39,8 +39,11 @@ import (
 // third of a millisecond). So a read, or an append read first, that meets
 // the damage, in any process, gives the head a new commit id, as settling
 // does (dropSnapshots): every writer's next group then stops at the guard
-// and is read afresh, and answers the damage too. Until the damage is met
-// once, the writer that wrote the stream last goes on appending to it.
+// and is read afresh, and answers the damage too. A stream's last event
+// deleted by hand is no damage a read can tell, but a read in the writer's
+// own process that finds the stream below the version the writer's commit
+// left it at does the same (versionsLeft). Until one of those reads, the
+// writer that wrote the stream last goes on appending to it.
 
 // maxSnapshotStreams bounds the streams a snapshot remembers; past it, it
 // starts again from the last group's.
@@ -59,15 +62,65 @@ type snapshot struct {
 
 // remember records the state a committed group left, which wrote at least
 // one event; read is the head its plan started from, which it read under
-// the lock or took from the snapshot.
-func (s *snapshot) remember(read int64, p *plan) {
-	if !s.valid || s.head != read || len(s.streams) > maxSnapshotStreams {
+// the lock or took from the snapshot. It reports whether the snapshot
+// started afresh, forgetting the streams it knew.
+func (s *snapshot) remember(read int64, p *plan) bool {
+	fresh := !s.valid || s.head != read || len(s.streams) > maxSnapshotStreams
+	if fresh {
 		s.streams = make(map[uuid.UUID]streamState, len(p.streams))
 	}
 	for id, st := range p.streams {
 		s.streams[id] = st.streamState
 	}
 	s.valid, s.head, s.commit = true, p.head, p.commit
+	return fresh
+}
+
+// versionsLeft is, for the reads of the writer's process, the version at
+// which each stream of the writer's snapshot was when a commit of the
+// writer's, answered at the time kept with it, left it. A stream's version
+// only grows: a read begun after that answer, on the writer's database,
+// that finds the stream lower, finds events deleted by hand (or a commit
+// the database lost), which the snapshot, planning from that version,
+// would append past (sawVersion). The writer records a group's streams
+// once it has committed (a lock and a map write a stream; no statement).
+type versionsLeft struct {
+	mu sync.RWMutex
+	m  map[uuid.UUID]versionLeft
+}
+
+type versionLeft struct {
+	version int64
+	at      time.Time
+}
+
+// record records the versions p left, answered at at; fresh forgets the
+// streams recorded before (the snapshot started afresh).
+func (v *versionsLeft) record(fresh bool, p *plan, at time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if fresh || v.m == nil {
+		v.m = make(map[uuid.UUID]versionLeft, len(p.streams))
+	}
+	for id, st := range p.streams {
+		v.m[id] = versionLeft{version: st.Version, at: at}
+	}
+}
+
+// below reports whether a read of stream id begun at started found it at
+// version, below the version a commit answered before started left it at;
+// if so, it forgets the stream.
+func (v *versionsLeft) below(id uuid.UUID, version int64, started time.Time) bool {
+	v.mu.RLock()
+	left, ok := v.m[id]
+	v.mu.RUnlock()
+	if !ok || version >= left.version || !started.After(left.at) {
+		return false
+	}
+	v.mu.Lock()
+	delete(v.m, id)
+	v.mu.Unlock()
+	return true
 }
 
 // forget drops the snapshot: the next group reads first.
@@ -159,6 +212,17 @@ func (w *writer) dropSnapshots(ctx context.Context, id uuid.UUID) {
 		w.dropped.forget(id)
 		w.log.Warn("a stream's row of streams is missing, and the writers' snapshots that may hold it could not be dropped: "+
 			"a group sent in one round trip may still append to it", "stream_id", id, "error", err)
+	}
+}
+
+// sawVersion is told of a read of stream id, begun at started on the
+// writer's database, that found it at version: below the version one of
+// the writer's commits left it at, answered before the read began, the
+// stream lost events by hand since, and every snapshot is dropped
+// (dropSnapshots), so that the next append to it reads it as it is.
+func (w *writer) sawVersion(ctx context.Context, id uuid.UUID, version int64, started time.Time) {
+	if w.left.below(id, version, started) {
+		w.dropSnapshots(ctx, id)
 	}
 }
 

@@ -57,6 +57,9 @@ type reader struct {
 	// rowMissing, if set, is told of a stream read whose row of streams is
 	// missing (the writer's dropSnapshots).
 	rowMissing func(ctx context.Context, id uuid.UUID)
+	// sawVersion, if set, is told of each stream read, at the version it
+	// found and the time the read began (the writer's sawVersion).
+	sawVersion func(ctx context.Context, id uuid.UUID, version int64, started time.Time)
 }
 
 // readHooks let tests act at a point of a read.
@@ -239,6 +242,7 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	}
 	s.m.Statement("read_stream")
 	qctx, cancel := s.bound(ctx)
+	started := time.Now()
 	row, done, err := s.queryRow(qctx, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:])
 	var st eventstore.Stream
 	var last int64
@@ -258,6 +262,9 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	}
 	if err != nil {
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, s.translate(err))
+	}
+	if s.sawVersion != nil {
+		s.sawVersion(ctx, id, st.Version, started)
 	}
 	if err := s.durable(ctx, last); err != nil {
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)

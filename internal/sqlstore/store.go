@@ -314,8 +314,12 @@ func New(d Dialect, opts Options) *Store {
 		}
 	}
 	w := newWriter(d, opts, stall)
+	var sawVersion func(context.Context, uuid.UUID, int64, time.Time)
+	if w.left != nil {
+		sawVersion = w.sawVersion
+	}
 	return &Store{
-		reader: reader{rowMissing: w.dropSnapshots, db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
+		reader: reader{rowMissing: w.dropSnapshots, sawVersion: sawVersion, db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
 			ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,

@@ -208,3 +208,93 @@ func triedGuarded(t *testing.T, k teststore.Kind, m *metrics.Metrics, sent int) 
 		t.Errorf("the append did not try the one round trip planned from the writer's last commit: the test proves nothing")
 	}
 }
+
+// TestAStreamsLastEventDeletedWhileItsWriterKnowsTheStreamIsAppendedToAsItIsOnceRead:
+// the same, with the stream's last event deleted by hand (log_head
+// untouched): the writer that wrote it last appended at the version its
+// own commit left (201 at version 3, version 2 missing for good), where
+// any other process reads the stream at version 1 and refuses an append
+// expecting 2 (409). Once a read through the writer's process sees the
+// stream below the version that writer committed it at, the writer
+// answers as the stream is now. Both stores, and on MySQL both guards.
+func TestAStreamsLastEventDeletedWhileItsWriterKnowsTheStreamIsAppendedToAsItIsOnceRead(t *testing.T) {
+	t.Parallel()
+	forEachGuard(t, func(t *testing.T, k teststore.Kind, open func(t *testing.T) (eventstore.Store, *metrics.Metrics)) {
+		ctx := context.Background()
+		store, m := open(t)
+		id := uuid.New()
+		appendTwo(t, store, id)
+		k.Exec(t, store, "DELETE FROM events WHERE stream_id = ? AND stream_version = 2", id[:])
+		if st, err := store.Stream(ctx, id); err != nil || st.Version != 1 {
+			t.Fatalf("a read of the stream whose event at version 2 was deleted: %+v, %v; want version 1", st, err)
+		}
+		sent := teststore.Statements(t, m, "guard_head")
+		y := []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}
+		res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(2), Events: y})
+		var wrong *eventstore.WrongExpectedVersionError
+		if !errors.As(err, &wrong) || wrong.Current != 1 {
+			t.Errorf("an append expecting version 2, by the writer that wrote the stream last, to a stream whose event at 2 "+
+				"was deleted and read so since: %+v, %v; want a wrong expected version, the stream at 1", res, err)
+		}
+		triedGuarded(t, k, m, sent)
+		if res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(1), Events: y}); err != nil || res.Version != 2 {
+			t.Fatalf("an append expecting version 1 then: %+v, %v; want version 2", res, err)
+		}
+	})
+}
+
+// TestReadsOfStreamsTheWriterAppendsToDropNoSnapshot: the checks above
+// cost a group of sound streams nothing: reads of the streams, racing the
+// writer's appends to them (each read below or at the version the last
+// commit left), never take a stream for one that lost events, and every
+// group goes in one round trip, with no statement more.
+func TestReadsOfStreamsTheWriterAppendsToDropNoSnapshot(t *testing.T) {
+	t.Parallel()
+	m := metrics.New("test")
+	store := teststore.OpenCounted(t, teststore.MySQL, m)
+	ctx := context.Background()
+	ids := []uuid.UUID{uuid.New(), uuid.New()}
+	for _, id := range ids {
+		appendTwo(t, store, id)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for r := range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, err := store.ReadStream(ctx, ids[r%2], eventstore.ReadStreamOptions{Limit: 1, Direction: eventstore.Backward}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	sent := teststore.Statements(t, m, "guard_head")
+	const appends = 200
+	for i := range int64(appends) {
+		for _, id := range ids {
+			if _, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(2 + i),
+				Events: []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a read while the writer appended: %v", err)
+		}
+	}
+	if n := teststore.Statements(t, m, "drop_snapshots_move_commit_id"); n != 0 {
+		t.Errorf("the snapshots were dropped %d times by reads of sound streams; want never", n)
+	}
+	if n := teststore.Statements(t, m, "guard_head") - sent; n != 2*appends {
+		t.Errorf("%d groups of %d tried the one round trip; want every one", n, 2*appends)
+	}
+}

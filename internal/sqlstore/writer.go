@@ -92,6 +92,10 @@ type writer struct {
 	// dropped: the streams whose damage dropped the snapshots lately
 	// (dropSnapshots); readers' too.
 	dropped droppedFor
+	// left: the versions the writer's commits left its snapshot's streams
+	// at, for reads on its database to compare (sawVersion); nil where
+	// the reads cannot (another database, one that lags, no snapshot).
+	left *versionsLeft
 }
 
 // carried is a group taken from calls while the group before it committed,
@@ -106,6 +110,12 @@ type carried struct {
 func newWriter(d Dialect, opts Options, stall *stallWatch) *writer {
 	w := &writer{d: d, db: opts.Writes, stall: stall, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, check: opts.Check, committed: opts.Committed, committing: opts.Committing, notCommitted: opts.NotCommitted, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
+	if d.Batch && d.GuardedLockHead != "" && opts.ProbeReads && !d.ReadsLag {
+		// Groups go planned from the snapshot, and the clients' reads are
+		// on the writer's database (ProbeReads), where a commit answered
+		// is seen by every read begun after.
+		w.left = new(versionsLeft)
+	}
 	go w.loop()
 	return w
 }
@@ -942,12 +952,22 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		b.ctx, b.cancel, cancel = ctx, cancel, nil // the next group's reads are still on their way
 		w.next.begun = b
 	}
-	w.snap.remember(head, p)
+	w.remember(head, p)
 	if w.committed != nil {
 		w.committed(p.head)
 	}
 	w.m.GroupCommitted(len(calls), time.Since(start))
 	return out, nil
+}
+
+// remember records in the snapshot the state the committed group p left,
+// read being the head its plan started from, and for the reads the
+// versions it left (left).
+func (w *writer) remember(read int64, p *plan) {
+	fresh := w.snap.remember(read, p)
+	if w.left != nil {
+		w.left.record(fresh, p, time.Now())
+	}
 }
 
 // notCommitting tells NotCommitted that the COMMIT told to Committing did
@@ -1004,7 +1024,7 @@ func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome,
 		w.notCommitting()
 		return nil, err
 	}
-	w.snap.remember(from, p)
+	w.remember(from, p)
 	if w.committed != nil {
 		w.committed(p.head)
 	}
