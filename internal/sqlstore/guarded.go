@@ -108,19 +108,19 @@ func (v *versionsLeft) record(fresh bool, p *plan, at time.Time) {
 }
 
 // below reports whether a read of stream id begun at started found it at
-// version, below the version a commit answered before started left it at;
-// if so, it forgets the stream.
-func (v *versionsLeft) below(id uuid.UUID, version int64, started time.Time) bool {
+// version, below the version a commit answered before started left it at,
+// which it returns; if so, it forgets the stream.
+func (v *versionsLeft) below(id uuid.UUID, version int64, started time.Time) (int64, bool) {
 	v.mu.RLock()
 	left, ok := v.m[id]
 	v.mu.RUnlock()
 	if !ok || version >= left.version || !started.After(left.at) {
-		return false
+		return 0, false
 	}
 	v.mu.Lock()
 	delete(v.m, id)
 	v.mu.Unlock()
-	return true
+	return left.version, true
 }
 
 // forget drops the snapshot: the next group reads first.
@@ -195,8 +195,9 @@ func (d *droppedFor) forget(id uuid.UUID) {
 	delete(d.at, id)
 }
 
-// dropSnapshots is told of stream id's row of streams met missing while
-// its events are there: it gives log_head a new commit id (the head
+// dropSnapshots is told of stream id met damaged: its row of streams
+// missing while its events are there, or read below a version this
+// writer's commit left it at (sawVersion). It gives log_head a new commit id (the head
 // unmoved), so that every writer's snapshot, in this process and any
 // other, which may hold the stream as it was, no longer guards a group
 // (see above). It runs only where groups go guarded, on the writer's pool,
@@ -210,7 +211,7 @@ func (w *writer) dropSnapshots(ctx context.Context, id uuid.UUID) {
 	defer cancel()
 	if err := w.moveCommitID(ctx); err != nil {
 		w.dropped.forget(id)
-		w.log.Warn("a stream's row of streams is missing, and the writers' snapshots that may hold it could not be dropped: "+
+		w.log.Warn("a stream was found damaged, and the writers' snapshots that may hold it as it was could not be dropped: "+
 			"a group sent in one round trip may still append to it", "stream_id", id, "error", err)
 	}
 }
@@ -221,7 +222,10 @@ func (w *writer) dropSnapshots(ctx context.Context, id uuid.UUID) {
 // stream lost events by hand since, and every snapshot is dropped
 // (dropSnapshots), so that the next append to it reads it as it is.
 func (w *writer) sawVersion(ctx context.Context, id uuid.UUID, version int64, started time.Time) {
-	if w.left.below(id, version, started) {
+	if left, ok := w.left.below(id, version, started); ok {
+		w.log.Warn("a stream was read below the version this instance's commit left it at: its last events were deleted by hand, "+
+			"or the database lost commits; appends to it go by what the database holds now",
+			"stream_id", id, "version_read", version, "version_committed", left)
 		w.dropSnapshots(ctx, id)
 	}
 }
