@@ -161,6 +161,9 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 	log := newLogger(stdout, cfg.LogLevel)
 	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
+	if links := cfg.DockerLinks(); len(links) > 0 {
+		log.Info("ignoring variables a Docker link set (they are no settings)", "variables", links)
+	}
 	for _, w := range cfg.Warnings() { // settings given that are not in force as given
 		log.Warn(w)
 	}

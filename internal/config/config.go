@@ -70,7 +70,15 @@ type Config struct {
 	// warnings says which settings the operator gave are not in force as
 	// given (Warnings).
 	warnings []string
+	// links are the variables of Docker links left alone (DockerLinks).
+	links []string
 }
+
+// DockerLinks returns the names of the variables in the service's
+// namespace that a legacy Docker link gave the process (TRIBUTARY_DB_NAME,
+// TRIBUTARY_DB_ENV_… for a link aliased tributary_db), which are no
+// settings and were left alone: start-up logs them.
+func (c Config) DockerLinks() []string { return c.links }
 
 // Warnings returns a line for each setting given in the environment that
 // is not in force as given, changed to agree with another (an event limit
@@ -105,6 +113,7 @@ func Load() (Config, error) {
 	if err := decimalInts(&c); err != nil {
 		return Config{}, err
 	}
+	c.links = dockerLinks(os.Environ())
 	// Each setting is checked as given, before one is changed to agree
 	// with another: a body limit of 10 lowered the event limit to 10, and
 	// the error blamed TRIBUTARY_MAX_EVENT_BYTES too, which nobody had set.

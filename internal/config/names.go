@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -79,8 +80,8 @@ func setDefault(f reflect.Value, def string) error {
 // ignored, and the service started on the default, which for
 // TRIBUTARY_TOKENS (API_TOKENS without its first word) was no access
 // control and for TRIBUTARY_DSN the embedded store. Only the names other
-// parts of the project read (others) and Kubernetes' service links are
-// left alone. Outside the prefix, a name is refused when it looks meant
+// parts of the project read (others), Kubernetes' service links and
+// Docker's links (dockerLinks) are left alone. Outside the prefix, a name is refused when it looks meant
 // for a setting: a setting's name without its underscores, with at most
 // two letters wrong (TRIBUTRAY_MYSQL_DSN). Each error names the setting
 // the variable most resembles, and never quotes a value. Where the
@@ -97,10 +98,11 @@ func nearMisses(environ []string, caseInsensitive bool) error {
 			tokensSet = true
 		}
 	}
+	links := dockerLinks(environ)
 	var errs []error
 	for _, kv := range environ {
 		key, _, _ := strings.Cut(kv, "=")
-		if slices.ContainsFunc(names, func(n string) bool { return same(key, n) }) || serviceLink.MatchString(key) {
+		if slices.ContainsFunc(names, func(n string) bool { return same(key, n) }) || serviceLink.MatchString(key) || slices.Contains(links, key) {
 			continue
 		}
 		if !strings.HasPrefix(strings.ToUpper(key), "TRIBUTARY_") {
@@ -413,3 +415,46 @@ func surroundingSpace(environ []string, caseInsensitive bool) error {
 	}
 	return errors.Join(errs...)
 }
+
+// dockerLinks returns the names (never the values) of environ's variables
+// that a legacy Docker link (docker run --link, Compose's links:) gave the
+// process: for a link aliased tributary_db, TRIBUTARY_DB_NAME holding
+// /<this container>/tributary_db, TRIBUTARY_DB_ENV_<VAR> for each variable
+// of the linked container, and TRIBUTARY_DB_PORT…, which serviceLink
+// matches too. A link is known by its NAME, whose value ends with the
+// alias the names begin with: TRIBUTARY_DB_NAME=events (meant as a
+// database's name) is no link's, and ENV_ variables without their NAME are
+// none either. No setting ends in _NAME or holds _ENV_.
+func dockerLinks(environ []string) []string {
+	var aliases []string
+	for _, kv := range environ {
+		key, value, _ := strings.Cut(kv, "=")
+		alias, ok := strings.CutSuffix(key, "_NAME")
+		if !ok || !linkAlias.MatchString(alias) || !strings.HasPrefix(value, "/") {
+			continue
+		}
+		dir, base := path.Split(value)
+		if dir == "/" || strings.Contains(strings.Trim(dir, "/"), "/") {
+			continue // a link's is /<container>/<alias>
+		}
+		if strings.ReplaceAll(strings.ToUpper(base), "-", "_") == alias {
+			aliases = append(aliases, alias)
+		}
+	}
+	var names []string
+	for _, kv := range environ {
+		key, _, _ := strings.Cut(kv, "=")
+		for _, a := range aliases {
+			rest, ok := strings.CutPrefix(key, a+"_")
+			if ok && (rest == "NAME" || strings.HasPrefix(rest, "ENV_") && len(rest) > len("ENV_") || serviceLink.MatchString(key) && strings.HasPrefix(rest, "PORT")) {
+				names = append(names, key)
+				break
+			}
+		}
+	}
+	return names
+}
+
+// linkAlias matches a Docker link's alias as its variables' names write
+// it: upper case, '-' made '_'.
+var linkAlias = regexp.MustCompile(`^[A-Z0-9][A-Z0-9_.]*$`)
