@@ -141,8 +141,16 @@ func Load() (Config, error) {
 		c.warnings = append(c.warnings, fmt.Sprintf("%s (%s) is below %s: it is raised to %d, to take at least one body",
 			Var("MaxBodyBytesInFlight"), asGiven(given("MaxBodyBytesInFlight"), c.MaxBodyBytesInFlight), Var("MaxBodyBytes"), c.MaxBodyBytes))
 	}
+	raisedInFlight := c.MaxBodyBytesInFlight < c.MaxBodyBytes
 	c.MaxBodyBytesInFlight = max(c.MaxBodyBytesInFlight, c.MaxBodyBytes)
 	switch perClient := c.MaxClientBytesInFlight; {
+	case perClient == 0 && c.MaxBodyBytesInFlight/2 < c.MaxBodyBytes && !raisedInFlight:
+		// Half of the whole, which the HTTP server takes, is raised to
+		// one body as one given is: a body limit raised above it left a
+		// client one largest body at a time without a word. (Where the
+		// whole was raised to one body, its warning says as much.)
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (its default, half of %s: %d) is below %s: it is raised to %d, to take at least one body; one client may send one body of the largest size at a time",
+			Var("MaxClientBytesInFlight"), Var("MaxBodyBytesInFlight"), c.MaxBodyBytesInFlight/2, Var("MaxBodyBytes"), c.MaxBodyBytes))
 	case perClient == 0: // half of the whole, taken by the HTTP server
 	case perClient < c.MaxBodyBytes:
 		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is below %s: it is raised to %d, to take at least one body",

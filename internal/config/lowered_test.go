@@ -79,6 +79,14 @@ func TestAnExplicitByteLimitNotInForceIsWarnedOf(t *testing.T) {
 		{"a client's budget at its default", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT": "0"}, nil},
 		{"the default budget in flight below a large body limit", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "300000000"},
 			[]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT (its default, 268435456)", "raised to 300000000"}},
+		// A client's budget left at its default, half of all clients',
+		// below the body limit given, is raised to one body: said, as for
+		// one given (the twenty-fifth session).
+		{"a body limit above a client's default budget", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "200000000"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT (its default, half of TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT: 134217728)", "raised to 200000000"}},
+		{"a budget in flight below two bodies", map[string]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT": "6000000"},
+			[]string{"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT (its default, half of TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT: 3000000)", "raised to 4194304"}},
+		{"a body limit at a client's default budget", map[string]string{"TRIBUTARY_MAX_BODY_BYTES": "134217728"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clearTributaryEnv(t)
