@@ -292,10 +292,14 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, Metrics: m,
 			AllowUnsafeDurability: cfg.AllowUnsafeDurability, ReadDSN: cfg.MySQLReadDSN, MaxEventBytes: cfg.MaxEventBytes})
+		answers := true // whether the database answered a ping at a migration's cut
 		if err == nil {
 			if err = store.Migrate(ctx); err == nil {
 				log.Info("store ready", "store", "mysql", "addr", store.Addr(), "database", store.Database(), "read_replica", store.ReadAddr())
 				return store, nil
+			}
+			if cut := (*migrations.CutError)(nil); errors.As(err, &cut) && errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
+				answers = answering(parent, store)
 			}
 			store.Close()
 		}
@@ -304,6 +308,15 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 		}
 		if held := (*migrations.LockHeldError)(nil); errors.As(err, &held) && parent.Err() == nil {
 			return nil, fmt.Errorf("the migration lock was not free within %s (%s): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
+		}
+		if cut := (*migrations.CutError)(nil); errors.As(err, &cut) && errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil && !answers {
+			// The database stopped answering under the migration (a
+			// server stopped or hung, a network dropping everything): a
+			// longer timeout would have waited longer for nothing.
+			return nil, fmt.Errorf("migration %d (%s) was still running when %s (%s) ran out, and the database does not answer "+
+				"(a ping got no answer: a server stopped, hung or overloaded, or a network dropping everything?); raising it would not help: "+
+				"start again once the database answers (the next start completes what the database finished): %w",
+				cut.Version, cut.File, config.Var("StartupTimeout"), cfg.StartupTimeout, cut.Err)
 		}
 		if cut := (*migrations.CutError)(nil); errors.As(err, &cut) && errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
 			// Not a database that does not answer: a migration that takes
@@ -332,6 +345,22 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 		case <-time.After(wait):
 		}
 	}
+}
+
+// cutPingWait bounds the ping that tells, at a migration cut by the
+// start-up timeout, a database that answers (a migration that takes
+// longer) from one that does not: /readyz's probes wait as long.
+const cutPingWait = 2 * time.Second
+
+// answering reports whether the database of store answers a ping within
+// cutPingWait. A ping refused by the stall watch, or unanswered, is no
+// answer; one that fails otherwise (a table the migration has yet to make)
+// is an answer.
+func answering(parent context.Context, store *mysqlstore.Store) bool {
+	ctx, cancel := context.WithTimeout(parent, cutPingWait)
+	defer cancel()
+	err := store.Ping(ctx)
+	return err == nil || store.Stall() == nil && ctx.Err() == nil
 }
 
 // loadTokens reads the access tokens from TRIBUTARY_API_TOKENS and the file

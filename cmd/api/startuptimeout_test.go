@@ -224,3 +224,72 @@ func TestAStartStoppedWhileItsMigrationWaitsOnAStalledDatabaseReturns(t *testing
 			"once the database answers again it returns %v", <-done)
 	}
 }
+
+// TestAMigrationCutByTheStartupTimeoutOnAStalledDatabaseSaysItDoesNotAnswer:
+// a migration cut by the start-up timeout said to raise
+// TRIBUTARY_STARTUP_TIMEOUT (a migration of a large table takes longer)
+// even where the database had stopped answering under it (SIGSTOP, a hung
+// host, a network dropping everything): a longer timeout would not have
+// helped. Where a ping at the cut gets no answer, the error says the
+// database does not answer, and gives no such advice.
+func TestAMigrationCutByTheStartupTimeoutOnAStalledDatabaseSaysItDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	direct, err := sql.Open("mysql", strings.Replace(dsn, proxy.Addr(), proxy.Target(), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	latest := int64(migrations.Latest("mysql"))
+	// The schema of the release before the last migration.
+	if err := migrations.ApplyMySQL(ctx, direct, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP INDEX events_stream_type_event_type_position ON events", "DELETE FROM " + migrations.VersionTable + " WHERE version_id = " + strconv.FormatInt(latest, 10)} {
+		if _, err := direct.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := mysqltest.HoldMetadataLock(t, direct, "events")
+	defer release()
+	cfg := config.Defaults()
+	cfg.MySQLDSN = dsn
+	// Long enough for the statement to be seen, and the database stalled,
+	// before it ends (the loop below fails the test if it ended first).
+	cfg.StartupTimeout = 8 * time.Second
+	done := make(chan error, 1)
+	go func() {
+		_, err := openMySQL(ctx, cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+		done <- err
+	}()
+	for waiting := false; !waiting; {
+		select {
+		case err := <-done:
+			t.Fatalf("openMySQL returned (%v) before its migration's statement was seen on the server", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if err := direct.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'CREATE INDEX events_stream_type_event_type_position%')").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy.Stall()
+	defer proxy.Resume()
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute): // against a hang only
+		proxy.Resume()
+		t.Fatalf("openMySQL on a database stalled under its migration has not returned 2 minutes on; once it answers again it returns %v", <-done)
+	}
+	if err == nil {
+		t.Fatal("openMySQL with its migration cut on a stalled database: no error")
+	}
+	for _, want := range []string{fmt.Sprintf("migration %d", latest), "does not answer", "raising it would not help"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("openMySQL with its migration cut on a stalled database: %q; want it to say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "raise it for this start") {
+		t.Errorf("openMySQL with its migration cut on a stalled database: %q; it advises raising the start-up timeout", err)
+	}
+}
