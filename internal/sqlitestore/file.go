@@ -67,29 +67,30 @@ func (c fileConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // directory up the path (mkdir -p), and a volume not mounted yet at boot,
 // or a path mistyped, gave a ready server on a new, empty log that handed
 // out positions its consumers had seen, and a second log once the volume
-// came back.
-func makeDir(dir string) error {
-	err := os.Mkdir(dir, 0o750)
+// came back. made reports whether it made dir, where a directory that was
+// there already may be a mount point with nothing mounted on it.
+func makeDir(dir string) (made bool, err error) {
+	err = os.Mkdir(dir, 0o750)
 	switch {
 	case err == nil:
-		return nil
+		return true, nil
 	case errors.Is(err, fs.ErrExist):
 		fi, serr := os.Stat(dir)
 		switch {
 		case errors.Is(serr, fs.ErrNotExist):
 			// A symbolic link to nothing: the volume behind it, likely.
 			target, _ := os.Readlink(dir)
-			return fmt.Errorf("the data directory %s is a symbolic link to %s, which does not exist: a volume not mounted yet, "+
+			return false, fmt.Errorf("the data directory %s is a symbolic link to %s, which does not exist: a volume not mounted yet, "+
 				"or a mistyped path? mount it, or create it if a new log is meant there, then start again", dir, target)
 		case serr == nil && !fi.IsDir():
-			return fmt.Errorf("the data directory %s is not a directory: move it away, or give another directory", dir)
+			return false, fmt.Errorf("the data directory %s is not a directory: move it away, or give another directory", dir)
 		}
-		return nil
+		return false, nil
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("the data directory %s does not exist, nor does its parent %s: a volume not mounted yet, or a mistyped path? "+
+		return false, fmt.Errorf("the data directory %s does not exist, nor does its parent %s: a volume not mounted yet, or a mistyped path? "+
 			"if a new log is meant there, create it (mkdir -p %s), then start again", dir, filepath.Dir(filepath.Clean(dir)), dir)
 	}
-	return fmt.Errorf("create the data directory %s: %w", dir, err)
+	return false, fmt.Errorf("create the data directory %s: %w", dir, err)
 }
 
 // header is how every SQLite database file begins.

@@ -87,13 +87,44 @@ func TestANewEmptyLogIsLoggedAtWarn(t *testing.T) {
 	}
 	path := filepath.Join(dir, sqlitestore.FileName)
 	first := open()
-	if !strings.Contains(first, "level=WARN") || !strings.Contains(first, "a new, empty log") || !strings.Contains(first, path) {
-		t.Errorf("the first Open in %s logged:\n%s\nwant a WARN line saying a new, empty log was made at %s", dir, first, path)
+	if !strings.Contains(first, "level=WARN") || !strings.Contains(first, "no log found; a new one was created") || !strings.Contains(first, path) {
+		t.Errorf("the first Open in %s logged:\n%s\nwant a WARN line saying no log was found and a new one was created at %s", dir, first, path)
 	}
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o750 {
 		t.Errorf("the data directory made: %v, %v; want one with mode 0750", fi, err)
 	}
-	if second := open(); strings.Contains(second, "a new, empty log") {
+	if second := open(); strings.Contains(second, "a new one was created") {
 		t.Errorf("the second Open in %s logged:\n%s\nwant nothing of a new log", dir, second)
+	}
+}
+
+// TestAnEmptyDataDirectoryThatExistedIsNamedInTheNewLogsWarning: a data
+// directory that was there but held no log (a mount point whose volume is
+// not mounted, an empty directory a package made) began a new log with the
+// same WARN as a directory made on a first run, which did not say that the
+// directory had been there, empty. The line names the directory, says no
+// log was found there and a new one was created, and asks whether a volume
+// is meant to be mounted on it.
+func TestAnEmptyDataDirectoryThatExistedIsNamedInTheNewLogsWarning(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir() // there, empty: a mount point with nothing mounted
+	var logs testlog.Buffer
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("Open in the empty directory %s: %v", dir, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "no log found") {
+			line = l
+		}
+	}
+	for _, want := range []string{"the data directory " + dir + " existed", "no log found; a new one was created", "mount", filepath.Join(dir, sqlitestore.FileName)} {
+		if !strings.Contains(line, want) {
+			t.Errorf("Open in the empty directory %s logged:\n%s\nwant a WARN line holding %q", dir, logs.String(), want)
+		}
 	}
 }

@@ -137,7 +137,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := makeDir(dir); err != nil {
+	dirMade, err := makeDir(dir)
+	if err != nil {
 		return nil, err
 	}
 	path, err := filepath.Abs(filepath.Join(dir, FileName))
@@ -161,8 +162,19 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		// The one trace of a log started again at position 1 where one
 		// was expected (a volume not mounted, a path mistyped), which
 		// the INFO lines of a start do not tell from a first run.
-		opts.Logger.Warn("made a new, empty log at "+path+": if a log was expected here (a volume not mounted, a mistyped path), "+
-			"stop the server now, before clients take its positions for the old log's", "path", path)
+		// A directory that was there, empty, is likeliest a mount point
+		// with nothing mounted on it.
+		where := "the data directory " + filepath.Dir(path) + " was made"
+		if !dirMade {
+			where = "the data directory " + filepath.Dir(path) + " existed (a mount point whose volume is not mounted?)"
+		}
+		opts.Logger.Warn(where+": no log found; a new one was created at "+path+": if a log was expected here "+
+			"(a volume not mounted, a mistyped path), stop the server now, before clients take its positions for the old log's", "path", path)
+	} else if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		// Logs made before their files were made 0640 are 0644; their
+		// permissions are the operator's to change, not the store's.
+		opts.Logger.Warn(fmt.Sprintf("the database file %s is readable by every user of this host (mode %#o): a log made before new logs were made 0640; "+
+			"chmod o-r it and its -wal and -shm if that is not meant", path, fi.Mode().Perm()), "path", path)
 	}
 	file, err := lockFile(path)
 	if err != nil {
