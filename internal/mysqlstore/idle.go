@@ -277,7 +277,7 @@ func (h holder) String() string {
 	if h.state != "" {
 		doing += ", " + h.state
 	}
-	return fmt.Sprintf("connection %d (%s@%s: %s; its transaction open %d s, %d rows locked)", h.id, h.user, h.host, doing, h.open, h.rowsLocked)
+	return fmt.Sprintf("connection %d (%s: %s; its transaction open %d s, %d rows locked)", h.id, userAt(h.user, h.host), doing, h.open, h.rowsLocked)
 }
 
 func (h holder) attrs() []any {
@@ -303,10 +303,14 @@ const probeTables = "SELECT 1 FROM log_head h, events e, streams s WHERE h.id = 
 // (serverLockWait).
 type serverWait struct {
 	id         int64 // the probe's own session
-	user       string
+	user, host string
 	state      string
 	ddl        int64 // a session running DDL on the database that waits too, 0 if none
 	ddlCommand string
+	// The DDL's session's user and host, and how long it has waited (s),
+	// read by the statement that finds it.
+	ddlUser, ddlHost string
+	ddlFor           int64
 }
 
 // serverLockWait finds whether a lock of the server's stalls the appends
@@ -352,8 +356,8 @@ func (s *Store) serverLockWait(ctx context.Context) (serverWait, error) {
 	}()
 	w := serverWait{id: id}
 	for {
-		err := s.probe.QueryRowContext(ctx, "SELECT USER, STATE FROM information_schema.PROCESSLIST WHERE ID = ? AND STATE IN ("+serverWaits+")", id).
-			Scan(&w.user, &w.state)
+		err := s.probe.QueryRowContext(ctx, "SELECT USER, IFNULL(HOST, ''), STATE FROM information_schema.PROCESSLIST WHERE ID = ? AND STATE IN ("+serverWaits+")", id).
+			Scan(&w.user, &w.host, &w.state)
 		if err == nil {
 			break
 		}
@@ -370,10 +374,10 @@ func (s *Store) serverLockWait(ctx context.Context) (serverWait, error) {
 	<-done
 	if w.state == "Waiting for table metadata lock" {
 		var ddl sql.NullString
-		err := s.probe.QueryRowContext(ctx, "SELECT ID, INFO FROM information_schema.PROCESSLIST "+
+		err := s.probe.QueryRowContext(ctx, "SELECT ID, IFNULL(USER, ''), IFNULL(HOST, ''), TIME, INFO FROM information_schema.PROCESSLIST "+
 			"WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND STATE = 'Waiting for table metadata lock' "+
 			"AND (INFO LIKE 'ALTER%' OR INFO LIKE 'CREATE%' OR INFO LIKE 'DROP%' OR INFO LIKE 'RENAME%' OR INFO LIKE 'TRUNCATE%' OR INFO LIKE 'OPTIMIZE%') "+
-			"ORDER BY TIME DESC, ID LIMIT 1").Scan(&w.ddl, &ddl)
+			"ORDER BY TIME DESC, ID LIMIT 1").Scan(&w.ddl, &w.ddlUser, &w.ddlHost, &w.ddlFor, &ddl)
 		if err == nil {
 			w.ddlCommand = firstWord(ddl.String)
 		}
@@ -392,11 +396,11 @@ func firstWord(statement string) string {
 
 // why says what holds the lock the probe w waited for, and what to do.
 func (w serverWait) why() string {
-	waiter := fmt.Sprintf("a session of the store's (connection %d, %s) that takes the log's lock as an append does is '%s'", w.id, w.user, w.state)
+	waiter := fmt.Sprintf("a session of the store's (connection %d, %s) that takes the log's lock as an append does is '%s'", w.id, userAt(w.user, w.host), w.state)
 	if w.state == "Waiting for table metadata lock" {
 		ddl := "a DDL statement (ALTER TABLE …)"
 		if w.ddl != 0 {
-			ddl = fmt.Sprintf("connection %d (%s)", w.ddl, w.ddlCommand)
+			ddl = fmt.Sprintf("connection %d (%s: %s for %d s)", w.ddl, userAt(w.ddlUser, w.ddlHost), w.ddlCommand, w.ddlFor)
 		}
 		return "a table's metadata lock is held: " + waiter + ", likely behind " + ddl + ", which waits for a long transaction that has read the table " +
 			"(every statement on the table then queues behind the DDL): end that transaction, or KILL the DDL and run it when none is open"
@@ -406,5 +410,16 @@ func (w serverWait) why() string {
 }
 
 func (w serverWait) attrs() []any {
-	return []any{"waiting_connection_id", w.id, "waiting_state", w.state, "ddl_connection_id", w.ddl, "ddl_statement", w.ddlCommand}
+	return []any{"waiting_connection_id", w.id, "waiting_user", w.user, "waiting_host", w.host, "waiting_state", w.state,
+		"ddl_connection_id", w.ddl, "ddl_user", w.ddlUser, "ddl_host", w.ddlHost, "ddl_statement", w.ddlCommand, "ddl_for", time.Duration(w.ddlFor) * time.Second}
+}
+
+// userAt writes a session's account as PROCESSLIST gives it, user@host, or
+// the user alone where the server gives no host (a session of its own, one
+// over a socket on some servers).
+func userAt(user, host string) string {
+	if host == "" {
+		return user
+	}
+	return user + "@" + host
 }

@@ -56,6 +56,11 @@ func TestAnAppendStalledByAGlobalReadLockSaysSo(t *testing.T) {
 	if !strings.Contains(log, "global read lock") || !strings.Contains(log, "waiting_state=") || strings.Count(log, "level=ERROR") != 1 {
 		t.Errorf("an append stalled by a global read lock: want one ERROR line naming the global read lock and the waiting session's state; the log:\n%s", log)
 	}
+	// The store's waiting session is named by user@host too (the
+	// twenty-fifth session): a connection id alone is the server's.
+	if !strings.Contains(log, "waiting_user=") || !strings.Contains(log, "waiting_host=") {
+		t.Errorf("an append stalled by a global read lock: want the waiting session's user and host in its line; the log:\n%s", log)
+	}
 }
 
 // TestAnAppendStalledBehindADDLSaysSo: a DDL statement (ALTER TABLE events
@@ -106,6 +111,10 @@ func TestAnAppendStalledBehindADDLSaysSo(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	var ddlUser, ddlHost string
+	if err := other.QueryRowContext(ctx, "SELECT USER, HOST FROM information_schema.PROCESSLIST WHERE ID = ?", ddlID).Scan(&ddlUser, &ddlHost); err != nil {
+		t.Fatal(err)
+	}
 	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
 	_, err := appendOne(short, s, uuid.New(), eventstore.NoStream)
 	cancelShort()
@@ -122,5 +131,14 @@ func TestAnAppendStalledBehindADDLSaysSo(t *testing.T) {
 	log := logged.String()
 	if !strings.Contains(log, "metadata lock") || !strings.Contains(log, fmt.Sprintf("ddl_connection_id=%d ", ddlID)) || strings.Count(log, "level=ERROR") != 1 {
 		t.Errorf("an append stalled behind a DDL statement: want one ERROR line naming the metadata lock and the DDL's connection %d; the log:\n%s", ddlID, log)
+	}
+	// The DDL's session is named by user@host, what it runs and for how
+	// long, not by its id alone (the twenty-fifth session).
+	account := ddlUser
+	if ddlHost != "" {
+		account += "@" + ddlHost
+	}
+	if want := fmt.Sprintf("connection %d (%s: ALTER for ", ddlID, account); !strings.Contains(log, want) || !strings.Contains(log, "ddl_user="+ddlUser) {
+		t.Errorf("an append stalled behind a DDL statement: want its line to name the DDL's session as %q; the log:\n%s", want, log)
 	}
 }
