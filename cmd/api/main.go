@@ -181,7 +181,18 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	m := metrics.New(buildVersion())
-	store, err := openStore(ctx, cfg, log, m)
+	store, err := openStoreUnlessCut(ctx, cut, cfg, log, m)
+	if errors.Is(err, errCutAtStart) {
+		// The first signal's stop waits on the database (a cut
+		// migration's statement ended on the server, up to 5 s, and the
+		// migration lock released, 2 s more): a second one means now.
+		log.Warn("a second signal during start-up: stopping at once, without waiting for the database; " +
+			"a migration cut by the first may go on on the server, and the next start completes what it finished")
+		if cmd == "serve" {
+			return errors.New("stopped at once by a second signal before listening")
+		}
+		return errors.New("stopped at once by a second signal before the schema was up to date")
+	}
 	if err != nil && ctx.Err() != nil {
 		// SIGTERM or SIGINT while the store opened: a database still
 		// starting, a migration lock another instance holds. A server asked
@@ -272,6 +283,36 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 	log.Info("store ready", "store", "sqlite", "path", s.Path(),
 		"note", "embedded store for one instance; set "+config.Var("MySQLDSN")+" to use MySQL")
 	return s, nil
+}
+
+// errCutAtStart is openStoreUnlessCut's error where a second signal came
+// before the store was open.
+var errCutAtStart = errors.New("a second signal came before the store was open")
+
+// openStoreUnlessCut is openStore, given up as soon as cut ends (a second
+// signal): the open, left running, ends with the process. A store opened
+// by then is returned.
+func openStoreUnlessCut(ctx, cut context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (closableStore, error) {
+	type opened struct {
+		store closableStore
+		err   error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		store, err := openStore(ctx, cfg, log, m)
+		done <- opened{store, err}
+	}()
+	select {
+	case o := <-done:
+		return o.store, o.err
+	case <-cut.Done():
+		select {
+		case o := <-done:
+			return o.store, o.err
+		default:
+			return nil, errCutAtStart
+		}
+	}
 }
 
 // catchUpReads is how many reads of history subscriptions may have in
