@@ -674,6 +674,9 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 			return nil
 		case <-ctx.Done():
 			// Left as a crash would leave it: what was acknowledged is committed.
+			if cut.Err() != nil {
+				return fmt.Errorf("the store did not close in time, cut short by a second signal: %w", ctx.Err())
+			}
 			return fmt.Errorf("the store did not close in time: %w", ctx.Err())
 		}
 	}
@@ -681,7 +684,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	// or, if its close hangs, is left after the shutdown timeout (at least a
 	// second), as a stop leaves it.
 	stopStoreNow := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), max(cfg.ShutdownTimeout, time.Second))
+		ctx, cancel := closeContext(cut, time.Now().Add(max(cfg.ShutdownTimeout, time.Second)), log)
 		defer cancel()
 		return stopStore(ctx)
 	}
@@ -825,7 +828,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		// Nothing uses the store any more: it closes at once, or, if its
 		// close hangs (a database that stopped answering), is left as a
 		// crash leaves it at the end of the timeout.
-		endCtx, cancelEnd := context.WithDeadline(context.Background(), closeBy(deadline))
+		endCtx, cancelEnd := closeContext(cut, closeBy(deadline), log)
 		defer cancelEnd()
 		if err := stopStore(endCtx); err != nil {
 			return fmt.Errorf("shut down: %w", err)
@@ -916,6 +919,26 @@ func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(contex
 // 1. A start-up that fails gives the close as much. (Handlers still running
 // are waited for no longer than the timeout: the process is gone by then.)
 const minStoreClose = time.Second
+
+// closeContext returns the context of a store's close due by deadline,
+// once nothing uses the store, which a second signal (cut) shortens to
+// minStoreClose from it: an operator who signals again means now, and a
+// close that hangs (a database that stopped answering) held the stop for
+// the rest of the timeout. A cut already there shortens it at once.
+func closeContext(cut context.Context, deadline time.Time, log *slog.Logger) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	stop := context.AfterFunc(cut, func() {
+		if soon := time.Now().Add(minStoreClose); soon.Before(deadline) {
+			log.Warn("a second signal while the store closes: it gets " + minStoreClose.String() + " more, then is left as a crash leaves it (what was acknowledged is committed)")
+			t := time.AfterFunc(minStoreClose, cancel)
+			context.AfterFunc(ctx, func() { t.Stop() })
+		}
+	})
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
 
 // closeBy is when the store's close at the end of a stop due by deadline
 // must be over: deadline, or minStoreClose from now if that is later.

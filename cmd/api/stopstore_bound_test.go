@@ -52,10 +52,14 @@ func TestAStoreThatDoesNotCloseCannotHoldTheStopPastItsTimeout(t *testing.T) {
 // hangingClose is a store whose Close does not return until hang is closed.
 type hangingClose struct {
 	closableStore
-	hang chan struct{}
+	hang    chan struct{}
+	closing chan struct{} // closed as Close is called (nil: not told)
 }
 
 func (h *hangingClose) Close() error {
+	if h.closing != nil {
+		close(h.closing)
+	}
 	<-h.hang
 	return nil
 }
@@ -120,6 +124,55 @@ func TestAStoreThatDoesNotCloseCannotHoldAMigration(t *testing.T) {
 			}
 		case <-time.After(cfg.ShutdownTimeout + 30*time.Second): // a safety bound: the close never returns
 			t.Fatalf("a store whose close hangs held the migration for more than %s past a shutdown timeout of %s", 30*time.Second, cfg.ShutdownTimeout)
+		}
+	})
+}
+
+// TestASecondSignalCutsTheWaitForAStoreThatDoesNotClose: a drain that
+// finished left the store's close the rest of the shutdown timeout, and a
+// second signal during that wait (a store whose close hangs, a database
+// that stopped answering just then) changed nothing: the operator who
+// pressed Ctrl-C again waited the whole timeout. It now gives the close at
+// most a second more, logs that a second signal cut it, and the stop says
+// the store did not close (exit status 1). On both stores.
+func TestASecondSignalCutsTheWaitForAStoreThatDoesNotClose(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		hang := make(chan struct{})
+		t.Cleanup(func() { close(hang) })
+		closing := make(chan struct{})
+		store := &hangingClose{closableStore: k.Open(t).(closableStore), hang: hang, closing: closing}
+		cfg := config.Defaults()
+		cfg.Addr = "127.0.0.1:0"
+		cfg.ShutdownTimeout = 20 * time.Minute // far past the wait below: only the second signal ends this stop
+		logs := &testlog.Buffer{}
+		log := slog.New(slog.NewJSONHandler(logs, nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cutCtx, cut := context.WithCancel(context.Background())
+		defer cut()
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, cutCtx, cfg, nil, store, nil, log, metrics.New("test")) }()
+		waitListening(t, logs)
+		cancel() // SIGTERM
+		select {
+		case <-closing:
+		case err := <-done:
+			t.Fatalf("serve returned (%v) before it closed the store", err)
+		case <-time.After(time.Minute): // a hang guard
+			t.Fatal("serve did not close the store within a minute of its signal, the drain having nothing to wait for")
+		}
+		cut() // the second signal, while the close hangs
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "did not close") || !strings.Contains(err.Error(), "second signal") {
+				t.Errorf("a second signal while the store's close hung: expected an error saying the store did not close, cut by a second signal, got %v", err)
+			}
+		case <-time.After(2 * time.Minute): // a hang guard, far below the timeout
+			t.Fatalf("a second signal while the store's close hung did not end the stop; it would wait out the shutdown timeout (%s)", cfg.ShutdownTimeout)
+		}
+		if !strings.Contains(logs.String(), "second signal") {
+			t.Errorf("a second signal while the store's close hung: expected a log line saying so; the log:\n%s", logs.String())
 		}
 	})
 }
