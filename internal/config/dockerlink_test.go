@@ -20,6 +20,9 @@ func dockerLink(alias string, env ...string) []string {
 		n + "_PORT_3306_TCP_PROTO=tcp",
 		n + "_PORT_3306_TCP_PORT=3306",
 		n + "_PORT_3306_TCP_ADDR=172.17.0.5",
+		// A range of ports exposed (EXPOSE 4567-4568) adds its bounds.
+		n + "_PORT_4567_TCP_START=tcp://172.17.0.5:4567",
+		n + "_PORT_4568_TCP_END=tcp://172.17.0.5:4568",
 	}
 	for _, e := range env {
 		vars = append(vars, n+"_ENV_"+e)
@@ -58,6 +61,7 @@ func TestDockerLinksNeverStopTheStartUp(t *testing.T) {
 		{"TRIBUTARY_DB_ENV_MARIADB_DATABASE=events"},                     // ENV_ without its link's NAME
 		{"TRIBUTARY_DB_NAME=/api/tributary_db/x"},                        // no link's shape
 		{"TRIBUTARY_MYSQL_DNS=x", "TRIBUTARY_DB_NAME=/api/tributary_db"}, // a typo beside a link
+		{"TRIBUTARY_DB_PORT_4567_TCP_START=x"},                           // a range's bound without its link's NAME
 	} {
 		if err := nearMisses(env, false); err == nil {
 			t.Errorf("%v: expected an error, got none", env)

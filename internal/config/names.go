@@ -420,8 +420,8 @@ func surroundingSpace(environ []string, caseInsensitive bool) error {
 // that a legacy Docker link (docker run --link, Compose's links:) gave the
 // process: for a link aliased tributary_db, TRIBUTARY_DB_NAME holding
 // /<this container>/tributary_db, TRIBUTARY_DB_ENV_<VAR> for each variable
-// of the linked container, and TRIBUTARY_DB_PORT…, which serviceLink
-// matches too. A link is known by its NAME, whose value ends with the
+// of the linked container, and TRIBUTARY_DB_PORT… (linkPort; serviceLink
+// matches all but a port range's _START and _END). A link is known by its NAME, whose value ends with the
 // alias the names begin with: TRIBUTARY_DB_NAME=events (meant as a
 // database's name) is no link's, and ENV_ variables without their NAME are
 // none either. No setting ends in _NAME or holds _ENV_.
@@ -446,7 +446,7 @@ func dockerLinks(environ []string) []string {
 		key, _, _ := strings.Cut(kv, "=")
 		for _, a := range aliases {
 			rest, ok := strings.CutPrefix(key, a+"_")
-			if ok && (rest == "NAME" || strings.HasPrefix(rest, "ENV_") && len(rest) > len("ENV_") || serviceLink.MatchString(key) && strings.HasPrefix(rest, "PORT")) {
+			if ok && (rest == "NAME" || strings.HasPrefix(rest, "ENV_") && len(rest) > len("ENV_") || linkPort.MatchString(rest)) {
 				names = append(names, key)
 				break
 			}
@@ -454,6 +454,11 @@ func dockerLinks(environ []string) []string {
 	}
 	return names
 }
+
+// linkPort matches what follows a link's alias in its ports' variables:
+// PORT, PORT_3306_TCP and its _PROTO, _PORT and _ADDR, and, for a range of
+// ports exposed, _START and _END.
+var linkPort = regexp.MustCompile(`^PORT(_[0-9]{1,5}_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR|START|END))?)?$`)
 
 // linkAlias matches a Docker link's alias as its variables' names write
 // it: upper case, '-' made '_'.
