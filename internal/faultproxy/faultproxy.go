@@ -3,8 +3,9 @@
 // back: Cut closes the listener and every connection (the client finds the
 // server gone, connection refused), Restore listens on the same address again.
 // CutAfter cuts one connection the moment it has sent the server a given
-// request, before the answer comes back: the request ran, the client never
-// hears how. HoldAfter holds such a request back until the test releases it:
+// request, before the answer comes back: the request is handed to the
+// server (written whole, then the connection closed), which runs it in its
+// own time, and the client never hears how it went. HoldAfter holds such a request back until the test releases it:
 // a request on its way, which the server runs after the client gave up.
 // Stall stops every byte both ways while the connections stay open, as a
 // server stopped with SIGSTOP or a network that drops what it carries
@@ -203,8 +204,10 @@ func (p *Proxy) HoldAfter(sent func(chunk []byte) bool) (held <-chan struct{}, r
 
 // CutAfter arms the proxy: the next chunk a client sends for which sent
 // returns true is forwarded to the server, and then that connection is cut
-// at once, both sides, before the server's answer. The channel is closed
-// once it has cut.
+// at once, both sides, before the server's answer: the client's side first,
+// so that no byte of an answer reaches it. The channel is closed once it
+// has cut: the request handed to the server, not yet run, or not yet done
+// (a test that needs its effect waits for it on a session of its own).
 func (p *Proxy) CutAfter(sent func(chunk []byte) bool) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
