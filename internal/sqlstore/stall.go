@@ -68,6 +68,9 @@ type stallWatch struct {
 	pinging  uint64             // the ping under way's number; a later number makes an earlier ping's onset void
 	deadConn uint64             // the number of a ping cut as its connection's, a new one having answered
 	asking   uint64             // the number of the ping whose second opinion is under way; 0, none
+	cutPing  context.CancelFunc // cuts the ping under way; nil between pings
+	taken    bool               // a new connection of this stall's was taken and not greeted within the bound (waitGreeting)
+	waiting  *greetingWait      // the second opinion waiting for its greeting (waitGreeting); nil, none
 	sent     time.Time          // when the ping under way was sent
 	onset    *time.Timer        // begins a stall once the ping under way has gone unanswered for the bound
 	quiet    time.Time          // when the first ping the database has not answered was sent; zero while it answers
@@ -116,7 +119,8 @@ func (w *stallWatch) close() {
 // one that answered or failed fast, at once after one left unanswered.
 // A ping past its bound is checked on a new connection (secondOpinion),
 // again while it stays unanswered and new connections are not even made
-// (an outage of the network): one that answers there says
+// (an outage of the network), or once one was taken and not greeted, by
+// one that waits for its greeting (waitGreeting): one that answers there says
 // the watch's connection died (its peer vanished: a NAT entry lost, an
 // address moved), not the server, or no longer the server, and the ping is
 // cut, its connection let go.
@@ -128,12 +132,13 @@ func (w *stallWatch) loop(ctx context.Context) {
 		w.mu.Lock()
 		w.pinging++
 		n, sent := w.pinging, time.Now()
-		w.sent = sent
+		w.sent, w.cutPing = sent, cancel
 		w.onset = time.AfterFunc(bound, func() { w.ask(ctx, n, sent, cancel) })
 		w.mu.Unlock()
 		err := w.db.PingContext(pctx)
 		w.mu.Lock()
 		w.onset.Stop()
+		w.cutPing = nil
 		deadConn := w.deadConn == n
 		w.pinging++ // the onset, should it run late, does nothing
 		bound = time.Duration(w.bound.Load())
@@ -167,11 +172,17 @@ func (w *stallWatch) loop(ctx context.Context) {
 }
 
 // ask starts a second opinion on ping n (secondOpinion), unless one is
-// under way or ping n has ended.
+// under way or ping n has ended: one that waits for its greeting
+// (waitGreeting) once a new connection of this stall's was taken and not
+// greeted.
 func (w *stallWatch) ask(ctx context.Context, n uint64, sent time.Time, cut context.CancelFunc) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if n != w.pinging || w.asking == n || ctx.Err() != nil {
+	if n != w.pinging || w.asking == n || w.waiting != nil || ctx.Err() != nil {
+		return
+	}
+	if w.taken {
+		w.waitGreeting(ctx)
 		return
 	}
 	w.asking = n
@@ -192,7 +203,9 @@ func (w *stallWatch) ask(ctx context.Context, n uint64, sent time.Time, cut cont
 // said nothing (stopped, hung): it has the watch's own connection too, and
 // answers it once it resumes, while each connection cut in its handshake
 // counts against its max_connect_errors for this host (past it, the host is
-// refused every session until FLUSH HOSTS).
+// refused every session until FLUSH HOSTS): there, and behind a TCP proxy
+// that takes the connection while the server behind it is out of reach,
+// the next new connection waits for its greeting (waitGreeting).
 func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time, cut context.CancelFunc) {
 	defer w.opinions.Done()
 	bound := time.Duration(w.bound.Load())
@@ -217,8 +230,68 @@ func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time
 		if notDialed(err) {
 			// loop stops w.onset once ping n ends; setBound moves it.
 			w.onset = time.AfterFunc(max(0, time.Until(asked.Add(bound))), func() { w.ask(ctx, n, sent, cut) })
+			return
 		}
+		// Taken, and not greeted within the bound (or closed after
+		// it): a server stopped, or a proxy whose server is out of reach.
+		w.taken = true
+		w.waitGreeting(ctx)
 	}
+}
+
+// greetingWait is a second opinion waiting for its greeting.
+type greetingWait struct{ cancel context.CancelFunc }
+
+// waitGreeting starts a second opinion on a new connection that waits,
+// however long, for the server's greeting and its ping's answer: asked
+// each bound, a connection taken and never greeted (a server stopped or
+// hung; a TCP proxy that takes it while the server behind it is out of
+// reach) was cut in its handshake each time, and each counted against the
+// server's max_connect_errors for the host; asked once a ping and cut at
+// its bound, after an outage that killed the watch's own connection behind
+// a proxy it left the stall on until that ping's five bounds were up (up to
+// three bounds, 15 s, of every append and read refused). One that waits
+// is greeted once the server (or the path to it) is back, and its answer
+// ends the stall then; no other is asked meanwhile. One that fails (the
+// proxy, or the server, gave up on it) is asked again a bound after it
+// was, as one that never connected is. w.mu is held.
+func (w *stallWatch) waitGreeting(ctx context.Context) {
+	gctx, cancel := context.WithCancel(ctx)
+	g := &greetingWait{cancel: cancel}
+	w.waiting = g
+	w.opinions.Add(1)
+	go func() {
+		defer w.opinions.Done()
+		defer cancel()
+		asked := time.Now()
+		err := pingOnce(gctx, w.c)
+		bound := time.Duration(w.bound.Load())
+		answered := err == nil || (time.Since(asked) < bound && !noAnswer(err))
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.waiting != g || ctx.Err() != nil {
+			return // the stall ended meanwhile (end), or the watch closed
+		}
+		w.waiting = nil
+		switch {
+		case answered && w.cutPing != nil:
+			// The ping under way is its dead connection's: its end
+			// ends the stall (loop), and the next dials anew.
+			w.deadConn = w.pinging
+			w.cutPing()
+		case answered:
+			w.end()
+		case w.cutPing != nil:
+			w.taken = !notDialed(err)
+			n, sent, cut := w.pinging, w.sent, w.cutPing
+			// loop stops w.onset once ping n ends.
+			w.onset.Stop()
+			w.onset = time.AfterFunc(max(0, time.Until(asked.Add(bound)), time.Until(sent.Add(bound))), func() { w.ask(ctx, n, sent, cut) })
+		default:
+			// Between pings: the next one's onset asks.
+			w.taken = !notDialed(err)
+		}
+	}()
 }
 
 // notDialed reports whether err is a dial's that made no connection (a
@@ -282,6 +355,14 @@ func (w *stallWatch) end() {
 		"stalled_for", time.Since(w.quiet).Round(time.Millisecond))
 	w.quiet = time.Time{}
 	w.begun, w.onBegin = context.WithCancel(context.Background())
+	w.taken = false
+	if w.waiting != nil {
+		// A bound's grace: its greeting, on its way if the server
+		// answers again, is taken (a handshake cut counts against the
+		// server's max_connect_errors), and then the session let go.
+		time.AfterFunc(time.Duration(w.bound.Load()), w.waiting.cancel)
+		w.waiting = nil
+	}
 }
 
 // err is the error of an append or read refused while the database does

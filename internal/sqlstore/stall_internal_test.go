@@ -16,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
@@ -357,45 +358,53 @@ func TestCloseWaitsForTheNewConnectionItAsked(t *testing.T) {
 // answers a ping, and every later Connect waits for its context, the
 // connection made but cut in its handshake. It counts the Connects of the
 // watch's loop (their context of five bounds) and of its second opinions
-// (of one).
+// (any other), and the second opinions cut (their context ended) before
+// closing is set.
 type silentServerConnector struct {
-	bound          time.Duration
-	n, loop, asked atomic.Int64
+	bound               time.Duration
+	n, loop, asked, cut atomic.Int64
+	closing             atomic.Bool
 }
 
 func (c *silentServerConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if c.n.Add(1) == 1 {
 		return pingConn{bad: new(atomic.Bool), ping: silentPing}, nil
 	}
+	opinion := true
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 2*c.bound {
 		c.loop.Add(1)
+		opinion = false
 	} else {
 		c.asked.Add(1)
 	}
 	<-ctx.Done()
+	if opinion && !c.closing.Load() {
+		c.cut.Add(1)
+	}
 	return nil, ctx.Err()
 }
 
 func (c *silentServerConnector) Driver() driver.Driver { return nil }
 
-// TestAServerThatTakesConnectionsAndSaysNothingIsAskedOncePerPing: a
-// connection cut in its handshake counts against the server's
+// TestAServerThatTakesConnectionsAndSaysNothingHasOneNewConnectionCutAStall:
+// a connection cut in its handshake counts against the server's
 // max_connect_errors for the host once the server answers again (past it,
 // the host is refused every session until FLUSH HOSTS). A server that
-// takes connections and says nothing (stopped, hung) has the watch's own
-// connection too, which it answers once it resumes: the watch asks a new
-// connection once a ping, not again each bound as it does while new
-// connections are not even made (an outage of the network).
-func TestAServerThatTakesConnectionsAndSaysNothingIsAskedOncePerPing(t *testing.T) {
+// takes connections and says nothing (stopped, hung) greets each once it
+// resumes: the watch cuts the first new connection it asks at its bound
+// (a proxy's outage cut short the same way), then lets the next wait for
+// its greeting however many pings go by, and asks no other meanwhile.
+func TestAServerThatTakesConnectionsAndSaysNothingHasOneNewConnectionCutAStall(t *testing.T) {
 	t.Parallel()
 	bound := 20 * time.Millisecond
 	c := &silentServerConnector{bound: bound}
 	w := startStallWatch(c, slog.New(slog.DiscardHandler), bound)
 	t.Cleanup(w.close)
 	waitFor(t, "three pings after the first", func() bool { return c.loop.Load() >= 3 })
+	c.closing.Store(true)
 	w.close()
-	if asked, pings := c.asked.Load(), 1+c.loop.Load(); asked > pings {
-		t.Errorf("a server that takes connections and says nothing: %d new connections asked for %d pings; want one a ping at most", asked, pings)
+	if cut, asked, pings := c.cut.Load(), c.asked.Load(), 1+c.loop.Load(); cut > 1 || asked > 2 {
+		t.Errorf("a server that takes connections and says nothing, %d pings: %d new connections asked, %d cut in their handshake; want at most 2 asked, 1 cut", pings, asked, cut)
 	}
 }
 
@@ -490,4 +499,94 @@ func dropping(t *testing.T) string {
 	}
 	t.Skip("the kernel took every connection to a listener with no room: no dial here gets no answer")
 	return ""
+}
+
+// proxiedOutageConnector is a database behind a TCP proxy through an
+// outage: the watch's first connection never answers a ping (its flow
+// lost in the outage); every later connection is taken by the proxy at
+// once and says nothing while the outage lasts (its handshake waits, no
+// error of a dial), and is greeted once back is closed. It counts the
+// connections whose handshake the watch cut (their context ended) before
+// closing is set.
+type proxiedOutageConnector struct {
+	n, cut  atomic.Int64
+	back    chan struct{}
+	closing atomic.Bool
+}
+
+func (c *proxiedOutageConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.n.Add(1) == 1 {
+		return pingConn{bad: new(atomic.Bool), ping: silentPing}, nil
+	}
+	select {
+	case <-c.back:
+		return pingConn{bad: new(atomic.Bool), ping: func(context.Context) error { return nil }}, nil
+	case <-ctx.Done():
+		if !c.closing.Load() {
+			c.cut.Add(1)
+		}
+		return nil, ctx.Err()
+	}
+}
+
+func (c *proxiedOutageConnector) Driver() driver.Driver { return nil }
+
+// TestAStallBehindAProxyEndsOnceItsNewConnectionsAreGreeted: behind a
+// TCP proxy (or a dialer whose error is not a *net.OpError), a new
+// connection asked at the ping's first bound was cut in its handshake and
+// not asked again: after an outage that killed the watch's own connection
+// the stall outlived it until that ping's five bounds were up (up to three
+// bounds, 15 s). The watch now lets a new connection that the proxy took
+// wait for its greeting, and the greeting ends the stall. The ping here may
+// wait five hours: it is under way all through.
+func TestAStallBehindAProxyEndsOnceItsNewConnectionsAreGreeted(t *testing.T) {
+	t.Parallel()
+	c := &proxiedOutageConnector{back: make(chan struct{})}
+	w := startStallWatch(c, slog.New(slog.DiscardHandler), time.Hour)
+	t.Cleanup(w.close)
+	waitFor(t, "the first ping", func() bool { return c.n.Load() >= 1 })
+	w.setBound(20 * time.Millisecond)
+	waitFor(t, "the stall", func() bool { return w.err() != nil })
+	waitFor(t, "a new connection taken by the proxy", func() bool { return c.n.Load() >= 2 })
+	close(c.back)
+	waitFor(t, "the stall's end once new connections are greeted", func() bool { return w.err() == nil })
+}
+
+// sendsPing reports whether chunk is a MySQL COM_PING packet (a payload
+// of one byte, 0x0e).
+func sendsPing(chunk []byte) bool {
+	return len(chunk) == 5 && chunk[0] == 1 && chunk[1] == 0 && chunk[2] == 0 && chunk[4] == 0x0e
+}
+
+// TestAStallBehindAFaultProxyEndsOnceItPassesBytesAgain is
+// TestAStallBehindAProxyEndsOnceItsNewConnectionsAreGreeted with MariaDB
+// behind the fault proxy: the watch's ping held for good (its connection
+// lost in the outage), the proxy stalled (it takes new connections and
+// passes nothing), then resumed. The ping may wait five hours.
+func TestAStallBehindAFaultProxyEndsOnceItPassesBytesAgain(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	cfg.DBName = ""
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatalf("connector: %v", err)
+	}
+	held, _ := proxy.HoldAfter(sendsPing)
+	w := startStallWatch(c, slog.New(slog.DiscardHandler), time.Hour)
+	t.Cleanup(w.close)
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("waited a minute for the watch's first ping")
+	}
+	proxy.Stall()
+	defer proxy.Resume()
+	w.setBound(200 * time.Millisecond)
+	waitFor(t, "the stall", func() bool { return w.err() != nil })
+	proxy.Resume()
+	waitFor(t, "the stall's end once the proxy passes bytes again", func() bool { return w.err() == nil })
 }
