@@ -105,9 +105,18 @@ type Server struct {
 	bodies      bodyBudget   // bytes of request bodies being received now
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
-	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady)
-	cutting     atomic.Bool  // set by Cut: the server cuts what still runs
-	standing    standingLog  // the "request failed" lines of a standing condition, one per error in each window
+	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady); set and cleared under outage.mu
+	// outage is what notReady logged of the outage under way.
+	outage struct {
+		mu     sync.Mutex
+		cause  string    // the cause last logged (storeCause)
+		change time.Time // when a changed cause was last logged; zero, none yet
+	}
+	// readyzCauseEvery is the least time between two lines of a changed
+	// cause of one outage (notReady), in nanoseconds; shorter in tests.
+	readyzCauseEvery atomic.Int64
+	cutting          atomic.Bool // set by Cut: the server cuts what still runs
+	standing         standingLog // the "request failed" lines of a standing condition, one per error in each window
 	// appendsRefused is whether the appends answered lately were refused
 	// for a standing cause, which /readyz says.
 	appendsRefused appendsRefused
@@ -168,6 +177,7 @@ func New(store eventstore.Store, opts Options) *Server {
 	s.clients.limit = opts.MaxSubscribersPerClient
 	opts.Metrics.BodiesInFlight(s.bodies.used.Load)
 	s.closingCtx, s.stopClosing = context.WithCancel(context.Background())
+	s.readyzCauseEvery.Store(int64(readyzCauseEvery))
 	s.routes()
 	return s
 }
@@ -1395,25 +1405,51 @@ type probeError struct{ err error }
 func (e *probeError) Error() string { return e.err.Error() }
 func (e *probeError) Unwrap() error { return e.err }
 
+// readyzCauseEvery is the least time between two lines of a changed cause
+// of one outage of /readyz's (notReady): a cause that flaps (a timeout, a
+// refusal, a timeout) is said once a minute at most.
+const readyzCauseEvery = time.Minute
+
 // notReady is /readyz's answer for err. A database out of service fails
 // every probe for as long as it lasts, from each load balancer every few
 // seconds: two ERROR lines each flooded the log. Its start is logged once,
 // at warning level with its cause, and its end once (readyAgain), as the
-// live feed logs its own; each probe's lines stay below (writeError). Any
-// other error (a 500) is answered, and logged, as any request's.
+// live feed logs its own; each probe's lines stay below (writeError). A
+// cause that changes while it lasts (unreachable, then the service's user
+// refused once the server is back) is logged once too, at most one change
+// each readyzCauseEvery: only the first was, and the log said unreachable
+// of a server that answered. Any other error (a 500) is answered, and
+// logged, as any request's.
 func (s *Server) notReady(err error) error {
-	if storeCause(err) == "" {
+	cause := storeCause(err)
+	if cause == "" {
 		return err
 	}
-	if s.unready.CompareAndSwap(false, true) {
-		s.log.Warn("readyz: the database is out of service; answering 503 until it is back", "error", s.redactError(err))
+	o := &s.outage
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case !s.unready.Load():
+		s.unready.Store(true)
+		o.cause, o.change = cause, time.Time{}
+		s.log.Warn("readyz: the database is out of service; answering 503 until it is back", "cause", cause, "error", s.redactError(err))
+	case cause != o.cause && (o.change.IsZero() || time.Since(o.change) >= time.Duration(s.readyzCauseEvery.Load())):
+		s.log.Warn("readyz: the database is still out of service, for another cause; answering 503 until it is back",
+			"cause", cause, "was", o.cause, "error", s.redactError(err))
+		o.cause, o.change = cause, time.Now()
 	}
 	return &probeError{err}
 }
 
 // readyAgain logs the end of what notReady logged the start of, if any.
 func (s *Server) readyAgain() {
-	if s.unready.CompareAndSwap(true, false) {
+	if !s.unready.Load() {
+		return
+	}
+	s.outage.mu.Lock()
+	defer s.outage.mu.Unlock()
+	if s.unready.Load() {
+		s.unready.Store(false)
 		s.log.Info("readyz: the database is back; answering 200")
 	}
 }
