@@ -288,7 +288,7 @@ func (w *writer) sendGuarded(ctx context.Context, p *plan, from int64, commit uu
 	if err != nil {
 		return fmt.Errorf("%w: %w: %w", errNoConnection, errCommitNotSent, err)
 	}
-	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true}
+	t := &appendTx{conn: conn, d: w.d, m: w.m, open: true, stall: w.stall}
 	stmts := []statement{
 		// Clears the time (a batch that stopped leaves it set, and a guard
 		// that finds no row, log_head's deleted by hand, would not set it),
