@@ -361,7 +361,10 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(f.opts.PollInterval)
 	defer t.Stop()
-	failing := false
+	// failing: the polls fail, said once; gone: for a database missing or
+	// damaged, said once too, should it follow an outage's failures (it
+	// ends every subscription, each poll: the log must say why).
+	failing, failingGone := false, false
 	for {
 		start := time.Now()
 		var err error
@@ -404,15 +407,15 @@ func (f *Feed) Run(ctx context.Context) error {
 			f.broken.Store(nil)
 		}
 		switch {
-		case err != nil && ctx.Err() == nil && !failing && gone:
+		case err != nil && ctx.Err() == nil && !failingGone && gone:
 			f.log.Warn("live feed: the database is missing or damaged; subscriptions were ended, retrying each poll", "error", f.redactError(err))
-			failing = true
+			failing, failingGone = true, true
 		case err != nil && ctx.Err() == nil && !failing:
 			f.log.Warn("live feed: cannot read new events; retrying each poll", "error", f.redactError(err))
 			failing = true
 		case err == nil && failing:
 			f.log.Info("live feed: reading new events again")
-			failing = false
+			failing, failingGone = false, false
 		}
 		if !f.await(ctx, t.C) {
 			return nil
