@@ -137,5 +137,6 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	if err := s.checkReading(); err != nil {
 		return 0, fmt.Errorf("read log head: %w", err)
 	}
-	return s.Store.Head(ctx)
+	head, err := s.Store.Head(ctx)
+	return head, s.sayHeadBehind(ctx, "read log head", err)
 }
