@@ -240,3 +240,48 @@ func (e *ValidationError) Unwrap() error { return ErrInvalid }
 func Invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// PrivilegeError is a statement's refusal of a privilege on the database's
+// tables that its user was denied (MySQL's 1142, 1143: a privilege revoked
+// while the service runs; start-up refuses a user without it). The store
+// wraps it with ErrRefused and ErrUnavailable: nothing was written, and
+// the request may pass once an operator grants the privilege again. Its
+// fields say what to grant; they hold no user name and no secret.
+type PrivilegeError struct {
+	// Privilege is the privilege denied as the database names it
+	// ("INSERT"), "" if it does not say.
+	Privilege string
+	// Table is the table it was denied on ("events"), "" if not said.
+	Table string
+	// Err is the database's own error (it names the user, never a
+	// password).
+	Err error
+}
+
+func (e *PrivilegeError) Error() string {
+	return fmt.Sprintf("the database denies the DSN's user %s; grant it again (%s): %v", e.Denied(), e.Grant(), e.Err)
+}
+
+func (e *PrivilegeError) Unwrap() error { return e.Err }
+
+// Denied is the privilege and the table, in words ("the INSERT privilege
+// on its table events"), without the user.
+func (e *PrivilegeError) Denied() string {
+	what := "a privilege the store needs"
+	if e.Privilege != "" {
+		what = "the " + e.Privilege + " privilege"
+	}
+	if e.Table != "" {
+		what += " on its table " + e.Table
+	}
+	return what
+}
+
+// Grant says how an operator grants it, without naming the user: the
+// statement, where the database named the privilege and the table.
+func (e *PrivilegeError) Grant() string {
+	if e.Privilege == "" || e.Table == "" {
+		return "the database's error names it; the service needs SELECT, INSERT and UPDATE on its tables"
+	}
+	return fmt.Sprintf("GRANT %s ON <database>.%s TO the DSN's user; the service needs SELECT, INSERT and UPDATE on its tables", e.Privilege, e.Table)
+}

@@ -515,6 +515,23 @@ func unavailableDetail(err error) string {
 		return "The database's server runs with settings that let a crash of it lose acknowledged commits (its settings changed " +
 			"while the service ran; the service's log names them): every append is refused until an operator fixes them. " +
 			"This append was not written" + earlierStored + ". Try again after Retry-After."
+	case errors.Is(err, eventstore.ErrRefused):
+		// A refusal stands until an operator mends it: Retry-After stays,
+		// as it serves again once the operator has. Its words were an
+		// outage's ("cannot be reached"), which sent an operator to the
+		// network.
+		written := ""
+		if ae != nil {
+			written = " This append was not written" + earlierStored + "."
+		}
+		var denied *eventstore.PrivilegeError
+		if errors.As(err, &denied) {
+			return "The database denies the service's user " + denied.Denied() + ": requests that need it are refused until an operator grants it again (" +
+				denied.Grant() + ")." + written + " Try again after Retry-After."
+		}
+		return "The database refuses the service's user or its writes (a privilege revoked, its account locked, its password changed or expired, " +
+			"or the server read-only): requests are refused until an operator mends it (the server's log says which, and how)." + written +
+			" Try again after Retry-After."
 	case ae != nil && errors.Is(err, context.DeadlineExceeded):
 		return "The database could not take this append within the request's time (its write lock was busy, or it was slow to answer): " +
 			"it was not written, and will not be" + earlierStored + ". Try again after Retry-After."

@@ -220,7 +220,7 @@ func translate(err error) error {
 			// statement was refused before it ran: nothing was written. An
 			// operator must grant them again; the server's words name the
 			// command, the user and the table, never the password.
-			return refusal{fmt.Errorf("%w: the database denies the DSN's user a privilege the store needs; grant it again: %w", eventstore.ErrUnavailable, err)}
+			return refusal{fmt.Errorf("%w: %w", eventstore.ErrUnavailable, privilegeDenied(me))}
 		case errAccessDenied:
 			// A privilege revoked while the store runs (start-up refuses
 			// a user without it: translateAtStart) that a statement, or a
@@ -298,6 +298,30 @@ func hostBlocked(err error) error {
 type refusal struct{ error }
 
 func (e refusal) Unwrap() []error { return []error{e.error, eventstore.ErrRefused} }
+
+// privilegeDenied is the error for me, a statement refused a privilege on
+// a table or a column (1142, 1143), naming the privilege and the table as
+// the server's message does ("INSERT command denied to user 'app'@'h' for
+// table `db`.`events`", MySQL's "… for table 'events'", "… for column 'c'
+// in table 't'"), "" where it does not say them so. The user it names
+// stays in the server's words, for the log.
+func privilegeDenied(me *mysql.MySQLError) *eventstore.PrivilegeError {
+	e := &eventstore.PrivilegeError{Err: me}
+	if privilege, _, ok := strings.Cut(me.Message, " command denied"); ok && privilege != "" &&
+		strings.Trim(privilege, "ABCDEFGHIJKLMNOPQRSTUVWXYZ ,") == "" {
+		e.Privilege = privilege
+	}
+	if i := strings.LastIndex(me.Message, " table "); i >= 0 {
+		table := strings.TrimSpace(me.Message[i+len(" table "):])
+		if j := strings.LastIndex(table, "."); j >= 0 {
+			table = table[j+1:] // without the database
+		}
+		if table = strings.Trim(table, "`'\""); table != "" && !strings.ContainsAny(table, "`' ") {
+			e.Table = table
+		}
+	}
+	return e
+}
 
 // full reports whether me says the database is out of room: a table full
 // (1114), the disk full (1021), or the storage engine's or a file's write

@@ -319,3 +319,33 @@ func TestTranslateKnowsAServerOutOfResources(t *testing.T) {
 		}
 	}
 }
+
+// TestAPrivilegeDeniedNamesThePrivilegeAndTheTable: a statement refused a
+// privilege (1142, 1143) names it and the table, as MariaDB and MySQL say
+// them, so that the 503 says what to grant; words not so shaped name
+// neither, and the user stays in the server's words alone.
+func TestAPrivilegeDeniedNamesThePrivilegeAndTheTable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		number           uint16
+		message          string
+		privilege, table string
+	}{
+		{errTableAccess, "INSERT command denied to user 'app'@'127.0.0.1' for table `db`.`events`", "INSERT", "events"},
+		{errTableAccess, "INSERT command denied to user 'app'@'localhost' for table 'events'", "INSERT", "events"},
+		{errColumnAccess, "SELECT command denied to user 'app'@'localhost' for column 'data' in table 'events'", "SELECT", "events"},
+		{errTableAccess, "denied, in some other words", "", ""},
+	} {
+		err := translate(&mysql.MySQLError{Number: tc.number, Message: tc.message})
+		var pe *eventstore.PrivilegeError
+		if !errors.As(err, &pe) || !errors.Is(err, eventstore.ErrRefused) || !errors.Is(err, eventstore.ErrUnavailable) {
+			t.Fatalf("%q: %v; want a PrivilegeError, refused and unavailable", tc.message, err)
+		}
+		if pe.Privilege != tc.privilege || pe.Table != tc.table {
+			t.Errorf("%q: privilege %q, table %q; want %q, %q", tc.message, pe.Privilege, pe.Table, tc.privilege, tc.table)
+		}
+		if strings.Contains(pe.Denied()+pe.Grant(), "app") {
+			t.Errorf("%q: %q, %q; want them without the user", tc.message, pe.Denied(), pe.Grant())
+		}
+	}
+}
