@@ -144,3 +144,14 @@ func (s *Store) NewWriterSessions() {
 	s.writes.SetMaxIdleConns(0)
 	s.writes.SetMaxIdleConns(2)
 }
+
+// SetPrivilegeClock makes now the clock by which a privilege refusal ends
+// the sessions at most once each regrantInterval.
+func (s *Store) SetPrivilegeClock(now func() time.Time) {
+	s.privileges.mu.Lock()
+	defer s.privileges.mu.Unlock()
+	s.privileges.now = now
+}
+
+// RegrantInterval is regrantInterval.
+const RegrantInterval = regrantInterval

@@ -3,7 +3,9 @@ package mysqlstore
 import (
 	"context"
 	"database/sql/driver"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // MariaDB and MySQL give a session the privileges on a database that its
@@ -16,15 +18,57 @@ import (
 // statement refused a privilege on a table therefore ends, as each is
 // given back to its pool or taken from it, every session opened before
 // that refusal, of every pool: the next request's new session has the
-// privileges the user has now. The price is a new session for each request while the refusal
-// stands, an outage an operator is mending.
+// privileges the user has now.
+//
+// While the refusal stands, the new session meets it too: ending every
+// session at each refusal made a new session for each request (and for
+// each of a pool's sessions in use), connection churn through an outage an
+// operator is mending. A refusal ends the sessions opened before it at
+// most once each regrantInterval for what is refused (the privilege and
+// the table): a grant since then is seen by the first request refused
+// after that interval, which ends the sessions that lack it, so a GRANT is
+// served again at most regrantInterval (and one request) later. A refusal
+// of something else (SELECT after INSERT) ends them at once: another
+// privilege revoked or granted meanwhile.
 
-// privilegeEpoch counts the privilege refusals the store's statements met.
-type privilegeEpoch struct{ refusals atomic.Uint64 }
+// regrantInterval is the least time between two ends of the sessions for
+// the same refusal.
+const regrantInterval = time.Second
 
-// refused notes a statement refused a privilege: the sessions open now are
-// not used again.
-func (p *privilegeEpoch) refused() { p.refusals.Add(1) }
+// privilegeEpoch counts the privilege refusals the store's statements met
+// that ended the sessions opened before them.
+type privilegeEpoch struct {
+	refusals atomic.Uint64
+
+	mu    sync.Mutex
+	ended map[string]time.Time // when each refusal (its privilege and table) last ended the sessions
+	now   func() time.Time     // time.Now; a test's clock
+}
+
+// refused notes a statement refused what (its privilege and table, as the
+// server named them): the sessions open now are not used again, unless
+// the same refusal ended them less than regrantInterval ago.
+func (p *privilegeEpoch) refused(what string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if p.now != nil {
+		now = p.now()
+	}
+	if last, ok := p.ended[what]; ok && now.Sub(last) < regrantInterval && !now.Before(last) {
+		return
+	}
+	if p.ended == nil {
+		p.ended = make(map[string]time.Time)
+	}
+	for k, last := range p.ended { // bounded by what may be refused: forget the old
+		if now.Sub(last) >= regrantInterval {
+			delete(p.ended, k)
+		}
+	}
+	p.ended[what] = now
+	p.refusals.Add(1)
+}
 
 // sessionsOf wraps c so that each session it makes knows the refusals
 // counted when it opened (privilegedSession).

@@ -839,13 +839,15 @@ func (s *Store) translate(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return headRowMissing(err)
 	}
-	if isMySQLError(err, errTableAccess, errColumnAccess) {
+	var denied *mysql.MySQLError
+	if errors.As(err, &denied) && (denied.Number == errTableAccess || denied.Number == errColumnAccess) {
 		// Refused a privilege on the database's tables: the sessions open
 		// now keep the privileges they opened with, a grant since
 		// included (regrant.go). (Not 1227: a setting each new session
 		// makes is refused as it opens, and the sessions already open
 		// serve; ending them would refuse everything.)
-		s.privileges.refused()
+		what := privilegeDenied(denied)
+		s.privileges.refused(what.Privilege + " " + what.Table)
 	}
 	if isMySQLError(err, errAccessDenied) {
 		if errors.Is(err, eventstore.ErrUnavailable) {
