@@ -368,6 +368,50 @@ func TestReusingAStoredEventIDInAnotherBatchIs409DuplicateEventID(t *testing.T) 
 	})
 }
 
+// An event id of another stream is duplicate-event-id whatever content comes
+// with it: it was answered idempotency-key-reused ("a retry must repeat the
+// stored batch exactly", which sent to this stream is still a 409) when its
+// data or stream type differed (a black-box tester).
+func TestAnEventIDOfAnotherStreamIs409DuplicateEventIDWhateverItsContent(t *testing.T) {
+	t.Parallel()
+	forEachServer(t, func(t *testing.T, s *server) {
+		theirs, here, other := newID(), newID(), newID()
+		stored := events(1, "A")
+		s.mustAppend(t, theirs, appendBody{StreamType: "one", Events: stored})
+		ours := events(1, "B")
+		s.mustAppend(t, here, appendBody{StreamType: "one", Events: ours})
+		ev := stored[0]
+		otherData := newEvent{ID: ev.ID, Type: ev.Type, Data: 2}
+		oursChanged := newEvent{ID: ours[0].ID, Type: ours[0].Type, Data: "changed"}
+		for _, tc := range []struct {
+			name     string
+			streamID string
+			body     appendBody
+			header   []string
+		}{
+			{"other data", other, appendBody{StreamType: "one", Events: []newEvent{otherData}}, nil},
+			{"another stream_type", other, appendBody{StreamType: "two", Events: stored}, nil},
+			{"another type, If-None-Match *", other, appendBody{StreamType: "one", Events: []newEvent{{ID: ev.ID, Type: "Other", Data: ev.Data}}}, []string{"If-None-Match", "*"}},
+			{"other data to an existing stream, If-Match its version", here, appendBody{Events: []newEvent{otherData}}, []string{"If-Match", `"1"`}},
+			{"other data to an existing stream, If-Match another version", here, appendBody{Events: []newEvent{otherData}}, []string{"If-Match", `"5"`}},
+			{"after this stream's whole stored batch", here, appendBody{Events: []newEvent{ours[0], ev}}, nil},
+			{"beside an id of this stream with other data", here, appendBody{Events: []newEvent{oursChanged, otherData}}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.post(t, "/streams/"+tc.streamID+"/events", tc.body, tc.header...)
+				p := requireProblem(t, r, http.StatusConflict, "duplicate-event-id")
+				if p.EventID != ev.ID || !strings.Contains(p.Detail, "another stream") {
+					t.Errorf("expected the problem to name event %s as used by another stream; got %s", ev.ID, r.Body)
+				}
+			})
+		}
+		requireStatus(t, s.get(t, "/streams/"+other), http.StatusNotFound)
+		if log := s.readLog(t, "/events"); len(log) != 2 {
+			t.Errorf("GET /events: expected only the 2 stored events, got %d", len(log))
+		}
+	})
+}
+
 func TestAStoredEventIDSentWithOtherContentIs409IdempotencyKeyReused(t *testing.T) {
 	t.Parallel()
 	forEachServer(t, func(t *testing.T, s *server) {

@@ -171,8 +171,8 @@ func (e *WrongExpectedVersionError) Error() string {
 
 func (e *WrongExpectedVersionError) Unwrap() error { return ErrWrongExpectedVersion }
 
-// DuplicateEventError reports an event id already used by another stream,
-// or, InStream, stored in the request's own stream in a batch the request
+// DuplicateEventError reports an event id already used by another stream
+// (whatever content was sent with it), or, InStream, stored in the request's own stream in a batch the request
 // does not repeat exactly (a part of it, or with new events), which no
 // retry is. errors.Is(err, ErrDuplicateEventID) holds for it.
 type DuplicateEventError struct {
@@ -191,9 +191,10 @@ func (e *DuplicateEventError) Error() string {
 
 func (e *DuplicateEventError) Unwrap() error { return ErrDuplicateEventID }
 
-// IdempotencyKeyReusedError reports a stored event id sent again with other
-// content: another type, data, metadata or stream type. A retry must repeat
-// the stored batch exactly. errors.Is(err, ErrIdempotencyKeyReused) holds for it.
+// IdempotencyKeyReusedError reports an event id stored in the request's
+// stream sent again with other content: another type, data, metadata or
+// stream type (an id of another stream is a DuplicateEventError whatever its
+// content). A retry must repeat the stored batch exactly. errors.Is(err, ErrIdempotencyKeyReused) holds for it.
 type IdempotencyKeyReusedError struct {
 	EventID uuid.UUID
 	// Field names what differs: type, data, metadata or stream_type.

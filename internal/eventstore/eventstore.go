@@ -179,9 +179,12 @@ type StreamList struct {
 type Store interface {
 	// Append writes a batch atomically. It returns a *WrongExpectedVersionError
 	// when the stream is not at the expected version, a *DuplicateEventError
-	// when an event id is already used elsewhere, a *StreamTypeMismatchError
-	// when the stream has another type, and ErrStreamTypeRequired when a new
-	// stream is given no type. A retry of a batch already stored returns the
+	// when an event id is already used by another stream (whatever its
+	// content) or by a batch of this one the request does not repeat whole,
+	// an *IdempotencyKeyReusedError when an id stored in this stream comes
+	// with other content, a *StreamTypeMismatchError when the stream has
+	// another type, and ErrStreamTypeRequired when a new stream is given no
+	// type. A retry of a batch already stored returns the
 	// original result with Duplicate set and writes nothing.
 	Append(ctx context.Context, req AppendRequest) (AppendResult, error)
 	// Stream describes one stream, or returns ErrStreamNotFound.

@@ -184,9 +184,10 @@ func (p *plan) apply(c *call) outcome {
 // checkRetry decides whether a request repeats a batch already stored: the
 // same events (type, data and metadata byte for byte, and the stream type if
 // given) under the same ids, in this stream, in this order, and the whole of
-// the stored batch. A stored id sent with other content is a reused
-// idempotency key; a stored id that does not fit that picture otherwise is a
-// duplicate.
+// the stored batch. An id stored in another stream is a duplicate whatever
+// was sent with it: no retry to this stream could repeat it. An id stored in
+// this stream with other content is a reused idempotency key; one that does
+// not fit that picture otherwise is a duplicate in this stream.
 func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, bool, error) {
 	var firstKnown uuid.UUID
 	for _, id := range c.clientIDs {
@@ -199,6 +200,11 @@ func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, boo
 		return eventstore.AppendResult{}, false, nil
 	}
 	req := c.req
+	for _, id := range c.clientIDs {
+		if k, ok := p.known[id]; ok && k.StreamID != req.StreamID {
+			return eventstore.AppendResult{}, false, &eventstore.DuplicateEventError{EventID: id}
+		}
+	}
 	for _, e := range req.Events {
 		if k, ok := p.known[e.ID]; ok {
 			if field := k.differs(e, req.StreamType); field != "" {
@@ -206,7 +212,7 @@ func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, boo
 			}
 		}
 	}
-	duplicate := &eventstore.DuplicateEventError{EventID: firstKnown, InStream: p.known[firstKnown].StreamID == req.StreamID}
+	duplicate := &eventstore.DuplicateEventError{EventID: firstKnown, InStream: true}
 	if size := p.known[req.Events[0].ID].BatchSize; size >= 0 && size != int64(len(req.Events)) {
 		return eventstore.AppendResult{}, false, duplicate // not the whole stored batch
 	}

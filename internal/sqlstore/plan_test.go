@@ -38,6 +38,7 @@ func TestPlanDecidesAGroupInOrder(t *testing.T) {
 		mk(existing, "", eventstore.Any, ev(a, "A")),                             // a retry of the first, in the same group
 		mk(existing, "", eventstore.Any, ev(a, "Changed")),                       // a's id with other content
 		mk(existing, "", eventstore.Any, ev(stored, "Old")),                      // a retry of what was stored before
+		mk(fresh, "", eventstore.Any, ev(a, "Changed")),                          // a's id, another stream's, with other content
 	}
 	found := map[uuid.UUID]streamState{existing: {Type: "order", Version: 3, CreatedAt: now.Add(-time.Hour)}}
 	known := map[uuid.UUID]knownEvent{stored: {StreamID: existing, StreamType: "order", Version: 2, Position: 7,
@@ -61,6 +62,10 @@ func TestPlanDecidesAGroupInOrder(t *testing.T) {
 	check(5, nil)
 	check(6, eventstore.ErrIdempotencyKeyReused)
 	check(7, nil)
+	var dup *eventstore.DuplicateEventError
+	if !errors.As(out[8].err, &dup) || dup.EventID != a || dup.InStream {
+		t.Errorf("request 8: err = %v; want a's id used by another stream", out[8].err)
+	}
 	if r := out[0].res; r.Version != 4 || r.Events[0].Position != 11 || r.Duplicate {
 		t.Errorf("first append: %+v; want version 4 at position 11", r)
 	}

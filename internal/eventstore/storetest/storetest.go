@@ -60,6 +60,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"IdempotentRetryReturnsOriginalAndWritesNothing", testIdempotentRetry},
 		{"DuplicateEventIDIsRefused", testDuplicateEventID},
 		{"OnlyTheWholeSameBatchIsARetry", testRetryIsTheWholeSameBatch},
+		{"AnIDOfAnotherStreamIsADuplicateWhateverItsContent", testAnotherStreamsIDWhateverItsContent},
 		{"ConcurrentRetriesWithOtherContentAreRefused", testConcurrentReusedIDs},
 		{"ConcurrentAppendsOnOneExpectedVersionOneWins", testConcurrentSameVersion},
 		{"ConcurrentAppendsFailOnlyTheConflicting", testMixedGroup},
@@ -471,6 +472,57 @@ func testRetryIsTheWholeSameBatch(t *testing.T, s eventstore.Store) {
 	again, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs})
 	if err != nil || !again.Duplicate || !slices.EqualFunc(again.Events, first.Events, sameRecorded) {
 		t.Errorf("the whole batch again: %+v, %v; want the original result marked duplicate", again, err)
+	}
+	requireLogLength(t, s, 3, "after refused requests, which write nothing")
+}
+
+// testAnotherStreamsIDWhateverItsContent: an event id stored in another
+// stream is a duplicate ("already used by another stream") whatever the
+// content sent with it, the expected version and the other events of the
+// batch: a reused idempotency key is only an id stored in the stream the
+// request names, which a retry to that stream could repeat.
+func testAnotherStreamsIDWhateverItsContent(t *testing.T, s eventstore.Store) {
+	a, here := uuid.New(), uuid.New()
+	theirs := withIDs(batch(1))[0]
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: a, StreamType: "one", Events: []eventstore.NewEvent{theirs}})
+	ours := withIDs(batch(2))
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: here, StreamType: "one", Events: ours[:1]})
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: here, StreamType: "one", Events: ours[1:]}) // ours[1] at version 2
+	changed := func(change func(*eventstore.NewEvent)) eventstore.NewEvent {
+		e := theirs
+		change(&e)
+		return e
+	}
+	otherData := changed(func(e *eventstore.NewEvent) { e.Data = []byte(`{"n":2}`) })
+	otherType := changed(func(e *eventstore.NewEvent) { e.Type = "Other" })
+	otherMeta := changed(func(e *eventstore.NewEvent) { e.Metadata = []byte(`{"m":1}`) })
+	oursChanged := ours[1]
+	oursChanged.Data = []byte(`{"changed":true}`)
+	newStream := uuid.New()
+	for name, req := range map[string]eventstore.AppendRequest{
+		"the same event to a new stream":                        {StreamID: newStream, StreamType: "one", Events: []eventstore.NewEvent{theirs}},
+		"other data to a new stream":                            {StreamID: newStream, StreamType: "one", Events: []eventstore.NewEvent{otherData}},
+		"another type to a new stream":                          {StreamID: newStream, StreamType: "one", Events: []eventstore.NewEvent{otherType}},
+		"other metadata to a new stream":                        {StreamID: newStream, StreamType: "one", Events: []eventstore.NewEvent{otherMeta}},
+		"another stream_type to a new stream":                   {StreamID: newStream, StreamType: "two", Events: []eventstore.NewEvent{theirs}},
+		"other data to an existing stream":                      {StreamID: here, Events: []eventstore.NewEvent{otherData}},
+		"another stream_type to an existing stream":             {StreamID: here, StreamType: "two", Events: []eventstore.NewEvent{theirs}},
+		"other data, If-None-Match *":                           {StreamID: newStream, StreamType: "one", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{otherData}},
+		"other data, If-Match * on a new stream":                {StreamID: newStream, StreamType: "one", Expected: eventstore.StreamExists, Events: []eventstore.NewEvent{otherData}},
+		"other data, If-Match the stream's version":             {StreamID: here, Expected: eventstore.Exactly(2), Events: []eventstore.NewEvent{otherData}},
+		"other data, If-Match another version":                  {StreamID: here, Expected: eventstore.Exactly(7), Events: []eventstore.NewEvent{otherData}},
+		"after a whole stored batch of this stream":             {StreamID: here, Events: []eventstore.NewEvent{ours[1], theirs}},
+		"after an id stored here with other data":               {StreamID: here, Events: []eventstore.NewEvent{oursChanged, otherData}},
+		"before an id stored here with other data":              {StreamID: here, Events: []eventstore.NewEvent{otherData, oursChanged}},
+		"before an id stored here at another version, If-Match": {StreamID: here, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{theirs, ours[0]}},
+	} {
+		requireDuplicate(t, s, name, req, theirs.ID, false)
+	}
+	// An id stored here with other content, beside ids no stream holds, is
+	// still a reused key: a retry to this stream could repeat it.
+	var rerr *eventstore.IdempotencyKeyReusedError
+	if _, err := s.Append(ctx(t), eventstore.AppendRequest{StreamID: here, Events: append(withIDs(batch(1)), oursChanged)}); !errors.As(err, &rerr) || rerr.EventID != ours[1].ID {
+		t.Errorf("an id stored here with other data, after a new one: err = %v; want IdempotencyKeyReusedError naming %s", err, ours[1].ID)
 	}
 	requireLogLength(t, s, 3, "after refused requests, which write nothing")
 }
