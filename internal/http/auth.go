@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // Role is what a token may do.
@@ -406,19 +408,15 @@ func setPrincipal(ctx context.Context, name string) {
 	}
 }
 
-// loggableParams are the query parameters whose values the access log
-// shows: they hold positions, limits and names, never a secret.
-var loggableParams = map[string]bool{
-	"after": true, "from": true, "limit": true, "direction": true, "stream_type": true, "type": true,
-}
-
 // logQuery returns a raw query string fit for the log. Names are compared
 // decoded, as the server reads them (access%5Ftoken is access_token). Only
-// the parameters of loggableParams keep their values; access_token shows as
-// REDACTED, and any other pair, name included, as REDACTED: a misspelled
-// token parameter, a token pasted without a name or a malformed pair may
-// hold a secret in either part. A value of a loggable parameter that is not
-// made of the characters of numbers, names and ids is REDACTED too.
+// the API's own parameters keep their values, and only a value that parses
+// as what its parameter takes (parsesAs); another shows as
+// <invalid: N bytes> (invalidValue), as a mistyped token pasted there,
+// which redact does not know, would be logged almost whole otherwise.
+// access_token shows as REDACTED, and any other pair, name included, as
+// REDACTED: a misspelled token parameter, a token pasted without a name or
+// a malformed pair may hold a secret in either part.
 func logQuery(raw string) string {
 	if raw == "" {
 		return ""
@@ -429,27 +427,61 @@ func logQuery(raw string) string {
 		name, err1 := url.QueryUnescape(k)
 		value, err2 := url.QueryUnescape(v)
 		switch {
-		case err1 == nil && err2 == nil && loggableParams[name] && loggableValue(value):
-			pairs[i] = name + "=" + value
-		case err1 == nil && loggableParams[name]:
-			pairs[i] = name + "=REDACTED"
 		case err1 == nil && name == "access_token":
 			pairs[i] = "access_token=REDACTED"
-		default:
+		case err1 != nil || !loggedParam(name):
 			pairs[i] = "REDACTED"
+		case err2 == nil && parsesAs(name, value):
+			pairs[i] = name + "=" + value
+		default:
+			pairs[i] = name + "=" + invalidValue(v)
 		}
 	}
 	return strings.Join(pairs, "&")
 }
 
-// loggableValue reports whether a value holds only what numbers, names,
-// lists of names and stream ids are made of.
-func loggableValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.:-,", c) >= 0) {
+// loggedParam reports whether name is one of the API's own query
+// parameters, whose values the log may show (parsesAs).
+func loggedParam(name string) bool {
+	switch name {
+	case "after", "from", "limit", "direction", "stream_type", "type":
+		return true
+	}
+	return false
+}
+
+// parsesAs reports whether v, decoded, is what the query parameter name
+// takes: a number (from, limit; after on /events), a stream id (after, the
+// cursor of /streams), forward or backward, or a list of names as a filter
+// takes it (namesParam). Only such a value is logged.
+func parsesAs(name, v string) bool {
+	_, notNumber := parseNumber(v)
+	switch name {
+	case "from", "limit":
+		return notNumber == 0
+	case "after":
+		_, err := eventstore.ParseUUID(name, v)
+		return notNumber == 0 || err == nil
+	case "direction":
+		return v == "forward" || v == "backward"
+	case "stream_type", "type":
+		names := strings.Split(v, ",")
+		if len(names) > MaxFilterNames || len(v) > MaxFilterLength {
 			return false
 		}
+		for _, n := range names {
+			if eventstore.ValidateName(name, strings.TrimSpace(n)) != nil {
+				return false
+			}
+		}
+		return true
 	}
-	return true
+	return false
+}
+
+// invalidValue is what the log writes for a value a client sent where it
+// does not parse (a query value, a path segment, a method): its length
+// alone, for a value that parses nowhere may be a mistyped token.
+func invalidValue(sent string) string {
+	return "<invalid: " + strconv.Itoa(len(sent)) + " bytes>"
 }

@@ -94,7 +94,10 @@ type Server struct {
 	opts    Options
 	router  chi.Router
 	handler http.Handler
-	auth    *authenticator // nil: access control is off
+	// routeWords are the fixed segments of the routes (streams, events, …),
+	// which the log writes as sent (parsedPath).
+	routeWords map[string]bool
+	auth       *authenticator // nil: access control is off
 
 	closing     chan struct{}   // closed by CloseSubscriptions
 	closingCtx  context.Context // canceled by CloseSubscriptions
@@ -606,6 +609,15 @@ func (s *Server) routes() {
 	})
 	s.router = r
 	s.handler = r
+	s.routeWords = map[string]bool{}
+	_ = chi.Walk(r, func(_, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		for word := range strings.SplitSeq(route, "/") {
+			if word != "" && !strings.HasPrefix(word, "{") {
+				s.routeWords[word] = true
+			}
+		}
+		return nil
+	})
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.
@@ -1078,22 +1090,81 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 }
 
 // logPath is r's path for a log line: as the client sent it, escapes and
-// all (sentPath), so that /streams/ID%2Fevents, a stream id that is no
-// UUID, is not logged as /streams/ID/events, the route; with every known
-// token REDACTED and cut (logCut). A token the path holds encoded (a
-// base64 token's / sent as %2F), once or more, is found in the path decoded
-// as many times: the path is then logged as its default encoding writes
-// that one, redacted (redactEncoded).
+// all (sentPath), so that /streams/ID%2Fevents is not logged as
+// /streams/ID/events, the route; each segment that does not parse as a
+// route's word, a UUID or a number written as <invalid: N bytes>
+// (parsedPath); with every known token REDACTED and cut (logCut). A token
+// the path holds encoded (a base64 token's / sent as %2F), once or more,
+// is found in the path decoded as many times: the path is then logged as
+// its default encoding writes that one, redacted (redactEncoded).
 func (s *Server) logPath(r *http.Request) string {
-	return logCut(s.auth.redactEncoded(sentPath(r), func(decoded string) string {
+	return logCut(s.auth.redactEncoded(s.parsedPath(sentPath(r)), func(decoded string) string {
 		return (&url.URL{Path: decoded}).EscapedPath()
 	}))
 }
 
-// logMethod is a request's method for a log line: a method is any HTTP
-// token, '%' included, so a client may send a token there, encoded or not.
+// parsedPath is path, as sent, with each segment that, decoded, is neither
+// a fixed word of a route (routeWords), a UUID as a stream id is written,
+// nor a number as a version is, written as <invalid: N bytes>
+// (invalidValue): a mistyped token, which redact does not know, pasted
+// into a path (or split across its segments) would be logged almost whole
+// otherwise. A target that is no path (OPTIONS *, CONNECT's host:port) is
+// returned as it is. Past maxLogField bytes, what is left is one segment.
+func (s *Server) parsedPath(path string) string {
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return path
+	}
+	var b strings.Builder
+	for {
+		b.WriteByte('/')
+		if b.Len() > maxLogField {
+			b.WriteString(invalidValue(rest))
+			return b.String()
+		}
+		seg, more, found := strings.Cut(rest, "/")
+		b.WriteString(s.parsedSegment(seg))
+		if !found {
+			return b.String()
+		}
+		rest = more
+	}
+}
+
+// parsedSegment is seg, a segment of a path as sent, if it parses as
+// parsedPath says, else <invalid: N bytes>.
+func (s *Server) parsedSegment(seg string) string {
+	if seg == "" {
+		return seg
+	}
+	decoded, err := url.PathUnescape(seg)
+	switch {
+	case err != nil:
+	case s.routeWords[decoded]:
+		return seg
+	case len(decoded) == 36: // ParseUUID's length, checked first as it words a refusal
+		if _, err := eventstore.ParseUUID("", decoded); err == nil {
+			return seg
+		}
+	default:
+		if _, refused := parseNumber(decoded); refused == 0 {
+			return seg
+		}
+	}
+	return invalidValue(seg)
+}
+
+// logMethod is a request's method for a log line: one HTTP defines (RFC
+// 9110 §9, RFC 5789, and HTTP/2's preface PRI), else <invalid: N bytes>: a
+// method is any HTTP token, so a client may send a token there, encoded or
+// not, known (REDACTED) or mistyped.
 func (s *Server) logMethod(method string) string {
-	return logCut(s.auth.redactEncoded(method, asDecoded))
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "PRI":
+		return method
+	}
+	return invalidValue(method)
 }
 
 // sentPath is r's path as its request line sent it: percent-escapes as

@@ -1,0 +1,122 @@
+package http_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/api"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestTheLogWritesOnlyTheValuesThatParse: the access log wrote the value
+// of each of the API's own query parameters whenever it was made of the
+// characters of numbers and names, and a path as sent, so a mistyped token
+// (not a known one, which is REDACTED) pasted into after=, or into a path
+// segment, was logged almost whole (a black-box tester). A query value is
+// written now only when it parses as what its parameter takes (a number, a
+// stream id, forward or backward, a list of names), a path segment only
+// when it is a word of a route, a UUID or a number, a method only when it
+// is one HTTP defines; anything else as <invalid: N bytes>. Valid values
+// are still written, as operators need them.
+func TestTheLogWritesOnlyTheValuesThatParse(t *testing.T) {
+	t.Parallel()
+	logs := &testlog.Buffer{}
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
+		OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	// Near-tokens: 34 characters of a 36-character token, one that begins
+	// with a digit and one with letters, each made of what numbers, names
+	// and ids are made of.
+	const digits = "9c1e4b7a2f6d8e0a3b5c7d9e1f2a4b6c8d"
+	const letters = "tk_live-9c1e4b7a2f6d8e0a3b5c7d9e1f"
+	id := uuid.NewString()
+	targets := []string{
+		"/events?after=" + digits,
+		"/events?after=" + letters + "&limit=5",
+		"/streams?after=" + digits,
+		"/streams/" + id + "/events?from=" + letters,
+		"/streams/" + id + "/events?direction=" + letters,
+		"/events?limit=" + digits,
+		"/events?tokn=" + letters,
+		"/events?" + letters,
+		"/streams/" + digits,
+		"/streams/" + letters + "/events",
+		"/x/" + letters[:10] + "/" + letters[10:],
+		"/streams/" + id + "/events/" + digits,
+	}
+	valid := []struct{ target, path, query string }{
+		{"/events?after=5&limit=10&type=A,B&stream_type=order", "/events", "after=5&limit=10&type=A,B&stream_type=order"},
+		{"/streams?after=" + id + "&limit=2", "/streams", "after=" + id + "&limit=2"},
+		{"/streams/" + id + "/events/3", "/streams/" + id + "/events/3", ""},
+		{"/streams/" + id + "/events?from=2&direction=backward", "/streams/" + id + "/events", "from=2&direction=backward"},
+		{"/%65vents", "/%65vents", ""},
+		{"/readyz", "/readyz", ""},
+	}
+	for _, target := range targets {
+		resp, err := http.Get(srv.URL + target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for _, v := range valid {
+		resp, err := http.Get(srv.URL + v.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for _, method := range []string{letters, digits} {
+		rawRequest(t, srv, method+" /events HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+	}
+	want := len(targets) + len(valid) + 2
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(logs.String(), `"msg":"request"`) < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if n := strings.Count(out, `"msg":"request"`); n < want {
+		t.Fatalf("%d access lines, want %d:\n%s", n, want, out)
+	}
+	for _, near := range []string{digits, letters} {
+		for _, part := range []string{near[:10], near[10:20], near[20:]} {
+			if strings.Contains(out, part) {
+				t.Errorf("the log holds %q, a part of the near-token %s", part, near)
+			}
+		}
+	}
+	for _, s := range []string{
+		`"query":"after=<invalid: 34 bytes>"`,
+		`"query":"after=<invalid: 34 bytes>&limit=5"`,
+		`"query":"from=<invalid: 34 bytes>"`,
+		`"query":"direction=<invalid: 34 bytes>"`,
+		`"query":"limit=<invalid: 34 bytes>"`,
+		`"path":"/streams/<invalid: 34 bytes>"`,
+		`"path":"/streams/<invalid: 34 bytes>/events"`,
+		`"path":"/<invalid: 1 bytes>/<invalid: 10 bytes>/<invalid: 24 bytes>"`,
+		`"path":"/streams/` + id + `/events/<invalid: 34 bytes>"`,
+		`"method":"<invalid: 34 bytes>"`,
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("no line says %s", s)
+		}
+	}
+	for _, v := range valid {
+		s := `"path":"` + v.path + `","query":"` + v.query + `"`
+		if !strings.Contains(out, s) {
+			t.Errorf("%s: no line says %s", v.target, s)
+		}
+	}
+	if t.Failed() {
+		t.Logf("the log:\n%s", out)
+	}
+}
