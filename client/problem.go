@@ -21,9 +21,11 @@ var (
 	// ErrWrongExpectedVersion: the stream was not at the expected version;
 	// Problem.CurrentVersion says where it is.
 	ErrWrongExpectedVersion = errors.New("wrong expected version")
-	// ErrDuplicateEventID: an event id is used by another stream or batch.
+	// ErrDuplicateEventID: an event id is used by another stream (whatever
+	// its content) or by a batch the request does not repeat whole.
 	ErrDuplicateEventID = errors.New("duplicate event id")
-	// ErrIdempotencyKeyReused: a stored event id was sent with other content.
+	// ErrIdempotencyKeyReused: an event id stored in the request's stream was
+	// sent with other content.
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused")
 	// ErrStreamTypeMismatch: the stream_type differs from the stream's.
 	ErrStreamTypeMismatch = errors.New("stream type mismatch")
