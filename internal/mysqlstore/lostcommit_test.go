@@ -30,8 +30,8 @@ import (
 // append of the writer's own, its snapshot lets it), and one that read
 // first (with a BeforeCommit hook, which holds groups to that way). The
 // server may stop the cut round trip before its COMMIT (see
-// loseTheAnswerOfACommitThatRan): that try is not this test's case, and it
-// tries again.
+// loseTheAnswerOfACommitThatRan): that try is not this test's case; its
+// answer is checked against what its stream holds, and it tries again.
 func TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded(t *testing.T) {
 	t.Parallel()
 	for _, way := range []string{"one round trip", "read first"} {
@@ -50,6 +50,33 @@ func TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded(t *testing.T) {
 			var stream uuid.UUID
 			var res eventstore.AppendResult
 			var err error
+			// answeredAsStored fails the test unless the append was answered
+			// as written, at versions 2 and 3, with what the stream holds:
+			// the right answer whether the cut round trip committed or the
+			// group was written again after settling found it had not.
+			answeredAsStored := func(settled string) {
+				t.Helper()
+				stored := streamEvents(ctx, t, s, stream)
+				if len(stored) != 3 {
+					if err == nil {
+						t.Fatalf("append reported written (%+v), but the stream holds %d events (%s)", res, len(stored), settled)
+					}
+					t.Fatalf("%s, but the stream holds %d events (append: %v)", settled, len(stored), err)
+				}
+				if err != nil {
+					t.Fatalf("append whose round trip with COMMIT was cut: %v; the stream holds its events at versions 2 and 3 (%s), so it must be answered as written", err, settled)
+				}
+				if res.Version != 3 || len(res.Events) != 2 || res.Duplicate {
+					t.Fatalf("append whose answer was cut: got %+v, want version 3 with two events, not a replay (%s)", res, settled)
+				}
+				for i, e := range res.Events {
+					got := stored[i+1]
+					if e.ID != got.ID || e.Version != got.Version || e.Position != got.Position || !e.RecordedAt.Equal(got.RecordedAt) {
+						t.Errorf("event %d answered as %+v; the log holds id %s version %d position %d recorded %s (%s)",
+							i, e, got.ID, got.Version, got.Position, got.RecordedAt, settled)
+					}
+				}
+			}
 			loseTheAnswerOfACommitThatRan(t, proxy, m, func() {
 				stream = uuid.New()
 				if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "counter", Expected: eventstore.NoStream,
@@ -59,37 +86,8 @@ func TestAnAppendWhoseCommitsAnswerIsLostIsReportedAsItEnded(t *testing.T) {
 			}, func() {
 				res, err = s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1),
 					Events: []eventstore.NewEvent{one(2), one(3)}})
-			})
-			page, rerr := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 1, Limit: 10})
-			if rerr != nil {
-				t.Fatalf("read the stream after the cut: %v", rerr)
-			}
-			var stored []eventstore.Event
-			for e, err := range page.Events {
-				if err != nil {
-					t.Fatalf("read the stream after the cut: %v", err)
-				}
-				stored = append(stored, e)
-			}
-			if len(stored) != 3 {
-				if err == nil {
-					t.Fatalf("append reported written (%+v), but the stream holds %d events", res, len(stored))
-				}
-				t.Fatalf("settling found that the cut round trip committed, but the stream holds %d events (append: %v)", len(stored), err)
-			}
-			if err != nil {
-				t.Fatalf("append whose COMMIT ran but whose answer was cut: %v; the stream holds its events at versions 2 and 3, so it must be answered as written", err)
-			}
-			if res.Version != 3 || len(res.Events) != 2 || res.Duplicate {
-				t.Fatalf("append whose answer was cut: got %+v, want version 3 with two events, not a replay", res)
-			}
-			for i, e := range res.Events {
-				got := stored[i+1]
-				if e.ID != got.ID || e.Version != got.Version || e.Position != got.Position || !e.RecordedAt.Equal(got.RecordedAt) {
-					t.Errorf("event %d answered as %+v; the log holds id %s version %d position %d recorded %s",
-						i, e, got.ID, got.Version, got.Position, got.RecordedAt)
-				}
-			}
+			}, func() { answeredAsStored(settledNotCommitted) })
+			answeredAsStored("settling found that the cut round trip committed")
 			// The store goes on: the next append is written after them.
 			next, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(3), Events: []eventstore.NewEvent{one(4)}})
 			if err != nil || next.Version != 4 {
@@ -112,10 +110,16 @@ const cutTries = 10
 // the commit time's, a write's: the proxy's close makes the server's next
 // write fail) stops the batch there: then the round trip did not commit,
 // settling says so, and the group is written again, an answer that is
-// right, but not the case of a test of a COMMIT that ran. It fails the test
-// if the proxy never cut a round trip with COMMIT, or no try reached that
-// case.
-func loseTheAnswerOfACommitThatRan(t *testing.T, proxy *faultproxy.Proxy, m *metrics.Metrics, setup, cut func()) {
+// right, but not the case of a test of a COMMIT that ran.
+// That a try is of that case is settling's own word, the very judgment
+// these tests exist to check (settling that says "not committed" of a
+// COMMIT that ran sends the group again: refused, or written twice). So
+// before a try is set aside, written again checks it: that the append was
+// answered as written, once, with what its stream holds, and it fails the
+// test if not; only then is the case tried again.
+// It fails the test if the proxy never cut a round trip with COMMIT, or no
+// try reached that case.
+func loseTheAnswerOfACommitThatRan(t *testing.T, proxy *faultproxy.Proxy, m *metrics.Metrics, setup, cut, writtenAgain func()) {
 	t.Helper()
 	for try := 1; try <= cutTries; try++ {
 		setup()
@@ -131,9 +135,32 @@ func loseTheAnswerOfACommitThatRan(t *testing.T, proxy *faultproxy.Proxy, m *met
 		if f == 1 && mv == 0 {
 			return
 		}
-		t.Logf("try %d: the cut round trip did not commit (settle_find_events %d, settle_move_commit_id %d): the server stopped it before COMMIT; trying again", try, f, mv)
+		writtenAgain()
+		t.Logf("try %d: the cut round trip did not commit (settle_find_events %d, settle_move_commit_id %d): the server stopped it before COMMIT, "+
+			"and the group written again was answered as the stream holds it; trying again", try, f, mv)
 	}
 	t.Fatalf("in %d tries, no cut round trip with COMMIT committed: the test never reached the case it is for", cutTries)
+}
+
+// settledNotCommitted is what a try that loseTheAnswerOfACommitThatRan
+// sets aside was, for its checks' messages.
+const settledNotCommitted = "settling found that the cut round trip had not committed, and the group was written again"
+
+// streamEvents is every event of stream (up to 100), read from s.
+func streamEvents(ctx context.Context, t *testing.T, s *mysqlstore.Store, stream uuid.UUID) []eventstore.Event {
+	t.Helper()
+	page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 1, Limit: 100})
+	if err != nil {
+		t.Fatalf("read the stream after the cut: %v", err)
+	}
+	var stored []eventstore.Event
+	for e, err := range page.Events {
+		if err != nil {
+			t.Fatalf("read the stream after the cut: %v", err)
+		}
+		stored = append(stored, e)
+	}
+	return stored
 }
 
 // TestAnAppendWhoseLostRoundTripDidNotCommitIsTriedAgain: the round trip
@@ -447,7 +474,8 @@ func appendHeldPastItsDeadline(ctx context.Context, t *testing.T, s *mysqlstore.
 // failed now and then, answered as written at version 2: the server had
 // stopped the cut round trip before COMMIT, settling rightly found it not
 // committed, and the group written again was durable by its own COMMIT. It
-// now tries again until the round trip it cuts committed.)
+// now tries again until the round trip it cuts committed, each try set
+// aside checked: answered as written, as its stream holds it.)
 func TestAnAppendWhoseLostCommitCannotBeMadeDurableSaysItsOutcomeIsUnknown(t *testing.T) {
 	t.Parallel()
 	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
@@ -486,6 +514,35 @@ func TestAnAppendWhoseLostCommitCannotBeMadeDurableSaysItsOutcomeIsUnknown(t *te
 		}
 	}, func() {
 		res, err = s.Append(ctx, eventstore.AppendRequest{StreamID: stream, Expected: eventstore.Exactly(1), Events: []eventstore.NewEvent{ev}})
+	}, func() {
+		// Written again, its own COMMIT durable: answered as written, at
+		// version 2, with what the stream holds. (Read past the store,
+		// whose reads wait for a fence that cannot run.)
+		var ids []uuid.UUID
+		var positions []int64
+		rows, qerr := db.QueryContext(ctx, "SELECT event_id, position FROM events WHERE stream_id = ? ORDER BY stream_version", stream[:])
+		if qerr != nil {
+			t.Fatalf("read the stream after the cut: %v", qerr)
+		}
+		for rows.Next() {
+			var id uuid.UUID
+			var position int64
+			if qerr := rows.Scan(&id, &position); qerr != nil {
+				t.Fatalf("read the stream after the cut: %v", qerr)
+			}
+			ids, positions = append(ids, id), append(positions, position)
+		}
+		if qerr := rows.Err(); qerr != nil {
+			t.Fatalf("read the stream after the cut: %v", qerr)
+		}
+		rows.Close()
+		if len(ids) != 2 {
+			t.Fatalf("%s, but the stream holds %d events (append: %+v, %v); want 2, the group's once", settledNotCommitted, len(ids), res, err)
+		}
+		if err != nil || res.Version != 2 || len(res.Events) != 1 || res.Duplicate || res.Events[0].ID != ids[1] || res.Events[0].Position != positions[1] {
+			t.Fatalf("%s: the append was answered %+v, %v; the stream holds its event at version 2 (id %s, position %d), so it must be answered as written with it",
+				settledNotCommitted, res, err, ids[1], positions[1])
+		}
 	})
 	holder.ExecContext(ctx, "ROLLBACK") //nolint:errcheck // the test's own lock
 	st, serr := s.Stream(ctx, stream)
