@@ -102,13 +102,14 @@ func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 	// A first append, refused until its time (a second) is up, so that the
 	// two queue behind it and go as one group.
 	first := make(chan error, 1)
+	taken := s.Taken()
 	go func() {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		_, err := appendOne(actx, s, uuid.New(), eventstore.NoStream)
 		first <- err
 	}()
-	waitTaken(ctx, t, s, 1) // the first is the writer's: the two go after it
+	waitTaken(ctx, t, s, taken+1) // the first is the writer's: the two go after it
 	retry, long := make(chan error, 1), make(chan error, 1)
 	retryCtx, cancelRetry := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancelRetry()

@@ -1,6 +1,7 @@
 package sqlitestore_test
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -141,20 +142,17 @@ func TestAnEventTooLargeForSQLiteFailsOnlyItsOwnAppendInAGroup(t *testing.T) {
 	}
 }
 
-// waitForAppendsQueued waits until n appends to s wait for its writer to
-// take them (Queued): the writer, once free, takes them into one group at
-// once. It found them by scanning every goroutine's stack for sqlstore's
-// function names and the test's, which a rename broke without a word. The
-// deadline bounds a hang.
+// waitForAppendsQueued waits until n appends to s, handed to its writer
+// while the test holds it, are taken for its next group (TakeQueued),
+// which they then go as. It once found them by scanning every goroutine's
+// stack for sqlstore's function names and the test's, which a rename broke
+// without a word, then by a count of the goroutines on their way to the
+// hand-off, which counted one before it got there. A minute bounds a hang.
 func waitForAppendsQueued(t *testing.T, s *sqlitestore.Store, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
-		waiting, _ := s.Queued()
-		if waiting >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("expected %d appends waiting for the writer to take them, %d are after a minute", n, waiting)
-		}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := s.TakeQueued(ctx, n); err != nil {
+		t.Fatal(err)
 	}
 }

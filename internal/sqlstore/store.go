@@ -345,12 +345,26 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	return s.writer.append(ctx, req)
 }
 
-// Queued reports how many appends wait for the writer to take them (it
-// is busy with the group before), and how many it has taken and not yet
-// answered. Tests wait on it to know that appends have queued, or been
-// taken, before they let the writer go on.
-func (s *Store) Queued() (waiting, taken int) {
-	return int(s.writer.handing.Load()), int(s.writer.answering.Load())
+// TakeQueued is for tests that hold the writer (a hook of theirs, before
+// a COMMIT) while appends queue behind it: it takes the appends handed to
+// the writer, on the caller's goroutine, in the order they came, until n
+// are held for the writer's next group, which they begin, in that order
+// (and which takes, as ever, those waiting then too). It returns when
+// they are, or an error once ctx ends. Once it returns, the n appends are
+// the writer's as surely as if it had taken them: no count of goroutines
+// on their way to the hand-off, which a goroutine counted but not yet
+// there would have fooled. Called while the writer is not held, it takes
+// appends the writer would have, and the count is no longer exact.
+func (s *Store) TakeQueued(ctx context.Context, n int) error {
+	return s.writer.takeQueued(ctx, n)
+}
+
+// Taken reports how many appends the writer has taken into its groups
+// since the store opened (counted as each group is formed, before it is
+// written), for tests that must know that an append is in a group of its
+// own before they make others.
+func (s *Store) Taken() int {
+	return int(s.writer.grouped.Load())
 }
 
 // Stall returns the stall watch's refusal (wrapping

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,9 +82,17 @@ type writer struct {
 	// lingerFor is lingerMax, longer in tests that must not depend on
 	// how soon a busy machine runs their goroutines (0: lingerMax).
 	lingerFor time.Duration
-	// handing counts the appends waiting in hand for the loop to take
-	// them, and answering those it took and has not yet answered (Queued).
-	handing, answering atomic.Int64
+	// grouped counts the appends the loop has taken into its groups, since
+	// it began (Taken): added once per group, nothing per append.
+	grouped atomic.Int64
+	// held are appends a test took from calls while it held the writer
+	// (TakeQueued), in the order they came, for the loop's next group;
+	// nHeld is how many, so that the loop looks (once per call it takes)
+	// without the lock. kick wakes a loop that waits on calls for them.
+	heldMu sync.Mutex
+	held   []*call
+	nHeld  atomic.Int32
+	kick   chan struct{}
 	// settleFor is settleTimeout, longer in tests whose database must be
 	// seen to stop answering while settling waits (0: settleTimeout).
 	settleFor time.Duration
@@ -109,7 +118,7 @@ type carried struct {
 // newWriter starts a writer; close stops it.
 func newWriter(d Dialect, opts Options, stall *stallWatch) *writer {
 	w := &writer{d: d, db: opts.Writes, stall: stall, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, check: opts.Check, committed: opts.Committed, committing: opts.Committing, notCommitted: opts.NotCommitted, log: opts.Logger, m: opts.Metrics,
-		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{})}
+		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	if d.Batch && d.GuardedLockHead != "" && opts.ProbeReads && !d.ReadsLag {
 		// Groups go planned from the snapshot, and the clients' reads are
 		// on the writer's database (ProbeReads), where a commit answered
@@ -205,17 +214,12 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 	if err := ctx.Err(); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
 	}
-	w.handing.Add(1)
-	err := w.hand(ctx, c)
-	w.handing.Add(-1)
-	if err != nil {
+	if err := w.hand(ctx, c); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 	// Once handed over, the append may commit: wait for the outcome even if
 	// the caller gives up, so that what is reported is what happened.
-	w.answering.Add(1)
 	<-c.done
-	w.answering.Add(-1)
 	w.record(c)
 	if c.err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, c.err)
@@ -275,6 +279,9 @@ func (w *writer) record(c *call) {
 // loop is the only writer. While one group commits, the next requests queue
 // up; they are then taken together into the next transaction.
 func (w *writer) loop() {
+	// (done is closed first: a test's takeQueued that takes a call
+	// after closeHeld looked sees it closed, and answers the call.)
+	defer w.closeHeld()
 	defer close(w.done)
 	for {
 		var group []*call
@@ -288,10 +295,16 @@ func (w *writer) loop() {
 			// Taken, so written even if the writer is stopping.
 			w.spill = nil
 			group = w.linger(w.waiting([]*call{first}))
+		} else if first := w.heldCall(); first != nil {
+			// Taken (by a test: TakeQueued), so written even if the
+			// writer is stopping.
+			group = w.linger(w.waiting([]*call{first}))
 		} else {
 			select {
 			case first := <-w.calls:
 				group = w.linger(w.waiting([]*call{first}))
+			case <-w.kick:
+				continue // a test took calls: held above
 			case <-w.stop:
 				return
 			}
@@ -310,10 +323,11 @@ type taken struct {
 	appends int
 }
 
-// took records that a group took n appends now, for linger.
+// took records that a group took n appends now, for linger and Taken.
 func (w *writer) took(n int) {
 	w.recent[w.nth%recentGroups] = taken{time.Now(), n}
 	w.nth++
+	w.grouped.Add(int64(n))
 }
 
 // linger waits, up to lingerMax, for group to take as many appends as the
@@ -459,19 +473,74 @@ func (w *writer) fits(group []*call, c *call) bool {
 func (w *writer) waiting(group []*call) []*call {
 	n := eventsOf(group)
 	for n < maxGroupEvents && w.spill == nil {
-		select {
-		case c := <-w.calls:
-			if !w.fits(group, c) {
-				w.spill = c
+		c := w.heldCall() // those a test took came first
+		if c == nil {
+			select {
+			case c = <-w.calls:
+			default:
 				return group
 			}
-			group = append(group, c)
-			n += len(c.req.Events)
-		default:
+		}
+		if !w.fits(group, c) {
+			w.spill = c
 			return group
 		}
+		group = append(group, c)
+		n += len(c.req.Events)
 	}
 	return group
+}
+
+// takeQueued takes from calls, on its caller's goroutine, the appends
+// handed to the writer, in the order they came, until n are held for the
+// loop's next group (see Store.TakeQueued), or ctx ends.
+func (w *writer) takeQueued(ctx context.Context, n int) error {
+	for int(w.nHeld.Load()) < n {
+		select {
+		case c := <-w.calls:
+			w.heldMu.Lock()
+			w.held = append(w.held, c)
+			w.nHeld.Add(1)
+			w.heldMu.Unlock()
+			select {
+			case w.kick <- struct{}{}:
+			default:
+			}
+			select {
+			case <-w.done: // the loop ended as c came: it will not take it
+				w.closeHeld()
+			default:
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("%d appends handed to the writer were taken; want %d before the test goes on (%w)", w.nHeld.Load(), n, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// heldCall is the first of the calls a test took (takeQueued), removed,
+// or nil if it took none. Without them, it is one atomic load.
+func (w *writer) heldCall() *call {
+	if w.nHeld.Load() == 0 {
+		return nil
+	}
+	w.heldMu.Lock()
+	defer w.heldMu.Unlock()
+	if len(w.held) == 0 {
+		return nil
+	}
+	c := w.held[0]
+	w.held = w.held[1:]
+	w.nHeld.Add(-1)
+	return c
+}
+
+// closeHeld answers the calls a test took that the loop, stopped, will
+// not take: not written.
+func (w *writer) closeHeld() {
+	for c := w.heldCall(); c != nil; c = w.heldCall() {
+		c.answer(eventstore.AppendResult{}, errClosed)
+	}
 }
 
 // commit writes a group and reports each call's outcome. pre, if not nil, is
