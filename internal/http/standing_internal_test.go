@@ -220,21 +220,13 @@ func (s *writingStore) Append(_ context.Context, req eventstore.AppendRequest) (
 // append to another proves nothing of it.
 func TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce(t *testing.T) {
 	t.Parallel()
-	logs := &testlog.Buffer{}
-	store := &writingStore{}
-	s := New(store, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	var clock atomic.Int64 // milliseconds past start
-	start := time.Now()
-	s.standing.now = func() time.Time { return start.Add(time.Duration(clock.Load()) * time.Millisecond) }
+	s, store, logs, clock := standingOnWritingStore()
 	appendAll := func(at time.Duration, err error, n, want int) {
 		t.Helper()
 		clock.Store(at.Milliseconds())
 		store.err.Store(&err)
 		for range n {
-			r := httptest.NewRequest(http.MethodPost, "/streams/"+uuid.NewString()+"/events", strings.NewReader(`{"stream_type":"a","events":[{"type":"X","data":1}]}`))
-			r.Header.Set("Content-Type", "application/json")
-			w := httptest.NewRecorder()
-			s.ServeHTTP(w, r)
+			w := appendToNewStream(s)
 			if w.Code != want {
 				t.Fatalf("an append at %v failing with %v: %d, want %d\n%s", at, err, w.Code, want, w.Body)
 			}
@@ -270,19 +262,11 @@ func TestAStandingConditionMetAgainAfterAnAppendWrittenIsLoggedAtOnce(t *testing
 // errors an append met: the primary's, which reads may meet too.
 func TestAnAppendWrittenEndsOnlyTheWindowsOfErrorsAppendsMet(t *testing.T) {
 	t.Parallel()
-	logs := &testlog.Buffer{}
-	store := &writingStore{}
-	s := New(store, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	var clock atomic.Int64 // milliseconds past start
-	start := time.Now()
-	s.standing.now = func() time.Time { return start.Add(time.Duration(clock.Load()) * time.Millisecond) }
+	s, store, logs, clock := standingOnWritingStore()
 	appendOne := func(err error, want int) {
 		t.Helper()
 		store.err.Store(&err)
-		r := httptest.NewRequest(http.MethodPost, "/streams/"+uuid.NewString()+"/events", strings.NewReader(`{"stream_type":"a","events":[{"type":"X","data":1}]}`))
-		r.Header.Set("Content-Type", "application/json")
-		w := httptest.NewRecorder()
-		s.ServeHTTP(w, r)
+		w := appendToNewStream(s)
 		if w.Code != want {
 			t.Fatalf("an append failing with %v: %d, want %d\n%s", err, w.Code, want, w.Body)
 		}
@@ -338,4 +322,24 @@ func requestFailedLines(logs string) []failedLine {
 		}
 	}
 	return got
+}
+
+// standingOnWritingStore is a server on a writingStore, whose log goes to
+// logs, its standing log's clock at its start plus clock's milliseconds.
+func standingOnWritingStore() (s *Server, store *writingStore, logs *testlog.Buffer, clock *atomic.Int64) {
+	logs, store, clock = &testlog.Buffer{}, &writingStore{}, new(atomic.Int64)
+	s = New(store, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	start := time.Now()
+	s.standing.now = func() time.Time { return start.Add(time.Duration(clock.Load()) * time.Millisecond) }
+	return s, store, logs, clock
+}
+
+// appendToNewStream sends s an append of one event to a new stream, and
+// returns its answer.
+func appendToNewStream(s *Server) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "/streams/"+uuid.NewString()+"/events", strings.NewReader(`{"stream_type":"a","events":[{"type":"X","data":1}]}`))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	return w
 }

@@ -55,7 +55,12 @@ func TestATimedOutFenceLeavesNoSessionWaitingOnALock(t *testing.T) {
 	t.Run("on a session of its own, as on MySQL", func(t *testing.T) { timedOutFenceLeavesNoSessionWaiting(t, true) })
 }
 
-func timedOutFenceLeavesNoSessionWaiting(t *testing.T, asMySQL bool) {
+// fenceTest starts a test of a fence: a store of its own database, its
+// fence bounded in the statement (MariaDB's way; skipped elsewhere) or on
+// a session of its own (asMySQL), and a pool of another process on the
+// database. It is skipped where the binary log is on (no fence is written).
+func fenceTest(t *testing.T, asMySQL bool) (context.Context, *mysqlstore.Store, *sql.DB) {
+	t.Helper()
 	ctx, dsn := guardedTest(t)
 	s, _ := openCounted(t, dsn)
 	if asMySQL {
@@ -66,7 +71,11 @@ func timedOutFenceLeavesNoSessionWaiting(t *testing.T, asMySQL bool) {
 	if !s.Fences() {
 		t.Skip("the binary log is on: no fence is written")
 	}
-	db := otherProcessDB(t, dsn)
+	return ctx, s, otherProcessDB(t, dsn)
+}
+
+func timedOutFenceLeavesNoSessionWaiting(t *testing.T, asMySQL bool) {
+	ctx, s, db := fenceTest(t, asMySQL)
 	holder, rowWait := holdRowLock(ctx, t, s, db, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
 	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -192,17 +201,7 @@ func TestAFenceWithoutADeadlineEndsWithinAFewSeconds(t *testing.T) {
 }
 
 func fenceWithoutDeadlineEnds(t *testing.T, asMySQL bool) {
-	ctx, dsn := guardedTest(t)
-	s, _ := openCounted(t, dsn)
-	if asMySQL {
-		s.FenceAsOnMySQL()
-	} else if !s.MariaDB() {
-		t.Skip("not MariaDB: MySQL has no SET STATEMENT")
-	}
-	if !s.Fences() {
-		t.Skip("the binary log is on: no fence is written")
-	}
-	db := otherProcessDB(t, dsn)
+	ctx, s, db := fenceTest(t, asMySQL)
 	holder, _ := holdRowLock(ctx, t, s, db, "SELECT counter FROM durability_fence WHERE id = 1 FOR UPDATE")
 	// Its own bound is fenceTimeout (3 s); without one it waits for the
 	// row for innodb_lock_wait_timeout (50 s). 30 s tells them apart

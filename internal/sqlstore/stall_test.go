@@ -201,17 +201,7 @@ func TestReadsWaitingForAConnectionWhenAStallBeginsAreRefusedAtOnce(t *testing.T
 	}
 	// Every connection of the pool made, and idle: each of the reads that
 	// take them below is sent at once.
-	conns := make([]*sql.Conn, size)
-	for i := range conns {
-		c, err := pool.Conn(ctx)
-		if err != nil {
-			t.Fatalf("take connection %d of the read pool: %v", i, err)
-		}
-		conns[i] = c
-	}
-	for _, c := range conns {
-		c.Close()
-	}
+	fillPool(ctx, t, pool, size)
 
 	proxy.Stall()
 	// Reads that take every connection of the pool, sent and stuck in the
@@ -292,17 +282,7 @@ func TestReadsWhoseConnectionsTheServerEndedGoAgainOnFreshOnes(t *testing.T) {
 	}
 	pool := sqlstore.ReadsPool(s)
 	size := pool.Stats().MaxOpenConnections
-	conns := make([]*sql.Conn, size)
-	for i := range conns {
-		c, err := pool.Conn(ctx)
-		if err != nil {
-			t.Fatalf("take connection %d of the read pool: %v", i, err)
-		}
-		conns[i] = c
-	}
-	for _, c := range conns {
-		c.Close()
-	}
+	fillPool(ctx, t, pool, size)
 	if n := killSessions(t, dsn, " AND command = 'Sleep'"); n < size {
 		t.Fatalf("found %d idle sessions of the store; want at least the read pool's %d", n, size)
 	}
@@ -733,4 +713,21 @@ func fencedBehindProxy(t *testing.T, what string) (ms *mysqlstore.Store, other *
 		t.Skip("the binary log is on: " + what + " durability needs no fence")
 	}
 	return ms, other, proxy
+}
+
+// fillPool makes size connections of pool, the read pool, and puts them
+// back: each is then there, idle, for the next read to take at once.
+func fillPool(ctx context.Context, t *testing.T, pool *sql.DB, size int) {
+	t.Helper()
+	conns := make([]*sql.Conn, size)
+	for i := range conns {
+		c, err := pool.Conn(ctx)
+		if err != nil {
+			t.Fatalf("take connection %d of the read pool: %v", i, err)
+		}
+		conns[i] = c
+	}
+	for _, c := range conns {
+		c.Close()
+	}
 }
