@@ -570,6 +570,10 @@ type serveHooks struct {
 	// context.WithDeadline); a test ends it when it has put the requests
 	// in the order it means to test, not at a time.
 	drain func(parent context.Context, ends time.Time) (context.Context, context.CancelFunc)
+	// shutdown, if not nil, is told what http.Server.Shutdown returned
+	// (nil: it saw every connection idle before the drain ended), so that a
+	// test knows which way its stop went.
+	shutdown func(error)
 }
 
 // defaultMaxConnections is TRIBUTARY_MAX_CONNECTIONS's default, where the
@@ -811,6 +815,9 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	drainCtx, cancelDrain := drainContext(cut, deadline.Add(-reserve))
 	defer cancelDrain()
 	drainErr := srv.Shutdown(drainCtx)
+	if hooks.shutdown != nil {
+		hooks.shutdown(drainErr)
+	}
 	if drainErr != nil && cut.Err() == nil && handler.Wait(drainCtx) == nil {
 		// Near its end, Shutdown looks for idle connections only every
 		// half second: one whose request was answered in the last moments
