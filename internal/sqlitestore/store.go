@@ -520,6 +520,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 			"(in an sqlite3 shell, while the server was stopped)? the store's statements that use it would fail; restore the file from a backup "+
 			"(a start, or `api migrate`, does not make it again)%s", s.path, strings.Join(missing, ", "), migrations.VersionTable, mend)
 	}
+	// Nor is a key column of another type, or an index of the store's name
+	// that is not the migrations' (other columns, collation, partial): the
+	// names alone passed them, and the store ran without its guards.
+	if err := unlikeError(s.path, want, now); err != nil {
+		return err
+	}
 	// What the store's statements use, for missingTable.
 	s.schema.Store(&want)
 	if s.shm != nil {
@@ -822,21 +828,23 @@ func (s *Store) missingTable(ctx context.Context, cause error) error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(migrated.indexes)) {
-		if _, ok := now.indexes[name]; !ok {
+		if _, ok := now.indexes[name]; !ok && migrated.indexes[name].create != "" {
 			// Named as on MySQL (missing), with the statement that makes
 			// it again (in sqlite3, beside the server): a bare unavailable
 			// 503 told clients to retry, and named nothing.
-			return &eventstore.MissingError{Index: name, Create: migrated.indexes[name], Err: cause}
+			return &eventstore.MissingError{Index: name, Create: migrated.indexes[name].create, Err: cause}
 		}
 	}
 	return nil
 }
 
 // schema is what a database's schema holds of the store's tables: their
-// columns, and their named indexes, each with the statement that made it.
+// columns in order, their declared types (by "table.column"), and their
+// indexes by name, those their tables' constraints make among them.
 type schema struct {
 	columns map[string][]string
-	indexes map[string]string
+	types   map[string]string
+	indexes map[string]index
 }
 
 // migratedSchema returns the store's schema as the migrations make it, read
@@ -872,35 +880,61 @@ func lacking(want, now schema) (missing, creates []string) {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(want.indexes)) {
-		if _, ok := now.indexes[name]; !ok {
+		// A constraint's index is named by its place in the table's
+		// statement: unlike (see unlike) looks for it by what it is.
+		if _, ok := now.indexes[name]; !ok && want.indexes[name].create != "" {
 			missing = append(missing, "the index "+name)
-			creates = append(creates, want.indexes[name])
+			creates = append(creates, want.indexes[name].create)
 		}
 	}
 	return missing, creates
 }
 
-// readSchema reads the store's tables' columns and named indexes in db.
+// readSchema reads the store's tables' columns, their types and their
+// indexes in db, in one statement.
 func readSchema(ctx context.Context, db *sql.DB) (schema, error) {
-	sc := schema{columns: map[string][]string{}, indexes: map[string]string{}}
-	rows, err := db.QueryContext(ctx, `SELECT 'column', m.name, p.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
+	sc := schema{columns: map[string][]string{}, types: map[string]string{}, indexes: map[string]index{}}
+	// An index's key columns (pragma_index_xinfo's key) in order, with
+	// their collation and order; a column's declared type, and whether it
+	// is (part of) the primary key.
+	rows, err := db.QueryContext(ctx, `SELECT 'column', m.name, '', p.cid, p.name, p.type, p.pk > 0, 0, NULL
+		FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
 		WHERE m.type = 'table' AND m.name IN ('events', 'streams', 'log_head')
-		UNION ALL SELECT 'index', name, sql FROM sqlite_schema
-		WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('events', 'streams', 'log_head')`)
+		UNION ALL SELECT 'index', m.name, l.name, x.seqno, COALESCE(x.name, '(an expression)'),
+		x.coll || CASE WHEN x.desc THEN ' DESC' ELSE '' END, l."unique", l.partial, s.sql
+		FROM sqlite_schema AS m, pragma_index_list(m.name) AS l, pragma_index_xinfo(l.name) AS x
+		LEFT JOIN sqlite_schema AS s ON s.type = 'index' AND s.name = l.name
+		WHERE m.type = 'table' AND m.name IN ('events', 'streams', 'log_head') AND x.key
+		ORDER BY 1, 2, 3, 4`)
 	if err != nil {
 		return schema{}, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var kind, name, what string
-		if err := rows.Scan(&kind, &name, &what); err != nil {
+		var kind, table, name, column, what string
+		var seq int
+		var flag, partial bool
+		var create sql.NullString
+		if err := rows.Scan(&kind, &table, &name, &seq, &column, &what, &flag, &partial, &create); err != nil {
 			return schema{}, err
 		}
-		if kind == "index" {
-			sc.indexes[name] = what
-		} else {
-			sc.columns[name] = append(sc.columns[name], what)
+		if kind == "column" {
+			sc.columns[table] = append(sc.columns[table], column)
+			if flag {
+				what += " PRIMARY KEY"
+			}
+			sc.types[table+"."+column] = strings.ToUpper(what)
+			continue
 		}
+		ix := sc.indexes[name]
+		ix.table, ix.create, ix.unique, ix.partial = table, create.String, flag, partial
+		if what = strings.ToUpper(what); strings.HasPrefix(what, "BINARY") { // the default: not written
+			column += strings.TrimPrefix(what, "BINARY")
+		} else {
+			column += " COLLATE " + what
+		}
+		ix.columns = append(ix.columns, column)
+		sc.indexes[name] = ix
 	}
 	return sc, rows.Err()
 }

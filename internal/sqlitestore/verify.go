@@ -23,7 +23,9 @@ type Verification struct {
 
 // Verify checks the whole database file: every page, with PRAGMA
 // quick_check, and every event against its checksum. It returns an error
-// saying the file is damaged if a page is, one saying it cannot check the
+// saying the file is damaged if a page is, one naming what differs where a
+// key column or an index is other than the migrations make it (unlikeError:
+// the start refuses such a file), one saying it cannot check the
 // events where events has no checksum column (checkSummed), and the
 // context's error if that ends first. Otherwise it rewrites the file that remembers the events
 // found damaged (DamagedFileName) with those it found, or removes it if it
@@ -31,6 +33,9 @@ type Verification struct {
 func (s *Store) Verify(ctx context.Context) (Verification, error) {
 	start := time.Now()
 	if err := s.quickCheck(ctx); err != nil {
+		return Verification{}, err
+	}
+	if err := s.checkShape(ctx); err != nil {
 		return Verification{}, err
 	}
 	if err := s.checkSummed(ctx); err != nil {
@@ -90,4 +95,19 @@ func (s *Store) checkSummed(ctx context.Context) error {
 	return fmt.Errorf("cannot check the events of %s: it lacks the column events.checksum, though its %s records the migration that adds it "+
 		"(version %d) as applied: was it dropped (in an sqlite3 shell)? the server refuses to start on it; restore the file from a backup",
 		s.path, migrations.VersionTable, checksumMigration)
+}
+
+// checkShape returns unlikeError's error where the file's key columns or
+// indexes are other than the migrations make them: the start refuses such a
+// file, and so does a verification, which would otherwise pass it.
+func (s *Store) checkShape(ctx context.Context) error {
+	want, err := migratedSchema()
+	if err != nil {
+		return fmt.Errorf("read the schema the migrations make: %w", err)
+	}
+	now, err := readSchema(ctx, s.reads)
+	if err != nil {
+		return fmt.Errorf("read the schema of %s: %w", s.path, translate(err))
+	}
+	return unlikeError(s.path, want, now)
 }
