@@ -89,6 +89,11 @@ type mysqlKey struct {
 	table, name string
 	unique      bool
 	columns     []string
+	// hidden is, for a key the optimizer does not use (and a statement that
+	// names it fails on), the information_schema.STATISTICS column that says
+	// so: IGNORED (MariaDB 10.6+) or IS_VISIBLE (MySQL 8's INVISIBLE); "" for
+	// a key in use.
+	hidden string
 }
 
 // String is the key as CREATE TABLE writes it.
@@ -98,9 +103,20 @@ func (k mysqlKey) String() string {
 	case k.name == "PRIMARY":
 		return "PRIMARY KEY " + columns
 	case k.unique:
-		return "UNIQUE KEY " + k.name + " " + columns
+		return "UNIQUE KEY " + k.name + " " + columns + k.hiddenWord()
 	}
-	return "KEY " + k.name + " " + columns
+	return "KEY " + k.name + " " + columns + k.hiddenWord()
+}
+
+// hiddenWord is how CREATE TABLE writes a key k.hidden says is not used.
+func (k mysqlKey) hiddenWord() string {
+	switch k.hidden {
+	case "IGNORED":
+		return " IGNORED"
+	case "IS_VISIBLE":
+		return " INVISIBLE"
+	}
+	return ""
 }
 
 // keyLack is what one key of want lacks in a table: the key itself, or
@@ -125,10 +141,19 @@ func (l keyLack) mend() string {
 	switch {
 	case l.got == nil:
 		return add
+	case l.got.hidden == "IGNORED" && l.got.sameAs(l.want):
+		return "ALTER INDEX " + l.want.name + " NOT IGNORED"
+	case l.got.hidden == "IS_VISIBLE" && l.got.sameAs(l.want):
+		return "ALTER INDEX " + l.want.name + " VISIBLE"
 	case l.want.name == "PRIMARY":
 		return "DROP PRIMARY KEY, " + add
 	}
 	return "DROP KEY " + l.want.name + ", " + add
+}
+
+// sameAs says whether k is on want's columns, as unique.
+func (k mysqlKey) sameAs(want mysqlKey) bool {
+	return k.unique == want.unique && slices.EqualFunc(k.columns, want.columns, strings.EqualFold)
 }
 
 // lackingKeys returns what of want (keys of table) has lacks, and the
@@ -140,7 +165,7 @@ func lackingKeys(table string, want []mysqlKey, has map[string]mysqlKey) (lacks 
 		switch {
 		case !ok:
 			lacks = append(lacks, keyLack{want: w})
-		case got.unique != w.unique || !slices.EqualFunc(got.columns, w.columns, strings.EqualFold):
+		case !got.sameAs(w) || got.hidden != "":
 			lacks = append(lacks, keyLack{want: w, got: &got})
 		default:
 			continue
@@ -155,10 +180,18 @@ func lackingKeys(table string, want []mysqlKey, has map[string]mysqlKey) (lacks 
 
 // readKeys reads the keys of those of tables that db has, by table and
 // lower-cased key name: a table there without a key has an empty map, a
-// table not there none.
-func readKeys(ctx context.Context, db *sql.DB, tables ...string) (map[string]map[string]mysqlKey, error) {
+// table not there none. hidden is the column of information_schema.STATISTICS
+// that says a key is not used (mysqlKey.hidden), "" to read none.
+func readKeys(ctx context.Context, db *sql.DB, hidden string, tables ...string) (map[string]map[string]mysqlKey, error) {
+	unused := "FALSE"
+	switch hidden {
+	case "IGNORED":
+		unused = "s.IGNORED = 'YES'"
+	case "IS_VISIBLE":
+		unused = "s.IS_VISIBLE = 'NO'"
+	}
 	// A LEFT JOIN: a table without a single key is there all the same.
-	q := "SELECT t.table_name, s.index_name, s.non_unique, s.column_name, s.sub_part FROM information_schema.tables t " +
+	q := "SELECT t.table_name, s.index_name, s.non_unique, s.column_name, s.sub_part, IFNULL(" + unused + ", FALSE) FROM information_schema.tables t " +
 		"LEFT JOIN information_schema.statistics s ON s.table_schema = t.table_schema AND s.table_name = t.table_name " +
 		"WHERE t.table_schema = DATABASE() AND t.table_name IN (?" + strings.Repeat(", ?", len(tables)-1) + ") " +
 		"ORDER BY t.table_name, s.index_name, s.seq_in_index"
@@ -176,7 +209,8 @@ func readKeys(ctx context.Context, db *sql.DB, tables ...string) (map[string]map
 		var table string
 		var name, column sql.NullString
 		var nonUnique, prefix sql.NullInt64
-		if err := rows.Scan(&table, &name, &nonUnique, &column, &prefix); err != nil {
+		var unusedKey bool
+		if err := rows.Scan(&table, &name, &nonUnique, &column, &prefix, &unusedKey); err != nil {
 			return nil, fmt.Errorf("read the keys of %s: %w", strings.Join(tables, ", "), err)
 		}
 		table = strings.ToLower(table)
@@ -196,6 +230,9 @@ func readKeys(ctx context.Context, db *sql.DB, tables ...string) (map[string]map
 		k := keys[table][strings.ToLower(name.String)]
 		k.table, k.name, k.unique = table, name.String, nonUnique.Int64 == 0
 		k.columns = append(k.columns, c)
+		if unusedKey {
+			k.hidden = hidden
+		}
 		keys[table][strings.ToLower(name.String)] = k
 	}
 	if err := rows.Err(); err != nil {
@@ -233,7 +270,7 @@ func ourTableLook(table string, keys []mysqlKey) func(context.Context, *sql.DB) 
 				return false, foreignTable("mysql", table, c, false)
 			}
 		}
-		has, err := readKeys(ctx, db, table)
+		has, err := readKeys(ctx, db, "", table)
 		if err != nil {
 			return false, err
 		}
@@ -247,8 +284,10 @@ func ourTableLook(table string, keys []mysqlKey) func(context.Context, *sql.DB) 
 
 // CheckKeysMySQL returns an error naming each key the MySQL migrations
 // make that db's tables lack (or have otherwise: on other columns, unique
-// or not), with the ALTER TABLE statements that make them, table by table
-// in order of name; nil if they lack none. Migrations recorded are not
+// or not, or there but IGNORED or INVISIBLE), with the ALTER TABLE
+// statements that make them, table by table in order of name; failing
+// that, one naming each key column (mysqlColumns) of another type, with
+// the ALTER TABLE statements that make it so; nil if nothing differs. Migrations recorded are not
 // looked at again, so a key dropped while the service was stopped, or
 // tables restored without theirs along with the version table, is found
 // only here: call it after ApplyMySQL. A table not there is not looked at
@@ -262,7 +301,11 @@ func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	tables := slices.Sorted(maps.Keys(want))
-	has, err := readKeys(ctx, db, tables...)
+	types, hidden, err := readColumnTypes(ctx, db)
+	if err != nil {
+		return err
+	}
+	has, err := readKeys(ctx, db, hidden, tables...)
 	if err != nil {
 		return err
 	}
@@ -278,11 +321,127 @@ func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	if len(alters) == 0 {
-		return nil
+		return unlikeTypes(types)
 	}
 	return fmt.Errorf("the database's tables lack keys the migrations make, though %s records every migration as applied: %s; "+
-		"dropped while the service was stopped, or %s; restore the tables with their keys, or add them, then start again: %s",
+		"dropped (or made IGNORED or INVISIBLE) while the service was stopped, or %s; restore the tables with their keys, or add them, then start again: %s",
 		VersionTable, strings.Join(lacks, "; "), keylessAdvice, strings.Join(alters, "; "))
+}
+
+// mysqlColumn is a column whose type the store relies on, as the MySQL
+// migrations make it: its data type (information_schema's DATA_TYPE), its
+// length in bytes where that is part of it, and its definition.
+type mysqlColumn struct {
+	table, name, dataType string
+	length                int64
+	definition            string
+}
+
+// mysqlColumns are the columns whose types the store relies on: the log's
+// order and the versions it counts up (BIGINT: an INT ends at 2^31), the
+// ids it compares as 16 bytes, and the data it keeps byte for byte up to
+// its limit (a BLOB ends at 64 KiB). No migration changes one.
+var mysqlColumns = []mysqlColumn{
+	{"events", "position", "bigint", 0, "BIGINT NOT NULL"},
+	{"events", "event_id", "binary", 16, "BINARY(16) NOT NULL"},
+	{"events", "stream_id", "binary", 16, "BINARY(16) NOT NULL"},
+	{"events", "stream_version", "bigint", 0, "BIGINT NOT NULL"},
+	{"events", "data", "longblob", 0, "LONGBLOB NOT NULL"},
+	{"log_head", "position", "bigint", 0, "BIGINT NOT NULL"},
+	{"streams", "stream_id", "binary", 16, "BINARY(16) NOT NULL"},
+}
+
+// String is the type as information_schema's COLUMN_TYPE writes it.
+func (c mysqlColumn) String() string {
+	if c.length > 0 {
+		return fmt.Sprintf("%s(%d)", c.dataType, c.length)
+	}
+	return c.dataType
+}
+
+// columnType is a column's type as found: its DATA_TYPE, length in bytes
+// (0 where it has none) and COLUMN_TYPE.
+type columnType struct {
+	dataType, columnType string
+	length               int64
+}
+
+// readColumnTypes reads, in one statement, the types of db's key columns
+// (mysqlColumns), by "table.column", and which column of
+// information_schema.STATISTICS says a key is not used: "IGNORED"
+// (MariaDB 10.6+), "IS_VISIBLE" (MySQL 8), or "" (older servers, which
+// use every key). Each half names its schema and tables, so that neither
+// opens another database's tables.
+func readColumnTypes(ctx context.Context, db *sql.DB) (map[string]columnType, string, error) {
+	var tables, columns []string
+	for _, c := range mysqlColumns {
+		if !slices.Contains(tables, c.table) {
+			tables = append(tables, c.table)
+		}
+		if !slices.Contains(columns, c.name) {
+			columns = append(columns, c.name)
+		}
+	}
+	q := "SELECT table_name, column_name, data_type, column_type, IFNULL(character_octet_length, 0) FROM information_schema.columns " +
+		"WHERE table_schema = DATABASE() AND table_name IN ('" + strings.Join(tables, "', '") + "') " +
+		"AND column_name IN ('" + strings.Join(columns, "', '") + "') " +
+		"UNION ALL SELECT '', UPPER(column_name), '', '', 0 FROM information_schema.columns " +
+		"WHERE table_schema = 'information_schema' AND table_name = 'STATISTICS' AND column_name IN ('IGNORED', 'IS_VISIBLE')"
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, "", fmt.Errorf("read the types of the key columns: %w", err)
+	}
+	defer rows.Close()
+	types := map[string]columnType{}
+	hidden := ""
+	for rows.Next() {
+		var table, column string
+		var t columnType
+		if err := rows.Scan(&table, &column, &t.dataType, &t.columnType, &t.length); err != nil {
+			return nil, "", fmt.Errorf("read the types of the key columns: %w", err)
+		}
+		if table == "" {
+			hidden = column
+			continue
+		}
+		t.dataType = strings.ToLower(t.dataType)
+		types[strings.ToLower(table)+"."+strings.ToLower(column)] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("read the types of the key columns: %w", err)
+	}
+	return types, hidden, nil
+}
+
+// unlikeTypes returns an error naming each of mysqlColumns found (types,
+// by readColumnTypes) of another type, with the ALTER TABLE statements that
+// make them so, table by table; nil if none is. A column not there is
+// left to the store's statements, which name it.
+func unlikeTypes(types map[string]columnType) error {
+	var unlikes, alters []string
+	modifies := map[string][]string{}
+	var tables []string
+	for _, c := range mysqlColumns {
+		got, ok := types[c.table+"."+c.name]
+		if !ok || (got.dataType == c.dataType && (c.length == 0 || got.length == c.length)) {
+			continue
+		}
+		unlikes = append(unlikes, fmt.Sprintf("%s.%s as %s, where the migrations make %s", c.table, c.name, got.columnType, c))
+		if !slices.Contains(tables, c.table) {
+			tables = append(tables, c.table)
+		}
+		modifies[c.table] = append(modifies[c.table], "MODIFY "+c.name+" "+c.definition)
+	}
+	if len(unlikes) == 0 {
+		return nil
+	}
+	for _, table := range tables {
+		alters = append(alters, "ALTER TABLE "+table+" "+strings.Join(modifies[table], ", "))
+	}
+	return fmt.Errorf("the database's tables have columns of other types than the migrations make: %s; "+
+		"changed while the service was stopped, or tables restored from another schema? the store's order, guards and limits rely on them "+
+		"(an INT position ends the log at 2^31, a BLOB's data at 64 KiB); make them so, then start again: %s",
+		strings.Join(unlikes, "; "), strings.Join(alters, "; "))
 }
 
 // AddKeyMySQL returns the ALTER TABLE statement that makes the key called
@@ -305,7 +464,7 @@ func AddKeyMySQL(name string) string {
 // if no key of its name is; and an error if one is that is not it.
 func keyMade(version int64, key mysqlKey) func(context.Context, *sql.DB) (bool, error) {
 	return func(ctx context.Context, db *sql.DB) (bool, error) {
-		has, err := readKeys(ctx, db, key.table)
+		has, err := readKeys(ctx, db, "", key.table)
 		if err != nil {
 			return false, err
 		}

@@ -1,0 +1,78 @@
+package mysqlstore_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
+)
+
+// TestAKeyColumnOfAnotherTypeRefusesTheStart: the start looked at the
+// store's columns by name only: events.position made an INT (the log
+// stops at 2^31), events.data a BLOB (an event over 64 KiB refused, or cut
+// where the SQL mode allows), an id of another length passed, and the
+// store ran on them. The start now refuses, naming each column, its type
+// and the type the migrations make, and the ALTER TABLE that makes it so;
+// run, that statement lets the next start go on.
+func TestAKeyColumnOfAnotherTypeRefusesTheStart(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		changes []string
+		wants   []string
+	}{
+		{"position an INT", []string{"ALTER TABLE events MODIFY position INT NOT NULL"},
+			[]string{"events.position as int", "where the migrations make bigint", "ALTER TABLE events MODIFY position BIGINT NOT NULL"}},
+		{"data a BLOB", []string{"ALTER TABLE events MODIFY data BLOB NOT NULL"},
+			[]string{"events.data as blob", "where the migrations make longblob", "ALTER TABLE events MODIFY data LONGBLOB NOT NULL"}},
+		{"an id of another length, a version of another type", []string{"ALTER TABLE streams MODIFY stream_id VARBINARY(16) NOT NULL",
+			"ALTER TABLE events MODIFY stream_version INT NOT NULL"},
+			[]string{"streams.stream_id as varbinary(16)", "where the migrations make binary(16)", "events.stream_version as int",
+				"ALTER TABLE events MODIFY stream_version BIGINT NOT NULL", "ALTER TABLE streams MODIFY stream_id BINARY(16) NOT NULL"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, dsn := guardedTest(t)
+			s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
+			if _, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db := otherProcessDB(t, dsn)
+			for _, q := range c.changes {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+
+			s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatalf("open after %s while stopped: %v; want the open to pass and Migrate to refuse", c.changes, err)
+			}
+			t.Cleanup(func() { s.Close() })
+			err = s.Migrate(ctx)
+			for _, w := range c.wants {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("the start (Migrate) after %s while stopped: %v; want it refused, saying %q", c.changes, err, w)
+				}
+			}
+			if t.Failed() {
+				return
+			}
+			_, mends, _ := strings.Cut(err.Error(), "then start again: ")
+			for _, q := range strings.Split(mends, "; ") {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("the statement the start named: %s: %v", q, err)
+				}
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatalf("the start after the statements it named were run: %v", err)
+			}
+		})
+	}
+}
