@@ -117,6 +117,11 @@ type MissingError struct {
 	// Create is the statement that makes Index again as the migrations
 	// make it, "" if it is not known.
 	Create string
+	// UseAgain is what has Index used again where it is there but the
+	// database does not use it (MariaDB's IGNORED, MySQL 8's INVISIBLE: a
+	// statement that names it fails as without it), "" where no database
+	// of the store's hides an index.
+	UseAgain string
 	// Err is the database's own error.
 	Err error
 }
@@ -128,8 +133,13 @@ func (e *MissingError) Error() string {
 		if e.Create != "" {
 			mend = "make it again with " + e.Create
 		}
+		dropped := "was it dropped?"
+		if e.UseAgain != "" {
+			dropped = "was it dropped, or made IGNORED or INVISIBLE?"
+			mend += "; or, where it is there but IGNORED or INVISIBLE, use it again with " + e.UseAgain
+		}
 		return fmt.Sprintf("the database lacks the index %s, which the reads of the log filtered on stream or event types use: "+
-			"was it dropped? those reads fail until it is made again: %s", e.Index, mend)
+			"%s those reads fail until it is made again: %s", e.Index, dropped, mend)
 	}
 	if e.Column != "" {
 		return fmt.Sprintf("the database's tables lack the column %s: was an older backup restored, or the column dropped? "+

@@ -460,6 +460,25 @@ func AddKeyMySQL(name string) string {
 	return ""
 }
 
+// UseKeyAgainMySQL returns the ALTER TABLE statements that have the key
+// called name used again where it is there but IGNORED (MariaDB) or
+// INVISIBLE (MySQL 8), which fails a statement that names it as a key
+// dropped does; "" if the MySQL migrations make no key of that name but
+// PRIMARY (which is never hidden), or none.
+func UseKeyAgainMySQL(name string) string {
+	for _, version := range slices.Sorted(maps.Keys(mysqlKeys)) {
+		for _, k := range mysqlKeys[version] {
+			if k.name != "PRIMARY" && strings.EqualFold(k.name, name) {
+				ignored, invisible := k, k
+				ignored.hidden, invisible.hidden = "IGNORED", "IS_VISIBLE"
+				return "ALTER TABLE " + k.table + " " + keyLack{want: k, got: &ignored}.mend() +
+					" (MariaDB), or ALTER TABLE " + k.table + " " + keyLack{want: k, got: &invisible}.mend() + " (MySQL 8)"
+			}
+		}
+	}
+	return ""
+}
+
 // keyMade is true if key, which migration version makes, is there; false
 // if no key of its name is; and an error if one is that is not it.
 func keyMade(version int64, key mysqlKey) func(context.Context, *sql.DB) (bool, error) {

@@ -380,6 +380,7 @@ func missing(me *mysql.MySQLError) error {
 		if quoted {
 			e.Index = name
 			e.Create = migrations.AddKeyMySQL(name)
+			e.UseAgain = migrations.UseKeyAgainMySQL(name)
 		}
 	case errUnknownColumn:
 		e.Column = "(named in the database's error)"
