@@ -286,8 +286,9 @@ func ourTableLook(table string, keys []mysqlKey) func(context.Context, *sql.DB) 
 // make that db's tables lack (or have otherwise: on other columns, unique
 // or not, or there but IGNORED or INVISIBLE), with the ALTER TABLE
 // statements that make them, table by table in order of name; failing
-// that, one naming each key column (mysqlColumns) of another type, with
-// the ALTER TABLE statements that make it so; nil if nothing differs. Migrations recorded are not
+// that, one naming each key column (mysqlColumns) of another type and
+// each table not in InnoDB, with the ALTER TABLE statements that make them
+// so (unlikeTypes); nil if nothing differs. Migrations recorded are not
 // looked at again, so a key dropped while the service was stopped, or
 // tables restored without theirs along with the version table, is found
 // only here: call it after ApplyMySQL. A table not there is not looked at
@@ -301,11 +302,11 @@ func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	tables := slices.Sorted(maps.Keys(want))
-	types, hidden, err := readColumnTypes(ctx, db)
+	shape, err := readColumnTypes(ctx, db)
 	if err != nil {
 		return err
 	}
-	has, err := readKeys(ctx, db, hidden, tables...)
+	has, err := readKeys(ctx, db, shape.hidden, tables...)
 	if err != nil {
 		return err
 	}
@@ -321,7 +322,7 @@ func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	if len(alters) == 0 {
-		return unlikeTypes(types)
+		return unlikeTypes(shape)
 	}
 	return fmt.Errorf("the database's tables lack keys the migrations make, though %s records every migration as applied: %s; "+
 		"dropped (or made IGNORED or INVISIBLE) while the service was stopped, or %s; restore the tables with their keys, or add them, then start again: %s",
@@ -366,81 +367,100 @@ type columnType struct {
 	length               int64
 }
 
+// mysqlTables are the store's tables, which the migrations make in InnoDB:
+// the appends' transactions and row locks, and Galera's replication, need
+// it (MyISAM, say, takes them and does nothing).
+var mysqlTables = []string{"durability_fence", "events", "log_head", "streams", "writer_lease"}
+
+// tableShape is what readColumnTypes finds of the store's tables.
+type tableShape struct {
+	types   map[string]columnType // by "table.column", of mysqlColumns
+	engines map[string]string     // by table, of mysqlTables
+	// hidden is the column of information_schema.STATISTICS that says a
+	// key is not used (mysqlKey.hidden); "" on older servers, which use
+	// every key.
+	hidden string
+}
+
 // readColumnTypes reads, in one statement, the types of db's key columns
-// (mysqlColumns), by "table.column", and which column of
-// information_schema.STATISTICS says a key is not used: "IGNORED"
-// (MariaDB 10.6+), "IS_VISIBLE" (MySQL 8), or "" (older servers, which
-// use every key). Each half names its schema and tables, so that neither
-// opens another database's tables.
-func readColumnTypes(ctx context.Context, db *sql.DB) (map[string]columnType, string, error) {
-	var tables, columns []string
+// (mysqlColumns), the engines of its tables (mysqlTables), and which
+// column of information_schema.STATISTICS says a key is not used:
+// "IGNORED" (MariaDB 10.6+), "IS_VISIBLE" (MySQL 8), or none. Each part
+// names its schema and tables, so that none opens another database's.
+func readColumnTypes(ctx context.Context, db *sql.DB) (tableShape, error) {
+	var columns []string
 	for _, c := range mysqlColumns {
-		if !slices.Contains(tables, c.table) {
-			tables = append(tables, c.table)
-		}
 		if !slices.Contains(columns, c.name) {
 			columns = append(columns, c.name)
 		}
 	}
-	q := "SELECT table_name, column_name, data_type, column_type, IFNULL(character_octet_length, 0) FROM information_schema.columns " +
-		"WHERE table_schema = DATABASE() AND table_name IN ('" + strings.Join(tables, "', '") + "') " +
-		"AND column_name IN ('" + strings.Join(columns, "', '") + "') " +
-		"UNION ALL SELECT '', UPPER(column_name), '', '', 0 FROM information_schema.columns " +
+	tables := "('" + strings.Join(mysqlTables, "', '") + "')"
+	q := "SELECT 'column', table_name, column_name, data_type, column_type, IFNULL(character_octet_length, 0) FROM information_schema.columns " +
+		"WHERE table_schema = DATABASE() AND table_name IN " + tables + " AND column_name IN ('" + strings.Join(columns, "', '") + "') " +
+		"UNION ALL SELECT 'engine', table_name, '', IFNULL(engine, ''), '', 0 FROM information_schema.tables " +
+		"WHERE table_schema = DATABASE() AND table_name IN " + tables + " " +
+		"UNION ALL SELECT 'hidden', '', UPPER(column_name), '', '', 0 FROM information_schema.columns " +
 		"WHERE table_schema = 'information_schema' AND table_name = 'STATISTICS' AND column_name IN ('IGNORED', 'IS_VISIBLE')"
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
-		return nil, "", fmt.Errorf("read the types of the key columns: %w", err)
+		return tableShape{}, fmt.Errorf("read the types of the key columns and the tables' engines: %w", err)
 	}
 	defer rows.Close()
-	types := map[string]columnType{}
-	hidden := ""
+	shape := tableShape{types: map[string]columnType{}, engines: map[string]string{}}
 	for rows.Next() {
-		var table, column string
+		var kind, table, column string
 		var t columnType
-		if err := rows.Scan(&table, &column, &t.dataType, &t.columnType, &t.length); err != nil {
-			return nil, "", fmt.Errorf("read the types of the key columns: %w", err)
+		if err := rows.Scan(&kind, &table, &column, &t.dataType, &t.columnType, &t.length); err != nil {
+			return tableShape{}, fmt.Errorf("read the types of the key columns and the tables' engines: %w", err)
 		}
-		if table == "" {
-			hidden = column
-			continue
+		switch kind {
+		case "hidden":
+			shape.hidden = column
+		case "engine":
+			shape.engines[strings.ToLower(table)] = t.dataType
+		default:
+			t.dataType = strings.ToLower(t.dataType)
+			shape.types[strings.ToLower(table)+"."+strings.ToLower(column)] = t
 		}
-		t.dataType = strings.ToLower(t.dataType)
-		types[strings.ToLower(table)+"."+strings.ToLower(column)] = t
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("read the types of the key columns: %w", err)
+		return tableShape{}, fmt.Errorf("read the types of the key columns and the tables' engines: %w", err)
 	}
-	return types, hidden, nil
+	return shape, nil
 }
 
-// unlikeTypes returns an error naming each of mysqlColumns found (types,
-// by readColumnTypes) of another type, with the ALTER TABLE statements that
-// make them so, table by table; nil if none is. A column not there is
-// left to the store's statements, which name it.
-func unlikeTypes(types map[string]columnType) error {
+// unlikeTypes returns an error naming each of mysqlColumns of another
+// type, and each of mysqlTables in another engine, than the migrations
+// make, with the ALTER TABLE statements that make them so, table by table
+// in order of name; nil if none is. A table or column not there is left to
+// the store's statements, which name it.
+func unlikeTypes(shape tableShape) error {
 	var unlikes, alters []string
-	modifies := map[string][]string{}
-	var tables []string
+	changes := map[string][]string{}
+	for _, table := range mysqlTables {
+		if engine, ok := shape.engines[table]; ok && !strings.EqualFold(engine, "InnoDB") {
+			unlikes = append(unlikes, fmt.Sprintf("the table %s in %s, where the migrations make InnoDB", table, engine))
+			changes[table] = append(changes[table], "ENGINE = InnoDB")
+		}
+	}
 	for _, c := range mysqlColumns {
-		got, ok := types[c.table+"."+c.name]
+		got, ok := shape.types[c.table+"."+c.name]
 		if !ok || (got.dataType == c.dataType && (c.length == 0 || got.length == c.length)) {
 			continue
 		}
 		unlikes = append(unlikes, fmt.Sprintf("%s.%s as %s, where the migrations make %s", c.table, c.name, got.columnType, c))
-		if !slices.Contains(tables, c.table) {
-			tables = append(tables, c.table)
-		}
-		modifies[c.table] = append(modifies[c.table], "MODIFY "+c.name+" "+c.definition)
+		changes[c.table] = append(changes[c.table], "MODIFY "+c.name+" "+c.definition)
 	}
 	if len(unlikes) == 0 {
 		return nil
 	}
-	for _, table := range tables {
-		alters = append(alters, "ALTER TABLE "+table+" "+strings.Join(modifies[table], ", "))
+	for _, table := range slices.Sorted(maps.Keys(changes)) {
+		alters = append(alters, "ALTER TABLE "+table+" "+strings.Join(changes[table], ", "))
 	}
-	return fmt.Errorf("the database's tables have columns of other types than the migrations make: %s; "+
-		"changed while the service was stopped, or tables restored from another schema? the store's order, guards and limits rely on them "+
-		"(an INT position ends the log at 2^31, a BLOB's data at 64 KiB); make them so, then start again: %s",
+	return fmt.Errorf("the database's tables are of other types or engines than the migrations make: %s; "+
+		"changed while the service was stopped, or tables restored from another schema? the store's order, guards, limits and transactions rely on them "+
+		"(an INT position ends the log at 2^31, a BLOB's data at 64 KiB, a table not in InnoDB takes no transaction nor row lock); "+
+		"make them so, then start again: %s",
 		strings.Join(unlikes, "; "), strings.Join(alters, "; "))
 }
 

@@ -11,14 +11,16 @@ import (
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 )
 
-// TestAKeyColumnOfAnotherTypeRefusesTheStart: the start looked at the
-// store's columns by name only: events.position made an INT (the log
-// stops at 2^31), events.data a BLOB (an event over 64 KiB refused, or cut
-// where the SQL mode allows), an id of another length passed, and the
-// store ran on them. The start now refuses, naming each column, its type
-// and the type the migrations make, and the ALTER TABLE that makes it so;
-// run, that statement lets the next start go on.
-func TestAKeyColumnOfAnotherTypeRefusesTheStart(t *testing.T) {
+// TestAKeyColumnOfAnotherTypeOrATableNotInnoDBRefusesTheStart: the start
+// looked at the store's columns by name only: events.position made an INT
+// (the log stops at 2^31), events.data a BLOB (an event over 64 KiB
+// refused, or cut where the SQL mode allows), an id of another length
+// passed, and the store ran on them; so did a table converted to MyISAM,
+// under which the appends' transactions and row locks do nothing. The
+// start now refuses, naming each column, its type and the type the
+// migrations make, or the table and its engine, and the ALTER TABLE that
+// makes it so; run, that statement lets the next start go on.
+func TestAKeyColumnOfAnotherTypeOrATableNotInnoDBRefusesTheStart(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name    string
@@ -33,6 +35,10 @@ func TestAKeyColumnOfAnotherTypeRefusesTheStart(t *testing.T) {
 			"ALTER TABLE events MODIFY stream_version INT NOT NULL"},
 			[]string{"streams.stream_id as varbinary(16)", "where the migrations make binary(16)", "events.stream_version as int",
 				"ALTER TABLE events MODIFY stream_version BIGINT NOT NULL", "ALTER TABLE streams MODIFY stream_id BINARY(16) NOT NULL"}},
+		{"a table in MyISAM", []string{"ALTER TABLE streams ENGINE = MyISAM"},
+			[]string{"the table streams in MyISAM", "where the migrations make InnoDB", "ALTER TABLE streams ENGINE = InnoDB"}},
+		{"a column and a table", []string{"ALTER TABLE log_head ENGINE = MyISAM", "ALTER TABLE log_head MODIFY position INT NOT NULL"},
+			[]string{"log_head.position as int", "the table log_head in MyISAM", "ALTER TABLE log_head ENGINE = InnoDB, MODIFY position BIGINT NOT NULL"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, dsn := guardedTest(t)
