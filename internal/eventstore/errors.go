@@ -117,6 +117,10 @@ type MissingError struct {
 	// Create is the statement that makes Index again as the migrations
 	// make it, "" if it is not known.
 	Create string
+	// Found is the statement that made what the database has under
+	// Index's name, where that is not the index the migrations make (made
+	// again by hand: partial, or on other columns); "" where there is none.
+	Found string
 	// UseAgain is what has Index used again where it is there but the
 	// database does not use it (MariaDB's IGNORED, MySQL 8's INVISIBLE: a
 	// statement that names it fails as without it), "" where no database
@@ -132,6 +136,11 @@ func (e *MissingError) Error() string {
 		mend := "make it again as the migrations make it"
 		if e.Create != "" {
 			mend = "make it again with " + e.Create
+		}
+		if e.Found != "" {
+			return fmt.Sprintf("the database has the index %s, which the reads of the log filtered on stream or event types use, as %s, "+
+				"not as the migrations make it: was it made again by hand? those reads fail, or miss events, until it is made right: make it right with %s",
+				e.Index, e.Found, e.Create)
 		}
 		dropped := "was it dropped?"
 		if e.UseAgain != "" {

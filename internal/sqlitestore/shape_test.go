@@ -2,11 +2,13 @@ package sqlitestore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
@@ -126,5 +128,51 @@ func TestAnIndexOrAColumnOtherThanTheMigrationsMakeRefusesTheStart(t *testing.T)
 				t.Errorf("Verify after the statements the start named were run: %v", err)
 			}
 		})
+	}
+}
+
+// TestAnIndexMadeOtherWhileRunningIsUnavailableNotAnInternalError: an
+// index the log's filtered reads name (INDEXED BY) made again while the
+// server runs as other than the migrations make it (here partial) failed
+// each such read with SQLite's "no query solution", a 500, and Ping
+// passed: only an index gone was looked for. Such a read, and Ping, are
+// now unavailable (503), naming the index as it is and the statements that
+// make it right, until they are run.
+func TestAnIndexMadeOtherWhileRunningIsUnavailableNotAnInternalError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openMigrated(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	appendEvents(t, s, uuid.New(), 2, 10)
+	for _, q := range []string{"DROP INDEX events_event_type_position",
+		"CREATE INDEX events_event_type_position ON events (event_type, position) WHERE position > 100"} {
+		if err := s.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := eventstore.ReadAllOptions{Limit: 10, EventTypes: []string{"Happened", "Other"}}
+	mend := "DROP INDEX events_event_type_position; CREATE INDEX events_event_type_position ON events (event_type, position)"
+	_, err := s.ReadAll(ctx, read)
+	for what, err := range map[string]error{"the filtered read": err, "Ping": s.Ping(ctx)} {
+		var missing *eventstore.MissingError
+		if !errors.As(err, &missing) || !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "WHERE position > 100") ||
+			!strings.Contains(err.Error(), mend) {
+			t.Errorf("%s with events_event_type_position made partial: %v; want the MissingError (unavailable) naming the index as it is and %q", what, err, mend)
+		}
+	}
+	for _, q := range strings.Split(mend, "; ") {
+		if err := s.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ping first, as /readyz would: it reads the schema, which a reading
+	// connection that planned against the partial index reloads only then
+	// (SQLite plans against a connection's cached schema; a plan that
+	// fails reloads nothing), so the first read there would fail once.
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping once the index is made right: %v", err)
+	}
+	if _, err := s.ReadAll(ctx, read); err != nil {
+		t.Errorf("the filtered read once the index is made right: %v", err)
 	}
 }

@@ -798,7 +798,8 @@ const missingWait = 2 * time.Second
 // an sqlite3 shell, or a file of another or an older schema restored into
 // it while the server ran), or the first index it lacks of those (the
 // reads of the log name theirs: INDEXED BY), with the statement that makes
-// it again; and nil where
+// it again, or the first it has otherwise (partial, on other columns: made
+// again by hand), with the statements that make it right; and nil where
 // it lacks none, or where the schema cannot be read (the statement's own
 // error says why). The store's statements then fail with SQLite's "no such
 // table", "no such column" or "no such index", a 500, where what is
@@ -833,6 +834,15 @@ func (s *Store) missingTable(ctx context.Context, cause error) error {
 			// it again (in sqlite3, beside the server): a bare unavailable
 			// 503 told clients to retry, and named nothing.
 			return &eventstore.MissingError{Index: name, Create: migrated.indexes[name].create, Err: cause}
+		}
+	}
+	// One of its name made otherwise while the server runs (partial, on
+	// other columns) fails the reads that name it with SQLite's "no query
+	// solution", or has them miss rows: as good as gone.
+	for _, name := range slices.Sorted(maps.Keys(migrated.indexes)) {
+		want := migrated.indexes[name]
+		if got, ok := now.indexes[name]; ok && want.create != "" && !got.sameAs(want) {
+			return &eventstore.MissingError{Index: name, Found: got.create, Create: "DROP INDEX " + name + "; " + want.create, Err: cause}
 		}
 	}
 	return nil
