@@ -331,40 +331,56 @@ func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
 
 // mysqlColumn is a column whose type the store relies on, as the MySQL
 // migrations make it: its data type (information_schema's DATA_TYPE), its
-// length in bytes where that is part of it, and its definition.
+// length in bytes where that is compared, its collation where that is,
+// and its definition.
 type mysqlColumn struct {
 	table, name, dataType string
 	length                int64
+	collation             string
 	definition            string
 }
 
 // mysqlColumns are the columns whose types the store relies on: the log's
 // order and the versions it counts up (BIGINT: an INT ends at 2^31), the
-// ids it compares as 16 bytes, and the data it keeps byte for byte up to
-// its limit (a BLOB ends at 64 KiB). No migration changes one.
+// ids it compares as 16 bytes, the types' names it filters on, and the
+// data it keeps byte for byte up to its limit (a BLOB ends at 64 KiB). No
+// migration changes one. The types' names are compared byte for byte
+// (utf8mb4_bin): under a collation without regard to case, a read of type
+// "Order" returns "order"'s events too.
 var mysqlColumns = []mysqlColumn{
-	{"events", "position", "bigint", 0, "BIGINT NOT NULL"},
-	{"events", "event_id", "binary", 16, "BINARY(16) NOT NULL"},
-	{"events", "stream_id", "binary", 16, "BINARY(16) NOT NULL"},
-	{"events", "stream_version", "bigint", 0, "BIGINT NOT NULL"},
-	{"events", "data", "longblob", 0, "LONGBLOB NOT NULL"},
-	{"log_head", "position", "bigint", 0, "BIGINT NOT NULL"},
-	{"streams", "stream_id", "binary", 16, "BINARY(16) NOT NULL"},
+	{"events", "position", "bigint", 0, "", "BIGINT NOT NULL"},
+	{"events", "event_id", "binary", 16, "", "BINARY(16) NOT NULL"},
+	{"events", "stream_id", "binary", 16, "", "BINARY(16) NOT NULL"},
+	{"events", "stream_version", "bigint", 0, "", "BIGINT NOT NULL"},
+	{"events", "stream_type", "varchar", 0, "utf8mb4_bin", "VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"},
+	{"events", "event_type", "varchar", 0, "utf8mb4_bin", "VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"},
+	{"events", "data", "longblob", 0, "", "LONGBLOB NOT NULL"},
+	{"log_head", "position", "bigint", 0, "", "BIGINT NOT NULL"},
+	{"streams", "stream_id", "binary", 16, "", "BINARY(16) NOT NULL"},
+	{"streams", "stream_type", "varchar", 0, "utf8mb4_bin", "VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"},
 }
 
-// String is the type as information_schema's COLUMN_TYPE writes it.
+// String is the type as information_schema's COLUMN_TYPE writes it, with
+// its collation where that is compared.
 func (c mysqlColumn) String() string {
-	if c.length > 0 {
-		return fmt.Sprintf("%s(%d)", c.dataType, c.length)
+	t, _, _ := strings.Cut(strings.ToLower(c.definition), " ")
+	if c.collation != "" {
+		t += " COLLATE " + c.collation
 	}
-	return c.dataType
+	return t
+}
+
+// sameAs says whether got is of c's type (and collation, where compared).
+func (c mysqlColumn) sameAs(got columnType) bool {
+	return got.dataType == c.dataType && (c.length == 0 || got.length == c.length) &&
+		(c.collation == "" || strings.EqualFold(got.collation, c.collation))
 }
 
 // columnType is a column's type as found: its DATA_TYPE, length in bytes
-// (0 where it has none) and COLUMN_TYPE.
+// (0 where it has none), COLUMN_TYPE and COLLATION_NAME ("" where none).
 type columnType struct {
-	dataType, columnType string
-	length               int64
+	dataType, columnType, collation string
+	length                          int64
 }
 
 // mysqlTables are the store's tables, which the migrations make in InnoDB:
@@ -395,11 +411,11 @@ func readColumnTypes(ctx context.Context, db *sql.DB) (tableShape, error) {
 		}
 	}
 	tables := "('" + strings.Join(mysqlTables, "', '") + "')"
-	q := "SELECT 'column', table_name, column_name, data_type, column_type, IFNULL(character_octet_length, 0) FROM information_schema.columns " +
+	q := "SELECT 'column', table_name, column_name, data_type, column_type, IFNULL(collation_name, ''), IFNULL(character_octet_length, 0) FROM information_schema.columns " +
 		"WHERE table_schema = DATABASE() AND table_name IN " + tables + " AND column_name IN ('" + strings.Join(columns, "', '") + "') " +
-		"UNION ALL SELECT 'engine', table_name, '', IFNULL(engine, ''), '', 0 FROM information_schema.tables " +
+		"UNION ALL SELECT 'engine', table_name, '', IFNULL(engine, ''), '', '', 0 FROM information_schema.tables " +
 		"WHERE table_schema = DATABASE() AND table_name IN " + tables + " " +
-		"UNION ALL SELECT 'hidden', '', UPPER(column_name), '', '', 0 FROM information_schema.columns " +
+		"UNION ALL SELECT 'hidden', '', UPPER(column_name), '', '', '', 0 FROM information_schema.columns " +
 		"WHERE table_schema = 'information_schema' AND table_name = 'STATISTICS' AND column_name IN ('IGNORED', 'IS_VISIBLE')"
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
@@ -410,7 +426,7 @@ func readColumnTypes(ctx context.Context, db *sql.DB) (tableShape, error) {
 	for rows.Next() {
 		var kind, table, column string
 		var t columnType
-		if err := rows.Scan(&kind, &table, &column, &t.dataType, &t.columnType, &t.length); err != nil {
+		if err := rows.Scan(&kind, &table, &column, &t.dataType, &t.columnType, &t.collation, &t.length); err != nil {
 			return tableShape{}, fmt.Errorf("read the types of the key columns and the tables' engines: %w", err)
 		}
 		switch kind {
@@ -445,10 +461,14 @@ func unlikeTypes(shape tableShape) error {
 	}
 	for _, c := range mysqlColumns {
 		got, ok := shape.types[c.table+"."+c.name]
-		if !ok || (got.dataType == c.dataType && (c.length == 0 || got.length == c.length)) {
+		if !ok || c.sameAs(got) {
 			continue
 		}
-		unlikes = append(unlikes, fmt.Sprintf("%s.%s as %s, where the migrations make %s", c.table, c.name, got.columnType, c))
+		found := got.columnType
+		if c.collation != "" && got.collation != "" {
+			found += " COLLATE " + got.collation
+		}
+		unlikes = append(unlikes, fmt.Sprintf("%s.%s as %s, where the migrations make %s", c.table, c.name, found, c))
 		changes[c.table] = append(changes[c.table], "MODIFY "+c.name+" "+c.definition)
 	}
 	if len(unlikes) == 0 {

@@ -15,7 +15,9 @@ import (
 // looked at the store's columns by name only: events.position made an INT
 // (the log stops at 2^31), events.data a BLOB (an event over 64 KiB
 // refused, or cut where the SQL mode allows), an id of another length
-// passed, and the store ran on them; so did a table converted to MyISAM,
+// passed, and the store ran on them, as did a type's name compared without
+// regard to case (a filtered read then returns another type's events); so
+// did a table converted to MyISAM,
 // under which the appends' transactions and row locks do nothing. The
 // start now refuses, naming each column, its type and the type the
 // migrations make, or the table and its engine, and the ALTER TABLE that
@@ -35,6 +37,9 @@ func TestAKeyColumnOfAnotherTypeOrATableNotInnoDBRefusesTheStart(t *testing.T) {
 			"ALTER TABLE events MODIFY stream_version INT NOT NULL"},
 			[]string{"streams.stream_id as varbinary(16)", "where the migrations make binary(16)", "events.stream_version as int",
 				"ALTER TABLE events MODIFY stream_version BIGINT NOT NULL", "ALTER TABLE streams MODIFY stream_id BINARY(16) NOT NULL"}},
+		{"a type name compared without case", []string{"ALTER TABLE events MODIFY event_type VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL"},
+			[]string{"events.event_type as varchar(128) COLLATE utf8mb4_general_ci", "where the migrations make varchar(128) COLLATE utf8mb4_bin",
+				"ALTER TABLE events MODIFY event_type VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"}},
 		{"a table in MyISAM", []string{"ALTER TABLE streams ENGINE = MyISAM"},
 			[]string{"the table streams in MyISAM", "where the migrations make InnoDB", "ALTER TABLE streams ENGINE = InnoDB"}},
 		{"a column and a table", []string{"ALTER TABLE log_head ENGINE = MyISAM", "ALTER TABLE log_head MODIFY position INT NOT NULL"},
