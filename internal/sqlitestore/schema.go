@@ -36,7 +36,8 @@ var keyColumns = []string{
 }
 
 // unlike returns what of now is there but other than want makes it: a key
-// column of another type, an index of the store's name on other columns
+// column of another type, or one its indexes show compared otherwise (a
+// collation the table declares), an index of the store's name on other columns
 // (of another collation, partial, unique or not), a constraint's unique
 // index gone; and the sqlite3 statements that make those indexes right.
 // mendable is false where a column is unlike, which no statement mends.
@@ -64,6 +65,23 @@ func unlike(want, now schema) (unlikes, mends []string, mendable bool) {
 		}
 		got, ok := now.indexes[name]
 		if !ok || got.sameAs(w) {
+			continue
+		}
+		if strings.EqualFold(got.create, w.create) {
+			// Made by the same statement, yet otherwise: its columns
+			// compare as the table declares them (COLLATE NOCASE), which
+			// no index mends.
+			for i, c := range got.columns {
+				column, collation, _ := strings.Cut(c, " COLLATE ")
+				if i >= len(w.columns) || strings.EqualFold(c, w.columns[i]) || collation == "" {
+					continue
+				}
+				said := fmt.Sprintf("the column %s.%s compared as", w.table, column)
+				if !slices.ContainsFunc(unlikes, func(u string) bool { return strings.HasPrefix(u, said) }) {
+					unlikes = append(unlikes, fmt.Sprintf("%s %s (as its index %s shows), where the migrations make BINARY", said, collation, name))
+				}
+				mendable = false
+			}
 			continue
 		}
 		made := got.create

@@ -49,7 +49,9 @@ func remakeEvents(t *testing.T, s *sqlitestore.Store, old, new string) []string 
 // then cannot use, or uses to miss rows), the events table made again
 // without its UNIQUE (stream_id, stream_version) (the last guard against a
 // duplicated stream version), and a key column of another type
-// (events.position no longer the rowid, events.data TEXT) all passed, and
+// (events.position no longer the rowid, events.data TEXT), or one
+// compared without regard to case (events.event_type COLLATE NOCASE: a
+// read filtered on "Order" returns "order"'s events) all passed, and
 // the store ran on them. The start now refuses each, naming the index or
 // column, what it is and what the migrations make; an index's refusal
 // names the statements that make it right, and once they have run it
@@ -82,6 +84,9 @@ func TestAnIndexOrAColumnOtherThanTheMigrationsMakeRefusesTheStart(t *testing.T)
 		{"position not the rowid", func(t *testing.T, s *sqlitestore.Store) []string {
 			return remakeEvents(t, s, "position       INTEGER  NOT NULL PRIMARY KEY", "position       INT  NOT NULL PRIMARY KEY")
 		}, []string{"events.position", "INT PRIMARY KEY", "where the migrations make INTEGER PRIMARY KEY"}, ""},
+		{"a type's name compared without case", func(t *testing.T, s *sqlitestore.Store) []string {
+			return remakeEvents(t, s, "event_type     TEXT", "event_type     TEXT COLLATE NOCASE")
+		}, []string{"the column events.event_type compared as NOCASE", "where the migrations make BINARY"}, ""},
 		{"data of another type", func(t *testing.T, s *sqlitestore.Store) []string {
 			return remakeEvents(t, s, "data           BLOB", "data           TEXT")
 		}, []string{"events.data", "TEXT", "where the migrations make BLOB"}, ""},
