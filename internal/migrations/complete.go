@@ -789,7 +789,9 @@ func (s *migrationSession) endStatement(ctx context.Context, db *sql.DB, file st
 		}
 		trimmed := strings.TrimSpace(stmt.String)
 		if user != m.user || database != m.db || !slices.ContainsFunc(starts, func(start string) bool { return strings.HasPrefix(trimmed, start) }) {
-			return fmt.Sprintf("user %s, database %s: %.80s", user, database, trimmed), false, nil
+			// Another's session: its statement's text may hold a secret
+			// (its data, a token), so only its first word is said.
+			return fmt.Sprintf("user %s, database %s, statement %s", user, database, firstWord(trimmed)), false, nil
 		}
 		return "", true, nil
 	}

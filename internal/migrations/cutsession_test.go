@@ -88,7 +88,9 @@ func TestEndingACutMigrationsStatementLeavesEveryOtherSessionAlone(t *testing.T)
 				dsn := migrated(t, nil, "")
 				return dsn, dsn, dsn
 			},
-			statement: "ALTER TABLE events ADD COLUMN note INT NULL",
+			// Its text holds what may be a secret (another application's
+			// data, a token): the log names the session, never its text.
+			statement: "ALTER TABLE events ADD COLUMN note INT NULL COMMENT 'token=s3cret-of-another-app'",
 		},
 		{
 			name: "the migration's statement in another database",
@@ -148,6 +150,11 @@ func TestEndingACutMigrationsStatementLeavesEveryOtherSessionAlone(t *testing.T)
 			if !tc.killed && !strings.Contains(logs.String(), "KILL QUERY") {
 				t.Errorf("a session left alone: the log does not say to KILL QUERY the migration's connection by hand:\n%s", logs.String())
 			}
+			// Another session's statement may hold a secret: the log says at
+			// most its first keyword (hostile review, F8).
+			if _, text, _ := strings.Cut(tc.statement, " "); strings.Contains(logs.String(), strings.TrimSuffix(text, ";")[:12]) {
+				t.Errorf("the log quotes the text of connection %d's statement %q beyond its first keyword:\n%s", id, tc.statement, logs.String())
+			}
 		})
 	}
 }
@@ -184,6 +191,27 @@ func waitingStatement(t *testing.T, db *sql.DB, statement string) (id int64, don
 		case err := <-ended:
 			t.Fatalf("%q ended (%v) before the server showed it waiting for a metadata lock", statement, err)
 		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestAnotherSessionsStatementIsNamedByItsFirstKeywordOnly: what the log
+// says of another session's statement (the lock holder's, the session that
+// now has a cut migration's connection id) is the keyword it begins with,
+// never more of its text, which may hold a secret.
+func TestAnotherSessionsStatementIsNamedByItsFirstKeywordOnly(t *testing.T) {
+	t.Parallel()
+	for statement, want := range map[string]string{
+		"INSERT INTO tokens VALUES ('s3cret')":  "INSERT",
+		"  alter table events add note int":     "ALTER",
+		"SELECT(1)":                             "SELECT",
+		"/* s3cret */ SELECT 1":                 "",
+		"(SELECT 's3cret')":                     "",
+		"CHANGE MASTER TO MASTER_PASSWORD='pw'": "CHANGE",
+		"":                                      "",
+	} {
+		if got := migrations.FirstWord(statement); got != want {
+			t.Errorf("the first word of %q: %q, want %q", statement, got, want)
 		}
 	}
 }

@@ -93,3 +93,6 @@ func EndCutStatement(ctx context.Context, conn *sql.Conn, id int64, db *sql.DB, 
 	s.endStatement(ctx, db, path.Base(file[0]), log)
 	return nil
 }
+
+// FirstWord is what the log says of another session's statement.
+var FirstWord = firstWord

@@ -278,10 +278,20 @@ func lockHolder(ctx context.Context, conn *sql.Conn) session {
 		return h
 	}
 	h.shown, h.state = true, state.String
-	if f := strings.Fields(info.String); len(f) > 0 {
-		h.statement = strings.ToUpper(strings.TrimFunc(f[0], func(r rune) bool { return !unicode.IsLetter(r) }))
-	}
+	h.statement = firstWord(info.String)
 	return h
+}
+
+// firstWord is the keyword a statement begins with, upper case, or "" if it
+// begins otherwise (a comment, a parenthesis): never more of its text,
+// which may hold a secret (another application's data, a token, a DSN).
+func firstWord(statement string) string {
+	statement = strings.TrimSpace(statement)
+	end := strings.IndexFunc(statement, func(r rune) bool { return r > unicode.MaxASCII || !unicode.IsLetter(r) })
+	if end < 0 {
+		end = len(statement)
+	}
+	return strings.ToUpper(statement[:end])
 }
 
 func (h session) String() string {
