@@ -9,7 +9,9 @@
 // a request on its way, which the server runs after the client gave up.
 // Stall stops every byte both ways while the connections stay open, as a
 // server stopped with SIGSTOP or a network that drops what it carries
-// without a reset; Resume passes them on again.
+// without a reset; Resume passes them on again. AnswerInstead answers some
+// requests itself, never passing them on, as a proxy's rule that refuses a
+// statement does.
 package faultproxy
 
 import (
@@ -37,6 +39,10 @@ type Proxy struct {
 	stop   chan struct{}     // closed when the test ends: a chunk still held is dropped
 	// stalled is closed by Resume; nil while bytes pass (Stall).
 	stalled chan struct{}
+	// instead and answer are AnswerInstead's; instead is nil while every
+	// chunk is passed on.
+	instead func([]byte) bool
+	answer  []byte
 }
 
 // Start listens on 127.0.0.1, on a port from freeport, and forwards each
@@ -128,8 +134,14 @@ func (p *Proxy) forward(up, c net.Conn) {
 		}
 		if n > 0 {
 			p.mu.Lock()
-			after, hold := p.after, p.hold
+			after, hold, instead, answer := p.after, p.hold, p.instead, p.answer
 			p.mu.Unlock()
+			if instead != nil && instead(buf[:n]) {
+				if _, werr := c.Write(answer); werr != nil {
+					return
+				}
+				continue
+			}
 			if hold != nil && after != nil && after(buf[:n]) && p.claim() {
 				p.mu.Lock()
 				p.held = up
@@ -213,6 +225,18 @@ func (p *Proxy) CutAfter(sent func(chunk []byte) bool) <-chan struct{} {
 	defer p.mu.Unlock()
 	p.after, p.cut, p.hold = sent, make(chan struct{}), nil
 	return p.cut
+}
+
+// AnswerInstead arms the proxy until it is called again (sent nil: pass
+// every chunk on): each chunk a client sends for which sent returns true is
+// not forwarded, and the client is sent answer in its place, on every
+// connection, open or new. A proxy's query rule that refuses a statement
+// with an error of its own (ProxySQL's error_msg) does this; answer is then
+// the protocol's error packet (mysqltest.ErrorPacket).
+func (p *Proxy) AnswerInstead(sent func(chunk []byte) bool, answer []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.instead, p.answer = sent, answer
 }
 
 // Cut closes the listener and every open connection. Cutting a cut proxy

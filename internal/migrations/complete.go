@@ -656,6 +656,8 @@ const cutStatementWait = 5 * time.Second
 // migration's statements on it, and calls SessionLock on it first.
 type migrationSession struct {
 	latest atomic.Pointer[serverSession] // the session of goose's latest run; nil: not known
+	log    *slog.Logger
+	warned atomic.Bool // the session could not be read, and the log said so
 }
 
 // serverSession is a session as the server that has it says: a connection
@@ -669,17 +671,41 @@ type serverSession struct {
 	server   string // the server's identity (serverIdentity)
 }
 
+// SessionLock reads conn's session for endStatement. What it reads serves
+// only to end a cut migration's statement, so it is best-effort: a server
+// or proxy that refuses the reads (a query rule, a MySQL-compatible server
+// that filters PROCESSLIST or SHOW GLOBAL VARIABLES) fails no start; the
+// session is then not known, and the log says once what that costs. It
+// fails only when ctx has ended, as goose's next statement would.
 func (s *migrationSession) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	m, err := readSession(ctx, conn)
+	if err != nil {
+		s.latest.Store(nil) // not an earlier run's: its id is not this one's
+		if ctx.Err() != nil {
+			return err
+		}
+		if !s.warned.Swap(true) {
+			s.log.Warn("could not read which session runs the migrations; a migration cut by the start-up timeout or a signal will not have its statement ended on the server: "+
+				"if a start is cut, KILL QUERY its statement by hand", "error", err)
+		}
+		return nil
+	}
+	s.latest.Store(m)
+	return nil
+}
+
+// readSession reads conn's session: its id, user and database, and its
+// server's identity.
+func readSession(ctx context.Context, conn *sql.Conn) (*serverSession, error) {
 	var m serverSession
 	err := conn.QueryRowContext(ctx, "SELECT ID, IFNULL(USER, ''), IFNULL(DB, '') FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()").Scan(&m.id, &m.user, &m.db)
 	if err != nil {
-		return fmt.Errorf("read the migration session's connection id: %w", err)
+		return nil, fmt.Errorf("read the migration session's connection id: %w", err)
 	}
 	if m.server, err = serverIdentity(ctx, conn); err != nil {
-		return fmt.Errorf("read the migration session's server: %w", err)
+		return nil, fmt.Errorf("read the migration session's server: %w", err)
 	}
-	s.latest.Store(&m)
-	return nil
+	return &m, nil
 }
 
 func (s *migrationSession) SessionUnlock(context.Context, *sql.Conn) error { return nil }

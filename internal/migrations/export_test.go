@@ -79,11 +79,12 @@ func KeysMySQL() []string {
 // a start whose migration version was cut does: ends, through db, the
 // statement of the session of that id, if it is the migration's.
 func EndCutStatement(ctx context.Context, conn *sql.Conn, id int64, db *sql.DB, version int64, log *slog.Logger) error {
-	s := &migrationSession{}
-	if err := s.SessionLock(ctx, conn); err != nil {
+	s := &migrationSession{log: log}
+	read, err := readSession(ctx, conn)
+	if err != nil {
 		return err
 	}
-	m := *s.latest.Load()
+	m := *read
 	m.id = id
 	s.latest.Store(&m)
 	file, err := fs.Glob(files, fmt.Sprintf("mysql/%05d_*.sql", version))

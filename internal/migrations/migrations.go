@@ -65,7 +65,7 @@ func ApplyMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	if err := mendVersionTable(ctx, db, log); err != nil {
 		return err
 	}
-	session := &migrationSession{}
+	session := &migrationSession{log: log}
 	stop := func(ctx context.Context, cut *goose.Source) { session.endStatement(ctx, db, cut.Path, log) }
 	return apply(ctx, db, goose.DialectMySQL, "mysql", log, completeCutMySQL, stop, goose.WithSessionLocker(session))
 }

@@ -137,6 +137,16 @@ func SendsCommit(chunk []byte) bool { return commitWord.Match(chunk) }
 
 var commitWord = regexp.MustCompile(`(?i)\bCOMMIT\b`)
 
+// ErrorPacket is the MySQL protocol's answer to a client's request that
+// refuses it with error number and message (SQLSTATE HY000): for
+// faultproxy's AnswerInstead, standing for a proxy or server that refuses a
+// statement. It is the first packet of the answer (sequence id 1), as the
+// answer to a command is.
+func ErrorPacket(number uint16, message string) []byte {
+	payload := append([]byte{0xff, byte(number), byte(number >> 8), '#'}, "HY000"+message...)
+	return append([]byte{byte(len(payload)), byte(len(payload) >> 8), byte(len(payload) >> 16), 1}, payload...)
+}
+
 // HoldMigrationLock takes the migration lock of dsn's database
 // (migrations.LockName) on a session of its own, as another instance's
 // migration would, holds it until the test ends, and returns the
