@@ -194,9 +194,6 @@ type Feed struct {
 	epoch      atomic.Int64
 	ended      atomic.Pointer[error]
 	wentBackAt time.Time // when it last did; Run's alone
-	// behindSaid is the head last logged as behind its events
-	// (headBehindItsEvents); Run's alone.
-	behindSaid int64
 	// broken is the error of the tailer's last read while it says the
 	// database, or one of its tables, is missing, or its file damaged
 	// (unmendable); nil once a read passes (Unmendable).
@@ -513,30 +510,19 @@ func (f *Feed) wentBack(ctx context.Context, had, head int64) error {
 	if head >= had {
 		what = fmt.Sprintf("to %d: position %d no longer holds the event handed out", head, had)
 	}
-	if f.headBehindItsEvents(ctx, head) {
-		// Not a restore: log_head set back under events the log still
-		// holds (edited by hand, tables restored from dumps taken apart),
-		// the damage the store names with its repair. Said once for that
-		// head, at ERROR as a restore is: the subscriptions that open
-		// while it stands end at the damage, which the store says.
-		if f.behindSaid != head {
-			f.behindSaid = head
-			f.log.Error("live feed: the log went back "+what+", but it holds events past that head: its head (log_head) is behind its events, "+
-				"damage, not a restore (the store's error says how to mend it); subscriptions were ended",
-				"handed_out", had, "head", head)
-		}
-	} else {
-		f.behindSaid = 0
-		// A restore that the feed meets half done (the events table
-		// loaded, log_head not yet) goes back twice: the second is no news.
-		level := slog.LevelError
-		if !f.wentBackAt.IsZero() && time.Since(f.wentBackAt) < time.Minute {
-			level = slog.LevelWarn
-		}
-		f.wentBackAt = time.Now()
-		f.log.Log(ctx, level, "live feed: the log went back "+what+": the database was restored or replaced while this instance ran; subscriptions were ended",
-			"handed_out", had, "head", head)
+	// Not a head set back under events the log still holds: Head fails
+	// then (eventstore.ErrHeadBehind), and Run says the damage with the
+	// store's error; every caller has read the head without it.
+	//
+	// A restore that the feed meets half done (the events table loaded,
+	// log_head not yet) goes back twice: the second is no news.
+	level := slog.LevelError
+	if !f.wentBackAt.IsZero() && time.Since(f.wentBackAt) < time.Minute {
+		level = slog.LevelWarn
 	}
+	f.wentBackAt = time.Now()
+	f.log.Log(ctx, level, "live feed: the log went back "+what+": the database was restored or replaced while this instance ran; subscriptions were ended",
+		"handed_out", had, "head", head)
 	// A reader checks oldest, then epoch, after it reads a slot
 	// (readLive): with oldest past every position while the slots are
 	// emptied, and epoch moved before oldest comes back, none delivers an
@@ -575,15 +561,6 @@ func unmendable(err error) bool {
 	var m *eventstore.MissingError
 	return errors.As(err, &m) || errors.Is(err, eventstore.ErrDamaged) ||
 		errors.Is(err, eventstore.ErrOverwritten) || errors.Is(err, eventstore.ErrRestartNeeded)
-}
-
-// headBehindItsEvents reports whether the log holds events past head, its
-// head now, which its reads refuse as the damage of a head behind its
-// events (eventstore.ErrHeadBehind): a head gone back so is no restore.
-// A read that fails otherwise says no.
-func (f *Feed) headBehindItsEvents(ctx context.Context, head int64) bool {
-	_, err := f.tail.ReadAll(ctx, eventstore.ReadAllOptions{After: head, Limit: 1})
-	return errors.Is(err, eventstore.ErrHeadBehind)
 }
 
 // headMoved is poll's answer to an event at the head that is not the one
