@@ -575,7 +575,15 @@ func TestADSNInTheDataDirectoryIsRefusedUnshown(t *testing.T) {
 		{"mysql://svc:S3cr3t@db:3306/t", true},
 		{"MySQL://svc:S3cr3t@db/t", true},
 		{"mariadb://svc:S3cr3t@db/t", true},
+		// go-sql-driver's commonest shape: no protocol nor address
+		// (localhost:3306), user:password@/dbname (hostile review, F13).
+		{"svc:S3cr3t@/tributary", true},
+		{"svc:S3cr3t@/tributary?parseTime=true", true},
+		{"svc:S3cr3t;pw@x/y@/tributary", true},
+		{"svc:@/tributary", true},
 		{"./data", false},
+		{"./data:v2", false},
+		{"/srv/backup:old@/data", false},
 		{"/var/lib/tributary", false},
 		{"/srv/backup@2026-12-01/data", false},
 		{"data (old)", false},
