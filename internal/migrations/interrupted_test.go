@@ -70,6 +70,34 @@ func recorded(t *testing.T, db *sql.DB) []int64 {
 	return vs
 }
 
+// beforeTheNewestMigration brings db's database to the schema before the
+// newest migration and holds a metadata lock on its events table, through
+// db, so that the newest migration's statement waits on the server until
+// release (called at the end of the test too). It returns the newest
+// version.
+func beforeTheNewestMigration(t *testing.T, db *sql.DB) (latest int64, release func()) {
+	t.Helper()
+	latest = int64(migrations.Latest("mysql"))
+	if err := migrations.UpTo(t.Context(), db, "mysql", latest-1); err != nil {
+		t.Fatalf("migrate to %d: %v", latest-1, err)
+	}
+	release = mysqltest.HoldMetadataLock(t, db, "events")
+	t.Cleanup(release)
+	return latest, release
+}
+
+// nextStartCompletes runs a start through db and checks, through watch,
+// that it recorded every version up to latest.
+func nextStartCompletes(t *testing.T, db, watch *sql.DB, latest int64) {
+	t.Helper()
+	if err := migrations.ApplyMySQL(t.Context(), db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("the next start: %v", err)
+	}
+	if got := recorded(t, watch); len(got) != int(latest)+1 {
+		t.Fatalf("versions recorded after the next start: %v; want 0 to %d", got, latest)
+	}
+}
+
 // TestAMigrationCutAfterItsStatementIsCompletedByTheNextStart: MySQL DDL
 // commits by itself, so goose runs a migration's statement and then records
 // its version; a start stopped between the two (the start-up timeout, a
@@ -189,11 +217,7 @@ func TestAMigrationCutByTheStartUpTimeoutSaysSoAndTheNextStartCompletesIt(t *tes
 	t.Parallel()
 	ctx := t.Context()
 	db := openMySQL(t, mysqltest.NewDatabase(t))
-	latest := int64(migrations.Latest("mysql"))
-	if err := migrations.UpTo(ctx, db, "mysql", latest-1); err != nil {
-		t.Fatal(err)
-	}
-	release := mysqltest.HoldMetadataLock(t, db, "events")
+	latest, release := beforeTheNewestMigration(t, db)
 	start, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	err := migrations.ApplyMySQL(start, db, slog.New(slog.DiscardHandler))
@@ -202,12 +226,7 @@ func TestAMigrationCutByTheStartUpTimeoutSaysSoAndTheNextStartCompletesIt(t *tes
 		t.Fatalf("a migration under way when the start's time ran out: %v; want a CutError of migration %d wrapping the deadline", err, latest)
 	}
 	release()
-	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatalf("the next start: %v", err)
-	}
-	if got := recorded(t, db); len(got) != int(latest)+1 {
-		t.Fatalf("versions recorded: %v", got)
-	}
+	nextStartCompletes(t, db, db, latest)
 }
 
 // TestAnotherApplicationsTablesAreNotTakenForTributarys: a DSN naming the
@@ -248,7 +267,6 @@ func TestAnotherApplicationsTablesAreNotTakenForTributarys(t *testing.T) {
 // returns: PROCESSLIST shows none of it once ApplyMySQL has returned.
 func TestAMigrationCutByASignalOrTheTimeoutLeavesNoStatementOnTheServer(t *testing.T) {
 	t.Parallel()
-	latest := int64(migrations.Latest("mysql"))
 	for _, tc := range []struct {
 		name  string
 		cause error
@@ -258,14 +276,9 @@ func TestAMigrationCutByASignalOrTheTimeoutLeavesNoStatementOnTheServer(t *testi
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := t.Context()
 			dsn := mysqltest.NewDatabase(t)
 			db, watch := openMySQL(t, dsn), openMySQL(t, dsn)
-			if err := migrations.UpTo(ctx, db, "mysql", latest-1); err != nil {
-				t.Fatal(err)
-			}
-			release := mysqltest.HoldMetadataLock(t, db, "events")
-			t.Cleanup(release)
+			latest, _ := beforeTheNewestMigration(t, db)
 			start, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
 			// The context ends as the one given to ApplyMySQL would for

@@ -27,7 +27,6 @@ import (
 // answers again the next start takes the lock and completes the schema.
 func TestAStartCutWhileTheServerDoesNotAnswerReturnsItsCutError(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
 	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -37,12 +36,7 @@ func TestAStartCutWhileTheServerDoesNotAnswerReturnsItsCutError(t *testing.T) {
 	// direct reaches the same database around the proxy: the test's own
 	// sessions go on answering while the start's stall.
 	db, direct := openMySQL(t, dsn), openMySQL(t, cfg.FormatDSN())
-	latest := int64(migrations.Latest("mysql"))
-	if err := migrations.UpTo(ctx, direct, "mysql", latest-1); err != nil {
-		t.Fatal(err)
-	}
-	release := mysqltest.HoldMetadataLock(t, direct, "events")
-	t.Cleanup(release)
+	latest, release := beforeTheNewestMigration(t, direct)
 	start, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ended := &causeContext{Context: start, cause: context.DeadlineExceeded}
@@ -65,12 +59,7 @@ func TestAStartCutWhileTheServerDoesNotAnswerReturnsItsCutError(t *testing.T) {
 	}
 	proxy.Resume()
 	release()
-	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatalf("the next start, once the server answers: %v", err)
-	}
-	if got := recorded(t, direct); len(got) != int(latest)+1 {
-		t.Fatalf("versions recorded after the next start: %v", got)
-	}
+	nextStartCompletes(t, db, direct, latest) // once the server answers
 }
 
 // TestAMigrationLockWhoseReleaseIsRefusedIsFreedWithItsSession: a release
@@ -99,12 +88,7 @@ func TestAMigrationLockWhoseReleaseIsRefusedIsFreedWithItsSession(t *testing.T) 
 	app := openMySQL(t, cfg.FormatDSN())
 	cfg.MultiStatements = true
 	spender := openMySQL(t, cfg.FormatDSN())
-	latest := int64(migrations.Latest("mysql"))
-	if err := migrations.UpTo(ctx, root, "mysql", latest-1); err != nil {
-		t.Fatal(err)
-	}
-	release := mysqltest.HoldMetadataLock(t, root, "events")
-	t.Cleanup(release)
+	_, release := beforeTheNewestMigration(t, root)
 	done := make(chan error, 1)
 	go func() { done <- migrations.ApplyMySQL(ctx, app, slog.New(slog.DiscardHandler)) }()
 	waitForStatement(t, root, done)
