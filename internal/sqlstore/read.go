@@ -203,8 +203,9 @@ const (
 	streamFrom    = " FROM streams s JOIN events e ON e.stream_id = s.stream_id AND e.stream_version = " +
 		"(SELECT m.stream_version FROM events m WHERE m.stream_id = s.stream_id ORDER BY m.stream_version DESC LIMIT 1)"
 	// streamOne reads one stream from its last event, its row of streams
-	// joined (NULL if missing: errStreamRowMissing), after a WHERE on e.
-	streamOne = "SELECT e.stream_id, s.stream_type, e.stream_version, s.created_at, e.recorded_at, e.position FROM events e " +
+	// joined (NULL if missing: errStreamRowMissing), and the log's head
+	// (headScan), after a WHERE on e.
+	streamOne = "SELECT e.stream_id, s.stream_type, e.stream_version, s.created_at, e.recorded_at, e.position, " + headColumn + " FROM events e " +
 		"LEFT JOIN streams s ON s.stream_id = e.stream_id"
 	streamLast = " ORDER BY e.stream_version DESC"
 )
@@ -246,8 +247,9 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	row, done, err := s.queryRow(qctx, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:])
 	var st eventstore.Stream
 	var last int64
+	var head sql.NullInt64
 	if err == nil {
-		st, last, err = scanStream(row)
+		st, last, err = scanStream(headScan{row, &head})
 	}
 	done()
 	cancel()
@@ -262,6 +264,11 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	}
 	if err != nil {
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, s.translate(err))
+	}
+	// Its last event past the head: every page of the stream carries a
+	// version that counts it, as a page of the log would carry the event.
+	if err := pastHead(head, last); err != nil {
+		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)
 	}
 	if s.sawVersion != nil {
 		s.sawVersion(ctx, id, st.Version, started)
@@ -465,10 +472,11 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	s.m.Statement("read_event")
 	qctx, cancel := s.bound(ctx)
 	row, done, err := s.queryRow(qctx,
-		"SELECT "+s.cols()+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
+		"SELECT "+s.cols()+", "+headColumn+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
 	var e eventstore.Event
+	var head sql.NullInt64
 	if err == nil {
-		e, err = scanEvent(row, s.check)
+		e, err = scanEvent(headScan{row, &head}, s.check)
 	}
 	done()
 	cancel()
@@ -477,6 +485,9 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	}
 	if err != nil {
 		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, s.translate(err))
+	}
+	if err := pastHead(head, e.Position); err != nil {
+		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, err)
 	}
 	if err := s.durable(ctx, e.Position); err != nil {
 		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, err)
@@ -732,6 +743,15 @@ const maxLogBranches = 32
 // in its snapshot, so that an event past it is damage (pastHead), never a
 // commit that moved the head since.
 const headColumn = "(SELECT position FROM log_head WHERE id = 1)"
+
+// headScan scans a row's columns, then the log's head (headColumn), which
+// its statement reads last.
+type headScan struct {
+	row  interface{ Scan(...any) error }
+	head *sql.NullInt64
+}
+
+func (h headScan) Scan(dest ...any) error { return h.row.Scan(append(dest, h.head)...) }
 
 // pastHead returns the damage of a log head behind its events
 // (headBehindRead) if last, the last position a page's statement read, is

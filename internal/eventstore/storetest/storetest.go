@@ -99,6 +99,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"AReadWhoseIndexWasDroppedIsMissingNamingTheStatementThatMakesItAgain", testDroppedIndex},
 		{"PageReadRefusesEventsPastTheLogsHeadAsDamage", testPagePastTheHead},
 		{"HeadsRefuseEventsPastItAsDamage", testTailHeadPastTheHead},
+		{"StreamReadRefusesEventsPastTheLogsHeadAsDamage", testStreamPastTheHead},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1585,6 +1586,65 @@ func testPagePastTheHead(t *testing.T, b Backend) {
 		}
 		if err != nil {
 			t.Errorf("%+v, the head mended: %v; want the page", opts, err)
+		}
+	}
+}
+
+// testStreamPastTheHead: a stream's reads (its description, a page of its
+// events either way, one event) that meet an event past a head behind its
+// events fail with the damage, as a page of the log does
+// (testPagePastTheHead): GET /events answered 503 damage while GET
+// /streams/{id}/events answered 200 with every event, those past the head
+// that the next appends' positions would take among them. A stream whose
+// events all lie up to the head reads as before, and once the head is
+// mended, so does the other.
+func testStreamPastTheHead(t *testing.T, b Backend) {
+	s := b.Open(t)
+	below, past := uuid.New(), uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: below, Events: batch(3)}) // positions 1 to 3
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: past, Events: batch(2)})  // 4 and 5
+	b.Exec(t, s, "UPDATE log_head SET position = position - 2 WHERE id = 1")
+	page := func(id uuid.UUID, opts eventstore.ReadStreamOptions) ([]eventstore.Event, error) {
+		p, err := s.ReadStream(ctx(t), id, opts)
+		if err != nil {
+			return nil, err
+		}
+		return collectErr(p.Events)
+	}
+	reads := map[string]func(id uuid.UUID) error{
+		"Stream": func(id uuid.UUID) error { _, err := s.Stream(ctx(t), id); return err },
+		"ReadStream forward": func(id uuid.UUID) error {
+			_, err := page(id, eventstore.ReadStreamOptions{From: 1})
+			return err
+		},
+		"ReadStream backward": func(id uuid.UUID) error {
+			_, err := page(id, eventstore.ReadStreamOptions{Direction: eventstore.Backward})
+			return err
+		},
+		"ReadStream reading ahead": func(id uuid.UUID) error {
+			_, err := page(id, eventstore.ReadStreamOptions{From: 1, Limit: 1, ReadAhead: true})
+			return err
+		},
+		"Event 1": func(id uuid.UUID) error { _, err := s.Event(ctx(t), id, 1); return err },
+		"Event 2": func(id uuid.UUID) error { _, err := s.Event(ctx(t), id, 2); return err },
+	}
+	for what, read := range reads {
+		err := read(past)
+		if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
+			!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+			t.Errorf("%s of a stream at positions 4 and 5, log_head at 3: %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", what, err)
+		}
+		if err := read(below); err != nil {
+			t.Errorf("%s of a stream at positions 1 to 3, log_head at 3: %v; want it read", what, err)
+		}
+	}
+	if events, err := page(below, eventstore.ReadStreamOptions{From: 1}); err != nil || len(events) != 3 {
+		t.Errorf("the stream at positions 1 to 3, log_head at 3: %d events, %v; want its 3", len(events), err)
+	}
+	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	for what, read := range reads {
+		if err := read(past); err != nil {
+			t.Errorf("%s of a stream at positions 4 and 5, the head mended: %v; want it read", what, err)
 		}
 	}
 }
