@@ -139,3 +139,53 @@ func errString(err error) string {
 	}
 	return " (" + err.Error() + ")"
 }
+
+// TestAnswerInsteadAnswersMatchingRequestsItselfUntilDisarmed: a request
+// AnswerInstead matches never reaches the server (an echo here, which
+// would send it back), and the client reads the answer given in its place;
+// other requests pass on the same connection, and once disarmed (sent nil)
+// the matching ones pass too. A proxy's query rule refusing a statement,
+// for TestAStartWhoseServerWillNotSayWhichSessionMigratesStillMigrates.
+func TestAnswerInsteadAnswersMatchingRequestsItselfUntilDisarmed(t *testing.T) {
+	t.Parallel()
+	echo := freeport.Listen(t)
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
+		}
+	}()
+	p := Start(t, echo.Addr().String())
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ask := func(request string) string {
+		t.Helper()
+		if _, err := c.Write([]byte(request)); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a deadline on a live connection
+		b := make([]byte, 64)
+		n, err := c.Read(b)
+		if err != nil {
+			t.Fatalf("%q: %v", request, err)
+		}
+		return string(b[:n])
+	}
+	p.AnswerInstead(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("SHOW")) }, []byte("refused"))
+	for request, want := range map[string]string{"SHOW VARIABLES": "refused", "SELECT 1": "SELECT 1"} {
+		if got := ask(request); got != want {
+			t.Errorf("%q with AnswerInstead armed for SHOW: answered %q, want %q", request, got, want)
+		}
+	}
+	p.AnswerInstead(nil, nil)
+	if got := ask("SHOW VARIABLES"); got != "SHOW VARIABLES" {
+		t.Errorf("SHOW VARIABLES with AnswerInstead disarmed: answered %q, want the server's echo", got)
+	}
+}
