@@ -19,8 +19,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// The client's behaviour against a real server is tested in tests/
-// (client_test.go), on both stores; these are its pure parts.
+// The client's tests live in three places. Here, in client_test.go: its
+// pure parts (the event stream's frames, Link and Retry-After headers,
+// options) and what it does with answers a server could give, from
+// httptest servers the tests script (a frame it cannot decode, a long
+// Retry-After). Beside this file: the same against hostile or failing
+// servers (hostile_test.go, timeout_test.go, redirect_test.go, …) and
+// against the service's own HTTP handler on each store
+// (teststore.ForEach: basepath_test.go, ends_test.go, readretry_test.go,
+// …). In tests/client_test.go: against the real binary, on both stores,
+// restarts included.
 
 func TestReadFrameFollowsTheEventStreamFormat(t *testing.T) {
 	t.Parallel()
