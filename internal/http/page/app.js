@@ -217,7 +217,10 @@
   // next bytes of its body, is given up, with a Problem of status 0 that
   // says so: a server that took a read and never answered it left the
   // page saying it was reading, for ever. It resolves to the answer's
-  // body, its next link and its size (in UTF-16 units).
+  // body, its next link and its size (in UTF-16 units); asked for
+  // text/event-stream, it reads the subscription up to its caught-up
+  // frame, gives it up there, and resolves to that frame's number as
+  // caughtUp.
   async function api(path, accept = 'application/json', signal = undefined) {
     let busy = ''; // what it said while waiting out a 503
     let backoff = 1; // s: the least wait after the next 503, doubled after each
@@ -237,11 +240,27 @@
       };
       let res;
       let text = null; // a JSON answer's text
+      let caughtUp = null; // a subscription's caught-up data
       try {
         if (signal?.aborted) ctl.abort();
         wait();
         res = await fetch(authorized(path, headers), { headers, cache: 'no-store', signal: ctl.signal });
-        if (res.status !== 401 && (res.headers.get('Content-Type') || '').includes('json')) {
+        if (res.ok && accept === 'text/event-stream' && /^text\/event-stream\b/.test(res.headers.get('Content-Type') || '')) {
+          // A subscription is read up to its caught-up, then given up.
+          const reader = res.body.getReader();
+          const utf8 = new TextDecoder();
+          const parse = eventStream((type, data) => {
+            if (type === 'caught-up' && caughtUp === null) caughtUp = Number(data);
+          }, () => {});
+          while (caughtUp === null) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            wait();
+            parse(utf8.decode(value, { stream: true }));
+          }
+          await reader.cancel().catch(() => {});
+          if (caughtUp === null) throw new Error('the subscription ended before it caught up');
+        } else if (res.status !== 401 && (res.headers.get('Content-Type') || '').includes('json')) {
           text = '';
           const reader = res.body.getReader();
           const utf8 = new TextDecoder();
@@ -288,7 +307,7 @@
       }
       if (busy && $('error').textContent === busy) showError('');
       if (!res.ok) throw new Problem(res.status, body);
-      return { body, next: nextLink(res.headers.get('Link')), size: text ? text.length : 0 };
+      return { body, next: nextLink(res.headers.get('Link')), size: text ? text.length : 0, caughtUp };
     }
   }
 
@@ -794,16 +813,16 @@
       queue();
     }
 
-    // probeHead learns the log's last position: a subscription starting
-    // past the end is refused with a problem that says where the end is.
+    // probeHead learns the log's last position from a subscription of
+    // the log filtered on a stream type and an event type of the page's
+    // own: it has no history to send (the index of that pair holds
+    // nothing), so its first event is its caught-up, whose data is the
+    // log's position. It subscribed past the log's end, which the server
+    // refuses with a 409 that says where the end is: every page load
+    // logged a failed request in the browser's console.
     async function probeHead() {
-      try {
-        await api('/events?after=9223372036854775807', 'text/event-stream');
-      } catch (e) {
-        if (e.status === 409 && typeof e.body.current === 'number') return e.body.current;
-        throw e;
-      }
-      return 0;
+      const r = await api('/events?stream_type=tributary.page&type=tributary.page.head', 'text/event-stream');
+      return r.caughtUp;
     }
 
     // ready resolves to the log's position when the page opened; the
