@@ -220,8 +220,8 @@
   // body, its next link and its size (in UTF-16 units); asked for
   // text/event-stream, it reads the subscription up to its caught-up
   // frame, gives it up there, and resolves to that frame's number as
-  // caughtUp.
-  async function api(path, accept = 'application/json', signal = undefined) {
+  // caughtUp. With waitBusy false, a 503 is thrown as a Problem too.
+  async function api(path, accept = 'application/json', signal = undefined, waitBusy = true) {
     let busy = ''; // what it said while waiting out a 503
     let backoff = 1; // s: the least wait after the next 503, doubled after each
     for (;;) {
@@ -294,7 +294,7 @@
           // Not JSON after all: said as its status.
         }
       }
-      if (res.status === 503) {
+      if (res.status === 503 && waitBusy) {
         // Retry-After is the least wait, the backoff past it: a read
         // refused for as long as an outage lasts asked again every
         // Retry-After, in step with every other page open.
@@ -819,10 +819,23 @@
     // nothing), so its first event is its caught-up, whose data is the
     // log's position. It subscribed past the log's end, which the server
     // refuses with a 409 that says where the end is: every page load
-    // logged a failed request in the browser's console.
+    // logged a failed request in the browser's console. That probe is
+    // still the fallback where the server refuses the subscription (503:
+    // at its cap on subscribers, which this page's own tabs may fill, or
+    // its database down), as a cap does not refuse it: the page showed
+    // the log's history at the cap, and must go on doing so.
     async function probeHead() {
-      const r = await api('/events?stream_type=tributary.page&type=tributary.page.head', 'text/event-stream');
-      return r.caughtUp;
+      try {
+        return (await api('/events?stream_type=tributary.page&type=tributary.page.head', 'text/event-stream', undefined, false)).caughtUp;
+      } catch (e) {
+        if (e.status !== 503) throw e;
+      }
+      try {
+        return (await api('/events?after=9223372036854775807', 'text/event-stream')).caughtUp;
+      } catch (e) {
+        if (e.status === 409 && typeof e.body.current === 'number') return e.body.current;
+        throw e;
+      }
     }
 
     // ready resolves to the log's position when the page opened; the
