@@ -208,7 +208,14 @@
     return path + (path.includes('?') ? '&' : '?') + 'access_token=' + encodeURIComponent(token);
   }
 
-  // api GETs path with the token. It asks for a token on 401, and waits
+  // at returns path, an API path from the root as the contract writes
+  // it (and as the API writes its next links), relative to the page's own
+  // location: a reverse proxy that serves the service under a prefix
+  // (/tributary/ for /) is then asked for /tributary/events. The page
+  // asked for /events, outside the prefix, and showed nothing there.
+  const at = (path) => (path.startsWith('/') ? '.' + path : path);
+
+  // api GETs path (an API path: at) with the token. It asks for a token on 401, and waits
   // out a 503 (Retry-After at least, longer after each, saying so), and
   // tries again; other errors are
   // thrown as Problems. A view's reads give signal, its leave's: once
@@ -244,7 +251,7 @@
       try {
         if (signal?.aborted) ctl.abort();
         wait();
-        res = await fetch(authorized(path, headers), { headers, cache: 'no-store', signal: ctl.signal });
+        res = await fetch(authorized(at(path), headers), { headers, cache: 'no-store', signal: ctl.signal });
         if (res.ok && accept === 'text/event-stream' && /^text\/event-stream\b/.test(res.headers.get('Content-Type') || '')) {
           // A subscription is read up to its caught-up, then given up.
           const reader = res.body.getReader();
@@ -548,7 +555,7 @@
         const late = setTimeout(() => ctl.abort(), READY_EVERY - 500);
         let said = '';
         try {
-          const res = await fetch('/readyz', { headers: { Accept: 'application/json' }, cache: 'no-store', signal: ctl.signal });
+          const res = await fetch(at('/readyz'), { headers: { Accept: 'application/json' }, cache: 'no-store', signal: ctl.signal });
           if (res.status === 503) {
             const body = await res.json().catch(() => ({}));
             // Its detail says why: the database cannot be reached, or
@@ -601,7 +608,7 @@
       // as the page stayed open. A read that fails leaves it as it was.
       async function relearn(signal) {
         try {
-          const res = await fetch('/', { cache: 'no-store', signal });
+          const res = await fetch(at('/'), { cache: 'no-store', signal });
           const h = res.ok ? heartbeatIn(await res.text()) : 0;
           if (!h) return;
           stale = false;
@@ -672,7 +679,7 @@
         let res;
         let refusal = null; // the text of a refusal's answer
         try {
-          res = await fetch(authorized('/events?after=' + from, headers), { headers, cache: 'no-store', signal: mine.signal });
+          res = await fetch(authorized(at('/events?after=' + from), headers), { headers, cache: 'no-store', signal: mine.signal });
           if (!res.ok || !/^text\/event-stream\b/.test(res.headers.get('Content-Type') || '')) refusal = await res.text();
         } catch {
           clearTimeout(answer);

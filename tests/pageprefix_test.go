@@ -1,0 +1,98 @@
+package tests
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestPageWorksUnderAPathPrefix: behind a reverse proxy that serves the
+// service at /tributary/ (stripping the prefix), the page's requests went
+// to /events, /streams, /readyz and /openapi.yaml, absolute paths that
+// leave the prefix: the proxy answered them 404 (or sent them to another
+// application) and the page showed nothing. Its requests are now relative
+// to its own location, the next links the API writes from the root too:
+// under the prefix it shows the live log, the streams and a stream, and
+// asks for nothing outside it; at / it works as before (the other tests).
+func TestPageWorksUnderAPathPrefix(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	proxy := startPrefixProxy(t, map[string]*server{"/tributary/": s})
+
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(60, "OrderNoted")})
+	b.navigate(t, proxy.URL+"/tributary/#/")
+	b.waitFor(t, "the live log caught up", `return document.getElementById('log-status').textContent`, `"Live at position 60: caught up"`)
+	b.waitFor(t, "positions 60 down to 1", `const p = `+strings.TrimPrefix(positionsJS, "return ")+`;
+		return [p.length, p[0], p[p.length - 1]]`, "[60,60,1]")
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderNoted")})
+	b.waitFor(t, "the live event", `return document.getElementById('stat-position').textContent`, `"61"`)
+
+	b.run(t, `location.hash = '#/streams?stream_type=order'; return null`)
+	b.waitFor(t, "the stream listed", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
+	b.waitFor(t, "the stream's latest events", `return document.querySelectorAll('#stream-events li').length`, "50")
+	b.click(t, "#stream-earlier")
+	b.waitFor(t, "the stream's earlier events, by its next links", `return document.querySelectorAll('#stream-events li').length`, "61")
+	b.waitFor(t, "the contract's link under the prefix", `return new URL(document.querySelector('footer a').href).pathname`, `"/tributary/openapi.yaml"`)
+
+	if outside := proxy.outsideAsked(); len(outside) > 0 {
+		t.Fatalf("the page under /tributary/ asked for %q, outside its prefix; want nothing outside it", outside)
+	}
+}
+
+// prefixProxy is a reverse proxy that serves each server under its
+// prefix (a path ending in /), stripping it, as a front end does that
+// serves several applications on one origin.
+type prefixProxy struct {
+	*httptest.Server
+	mu      sync.Mutex
+	outside []string // the paths asked for outside every prefix
+}
+
+func startPrefixProxy(t *testing.T, servers map[string]*server) *prefixProxy {
+	t.Helper()
+	p := &prefixProxy{}
+	backends := map[string]*httputil.ReverseProxy{}
+	for prefix, s := range servers {
+		target, err := url.Parse(s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		backends[prefix] = httputil.NewSingleHostReverseProxy(target)
+	}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for prefix, backend := range backends {
+			if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
+				r.URL.Path, r.URL.RawPath = "/"+rest, ""
+				backend.ServeHTTP(w, r)
+				return
+			}
+		}
+		p.mu.Lock()
+		p.outside = append(p.outside, r.URL.Path)
+		p.mu.Unlock()
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(func() {
+		// Close waits for the requests in flight: the page's subscription
+		// is one until its connection is closed.
+		p.CloseClientConnections()
+		p.Close()
+	})
+	return p
+}
+
+// outsideAsked returns the paths asked for outside every prefix.
+func (p *prefixProxy) outsideAsked() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.outside)
+}
