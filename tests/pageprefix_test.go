@@ -48,6 +48,31 @@ func TestPageWorksUnderAPathPrefix(t *testing.T) {
 	}
 }
 
+// TestPagesOfTwoServicesOnOneOriginKeepToTheirOwn: two services a proxy
+// serves on one origin, at /a/ and /b/, shared the page's Web Lock and
+// BroadcastChannel (and its token in sessionStorage), all named for the
+// origin alone: /b/'s tab waited for the lock /a/'s held, showed /a/'s
+// events as its log, and never followed its own. The names are now the
+// page's location's (as they were at /): each follows its own log.
+func TestPagesOfTwoServicesOnOneOriginKeepToTheirOwn(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	a := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	bs := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	proxy := startPrefixProxy(t, map[string]*server{"/a/": a, "/b/": bs})
+
+	a.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+	b.navigate(t, proxy.URL+"/a/#/")
+	b.waitFor(t, "/a/'s live log caught up", `return document.getElementById('log-status').textContent`, `"Live at position 3: caught up"`)
+	b.newTab(t)
+	b.navigate(t, proxy.URL+"/b/#/")
+	bs.mustAppend(t, newID(), appendBody{StreamType: "invoice", Events: events(5, "InvoiceNoted")})
+	b.waitFor(t, "/b/'s own log, live", `return [document.getElementById('stat-position').textContent,
+		[...document.querySelectorAll('#log-events li')].map(li => li.textContent.includes('InvoiceNoted')).filter(Boolean).length]`, `["5",5]`)
+	b.waitFor(t, "nothing of /a/'s log in /b/'s", `return [...document.querySelectorAll('#log-events li')].filter(li => li.textContent.includes('OrderNoted')).length`, "0")
+}
+
 // prefixProxy is a reverse proxy that serves each server under its
 // prefix (a path ending in /), stripping it, as a front end does that
 // serves several applications on one origin.

@@ -2,7 +2,13 @@
 // origin. It reads the API with fetch, and follows the log with it too.
 'use strict';
 (() => {
-  const TOKEN_KEY = 'tributary.token';
+  // scoped is name for this page's location: a proxy may serve two
+  // services on one origin (/a/, /b/), and their tabs shared the Web
+  // Lock, the BroadcastChannel and the token in sessionStorage, all
+  // named for the origin alone: one showed the other's log as its own,
+  // and sent it its token. At / it is name, as it was.
+  const scoped = (name) => (location.pathname === '/' ? name : name + ' ' + location.pathname);
+  const TOKEN_KEY = scoped('tributary.token');
   const LOG_ROWS = 500; // rows the live log keeps, and a stream's live tail, besides those loaded on demand
   const PAGE = 50; // streams per page, and events per "earlier" page
   // A first read of a view's events, and each page of earlier ones, stops
@@ -392,7 +398,7 @@
   const feed = (() => {
     const listeners = new Set();
     const shared = !!navigator.locks && typeof BroadcastChannel === 'function';
-    const channel = shared ? new BroadcastChannel('tributary.log') : null;
+    const channel = shared ? new BroadcastChannel(scoped('tributary.log')) : null;
     let pos = 0; // the last position passed on to this tab's listeners
     let lead = false; // this tab holds the connection
     let halted = false; // the server refused this tab's position: it follows nothing more
@@ -794,7 +800,7 @@
     // queue waits for the Web Lock, then follows the log, for as long as
     // this tab can; the next tab in line then takes over.
     function queue() {
-      navigator.locks.request('tributary.log', follow);
+      navigator.locks.request(scoped('tributary.log'), follow);
     }
 
     // rejoin, for a tab whose token the server refused while it followed
