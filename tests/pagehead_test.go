@@ -39,4 +39,3 @@ func TestPageLearnsTheLogsHeadWithoutAFailedRequest(t *testing.T) {
 		}
 	})
 }
-
