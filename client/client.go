@@ -573,7 +573,11 @@ func (e ExpectedVersion) startsAt(first int64) bool {
 func writeJSON(b *bytes.Buffer, v any) error {
 	if raw, ok := v.(json.RawMessage); ok && raw != nil {
 		if !json.Valid(raw) {
-			return fmt.Errorf("json.RawMessage %.40q is not valid JSON", raw)
+			// Why: a syntax error, or nesting past encoding/json's 10,000
+			// levels (the server's bound too), which is JSON all the same.
+			var why json.RawMessage
+			err := json.Unmarshal(raw, &why)
+			return fmt.Errorf("json.RawMessage %.40q: %w", raw, err)
 		}
 		b.Write(raw)
 		return nil
