@@ -219,7 +219,10 @@
   // location: a reverse proxy that serves the service under a prefix
   // (/tributary/ for /) is then asked for /tributary/events. The page
   // asked for /events, outside the prefix, and showed nothing there.
-  const at = (path) => (path.startsWith('/') ? '.' + path : path);
+  // Written from the root, as the location's directory and path: at /,
+  // the path itself.
+  const base = location.pathname.replace(/[^/]*$/, '');
+  const at = (path) => (path.startsWith('/') ? base + path.slice(1) : path);
 
   // api GETs path (an API path: at) with the token. It asks for a token on 401, and waits
   // out a 503 (Retry-After at least, longer after each, saying so), and
