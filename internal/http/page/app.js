@@ -831,8 +831,8 @@
 
     // probeHead learns the log's last position from a subscription of
     // the log filtered on a stream type and an event type of the page's
-    // own: it has no history to send (the index of that pair holds
-    // nothing), so its first event is its caught-up, whose data is the
+    // own, drawn at random: it has no history to send (the index of that
+    // pair holds nothing), so its first event is its caught-up, whose data is the
     // log's position. It subscribed past the log's end, which the server
     // refuses with a 409 that says where the end is: every page load
     // logged a failed request in the browser's console. That probe is
@@ -842,7 +842,10 @@
     // the log's history at the cap, and must go on doing so.
     async function probeHead() {
       try {
-        return (await api('/events?stream_type=tributary.page&type=tributary.page.head', 'text/event-stream', undefined, false)).caughtUp;
+        // A name of its own for each probe, so that no stream type or
+        // event type a service writes can ever match it.
+        const own = 'tributary.page.' + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+        return (await api(`/events?stream_type=${own}&type=${own}`, 'text/event-stream', undefined, false)).caughtUp;
       } catch (e) {
         if (e.status !== 503) throw e;
       }
