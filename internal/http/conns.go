@@ -161,6 +161,9 @@ type trackedConn struct {
 	// shut is set, under c.mu, once admit has closed it to make room: a
 	// read that returns after it hands nothing on.
 	shut atomic.Bool
+	// framing notes the header blocks read that said Transfer-Encoding
+	// (framingOf).
+	framing framingLog
 }
 
 // requestBegun is how many bytes net/http waits for on an idle connection
@@ -194,6 +197,7 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	if t.shut.Load() {
 		return 0, net.ErrClosed
 	}
+	t.framing.read(p[:n])
 	return n, err
 }
 

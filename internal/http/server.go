@@ -519,8 +519,31 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		switch framingOf(r) {
+		case framingAmbiguous:
+			// RFC 9112 6.3 (3) and 6.1: answered, and the connection
+			// closed, with nothing of its body read or written.
+			w.Header().Set("Connection", "close")
+			unmatched(r)
+			s.writeError(w, r, ambiguousFraming(r))
+			return
+		case framingUnknown:
+			w.Header().Set("Connection", "close")
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ambiguousFraming is the refusal of a request whose length its headers
+// say two ways (framingOf).
+func ambiguousFraming(r *http.Request) error {
+	if !r.ProtoAtLeast(1, 1) {
+		return badRequest("this HTTP/1.0 request says Transfer-Encoding, which HTTP/1.0 has not (RFC 9112 6.1): its length is " +
+			"ambiguous, a front end may take another body than this server would (request smuggling); send it without " +
+			"Transfer-Encoding, or as HTTP/1.1")
+	}
+	return badRequest("this request says both Transfer-Encoding and Content-Length: its length is ambiguous, a front end may " +
+		"take another body than this server would (request smuggling, RFC 9112 6.3); send one of them, not both")
 }
 
 // headAsGet routes HEAD as GET: every route that serves GET serves HEAD

@@ -1,0 +1,207 @@
+package http
+
+import (
+	"bytes"
+	"net/http"
+	"sync"
+)
+
+// framingLog notes, from the bytes a connection reads, the header blocks
+// that said Transfer-Encoding, and whether each also said Content-Length.
+// net/http takes such a request by its chunks, deletes the Content-Length
+// and keeps the connection (go1.26 transfer.go, fixLength): a front end that
+// took it by its Content-Length instead sent the bytes after the chunks as
+// part of its body, and this server read them as another request (request
+// smuggling). RFC 9112 6.3 (3) says to close the connection after such a
+// request, and 6.1 the same of an HTTP/1.0 request that says
+// Transfer-Encoding, which net/http ignores, framing it by its
+// Content-Length. The handler sees neither header (framingOf), so the
+// connection's reads note them here.
+//
+// It follows lines, not net/http's framing: a line ending as a request
+// line does (" HTTP/1.x") begins a header block, and a blank line ends it.
+// A body that holds such lines can only make its own connection's
+// request look ambiguous; a request that cannot be found is closed after
+// its answer (framingUnknown). Reads are net/http's, one at a time; mu
+// guards what the handler asks for.
+type framingLog struct {
+	// Of the line being read: its length so far, its first bytes (enough
+	// for a header's name) and its last (enough for a request line's end).
+	lineLen int
+	head    [len("transfer-encoding:")]byte
+	tail    [maxRequestLineTail]byte
+	tailLen int
+	// Of the header block being read, if a request line began one.
+	inBlock bool
+	line    []byte // the end of its request line
+	te, cl  bool   // it said Transfer-Encoding, Content-Length
+
+	mu     sync.Mutex
+	blocks []framedBlock // those that said Transfer-Encoding, not yet asked for, oldest first
+	// lost is set once more than maxFramedBlocks were kept: one dropped
+	// may be the one a request asks for.
+	lost bool
+}
+
+// framedBlock is a header block that said Transfer-Encoding.
+type framedBlock struct {
+	line          []byte // the end of its request line
+	contentLength bool   // it said Content-Length too
+}
+
+const (
+	// maxRequestLineTail is how much of a request line's end is kept to
+	// find its block again: the method, path and query of most requests,
+	// and the end of the others.
+	maxRequestLineTail = 256
+	// maxFramedBlocks is how many blocks that said Transfer-Encoding are
+	// kept, unasked for: the requests net/http has read ahead (pipelined).
+	maxFramedBlocks = 8
+)
+
+// read notes the header blocks in p, the next bytes of the connection.
+// Most bodies hold few line ends: it looks at each line's first and last
+// bytes only.
+func (f *framingLog) read(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		seg := p
+		if i >= 0 {
+			seg = p[:i]
+		}
+		if f.lineLen < len(f.head) {
+			copy(f.head[f.lineLen:], seg)
+		}
+		f.lineLen += len(seg)
+		f.keepTail(seg)
+		if i < 0 {
+			return
+		}
+		f.endLine()
+		p = p[i+1:]
+	}
+}
+
+// keepTail keeps the last bytes of the line being read, seg its next bytes.
+func (f *framingLog) keepTail(seg []byte) {
+	if len(seg) >= len(f.tail) {
+		f.tailLen = copy(f.tail[:], seg[len(seg)-len(f.tail):])
+		return
+	}
+	if f.tailLen+len(seg) > len(f.tail) {
+		drop := f.tailLen + len(seg) - len(f.tail)
+		copy(f.tail[:], f.tail[drop:f.tailLen])
+		f.tailLen -= drop
+	}
+	f.tailLen += copy(f.tail[f.tailLen:], seg)
+}
+
+// endLine takes the line just read, its '\n' cut off.
+func (f *framingLog) endLine() {
+	tail := bytes.TrimSuffix(f.tail[:f.tailLen], []byte("\r"))
+	n := f.lineLen
+	if n > 0 && f.tailLen > 0 && f.tail[f.tailLen-1] == '\r' {
+		n--
+	}
+	head := f.head[:min(n, len(f.head))]
+	f.lineLen, f.tailLen = 0, 0
+	switch {
+	case n == 0: // a blank line ends a header block
+		if f.inBlock && f.te {
+			f.mu.Lock()
+			if len(f.blocks) == maxFramedBlocks {
+				f.blocks, f.lost = f.blocks[1:], true
+			}
+			f.blocks = append(f.blocks, framedBlock{line: bytes.Clone(f.line), contentLength: f.cl})
+			f.mu.Unlock()
+		}
+		f.inBlock = false
+	case requestLineEnd(tail):
+		f.inBlock, f.te, f.cl = true, false, false
+		f.line = append(f.line[:0], tail...)
+	case f.inBlock && hasFoldedPrefix(head, "transfer-encoding:"):
+		f.te = true
+	case f.inBlock && hasFoldedPrefix(head, "content-length:"):
+		f.cl = true
+	}
+}
+
+// requestLineEnd reports whether line ends as a request line of HTTP/1
+// does: a space, then HTTP/1. and a digit (net/http takes no other).
+func requestLineEnd(line []byte) bool {
+	const end = " HTTP/1.x"
+	if len(line) < len(end) {
+		return false
+	}
+	e := line[len(line)-len(end):]
+	return string(e[:len(end)-1]) == end[:len(end)-1] && '0' <= e[len(end)-1] && e[len(end)-1] <= '9'
+}
+
+// hasFoldedPrefix reports whether b begins with prefix, in any case.
+func hasFoldedPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && bytes.EqualFold(b[:len(prefix)], []byte(prefix))
+}
+
+// framing is what a connection's reads say of a request's framing.
+type framing int
+
+const (
+	framingPlain     framing = iota // one of Content-Length and chunks, as net/http says
+	framingAmbiguous                // both, or Transfer-Encoding on HTTP/1.0
+	framingUnknown                  // chunked, but its header block was not found
+)
+
+// framingOf returns what the reads of r's connection say of its framing:
+// only a chunked request, or one of HTTP/1.0, is looked for. Every block
+// kept with r's request line counts, not only the first: a body before it
+// (another client's, behind a front end) may hold a block as r's without
+// Content-Length, or r's own chunks one after it. It takes the first, and
+// those before it, out of the log: net/http serves a connection's
+// requests in order. A connection not tracked (a test's, or a request made
+// in Go) says nothing: plain.
+func framingOf(r *http.Request) framing {
+	chunked := len(r.TransferEncoding) > 0
+	if !chunked && r.ProtoAtLeast(1, 1) {
+		return framingPlain
+	}
+	t, ok := r.Context().Value(connKey{}).(*trackedConn)
+	if !ok {
+		return framingPlain
+	}
+	line := r.Method + " " + r.RequestURI + " " + r.Proto
+	f := &t.framing
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	found, ambiguous := -1, false
+	for i, b := range f.blocks {
+		if lineMatches(b.line, line) {
+			if found < 0 {
+				found = i
+			}
+			ambiguous = ambiguous || b.contentLength || !r.ProtoAtLeast(1, 1)
+		}
+	}
+	switch {
+	case ambiguous:
+		f.blocks = f.blocks[found+1:]
+		return framingAmbiguous
+	case f.lost:
+		return framingUnknown
+	case found >= 0:
+		f.blocks = f.blocks[found+1:]
+		return framingPlain
+	case chunked:
+		return framingUnknown
+	}
+	return framingPlain
+}
+
+// lineMatches reports whether kept, the end of a line read, is the end of
+// line, a request line: the line read may begin with the end of the body
+// before it, and only its last maxRequestLineTail bytes are kept.
+func lineMatches(kept []byte, line string) bool {
+	if len(line) <= len(kept) {
+		return string(kept[len(kept)-len(line):]) == line
+	}
+	return len(kept) == maxRequestLineTail && line[len(line)-len(kept):] == string(kept)
+}
