@@ -340,7 +340,7 @@ var (
 
 // requireToken is the access-control middleware: every request needs a known
 // token, and a write needs a write token. EventSource cannot set headers, so
-// ?access_token= is accepted as well as Authorization: Bearer.
+// a GET or HEAD may send ?access_token= instead of Authorization: Bearer.
 func (s *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The token chooses the answer (it, a 401 or a 403): no cache
@@ -368,9 +368,17 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 	})
 }
 
-// presentedToken reads the token from the Authorization header or the
-// access_token query parameter.
+// presentedToken reads the token from the Authorization header or, on a
+// GET or HEAD, the access_token query parameter.
 func presentedToken(r *http.Request) (string, error) {
+	// A token in a URL ends up in the logs of proxies and browsers (this
+	// server's own redacts it): it is taken where nothing else can carry
+	// it, a browser's EventSource and the page's reads, and an append,
+	// which fetch sends with a header, is refused, whatever the token.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Has("access_token") {
+		return "", badRequest("?access_token= is taken only on a GET or HEAD (a browser EventSource, which cannot set headers): " +
+			"send this request's token as Authorization: Bearer <token>, not in its URL, which proxies and browsers log")
+	}
 	// One token, sent one way (RFC 6750 §2): of two, neither may win
 	// silently (a proxy may add its own header to the client's).
 	if n := len(r.Header.Values("Authorization")); n > 1 {

@@ -47,7 +47,8 @@ func parseUUID(field, s string) (uuid.UUID, error) {
 // cannot parse (it would drop it silently), a parameter the endpoint does not
 // take, one given twice or one given empty is a 400 naming it, so that a typo
 // never widens a filter. access_token is taken everywhere: it is the
-// browser's way to send a token.
+// browser's way to send a token (requireToken refuses it but on a GET or
+// HEAD).
 func query(r *http.Request, allowed ...string) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
