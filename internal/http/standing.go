@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/metrics"
@@ -68,9 +69,13 @@ var endedByAWrite = map[string]bool{
 // first line names one and the statement that mends them all, and each
 // next, a window later, counts those not logged.
 type standingLog struct {
-	mu   sync.Mutex
-	now  func() time.Time // time.Now; a test's clock
-	keys map[string]*standingError
+	// toEnd is whether a window is kept that an append written would end
+	// (written): set under mu, read without it, so that the common
+	// append, with none, takes no process-wide lock.
+	toEnd atomic.Bool
+	mu    sync.Mutex
+	now   func() time.Time // time.Now; a test's clock
+	keys  map[string]*standingError
 }
 
 type standingError struct {
@@ -109,10 +114,13 @@ func (l *standingLog) note(cause string, err error) (log bool, unlogged int) {
 		if l.keys == nil {
 			l.keys = map[string]*standingError{}
 		}
-		l.keys[key] = &standingError{cause: cause, logged: now, appends: byAppend}
+		c = &standingError{cause: cause, logged: now, appends: byAppend}
+		l.keys[key] = c
+		l.endable(c)
 		return true, 0
 	}
 	c.appends = c.appends || byAppend
+	defer l.endable(c) // after what follows: it may begin a new window
 	since := now.Sub(c.logged)
 	if since < standingWindow && (!c.ended || since < standingReopen) {
 		c.unlogged++
@@ -134,15 +142,37 @@ func (l *standingLog) forgetEnded(now time.Time) {
 	}
 }
 
+// endable notes, under mu, that c is a window an append written ends.
+func (l *standingLog) endable(c *standingError) {
+	if c.appends && endedByAWrite[c.cause] && !c.ended {
+		l.toEnd.Store(true)
+	}
+}
+
 // written records an append written: the window of each error an append
 // met whose condition refuses every append ends (endedByAWrite), and the
 // next of it is logged (no sooner than standingReopen after its last
 // line), with the count of those not logged before: a new episode's first
-// error is not hidden by the last one's window.
+// error is not hidden by the last one's window. Where there is none, as
+// on almost every append, it takes no lock. The windows it walks that are
+// over, with none not logged to count, are forgotten: the next of each is
+// logged at once, as it would have been.
 func (l *standingLog) written() {
+	if !l.toEnd.Load() {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, c := range l.keys {
+	now := time.Now()
+	if l.now != nil {
+		now = l.now()
+	}
+	l.toEnd.Store(false)
+	for k, c := range l.keys {
+		if now.Sub(c.logged) >= standingWindow && c.unlogged == 0 {
+			delete(l.keys, k)
+			continue
+		}
 		if c.appends && endedByAWrite[c.cause] {
 			c.ended = true
 		}

@@ -343,3 +343,53 @@ func appendToNewStream(s *Server) *httptest.ResponseRecorder {
 	s.ServeHTTP(w, r)
 	return w
 }
+
+// TestAnAppendWrittenTakesNoLockWhereNoWindowIsToEnd: every append written
+// took the standing log's process-wide mutex and walked its windows, which
+// were never forgotten in normal operation (a hostile review). Where no
+// window is to end, written takes no lock (it returns while a test holds
+// the mutex); where one is, it ends it and forgets the windows that are
+// over with nothing left to count.
+func TestAnAppendWrittenTakesNoLockWhereNoWindowIsToEnd(t *testing.T) {
+	t.Parallel()
+	var l standingLog
+	var clock atomic.Int64 // seconds past start
+	start := time.Now()
+	l.now = func() time.Time { return start.Add(time.Duration(clock.Load()) * time.Second) }
+	writtenWhileLocked := func() bool {
+		t.Helper()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		done := make(chan struct{})
+		go func() { l.written(); close(done) }()
+		select {
+		case <-done:
+			return true
+		case <-time.After(2 * time.Second): // the lock is held: it waits
+			return false
+		}
+	}
+	if !writtenWhileLocked() {
+		t.Fatalf("an append written with no window kept took the standing log's lock")
+	}
+	l.written() // the waiting one above has run by now: none kept
+
+	read := fmt.Errorf("a read: %w: %w", eventstore.ErrUnavailable, eventstore.ErrDamaged)
+	l.note(metrics.CauseDamaged, read)
+	clock.Store(int64(standingWindow / time.Second))
+	full := fmt.Errorf("the disk is full: %w: %w", eventstore.ErrUnavailable, eventstore.ErrFull)
+	l.note(metrics.CauseFull, &appendError{full})
+	l.written() // ends the full disk's window, and forgets the damage's, over and with nothing not logged
+	l.mu.Lock()
+	n, ended := len(l.keys), false
+	for _, c := range l.keys {
+		ended = c.ended
+	}
+	l.mu.Unlock()
+	if n != 1 || !ended {
+		t.Errorf("after a write: %d windows kept (ended %v); want the full disk's alone, ended", n, ended)
+	}
+	if !writtenWhileLocked() {
+		t.Errorf("a second append written, its window already ended, took the standing log's lock")
+	}
+}
