@@ -80,6 +80,25 @@ type AppendResult struct {
 	Duplicate bool
 }
 
+// WithOutcomeOrder returns ctx carrying slot, into which a store's Append
+// given it writes, before it returns, the order in which the store decided
+// that append's outcome among all the appends it decided (1, 2, …, from
+// one writer, so a write's order is its commit's): an outcome handled
+// late, after a later one's, is still known as the earlier. It stays 0
+// where the store decided without its writer (refused before it, or a
+// store that does not order them).
+func WithOutcomeOrder(ctx context.Context, slot *int64) context.Context {
+	return context.WithValue(ctx, outcomeOrderKey{}, slot)
+}
+
+// OutcomeOrderSlot returns the slot WithOutcomeOrder put in ctx, or nil.
+func OutcomeOrderSlot(ctx context.Context) *int64 {
+	slot, _ := ctx.Value(outcomeOrderKey{}).(*int64)
+	return slot
+}
+
+type outcomeOrderKey struct{}
+
 // Direction is the order in which a stream is read.
 type Direction int
 

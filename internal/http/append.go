@@ -194,16 +194,17 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ticket := s.appendsRefused.begin()
-	res, err := s.store.Append(r.Context(), req)
+	var order int64 // the writer's order of its outcome, for /readyz
+	res, err := s.store.Append(eventstore.WithOutcomeOrder(r.Context(), &order), req)
 	if err != nil {
-		s.appendsRefused.note(ticket, err) // for /readyz
+		s.appendsRefused.note(ticket, order, err) // for /readyz
 		return &appendError{err}
 	}
 	status := http.StatusCreated
 	if res.Duplicate {
 		status = http.StatusOK // a retry, which wrote nothing: /readyz learns nothing from it
 	} else {
-		s.appendsRefused.note(ticket, nil)
+		s.appendsRefused.note(ticket, order, nil)
 		s.standing.written() // a condition refusing every append has ended
 	}
 	w.Header().Set("ETag", etag(res.Version))

@@ -36,19 +36,27 @@ const refusedFor = time.Minute
 // the store's ping answers, so /readyz stays 200 (a 503 would take this
 // instance's reads out of the load balancer, and every instance on the
 // database is refused alike).
+//
+// Outcomes are ordered by the store's writer, which decides one at a time
+// (eventstore.WithOutcomeOrder), not by when their handlers note them: a
+// handler may run late after its answer. A refusal decided before a write
+// is older news, and a write decided before a refusal does not clear it.
+// An outcome the store decided without its writer (order 0: refused before
+// it) is ordered as before: a refusal of an append begun before the latest
+// noted is older news; a write clears every refusal noted before it.
 type appendsRefused struct {
 	began atomic.Uint64 // appends begun (begin): each one's ticket
-	mu    sync.Mutex
-	// held is the latest ticket of the appends whose outcome was noted: a
-	// refusal of one begun before it is older news, whenever it is
-	// answered (a refusal that waited on the database, answered after a
-	// later append was written, said appends were refused while they were
-	// written). A write is not: whenever it began, it was committed after
-	// every refusal noted before its answer, and clears it.
-	held  uint64
-	cause string    // "" while appends are written
-	since time.Time // the first refusal of cause in a row
-	last  time.Time // the last refusal of cause
+	// held is the latest ticket of the appends whose outcome was noted,
+	// written the latest writer's order of a write noted: each only grows.
+	held, written atomic.Int64
+	// refusing is cause != "", read without mu: a write, where none is
+	// refused (almost every one), takes no lock.
+	refusing atomic.Bool
+	mu       sync.Mutex
+	refusal  int64     // the writer's order of the refusal noted last (or of the latest write noted before it, for an order 0)
+	cause    string    // "" while appends are written
+	since    time.Time // the first refusal of cause in a row
+	last     time.Time // the last refusal of cause
 	// now is the clock, time.Now unless a test moves it.
 	now func() time.Time
 }
@@ -62,36 +70,70 @@ func (a *appendsRefused) clock() time.Time {
 
 // begin returns the ticket of an append about to be sent to the store,
 // for note.
-func (a *appendsRefused) begin() uint64 { return a.began.Add(1) }
+func (a *appendsRefused) begin() int64 { return int64(a.began.Add(1)) }
 
-// note records the outcome of the append of ticket: err, its store's
-// error, nil for one that wrote. A retry of a stored batch (which writes
-// nothing) and an error of no refusing cause are not noted, nor is the
-// refusal of an append begun before the latest noted. A write always is:
-// one begun first and written after a later one's refusal (it waited on a
-// group or a lock) shows appends are written now.
-func (a *appendsRefused) note(ticket uint64, err error) {
-	cause := ""
-	if err != nil {
-		cause = storeCause(err)
-		if _, ok := refusingCauses[cause]; !ok {
+// raise makes v at least n.
+func raise(v *atomic.Int64, n int64) {
+	for {
+		old := v.Load()
+		if n <= old || v.CompareAndSwap(old, n) {
 			return
 		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if cause != "" && ticket < a.held {
+}
+
+// note records the outcome of the append of ticket, decided in the
+// writer's order (0 if not by the writer): err, its store's error, nil for
+// one that wrote. A retry of a stored batch (which writes nothing) and an
+// error of no refusing cause are not noted.
+func (a *appendsRefused) note(ticket, order int64, err error) {
+	if err == nil {
+		a.wrote(ticket, order)
 		return
 	}
-	a.held = max(a.held, ticket)
+	cause := storeCause(err)
+	if _, ok := refusingCauses[cause]; !ok {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if order > 0 && order < a.written.Load() || order == 0 && ticket < a.held.Load() {
+		return // a write was decided after it, or (not ordered) one begun after it was noted
+	}
+	raise(&a.held, ticket)
+	if order == 0 {
+		order = a.written.Load() // decided now: after every write noted
+	}
+	a.refusal = max(a.refusal, order)
 	now := a.clock()
-	if cause != a.cause || cause != "" && now.Sub(a.last) > refusedFor {
+	if cause != a.cause || now.Sub(a.last) > refusedFor {
 		a.since = now // a new row: the last one's was no more said
 	}
-	a.cause = cause
-	if cause != "" {
-		a.last = now
+	a.cause, a.last = cause, now
+	a.refusing.Store(true)
+	if a.written.Load() > a.refusal {
+		// A write decided after it, noted as this one was: it found
+		// refusing unset, so it is said here.
+		a.cause = ""
+		a.refusing.Store(false)
 	}
+}
+
+// wrote records a write: it clears the refusal noted unless the writer
+// decided that refusal after it.
+func (a *appendsRefused) wrote(ticket, order int64) {
+	raise(&a.held, ticket)
+	raise(&a.written, order)
+	if !a.refusing.Load() {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cause == "" || order > 0 && order < a.refusal {
+		return
+	}
+	a.cause = ""
+	a.refusing.Store(false)
 }
 
 // state returns the cause appends are refused for now, and since when; ""

@@ -245,3 +245,54 @@ func sendHeld(t *testing.T, s *testServer, held uuid.UUID, entered <-chan struct
 	}
 	return late
 }
+
+// answeredLate is a real store whose append to held is written, and then
+// kept from its handler until release is closed (its goroutine not run
+// after the writer answered it, on a loaded machine); an append to refuse
+// is refused as on a full disk, decided by the writer after that write:
+// a write of another stream first, whose order it takes.
+type answeredLate struct {
+	eventstore.Store
+	held, refuse uuid.UUID
+	written      chan struct{} // closed once the append to held is written
+	release      chan struct{}
+}
+
+func (s *answeredLate) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	switch req.StreamID {
+	case s.held:
+		res, err := s.Store.Append(ctx, req)
+		close(s.written)
+		<-s.release
+		return res, err
+	case s.refuse:
+		req.StreamID = uuid.New()
+		if _, err := s.Store.Append(ctx, req); err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		return eventstore.AppendResult{}, errFull
+	}
+	return s.Store.Append(ctx, req)
+}
+
+// TestReadyzKeepsARefusalDecidedAfterAWriteAnsweredLate: /readyz ordered
+// outcomes as their handlers noted them, so a write committed before a
+// refusal, its handler run after the refusal's, cleared it: /readyz said
+// appends were written while the disk was full, until another was refused
+// (a hostile review). The writer now gives each outcome the order it
+// decided it in, and a write clears only a refusal decided before it. On
+// both stores.
+func TestReadyzKeepsARefusalDecidedAfterAWriteAnsweredLate(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &answeredLate{Store: k.Open(t), held: uuid.New(), refuse: uuid.New(), written: make(chan struct{}), release: make(chan struct{})}
+		s := newServer(t, nil, store)
+		late := sendHeld(t, s, store.held, store.written)
+		expectStatus(t, "an append refused after the held one was written", s.do(http.MethodPost, "/streams/"+store.refuse.String()+"/events", oneEvent), http.StatusServiceUnavailable)
+		close(store.release)
+		expectStatus(t, "the held append, written before the refusal, answered after it", <-late, http.StatusCreated)
+		if got := readyzBody(t, s, "after a write answered late"); got["appends"] != "refused" {
+			t.Errorf("/readyz after a refusal decided after a write whose answer came later: %v; want appends refused", got)
+		}
+	})
+}

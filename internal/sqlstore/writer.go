@@ -97,6 +97,7 @@ type writer struct {
 	// seen to stop answering while settling waits (0: settleTimeout).
 	settleFor time.Duration
 	snap      snapshot // what the last commit left, where the dialect can send groups guarded; loop's alone
+	outcomes  int64    // the outcomes decided with an order asked for (answer); loop's alone
 	alone     bool     // commit runs a failed group's calls one at a time (takeNext begins none); loop's alone
 	// dropped: the streams whose damage dropped the snapshots lately
 	// (dropSnapshots); readers' too.
@@ -150,6 +151,9 @@ type call struct {
 	err       error
 	done      chan struct{} // closed once res and err are its answer (answer)
 	answered  bool          // answer was given; the loop's alone
+	// order is the caller's slot for the order of its outcome
+	// (eventstore.WithOutcomeOrder), nil if none: set by answer.
+	order *int64
 	// stored is set while the last plan of its group found it a retry of a
 	// batch the log holds: whatever becomes of the group after (its time
 	// runs out, a try fails before it reads), its events are there, and it
@@ -171,6 +175,21 @@ func (c *call) answer(res eventstore.AppendResult, err error) {
 	close(c.done)
 }
 
+// answer gives c its outcome (call.answer), and its caller the order in
+// which it was decided: the loop decides one outcome at a time, so the
+// orders follow commits and refusals as they happened, whenever their
+// callers handle them.
+func (w *writer) answer(c *call, res eventstore.AppendResult, err error) {
+	if c.answered {
+		return
+	}
+	if c.order != nil {
+		w.outcomes++
+		*c.order = w.outcomes
+	}
+	c.answer(res, err)
+}
+
 // errNoAnswer is a call's that its group ended without answering; none
 // should. It may have been written: it is not told that it was not.
 var errNoAnswer = fmt.Errorf("%w: the writer ended this append's group without an answer for it", eventstore.ErrOutcomeUnknown)
@@ -187,7 +206,7 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 	if err := req.Validate(); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", req.StreamID, err)
 	}
-	c := &call{ctx: ctx, req: req, done: make(chan struct{})}
+	c := &call{ctx: ctx, req: req, done: make(chan struct{}), order: eventstore.OutcomeOrderSlot(ctx)}
 	if w.d.MaxGroupBytes > 0 {
 		c.bytes = AppendBytes(req) // a scan of every byte, for dialects that bound a group
 	}
@@ -548,7 +567,7 @@ func (w *writer) closeHeld() {
 func (w *writer) commit(group []*call, pre *begun) {
 	defer func() {
 		for _, c := range group {
-			c.answer(eventstore.AppendResult{}, errNoAnswer) // (none should be left)
+			w.answer(c, eventstore.AppendResult{}, errNoAnswer) // (none should be left)
 		}
 	}()
 	live := w.unexpired(group, nil)
@@ -575,14 +594,14 @@ func (w *writer) commit(group []*call, pre *begun) {
 		for _, c := range pending {
 			if len(w.unexpired([]*call{c}, nil)) == 1 {
 				if err := w.run([]*call{c}, nil); err != nil {
-					c.answer(eventstore.AppendResult{}, err)
+					w.answer(c, eventstore.AppendResult{}, err)
 				}
 			}
 		}
 		return
 	}
 	for _, c := range pending {
-		c.answer(eventstore.AppendResult{}, err)
+		w.answer(c, eventstore.AppendResult{}, err)
 	}
 }
 
@@ -601,9 +620,9 @@ func (w *writer) unexpired(calls []*call, failed error) []*call {
 			case c.stored != nil:
 				w.answerStored([]*call{c}, nil)
 			case failed != nil && errors.Is(err, context.DeadlineExceeded):
-				c.answer(eventstore.AppendResult{}, failed)
+				w.answer(c, eventstore.AppendResult{}, failed)
 			default:
-				c.answer(eventstore.AppendResult{}, fmt.Errorf("%w before it could be written", err))
+				w.answer(c, eventstore.AppendResult{}, fmt.Errorf("%w before it could be written", err))
 			}
 			continue
 		}
@@ -631,14 +650,14 @@ func (w *writer) answerStored(calls []*call, unconfirmed error) {
 		cancel()
 		if err == nil {
 			for _, c := range calls {
-				c.answer(c.stored.res, nil)
+				w.answer(c, c.stored.res, nil)
 			}
 			return
 		}
 		unconfirmed = fmt.Errorf("%w: %w: %w", eventstore.ErrUnavailable, errDurabilityWait, err)
 	}
 	for _, c := range calls {
-		c.answer(eventstore.AppendResult{}, fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
+		w.answer(c, eventstore.AppendResult{}, fmt.Errorf("%w: this batch is already stored (a retry), and whether it is durable could not be confirmed: %w",
 			eventstore.ErrOutcomeUnknown, unconfirmed))
 	}
 }
@@ -719,7 +738,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		pre = nil
 		if err == nil {
 			for i, c := range calls {
-				c.answer(out[i].res, out[i].err)
+				w.answer(c, out[i].res, out[i].err)
 			}
 			return nil
 		}
@@ -805,7 +824,7 @@ func (w *writer) run(calls []*call, pre *begun) error {
 		if c.stored != nil {
 			stored = append(stored, c)
 		} else {
-			c.answer(eventstore.AppendResult{}, failed)
+			w.answer(c, eventstore.AppendResult{}, failed)
 		}
 	}
 	if len(stored) > 0 {
@@ -829,7 +848,7 @@ func (w *writer) leave(calls, rest []*call, err error) {
 		case c.stored != nil:
 			stored = append(stored, c)
 		default:
-			c.answer(eventstore.AppendResult{}, err)
+			w.answer(c, eventstore.AppendResult{}, err)
 		}
 	}
 	if len(stored) > 0 {
