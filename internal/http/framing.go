@@ -20,9 +20,13 @@ import (
 //
 // It follows lines, not net/http's framing: a line ending as a request
 // line does (" HTTP/1.x") begins a header block, and a blank line ends it.
-// A body that holds such lines can only make its own connection's
-// request look ambiguous; a request that cannot be found is closed after
-// its answer (framingUnknown). Reads are net/http's, one at a time; mu
+// A body that holds such lines can only make a later request on its
+// connection with the same request line look ambiguous (a 400; behind a
+// front end that shares connections, another client's whose request line
+// it guessed), never an ambiguous one plain (framingOf counts every block
+// kept); a chunked request whose block cannot be found, or one on a
+// connection whose log dropped a block, is closed after its answer
+// (framingUnknown). Reads are net/http's, one at a time; mu
 // guards what the handler asks for.
 type framingLog struct {
 	// Of the line being read: its length so far, its first bytes (enough
