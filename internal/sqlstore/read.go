@@ -978,9 +978,6 @@ func (s reader) Head(ctx context.Context) (int64, error) {
 	} else {
 		head, err = s.readHead(ctx)
 	}
-	if errors.Is(err, eventstore.ErrHeadBehind) {
-		return 0, fmt.Errorf("read log head: %w", err)
-	}
 	if err != nil {
 		return 0, fmt.Errorf("read log head: %w", s.translate(err))
 	}
@@ -990,29 +987,19 @@ func (s reader) Head(ctx context.Context) (int64, error) {
 	return head, nil
 }
 
-// readHead is one query of the log's head. It reads the first position
-// past the head too, in the same statement (headAndPast, as the live
-// feed's read of the head does): an event there is the damage of a head
-// behind its events (headBehindRead). A subscription opens with this read:
-// reading the head alone, one opened after the head was set back and
-// before the feed's next poll was served, and ended by that poll, where
-// the ones after it were refused.
+// readHead is one query of the log's head.
 func (s reader) readHead(ctx context.Context) (int64, error) {
 	var head int64
-	var past sql.NullInt64
 	s.m.Statement("read_head")
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	row, done, err := s.queryRow(qctx, headAndPast)
+	row, done, err := s.queryRow(qctx, "SELECT position FROM log_head WHERE id = 1")
 	if err == nil {
-		err = row.Scan(&head, &past)
+		err = row.Scan(&head)
 	}
 	done()
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errHeadRowMissing // as an append that finds it missing says
-	case err == nil && past.Valid:
-		return 0, headBehindRead(head, past.Int64)
 	}
 	return head, err
 }
