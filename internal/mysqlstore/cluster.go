@@ -508,7 +508,8 @@ func (cc *clusterConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return nil, err
 }
 
-// mysqlConn is what the driver's connections do, and a nodeConn passes on.
+// mysqlConn is what the driver's connections do, and a nodeConn and a
+// privilegedSession (regrant.go) pass on: the one list of it.
 type mysqlConn interface {
 	driver.Conn
 	driver.ConnBeginTx

@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"database/sql/driver"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,30 +88,22 @@ func (c epochConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner, ok := conn.(sessionConn)
+	// One list of what the driver's sessions do (cluster.go's): one
+	// that lacks a method of it is refused, as newNodeConn refuses it,
+	// not handed on without the guard, which would have switched itself
+	// off without a word.
+	inner, ok := conn.(mysqlConn)
 	if !ok {
-		return conn, nil // not the driver's: as it is
+		conn.Close()
+		return nil, fmt.Errorf("the MySQL driver's connection %T lacks a method the store needs", conn)
 	}
-	return &privilegedSession{sessionConn: inner, born: born, p: c.p}, nil
-}
-
-// sessionConn is what database/sql uses of the driver's connections.
-type sessionConn interface {
-	driver.Conn
-	driver.ConnBeginTx
-	driver.ConnPrepareContext
-	driver.ExecerContext
-	driver.QueryerContext
-	driver.Pinger
-	driver.NamedValueChecker
-	driver.SessionResetter
-	driver.Validator
+	return &privilegedSession{mysqlConn: inner, born: born, p: c.p}, nil
 }
 
 // privilegedSession is a session of the driver's that database/sql ends,
 // rather than reuse, once a privilege refusal was counted after it opened.
 type privilegedSession struct {
-	sessionConn
+	mysqlConn
 	born uint64
 	p    *privilegeEpoch
 }
@@ -118,7 +111,7 @@ type privilegedSession struct {
 func (c *privilegedSession) stale() bool { return c.p.refusals.Load() != c.born }
 
 // IsValid is asked as the session goes back to its pool.
-func (c *privilegedSession) IsValid() bool { return !c.stale() && c.sessionConn.IsValid() }
+func (c *privilegedSession) IsValid() bool { return !c.stale() && c.mysqlConn.IsValid() }
 
 // ResetSession is called before an idle session is used again: one that is
 // stale is ended, and database/sql takes, or makes, another.
@@ -126,5 +119,5 @@ func (c *privilegedSession) ResetSession(ctx context.Context) error {
 	if c.stale() {
 		return driver.ErrBadConn
 	}
-	return c.sessionConn.ResetSession(ctx)
+	return c.mysqlConn.ResetSession(ctx)
 }
