@@ -273,12 +273,19 @@ type PrivilegeError struct {
 	Privilege string
 	// Table is the table it was denied on ("events"), "" if not said.
 	Table string
+	// Replica is set where the read replica refused it, to the user of its
+	// DSN (TRIBUTARY_MYSQL_READ_DSN), which only reads: the grant is the
+	// replica's to mend, not the primary's.
+	Replica bool
 	// Err is the database's own error (it names the user, never a
 	// password).
 	Err error
 }
 
 func (e *PrivilegeError) Error() string {
+	if e.Replica {
+		return fmt.Sprintf("the read replica denies the user of TRIBUTARY_MYSQL_READ_DSN %s; grant it again there (%s): %v", e.Denied(), e.Grant(), e.Err)
+	}
 	return fmt.Sprintf("the database denies the DSN's user %s; grant it again (%s): %v", e.Denied(), e.Grant(), e.Err)
 }
 
@@ -300,8 +307,12 @@ func (e *PrivilegeError) Denied() string {
 // Grant says how an operator grants it, without naming the user: the
 // statement, where the database named the privilege and the table.
 func (e *PrivilegeError) Grant() string {
-	if e.Privilege == "" || e.Table == "" {
-		return "the database's error names it; the service needs SELECT, INSERT and UPDATE on its tables"
+	user, needs := "the DSN's user", "the service needs SELECT, INSERT and UPDATE on its tables"
+	if e.Replica {
+		user, needs = "the user of TRIBUTARY_MYSQL_READ_DSN, on the read replica", "the service's reads need SELECT on its tables there"
 	}
-	return fmt.Sprintf("GRANT %s ON <database>.%s TO the DSN's user; the service needs SELECT, INSERT and UPDATE on its tables", e.Privilege, e.Table)
+	if e.Privilege == "" || e.Table == "" {
+		return "the database's error names it; " + needs
+	}
+	return fmt.Sprintf("GRANT %s ON <database>.%s TO %s; %s", e.Privilege, e.Table, user, needs)
 }

@@ -87,3 +87,22 @@ func TestARefusalOtherThanAPrivilegeIsSaidSoNotAnOutage(t *testing.T) {
 		}
 	}
 }
+
+// TestAPrivilegeRefusedByTheReadReplicaNamesTheReplicasUser: a privilege
+// refused on the read replica (TRIBUTARY_MYSQL_READ_DSN's user) was said
+// as the primary's ("the database denies … TO the DSN's user"), sending an
+// operator to the primary. It names the read replica and its DSN's user,
+// and never the replica's address (errors as the MySQL store makes them).
+func TestAPrivilegeRefusedByTheReadReplicaNamesTheReplicasUser(t *testing.T) {
+	t.Parallel()
+	denied := &eventstore.PrivilegeError{Privilege: "SELECT", Table: "events", Replica: true, Err: fmt.Errorf("Error 1142")}
+	refused := fmt.Errorf("read: %w: the read replica at 10.0.0.7:3306: %w: %w", eventstore.ErrUnavailable, denied, eventstore.ErrRefused)
+	s := metricsServer(t, failingStore{err: refused}, esthttp.Options{})
+	r := s.do(http.MethodGet, "/events", "")
+	body := string(r.body)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(body, "The read replica denies the service's user the SELECT privilege on its table events") ||
+		!strings.Contains(body, "GRANT SELECT ON <database>.events TO the user of TRIBUTARY_MYSQL_READ_DSN") ||
+		strings.Contains(body, "the DSN's user") || strings.Contains(body, "10.0.0.7") {
+		t.Errorf("a read refused SELECT by the read replica: %d %s; want a 503 naming the read replica and TRIBUTARY_MYSQL_READ_DSN's user, without its address", r.status, body)
+	}
+}

@@ -526,7 +526,11 @@ func unavailableDetail(err error) string {
 		}
 		var denied *eventstore.PrivilegeError
 		if errors.As(err, &denied) {
-			return "The database denies the service's user " + denied.Denied() + ": requests that need it are refused until an operator grants it again (" +
+			who := "The database"
+			if denied.Replica {
+				who = "The read replica"
+			}
+			return who + " denies the service's user " + denied.Denied() + ": requests that need it are refused until an operator grants it again (" +
 				denied.Grant() + ")." + written + " Try again after Retry-After."
 		}
 		return "The database refuses the service's user or its writes (a privilege revoked, its account locked, its password changed or expired, " +

@@ -148,9 +148,11 @@ func (s *Store) NewWriterSessions() {
 // SetPrivilegeClock makes now the clock by which a privilege refusal ends
 // the sessions at most once each regrantInterval.
 func (s *Store) SetPrivilegeClock(now func() time.Time) {
-	s.privileges.mu.Lock()
-	defer s.privileges.mu.Unlock()
-	s.privileges.now = now
+	for _, p := range []*privilegeEpoch{&s.privileges, &s.replicaPrivileges} {
+		p.mu.Lock()
+		p.now = now
+		p.mu.Unlock()
+	}
 }
 
 // RegrantInterval is regrantInterval.

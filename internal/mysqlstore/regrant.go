@@ -18,8 +18,11 @@ import (
 // went on being let in (Ping's, while the reads' new ones were refused). A
 // statement refused a privilege on a table therefore ends, as each is
 // given back to its pool or taken from it, every session opened before
-// that refusal, of every pool: the next request's new session has the
-// privileges the user has now.
+// that refusal, of every pool of that server's: the next request's new
+// session has the privileges the user has now. A read replica's pools (the
+// reads' and the feed's) count their refusals apart from the primary's: a
+// privilege refused there says nothing of the primary's grants, and the
+// writer's sessions, never refused, are not ended for it.
 //
 // While the refusal stands, the new session meets it too: ending every
 // session at each refusal made a new session for each request (and for

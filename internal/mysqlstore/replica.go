@@ -404,9 +404,18 @@ const (
 // before the store served. A new session refused its user (1045, 1044) is
 // the read DSN's and the replica's to mend, which the error names: the
 // primary's words ("the DSN's user") sent operators to the primary; so is
-// the replica blocking the service's host (1129).
+// the replica blocking the service's host (1129), and a privilege refused
+// on its tables (1142, 1143), which also ends the replica's sessions opened
+// before it (regrant.go: a GRANT there reaches only new ones), not the
+// primary's.
 func (s *Store) translateReplica(err error) error {
+	var me *mysql.MySQLError
 	switch {
+	case errors.As(err, &me) && (me.Number == errTableAccess || me.Number == errColumnAccess):
+		denied := privilegeDenied(me)
+		denied.Replica = true
+		s.replicaPrivileges.refused(denied.Privilege + " " + denied.Table)
+		return refusal{fmt.Errorf("%w: the read replica at %s: %w", eventstore.ErrUnavailable, s.replica.Addr, denied)}
 	case isMySQLError(err, errNoSuchTable, errUnknownColumn):
 		return fmt.Errorf("%w: a table or column is missing; the read replica has not applied the primary's migrations yet: %w", eventstore.ErrUnavailable, err)
 	case isMySQLError(err, errUnknownDB):

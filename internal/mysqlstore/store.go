@@ -193,8 +193,10 @@ type Store struct {
 	// with the look's context.
 	beforeHeadLook atomic.Pointer[func(context.Context)]
 	// privileges ends the sessions opened before a privilege refusal
-	// (regrant.go).
-	privileges privilegeEpoch
+	// (regrant.go); replicaPrivileges, the read replica's (its reads' and
+	// its feed's): a refusal there says nothing of the primary's grants,
+	// and ends none of the primary's sessions, the writer's included.
+	privileges, replicaPrivileges privilegeEpoch
 	// missingSaid is set once translate has logged the database or a table
 	// missing, and cleared once Ping finds them all there again.
 	missingSaid atomic.Bool
@@ -256,6 +258,15 @@ func (s *Store) ReadAddr() string {
 // Database is the database's name on the server.
 func (s *Store) Database() string { return s.cfg.DBName }
 
+// newPool is a pool of up to size sessions of c's, as many kept idle.
+func newPool(c driver.Connector, size int) *sql.DB {
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(size)
+	db.SetMaxIdleConns(size)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	return db
+}
+
 // Open connects to the database named by dsn (go-sql-driver format), checks
 // that it answers and starts the writer. It does not migrate: call Migrate.
 //
@@ -298,11 +309,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		patience: ownCommitPatience, writerIdle: cmp.Or(opts.writerIdle, writerIdleBound),
 		idleAsOnMySQL: opts.idleAsOnMySQL}
 	pool := func(c driver.Connector, size int) *sql.DB {
-		db := sql.OpenDB(s.privileges.sessionsOf(c))
-		db.SetMaxOpenConns(size)
-		db.SetMaxIdleConns(size)
-		db.SetConnMaxLifetime(30 * time.Minute)
-		return db
+		return newPool(s.privileges.sessionsOf(c), size)
+	}
+	replicaPool := func(c driver.Connector, size int) *sql.DB {
+		return newPool(s.replicaPrivileges.sessionsOf(c), size)
 	}
 	if len(addrs) > 1 {
 		if s.galera, err = newCluster(cfg, addrs, opts.Logger); err != nil {
@@ -334,7 +344,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.ReadDSN == "" {
 		s.reads, s.feed = pool(connector, opts.MaxConns), s.primary
 	} else if err := s.openReplica(ctx, replica, func(c driver.Connector) {
-		s.reads, s.feed = pool(c, opts.MaxConns), pool(causalTail{c}, 3)
+		s.reads, s.feed = replicaPool(c, opts.MaxConns), replicaPool(causalTail{c}, 3)
 	}); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -910,6 +920,12 @@ const readyTables = "SELECT log_head.id, log_head.position, log_head.recorded_at
 	"AND st.stream_type = '' AND st.position = 0 AND et.event_type = '' AND et.position = 0 " +
 	"AND pair.stream_type = '' AND pair.event_type = '' AND pair.position = 0"
 
+// replicaReady reads no row, but needs the tables the reads read on a read
+// replica, each looked up by its primary key (as readyTables): a privilege
+// on them refused there fails it as it fails the reads.
+const replicaReady = "SELECT log_head.position, events.position, streams.stream_id FROM log_head, events, streams " +
+	"WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = ''"
+
 // unwrittenColumns finds the columns of the tables the store inserts rows
 // into that take neither NULL nor a default (nor a value of their own:
 // auto-increment, generated): unless the store writes them (written),
@@ -928,7 +944,8 @@ var written = map[string]bool{
 }
 
 // Ping implements eventstore.Store: the live feed's connections answer (a
-// read replica's, where there is one: see ReplicaLag), and the primary has
+// read replica's, where there is one, reading its tables: see ReplicaLag
+// for the rest of what /readyz asks of it), and the primary has
 // the store's tables. A table, or the database, dropped under the store is
 // an error wrapping eventstore.MissingError. A column the store does not
 // write, NOT NULL and without a default (a schema of another release
@@ -947,8 +964,16 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping: %w", err)
 	}
 	if s.feed != s.primary {
-		if err := s.Store.Ping(ctx); err != nil {
-			return err
+		// The read replica's tables, in the round trip its ping took: a
+		// ping read none, and passed while the replica refused every
+		// read SELECT (and a session of the feed's that it refuses ends
+		// the reads' opened before it, as a read's does: regrant.go).
+		rows, err := s.feed.QueryContext(ctx, replicaReady)
+		if err == nil {
+			err = rows.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("ping: %w", s.translateReplica(err))
 		}
 	}
 	rows, err := s.primary.QueryContext(ctx, readyTables)
