@@ -109,6 +109,9 @@ type Server struct {
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady); set and cleared under outage.mu
+	// indexMissing is set while /readyz finds an index of the filtered
+	// reads' missing (sayIndexMissing).
+	indexMissing atomic.Bool
 	// outage is what notReady logged of the outage under way.
 	outage struct {
 		mu     sync.Mutex
@@ -1458,9 +1461,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	// An index that only the reads of the log filtered on stream or event
+	// types use, missing, is Ping's partial finding (returned once the
+	// rest passed): those reads answer 503 naming it, and /readyz 200,
+	// naming it too. Every instance on the database lacks it alike: a 503
+	// took them all out of their load balancer, appends and every other
+	// read with them.
+	err := s.store.Ping(ctx)
+	var missing *eventstore.MissingError
+	if !errors.As(err, &missing) || missing.Index == "" {
+		missing = nil
+	} else {
+		err = nil
+	}
+	if err != nil {
 		return s.notReady(err)
 	}
+	s.sayIndexMissing(missing)
 	type replicaLag struct {
 		LagPositions int64 `json:"lag_positions"`
 		LagSeconds   int64 `json:"lag_seconds"`
@@ -1475,8 +1492,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		Cause   string `json:"cause,omitempty"`
 		Reason  string `json:"reason,omitempty"`
 		Since   string `json:"since,omitempty"`
+		// FilteredReads and MissingIndex: only while an index the
+		// filtered reads of the log need is missing, still 200.
+		FilteredReads string `json:"filtered_reads,omitempty"`
+		MissingIndex  string `json:"missing_index,omitempty"`
 	}
 	answer.Status = "ok"
+	if missing != nil {
+		answer.FilteredReads, answer.MissingIndex = "refused", missing.Index
+	}
 	if s.opts.Replica != nil {
 		// Reads and appends are served by two servers: both must answer.
 		lag, err := s.opts.Replica.ReplicaLag(ctx)
@@ -1491,6 +1515,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		answer.Since = since.UTC().Format(time.RFC3339)
 	}
 	return writeJSON(w, http.StatusOK, answer)
+}
+
+// sayIndexMissing logs, once, that /readyz found an index of the filtered
+// reads' missing (missing), and once that it is there again (nil): the
+// embedded store says it nowhere else but in each filtered read's 503.
+func (s *Server) sayIndexMissing(missing *eventstore.MissingError) {
+	if s.indexMissing.Swap(missing != nil) == (missing != nil) {
+		return
+	}
+	if missing != nil {
+		s.log.Warn("readyz: an index of the database's is missing: the reads of the log filtered on stream or event types answer 503 "+
+			"until it is made again; answering 200, naming it (every other request is served)", "index", missing.Index, "error", s.redactError(missing))
+		return
+	}
+	s.log.Info("readyz: the index of the filtered reads is there again")
 }
 
 // probeError is /readyz's 503 for the database (notReady).

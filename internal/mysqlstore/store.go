@@ -198,8 +198,11 @@ type Store struct {
 	// and ends none of the primary's sessions, the writer's included.
 	privileges, replicaPrivileges privilegeEpoch
 	// missingSaid is set once translate has logged the database or a table
-	// missing, and cleared once Ping finds them all there again.
-	missingSaid atomic.Bool
+	// missing, and cleared once Ping finds them all there again; indexSaid,
+	// likewise, for an index that the filtered reads force. Apart: an index
+	// missing (which Ping's tables then pass, not its indexes) kept a table
+	// or the database dropped after it from being logged.
+	missingSaid, indexSaid atomic.Bool
 	// behindSaid is set once the log's head was logged behind its events
 	// (headBehind), until Ping finds it right again.
 	behindSaid atomic.Bool
@@ -876,9 +879,10 @@ func (s *Store) translate(err error) error {
 	if me.Index != "" {
 		// Only the reads that force it fail, and making it again mends
 		// them: no restore, no restart.
-		if s.missingSaid.CompareAndSwap(false, true) {
+		if s.indexSaid.CompareAndSwap(false, true) {
 			s.log.Error("an index of the store's is missing while the service runs: the reads of the log filtered on stream or event types "+
-				"that use it answer 503, and /readyz too, until it is made again", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
+				"that use it answer 503 until it is made again (/readyz stays 200, and names it: every other request is served)",
+				"missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
 		}
 		return err
 	}
@@ -909,16 +913,26 @@ func headRowMissing(err error) error {
 // the reads of the log force (FORCE INDEX), dropped: the server looks a
 // forced index up as it opens the table, before it finds the WHERE
 // impossible, and refuses the statement (1176) as it refuses those reads.
-const readyTables = "SELECT log_head.id, log_head.position, log_head.recorded_at, log_head.commit_id, " +
-	"events.position, events.event_id, events.stream_id, events.stream_version, events.stream_type, events.event_type, " +
-	"events.data, events.metadata, events.recorded_at, events.batch_size, " +
-	"streams.stream_id, streams.stream_type, streams.created_at, durability_fence.id, durability_fence.counter " +
-	"FROM log_head, events, streams, durability_fence, " +
+//
+// An index missing fails only the filtered reads: Ping then reads the
+// tables without it (readyTablesAlone), a round trip more while it is
+// missing only.
+const readyTables = readyColumns + "FROM log_head, events, streams, durability_fence, " +
 	"events st FORCE INDEX (events_stream_type_position), events et FORCE INDEX (events_event_type_position), " +
-	"events pair FORCE INDEX (events_stream_type_event_type_position) " +
-	"WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = '' AND durability_fence.id = 0 " +
-	"AND st.stream_type = '' AND st.position = 0 AND et.event_type = '' AND et.position = 0 " +
+	"events pair FORCE INDEX (events_stream_type_event_type_position) " + readyWhere +
+	" AND st.stream_type = '' AND st.position = 0 AND et.event_type = '' AND et.position = 0 " +
 	"AND pair.stream_type = '' AND pair.event_type = '' AND pair.position = 0"
+
+// readyTablesAlone is readyTables without the indexes that it forces.
+const readyTablesAlone = readyColumns + "FROM log_head, events, streams, durability_fence " + readyWhere
+
+const (
+	readyColumns = "SELECT log_head.id, log_head.position, log_head.recorded_at, log_head.commit_id, " +
+		"events.position, events.event_id, events.stream_id, events.stream_version, events.stream_type, events.event_type, " +
+		"events.data, events.metadata, events.recorded_at, events.batch_size, " +
+		"streams.stream_id, streams.stream_type, streams.created_at, durability_fence.id, durability_fence.counter "
+	readyWhere = "WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = '' AND durability_fence.id = 0"
+)
 
 // replicaReady reads no row, but needs the tables the reads read on a read
 // replica, each looked up by its primary key (as readyTables): a privilege
@@ -976,14 +990,22 @@ func (s *Store) Ping(ctx context.Context) error {
 			return fmt.Errorf("ping: %w", s.translateReplica(err))
 		}
 	}
-	rows, err := s.primary.QueryContext(ctx, readyTables)
-	if err == nil {
-		err = rows.Close()
+	// An index missing is returned last, once the rest passed: it fails
+	// only the filtered reads, and /readyz stays 200 for it; an outage
+	// behind it (a table dropped, a head behind its events) is said.
+	var partial error
+	if err := s.readyQuery(ctx, readyTables); err != nil {
+		if missing := (*eventstore.MissingError)(nil); !errors.As(err, &missing) || missing.Index == "" {
+			return fmt.Errorf("ping: %w", err)
+		}
+		partial = fmt.Errorf("ping: %w", err)
+		if err := s.readyQuery(ctx, readyTablesAlone); err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+	} else {
+		s.indexSaid.Store(false) // all there: should one go again, say so again
 	}
-	if err != nil {
-		return fmt.Errorf("ping: %w", s.translate(err))
-	}
-	s.missingSaid.Store(false) // all there: should it go again, say so again
+	s.missingSaid.Store(false)
 	if err := s.unwritten(ctx); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
@@ -991,7 +1013,17 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping: %w", err)
 	}
 	s.behindSaid.Store(false)
-	return nil
+	return partial
+}
+
+// readyQuery runs q, a statement of Ping's that reads no row, on the
+// primary's pool.
+func (s *Store) readyQuery(ctx context.Context, q string) error {
+	rows, err := s.primary.QueryContext(ctx, q)
+	if err == nil {
+		err = rows.Close()
+	}
+	return s.translate(err)
 }
 
 // headAndLast reads the log's head and the last position in events (an

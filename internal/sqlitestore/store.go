@@ -469,8 +469,15 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.Store.Ping(ctx); err != nil {
 		return err
 	}
+	// An index missing is returned last, once the rest passed: it fails
+	// only the filtered reads, and /readyz stays 200 for it; a head behind
+	// its events (every append refused) is said before it.
+	var partial error
 	if err := s.missingTable(ctx, nil); err != nil {
-		return fmt.Errorf("ping: %w", err)
+		if missing := (*eventstore.MissingError)(nil); !errors.As(err, &missing) || missing.Index == "" {
+			return fmt.Errorf("ping: %w", err)
+		}
+		partial = fmt.Errorf("ping: %w", err)
 	}
 	// Only the damage, or the head's row missing (every append fails): a
 	// schema not migrated yet has no log_head to read.
@@ -479,7 +486,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	} else if err == nil {
 		s.behindSaid.Store(false)
 	}
-	return nil
+	return partial
 }
 
 // runBeforeCommit runs the hook a test set, if any.

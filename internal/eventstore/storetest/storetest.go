@@ -1492,6 +1492,13 @@ func testTailPastTheHead(t *testing.T, b Backend) {
 // client could act on. Each is now the missing error (MissingError,
 // unavailable) naming the index and the statement that makes it again, a
 // read's and Ping's alike, until that statement is run.
+//
+// Ping's is a partial finding, which /readyz answers 200 with, naming the
+// index (every instance on the database lacks it alike: a 503 took them all
+// out of their load balancer, a whole outage for what fails only the
+// filtered reads). So Ping returns it only once every other check passed:
+// it ended Ping at the index, and a head behind its events (every append
+// refused) went unsaid behind it; with both, Ping is the damage.
 func testDroppedIndex(t *testing.T, b Backend) {
 	for _, c := range []struct {
 		index string
@@ -1531,6 +1538,11 @@ func testDroppedIndex(t *testing.T, b Backend) {
 			if create == "" {
 				return
 			}
+			b.Exec(t, s, "UPDATE log_head SET position = position - 1 WHERE id = 1")
+			if err := s.Ping(ctx(t)); !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) {
+				t.Errorf("Ping with the index %s dropped and the log's head behind its events: %v; want the damage (ErrHeadBehind, ErrDamaged), not the index alone", c.index, err)
+			}
+			b.Exec(t, s, "UPDATE log_head SET position = position + 1 WHERE id = 1")
 			b.Exec(t, s, create)
 			if err := read(); err != nil {
 				t.Errorf("the filtered read once %s is made again (%s): %v", c.index, create, err)
