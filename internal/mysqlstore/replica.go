@@ -495,7 +495,7 @@ func column(st map[string]sql.NullString, names ...string) sql.NullString {
 func (s *Store) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
 	var v int64
 	if err := s.primary.QueryRowContext(ctx, "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", id[:]).Scan(&v); err != nil {
-		return 0, fmt.Errorf("read stream %s on the primary: %w", id, translate(err))
+		return 0, fmt.Errorf("read stream %s on the primary: %w", id, s.translate(err))
 	}
 	return v, nil
 }
@@ -580,7 +580,7 @@ func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
 		case err == nil:
 			return nil
 		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("read the primary's event at the replica's head: %w", translate(err))
+			return fmt.Errorf("read the primary's event at the replica's head: %w", s.translate(err))
 		case time.Now().After(deadline):
 			return nil
 		}
@@ -607,7 +607,7 @@ func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err 
 	deadline := time.Now().Add(time.Second)
 	for {
 		if err := s.primary.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&primaryHead); err != nil {
-			return 0, 0, fmt.Errorf("read the primary's log head: %w", translate(err))
+			return 0, 0, fmt.Errorf("read the primary's log head: %w", s.translate(err))
 		}
 		if primaryHead >= replicaHead || time.Now().After(deadline) {
 			return replicaHead, primaryHead, nil

@@ -129,3 +129,57 @@ func primaryConnections(ctx context.Context, t *testing.T, server *mysqltest.Ser
 		return n
 	}
 }
+
+// TestAPrimaryPrivilegeGrantedBackServesTheReplicasLagAgain: with a read
+// replica, the statements that read the primary for the replica's lag
+// (the heads, the event at the replica's head) and for a stream's version
+// there translated the primary's refusals without counting them: sessions
+// of the primary's opened while SELECT was revoked kept being refused
+// after the GRANT back, for /readyz's lag too. They count them now, as
+// every other statement on the primary does.
+func TestAPrimaryPrivilegeGrantedBackServesTheReplicasLagAgain(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	primaryServer := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW", "--skip-grant-tables=0")
+	root := primaryServer.CreateDatabase(t, "regrantlag")
+	primaryServer.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON regrantlag.* TO 'app'@'127.0.0.1'")
+	replica := mysqltest.NewServer(t, "--server-id=2")
+	copied, err := mysqlstore.Open(ctx, replica.CreateDatabase(t, "copy"), mysqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = copied.Migrate(ctx)
+	copied.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mysqlstore.Open(ctx, strings.Replace(root, "root@", "app:app-pw@", 1), mysqlstore.Options{ReadDSN: replica.DSN("copy")})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReplicaLag(ctx); err != nil {
+		t.Fatalf("the replica's lag before the REVOKE: %v", err)
+	}
+	// A database's privileges reach a session as it opens: the primary's
+	// sessions are ended, and the next ones lack SELECT.
+	primaryServer.Exec(t, "REVOKE SELECT ON regrantlag.* FROM 'app'@'127.0.0.1'")
+	killSessionsOf(ctx, t, otherProcessDB(t, primaryServer.DSN("")), "app")
+	if _, err := s.ReplicaLag(ctx); !errors.Is(err, eventstore.ErrRefused) {
+		t.Fatalf("the replica's lag with SELECT revoked on the primary: %v; want it refused (ErrRefused)", err)
+	}
+	primaryServer.Exec(t, "GRANT SELECT ON regrantlag.* TO 'app'@'127.0.0.1'")
+	for refused := 0; ; {
+		_, err := s.ReplicaLag(ctx)
+		if err == nil {
+			break
+		}
+		if refused++; !errors.Is(err, eventstore.ErrRefused) || refused > 1 {
+			t.Fatalf("the replica's lag %d after SELECT was granted back on the primary, one after the other: %v; want it read, after at most one more refused", refused, err)
+		}
+	}
+}
