@@ -3,12 +3,19 @@ package http_test
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -25,7 +32,10 @@ func TestReadyzStaysReadyWhileAnIndexOfTheFilteredReadsIsMissing(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		s := newServer(t, newContract(t), store)
+		logs := &testlog.Buffer{}
+		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewTextHandler(logs, nil))}))
+		t.Cleanup(srv.Close)
+		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
 		readyz := func(what string) map[string]any {
 			t.Helper()
 			r := s.do(http.MethodGet, "/readyz", "")
@@ -47,9 +57,14 @@ func TestReadyzStaysReadyWhileAnIndexOfTheFilteredReadsIsMissing(t *testing.T) {
 		if r := s.do(http.MethodGet, filtered, ""); r.status != http.StatusServiceUnavailable {
 			t.Errorf("a read filtered on two stream types, %s dropped: %d %s; want 503", index, r.status, r.body)
 		}
-		got := readyz("with " + index + " dropped")
-		if got["filtered_reads"] != "refused" || got["missing_index"] != index {
-			t.Errorf("/readyz with %s dropped: %v; want filtered_reads refused and missing_index %s", index, got, index)
+		for range 2 {
+			got := readyz("with " + index + " dropped")
+			if got["filtered_reads"] != "refused" || got["missing_index"] != index {
+				t.Errorf("/readyz with %s dropped: %v; want filtered_reads refused and missing_index %s", index, got, index)
+			}
+		}
+		if n := strings.Count(logs.String(), "level=WARN msg=\"readyz: an index of the database's is missing"); n != 1 {
+			t.Errorf("two /readyz with %s dropped logged %d WARN lines naming it; want one:\n%s", index, n, logs.String())
 		}
 		for what, path := range map[string]string{"an unfiltered read": "/events", "a stream's read": "/streams/" + stream + "/events"} {
 			if r := s.do(http.MethodGet, path, ""); r.status != http.StatusOK {
@@ -66,12 +81,15 @@ func TestReadyzStaysReadyWhileAnIndexOfTheFilteredReadsIsMissing(t *testing.T) {
 			t.Fatalf("the store's filtered read: %v; want the MissingError with the statement that makes it again", err)
 		}
 		k.Exec(t, store, missing.Create)
-		got = readyz("once " + index + " is made again")
+		got := readyz("once " + index + " is made again")
 		if _, ok := got["missing_index"]; ok {
 			t.Errorf("/readyz once %s is made again: %v; want no missing_index", index, got)
 		}
 		if r := s.do(http.MethodGet, filtered, ""); r.status != http.StatusOK {
 			t.Errorf("the filtered read once %s is made again: %d %s; want 200", index, r.status, r.body)
+		}
+		if !strings.Contains(logs.String(), "readyz: the index of the filtered reads is there again") {
+			t.Errorf("/readyz once %s is made again logged no line saying so:\n%s", index, logs.String())
 		}
 	})
 }
