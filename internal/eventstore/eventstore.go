@@ -224,6 +224,10 @@ type Store interface {
 	Head(ctx context.Context) (int64, error)
 	// Ping reports whether the database answers; ErrUnavailable if not. It
 	// uses the connections of the Tail, so busy clients cannot fail it.
+	// An index missing that only the reads of the log filtered on stream
+	// or event types use is a *MissingError with Index set, returned only
+	// once every other check passed: a partial finding, the rest is served
+	// (/readyz stays 200 for it, naming it).
 	Ping(ctx context.Context) error
 	// Tail returns the log as the process's live feed reads it.
 	Tail() LogTail

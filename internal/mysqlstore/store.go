@@ -965,6 +965,8 @@ var written = map[string]bool{
 // write, NOT NULL and without a default (a schema of another release
 // restored under it), fails it too, unavailable: every append fails then.
 // A column that takes NULL or has a default is harmless, and passes.
+// An index that the filtered reads force, missing, is the MissingError
+// naming it, returned only once the rest passed (eventstore.Store's Ping).
 // While the stall watch holds the database stalled, it fails at once with
 // the watch's refusal (sqlstore's Store.Stall), sending nothing.
 func (s *Store) Ping(ctx context.Context) error {
