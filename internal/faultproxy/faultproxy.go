@@ -11,7 +11,8 @@
 // server stopped with SIGSTOP or a network that drops what it carries
 // without a reset; Resume passes them on again. AnswerInstead answers some
 // requests itself, never passing them on, as a proxy's rule that refuses a
-// statement does.
+// statement does. Hollow makes it a proxy with no server behind it: it
+// accepts each connection and closes it at once.
 package faultproxy
 
 import (
@@ -43,6 +44,7 @@ type Proxy struct {
 	// chunk is passed on.
 	instead func([]byte) bool
 	answer  []byte
+	hollow  bool // Hollow: each connection accepted is closed at once
 }
 
 // Start listens on 127.0.0.1, on a port from freeport, and forwards each
@@ -77,6 +79,13 @@ func (p *Proxy) serve(ln net.Listener) {
 			c, err := ln.Accept()
 			if err != nil {
 				return // cut
+			}
+			p.mu.Lock()
+			hollow := p.hollow
+			p.mu.Unlock()
+			if hollow {
+				c.Close()
+				continue
 			}
 			up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 			if err != nil {
@@ -270,6 +279,27 @@ func (p *Proxy) Restore(t testing.TB) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Hollow closes every open connection, and each one accepted from now on
+// at once, before a byte is sent: a proxy or load balancer in front of a
+// server that is down (HAProxy, ProxySQL, a cloud's SQL proxy, kubectl
+// port-forward). Fill ends it.
+func (p *Proxy) Hollow() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hollow = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// Fill forwards the connections accepted from now on again (Hollow).
+func (p *Proxy) Fill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hollow = false
 }
 
 // Stall stops every byte both ways, on the connections open and on those

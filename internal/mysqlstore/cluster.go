@@ -468,7 +468,7 @@ func (c *cluster) connector(cfg *mysql.Config) (driver.Connector, error) {
 	for _, a := range c.addrs {
 		nc := cfg.Clone()
 		nc.Addr = a
-		conn, err := mysql.NewConnector(nc)
+		conn, err := newConnector(nc)
 		if err != nil {
 			return nil, fmt.Errorf("configure MySQL connector for %s: %w", a, err)
 		}

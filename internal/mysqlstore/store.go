@@ -482,7 +482,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// failed fast: the stall never began. The dial's timeout stays (a
 		// net.Error that timed out: no answer).
 		probeCfg.ReadTimeout, probeCfg.WriteTimeout = 0, 0
-		if probe, err = mysql.NewConnector(probeCfg); err != nil {
+		if probe, err = newConnector(probeCfg); err != nil {
 			s.closeDBs()
 			return nil, fmt.Errorf("configure MySQL connector: %w", err)
 		}
@@ -834,7 +834,7 @@ func (s *Store) connector(cfg *mysql.Config) (driver.Connector, error) {
 	if s.galera != nil {
 		return s.galera.connector(cfg)
 	}
-	c, err := mysql.NewConnector(cfg)
+	c, err := newConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure MySQL connector: %w", err)
 	}

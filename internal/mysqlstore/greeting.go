@@ -1,0 +1,159 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// A proxy or load balancer in front of a server that is down (HAProxy,
+// ProxySQL, a cloud's SQL proxy, kubectl port-forward) accepts each
+// connection and closes or resets it before the server's greeting. The
+// driver then logs its own line ("packets.go:58 unexpected EOF") for each
+// new session, the live feed's polls alone making ten a second, and returns
+// "invalid connection", which says nothing of why and was counted as any
+// other outage. newConnector's connections tell it: their error is a
+// network error (noGreetingError), counted as unreachable as a refused dial
+// is, and the driver's line for it is DEBUG: those that handle the error
+// (/readyz, the live feed) say an outage once, at its start and its end.
+
+// newConnector is mysql.NewConnector for cfg, whose connections closed
+// before the server's greeting fail with a noGreetingError.
+func newConnector(cfg *mysql.Config) (driver.Connector, error) {
+	cfg = cfg.Clone()
+	dial := cfg.DialFunc
+	// The driver dials with its connector's DialFunc (not the copy of the
+	// configuration BeforeConnect is given), with the context of Connect.
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		var err error
+		if dial != nil {
+			c, err = dial(ctx, network, addr)
+		} else {
+			var d net.Dialer
+			c, err = d.DialContext(ctx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		h, _ := ctx.Value(handshakeKey{}).(*handshake)
+		if _, ok := c.(syscall.Conn); !ok || h == nil {
+			return c, nil // not told: the driver checks a pooled session's liveness on its syscall.Conn
+		}
+		h.dialed.Store(true)
+		return &greetingConn{Conn: c, h: h}, nil
+	}
+	if err := cfg.Apply(mysql.BeforeConnect(func(ctx context.Context, cfg *mysql.Config) error {
+		if h, _ := ctx.Value(handshakeKey{}).(*handshake); h != nil {
+			cfg.Logger = handshakeLogger{h: h, next: cfg.Logger}
+		}
+		return nil
+	})); err != nil {
+		return nil, err
+	}
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return greetingConnector{Connector: c, addr: cfg.Addr}, nil
+}
+
+type handshakeKey struct{}
+
+// handshake is what one new connection's handshake found.
+type handshake struct {
+	dialed, greeted atomic.Bool
+	mu              sync.Mutex
+	read            string // the driver's words for the read that failed before the greeting
+}
+
+// greetingConnector makes the connections of newConnector.
+type greetingConnector struct {
+	driver.Connector
+	addr string
+}
+
+// Connect returns a noGreetingError for a connection made and closed before
+// the server's greeting (the driver's ErrInvalidConn), else the driver's.
+func (c greetingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	h := &handshake{}
+	conn, err := c.Connector.Connect(context.WithValue(ctx, handshakeKey{}, h))
+	if err != nil && errors.Is(err, mysql.ErrInvalidConn) && h.dialed.Load() && !h.greeted.Load() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return nil, &noGreetingError{addr: c.addr, read: h.read}
+	}
+	return conn, err
+}
+
+// greetingConn notes the first byte the server sends, its greeting.
+type greetingConn struct {
+	net.Conn
+	h *handshake
+}
+
+func (c *greetingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && !c.h.greeted.Load() {
+		c.h.greeted.Store(true)
+	}
+	return n, err
+}
+
+// SyscallConn is the connection's own, by which the driver finds a pooled
+// session dead before it is used (newConnector wraps only one that has it).
+func (c *greetingConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+// handshakeLogger takes the driver's lines of one connection: until the
+// server's greeting, a read that failed is said by the connection's error
+// (noGreetingError), and its line is DEBUG; the others go to next.
+type handshakeLogger struct {
+	h    *handshake
+	next mysql.Logger
+}
+
+func (l handshakeLogger) Print(v ...any) {
+	if l.h.greeted.Load() {
+		l.next.Print(v...)
+		return
+	}
+	if len(v) > 1 {
+		l.h.mu.Lock()
+		l.h.read = strings.TrimSpace(fmt.Sprint(v[1:]...))
+		l.h.mu.Unlock()
+	}
+	if d, ok := l.next.(driverLogger); ok {
+		d.log.Debug("mysql driver: " + strings.TrimSpace(fmt.Sprint(v...)))
+	}
+}
+
+// noGreetingError is a connection the database's address accepted and
+// closed (or reset) before the server's greeting. It is a net.Error: the
+// address answers, but no server is behind it.
+type noGreetingError struct {
+	addr string
+	read string // the driver's words for the failed read, if it said them
+}
+
+func (e *noGreetingError) Error() string {
+	msg := fmt.Sprintf("the database's address %s accepted the connection and closed it before MySQL's greeting: "+
+		"a proxy or load balancer with no server behind it?", e.addr)
+	if e.read != "" {
+		msg += " (" + e.read + ")"
+	}
+	return msg
+}
+
+func (e *noGreetingError) Timeout() bool { return false }
+
+func (e *noGreetingError) Temporary() bool { return false }
