@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -25,10 +26,23 @@ var (
 // root:pw(host:3306)/db), which its parse error and, later, every dial
 // error would quote. what names the DSN in errors (primaryDSN, replicaDSN).
 func parseDSN(dsn, what string) (*mysql.Config, error) {
+	// A URL (mysql://user:password@host/db) is read by the driver as user
+	// "mysql" with a password beginning "//", or fails on its address.
+	if scheme := urlScheme.FindString(dsn); scheme != "" {
+		return nil, fmt.Errorf("parse %s: it is written as a URL (%s…); write it in the driver's form, as in user:password@tcp(host:3306)/dbname "+
+			"(the value is not shown: it may hold the password)", what, scheme)
+	}
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		if userinfo := dsnUserinfo(dsn); userinfo != "" && strings.Contains(err.Error(), userinfo) {
 			return nil, fmt.Errorf("parse %s: it does not have the form user:password@tcp(host:3306)/dbname; is the @ after the password missing? (the driver's message is not shown: it quotes the password)", what)
+		}
+		// After the @, the driver reads protocol(address): a host without
+		// its protocol and parentheses (host:3306, localhost, tcp[host])
+		// is taken for the protocol, and refused as one it does not know.
+		if proto := dsnProtocol(dsn); proto != "" && !strings.Contains(proto, "(") {
+			return nil, fmt.Errorf("parse %s: the address %s is not written protocol(address): write tcp(host:port) or unix(/path/to/socket), "+
+				"as in user:password@tcp(host:3306)/dbname", what, proto)
 		}
 		return nil, fmt.Errorf("parse %s: %w", what, err)
 	}
@@ -132,6 +146,25 @@ func dsnUserinfo(dsn string) string {
 		return "" // no password in it
 	}
 	return head
+}
+
+// urlScheme matches a URL's scheme at the start of a DSN (mysql://,
+// mariadb://), which the driver's form never begins with.
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// dsnProtocol returns what the driver reads as a DSN's protocol and
+// address, between the last @ before the database and the database's
+// slash; "" without an @ (then it may hold user:password: dsnUserinfo).
+func dsnProtocol(dsn string) string {
+	head := dsn
+	if slash := strings.LastIndex(dsn, "/"); slash >= 0 {
+		head = dsn[:slash]
+	}
+	at := strings.LastIndex(head, "@")
+	if at < 0 {
+		return ""
+	}
+	return head[at+1:]
 }
 
 // dsnAddr returns a DSN's address as it is written, between the

@@ -340,6 +340,31 @@ func TestADSNMissingItsAtSignIsRefusedWithoutQuotingThePassword(t *testing.T) {
 	}
 }
 
+// TestADSNWhoseAddressIsNotInParenthesesSaysWhatToWrite: a DSN written as
+// a URL (mysql://user:pw@host:3306/db) or with its address not in the
+// driver's protocol(address) form (user:pw@127.0.0.1:3306/db,
+// user:pw@localhost/db, user:pw@tcp[host:3306]/db) got the driver's
+// "default addr for network '…' unknown", which says nothing of what to
+// write (the operator tester's F1); a URL with the address in parentheses
+// was taken as user "mysql" with a password starting "//". Each is
+// refused at once saying the form to write, for the primary and a read
+// replica, never with the password.
+func TestADSNWhoseAddressIsNotInParenthesesSaysWhatToWrite(t *testing.T) {
+	t.Parallel()
+	const pw = "s3cret-Pw"
+	for _, dsn := range []string{
+		"tributary:" + pw + "@127.0.0.1:3306/tributary",
+		"tributary:" + pw + "@localhost/tributary",
+		"tributary:" + pw + "@tcp[127.0.0.1:3306]/tributary",
+		"mysql://tributary:" + pw + "@127.0.0.1:3306/tributary",
+		"MySQL://tributary:" + pw + "@tcp(127.0.0.1:3306)/tributary",
+		"mariadb://tributary:" + pw + "@127.0.0.1/tributary",
+	} {
+		openRefused(t, dsn, "", pw, "user:password@tcp(host:3306)/dbname")
+		openRefused(t, "", dsn, pw, "user:password@tcp(host:3306)/dbname")
+	}
+}
+
 // openRefused opens dsn (a new database's, if empty) with readDSN as its
 // read replica, expecting an error at once that is not ErrUnavailable (no
 // retry helps), does not hold secret and, unless want is empty, holds want
