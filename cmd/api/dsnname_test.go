@@ -41,7 +41,7 @@ func TestADSNThatCannotBeUsedIsRefusedNamingItsVariable(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				store, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+				store, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"), false)
 				if err == nil {
 					store.Close()
 					t.Fatalf("%s: expected it refused, naming %s; it opened", c.dsn, want)

@@ -181,7 +181,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	m := metrics.New(buildVersion())
-	store, err := openStoreUnlessCut(ctx, cut, cfg, log, m)
+	store, err := openStoreUnlessCut(ctx, cut, cfg, log, m, cmd == "migrate")
 	if errors.Is(err, errCutAtStart) {
 		// The first signal's stop waits on the database (a cut
 		// migration's statement ended on the server, up to 5 s, and the
@@ -267,10 +267,10 @@ type closableStore interface {
 
 // openStore opens and migrates the configured store: MySQL when
 // TRIBUTARY_MYSQL_DSN is set, else the embedded SQLite store in
-// TRIBUTARY_DATA_DIR.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (closableStore, error) {
+// TRIBUTARY_DATA_DIR. migrateOnly: for `api migrate`, which does not serve.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics, migrateOnly bool) (closableStore, error) {
 	if cfg.MySQLDSN != "" {
-		return openMySQL(ctx, cfg, log, m)
+		return openMySQL(ctx, cfg, log, m, migrateOnly)
 	}
 	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, Metrics: m, MaxEventBytes: cfg.MaxEventBytes})
 	if err != nil {
@@ -292,14 +292,14 @@ var errCutAtStart = errors.New("a second signal came before the store was open")
 // openStoreUnlessCut is openStore, given up as soon as cut ends (a second
 // signal): the open, left running, ends with the process. A store opened
 // by then is returned.
-func openStoreUnlessCut(ctx, cut context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (closableStore, error) {
+func openStoreUnlessCut(ctx, cut context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics, migrateOnly bool) (closableStore, error) {
 	type opened struct {
 		store closableStore
 		err   error
 	}
 	done := make(chan opened, 1)
 	go func() {
-		store, err := openStore(ctx, cfg, log, m)
+		store, err := openStore(ctx, cfg, log, m, migrateOnly)
 		done <- opened{store, err}
 	}()
 	select {
@@ -326,13 +326,14 @@ func catchUpReads(cfg config.Config) int {
 }
 
 // openMySQL opens and migrates the MySQL store, waiting up to the start-up
-// timeout for a database that is still starting.
-func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*mysqlstore.Store, error) {
+// timeout for a database that is still starting. migrateOnly: for `api
+// migrate`, whose user need not be able to write what serving writes.
+func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics, migrateOnly bool) (*mysqlstore.Store, error) {
 	ctx, cancel := context.WithTimeout(parent, cfg.StartupTimeout)
 	defer cancel()
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, Metrics: m,
-			AllowUnsafeDurability: cfg.AllowUnsafeDurability, ReadDSN: cfg.MySQLReadDSN, MaxEventBytes: cfg.MaxEventBytes})
+			AllowUnsafeDurability: cfg.AllowUnsafeDurability, ReadDSN: cfg.MySQLReadDSN, MaxEventBytes: cfg.MaxEventBytes, MigrateOnly: migrateOnly})
 		answers := true // whether the database answered a ping at a migration's cut
 		if err == nil {
 			if err = store.Migrate(ctx); err == nil {

@@ -40,7 +40,7 @@ func TestADatabaseThatAcceptsButNeverAnswersIsNamedAtTheStartupTimeout(t *testin
 	cfg.StartupTimeout = 2 * time.Second
 	parent, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, err := openMySQL(parent, cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	_, err := openMySQL(parent, cfg, slog.New(slog.DiscardHandler), metrics.New("test"), false)
 	if err == nil {
 		t.Fatal("openMySQL on a database that never answers: no error")
 	}
@@ -68,7 +68,7 @@ func TestAMigrationLockHeldPastTheStartupTimeoutIsNamed(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.MySQLDSN = dsn
 	cfg.StartupTimeout = 3 * time.Second
-	_, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	_, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"), false)
 	if err == nil {
 		t.Fatal("openMySQL with the migration lock held: no error")
 	}
@@ -92,7 +92,7 @@ func TestAUserWhoMayNotWriteFailsStartUpAtOnce(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.MySQLDSN = root
 	cfg.StartupTimeout = 2 * time.Minute
-	store, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	store, err := openMySQL(context.Background(), cfg, slog.New(slog.DiscardHandler), metrics.New("test"), false)
 	if err != nil {
 		t.Fatalf("open as root: %v", err)
 	}
@@ -102,7 +102,7 @@ func TestAUserWhoMayNotWriteFailsStartUpAtOnce(t *testing.T) {
 	var logs testlog.Buffer
 	parent, cancel := context.WithTimeout(context.Background(), time.Minute) // a safety net, shorter than the start-up timeout
 	defer cancel()
-	store, err = openMySQL(parent, cfg, slog.New(slog.NewTextHandler(&logs, nil)), metrics.New("test"))
+	store, err = openMySQL(parent, cfg, slog.New(slog.NewTextHandler(&logs, nil)), metrics.New("test"), false)
 	if err == nil {
 		store.Close()
 		t.Fatal("openMySQL as a user who may only SELECT: it opened; want start-up refused")
@@ -145,7 +145,7 @@ func TestAMigrationCutByTheStartupTimeoutSaysWhichSettingToRaise(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.MySQLDSN = dsn
 	cfg.StartupTimeout = 2 * time.Second
-	_, err = openMySQL(ctx, cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+	_, err = openMySQL(ctx, cfg, slog.New(slog.DiscardHandler), metrics.New("test"), false)
 	release()
 	if err == nil {
 		t.Fatal("openMySQL with its last migration held past the start-up timeout: no error")
@@ -195,7 +195,7 @@ func TestAStartStoppedWhileItsMigrationWaitsOnAStalledDatabaseReturns(t *testing
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
-		_, err := openMySQL(parent, cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+		_, err := openMySQL(parent, cfg, slog.New(slog.DiscardHandler), metrics.New("test"), false)
 		done <- err
 	}()
 	// The migration's statement waits on the server for the metadata lock.
@@ -260,7 +260,7 @@ func TestAMigrationCutByTheStartupTimeoutOnAStalledDatabaseSaysItDoesNotAnswer(t
 	cfg.StartupTimeout = 8 * time.Second
 	done := make(chan error, 1)
 	go func() {
-		_, err := openMySQL(ctx, cfg, slog.New(slog.DiscardHandler), metrics.New("test"))
+		_, err := openMySQL(ctx, cfg, slog.New(slog.DiscardHandler), metrics.New("test"), false)
 		done <- err
 	}()
 	for waiting := false; !waiting; {

@@ -131,7 +131,7 @@ func TestASecondSignalEndsAnAppendWaitingForTheWriteLock(t *testing.T) {
 			driver, dsn = "mysql", cfg.MySQLDSN
 			take, waits = "SELECT position FROM log_head WHERE id = 1 FOR UPDATE", "lock_head"
 		}
-		store, err := openStore(context.Background(), cfg, slog.New(slog.DiscardHandler), m)
+		store, err := openStore(context.Background(), cfg, slog.New(slog.DiscardHandler), m, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,6 +52,11 @@ type Options struct {
 	// MaxEventBytes is the largest data plus metadata of one event that
 	// callers may send (TRIBUTARY_MAX_EVENT_BYTES; 0: not checked).
 	MaxEventBytes int
+	// MigrateOnly: the store is opened to bring its schema up to date and
+	// close (`api migrate`). Migrate then does not check that the DSN's
+	// user may write what an append writes, which serving needs and a
+	// migration does not.
+	MigrateOnly bool
 
 	// writerIdle is how long a writer session may sit idle inside a
 	// transaction before its server ends it (0: writerIdleBound); tests
@@ -214,6 +219,7 @@ type Store struct {
 	// value (boundIdleTransactions).
 	writerIdle    time.Duration
 	idleAsOnMySQL bool
+	migrateOnly   bool // Options.MigrateOnly
 	idleVar       string
 	idleSeconds   int64
 	// lockWaits are where the server says whom a session waiting for a
@@ -310,7 +316,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s := &Store{log: opts.Logger, cfg: cfg, addrs: addrs, fencing: make(chan struct{}, 1), moved: make(chan struct{}),
 		patience: ownCommitPatience, writerIdle: cmp.Or(opts.writerIdle, writerIdleBound),
-		idleAsOnMySQL: opts.idleAsOnMySQL}
+		idleAsOnMySQL: opts.idleAsOnMySQL, migrateOnly: opts.MigrateOnly}
 	pool := func(c driver.Connector, size int) *sql.DB {
 		return newPool(s.privileges.sessionsOf(c), size)
 	}
@@ -1101,6 +1107,9 @@ func (s *Store) runBeforeCommit() {
 // Migrate brings the schema up to date; see migrations.ApplyMySQL.
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
+		if isMySQLError(err, errTableAccess) {
+			return s.mayNotMigrate(ctx, err)
+		}
 		return translateAtStart(err, s.cfg)
 	}
 	// Every migration is recorded now, and none is looked at again: a key
@@ -1110,8 +1119,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.CheckKeysMySQL(ctx, s.primary); err != nil {
 		return translateAtStart(err, s.cfg)
 	}
-	if err := s.checkWrites(ctx); err != nil {
-		return err
+	if !s.migrateOnly {
+		if err := s.checkWrites(ctx); err != nil {
+			return err
+		}
 	}
 	// A log head behind its events is said at start-up (logged once):
 	// the instance starts, not ready until it is mended (Ping), as one
@@ -1125,6 +1136,24 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// mayNotMigrate is Migrate's error for err, a migration's statement (a
+// CREATE, ALTER or index) refused to the DSN's user (1142): the README's
+// least-privilege serving user, on a database whose tables do not exist
+// yet or are of an earlier release. The server's words name the command,
+// the user and the table, never the password.
+func (s *Store) mayNotMigrate(ctx context.Context, err error) error {
+	what := "holds the store's tables of an earlier release, and migrating them"
+	var tables int
+	if cerr := s.primary.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&tables); cerr == nil && tables == 0 {
+		what = "has none of the store's tables yet, and creating them"
+	}
+	var me *mysql.MySQLError
+	errors.As(err, &me) // the server's words, without the migration tool's around them
+	return refusal{fmt.Errorf("the database %s %s needs CREATE, ALTER and INDEX on it, which the DSN's user may not: "+
+		"run `api migrate` once with an owner's DSN (then serve with this one), or grant them (GRANT CREATE, ALTER, INDEX ON `%s`.* TO …): %w",
+		s.cfg.DBName, what, s.cfg.DBName, me)}
 }
 
 // writeProbes are the writes the store makes, each as a statement that
