@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -270,6 +271,14 @@ type closableStore interface {
 // TRIBUTARY_DATA_DIR. migrateOnly: for `api migrate`, which does not serve.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics, migrateOnly bool) (closableStore, error) {
 	if cfg.MySQLDSN != "" {
+		// An operator moving from the embedded store to MySQL: its log is
+		// neither served nor copied, and nothing else would say so.
+		if cfg.DataDir != "" {
+			if path := filepath.Join(cfg.DataDir, sqlitestore.FileName); fileExists(path) {
+				log.Warn(fmt.Sprintf("an embedded store's log is at %s (%s), and is not served: %s is set, and the MySQL store is in use; "+
+					"its events are not copied to MySQL", path, config.Var("DataDir"), config.Var("MySQLDSN")), "path", path)
+			}
+		}
 		return openMySQL(ctx, cfg, log, m, migrateOnly)
 	}
 	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, Metrics: m, MaxEventBytes: cfg.MaxEventBytes})
@@ -283,6 +292,12 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 	log.Info("store ready", "store", "sqlite", "path", s.Path(),
 		"note", "embedded store for one instance; set "+config.Var("MySQLDSN")+" to use MySQL")
 	return s, nil
+}
+
+// fileExists reports whether path names a file (not a directory).
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // errCutAtStart is openStoreUnlessCut's error where a second signal came

@@ -1106,11 +1106,25 @@ func (s *Store) runBeforeCommit() {
 
 // Migrate brings the schema up to date; see migrations.ApplyMySQL.
 func (s *Store) Migrate(ctx context.Context) error {
+	// A database without the version table has no log: one is made now.
+	var versioned int
+	if err := s.primary.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+		migrations.VersionTable).Scan(&versioned); err != nil {
+		return fmt.Errorf("look for the store's tables: %w", translateAtStart(err, s.cfg))
+	}
 	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
 		if isMySQLError(err, errTableAccess) {
 			return s.mayNotMigrate(ctx, err)
 		}
 		return translateAtStart(err, s.cfg)
+	}
+	if versioned == 0 {
+		// The one trace of a log started again at position 1 where one was
+		// expected (a mistyped database name that exists, a database
+		// dropped and made again), as the embedded store's start says.
+		s.log.Warn(fmt.Sprintf("no log found in database %s on %s: a new one was created; if a log was expected here (a mistyped database name, "+
+			"a database dropped and made again), stop the server now, before clients take its positions for the old log's", s.cfg.DBName, s.Addr()),
+			"database", s.cfg.DBName, "addr", s.Addr())
 	}
 	// Every migration is recorded now, and none is looked at again: a key
 	// dropped while the service was stopped would leave the store running
