@@ -189,3 +189,54 @@ func TestAnswerInsteadAnswersMatchingRequestsItselfUntilDisarmed(t *testing.T) {
 		t.Errorf("SHOW VARIABLES with AnswerInstead disarmed: answered %q, want the server's echo", got)
 	}
 }
+
+// and closes it before a byte; Fill forwards new ones again.
+func TestHollowClosesEveryConnectionBeforeAByteUntilFill(t *testing.T) {
+	t.Parallel()
+	echo := freeport.Listen(t)
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
+		}
+	}()
+	p := Start(t, echo.Addr().String())
+	open, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	p.Hollow()
+	for _, c := range []net.Conn{open, dialed(t, p.Addr())} {
+		c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hang guard
+		c.Write([]byte("ping"))                         //nolint:errcheck // it may be closed already
+		if n, err := c.Read(make([]byte, 4)); n != 0 || err == nil {
+			t.Fatalf("a connection through a hollow proxy read %d bytes, %v; want none, and the connection closed", n, err)
+		}
+	}
+	p.Fill()
+	c := dialed(t, p.Addr())
+	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hang guard
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("a connection after Fill: read %q, %v; want the echo", buf, err)
+	}
+}
+
+// dialed is a connection to addr, closed at the end of the test.
+func dialed(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}

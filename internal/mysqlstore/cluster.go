@@ -133,7 +133,7 @@ func openProbes(cfg *mysql.Config, addrs []string) ([]*sql.DB, error) {
 		// server does not know, would fail every connection.
 		dropParam(pc, "tx_isolation")
 		dropParam(pc, "transaction_isolation")
-		conn, err := mysql.NewConnector(pc)
+		conn, err := newConnector(pc)
 		if err != nil {
 			for _, db := range probes {
 				db.Close()
