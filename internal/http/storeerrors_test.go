@@ -155,6 +155,17 @@ func TestAStoreThatFailsIsCountedByCause(t *testing.T) {
 				expectCounted(t, "GET "+path+" with the database's address closed", before, storeErrors(t, s), metrics.CauseUnreachable)
 			}
 			p.Restore(t)
+			// A proxy with no server behind it: each connection closed
+			// before MySQL's greeting (counted unavailable, as "invalid
+			// connection", before the operator tester's F11 was fixed).
+			p.Hollow()
+			s.do(http.MethodGet, "/readyz", "") // a session cut midway may be the first to fail
+			for _, path := range []string{"/readyz", "/events"} {
+				before := storeErrors(t, s)
+				expectStatus(t, "GET "+path+" with the database's address closing each connection", s.do(http.MethodGet, path, ""), http.StatusServiceUnavailable)
+				expectCounted(t, "GET "+path+" with the database's address closing each connection", before, storeErrors(t, s), metrics.CauseUnreachable)
+			}
+			p.Fill()
 
 			missing := teststore.OpenMySQL(t, mysqltest.NewDatabase(t))
 			s = metricsServer(t, missing, esthttp.Options{})
