@@ -345,8 +345,9 @@ type mysqlColumn struct {
 // ids it compares as 16 bytes, the types' names it filters on, and the
 // data it keeps byte for byte up to its limit (a BLOB ends at 64 KiB). No
 // migration changes one. The types' names are compared byte for byte
-// (utf8mb4_bin): under a collation without regard to case, a read of type
-// "Order" returns "order"'s events too.
+// (utf8mb4_bin, or another utf8mb4 _bin collation: sameAs): under a
+// collation without regard to case, a read of type "Order" returns
+// "order"'s events too.
 var mysqlColumns = []mysqlColumn{
 	{"events", "position", "bigint", 0, "", "BIGINT NOT NULL"},
 	{"events", "event_id", "binary", 16, "", "BINARY(16) NOT NULL"},
@@ -371,9 +372,21 @@ func (c mysqlColumn) String() string {
 }
 
 // sameAs says whether got is of c's type (and collation, where compared).
+// Any utf8mb4 collation that compares byte for byte (_bin: MariaDB's
+// utf8mb4_nopad_bin, MySQL 8's utf8mb4_0900_bin) serves as c's: the names
+// the store writes hold no trailing space, the one thing PAD changes.
+// Others, which compare without regard to case or accents (_ci, _ai), or
+// by language rules, do not.
 func (c mysqlColumn) sameAs(got columnType) bool {
 	return got.dataType == c.dataType && (c.length == 0 || got.length == c.length) &&
-		(c.collation == "" || strings.EqualFold(got.collation, c.collation))
+		(c.collation == "" || strings.EqualFold(got.collation, c.collation) || byteWise(got.collation))
+}
+
+// byteWise says whether collation is a utf8mb4 collation that compares
+// byte for byte.
+func byteWise(collation string) bool {
+	collation = strings.ToLower(collation)
+	return strings.HasPrefix(collation, "utf8mb4_") && strings.HasSuffix(collation, "_bin")
 }
 
 // columnType is a column's type as found: its DATA_TYPE, length in bytes

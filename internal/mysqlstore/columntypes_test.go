@@ -1,14 +1,17 @@
 package mysqlstore_test
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestAKeyColumnOfAnotherTypeOrATableNotInnoDBRefusesTheStart: the start
@@ -83,6 +86,108 @@ func TestAKeyColumnOfAnotherTypeOrATableNotInnoDBRefusesTheStart(t *testing.T) {
 			}
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatalf("the start after the statements it named were run: %v", err)
+			}
+		})
+	}
+}
+
+// TestATypesNameUnderAnotherBinaryCollationStartsAndIsReadWithCase: the
+// start refused a type's name column under any collation but utf8mb4_bin,
+// though another utf8mb4 _bin collation (MariaDB's utf8mb4_nopad_bin,
+// MySQL 8's utf8mb4_0900_bin, MariaDB 11's uca1400 one) compares byte for
+// byte as it does, and a name holds no trailing space, the one thing PAD
+// changes: an operator's conversion to one refused every start (hostile
+// review). Each such collation the server has now starts, and a read
+// filtered on a type, stream type or both, and a list of streams of a
+// type, return only that name's, not the one of another case.
+func TestATypesNameUnderAnotherBinaryCollationStartsAndIsReadWithCase(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rows, err := otherProcessDB(t, mysqltest.NewDatabase(t)).QueryContext(ctx,
+		"SELECT collation_name FROM information_schema.collations WHERE character_set_name = 'utf8mb4' AND collation_name LIKE '%\\_bin' AND collation_name <> 'utf8mb4_bin'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var collations []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		collations = append(collations, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(collations) == 0 {
+		t.Skip("the server has no utf8mb4 _bin collation but utf8mb4_bin")
+	}
+	for _, collation := range collations {
+		t.Run(collation, func(t *testing.T) {
+			ctx, dsn := guardedTest(t)
+			if err := openLogged(t, dsn, slog.New(slog.DiscardHandler)).Close(); err != nil {
+				t.Fatal(err)
+			}
+			db := otherProcessDB(t, dsn)
+			column := "VARCHAR(128) CHARACTER SET utf8mb4 COLLATE " + collation + " NOT NULL"
+			for _, q := range []string{
+				"ALTER TABLE events MODIFY stream_type " + column + ", MODIFY event_type " + column,
+				"ALTER TABLE streams MODIFY stream_type " + column,
+			} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatalf("the start with the types' names under %s: %v; want it to go on", collation, err)
+			}
+			upper, lower := uuid.New(), uuid.New()
+			for _, a := range []eventstore.AppendRequest{
+				{StreamID: upper, StreamType: "Cart", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{Type: "Order", Data: []byte(`{}`)}}},
+				{StreamID: lower, StreamType: "cart", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{Type: "order", Data: []byte(`{}`)}}},
+			} {
+				if _, err := s.Append(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, c := range []struct {
+				name string
+				opts eventstore.ReadAllOptions
+				want uuid.UUID
+			}{
+				{"stream type Cart", eventstore.ReadAllOptions{StreamTypes: []string{"Cart"}}, upper},
+				{"stream type cart", eventstore.ReadAllOptions{StreamTypes: []string{"cart"}}, lower},
+				{"type Order", eventstore.ReadAllOptions{EventTypes: []string{"Order"}}, upper},
+				{"type order", eventstore.ReadAllOptions{EventTypes: []string{"order"}}, lower},
+				{"stream type cart, type order", eventstore.ReadAllOptions{StreamTypes: []string{"cart"}, EventTypes: []string{"order"}}, lower},
+			} {
+				page, err := s.ReadAll(ctx, c.opts)
+				if err != nil {
+					t.Fatalf("read of %s: %v", c.name, err)
+				}
+				var got []uuid.UUID
+				for e, err := range page.Events {
+					if err != nil {
+						t.Fatalf("read of %s: %v", c.name, err)
+					}
+					got = append(got, e.StreamID)
+				}
+				if len(got) != 1 || got[0] != c.want {
+					t.Errorf("read of %s under %s: streams %v; want only %v (upper %v, lower %v)", c.name, collation, got, c.want, upper, lower)
+				}
+			}
+			list, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{StreamTypes: []string{"Cart"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list.Streams) != 1 || list.Streams[0].ID != upper {
+				t.Errorf("list of stream type Cart under %s: %+v; want only %v", collation, list.Streams, upper)
 			}
 		})
 	}
