@@ -292,9 +292,11 @@ func ourTableLook(table string, keys []mysqlKey) func(context.Context, *sql.DB) 
 // looked at again, so a key dropped while the service was stopped, or
 // tables restored without theirs along with the version table, is found
 // only here: call it after ApplyMySQL. A table not there is not looked at
-// (the store's own statements name it). The error of the look itself
-// (information_schema not read) wraps the driver's.
-func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
+// (the store's own statements name it). The error of the look at the keys
+// (information_schema not read) wraps the driver's; a failure of the look
+// at the types, engines and keys in use is logged to log at WARN, and
+// those go unchecked, unless ctx has ended.
+func CheckKeysMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	want := map[string][]mysqlKey{}
 	for _, version := range slices.Sorted(maps.Keys(mysqlKeys)) {
 		for _, k := range mysqlKeys[version] {
@@ -304,7 +306,16 @@ func CheckKeysMySQL(ctx context.Context, db *sql.DB) error {
 	tables := slices.Sorted(maps.Keys(want))
 	shape, err := readColumnTypes(ctx, db)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		// The look guards against a schema changed by hand; a server on
+		// which its statements fail (information_schema otherwise than
+		// MariaDB's and MySQL 8's, a proxy's query rule) must not refuse
+		// every start for it.
+		log.Warn("could not read the types of the store's key columns, the engines of its tables or which of its keys are in use: "+
+			"the start goes on without checking them (the keys are still checked, but not whether one is IGNORED or INVISIBLE)", "error", err)
+		shape = tableShape{}
 	}
 	has, err := readKeys(ctx, db, shape.hidden, tables...)
 	if err != nil {
@@ -411,11 +422,15 @@ type tableShape struct {
 	hidden string
 }
 
-// readColumnTypes reads, in one statement, the types of db's key columns
-// (mysqlColumns), the engines of its tables (mysqlTables), and which
-// column of information_schema.STATISTICS says a key is not used:
-// "IGNORED" (MariaDB 10.6+), "IS_VISIBLE" (MySQL 8), or none. Each part
-// names its schema and tables, so that none opens another database's.
+// readColumnTypes reads the types of db's key columns (mysqlColumns), the
+// engines of its tables (mysqlTables), and which column of
+// information_schema.STATISTICS says a key is not used: "IGNORED"
+// (MariaDB 10.6+), "IS_VISIBLE" (MySQL 8), or none. Each is a statement of
+// its own over one information_schema table, with no UNION: the collations
+// of information_schema's columns differ between MySQL 8 and MariaDB, and
+// between its tables, and a UNION of them may fail ("Illegal mix of
+// collations for operation 'UNION'"). Each names its schema and tables, so
+// that none opens another database's.
 func readColumnTypes(ctx context.Context, db *sql.DB) (tableShape, error) {
 	var columns []string
 	for _, c := range mysqlColumns {
@@ -424,36 +439,56 @@ func readColumnTypes(ctx context.Context, db *sql.DB) (tableShape, error) {
 		}
 	}
 	tables := "('" + strings.Join(mysqlTables, "', '") + "')"
-	q := "SELECT 'column', table_name, column_name, data_type, column_type, IFNULL(collation_name, ''), IFNULL(character_octet_length, 0) FROM information_schema.columns " +
-		"WHERE table_schema = DATABASE() AND table_name IN " + tables + " AND column_name IN ('" + strings.Join(columns, "', '") + "') " +
-		"UNION ALL SELECT 'engine', table_name, '', IFNULL(engine, ''), '', '', 0 FROM information_schema.tables " +
-		"WHERE table_schema = DATABASE() AND table_name IN " + tables + " " +
-		"UNION ALL SELECT 'hidden', '', UPPER(column_name), '', '', '', 0 FROM information_schema.columns " +
-		"WHERE table_schema = 'information_schema' AND table_name = 'STATISTICS' AND column_name IN ('IGNORED', 'IS_VISIBLE')"
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return tableShape{}, fmt.Errorf("read the types of the key columns and the tables' engines: %w", err)
-	}
-	defer rows.Close()
 	shape := tableShape{types: map[string]columnType{}, engines: map[string]string{}}
-	for rows.Next() {
-		var kind, table, column string
-		var t columnType
-		if err := rows.Scan(&kind, &table, &column, &t.dataType, &t.columnType, &t.collation, &t.length); err != nil {
-			return tableShape{}, fmt.Errorf("read the types of the key columns and the tables' engines: %w", err)
+	// each runs q and hands scan each row's columns.
+	each := func(what, q string, scan func(rows *sql.Rows) error) error {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", what, err)
 		}
-		switch kind {
-		case "hidden":
-			shape.hidden = column
-		case "engine":
-			shape.engines[strings.ToLower(table)] = t.dataType
-		default:
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return fmt.Errorf("read %s: %w", what, err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", what, err)
+		}
+		return nil
+	}
+	err := each("the types of the key columns", "SELECT table_name, column_name, data_type, column_type, IFNULL(collation_name, ''), IFNULL(character_octet_length, 0) "+
+		"FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name IN "+tables+" AND column_name IN ('"+strings.Join(columns, "', '")+"')",
+		func(rows *sql.Rows) error {
+			var table, column string
+			var t columnType
+			if err := rows.Scan(&table, &column, &t.dataType, &t.columnType, &t.collation, &t.length); err != nil {
+				return err
+			}
 			t.dataType = strings.ToLower(t.dataType)
 			shape.types[strings.ToLower(table)+"."+strings.ToLower(column)] = t
-		}
+			return nil
+		})
+	if err != nil {
+		return tableShape{}, err
 	}
-	if err := rows.Err(); err != nil {
-		return tableShape{}, fmt.Errorf("read the types of the key columns and the tables' engines: %w", err)
+	err = each("the tables' engines", "SELECT table_name, IFNULL(engine, '') FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN "+tables,
+		func(rows *sql.Rows) error {
+			var table, engine string
+			if err := rows.Scan(&table, &engine); err != nil {
+				return err
+			}
+			shape.engines[strings.ToLower(table)] = engine
+			return nil
+		})
+	if err != nil {
+		return tableShape{}, err
+	}
+	err = each("which keys are in use", "SELECT UPPER(column_name) FROM information_schema.columns "+
+		"WHERE table_schema = 'information_schema' AND table_name = 'STATISTICS' AND column_name IN ('IGNORED', 'IS_VISIBLE')",
+		func(rows *sql.Rows) error { return rows.Scan(&shape.hidden) })
+	if err != nil {
+		return tableShape{}, err
 	}
 	return shape, nil
 }

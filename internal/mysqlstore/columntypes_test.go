@@ -1,6 +1,7 @@
 package mysqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // TestAKeyColumnOfAnotherTypeOrATableNotInnoDBRefusesTheStart: the start
@@ -190,5 +192,57 @@ func TestATypesNameUnderAnotherBinaryCollationStartsAndIsReadWithCase(t *testing
 				t.Errorf("list of stream type Cart under %s: %+v; want only %v", collation, list.Streams, upper)
 			}
 		})
+	}
+}
+
+// TestAFailedLookAtTheColumnTypesIsAWarningNotARefusedStart: the start's
+// look at the key columns' types, the tables' engines and the keys'
+// visibility was one UNION over information_schema, whose columns are of
+// other collations on MySQL 8 than on MariaDB ("Illegal mix of collations
+// for operation 'UNION'" is a known failure of such statements there), and
+// any error of it refused the start: every start, on a server where the
+// statement fails. The look only guards against a schema changed by hand,
+// so a failure of it (here the statement refused, as such a server or a
+// proxy's query rule would) now logs a WARN naming what goes unchecked and
+// the error, and the start goes on; the keys are looked at still.
+func TestAFailedLookAtTheColumnTypesIsAWarningNotARefusedStart(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	if err := openLogged(t, dsn, slog.New(slog.DiscardHandler)).Close(); err != nil {
+		t.Fatal(err)
+	}
+	const illegalMix = "Illegal mix of collations for operation 'UNION'"
+	proxy.AnswerInstead(func(chunk []byte) bool { return bytes.Contains(bytes.ToLower(chunk), []byte("character_octet_length")) },
+		mysqltest.ErrorPacket(1271, illegalMix))
+	var logs testlog.Buffer
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("the start with the look at the column types failing (%s): %v; want it to go on", illegalMix, err)
+	}
+	logged := logs.String()
+	for _, w := range []string{"level=WARN", "the start goes on without", illegalMix} {
+		if !strings.Contains(logged, w) {
+			t.Errorf("the log of the start with the look at the column types failing:\n%s\nwant a WARN saying %q", logged, w)
+		}
+	}
+	if _, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
+		t.Fatalf("an append after that start: %v", err)
+	}
+
+	// The keys are still looked at: one dropped is refused as before.
+	proxy.AnswerInstead(nil, nil)
+	if _, err := otherProcessDB(t, dsn).ExecContext(ctx, "ALTER TABLE events DROP KEY events_event_id"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.AnswerInstead(func(chunk []byte) bool { return bytes.Contains(bytes.ToLower(chunk), []byte("character_octet_length")) },
+		mysqltest.ErrorPacket(1271, illegalMix))
+	if err := s.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "ADD UNIQUE KEY events_event_id (event_id)") {
+		t.Fatalf("a start with a key dropped and the look at the column types failing: %v; want it refused, naming the key's ALTER TABLE", err)
 	}
 }

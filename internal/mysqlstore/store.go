@@ -1130,7 +1130,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// dropped while the service was stopped would leave the store running
 	// without its guard (a unique key) or scanning (another), as the
 	// embedded store's start refuses too.
-	if err := migrations.CheckKeysMySQL(ctx, s.primary); err != nil {
+	if err := migrations.CheckKeysMySQL(ctx, s.primary, s.log); err != nil {
 		return translateAtStart(err, s.cfg)
 	}
 	if !s.migrateOnly {
