@@ -70,10 +70,12 @@ func unlike(want, now schema) (unlikes, mends []string, mendable bool) {
 		if strings.EqualFold(got.create, w.create) {
 			// Made by the same statement, yet otherwise: its columns
 			// compare as the table declares them (COLLATE NOCASE), which
-			// no index mends.
+			// no index mends. RTRIM compares byte for byte but for
+			// trailing spaces, which no name holds: as BINARY does.
 			for i, c := range got.columns {
 				column, collation, _ := strings.Cut(c, " COLLATE ")
-				if i >= len(w.columns) || strings.EqualFold(c, w.columns[i]) || collation == "" {
+				if i >= len(w.columns) || strings.EqualFold(c, w.columns[i]) || collation == "" ||
+					strings.EqualFold(c, w.columns[i]+" COLLATE RTRIM") {
 					continue
 				}
 				said := fmt.Sprintf("the column %s.%s compared as", w.table, column)

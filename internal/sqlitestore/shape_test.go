@@ -181,3 +181,65 @@ func TestAnIndexMadeOtherWhileRunningIsUnavailableNotAnInternalError(t *testing.
 		t.Errorf("the filtered read once the index is made right: %v", err)
 	}
 }
+
+// TestATypesNameUnderRTRIMStartsAndIsReadWithCase: the start refused a
+// type's name column under any collation but BINARY, though RTRIM, which
+// compares byte for byte but for trailing spaces (which no name holds),
+// compares names as BINARY does: the events table made again with one
+// refused every start, as utf8mb4_nopad_bin did on MySQL. It now starts, and
+// a read filtered on a type, stream type or both returns only that name's,
+// not the one of another case; NOCASE is refused as before.
+func TestATypesNameUnderRTRIMStartsAndIsReadWithCase(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	dropWhileStopped(t, s, remakeEvents(t, s, "stream_type    TEXT     NOT NULL,\n    event_type     TEXT     NOT NULL",
+		"stream_type    TEXT     NOT NULL COLLATE RTRIM,\n    event_type     TEXT     NOT NULL COLLATE RTRIM")...)
+	s, err := sqlitestore.Open(ctx, dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("the start with the types' names COLLATE RTRIM: %v; want it to go on", err)
+	}
+	if _, err := s.Verify(ctx); err != nil {
+		t.Fatalf("Verify with the types' names COLLATE RTRIM: %v; want it to pass", err)
+	}
+	upper, lower := uuid.New(), uuid.New()
+	for _, a := range []eventstore.AppendRequest{
+		{StreamID: upper, StreamType: "Cart", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{Type: "Order", Data: []byte(`{}`)}}},
+		{StreamID: lower, StreamType: "cart", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{Type: "order", Data: []byte(`{}`)}}},
+	} {
+		if _, err := s.Append(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		opts eventstore.ReadAllOptions
+		want uuid.UUID
+	}{
+		{"stream type Cart", eventstore.ReadAllOptions{StreamTypes: []string{"Cart"}}, upper},
+		{"stream type cart", eventstore.ReadAllOptions{StreamTypes: []string{"cart"}}, lower},
+		{"type Order", eventstore.ReadAllOptions{EventTypes: []string{"Order"}}, upper},
+		{"type order", eventstore.ReadAllOptions{EventTypes: []string{"order"}}, lower},
+		{"stream type cart, type order", eventstore.ReadAllOptions{StreamTypes: []string{"cart"}, EventTypes: []string{"order"}}, lower},
+	} {
+		page, err := s.ReadAll(ctx, c.opts)
+		if err != nil {
+			t.Fatalf("read of %s: %v", c.name, err)
+		}
+		var got []uuid.UUID
+		for e, err := range page.Events {
+			if err != nil {
+				t.Fatalf("read of %s: %v", c.name, err)
+			}
+			got = append(got, e.StreamID)
+		}
+		if len(got) != 1 || got[0] != c.want {
+			t.Errorf("read of %s under RTRIM: streams %v; want only %v (upper %v, lower %v)", c.name, got, c.want, upper, lower)
+		}
+	}
+}
