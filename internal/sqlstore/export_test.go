@@ -47,3 +47,23 @@ func SetSettleTimeout(s *Store, d time.Duration) { s.writer.settleFor = d }
 // rather than its UPDATE (GuardedHead, MariaDB's); set it before the
 // store's first append.
 func GuardWithLockingRead(s *Store) { s.writer.d.GuardedHead = "" }
+
+// SetSnapshotDrops makes s's writer move log_head's commit id, on damage
+// met, no sooner than every after its last move (not a second), each move
+// bounded by bound (not 5 s); 0 leaves either as it is. Set it before the
+// store's first read.
+func SetSnapshotDrops(s *Store, every, bound time.Duration) {
+	s.writer.drops.every, s.writer.drops.bound = every, bound
+}
+
+// WaitSnapshotDrops waits until s's writer has no move of the commit id
+// under way or due (dropSnapshots), its outcome known.
+func WaitSnapshotDrops(s *Store) {
+	d := &s.writer.drops
+	d.mu.Lock()
+	idle := d.idle
+	d.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+}

@@ -37,13 +37,16 @@ import (
 // and the append to a stream that exists writes no row of streams: nothing
 // in the batch meets it (looking the rows up in the guard cost a group a
 // third of a millisecond). So a read, or an append read first, that meets
-// the damage, in any process, gives the head a new commit id, as settling
-// does (dropSnapshots): every writer's next group then stops at the guard
-// and is read afresh, and answers the damage too. A stream's last event
+// the damage, in any process, drops its own writer's snapshot at once (an
+// atomic flag the loop looks at before it plans from the snapshot), and
+// gives the head a new commit id in the background, as settling does
+// (dropSnapshots): every writer's next group then stops at the guard and
+// is read afresh, and answers the damage too. A stream's last event
 // deleted by hand is no damage a read can tell, but a read in the writer's
 // own process that finds the stream below the version the writer's commit
-// left it at does the same (versionsLeft). Until one of those reads, the
-// writer that wrote the stream last goes on appending to it.
+// left it at does the same (versionsLeft), and every such read again until
+// a move of the commit id succeeded. Until one of those reads, the writer
+// that wrote the stream last goes on appending to it.
 
 // maxSnapshotStreams bounds the streams a snapshot remembers; past it, it
 // starts again from the last group's.
@@ -109,18 +112,26 @@ func (v *versionsLeft) record(fresh bool, p *plan, at time.Time) {
 
 // below reports whether a read of stream id begun at started found it at
 // version, below the version a commit answered before started left it at,
-// which it returns; if so, it forgets the stream.
-func (v *versionsLeft) below(id uuid.UUID, version int64, started time.Time) (int64, bool) {
+// which it returns. The stream stays recorded, so that every read finds the
+// damage again until the snapshots are dropped (forget).
+func (v *versionsLeft) below(id uuid.UUID, version int64, started time.Time) (versionLeft, bool) {
 	v.mu.RLock()
 	left, ok := v.m[id]
 	v.mu.RUnlock()
 	if !ok || version >= left.version || !started.After(left.at) {
-		return 0, false
+		return versionLeft{}, false
 	}
+	return left, true
+}
+
+// forget forgets stream id, if no commit recorded it again since left:
+// every snapshot that may hold it as left was dropped.
+func (v *versionsLeft) forget(id uuid.UUID, left versionLeft) {
 	v.mu.Lock()
-	delete(v.m, id)
-	v.mu.Unlock()
-	return left.version, true
+	defer v.mu.Unlock()
+	if v.m[id] == left {
+		delete(v.m, id)
+	}
 }
 
 // forget drops the snapshot: the next group reads first.
@@ -158,24 +169,46 @@ func (s *snapshot) plan(calls []*call) (*plan, []outcome) {
 	return p, out
 }
 
-// dropSnapshotsTimeout bounds dropSnapshots, beside its caller's context.
+// dropSnapshotsTimeout bounds a move of the commit id (dropSnapshots).
 const dropSnapshotsTimeout = 5 * time.Second
 
-// dropSnapshotsEvery: a stream's damage met again within it (a client
-// reading it in a loop) moves the commit id no more.
+// dropSnapshotsEvery: damage met again within it of a move's start (a
+// client reading a damaged stream in a loop, many streams a bad restore
+// damaged) moves the commit id no sooner: one move drops every snapshot.
+// It also keeps the WARN of a stream read below its version to once in it.
 const dropSnapshotsEvery = time.Second
 
-// droppedFor remembers the streams whose damage made dropSnapshots move
-// the commit id lately, so that a damaged stream read over and over does
-// not take the log's lock each time.
-type droppedFor struct {
+// snapshotDrops moves log_head's commit id for the writer's process, in the
+// background, one attempt at a time: a read that meets damage answers it at
+// once, not after the log's lock, and the writer's loop is not held up.
+type snapshotDrops struct {
+	mu      sync.Mutex
+	running bool      // a goroutine moves the commit id, or waits to
+	again   bool      // damage met since the move under way began: move once more
+	closed  bool      // the writer closed: no move begins
+	last    time.Time // when the last move that succeeded began
+	// forget: the streams of versionsLeft to forget once a move begun
+	// after their damage was met succeeds (bounded by versionsLeft's size).
+	forget map[uuid.UUID]versionLeft
+	idle   chan struct{} // closed when the goroutine under way ends
+	// life ends when the writer closes: the wait for the next move, and
+	// the move under way, end with it (end).
+	life  context.Context
+	end   context.CancelFunc
+	every time.Duration // dropSnapshotsEvery, or a test's
+	bound time.Duration // dropSnapshotsTimeout, or a test's
+}
+
+// warnedOf remembers the streams whose damage was logged lately, so that a
+// stream read over and over is logged once a dropSnapshotsEvery.
+type warnedOf struct {
 	mu sync.Mutex
 	at map[uuid.UUID]time.Time
 }
 
-// first reports whether id's damage has not moved the commit id within
+// first reports whether id's damage was not logged within
 // dropSnapshotsEvery of now, and records now for it if so.
-func (d *droppedFor) first(id uuid.UUID, now time.Time) bool {
+func (d *warnedOf) first(id uuid.UUID, now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if last, ok := d.at[id]; ok && now.Sub(last) < dropSnapshotsEvery {
@@ -188,32 +221,124 @@ func (d *droppedFor) first(id uuid.UUID, now time.Time) bool {
 	return true
 }
 
-// forget lets id's damage move the commit id again at once.
-func (d *droppedFor) forget(id uuid.UUID) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.at, id)
-}
+// dropSnapshots is told of a stream met damaged: its row of streams missing
+// while its events are there, or read below a version this writer's commit
+// left it at (sawVersion). The writer's own snapshot, which may hold the
+// stream as it was, goes before its next group (stale: no statement, it
+// cannot fail), and log_head gets a new commit id (the head unmoved), in the
+// background, so that every other writer's goes too (see above). It runs
+// only where groups go guarded, and only on damage: never in an append or
+// read of sound streams. It returns at once.
+func (w *writer) dropSnapshots() { w.dropSnapshotsFor(uuid.Nil, versionLeft{}) }
 
-// dropSnapshots is told of stream id met damaged: its row of streams
-// missing while its events are there, or read below a version this
-// writer's commit left it at (sawVersion). It gives log_head a new commit id (the head
-// unmoved), so that every writer's snapshot, in this process and any
-// other, which may hold the stream as it was, no longer guards a group
-// (see above). It runs only where groups go guarded, on the writer's pool,
-// and only on damage: never in an append or read of sound streams. A
-// failure is logged, and the caller answers the damage all the same.
-func (w *writer) dropSnapshots(ctx context.Context, id uuid.UUID) {
-	if !w.d.Batch || w.d.GuardedLockHead == "" || w.stall.err() != nil || !w.dropped.first(id, time.Now()) {
+// dropSnapshotsFor is dropSnapshots, which also forgets stream id in
+// versionsLeft, recorded as left, once a move of the commit id succeeded
+// (uuid.Nil: none).
+func (w *writer) dropSnapshotsFor(id uuid.UUID, left versionLeft) {
+	if !w.d.Batch || w.d.GuardedLockHead == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, dropSnapshotsTimeout)
-	defer cancel()
-	if err := w.moveCommitID(ctx); err != nil {
-		w.dropped.forget(id)
-		w.log.Warn("a stream was found damaged, and the writers' snapshots that may hold it as it was could not be dropped: "+
-			"a group sent in one round trip may still append to it", "stream_id", id, "error", err)
+	w.stale.Store(true)
+	d := &w.drops
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if id != uuid.Nil && len(d.forget) < maxSnapshotStreams {
+		if d.forget == nil {
+			d.forget = make(map[uuid.UUID]versionLeft)
+		}
+		d.forget[id] = left
 	}
+	if d.closed || d.life == nil {
+		return
+	}
+	if d.running {
+		d.again = true
+		return
+	}
+	d.running, d.idle = true, make(chan struct{})
+	go w.moveInBackground(d.idle)
+}
+
+// moveInBackground moves the commit id, no sooner than every after the last
+// move that succeeded began (at once after one that failed), and again while
+// damage was met during a move. A failure is logged: this process's
+// snapshot went anyway, and a read that meets the damage again tries again.
+func (w *writer) moveInBackground(idle chan struct{}) {
+	defer close(idle)
+	d := &w.drops
+	for {
+		d.mu.Lock()
+		wait := time.Until(d.last.Add(orDuration(d.every, dropSnapshotsEvery)))
+		d.mu.Unlock()
+		if wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-d.life.Done():
+				timer.Stop()
+			}
+		}
+		d.mu.Lock()
+		if d.closed {
+			d.running = false
+			d.mu.Unlock()
+			return
+		}
+		d.again = false
+		forget := d.forget
+		d.forget = nil
+		begun := time.Now()
+		d.mu.Unlock()
+		err := w.stall.err()
+		if err == nil {
+			ctx, cancel := context.WithTimeout(d.life, orDuration(d.bound, dropSnapshotsTimeout))
+			err = w.moveCommitID(ctx)
+			cancel()
+		}
+		if err == nil && w.left != nil {
+			for id, left := range forget {
+				w.left.forget(id, left)
+			}
+		}
+		if err != nil {
+			w.log.Warn("a stream was found damaged, and other instances' writers' snapshots that may hold it as it was could not be dropped: "+
+				"their groups sent in one round trip may still append to it until a read meets the damage again (this instance's writer reads it afresh)",
+				"error", err)
+		}
+		d.mu.Lock()
+		if err == nil {
+			d.last = begun
+		}
+		again := d.again && !d.closed
+		d.running = again
+		d.mu.Unlock()
+		if !again {
+			return
+		}
+	}
+}
+
+// closeDrops stops moves of the commit id and waits for the one under way.
+func (w *writer) closeDrops() {
+	d := &w.drops
+	d.mu.Lock()
+	d.closed = true
+	if d.end != nil {
+		d.end()
+	}
+	idle := d.idle
+	d.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+}
+
+// orDuration is d, or def if d is 0.
+func orDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // sawVersion is told of a read of stream id, begun at started on the
@@ -221,13 +346,17 @@ func (w *writer) dropSnapshots(ctx context.Context, id uuid.UUID) {
 // the writer's commits left it at, answered before the read began, the
 // stream lost events by hand since, and every snapshot is dropped
 // (dropSnapshots), so that the next append to it reads it as it is.
-func (w *writer) sawVersion(ctx context.Context, id uuid.UUID, version int64, started time.Time) {
-	if left, ok := w.left.below(id, version, started); ok {
+func (w *writer) sawVersion(id uuid.UUID, version int64, started time.Time) {
+	left, ok := w.left.below(id, version, started)
+	if !ok {
+		return
+	}
+	if w.warned.first(id, time.Now()) {
 		w.log.Warn("a stream was read below the version this instance's commit left it at: its last events were deleted by hand, "+
 			"or the database lost commits; appends to it go by what the database holds now",
-			"stream_id", id, "version_read", version, "version_committed", left)
-		w.dropSnapshots(ctx, id)
+			"stream_id", id, "version_read", version, "version_committed", left.version)
 	}
+	w.dropSnapshotsFor(id, left)
 }
 
 // moveCommitID gives log_head a new commit id under the log's lock, in a

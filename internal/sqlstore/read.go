@@ -55,11 +55,11 @@ type reader struct {
 	// connection while the database does not answer (stall.go).
 	stall *stallWatch
 	// rowMissing, if set, is told of a stream read whose row of streams is
-	// missing (the writer's dropSnapshots).
-	rowMissing func(ctx context.Context, id uuid.UUID)
+	// missing (the writer's dropSnapshots, which returns at once).
+	rowMissing func()
 	// sawVersion, if set, is told of each stream read, at the version it
 	// found and the time the read began (the writer's sawVersion).
-	sawVersion func(ctx context.Context, id uuid.UUID, version int64, started time.Time)
+	sawVersion func(id uuid.UUID, version int64, started time.Time)
 }
 
 // readHooks let tests act at a point of a read.
@@ -258,7 +258,7 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	}
 	if errors.Is(err, errNoStreamRow) {
 		if s.rowMissing != nil {
-			s.rowMissing(ctx, id)
+			s.rowMissing()
 		}
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, streamRowMissing(id))
 	}
@@ -271,7 +271,7 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)
 	}
 	if s.sawVersion != nil {
-		s.sawVersion(ctx, id, st.Version, started)
+		s.sawVersion(id, st.Version, started)
 	}
 	if err := s.durable(ctx, last); err != nil {
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)

@@ -314,7 +314,7 @@ func New(d Dialect, opts Options) *Store {
 		}
 	}
 	w := newWriter(d, opts, stall)
-	var sawVersion func(context.Context, uuid.UUID, int64, time.Time)
+	var sawVersion func(uuid.UUID, int64, time.Time)
 	if w.left != nil {
 		sawVersion = w.sawVersion
 	}

@@ -109,12 +109,16 @@ func TestAStreamRowDeletedWhileItsWriterKnowsTheStreamIsDamageOnceMet(t *testing
 		}
 		if k.OpenAgain != nil {
 			meets["a read of the stream's events through another process"] = func(t *testing.T, here eventstore.Store, id uuid.UUID) error {
-				_, err := k.OpenAgain(t, here).ReadStream(context.Background(), id, eventstore.ReadStreamOptions{})
+				there := k.OpenAgain(t, here)
+				_, err := there.ReadStream(context.Background(), id, eventstore.ReadStreamOptions{})
+				sqlstore.WaitSnapshotDrops(there.(*mysqlstore.Store).Store) // the move of the commit id runs in the background
 				return err
 			}
 			meets["an append to the stream through another process"] = func(t *testing.T, here eventstore.Store, id uuid.UUID) error {
-				_, err := k.OpenAgain(t, here).Append(context.Background(), eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(2),
+				there := k.OpenAgain(t, here)
+				_, err := there.Append(context.Background(), eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(2),
 					Events: []eventstore.NewEvent{{Type: "Y", Data: []byte(`{}`)}}})
+				sqlstore.WaitSnapshotDrops(there.(*mysqlstore.Store).Store)
 				return err
 			}
 		}
@@ -142,7 +146,13 @@ func TestAStreamRowDeletedWhileItsWriterKnowsTheStreamIsDamageOnceMet(t *testing
 					t.Errorf("an append, by the writer that wrote the stream last, to a stream whose row of streams was deleted "+
 						"after it wrote it, once %s met the damage: %+v, %v; want ErrUnavailable and ErrDamaged, naming the table streams", name, res, err)
 				}
-				triedGuarded(t, k, m, sent)
+				if name == "a read of the stream here" {
+					// The writer's own snapshot goes at once, whatever
+					// becomes of the move of the commit id.
+					readFirst(t, k, m, sent)
+				} else {
+					triedGuarded(t, k, m, sent)
+				}
 				if now, herr := store.Head(ctx); herr != nil || now != head {
 					t.Fatalf("the log's head after the refused append: %d, %v; want %d: nothing written", now, herr, head)
 				}
@@ -209,6 +219,16 @@ func triedGuarded(t *testing.T, k teststore.Kind, m *metrics.Metrics, sent int) 
 	}
 }
 
+// readFirst fails the test if, on MySQL, a group went in one round trip
+// since the guards counted were sent: a read through the writer's process
+// that met the damage drops its snapshot before its next group.
+func readFirst(t *testing.T, k teststore.Kind, m *metrics.Metrics, sent int) {
+	t.Helper()
+	if k.Name == teststore.MySQL.Name && teststore.Statements(t, m, "guard_head") != sent {
+		t.Errorf("the append went in one round trip planned from the writer's snapshot after a read through its process met the damage; want it read first")
+	}
+}
+
 // TestAStreamsLastEventDeletedWhileItsWriterKnowsTheStreamIsAppendedToAsItIsOnceRead:
 // the same, with the stream's last event deleted by hand (log_head
 // untouched): the writer that wrote it last appended at the version its
@@ -216,7 +236,7 @@ func triedGuarded(t *testing.T, k teststore.Kind, m *metrics.Metrics, sent int) 
 // any other process reads the stream at version 1 and refuses an append
 // expecting 2 (409). Once a read through the writer's process sees the
 // stream below the version that writer committed it at, the writer
-// answers as the stream is now. Both stores, and on MySQL both guards.
+// answers as the stream is now, read first. Both stores, and on MySQL both guards.
 func TestAStreamsLastEventDeletedWhileItsWriterKnowsTheStreamIsAppendedToAsItIsOnceRead(t *testing.T) {
 	t.Parallel()
 	forEachGuard(t, func(t *testing.T, k teststore.Kind, open func(t *testing.T) (eventstore.Store, *metrics.Metrics)) {
@@ -236,7 +256,7 @@ func TestAStreamsLastEventDeletedWhileItsWriterKnowsTheStreamIsAppendedToAsItIsO
 			t.Errorf("an append expecting version 2, by the writer that wrote the stream last, to a stream whose event at 2 "+
 				"was deleted and read so since: %+v, %v; want a wrong expected version, the stream at 1", res, err)
 		}
-		triedGuarded(t, k, m, sent)
+		readFirst(t, k, m, sent)
 		if res, err := store.Append(ctx, eventstore.AppendRequest{StreamID: id, Expected: eventstore.Exactly(1), Events: y}); err != nil || res.Version != 2 {
 			t.Fatalf("an append expecting version 1 then: %+v, %v; want version 2", res, err)
 		}

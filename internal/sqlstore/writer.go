@@ -99,9 +99,13 @@ type writer struct {
 	snap      snapshot // what the last commit left, where the dialect can send groups guarded; loop's alone
 	outcomes  int64    // the outcomes decided with an order asked for (answer); loop's alone
 	alone     bool     // commit runs a failed group's calls one at a time (takeNext begins none); loop's alone
-	// dropped: the streams whose damage dropped the snapshots lately
-	// (dropSnapshots); readers' too.
-	dropped droppedFor
+	// stale: damage was met (dropSnapshots): the loop forgets the snapshot
+	// before it plans its next group from it (one atomic load a group).
+	stale atomic.Bool
+	// drops moves log_head's commit id in the background (dropSnapshots);
+	// warned keeps sawVersion's WARN to once a second a stream.
+	drops  snapshotDrops
+	warned warnedOf
 	// left: the versions the writer's commits left its snapshot's streams
 	// at, for reads on its database to compare (sawVersion); nil where
 	// the reads cannot (another database, one that lags, no snapshot).
@@ -120,6 +124,7 @@ type carried struct {
 func newWriter(d Dialect, opts Options, stall *stallWatch) *writer {
 	w := &writer{d: d, db: opts.Writes, stall: stall, waitDurable: opts.WaitDurable, beforeCommit: opts.BeforeCommit, hooked: opts.Hooked, check: opts.Check, committed: opts.Committed, committing: opts.Committing, notCommitted: opts.NotCommitted, log: opts.Logger, m: opts.Metrics,
 		calls: make(chan *call), stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	w.drops.life, w.drops.end = context.WithCancel(context.Background())
 	if d.Batch && d.GuardedLockHead != "" && opts.ProbeReads && !d.ReadsLag {
 		// Groups go planned from the snapshot, and the clients' reads are
 		// on the writer's database (ProbeReads), where a commit answered
@@ -139,6 +144,7 @@ func (w *writer) close() {
 		close(w.stop)
 	}
 	<-w.done
+	w.closeDrops()
 }
 
 // call is one Append waiting for the writer.
@@ -991,7 +997,8 @@ func (w *writer) transact(calls []*call, pre *begun, end time.Time) ([]outcome, 
 		// commits gives the head a new commit id anyway.)
 		for _, id := range p.order {
 			if p.streams[id].rowMissing {
-				w.dropSnapshots(ctx, id)
+				w.dropSnapshots() // in the background: the group's answer does not wait
+				break
 			}
 		}
 		if err := w.waitDurableWhileCalled(ctx, calls, head); err != nil {
@@ -1080,6 +1087,12 @@ func (w *writer) guarded() bool {
 // busy): then nothing was written, and the group is to be read first. Any
 // other error is the transaction's.
 func (w *writer) transactGuarded(ctx context.Context, calls []*call) ([]outcome, error) {
+	if w.stale.Load() {
+		// A read met damage the snapshot may not know (dropSnapshots):
+		// read first, whatever becomes of the move of the commit id.
+		w.stale.Store(false)
+		w.snap.forget()
+	}
 	from, commit := w.snap.head, w.snap.commit
 	p, out := w.snap.plan(calls)
 	if p == nil {
