@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -227,4 +231,68 @@ func TestADamagedStreamReadOverAndOverMovesTheCommitIDOnceASecond(t *testing.T) 
 			t.Errorf("%d damaged streams read %d times: the commit id was moved %d times; want once", len(ids), 4*len(ids), n)
 		}
 	})
+}
+
+// lockedBuffer is a log's buffer that goroutines may write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestAStreamReadBelowItsVersionIsLoggedOnceNamingAReplicaBehindTheDSN:
+// behind a proxy that splits reads to a lagging replica on one DSN
+// (ProxySQL, MaxScale), a read below the version the writer's commit left
+// is lag, which the WARN called events deleted by hand or commits the
+// database lost, at every read. It names that setup and its remedy
+// (TRIBUTARY_MYSQL_READ_DSN) now, once a second a stream. MySQL.
+func TestAStreamReadBelowItsVersionIsLoggedOnceNamingAReplicaBehindTheDSN(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var logged lockedBuffer
+	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sqlstore.SetSnapshotDrops(store.Store, time.Hour, 0)
+	id := uuid.New()
+	appendTwo(t, store, id)
+	if _, err := sqlstore.WritesPool(store.Store).ExecContext(ctx, "DELETE FROM events WHERE stream_id = ? AND stream_version = 2", id[:]); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if st, err := store.Stream(ctx, id); err != nil || st.Version != 1 {
+			t.Fatalf("a read of the stream whose event at version 2 was deleted: %+v, %v; want version 1", st, err)
+		}
+	}
+	lines := 0
+	for line := range strings.Lines(logged.String()) {
+		if !strings.Contains(line, "read below the version") {
+			continue
+		}
+		lines++
+		for _, want := range []string{"deleted by hand", "lost commits", "or reads go to a replica behind the DSN (a proxy splitting reads", "TRIBUTARY_MYSQL_READ_DSN"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("the WARN of a stream read below its version: %q; want it to say %q", line, want)
+			}
+		}
+	}
+	if lines != 1 {
+		t.Errorf("three reads of the stream below its version logged %d WARNs; want one:\n%s", lines, logged.String())
+	}
 }

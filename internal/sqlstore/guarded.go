@@ -353,7 +353,8 @@ func (w *writer) sawVersion(id uuid.UUID, version int64, started time.Time) {
 	}
 	if w.warned.first(id, time.Now()) {
 		w.log.Warn("a stream was read below the version this instance's commit left it at: its last events were deleted by hand, "+
-			"or the database lost commits; appends to it go by what the database holds now",
+			"or the database lost commits, or reads go to a replica behind the DSN (a proxy splitting reads: give the replica as TRIBUTARY_MYSQL_READ_DSN); "+
+			"appends to it go by what the database holds now",
 			"stream_id", id, "version_read", version, "version_committed", left.version)
 	}
 	w.dropSnapshotsFor(id, left)
