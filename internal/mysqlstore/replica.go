@@ -70,7 +70,7 @@ func replicaConfig(dsn string) (*mysql.Config, error) {
 // the primary's commit order.
 func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func(driver.Connector)) error {
 	c, err := committedReads(ctx, cfg, func(cfg *mysql.Config) (driver.Connector, error) {
-		c, err := mysql.NewConnector(cfg)
+		c, err := newConnector(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("configure the read replica's MySQL connector: %w", err)
 		}
