@@ -1122,8 +1122,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 		// The one trace of a log started again at position 1 where one was
 		// expected (a mistyped database name that exists, a database
 		// dropped and made again), as the embedded store's start says.
+		// Under `api migrate` no server runs to be stopped: the advice is
+		// to start none on it.
+		do := "stop the server now"
+		if s.migrateOnly {
+			do = "start no server on it"
+		}
 		s.log.Warn(fmt.Sprintf("no log found in database %s on %s: a new one was created; if a log was expected here (a mistyped database name, "+
-			"a database dropped and made again), stop the server now, before clients take its positions for the old log's", s.cfg.DBName, s.Addr()),
+			"a database dropped and made again), %s, before clients take its positions for the old log's", s.cfg.DBName, s.Addr(), do),
 			"database", s.cfg.DBName, "addr", s.Addr())
 	}
 	// Every migration is recorded now, and none is looked at again: a key
