@@ -257,6 +257,11 @@ func (p *Proxy) Cut() {
 		p.ln.Close()
 		p.ln = nil
 	}
+	p.closeConns()
+}
+
+// closeConns closes every open connection and forgets them; p.mu is held.
+func (p *Proxy) closeConns() {
 	for c := range p.conns {
 		c.Close()
 	}
@@ -289,10 +294,7 @@ func (p *Proxy) Hollow() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hollow = true
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
+	p.closeConns()
 }
 
 // Fill forwards the connections accepted from now on again (Hollow).
