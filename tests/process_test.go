@@ -6,7 +6,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -425,6 +427,42 @@ func TestALockFileTheProcessMayNotWriteIsRefusedNamingItAndTheUser(t *testing.T)
 	}, func(dir string) string {
 		return filepath.Join(dir, "tributary.lock") + " is not writable by this process (uid 65534)"
 	})
+}
+
+// TestStoreFilesTheProcessMayNotOpenAreRefusedNamingThemAndTheUser: a
+// database file, -wal or -shm left by another user (a copy or a restore
+// done as root) gave "read the database file's header: permission denied",
+// "keep its WAL …: permission denied" and, for the -shm, "database
+// unavailable: unable to open database file (14)", which named no file and
+// read as an outage. Each must name the file and the user, as the lock
+// file's refusal does. (A black-box operator test found them.)
+func TestStoreFilesTheProcessMayNotOpenAreRefusedNamingThemAndTheUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the binary as nobody")
+	}
+	for _, c := range []struct{ file, want string }{
+		{"tributary.db", "is not readable by this process (uid 65534)"},
+		{"tributary.db-wal", "is not readable and writable by this process (uid 65534)"},
+		{"tributary.db-shm", "is not readable and writable by this process (uid 65534)"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			t.Parallel()
+			refusedAtStartUp(t, c.file+" of root's, mode 0600", []string{"migrate", "serve", "verify"}, func(top, dir string) map[string]os.FileMode {
+				file := filepath.Join(dir, c.file)
+				// Left by root, as the -wal and -shm a copy brings are (a
+				// clean stop leaves neither).
+				if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+					if err := os.WriteFile(file, nil, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				modes := map[string]os.FileMode{top: 0o755, dir: 0o777, filepath.Join(dir, "tributary.db"): 0o666, filepath.Join(dir, "tributary.lock"): 0o666}
+				modes[file] = 0o600
+				return modes
+			}, func(dir string) string { return filepath.Join(dir, c.file) + " " + c.want })
+		})
+	}
 }
 
 // TestATokensFileTheProcessMayNotReadIsRefusedNamingTheUser: a tokens file

@@ -103,8 +103,12 @@ var header = []byte("SQLite format 3\x00")
 // consumers whose positions point past its head, and hand their positions
 // out again. A file is made empty by nothing but damage: a new one is
 // renamed into place only once it holds its header. It reports whether it
-// made a new one.
+// made a new one. Files this process may not open are refused first
+// (checkOwned).
 func prepareFile(ctx context.Context, path string) (created bool, err error) {
+	if err := checkOwned(path); err != nil {
+		return false, err
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -133,6 +137,42 @@ func prepareFile(ctx context.Context, path string) (created bool, err error) {
 			"or another file. Restore it from a backup; to start a new, empty log on purpose, move it away and any %s-wal beside it", path, fi.Size(), FileName)
 	}
 	return false, nil
+}
+
+// checkOwned returns an error naming the file and the user this process
+// runs as where the database file at path is there but not readable to
+// this process, or its -wal or -shm is there but not readable and
+// writable: left by another user (a copy or a restore done as root, a
+// start as root before one as the service's user). They gave "read the
+// database file's header: permission denied", "keep its WAL …: permission
+// denied" and, for the -shm, SQLite's "unable to open database file", which
+// named no file and read as an outage. A database file that is readable
+// but not writable is left to checkWritable, which says it is read-only,
+// with its -wal and -shm (SQLite makes them with the file's mode).
+func checkOwned(path string) error {
+	for _, f := range []struct {
+		name string
+		flag int
+	}{{path, os.O_RDONLY}, {path, os.O_RDWR}, {path + "-wal", os.O_RDWR}, {path + "-shm", os.O_RDWR}} {
+		file, err := os.OpenFile(f.name, f.flag, 0)
+		if err == nil {
+			file.Close()
+			continue
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			if f.name == path && f.flag == os.O_RDWR {
+				return nil
+			}
+			what := "readable and writable"
+			if f.flag == os.O_RDONLY {
+				what = "readable"
+			}
+			return fmt.Errorf("%s is not %s by this process (uid %d); the embedded store reads and writes it, the database file "+
+				"and its -wal and -shm files: give them, and the data directory, to this user (chown them to the service's user): %w",
+				f.name, what, os.Geteuid(), err)
+		}
+	}
+	return nil
 }
 
 // hasHeader reports whether the file at path begins with an SQLite
