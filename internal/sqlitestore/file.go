@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -173,6 +174,19 @@ func checkOwned(path string) error {
 		}
 	}
 	return nil
+}
+
+// warnMemoryFileSystem logs, at every start, a warning where the data
+// directory dir is on a file system kept in memory (tmpfs: /dev/shm, /tmp
+// on many distributions, a Kubernetes emptyDir of medium Memory): the
+// store's durability (a kill -9 or a power cut loses nothing acknowledged)
+// ends there at a reboot, which loses the whole log, and a start said
+// nothing of it.
+func warnMemoryFileSystem(log *slog.Logger, dir string) {
+	if fsType := memoryFileSystem(dir); fsType != "" {
+		log.Warn(fmt.Sprintf("the data directory %s is on %s, a file system kept in memory: a reboot or a power cut loses the whole log; "+
+			"put TRIBUTARY_DATA_DIR on a disk", dir, fsType), "path", dir, "file_system", fsType)
+	}
 }
 
 // hasHeader reports whether the file at path begins with an SQLite

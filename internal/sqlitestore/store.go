@@ -176,6 +176,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opts.Logger.Warn(fmt.Sprintf("the database file %s is readable by every user of this host (mode %#o): a log made before new logs were made 0640; "+
 			"chmod o-r it and its -wal and -shm if that is not meant", path, fi.Mode().Perm()), "path", path)
 	}
+	warnMemoryFileSystem(opts.Logger, filepath.Dir(path))
 	file, err := lockFile(path)
 	if err != nil {
 		closeFiles(dirLock)
