@@ -223,16 +223,20 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 // up to date. Its close waits no longer than the shutdown timeout (at least a
 // second), as a stop's does: a close that hangs (a database that stopped
 // answering just then) would keep the job from exiting. Past it the store is
-// left as a crash would leave it, and the command fails, saying so.
+// left as a crash would leave it, and the command fails, saying so. A close
+// that fails (the WAL left beside the file on a full disk) is its error:
+// the store does not log it, main writes it once.
 func closeMigrated(cfg config.Config, store closableStore) error {
-	closed := make(chan struct{})
+	closed := make(chan error, 1)
 	go func() {
-		store.Close()
-		close(closed)
+		closed <- store.Close()
 	}()
 	timeout := max(cfg.ShutdownTimeout, time.Second)
 	select {
-	case <-closed:
+	case err := <-closed:
+		if err != nil {
+			return fmt.Errorf("the schema is up to date, but the store did not close cleanly: %w", err)
+		}
 		return nil
 	case <-time.After(timeout):
 		return fmt.Errorf("the schema is up to date, but the store did not close in time (%s, %s)", timeout, config.Var("ShutdownTimeout"))
@@ -286,8 +290,8 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 		return nil, fmt.Errorf("open the embedded store in %s (%s): %w", cfg.DataDir, config.Var("DataDir"), err)
 	}
 	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("migrate the embedded store %s: %w", s.Path(), err)
+		// The store logs nothing of a close that fails: said here, once.
+		return nil, withStopError(fmt.Errorf("migrate the embedded store %s: %w", s.Path(), err), s.Close())
 	}
 	log.Info("store ready", "store", "sqlite", "path", s.Path(),
 		"note", "embedded store for one instance; set "+config.Var("MySQLDSN")+" to use MySQL")

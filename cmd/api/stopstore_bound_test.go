@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -173,6 +174,21 @@ func TestASecondSignalCutsTheWaitForAStoreThatDoesNotClose(t *testing.T) {
 		}
 		if !strings.Contains(logs.String(), "second signal") {
 			t.Errorf("a second signal while the store's close hung: expected a log line saying so; the log:\n%s", logs.String())
+		}
+	})
+}
+
+// TestAMigrationWhoseStoreFailsToCloseSaysSo: the embedded store logged a
+// close that failed (the WAL left beside the file on a full disk) itself,
+// as a WARN, and `api migrate` dropped its error; a stop wrote it twice, the
+// WARN and stderr. The store now logs nothing of it, so `api migrate` must
+// fail with it, once. On both stores.
+func TestAMigrationWhoseStoreFailsToCloseSaysSo(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		err := closeMigrated(config.Defaults(), &failingClose{closableStore: k.Open(t).(closableStore)})
+		if !errors.Is(err, errCloseFailed) || !strings.Contains(err.Error(), "schema is up to date") {
+			t.Errorf("a store whose close failed after migrating: expected an error carrying the close's, and that the schema is up to date, got %v", err)
 		}
 	})
 }

@@ -192,9 +192,10 @@ func TestACheckpointTriedAgainUpToTheSameFrameOnAFullDiskIsNotAnOverwrite(t *tes
 // WAL into the database file and removes it; on a full disk the copy fails,
 // and the WAL, with appends acknowledged since the last checkpoint, is left
 // beside the file. The stop said nothing and reported a clean stop: an
-// operator who then moved or copied the file alone lost them. It must warn,
-// and its Close fail, saying the WAL holds acknowledged appends and must be
-// kept with the file; the next start, with room, finds every one.
+// operator who then moved or copied the file alone lost them. Its Close must
+// fail, saying the WAL holds acknowledged appends and must be kept with the
+// file, and log nothing of it (a WARN beside the binary's stderr said it
+// twice); the next start, with room, finds every one.
 func TestAStopOnAFullDiskSaysTheWALHoldsAcknowledgedAppends(t *testing.T) {
 	t.Parallel()
 	dir := smallDisk(t, "8m")
@@ -225,8 +226,10 @@ func TestAStopOnAFullDiskSaysTheWALHoldsAcknowledgedAppends(t *testing.T) {
 	if err == nil || !errors.Is(err, eventstore.ErrFull) || !strings.Contains(err.Error(), wal+" holds acknowledged appends") {
 		t.Errorf("close on a full disk: %v; want an error wrapping ErrFull saying %s holds acknowledged appends", err, wal)
 	}
-	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), wal+" holds acknowledged appends") {
-		t.Errorf("the log of a stop on a full disk:\n%s\nwant a warning saying %s holds acknowledged appends", logged.String(), wal)
+	// Said once, by the caller (the binary writes it to stderr): the store
+	// logged it as a WARN too, and a stop wrote it twice.
+	if strings.Contains(logged.String(), "holds acknowledged appends") {
+		t.Errorf("the log of a stop on a full disk:\n%s\nwant nothing of the error Close returns: its caller says it, once", logged.String())
 	}
 	if fi, err := os.Stat(filepath.Join(dir, wal)); err != nil || fi.Size() == 0 {
 		t.Fatalf("after a stop on a full disk, %s: %v; want it left, not empty", wal, err)

@@ -549,7 +549,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 // Close finishes the appends already handed to the writer, refuses new ones
 // and closes the database. Where its copy of the WAL into the database file
 // fails (a full disk), the WAL is left beside the file with appends the file
-// does not hold: it logs a warning and returns an error saying so.
+// does not hold: it returns an error saying so, for the caller to say once
+// (it logs nothing of it itself).
 func (s *Store) Close() error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil // closed already: a second close finds nothing to do
@@ -604,7 +605,8 @@ func (s *Store) finalCheckpoint() (whole bool, err error) {
 // copy all of it into the database file (another program's read
 // transaction held it up, or the disk is full): its commits are
 // acknowledged appends, which the next start reads from it. It returns the
-// error Close returns, logged as a warning, saying where the commits are.
+// error Close returns, saying where the commits are: the caller says it,
+// once (the binary, on stderr).
 func (s *Store) keepRemovedWAL(checkpoint error) error {
 	why := "another program's read transaction held it up"
 	if checkpoint != nil {
@@ -637,27 +639,24 @@ func (s *Store) keepRemovedWAL(checkpoint error) error {
 		err = fmt.Errorf("the stop could not copy the commits of %s, which was removed while the server ran, into the database file (%s), "+
 			"nor write them back beside it (%w): the appends acknowledged since the last checkpoint are lost; restore %s from a backup",
 			wal, why, err, FileName)
-		s.log.Error(err.Error(), "path", s.path)
 		return err
 	}
 	if err := os.Link(tmp, wal); err != nil {
 		err = fmt.Errorf("the stop could not copy the commits of %s, which was removed while the server ran, into the database file (%s): "+
 			"they are in %s, and another file is at %s now (%w); stop what made it, put %s in its place, and start again",
 			wal, why, tmp, wal, err, tmp)
-		s.log.Warn(err.Error(), "path", s.path)
 		return err
 	}
 	os.Remove(tmp)                 //nolint:errcheck // a second name of the WAL, which the next stop that writes one removes first
 	syncPath(filepath.Dir(s.path)) //nolint:errcheck // at worst a power cut now loses what a crash of the stop would have
 	err = fmt.Errorf("the stop could not copy the commits of %s, which was removed while the server ran, into the database file (%s): "+
 		"it wrote them back to %s, which the next start reads; keep it beside the file", wal, why, wal)
-	s.log.Warn(err.Error(), "path", s.path)
 	return err
 }
 
 // walLeft is the error of a stop whose final checkpoint failed (checkpoint,
-// finalCheckpoint's error) and left the WAL beside the file, logged as a
-// warning: the WAL holds appends acknowledged since the last checkpoint
+// finalCheckpoint's error) and left the WAL beside the file, for the caller
+// to say once (the binary, on stderr): the WAL holds appends acknowledged since the last checkpoint
 // that the file does not, and the file moved or copied without it loses
 // them. Where the checkpoint did not fail, a WAL left (another process has
 // the file open) is no error.
@@ -671,7 +670,6 @@ func (s *Store) walLeft(checkpoint error) error {
 	err := fmt.Errorf("the stop could not copy the WAL into the database file %s (%w): %s-wal holds acknowledged appends "+
 		"that the file does not; keep it beside the file, and move or copy the two together, never the file alone: the next start reads them",
 		s.path, checkpoint, FileName)
-	s.log.Warn("the store did not stop cleanly: "+err.Error(), "path", s.path)
 	return err
 }
 
