@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // lockDir takes an exclusive lock on the data directory, and lockFile one
@@ -46,11 +47,10 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 		return nil, "", fmt.Errorf("open lock file: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(lockPath)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, "", fmt.Errorf("%w: %s is in use by another Tributary process (pid %s); "+
-				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, strings.TrimSpace(strings.SplitN(string(holder), "\n", 2)[0]))
+			return nil, "", fmt.Errorf("%w: %s is in use by another Tributary process (%s); "+
+				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, holderPID(lockPath))
 		}
 		return nil, "", fmt.Errorf("lock %s: %w", lockPath, err)
 	}
@@ -61,6 +61,21 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 	}
 	// Left as it is: startRecord writes this process's record over it.
 	return f, string(b), nil
+}
+
+// holderPID says which process holds the lock file at lockPath: "pid N"
+// from its first line. A process that has just taken the lock has not
+// written it yet (two started at once; the message said "pid )"): it is
+// read again for up to half a second, then said to be not yet written.
+func holderPID(lockPath string) string {
+	for range 50 {
+		b, _ := os.ReadFile(lockPath)
+		if pid := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]); pid != "" && !strings.HasPrefix(pid, strings.TrimSpace(stoppedPrefix)) {
+			return "pid " + pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return "its pid not yet written"
 }
 
 // lockFile opens the database file at path, which is there, and locks it;
