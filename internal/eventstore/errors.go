@@ -51,6 +51,10 @@ var (
 	// written. It comes with ErrUnavailable: the request may pass once an
 	// operator frees space or lets the tablespace grow.
 	ErrFull = errors.New("the database is full")
+	// ErrDiskFull comes with ErrFull where the store knows the want of
+	// space is its file system's, with no tablespace to grow (the embedded
+	// store's file and WAL): the remedy is only to free space there.
+	ErrDiskFull = errors.New("the database's file system is full")
 	// ErrNotDurable marks an append that the store refused because the
 	// database's settings let a crash lose acknowledged commits (the MySQL
 	// server's innodb_flush_log_at_trx_commit, or its binary log's

@@ -13,8 +13,8 @@ import (
 // ping, each with what /readyz says of it. A fixed text, never the error's:
 // /readyz needs no token.
 var refusingCauses = map[string]string{
-	metrics.CauseFull: "The database is full: every append is refused until an operator frees space on its disk or lets " +
-		"its tablespace grow.",
+	metrics.CauseFull: "The database is full: every append is refused until an operator frees space on its disk " +
+		"(or, for MySQL, lets its tablespace grow).",
 	metrics.CauseNotDurable: "The database's server runs with settings that do not make commits durable (a crash of it could " +
 		"lose acknowledged appends): every append is refused until an operator fixes them (the server's log names them).",
 	metrics.CauseRefused: "The database refuses the service's user or its writes (a privilege revoked, the account locked, " +

@@ -331,6 +331,22 @@ func TestAFullDatabasesAnswerSaysItIsFull(t *testing.T) {
 	expectUnavailable(t, "a read of a full database", s.do("GET", "/events", ""), []string{"database is full"}, []string{"append", "written"})
 }
 
+// TestAFullEmbeddedDatabasesAnswerSpeaksOfItsFileSystem: the embedded
+// store's full disk was answered "frees space on its disk or lets its
+// tablespace grow", a MySQL word where there is no tablespace. Where the
+// store says the file system is full (ErrDiskFull), the detail speaks of it
+// alone; MySQL's keeps the tablespace.
+func TestAFullEmbeddedDatabasesAnswerSpeaksOfItsFileSystem(t *testing.T) {
+	t.Parallel()
+	full := fmt.Errorf("append to x: write events and head, and commit: %w: %w (%w): database or disk is full (13)",
+		eventstore.ErrUnavailable, eventstore.ErrFull, eventstore.ErrDiskFull)
+	s := newServer(t, nil, failingStore{err: full})
+	id := uuid.NewString()
+	expectUnavailable(t, "an append to a full embedded database", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`),
+		[]string{"database is full", "file system that holds it has no room", "frees space there", "not written"}, []string{"tablespace", "may have been"})
+	expectUnavailable(t, "a read of a full embedded database", s.do("GET", "/events", ""), []string{"database is full", "file system"}, []string{"tablespace", "written"})
+}
+
 // TestARetryWhoseDurabilityCannotBeConfirmedSaysItIsStored: with the
 // binary log off, the MySQL store answers a retry of a batch already
 // stored (the same ids, the same body) once that commit is known durable;

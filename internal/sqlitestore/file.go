@@ -140,6 +140,10 @@ func prepareFile(ctx context.Context, path string) (created bool, err error) {
 	return false, nil
 }
 
+// errFileSystemFull is the store's SQLITE_FULL: eventstore.ErrFull, of the file
+// system, which has no tablespace to grow (the 503's detail says so).
+var errFileSystemFull = fmt.Errorf("%w (%w)", eventstore.ErrFull, eventstore.ErrDiskFull)
+
 // checkOwned returns an error naming the file and the user this process
 // runs as where the database file at path is there but not readable to
 // this process, or its -wal or -shm is there but not readable and

@@ -754,7 +754,7 @@ func translate(err error) error {
 	case sqlite3.SQLITE_TOOBIG:
 		return tooBigError{err}
 	case sqlite3.SQLITE_FULL:
-		return fmt.Errorf("%w: %w: %w", eventstore.ErrUnavailable, eventstore.ErrFull, err)
+		return fmt.Errorf("%w: %w: %w", eventstore.ErrUnavailable, errFileSystemFull, err)
 	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
 		sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
@@ -785,7 +785,7 @@ func (s *Store) translate(err error) error {
 		// The log names the disk to free space on: SQLite's "database or
 		// disk is full" says neither which nor that it passes again.
 		return fmt.Errorf("%w: %w: the file system of %s is full: the database file and its WAL can grow no more; "+
-			"appends pass again once space is freed there: %w", eventstore.ErrUnavailable, eventstore.ErrFull, filepath.Dir(s.path), err)
+			"appends pass again once space is freed there: %w", eventstore.ErrUnavailable, errFileSystemFull, filepath.Dir(s.path), err)
 	}
 	return translate(err)
 }
