@@ -24,7 +24,9 @@ import (
 // positions of those that fail into tributary.damaged (removes it where
 // none does: the next start is ready), logs what it found, and fails,
 // naming them, if any does. The start's own checks read a few pages and
-// the events found damaged before; this reads all of them.
+// the events found damaged before; this reads all of them. On a read-only
+// file system (a backup mounted so) it reads the file as it is, and writes
+// nothing.
 func verify(ctx context.Context, stdout io.Writer) error {
 	cfg, err := config.Load()
 	if err != nil {
@@ -47,6 +49,13 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 		return fmt.Errorf("there is no database file %s in %s (%s) to verify", sqlitestore.FileName, cfg.DataDir, config.Var("DataDir"))
 	}
 	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
+	if errors.Is(err, syscall.EROFS) {
+		// A backup or a snapshot mounted read-only, which an operator
+		// checks before restoring it: nothing can write it, so no lock is
+		// needed; the file is read as it is.
+		log.Info("the data directory is on a read-only file system: verifying the database file as it is, read-only", "dir", cfg.DataDir)
+		s, err = sqlitestore.OpenReadOnly(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
+	}
 	if errors.Is(err, sqlitestore.ErrInUse) {
 		return fmt.Errorf("verify the embedded store in %s: stop the server first: %w", cfg.DataDir, err)
 	}

@@ -43,6 +43,12 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 		return nil, "", fmt.Errorf("open lock file: the data directory %s is read-only to this process (uid %d); the embedded store "+
 			"makes its lock file, and its -wal and -shm files, there: %w", dir, os.Geteuid(), err)
 	}
+	if errors.Is(err, syscall.EROFS) {
+		// A backup or a snapshot mounted read-only: said as its siblings
+		// are, not in the system's words alone.
+		return nil, "", fmt.Errorf("open lock file: the data directory %s is on a read-only file system; the embedded store "+
+			"makes its lock file, and its -wal and -shm files, there: mount it read-write (api verify checks a read-only copy as it is): %w", dir, err)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("open lock file: %w", err)
 	}

@@ -81,6 +81,7 @@ type Store struct {
 	reads, writes, feed *sql.DB // see sqlstore.Options; writes has one connection
 	path                string
 	log                 *slog.Logger
+	readOnly            bool // opened by OpenReadOnly, for Verify only
 
 	// damage is the error of the first statement that found the file
 	// damaged (see translate); nil while none has.
@@ -554,6 +555,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 func (s *Store) Close() error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil // closed already: a second close finds nothing to do
+	}
+	if s.readOnly {
+		return s.closeReadOnly()
 	}
 	s.Store.Close()
 	if s.walStop != nil {

@@ -29,7 +29,8 @@ type Verification struct {
 // events where events has no checksum column (checkSummed), and the
 // context's error if that ends first. Otherwise it rewrites the file that remembers the events
 // found damaged (DamagedFileName) with those it found, or removes it if it
-// found none, and reports them; with one found, the store is not ready.
+// found none (not on a store OpenReadOnly opened), and reports them; with
+// one found, the store is not ready.
 func (s *Store) Verify(ctx context.Context) (Verification, error) {
 	start := time.Now()
 	if err := s.quickCheck(ctx); err != nil {
@@ -51,10 +52,16 @@ func (s *Store) Verify(ctx context.Context) (Verification, error) {
 		}
 		return Verification{}, fmt.Errorf("check the events of %s: %w", s.path, translate(err))
 	}
-	s.remembered.mu.Lock()
-	s.remembered.positions = bad
-	err = writeDamaged(s.damagedPath(), bad)
-	s.remembered.mu.Unlock()
+	if s.readOnly {
+		// Nothing can be written there: the positions are in what Verify
+		// returns, and the server's next start on a writable copy checks.
+		s.log.Info("the data directory is read-only: "+DamagedFileName+" is not written", "path", s.path)
+	} else {
+		s.remembered.mu.Lock()
+		s.remembered.positions = bad
+		err = writeDamaged(s.damagedPath(), bad)
+		s.remembered.mu.Unlock()
+	}
 	if err != nil {
 		return Verification{}, fmt.Errorf("write down the events found damaged in %s: %w", s.damagedPath(), err)
 	}

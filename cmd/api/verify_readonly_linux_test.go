@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/config"
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+// TestVerifyChecksACopyOnAReadOnlyFileSystem: `api verify`, what an
+// operator runs on a backup or a snapshot before restoring it, failed on
+// one mounted read-only with "open lock file: … read-only file system". It
+// must check the file as it is (nothing can write it: no lock is needed),
+// naming the events that fail their checksums as on a writable one; serve
+// and migrate, which must write, are refused saying the directory is on a
+// read-only file system. As root, which may bind-mount a directory
+// read-only.
+func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
+	t.Parallel()
+	const marker = `"MARKER-0123456789","amount":100`
+	dir := t.TempDir()
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	stream := uuid.New()
+	for _, d := range []string{`{"n":1}`, `{"m":` + marker + `}`, `{"n":3}`} {
+		req := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{{Type: "Paid", Data: []byte(d)}}}
+		if _, err := s.Append(t.Context(), req); err != nil {
+			s.Close()
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro := t.TempDir()
+	if err := syscall.Mount(dir, ro, "", syscall.MS_BIND, ""); err != nil {
+		t.Skipf("a read-only file system needs a bind mount, and this process may not make one (%v): run the test as root", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(ro, 0); err != nil {
+			t.Errorf("unmount the test's read-only bind mount %s: %v", ro, err)
+		}
+	})
+	if err := syscall.Mount("", ro, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
+		t.Skipf("this process may not make a bind mount read-only (%v)", err)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = ro
+
+	var logs testlog.Buffer
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
+		t.Fatalf("api verify of a healthy file on a read-only file system: %v; expected it to succeed", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"verified`) || !strings.Contains(logs.String(), `"events":3`) {
+		t.Errorf("api verify of a healthy read-only file of 3 events logged:\n%s\nexpected it to say it verified 3 events", logs.String())
+	}
+	if _, err := openStore(t.Context(), cfg, slog.New(slog.DiscardHandler), nil); err == nil ||
+		!strings.Contains(err.Error(), "on a read-only file system") || !strings.Contains(err.Error(), "mount it read-write") {
+		t.Errorf("a start on a read-only file system: %v; expected it refused, saying the directory is on a read-only file system", err)
+	}
+
+	// Damaged through the writable path: the read-only one names it.
+	path := filepath.Join(dir, sqlitestore.FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(b, []byte(marker)) != 1 {
+		t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
+	}
+	b[bytes.Index(b, []byte(marker))+len(marker)-1] = '8' // 100 → 108: still JSON
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "1 of its 3 events") || !strings.Contains(err.Error(), "positions 2 ") {
+		t.Errorf("api verify of a read-only file whose event at position 2 went bad: %v; expected it to fail naming position 2 of 3 events", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, sqlitestore.DamagedFileName)); err == nil {
+		t.Errorf("api verify on a read-only file system wrote %s", sqlitestore.DamagedFileName)
+	}
+
+	// A WAL beside it holds commits the file does not, which SQLite reads
+	// only where it may write: refused, not verified without them.
+	if err := os.WriteFile(path+"-wal", []byte("a WAL's commits"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "-wal") || !strings.Contains(err.Error(), "verify the copy there") {
+		t.Errorf("api verify of a read-only file with a WAL beside it: %v; expected it refused, saying to verify a copy of both", err)
+	}
+}

@@ -1,0 +1,64 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+)
+
+// OpenReadOnly opens the database in dir as it is, for Verify only, where
+// the directory cannot be written (a backup or a snapshot on a read-only
+// mount: Open's lock file, and SQLite's -shm, cannot be made there). It
+// takes no lock and writes nothing: SQLite reads the file as immutable, so
+// it must be a stopped store's, with no WAL beside it (a clean stop leaves
+// none); one with a WAL is refused, as its commits would not be read. Verify
+// then writes no DamagedFileName. Close it when done; it serves nothing
+// else.
+func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	path, err := filepath.Abs(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, fmt.Errorf("locate database file: %w", err)
+	}
+	if err := checkOwned(path); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("look at the database file: %w", err)
+	}
+	if ok, err := hasHeader(path); err != nil || !ok {
+		return nil, fmt.Errorf("the database file %s (%d bytes) does not begin with an SQLite header (%v): truncated or overwritten, "+
+			"or another file; restore it from another backup", path, fi.Size(), err)
+	}
+	if wal, err := os.Stat(path + "-wal"); err == nil && wal.Size() > 0 {
+		return nil, fmt.Errorf("%s-wal (%d bytes) is beside the database file, on a read-only file system: it holds commits "+
+			"the file does not, which SQLite reads only where it may write; copy the file and its -wal together to a writable "+
+			"directory and verify the copy there", path, wal.Size())
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("look at %s-wal: %w", path, err)
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&immutable=1&_pragma=busy_timeout(10000)&_timezone=UTC"
+	s := &Store{path: path, log: opts.Logger, readOnly: true}
+	s.reads, _ = sql.Open("sqlite", dsn)
+	s.feed, _ = sql.Open("sqlite", dsn)
+	s.feed.SetMaxOpenConns(2)
+	if err := s.feed.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s read-only: %w", path, translate(err))
+	}
+	return s, nil
+}
+
+// closeReadOnly is Close of a store OpenReadOnly opened.
+func (s *Store) closeReadOnly() error {
+	return errors.Join(s.reads.Close(), s.feed.Close())
+}
