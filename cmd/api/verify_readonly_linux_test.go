@@ -70,8 +70,10 @@ func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"verified`) || !strings.Contains(logs.String(), `"events":3`) {
 		t.Errorf("api verify of a healthy read-only file of 3 events logged:\n%s\nexpected it to say it verified 3 events", logs.String())
 	}
-	if _, err := openStore(t.Context(), cfg, slog.New(slog.DiscardHandler), nil); err == nil ||
-		!strings.Contains(err.Error(), "on a read-only file system") || !strings.Contains(err.Error(), "mount it read-write") {
+	if s, err := sqlitestore.Open(t.Context(), ro, sqlitestore.Options{}); err == nil {
+		s.Close()
+		t.Errorf("a start on a read-only file system: expected it refused, got a store")
+	} else if !strings.Contains(err.Error(), "on a read-only file system") || !strings.Contains(err.Error(), "mount it read-write") {
 		t.Errorf("a start on a read-only file system: %v; expected it refused, saying the directory is on a read-only file system", err)
 	}
 
