@@ -737,6 +737,26 @@ var dialect = sqlstore.Dialect{
 	},
 	Translate: translate,
 	Sum:       eventSum,
+	Replan:    replan,
+}
+
+// replan is the dialect's Replan. A connection plans a statement against
+// the schema it cached, and a plan that fails there reloads nothing: where
+// an index a filtered read names (INDEXED BY) was made partial while the
+// server ran, then made right again, the read failed on each connection
+// that had planned against the partial one with "no query solution", a 500,
+// until something else read the schema there. A statement refused as
+// planned (SQLITE_ERROR) has the connection read sqlite_schema, which
+// reloads the schema where the file's changed, and is run once more: where
+// the refusal was the statement's own, it is refused again, as it was
+// (translate names what is missing). That costs a statement only on a
+// read's error.
+func replan(ctx context.Context, conn *sql.Conn, err error) bool {
+	if sqliteCode(err) != sqlite3.SQLITE_ERROR {
+		return false
+	}
+	var n int
+	return conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_schema").Scan(&n) == nil
 }
 
 func sqliteCode(err error) int {

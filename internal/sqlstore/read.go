@@ -36,6 +36,8 @@ type reader struct {
 	typePairIndex string
 	// indexHint is the dialect's IndexHint.
 	indexHint string
+	// replan is the dialect's Replan.
+	replan func(ctx context.Context, conn *sql.Conn, err error) bool
 	// timeout bounds each read statement (readTimeout if 0).
 	timeout time.Duration
 	// check, if set, is the dialect's CheckRead, which each event read is
@@ -115,6 +117,11 @@ func (s reader) bound(ctx context.Context) (context.Context, context.CancelFunc)
 // sent (driver.ErrBadConn), goes again on the pool, which retries.
 func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
 	conn, err := s.take(ctx)
+	if err == nil && conn == nil && s.replan != nil {
+		// The statement's own connection: one that fails it may be
+		// given it again (replan).
+		conn, err = s.db.Conn(ctx)
+	}
 	if err != nil || conn == nil {
 		if err == nil {
 			rows, err = s.db.QueryContext(ctx, q, args...)
@@ -125,6 +132,9 @@ func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Row
 		conn.Close()
 		rows, err = s.db.QueryContext(ctx, q, args...)
 		return rows, func() {}, err
+	}
+	if err != nil && s.replan != nil && s.replan(ctx, conn, err) {
+		rows, err = conn.QueryContext(ctx, q, args...)
 	}
 	return rows, func() { conn.Close() }, err
 }

@@ -121,6 +121,14 @@ type Dialect struct {
 	// pair index for one stream type, which is not in position order there,
 	// and sorted all of that type's events.
 	IndexHint string
+	// Replan, where set, is given a read's statement's error and the
+	// connection it failed on: where it may be a plan made against that
+	// connection's cached schema, older than the database's (SQLite plans
+	// against it, and a plan that fails reloads nothing: an index the
+	// read names, made right again while the server runs, still fails it
+	// there), it makes the connection reload the schema and returns true:
+	// the statement is run once more there.
+	Replan func(ctx context.Context, conn *sql.Conn, err error) bool
 	// LockStreams ends the reads of an append's streams: " FOR UPDATE"
 	// (NOWAIT where the server takes it) where rows are locked that way
 	// (each stream is then read by a part of one UNION ALL of its own,
@@ -321,9 +329,9 @@ func New(d Dialect, opts Options) *Store {
 	return &Store{
 		reader: reader{rowMissing: w.dropSnapshots, sawVersion: sawVersion, db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
-			ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
+			replan: d.Replan, ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
-			check: d.CheckRead},
+			check: d.CheckRead, replan: d.Replan},
 		feed:     opts.Feed,
 		writer:   w,
 		stall:    stall,
