@@ -1041,7 +1041,10 @@ func (t logTail) IDAt(ctx context.Context, position int64) (uuid.UUID, error) {
 // ListStreams implements eventstore.Store.
 func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
 	opts.Limit = eventstore.PageLimit(opts.Limit)
-	q := "SELECT " + streamColumns + streamFrom + " WHERE s.stream_id > ?"
+	// The head in the same statement (headColumn): a stream listed at a
+	// version that counts events past it is the damage, as its own reads
+	// say (stream).
+	q := "SELECT " + streamColumns + ", " + headColumn + streamFrom + " WHERE s.stream_id > ?"
 	args := []any{opts.After[:]}
 	if len(opts.StreamTypes) > 0 {
 		q += " AND s.stream_type IN (" + placeholders(len(opts.StreamTypes)) + ")"
@@ -1065,10 +1068,15 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	defer rows.Close()
 	var list eventstore.StreamList
 	var last int64
+	var head sql.NullInt64
 	for rows.Next() {
-		st, pos, err := scanStream(rows)
+		st, pos, err := scanStream(headScan{rows, &head})
 		if err != nil {
 			return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
+		}
+		if len(list.Streams) == opts.Limit {
+			list.More = true // the row past the page: not listed
+			break
 		}
 		list.Streams = append(list.Streams, st)
 		last = max(last, pos)
@@ -1076,8 +1084,8 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	if err := rows.Err(); err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
 	}
-	if len(list.Streams) > opts.Limit {
-		list.Streams, list.More = list.Streams[:opts.Limit], true
+	if err := pastHead(head, last); err != nil {
+		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
 	}
 	if err := s.durable(ctx, last); err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)

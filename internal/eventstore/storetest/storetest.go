@@ -100,6 +100,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"PageReadRefusesEventsPastTheLogsHeadAsDamage", testPagePastTheHead},
 		{"TailsHeadRefusesEventsPastItAsDamage", testTailHeadPastTheHead},
 		{"StreamReadRefusesEventsPastTheLogsHeadAsDamage", testStreamPastTheHead},
+		{"StreamListRefusesStreamsPastTheLogsHeadAsDamage", testListStreamsPastTheHead},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1658,6 +1659,36 @@ func testStreamPastTheHead(t *testing.T, b Backend) {
 		if err := read(past); err != nil {
 			t.Errorf("%s of a stream at positions 4 and 5, the head mended: %v; want it read", what, err)
 		}
+	}
+}
+
+// testListStreamsPastTheHead: a page of the streams (GET /streams) that
+// holds a stream whose last event lies past a head behind its events fails
+// with the damage, as that stream's own reads do (testStreamPastTheHead):
+// it listed the stream at a version that counts events the next appends'
+// positions would take, while GET /streams/{id} answered 503. A page whose
+// streams all end up to the head lists as before, and once the head is
+// mended, so does the other.
+func testListStreamsPastTheHead(t *testing.T, b Backend) {
+	s := b.Open(t)
+	below, past := uuid.New(), uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: below, StreamType: "below", Events: batch(3)}) // positions 1 to 3
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: past, StreamType: "past", Events: batch(2)})   // 4 and 5
+	b.Exec(t, s, "UPDATE log_head SET position = position - 2 WHERE id = 1")
+	for _, opts := range []eventstore.ListStreamsOptions{{}, {StreamTypes: []string{"past"}}, {StreamTypes: []string{"below", "past"}, Limit: 2}} {
+		list, err := s.ListStreams(ctx(t), opts)
+		if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
+			!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+			t.Errorf("ListStreams %+v with a stream at positions 4 and 5, log_head at 3: %+v, %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", opts, list.Streams, err)
+		}
+	}
+	list, err := s.ListStreams(ctx(t), eventstore.ListStreamsOptions{StreamTypes: []string{"below"}})
+	if err != nil || len(list.Streams) != 1 || list.Streams[0].Version != 3 {
+		t.Errorf("ListStreams of the type of a stream at positions 1 to 3, log_head at 3: %+v, %v; want it listed at version 3", list.Streams, err)
+	}
+	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	if list, err := s.ListStreams(ctx(t), eventstore.ListStreamsOptions{}); err != nil || len(list.Streams) != 2 {
+		t.Errorf("ListStreams, the head mended: %+v, %v; want both streams", list.Streams, err)
 	}
 }
 
