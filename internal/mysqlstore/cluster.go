@@ -661,7 +661,7 @@ func readCausally(ctx context.Context, conn driver.Conn) error {
 		return nil // MySQL
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("read @@GLOBAL.wsrep_on, whether the server is a Galera node: %w", err)
 	}
 	v := make([]driver.Value, 1)
 	err = rows.Next(v)

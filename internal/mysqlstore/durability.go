@@ -110,22 +110,47 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 		return durability{}, fmt.Errorf("read durability settings: %w", translate(err))
 	}
 	d.logBin = logBin == 1
-	// MySQL has no wsrep variables; MariaDB without Galera has them, off.
-	var name, on string
-	err = s.primary.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&name, &on)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return durability{}, fmt.Errorf("read wsrep_on: %w", translate(err))
-	case strings.EqualFold(on, "ON"):
-		d.galera = true
-		var size string
+	if d.galera, err = galeraNode(ctx, s.primary); err != nil {
+		return durability{}, err
+	}
+	if d.galera {
+		var name, size string
 		if err := s.primary.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size); err != nil {
 			return durability{}, fmt.Errorf("read wsrep_cluster_size: %w", translate(err))
 		}
 		d.clusterSize, _ = strconv.ParseInt(size, 10, 64)
 	}
 	return d, nil
+}
+
+// galeraNode reports whether db's server is a Galera node (wsrep_on ON):
+// MySQL has no wsrep variables; MariaDB without Galera has them, off. It
+// reads SHOW GLOBAL VARIABLES, and where that is refused (a proxy's query
+// rule, a MySQL-compatible server that filters it: every start failed
+// there) @@GLOBAL.wsrep_on, as the live feed's sessions do (readCausally).
+// Where both are refused it returns an error naming both: whether the
+// store's reads must wait for a cluster's commits is not guessed.
+func galeraNode(ctx context.Context, db *sql.DB) (bool, error) {
+	var name, on string
+	err := db.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&name, &on)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err == nil:
+		return strings.EqualFold(on, "ON"), nil
+	case ctx.Err() != nil:
+		return false, fmt.Errorf("read wsrep_on: %w", translate(err))
+	}
+	var v sql.NullInt64
+	serr := db.QueryRowContext(ctx, "SELECT @@GLOBAL.wsrep_on").Scan(&v)
+	switch {
+	case isMySQLError(serr, errUnknownVariable):
+		return false, nil // MySQL
+	case serr != nil:
+		return false, fmt.Errorf("read wsrep_on, whether the server is a Galera node (whose reads the store makes wait for the cluster's commits): "+
+			"SHOW GLOBAL VARIABLES: %w; SELECT @@GLOBAL.wsrep_on: %w; let the store's user run one of them", err, translate(serr))
+	}
+	return v.Int64 == 1, nil
 }
 
 // settingsWatch is what a store knows of its primary's durability settings

@@ -811,8 +811,13 @@ func (s *Store) writerConnector(ctx context.Context) (driver.Connector, error) {
 	// has applied every transaction the cluster committed before them: a
 	// node just chosen (after a failover, or behind a proxy) must not plan
 	// an append on a stale log head or stream version.
-	var wsrep, on string
-	if err := s.primary.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&wsrep, &on); err == nil && strings.EqualFold(on, "ON") {
+	// A read of wsrep_on refused is no sign of a server without Galera:
+	// galeraNode reads it otherwise, and fails the start where it cannot.
+	galera, err := galeraNode(ctx, s.primary)
+	if err != nil {
+		return nil, err
+	}
+	if galera {
 		if _, set := cfg.Params["wsrep_sync_wait"]; !set {
 			cfg.Params["wsrep_sync_wait"] = "1"
 		}
