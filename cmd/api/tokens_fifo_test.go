@@ -25,6 +25,23 @@ func fifo(t *testing.T) string {
 	return name
 }
 
+// whenReading returns the FIFO name opened for writing once a reader has
+// it open (or waits in its open): a writer's open that does not wait
+// fails (ENXIO) until then. It fails the test past a hang guard.
+func whenReading(t *testing.T, name string) *os.File {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		w, err := os.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			return w
+		}
+		if !errors.Is(err, syscall.ENXIO) || time.Now().After(deadline) {
+			t.Errorf("open %s for writing once a reader waits on it: %v", name, err)
+			return nil
+		}
+	}
+}
+
 // loadTokensWithin runs loadTokens on a tokens file, failing the test if it
 // has not returned after within: a safety bound against a hang, far past
 // the bound under test, never the thing that decides.
@@ -94,9 +111,17 @@ func TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout(t *testing.T) {
 		cfg.StartupTimeout = time.Minute
 		cfg.APITokensFile = fifo(t)
 		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(200*time.Millisecond, cancel)
+		go func() {
+			// The signal once the read waits on the FIFO, not at a time: a
+			// signal before it would end the start-up all the same, and
+			// prove nothing of the wait. The writer writes nothing and
+			// stays open until the test is over.
+			w := whenReading(t, cfg.APITokensFile)
+			t.Cleanup(func() { w.Close() })
+			cancel()
+		}()
 		if err := loadTokensWithin(t, ctx, cfg, 30*time.Second); !errors.Is(err, context.Canceled) {
-			t.Fatalf("a FIFO nobody writes, and a signal: expected context.Canceled, got %v", err)
+			t.Fatalf("a FIFO nobody writes to, and a signal: expected context.Canceled, got %v", err)
 		}
 	})
 	t.Run("a secret manager", func(t *testing.T) {
@@ -105,9 +130,10 @@ func TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout(t *testing.T) {
 		cfg.StartupTimeout = time.Minute // not what ends the read: the writer's close is
 		cfg.APITokensFile = fifo(t)
 		go func() {
-			// A chance for the read to wait first.
-			time.Sleep(200 * time.Millisecond)
-			os.WriteFile(cfg.APITokensFile, []byte("app:write:0123456789abcdef0123\n"), 0o600) //nolint:errcheck
+			// Written once the read waits on the FIFO (whenReading).
+			w := whenReading(t, cfg.APITokensFile)
+			w.WriteString("app:write:0123456789abcdef0123\n") //nolint:errcheck
+			w.Close()
 		}()
 		tokens, err := loadTokens(context.Background(), cfg)
 		if err != nil || len(tokens) != 1 {
