@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,7 +39,8 @@ import (
 func TestAServerWhoseListenerFailsClosesNoStoreUnderAHandler(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := &closedInUse{closableStore: k.Open(t).(closableStore), entered: make(chan struct{})}
+		serve := uuid.NewString() // the label of serve's goroutine (serveWaits)
+		store := &closedInUse{closableStore: k.Open(t).(closableStore), entered: make(chan struct{}), serve: serve}
 		cfg := config.Defaults()
 		cfg.Addr = "127.0.0.1:0"
 		cfg.ShutdownTimeout = 10 * time.Second
@@ -50,9 +53,9 @@ func TestAServerWhoseListenerFailsClosesNoStoreUnderAHandler(t *testing.T) {
 			return ln, err
 		}
 		done := make(chan error, 1)
-		go func() {
+		go pprof.Do(context.Background(), pprof.Labels("serve", serve), func(context.Context) {
 			done <- serveOn(context.Background(), context.Background(), cfg, serveHooks{listen: listen}, nil, store, nil, log, metrics.New("test"))
-		}()
+		})
 		waitListening(t, logs)
 		go func() {
 			// The connection is cut when the listener fails: no answer.
@@ -80,19 +83,27 @@ func TestAServerWhoseListenerFailsClosesNoStoreUnderAHandler(t *testing.T) {
 		if store.closedUnder.Load() {
 			t.Error("a listener that failed: the store was closed while a handler was still reading it; expected the handlers waited for first")
 		}
+		if !store.sawWait.Load() && !store.closedUnder.Load() {
+			t.Error("the handler never saw serve wait for it, nor the store closed under it: the test did not reach its case")
+		}
 	})
 }
 
 // closedInUse is a store whose Stream, once its request is cut, goes on
-// using the store a moment, and which records a Close that comes meanwhile.
-// The test's cleanup closes the real store.
+// using the store, as a handler cut mid-read winds down, until serve
+// (its goroutine labelled serve) waits for the handlers, or the store is
+// closed under it, and records a Close that comes meanwhile: not a time,
+// which a slow machine outlasts and a fast one never reaches. The test's
+// cleanup closes the real store.
 type closedInUse struct {
 	closableStore
 	entered     chan struct{}
+	serve       string
 	once        sync.Once
 	inUse       atomic.Int32
 	closed      atomic.Bool
 	closedUnder atomic.Bool
+	sawWait     atomic.Bool
 }
 
 func (s *closedInUse) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
@@ -100,8 +111,29 @@ func (s *closedInUse) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stre
 	defer s.inUse.Add(-1)
 	s.once.Do(func() { close(s.entered) })
 	<-ctx.Done()
-	time.Sleep(300 * time.Millisecond) // a handler winding down, as one cut mid-read does
+	for deadline := time.Now().Add(30 * time.Second); !s.closed.Load() && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if serveWaits(s.serve) {
+			s.sawWait.Store(true)
+			break
+		}
+	}
 	return s.closableStore.Stream(context.Background(), id)
+}
+
+// serveWaits reports whether the goroutine labelled serve (pprof.Do) waits
+// in cutAndStop for the handlers to return (esthttp's Server.Wait).
+func serveWaits(serve string) bool {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return false
+	}
+	label := []byte(fmt.Sprintf(`"serve":%q`, serve))
+	for _, g := range bytes.Split(buf.Bytes(), []byte("\n\n")) {
+		if bytes.Contains(g, label) && bytes.Contains(g, []byte("cmd/api.cutAndStop")) && bytes.Contains(g, []byte("internal/http.(*Server).Wait")) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *closedInUse) Close() error {
