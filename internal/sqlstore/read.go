@@ -512,14 +512,21 @@ func (s reader) EventPosition(ctx context.Context, streamID uuid.UUID, version i
 	s.m.Statement("read_event_position")
 	qctx, cancel := s.bound(ctx)
 	var position int64
+	var head sql.NullInt64
+	// The head in the same statement (headColumn): a subscription started
+	// after an event past it would be handed positions the next appends
+	// take, as Event says.
 	err := s.db.QueryRowContext(qctx,
-		"SELECT position FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version).Scan(&position)
+		"SELECT position, "+headColumn+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version).Scan(&position, &head)
 	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("read the position of event %d of stream %s: %w", version, streamID, s.translate(err))
+	}
+	if err := pastHead(head, position); err != nil {
+		return 0, fmt.Errorf("read the position of event %d of stream %s: %w", version, streamID, err)
 	}
 	if err := s.durable(ctx, position); err != nil {
 		return 0, fmt.Errorf("read the position of event %d of stream %s: %w", version, streamID, err)

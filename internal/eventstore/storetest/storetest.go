@@ -1640,6 +1640,8 @@ func testStreamPastTheHead(t *testing.T, b Backend) {
 		},
 		"Event 1": func(id uuid.UUID) error { _, err := s.Event(ctx(t), id, 1); return err },
 		"Event 2": func(id uuid.UUID) error { _, err := s.Event(ctx(t), id, 2); return err },
+		// Where a stream's subscription from a version starts.
+		"EventPosition 2": func(id uuid.UUID) error { _, err := s.EventPosition(ctx(t), id, 2); return err },
 	}
 	for what, read := range reads {
 		err := read(past)
