@@ -28,13 +28,22 @@ import (
 // dsnOf is the data source name of the database file at path, for every
 // connection: wait up to 10 s for a lock instead of failing at once, WAL
 // so that readers never block the writer, FULL sync so that a commit is
-// on disk before it is acknowledged, times read back in UTC. A file: URI,
+// on disk before it is acknowledged, times read back in UTC, and SQLite's
+// temporary files in memory (temp_store): it wrote them (a statement
+// journal past 64 KiB, in an append of a few hundred events) into /var/tmp,
+// /tmp or the working directory, and where none was writable (a container's
+// read-only root file system) every such append failed, forever. What they
+// hold is bounded by what one statement changes (an append's is bounded by
+// TRIBUTARY_MAX_BODY_BYTES) or sorts: the store's reads take their rows in
+// an index's order, or sort at most a page of them (ORDER BY … LIMIT); a
+// migration that makes an index on a log of events sorts all its keys in
+// memory. A file: URI,
 // its path escaped: the driver cuts a plain name at its first "?", so a
 // directory named a?b would open the database a beside it, and SQLite
 // reads "#" and "%" in a URI as a fragment and escapes.
 func dsnOf(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_timezone=UTC"
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)&_timezone=UTC"
 }
 
 // openDSNOf is dsnOf for the pools of a store, which open connections
