@@ -81,6 +81,15 @@ var (
 	// its clean stop and a start mend (its WAL removed or replaced): retrying
 	// cannot help. It comes with ErrUnavailable.
 	ErrRestartNeeded = errors.New("the service must be restarted")
+	// ErrStorageFailed marks a request that the embedded store's file
+	// system failed: SQLite found no directory to write a temporary file
+	// in, or reading, writing or syncing the database's files failed (an
+	// I/O error: a failing disk, a file system gone read-only after errors,
+	// a quota). Retrying as things are does not help: an operator mends the
+	// disk or the deployment (the error says which). Nothing was written
+	// unless the error says the outcome is unknown. It comes with
+	// ErrUnavailable.
+	ErrStorageFailed = errors.New("the database's storage failed")
 	// ErrHeadBehind marks an append refused because the log's head is
 	// behind the last position its events hold (a restore from dumps taken
 	// apart, a row written to events without the log's lock, or log_head

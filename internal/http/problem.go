@@ -151,9 +151,14 @@ var errTooManyConnections = errors.New("too many connections")
 // damaged or overwritten embedded file, or one whose WAL was removed
 // (eventstore.ErrDamaged, ErrOverwritten, ErrRestartNeeded): no retry
 // mends it (its detail says so), and clients that obey Retry-After would
-// loop on it.
+// loop on it. Nor of an embedded store's file system that failed
+// (eventstore.ErrStorageFailed), but for an append whose outcome is
+// unknown: that one is told to retry with its event ids.
 func retryAfter(err error) string {
 	if errors.Is(err, eventstore.ErrDamaged) || errors.Is(err, eventstore.ErrOverwritten) || errors.Is(err, eventstore.ErrRestartNeeded) {
+		return ""
+	}
+	if errors.Is(err, eventstore.ErrStorageFailed) && !errors.Is(err, eventstore.ErrOutcomeUnknown) {
 		return ""
 	}
 	return strconv.Itoa(retryAfterSeconds)
@@ -494,6 +499,16 @@ func unavailableDetail(err error) string {
 		return "The database failed while this append was being committed, and whether it committed could not be found out: " +
 			"it may have been written. Retry it with the same event ids, which is safe: a batch already stored answers 200 " +
 			"and writes nothing again. Without event ids, read the stream first: the events may be there."
+	case errors.Is(err, eventstore.ErrStorageFailed):
+		// After an append's unknown outcome, which is told first. Its
+		// words were an outage's, "try again", with Retry-After: clients
+		// retried forever what only an operator mends.
+		written := ""
+		if ae != nil {
+			written = " This append was not written" + earlierStored + "."
+		}
+		return "The server's database storage failed (no writable directory for the database's temporary files, or an I/O error " +
+			"reading or writing its files): retrying will not help until an operator mends it (the server's log says what failed)." + written
 	case errors.Is(err, eventstore.ErrFull):
 		// Retry-After stays: once an operator makes room, it serves again.
 		written := ""

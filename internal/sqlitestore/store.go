@@ -774,6 +774,9 @@ func sqliteCode(err error) int {
 // value or row larger than SQLite stores, which no retry as sent can write,
 // is eventstore.ErrTooLarge.
 func translate(err error) error {
+	if what := storageFailure(sqliteCode(err)); what != "" {
+		return fmt.Errorf("%w: %w: %s: %w", eventstore.ErrUnavailable, eventstore.ErrStorageFailed, what, err)
+	}
 	switch sqliteCode(err) & 0xff { // the primary result code
 	case sqlite3.SQLITE_TOOBIG:
 		return tooBigError{err}
@@ -784,6 +787,24 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
+}
+
+// storageFailure says what failed beneath SQLite for an I/O error (its
+// extended result code) that no retry mends until an operator does, or ""
+// for any other code. SQLite's own words ("disk I/O error (6410)") sent an
+// operator nowhere, and the 503's "try again" sent clients to retry forever.
+func storageFailure(code int) string {
+	switch code {
+	case sqlite3.SQLITE_IOERR_GETTEMPPATH, sqlite3.SQLITE_IOERR_CONVPATH:
+		return "SQLite found no writable directory for its temporary files (it tries SQLITE_TMPDIR, TMPDIR, /var/tmp, /tmp " +
+			"and the working directory): give the server a writable /tmp (under a read-only root file system, mount an " +
+			"emptyDir or a tmpfs there), then restart it"
+	case sqlite3.SQLITE_IOERR_READ, sqlite3.SQLITE_IOERR_SHORT_READ, sqlite3.SQLITE_IOERR_WRITE, sqlite3.SQLITE_IOERR_FSYNC,
+		sqlite3.SQLITE_IOERR_DIR_FSYNC, sqlite3.SQLITE_IOERR_TRUNCATE:
+		return "the file system of the database's files failed a read, a write or a sync (an I/O error: a failing disk, " +
+			"a file system remounted read-only after errors, or a quota): mend it, then restart the server"
+	}
+	return ""
 }
 
 // translate is the package's translate for the statements the store runs
