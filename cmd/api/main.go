@@ -440,6 +440,13 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 		// A byte order mark, which some editors write, is no part of the
 		// first entry's name.
 		b = bytes.TrimPrefix(b, []byte("\ufeff"))
+		// A file saved as UTF-16 (Windows Notepad's "Unicode") was refused
+		// for a wrong role, which sent an operator to entries that were
+		// right. Nothing of it is quoted: it may hold a token.
+		if err := notUTF8Text(b); err != nil {
+			return nil, fmt.Errorf("the file %s names %w: save it as UTF-8 text (a UTF-8 byte order mark may stay), one name:role:token a line",
+				config.Var("APITokensFile"), err)
+		}
 		entries += "\n" + string(b)
 		// Asked for tokens from a file, fail closed: an empty one (a
 		// secret not filled in, the wrong key mounted) would leave the
@@ -487,6 +494,20 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 			"put the tokens in it, or leave it empty for a server open to anyone", config.Var("APITokens"))
 	}
 	return tokens, nil
+}
+
+// notUTF8Text returns an error saying why b, a tokens file, is not UTF-8
+// text, or nil if it is.
+func notUTF8Text(b []byte) error {
+	switch {
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}) || bytes.HasPrefix(b, []byte{0xfe, 0xff}):
+		return errors.New("begins with a UTF-16 byte order mark: it is UTF-16, not UTF-8")
+	case bytes.IndexByte(b, 0) >= 0:
+		return errors.New("holds NUL bytes: it is UTF-16 or UTF-32, or not text at all")
+	case !utf8.Valid(b):
+		return errors.New("is not valid UTF-8 (another encoding, such as Latin-1?)")
+	}
+	return nil
 }
 
 // minTokenLength is the fewest characters a token may have: 16 hex

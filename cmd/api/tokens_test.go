@@ -146,6 +146,57 @@ func TestATokensFileWithAByteOrderMarkIsReadAsItsText(t *testing.T) {
 	}
 }
 
+// TestATokensFileNotInUTF8IsRefusedSayingSo: a tokens file saved as
+// UTF-16 (Windows Notepad's "Unicode", with its byte order mark, or
+// without one) was refused as "the role, its second field, must be read or
+// write", which sent an operator to check entries that were right. It is
+// refused saying the file must be UTF-8 text, quoting nothing of it.
+func TestATokensFileNotInUTF8IsRefusedSayingSo(t *testing.T) {
+	t.Parallel()
+	const entry = "svc:write:abcdefghijklmnop1234\r\n"
+	utf16 := func(bigEndian bool, bom bool) []byte {
+		var b []byte
+		if bom {
+			b = []byte{0xff, 0xfe}
+			if bigEndian {
+				b = []byte{0xfe, 0xff}
+			}
+		}
+		for _, c := range []byte(entry) {
+			if bigEndian {
+				b = append(b, 0, c)
+			} else {
+				b = append(b, c, 0)
+			}
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name    string
+		content []byte
+	}{
+		{"UTF-16, little-endian, with its byte order mark", utf16(false, true)},
+		{"UTF-16, big-endian, with its byte order mark", utf16(true, true)},
+		{"UTF-16 without a byte order mark", utf16(false, false)},
+		{"a UTF-16 byte order mark alone", []byte{0xff, 0xfe}},
+		{"UTF-8 with a NUL byte in it", []byte("svc:write:abcdefghijklmnop1234\x00\n")},
+		{"Latin-1", []byte("caf\xe9:write:abcdefghijklmnop1234\n")},
+	} {
+		path := filepath.Join(t.TempDir(), "tokens")
+		if err := os.WriteFile(path, c.content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := config.Defaults()
+		cfg.APITokensFile = path
+		tokens, err := loadTokens(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "UTF-8 text") || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS_FILE") ||
+			strings.Contains(err.Error(), "abcdefghijklmnop") || strings.Contains(err.Error(), "svc") {
+			t.Errorf("a tokens file in %s: expected an error naming TRIBUTARY_API_TOKENS_FILE and saying it must be UTF-8 text, quoting none of it; got %d tokens, %v",
+				c.name, len(tokens), err)
+		}
+	}
+}
+
 // TestATokenHoldingWhiteSpaceStopsTheStartUp: an inline comment after an
 // entry ("svc:write:Tok3n… # the billing job") became part of its token,
 // spaces and # included: the holder's real token got 401, and the start
