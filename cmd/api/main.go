@@ -334,6 +334,26 @@ func openStoreUnlessCut(ctx, cut context.Context, cfg config.Config, log *slog.L
 	}
 }
 
+// warnUnverifiedTLS warns where setting's DSN takes the database server's
+// certificate unverified (tls=skip-verify, tls=preferred), or falls back to
+// plain text (tls=preferred, allowFallbackToPlaintext): such a start was
+// silent, and a man in the middle would read the DSN's password and the
+// events. The DSN itself is never logged.
+func warnUnverifiedTLS(log *slog.Logger, setting, mode string) {
+	const verify = "use tls=true, which verifies the certificate against the system's roots (for a private CA, set SSL_CERT_FILE to its PEM file)"
+	switch mode {
+	case mysqlstore.TLSUnverified:
+		log.Warn(setting+" has tls=skip-verify: the connections to MySQL are encrypted, but the server's certificate is not verified: "+
+			"anyone between can pose as the server and read the DSN's password and the events; "+verify, "tls", mode)
+	case mysqlstore.TLSUnverifiedOrPlain:
+		log.Warn(setting+" has tls=preferred: the server's certificate is not verified, and where the server offers no TLS the connections "+
+			"are plain text: anyone between can read the DSN's password and the events; "+verify, "tls", mode)
+	case mysqlstore.TLSVerifiedOrPlain:
+		log.Warn(setting+" has allowFallbackToPlaintext=true: where the server offers no TLS the connections are plain text, "+
+			"and anyone between can read the DSN's password and the events; remove it to require TLS", "tls", mode)
+	}
+}
+
 // catchUpReads is how many reads of history subscriptions may have in
 // flight at once: half of the read pool (at least one), the other half left
 // to clients' reads of pages.
@@ -356,7 +376,13 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 		answers := true // whether the database answered a ping at a migration's cut
 		if err == nil {
 			if err = store.Migrate(ctx); err == nil {
-				log.Info("store ready", "store", "mysql", "addr", store.Addr(), "database", store.Database(), "read_replica", store.ReadAddr())
+				attrs := []any{"store", "mysql", "addr", store.Addr(), "database", store.Database(), "tls", store.TLS(), "read_replica", store.ReadAddr()}
+				if store.ReadAddr() != "" {
+					attrs = append(attrs, "read_replica_tls", store.ReadTLS())
+				}
+				log.Info("store ready", attrs...)
+				warnUnverifiedTLS(log, config.Var("MySQLDSN"), store.TLS())
+				warnUnverifiedTLS(log, config.Var("MySQLReadDSN"), store.ReadTLS())
 				return store, nil
 			}
 			if cut := (*migrations.CutError)(nil); errors.As(err, &cut) && errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {

@@ -2,6 +2,7 @@ package mysqlstore
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -397,7 +398,17 @@ func missing(me *mysql.MySQLError) error {
 // refused (a wrong password, a privilege missing) a DSN or grant to fix,
 // which fail at once with the server's error, not an outage to wait out.
 func translateAtStart(err error, cfg *mysql.Config) error {
+	var unknownCA x509.UnknownAuthorityError
+	var otherHost x509.HostnameError
 	switch {
+	case errors.As(err, &unknownCA):
+		// Go's words alone named no way to trust a private CA's.
+		return fmt.Errorf("the server's TLS certificate is signed by an authority this host does not trust (tls=true verifies it "+
+			"against the system's roots): for a private CA (a cloud database's, a company's), set SSL_CERT_FILE to its PEM file "+
+			"(in the image, mount the file and set the variable): %w", err)
+	case errors.As(err, &otherHost):
+		return fmt.Errorf("the server's TLS certificate is not for the host the DSN names (%s): name the server by a host its certificate "+
+			"names: %w", otherHost.Host, err)
 	case isMySQLError(err, errUnknownDB):
 		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", cfg.DBName, err)
 	case isMySQLError(err, errAccessDenied):
