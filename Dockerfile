@@ -34,8 +34,9 @@ LABEL org.opencontainers.image.title="Tributary" \
       org.opencontainers.image.description="An HTTP/JSON event store on MySQL, MariaDB or an embedded SQLite database" \
       org.opencontainers.image.source="https://github.com/tributary-dev/tributary" \
       org.opencontainers.image.version="${VERSION}"
-# CA roots for a TLS connection to MySQL (tls=true in the DSN); /tmp for
-# SQLite's temporary files.
+# CA roots for a TLS connection to MySQL (tls=true in the DSN; a private CA:
+# SSL_CERT_FILE); /tmp, writable, though the embedded store keeps SQLite's
+# temporary files in memory and runs under docker run --read-only.
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/tmp /tmp
 # A new named volume takes this directory's owner: the user below.
