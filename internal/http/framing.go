@@ -20,6 +20,11 @@ import (
 //
 // It follows lines, not net/http's framing: a line ending as a request
 // line does (" HTTP/1.x") begins a header block, and a blank line ends it.
+// Inside a block, a line that ends so but does not begin as a request
+// line (a method, then a space: a header line has a ':' before any space,
+// a folded one begins with a space or tab) may be a header whose value
+// ends so, or a request line after a body's last line with no line end:
+// it is counted both ways, the block going on and another begun at it.
 // A body that holds such lines can only make a later request on its
 // connection with the same request line look ambiguous (a 400; behind a
 // front end that shares connections, another client's whose request line
@@ -35,16 +40,21 @@ type framingLog struct {
 	head    [len("transfer-encoding:")]byte
 	tail    [maxRequestLineTail]byte
 	tailLen int
-	// Of the header block being read, if a request line began one.
-	inBlock bool
-	line    []byte // the end of its request line
-	te, cl  bool   // it said Transfer-Encoding, Content-Length
+	// The header blocks being read: none between blocks, one once a
+	// request line began it, more where a line is counted both ways.
+	open []openBlock
 
 	mu     sync.Mutex
 	blocks []framedBlock // those that said Transfer-Encoding, not yet asked for, oldest first
 	// lost is set once more than maxFramedBlocks were kept: one dropped
 	// may be the one a request asks for.
 	lost bool
+}
+
+// openBlock is a header block being read.
+type openBlock struct {
+	line   []byte // the end of its request line
+	te, cl bool   // it said Transfer-Encoding, Content-Length
 }
 
 // framedBlock is a header block that said Transfer-Encoding.
@@ -61,6 +71,9 @@ const (
 	// maxFramedBlocks is how many blocks that said Transfer-Encoding are
 	// kept, unasked for: the requests net/http has read ahead (pipelined).
 	maxFramedBlocks = 8
+	// maxOpenBlocks is how many header blocks are read at once, one line
+	// counted both ways after another: beyond it, the log is lost.
+	maxOpenBlocks = 4
 )
 
 // read notes the header blocks in p, the next bytes of the connection.
@@ -110,24 +123,68 @@ func (f *framingLog) endLine() {
 	head := f.head[:min(n, len(f.head))]
 	f.lineLen, f.tailLen = 0, 0
 	switch {
-	case n == 0: // a blank line ends a header block
-		if f.inBlock && f.te {
-			f.mu.Lock()
+	case n == 0: // a blank line ends the header blocks
+		if len(f.open) == 0 {
+			return
+		}
+		f.mu.Lock()
+		for _, b := range f.open {
+			if !b.te {
+				continue
+			}
 			if len(f.blocks) == maxFramedBlocks {
 				f.blocks, f.lost = f.blocks[1:], true
 			}
-			f.blocks = append(f.blocks, framedBlock{line: bytes.Clone(f.line), contentLength: f.cl})
-			f.mu.Unlock()
+			f.blocks = append(f.blocks, framedBlock{line: bytes.Clone(b.line), contentLength: b.cl})
 		}
-		f.inBlock = false
-	case requestLineEnd(tail):
-		f.inBlock, f.te, f.cl = true, false, false
-		f.line = append(f.line[:0], tail...)
-	case f.inBlock && hasFoldedPrefix(head, "transfer-encoding:"):
-		f.te = true
-	case f.inBlock && hasFoldedPrefix(head, "content-length:"):
-		f.cl = true
+		f.mu.Unlock()
+		f.open = f.open[:0]
+	case !requestLineEnd(tail):
+		f.header(head)
+	case len(f.open) == 0 || startsAsRequestLine(head):
+		f.open = f.open[:0]
+		f.begin(tail)
+	default: // a header, or a request line after a body's last line
+		f.header(head)
+		if len(f.open) == maxOpenBlocks {
+			f.mu.Lock()
+			f.lost = true
+			f.mu.Unlock()
+			return
+		}
+		f.begin(tail)
 	}
+}
+
+// begin begins a header block at a request line, line its end.
+func (f *framingLog) begin(line []byte) {
+	if len(f.open) < cap(f.open) {
+		f.open = f.open[:len(f.open)+1]
+	} else {
+		f.open = append(f.open, openBlock{})
+	}
+	b := &f.open[len(f.open)-1]
+	b.line = append(b.line[:0], line...)
+	b.te, b.cl = false, false
+}
+
+// header notes a header line, head its first bytes, in the blocks being read.
+func (f *framingLog) header(head []byte) {
+	te, cl := hasFoldedPrefix(head, "transfer-encoding:"), hasFoldedPrefix(head, "content-length:")
+	for i := range f.open {
+		f.open[i].te = f.open[i].te || te
+		f.open[i].cl = f.open[i].cl || cl
+	}
+}
+
+// startsAsRequestLine reports whether a line that begins with head may be
+// a request line: a method, then a space. A header line has a ':' before
+// any space (net/http refuses a name that holds one), a folded line
+// (obs-fold) begins with a space or tab; a line whose head holds neither
+// is not taken for one.
+func startsAsRequestLine(head []byte) bool {
+	i := bytes.IndexAny(head, ": \t")
+	return i > 0 && head[i] == ' '
 }
 
 // requestLineEnd reports whether line ends as a request line of HTTP/1

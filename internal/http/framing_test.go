@@ -202,3 +202,121 @@ func requireNoStream(t *testing.T, addr, stream, what string) {
 		t.Errorf("%s: the stream after it: %v; want 404, nothing written", what, answers)
 	}
 }
+
+// TestALineThatEndsAsARequestLineHidesNoLengthSaidTwoWays: the log took
+// any line ending as a request line (" HTTP/1.x") for one, a header line
+// inside a block too, and began a new block there: a header whose value
+// ended with the request's own request line (or a folded line that did)
+// made the log forget the Content-Length before it, and a request saying
+// both was taken by its chunks, its connection kept, the bytes after them
+// served as another request; on HTTP/1.0 any value ending " HTTP/1.0"
+// after Transfer-Encoding did the same. Inside a block a line begins
+// another only if it begins as a request line; one that only ends as one
+// is counted both ways, so a request line after a body's last line (no
+// line end) still begins its block. Each is one 400 and a closed
+// connection; what net/http refuses itself closes too.
+func TestALineThatEndsAsARequestLineHidesNoLengthSaidTwoWays(t *testing.T) {
+	t.Parallel()
+	addr := startFramingServer(t)
+	const body = `{"stream_type":"a","events":[{"type":"X","data":1}]}`
+	chunks := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	smuggled := "GET /healthz?smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+	line := func(stream, proto string) string { return "POST /streams/" + stream + "/events " + proto }
+
+	for _, tc := range []struct {
+		name, proto string
+		headers     func(line string) string // the headers after Host
+		refusedBy   string                   // "" for this server's 400, else net/http's
+	}{
+		{"a header's value ends with the request line", "HTTP/1.1", func(l string) string {
+			return "Content-Length: 200\r\nX-Note: " + l + "\r\nTransfer-Encoding: chunked\r\n"
+		}, ""},
+		{"the same, lines ending in LF alone", "HTTP/1.1", func(l string) string {
+			return "Content-Length: 200\nX-Note: " + l + "\nTransfer-Encoding: chunked\n"
+		}, ""},
+		{"a folded line (space) is the request line", "HTTP/1.1", func(l string) string {
+			return "Content-Length: 200\r\nX-Note: a\r\n " + l + "\r\nTransfer-Encoding: chunked\r\n"
+		}, ""},
+		{"a folded line (tab) is the request line", "HTTP/1.1", func(l string) string {
+			return "Content-Length: 200\r\nX-Note: a\r\n\t" + l + "\r\nTransfer-Encoding: chunked\r\n"
+		}, ""},
+		{"a long header name, the value the request line", "HTTP/1.1", func(l string) string {
+			return "Content-Length: 200\r\nX-A-Rather-Long-Header-Name: " + l + "\r\nTransfer-Encoding: chunked\r\n"
+		}, ""},
+		{"HTTP/1.0 kept alive, a value ending HTTP/1.0 after Transfer-Encoding", "HTTP/1.0", func(string) string {
+			return "Connection: keep-alive\r\nTransfer-Encoding: chunked\r\nX-Note: see HTTP/1.0\r\n" +
+				fmt.Sprintf("Content-Length: %d\r\n", len(body))
+		}, ""},
+		{"a name with a space, the value the request line", "HTTP/1.1", func(l string) string {
+			return "Content-Length: 200\r\nX Note: " + l + "\r\nTransfer-Encoding: chunked\r\n"
+		}, "net/http"},
+		{"a CR alone in a value before the request line", "HTTP/1.1", func(l string) string {
+			return "Content-Length: 200\r\nX-Note: a\r" + l + "\r\nTransfer-Encoding: chunked\r\n"
+		}, "net/http"},
+	} {
+		stream := uuid.NewString()
+		l := line(stream, tc.proto)
+		sent := l + "\r\nHost: x\r\nContent-Type: application/json\r\n" + tc.headers(l) + "\r\n" + chunks + smuggled
+		if tc.proto == "HTTP/1.0" {
+			sent = l + "\r\nHost: x\r\nContent-Type: application/json\r\n" + tc.headers(l) + "\r\n" + body + smuggled
+		}
+		answers, closed := exchangeAll(t, addr, sent)
+		switch {
+		case len(answers) != 1 || !closed:
+			t.Errorf("%s: %v, connection closed %v; want one 400 and the connection closed, the bytes after it never served",
+				tc.name, answers, closed)
+		case tc.refusedBy == "" && (answers[0].status != http.StatusBadRequest || !strings.Contains(answers[0].body, "request smuggling")):
+			t.Errorf("%s: %v; want this server's 400 that says why", tc.name, answers[0])
+		case answers[0].status != http.StatusBadRequest:
+			t.Errorf("%s: %v; want %s's 400", tc.name, answers[0], tc.refusedBy)
+		}
+		requireNoStream(t, addr, stream, tc.name)
+	}
+
+	// A body that holds a block as the next request's, chunked alone, then
+	// another begun and not ended, its last line with no line end (a gzip
+	// header's extra field, then the compressed bytes, none a line end):
+	// the next request's line is read as the end of that line, inside a
+	// block. It says both: refused all the same.
+	stream := uuid.NewString()
+	extra := "\r\n" + line(stream, "HTTP/1.1") + "\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"POST /elsewhere HTTP/1.1\r\nX-Note:open"
+	fake := gzipWithExtra(t, body, extra)
+	if end := strings.Index(fake, extra) + len(extra); strings.LastIndexByte(fake, '\n') >= end {
+		t.Fatalf("the gzip body holds a line end after its extra field: the case is not made")
+	}
+	first := "POST /streams/" + uuid.NewString() + "/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+		fmt.Sprintf("Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n", len(fake)) + fake
+	answers, closed := exchangeAll(t, addr, first+line(stream, "HTTP/1.1")+
+		"\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\nTransfer-Encoding: chunked\r\n\r\n"+chunks+smuggled)
+	if len(answers) != 2 || answers[1].status != http.StatusBadRequest || !strings.Contains(answers[1].body, "request smuggling") || !closed {
+		t.Errorf("a request that says both after a body whose last line has no line end: %v, connection closed %v; "+
+			"want the body's answer, the request's 400, then the connection closed", answers, closed)
+	}
+	requireNoStream(t, addr, stream, "after a body whose last line has no line end")
+}
+
+// TestAChunkedRequestAfterABodyWithNoLineEndKeepsItsConnection: a JSON
+// body ends with no line end, so the log reads the next request line as
+// the end of the body's last line, whose first bytes are the body's. Outside
+// a header block that line still begins one: the chunked request after it
+// is found, plain, and its connection kept.
+func TestAChunkedRequestAfterABodyWithNoLineEndKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	addr := startFramingServer(t)
+	const body = `{"stream_type":"a","events":[{"type":"X","data":1}]}`
+	first := "POST /streams/" + uuid.NewString() + "/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+		fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)) + body
+	second := "POST /streams/" + uuid.NewString() + "/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	answers, _ := exchangeAll(t, addr, first+second+"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	want := []int{http.StatusCreated, http.StatusCreated, http.StatusOK}
+	if len(answers) != len(want) {
+		t.Fatalf("%v; want %v on one connection", answers, want)
+	}
+	for i, a := range answers {
+		if a.status != want[i] || (a.close && i < len(want)-1) {
+			t.Errorf("answer %d is %v, Connection: close %v; want %d, the connection kept", i+1, a, a.close, want[i])
+		}
+	}
+}
