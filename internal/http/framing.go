@@ -170,6 +170,9 @@ func (f *framingLog) begin(line []byte) {
 
 // header notes a header line, head its first bytes, in the blocks being read.
 func (f *framingLog) header(head []byte) {
+	if len(f.open) == 0 { // a body's line
+		return
+	}
 	te, cl := hasFoldedPrefix(head, "transfer-encoding:"), hasFoldedPrefix(head, "content-length:")
 	for i := range f.open {
 		f.open[i].te = f.open[i].te || te
