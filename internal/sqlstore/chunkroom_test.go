@@ -104,8 +104,8 @@ func oneSession(db *sql.DB) *sql.DB {
 	return db
 }
 
-// writeStream writes a stream of n small events, at positions 1 to n, and
-// its row, behind the store's back.
+// writeStream writes a stream of n small events, at positions 1 to n, its
+// row, and the log's head at n, behind the store's back.
 func writeStream(ctx context.Context, t *testing.T, db *sql.DB, stream uuid.UUID, n int) {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -117,6 +117,11 @@ func writeStream(ctx context.Context, t *testing.T, db *sql.DB, stream uuid.UUID
 		}
 	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO streams (stream_id, stream_type, created_at) VALUES (?, 'thing', ?)", stream[:], now); err != nil {
+		t.Fatal(err)
+	}
+	// The log's head counts them, as an append's would: a read of events
+	// past the head is the damage of a head behind its events.
+	if _, err := db.ExecContext(ctx, "UPDATE log_head SET position = ? WHERE id = 1", n); err != nil {
 		t.Fatal(err)
 	}
 }
