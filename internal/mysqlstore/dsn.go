@@ -27,8 +27,11 @@ var (
 // error would quote. what names the DSN in errors (primaryDSN, replicaDSN).
 func parseDSN(dsn, what string) (*mysql.Config, error) {
 	// A URL (mysql://user:password@host/db) is read by the driver as user
-	// "mysql" with a password beginning "//", or fails on its address.
-	if scheme := urlScheme.FindString(dsn); scheme != "" {
+	// "mysql" with a password beginning "//", or fails on its address. But
+	// app://secret@tcp(host)/db is user app with the password //secret, a
+	// valid DSN: a scheme is a URL's only without the driver's @tcp( or
+	// @unix( after it, or when it names the database (mysql://).
+	if scheme := urlScheme.FindString(dsn); scheme != "" && (!driverForm(dsn[len(scheme):]) || databaseScheme(scheme)) {
 		return nil, fmt.Errorf("parse %s: it is written as a URL (%s…); write it in the driver's form, as in user:password@tcp(host:3306)/dbname "+
 			"(the value is not shown: it may hold the password)", what, scheme)
 	}
@@ -40,9 +43,16 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 		// After the @, the driver reads protocol(address): a host without
 		// its protocol and parentheses (host:3306, localhost, tcp[host])
 		// is taken for the protocol, and refused as one it does not know.
+		// The address is quoted only where no password is written: with
+		// one holding an @ (app:S3cr@tPass/db, the host left out), what
+		// the driver takes for the address is the password's tail.
 		if proto := dsnProtocol(dsn); proto != "" && !strings.Contains(proto, "(") {
-			return nil, fmt.Errorf("parse %s: the address %s is not written protocol(address): write tcp(host:port) or unix(/path/to/socket), "+
-				"as in user:password@tcp(host:3306)/dbname", what, proto)
+			if userinfo := dsnUserinfo(dsn); !strings.Contains(userinfo, ":") {
+				return nil, fmt.Errorf("parse %s: the address %s is not written protocol(address): write tcp(host:port) or unix(/path/to/socket), "+
+					"as in user:password@tcp(host:3306)/dbname", what, proto)
+			}
+			return nil, fmt.Errorf("parse %s: the address (after the last @) is not written protocol(address): write tcp(host:port) or unix(/path/to/socket), "+
+				"as in user:password@tcp(host:3306)/dbname (it is not shown: if the password holds an @, what follows that @ is taken for the address)", what)
 		}
 		return nil, fmt.Errorf("parse %s: %w", what, err)
 	}
@@ -151,6 +161,23 @@ func dsnUserinfo(dsn string) string {
 // urlScheme matches a URL's scheme at the start of a DSN (mysql://,
 // mariadb://), which the driver's form never begins with.
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// driverForm reports whether rest, a DSN after a URL's scheme, has the
+// driver's @tcp( or @unix( in it: then what precedes is user:password.
+func driverForm(rest string) bool {
+	return strings.Contains(rest, "@tcp(") || strings.Contains(rest, "@tcp4(") || strings.Contains(rest, "@tcp6(") || strings.Contains(rest, "@unix(")
+}
+
+// databaseScheme reports whether scheme (as urlScheme matched it) names a
+// database, as a URL meant for MySQL begins: no user is called mysql with
+// a password beginning //.
+func databaseScheme(scheme string) bool {
+	switch strings.ToLower(strings.TrimSuffix(scheme, "://")) {
+	case "mysql", "mysqlx", "mariadb", "mysql+tcp", "tcp", "unix", "jdbc":
+		return true
+	}
+	return false
+}
 
 // dsnProtocol returns what the driver reads as a DSN's protocol and
 // address, between the last @ before the database and the database's
