@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -22,7 +23,8 @@ import (
 // "invalid connection", which says nothing of why and was counted as any
 // other outage. newConnector's connections tell it: their error is a
 // network error (noGreetingError), counted as unreachable as a refused dial
-// is, and the driver's line for it is DEBUG: those that handle the error
+// is, and the driver's line for it is DEBUG (an address that accepts and
+// says nothing past the DSN's readTimeout is told apart, as a timeout): those that handle the error
 // (/readyz, the live feed) say an outage once, at its start and its end.
 
 // newConnector is mysql.NewConnector for cfg, whose connections closed
@@ -63,7 +65,7 @@ func newConnector(cfg *mysql.Config) (driver.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return greetingConnector{Connector: c, addr: cfg.Addr}, nil
+	return greetingConnector{Connector: c, addr: cfg.Addr, readTimeout: cfg.ReadTimeout}, nil
 }
 
 type handshakeKey struct{}
@@ -71,6 +73,7 @@ type handshakeKey struct{}
 // handshake is what one new connection's handshake found.
 type handshake struct {
 	dialed, greeted atomic.Bool
+	timedOut        atomic.Bool // a read before the greeting timed out (the DSN's readTimeout)
 	mu              sync.Mutex
 	read            string // the driver's words for the read that failed before the greeting
 }
@@ -78,7 +81,8 @@ type handshake struct {
 // greetingConnector makes the connections of newConnector.
 type greetingConnector struct {
 	driver.Connector
-	addr string
+	addr        string
+	readTimeout time.Duration // the DSN's, which a silent address outlasts
 }
 
 // Connect returns a noGreetingError for a connection made and closed before
@@ -89,7 +93,7 @@ func (c greetingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil && errors.Is(err, mysql.ErrInvalidConn) && h.dialed.Load() && !h.greeted.Load() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		return nil, &noGreetingError{addr: c.addr, read: h.read}
+		return nil, &noGreetingError{addr: c.addr, read: h.read, timedOut: h.timedOut.Load(), readTimeout: c.readTimeout}
 	}
 	return conn, err
 }
@@ -104,6 +108,12 @@ func (c *greetingConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 && !c.h.greeted.Load() {
 		c.h.greeted.Store(true)
+	}
+	// A read that timed out before the greeting: the address accepted and
+	// said nothing (a hung server, not one gone).
+	var ne net.Error
+	if err != nil && !c.h.greeted.Load() && errors.As(err, &ne) && ne.Timeout() {
+		c.h.timedOut.Store(true)
 	}
 	return n, err
 }
@@ -138,22 +148,29 @@ func (l handshakeLogger) Print(v ...any) {
 }
 
 // noGreetingError is a connection the database's address accepted and
-// closed (or reset) before the server's greeting. It is a net.Error: the
-// address answers, but no server is behind it.
+// closed (or reset) before the server's greeting, or on which no greeting
+// came within the DSN's readTimeout (timedOut). It is a net.Error: the
+// address answers, but no server is behind it, or none that answers.
 type noGreetingError struct {
-	addr string
-	read string // the driver's words for the failed read, if it said them
+	addr        string
+	read        string // the driver's words for the failed read, if it said them
+	timedOut    bool
+	readTimeout time.Duration
 }
 
 func (e *noGreetingError) Error() string {
 	msg := fmt.Sprintf("the database's address %s accepted the connection and closed it before MySQL's greeting: "+
 		"a proxy or load balancer with no server behind it?", e.addr)
+	if e.timedOut {
+		msg = fmt.Sprintf("the database's address %s accepted the connection and sent no greeting within its readTimeout (%s): "+
+			"a hung or overloaded server, a proxy waiting on one, or an address that is not MySQL's classic port (MySQL's X Protocol port 33060, a TLS-first proxy)?", e.addr, e.readTimeout)
+	}
 	if e.read != "" {
 		msg += " (" + e.read + ")"
 	}
 	return msg
 }
 
-func (e *noGreetingError) Timeout() bool { return false }
+func (e *noGreetingError) Timeout() bool { return e.timedOut }
 
 func (e *noGreetingError) Temporary() bool { return false }
