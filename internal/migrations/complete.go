@@ -294,8 +294,9 @@ func ourTableLook(table string, keys []mysqlKey) func(context.Context, *sql.DB) 
 // only here: call it after ApplyMySQL. A table not there is not looked at
 // (the store's own statements name it). The error of the look at the keys
 // (information_schema not read) wraps the driver's; a failure of the look
-// at the types, engines and keys in use is logged to log at WARN, and
-// those go unchecked, unless ctx has ended.
+// at the types, engines and keys in use that says it cannot run on this
+// server (cannotRunHere) is logged to log at WARN, and those go
+// unchecked; any other is returned.
 func CheckKeysMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	want := map[string][]mysqlKey{}
 	for _, version := range slices.Sorted(maps.Keys(mysqlKeys)) {
@@ -306,13 +307,15 @@ func CheckKeysMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	tables := slices.Sorted(maps.Keys(want))
 	shape, err := readColumnTypes(ctx, db)
 	if err != nil {
-		if ctx.Err() != nil {
+		// The look guards against a schema changed by hand; a server on
+		// which its statements cannot run (information_schema otherwise
+		// than MariaDB's and MySQL 8's, a proxy's query rule) must not
+		// refuse every start for it. Any other failure (a session lost,
+		// too many connections, a lock wait) is passing: the start fails
+		// with it, and is retried, rather than go on unguarded.
+		if ctx.Err() != nil || !cannotRunHere(err) {
 			return err
 		}
-		// The look guards against a schema changed by hand; a server on
-		// which its statements fail (information_schema otherwise than
-		// MariaDB's and MySQL 8's, a proxy's query rule) must not refuse
-		// every start for it.
 		log.Warn("could not read the types of the store's key columns, the engines of its tables or which of its keys are in use: "+
 			"the start goes on without checking them (the keys are still checked, but not whether one is IGNORED or INVISIBLE)", "error", err)
 		shape = tableShape{}
@@ -431,6 +434,27 @@ type tableShape struct {
 // between its tables, and a UNION of them may fail ("Illegal mix of
 // collations for operation 'UNION'"). Each names its schema and tables, so
 // that none opens another database's.
+// cannotRunHere reports whether err is the server's answer that a look at
+// information_schema cannot run on it, whenever tried: a syntax or an
+// unknown column or table (another server's information_schema), a mix
+// of collations, access to it denied, or a proxy's rule refusing it
+// (ProxySQL answers 1148).
+func cannotRunHere(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1064, // syntax
+		1054, 1146, 1109, // unknown column, table, table in information_schema
+		1267, 1270, 1271, // illegal mix of collations
+		1044, 1142, 1143, // access denied to the database, a table, a column
+		1148: // a command not allowed (a proxy's query rule)
+		return true
+	}
+	return false
+}
+
 func readColumnTypes(ctx context.Context, db *sql.DB) (tableShape, error) {
 	var columns []string
 	for _, c := range mysqlColumns {
