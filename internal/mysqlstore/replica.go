@@ -403,7 +403,9 @@ const (
 // lag, not an error of the service. The primary has them: Migrate ran there
 // before the store served. A new session refused its user (1045, 1044) is
 // the read DSN's and the replica's to mend, which the error names: the
-// primary's words ("the DSN's user") sent operators to the primary; so is
+// primary's words ("the DSN's user") sent operators to the primary; an
+// index the reads force missing there (1176) is the replica's too, never an
+// ALTER TABLE to run on it; so is
 // the replica blocking the service's host (1129), and a privilege refused
 // on its tables (1142, 1143), which also ends the replica's sessions opened
 // before it (regrant.go: a GRANT there reaches only new ones), not the
@@ -418,6 +420,20 @@ func (s *Store) translateReplica(err error) error {
 		return refusal{fmt.Errorf("%w: the read replica at %s: %w", eventstore.ErrUnavailable, s.replica.Addr, denied)}
 	case isMySQLError(err, errNoSuchTable, errUnknownColumn):
 		return fmt.Errorf("%w: a table or column is missing; the read replica has not applied the primary's migrations yet: %w", eventstore.ErrUnavailable, err)
+	case errors.As(err, &me) && me.Number == errNoSuchKey:
+		// An index the reads force, missing (or hidden) on the replica
+		// only: the primary's ALTER TABLE to make it, run on the replica,
+		// would make the primary's own, replicated, fail and stop
+		// replication. It is the primary's to add, or the replica's to
+		// rebuild.
+		index := "(named in the database's error)"
+		if m, ok := missing(me).(*eventstore.MissingError); ok && m.Index != "" {
+			index = m.Index
+		}
+		return fmt.Errorf("%w: the read replica at %s (TRIBUTARY_MYSQL_READ_DSN) lacks the index %s, or has it IGNORED or INVISIBLE, which the reads of the log "+
+			"filtered on stream or event types use: a migration not applied there yet, or a replica rebuilt without it; those reads fail until it is there. "+
+			"Make it on the primary, from which it replicates, or rebuild the replica from the primary; do not alter the replica by hand "+
+			"(the primary's own statement, replicated, would then fail and stop replication): %w", eventstore.ErrUnavailable, s.replica.Addr, index, err)
 	case isMySQLError(err, errUnknownDB):
 		return replicaLacksDatabase(err, s.replica)
 	case isMySQLError(err, errUserDenied, errDBDenied):

@@ -630,3 +630,41 @@ func openMigrated(ctx context.Context, t *testing.T, dsn string, opts Options) *
 	}
 	return s
 }
+
+// TestAnIndexMissingOnTheReplicaOnlyIsTheReplicasNotAnAlterToRun: a
+// filtered read on a read replica lacking the index it forces (a rolling
+// upgrade's migration not applied there yet, a replica rebuilt from a dump
+// without secondary keys) was said as the primary's missing index, with an
+// ALTER TABLE … ADD KEY to run (hostile reviewer 3's F8): run on the
+// replica, the primary's own ALTER, replicated, then fails and stops
+// replication. It must name the read replica (TRIBUTARY_MYSQL_READ_DSN's
+// server) and say to add it on the primary, or rebuild the replica, with
+// no ALTER TABLE in it, and stay a 503 (ErrUnavailable).
+func TestAnIndexMissingOnTheReplicaOnlyIsTheReplicasNotAnAlterToRun(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	replicaDSN := mysqltest.NewDatabase(t)
+	replica := openMigrated(ctx, t, replicaDSN, Options{})
+	if _, err := replica.primary.ExecContext(ctx, "ALTER TABLE events DROP KEY events_event_type_position"); err != nil {
+		t.Fatal(err)
+	}
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
+	primary.CreateDatabase(t, "tributary")
+	s := openMigrated(ctx, t, primary.DSN("tributary"), Options{ReadDSN: replicaDSN})
+	page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10, EventTypes: []string{"Placed", "Shipped"}})
+	if err == nil {
+		for _, e := range page.Events {
+			if e != nil {
+				err = e
+				break
+			}
+		}
+	}
+	msg := fmt.Sprint(err)
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(msg, "read replica") || !strings.Contains(msg, "TRIBUTARY_MYSQL_READ_DSN") ||
+		!strings.Contains(msg, "events_event_type_position") || !strings.Contains(msg, "on the primary") || strings.Contains(msg, "ALTER TABLE") {
+		t.Errorf("a read filtered on two event types, on a replica without the index it forces: %v; "+
+			"want an unavailable error naming the read replica (TRIBUTARY_MYSQL_READ_DSN) and the index, saying to add it on the primary, no ALTER TABLE to run", err)
+	}
+}
