@@ -296,3 +296,33 @@ func TestOnlyALookAtTheColumnTypesThatCannotRunHereIsSkipped(t *testing.T) {
 		})
 	}
 }
+
+// TestALostSessionDuringTheLookAtTheColumnTypesFailsTheStart: the session
+// cut while the look at the column types runs (a failover, a proxy's
+// restart) is passing trouble, not a server on which the look cannot run:
+// the start fails with it, and no WARN says the checks are skipped.
+func TestALostSessionDuringTheLookAtTheColumnTypesFailsTheStart(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	if err := openLogged(t, dsn, slog.New(slog.DiscardHandler)).Close(); err != nil {
+		t.Fatal(err)
+	}
+	var logs testlog.Buffer
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(bytes.ToLower(chunk), []byte("character_octet_length")) })
+	err = s.Migrate(ctx)
+	select {
+	case <-cut:
+	default:
+		t.Fatalf("the look at the column types was not sent (Migrate: %v)", err)
+	}
+	if err == nil || strings.Contains(logs.String(), "the start goes on without") {
+		t.Errorf("a start whose session is cut during the look at the column types: got %v, log:\n%s\nwant it to fail, no WARN that it goes on", err, logs.String())
+	}
+}
