@@ -74,6 +74,12 @@ func TestARefusalAfterTheWholeBodyWasReadKeepsTheConnection(t *testing.T) {
 				} else {
 					headers += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
 				}
+				if framing.chunked {
+					// A chunked request's connection is closed after its
+					// answer (TestAChunkedRequestsConnectionIsClosedAfterItsAnswer).
+					answeredAndClosed(t, srv.Listener.Addr().String(), what, "/streams/"+stream+"/events", headers, sent, tc.status)
+					continue
+				}
 				answeredOnOneConnection(t, srv.Listener.Addr().String(), what, "/streams/"+stream+"/events", headers, sent, tc.status)
 			}
 		}
@@ -114,5 +120,37 @@ func answeredOnOneConnection(t *testing.T, addr, what, path, headers, sent strin
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("%s: the next request on its connection: %d; want 200", what, resp.StatusCode)
+	}
+}
+
+// answeredAndClosed sends an append with headers and the framed body sent,
+// then a request right behind it on the same connection, and expects the
+// append answered status with Connection: close, and nothing more: the
+// request behind it never read.
+func answeredAndClosed(t *testing.T, addr, what, path, headers, sent string, status int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a test's bound
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\n%s\r\n%sGET /healthz?behind HTTP/1.1\r\nHost: x\r\n\r\n", path, headers, sent)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Errorf("%s: no answer: %v", what, err)
+		return
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != status || !resp.Close {
+		t.Errorf("%s, its whole body sent: %d, Connection %q (%s); want %d, the connection closed",
+			what, resp.StatusCode, resp.Header.Get("Connection"), strings.TrimSpace(string(b)), status)
+		return
+	}
+	if resp, err := http.ReadResponse(br, nil); err == nil {
+		resp.Body.Close()
+		t.Errorf("%s: the request sent behind it on its connection was answered %d; want it never read", what, resp.StatusCode)
 	}
 }

@@ -530,7 +530,15 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 			unmatched(r)
 			s.writeError(w, r, ambiguousFraming(r))
 			return
-		case framingUnknown:
+		}
+		if len(r.TransferEncoding) > 0 {
+			// A chunked request's connection is closed after its answer,
+			// whatever the framing log found (framingUnknown included): a
+			// front end that took its length from a Content-Length the log
+			// did not see would have sent the bytes after the chunks as
+			// part of it, and they are never read here as another request
+			// (request smuggling). Chunked requests are few; each costs a
+			// new connection.
 			w.Header().Set("Connection", "close")
 		}
 		next.ServeHTTP(w, r)
