@@ -38,18 +38,7 @@ func TestAProxyListensOutsideTheEphemeralRange(t *testing.T) {
 // request succeed. Many rounds, since it is a race.
 func TestCutAfterLetsNoByteOfTheAnswerThrough(t *testing.T) {
 	t.Parallel()
-	echo := freeport.Listen(t)
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
-		}
-	}()
-	p := Start(t, echo.Addr().String())
+	p := Start(t, echoServer(t))
 	answered := 0
 	for range 300 {
 		c, err := net.Dial("tcp", p.Addr())
@@ -79,23 +68,8 @@ func TestCutAfterLetsNoByteOfTheAnswerThrough(t *testing.T) {
 // network path that drops everything), for the stores' tests.
 func TestStallHoldsEveryByteUntilResume(t *testing.T) {
 	t.Parallel()
-	echo := freeport.Listen(t)
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
-		}
-	}()
-	p := Start(t, echo.Addr().String())
-	before, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer before.Close()
+	p := Start(t, echoServer(t))
+	before := dialed(t, p.Addr())
 	p.Stall()
 	if !p.Stalled() {
 		t.Fatal("Stalled() is false after Stall")
@@ -148,23 +122,8 @@ func errString(err error) string {
 // for TestAStartWhoseServerWillNotSayWhichSessionMigratesStillMigrates.
 func TestAnswerInsteadAnswersMatchingRequestsItselfUntilDisarmed(t *testing.T) {
 	t.Parallel()
-	echo := freeport.Listen(t)
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
-		}
-	}()
-	p := Start(t, echo.Addr().String())
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	p := Start(t, echoServer(t))
+	c := dialed(t, p.Addr())
 	ask := func(request string) string {
 		t.Helper()
 		if _, err := c.Write([]byte(request)); err != nil {
@@ -190,26 +149,13 @@ func TestAnswerInsteadAnswersMatchingRequestsItselfUntilDisarmed(t *testing.T) {
 	}
 }
 
-// and closes it before a byte; Fill forwards new ones again.
+// TestHollowClosesEveryConnectionBeforeAByteUntilFill: a hollow proxy
+// takes every connection, open or new, and closes it before a byte; Fill
+// forwards new ones again.
 func TestHollowClosesEveryConnectionBeforeAByteUntilFill(t *testing.T) {
 	t.Parallel()
-	echo := freeport.Listen(t)
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
-		}
-	}()
-	p := Start(t, echo.Addr().String())
-	open, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer open.Close()
+	p := Start(t, echoServer(t))
+	open := dialed(t, p.Addr())
 	p.Hollow()
 	for _, c := range []net.Conn{open, dialed(t, p.Addr())} {
 		c.SetDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // a hang guard
@@ -228,6 +174,25 @@ func TestHollowClosesEveryConnectionBeforeAByteUntilFill(t *testing.T) {
 	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
 		t.Fatalf("a connection after Fill: read %q, %v; want the echo", buf, err)
 	}
+}
+
+// echoServer is the address of a server that sends back every byte it
+// reads, on every connection, until the end of the test: a stand-in for a
+// database whose answers the proxy can hold, cut or replace.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	echo := freeport.Listen(t)
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }() //nolint:errcheck // the proxy closes it
+		}
+	}()
+	return echo.Addr().String()
 }
 
 // dialed is a connection to addr, closed at the end of the test.
