@@ -2,15 +2,10 @@ package tests
 
 import (
 	"bytes"
-	"database/sql"
-	"log/slog"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
@@ -30,22 +25,10 @@ func TestASecondSignalStopsAStartAtOnce(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-			direct, err := sql.Open("mysql", strings.Replace(dsn, proxy.Addr(), proxy.Target(), 1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer direct.Close()
-			latest := int64(migrations.Latest("mysql"))
+			direct := mysqltest.OpenDirect(t, dsn, proxy)
 			// The schema of the release before the last migration, whose
 			// statement then waits for a metadata lock held here.
-			if err := migrations.ApplyMySQL(ctx, direct, slog.New(slog.DiscardHandler)); err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{"DROP INDEX events_stream_type_event_type_position ON events", "DELETE FROM " + migrations.VersionTable + " WHERE version_id = " + strconv.FormatInt(latest, 10)} {
-				if _, err := direct.ExecContext(ctx, q); err != nil {
-					t.Fatal(err)
-				}
-			}
+			mysqltest.SchemaBeforeLastMigration(t, direct)
 			release := mysqltest.HoldMetadataLock(t, direct, "events")
 			defer release()
 			c := command(ctx, apiBinary, []string{"TRIBUTARY_MYSQL_DSN=" + dsn, "TRIBUTARY_STARTUP_TIMEOUT=10m",

@@ -131,16 +131,7 @@ func TestAMigrationCutByTheStartupTimeoutSaysWhichSettingToRaise(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	latest := int64(migrations.Latest("mysql"))
-	// The schema of the release before the last migration.
-	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"DROP INDEX events_stream_type_event_type_position ON events", "DELETE FROM " + migrations.VersionTable + " WHERE version_id = " + strconv.FormatInt(latest, 10)} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	latest := mysqltest.SchemaBeforeLastMigration(t, db)
 	release := mysqltest.HoldMetadataLock(t, db, "events")
 	cfg := config.Defaults()
 	cfg.MySQLDSN = dsn
@@ -171,21 +162,8 @@ func TestAStartStoppedWhileItsMigrationWaitsOnAStalledDatabaseReturns(t *testing
 	t.Parallel()
 	ctx := t.Context()
 	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	direct, err := sql.Open("mysql", strings.Replace(dsn, proxy.Addr(), proxy.Target(), 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close()
-	latest := int64(migrations.Latest("mysql"))
-	// The schema of the release before the last migration.
-	if err := migrations.ApplyMySQL(ctx, direct, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"DROP INDEX events_stream_type_event_type_position ON events", "DELETE FROM " + migrations.VersionTable + " WHERE version_id = " + strconv.FormatInt(latest, 10)} {
-		if _, err := direct.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	direct := mysqltest.OpenDirect(t, dsn, proxy)
+	latest := mysqltest.SchemaBeforeLastMigration(t, direct)
 	release := mysqltest.HoldMetadataLock(t, direct, "events")
 	defer release()
 	cfg := config.Defaults()
@@ -199,16 +177,7 @@ func TestAStartStoppedWhileItsMigrationWaitsOnAStalledDatabaseReturns(t *testing
 		done <- err
 	}()
 	// The migration's statement waits on the server for the metadata lock.
-	for waiting := false; !waiting; {
-		select {
-		case err := <-done:
-			t.Fatalf("openMySQL returned (%v) before its migration's statement was seen on the server", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if err := direct.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'CREATE INDEX events_stream_type_event_type_position%')").Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-	}
+	awaitMigrationStatement(t, direct, done)
 	proxy.Stall()
 	defer proxy.Resume()
 	stop() // SIGTERM
@@ -236,21 +205,8 @@ func TestAMigrationCutByTheStartupTimeoutOnAStalledDatabaseSaysItDoesNotAnswer(t
 	t.Parallel()
 	ctx := t.Context()
 	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	direct, err := sql.Open("mysql", strings.Replace(dsn, proxy.Addr(), proxy.Target(), 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close()
-	latest := int64(migrations.Latest("mysql"))
-	// The schema of the release before the last migration.
-	if err := migrations.ApplyMySQL(ctx, direct, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"DROP INDEX events_stream_type_event_type_position ON events", "DELETE FROM " + migrations.VersionTable + " WHERE version_id = " + strconv.FormatInt(latest, 10)} {
-		if _, err := direct.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	direct := mysqltest.OpenDirect(t, dsn, proxy)
+	latest := mysqltest.SchemaBeforeLastMigration(t, direct)
 	release := mysqltest.HoldMetadataLock(t, direct, "events")
 	defer release()
 	cfg := config.Defaults()
@@ -263,18 +219,10 @@ func TestAMigrationCutByTheStartupTimeoutOnAStalledDatabaseSaysItDoesNotAnswer(t
 		_, err := openMySQL(ctx, cfg, slog.New(slog.DiscardHandler), metrics.New("test"), false)
 		done <- err
 	}()
-	for waiting := false; !waiting; {
-		select {
-		case err := <-done:
-			t.Fatalf("openMySQL returned (%v) before its migration's statement was seen on the server", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if err := direct.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'CREATE INDEX events_stream_type_event_type_position%')").Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-	}
+	awaitMigrationStatement(t, direct, done)
 	proxy.Stall()
 	defer proxy.Resume()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(2 * time.Minute): // against a hang only
@@ -291,5 +239,22 @@ func TestAMigrationCutByTheStartupTimeoutOnAStalledDatabaseSaysItDoesNotAnswer(t
 	}
 	if strings.Contains(err.Error(), "raise it for this start") {
 		t.Errorf("openMySQL with its migration cut on a stalled database: %q; it advises raising the start-up timeout", err)
+	}
+}
+
+// awaitMigrationStatement returns once the last migration's CREATE INDEX
+// is seen running on db's server, and fails the test if openMySQL, which
+// sends its result on done, returned first.
+func awaitMigrationStatement(t *testing.T, db *sql.DB, done <-chan error) {
+	t.Helper()
+	for waiting := false; !waiting; {
+		select {
+		case err := <-done:
+			t.Fatalf("openMySQL returned (%v) before its migration's statement was seen on the server", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if err := db.QueryRowContext(t.Context(), "SELECT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'CREATE INDEX events_stream_type_event_type_position%')").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

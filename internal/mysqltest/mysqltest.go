@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -192,4 +193,42 @@ func HoldMetadataLock(t testing.TB, db *sql.DB, table string) (release func()) {
 			t.Errorf("let %s's metadata lock go: %v", table, err)
 		}
 	}
+}
+
+// OpenDirect opens dsn, a DSN NewDatabaseBehindProxy returned, straight to
+// the server p stands before, so that the test can look and act on the
+// database while p stalls or cuts the service's connections. It is closed
+// at the end of the test.
+func OpenDirect(t testing.TB, dsn string, p *faultproxy.Proxy) *sql.DB {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	cfg.Addr = p.Target()
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// SchemaBeforeLastMigration gives db the schema of the release before the
+// last migration: every migration applied, then the last one's index
+// dropped and its row deleted. It returns the last migration's version,
+// the one a start on db then runs.
+func SchemaBeforeLastMigration(t testing.TB, db *sql.DB) int64 {
+	t.Helper()
+	ctx := context.Background()
+	latest := int64(migrations.Latest("mysql"))
+	if err := migrations.ApplyMySQL(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP INDEX events_stream_type_event_type_position ON events", "DELETE FROM " + migrations.VersionTable + " WHERE version_id = " + strconv.FormatInt(latest, 10)} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("undo migration %d: %s: %v", latest, q, err)
+		}
+	}
+	return latest
 }
