@@ -3,7 +3,6 @@ package mysqlstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/faultproxy"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
@@ -34,27 +32,11 @@ func TestAReplicaPrivilegeGrantedBackServesAgainAndIsNamed(t *testing.T) {
 	primaryServer := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
 	primary := primaryServer.CreateDatabase(t, "tributary")
 	server := mysqltest.NewServer(t, "--server-id=2", "--skip-grant-tables=0")
-	copied, err := mysqlstore.Open(ctx, server.CreateDatabase(t, "copy"), mysqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = copied.Migrate(ctx)
-	copied.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	migratedCopy(ctx, t, server)
 	// SHOW VIEW kept: with no privilege left on the database, the replica
 	// refuses the user a session (1044), which is worded already.
 	server.Exec(t, "CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY 'reader-pw'", "GRANT SELECT, SHOW VIEW ON copy.* TO 'reader'@'127.0.0.1'")
-	proxy := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", server.Port))
-	s, err := mysqlstore.Open(ctx, primary, mysqlstore.Options{ReadDSN: "reader:reader-pw@tcp(" + proxy.Addr() + ")/copy"})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, proxy := readingThroughProxy(ctx, t, primary, server)
 	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{}); err != nil {
 		t.Fatalf("a read before the REVOKE: %v", err)
 	}
@@ -67,7 +49,7 @@ func TestAReplicaPrivilegeGrantedBackServesAgainAndIsNamed(t *testing.T) {
 	if err := s.NewReadsSession(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.ReadAll(ctx, eventstore.ReadAllOptions{})
+	_, err := s.ReadAll(ctx, eventstore.ReadAllOptions{})
 	var denied *eventstore.PrivilegeError
 	switch {
 	case !errors.Is(err, eventstore.ErrRefused) || !errors.As(err, &denied):
@@ -145,15 +127,7 @@ func TestAPrimaryPrivilegeGrantedBackServesTheReplicasLagAgain(t *testing.T) {
 	root := primaryServer.CreateDatabase(t, "regrantlag")
 	primaryServer.Exec(t, "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-pw'", "GRANT ALL ON regrantlag.* TO 'app'@'127.0.0.1'")
 	replica := mysqltest.NewServer(t, "--server-id=2")
-	copied, err := mysqlstore.Open(ctx, replica.CreateDatabase(t, "copy"), mysqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = copied.Migrate(ctx)
-	copied.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	migratedCopy(ctx, t, replica)
 	s, err := mysqlstore.Open(ctx, strings.Replace(root, "root@", "app:app-pw@", 1), mysqlstore.Options{ReadDSN: replica.DSN("copy")})
 	if err != nil {
 		t.Fatalf("open: %v", err)

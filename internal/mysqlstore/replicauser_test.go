@@ -30,25 +30,9 @@ func TestAReplicaThatRefusesItsUserIsNamedNotThePrimary(t *testing.T) {
 	// on the primary's own server is refused at start).
 	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW").CreateDatabase(t, "tributary")
 	server := mysqltest.NewServer(t, "--server-id=2", "--skip-grant-tables=0")
-	copied, err := mysqlstore.Open(ctx, server.CreateDatabase(t, "copy"), mysqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = copied.Migrate(ctx)
-	copied.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	migratedCopy(ctx, t, server)
 	server.Exec(t, "CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY 'reader-pw'", "GRANT SELECT ON copy.* TO 'reader'@'127.0.0.1'")
-	proxy := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", server.Port))
-	s, err := mysqlstore.Open(ctx, primary, mysqlstore.Options{ReadDSN: "reader:reader-pw@tcp(" + proxy.Addr() + ")/copy"})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, proxy := readingThroughProxy(ctx, t, primary, server)
 
 	server.Exec(t, "ALTER USER 'reader'@'127.0.0.1' IDENTIFIED BY 'another-pw'")
 	killSessionsOf(ctx, t, otherProcessDB(t, server.DSN("")), "reader")
@@ -64,4 +48,36 @@ func TestAReplicaThatRefusesItsUserIsNamedNotThePrimary(t *testing.T) {
 			t.Errorf("%s: the error %q gives the password", what, err)
 		}
 	}
+}
+
+// migratedCopy makes the database copy on server, migrated, as another
+// process's copy of the log is there for a store to read from.
+func migratedCopy(ctx context.Context, t *testing.T, server *mysqltest.Server) {
+	t.Helper()
+	copied, err := mysqlstore.Open(ctx, server.CreateDatabase(t, "copy"), mysqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = copied.Migrate(ctx)
+	copied.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readingThroughProxy is a store on primary, migrated and closed at the
+// end of the test, whose reads go as the user reader (password reader-pw)
+// to the database copy on replica, through the fault proxy it returns.
+func readingThroughProxy(ctx context.Context, t *testing.T, primary string, replica *mysqltest.Server) (*mysqlstore.Store, *faultproxy.Proxy) {
+	t.Helper()
+	proxy := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", replica.Port))
+	s, err := mysqlstore.Open(ctx, primary, mysqlstore.Options{ReadDSN: "reader:reader-pw@tcp(" + proxy.Addr() + ")/copy"})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s, proxy
 }
