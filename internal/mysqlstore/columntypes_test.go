@@ -51,27 +51,7 @@ func TestAKeyColumnOfAnotherTypeOrATableNotInnoDBRefusesTheStart(t *testing.T) {
 			[]string{"log_head.position as int", "the table log_head in MyISAM", "ALTER TABLE log_head ENGINE = InnoDB, MODIFY position BIGINT NOT NULL"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx, dsn := guardedTest(t)
-			s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
-			if _, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			db := otherProcessDB(t, dsn)
-			for _, q := range c.changes {
-				if _, err := db.ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-
-			s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatalf("open after %s while stopped: %v; want the open to pass and Migrate to refuse", c.changes, err)
-			}
-			t.Cleanup(func() { s.Close() })
-			err = s.Migrate(ctx)
+			ctx, db, s, err := migrateAfterChangedWhileStopped(t, c.changes)
 			for _, w := range c.wants {
 				if err == nil || !strings.Contains(err.Error(), w) {
 					t.Errorf("the start (Migrate) after %s while stopped: %v; want it refused, saying %q", c.changes, err, w)

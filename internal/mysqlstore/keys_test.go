@@ -1,6 +1,8 @@
 package mysqlstore_test
 
 import (
+	"context"
+	"database/sql"
 	"log/slog"
 	"strings"
 	"testing"
@@ -51,27 +53,7 @@ func TestAKeyDroppedWhileStoppedRefusesTheStartNamingTheStatementThatAddsIt(t *t
 			[]string{"ALTER TABLE durability_fence ADD PRIMARY KEY (id)", "ALTER TABLE streams ADD PRIMARY KEY (stream_id), ADD KEY streams_type_id (stream_type, stream_id)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx, dsn := guardedTest(t)
-			s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
-			if _, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			db := otherProcessDB(t, dsn)
-			for _, q := range c.drops {
-				if _, err := db.ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-
-			s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatalf("open after %s while stopped: %v; want the open to pass and Migrate to refuse", c.drops, err)
-			}
-			t.Cleanup(func() { s.Close() })
-			err = s.Migrate(ctx)
+			ctx, db, s, err := migrateAfterChangedWhileStopped(t, c.drops)
 			for _, mend := range c.mends {
 				if err == nil || !strings.Contains(err.Error(), mend) || !strings.Contains(err.Error(), migrations.VersionTable+" records every migration") {
 					t.Fatalf("the start (Migrate) after %s while stopped: %v; want it refused, saying every migration is recorded, and naming the statement that mends it, %s",
@@ -91,4 +73,34 @@ func TestAKeyDroppedWhileStoppedRefusesTheStartNamingTheStatementThatAddsIt(t *t
 			}
 		})
 	}
+}
+
+// migrateAfterChangedWhileStopped is a store on a database of its own,
+// with an event appended, closed as a stopped service is; changes run on
+// the database as an operator would; the store opened again, closed at the
+// end of the test, with its Migrate's error (the start's). db is the
+// operator's session, ctx the test's.
+func migrateAfterChangedWhileStopped(t *testing.T, changes []string) (context.Context, *sql.DB, *mysqlstore.Store, error) {
+	t.Helper()
+	ctx, dsn := guardedTest(t)
+	s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
+	if _, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := otherProcessDB(t, dsn)
+	for _, q := range changes {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("open after %s while stopped: %v; want the open to pass and Migrate to refuse", changes, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return ctx, db, s, s.Migrate(ctx)
 }
