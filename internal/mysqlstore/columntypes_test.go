@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/faultproxy"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/testlog"
@@ -194,7 +195,7 @@ func TestAFailedLookAtTheColumnTypesIsAWarningNotARefusedStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	const illegalMix = "Illegal mix of collations for operation 'UNION'"
-	proxy.AnswerInstead(func(chunk []byte) bool { return bytes.Contains(bytes.ToLower(chunk), []byte("character_octet_length")) },
+	proxy.AnswerInstead(sendsColumnLook,
 		mysqltest.ErrorPacket(1271, illegalMix))
 	var logs testlog.Buffer
 	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -220,7 +221,7 @@ func TestAFailedLookAtTheColumnTypesIsAWarningNotARefusedStart(t *testing.T) {
 	if _, err := otherProcessDB(t, dsn).ExecContext(ctx, "ALTER TABLE events DROP KEY events_event_id"); err != nil {
 		t.Fatal(err)
 	}
-	proxy.AnswerInstead(func(chunk []byte) bool { return bytes.Contains(bytes.ToLower(chunk), []byte("character_octet_length")) },
+	proxy.AnswerInstead(sendsColumnLook,
 		mysqltest.ErrorPacket(1271, illegalMix))
 	if err := s.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "ADD UNIQUE KEY events_event_id (event_id)") {
 		t.Fatalf("a start with a key dropped and the look at the column types failing: %v; want it refused, naming the key's ALTER TABLE", err)
@@ -253,19 +254,10 @@ func TestOnlyALookAtTheColumnTypesThatCannotRunHereIsSkipped(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-			if err := openLogged(t, dsn, slog.New(slog.DiscardHandler)).Close(); err != nil {
-				t.Fatal(err)
-			}
-			var logs testlog.Buffer
-			s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			proxy.AnswerInstead(func(chunk []byte) bool { return bytes.Contains(bytes.ToLower(chunk), []byte("character_octet_length")) },
+			s, proxy, logs := migratedStoreBehindProxy(ctx, t)
+			proxy.AnswerInstead(sendsColumnLook,
 				mysqltest.ErrorPacket(c.number, c.message))
-			err = s.Migrate(ctx)
+			err := s.Migrate(ctx)
 			warned := strings.Contains(logs.String(), "the start goes on without")
 			if c.skipped && (err != nil || !warned) {
 				t.Errorf("a start whose look at the column types is answered %d (%s): got %v, warned %v; want it to go on with a WARN", c.number, c.message, err, warned)
@@ -285,18 +277,9 @@ func TestALostSessionDuringTheLookAtTheColumnTypesFailsTheStart(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	if err := openLogged(t, dsn, slog.New(slog.DiscardHandler)).Close(); err != nil {
-		t.Fatal(err)
-	}
-	var logs testlog.Buffer
-	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	cut := proxy.CutAfter(func(chunk []byte) bool { return bytes.Contains(bytes.ToLower(chunk), []byte("character_octet_length")) })
-	err = s.Migrate(ctx)
+	s, proxy, logs := migratedStoreBehindProxy(ctx, t)
+	cut := proxy.CutAfter(sendsColumnLook)
+	err := s.Migrate(ctx)
 	select {
 	case <-cut:
 	default:
@@ -305,4 +288,29 @@ func TestALostSessionDuringTheLookAtTheColumnTypesFailsTheStart(t *testing.T) {
 	if err == nil || strings.Contains(logs.String(), "the start goes on without") {
 		t.Errorf("a start whose session is cut during the look at the column types: got %v, log:\n%s\nwant it to fail, no WARN that it goes on", err, logs.String())
 	}
+}
+
+// migratedStoreBehindProxy is a store on a database of its own, migrated
+// by a store since closed, reached through the fault proxy it returns, not
+// yet started (Migrate), closed at the end of the test, logging as text to
+// the buffer it returns.
+func migratedStoreBehindProxy(ctx context.Context, t *testing.T) (*mysqlstore.Store, *faultproxy.Proxy, *testlog.Buffer) {
+	t.Helper()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	if err := openLogged(t, dsn, slog.New(slog.DiscardHandler)).Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs := new(testlog.Buffer)
+	s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, proxy, logs
+}
+
+// sendsColumnLook tells the start's look at the column types, engines and
+// keys from the proxy's other traffic.
+func sendsColumnLook(chunk []byte) bool {
+	return bytes.Contains(bytes.ToLower(chunk), []byte("character_octet_length"))
 }
