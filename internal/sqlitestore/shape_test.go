@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/eventstore/storetest"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
@@ -208,39 +209,5 @@ func TestATypesNameUnderRTRIMStartsAndIsReadWithCase(t *testing.T) {
 	if _, err := s.Verify(ctx); err != nil {
 		t.Fatalf("Verify with the types' names COLLATE RTRIM: %v; want it to pass", err)
 	}
-	upper, lower := uuid.New(), uuid.New()
-	for _, a := range []eventstore.AppendRequest{
-		{StreamID: upper, StreamType: "Cart", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{Type: "Order", Data: []byte(`{}`)}}},
-		{StreamID: lower, StreamType: "cart", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{Type: "order", Data: []byte(`{}`)}}},
-	} {
-		if _, err := s.Append(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range []struct {
-		name string
-		opts eventstore.ReadAllOptions
-		want uuid.UUID
-	}{
-		{"stream type Cart", eventstore.ReadAllOptions{StreamTypes: []string{"Cart"}}, upper},
-		{"stream type cart", eventstore.ReadAllOptions{StreamTypes: []string{"cart"}}, lower},
-		{"type Order", eventstore.ReadAllOptions{EventTypes: []string{"Order"}}, upper},
-		{"type order", eventstore.ReadAllOptions{EventTypes: []string{"order"}}, lower},
-		{"stream type cart, type order", eventstore.ReadAllOptions{StreamTypes: []string{"cart"}, EventTypes: []string{"order"}}, lower},
-	} {
-		page, err := s.ReadAll(ctx, c.opts)
-		if err != nil {
-			t.Fatalf("read of %s: %v", c.name, err)
-		}
-		var got []uuid.UUID
-		for e, err := range page.Events {
-			if err != nil {
-				t.Fatalf("read of %s: %v", c.name, err)
-			}
-			got = append(got, e.StreamID)
-		}
-		if len(got) != 1 || got[0] != c.want {
-			t.Errorf("read of %s under RTRIM: streams %v; want only %v (upper %v, lower %v)", c.name, got, c.want, upper, lower)
-		}
-	}
+	storetest.ReadsTellTypeNamesByCase(ctx, t, s, "RTRIM")
 }
