@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"database/sql"
+	"path/filepath"
 	"testing"
 
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -38,4 +40,35 @@ func TestPageLearnsTheLogsHeadWithoutAFailedRequest(t *testing.T) {
 			t.Fatalf("the page's requests answered 4xx or 5xx: %s; want none", got)
 		}
 	})
+}
+
+// TestPageShowsTheLogWhenTheFilteredHeadProbeEndsUnanswered: the page's
+// head probe is a subscription filtered on a stream type and an event
+// type of its own. With the index of that pair dropped while serving
+// (embedded store), the server answers it 200 and then ends it without a
+// caught-up frame, while /readyz stays 200 and unfiltered reads are
+// served: the page said "The server cannot be reached" and tried again
+// forever. It now falls back to the old probe (the subscription past the
+// log's end, refused with a 409 naming the end) whenever the filtered one
+// ends or fails without a caught-up, and shows the log.
+func TestPageShowsTheLogWhenTheFilteredHeadProbeEndsUnanswered(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	dataDir := t.TempDir()
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR="+dataDir)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+	db, err := sql.Open("sqlite", filepath.Join(dataDir, "tributary.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec("DROP INDEX events_stream_type_event_type_position"); err != nil {
+		t.Fatalf("drop the pair index: %v", err)
+	}
+	b := startBrowser(t, chromium, driver)
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
+	b.waitFor(t, "the stream listed", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
+	b.waitFor(t, "the log position following the head", `return document.getElementById('stat-position').textContent`, `"5"`)
 }

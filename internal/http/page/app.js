@@ -839,15 +839,21 @@
     // still the fallback where the server refuses the subscription (503:
     // at its cap on subscribers, which this page's own tabs may fill, or
     // its database down), as a cap does not refuse it: the page showed
-    // the log's history at the cap, and must go on doing so.
+    // the log's history at the cap, and must go on doing so. It is also
+    // the fallback where the filtered subscription ends or fails in any
+    // other way without a caught-up: with the index of the pair missing
+    // the server answers it 200 and then ends it, while unfiltered reads
+    // are served; the page tried it again forever and showed nothing.
     async function probeHead() {
       try {
         // A name of its own for each probe, so that no stream type or
         // event type a service writes can ever match it.
         const own = 'tributary.page.' + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
-        return (await api(`/events?stream_type=${own}&type=${own}`, 'text/event-stream', undefined, false)).caughtUp;
-      } catch (e) {
-        if (e.status !== 503) throw e;
+        const head = (await api(`/events?stream_type=${own}&type=${own}`, 'text/event-stream', undefined, false)).caughtUp;
+        if (typeof head === 'number' && Number.isFinite(head)) return head;
+      } catch {
+        // Whatever went wrong, the old probe says so again if it is not
+        // this filter's alone.
       }
       try {
         return (await api('/events?after=9223372036854775807', 'text/event-stream')).caughtUp;
