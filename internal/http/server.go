@@ -112,6 +112,9 @@ type Server struct {
 	// indexMissing is set while /readyz finds an index of the filtered
 	// reads' missing (sayIndexMissing).
 	indexMissing atomic.Bool
+	// indexEndedSaid is when a subscription ended by a missing index was
+	// last logged (endedByMissingIndex), in Unix nanoseconds; 0, never.
+	indexEndedSaid atomic.Int64
 	// outage is what notReady logged of the outage under way.
 	outage struct {
 		mu     sync.Mutex

@@ -85,6 +85,15 @@ func (s *Server) streamInTurn(ctx context.Context, id uuid.UUID) (eventstore.Str
 // reconnects.
 const retryMillis = 2000
 
+// missingIndexRetryMillis is what the last frame of a subscription ended by
+// a missing index tells EventSource to wait: it stays missing until an
+// operator makes it again, and every 2 s from every client read nothing.
+const missingIndexRetryMillis = 60000
+
+// missingIndexEvery is the least time between two lines of subscriptions
+// ended by a missing index (endedByMissingIndex).
+const missingIndexEvery = time.Minute
+
 // wantsEvents reports whether the client asks for a subscription: Accept
 // names text/event-stream, not with q=0, which refuses it (RFC 9110
 // §12.4.2), and does not prefer JSON to it: a page is the answer when
@@ -832,6 +841,7 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
+				ew.endedByMissingIndex(err)
 				ew.finish() // the feed stopped: end cleanly, the client resumes elsewhere
 			}
 			return false
@@ -876,6 +886,29 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 			return false
 		}
 	}
+}
+
+// endedByMissingIndex, where the feed's read failed for an index that the
+// reads of the log filtered on stream or event types name (dropped by hand),
+// ends the response with what a client can see: a comment line saying so
+// (the 503's detail; the headers went before any read, as a read before
+// them would wait on a lock on the events) and a long retry. The cause is
+// logged at WARN, once each missingIndexEvery: the embedded store says it
+// nowhere else.
+func (ew *eventWriter) endedByMissingIndex(err error) {
+	var missing *eventstore.MissingError
+	if !errors.As(err, &missing) || missing.Index == "" {
+		return
+	}
+	s := ew.s
+	now := time.Now().UnixNano()
+	if last := s.indexEndedSaid.Load(); (last == 0 || now-last >= int64(missingIndexEvery)) && s.indexEndedSaid.CompareAndSwap(last, now) {
+		s.log.Warn("subscription ended: an index of the database's is missing: the subscriptions of the log filtered on stream or event types "+
+			"that use it end at their first read of the store until it is made again", "index", missing.Index, "error", s.redactError(err))
+	}
+	detail := strings.NewReplacer("\r", " ", "\n", " ").Replace(unavailableDetail(err))
+	b := ew.buffer()
+	*b = append(*b, ": "+detail+"\nretry: "+strconv.Itoa(missingIndexRetryMillis)+"\n\n"...)
 }
 
 // liveReader is what a subscription of the live feed offers besides Next:
