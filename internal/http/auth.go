@@ -368,6 +368,18 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 	})
 }
 
+// tokenInQueryOfWrite is the 400 of ?access_token= on a request other than a
+// GET or HEAD, nil otherwise. It is a request's shape, not an access
+// decision: it is refused whether or not access control is on (query), so
+// that a client tested on a server without tokens does not fail on one with.
+func tokenInQueryOfWrite(r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Has("access_token") {
+		return badRequest("?access_token= is taken only on a GET or HEAD (a browser EventSource, which cannot set headers): " +
+			"send this request's token as Authorization: Bearer <token>, not in its URL, which proxies and browsers log")
+	}
+	return nil
+}
+
 // presentedToken reads the token from the Authorization header or, on a
 // GET or HEAD, the access_token query parameter.
 func presentedToken(r *http.Request) (string, error) {
@@ -375,9 +387,8 @@ func presentedToken(r *http.Request) (string, error) {
 	// server's own redacts it): it is taken where nothing else can carry
 	// it, a browser's EventSource and the page's reads, and an append,
 	// which fetch sends with a header, is refused, whatever the token.
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Has("access_token") {
-		return "", badRequest("?access_token= is taken only on a GET or HEAD (a browser EventSource, which cannot set headers): " +
-			"send this request's token as Authorization: Bearer <token>, not in its URL, which proxies and browsers log")
+	if err := tokenInQueryOfWrite(r); err != nil {
+		return "", err
 	}
 	// One token, sent one way (RFC 6750 §2): of two, neither may win
 	// silently (a proxy may add its own header to the client's).

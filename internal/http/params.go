@@ -46,13 +46,16 @@ func parseUUID(field, s string) (uuid.UUID, error) {
 // query parses the request's query string strictly: a pair url.ParseQuery
 // cannot parse (it would drop it silently), a parameter the endpoint does not
 // take, one given twice or one given empty is a 400 naming it, so that a typo
-// never widens a filter. access_token is taken everywhere: it is the
-// browser's way to send a token (requireToken refuses it but on a GET or
-// HEAD).
+// never widens a filter. access_token is taken on a GET or HEAD: it is the
+// browser's way to send a token; on any other method it is refused, with
+// access control on or off (tokenInQueryOfWrite).
 func query(r *http.Request, allowed ...string) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, badRequest("the query string is malformed (%v); separate parameters with & and percent-encode reserved characters", err)
+	}
+	if err := tokenInQueryOfWrite(r); err != nil {
+		return nil, err
 	}
 	names := slices.Sorted(maps.Keys(q))
 	for _, name := range names {
