@@ -156,12 +156,18 @@ func gzipWithExtra(t *testing.T, body, extra string) string {
 // listener, ConnContext) and returns its address.
 func startFramingServer(t *testing.T) string {
 	t.Helper()
+	return startFramingServerLogging(t, slog.New(slog.DiscardHandler))
+}
+
+// startFramingServerLogging is startFramingServer, its server logging to log.
+func startFramingServerLogging(t *testing.T, log *slog.Logger) string {
+	t.Helper()
 	conns := esthttp.NewConnections(100, 100, slog.New(slog.DiscardHandler), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	srv := &http.Server{Handler: esthttp.New(teststore.SQLite.Open(t), esthttp.Options{}), ConnState: conns.ConnState, ConnContext: esthttp.ConnContext}
+	srv := &http.Server{Handler: esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Logger: log}), ConnState: conns.ConnState, ConnContext: esthttp.ConnContext}
 	go srv.Serve(conns.Listener(ln)) //nolint:errcheck // ends with Close
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()

@@ -531,6 +531,7 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 			// closed, with nothing of its body read or written.
 			w.Header().Set("Connection", "close")
 			unmatched(r)
+			refusedAs(r, ambiguousFramingReason(r))
 			s.writeError(w, r, ambiguousFraming(r))
 			return
 		}
@@ -546,6 +547,16 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ambiguousFramingReason is the reason the access line of r, refused as
+// ambiguousFraming, gives: a front end that misframes requests refuses
+// every client behind it, and a typo's line would not say so.
+func ambiguousFramingReason(r *http.Request) string {
+	if !r.ProtoAtLeast(1, 1) {
+		return "Transfer-Encoding on HTTP/1.0: length ambiguous (request smuggling?)"
+	}
+	return "length said two ways: Transfer-Encoding and Content-Length (request smuggling?)"
 }
 
 // ambiguousFraming is the refusal of a request whose length its headers
@@ -926,6 +937,7 @@ type accessEntry struct {
 	body                                   readToEnd
 	closedUnder                            atomic.Bool // still running when its connection was closed (ClosingConnections)
 	unlogged                               bool        // a standing condition's 5xx whose "request failed" line was not logged (standingLog): a warning
+	refusal                                string      // why a request was refused before routing, for its line (refusedAs); "" for any other
 }
 
 // readToEnd is a request body that knows whether it was read to its end:
@@ -987,6 +999,14 @@ const unreadGrace = time.Second
 func unmatched(r *http.Request) {
 	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
 		e.unmatched = true
+	}
+}
+
+// refusedAs records why r is refused before routing, a fixed sentence, which
+// its access line gives as refused.
+func refusedAs(r *http.Request, reason string) {
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+		e.refusal = reason
 	}
 }
 
@@ -1112,7 +1132,7 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		// The cause is in the "request failed" line before it.
 		level = slog.LevelError
 	}
-	s.log.LogAttrs(ctx, level, "request",
+	attrs := []slog.Attr{
 		slog.String("method", s.logMethod(e.method)),
 		slog.String("route", e.route),
 		slog.String("path", e.path), // redacted and cut (logPath)
@@ -1123,7 +1143,11 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		slog.String("remote", e.remote),
 		slog.String("request_id", e.id),
 		slog.String("token", *e.principal),
-	)
+	}
+	if e.refusal != "" {
+		attrs = append(attrs, slog.String("refused", e.refusal))
+	}
+	s.log.LogAttrs(ctx, level, "request", attrs...)
 }
 
 // logPath is r's path for a log line: as the client sent it, escapes and
