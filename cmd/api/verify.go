@@ -49,7 +49,8 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 		return fmt.Errorf("there is no database file %s in %s (%s) to verify", sqlitestore.FileName, cfg.DataDir, config.Var("DataDir"))
 	}
 	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
-	if errors.Is(err, syscall.EROFS) {
+	readOnly := errors.Is(err, syscall.EROFS)
+	if readOnly {
 		// A backup or a snapshot mounted read-only, which an operator
 		// checks before restoring it: nothing can write it, so no lock is
 		// needed; the file is read as it is.
@@ -81,7 +82,12 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 	if len(v.Damaged) > len(listed) {
 		listed = append(listed, "…")
 	}
+	written := fmt.Sprintf("all written down in %s, beside it: the server is not ready until they match",
+		filepath.Join(filepath.Dir(s.Path()), sqlitestore.DamagedFileName))
+	if readOnly {
+		// Nothing was written: the list is only here.
+		written = "not written down: the data directory is read-only"
+	}
 	return fmt.Errorf("the database file %s is damaged: %s of its %d events do not match their checksums, at positions %s "+
-		"(all written down in %s, beside it: the server is not ready until they match); restore it from a backup",
-		s.Path(), count, v.Events, strings.Join(listed, ", "), filepath.Join(filepath.Dir(s.Path()), sqlitestore.DamagedFileName))
+		"(%s); restore it from a backup", s.Path(), count, v.Events, strings.Join(listed, ", "), written)
 }

@@ -94,6 +94,10 @@ func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of its 3 events") || !strings.Contains(err.Error(), "positions 2 ") {
 		t.Errorf("api verify of a read-only file whose event at position 2 went bad: %v; expected it to fail naming position 2 of 3 events", err)
 	}
+	// It writes no list: its last words must not send the operator to one.
+	if err == nil || strings.Contains(err.Error(), "written down in") || !strings.Contains(err.Error(), "not written down") {
+		t.Errorf("api verify of a damaged read-only file: %v; expected it to say the positions are not written down, not where they are", err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, sqlitestore.DamagedFileName)); err == nil {
 		t.Errorf("api verify on a read-only file system wrote %s", sqlitestore.DamagedFileName)
 	}
