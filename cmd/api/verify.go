@@ -49,12 +49,20 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 		return fmt.Errorf("there is no database file %s in %s (%s) to verify", sqlitestore.FileName, cfg.DataDir, config.Var("DataDir"))
 	}
 	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
-	readOnly := errors.Is(err, syscall.EROFS)
-	if readOnly {
+	readOnly := errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission)
+	switch {
+	case errors.Is(err, syscall.EROFS):
 		// A backup or a snapshot mounted read-only, which an operator
 		// checks before restoring it: nothing can write it, so no lock is
 		// needed; the file is read as it is.
 		log.Info("the data directory is on a read-only file system: verifying the database file as it is, read-only", "dir", cfg.DataDir)
+		s, err = sqlitestore.OpenReadOnly(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
+	case readOnly:
+		// A copy this user may read but not write (another user's files):
+		// verify only reads, so it reads it as it is, as on a read-only
+		// mount, rather than ask for a chown; a server that holds its lock
+		// is refused (ErrInUse).
+		log.Info("the data directory is not writable by this process: verifying the database file as it is, read-only", "dir", cfg.DataDir, "uid", os.Geteuid())
 		s, err = sqlitestore.OpenReadOnly(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
 	}
 	if errors.Is(err, sqlitestore.ErrInUse) {
@@ -86,7 +94,7 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 		filepath.Join(filepath.Dir(s.Path()), sqlitestore.DamagedFileName))
 	if readOnly {
 		// Nothing was written: the list is only here.
-		written = "not written down: the data directory is read-only"
+		written = "not written down: the data directory is read-only to this process"
 	}
 	return fmt.Errorf("the database file %s is damaged: %s of its %d events do not match their checksums, at positions %s "+
 		"(%s); restore it from a backup", s.Path(), count, v.Events, strings.Join(listed, ", "), written)

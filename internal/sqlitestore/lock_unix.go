@@ -27,6 +27,23 @@ import (
 // but closing any descriptor of the file drops those of the whole process:
 // the descriptor is closed only after every connection (see closeDBs).
 //
+// checkNotServed returns ErrInUse, wrapped, where a process holds dir's
+// lock file (a server that runs): OpenReadOnly, which takes no lock, must
+// not read a file being written. It opens the lock file only to read, where
+// there is one: a directory this process may not write is read as it is.
+func checkNotServed(dir string) error {
+	lockPath := filepath.Join(dir, "tributary.lock")
+	f, err := os.Open(lockPath)
+	if err != nil {
+		return nil // none, or not readable: no server of this user's runs on it either way it can see
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+		return fmt.Errorf("%w: %s is in use by another Tributary process (%s); stop it first", ErrInUse, dir, holderPID(lockPath))
+	}
+	return nil // a shared lock, let go with the file: a start meanwhile is the operator's
+}
+
 // lockDir also returns what the lock file held before: the last holder's
 // pid and head, or what markStopped wrote there at a clean stop. It leaves
 // the file as it was, for startRecord to write over in one step.

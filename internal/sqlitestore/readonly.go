@@ -14,7 +14,9 @@ import (
 
 // OpenReadOnly opens the database in dir as it is, for Verify only, where
 // the directory cannot be written (a backup or a snapshot on a read-only
-// mount: Open's lock file, and SQLite's -shm, cannot be made there). It
+// mount, or a copy this process may read but not write: Open's lock file,
+// and SQLite's -shm, cannot be made there). It refuses, with ErrInUse, a
+// directory whose lock a server holds. It
 // takes no lock and writes nothing: SQLite reads the file as immutable, so
 // it must be a stopped store's, with no WAL beside it (a clean stop leaves
 // none); one with a WAL is refused, as its commits would not be read. Verify
@@ -31,6 +33,9 @@ func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error)
 	if err := checkOwned(path); err != nil {
 		return nil, err
 	}
+	if err := checkNotServed(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("look at the database file: %w", err)
@@ -40,8 +45,8 @@ func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error)
 			"or another file; restore it from another backup", path, fi.Size(), err)
 	}
 	if wal, err := os.Stat(path + "-wal"); err == nil && wal.Size() > 0 {
-		return nil, fmt.Errorf("%s-wal (%d bytes) is beside the database file, on a read-only file system: it holds commits "+
-			"the file does not, which SQLite reads only where it may write; copy the file and its -wal together to a writable "+
+		return nil, fmt.Errorf("%s-wal (%d bytes) is beside the database file, in a directory this process may not write (a read-only file system, or "+
+			"its permissions): it holds commits the file does not, which SQLite reads only where it may write; copy the file and its -wal together to a writable "+
 			"directory and verify the copy there", path, wal.Size())
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("look at %s-wal: %w", path, err)
