@@ -63,6 +63,9 @@ func TestReadyzStaysReadyWhileAnIndexOfTheFilteredReadsIsMissing(t *testing.T) {
 				t.Errorf("/readyz with %s dropped: %v; want filtered_reads refused and missing_index %s", index, got, index)
 			}
 		}
+		if !strings.Contains(logs.String(), "that use it answer 503 until it is made again, not every filtered read") {
+			t.Errorf("/readyz's WARN with %s dropped must say only the filtered reads that use it are refused, not all:\n%s", index, logs.String())
+		}
 		if n := strings.Count(logs.String(), "level=WARN msg=\"readyz: an index of the database's is missing"); n != 1 {
 			t.Errorf("two /readyz with %s dropped logged %d WARN lines naming it; want one:\n%s", index, n, logs.String())
 		}

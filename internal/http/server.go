@@ -1560,8 +1560,9 @@ func (s *Server) sayIndexMissing(missing *eventstore.MissingError) {
 		return
 	}
 	if missing != nil {
-		s.log.Warn("readyz: an index of the database's is missing: the reads of the log filtered on stream or event types answer 503 "+
-			"until it is made again; answering 200, naming it (every other request is served)", "index", missing.Index, "error", s.redactError(missing))
+		s.log.Warn("readyz: an index of the database's is missing: the reads of the log filtered on stream or event types that use it "+
+			"answer 503 until it is made again, not every filtered read (on MySQL, those naming several stream or event types); "+
+			"answering 200, naming it (every other request is served)", "index", missing.Index, "error", s.redactError(missing))
 		return
 	}
 	s.log.Info("readyz: the index of the filtered reads is there again")

@@ -892,7 +892,8 @@ func (s *Store) translate(err error) error {
 		// them: no restore, no restart.
 		if s.indexSaid.CompareAndSwap(false, true) {
 			s.log.Error("an index of the store's is missing while the service runs: the reads of the log filtered on stream or event types "+
-				"that use it answer 503 until it is made again (/readyz stays 200, and names it: every other request is served)",
+				"that force it, those naming several stream or event types, answer 503 until it is made again; a filter on one name of each "+
+				"kind is served (/readyz stays 200, and names it: every other request is served)",
 				"missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
 		}
 		return err
