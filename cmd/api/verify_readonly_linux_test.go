@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,10 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/tributary-dev/tributary/internal/config"
-	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 	"github.com/tributary-dev/tributary/internal/testlog"
 )
@@ -27,27 +23,7 @@ import (
 // read-only.
 func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
 	t.Parallel()
-	const marker = `"MARKER-0123456789","amount":100`
-	dir := t.TempDir()
-	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(t.Context()); err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	stream := uuid.New()
-	for _, d := range []string{`{"n":1}`, `{"m":` + marker + `}`, `{"n":3}`} {
-		req := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{{Type: "Paid", Data: []byte(d)}}}
-		if _, err := s.Append(t.Context(), req); err != nil {
-			s.Close()
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := newVerifyStore(t)
 	ro := t.TempDir()
 	if err := syscall.Mount(dir, ro, "", syscall.MS_BIND, ""); err != nil {
 		t.Skipf("a read-only file system needs a bind mount, and this process may not make one (%v): run the test as root", err)
@@ -78,19 +54,8 @@ func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
 	}
 
 	// Damaged through the writable path: the read-only one names it.
-	path := filepath.Join(dir, sqlitestore.FileName)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Count(b, []byte(marker)) != 1 {
-		t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
-	}
-	b[bytes.Index(b, []byte(marker))+len(marker)-1] = '8' // 100 → 108: still JSON
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err = verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	damageVerifyMarker(t, dir)
+	err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "1 of its 3 events") || !strings.Contains(err.Error(), "positions 2 ") {
 		t.Errorf("api verify of a read-only file whose event at position 2 went bad: %v; expected it to fail naming position 2 of 3 events", err)
 	}
@@ -104,7 +69,7 @@ func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
 
 	// A WAL beside it holds commits the file does not, which SQLite reads
 	// only where it may write: refused, not verified without them.
-	if err := os.WriteFile(path+"-wal", []byte("a WAL's commits"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, sqlitestore.FileName)+"-wal", []byte("a WAL's commits"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	err = verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))

@@ -22,27 +22,7 @@ import (
 // healthy file it logs how many it checked and succeeds.
 func TestVerifyNamesTheEventsThatFailTheirChecksums(t *testing.T) {
 	t.Parallel()
-	const marker = `"MARKER-0123456789","amount":100`
-	dir := t.TempDir()
-	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(t.Context()); err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	stream := uuid.New()
-	for _, d := range []string{`{"n":1}`, `{"m":` + marker + `}`, `{"n":3}`} {
-		req := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{{Type: "Paid", Data: []byte(d)}}}
-		if _, err := s.Append(t.Context(), req); err != nil {
-			s.Close()
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := newVerifyStore(t)
 	cfg := config.Defaults()
 	cfg.DataDir = dir
 
@@ -54,19 +34,8 @@ func TestVerifyNamesTheEventsThatFailTheirChecksums(t *testing.T) {
 		t.Errorf("api verify of a healthy file of 3 events logged:\n%s\nexpected it to say it verified 3 events", logs.String())
 	}
 
-	path := filepath.Join(dir, sqlitestore.FileName)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Count(b, []byte(marker)) != 1 {
-		t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(marker)))
-	}
-	b[bytes.Index(b, []byte(marker))+len(marker)-1] = '8' // 100 → 108: still JSON
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err = verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	damageVerifyMarker(t, dir)
+	err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "1 of its 3 events") ||
 		!strings.Contains(err.Error(), "positions 2 ") || !strings.Contains(err.Error(), "restore it from a backup") {
 		t.Errorf("api verify of a file whose event at position 2 went bad: %v; expected it to fail naming position 2 of 3 events and saying to restore", err)
@@ -89,5 +58,55 @@ func TestVerifyRefusesWhatItCannotVerify(t *testing.T) {
 	cfg.MySQLDSN = "user@tcp(127.0.0.1:3306)/db"
 	if err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "MySQL") {
 		t.Errorf("api verify with a MySQL DSN: %v; expected it refused, saying MySQL keeps no checksum of an event", err)
+	}
+}
+
+// verifyMarker is in the data of the second of the three events that
+// newVerifyStore appends; damageVerifyMarker changes it on disk.
+const verifyMarker = `"MARKER-0123456789","amount":100`
+
+// newVerifyStore makes a migrated embedded store in a new directory, holds
+// three events of one stream (the second's data holding verifyMarker),
+// closes it and returns the directory.
+func newVerifyStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	stream := uuid.New()
+	for _, d := range []string{`{"n":1}`, `{"m":` + verifyMarker + `}`, `{"n":3}`} {
+		req := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{{Type: "Paid", Data: []byte(d)}}}
+		if _, err := s.Append(t.Context(), req); err != nil {
+			s.Close()
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// damageVerifyMarker changes verifyMarker's amount in dir's database file
+// (100 to 108: still JSON), so that the second event fails its checksum.
+func damageVerifyMarker(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, sqlitestore.FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(b, []byte(verifyMarker)) != 1 {
+		t.Fatalf("the marker is %d times in the file; expected once", bytes.Count(b, []byte(verifyMarker)))
+	}
+	b[bytes.Index(b, []byte(verifyMarker))+len(verifyMarker)-1] = '8' // 100 → 108: still JSON
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,10 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/tributary-dev/tributary/internal/config"
-	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
@@ -42,27 +38,7 @@ func TestVerifyChecksACopyItMayReadButNotWrite(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the test starts a check as another user, which needs root")
 	}
-	const marker = `"MARKER-0123456789","amount":100`
-	dir := t.TempDir()
-	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(t.Context()); err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	stream := uuid.New()
-	for _, d := range []string{`{"n":1}`, `{"m":` + marker + `}`, `{"n":3}`} {
-		req := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{{Type: "Paid", Data: []byte(d)}}}
-		if _, err := s.Append(t.Context(), req); err != nil {
-			s.Close()
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := newVerifyStore(t)
 	// Readable by all, writable by root alone; the test binary copied
 	// where nobody may run it.
 	bin := filepath.Join(t.TempDir(), "verify.test")
@@ -93,15 +69,7 @@ func TestVerifyChecksACopyItMayReadButNotWrite(t *testing.T) {
 		t.Errorf("api verify, as a user who may read but not write them, of 3 sound events:\n%s\nexpected it to verify them", out)
 	}
 
-	path := filepath.Join(dir, sqlitestore.FileName)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[bytes.Index(b, []byte(marker))+len(marker)-1] = '8' // 100 → 108: still JSON
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageVerifyMarker(t, dir)
 	if out := verifyAsNobody(); !strings.Contains(out, "positions 2 ") || !strings.Contains(out, "not written down") {
 		t.Errorf("api verify, as a user who may not write them, of a file whose event at position 2 went bad:\n%s\nexpected it to name position 2, not written down", out)
 	}
