@@ -38,10 +38,7 @@ const noGreeting = "accepted the connection and closed it before MySQL's greetin
 // feed). At start-up the same error says it. Not parallel: it takes the
 // driver's log lines, which are the process's.
 func TestAnAddressThatClosesEveryConnectionIsUnreachableAndSaidOnce(t *testing.T) {
-	var out testlog.Buffer
-	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mysqlstore.SetDriverLogger(logger)
-	t.Cleanup(func() { _ = mysql.SetLogger(log.New(os.Stderr, "[mysql] ", log.Ldate|log.Ltime|log.Lshortfile)) })
+	out, logger := takeDriverLog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -49,23 +46,11 @@ func TestAnAddressThatClosesEveryConnectionIsUnreachableAndSaidOnce(t *testing.T
 	s := openLogged(t, dsn, logger)
 	appendVersions(ctx, t, s, uuid.New(), 1)
 	p.Hollow()
-	// A session of the pool's cut midway may be the first to fail.
-	s.ReadAll(ctx, eventstore.ReadAllOptions{}) //nolint:errcheck // either way
-	for range 5 {
-		_, err := s.ReadAll(ctx, eventstore.ReadAllOptions{})
-		var ne net.Error
-		if !errors.Is(err, eventstore.ErrUnavailable) || !errors.As(err, &ne) || !strings.Contains(err.Error(), noGreeting) {
-			t.Fatalf("a read, the database's address closing every connection: %v; want a network error wrapping ErrUnavailable, saying %q", err, noGreeting)
-		}
-	}
+	readsSayNoGreeting(ctx, t, s, "the database's")
 	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), noGreeting) {
 		t.Errorf("Ping, the database's address closing every connection: %v; want an error saying %q", err, noGreeting)
 	}
-	for line := range strings.Lines(out.String()) {
-		if strings.Contains(line, "mysql driver") && !strings.Contains(line, `"level":"DEBUG"`) {
-			t.Errorf("the driver's line for a connection closed before the greeting: %s; want it at DEBUG only", line)
-		}
-	}
+	driverSaidOnlyDebug(t, out, "a connection")
 	p.Fill()
 	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{}); err != nil {
 		t.Errorf("a read once the proxy forwards again: %v", err)
@@ -91,6 +76,46 @@ func TestAnAddressThatClosesEveryConnectionIsUnreachableAndSaidOnce(t *testing.T
 		var ne net.Error
 		if !errors.As(err, &ne) || !strings.Contains(err.Error(), noGreeting) && !(addr == reset && strings.Contains(err.Error(), "connection reset")) {
 			t.Errorf("Open on %s, which closes every connection: %v; want a network error saying %q", addr, err, noGreeting)
+		}
+	}
+}
+
+// takeDriverLog gives the driver's log lines to a JSON logger at DEBUG,
+// returned with the buffer it writes, until the test ends. The lines are
+// the process's: a test that calls it must not be parallel.
+func takeDriverLog(t *testing.T) (*testlog.Buffer, *slog.Logger) {
+	t.Helper()
+	out := new(testlog.Buffer)
+	logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mysqlstore.SetDriverLogger(logger)
+	t.Cleanup(func() { _ = mysql.SetLogger(log.New(os.Stderr, "[mysql] ", log.Ldate|log.Ltime|log.Lshortfile)) })
+	return out, logger
+}
+
+// readsSayNoGreeting fails the test unless five reads of s, whose address
+// (whose: "the database's" or "the replica's") closes every connection
+// before the greeting, each fail as a network error wrapping ErrUnavailable
+// saying noGreeting. A read before them may fail otherwise: a session of
+// the pool's cut midway.
+func readsSayNoGreeting(ctx context.Context, t *testing.T, s *mysqlstore.Store, whose string) {
+	t.Helper()
+	s.ReadAll(ctx, eventstore.ReadAllOptions{}) //nolint:errcheck // either way
+	for range 5 {
+		_, err := s.ReadAll(ctx, eventstore.ReadAllOptions{})
+		var ne net.Error
+		if !errors.Is(err, eventstore.ErrUnavailable) || !errors.As(err, &ne) || !strings.Contains(err.Error(), noGreeting) {
+			t.Fatalf("a read, %s address closing every connection: %v; want a network error wrapping ErrUnavailable, saying %q", whose, err, noGreeting)
+		}
+	}
+}
+
+// driverSaidOnlyDebug fails the test if the driver logged to out, above
+// DEBUG, its line for what (a connection) closed before the greeting.
+func driverSaidOnlyDebug(t *testing.T, out *testlog.Buffer, what string) {
+	t.Helper()
+	for line := range strings.Lines(out.String()) {
+		if strings.Contains(line, "mysql driver") && !strings.Contains(line, `"level":"DEBUG"`) {
+			t.Errorf("the driver's line for %s closed before the greeting: %s; want it at DEBUG only", what, line)
 		}
 	}
 }

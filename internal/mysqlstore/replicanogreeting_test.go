@@ -2,12 +2,7 @@ package mysqlstore_test
 
 import (
 	"context"
-	"errors"
-	"log"
 	"log/slog"
-	"net"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +12,6 @@ import (
 	"github.com/tributary-dev/tributary/internal/faultproxy"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
-	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // TestAReplicaAddressThatClosesEveryConnectionIsUnreachableAndSaidOnce: the
@@ -30,10 +24,7 @@ import (
 // address did now, and the driver's line for it is DEBUG. Not parallel: it
 // takes the driver's log lines, which are the process's.
 func TestAReplicaAddressThatClosesEveryConnectionIsUnreachableAndSaidOnce(t *testing.T) {
-	var out testlog.Buffer
-	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mysqlstore.SetDriverLogger(logger)
-	t.Cleanup(func() { _ = mysql.SetLogger(log.New(os.Stderr, "[mysql] ", log.Ldate|log.Ltime|log.Lshortfile)) })
+	out, logger := takeDriverLog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -63,20 +54,8 @@ func TestAReplicaAddressThatClosesEveryConnectionIsUnreachableAndSaidOnce(t *tes
 	}
 
 	proxy.Hollow()
-	// A session of the pool's cut midway may be the first to fail.
-	s.ReadAll(ctx, eventstore.ReadAllOptions{}) //nolint:errcheck // either way
-	for range 5 {
-		_, err := s.ReadAll(ctx, eventstore.ReadAllOptions{})
-		var ne net.Error
-		if !errors.Is(err, eventstore.ErrUnavailable) || !errors.As(err, &ne) || !strings.Contains(err.Error(), noGreeting) {
-			t.Fatalf("a read, the replica's address closing every connection: %v; want a network error wrapping ErrUnavailable, saying %q", err, noGreeting)
-		}
-	}
-	for line := range strings.Lines(out.String()) {
-		if strings.Contains(line, "mysql driver") && !strings.Contains(line, `"level":"DEBUG"`) {
-			t.Errorf("the driver's line for a replica's connection closed before the greeting: %s; want it at DEBUG only", line)
-		}
-	}
+	readsSayNoGreeting(ctx, t, s, "the replica's")
+	driverSaidOnlyDebug(t, out, "a replica's connection")
 	proxy.Fill()
 	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{}); err != nil {
 		t.Errorf("a read once the replica's proxy forwards again: %v", err)
