@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/execfile"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -24,7 +24,7 @@ func startWithFileLimit(t *testing.T, n int, env ...string) *server {
 	t.Helper()
 	script := filepath.Join(t.TempDir(), "api-limited")
 	body := "#!/bin/sh\nulimit -n " + strconv.Itoa(n) + " || exit 99\nexec " + apiBinary + " \"$@\"\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+	if err := execfile.Write(script, []byte(body)); err != nil {
 		t.Fatalf("write %s: %v", script, err)
 	}
 	s := launchBinary(t, script, env...)

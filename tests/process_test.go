@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/execfile"
+
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
@@ -511,7 +513,7 @@ func refusedAtStartUp(t *testing.T, what string, cmds []string, modes func(top, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
+	if err := execfile.Write(bin, b); err != nil {
 		t.Fatal(err)
 	}
 	for path, mode := range modes(top, dir) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/execfile"
 
 	"github.com/tributary-dev/tributary/internal/config"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
@@ -78,23 +79,15 @@ func TestVerifyChecksACopyItMayReadButNotWrite(t *testing.T) {
 	}
 }
 
-// copyExecutable copies the executable from to to, mode 0755.
+// copyExecutable copies the executable from to to, mode 0755, through
+// execfile.Write: never open for writing in this process, which forks.
 func copyExecutable(t *testing.T, from, to string) {
 	t.Helper()
-	src, err := os.Open(from)
+	b, err := os.ReadFile(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
+	if err := execfile.Write(to, b); err != nil {
 		t.Fatal(err)
 	}
 }

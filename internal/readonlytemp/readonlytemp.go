@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/execfile"
 )
 
 // inner makes the mounts and execs the program: the data directory a bind
@@ -58,7 +60,7 @@ func Script(t testing.TB, data, program string) string {
 	script := filepath.Join(dir, "readonly-temp")
 	body := "#!/bin/sh\nRO_DATA=" + quote(data) + " RO_CWD=" + quote(cwd) + " RO_PROGRAM=" + quote(program) +
 		" exec unshare --mount --propagation private sh -c " + quote(inner) + " readonly-temp \"$@\"\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+	if err := execfile.Write(script, []byte(body)); err != nil {
 		t.Fatalf("write %s: %v", script, err)
 	}
 	return script
