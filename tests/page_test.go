@@ -2140,7 +2140,8 @@ func TestPageRefusedAtTheSubscriberCapBacksOffThenFollowsTheLog(t *testing.T) {
 // answered 503 while the database is down waited Retry-After (2 s) each
 // time, however long the outage lasted, every open page asking again in
 // step. Their waits grow (backoff, Retry-After the least of them), and
-// the page still loads by itself once the database is back.
+// the page still loads by itself once the database is back, with no
+// request refused with a 409 on the way.
 func TestPageReadsRefusedWhileTheDatabaseIsDownBackOff(t *testing.T) {
 	t.Parallel()
 	chromium, driver := browserPaths(t)
@@ -2154,4 +2155,10 @@ func TestPageReadsRefusedWhileTheDatabaseIsDownBackOff(t *testing.T) {
 	b.waitFor(t, "the page's wait to grow while the outage lasts", `return /Trying again in [4-6] s/.test(document.getElementById('error').textContent)`, "true")
 	p.Restore(t)
 	b.waitFor(t, "the live log, without a reload", positionsJS, "[2,1]")
+	// The outage's 503s were failures; what the page asked once the
+	// database was back was not (the fallback that learned the head
+	// subscribed past it, a 409).
+	if failed := b.run(t, failedRequestsJS); strings.Contains(failed, "409") {
+		t.Fatalf("the page's requests answered 4xx or 5xx: %s; want no 409 once the database is back", failed)
+	}
 }

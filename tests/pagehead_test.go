@@ -1,8 +1,11 @@
 package tests
 
 import (
+	"context"
 	"database/sql"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -71,4 +74,47 @@ func TestPageShowsTheLogWhenTheFilteredHeadProbeEndsUnanswered(t *testing.T) {
 	b.waitFor(t, "the stream listed", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	b.waitFor(t, "the log position following the head", `return document.getElementById('stat-position').textContent`, `"5"`)
+}
+
+// TestPageLearnsTheLogsHeadAtTheSubscriberCapWithoutA409: at the cap on
+// subscribers the server refuses the page's filtered head probe (503),
+// and the page fell back to subscribing past the log's end, which the
+// server refuses with a 409 naming the end: the console showed a failed
+// request that was no fault. The page now learns the head there from
+// reads of the log a page of one event at a time, which no server
+// refuses: it shows the log's head and history with no 409 (the 503s
+// are the cap's own refusals of its live connection, which it waits out).
+func TestPageLearnsTheLogsHeadAtTheSubscriberCapWithoutA409(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_MAX_SUBSCRIBERS=1")
+	for range 37 { // a head that takes the search a few steps: 1, 2, 4 … 64, then back
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	}
+	b := startBrowser(t, chromium, driver)
+	// The one place, held.
+	ctx, release := context.WithCancel(context.Background())
+	defer release()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the subscription that holds the one place: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the log position at the top, at the cap", `return document.getElementById('stat-position').textContent`, `"37"`)
+	b.waitFor(t, "the log's history, at the cap", `const p = `+strings.TrimPrefix(positionsJS, "return ")+`;
+		return [p.length, p[0], p[p.length - 1]]`, "[37,37,1]")
+	failed := b.run(t, failedRequestsJS)
+	if strings.Contains(failed, "409") {
+		t.Fatalf("the page's requests answered 4xx or 5xx at the cap: %s; want no 409 (only the cap's 503s)", failed)
+	}
+	release()
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	b.waitFor(t, "the live log once a place is free", `return document.getElementById('stat-position').textContent`, `"38"`)
+	if failed := b.run(t, failedRequestsJS); strings.Contains(failed, "409") {
+		t.Fatalf("the page's requests answered 4xx or 5xx: %s; want no 409", failed)
+	}
 }

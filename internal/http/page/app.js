@@ -835,15 +835,15 @@
     // pair holds nothing), so its first event is its caught-up, whose data is the
     // log's position. It subscribed past the log's end, which the server
     // refuses with a 409 that says where the end is: every page load
-    // logged a failed request in the browser's console. That probe is
-    // still the fallback where the server refuses the subscription (503:
-    // at its cap on subscribers, which this page's own tabs may fill, or
-    // its database down), as a cap does not refuse it: the page showed
-    // the log's history at the cap, and must go on doing so. It is also
-    // the fallback where the filtered subscription ends or fails in any
-    // other way without a caught-up: with the index of the pair missing
-    // the server answers it 200 and then ends it, while unfiltered reads
-    // are served; the page tried it again forever and showed nothing.
+    // logged a failed request in the browser's console. Where the server
+    // refuses the subscription (503: at its cap on subscribers, which this
+    // page's own tabs may fill, or its database down), the page still
+    // shows the log's history, and learns the head from reads instead
+    // (headByReads), which neither refuses. So it does where the filtered
+    // subscription ends or fails in any other way without a caught-up:
+    // with the index of the pair missing the server answers it 200 and
+    // then ends it, while unfiltered reads are served; the page tried it
+    // again forever and showed nothing.
     async function probeHead() {
       try {
         // A name of its own for each probe, so that no stream type or
@@ -852,14 +852,40 @@
         const head = (await api(`/events?stream_type=${own}&type=${own}`, 'text/event-stream', undefined, false)).caughtUp;
         if (typeof head === 'number' && Number.isFinite(head)) return head;
       } catch {
-        // Whatever went wrong, the old probe says so again if it is not
-        // this filter's alone.
+        // Whatever went wrong, the reads say so again if it is not this
+        // filter's alone.
       }
-      try {
-        return (await api('/events?after=9223372036854775807', 'text/event-stream')).caughtUp;
-      } catch (e) {
-        if (e.status === 409 && typeof e.body.current === 'number') return e.body.current;
-        throw e;
+      return headByReads();
+    }
+
+    // headByReads learns the log's last position from reads of one event
+    // (waiting out a 503 as every read does): a read after a position at
+    // or past the head is empty, not refused, and one with a next link has
+    // events past its own. It doubles a step from the last position seen
+    // until a read is empty, then halves the gap: about twice the log of
+    // the head's position in reads (40 for a million), each one index
+    // lookup. A subscription past the head (refused with a 409 that names
+    // it) told it in one request, and left a failed request in the console.
+    async function headByReads() {
+      const one = async (after) => {
+        const r = await api(`/events?after=${after}&limit=1`);
+        const e = r.body && Array.isArray(r.body.events) ? r.body.events[0] : undefined;
+        return e === undefined ? null : { position: Number(e.position), more: r.next !== null };
+      };
+      let lo = 0; // 0 or an event's position: the head is at or past it
+      let hi = Infinity; // no event is past it
+      for (let step = 1; ; step *= 2) {
+        // Further each time until a read is empty, then halfway between.
+        const after = hi === Infinity ? lo + step - 1 : lo + Math.floor((hi - lo) / 2);
+        const e = await one(after);
+        if (e === null) {
+          if (after === lo) return lo;
+          hi = after;
+        } else if (!e.more) {
+          return e.position;
+        } else {
+          lo = e.position;
+        }
       }
     }
 
