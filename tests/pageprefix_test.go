@@ -48,6 +48,31 @@ func TestPageWorksUnderAPathPrefix(t *testing.T) {
 	}
 }
 
+// TestPageAtItsPrefixWithoutTheSlashMovesToIt: a proxy that strips the
+// prefix as Traefik's StripPrefix and Caddy's handle_path do serves the
+// page for /tributary too, without the slash, and the page there took
+// its directory for /: every request it made (/events, /streams, /readyz)
+// left the prefix, and it showed nothing. The page at a path that does
+// not end in / now replaces its location with that path and a slash
+// (fragment and query kept) before it asks for anything, and works there.
+func TestPageAtItsPrefixWithoutTheSlashMovesToIt(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	proxy := startPrefixProxy(t, map[string]*server{"/tributary/": s})
+
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+	b.navigate(t, proxy.URL+"/tributary?utm_source=chat#/streams?stream_type=order")
+	b.waitFor(t, "the page at its prefix with the slash, its query and view kept", `return location.pathname + location.search + location.hash`,
+		`"/tributary/?utm_source=chat#/streams?stream_type=order"`)
+	b.waitFor(t, "the stream listed", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
+	if outside := proxy.outsideAsked(); len(outside) > 0 {
+		t.Fatalf("the page opened at /tributary asked for %q, outside its prefix; want nothing outside it", outside)
+	}
+}
+
 // TestPagesOfTwoServicesOnOneOriginKeepToTheirOwn: two services a proxy
 // serves on one origin, at /a/ and /b/, shared the page's Web Lock and
 // BroadcastChannel (and its token in sessionStorage), all named for the
@@ -75,7 +100,9 @@ func TestPagesOfTwoServicesOnOneOriginKeepToTheirOwn(t *testing.T) {
 
 // prefixProxy is a reverse proxy that serves each server under its
 // prefix (a path ending in /), stripping it, as a front end does that
-// serves several applications on one origin.
+// serves several applications on one origin. The prefix without its
+// slash (/tributary) is served as / too, as Traefik's StripPrefix and
+// Caddy's handle_path serve it.
 type prefixProxy struct {
 	*httptest.Server
 	mu      sync.Mutex
@@ -95,6 +122,11 @@ func startPrefixProxy(t *testing.T, servers map[string]*server) *prefixProxy {
 	}
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for prefix, backend := range backends {
+			if r.URL.Path == strings.TrimSuffix(prefix, "/") {
+				r.URL.Path, r.URL.RawPath = "/", ""
+				backend.ServeHTTP(w, r)
+				return
+			}
 			if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
 				r.URL.Path, r.URL.RawPath = "/"+rest, ""
 				backend.ServeHTTP(w, r)

@@ -2,6 +2,16 @@
 // origin. It reads the API with fetch, and follows the log with it too.
 'use strict';
 (() => {
+  // The page is served at / alone: at a path that does not end in /, a
+  // proxy that strips a prefix serves it at the prefix without its slash
+  // (/tributary, as Traefik's StripPrefix and Caddy's handle_path do).
+  // There its requests, resolved against its directory (at), left the
+  // prefix, and it showed nothing: it moves to the path with the slash,
+  // its query and view kept, before it asks for anything.
+  if (!location.pathname.endsWith('/')) {
+    location.replace(location.pathname + '/' + location.search + location.hash);
+    return;
+  }
   // scoped is name for this page's location: a proxy may serve two
   // services on one origin (/a/, /b/), and their tabs shared the Web
   // Lock, the BroadcastChannel and the token in sessionStorage, all
