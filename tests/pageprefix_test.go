@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -70,6 +71,47 @@ func TestPageAtItsPrefixWithoutTheSlashMovesToIt(t *testing.T) {
 	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
 	if outside := proxy.outsideAsked(); len(outside) > 0 {
 		t.Fatalf("the page opened at /tributary asked for %q, outside its prefix; want nothing outside it", outside)
+	}
+}
+
+// TestPageAtItsPrefixWithoutTheSlashDoesNotBounceForEver: behind a proxy
+// that serves the prefix without its slash and redirects the path with it
+// back there, the page's move to the slash would bounce the tab between
+// the two for ever. It moves once a tab: back at the bare prefix, it
+// stays, and shows what its requests met.
+func TestPageAtItsPrefixWithoutTheSlashDoesNotBounceForEver(t *testing.T) {
+	t.Parallel()
+	chromium, driver := browserPaths(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
+	b := startBrowser(t, chromium, driver)
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := httputil.NewSingleHostReverseProxy(target)
+	var bounced atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/tributary":
+			r.URL.Path, r.URL.RawPath = "/", ""
+			backend.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/tributary/"):
+			bounced.Add(1)
+			http.Redirect(w, r, strings.TrimSuffix(r.URL.Path, "/"), http.StatusMovedPermanently)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(func() {
+		proxy.CloseClientConnections()
+		proxy.Close()
+	})
+
+	b.navigate(t, proxy.URL+"/tributary#/")
+	b.waitFor(t, "the page back at the bare prefix, its script past the move, saying what its reads met",
+		`return [location.pathname, document.getElementById('error').textContent !== '']`, `["/tributary",true]`)
+	if n := bounced.Load(); n != 1 {
+		t.Fatalf("the proxy sent the page back from /tributary/ %d times; want once", n)
 	}
 }
 

@@ -7,11 +7,17 @@
   // (/tributary, as Traefik's StripPrefix and Caddy's handle_path do).
   // There its requests, resolved against its directory (at), left the
   // prefix, and it showed nothing: it moves to the path with the slash,
-  // its query and view kept, before it asks for anything.
-  if (!location.pathname.endsWith('/')) {
+  // its query and view kept, before it asks for anything. Once a tab: a
+  // proxy that sends the path with the slash back without it would
+  // otherwise bounce the tab between the two for ever (the page at the
+  // slash clears the mark).
+  const bare = 'tributary.slash ' + location.pathname.replace(/\/$/, '');
+  if (!location.pathname.endsWith('/') && sessionStorage.getItem(bare) === null) {
+    sessionStorage.setItem(bare, '1');
     location.replace(location.pathname + '/' + location.search + location.hash);
     return;
   }
+  if (location.pathname.endsWith('/')) sessionStorage.removeItem(bare);
   // scoped is name for this page's location: a proxy may serve two
   // services on one origin (/a/, /b/), and their tabs shared the Web
   // Lock, the BroadcastChannel and the token in sessionStorage, all
