@@ -197,19 +197,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))
 		panic(http.ErrAbortHandler)
 	}
-	kind := internalKind
-	for _, k := range problemKinds {
-		if errors.Is(err, k.err) {
-			kind = k
-			break
-		}
-	}
-	p := map[string]any{
-		"type":   ProblemBase + kind.slug,
-		"title":  kind.title,
-		"status": kind.status,
-		"detail": s.redactDetail(err, kind),
-	}
+	kind, p := s.problem(err)
 	h := w.Header()
 	var wev *eventstore.WrongExpectedVersionError
 	var dup *eventstore.DuplicateEventError
@@ -322,6 +310,24 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	noStore(h)
 	w.WriteHeader(kind.status)
 	w.Write(buf.Bytes()) //nolint:errcheck // the client may be gone; nothing to do
+}
+
+// problem is err's row of the error table and the problem+json fields
+// every answer of it carries (type, title, status, detail).
+func (s *Server) problem(err error) (problemKind, map[string]any) {
+	kind := internalKind
+	for _, k := range problemKinds {
+		if errors.Is(err, k.err) {
+			kind = k
+			break
+		}
+	}
+	return kind, map[string]any{
+		"type":   ProblemBase + kind.slug,
+		"title":  kind.title,
+		"status": kind.status,
+		"detail": s.redactDetail(err, kind),
+	}
 }
 
 // storeCause is the cause tributary_store_errors_total counts err under, a

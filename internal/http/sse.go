@@ -908,7 +908,22 @@ func (ew *eventWriter) endedByMissingIndex(err error) {
 	}
 	detail := strings.NewReplacer("\r", " ", "\n", " ").Replace(unavailableDetail(err))
 	b := ew.buffer()
-	*b = append(*b, ": "+detail+"\nretry: "+strconv.Itoa(missingIndexRetryMillis)+"\n\n"...)
+	*b = append(*b, ": "+detail+"\n"...)
+	// An EventSource dispatches no comment: the problem a read of the same
+	// filter is answered (its 503's body) comes as an event named problem,
+	// which onmessage does not see (addEventListener('problem', …) does).
+	// encoding/json escapes line breaks: it is one data line (the
+	// encoder's own newline ends it), written as a read's is, without HTML
+	// escapes.
+	_, p := s.problem(err)
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(p) == nil {
+		*b = append(*b, "event: problem\ndata: "...)
+		*b = append(*b, data.Bytes()...)
+	}
+	*b = append(*b, "retry: "+strconv.Itoa(missingIndexRetryMillis)+"\n\n"...)
 }
 
 // liveReader is what a subscription of the live feed offers besides Next:

@@ -1,7 +1,9 @@
 package http_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/ssetest"
 	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -52,6 +55,7 @@ func TestASubscriptionEndedByAMissingIndexSaysWhyAndWaitsLong(t *testing.T) {
 		}
 		const index = "events_event_type_position"
 		k.Exec(t, store, "DROP INDEX "+index+map[string]string{"mysql": " ON events", "sqlite": ""}[k.Name])
+		read := readProblem(t, srv.URL+"/events?type=A,T&after=0")
 		for try := range 2 {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/events?type=A,T&after=0", nil)
 			req.Header.Set("Accept", "text/event-stream")
@@ -80,9 +84,61 @@ func TestASubscriptionEndedByAMissingIndexSaysWhyAndWaitsLong(t *testing.T) {
 			if !strings.Contains(string(body), "retry: 60000\n") {
 				t.Errorf("subscription %d, %s dropped: body %q; want a last retry: 60000", try, index, body)
 			}
+			// What an EventSource can see: comments dispatch nothing, so the
+			// end carries the read's problem as a named event.
+			if got := problemEvent(t, body); got != read {
+				t.Errorf("subscription %d, %s dropped: its event: problem said %+v; want the read's 503 problem %+v", try, index, got, read)
+			}
 		}
 		if n := strings.Count(logs.String(), `level=WARN msg="subscription ended: an index of the database's is missing`); n != 1 {
 			t.Errorf("two subscriptions ended by %s missing logged %d WARN lines; want one:\n%s", index, n, logs.String())
 		}
 	})
+}
+
+// endProblem is the problem+json fields a subscription's end and a read's
+// answer are compared on.
+type endProblem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// readProblem reads url as a page and returns its problem, which must be a 503.
+func readProblem(t *testing.T, url string) endProblem {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p endProblem
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("GET %s: %d, %+v (%v); want a 503 problem", url, resp.StatusCode, p, err)
+	}
+	return p
+}
+
+// problemEvent returns the data of body's one `event: problem` frame, as
+// EventSource would dispatch it; the zero value if there is none.
+func problemEvent(t *testing.T, body []byte) endProblem {
+	t.Helper()
+	var p endProblem
+	parser := ssetest.NewParser(bytes.NewReader(body), "")
+	for n := 0; ; {
+		f, _, err := parser.Next()
+		if err != nil {
+			return p
+		}
+		if f.Event != "problem" {
+			continue
+		}
+		if n++; n > 1 {
+			t.Fatalf("body %q has two problem events; want one", body)
+		}
+		if err := json.Unmarshal([]byte(f.Data), &p); err != nil {
+			t.Fatalf("the problem event's data %q: %v", f.Data, err)
+		}
+	}
 }
