@@ -113,7 +113,7 @@ type Server struct {
 	// reads' missing (sayIndexMissing).
 	indexMissing atomic.Bool
 	// indexEndedSaid is when a subscription ended by a missing index was
-	// last logged (endedByMissingIndex), in Unix nanoseconds; 0, never.
+	// last logged (endedBy), in Unix nanoseconds; 0, never.
 	indexEndedSaid atomic.Int64
 	// outage is what notReady logged of the outage under way.
 	outage struct {

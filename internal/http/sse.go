@@ -91,7 +91,7 @@ const retryMillis = 2000
 const missingIndexRetryMillis = 60000
 
 // missingIndexEvery is the least time between two lines of subscriptions
-// ended by a missing index (endedByMissingIndex).
+// ended by a missing index (endedBy).
 const missingIndexEvery = time.Minute
 
 // wantsEvents reports whether the client asks for a subscription: Accept
@@ -841,7 +841,7 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				ew.endedByMissingIndex(err)
+				ew.endedBy(err)
 				ew.finish() // the feed stopped: end cleanly, the client resumes elsewhere
 			}
 			return false
@@ -888,34 +888,45 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 	}
 }
 
-// endedByMissingIndex, where the feed's read failed for an index that the
-// reads of the log filtered on stream or event types name (dropped by hand),
-// ends the response with what a client can see: a comment line saying so
-// (the 503's detail; the headers went before any read, as a read before
-// them would wait on a lock on the events) and a long retry. The cause is
-// logged at WARN, once each missingIndexEvery: the embedded store says it
-// nowhere else.
-func (ew *eventWriter) endedByMissingIndex(err error) {
-	var missing *eventstore.MissingError
-	if !errors.As(err, &missing) || missing.Index == "" {
+// endedBy writes the last frame of a subscription that err ends: for a
+// 503 of the database's that no retry mends (a missing index, table or
+// database, damage, a log head behind its events, a file overwritten; not
+// the feed's stop nor a log gone back, after which the client resumes, and
+// the feed waits an outage out), an event named problem whose data is the
+// problem a read is answered with the same error, and the next subscription
+// is, where the feed refuses it at its start (Unmendable). An EventSource
+// dispatches no comment, and the body's end alone says nothing: the
+// headers went before any read (a read before them waits on a lock on the
+// events), so the status cannot say it. onmessage does not see the event;
+// addEventListener('problem', …) does.
+//
+// Where a missing index of the reads of the log filtered on stream or
+// event types ended it (dropped by hand), a comment line says so too, the
+// retry is long (it stays missing until an operator makes it again, and
+// every 2 s from every client read nothing), and the cause is logged at
+// WARN, once each missingIndexEvery: the embedded store says it nowhere
+// else.
+func (ew *eventWriter) endedBy(err error) {
+	s := ew.s
+	kind, p := s.problem(err)
+	if kind.status != http.StatusServiceUnavailable {
 		return
 	}
-	s := ew.s
-	now := time.Now().UnixNano()
-	if last := s.indexEndedSaid.Load(); (last == 0 || now-last >= int64(missingIndexEvery)) && s.indexEndedSaid.CompareAndSwap(last, now) {
-		s.log.Warn("subscription ended: an index of the database's is missing: the subscriptions of the log filtered on stream or event types "+
-			"that use it end at their first read of the store until it is made again", "index", missing.Index, "error", s.redactError(err))
-	}
-	detail := strings.NewReplacer("\r", " ", "\n", " ").Replace(unavailableDetail(err))
+	var missing *eventstore.MissingError
+	index := errors.As(err, &missing) && missing.Index != ""
 	b := ew.buffer()
-	*b = append(*b, ": "+detail+"\n"...)
-	// An EventSource dispatches no comment: the problem a read of the same
-	// filter is answered (its 503's body) comes as an event named problem,
-	// which onmessage does not see (addEventListener('problem', …) does).
+	if index {
+		now := time.Now().UnixNano()
+		if last := s.indexEndedSaid.Load(); (last == 0 || now-last >= int64(missingIndexEvery)) && s.indexEndedSaid.CompareAndSwap(last, now) {
+			s.log.Warn("subscription ended: an index of the database's is missing: the subscriptions of the log filtered on stream or event types "+
+				"that use it end at their first read of the store until it is made again", "index", missing.Index, "error", s.redactError(err))
+		}
+		detail := strings.NewReplacer("\r", " ", "\n", " ").Replace(unavailableDetail(err))
+		*b = append(*b, ": "+detail+"\n"...)
+	}
 	// encoding/json escapes line breaks: it is one data line (the
 	// encoder's own newline ends it), written as a read's is, without HTML
 	// escapes.
-	_, p := s.problem(err)
 	var data bytes.Buffer
 	enc := json.NewEncoder(&data)
 	enc.SetEscapeHTML(false)
@@ -923,7 +934,10 @@ func (ew *eventWriter) endedByMissingIndex(err error) {
 		*b = append(*b, "event: problem\ndata: "...)
 		*b = append(*b, data.Bytes()...)
 	}
-	*b = append(*b, "retry: "+strconv.Itoa(missingIndexRetryMillis)+"\n\n"...)
+	if index {
+		*b = append(*b, "retry: "+strconv.Itoa(missingIndexRetryMillis)+"\n"...)
+	}
+	*b = append(*b, '\n')
 }
 
 // liveReader is what a subscription of the live feed offers besides Next:
