@@ -296,3 +296,61 @@ func TestAStreamReadBelowItsVersionIsLoggedOnceNamingAReplicaBehindTheDSN(t *tes
 		t.Errorf("three reads of the stream below its version logged %d WARNs; want one:\n%s", lines, logged.String())
 	}
 }
+
+// TestStreamsReadBelowTheirVersionsLogOneLineAWindowNotOneAStream: behind
+// a proxy that splits reads to a lagging replica on one DSN (unsupported,
+// but met), every stream the writer wrote lately reads below its version
+// within the lag: the warning, kept to once a second a stream, came once
+// a second for each of them (a hundred streams read, a hundred lines a
+// second). It comes once a window whatever the streams, the next line
+// saying how many were met meanwhile unlogged. MySQL (the check is the
+// guarded writer's); the replica's lag is played by deleting the events.
+func TestStreamsReadBelowTheirVersionsLogOneLineAWindowNotOneAStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var logged lockedBuffer
+	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sqlstore.SetSnapshotDrops(store.Store, time.Hour, 0)
+	ids := make([]uuid.UUID, 20)
+	for i := range ids {
+		ids[i] = uuid.New()
+		appendTwo(t, store, ids[i])
+	}
+	if _, err := sqlstore.WritesPool(store.Store).ExecContext(ctx, "DELETE FROM events WHERE stream_version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	readAll := func() {
+		t.Helper()
+		for _, id := range ids {
+			if st, err := store.Stream(ctx, id); err != nil || st.Version != 1 {
+				t.Fatalf("a read of a stream behind its version: %+v, %v; want version 1", st, err)
+			}
+		}
+	}
+	lines := func() []string {
+		var got []string
+		for line := range strings.Lines(logged.String()) {
+			if strings.Contains(line, "read below the version") {
+				got = append(got, line)
+			}
+		}
+		return got
+	}
+	readAll()
+	if got := lines(); len(got) != 1 {
+		t.Fatalf("%d streams read below their versions logged %d WARNs; want one in the window:\n%s", len(ids), len(got), logged.String())
+	}
+	sqlstore.SetBelowLogEvery(store.Store, time.Nanosecond) // the window has passed
+	readAll()
+	got := lines()
+	if len(got) < 2 || !strings.Contains(got[1], "unlogged_like_it=19\n") {
+		t.Errorf("the line after a window in which %d more streams read below their versions went unlogged: %q; want it to count them (unlogged_like_it=19)", len(ids)-1, got)
+	}
+}

@@ -67,3 +67,11 @@ func WaitSnapshotDrops(s *Store) {
 		<-idle
 	}
 }
+
+// SetBelowLogEvery sets the least time between two lines of streams read
+// below the version the writer's commit left (sawVersion).
+func SetBelowLogEvery(s *Store, every time.Duration) {
+	s.writer.warned.mu.Lock()
+	s.writer.warned.every = every
+	s.writer.warned.mu.Unlock()
+}

@@ -199,26 +199,34 @@ type snapshotDrops struct {
 	bound time.Duration // dropSnapshotsTimeout, or a test's
 }
 
-// warnedOf remembers the streams whose damage was logged lately, so that a
-// stream read over and over is logged once a dropSnapshotsEvery.
+// belowLogEvery is the least time between two lines of streams read below
+// the version the writer's commit left (sawVersion), whatever the streams.
+const belowLogEvery = 10 * time.Second
+
+// warnedOf keeps the lines of streams read below their versions to one a
+// belowLogEvery: behind a proxy that splits reads to a lagging replica on
+// one DSN, every stream written lately reads so within the lag, and one
+// line a second a stream made a hundred lines a second of a hundred
+// streams read. The next line counts those met meanwhile unlogged.
 type warnedOf struct {
-	mu sync.Mutex
-	at map[uuid.UUID]time.Time
+	mu       sync.Mutex
+	last     time.Time     // when a line was last logged
+	unlogged int           // streams met since, unlogged
+	every    time.Duration // belowLogEvery, or a test's
 }
 
-// first reports whether id's damage was not logged within
-// dropSnapshotsEvery of now, and records now for it if so.
-func (d *warnedOf) first(id uuid.UUID, now time.Time) bool {
+// first reports whether a stream met at now is logged, and if so how many
+// were met unlogged since the last line.
+func (d *warnedOf) first(now time.Time) (bool, int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if last, ok := d.at[id]; ok && now.Sub(last) < dropSnapshotsEvery {
-		return false
+	if !d.last.IsZero() && now.Sub(d.last) < orDuration(d.every, belowLogEvery) {
+		d.unlogged++
+		return false, 0
 	}
-	if d.at == nil || len(d.at) >= 1024 {
-		d.at = make(map[uuid.UUID]time.Time)
-	}
-	d.at[id] = now
-	return true
+	n := d.unlogged
+	d.last, d.unlogged = now, 0
+	return true, n
 }
 
 // dropSnapshots is told of a stream met damaged: its row of streams missing
@@ -351,11 +359,14 @@ func (w *writer) sawVersion(id uuid.UUID, version int64, started time.Time) {
 	if !ok {
 		return
 	}
-	if w.warned.first(id, time.Now()) {
+	if ok, unlogged := w.warned.first(time.Now()); ok {
+		attrs := []any{"stream_id", id, "version_read", version, "version_committed", left.version}
+		if unlogged > 0 {
+			attrs = append(attrs, "unlogged_like_it", unlogged)
+		}
 		w.log.Warn("a stream was read below the version this instance's commit left it at: its last events were deleted by hand, "+
 			"or the database lost commits, or reads go to a replica behind the DSN (a proxy splitting reads: give the replica as TRIBUTARY_MYSQL_READ_DSN); "+
-			"appends to it go by what the database holds now",
-			"stream_id", id, "version_read", version, "version_committed", left.version)
+			"appends to it go by what the database holds now", attrs...)
 	}
 	w.dropSnapshotsFor(id, left)
 }
