@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -611,6 +612,7 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 	answered, answeredAt = true, time.Now()
 	activity := &activityReader{r: res.Body, idle: idle, d: s.idle}
 	frames := newFrameReader(activity)
+	ended := "" // the detail of the problem the server ended it with (event: problem)
 	for {
 		f, err := readFrame(frames, s.opts.MaxFrameBytes)
 		if err != nil {
@@ -620,8 +622,23 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 			}
 			if err == io.EOF {
 				err = errors.New("the server ended the subscription")
+				if ended != "" {
+					err = fmt.Errorf("the server ended the subscription: %s", ended)
+				}
 			}
 			return err
+		}
+		if f.event == "problem" && f.hasData {
+			// Tributary ends a subscription that a 503 of its database ends
+			// once open with that 503's problem+json (its status went
+			// before): what it says goes to OnDisconnect.
+			var p struct {
+				Title  string `json:"title"`
+				Detail string `json:"detail"`
+			}
+			if json.Unmarshal([]byte(f.data), &p) == nil {
+				ended = oneLine(cmp.Or(p.Detail, p.Title), 500)
+			}
 		}
 		if f.retry > 0 {
 			s.serverRetry = f.retry
