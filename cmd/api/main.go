@@ -285,7 +285,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 		}
 		return openMySQL(ctx, cfg, log, m, migrateOnly)
 	}
-	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, Metrics: m, MaxEventBytes: cfg.MaxEventBytes})
+	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, Metrics: m, MaxEventBytes: cfg.MaxEventBytes, MigrateOnly: migrateOnly})
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded store in %s (%s): %w", cfg.DataDir, config.Var("DataDir"), err)
 	}

@@ -128,3 +128,35 @@ func TestAnEmptyDataDirectoryThatExistedIsNamedInTheNewLogsWarning(t *testing.T)
 		}
 	}
 }
+
+// TestAMigrationThatMakesANewLogWarnsWithoutAServerToStop: `api migrate`
+// (MigrateOnly) in a directory with no log makes a new one, and warned as a
+// server's start does, "stop the server now", where no server runs. It
+// warns once, naming the file, and says to start no server on it where a
+// log was expected, as the MySQL store's migration does.
+func TestAMigrationThatMakesANewLogWarnsWithoutAServerToStop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var logs testlog.Buffer
+	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), MigrateOnly: true})
+	if err != nil {
+		t.Fatalf("Open in %s for a migration: %v", dir, err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "no log found") {
+			warned = append(warned, l)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], filepath.Join(dir, sqlitestore.FileName)) ||
+		strings.Contains(warned[0], "stop the server") || !strings.Contains(warned[0], "start no server on it") {
+		t.Errorf("a migration in %s, which held no log, logged:\n%s\nwant one WARN line saying no log was found, naming %s, "+
+			"and to start no server on it (not to stop a server: none runs)", dir, logs.String(), filepath.Join(dir, sqlitestore.FileName))
+	}
+}

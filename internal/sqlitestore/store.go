@@ -65,6 +65,9 @@ type Options struct {
 	// WALLimit is the WAL's size past which the store restarts it (see
 	// restartWAL; default 64 MiB).
 	WALLimit int64
+	// MigrateOnly: the store is opened to bring its schema up to date and
+	// close (`api migrate`), not to serve: what Open logs says so.
+	MigrateOnly bool
 }
 
 // ErrInUse is returned by Open when another process has the data directory,
@@ -169,8 +172,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		if !dirMade {
 			where = "the data directory " + filepath.Dir(path) + " existed (a mount point whose volume is not mounted?)"
 		}
+		// Under `api migrate` no server runs to be stopped: the advice is
+		// to start none on it.
+		do := "stop the server now"
+		if opts.MigrateOnly {
+			do = "start no server on it"
+		}
 		opts.Logger.Warn(where+": no log found; a new one was created at "+path+": if a log was expected here "+
-			"(a volume not mounted, a mistyped path), stop the server now, before clients take its positions for the old log's", "path", path)
+			"(a volume not mounted, a mistyped path), "+do+", before clients take its positions for the old log's", "path", path)
 	} else if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
 		// Logs made before their files were made 0640 are 0644; their
 		// permissions are the operator's to change, not the store's.
