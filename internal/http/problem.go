@@ -350,6 +350,10 @@ func storeCause(err error) string {
 		return metrics.CauseRestartNeeded
 	case errors.Is(err, eventstore.ErrOutcomeUnknown):
 		return metrics.CauseOutcomeUnknown
+	case errors.Is(err, eventstore.ErrStorageFailed):
+		// Counted apart from the catch-all: /readyz says appends are
+		// refused for it (refusingCauses), as for a full disk.
+		return metrics.CauseStorageFailed
 	case errors.As(err, &missing):
 		return metrics.CauseMissing
 	case errors.Is(err, eventstore.ErrFull):

@@ -43,8 +43,9 @@ func (s *refusingAppends) Append(ctx context.Context, req eventstore.AppendReque
 // is refused alike: a 503 would take the reads out of the load balancer
 // too), but its body says appends are refused and why, from the last
 // append this instance answered, until one is written again (or a minute
-// passes: TestReadyzForgetsARefusalNoAppendHasRenewedForAMinute). On both
-// stores.
+// passes: TestReadyzForgetsARefusalNoAppendHasRenewedForAMinute). So too
+// for the embedded store's storage failed (an I/O error on a write). On
+// both stores.
 func TestReadyzSaysWhenAppendsAreRefused(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
@@ -70,6 +71,11 @@ func TestReadyzSaysWhenAppendsAreRefused(t *testing.T) {
 		}{
 			{"full", "full", fmt.Errorf("append to x: %w: %w: no space left on device", eventstore.ErrUnavailable, eventstore.ErrFull)},
 			{"not_durable", "durab", fmt.Errorf("append to x: %w: %w: innodb_flush_log_at_trx_commit is 2", eventstore.ErrUnavailable, eventstore.ErrNotDurable)},
+			// The embedded store's storage failed (an I/O error on its
+			// files, no writable temporary directory): cause unavailable,
+			// which /readyz said nothing of while reads went on.
+			{"storage_failed", "storage", fmt.Errorf("append to x: %w: %w: the file system of the database's files failed a write: disk I/O error (778)",
+				eventstore.ErrUnavailable, eventstore.ErrStorageFailed)},
 		} {
 			store.err.Store(&tc.err)
 			expectStatus(t, "an append refused ("+tc.cause+")", s.do(http.MethodPost, "/streams/"+uuid.NewString()+"/events", body), http.StatusServiceUnavailable)

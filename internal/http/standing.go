@@ -17,7 +17,7 @@ const standingWindow = 10 * time.Second
 
 // standingCauses are the store errors' causes (storeCause) of a standing
 // condition of the database: every request meets the same one until an
-// operator acts or it passes (a full disk, unsafe durability settings, an
+// operator acts or it passes (a full disk or a failed one, unsafe durability settings, an
 // address that does not answer, a damaged or missing file or table, the
 // service's user refused), and each logs its start elsewhere (/readyz, the
 // live feed, the store). Not the catch-all "unavailable", whose errors may
@@ -27,7 +27,7 @@ const standingWindow = 10 * time.Second
 var standingCauses = map[string]bool{
 	metrics.CauseUnreachable: true, metrics.CauseFull: true,
 	metrics.CauseDamaged: true, metrics.CauseOverwritten: true, metrics.CauseRestartNeeded: true,
-	metrics.CauseNotDurable: true, metrics.CauseMissing: true, metrics.CauseRefused: true,
+	metrics.CauseNotDurable: true, metrics.CauseMissing: true, metrics.CauseRefused: true, metrics.CauseStorageFailed: true,
 }
 
 // standingKeys is how many distinct errors standingLog keeps a window
@@ -54,7 +54,7 @@ const standingReopen = time.Second
 // reads alone meet, is not ended by a write to the primary.
 var endedByAWrite = map[string]bool{
 	metrics.CauseUnreachable: true, metrics.CauseFull: true, metrics.CauseOverwritten: true,
-	metrics.CauseRestartNeeded: true, metrics.CauseNotDurable: true, metrics.CauseRefused: true,
+	metrics.CauseRestartNeeded: true, metrics.CauseNotDurable: true, metrics.CauseRefused: true, metrics.CauseStorageFailed: true,
 }
 
 // standingLog keeps the "request failed" lines of a standing condition to

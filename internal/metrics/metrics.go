@@ -342,6 +342,10 @@ const (
 	// expired or changed, the server read-only or in offline_mode, the
 	// service's host blocked by the server (FLUSH HOSTS mends it).
 	CauseRefused = "refused"
+	// CauseStorageFailed: the embedded store's storage failed beneath
+	// SQLite (an I/O error on its files, no writable directory for its
+	// temporary files): no retry mends it, an operator does.
+	CauseStorageFailed = "storage_failed"
 	// CauseUnavailable: any other failure of the database (out of
 	// resources, a connection lost midway, the embedded file moved, the
 	// store closing): the log line says which.
@@ -350,7 +354,7 @@ const (
 
 // StoreErrorCauses lists them.
 var StoreErrorCauses = []string{CauseUnreachable, CauseTimeout, CauseFull, CauseDamaged, CauseOverwritten,
-	CauseRestartNeeded, CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseRefused, CauseUnavailable}
+	CauseRestartNeeded, CauseStorageFailed, CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseRefused, CauseUnavailable}
 
 // StoreError records a request answered 503 for the database, for cause.
 func (m *Metrics) StoreError(cause string) {
