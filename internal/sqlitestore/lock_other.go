@@ -10,7 +10,7 @@ func lockDir(string) (*os.File, string, error) { return nil, "", nil }
 
 func lockFile(string) (*os.File, error) { return nil, nil }
 
-func checkNotServed(string) error { return nil }
+func holdNotServed(string, string) ([]*os.File, error) { return nil, nil }
 
 // fileStamp is "": without the lock file, no clean stop is known, and
 // every start checks the database file.

@@ -27,21 +27,39 @@ import (
 // but closing any descriptor of the file drops those of the whole process:
 // the descriptor is closed only after every connection (see closeDBs).
 //
-// checkNotServed returns ErrInUse, wrapped, where a process holds dir's
-// lock file (a server that runs): OpenReadOnly, which takes no lock, must
-// not read a file being written. It opens the lock file only to read, where
-// there is one: a directory this process may not write is read as it is.
-func checkNotServed(dir string) error {
-	lockPath := filepath.Join(dir, "tributary.lock")
-	f, err := os.Open(lockPath)
-	if err != nil {
-		return nil // none, or not readable: no server of this user's runs on it either way it can see
+// holdNotServed returns ErrInUse, wrapped, where a process holds dir's
+// lock file or the database file at path (a server that runs): OpenReadOnly,
+// which takes no lock of SQLite's, must not read a file being written. It
+// asks both: a lock file it cannot open (removed while the server ran, or
+// not readable by this user) said nothing, and the database file, which it
+// reads anyway, is locked by every server, whatever path reached it. It
+// opens them only to read: a directory this process may not write is read
+// as it is. The shared locks it takes are held until the files it returns
+// are closed, as OpenReadOnly's Close does: a probe let go at once let a
+// server start and write the file while it was read as immutable.
+func holdNotServed(dir, path string) ([]*os.File, error) {
+	var held []*os.File
+	for _, name := range []string{filepath.Join(dir, "tributary.lock"), path} {
+		f, err := os.Open(name)
+		if err != nil {
+			continue // none, or not readable: the other says, and the database file's own open fails if it is not readable
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			closeFiles(held...)
+			if name == path {
+				return nil, fmt.Errorf("%w: the database file %s is in use by another Tributary process; stop it first", ErrInUse, path)
+			}
+			return nil, fmt.Errorf("%w: %s is in use by another Tributary process (%s); stop it first", ErrInUse, dir, holderPID(name))
+		}
+		if err != nil {
+			f.Close()
+			continue
+		}
+		held = append(held, f)
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
-		return fmt.Errorf("%w: %s is in use by another Tributary process (%s); stop it first", ErrInUse, dir, holderPID(lockPath))
-	}
-	return nil // a shared lock, let go with the file: a start meanwhile is the operator's
+	return held, nil
 }
 
 // lockDir also returns what the lock file held before: the last holder's

@@ -16,8 +16,9 @@ import (
 // the directory cannot be written (a backup or a snapshot on a read-only
 // mount, or a copy this process may read but not write: Open's lock file,
 // and SQLite's -shm, cannot be made there). It refuses, with ErrInUse, a
-// directory whose lock a server holds. It
-// takes no lock and writes nothing: SQLite reads the file as immutable, so
+// directory whose lock, or a database file whose own, a server holds, and
+// holds shared locks on both until it is closed: a server started meanwhile
+// is refused (ErrInUse). It writes nothing: SQLite reads the file as immutable, so
 // it must be a stopped store's, with no WAL beside it (a clean stop leaves
 // none); one with a WAL is refused, as its commits would not be read. Verify
 // then writes no DamagedFileName. Close it when done; it serves nothing
@@ -33,9 +34,21 @@ func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error)
 	if err := checkOwned(path); err != nil {
 		return nil, err
 	}
-	if err := checkNotServed(filepath.Dir(path)); err != nil {
+	held, err := holdNotServed(filepath.Dir(path), path)
+	if err != nil {
 		return nil, err
 	}
+	s, err := openReadOnly(ctx, path, opts, held)
+	if err != nil {
+		closeFiles(held...)
+		return nil, err
+	}
+	return s, nil
+}
+
+// openReadOnly is OpenReadOnly once the locks held are taken, which the
+// store it returns keeps until it is closed.
+func openReadOnly(ctx context.Context, path string, opts Options, held []*os.File) (*Store, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("look at the database file: %w", err)
@@ -52,12 +65,13 @@ func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("look at %s-wal: %w", path, err)
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&immutable=1&_pragma=busy_timeout(10000)&_timezone=UTC"
-	s := &Store{path: path, log: opts.Logger, readOnly: true}
+	s := &Store{path: path, log: opts.Logger, readOnly: true, held: held}
 	s.reads, _ = sql.Open("sqlite", dsn)
 	s.feed, _ = sql.Open("sqlite", dsn)
 	s.feed.SetMaxOpenConns(2)
 	if err := s.feed.PingContext(ctx); err != nil {
-		s.Close()
+		s.reads.Close()
+		s.feed.Close()
 		return nil, fmt.Errorf("open %s read-only: %w", path, translate(err))
 	}
 	return s, nil
@@ -65,5 +79,7 @@ func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error)
 
 // closeReadOnly is Close of a store OpenReadOnly opened.
 func (s *Store) closeReadOnly() error {
-	return errors.Join(s.reads.Close(), s.feed.Close())
+	err := errors.Join(s.reads.Close(), s.feed.Close())
+	closeFiles(s.held...) // after SQLite's connections: a server may start once they are closed
+	return err
 }

@@ -84,7 +84,8 @@ type Store struct {
 	reads, writes, feed *sql.DB // see sqlstore.Options; writes has one connection
 	path                string
 	log                 *slog.Logger
-	readOnly            bool // opened by OpenReadOnly, for Verify only
+	readOnly            bool       // opened by OpenReadOnly, for Verify only
+	held                []*os.File // OpenReadOnly's shared locks (holdNotServed), let go by Close
 
 	// damage is the error of the first statement that found the file
 	// damaged (see translate); nil while none has.
