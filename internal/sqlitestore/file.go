@@ -35,9 +35,9 @@ import (
 // read-only root file system) every such append failed, forever. What they
 // hold is bounded by what one statement changes (an append's is bounded by
 // TRIBUTARY_MAX_BODY_BYTES) or sorts: the store's reads take their rows in
-// an index's order, or sort at most a page of them (ORDER BY … LIMIT); a
-// migration that makes an index on a log of events sorts all its keys in
-// memory. A file: URI,
+// an index's order, or sort at most a page of them (ORDER BY … LIMIT). A
+// migration, which may make an index on a log of events and sort all its
+// keys, sorts on temporary files where it can (applyMigrations). A file: URI,
 // its path escaped: the driver cuts a plain name at its first "?", so a
 // directory named a?b would open the database a beside it, and SQLite
 // reads "#" and "%" in a URI as a fragment and escapes.

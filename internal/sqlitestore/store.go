@@ -513,7 +513,7 @@ func (s *Store) Path() string { return s.path }
 
 // Migrate brings the schema up to date.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := migrations.ApplySQLite(ctx, s.writes, s.log); err != nil {
+	if err := s.applyMigrations(ctx); err != nil {
 		return err
 	}
 	// Every step is recorded now, but a table or column dropped while the
@@ -705,6 +705,34 @@ func (s *Store) closePools() error {
 	// Before the files: closing the database file's descriptor would drop
 	// the fcntl locks of any connection still open on it.
 	return errors.Join(err, s.reads.Close(), s.writes.Close(), s.feed.Close())
+}
+
+// applyMigrations applies the migrations on the writer's connection with
+// SQLite's temporary files on disk: a migration that makes an index on a
+// log sorts all its keys, which in memory (the connections' temp_store)
+// took about 130 MB per million events, where temporary files take a few.
+// Where SQLite finds no writable directory for them (a read-only root file
+// system), the migration that failed for it is rolled back, and they are
+// applied again sorting in memory, as before. The writer's connection
+// keeps its temporary files in memory again afterwards.
+func (s *Store) applyMigrations(ctx context.Context) error {
+	// The writer's pool has one connection: the migrations run on it. One
+	// it discards is made again from the DSN, with them in memory.
+	if _, err := s.writes.ExecContext(ctx, "PRAGMA temp_store = FILE"); err != nil {
+		return fmt.Errorf("migrate %s: sort on temporary files: %w", s.path, s.translate(err))
+	}
+	err := migrations.ApplySQLite(ctx, s.writes, s.log)
+	if sqliteCode(err) == sqlite3.SQLITE_IOERR_GETTEMPPATH {
+		s.log.Info("no writable directory for SQLite's temporary files: migrating again with them in memory", "error", err)
+		if _, merr := s.writes.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); merr != nil {
+			return errors.Join(err, merr)
+		}
+		err = migrations.ApplySQLite(ctx, s.writes, s.log)
+	}
+	if _, merr := s.writes.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = MEMORY"); merr != nil {
+		return fmt.Errorf("migrate %s: keep temporary files in memory again: %w", s.path, errors.Join(err, merr))
+	}
+	return err
 }
 
 // closeFiles closes those of files that are not nil.

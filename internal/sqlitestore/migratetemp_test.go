@@ -1,0 +1,73 @@
+package sqlitestore_test
+
+import (
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/tributary-dev/tributary/internal/readonlytemp"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/testlog"
+)
+
+// inReadOnlyTempMigrate is inReadOnlyTemp for
+// TestAnIndexMigrationSortsOnTemporaryFilesOrInMemoryWhereNoneCanBeMade.
+const inReadOnlyTempMigrate = "SQLITESTORE_TEST_READONLY_TEMP_MIGRATE"
+
+// TestAnIndexMigrationSortsOnTemporaryFilesOrInMemoryWhereNoneCanBeMade: a
+// migration that makes an index on a log sorted all its keys in memory
+// (temp_store=MEMORY on every connection), about 130 MB per million
+// events. It sorts on temporary files; where SQLite finds no writable
+// directory for them (here, a namespace with none: a read-only root file
+// system), the migration is applied again sorting in memory, saying so,
+// and passes. Its log line shows temporary files were tried first: in
+// memory, SQLite looks for no directory.
+func TestAnIndexMigrationSortsOnTemporaryFilesOrInMemoryWhereNoneCanBeMade(t *testing.T) {
+	data := os.Getenv(inReadOnlyTempMigrate)
+	if data == "" {
+		t.Parallel()
+		data = t.TempDir()
+		cmd := exec.Command(readonlytemp.Script(t, data, os.Args[0]), "-test.run=^TestAnIndexMigrationSortsOnTemporaryFilesOrInMemoryWhereNoneCanBeMade$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), inReadOnlyTempMigrate+"="+data)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("the test in a namespace with no writable temporary directory: %v; expected it to pass:\n%s", err, out)
+		}
+		return
+	}
+	ctx := t.Context()
+	var logs testlog.Buffer
+	s, err := sqlitestore.Open(ctx, data, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A log of 100,000 events made before migrations 11 and 12, whose
+	// index's keys are past what SQLite sorts without a temporary file.
+	for _, q := range []string{
+		"DROP INDEX events_stream_type_event_type_position",
+		"ALTER TABLE events DROP COLUMN checksum",
+		"DELETE FROM schema_migrations WHERE version_id IN (11, 12)",
+		`INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at)
+		 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+		 SELECT i, CAST(printf('e%015d', i) AS BLOB), CAST(printf('s%015d', i) AS BLOB), 1, 'stream-type-' || (i % 20),
+		 'SomethingHappened' || (i % 50), '{}', '2026-01-01 00:00:00' FROM n`,
+	} {
+		if err := s.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	before := len(logs.String())
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrations 11 and 12 on 100,000 events with no writable temporary directory: %v; want it to pass, sorting in memory", err)
+	}
+	if said := logs.String()[before:]; !strings.Contains(said, "migrating again with them in memory") {
+		t.Errorf("the migration's log:\n%s\nwant a line saying it found no writable temporary directory and migrated again in memory "+
+			"(temporary files tried first)", said)
+	}
+}
