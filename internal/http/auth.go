@@ -109,6 +109,10 @@ type authenticator struct {
 	// logged (spellings), in formSpace's form, which redact finds and
 	// lookup never accepts.
 	spelt [][sha256.Size]byte
+	// pieces are the rolling hashes of every nearPiece characters in a
+	// row of each token, in lower case: a value that holds one is logged
+	// as its length alone (near).
+	pieces map[uint64]bool
 }
 
 type hashedToken struct {
@@ -121,9 +125,13 @@ func newAuthenticator(tokens []Token) *authenticator {
 	if len(tokens) == 0 {
 		return nil
 	}
-	a := &authenticator{windows: map[int]map[uint64]bool{}, base: rand.Uint64() | 1}
+	a := &authenticator{windows: map[int]map[uint64]bool{}, base: rand.Uint64() | 1, pieces: map[uint64]bool{}}
 	for _, t := range tokens {
 		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret))})
+		lower := strings.ToLower(t.Secret)
+		for i := 0; i+nearPiece <= len(lower); i++ {
+			a.pieces[a.rolling(lower[i:i+nearPiece])] = true
+		}
 		for _, spelling := range spellings(t.Secret) {
 			spelling = formSpace(spelling)
 			a.spelt = append(a.spelt, sha256.Sum256([]byte(spelling)))
@@ -188,6 +196,32 @@ func (a *authenticator) known(s string) bool {
 		found |= subtle.ConstantTimeCompare(d[:], spelt[:])
 	}
 	return found == 1
+}
+
+// nearPiece is how many characters in a row a logged value may not share
+// with a known token (in any case): a token mistyped or cut short where a
+// name or an id goes shares at least so many with it, and a name that
+// does, unlikely for a token of random characters, is not logged whole.
+const nearPiece = 8
+
+// near reports whether s shares nearPiece characters in a row, in any
+// case, with a known token: a value that parses where it is sent (a
+// filter's name, a stream id) may be a token mistyped or cut short there,
+// which redact does not find, and is then logged as its length alone
+// (invalidValue). A known token itself is not near: it is logged as
+// REDACTED (redact), which says more. With no tokens (a nil a) it
+// returns false.
+func (a *authenticator) near(s string) bool {
+	if a == nil || len(s) < nearPiece {
+		return false
+	}
+	s = strings.ToLower(a.redact(s))
+	for i := 0; i+nearPiece <= len(s); i++ {
+		if a.pieces[a.rolling(s[i:i+nearPiece])] {
+			return true
+		}
+	}
+	return false
 }
 
 // redact replaces every known token in s with REDACTED, wherever it sits
@@ -435,8 +469,11 @@ func setPrincipal(ctx context.Context, name string) {
 // which redact does not know, would be logged almost whole otherwise.
 // access_token shows as REDACTED, and any other pair, name included, as
 // REDACTED: a misspelled token parameter, a token pasted without a name or
-// a malformed pair may hold a secret in either part.
-func logQuery(raw string) string {
+// a malformed pair may hold a secret in either part. A value that parses
+// but shares part of a known token (near) shows as <invalid: N bytes>
+// too: a name or an id is no token, and one mistyped there would be
+// logged almost whole. With no tokens (a nil a), no value is near one.
+func (a *authenticator) logQuery(raw string) string {
 	if raw == "" {
 		return ""
 	}
@@ -450,7 +487,7 @@ func logQuery(raw string) string {
 			pairs[i] = "access_token=REDACTED"
 		case err1 != nil || !loggedParam(name):
 			pairs[i] = "REDACTED"
-		case err2 == nil && parsesAs(name, value):
+		case err2 == nil && parsesAs(name, value) && !a.near(value):
 			pairs[i] = name + "=" + value
 		default:
 			pairs[i] = name + "=" + invalidValue(v)

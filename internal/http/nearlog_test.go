@@ -120,3 +120,74 @@ func TestTheLogWritesOnlyTheValuesThatParse(t *testing.T) {
 		t.Logf("the log:\n%s", out)
 	}
 }
+
+// TestTheLogWritesNoValueThatSharesPartOfAKnownToken: a value that parses
+// (a filter's names, a stream id) was logged whole, so a known token
+// mistyped or cut short where a name or an id goes (stream_type=, type=,
+// after=, a stream id in the path), which redact does not find, was
+// logged almost whole. Such a value, sharing 8 characters in a row with a
+// known token in any case, is written now as <invalid: N bytes>; names
+// that share nothing with a token are still written.
+func TestTheLogWritesNoValueThatSharesPartOfAKnownToken(t *testing.T) {
+	t.Parallel()
+	const secret = "tk_live-9c1e4b7a2f6d8e0a3b5c7d9e1f2a"
+	idSecret := uuid.NewString()
+	logs := &testlog.Buffer{}
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
+		OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Tokens: []esthttp.Token{{Name: "app", Role: esthttp.RoleWrite, Secret: secret}, {Name: "ids", Role: esthttp.RoleRead, Secret: idSecret}},
+	}))
+	t.Cleanup(srv.Close)
+	typo := secret[:20] + "X" + secret[21:]          // one character mistyped
+	cut := secret[:len(secret)-2]                    // cut short
+	upper := strings.ToUpper(secret[:len(secret)-1]) // shouted, and cut
+	idTypo := idSecret[:35] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", idSecret[35])+1)%16])
+	targets := []string{
+		"/events?stream_type=" + typo,
+		"/events?type=OrderPlaced," + cut,
+		"/events?type=" + upper + "&stream_type=order",
+		"/streams?after=" + idTypo,
+		"/streams/" + idTypo + "/events",
+	}
+	for _, target := range targets {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(logs.String(), `"msg":"request"`) < len(targets) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if n := strings.Count(out, `"msg":"request"`); n < len(targets) {
+		t.Fatalf("%d access lines, want %d:\n%s", n, len(targets), out)
+	}
+	for _, near := range []string{typo, cut, upper, idTypo} {
+		for _, part := range []string{near[:10], near[10:20], near[22:32]} {
+			if strings.Contains(strings.ToLower(out), strings.ToLower(part)) {
+				t.Errorf("the log holds %q, a part of the near-token %s", part, near)
+			}
+		}
+	}
+	for _, s := range []string{
+		`"query":"stream_type=<invalid: 36 bytes>"`,
+		`"query":"type=<invalid: 46 bytes>"`,
+		`"query":"type=<invalid: 35 bytes>&stream_type=order"`,
+		`"query":"after=<invalid: 36 bytes>"`,
+		`"path":"/streams/<invalid: 36 bytes>/events"`,
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("no line says %s", s)
+		}
+	}
+	if t.Failed() {
+		t.Logf("the log:\n%s", out)
+	}
+}

@@ -402,7 +402,7 @@ func (s *Server) Abandon() {
 			slog.String("method", s.logMethod(e.method)),
 			slog.String("route", route),
 			slog.String("path", e.path),
-			slog.String("query", logCut(s.auth.redact(logQuery(e.query)))),
+			slog.String("query", logCut(s.auth.redact(s.auth.logQuery(e.query)))),
 			slog.Int("status", statusCut),
 			slog.Int("bytes", written),
 			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
@@ -1136,7 +1136,7 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		slog.String("method", s.logMethod(e.method)),
 		slog.String("route", e.route),
 		slog.String("path", e.path), // redacted and cut (logPath)
-		slog.String("query", logCut(s.auth.redact(logQuery(e.query)))),
+		slog.String("query", logCut(s.auth.redact(s.auth.logQuery(e.query)))),
 		slog.Int("status", status),
 		slog.Int("bytes", written),
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
@@ -1201,6 +1201,7 @@ func (s *Server) parsedSegment(seg string) string {
 	decoded, err := url.PathUnescape(seg)
 	switch {
 	case err != nil:
+	case s.auth.near(decoded): // a token mistyped as a stream id (a token may be a UUID)
 	case s.routeWords[decoded]:
 		return seg
 	case len(decoded) == 36: // ParseUUID's length, checked first as it words a refusal
