@@ -64,7 +64,7 @@ func TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest(t *testing.T) {
 		{http.StatusTooManyRequests, "", wait, wait},
 		{http.StatusRequestHeaderFieldsTooLarge, "", ends, ends},
 		{http.StatusInternalServerError, "internal", wait, wait},
-		{http.StatusNotImplemented, "", ends, ends},
+		{http.StatusNotImplemented, "not-implemented", ends, ends},
 		{http.StatusBadGateway, "", wait, wait},
 		{http.StatusServiceUnavailable, "unavailable", wait, wait},
 		{http.StatusGatewayTimeout, "", wait, wait},

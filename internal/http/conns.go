@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"encoding/json"
@@ -199,6 +200,47 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	}
 	t.framing.read(p[:n])
 	return n, err
+}
+
+// Write writes p, but for net/http's own plain-text answer to a
+// Transfer-Encoding it does not take (gzip, chunked; identity; the header
+// given twice), which it writes to the connection in one Write before any
+// handler runs and then closes the connection: that is written as a
+// problem instead (unsupportedTransferEncoding), as every other error is.
+// Any other write is one of a response, which net/http begins with its
+// headers in sorted order (Connection before Content-Type, and a Date),
+// never so; each costs one comparison of its first bytes.
+func (t *trackedConn) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, netHTTPUnsupportedTE) {
+		if _, err := t.Conn.Write(unsupportedTransferEncoding()); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return t.Conn.Write(p)
+}
+
+// netHTTPUnsupportedTE is how net/http's answer to a Transfer-Encoding it
+// does not take begins (go1.26 server.go, serve: errorHeaders).
+var netHTTPUnsupportedTE = []byte("HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
+
+// unsupportedTransferEncoding is the answer to a request whose
+// Transfer-Encoding net/http does not take: a whole HTTP/1.1 response,
+// since no handler runs, a problem like any other error's, the connection
+// closed (net/http closes it after).
+func unsupportedTransferEncoding() []byte {
+	body, _ := json.Marshal(map[string]any{ // strings and a number: cannot fail
+		"type": ProblemBase + "not-implemented", "title": "Not implemented", "status": http.StatusNotImplemented,
+		"detail": "this request's Transfer-Encoding is not one this server takes: send a body with Content-Length, or with " +
+			"Transfer-Encoding: chunked alone, given once (to compress it, Content-Encoding: gzip)",
+	})
+	return []byte("HTTP/1.1 501 Not Implemented\r\n" +
+		"Content-Type: application/problem+json\r\n" +
+		"X-Content-Type-Options: nosniff\r\n" + // as on every answer of the service
+		"Cache-Control: no-store\r\n" + // as on every problem (noStore)
+		"X-Request-Id: " + uuid.NewString() + "\r\n" + // likewise (no handler ran: a new one)
+		"Connection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
 }
 
 // Close gives the connection's place back.

@@ -32,6 +32,9 @@ var (
 	errUnsupportedMedia = errors.New("unsupported media type")
 	errStartAhead       = errors.New("starting point ahead of the log")
 	errPrecondition     = errors.New("precondition failed")
+	// errNotImplemented is a Transfer-Encoding net/http does not take,
+	// refused before any handler runs (unsupportedTransferEncoding).
+	errNotImplemented = errors.New("transfer encoding not implemented")
 	// errTooManySubscribers is a 503: the limit is this instance's, and
 	// another instance, or this one shortly, may have room.
 	errTooManySubscribers = errors.New("too many subscribers")
@@ -125,6 +128,7 @@ var problemKinds = []problemKind{
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{eventstore.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
+	{errNotImplemented, http.StatusNotImplemented, "not-implemented", "Not implemented"},
 	{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	{errTooManySubscribers, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	{errBodiesInFlight, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
