@@ -191,3 +191,47 @@ func TestTheLogWritesNoValueThatSharesPartOfAKnownToken(t *testing.T) {
 		t.Logf("the log:\n%s", out)
 	}
 }
+
+// TestTheLogWritesOnlyTheShapeOfATargetThatIsNoPath: a request whose
+// target is no path (CONNECT's host:port, or any method with such a
+// target, or another scheme's URI), answered 400 and logged as
+// unmatched, had its target logged whole as its path, so a mistyped
+// token sent there was logged as sent. Its shape is logged now: an IP
+// address and a port as sent, any other host, or a target that is no
+// host and port, as <invalid: N bytes> (a known token still REDACTED:
+// TestAConnectIsLoggedWithTheTargetItAskedFor).
+func TestTheLogWritesOnlyTheShapeOfATargetThatIsNoPath(t *testing.T) {
+	t.Parallel()
+	logs := &testlog.Buffer{}
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
+		OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	const near = "tklive9c1e4b7a2f6d8e0a3b5c7d9e1f" // 32 characters, a host name as net/http parses one
+	for _, target := range []struct{ method, target, path string }{
+		{"CONNECT", near + ":443", `"method":"CONNECT","route":"unmatched","path":"<invalid: 32 bytes>:443"`},
+		{"GET", near + ":8080", `"method":"GET","route":"unmatched","path":"<invalid: 32 bytes>:8080"`},
+		{"GET", near + ":/x", `"method":"GET","route":"unmatched","path":"<invalid: 32 bytes>:<invalid: 2 bytes>"`},
+		{"CONNECT", "127.0.0.1:443", `"method":"CONNECT","route":"unmatched","path":"127.0.0.1:443"`},
+		{"CONNECT", "[::1]:443", `"method":"CONNECT","route":"unmatched","path":"[::1]:443"`},
+		{"GET", "mailto:" + near, `"method":"GET","route":"unmatched","path":"<invalid: 6 bytes>:<invalid: 32 bytes>"`},
+	} {
+		resp, _ := rawRequest(t, srv, target.method+" "+target.target+" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s %s: %d, want 400", target.method, target.target, resp.StatusCode)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(logs.String(), target.path) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !strings.Contains(logs.String(), target.path) {
+			t.Errorf("%s %s: no line says %s", target.method, target.target, target.path)
+		}
+	}
+	if out := logs.String(); strings.Contains(out, near[:10]) || strings.Contains(out, near[10:20]) || strings.Contains(out, near[20:]) {
+		t.Errorf("the log holds a part of %s:\n%s", near, out)
+	}
+	if t.Failed() {
+		t.Logf("the log:\n%s", logs.String())
+	}
+}

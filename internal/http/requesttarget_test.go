@@ -65,8 +65,9 @@ func TestARequestTargetThatNamesNoPathIsABadRequest(t *testing.T) {
 
 // TestAConnectIsLoggedWithTheTargetItAskedFor: CONNECT evil:443 was
 // logged with "path":"", its target nowhere in the line, and an operator
-// could not tell what it asked for. It is logged as sent, redacted as any
-// path is.
+// could not tell what it asked for. It is logged as its shape
+// (targetShape): an IP address and a port as sent, a host name, which may
+// be a mistyped token, as <invalid: N bytes>, a known token REDACTED.
 func TestAConnectIsLoggedWithTheTargetItAskedFor(t *testing.T) {
 	t.Parallel()
 	const secret = "tok3n-s3cr3t-value-0123456789"
@@ -84,7 +85,7 @@ func TestAConnectIsLoggedWithTheTargetItAskedFor(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	out := logs.String()
-	for _, want := range []string{`"path":"evil:443"`, `"path":"[::1]:8080"`, `"path":"REDACTED:443"`} {
+	for _, want := range []string{`"path":"<invalid: 4 bytes>:443"`, `"path":"[::1]:8080"`, `"path":"REDACTED:443"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no access log line says %s; the log:\n%s", want, out)
 		}

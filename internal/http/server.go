@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"runtime/debug"
@@ -1169,12 +1171,12 @@ func (s *Server) logPath(r *http.Request) string {
 // nor a number as a version is, written as <invalid: N bytes>
 // (invalidValue): a mistyped token, which redact does not know, pasted
 // into a path (or split across its segments) would be logged almost whole
-// otherwise. A target that is no path (OPTIONS *, CONNECT's host:port) is
-// returned as it is. Past maxLogField bytes, what is left is one segment.
+// otherwise. A target that is no path is returned as its shape
+// (targetShape). Past maxLogField bytes, what is left is one segment.
 func (s *Server) parsedPath(path string) string {
 	rest, ok := strings.CutPrefix(path, "/")
 	if !ok {
-		return path
+		return s.targetShape(path)
 	}
 	var b strings.Builder
 	for {
@@ -1190,6 +1192,37 @@ func (s *Server) parsedPath(path string) string {
 		}
 		rest = more
 	}
+}
+
+// targetShape is a target that is no path, for a log line: OPTIONS's "*"
+// as it is; host:port (CONNECT's, or any method's sent so) with its port
+// as sent if a number, its host if an IP address, each else
+// <invalid: N bytes> (a known token REDACTED); anything else (another
+// scheme's URI) wholly so. A host name may be a mistyped token, as any
+// segment may (parsedSegment).
+func (s *Server) targetShape(target string) string {
+	if target == "*" {
+		return target
+	}
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return invalidValue(target)
+	}
+	_, notIP := netip.ParseAddr(host)
+	switch red := s.auth.redact(host); {
+	case s.auth.near(host):
+		host = invalidValue(host)
+	case red != host: // a known token, logged as REDACTED as anywhere else
+		host = red
+	case notIP != nil:
+		host = invalidValue(host)
+	case strings.Contains(host, ":"):
+		host = "[" + host + "]"
+	}
+	if _, refused := parseNumber(port); refused != 0 || s.auth.near(port) {
+		port = invalidValue(port)
+	}
+	return host + ":" + port
 }
 
 // parsedSegment is seg, a segment of a path as sent, if it parses as
