@@ -543,8 +543,12 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 			// front end that took its length from a Content-Length the log
 			// did not see would have sent the bytes after the chunks as
 			// part of it, and they are never read here as another request
-			// (request smuggling). Chunked requests are few; each costs a
-			// new connection.
+			// (request smuggling). Keeping it where the log found the block
+			// without Content-Length was weighed and left: the log sees
+			// what net/http sees, and a front end may take for a length
+			// what neither does (Content_Length read as Content-Length, a
+			// length folded onto another header's line). Chunked requests
+			// are few; each costs a new connection.
 			w.Header().Set("Connection", "close")
 		}
 		next.ServeHTTP(w, r)
