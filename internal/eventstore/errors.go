@@ -139,11 +139,23 @@ type MissingError struct {
 	// statement that names it fails as without it), "" where no database
 	// of the store's hides an index.
 	UseAgain string
+	// Replica is the read replica's address where Index is missing there
+	// only, "" where it is the database's the store writes to. It is made
+	// on the primary, from which the replica has it, or the replica
+	// rebuilt from the primary: never by hand on the replica, where the
+	// primary's own statement, replicated, would then fail.
+	Replica string
 	// Err is the database's own error.
 	Err error
 }
 
 func (e *MissingError) Error() string {
+	if e.Index != "" && e.Replica != "" {
+		return fmt.Sprintf("the read replica at %s lacks the index %s, or has it IGNORED or INVISIBLE, which the reads of the log "+
+			"filtered on stream or event types use (the primary has it): a migration not applied there yet, or a replica rebuilt without it; "+
+			"those reads fail until it is there. Make it on the primary, from which it replicates, or rebuild the replica from the primary; "+
+			"do not alter the replica by hand (the primary's own statement, replicated, would then fail and stop replication)", e.Replica, e.Index)
+	}
 	if e.Index != "" {
 		// No restore nor restart: the index holds nothing the log lacks.
 		mend := "make it again as the migrations make it"

@@ -447,6 +447,20 @@ func (s *Store) translateReplica(err error) error {
 	return translate(err)
 }
 
+// replicaIndexMissing is Ping's partial finding for an index that the
+// filtered reads force, missing on the read replica only (me, 1176): the
+// MissingError naming it, which /readyz names as it does the primary's,
+// with the replica's address and none of the statements that make it
+// again: those are the primary's to run.
+func (s *Store) replicaIndexMissing(me *mysql.MySQLError) error {
+	m := &eventstore.MissingError{Index: "(named in the database's error)", Err: me}
+	if found, ok := missing(me).(*eventstore.MissingError); ok && found.Index != "" {
+		m.Index = found.Index
+	}
+	m.Database, m.Replica = s.replica.DBName, s.replica.Addr
+	return fmt.Errorf("the read replica (TRIBUTARY_MYSQL_READ_DSN): %w", m)
+}
+
 // errParse is a syntax error: an older server's answer to SHOW REPLICA STATUS.
 const errParse = 1064
 

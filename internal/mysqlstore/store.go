@@ -949,8 +949,20 @@ const (
 // replicaReady reads no row, but needs the tables the reads read on a read
 // replica, each looked up by its primary key (as readyTables): a privilege
 // on them refused there fails it as it fails the reads.
-const replicaReady = "SELECT log_head.position, events.position, streams.stream_id FROM log_head, events, streams " +
-	"WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = ''"
+// It forces the indexes that the reads of the log filtered on stream or
+// event types force, as readyTables does on the primary: one missing on
+// the replica only fails those reads there (translateReplica), and Ping
+// names it, reading the tables without them then (replicaReadyAlone).
+const replicaReady = "SELECT log_head.position, events.position, streams.stream_id FROM log_head, events, streams, " +
+	"events st FORCE INDEX (events_stream_type_position), events et FORCE INDEX (events_event_type_position), " +
+	"events pair FORCE INDEX (events_stream_type_event_type_position) " + replicaReadyWhere +
+	" AND st.stream_type = '' AND st.position = 0 AND et.event_type = '' AND et.position = 0 " +
+	"AND pair.stream_type = '' AND pair.event_type = '' AND pair.position = 0"
+
+// replicaReadyAlone is replicaReady without the indexes that it forces.
+const replicaReadyAlone = "SELECT log_head.position, events.position, streams.stream_id FROM log_head, events, streams " + replicaReadyWhere
+
+const replicaReadyWhere = "WHERE log_head.id = 0 AND events.position = 0 AND streams.stream_id = ''"
 
 // unwrittenColumns finds the columns of the tables the store inserts rows
 // into that take neither NULL nor a default (nor a value of their own:
@@ -991,23 +1003,26 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.Store.Stall(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
+	// An index missing is returned last, once the rest passed: it fails
+	// only the filtered reads, and /readyz stays 200 for it; an outage
+	// behind it (a table dropped, a head behind its events) is said. The
+	// primary's is said before the replica's: the replica's comes from it.
+	var partial, replicaPartial error
 	if s.feed != s.primary {
-		// The read replica's tables, in the round trip its ping took: a
-		// ping read none, and passed while the replica refused every
-		// read SELECT (and a session of the feed's that it refuses ends
-		// the reads' opened before it, as a read's does: regrant.go).
-		rows, err := s.feed.QueryContext(ctx, replicaReady)
-		if err == nil {
-			err = rows.Close()
+		// The read replica's tables and the indexes its reads force, in
+		// the round trip its ping took: a ping read none, and passed while
+		// the replica refused every read SELECT (and a session of the
+		// feed's that it refuses ends the reads' opened before it, as a
+		// read's does: regrant.go).
+		err := s.replicaQuery(ctx, replicaReady)
+		if me := (*mysql.MySQLError)(nil); errors.As(err, &me) && me.Number == errNoSuchKey {
+			replicaPartial = fmt.Errorf("ping: %w", s.replicaIndexMissing(me))
+			err = s.replicaQuery(ctx, replicaReadyAlone)
 		}
 		if err != nil {
 			return fmt.Errorf("ping: %w", s.translateReplica(err))
 		}
 	}
-	// An index missing is returned last, once the rest passed: it fails
-	// only the filtered reads, and /readyz stays 200 for it; an outage
-	// behind it (a table dropped, a head behind its events) is said.
-	var partial error
 	if err := s.readyQuery(ctx, readyTables); err != nil {
 		if missing := (*eventstore.MissingError)(nil); !errors.As(err, &missing) || missing.Index == "" {
 			return fmt.Errorf("ping: %w", err)
@@ -1027,7 +1042,20 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping: %w", err)
 	}
 	s.behindSaid.Store(false)
-	return partial
+	if partial != nil {
+		return partial
+	}
+	return replicaPartial
+}
+
+// replicaQuery runs q, a statement of Ping's that reads no row, on the
+// read replica's pool.
+func (s *Store) replicaQuery(ctx context.Context, q string) error {
+	rows, err := s.feed.QueryContext(ctx, q)
+	if err == nil {
+		err = rows.Close()
+	}
+	return err
 }
 
 // readyQuery runs q, a statement of Ping's that reads no row, on the
