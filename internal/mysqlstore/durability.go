@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
@@ -29,10 +31,15 @@ type durability struct {
 	logBin        bool
 	syncBinlog    int64
 	// galera is set on a node of a Galera cluster (wsrep_on), of
-	// clusterSize nodes in its Primary component at start-up.
+	// clusterSize nodes in its Primary component at start-up
+	// (sizeUnknown: below 0, the server refused to say).
 	galera      bool
 	clusterSize int64
 }
+
+// sizeUnknown is a Galera cluster's size where its node refused to say
+// (readDurability): no other node's copy is counted on.
+const sizeUnknown = -1
 
 // replicated reports whether an acknowledged commit is also on other
 // nodes: a Galera cluster of two nodes or more. A commit is acknowledged
@@ -63,7 +70,10 @@ func (d durability) unsafe() string {
 	if len(r) == 0 || d.replicated() {
 		return ""
 	}
-	if d.galera {
+	switch {
+	case d.galera && d.clusterSize == sizeUnknown:
+		return r[0] + " (the Galera node refused to say its cluster's size, wsrep_cluster_size: no other node's copy is counted on)"
+	case d.galera:
 		return r[0] + " (a Galera cluster of one node in its Primary component has no other copy)"
 	}
 	return r[0]
@@ -73,8 +83,12 @@ func (d durability) unsafe() string {
 func (d durability) log(log *slog.Logger, node string) {
 	if !d.replicated() {
 		acked, level := "committed and flushed to the server's disk", slog.LevelInfo
+		node := "the only node of the Galera cluster's Primary component"
+		if d.clusterSize == sizeUnknown {
+			node = "the writer node of a Galera cluster of unknown size (counted as one node)"
+		}
 		if d.galera {
-			acked = "committed on the only node of the Galera cluster's Primary component, and flushed to its disk"
+			acked = "committed on " + node + ", and flushed to its disk"
 		}
 		// Started with unsafe durability allowed: the line is read (and
 		// alerted on) as the statement of what an acknowledgement means,
@@ -82,7 +96,7 @@ func (d durability) log(log *slog.Logger, node string) {
 		if r := d.relaxed(); len(r) > 0 {
 			acked, level = "committed, but NOT flushed to disk at each commit ("+strings.Join(r, "; ")+"): a crash of the database can lose it", slog.LevelWarn
 			if d.galera {
-				acked = "committed on the only node of the Galera cluster's Primary component, but NOT flushed to its disk at each commit (" +
+				acked = "committed on " + node + ", but NOT flushed to its disk at each commit (" +
 					strings.Join(r, "; ") + "): a crash of that node can lose it"
 			}
 		}
@@ -115,10 +129,25 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 	}
 	if d.galera {
 		var name, size string
-		if err := s.primary.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size); err != nil {
+		err := s.primary.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size)
+		var me *mysql.MySQLError
+		switch {
+		case err == nil:
+			d.clusterSize, _ = strconv.ParseInt(size, 10, 64)
+		case errors.As(err, &me) || errors.Is(err, sql.ErrNoRows):
+			// Refused (a proxy's query rule, a privilege withheld), or
+			// filtered out: the size only lets relaxed disk settings pass
+			// (replicated), so the start goes on counting on no other
+			// node's copy, as on a cluster of one. A server that did not
+			// answer is an outage to wait out, as any other read's.
+			d.clusterSize = sizeUnknown
+			s.log.Warn("the Galera node refused to say its cluster's size (SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'): "+
+				"an acknowledged append is counted as on the writer node only, and its disk settings must make it durable there "+
+				"(innodb_flush_log_at_trx_commit=1, and sync_binlog=1 with the binary log on) unless unsafe durability is allowed; "+
+				"let the store's user run it to have the cluster's other copies counted", "node", s.Node(), "error", err)
+		default:
 			return durability{}, fmt.Errorf("read wsrep_cluster_size: %w", translate(err))
 		}
-		d.clusterSize, _ = strconv.ParseInt(size, 10, 64)
 	}
 	return d, nil
 }

@@ -26,6 +26,9 @@ func TestDurabilitySettings(t *testing.T) {
 		{durability{flushAtCommit: 0, logBin: true, syncBinlog: 0, galera: true, clusterSize: 2}, ""},
 		{durability{flushAtCommit: 2, galera: true, clusterSize: 1}, "one node"},
 		{durability{flushAtCommit: 1, galera: true, clusterSize: 1}, ""},
+		// A node that refused to say its cluster's size: counted as one.
+		{durability{flushAtCommit: 2, galera: true, clusterSize: sizeUnknown}, "wsrep_cluster_size"},
+		{durability{flushAtCommit: 1, galera: true, clusterSize: sizeUnknown}, ""},
 	}
 	for _, tc := range cases {
 		got := tc.d.unsafe()
@@ -56,6 +59,8 @@ func TestTheDurabilityLineSaysWhatTheSettingsMean(t *testing.T) {
 		{durability{flushAtCommit: 1, logBin: true, syncBinlog: 0}, "WARN", false, "sync_binlog"},
 		{durability{flushAtCommit: 2, galera: true, clusterSize: 1}, "WARN", false, "innodb_flush_log_at_trx_commit"},
 		{durability{flushAtCommit: 1, galera: true, clusterSize: 1}, "INFO", true, "only node"},
+		{durability{flushAtCommit: 1, galera: true, clusterSize: sizeUnknown}, "INFO", true, "unknown size"},
+		{durability{flushAtCommit: 2, galera: true, clusterSize: sizeUnknown}, "WARN", false, "unknown size"},
 	} {
 		var buf bytes.Buffer
 		tc.d.log(slog.New(slog.NewJSONHandler(&buf, nil)), "db:3306")
