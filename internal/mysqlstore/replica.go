@@ -196,8 +196,7 @@ func replicaLacksDatabase(err error, cfg *mysql.Config) error {
 // checkReplica refuses a replica whose parallel applier may commit out of
 // order, and logs what it found.
 func (s *Store) checkReplica(ctx context.Context) error {
-	vars, err := showVariables(ctx, s.feed, "version", "slave_parallel_threads", "slave_parallel_mode",
-		"replica_parallel_workers", "slave_parallel_workers", "replica_preserve_commit_order", "slave_preserve_commit_order")
+	vars, err := replicaVariables(ctx, s.feed)
 	if err != nil {
 		return fmt.Errorf("read the read replica's settings: %w", err)
 	}
@@ -207,13 +206,14 @@ func (s *Store) checkReplica(ctx context.Context) error {
 	}
 	rows, err := s.replicaStatus(ctx)
 	switch {
-	case isMySQLError(err, errAccessDenied):
+	case statusRefused(err):
 		// Lag is measured on log_head, which needs no privilege; only this
 		// check does.
 		// Granted later, it is the sessions opened after which have it
 		// (a global privilege is a session's from its start), and the
 		// pool's live up to 30 minutes.
-		s.log.Warn("cannot read the read replica's replication status: the user lacks REPLICA MONITOR (REPLICATION CLIENT on MySQL); "+
+		s.log.Warn("cannot read the read replica's replication status: the user lacks REPLICA MONITOR (REPLICATION CLIENT on MySQL), "+
+			"or a proxy's query rule refuses SHOW REPLICA STATUS; "+
 			"the service works without it, but cannot say whether the replica replicates (/readyz: lag_seconds -1, replicating false); "+
 			"once it is granted, restart the service: sessions already open do not get it, and the pool keeps them up to 30 minutes",
 			"replica", s.replica.Addr, "error", err)
@@ -238,6 +238,35 @@ func (s *Store) checkReplica(ctx context.Context) error {
 		"serves", "clients' reads and the live feed; appends, their idempotency checks and durability stay on the primary")
 	return nil
 }
+
+// replicaVariables reads the global variables commitOrder needs, with SHOW
+// GLOBAL VARIABLES, or where the server refuses that (a proxy's query rule)
+// with SELECT @@GLOBAL.… one by one, leaving out those it does not know.
+// Where both are refused it fails naming both: whether the replica keeps the
+// primary's commit order is not guessed.
+func replicaVariables(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	vars, err := showVariables(ctx, db, replicaVariableNames...)
+	if me := (*mysql.MySQLError)(nil); err == nil || !errors.As(err, &me) {
+		return vars, err
+	}
+	vars = map[string]string{}
+	for _, name := range replicaVariableNames {
+		var v sql.NullString
+		serr := db.QueryRowContext(ctx, "SELECT @@GLOBAL."+name).Scan(&v)
+		switch {
+		case isMySQLError(serr, errUnknownVariable):
+		case serr != nil:
+			return nil, fmt.Errorf("SHOW GLOBAL VARIABLES: %w; SELECT @@GLOBAL.%s: %w; let the store's user run one of them", err, name, translate(serr))
+		default:
+			vars[name] = v.String
+		}
+	}
+	return vars, nil
+}
+
+// replicaVariableNames are the global variables commitOrder reads.
+var replicaVariableNames = []string{"version", "slave_parallel_threads", "slave_parallel_mode",
+	"replica_parallel_workers", "slave_parallel_workers", "replica_preserve_commit_order", "slave_preserve_commit_order"}
 
 // commitOrder says how a replica with these global variables keeps the
 // primary's commit order, or why it may not.
@@ -464,6 +493,16 @@ func (s *Store) replicaIndexMissing(me *mysql.MySQLError) error {
 // errParse is a syntax error: an older server's answer to SHOW REPLICA STATUS.
 const errParse = 1064
 
+// errNotAllowed is "The used command is not allowed": a proxy's query rule
+// refusing a statement (ProxySQL's error_msg answers it).
+const errNotAllowed = 1148
+
+// statusRefused reports whether err, from replicaStatus, is the replica's
+// refusal to show its replication status: the user lacks REPLICA MONITOR
+// (1227), or a proxy's query rule refuses the statement (1148). The lag in
+// positions is measured without it; only what the status says is unknown.
+func statusRefused(err error) bool { return isMySQLError(err, errAccessDenied, errNotAllowed) }
+
 // ReplicaLag reports how far the read replica is behind the primary: the
 // primary's log head minus the replica's, the replica's own estimate in
 // seconds, and whether it has stopped for good on an error, its applier's
@@ -490,8 +529,9 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), PrimaryHead: primaryHead, Seconds: -1, PrimaryMayLag: s.onGalera}
 	rows, err := s.replicaStatus(ctx)
 	switch {
-	case isMySQLError(err, errAccessDenied):
-		// The user lacks REPLICA MONITOR (checkReplica warned at start-up):
+	case statusRefused(err):
+		// The user lacks REPLICA MONITOR, or a proxy refuses the statement
+		// (checkReplica warned at start-up):
 		// the lag in positions is known, what the status says is not.
 		return lag, nil
 	case err != nil:
