@@ -143,6 +143,7 @@ func (w *stallWatch) loop(ctx context.Context) {
 		w.pinging++ // the onset, should it run late, does nothing
 		bound = time.Duration(w.bound.Load())
 		answered := err == nil || deadConn || (time.Since(sent) < bound && !noAnswer(err))
+		greeting := w.waiting
 		switch {
 		case ctx.Err() != nil:
 		case answered:
@@ -162,10 +163,21 @@ func (w *stallWatch) loop(ctx context.Context) {
 			w.db.SetMaxIdleConns(1)
 			continue
 		}
-		if answered {
+		switch {
+		case answered:
 			select {
 			case <-ctx.Done():
 			case <-time.After(stallEvery):
+			}
+		case greeting != nil:
+			// A new connection waits for its greeting (waitGreeting): its
+			// answer ends the stall. The next ping would dial one more of
+			// its own, and cut it in its handshake at its five bounds,
+			// every 25 s of the stall, each counted against the server's
+			// max_connect_errors: wait for that one instead.
+			select {
+			case <-ctx.Done():
+			case <-greeting.done:
 			}
 		}
 	}
@@ -239,8 +251,12 @@ func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time
 	}
 }
 
-// greetingWait is a second opinion waiting for its greeting.
-type greetingWait struct{ cancel context.CancelFunc }
+// greetingWait is a second opinion waiting for its greeting; done is
+// closed once it has ended, however.
+type greetingWait struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
 
 // waitGreeting starts a second opinion on a new connection that waits,
 // however long, for the server's greeting and its ping's answer: asked
@@ -257,11 +273,12 @@ type greetingWait struct{ cancel context.CancelFunc }
 // was, as one that never connected is. w.mu is held.
 func (w *stallWatch) waitGreeting(ctx context.Context) {
 	gctx, cancel := context.WithCancel(ctx)
-	g := &greetingWait{cancel: cancel}
+	g := &greetingWait{cancel: cancel, done: make(chan struct{})}
 	w.waiting = g
 	w.opinions.Add(1)
 	go func() {
 		defer w.opinions.Done()
+		defer close(g.done)
 		defer cancel()
 		asked := time.Now()
 		err := pingOnce(gctx, w.c)
