@@ -103,9 +103,13 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 // tables, which need the PROCESS privilege, and PROCESSLIST; on MySQL 8.0,
 // performance_schema's data_lock_waits too).
 // Nothing is logged if there is none (the database did not answer, rather
-// than a lock being held), and one search runs at a time.
+// than a lock being held), and one search runs at a time. None begins while
+// the stall watch holds the database stalled: an append sent before it
+// stopped answering runs out of time then, and a search would only wait
+// its 3 s on a new connection, cut in its handshake (counted against the
+// server's max_connect_errors for the host).
 func (s *Store) sayLockHolder() {
-	if s.holderSaid.Load() || !s.seeking.CompareAndSwap(false, true) {
+	if s.holderSaid.Load() || s.Store.Stall() != nil || !s.seeking.CompareAndSwap(false, true) {
 		return
 	}
 	s.seekMu.Lock()
