@@ -109,7 +109,7 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 // its 3 s on a new connection, cut in its handshake (counted against the
 // server's max_connect_errors for the host).
 func (s *Store) sayLockHolder() {
-	if s.holderSaid.Load() || s.Store.Stall() != nil || !s.seeking.CompareAndSwap(false, true) {
+	if s.holderSaid.Load() || s.stalled() != nil || !s.seeking.CompareAndSwap(false, true) {
 		return
 	}
 	s.seekMu.Lock()

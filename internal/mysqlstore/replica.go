@@ -670,7 +670,14 @@ func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
 // before on its primary (the binary log is sent before the primary's engine
 // commit completes), so a replica found ahead has the primary's head read
 // again, for up to a second, before it is reported so.
+//
+// While the stall watch holds the primary stalled it reads neither, and
+// returns the watch's refusal at once: a read there would wait out ctx (a
+// scrape's lag every 2 s), and cut a new session in its handshake.
 func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err error) {
+	if err := s.stalled(); err != nil {
+		return 0, 0, fmt.Errorf("read the primary's log head: %w", err)
+	}
 	if err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&replicaHead); err != nil {
 		return 0, 0, fmt.Errorf("read the replica's log head: %w", s.translateReplica(err))
 	}
@@ -690,6 +697,15 @@ func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err 
 		case <-t.C:
 		}
 	}
+}
+
+// stalled is the stall watch's refusal while it holds the primary stalled,
+// nil while it answers (or where the store has no watch).
+func (s *Store) stalled() error {
+	if s.Store == nil {
+		return nil
+	}
+	return s.Store.Stall()
 }
 
 // lagForMetrics is the replica's lag in positions for a scrape: below 0
