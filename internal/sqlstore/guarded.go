@@ -178,6 +178,15 @@ const dropSnapshotsTimeout = 5 * time.Second
 // It also keeps the WARN of a stream read below its version to once in it.
 const dropSnapshotsEvery = time.Second
 
+// dropSnapshotsBackoff bounds the doubling of the wait after moves that
+// failed in a row (a primary put in read_only refuses each at once): the
+// wait grows to at most this many dropSnapshotsEvery.
+const dropSnapshotsBackoff = 32
+
+// moveFailedLogEvery is the least time between two WARNs of one spell of
+// moves that failed; the first of a spell is logged at once.
+const moveFailedLogEvery = time.Minute
+
 // snapshotDrops moves log_head's commit id for the writer's process, in the
 // background, one attempt at a time: a read that meets damage answers it at
 // once, not after the log's lock, and the writer's loop is not held up.
@@ -186,7 +195,12 @@ type snapshotDrops struct {
 	running bool      // a goroutine moves the commit id, or waits to
 	again   bool      // damage met since the move under way began: move once more
 	closed  bool      // the writer closed: no move begins
-	last    time.Time // when the last move that succeeded began
+	began   time.Time // when the last move began, whatever became of it
+	failed  int       // moves that failed since the last that succeeded
+	// logged: when a move that failed was last logged; unlogged: how
+	// many failed since, unlogged (one WARN a spell, then a count).
+	logged   time.Time
+	unlogged int
 	// forget: the streams of versionsLeft to forget once a move begun
 	// after their damage was met succeeds (bounded by versionsLeft's size).
 	forget map[uuid.UUID]versionLeft
@@ -267,16 +281,20 @@ func (w *writer) dropSnapshotsFor(id uuid.UUID, left versionLeft) {
 	go w.moveInBackground(d.idle)
 }
 
-// moveInBackground moves the commit id, no sooner than every after the last
-// move that succeeded began (at once after one that failed), and again while
-// damage was met during a move. A failure is logged: this process's
+// moveInBackground moves the commit id, no sooner than every after the
+// last move began, or, after moves that failed in a row, twice as long as
+// the wait before the last (up to dropSnapshotsBackoff times every): a
+// failure met at once (the primary read-only) is no statement a damaged
+// read. It moves again while damage was met during a move. A spell of
+// failures is logged once (then at most once a moveFailedLogEvery, with a
+// count), and the move that ends it says how many failed: this process's
 // snapshot went anyway, and a read that meets the damage again tries again.
 func (w *writer) moveInBackground(idle chan struct{}) {
 	defer close(idle)
 	d := &w.drops
 	for {
 		d.mu.Lock()
-		wait := time.Until(d.last.Add(orDuration(d.every, dropSnapshotsEvery)))
+		wait := time.Until(d.began.Add(d.wait()))
 		d.mu.Unlock()
 		if wait > 0 {
 			timer := time.NewTimer(wait)
@@ -295,7 +313,7 @@ func (w *writer) moveInBackground(idle chan struct{}) {
 		d.again = false
 		forget := d.forget
 		d.forget = nil
-		begun := time.Now()
+		d.began = time.Now()
 		d.mu.Unlock()
 		err := w.stall.err()
 		if err == nil {
@@ -308,22 +326,59 @@ func (w *writer) moveInBackground(idle chan struct{}) {
 				w.left.forget(id, left)
 			}
 		}
-		if err != nil {
-			w.log.Warn("a stream was found damaged, and other instances' writers' snapshots that may hold it as it was could not be dropped: "+
-				"their groups sent in one round trip may still append to it until a read meets the damage again (this instance's writer reads it afresh)",
-				"error", err)
-		}
 		d.mu.Lock()
-		if err == nil {
-			d.last = begun
-		}
+		failed, log, unlogged := d.outcome(err, time.Now())
 		again := d.again && !d.closed
 		d.running = again
 		d.mu.Unlock()
+		switch {
+		case err != nil && log:
+			attrs := []any{"error", err, "failed_moves", failed}
+			if unlogged > 0 {
+				attrs = append(attrs, "unlogged_like_it", unlogged)
+			}
+			w.log.Warn("a stream was found damaged, and other instances' writers' snapshots that may hold it as it was could not be dropped: "+
+				"their groups sent in one round trip may still append to it until a read meets the damage again (this instance's writer reads it afresh)",
+				attrs...)
+		case err == nil && failed > 0:
+			w.log.Info("log_head's commit id moved after moves that failed: other instances' writers' snapshots of damaged streams are dropped",
+				"failed_moves", failed)
+		}
 		if !again {
 			return
 		}
 	}
+}
+
+// wait is how long after the last move began the next may begin: every,
+// doubled for each move that failed in a row past the first, up to
+// dropSnapshotsBackoff times every. d.mu is held.
+func (d *snapshotDrops) wait() time.Duration {
+	every := orDuration(d.every, dropSnapshotsEvery)
+	wait := every
+	for i := 1; i < d.failed && wait < dropSnapshotsBackoff*every; i++ {
+		wait *= 2
+	}
+	return min(wait, dropSnapshotsBackoff*every)
+}
+
+// outcome records a move's outcome, err, known at now. After a failure it
+// returns the moves failed in a row and whether to log this one (the first
+// of a spell, or moveFailedLogEvery after the last logged) with how many
+// went unlogged since; after a success, the moves that failed before it,
+// ending their spell. d.mu is held.
+func (d *snapshotDrops) outcome(err error, now time.Time) (failed int, log bool, unlogged int) {
+	if err == nil {
+		failed, d.failed, d.unlogged = d.failed, 0, 0
+		return failed, false, 0
+	}
+	d.failed++
+	if d.failed > 1 && now.Sub(d.logged) < moveFailedLogEvery {
+		d.unlogged++
+		return d.failed, false, 0
+	}
+	unlogged, d.logged, d.unlogged = d.unlogged, now, 0
+	return d.failed, true, unlogged
 }
 
 // closeDrops stops moves of the commit id and waits for the one under way.
