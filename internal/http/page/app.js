@@ -562,6 +562,7 @@
       let stale = false; // a connection was lost: the server may have restarted with another heartbeat
       let atHead = false; // this connection said caught-up, and has not been lost since
       let unready = ''; // what /readyz said, while it says the database is unavailable
+      let ended = ''; // the detail of the problem the server ended this connection with (event: problem)
       // live says the connection is at the log's head, unless the server
       // reports its database unavailable: it keeps a subscription open
       // through an outage, with keep-alives and nothing else, and the page
@@ -657,6 +658,20 @@
       }
       // frame handles one event of the stream.
       function frame(type, data, lastId) {
+        if (type === 'problem') {
+          // The server ends the connection with the 503 its database met
+          // (damage, a table or an index missing), the one the next
+          // connection is refused with: said when the connection ends,
+          // where its end alone said only that it was lost.
+          let p = {};
+          try {
+            p = parseJSON(data) || {};
+          } catch {
+            // Not JSON: said as a problem without its words.
+          }
+          ended = waitNote(String(p.detail || p.title || 'its database is unavailable'));
+          return;
+        }
         if (type === 'caught-up') {
           backoff = 1000;
           atHead = true;
@@ -685,6 +700,7 @@
         clearTimeout(timer);
         atHead = false;
         connected = false;
+        ended = '';
         const from = Math.max(pos, last);
         last = from;
         if (!quiet) setState('connecting', from ? `Connecting from position ${from}…` : 'Connecting…');
@@ -740,6 +756,13 @@
         }
         clearTimeout(answer);
         if (mine !== ctl) return; // given up for another, or follow ended
+        if (ended) {
+          // Ended by its database's problem, which a reconnection at once
+          // meets again: the server's retry, with backoff past it.
+          const delay = jittered(Math.max(again, backoff));
+          lose(`The server ended the live log: ${ended.replace(/\.?$/, '.')} Trying again in ${Math.round(delay / 1000)} s…`);
+          return retry(delay, true);
+        }
         const was = connected;
         const delay = jittered(was ? again : backoff);
         lose(late ? `The server did not answer within ${ANSWER_WITHIN / 1000} s; trying again in ${Math.round(delay / 1000)} s…` : '');
