@@ -54,7 +54,7 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 		case leadingZero:
 			return badRequest("header %s must be written without leading zeros, as an append answers the position, got %q", MinPositionHeader, raw[0])
 		case outOfRange:
-			return badRequest("header %s must be one whole number ≥ 0 (a position an append answered), got %q", MinPositionHeader, raw[0])
+			return badRequest("header %s is out of range: it must be at most %d (a position an append answered), got %q", MinPositionHeader, int64(1<<63-1), raw[0])
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), minPositionKey{}, want)))
 		return nil

@@ -87,7 +87,11 @@ func intParam(q url.Values, name string, def, min, max int64) (int64, error) {
 	if refused == leadingZero {
 		return 0, badRequest("query parameter %s must be written without leading zeros, as this server writes numbers, got %q", name, raw)
 	}
-	if refused != 0 || n < min || n > max {
+	if refused == outOfRange || (refused == 0 && n > max) {
+		// A whole number, only too large: say so, with the most taken.
+		return 0, badRequest("query parameter %s is out of range: it must be at most %d, got %q", name, max, raw)
+	}
+	if refused != 0 || n < min {
 		if max == 1<<63-1 {
 			return 0, badRequest("query parameter %s must be a whole number ≥ %d, got %q", name, min, raw)
 		}

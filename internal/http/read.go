@@ -139,6 +139,9 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if refused == leadingZero {
 		return badRequest("the version in the path must be written without leading zeros, as this server writes it, got %q", raw)
 	}
+	if refused == outOfRange {
+		return badRequest("the version in the path is out of range: it must be at most %d, got %q", int64(1<<63-1), raw)
+	}
 	if refused != 0 || version < 1 {
 		return badRequest("the version in the path must be a whole number ≥ 1, got %q", raw)
 	}

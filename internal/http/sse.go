@@ -153,7 +153,9 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 	switch refused {
 	case leadingZero:
 		return 0, false, badRequest("Last-Event-ID is written without leading zeros, as the server writes ids, got %q", vals[0])
-	case notDigits, outOfRange:
+	case outOfRange:
+		return 0, false, badRequest("Last-Event-ID is out of range: it must be at most %d (the id of the last event received), got %q", int64(1<<63-1), vals[0])
+	case notDigits:
 		return 0, false, badRequest("Last-Event-ID must be a whole number ≥ 0 (the id of the last event received), got %q", vals[0])
 	}
 	return n, true, nil
