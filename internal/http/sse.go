@@ -317,8 +317,17 @@ func logAhead(after, head int64, asked string) *aheadError {
 	}
 	return &aheadError{requested: after, current: head,
 		detail: fmt.Sprintf("%s is past the end of the log, whose last position is %d: this server has never reached that point. "+
-			"The starting point may come from another or a restored database; subscribe again after=%d or lower (after=0 for all of it).",
-			asked, head, head)}
+			"The starting point may come from another or a restored database; %s.", asked, head, subscribeAgainAfter(head))}
+}
+
+// subscribeAgainAfter is the advice of a log subscription's 409 where the
+// log's head is head: a starting point the log takes. (An empty log takes
+// only 0, the lowest.)
+func subscribeAgainAfter(head int64) string {
+	if head == 0 {
+		return "subscribe again after=0, for all of it"
+	}
+	return fmt.Sprintf("subscribe again after=%d or lower (after=0 for all of it)", head)
 }
 
 // subscribeLog serves GET /events as server-sent events.
