@@ -3,6 +3,7 @@ package eventstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -222,15 +223,52 @@ func (e *WrongExpectedVersionError) Unwrap() error { return ErrWrongExpectedVers
 type DuplicateEventError struct {
 	EventID  uuid.UUID
 	InStream bool
+	// Unnamed lists, InStream, the events of the request sent without an
+	// id (by index): such a request is never recognised as a retry, for
+	// its events without one were given new ids when first stored. Set
+	// only on the refusal, with Version and BatchSize.
+	Unnamed []int
+	// Version is where EventID is stored; BatchSize is how many events
+	// its batch stored where it is the batch's first, 0 if not or unknown.
+	Version, BatchSize int64
 }
 
 func (e *DuplicateEventError) Error() string {
-	if e.InStream {
+	switch {
+	case e.InStream && len(e.Unnamed) > 0:
+		where := fmt.Sprintf("stored at version %d", e.Version)
+		if e.BatchSize > 0 {
+			where = fmt.Sprintf("the first of a batch of %d stored at versions %d to %d", e.BatchSize, e.Version, e.Version+e.BatchSize-1)
+		}
+		return fmt.Sprintf("event id %s is already in this stream, %s; but this request's %s, so it cannot be recognised as a retry "+
+			"(a retry is recognised only when every event of the batch has an id, and all of them are stored): "+
+			"if this request is that batch sent again, it is stored and nothing more was written; "+
+			"give every event of a batch an id for its retries to be recognised, and send new events in a request of their own",
+			e.EventID, where, unnamedEvents(e.Unnamed))
+	case e.InStream:
 		return fmt.Sprintf("event id %s is already stored in this stream, as part of a batch this request does not repeat exactly: "+
 			"a retry must resend the whole batch as it was sent (the same events in the same order, none left out, none added); "+
 			"send new events in a request of their own", e.EventID)
 	}
 	return fmt.Sprintf("event id %s is already used by another stream", e.EventID)
+}
+
+// unnamedEvents names the events of a request without an id, by index:
+// "events[1] has no id", "events[0] and events[2] have no id", at most
+// five of them named.
+func unnamedEvents(at []int) string {
+	const most = 5
+	names := make([]string, 0, min(len(at), most))
+	for _, i := range at[:min(len(at), most)] {
+		names = append(names, fmt.Sprintf("events[%d]", i))
+	}
+	switch {
+	case len(at) == 1:
+		return names[0] + " has no id"
+	case len(at) > most:
+		return fmt.Sprintf("%s and %d more have no id", strings.Join(names, ", "), len(at)-most)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " have no id"
 }
 
 func (e *DuplicateEventError) Unwrap() error { return ErrDuplicateEventID }

@@ -213,6 +213,13 @@ func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, boo
 		}
 	}
 	duplicate := &eventstore.DuplicateEventError{EventID: firstKnown, InStream: true}
+	if len(c.clientIDs) < len(req.Events) {
+		// Events without an id were given new ones when first stored: no
+		// retry of this batch can be recognised. Say so, not that the
+		// client changed the batch (it may have sent it as it was).
+		unnamedRefusal(duplicate, c, p.known[firstKnown])
+		return eventstore.AppendResult{}, false, duplicate
+	}
 	if size := p.known[req.Events[0].ID].BatchSize; size >= 0 && size != int64(len(req.Events)) {
 		return eventstore.AppendResult{}, false, duplicate // not the whole stored batch
 	}
@@ -226,6 +233,21 @@ func (p *plan) checkRetry(c *call, st *planStream) (eventstore.AppendResult, boo
 	}
 	res.Version = res.Events[len(res.Events)-1].Version
 	return res, true, nil
+}
+
+// unnamedRefusal fills dup, the refusal of call c, which sends some events
+// without an id, with those events and where its first stored id, k, is.
+// It runs only on the refusal, so a retry pays nothing for it.
+func unnamedRefusal(dup *eventstore.DuplicateEventError, c *call, k knownEvent) {
+	named := c.clientIDs
+	for i, e := range c.req.Events {
+		if len(named) > 0 && named[0] == e.ID {
+			named = named[1:]
+			continue
+		}
+		dup.Unnamed = append(dup.Unnamed, i)
+	}
+	dup.Version, dup.BatchSize = k.Version, max(k.BatchSize, 0)
 }
 
 // created lists the streams the plan creates.

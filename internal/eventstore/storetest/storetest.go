@@ -60,6 +60,7 @@ func Exercise(t *testing.T, b Backend) {
 		{"IdempotentRetryReturnsOriginalAndWritesNothing", testIdempotentRetry},
 		{"DuplicateEventIDIsRefused", testDuplicateEventID},
 		{"OnlyTheWholeSameBatchIsARetry", testRetryIsTheWholeSameBatch},
+		{"ABatchWithAnEventWithoutIDIsNoRetryAndTheRefusalSaysWhy", testRetryOfABatchWithoutEveryID},
 		{"AnIDOfAnotherStreamIsADuplicateWhateverItsContent", testAnotherStreamsIDWhateverItsContent},
 		{"ConcurrentRetriesWithOtherContentAreRefused", testConcurrentReusedIDs},
 		{"ConcurrentAppendsOnOneExpectedVersionOneWins", testConcurrentSameVersion},
@@ -431,6 +432,45 @@ func testDuplicateEventID(t *testing.T, s eventstore.Store) {
 		requireDuplicate(t, s, name, req, uuid.Nil, req.StreamID == id)
 	}
 	requireLogLength(t, s, 3, "after refused batches, which write nothing")
+}
+
+// testRetryOfABatchWithoutEveryID: a batch in which only some events carry
+// an id is sent again as it was sent: the events without one were given new
+// ids the first time, so it is not recognised as a retry (API.md: every
+// event id of the batch is stored), and nothing is written. The refusal
+// says why, not that the client changed the batch (an apiuser found "a retry
+// must resend the whole batch as it was sent", which it had): which events
+// have no id, and where the id's batch is stored.
+func testRetryOfABatchWithoutEveryID(t *testing.T, s eventstore.Store) {
+	id := uuid.New()
+	mustAppend(t, s, eventstore.AppendRequest{StreamID: id, Events: withIDs(batch(1))})
+	for _, tc := range []struct {
+		named int      // the event with an id
+		want  []string // what the refusal says
+	}{
+		{1, []string{"events[0] and events[2] have no id", "stored at version 3"}},
+		{0, []string{"events[1] and events[2] have no id", "the first of a batch of 3 stored at versions 5 to 7"}},
+	} {
+		evs := batch(3)
+		evs[tc.named].ID = uuid.New()
+		req := eventstore.AppendRequest{StreamID: id, StreamType: "thing", Events: evs}
+		mustAppend(t, s, req)
+		_, err := s.Append(ctx(t), req)
+		var dup *eventstore.DuplicateEventError
+		if !errors.As(err, &dup) || !errors.Is(err, eventstore.ErrDuplicateEventID) || dup.EventID != evs[tc.named].ID {
+			t.Fatalf("the batch sent again: err = %v; want DuplicateEventError naming %s", err, evs[tc.named].ID)
+		}
+		msg := dup.Error()
+		for _, want := range append(tc.want, "cannot be recognised as a retry", "every event") {
+			if !strings.Contains(msg, want) {
+				t.Errorf("the batch sent again: %q; want it to say %q", msg, want)
+			}
+		}
+		if strings.Contains(msg, "as it was sent") {
+			t.Errorf("the batch sent again: %q; want it not to tell the client it did not resend the batch as it was sent", msg)
+		}
+	}
+	requireLogLength(t, s, 7, "after the batches were sent again, which writes nothing")
 }
 
 // testRetryIsTheWholeSameBatch: only the whole stored batch, in order, with
