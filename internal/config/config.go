@@ -303,11 +303,12 @@ func (c Config) validate() error {
 
 // dsnShaped matches what a MySQL DSN has and a directory's name hardly
 // does: the go-sql-driver protocol and address, tcp(…) or unix(…), at the
-// start or after the user; go-sql-driver's user:password@/dbname, with
-// neither (localhost:3306), whose first path segment holds a ':' and whose
-// last before the database ends in '@' (the password may hold '/' and
-// '@'); or a URL of a MySQL scheme.
-var dsnShaped = regexp.MustCompile(`(?i)(^|@)(tcp|unix)\(|^[^/:@]*:.*@/|^[a-z0-9+.-]*(mysql|mariadb)[a-z0-9+.-]*://`)
+// start or after the user; user:password@ at the start, whatever follows
+// (go-sql-driver's user:password@/dbname, or the address outside tcp(…),
+// user:password@host:3306/dbname, as MySQL clients write it): a first
+// path segment holding a ':' and then an '@' (the password may hold '/'
+// and '@'); or a URL of a MySQL scheme.
+var dsnShaped = regexp.MustCompile(`(?i)(^|@)(tcp|unix)\(|^[^/:@]*:.*@|^[a-z0-9+.-]*(mysql|mariadb)[a-z0-9+.-]*://`)
 
 // validOrigin checks one entry of CORS_ORIGINS, of n in all: * alone,
 // scheme://host[:port] with scheme http or https and nothing after, or

@@ -581,6 +581,11 @@ func TestADSNInTheDataDirectoryIsRefusedUnshown(t *testing.T) {
 		{"svc:S3cr3t@/tributary?parseTime=true", true},
 		{"svc:S3cr3t;pw@x/y@/tributary", true},
 		{"svc:@/tributary", true},
+		// The address outside tcp(…), as MySQL clients write it
+		// (review2 F4: quoted whole, password and all, on stderr).
+		{"svc:S3cr3t@localhost:3306/tributary", true},
+		{"svc:S3cr3t@127.0.0.1/tributary", true},
+		{"svc:S3cr3t@db", true},
 		{"./data", false},
 		{"./data:v2", false},
 		{"/srv/backup:old@/data", false},
