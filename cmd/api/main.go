@@ -209,7 +209,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if cmd == "migrate" {
-		return closeMigrated(cfg, store)
+		return closeMigrated(cut, cfg, store, log)
 	}
 	// A read replica's lag is reported by /readyz.
 	var replica esthttp.Replica
@@ -222,23 +222,30 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 // closeMigrated closes the store once `api migrate` has brought its schema
 // up to date. Its close waits no longer than the shutdown timeout (at least a
 // second), as a stop's does: a close that hangs (a database that stopped
-// answering just then) would keep the job from exiting. Past it the store is
+// answering just then) would keep the job from exiting; and, as a stop's,
+// a second signal (cut) leaves it a second more at most (closeContext),
+// for an operator who signals again means now. Past either the store is
 // left as a crash would leave it, and the command fails, saying so. A close
 // that fails (the WAL left beside the file on a full disk) is its error:
 // the store does not log it, main writes it once.
-func closeMigrated(cfg config.Config, store closableStore) error {
+func closeMigrated(cut context.Context, cfg config.Config, store closableStore, log *slog.Logger) error {
 	closed := make(chan error, 1)
 	go func() {
 		closed <- store.Close()
 	}()
 	timeout := max(cfg.ShutdownTimeout, time.Second)
+	ctx, cancel := closeContext(cut, time.Now().Add(timeout), log)
+	defer cancel()
 	select {
 	case err := <-closed:
 		if err != nil {
 			return fmt.Errorf("the schema is up to date, but the store did not close cleanly: %w", err)
 		}
 		return nil
-	case <-time.After(timeout):
+	case <-ctx.Done():
+		if cut.Err() != nil {
+			return fmt.Errorf("the schema is up to date, but the store did not close in time, cut short by a second signal: %w", ctx.Err())
+		}
 		return fmt.Errorf("the schema is up to date, but the store did not close in time (%s, %s)", timeout, config.Var("ShutdownTimeout"))
 	}
 }

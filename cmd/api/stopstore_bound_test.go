@@ -117,7 +117,7 @@ func TestAStoreThatDoesNotCloseCannotHoldAMigration(t *testing.T) {
 		cfg := config.Defaults()
 		cfg.ShutdownTimeout = 2 * time.Second
 		done := make(chan error, 1)
-		go func() { done <- closeMigrated(cfg, store) }()
+		go func() { done <- closeMigrated(context.Background(), cfg, store, slog.New(slog.DiscardHandler)) }()
 		select {
 		case err := <-done:
 			if err == nil || !strings.Contains(err.Error(), "did not close in time") || !strings.Contains(err.Error(), "schema is up to date") {
@@ -178,6 +178,48 @@ func TestASecondSignalCutsTheWaitForAStoreThatDoesNotClose(t *testing.T) {
 	})
 }
 
+// TestASecondSignalCutsAMigrationsWaitForAStoreThatDoesNotClose: `api
+// migrate`'s close of the store once the schema was up to date ignored
+// signals: with a close that hangs (a database that stopped answering just
+// then), an operator who pressed Ctrl-C twice waited the whole shutdown
+// timeout (a review, F6). A second signal now gives the close at most a
+// second more, as serve's stop does, logs so, and the command fails saying
+// the store did not close, cut by a second signal, the schema being up to
+// date. On both stores.
+func TestASecondSignalCutsAMigrationsWaitForAStoreThatDoesNotClose(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		hang := make(chan struct{})
+		t.Cleanup(func() { close(hang) })
+		closing := make(chan struct{})
+		store := &hangingClose{closableStore: k.Open(t).(closableStore), hang: hang, closing: closing}
+		cfg := config.Defaults()
+		cfg.ShutdownTimeout = 20 * time.Minute // far past the wait below: only the second signal ends this close
+		logs := &testlog.Buffer{}
+		cutCtx, cut := context.WithCancel(context.Background())
+		defer cut()
+		done := make(chan error, 1)
+		go func() { done <- closeMigrated(cutCtx, cfg, store, slog.New(slog.NewJSONHandler(logs, nil))) }()
+		select {
+		case <-closing:
+		case <-time.After(time.Minute): // a hang guard
+			t.Fatal("closeMigrated did not close the store within a minute")
+		}
+		cut() // the second signal, while the close hangs
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "did not close") || !strings.Contains(err.Error(), "second signal") || !strings.Contains(err.Error(), "schema is up to date") {
+				t.Errorf("a second signal while the migrated store's close hung: expected an error saying the schema is up to date but the store did not close, cut by a second signal, got %v", err)
+			}
+		case <-time.After(2 * time.Minute): // a hang guard, far below the timeout
+			t.Fatalf("a second signal while the migrated store's close hung did not end it; it would wait out the shutdown timeout (%s)", cfg.ShutdownTimeout)
+		}
+		if !strings.Contains(logs.String(), "second signal") {
+			t.Errorf("a second signal while the migrated store's close hung: expected a log line saying so; the log:\n%s", logs.String())
+		}
+	})
+}
+
 // TestAMigrationWhoseStoreFailsToCloseSaysSo: the embedded store logged a
 // close that failed (the WAL left beside the file on a full disk) itself,
 // as a WARN, and `api migrate` dropped its error; a stop wrote it twice, the
@@ -186,7 +228,7 @@ func TestASecondSignalCutsTheWaitForAStoreThatDoesNotClose(t *testing.T) {
 func TestAMigrationWhoseStoreFailsToCloseSaysSo(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		err := closeMigrated(config.Defaults(), &failingClose{closableStore: k.Open(t).(closableStore)})
+		err := closeMigrated(context.Background(), config.Defaults(), &failingClose{closableStore: k.Open(t).(closableStore)}, slog.New(slog.DiscardHandler))
 		if !errors.Is(err, errCloseFailed) || !strings.Contains(err.Error(), "schema is up to date") {
 			t.Errorf("a store whose close failed after migrating: expected an error carrying the close's, and that the schema is up to date, got %v", err)
 		}
