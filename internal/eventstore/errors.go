@@ -77,6 +77,11 @@ var (
 	// It comes with ErrUnavailable, which takes the instance out of service
 	// (/readyz).
 	ErrOverwritten = errors.New("the database file was overwritten while the service ran")
+	// ErrMoved marks a request refused because the embedded store's
+	// database file was moved or removed while the service ran: it serves
+	// again once an operator puts the file back (or restarts the service
+	// where it is now). Nothing was written. It comes with ErrUnavailable.
+	ErrMoved = errors.New("the database file was moved or removed while the service ran")
 	// ErrRestartNeeded marks a request refused because the embedded
 	// store's files changed under the running service in a way that only
 	// its clean stop and a start mend (its WAL removed or replaced): retrying

@@ -495,6 +495,16 @@ func unavailableDetail(err error) string {
 		}
 		return "The server's database file was overwritten while it ran, not through SQLite (a copy over it?): retrying will not help " +
 			"until an operator stops the server and puts the file right (the server's log says how)." + written
+	case errors.Is(err, eventstore.ErrMoved):
+		// Before an append's writes, as the file's other checks. Its
+		// words were an outage's ("cannot be reached"): the file is
+		// local, only gone. Retry-After stays: put back, it serves again.
+		written := ""
+		if errors.As(err, &ae) {
+			written = " This append was not written" + earlierStored + "."
+		}
+		return "The server's database file was moved or removed while the server ran: requests are refused until an operator puts it back " +
+			"(or restarts the server where it is now; the server's log names the file)." + written + " Try again after Retry-After."
 	case errors.Is(err, eventstore.ErrRestartNeeded):
 		// Before an append's writes, as the file's other checks.
 		written := ""

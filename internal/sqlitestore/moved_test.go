@@ -77,11 +77,28 @@ func TestReadsAndAppendsOfADatabaseFileMovedAwayAre503sAndMakeNoNewFile(t *testi
 				Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}})
 			moved("Append", err)
 			srv := esthttp.New(s, esthttp.Options{OpenAPI: api.OpenAPI})
-			for _, target := range []string{"/events", "/streams/" + stream.String() + "/events", "/readyz"} {
+			// Each answer says what happened, as README promises: the
+			// file moved or removed, not "cannot be reached" (an apiuser
+			// found only the log named it).
+			for _, tc := range []struct{ method, target, accept, body string }{
+				{http.MethodGet, "/events", "", ""},
+				{http.MethodGet, "/streams/" + stream.String() + "/events", "", ""},
+				{http.MethodGet, "/readyz", "", ""},
+				{http.MethodGet, "/events", "text/event-stream", ""},
+				{http.MethodGet, "/streams/" + stream.String() + "/events", "text/event-stream", ""},
+				{http.MethodPost, "/streams/" + uuid.NewString() + "/events", "", `{"stream_type":"t","events":[{"type":"A","data":1}]}`},
+			} {
 				w := httptest.NewRecorder()
-				srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
-				if w.Code != http.StatusServiceUnavailable {
-					t.Errorf("GET %s with the database file moved aside: %d %.300s, expected 503", target, w.Code, w.Body.String())
+				req := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
+				if tc.accept != "" {
+					req.Header.Set("Accept", tc.accept)
+				}
+				if tc.body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				srv.ServeHTTP(w, req)
+				if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "moved or removed") || strings.Contains(w.Body.String(), "cannot be reached") {
+					t.Errorf("%s %s (%s) with the database file moved aside: %d %.400s, expected 503 saying the file was moved or removed", tc.method, tc.target, tc.accept, w.Code, w.Body.String())
 				}
 			}
 			if _, err := os.Stat(s.Path()); !errors.Is(err, os.ErrNotExist) {

@@ -421,9 +421,17 @@ func (s *Store) checkFile() error {
 	if err != nil {
 		what = err.Error()
 	}
-	return fmt.Errorf("%w: the database file %s was moved or removed while the server ran (%s): "+
-		"put it back, or restart the server where it is now", eventstore.ErrUnavailable, s.path, what)
+	return &movedError{fmt.Errorf("%w: the database file %s was moved or removed while the server ran (%s): "+
+		"put it back, or restart the server where it is now", eventstore.ErrUnavailable, s.path, what)}
 }
+
+// movedError is the error of a database file moved or removed while the
+// server ran: eventstore.ErrUnavailable and ErrMoved, in the words of its
+// one line (errors.Join would write the sentinels on lines of their own).
+type movedError struct{ err error }
+
+func (e *movedError) Error() string   { return e.err.Error() }
+func (e *movedError) Unwrap() []error { return []error{e.err, eventstore.ErrMoved} }
 
 // keepWAL takes the connection kept open while the store is, once it has
 // read the database (which opens the WAL).
