@@ -198,6 +198,41 @@ func (e *MissingError) Error() string {
 
 func (e *MissingError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
 
+// UnwrittenColumnError reports a column of the store's tables that the
+// store does not write, NOT NULL and without a default (added by hand, or
+// a schema of another release restored under the service): every append
+// fails on it. Retrying cannot mend it until an operator drops the column
+// or gives it a default, which mends it at once, without a restart. It is
+// the database's trouble: errors.Is(err, ErrUnavailable) holds for it,
+// which takes the instance out of service (/readyz).
+type UnwrittenColumnError struct {
+	// Table is the column's table, "" where the database's error does
+	// not say (an append's: MySQL's names only the column).
+	Table string
+	// Column is the column's name.
+	Column string
+	// Err is the database's own error, nil where the store found the
+	// column by looking (Ping).
+	Err error
+}
+
+func (e *UnwrittenColumnError) Error() string {
+	where := "the database's tables have a column " + e.Column
+	if e.Table != "" {
+		where = "the database's table " + e.Table + " has a column " + e.Table + "." + e.Column
+	}
+	return where + " that the store does not write, NOT NULL and without a default: every append fails until an operator drops " +
+		"the column or gives it a default (was an older schema, or another release's, restored under the service? then restore a backup of " +
+		"this release's schema, which `api migrate` brings up to date if older, and restart the service)"
+}
+
+func (e *UnwrittenColumnError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrUnavailable}
+	}
+	return []error{ErrUnavailable, e.Err}
+}
+
 // WrongExpectedVersionError reports that a stream was not at the version an
 // append expected. errors.Is(err, ErrWrongExpectedVersion) holds for it.
 type WrongExpectedVersionError struct {

@@ -466,6 +466,7 @@ func (e *appendError) Unwrap() error { return e.err }
 func unavailableDetail(err error) string {
 	var ae *appendError
 	var missing *eventstore.MissingError
+	var unwritten *eventstore.UnwrittenColumnError
 	switch {
 	case errors.Is(err, eventstore.ErrHeadBehind):
 		written := ""
@@ -546,6 +547,15 @@ func unavailableDetail(err error) string {
 		}
 		return "The database is full: it can store nothing more until an operator frees space on its disk or lets its " +
 			"tablespace grow." + written + " Try again after Retry-After."
+	case errors.As(err, &unwritten):
+		// As a missing column's: named, and Retry-After stays, as the
+		// appends pass again once an operator drops the column.
+		written := ""
+		if ae != nil {
+			written = " This append was not written" + earlierStored + "."
+		}
+		d := unwritten.Error()
+		return strings.ToUpper(d[:1]) + d[1:] + "." + written
 	case errors.As(err, &missing):
 		// Retry-After stays: once an operator restores it, it serves again.
 		written := ""

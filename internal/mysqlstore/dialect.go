@@ -204,10 +204,13 @@ func translate(err error) error {
 			// The store writes every column of its schema's tables but
 			// the ones with a default: a NOT NULL column without one is a
 			// schema not this release's (streams.version, which migration
-			// 12 dropped). Nothing was written.
-			return fmt.Errorf("%w: the database's tables have a column the store does not write and that has no default: "+
-				"is an older schema restored under the service? restore a backup of this release's schema "+
-				"(an older backup restored whole is brought up to date by `api migrate`), then restart the service: %w", eventstore.ErrUnavailable, err)
+			// 12 dropped). Nothing was written. The server's words name
+			// the column ("Field 'legacy' …"), not its table.
+			e := &eventstore.UnwrittenColumnError{Column: "(named in the database's error)", Err: me}
+			if _, name, _ := strings.Cut(me.Message, "'"); strings.Contains(name, "'") {
+				e.Column, _, _ = strings.Cut(name, "'")
+			}
+			return e
 		case errNoSuchTable, errUnknownDB, errNoDatabase, errUnknownColumn, errDiscarded, errNotInEngine, errNoSuchKey:
 			return missing(me)
 		case errInitConnect:

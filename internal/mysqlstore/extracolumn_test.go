@@ -31,13 +31,18 @@ func TestAnExtraColumnThatBreaksEveryAppendFailsReadyz(t *testing.T) {
 			if _, err := otherProcessDB(t, dsn).ExecContext(ctx, alter); err != nil {
 				t.Fatal(err)
 			}
+			// The error is the UnwrittenColumnError, which the HTTP edge
+			// answers naming the column, as a missing column's
+			// (MissingError), not with an outage's "cannot be reached".
 			_, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
-			if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "legacy") {
-				t.Errorf("an append with %s.legacy NOT NULL and without a default: %v; want unavailable, naming the column", table, err)
+			var unwritten *eventstore.UnwrittenColumnError
+			if !errors.Is(err, eventstore.ErrUnavailable) || !errors.As(err, &unwritten) || unwritten.Column != "legacy" {
+				t.Errorf("an append with %s.legacy NOT NULL and without a default: %v; want unavailable, an UnwrittenColumnError naming the column", table, err)
 			}
 			err = s.Ping(ctx)
-			if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), table+".legacy") {
-				t.Errorf("Ping (/readyz) with %s.legacy NOT NULL and without a default: %v; want unavailable, naming the table and column", table, err)
+			if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), table+".legacy") ||
+				!errors.As(err, &unwritten) || unwritten.Table != table || unwritten.Column != "legacy" {
+				t.Errorf("Ping (/readyz) with %s.legacy NOT NULL and without a default: %v; want unavailable, an UnwrittenColumnError naming the table and column", table, err)
 			}
 		})
 	}

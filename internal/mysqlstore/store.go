@@ -1108,8 +1108,8 @@ func (s *Store) headBehind(ctx context.Context) error {
 	return damage
 }
 
-// unwritten returns an error, unavailable, naming the first column of
-// unwrittenColumns that the store does not write, if there is one.
+// unwritten returns an *eventstore.UnwrittenColumnError naming the first
+// column of unwrittenColumns that the store does not write, if there is one.
 func (s *Store) unwritten(ctx context.Context) error {
 	rows, err := s.primary.QueryContext(ctx, unwrittenColumns)
 	if err != nil {
@@ -1122,10 +1122,7 @@ func (s *Store) unwritten(ctx context.Context) error {
 			return s.translate(err)
 		}
 		if !written[table+"."+column] {
-			return fmt.Errorf("%w: the database's table %s has a column %s that the store does not write, NOT NULL and without a default: "+
-				"every append fails; is a schema of another release restored under the service? restore a backup of this release's schema "+
-				"(an older backup restored whole is brought up to date by `api migrate`), or drop the column or give it a default",
-				eventstore.ErrUnavailable, table, table+"."+column)
+			return &eventstore.UnwrittenColumnError{Table: table, Column: column}
 		}
 	}
 	return s.translate(rows.Err())
