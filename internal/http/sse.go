@@ -139,6 +139,19 @@ func wantsEvents(r *http.Request) bool {
 	return named && events > 0 && events >= json
 }
 
+// quotedList is vals quoted, for a detail: `"1", "2" and "3"` (one string,
+// redacted and cut as one, as problemf does each).
+func quotedList(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = strconv.Quote(v)
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
+
 // lastEventID reads the Last-Event-ID header an EventSource sends when it
 // reconnects: a version for a stream, a position for the log.
 func lastEventID(r *http.Request) (int64, bool, error) {
@@ -147,7 +160,7 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 		return 0, false, nil
 	}
 	if len(vals) > 1 {
-		return 0, false, badRequest("send one Last-Event-ID header, not %d (%s)", len(vals), fmt.Sprintf("%q", vals))
+		return 0, false, badRequest("send one Last-Event-ID header, not %d (got %s)", len(vals), quotedList(vals))
 	}
 	n, refused := parseNumber(trimHTTPSpace(vals[0]))
 	switch refused {
