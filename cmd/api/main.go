@@ -790,6 +790,9 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	limit, limited := openFileLimit()
 	maxConns, perClient := connectionBounds(cfg, limit, limited, log)
 	conns := esthttp.NewConnections(maxConns, perClient, log, m)
+	if len(cfg.CORSOrigins) > 0 {
+		conns.AllowOrigins(cfg.CORSOrigins) // its refusals, too, readable by the pages
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ConnState:         conns.ConnState,       // which connections are idle, for conns

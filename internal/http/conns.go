@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bufio"
 	"bytes"
 	"container/list"
 	"context"
@@ -14,6 +15,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -49,6 +51,7 @@ type Connections struct {
 	max, perClient int
 	log            *slog.Logger
 	m              *metrics.Metrics
+	cors           func(http.Handler) http.Handler // CORS for the refusals (AllowOrigins), nil for none
 
 	mu      sync.Mutex
 	open    int
@@ -436,7 +439,6 @@ func (c *Connections) refuse(conn net.Conn, bound, client string) {
 		conn.Close()
 		return
 	}
-	answer := c.refusal(bound)
 	go func() {
 		defer func() { <-c.refusing }()
 		defer conn.Close()
@@ -444,10 +446,11 @@ func (c *Connections) refuse(conn net.Conn, bound, client string) {
 		// Answer only once the request is in: an answer that comes before
 		// is one no request asked for, which net/http's Transport, reading
 		// a new connection before its request goes, drops with an error.
-		if !readHeaders(io.LimitReader(conn, maxRefusalHeaderBytes)) {
+		head, ok := readHeaders(io.LimitReader(conn, maxRefusalHeaderBytes))
+		if !ok {
 			return
 		}
-		if _, err := conn.Write(answer); err != nil {
+		if _, err := conn.Write(c.refusal(bound, c.corsLines(head))); err != nil {
 			return
 		}
 		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
@@ -470,30 +473,33 @@ const maxRefusalHeaderBytes = 64 << 10
 const maxRefusalDrain = 8 << 20
 
 // readHeaders reads r up to the blank line that ends a request's headers
-// and reports whether it came, or r ended after sending
-// maxRefusalHeaderBytes, to be answered anyway.
-func readHeaders(r io.Reader) bool {
+// and returns what it read of them, and whether they came, or r ended
+// after sending maxRefusalHeaderBytes, to be answered anyway.
+func readHeaders(r io.Reader) ([]byte, bool) {
 	var buf [4096]byte
 	var last [2]byte // the last two bytes read before buf's
+	var head []byte
 	n := 0
 	for {
 		m, err := r.Read(buf[:])
-		for _, b := range buf[:m] {
+		for i, b := range buf[:m] {
 			// "\n\n" or "\n\r\n": net/http takes a bare LF as a line's end.
 			if b == '\n' && (last[1] == '\n' || last[1] == '\r' && last[0] == '\n') {
-				return true
+				return append(head, buf[:i+1]...), true
 			}
 			last[0], last[1] = last[1], b
 		}
+		head = append(head, buf[:m]...)
 		if n += m; err != nil {
-			return n >= maxRefusalHeaderBytes
+			return head, n >= maxRefusalHeaderBytes
 		}
 	}
 }
 
 // refusal is the answer to a connection refused at bound ("client" or
-// "server"): a whole HTTP/1.1 response, since no request has been read.
-func (c *Connections) refusal(bound string) []byte {
+// "server"): a whole HTTP/1.1 response, since no request has been read,
+// with cors, the CORS header lines for its request (corsLines).
+func (c *Connections) refusal(bound, cors string) []byte {
 	detail := fmt.Sprintf("this server already holds %d connections (TRIBUTARY_MAX_CONNECTIONS), the most it takes, none of them idle nor silent for long; try again shortly or another instance", c.max)
 	if bound == "client" {
 		detail = fmt.Sprintf("this client's address already holds %d connections to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may, none of them idle nor silent for long; reuse them, or close some", c.perClient)
@@ -507,6 +513,7 @@ func (c *Connections) refusal(bound string) []byte {
 		"Cache-Control: no-store\r\n" + // as on every problem (noStore)
 		"X-Request-Id: " + uuid.NewString() + "\r\n" + // likewise (no request was read: a new one)
 		"Retry-After: " + retryAfter(errTooManyConnections) + "\r\n" +
+		cors +
 		"Connection: close\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
 }
@@ -578,3 +585,41 @@ func (c *Connections) logRefusals(r refusals) {
 		c.log.Warn(msg, "bound", "client", "client", fmt.Sprintf("others than the %d above", len(clients)), "limit", c.perClient, "setting", "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT", "refused", r.others)
 	}
 }
+
+// AllowOrigins has the refusals answer CORS for pages on origins
+// (TRIBUTARY_CORS_ORIGINS), as the API's other answers do: a page could
+// otherwise read neither the refusal nor its Retry-After. Call it before
+// the listener accepts.
+func (c *Connections) AllowOrigins(origins []string) {
+	c.cors = corsHandler(origins)
+}
+
+// corsLines are the header lines that corsHandler, the API's own CORS
+// middleware, adds for the request whose head is head, "" for none (no
+// origins allowed, no Origin header, an origin not listed, a head that
+// does not parse).
+func (c *Connections) corsLines(head []byte) string {
+	if c.cors == nil || !bytes.Contains(bytes.ToLower(head), []byte("origin:")) {
+		return ""
+	}
+	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil {
+		return ""
+	}
+	rec := headerRecorder{}
+	c.cors(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, r)
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(rec)) {
+		for _, v := range rec[name] {
+			b.WriteString(name + ": " + v + "\r\n")
+		}
+	}
+	return b.String()
+}
+
+// headerRecorder is the http.ResponseWriter of corsLines: only its header.
+type headerRecorder http.Header
+
+func (h headerRecorder) Header() http.Header         { return http.Header(h) }
+func (h headerRecorder) Write(p []byte) (int, error) { return len(p), nil }
+func (h headerRecorder) WriteHeader(int)             {}

@@ -27,10 +27,15 @@ type boundedServer struct {
 	idle    chan struct{} // one value each time a connection is recorded idle
 }
 
-func startBounded(t *testing.T, maxConns, perClient int) *boundedServer {
+// startBounded starts a boundedServer; its refusals answer CORS for the
+// origins given (TRIBUTARY_CORS_ORIGINS), if any.
+func startBounded(t *testing.T, maxConns, perClient int, origins ...string) *boundedServer {
 	t.Helper()
 	logs := &testlog.Buffer{}
 	conns := esthttp.NewConnections(maxConns, perClient, slog.New(slog.NewJSONHandler(logs, nil)), nil)
+	if len(origins) > 0 {
+		conns.AllowOrigins(origins)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -240,6 +245,37 @@ func TestOneClientAtItsBoundLeavesRoomForOthers(t *testing.T) {
 		t.Errorf("a client's connection idle longest is still open after its third took its place; expected it closed")
 	}
 	other.get(t, "/")
+}
+
+// TestARefusedConnectionCarriesCORSForAListedOrigin: the 503 of a
+// connection past TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT is written before
+// any handler, the CORS middleware's included, and carried no
+// Access-Control-Allow-Origin: a page of a listed origin could read
+// neither it nor its Retry-After (fetch failed as a network error), though
+// every other refusal answers it. It carries the middleware's own CORS
+// headers for a listed origin, and none for another.
+func TestARefusedConnectionCarriesCORSForAListedOrigin(t *testing.T) {
+	b := startBounded(t, 10, 1, "https://app.example.com")
+	c := dialFrom(t, b.addr, "127.0.0.1")
+	c.send(t, "/block")
+	time.Sleep(100 * time.Millisecond) // let its request be read
+	for origin, listed := range map[string]bool{"https://app.example.com": true, "https://other.example.com": false} {
+		refused := dialFrom(t, b.addr, "127.0.0.1")
+		if _, err := io.WriteString(refused, "GET / HTTP/1.1\r\nHost: test\r\nOrigin: "+origin+"\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := refused.answer(t)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("a connection past the client's bound: %d %s; expected 503", resp.StatusCode, body)
+		}
+		allow, expose := resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Access-Control-Expose-Headers")
+		if listed && (allow != origin || !strings.Contains(expose, "Retry-After")) {
+			t.Errorf("the refusal of a listed origin's request: Access-Control-Allow-Origin %q, -Expose-Headers %q; want %q, exposing Retry-After", allow, expose, origin)
+		}
+		if !listed && (allow != "" || expose != "") {
+			t.Errorf("the refusal of an unlisted origin's request: Access-Control-Allow-Origin %q, -Expose-Headers %q; want neither", allow, expose)
+		}
+	}
 }
 
 func TestAClosedConnectionGivesItsPlaceBack(t *testing.T) {

@@ -54,7 +54,7 @@ func TestEvery503CarriesRetryAfterButAnUnmendableFiles(t *testing.T) {
 	// any request is read.
 	c := &Connections{max: 1, perClient: 1}
 	for _, bound := range []string{"server", "client"} {
-		if a := string(c.refusal(bound)); !strings.HasPrefix(a, "HTTP/1.1 503 ") || !strings.Contains(a, "\r\nRetry-After: 2\r\n") {
+		if a := string(c.refusal(bound, "")); !strings.HasPrefix(a, "HTTP/1.1 503 ") || !strings.Contains(a, "\r\nRetry-After: 2\r\n") {
 			t.Errorf("the refusal at the %s's bound of connections: %q; want a 503 with Retry-After: 2", bound, a)
 		}
 	}
