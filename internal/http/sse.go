@@ -193,6 +193,9 @@ func (s *Server) subscribeStream(w http.ResponseWriter, r *http.Request, id uuid
 	if err := noLimit(q); err != nil {
 		return err
 	}
+	if err := noConditions(r); err != nil {
+		return err
+	}
 	from, err := intParam(q, "from", 1, 1, 1<<63-1)
 	if err != nil {
 		return err
@@ -264,6 +267,19 @@ func noBody(r *http.Request) error {
 func noLimit(q url.Values) error {
 	if q.Has("limit") {
 		return badRequest("a subscription sends every event, for as long as it is open; limit is only for pages: leave it out")
+	}
+	return nil
+}
+
+// noConditions refuses If-Match and If-None-Match on a stream's
+// subscription, as limit is: the page of the same URL answers 412 or 304
+// for them, and the subscription took them and ran as if they were not
+// sent. (An EventSource sends neither.)
+func noConditions(r *http.Request) error {
+	for _, name := range []string{"If-Match", "If-None-Match"} {
+		if _, sent := r.Header[name]; sent {
+			return badRequest("a subscription sends every event from its starting point on, whatever the stream's version; %s is only for pages: leave it out", name)
+		}
 	}
 	return nil
 }

@@ -147,6 +147,34 @@ func TestSubscriptionRefusesBadStartingPoints(t *testing.T) {
 	}
 }
 
+// TestASubscriptionRefusesConditionsThatAreOnlyForPages: a stream's
+// subscription took If-Match and If-None-Match and ignored them (200, and
+// it ran), while the page of the same URL answers 412 or 304 for them and
+// openapi lists them for it with no exception. They are refused as limit
+// and direction=backward are: a 400 saying they are only for pages.
+func TestASubscriptionRefusesConditionsThatAreOnlyForPages(t *testing.T) {
+	t.Parallel()
+	h := esthttp.New(panicStore{}, esthttp.Options{Feed: fanout.New(teststore.SQLite.Open(t), fanout.Options{})})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct{ name, value string }{
+		{"If-Match", `"3"`}, {"If-Match", "*"}, {"If-None-Match", `"3"`}, {"If-None-Match", "*"},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/streams/"+uuid.NewString()+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set(tc.name, tc.value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(body), tc.name) || !strings.Contains(string(body), "only for pages") {
+			t.Errorf("a subscription with %s: %s: %d %s; want a 400 naming %s, only for pages", tc.name, tc.value, resp.StatusCode, body, tc.name)
+		}
+	}
+}
+
 // TestAnIdleSubscriptionHoldsNoGoroutineOfItsOwn: a subscription runs on
 // the goroutine net/http serves its request on, and the feed adds none, so
 // an idle subscriber costs the server net/http's two goroutines (the
