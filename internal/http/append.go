@@ -305,7 +305,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyB
 		return err
 	}
 	d := decoders.Get().(*decoder)
-	d.body = budgetReader{r: http.MaxBytesReader(w, body, max), b: budget, client: client}
+	d.body = budgetReader{r: http.MaxBytesReader(w, body, max), b: budget, client: client, head: d.body.head[:0]}
 	d.dec.Reset(&d.body)
 	defer func() {
 		d.dec.Reset(bytes.NewReader(nil)) // drop the body
@@ -321,7 +321,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyB
 		return badRequest("the body must be a JSON object, not null")
 	}
 	if err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)); err != nil {
-		return decodeError(repoint(dec, err), max)
+		err = repoint(dec, err)
+		if tc := trailingComma(d.body.head, err); tc != nil {
+			return tc
+		}
+		return decodeError(err, max)
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		if err != nil {
@@ -381,11 +385,19 @@ type budgetReader struct {
 	r      io.Reader
 	b      *bodyBudget
 	client string
-	read   int64 // bytes read, held against b until release
+	read   int64  // bytes read, held against b until release
+	head   []byte // the first maxHeadKept bytes read, for trailingComma
 }
+
+// maxHeadKept bounds what budgetReader keeps of a body for trailingComma:
+// a body written by hand, where the mistake is made, is small.
+const maxHeadKept = 16 << 10
 
 func (br *budgetReader) Read(p []byte) (int, error) {
 	n, err := br.r.Read(p)
+	if room := maxHeadKept - len(br.head); room > 0 && n > 0 {
+		br.head = append(br.head, p[:min(n, room)]...)
+	}
 	if n > 0 && br.b != nil {
 		if err := br.b.take(br.client, int64(n)); err != nil {
 			return 0, err
@@ -588,6 +600,37 @@ func placed(dec *jsontext.Decoder, syntax *jsontext.SyntacticError) jsontext.Poi
 // continuesToken reports whether c could go on a number or a literal.
 func continuesToken(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '+' || c == '-'
+}
+
+// trailingComma returns the 400 of err, a syntax error at a comma right
+// before the ] or } that closes an array or object (or at that closer),
+// with head the body's first bytes; nil for any other error, or one past
+// head. The decoder's own words for it were another mistake's: "invalid
+// character ']' after object value (expecting ',' or '}')", or "invalid
+// character ',' at start of value", pointing at a comma that is allowed.
+func trailingComma(head []byte, err error) error {
+	var syntax *jsontext.SyntacticError
+	if !errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, jsontext.ErrDuplicateName) ||
+		syntax.ByteOffset < 0 || syntax.ByteOffset >= int64(len(head)) {
+		return nil
+	}
+	at := int(syntax.ByteOffset)
+	comma, closer := -1, byte(0)
+	switch head[at] {
+	case ']', '}':
+		if before := bytes.TrimRight(head[:at], " \t\r\n"); len(before) > 0 && before[len(before)-1] == ',' {
+			comma, closer = len(before)-1, head[at]
+		}
+	case ',':
+		if after := bytes.TrimLeft(head[at+1:], " \t\r\n"); len(after) > 0 && (after[0] == ']' || after[0] == '}') {
+			comma, closer = at, after[0]
+		}
+	}
+	if comma < 0 {
+		return nil
+	}
+	return badRequest("malformed JSON at byte %d (%s): a trailing comma before '%c' (JSON allows none after the last member or element): remove it",
+		comma, where(syntax.JSONPointer), closer)
 }
 
 // decodeError explains a JSON decoding failure to the client.
