@@ -77,7 +77,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A read from past the first page followed a next link, most likely:
 	// the store may read the page after it while this one is written.
-	opts.ReadAhead = opts.Direction == eventstore.Forward && opts.From > 1
+	opts.ReadAhead = opts.Direction == eventstore.Forward && opts.From > 1 && r.Method != http.MethodHead
 	page, err := s.store.ReadStream(r.Context(), id, opts)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return s.writeEvents(w, r, page.Events, func(h http.Header, b []byte) []byte {
+	start := func(h http.Header, b []byte) []byte {
 		h.Set("ETag", tag)
 		if page.Next != 0 {
 			next := url.Values{"from": {strconv.FormatInt(page.Next, 10)}, "limit": {strconv.Itoa(opts.Limit)}}
@@ -108,7 +108,12 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 		b = append(b, `,"version":`...)
 		b = strconv.AppendInt(b, page.Stream.Version, 10)
 		return append(b, `,"events":[`...)
-	})
+	}
+	if r.Method == http.MethodHead {
+		headEvents(w, start)
+		return nil
+	}
+	return s.writeEvents(w, r, page.Events, start)
 }
 
 // varyOnAccept says, on every answer to a GET or HEAD of a route that
@@ -296,6 +301,20 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, events iter
 	bw.WriteString("]}\n") //nolint:errcheck
 	bw.Flush()             //nolint:errcheck // the status is sent; a failed write means the client left
 	return nil
+}
+
+// headEvents answers HEAD of a page that writeEvents would write with
+// start: its headers, ETag and Link included, which come from the stream's
+// row, not its events, and none of its events, which the store reads only
+// as they are iterated (HEAD read the whole page to throw it away). It has
+// no Content-Length, which only the body gives (net/http sets none for a
+// HEAD whose handler wrote no byte): a GET of a small page has one, and a
+// HEAD that said another length would be wrong. A fault the GET would meet
+// reading the events (the database lost midway) a HEAD does not see.
+func headEvents(w http.ResponseWriter, start func(h http.Header, b []byte) []byte) {
+	start(w.Header(), nil)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
 }
 
 // pageBuffers holds what writeEvents writes pages through: a buffer for one

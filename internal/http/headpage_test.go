@@ -1,0 +1,80 @@
+package http_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// eventsCounted is a store whose stream pages count the events read from
+// them.
+type eventsCounted struct {
+	eventstore.Store
+	read atomic.Int64
+}
+
+func (s *eventsCounted) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
+	page, err := s.Store.ReadStream(ctx, id, opts)
+	if err != nil {
+		return page, err
+	}
+	events := page.Events
+	page.Events = func(yield func(eventstore.Event, error) bool) {
+		for e, err := range events {
+			s.read.Add(1)
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+	return page, nil
+}
+
+// TestAHeadOfAStreamPageReadsNoEvents: HEAD of a page of a stream's events
+// read the whole page from the database (up to its byte cap, in chunks) to
+// throw it away: as costly as the largest GET. Its headers, ETag and Link,
+// come from the stream's row alone, and it reads no event; they are the
+// GET's, forward and backward, with and without a next page. It has no
+// Content-Length, which only the body gives.
+func TestAHeadOfAStreamPageReadsNoEvents(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &eventsCounted{Store: k.Open(t)}
+		s := newServer(t, newContract(t), store)
+		id := uuid.New()
+		body := `{"stream_type":"order","events":[`
+		for i := range 5 {
+			if i > 0 {
+				body += ","
+			}
+			body += `{"type":"A","data":` + strconv.Itoa(i) + `}`
+		}
+		expectStatus(t, "append", s.do("POST", "/streams/"+id.String()+"/events", body+"]}"), 201)
+		for _, query := range []string{"", "?limit=2", "?from=3&limit=2", "?direction=backward&limit=2"} {
+			path := "/streams/" + id.String() + "/events" + query
+			get := s.do("GET", path, "")
+			expectStatus(t, "GET "+path, get, 200)
+			store.read.Store(0)
+			head := s.do("HEAD", path, "")
+			expectStatus(t, "HEAD "+path, head, 200)
+			if n := store.read.Load(); n != 0 {
+				t.Errorf("HEAD %s read %d events; want none", path, n)
+			}
+			for _, name := range []string{"ETag", "Link", "Content-Type", "Vary"} {
+				if g, h := get.header.Values(name), head.header.Values(name); len(g) != len(h) || len(g) > 0 && g[0] != h[0] {
+					t.Errorf("HEAD %s: %s %q; want the GET's, %q", path, name, h, g)
+				}
+			}
+			// Only the body gives it: none, rather than a wrong one.
+			if h := head.header.Get("Content-Length"); h != "" {
+				t.Errorf("HEAD %s: Content-Length %s; want none (the GET's is %q)", path, h, get.header.Get("Content-Length"))
+			}
+		}
+	})
+}
