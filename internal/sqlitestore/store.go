@@ -823,6 +823,9 @@ func translate(err error) error {
 	if what := storageFailure(sqliteCode(err)); what != "" {
 		return fmt.Errorf("%w: %w: %s: %w", eventstore.ErrUnavailable, eventstore.ErrStorageFailed, what, err)
 	}
+	if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_NOTNULL {
+		return unwrittenColumn(err)
+	}
 	switch sqliteCode(err) & 0xff { // the primary result code
 	case sqlite3.SQLITE_TOOBIG:
 		return tooBigError{err}
@@ -833,6 +836,24 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
+}
+
+// unwrittenColumn is the error of an INSERT that SQLite refused for a NULL
+// in a NOT NULL column (SQLITE_CONSTRAINT_NOTNULL): the store writes every
+// column of its tables but those with a default, never a NULL, so the
+// column is one it does not write, without a default (a table rebuilt by
+// hand: SQLite's ALTER TABLE adds none such), and every append fails. As
+// MySQL's 1364 (mysqlstore), it is named, from SQLite's words ("NOT NULL
+// constraint failed: streams.legacy").
+func unwrittenColumn(err error) error {
+	e := &eventstore.UnwrittenColumnError{Column: "(named in the database's error)", Err: err}
+	if _, name, ok := strings.Cut(err.Error(), "NOT NULL constraint failed: "); ok {
+		name, _, _ = strings.Cut(name, " ")
+		if table, column, ok := strings.Cut(name, "."); ok {
+			e.Table, e.Column = table, column
+		}
+	}
+	return e
 }
 
 // storageFailure says what failed beneath SQLite for an I/O error (its
