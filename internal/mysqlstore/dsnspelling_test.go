@@ -22,10 +22,8 @@ import (
 // any parameter whose name is not a plain variable name.
 func TestADSNParameterSpelledAsAVariableIsRefused(t *testing.T) {
 	t.Parallel()
-	base := mysqltest.NewDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	for _, param := range []string{
+	ctx, base := dsnBase(t)
+	paramsRefused(ctx, t, base,
 		"@@sql_log_bin=0",
 		"@@session.sql_log_bin=0",
 		"@@SESSION.SQL_LOG_BIN=OFF",
@@ -33,9 +31,7 @@ func TestADSNParameterSpelledAsAVariableIsRefused(t *testing.T) {
 		"@@session.sql_select_limit=1",
 		"@@tx_isolation=%27READ-UNCOMMITTED%27",
 		"@@character_set_client=sjis",
-	} {
-		paramRefused(ctx, t, base, param)
-	}
+	)
 }
 
 // TestADSNParameterWhoseValueHoldsMoreThanOneValueIsRefused: the driver
@@ -47,19 +43,15 @@ func TestADSNParameterSpelledAsAVariableIsRefused(t *testing.T) {
 // number, or one quoted string.
 func TestADSNParameterWhoseValueHoldsMoreThanOneValueIsRefused(t *testing.T) {
 	t.Parallel()
-	base := mysqltest.NewDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	for _, param := range []string{
+	ctx, base := dsnBase(t)
+	paramsRefused(ctx, t, base,
 		"innodb_lock_wait_timeout=10,sql_log_bin=0",
 		"innodb_lock_wait_timeout=10%2C%20sql_log_bin%3D0",
 		"innodb_lock_wait_timeout=10,sql_select_limit=1",
 		"lock_wait_timeout=5,tx_isolation=%27READ-UNCOMMITTED%27",
 		"sql_mode=%27%27,sql_log_bin=0",
 		"sql_mode=%27a%5C%27,sql_log_bin=0,%40a=%27", // 'a\',sql_log_bin=0,@a=': one string only with backslash escapes on
-	} {
-		paramRefused(ctx, t, base, param)
-	}
+	)
 	// Values of one word, number or quoted string still open.
 	for _, param := range []string{
 		"innodb_lock_wait_timeout=10",
@@ -80,22 +72,33 @@ func TestADSNParameterWhoseValueHoldsMoreThanOneValueIsRefused(t *testing.T) {
 	}
 }
 
-// paramRefused opens a store on base with param, and one with base's
-// database as its read replica with param, expecting both refused with an
-// error naming the parameter. (A server is no replica of itself: only the
-// refusal names the parameter.)
-func paramRefused(ctx context.Context, t *testing.T, base, param string) {
+// dsnBase gives a fresh database's DSN and a minute to open stores on it.
+func dsnBase(t *testing.T) (context.Context, string) {
 	t.Helper()
-	for _, opts := range []struct {
-		what      string
-		dsn, read string
-	}{{"Open with the DSN parameter", withParam(base, param), ""}, {"the read replica's DSN with the parameter", base, withParam(base, param)}} {
-		s, err := mysqlstore.Open(ctx, opts.dsn, mysqlstore.Options{ReadDSN: opts.read})
-		if err == nil {
-			s.Close()
-		}
-		if err == nil || !strings.Contains(err.Error(), "parameter") {
-			t.Errorf("%s %s: %v; want it refused, naming the parameter", opts.what, param, err)
+	base := mysqltest.NewDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx, base
+}
+
+// paramsRefused opens, for each param, a store on base with param, and one
+// with base's database as its read replica with param, expecting both
+// refused with an error naming the parameter. (A server is no replica of
+// itself: only the refusal names the parameter.)
+func paramsRefused(ctx context.Context, t *testing.T, base string, params ...string) {
+	t.Helper()
+	for _, param := range params {
+		for _, opts := range []struct {
+			what      string
+			dsn, read string
+		}{{"Open with the DSN parameter", withParam(base, param), ""}, {"the read replica's DSN with the parameter", base, withParam(base, param)}} {
+			s, err := mysqlstore.Open(ctx, opts.dsn, mysqlstore.Options{ReadDSN: opts.read})
+			if err == nil {
+				s.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), "parameter") {
+				t.Errorf("%s %s: %v; want it refused, naming the parameter", opts.what, param, err)
+			}
 		}
 	}
 }
@@ -111,9 +114,7 @@ func paramRefused(ctx context.Context, t *testing.T, base, param string) {
 // to the server as it is. Open must refuse them, as it refuses sql_log_bin.
 func TestADSNParameterThatWeakensAGuaranteeIsRefused(t *testing.T) {
 	t.Parallel()
-	base := mysqltest.NewDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
+	ctx, base := dsnBase(t)
 	for _, param := range []string{
 		"unique_checks=0",
 		"UNIQUE_CHECKS=OFF",
@@ -121,7 +122,7 @@ func TestADSNParameterThatWeakensAGuaranteeIsRefused(t *testing.T) {
 		"skip_replication=1",
 		"Skip_Replication=ON",
 	} {
-		paramRefused(ctx, t, base, param)
+		paramsRefused(ctx, t, base, param)
 		// Named as the operator would look it up, however the DSN spells it.
 		name, _, _ := strings.Cut(param, "=")
 		if _, err := mysqlstore.Open(ctx, withParam(base, param), mysqlstore.Options{}); err == nil || !strings.Contains(err.Error(), strings.ToLower(name)) {
