@@ -1,7 +1,6 @@
 package sqlitestore_test
 
 import (
-	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
@@ -31,83 +30,30 @@ import (
 // none may be refused. The load stops by itself after a few seconds; the
 // counts decide.
 func TestAnotherProgramsCheckpointsBesideAppendsAreNeverTakenForACopy(t *testing.T) {
-	ctx := context.Background()
-	s, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openNew(t, sqlitestore.Options{})
 	// Another program's connection: it checkpoints only when told.
 	db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	data := []byte(`"` + strings.Repeat("x", 8<<10) + `"`)
-	stop := make(chan struct{})
-	var refused, other, written, checkpoints, copied atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-					Events: []eventstore.NewEvent{{Type: "E", Data: data}, {Type: "E", Data: data}}})
-				switch {
-				case err == nil:
-					written.Add(1)
-				case errors.Is(err, eventstore.ErrOverwritten):
-					refused.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				default:
-					other.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		})
-	}
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond): // the pace of the other program's checkpoints
-			}
-			var busy, frames, n int64
-			if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &n); err == nil {
-				checkpoints.Add(1)
-				copied.Add(n)
-			}
+	var checkpoints, copied atomic.Int64
+	load := newAppendLoad()
+	load.appenders(t, s, 4)
+	load.beside(200*time.Millisecond, func() { // the pace of the other program's checkpoints
+		var busy, frames, n int64
+		if err := db.QueryRowContext(t.Context(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &n); err == nil {
+			checkpoints.Add(1)
+			copied.Add(n)
 		}
 	})
-	// The load's length is no pass or fail: within it, the other program's
-	// checkpoints run beside many looks.
-	time.Sleep(5 * time.Second)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d appends written; %d checkpoints beside them copied %d frames; %d refused as overwritten, %d other failures",
-		written.Load(), checkpoints.Load(), copied.Load(), refused.Load(), other.Load())
-	if refused.Load() > 0 || other.Load() > 0 {
-		t.Fatalf("%d appends refused as overwritten, %d failed otherwise, with nothing but SQLite writing the file; want none: the first: %v",
-			refused.Load(), other.Load(), firstErr.Load())
-	}
+	// Within the load, the other program's checkpoints run beside many looks.
+	load.end(t, 5*time.Second, "appends", "SQLite")
+	t.Logf("%d checkpoints beside the appends copied %d frames", checkpoints.Load(), copied.Load())
 	if copied.Load() == 0 {
-		t.Fatalf("the checkpoints beside %d appends copied no frame into the file: the test proves nothing", written.Load())
+		t.Fatalf("the %d checkpoints beside %d appends copied no frame into the file: the test proves nothing", checkpoints.Load(), load.written.Load())
 	}
-	if err := appendAfter(t, s); err != nil {
-		t.Errorf("an append after the load: %v; want it written", err)
-	}
-	if err := s.Ping(ctx); err != nil {
-		t.Errorf("Ping after the load: %v; want nil", err)
-	}
+	stillServes(t, s)
 }
 
 // TestAnotherProgramsCheckpointDuringTheWritersLookIsNoCopy: the same with
@@ -307,4 +253,116 @@ func startAfterACrashWithACheckpointUnfinished(t *testing.T, n int) (*sqlitestor
 			backfilled, attempted)
 	}
 	return crashed, attempted
+}
+
+// openNew opens a store with opts in a fresh directory and migrates it, or
+// fails the test; it is closed when the test ends.
+func openNew(t *testing.T, opts sqlitestore.Options) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(t.Context(), t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// appendLoad is a steady load of appends (and whatever runs beside them)
+// until it is ended, counting what was written, what was refused as
+// overwritten and what failed otherwise. The load's length is no pass or
+// fail: the counts decide.
+type appendLoad struct {
+	stop                    chan struct{}
+	wg                      sync.WaitGroup
+	written, refused, other atomic.Int64
+	rounds                  atomic.Int64 // of what runs beside the appenders
+	firstErr                atomic.Value
+}
+
+func newAppendLoad() *appendLoad { return &appendLoad{stop: make(chan struct{})} }
+
+// appenders starts n appenders, each appending two events of 8 KiB to a new
+// stream of s, again and again until the load ends.
+func (l *appendLoad) appenders(t *testing.T, s *sqlitestore.Store, n int) {
+	ctx := t.Context()
+	data := []byte(`"` + strings.Repeat("x", 8<<10) + `"`)
+	for range n {
+		l.wg.Go(func() {
+			for !l.stopped() {
+				_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+					Events: []eventstore.NewEvent{{Type: "E", Data: data}, {Type: "E", Data: data}}})
+				if err != nil {
+					l.failed(err)
+					continue
+				}
+				l.written.Add(1)
+			}
+		})
+	}
+}
+
+// beside runs f beside the appenders, after each pause, until the load
+// ends, counting its rounds.
+func (l *appendLoad) beside(pause time.Duration, f func()) {
+	l.wg.Go(func() {
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(pause):
+			}
+			f()
+			l.rounds.Add(1)
+		}
+	})
+}
+
+// failed counts err, an append's or a read's under the load.
+func (l *appendLoad) failed(err error) {
+	if errors.Is(err, eventstore.ErrOverwritten) {
+		l.refused.Add(1)
+	} else {
+		l.other.Add(1)
+	}
+	l.firstErr.CompareAndSwap(nil, err.Error())
+}
+
+func (l *appendLoad) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// end lets the load run for d, then ends it, waits for it and logs its
+// counts; it fails the test if anything under it was refused or failed,
+// with only writer (the store, or SQLite) writing the file; what names what
+// was under the load ("appends", "appends or reads").
+func (l *appendLoad) end(t *testing.T, d time.Duration, what, writer string) {
+	t.Helper()
+	time.Sleep(d)
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("%d appends written; %d refused as overwritten, %d other failures", l.written.Load(), l.refused.Load(), l.other.Load())
+	if l.refused.Load() > 0 || l.other.Load() > 0 {
+		t.Fatalf("%d %s refused as overwritten, %d failed otherwise, with nothing but %s writing the file; want none: the first: %v",
+			l.refused.Load(), what, l.other.Load(), writer, l.firstErr.Load())
+	}
+}
+
+// stillServes fails the test unless s writes an append and answers Ping
+// after the load.
+func stillServes(t *testing.T, s *sqlitestore.Store) {
+	t.Helper()
+	if err := appendAfter(t, s); err != nil {
+		t.Errorf("an append after the load: %v; want it written", err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after the load: %v; want nil", err)
+	}
 }

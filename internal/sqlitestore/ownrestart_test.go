@@ -1,14 +1,10 @@
 package sqlitestore_test
 
 import (
-	"context"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,79 +26,22 @@ import (
 // none may be refused. The load stops by itself after a few seconds; the
 // counts decide.
 func TestTheStoresOwnWALRestartIsNeverTakenForACopyOverTheFile(t *testing.T) {
-	ctx := context.Background()
-	s, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{WALLimit: 128 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	data := []byte(`"` + strings.Repeat("x", 8<<10) + `"`)
-	stop := make(chan struct{})
-	var refused, other, written, reads atomic.Int64
-	var firstErr atomic.Value
-	failed := func(err error) {
-		if errors.Is(err, eventstore.ErrOverwritten) {
-			refused.Add(1)
-		} else {
-			other.Add(1)
-		}
-		firstErr.CompareAndSwap(nil, err.Error())
-	}
-	stopped := func() bool {
-		select {
-		case <-stop:
-			return true
-		default:
-			return false
-		}
-	}
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Go(func() {
-			for !stopped() {
-				_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-					Events: []eventstore.NewEvent{{Type: "E", Data: data}, {Type: "E", Data: data}}})
-				if err != nil {
-					failed(err)
-					continue
-				}
-				written.Add(1)
-			}
-		})
-	}
-	wg.Go(func() {
-		for !stopped() {
-			if _, err := s.Tail().Head(ctx); err != nil {
-				failed(err)
-			}
-			reads.Add(1)
-			time.Sleep(time.Millisecond) // a reader beside the appends, not a second load
+	s := openNew(t, sqlitestore.Options{WALLimit: 128 << 10})
+	load := newAppendLoad()
+	load.appenders(t, s, 6)
+	load.beside(time.Millisecond, func() { // a reader beside the appends, not a second load
+		if _, err := s.Tail().Head(t.Context()); err != nil {
+			load.failed(err)
 		}
 	})
-	// The load's length is no pass or fail: within it, restarts follow one
-	// another, each a moment when the look ran beside one.
-	time.Sleep(6 * time.Second)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d restarts of the WAL tried; %d appends written, %d reads; %d refused as overwritten, %d other failures",
-		s.WALRestarts(), written.Load(), reads.Load(), refused.Load(), other.Load())
-	if refused.Load() > 0 || other.Load() > 0 {
-		t.Fatalf("%d appends or reads refused as overwritten, %d failed otherwise, with nothing but the store writing the file; "+
-			"want none: the first: %v", refused.Load(), other.Load(), firstErr.Load())
-	}
+	// Within the load, restarts follow one another, each a moment when the
+	// look ran beside one.
+	load.end(t, 6*time.Second, "appends or reads", "the store")
+	t.Logf("%d restarts of the WAL tried beside the appends and %d reads", s.WALRestarts(), load.rounds.Load())
 	if s.WALRestarts() == 0 {
-		t.Fatalf("no restart of the WAL was tried under %d appends: the test proves nothing", written.Load())
+		t.Fatalf("no restart of the WAL was tried under %d appends and %d reads: the test proves nothing", load.written.Load(), load.rounds.Load())
 	}
-	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-		Events: []eventstore.NewEvent{{Type: "E", Data: []byte("{}")}}}); err != nil {
-		t.Errorf("an append after the load: %v; want it written", err)
-	}
-	if err := s.Ping(ctx); err != nil {
-		t.Errorf("Ping after the load: %v; want nil", err)
-	}
+	stillServes(t, s)
 }
 
 // TestACopyThatTakesTheFileBackIsFoundBesideARestartOfTheWAL: while one of
@@ -132,20 +71,7 @@ func TestACopyThatTakesTheFileBackIsFoundBesideARestartOfTheWAL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	changeCounter := func(path string) uint32 {
-		t.Helper()
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		var h [28]byte
-		if _, err := f.ReadAt(h[:], 0); err != nil {
-			t.Fatal(err)
-		}
-		return binary.BigEndian.Uint32(h[24:])
-	}
-	if old, now := changeCounter(backup), changeCounter(s.Path()); old >= now {
+	if old, now := changeCounterOf(t, backup), changeCounterOf(t, s.Path()); old >= now {
 		t.Fatalf("the file's change counter is %d, the older copy's %d: no checkpoint wrote page 1, the test proves nothing", now, old)
 	}
 	release := s.HoldWALRestart()
