@@ -247,20 +247,7 @@ func TestTheChecksumMigrationRewritesNoRowAndOldEventsStillRead(t *testing.T) {
 // reported the damage. From the session's final read.
 func TestARetryOfAnEventWhoseStoredCopyWentBadIsDamageNotAConflict(t *testing.T) {
 	t.Parallel()
-	const marker = `"MARKER-0123456789","amount":100`
-	dir := t.TempDir()
-	s := openMigrated(t, dir)
-	stream := uuid.New()
-	req := eventstore.AppendRequest{StreamID: stream, StreamType: "t",
-		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "Paid", Data: []byte(`{"m":` + marker + `}`)}}}
-	if _, err := s.Append(t.Context(), req); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	setByteInEvent(t, dir, marker, len(marker)-1, '8') // 100 → 108: still JSON
-
+	dir, req := storeWithAnEventGoneBad(t, 0, 0)
 	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
 	if err != nil {
 		t.Fatalf("Open after a clean stop: %v", err)

@@ -26,20 +26,7 @@ import (
 // matches its checksum again (the file restored), when it forgets it.
 func TestAnEventFoundDamagedIsRememberedAcrossARestart(t *testing.T) {
 	t.Parallel()
-	const marker = `"MARKER-0123456789","amount":100`
-	dir := t.TempDir()
-	s := openMigrated(t, dir)
-	stream := uuid.New()
-	appendEvents(t, s, stream, 5, 100)
-	e := eventstore.NewEvent{Type: "Paid", Data: []byte(`{"m":` + marker + `}`)}
-	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{e}}); err != nil {
-		t.Fatal(err)
-	}
-	appendEvents(t, s, stream, 10, 100) // more than a start checks of the newest
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	setByteInEvent(t, dir, marker, len(marker)-1, '8') // 100 → 108: still JSON
+	dir, bad := storeWithAnEventGoneBad(t, 5, 10) // more after it than a start checks of the newest
 
 	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
 	if err != nil {
@@ -48,7 +35,7 @@ func TestAnEventFoundDamagedIsRememberedAcrossARestart(t *testing.T) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping before the damaged event was read: %v; expected the store ready", err)
 	}
-	if _, err := s.Event(t.Context(), stream, 6); !errors.Is(err, eventstore.ErrUnavailable) {
+	if _, err := s.Event(t.Context(), bad.StreamID, 6); !errors.Is(err, eventstore.ErrUnavailable) {
 		s.Close()
 		t.Fatalf("read of the damaged event: %v; expected ErrUnavailable", err)
 	}
@@ -73,7 +60,7 @@ func TestAnEventFoundDamagedIsRememberedAcrossARestart(t *testing.T) {
 		t.Fatalf("%s after starts that found the event still damaged: %v; expected it kept", marked, err)
 	}
 
-	setByteInEvent(t, dir, `"MARKER-0123456789","amount":108`, len(marker)-1, '0') // restored
+	setByteInEvent(t, dir, `"MARKER-0123456789","amount":108`, len(goneBad)-1, '0') // restored
 	s, err = sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -93,12 +80,7 @@ func TestAnEventFoundDamagedIsRememberedAcrossARestart(t *testing.T) {
 // parameters, and every start failed. The start checks the first 1,000.
 func TestALongListOfDamagedEventsDoesNotStopTheStart(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s := openMigrated(t, dir)
-	appendEvents(t, s, uuid.New(), 3, 10)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := storeWithEvents(t, 3)
 	var b strings.Builder
 	for p := range 40000 {
 		b.WriteString(strconv.Itoa(p+1) + "\n")
@@ -127,20 +109,7 @@ func TestALongListOfDamagedEventsDoesNotStopTheStart(t *testing.T) {
 // size of the log, and is not ready if one fails, remembering it.
 func TestAStartChecksTheNewestEventsAgainstTheirChecksums(t *testing.T) {
 	t.Parallel()
-	const marker = `"MARKER-0123456789","amount":100`
-	dir := t.TempDir()
-	s := openMigrated(t, dir)
-	stream := uuid.New()
-	appendEvents(t, s, stream, 20, 100)
-	e := eventstore.NewEvent{Type: "Paid", Data: []byte(`{"m":` + marker + `}`)}
-	if _, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t", Events: []eventstore.NewEvent{e}}); err != nil {
-		t.Fatal(err)
-	}
-	appendEvents(t, s, stream, 2, 100)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	setByteInEvent(t, dir, marker, len(marker)-1, '8') // 100 → 108: still JSON
+	dir, _ := storeWithAnEventGoneBad(t, 20, 2)
 
 	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
 	if err != nil {
@@ -175,12 +144,7 @@ func TestADamagedListThatCannotBeReadAsItIsWrittenStopsTheStart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			s := openMigrated(t, dir)
-			appendEvents(t, s, uuid.New(), 3, 10)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			dir := storeWithEvents(t, 3)
 			marked := filepath.Join(dir, sqlitestore.DamagedFileName)
 			if tc.name == "a FIFO" {
 				if err := syscall.Mkfifo(marked, 0o640); err != nil {
@@ -204,4 +168,35 @@ func TestADamagedListThatCannotBeReadAsItIsWrittenStopsTheStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goneBad is the data of the event storeWithAnEventGoneBad turns bad at
+// rest: its last digit, 100 to 108, keeps it JSON.
+const goneBad = `"MARKER-0123456789","amount":100`
+
+// storeWithAnEventGoneBad makes a migrated store in a fresh directory with
+// before events, one event holding goneBad, and after events, all in one
+// stream; it stops the store and turns goneBad's last digit from 0 to 8 in
+// the file. It returns the directory and the append of the event gone bad
+// (its id given, for a retry).
+func storeWithAnEventGoneBad(t *testing.T, before, after int) (string, eventstore.AppendRequest) {
+	t.Helper()
+	dir := t.TempDir()
+	s := openMigrated(t, dir)
+	req := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "Paid", Data: []byte(`{"m":` + goneBad + `}`)}}}
+	if before > 0 {
+		appendEvents(t, s, req.StreamID, before, 100)
+	}
+	if _, err := s.Append(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if after > 0 {
+		appendEvents(t, s, req.StreamID, after, 100)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	setByteInEvent(t, dir, goneBad, len(goneBad)-1, '8')
+	return dir, req
 }
