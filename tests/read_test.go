@@ -56,30 +56,21 @@ func TestPagingFollowsNextLinksToTheEndAndStopsThere(t *testing.T) {
 			}
 		}
 
-		t.Run("stream forward", func(t *testing.T) {
-			t.Parallel()
-			got := streamPages(t, "/streams/"+id+"/events?limit=10")
-			want := [][]int64{seq(1, 10), seq(11, 20), seq(21, 25)}
-			if !slices.EqualFunc(got, want, slices.Equal) {
-				t.Errorf("expected pages of versions %v, got %v", want, got)
-			}
-		})
-		t.Run("stream backward", func(t *testing.T) {
-			t.Parallel()
-			got := streamPages(t, "/streams/"+id+"/events?limit=10&direction=backward")
-			want := [][]int64{seq(25, 16), seq(15, 6), seq(5, 1)}
-			if !slices.EqualFunc(got, want, slices.Equal) {
-				t.Errorf("expected pages of versions %v, got %v", want, got)
-			}
-		})
-		t.Run("stream forward from the middle", func(t *testing.T) {
-			t.Parallel()
-			got := streamPages(t, "/streams/"+id+"/events?from=12&limit=7")
-			want := [][]int64{seq(12, 18), seq(19, 25)}
-			if !slices.EqualFunc(got, want, slices.Equal) {
-				t.Errorf("expected pages of versions %v, got %v", want, got)
-			}
-		})
+		for _, tc := range []struct {
+			name, path string
+			want       [][]int64
+		}{
+			{"stream forward", "/streams/" + id + "/events?limit=10", [][]int64{seq(1, 10), seq(11, 20), seq(21, 25)}},
+			{"stream backward", "/streams/" + id + "/events?limit=10&direction=backward", [][]int64{seq(25, 16), seq(15, 6), seq(5, 1)}},
+			{"stream forward from the middle", "/streams/" + id + "/events?from=12&limit=7", [][]int64{seq(12, 18), seq(19, 25)}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				if got := streamPages(t, tc.path); !slices.EqualFunc(got, tc.want, slices.Equal) {
+					t.Errorf("expected pages of versions %v, got %v", tc.want, got)
+				}
+			})
+		}
 		t.Run("log", func(t *testing.T) {
 			t.Parallel()
 			pages := s.pages(t, "/events?limit=10", 10)
