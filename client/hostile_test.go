@@ -91,13 +91,7 @@ func TestSubscribeBoundsALineWithoutEnd(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "retry: 1\n\nid: 1\ndata: {\"data\":\"") //nolint:errcheck // a test's answer
-		chunk := bytes.Repeat([]byte("a"), 1<<20)
-		for wrote.Load() < most {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-			wrote.Add(int64(len(chunk)))
-		}
+		writeEndless(w, most, &wrote)
 	}))
 	t.Cleanup(srv.Close)
 	_, last := subscribeFor(t, srv, 20*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
@@ -210,8 +204,7 @@ func TestSubscribeResumesAfterTheLastEventDeliveredEvenWithoutItsID(t *testing.T
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 		// Two events per connection, the second without its id.
 		io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\ndata: %s\n\n", after+1, sseEvent(after+1), sseEvent(after+2))) //nolint:errcheck // a test's answer
 	}))
@@ -232,8 +225,7 @@ func TestSubscribeDeliversNoEventTwiceWhenTheServerRepeatsIt(t *testing.T) {
 	var conns atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(conns.Add(1))
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 		// From the start whatever the Last-Event-ID, a repeat and a step
 		// back, and one event more than the last connection.
 		for _, pos := range append([]int{1, 2, 2, 1}, n+2) {
@@ -307,16 +299,22 @@ func endlessJSON(t *testing.T, code int, most int64, wrote *atomic.Int64) *httpt
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		io.WriteString(w, `{"stream_id":"`) //nolint:errcheck // a test's answer
-		chunk := bytes.Repeat([]byte("a"), 1<<20)
-		for wrote.Load() < most {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-			wrote.Add(int64(len(chunk)))
-		}
+		writeEndless(w, most, wrote)
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// writeEndless writes a's to w, a MiB at a time, until most bytes are
+// written or the client goes, counting them in wrote.
+func writeEndless(w http.ResponseWriter, most int64, wrote *atomic.Int64) {
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for wrote.Load() < most {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+		wrote.Add(int64(len(chunk)))
+	}
 }
 
 // TestAppendAndStreamBoundTheAnswerTheyRead: the answer to an append, or
@@ -364,8 +362,7 @@ func TestAppendAndStreamBoundTheAnswerTheyRead(t *testing.T) {
 // did a read whose consumer stopped early.
 func TestAnAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 	t.Parallel()
-	stall := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := clientOfAnAnswerThatStalls(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.Method == http.MethodPost {
 			w.WriteHeader(http.StatusCreated)
@@ -374,6 +371,29 @@ func TestAnAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 			w.Header().Set("Link", `</events?after=9>; rel="next"`)
 			io.WriteString(w, `{"events":[`+sseEvent(1)+","+sseEvent(2)+"]}") //nolint:errcheck // a test's answer
 		}
+	})
+	eachReturnsBeforeTheEnd(t, "answer", "success", func(err error) bool { return err == nil }, map[string]func() error{
+		"Append": func() error {
+			_, err := c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+			return err
+		},
+		"ReadAll stopped after its first event": func() error {
+			for _, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
+				return err
+			}
+			return nil
+		},
+	})
+}
+
+// clientOfAnAnswerThatStalls returns a client of a server that answers
+// with answer, flushes it, and then holds the answer's end until the test
+// ends or the client goes.
+func clientOfAnAnswerThatStalls(t *testing.T, answer http.HandlerFunc) *Client {
+	t.Helper()
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answer(w, r)
 		w.(http.Flusher).Flush()
 		select {
 		case <-stall:
@@ -386,27 +406,24 @@ func TestAnAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, call := range map[string]func() error{
-		"Append": func() error {
-			_, err := c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
-			return err
-		},
-		"ReadAll stopped after its first event": func() error {
-			for _, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
-				return err
-			}
-			return nil
-		},
-	} {
+	return c
+}
+
+// eachReturnsBeforeTheEnd runs each call and fails t unless it returns,
+// within a generous 5 s of what came (the "answer", the "problem"), an
+// error ok accepts (what expected names).
+func eachReturnsBeforeTheEnd(t *testing.T, came, expected string, ok func(error) bool, calls map[string]func() error) {
+	t.Helper()
+	for name, call := range calls {
 		done := make(chan error, 1)
 		go func() { done <- call() }()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("%s: %v; expected success", name, err)
+			if !ok(err) {
+				t.Errorf("%s: %v; expected %s", name, err, expected)
 			}
 		case <-time.After(5 * time.Second):
-			t.Errorf("%s has not returned 5 s after its answer came; expected it to return without waiting for the answer's end", name)
+			t.Errorf("%s has not returned 5 s after its %s came; expected it to return without waiting for the answer's end", name, came)
 		}
 	}
 }
@@ -727,44 +744,51 @@ func TestReadsBoundThePageTheyRead(t *testing.T) {
 // delivered event's position there.
 func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 	t.Parallel()
+	eachSubscription(t, SubscribeOptions{MinBackoff: time.Millisecond}, func(t *testing.T, stream bool, id uuid.UUID, opts SubscribeOptions) {
+		frame := func(n int) string {
+			e := eventJSON(uuid.New(), id, n, 10*n)
+			if stream {
+				return fmt.Sprintf("id: %d\ndata: %s\n\n", n, e)
+			}
+			return fmt.Sprintf("id: %d\ndata: %s\n\n", 10*n, e)
+		}
+		var conns atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			first := conns.Add(1) == 1
+			if !first && r.Header.Get("Tributary-Min-Position") != "20" {
+				// The other instance: its replica has applied only the first event.
+				writeProblem(w, http.StatusConflict, `{"type":"https://tributary.dev/problems/starting-point-ahead","title":"Starting point ahead","status":409,"requested":2,"current":1}`)
+				return
+			}
+			startEventStream(w)
+			if first {
+				io.WriteString(w, frame(1)+frame(2)) //nolint:errcheck // a test's answer
+			} else {
+				io.WriteString(w, frame(3)) //nolint:errcheck // a test's answer
+			}
+		}))
+		t.Cleanup(srv.Close)
+		msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 3)
+		if got := versions(msgs); fmt.Sprint(got) != "[1 2 3]" {
+			t.Errorf("received versions %v, then %v; expected 1 to 3, the third from the instance that was behind", got, last)
+		}
+	})
+}
+
+// eachSubscription runs test as two parallel subtests, stream=false and
+// stream=true: with opts as they are (a subscription to the log), and with
+// opts.StreamID set to id (a subscription to that stream).
+func eachSubscription(t *testing.T, opts SubscribeOptions, test func(t *testing.T, stream bool, id uuid.UUID, opts SubscribeOptions)) {
+	t.Helper()
 	for _, stream := range []bool{false, true} {
 		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
 			t.Parallel()
 			id := uuid.New()
-			frame := func(n int) string {
-				e := eventJSON(uuid.New(), id, n, 10*n)
-				if stream {
-					return fmt.Sprintf("id: %d\ndata: %s\n\n", n, e)
-				}
-				return fmt.Sprintf("id: %d\ndata: %s\n\n", 10*n, e)
-			}
-			var conns atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				first := conns.Add(1) == 1
-				if !first && r.Header.Get("Tributary-Min-Position") != "20" {
-					// The other instance: its replica has applied only the first event.
-					w.Header().Set("Content-Type", "application/problem+json")
-					w.WriteHeader(http.StatusConflict)
-					io.WriteString(w, `{"type":"https://tributary.dev/problems/starting-point-ahead","title":"Starting point ahead","status":409,"requested":2,"current":1}`) //nolint:errcheck // a test's answer
-					return
-				}
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
-				if first {
-					io.WriteString(w, frame(1)+frame(2)) //nolint:errcheck // a test's answer
-				} else {
-					io.WriteString(w, frame(3)) //nolint:errcheck // a test's answer
-				}
-			}))
-			t.Cleanup(srv.Close)
-			opts := SubscribeOptions{MinBackoff: time.Millisecond}
+			opts := opts
 			if stream {
 				opts.StreamID = id
 			}
-			msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 3)
-			if got := versions(msgs); fmt.Sprint(got) != "[1 2 3]" {
-				t.Errorf("received versions %v, then %v; expected 1 to 3, the third from the instance that was behind", got, last)
-			}
+			test(t, stream, id, opts)
 		})
 	}
 }
@@ -778,24 +802,11 @@ func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 // drain after a success.
 func TestAnErrorAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 	t.Parallel()
-	stall := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusConflict)
-		io.WriteString(w, `{"type":"https://tributary.dev/problems/wrong-expected-version","title":"Wrong expected version","status":409,"expected_version":1,"current_version":2}`) //nolint:errcheck // a test's answer
-		w.(http.Flusher).Flush()
-		select {
-		case <-stall:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(stall) })
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, call := range map[string]func() error{
+	c := clientOfAnAnswerThatStalls(t, func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusConflict, `{"type":"https://tributary.dev/problems/wrong-expected-version","title":"Wrong expected version","status":409,"expected_version":1,"current_version":2}`)
+	})
+	wrongVersion := func(err error) bool { return errors.Is(err, ErrWrongExpectedVersion) }
+	eachReturnsBeforeTheEnd(t, "problem", "the 409's problem, ErrWrongExpectedVersion", wrongVersion, map[string]func() error{
 		"Append": func() error {
 			_, err := c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Exactly(1), NewEvent{ID: uuid.New(), Type: "A", Data: 1})
 			return err
@@ -806,18 +817,7 @@ func TestAnErrorAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 			}
 			return nil
 		},
-	} {
-		done := make(chan error, 1)
-		go func() { done <- call() }()
-		select {
-		case err := <-done:
-			if !errors.Is(err, ErrWrongExpectedVersion) {
-				t.Errorf("%s: %v; expected the 409's problem, ErrWrongExpectedVersion", name, err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Errorf("%s has not returned 5 s after its problem came; expected it to return without waiting for the answer's end", name)
-		}
-	}
+	})
 }
 
 // subscribeWaits subscribes to srv with opts (their OnDisconnect replaced)
@@ -886,8 +886,7 @@ func TestSubscribeReportsALogThatWentBackRatherThanDropIt(t *testing.T) {
 			var conns atomic.Int64
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				n := int(conns.Add(1))
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				startEventStream(w)
 				for _, e := range frames(n) {
 					io.WriteString(w, "data: "+e+"\n\n") //nolint:errcheck // a test's answer
 				}
@@ -909,38 +908,29 @@ func TestSubscribeReportsALogThatWentBackRatherThanDropIt(t *testing.T) {
 // now says it too.
 func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
 	t.Parallel()
-	for _, stream := range []bool{false, true} {
-		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
-			t.Parallel()
-			id := uuid.New()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				start := 1
-				if stream {
-					if from := r.URL.Query().Get("from"); from != "" {
-						start, _ = strconv.Atoi(from)
-					}
-				} else {
-					after, _ := strconv.Atoi(r.URL.Query().Get("after"))
-					start = after + 1
-				}
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
-				for n := start; n < start+2; n++ {
-					e := eventJSON(uuid.NewSHA1(uuid.NameSpaceURL, []byte(strconv.Itoa(n))), id, n, n)
-					io.WriteString(w, "data: "+e+"\n\n") //nolint:errcheck // a test's answer
-				}
-			}))
-			t.Cleanup(srv.Close)
-			opts := SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+	eachSubscription(t, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, func(t *testing.T, stream bool, id uuid.UUID, opts SubscribeOptions) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := 1
 			if stream {
-				opts.StreamID = id
+				if from := r.URL.Query().Get("from"); from != "" {
+					start, _ = strconv.Atoi(from)
+				}
+			} else {
+				after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+				start = after + 1
 			}
-			msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 6)
-			if got := versions(msgs); fmt.Sprint(got) != "[1 2 3 4 5 6]" {
-				t.Errorf("received %v, then %v; expected 1 to 6, each once", got, last)
+			startEventStream(w)
+			for n := start; n < start+2; n++ {
+				e := eventJSON(uuid.NewSHA1(uuid.NameSpaceURL, []byte(strconv.Itoa(n))), id, n, n)
+				io.WriteString(w, "data: "+e+"\n\n") //nolint:errcheck // a test's answer
 			}
-		})
-	}
+		}))
+		t.Cleanup(srv.Close)
+		msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 6)
+		if got := versions(msgs); fmt.Sprint(got) != "[1 2 3 4 5 6]" {
+			t.Errorf("received %v, then %v; expected 1 to 6, each once", got, last)
+		}
+	})
 }
 
 // TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals:
@@ -1307,13 +1297,10 @@ func TestSubscribeSaysLogResetWhenAResumptionIsRefusedAsAhead(t *testing.T) {
 	var conns atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if conns.Add(1) > 1 || r.URL.Query().Get("after") == "9" {
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusConflict)
-			io.WriteString(w, `{"type":"https://tributary.dev/problems/starting-point-ahead","title":"Starting point ahead","status":409,"requested":3,"current":0}`) //nolint:errcheck // a test's answer
+			writeProblem(w, http.StatusConflict, `{"type":"https://tributary.dev/problems/starting-point-ahead","title":"Starting point ahead","status":409,"requested":3,"current":0}`)
 			return
 		}
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 		for pos := 1; pos <= 3; pos++ {
 			io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\n", pos, sseEvent(pos))) //nolint:errcheck // a test's answer
 		}
@@ -1380,4 +1367,18 @@ func TestReadFrameHoldsAboutTheFrameOfManyEmptyDataLines(t *testing.T) {
 	if got := after.TotalAlloc - before.TotalAlloc; got > 4*most {
 		t.Errorf("reading a frame of %d MiB allocated %d MiB; expected at most %d MiB", len(in)>>20, got>>20, 4*most>>20)
 	}
+}
+
+// startEventStream starts an answer of server-sent events, asking for
+// reconnections after 1 ms.
+func startEventStream(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+}
+
+// writeProblem answers status with the problem+json body.
+func writeProblem(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	io.WriteString(w, body) //nolint:errcheck // a test's answer
 }
