@@ -74,9 +74,7 @@ func TestPageTailsAStreamLiveAcrossARestart(t *testing.T) {
 		if !rebindable(port) {
 			t.Fatalf("the server listens on port %s, not one from freeport: its successor may find it taken", port)
 		}
-		if code, killed := s.terminate(); code != 0 || killed {
-			t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
-		}
+		s.stopClean(t)
 		b.waitFor(t, "the page to show the connection lost", `return document.getElementById('stream-status').className.includes('down')`, "true")
 		s2 := startServer(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port)...)
 		// Most likely before the page reconnects (EventSource waits 2 s):
@@ -178,6 +176,59 @@ func startPageOnSQLite(t *testing.T) (*server, *browser) {
 	chromium, driver := browserPaths(t)
 	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
 	return s, startBrowser(t, chromium, driver)
+}
+
+// startRestartablePage is startPageOnSQLite for a test that restarts the
+// server: the server is startRestartableServer's, started with env.
+func startRestartablePage(t *testing.T, env ...string) (*server, *browser) {
+	t.Helper()
+	chromium, driver := browserPaths(t)
+	s := startRestartableServer(t, env...)
+	return s, startBrowser(t, chromium, driver)
+}
+
+// stopClean stops s, which must exit 0 of itself, and returns its port.
+func (s *server) stopClean(t *testing.T) string {
+	t.Helper()
+	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+	if code, killed := s.terminate(); code != 0 || killed {
+		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
+	}
+	return port
+}
+
+// restartAt stops s as stopClean does and starts a server with env at its
+// address (s is startRestartableServer's, so that the port is still free).
+func (s *server) restartAt(t *testing.T, env ...string) *server {
+	t.Helper()
+	port := s.stopClean(t)
+	return startServer(t, append(slices.Clip(env), "TRIBUTARY_ADDR=127.0.0.1:"+port)...)
+}
+
+// startPageWithAStream is startPageOnSQLite with a stream of n events of
+// eventType appended first; it returns the stream's id too.
+func startPageWithAStream(t *testing.T, streamType string, n int, eventType string) (*server, *browser, string) {
+	t.Helper()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: streamType, Events: events(n, eventType)})
+	return s, b, id
+}
+
+// openLiveStream opens the stream id of s and waits, as what, for its live
+// tail, caught up at version.
+func (b *browser) openLiveStream(t *testing.T, s *server, id string, version int, what string) {
+	t.Helper()
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, what, statusJS, fmt.Sprintf(`"Live at version %d: caught up"`, version))
+}
+
+// openStreamList opens the list of the streams of s and waits for its n
+// rows.
+func (b *browser) openStreamList(t *testing.T, s *server, n int) {
+	t.Helper()
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, strconv.Itoa(n))
 }
 
 // browser is one WebDriver session of headless Chromium.
@@ -350,9 +401,7 @@ func (b *browser) screenshot(t *testing.T) []byte {
 // and every event of the stream can still be reached.
 func TestPageLoadsEarlierEventsOnceOnADoubleClick(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(120, "OrderNoted")})
+	s, b, id := startPageWithAStream(t, "order", 120, "OrderNoted")
 
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the stream's latest 50 events", `return document.querySelectorAll('#stream-events li').length`, "50")
@@ -427,8 +476,7 @@ func TestPageShowsTheStreamNavigatedTo(t *testing.T) {
 	first, second := newID(), newID()
 	s.mustAppend(t, first, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
 	s.mustAppend(t, second, appendBody{StreamType: "invoice", Events: events(2, "InvoiceNoted")})
-	b.navigate(t, s.URL+"/#/streams")
-	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "2")
+	b.openStreamList(t, s, 2)
 	// A slow answer for the first stream's details, as on a slow network.
 	b.run(t, `const fetch0 = window.fetch;
 		window.fetch = (u, o) => String(u) === '/streams/`+first+`'
@@ -504,9 +552,7 @@ func TestPageStreamsNextPageOnADoubleClick(t *testing.T) {
 // new event once.
 func TestPageInEightTabsHoldsOneSubscription(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
 
 	type tab struct{ handle, view string }
 	var tabs []tab
@@ -606,6 +652,67 @@ func (b *browser) switchTo(t *testing.T, handle string) {
 	}
 }
 
+// logTabThenStreamTab opens the live log in the current tab and the
+// stream id, of one event, in a new one, each live; it returns the two
+// tabs' handles, the new one current.
+func (b *browser) logTabThenStreamTab(t *testing.T, s *server, id string) (first, second string) {
+	t.Helper()
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
+	first = b.window(t)
+	second = b.newTab(t)
+	b.openLiveStream(t, s, id, 1, "the second tab's stream, live")
+	return first, second
+}
+
+// twoLogTabs opens the live log, of one event, in the current tab and in a
+// new one, each live; it returns the two tabs' handles, the new one
+// current.
+func (b *browser) twoLogTabs(t *testing.T, s *server) (first, second string) {
+	t.Helper()
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
+	first = b.window(t)
+	second = b.newTab(t)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the second tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+	return first, second
+}
+
+// passOnNoEvents has the current tab, the one that follows the log, pass
+// no event on to the other tabs (its other messages still go) until
+// passEventsOnAgain.
+func (b *browser) passOnNoEvents(t *testing.T) {
+	t.Helper()
+	b.run(t, `const post = BroadcastChannel.prototype.postMessage;
+		window.restorePost = () => { BroadcastChannel.prototype.postMessage = post; };
+		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event') post.call(this, m); };
+		return null`)
+}
+
+// passEventsOnAgain undoes passOnNoEvents in the current tab.
+func (b *browser) passEventsOnAgain(t *testing.T) {
+	t.Helper()
+	b.run(t, `window.restorePost(); return null`)
+}
+
+// recordStreamStatus keeps, in the current tab's window.said, each text the
+// stream's status shows from now on.
+func (b *browser) recordStreamStatus(t *testing.T) {
+	t.Helper()
+	b.run(t, `window.said = [];
+		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
+			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
+		return null`)
+}
+
+// saidHeardNothing returns, as a JSON array, the texts recordStreamStatus
+// kept that say the page heard nothing from the server.
+func (b *browser) saidHeardNothing(t *testing.T) string {
+	t.Helper()
+	return b.run(t, `return window.said.filter((s) => s.startsWith('Heard nothing'))`)
+}
+
 // TestPageTabThatMissedEventsReadsThemFromTheLog: a tab handed a position
 // past the next one it expects (it opened, or the tab that follows the log
 // took over, at another point) reads the positions it lacks from the log
@@ -613,24 +720,14 @@ func (b *browser) switchTo(t *testing.T, handle string) {
 // is made to pass two events on to no one.
 func TestPageTabThatMissedEventsReadsThemFromTheLog(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
-	first := b.window(t)
-	second := b.newTab(t)
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
+	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
+	first, second := b.logTabThenStreamTab(t, s, id)
 
 	b.switchTo(t, first)
-	b.run(t, `const post = BroadcastChannel.prototype.postMessage;
-		window.restorePost = () => { BroadcastChannel.prototype.postMessage = post; };
-		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event') post.call(this, m); };
-		return null`)
+	b.passOnNoEvents(t)
 	s.mustAppend(t, id, appendBody{Events: events(2, "OrderNoted")})
 	b.waitFor(t, "the first tab to show them", positionsJS, "[3,2,1]")
-	b.run(t, `window.restorePost(); return null`)
+	b.passEventsOnAgain(t)
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
 	b.waitFor(t, "the first tab to show the next", positionsJS, "[4,3,2,1]")
 
@@ -646,11 +743,8 @@ func TestPageTabThatMissedEventsReadsThemFromTheLog(t *testing.T) {
 // then follows the stream live again.
 func TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the stream, live", statusJS, `"Live at version 2: caught up"`)
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.openLiveStream(t, s, id, 2, "the stream, live")
 	b.run(t, `document.getElementById('stream-pause').click(); return null`)
 	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
 	s.mustAppend(t, id, appendBody{Events: events(3, "OrderNoted")})
@@ -670,11 +764,8 @@ func TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume(t *testing.T) {
 // once it can and goes live, instead of waiting for it forever.
 func TestPageStreamViewRecoversFromAFailedHistoryRead(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams")
-	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.openStreamList(t, s, 1)
 	// The first read of the stream's events is lost, as in a network drop.
 	b.run(t, `const fetch0 = window.fetch;
 		let failed = false;
@@ -701,9 +792,7 @@ func TestPageStreamViewRecoversFromAFailedHistoryRead(t *testing.T) {
 // tab that cannot follow the log does not hold it for the others.
 func TestPageTabReloadedAfterTheDatabaseWasResetFollowsTheNewLog(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startRestartablePage(t, "TRIBUTARY_MYSQL_DSN=")
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the first tab's live log", positionsJS, "[3,2,1]")
@@ -713,11 +802,7 @@ func TestPageTabReloadedAfterTheDatabaseWasResetFollowsTheNewLog(t *testing.T) {
 	b.waitFor(t, "the second tab's live log", positionsJS, "[3,2,1]")
 
 	// A new, empty database at the same address.
-	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
-	if code, killed := s.terminate(); code != 0 || killed {
-		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
-	}
-	s2 := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_ADDR=127.0.0.1:"+port)
+	s2 := s.restartAt(t, "TRIBUTARY_MYSQL_DSN=")
 	b.switchTo(t, first)
 	b.waitFor(t, "the first tab to say it stopped", `return document.getElementById('log-status').textContent.startsWith('Stopped')`, "true")
 
@@ -759,12 +844,7 @@ func TestPageTabsAskForANewTokenWhenTheServerRefusesTheirs(t *testing.T) {
 	b.waitFor(t, "the second tab's live log", positionsJS, "[2,1]")
 	b.waitFor(t, "the second tab, live", `return document.getElementById('log-status').className.includes('live')`, "true")
 
-	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
-	if code, killed := s.terminate(); code != 0 || killed {
-		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
-	}
-	s2 := startServer(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port,
-		"TRIBUTARY_API_TOKENS=app:write:"+writer+",dash:read:"+fresh)...)
+	s2 := s.restartAt(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_API_TOKENS=app:write:"+writer+",dash:read:"+fresh)...)
 	giveToken("the second tab, whose token the server refuses", fresh)
 	s2.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")}, "Authorization", "Bearer "+writer)
 	b.waitFor(t, "the second tab to show the new event", positionsJS, "[3,2,1]")
@@ -787,12 +867,7 @@ func TestPageTabReadingWhatItMissedDoesNotSayLive(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
-	first := b.window(t)
-	second := b.newTab(t)
-	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the second tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+	first, second := b.twoLogTabs(t, s)
 	// Its reads of the log wait until the test lets them go.
 	b.run(t, `const fetch0 = window.fetch;
 		let release;
@@ -802,13 +877,10 @@ func TestPageTabReadingWhatItMissedDoesNotSayLive(t *testing.T) {
 		return null`)
 
 	b.switchTo(t, first)
-	b.run(t, `const post = BroadcastChannel.prototype.postMessage;
-		window.restorePost = () => { BroadcastChannel.prototype.postMessage = post; };
-		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event') post.call(this, m); };
-		return null`)
+	b.passOnNoEvents(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	b.waitFor(t, "the first tab to show them", positionsJS, "[3,2,1]")
-	b.run(t, `window.restorePost(); return null`)
+	b.passEventsOnAgain(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderShipped")})
 	b.waitFor(t, "the first tab to show the next", positionsJS, "[4,3,2,1]")
 
@@ -834,12 +906,7 @@ func TestPageTabToldOfAPositionPastTheLogSkipsNothing(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
-	first := b.window(t)
-	second := b.newTab(t)
-	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the second tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
+	first, second := b.twoLogTabs(t, s)
 
 	b.switchTo(t, first)
 	b.run(t, `new BroadcastChannel('tributary.log').postMessage({kind: 'state', phase: 'live', text: '', pos: 1000}); return null`)
@@ -855,11 +922,8 @@ func TestPageTabToldOfAPositionPastTheLogSkipsNothing(t *testing.T) {
 // arrived shows them, then every older one on demand, each once.
 func TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(120, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams")
-	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	s, b, id := startPageWithAStream(t, "order", 120, "OrderNoted")
+	b.openStreamList(t, s, 1)
 	// A slow answer for the stream's latest events, as on a slow network.
 	b.run(t, `const fetch0 = window.fetch;
 		window.fetch = (u, o) => String(u).includes('direction=backward&limit=')
@@ -931,11 +995,8 @@ func TestPageShowsBidiControlsInDataAsEscapes(t *testing.T) {
 // pause button that restarted the last stream's tail.
 func TestPageViewWhoseReadIsRefusedShowsNothingOfThePreviousOne(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams")
-	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.openStreamList(t, s, 1)
 	b.run(t, `location.hash = '#/streams?stream_type=1bad'; return null`)
 	b.waitFor(t, "the refusal", `return document.getElementById('error').textContent.includes('must start with a letter')`, "true")
 	b.waitFor(t, "no stream listed under the filter", `return [document.querySelectorAll('#streams-table tbody tr').length,
@@ -960,17 +1021,11 @@ func TestPageViewWhoseReadIsRefusedShowsNothingOfThePreviousOne(t *testing.T) {
 // server's advice to API clients ("subscribe again from … after=0").
 func TestPageStoppedByADatabaseResetSaysToReload(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startRestartablePage(t, "TRIBUTARY_MYSQL_DSN=")
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the live log", positionsJS, "[3,2,1]")
-	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
-	if code, killed := s.terminate(); code != 0 || killed {
-		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
-	}
-	startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_ADDR=127.0.0.1:"+port)
+	s.restartAt(t, "TRIBUTARY_MYSQL_DSN=")
 	const want = `"Stopped: this server's log ends at position 0, before position 3, which this page has shown: its database was reset or restored. Reload the page to follow its log."`
 	b.waitFor(t, "the live log to say it stopped, and to reload", `return document.getElementById('log-status').textContent`, want)
 	b.waitFor(t, "the error to say so too", `return document.getElementById('error').textContent`,
@@ -984,11 +1039,8 @@ func TestPageStoppedByADatabaseResetSaysToReload(t *testing.T) {
 // came, took it 8 s to show where the live log took 1.4 s; 10,000, 36 s.
 func TestPageStreamTailKeepsItsNewestEventsAndLoadsTheRestOnDemand(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
+	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
+	b.openLiveStream(t, s, id, 1, "the live tail")
 	s.mustAppend(t, id, appendBody{Events: events(600, "OrderNoted")})
 	const shownJS = `const v = ` + `[...document.querySelectorAll('#stream-events li')].map(li => Number(li.dataset.version))` + `;
 		return [v.length, v[0], v[v.length - 1], v.every((x, i) => i === 0 || x === v[i - 1] - 1), document.getElementById('stream-earlier').hidden]`
@@ -1006,9 +1058,7 @@ func TestPageStreamTailKeepsItsNewestEventsAndLoadsTheRestOnDemand(t *testing.T)
 // follows every event.
 func TestPageAnnouncesTheLiveStatusOnlyWhenItChanges(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the live log caught up", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
 	b.run(t, `window.announced = [];
@@ -1082,8 +1132,7 @@ func TestPageSaysTheDatabaseIsUnavailableUnderAnOpenStream(t *testing.T) {
 	b := startBrowser(t, chromium, driver)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+	b.openLiveStream(t, s, id, 2, "the live tail")
 
 	p.Cut()
 	b.waitFor(t, "the status to say the database is unavailable", `const s = document.getElementById('stream-status');
@@ -1109,12 +1158,7 @@ func TestPageLogPositionFollowsADatabaseReset(t *testing.T) {
 		b.navigate(t, s.URL+"/#/")
 		b.waitFor(t, "the live log", positionsJS, "[3,2,1]")
 		b.waitFor(t, "the totals", `return ['stat-position', 'stat-streams'].map((id) => document.getElementById(id).textContent)`, `["3","1"]`)
-		port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
-		if code, killed := s.terminate(); code != 0 || killed {
-			t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
-		}
-		// A fresh database (or directory) at the same address.
-		startServer(t, append(slices.Clone(k.ServerEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port)...)
+		s.restartAt(t, k.ServerEnv...) // a fresh database (or directory) at the same address
 		b.waitFor(t, "the live log to say it stopped", `return document.getElementById('log-status').textContent.startsWith('Stopped')`, "true")
 		b.waitFor(t, "the totals of the log the server has now", `return ['stat-position', 'stat-streams'].map((id) => document.getElementById(id).textContent)`, `["0","0"]`)
 	})
@@ -1234,8 +1278,7 @@ func TestPageStopsTheReadsOfAViewItLeaves(t *testing.T) {
 	first, second := newID(), newID()
 	s.mustAppend(t, first, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	s.mustAppend(t, second, appendBody{StreamType: "invoice", Events: events(1, "InvoiceNoted")})
-	b.navigate(t, s.URL+"/#/streams")
-	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "2")
+	b.openStreamList(t, s, 2)
 	b.run(t, `const fetch0 = window.fetch;
 		window.held = 0;
 		window.fetch = (u, o) => {
@@ -1259,11 +1302,8 @@ func TestPageStopsTheReadsOfAViewItLeaves(t *testing.T) {
 // it reads them. Here that read waits until the test lets it go.
 func TestPageSaysItReadsAStreamsLatestEventsWhileTheyCome(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams")
-	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.openStreamList(t, s, 1)
 	b.run(t, `const fetch0 = window.fetch;
 		let release;
 		const held = new Promise((r) => { release = r; });
@@ -1368,11 +1408,8 @@ const readBytesJS = `return performance.getEntriesByType('resource').filter((r) 
 // again. Here the first read of the stream's events never answers.
 func TestPageGivesUpAReadTheServerLeavesUnanswered(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams")
-	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.openStreamList(t, s, 1)
 	b.run(t, `const fetch0 = window.fetch;
 		window.held = 0;
 		window.fetch = (u, o) => {
@@ -1398,11 +1435,8 @@ func TestPageGivesUpAReadTheServerLeavesUnanswered(t *testing.T) {
 // unavailable: the next timed check is 5 s away.
 func TestPageChecksTheServerAtOnceWhenItsTabIsShownAgain(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
+	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
+	b.openLiveStream(t, s, id, 1, "the live tail")
 	b.run(t, showAgainJS+`
 		const fetch0 = window.fetch;
 		window.shown = 0;
@@ -1486,15 +1520,12 @@ func TestPageKeepsBigNumbersBesideADeeplyNestedEvent(t *testing.T) {
 // unavailable: the next timed check is 5 s away.
 func TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the first tab's live log", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
 	first := b.window(t)
 	b.newTab(t)
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
+	b.openLiveStream(t, s, id, 1, "the second tab's stream, live")
 	b.run(t, showAgainJS+`
 		new BroadcastChannel('test').onmessage = showAgain;
 		return null`)
@@ -1522,11 +1553,8 @@ func TestPageTabShownAgainHasTheTabFollowingTheLogCheckAtOnce(t *testing.T) {
 // from them, and "Load earlier events" brings the rest, each once.
 func TestPageStreamTailResumedAfterLargeEventsReadsOnlyTheLatest(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "blob", Events: events(1, "Opened")})
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
+	s, b, id := startPageWithAStream(t, "blob", 1, "Opened")
+	b.openLiveStream(t, s, id, 1, "the live tail")
 	b.run(t, `document.getElementById('stream-pause').click(); return null`)
 	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
 	appendTwentyHalfMiBEvents(t, s, id, "")
@@ -1651,10 +1679,7 @@ func TestPageReconnectsALiveConnectionThatFallsSilent(t *testing.T) {
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.navigate(t, "http://"+p.addr()+"/#/streams/"+id)
 	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
-	b.run(t, `window.said = [];
-		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
-			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
-		return null`)
+	b.recordStreamStatus(t)
 
 	// At least the page's one: on a busy machine, also one it has just
 	// given up for silent and not yet closed.
@@ -1778,8 +1803,7 @@ func TestPageKeepsABoundedTextOfLargeEventsForShowAll(t *testing.T) {
 	s, b := startPageOnSQLite(t)
 	id := newID()
 	appendTwentyHalfMiBEvents(t, s, id, "blob")
-	b.navigate(t, s.URL+"/#/streams")
-	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	b.openStreamList(t, s, 1)
 	before := b.heapAfterGC(t)
 	b.run(t, `location.hash = '#/streams/`+id+`'; return null`)
 	b.waitFor(t, "the live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
@@ -1827,24 +1851,14 @@ func (b *browser) heapAfterGC(t *testing.T) int64 {
 // time, and shows each once, in order.
 func TestPageTabCatchingUpReadsLargeEventsAFewAtATime(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "blob", Events: events(1, "Opened")})
-	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
-	first := b.window(t)
-	second := b.newTab(t)
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
+	s, b, id := startPageWithAStream(t, "blob", 1, "Opened")
+	first, second := b.logTabThenStreamTab(t, s, id)
 
 	b.switchTo(t, first)
-	b.run(t, `const post = BroadcastChannel.prototype.postMessage;
-		window.restorePost = () => { BroadcastChannel.prototype.postMessage = post; };
-		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event') post.call(this, m); };
-		return null`)
+	b.passOnNoEvents(t)
 	appendTwentyHalfMiBEvents(t, s, id, "")
 	b.waitFor(t, "the first tab's log position", `return document.getElementById('stat-position').textContent`, `"21"`)
-	b.run(t, `window.restorePost(); return null`)
+	b.passEventsOnAgain(t)
 	s.mustAppend(t, id, appendBody{Events: events(1, "Closed")})
 
 	b.switchTo(t, second)
@@ -1873,28 +1887,18 @@ func TestPageTabCatchingUpReadsLargeEventsAFewAtATime(t *testing.T) {
 // for 6 s, and follows the stream live.
 func TestPageLearnsTheHeartbeatOfAServerRestartedWithAnother(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_HEARTBEAT=1s")
-	b := startBrowser(t, chromium, driver)
+	s, b := startRestartablePage(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_HEARTBEAT=1s")
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 1: caught up"`)
+	b.openLiveStream(t, s, id, 1, "the live tail")
 
-	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
-	if code, killed := s.terminate(); code != 0 || killed {
-		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
-	}
-	s2 := startServer(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port, "TRIBUTARY_HEARTBEAT=10s")...)
+	s2 := s.restartAt(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_HEARTBEAT=10s")...)
 	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
 	b.waitFor(t, "the tail to resume with version 2", versionsJS, "[2,1]")
 	b.waitFor(t, "the live tail, caught up again", statusJS, `"Live at version 2: caught up"`)
-	b.run(t, `window.said = [];
-		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
-			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
-		return null`)
+	b.recordStreamStatus(t)
 	time.Sleep(6 * time.Second) // twice the three old heartbeats
-	if got := b.run(t, `return window.said.filter((s) => s.startsWith('Heard nothing'))`); got != "[]" {
+	if got := b.saidHeardNothing(t); got != "[]" {
 		t.Errorf("the page, on a server restarted with a heartbeat of 10 s, said %s; want nothing of the kind", got)
 	}
 	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
@@ -1931,9 +1935,7 @@ func TestPageLiveLogFilterWithSpacesMatchesLiveEventsAsItsHistory(t *testing.T) 
 // dropped connection does.
 func TestPageClearsTheErrorOfAFailedClickOnceItsRetrySucceeds(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(60, "OrderNoted")})
+	s, b, id := startPageWithAStream(t, "order", 60, "OrderNoted")
 	for range 51 {
 		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	}
@@ -1972,23 +1974,12 @@ func TestPageClearsTheErrorOfAFailedClickOnceItsRetrySucceeds(t *testing.T) {
 // holder tells the others the heartbeat with its state.
 func TestPageTabTakingOverKnowsTheHeartbeatTheHolderLearned(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startRestartableServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_HEARTBEAT=1s")
-	b := startBrowser(t, chromium, driver)
+	s, b := startRestartablePage(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_HEARTBEAT=1s")
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the first tab's live log", positionsJS, "[1]")
-	first := b.window(t)
-	second := b.newTab(t)
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the second tab's stream, live", statusJS, `"Live at version 1: caught up"`)
+	first, second := b.logTabThenStreamTab(t, s, id)
 
-	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
-	if code, killed := s.terminate(); code != 0 || killed {
-		t.Fatalf("server stopped with status %d (killed: %v); expected a clean exit", code, killed)
-	}
-	s2 := startServer(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_ADDR=127.0.0.1:"+port, "TRIBUTARY_HEARTBEAT=10s")...)
+	s2 := s.restartAt(t, append(slices.Clone(s.StoreEnv), "TRIBUTARY_HEARTBEAT=10s")...)
 	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
 	b.waitFor(t, "the second tab to show version 2", versionsJS, "[2,1]")
 	b.waitFor(t, "the second tab, caught up again", statusJS, `"Live at version 2: caught up"`)
@@ -1998,14 +1989,11 @@ func TestPageTabTakingOverKnowsTheHeartbeatTheHolderLearned(t *testing.T) {
 		t.Fatalf("close the first tab: %v", err)
 	}
 	b.switchTo(t, second)
-	b.run(t, `window.said = [];
-		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
-			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
-		return null`)
+	b.recordStreamStatus(t)
 	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
 	b.waitFor(t, "the next event, on the second tab's own connection", versionsJS, "[3,2,1]")
 	time.Sleep(6 * time.Second) // twice the three old heartbeats
-	if got := b.run(t, `return window.said.filter((s) => s.startsWith('Heard nothing'))`); got != "[]" {
+	if got := b.saidHeardNothing(t); got != "[]" {
 		t.Errorf("the tab that took over, on a server restarted with a heartbeat of 10 s, said %s; want nothing of the kind", got)
 	}
 }
