@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/faultproxy"
 	"github.com/tributary-dev/tributary/internal/freeport"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -229,6 +230,23 @@ func (b *browser) openStreamList(t *testing.T, s *server, n int) {
 	t.Helper()
 	b.navigate(t, s.URL+"/#/streams")
 	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, strconv.Itoa(n))
+}
+
+// startPageBehindProxy is startPageOnSQLite on a MySQL database behind a
+// fault proxy instead, for a test that makes the database fail.
+func startPageBehindProxy(t *testing.T) (*server, *browser, *faultproxy.Proxy) {
+	t.Helper()
+	chromium, driver := browserPaths(t)
+	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
+	return s, startBrowser(t, chromium, driver), p
+}
+
+// pauseTail clicks the stream's pause button and waits for its tail paused.
+func (b *browser) pauseTail(t *testing.T) {
+	t.Helper()
+	b.run(t, `document.getElementById('stream-pause').click(); return null`)
+	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
 }
 
 // browser is one WebDriver session of headless Chromium.
@@ -501,10 +519,7 @@ func TestPageShowsTheStreamNavigatedTo(t *testing.T) {
 // shows the live log and the totals without a reload.
 func TestPageOpenedWhileTheDatabaseIsDownRecoversByItself(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
-	b := startBrowser(t, chromium, driver)
+	s, b, p := startPageBehindProxy(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
 
@@ -745,8 +760,7 @@ func TestPageStreamTailPausedShowsWhatCameMeanwhileOnResume(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
 	b.openLiveStream(t, s, id, 2, "the stream, live")
-	b.run(t, `document.getElementById('stream-pause').click(); return null`)
-	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
+	b.pauseTail(t)
 	s.mustAppend(t, id, appendBody{Events: events(3, "OrderNoted")})
 	b.waitFor(t, "the log position at the top, which goes on", `return document.getElementById('stat-position').textContent`, `"5"`)
 	b.waitFor(t, "nothing new in the paused stream", versionsJS, "[2,1]")
@@ -1126,10 +1140,7 @@ func TestPageShowsALargeEventAsAPreview(t *testing.T) {
 // again once the database is back, with what was written since.
 func TestPageSaysTheDatabaseIsUnavailableUnderAnOpenStream(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
-	b := startBrowser(t, chromium, driver)
+	s, b, p := startPageBehindProxy(t)
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 	b.openLiveStream(t, s, id, 2, "the live tail")
@@ -1555,8 +1566,7 @@ func TestPageStreamTailResumedAfterLargeEventsReadsOnlyTheLatest(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "blob", 1, "Opened")
 	b.openLiveStream(t, s, id, 1, "the live tail")
-	b.run(t, `document.getElementById('stream-pause').click(); return null`)
-	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
+	b.pauseTail(t)
 	appendTwentyHalfMiBEvents(t, s, id, "")
 	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"21"`)
 	b.run(t, `performance.clearResourceTimings(); document.getElementById('stream-pause').click(); return null`)
@@ -2132,10 +2142,7 @@ func TestPageRefusedAtTheSubscriberCapBacksOffThenFollowsTheLog(t *testing.T) {
 // request refused with a 409 on the way.
 func TestPageReadsRefusedWhileTheDatabaseIsDownBackOff(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+dsn)
-	b := startBrowser(t, chromium, driver)
+	s, b, p := startPageBehindProxy(t)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(2, "OrderNoted")})
 
 	p.Cut()
