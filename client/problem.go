@@ -63,6 +63,9 @@ var (
 	// ErrInternal: the server failed in a way it does not explain (500);
 	// Problem.RequestID names its log line.
 	ErrInternal = errors.New("internal server error")
+	// ErrNotImplemented: the request's Transfer-Encoding is not one the
+	// server takes (501): a gateway in front rewrote its framing.
+	ErrNotImplemented = errors.New("not implemented")
 )
 
 // problemBase prefixes every problem type the server sends.
@@ -85,6 +88,7 @@ var problemErrors = map[string]error{
 	"request-timeout":        ErrServerRequestTimeout,
 	"unsupported-media-type": ErrUnsupportedMediaType,
 	"internal":               ErrInternal,
+	"not-implemented":        ErrNotImplemented,
 }
 
 // Problem is an error answer of the server (RFC 9457 problem details). Its
