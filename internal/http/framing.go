@@ -29,9 +29,10 @@ import (
 // connection with the same request line look ambiguous (a 400; behind a
 // front end that shares connections, another client's whose request line
 // it guessed), never an ambiguous one plain (framingOf counts every block
-// kept); a chunked request whose block cannot be found, or one on a
-// connection whose log dropped a block, is closed after its answer
-// (framingUnknown). Reads are net/http's, one at a time; mu
+// kept); a request whose block cannot be found, or one on a connection
+// whose log dropped a block, a chunked one or one of HTTP/1.0, is closed
+// after its answer (framingUnknown): the log cannot tell, and never keeps
+// a connection it cannot tell of. Reads are net/http's, one at a time; mu
 // guards what the handler asks for.
 type framingLog struct {
 	// Of the line being read: its length so far, its first bytes (enough
@@ -46,8 +47,9 @@ type framingLog struct {
 
 	mu     sync.Mutex
 	blocks []framedBlock // those that said Transfer-Encoding, not yet asked for, oldest first
-	// lost is set once more than maxFramedBlocks were kept: one dropped
-	// may be the one a request asks for.
+	// lost is set once a block was dropped (more than maxFramedBlocks
+	// unasked for, or more than maxOpenBlocks at once): it may be the one
+	// a request asks for.
 	lost bool
 }
 
@@ -133,7 +135,12 @@ func (f *framingLog) endLine() {
 				continue
 			}
 			if len(f.blocks) == maxFramedBlocks {
-				f.blocks, f.lost = f.blocks[1:], true
+				// The newest is dropped, not the oldest: requests are
+				// served in order, and the oldest kept is the one the
+				// next asks for. Dropping it let 8 blocks read behind a
+				// request (pipelined, or in its own gzip body) hide it.
+				f.lost = true
+				continue
 			}
 			f.blocks = append(f.blocks, framedBlock{line: bytes.Clone(b.line), contentLength: b.cl})
 		}
@@ -212,7 +219,7 @@ type framing int
 const (
 	framingPlain     framing = iota // one of Content-Length and chunks, as net/http says
 	framingAmbiguous                // both, or Transfer-Encoding on HTTP/1.0
-	framingUnknown                  // chunked, but its header block was not found
+	framingUnknown                  // chunked or HTTP/1.0, and the log cannot tell: its block not found, or one dropped
 )
 
 // framingOf returns what the reads of r's connection say of its framing:

@@ -503,7 +503,10 @@ func (rr *running) take(e *accessEntry) bool {
 // a proxy with CONNECT), served the page as GET, a 405 with no Allow as
 // CONNECT; and PRI * on a request line of HTTP/1.1 (HTTP/2's preface sent
 // to an HTTP/1.1 server), a 405 whose Allow listed every method. A target
-// in absolute form (http://host/path) is served as its path.
+// in absolute form (http://host/path) is served as its path. Before any
+// of that, it refuses a request whose length is said two ways (framingOf),
+// and closes the connection after the answer of one whose framing the log
+// cannot tell, or that is chunked.
 func (s *Server) requestTarget(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := r.RequestURI
@@ -522,13 +525,10 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 			err = badRequest("%s %s is not served here: its target names no path (host and port alone is what a client sends a proxy, with CONNECT); "+
 				"ask for one of this server's own paths, as in GET /streams", r.Method, target)
 		}
-		if err != nil {
-			unmatched(r)
-			s.writeError(w, r, err)
-			return
-		}
-		switch framingOf(r) {
-		case framingAmbiguous:
+		// The framing first: a refusal of the target must not keep a
+		// connection whose framing is ambiguous or cannot be told.
+		fr := framingOf(r)
+		if fr == framingAmbiguous {
 			// RFC 9112 6.3 (3) and 6.1: answered, and the connection
 			// closed, with nothing of its body read or written.
 			w.Header().Set("Connection", "close")
@@ -537,19 +537,27 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 			s.writeError(w, r, ambiguousFraming(r))
 			return
 		}
-		if len(r.TransferEncoding) > 0 {
-			// A chunked request's connection is closed after its answer,
-			// whatever the framing log found (framingUnknown included): a
-			// front end that took its length from a Content-Length the log
-			// did not see would have sent the bytes after the chunks as
-			// part of it, and they are never read here as another request
-			// (request smuggling). Keeping it where the log found the block
-			// without Content-Length was weighed and left: the log sees
-			// what net/http sees, and a front end may take for a length
-			// what neither does (Content_Length read as Content-Length, a
+		if fr == framingUnknown || len(r.TransferEncoding) > 0 {
+			// Closed after its answer, the target's refusal included: one
+			// the log cannot tell of (a block dropped: it may have said
+			// its length two ways; HTTP/1.0 too, which net/http frames by
+			// its Content-Length whatever else it said), and any chunked
+			// one, whatever the log found: a front end that took its
+			// length from a Content-Length the log did not see would have
+			// sent the bytes after the chunks as part of it, and they are
+			// never read here as another request (request smuggling).
+			// Keeping it where the log found the block without
+			// Content-Length was weighed and left: the log sees what
+			// net/http sees, and a front end may take for a length what
+			// neither does (Content_Length read as Content-Length, a
 			// length folded onto another header's line). Chunked requests
 			// are few; each costs a new connection.
 			w.Header().Set("Connection", "close")
+		}
+		if err != nil {
+			unmatched(r)
+			s.writeError(w, r, err)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
