@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -439,8 +440,21 @@ func presentedToken(r *http.Request) (string, error) {
 		}
 		return strings.TrimSpace(token), nil
 	}
-	if t := r.URL.Query().Get("access_token"); t != "" {
+	q := r.URL.Query()
+	if t := q.Get("access_token"); t != "" {
 		return t, nil
+	}
+	// Told what is wrong with what came, as the open server's 400s
+	// (query) tell it: never the value, which may be a token.
+	if q.Has("access_token") {
+		return "", &detailError{kind: errUnauthorized,
+			detail: "?access_token= is empty: give the token after it (a variable not set?), or send Authorization: Bearer <token>"}
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if strings.EqualFold(name, "access_token") {
+			return "", &detailError{kind: errUnauthorized, format: "query parameter %q is not one this server takes: the token's " +
+				"is access_token, in lower case (or send Authorization: Bearer <token>)", args: []any{name}}
+		}
 	}
 	return "", &detailError{kind: errUnauthorized,
 		detail: "this server needs an access token: send Authorization: Bearer <token> (or ?access_token=<token> from a browser EventSource)"}
