@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
@@ -130,16 +128,19 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 	if d.galera {
 		var name, size string
 		err := s.primary.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &size)
-		var me *mysql.MySQLError
 		switch {
 		case err == nil:
 			d.clusterSize, _ = strconv.ParseInt(size, 10, 64)
-		case errors.As(err, &me) || errors.Is(err, sql.ErrNoRows):
+		case isMySQLError(err, errAccessDenied, errNotAllowed, errTableAccess) || errors.Is(err, sql.ErrNoRows):
 			// Refused (a proxy's query rule, a privilege withheld), or
 			// filtered out: the size only lets relaxed disk settings pass
 			// (replicated), so the start goes on counting on no other
-			// node's copy, as on a cluster of one. A server that did not
-			// answer is an outage to wait out, as any other read's.
+			// node's copy, as on a cluster of one. Any other error (a
+			// server that did not answer, one shutting down in a rolling
+			// restart, too many connections, a session killed) is an
+			// outage to wait out, as any other read's: taken for a
+			// refusal, it would fail a start for good on a cluster whose
+			// relaxed settings its size lets pass.
 			d.clusterSize = sizeUnknown
 			s.log.Warn("the Galera node refused to say its cluster's size (SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'): "+
 				"an acknowledged append is counted as on the writer node only, and its disk settings must make it durable there "+
