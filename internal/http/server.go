@@ -1247,7 +1247,7 @@ func (s *Server) parsedSegment(seg string) string {
 	switch {
 	case err != nil:
 	case s.auth.near(decoded): // a token mistyped as a stream id (a token may be a UUID)
-	case s.routeWords[decoded]:
+	case s.routeWords[decoded], plainWord(decoded):
 		return seg
 	case len(decoded) == 36: // ParseUUID's length, checked first as it words a refusal
 		if _, err := eventstore.ParseUUID("", decoded); err == nil {
@@ -1259,6 +1259,40 @@ func (s *Server) parsedSegment(seg string) string {
 		}
 	}
 	return invalidValue(seg)
+}
+
+// maxPlainWord is the longest segment plainWord takes: fewer characters
+// than a token may have (16, cmd/api's minTokenLength), so that no whole
+// token is one.
+const maxPlainWord = 15
+
+// plainWord reports whether s, a decoded path segment, is a plain word,
+// as a prefix a proxy failed to strip is (tributary, api-v2, es.prod-eu2):
+// parts of lowercase letters, each ending in at most two digits, joined
+// by single '-', '_' or '.', at most maxPlainWord bytes in all. Such a
+// segment is logged as sent, so that an operator sees the word that
+// routed a request nowhere. A piece of a random token (a digit amid
+// letters, a capital) is no plain word but by rare chance, and then only
+// a few of its characters; one that shares nearPiece with a known token
+// is no plain word either (parsedSegment asks near first).
+func plainWord(s string) bool {
+	if s == "" || len(s) > maxPlainWord {
+		return false
+	}
+	letters, digits := 0, 0 // of the part being read
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z' && digits == 0:
+			letters++
+		case c >= '0' && c <= '9' && letters > 0 && digits < 2:
+			digits++
+		case (c == '-' || c == '_' || c == '.') && letters > 0:
+			letters, digits = 0, 0
+		default:
+			return false
+		}
+	}
+	return letters > 0
 }
 
 // logMethod is a request's method for a log line: one HTTP defines (RFC
