@@ -394,6 +394,7 @@ var (
 	errNotHostPort = errors.New(" is not host:port, host an IP address, a host name or empty, port a number or a service name")
 	errPortUnknown = errors.New("'s port is neither a number from 0 to 65535 nor the name of a service this system knows " +
 		"(Go's own, such as http and https, or one in /etc/services)")
+	errPortRange = errors.New("'s port must be a number from 0 to 65535, written without leading zeros")
 )
 
 // checkAddr checks that addr is host:port to listen on: the host empty, an
@@ -409,6 +410,11 @@ func checkAddr(addr string) error {
 	if _, ok := port(p); !ok {
 		if serviceName(p) || p == "" {
 			return errPortUnknown
+		}
+		// Digits only: a port as the operator meant it, out of range
+		// (:99999) or written 08080, not something other than host:port.
+		if strings.Trim(p, "0123456789") == "" {
+			return errPortRange
 		}
 		return errNotHostPort
 	}

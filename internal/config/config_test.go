@@ -201,7 +201,7 @@ func TestAnEmptyAddressOrDataDirectoryIsRefused(t *testing.T) {
 	}{
 		{[]string{"TRIBUTARY_ADDR="}, "TRIBUTARY_ADDR is empty"},
 		{[]string{"TRIBUTARY_ADDR=8080"}, "TRIBUTARY_ADDR is not host:port"},
-		{[]string{"TRIBUTARY_ADDR=:65536"}, "TRIBUTARY_ADDR is not host:port"},
+		{[]string{"TRIBUTARY_ADDR=:65536"}, "TRIBUTARY_ADDR's port must be a number from 0 to 65535, written without leading zeros"},
 		{[]string{"TRIBUTARY_ADDR=api_1.internal:8080"}, ""},
 		{[]string{"TRIBUTARY_ADDR=[fe80::1%eth0]:8080"}, ""},
 		{[]string{"TRIBUTARY_DATA_DIR="}, "TRIBUTARY_DATA_DIR is empty"},
@@ -421,6 +421,10 @@ func TestANamedPortIsTakenWhereTheSystemKnowsIt(t *testing.T) {
 		{":nosuchservice", "", "TRIBUTARY_ADDR's port is neither a number from 0 to 65535 nor the name of a service this system knows"},
 		{":8080", ":nosuchservice", "TRIBUTARY_DEBUG_ADDR's port is neither a number from 0 to 65535 nor the name of a service this system knows"},
 		{":http_", "", "TRIBUTARY_ADDR is not host:port"},
+		// A number out of range is said so, not "not host:port".
+		{":99999", "", "TRIBUTARY_ADDR's port must be a number from 0 to 65535, written without leading zeros"},
+		{":8080", "127.0.0.1:70000", "TRIBUTARY_DEBUG_ADDR's port must be a number from 0 to 65535, written without leading zeros"},
+		{":08080", "", "TRIBUTARY_ADDR's port must be a number from 0 to 65535, written without leading zeros"},
 		{":-http", "", "TRIBUTARY_ADDR is not host:port"},
 		{":" + strings.Repeat("h", 16), "", "TRIBUTARY_ADDR is not host:port"},
 	} {
