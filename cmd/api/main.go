@@ -118,7 +118,7 @@ func signals() (stop, cut context.Context, release func()) {
 // until ctx ends; cut ends when a drain must stop at once. The environment
 // is read through kelseyhightower/envconfig, which reads the process
 // environment itself.
-func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
+func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
@@ -148,6 +148,10 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg, err := config.Load()
 	if err != nil {
+		if cmd != "healthcheck" { // a probe's output is its own
+			// No level is known yet; an error passes every one.
+			logFailure(newLogger(stdout, slog.LevelInfo), cmd, err)
+		}
 		return err
 	}
 	if cmd == "healthcheck" {
@@ -162,6 +166,11 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 	log := newLogger(stdout, cfg.LogLevel)
 	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
+	defer func() {
+		if err != nil {
+			logFailure(log, cmd, err)
+		}
+	}()
 	if links := cfg.DockerLinks(); len(links) > 0 {
 		log.Info("ignoring variables a Docker link set (they are no settings)", "variables", links)
 	}
@@ -217,6 +226,15 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) error {
 		replica = ms
 	}
 	return serve(ctx, cut, cfg, tokens, store, replica, log, m)
+}
+
+// logFailure logs err, which stops command cmd (exit status 1), as one
+// line at ERROR. main writes it to stderr as text as well, for a human at a
+// terminal: a log pipeline that reads stdout's JSON (the usual Kubernetes or
+// Docker set-up) saw "starting" and nothing more. Errors that stop the
+// service never quote a token or a DSN's password, on either stream.
+func logFailure(log *slog.Logger, cmd string, err error) {
+	log.Error("stopped", "command", cmd, "error", err)
 }
 
 // closeMigrated closes the store once `api migrate` has brought its schema
