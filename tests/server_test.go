@@ -253,7 +253,15 @@ func (s *server) logLines() []map[string]any {
 // the tests run a binary of the service.
 func command(ctx context.Context, bin string, env []string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(inheritedEnv(), env...)
+	// An empty TRIBUTARY_MYSQL_DSN is the tests' way to ask for the
+	// embedded store; the binary refuses the variable set but empty (an
+	// empty secret), so it is left unset, as inheritedEnv leaves it.
+	cmd.Env = inheritedEnv()
+	for _, kv := range env {
+		if kv != "TRIBUTARY_MYSQL_DSN=" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	return cmd
 }
 

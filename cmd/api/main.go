@@ -542,7 +542,7 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 	// as for the file. Only an empty value means no access control.
 	if len(tokens) == 0 && cfg.APITokens != "" {
 		return nil, fmt.Errorf("%s is set but holds no name:role:token entry: access control would be off; "+
-			"put the tokens in it, or leave it empty for a server open to anyone", config.Var("APITokens"))
+			"put the tokens in it, or unset it for a server open to anyone", config.Var("APITokens"))
 	}
 	return tokens, nil
 }
@@ -733,9 +733,15 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	if drainContext == nil {
 		drainContext = context.WithDeadline
 	}
-	if len(tokens) == 0 {
+	switch {
+	case len(tokens) == 0 && cfg.TokensSetEmpty():
+		// Empty is off, as compose.yaml passes it by default; an empty
+		// secret meant to hold tokens is too, and must not pass unseen.
+		log.Warn("access control is off: anyone who can reach this server can read and append; " + config.Var("APITokens") +
+			" is set but empty: if tokens were meant (an empty secret, a template left blank?), stop the server and fill it; unset it to run open on purpose")
+	case len(tokens) == 0:
 		log.Warn("access control is off: anyone who can reach this server can read and append; set " + config.Var("APITokens") + " to require tokens")
-	} else {
+	default:
 		log.Info("access control is on", "tokens", len(tokens))
 	}
 	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m,

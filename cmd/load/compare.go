@@ -231,7 +231,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer, le
 		if raw, err = openRawSQLite(ctx, filepath.Join(tmp, "raw")); err != nil {
 			return err
 		}
-		storeEnv = []string{"TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR=" + filepath.Join(tmp, "service")}
+		storeEnv = []string{"TRIBUTARY_DATA_DIR=" + filepath.Join(tmp, "service")} // no TRIBUTARY_MYSQL_DSN: the embedded store
 	}
 	defer raw.close()
 

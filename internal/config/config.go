@@ -38,9 +38,9 @@ const Prefix = "tributary"
 // Config is every setting of the service, with its default.
 type Config struct {
 	Addr                    string        `envconfig:"TRIBUTARY_ADDR" default:":8080" desc:"address to listen on"`
-	MySQLDSN                string        `envconfig:"TRIBUTARY_MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; empty: the embedded store"`
+	MySQLDSN                string        `envconfig:"TRIBUTARY_MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; unset: the embedded store (set but empty is refused)"`
 	MySQLReadDSN            string        `envconfig:"TRIBUTARY_MYSQL_READ_DSN" desc:"DSN of a read replica of TRIBUTARY_MYSQL_DSN's server: clients' reads and the live feed read there, appends stay on the primary; empty: the primary serves reads"`
-	DataDir                 string        `envconfig:"TRIBUTARY_DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when TRIBUTARY_MYSQL_DSN is empty)"`
+	DataDir                 string        `envconfig:"TRIBUTARY_DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when TRIBUTARY_MYSQL_DSN is unset)"`
 	MaxBodyBytes            int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
 	MaxBodyBytesInFlight    int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least TRIBUTARY_MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
 	MaxClientBytesInFlight  int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT" default:"0" desc:"most bytes of request bodies one client sends at once: one token, or one address without tokens (an IPv6 one by its /64) (503 past it; at least TRIBUTARY_MAX_BODY_BYTES, at most TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT); 0: half of TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT"`
@@ -62,7 +62,7 @@ type Config struct {
 	ShutdownTimeout         time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_TIMEOUT" default:"30s" desc:"how long a stop (SIGTERM, SIGINT or SIGHUP) takes at most: requests in flight get all but its last second, then are cut (exit status 1)"`
 	ShutdownDelay           time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside TRIBUTARY_SHUTDOWN_TIMEOUT and must end before its last second (a fifth of a shorter one); 0s: drain at once"`
 	LogLevel                slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	APITokens               string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write, each token at least 16 characters; empty: no access control"`
+	APITokens               string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write, each token at least 16 characters; unset or empty: no access control (set but empty is warned of)"`
 	APITokensFile           string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts), each token at least 16 characters"`
 	CORSOrigins             []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com for its subdomains, or * alone); empty: no CORS headers"`
 	DebugAddr               string        `envconfig:"TRIBUTARY_DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
@@ -72,7 +72,16 @@ type Config struct {
 	warnings []string
 	// links are the variables of Docker links left alone (DockerLinks).
 	links []string
+	// tokensSetEmpty: TRIBUTARY_API_TOKENS is set, to nothing
+	// (TokensSetEmpty).
+	tokensSetEmpty bool
 }
+
+// TokensSetEmpty reports whether TRIBUTARY_API_TOKENS is set but empty,
+// which leaves access control off as unset does (compose.yaml passes it so
+// by default), and which an empty secret meant to hold tokens leaves too:
+// the server's warning that access control is off says so.
+func (c Config) TokensSetEmpty() bool { return c.tokensSetEmpty }
 
 // DockerLinks returns the names of the variables in the service's
 // namespace that a legacy Docker link gave the process (TRIBUTARY_DB_NAME,
@@ -117,7 +126,17 @@ func Load() (Config, error) {
 	// Each setting is checked as given, before one is changed to agree
 	// with another: a body limit of 10 lowered the event limit to 10, and
 	// the error blamed TRIBUTARY_MAX_EVENT_BYTES too, which nobody had set.
+	given := func(field string) bool { _, ok := os.LookupEnv(Var(field)); return ok }
 	err := c.validate()
+	// Set but empty (an empty Kubernetes Secret, ${DB_DSN} with DB_DSN
+	// unset, a template left blank), the DSN ran every instance on a log of
+	// its own, each answering 201 from position 1: the embedded store is
+	// had by leaving the variable unset.
+	if dsn, ok := os.LookupEnv(Var("MySQLDSN")); ok && dsn == "" {
+		err = errors.Join(err, fmt.Errorf("%s is set but empty (an empty secret, a template left blank?): give the MySQL DSN, "+
+			"or unset it for the embedded store in %s, a log of this instance's own", Var("MySQLDSN"), Var("DataDir")))
+	}
+	c.tokensSetEmpty = os.Getenv(Var("APITokens")) == "" && given("APITokens")
 	if c.MaxBodyBytesInFlight < 1 {
 		err = errors.Join(fmt.Errorf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT must be at least 1 (it is raised to TRIBUTARY_MAX_BODY_BYTES if below), got %d", c.MaxBodyBytesInFlight), err)
 	}
@@ -128,7 +147,6 @@ func Load() (Config, error) {
 	// in flight, all clients' or one's, take at least the largest one (the
 	// HTTP server bounds one client's by all clients'). A value so changed
 	// that the operator gave is not in force: say so.
-	given := func(field string) bool { _, ok := os.LookupEnv(Var(field)); return ok }
 	if int64(c.MaxEventBytes) > c.MaxBodyBytes && given("MaxEventBytes") {
 		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is above %s: it is lowered to %d, as no event is larger than the body that carries it",
 			Var("MaxEventBytes"), c.MaxEventBytes, Var("MaxBodyBytes"), c.MaxBodyBytes))

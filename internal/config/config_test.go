@@ -207,6 +207,14 @@ func TestAnEmptyAddressOrDataDirectoryIsRefused(t *testing.T) {
 		{[]string{"TRIBUTARY_DATA_DIR="}, "TRIBUTARY_DATA_DIR is empty"},
 		{[]string{"TRIBUTARY_DATA_DIR=", "TRIBUTARY_MYSQL_DSN=root@tcp(db:3306)/t"}, ""}, // not used with MySQL
 		{[]string{"TRIBUTARY_ADDR=127.0.0.1:0"}, ""},
+		// Set but empty (an empty Kubernetes Secret, a template left
+		// blank), TRIBUTARY_MYSQL_DSN ran each instance on a log of its
+		// own; unset, it is the embedded store, as README's first command.
+		{[]string{"TRIBUTARY_MYSQL_DSN="}, "TRIBUTARY_MYSQL_DSN is set but empty"},
+		{[]string{"TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_MYSQL_READ_DSN=root@tcp(db:3306)/t"}, "TRIBUTARY_MYSQL_DSN is set but empty"},
+		{nil, ""},
+		{[]string{"TRIBUTARY_MYSQL_READ_DSN="}, ""},  // compose.yaml's default: no replica
+		{[]string{"TRIBUTARY_API_TOKENS_FILE="}, ""}, // compose.yaml's default: no file
 	} {
 		t.Run(strings.Join(tc.env, " "), func(t *testing.T) {
 			clearTributaryEnv(t)
