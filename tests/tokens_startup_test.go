@@ -29,7 +29,7 @@ func TestTokensThatWouldLeaveTheServerOpenOrGuessableStopTheStartUp(t *testing.T
 		{"TRIBUTARY_API_TOKENS=" + secret + ":write:orders-service", "shorter than 16 characters"},
 		{"TRIBUTARY_API_TOKENS=#app:write:" + secret, "holds no name:role:token entry"},
 		{"TRIBUTARY_API_TOKENS=app:write: " + secret, "begins with a space"},
-		{"TRIBUTARY_API_TOKENS=" + secret + ":write:orders-service," + secret + "-2:read:orders-service", "its token is entry 1's"},
+		{"TRIBUTARY_API_TOKENS=" + secret + ":write:orders-service," + secret + "-2:read:orders-service", "its token is TRIBUTARY_API_TOKENS entry 1's"},
 	} {
 		dir := t.TempDir()
 		code, stdout, stderr := runCommand(t, []string{c.env, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, "serve")

@@ -482,7 +482,7 @@ func answering(parent context.Context, store *mysqlstore.Store) bool {
 // open). Errors never quote a token, nor the file's name (a token set in
 // the wrong variable).
 func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error) {
-	entries := cfg.APITokens
+	sources := []esthttp.TokenSource{{Name: config.Var("APITokens"), Text: cfg.APITokens}}
 	if cfg.APITokensFile != "" {
 		b, err := readTokensFile(ctx, cfg.APITokensFile, cfg.StartupTimeout)
 		if err != nil {
@@ -498,7 +498,8 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 			return nil, fmt.Errorf("the file %s names %w: save it as UTF-8 text (a UTF-8 byte order mark may stay), one name:role:token a line",
 				config.Var("APITokensFile"), err)
 		}
-		entries += "\n" + string(b)
+		// Named by its lines: an operator finds a refused entry by them.
+		sources = append(sources, esthttp.TokenSource{Name: config.Var("APITokensFile"), Text: string(b), Lines: true})
 		// Asked for tokens from a file, fail closed: an empty one (a
 		// secret not filled in, the wrong key mounted) would leave the
 		// server open to anyone.
@@ -507,16 +508,16 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 				"put the tokens in it, or unset %s", config.Var("APITokensFile"), config.Var("APITokensFile"))
 		}
 	}
-	tokens, err := esthttp.ParseTokens(entries)
+	tokens, places, err := esthttp.ParseTokenSources(sources...)
 	if err != nil {
-		return nil, fmt.Errorf("access tokens (%s / %s): %w", config.Var("APITokens"), config.Var("APITokensFile"), err)
+		return nil, fmt.Errorf("access tokens: %w", err)
 	}
 	for i, t := range tokens {
-		// Which token is said by its place, not its name: an entry written
+		// Which token is said by its place (the file's line, the
+		// variable's entry), not its name: an entry written
 		// token:role:name has a valid role, and its name is the token.
 		// Nor is its length shown: it tells a guesser where to start.
-		which := fmt.Sprintf("token %d of the %d given (in order: %s's, then %s's; entries are name:role:token)",
-			i+1, len(tokens), config.Var("APITokens"), config.Var("APITokensFile"))
+		which := fmt.Sprintf("the token of %s", places[i])
 		if utf8.RuneCountInString(t.Secret) < minTokenLength {
 			return nil, fmt.Errorf("access tokens: %s is shorter than %d characters, few enough to guess by trying; "+
 				"give it at least %d random ones (openssl rand -hex 32 makes one)", which, minTokenLength, minTokenLength)

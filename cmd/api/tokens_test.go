@@ -54,17 +54,17 @@ func TestAShortTokenStopsTheStartUp(t *testing.T) {
 	if err := os.WriteFile(file, []byte("app:write:0123456789abcdef0123\ndashboard:read:hunter2\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ env, file string }{
-		{env: "app:write:x"},
-		{env: "app:write:0123456789abcdef0123,dashboard:read:hunter2"},
-		{env: "dashboard:read:" + strings.Repeat("h", minTokenLength-1)},
-		{file: file},
+	for _, c := range []struct{ env, file, place string }{
+		{env: "app:write:x", place: "TRIBUTARY_API_TOKENS entry 1 "},
+		{env: "app:write:0123456789abcdef0123,dashboard:read:hunter2", place: "TRIBUTARY_API_TOKENS entry 2 "},
+		{env: "dashboard:read:" + strings.Repeat("h", minTokenLength-1), place: "TRIBUTARY_API_TOKENS entry 1 "},
+		{file: file, place: "TRIBUTARY_API_TOKENS_FILE line 2 "},
 	} {
 		cfg := config.Defaults()
 		cfg.APITokens, cfg.APITokensFile = c.env, c.file
 		tokens, err := loadTokens(context.Background(), cfg)
 		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(minTokenLength)) || strings.Contains(err.Error(), "hunter2") ||
-			strings.Contains(err.Error(), "hhh") || !strings.Contains(err.Error(), "token 1 ") && !strings.Contains(err.Error(), "token 2 ") {
+			strings.Contains(err.Error(), "hhh") || !strings.Contains(err.Error(), c.place) {
 			t.Errorf("tokens %q (file %q): expected an error naming the token by its place and the least length, quoting no token; got %d tokens, %v",
 				c.env, c.file, len(tokens), err)
 		}
@@ -95,7 +95,7 @@ func TestATokenNoAuthorizationHeaderCanCarryStopsTheStartUp(t *testing.T) {
 		cfg := config.Defaults()
 		cfg.APITokens = entries
 		tokens, err := loadTokens(context.Background(), cfg)
-		if err == nil || !strings.Contains(err.Error(), "token 1 ") || strings.Contains(err.Error(), secret[:10]) {
+		if err == nil || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS entry 1 ") || strings.Contains(err.Error(), secret[:10]) {
 			t.Errorf("TRIBUTARY_API_TOKENS=%q: expected an error naming the token by its place, quoting no token; got %d tokens, %v", entries, len(tokens), err)
 		}
 	}
@@ -116,7 +116,7 @@ func TestATokenRefusedAtStartUpIsNamedByItsPlace(t *testing.T) {
 		cfg := config.Defaults()
 		cfg.APITokens = entries
 		_, err := loadTokens(context.Background(), cfg)
-		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "token 2 ") {
+		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS entry 2 ") {
 			t.Errorf("TRIBUTARY_API_TOKENS=%q: expected an error naming token 2 by its place, not quoting its first field; got %v", entries, err)
 		}
 	}
@@ -210,17 +210,17 @@ func TestATokenHoldingWhiteSpaceStopsTheStartUp(t *testing.T) {
 	if err := os.WriteFile(file, []byte("# holders\nsvc:write:"+secret+" # comment\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ env, file, says string }{
-		{env: "svc:write:" + secret + " # note", says: "comment"},
-		{env: "svc:write:" + secret + "\t#note", says: "comment"},
-		{file: file, says: "comment"},
-		{env: "svc:write:Tok3n-SECRET abcdef123456", says: "white space"},
-		{env: "svc:write:Tok3n-SECRET\u00a0abcdef123456", says: "white space"},
+	for _, c := range []struct{ env, file, says, place string }{
+		{env: "svc:write:" + secret + " # note", says: "comment", place: "TRIBUTARY_API_TOKENS entry 1 "},
+		{env: "svc:write:" + secret + "\t#note", says: "comment", place: "TRIBUTARY_API_TOKENS entry 1 "},
+		{file: file, says: "comment", place: "TRIBUTARY_API_TOKENS_FILE line 2 "},
+		{env: "svc:write:Tok3n-SECRET abcdef123456", says: "white space", place: "TRIBUTARY_API_TOKENS entry 1 "},
+		{env: "svc:write:Tok3n-SECRET\u00a0abcdef123456", says: "white space", place: "TRIBUTARY_API_TOKENS entry 1 "},
 	} {
 		cfg := config.Defaults()
 		cfg.APITokens, cfg.APITokensFile = c.env, c.file
 		tokens, err := loadTokens(context.Background(), cfg)
-		if err == nil || !strings.Contains(err.Error(), "token 1 ") || !strings.Contains(err.Error(), c.says) ||
+		if err == nil || !strings.Contains(err.Error(), c.place) || !strings.Contains(err.Error(), c.says) ||
 			strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "Tok3n") {
 			t.Errorf("tokens %q (file %q): expected an error naming token 1 by its place and saying %q, quoting no token; got %d tokens, %v",
 				c.env, c.file, c.says, len(tokens), err)
@@ -230,5 +230,44 @@ func TestATokenHoldingWhiteSpaceStopsTheStartUp(t *testing.T) {
 	cfg.APITokens = "svc:write:" + secret + " , # a comment entry\n"
 	if tokens, err := loadTokens(context.Background(), cfg); err != nil || len(tokens) != 1 || tokens[0].Secret != secret {
 		t.Errorf("a token, then a comment entry: expected the token taken; got %d tokens, %v", len(tokens), err)
+	}
+}
+
+// TestABadTokenEntryIsNamedByItsLineOrItsEntry: a bad entry of the tokens
+// file was named "token entry 4", a count of its comment lines but not its
+// blank ones, which grew by one with an entry in TRIBUTARY_API_TOKENS too,
+// and a short token "token 1 of the 1 given", another form: an operator with
+// many entries could not find the one refused. An entry of the file is
+// named by its line, one of the variable by its place in it, in every
+// refusal, neither shown.
+func TestABadTokenEntryIsNamedByItsLineOrItsEntry(t *testing.T) {
+	t.Parallel()
+	const secret = "abcdefghijklmnopqrstuvwxyz012345"
+	file := func(text string) string {
+		name := filepath.Join(t.TempDir(), "tokens")
+		if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	operators := file("# comment one\n# comment two\na:write:" + secret + "\n\nb:bad:" + secret + "9\n")
+	for _, c := range []struct {
+		name, env, file, want string
+	}{
+		{"a wrong role in the file", "", operators, "TRIBUTARY_API_TOKENS_FILE line 5: the role"},
+		{"the same, an entry in the variable too", "c:read:" + secret + "x", operators, "TRIBUTARY_API_TOKENS_FILE line 5: the role"},
+		{"a wrong role in the variable", "a:write:" + secret + ",,b:bad:" + secret + "9", "", "TRIBUTARY_API_TOKENS entry 2: the role"},
+		{"CRLF lines", "", file("# holders\r\n\r\na:write:" + secret + "\r\nb:read\r\n"), "TRIBUTARY_API_TOKENS_FILE line 4: want name:role:token"},
+		{"a short token in the file", "", file("\n\n# x\na:write:" + secret + "\nb:read:short\n"), "the token of TRIBUTARY_API_TOKENS_FILE line 5 is shorter"},
+		{"a name given twice, across the two", "a:write:" + secret + "x", file("# x\na:read:" + secret + "y\n"), "TRIBUTARY_API_TOKENS_FILE line 2: its name is TRIBUTARY_API_TOKENS entry 1's"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config.Defaults()
+			cfg.APITokens, cfg.APITokensFile = c.env, c.file
+			_, err := loadTokens(context.Background(), cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), secret[:10]) {
+				t.Errorf("expected an error saying %q, quoting no token; got %v", c.want, err)
+			}
+		})
 	}
 }

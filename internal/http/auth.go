@@ -43,10 +43,70 @@ type Token struct {
 // unique; the error names an entry by its place, and never repeats a secret
 // or a name (an entry in the wrong order may hold the secret in its place).
 func ParseTokens(s string) ([]Token, error) {
+	var entries []placedEntry
+	for i, text := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		entries = append(entries, placedEntry{text: text, place: fmt.Sprintf("token entry %d", i+1), ref: fmt.Sprintf("entry %d", i+1)})
+	}
+	tokens, _, err := parseTokenEntries(entries)
+	return tokens, err
+}
+
+// TokenSource is text holding token entries, as ParseTokens takes them,
+// and the name by which errors say where an entry is.
+type TokenSource struct {
+	// Name is where the text came from: a variable's name.
+	Name string
+	Text string
+	// Lines says the text is a file's, one entry a line: its entries are
+	// named by their lines.
+	Lines bool
+}
+
+// ParseTokenSources parses the entries of every source as one set (names
+// and secrets unique across them), as ParseTokens does, and returns with
+// the tokens where each was given, places[i] tokens[i]'s. An entry is
+// named by its place, never its text: in a source of lines "NAME line N"
+// (with "entry K" after it on a line holding several), in another "NAME
+// entry N", N counting its comma- or line-separated entries, comments
+// included, empty ones not.
+func ParseTokenSources(sources ...TokenSource) (tokens []Token, places []string, err error) {
+	var entries []placedEntry
+	for _, src := range sources {
+		if !src.Lines {
+			for i, text := range strings.FieldsFunc(src.Text, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+				place := fmt.Sprintf("%s entry %d", src.Name, i+1)
+				entries = append(entries, placedEntry{text: text, place: place, ref: place})
+			}
+			continue
+		}
+		for n, line := range strings.Split(src.Text, "\n") {
+			pieces := strings.FieldsFunc(line, func(r rune) bool { return r == ',' || r == '\r' })
+			for k, text := range pieces {
+				place := fmt.Sprintf("%s line %d", src.Name, n+1)
+				if len(pieces) > 1 {
+					place += fmt.Sprintf(" entry %d", k+1)
+				}
+				entries = append(entries, placedEntry{text: text, place: place, ref: place})
+			}
+		}
+	}
+	return parseTokenEntries(entries)
+}
+
+// placedEntry is one entry of token text and where it is: place names it
+// at the start of an error, ref where another entry's error points to it.
+type placedEntry struct {
+	text, place, ref string
+}
+
+// parseTokenEntries parses entries as ParseTokens documents, returning
+// each token's place.
+func parseTokenEntries(entries []placedEntry) ([]Token, []string, error) {
 	var tokens []Token
-	names, secrets := map[string]int{}, map[string]int{} // entry numbers
-	for i, entry := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
-		entry = strings.TrimSpace(entry)
+	var places []string
+	names, secrets := map[string]int{}, map[string]int{} // entry indexes, plus one
+	for i, e := range entries {
+		entry := strings.TrimSpace(e.text)
 		if entry == "" || strings.HasPrefix(entry, "#") {
 			continue
 		}
@@ -54,23 +114,24 @@ func ParseTokens(s string) ([]Token, error) {
 		role, secret, ok2 := strings.Cut(rest, ":")
 		switch {
 		case !ok1 || !ok2 || name == "" || secret == "":
-			return nil, fmt.Errorf("token entry %d: want name:role:token", i+1)
+			return nil, nil, fmt.Errorf("%s: want name:role:token", e.place)
 		case Role(role) != RoleRead && Role(role) != RoleWrite:
 			// Neither field is quoted: an entry whose role is wrong may
 			// have its fields in another order, the token among them.
-			return nil, fmt.Errorf("token entry %d: the role, its second field, must be read or write; "+
-				"entries are name:role:token (its fields are not shown, as one may be the token)", i+1)
+			return nil, nil, fmt.Errorf("%s: the role, its second field, must be read or write; "+
+				"entries are name:role:token (its fields are not shown, as one may be the token)", e.place)
 		// Entries are named by their places, not their names: an entry
 		// written token:role:name has a valid role, and its name is the
 		// token.
 		case names[name] != 0:
-			return nil, fmt.Errorf("token entry %d: its name is entry %d's; give each token a name of its own "+
-				"(entries are name:role:token; the name is not shown, as it may be the token)", i+1, names[name])
+			return nil, nil, fmt.Errorf("%s: its name is %s's; give each token a name of its own "+
+				"(entries are name:role:token; the name is not shown, as it may be the token)", e.place, entries[names[name]-1].ref)
 		case secrets[secret] != 0:
-			return nil, fmt.Errorf("token entry %d: its token is entry %d's; give each holder a token of its own", i+1, secrets[secret])
+			return nil, nil, fmt.Errorf("%s: its token is %s's; give each holder a token of its own", e.place, entries[secrets[secret]-1].ref)
 		}
 		names[name], secrets[secret] = i+1, i+1
 		tokens = append(tokens, Token{Name: name, Role: Role(role), Secret: secret})
+		places = append(places, e.place)
 	}
 	// The access log names a request's holder: a name that is another
 	// entry's token (two entries' fields mixed up) would log that token,
@@ -78,8 +139,8 @@ func ParseTokens(s string) ([]Token, error) {
 	// own, or another's), as redaction finds it.
 	for _, t := range tokens {
 		if other := secrets[t.Name]; other != 0 {
-			return nil, fmt.Errorf("token entry %d: its name is entry %d's token, which the access log would then show; "+
-				"give each holder a name that is not a token (entries are name:role:token; neither is shown)", names[t.Name], other)
+			return nil, nil, fmt.Errorf("%s: its name is %s's token, which the access log would then show; "+
+				"give each holder a name that is not a token (entries are name:role:token; neither is shown)", entries[names[t.Name]-1].place, entries[other-1].ref)
 		}
 	}
 	a := newAuthenticator(tokens)
@@ -89,12 +150,12 @@ func ParseTokens(s string) ([]Token, error) {
 		}
 		for _, o := range tokens {
 			if newAuthenticator([]Token{o}).redact(t.Name) != t.Name {
-				return nil, fmt.Errorf("token entry %d: its name holds entry %d's token, which the access log would then show; "+
-					"give each holder a name that holds no token (entries are name:role:token; neither is shown)", names[t.Name], secrets[o.Secret])
+				return nil, nil, fmt.Errorf("%s: its name holds %s's token, which the access log would then show; "+
+					"give each holder a name that holds no token (entries are name:role:token; neither is shown)", entries[names[t.Name]-1].place, entries[secrets[o.Secret]-1].ref)
 			}
 		}
 	}
-	return tokens, nil
+	return tokens, places, nil
 }
 
 // authenticator checks bearer tokens.
