@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -405,10 +406,7 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 	var otherHost x509.HostnameError
 	switch {
 	case errors.As(err, &unknownCA):
-		// Go's words alone named no way to trust a private CA's.
-		return fmt.Errorf("the server's TLS certificate is signed by an authority this host does not trust (tls=true verifies it "+
-			"against the system's roots): for a private CA (a cloud database's, a company's), set SSL_CERT_FILE to its PEM file "+
-			"(in the image, mount the file and set the variable): %w", err)
+		return untrustedCA(err, os.Getenv("SSL_CERT_FILE"))
 	case errors.As(err, &otherHost):
 		return fmt.Errorf("the server's TLS certificate is not for the host the DSN names (%s): name the server by a host its certificate "+
 			"names: %w", otherHost.Host, err)
@@ -425,6 +423,32 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 		return err
 	}
 	return translate(err)
+}
+
+// untrustedCA is the start's error for err, a server certificate signed by
+// an authority this host does not trust, with certFile SSL_CERT_FILE's
+// value. Go's words alone named no way to trust a private CA's; and Go
+// drops an SSL_CERT_FILE it cannot read, or that holds no certificate,
+// without a word, where telling the operator to set it, set already (a
+// secret not mounted, a typo), sent them nowhere. The file's name is
+// shown: it is a path, no secret.
+func untrustedCA(err error, certFile string) error {
+	const prefix = "the server's TLS certificate is signed by an authority this host does not trust (tls=true verifies it against the system's roots): "
+	if certFile == "" {
+		return fmt.Errorf(prefix+"for a private CA (a cloud database's, a company's), set SSL_CERT_FILE to its PEM file "+
+			"(in the image, mount the file and set the variable): %w", err)
+	}
+	pemBytes, readErr := os.ReadFile(certFile)
+	switch {
+	case readErr != nil:
+		return fmt.Errorf(prefix+"SSL_CERT_FILE is set, but its file cannot be read (%w), so the system's roots were used without it: "+
+			"mount the CA's PEM file there (in the image: a secret not mounted?), or correct the variable: %w", readErr, err)
+	case !x509.NewCertPool().AppendCertsFromPEM(pemBytes):
+		return fmt.Errorf(prefix+"SSL_CERT_FILE is set, but its file holds no PEM certificate (%s), so it was passed over: "+
+			"give the CA's certificate in PEM, -----BEGIN CERTIFICATE----- lines: %w", certFile, err)
+	}
+	return fmt.Errorf(prefix+"none of the certificates in SSL_CERT_FILE's file (%s) signed it: give the PEM file of the CA "+
+		"that signed the server's certificate (its chain's root): %w", certFile, err)
 }
 
 // deniedSetting is the error for err, a refusal of a privilege the user

@@ -1,12 +1,21 @@
 package mysqlstore
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -60,6 +69,53 @@ func TestAnUntrustedCertificateAtStartSaysHowToTrustIt(t *testing.T) {
 		got := translateAtStart(fmt.Errorf("dial: %w", tc.err), cfg)
 		if !errors.Is(got, tc.err) || !strings.Contains(got.Error(), tc.says) || !strings.Contains(got.Error(), "certificate") {
 			t.Errorf("a certificate %s: %v; want it wrapped, saying %q", tc.name, got, tc.says)
+		}
+	}
+}
+
+// TestAnUntrustedCertificateWithSSLCertFileSetSaysWhatIsWrongWithTheFile:
+// with SSL_CERT_FILE set to a file that is missing, unreadable or holds no
+// PEM certificate (a secret not mounted, a typo), Go drops it without a
+// word, and the start's error said to "set SSL_CERT_FILE", which was set.
+// The error now says what is wrong with the file the variable names, or,
+// where it holds certificates, that none of them signed the server's.
+func TestAnUntrustedCertificateWithSSLCertFileSetSaysWhatIsWrongWithTheFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"}, NotBefore: time.Now(),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA := filepath.Join(dir, "other-ca.pem")
+	if err := os.WriteFile(otherCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unknown := &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}
+	for _, tc := range []struct {
+		name, certFile, says string
+	}{
+		{"unset", "", "set SSL_CERT_FILE to its PEM file"},
+		{"a missing file", filepath.Join(dir, "missing.pem"), "SSL_CERT_FILE is set, but its file cannot be read"},
+		{"a directory", dir, "SSL_CERT_FILE is set, but its file cannot be read"},
+		{"a file of no PEM certificate", notPEM, "SSL_CERT_FILE is set, but its file holds no PEM certificate"},
+		{"another CA's file", otherCA, "none of the certificates in SSL_CERT_FILE's file"},
+	} {
+		got := untrustedCA(fmt.Errorf("dial: %w", unknown), tc.certFile)
+		if !errors.Is(got, unknown) || !strings.Contains(got.Error(), tc.says) {
+			t.Errorf("SSL_CERT_FILE %s: %v; want it wrapped, saying %q", tc.name, got, tc.says)
+		}
+		if tc.certFile != "" && strings.Contains(got.Error(), "set SSL_CERT_FILE to") {
+			t.Errorf("SSL_CERT_FILE %s: %v; told to set it, which it is", tc.name, got)
 		}
 	}
 }
