@@ -183,6 +183,19 @@ func Load() (Config, error) {
 		c.warnings = append(c.warnings, fmt.Sprintf("%s (%d) is above %s (%d): it bounds nothing, and one client may hold every subscription",
 			Var("MaxSubscribersPerClient"), c.MaxSubscribersPerClient, Var("MaxSubscribers"), c.MaxSubscribers))
 	}
+	// Past these, a value is likelier a unit mistyped (100s for 100ms)
+	// than meant, and costs what the operator may not see: said, not
+	// refused, as a deployment may mean it.
+	if c.PollInterval > maxQuietPoll {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%s) is above %s: a subscriber of this instance sees the events other instances "+
+			"append (and a restore of the log) up to that late; writes through this instance are seen at once; its default is 100ms",
+			Var("PollInterval"), c.PollInterval, maxQuietPoll))
+	}
+	if c.Heartbeat > maxQuietHeartbeat {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s (%s) is above %s, the idle timeout of common proxies and load balancers "+
+			"(nginx's proxy_read_timeout, AWS ALB's): behind one, a quiet subscription is cut before its keep-alive; its default is 15s",
+			Var("Heartbeat"), c.Heartbeat, maxQuietHeartbeat))
+	}
 	// The HTTP server raises the stall timeout to two heartbeats: a
 	// subscriber that takes every keep-alive is not cut between two.
 	if c.SubscriberStallTimeout < 2*c.Heartbeat {
@@ -200,6 +213,13 @@ func asGiven(given bool, v any) string {
 	}
 	return fmt.Sprintf("its default, %v", v)
 }
+
+// maxQuietPoll and maxQuietHeartbeat are the longest poll interval and
+// heartbeat taken without a warning.
+const (
+	maxQuietPoll      = 5 * time.Second
+	maxQuietHeartbeat = time.Minute
+)
 
 // maxDuration bounds every duration setting.
 const maxDuration = 8760 * time.Hour

@@ -620,3 +620,46 @@ func TestADSNInTheDataDirectoryIsRefusedUnshown(t *testing.T) {
 		})
 	}
 }
+
+// TestALongPollIntervalOrHeartbeatIsWarnedOf: TRIBUTARY_POLL_INTERVAL=100s
+// (100ms meant) started without a word, and a subscriber of that instance
+// saw events other instances wrote up to 100 s late; TRIBUTARY_HEARTBEAT
+// past a proxy's idle timeout (60 s: nginx's, AWS ALB's) let it cut every
+// quiet subscription. Each is warned of past its bound, naming what it
+// costs; at the bound, nothing is said.
+func TestALongPollIntervalOrHeartbeatIsWarnedOf(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want string // in a warning; "" for none about these
+	}{
+		{[]string{"TRIBUTARY_POLL_INTERVAL=100s"}, "TRIBUTARY_POLL_INTERVAL (1m40s) is above 5s"},
+		{[]string{"TRIBUTARY_POLL_INTERVAL=5s"}, ""},
+		{[]string{"TRIBUTARY_HEARTBEAT=8760h"}, "TRIBUTARY_HEARTBEAT (8760h0m0s) is above 1m0s"},
+		{[]string{"TRIBUTARY_HEARTBEAT=60s", "TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT=120s"}, ""},
+		{nil, ""},
+	} {
+		t.Run(strings.Join(tc.env, " "), func(t *testing.T) {
+			clearTributaryEnv(t)
+			for _, kv := range tc.env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			c, err := Load()
+			if err != nil {
+				t.Fatalf("%v: %v", tc.env, err)
+			}
+			var said []string
+			for _, w := range c.Warnings() {
+				if strings.Contains(w, "TRIBUTARY_POLL_INTERVAL (") || strings.Contains(w, "TRIBUTARY_HEARTBEAT (") {
+					said = append(said, w)
+				}
+			}
+			switch {
+			case tc.want == "" && len(said) > 0:
+				t.Errorf("%v: expected no warning of the poll interval or the heartbeat; got %q", tc.env, said)
+			case tc.want != "" && (len(said) != 1 || !strings.Contains(said[0], tc.want)):
+				t.Errorf("%v: expected one warning saying %q; got %q", tc.env, tc.want, said)
+			}
+		})
+	}
+}
