@@ -647,8 +647,10 @@ func storeKind(cfg config.Config) string {
 // the shutdown delay, serves on with /readyz answering 503, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
 // finish, and only then do the feed and the store stop. The whole stop
-// takes at most the shutdown timeout; what still runs near its end, or
-// when cut ends, is cut, and serve returns an error saying so.
+// takes at most the shutdown timeout, but for the store's close, which
+// gets minStoreClose at least (closeBy) and so may end up to that past it
+// where the handlers were cut only at its end; what still runs near its
+// end, or when cut ends, is cut, and serve returns an error saying so.
 func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, store closableStore, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
 	return serveOn(ctx, cut, cfg, serveHooks{}, tokens, store, replica, log, m)
 }
