@@ -90,9 +90,10 @@ var (
 	// ErrStorageFailed marks a request that the embedded store's file
 	// system failed: SQLite found no directory to write a temporary file
 	// in, or reading, writing or syncing the database's files failed (an
-	// I/O error: a failing disk, a file system gone read-only after errors,
-	// a quota). Retrying as things are does not help: an operator mends the
-	// disk or the deployment (the error says which). Nothing was written
+	// I/O error: a failing disk, a file system gone read-only after errors;
+	// not one with no room left, a quota used up included: ErrFull).
+	// Retrying as things are does not help: an operator mends the disk or
+	// the deployment (the error says which). Nothing was written
 	// unless the error says the outcome is unknown. It comes with
 	// ErrUnavailable.
 	ErrStorageFailed = errors.New("the database's storage failed")

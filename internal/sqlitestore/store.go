@@ -31,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -869,7 +870,7 @@ func storageFailure(code int) string {
 	case sqlite3.SQLITE_IOERR_READ, sqlite3.SQLITE_IOERR_SHORT_READ, sqlite3.SQLITE_IOERR_WRITE, sqlite3.SQLITE_IOERR_FSYNC,
 		sqlite3.SQLITE_IOERR_DIR_FSYNC, sqlite3.SQLITE_IOERR_TRUNCATE:
 		return "the file system of the database's files failed a read, a write or a sync (an I/O error: a failing disk, " +
-			"a file system remounted read-only after errors, or a quota): mend it, then restart the server"
+			"or a file system remounted read-only after errors): mend it, then restart the server"
 	}
 	return ""
 }
@@ -898,8 +899,56 @@ func (s *Store) translate(err error) error {
 		// disk is full" says neither which nor that it passes again.
 		return fmt.Errorf("%w: %w: the file system of %s is full: the database file and its WAL can grow no more; "+
 			"appends pass again once space is freed there: %w", eventstore.ErrUnavailable, errFileSystemFull, filepath.Dir(s.path), err)
+	case isWriteError(sqliteCode(err)):
+		// SQLite answers SQLITE_FULL only for a write refused with ENOSPC:
+		// a quota used up (EDQUOT), or ENOSPC from a sync, is an I/O error,
+		// which it does not say the errno of. A write of the store's own
+		// beside the files says whether the file system has room.
+		if full := noRoomIn(filepath.Dir(s.path)); full != nil {
+			return fmt.Errorf("%w: %w: the file system of %s refused a write, and has no room left for this server (%w): it is full, "+
+				"or a quota on it (a project or user quota, a container's size limit) is used up: the database file and its WAL can grow no more; "+
+				"appends pass again once space is freed there, or the quota raised: %w",
+				eventstore.ErrUnavailable, errFileSystemFull, filepath.Dir(s.path), full, err)
+		}
 	}
 	return translate(err)
+}
+
+// isWriteError is whether an extended result code is SQLite's I/O error on
+// a write, a sync or a truncation of the database's files: one a file
+// system with no room left can give (SQLITE_FULL aside).
+func isWriteError(code int) bool {
+	switch code {
+	case sqlite3.SQLITE_IOERR_WRITE, sqlite3.SQLITE_IOERR_FSYNC, sqlite3.SQLITE_IOERR_DIR_FSYNC, sqlite3.SQLITE_IOERR_TRUNCATE:
+		return true
+	}
+	return false
+}
+
+// roomProbe is how much noRoomIn writes: more than SQLite writes at once
+// (a page, or a WAL frame), so that a file system whose room ran out
+// under one of SQLite's writes has none for it either.
+const roomProbe = 64 << 10
+
+// noRoomIn writes, syncs and removes a file of roomProbe bytes in dir, and
+// returns the error where the file system refused it for want of room
+// (ENOSPC, or EDQUOT: a quota used up), or nil (room, or another error:
+// the I/O error is then what SQLite said). It runs only after a write of
+// SQLite's failed.
+func noRoomIn(dir string) error {
+	f, err := os.CreateTemp(dir, ".tributary-room-*")
+	if err == nil {
+		defer os.Remove(f.Name())
+		_, err = f.Write(make([]byte, roomProbe))
+		if err == nil {
+			err = f.Sync()
+		}
+		err = errors.Join(err, f.Close())
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return err
+	}
+	return nil
 }
 
 // storeTables are the tables the store reads and writes, as the migrations
