@@ -812,7 +812,15 @@
           // Retry-After is the least wait, the backoff past it: a page
           // refused for as long as a limit or an outage lasts asked again
           // every Retry-After, in step with every other page so refused.
-          const delay = jittered(Math.max(Number(res.headers.get('Retry-After')) || 0, Math.round(backoff / 1000)) * 1000);
+          const wait = res.headers.get('Retry-After');
+          const delay = jittered(Math.max(Number(wait) || 0, Math.round(backoff / 1000)) * 1000);
+          if (wait === null) {
+            // No Retry-After: a refusal no retry mends until an operator
+            // does (damage, an index missing), not a limit that passes.
+            setState('down', `The server cannot serve the live log now: ${waitNote(detail).replace(/\.?$/, '.')} ` +
+              `Trying again in ${Math.round(delay / 1000)} s…`);
+            return retry(delay, true);
+          }
           setState('down', `The server is busy (${waitNote(detail)}); trying again in ${Math.round(delay / 1000)} s…`);
           return retry(delay, true);
         }
