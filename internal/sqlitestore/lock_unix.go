@@ -90,6 +90,10 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
+			if readOnlyHolders(lockPath) {
+				return nil, "", fmt.Errorf("%w: %s is in use by another process that reads it without writing (api verify, "+
+					"checking it read-only): start the server once it has ended", ErrInUse, dir)
+			}
 			return nil, "", fmt.Errorf("%w: %s is in use by another Tributary process (%s); "+
 				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, holderPID(lockPath))
 		}
@@ -102,6 +106,19 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 	}
 	// Left as it is: startRecord writes this process's record over it.
 	return f, string(b), nil
+}
+
+// readOnlyHolders is whether the lock on the file at path that an
+// exclusive lock was refused for is only shared ones: those holdNotServed
+// takes (a read-only api verify), which writes no pid, where a server
+// holds it exclusively. The shared lock taken to tell is let go at once.
+func readOnlyHolders(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) == nil
 }
 
 // holderPID says which process holds the lock file at lockPath: "pid N"
@@ -131,6 +148,10 @@ func lockFile(path string) (db *os.File, err error) {
 	if err := syscall.Flock(int(db.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		db.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
+			if readOnlyHolders(path) {
+				return nil, fmt.Errorf("%w: the database file %s is in use by another process that reads it without writing "+
+					"(api verify, checking it read-only): start the server once it has ended", ErrInUse, path)
+			}
 			return nil, fmt.Errorf("%w: the database file %s is in use by another Tributary process, "+
 				"which reaches it through another path (a symbolic or hard link, or another directory); "+
 				"the embedded store serves one process, use MySQL for several", ErrInUse, path)
