@@ -542,8 +542,8 @@ func unavailableDetail(err error) string {
 		}
 		if errors.Is(err, eventstore.ErrDiskFull) {
 			// The embedded store's file: no tablespace to grow.
-			return "The database is full: the file system that holds it has no room left, and it can store nothing more until an " +
-				"operator frees space there." + written + " Try again after Retry-After."
+			return "The database is full: the file system that holds it has no room left (or a quota on it is used up), and it can " +
+				"store nothing more until an operator frees space there (or raises the quota)." + written + " Try again after Retry-After."
 		}
 		return "The database is full: it can store nothing more until an operator frees space on its disk or lets its " +
 			"tablespace grow." + written + " Try again after Retry-After."

@@ -343,7 +343,7 @@ func TestAFullEmbeddedDatabasesAnswerSpeaksOfItsFileSystem(t *testing.T) {
 	s := newServer(t, nil, failingStore{err: full})
 	id := uuid.NewString()
 	expectUnavailable(t, "an append to a full embedded database", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"a","events":[{"type":"X","data":1}]}`),
-		[]string{"database is full", "file system that holds it has no room", "frees space there", "not written"}, []string{"tablespace", "may have been"})
+		[]string{"database is full", "file system that holds it has no room", "frees space there", "quota", "not written"}, []string{"tablespace", "may have been"})
 	expectUnavailable(t, "a read of a full embedded database", s.do("GET", "/events", ""), []string{"database is full", "file system"}, []string{"tablespace", "written"})
 }
 
