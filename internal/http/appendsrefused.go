@@ -14,7 +14,7 @@ import (
 // /readyz needs no token.
 var refusingCauses = map[string]string{
 	metrics.CauseFull: "The database is full: every append is refused until an operator frees space on its disk " +
-		"(or, for MySQL, lets its tablespace grow).",
+		"(or, for MySQL, lets its tablespace grow; for the embedded store, raises a quota used up).",
 	metrics.CauseNotDurable: "The database's server runs with settings that do not make commits durable (a crash of it could " +
 		"lose acknowledged appends): every append is refused until an operator fixes them (the server's log names them).",
 	metrics.CauseStorageFailed: "The database's storage failed (an I/O error on its files, or no writable directory for its temporary " +

@@ -70,6 +70,9 @@ func TestReadyzSaysWhenAppendsAreRefused(t *testing.T) {
 			err         error
 		}{
 			{"full", "full", fmt.Errorf("append to x: %w: %w: no space left on device", eventstore.ErrUnavailable, eventstore.ErrFull)},
+			// The embedded store's file system full, or a quota on it used
+			// up (the same error): the reason names the quota too.
+			{"full", "quota", fmt.Errorf("append to x: %w: %w (%w): disk I/O error (778)", eventstore.ErrUnavailable, eventstore.ErrFull, eventstore.ErrDiskFull)},
 			{"not_durable", "durab", fmt.Errorf("append to x: %w: %w: innodb_flush_log_at_trx_commit is 2", eventstore.ErrUnavailable, eventstore.ErrNotDurable)},
 			// The embedded store's storage failed (an I/O error on its
 			// files, no writable temporary directory): cause unavailable,
