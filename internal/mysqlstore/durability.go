@@ -401,7 +401,12 @@ func (s *Store) waitDurable(ctx context.Context, position int64) error {
 	case s.fencing <- struct{}{}:
 		defer func() { <-s.fencing }()
 	case <-ctx.Done():
-		return fmt.Errorf("wait for durability: %w", context.Cause(ctx))
+		// The cause says why (the callers left, fenceTimeout); the error
+		// wraps ctx.Err() too, as the fence's statement's would.
+		if cause := context.Cause(ctx); cause != ctx.Err() {
+			return fmt.Errorf("wait for durability: %w: %w", ctx.Err(), cause)
+		}
+		return fmt.Errorf("wait for durability: %w", ctx.Err())
 	}
 	if position <= s.durable.Load() {
 		return nil
