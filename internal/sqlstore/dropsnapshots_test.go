@@ -251,6 +251,23 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// openLoggingTo opens a migrated MySQL store on a new database that logs
+// to logged, its snapshot drops held off for an hour.
+func openLoggingTo(t *testing.T, logged *lockedBuffer) *mysqlstore.Store {
+	t.Helper()
+	ctx := context.Background()
+	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sqlstore.SetSnapshotDrops(store.Store, time.Hour, 0)
+	return store
+}
+
 // TestAStreamReadBelowItsVersionIsLoggedOnceNamingAReplicaBehindTheDSN:
 // behind a proxy that splits reads to a lagging replica on one DSN
 // (ProxySQL, MaxScale), a read below the version the writer's commit left
@@ -261,15 +278,7 @@ func TestAStreamReadBelowItsVersionIsLoggedOnceNamingAReplicaBehindTheDSN(t *tes
 	t.Parallel()
 	ctx := context.Background()
 	var logged lockedBuffer
-	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sqlstore.SetSnapshotDrops(store.Store, time.Hour, 0)
+	store := openLoggingTo(t, &logged)
 	id := uuid.New()
 	appendTwo(t, store, id)
 	if _, err := sqlstore.WritesPool(store.Store).ExecContext(ctx, "DELETE FROM events WHERE stream_id = ? AND stream_version = 2", id[:]); err != nil {
@@ -309,15 +318,7 @@ func TestStreamsReadBelowTheirVersionsLogOneLineAWindowNotOneAStream(t *testing.
 	t.Parallel()
 	ctx := context.Background()
 	var logged lockedBuffer
-	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sqlstore.SetSnapshotDrops(store.Store, time.Hour, 0)
+	store := openLoggingTo(t, &logged)
 	ids := make([]uuid.UUID, 20)
 	for i := range ids {
 		ids[i] = uuid.New()
