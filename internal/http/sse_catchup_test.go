@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,17 +41,10 @@ func TestStalledCatchingUpClientsHoldOnlyTheirPlaceInTheCatchUpBudget(t *testing
 			last = res.Events[len(res.Events)-1].Position
 		}
 		const budget = 3 << 20 // two places, with events of at most 150 KiB
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: 150 << 10, CatchUpBytes: budget})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
-		h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: time.Second, StallTimeout: 2 * time.Second})
-		srv := httptest.NewUnstartedServer(h)
-		srv.Config.ConnContext = esthttp.ConnContext
-		srv.Listener = esthttp.SmallSendBuffers{srv.Listener.(*net.TCPListener)}
-		srv.Start()
-		t.Cleanup(srv.Close)
-		t.Cleanup(h.CloseSubscriptions)
+		feed := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: 150 << 10, CatchUpBytes: budget})
+		_, srv := serveFeed(t, feed, store, esthttp.Options{Heartbeat: time.Second, StallTimeout: 2 * time.Second}, func(l net.Listener) net.Listener {
+			return esthttp.SmallSendBuffers{l.(*net.TCPListener)}
+		})
 
 		for range 6 {
 			c, err := net.Dial("tcp", srv.Listener.Addr().String())

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,15 +42,8 @@ func TestASubscriptionOpenedWhileTheFeedFindsTheFileDamagedIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	tail := &holdingTail{LogTail: store.Tail(), held: make(chan struct{}, 1), release: make(chan struct{})}
-	feed := fanout.New(holdingStore{store, tail}, fanout.Options{PollInterval: 10 * time.Millisecond})
-	feedCtx, stopFeed := context.WithCancel(context.Background())
-	feedDone := make(chan struct{})
-	go func() { feed.Run(feedCtx); close(feedDone) }()
-	t.Cleanup(func() { stopFeed(); <-feedDone })
-	h := esthttp.New(feed.Notifying(store), esthttp.Options{Feed: feed, Heartbeat: 200 * time.Millisecond, RequestTimeout: 5 * time.Second})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	t.Cleanup(h.CloseSubscriptions)
+	feed := runFeed(t, holdingStore{store, tail}, fanout.Options{PollInterval: 10 * time.Millisecond})
+	_, srv := serveFeed(t, feed, store, esthttp.Options{Heartbeat: 200 * time.Millisecond, RequestTimeout: 5 * time.Second}, nil)
 
 	subscribe := func(method, path string) *http.Response {
 		t.Helper()

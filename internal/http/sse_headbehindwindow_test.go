@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -32,15 +31,9 @@ func TestASubscriptionOpenedBeforeTheFeedFindsAHeadBehindItsEventsEndsWithItsPro
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		feed := fanout.New(store, fanout.Options{PollInterval: time.Hour})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
+		feed := runFeed(t, store, fanout.Options{PollInterval: time.Hour})
+		_, srv := serveFeed(t, feed, store, esthttp.Options{Heartbeat: time.Hour}, nil)
 		notifying := feed.Notifying(store)
-		h := esthttp.New(notifying, esthttp.Options{Feed: feed, Heartbeat: time.Hour})
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		t.Cleanup(h.CloseSubscriptions)
 		for range 5 {
 			if _, err := notifying.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing",
 				Events: []eventstore.NewEvent{{Type: "Happened", Data: []byte(`{}`)}}}); err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -38,15 +37,9 @@ func TestASubscriptionEndedByAMissingIndexSaysWhyAndWaitsLong(t *testing.T) {
 		store := k.Open(t)
 		// A live buffer of one event: the subscription from after=0 reads
 		// the store for the two before it.
-		feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 1})
-		feedCtx, stopFeed := context.WithCancel(context.Background())
-		t.Cleanup(stopFeed)
-		go feed.Run(feedCtx)
+		feed := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Buffer: 1})
+		_, srv := serveFeed(t, feed, store, esthttp.Options{Heartbeat: time.Hour, Logger: slog.New(slog.NewTextHandler(logs, nil))}, nil)
 		notifying := feed.Notifying(store)
-		h := esthttp.New(notifying, esthttp.Options{Feed: feed, Heartbeat: time.Hour, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		t.Cleanup(h.CloseSubscriptions)
 		for range 3 {
 			if _, err := notifying.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "thing",
 				Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`{}`)}}}); err != nil {

@@ -828,21 +828,40 @@ func liveServerOn(t *testing.T, opts esthttp.Options, wrap func(net.Listener) ne
 func liveServerOf(t *testing.T, k teststore.Kind, opts esthttp.Options, wrap func(net.Listener) net.Listener) (eventstore.Store, *esthttp.Server, *httptest.Server) {
 	t.Helper()
 	store := k.Open(t)
-	feed := fanout.New(store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	feed := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond})
+	h, srv := serveFeed(t, feed, store, opts, wrap)
+	return store, h, srv
+}
+
+// runFeed runs a live feed of fo over tailed until the test ends, and waits
+// for it to stop then.
+func runFeed(t *testing.T, tailed fanout.Store, fo fanout.Options) *fanout.Feed {
+	t.Helper()
+	feed := fanout.New(tailed, fo)
 	feedCtx, stopFeed := context.WithCancel(context.Background())
-	t.Cleanup(stopFeed)
-	go feed.Run(feedCtx)
+	feedDone := make(chan struct{})
+	go func() { feed.Run(feedCtx); close(feedDone) }()
+	t.Cleanup(func() { stopFeed(); <-feedDone })
+	return feed
+}
+
+// serveFeed serves store, its appends notifying feed, with opts and feed as
+// its live feed, on a test server that records each connection in its
+// requests as the binary does, its listener wrapped by wrap if not nil. When
+// the test ends, the subscriptions are closed, then the server.
+func serveFeed(t *testing.T, feed *fanout.Feed, store eventstore.Store, opts esthttp.Options, wrap func(net.Listener) net.Listener) (*esthttp.Server, *httptest.Server) {
+	t.Helper()
 	opts.Feed = feed
 	h := esthttp.New(feed.Notifying(store), opts)
 	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ConnContext = esthttp.ConnContext // as the binary does
+	srv.Config.ConnContext = esthttp.ConnContext
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(h.CloseSubscriptions)
-	return store, h, srv
+	return h, srv
 }
 
 // rawSubscribe subscribes to GET /events over a connection of its own,
