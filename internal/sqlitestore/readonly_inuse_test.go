@@ -17,29 +17,29 @@ import (
 func TestOpenReadOnlyRefusesADirectoryAServerHolds(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
+	s := openMigrated(t, dir)
+	expectReadOnlyInUse(t, dir, "a directory a store holds")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := sqlitestore.OpenReadOnly(t.Context(), dir, sqlitestore.Options{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("OpenReadOnly once the store closed: %v; want it opened", err)
 	}
-	if err := s.Migrate(t.Context()); err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
+	ro.Close()
+}
+
+// expectReadOnlyInUse fails the test unless OpenReadOnly of dir, what, is
+// refused with ErrInUse.
+func expectReadOnlyInUse(t *testing.T, dir, what string) {
+	t.Helper()
 	ro, err := sqlitestore.OpenReadOnly(t.Context(), dir, sqlitestore.Options{})
 	if err == nil {
 		ro.Close()
 	}
 	if !errors.Is(err, sqlitestore.ErrInUse) {
-		t.Errorf("OpenReadOnly of a directory a store holds: %v; want ErrInUse", err)
+		t.Errorf("OpenReadOnly of %s: %v; want ErrInUse", what, err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ro, err = sqlitestore.OpenReadOnly(t.Context(), dir, sqlitestore.Options{})
-	if err != nil {
-		t.Fatalf("OpenReadOnly once the store closed: %v; want it opened", err)
-	}
-	ro.Close()
 }
 
 // TestOpenReadOnlySeesAServerWhoseLockFileIsGone: OpenReadOnly asked only
@@ -51,24 +51,12 @@ func TestOpenReadOnlyRefusesADirectoryAServerHolds(t *testing.T) {
 func TestOpenReadOnlySeesAServerWhoseLockFileIsGone(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t, dir)
 	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.Remove(filepath.Join(dir, "tributary.lock")); err != nil {
 		t.Fatal(err)
 	}
-	ro, err := sqlitestore.OpenReadOnly(t.Context(), dir, sqlitestore.Options{})
-	if err == nil {
-		ro.Close()
-	}
-	if !errors.Is(err, sqlitestore.ErrInUse) {
-		t.Errorf("OpenReadOnly of a database file a store holds, its lock file removed: %v; want ErrInUse", err)
-	}
+	expectReadOnlyInUse(t, dir, "a database file a store holds, its lock file removed")
 }
 
 // TestAServerDoesNotStartOnAFileOpenReadOnlyReads: OpenReadOnly's look for
@@ -80,14 +68,7 @@ func TestOpenReadOnlySeesAServerWhoseLockFileIsGone(t *testing.T) {
 func TestAServerDoesNotStartOnAFileOpenReadOnlyReads(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := sqlitestore.Open(t.Context(), dir, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(t.Context()); err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
+	s := openMigrated(t, dir)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
