@@ -443,13 +443,20 @@ const earlierStored = " (what an earlier request stored with the same event ids 
 // returns its context's error only where nothing was written (an append
 // that may have committed is answered as such, ErrOutcomeUnknown).
 func cutError(err error) error {
-	written := ""
-	var ae *appendError
-	if errors.As(err, &ae) {
-		written = " This append was not written" + earlierStored + "."
-	}
+	written := notWritten(err)
 	return &detailError{kind: errCut, detail: "The server is stopping, and its time for requests still running is over." + written +
 		" Send the request again, to another instance or to this one once it is back, after Retry-After."}
+}
+
+// notWritten ends a 503's detail for an append (err holds its appendError)
+// with that it was not written; any other request's detail says nothing of
+// appends, and gets "".
+func notWritten(err error) string {
+	var ae *appendError
+	if errors.As(err, &ae) {
+		return " This append was not written" + earlierStored + "."
+	}
+	return ""
 }
 
 // appendError is the store's error for an append: a 503 for it says what
@@ -469,20 +476,14 @@ func unavailableDetail(err error) string {
 	var unwritten *eventstore.UnwrittenColumnError
 	switch {
 	case errors.Is(err, eventstore.ErrHeadBehind):
-		written := ""
-		if errors.As(err, &ae) {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		return "The database's log head is behind the events it holds (a restore from dumps taken apart, or a write to its events " +
 			"not through this service): every append would take a position already taken, and retrying will not help until an " +
 			"operator mends the head (the server's log gives the statement)." + written
 	case errors.Is(err, eventstore.ErrDamaged):
 		// Before an append's outcome: the damage stops it before COMMIT.
 		// Only an append's says so: a read's says nothing of appends.
-		written := ""
-		if errors.As(err, &ae) {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		// Of either store, and not only a file's: a row of streams missing
 		// (sqlstore) is mended by a statement the log gives, not a backup.
 		return "The database holds damage where this request reads or writes: retrying will not help until an operator mends " +
@@ -490,28 +491,19 @@ func unavailableDetail(err error) string {
 	case errors.Is(err, eventstore.ErrOverwritten):
 		// Before an append's writes: the look for a copy over the file
 		// runs under the write lock, before a group writes.
-		written := ""
-		if errors.As(err, &ae) {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		return "The server's database file was overwritten while it ran, not through SQLite (a copy over it?): retrying will not help " +
 			"until an operator stops the server and puts the file right (the server's log says how)." + written
 	case errors.Is(err, eventstore.ErrMoved):
 		// Before an append's writes, as the file's other checks. Its
 		// words were an outage's ("cannot be reached"): the file is
 		// local, only gone. Retry-After stays: put back, it serves again.
-		written := ""
-		if errors.As(err, &ae) {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		return "The server's database file was moved or removed while the server ran: requests are refused until an operator puts it back " +
 			"(or restarts the server where it is now; the server's log names the file)." + written + " Try again after Retry-After."
 	case errors.Is(err, eventstore.ErrRestartNeeded):
 		// Before an append's writes, as the file's other checks.
-		written := ""
-		if errors.As(err, &ae) {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		return "The server's database files were changed under it while it ran (its WAL removed or replaced): retrying will not help " +
 			"until an operator stops the server cleanly and starts it again (the server's log says so)." + written
 	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown) && errors.Is(err, eventstore.ErrDurabilityUnconfirmed):
@@ -528,18 +520,12 @@ func unavailableDetail(err error) string {
 		// After an append's unknown outcome, which is told first. Its
 		// words were an outage's, "try again", with Retry-After: clients
 		// retried forever what only an operator mends.
-		written := ""
-		if ae != nil {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		return "The server's database storage failed (no writable directory for the database's temporary files, or an I/O error " +
 			"reading or writing its files): retrying will not help until an operator mends it (the server's log says what failed)." + written
 	case errors.Is(err, eventstore.ErrFull):
 		// Retry-After stays: once an operator makes room, it serves again.
-		written := ""
-		if errors.As(err, &ae) {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		if errors.Is(err, eventstore.ErrDiskFull) {
 			// The embedded store's file: no tablespace to grow.
 			return "The database is full: the file system that holds it has no room left (or a quota on it is used up), and it can " +
@@ -550,18 +536,12 @@ func unavailableDetail(err error) string {
 	case errors.As(err, &unwritten):
 		// As a missing column's: named, and Retry-After stays, as the
 		// appends pass again once an operator drops the column.
-		written := ""
-		if ae != nil {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		d := unwritten.Error()
 		return strings.ToUpper(d[:1]) + d[1:] + "." + written
 	case errors.As(err, &missing):
 		// Retry-After stays: once an operator restores it, it serves again.
-		written := ""
-		if ae != nil {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		d := missing.Error()
 		return strings.ToUpper(d[:1]) + d[1:] + "." + written
 	case ae != nil && errors.Is(err, eventstore.ErrNotDurable):
@@ -574,10 +554,7 @@ func unavailableDetail(err error) string {
 		// as it serves again once the operator has. Its words were an
 		// outage's ("cannot be reached"), which sent an operator to the
 		// network.
-		written := ""
-		if ae != nil {
-			written = " This append was not written" + earlierStored + "."
-		}
+		written := notWritten(err)
 		var denied *eventstore.PrivilegeError
 		if errors.As(err, &denied) {
 			who := "The database"
