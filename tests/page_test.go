@@ -2099,6 +2099,23 @@ func TestPageFormatsNoMoreOfADeeplyIndentedEventThanItShows(t *testing.T) {
 	b.waitFor(t, "no error", `return document.getElementById('error').textContent`, `""`)
 }
 
+// holdASubscription opens a subscription to the log of s, which must be
+// answered 200, and holds it (and its place under
+// TRIBUTARY_MAX_SUBSCRIBERS) until release is called or the test ends.
+func (s *server) holdASubscription(t *testing.T) (release func()) {
+	t.Helper()
+	ctx, release := context.WithCancel(context.Background())
+	t.Cleanup(release)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the subscription that holds the one place: %v %v", resp, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return release
+}
+
 // TestPageRefusedAtTheSubscriberCapBacksOffThenFollowsTheLog: a page whose
 // subscription the server refuses, 503, as it holds TRIBUTARY_MAX_SUBSCRIBERS
 // already (an EventSource stops for ever on any status but 200), tries again
@@ -2111,16 +2128,7 @@ func TestPageRefusedAtTheSubscriberCapBacksOffThenFollowsTheLog(t *testing.T) {
 	chromium, driver := browserPaths(t)
 	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_MAX_SUBSCRIBERS=1")
 	b := startBrowser(t, chromium, driver)
-	// The one place, held.
-	ctx, release := context.WithCancel(context.Background())
-	defer release()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/events", nil)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the subscription that holds the one place: %v %v", resp, err)
-	}
-	defer resp.Body.Close()
+	release := s.holdASubscription(t) // the one place
 
 	b.navigate(t, s.URL+"/#/")
 	logStatus := `return document.getElementById('log-status').textContent`

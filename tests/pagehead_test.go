@@ -1,9 +1,7 @@
 package tests
 
 import (
-	"context"
 	"database/sql"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,16 +90,7 @@ func TestPageLearnsTheLogsHeadAtTheSubscriberCapWithoutA409(t *testing.T) {
 		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
 	}
 	b := startBrowser(t, chromium, driver)
-	// The one place, held.
-	ctx, release := context.WithCancel(context.Background())
-	defer release()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/events", nil)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the subscription that holds the one place: %v %v", resp, err)
-	}
-	defer resp.Body.Close()
+	release := s.holdASubscription(t) // the one place
 
 	b.navigate(t, s.URL+"/#/")
 	b.waitFor(t, "the log position at the top, at the cap", `return document.getElementById('stat-position').textContent`, `"37"`)

@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"context"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -52,15 +50,7 @@ func TestREADMEEventSourcePatternRetriesA503AndStopsAtARefusal(t *testing.T) {
 	// A 503: the one subscription place held, then given up.
 	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_MAX_SUBSCRIBERS=1")
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	ctx, release := context.WithCancel(context.Background())
-	defer release()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/events", nil)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the subscription that holds the one place: %v %v", resp, err)
-	}
-	defer resp.Body.Close()
+	release := s.holdASubscription(t)
 	b.navigate(t, s.URL+"/healthz") // same origin, and no page following the log
 	b.run(t, follow)
 	b.waitFor(t, "a retry scheduled after the 503", `return seen.retries > 0`, "true")
