@@ -22,10 +22,7 @@ import (
 // asks for nothing outside it; at / it works as before (the other tests).
 func TestPageWorksUnderAPathPrefix(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
-	proxy := startPrefixProxy(t, map[string]*server{"/tributary/": s})
+	s, b, proxy := startPageUnderPrefix(t)
 
 	id := newID()
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(60, "OrderNoted")})
@@ -44,9 +41,7 @@ func TestPageWorksUnderAPathPrefix(t *testing.T) {
 	b.waitFor(t, "the stream's earlier events, by its next links", `return document.querySelectorAll('#stream-events li').length`, "61")
 	b.waitFor(t, "the contract's link under the prefix", `return new URL(document.querySelector('footer a').href).pathname`, `"/tributary/openapi.yaml"`)
 
-	if outside := proxy.outsideAsked(); len(outside) > 0 {
-		t.Fatalf("the page under /tributary/ asked for %q, outside its prefix; want nothing outside it", outside)
-	}
+	proxy.expectNothingOutside(t, "the page under /tributary/")
 }
 
 // TestPageAtItsPrefixWithoutTheSlashMovesToIt: a proxy that strips the
@@ -58,10 +53,7 @@ func TestPageWorksUnderAPathPrefix(t *testing.T) {
 // (fragment and query kept) before it asks for anything, and works there.
 func TestPageAtItsPrefixWithoutTheSlashMovesToIt(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
-	proxy := startPrefixProxy(t, map[string]*server{"/tributary/": s})
+	s, b, proxy := startPageUnderPrefix(t)
 
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
 	b.navigate(t, proxy.URL+"/tributary?utm_source=chat#/streams?stream_type=order")
@@ -69,9 +61,7 @@ func TestPageAtItsPrefixWithoutTheSlashMovesToIt(t *testing.T) {
 		`"/tributary/?utm_source=chat#/streams?stream_type=order"`)
 	b.waitFor(t, "the stream listed", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
 	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
-	if outside := proxy.outsideAsked(); len(outside) > 0 {
-		t.Fatalf("the page opened at /tributary asked for %q, outside its prefix; want nothing outside it", outside)
-	}
+	proxy.expectNothingOutside(t, "the page opened at /tributary")
 }
 
 // TestPageAtItsPrefixWithoutTheSlashDoesNotBounceForEver: behind a proxy
@@ -81,9 +71,7 @@ func TestPageAtItsPrefixWithoutTheSlashMovesToIt(t *testing.T) {
 // stays, and shows what its requests met.
 func TestPageAtItsPrefixWithoutTheSlashDoesNotBounceForEver(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=")
-	b := startBrowser(t, chromium, driver)
+	s, b := startPageOnSQLite(t)
 	target, err := url.Parse(s.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +175,23 @@ func startPrefixProxy(t *testing.T, servers map[string]*server) *prefixProxy {
 		p.Close()
 	})
 	return p
+}
+
+// startPageUnderPrefix is startPageOnSQLite with the server behind a
+// prefixProxy at /tributary/.
+func startPageUnderPrefix(t *testing.T) (*server, *browser, *prefixProxy) {
+	t.Helper()
+	s, b := startPageOnSQLite(t)
+	return s, b, startPrefixProxy(t, map[string]*server{"/tributary/": s})
+}
+
+// expectNothingOutside fails the test if anything was asked for outside
+// every prefix, by what (the page and where it was opened).
+func (p *prefixProxy) expectNothingOutside(t *testing.T, what string) {
+	t.Helper()
+	if outside := p.outsideAsked(); len(outside) > 0 {
+		t.Fatalf("%s asked for %q, outside its prefix; want nothing outside it", what, outside)
+	}
 }
 
 // outsideAsked returns the paths asked for outside every prefix.
