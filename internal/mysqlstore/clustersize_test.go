@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,14 +33,9 @@ func TestAGaleraNodeThatRefusesItsClusterSizeStillOpens(t *testing.T) {
 	nodes := startGaleraNodes(t, 1)
 	nodes[0].CreateDatabase(t, "sizerefused")
 	proxy := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", nodes[0].Port))
-	var refused atomic.Int64
-	proxy.AnswerInstead(func(chunk []byte) bool {
-		if !bytes.Contains(bytes.ToLower(chunk), []byte("wsrep_cluster_size")) {
-			return false
-		}
-		refused.Add(1)
-		return true
-	}, mysqltest.ErrorPacket(1227, "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation"))
+	refused := mysqltest.RefuseCounted(proxy, func(chunk []byte) bool {
+		return bytes.Contains(bytes.ToLower(chunk), []byte("wsrep_cluster_size"))
+	}, 1227, "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation")
 	var logs testlog.Buffer
 	s, err := Open(ctx, "root@tcp("+proxy.Addr()+")/sizerefused", Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if refused.Load() == 0 {

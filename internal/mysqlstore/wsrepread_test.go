@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,14 +40,7 @@ func TestAStartWhoseServerRefusesShowGlobalVariablesStillOpens(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-			var answered atomic.Int64
-			proxy.AnswerInstead(func(chunk []byte) bool {
-				if !tc.refuses(chunk) {
-					return false
-				}
-				answered.Add(1)
-				return true
-			}, mysqltest.ErrorPacket(1148, "The used command is not allowed (query rule)"))
+			answered := mysqltest.RefuseCounted(proxy, tc.refuses, 1148, "The used command is not allowed (query rule)")
 			var logs testlog.Buffer
 			s, err := mysqlstore.Open(ctx, dsn, mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if answered.Load() == 0 {
