@@ -4,7 +4,7 @@
 # non-root user, keeping the embedded store's data in the /data volume.
 #
 #   docker build --build-arg VERSION=v1.2.3 -t tributary:v1.2.3 .
-#   docker run -p 8080:8080 -v tributary-data:/data tributary:v1.2.3
+#   docker run -p 127.0.0.1:8080:8080 -v tributary-data:/data tributary:v1.2.3
 #
 # tests/dockerfile_test.go holds this file to account without Docker: it
 # parses it, builds the binary with the RUN below and runs what it built.

@@ -288,3 +288,53 @@ func TestComposeReplicaVariantReadsFromAReplicaOfTheDatabase(t *testing.T) {
 		t.Errorf("compose api: expected depends_on db healthy still, got %+v", api.DependsOn)
 	}
 }
+
+// TestComposePublishesTheServiceOnTheHostsLoopbackUnlessTold: the port was
+// published on every interface of the host, with access control off by
+// default, and Docker opens a published port ahead of the host's firewall:
+// anyone who reached the host could append and read. It is published on
+// 127.0.0.1 now, on another address only when TRIBUTARY_BIND says so.
+func TestComposePublishesTheServiceOnTheHostsLoopbackUnlessTold(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env      []string
+		ip, port string
+	}{
+		{nil, "127.0.0.1", "8080"},
+		{[]string{"TRIBUTARY_PORT=9090"}, "127.0.0.1", "9090"},
+		{[]string{"TRIBUTARY_BIND=0.0.0.0"}, "0.0.0.0", "8080"},
+		{[]string{"TRIBUTARY_BIND=192.0.2.7", "TRIBUTARY_PORT=9090"}, "192.0.2.7", "9090"},
+	} {
+		api := service(t, loadCompose(t, tc.env, "compose.yaml"), "api")
+		if len(api.Ports) != 1 || api.Ports[0].HostIP != tc.ip || api.Ports[0].Published != tc.port || api.Ports[0].Target != 8080 {
+			t.Errorf("compose api with %q: expected 8080 published on %s:%s, got %+v", tc.env, tc.ip, tc.port, api.Ports)
+		}
+	}
+}
+
+// TestComposeStopGracePeriodFollowsTheShutdownTimeout: compose.yaml took
+// TRIBUTARY_SHUTDOWN_TIMEOUT from .env but kept a grace period of 40 s, so a
+// timeout raised to 90 s was cut by Compose's SIGKILL at 40 s. The grace
+// period is TRIBUTARY_STOP_GRACE_PERIOD now, beside it.
+func TestComposeStopGracePeriodFollowsTheShutdownTimeout(t *testing.T) {
+	t.Parallel()
+	api := service(t, loadCompose(t, []string{"TRIBUTARY_SHUTDOWN_TIMEOUT=90s", "TRIBUTARY_STOP_GRACE_PERIOD=100s"}, "compose.yaml"), "api")
+	if g := api.StopGracePeriod; g == nil || time.Duration(*g) != 100*time.Second || environ(api)["TRIBUTARY_SHUTDOWN_TIMEOUT"] != "90s" {
+		t.Errorf("compose api with TRIBUTARY_SHUTDOWN_TIMEOUT=90s TRIBUTARY_STOP_GRACE_PERIOD=100s: expected a grace period of 100s, got %v", g)
+	}
+}
+
+// TestComposeReplicaVariantTakesAManagedReplica: the replica overlay set
+// TRIBUTARY_MYSQL_READ_DSN to its bundled replica whatever .env said, so with
+// a managed primary (TRIBUTARY_MYSQL_DSN) the service read from a replica of
+// the unused bundled db. A TRIBUTARY_MYSQL_READ_DSN set is taken now.
+func TestComposeReplicaVariantTakesAManagedReplica(t *testing.T) {
+	t.Parallel()
+	const primary, replica = "svc:pw@tcp(primary.example:3306)/events", "svc:pw@tcp(replica.example:3306)/events"
+	p := loadCompose(t, []string{"TRIBUTARY_MYSQL_DSN=" + primary, "TRIBUTARY_MYSQL_READ_DSN=" + replica},
+		"compose.yaml", "compose.mariadb.yaml", "compose.replica.yaml")
+	env := environ(service(t, p, "api"))
+	if env["TRIBUTARY_MYSQL_DSN"] != primary || env["TRIBUTARY_MYSQL_READ_DSN"] != replica {
+		t.Errorf("compose api with a managed primary and replica: expected both DSNs as set, got %q and %q", env["TRIBUTARY_MYSQL_DSN"], env["TRIBUTARY_MYSQL_READ_DSN"])
+	}
+}

@@ -144,6 +144,8 @@ var others = []string{
 	"TRIBUTARY_CLIENT_TEST_NO_ROOTS", // client/tlsalert_test.go
 	"TRIBUTARY_VERSION",              // compose.yaml: the image's tag
 	"TRIBUTARY_PORT",                 // compose.yaml: the host's port
+	"TRIBUTARY_BIND",                 // compose.yaml: the host's address the port is published on
+	"TRIBUTARY_STOP_GRACE_PERIOD",    // compose.yaml: Compose's stop_grace_period
 	"TRIBUTARY_DB_PASSWORD",          // compose.yaml: the database user's password
 	"TRIBUTARY_REPLICATION_PASSWORD", // compose.replica.yaml
 }

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -203,6 +206,29 @@ func TestEveryUnknownNameUnderThePrefixIsRefused(t *testing.T) {
 	} {
 		if err := nearMisses(env, false); err != nil {
 			t.Errorf("%v: expected no error, got %v", env, err)
+		}
+	}
+}
+
+// TestEveryNameTheComposeFilesReadIsTakenByTheService: each ${TRIBUTARY_…}
+// a Compose file interpolates may be set in the shell or a .env file that
+// feeds the service's environment too, so the service must not refuse it as
+// a misspelt setting: it is a setting, or one of others.
+func TestEveryNameTheComposeFilesReadIsTakenByTheService(t *testing.T) {
+	files, err := filepath.Glob("../../compose*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("expected the Compose files at the repository's root, got %v, %v", files, err)
+	}
+	ref := regexp.MustCompile(`\$\{(TRIBUTARY_[A-Z0-9_]+)`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ref.FindAllStringSubmatch(string(b), -1) {
+			if err := nearMisses([]string{m[1] + "=x"}, false); err != nil {
+				t.Errorf("%s reads %s, which the service refuses when it is in its environment: %v", filepath.Base(f), m[1], err)
+			}
 		}
 	}
 }
