@@ -28,6 +28,7 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/tributary-dev/tributary/internal/freeport"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // repoRoot is the module's root, the Docker build context; tests run in tests/.
@@ -450,5 +451,41 @@ func TestDockerContextHoldsWhatTheBuildNeedsAndLittleElse(t *testing.T) {
 		if !excluded(path) {
 			t.Errorf(".dockerignore lets %s into the build context; expected it kept out", path)
 		}
+	}
+}
+
+// TestTheImagesBinaryKnowsTimeZonesWithoutTheHostsDatabase: the image (an
+// empty base) has no zoneinfo, and a DSN with loc=Europe/Paris, which starts
+// with `go run` on a machine that has one, was refused in the image:
+// "unknown time zone Europe/Paris". The binary carries Go's time zone
+// database now. The image's file system is imitated by hiding the host's
+// zoneinfo (a tmpfs over it, in a mount namespace of the binary's own).
+func TestTheImagesBinaryKnowsTimeZonesWithoutTheHostsDatabase(t *testing.T) {
+	t.Parallel()
+	const hide = "mount -t tmpfs none /usr/share/zoneinfo && test ! -e /usr/share/zoneinfo/Europe/Paris"
+	if out, err := exec.Command("unshare", "-rm", "sh", "-c", hide).CombinedOutput(); err != nil {
+		t.Skipf("cannot hide the host's zoneinfo in a mount namespace (unshare -rm): %v: %s", err, out)
+	}
+	for _, dir := range []string{"/usr/share/lib/zoneinfo", "/usr/lib/locale/TZ", "/etc/zoneinfo"} {
+		if _, err := os.Stat(dir); err == nil {
+			t.Skipf("%s exists too, where Go looks for zoneinfo: only /usr/share/zoneinfo is hidden", dir)
+		}
+	}
+	bin := dockerBuild(t, t.TempDir(), "v0.0.0-tz")
+	dsn := mysqltest.NewDatabase(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	var env []string
+	for _, kv := range inheritedEnv() {
+		if !strings.HasPrefix(kv, "ZONEINFO=") {
+			env = append(env, kv)
+		}
+	}
+	cmd := exec.Command("unshare", "-rm", "sh", "-c", hide+` && exec "$0" migrate`, bin)
+	cmd.Env = append(env, "TRIBUTARY_MYSQL_DSN="+dsn+sep+"loc=Europe%2FParis")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("api migrate with loc=Europe/Paris in the DSN and no zoneinfo on the host: expected exit 0, got %v:\n%s", err, out)
 	}
 }
