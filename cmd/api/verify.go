@@ -48,7 +48,9 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, sqlitestore.FileName)); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("there is no database file %s in %s (%s) to verify", sqlitestore.FileName, cfg.DataDir, config.Var("DataDir"))
 	}
-	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
+	// A backup's directory is left as it was: no lock file made for the
+	// check stays beside it.
+	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, LeaveNoLockFile: true})
 	readOnly := errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission)
 	switch {
 	case errors.Is(err, syscall.EROFS):

@@ -110,3 +110,48 @@ func damageVerifyMarker(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// TestVerifyOfABackupLeavesNothingBesideIt: `api verify` of a backup in a
+// writable directory (the database file alone, as `VACUUM INTO` or a copy
+// leaves it) left a tributary.lock beside it, which the restore steps then
+// say to remove. The lock file it made is removed as it ends, while it
+// still holds it; one that was there is kept, with its record.
+func TestVerifyOfABackupLeavesNothingBesideIt(t *testing.T) {
+	t.Parallel()
+	dir := newVerifyStore(t)
+	lock := filepath.Join(dir, "tributary.lock")
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	names := func() []string {
+		t.Helper()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("api verify of a healthy backup: %v; expected it to succeed", err)
+	}
+	if got := names(); len(got) != 1 || got[0] != sqlitestore.FileName {
+		t.Errorf("api verify of a directory holding only %s: expected nothing left beside it, got %q", sqlitestore.FileName, got)
+	}
+
+	// A data directory with its lock file (a server's, stopped): kept.
+	if err := os.WriteFile(lock, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("api verify of a stopped server's data directory: %v; expected it to succeed", err)
+	}
+	if _, err := os.Stat(lock); err != nil {
+		t.Errorf("api verify of a data directory with its lock file removed it: %v; expected it kept", err)
+	}
+}

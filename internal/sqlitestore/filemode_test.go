@@ -74,8 +74,9 @@ func TestAWorldReadableLogFileIsWarnedOfOnceAndLeftAsItIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := open()
-	if n := strings.Count(logs, "readable by every user"); n != 1 || !strings.Contains(logs, path) || !strings.Contains(logs, "0644") {
-		t.Errorf("a start on a log of mode 0644 logged (%d warnings of it):\n%s\nwant one WARN line naming %s and its mode 0644", n, logs, path)
+	if n := strings.Count(logs, "readable by every user"); n != 1 || !strings.Contains(logs, path) || !strings.Contains(logs, "0644") ||
+		!strings.Contains(logs, "a copy made under umask 022") {
+		t.Errorf("a start on a log of mode 0644 logged (%d warnings of it):\n%s\nwant one WARN line naming %s and its mode 0644, and a copy made under umask 022 among its causes", n, logs, path)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("the log's mode after the start: %v, %v; want it left 0644", fi, err)

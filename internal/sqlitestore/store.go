@@ -69,6 +69,11 @@ type Options struct {
 	// MigrateOnly: the store is opened to bring its schema up to date and
 	// close (`api migrate`), not to serve: what Open logs says so.
 	MigrateOnly bool
+	// LeaveNoLockFile: where Open made the lock file (there was none, as
+	// beside a backup), Close removes it again, while it still holds it,
+	// if the store stopped cleanly (`api verify` of a backup leaves
+	// nothing beside it). A lock file that was there is kept.
+	LeaveNoLockFile bool
 }
 
 // ErrInUse is returned by Open when another process has the data directory,
@@ -86,6 +91,7 @@ type Store struct {
 	path                string
 	log                 *slog.Logger
 	readOnly            bool       // opened by OpenReadOnly, for Verify only
+	lockMade            bool       // Options.LeaveNoLockFile, and Open made the lock file
 	held                []*os.File // OpenReadOnly's shared locks (holdNotServed), let go by Close
 
 	// damage is the error of the first statement that found the file
@@ -151,6 +157,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locate database file: %w", err)
 	}
+	_, lockErr := os.Lstat(filepath.Join(dir, "tributary.lock"))
+	lockMade := opts.LeaveNoLockFile && errors.Is(lockErr, fs.ErrNotExist)
 	dirLock, previous, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -183,10 +191,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opts.Logger.Warn(where+": no log found; a new one was created at "+path+": if a log was expected here "+
 			"(a volume not mounted, a mistyped path), "+do+", before clients take its positions for the old log's", "path", path)
 	} else if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
-		// Logs made before their files were made 0640 are 0644; their
+		// Logs made before their files were made 0640 are 0644, and so is
+		// a copy (a backup restored) made under the usual umask 022; their
 		// permissions are the operator's to change, not the store's.
-		opts.Logger.Warn(fmt.Sprintf("the database file %s is readable by every user of this host (mode %#o): a log made before new logs were made 0640; "+
-			"chmod o-r it and its -wal and -shm if that is not meant", path, fi.Mode().Perm()), "path", path)
+		opts.Logger.Warn(fmt.Sprintf("the database file %s is readable by every user of this host (mode %#o): a copy made under umask 022, "+
+			"or a log made before new logs were made 0640; chmod o-r it and its -wal and -shm if that is not meant", path, fi.Mode().Perm()), "path", path)
 	}
 	warnMemoryFileSystem(opts.Logger, filepath.Dir(path))
 	file, err := lockFile(path)
@@ -198,7 +207,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opts.MaxReaders = DefaultMaxReaders
 	}
 	dsn := openDSNOf(path)
-	s := &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger}
+	s := &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger, lockMade: lockMade}
 	startWAL, err := keepStartWAL(path)
 	if err != nil {
 		closeFiles(file, dirLock)
@@ -597,6 +606,11 @@ func (s *Store) Close() error {
 	// reads no JSON: an event's damaged data is found again when read).
 	if err == nil && s.damage.Load() == nil && s.overwritten.Load() == nil {
 		s.markStopped()
+		if _, werr := os.Stat(s.path + "-wal"); s.lockMade && s.dirLock != nil && errors.Is(werr, fs.ErrNotExist) {
+			// Removed while held: a server started meanwhile was refused,
+			// and one started after makes its own.
+			os.Remove(s.dirLock.Name()) //nolint:errcheck // at worst, it is left as before
+		}
 	}
 	closeFiles(s.shm, s.wal, s.file, s.dirLock)
 	if kept != nil {
