@@ -16,8 +16,12 @@ lint: ## gofmt, go vet, staticcheck, and openapi.yaml under Ajv 8 (needs node an
 run: ## run the service on :8080 (embedded store in ./data; set TRIBUTARY_MYSQL_DSN for MySQL)
 	go run ./cmd/api
 
-build: ## build the binary into bin/api
-	CGO_ENABLED=0 go build -o bin/api ./cmd/api
+# Stamped into the binary as the Dockerfile stamps it (api version, the
+# start's log lines, tributary_build_info): make build VERSION=v1.2.3.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+build: ## build the binary into bin/api, its version stamped in (VERSION, else git describe)
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=$(VERSION)" -o bin/api ./cmd/api
 
 bench: ## run every benchmark, with allocations (the MySQL store's need MariaDB, as its tests do)
 	go test -run '^$$' -bench . -benchmem -benchtime 2s ./...

@@ -6,6 +6,7 @@ package tests
 
 import (
 	"errors"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -336,5 +337,43 @@ func TestComposeReplicaVariantTakesAManagedReplica(t *testing.T) {
 	env := environ(service(t, p, "api"))
 	if env["TRIBUTARY_MYSQL_DSN"] != primary || env["TRIBUTARY_MYSQL_READ_DSN"] != replica {
 		t.Errorf("compose api with a managed primary and replica: expected both DSNs as set, got %q and %q", env["TRIBUTARY_MYSQL_DSN"], env["TRIBUTARY_MYSQL_READ_DSN"])
+	}
+}
+
+// TestTheDeploymentsSecretsAreNotCommitted: README's recipes keep tokens and
+// the database password in .env, tokens.txt and a compose.override.yaml
+// beside compose.yaml; tokens.txt and the override showed as untracked,
+// ready for `git add .`, where .env did not.
+func TestTheDeploymentsSecretsAreNotCommitted(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{".env", "tokens.txt", "compose.override.yaml"} {
+		cmd := exec.Command("git", "check-ignore", "--no-index", "-q", name)
+		cmd.Dir = repoRoot
+		if err := cmd.Run(); err != nil {
+			var exit *exec.ExitError
+			if errors.As(err, &exit) && exit.ExitCode() == 1 {
+				t.Errorf("%s beside compose.yaml is not ignored by .gitignore; expected it ignored (it holds a deployment's secrets)", name)
+			} else {
+				t.Skipf("git check-ignore: %v (not a git checkout?)", err)
+			}
+		}
+	}
+}
+
+// TestMakeBuildStampsTheVersionAsTheDockerfileDoes: `make build`, README's
+// build target, ran `go build` without -ldflags, so every binary it made
+// said "dev" in `api version`, its logs and its metrics.
+func TestMakeBuildStampsTheVersionAsTheDockerfileDoes(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("make", "-n", "build", "VERSION=v9.9.9-make")
+	cmd.Dir = repoRoot
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Skipf("make -n build: %v: %s", err, out)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-X main.version=v9.9.9-make", "./cmd/api"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("make -n build VERSION=v9.9.9-make: expected %q in what it runs, got %s", want, out)
+		}
 	}
 }

@@ -150,7 +150,7 @@ func apply(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, l
 		return fmt.Errorf("read the schema version: %w", err)
 	}
 	if recorded > latest {
-		return fmt.Errorf("the database is at schema version %d, and this binary knows up to %d: a later release migrated it; run that release (or one after it), or roll the schema back with that release's migrations first", recorded, latest)
+		return fmt.Errorf("the database is at schema version %d, and this binary knows up to %d: a later release migrated it; run that release (or one after it), or restore the backup taken before it first ran (no command rolls a schema back), appends since then lost", recorded, latest)
 	}
 	log.Info("schema is up to date", "version", latest, "applied", len(results))
 	return nil

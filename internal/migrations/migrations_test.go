@@ -229,6 +229,11 @@ func TestASchemaNewerThanTheBinaryIsRefused(t *testing.T) {
 				!strings.Contains(err.Error(), fmt.Sprintf("knows up to %d", next-1)) {
 				t.Fatalf("migrate a database at schema %d with a binary that knows up to %d: expected an error naming both, got %v", next, next-1, err)
 			}
+			// It named "that release's migrations" for a roll-back that no
+			// command makes: the way back is a backup.
+			if !strings.Contains(err.Error(), "restore the backup taken before it first ran") || strings.Contains(err.Error(), "roll the schema back with") {
+				t.Errorf("migrate a database a later release migrated: %v; expected it to say to run that release or restore the backup taken before it, not to roll the schema back", err)
+			}
 		})
 	}
 }
