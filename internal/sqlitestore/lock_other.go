@@ -18,3 +18,6 @@ func fileStamp(*os.File) string { return "" }
 
 // links is 1: where flock is missing, so is the link count.
 func links(os.FileInfo) uint64 { return 1 }
+
+// mountPoint is false: where the device is not known, no mount is told.
+func mountPoint(string) bool { return false }

@@ -193,3 +193,14 @@ func links(fi os.FileInfo) uint64 {
 	}
 	return 1
 }
+
+// mountPoint reports whether dir has a file system of its own mounted on
+// it (its device is not its parent's): a volume, where Docker or Kubernetes
+// mounts one. A bind mount from the parent's file system is not told.
+func mountPoint(dir string) bool {
+	var d, p syscall.Stat_t
+	if syscall.Stat(dir, &d) != nil || syscall.Stat(filepath.Join(dir, ".."), &p) != nil {
+		return false
+	}
+	return d.Dev != p.Dev
+}

@@ -178,9 +178,19 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		// the INFO lines of a start do not tell from a first run.
 		// A directory that was there, empty, is likeliest a mount point
 		// with nothing mounted on it.
-		where := "the data directory " + filepath.Dir(path) + " was made"
-		if !dirMade {
-			where = "the data directory " + filepath.Dir(path) + " existed (a mount point whose volume is not mounted?)"
+		// One with a file system of its own mounted on it is a new
+		// volume (the image's first start on Docker's or Kubernetes'
+		// volume at /data), not one missing: said so, so that the line is
+		// not learnt as noise where a volume is indeed not mounted.
+		dataDir := filepath.Dir(path)
+		where, expected, causes := "the data directory "+dataDir+" was made", "expected on a first start; ", "a volume not mounted, a mistyped path"
+		switch {
+		case dirMade:
+		case mountPoint(dataDir):
+			where, expected, causes = "the data directory "+dataDir+", a mount point, existed", "expected on a first start on a new volume; ",
+				"another volume mounted there, a mistyped path"
+		default:
+			where, expected, causes = "the data directory "+dataDir+" existed (a mount point whose volume is not mounted?)", "", "its volume not mounted, a mistyped path"
 		}
 		// Under `api migrate` no server runs to be stopped: the advice is
 		// to start none on it.
@@ -188,8 +198,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		if opts.MigrateOnly {
 			do = "start no server on it"
 		}
-		opts.Logger.Warn(where+": no log found; a new one was created at "+path+": if a log was expected here "+
-			"(a volume not mounted, a mistyped path), "+do+", before clients take its positions for the old log's", "path", path)
+		opts.Logger.Warn(where+": no log found; a new one was created at "+path+": "+expected+"if a log was expected here "+
+			"("+causes+"), "+do+", before clients take its positions for the old log's", "path", path)
 	} else if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
 		// Logs made before their files were made 0640 are 0644, and so is
 		// a copy (a backup restored) made under the usual umask 022; their
