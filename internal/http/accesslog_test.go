@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -109,5 +110,48 @@ func TestTheLogQuotesThePathAsSent(t *testing.T) {
 	}
 	if !strings.Contains(out, `"msg":"request failed","method":"GET","path":"`+sent[2]+`"`) {
 		t.Errorf("the 503's request failed line does not quote the path %s as sent; the log:\n%s", sent[2], out)
+	}
+}
+
+// TestProbesAndScrapesThatSucceedAreLoggedAtDebug: every health probe and
+// metrics scrape was an INFO access line (the image's HEALTHCHECK, two
+// Kubernetes probes and a scrape: about 49,000 lines a day an instance),
+// and the only way to quiet them dropped every request's line. A 2xx
+// answer of /healthz, /readyz or /metrics is logged at DEBUG; other routes,
+// and a probe's failure, as before.
+func TestProbesAndScrapesThatSucceedAreLoggedAtDebug(t *testing.T) {
+	t.Parallel()
+	logs := &testlog.Buffer{}
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
+		OpenAPI: api.OpenAPI, Metrics: metrics.New("test"), Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}))
+	t.Cleanup(srv.Close)
+	targets := []string{"/healthz", "/readyz", "/metrics", "/events", "/healthz?x=1"}
+	for _, target := range targets {
+		resp, err := http.Get(srv.URL + target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(logs.String(), `"msg":"request"`) < len(targets) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	want := map[string]string{`"route":"/healthz","path":"/healthz","query":"",`: "DEBUG", `"route":"/readyz"`: "DEBUG", `"route":"/metrics"`: "DEBUG",
+		`"route":"/events"`: "INFO", `"route":"/healthz","path":"/healthz","query":"REDACTED"`: "INFO"}
+	for match, level := range want {
+		found := false
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, match) {
+				found = true
+				if !strings.Contains(line, `"level":"`+level+`"`) {
+					t.Errorf("the access line of %s: expected level %s, got %s", match, level, line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no access line holding %s in:\n%.3000s", match, logs.String())
+		}
 	}
 }

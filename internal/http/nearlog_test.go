@@ -29,8 +29,9 @@ import (
 func TestTheLogWritesOnlyTheValuesThatParse(t *testing.T) {
 	t.Parallel()
 	logs := &testlog.Buffer{}
+	// At DEBUG: a /readyz that passes is logged there.
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{
-		OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		OpenAPI: api.OpenAPI, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}))
 	t.Cleanup(srv.Close)
 	// Near-tokens: 34 characters of a 36-character token, one that begins

@@ -1130,6 +1130,11 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	}
 	level := slog.LevelInfo
 	switch {
+	case status < 300 && (e.route == "/healthz" || e.route == "/readyz" || e.route == "/metrics"):
+		// Probes and scrapes that pass, every few seconds from each
+		// orchestrator and scraper: tens of thousands of lines a day that
+		// said nothing. Their failures stay at INFO and above.
+		level = slog.LevelDebug
 	case status < 500 || e.route == "/readyz" && s.stopping.Load():
 		// /readyz's 503 during the shutdown delay was asked for (errStopping).
 	case e.probe && !cut:
