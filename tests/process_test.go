@@ -412,6 +412,19 @@ func TestAReadOnlyDataDirectoryIsRefusedSayingSo(t *testing.T) {
 	refusedAtStartUp(t, "a read-only data directory", bothCommands, func(top, dir string) map[string]os.FileMode {
 		return map[string]os.FileMode{top: 0o755, dir: 0o755, filepath.Join(dir, "tributary.db"): 0o666, filepath.Join(dir, "tributary.lock"): 0o666}
 	}, func(dir string) string { return "directory " + dir + " is read-only" })
+	// And says what mends it for the user it runs as (the image's 65532):
+	// a host directory bind-mounted on /data is root's.
+	refusedAtStartUp(t, "a read-only data directory", bothCommands, func(top, dir string) map[string]os.FileMode {
+		return map[string]os.FileMode{top: 0o755, dir: 0o755, filepath.Join(dir, "tributary.db"): 0o666, filepath.Join(dir, "tributary.lock"): 0o666}
+	}, func(dir string) string { return "chown -R 65534:65534 " + dir })
+	refusedAtStartUp(t, "an empty data directory it may not write", []string{"serve"}, func(top, dir string) map[string]os.FileMode {
+		for _, name := range []string{"tributary.db", "tributary.lock"} {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return map[string]os.FileMode{top: 0o755, dir: 0o755}
+	}, func(dir string) string { return "chown -R 65534:65534 " + dir })
 }
 
 // TestALockFileTheProcessMayNotWriteIsRefusedNamingItAndTheUser: with

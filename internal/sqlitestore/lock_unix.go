@@ -76,7 +76,8 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 				"writes it, the database and its -wal and -shm files: give them, and the data directory, to this user: %w", lockPath, os.Geteuid(), err)
 		}
 		return nil, "", fmt.Errorf("open lock file: the data directory %s is read-only to this process (uid %d); the embedded store "+
-			"makes its lock file, and its -wal and -shm files, there: %w", dir, os.Geteuid(), err)
+			"makes its lock file, and its -wal and -shm files, there: give it to this user (chown -R %d:%d %s, as root): %w",
+			dir, os.Geteuid(), os.Geteuid(), os.Getegid(), dir, err)
 	}
 	if errors.Is(err, syscall.EROFS) {
 		// A backup or a snapshot mounted read-only: said as its siblings

@@ -240,7 +240,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			// SQLite says "attempt to write a readonly database", of a
 			// file that may be writable: it is the -wal it cannot make.
 			return nil, fmt.Errorf("open %s: the data directory %s is read-only to this process (uid %d); the embedded store "+
-				"makes its -wal and -shm files beside the database: %w", path, filepath.Dir(path), os.Geteuid(), err)
+				"makes its -wal and -shm files beside the database: give it to this user (chown -R %d:%d %s, as root): %w",
+				path, filepath.Dir(path), os.Geteuid(), os.Geteuid(), os.Getegid(), filepath.Dir(path), err)
 		}
 		err = s.openFailed(translate(err))
 		s.refused(startWAL)
