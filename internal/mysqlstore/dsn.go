@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,8 +36,28 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 		return nil, fmt.Errorf("parse %s: it is written as a URL (%s…); write it in the driver's form, as in user:password@tcp(host:3306)/dbname "+
 			"(the value is not shown: it may hold the password)", what, scheme)
 	}
+	// The driver panics on strict, a parameter it has removed.
+	for _, kv := range strings.Split(dsnParams(dsn), "&") {
+		if name, _, ok := strings.Cut(kv, "="); ok && name == "strict" {
+			return nil, fmt.Errorf("parse %s: its strict parameter is no longer read by the driver; remove it "+
+				"(the store sets a strict sql_mode itself)", what)
+		}
+	}
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
+		// The driver's message quotes a refused parameter's value, or the
+		// database's name, where the password's tail may be (a password
+		// holding / and ?timeout=, the /dbname left out): name the
+		// parameter and what it takes instead.
+		if name, takes := refusedParam(dsn); name != "" {
+			return nil, fmt.Errorf("parse %s: its %s parameter must be %s (the value is not shown: it may hold the password)", what, name, takes)
+		}
+		if dbname := dsnDBName(dsn); strings.ContainsRune(dbname, '%') {
+			if _, err := url.PathUnescape(dbname); err != nil {
+				return nil, fmt.Errorf("parse %s: the database's name (after the last /) has a %% that does not begin an escape such as %%2F; "+
+					"write %%25 for a %% (the name is not shown: it may hold the password)", what)
+			}
+		}
 		if userinfo := dsnUserinfo(dsn); userinfo != "" && strings.Contains(err.Error(), userinfo) {
 			return nil, fmt.Errorf("parse %s: it does not have the form user:password@tcp(host:3306)/dbname; is the @ after the password missing? (the driver's message is not shown: it quotes the password)", what)
 		}
@@ -116,6 +137,58 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 		return nil, fmt.Errorf("%s names the database %s, one of the server's own schemas: create a database for Tributary (CREATE DATABASE tributary) and name it", what, cfg.DBName)
 	}
 	return cfg, nil
+}
+
+// dsnParams returns a DSN's parameters as the driver finds them: after the
+// first ? that follows the last slash; "" without them.
+func dsnParams(dsn string) string {
+	rest := dsn[strings.LastIndex(dsn, "/")+1:]
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		return rest[q+1:]
+	}
+	return ""
+}
+
+// dsnDBName returns a DSN's database name as written: between the last
+// slash and the ? after it.
+func dsnDBName(dsn string) string {
+	rest := dsn[strings.LastIndex(dsn, "/")+1:]
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		return rest[:q]
+	}
+	return rest
+}
+
+// refusedParam returns the name of the first of a DSN's parameters that the
+// driver refuses, each parsed alone, and what it takes; "" if it refuses
+// none.
+func refusedParam(dsn string) (name, takes string) {
+	for _, kv := range strings.Split(dsnParams(dsn), "&") {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if _, err := mysql.ParseDSN("/?" + kv); err == nil {
+			continue
+		}
+		switch name {
+		case "timeout", "readTimeout", "writeTimeout", "timeTruncate":
+			return name, "a duration such as 5s or 500ms"
+		case "maxAllowedPacket":
+			return name, "a whole number of bytes (0: the server's max_allowed_packet)"
+		case "loc":
+			return name, "a time zone name such as UTC (the store reads times as UTC whatever it is)"
+		case "tls":
+			return name, "true, false, skip-verify or preferred"
+		case "serverPubKey":
+			return name, "the name of a key the program registered with the driver's RegisterServerPubKey, which this server registers none of; remove it"
+		}
+		if strings.ContainsRune(kv, '%') {
+			return name, "URL-escaped: a % begins an escape such as %27, and %25 is a %"
+		}
+		return name, "true or false (or 1 or 0)"
+	}
+	return "", ""
 }
 
 // weakening holds the session variables that a DSN must not set, by their
