@@ -40,6 +40,8 @@ type Config struct {
 	Addr                    string        `envconfig:"TRIBUTARY_ADDR" default:":8080" desc:"address to listen on"`
 	MySQLDSN                string        `envconfig:"TRIBUTARY_MYSQL_DSN" desc:"MySQL/MariaDB DSN in go-sql-driver format, e.g. user:pass@tcp(127.0.0.1:3306)/tributary; unset: the embedded store (set but empty is refused)"`
 	MySQLReadDSN            string        `envconfig:"TRIBUTARY_MYSQL_READ_DSN" desc:"DSN of a read replica of TRIBUTARY_MYSQL_DSN's server: clients' reads and the live feed read there, appends stay on the primary; empty: the primary serves reads"`
+	MySQLDSNFile            string        `envconfig:"TRIBUTARY_MYSQL_DSN_FILE" desc:"a file holding TRIBUTARY_MYSQL_DSN on one line, in its place (for secret mounts: Docker and Kubernetes secrets); not both"`
+	MySQLReadDSNFile        string        `envconfig:"TRIBUTARY_MYSQL_READ_DSN_FILE" desc:"a file holding TRIBUTARY_MYSQL_READ_DSN on one line, in its place; not both"`
 	DataDir                 string        `envconfig:"TRIBUTARY_DATA_DIR" default:"./data" desc:"where the embedded store keeps its data (when TRIBUTARY_MYSQL_DSN is unset)"`
 	MaxBodyBytes            int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES" default:"4194304" desc:"largest request body accepted, in bytes (413 past it)"`
 	MaxBodyBytesInFlight    int64         `envconfig:"TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT" default:"268435456" desc:"most bytes of request bodies being received at once, all clients together (503 past it; at least TRIBUTARY_MAX_BODY_BYTES): what clients that send slowly, or stop halfway, can hold of the server's memory"`
@@ -122,6 +124,9 @@ func Load() (Config, error) {
 	if err := decimalInts(&c); err != nil {
 		return Config{}, err
 	}
+	if err := c.readDSNFiles(); err != nil {
+		return Config{}, err
+	}
 	c.links = dockerLinks(os.Environ())
 	// Each setting is checked as given, before one is changed to agree
 	// with another: a body limit of 10 lowered the event limit to 10, and
@@ -132,7 +137,7 @@ func Load() (Config, error) {
 	// unset, a template left blank), the DSN ran every instance on a log of
 	// its own, each answering 201 from position 1: the embedded store is
 	// had by leaving the variable unset.
-	if dsn, ok := os.LookupEnv(Var("MySQLDSN")); ok && dsn == "" {
+	if dsn, ok := os.LookupEnv(Var("MySQLDSN")); ok && dsn == "" && c.MySQLDSNFile == "" {
 		err = errors.Join(err, fmt.Errorf("%s is set but empty (an empty secret, a template left blank?): give the MySQL DSN, "+
 			"or unset it for the embedded store in %s, a log of this instance's own", Var("MySQLDSN"), Var("DataDir")))
 	}

@@ -64,7 +64,7 @@ func TestNearMissesAreRefusedAndOtherNamesLeftAlone(t *testing.T) {
 	for _, tc := range []struct{ name, want string }{
 		{"TRIBUTARY_API_TOKEN", "TRIBUTARY_API_TOKENS"},
 		{"TRIBUTARY_MYSQL_DNS", "TRIBUTARY_MYSQL_DSN"},
-		{"TRIBUTARY_MYSQL_DSN_FILE", "TRIBUTARY_MYSQL_DSN"},
+		{"TRIBUTARY_MYSQL_DSN_FILES", "TRIBUTARY_MYSQL_DSN_FILE"},
 		{"TRIBUTARY_ADDR_FILE", "TRIBUTARY_ADDR"},
 		{"tributary_addr", "TRIBUTARY_ADDR"},
 		{"tributary_service_host", "TRIBUTARY_ADDR"}, // lower case: no service link, and in the prefix

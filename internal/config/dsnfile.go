@@ -1,0 +1,137 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// maxDSNFile is the most a DSN file may hold: a DSN is one line.
+const maxDSNFile = 64 << 10
+
+// readDSNFiles puts the contents of TRIBUTARY_MYSQL_DSN_FILE and
+// TRIBUTARY_MYSQL_READ_DSN_FILE, where set, in the DSNs they stand for, so
+// that a password need not be in the environment (docker inspect,
+// /proc/<pid>/environ). A DSN given both ways is refused: which one is in
+// force would be a guess; the variable set but empty gives none. The file holds one line; its line end, and a
+// UTF-8 byte order mark, are dropped. Its errors never quote what it holds,
+// nor its name where that is shaped like a DSN (one given in the wrong
+// variable).
+func (c *Config) readDSNFiles() error {
+	var errs []error
+	for _, f := range []struct {
+		file, dsn string
+		path      string
+		into      *string
+	}{
+		{"MySQLDSNFile", "MySQLDSN", c.MySQLDSNFile, &c.MySQLDSN},
+		{"MySQLReadDSNFile", "MySQLReadDSN", c.MySQLReadDSNFile, &c.MySQLReadDSN},
+	} {
+		if _, ok := os.LookupEnv(Var(f.file)); !ok {
+			continue
+		}
+		// Set but empty, the variable gives no DSN: an override that
+		// cannot unset it (compose's environment) empties it.
+		if os.Getenv(Var(f.dsn)) != "" {
+			errs = append(errs, fmt.Errorf("%s and %s are both set: give the DSN one way, the file or the variable (set but empty, the variable gives none)", Var(f.file), Var(f.dsn)))
+			continue
+		}
+		if f.path == "" {
+			errs = append(errs, fmt.Errorf("%s is set but empty (an empty secret, a template left blank?): name the file holding the DSN, or unset it", Var(f.file)))
+			continue
+		}
+		// A secret mount's path (/run/secrets/db_dsn) is shown, to be
+		// found; a relative name is not: it may be a secret set in the
+		// wrong variable.
+		name := "the file it names (a relative name, not shown)"
+		if filepath.IsAbs(f.path) {
+			name = "the file " + f.path
+		}
+		if dsnShaped.MatchString(f.path) {
+			errs = append(errs, fmt.Errorf("%s looks like a MySQL DSN (the value is not shown): the DSN goes in %s; %s names a file holding it", Var(f.file), Var(f.dsn), Var(f.file)))
+			continue
+		}
+		dsn, err := readDSNFile(f.path, c.StartupTimeout)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s %w (what it holds is not shown)", Var(f.file), name, err))
+			continue
+		}
+		*f.into = dsn
+	}
+	return errors.Join(errs...)
+}
+
+// readDSNFile reads the one line of a DSN file. A regular file is read at
+// once; anything else (a FIFO a secret manager fills) gets timeout, past
+// which the read is left blocked and start-up, failing, ends the process.
+// Its errors complete "the file NAME …".
+func readDSNFile(path string, timeout time.Duration) (string, error) {
+	read := func() ([]byte, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) && errors.Is(pe.Err, fs.ErrPermission) {
+				return nil, fmt.Errorf("cannot be opened: %w (this process runs as uid %d, gid %d)", pe.Err, os.Geteuid(), os.Getegid())
+			}
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("cannot be opened: %w", pe.Err)
+			}
+			return nil, err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, maxDSNFile+1))
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("cannot be read: %w (a directory?)", pe.Err)
+			}
+			return nil, fmt.Errorf("cannot be read: %w", err)
+		}
+		if len(b) > maxDSNFile {
+			return nil, errors.New("holds more than 64 KiB; a DSN file holds the DSN alone, on one line")
+		}
+		return b, nil
+	}
+	var b []byte
+	var err error
+	if fi, statErr := os.Stat(path); statErr != nil || fi.Mode().IsRegular() {
+		b, err = read()
+	} else {
+		type result struct {
+			b   []byte
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			b, err := read()
+			done <- result{b, err}
+		}()
+		select {
+		case r := <-done:
+			b, err = r.b, r.err
+		case <-time.After(timeout):
+			return "", fmt.Errorf("(not a regular file: a FIFO or a pipe?) was not written and closed within %s (%s)", timeout, Var("StartupTimeout"))
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	b = bytes.TrimPrefix(b, []byte("\ufeff"))
+	// One line end, as an editor or echo leaves it.
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	b = bytes.TrimSuffix(b, []byte("\r"))
+	switch {
+	case len(bytes.TrimSpace(b)) == 0:
+		return "", errors.New("holds no DSN (an empty secret, the wrong key mounted?)")
+	case bytes.ContainsAny(b, "\r\n"):
+		return "", errors.New("holds more than one line; a DSN file holds the DSN alone, on one line")
+	case !bytes.Equal(b, bytes.TrimSpace(b)):
+		return "", errors.New("holds white space before or after the DSN; remove it")
+	}
+	return string(b), nil
+}
