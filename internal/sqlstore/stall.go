@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,11 @@ const (
 	// next goes on another connection (a connection whose peer vanished
 	// may never answer, while a new one would).
 	stallPingBounds = 5
+	// stallGreetingWaits is how many new connections may wait for their
+	// greeting at once (waitGreeting); stallGreetingEveryMax, the longest
+	// the watch goes without one more once that many wait (awaitGreetings).
+	stallGreetingWaits    = 4
+	stallGreetingEveryMax = 12 * stallPingBounds * stallBound
 )
 
 // stallWatch is a store's watch on whether its database answers. A nil
@@ -70,7 +76,7 @@ type stallWatch struct {
 	asking   uint64             // the number of the ping whose second opinion is under way; 0, none
 	cutPing  context.CancelFunc // cuts the ping under way; nil between pings
 	taken    bool               // a new connection of this stall's was taken and not greeted within the bound (waitGreeting)
-	waiting  *greetingWait      // the second opinion waiting for its greeting (waitGreeting); nil, none
+	waits    []*greetingWait    // the second opinions waiting for their greeting (waitGreeting), the oldest first
 	sent     time.Time          // when the ping under way was sent
 	onset    *time.Timer        // begins a stall once the ping under way has gone unanswered for the bound
 	quiet    time.Time          // when the first ping the database has not answered was sent; zero while it answers
@@ -143,7 +149,7 @@ func (w *stallWatch) loop(ctx context.Context) {
 		w.pinging++ // the onset, should it run late, does nothing
 		bound = time.Duration(w.bound.Load())
 		answered := err == nil || deadConn || (time.Since(sent) < bound && !noAnswer(err))
-		greeting := w.waiting
+		greeting := len(w.waits) > 0
 		switch {
 		case ctx.Err() != nil:
 		case answered:
@@ -169,17 +175,69 @@ func (w *stallWatch) loop(ctx context.Context) {
 			case <-ctx.Done():
 			case <-time.After(stallEvery):
 			}
-		case greeting != nil:
+		case greeting:
 			// A new connection waits for its greeting (waitGreeting): its
 			// answer ends the stall. The next ping would dial one more of
 			// its own, and cut it in its handshake at its five bounds,
 			// every 25 s of the stall, each counted against the server's
-			// max_connect_errors: wait for that one instead.
-			select {
-			case <-ctx.Done():
-			case <-greeting.done:
-			}
+			// max_connect_errors: wait for those instead.
+			w.awaitGreetings(ctx)
 		}
+	}
+}
+
+// awaitGreetings waits while new connections wait for their greeting
+// (waitGreeting), until none does or ctx ends. Each stays with the server
+// it reached: after a failover (a TCP proxy that keeps a session with its
+// hung backend for hours, a DNS name moved) only a new connection reaches
+// the server that answers, and waiting for those alone kept the stall on,
+// every append and read refused, for as long. So one more new connection
+// waits each ping's time (five bounds), none cut; once
+// stallGreetingWaits wait, the oldest is cut (one handshake cut, counted
+// against the server's max_connect_errors) for the next, each such time
+// twice as long as the last, up to stallGreetingEveryMax: a moved server
+// is found within a ping's time for the first stallGreetingWaits pings'
+// time of a stall, within five minutes later, and a server that says
+// nothing has some ten handshakes cut in its first 40 minutes, where one
+// each ping was cut before.
+func (w *stallWatch) awaitGreetings(ctx context.Context) {
+	every := stallPingBounds * time.Duration(w.bound.Load())
+	longest := stallGreetingEveryMax * time.Duration(w.bound.Load()) / stallBound
+	for {
+		w.mu.Lock()
+		var newest <-chan struct{}
+		if n := len(w.waits); n > 0 {
+			newest = w.waits[n-1].done
+		}
+		w.mu.Unlock()
+		if newest == nil {
+			return
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-newest:
+			t.Stop()
+			continue
+		case <-t.C:
+		}
+		w.mu.Lock()
+		if len(w.waits) >= stallGreetingWaits {
+			// Cut the oldest, and let it go before the next is dialled.
+			old := w.waits[0]
+			old.cancel()
+			w.waits = w.waits[1:]
+			every = min(2*every, longest)
+			w.mu.Unlock()
+			<-old.done
+			w.mu.Lock()
+		}
+		if len(w.waits) > 0 && ctx.Err() == nil {
+			w.waitGreeting(ctx)
+		}
+		w.mu.Unlock()
 	}
 }
 
@@ -190,7 +248,7 @@ func (w *stallWatch) loop(ctx context.Context) {
 func (w *stallWatch) ask(ctx context.Context, n uint64, sent time.Time, cut context.CancelFunc) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if n != w.pinging || w.asking == n || w.waiting != nil || ctx.Err() != nil {
+	if n != w.pinging || w.asking == n || len(w.waits) > 0 || ctx.Err() != nil {
 		return
 	}
 	if w.taken {
@@ -268,13 +326,14 @@ type greetingWait struct {
 // a proxy it left the stall on until that ping's five bounds were up (up to
 // three bounds, 15 s, of every append and read refused). One that waits
 // is greeted once the server (or the path to it) is back, and its answer
-// ends the stall then; no other is asked meanwhile. One that fails (the
-// proxy, or the server, gave up on it) is asked again a bound after it
-// was, as one that never connected is. w.mu is held.
+// ends the stall then; no other is asked meanwhile but those of
+// awaitGreetings. Once the last that waits fails (the proxy, or the
+// server, gave up on it), one is asked again a bound after it was, as
+// one that never connected is. w.mu is held.
 func (w *stallWatch) waitGreeting(ctx context.Context) {
 	gctx, cancel := context.WithCancel(ctx)
 	g := &greetingWait{cancel: cancel, done: make(chan struct{})}
-	w.waiting = g
+	w.waits = append(w.waits, g)
 	w.opinions.Add(1)
 	go func() {
 		defer w.opinions.Done()
@@ -286,10 +345,10 @@ func (w *stallWatch) waitGreeting(ctx context.Context) {
 		answered := err == nil || (time.Since(asked) < bound && !noAnswer(err))
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		if w.waiting != g || ctx.Err() != nil {
-			return // the stall ended meanwhile (end), or the watch closed
+		if !slices.Contains(w.waits, g) || ctx.Err() != nil {
+			return // the stall ended meanwhile (end), it was cut (awaitGreetings), or the watch closed
 		}
-		w.waiting = nil
+		w.waits = slices.DeleteFunc(w.waits, func(o *greetingWait) bool { return o == g })
 		switch {
 		case answered && w.cutPing != nil:
 			// The ping under way is its dead connection's: its end
@@ -298,6 +357,8 @@ func (w *stallWatch) waitGreeting(ctx context.Context) {
 			w.cutPing()
 		case answered:
 			w.end()
+		case len(w.waits) > 0:
+			// Others still wait: awaitGreetings asks one more in time.
 		case w.cutPing != nil:
 			w.taken = !notDialed(err)
 			n, sent, cut := w.pinging, w.sent, w.cutPing
@@ -373,13 +434,13 @@ func (w *stallWatch) end() {
 	w.quiet = time.Time{}
 	w.begun, w.onBegin = context.WithCancel(context.Background())
 	w.taken = false
-	if w.waiting != nil {
+	for _, g := range w.waits {
 		// A bound's grace: its greeting, on its way if the server
 		// answers again, is taken (a handshake cut counts against the
 		// server's max_connect_errors), and then the session let go.
-		time.AfterFunc(time.Duration(w.bound.Load()), w.waiting.cancel)
-		w.waiting = nil
+		time.AfterFunc(time.Duration(w.bound.Load()), g.cancel)
 	}
+	w.waits = nil
 }
 
 // err is the error of an append or read refused while the database does

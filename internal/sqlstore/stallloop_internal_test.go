@@ -17,9 +17,9 @@ import (
 // handshake (their context of five bounds), the Connects waiting with no
 // bound (waitGreeting's), and those greeted.
 type resumingServerConnector struct {
-	bound                           time.Duration
-	resumed                         chan struct{}
-	n, loopCut, unbounded, answered atomic.Int64
+	bound                                          time.Duration
+	resumed                                        chan struct{}
+	n, loopCut, unbounded, waiting, most, answered atomic.Int64
 }
 
 func (c *resumingServerConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -30,6 +30,13 @@ func (c *resumingServerConnector) Connect(ctx context.Context) (driver.Conn, err
 	loop := bounded && time.Until(deadline) > 2*c.bound
 	if !bounded {
 		c.unbounded.Add(1)
+		for n := c.waiting.Add(1); ; {
+			most := c.most.Load()
+			if n <= most || c.most.CompareAndSwap(most, n) {
+				break
+			}
+		}
+		defer c.waiting.Add(-1)
 	}
 	select {
 	case <-c.resumed:
@@ -54,7 +61,10 @@ func (c *resumingServerConnector) Driver() driver.Driver { return nil }
 // pinging on new connections, each cut in its handshake at its five bounds
 // (every 25 s): a hundred of them, MariaDB's default, in some 40 minutes of
 // a stall. The loop now waits for that connection's greeting, which ends
-// the stall, and pings again after it.
+// the stall, and pings again after it; meanwhile one more new connection
+// waits each ping's time, none cut (to find a server moved in a failover:
+// TestAStallEndsOnceNewConnectionsAreAnsweredThoughTheGreetingWaitHangs),
+// never more than stallGreetingWaits at once.
 func TestTheWatchCutsNoHandshakeOfItsOwnWhileANewConnectionWaitsForItsGreeting(t *testing.T) {
 	t.Parallel()
 	bound := 20 * time.Millisecond
@@ -69,6 +79,9 @@ func TestTheWatchCutsNoHandshakeOfItsOwnWhileANewConnectionWaitsForItsGreeting(t
 	if cut := c.loopCut.Load(); cut != 0 {
 		t.Errorf("a server that takes connections and says nothing, while a new connection waits for its greeting: "+
 			"the watch's loop cut %d connections of its own in their handshake; want none", cut)
+	}
+	if most := c.most.Load(); most > stallGreetingWaits {
+		t.Errorf("%d new connections waited for their greeting at once; want at most %d", most, stallGreetingWaits)
 	}
 	close(c.resumed)
 	waitFor(t, "the stall's end once the server greets", func() bool { return w.err() == nil })
