@@ -205,3 +205,7 @@ func mountPoint(dir string) bool {
 	}
 	return d.Dev != p.Dev
 }
+
+// writableDir reports whether the process may make files in dir, as
+// SQLite's unix VFS asks of a temporary directory (access W_OK|X_OK).
+func writableDir(dir string) bool { return syscall.Access(dir, 0x2|0x1) == nil }

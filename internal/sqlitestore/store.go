@@ -756,17 +756,61 @@ func (s *Store) applyMigrations(ctx context.Context) error {
 		return fmt.Errorf("migrate %s: sort on temporary files: %w", s.path, s.translate(err))
 	}
 	err := migrations.ApplySQLite(ctx, s.writes, s.log)
-	if sqliteCode(err) == sqlite3.SQLITE_IOERR_GETTEMPPATH {
+	switch code := sqliteCode(err); {
+	case code == sqlite3.SQLITE_IOERR_GETTEMPPATH:
 		s.log.Info("no writable directory for SQLite's temporary files: migrating again with them in memory", "error", err)
 		if _, merr := s.writes.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); merr != nil {
 			return errors.Join(err, merr)
 		}
 		err = migrations.ApplySQLite(ctx, s.writes, s.log)
+	case code&0xff == sqlite3.SQLITE_FULL:
+		// A writable but small temporary directory (a tmpfs or an
+		// emptyDir with a size limit), or the data directory's file
+		// system full: the migration, rolled back, is applied again
+		// sorting in memory, as before temporary files were tried. Where
+		// the data directory is what is full, that fails too, and says so.
+		dir, from := sqliteTempDir()
+		s.log.Info("a file system SQLite writes was full during a migration (its temporary directory, which the sort of an index needs "+
+			"about 16 MB per million events on, or the data directory): migrating again with its temporary files in memory",
+			"temporary_directory", dir, "chosen_by", from, "room_needed", s.sortRoom(ctx), "error", err)
+		if _, merr := s.writes.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); merr != nil {
+			return errors.Join(err, merr)
+		}
+		if err = migrations.ApplySQLite(ctx, s.writes, s.log); err != nil {
+			err = fmt.Errorf("migrate %s: sorting on temporary files in %s (%s; SQLITE_TMPDIR chooses it) filled a file system, "+
+				"and sorting in memory failed too: %w", s.path, dir, from, s.translate(err))
+		}
 	}
 	if _, merr := s.writes.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = MEMORY"); merr != nil {
 		return fmt.Errorf("migrate %s: keep temporary files in memory again: %w", s.path, errors.Join(err, merr))
 	}
 	return err
+}
+
+// sqliteTempDir is the directory SQLite's unix VFS keeps its temporary
+// files in, and what chose it: the first of SQLITE_TMPDIR, TMPDIR,
+// /var/tmp, /usr/tmp, /tmp and the working directory that is a directory
+// it may write ("none" where none is).
+func sqliteTempDir() (dir, from string) {
+	for _, d := range []struct{ dir, from string }{
+		{os.Getenv("SQLITE_TMPDIR"), "SQLITE_TMPDIR"}, {os.Getenv("TMPDIR"), "TMPDIR"},
+		{"/var/tmp", "the default"}, {"/usr/tmp", "the default"}, {"/tmp", "the default"}, {".", "the working directory"},
+	} {
+		if fi, err := os.Stat(d.dir); d.dir != "" && err == nil && fi.IsDir() && writableDir(d.dir) {
+			return d.dir, d.from
+		}
+	}
+	return "none", "no writable directory"
+}
+
+// sortRoom says about how much room the sort of an index on the log takes
+// on temporary files (measured once by hand: 16 MB for 1,000,000 events).
+func (s *Store) sortRoom(ctx context.Context) string {
+	var events int64
+	if err := s.writes.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&events); err != nil {
+		return "about 16 MB per million events"
+	}
+	return fmt.Sprintf("about %d MB for %d events (16 MB per million)", max(1, (events*16+999_999)/1_000_000), events)
 }
 
 // closeFiles closes those of files that are not nil.
