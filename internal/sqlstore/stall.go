@@ -56,10 +56,11 @@ const (
 	// may never answer, while a new one would).
 	stallPingBounds = 5
 	// stallGreetingWaits is how many new connections may wait for their
-	// greeting at once (waitGreeting); stallGreetingEveryMax, the longest
-	// the watch goes without one more once that many wait (awaitGreetings).
+	// greeting at once (waitGreeting); stallGreetingPingsMax, the most
+	// pings' time the watch goes without one more once that many wait
+	// (awaitGreetings): 5 minutes.
 	stallGreetingWaits    = 4
-	stallGreetingEveryMax = 12 * stallPingBounds * stallBound
+	stallGreetingPingsMax = 12
 )
 
 // stallWatch is a store's watch on whether its database answers. A nil
@@ -186,6 +187,14 @@ func (w *stallWatch) loop(ctx context.Context) {
 	}
 }
 
+// greetingEvery is how long awaitGreetings waits, at first, before one
+// more new connection waits for its greeting, and the longest it waits
+// once stallGreetingWaits wait: a ping's time, and stallGreetingPingsMax.
+func greetingEvery(bound time.Duration) (first, longest time.Duration) {
+	first = stallPingBounds * bound
+	return first, stallGreetingPingsMax * first
+}
+
 // awaitGreetings waits while new connections wait for their greeting
 // (waitGreeting), until none does or ctx ends. Each stays with the server
 // it reached: after a failover (a TCP proxy that keeps a session with its
@@ -195,14 +204,13 @@ func (w *stallWatch) loop(ctx context.Context) {
 // waits each ping's time (five bounds), none cut; once
 // stallGreetingWaits wait, the oldest is cut (one handshake cut, counted
 // against the server's max_connect_errors) for the next, each such time
-// twice as long as the last, up to stallGreetingEveryMax: a moved server
+// twice as long as the last, up to stallGreetingPingsMax pings': a moved server
 // is found within a ping's time for the first stallGreetingWaits pings'
 // time of a stall, within five minutes later, and a server that says
 // nothing has some ten handshakes cut in its first 40 minutes, where one
 // each ping was cut before.
 func (w *stallWatch) awaitGreetings(ctx context.Context) {
-	every := stallPingBounds * time.Duration(w.bound.Load())
-	longest := stallGreetingEveryMax * time.Duration(w.bound.Load()) / stallBound
+	every, longest := greetingEvery(time.Duration(w.bound.Load()))
 	for {
 		w.mu.Lock()
 		var newest <-chan struct{}

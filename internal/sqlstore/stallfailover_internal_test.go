@@ -101,3 +101,13 @@ func TestALongStallFindsAMovedServerWithFewHandshakesCut(t *testing.T) {
 	waitFor(t, "the stall's end once a new connection reaches the server moved to", func() bool { return w.err() == nil })
 	c.closing.Store(true)
 }
+
+// TestTheWatchWaitsAtMostFiveMinutesForOneMoreNewConnection: at the
+// service's bound, one more new connection waits a ping's time (25 s)
+// after the last, and never more than 5 minutes once as many wait as may.
+func TestTheWatchWaitsAtMostFiveMinutesForOneMoreNewConnection(t *testing.T) {
+	t.Parallel()
+	if first, longest := greetingEvery(stallBound); first != 25*time.Second || longest != 5*time.Minute {
+		t.Errorf("one more new connection waits %v after the last at first, at most %v later; want 25s and 5m0s", first, longest)
+	}
+}
