@@ -286,6 +286,87 @@ func (a *authenticator) near(s string) bool {
 	return false
 }
 
+// redactNear is s with every run of characters that shares nearPiece in
+// a row, in any case, with a known token written as <invalid: N bytes>
+// (invalidValue): a token mistyped or cut short where a stream id or a
+// name goes comes back in the errors the log writes ("read stream <id>:
+// …"), which redact does not find. A run reaches from the characters
+// shared to the nearest edge of a word on each side (wordEdge), so that
+// what surrounds it stays readable. One pass of a rolling hash over s,
+// for the error lines alone (redactLogged); a known token itself is left
+// for redact. With no tokens (a nil a) it returns s.
+func (a *authenticator) redactNear(s string) string {
+	if a == nil || len(s) < nearPiece {
+		return s
+	}
+	pow := uint64(1) // base^(nearPiece-1)
+	for range nearPiece - 1 {
+		pow *= a.base
+	}
+	var h uint64
+	for i := range nearPiece {
+		h = h*a.base + uint64(asciiLower(s[i]))
+	}
+	var runs [][2]int // [start, end) of each run found, in order
+	for i := 0; ; i++ {
+		if a.pieces[h] {
+			start, end := i, i+nearPiece
+			for start > 0 && !wordEdge(s[start-1]) {
+				start--
+			}
+			for end < len(s) && !wordEdge(s[end]) {
+				end++
+			}
+			if n := len(runs); n > 0 && start <= runs[n-1][1] {
+				runs[n-1][1] = max(runs[n-1][1], end)
+			} else {
+				runs = append(runs, [2]int{start, end})
+			}
+		}
+		if i+nearPiece == len(s) {
+			break
+		}
+		h = (h-uint64(asciiLower(s[i]))*pow)*a.base + uint64(asciiLower(s[i+nearPiece]))
+	}
+	if runs == nil {
+		return s
+	}
+	var b strings.Builder
+	done := 0
+	for _, r := range runs {
+		b.WriteString(s[done:r[0]])
+		b.WriteString(invalidValue(s[r[0]:r[1]]))
+		done = r[1]
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// asciiLower is c in lower case if it is an ASCII letter: what
+// strings.ToLower makes of a token's ASCII characters (near's pieces),
+// byte for byte.
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// wordEdge reports whether c ends a word of an error's text, where
+// redactNear ends what it replaces: a space or a control character, a
+// quote, or what separates an error's parts or a list's items.
+func wordEdge(c byte) bool {
+	return c <= ' ' || strings.IndexByte("\"'`:,;()[]{}<>", c) >= 0
+}
+
+// redactLogged is s, a text the log writes that may quote what a client
+// sent (an error, a panic's value), with every known token REDACTED, as
+// sent or percent-encoded (redactEncoded), and every run of characters
+// that shares part of one <invalid: N bytes> (redactNear).
+func (a *authenticator) redactLogged(s string) string {
+	return a.redactNear(a.redactEncoded(s, asDecoded))
+}
+
 // redact replaces every known token in s with REDACTED, wherever it sits
 // and whatever surrounds it: a client may put a token where no token goes
 // (a position, a stream id, a fragment, in quotes, beside a dot), and a

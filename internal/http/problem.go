@@ -376,11 +376,12 @@ func storeCause(err error) string {
 }
 
 // redactError is err's text for the log, with every known token in it
-// REDACTED: errors quote what a request named (a store's "read stream
-// <id>: …"), and a client may name a token there, as anywhere, encoded or
-// not.
+// REDACTED, and every run of characters that shares part of one (a token
+// mistyped or cut short) <invalid: N bytes> (redactLogged): errors quote
+// what a request named (a store's "read stream <id>: …"), and a client
+// may name a token there, as anywhere, encoded or not.
 func (s *Server) redactError(err error) string {
-	return s.auth.redactEncoded(err.Error(), asDecoded)
+	return s.auth.redactLogged(err.Error())
 }
 
 // redactDetail is the detail of err's problem (detail) with every known

@@ -1531,7 +1531,7 @@ var errPanic = errors.New("handler panicked")
 // logPanic logs a recovered panic with the stack, and with every known
 // token in its value REDACTED: a panic may quote what a request sent.
 func (s *Server) logPanic(rec any, attrs ...any) {
-	s.log.Error("panic", append(attrs, "panic", s.auth.redactEncoded(fmt.Sprint(rec), asDecoded), "stack", s.auth.redact(string(debug.Stack())))...)
+	s.log.Error("panic", append(attrs, "panic", s.auth.redactLogged(fmt.Sprint(rec)), "stack", s.auth.redact(string(debug.Stack())))...)
 }
 
 // writeJSON encodes v into a buffer first, so an encoding failure still gets
