@@ -1433,13 +1433,15 @@ func noStore(h http.Header) {
 // requestID gives every request an id, which the access log records and
 // X-Request-Id returns. A client's own X-Request-Id is used only when it is
 // one short, printable token: anything else could forge or break log lines,
-// so it gets a fresh id instead, as does a known access token.
+// so it gets a fresh id instead, as does a known access token, or one
+// that shares part of one (near: a token cut short or mistyped).
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ids := r.Header.Values("X-Request-Id")
 		id := ""
-		// A known token sent as the id is not taken: it would be logged.
-		if len(ids) == 1 && validRequestID(ids[0]) && s.auth.redact(ids[0]) == ids[0] {
+		// A known token sent as the id, or one near it, is not taken: it
+		// would be logged.
+		if len(ids) == 1 && validRequestID(ids[0]) && s.auth.redact(ids[0]) == ids[0] && !s.auth.near(ids[0]) {
 			id = ids[0]
 		} else {
 			id = uuid.NewString()
