@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
@@ -131,16 +132,16 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 		switch {
 		case err == nil:
 			d.clusterSize, _ = strconv.ParseInt(size, 10, 64)
-		case isMySQLError(err, errAccessDenied, errNotAllowed, errTableAccess) || errors.Is(err, sql.ErrNoRows):
+		case sizeRefused(err):
 			// Refused (a proxy's query rule, a privilege withheld), or
 			// filtered out: the size only lets relaxed disk settings pass
 			// (replicated), so the start goes on counting on no other
-			// node's copy, as on a cluster of one. Any other error (a
+			// node's copy, as on a cluster of one. A passing outage (a
 			// server that did not answer, one shutting down in a rolling
-			// restart, too many connections, a session killed) is an
-			// outage to wait out, as any other read's: taken for a
-			// refusal, it would fail a start for good on a cluster whose
-			// relaxed settings its size lets pass.
+			// restart, too many connections, a session killed) is waited
+			// out, as any other read's: taken for a refusal, it would fail
+			// a start for good on a cluster whose relaxed settings its
+			// size lets pass.
 			d.clusterSize = sizeUnknown
 			s.log.Warn("the Galera node refused to say its cluster's size (SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'): "+
 				"an acknowledged append is counted as on the writer node only, and its disk settings must make it durable there "+
@@ -151,6 +152,21 @@ func (s *Store) readDurability(ctx context.Context) (durability, error) {
 		}
 	}
 	return d, nil
+}
+
+// sizeRefused reports whether err, the read of wsrep_cluster_size's, is a
+// refusal to say it: no row (filtered out), a privilege or a proxy's rule
+// (1227, 1148, 1142; MaxScale's firewall answers 1141), or any other server
+// error the store does not take for a passing outage (translate).
+func sizeRefused(err error) bool {
+	var me *mysql.MySQLError
+	switch {
+	case errors.Is(err, sql.ErrNoRows), isMySQLError(err, errAccessDenied, errNotAllowed, errTableAccess):
+		return true
+	case errors.As(err, &me):
+		return !errors.Is(translate(err), eventstore.ErrUnavailable)
+	}
+	return false
 }
 
 // galeraNode reports whether db's server is a Galera node (wsrep_on ON):
