@@ -18,7 +18,7 @@ var refusingCauses = map[string]string{
 	metrics.CauseNotDurable: "The database's server runs with settings that do not make commits durable (a crash of it could " +
 		"lose acknowledged appends): every append is refused until an operator fixes them (the server's log names them).",
 	metrics.CauseStorageFailed: "The database's storage failed (an I/O error on its files, or no writable directory for its temporary " +
-		"files): appends are refused until an operator mends it and restarts the server (the server's log says what failed).",
+		"files): appends are refused until an operator mends it (the server's log says what failed; the first append written again clears this).",
 	metrics.CauseRefused: "The database refuses the service's user or its writes (a privilege revoked, the account locked, " +
 		"the server read-only): appends are refused until an operator mends it (the server's log says how).",
 }
