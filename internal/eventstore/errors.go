@@ -202,10 +202,13 @@ func (e *MissingError) Unwrap() []error { return []error{ErrUnavailable, e.Err} 
 // UnwrittenColumnError reports a column of the store's tables that the
 // store does not write, NOT NULL and without a default (added by hand, or
 // a schema of another release restored under the service): every append
-// fails on it. Retrying cannot mend it until an operator drops the column
-// or gives it a default, which mends it at once, without a restart. It is
-// the database's trouble: errors.Is(err, ErrUnavailable) holds for it,
-// which takes the instance out of service (/readyz).
+// that inserts a row into its table fails on it (for streams, only those
+// that create a stream). Retrying cannot mend it until an operator drops
+// the column or gives it a default, which mends it at once, without a
+// restart. It is the database's trouble: errors.Is(err, ErrUnavailable)
+// holds for it. Reads are served, so a store's Ping returns it (Table set,
+// Err nil) only once the rest passed, as a partial finding: /readyz stays
+// 200, saying appends are refused.
 type UnwrittenColumnError struct {
 	// Table is the column's table, "" where the database's error does
 	// not say (an append's: MySQL's names only the column).
@@ -222,7 +225,15 @@ func (e *UnwrittenColumnError) Error() string {
 	if e.Table != "" {
 		where = "the database's table " + e.Table + " has a column " + e.Table + "." + e.Column
 	}
-	return where + " that the store does not write, NOT NULL and without a default: every append fails until an operator drops " +
+	fails := "every append that writes a row to its table fails (of events, every append; of streams, those that create a stream)"
+	switch e.Table {
+	case "":
+	case "streams":
+		fails = "every append that creates a stream fails (appends to a stream already there are written)"
+	default:
+		fails = "every append fails"
+	}
+	return where + " that the store does not write, NOT NULL and without a default: " + fails + " until an operator drops " +
 		"the column or gives it a default (was an older schema, or another release's, restored under the service? then restore a backup of " +
 		"this release's schema, which `api migrate` brings up to date if older, and restart the service)"
 }

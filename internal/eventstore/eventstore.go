@@ -227,7 +227,10 @@ type Store interface {
 	// An index missing that only the reads of the log filtered on stream
 	// or event types use is a *MissingError with Index set, returned only
 	// once every other check passed: a partial finding, the rest is served
-	// (/readyz stays 200 for it, naming it).
+	// (/readyz stays 200 for it, naming it). So is a column the store does
+	// not write, NOT NULL without a default, found by looking: an
+	// *UnwrittenColumnError with Table set and Err nil (/readyz stays 200,
+	// saying appends are refused). Several are joined (errors.Join).
 	Ping(ctx context.Context) error
 	// Tail returns the log as the process's live feed reads it.
 	Tail() LogTail

@@ -23,6 +23,22 @@ var refusingCauses = map[string]string{
 		"the server read-only): appends are refused until an operator mends it (the server's log says how).",
 }
 
+// causeUnwrittenColumn is /readyz's cause for appends refused by a column
+// of the store's tables that it does not write, NOT NULL and without a
+// default, which the store's Ping found (not an append's: it is not a
+// cause tributary_store_errors_total counts).
+const causeUnwrittenColumn = "unwritten_column"
+
+// unwrittenRefuses says which appends a column of table that the store
+// does not write refuses: a column of streams, only those that create a
+// stream (an append to a stream already there updates its row).
+func unwrittenRefuses(table string) string {
+	if table == "streams" {
+		return "appends that create a stream are refused (appends to a stream already there are written)"
+	}
+	return "every append is refused"
+}
+
 // refusedFor is how long /readyz says appends are refused after the last
 // refused append this instance answered. An instance that gets no more
 // appends learns nothing more: past it, a refusal would be said for ever

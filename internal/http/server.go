@@ -1589,11 +1589,20 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	// naming it too. Every instance on the database lacks it alike: a 503
 	// took them all out of their load balancer, appends and every other
 	// read with them.
+	// So is a column the store does not write, NOT NULL without a
+	// default, found by looking (Table set, no database error): only the
+	// appends that insert into its table fail, and reads go on, so /readyz
+	// says appends are refused, naming it, and stays 200.
 	err := s.store.Ping(ctx)
 	var missing *eventstore.MissingError
+	var unwritten *eventstore.UnwrittenColumnError
 	if !errors.As(err, &missing) || missing.Index == "" {
 		missing = nil
-	} else {
+	}
+	if !errors.As(err, &unwritten) || unwritten.Table == "" || unwritten.Err != nil {
+		unwritten = nil
+	}
+	if missing != nil || unwritten != nil {
 		err = nil
 	}
 	if err != nil {
@@ -1635,6 +1644,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if cause, since := s.appendsRefused.state(); cause != "" {
 		answer.Appends, answer.Cause, answer.Reason = "refused", cause, refusingCauses[cause]
 		answer.Since = since.UTC().Format(time.RFC3339)
+	} else if unwritten != nil {
+		// The ping's finding now, not an append's: no since. The names
+		// are the schema's, read by the store, never a client's.
+		answer.Appends, answer.Cause = "refused", causeUnwrittenColumn
+		answer.Reason = "The database's table " + unwritten.Table + " has a column " + unwritten.Table + "." + unwritten.Column +
+			" that the store does not write, NOT NULL and without a default: " + unwrittenRefuses(unwritten.Table) +
+			" until an operator drops the column or gives it a default (reads are served)."
 	}
 	return writeJSON(w, http.StatusOK, answer)
 }

@@ -987,10 +987,12 @@ var written = map[string]bool{
 // the store's tables. A table, or the database, dropped under the store is
 // an error wrapping eventstore.MissingError. A column the store does not
 // write, NOT NULL and without a default (a schema of another release
-// restored under it), fails it too, unavailable: every append fails then.
-// A column that takes NULL or has a default is harmless, and passes.
-// An index that the filtered reads force, missing, is the MissingError
-// naming it, returned only once the rest passed (eventstore.Store's Ping).
+// restored under it), is an eventstore.UnwrittenColumnError naming its
+// table and column: the appends that insert into that table fail, reads
+// go on. A column that takes NULL or has a default is harmless, and passes.
+// It, and an index that the filtered reads force, missing (the
+// MissingError naming it), are partial findings, returned (joined) only
+// once the rest passed (eventstore.Store's Ping).
 // While the stall watch holds the database stalled, it fails at once with
 // the watch's refusal (sqlstore's Store.Stall), sending nothing.
 func (s *Store) Ping(ctx context.Context) error {
@@ -1035,17 +1037,21 @@ func (s *Store) Ping(ctx context.Context) error {
 		s.indexSaid.Store(false) // all there: should one go again, say so again
 	}
 	s.missingSaid.Store(false)
+	// A column the store does not write refuses only the appends that
+	// insert into its table: reads go on, so it is a partial finding too,
+	// returned with the others once the rest passed (/readyz stays 200).
+	var unwritten error
 	if err := s.unwritten(ctx); err != nil {
-		return fmt.Errorf("ping: %w", err)
+		if !errors.As(err, new(*eventstore.UnwrittenColumnError)) {
+			return fmt.Errorf("ping: %w", err)
+		}
+		unwritten = fmt.Errorf("ping: %w", err)
 	}
 	if err := s.headBehind(ctx); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	s.behindSaid.Store(false)
-	if partial != nil {
-		return partial
-	}
-	return replicaPartial
+	return errors.Join(unwritten, partial, replicaPartial)
 }
 
 // replicaQuery runs q, a statement of Ping's that reads no row, on the
