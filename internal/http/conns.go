@@ -450,7 +450,12 @@ func (c *Connections) refuse(conn net.Conn, bound, client string) {
 		if !ok {
 			return
 		}
-		if _, err := conn.Write(c.refusal(bound, c.corsLines(head))); err != nil {
+		answer := c.refusal
+		cors, preflight := c.corsLines(head)
+		if preflight {
+			answer = preflightAnswer
+		}
+		if _, err := conn.Write(answer(bound, cors)); err != nil {
 			return
 		}
 		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
@@ -597,24 +602,45 @@ func (c *Connections) AllowOrigins(origins []string) {
 // corsLines are the header lines that corsHandler, the API's own CORS
 // middleware, adds for the request whose head is head, "" for none (no
 // origins allowed, no Origin header, an origin not listed, a head that
-// does not parse).
-func (c *Connections) corsLines(head []byte) string {
+// does not parse), and whether the request is a CORS preflight that it
+// allows (preflightAnswer). Never Access-Control-Max-Age: no route
+// checked the method asked for (options), so a browser is not to keep it.
+func (c *Connections) corsLines(head []byte) (string, bool) {
 	if c.cors == nil || !bytes.Contains(bytes.ToLower(head), []byte("origin:")) {
-		return ""
+		return "", false
 	}
 	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil {
-		return ""
+		return "", false
 	}
 	rec := headerRecorder{}
 	c.cors(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, r)
+	http.Header(rec).Del("Access-Control-Max-Age")
 	var b strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(rec)) {
 		for _, v := range rec[name] {
 			b.WriteString(name + ": " + v + "\r\n")
 		}
 	}
-	return b.String()
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" &&
+		http.Header(rec).Get("Access-Control-Allow-Origin") != ""
+	return b.String(), preflight
+}
+
+// preflightAnswer is the answer to an allowed CORS preflight on a refused
+// connection: the 204 the API would give it, with cors, its CORS header
+// lines, and the connection closed after. A browser takes a preflight
+// answered otherwise for a network error, so a page sending a token could
+// read neither the refusal nor its Retry-After; the request that follows,
+// on a connection of its own, meets the refusal, which it can read. It
+// costs nothing more than the refusal: no handler runs.
+func preflightAnswer(_, cors string) []byte {
+	return []byte("HTTP/1.1 204 No Content\r\n" +
+		"X-Content-Type-Options: nosniff\r\n" +
+		"Cache-Control: no-store\r\n" +
+		"X-Request-Id: " + uuid.NewString() + "\r\n" +
+		cors +
+		"Connection: close\r\n\r\n")
 }
 
 // headerRecorder is the http.ResponseWriter of corsLines: only its header.

@@ -278,6 +278,54 @@ func TestARefusedConnectionCarriesCORSForAListedOrigin(t *testing.T) {
 	}
 }
 
+// TestAPreflightAtTheConnectionCapIsAnsweredSoTheRequestCanReadThe503: a
+// CORS preflight on a connection past the cap was refused 503 as any
+// request, and a browser takes a preflight that is not a 2xx for a
+// network error: a page that sends a token (every page, tokens on) could
+// read neither the 503 nor its Retry-After (a retest). A listed origin's
+// preflight is answered 204 with the CORS middleware's headers (not its
+// Max-Age: no route checked the method), the connection still closed
+// after; the request that follows meets the readable 503. An unlisted
+// origin's preflight is refused 503 as before, without CORS.
+func TestAPreflightAtTheConnectionCapIsAnsweredSoTheRequestCanReadThe503(t *testing.T) {
+	b := startBounded(t, 10, 1, "https://app.example.com")
+	c := dialFrom(t, b.addr, "127.0.0.1")
+	c.send(t, "/block")
+	time.Sleep(100 * time.Millisecond) // let its request be read
+	preflight := func(origin string) *rawConn {
+		t.Helper()
+		refused := dialFrom(t, b.addr, "127.0.0.1")
+		if _, err := io.WriteString(refused, "OPTIONS / HTTP/1.1\r\nHost: test\r\nOrigin: "+origin+
+			"\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: authorization\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		return refused
+	}
+	listed := preflight("https://app.example.com")
+	resp, body := listed.answer(t)
+	h := resp.Header
+	if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "authorization") || h.Get("Access-Control-Allow-Methods") != "GET" ||
+		h.Get("Access-Control-Max-Age") != "" {
+		t.Errorf("a listed origin's preflight past the client's bound: %d %v %s; want 204 allowing the origin, GET and authorization, no Max-Age", resp.StatusCode, h, body)
+	}
+	if !resp.Close || !listed.closedByServer() {
+		t.Errorf("a listed origin's preflight past the client's bound: Connection %q; want it closed after its answer, as any refused connection", h.Get("Connection"))
+	}
+	request := dialFrom(t, b.addr, "127.0.0.1")
+	if _, err := io.WriteString(request, "GET / HTTP/1.1\r\nHost: test\r\nOrigin: https://app.example.com\r\nAuthorization: Bearer x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := request.answer(t); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		resp.Header.Get("Retry-After") == "" {
+		t.Errorf("the request after its preflight, past the client's bound: %d %v %s; want the 503 with Retry-After, readable by the origin", resp.StatusCode, resp.Header, body)
+	}
+	unlisted := preflight("https://other.example.com")
+	if resp, body := unlisted.answer(t); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("an unlisted origin's preflight past the client's bound: %d %v %s; want the 503 without CORS", resp.StatusCode, resp.Header, body)
+	}
+}
+
 func TestAClosedConnectionGivesItsPlaceBack(t *testing.T) {
 	b := startBounded(t, 1, 1)
 	for range 5 {
