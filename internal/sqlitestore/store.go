@@ -527,7 +527,49 @@ func (s *Store) Ping(ctx context.Context) error {
 	} else if err == nil {
 		s.behindSaid.Store(false)
 	}
-	return partial
+	// A column the store does not write, NOT NULL without a default (a
+	// table rebuilt by hand): a partial finding too, as MySQL's, since
+	// reads go on (/readyz stays 200, saying appends are refused).
+	unwritten, err := s.unwritten(ctx)
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return errors.Join(unwritten, partial)
+}
+
+// unwrittenColumns finds the columns of the tables the store inserts rows
+// into that take neither NULL nor a default: unless the store writes them
+// (written), the appends that insert into their table fail.
+const unwrittenColumns = "SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_info(m.name) AS p " +
+	"WHERE m.type = 'table' AND m.name IN ('events', 'streams') AND p.\"notnull\" = 1 AND p.dflt_value IS NULL"
+
+// written are the columns the store's INSERTs write, as table.column.
+var written = map[string]bool{
+	"events.position": true, "events.event_id": true, "events.stream_id": true, "events.stream_version": true,
+	"events.stream_type": true, "events.event_type": true, "events.data": true, "events.metadata": true,
+	"events.recorded_at": true, "events.batch_size": true, "events.checksum": true,
+	"streams.stream_id": true, "streams.stream_type": true, "streams.created_at": true,
+}
+
+// unwritten returns, wrapped for Ping, an *eventstore.UnwrittenColumnError
+// naming the first column of unwrittenColumns that the store does not
+// write, nil if there is none; or the error of the look itself.
+func (s *Store) unwritten(ctx context.Context) (found, err error) {
+	rows, err := s.feed.QueryContext(ctx, unwrittenColumns)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			return nil, s.translate(err)
+		}
+		if !written[table+"."+column] {
+			return fmt.Errorf("ping: %w", &eventstore.UnwrittenColumnError{Table: table, Column: column}), nil
+		}
+	}
+	return nil, s.translate(rows.Err())
 }
 
 // runBeforeCommit runs the hook a test set, if any.
