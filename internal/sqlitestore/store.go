@@ -134,6 +134,9 @@ type Store struct {
 	lastWrites  fileWrites
 	overwritten atomic.Pointer[error]
 
+	// room is the look for room left after a write error (see noRoom).
+	room roomCheck
+
 	// schema is the store's tables' columns and indexes once Migrate has
 	// found them as the migrations make them (see missingTable); nil before.
 	schema atomic.Pointer[schema]
@@ -167,6 +170,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		closeFiles(dirLock)
 		return nil, err
 	}
+	removeRoomProbes(dir)
 	created, err := prepareFile(ctx, path)
 	if err != nil {
 		closeFiles(dirLock)
@@ -1015,7 +1019,7 @@ func (s *Store) translate(err error) error {
 		// a quota used up (EDQUOT), or ENOSPC from a sync, is an I/O error,
 		// which it does not say the errno of. A write of the store's own
 		// beside the files says whether the file system has room.
-		if full := noRoomIn(filepath.Dir(s.path)); full != nil {
+		if full := s.noRoom(); full != nil {
 			return fmt.Errorf("%w: %w: the file system of %s refused a write, and has no room left for this server (%w): it is full, "+
 				"or a quota on it (a project or user quota, a container's size limit) is used up: the database file and its WAL can grow no more; "+
 				"appends pass again once space is freed there, or the quota raised: %w",
@@ -1041,16 +1045,90 @@ func isWriteError(code int) bool {
 // under one of SQLite's writes has none for it either.
 const roomProbe = 64 << 10
 
+// roomZeros is what noRoomIn writes, never written to: one buffer for
+// every probe.
+var roomZeros = make([]byte, roomProbe)
+
+// roomPrefix begins the name of noRoomIn's file; Open removes any left by
+// a process killed while it probed.
+const roomPrefix = ".tributary-room-"
+
+// roomMemory is how long a probe's answer serves the write errors after
+// it: on a failing disk every write group fails, and probed again each.
+// roomWait is how long a write error waits for a probe's answer: one not
+// given by then (an fsync hung on a dying disk) is no answer, the I/O
+// error stays a storage failure, and the probe ends in the background.
+const (
+	roomMemory = time.Second
+	roomWait   = time.Second
+)
+
+// roomCheck is the store's noRoomIn, one probe at a time, its answer
+// remembered for roomMemory.
+type roomCheck struct {
+	probe func(dir string) error // noRoomIn; tests set another
+
+	mu      sync.Mutex
+	running chan struct{} // closed when the probe under way ends; nil while none is
+	started time.Time     // when it started
+	ended   time.Time     // when the last one ended; zero before the first
+	full    error         // what it answered
+}
+
+// noRoom is noRoomIn of the data directory, run at most once a roomMemory
+// and one at a time, its answer waited for no more than roomWait from its
+// start: nil where none came by then.
+func (s *Store) noRoom() error {
+	r := &s.room
+	r.mu.Lock()
+	if r.running == nil && !r.ended.IsZero() && time.Since(r.ended) < roomMemory {
+		full := r.full
+		r.mu.Unlock()
+		return full
+	}
+	done := r.running
+	if done == nil {
+		done = make(chan struct{})
+		r.running, r.started = done, time.Now()
+		probe := r.probe
+		if probe == nil {
+			probe = noRoomIn
+		}
+		go func() {
+			full := probe(filepath.Dir(s.path))
+			r.mu.Lock()
+			r.running, r.ended, r.full = nil, time.Now(), full
+			r.mu.Unlock()
+			close(done)
+		}()
+	}
+	wait := roomWait - time.Since(r.started)
+	r.mu.Unlock()
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.full
+	case <-t.C:
+		return nil
+	}
+}
+
 // noRoomIn writes, syncs and removes a file of roomProbe bytes in dir, and
 // returns the error where the file system refused it for want of room
 // (ENOSPC, or EDQUOT: a quota used up), or nil (room, or another error:
 // the I/O error is then what SQLite said). It runs only after a write of
 // SQLite's failed.
 func noRoomIn(dir string) error {
-	f, err := os.CreateTemp(dir, ".tributary-room-*")
+	f, err := os.CreateTemp(dir, roomPrefix+"*")
 	if err == nil {
 		defer os.Remove(f.Name())
-		_, err = f.Write(make([]byte, roomProbe))
+		_, err = f.Write(roomZeros)
 		if err == nil {
 			err = f.Sync()
 		}
@@ -1060,6 +1138,15 @@ func noRoomIn(dir string) error {
 		return err
 	}
 	return nil
+}
+
+// removeRoomProbes removes the files noRoomIn left in dir, killed before
+// it removed them. Nothing probes before the store is open.
+func removeRoomProbes(dir string) {
+	left, _ := filepath.Glob(filepath.Join(dir, roomPrefix+"*"))
+	for _, name := range left {
+		os.Remove(name)
+	}
 }
 
 // storeTables are the tables the store reads and writes, as the migrations
