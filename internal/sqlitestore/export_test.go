@@ -78,3 +78,12 @@ func (s *Store) HoldWALRestart() (release func()) {
 // file after it read the WAL index's checkpoint record, before it reads the
 // file.
 func (s *Store) SetWhileLooking(f func()) { s.whileLooking.Store(&f) }
+
+// BetweenLockTries makes f run, until the test ends, after a start's
+// exclusive lock on the lock file or the database file was refused and
+// before it looks at who holds it. Every store of the package calls it: a
+// test that sets it must not run in parallel with others.
+func BetweenLockTries(t *testing.T, f func()) {
+	betweenLockTries.Store(&f)
+	t.Cleanup(func() { betweenLockTries.Store(nil) })
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -88,12 +89,12 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("open lock file: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if readers, err := lockExclusive(f, lockPath); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			if readOnlyHolders(lockPath) {
-				return nil, "", fmt.Errorf("%w: %s is in use by another process that reads it without writing (api verify, "+
-					"checking it read-only): start the server once it has ended", ErrInUse, dir)
+			if readers {
+				return nil, "", fmt.Errorf("%w: %s is in use by another process that reads it without writing (perhaps api verify, "+
+					"checking it read-only, or another server starting): start the server once it has ended", ErrInUse, dir)
 			}
 			return nil, "", fmt.Errorf("%w: %s is in use by another Tributary process (%s); "+
 				"the embedded store serves one process, use MySQL for several", ErrInUse, dir, holderPID(lockPath))
@@ -109,11 +110,35 @@ func lockDir(dir string) (f *os.File, previous string, err error) {
 	return f, string(b), nil
 }
 
+// lockExclusive takes f's exclusive lock (f is the file at path), without
+// waiting. Refused it, readers is whether only shared locks were held then
+// (readOnlyHolders); if so the lock is tried once more, for the shared
+// lock granted says as much of a holder that ended between the two tries
+// (the old server, at a rolling restart), or of another start's own probe
+// (two started at once, one of which must win), as of a read-only api
+// verify.
+func lockExclusive(f *os.File, path string) (readers bool, err error) {
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if !errors.Is(err, syscall.EWOULDBLOCK) || !readOnlyHolders(path) {
+		return false, err
+	}
+	if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
+// betweenLockTries is set by tests only (export_test.go).
+var betweenLockTries atomic.Pointer[func()]
+
 // readOnlyHolders is whether the lock on the file at path that an
 // exclusive lock was refused for is only shared ones: those holdNotServed
 // takes (a read-only api verify), which writes no pid, where a server
 // holds it exclusively. The shared lock taken to tell is let go at once.
 func readOnlyHolders(path string) bool {
+	if f := betweenLockTries.Load(); f != nil {
+		(*f)()
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false
@@ -146,12 +171,12 @@ func lockFile(path string) (db *os.File, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s to lock it: %w", path, err)
 	}
-	if err := syscall.Flock(int(db.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if readers, err := lockExclusive(db, path); err != nil {
 		db.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			if readOnlyHolders(path) {
+			if readers {
 				return nil, fmt.Errorf("%w: the database file %s is in use by another process that reads it without writing "+
-					"(api verify, checking it read-only): start the server once it has ended", ErrInUse, path)
+					"(perhaps api verify, checking it read-only, or another server starting): start the server once it has ended", ErrInUse, path)
 			}
 			return nil, fmt.Errorf("%w: the database file %s is in use by another Tributary process, "+
 				"which reaches it through another path (a symbolic or hard link, or another directory); "+
