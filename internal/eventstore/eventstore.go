@@ -135,6 +135,11 @@ type ReadStreamOptions struct {
 	// next link to this one): the store may read that page while the
 	// caller is busy with this one. It changes no answer.
 	ReadAhead bool
+	// FirstOnly says that the caller reads the page's first event only
+	// (HEAD of a page, which answers as the GET would if that event
+	// cannot be read): the store may read that one event alone, and
+	// takes no page read ahead for a later request.
+	FirstOnly bool
 }
 
 // StreamPage is one page of a stream: its description, then its events.

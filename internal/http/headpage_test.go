@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -39,10 +40,12 @@ func (s *eventsCounted) ReadStream(ctx context.Context, id uuid.UUID, opts event
 // TestAHeadOfAStreamPageReadsNoEvents: HEAD of a page of a stream's events
 // read the whole page from the database (up to its byte cap, in chunks) to
 // throw it away: as costly as the largest GET. Its headers, ETag and Link,
-// come from the stream's row alone, and it reads no event; they are the
-// GET's, forward and backward, with and without a next page. It has no
-// Content-Length, which only the body gives.
-func TestAHeadOfAStreamPageReadsNoEvents(t *testing.T) {
+// come from the stream's row alone; it reads the page's first event only
+// (so that one that cannot be read fails it as it fails the GET), and the
+// store reads that one alone (FirstOnly); they are the GET's, forward and
+// backward, with and without a next page. It has no Content-Length, which
+// only the body gives.
+func TestAHeadOfAStreamPageReadsItsFirstEventOnly(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := &eventsCounted{Store: k.Open(t)}
@@ -56,6 +59,31 @@ func TestAHeadOfAStreamPageReadsNoEvents(t *testing.T) {
 			body += `{"type":"A","data":` + strconv.Itoa(i) + `}`
 		}
 		expectStatus(t, "append", s.do("POST", "/streams/"+id.String()+"/events", body+"]}"), 201)
+		for _, c := range []struct {
+			opts  eventstore.ReadStreamOptions
+			first int64
+		}{
+			{eventstore.ReadStreamOptions{Limit: 2}, 1},
+			{eventstore.ReadStreamOptions{From: 3, Limit: 2}, 3},
+			{eventstore.ReadStreamOptions{Direction: eventstore.Backward, Limit: 2}, 5},
+			{eventstore.ReadStreamOptions{From: 6}, 0},
+		} {
+			c.opts.FirstOnly = true
+			page, err := store.Store.ReadStream(context.Background(), id, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var versions []int64
+			for e, err := range page.Events {
+				if err != nil {
+					t.Fatal(err)
+				}
+				versions = append(versions, e.Version)
+			}
+			if want := []int64{c.first}; c.first == 0 && len(versions) != 0 || c.first != 0 && !slices.Equal(versions, want) {
+				t.Errorf("ReadStream(%+v) read versions %v; want the page's first only, %d", c.opts, versions, c.first)
+			}
+		}
 		for _, query := range []string{"", "?limit=2", "?from=3&limit=2", "?direction=backward&limit=2"} {
 			path := "/streams/" + id.String() + "/events" + query
 			get := s.do("GET", path, "")
@@ -63,8 +91,8 @@ func TestAHeadOfAStreamPageReadsNoEvents(t *testing.T) {
 			store.read.Store(0)
 			head := s.do("HEAD", path, "")
 			expectStatus(t, "HEAD "+path, head, 200)
-			if n := store.read.Load(); n != 0 {
-				t.Errorf("HEAD %s read %d events; want none", path, n)
+			if n := store.read.Load(); n != 1 {
+				t.Errorf("HEAD %s read %d events; want its first only", path, n)
 			}
 			for _, name := range []string{"ETag", "Link", "Content-Type", "Vary"} {
 				if g, h := get.header.Values(name), head.header.Values(name); len(g) != len(h) || len(g) > 0 && g[0] != h[0] {

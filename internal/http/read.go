@@ -78,6 +78,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	// A read from past the first page followed a next link, most likely:
 	// the store may read the page after it while this one is written.
 	opts.ReadAhead = opts.Direction == eventstore.Forward && opts.From > 1 && r.Method != http.MethodHead
+	opts.FirstOnly = r.Method == http.MethodHead
 	page, err := s.store.ReadStream(r.Context(), id, opts)
 	if err != nil {
 		return err
@@ -110,8 +111,7 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 		return append(b, `,"events":[`...)
 	}
 	if r.Method == http.MethodHead {
-		headEvents(w, start)
-		return nil
+		return headEvents(w, page.Events, start)
 	}
 	return s.writeEvents(w, r, page.Events, start)
 }
@@ -309,12 +309,22 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, events iter
 // as they are iterated (HEAD read the whole page to throw it away). It has
 // no Content-Length, which only the body gives (net/http sets none for a
 // HEAD whose handler wrote no byte): a GET of a small page has one, and a
-// HEAD that said another length would be wrong. A fault the GET would meet
-// reading the events (the database lost midway) a HEAD does not see.
-func headEvents(w http.ResponseWriter, start func(h http.Header, b []byte) []byte) {
+// HEAD that said another length would be wrong. It reads the page's first
+// event (events, read with FirstOnly, yield that one at most), as the GET
+// sends its status only with it: a first event that cannot be read (a
+// damaged event, the database lost) fails the HEAD as it fails the GET. A
+// fault the GET would meet past its first event a HEAD does not see.
+func headEvents(w http.ResponseWriter, events iter.Seq2[eventstore.Event, error], start func(h http.Header, b []byte) []byte) error {
+	for _, err := range events {
+		if err != nil {
+			return err
+		}
+		break
+	}
 	start(w.Header(), nil)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // pageBuffers holds what writeEvents writes pages through: a buffer for one

@@ -443,6 +443,9 @@ func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 			page.Next = to - 1
 		}
 		r.lo, r.hi, r.desc, r.rows = to, from, true, from-to+1
+		if opts.FirstOnly {
+			r.lo, r.rows = max(to, from), min(r.rows, 1)
+		}
 		page.Events = s.readRange(ctx, r)
 		return page, nil
 	}
@@ -455,7 +458,10 @@ func (s reader) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 		page.Next = to + 1
 	}
 	r.lo, r.hi, r.rows = from, to, to-from+1
-	if p := s.ahead.take(ctx, aheadKey{stream: id, lo: from, hi: to}); p != nil {
+	if opts.FirstOnly {
+		r.hi, r.rows = min(to, from), min(r.rows, 1)
+		page.Events = s.readRange(ctx, r)
+	} else if p := s.ahead.take(ctx, aheadKey{stream: id, lo: from, hi: to}); p != nil {
 		page.Events = p.seq()
 	} else {
 		page.Events = s.readRange(ctx, r)
