@@ -626,11 +626,38 @@ func trailingComma(head []byte, err error) error {
 			comma, closer = at, after[0]
 		}
 	}
-	if comma < 0 {
+	if comma < 0 || !followsValue(head, comma) {
 		return nil
 	}
 	return badRequest("malformed JSON at byte %d (%s): a trailing comma before '%c' (JSON allows none after the last member or element): remove it",
 		comma, where(syntax.JSONPointer), closer)
+}
+
+// followsValue reports whether the comma at head[comma] follows a member
+// or an element, so that it is a trailing comma: not a lone one (`[,]`,
+// `{,}`), one after another (`[1,,]`), one where a value is missing
+// (`{"a":,}`) or one after a name without its value (`{"a",}`). The byte
+// before it must end a value, and head without it must read past where it
+// was.
+func followsValue(head []byte, comma int) bool {
+	before := bytes.TrimRight(head[:comma], " \t\r\n")
+	if len(before) == 0 {
+		return false
+	}
+	switch c := before[len(before)-1]; {
+	case c == '"' || c == ']' || c == '}' || '0' <= c && c <= '9' || c == 'e' || c == 'l':
+	default:
+		return false
+	}
+	without := append(head[:comma:comma], head[comma+1:]...)
+	dec := jsontext.NewDecoder(bytes.NewReader(without), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	for dec.InputOffset() <= int64(comma) {
+		if _, err := dec.ReadToken(); err != nil {
+			var syntax *jsontext.SyntacticError
+			return !errors.As(err, &syntax) || syntax.ByteOffset > int64(comma)
+		}
+	}
+	return true
 }
 
 // decodeError explains a JSON decoding failure to the client.

@@ -35,6 +35,14 @@ func TestATrailingCommaIsCalledOne(t *testing.T) {
 	for _, body := range []string{
 		`{"stream_type":"order","events":[{"type":"A","data":[1,,2]}]}`,
 		`{"stream_type":"order","events":[{"type":"A","data":[1 2]}]}`,
+		// A missing value or a lone comma: no member or element before it.
+		`{"stream_type":,}`,
+		`{"stream_type": , }`,
+		`{"stream_type":"order","events":[,]}`,
+		`{"stream_type":"order","events":[ , ]}`,
+		`{"stream_type":"order","events":[{"type":"A","data":[1,,]}]}`,
+		`{,}`,
+		`{"stream_type",}`,
 	} {
 		r := s.do("POST", "/streams/"+uuid.NewString()+"/events", body)
 		expectStatus(t, body, r, 400)
