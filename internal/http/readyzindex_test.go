@@ -69,6 +69,22 @@ func TestReadyzStaysReadyWhileAnIndexOfTheFilteredReadsIsMissing(t *testing.T) {
 		if n := strings.Count(logs.String(), "level=WARN msg=\"readyz: an index of the database's is missing"); n != 1 {
 			t.Errorf("two /readyz with %s dropped logged %d WARN lines naming it; want one:\n%s", index, n, logs.String())
 		}
+		// Its 200 saying a part is refused is a degraded state: its access
+		// line is at INFO (the default level), not DEBUG as a passing probe's.
+		readyzLine := func() string {
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, "msg=request") && strings.Contains(line, "route=/readyz") {
+					return line
+				}
+			}
+			return ""
+		}
+		for deadline := time.Now().Add(10 * time.Second); readyzLine() == "" && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if line := readyzLine(); !strings.Contains(line, "level=INFO") || !strings.Contains(line, "status=200") {
+			t.Errorf("/readyz's 200 with %s dropped: access line %q; want one at INFO", index, line)
+		}
 		for what, path := range map[string]string{"an unfiltered read": "/events", "a stream's read": "/streams/" + stream + "/events"} {
 			if r := s.do(http.MethodGet, path, ""); r.status != http.StatusOK {
 				t.Errorf("%s, %s dropped: %d %s; want 200", what, index, r.status, r.body)

@@ -948,6 +948,7 @@ type accessEntry struct {
 	asked                                  string                  // an OPTIONS's or a 405's route (options, routes): the pattern of the one its path asks about
 	refused                                bool                    // a 5xx for a limit, no fault of the server's: a warning (see writeError)
 	probe                                  bool                    // /readyz's 503 for the database, logged once where it starts (notReady): info
+	degraded                               bool                    // /readyz's 200 whose body says a part is refused (appends, filtered reads): info, not a passing probe's debug
 	body                                   readToEnd
 	closedUnder                            atomic.Bool // still running when its connection was closed (ClosingConnections)
 	unlogged                               bool        // a standing condition's 5xx whose "request failed" line was not logged (standingLog): a warning
@@ -1130,10 +1131,11 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 	}
 	level := slog.LevelInfo
 	switch {
-	case status < 300 && (e.route == "/healthz" || e.route == "/readyz" || e.route == "/metrics"):
+	case status < 300 && !e.degraded && (e.route == "/healthz" || e.route == "/readyz" || e.route == "/metrics"):
 		// Probes and scrapes that pass, every few seconds from each
 		// orchestrator and scraper: tens of thousands of lines a day that
-		// said nothing. Their failures stay at INFO and above.
+		// said nothing. Their failures stay at INFO and above, and so
+		// does a /readyz 200 whose body says a part is refused.
 		level = slog.LevelDebug
 	case status < 500 || e.route == "/readyz" && s.stopping.Load():
 		// /readyz's 503 during the shutdown delay was asked for (errStopping).
@@ -1651,6 +1653,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		answer.Reason = "The database's table " + unwritten.Table + " has a column " + unwritten.Table + "." + unwritten.Column +
 			" that the store does not write, NOT NULL and without a default: " + unwrittenRefuses(unwritten.Table) +
 			" until an operator drops the column or gives it a default (reads are served)."
+	}
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok && (answer.Appends != "" || answer.FilteredReads != "") {
+		e.degraded = true // its access line at INFO (accessEntry.done)
 	}
 	return writeJSON(w, http.StatusOK, answer)
 }
