@@ -3,9 +3,11 @@ package tests
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +207,35 @@ func TestAnUnknownCommandIsNotQuoted(t *testing.T) {
 	code, stdout, stderr := runCommand(t, nil, secret)
 	if code != 1 || !strings.Contains(stderr, "api help") || strings.Contains(stdout+stderr, "s3cret-pw") {
 		t.Errorf("api %s: expected exit status 1 pointing to api help, without the argument; got %d.\nStdout:\n%s\nStderr:\n%s", secret, code, stdout, stderr)
+	}
+}
+
+// TestARefusedSettingWithAClosedPipeAsStdoutSaysWhyOnStderr: a refused
+// setting is logged as one ERROR line on stdout before the reason on
+// stderr; with stdout a pipe whose reader had gone (`( exec api ) | true`,
+// a log collector down), that line's write killed the process by SIGPIPE
+// before SIGPIPE was ignored: status 141 and nothing on stderr. SIGPIPE is
+// ignored before that line: the reason is on stderr, the status 1.
+func TestARefusedSettingWithAClosedPipeAsStdoutSaysWhyOnStderr(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"serve", "migrate", "verify"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close() // the reader has gone before the first write
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		c := command(ctx, apiBinary, []string{"TRIBUTARY_LOG_LEVEL=loud", "TRIBUTARY_DATA_DIR=" + t.TempDir()}, cmd)
+		var stderr bytes.Buffer
+		c.Stdout, c.Stderr = w, &stderr
+		err = c.Run()
+		cancel()
+		w.Close()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "TRIBUTARY_LOG_LEVEL") {
+			t.Errorf("api %s with a refused setting and a closed pipe as stdout: %v, stderr %q; want exit status 1 and the reason on stderr",
+				cmd, err, stderr.String())
+		}
 	}
 }
 

@@ -146,6 +146,17 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 		}
 		return fmt.Errorf("unknown command %q; try: api help", cmd)
 	}
+	if cmd != "healthcheck" {
+		// A log reader that goes away (a collector restarted, a | tee
+		// stopped) must not kill the server, or a migration, with SIGPIPE
+		// at its next log line, cutting every request and subscription
+		// with no drain: writes to the broken pipe fail instead, and those
+		// lines are lost. Before the first line, a refused setting's, or
+		// that line killed the process before its reason reached stderr.
+		// (help and version, whose reader may stop early, end quietly by
+		// SIGPIPE.)
+		signal.Ignore(syscall.SIGPIPE)
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		if cmd != "healthcheck" { // a probe's output is its own
@@ -157,12 +168,6 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	if cmd == "healthcheck" {
 		return healthcheck(ctx, cfg.Addr, stdout)
 	}
-	// A log reader that goes away (a collector restarted, a | tee stopped)
-	// must not kill the server, or a migration, with SIGPIPE at its next
-	// log line, cutting every request and subscription with no drain: writes
-	// to the broken pipe fail instead, and those lines are lost. (help and
-	// version, whose reader may stop early, end quietly by SIGPIPE.)
-	signal.Ignore(syscall.SIGPIPE)
 	log := newLogger(stdout, cfg.LogLevel)
 	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
