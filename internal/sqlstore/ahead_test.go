@@ -137,6 +137,38 @@ func TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead(t *testing.T) {
 	})
 }
 
+// TestAFirstOnlyReadLeavesThePageReadAheadForTheNextRead: HEAD of a page
+// (FirstOnly) took the page read ahead for the GET that follows the next
+// link, and threw it away, so the GET read it again. A FirstOnly read reads
+// the page's first event alone and leaves the page read ahead where it is.
+// On both stores.
+func TestAFirstOnlyReadLeavesThePageReadAheadForTheNextRead(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s, m, stream, _ := streamReadAhead(t, k, 30)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		head, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10, FirstOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := streamVersions(drain(t, head.Events)); !slices.Equal(got, []int64{21}) {
+			t.Fatalf("page from 21, its first event only: versions %v; expected 21", got)
+		}
+		ahead := teststore.Statements(t, m, "read_events")
+		page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := streamVersions(drain(t, page.Events)); !slices.Equal(got, span(21, 30)) {
+			t.Fatalf("page from 21: versions %v; expected 21 to 30", got)
+		}
+		if got := teststore.Statements(t, m, "read_events"); got != ahead {
+			t.Errorf("the page read ahead was read again after a FirstOnly read of it: read_events %d after it, %d before", got, ahead)
+		}
+	})
+}
+
 // TestAStreamPageReadAheadIsNotHandedOutOnceTheStreamGrew: the page read
 // ahead ended at the stream's last version then; events appended since
 // belong in the page, so the request reads it afresh, never the shorter
