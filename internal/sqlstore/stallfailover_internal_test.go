@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql/driver"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,9 +18,10 @@ import (
 // waiting at once, and those cut (their context ended) before closing is
 // set.
 type failoverConnector struct {
-	failedOver                     chan struct{}
-	n, greeted, waiting, most, cut atomic.Int64
-	closing                        atomic.Bool
+	failedOver      chan struct{}
+	n, greeted, cut atomic.Int64
+	closing         atomic.Bool
+	greetingWaits
 }
 
 func (c *failoverConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -35,13 +35,7 @@ func (c *failoverConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	default:
 	}
 	if _, bounded := ctx.Deadline(); !bounded {
-		for n := c.waiting.Add(1); ; {
-			most := c.most.Load()
-			if n <= most || c.most.CompareAndSwap(most, n) {
-				break
-			}
-		}
-		defer c.waiting.Add(-1)
+		defer c.add()()
 	}
 	<-ctx.Done() // stuck with the hung server
 	if !c.closing.Load() {
@@ -63,9 +57,7 @@ func TestAStallEndsOnceNewConnectionsAreAnsweredThoughTheGreetingWaitHangs(t *te
 	t.Parallel()
 	bound := 20 * time.Millisecond
 	c := &failoverConnector{failedOver: make(chan struct{})}
-	w := startStallWatch(c, slog.New(slog.DiscardHandler), bound)
-	t.Cleanup(w.close)
-	waitFor(t, "the stall", func() bool { return w.err() != nil })
+	w := watchUntilStalled(t, c, bound)
 	time.Sleep(3 * stallPingBounds * bound)
 	close(c.failedOver)
 	deadline := time.Now().Add(10 * time.Second)
@@ -88,9 +80,7 @@ func TestALongStallFindsAMovedServerWithFewHandshakesCut(t *testing.T) {
 	t.Parallel()
 	bound := 20 * time.Millisecond
 	c := &failoverConnector{failedOver: make(chan struct{})}
-	w := startStallWatch(c, slog.New(slog.DiscardHandler), bound)
-	t.Cleanup(w.close)
-	waitFor(t, "the stall", func() bool { return w.err() != nil })
+	w := watchUntilStalled(t, c, bound)
 	waitFor(t, "as many new connections waiting as may", func() bool { return c.most.Load() >= stallGreetingWaits })
 	time.Sleep(20 * stallPingBounds * bound)
 	if cut, most := c.cut.Load(), c.most.Load(); most > stallGreetingWaits || cut > 8 {

@@ -17,9 +17,10 @@ import (
 // handshake (their context of five bounds), the Connects waiting with no
 // bound (waitGreeting's), and those greeted.
 type resumingServerConnector struct {
-	bound                                          time.Duration
-	resumed                                        chan struct{}
-	n, loopCut, unbounded, waiting, most, answered atomic.Int64
+	bound                           time.Duration
+	resumed                         chan struct{}
+	n, loopCut, unbounded, answered atomic.Int64
+	greetingWaits
 }
 
 func (c *resumingServerConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -30,13 +31,7 @@ func (c *resumingServerConnector) Connect(ctx context.Context) (driver.Conn, err
 	loop := bounded && time.Until(deadline) > 2*c.bound
 	if !bounded {
 		c.unbounded.Add(1)
-		for n := c.waiting.Add(1); ; {
-			most := c.most.Load()
-			if n <= most || c.most.CompareAndSwap(most, n) {
-				break
-			}
-		}
-		defer c.waiting.Add(-1)
+		defer c.add()()
 	}
 	select {
 	case <-c.resumed:
@@ -51,6 +46,34 @@ func (c *resumingServerConnector) Connect(ctx context.Context) (driver.Conn, err
 }
 
 func (c *resumingServerConnector) Driver() driver.Driver { return nil }
+
+// greetingWaits counts a connector's new connections waiting for their
+// greeting with no bound (waitGreeting's), and the most of them at once.
+type greetingWaits struct {
+	waiting, most atomic.Int64
+}
+
+// add counts one more new connection waiting; the func it returns counts it
+// gone.
+func (g *greetingWaits) add() func() {
+	for n := g.waiting.Add(1); ; {
+		most := g.most.Load()
+		if n <= most || g.most.CompareAndSwap(most, n) {
+			break
+		}
+	}
+	return func() { g.waiting.Add(-1) }
+}
+
+// watchUntilStalled starts a stall watch of c with bound, closed when the test
+// ends, and waits until it says the database is stalled.
+func watchUntilStalled(t *testing.T, c driver.Connector, bound time.Duration) *stallWatch {
+	t.Helper()
+	w := startStallWatch(c, slog.New(slog.DiscardHandler), bound)
+	t.Cleanup(w.close)
+	waitFor(t, "the stall", func() bool { return w.err() != nil })
+	return w
+}
 
 // TestTheWatchCutsNoHandshakeOfItsOwnWhileANewConnectionWaitsForItsGreeting:
 // against a server that takes connections and says nothing (stopped,
@@ -69,9 +92,7 @@ func TestTheWatchCutsNoHandshakeOfItsOwnWhileANewConnectionWaitsForItsGreeting(t
 	t.Parallel()
 	bound := 20 * time.Millisecond
 	c := &resumingServerConnector{bound: bound, resumed: make(chan struct{})}
-	w := startStallWatch(c, slog.New(slog.DiscardHandler), bound)
-	t.Cleanup(w.close)
-	waitFor(t, "the stall", func() bool { return w.err() != nil })
+	w := watchUntilStalled(t, c, bound)
 	waitFor(t, "a new connection waiting for its greeting", func() bool { return c.unbounded.Load() >= 1 })
 	// Room for three of the loop's pings of five bounds each: it pinged
 	// again at once after the first ended.
