@@ -143,6 +143,17 @@ func clearTributaryEnv(t *testing.T) {
 	}
 }
 
+// setTributaryEnv clears the TRIBUTARY_ variables, as clearTributaryEnv,
+// and sets env's ("NAME=value" each) for the test.
+func setTributaryEnv(t *testing.T, env []string) {
+	t.Helper()
+	clearTributaryEnv(t)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
 // TestANearMissOfASettingsNameIsRefused: a variable whose name is a setting's
 // misspelt (TRIBUTARY_MYSQL_DNS), in another letter case, without its
 // underscores, or with a suffix the service does not read
@@ -217,11 +228,7 @@ func TestAnEmptyAddressOrDataDirectoryIsRefused(t *testing.T) {
 		{[]string{"TRIBUTARY_API_TOKENS_FILE="}, ""}, // compose.yaml's default: no file
 	} {
 		t.Run(strings.Join(tc.env, " "), func(t *testing.T) {
-			clearTributaryEnv(t)
-			for _, kv := range tc.env {
-				k, v, _ := strings.Cut(kv, "=")
-				t.Setenv(k, v)
-			}
+			setTributaryEnv(t, tc.env)
 			_, err := Load()
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -639,11 +646,7 @@ func TestALongPollIntervalOrHeartbeatIsWarnedOf(t *testing.T) {
 		{nil, ""},
 	} {
 		t.Run(strings.Join(tc.env, " "), func(t *testing.T) {
-			clearTributaryEnv(t)
-			for _, kv := range tc.env {
-				k, v, _ := strings.Cut(kv, "=")
-				t.Setenv(k, v)
-			}
+			setTributaryEnv(t, tc.env)
 			c, err := Load()
 			if err != nil {
 				t.Fatalf("%v: %v", tc.env, err)
