@@ -57,6 +57,15 @@ type hangingClose struct {
 	closing chan struct{} // closed as Close is called (nil: not told)
 }
 
+// openHangingClose opens a store of kind k whose Close closes its closing
+// channel and then hangs until the test ends.
+func openHangingClose(t *testing.T, k teststore.Kind) *hangingClose {
+	t.Helper()
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	return &hangingClose{closableStore: k.Open(t).(closableStore), hang: hang, closing: make(chan struct{})}
+}
+
 func (h *hangingClose) Close() error {
 	if h.closing != nil {
 		close(h.closing)
@@ -139,10 +148,7 @@ func TestAStoreThatDoesNotCloseCannotHoldAMigration(t *testing.T) {
 func TestASecondSignalCutsTheWaitForAStoreThatDoesNotClose(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		hang := make(chan struct{})
-		t.Cleanup(func() { close(hang) })
-		closing := make(chan struct{})
-		store := &hangingClose{closableStore: k.Open(t).(closableStore), hang: hang, closing: closing}
+		store := openHangingClose(t, k)
 		cfg := config.Defaults()
 		cfg.Addr = "127.0.0.1:0"
 		cfg.ShutdownTimeout = 20 * time.Minute // far past the wait below: only the second signal ends this stop
@@ -157,7 +163,7 @@ func TestASecondSignalCutsTheWaitForAStoreThatDoesNotClose(t *testing.T) {
 		waitListening(t, logs)
 		cancel() // SIGTERM
 		select {
-		case <-closing:
+		case <-store.closing:
 		case err := <-done:
 			t.Fatalf("serve returned (%v) before it closed the store", err)
 		case <-time.After(time.Minute): // a hang guard
@@ -189,10 +195,7 @@ func TestASecondSignalCutsTheWaitForAStoreThatDoesNotClose(t *testing.T) {
 func TestASecondSignalCutsAMigrationsWaitForAStoreThatDoesNotClose(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		hang := make(chan struct{})
-		t.Cleanup(func() { close(hang) })
-		closing := make(chan struct{})
-		store := &hangingClose{closableStore: k.Open(t).(closableStore), hang: hang, closing: closing}
+		store := openHangingClose(t, k)
 		cfg := config.Defaults()
 		cfg.ShutdownTimeout = 20 * time.Minute // far past the wait below: only the second signal ends this close
 		logs := &testlog.Buffer{}
@@ -201,7 +204,7 @@ func TestASecondSignalCutsAMigrationsWaitForAStoreThatDoesNotClose(t *testing.T)
 		done := make(chan error, 1)
 		go func() { done <- closeMigrated(cutCtx, cfg, store, slog.New(slog.NewJSONHandler(logs, nil))) }()
 		select {
-		case <-closing:
+		case <-store.closing:
 		case <-time.After(time.Minute): // a hang guard
 			t.Fatal("closeMigrated did not close the store within a minute")
 		}
