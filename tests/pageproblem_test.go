@@ -30,15 +30,7 @@ const recordStatusJS = `const s = document.getElementById('stream-status');
 // detail. The embedded store (the frame is the same on MySQL).
 func TestPageSaysTheProblemThatEndedItsLiveConnection(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	dataDir := t.TempDir()
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR="+dataDir)
-	b := startBrowser(t, chromium, driver)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 3: caught up"`)
-	b.run(t, recordStatusJS)
+	s, b, dataDir := pageLiveOnSQLite(t)
 
 	// A subscription of the test's own, opened as the page's was, reads
 	// the problem frame the page is sent.
@@ -50,14 +42,7 @@ func TestPageSaysTheProblemThatEndedItsLiveConnection(t *testing.T) {
 	}
 	t.Cleanup(func() { sub.Body.Close() })
 
-	db, err := sql.Open("sqlite", filepath.Join(dataDir, "tributary.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec("UPDATE log_head SET position = 1 WHERE id = 1"); err != nil {
-		t.Fatalf("set the log's head behind its events: %v", err)
-	}
+	setHeadBehind(t, dataDir)
 	var p struct {
 		Detail string `json:"detail"`
 	}
@@ -77,4 +62,36 @@ func TestPageSaysTheProblemThatEndedItsLiveConnection(t *testing.T) {
 	detail := strings.TrimSuffix(strings.TrimSuffix(p.Detail, "."), " Try again after Retry-After")
 	b.waitFor(t, "the status to say the problem the live connection ended with",
 		`return window.statuses.some((t) => t.startsWith('The server ended the live log: ') && t.includes(`+strconv.Quote(detail)+`))`, "true")
+}
+
+// pageLiveOnSQLite starts the server on the embedded store, in a data
+// directory of its own, and a browser whose page shows a stream of 3
+// events, caught up live, and records its status texts (recordStatusJS).
+// It returns the server, the browser and the data directory.
+func pageLiveOnSQLite(t *testing.T) (*server, *browser, string) {
+	t.Helper()
+	chromium, driver := browserPaths(t)
+	dataDir := t.TempDir()
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR="+dataDir)
+	b := startBrowser(t, chromium, driver)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 3: caught up"`)
+	b.run(t, recordStatusJS)
+	return s, b, dataDir
+}
+
+// setHeadBehind sets the log's head of the embedded store in dataDir
+// behind its events, by hand, as damage would.
+func setHeadBehind(t *testing.T, dataDir string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dataDir, "tributary.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec("UPDATE log_head SET position = 1 WHERE id = 1"); err != nil {
+		t.Fatalf("set the log's head behind its events: %v", err)
+	}
 }

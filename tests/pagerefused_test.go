@@ -1,11 +1,9 @@
 package tests
 
 import (
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,24 +19,9 @@ import (
 // is the same on MySQL).
 func TestPageRefusedWithNoRetryAfterSaysTheServerCannotServeTheLiveLog(t *testing.T) {
 	t.Parallel()
-	chromium, driver := browserPaths(t)
-	dataDir := t.TempDir()
-	s := startServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_DATA_DIR="+dataDir)
-	b := startBrowser(t, chromium, driver)
-	id := newID()
-	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 3: caught up"`)
-	b.run(t, recordStatusJS)
+	s, b, dataDir := pageLiveOnSQLite(t)
 
-	db, err := sql.Open("sqlite", filepath.Join(dataDir, "tributary.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec("UPDATE log_head SET position = 1 WHERE id = 1"); err != nil {
-		t.Fatalf("set the log's head behind its events: %v", err)
-	}
+	setHeadBehind(t, dataDir)
 
 	// A subscription of the test's own, opened as the page's next is, is
 	// refused as that one is.
