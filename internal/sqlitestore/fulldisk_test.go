@@ -53,6 +53,49 @@ func growDisk(t *testing.T, dir, size string) {
 	}
 }
 
+// bigAppends returns a new stream and an append to it of one event of
+// 100 KB in s.
+func bigAppends(t *testing.T, s *sqlitestore.Store) (uuid.UUID, func() error) {
+	t.Helper()
+	stream := uuid.New()
+	data := []byte(`"` + strings.Repeat("x", 100_000) + `"`)
+	return stream, func() error {
+		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "Big", Data: data}}})
+		return err
+	}
+}
+
+// appendUntilRefused calls one up to n times, until it fails: it returns
+// how many passed and the error (nil where every one passed).
+func appendUntilRefused(one func() error, n int) (int, error) {
+	acknowledged := 0
+	for range n {
+		if err := one(); err != nil {
+			return acknowledged, err
+		}
+		acknowledged++
+	}
+	return acknowledged, nil
+}
+
+// streamLength reads stream in s and returns how many events it holds.
+func streamLength(t *testing.T, s *sqlitestore.Store, stream uuid.UUID) int {
+	t.Helper()
+	page, err := s.ReadStream(t.Context(), stream, eventstore.ReadStreamOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for _, err := range page.Events {
+		if err != nil {
+			t.Fatalf("read of the stream: %v", err)
+		}
+		read++
+	}
+	return read
+}
+
 // TestADiskFullDuringACheckpointIsFullAndAppendsComeBackOnceThereIsRoom:
 // on an 8 MB file system, events of 100 KB appended one at a time fill the
 // WAL past SQLite's checkpoint (1,000 pages), which copies the WAL into the
@@ -68,21 +111,8 @@ func TestADiskFullDuringACheckpointIsFullAndAppendsComeBackOnceThereIsRoom(t *te
 	t.Parallel()
 	dir := smallDisk(t, "8m")
 	s := teststore.OpenSQLite(t, dir)
-	stream := uuid.New()
-	data := []byte(`"` + strings.Repeat("x", 100_000) + `"`)
-	one := func() error {
-		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t",
-			Events: []eventstore.NewEvent{{Type: "Big", Data: data}}})
-		return err
-	}
-	acknowledged := 0
-	var err error
-	for range 200 { // 20 MB: far past the disk's 8
-		if err = one(); err != nil {
-			break
-		}
-		acknowledged++
-	}
+	stream, one := bigAppends(t, s)
+	acknowledged, err := appendUntilRefused(one, 200) // 20 MB: far past the disk's 8
 	if err == nil {
 		t.Fatalf("200 appends of 100 KB all passed on an 8 MB disk")
 	}
@@ -110,18 +140,7 @@ func TestADiskFullDuringACheckpointIsFullAndAppendsComeBackOnceThereIsRoom(t *te
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("ping once the disk has room again: %v", err)
 	}
-	page, err := s.ReadStream(t.Context(), stream, eventstore.ReadStreamOptions{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := 0
-	for _, err := range page.Events {
-		if err != nil {
-			t.Fatalf("read of the stream: %v", err)
-		}
-		read++
-	}
-	if read != acknowledged {
+	if read := streamLength(t, s, stream); read != acknowledged {
 		t.Errorf("the stream holds %d events; want the %d acknowledged", read, acknowledged)
 	}
 }
@@ -209,16 +228,8 @@ func TestAStopOnAFullDiskSaysTheWALHoldsAcknowledgedAppends(t *testing.T) {
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	stream := uuid.New()
-	data := []byte(`"` + strings.Repeat("x", 100_000) + `"`)
-	acknowledged := 0
-	for range 200 {
-		if _, err = s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t",
-			Events: []eventstore.NewEvent{{Type: "Big", Data: data}}}); err != nil {
-			break
-		}
-		acknowledged++
-	}
+	stream, one := bigAppends(t, s)
+	acknowledged, err := appendUntilRefused(one, 200)
 	if !errors.Is(err, eventstore.ErrFull) {
 		t.Fatalf("appends of 100 KB on an 8 MB disk ended with %v; want ErrFull", err)
 	}
@@ -239,18 +250,7 @@ func TestAStopOnAFullDiskSaysTheWALHoldsAcknowledgedAppends(t *testing.T) {
 
 	growDisk(t, dir, "64m")
 	s = teststore.OpenSQLite(t, dir)
-	page, err := s.ReadStream(t.Context(), stream, eventstore.ReadStreamOptions{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := 0
-	for _, err := range page.Events {
-		if err != nil {
-			t.Fatalf("read of the stream: %v", err)
-		}
-		read++
-	}
-	if read != acknowledged {
+	if read := streamLength(t, s, stream); read != acknowledged {
 		t.Errorf("the next start's stream holds %d events; want the %d acknowledged", read, acknowledged)
 	}
 }

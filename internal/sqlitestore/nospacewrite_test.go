@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -77,21 +75,8 @@ func TestAWriteErrorWithNoRoomLeftIsFullAndPassesOnceThereIsRoom(t *testing.T) {
 	}
 	t.Cleanup(raise)
 
-	stream := uuid.New()
-	data := []byte(`"` + strings.Repeat("x", 100_000) + `"`)
-	one := func() error {
-		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: stream, StreamType: "t",
-			Events: []eventstore.NewEvent{{Type: "Big", Data: data}}})
-		return err
-	}
-	acknowledged := 0
-	var err error
-	for range 60 { // 6 MB: far past the limit's 2
-		if err = one(); err != nil {
-			break
-		}
-		acknowledged++
-	}
+	stream, one := bigAppends(t, s)
+	acknowledged, err := appendUntilRefused(one, 60) // 6 MB: far past the limit's 2
 	if !errors.Is(err, eventstore.ErrStorageFailed) || errors.Is(err, eventstore.ErrFull) {
 		t.Fatalf("an append of 100 KB past a file size limit of 2 MB, on a disk with room: %v; want ErrStorageFailed (an I/O error "+
 			"on a write), not ErrFull", err)
@@ -147,18 +132,7 @@ func TestAWriteErrorWithNoRoomLeftIsFullAndPassesOnceThereIsRoom(t *testing.T) {
 		t.Fatalf("an append once there is room again: %v; want it to pass without a restart", err)
 	}
 	acknowledged++
-	page, err := s.ReadStream(t.Context(), stream, eventstore.ReadStreamOptions{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := 0
-	for _, err := range page.Events {
-		if err != nil {
-			t.Fatalf("read of the stream: %v", err)
-		}
-		read++
-	}
-	if read != acknowledged {
+	if read := streamLength(t, s, stream); read != acknowledged {
 		t.Errorf("the stream holds %d events; want the %d acknowledged", read, acknowledged)
 	}
 }
