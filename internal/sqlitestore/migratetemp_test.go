@@ -31,15 +31,30 @@ func TestAnIndexMigrationSortsOnTemporaryFilesOrInMemoryWhereNoneCanBeMade(t *te
 		data = t.TempDir()
 		cmd := exec.Command(readonlytemp.Script(t, data, os.Args[0]), "-test.run=^TestAnIndexMigrationSortsOnTemporaryFilesOrInMemoryWhereNoneCanBeMade$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), inReadOnlyTempMigrate+"="+data)
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--- PASS") {
-			t.Fatalf("the test in a namespace with no writable temporary directory: %v; expected it to pass:\n%s", err, out)
-		}
+		passesAgain(t, cmd, "the test in a namespace with no writable temporary directory")
 		return
 	}
 	ctx := t.Context()
 	var logs testlog.Buffer
-	s, err := sqlitestore.Open(ctx, data, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := beforeIndexMigrations(t, data, &logs)
+	before := len(logs.String())
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrations 11 and 12 on 100,000 events with no writable temporary directory: %v; want it to pass, sorting in memory", err)
+	}
+	if said := logs.String()[before:]; !strings.Contains(said, "migrating again with them in memory") {
+		t.Errorf("the migration's log:\n%s\nwant a line saying it found no writable temporary directory and migrated again in memory "+
+			"(temporary files tried first)", said)
+	}
+}
+
+// beforeIndexMigrations opens a store in data, logging to logs, migrated
+// and then taken back to before migrations 11 and 12 with a log of 100,000
+// events, whose index's keys are past what SQLite sorts without a
+// temporary file.
+func beforeIndexMigrations(t *testing.T, data string, logs *testlog.Buffer) *sqlitestore.Store {
+	t.Helper()
+	ctx := t.Context()
+	s, err := sqlitestore.Open(ctx, data, sqlitestore.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +62,6 @@ func TestAnIndexMigrationSortsOnTemporaryFilesOrInMemoryWhereNoneCanBeMade(t *te
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// A log of 100,000 events made before migrations 11 and 12, whose
-	// index's keys are past what SQLite sorts without a temporary file.
 	for _, q := range []string{
 		"DROP INDEX events_stream_type_event_type_position",
 		"ALTER TABLE events DROP COLUMN checksum",
@@ -62,12 +75,15 @@ func TestAnIndexMigrationSortsOnTemporaryFilesOrInMemoryWhereNoneCanBeMade(t *te
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	before := len(logs.String())
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrations 11 and 12 on 100,000 events with no writable temporary directory: %v; want it to pass, sorting in memory", err)
-	}
-	if said := logs.String()[before:]; !strings.Contains(said, "migrating again with them in memory") {
-		t.Errorf("the migration's log:\n%s\nwant a line saying it found no writable temporary directory and migrated again in memory "+
-			"(temporary files tried first)", said)
+	return s
+}
+
+// passesAgain runs cmd, this package's test binary run again for one test
+// (where), and fails t unless that test passed.
+func passesAgain(t *testing.T, cmd *exec.Cmd, where string) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("%s: %v; want it to pass:\n%s", where, err, out)
 	}
 }
