@@ -2,7 +2,6 @@ package http_test
 
 import (
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -53,20 +52,7 @@ func TestNoNearTokenReachesTheErrorLogInTheStoresError(t *testing.T) {
 					RequestTimeout: time.Nanosecond,
 				}))
 				t.Cleanup(srv.Close)
-				for _, tc := range []struct{ method, path, body string }{
-					{"GET", "/streams/" + sent, ""},
-					{"GET", "/streams/" + sent + "/events", ""},
-					{"POST", "/streams/" + sent + "/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`},
-				} {
-					req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
-					req.Header.Set("Authorization", "Bearer "+secret)
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						continue // the write deadline passed too: the log is what counts
-					}
-					resp.Body.Close()
-				}
+				sendForTheLog(srv.URL, secret, "/streams/"+sent)
 				out := logs.String()
 				if !strings.Contains(out, `"msg":"request failed"`) || !strings.Contains(out, "<invalid: 36 bytes>") {
 					t.Fatalf("no error line for the requests that ran out of time, with the stream id as <invalid: 36 bytes>:\n%s", out)

@@ -160,21 +160,7 @@ func testNoTokenInTheStoresError(t *testing.T, secret string) {
 			Tokens: tokens, Logger: slog.New(slog.NewJSONHandler(logs, nil)), RequestTimeout: time.Nanosecond,
 		}))
 		t.Cleanup(srv.Close)
-		for _, tc := range []struct{ method, path, body string }{
-			{"GET", "/streams/" + secret, ""},
-			{"GET", "/streams/" + secret + "/events", ""},
-			{"GET", "/streams/" + secret + "/events/1", ""},
-			{"POST", "/streams/" + secret + "/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`},
-		} {
-			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
-			req.Header.Set("Authorization", "Bearer "+secret)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				continue // the write deadline passed too: the log is what counts
-			}
-			resp.Body.Close()
-		}
+		sendForTheLog(srv.URL, secret, "/streams/"+secret, "/streams/"+secret+"/events/1")
 		out := logs.String()
 		if !strings.Contains(out, `"msg":"request failed"`) {
 			t.Fatalf("no error line for the requests that ran out of time:\n%s", out)
@@ -507,4 +493,28 @@ func mustParseTokens(t *testing.T, spec string) []esthttp.Token {
 		t.Fatal(err)
 	}
 	return tokens
+}
+
+// sendForTheLog sends, as the holder of token, a GET of each of gets, then
+// a GET of the stream page and an append at the stream named by the first
+// (its path + "/events"). Their answers are not read: a test of what the
+// log holds (a request may fail when its time ran out).
+func sendForTheLog(url, token string, gets ...string) {
+	reqs := []struct{ method, path, body string }{}
+	for _, g := range gets {
+		reqs = append(reqs, struct{ method, path, body string }{"GET", g, ""})
+	}
+	reqs = append(reqs,
+		struct{ method, path, body string }{"GET", gets[0] + "/events", ""},
+		struct{ method, path, body string }{"POST", gets[0] + "/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`})
+	for _, tc := range reqs {
+		req, _ := http.NewRequest(tc.method, url+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue // the write deadline passed too: the log is what counts
+		}
+		resp.Body.Close()
+	}
 }
