@@ -18,7 +18,8 @@ const maxDSNFile = 64 << 10
 // TRIBUTARY_MYSQL_READ_DSN_FILE, where set, in the DSNs they stand for, so
 // that a password need not be in the environment (docker inspect,
 // /proc/<pid>/environ). A DSN given both ways is refused: which one is in
-// force would be a guess; the variable set but empty gives none. The file holds one line; its line end, and a
+// force would be a guess; the variable set but empty gives none, and a _FILE variable set but
+// empty names no file. The file holds one line; its line end, and a
 // UTF-8 byte order mark, are dropped. Its errors never quote what it holds,
 // nor its name where that is shaped like a DSN (one given in the wrong
 // variable).
@@ -32,17 +33,15 @@ func (c *Config) readDSNFiles() error {
 		{"MySQLDSNFile", "MySQLDSN", c.MySQLDSNFile, &c.MySQLDSN},
 		{"MySQLReadDSNFile", "MySQLReadDSN", c.MySQLReadDSNFile, &c.MySQLReadDSN},
 	} {
-		if _, ok := os.LookupEnv(Var(f.file)); !ok {
+		if f.path == "" {
+			// Unset, or set but empty: compose.yaml lists every setting,
+			// this one with an empty default, as TRIBUTARY_API_TOKENS_FILE.
 			continue
 		}
 		// Set but empty, the variable gives no DSN: an override that
 		// cannot unset it (compose's environment) empties it.
 		if os.Getenv(Var(f.dsn)) != "" {
 			errs = append(errs, fmt.Errorf("%s and %s are both set: give the DSN one way, the file or the variable (set but empty, the variable gives none)", Var(f.file), Var(f.dsn)))
-			continue
-		}
-		if f.path == "" {
-			errs = append(errs, fmt.Errorf("%s is set but empty (an empty secret, a template left blank?): name the file holding the DSN, or unset it", Var(f.file)))
 			continue
 		}
 		// A secret mount's path (/run/secrets/db_dsn) is shown, to be

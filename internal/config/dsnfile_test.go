@@ -74,7 +74,6 @@ func TestADSNFileThatCannotServeIsRefusedWithoutItsContent(t *testing.T) {
 			{"empty", write("empty", "\n", 0o600), false, []string{fileVar, "holds no DSN"}},
 			{"two lines", write("two", "app:"+secret+"@tcp(db:3306)/t\nmore\n", 0o600), false, []string{fileVar, "more than one line"}},
 			{"spaces", write("spaces", " app:"+secret+"@tcp(db:3306)/t\n", 0o600), false, []string{fileVar, "white space"}},
-			{"set but empty", "", false, []string{fileVar, "set but empty"}},
 			{"a DSN for a name", "app:" + secret + "@tcp(db:3306)/tributary", false, []string{fileVar, "looks like a MySQL DSN"}},
 		} {
 			t.Run(fileVar+" "+tc.name, func(t *testing.T) {
@@ -103,5 +102,25 @@ func TestADSNFileThatCannotServeIsRefusedWithoutItsContent(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAnEmptyDSNFileVariableIsAsUnset: compose.yaml lists every setting,
+// TRIBUTARY_MYSQL_DSN_FILE and TRIBUTARY_MYSQL_READ_DSN_FILE with an empty
+// default (as TRIBUTARY_API_TOKENS_FILE), and passes them set but empty
+// where .env does not name a file: the DSN in the variable is then in
+// force, as without them. (Refused, every compose start failed.)
+func TestAnEmptyDSNFileVariableIsAsUnset(t *testing.T) {
+	const dsn, read = "app@tcp(db:3306)/tributary", "app@tcp(replica:3306)/tributary"
+	t.Setenv("TRIBUTARY_MYSQL_DSN", dsn)
+	t.Setenv("TRIBUTARY_MYSQL_READ_DSN", read)
+	t.Setenv("TRIBUTARY_MYSQL_DSN_FILE", "")
+	t.Setenv("TRIBUTARY_MYSQL_READ_DSN_FILE", "")
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("the DSNs in their variables, both _FILE variables set but empty: %v; expected them loaded as without the _FILE variables", err)
+	}
+	if c.MySQLDSN != dsn || c.MySQLReadDSN != read {
+		t.Errorf("the DSNs in their variables, both _FILE variables set but empty: loaded %q and %q; expected %q and %q", c.MySQLDSN, c.MySQLReadDSN, dsn, read)
 	}
 }
