@@ -36,8 +36,11 @@ import (
 //
 // At a bound, a new connection takes the place of the connection that has
 // been idle longest (between requests, kept alive), or else of the one
-// silent longest since it was opened, once for SilentGrace: the client's
-// own at the client's bound, anyone's at the server's. A client must
+// silent longest since it was opened, once for SilentGrace, or else of the
+// one longest in its request's headers, once for SilentGrace (a client
+// sends them at once; one that trickles them holds its place until
+// TRIBUTARY_READ_HEADER_TIMEOUT, and is opened again): the client's own at
+// the client's bound, anyone's at the server's. A client must
 // expect a kept-alive connection to be closed, as at the idle timeout.
 // Where none is, the new connection is answered 503 with Retry-After and
 // closed. Those being answered are not counted: at most maxRefusing, for
@@ -57,6 +60,7 @@ type Connections struct {
 	open    int
 	idle    list.List // *trackedConn, idle longest first
 	silent  list.List // *trackedConn, new and silent longest first
+	heading list.List // *trackedConn, in its request's headers longest first
 	clients map[string]*connClient
 
 	refusing  chan struct{} // bounds the refusals being written
@@ -71,10 +75,17 @@ type Connections struct {
 
 // connClient is one client's connections.
 type connClient struct {
-	open   int
-	idle   list.List // *trackedConn, idle longest first
-	silent list.List // *trackedConn, silent longest first
+	open    int
+	idle    list.List // *trackedConn, idle longest first
+	silent  list.List // *trackedConn, silent longest first
+	heading list.List // *trackedConn, in its request's headers longest first
 }
+
+// lists returns the client's idle, silent and heading lists, in that order.
+func (cl *connClient) lists() [3]*list.List { return [3]*list.List{&cl.idle, &cl.silent, &cl.heading} }
+
+// lists returns all clients' idle, silent and heading lists, in that order.
+func (c *Connections) lists() [3]*list.List { return [3]*list.List{&c.idle, &c.silent, &c.heading} }
 
 // SilentGrace is how long a new connection may send nothing before, at a
 // bound, it may be closed for another, as an idle one may: a client sends
@@ -83,15 +94,25 @@ type connClient struct {
 // hold it until TRIBUTARY_READ_HEADER_TIMEOUT, and be opened again).
 const SilentGrace = 2 * time.Second
 
-// victim returns the connection to close for a new one among idle and
-// silent (a client's or all), or nil: the one idle longest, or else the one
-// silent longest if it has been for SilentGrace.
-func victim(idle, silent *list.List, now time.Time) *trackedConn {
-	if e := idle.Front(); e != nil {
+// The lists a connection waiting on its client is in (trackedConn.kind).
+const (
+	keptAlive = iota // idle between requests
+	silent           // new, and nothing read yet
+	heading          // its request's headers arriving
+)
+
+// victim returns the connection to close for a new one among lists (a
+// client's or all: idle, silent and heading), or nil: the one idle
+// longest, or else the one silent longest if it has been for SilentGrace,
+// or else the one longest in its headers if it has been for SilentGrace.
+func victim(lists [3]*list.List, now time.Time) *trackedConn {
+	if e := lists[keptAlive].Front(); e != nil {
 		return e.Value.(*trackedConn)
 	}
-	if e := silent.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
-		return e.Value.(*trackedConn)
+	for _, l := range lists[silent:] {
+		if e := l.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
+			return e.Value.(*trackedConn)
+		}
 	}
 	return nil
 }
@@ -153,10 +174,10 @@ type trackedConn struct {
 	net.Conn
 	c       *Connections
 	client  string
-	idle    *list.Element // in c.idle while idle, in c.silent while silent
-	ownIdle *list.Element // in its client's idle or silent list likewise
-	silent  bool          // new, and nothing read yet: idle and ownIdle are in the silent lists
-	since   time.Time     // when it was opened, for a silent one
+	idle    *list.Element // in c's list of its kind while waiting on its client
+	ownIdle *list.Element // in its client's list of its kind likewise
+	kind    int           // keptAlive, silent or heading: the lists idle and ownIdle are in
+	since   time.Time     // when it was opened, for a silent one; when its headers began, for a heading one
 	gone    bool          // its place is given back (c.mu): never idle again
 	// idleNow is idle != nil, read without c.mu by Read; idleRead counts
 	// the bytes read since it was set.
@@ -193,6 +214,11 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 		t.c.mu.Lock()
 		shut := t.shut.Load()
 		t.c.unidle(t)
+		if !shut && !t.gone {
+			// Its request's headers are arriving, until net/http has
+			// read them all (ConnState, StateActive).
+			t.c.wait(t, heading)
+		}
 		t.c.mu.Unlock()
 		if shut {
 			return 0, net.ErrClosed
@@ -328,11 +354,11 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 	refused := ""
 	switch now := time.Now(); {
 	case cl.open >= c.perClient:
-		if v = victim(&cl.idle, &cl.silent, now); v == nil {
+		if v = victim(cl.lists(), now); v == nil {
 			refused = "client"
 		}
 	case c.open >= c.max:
-		if v = victim(&c.idle, &c.silent, now); v == nil {
+		if v = victim(c.lists(), now); v == nil {
 			refused = "server"
 		}
 	}
@@ -375,32 +401,34 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 	switch {
 	case t.gone:
 	case state == http.StateIdle:
-		t.idle, t.ownIdle = c.idle.PushBack(t), c.clients[t.client].idle.PushBack(t)
+		c.wait(t, keptAlive)
 		t.idleRead.Store(0)
 		t.idleNow.Store(true)
 	case state == http.StateNew:
 		// Silent until its first byte (the start of its request, which
 		// net/http reads at once): any byte takes it off.
-		t.silent, t.since = true, time.Now()
-		t.idle, t.ownIdle = c.silent.PushBack(t), c.clients[t.client].silent.PushBack(t)
+		c.wait(t, silent)
 		t.idleRead.Store(requestBegun - 1)
 		t.idleNow.Store(true)
 	}
 }
 
-// unidle takes t off the idle lists; c.mu is held.
+// wait puts t, on no list, on the lists of kind: it waits on its client,
+// and may be closed for a new connection at a bound (victim); c.mu is held.
+func (c *Connections) wait(t *trackedConn, kind int) {
+	t.kind, t.since = kind, time.Now()
+	t.idle, t.ownIdle = c.lists()[kind].PushBack(t), c.clients[t.client].lists()[kind].PushBack(t)
+}
+
+// unidle takes t off the lists of connections waiting on their clients;
+// c.mu is held.
 func (c *Connections) unidle(t *trackedConn) {
 	if t.idle == nil {
 		return
 	}
-	if t.silent {
-		c.silent.Remove(t.idle)
-		c.clients[t.client].silent.Remove(t.ownIdle)
-	} else {
-		c.idle.Remove(t.idle)
-		c.clients[t.client].idle.Remove(t.ownIdle)
-	}
-	t.idle, t.ownIdle, t.silent = nil, nil, false
+	c.lists()[t.kind].Remove(t.idle)
+	c.clients[t.client].lists()[t.kind].Remove(t.ownIdle)
+	t.idle, t.ownIdle = nil, nil
 	t.idleNow.Store(false)
 }
 
