@@ -1671,19 +1671,37 @@
     pause.onclick = null;
     $('stream-earlier').hidden = true;
     let info = { stream_id: id, stream_type: '—', version: 0, created_at: '—', updated_at: '—' };
-    try {
-      info = (await api('/streams/' + id, undefined, signal)).body;
-    } catch (e) {
-      if (e.status !== 404) {
-        if (current()) {
+    // A read that fails for want of the server (unreachable, no answer, a
+    // 5xx: a proxy's 502 while the service restarts) is tried again, with
+    // backoff, while the view is open, as the stream list's and the
+    // live log's are: the view said "Stopped" and its tail never started.
+    let said = ''; // what it last said while trying again
+    let missing = false;
+    for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
+      const delay = jittered(backoff);
+      try {
+        info = (await api('/streams/' + id, undefined, signal)).body;
+        break;
+      } catch (e) {
+        if (!current() || e.name === 'AbortError') return null;
+        if (e.status === 404) {
+          missing = true;
+          break;
+        }
+        if (e.status !== 0 && !(e.status >= 500)) {
           status.textContent = $('stream-said').textContent = 'Stopped: ' + e.message;
           status.className = 'status down';
+          throw e;
         }
-        throw e;
+        said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
+        showError(said);
       }
-      if (current()) showError('This stream does not exist yet; its events will appear here when they are written.');
+      await new Promise((r) => setTimeout(r, delay));
+      if (!current()) return null;
     }
     if (!current()) return null;
+    if (said && $('error').textContent === said) showError('');
+    if (missing) showError('This stream does not exist yet; its events will appear here when they are written.');
     const dd = {};
     const rows = [['stream_type', 'Type'], ['version', 'Version'], ['created_at', 'Created'], ['updated_at', 'Updated']];
     $('stream-info').replaceChildren(...rows.flatMap(([k, label]) => {
