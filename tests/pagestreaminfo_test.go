@@ -22,3 +22,28 @@ func TestPageStreamViewRecoversFromAFailedReadOfTheStream(t *testing.T) {
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
 	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
 }
+
+// TestPageOpenedWhileAProxyAnswers502RecoversByItself: a page opened
+// while a reverse proxy in front of the service answers 502 Bad Gateway
+// (the service restarting behind it) learned no head: the reads by which
+// it learns one took a 5xx for a refusal no retry mends, and the page
+// said "HTTP 502" for good, its live log empty and no subscription
+// opened, until a reload. A 5xx there is tried again, with backoff, as a
+// dropped connection is. Here the page's first two reads of /events (its
+// head probe and its first read of the log) are answered so.
+func TestPageOpenedWhileAProxyAnswers502RecoversByItself(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.badGateways = 0;
+		window.fetch = (u, o) => String(u).startsWith('/events') && window.badGateways++ < 2
+			? Promise.resolve(new Response('<html><body>502 Bad Gateway</body></html>', {status: 502, headers: {'Content-Type': 'text/html'}}))
+			: fetch0(u, o);`)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log, without a reload", positionsJS, "[3,2,1]")
+	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	b.waitFor(t, "the next event, live", positionsJS, "[4,3,2,1]")
+}

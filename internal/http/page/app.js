@@ -864,7 +864,7 @@
           await probeHead(); // api asks for a token until the server takes one
           break;
         } catch (e) {
-          if (e.status !== 0) {
+          if (e.status !== 0 && !(e.status >= 500)) {
             showError(e.message);
             return;
           }
@@ -946,7 +946,10 @@
           pos = await probeHead();
           break;
         } catch (e) {
-          if (e.status !== 0) throw e;
+          // For want of the server (unreachable, no answer, a 5xx: a
+          // proxy's 502 while the service restarts), tried again: a 5xx
+          // stopped the page for good, its log never followed.
+          if (e.status !== 0 && !(e.status >= 500)) throw e;
           said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
           showError(said);
           await new Promise((r) => setTimeout(r, delay));
