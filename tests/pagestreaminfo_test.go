@@ -29,7 +29,8 @@ func TestPageStreamViewRecoversFromAFailedReadOfTheStream(t *testing.T) {
 // it learns one took a 5xx for a refusal no retry mends, and the page
 // said "HTTP 502" for good, its live log empty and no subscription
 // opened, until a reload. A 5xx there is tried again, with backoff, as a
-// dropped connection is. Here the page's first two reads of /events (its
+// dropped connection is, and an answer with no problem of its own is said
+// in a sentence. Here the page's first two reads of /events (its
 // head probe and its first read of the log) are answered so.
 func TestPageOpenedWhileAProxyAnswers502RecoversByItself(t *testing.T) {
 	t.Parallel()
@@ -41,6 +42,9 @@ func TestPageOpenedWhileAProxyAnswers502RecoversByItself(t *testing.T) {
 			? Promise.resolve(new Response('<html><body>502 Bad Gateway</body></html>', {status: 502, headers: {'Content-Type': 'text/html'}}))
 			: fetch0(u, o);`)
 	b.navigate(t, s.URL+"/#/")
+	// In a sentence: "HTTP 502 Trying again in 1 s…" read as a fragment.
+	b.waitFor(t, "the page to say what the server answered, and that it tries again",
+		`return /^The server answered HTTP 502\. Trying again in \d+ s…$/.test(document.getElementById('error').textContent)`, "true")
 	b.waitFor(t, "the live log, without a reload", positionsJS, "[3,2,1]")
 	b.waitFor(t, "the log position at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
 	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")

@@ -74,7 +74,9 @@
   // could not be reached.
   class Problem extends Error {
     constructor(status, body) {
-      super((body && body.detail) || 'HTTP ' + status);
+      // An answer with no detail (a proxy's page) is said in a sentence,
+      // as a detail is: "HTTP 502 Trying again in 1 s…" read as a fragment.
+      super((body && body.detail) || `The server answered HTTP ${status}.`);
       this.status = status;
       this.body = body || {};
     }
