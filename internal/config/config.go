@@ -322,7 +322,7 @@ func (c Config) validate() error {
 	// on every interface.
 	if c.Addr == "" {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR is empty: give host:port (:8080 listens on every interface), or unset it for :8080"))
-	} else if err := checkAddr(c.Addr); err != nil {
+	} else if err := checkAddr(c.Addr, "8080"); err != nil {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_ADDR%w (:8080, 127.0.0.1:8080, :http)", err))
 	}
 	if c.DataDir == "" && c.MySQLDSN == "" {
@@ -335,7 +335,7 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_DATA_DIR looks like a MySQL DSN (the value is not shown): a DSN goes in TRIBUTARY_MYSQL_DSN; TRIBUTARY_DATA_DIR is the embedded store's directory"))
 	}
 	if c.DebugAddr != "" {
-		if err := checkAddr(c.DebugAddr); err != nil {
+		if err := checkAddr(c.DebugAddr, "6060"); err != nil {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR%w (127.0.0.1:6060)", err))
 		} else if sameSocket(c.Addr, c.DebugAddr) {
 			errs = append(errs, fmt.Errorf("TRIBUTARY_DEBUG_ADDR takes the public address, TRIBUTARY_ADDR's: profiles are never served there; give the debug listener a port of its own"))
@@ -444,10 +444,15 @@ var (
 // IP address (with a zone) or a host name, the port a number from 0 to
 // 65535 or the name of a service the system knows, which net.Listen takes
 // for its number (port). Such an address may be shown (see the package
-// comment).
-func checkAddr(addr string) error {
+// comment). An address that is not host:port but an IP address without a
+// port, or an IPv6 address and a port without brackets, is refused saying
+// how to write it, with examplePort for a port.
+func checkAddr(addr, examplePort string) error {
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
+		if err := howToWrite(addr, examplePort); err != nil {
+			return err
+		}
 		return errNotHostPort
 	}
 	if _, ok := port(p); !ok {
@@ -470,6 +475,42 @@ func checkAddr(addr string) error {
 		if !dnsLabel(strings.ReplaceAll(l, "_", "a")) {
 			return errNotHostPort
 		}
+	}
+	return nil
+}
+
+// howToWrite returns an error saying how to write addr, which is not
+// host:port, where it is an IP address without a port (::1, [::1],
+// 0.0.0.0), an IPv6 address and a port without brackets (::1:8080), or a
+// host name without a port; else nil. Net.SplitHostPort refuses each, and
+// "not host:port, host an IP address" sent an operator who had given one
+// looking for another mistake. An IP address is shown (it holds no
+// secret); a name is not, as a token set here by mistake may look like one.
+func howToWrite(addr, examplePort string) error {
+	ipv6 := func(s string) bool {
+		ip, _, _ := strings.Cut(s, "%")
+		return strings.Contains(s, ":") && net.ParseIP(ip) != nil
+	}
+	bare := strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	i := strings.LastIndexByte(addr, ':')
+	// ::1:8080 is an IPv6 address, and ::1 with port 8080 too: say both.
+	if i > 0 && ipv6(addr[:i]) && strings.Trim(addr[i+1:], "0123456789") == "" && addr[i+1:] != "" {
+		host, p := addr[:i], addr[i+1:]
+		err := fmt.Errorf(" is an IPv6 address and a port without brackets: write [%s]:%s; an IPv6 host goes between [ and ]", host, p)
+		if ipv6(addr) {
+			err = fmt.Errorf("%w (or, for the address %s itself, [%s]:%s)", err, addr, addr, examplePort)
+		}
+		return err
+	}
+	switch {
+	case !strings.Contains(addr, ":") && checkAddr(":"+addr, examplePort) == nil && strings.Trim(addr, "0123456789") == "":
+		return fmt.Errorf(" is not host:port but a port alone: write :%s (every interface) or 127.0.0.1:%s (this host only)", addr, addr)
+	case ipv6(bare) && (bare == addr || "["+bare+"]" == addr):
+		return fmt.Errorf(" has no port: write [%s]:%s (an IPv6 address between [ and ], then its port)", bare, examplePort)
+	case net.ParseIP(addr) != nil:
+		return fmt.Errorf(" has no port: write %s:%s", addr, examplePort)
+	case !strings.Contains(addr, ":") && checkAddr(addr+":"+examplePort, examplePort) == nil:
+		return fmt.Errorf(" has no port (the host is not shown): write host:%s", examplePort)
 	}
 	return nil
 }
