@@ -855,6 +855,15 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	if err != nil {
 		return withStopError(fmt.Errorf("listen on %s: %w", cfg.Addr, err), stopStoreNow())
 	}
+	if len(tokens) > 0 && !isLoopback(ln.Addr()) {
+		// The server has no TLS: off the loopback, each request's bearer
+		// token crosses the network in clear unless a proxy terminating
+		// TLS is in front, which the server cannot see.
+		log.Warn("access tokens are on, and the server listens in plain HTTP (it has no TLS) on an address other hosts may reach: "+
+			"a client that reaches it directly sends its token in clear, for anyone between to take; put a proxy that terminates TLS in front "+
+			"and keep this port off the networks clients use, or listen on the loopback ("+config.Var("Addr")+"=127.0.0.1:8080) behind a proxy on this host",
+			"addr", ln.Addr().String())
+	}
 	ln = conns.Listener(ln)
 	errc := make(chan error, 2)
 	debugAddr := "off"
