@@ -667,11 +667,11 @@ func storeKind(cfg config.Config) string {
 // serve runs the live feed and the HTTP server until ctx ends, then, for
 // the shutdown delay, serves on with /readyz answering 503, then drains
 // them: subscriptions end cleanly, requests in flight (appends included)
-// finish, and only then do the feed and the store stop. The whole stop
-// takes at most the shutdown timeout, but for the store's close, which
-// gets minStoreClose at least (closeBy) and so may end up to that past it
-// where the handlers were cut only at its end; what still runs near its
-// end, or when cut ends, is cut, and serve returns an error saying so.
+// finish, and only then do the feed and the store stop. The whole stop,
+// the store's close included, takes at most the shutdown timeout, or
+// minStoreClose where that is shorter (closeBy, taken as the stop begins);
+// what still runs near its end, or when cut ends, is cut, and serve
+// returns an error saying so.
 func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, store closableStore, replica esthttp.Replica, log *slog.Logger, m *metrics.Metrics) error {
 	return serveOn(ctx, cut, cfg, serveHooks{}, tokens, store, replica, log, m)
 }
@@ -690,6 +690,10 @@ type serveHooks struct {
 	// (nil: it saw every connection idle before the drain ended), so that a
 	// test knows which way its stop went.
 	shutdown func(error)
+	// storeClose, if not nil, is told as the store's close at the end of a
+	// stop begins when the stop is due to end (the shutdown timeout's end)
+	// and when the close is (its context's deadline).
+	storeClose func(stopDeadline, closeDue time.Time)
 }
 
 // defaultMaxConnections is TRIBUTARY_MAX_CONNECTIONS's default, where the
@@ -781,7 +785,11 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	}
 	// The feed stops, then the store closes, once no handler uses them.
 	// A close that fails is the stop's error (exit status 1).
+	var stopDeadline time.Time // the shutdown timeout's end, once a stop begins
 	stopStore := func(ctx context.Context) error {
+		if due, ok := ctx.Deadline(); ok && hooks.storeClose != nil && !stopDeadline.IsZero() {
+			hooks.storeClose(stopDeadline, due)
+		}
 		stopFeed()
 		closed := make(chan error, 1)
 		go func() {
@@ -911,7 +919,8 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
 	select {
 	case err := <-errc:
-		return failStop(srv, handler, stopStore, log, time.Now().Add(cfg.ShutdownTimeout), err)
+		stopDeadline = time.Now().Add(cfg.ShutdownTimeout)
+		return failStop(srv, handler, stopStore, log, stopDeadline, closeBy(stopDeadline), err)
 	case <-ctx.Done():
 	}
 	// The whole stop takes at most the shutdown timeout, since whoever
@@ -922,6 +931,12 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	// its handlers return (their contexts end with their connections) and
 	// the store closes. A second signal cuts at once.
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
+	stopDeadline = deadline
+	// The store's close is due by the timeout's end, or, where that is
+	// less than minStoreClose away, by minStoreClose from now: fixed here,
+	// at the stop's start, so that a close begun late in the timeout (its
+	// requests cut only at its end) does not take the stop past it.
+	closeDue := closeBy(deadline)
 	reserve := cfg.ShutdownReserve()
 	if cfg.ShutdownDelay > 0 {
 		// A load balancer, or a Kubernetes Service, goes on sending new
@@ -936,13 +951,13 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		case <-delay.C:
 		case err := <-errc:
 			delay.Stop()
-			return failStop(srv, handler, stopStore, log, deadline, err)
+			return failStop(srv, handler, stopStore, log, deadline, closeDue, err)
 		case <-cut.Done():
 			delay.Stop()
 			if soon := time.Now().Add(reserve); soon.Before(deadline) {
 				deadline = soon
 			}
-			return cutStop(srv, handler, stopStore, log, deadline, "shutdown delay cut short by a second signal", nil)
+			return cutStop(srv, handler, stopStore, log, deadline, earlier(closeDue, closeBy(deadline)), "shutdown delay cut short by a second signal", nil)
 		}
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
@@ -969,7 +984,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		// Nothing uses the store any more: it closes at once, or, if its
 		// close hangs (a database that stopped answering), is left as a
 		// crash leaves it at the end of the timeout.
-		endCtx, cancelEnd := closeContext(cut, closeBy(deadline), log)
+		endCtx, cancelEnd := closeContext(cut, closeDue, log)
 		defer cancelEnd()
 		if err := stopStore(endCtx); err != nil {
 			return fmt.Errorf("shut down: %w", err)
@@ -984,15 +999,23 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 			deadline = soon
 		}
 	}
-	return cutStop(srv, handler, stopStore, log, deadline, why, drainErr)
+	return cutStop(srv, handler, stopStore, log, deadline, earlier(closeDue, closeBy(deadline)), why, drainErr)
+}
+
+// earlier returns the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // failStop stops a server whose listener failed (err), as cutStop does
 // (cutAndStop). It returns err, with what kept the stop from finishing.
-func failStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, log *slog.Logger, deadline time.Time, err error) error {
+func failStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, log *slog.Logger, deadline, closeDue time.Time, err error) error {
 	// err itself is logged once, by main, which returns it as the exit status.
 	log.Warn("a listener stopped serving; cutting what still runs")
-	waitErr, storeErr := cutAndStop(srv, handler, stopStore, deadline)
+	waitErr, storeErr := cutAndStop(srv, handler, stopStore, deadline, closeDue)
 	if waitErr != nil {
 		return fmt.Errorf("%w; the store was left open: %w", err, waitErr)
 	}
@@ -1001,13 +1024,13 @@ func failStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.
 
 // cutStop cuts what still runs and stops the store (cutAndStop), and
 // returns an error saying why the stop was cut.
-func cutStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, log *slog.Logger, deadline time.Time, why string, drainErr error) error {
+func cutStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, log *slog.Logger, deadline, closeDue time.Time, why string, drainErr error) error {
 	if drainErr != nil {
 		log.Warn(why+"; cutting what still runs", "error", drainErr)
 	} else {
 		log.Warn(why + "; cutting what still runs")
 	}
-	waitErr, storeErr := cutAndStop(srv, handler, stopStore, deadline)
+	waitErr, storeErr := cutAndStop(srv, handler, stopStore, deadline, closeDue)
 	if err := cmp.Or(waitErr, storeErr); err != nil {
 		return fmt.Errorf("shut down: %s: %w", why, err)
 	}
@@ -1015,14 +1038,13 @@ func cutStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.C
 }
 
 // cutAndStop closes srv, cutting every request still running, ends the
-// subscriptions, waits until deadline for their handlers to return, then
-// for the store to close. waitErr is the handlers' not returning in time,
+// subscriptions, waits for their handlers to return, then for the store to
+// close by closeDue, leaving the close a share of what is left before
+// deadline. waitErr is the handlers' not returning in time,
 // and then the store is left open: no store may close under a handler
 // still using it, and each of their requests is logged as cut; storeErr is
 // the store's close failing.
-func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, deadline time.Time) (waitErr, storeErr error) {
-	endCtx, cancelEnd := context.WithDeadline(context.Background(), deadline)
-	defer cancelEnd()
+func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(context.Context) error, deadline, closeDue time.Time) (waitErr, storeErr error) {
 	// What still runs is cut, and logged as the server's doing: each
 	// request's context ends, and one that has written nothing yet is
 	// answered 503 with Retry-After as its handler returns (a client whose
@@ -1042,13 +1064,19 @@ func cutAndStop(srv *http.Server, handler *esthttp.Server, stopStore func(contex
 	// logged as cut; what was answered in the window keeps its status.
 	handler.ClosingConnections()
 	srv.Close()
+	// The handlers get half of what is left again, the store's close the
+	// rest (a quarter of it all, at least, but for a handler returning
+	// late), due by closeDue: a close begun in the last moment got a
+	// second of its own, and took the stop past the timeout.
+	endCtx, cancelEnd := context.WithDeadline(context.Background(), time.Now().Add(time.Until(deadline)/2))
+	defer cancelEnd()
 	if err := handler.Wait(endCtx); err != nil {
 		// The process exits without them (an append whose commit is on its
 		// way to a frozen database): their lines are logged now.
 		handler.Abandon()
 		return err, nil
 	}
-	closeCtx, cancelClose := context.WithDeadline(context.Background(), closeBy(deadline))
+	closeCtx, cancelClose := context.WithDeadline(context.Background(), closeDue)
 	defer cancelClose()
 	return nil, stopStore(closeCtx)
 }
@@ -1082,7 +1110,9 @@ func closeContext(cut context.Context, deadline time.Time, log *slog.Logger) (co
 }
 
 // closeBy is when the store's close at the end of a stop due by deadline
-// must be over: deadline, or minStoreClose from now if that is later.
+// must be over: deadline, or minStoreClose from now if that is later. A
+// stop takes it as it begins: taken as the close began, late in the
+// timeout, it took the stop up to minStoreClose past it.
 func closeBy(deadline time.Time) time.Time {
 	if soon := time.Now().Add(minStoreClose); soon.After(deadline) {
 		return soon
