@@ -61,6 +61,14 @@ const (
 	// (awaitGreetings): 5 minutes.
 	stallGreetingWaits    = 4
 	stallGreetingPingsMax = 12
+	// stallGreetingCuts is how many waiting connections awaitGreetings
+	// cuts in one stall, at most: some two hours of it. Each is counted
+	// against the server's max_connect_errors for this host (MariaDB's
+	// default, 100; past it the host is refused every session until FLUSH
+	// HOSTS), and a server stopped for good counts them all once it
+	// resumes: cut on, one each five minutes, they blocked the host after
+	// some eight hours of a stall, every instance behind its address too.
+	stallGreetingCuts = 24
 )
 
 // stallWatch is a store's watch on whether its database answers. A nil
@@ -81,6 +89,8 @@ type stallWatch struct {
 	sent     time.Time          // when the ping under way was sent
 	onset    *time.Timer        // begins a stall once the ping under way has gone unanswered for the bound
 	quiet    time.Time          // when the first ping the database has not answered was sent; zero while it answers
+	cuts     int                // the waiting connections awaitGreetings cut in this stall
+	cutsMax  int                // stallGreetingCuts, fewer in tests
 	begun    context.Context    // ended when a stall begins; made anew when it ends
 	onBegin  context.CancelFunc // ends begun
 
@@ -97,11 +107,17 @@ func watchStalls(c driver.Connector, log *slog.Logger) *stallWatch {
 
 // startStallWatch is watchStalls with the bound given.
 func startStallWatch(c driver.Connector, log *slog.Logger, bound time.Duration) *stallWatch {
+	return startStallWatchCutting(c, log, bound, stallGreetingCuts)
+}
+
+// startStallWatchCutting is startStallWatch with the most waiting
+// connections cut in a stall given (stallGreetingCuts).
+func startStallWatchCutting(c driver.Connector, log *slog.Logger, bound time.Duration, cuts int) *stallWatch {
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &stallWatch{db: db, c: c, log: log, cancel: cancel, done: make(chan struct{})}
+	w := &stallWatch{db: db, c: c, log: log, cutsMax: cuts, cancel: cancel, done: make(chan struct{})}
 	w.begun, w.onBegin = context.WithCancel(context.Background())
 	w.bound.Store(int64(bound))
 	go w.loop(ctx)
@@ -208,7 +224,10 @@ func greetingEvery(bound time.Duration) (first, longest time.Duration) {
 // is found within a ping's time for the first stallGreetingWaits pings'
 // time of a stall, within five minutes later, and a server that says
 // nothing has some ten handshakes cut in its first 40 minutes, where one
-// each ping was cut before.
+// each ping was cut before. After stallGreetingCuts cuts (some two hours)
+// it cuts none and dials none while stallGreetingWaits wait, said once: a
+// silent stall of hours would otherwise block the host at the server's
+// max_connect_errors.
 func (w *stallWatch) awaitGreetings(ctx context.Context) {
 	every, longest := greetingEvery(time.Duration(w.bound.Load()))
 	for {
@@ -232,8 +251,25 @@ func (w *stallWatch) awaitGreetings(ctx context.Context) {
 		case <-t.C:
 		}
 		w.mu.Lock()
+		if len(w.waits) >= stallGreetingWaits && w.cuts >= w.cutsMax {
+			// This stall's cuts are spent: no more handshakes are cut,
+			// and none dialled, until one that waits ends by itself (a
+			// proxy, or the server, gave it up: then one more takes its
+			// place) or the stall ends.
+			if w.cuts == w.cutsMax {
+				w.cuts++ // logged once a stall
+				w.log.Warn("the database has not answered for a long time: the stall watch stops cutting new connections in their "+
+					"handshake to find a database moved in a failover (each is counted against the server's max_connect_errors for "+
+					"this host); the connections already waiting end the stall once the server greets them. If the database was moved "+
+					"behind a proxy that keeps its sessions with the old server, restart the service",
+					"unanswered_for", time.Since(w.quiet).Round(time.Second), "handshakes_cut", w.cutsMax)
+			}
+			w.mu.Unlock()
+			continue
+		}
 		if len(w.waits) >= stallGreetingWaits {
 			// Cut the oldest, and let it go before the next is dialled.
+			w.cuts++
 			old := w.waits[0]
 			old.cancel()
 			w.waits = w.waits[1:]
@@ -442,6 +478,7 @@ func (w *stallWatch) end() {
 	w.quiet = time.Time{}
 	w.begun, w.onBegin = context.WithCancel(context.Background())
 	w.taken = false
+	w.cuts = 0
 	for _, g := range w.waits {
 		// A bound's grace: its greeting, on its way if the server
 		// answers again, is taken (a handshake cut counts against the

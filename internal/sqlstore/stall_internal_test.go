@@ -598,3 +598,32 @@ func TestAStallBehindAFaultProxyEndsOnceItPassesBytesAgain(t *testing.T) {
 	proxy.Resume()
 	waitFor(t, "the stall's end once the proxy passes bytes again", func() bool { return w.err() == nil })
 }
+
+// TestAStallOfHoursCutsABoundedNumberOfHandshakes: against a server that
+// takes connections and says nothing for hours, the watch cut the oldest
+// of the connections waiting for their greeting every five minutes, for a
+// new one that might reach a server moved in a failover: each cut is
+// counted against the server's max_connect_errors for this host (MariaDB's
+// default, 100), which blocked the host after some eight hours of a stall.
+// Once a stall's cuts are spent, it cuts none (and the connections that
+// wait still end the stall once the server greets them).
+func TestAStallOfHoursCutsABoundedNumberOfHandshakes(t *testing.T) {
+	t.Parallel()
+	const cuts = 3
+	bound := 20 * time.Millisecond
+	c := &silentServerConnector{bound: bound}
+	w := startStallWatchCutting(c, slog.New(slog.DiscardHandler), bound, cuts)
+	t.Cleanup(w.close)
+	// The first new connection is cut at its bound (secondOpinion), then
+	// the oldest of those waiting each time one more is dialled.
+	waitFor(t, "the stall's cuts spent", func() bool { return c.cut.Load() >= 1+cuts })
+	// Room for several more cuts at the longest wait between two.
+	_, longest := greetingEvery(bound)
+	time.Sleep(3 * longest)
+	c.closing.Store(true)
+	w.close()
+	if cut := c.cut.Load(); cut != 1+cuts {
+		t.Errorf("a server silent for a long stall: %d new connections cut in their handshake; want %d (one, then the stall's %d)",
+			cut, 1+cuts, cuts)
+	}
+}
