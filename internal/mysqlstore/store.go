@@ -39,6 +39,9 @@ type Options struct {
 	MaxConns int
 	// Logger receives the store's own log lines (default: discard).
 	Logger *slog.Logger
+	// Redact, if set, is applied to every string the store's log lines
+	// quote (sqlstore's Options.Redact).
+	Redact func(string) string
 	// Metrics, if set, counts what the store does and watches its pools.
 	Metrics *metrics.Metrics
 	// AllowUnsafeDurability lets Open succeed on a server whose settings
@@ -310,6 +313,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Every line of the store's, sqlstore's too, goes through Redact.
+	opts.Logger = sqlstore.RedactingLogger(opts.Logger, opts.Redact)
 	warnShortTimeouts(opts.Logger, primaryDSN, cfg)
 	if replica != nil {
 		warnShortTimeouts(opts.Logger, replicaDSN, replica)

@@ -355,3 +355,42 @@ func TestStreamsReadBelowTheirVersionsLogOneLineAWindowNotOneAStream(t *testing.
 		t.Errorf("the line after a window in which %d more streams read below their versions went unlogged: %q; want it to count them (unlogged_like_it=19)", len(ids)-1, got)
 	}
 }
+
+// TestTheWritersLinesArePassedThroughRedact: the writer's lines quote a
+// stream id (the WARN of a stream read below its version) or a driver's
+// error that may quote one ("group append failed"), which a client chose
+// and which may be a token sent in its place; they were written as they
+// were, where the HTTP layer's and the live feed's lines go through the
+// redaction of known tokens. Every line the store logs goes through
+// Options.Redact. MySQL (the WARN is the guarded writer's).
+func TestTheWritersLinesArePassedThroughRedact(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	id := uuid.New()
+	var logged lockedBuffer
+	redact := func(s string) string { return strings.ReplaceAll(s, id.String(), "REDACTED") }
+	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{
+		Logger: slog.New(slog.NewTextHandler(&logged, nil)), Redact: redact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sqlstore.SetSnapshotDrops(store.Store, time.Hour, 0)
+	appendTwo(t, store, id)
+	if _, err := sqlstore.WritesPool(store.Store).ExecContext(ctx, "DELETE FROM events WHERE stream_id = ? AND stream_version = 2", id[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stream(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	out := logged.String()
+	if !strings.Contains(out, "read below the version") || !strings.Contains(out, "REDACTED") {
+		t.Fatalf("a stream read below its version, its id redacted: want the WARN with REDACTED for the id; the log:\n%s", out)
+	}
+	if strings.Contains(out, id.String()) {
+		t.Errorf("the log quotes the stream id that Redact takes out:\n%s", out)
+	}
+}

@@ -255,6 +255,12 @@ type Options struct {
 	// in one round trip (guarded.go, MySQL only) does not run it.
 	Check  func() error
 	Logger *slog.Logger
+	// Redact, if set, is applied to every string the store's log lines
+	// quote (the message, strings, errors, stream ids and other values
+	// written as text): a driver's error or a stream id may hold what a
+	// client sent, a token among it. The service gives the HTTP layer's
+	// redaction of known tokens, as for the live feed's lines.
+	Redact func(string) string
 	// Metrics counts appends, group commits and statements (nil: none).
 	Metrics *metrics.Metrics
 	// ReadAhead is how many reads of the next page (ahead.go) may be in
@@ -291,6 +297,7 @@ func New(d Dialect, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.Logger = RedactingLogger(opts.Logger, opts.Redact)
 	if opts.WaitDurable == nil {
 		opts.WaitDurable = func(context.Context, int64) error { return nil }
 	}
