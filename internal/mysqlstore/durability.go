@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
