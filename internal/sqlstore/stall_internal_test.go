@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -625,5 +627,76 @@ func TestAStallOfHoursCutsABoundedNumberOfHandshakes(t *testing.T) {
 	if cut := c.cut.Load(); cut != 1+cuts {
 		t.Errorf("a server silent for a long stall: %d new connections cut in their handshake; want %d (one, then the stall's %d)",
 			cut, 1+cuts, cuts)
+	}
+}
+
+// givingUpConnector is silentServerConnector whose new connections a test
+// can have given up by the far end (a proxy's, or the server's, reset) with
+// giveUp: the oldest waiting then fails by itself.
+type givingUpConnector struct {
+	silentServerConnector
+	mu      sync.Mutex
+	waiting []chan struct{}
+}
+
+func (c *givingUpConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if deadline, ok := ctx.Deadline(); c.n.Load() == 0 || ok && time.Until(deadline) > 2*c.bound {
+		return c.silentServerConnector.Connect(ctx)
+	}
+	c.n.Add(1)
+	c.asked.Add(1)
+	reset := make(chan struct{})
+	c.mu.Lock()
+	c.waiting = append(c.waiting, reset)
+	c.mu.Unlock()
+	select {
+	case <-reset:
+		return nil, errors.New("read tcp 10.0.0.2:40000->10.0.0.1:3306: read: connection reset by peer")
+	case <-ctx.Done():
+		c.mu.Lock()
+		c.waiting = slices.DeleteFunc(c.waiting, func(r chan struct{}) bool { return r == reset })
+		c.mu.Unlock()
+		if !c.closing.Load() {
+			c.cut.Add(1)
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// giveUp resets the oldest new connection still waiting; false if none is.
+func (c *givingUpConnector) giveUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.waiting) == 0 {
+		return false
+	}
+	close(c.waiting[0])
+	c.waiting = c.waiting[1:]
+	return true
+}
+
+// TestAWaitingConnectionGivenUpIsReplacedOnceTheStallsCutsAreSpent: once a
+// stall's cuts are spent, a connection waiting for its greeting that the
+// far end gives up (a reset) frees its place: one more new connection is
+// dialled for it, none cut, so a server moved meanwhile is still found.
+func TestAWaitingConnectionGivenUpIsReplacedOnceTheStallsCutsAreSpent(t *testing.T) {
+	t.Parallel()
+	const cuts = 1
+	bound := 20 * time.Millisecond
+	c := &givingUpConnector{silentServerConnector: silentServerConnector{bound: bound}}
+	w := startStallWatchCutting(c, slog.New(slog.DiscardHandler), bound, cuts)
+	t.Cleanup(w.close)
+	waitFor(t, "the stall's cuts spent", func() bool { return c.cut.Load() >= 1+cuts })
+	_, longest := greetingEvery(bound)
+	time.Sleep(2 * longest)
+	asked, cut := c.asked.Load(), c.cut.Load()
+	if !c.giveUp() {
+		t.Fatal("no new connection waits for its greeting once the stall's cuts are spent; want some")
+	}
+	waitFor(t, "one more new connection in place of the one given up", func() bool { return c.asked.Load() > asked })
+	c.closing.Store(true)
+	w.close()
+	if got := c.cut.Load(); got != cut {
+		t.Errorf("a waiting connection given up once the stall's cuts were spent: %d more cut; want none", got-cut)
 	}
 }
