@@ -106,3 +106,80 @@ func TestAHeadOfAStreamPageReadsItsFirstEventOnly(t *testing.T) {
 		}
 	})
 }
+
+// logEventsCounted is a store whose pages of the log count the events
+// read from them, and keep the options each was asked with.
+type logEventsCounted struct {
+	eventstore.Store
+	read  atomic.Int64
+	ahead atomic.Bool // a page was asked for with ReadAhead
+}
+
+func (s *logEventsCounted) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	if opts.ReadAhead {
+		s.ahead.Store(true)
+	}
+	page, err := s.Store.ReadAll(ctx, opts)
+	if err != nil {
+		return page, err
+	}
+	events := page.Events
+	page.Events = func(yield func(eventstore.Event, error) bool) {
+		for e, err := range events {
+			s.read.Add(1)
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+	return page, nil
+}
+
+// TestAHeadOfALogPageReadsItsFirstEventOnly: HEAD /events read the whole
+// page to throw it away (and, past the first page, had the store read the
+// next one ahead for a GET that a HEAD does not announce), as a stream
+// page's HEAD did. Its headers (Link) come from the page's positions; it
+// reads the first event only, so that one that cannot be read fails it as
+// it fails the GET, and asks for no read ahead. Its headers are the GET's.
+func TestAHeadOfALogPageReadsItsFirstEventOnly(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := &logEventsCounted{Store: k.Open(t)}
+		s := newServer(t, newContract(t), store)
+		body := `{"stream_type":"order","events":[`
+		for i := range 5 {
+			if i > 0 {
+				body += ","
+			}
+			body += `{"type":"A","data":` + strconv.Itoa(i) + `}`
+		}
+		expectStatus(t, "append", s.do("POST", "/streams/"+uuid.NewString()+"/events", body+"]}"), 201)
+		for _, query := range []string{"", "?limit=2", "?after=2&limit=2", "?type=A&after=1&limit=2", "?after=5"} {
+			path := "/events" + query
+			get := s.do("GET", path, "")
+			expectStatus(t, "GET "+path, get, 200)
+			store.read.Store(0)
+			store.ahead.Store(false)
+			head := s.do("HEAD", path, "")
+			expectStatus(t, "HEAD "+path, head, 200)
+			want := int64(1)
+			if query == "?after=5" {
+				want = 0
+			}
+			if n := store.read.Load(); n != want {
+				t.Errorf("HEAD %s read %d events; want %d (its first only)", path, n, want)
+			}
+			if store.ahead.Load() {
+				t.Errorf("HEAD %s asked the store to read the next page ahead; want no read ahead for a HEAD", path)
+			}
+			for _, name := range []string{"Link", "Content-Type", "Vary"} {
+				if g, h := get.header.Values(name), head.header.Values(name); len(g) != len(h) || len(g) > 0 && g[0] != h[0] {
+					t.Errorf("HEAD %s: %s %q; want the GET's, %q", path, name, h, g)
+				}
+			}
+			if h := head.header.Get("Content-Length"); h != "" {
+				t.Errorf("HEAD %s: Content-Length %s; want none (the GET's is %q)", path, h, get.header.Get("Content-Length"))
+			}
+		}
+	})
+}

@@ -189,12 +189,14 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
 	}
-	opts.ReadAhead = opts.After > 0 // as for a stream's pages
+	// As for a stream's pages; a HEAD reads no page after its own, and of
+	// its own only the first event (headEvents).
+	opts.ReadAhead = opts.After > 0 && r.Method != http.MethodHead
 	page, err := s.store.ReadAll(r.Context(), opts)
 	if err != nil {
 		return err
 	}
-	return s.writeEvents(w, r, page.Events, func(h http.Header, b []byte) []byte {
+	start := func(h http.Header, b []byte) []byte {
 		if page.More {
 			next := url.Values{"after": {strconv.FormatInt(page.Last, 10)}, "limit": {strconv.Itoa(opts.Limit)}}
 			if len(opts.StreamTypes) > 0 {
@@ -206,7 +208,11 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 			h.Set("Link", "</events?"+next.Encode()+`>; rel="next"`)
 		}
 		return append(b, `{"events":[`...)
-	})
+	}
+	if r.Method == http.MethodHead {
+		return headEvents(w, page.Events, start)
+	}
+	return s.writeEvents(w, r, page.Events, start)
 }
 
 func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
@@ -305,15 +311,16 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, events iter
 
 // headEvents answers HEAD of a page that writeEvents would write with
 // start: its headers, ETag and Link included, which come from the stream's
-// row, not its events, and none of its events, which the store reads only
-// as they are iterated (HEAD read the whole page to throw it away). It has
-// no Content-Length, which only the body gives (net/http sets none for a
-// HEAD whose handler wrote no byte): a GET of a small page has one, and a
-// HEAD that said another length would be wrong. It reads the page's first
-// event (events, read with FirstOnly, yield that one at most), as the GET
-// sends its status only with it: a first event that cannot be read (a
-// damaged event, the database lost) fails the HEAD as it fails the GET. A
-// fault the GET would meet past its first event a HEAD does not see.
+// row or the log page's positions, not its events, and none of its events,
+// which the store reads only as they are iterated (HEAD read the whole page
+// to throw it away). It has no Content-Length, which only the body gives
+// (net/http sets none for a HEAD whose handler wrote no byte): a GET of a
+// small page has one, and a HEAD that said another length would be wrong.
+// It reads the page's first event (a stream's, read with FirstOnly, yield
+// that one at most), as the GET sends its status only with it: a first
+// event that cannot be read (a damaged event, the database lost) fails the
+// HEAD as it fails the GET. A fault the GET would meet past its first
+// event a HEAD does not see.
 func headEvents(w http.ResponseWriter, events iter.Seq2[eventstore.Event, error], start func(h http.Header, b []byte) []byte) error {
 	for _, err := range events {
 		if err != nil {
