@@ -323,6 +323,27 @@ func ifMatch(r *http.Request, current string) error {
 		strings.Join(vals, ", "), current)
 }
 
+// noTagMatches checks the If-Match of a read whose answer has no entity
+// tag (what: a page of the log, a subscription of it, one event): only *
+// holds (RFC 9110 §13.1.1: a tag in the list must match the answer's,
+// and there is none), anything else is a 412. It ran as if not sent.
+// Call it where the answer would otherwise be a 2xx (§13.2.1).
+func noTagMatches(r *http.Request, what string) error {
+	vals := r.Header.Values("If-Match")
+	if len(vals) == 0 {
+		return nil
+	}
+	for _, v := range vals {
+		for _, tag := range strings.Split(v, ",") {
+			if trimHTTPSpace(tag) == "*" {
+				return nil
+			}
+		}
+	}
+	return problemf(errPrecondition, "If-Match %s cannot hold: %s has no entity tag (only a stream and its pages have one, "+
+		"its version); leave it out, or send it to GET /streams/{id} or to a page of its events", strings.Join(vals, ", "), what)
+}
+
 // notModified reports whether If-None-Match holds the current entity tag
 // (RFC 9110 weak comparison; * matches any existing stream).
 func notModified(r *http.Request, current string) bool {

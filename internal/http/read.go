@@ -157,6 +157,9 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := noTagMatches(r, "an event"); err != nil {
+		return err
+	}
 	b := append(encodeEvent(nil, e), '\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -181,6 +184,9 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if opts.EventTypes, err = namesParam(q, "type"); err != nil {
+		return err
+	}
+	if err := noTagMatches(r, "the log"); err != nil {
 		return err
 	}
 	if wantsEvents(r) {
