@@ -15,7 +15,7 @@ import (
 )
 
 // TestAnIfMatchOnAResourceWithoutAnEntityTagNeverHolds: a page of the log,
-// a subscription of it and one event have no entity tag (only a stream
+// a subscription of it, one event and a page of streams have no entity tag (only a stream
 // and its pages have one, its version), and took If-Match "N" and answered
 // 200 as if it were not sent. RFC 9110 13.1.1: a list of tags holds only
 // if one matches the representation's; none can, so it is a 412 before
@@ -36,6 +36,8 @@ func TestAnIfMatchOnAResourceWithoutAnEntityTagNeverHolds(t *testing.T) {
 			{"HEAD", "/events", "", `"1"`, 412},
 			{"GET", "/streams/" + id + "/events/1", "", `"1"`, 412},
 			{"HEAD", "/streams/" + id + "/events/1", "", `W/"1", "2"`, 412},
+			{"GET", "/streams", "", `"1"`, 412},
+			{"GET", "/streams?stream_type=order", "", "*", 200},
 			{"GET", "/events", "", "*", 200},
 			{"GET", "/streams/" + id + "/events/1", "", "*", 200},
 			{"GET", "/streams/" + id + "/events/2", "", `"1"`, 404},

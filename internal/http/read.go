@@ -238,6 +238,9 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("query parameter after must be the cursor from a next link (a stream id), got %q", after)
 		}
 	}
+	if err := noTagMatches(r, "a list of streams"); err != nil {
+		return err
+	}
 	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
 	}
