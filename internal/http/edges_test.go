@@ -263,6 +263,7 @@ func TestAProblemQuotesAtMostAKiBOfAnyPartOfTheRequest(t *testing.T) {
 		{"a long Content-Type", "POST", events, appendBody, []string{"Content-Type", "application/" + long}},
 		{"a long Content-Encoding", "POST", events, appendBody, []string{"Content-Encoding", long}},
 		{"a long If-Match on a read (412)", "GET", "/streams/" + stored, "", []string{"If-Match", `"` + long + `"`}},
+		{"a long If-Match on the log (412)", "GET", "/events", "", []string{"If-Match", `"` + long + `"`}},
 	} {
 		r := s.do(tc.method, tc.path, tc.body, tc.header...)
 		if r.status/100 != 4 || len(r.body) > 4<<10 || !strings.Contains(string(r.body), "bytes in all") {
