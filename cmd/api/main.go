@@ -39,6 +39,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/migrations"
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
 
 // version is the release this binary was built from, stamped in at build
@@ -197,7 +198,14 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 		}
 	}
 	m := metrics.New(buildVersion())
-	store, err := openStoreUnlessCut(ctx, cut, cfg, log, m, cmd == "migrate")
+	// The stores' lines quote what clients chose (stream ids, drivers'
+	// errors holding statements' arguments): a token sent in its place is
+	// redacted there as in the HTTP layer's and the live feed's lines.
+	storeLog := log
+	if len(tokens) > 0 {
+		storeLog = sqlstore.RedactingLogger(log, esthttp.Redactor(tokens))
+	}
+	store, err := openStoreUnlessCut(ctx, cut, cfg, storeLog, m, cmd == "migrate")
 	if errors.Is(err, errCutAtStart) {
 		// The first signal's stop waits on the database (a cut
 		// migration's statement ended on the server, up to 5 s, and the
