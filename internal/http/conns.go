@@ -34,13 +34,13 @@ import (
 // everyone else's, and for its database: accept fails, and net/http backs
 // off, with everyone waiting.
 //
-// At a bound, a new connection takes the place of the connection that has
-// been idle longest (between requests, kept alive), or else of the one
-// silent longest since it was opened, once for SilentGrace, or else of the
-// one longest in its request's headers, once for SilentGrace (a client
-// sends them at once; one that trickles them holds its place until
-// TRIBUTARY_READ_HEADER_TIMEOUT, and is opened again): the client's own at
-// the client's bound, anyone's at the server's. A client must
+// At a bound, a new connection takes the place of the connection silent
+// longest since it was opened, once for SilentGrace, or else of the one
+// longest in its request's headers, once for SilentGrace (a client sends
+// them at once; one that trickles them holds its place until
+// TRIBUTARY_READ_HEADER_TIMEOUT, and is opened again), or else of the one
+// idle longest (between requests, kept alive): the client's own at the
+// client's bound, anyone's at the server's. A client must
 // expect a kept-alive connection to be closed, as at the idle timeout.
 // Where none is, the new connection is answered 503 with Retry-After and
 // closed. Those being answered are not counted: at most maxRefusing, for
@@ -102,17 +102,20 @@ const (
 )
 
 // victim returns the connection to close for a new one among lists (a
-// client's or all: idle, silent and heading), or nil: the one idle
-// longest, or else the one silent longest if it has been for SilentGrace,
-// or else the one longest in its headers if it has been for SilentGrace.
+// client's or all: idle, silent and heading), or nil: the one silent
+// longest if it has been for SilentGrace, or else the one longest in its
+// headers if it has been for SilentGrace, or else the one idle longest. A
+// kept-alive connection has been a client's that was served; one silent
+// or in its headers for seconds is rarely anyone's but an attacker's, who
+// would otherwise take the served clients' places one after another.
 func victim(lists [3]*list.List, now time.Time) *trackedConn {
-	if e := lists[keptAlive].Front(); e != nil {
-		return e.Value.(*trackedConn)
-	}
 	for _, l := range lists[silent:] {
 		if e := l.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
 			return e.Value.(*trackedConn)
 		}
+	}
+	if e := lists[keptAlive].Front(); e != nil {
+		return e.Value.(*trackedConn)
 	}
 	return nil
 }

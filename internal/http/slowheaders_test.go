@@ -62,3 +62,24 @@ func TestAtItsBoundAClientsConnectionTricklingItsHeadersGivesItsPlaceUp(t *testi
 		t.Fatal("the connection trickling its headers is still open after its client's new one took its place; expected it closed")
 	}
 }
+
+// TestAtTheBoundAConnectionTricklingItsHeadersGoesBeforeAKeptAliveOne: a
+// kept-alive connection between two of its client's requests was closed
+// for a new one before any other, while connections that had sent nothing,
+// or only part of their headers, for seconds kept theirs: an attacker
+// opening connections again as they were cut took, one after another, the
+// places of the clients that were being served. One silent, or in its
+// headers, for SilentGrace goes first; a kept-alive one only where none is.
+func TestAtTheBoundAConnectionTricklingItsHeadersGoesBeforeAKeptAliveOne(t *testing.T) {
+	b := startBounded(t, 2, 2)
+	slow := dialFrom(t, b.addr, "127.0.0.2")
+	trickle(t, esthttp.SilentGrace+400*time.Millisecond, slow)
+	kept := dialFrom(t, b.addr, "127.0.0.1")
+	b.getIdle(t, kept)
+
+	dialFrom(t, b.addr, "127.0.0.3").get(t, "/")
+	if !slow.closedByServer() {
+		t.Fatal("the connection trickling its headers is still open after a new one took a place; expected it closed before the kept-alive one")
+	}
+	kept.get(t, "/")
+}
