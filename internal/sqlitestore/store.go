@@ -147,8 +147,16 @@ type Store struct {
 // empty database only where there is no database file and no WAL, logging
 // it at WARN; a file that is there but holds no database (empty, or without
 // its header) is refused, as is a WAL without its database file. It does
-// not migrate: call Migrate.
-func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+// not migrate: call Migrate. Where it could not write the database's files
+// (its WAL, its -shm) for want of room, its error wraps eventstore.ErrFull
+// and eventstore.ErrDiskFull, as an append's does (see noRoomAtStart).
+func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
+	var s *Store
+	defer func() {
+		if err != nil && s != nil {
+			err = s.noRoomAtStart(err, "this start", "start again")
+		}
+	}()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -221,7 +229,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opts.MaxReaders = DefaultMaxReaders
 	}
 	dsn := openDSNOf(path)
-	s := &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger, lockMade: lockMade}
+	s = &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger, lockMade: lockMade}
 	startWAL, err := keepStartWAL(path)
 	if err != nil {
 		closeFiles(file, dirLock)
@@ -586,10 +594,12 @@ func (s *Store) runBeforeCommit() {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// Migrate brings the schema up to date.
+// Migrate brings the schema up to date. Where a migration could not write
+// the database's files for want of room, its error wraps eventstore.ErrFull
+// and eventstore.ErrDiskFull (see noRoomAtStart).
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.applyMigrations(ctx); err != nil {
-		return err
+		return s.noRoomAtStart(err, "the migrations", "migrate again (start the server, or run api migrate)")
 	}
 	// Every step is recorded now, but a table or column dropped while the
 	// server was stopped is not made again: the store would start, ready,
@@ -1030,14 +1040,44 @@ func (s *Store) translate(err error) error {
 }
 
 // isWriteError is whether an extended result code is SQLite's I/O error on
-// a write, a sync or a truncation of the database's files: one a file
-// system with no room left can give (SQLITE_FULL aside).
+// a write, a sync or a truncation of the database's files, or on the growth
+// of its -shm file (SQLITE_IOERR_SHMSIZE: a start's first connection makes
+// it, and a WAL that grows grows it): one a file system with no room left
+// can give (SQLITE_FULL aside).
 func isWriteError(code int) bool {
 	switch code {
-	case sqlite3.SQLITE_IOERR_WRITE, sqlite3.SQLITE_IOERR_FSYNC, sqlite3.SQLITE_IOERR_DIR_FSYNC, sqlite3.SQLITE_IOERR_TRUNCATE:
+	case sqlite3.SQLITE_IOERR_WRITE, sqlite3.SQLITE_IOERR_FSYNC, sqlite3.SQLITE_IOERR_DIR_FSYNC, sqlite3.SQLITE_IOERR_TRUNCATE,
+		sqlite3.SQLITE_IOERR_SHMSIZE:
 		return true
 	}
 	return false
+}
+
+// noRoomAtStart is err, of what (a start, the migrations) that could not
+// write the database's files, said as the file system with no room left
+// where it is: SQLite's error on a write (SQLITE_FULL, or an I/O error on a
+// write, which a quota used up gives), and noRoom's probe finds no room.
+// A start on a full disk failed with SQLite's bare "disk I/O error (4874)"
+// (the -shm it could not make), where the running service names the file
+// system and says it passes once space is freed. Any other err is returned
+// as it is.
+func (s *Store) noRoomAtStart(err error, what, again string) error {
+	code := sqliteCode(err)
+	if code&0xff != sqlite3.SQLITE_FULL && !isWriteError(code) {
+		return err
+	}
+	full := s.noRoom()
+	if full == nil {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		err = se // SQLite's words: what wraps them (an append's "appends pass again") is not a start's
+	}
+	return fmt.Errorf("%w: %w: the file system of %s has no room left for this server (%w): it is full, or a quota on it "+
+		"(a project or user quota, a container's size limit) is used up, and %s could not write the database's files there; "+
+		"free space there, or raise the quota, and %s: %w",
+		eventstore.ErrUnavailable, errFileSystemFull, filepath.Dir(s.path), full, what, again, err)
 }
 
 // roomProbe is how much noRoomIn writes: more than SQLite writes at once
