@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -204,8 +205,8 @@ func (e *MissingError) Unwrap() []error { return []error{ErrUnavailable, e.Err} 
 // a schema of another release restored under the service): every append
 // that inserts a row into its table fails on it (for streams, only those
 // that create a stream). Retrying cannot mend it until an operator drops
-// the column or gives it a default, which mends it at once, without a
-// restart. It is the database's trouble: errors.Is(err, ErrUnavailable)
+// the column or gives it a default (SQLite cannot: Mend says so), which
+// mends it at once, without a restart. It is the database's trouble: errors.Is(err, ErrUnavailable)
 // holds for it. Reads are served, so a store's Ping returns it (Table set,
 // Err nil) only once the rest passed, as a partial finding: /readyz stays
 // 200, saying appends are refused.
@@ -218,6 +219,11 @@ type UnwrittenColumnError struct {
 	// Err is the database's own error, nil where the store found the
 	// column by looking (Ping).
 	Err error
+	// Mend is how an operator mends it where the store's database cannot
+	// give a column a default (SQLite has no ALTER COLUMN): what follows
+	// "until an operator" in Error; "" for "drops the column or gives it a
+	// default".
+	Mend string
 }
 
 func (e *UnwrittenColumnError) Error() string {
@@ -233,8 +239,9 @@ func (e *UnwrittenColumnError) Error() string {
 	default:
 		fails = "every append fails"
 	}
-	return where + " that the store does not write, NOT NULL and without a default: " + fails + " until an operator drops " +
-		"the column or gives it a default (was an older schema, or another release's, restored under the service? then restore a backup of " +
+	mend := cmp.Or(e.Mend, "drops the column or gives it a default")
+	return where + " that the store does not write, NOT NULL and without a default: " + fails + " until an operator " + mend +
+		" (was an older schema, or another release's, restored under the service? then restore a backup of " +
 		"this release's schema, which `api migrate` brings up to date if older, and restart the service)"
 }
 

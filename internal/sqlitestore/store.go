@@ -578,7 +578,7 @@ func (s *Store) unwritten(ctx context.Context) (found, err error) {
 			return nil, s.translate(err)
 		}
 		if !written[table+"."+column] {
-			return fmt.Errorf("ping: %w", &eventstore.UnwrittenColumnError{Table: table, Column: column}), nil
+			return fmt.Errorf("ping: %w", &eventstore.UnwrittenColumnError{Table: table, Column: column, Mend: dropColumn(table, column)}), nil
 		}
 	}
 	return nil, s.translate(rows.Err())
@@ -979,8 +979,26 @@ func unwrittenColumn(err error) error {
 			e.Table, e.Column = table, column
 		}
 	}
+	e.Mend = dropColumn(e.Table, e.Column)
 	return e
 }
+
+// dropColumn is how an operator mends a column of table that the store
+// does not write on SQLite: drop it. The advice to give it a default, as
+// on MySQL, cannot be followed (SQLite has no ALTER COLUMN; only a table
+// rebuilt gives a column a default). The names are the schema's, read
+// from SQLite, never a client's; table "" where SQLite's error did not say.
+func dropColumn(table, column string) string {
+	if table == "" {
+		return "drops the column (ALTER TABLE <its table> DROP COLUMN <it>, in an sqlite3 shell: SQLite cannot give a column a default)"
+	}
+	return "drops the column (ALTER TABLE " + sqliteIdent(table) + " DROP COLUMN " + sqliteIdent(column) +
+		", in an sqlite3 shell beside the server: SQLite cannot give a column a default)"
+}
+
+// sqliteIdent is name quoted as an identifier of SQLite's (a keyword, as
+// "order", is one too once quoted).
+func sqliteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
 // storageFailure says what failed beneath SQLite for an I/O error (its
 // extended result code) that no retry mends until an operator does, or ""

@@ -1,7 +1,9 @@
 package sqlitestore_test
 
 import (
+	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -37,5 +39,51 @@ func TestAnUnwrittenColumnWithoutADefaultIsNamed(t *testing.T) {
 	err = s.Ping(t.Context())
 	if !errors.As(err, &unwritten) || unwritten.Table != "streams" || unwritten.Column != "legacy" || unwritten.Err != nil {
 		t.Errorf("Ping with streams.legacy NOT NULL and without a default: %v; want an UnwrittenColumnError naming streams.legacy, found by looking", err)
+	}
+}
+
+// TestAnUnwrittenColumnsAdviceIsOneSQLiteCanFollow: the error of an
+// unwritten column told the operator to drop the column "or give it a
+// default", which SQLite cannot do (it has no ALTER COLUMN: only a rebuild
+// of the table gives a column a default). The append's error and Ping's
+// must give the statement that mends it on SQLite, and no default; and
+// that statement, run beside the server, must mend it without a restart.
+func TestAnUnwrittenColumnsAdviceIsOneSQLiteCanFollow(t *testing.T) {
+	t.Parallel()
+	s := openMigrated(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	appendEvents(t, s, uuid.New(), 1, 10)
+	if err := s.Exec(t.Context(), "PRAGMA writable_schema=ON; "+
+		"UPDATE sqlite_master SET sql = replace(sql, ') WITHOUT ROWID', ', legacy INT NOT NULL) WITHOUT ROWID') WHERE type = 'table' AND name = 'streams'; "+
+		"PRAGMA schema_version = 1000; PRAGMA writable_schema=OFF"); err != nil {
+		t.Fatal(err)
+	}
+	const mend = `ALTER TABLE "streams" DROP COLUMN "legacy"`
+	appendOne := func() error {
+		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`{}`)}}})
+		return err
+	}
+	for what, err := range map[string]error{"an append": appendOne(), "Ping": s.Ping(t.Context())} {
+		if !errors.As(err, new(*eventstore.UnwrittenColumnError)) || !strings.Contains(err.Error(), mend) || strings.Contains(err.Error(), "default (") ||
+			strings.Contains(err.Error(), "gives it a default") {
+			t.Errorf("%s with streams.legacy NOT NULL and without a default: %v; want an UnwrittenColumnError giving %q, and no default "+
+				"to give it (SQLite has no ALTER COLUMN)", what, err, mend)
+		}
+	}
+	// Beside the server, as an operator's sqlite3 shell would.
+	db, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.ExecContext(t.Context(), mend); err != nil {
+		t.Fatalf("the advice, %s: %v", mend, err)
+	}
+	if err := appendOne(); err != nil {
+		t.Errorf("an append once the advice was followed: %v; want it written, without a restart", err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping once the advice was followed: %v; want nil", err)
 	}
 }
