@@ -234,3 +234,18 @@ func mountPoint(dir string) bool {
 // writableDir reports whether the process may make files in dir, as
 // SQLite's unix VFS asks of a temporary directory (access W_OK|X_OK).
 func writableDir(dir string) bool { return syscall.Access(dir, 0x2|0x1) == nil }
+
+// removeUnheldLock removes the lock file at path where no process holds
+// it: a start that made it and was refused has let it go (its descriptor
+// closed), and takes it again to remove it, so that one another start
+// holds meanwhile is kept.
+func removeUnheldLock(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		os.Remove(path) //nolint:errcheck // at worst, it is left as before
+	}
+}

@@ -152,9 +152,15 @@ type Store struct {
 // and eventstore.ErrDiskFull, as an append's does (see noRoomAtStart).
 func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	var s *Store
+	lockMade := false
 	defer func() {
 		if err != nil && s != nil {
 			err = s.noRoomAtStart(err, "this start", "start again")
+		}
+		if err != nil && lockMade {
+			// A refused start left the lock file it made beside a backup
+			// (`api verify` of one truncated or gone bad).
+			removeUnheldLock(filepath.Join(dir, "tributary.lock"))
 		}
 	}()
 	if opts.Logger == nil {
@@ -169,7 +175,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 		return nil, fmt.Errorf("locate database file: %w", err)
 	}
 	_, lockErr := os.Lstat(filepath.Join(dir, "tributary.lock"))
-	lockMade := opts.LeaveNoLockFile && errors.Is(lockErr, fs.ErrNotExist)
+	lockMade = opts.LeaveNoLockFile && errors.Is(lockErr, fs.ErrNotExist)
 	dirLock, previous, err := lockDir(dir)
 	if err != nil {
 		return nil, err
