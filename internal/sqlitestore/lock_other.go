@@ -2,7 +2,10 @@
 
 package sqlitestore
 
-import "os"
+import (
+	"os"
+	"sync/atomic"
+)
 
 // lockDir and lockFile do not lock where flock is missing; one process per
 // data directory is then the operator's to ensure.
@@ -27,3 +30,7 @@ func writableDir(string) bool { return true }
 
 // removeUnheldLock does nothing: where flock is missing, no lock file is made.
 func removeUnheldLock(string) {}
+
+// betweenLockTries is set by tests only (export_test.go); where flock is
+// missing no lock is tried, and it is never run.
+var betweenLockTries atomic.Pointer[func()]
