@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/tributary-dev/tributary/internal/config"
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
@@ -25,8 +26,8 @@ import (
 // none does: the next start is ready), logs what it found, and fails,
 // naming them, if any does. The start's own checks read a few pages and
 // the events found damaged before; this reads all of them. On a read-only
-// file system (a backup mounted so) it reads the file as it is, and writes
-// nothing.
+// file system (a backup mounted so), or one with no room left, it reads the
+// file as it is, and writes nothing.
 func verify(ctx context.Context, stdout io.Writer) error {
 	cfg, err := config.Load()
 	if err != nil {
@@ -51,8 +52,17 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 	// A backup's directory is left as it was: no lock file made for the
 	// check stays beside it.
 	s, err := sqlitestore.Open(ctx, cfg.DataDir, sqlitestore.Options{Logger: log, LeaveNoLockFile: true})
-	readOnly := errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission)
+	full := errors.Is(err, eventstore.ErrDiskFull) || errors.Is(err, syscall.ENOSPC)
+	readOnly := errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) || full
+	notWritten := "the data directory is read-only to this process"
 	switch {
+	case full:
+		// Open writes (the lock file's record, the -shm), and a full disk
+		// is when an operator wants to know the file is sound before
+		// moving it: verify only reads, so it reads it as it is.
+		log.Info("the data directory's file system has no room left: verifying the database file as it is, read-only", "dir", cfg.DataDir, "error", err)
+		notWritten = "the data directory's file system has no room left"
+		s, err = sqlitestore.OpenReadOnly(ctx, cfg.DataDir, sqlitestore.Options{Logger: log})
 	case errors.Is(err, syscall.EROFS):
 		// A backup or a snapshot mounted read-only, which an operator
 		// checks before restoring it: nothing can write it, so no lock is
@@ -96,7 +106,7 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 		filepath.Join(filepath.Dir(s.Path()), sqlitestore.DamagedFileName))
 	if readOnly {
 		// Nothing was written: the list is only here.
-		written = "not written down: the data directory is read-only to this process"
+		written = "not written down: " + notWritten
 	}
 	return fmt.Errorf("the database file %s is damaged: %s of its %d events do not match their checksums, at positions %s "+
 		"(%s); restore it from a backup", s.Path(), count, v.Events, strings.Join(listed, ", "), written)
