@@ -1205,11 +1205,15 @@ func noRoomIn(dir string) error {
 }
 
 // removeRoomProbes removes the files noRoomIn left in dir, killed before
-// it removed them. Nothing probes before the store is open.
+// it removed them. Nothing probes before the store is open. It reads dir's
+// names, not a pattern of its path: filepath.Glob read a directory named
+// data[1] as a pattern, and removed data1's.
 func removeRoomProbes(dir string) {
-	left, _ := filepath.Glob(filepath.Join(dir, roomPrefix+"*"))
-	for _, name := range left {
-		os.Remove(name)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), roomPrefix) && e.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
 }
 
