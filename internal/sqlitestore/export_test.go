@@ -87,3 +87,6 @@ func BetweenLockTries(t *testing.T, f func()) {
 	betweenLockTries.Store(&f)
 	t.Cleanup(func() { betweenLockTries.Store(nil) })
 }
+
+// CommitUncertainCode is commitUncertainCode.
+var CommitUncertainCode = commitUncertainCode

@@ -913,9 +913,10 @@ var dialect = sqlstore.Dialect{
 		code := sqliteCode(err)
 		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	},
-	Translate: translate,
-	Sum:       eventSum,
-	Replan:    replan,
+	CommitUncertain: func(err error) bool { return commitUncertainCode(sqliteCode(err)) },
+	Translate:       translate,
+	Sum:             eventSum,
+	Replan:          replan,
 }
 
 // replan is the dialect's Replan. A connection plans a statement against
@@ -968,6 +969,30 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
+}
+
+// commitUncertainCode reports whether a COMMIT that failed with the
+// result code may yet have written (sqlstore's Dialect.CommitUncertain).
+// In WAL mode a commit writes its frames to the WAL file, the last one
+// marked as a commit, syncs it, then adds them to the WAL's index (the
+// -shm file): a sync that failed (SQLITE_IOERR_FSYNC, or the directory's
+// after the file's, SQLITE_IOERR_DIR_FSYNC), or an index that could not
+// grow (SQLITE_IOERR_SHMSIZE, SQLITE_IOERR_SHMMAP: a full disk) leaves the
+// frames in the file, not in the index, so that a read now finds the
+// commit not there and a crash before the next commit overwrites them lets
+// the next start recover them. A plain SQLITE_IOERR says no more, and is
+// taken as those. A write that failed (SQLITE_IOERR_WRITE, SQLITE_FULL)
+// never wrote the commit's last frame, which is the one that marks it
+// (the unix VFS pads none after it): not written, as a busy or locked
+// database's. An error of the checkpoint a commit runs after it is not
+// the COMMIT's (SQLite's default WAL hook drops it).
+func commitUncertainCode(code int) bool {
+	switch code {
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_IOERR_FSYNC, sqlite3.SQLITE_IOERR_DIR_FSYNC,
+		sqlite3.SQLITE_IOERR_SHMSIZE, sqlite3.SQLITE_IOERR_SHMMAP:
+		return true
+	}
+	return false
 }
 
 // unwrittenColumn is the error of an INSERT that SQLite refused for a NULL

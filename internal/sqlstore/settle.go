@@ -83,9 +83,10 @@ var errNotCommitted = errors.New("the round trip with COMMIT was lost, and it ha
 // on: it cannot have committed.
 var errCommitNotSent = errors.New("COMMIT was not sent")
 
-// errOutcomeUnknown is a group's whose answer was lost, and that settle
-// could not find out about: it may have committed.
-var errOutcomeUnknown = fmt.Errorf("%w: the round trip with COMMIT was lost, and whether it committed, durably, could not be found out", eventstore.ErrOutcomeUnknown)
+// errOutcomeUnknown is a group's whose COMMIT's answer was lost, or said
+// too little (CommitUncertain), and that settle could not find out about:
+// it may have committed.
+var errOutcomeUnknown = fmt.Errorf("%w: COMMIT went out, and whether it committed, durably, could not be found out", eventstore.ErrOutcomeUnknown)
 
 // settle reports whether the group p, whose round trip with COMMIT ended
 // with the error lost, committed, and the time its events were stamped with.
@@ -93,6 +94,11 @@ var errOutcomeUnknown = fmt.Errorf("%w: the round trip with COMMIT was lost, and
 // found out, it wraps errOutcomeUnknown and lost, unless lost is not an
 // error by which an answer is lost or unread (then it is lost itself).
 func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
+	if w.d.CommitUncertain != nil && len(p.rows) > 0 && !errors.Is(lost, errCommitNotSent) && w.d.CommitUncertain(lost) {
+		w.log.Warn("an append's COMMIT failed as the database synced its log: a restart may find it written, though it reads as not; "+
+			"its outcome is unknown", "head", p.head, "error", lost)
+		return false, time.Time{}, fmt.Errorf("%w (its COMMIT failed to sync to disk, and a restart may yet find it written): %w", errOutcomeUnknown, lost)
+	}
 	if !errors.Is(lost, errAnswerUnread) && (w.d.Lost == nil || !w.d.Lost(lost)) || len(p.rows) == 0 {
 		return false, time.Time{}, lost
 	}

@@ -176,6 +176,13 @@ type Dialect struct {
 	// statement is COMMIT and that it stopped has not committed, and is not
 	// settled, which that same refusal would make of unknown outcome.
 	Unrun func(error) bool
+	// CommitUncertain, where set, reports an error of COMMIT itself after
+	// which the transaction may yet be in the database's files for a
+	// restart to find, though a read now finds it not committed (SQLite in
+	// WAL mode whose sync of the log failed: the commit's frames are in
+	// the WAL file, and a crash before the next commit overwrites them
+	// recovers them). Such a group is of unknown outcome, never settled.
+	CommitUncertain func(error) bool
 	// CannotSettle says that a lost COMMIT's outcome cannot be found out
 	// here (a Galera cluster: the log's lock on one node holds up no other
 	// node's transaction): such an append is of unknown outcome at once.
