@@ -61,3 +61,30 @@ func TestReadyzStaysUpSayingAppendsAreRefusedForAnUnwrittenColumn(t *testing.T) 
 		}
 	})
 }
+
+// mendingPing is unwrittenPing whose finding says how to mend it, as the
+// embedded store's does (SQLite cannot give a column a default).
+type mendingPing struct{ eventstore.Store }
+
+const sqliteMend = `drops the column (ALTER TABLE "events" DROP COLUMN "legacy", in an sqlite3 shell beside the server: SQLite cannot give a column a default)`
+
+func (s *mendingPing) Ping(ctx context.Context) error {
+	if err := s.Store.Ping(ctx); err != nil {
+		return err
+	}
+	return fmt.Errorf("ping: %w", &eventstore.UnwrittenColumnError{Table: "events", Column: "legacy", Mend: sqliteMend})
+}
+
+// TestReadyzGivesTheStoresWayToMendAnUnwrittenColumn: /readyz's reason
+// said "until an operator drops the column or gives it a default" where the
+// store said how (the embedded store: drop it, with the statement; SQLite
+// cannot give a column a default), advice an operator cannot follow.
+func TestReadyzGivesTheStoresWayToMendAnUnwrittenColumn(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil, &mendingPing{Store: teststore.SQLite.Open(t)})
+	got := readyzBody(t, s, "with events.legacy NOT NULL without a default, on SQLite")
+	reason, _ := got["reason"].(string)
+	if !strings.Contains(reason, sqliteMend) || strings.Contains(reason, "gives it a default") {
+		t.Errorf("/readyz's reason for an unwritten column the store says how to mend: %q; want it to say %q, and not to give it a default", reason, sqliteMend)
+	}
+}

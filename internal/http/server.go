@@ -4,6 +4,7 @@ package http
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -1652,7 +1653,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		answer.Appends, answer.Cause = "refused", causeUnwrittenColumn
 		answer.Reason = "The database's table " + unwritten.Table + " has a column " + unwritten.Table + "." + unwritten.Column +
 			" that the store does not write, NOT NULL and without a default: " + unwrittenRefuses(unwritten.Table) +
-			" until an operator drops the column or gives it a default (reads are served)."
+			" until an operator " + cmp.Or(unwritten.Mend, "drops the column or gives it a default") + " (reads are served)."
 	}
 	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok && (answer.Appends != "" || answer.FilteredReads != "") {
 		e.degraded = true // its access line at INFO (accessEntry.done)
