@@ -83,12 +83,12 @@ func (d durability) unsafe() string {
 func (d durability) log(log *slog.Logger, node string) {
 	if !d.replicated() {
 		acked, level := "committed and flushed to the server's disk", slog.LevelInfo
-		node := "the only node of the Galera cluster's Primary component"
+		writer := "the only node of the Galera cluster's Primary component"
 		if d.clusterSize == sizeUnknown {
-			node = "the writer node of a Galera cluster of unknown size (counted as one node)"
+			writer = "the writer node of a Galera cluster of unknown size (counted as one node)"
 		}
 		if d.galera {
-			acked = "committed on " + node + ", and flushed to its disk"
+			acked = "committed on " + writer + ", and flushed to its disk"
 		}
 		// Started with unsafe durability allowed: the line is read (and
 		// alerted on) as the statement of what an acknowledgement means,
@@ -96,7 +96,7 @@ func (d durability) log(log *slog.Logger, node string) {
 		if r := d.relaxed(); len(r) > 0 {
 			acked, level = "committed, but NOT flushed to disk at each commit ("+strings.Join(r, "; ")+"): a crash of the database can lose it", slog.LevelWarn
 			if d.galera {
-				acked = "committed on " + node + ", but NOT flushed to its disk at each commit (" +
+				acked = "committed on " + writer + ", but NOT flushed to its disk at each commit (" +
 					strings.Join(r, "; ") + "): a crash of that node can lose it"
 			}
 		}

@@ -65,7 +65,7 @@ func TestTheDurabilityLineSaysWhatTheSettingsMean(t *testing.T) {
 		var buf bytes.Buffer
 		tc.d.log(slog.New(slog.NewJSONHandler(&buf, nil)), "db:3306")
 		var line struct {
-			Level, Msg, Acknowledged string
+			Level, Msg, Acknowledged, Node string
 		}
 		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 			t.Fatalf("%+v: expected one JSON line, got %q: %v", tc.d, buf.String(), err)
@@ -73,6 +73,11 @@ func TestTheDurabilityLineSaysWhatTheSettingsMean(t *testing.T) {
 		says := strings.Contains(line.Acknowledged, "flushed to") && !strings.Contains(line.Acknowledged, "NOT flushed")
 		if line.Msg != "database durability" || line.Level != tc.level || says != tc.flushed || !strings.Contains(line.Acknowledged, tc.names) {
 			t.Errorf("%+v: expected a %s line whose acknowledged says flushed to disk: %v and names %q, got %s", tc.d, tc.level, tc.flushed, tc.names, buf.String())
+		}
+		// The server's address (a start-up on a plain MariaDB said "the only
+		// node of the Galera cluster's Primary component", galera false).
+		if line.Node != "db:3306" {
+			t.Errorf("%+v: the line's node is %q; want the server's address, db:3306", tc.d, line.Node)
 		}
 	}
 }
