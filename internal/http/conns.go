@@ -483,8 +483,11 @@ func (c *Connections) refuse(conn net.Conn, bound, client string) {
 		}
 		answer := c.refusal
 		cors, preflight := c.corsLines(head)
-		if preflight {
+		switch method := livenessProbe(head); {
+		case preflight:
 			answer = preflightAnswer
+		case method != "":
+			answer = func(_, cors string) []byte { return aliveAnswer(method, cors) }
 		}
 		if _, err := conn.Write(answer(bound, cors)); err != nil {
 			return
@@ -656,6 +659,38 @@ func (c *Connections) corsLines(head []byte) (string, bool) {
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" &&
 		http.Header(rec).Get("Access-Control-Allow-Origin") != ""
 	return b.String(), preflight
+}
+
+// livenessProbe returns the method of head's request if it is a GET or a
+// HEAD of /healthz, or "". A liveness probe refused at a bound (503) would
+// have its orchestrator restart an instance only at its peak, cutting every
+// subscription it holds: it is answered as the handler does (aliveAnswer).
+func livenessProbe(head []byte) string {
+	line, _, _ := bytes.Cut(head, []byte("\n"))
+	method, rest, _ := bytes.Cut(bytes.TrimSuffix(line, []byte("\r")), []byte(" "))
+	target, _, _ := bytes.Cut(rest, []byte(" "))
+	if string(target) != "/healthz" || string(method) != http.MethodGet && string(method) != http.MethodHead {
+		return ""
+	}
+	return string(method)
+}
+
+// aliveAnswer is /healthz's answer on a refused connection, to a request of
+// method, with cors, its CORS header lines: the handler's 200, and the
+// connection closed after it. It costs nothing more than the refusal.
+func aliveAnswer(method, cors string) []byte {
+	const body = `{"status":"ok"}`
+	answer := "HTTP/1.1 200 OK\r\n" +
+		"Content-Type: application/json\r\n" +
+		"X-Content-Type-Options: nosniff\r\n" +
+		"X-Request-Id: " + uuid.NewString() + "\r\n" +
+		cors +
+		"Connection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	if method == http.MethodGet {
+		answer += body
+	}
+	return []byte(answer)
 }
 
 // preflightAnswer is the answer to an allowed CORS preflight on a refused
