@@ -93,7 +93,10 @@ func (p *Proxy) serve(ln net.Listener) {
 				continue
 			}
 			p.mu.Lock()
-			if p.ln != ln { // cut meanwhile: this connection must not live on
+			// Cut, or made hollow, while it dialed (Hollow closed the
+			// connections registered then, not this one): it must not
+			// live on.
+			if p.ln != ln || p.hollow {
 				p.mu.Unlock()
 				c.Close()
 				up.Close()
