@@ -5,13 +5,17 @@ import (
 	"encoding"
 	"fmt"
 	"log/slog"
+	"reflect"
 )
 
 // RedactingLogger returns a logger that writes to log's handler every line
-// with redact applied to its message and to each value it writes as text:
-// a string, an error, a fmt.Stringer or an encoding.TextMarshaler (a
-// stream id), in groups too. Numbers, times, durations and booleans go as
-// they are. With a nil redact it returns log.
+// with redact applied to its message, its keys and group names, and each
+// value it writes as text: a string, an error, a fmt.Stringer, an
+// encoding.TextMarshaler (a stream id) or a []byte, in groups too; any other
+// value (a slice, a map, a struct) whose text (%+v) holds what redact takes
+// out is that text, redacted. Numbers, times, durations and booleans go as
+// they are. A nil pointer whose Error or String panics is written <nil>, as
+// slog's handlers write it. With a nil redact it returns log.
 func RedactingLogger(log *slog.Logger, redact func(string) string) *slog.Logger {
 	if redact == nil {
 		return log
@@ -47,11 +51,17 @@ func (h redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h redactingHandler) WithGroup(name string) slog.Handler {
-	return redactingHandler{next: h.next.WithGroup(name), redact: h.redact}
+	return redactingHandler{next: h.next.WithGroup(h.redact(name)), redact: h.redact}
 }
 
-// attr is a with its value redacted where it is written as text.
+// attr is a with its key, and its value where it is written as text,
+// redacted. A value of another kind (a slice, a map, a struct: written
+// with %+v, which calls its elements' Error and String methods, or as
+// JSON) keeps its shape unless its text holds what redact takes out; then
+// it is that text, redacted. A nil pointer whose Error or String panics is
+// <nil>, as slog's own handlers write it.
 func (h redactingHandler) attr(a slog.Attr) slog.Attr {
+	a.Key = h.redact(a.Key)
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
@@ -64,18 +74,48 @@ func (h redactingHandler) attr(a slog.Attr) slog.Attr {
 		}
 		return slog.Attr{Key: a.Key, Value: slog.GroupValue(redacted...)}
 	case slog.KindAny:
-		switch x := v.Any().(type) {
-		case error:
-			return slog.String(a.Key, h.redact(x.Error()))
-		case encoding.TextMarshaler:
-			text, err := x.MarshalText()
-			if err != nil {
-				return slog.String(a.Key, h.redact(fmt.Sprintf("!ERROR:%v", err)))
-			}
-			return slog.String(a.Key, h.redact(string(text)))
-		case fmt.Stringer:
-			return slog.String(a.Key, h.redact(x.String()))
+		if text, ok := h.anyText(v.Any()); ok {
+			return slog.String(a.Key, text)
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// anyText is x as slog writes it as text, redacted, and true; or false
+// where x is written as it is (nil, or a value whose text holds nothing
+// redact takes out).
+func (h redactingHandler) anyText(x any) (text string, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			// As slog's handlers: a method that fails to guard against
+			// a nil receiver is the likely cause.
+			if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+				text, ok = "<nil>", true
+				return
+			}
+			text, ok = h.redact(fmt.Sprintf("!PANIC: %v", r)), true
+		}
+	}()
+	switch x := x.(type) {
+	case nil:
+		return "", false
+	case error:
+		return h.redact(x.Error()), true
+	case encoding.TextMarshaler:
+		b, err := x.MarshalText()
+		if err != nil {
+			return h.redact(fmt.Sprintf("!ERROR:%v", err)), true
+		}
+		return h.redact(string(b)), true
+	case fmt.Stringer:
+		return h.redact(x.String()), true
+	case []byte:
+		// The text handler writes it as text, the JSON one as base64.
+		return h.redact(string(x)), true
+	}
+	s := fmt.Sprintf("%+v", x)
+	if r := h.redact(s); r != s {
+		return r, true
+	}
+	return "", false
 }
