@@ -167,6 +167,10 @@ type ReadAllOptions struct {
 	UpTo int64
 	// ReadAhead is ReadStreamOptions.ReadAhead for the log.
 	ReadAhead bool
+	// FirstOnly is ReadStreamOptions.FirstOnly for the log (HEAD of a
+	// page): the page's Last and More are as without it, and the store
+	// may read its first event alone.
+	FirstOnly bool
 }
 
 // LogPage is one page of the global log.

@@ -111,14 +111,16 @@ func TestAHeadOfAStreamPageReadsItsFirstEventOnly(t *testing.T) {
 // read from them, and keep the options each was asked with.
 type logEventsCounted struct {
 	eventstore.Store
-	read  atomic.Int64
-	ahead atomic.Bool // a page was asked for with ReadAhead
+	read      atomic.Int64
+	ahead     atomic.Bool // a page was asked for with ReadAhead
+	firstOnly atomic.Bool // the last page was asked for with FirstOnly
 }
 
 func (s *logEventsCounted) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	if opts.ReadAhead {
 		s.ahead.Store(true)
 	}
+	s.firstOnly.Store(opts.FirstOnly)
 	page, err := s.Store.ReadAll(ctx, opts)
 	if err != nil {
 		return page, err
@@ -140,7 +142,9 @@ func (s *logEventsCounted) ReadAll(ctx context.Context, opts eventstore.ReadAllO
 // next one ahead for a GET that a HEAD does not announce), as a stream
 // page's HEAD did. Its headers (Link) come from the page's positions; it
 // reads the first event only, so that one that cannot be read fails it as
-// it fails the GET, and asks for no read ahead. Its headers are the GET's.
+// it fails the GET, asks the store for that one alone (FirstOnly: the
+// store read the page whole, or its first chunk), and asks for no read
+// ahead. Its headers are the GET's.
 func TestAHeadOfALogPageReadsItsFirstEventOnly(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
@@ -158,10 +162,16 @@ func TestAHeadOfALogPageReadsItsFirstEventOnly(t *testing.T) {
 			path := "/events" + query
 			get := s.do("GET", path, "")
 			expectStatus(t, "GET "+path, get, 200)
+			if store.firstOnly.Load() {
+				t.Errorf("GET %s asked the store for the page's first event only; want the whole page", path)
+			}
 			store.read.Store(0)
 			store.ahead.Store(false)
 			head := s.do("HEAD", path, "")
 			expectStatus(t, "HEAD "+path, head, 200)
+			if !store.firstOnly.Load() {
+				t.Errorf("HEAD %s asked the store for the whole page; want its first event only (FirstOnly)", path)
+			}
 			want := int64(1)
 			if query == "?after=5" {
 				want = 0

@@ -196,8 +196,10 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// As for a stream's pages; a HEAD reads no page after its own, and of
-	// its own only the first event (headEvents).
+	// its own only the first event (headEvents), which the store reads
+	// alone, with the page's positions.
 	opts.ReadAhead = opts.After > 0 && r.Method != http.MethodHead
+	opts.FirstOnly = r.Method == http.MethodHead
 	page, err := s.store.ReadAll(r.Context(), opts)
 	if err != nil {
 		return err

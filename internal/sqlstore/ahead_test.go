@@ -236,3 +236,84 @@ func TestALogPageIsReadAheadOnlyWhenItIsFull(t *testing.T) {
 		}
 	})
 }
+
+// TestAFirstOnlyLogReadReadsThePagesFirstEventAlone: HEAD /events reads a
+// page's first event only, but the store read more of it: a page of small
+// events whole, one row past it too, else its first chunk; a damaged event
+// past the first (met by the GET) failed the HEAD, and its data was read to
+// be thrown away. A FirstOnly read of the log reads the page's positions
+// and its first event alone, filtered or not, with the page's Last and
+// More, and leaves a page read ahead for the GET that follows the next
+// link. On both stores.
+func TestAFirstOnlyLogReadReadsThePagesFirstEventAlone(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		m := metrics.New("test")
+		s := teststore.OpenCounted(t, k, m)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		appendN(t, s, uuid.New(), 30)
+		// The second event of the page after 1 cannot be read: its id is
+		// not 16 bytes (MySQL's column made one that may be shorter).
+		if k.Name == "mysql" {
+			k.Exec(t, s, "ALTER TABLE events MODIFY event_id VARBINARY(16) NOT NULL")
+		}
+		k.Exec(t, s, "UPDATE events SET event_id = ? WHERE position = 3", []byte("short"))
+		for _, opts := range []eventstore.ReadAllOptions{
+			{After: 1, Limit: 10},
+			{After: 1, Limit: 10, EventTypes: []string{"Counted"}},
+			{After: 1, Limit: 1000},
+		} {
+			last, more := min(opts.After+int64(opts.Limit), 30), opts.After+int64(opts.Limit) < 30 // the page's
+			full, err := s.ReadAll(ctx, opts)
+			failed := err != nil
+			if err == nil {
+				for _, err := range full.Events {
+					failed = failed || err != nil
+				}
+			}
+			if !failed {
+				t.Fatalf("ReadAll(%+v) of a page whose second event is damaged: no error; expected the damage met", opts)
+			}
+			opts.FirstOnly = true
+			page, err := s.ReadAll(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for e, err := range page.Events {
+				if err != nil {
+					t.Fatalf("ReadAll(%+v): %v; expected the page's first event alone read, not the damaged second", opts, err)
+				}
+				got = append(got, e.Position)
+			}
+			if !slices.Equal(got, []int64{2}) || page.Last != last || page.More != more {
+				t.Errorf("ReadAll(%+v): positions %v, last %d, more %v; expected [2], last %d, more %v", opts, got, page.Last, page.More, last, more)
+			}
+		}
+		// A FirstOnly read leaves the page read ahead where it is.
+		before := teststore.Statements(t, m, "read_events")
+		if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 5, Limit: 10, ReadAhead: true}); err != nil {
+			t.Fatal(err)
+		}
+		waitForReads(t, s, m, before+1)
+		head, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 15, Limit: 10, FirstOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := logPositions(drain(t, head.Events)); !slices.Equal(got, []int64{16}) || head.Last != 25 || !head.More {
+			t.Fatalf("log after 15, its first event only: positions %v, last %d, more %v; expected [16], last 25, more", got, head.Last, head.More)
+		}
+		ahead := teststore.Statements(t, m, "read_events")
+		page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 15, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := logPositions(drain(t, page.Events)); !slices.Equal(got, span(16, 25)) {
+			t.Fatalf("log after 15: positions %v; expected 16 to 25", got)
+		}
+		if n := teststore.Statements(t, m, "read_events"); n != ahead {
+			t.Errorf("the page read ahead was read again after a FirstOnly read of it: read_events %d after it, %d before", n, ahead)
+		}
+	})
+}

@@ -551,7 +551,12 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	}
 	var page eventstore.LogPage
 	var err error
-	if p := s.ahead.take(ctx, logKey(opts)); p != nil {
+	// A FirstOnly read (HEAD) leaves a page read ahead for the GET.
+	var p *aheadPage
+	if !opts.FirstOnly {
+		p = s.ahead.take(ctx, logKey(opts))
+	}
+	if p != nil {
 		page = eventstore.LogPage{Last: p.last, More: true, Events: p.seq()}
 	} else {
 		page, err = s.readAll(ctx, opts)
@@ -560,7 +565,7 @@ func (s reader) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 		// The next page, kept only if it is full: one that reaches the
 		// head could be answered differently a moment later.
 		next := opts
-		next.After = page.Last
+		next.After, next.FirstOnly = page.Last, false
 		s.ahead.start(logKey(next), func(ctx context.Context) ([]eventstore.Event, int64, bool) {
 			p, err := s.readAll(ctx, next)
 			if err != nil || !p.More {
@@ -614,9 +619,11 @@ func (s reader) readPage(ctx context.Context, opts eventstore.ReadAllOptions) (e
 	// with one row more to tell whether more follow. Otherwise (or if they
 	// turn out larger) the page's positions are read first, and its events
 	// in chunks.
+	// A FirstOnly read (HEAD) reads the positions, and the first event
+	// alone.
 	var events []eventstore.Event // the page's events, if read whole
 	whole := false
-	if s.sizes.firstChunk() >= opts.Limit {
+	if s.sizes.firstChunk() >= opts.Limit && !opts.FirstOnly {
 		query, qargs := s.pageQueryOf(s.cols(), opts, opts.Limit+1, true)
 		var head sql.NullInt64
 		chunk, size, full, err := s.readRows(ctx, &rowScanner{check: s.check, head: &head}, 0, query, qargs...)
@@ -716,6 +723,12 @@ func (s reader) readPage(ctx context.Context, opts eventstore.ReadAllOptions) (e
 		// all (the primary key's range) to find its matches: read the
 		// page's, by key.
 		r.positions = positions[:n]
+	}
+	if opts.FirstOnly {
+		r.hi, r.rows = r.lo, 1
+		if r.positions != nil {
+			r.positions = r.positions[:1]
+		}
 	}
 	page.Events = s.readRange(ctx, r)
 	return page, nil

@@ -815,6 +815,11 @@ func testReadAll(t *testing.T, s eventstore.Store) {
 	if !slices.Equal(first, []string{"1", "2"}) || !page.More {
 		t.Fatalf("first page of 2 = %v more=%v, want [1 2] and more", first, page.More)
 	}
+	// The page's first event only (HEAD): its Last and More as the page's.
+	if head, headPage := read(eventstore.ReadAllOptions{Limit: 2, FirstOnly: true}); len(head) > 1 || len(head) == 1 && head[0] != "1" ||
+		headPage.Last != page.Last || !headPage.More {
+		t.Fatalf("first page of 2, its first event only = %v last=%d more=%v, want at most [1], last %d and more", head, headPage.Last, headPage.More, page.Last)
+	}
 	rest, page := read(eventstore.ReadAllOptions{After: page.Last, Limit: 10})
 	if !slices.Equal(rest, []string{"3", "4", "5"}) || page.More {
 		t.Fatalf("after %d = %v, want [3 4 5]", page.Last, rest)
@@ -841,6 +846,10 @@ func testReadAll(t *testing.T, s eventstore.Store) {
 	got, page := read(eventstore.ReadAllOptions{StreamTypes: []string{"order"}, Limit: 2})
 	if !slices.Equal(got, []string{"1", "2"}) || !page.More {
 		t.Fatalf("filtered page of 2 = %v more=%v, want [1 2] and more", got, page.More)
+	}
+	head, headPage := read(eventstore.ReadAllOptions{StreamTypes: []string{"order"}, Limit: 2, FirstOnly: true})
+	if len(head) > 1 || len(head) == 1 && head[0] != "1" || headPage.Last != page.Last || !headPage.More {
+		t.Fatalf("filtered page of 2, its first event only = %v last=%d more=%v, want at most [1], last %d and more", head, headPage.Last, headPage.More, page.Last)
 	}
 	if got, page = read(eventstore.ReadAllOptions{StreamTypes: []string{"order"}, After: page.Last}); !slices.Equal(got, []string{"5"}) || page.More {
 		t.Fatalf("filtered second page = %v more=%v, want [5] and no more", got, page.More)
