@@ -40,8 +40,10 @@ import (
 // them at once; one that trickles them holds its place until
 // TRIBUTARY_READ_HEADER_TIMEOUT, and is opened again), or else of the one
 // idle longest (between requests, kept alive): the client's own at the
-// client's bound, anyone's at the server's. A client must
-// expect a kept-alive connection to be closed, as at the idle timeout.
+// client's bound, anyone's at the server's once idle for SilentGrace (one
+// idle for less is a served client's between two of its requests). A
+// client must expect a kept-alive connection to be closed, as at the idle
+// timeout.
 // Where none is, the new connection is answered 503 with Retry-After and
 // closed. Those being answered are not counted: at most maxRefusing, for
 // refusalGrace each, are open beyond the bounds (past it, a refused
@@ -104,17 +106,22 @@ const (
 // victim returns the connection to close for a new one among lists (a
 // client's or all: idle, silent and heading), or nil: the one silent
 // longest if it has been for SilentGrace, or else the one longest in its
-// headers if it has been for SilentGrace, or else the one idle longest. A
-// kept-alive connection has been a client's that was served; one silent
-// or in its headers for seconds is rarely anyone's but an attacker's, who
-// would otherwise take the served clients' places one after another.
-func victim(lists [3]*list.List, now time.Time) *trackedConn {
+// headers if it has been for SilentGrace, or else the one idle longest if
+// it has been for keptAliveGrace. A kept-alive connection has been a
+// client's that was served; one silent or in its headers for seconds is
+// rarely anyone's but an attacker's, who would otherwise take the served
+// clients' places one after another. At the server's bound a kept-alive
+// one too must have been idle for SilentGrace (keptAliveGrace): one idle
+// for less is a served client's between two of its requests, and its next
+// one would fail on it, for an attacker's new connection; at a client's
+// own bound (0) it goes at once, the client having it to reuse.
+func victim(lists [3]*list.List, now time.Time, keptAliveGrace time.Duration) *trackedConn {
 	for _, l := range lists[silent:] {
 		if e := l.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
 			return e.Value.(*trackedConn)
 		}
 	}
-	if e := lists[keptAlive].Front(); e != nil {
+	if e := lists[keptAlive].Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= keptAliveGrace {
 		return e.Value.(*trackedConn)
 	}
 	return nil
@@ -357,11 +364,11 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 	refused := ""
 	switch now := time.Now(); {
 	case cl.open >= c.perClient:
-		if v = victim(cl.lists(), now); v == nil {
+		if v = victim(cl.lists(), now, 0); v == nil {
 			refused = "client"
 		}
 	case c.open >= c.max:
-		if v = victim(c.lists(), now); v == nil {
+		if v = victim(c.lists(), now, SilentGrace); v == nil {
 			refused = "server"
 		}
 	}
