@@ -271,17 +271,17 @@ func noLimit(q url.Values) error {
 	return nil
 }
 
-// noConditions refuses If-Match and If-None-Match on a stream's
-// subscription, as limit is: the page of the same URL answers 412 or 304
-// for them, and the subscription took them and ran as if they were not
-// sent. (An EventSource sends neither.)
+// noConditions checks If-Match and If-None-Match on a stream's
+// subscription, which took them and ran as if they were not sent. It has no
+// entity tag, as the log's has none: If-Match holds only as *, anything
+// else is a 412 (noTagMatches), as on the log's. If-None-Match is refused
+// as limit is, a 400: the page of the same URL answers 304 for it, which
+// no subscription can. (An EventSource sends neither.)
 func noConditions(r *http.Request) error {
-	for _, name := range []string{"If-Match", "If-None-Match"} {
-		if _, sent := r.Header[name]; sent {
-			return badRequest("a subscription sends every event from its starting point on, whatever the stream's version; %s is only for pages: leave it out", name)
-		}
+	if _, sent := r.Header["If-None-Match"]; sent {
+		return badRequest("a subscription sends every event from its starting point on, whatever the stream's version; If-None-Match is only for pages: leave it out")
 	}
-	return nil
+	return noTagMatches(r, "a subscription")
 }
 
 // startStream is what a subscription of stream id that has seen version seen
