@@ -256,7 +256,7 @@ func TestABadTokenEntryIsNamedByItsLineOrItsEntry(t *testing.T) {
 	}{
 		{"a wrong role in the file", "", operators, "TRIBUTARY_API_TOKENS_FILE line 5: the role"},
 		{"the same, an entry in the variable too", "c:read:" + secret + "x", operators, "TRIBUTARY_API_TOKENS_FILE line 5: the role"},
-		{"a wrong role in the variable", "a:write:" + secret + ",,b:bad:" + secret + "9", "", "TRIBUTARY_API_TOKENS entry 2: the role"},
+		{"a wrong role in the variable, after an empty entry", "a:write:" + secret + ",,b:bad:" + secret + "9", "", "TRIBUTARY_API_TOKENS entry 3: the role"},
 		{"CRLF lines", "", file("# holders\r\n\r\na:write:" + secret + "\r\nb:read\r\n"), "TRIBUTARY_API_TOKENS_FILE line 4: want name:role:token"},
 		{"a short token in the file", "", file("\n\n# x\na:write:" + secret + "\nb:read:short\n"), "the token of TRIBUTARY_API_TOKENS_FILE line 5 is shorter"},
 		{"a name given twice, across the two", "a:write:" + secret + "x", file("# x\na:read:" + secret + "y\n"), "TRIBUTARY_API_TOKENS_FILE line 2: its name is TRIBUTARY_API_TOKENS entry 1's"},

@@ -44,7 +44,7 @@ type Token struct {
 // or a name (an entry in the wrong order may hold the secret in its place).
 func ParseTokens(s string) ([]Token, error) {
 	var entries []placedEntry
-	for i, text := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+	for i, text := range splitEntries(s) {
 		entries = append(entries, placedEntry{text: text, place: fmt.Sprintf("token entry %d", i+1), ref: fmt.Sprintf("entry %d", i+1)})
 	}
 	tokens, _, err := parseTokenEntries(entries)
@@ -68,19 +68,20 @@ type TokenSource struct {
 // named by its place, never its text: in a source of lines "NAME line N"
 // (with "entry K" after it on a line holding several), in another "NAME
 // entry N", N counting its comma- or line-separated entries, comments
-// included, empty ones not.
+// and empty ones included, so that an entry's number does not hang on
+// whether an empty one holds a space.
 func ParseTokenSources(sources ...TokenSource) (tokens []Token, places []string, err error) {
 	var entries []placedEntry
 	for _, src := range sources {
 		if !src.Lines {
-			for i, text := range strings.FieldsFunc(src.Text, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+			for i, text := range splitEntries(src.Text) {
 				place := fmt.Sprintf("%s entry %d", src.Name, i+1)
 				entries = append(entries, placedEntry{text: text, place: place, ref: place})
 			}
 			continue
 		}
 		for n, line := range strings.Split(src.Text, "\n") {
-			pieces := strings.FieldsFunc(line, func(r rune) bool { return r == ',' || r == '\r' })
+			pieces := strings.Split(strings.TrimSuffix(line, "\r"), ",")
 			for k, text := range pieces {
 				place := fmt.Sprintf("%s line %d", src.Name, n+1)
 				if len(pieces) > 1 {
@@ -91,6 +92,17 @@ func ParseTokenSources(sources ...TokenSource) (tokens []Token, places []string,
 		}
 	}
 	return parseTokenEntries(entries)
+}
+
+// entryBreaks makes every separator of entries in a variable's text one
+// comma: a line break, "\r\n" (one break, not two), "\n" or "\r".
+var entryBreaks = strings.NewReplacer("\r\n", ",", "\n", ",", "\r", ",")
+
+// splitEntries is the entries of a variable's text, empty ones kept: an
+// entry is numbered by its place, whether those before it hold anything
+// (spaces) or not.
+func splitEntries(s string) []string {
+	return strings.Split(entryBreaks.Replace(s), ",")
 }
 
 // placedEntry is one entry of token text and where it is: place names it

@@ -62,6 +62,49 @@ func TestParseTokensNamesARefusedEntryByItsPlace(t *testing.T) {
 	}
 }
 
+// TestATokenEntryIsNumberedTheSameHoweverItsEmptiesAreWritten: entries
+// were split dropping empty ones, so "a,,b" named b "entry 2" and "a, ,b"
+// "entry 3", and a file's "x," line was "line 1" but "x, " was "line 1
+// entry 1": every entry is counted, empty ones too, a line's "\r" is no
+// entry, and "\r\n" in the variable is one separator.
+func TestATokenEntryIsNumberedTheSameHoweverItsEmptiesAreWritten(t *testing.T) {
+	t.Parallel()
+	const good = "a:write:0123456789abcdef"
+	for _, c := range []struct {
+		text  string
+		lines bool
+		want  string
+	}{
+		{good + ",,bad", false, "V entry 3: "},
+		{good + ", ,bad", false, "V entry 3: "},
+		{good + ",\t,bad", false, "V entry 3: "},
+		{good + "\n\nbad", false, "V entry 3: "},
+		{good + "\r\n\r\nbad", false, "V entry 3: "},
+		{good + "\r\rbad", false, "V entry 3: "},
+		{good + "\r\nbad", false, "V entry 2: "},
+		{"bad,", false, "V entry 1: "},
+		{"bad, ", false, "V entry 1: "},
+		{good + ",,bad\n", true, "V line 1 entry 3: "},
+		{good + ", ,bad\n", true, "V line 1 entry 3: "},
+		{good + ", ,bad\r\n", true, "V line 1 entry 3: "},
+		{"bad,\n", true, "V line 1 entry 1: "},
+		{"bad, \n", true, "V line 1 entry 1: "},
+		{"bad\r\n", true, "V line 1: "},
+		{"# x\r\n\r\n" + good + "\r\nbad\r\n", true, "V line 4: "},
+	} {
+		_, _, err := esthttp.ParseTokenSources(esthttp.TokenSource{Name: "V", Text: c.text, Lines: c.lines})
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("ParseTokenSources(%q, lines %v): expected an error beginning %q; got %v", c.text, c.lines, c.want, err)
+		}
+	}
+	// ParseTokens counts as the variable does.
+	for _, text := range []string{good + ",,bad", good + ", ,bad", good + "\r\n\r\nbad"} {
+		if _, err := esthttp.ParseTokens(text); err == nil || !strings.HasPrefix(err.Error(), "token entry 3: ") {
+			t.Errorf("ParseTokens(%q): expected an error beginning %q; got %v", text, "token entry 3: ", err)
+		}
+	}
+}
+
 // TestAReadWithAQueryTokenIsNotStoredBySharedCaches: a read authorised by
 // ?access_token= carried no Cache-Control, so a shared cache (Varnish
 // caches such a GET for two minutes by default; the Authorization header,
