@@ -379,7 +379,7 @@ func openStoreUnlessCut(ctx, cut context.Context, cfg config.Config, log *slog.L
 // silent, and a man in the middle would read the DSN's password and the
 // events. The DSN itself is never logged.
 func warnUnverifiedTLS(log *slog.Logger, setting, mode string) {
-	verify := "use tls=true, which verifies the certificate against the system's roots (for a private CA, " + privateCAAdvice(runtime.GOOS) + ")"
+	verify := "use tls=true, which verifies the certificate against the system's roots (for a private CA, " + mysqlstore.PrivateCAAdvice(runtime.GOOS) + ")"
 	switch mode {
 	case mysqlstore.TLSUnverified:
 		log.Warn(setting+" has tls=skip-verify: the connections to MySQL are encrypted, but the server's certificate is not verified: "+
@@ -391,21 +391,6 @@ func warnUnverifiedTLS(log *slog.Logger, setting, mode string) {
 		log.Warn(setting+" has allowFallbackToPlaintext=true: where the server offers no TLS the connections are plain text, "+
 			"and anyone between can read the DSN's password and the events; remove it to require TLS", "tls", mode)
 	}
-}
-
-// privateCAAdvice says how to have the system's roots, as Go reads them on
-// goos, take a private CA. Go reads SSL_CERT_FILE only on Linux and the
-// other Unixes (the image): on macOS and iOS it verifies with the
-// keychains, on Windows with the certificate store, and the variable
-// changes nothing there.
-func privateCAAdvice(goos string) string {
-	switch goos {
-	case "darwin", "ios":
-		return "add it to the System keychain, trusted for SSL (security add-trusted-cert); SSL_CERT_FILE is not read on macOS"
-	case "windows":
-		return "import it into the Trusted Root Certification Authorities certificate store; SSL_CERT_FILE is not read on Windows"
-	}
-	return "set SSL_CERT_FILE to its PEM file"
 }
 
 // catchUpReads is how many reads of history subscriptions may have in

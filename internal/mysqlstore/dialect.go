@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -406,7 +407,7 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 	var otherHost x509.HostnameError
 	switch {
 	case errors.As(err, &unknownCA):
-		return untrustedCA(err, os.Getenv("SSL_CERT_FILE"))
+		return untrustedCA(err, os.Getenv("SSL_CERT_FILE"), runtime.GOOS)
 	case errors.As(err, &otherHost):
 		return fmt.Errorf("the server's TLS certificate is not for the host the DSN names (%s): name the server by a host its certificate "+
 			"names: %w", otherHost.Host, err)
@@ -431,12 +432,16 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 // drops an SSL_CERT_FILE it cannot read, or that holds no certificate,
 // without a word, where telling the operator to set it, set already (a
 // secret not mounted, a typo), sent them nowhere. The file's name is
-// shown: it is a path, no secret.
-func untrustedCA(err error, certFile string) error {
+// shown: it is a path, no secret. On goos where Go reads no SSL_CERT_FILE
+// (PrivateCAAdvice), the advice is the system's store, whatever the file.
+func untrustedCA(err error, certFile, goos string) error {
 	const prefix = "the server's TLS certificate is signed by an authority this host does not trust (tls=true verifies it against the system's roots): "
+	if !readsSSLCertFile(goos) {
+		return fmt.Errorf(prefix+"for a private CA (a cloud database's, a company's), %s: %w", PrivateCAAdvice(goos), err)
+	}
 	if certFile == "" {
-		return fmt.Errorf(prefix+"for a private CA (a cloud database's, a company's), set SSL_CERT_FILE to its PEM file "+
-			"(in the image, mount the file and set the variable): %w", err)
+		return fmt.Errorf(prefix+"for a private CA (a cloud database's, a company's), %s "+
+			"(in the image, mount the file and set the variable): %w", PrivateCAAdvice(goos), err)
 	}
 	pemBytes, readErr := os.ReadFile(certFile)
 	switch {
@@ -449,6 +454,27 @@ func untrustedCA(err error, certFile string) error {
 	}
 	return fmt.Errorf(prefix+"none of the certificates in SSL_CERT_FILE's file (%s) signed it: give the PEM file of the CA "+
 		"that signed the server's certificate (its chain's root): %w", certFile, err)
+}
+
+// PrivateCAAdvice says how to have the system's roots, as Go reads them on
+// goos, take a private CA. Go reads SSL_CERT_FILE only on Linux and the
+// other Unixes (the image): on macOS and iOS it verifies with the
+// keychains, on Windows with the certificate store, and the variable
+// changes nothing there.
+func PrivateCAAdvice(goos string) string {
+	switch goos {
+	case "darwin", "ios":
+		return "add it to the System keychain, trusted for SSL (security add-trusted-cert); SSL_CERT_FILE is not read on macOS"
+	case "windows":
+		return "import it into the Trusted Root Certification Authorities certificate store; SSL_CERT_FILE is not read on Windows"
+	}
+	return "set SSL_CERT_FILE to its PEM file"
+}
+
+// readsSSLCertFile reports whether Go's system roots on goos read
+// SSL_CERT_FILE (crypto/x509's root_unix.go: not macOS, iOS or Windows).
+func readsSSLCertFile(goos string) bool {
+	return goos != "darwin" && goos != "ios" && goos != "windows"
 }
 
 // deniedSetting is the error for err, a refusal of a privilege the user

@@ -110,12 +110,58 @@ func TestAnUntrustedCertificateWithSSLCertFileSetSaysWhatIsWrongWithTheFile(t *t
 		{"a file of no PEM certificate", notPEM, "SSL_CERT_FILE is set, but its file holds no PEM certificate"},
 		{"another CA's file", otherCA, "none of the certificates in SSL_CERT_FILE's file"},
 	} {
-		got := untrustedCA(fmt.Errorf("dial: %w", unknown), tc.certFile)
+		got := untrustedCA(fmt.Errorf("dial: %w", unknown), tc.certFile, "linux")
 		if !errors.Is(got, unknown) || !strings.Contains(got.Error(), tc.says) {
 			t.Errorf("SSL_CERT_FILE %s: %v; want it wrapped, saying %q", tc.name, got, tc.says)
 		}
 		if tc.certFile != "" && strings.Contains(got.Error(), "set SSL_CERT_FILE to") {
 			t.Errorf("SSL_CERT_FILE %s: %v; told to set it, which it is", tc.name, got)
+		}
+	}
+}
+
+// TestAnUntrustedCertificateAtStartGivesTheAdviceThatFitsTheSystem: the
+// start's error for a certificate of an untrusted CA said to set
+// SSL_CERT_FILE on macOS and Windows too, where Go does not read it (it
+// verifies with the keychains, the certificate store), while the warning
+// of an unverified TLS mode there said so: both now give PrivateCAAdvice,
+// and on those systems never send the operator to SSL_CERT_FILE's file.
+func TestAnUntrustedCertificateAtStartGivesTheAdviceThatFitsTheSystem(t *testing.T) {
+	t.Parallel()
+	unknown := &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	for _, tc := range []struct {
+		goos      string
+		want, not []string
+	}{
+		{"linux", []string{"set SSL_CERT_FILE to its PEM file"}, []string{"keychain"}},
+		{"freebsd", []string{"set SSL_CERT_FILE to its PEM file"}, nil},
+		{"darwin", []string{"keychain", "SSL_CERT_FILE is not read on macOS"}, []string{"set SSL_CERT_FILE", "mount"}},
+		{"ios", []string{"keychain"}, []string{"set SSL_CERT_FILE", "mount"}},
+		{"windows", []string{"certificate store", "SSL_CERT_FILE is not read on Windows"}, []string{"set SSL_CERT_FILE", "mount"}},
+	} {
+		advice := PrivateCAAdvice(tc.goos)
+		for _, certFile := range []string{"", missing} {
+			got := untrustedCA(fmt.Errorf("dial: %w", unknown), certFile, tc.goos)
+			if !errors.Is(got, unknown) {
+				t.Errorf("on %s, SSL_CERT_FILE %q: %v; want the certificate's error wrapped", tc.goos, certFile, got)
+			}
+			if certFile == "" && !strings.Contains(got.Error(), advice) {
+				t.Errorf("on %s: %v; expected the advice the warnings give, %q", tc.goos, got, advice)
+			}
+			if certFile != "" && (tc.goos == "linux" || tc.goos == "freebsd") {
+				continue // the file is read there: the error says what is wrong with it
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got.Error(), w) {
+					t.Errorf("on %s, SSL_CERT_FILE %q: %v; expected it to say %q", tc.goos, certFile, got, w)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(got.Error(), n) {
+					t.Errorf("on %s, SSL_CERT_FILE %q: %v; expected it not to say %q, which does not help there", tc.goos, certFile, got, n)
+				}
+			}
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package mysqlstore
 
 import (
 	"strings"
@@ -21,7 +21,7 @@ func TestThePrivateCAAdviceFitsTheSystem(t *testing.T) {
 		{"ios", []string{"keychain"}, []string{"set SSL_CERT_FILE"}},
 		{"windows", []string{"certificate store"}, []string{"set SSL_CERT_FILE"}},
 	} {
-		got := privateCAAdvice(tc.goos)
+		got := PrivateCAAdvice(tc.goos)
 		for _, w := range tc.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("on %s: the advice for a private CA is %q; expected it to name %q", tc.goos, got, w)
