@@ -84,14 +84,20 @@ const DefaultRequestTimeout = time.Minute
 // ErrRequestTimeout is the error of a request the client cut at its
 // request timeout (WithRequestTimeout): the server accepted it but did not
 // answer, or not to the end, in time. An append's events may or may not be
-// stored: send the batch again with the same event ids.
+// stored: send the batch again with the same event ids (events sent
+// without IDs cannot be: see ErrOutcomeUnknown).
 var ErrRequestTimeout = errors.New("no answer within the client's request timeout")
 
 // ErrOutcomeUnknown is the error of an append that got no whole answer
 // and may have stored its events: no answer (a connection lost, the
 // request timeout), a success whose body was cut, an answer that is not
 // the batch's or neither 201 nor 200. Send the batch again with the same
-// event ids: the server stores it once, and answers a repeat with 200. A
+// event ids: the server stores it once, and answers a repeat with 200.
+// Events sent without an ID (NewEvent.ID zero) had a random one for that
+// call alone: sent again so, they are new events, stored a second time
+// if the first call stored them; give events their IDs before the first
+// sending, or else read the stream to see whether they are there before
+// sending them again. A
 // *Problem of status 500 or above may leave it unknown too (an append's
 // 503 says which in its Detail); one below 500 is a refusal, and nothing
 // was stored.
@@ -395,8 +401,15 @@ type AppendResult struct {
 	// Events holds where each event of the batch went, in the batch's
 	// order: Append checks that the answer says so of every id it sent.
 	Events []RecordedEvent `json:"events"`
-	// Duplicate reports that the batch had been stored before (an
-	// idempotent retry, 200 rather than 201): nothing was written this time.
+	// Duplicate reports that the server answered 200 rather than 201: the
+	// batch was stored already, and the last sending wrote nothing. That
+	// sending may be this call's own: net/http sends an append again on a
+	// new connection when a kept-alive one is closed after the server read
+	// it, and where the first sending was stored the second is answered
+	// 200. So Duplicate says the batch is stored, once, not that another
+	// call stored it: treat it as a success like any other, and tell
+	// "stored by an earlier attempt" by what the caller keeps of its own
+	// attempts (an earlier ErrOutcomeUnknown), never by this field.
 	Duplicate bool `json:"-"`
 }
 
@@ -426,7 +439,8 @@ type RecordedEvent struct {
 // An append that got no whole answer (no answer, the request timeout, ctx
 // ending, a success whose body was cut, or one that is not the batch's)
 // fails with an error that is ErrOutcomeUnknown: send it again with the
-// same ids.
+// same ids (events given none got new ones at each call, and would be
+// stored again: see ErrOutcomeUnknown).
 func (c *Client) Append(ctx context.Context, stream StreamRef, expected ExpectedVersion, events ...NewEvent) (*AppendResult, error) {
 	// The body is written by hand: json.Marshal would compact and
 	// HTML-escape a json.RawMessage, and the server stores data byte for byte.
