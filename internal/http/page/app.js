@@ -582,20 +582,29 @@
         const ctl = new AbortController();
         const late = setTimeout(() => ctl.abort(), READY_EVERY - 500);
         let said = '';
+        const again = ' New events will show once it is. Checking again every ' + READY_EVERY / 1000 + ' s…';
         try {
           const res = await fetch(at('/readyz'), { headers: { Accept: 'application/json' }, cache: 'no-store', signal: ctl.signal });
-          if (res.status === 503) {
+          // Any 5xx is not ready: a proxy in front answers 502 or 504
+          // while the service behind it restarts, not the service's 503.
+          if (res.status >= 500) {
             const body = await res.json().catch(() => ({}));
-            // Its detail says why: the database cannot be reached, or
-            // the server is shutting down.
-            said = 'Connected, but the server reports it is not ready: ' +
-              (body.detail ? waitNote(body.detail).replace(/\.?$/, '.') : 'its database is unavailable.') +
-              ' New events will show once it is. Checking again every ' + READY_EVERY / 1000 + ' s…';
+            // A 503's detail says why: the database cannot be reached,
+            // or the server is shutting down.
+            const why = typeof body.detail === 'string' && body.detail ? waitNote(body.detail).replace(/\.?$/, '.')
+              : res.status === 503 ? 'its database is unavailable.'
+                : `its readiness check (/readyz) answered ${res.status}${res.statusText ? ' ' + res.statusText : ''}.`;
+            said = 'Connected, but the server reports it is not ready: ' + why + again;
           } else {
             await res.body?.cancel();
           }
-        } catch {
-          return; // the connection's own end says the server is gone
+        } catch (err) {
+          // A check not answered before the next is due says nothing
+          // (a slow network); one that failed, a server or proxy that
+          // refused it, says the server cannot be reached.
+          if (ctl.signal.aborted) return;
+          said = 'Connected, but the server could not be asked whether it is ready (/readyz: ' +
+            String(err?.message || 'the request failed').replace(/\.?$/, '') + ').' + again;
         } finally {
           clearTimeout(late);
           checking = false;
@@ -678,6 +687,9 @@
           backoff = 1000;
           atHead = true;
           live();
+          // What a check said before the connection was lost may be
+          // stale (a server restarted): asked again at once.
+          if (unready) checkReady();
           return;
         }
         if (type !== 'message') return;
