@@ -262,7 +262,9 @@ type tokenEntry struct {
 }
 
 // splitTokenEntries splits s as ParseTokens documents: entries separated by
-// commas or line breaks, trimmed, empty ones and # comments skipped.
+// commas or line breaks (CRLF one break), trimmed, empty ones and #
+// comments skipped, yet every one counted, empty ones too, for the numbers
+// the errors give.
 func splitTokenEntries(s string) []tokenEntry {
 	var out []tokenEntry
 	index := 0
@@ -271,12 +273,13 @@ func splitTokenEntries(s string) []tokenEntry {
 		if i < len(s) && s[i] != ',' && s[i] != '\n' && s[i] != '\r' {
 			continue
 		}
+		if i < len(s) && s[i] == '\n' && i > 0 && s[i-1] == '\r' {
+			start = i + 1 // the second byte of a CRLF: one break
+			continue
+		}
 		field := s[start:i]
 		fieldStart := start
 		start = i + 1
-		if field == "" {
-			continue
-		}
 		index++
 		lead := len(field) - len(strings.TrimLeftFunc(field, unicode.IsSpace))
 		entry := strings.TrimSpace(field)
@@ -305,6 +308,7 @@ func FuzzParseTokens(f *testing.F) {
 		"s3cr3t:read:s3cr3t,s3cr3t:read:other", "a:read:hunter2,b:read:hunter2", "a:read: spaced secret ,b:write:x",
 		"a:read:s\r\nb:write:t\r\n", ",,,\n\n", "#a:read:s", "a:reader:s3cr3t", "a:READ:s", "é:read:ü", "a:read:s\x00",
 		"a:write:tok:with:colons", "x:admin:hunter2,x:read:hunter2",
+		"a:read:s3cr3t1,,b", "a:read:s3cr3t1, ,b", "a:read:s3cr3t1\r\n\r\nb", "a:read:s3cr3t1\r\rb", ",\n,x",
 	} {
 		f.Add(s)
 	}
@@ -334,6 +338,10 @@ func FuzzParseTokens(f *testing.F) {
 		if wantErr != "" {
 			if err == nil {
 				t.Fatalf("ParseTokens(%q) = %d tokens; want an error: %s", s, len(tokens), wantErr)
+			}
+			var n int
+			if _, scanErr := fmt.Sscanf(wantErr, "entry %d is not", &n); scanErr == nil && !strings.Contains(err.Error(), fmt.Sprintf("entry %d:", n)) {
+				t.Fatalf("ParseTokens(%q) = %v; want it to name entry %d (every entry counted, empty ones too)", s, err, n)
 			}
 		} else {
 			if err != nil {
