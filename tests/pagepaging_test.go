@@ -1,6 +1,58 @@
 package tests
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
+
+// captionJS and firstStreamJS read the stream list's caption and its first
+// row's stream id.
+const (
+	captionJS     = `return document.getElementById('streams-caption').textContent`
+	firstStreamJS = `return document.querySelector('#streams-table tbody td').textContent`
+)
+
+// TestPageStreamListGoesBackAPageAndKeepsItsPageInTheLink: the stream list
+// had "Next page" and "First page" but no way back one page, and the page
+// shown was not in the link: a reload, or the link shared, showed the
+// first page again. The page's cursor and number are in the fragment, and
+// "Previous page" goes back one, after a reload too (the cursors walked
+// are kept for the tab).
+func TestPageStreamListGoesBackAPageAndKeepsItsPageInTheLink(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	for range 120 {
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	}
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the first page, with no page before it", `return [document.getElementById('streams-caption').textContent, document.getElementById('streams-previous').disabled]`,
+		`["Streams, page 1",true]`)
+	first := b.run(t, firstStreamJS)
+	b.run(t, `document.getElementById('streams-next').click(); return null`)
+	b.waitFor(t, "the second page", captionJS, `"Streams, page 2"`)
+	second := b.run(t, firstStreamJS)
+	b.waitFor(t, "the second page in the link", `return /^#\/streams\?after=[0-9a-f-]{36}&page=2$/.test(location.hash)`, "true")
+	b.run(t, `document.getElementById('streams-next').click(); return null`)
+	b.waitFor(t, "the third page, the last", `return [document.getElementById('streams-caption').textContent, document.querySelectorAll('#streams-table tbody tr').length]`,
+		`["Streams, page 3",20]`)
+	b.run(t, `document.getElementById('streams-previous').click(); return null`)
+	b.waitFor(t, "the second page again", `return [document.getElementById('streams-caption').textContent, `+strings.TrimPrefix(firstStreamJS, "return ")+`]`,
+		`["Streams, page 2",`+second+`]`)
+	// A reload shows the page in the link, and can still go back.
+	b.run(t, `location.reload(); return null`)
+	b.waitFor(t, "the second page after a reload", `return [document.getElementById('streams-caption').textContent, `+strings.TrimPrefix(firstStreamJS, "return ")+`, document.getElementById('streams-previous').disabled]`,
+		`["Streams, page 2",`+second+`,false]`)
+	b.run(t, `document.getElementById('streams-previous').click(); return null`)
+	b.waitFor(t, "the first page again", `return [document.getElementById('streams-caption').textContent, `+strings.TrimPrefix(firstStreamJS, "return ")+`, location.hash]`,
+		`["Streams, page 1",`+first+`,"#/streams"]`)
+	// The browser's back button goes where "Previous page" went from.
+	b.run(t, `history.back(); return null`)
+	b.waitFor(t, "the second page, by the back button", `return [document.getElementById('streams-caption').textContent, `+strings.TrimPrefix(firstStreamJS, "return ")+`]`,
+		`["Streams, page 2",`+second+`]`)
+	// A cursor that is no stream id is said, not sent.
+	b.navigate(t, s.URL+"/#/streams?after=nope")
+	b.waitFor(t, "the bad cursor said", `return document.getElementById('error').textContent.includes('is not a page of the stream list')`, "true")
+}
 
 // TestPageCountsStreamsFromOnePageOfTheList: the count of streams at the
 // top read up to 20 pages of 1,000 streams as each tab opened, 4 to 5 MB

@@ -1611,20 +1611,44 @@
     $('streams-table').tBodies[0].replaceChildren();
     $('streams-caption').textContent = 'Loading…';
     $('streams-next').disabled = true;
-    const first = '/streams?' + new URLSearchParams({ ...(q.get('stream_type') ? { stream_type: q.get('stream_type') } : {}), limit: String(PAGE) });
-    let page = 0;
+    $('streams-previous').disabled = true;
+    // The page shown is in the fragment, as its cursor (after: the API's,
+    // the last stream id of the page before it) and its number: a reload,
+    // or the link shared, showed the first page again. The API lists
+    // forward only: the cursor of the page before each one walked is kept
+    // for the tab (sessionStorage, so that a reload keeps it), for
+    // "Previous page"; a link opened elsewhere has "First page" and the
+    // browser's back button.
+    const type = q.get('stream_type') || '';
+    const listPath = (after) => '/streams?' + new URLSearchParams({ ...(type ? { stream_type: type } : {}), ...(after ? { after } : {}), limit: String(PAGE) });
+    const viewHash = (after, n) => {
+      const p = new URLSearchParams({ ...(type ? { stream_type: type } : {}), ...(after ? { after, page: String(n) } : {}) }).toString();
+      return '#/streams' + (p ? '?' + p : '');
+    };
+    const trailKey = (after) => scoped('tributary.streams.before') + ' ' + type + ' ' + after;
+    let after = q.get('after') || '';
+    if (after && !streamID.test(after)) {
+      $('streams-caption').textContent = 'No streams shown';
+      throw new Error(`${json(after.length > 80 ? after.slice(0, 80) + '…' : after)} is not a page of the stream list: its pages start after a stream id. Open the first page.`);
+    }
+    after = after.toLowerCase();
+    let page = after ? (/^[1-9]\d{0,8}$/.test(q.get('page') || '') ? Number(q.get('page')) : 0) : 1; // 0: not known
+    let shown = false; // a page has been shown
     let loading = false; // one page at a time: a second click counts no page twice
-    const load = async (path) => {
-      if (loading) return;
+    // load shows the page after cursor at, the n-th (0: not known).
+    const load = async (at, n) => {
+      if (loading) return false;
       loading = true;
       let r;
       try {
-        r = await api(path, undefined, signal);
+        r = await api(listPath(at), undefined, signal);
       } finally {
         loading = false;
       }
-      if (!current()) return;
-      page = path === first ? 1 : page + 1;
+      if (!current()) return false;
+      after = at;
+      page = n;
+      shown = true;
       const rows = r.body.streams.map((s) => {
         const a = el('a', null, s.stream_id);
         a.href = '#/streams/' + s.stream_id;
@@ -1632,22 +1656,43 @@
           el('td', null, timeEl(s.created_at)), el('td', null, timeEl(s.updated_at)));
       });
       $('streams-table').tBodies[0].replaceChildren(...rows);
-      const of = q.get('stream_type') ? ` of type ${q.get('stream_type')}` : '';
-      $('streams-caption').textContent = rows.length ? `Streams${of}, page ${page}` : `No streams${of}`;
+      const of = type ? ` of type ${type}` : '';
+      $('streams-caption').textContent = rows.length ? `Streams${of}, ${page ? 'page ' + page : 'a later page'}` : `No streams${of}${after ? ' past this page\'s start' : ''}`;
       const next = $('streams-next');
-      next.disabled = !r.next;
-      next.onclick = () => click(r.next);
+      // The next page's cursor, as the API's link gives it.
+      const cursor = r.next ? new URLSearchParams(r.next.split('?')[1] || '').get('after') : null;
+      next.disabled = !cursor;
+      next.onclick = () => cursor && move(cursor, page ? page + 1 : 0, after);
+      const before = after ? sessionStorage.getItem(trailKey(after)) : null;
+      const previous = $('streams-previous');
+      previous.disabled = before === null;
+      previous.onclick = () => before !== null && move(before, before === '' ? 1 : Math.max(page - 1, 0));
+      return true;
     };
     // click reads a page the user asked for. What a failed one said goes
     // once one succeeds: it stayed, "The server cannot be reached" over
     // the page read since.
     let failed = '';
-    const click = (path) => load(path).then(() => {
+    const click = (at, n) => load(at, n).then((done) => {
       if (failed && $('error').textContent === failed) showError('');
+      return done;
     }, (e) => {
       if (current()) showError(failed = 'Reading the page of streams failed: ' + e.message);
+      return false;
     });
-    $('streams-first').onclick = () => click(first);
+    // move shows the page after cursor at, the n-th, noting from, the
+    // cursor of the page before it, and once it is shown puts it in the
+    // fragment (a new entry of the tab's history, for the back button).
+    const move = async (at, n, from = null) => {
+      if (loading) return;
+      if (from !== null && at) sessionStorage.setItem(trailKey(at), from);
+      if (!(await click(at, n))) return;
+      // pushState changes no view: the list is shown already, and the
+      // focus stays on the button.
+      if (location.hash !== viewHash(at, n)) history.pushState(null, '', viewHash(at, n));
+    };
+    const first = '';
+    $('streams-first').onclick = () => move(first, 1);
     // A first read that fails for want of the server (unreachable, no
     // answer, a 5xx) is tried again, with backoff, while the view is open,
     // as a stream's and the live log's are: the list stayed empty.
@@ -1655,7 +1700,7 @@
     for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
       const delay = jittered(backoff);
       try {
-        await load(first);
+        await load(after, page);
         if (said && $('error').textContent === said) showError('');
         return null;
       } catch (e) {
@@ -1666,7 +1711,7 @@
         showError(said);
       }
       await new Promise((r) => setTimeout(r, delay));
-      if (!current() || page) return null; // left, or a click read it meanwhile
+      if (!current() || shown) return null; // left, or a click read it meanwhile
     }
   }
 
