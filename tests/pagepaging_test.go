@@ -78,3 +78,35 @@ func TestPageCountsStreamsFromOnePageOfTheList(t *testing.T) {
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
 	b.waitFor(t, "the count, one more", `return document.getElementById('stat-streams').textContent`, `"101+"`)
 }
+
+// TestPageLiveLogLoadsOlderPositions: the live log showed the last 100
+// positions and what came since, and nothing older: nothing in the page
+// reached further back in the log. "Load older events" reads the
+// positions before those shown, a page at a time, while the live tail
+// goes on; with a filter, it goes back until it finds an event that
+// matches (or has read 1,000 positions, or the log's start).
+func TestPageLiveLogLoadsOlderPositions(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	s.mustAppend(t, newID(), appendBody{StreamType: "invoice", Events: events(1, "InvoiceNoted")})
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(249, "OrderNoted")})
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log", `return document.getElementById('log-status').textContent`, `"Live at position 250: caught up"`)
+	span := `const p = ` + strings.TrimPrefix(positionsJS, "return ") + `; return [p.length, p[0], p[p.length - 1], document.getElementById('log-older').hidden]`
+	b.waitFor(t, "positions 250 down to 151, older ones to load", span, "[100,250,151,false]")
+	b.run(t, `document.getElementById('log-older').click(); return null`)
+	b.waitFor(t, "positions 250 down to 51", span, "[200,250,51,false]")
+	b.run(t, `document.getElementById('log-older').click(); return null`)
+	b.waitFor(t, "every position, none older", span, "[250,250,1,true]")
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	b.waitFor(t, "the next event, live, above the older ones", span, "[251,251,1,true]")
+
+	// Filtered: the last 100 positions hold no invoice; one click goes
+	// back to the one at position 1.
+	b.navigate(t, s.URL+"/#/?stream_type=invoice")
+	b.waitFor(t, "the filtered live log, empty", `const p = `+strings.TrimPrefix(positionsJS, "return ")+`; return [document.getElementById('log-status').textContent, p.length, document.getElementById('log-older').hidden]`,
+		`["Live at position 251: caught up",0,false]`)
+	b.run(t, `document.getElementById('log-older').click(); return null`)
+	b.waitFor(t, "the invoice at position 1", positionsJS, "[1]")
+	b.waitFor(t, "no older to load", `return document.getElementById('log-older').hidden`, "true")
+}

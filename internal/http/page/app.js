@@ -27,6 +27,7 @@
   const TOKEN_KEY = scoped('tributary.token');
   const LOG_ROWS = 500; // rows the live log keeps, and a stream's live tail, besides those loaded on demand
   const PAGE = 50; // streams per page, and events per "earlier" page
+  const OLDER_REACH = 1000; // positions the live log reads back at most, a click of "Load older events"
   // A first read of a view's events, and each page of earlier ones, stops
   // at about PAGE_BYTES: it read PAGE events (or 100 positions) whatever
   // their size, 31 MB for a stream of 1 MiB events, all read and parsed
@@ -1550,6 +1551,9 @@
     };
     const list = $('log-events');
     list.replaceChildren();
+    const older = $('log-older');
+    older.hidden = true;
+    older.disabled = false;
     const params = new URLSearchParams();
     const only = {};
     for (const k of ['stream_type', 'type']) {
@@ -1563,35 +1567,98 @@
     // else a page left open elsewhere would replay all that came since.
     await feed.ready;
     if (!current()) return null;
+    // The live log keeps its newest LOG_ROWS events and those loaded on
+    // demand ("Load older events"), as a stream's tail does. bound is the
+    // position it has read the log down to: every event that matches past
+    // it is shown; older ones are read from there.
+    let keep = LOG_ROWS;
+    let bound = 0;
+    const olderShown = () => {
+      older.hidden = bound <= 0;
+      older.textContent = `Load older events (before position ${bound + 1})`;
+    };
     const w = watch({
       key: (e) => e.position, idName: 'position', status: $('log-status'), said: $('log-said'), at: feed.position, every: true,
       reading: 'Reading the last 100 positions…',
       matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
       onEvent: (e) => {
         list.prepend(logItem(e));
-        while (list.children.length > LOG_ROWS) list.lastChild.remove();
+        // Not while older events are on their way: they follow bound.
+        if (list.children.length > keep && !older.disabled) {
+          while (list.children.length > keep) list.lastChild.remove();
+          bound = Number(list.lastChild.dataset.position) - 1;
+          olderShown();
+        }
       },
     });
-    // The last 100 positions, and no more than about PAGE_BYTES of their
-    // events: read back from the head, FIRST positions, then as many more
+    // back reads the log's positions from hi down to lo, and no more than
+    // about PAGE_BYTES of their events: FIRST positions, then as many more
     // as fit by the size of those. Positions have no gaps: a window of n
-    // positions holds at most n events.
+    // positions holds at most n events (a filtered read may go past the
+    // window, to events of its own: those are dropped). It resolves to the
+    // events, oldest first, the position it read down to, and the size of
+    // what it read.
+    const back = async (hi, lo) => {
+      const pages = [];
+      let size = 0;
+      let at = hi;
+      for (let n = FIRST; at > lo && size < PAGE_BYTES;) {
+        const after = Math.max(lo, at - n);
+        const p = new URLSearchParams(params);
+        p.set('after', String(after));
+        p.set('limit', String(at - after));
+        const r = await api('/events?' + p, undefined, signal);
+        const upto = at;
+        pages.unshift(r.body.events.filter((e) => e.position <= upto));
+        size += r.size;
+        at = after;
+        n = fit(at - lo, size / (hi - at), size);
+      }
+      return { events: pages.flat(), reached: at, size };
+    };
+    // The last 100 positions, then the log as it comes.
     const head = feed.position();
     const from = Math.max(0, head - 100);
     const load = async () => {
-      const pages = [];
-      let size = 0;
-      for (let lo = head, n = FIRST; lo > from && size < PAGE_BYTES;) {
-        const after = Math.max(from, lo - n);
-        params.set('after', String(after));
-        params.set('limit', String(lo - after));
-        const r = await api('/events?' + params, undefined, signal);
-        pages.unshift(r.body.events);
-        size += r.size;
-        lo = after;
-        n = fit(lo - from, size / (head - lo), size);
+      const { events, reached } = await back(head, from);
+      if (current()) {
+        bound = reached;
+        olderShown();
       }
-      return pages.flat();
+      return events;
+    };
+    // Older events, a click at a time: the 100 positions before those
+    // read, or fewer if their events are large. With a filter, 100
+    // positions may hold none that match: it goes on back until some do,
+    // as far as OLDER_REACH positions and about PAGE_BYTES a click (a
+    // filtered read of a window returns the events that match past it
+    // too, which are dropped). There was no way to see anything older
+    // than the last 100 positions.
+    let clickFailed = ''; // what a failed click said: it goes once one succeeds
+    older.onclick = async () => {
+      if (older.disabled) return;
+      older.disabled = true;
+      try {
+        let found = [];
+        let at = bound;
+        let size = 0;
+        for (const stop = Math.max(0, bound - OLDER_REACH); at > stop && !found.length && size < PAGE_BYTES;) {
+          const r = await back(at, Math.max(stop, at - 100));
+          found = r.events;
+          at = r.reached;
+          size += r.size;
+        }
+        if (!current()) return;
+        for (let i = found.length - 1; i >= 0; i--) list.append(logItem(found[i]));
+        keep += found.length;
+        bound = at;
+        olderShown();
+        if (clickFailed && $('error').textContent === clickFailed) showError('');
+      } catch (e) {
+        if (current() && e.name !== 'AbortError') showError(clickFailed = 'Loading older events failed: ' + e.message);
+      } finally {
+        if (current()) older.disabled = false;
+      }
     };
     w.start(load, from).catch((e) => current() && showError(e.message));
     return () => w.stop();
