@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -22,19 +23,50 @@ type eventsCounted struct {
 
 func (s *eventsCounted) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
 	page, err := s.Store.ReadStream(ctx, id, opts)
-	if err != nil {
-		return page, err
+	if err == nil {
+		page.Events = countedEvents(page.Events, &s.read)
 	}
-	events := page.Events
-	page.Events = func(yield func(eventstore.Event, error) bool) {
+	return page, err
+}
+
+// countedEvents yields events as they are, adding one to read for each.
+func countedEvents(events iter.Seq2[eventstore.Event, error], read *atomic.Int64) iter.Seq2[eventstore.Event, error] {
+	return func(yield func(eventstore.Event, error) bool) {
 		for e, err := range events {
-			s.read.Add(1)
+			read.Add(1)
 			if !yield(e, err) {
 				return
 			}
 		}
 	}
-	return page, nil
+}
+
+// appendFiveEvents appends events of type A, data 0 to 4, to the stream id.
+func appendFiveEvents(t *testing.T, s *testServer, id string) {
+	t.Helper()
+	body := `{"stream_type":"order","events":[`
+	for i := range 5 {
+		if i > 0 {
+			body += ","
+		}
+		body += `{"type":"A","data":` + strconv.Itoa(i) + `}`
+	}
+	expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", body+"]}"), 201)
+}
+
+// expectHeadHeadersOfGet fails t unless head has get's headers named, and
+// no Content-Length, which only the body gives: none, rather than a wrong
+// one.
+func expectHeadHeadersOfGet(t *testing.T, path string, get, head response, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if g, h := get.header.Values(name), head.header.Values(name); len(g) != len(h) || len(g) > 0 && g[0] != h[0] {
+			t.Errorf("HEAD %s: %s %q; want the GET's, %q", path, name, h, g)
+		}
+	}
+	if h := head.header.Get("Content-Length"); h != "" {
+		t.Errorf("HEAD %s: Content-Length %s; want none (the GET's is %q)", path, h, get.header.Get("Content-Length"))
+	}
 }
 
 // TestAHeadOfAStreamPageReadsNoEvents: HEAD of a page of a stream's events
@@ -51,14 +83,7 @@ func TestAHeadOfAStreamPageReadsItsFirstEventOnly(t *testing.T) {
 		store := &eventsCounted{Store: k.Open(t)}
 		s := newServer(t, newContract(t), store)
 		id := uuid.New()
-		body := `{"stream_type":"order","events":[`
-		for i := range 5 {
-			if i > 0 {
-				body += ","
-			}
-			body += `{"type":"A","data":` + strconv.Itoa(i) + `}`
-		}
-		expectStatus(t, "append", s.do("POST", "/streams/"+id.String()+"/events", body+"]}"), 201)
+		appendFiveEvents(t, s, id.String())
 		for _, c := range []struct {
 			opts  eventstore.ReadStreamOptions
 			first int64
@@ -94,15 +119,7 @@ func TestAHeadOfAStreamPageReadsItsFirstEventOnly(t *testing.T) {
 			if n := store.read.Load(); n != 1 {
 				t.Errorf("HEAD %s read %d events; want its first only", path, n)
 			}
-			for _, name := range []string{"ETag", "Link", "Content-Type", "Vary"} {
-				if g, h := get.header.Values(name), head.header.Values(name); len(g) != len(h) || len(g) > 0 && g[0] != h[0] {
-					t.Errorf("HEAD %s: %s %q; want the GET's, %q", path, name, h, g)
-				}
-			}
-			// Only the body gives it: none, rather than a wrong one.
-			if h := head.header.Get("Content-Length"); h != "" {
-				t.Errorf("HEAD %s: Content-Length %s; want none (the GET's is %q)", path, h, get.header.Get("Content-Length"))
-			}
+			expectHeadHeadersOfGet(t, path, get, head, "ETag", "Link", "Content-Type", "Vary")
 		}
 	})
 }
@@ -122,19 +139,10 @@ func (s *logEventsCounted) ReadAll(ctx context.Context, opts eventstore.ReadAllO
 	}
 	s.firstOnly.Store(opts.FirstOnly)
 	page, err := s.Store.ReadAll(ctx, opts)
-	if err != nil {
-		return page, err
+	if err == nil {
+		page.Events = countedEvents(page.Events, &s.read)
 	}
-	events := page.Events
-	page.Events = func(yield func(eventstore.Event, error) bool) {
-		for e, err := range events {
-			s.read.Add(1)
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
-	return page, nil
+	return page, err
 }
 
 // TestAHeadOfALogPageReadsItsFirstEventOnly: HEAD /events read the whole
@@ -150,14 +158,7 @@ func TestAHeadOfALogPageReadsItsFirstEventOnly(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := &logEventsCounted{Store: k.Open(t)}
 		s := newServer(t, newContract(t), store)
-		body := `{"stream_type":"order","events":[`
-		for i := range 5 {
-			if i > 0 {
-				body += ","
-			}
-			body += `{"type":"A","data":` + strconv.Itoa(i) + `}`
-		}
-		expectStatus(t, "append", s.do("POST", "/streams/"+uuid.NewString()+"/events", body+"]}"), 201)
+		appendFiveEvents(t, s, uuid.NewString())
 		for _, query := range []string{"", "?limit=2", "?after=2&limit=2", "?type=A&after=1&limit=2", "?after=5"} {
 			path := "/events" + query
 			get := s.do("GET", path, "")
@@ -182,14 +183,7 @@ func TestAHeadOfALogPageReadsItsFirstEventOnly(t *testing.T) {
 			if store.ahead.Load() {
 				t.Errorf("HEAD %s asked the store to read the next page ahead; want no read ahead for a HEAD", path)
 			}
-			for _, name := range []string{"Link", "Content-Type", "Vary"} {
-				if g, h := get.header.Values(name), head.header.Values(name); len(g) != len(h) || len(g) > 0 && g[0] != h[0] {
-					t.Errorf("HEAD %s: %s %q; want the GET's, %q", path, name, h, g)
-				}
-			}
-			if h := head.header.Get("Content-Length"); h != "" {
-				t.Errorf("HEAD %s: Content-Length %s; want none (the GET's is %q)", path, h, get.header.Get("Content-Length"))
-			}
+			expectHeadHeadersOfGet(t, path, get, head, "Link", "Content-Type", "Vary")
 		}
 	})
 }
