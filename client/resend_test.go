@@ -32,35 +32,13 @@ func TestAppendIsNotSentAgainOnceAnAnswerBegan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			stream := uuid.New()
 			var appends atomic.Int64
-			addr := tcptest.Serve(t, func(conn net.Conn) {
-				br := bufio.NewReader(conn)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
-					if req.Method == http.MethodPost {
-						appends.Add(1)
-						io.WriteString(conn, tc.answer) //nolint:errcheck // a test's server
-						return                          // and close the connection
-					}
-					body := fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":0}`, stream)
-					fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body) //nolint:errcheck // a test's server
-				}
+			_, err := appendOnAKeptAliveConn(t, func(conn net.Conn, req *http.Request) bool {
+				io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
+				appends.Add(1)
+				io.WriteString(conn, tc.answer) //nolint:errcheck // a test's server
+				return false                    // and close the connection
 			})
-			c, err := New("http://" + addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			ctx := context.Background()
-			if _, err := c.Stream(ctx, stream); err != nil { // the append then goes on a kept-alive connection
-				t.Fatalf("Stream: %v", err)
-			}
-			_, err = c.Append(ctx, StreamRef{ID: stream, Type: "order"}, NoStream, NewEvent{Type: "A", Data: 1})
 			if err == nil {
 				t.Errorf("Append answered with %s: no error; expected one", tc.name)
 			}
@@ -69,4 +47,41 @@ func TestAppendIsNotSentAgainOnceAnAnswerBegan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appendOnAKeptAliveConn has a new Client append an event to a new stream
+// on a kept-alive connection (its Stream call, answered version 0, opened
+// it) to a server that hands each append to onAppend to answer on conn, and
+// closes conn when onAppend returns false. It returns the Append's result.
+func appendOnAKeptAliveConn(t *testing.T, onAppend func(conn net.Conn, req *http.Request) bool) (*AppendResult, error) {
+	t.Helper()
+	stream := uuid.New()
+	addr := tcptest.Serve(t, func(conn net.Conn) {
+		br := bufio.NewReader(conn)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.Method == http.MethodPost {
+				if !onAppend(conn, req) {
+					return
+				}
+				continue
+			}
+			io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
+			body := fmt.Sprintf(`{"stream_id":"%s","stream_type":"order","version":0}`, stream)
+			fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body) //nolint:errcheck // a test's server
+		}
+	})
+	c, err := New("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	if _, err := c.Stream(ctx, stream); err != nil { // the append then goes on a kept-alive connection
+		t.Fatalf("Stream: %v", err)
+	}
+	return c.Append(ctx, StreamRef{ID: stream, Type: "order"}, NoStream, NewEvent{Type: "A", Data: 1})
 }
