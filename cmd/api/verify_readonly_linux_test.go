@@ -25,27 +25,13 @@ func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
 	t.Parallel()
 	dir := newVerifyStore(t)
 	ro := t.TempDir()
-	if err := syscall.Mount(dir, ro, "", syscall.MS_BIND, ""); err != nil {
-		t.Skipf("a read-only file system needs a bind mount, and this process may not make one (%v): run the test as root", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(ro, 0); err != nil {
-			t.Errorf("unmount the test's read-only bind mount %s: %v", ro, err)
-		}
-	})
+	mountOrSkip(t, dir, ro, "", syscall.MS_BIND, "", "a read-only file system needs a bind mount")
 	if err := syscall.Mount("", ro, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
 		t.Skipf("this process may not make a bind mount read-only (%v)", err)
 	}
 	cfg := config.Defaults()
 	cfg.DataDir = ro
-
-	var logs testlog.Buffer
-	if err := verifyStore(t.Context(), cfg, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
-		t.Fatalf("api verify of a healthy file on a read-only file system: %v; expected it to succeed", err)
-	}
-	if !strings.Contains(logs.String(), `"msg":"verified`) || !strings.Contains(logs.String(), `"events":3`) {
-		t.Errorf("api verify of a healthy read-only file of 3 events logged:\n%s\nexpected it to say it verified 3 events", logs.String())
-	}
+	verifiesThreeEvents(t, cfg, "a healthy file on a read-only file system")
 	if s, err := sqlitestore.Open(t.Context(), ro, sqlitestore.Options{}); err == nil {
 		s.Close()
 		t.Errorf("a start on a read-only file system: expected it refused, got a store")
@@ -76,4 +62,34 @@ func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "-wal") || !strings.Contains(err.Error(), "verify the copy there") {
 		t.Errorf("api verify of a read-only file with a WAL beside it: %v; expected it refused, saying to verify a copy of both", err)
 	}
+}
+
+// mountOrSkip mounts source on target as syscall.Mount does, and unmounts
+// it when t ends; where this process may not (it is not root), it skips t,
+// saying why the test needs the mount.
+func mountOrSkip(t *testing.T, source, target, fstype string, flags uintptr, data, why string) {
+	t.Helper()
+	if err := syscall.Mount(source, target, fstype, flags, data); err != nil {
+		t.Skipf("%s, and this process may not make one (%v): run the test as root", why, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(target, 0); err != nil {
+			t.Errorf("unmount the test's mount %s: %v", target, err)
+		}
+	})
+}
+
+// verifiesThreeEvents runs `api verify` with cfg on what, a healthy
+// stopped store of newVerifyStore's 3 events, failing t unless it succeeds
+// and logs that it verified 3 events. It returns what verify logged.
+func verifiesThreeEvents(t *testing.T, cfg config.Config, what string) string {
+	t.Helper()
+	var logs testlog.Buffer
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
+		t.Fatalf("api verify of %s: %v; expected it to succeed", what, err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"verified`) || !strings.Contains(logs.String(), `"events":3`) {
+		t.Errorf("api verify of %s logged:\n%s\nexpected it to say it verified 3 events", what, logs.String())
+	}
+	return logs.String()
 }
