@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlitestore"
 )
 
 // TestAnUnwrittenColumnWithoutADefaultIsNamed: SQLite refuses ALTER TABLE
@@ -19,16 +20,8 @@ import (
 // eventstore.UnwrittenColumnError naming the table and column, a 503.
 func TestAnUnwrittenColumnWithoutADefaultIsNamed(t *testing.T) {
 	t.Parallel()
-	s := openMigrated(t, t.TempDir())
-	t.Cleanup(func() { s.Close() })
-	appendEvents(t, s, uuid.New(), 1, 10)
-	if err := s.Exec(t.Context(), "PRAGMA writable_schema=ON; "+
-		"UPDATE sqlite_master SET sql = replace(sql, ') WITHOUT ROWID', ', legacy INT NOT NULL) WITHOUT ROWID') WHERE type = 'table' AND name = 'streams'; "+
-		"PRAGMA schema_version = 1000; PRAGMA writable_schema=OFF"); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-		Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`{}`)}}})
+	s := storeWithAnUnwrittenColumn(t)
+	err := appendToANewStream(t, s)
 	var unwritten *eventstore.UnwrittenColumnError
 	if !errors.Is(err, eventstore.ErrUnavailable) || !errors.As(err, &unwritten) || unwritten.Table != "streams" || unwritten.Column != "legacy" {
 		t.Errorf("an append with streams.legacy NOT NULL and without a default: %v; want an UnwrittenColumnError naming streams.legacy (unavailable)", err)
@@ -50,20 +43,9 @@ func TestAnUnwrittenColumnWithoutADefaultIsNamed(t *testing.T) {
 // that statement, run beside the server, must mend it without a restart.
 func TestAnUnwrittenColumnsAdviceIsOneSQLiteCanFollow(t *testing.T) {
 	t.Parallel()
-	s := openMigrated(t, t.TempDir())
-	t.Cleanup(func() { s.Close() })
-	appendEvents(t, s, uuid.New(), 1, 10)
-	if err := s.Exec(t.Context(), "PRAGMA writable_schema=ON; "+
-		"UPDATE sqlite_master SET sql = replace(sql, ') WITHOUT ROWID', ', legacy INT NOT NULL) WITHOUT ROWID') WHERE type = 'table' AND name = 'streams'; "+
-		"PRAGMA schema_version = 1000; PRAGMA writable_schema=OFF"); err != nil {
-		t.Fatal(err)
-	}
+	s := storeWithAnUnwrittenColumn(t)
 	const mend = `ALTER TABLE "streams" DROP COLUMN "legacy"`
-	appendOne := func() error {
-		_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-			Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`{}`)}}})
-		return err
-	}
+	appendOne := func() error { return appendToANewStream(t, s) }
 	for what, err := range map[string]error{"an append": appendOne(), "Ping": s.Ping(t.Context())} {
 		if !errors.As(err, new(*eventstore.UnwrittenColumnError)) || !strings.Contains(err.Error(), mend) || strings.Contains(err.Error(), "default (") ||
 			strings.Contains(err.Error(), "gives it a default") {
@@ -86,4 +68,29 @@ func TestAnUnwrittenColumnsAdviceIsOneSQLiteCanFollow(t *testing.T) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping once the advice was followed: %v; want nil", err)
 	}
+}
+
+// storeWithAnUnwrittenColumn opens a migrated store holding a stream, whose
+// streams table then has a column legacy NOT NULL without a default, as a
+// table rebuilt by hand can (SQLite's ALTER TABLE refuses one).
+func storeWithAnUnwrittenColumn(t *testing.T) *sqlitestore.Store {
+	t.Helper()
+	s := openMigrated(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	appendEvents(t, s, uuid.New(), 1, 10)
+	if err := s.Exec(t.Context(), "PRAGMA writable_schema=ON; "+
+		"UPDATE sqlite_master SET sql = replace(sql, ') WITHOUT ROWID', ', legacy INT NOT NULL) WITHOUT ROWID') WHERE type = 'table' AND name = 'streams'; "+
+		"PRAGMA schema_version = 1000; PRAGMA writable_schema=OFF"); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// appendToANewStream appends one event to a new stream of s, which writes
+// a row of streams, and returns the append's error.
+func appendToANewStream(t *testing.T, s *sqlitestore.Store) error {
+	t.Helper()
+	_, err := s.Append(t.Context(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
+		Events: []eventstore.NewEvent{{Type: "A", Data: []byte(`{}`)}}})
+	return err
 }
