@@ -126,20 +126,7 @@ func TestAMigrationOnAFullDataDirectorySaysSo(t *testing.T) {
 	dir := smallDisk(t, "16m")
 	s := openMigrated(t, dir)
 	ctx := t.Context()
-	for _, q := range []string{
-		"DROP INDEX events_stream_type_event_type_position",
-		"ALTER TABLE events DROP COLUMN checksum",
-		"DELETE FROM schema_migrations WHERE version_id IN (11, 12)",
-		`INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at)
-		 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-		 SELECT i, CAST(printf('e%015d', i) AS BLOB), CAST(printf('s%015d', i) AS BLOB), 1, 'stream-type-' || (i % 20),
-		 'SomethingHappened' || (i % 50), '{}', '2026-01-01 00:00:00' FROM n`,
-	} {
-		if err := s.Exec(ctx, q); err != nil {
-			s.Close()
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	beforeIndexMigrations(t, s, 20_000)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

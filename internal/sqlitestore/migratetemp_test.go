@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -80,6 +81,28 @@ func TestAnIndexMigrationPassesWithASmallTemporaryDirectory(t *testing.T) {
 	}
 }
 
+// beforeIndexMigrations takes the migrated store s back to before
+// migrations 11 and 12 (an index, and the events' checksums) with a log of
+// n events, whose index's keys are past what SQLite sorts in memory; it
+// closes s and fails t where it cannot.
+func beforeIndexMigrations(t *testing.T, s *sqlitestore.Store, n int) {
+	t.Helper()
+	for _, q := range []string{
+		"DROP INDEX events_stream_type_event_type_position",
+		"ALTER TABLE events DROP COLUMN checksum",
+		"DELETE FROM schema_migrations WHERE version_id IN (11, 12)",
+		`INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at)
+		 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ` + strconv.Itoa(n) + `)
+		 SELECT i, CAST(printf('e%015d', i) AS BLOB), CAST(printf('s%015d', i) AS BLOB), 1, 'stream-type-' || (i % 20),
+		 'SomethingHappened' || (i % 50), '{}', '2026-01-01 00:00:00' FROM n`,
+	} {
+		if err := s.Exec(t.Context(), q); err != nil {
+			s.Close()
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
 // indexMigrationsAgain opens a store in data, migrates it, takes it back
 // to before migrations 11 and 12 with a log of 100,000 events (whose
 // index's keys are past what SQLite sorts without a temporary file) and
@@ -97,19 +120,7 @@ func indexMigrationsAgain(t *testing.T, data string) (string, error) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		"DROP INDEX events_stream_type_event_type_position",
-		"ALTER TABLE events DROP COLUMN checksum",
-		"DELETE FROM schema_migrations WHERE version_id IN (11, 12)",
-		`INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at)
-		 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
-		 SELECT i, CAST(printf('e%015d', i) AS BLOB), CAST(printf('s%015d', i) AS BLOB), 1, 'stream-type-' || (i % 20),
-		 'SomethingHappened' || (i % 50), '{}', '2026-01-01 00:00:00' FROM n`,
-	} {
-		if err := s.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	beforeIndexMigrations(t, s, 100_000)
 	before := len(logs.String())
 	err = s.Migrate(ctx)
 	return logs.String()[before:], err
