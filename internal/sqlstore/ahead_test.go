@@ -113,6 +113,20 @@ func streamReadAhead(t *testing.T, k teststore.Kind, n int) (eventstore.Store, *
 	return s, m, stream, waitForReads(t, s, m, before+1)
 }
 
+// expectReadAheadAfterFirstOnly fails t unless read, the read of a page
+// read ahead that a FirstOnly read of it came before, yields want (what
+// says of what) from the page kept, with no read of events of its own.
+func expectReadAheadAfterFirstOnly(t *testing.T, m *metrics.Metrics, what string, want []int64, read func() []int64) {
+	t.Helper()
+	ahead := teststore.Statements(t, m, "read_events")
+	if got := read(); !slices.Equal(got, want) {
+		t.Fatalf("%s %v; expected %v", what, got, want)
+	}
+	if got := teststore.Statements(t, m, "read_events"); got != ahead {
+		t.Errorf("the page read ahead was read again after a FirstOnly read of it: read_events %d after it, %d before", got, ahead)
+	}
+}
+
 // TestAStreamReadFollowingNextLinksGetsTheNextPageReadAhead: a client
 // reading a stream page by page asks for each page only once it has the one
 // before; the store reads the next page while it is busy with this one, and
@@ -155,17 +169,13 @@ func TestAFirstOnlyReadLeavesThePageReadAheadForTheNextRead(t *testing.T) {
 		if got := streamVersions(drain(t, head.Events)); !slices.Equal(got, []int64{21}) {
 			t.Fatalf("page from 21, its first event only: versions %v; expected 21", got)
 		}
-		ahead := teststore.Statements(t, m, "read_events")
-		page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := streamVersions(drain(t, page.Events)); !slices.Equal(got, span(21, 30)) {
-			t.Fatalf("page from 21: versions %v; expected 21 to 30", got)
-		}
-		if got := teststore.Statements(t, m, "read_events"); got != ahead {
-			t.Errorf("the page read ahead was read again after a FirstOnly read of it: read_events %d after it, %d before", got, ahead)
-		}
+		expectReadAheadAfterFirstOnly(t, m, "page from 21: versions", span(21, 30), func() []int64 {
+			page, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: 21, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return streamVersions(drain(t, page.Events))
+		})
 	})
 }
 
@@ -304,16 +314,12 @@ func TestAFirstOnlyLogReadReadsThePagesFirstEventAlone(t *testing.T) {
 		if got := logPositions(drain(t, head.Events)); !slices.Equal(got, []int64{16}) || head.Last != 25 || !head.More {
 			t.Fatalf("log after 15, its first event only: positions %v, last %d, more %v; expected [16], last 25, more", got, head.Last, head.More)
 		}
-		ahead := teststore.Statements(t, m, "read_events")
-		page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 15, Limit: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := logPositions(drain(t, page.Events)); !slices.Equal(got, span(16, 25)) {
-			t.Fatalf("log after 15: positions %v; expected 16 to 25", got)
-		}
-		if n := teststore.Statements(t, m, "read_events"); n != ahead {
-			t.Errorf("the page read ahead was read again after a FirstOnly read of it: read_events %d after it, %d before", n, ahead)
-		}
+		expectReadAheadAfterFirstOnly(t, m, "log after 15: positions", span(16, 25), func() []int64 {
+			page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 15, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return logPositions(drain(t, page.Events))
+		})
 	})
 }
