@@ -892,6 +892,13 @@ func (s *Store) translate(err error) error {
 	if me.Database == "" {
 		me.Database = s.cfg.DBName
 	}
+	if me.Table != "" && s.databaseGone(me.Database) {
+		// A pooled session whose database was dropped whole meets its
+		// tables missing (1146), where a new one is refused the database
+		// (1049): say the database is missing on every path alike, whose
+		// remedy (CREATE DATABASE, then api migrate) is not a table's.
+		me.Table = ""
+	}
 	if me.Index != "" {
 		// Only the reads that force it fail, and making it again mends
 		// them: no restore, no restart.
@@ -908,6 +915,22 @@ func (s *Store) translate(err error) error {
 			"until it is restored (a database dropped whole may be made anew, empty: CREATE DATABASE, then `api migrate`; a table may not), and the service restarted", "missing", me.Error(), "database", s.cfg.DBName, "error", me.Err)
 	}
 	return err
+}
+
+// databaseGone reports whether the server says the database named db does
+// not exist (none of information_schema's schemata, or a new session
+// refused it: 1049); false if it is there, or the look failed otherwise.
+// It is asked only of a table found missing: an error's path, not a
+// request's.
+func (s *Store) databaseGone(db string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var n int
+	err := s.primary.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", db).Scan(&n)
+	if err != nil {
+		return isMySQLError(err, errUnknownDB)
+	}
+	return n == 0
 }
 
 // headRowMissing is the error of a read of the log's head that found no
