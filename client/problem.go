@@ -60,6 +60,9 @@ var (
 	// ErrUnsupportedMediaType: the body's Content-Type, charset or
 	// Content-Encoding is not one the server reads (415).
 	ErrUnsupportedMediaType = errors.New("unsupported media type")
+	// ErrNotAcceptable: the request's Accept took only an event stream
+	// from a URL that serves JSON alone (406).
+	ErrNotAcceptable = errors.New("not acceptable")
 	// ErrInternal: the server failed in a way it does not explain (500);
 	// Problem.RequestID names its log line.
 	ErrInternal = errors.New("internal server error")
@@ -87,6 +90,7 @@ var problemErrors = map[string]error{
 	"precondition-failed":    ErrPreconditionFailed,
 	"request-timeout":        ErrServerRequestTimeout,
 	"unsupported-media-type": ErrUnsupportedMediaType,
+	"not-acceptable":         ErrNotAcceptable,
 	"internal":               ErrInternal,
 	"not-implemented":        ErrNotImplemented,
 }

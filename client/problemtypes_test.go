@@ -71,6 +71,9 @@ func TestEveryProblemTypeOfTheContractIsItsSentinel(t *testing.T) {
 				_, err := c.Append(context.Background(), StreamRef{ID: id}, Any, NewEvent{Type: "Noted", Data: 2})
 				return err
 			}},
+		{"not-acceptable", ErrNotAcceptable,
+			func(r *http.Request) { r.Header.Set("Accept", "text/event-stream") },
+			func(c *Client, id uuid.UUID) error { _, err := c.Stream(context.Background(), id); return err }},
 		{"internal", ErrInternal,
 			func(r *http.Request) { r.Header.Set("X-Fail", "1") },
 			func(c *Client, id uuid.UUID) error { _, err := c.Stream(context.Background(), id); return err }},

@@ -30,6 +30,7 @@ var (
 	errTooLarge         = errors.New("request too large")
 	errRequestTimeout   = errors.New("request timeout")
 	errUnsupportedMedia = errors.New("unsupported media type")
+	errNotAcceptable    = errors.New("not acceptable")
 	errStartAhead       = errors.New("starting point ahead of the log")
 	errPrecondition     = errors.New("precondition failed")
 	// errNotImplemented is a Transfer-Encoding net/http does not take,
@@ -128,6 +129,7 @@ var problemKinds = []problemKind{
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{eventstore.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
+	{errNotAcceptable, http.StatusNotAcceptable, "not-acceptable", "Not acceptable"},
 	{errNotImplemented, http.StatusNotImplemented, "not-implemented", "Not implemented"},
 	{eventstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	{errTooManySubscribers, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},

@@ -15,6 +15,9 @@ import (
 )
 
 func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseEventStream(r, "a stream's description"); err != nil {
+		return err
+	}
 	id, err := streamID(r)
 	if err != nil {
 		return err
@@ -132,6 +135,9 @@ func varyOnAccept(next http.Handler) http.Handler {
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseEventStream(r, "one event"); err != nil {
+		return err
+	}
 	id, err := streamID(r)
 	if err != nil {
 		return err
@@ -224,6 +230,9 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseEventStream(r, "the list of streams"); err != nil {
+		return err
+	}
 	q, err := query(r, "stream_type", "after", "limit")
 	if err != nil {
 		return err

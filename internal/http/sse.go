@@ -101,11 +101,28 @@ const missingIndexEvery = time.Minute
 // itself, application/*, */*) is higher (RFC 9110 §12.5.1). As good as
 // JSON, an event stream wins: it was named.
 func wantsEvents(r *http.Request) bool {
-	events, named := -1.0, false // text/event-stream's q, and whether a range names it
-	json, jsonSpec := 0.0, 0     // application/json's q, and how specific its range is
+	events, named, json := acceptWeights(r)
+	return named && events > 0 && events >= json
+}
+
+// wantsOnlyEvents reports whether the client asks for an event stream and
+// takes no JSON: Accept names text/event-stream, not with q=0, and no range
+// that matches application/json gives it a q above 0. On a URL that serves
+// JSON alone, nothing it takes can be sent (406, refuseEventStream).
+func wantsOnlyEvents(r *http.Request) bool {
+	events, named, json := acceptWeights(r)
+	return named && events > 0 && json == 0
+}
+
+// acceptWeights reads Accept for text/event-stream's q and whether a range
+// names it, and application/json's q (0 where no range matches it), as
+// wantsEvents says.
+func acceptWeights(r *http.Request) (events float64, named bool, json float64) {
+	events = -1
+	jsonSpec := 0 // how specific json's range is
 	accept := r.Header.Values("Accept")
 	if !slices.ContainsFunc(accept, func(v string) bool { return strings.Contains(strings.ToLower(v), "text/event-stream") }) {
-		return false // most requests: no need to parse
+		return events, false, 0 // most requests: no need to parse
 	}
 	for _, v := range accept {
 		for _, part := range strings.Split(v, ",") {
@@ -136,7 +153,19 @@ func wantsEvents(r *http.Request) bool {
 			}
 		}
 	}
-	return named && events > 0 && events >= json
+	return events, named, json
+}
+
+// refuseEventStream is the 406 of a GET of what, a URL that serves JSON
+// alone, from a client that takes only an event stream (wantsOnlyEvents):
+// an EventSource given the wrong URL, which a 200 of JSON would have it
+// retry for ever; nil for any other client.
+func refuseEventStream(r *http.Request, what string) error {
+	if !wantsOnlyEvents(r) {
+		return nil
+	}
+	return problemf(errNotAcceptable, "%s is served only as application/json, and this request's Accept takes only text/event-stream: "+
+		"subscribe at GET /streams/{stream_id}/events (a stream's events) or GET /events (the log), or accept application/json here", what)
 }
 
 // quotedList is vals quoted, for a detail: `"1", "2" and "3"` (one string,
