@@ -57,6 +57,9 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	if wantsEvents(r) {
 		return s.subscribeStream(w, r, id)
 	}
+	if err := noLastEventID(r, "from=<version> (the first version it holds)"); err != nil {
+		return err
+	}
 	q, err := query(r, streamParams...)
 	if err != nil {
 		return err
@@ -197,6 +200,9 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 	}
 	if wantsEvents(r) {
 		return s.subscribeLog(w, r, opts)
+	}
+	if err := noLastEventID(r, "after=<position> (the events after it)"); err != nil {
+		return err
 	}
 	if err := s.awaitPageMinPosition(r); err != nil {
 		return err

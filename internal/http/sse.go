@@ -181,6 +181,20 @@ func quotedList(vals []string) string {
 	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
+// noLastEventID refuses Last-Event-ID on a page's read, where it was
+// ignored without a word and the page began at the start: a client that
+// resumes with it, its Accept: text/event-stream lost (a proxy, a fetch
+// wrapper), read everything again. param is the page's own starting point.
+// An empty one, as absent, is taken.
+func noLastEventID(r *http.Request, param string) error {
+	vals := r.Header.Values("Last-Event-ID")
+	if len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {
+		return nil
+	}
+	return badRequest("Last-Event-ID is only for subscriptions (Accept: text/event-stream); a page starts at %s: "+
+		"send that, or ask for text/event-stream to subscribe", param)
+}
+
 // lastEventID reads the Last-Event-ID header an EventSource sends when it
 // reconnects: a version for a stream, a position for the log.
 func lastEventID(r *http.Request) (int64, bool, error) {
