@@ -322,6 +322,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyB
 	}
 	if err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)); err != nil {
 		err = repoint(dec, err)
+		if bytes.HasPrefix(d.body.head, utf8BOM) {
+			// A file saved "UTF-8 with BOM" (PowerShell 5, Notepad): the
+			// decoder's "invalid character '\ufeff'" named no cause.
+			return badRequest("the body begins with a byte order mark (U+FEFF, bytes EF BB BF), which JSON text has none of: " +
+				"save the file as UTF-8 without BOM, or drop its first three bytes; nothing was written")
+		}
 		if tc := trailingComma(d.body.head, err); tc != nil {
 			return tc
 		}
@@ -341,6 +347,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyB
 	}
 	return nil
 }
+
+// utf8BOM is the byte order mark in UTF-8.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // decoders are reused: a new one sets up a cache of decoded strings on
 // first use, two thirds of what decoding a small append allocates. One that
