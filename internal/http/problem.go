@@ -159,12 +159,15 @@ var errTooManyConnections = errors.New("too many connections")
 // mends it (its detail says so), and clients that obey Retry-After would
 // loop on it. Nor of an embedded store's file system that failed
 // (eventstore.ErrStorageFailed), but for an append whose outcome is
-// unknown: that one is told to retry with its event ids.
+// unknown: that one is told to retry with its event ids. Nor of a table,
+// a column, an index or the database missing (eventstore.MissingError):
+// an operator must restore or make it again (its detail says how), and a
+// client obeying Retry-After: 2 retried for ever.
 func retryAfter(err error) string {
 	if errors.Is(err, eventstore.ErrDamaged) || errors.Is(err, eventstore.ErrOverwritten) || errors.Is(err, eventstore.ErrRestartNeeded) {
 		return ""
 	}
-	if errors.Is(err, eventstore.ErrStorageFailed) && !errors.Is(err, eventstore.ErrOutcomeUnknown) {
+	if (errors.Is(err, eventstore.ErrStorageFailed) || errors.As(err, new(*eventstore.MissingError))) && !errors.Is(err, eventstore.ErrOutcomeUnknown) {
 		return ""
 	}
 	return strconv.Itoa(retryAfterSeconds)
