@@ -189,7 +189,9 @@ func TestAccessControl(t *testing.T) {
 		{"write token reads", "GET", stream, "Bearer " + writeSecret, 200, "", ""},
 		{"query token", "GET", stream + "?access_token=" + readSecret, "", 200, "", ""},
 		{"bad query token", "GET", "/events?access_token=nope", "", 401, `Bearer realm="tributary", error="invalid_token"`, ""},
-		{"contract needs a token", "GET", "/openapi.yaml", "", 401, `Bearer realm="tributary"`, ""},
+		// The contract holds no data, and the page's footer links to it: a
+		// navigation, which carries no token, was a 401 (blackbox2's F7).
+		{"the contract is open", "GET", "/openapi.yaml", "", 200, "", ""},
 		// One token, sent one way (RFC 6750): behind a proxy that adds its
 		// own header, the first of two must not win (a hostile review found
 		// a write token followed by a read token appended).
