@@ -65,7 +65,13 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 			if len(allowed) == 0 {
 				return nil, badRequest("unknown query parameter %q: %s %s takes no query parameters", name, r.Method, r.URL.Path)
 			}
-			return nil, badRequest("unknown query parameter %q: %s %s takes only %s", name, r.Method, r.URL.Path, strings.Join(allowed, ", "))
+			listed, what := allowed, ""
+			if isSubscription(r) {
+				// A subscription refuses a page's limit and direction.
+				listed = slices.DeleteFunc(slices.Clone(allowed), func(p string) bool { return p == "limit" || p == "direction" })
+				what = " as a subscription"
+			}
+			return nil, badRequest("unknown query parameter %q: %s %s%s takes only %s", name, r.Method, r.URL.Path, what, strings.Join(listed, ", "))
 		case len(vals) > 1 && isFilter(name):
 			return nil, badRequest("query parameter %s is given %d times; give it once (a filter takes a comma-separated list: %s=A,B)", name, len(vals), name)
 		case len(vals) > 1:
