@@ -142,8 +142,18 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if u.RawQuery != "" {
 		// Every request writes its own query: this one would be left
 		// out of them all (a gateway's key, refused without a word).
+		// Its names are shown, its values (a key among them) never, nor
+		// a part without a name (?key alone may be the key itself).
+		var names []string
+		for pair := range strings.SplitSeq(u.RawQuery, "&") {
+			if name, _, named := strings.Cut(pair, "="); named && name != "" {
+				names = append(names, name+"=…")
+			} else if pair != "" {
+				names = append(names, "…")
+			}
+		}
 		u.RawQuery = ""
-		return nil, fmt.Errorf("client: the server URL %q has a query, which the client's requests, each writing its own, would leave out: give what a gateway needs in a header (WithHTTPClient, with a transport that sets it)", shownURL(u.String()))
+		return nil, fmt.Errorf("client: the server URL %q has a query (%s), which the client's requests, each writing its own, would leave out: give what a gateway needs in a header (WithHTTPClient, with a transport that sets it)", shownURL(u.String()), strings.Join(names, "&"))
 	}
 	// A fragment is never sent.
 	u.ForceQuery, u.Fragment, u.RawFragment = false, "", ""
