@@ -836,6 +836,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		Replica:                 replica,
 		ReadsMayLag:             readsMayLag(store),
 	})
+	maxSubs, subsPerClient := handler.SubscriberLimits()
 	limit, limited := openFileLimit()
 	maxConns, perClient := connectionBounds(cfg, limit, limited, log)
 	conns := esthttp.NewConnections(maxConns, perClient, log, m)
@@ -907,7 +908,8 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "store", storeKind(cfg), "debug", debugAddr,
 		"access_control", len(tokens) > 0, "cors_origins", len(cfg.CORSOrigins), "metrics", "/metrics",
-		"max_connections", maxConns, "max_connections_per_client", perClient)
+		"max_connections", maxConns, "max_connections_per_client", perClient,
+		"max_subscribers", maxSubs, "max_subscribers_per_client", subsPerClient)
 	startFeed()
 	go func() { errc <- fmt.Errorf("serve: %w", srv.Serve(ln)) }()
 	select {

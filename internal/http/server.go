@@ -294,6 +294,12 @@ func unreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
+// SubscriberLimits returns the bounds on subscriptions in force: at once
+// on this instance, and per client (its default, half the first, filled in).
+func (s *Server) SubscriberLimits() (total, perClient int) {
+	return s.opts.MaxSubscribers, s.opts.MaxSubscribersPerClient
+}
+
 // Wait returns once no request is being handled, or with ctx's error. A
 // server that stops calls it after http.Server.Shutdown, for the live
 // subscriptions that left net/http's accounting, and again after it has cut
