@@ -204,8 +204,13 @@ func TestConnectionsAreCountedUntilClosedAndSubscriptionsAreNeverClosedAsIdle(t 
 		subs[i].requireRetry(t)
 	}
 	waitConnectionsOpen(t, debugAddr, 4, "4 subscriptions")
-	if got := connExchange(t, s, get, false); !strings.HasPrefix(got, "HTTP/1.1 503 ") || !strings.Contains(got, "TRIBUTARY_MAX_CONNECTIONS") {
+	ready := strings.Replace(get, "/healthz", "/readyz", 1)
+	if got := connExchange(t, s, ready, false); !strings.HasPrefix(got, "HTTP/1.1 503 ") || !strings.Contains(got, "TRIBUTARY_MAX_CONNECTIONS") {
 		t.Fatalf("a connection with 4 subscriptions open at a bound of 4: %q; expected a 503 naming TRIBUTARY_MAX_CONNECTIONS", got)
+	}
+	// A liveness probe is answered alive there: the process is.
+	if got := connExchange(t, s, get, false); !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, `{"status":"ok"}`) {
+		t.Fatalf("GET /healthz with 4 subscriptions open at a bound of 4: %q; expected 200 {\"status\":\"ok\"}", got)
 	}
 	subs[0].Close()
 	waitConnectionsOpen(t, debugAddr, 3, "a subscription closed by its client")
@@ -245,8 +250,8 @@ func TestSIGTERMDuringAFloodOfConnectionsAtTheBoundDrainsCleanly(t *testing.T) {
 					time.Sleep(10 * time.Millisecond) // gone, or its backlog full
 					continue
 				}
-				c.SetDeadline(time.Now().Add(2 * time.Second))                 //nolint:errcheck
-				c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")) //nolint:errcheck
+				c.SetDeadline(time.Now().Add(2 * time.Second))                //nolint:errcheck
+				c.Write([]byte("GET /readyz HTTP/1.1\r\nHost: test\r\n\r\n")) //nolint:errcheck // /healthz is answered alive at the bound
 				if b, _ := io.ReadAll(c); bytes.HasPrefix(b, []byte("HTTP/1.1 503 ")) {
 					refused.Add(1)
 				} else if len(b) > 0 {
