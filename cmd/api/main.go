@@ -171,7 +171,6 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 		return healthcheck(ctx, cfg.Addr, stdout)
 	}
 	log := newLogger(stdout, cfg.LogLevel)
-	mysqlstore.SetDriverLogger(log)
 	log.Info("starting", "command", cmd, "version", buildVersion())
 	defer func() {
 		if err != nil {
@@ -201,10 +200,14 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	// The stores' lines quote what clients chose (stream ids, drivers'
 	// errors holding statements' arguments): a token sent in its place is
 	// redacted there as in the HTTP layer's and the live feed's lines.
+	// So do the driver's own (a packet error, a dead idle session
+	// dropped): it is told once the tokens are known, before any
+	// connection is made.
 	storeLog := log
 	if len(tokens) > 0 {
 		storeLog = sqlstore.RedactingLogger(log, esthttp.Redactor(tokens))
 	}
+	mysqlstore.SetDriverLogger(storeLog)
 	store, err := openStoreUnlessCut(ctx, cut, cfg, storeLog, m, cmd == "migrate")
 	if errors.Is(err, errCutAtStart) {
 		// The first signal's stop waits on the database (a cut
