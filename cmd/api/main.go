@@ -516,11 +516,15 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 				config.Var("APITokensFile"), err)
 		}
 		// Named by its lines: an operator finds a refused entry by them.
-		sources = append(sources, esthttp.TokenSource{Name: config.Var("APITokensFile"), Text: string(b), Lines: true})
+		file := esthttp.TokenSource{Name: config.Var("APITokensFile"), Text: string(b), Lines: true}
+		sources = append(sources, file)
 		// Asked for tokens from a file, fail closed: an empty one (a
 		// secret not filled in, the wrong key mounted) would leave the
-		// server open to anyone.
-		if inFile, err := esthttp.ParseTokens(string(b)); err == nil && len(inFile) == 0 {
+		// server open to anyone. It is parsed as its entries are below:
+		// parsed otherwise, a file read there as one comment line (its
+		// lines ended by "\r" alone) was taken here for one holding
+		// entries, and the server started open.
+		if inFile, _, err := esthttp.ParseTokenSources(file); err == nil && len(inFile) == 0 {
 			return nil, fmt.Errorf("the file %s names holds no name:role:token entry: access control would be off; "+
 				"put the tokens in it, or unset %s", config.Var("APITokensFile"), config.Var("APITokensFile"))
 		}

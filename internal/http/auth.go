@@ -58,7 +58,7 @@ type TokenSource struct {
 	Name string
 	Text string
 	// Lines says the text is a file's, one entry a line: its entries are
-	// named by their lines.
+	// named by their lines, which "\n", "\r\n" or "\r" ends.
 	Lines bool
 }
 
@@ -80,8 +80,8 @@ func ParseTokenSources(sources ...TokenSource) (tokens []Token, places []string,
 			}
 			continue
 		}
-		for n, line := range strings.Split(src.Text, "\n") {
-			pieces := strings.Split(strings.TrimSuffix(line, "\r"), ",")
+		for n, line := range strings.Split(lineBreaks.Replace(src.Text), "\n") {
+			pieces := strings.Split(line, ",")
 			for k, text := range pieces {
 				place := fmt.Sprintf("%s line %d", src.Name, n+1)
 				if len(pieces) > 1 {
@@ -93,6 +93,13 @@ func ParseTokenSources(sources ...TokenSource) (tokens []Token, places []string,
 	}
 	return parseTokenEntries(entries)
 }
+
+// lineBreaks makes every line break of a file's text "\n": "\r\n" (one
+// break, not two), "\n" or "\r" alone (classic Mac OS), as editors count
+// lines. A file whose lines "\r" alone ends was one line: its first
+// entry's token ran on into the others, and, where that line began with
+// a comment, the whole file was one, and held no token.
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 
 // entryBreaks makes every separator of entries in a variable's text one
 // comma: a line break, "\r\n" (one break, not two), "\n" or "\r".
