@@ -105,10 +105,21 @@ func nearMisses(environ []string, caseInsensitive bool) error {
 		if slices.ContainsFunc(names, func(n string) bool { return same(key, n) }) || serviceLink.MatchString(key) || slices.Contains(links, key) {
 			continue
 		}
-		if !strings.HasPrefix(strings.ToUpper(key), "TRIBUTARY_") {
-			if meant := meantFor(key, names); meant != "" {
-				errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (api help lists them)", key, meant))
+		// A name that holds its value is named and matched by what of
+		// it is a name (nameOf), never quoted whole.
+		shown, name := key, key
+		if n, whole := nameOf(key); !whole {
+			shown, name = n+"… (the rest of the name, after a character no name has, is not shown: it may hold a value written NAME: value)", n
+		}
+		if !strings.HasPrefix(strings.ToUpper(name), "TRIBUTARY_") {
+			if meant := meantFor(name, names); meant != "" {
+				errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (api help lists them)", shown, meant))
 			}
+			continue
+		}
+		if shown != key {
+			errs = append(errs, fmt.Errorf("%s is not a setting: did you mean %s? (names beginning TRIBUTARY_ are the service's own; api help lists its settings)",
+				shown, closest(name, names)))
 			continue
 		}
 		switch {
@@ -127,6 +138,27 @@ func nearMisses(environ []string, caseInsensitive bool) error {
 			key, closest(key, names)))
 	}
 	return errors.Join(errs...)
+}
+
+// nameOf returns what of key, a variable's name, is a name: key, and
+// true, where it holds only what names hold (letters, digits, _ . -);
+// else what follows its leading quotes and spaces up to the first other
+// character, and false. A setting written as YAML or JSON writes it
+// ("TRIBUTARY_API_TOKENS: app:write:…") where NAME=value goes is a
+// variable whose name holds the value: an error quoting it whole quoted
+// the token, or the DSN's password.
+func nameOf(key string) (string, bool) {
+	nameChar := func(r rune) bool {
+		return r == '_' || r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+	}
+	if strings.IndexFunc(key, func(r rune) bool { return !nameChar(r) }) < 0 {
+		return key, true
+	}
+	name := strings.TrimLeft(key, "\"' \t")
+	if i := strings.IndexFunc(name, func(r rune) bool { return !nameChar(r) }); i >= 0 {
+		name = name[:i]
+	}
+	return name, false
 }
 
 // exampleToken is the variable the example client (examples/orders, and
