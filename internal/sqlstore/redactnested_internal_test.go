@@ -103,3 +103,32 @@ func TestRedactingLoggerTakesASecretOutOfEveryNestedValue(t *testing.T) {
 		t.Errorf("a struct without a secret logged through RedactingLogger: %s; want it written as the handler writes it", buf.String())
 	}
 }
+
+// cyclic refers to itself.
+type cyclic struct {
+	Next   *cyclic
+	Others []any
+	Secret []byte
+}
+
+// TestRedactingLoggerReadsACyclicValueOnce: the walk that reads a logged
+// value whole (valueText) follows pointers, slices and maps; one that
+// refers to itself is read once, and the line is written, the secret in
+// it redacted.
+func TestRedactingLoggerReadsACyclicValueOnce(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cret-token-0123456789"
+	c := &cyclic{Secret: []byte(secret)}
+	c.Next = c
+	c.Others = []any{c, nil}
+	c.Others[1] = c.Others
+	m := map[string]any{}
+	m["self"] = m
+	var buf bytes.Buffer
+	RedactingLogger(slog.New(slog.NewJSONHandler(&buf, nil)), func(s string) string {
+		return strings.ReplaceAll(s, secret, "REDACTED")
+	}).Warn("cyclic", "value", c, "map", m)
+	if out := buf.String(); strings.Contains(out, secret) || !strings.Contains(out, "Secret:REDACTED") {
+		t.Errorf("a cyclic value logged through RedactingLogger: %s; want it written once, the secret REDACTED", out)
+	}
+}
