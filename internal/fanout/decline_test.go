@@ -168,11 +168,21 @@ func (h *hostile) run(ctx context.Context) {
 // the log (a repeat) it has got by then. It fails the test with the error
 // its subscription ended with, if any, and returns the events it got.
 // look, unless nil, is called with h locked.
+//
+// The wait has no bound of its own (untilSettled): the subscribers of the
+// turn-boundary test read some 6,300 events from the store to deliver
+// 800 (each turn's rest of a page is read again: catchUpTurn), 48 s on
+// two cores at a load average of 20, and past 2 minutes once under more.
+// A subscriber that never gets there fails the test before its binary's
+// deadline, saying how far it got.
 func (h *hostile) received(t *testing.T, n int, last int64, look func()) []*eventstore.Event {
 	t.Helper()
-	// Only a bound on a hang: on two cores shared with other work (a load
-	// average past 20), the turn-boundary test's subscribers took 45 s.
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%s to receive its events and rest at %d", h.name, last), func() bool {
+	untilSettledSaying(t, func() string {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return fmt.Sprintf("%s to receive its %d events and rest at %d: it has %d, resting at %d (-1: not at rest)",
+			h.name, n, last, len(h.got), h.restAt)
+	}, func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return len(h.got) >= n && (h.restAt >= last || h.err != nil)

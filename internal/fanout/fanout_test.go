@@ -155,10 +155,17 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // saying what it waited for.
 func untilSettled(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	untilSettledSaying(t, func() string { return what }, cond)
+}
+
+// untilSettledSaying is untilSettled with what said as it stands when the
+// wait fails: how far the test got, not only what it waited for.
+func untilSettledSaying(t *testing.T, what func() string, cond func() bool) {
+	t.Helper()
 	deadline, bounded := t.Deadline()
 	for !cond() {
 		if bounded && time.Until(deadline) < 5*time.Second {
-			t.Fatalf("never reached: %s", what)
+			t.Fatalf("never reached: %s", what())
 		}
 		time.Sleep(time.Millisecond)
 	}
