@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -35,5 +36,32 @@ func TestACommitThatFailedToSyncIsOfUnknownOutcome(t *testing.T) {
 	early := fmt.Errorf("write events and head, and commit: insert_events: %w: %w", errCommitNotSent, fsync)
 	if committed, _, err := w.settle(p, early); committed || errors.Is(err, eventstore.ErrOutcomeUnknown) || !errors.Is(err, fsync) {
 		t.Errorf("settling a group that failed before its COMMIT went: committed %t, %v; want not committed, the error as it is", committed, err)
+	}
+}
+
+// TestACommitOfUnknownOutcomeSaysWhatFailedBeneathIt: a COMMIT of unknown
+// outcome (CommitUncertain: SQLite's sync of its WAL failed, or its WAL
+// index could not grow) was answered, and logged, with SQLite's bare
+// "disk I/O error (1034)": the dialect's translation, which names the
+// file system with no room left (ErrFull, ErrDiskFull) or the storage that
+// failed (ErrStorageFailed), was skipped, where the same error on any
+// other statement gets it. The error is of unknown outcome first, and
+// wraps the translation too.
+func TestACommitOfUnknownOutcomeSaysWhatFailedBeneathIt(t *testing.T) {
+	fsync := errors.New("disk I/O error (1034)")
+	full := errors.New("the file system of /data has no room left")
+	w := &writer{d: Dialect{
+		CommitUncertain: func(err error) bool { return errors.Is(err, fsync) },
+		Translate: func(err error) error {
+			return fmt.Errorf("%w: %w: %w: %w", eventstore.ErrUnavailable, eventstore.ErrFull, eventstore.ErrDiskFull, errors.Join(full, err))
+		},
+	}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := &plan{head: 8, rows: []row{{Position: 8}}}
+	_, _, err := w.settle(p, fmt.Errorf("write events and head, and commit: commit: %w", fsync))
+	got := w.failure(err, 0)
+	if !errors.Is(got, eventstore.ErrOutcomeUnknown) || !errors.Is(got, eventstore.ErrFull) || !errors.Is(got, eventstore.ErrDiskFull) ||
+		!errors.Is(got, fsync) || !strings.Contains(got.Error(), full.Error()) {
+		t.Errorf("a COMMIT that failed to sync on a full file system: %v; want of unknown outcome, and ErrFull and ErrDiskFull, "+
+			"saying %q, wrapping SQLite's error", got, full)
 	}
 }

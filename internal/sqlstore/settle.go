@@ -95,6 +95,12 @@ var errOutcomeUnknown = fmt.Errorf("%w: COMMIT went out, and whether it committe
 // error by which an answer is lost or unread (then it is lost itself).
 func (w *writer) settle(p *plan, lost error) (bool, time.Time, error) {
 	if w.d.CommitUncertain != nil && len(p.rows) > 0 && !errors.Is(lost, errCommitNotSent) && w.d.CommitUncertain(lost) {
+		// Translated as any statement's error is (failure): what failed
+		// beneath the database (a file system with no room left, storage
+		// that failed) is said, not the driver's bare "disk I/O error".
+		if w.d.Translate != nil {
+			lost = w.d.Translate(lost)
+		}
 		w.log.Warn("an append's COMMIT failed as the database synced its log: a restart may find it written, though it reads as not; "+
 			"its outcome is unknown", "head", p.head, "error", lost)
 		return false, time.Time{}, fmt.Errorf("%w (its COMMIT failed to sync to disk, and a restart may yet find it written): %w", errOutcomeUnknown, lost)
