@@ -816,9 +816,11 @@ func testReadAll(t *testing.T, s eventstore.Store) {
 		t.Fatalf("first page of 2 = %v more=%v, want [1 2] and more", first, page.More)
 	}
 	// The page's first event only (HEAD): its Last and More as the page's.
-	if head, headPage := read(eventstore.ReadAllOptions{Limit: 2, FirstOnly: true}); len(head) > 1 || len(head) == 1 && head[0] != "1" ||
+	// That event is read, not skipped: a HEAD fails, as its GET does, where
+	// it cannot be read.
+	if head, headPage := read(eventstore.ReadAllOptions{Limit: 2, FirstOnly: true}); !slices.Equal(head, []string{"1"}) ||
 		headPage.Last != page.Last || !headPage.More {
-		t.Fatalf("first page of 2, its first event only = %v last=%d more=%v, want at most [1], last %d and more", head, headPage.Last, headPage.More, page.Last)
+		t.Fatalf("first page of 2, its first event only = %v last=%d more=%v, want [1], last %d and more", head, headPage.Last, headPage.More, page.Last)
 	}
 	rest, page := read(eventstore.ReadAllOptions{After: page.Last, Limit: 10})
 	if !slices.Equal(rest, []string{"3", "4", "5"}) || page.More {
@@ -848,8 +850,8 @@ func testReadAll(t *testing.T, s eventstore.Store) {
 		t.Fatalf("filtered page of 2 = %v more=%v, want [1 2] and more", got, page.More)
 	}
 	head, headPage := read(eventstore.ReadAllOptions{StreamTypes: []string{"order"}, Limit: 2, FirstOnly: true})
-	if len(head) > 1 || len(head) == 1 && head[0] != "1" || headPage.Last != page.Last || !headPage.More {
-		t.Fatalf("filtered page of 2, its first event only = %v last=%d more=%v, want at most [1], last %d and more", head, headPage.Last, headPage.More, page.Last)
+	if !slices.Equal(head, []string{"1"}) || headPage.Last != page.Last || !headPage.More {
+		t.Fatalf("filtered page of 2, its first event only = %v last=%d more=%v, want [1], last %d and more", head, headPage.Last, headPage.More, page.Last)
 	}
 	if got, page = read(eventstore.ReadAllOptions{StreamTypes: []string{"order"}, After: page.Last}); !slices.Equal(got, []string{"5"}) || page.More {
 		t.Fatalf("filtered second page = %v more=%v, want [5] and no more", got, page.More)
