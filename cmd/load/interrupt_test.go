@@ -12,10 +12,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // fakeAPIEnv set in the environment makes the test binary a server for the
@@ -40,30 +41,12 @@ func fakeAPI(mode string) {
 	}))
 }
 
-// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // interruptedRun is the load tool running "compare" on MySQL/MariaDB
 // against the fake server in mode, stopped where it seeds the service's
 // stream, which the fake server never answers.
 type interruptedRun struct {
 	cmd       *exec.Cmd
-	stderr    *lockedBuffer
+	stderr    *testlog.Buffer
 	exited    chan struct{}
 	dbs       []string // the databases it created
 	serverPid int
@@ -80,7 +63,7 @@ func startInterruptedRun(t *testing.T, mode string, nohup bool) *interruptedRun 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &interruptedRun{stderr: &lockedBuffer{}, exited: make(chan struct{}), dsn: serverDSN(t)}
+	r := &interruptedRun{stderr: &testlog.Buffer{}, exited: make(chan struct{}), dsn: serverDSN(t)}
 	r.cmd = exec.Command(load, "compare", "-api", self, "-dsn", r.dsn, "-rounds", "1", "-duration", "1s")
 	if nohup {
 		// An ignored signal stays ignored across exec.
