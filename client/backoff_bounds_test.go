@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -17,17 +16,11 @@ import (
 // to MaxBackoff, and no wait goes past it.
 func TestSubscribeKeepsAMaxBackoffBelowTheDefaultMinBackoff(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusBadGateway)
 		io.WriteString(w, "bad gateway") //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	})
 	const most = 50 * time.Millisecond
 	var mu sync.Mutex
 	var waits []time.Duration

@@ -45,11 +45,7 @@ func TestEveryCallKeepsTheBaseURLsPathAsItIsEscaped(t *testing.T) {
 					h.ServeHTTP(w, r)
 				}))
 				t.Cleanup(srv.Close)
-				c, err := New(srv.URL + prefix)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
+				c := newClient(t, srv.URL+prefix)
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				const streamType = "order:eu.v-1_x"
@@ -105,14 +101,7 @@ func TestEveryCallKeepsTheBaseURLsPathAsItIsEscaped(t *testing.T) {
 // kind k, served by a test server of its own; both close with the test.
 func clientOfTributary(t *testing.T, k teststore.Kind) *Client {
 	t.Helper()
-	srv := httptest.NewServer(tributaryHandler(t, k))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return serving(t, tributaryHandler(t, k).ServeHTTP)
 }
 
 // tributaryHandler is Tributary's own handler on a fresh store of kind k
@@ -150,7 +139,6 @@ func TestANextLinkKeepsItsPathAsItIsEscaped(t *testing.T) {
 		second = r.URL.EscapedPath()
 		w.Write([]byte(`{"events":[]}`)) //nolint:errcheck // a test's answer
 	})
-	t.Cleanup(func() { c.Close() })
 	for _, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
 		if err != nil {
 			t.Fatal(err)

@@ -30,6 +30,27 @@ import (
 // …). In tests/client_test.go: against the real binary, on both stores,
 // restarts included.
 
+// newClient returns New(base, opts...)'s Client, closed when the test
+// ends; an error from New fails the test at once.
+func newClient(t *testing.T, base string, opts ...Option) *Client {
+	t.Helper()
+	c, err := New(base, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// serving returns a Client (newClient) of a server that answers with h;
+// both are closed when the test ends.
+func serving(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return newClient(t, srv.URL, opts...)
+}
+
 func TestReadFrameFollowsTheEventStreamFormat(t *testing.T) {
 	t.Parallel()
 	in := "retry: 2000\n\n" +
@@ -125,10 +146,7 @@ func TestWithHTTPClientNilKeepsTheDefault(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	var hc *http.Client
-	c, err := New(srv.URL, WithHTTPClient(hc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, srv.URL, WithHTTPClient(hc))
 	if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
 		t.Fatalf("a request with WithHTTPClient(nil): %v", err)
 	}
@@ -268,10 +286,7 @@ func TestCloseClosesTheIdleConnectionsOfTheClientsOwnTransportOnly(t *testing.T)
 			}
 			srv.Start()
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL, tc.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newClient(t, srv.URL, tc.opts...)
 			if tr := c.http.Transport; tc.closes && (tr == nil || tr == http.DefaultTransport) {
 				// The process's transport, which other tests' servers close
 				// the idle connections of, and which Close must not close.

@@ -110,11 +110,7 @@ func TestConcurrentCallsKeepTheirConnections(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, srv.URL)
 	for round := range 3 {
 		var wg sync.WaitGroup
 		for range n {

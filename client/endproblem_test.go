@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -20,18 +19,12 @@ import (
 func TestASubscriptionEndedWithAProblemSaysItsDetail(t *testing.T) {
 	t.Parallel()
 	const detail = "The database lacks the index events_event_type_position"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "retry: 10\n\n: "+detail+"\nevent: problem\ndata: "+ //nolint:errcheck // a test's answer
 			`{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503,"detail":"`+detail+`"}`+"\nretry: 10\n\n")
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard
 	defer cancel()
 	var mu sync.Mutex

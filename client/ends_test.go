@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -83,18 +82,12 @@ func TestAStreamSubscriptionWithAFilterIsRefusedAtOnce(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		var requests atomic.Int64
 		h := tributaryHandler(t, k)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodGet {
 				requests.Add(1)
 			}
 			h.ServeHTTP(w, r)
-		}))
-		t.Cleanup(srv.Close)
-		c, err := New(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		id := uuid.New()
@@ -152,16 +145,10 @@ func streamOfThree(t *testing.T, k teststore.Kind) (*Client, context.Context, uu
 func TestASubscriptionGivenTheOtherKindsStartingPointIsRefusedAtOnce(t *testing.T) {
 	t.Parallel()
 	var requests atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		http.Error(w, "no", http.StatusServiceUnavailable)
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	})
 	for name, tc := range map[string]struct {
 		opts SubscribeOptions
 		want string // the option the error names

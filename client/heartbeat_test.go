@@ -37,11 +37,7 @@ func TestSubscribeLearnsAHeartbeatLongerThanItsIdleTimeout(t *testing.T) {
 		// The server hands a subscription's connection over to a writer of
 		// its own: the keep-alives are counted as they reach the client.
 		counting := &http.Client{Transport: keepAliveCounting{func() { lived.Store(true); cancel() }}}
-		c, err := New(srv.URL, WithHTTPClient(counting))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := newClient(t, srv.URL, WithHTTPClient(counting))
 		var cuts []string
 		opts := SubscribeOptions{IdleTimeout: idle, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
 			OnDisconnect: func(err error, _ time.Duration) {

@@ -340,10 +340,7 @@ func TestAppendAndStreamBoundTheAnswerTheyRead(t *testing.T) {
 			if name == "Append" {
 				code = http.StatusCreated
 			}
-			c, err := New(endlessJSON(t, code, most, &wrote).URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newClient(t, endlessJSON(t, code, most, &wrote).URL)
 			if err := call(c); err == nil {
 				t.Errorf("%s of an answer without end: no error", name)
 			}
@@ -402,11 +399,7 @@ func clientOfAnAnswerThatStalls(t *testing.T, answer http.HandlerFunc) *Client {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(stall) })
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return newClient(t, srv.URL)
 }
 
 // eachReturnsBeforeTheEnd runs each call and fails t unless it returns,
@@ -454,10 +447,7 @@ func TestAppendRefusesAnAnswerThatIsNotItsBatch(t *testing.T) {
 				io.WriteString(w, body) //nolint:errcheck // a test's answer
 			}))
 			t.Cleanup(srv.Close)
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newClient(t, srv.URL)
 			if res, err := c.Append(context.Background(), StreamRef{ID: id, Type: "order"}, Any, NewEvent{ID: ev, Type: "A", Data: 1}); err == nil {
 				t.Errorf("a 201 with %s = %+v, nil; expected an error", body, res)
 			}
@@ -520,7 +510,6 @@ func TestAppendRefusesVersionsAndPositionsThatDoNotAddUp(t *testing.T) {
 				w.WriteHeader(tc.status)
 				io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
 			})
-			t.Cleanup(func() { c.Close() })
 			res, err := c.Append(context.Background(), StreamRef{ID: id, Type: "order"}, tc.expected,
 				NewEvent{ID: a, Type: "A", Data: 1}, NewEvent{ID: b, Type: "B", Data: 2})
 			if tc.ok && err != nil {
@@ -829,11 +818,7 @@ func TestAnErrorAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 // wait of the server's, minutes long, waited out rather than ended).
 func subscribeWaits(t *testing.T, srv *httptest.Server, opts SubscribeOptions) []time.Duration {
 	t.Helper()
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, srv.URL)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var waits []time.Duration
@@ -1168,7 +1153,6 @@ func TestReadsEndAtANextLinkThatDoesNotMoveOn(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, `{"events":[`+strings.Join(evs, ",")+`]}`) //nolint:errcheck // a test's answer
 			})
-			t.Cleanup(func() { c.Close() })
 			c.standStill = 50 * time.Millisecond // an empty page at the same place is asked again, this long
 			reads := map[string]func(ctx context.Context) iter.Seq2[Event, error]{
 				"ReadAll": func(ctx context.Context) iter.Seq2[Event, error] { return c.ReadAll(ctx, ReadAllOptions{After: 20}) },
@@ -1234,7 +1218,6 @@ func TestAReadAtTheHeadFollowsALinkThatStaysWhileACommitIsNotVisibleYet(t *testi
 		}
 		io.WriteString(w, `{"events":[`+sseEvent(1)+`,`+sseEvent(2)+`]}`) //nolint:errcheck // a test's answer
 	})
-	t.Cleanup(func() { c.Close() })
 	if got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{})); fmt.Sprint(got) != "[1 2]" || err != nil {
 		t.Errorf("read %v, then %v after %d requests; expected [1 2], the link that stays followed until the events show", got, err, requests.Load())
 	}

@@ -47,11 +47,7 @@ func TestSubscribeCutsASilentConnectionAndSaysWhy(t *testing.T) {
 				conn.Read(make([]byte, 4096)) //nolint:errcheck // the request
 				answer(conn)
 			})
-			c, err := New("http://" + addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := newClient(t, "http://"+addr)
 			// A safety net against a hang only: a connection not cut (a
 			// trickle of header bytes that kept it alive, say) fails here.
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -106,11 +102,7 @@ func TestTheIdleTimeoutGoesBackOnceAKeepAliveComesWithinIt(t *testing.T) {
 		io.WriteString(conn, answer) //nolint:errcheck // a test's server
 		conn.Read(make([]byte, 1))   //nolint:errcheck // until the client leaves
 	})
-	c, err := New("http://" + addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, "http://"+addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var cuts []string

@@ -56,11 +56,7 @@ func TestAppendIsSentAgainWhenItsKeptAliveConnectionWasClosed(t *testing.T) {
 			fmt.Fprintf(conn, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body) //nolint:errcheck // a test's server
 		}
 	})
-	c, err := New("http://" + addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, "http://"+addr)
 	ctx := context.Background()
 	if _, err := c.Stream(ctx, stream); err != nil {
 		t.Fatalf("Stream: %v", err)

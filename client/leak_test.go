@@ -48,10 +48,7 @@ func TestEverySubscriptionLeavesNoGoroutineBehind(t *testing.T) {
 		srv.Close()
 	}()
 	before := runtime.NumGoroutine()
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, srv.URL)
 	// Ended by its consumer, or an error, the context still open till the
 	// count: what the subscription holds, it lets go of itself.
 	for _, kind := range []string{"events", "refused"} {
@@ -174,11 +171,7 @@ func TestEveryCallEndsWithItsContextAtEveryStep(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(stop) }) // before srv.Close
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, srv.URL)
 	first := func(seq iter.Seq2[Event, error]) error {
 		for _, err := range seq {
 			return err

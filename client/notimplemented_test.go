@@ -35,11 +35,7 @@ func TestANotImplementedTransferEncodingIsErrNotImplemented(t *testing.T) {
 	go srv.Serve(conns.Listener(ln)) //nolint:errcheck // ends with Close
 	t.Cleanup(func() { srv.Close() })
 
-	c, err := New("http://"+ln.Addr().String(), WithHTTPClient(&http.Client{Transport: identityFraming{}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, "http://"+ln.Addr().String(), WithHTTPClient(&http.Client{Transport: identityFraming{}}))
 	_, err = c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "note"}, NoStream, NewEvent{Type: "Noted", Data: 1})
 	var p *Problem
 	if !errors.As(err, &p) || p.Type != problemBase+"not-implemented" || p.Status != http.StatusNotImplemented {

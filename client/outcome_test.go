@@ -53,14 +53,10 @@ func TestAppendSaysWhenItsOutcomeIsUnknown(t *testing.T) {
 				conn.Read(make([]byte, 64<<10)) //nolint:errcheck // the request
 				tc.answer(conn)
 			})
-			c, err := New("http://"+addr, WithRequestTimeout(300*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := newClient(t, "http://"+addr, WithRequestTimeout(300*time.Millisecond))
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a safety net
 			defer cancel()
-			_, err = c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+			_, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
 			if err == nil || errors.Is(err, ErrOutcomeUnknown) != tc.unknown {
 				t.Errorf("Append returned %v; expected an error that is ErrOutcomeUnknown: %v", err, tc.unknown)
 			}

@@ -309,7 +309,7 @@ func TestAReadRedirectedToAnotherOriginTakesItsNextLinksToTheServer(t *testing.T
 	}))
 	t.Cleanup(other.Close)
 	var auth atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery == "" {
 			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
 			return
@@ -317,13 +317,7 @@ func TestAReadRedirectedToAnotherOriginTakesItsNextLinksToTheServer(t *testing.T
 		auth.Store(r.Header.Get("Authorization"))
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"events":[`+sseEvent(2)+`]}`) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL, WithToken("t0k"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	}, WithToken("t0k"))
 	got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{}))
 	if fmt.Sprint(got) != "[1 2]" || err != nil || elsewhere.Load() != 0 || auth.Load() != "Bearer t0k" {
 		t.Errorf("read %v, then %v, %d requests for the next page on the other origin, the server's with Authorization %q; expected [1 2], the next page from the server, with the token",
@@ -347,11 +341,7 @@ func answerNotFound(w http.ResponseWriter, r *http.Request, wrong *atomic.Value)
 // comes from, wrong holds the last request the server did not serve.
 func expectBothReadsOfTwoPages(t *testing.T, base string, stream uuid.UUID, form, prefix string, wrong *atomic.Value, secondPage string) {
 	t.Helper()
-	c, err := New(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, base)
 	for what, read := range bothReads(c, stream) {
 		got, last := readPositions(read)
 		if fmt.Sprint(got) != "[1 2]" || last != nil {
@@ -383,19 +373,6 @@ func readPositions(read iter.Seq2[Event, error]) ([]int64, error) {
 	return got, nil
 }
 
-// serving returns a Client of a server that answers with h; the server is
-// closed when the test ends. The Client is left for the test to close.
-func serving(t *testing.T, h http.HandlerFunc) *Client {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // answering returns a Client of a server that answers every request with
 // a 200 of body as JSON; both are closed when the test ends.
 func answering(t *testing.T, body string) *Client {
@@ -404,7 +381,6 @@ func answering(t *testing.T, body string) *Client {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, body) //nolint:errcheck // a test's answer
 	})
-	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -477,7 +453,6 @@ func TestAReadsErrorQuotesALongNextLinkShort(t *testing.T) {
 			}
 			second(w)
 		})
-		t.Cleanup(func() { c.Close() })
 		c.standStill = 50 * time.Millisecond // an empty page at the same place is asked again, this long
 		var last error
 		for _, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
@@ -543,7 +518,6 @@ func TestAPageEndsAtAnEventNotPastTheLinkThatFetchedIt(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				fmt.Fprintf(w, `{"events":[%s]}`, strings.Join(evs, ",")) //nolint:errcheck // a test's answer
 			})
-			t.Cleanup(func() { c.Close() })
 			read := c.ReadStream(context.Background(), stream, ReadStreamOptions{})
 			switch {
 			case tc.log:

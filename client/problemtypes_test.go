@@ -92,17 +92,13 @@ func TestEveryProblemTypeOfTheContractIsItsSentinel(t *testing.T) {
 					h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), failKey{}, r.Header.Get("X-Fail") != "")))
 				}))
 				t.Cleanup(srv.Close)
-				c, err := New(srv.URL)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
+				c := newClient(t, srv.URL)
 				id := uuid.New()
 				if _, err := c.Append(context.Background(), StreamRef{ID: id, Type: "note"}, NoStream, NewEvent{Type: "Noted", Data: 1}); err != nil {
 					t.Fatal(err)
 				}
 				bending, _ := New(srv.URL, WithHTTPClient(&http.Client{Transport: headerSetter{"X-Bend", "1"}}))
-				err = tc.call(bending, id)
+				err := tc.call(bending, id)
 				var p *Problem
 				if !errors.As(err, &p) || p.Type != problemBase+tc.ty || !bent {
 					t.Fatalf("the bent request gave %v (%+v); expected the server's %s problem", err, p, tc.ty)

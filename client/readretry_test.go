@@ -46,11 +46,7 @@ func TestReadsRetryA503WithReadRetries(t *testing.T) {
 		}))
 		t.Cleanup(srv.Close)
 		ctx := context.Background()
-		plain, err := New(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { plain.Close() })
+		plain := newClient(t, srv.URL)
 		id := uuid.New()
 		if _, err := plain.Append(ctx, StreamRef{ID: id, Type: "note"}, NoStream, NewEvent{Type: "Noted", Data: 1}, NewEvent{Type: "Noted", Data: 2}); err != nil {
 			t.Fatal(err)
@@ -59,11 +55,7 @@ func TestReadsRetryA503WithReadRetries(t *testing.T) {
 			t.Fatalf("Stream without WithReadRetries, answered 503: %v; expected ErrUnavailable at once", err)
 		}
 
-		c, err := New(srv.URL, WithReadRetries(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := newClient(t, srv.URL, WithReadRetries(1))
 		other := uuid.New()
 		if _, err := c.Append(ctx, StreamRef{ID: other, Type: "note"}, NoStream, NewEvent{Type: "Noted", Data: 3}); err != nil {
 			t.Fatal(err)
@@ -119,12 +111,8 @@ func TestAReadWaitingToRetryEndsWithItsContext(t *testing.T) {
 	// The caller gives up once the answer is read, as the client waits.
 	read := make(chan struct{})
 	go func() { <-read; cancel() }()
-	c, err := New(srv.URL, WithReadRetries(5), WithHTTPClient(&http.Client{Transport: closeSignal{read}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_, err = c.Stream(ctx, uuid.New())
+	c := newClient(t, srv.URL, WithReadRetries(5), WithHTTPClient(&http.Client{Transport: closeSignal{read}}))
+	_, err := c.Stream(ctx, uuid.New())
 	mu.Lock()
 	defer mu.Unlock()
 	if !errors.Is(err, ErrUnavailable) || sent != 1 {

@@ -63,10 +63,7 @@ func TestTheTokenDoesNotFollowARedirectToAnotherOrigin(t *testing.T) {
 		"a caller's CheckRedirect": {srv.URL, []Option{WithToken(token), WithHTTPClient(&http.Client{Transport: srv.Client().Transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { theirs.Add(1); return nil }})}},
 	} {
-		c, err := New(tc.base, tc.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := newClient(t, tc.base, tc.opts...)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, _ = c.Stream(ctx, uuid.New()) // what counts is what the target got
 		_, _ = c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
@@ -133,18 +130,13 @@ func TestTheTokenFollowsARedirectWithinItsOrigin(t *testing.T) {
 		"the same origin":   func(r *http.Request) string { return "/moved" + r.URL.RequestURI() },
 		"an upgrade to TLS": func(r *http.Request) string { return secure.URL + "/moved" + r.URL.RequestURI() },
 	} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 			if !strings.HasPrefix(r.URL.Path, "/moved") {
 				http.Redirect(w, r, redirect(r), http.StatusFound)
 				return
 			}
 			answer(w, r)
-		}))
-		t.Cleanup(srv.Close)
-		c, err := New(srv.URL, WithToken("t0k"), WithHTTPClient(secure.Client()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		}, WithToken("t0k"), WithHTTPClient(secure.Client()))
 		mu.Lock()
 		auth = ""
 		mu.Unlock()
@@ -224,27 +216,16 @@ func TestAppendFollowsA307Or308OnlyWithinItsOrigin(t *testing.T) {
 		t.Cleanup(srv.Close)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := New(srv.URL, WithToken("t0k"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := newClient(t, srv.URL, WithToken("t0k"))
 		if _, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1}); err != nil {
 			t.Errorf("a %d within the origin: %v; expected it followed, the append stored", code, err)
 		}
-		upgraded, err := New(srv.URL+"/secure", WithToken("t0k"), WithHTTPClient(secure.Client()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		upgraded := newClient(t, srv.URL+"/secure", WithToken("t0k"), WithHTTPClient(secure.Client()))
 		if _, err := upgraded.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1}); err != nil {
 			t.Errorf("a %d to https on the same host: %v; expected it followed, as the token is", code, err)
 		}
-		away, err := New(srv.URL+"/away", WithToken("t0k"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { away.Close() })
-		_, err = away.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+		away := newClient(t, srv.URL+"/away", WithToken("t0k"))
+		_, err := away.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
 		if err == nil || !strings.Contains(err.Error(), elsewhere.URL) {
 			t.Errorf("a %d to another origin: %v; expected an error naming %s", code, err, elsewhere.URL)
 		}

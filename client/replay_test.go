@@ -432,11 +432,7 @@ func TestAStreamsPositionsMustGrowWithItsVersions(t *testing.T) {
 					t.Errorf("Subscribe: versions %v, positions %v, then %v; expected %d events, then ErrLogReset (an error of its own for no position)", versions(msgs), positions(msgs), last, tc.good)
 				}
 			}
-			c, err := New(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := newClient(t, srv.URL)
 			opts := ReadStreamOptions{}
 			if backward {
 				opts.Direction = Backward

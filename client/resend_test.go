@@ -74,11 +74,7 @@ func appendOnAKeptAliveConn(t *testing.T, onAppend func(conn net.Conn, req *http
 			fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body) //nolint:errcheck // a test's server
 		}
 	})
-	c, err := New("http://" + addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, "http://"+addr)
 	ctx := context.Background()
 	if _, err := c.Stream(ctx, stream); err != nil { // the append then goes on a kept-alive connection
 		t.Fatalf("Stream: %v", err)

@@ -202,11 +202,7 @@ func TestSubscribeEndsOnNetHTTPsOwn431(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL, WithToken(strings.Repeat("t", 8<<10)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, srv.URL, WithToken(strings.Repeat("t", 8<<10)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var last error
@@ -289,11 +285,7 @@ func TestANotTributaryAnswersStatusLineIsCleanInTheError(t *testing.T) {
 		}
 		io.WriteString(conn, "HTTP/1.1 202 Accepted\x1b[2J\x1b[31mgotcha\r\nContent-Type: text/html\r\nContent-Length: 0\r\nConnection: close\r\n\r\n") //nolint:errcheck // a test's server
 	})
-	c, err := New("http://" + addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, "http://"+addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var told error
@@ -309,7 +301,7 @@ func TestANotTributaryAnswersStatusLineIsCleanInTheError(t *testing.T) {
 	if told == nil || strings.ContainsAny(told.Error(), "\x1b") || !strings.Contains(told.Error(), "gotcha") {
 		t.Errorf("OnDisconnect was told %q; expected the status line without control characters", fmt.Sprint(told))
 	}
-	_, err = c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
+	_, err := c.Append(context.Background(), StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{ID: uuid.New(), Type: "A", Data: 1})
 	if err == nil || strings.ContainsAny(err.Error(), "\x1b") || !strings.Contains(err.Error(), "gotcha") {
 		t.Errorf("Append: %q; expected the status line without control characters", fmt.Sprint(err))
 	}

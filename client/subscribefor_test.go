@@ -13,11 +13,7 @@ import (
 // when want events came.
 func subscribeFor(t *testing.T, srv *httptest.Server, d time.Duration, opts SubscribeOptions, want int) ([]Message, error) {
 	t.Helper()
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, srv.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var got []Message

@@ -69,15 +69,11 @@ func TestEveryCallIsCutAtTheRequestTimeout(t *testing.T) {
 			t.Run(server+"/"+call, func(t *testing.T) {
 				t.Parallel()
 				const timeout = 200 * time.Millisecond
-				c, err := New("http://"+addr, WithRequestTimeout(timeout))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
+				c := newClient(t, "http://"+addr, WithRequestTimeout(timeout))
 				// Only a safety net: the call must end long before it.
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
-				err = do(t, ctx, c)
+				err := do(t, ctx, c)
 				switch {
 				case ctx.Err() != nil:
 					t.Fatalf("returned %v only when the caller's context ended; expected ErrRequestTimeout after %v", err, timeout)
@@ -105,10 +101,7 @@ func TestNewBoundsRequestsByDefault(t *testing.T) {
 		{[]Option{WithRequestTimeout(0)}, 0},
 		{[]Option{WithRequestTimeout(-time.Second)}, 0},
 	} {
-		c, err := New("http://localhost:8080", tc.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := newClient(t, "http://localhost:8080", tc.opts...)
 		if c.timeout != tc.want {
 			t.Errorf("with %d options the request timeout is %v; expected %v", len(tc.opts), c.timeout, tc.want)
 		}
@@ -122,11 +115,7 @@ func TestTheRequestTimeoutCutsNoSubscription(t *testing.T) {
 	t.Parallel()
 	const timeout = 100 * time.Millisecond
 	url, conns := slowSubscription(t, 3*timeout)
-	c, err := New(url, WithRequestTimeout(timeout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, url, WithRequestTimeout(timeout))
 	expectThreeEventsOnOneConnection(t, c, conns)
 }
 
@@ -140,11 +129,7 @@ func TestAnHTTPClientsTimeoutCutsNoSubscription(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	url, conns := slowSubscription(t, 3*timeout)
 	hc := &http.Client{Timeout: timeout}
-	c, err := New(url, WithHTTPClient(hc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, url, WithHTTPClient(hc))
 	expectThreeEventsOnOneConnection(t, c, conns)
 	if c.timeout != timeout || hc.Timeout != timeout {
 		t.Errorf("the request timeout is %v, the caller's http.Client's Timeout %v; expected both %v", c.timeout, hc.Timeout, timeout)
@@ -224,11 +209,7 @@ func TestAReadsRequestTimeoutBoundsEachPageNotTheConsumer(t *testing.T) {
 		io.WriteString(w, `{"events":[]}`) //nolint:errcheck // a test's answer
 	}))
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL, WithRequestTimeout(timeout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, srv.URL, WithRequestTimeout(timeout))
 	var got []int64
 	for e, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
 		if err != nil {

@@ -75,10 +75,7 @@ func TestSubscribeEndsAtATLSAlertThatNoRetryMends(t *testing.T) {
 				tc.client(tr.TLSClientConfig)
 			}
 			t.Cleanup(tr.CloseIdleConnections)
-			c, err := New(srv.URL, WithHTTPClient(&http.Client{Transport: tr}))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newClient(t, srv.URL, WithHTTPClient(&http.Client{Transport: tr}))
 			last := endedAtOnce(t, c)
 			switch {
 			case !strings.Contains(last.Error(), "TLS handshake"):
@@ -104,11 +101,7 @@ func TestSubscribeWaitsOutATLSAlertOfTheConnection(t *testing.T) {
 				conn.Read(make([]byte, 5))                                 //nolint:errcheck // a test's server
 				conn.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 2, alert}) //nolint:errcheck // a test's server
 			})
-			c, err := New("https://" + addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := newClient(t, "https://"+addr)
 			// Cancelled once it has come back after the alert (a second
 			// disconnection): counted, not timed. The timeout is a safety net.
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -166,11 +159,7 @@ func TestSubscribeEndsWhenTheSystemRootsCannotBeLoaded(t *testing.T) {
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes the client refuses
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	c, err := New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newClient(t, srv.URL)
 	last := endedAtOnce(t, c)
 	var roots x509.SystemRootsError
 	switch {

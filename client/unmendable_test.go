@@ -76,11 +76,7 @@ func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
 			if tc.hc != nil {
 				opts = append(opts, WithHTTPClient(tc.hc))
 			}
-			c, err := New(tc.url, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := newClient(t, tc.url, opts...)
 			last := endedAtOnce(t, c)
 			switch {
 			case !strings.Contains(last.Error(), tc.says):
@@ -234,30 +230,18 @@ func TestSubscribeEndsAtAPermanentRedirectItWasToldNotToFollow(t *testing.T) {
 	t.Parallel()
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, status := range []int{http.StatusMovedPermanently, http.StatusPermanentRedirect} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/v2"+r.URL.RequestURI(), status)
-		}))
-		t.Cleanup(srv.Close)
-		c, err := New(srv.URL, WithHTTPClient(noFollow))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		}, WithHTTPClient(noFollow))
 		if last := endedAtOnce(t, c); !strings.Contains(last.Error(), "/v2/events") {
 			t.Errorf("%d: ended with %v; expected an error naming where the server moved the subscription", status, last)
 		}
 	}
 	var requests atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		http.Redirect(w, r, "/maintenance", http.StatusTemporaryRedirect)
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(srv.URL, WithHTTPClient(noFollow))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	}, WithHTTPClient(noFollow))
 	// Cancelled at its second disconnection: it came back after the 307.
 	// The timeout is a safety net against a hang.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

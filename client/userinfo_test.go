@@ -32,11 +32,7 @@ func TestNoCallQuotesTheServerURLsUserInformation(t *testing.T) {
 	closed := ln.Addr().String()
 	ln.Close() // nothing listens there: every call fails to connect
 	for _, userinfo := range []string{"s3cret-user:hunter2@", "hunter2@"} {
-		c, err := New("http://" + userinfo + closed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := newClient(t, "http://"+userinfo+closed)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var errs []error
@@ -83,11 +79,7 @@ func TestNoCallQuotesTheServerURLsUserInformation(t *testing.T) {
 	t.Cleanup(srv.Close)
 	base := strings.Replace(srv.URL, "http://", "http://s3cret-user:hunter2@", 1)
 	for _, opts := range [][]Option{nil, {WithToken("t0k")}} {
-		c, err := New(base, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := newClient(t, base, opts...)
 		c.Stream(context.Background(), uuid.New()) //nolint:errcheck // what counts is what was sent
 	}
 	want := []string{"Basic czNjcmV0LXVzZXI6aHVudGVyMg==", "Bearer t0k"}

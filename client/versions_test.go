@@ -81,7 +81,6 @@ func TestAReadOfTheLogEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				fmt.Fprintf(w, `{"events":[%s]}`, strings.Join(evs, ",")) //nolint:errcheck // a test's answer
 			})
-			t.Cleanup(func() { c.Close() })
 			all := 0
 			for _, p := range tc.pages {
 				all += len(p)
