@@ -15,6 +15,46 @@ import (
 	"github.com/tributary-dev/tributary/internal/tcptest"
 )
 
+// TestAppendIsSentAgainWhenItsKeptAliveConnectionWasClosed: a server, or
+// a proxy in front (an idle timeout shorter than the client's 90 s),
+// that closes a kept-alive connection as the client sends its next
+// request on it made Append fail with EOF, "whether the events are stored
+// is unknown", where a GET is sent again on a new connection by net/http
+// itself: it does so only for a request it knows to be idempotent. An
+// append is, its event ids being the same in every sending of the call's
+// body (the server stores the batch once, and answers a repeat with 200),
+// and now says so to net/http (an Idempotency-Key field of no value,
+// which is not sent): the append is sent again on a new connection.
+func TestAppendIsSentAgainWhenItsKeptAliveConnectionWasClosed(t *testing.T) {
+	t.Parallel()
+	var appends, unanswered atomic.Int64
+	var headers atomic.Value
+	res, err := appendOnAKeptAliveConn(t, func(conn net.Conn, req *http.Request) bool {
+		// The append on the kept-alive connection is read and the
+		// connection closed without an answer; on the new connection
+		// it is answered.
+		if unanswered.Load() == 0 {
+			io.Copy(io.Discard, req.Body) //nolint:errcheck // a test's server
+			unanswered.Add(1)
+			return false
+		}
+		appends.Add(1)
+		headers.Store(req.Header.Clone())
+		body := storedAnswer(t, req)
+		fmt.Fprintf(conn, "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body) //nolint:errcheck // a test's server
+		return true
+	})
+	if err != nil || res.Version != 1 {
+		t.Fatalf("Append on a connection the server closed = %+v, %v; expected it sent again on a new one, and stored", res, err)
+	}
+	if unanswered.Load() != 1 || appends.Load() != 1 {
+		t.Errorf("the server left %d requests unanswered and answered %d appends; expected the append once each", unanswered.Load(), appends.Load())
+	}
+	if h := headers.Load().(http.Header); h.Get("Idempotency-Key") != "" || len(h.Values("Idempotency-Key")) != 0 {
+		t.Errorf("the append was sent with Idempotency-Key %q; expected the field not sent", h.Values("Idempotency-Key"))
+	}
+}
+
 // TestAppendIsNotSentAgainOnceAnAnswerBegan: an append says to net/http
 // that it is idempotent (an Idempotency-Key field of no value), so that
 // net/http sends it again when a kept-alive connection turns out closed
