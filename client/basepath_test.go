@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +32,7 @@ func TestEveryCallKeepsTheBaseURLsPathAsItIsEscaped(t *testing.T) {
 		h := tributaryHandler(t, k)
 		for _, prefix := range []string{"/tenants/acme%2Fprod", "/x%3By", "/a%20b", "/100%25", "/%C3%A9t%C3%A9"} {
 			t.Run(prefix, func(t *testing.T) {
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 					rest, ok := strings.CutPrefix(r.URL.EscapedPath(), prefix+"/")
 					if !ok {
 						http.Error(w, "no route to "+r.URL.EscapedPath(), http.StatusNotFound)
@@ -43,8 +42,7 @@ func TestEveryCallKeepsTheBaseURLsPathAsItIsEscaped(t *testing.T) {
 					r.URL.Path, r.URL.RawPath = "/"+rest, ""
 					r.RequestURI = r.URL.RequestURI()
 					h.ServeHTTP(w, r)
-				}))
-				t.Cleanup(srv.Close)
+				})
 				c := newClient(t, srv.URL+prefix)
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()

@@ -42,13 +42,20 @@ func newClient(t *testing.T, base string, opts ...Option) *Client {
 	return c
 }
 
-// serving returns a Client (newClient) of a server that answers with h;
-// both are closed when the test ends.
-func serving(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
+// testServer starts an httptest server that answers with h; it is closed
+// when the test ends.
+func testServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return newClient(t, srv.URL, opts...)
+	return srv
+}
+
+// serving returns a Client (newClient) of a testServer that answers with
+// h; both are closed when the test ends.
+func serving(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
+	t.Helper()
+	return newClient(t, testServer(t, h).URL, opts...)
 }
 
 func TestReadFrameFollowsTheEventStreamFormat(t *testing.T) {
@@ -140,11 +147,10 @@ func TestRetryAfterIsReadInEitherForm(t *testing.T) {
 // request.
 func TestWithHTTPClientNilKeepsTheDefault(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"stream_id":"`+path.Base(r.URL.Path)+`","stream_type":"order","version":1}`) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	var hc *http.Client
 	c := newClient(t, srv.URL, WithHTTPClient(hc))
 	if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
@@ -163,15 +169,14 @@ func TestSubscribeEndsAtAnEventItCannotDecodeRatherThanSkipIt(t *testing.T) {
 		return eventJSON(uuid.New(), uuid.New(), pos, pos)
 	}
 	frames := []string{"id: 1\ndata: " + event(1), "id: 2\ndata: {\"position\": \"two\"}", "id: 3\ndata: " + event(3)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
 		for _, f := range frames[after:] {
 			io.WriteString(w, f+"\n\n") //nolint:errcheck // a test's answer
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	msgs, last := subscribeFor(t, srv, 10*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
 	if got := positions(msgs); len(got) != 1 || got[0] != 1 {
 		t.Errorf("received positions %v; expected [1] and then the error", got)
@@ -195,14 +200,13 @@ func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
 		t.Run(retryAfter, func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
 				w.Header().Set("Retry-After", retryAfter)
 				w.Header().Set("Content-Type", "application/problem+json")
 				w.WriteHeader(http.StatusServiceUnavailable)
 				io.WriteString(w, `{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503}`) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			waits := subscribeWaits(t, srv, SubscribeOptions{MinBackoff: time.Millisecond})
 			if n := requests.Load(); n != 1 {
 				t.Errorf("Retry-After: %s; Subscribe sent %d requests before its wait was cancelled (waits %v); expected 1, then a long wait", retryAfter, n, waits[:min(len(waits), 3)])
@@ -229,11 +233,10 @@ func TestSubscribeWaitsAServersLongWaitUpToMaxBackoffIfLonger(t *testing.T) {
 	} {
 		t.Run(tc.retryAfter, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Retry-After", tc.retryAfter)
 				w.WriteHeader(http.StatusServiceUnavailable)
-			}))
-			t.Cleanup(srv.Close)
+			})
 			waits := subscribeWaits(t, srv, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: tc.max})
 			if len(waits) != 1 || waits[0] < tc.least || waits[0] > tc.most {
 				t.Errorf("Retry-After: %s, MaxBackoff %v; Subscribe would wait %v; expected one wait of %v to %v", tc.retryAfter, tc.max, waits, tc.least, tc.most)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,8 +31,7 @@ func TestSubscribeLearnsAHeartbeatLongerThanItsIdleTimeout(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var lived atomic.Bool // a connection wrote its third keep-alive
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
+		srv := testServer(t, h.ServeHTTP)
 		// The server hands a subscription's connection over to a writer of
 		// its own: the keep-alives are counted as they reach the client.
 		counting := &http.Client{Transport: keepAliveCounting{func() { lived.Store(true); cancel() }}}

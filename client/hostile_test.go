@@ -88,12 +88,11 @@ func TestSubscribeBoundsALineWithoutEnd(t *testing.T) {
 	t.Parallel()
 	const most = 128 << 20
 	var wrote atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "retry: 1\n\nid: 1\ndata: {\"data\":\"") //nolint:errcheck // a test's answer
 		writeEndless(w, most, &wrote)
-	}))
-	t.Cleanup(srv.Close)
+	})
 	_, last := subscribeFor(t, srv, 20*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
 	if n := wrote.Load(); n >= most {
 		t.Errorf("the client read a line of %d MiB; expected it to stop near 16 MiB", n>>20)
@@ -202,13 +201,12 @@ func collectPositions(t *testing.T, srv *httptest.Server, want int) []int64 {
 // positions (and versions) are what the ids are by contract.
 func TestSubscribeResumesAfterTheLastEventDeliveredEvenWithoutItsID(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
 		startEventStream(w)
 		// Two events per connection, the second without its id.
 		io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\ndata: %s\n\n", after+1, sseEvent(after+1), sseEvent(after+2))) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	got := collectPositions(t, srv, 6)
 	if fmt.Sprint(got) != "[1 2 3 4 5 6]" {
 		t.Errorf("received positions %v; expected 1 to 6, each once", got)
@@ -223,7 +221,7 @@ func TestSubscribeResumesAfterTheLastEventDeliveredEvenWithoutItsID(t *testing.T
 func TestSubscribeDeliversNoEventTwiceWhenTheServerRepeatsIt(t *testing.T) {
 	t.Parallel()
 	var conns atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		n := int(conns.Add(1))
 		startEventStream(w)
 		// From the start whatever the Last-Event-ID, a repeat and a step
@@ -231,8 +229,7 @@ func TestSubscribeDeliversNoEventTwiceWhenTheServerRepeatsIt(t *testing.T) {
 		for _, pos := range append([]int{1, 2, 2, 1}, n+2) {
 			io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\n", pos, sseEvent(pos))) //nolint:errcheck // a test's answer
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	got := collectPositions(t, srv, 5)
 	if fmt.Sprint(got) != "[1 2 3 4 5]" {
 		t.Errorf("received positions %v; expected 1 to 5, each once", got)
@@ -251,11 +248,10 @@ func TestSubscribeWaitsOutARetryFieldFarAhead(t *testing.T) {
 	for _, retry := range []string{"10000000000000", "9223372036854775807", "18446744073709552", "86400000"} {
 		t.Run(retry, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: "+retry+"\n\n") //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			waits := subscribeWaits(t, srv, SubscribeOptions{MinBackoff: time.Millisecond})
 			if len(waits) != 1 || waits[0] < maxServerWait*4/5 || waits[0] > maxServerWait {
 				t.Errorf("retry: %s; Subscribe waited %v; expected one wait of %v to %v", retry, waits[:min(len(waits), 3)], maxServerWait*4/5, maxServerWait)
@@ -274,7 +270,7 @@ func TestSubscribeWaitsOutA429Or408(t *testing.T) {
 		t.Run(http.StatusText(code), func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				if requests.Add(1) == 1 {
 					w.Header().Set("Retry-After", "0")
 					w.WriteHeader(code)
@@ -282,8 +278,7 @@ func TestSubscribeWaitsOutA429Or408(t *testing.T) {
 				}
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			if got := collectPositions(t, srv, 1); fmt.Sprint(got) != "[1]" {
 				t.Errorf("after a %d, received %v; expected the subscription to come back and get position 1", code, got)
 			}
@@ -295,13 +290,12 @@ func TestSubscribeWaitsOutA429Or408(t *testing.T) {
 // ends, up to most bytes, and counts what it wrote.
 func endlessJSON(t *testing.T, code int, most int64, wrote *atomic.Int64) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		io.WriteString(w, `{"stream_id":"`) //nolint:errcheck // a test's answer
 		writeEndless(w, most, wrote)
-	}))
-	t.Cleanup(srv.Close)
+	})
 	return srv
 }
 
@@ -389,15 +383,14 @@ func TestAnAnswerWhoseEndStallsDoesNotHoldTheCall(t *testing.T) {
 func clientOfAnAnswerThatStalls(t *testing.T, answer http.HandlerFunc) *Client {
 	t.Helper()
 	stall := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		answer(w, r)
 		w.(http.Flusher).Flush()
 		select {
 		case <-stall:
 		case <-r.Context().Done():
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	t.Cleanup(func() { close(stall) })
 	return newClient(t, srv.URL)
 }
@@ -441,12 +434,11 @@ func TestAppendRefusesAnAnswerThatIsNotItsBatch(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusCreated)
 				io.WriteString(w, body) //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			c := newClient(t, srv.URL)
 			if res, err := c.Append(context.Background(), StreamRef{ID: id, Type: "order"}, Any, NewEvent{ID: ev, Type: "A", Data: 1}); err == nil {
 				t.Errorf("a 201 with %s = %+v, nil; expected an error", body, res)
@@ -550,12 +542,11 @@ func storedAnswer(t *testing.T, r *http.Request) string {
 func TestSubscribeBacksOffFromAServerThatAcceptsAndDrops(t *testing.T) {
 	t.Parallel()
 	var requests atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "retry: 1\n\nevent: caught-up\ndata: 0\n\n: keep-alive\n\n") //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	_, _ = subscribeFor(t, srv, 500*time.Millisecond, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 100 * time.Millisecond}, 0) // what counts is the requests it sent
 	// Doubling from 1 ms to 100 ms, jittered down to half: about a dozen.
 	if n := requests.Load(); n > 30 {
@@ -742,7 +733,7 @@ func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 			return fmt.Sprintf("id: %d\ndata: %s\n\n", 10*n, e)
 		}
 		var conns atomic.Int64
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 			first := conns.Add(1) == 1
 			if !first && r.Header.Get("Tributary-Min-Position") != "20" {
 				// The other instance: its replica has applied only the first event.
@@ -755,8 +746,7 @@ func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 			} else {
 				io.WriteString(w, frame(3)) //nolint:errcheck // a test's answer
 			}
-		}))
-		t.Cleanup(srv.Close)
+		})
 		msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 3)
 		if got := versions(msgs); fmt.Sprint(got) != "[1 2 3]" {
 			t.Errorf("received versions %v, then %v; expected 1 to 3, the third from the instance that was behind", got, last)
@@ -869,14 +859,13 @@ func TestSubscribeReportsALogThatWentBackRatherThanDropIt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var conns atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				n := int(conns.Add(1))
 				startEventStream(w)
 				for _, e := range frames(n) {
 					io.WriteString(w, "data: "+e+"\n\n") //nolint:errcheck // a test's answer
 				}
-			}))
-			t.Cleanup(srv.Close)
+			})
 			msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
 			if got := positions(msgs); fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) {
 				t.Errorf("received %v, then %v; expected 1 to 3 once each, then ErrLogReset", got, last)
@@ -894,7 +883,7 @@ func TestSubscribeReportsALogThatWentBackRatherThanDropIt(t *testing.T) {
 func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
 	t.Parallel()
 	eachSubscription(t, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, func(t *testing.T, stream bool, id uuid.UUID, opts SubscribeOptions) {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 			start := 1
 			if stream {
 				if from := r.URL.Query().Get("from"); from != "" {
@@ -909,8 +898,7 @@ func TestSubscribeResumesThroughAProxyThatDropsLastEventID(t *testing.T) {
 				e := eventJSON(uuid.NewSHA1(uuid.NameSpaceURL, []byte(strconv.Itoa(n))), id, n, n)
 				io.WriteString(w, "data: "+e+"\n\n") //nolint:errcheck // a test's answer
 			}
-		}))
-		t.Cleanup(srv.Close)
+		})
 		msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 6)
 		if got := versions(msgs); fmt.Sprint(got) != "[1 2 3 4 5 6]" {
 			t.Errorf("received %v, then %v; expected 1 to 6, each once", got, last)
@@ -964,15 +952,14 @@ func TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals(t *tes
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				if requests.Add(1) == 1 {
 					tc.first(w)
 					return
 				}
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 1)
 			got := positions(msgs)
 			if tc.ends == nil && fmt.Sprint(got) != "[1]" {
@@ -998,12 +985,11 @@ func TestSubscribeEndsAtACaughtUpThatIsNoNumber(t *testing.T) {
 		t.Run(data, func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\nevent: caught-up\ndata: "+data+"\n\n") //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			got, last := subscribeFor(t, srv, time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
 			if len(got) != 1 || got[0].CaughtUp || got[0].Event.Position != 1 {
 				t.Errorf("received %d messages; expected the event at position 1 alone", len(got))
@@ -1278,7 +1264,7 @@ func TestAnErrorAnswerThatIsNoProblemGetsAShortCleanDetail(t *testing.T) {
 func TestSubscribeSaysLogResetWhenAResumptionIsRefusedAsAhead(t *testing.T) {
 	t.Parallel()
 	var conns atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if conns.Add(1) > 1 || r.URL.Query().Get("after") == "9" {
 			writeProblem(w, http.StatusConflict, `{"type":"https://tributary.dev/problems/starting-point-ahead","title":"Starting point ahead","status":409,"requested":3,"current":0}`)
 			return
@@ -1287,8 +1273,7 @@ func TestSubscribeSaysLogResetWhenAResumptionIsRefusedAsAhead(t *testing.T) {
 		for pos := 1; pos <= 3; pos++ {
 			io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\n", pos, sseEvent(pos))) //nolint:errcheck // a test's answer
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
 	var p *Problem
 	if got := positions(msgs); fmt.Sprint(got) != "[1 2 3]" || !errors.Is(last, ErrLogReset) || !errors.Is(last, ErrStartingPointAhead) || !errors.As(last, &p) {
@@ -1307,15 +1292,14 @@ func TestANotTributaryAnswersLongContentTypeIsCutInTheError(t *testing.T) {
 	t.Parallel()
 	long := "text/html; x=" + strings.Repeat("a", 10_000)
 	var requests atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) == 1 {
 			w.Header().Set("Content-Type", long)
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	var told error
 	opts := SubscribeOptions{MinBackoff: time.Millisecond, OnDisconnect: func(err error, _ time.Duration) {
 		if told == nil {

@@ -143,7 +143,7 @@ func TestCloseDuringASubscriptionLeavesItRunning(t *testing.T) {
 func TestEveryCallEndsWithItsContextAtEveryStep(t *testing.T) {
 	t.Parallel()
 	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		// An append's body read first: till then, net/http does not see
 		// the client go.
 		io.Copy(io.Discard, r.Body) //nolint:errcheck // a test's server
@@ -168,8 +168,7 @@ func TestEveryCallEndsWithItsContextAtEveryStep(t *testing.T) {
 		case <-r.Context().Done():
 		case <-stop:
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	t.Cleanup(func() { close(stop) }) // before srv.Close
 	c := newClient(t, srv.URL)
 	first := func(seq iter.Seq2[Event, error]) error {

@@ -232,8 +232,7 @@ func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
 				if prefix != "" {
 					h = http.StripPrefix(prefix, pages)
 				}
-				srv := httptest.NewServer(h)
-				t.Cleanup(srv.Close)
+				srv := testServer(t, h.ServeHTTP)
 				expectBothReadsOfTwoPages(t, srv.URL+prefix, stream, form, prefix, &wrong, "the second from the link's page")
 			})
 		}
@@ -257,7 +256,7 @@ func TestReadsResolveARelativeNextLinkAgainstThePageARedirectLedTo(t *testing.T)
 				t.Parallel()
 				var wrong atomic.Value
 				link := func(q string) string { return "<" + strings.Replace(form, "{q}", q, 1) + `>; rel="next"` }
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 					q := r.URL.Query()
 					w.Header().Set("Content-Type", "application/json")
 					log, streamLog := prefix+"/v2/log", prefix+"/v2/streams/"+stream.String()+"/log"
@@ -283,8 +282,7 @@ func TestReadsResolveARelativeNextLinkAgainstThePageARedirectLedTo(t *testing.T)
 					default:
 						answerNotFound(w, r, &wrong)
 					}
-				}))
-				t.Cleanup(srv.Close)
+				})
 				expectBothReadsOfTwoPages(t, srv.URL+prefix, stream, form, prefix, &wrong, "the second from the link resolved against the page's URL")
 			})
 		}
@@ -299,15 +297,14 @@ func TestReadsResolveARelativeNextLinkAgainstThePageARedirectLedTo(t *testing.T)
 func TestAReadRedirectedToAnotherOriginTakesItsNextLinksToTheServer(t *testing.T) {
 	t.Parallel()
 	var elsewhere atomic.Int64 // requests for the second page on the other origin
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	other := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery != "" {
 			elsewhere.Add(1)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Link", `<?after=1>; rel="next"`)
 		io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(other.Close)
+	})
 	var auth atomic.Value
 	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery == "" {

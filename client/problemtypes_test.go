@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -84,14 +83,13 @@ func TestEveryProblemTypeOfTheContractIsItsSentinel(t *testing.T) {
 			teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 				h := handlerOf(t, failingOnAsk{k.Open(t)}, time.Second)
 				bent := false
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 					if r.Header.Get("X-Bend") != "" {
 						bent = true
 						tc.bend(r)
 					}
 					h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), failKey{}, r.Header.Get("X-Fail") != "")))
-				}))
-				t.Cleanup(srv.Close)
+				})
 				c := newClient(t, srv.URL)
 				id := uuid.New()
 				if _, err := c.Append(context.Background(), StreamRef{ID: id, Type: "note"}, NoStream, NewEvent{Type: "Noted", Data: 1}); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -28,7 +27,7 @@ func TestReadsRetryA503WithReadRetries(t *testing.T) {
 		h := tributaryHandler(t, k)
 		var mu sync.Mutex
 		asked := map[string]int{}
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodGet {
 				mu.Lock()
 				asked[r.URL.RequestURI()]++
@@ -43,8 +42,7 @@ func TestReadsRetryA503WithReadRetries(t *testing.T) {
 				}
 			}
 			h.ServeHTTP(w, r)
-		}))
-		t.Cleanup(srv.Close)
+		})
 		ctx := context.Background()
 		plain := newClient(t, srv.URL)
 		id := uuid.New()
@@ -100,14 +98,13 @@ func TestAReadWaitingToRetryEndsWithItsContext(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	sent := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		sent++
 		mu.Unlock()
 		w.Header().Set("Retry-After", "3600")
 		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	t.Cleanup(srv.Close)
+	})
 	// The caller gives up once the answer is read, as the client waits.
 	read := make(chan struct{})
 	go func() { <-read; cancel() }()

@@ -30,13 +30,12 @@ func TestTheTokenDoesNotFollowARedirectToAnotherOrigin(t *testing.T) {
 	// The target: records what Authorization each request brought.
 	var mu sync.Mutex
 	var got []string
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	target := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		got = append(got, r.URL.Path+" "+r.Header.Get("Authorization"))
 		mu.Unlock()
 		w.WriteHeader(http.StatusServiceUnavailable) // ends a read; waited out by a subscription
-	}))
-	t.Cleanup(target.Close)
+	})
 	// The server: TLS on the same host, another port, redirecting there.
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		code := http.StatusFound
@@ -186,13 +185,12 @@ func TestNewDoesNotQuoteAPasswordInTheServerURL(t *testing.T) {
 func TestAppendFollowsA307Or308OnlyWithinItsOrigin(t *testing.T) {
 	t.Parallel()
 	var posted atomic.Int64
-	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	elsewhere := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		posted.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, storedAnswer(t, r)) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(elsewhere.Close)
+	})
 	stored := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
@@ -201,7 +199,7 @@ func TestAppendFollowsA307Or308OnlyWithinItsOrigin(t *testing.T) {
 	secure := httptest.NewTLSServer(stored) // the same host, https
 	t.Cleanup(secure.Close)
 	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case strings.HasPrefix(r.URL.Path, "/away"):
 				http.Redirect(w, r, elsewhere.URL+strings.TrimPrefix(r.URL.Path, "/away"), code)
@@ -212,8 +210,7 @@ func TestAppendFollowsA307Or308OnlyWithinItsOrigin(t *testing.T) {
 			default:
 				http.Redirect(w, r, "/moved"+r.URL.Path, code)
 			}
-		}))
-		t.Cleanup(srv.Close)
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c := newClient(t, srv.URL, WithToken("t0k"))

@@ -23,7 +23,7 @@ import (
 func replayServer(t *testing.T, stream uuid.UUID, frames func(conn int) []replayed) *httptest.Server {
 	t.Helper()
 	var conns atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		var b strings.Builder
 		b.WriteString("retry: 1\n\n")
@@ -44,8 +44,7 @@ func replayServer(t *testing.T, stream uuid.UUID, frames func(conn int) []replay
 			}
 		}
 		io.WriteString(w, b.String()) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	return srv
 }
 
@@ -201,15 +200,14 @@ func TestSubscribeEndsAtAnEventItDidNotAskFor(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
 				for i, f := range tc.frames {
 					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", i+1, f)
 				}
-			}))
-			t.Cleanup(srv.Close)
+			})
 			tc.opts.MinBackoff, tc.opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
 			msgs, last := subscribeFor(t, srv, 30*time.Second, tc.opts, 0)
 			if len(msgs) != 1 || msgs[0].Event.Version != 1 || last == nil || !strings.Contains(last.Error(), "event 2") || requests.Load() != 1 {
@@ -219,11 +217,10 @@ func TestSubscribeEndsAtAnEventItDidNotAskFor(t *testing.T) {
 	}
 	// A filter name given with a comma in it is two names to the server,
 	// and to the client.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+event(stream, "cart", "A", 1)+"\n\n") //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	if msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamTypes: []string{"order,cart"}}, 1); len(msgs) != 1 {
 		t.Errorf("StreamTypes order,cart: received %d messages, then %v; expected the cart event", len(msgs), last)
 	}
@@ -236,11 +233,10 @@ func TestSubscribeEndsAtAnEventItDidNotAskFor(t *testing.T) {
 // skipped without a word.
 func TestSubscribeDeliversAFrameNamedMessage(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "retry: 1\n\nid: 1\nevent: message\ndata: "+sseEvent(1)+"\n\nid: 2\ndata: "+sseEvent(2)+"\n\n") //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	if got := collectPositions(t, srv, 2); fmt.Sprint(got) != "[1 2]" {
 		t.Errorf("received %v; expected positions 1 and 2, the first from a frame named message", got)
 	}
@@ -273,7 +269,7 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 			t.Parallel()
 			id := uuid.New()
 			var conns atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				n := int(conns.Add(1))
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
@@ -287,8 +283,7 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 					}
 					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", v, eventJSON(uuid.New(), id, v, 10+v))
 				}
-			}))
-			t.Cleanup(srv.Close)
+			})
 			msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamID: id, From: tc.from, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
 			if len(msgs) != tc.good || last == nil || !strings.Contains(last.Error(), "version "+tc.missed+" ") {
 				t.Errorf("received %v, then %v; expected %d events, then an error naming version %s as missing", versions(msgs), last, tc.good, tc.missed)
@@ -305,14 +300,13 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 func TestAStreamSubscriptionIsNotMovedOnByAFrameWithoutAnEvent(t *testing.T) {
 	t.Parallel()
 	id := uuid.New()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, "retry: 1\n\nid: 5\n\n") //nolint:errcheck // a test's answer
 		for v := 1; v <= 3; v++ {
 			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", v, eventJSON(uuid.New(), id, v, 10+v))
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamID: id, MinBackoff: time.Millisecond}, 3)
 	if got := versions(msgs); fmt.Sprint(got) != "[1 2 3]" {
 		t.Errorf("received %v, then %v; expected versions 1 to 3", got, last)
@@ -386,7 +380,7 @@ func TestAStreamsPositionsMustGrowWithItsVersions(t *testing.T) {
 			t.Parallel()
 			backward := strings.HasPrefix(name, "backward")
 			var conns atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				n := int(conns.Add(1))
 				var evs []string
 				if n <= len(tc.conns) {
@@ -415,8 +409,7 @@ func TestAStreamsPositionsMustGrowWithItsVersions(t *testing.T) {
 					w.(http.Flusher).Flush()
 					<-r.Context().Done()
 				}
-			}))
-			t.Cleanup(srv.Close)
+			})
 			events := 0
 			for _, c := range tc.conns {
 				events += len(c)

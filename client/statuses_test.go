@@ -169,13 +169,12 @@ Size of a request header field exceeds server limit.<br />
 // the rest.
 func TestSubscribeEndsOnAPlain401AsErrUnauthorized(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="proxy", error="invalid_token"`)
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusUnauthorized)
 		io.WriteString(w, "<html><body>401 Authorization Required</body></html>") //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	_, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 1)
 	if !errors.Is(last, ErrUnauthorized) {
 		t.Errorf("a proxy's 401 ended the subscription with %v; expected ErrUnauthorized", last)
@@ -254,11 +253,10 @@ func TestAnUndecodableEventsIDIsQuotedShortInTheError(t *testing.T) {
 	for name, data := range map[string]string{"no JSON": "nonsense", "no position": "{}"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: 1\n\nid: 7\x1b[2J\r"+strings.Repeat("9", 1<<20)+"\ndata: "+data+"\n\n") //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			_, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond}, 0)
 			if last == nil || len(last.Error()) > 1000 || strings.ContainsAny(last.Error(), "\x1b\r") || !strings.Contains(last.Error(), "7") {
 				t.Errorf("ended with %.200q… (%d bytes); expected a short error naming the event, without control characters", fmt.Sprint(last), len(fmt.Sprint(last)))
@@ -313,15 +311,14 @@ func TestANotTributaryAnswersStatusLineIsCleanInTheError(t *testing.T) {
 func refusedOnce(t *testing.T, refuse http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	requests := new(atomic.Int64)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) > 1 {
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
 			return
 		}
 		refuse(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	})
 	return srv, requests
 }
 

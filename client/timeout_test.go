@@ -7,7 +7,6 @@ import (
 	"iter"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -145,7 +144,7 @@ func TestAnHTTPClientsTimeoutCutsNoSubscription(t *testing.T) {
 func slowSubscription(t *testing.T, pause time.Duration) (string, *atomic.Int64) {
 	t.Helper()
 	var conns atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		conns.Add(1)
 		wait := func() bool {
 			select {
@@ -165,8 +164,7 @@ func slowSubscription(t *testing.T, pause time.Duration) (string, *atomic.Int64)
 			w.(http.Flusher).Flush()
 		}
 		<-r.Context().Done()
-	}))
-	t.Cleanup(srv.Close)
+	})
 	return srv.URL, &conns
 }
 
@@ -198,7 +196,7 @@ func expectThreeEventsOnOneConnection(t *testing.T, c *Client, conns *atomic.Int
 func TestAReadsRequestTimeoutBoundsEachPageNotTheConsumer(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
 		w.Header().Set("Content-Type", "application/json")
 		if after < 3 {
@@ -207,8 +205,7 @@ func TestAReadsRequestTimeoutBoundsEachPageNotTheConsumer(t *testing.T) {
 			return
 		}
 		io.WriteString(w, `{"events":[]}`) //nolint:errcheck // a test's answer
-	}))
-	t.Cleanup(srv.Close)
+	})
 	c := newClient(t, srv.URL, WithRequestTimeout(timeout))
 	var got []int64
 	for e, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {

@@ -34,11 +34,10 @@ import (
 func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
 	t.Parallel()
 	var loops atomic.Int64
-	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	loop := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		loops.Add(1)
 		http.Redirect(w, r, r.URL.RequestURI(), http.StatusFound)
-	}))
-	t.Cleanup(loop.Close)
+	})
 	var secures atomic.Int64
 	secure := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secures.Add(1)
@@ -169,7 +168,7 @@ func TestSubscribeEndsWhenAnsweredWithAPageOfEvents(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				if n := requests.Add(1); tc.times == 0 || n <= int64(tc.times) {
 					w.Header().Set("Content-Type", "application/json")
 					io.WriteString(w, tc.body) //nolint:errcheck // a test's answer
@@ -181,8 +180,7 @@ func TestSubscribeEndsWhenAnsweredWithAPageOfEvents(t *testing.T) {
 				}
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "retry: 1\n\nid: 1\ndata: "+event+"\n\n") //nolint:errcheck // a test's answer
-			}))
-			t.Cleanup(srv.Close)
+			})
 			opts := SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
 			if tc.stream {
 				opts.StreamID = stream

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -70,13 +69,12 @@ func TestNoCallQuotesTheServerURLsUserInformation(t *testing.T) {
 	// takes Authorization for itself.
 	var got []string
 	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		got = append(got, r.Header.Get("Authorization"))
 		mu.Unlock()
 		http.Error(w, "no", http.StatusTeapot)
-	}))
-	t.Cleanup(srv.Close)
+	})
 	base := strings.Replace(srv.URL, "http://", "http://s3cret-user:hunter2@", 1)
 	for _, opts := range [][]Option{nil, {WithToken("t0k")}} {
 		c := newClient(t, base, opts...)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,7 +160,7 @@ func TestALogSubscriptionEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				// Two events a connection, from the resume point on.
 				last, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
 				last = max(last, int(tc.opts.After))
@@ -171,8 +170,7 @@ func TestALogSubscriptionEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
 					pos := int(tc.opts.After) + i + 1
 					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", pos, eventJSON(uuid.New(), tc.log[i].stream, tc.log[i].version, pos)) //nolint:errcheck // a test's answer
 				}
-			}))
-			t.Cleanup(srv.Close)
+			})
 			opts := tc.opts
 			opts.MinBackoff, opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
 			want := len(tc.log)
