@@ -51,6 +51,20 @@ func testServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	return srv
 }
 
+// startEventStream starts an answer of server-sent events, asking for
+// reconnections after 1 ms.
+func startEventStream(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+}
+
+// writeProblem answers status with the problem+json body.
+func writeProblem(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	io.WriteString(w, body) //nolint:errcheck // a test's answer
+}
+
 // serving returns a Client (newClient) of a testServer that answers with
 // h; both are closed when the test ends.
 func serving(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
@@ -171,8 +185,7 @@ func TestSubscribeEndsAtAnEventItCannotDecodeRatherThanSkipIt(t *testing.T) {
 	frames := []string{"id: 1\ndata: " + event(1), "id: 2\ndata: {\"position\": \"two\"}", "id: 3\ndata: " + event(3)}
 	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 		for _, f := range frames[after:] {
 			io.WriteString(w, f+"\n\n") //nolint:errcheck // a test's answer
 		}
@@ -203,9 +216,7 @@ func TestSubscribeWaitsOutARetryAfterFarAhead(t *testing.T) {
 			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
 				w.Header().Set("Retry-After", retryAfter)
-				w.Header().Set("Content-Type", "application/problem+json")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, `{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503}`) //nolint:errcheck // a test's answer
+				writeProblem(w, http.StatusServiceUnavailable, `{"type":"https://tributary.dev/problems/unavailable","title":"Service unavailable","status":503}`)
 			})
 			waits := subscribeWaits(t, srv, SubscribeOptions{MinBackoff: time.Millisecond})
 			if n := requests.Load(); n != 1 {

@@ -1335,17 +1335,3 @@ func TestReadFrameHoldsAboutTheFrameOfManyEmptyDataLines(t *testing.T) {
 		t.Errorf("reading a frame of %d MiB allocated %d MiB; expected at most %d MiB", len(in)>>20, got>>20, 4*most>>20)
 	}
 }
-
-// startEventStream starts an answer of server-sent events, asking for
-// reconnections after 1 ms.
-func startEventStream(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/event-stream")
-	io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
-}
-
-// writeProblem answers status with the problem+json body.
-func writeProblem(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	io.WriteString(w, body) //nolint:errcheck // a test's answer
-}

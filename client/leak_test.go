@@ -98,8 +98,7 @@ func TestCloseDuringASubscriptionLeavesItRunning(t *testing.T) {
 	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		conns.Add(1)
 		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 		// Ten events a connection, one every 5 ms, then the end.
 		for pos := after + 1; pos <= after+10; pos++ {
 			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", pos, sseEvent(pos))

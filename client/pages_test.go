@@ -326,9 +326,7 @@ func TestAReadRedirectedToAnotherOriginTakesItsNextLinksToTheServer(t *testing.T
 // wrong: a request for what a test's server does not serve.
 func answerNotFound(w http.ResponseWriter, r *http.Request, wrong *atomic.Value) {
 	wrong.Store(r.URL.RequestURI())
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(http.StatusNotFound)
-	io.WriteString(w, `{"type":"https://tributary.dev/problems/not-found","title":"Not found","status":404}`) //nolint:errcheck // a test's answer
+	writeProblem(w, http.StatusNotFound, `{"type":"https://tributary.dev/problems/not-found","title":"Not found","status":404}`)
 }
 
 // expectBothReadsOfTwoPages reads the log and stream from a Client of

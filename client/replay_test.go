@@ -202,8 +202,7 @@ func TestSubscribeEndsAtAnEventItDidNotAskFor(t *testing.T) {
 			var requests atomic.Int64
 			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				startEventStream(w)
 				for i, f := range tc.frames {
 					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", i+1, f)
 				}
@@ -271,8 +270,7 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 			var conns atomic.Int64
 			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				n := int(conns.Add(1))
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				startEventStream(w)
 				if n > len(tc.conns) {
 					return
 				}
@@ -400,8 +398,7 @@ func TestAStreamsPositionsMustGrowWithItsVersions(t *testing.T) {
 					fmt.Fprintf(w, `{"events":[%s]}`, strings.Join(all, ",")) //nolint:errcheck // a test's answer
 					return
 				}
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				startEventStream(w)
 				for i, e := range evs {
 					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", tc.conns[n-1][i][0], e)
 				}

@@ -189,8 +189,7 @@ func TestSubscribeEndsOnNetHTTPsOwn431(t *testing.T) {
 	var handled atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handled.Add(1)
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 	}))
 	srv.Config.MaxHeaderBytes = 1 // net/http allows 4 KiB more than this
 	var conns atomic.Int64

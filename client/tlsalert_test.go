@@ -62,8 +62,7 @@ func TestSubscribeEndsAtATLSAlertThatNoRetryMends(t *testing.T) {
 			var handled atomic.Int64
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				handled.Add(1)
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				startEventStream(w)
 			}))
 			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes it refuses
 			srv.TLS = &tls.Config{}
@@ -153,8 +152,7 @@ func TestSubscribeEndsWhenTheSystemRootsCannotBeLoaded(t *testing.T) {
 		return
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 	}))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes the client refuses
 	srv.StartTLS()

@@ -41,8 +41,7 @@ func TestSubscribeEndsAtARedirectLoopOrACertificateItCannotTrust(t *testing.T) {
 	var secures atomic.Int64
 	secure := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secures.Add(1)
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 	}))
 	secure.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes the client refuses
 	secure.StartTLS()
@@ -123,8 +122,7 @@ func expiredTLSServer(t *testing.T) expiredServer {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+		startEventStream(w)
 	}))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}

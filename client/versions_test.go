@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -164,8 +163,7 @@ func TestALogSubscriptionEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
 				// Two events a connection, from the resume point on.
 				last, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
 				last = max(last, int(tc.opts.After))
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "retry: 1\n\n") //nolint:errcheck // a test's answer
+				startEventStream(w)
 				for i := last - int(tc.opts.After); i < len(tc.log) && i < last-int(tc.opts.After)+2; i++ {
 					pos := int(tc.opts.After) + i + 1
 					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", pos, eventJSON(uuid.New(), tc.log[i].stream, tc.log[i].version, pos)) //nolint:errcheck // a test's answer
