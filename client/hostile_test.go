@@ -434,12 +434,11 @@ func TestAppendRefusesAnAnswerThatIsNotItsBatch(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
+			c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusCreated)
 				io.WriteString(w, body) //nolint:errcheck // a test's answer
 			})
-			c := newClient(t, srv.URL)
 			if res, err := c.Append(context.Background(), StreamRef{ID: id, Type: "order"}, Any, NewEvent{ID: ev, Type: "A", Data: 1}); err == nil {
 				t.Errorf("a 201 with %s = %+v, nil; expected an error", body, res)
 			}

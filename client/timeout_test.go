@@ -196,7 +196,7 @@ func expectThreeEventsOnOneConnection(t *testing.T, c *Client, conns *atomic.Int
 func TestAReadsRequestTimeoutBoundsEachPageNotTheConsumer(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
-	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
+	c := serving(t, func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
 		w.Header().Set("Content-Type", "application/json")
 		if after < 3 {
@@ -205,8 +205,7 @@ func TestAReadsRequestTimeoutBoundsEachPageNotTheConsumer(t *testing.T) {
 			return
 		}
 		io.WriteString(w, `{"events":[]}`) //nolint:errcheck // a test's answer
-	})
-	c := newClient(t, srv.URL, WithRequestTimeout(timeout))
+	}, WithRequestTimeout(timeout))
 	var got []int64
 	for e, err := range c.ReadAll(context.Background(), ReadAllOptions{}) {
 		if err != nil {

@@ -12,6 +12,12 @@ import (
 	"github.com/google/uuid"
 )
 
+// logEntry is an event of a scripted log, as its stream and version.
+type logEntry struct {
+	stream  uuid.UUID
+	version int
+}
+
 // TestAReadOfTheLogEndsAtAStreamsVersionOutOfTurn: in the log, each
 // stream's events come at its versions 1, 2, 3 … in position order, without
 // a gap. A read of the log whose server skipped one of them (a page cut
@@ -26,38 +32,34 @@ import (
 func TestAReadOfTheLogEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
 	t.Parallel()
 	a, b := uuid.New(), uuid.New()
-	type ev struct {
-		stream  uuid.UUID
-		version int
-	}
 	for name, tc := range map[string]struct {
 		opts  ReadAllOptions
-		pages [][]ev // the log's pages, at positions after opts.After, in order
-		good  int    // the events yielded before the error; -1: every one and no error
-		says  string // what the error says
+		pages [][]logEntry // the log's pages, at positions after opts.After, in order
+		good  int          // the events yielded before the error; -1: every one and no error
+		says  string       // what the error says
 	}{
 		"streams interleaved, each without a gap": {
-			pages: [][]ev{{{a, 1}, {b, 1}, {a, 2}}, {{b, 2}, {a, 3}}}, good: -1},
+			pages: [][]logEntry{{{a, 1}, {b, 1}, {a, 2}}, {{b, 2}, {a, 3}}}, good: -1},
 		"a version missing within a page": {
-			pages: [][]ev{{{a, 1}, {b, 1}, {a, 3}}}, good: 2, says: "version 2 is missing"},
+			pages: [][]logEntry{{{a, 1}, {b, 1}, {a, 3}}}, good: 2, says: "version 2 is missing"},
 		"a version missing between pages": {
-			pages: [][]ev{{{a, 1}, {a, 2}}, {{b, 1}, {a, 5}}}, good: 3, says: "versions 3 to 4 are missing"},
+			pages: [][]logEntry{{{a, 1}, {a, 2}}, {{b, 1}, {a, 5}}}, good: 3, says: "versions 3 to 4 are missing"},
 		"a version again, at another position, on the next page": {
-			pages: [][]ev{{{a, 1}, {a, 2}}, {{a, 2}, {a, 3}}}, good: 2, says: "again or out of order"},
+			pages: [][]logEntry{{{a, 1}, {a, 2}}, {{a, 2}, {a, 3}}}, good: 2, says: "again or out of order"},
 		"a version going back": {
-			pages: [][]ev{{{a, 1}, {a, 2}, {a, 3}, {a, 1}}}, good: 3, says: "again or out of order"},
+			pages: [][]logEntry{{{a, 1}, {a, 2}, {a, 3}, {a, 1}}}, good: 3, says: "again or out of order"},
 		"a stream met first past its version 1, from the log's start": {
-			pages: [][]ev{{{a, 1}, {b, 2}}}, good: 1, says: "version 1 is missing"},
+			pages: [][]logEntry{{{a, 1}, {b, 2}}}, good: 1, says: "version 1 is missing"},
 		"a stream met first past its version 1, after a position": {
-			opts: ReadAllOptions{After: 10}, pages: [][]ev{{{a, 4}, {b, 2}}, {{a, 5}}}, good: -1},
+			opts: ReadAllOptions{After: 10}, pages: [][]logEntry{{{a, 4}, {b, 2}}, {{a, 5}}}, good: -1},
 		"a stream's versions in turn, after a position": {
-			opts: ReadAllOptions{After: 10}, pages: [][]ev{{{a, 4}, {a, 6}}}, good: 1, says: "version 5 is missing"},
+			opts: ReadAllOptions{After: 10}, pages: [][]logEntry{{{a, 4}, {a, 6}}}, good: 1, says: "version 5 is missing"},
 		"a filter of event types, which leaves versions out": {
-			opts: ReadAllOptions{EventTypes: []string{"A"}}, pages: [][]ev{{{a, 2}, {a, 5}}, {{b, 3}, {a, 9}}}, good: -1},
+			opts: ReadAllOptions{EventTypes: []string{"A"}}, pages: [][]logEntry{{{a, 2}, {a, 5}}, {{b, 3}, {a, 9}}}, good: -1},
 		"a filter of event types, a version again": {
-			opts: ReadAllOptions{EventTypes: []string{"A"}}, pages: [][]ev{{{a, 2}, {a, 5}}, {{a, 5}}}, good: 2, says: "again or out of order"},
+			opts: ReadAllOptions{EventTypes: []string{"A"}}, pages: [][]logEntry{{{a, 2}, {a, 5}}, {{a, 5}}}, good: 2, says: "again or out of order"},
 		"a filter of stream types, which takes whole streams": {
-			opts: ReadAllOptions{StreamTypes: []string{"order"}}, pages: [][]ev{{{a, 1}, {a, 3}}}, good: 1, says: "version 2 is missing"},
+			opts: ReadAllOptions{StreamTypes: []string{"order"}}, pages: [][]logEntry{{{a, 1}, {a, 3}}}, good: 1, says: "version 2 is missing"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -132,30 +134,26 @@ func TestAReadOfTheLogKnowsABoundedNumberOfStreams(t *testing.T) {
 func TestALogSubscriptionEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
 	t.Parallel()
 	a, b := uuid.New(), uuid.New()
-	type ev struct {
-		stream  uuid.UUID
-		version int
-	}
 	for name, tc := range map[string]struct {
 		opts SubscribeOptions
-		log  []ev // at positions after opts.After
-		good int  // the events delivered before the error; -1: every one and no error
+		log  []logEntry // at positions after opts.After
+		good int        // the events delivered before the error; -1: every one and no error
 		says string
 	}{
 		"streams interleaved, each without a gap": {
-			log: []ev{{a, 1}, {b, 1}, {a, 2}, {b, 2}, {a, 3}}, good: -1},
+			log: []logEntry{{a, 1}, {b, 1}, {a, 2}, {b, 2}, {a, 3}}, good: -1},
 		"a version missing": {
-			log: []ev{{a, 1}, {b, 1}, {a, 3}, {b, 2}}, good: 2, says: "version 2 is missing"},
+			log: []logEntry{{a, 1}, {b, 1}, {a, 3}, {b, 2}}, good: 2, says: "version 2 is missing"},
 		"a version missing after a resumption": {
-			log: []ev{{a, 1}, {a, 2}, {b, 1}, {a, 5}}, good: 3, says: "versions 3 to 4 are missing"},
+			log: []logEntry{{a, 1}, {a, 2}, {b, 1}, {a, 5}}, good: 3, says: "versions 3 to 4 are missing"},
 		"a version again": {
-			log: []ev{{a, 1}, {a, 2}, {b, 1}, {a, 2}}, good: 3, says: "again or out of order"},
+			log: []logEntry{{a, 1}, {a, 2}, {b, 1}, {a, 2}}, good: 3, says: "again or out of order"},
 		"a stream met first past its version 1, from the log's start": {
-			log: []ev{{a, 1}, {b, 3}}, good: 1, says: "versions 1 to 2 are missing"},
+			log: []logEntry{{a, 1}, {b, 3}}, good: 1, says: "versions 1 to 2 are missing"},
 		"a stream met first past its version 1, after a position": {
-			opts: SubscribeOptions{After: 10}, log: []ev{{a, 4}, {b, 3}, {a, 5}}, good: -1},
+			opts: SubscribeOptions{After: 10}, log: []logEntry{{a, 4}, {b, 3}, {a, 5}}, good: -1},
 		"a filter of event types, which leaves versions out": {
-			opts: SubscribeOptions{EventTypes: []string{"A"}}, log: []ev{{a, 2}, {a, 5}, {b, 3}, {a, 9}}, good: -1},
+			opts: SubscribeOptions{EventTypes: []string{"A"}}, log: []logEntry{{a, 2}, {a, 5}, {b, 3}, {a, 9}}, good: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
