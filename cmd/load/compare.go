@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/tributary-dev/tributary/client"
 )
 
 // "load compare" measures how close the service comes to the database
@@ -115,21 +114,12 @@ type side interface {
 }
 
 // readEvent is one event as both sides' reads decode it, so that their
-// clients do the same work: every field into a Go value, data and metadata
-// kept as the JSON they are. The raw side scans the driver's row into it,
-// the service side decodes the page's JSON into it with the JSON package
-// the server uses (github.com/go-json-experiment/json, encoding/json/v2's).
-type readEvent struct {
-	ID         uuid.UUID       `json:"id"`
-	StreamID   uuid.UUID       `json:"stream_id"`
-	StreamType string          `json:"stream_type"`
-	Version    int64           `json:"version"`
-	Position   int64           `json:"position"`
-	Type       string          `json:"type"`
-	Data       json.RawMessage `json:"data"`
-	Metadata   json.RawMessage `json:"metadata"`
-	RecordedAt time.Time       `json:"recorded_at"`
-}
+// clients do the same work: the Go client's Event, every field into a Go
+// value, data and metadata kept as the JSON they are. The raw side scans
+// the driver's row into it, the service side decodes the page's JSON into
+// it with the JSON package the server uses
+// (github.com/go-json-experiment/json, encoding/json/v2's).
+type readEvent = client.Event
 
 // checkPage checks, on both sides alike, that a page's events are in the
 // log's order after position after, and returns the last position.
