@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/freeport"
 )
 
 // TestNoCallQuotesTheServerURLsUserInformation: a base URL with user
@@ -24,18 +25,13 @@ import (
 // Authorization field, as before, and no error quotes it.
 func TestNoCallQuotesTheServerURLsUserInformation(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close() // nothing listens there: every call fails to connect
+	closed := freeport.Addr(t) // nothing listens there: every call fails to connect
 	for _, userinfo := range []string{"s3cret-user:hunter2@", "hunter2@"} {
 		c := newClient(t, "http://"+userinfo+closed)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var errs []error
-		_, err = c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{Type: "A", Data: 1})
+		_, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "order"}, Any, NewEvent{Type: "A", Data: 1})
 		errs = append(errs, err)
 		_, err = c.Stream(ctx, uuid.New())
 		errs = append(errs, err)
