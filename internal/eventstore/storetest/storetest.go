@@ -1500,6 +1500,18 @@ func testTailIDAt(t *testing.T, s eventstore.Store) {
 	}
 }
 
+// mendHead is the repair that the damage of a log_head behind its events
+// names (isHeadBehind); the tests below run it to mend the head.
+const mendHead = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
+
+// isHeadBehind reports whether err is the damage of a log_head behind its
+// events: ErrHeadBehind, with ErrDamaged and ErrUnavailable (no retry
+// mends it), naming log_head and its repair, mendHead.
+func isHeadBehind(err error) bool {
+	return errors.Is(err, eventstore.ErrHeadBehind) && errors.Is(err, eventstore.ErrDamaged) && errors.Is(err, eventstore.ErrUnavailable) &&
+		strings.Contains(err.Error(), "log_head") && strings.Contains(err.Error(), mendHead)
+}
+
 // testTailPastTheHead: with log_head behind its events (edited by hand,
 // tables restored from dumps taken apart), a read of the tail that meets
 // an event past the head fails with that damage (ErrHeadBehind, with
@@ -1516,8 +1528,7 @@ func testTailPastTheHead(t *testing.T, b Backend) {
 	tail := s.Tail()
 	for _, opts := range []eventstore.ReadAllOptions{{After: 2}, {After: 3}, {After: 0, Limit: 3}} {
 		_, err := tail.ReadAll(ctx(t), opts)
-		if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
-			!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+		if !isHeadBehind(err) {
 			t.Errorf("%+v, log_head at 3 behind events up to 5: the tail's read said %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", opts, err)
 		}
 	}
@@ -1526,7 +1537,7 @@ func testTailPastTheHead(t *testing.T, b Backend) {
 	if err != nil || !page.More || fmt.Sprint(positionsOf(collect(t, page.Events))) != "[1 2]" {
 		t.Errorf("a page of 2 from the start, log_head at 3: %v; want positions 1 and 2, more to follow", err)
 	}
-	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	b.Exec(t, s, mendHead)
 	page, err = tail.ReadAll(ctx(t), eventstore.ReadAllOptions{After: 2})
 	if err != nil {
 		t.Fatalf("the tail's read after 2, the head mended: %v; want positions 3 to 5", err)
@@ -1632,8 +1643,7 @@ func testPagePastTheHead(t *testing.T, b Backend) {
 		if err == nil {
 			_, err = collectErr(page.Events)
 		}
-		if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
-			!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+		if !isHeadBehind(err) {
 			t.Errorf("%+v, log_head at 3 behind events up to 5: the page read said %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", opts, err)
 		}
 	}
@@ -1642,7 +1652,7 @@ func testPagePastTheHead(t *testing.T, b Backend) {
 	if err != nil || !page.More || fmt.Sprint(positionsOf(collect(t, page.Events))) != "[1 2]" {
 		t.Errorf("a page of 2 from the start, log_head at 3: %v; want positions 1 and 2, more to follow", err)
 	}
-	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	b.Exec(t, s, mendHead)
 	for _, opts := range cases {
 		page, err := s.ReadAll(ctx(t), opts)
 		if err == nil {
@@ -1696,8 +1706,7 @@ func testStreamPastTheHead(t *testing.T, b Backend) {
 	}
 	for what, read := range reads {
 		err := read(past)
-		if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
-			!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+		if !isHeadBehind(err) {
 			t.Errorf("%s of a stream at positions 4 and 5, log_head at 3: %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", what, err)
 		}
 		if err := read(below); err != nil {
@@ -1707,7 +1716,7 @@ func testStreamPastTheHead(t *testing.T, b Backend) {
 	if events, err := page(below, eventstore.ReadStreamOptions{From: 1}); err != nil || len(events) != 3 {
 		t.Errorf("the stream at positions 1 to 3, log_head at 3: %d events, %v; want its 3", len(events), err)
 	}
-	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	b.Exec(t, s, mendHead)
 	for what, read := range reads {
 		if err := read(past); err != nil {
 			t.Errorf("%s of a stream at positions 4 and 5, the head mended: %v; want it read", what, err)
@@ -1730,8 +1739,7 @@ func testListStreamsPastTheHead(t *testing.T, b Backend) {
 	b.Exec(t, s, "UPDATE log_head SET position = position - 2 WHERE id = 1")
 	for _, opts := range []eventstore.ListStreamsOptions{{}, {StreamTypes: []string{"past"}}, {StreamTypes: []string{"below", "past"}, Limit: 2}} {
 		list, err := s.ListStreams(ctx(t), opts)
-		if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
-			!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+		if !isHeadBehind(err) {
 			t.Errorf("ListStreams %+v with a stream at positions 4 and 5, log_head at 3: %+v, %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", opts, list.Streams, err)
 		}
 	}
@@ -1739,7 +1747,7 @@ func testListStreamsPastTheHead(t *testing.T, b Backend) {
 	if err != nil || len(list.Streams) != 1 || list.Streams[0].Version != 3 {
 		t.Errorf("ListStreams of the type of a stream at positions 1 to 3, log_head at 3: %+v, %v; want it listed at version 3", list.Streams, err)
 	}
-	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	b.Exec(t, s, mendHead)
 	if list, err := s.ListStreams(ctx(t), eventstore.ListStreamsOptions{}); err != nil || len(list.Streams) != 2 {
 		t.Errorf("ListStreams, the head mended: %+v, %v; want both streams", list.Streams, err)
 	}
@@ -1762,11 +1770,10 @@ func testTailHeadPastTheHead(t *testing.T, b Backend) {
 	}
 	b.Exec(t, s, "UPDATE log_head SET position = position - 2 WHERE id = 1")
 	_, err := tail.Head(ctx(t))
-	if !errors.Is(err, eventstore.ErrHeadBehind) || !errors.Is(err, eventstore.ErrDamaged) || !errors.Is(err, eventstore.ErrUnavailable) ||
-		!strings.Contains(err.Error(), "log_head") || !strings.Contains(err.Error(), "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1") {
+	if !isHeadBehind(err) {
 		t.Errorf("log_head at 3 behind events up to 5: the tail's head said %v; want the damage (ErrHeadBehind, ErrDamaged, ErrUnavailable) naming log_head and its repair", err)
 	}
-	b.Exec(t, s, "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1")
+	b.Exec(t, s, mendHead)
 	if head, err := tail.Head(ctx(t)); err != nil || head != 5 {
 		t.Errorf("the tail's head, the head mended: %d, %v; want 5", head, err)
 	}
