@@ -918,9 +918,7 @@ func TestSubscribeSurvivesAnswersThatAreNotTributarysAndEndsOnItsRefusals(t *tes
 	t.Parallel()
 	ours := func(status int, slug string) func(w http.ResponseWriter) {
 		return func(w http.ResponseWriter) {
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(status)
-			fmt.Fprintf(w, `{"type":"https://tributary.dev/problems/%s","title":"Refused","status":%d,"detail":"no"}`, slug, status)
+			writeProblem(w, status, fmt.Sprintf(`{"type":"https://tributary.dev/problems/%s","title":"Refused","status":%d,"detail":"no"}`, slug, status))
 		}
 	}
 	theirs := func(status int, contentType, body string) func(w http.ResponseWriter) {

@@ -82,9 +82,7 @@ func TestSubscribeEndsOnWhatNoRetryMendsAndWaitsOutTheRest(t *testing.T) {
 				srv, requests := refusedOnce(t, func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Retry-After", "0")
 					if form == "problem" {
-						w.Header().Set("Content-Type", "application/problem+json")
-						w.WriteHeader(tc.status)
-						fmt.Fprintf(w, `{"type":"https://tributary.dev/problems/%s","title":"Refused","status":%d,"detail":"no"}`, slug, tc.status)
+						writeProblem(w, tc.status, fmt.Sprintf(`{"type":"https://tributary.dev/problems/%s","title":"Refused","status":%d,"detail":"no"}`, slug, tc.status))
 						return
 					}
 					w.Header().Set("Content-Type", "text/plain; charset=utf-8")
