@@ -72,35 +72,6 @@ func serving(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
 	return newClient(t, testServer(t, h).URL, opts...)
 }
 
-func TestReadFrameFollowsTheEventStreamFormat(t *testing.T) {
-	t.Parallel()
-	in := "retry: 2000\n\n" +
-		": keep-alive\n\n" +
-		"id: 3\r\ndata: {\"a\":1}\r\n\r\n" +
-		"event: caught-up\ndata: 3\n\n" +
-		"id: 9\n\n" +
-		"data: one\ndata:two\n\n" +
-		"id: 10\ndata: cut sh"
-	want := []frame{
-		{retry: 2 * time.Second},
-		{},
-		{id: "3", hasID: true, data: `{"a":1}`, hasData: true},
-		{event: "caught-up", data: "3", hasData: true},
-		{id: "9", hasID: true},
-		{data: "one\ntwo", hasData: true},
-	}
-	r := newFrameReader(strings.NewReader(in))
-	for i, w := range want {
-		got, err := readFrame(r, 1<<20)
-		if err != nil || got != w {
-			t.Fatalf("frame %d = %+v, %v; want %+v", i, got, err, w)
-		}
-	}
-	if _, err := readFrame(r, 1<<20); !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("a frame cut short: %v; want io.ErrUnexpectedEOF (it is dropped)", err)
-	}
-}
-
 func TestNextLinkFindsRelNext(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ link, want string }{

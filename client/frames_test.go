@@ -16,7 +16,9 @@ import (
 // mark for part of the first field's name (dropping that field, the retry:
 // or the first event's id) and read a stream of CR-only lines as one line
 // without end, delivering nothing. Each stream is read whole and also a
-// byte at a time, so that a CR LF split between two reads is one end.
+// byte at a time, so that a CR LF split between two reads is one end, and
+// each again with a frame cut short after it: the same frames, then
+// io.ErrUnexpectedEOF, the cut frame dropped.
 func TestReadFrameReadsTheEventStreamGrammar(t *testing.T) {
 	t.Parallel()
 	const bom = "\uFEFF"
@@ -24,6 +26,9 @@ func TestReadFrameReadsTheEventStreamGrammar(t *testing.T) {
 		name, in string
 		want     []frame
 	}{
+		{"the frames Tributary sends", "retry: 2000\n\n: keep-alive\n\nid: 3\r\ndata: {\"a\":1}\r\n\r\nevent: caught-up\ndata: 3\n\nid: 9\n\ndata: one\ndata:two\n\n",
+			[]frame{{retry: 2 * time.Second}, {}, {id: "3", hasID: true, data: `{"a":1}`, hasData: true}, {event: "caught-up", data: "3", hasData: true},
+				{id: "9", hasID: true}, {data: "one\ntwo", hasData: true}}},
 		{"LF", "id: 1\ndata: a\n\n", []frame{{id: "1", hasID: true, data: "a", hasData: true}}},
 		{"CR LF", "id: 1\r\ndata: a\r\n\r\n", []frame{{id: "1", hasID: true, data: "a", hasData: true}}},
 		{"CR", "id: 1\rdata: a\r\r", []frame{{id: "1", hasID: true, data: "a", hasData: true}}},
@@ -40,26 +45,28 @@ func TestReadFrameReadsTheEventStreamGrammar(t *testing.T) {
 		{"one space after the colon, no more", "data:a\rdata:  b\r\r", []frame{{data: "a\n b", hasData: true}}},
 		{"a retry that is not digits", "retry: 1a\rretry: \r\r", []frame{{}}},
 	} {
-		for how, r := range map[string]func() io.Reader{
-			"whole":          func() io.Reader { return strings.NewReader(tc.in) },
-			"a byte at once": func() io.Reader { return iotest.OneByteReader(strings.NewReader(tc.in)) },
+		for how, r := range map[string]func(in string) io.Reader{
+			"whole":          func(in string) io.Reader { return strings.NewReader(in) },
+			"a byte at once": func(in string) io.Reader { return iotest.OneByteReader(strings.NewReader(in)) },
 		} {
 			t.Run(tc.name+", "+how, func(t *testing.T) {
 				t.Parallel()
-				fr := newFrameReader(r())
-				var got []frame
-				for {
-					f, err := readFrame(fr, 1<<20)
-					if err != nil {
-						if !errors.Is(err, io.EOF) {
-							t.Fatalf("%q: frames %+v, then %v; expected the end of the stream", tc.in, got, err)
+				for in, end := range map[string]error{tc.in: io.EOF, tc.in + "id: 10\ndata: cut sh": io.ErrUnexpectedEOF} {
+					fr := newFrameReader(r(in))
+					var got []frame
+					for {
+						f, err := readFrame(fr, 1<<20)
+						if err != nil {
+							if !errors.Is(err, end) {
+								t.Fatalf("%q: frames %+v, then %v; expected %v", in, got, err, end)
+							}
+							break
 						}
-						break
+						got = append(got, f)
 					}
-					got = append(got, f)
-				}
-				if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", tc.want) {
-					t.Errorf("%q: frames\n%+v\nexpected\n%+v", tc.in, got, tc.want)
+					if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", tc.want) {
+						t.Errorf("%q: frames\n%+v\nexpected\n%+v", in, got, tc.want)
+					}
 				}
 			})
 		}
