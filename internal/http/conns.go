@@ -39,7 +39,11 @@ import (
 // longest in its request's headers, once for SilentGrace (a client sends
 // them at once; one that trickles them holds its place until
 // TRIBUTARY_READ_HEADER_TIMEOUT, and is opened again), or else of the one
-// idle longest (between requests, kept alive): the client's own at the
+// longest receiving an append's body that has come more slowly than
+// MinBodyRate since SilentGrace after its headers (a client sends a body
+// as fast as its link goes; one that trickles it would hold its place
+// until TRIBUTARY_READ_TIMEOUT: it is answered 408, nothing written), or
+// else of the one idle longest (between requests, kept alive): the client's own at the
 // client's bound, anyone's at the server's once idle for SilentGrace (one
 // idle for less is a served client's between two of its requests). A
 // client must expect a kept-alive connection to be closed, as at the idle
@@ -58,12 +62,13 @@ type Connections struct {
 	m              *metrics.Metrics
 	cors           func(http.Handler) http.Handler // CORS for the refusals (AllowOrigins), nil for none
 
-	mu      sync.Mutex
-	open    int
-	idle    list.List // *trackedConn, idle longest first
-	silent  list.List // *trackedConn, new and silent longest first
-	heading list.List // *trackedConn, in its request's headers longest first
-	clients map[string]*connClient
+	mu        sync.Mutex
+	open      int
+	idle      list.List // *trackedConn, idle longest first
+	silent    list.List // *trackedConn, new and silent longest first
+	heading   list.List // *trackedConn, in its request's headers longest first
+	receiving list.List // *trackedConn, receiving an append's body longest first
+	clients   map[string]*connClient
 
 	refusing  chan struct{} // bounds the refusals being written
 	lastLog   time.Time     // of the last refusals logged
@@ -77,17 +82,24 @@ type Connections struct {
 
 // connClient is one client's connections.
 type connClient struct {
-	open    int
-	idle    list.List // *trackedConn, idle longest first
-	silent  list.List // *trackedConn, silent longest first
-	heading list.List // *trackedConn, in its request's headers longest first
+	open      int
+	idle      list.List // *trackedConn, idle longest first
+	silent    list.List // *trackedConn, silent longest first
+	heading   list.List // *trackedConn, in its request's headers longest first
+	receiving list.List // *trackedConn, receiving an append's body longest first
 }
 
-// lists returns the client's idle, silent and heading lists, in that order.
-func (cl *connClient) lists() [3]*list.List { return [3]*list.List{&cl.idle, &cl.silent, &cl.heading} }
+// lists returns the client's idle, silent, heading and receiving lists, in
+// that order.
+func (cl *connClient) lists() [4]*list.List {
+	return [4]*list.List{&cl.idle, &cl.silent, &cl.heading, &cl.receiving}
+}
 
-// lists returns all clients' idle, silent and heading lists, in that order.
-func (c *Connections) lists() [3]*list.List { return [3]*list.List{&c.idle, &c.silent, &c.heading} }
+// lists returns all clients' idle, silent, heading and receiving lists, in
+// that order.
+func (c *Connections) lists() [4]*list.List {
+	return [4]*list.List{&c.idle, &c.silent, &c.heading, &c.receiving}
+}
 
 // SilentGrace is how long a new connection may send nothing before, at a
 // bound, it may be closed for another, as an idle one may: a client sends
@@ -96,35 +108,66 @@ func (c *Connections) lists() [3]*list.List { return [3]*list.List{&c.idle, &c.s
 // hold it until TRIBUTARY_READ_HEADER_TIMEOUT, and be opened again).
 const SilentGrace = 2 * time.Second
 
+// MinBodyRate is the rate, in bytes a second, below which an append's body,
+// once SilentGrace has passed since its headers, may be closed at a bound
+// for a new connection: a body that has come whole by then, or has come at
+// this rate since, never is. A client sends a body as fast as its link
+// goes (half a megabit a second is a poor mobile link's); one that trickles
+// it, a byte now and then, would hold its place until
+// TRIBUTARY_READ_TIMEOUT, and be opened again, and to hold a place it must
+// now send this much, which the budget of bodies in flight also counts.
+const MinBodyRate = 64 << 10
+
 // The lists a connection waiting on its client is in (trackedConn.kind).
 const (
 	keptAlive = iota // idle between requests
 	silent           // new, and nothing read yet
 	heading          // its request's headers arriving
+	receiving        // an append's body arriving (receiveBody), until read to its end or the handler is done
 )
 
 // victim returns the connection to close for a new one among lists (a
-// client's or all: idle, silent and heading), or nil: the one silent
-// longest if it has been for SilentGrace, or else the one longest in its
-// headers if it has been for SilentGrace, or else the one idle longest if
-// it has been for keptAliveGrace. A kept-alive connection has been a
-// client's that was served; one silent or in its headers for seconds is
-// rarely anyone's but an attacker's, who would otherwise take the served
-// clients' places one after another. At the server's bound a kept-alive
+// client's or all: idle, silent, heading and receiving), or nil: the one
+// silent longest if it has been for SilentGrace, or else the one longest in
+// its headers if it has been for SilentGrace, or else the one receiving its
+// body longest of those behind MinBodyRate (slowBody), or else the one idle
+// longest if it has been for keptAliveGrace. A kept-alive connection has
+// been a client's that was served; one silent or in its headers for
+// seconds, or trickling its body, is rarely anyone's but an attacker's, who
+// would otherwise take the served clients' places one after another. At
+// the server's bound a kept-alive
 // one too must have been idle for SilentGrace (keptAliveGrace): one idle
 // for less is a served client's between two of its requests, and its next
 // one would fail on it, for an attacker's new connection; at a client's
 // own bound (0) it goes at once, the client having it to reuse.
-func victim(lists [3]*list.List, now time.Time, keptAliveGrace time.Duration) *trackedConn {
-	for _, l := range lists[silent:] {
+func victim(lists [4]*list.List, now time.Time, keptAliveGrace time.Duration) *trackedConn {
+	for _, l := range lists[silent:receiving] {
 		if e := l.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
 			return e.Value.(*trackedConn)
+		}
+	}
+	// Walked only at a bound, and only as far as the bodies begun
+	// SilentGrace ago: each costs one atomic load.
+	for e := lists[receiving].Front(); e != nil; e = e.Next() {
+		t := e.Value.(*trackedConn)
+		late := now.Sub(t.since) - SilentGrace
+		if late <= 0 {
+			break // those after it began later still
+		}
+		if slowBody(t.bodyRead.Load(), late) {
+			return t
 		}
 	}
 	if e := lists[keptAlive].Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= keptAliveGrace {
 		return e.Value.(*trackedConn)
 	}
 	return nil
+}
+
+// slowBody reports whether a body of which read bytes have come, late past
+// its SilentGrace, is behind MinBodyRate.
+func slowBody(read int64, late time.Duration) bool {
+	return read < int64(late)*MinBodyRate/int64(time.Second)
 }
 
 // NewConnections bounds connections at max in all and perClient for each
@@ -199,6 +242,12 @@ type trackedConn struct {
 	// framing notes the header blocks read that said Transfer-Encoding
 	// (framingOf).
 	framing framingLog
+	// bodyRead counts the bytes of the body being received (receiving),
+	// as its handler reads them.
+	bodyRead atomic.Int64
+	// evictedAt is the bound ("server" or "client") a body being received
+	// was closed at for a new connection, set under c.mu before shut.
+	evictedAt string
 }
 
 // requestBegun is how many bytes net/http waits for on an idle connection
@@ -380,7 +429,14 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 		c.refuse(conn, refused, key)
 		return nil
 	}
+	body := v != nil && v.kind == receiving
 	if v != nil {
+		if body {
+			v.evictedAt = "server"
+			if cl.open >= c.perClient {
+				v.evictedAt = "client"
+			}
+		}
 		// Its place goes to conn now, not when its Close runs. Shut
 		// first: a read that finds it no longer idle (unidle) must find
 		// it shut, and hand nothing on.
@@ -392,11 +448,64 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 	cl.open++
 	c.clients[key] = cl // again: the victim's release deletes a client it leaves with none
 	c.mu.Unlock()
-	if v != nil {
+	switch {
+	case body:
+		// Its body's read fails at once (receiveBody): the append is
+		// answered 408, nothing written, and net/http closes the
+		// connection after it; or, if that has not happened within
+		// refusalGrace, it is closed unanswered.
+		v.Conn.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // a connection already closed
+		time.AfterFunc(refusalGrace, func() { v.Conn.Close() })
+		c.m.ConnectionClosedIdle()
+	case v != nil:
 		v.Conn.Close() // net/http's read on it fails, and it lets it go
 		c.m.ConnectionClosedIdle()
 	}
 	return &trackedConn{Conn: conn, c: c, client: key}
+}
+
+// receiveBody lists the connection of the request of ctx (ConnContext) as
+// receiving its body, from now until received, and returns it, or nil if
+// it is not a tracked connection or no longer holds a place. At a bound it
+// may be closed for a new connection while its body is behind MinBodyRate:
+// its reads then fail with bodyTooSlow.
+func receiveBody(ctx context.Context) *trackedConn {
+	t, ok := ctx.Value(connKey{}).(*trackedConn)
+	if !ok {
+		return nil
+	}
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	if t.gone || t.idle != nil {
+		return nil
+	}
+	t.bodyRead.Store(0)
+	t.c.wait(t, receiving)
+	return t
+}
+
+// received takes t, whose body is read to its end or no longer read, off
+// the receiving lists, and reports whether it was closed for a new
+// connection first (its body's reads are then to fail, and no request on it
+// is to be served: bodyTooSlow).
+func (c *Connections) received(t *trackedConn) (evicted bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.idle != nil && t.kind == receiving {
+		c.unidle(t)
+	}
+	return t.shut.Load()
+}
+
+// bodyTooSlow is the error of a body's read on t once t was closed for a
+// new connection (receiveBody): the 408 of an append not written.
+func (t *trackedConn) bodyTooSlow() error {
+	held := fmt.Sprintf("this server held %d connections (TRIBUTARY_MAX_CONNECTIONS), the most it takes", t.c.max)
+	if t.evictedAt == "client" {
+		held = fmt.Sprintf("this client's address held %d connections to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may", t.c.perClient)
+	}
+	return &detailError{kind: errRequestTimeout, detail: fmt.Sprintf("the body came more slowly than %d bytes a second while %s: "+
+		"its connection was closed for a new one; nothing was written: send it again", MinBodyRate, held)}
 }
 
 // ConnState is the server's ConnState: it tells which connections are idle.

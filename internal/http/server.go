@@ -844,6 +844,12 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(ctx, accessKey{}, e))
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			e.body.ReadCloser, r.Body = r.Body, &e.body // see bodyStillComing
+			if r.Method == http.MethodPost {
+				// An append's body: at a bound, its connection may go to a
+				// new one while the body trickles (receiveBody).
+				e.body.conn = receiveBody(r.Context())
+				defer e.body.received()
+			}
 		}
 		if r.Method != http.MethodPost && !isSubscription(r) {
 			// No route but an append reads a body: one that said it had
@@ -969,14 +975,44 @@ type accessEntry struct {
 type readToEnd struct {
 	io.ReadCloser
 	ended atomic.Bool
+	// conn is the body's connection while it is listed as receiving it
+	// (receiveBody), counting what is read; nil before and after. Read on
+	// the handler's goroutine only.
+	conn *trackedConn
 }
 
+// Read reads the body. Once its connection was closed for a new one at a
+// bound (receiveBody), it fails with bodyTooSlow, its last bytes too: the
+// connection's place is gone, and nothing may be done for the request.
 func (b *readToEnd) Read(p []byte) (int, error) {
+	if t := b.conn; t != nil && t.shut.Load() {
+		return 0, t.bodyTooSlow()
+	}
 	n, err := b.ReadCloser.Read(p)
+	if t := b.conn; t != nil {
+		t.bodyRead.Add(int64(n))
+		if err != nil && b.received() || t.shut.Load() {
+			return 0, t.bodyTooSlow()
+		}
+	}
 	if errors.Is(err, io.EOF) {
 		b.ended.Store(true)
 	}
 	return n, err
+}
+
+// received takes the body's connection off the receiving lists, once it is
+// read to its end, fails, or is no longer read, and reports whether the
+// connection was closed for a new one first.
+func (b *readToEnd) received() (evicted bool) {
+	if b.conn == nil {
+		return false
+	}
+	evicted = b.conn.c.received(b.conn)
+	if !evicted {
+		b.conn = nil
+	}
+	return evicted
 }
 
 // bodyStillComing reports whether r has a body the handler did not read to
