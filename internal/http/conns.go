@@ -62,13 +62,14 @@ type Connections struct {
 	m              *metrics.Metrics
 	cors           func(http.Handler) http.Handler // CORS for the refusals (AllowOrigins), nil for none
 
-	mu        sync.Mutex
-	open      int
-	idle      list.List // *trackedConn, idle longest first
-	silent    list.List // *trackedConn, new and silent longest first
-	heading   list.List // *trackedConn, in its request's headers longest first
-	receiving list.List // *trackedConn, receiving an append's body longest first
-	clients   map[string]*connClient
+	mu         sync.Mutex
+	open       int
+	idle       list.List // *trackedConn, idle longest first
+	silent     list.List // *trackedConn, new and silent longest first
+	heading    list.List // *trackedConn, in its request's headers longest first
+	receiving  list.List // *trackedConn, receiving an append's body longest first
+	responding list.List // *trackedConn, serving a request (but a subscription) longest first
+	clients    map[string]*connClient
 
 	refusing  chan struct{} // bounds the refusals being written
 	lastLog   time.Time     // of the last refusals logged
@@ -82,23 +83,23 @@ type Connections struct {
 
 // connClient is one client's connections.
 type connClient struct {
-	open      int
-	idle      list.List // *trackedConn, idle longest first
-	silent    list.List // *trackedConn, silent longest first
-	heading   list.List // *trackedConn, in its request's headers longest first
-	receiving list.List // *trackedConn, receiving an append's body longest first
+	open       int
+	idle       list.List // *trackedConn, idle longest first
+	silent     list.List // *trackedConn, silent longest first
+	heading    list.List // *trackedConn, in its request's headers longest first
+	receiving  list.List // *trackedConn, receiving an append's body longest first
+	responding list.List // *trackedConn, serving a request longest first
 }
 
-// lists returns the client's idle, silent, heading and receiving lists, in
-// that order.
-func (cl *connClient) lists() [4]*list.List {
-	return [4]*list.List{&cl.idle, &cl.silent, &cl.heading, &cl.receiving}
+// lists returns the client's lists of each kind (keptAlive, silent,
+// heading, receiving, responding), in that order.
+func (cl *connClient) lists() [5]*list.List {
+	return [5]*list.List{&cl.idle, &cl.silent, &cl.heading, &cl.receiving, &cl.responding}
 }
 
-// lists returns all clients' idle, silent, heading and receiving lists, in
-// that order.
-func (c *Connections) lists() [4]*list.List {
-	return [4]*list.List{&c.idle, &c.silent, &c.heading, &c.receiving}
+// lists returns all clients' lists of each kind, in that order.
+func (c *Connections) lists() [5]*list.List {
+	return [5]*list.List{&c.idle, &c.silent, &c.heading, &c.receiving, &c.responding}
 }
 
 // SilentGrace is how long a new connection may send nothing before, at a
@@ -120,10 +121,11 @@ const MinBodyRate = 64 << 10
 
 // The lists a connection waiting on its client is in (trackedConn.kind).
 const (
-	keptAlive = iota // idle between requests
-	silent           // new, and nothing read yet
-	heading          // its request's headers arriving
-	receiving        // an append's body arriving (receiveBody), until read to its end or the handler is done
+	keptAlive  = iota // idle between requests
+	silent            // new, and nothing read yet
+	heading           // its request's headers arriving
+	receiving         // an append's body arriving (receiveBody), until read to its end or the handler is done
+	responding        // serving a request, its body read, until idle or closed; never a subscription (notResponding)
 )
 
 // victim returns the connection to close for a new one among lists (a
@@ -131,7 +133,13 @@ const (
 // silent longest if it has been for SilentGrace, or else the one longest in
 // its headers if it has been for SilentGrace, or else the one receiving its
 // body longest of those behind MinBodyRate (slowBody), or else the one idle
-// longest if it has been for keptAliveGrace. A kept-alive connection has
+// longest if it has been for keptAliveGrace, or else the one serving a
+// request longest whose response has waited on its client in one write for
+// SilentGrace: a client that asked for a large page and reads it a byte now
+// and then, or not at all, which would hold its place until the response's
+// write deadline (TRIBUTARY_REQUEST_TIMEOUT and 5 s); a client that reads
+// takes what is written within a round trip, and a response waiting on the
+// database writes nothing. A kept-alive connection has
 // been a client's that was served; one silent or in its headers for
 // seconds, or trickling its body, is rarely anyone's but an attacker's, who
 // would otherwise take the served clients' places one after another. At
@@ -140,7 +148,7 @@ const (
 // for less is a served client's between two of its requests, and its next
 // one would fail on it, for an attacker's new connection; at a client's
 // own bound (0) it goes at once, the client having it to reuse.
-func victim(lists [4]*list.List, now time.Time, keptAliveGrace time.Duration) *trackedConn {
+func victim(lists [5]*list.List, now time.Time, keptAliveGrace time.Duration) *trackedConn {
 	for _, l := range lists[silent:receiving] {
 		if e := l.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
 			return e.Value.(*trackedConn)
@@ -160,6 +168,15 @@ func victim(lists [4]*list.List, now time.Time, keptAliveGrace time.Duration) *t
 	}
 	if e := lists[keptAlive].Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= keptAliveGrace {
 		return e.Value.(*trackedConn)
+	}
+	for e := lists[responding].Front(); e != nil; e = e.Next() {
+		t := e.Value.(*trackedConn)
+		if now.Sub(t.since) < SilentGrace {
+			break // those after it began later still
+		}
+		if waiting := t.writingSince.Load(); waiting != 0 && now.Sub(time.Unix(0, waiting)) >= SilentGrace {
+			return t
+		}
 	}
 	return nil
 }
@@ -248,6 +265,10 @@ type trackedConn struct {
 	// evictedAt is the bound ("server" or "client") a body being received
 	// was closed at for a new connection, set under c.mu before shut.
 	evictedAt string
+	// While it is responding (watched), writingSince is when a write still
+	// waiting on its client began (Unix nanoseconds), 0 for none.
+	watched      atomic.Bool
+	writingSince atomic.Int64
 }
 
 // requestBegun is how many bytes net/http waits for on an idle connection
@@ -305,6 +326,11 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
+	if !t.watched.Load() {
+		return t.Conn.Write(p)
+	}
+	t.writingSince.Store(time.Now().UnixNano())
+	defer t.writingSince.Store(0)
 	return t.Conn.Write(p)
 }
 
@@ -458,7 +484,7 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 		time.AfterFunc(refusalGrace, func() { v.Conn.Close() })
 		c.m.ConnectionClosedIdle()
 	case v != nil:
-		v.Conn.Close() // net/http's read on it fails, and it lets it go
+		v.Conn.Close() // net/http's read on it fails (a response's write: it is cut), and it lets it go
 		c.m.ConnectionClosedIdle()
 	}
 	return &trackedConn{Conn: conn, c: c, client: key}
@@ -476,12 +502,29 @@ func receiveBody(ctx context.Context) *trackedConn {
 	}
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
-	if t.gone || t.idle != nil {
+	if t.gone || t.idle != nil && t.kind != responding {
 		return nil
 	}
+	t.c.unidle(t)
 	t.bodyRead.Store(0)
 	t.c.wait(t, receiving)
 	return t
+}
+
+// notResponding takes the connection of the request of ctx off the
+// responding lists: a subscription's, which writes as events come, and
+// whose client may read slowly (a stalled one is cut at
+// TRIBUTARY_SUBSCRIBER_STALL_TIMEOUT).
+func notResponding(ctx context.Context) {
+	t, ok := ctx.Value(connKey{}).(*trackedConn)
+	if !ok {
+		return
+	}
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	if t.idle != nil && t.kind == responding {
+		t.c.unidle(t)
+	}
 }
 
 // received takes t, whose body is read to its end or no longer read, off
@@ -493,6 +536,9 @@ func (c *Connections) received(t *trackedConn) (evicted bool) {
 	defer c.mu.Unlock()
 	if t.idle != nil && t.kind == receiving {
 		c.unidle(t)
+		if !t.shut.Load() && !t.gone {
+			c.wait(t, responding)
+		}
 	}
 	return t.shut.Load()
 }
@@ -523,6 +569,11 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 		c.wait(t, keptAlive)
 		t.idleRead.Store(0)
 		t.idleNow.Store(true)
+	case state == http.StateActive:
+		// Serving a request from now until idle: at a bound, it may be
+		// closed for a new connection while its response waits on a client
+		// that does not read (slowReader).
+		c.wait(t, responding)
 	case state == http.StateNew:
 		// Silent until its first byte (the start of its request, which
 		// net/http reads at once): any byte takes it off.
@@ -537,6 +588,9 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 func (c *Connections) wait(t *trackedConn, kind int) {
 	t.kind, t.since = kind, time.Now()
 	t.idle, t.ownIdle = c.lists()[kind].PushBack(t), c.clients[t.client].lists()[kind].PushBack(t)
+	if kind == responding {
+		t.watched.Store(true)
+	}
 }
 
 // unidle takes t off the lists of connections waiting on their clients;
@@ -549,6 +603,7 @@ func (c *Connections) unidle(t *trackedConn) {
 	c.clients[t.client].lists()[t.kind].Remove(t.ownIdle)
 	t.idle, t.ownIdle = nil, nil
 	t.idleNow.Store(false)
+	t.watched.Store(false)
 }
 
 // release gives t's place back, once, whoever closes it first: net/http,

@@ -842,6 +842,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		// Ended by net/http with the request, or by Cut with errCut.
 		ctx, e.cut = context.WithCancelCause(ctx)
 		r = r.WithContext(context.WithValue(ctx, accessKey{}, e))
+		if isSubscription(r) {
+			notResponding(r.Context()) // a subscription's client may read slowly
+		}
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			e.body.ReadCloser, r.Body = r.Body, &e.body // see bodyStillComing
 			if r.Method == http.MethodPost {

@@ -37,11 +37,11 @@ func TestABodyIsClosedForANewConnectionOnlyWhenBehindTheMinimumRate(t *testing.T
 		{"an older one on time, a younger one behind", []*trackedConn{body(SilentGrace+10*time.Second, 10*MinBodyRate), body(SilentGrace+time.Second, 10)}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var lists [4]list.List
+			var lists [5]list.List
 			for _, tc := range tt.conns {
 				lists[receiving].PushBack(tc)
 			}
-			got := victim([4]*list.List{&lists[0], &lists[1], &lists[2], &lists[3]}, now, SilentGrace)
+			got := victim([5]*list.List{&lists[0], &lists[1], &lists[2], &lists[3], &lists[4]}, now, SilentGrace)
 			want := (*trackedConn)(nil)
 			if tt.want >= 0 {
 				want = tt.conns[tt.want]

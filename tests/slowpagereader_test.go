@@ -1,0 +1,73 @@
+package tests
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestClientsThatStopReadingLargePagesCannotLockOthersOut: clients that
+// asked for pages larger than the sockets' buffers hold (12 MB) and read
+// nothing held their connections at TRIBUTARY_MAX_CONNECTIONS while the
+// handlers waited to write, until TRIBUTARY_REQUEST_TIMEOUT and 5 s, every
+// other client refused 503 meanwhile. At the bound, a response that has
+// waited 2 s on its client in one write is cut for a new connection, which
+// is served. On both stores.
+func TestClientsThatStopReadingLargePagesCannotLockOthersOut(t *testing.T) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		s := startServer(t, append(k.ServerEnv, "TRIBUTARY_MAX_CONNECTIONS=2", "TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT=2", "TRIBUTARY_DEBUG_ADDR=127.0.0.1:0")...)
+		debugAddr := ""
+		for _, l := range s.logLines() {
+			if l["msg"] == "debug listening" {
+				debugAddr, _ = l["addr"].(string)
+			}
+		}
+		if debugAddr == "" {
+			t.Fatalf("no \"debug listening\" log line with its address. Output:\n%s", s.output(4<<10))
+		}
+		id := newID()
+		pad := strings.Repeat("x", 900<<10)
+		for range 3 {
+			var evs []newEvent
+			for range 4 {
+				evs = append(evs, newEvent{Type: "Large", Data: map[string]string{"pad": pad}})
+			}
+			s.mustAppend(t, id, appendBody{StreamType: "t", Events: evs})
+		}
+		s.client.CloseIdleConnections() // the readers alone hold the places
+		waitConnectionsOpen(t, debugAddr, 0, "the appends' connection closed")
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")},
+			Control: func(_, _ string, c syscall.RawConn) error {
+				return c.Control(func(fd uintptr) {
+					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) //nolint:errcheck // a hint
+				})
+			}}
+		for range 2 {
+			c, err := d.Dial("tcp", hostPort(s.URL))
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			t.Cleanup(func() { c.Close() })
+			if _, err := fmt.Fprintf(c, "GET /streams/%s/events HTTP/1.1\r\nHost: test\r\n\r\n", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitConnectionsOpen(t, debugAddr, 2, "two readers connected")
+		time.Sleep(3 * time.Second) // the handlers fill the buffers, and wait 2 s more on their clients
+
+		resp, err := getFrom(s, "127.0.0.3", "/readyz", 10*time.Second)
+		if err != nil {
+			t.Fatalf("GET /readyz from another client while two hold a bound of 2 reading nothing of large pages: %v; want 200", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /readyz from another client while two hold a bound of 2 reading nothing of large pages: %d; want 200, one of them cut for it", resp.StatusCode)
+		}
+	})
+}
