@@ -43,11 +43,13 @@ import (
 // MinBodyRate since SilentGrace after its headers (a client sends a body
 // as fast as its link goes; one that trickles it would hold its place
 // until TRIBUTARY_READ_TIMEOUT: it is answered 408, nothing written), or
-// else of the one idle longest (between requests, kept alive): the client's own at the
-// client's bound, anyone's at the server's once idle for SilentGrace (one
-// idle for less is a served client's between two of its requests). A
-// client must expect a kept-alive connection to be closed, as at the idle
-// timeout.
+// else of the one idle longest (between requests, kept alive): the
+// client's own at the client's bound, anyone's at the server's once idle
+// for SilentGrace (one idle for less is a served client's between two of
+// its requests), or else of the one serving a request longest whose
+// response has waited on its client in one write for SilentGrace (it is
+// cut). A client must expect a kept-alive connection to be closed, as at
+// the idle timeout.
 // Where none is, the new connection is answered 503 with Retry-After and
 // closed. Those being answered are not counted: at most maxRefusing, for
 // refusalGrace each, are open beyond the bounds (past it, a refused
@@ -139,15 +141,14 @@ const (
 // and then, or not at all, which would hold its place until the response's
 // write deadline (TRIBUTARY_REQUEST_TIMEOUT and 5 s); a client that reads
 // takes what is written within a round trip, and a response waiting on the
-// database writes nothing. A kept-alive connection has
-// been a client's that was served; one silent or in its headers for
-// seconds, or trickling its body, is rarely anyone's but an attacker's, who
-// would otherwise take the served clients' places one after another. At
-// the server's bound a kept-alive
-// one too must have been idle for SilentGrace (keptAliveGrace): one idle
-// for less is a served client's between two of its requests, and its next
-// one would fail on it, for an attacker's new connection; at a client's
-// own bound (0) it goes at once, the client having it to reuse.
+// database writes nothing. A kept-alive connection has been a client's that
+// was served; one silent or in its headers for seconds, or trickling its
+// body, is rarely anyone's but an attacker's, who would otherwise take the
+// served clients' places one after another. At the server's bound a
+// kept-alive one too must have been idle for SilentGrace (keptAliveGrace):
+// one idle for less is a served client's between two of its requests, and
+// its next one would fail on it, for an attacker's new connection; at a
+// client's own bound (0) it goes at once, the client having it to reuse.
 func victim(lists [5]*list.List, now time.Time, keptAliveGrace time.Duration) *trackedConn {
 	for _, l := range lists[silent:receiving] {
 		if e := l.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
@@ -572,7 +573,7 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 	case state == http.StateActive:
 		// Serving a request from now until idle: at a bound, it may be
 		// closed for a new connection while its response waits on a client
-		// that does not read (slowReader).
+		// that does not read (victim).
 		c.wait(t, responding)
 	case state == http.StateNew:
 		// Silent until its first byte (the start of its request, which
