@@ -350,6 +350,23 @@ func noTagMatches(r *http.Request, what string) error {
 		"its version); leave it out, or send it to GET /streams/{id} or to a page of its events", strings.Join(vals, ", "), what)
 }
 
+// noneMatchesAny reports whether If-None-Match holds *, alone or in a
+// list, on a read whose answer has no entity tag (one event, a page of
+// the log or of streams): * no longer holds where there is a current
+// representation (RFC 9110 13.1.2), so a GET or HEAD of one is a 304, as
+// a stream's read answers it (notModified); a tag never matches it. Call
+// it where the answer would otherwise be a 2xx (13.2.1).
+func noneMatchesAny(r *http.Request) bool {
+	for _, v := range r.Header.Values("If-None-Match") {
+		for _, tag := range strings.Split(v, ",") {
+			if trimHTTPSpace(tag) == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // notModified reports whether If-None-Match holds the current entity tag
 // (RFC 9110 weak comparison; * matches any existing stream).
 func notModified(r *http.Request, current string) bool {

@@ -169,6 +169,10 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := noTagMatches(r, "an event"); err != nil {
 		return err
 	}
+	if noneMatchesAny(r) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
 	b := append(encodeEvent(nil, e), '\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -206,6 +210,10 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
+	}
+	if noneMatchesAny(r) { // a page of the log, even an empty one, is there: nothing to read
+		w.WriteHeader(http.StatusNotModified)
+		return nil
 	}
 	// As for a stream's pages; a HEAD reads no page after its own, and of
 	// its own only the first event (headEvents), which the store reads
@@ -260,6 +268,10 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.awaitPageMinPosition(r); err != nil {
 		return err
+	}
+	if noneMatchesAny(r) { // as a page of the log's
+		w.WriteHeader(http.StatusNotModified)
+		return nil
 	}
 	list, err := s.store.ListStreams(r.Context(), opts)
 	if err != nil {

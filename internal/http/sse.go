@@ -314,15 +314,16 @@ func noLimit(q url.Values) error {
 	return nil
 }
 
-// noConditions checks If-Match and If-None-Match on a stream's
-// subscription, which took them and ran as if they were not sent. It has no
-// entity tag, as the log's has none: If-Match holds only as *, anything
-// else is a 412 (noTagMatches), as on the log's. If-None-Match is refused
-// as limit is, a 400: the page of the same URL answers 304 for it, which
-// no subscription can. (An EventSource sends neither.)
+// noConditions checks If-Match and If-None-Match on a subscription, of a
+// stream or of the log, which took them and ran as if they were not sent.
+// It has no entity tag: If-Match holds only as *, anything else is a 412
+// (noTagMatches). If-None-Match is refused as limit is, a 400: the page of
+// the same URL answers 304 for it (for * on the log's), which no
+// subscription can; the log's took it and ran while the stream's refused
+// it. (An EventSource sends neither.)
 func noConditions(r *http.Request) error {
 	if _, sent := r.Header["If-None-Match"]; sent {
-		return badRequest("a subscription sends every event from its starting point on, whatever the stream's version; If-None-Match is only for pages: leave it out")
+		return badRequest("a subscription sends every event from its starting point on, whatever the version or position; If-None-Match is only for pages: leave it out")
 	}
 	return noTagMatches(r, "a subscription")
 }
@@ -409,6 +410,9 @@ func (s *Server) subscribeLog(w http.ResponseWriter, r *http.Request, opts event
 		return err
 	}
 	if err := noLimit(r.URL.Query()); err != nil {
+		return err
+	}
+	if err := noConditions(r); err != nil {
 		return err
 	}
 	sub := &eventstore.SubscribeOptions{After: opts.After, StreamTypes: opts.StreamTypes, EventTypes: opts.EventTypes}
