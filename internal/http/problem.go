@@ -160,14 +160,17 @@ var errTooManyConnections = errors.New("too many connections")
 // loop on it. Nor of an embedded store's file system that failed
 // (eventstore.ErrStorageFailed), but for an append whose outcome is
 // unknown: that one is told to retry with its event ids. Nor of a table,
-// a column, an index or the database missing (eventstore.MissingError):
-// an operator must restore or make it again (its detail says how), and a
-// client obeying Retry-After: 2 retried for ever.
+// a column, an index or the database missing (eventstore.MissingError),
+// nor of a column the store does not write, NOT NULL without a default
+// (eventstore.UnwrittenColumnError, a missing column's twin): an operator
+// must restore, make or drop it (its detail says how), and a client
+// obeying Retry-After: 2 retried for ever.
 func retryAfter(err error) string {
 	if errors.Is(err, eventstore.ErrDamaged) || errors.Is(err, eventstore.ErrOverwritten) || errors.Is(err, eventstore.ErrRestartNeeded) {
 		return ""
 	}
-	if (errors.Is(err, eventstore.ErrStorageFailed) || errors.As(err, new(*eventstore.MissingError))) && !errors.Is(err, eventstore.ErrOutcomeUnknown) {
+	if (errors.Is(err, eventstore.ErrStorageFailed) || errors.As(err, new(*eventstore.MissingError)) || errors.As(err, new(*eventstore.UnwrittenColumnError))) &&
+		!errors.Is(err, eventstore.ErrOutcomeUnknown) {
 		return ""
 	}
 	return strconv.Itoa(retryAfterSeconds)
@@ -540,13 +543,14 @@ func unavailableDetail(err error) string {
 		return "The database is full: it can store nothing more until an operator frees space on its disk or lets its " +
 			"tablespace grow." + written + " Try again after Retry-After."
 	case errors.As(err, &unwritten):
-		// As a missing column's: named, and Retry-After stays, as the
-		// appends pass again once an operator drops the column.
+		// As a missing column's: named, without Retry-After (retryAfter):
+		// the appends pass again only once an operator drops the column.
 		written := notWritten(err)
 		d := unwritten.Error()
 		return strings.ToUpper(d[:1]) + d[1:] + "." + written
 	case errors.As(err, &missing):
-		// Retry-After stays: once an operator restores it, it serves again.
+		// Without Retry-After (retryAfter): it serves again only once an
+		// operator restores or makes it again.
 		written := notWritten(err)
 		d := missing.Error()
 		return strings.ToUpper(d[:1]) + d[1:] + "." + written
