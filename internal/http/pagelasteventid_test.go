@@ -15,7 +15,8 @@ import (
 // at the start of the log or stream: a resuming client read everything
 // again. The reverse mistake (a page's limit or direction=backward on a
 // subscription) is a 400 "only for pages"; so is this one, saying the
-// page's own parameter. A subscription takes it as before.
+// page's own parameter, unless the query gives the start it names. A
+// subscription takes it as before.
 func TestLastEventIDOnAPageIs400(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
@@ -40,6 +41,26 @@ func TestLastEventIDOnAPageIs400(t *testing.T) {
 				}
 			}
 			expectStatus(t, "GET "+c.path+" with an empty Last-Event-ID", s.do("GET", c.path, "", "Last-Event-ID", ""), 200)
+		}
+		// One that names the start the query gives is taken (the Go
+		// client resumes with both: TestASubscriptionResumedThroughAProxyThatDropsAcceptOnceGoesOn);
+		// one that names another, or a backward page, is not.
+		for _, c := range []struct {
+			path string
+			want int
+		}{
+			{"/events?after=1", 200},
+			{"/streams/" + id + "/events?from=2", 200},
+			{"/events?after=0", 400},
+			{"/streams/" + id + "/events?from=1", 400},
+			{"/streams/" + id + "/events?from=2&direction=backward", 400},
+		} {
+			for _, method := range []string{"GET", "HEAD"} {
+				expectStatus(t, method+" "+c.path+" with Last-Event-ID: 1", s.do(method, c.path, "", "Last-Event-ID", "1"), c.want)
+			}
+		}
+		if r := s.do("GET", "/events?after=1", "", "Last-Event-ID", "1"); !strings.Contains(string(r.body), `"type":"B"`) || strings.Contains(string(r.body), `"type":"A"`) {
+			t.Errorf("GET /events?after=1 with Last-Event-ID: 1: %s; want the page after position 1", r.body)
 		}
 	})
 }

@@ -57,9 +57,6 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 	if wantsEvents(r) {
 		return s.subscribeStream(w, r, id)
 	}
-	if err := noLastEventID(r, "from=<version> (the first version it holds)"); err != nil {
-		return err
-	}
 	q, err := query(r, streamParams...)
 	if err != nil {
 		return err
@@ -76,6 +73,10 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if opts.Limit, err = limitParam(q); err != nil {
+		return err
+	}
+	if err := noLastEventID(r, "from=<version> (the first version it holds)", q.Has("from") && opts.Direction == eventstore.Forward,
+		func(last int64) bool { return last < 1<<63-1 && last+1 == opts.From }); err != nil {
 		return err
 	}
 	if err := s.awaitPageMinPosition(r); err != nil {
@@ -205,7 +206,8 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request) error {
 	if wantsEvents(r) {
 		return s.subscribeLog(w, r, opts)
 	}
-	if err := noLastEventID(r, "after=<position> (the events after it)"); err != nil {
+	if err := noLastEventID(r, "after=<position> (the events after it)", q.Has("after"),
+		func(last int64) bool { return last == opts.After }); err != nil {
 		return err
 	}
 	if err := s.awaitPageMinPosition(r); err != nil {

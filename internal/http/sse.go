@@ -185,10 +185,17 @@ func quotedList(vals []string) string {
 // ignored without a word and the page began at the start: a client that
 // resumes with it, its Accept: text/event-stream lost (a proxy, a fetch
 // wrapper), read everything again. param is the page's own starting point.
-// An empty one, as absent, is taken.
-func noLastEventID(r *http.Request, param string) error {
+// An empty one, as absent, is taken; so is one that names the start the
+// query gives (given, and same of it): the page starts where the
+// subscription would have, and reads nothing again. The Go client resumes
+// with both, and waits out a page answered so (one proxy of several that
+// drops Accept); a 400 there ended its subscription at once.
+func noLastEventID(r *http.Request, param string, given bool, same func(last int64) bool) error {
 	vals := r.Header.Values("Last-Event-ID")
 	if len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {
+		return nil
+	}
+	if last, ok, err := lastEventID(r); given && ok && err == nil && same(last) {
 		return nil
 	}
 	return badRequest("Last-Event-ID is only for subscriptions (Accept: text/event-stream); a page starts at %s: "+
