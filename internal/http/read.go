@@ -124,18 +124,26 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) error {
 }
 
 // varyOnAccept says, on every answer to a GET or HEAD of a route that
-// serves a page or a subscription by the Accept header alone, that it
-// varies on Accept (RFC 9110 §12.5.5), so that no cache hands one to a
+// serves a page or a subscription by the Accept header alone, or JSON or a
+// 406 (refuseEventStream: a stream, one event, the list of streams), that
+// it varies on Accept (RFC 9110 §12.5.5), so that no cache hands one to a
 // client that asked for the other: set before access control and the
 // route's own middleware (minPosition), so that their refusals say it too.
 // It matches the path as routing will (routingPath).
 func varyOnAccept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && eventsPath(routingPath(r)) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && negotiatedPath(routingPath(r)) {
 			w.Header().Add("Vary", "Accept")
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// negotiatedPath reports whether path is a read whose answer depends on
+// Accept: the events (eventsPath), or what answers 406 to an event stream
+// alone (/streams and what is under it).
+func negotiatedPath(path string) bool {
+	return path == "/events" || path == "/streams" || strings.HasPrefix(path, "/streams/")
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
