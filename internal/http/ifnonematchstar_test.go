@@ -61,6 +61,11 @@ func TestIfNoneMatchStarIsNotModifiedWhereverThereIsAnAnswer(t *testing.T) {
 			{"/events", `W/"1"`, 200, false},
 			{"/streams", `"1"`, 200, false},
 			{"/streams/" + id + "/events/2", "*", 404, false},
+			// * is never weak (RFC 9110 13.1.2): W/* is a tag that matches
+			// nothing, on a stream's reads as on the others'.
+			{"/streams/" + id, `W/*`, 200, true},
+			{"/streams/" + id + "/events", `W/*`, 200, true},
+			{"/events", `W/*`, 200, false},
 		} {
 			for _, method := range []string{"GET", "HEAD"} {
 				what := method + " " + c.path + " If-None-Match: " + c.inm

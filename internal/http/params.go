@@ -368,12 +368,14 @@ func noneMatchesAny(r *http.Request) bool {
 }
 
 // notModified reports whether If-None-Match holds the current entity tag
-// (RFC 9110 weak comparison; * matches any existing stream).
+// (RFC 9110 weak comparison; * matches any existing stream). * is never
+// weak: W/* matches nothing, as on the reads without a tag
+// (noneMatchesAny), where it was a 304 here and a 200 there.
 func notModified(r *http.Request, current string) bool {
 	for _, v := range r.Header.Values("If-None-Match") {
 		for _, tag := range strings.Split(v, ",") {
-			tag = strings.TrimPrefix(trimHTTPSpace(tag), "W/")
-			if tag == "*" || tag == current {
+			tag = trimHTTPSpace(tag)
+			if tag == "*" || strings.TrimPrefix(tag, "W/") == current {
 				return true
 			}
 		}
