@@ -120,7 +120,10 @@ func WithHTTPClient(hc *http.Client) Option {
 // it got no answer (the connection refused, reset or closed before an
 // answer) or a 429, 502, 503 or 504: after the answer's Retry-After, up to
 // 5 minutes, or else after a backoff from 500 ms doubling up to 30 s,
-// never past ctx's end, which ends the read with ctx's error. The last
+// never past ctx's end, which ends the read with ctx's error. Tributary's
+// own 503 without Retry-After, which it answers only where no retry
+// mends it (an index or table missing, a damaged file: an operator must,
+// and its Detail says how), is returned at once. The last
 // error is returned as it came (a *Problem matching ErrUnavailable, say).
 // Default 0: a read fails at its first error. Appends are never sent again
 // by the client (see Append), nor is a read cut by the request timeout.
@@ -1228,6 +1231,9 @@ func readAgain(ctx context.Context, err error) (time.Duration, bool) {
 		return 0, false
 	}
 	if p, ok := errors.AsType[*Problem](err); ok {
+		if p.operatorMends() {
+			return 0, false // the server said at once that no retry mends it
+		}
 		switch p.Status {
 		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return min(p.RetryAfter, maxServerWait), true

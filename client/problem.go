@@ -133,6 +133,17 @@ type Problem struct {
 	// refusesRequest: a plain 400 whose body says it refuses the request
 	// itself (refused400), as nginx and Apache answer for what a 431 says.
 	refusesRequest bool
+	// retryAfterSent: the answer had a Retry-After header. Tributary's 503
+	// has one but where no retry mends it (an operator must: operatorMends).
+	retryAfterSent bool
+}
+
+// operatorMends reports whether p is Tributary's own 503 without
+// Retry-After, which it answers only where no retry mends it (an index, a
+// table or the database missing, a damaged file: its Detail says what an
+// operator must do), not a proxy's.
+func (p *Problem) operatorMends() bool {
+	return p.tributary && p.Status == http.StatusServiceUnavailable && !p.retryAfterSent
 }
 
 // Error is the status, title and detail: "409 Wrong expected version: …".
@@ -192,6 +203,7 @@ func readProblem(res *http.Response) *Problem {
 		}
 	}
 	p.RetryAfter = retryAfter(res.Header.Get("Retry-After"), time.Now())
+	p.retryAfterSent = res.Header.Get("Retry-After") != ""
 	p.RequestID = oneLine(res.Header.Get("X-Request-Id"), problemTextBytes)
 	return p
 }

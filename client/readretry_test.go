@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -139,4 +140,56 @@ func (b *signalingBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.once.Do(func() { close(b.closed) })
 	return err
+}
+
+// TestAReadIsNotSentAgainFor503sOnlyAnOperatorMends: Tributary answers
+// 503 without Retry-After only where no retry mends it (an index, a table
+// or the database missing, a damaged file: its detail says what an
+// operator must do); WithReadRetries sent such a read again up to n
+// times, with a backoff doubling to 30 s, so that the caller learned it
+// minutes late, the server having said it at once. Against the real
+// handler on both stores, an index of the filtered reads dropped: the
+// read is sent once and fails with ErrUnavailable. (A 503 without
+// Retry-After from anything else, a proxy's, is still retried.)
+func TestAReadIsNotSentAgainFor503sOnlyAnOperatorMends(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		h := handlerOf(t, store, time.Second)
+		var reads sync.Mutex
+		asked := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == "/events" {
+				reads.Lock()
+				asked++
+				reads.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		c, err := New(srv.URL, WithReadRetries(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "note"}, NoStream, NewEvent{Type: "A", Data: 1}); err != nil {
+			t.Fatal(err)
+		}
+		k.Exec(t, store, "DROP INDEX events_event_type_position"+map[string]string{"mysql": " ON events", "sqlite": ""}[k.Name])
+		var got error
+		for _, err := range c.ReadAll(ctx, ReadAllOptions{EventTypes: []string{"A", "T"}}) {
+			if err != nil {
+				got = err
+				break
+			}
+		}
+		reads.Lock()
+		defer reads.Unlock()
+		var p *Problem
+		if !errors.As(got, &p) || !errors.Is(got, ErrUnavailable) || p.RetryAfter != 0 || asked != 1 {
+			t.Errorf("a filtered read, its index dropped, with WithReadRetries(3): %v after %d requests; want ErrUnavailable without Retry-After, from one request", got, asked)
+		}
+	})
 }
