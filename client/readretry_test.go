@@ -158,20 +158,15 @@ func TestAReadIsNotSentAgainFor503sOnlyAnOperatorMends(t *testing.T) {
 		h := handlerOf(t, store, time.Second)
 		var reads sync.Mutex
 		asked := 0
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodGet && r.URL.Path == "/events" {
 				reads.Lock()
 				asked++
 				reads.Unlock()
 			}
 			h.ServeHTTP(w, r)
-		}))
-		t.Cleanup(srv.Close)
-		c, err := New(srv.URL, WithReadRetries(3))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		})
+		c := newClient(t, srv.URL, WithReadRetries(3))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if _, err := c.Append(ctx, StreamRef{ID: uuid.New(), Type: "note"}, NoStream, NewEvent{Type: "A", Data: 1}); err != nil {
