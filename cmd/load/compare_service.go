@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	json "github.com/go-json-experiment/json"
 	"github.com/google/uuid"
+	"github.com/tributary-dev/tributary/internal/linkheader"
 )
 
 // serviceSide does the work through the server under test, over HTTP.
@@ -208,27 +208,7 @@ func (s *serviceSide) follow(ctx context.Context, path string, want int) (int, e
 			return n, fmt.Errorf("GET %s: %w", path, err)
 		}
 		n += len(page.Events)
-		path = nextLink(resp.Header.Values("Link"))
+		path = linkheader.Next(resp.Header.Values("Link"))
 	}
 	return n, nil
-}
-
-// nextLink returns the target of the rel="next" link among a response's
-// Link headers (RFC 8288), or "" if there is none. The server writes one
-// link per header, so this is no general parser.
-func nextLink(links []string) string {
-	for _, l := range links {
-		for part := range strings.SplitSeq(l, ",") {
-			target, params, ok := strings.Cut(strings.TrimSpace(part), ";")
-			if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
-				continue
-			}
-			for p := range strings.SplitSeq(params, ";") {
-				if name, value, _ := strings.Cut(strings.TrimSpace(p), "="); name == "rel" && strings.Trim(value, `"`) == "next" {
-					return target[1 : len(target)-1]
-				}
-			}
-		}
-	}
-	return ""
 }

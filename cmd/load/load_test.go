@@ -218,24 +218,6 @@ func checkServerBuild(t *testing.T, out []byte, api string, at ...string) {
 	}
 }
 
-func TestNextLinkFindsRelNext(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		links []string
-		want  string
-	}{
-		{[]string{`</events?after=1000&limit=1000>; rel="next"`}, "/events?after=1000&limit=1000"},
-		{[]string{`</a>; rel="prev", </b>; rel=next`}, "/b"},
-		{[]string{`</a>; rel="prev"`, `</c>;rel="next"`}, "/c"},
-		{nil, ""},
-		{[]string{`/d; rel="next"`}, ""}, // not a URI reference in brackets
-	} {
-		if got := nextLink(tc.links); got != tc.want {
-			t.Errorf("nextLink(%q) = %q, expected %q", tc.links, got, tc.want)
-		}
-	}
-}
-
 func TestMedianAndThousands(t *testing.T) {
 	t.Parallel()
 	if got := median([]float64{3, 1, 2}); got != 2 {
