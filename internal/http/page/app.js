@@ -329,7 +329,10 @@
           // Not JSON after all: said as its status.
         }
       }
-      if (res.status === 503 && waitBusy) {
+      // A 429 is a rate limiter's in front of the service (Traefik's, a
+      // CDN's): waited out as a 503 is. Taken as a refusal, it stopped
+      // the view for good, until a reload.
+      if ((res.status === 503 || res.status === 429) && waitBusy) {
         // Retry-After is the least wait, the backoff past it: a read
         // refused for as long as an outage lasts asked again every
         // Retry-After, in step with every other page open.
@@ -823,13 +826,14 @@
           await askToken();
           return retry(0);
         }
-        if (res.status === 503) {
+        if (res.status === 503 || res.status === 429) {
           // Retry-After is the least wait, the backoff past it: a page
           // refused for as long as a limit or an outage lasts asked again
           // every Retry-After, in step with every other page so refused.
+          // A 429 (a rate limiter in front) stopped the live log for good.
           const wait = res.headers.get('Retry-After');
           const delay = jittered(Math.max(Number(wait) || 0, Math.round(backoff / 1000)) * 1000);
-          if (wait === null) {
+          if (wait === null && res.status === 503) {
             // No Retry-After: a refusal no retry mends until an operator
             // does (damage, an index missing), not a limit that passes.
             setState('down', `The server cannot serve the live log now: ${waitNote(detail).replace(/\.?$/, '.')} ` +
