@@ -1367,9 +1367,16 @@
     return t;
   }
 
+  // eventHash is the page's link to the event at version of stream: that
+  // event and those before it (showStream).
+  const eventHash = (stream, version) => `#/streams/${stream}?version=${version}`;
+
+  // streamLink links a log event to itself in its stream, as its text
+  // names it: it opened the stream at its latest events, where an old one
+  // took a click of "Load earlier events" for every 50 since.
   function streamLink(e) {
     const a = el('a', null, `${e.stream_type} ${e.stream_id.slice(0, 8)}… v${e.version}`);
-    a.href = '#/streams/' + e.stream_id;
+    a.href = eventHash(e.stream_id, e.version);
     return a;
   }
 
@@ -1499,9 +1506,15 @@
     };
   }
 
+  function versionLink(e) {
+    const a = el('a', null, `v${e.version}`);
+    a.href = eventHash(e.stream_id, e.version);
+    return a;
+  }
+
   function streamItem(e, fresh) {
     const li = el('li', fresh ? 'new' : null,
-      el('div', 'ev-head', el('span', 'ev-type', `v${e.version} ${e.type}`),
+      el('div', 'ev-head', el('span', 'ev-type', versionLink(e), ' ' + e.type),
         el('span', 'ev-meta', `position ${e.position} · `, timeEl(e.recorded_at))),
       el('div', 'ev-id', 'id ' + e.id),
       el('div', 'label', 'data'), ...dataBlock(e.data, e.id + ' data', rereader(e.stream_id, e.version, e.id, 'data')));
@@ -1786,9 +1799,16 @@
     }
   }
 
-  async function showStream(id, current, signal) {
+  // showStream shows stream id: its latest events and its live tail, or,
+  // with ?version=N (an event's link), that event first, marked, and the
+  // events before it, earlier ones on demand, not followed live: the
+  // earlier pages a user loaded were in no link, and a reload or a shared
+  // link showed the latest again.
+  async function showStream(id, current, signal, q) {
     showOnly('view-stream');
-    document.title = 'Stream ' + id + ' · Tributary';
+    const asked = q.get('version');
+    const version = asked !== null && /^[1-9]\d{0,14}$/.test(asked) ? Number(asked) : 0;
+    document.title = 'Stream ' + id + (version ? `, version ${version}` : '') + ' · Tributary';
     $('stream-title').textContent = 'Stream ' + id;
     const list = $('stream-events');
     list.replaceChildren();
@@ -1804,6 +1824,12 @@
     pause.hidden = true;
     pause.onclick = null;
     $('stream-earlier').hidden = true;
+    $('stream-window').hidden = true;
+    $('stream-latest').href = '#/streams/' + id;
+    if (asked !== null && !version) {
+      status.textContent = '';
+      throw new Error(`${json(asked.length > 40 ? asked.slice(0, 40) + '…' : asked)} is not a version of a stream: a version is a whole number from 1.`);
+    }
     let info = { stream_id: id, stream_type: '—', version: 0, created_at: '—', updated_at: '—' };
     // A read that fails for want of the server (unreachable, no answer, a
     // 5xx: a proxy's 502 while the service restarts) is tried again, with
@@ -1913,6 +1939,50 @@
         if (current()) earlier.disabled = false;
       }
     };
+    if (version) return showWindow();
+    // showWindow shows the event at version and those before it, and no
+    // live tail: a version past the stream's shows its latest, and says so.
+    async function showWindow() {
+      $('stream-window').hidden = false;
+      status.textContent = 'Loading…';
+      if (!missing && version > info.version) showError(`This stream has no version ${version}: it is at version ${info.version}.`);
+      const top = missing ? version : Math.min(version, info.version);
+      let events;
+      said = '';
+      for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
+        const delay = jittered(backoff);
+        try {
+          events = await backward(top).catch(notFound);
+          break;
+        } catch (e) {
+          if (!current() || e.name === 'AbortError') return null;
+          if (e.status !== 0 && !(e.status >= 500)) {
+            status.textContent = $('stream-said').textContent = 'Stopped: ' + e.message;
+            status.className = 'status down';
+            throw e;
+          }
+          said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
+          showError(said);
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        if (!current()) return null;
+      }
+      if (!current()) return null;
+      if (said && $('error').textContent === said) showError('');
+      for (const e of events) {
+        const li = streamItem(e, false);
+        if (e.version === version) {
+          li.classList.add('target');
+          li.setAttribute('aria-current', 'true');
+        }
+        list.append(li);
+      }
+      earliest = events.length ? events[events.length - 1].version : 1;
+      earlier.hidden = earliest <= 1;
+      status.textContent = $('stream-said').textContent = events.length
+        ? `Version ${events[0].version} and earlier; not following the stream.` : 'No events; not following the stream.';
+      return null;
+    }
     const w = watch({
       key: (e) => e.version, idName: 'version', status, said: $('stream-said'), reading: "Reading the stream's latest events…",
       matches: (e) => e.stream_id === id,
@@ -1973,6 +2043,7 @@
     $('stream-pause').hidden = true;
     $('stream-pause').onclick = null;
     $('stream-earlier').hidden = true;
+    $('stream-window').hidden = true;
     showError(`${json(what)} is not a stream id: a stream id is a UUID, like 0190f4b2-7a3c-7d1e-8f00-2c5b1a9e4d10.`);
   }
 
@@ -2008,7 +2079,7 @@
     try {
       let stop;
       if (m && !streamID.test(m[1])) showNoStream(m[1]);
-      else if (m) stop = await showStream(m[1].toLowerCase(), current, signal);
+      else if (m) stop = await showStream(m[1].toLowerCase(), current, signal, q);
       else if (path === '/streams' || path === '/streams/') stop = await showStreams(q, current, signal);
       else if (path === '/' || path === '') stop = await showLog(q, current, signal);
       else showNoView(path);

@@ -1,0 +1,70 @@
+package tests
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestPageLinksToEachEventAndShowsItFromItsLink: the page had no link to
+// an event. A stream's view showed its latest 50 events, and the earlier
+// pages a user loaded were in no link, so a reload or a shared link
+// showed the latest again; the live log's link to an event's stream
+// ("order 0190f4b2… v70") opened the stream at its latest events, where
+// an old event took a click of "Load earlier events" for every 50 since.
+// Each event's version now links to it (#/streams/{id}?version=N), the
+// live log's link too: the link shows that event first, marked, and the
+// events before it, earlier ones on demand, and not the live tail (a link
+// to the latest, live, is beside it); a version past the stream's shows
+// its latest events and says so.
+func TestPageLinksToEachEventAndShowsItFromItsLink(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 120, "OrderNoted")
+	link := "#/streams/" + id + "?version="
+
+	b.openLiveStream(t, s, id, 120, "the live tail")
+	b.waitFor(t, "a link to version 100 in its event", `return document.querySelector('#stream-events li[data-version="100"] .ev-type a').getAttribute('href')`,
+		fmt.Sprintf("%q", link+"100"))
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log's link to version 70 of its stream", `const li = [...document.querySelectorAll('#log-events li')].find((li) => li.dataset.position === '70');
+		return li ? li.querySelector('.ev-head a').getAttribute('href') : null`, fmt.Sprintf("%q", link+"70"))
+
+	b.run(t, `[...document.querySelectorAll('#log-events li')].find((li) => li.dataset.position === '70').querySelector('.ev-head a').click(); return null`)
+	want := make([]string, 50)
+	for i := range want {
+		want[i] = fmt.Sprint(70 - i)
+	}
+	b.waitFor(t, "version 70 and the 49 before it", versionsJS, "["+strings.Join(want, ",")+"]")
+	b.waitFor(t, "version 70 marked as the one linked to", `return [...document.querySelectorAll('#stream-events li.target')].map((li) => li.dataset.version)`, `["70"]`)
+	b.waitFor(t, "the status to say the tail is not followed", `return [document.getElementById('stream-status').textContent, document.getElementById('stream-pause').hidden]`,
+		`["Version 70 and earlier; not following the stream.",true]`)
+	b.waitFor(t, "a link to the latest events, live", `const a = document.getElementById('stream-latest'); return [a.closest('[hidden]') === null, a.getAttribute('href')]`,
+		fmt.Sprintf("[true,%q]", "#/streams/"+id))
+	b.loadEveryEarlierEvent(t, 70)
+
+	// Not the live tail: a new event is not shown here.
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderNoted")})
+	b.waitFor(t, "the log's new position", `return document.getElementById('stat-position').textContent`, `"121"`)
+	if got := b.run(t, `return document.querySelectorAll('#stream-events li').length`); got != "70" {
+		t.Fatalf("the view of version 70 shows %s events once version 121 is written; want the 70 it showed", got)
+	}
+
+	// The link, opened afresh (a reload, or shared), shows the same.
+	b.navigate(t, s.URL+"/"+link+"70")
+	b.run(t, `location.reload(); return null`)
+	b.waitFor(t, "version 70 first, after a reload", `return document.querySelector('#stream-events li')?.dataset.version`, `"70"`)
+
+	b.run(t, `document.getElementById('stream-latest').click(); return null`)
+	b.waitFor(t, "the live tail from the link to the latest", statusJS, `"Live at version 121: caught up"`)
+	b.waitFor(t, "no event marked in the live tail", `return document.querySelectorAll('#stream-events li.target').length`, "0")
+
+	// A version past the stream's: its latest, and a word of it.
+	b.navigate(t, s.URL+"/"+link+"500")
+	b.waitFor(t, "the latest event first", `return document.querySelector('#stream-events li')?.dataset.version`, `"121"`)
+	b.waitFor(t, "a word of the version past the stream's", `return document.getElementById('error').textContent`,
+		`"This stream has no version 500: it is at version 121."`)
+	// Not a version: said, nothing read.
+	b.navigate(t, s.URL+"/"+link+"x1")
+	b.waitFor(t, "a word of the version that is none", `return [document.getElementById('error').textContent, document.querySelectorAll('#stream-events li').length]`,
+		`["\"x1\" is not a version of a stream: a version is a whole number from 1.",0]`)
+}
