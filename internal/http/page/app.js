@@ -1531,6 +1531,16 @@
 
   // ---- views
 
+  // refocus puts the focus back after a click from the keyboard on button
+  // (a page of earlier events): disabled while its page loads, the button
+  // lost the focus to the document's start, and hidden once the last page
+  // has loaded, it kept none; the next Tab went to "Skip to content". To
+  // the button, or, hidden, to the link of first, the first event loaded.
+  function refocus(button, first) {
+    if (!button.hidden) button.focus();
+    else first?.querySelector('a')?.focus();
+  }
+
   function showOnly(id) {
     for (const v of ['view-log', 'view-streams', 'view-stream']) $(v).hidden = v !== id;
     $('nav-log').removeAttribute('aria-current');
@@ -1654,6 +1664,8 @@
     let clickFailed = ''; // what a failed click said: it goes once one succeeds
     older.onclick = async () => {
       if (older.disabled) return;
+      const keyed = document.activeElement === older;
+      let first = null; // the first event loaded
       older.disabled = true;
       try {
         let found = [];
@@ -1666,15 +1678,25 @@
           size += r.size;
         }
         if (!current()) return;
-        for (let i = found.length - 1; i >= 0; i--) list.append(logItem(found[i]));
+        for (let i = found.length - 1; i >= 0; i--) {
+          const li = logItem(found[i]);
+          first ??= li;
+          list.append(li);
+        }
         keep += found.length;
         bound = at;
         olderShown();
+        $('log-said').textContent = found.length
+          ? `Loaded ${found.length} older events, positions ${found[found.length - 1].position} to ${found[0].position}.`
+          : `No older events match, back to position ${at + 1}.`;
         if (clickFailed && $('error').textContent === clickFailed) showError('');
       } catch (e) {
         if (current() && e.name !== 'AbortError') showError(clickFailed = 'Loading older events failed: ' + e.message);
       } finally {
-        if (current()) older.disabled = false;
+        if (current()) {
+          older.disabled = false;
+          if (keyed) refocus(older, first);
+        }
       }
     };
     w.start(load, from).catch((e) => current() && showError(e.message));
@@ -1924,19 +1946,30 @@
       // One page at a time: a second click before the first page arrives
       // would load the same events again.
       if (earlier.disabled) return;
+      const keyed = document.activeElement === earlier;
+      let first = null; // the first event loaded
       earlier.disabled = true;
       try {
         const events = await backward(earliest - 1);
         if (!current()) return;
-        for (const e of events) list.append(streamItem(e, false));
+        for (const e of events) {
+          const li = streamItem(e, false);
+          first ??= li;
+          list.append(li);
+        }
         keep += events.length;
         earliest = events.length ? events[events.length - 1].version : 1;
         earlier.hidden = earliest <= 1;
+        $('stream-said').textContent = events.length
+          ? `Loaded ${events.length} earlier events, versions ${events[0].version} to ${events[events.length - 1].version}.` : 'No earlier events.';
         if (clickFailed && $('error').textContent === clickFailed) showError('');
       } catch (e) {
         if (current()) showError(clickFailed = 'Loading earlier events failed: ' + e.message);
       } finally {
-        if (current()) earlier.disabled = false;
+        if (current()) {
+          earlier.disabled = false;
+          if (keyed) refocus(earlier, first);
+        }
       }
     };
     if (version) return showWindow();

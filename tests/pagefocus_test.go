@@ -1,0 +1,34 @@
+package tests
+
+import "testing"
+
+// TestPageKeepsTheFocusWhereTheLastEarlierPageLoaded: "Load earlier
+// events" (a stream's) and "Load older events" (the live log's), used
+// from the keyboard, lost the focus at every click (disabled while its
+// page loads, a button gives the focus up, to the document's start: the
+// next Tab went to "Skip to content"), and once the last page had loaded
+// hid themselves; nothing told a screen reader what had loaded. The
+// focus now goes back to the button, or, hidden, to the first event
+// loaded (its link), and the view's live region says what loaded.
+func TestPageKeepsTheFocusWhereTheLastEarlierPageLoaded(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 150, "OrderNoted")
+
+	b.openLiveStream(t, s, id, 150, "the live tail")
+	b.run(t, `const b = document.getElementById('stream-earlier'); b.focus(); b.click(); return null`)
+	b.waitFor(t, "the second page, the button still there and focused", `const b = document.getElementById('stream-earlier');
+		return [document.querySelectorAll('#stream-events li').length, b.hidden, document.activeElement === b]`, "[100,false,true]")
+	b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+	b.waitFor(t, "the focus on the first event of the last page", `const a = document.activeElement;
+		return [document.getElementById('stream-earlier').hidden, a.tagName, a.closest('li')?.dataset.version]`, `[true,"A","50"]`)
+	b.waitFor(t, "the live region to say what loaded", `return document.getElementById('stream-said').textContent`,
+		`"Loaded 50 earlier events, versions 50 to 1."`)
+
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log's last 100 positions", `return document.querySelectorAll('#log-events li').length`, "100")
+	b.run(t, `const b = document.getElementById('log-older'); b.focus(); b.click(); return null`)
+	b.waitFor(t, "the focus on the first event of the last page", `const a = document.activeElement;
+		return [document.getElementById('log-older').hidden, a.tagName, a.closest('li')?.dataset.position]`, `[true,"A","50"]`)
+	b.waitFor(t, "the live region to say what loaded", `return document.getElementById('log-said').textContent`,
+		`"Loaded 50 older events, positions 50 to 1."`)
+}
