@@ -32,3 +32,32 @@ func TestPageKeepsTheFocusWhereTheLastEarlierPageLoaded(t *testing.T) {
 	b.waitFor(t, "the live region to say what loaded", `return document.getElementById('log-said').textContent`,
 		`"Loaded 50 older events, positions 50 to 1."`)
 }
+
+// TestPageKeepsTheFocusOnButtonsThatAreDisabledForAMoment: "Show all" of
+// a large event whose text is read again, and "Next page" at the stream
+// list's last page, used from the keyboard, lost the focus to the
+// document's start: the one disabled while it reads, the other disabled
+// for good where the list ends. "Show all" has it back once its read is
+// done; at the last page, "Previous page" has it.
+func TestPageKeepsTheFocusOnButtonsThatAreDisabledForAMoment(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	appendTwentyHalfMiBEvents(t, s, id, "blob")
+	b.openLiveStream(t, s, id, 20, "the live tail")
+	// The oldest event shown: its text was not kept (the latest are), and
+	// "Show all" reads it again.
+	const oldest = `[...document.querySelectorAll('#stream-events li')].at(-1).querySelector('button.more')`
+	b.run(t, `const b = `+oldest+`; b.focus(); b.click(); return null`)
+	b.waitFor(t, "the whole shown, the focus on its button", `const b = `+oldest+`;
+		return [b.textContent, document.activeElement === b]`, `["Show less",true]`)
+
+	for range 50 {
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	}
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the first page of the list", `return document.querySelectorAll('#streams-table tbody tr').length`, "50")
+	b.run(t, `const b = document.getElementById('streams-next'); b.focus(); b.click(); return null`)
+	b.waitFor(t, "the last page, the focus on Previous page", `return [document.querySelectorAll('#streams-table tbody tr').length,
+		document.getElementById('streams-next').disabled, document.activeElement.id]`, `[1,true,"streams-previous"]`)
+}

@@ -1475,6 +1475,9 @@
     }
     let text = kept.get(key);
     if (text === undefined) {
+      // Disabled while it reads, it gives the focus up (to the
+      // document's start); it has it back once the read is done.
+      const keyed = document.activeElement === more;
       more.disabled = true;
       more.textContent = 'Reading…';
       try {
@@ -1486,6 +1489,7 @@
         return;
       } finally {
         more.disabled = false;
+        if (keyed) more.focus();
       }
     }
     pre.textContent = text;
@@ -1792,7 +1796,14 @@
     const move = async (at, n, from = null) => {
       if (loading) return;
       if (from !== null && at) sessionStorage.setItem(trailKey(at), from);
+      const keyed = document.activeElement;
       if (!(await click(at, n))) return;
+      // A button the page read disables (Next page at the last, Previous
+      // at the first) gave the focus up, to the document's start: it goes
+      // to the pager's other button that can be used.
+      if (keyed?.disabled && keyed.closest('.pager')) {
+        [$('streams-previous'), $('streams-next'), $('streams-first')].find((b) => b !== keyed && !b.disabled)?.focus();
+      }
       // pushState changes no view: the list is shown already, and the
       // focus stays on the button.
       if (location.hash !== viewHash(at, n)) history.pushState(null, '', viewHash(at, n));
