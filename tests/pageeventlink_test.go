@@ -15,8 +15,8 @@ import (
 // Each event's version now links to it (#/streams/{id}?version=N), the
 // live log's link too: the link shows that event first, marked, and the
 // events before it, earlier ones on demand, and not the live tail (a link
-// to the latest, live, is beside it); a version past the stream's shows
-// its latest events and says so.
+// to the latest, live, is beside it, and later events load on demand
+// too); a version past the stream's shows its latest events and says so.
 func TestPageLinksToEachEventAndShowsItFromItsLink(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "order", 120, "OrderNoted")
@@ -37,7 +37,7 @@ func TestPageLinksToEachEventAndShowsItFromItsLink(t *testing.T) {
 	b.waitFor(t, "version 70 and the 49 before it", versionsJS, "["+strings.Join(want, ",")+"]")
 	b.waitFor(t, "version 70 marked as the one linked to", `return [...document.querySelectorAll('#stream-events li.target')].map((li) => li.dataset.version)`, `["70"]`)
 	b.waitFor(t, "the status to say the tail is not followed", `return [document.getElementById('stream-status').textContent, document.getElementById('stream-pause').hidden]`,
-		`["Version 70 and earlier; not following the stream.",true]`)
+		`["Shown from the link to version 70; not following the stream.",true]`)
 	b.waitFor(t, "a link to the latest events, live", `const a = document.getElementById('stream-latest'); return [a.closest('[hidden]') === null, a.getAttribute('href')]`,
 		fmt.Sprintf("[true,%q]", "#/streams/"+id))
 	b.loadEveryEarlierEvent(t, 70)
@@ -67,4 +67,27 @@ func TestPageLinksToEachEventAndShowsItFromItsLink(t *testing.T) {
 	b.navigate(t, s.URL+"/"+link+"x1")
 	b.waitFor(t, "a word of the version that is none", `return [document.getElementById('error').textContent, document.querySelectorAll('#stream-events li').length]`,
 		`["\"x1\" is not a version of a stream: a version is a whole number from 1.",0]`)
+}
+
+// TestPageEventLinkLoadsLaterEventsOnDemand: an event's link showed it and
+// the events before it, and those after it only by way of the latest,
+// live: from an old event, what came next was out of reach. "Load later
+// events" reads them, a page at a time, above it, up to the stream's
+// version when read; from the keyboard, the focus stays on the button,
+// or, once it is hidden, goes to the last event loaded.
+func TestPageEventLinkLoadsLaterEventsOnDemand(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 120, "OrderNoted")
+	b.navigate(t, s.URL+"/#/streams/"+id+"?version=30")
+	b.waitFor(t, "version 30 and the 29 before it", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return [v.length, v[0], document.getElementById('stream-earlier').hidden, document.getElementById('stream-later').hidden]`, "[30,30,true,false]")
+	b.run(t, `const b = document.getElementById('stream-later'); b.focus(); b.click(); return null`)
+	b.waitFor(t, "50 later events above it, the focus kept", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return [v.length, v[0], v.every((x, i) => x === v[0] - i), document.activeElement.id, document.getElementById('stream-said').textContent]`,
+		`[80,80,true,"stream-later","Loaded 50 later events, versions 31 to 80."]`)
+	b.run(t, `document.getElementById('stream-later').click(); return null`)
+	b.waitFor(t, "the rest, the button gone, the focus on the last event loaded", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
+		return [v.length, v[0], v.every((x, i) => x === v[0] - i), document.getElementById('stream-later').hidden, document.activeElement.closest('li')?.dataset.version]`,
+		`[120,120,true,true,"120"]`)
+	b.waitFor(t, "version 30 still the one marked", `return [...document.querySelectorAll('#stream-events li.target')].map((li) => li.dataset.version)`, `["30"]`)
 }

@@ -1922,6 +1922,21 @@
         limit = fit(PAGE - events.length, size / events.length, size);
       }
     };
+    // forward reads up to PAGE events from version from up, oldest first,
+    // and no more than about PAGE_BYTES of them; it resolves to them and
+    // the stream's version as the last read found it.
+    const forward = async (from) => {
+      const events = [];
+      let size = 0;
+      for (let limit = FIRST; ;) {
+        const r = await api(`/streams/${id}/events?from=${from}&limit=${limit}`, undefined, signal);
+        events.push(...r.body.events);
+        size += r.size;
+        if (!r.next || !r.body.events.length || events.length >= PAGE || size >= PAGE_BYTES) return { events, version: r.body.version };
+        from = events[events.length - 1].version + 1;
+        limit = fit(PAGE - events.length, size / events.length, size);
+      }
+    };
     const latest = async () => {
       const events = (await backward(0).catch(notFound)).reverse();
       earliest = events.length ? events[0].version : 1;
@@ -1988,6 +2003,9 @@
     // live tail: a version past the stream's shows its latest, and says so.
     async function showWindow() {
       $('stream-window').hidden = false;
+      const later = $('stream-later');
+      later.hidden = true;
+      later.disabled = false;
       status.textContent = 'Loading…';
       if (!missing && version > info.version) showError(`This stream has no version ${version}: it is at version ${info.version}.`);
       const top = missing ? version : Math.min(version, info.version);
@@ -2023,8 +2041,39 @@
       }
       earliest = events.length ? events[events.length - 1].version : 1;
       earlier.hidden = earliest <= 1;
+      // What came after it, a page at a time, above it: up to the
+      // stream's version as each read finds it.
+      let newest = events.length ? events[0].version : 0;
+      later.hidden = newest >= info.version;
+      let laterFailed = '';
+      later.onclick = async () => {
+        if (later.disabled) return;
+        const keyed = document.activeElement === later;
+        let last = null; // the last event loaded
+        later.disabled = true;
+        try {
+          const { events: more, version: at } = await forward(newest + 1);
+          if (!current()) return;
+          for (const e of more) {
+            last = streamItem(e, false);
+            list.prepend(last);
+          }
+          if (more.length) newest = more[more.length - 1].version;
+          later.hidden = newest >= at;
+          $('stream-said').textContent = more.length
+            ? `Loaded ${more.length} later events, versions ${more[0].version} to ${newest}.` : 'No later events.';
+          if (laterFailed && $('error').textContent === laterFailed) showError('');
+        } catch (e) {
+          if (current() && e.name !== 'AbortError') showError(laterFailed = 'Loading later events failed: ' + e.message);
+        } finally {
+          if (current()) {
+            later.disabled = false;
+            if (keyed) refocus(later, last);
+          }
+        }
+      };
       status.textContent = $('stream-said').textContent = events.length
-        ? `Version ${events[0].version} and earlier; not following the stream.` : 'No events; not following the stream.';
+        ? `Shown from the link to version ${events[0].version}; not following the stream.` : 'No events; not following the stream.';
       return null;
     }
     const w = watch({
