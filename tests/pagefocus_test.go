@@ -61,3 +61,20 @@ func TestPageKeepsTheFocusOnButtonsThatAreDisabledForAMoment(t *testing.T) {
 	b.waitFor(t, "the last page, the focus on Previous page", `return [document.querySelectorAll('#streams-table tbody tr').length,
 		document.getElementById('streams-next').disabled, document.activeElement.id]`, `[1,true,"streams-previous"]`)
 }
+
+// TestPageSkipLinkMovesTheFocusAndKeepsTheView: "Skip to content", the
+// first thing a keyboard reaches, is a link to #main, and the page's views
+// are in the fragment: following it left the view shown for "This page
+// has no view at "#main"", its reads stopped. It now moves the focus to
+// the content, and the view and its link stay as they were.
+func TestPageSkipLinkMovesTheFocusAndKeepsTheView(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.openStreamList(t, s, 1)
+	b.run(t, `document.querySelector('a.skip').focus(); return null`)
+	b.pressKey(t, "\ue007") // Enter
+	b.waitFor(t, "the focus on the content, the list and its link kept", `return [document.activeElement.id, location.hash,
+		document.getElementById('view-streams').hidden, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('error').textContent]`,
+		`["main","#/streams",false,1,""]`)
+}

@@ -2184,6 +2184,13 @@
     if (ev) $('main').focus({ preventScroll: true });
   }
 
+  // "Skip to content" links to #main, where the views are in the
+  // fragment: followed, it showed "This page has no view at #main" in
+  // place of the view. It moves the focus, and leaves the fragment be.
+  document.querySelector('a.skip').onclick = (ev) => {
+    ev.preventDefault();
+    $('main').focus();
+  };
   setToken(token);
   window.addEventListener('hashchange', route);
   route();
