@@ -43,6 +43,18 @@
   const READY_EVERY = 5000; // ms between two checks of /readyz while the live log is at its head
   const ANSWER_WITHIN = 10000; // ms a read may wait for its answer, or for the next bytes of it, before it is given up
   const $ = (id) => document.getElementById(id);
+  // SLICE is how much of the live connection's text the page handles at
+  // a time, and BUSY how long it does so before it lets the browser run
+  // what waits (input, rendering): yieldToPage. A MessageChannel's message, not a timer: a hidden tab
+  // runs timers once a minute at most, and a hidden tab may hold the
+  // connection for the others.
+  const SLICE = 16 << 10;
+  const BUSY = 50; // ms
+  const yieldToPage = () => new Promise((r) => {
+    const c = new MessageChannel();
+    c.port1.onmessage = () => r();
+    c.port2.postMessage(null);
+  });
 
   // jittered returns how long to wait before trying again: ms, the least
   // wait (a Retry-After, or the backoff), and up to half as much again,
@@ -757,17 +769,31 @@
         mine.signal.addEventListener('abort', () => reader.cancel().catch(() => {}));
         const utf8 = new TextDecoder();
         const parse = eventStream(frame, (ms) => { again = ms; });
+        let busy = performance.now(); // when the page last yielded
         try {
           for (;;) {
             const { done, value } = await reader.read();
             if (done || mine !== ctl) break;
-            heard = performance.now();
             if (!connected) {
               clearTimeout(answer);
               connected = true;
               setState('reading');
             }
-            parse(utf8.decode(value, { stream: true }));
+            // A read may hold megabytes, thousands of events (the
+            // network's buffer, filled while the page was busy with the
+            // last one), and was handled whole, in one task: a burst of
+            // 20,000 made tasks of seconds, the page answering nothing.
+            // It is handled SLICE at a time, the page yielding once it
+            // has been busy for BUSY. Text still to handle is no silence:
+            // heard is set again as each slice is taken up.
+            heard = performance.now();
+            for (let i = 0; i < value.length && mine === ctl; i += SLICE) {
+              if (performance.now() - busy > BUSY) {
+                await yieldToPage();
+                busy = heard = performance.now();
+              }
+              if (mine === ctl) parse(utf8.decode(value.subarray(i, i + SLICE), { stream: true }));
+            }
           }
         } catch {
           // Broken off, or given up.
