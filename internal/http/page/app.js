@@ -1611,6 +1611,9 @@
     const older = $('log-older');
     older.hidden = true;
     older.disabled = false;
+    const pause = $('log-pause');
+    pause.hidden = true;
+    pause.onclick = null;
     const params = new URLSearchParams();
     const only = {};
     for (const k of ['stream_type', 'type']) {
@@ -1729,7 +1732,34 @@
         }
       }
     };
-    w.start(load, from).catch((e) => current() && showError(e.message));
+    // After a pause: what came since the last event shown, read as the
+    // view's first read is (about PAGE_BYTES, from the head down). If
+    // more came than that holds, the list starts afresh from it, older
+    // events on demand, as a stream's tail does. The live log had no
+    // pause: on a busy log each new event pushed the oldest out, the one
+    // a user was reading among them.
+    const since = async (last) => {
+      const { events, reached } = await back(feed.position(), last);
+      if (reached > last && current()) {
+        list.replaceChildren();
+        keep = LOG_ROWS;
+        bound = reached;
+        olderShown();
+      }
+      return events;
+    };
+    const failed = (e) => current() && showError(e.message);
+    w.start(load, from).catch(failed);
+    pause.hidden = false;
+    pause.setAttribute('aria-pressed', 'false');
+    pause.textContent = 'Pause live log';
+    pause.onclick = () => {
+      const paused = pause.getAttribute('aria-pressed') !== 'true';
+      pause.setAttribute('aria-pressed', String(paused));
+      pause.textContent = paused ? 'Resume live log' : 'Pause live log';
+      if (paused) w.stop();
+      else w.resume(since).catch(failed);
+    };
     return () => w.stop();
   }
 

@@ -1,0 +1,52 @@
+package tests
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestPageLiveLogPausesAndResumesWithWhatCameMeanwhile: the live log keeps
+// its newest 500 events, and had no pause, as a stream's tail has: on a
+// busy log each new event pushed the oldest out, the one a user was
+// reading among them, and nothing stopped the list moving. "Pause live
+// log" stops it (the totals at the top still follow the log); "Resume"
+// shows what came meanwhile, each event once, then follows the log again.
+// If more came than one read holds, the list starts afresh from what the
+// read has, older events on demand, as a stream's tail does.
+func TestPageLiveLogPausesAndResumesWithWhatCameMeanwhile(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderPlaced")
+	b.navigate(t, s.URL+"/#/")
+	logStatus := `return document.getElementById('log-status').textContent`
+	b.waitFor(t, "the live log caught up", logStatus, `"Live at position 2: caught up"`)
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
+	b.waitFor(t, "the log paused", `const p = document.getElementById('log-pause');
+		return [document.getElementById('log-status').textContent, p.getAttribute('aria-pressed'), p.textContent]`, `["Paused","true","Resume live log"]`)
+	s.mustAppend(t, id, appendBody{Events: events(3, "OrderNoted")})
+	b.waitFor(t, "the totals to follow the log", `return document.getElementById('stat-position').textContent`, `"5"`)
+	if got := b.run(t, positionsJS); got != "[2,1]" {
+		t.Fatalf("the paused log shows positions %s; want [2,1], as when it was paused", got)
+	}
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
+	b.waitFor(t, "what came while paused, each once", positionsJS, "[5,4,3,2,1]")
+	b.waitFor(t, "the log live again", logStatus, `"Live at position 5: caught up"`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderNoted")})
+	b.waitFor(t, "the next event, live", positionsJS, "[6,5,4,3,2,1]")
+
+	// More than one read holds (the log's 2 MiB, by 20 events of 512 KiB):
+	// it starts afresh from the newest, older ones on demand.
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
+	b.waitFor(t, "the log paused", logStatus, `"Paused"`)
+	appendTwentyHalfMiBEvents(t, s, newID(), "blob")
+	b.waitFor(t, "the totals to follow the log", `return document.getElementById('stat-position').textContent`, `"26"`)
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
+	b.waitFor(t, "the log live again", logStatus, `"Live at position 26: caught up"`)
+	b.waitFor(t, "the newest events, and no gap", `const p = `+positionsJS[len("return "):]+`;
+		return [p[0], p.every((x, i) => i === 0 || x === p[i - 1] - 1), p.includes(6), document.getElementById('log-older').hidden]`, "[26,true,false,false]")
+	for i := 0; i < 10 && b.run(t, `return document.getElementById('log-older').hidden`) == "false"; i++ {
+		b.run(t, `document.getElementById('log-older').click(); return null`)
+		b.waitFor(t, "a page of older events", `return document.getElementById('log-older').disabled`, "false")
+	}
+	b.waitFor(t, "every position once", fmt.Sprintf(`const p = `+positionsJS[len("return "):]+`;
+		return p.length === %d && p.every((x, i) => x === %d - i)`, 26, 26), "true")
+}
