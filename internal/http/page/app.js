@@ -45,9 +45,9 @@
   const $ = (id) => document.getElementById(id);
   // SLICE is how much of the live connection's text the page handles at
   // a time, and BUSY how long it does so before it lets the browser run
-  // what waits (input, rendering): yieldToPage. A MessageChannel's message, not a timer: a hidden tab
-  // runs timers once a minute at most, and a hidden tab may hold the
-  // connection for the others.
+  // what waits (input, rendering): yieldToPage. A MessageChannel's
+  // message, not a timer: a hidden tab runs timers once a minute at most,
+  // and a hidden tab may hold the connection for the others.
   const SLICE = 16 << 10;
   const BUSY = 50; // ms
   const yieldToPage = () => new Promise((r) => {
