@@ -1654,23 +1654,46 @@
     // back reads the log's positions from hi down to lo, and no more than
     // about PAGE_BYTES of their events: FIRST positions, then as many more
     // as fit by the size of those. Positions have no gaps: a window of n
-    // positions holds at most n events (a filtered read may go past the
-    // window, to events of its own: those are dropped). It resolves to the
-    // events, oldest first, the position it read down to, and the size of
-    // what it read.
+    // positions holds at most n events, read at once. A filtered read has
+    // no upper bound (the API takes after=, not before=): the events that
+    // match past the window come back with it, to be dropped, and with a
+    // limit of the window's size most of what a click of "Load older
+    // events" read went so under a filter that one event in ten matches.
+    // Filtered, a window is read with a limit of twice as many as have
+    // matched in as many positions so far (matched, spanned), read on
+    // from its last event while it holds more. It resolves to the events,
+    // oldest first, the position it read down to, and the size of what it
+    // read.
+    const filtered = Object.keys(only).length > 0;
+    let matched = 0;
+    let spanned = 0;
     const back = async (hi, lo) => {
       const pages = [];
       let size = 0;
       let at = hi;
       for (let n = FIRST; at > lo && size < PAGE_BYTES;) {
         const after = Math.max(lo, at - n);
-        const p = new URLSearchParams(params);
-        p.set('after', String(after));
-        p.set('limit', String(at - after));
-        const r = await api('/events?' + p, undefined, signal);
         const upto = at;
-        pages.unshift(r.body.events.filter((e) => e.position <= upto));
-        size += r.size;
+        const got = [];
+        let from = after;
+        let limit = filtered ? Math.max(FIRST, Math.ceil((2 * (matched + 1) / (spanned + 1)) * (upto - after))) : upto - after;
+        for (;;) {
+          const p = new URLSearchParams(params);
+          p.set('after', String(from));
+          p.set('limit', String(Math.min(limit, upto - from)));
+          const r = await api('/events?' + p, undefined, signal);
+          size += r.size;
+          const mine = r.body.events.filter((e) => e.position <= upto);
+          got.push(...mine);
+          // Done: unfiltered, or past the window, or no more to match.
+          if (!filtered || !mine.length || mine.length < r.body.events.length || !r.next) break;
+          from = mine[mine.length - 1].position;
+          if (from >= upto) break;
+          limit *= 2;
+        }
+        pages.unshift(got);
+        matched += got.length;
+        spanned += upto - after;
         at = after;
         n = fit(at - lo, size / (hi - at), size);
       }
