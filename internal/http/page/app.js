@@ -1717,6 +1717,29 @@
     // filtered read of a window returns the events that match past it
     // too, which are dropped). There was no way to see anything older
     // than the last 100 positions.
+    // lastMatch resolves to the position of the last event at or before
+    // at that the filter matches, or 0 if there is none. The API reads
+    // after a position, not before one: first(a), the first match after a
+    // at or before at (or 0), is a filtered read of one event, and a
+    // search halves the positions where the last match may be at each such
+    // read (about 20 for a million positions), each an index lookup.
+    const lastMatch = async (at) => {
+      const first = async (a) => {
+        const p = new URLSearchParams(params);
+        p.set('after', String(a));
+        p.set('limit', '1');
+        const e = (await api('/events?' + p, undefined, signal)).body.events[0];
+        return e && e.position <= at ? e.position : 0;
+      };
+      let last = await first(0); // a match; none between it and hi, if hi > last
+      for (let hi = at; last && hi - last > 0;) {
+        const mid = last + Math.floor((hi - last) / 2);
+        const m = await first(mid);
+        if (m) last = m;
+        else hi = mid;
+      }
+      return last;
+    };
     let clickFailed = ''; // what a failed click said: it goes once one succeeds
     older.onclick = async () => {
       if (older.disabled) return;
@@ -1732,6 +1755,20 @@
           found = r.events;
           at = r.reached;
           size += r.size;
+        }
+        // None in OLDER_REACH positions: a match further back was a click
+        // for every OLDER_REACH positions away. The last one is found
+        // (lastMatch), and read from.
+        if (filtered && !found.length && at > 0 && size < PAGE_BYTES) {
+          const last = await lastMatch(at);
+          if (!current()) return;
+          if (!last) {
+            at = 0;
+          } else {
+            const r = await back(last, Math.max(0, last - 100));
+            found = r.events;
+            at = r.reached;
+          }
         }
         if (!current()) return;
         for (let i = found.length - 1; i >= 0; i--) {
