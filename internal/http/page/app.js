@@ -1633,9 +1633,23 @@
     // it is shown; older ones are read from there.
     let keep = LOG_ROWS;
     let bound = 0;
+    // A filtered log that shows nothing says so, and how far back it has
+    // looked, once its first read is shown: an empty list under "caught
+    // up" read as a quiet log, a mistyped filter included.
+    const empty = $('log-empty');
+    empty.hidden = true;
+    let loaded = false;
+    const emptyShown = () => {
+      const none = loaded && Object.keys(only).length > 0 && !list.children.length;
+      empty.hidden = !none;
+      empty.textContent = !none ? '' : bound > 0
+        ? `No event after position ${bound} matches these filters. Load older events to look further back.`
+        : 'No event in the log matches these filters.';
+    };
     const olderShown = () => {
       older.hidden = bound <= 0;
       older.textContent = `Load older events (before position ${bound + 1})`;
+      emptyShown();
     };
     const w = watch({
       key: (e) => e.position, idName: 'position', status: $('log-status'), said: $('log-said'), at: feed.position, every: true,
@@ -1643,6 +1657,7 @@
       matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
       onEvent: (e) => {
         list.prepend(logItem(e));
+        if (!empty.hidden) emptyShown();
         // Not while older events are on their way: they follow bound.
         if (list.children.length > keep && !older.disabled) {
           while (list.children.length > keep) list.lastChild.remove();
@@ -1809,7 +1824,11 @@
       return events;
     };
     const failed = (e) => current() && showError(e.message);
-    w.start(load, from).catch(failed);
+    w.start(load, from).then(() => {
+      if (!current()) return;
+      loaded = true;
+      emptyShown();
+    }).catch(failed);
     pause.hidden = false;
     pause.setAttribute('aria-pressed', 'false');
     pause.textContent = 'Pause live log';
