@@ -297,12 +297,13 @@ func (a *authenticator) near(s string) bool {
 		return false
 	}
 	s = strings.ToLower(a.redact(s))
+	// Every piece is looked up, with no return at the first found: how
+	// long it takes does not say where in s, if anywhere, one is.
+	found := false
 	for i := 0; i+nearPiece <= len(s); i++ {
-		if a.pieces[a.rolling(s[i:i+nearPiece])] {
-			return true
-		}
+		found = a.pieces[a.rolling(s[i:i+nearPiece])] || found
 	}
-	return false
+	return found
 }
 
 // redactNear is s with every run of characters that shares nearPiece in

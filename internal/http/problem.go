@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-chi/chi/v5/middleware"
-
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
@@ -198,7 +196,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if !cut && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is no one to answer.
-		s.log.Debug("client went away", "method", s.logMethod(r.Method), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
+		s.log.Debug("client went away", "method", s.logMethod(r.Method), "path", s.logPath(r), "request_id", s.loggedRequestID(r.Context()))
 		return
 	}
 	if statusSent(r) {
@@ -206,7 +204,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// status, and net/http would end the response cleanly: the client
 		// would take it for a whole answer. Cut it, as writeEvents does.
 		s.log.Error("request failed after its status was sent; cutting the connection", "method", s.logMethod(r.Method), "path", s.logPath(r),
-			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err))
+			"request_id", s.loggedRequestID(r.Context()), "error", s.redactError(err))
 		panic(http.ErrAbortHandler)
 	}
 	kind, p := s.problem(err)
@@ -282,7 +280,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			}
 		}
 		attrs := []any{"method", s.logMethod(r.Method), "path", s.logPath(r), "status", kind.status,
-			"request_id", middleware.GetReqID(r.Context()), "error", s.redactError(err)}
+			"request_id", s.loggedRequestID(r.Context()), "error", s.redactError(err)}
 		if errors.Is(err, errClientShare) {
 			attrs = append(attrs, "client", s.clientName(r))
 		}

@@ -416,7 +416,7 @@ func (s *Server) Abandon() {
 			slog.Int("bytes", written),
 			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			slog.String("remote", e.remote),
-			slog.String("request_id", e.id),
+			slog.String("request_id", s.loggedID(e.id, e.ownID)),
 			slog.String("token", token),
 			slog.Bool("still_running", true),
 		)
@@ -830,7 +830,8 @@ func routeMatches(route, path string) bool {
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		e := &accessEntry{s: s, start: time.Now(), id: middleware.GetReqID(r.Context()), method: r.Method,
+		own, _ := r.Context().Value(clientIDKey{}).(bool)
+		e := &accessEntry{s: s, start: time.Now(), id: middleware.GetReqID(r.Context()), ownID: own, method: r.Method,
 			path: s.logPath(r), query: r.URL.RawQuery, remote: r.RemoteAddr, ww: ww}
 		ww.Header().Set("X-Request-Id", e.id)
 		// A body holds what clients wrote (event data, `<script>` and all,
@@ -953,7 +954,8 @@ type accessKey struct{}
 type accessEntry struct {
 	s                                      *Server
 	start                                  time.Time
-	id, method, path, query, remote, route string
+	id, method, path, query, remote, route string // id as answered: log it through loggedID
+	ownID                                  bool   // id is the client's own (requestID)
 	principal                              *string
 	token                                  string // at detach: *principal, for Abandon (running.detach)
 	ww                                     middleware.WrapResponseWriter
@@ -1210,7 +1212,7 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		slog.Int("bytes", written),
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.String("remote", e.remote),
-		slog.String("request_id", e.id),
+		slog.String("request_id", s.loggedID(e.id, e.ownID)),
 		slog.String("token", *e.principal),
 	}
 	if e.refusal != "" {
@@ -1480,24 +1482,48 @@ func noStore(h http.Header) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// requestID gives every request an id, which the access log records and
-// X-Request-Id returns. A client's own X-Request-Id is used only when it is
-// one short, printable token: anything else could forge or break log lines,
-// so it gets a fresh id instead, as does a known access token, or one
-// that shares part of one (near: a token cut short or mistyped).
+// requestID gives every request an id, which X-Request-Id returns and
+// the log records. A client's own X-Request-Id is used when it is one
+// short, printable token (validRequestID): anything else could forge or
+// break log lines, so it gets a fresh id instead. What is answered never
+// depends on the access tokens: an id that is a known token, or shares
+// part of one, is still answered as sent (the client sent it), else the
+// answer would tell any client, without a token, whether what it sent
+// holds a piece of one. Only the log withholds such an id (loggedID),
+// looked at when a line is written, after the answer where it can be.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ids := r.Header.Values("X-Request-Id")
-		id := ""
-		// A known token sent as the id, or one near it, is not taken: it
-		// would be logged.
-		if len(ids) == 1 && validRequestID(ids[0]) && s.auth.redact(ids[0]) == ids[0] && !s.auth.near(ids[0]) {
-			id = ids[0]
+		ctx := r.Context()
+		if ids := r.Header.Values("X-Request-Id"); len(ids) == 1 && validRequestID(ids[0]) {
+			ctx = context.WithValue(context.WithValue(ctx, middleware.RequestIDKey, ids[0]), clientIDKey{}, true)
 		} else {
-			id = uuid.NewString()
+			ctx = context.WithValue(ctx, middleware.RequestIDKey, uuid.NewString())
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), middleware.RequestIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// clientIDKey is the context key that says the request's id is the
+// client's own (requestID), which the log may withhold (loggedID).
+type clientIDKey struct{}
+
+// loggedRequestID is the id of the request of ctx as its log lines write
+// it (loggedID).
+func (s *Server) loggedRequestID(ctx context.Context) string {
+	own, _ := ctx.Value(clientIDKey{}).(bool)
+	return s.loggedID(middleware.GetReqID(ctx), own)
+}
+
+// loggedID is id, a request's id, as the log writes it: a client's own
+// (own) that is a known token, or shares nearPiece characters in a row
+// with one (near: a token cut short or mistyped), is withheld, written as
+// its length and why; any other id as it is. The server's own ids are
+// never withheld.
+func (s *Server) loggedID(id string, own bool) string {
+	if own && (s.auth.redact(id) != id || s.auth.near(id)) {
+		return fmt.Sprintf("<withheld: %d bytes like an access token>", len(id))
+	}
+	return id
 }
 
 // validRequestID reports whether a client's request id is 1–64 characters
@@ -1571,7 +1597,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if rec == http.ErrAbortHandler {
 				panic(rec) // net/http's way to cut a response short; let it through
 			}
-			s.logPanic(rec, "method", s.logMethod(r.Method), "path", s.logPath(r), "request_id", middleware.GetReqID(r.Context()))
+			s.logPanic(rec, "method", s.logMethod(r.Method), "path", s.logPath(r), "request_id", s.loggedRequestID(r.Context()))
 			s.writeError(w, r, errPanic)
 		}()
 		next.ServeHTTP(w, r)

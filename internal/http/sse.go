@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
@@ -650,7 +649,7 @@ func (ew *eventWriter) detach(w http.ResponseWriter, r *http.Request) bool {
 	s := ew.s
 	s.handling.Add(1) // Wait covers the subscription until it ends
 	ctx, cancel := context.WithCancelCause(context.Background())
-	path, id := s.logPath(r), middleware.GetReqID(r.Context()) // r itself is not kept
+	path, id := s.logPath(r), s.loggedRequestID(r.Context()) // r itself is not kept
 	// What the client sent after its request before the connection was
 	// taken over is in net/http's buffer, where watchClose cannot see it:
 	// empty lines are let be, anything else (a pipelined request) ends the
