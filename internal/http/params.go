@@ -205,9 +205,15 @@ func acceptQ(params map[string]string) (float64, bool) {
 }
 
 // expectedVersion reads an append's condition from If-Match / If-None-Match.
+// If-Unmodified-Since without If-Match (which RFC 9110 §13.1.4 has decide
+// when both are sent) is refused: a client that guards its write with a
+// date would have it written whatever the stream had become. A POST's
+// If-Modified-Since and If-Range are ignored, as RFC 9110 asks.
 func expectedVersion(h http.Header) (eventstore.ExpectedVersion, error) {
 	ifMatch, ifNoneMatch := h.Values("If-Match"), h.Values("If-None-Match")
 	switch {
+	case len(ifMatch) == 0 && len(h.Values("If-Unmodified-Since")) > 0:
+		return eventstore.Any, badRequest(`If-Unmodified-Since is not taken on an append: send the stream's version as If-Match: "N" (its ETag)`)
 	case len(ifMatch) > 0 && len(ifNoneMatch) > 0:
 		return eventstore.Any, badRequest("send If-Match or If-None-Match, not both")
 	case len(ifMatch) > 1 || len(ifNoneMatch) > 1:
