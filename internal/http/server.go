@@ -152,6 +152,8 @@ type Server struct {
 		sync.Mutex
 		last *lagRead
 	}
+	// ready are /readyz's checks of the database (readyCheck).
+	ready readyChecks
 }
 
 // turnsFor is how many live subscriptions take their turn at once on procs
@@ -1657,8 +1659,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.stopping.Load() {
 		return errStopping
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
+	// The check is shared with calls at once, and past
+	// readyzChecksPerSecond a second taken from the latest (readyCheck).
+	check, err := s.readyCheck(r.Context())
+	if err != nil {
+		return s.notReady(err)
+	}
 	// An index that only the reads of the log filtered on stream or event
 	// types use, missing, is Ping's partial finding (returned once the
 	// rest passed): those reads answer 503 naming it, and /readyz 200,
@@ -1669,18 +1675,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	// default, found by looking (Table set, no database error): only the
 	// appends that insert into its table fail, and reads go on, so /readyz
 	// says appends are refused, naming it, and stays 200.
-	err := s.store.Ping(ctx)
-	var missing *eventstore.MissingError
-	var unwritten *eventstore.UnwrittenColumnError
-	if !errors.As(err, &missing) || missing.Index == "" {
-		missing = nil
-	}
-	if !errors.As(err, &unwritten) || unwritten.Table == "" || unwritten.Err != nil {
-		unwritten = nil
-	}
-	if missing != nil || unwritten != nil {
-		err = nil
-	}
+	missing, unwritten, err := pingFinding(check.err)
 	if err != nil {
 		return s.notReady(err)
 	}
@@ -1710,10 +1705,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	if s.opts.Replica != nil {
 		// Reads and appends are served by two servers: both must answer.
-		lag, err := s.opts.Replica.ReplicaLag(ctx)
-		if err != nil {
-			return s.notReady(err)
+		if check.lagErr != nil {
+			return s.notReady(check.lagErr)
 		}
+		lag := check.lag
 		answer.Replica = &replicaLag{lag.Positions, lag.Seconds, lag.Replicating}
 	}
 	s.readyAgain()
