@@ -1416,10 +1416,15 @@ func logCut(s string) string {
 // the library's own answer was 200 with no Allow on any path. Credentials
 // (cookies) are never allowed: access is by bearer token, which a browser
 // never sends on its own, so even "*" lets no page act for a user without
-// the user's token.
+// the user's token. Any other list is matched by allowedOrigin.
 func corsHandler(origins []string) func(http.Handler) http.Handler {
+	var allowed func(*http.Request, string) bool
+	if !slices.Contains(origins, "*") {
+		allowed = allowedOrigin(origins)
+	}
 	return cors.Handler(cors.Options{
 		OptionsPassthrough: true,
+		AllowOriginFunc:    allowed,
 		AllowedOrigins:     origins,
 		AllowedMethods:     []string{http.MethodGet, http.MethodHead, http.MethodPost},
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Content-Encoding", "If-Match", "If-None-Match",
