@@ -1205,6 +1205,12 @@ func (e *accessEntry) done(ctx context.Context, status, written int) {
 		// The cause is in the "request failed" line before it.
 		level = slog.LevelError
 	}
+	if !s.log.Enabled(ctx, level) {
+		// A passing probe's line below the log's level: nothing of what
+		// the client sent is looked at for it (its id's likeness to a
+		// token, loggedID, included).
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("method", s.logMethod(e.method)),
 		slog.String("route", e.route),
