@@ -252,7 +252,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if cause := storeCause(err); cause != "" && kind.status == http.StatusServiceUnavailable {
 		s.opts.Metrics.StoreError(cause)
-		s.ready.failed.Add(1) // no passing check of /readyz older than it is taken again
 	}
 	if kind.status >= 500 {
 		level := slog.LevelError

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/testlog"
@@ -49,11 +48,6 @@ func TestReadyzLogsAChangedCauseOfAnOutageOnceThrottled(t *testing.T) {
 		store := &pingFailing{Store: k.Open(t)}
 		logs := &testlog.Buffer{}
 		s := New(store, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-		// Each probe a second after the last, so that each checks the
-		// store afresh (readyzChecksPerSecond): the store's answer
-		// changes between probes.
-		clock := time.Now()
-		s.ready.now = func() time.Time { clock = clock.Add(time.Second); return clock }
 		probe := func(what string, fail error, want int) {
 			t.Helper()
 			if fail != nil {

@@ -10,14 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // pingCounting is a store that counts its pings, holds them while gate is
-// set, and fails them, and reads of a stream, while fail is set.
+// set, and fails them while fail is set.
 type pingCounting struct {
 	eventstore.Store
 	pings atomic.Int64
@@ -36,22 +34,16 @@ func (s *pingCounting) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
-func (s *pingCounting) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
-	if s.fail.Load() {
-		return eventstore.Stream{}, fmt.Errorf("read stream %s: %w", id, eventstore.ErrUnavailable)
-	}
-	return s.Store.Stream(ctx, id)
-}
-
 // TestReadyzSharesOneCheckOfTheDatabaseAndBoundsHowOften: /readyz, which
 // needs no token, ran the store's whole ping (about five statements on
 // MySQL, one on information_schema) for every call, and nothing shared a
 // check between calls at once: anyone who could reach the port drove the
 // database at their request rate (the attacker's F4). Calls at once now
-// share one check, and past readyzChecksPerSecond checks in a second a
-// call is answered from the latest, begun within the second; but never a
-// ready one from a check older than a store failure the server answered
-// since. On both stores (a frozen clock: no time is waited).
+// share the check under way, and at most readyzChecksPerSecond begin in a
+// second: a call past that waits for the next, which every call waiting
+// shares, and is never answered from a check that ended before it came
+// (the store failing meanwhile is said at once). On both stores, on a
+// clock the test drives: no time is waited.
 func TestReadyzSharesOneCheckOfTheDatabaseAndBoundsHowOften(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
@@ -59,14 +51,30 @@ func TestReadyzSharesOneCheckOfTheDatabaseAndBoundsHowOften(t *testing.T) {
 		s := New(store, Options{})
 		var mu sync.Mutex
 		now := time.Now()
+		release := make(chan time.Time)
+		var waiting atomic.Int64
 		s.ready.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		later := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		s.ready.after = func(time.Duration) (<-chan time.Time, func() bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			waiting.Add(1)
+			return release, func() bool { return true }
+		}
+		// aSecondLater moves the clock on a second and lets every call
+		// waiting for a check go on.
+		aSecondLater := func() {
+			mu.Lock()
+			defer mu.Unlock()
+			now = now.Add(time.Second)
+			close(release)
+			release = make(chan time.Time)
+		}
 		probe := func(what string, want int) {
 			t.Helper()
 			rec := httptest.NewRecorder()
 			s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 			if rec.Code != want {
-				t.Fatalf("%s: /readyz answered %d %s; want %d", what, rec.Code, rec.Body, want)
+				t.Errorf("%s: /readyz answered %d %s; want %d", what, rec.Code, rec.Body, want)
 			}
 		}
 		pings := func(what string, want int64) {
@@ -75,67 +83,65 @@ func TestReadyzSharesOneCheckOfTheDatabaseAndBoundsHowOften(t *testing.T) {
 				t.Fatalf("%s: %d pings of the store; want %d", what, got, want)
 			}
 		}
-
-		for i := range 3 * readyzChecksPerSecond {
-			probe(fmt.Sprintf("probe %d within a second", i+1), http.StatusOK)
+		waitFor := func(what string, cond func() bool) {
+			t.Helper()
+			for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: not so after 30 s", what)
+				}
+			}
 		}
-		pings("a flood of probes within a second", readyzChecksPerSecond)
-		later(time.Second)
-		probe("a probe a second later", http.StatusOK)
-		pings("a probe a second later", readyzChecksPerSecond+1)
-		for range readyzChecksPerSecond {
-			probe("a flood again", http.StatusOK)
+		joined := func() int {
+			s.ready.mu.Lock()
+			defer s.ready.mu.Unlock()
+			if s.ready.last == nil {
+				return 0
+			}
+			return s.ready.last.joined
 		}
-		pings("a flood again", 2*readyzChecksPerSecond)
-
-		// The server answers a store failure: the next probe checks
-		// afresh, however many checks this second had, and is not ready.
-		store.fail.Store(true)
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/streams/"+uuid.NewString(), nil))
-		if rec.Code != http.StatusServiceUnavailable {
-			t.Fatalf("a read of a stream with the store failing: %d; want 503", rec.Code)
-		}
-		probe("a probe after a store failure was answered", http.StatusServiceUnavailable)
-		pings("a probe after a store failure was answered", 2*readyzChecksPerSecond+1)
-		store.fail.Store(false)
-
-		// Calls at once share the check under way, whatever the count.
-		later(time.Second)
 		gate := make(chan struct{})
 		open := sync.OnceFunc(func() { close(gate) })
 		t.Cleanup(open) // a failure below leaves no probe waiting
+		t.Cleanup(func() { mu.Lock(); close(release); mu.Unlock() })
+
+		for i := range readyzChecksPerSecond {
+			probe(fmt.Sprintf("probe %d within a second", i+1), http.StatusOK)
+		}
+		pings("probes one after another, as many as begin in a second", readyzChecksPerSecond)
+		if n := waiting.Load(); n != 0 {
+			t.Fatalf("%d probes waited within the bound; want none", n)
+		}
+
+		// Past the bound, calls at once wait, and share the next check.
 		store.gate.Store(&gate)
 		const calls = 20
 		var wg sync.WaitGroup
-		codes := make(chan int, calls)
 		for range calls {
-			wg.Go(func() {
-				rec := httptest.NewRecorder()
-				s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-				codes <- rec.Code
-			})
+			wg.Go(func() { probe("a probe among many past the bound", http.StatusOK) })
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for joined := 0; joined < calls; {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d probes at once took the check under way; want every one", joined, calls)
-			}
-			s.ready.mu.Lock()
-			if c := s.ready.last; c != nil {
-				joined = c.joined
-			}
-			s.ready.mu.Unlock()
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(fmt.Sprintf("%d probes past the bound waiting", calls), func() bool { return waiting.Load() == calls })
+		pings("probes past the bound, waiting", readyzChecksPerSecond)
+		aSecondLater()
+		waitFor(fmt.Sprintf("%d probes sharing the next check", calls), func() bool { return joined() == calls })
 		open()
 		wg.Wait()
-		close(codes)
-		for code := range codes {
-			if code != http.StatusOK {
-				t.Errorf("a probe among %d at once: %d; want 200", calls, code)
-			}
+		pings(fmt.Sprintf("%d probes at once past the bound", calls), readyzChecksPerSecond+1)
+
+		// Past the bound again, the store failing: the probe waits for a
+		// check of its own, which says so, not for the last one's 200.
+		for range readyzChecksPerSecond - 1 {
+			probe("probes within the second", http.StatusOK)
 		}
-		pings(fmt.Sprintf("%d probes at once", calls), 2*readyzChecksPerSecond+2)
+		store.fail.Store(true)
+		waiting.Store(0)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			probe("a probe past the bound with the store failing", http.StatusServiceUnavailable)
+		}()
+		waitFor("the probe past the bound waiting", func() bool { return waiting.Load() == 1 })
+		aSecondLater()
+		<-done
+		pings("a probe past the bound with the store failing", 2*readyzChecksPerSecond+1)
 	})
 }

@@ -1671,7 +1671,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		return errStopping
 	}
 	// The check is shared with calls at once, and past
-	// readyzChecksPerSecond a second taken from the latest (readyCheck).
+	// readyzChecksPerSecond a second waited for (readyCheck).
 	check, err := s.readyCheck(r.Context())
 	if err != nil {
 		return s.notReady(err)
