@@ -6,6 +6,7 @@ package tests
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -341,12 +342,24 @@ func TestComposeReplicaVariantTakesAManagedReplica(t *testing.T) {
 }
 
 // TestTheDeploymentsSecretsAreNotCommitted: README's recipes keep tokens and
-// the database password in .env, tokens.txt and a compose.override.yaml
-// beside compose.yaml; tokens.txt and the override showed as untracked,
-// ready for `git add .`, where .env did not.
+// the database password in .env, tokens.txt, dsn.txt and a
+// compose.override.yaml beside compose.yaml; tokens.txt and the override
+// showed as untracked, ready for `git add .`, where .env did not, and so did
+// dsn.txt, the DSN file's recipe, added after. Every `{file: ./…}` secret
+// README's recipes name is checked too, so the next recipe's file is.
 func TestTheDeploymentsSecretsAreNotCommitted(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{".env", "tokens.txt", "compose.override.yaml"} {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{".env", "tokens.txt", "dsn.txt", "read-dsn.txt", "compose.override.yaml"}
+	for _, m := range regexp.MustCompile(`\{file: \./([^}\s]+)\}`).FindAllSubmatch(readme, -1) {
+		if name := string(m[1]); !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
 		cmd := exec.Command("git", "check-ignore", "--no-index", "-q", name)
 		cmd.Dir = repoRoot
 		if err := cmd.Run(); err != nil {
