@@ -865,6 +865,9 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	}
 	// Shutdown waits for responses to end; subscriptions never would.
 	srv.RegisterOnShutdown(handler.CloseSubscriptions)
+	// It waits for a new connection, too, until it is 5 s old: those that
+	// sent no whole request are closed at once.
+	srv.RegisterOnShutdown(conns.CloseWaiting)
 	if ctx.Err() != nil {
 		// A signal during the start-up that its last step did not see (a
 		// migration ending as it came): stop as at a signal while the

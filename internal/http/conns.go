@@ -584,6 +584,33 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 	}
 }
 
+// CloseWaiting closes the connections that have sent no whole request yet
+// (silent, or in their request's headers), for a drain (give it to the
+// server's RegisterOnShutdown): http.Server.Shutdown waits for a new
+// connection until it is 5 s old, and so a browser's speculative one, a
+// probe's, or one trickling its headers held an idle server's stop for
+// 5 s. None has a request to answer; a connection whose request net/http
+// has read whole, not yet told active, is shut as admit's are, so that its
+// handler does nothing (connShut). Those that come after are net/http's.
+func (c *Connections) CloseWaiting() {
+	c.mu.Lock()
+	var waiting []*trackedConn
+	for _, l := range []*list.List{&c.silent, &c.heading} {
+		for e := l.Front(); e != nil; e = e.Next() {
+			waiting = append(waiting, e.Value.(*trackedConn))
+		}
+	}
+	for _, t := range waiting {
+		t.shut.Store(true) // before unidle, as in admit
+		c.unidle(t)
+		c.releaseLocked(t)
+	}
+	c.mu.Unlock()
+	for _, t := range waiting {
+		t.Conn.Close()
+	}
+}
+
 // wait puts t, on no list, on the lists of kind: it waits on its client,
 // and may be closed for a new connection at a bound (victim); c.mu is held.
 func (c *Connections) wait(t *trackedConn, kind int) {
