@@ -155,3 +155,31 @@ func TestVerifyOfABackupLeavesNothingBesideIt(t *testing.T) {
 		t.Errorf("api verify of a data directory with its lock file removed it: %v; expected it kept", err)
 	}
 }
+
+// TestVerifyOfADamagedCopyLeavesNoLockFile: `api verify` of a copy that
+// holds a damaged event failed, as it should, but left the tributary.lock
+// it made beside it, with a head in it, as a crashed server's: an older
+// backup later put in that directory was refused at start until the lock
+// was removed. Only tributary.damaged, the mark README documents, is left.
+func TestVerifyOfADamagedCopyLeavesNoLockFile(t *testing.T) {
+	t.Parallel()
+	dir := newVerifyStore(t)
+	if err := os.Remove(filepath.Join(dir, "tributary.lock")); err != nil {
+		t.Fatal(err)
+	}
+	damageVerifyMarker(t, dir)
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("api verify of a copy with a damaged event succeeded; expected it to fail")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != sqlitestore.FileName && e.Name() != "tributary.damaged" {
+			t.Errorf("api verify of a damaged copy left %s beside it; expected only %s and tributary.damaged", e.Name(), sqlitestore.FileName)
+		}
+	}
+}

@@ -679,11 +679,12 @@ func (s *Store) Close() error {
 	// reads no JSON: an event's damaged data is found again when read).
 	if err == nil && s.damage.Load() == nil && s.overwritten.Load() == nil {
 		s.markStopped()
-		if _, werr := os.Stat(s.path + "-wal"); s.lockMade && s.dirLock != nil && errors.Is(werr, fs.ErrNotExist) {
-			// Removed while held: a server started meanwhile was refused,
-			// and one started after makes its own.
-			os.Remove(s.dirLock.Name()) //nolint:errcheck // at worst, it is left as before
-		}
+	}
+	// A lock file this store made (a verify's), damage or not: removed while
+	// held, so that a server started meanwhile was refused, and one started
+	// after makes its own (a damaged file's mark, tributary.damaged, stays).
+	if _, werr := os.Stat(s.path + "-wal"); err == nil && s.lockMade && s.dirLock != nil && errors.Is(werr, fs.ErrNotExist) {
+		os.Remove(s.dirLock.Name()) //nolint:errcheck // at worst, it is left as before
 	}
 	closeFiles(s.shm, s.wal, s.file, s.dirLock)
 	if kept != nil {
