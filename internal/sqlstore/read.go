@@ -626,9 +626,11 @@ func (s reader) readPage(ctx context.Context, opts eventstore.ReadAllOptions) (e
 	if s.sizes.firstChunk() >= opts.Limit && !opts.FirstOnly {
 		query, qargs := s.pageQueryOf(s.cols(), opts, opts.Limit+1, true)
 		var head sql.NullInt64
-		chunk, size, full, err := s.readRows(ctx, &rowScanner{check: s.check, head: &head}, 0, query, qargs...)
+		// The row past the page only says that more follow: damage in it
+		// (its checksum, past the head) is the next page's to meet.
+		chunk, size, full, err := s.readRows(ctx, &rowScanner{check: s.check, checkRows: opts.Limit, head: &head}, 0, query, qargs...)
 		if err == nil && len(chunk) > 0 {
-			err = pastHead(head, chunk[len(chunk)-1].Position)
+			err = pastHead(head, chunk[min(len(chunk), opts.Limit)-1].Position)
 		}
 		if err != nil {
 			return eventstore.LogPage{}, fmt.Errorf("%s: %w", what, err)
@@ -952,7 +954,9 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 	if err := rows.Err(); err != nil {
 		return nil, newest, s.translate(err)
 	}
-	if n := len(positions); n > 0 {
+	// The position past the page (limit is the page's and one) only says
+	// that more follow: past the head, it is the next page's damage.
+	if n := min(len(positions), opts.Limit); n > 0 {
 		if err := pastHead(head, positions[n-1]); err != nil {
 			return nil, newest, err
 		}
@@ -1344,9 +1348,12 @@ type rowScanner struct {
 	id, stream, streamType, typ, data, metadata sql.RawBytes
 	lastStreamType, lastType                    string
 	block                                       []byte
-	// check, if set, is given each event with its checksum (read last).
-	check func(eventstore.Event, sql.NullInt64) error
-	sum   sql.NullInt64
+	// check, if set, is given each event with its checksum (read last);
+	// checkRows, if set, the first checkRows alone (a page's: the row read
+	// past it only says that more follow), scanned counting the rows.
+	check              func(eventstore.Event, sql.NullInt64) error
+	checkRows, scanned int
+	sum                sql.NullInt64
 	// head, if set, is where the log's head, which the query reads after
 	// the event's columns (and its checksum), is scanned.
 	head *sql.NullInt64
@@ -1388,7 +1395,7 @@ func (sc *rowScanner) scan(rows *sql.Rows) (eventstore.Event, error) {
 	e.Type = reuse(&sc.lastType, sc.typ)
 	e.Data = sc.keep(sc.data)
 	e.Metadata = sc.keep(sc.metadata)
-	if sc.check != nil {
+	if sc.scanned++; sc.check != nil && (sc.checkRows == 0 || sc.scanned <= sc.checkRows) {
 		if err := sc.check(e, sc.sum); err != nil {
 			return eventstore.Event{}, err
 		}
