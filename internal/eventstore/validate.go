@@ -31,7 +31,7 @@ func ValidateName(field, s string) error {
 			return Invalid(field, "must start with a letter (A-Z, a-z), got %q", s)
 		}
 		if !letter && !(c >= '0' && c <= '9') && c != '_' && c != '.' && c != '-' && c != ':' {
-			return Invalid(field, "may hold only letters, digits and _ . - :, got %q", s)
+			return Invalid(field, "may hold only ASCII letters (A-Z, a-z), digits and _ . - :, got %q", s)
 		}
 	}
 	return nil

@@ -30,6 +30,17 @@ func TestValidateName(t *testing.T) {
 // A name's length is said in characters, as the bound is: a name of 128
 // two-byte characters is not too long (it is refused for its letters, not its length), and
 // one of 129 is 129 characters, not 258.
+// TestANameWithALetterOutsideASCIISaysTheLettersAreASCII: "ordér" was
+// refused as holding something other than "letters", though é is one: the
+// rule is ASCII letters, as the first character's refusal says.
+func TestANameWithALetterOutsideASCIISaysTheLettersAreASCII(t *testing.T) {
+	t.Parallel()
+	err := eventstore.ValidateName("stream_type", "ordér")
+	if err == nil || !strings.Contains(err.Error(), "ASCII letters (A-Z, a-z)") {
+		t.Errorf("ValidateName(%q) = %v; want it refused saying the letters are ASCII (A-Z, a-z)", "ordér", err)
+	}
+}
+
 func TestValidateNameCountsCharactersNotBytes(t *testing.T) {
 	t.Parallel()
 	err := eventstore.ValidateName("stream_type", strings.Repeat("é", 128))
