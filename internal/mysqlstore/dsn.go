@@ -134,7 +134,12 @@ func parseDSN(dsn, what string) (*mysql.Config, error) {
 	// server's grant, time-zone and statistics tables.
 	switch strings.ToLower(cfg.DBName) {
 	case "mysql", "information_schema", "performance_schema", "sys":
-		return nil, fmt.Errorf("%s names the database %s, one of the server's own schemas: create a database for Tributary (CREATE DATABASE tributary) and name it", what, cfg.DBName)
+		remedy := "create a database for Tributary (CREATE DATABASE tributary) and name it"
+		if what == replicaDSN {
+			// A replica holds the primary's database already, and is only read.
+			remedy = "name the primary's database, as the replica holds it (the database " + config.Var("MySQLDSN") + " names)"
+		}
+		return nil, fmt.Errorf("%s names the database %s, one of the server's own schemas: %s", what, cfg.DBName, remedy)
 	}
 	return cfg, nil
 }

@@ -60,3 +60,20 @@ func TestADSNWhosePasswordBeginsWithTwoSlashesIsNotTakenForAURL(t *testing.T) {
 		}
 	}
 }
+
+// TestAReplicaDSNNamingAServersOwnSchemaSaysToNameThePrimarysDatabase: a
+// TRIBUTARY_MYSQL_READ_DSN naming the database mysql was refused with the
+// primary's advice, to CREATE DATABASE tributary, where a replica has the
+// primary's database already and is read, never written: the remedy there
+// is to name that database.
+func TestAReplicaDSNNamingAServersOwnSchemaSaysToNameThePrimarysDatabase(t *testing.T) {
+	t.Parallel()
+	_, err := parseDSN("app:pw@tcp(127.0.0.1:3306)/mysql", replicaDSN)
+	if err == nil || strings.Contains(err.Error(), "CREATE DATABASE") || !strings.Contains(err.Error(), "the primary's database") {
+		t.Errorf("the replica's DSN naming the database mysql: %v; want it refused, saying to name the primary's database (as on the replica), not to create one", err)
+	}
+	_, err = parseDSN("app:pw@tcp(127.0.0.1:3306)/mysql", primaryDSN)
+	if err == nil || !strings.Contains(err.Error(), "CREATE DATABASE") {
+		t.Errorf("the primary's DSN naming the database mysql: %v; want it refused, saying to create a database for Tributary", err)
+	}
+}
