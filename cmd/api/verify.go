@@ -108,6 +108,10 @@ func verifyStore(ctx context.Context, cfg config.Config, log *slog.Logger) error
 		// Nothing was written: the list is only here.
 		written = "not written down: " + notWritten
 	}
-	return fmt.Errorf("the database file %s is damaged: %s of its %d events do not match their checksums, at positions %s "+
-		"(%s); restore it from a backup", s.Path(), count, v.Events, strings.Join(listed, ", "), written)
+	match := "events do not match their checksums, at positions"
+	if len(v.Damaged) == 1 {
+		match = "events does not match its checksum, at position"
+	}
+	return fmt.Errorf("the database file %s is damaged: %s of its %d %s %s "+
+		"(%s); restore it from a backup", s.Path(), count, v.Events, match, strings.Join(listed, ", "), written)
 }

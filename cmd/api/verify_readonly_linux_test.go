@@ -42,7 +42,7 @@ func TestVerifyChecksACopyOnAReadOnlyFileSystem(t *testing.T) {
 	// Damaged through the writable path: the read-only one names it.
 	damageVerifyMarker(t, dir)
 	err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "1 of its 3 events") || !strings.Contains(err.Error(), "positions 2 ") {
+	if err == nil || !strings.Contains(err.Error(), "1 of its 3 events") || !strings.Contains(err.Error(), "position 2 ") {
 		t.Errorf("api verify of a read-only file whose event at position 2 went bad: %v; expected it to fail naming position 2 of 3 events", err)
 	}
 	// It writes no list: its last words must not send the operator to one.

@@ -36,9 +36,11 @@ func TestVerifyNamesTheEventsThatFailTheirChecksums(t *testing.T) {
 
 	damageVerifyMarker(t, dir)
 	err := verifyStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "1 of its 3 events") ||
-		!strings.Contains(err.Error(), "positions 2 ") || !strings.Contains(err.Error(), "restore it from a backup") {
-		t.Errorf("api verify of a file whose event at position 2 went bad: %v; expected it to fail naming position 2 of 3 events and saying to restore", err)
+	// One event is said as one (it said "1 of its 3 events do not match
+	// their checksums, at positions 2").
+	if err == nil || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "1 of its 3 events does not match its checksum") ||
+		!strings.Contains(err.Error(), "position 2 ") || !strings.Contains(err.Error(), "restore it from a backup") {
+		t.Errorf("api verify of a file whose event at position 2 went bad: %v; expected it to fail naming position 2 of 3 events, in the singular, and saying to restore", err)
 	}
 }
 

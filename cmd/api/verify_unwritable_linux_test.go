@@ -71,7 +71,7 @@ func TestVerifyChecksACopyItMayReadButNotWrite(t *testing.T) {
 	}
 
 	damageVerifyMarker(t, dir)
-	if out := verifyAsNobody(); !strings.Contains(out, "positions 2 ") || !strings.Contains(out, "not written down") {
+	if out := verifyAsNobody(); !strings.Contains(out, "position 2 ") || !strings.Contains(out, "not written down") {
 		t.Errorf("api verify, as a user who may not write them, of a file whose event at position 2 went bad:\n%s\nexpected it to name position 2, not written down", out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, sqlitestore.DamagedFileName)); err == nil {

@@ -90,7 +90,7 @@ func (s *Server) clientHoldsItsShare(who string) error {
 // tooManySubscribers is the 503 of a subscription past MaxSubscribers.
 func (s *Server) tooManySubscribers() error {
 	return &detailError{kind: errTooManySubscribers,
-		detail: fmt.Sprintf("this server already serves %d subscriptions, the most it takes; try again shortly or another instance", s.opts.MaxSubscribers)}
+		detail: fmt.Sprintf("this server already serves %s, the most it takes; try again shortly or another instance", count(s.opts.MaxSubscribers, "subscription"))}
 }
 
 // clientKey names the client of r: its token's holder where access control

@@ -59,6 +59,14 @@ func badRequest(format string, args ...any) error {
 	return problemf(errBadRequest, format, args...)
 }
 
+// count says n of noun, whose plural adds an s: "1 request", "2 requests".
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatInt(int64(n), 10) + " " + noun + "s"
+}
+
 // problemf returns an error of kind whose detail is format with args. A
 // string among args is what the request sent: the problem quotes it with
 // every known token REDACTED, then cut to at most 1 KiB (logCut; net/http

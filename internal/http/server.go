@@ -314,7 +314,7 @@ func (s *Server) Wait(ctx context.Context) error {
 	for s.handling.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d requests still running: %w", s.handling.Load(), ctx.Err())
+			return fmt.Errorf("%s still running: %w", count(s.handling.Load(), "request"), ctx.Err())
 		case <-t.C:
 		}
 	}
