@@ -185,3 +185,24 @@ func TestVerifyOfADamagedCopyLeavesNoLockFile(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyChecksTheFileOnce: `api verify` of a copy logged "database file
+// checked" twice for the one file, a moment apart: the open checks every
+// page of a file it cannot tell stopped cleanly, and the verify checked
+// them all again. The pages are checked, and said so, once.
+func TestVerifyChecksTheFileOnce(t *testing.T) {
+	t.Parallel()
+	dir := newVerifyStore(t)
+	if err := os.Remove(filepath.Join(dir, "tributary.lock")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	var logs testlog.Buffer
+	if err := verifyStore(t.Context(), cfg, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
+		t.Fatalf("api verify of a copy: %v; expected it to succeed", err)
+	}
+	if n := strings.Count(logs.String(), `"msg":"database file checked"`); n != 1 {
+		t.Errorf("api verify of a copy said %d times that the database file was checked; want once:\n%s", n, logs.String())
+	}
+}

@@ -459,6 +459,7 @@ func (s *Store) quickCheck(ctx context.Context) error {
 		return fmt.Errorf("the database file %s is damaged (PRAGMA quick_check: %s): %s", s.path, strings.Join(problems, "; "), restoreAdvice)
 	}
 	s.log.Info("database file checked", "path", s.path, "duration", time.Since(start))
+	s.quickChecked.Store(true)
 	return nil
 }
 

@@ -94,6 +94,10 @@ type Store struct {
 	lockMade            bool       // Options.LeaveNoLockFile, and Open made the lock file
 	held                []*os.File // OpenReadOnly's shared locks (holdNotServed), let go by Close
 
+	// quickChecked: a quick_check (Open's) found every page sound, and
+	// Verify runs none again.
+	quickChecked atomic.Bool
+
 	// damage is the error of the first statement that found the file
 	// damaged (see translate); nil while none has.
 	damage atomic.Pointer[error]

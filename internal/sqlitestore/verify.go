@@ -33,8 +33,12 @@ type Verification struct {
 // one found, the store is not ready.
 func (s *Store) Verify(ctx context.Context) (Verification, error) {
 	start := time.Now()
-	if err := s.quickCheck(ctx); err != nil {
-		return Verification{}, err
+	// Open checked every page of a file it could not tell stopped cleanly
+	// (a copy, a backup), which verify holds locked since: once is enough.
+	if !s.quickChecked.Load() {
+		if err := s.quickCheck(ctx); err != nil {
+			return Verification{}, err
+		}
 	}
 	if err := s.checkShape(ctx); err != nil {
 		return Verification{}, err
