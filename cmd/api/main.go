@@ -321,8 +321,12 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 		// neither served nor copied, and nothing else would say so.
 		if cfg.DataDir != "" {
 			if path := filepath.Join(cfg.DataDir, sqlitestore.FileName); fileExists(path) {
+				where := config.Var("DataDir")
+				if def := config.Defaults().DataDir; cfg.DataDir == def {
+					where += "'s default, " + def // the variable is likely unset: not to be looked for
+				}
 				log.Warn(fmt.Sprintf("an embedded store's log is at %s (%s), and is not served: %s is set, and the MySQL store is in use; "+
-					"its events are not copied to MySQL", path, config.Var("DataDir"), config.Var("MySQLDSN")), "path", path)
+					"its events are not copied to MySQL", path, where, config.Var("MySQLDSN")), "path", path)
 			}
 		}
 		return openMySQL(ctx, cfg, log, m, migrateOnly)
