@@ -408,6 +408,10 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 	switch {
 	case errors.As(err, &unknownCA):
 		return untrustedCA(err, os.Getenv("SSL_CERT_FILE"), runtime.GOOS)
+	case errors.Is(err, mysql.ErrNoTLS):
+		// The driver's words said what failed, not what to do.
+		return fmt.Errorf("the DSN asks for TLS (tls=%s), which the server does not offer: enable TLS on the server "+
+			"(MariaDB and MySQL: ssl_cert and ssl_key; have_ssl then says YES), or, on a network you trust alone, remove tls from the DSN: %w", cfg.TLSConfig, err)
 	case errors.As(err, &otherHost):
 		return fmt.Errorf("the server's TLS certificate is not for the host the DSN names (%s): name the server by a host its certificate "+
 			"names: %w", otherHost.Host, err)
