@@ -547,9 +547,9 @@ func (c *Connections) received(t *trackedConn) (evicted bool) {
 // bodyTooSlow is the error of a body's read on t once t was closed for a
 // new connection (receiveBody): the 408 of an append not written.
 func (t *trackedConn) bodyTooSlow() error {
-	held := fmt.Sprintf("this server held %d connections (TRIBUTARY_MAX_CONNECTIONS), the most it takes", t.c.max)
+	held := fmt.Sprintf("this server held %s (TRIBUTARY_MAX_CONNECTIONS), the most it takes", count(t.c.max, "connection"))
 	if t.evictedAt == "client" {
-		held = fmt.Sprintf("this client's address held %d connections to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may", t.c.perClient)
+		held = fmt.Sprintf("this client's address held %s to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may", count(t.c.perClient, "connection"))
 	}
 	return &detailError{kind: errRequestTimeout, detail: fmt.Sprintf("the body came more slowly than %d bytes a second while %s: "+
 		"its connection was closed for a new one; nothing was written: send it again", MinBodyRate, held)}
@@ -738,9 +738,9 @@ func readHeaders(r io.Reader) ([]byte, bool) {
 // "server"): a whole HTTP/1.1 response, since no request has been read,
 // with cors, the CORS header lines for its request (corsLines).
 func (c *Connections) refusal(bound, cors string) []byte {
-	detail := fmt.Sprintf("this server already holds %d connections (TRIBUTARY_MAX_CONNECTIONS), the most it takes, none of them idle nor silent for long; try again shortly or another instance", c.max)
+	detail := fmt.Sprintf("this server already holds %s (TRIBUTARY_MAX_CONNECTIONS), the most it takes, none of them idle nor silent for long; try again shortly or another instance", count(c.max, "connection"))
 	if bound == "client" {
-		detail = fmt.Sprintf("this client's address already holds %d connections to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may, none of them idle nor silent for long; reuse them, or close some", c.perClient)
+		detail = fmt.Sprintf("this client's address already holds %s to this server (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT), the most one address may, none of them idle nor silent for long; reuse them, or close some", count(c.perClient, "connection"))
 	}
 	body, _ := json.Marshal(map[string]any{ // strings and a number: cannot fail
 		"type": ProblemBase + "unavailable", "title": "Service unavailable", "status": http.StatusServiceUnavailable, "detail": detail,

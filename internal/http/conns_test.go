@@ -352,7 +352,7 @@ func TestAConnectionWhoseNextRequestIsArrivingIsNotClosedAsIdle(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	late := dialFrom(t, b.addr, "127.0.0.2")
 	late.send(t, "/")
-	requireRefused(t, late, "1 connections")
+	requireRefused(t, late, "1 connection ")
 	if _, err := io.WriteString(c, "st: test\r\n\r\n"); err != nil {
 		t.Fatalf("send the rest of the request: %v", err)
 	}

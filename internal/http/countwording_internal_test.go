@@ -7,8 +7,10 @@ import (
 )
 
 // TestACountOfOneIsSaidInTheSingular: a stop cut with one request still
-// running said "1 requests still running", and a server taking one
-// subscription at most "already serves 1 subscriptions". One is said as one.
+// running said "1 requests still running", a server taking one
+// subscription at most "already serves 1 subscriptions", and one bounded
+// to one connection (a client's, TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT=1)
+// "already holds 1 connections". One is said as one.
 func TestACountOfOneIsSaidInTheSingular(t *testing.T) {
 	t.Parallel()
 	s := New(nil, Options{MaxSubscribers: 1})
@@ -25,5 +27,15 @@ func TestACountOfOneIsSaidInTheSingular(t *testing.T) {
 	}
 	if d := s.tooManySubscribers().Error(); !strings.Contains(d, "serves 1 subscription,") {
 		t.Errorf("the 503 of a server serving its one subscription: %q; want it to say it serves 1 subscription", d)
+	}
+	c := &Connections{max: 1, perClient: 1}
+	for _, bound := range []string{"server", "client"} {
+		if d := string(c.refusal(bound, "")); !strings.Contains(d, "holds 1 connection ") {
+			t.Errorf("the 503 at the %s's bound of one connection: %q; want it to say it holds 1 connection", bound, d)
+		}
+		tc := &trackedConn{c: c, evictedAt: bound}
+		if d := tc.bodyTooSlow().Error(); !strings.Contains(d, "held 1 connection ") {
+			t.Errorf("the 408 of a slow body at the %s's bound of one connection: %q; want it to say it held 1 connection", bound, d)
+		}
 	}
 }
