@@ -1,10 +1,12 @@
 package http
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
@@ -21,6 +23,29 @@ var refusingCauses = map[string]string{
 		"files): appends are refused until an operator mends it (the server's log says what failed; the first append written again clears this).",
 	metrics.CauseRefused: "The database refuses the service's user or its writes (a privilege revoked, the account locked, " +
 		"the server read-only): appends are refused until an operator mends it (the server's log says how).",
+}
+
+// refusingCause is the cause of refusingCauses that err, an append's
+// error, says appends are refused for, "" if none. An append of unknown
+// outcome is counted as one (storeCause), whatever failed beneath it; but
+// where what failed is a full disk or failed storage (the embedded store's
+// COMMIT whose WAL index could not grow, or whose sync failed, for want of
+// room), every append after it fails alike until an operator mends it, and
+// /readyz must say so as for the same failure before COMMIT.
+func refusingCause(err error) string {
+	cause := storeCause(err)
+	if cause == metrics.CauseOutcomeUnknown {
+		switch {
+		case errors.Is(err, eventstore.ErrStorageFailed):
+			cause = metrics.CauseStorageFailed
+		case errors.Is(err, eventstore.ErrFull):
+			cause = metrics.CauseFull
+		}
+	}
+	if _, ok := refusingCauses[cause]; !ok {
+		return ""
+	}
+	return cause
 }
 
 // causeUnwrittenColumn is /readyz's cause for appends refused by a column
@@ -109,8 +134,8 @@ func (a *appendsRefused) note(ticket, order int64, err error) {
 		a.wrote(ticket, order)
 		return
 	}
-	cause := storeCause(err)
-	if _, ok := refusingCauses[cause]; !ok {
+	cause := refusingCause(err)
+	if cause == "" {
 		return
 	}
 	a.mu.Lock()

@@ -528,9 +528,24 @@ func unavailableDetail(err error) string {
 			"a crash of the database could still take it back. Retry it with the same event ids after Retry-After: " +
 			"once it is confirmed it answers 200 and writes nothing again (and should a crash have taken it back, it is written again)."
 	case errors.As(err, &ae) && errors.Is(err, eventstore.ErrOutcomeUnknown):
-		return "The database failed while this append was being committed, and whether it committed could not be found out: " +
+		d := "The database failed while this append was being committed, and whether it committed could not be found out: " +
 			"it may have been written. Retry it with the same event ids, which is safe: a batch already stored answers 200 " +
 			"and writes nothing again. Without event ids, read the stream first: the events may be there."
+		// What failed beneath the COMMIT refuses the appends after it
+		// too (refusingCause): a retry every 2 s fails alike until an
+		// operator mends it. Retry-After stays: the retry is still due.
+		switch {
+		case errors.Is(err, eventstore.ErrStorageFailed):
+			d += " What failed is the database's storage (an I/O error on its files): appends fail until an operator mends it " +
+				"(the server's log says what failed); retry then."
+		case errors.Is(err, eventstore.ErrDiskFull):
+			d += " What failed is room: the file system that holds the database has no room left (or a quota on it is used up), " +
+				"and appends fail until an operator frees space there (or raises the quota); retry then."
+		case errors.Is(err, eventstore.ErrFull):
+			d += " What failed is room: the database is full, and appends fail until an operator frees space on its disk " +
+				"or lets its tablespace grow; retry then."
+		}
+		return d
 	case errors.Is(err, eventstore.ErrStorageFailed):
 		// After an append's unknown outcome, which is told first. Its
 		// words were an outage's, "try again", with Retry-After: clients
