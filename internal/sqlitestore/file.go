@@ -368,10 +368,10 @@ func startRecordError(name string, err error) error {
 	if errors.As(err, &pe) {
 		err = pe.Err // its text names the file again
 	}
-	if errors.Is(err, syscall.ENOSPC) {
-		return fmt.Errorf("the data directory's file system is full (%w): this start could not write its record into %s, "+
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w: the data directory's file system is full, or a quota on it used up (%w): this start could not write its record into %s, "+
 			"which lets a start after a crash find a log that lost its WAL, and it does not start without it; "+
-			"free some space and start again", err, name)
+			"free some space and start again", eventstore.ErrUnavailable, errFileSystemFull, err, name)
 	}
 	return fmt.Errorf("write %s: %w", name, err)
 }

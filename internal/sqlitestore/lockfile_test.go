@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // diskFile is a file as a power cut sees it: what was synced is on disk;
@@ -151,5 +153,8 @@ func TestAStartOnAFullDiskIsRefusedSayingSo(t *testing.T) {
 		!strings.Contains(msg, "free some space") || !strings.Contains(msg, "crash") {
 		t.Errorf("a start's record written on a full disk: %q; expected ENOSPC, the lock file named once, and a message saying the file system is full, "+
 			"why the record is needed (a crash), and to free some space", msg)
+	}
+	if !errors.Is(err, eventstore.ErrFull) || !errors.Is(err, eventstore.ErrDiskFull) {
+		t.Errorf("a start's record written on a full disk: %q; expected it to wrap eventstore.ErrFull and ErrDiskFull, as Open's doc promises", msg)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
 // A start reads the database through its WAL, and SQLite's close of its
@@ -35,7 +37,9 @@ const startWALSuffix = "-wal.start"
 // keepStartWAL copies the WAL of the database file at path, if there is
 // one, beside it, or where the file system has no room for a copy links it
 // there, and returns the copy's path ("" if there is no WAL). Where it can
-// do neither for lack of room, its error wraps syscall.ENOSPC.
+// do neither for lack of room, its error wraps syscall.ENOSPC (or EDQUOT),
+// and eventstore.ErrFull and ErrDiskFull, as Open's other errors for want
+// of room do.
 func keepStartWAL(path string) (string, error) {
 	wal := path + "-wal"
 	fi, err := os.Stat(wal)
@@ -55,17 +59,17 @@ func keepStartWAL(path string) (string, error) {
 	if err == nil {
 		return kept, nil
 	}
-	if !errors.Is(err, syscall.ENOSPC) {
+	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
 		return "", err
 	}
 	lerr := os.Link(wal, kept)
 	if lerr == nil {
 		return kept, nil
 	}
-	return "", fmt.Errorf("the data directory's file system is full (%w): this start keeps a copy of %s (%d bytes), "+
+	return "", fmt.Errorf("%w: %w: the data directory's file system is full, or a quota on it used up (%w): this start keeps a copy of %s (%d bytes), "+
 		"which holds the commits of the run that did not stop cleanly, until it has checked the log, so that a refused start "+
 		"leaves it as it found it, and it could neither copy it nor link it (%w); free %d bytes there and start again",
-		err, wal, fi.Size(), lerr, fi.Size())
+		eventstore.ErrUnavailable, errFileSystemFull, err, wal, fi.Size(), lerr, fi.Size())
 }
 
 // copyWAL copies the WAL at wal into a new file at kept; it removes what it

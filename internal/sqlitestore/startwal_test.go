@@ -141,7 +141,9 @@ func TestAStartKeepsAWALThatALeftOverCopyIsAnotherNameOf(t *testing.T) {
 // tmpfs out of inodes), the start is refused. It said only "copy_file_range:
 // no space left on device"; it must say, as the README does, that the data
 // directory's file system is full, and how much the copy needs, and leave
-// the WAL as it was, to start once there is room.
+// the WAL as it was, to start once there is room. Its error wraps the
+// store's ErrFull and ErrDiskFull, as Open's doc promises of a start that
+// could not write for want of room (it wrapped ENOSPC alone).
 func TestAStartThatCanKeepItsWALNeitherWaySaysTheDiskIsFullAndHowMuchItNeeds(t *testing.T) {
 	t.Parallel()
 	dir, b, head := crashedOnSmallDisk(t, 30, 4) // the directory and its three files
@@ -151,6 +153,9 @@ func TestAStartThatCanKeepItsWALNeitherWaySaysTheDiskIsFullAndHowMuchItNeeds(t *
 		!strings.Contains(err.Error(), "free "+need) {
 		t.Fatalf("Open after a crash with no room to keep its WAL: %v; expected ENOSPC, saying the data directory's file system is full "+
 			"and to free %s", err, need)
+	}
+	if !errors.Is(err, eventstore.ErrFull) || !errors.Is(err, eventstore.ErrDiskFull) {
+		t.Errorf("Open after a crash with no room to keep its WAL: %v; expected it to wrap eventstore.ErrFull and ErrDiskFull", err)
 	}
 	after, err := os.ReadFile(filepath.Join(dir, sqlitestore.FileName+"-wal"))
 	if err != nil || !bytes.Equal(after, b) {
