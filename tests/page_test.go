@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -267,7 +266,7 @@ func startBrowser(t *testing.T, chromium, driver string) *browser {
 	// whole: a browser left running after a failed test would hold the
 	// output pipes open, and Wait, and so the test, would hang until the
 	// test binary's timeout. WaitDelay bounds that wait all the same.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	output := func() string {
 		stdout, stderr := out.snapshot()
@@ -279,7 +278,7 @@ func startBrowser(t *testing.T, chromium, driver string) *browser {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }() //nolint:errcheck // killed at cleanup
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // it may have exited
+		killGroup(cmd)
 		<-exited
 		if t.Failed() {
 			t.Logf("chromedriver output:\n%s", output())

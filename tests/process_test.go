@@ -538,7 +538,7 @@ func refusedAtStartUp(t *testing.T, what string, cmds []string, modes func(top, 
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		c := command(ctx, bin, append([]string{"TRIBUTARY_DATA_DIR=" + dir, "TRIBUTARY_ADDR=127.0.0.1:0"}, env...), cmd)
 		if os.Geteuid() == 0 {
-			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			asNobody(c)
 		}
 		var stdout, stderr bytes.Buffer
 		c.Stdout, c.Stderr = &stdout, &stderr

@@ -131,7 +131,7 @@ func TestTheShutdownTimeoutBoundsTheWholeStop(t *testing.T) {
 func TestSIGTERMWhileATokensFIFOIsAwaitedStopsCleanly(t *testing.T) {
 	t.Parallel()
 	name := filepath.Join(t.TempDir(), "tokens")
-	if err := syscall.Mkfifo(name, 0o600); err != nil {
+	if err := mkfifo(name); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
 	s := launchServer(t, "TRIBUTARY_MYSQL_DSN=", "TRIBUTARY_API_TOKENS_FILE="+name, "TRIBUTARY_STARTUP_TIMEOUT=60s")

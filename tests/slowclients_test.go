@@ -43,7 +43,7 @@ func dialAndSend(t *testing.T, s *server, rcvbuf int, path string, header ...str
 		}
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			serr = setReceiveBuffer(fd, rcvbuf)
 		})
 		if err != nil {
 			return err
@@ -71,7 +71,7 @@ func dialAndSend(t *testing.T, s *server, rcvbuf int, path string, header ...str
 func dialAndStall(s *server, path string, header ...string) net.Conn {
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
 		return c.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) //nolint:errcheck // a hint
+			setReceiveBuffer(fd, 4096) //nolint:errcheck // a hint
 		})
 	}}
 	conn, err := d.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))

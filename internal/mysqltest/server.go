@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -169,7 +168,7 @@ func (m *Server) TryStart(wait time.Duration) error {
 	cmd := exec.Command(m.Args[0], append(m.Args[1:], "--port="+strconv.Itoa(m.Port))...)
 	// A group of its own, so that Kill takes its children too (Galera's
 	// state transfer scripts and their rsync).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -226,7 +225,7 @@ func (m *Server) Kill() {
 	if m.cmd == nil {
 		return
 	}
-	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // it may have exited already
+	killGroup(m.cmd)
 	<-m.done
 	m.cmd = nil
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -147,7 +146,7 @@ func TestADamagedListThatCannotBeReadAsItIsWrittenStopsTheStart(t *testing.T) {
 			dir := storeWithEvents(t, 3)
 			marked := filepath.Join(dir, sqlitestore.DamagedFileName)
 			if tc.name == "a FIFO" {
-				if err := syscall.Mkfifo(marked, 0o640); err != nil {
+				if err := mkfifo(marked); err != nil {
 					t.Skipf("mkfifo: %v", err)
 				}
 			} else if err := os.WriteFile(marked, []byte("# the events found damaged\n"+tc.content), 0o640); err != nil {
