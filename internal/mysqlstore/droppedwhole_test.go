@@ -72,3 +72,40 @@ func TestADatabaseDroppedWholeIsSaidSoByEveryPath(t *testing.T) {
 		}
 	}
 }
+
+// TestADatabaseDroppedWholeIsSaidSoWhileThePrimarysSessionsAreBusy: the
+// look that tells a database dropped whole from a table dropped (is it in
+// information_schema's schemata?) asked the pool of 3 sessions the live
+// feed, the durability fence and /readyz share, with a bound of its own of
+// 5 s: with them all busy (a stalled fence, a burst of probes), it waited
+// out its bound and a read said a table was missing, the harsher remedy.
+// It looks on a session of its own now.
+func TestADatabaseDroppedWholeIsSaidSoWhileThePrimarysSessionsAreBusy(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := mysqltest.NewDatabase(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openLogged(t, dsn, slog.New(slog.DiscardHandler))
+	stream := uuid.New()
+	appendVersions(ctx, t, s, stream, 2)
+	if _, err := s.Stream(ctx, stream); err != nil { // a reads' session, pooled
+		t.Fatal(err)
+	}
+	release, err := s.HoldPrimary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := otherProcessDB(t, dsn).ExecContext(ctx, "DROP DATABASE "+cfg.DBName); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Stream(ctx, stream)
+	var missing *eventstore.MissingError
+	if !errors.As(err, &missing) || missing.Table != "" || missing.Database != cfg.DBName {
+		t.Errorf("a read with the database dropped whole and the primary's sessions busy: %v; want the MissingError naming the database, no table", err)
+	}
+}

@@ -157,3 +157,24 @@ func (s *Store) SetPrivilegeClock(now func() time.Time) {
 
 // RegrantInterval is regrantInterval.
 const RegrantInterval = regrantInterval
+
+// HoldPrimary takes every session of the pool the live feed, the
+// durability checks and /readyz use (Open: 3), as a stalled fence or a
+// burst of probes would, until release.
+func (s *Store) HoldPrimary(ctx context.Context) (release func(), err error) {
+	var conns []*sql.Conn
+	release = func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for range s.primary.Stats().MaxOpenConnections {
+		c, err := s.primary.Conn(ctx)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return release, nil
+}

@@ -211,6 +211,10 @@ type Store struct {
 	// missing (which Ping's tables then pass, not its indexes) kept a table
 	// or the database dropped after it from being logged.
 	missingSaid, indexSaid atomic.Bool
+	// sessions makes a session of the primary's apart from every pool
+	// (databaseGone); gone is databaseGone's last answer.
+	sessions driver.Connector
+	gone     goneLook
 	// behindSaid is set once the log's head was logged behind its events
 	// (headBehind), until Ping finds it right again.
 	behindSaid atomic.Bool
@@ -347,6 +351,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	// stall, and the feed's three are the tailer's, its fence's and a
 	// readiness probe's. Sessions are made only when it runs.
 	s.probe = pool(connector, 2)
+	s.sessions = connector
 	// The feed's three: the tailer reads while the fence writes, and a
 	// readiness probe may come meanwhile.
 	connector = watchDurability{Connector: connector, s: s}
@@ -917,20 +922,49 @@ func (s *Store) translate(err error) error {
 	return err
 }
 
+// goneLook is databaseGone's last answer, and when it was found.
+type goneLook struct {
+	mu   sync.Mutex // held through a look: one at a time
+	db   string
+	at   time.Time
+	gone bool
+}
+
+// goneFor is how long databaseGone's answer serves the tables found
+// missing after it: a burst of requests meeting one dropped database
+// opens one session, not one each.
+const goneFor = time.Second
+
 // databaseGone reports whether the server says the database named db does
-// not exist (none of information_schema's schemata, or a new session
+// not exist (none of information_schema's schemata, or the new session
 // refused it: 1049); false if it is there, or the look failed otherwise.
 // It is asked only of a table found missing: an error's path, not a
-// request's.
+// request's. It looks on a session of its own, made for the look and
+// closed after it, one look at a time: it asked the pool the live feed,
+// the fence and /readyz share, and with those busy waited out its bound
+// and said a table was missing.
 func (s *Store) databaseGone(db string) bool {
+	if s.sessions == nil {
+		return false // not open yet
+	}
+	g := &s.gone
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.db == db && time.Since(g.at) < goneFor {
+		return g.gone
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	look := sql.OpenDB(s.sessions)
+	defer look.Close()
 	var n int
-	err := s.primary.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", db).Scan(&n)
+	err := look.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", db).Scan(&n)
+	gone := n == 0
 	if err != nil {
-		return isMySQLError(err, errUnknownDB)
+		gone = isMySQLError(err, errUnknownDB)
 	}
-	return n == 0
+	g.db, g.at, g.gone = db, time.Now(), gone
+	return gone
 }
 
 // headRowMissing is the error of a read of the log's head that found no
