@@ -261,7 +261,8 @@ func (w *stallWatch) awaitGreetings(ctx context.Context) {
 				w.log.Warn("the database has not answered for a long time: the stall watch stops cutting new connections in their "+
 					"handshake to find a database moved in a failover (each is counted against the server's max_connect_errors for "+
 					"this host); the connections already waiting end the stall once the server greets them. If the database was moved "+
-					"behind a proxy that keeps its sessions with the old server, restart the service",
+					"(its DNS name to a new server, or behind a proxy that keeps its sessions with the old server), restart the service: "+
+					"no new connection is made to find it",
 					"unanswered_for", time.Since(w.quiet).Round(time.Second), "handshakes_cut", w.cutsMax)
 			}
 			w.mu.Unlock()
