@@ -69,6 +69,13 @@ const (
 	// resumes: cut on, one each five minutes, they blocked the host after
 	// some eight hours of a stall, every instance behind its address too.
 	stallGreetingCuts = 24
+	// stallSpentCutEvery is how many of the longest waits (five minutes:
+	// an hour) go by, once a stall's cuts are spent, before one more new
+	// connection is dialled, the oldest waiting cut for it: a server moved
+	// after that (a DNS name moved) is found within the hour, and a silent
+	// server counts some 75 cuts more over three days, not one each five
+	// minutes.
+	stallSpentCutEvery = 12
 )
 
 // stallWatch is a store's watch on whether its database answers. A nil
@@ -90,6 +97,7 @@ type stallWatch struct {
 	onset    *time.Timer        // begins a stall once the ping under way has gone unanswered for the bound
 	quiet    time.Time          // when the first ping the database has not answered was sent; zero while it answers
 	cuts     int                // the waiting connections awaitGreetings cut in this stall
+	lastCut  time.Time          // when awaitGreetings last cut one
 	cutsMax  int                // stallGreetingCuts, fewer in tests
 	begun    context.Context    // ended when a stall begins; made anew when it ends
 	onBegin  context.CancelFunc // ends begun
@@ -225,9 +233,11 @@ func greetingEvery(bound time.Duration) (first, longest time.Duration) {
 // time of a stall, within five minutes later, and a server that says
 // nothing has some ten handshakes cut in its first 40 minutes, where one
 // each ping was cut before. After stallGreetingCuts cuts (some two hours)
-// it cuts none and dials none while stallGreetingWaits wait, said once: a
+// it cuts one each stallSpentCutEvery longest waits (an hour), said once: a
 // silent stall of hours would otherwise block the host at the server's
-// max_connect_errors.
+// max_connect_errors (cut on each five minutes, after some eight hours;
+// now after some three days), and with none a server moved then (a DNS
+// name) was never found.
 func (w *stallWatch) awaitGreetings(ctx context.Context) {
 	every, longest := greetingEvery(time.Duration(w.bound.Load()))
 	for {
@@ -255,22 +265,28 @@ func (w *stallWatch) awaitGreetings(ctx context.Context) {
 			// This stall's cuts are spent: no more handshakes are cut,
 			// and none dialled, until one that waits ends by itself (a
 			// proxy, or the server, gave it up: then one more takes its
-			// place) or the stall ends.
+			// place), the stall ends, or stallSpentCutEvery of the
+			// longest waits have gone by since the last cut.
 			if w.cuts == w.cutsMax {
 				w.cuts++ // logged once a stall
-				w.log.Warn("the database has not answered for a long time: the stall watch stops cutting new connections in their "+
-					"handshake to find a database moved in a failover (each is counted against the server's max_connect_errors for "+
-					"this host); the connections already waiting end the stall once the server greets them. If the database was moved "+
-					"(its DNS name to a new server, or behind a proxy that keeps its sessions with the old server), restart the service: "+
-					"no new connection is made to find it",
+				w.log.Warn("the database has not answered for a long time: the stall watch now cuts one new connection an hour in its "+
+					"handshake, at most, to find a database moved in a failover (each is counted against the server's "+
+					"max_connect_errors for this host); the connections already waiting end the stall once the server greets them. "+
+					"If the database was moved (its DNS name, or a proxy's backend), restart the service to find it at once",
 					"unanswered_for", time.Since(w.quiet).Round(time.Second), "handshakes_cut", w.cutsMax)
 			}
-			w.mu.Unlock()
-			continue
+			if w.lastCut.IsZero() {
+				w.lastCut = time.Now() // no cut yet (cutsMax 0): an hour from now
+			}
+			if time.Since(w.lastCut) < stallSpentCutEvery*longest {
+				w.mu.Unlock()
+				continue
+			}
 		}
 		if len(w.waits) >= stallGreetingWaits {
 			// Cut the oldest, and let it go before the next is dialled.
 			w.cuts++
+			w.lastCut = time.Now()
 			old := w.waits[0]
 			old.cancel()
 			w.waits = w.waits[1:]
@@ -479,7 +495,7 @@ func (w *stallWatch) end() {
 	w.quiet = time.Time{}
 	w.begun, w.onBegin = context.WithCancel(context.Background())
 	w.taken = false
-	w.cuts = 0
+	w.cuts, w.lastCut = 0, time.Time{}
 	for _, g := range w.waits {
 		// A bound's grace: its greeting, on its way if the server
 		// answers again, is taken (a handshake cut counts against the

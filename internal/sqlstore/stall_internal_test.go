@@ -607,8 +607,9 @@ func TestAStallBehindAFaultProxyEndsOnceItPassesBytesAgain(t *testing.T) {
 // new one that might reach a server moved in a failover: each cut is
 // counted against the server's max_connect_errors for this host (MariaDB's
 // default, 100), which blocked the host after some eight hours of a stall.
-// Once a stall's cuts are spent, it cuts none (and the connections that
-// wait still end the stall once the server greets them).
+// Once a stall's cuts are spent, it cuts none for an hour's worth of the
+// longest waits (stallSpentCutEvery: TestAServerMovedAfterTheStallsCutsAreSpentIsFound),
+// and the connections that wait still end the stall once the server greets them.
 func TestAStallOfHoursCutsABoundedNumberOfHandshakes(t *testing.T) {
 	t.Parallel()
 	const cuts = 3

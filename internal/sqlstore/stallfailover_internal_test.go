@@ -3,9 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql/driver"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // failoverConnector is a primary that hangs (stopped, its host's kernel
@@ -100,4 +104,26 @@ func TestTheWatchWaitsAtMostFiveMinutesForOneMoreNewConnection(t *testing.T) {
 	if first, longest := greetingEvery(stallBound); first != 25*time.Second || longest != 5*time.Minute {
 		t.Errorf("one more new connection waits %v after the last at first, at most %v later; want 25s and 5m0s", first, longest)
 	}
+}
+
+// TestAServerMovedAfterTheStallsCutsAreSpentIsFound: once a stall's
+// handshake cuts were spent (some two hours of a silent server), the
+// watch dialled nothing new until a waiting connection ended by itself:
+// a database whose DNS name then moved to a healthy server was never
+// found, every append and read refused until a restart. One more new
+// connection is dialled, the oldest waiting cut for it, once each
+// stallSpentCutEvery of the longest waits (an hour at the service's
+// bound): a moved server is found within that.
+func TestAServerMovedAfterTheStallsCutsAreSpentIsFound(t *testing.T) {
+	t.Parallel()
+	const cuts = 1
+	bound := 20 * time.Millisecond
+	c := &failoverConnector{failedOver: make(chan struct{})}
+	var logs testlog.Buffer
+	w := startStallWatchCutting(c, slog.New(slog.NewTextHandler(&logs, nil)), bound, cuts)
+	t.Cleanup(w.close)
+	waitFor(t, "the stall's cuts spent, and said", func() bool { return strings.Contains(logs.String(), "cuts one new connection an hour") })
+	close(c.failedOver)
+	waitFor(t, "the stall's end once a new connection reaches the server moved to", func() bool { return w.err() == nil })
+	c.closing.Store(true)
 }
