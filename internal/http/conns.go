@@ -51,10 +51,11 @@ import (
 // cut). A client must expect a kept-alive connection to be closed, as at
 // the idle timeout.
 // Where none is, the new connection is answered 503 with Retry-After and
-// closed. Those being answered are not counted: at most maxRefusing, for
-// refusalGrace each, are open beyond the bounds (past it, a refused
-// connection is closed unanswered), so the files held for clients are at
-// most max plus maxRefusing.
+// closed. Those being answered are not counted, nor are the appends
+// answered 408: at most maxRefusing of both, for refusalGrace each, are
+// open beyond the bounds (past it, a refused connection, or an append
+// closed for a new one, is closed unanswered), so the files held for
+// clients are at most max plus maxRefusing.
 //
 // Serve the server on Listener's listener, and give ConnState to the
 // server's ConnState.
@@ -270,6 +271,10 @@ type trackedConn struct {
 	// waiting on its client began (Unix nanoseconds), 0 for none.
 	watched      atomic.Bool
 	writingSince atomic.Int64
+	// answering: closed for a new connection as its body trickled, it
+	// answers its 408 in one of the refusals' places (c.refusing), until
+	// it is closed (endAnswering).
+	answering atomic.Bool
 }
 
 // requestBegun is how many bytes net/http waits for on an idle connection
@@ -361,7 +366,17 @@ func unsupportedTransferEncoding() []byte {
 // Close gives the connection's place back.
 func (t *trackedConn) Close() error {
 	t.c.release(t)
-	return t.Conn.Close()
+	err := t.Conn.Close()
+	t.endAnswering()
+	return err
+}
+
+// endAnswering gives back the place among the refusals being answered that
+// t held to answer its 408 (admit), once.
+func (t *trackedConn) endAnswering() {
+	if t.answering.CompareAndSwap(true, false) {
+		<-t.c.refusing
+	}
 }
 
 // connShut reports whether the connection a request came on (ConnContext)
@@ -479,10 +494,20 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 	case body:
 		// Its body's read fails at once (receiveBody): the append is
 		// answered 408, nothing written, and net/http closes the
-		// connection after it; or, if that has not happened within
-		// refusalGrace, it is closed unanswered.
+		// connection after it (half a second after, its lingering
+		// close); or, if that has not happened within refusalGrace, it
+		// is closed unanswered. Open beyond the bounds meanwhile, it is
+		// counted as a refusal being answered is: past maxRefusing, it is
+		// closed at once, unanswered, or the files held for clients would
+		// grow past max and maxRefusing with every append so closed.
 		v.Conn.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // a connection already closed
-		time.AfterFunc(refusalGrace, func() { v.Conn.Close() })
+		select {
+		case c.refusing <- struct{}{}:
+			v.answering.Store(true)
+			time.AfterFunc(refusalGrace, func() { v.Conn.Close(); v.endAnswering() })
+		default:
+			v.Conn.Close()
+		}
 		c.m.ConnectionClosedIdle()
 	case v != nil:
 		v.Conn.Close() // net/http's read on it fails (a response's write: it is cut), and it lets it go
