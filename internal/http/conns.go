@@ -140,12 +140,14 @@ const (
 // request longest whose response has waited on its client in one write for
 // SilentGrace: a client that asked for a large page and reads it a byte now
 // and then, or not at all, which would hold its place until the response's
-// write deadline (TRIBUTARY_REQUEST_TIMEOUT and 5 s); a client that reads
-// takes what is written within a round trip, and a response waiting on the
-// database writes nothing. A kept-alive connection has been a client's that
-// was served; one silent or in its headers for seconds, or trickling its
-// body, is rarely anyone's but an attacker's, who would otherwise take the
-// served clients' places one after another. At the server's bound a
+// write deadline (TRIBUTARY_REQUEST_TIMEOUT and 5 s), unless its client has
+// taken MinBodyRate a second of it since that grace (a write waits on the
+// kernel's send buffer too, seconds for a steady reader on a slow link);
+// a response waiting on the database writes nothing. A kept-alive
+// connection has been a client's that was served; one silent or in its
+// headers for seconds, or trickling its body, is rarely anyone's but an
+// attacker's, who would otherwise take the served clients' places one
+// after another. At the server's bound a
 // kept-alive one too must have been idle for SilentGrace (keptAliveGrace):
 // one idle for less is a served client's between two of its requests, and
 // its next one would fail on it, for an attacker's new connection; at a
@@ -176,9 +178,21 @@ func victim(lists [5]*list.List, now time.Time, keptAliveGrace time.Duration) *t
 		if now.Sub(t.since) < SilentGrace {
 			break // those after it began later still
 		}
-		if waiting := t.writingSince.Load(); waiting != 0 && now.Sub(time.Unix(0, waiting)) >= SilentGrace {
-			return t
+		waiting := t.writingSince.Load()
+		if waiting == 0 || now.Sub(time.Unix(0, waiting)) < SilentGrace {
+			continue
 		}
+		// A write waits on the kernel too, which wakes it only once much
+		// of its send buffer (megabytes, autotuned) has drained: seconds
+		// for a client reading steadily on a slow link. One whose client
+		// has taken MinBodyRate a second since the grace, as a body must
+		// come, is not waiting on one that reads nothing.
+		if t.acked != nil {
+			if n, ok := t.acked(); ok && !slowBody(int64(n-t.ackedAtWrite.Load()), now.Sub(time.Unix(0, waiting))-SilentGrace) {
+				continue
+			}
+		}
+		return t
 	}
 	return nil
 }
@@ -271,6 +285,11 @@ type trackedConn struct {
 	// waiting on its client began (Unix nanoseconds), 0 for none.
 	watched      atomic.Bool
 	writingSince atomic.Int64
+	// acked reports the bytes the peer has acknowledged (ackedBytes), nil
+	// where that cannot be told; ackedAtWrite is what it reported as the
+	// write waiting since writingSince began.
+	acked        func() (uint64, bool)
+	ackedAtWrite atomic.Uint64
 	// answering: closed for a new connection as its body trickled, it
 	// answers its 408 in one of the refusals' places (c.refusing), until
 	// it is closed (endAnswering).
@@ -334,6 +353,13 @@ func (t *trackedConn) Write(p []byte) (int, error) {
 	}
 	if !t.watched.Load() {
 		return t.Conn.Write(p)
+	}
+	if t.acked != nil {
+		// What the client has taken so far: a write that waits is judged
+		// by what it takes meanwhile (victim). One getsockopt a write.
+		if n, ok := t.acked(); ok {
+			t.ackedAtWrite.Store(n)
+		}
 	}
 	t.writingSince.Store(time.Now().UnixNano())
 	defer t.writingSince.Store(0)
@@ -513,7 +539,7 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 		v.Conn.Close() // net/http's read on it fails (a response's write: it is cut), and it lets it go
 		c.m.ConnectionClosedIdle()
 	}
-	return &trackedConn{Conn: conn, c: c, client: key}
+	return &trackedConn{Conn: conn, c: c, client: key, acked: ackedBytes(conn)}
 }
 
 // receiveBody lists the connection of the request of ctx (ConnContext) as
