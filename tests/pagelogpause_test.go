@@ -50,3 +50,32 @@ func TestPageLiveLogPausesAndResumesWithWhatCameMeanwhile(t *testing.T) {
 	b.waitFor(t, "every position once", fmt.Sprintf(`const p = `+positionsJS[len("return "):]+`;
 		return p.length === %d && p.every((x, i) => x === %d - i)`, 26, 26), "true")
 }
+
+// TestPageLiveLogResumedAfterMoreThanAThousandEventsGoesOn: a live log
+// resumed after more than 1,000 positions came asked for them in reads of
+// a limit past the API's 1,000, sized by the bytes they would hold (small
+// events: thousands): the server refused the read with a 400, and the log
+// stopped for good, "Stopped: query parameter limit is out of range",
+// filtered or not. A read asks for 1,000 at most; the log goes on live,
+// the newest first and no position missed or repeated.
+func TestPageLiveLogResumedAfterMoreThanAThousandEventsGoesOn(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderPlaced")
+	logStatus := `return document.getElementById('log-status').textContent`
+	want := 2
+	for _, view := range []string{"#/", "#/?type=OrderNoted"} {
+		b.navigate(t, s.URL+"/"+view)
+		b.waitFor(t, "the live log caught up", logStatus, fmt.Sprintf(`"Live at position %d: caught up"`, want))
+		b.run(t, `document.getElementById('log-pause').click(); return null`)
+		b.waitFor(t, "the log paused", logStatus, `"Paused"`)
+		for range 3 {
+			s.mustAppend(t, id, appendBody{Events: events(500, "OrderNoted")})
+		}
+		want += 1500
+		b.waitFor(t, "the totals to follow the log", `return document.getElementById('stat-position').textContent`, fmt.Sprintf(`"%d"`, want))
+		b.run(t, `document.getElementById('log-pause').click(); return null`)
+		b.waitFor(t, view+" live again", logStatus, fmt.Sprintf(`"Live at position %d: caught up"`, want))
+		b.waitFor(t, view+": the newest first, and no gap", `const p = `+positionsJS[len("return "):]+`;
+			return [p[0], p.every((x, i) => i === 0 || x === p[i - 1] - 1), p.length]`, fmt.Sprintf("[%d,true,500]", want))
+	}
+}

@@ -28,6 +28,7 @@
   const LOG_ROWS = 500; // rows the live log keeps, and a stream's live tail, besides those loaded on demand
   const PAGE = 50; // streams per page, and events per "earlier" page
   const OLDER_REACH = 1000; // positions the live log reads back at most, a click of "Load older events"
+  const READ_MOST = 1000; // the API's largest limit
   // A first read of a view's events, and each page of earlier ones, stops
   // at about PAGE_BYTES: it read PAGE events (or 100 positions) whatever
   // their size, 31 MB for a stream of 1 MiB events, all read and parsed
@@ -1695,7 +1696,8 @@
       let size = 0;
       let at = hi;
       for (let n = FIRST; at > lo && size < PAGE_BYTES;) {
-        const after = Math.max(lo, at - n);
+        // Unfiltered, a window is one read: of READ_MOST positions at most.
+        const after = Math.max(lo, at - (filtered ? n : Math.min(n, READ_MOST)));
         const upto = at;
         const got = [];
         let from = after;
@@ -1703,7 +1705,7 @@
         for (;;) {
           const p = new URLSearchParams(params);
           p.set('after', String(from));
-          p.set('limit', String(Math.min(limit, upto - from)));
+          p.set('limit', String(Math.min(limit, upto - from, READ_MOST)));
           const r = await api('/events?' + p, undefined, signal);
           size += r.size;
           const mine = r.body.events.filter((e) => e.position <= upto);
