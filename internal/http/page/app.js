@@ -1697,9 +1697,10 @@
       let at = hi;
       for (let n = FIRST; at > lo && size < PAGE_BYTES;) {
         // Unfiltered, a window is one read: of READ_MOST positions at most.
-        const after = Math.max(lo, at - (filtered ? n : Math.min(n, READ_MOST)));
+        let after = Math.max(lo, at - (filtered ? n : Math.min(n, READ_MOST)));
         const upto = at;
-        const got = [];
+        let got = [];
+        let bytes = 0; // the size of got's reads
         let from = after;
         let limit = filtered ? Math.max(FIRST, Math.ceil((2 * (matched + 1) / (spanned + 1)) * (upto - after))) : upto - after;
         for (;;) {
@@ -1708,6 +1709,7 @@
           p.set('limit', String(Math.min(limit, upto - from, READ_MOST)));
           const r = await api('/events?' + p, undefined, signal);
           size += r.size;
+          bytes += r.size;
           const mine = r.body.events.filter((e) => e.position <= upto);
           got.push(...mine);
           // Done: unfiltered, or past the window, or no more to match.
@@ -1715,6 +1717,22 @@
           from = mine[mine.length - 1].position;
           if (from >= upto) break;
           limit *= 2;
+          // A window denser than those before it (a burst of the filter's
+          // events, the window sized by the quiet positions above it) was
+          // read whole, whatever it held: resumed after a long pause, tens
+          // of megabytes to keep a few hundred rows. Where the rest of the
+          // window holds more than the budget has room for, as far as what
+          // was read of it says, the window starts higher, where about as
+          // many as fit are, and is read from there.
+          const room = Math.max(1, Math.floor((PAGE_BYTES - size) / (bytes / got.length)));
+          const dense = got.length / (from - after);
+          if ((upto - from) * dense > room) {
+            after = upto - Math.max(1, Math.floor(room / dense));
+            from = after;
+            got = [];
+            bytes = 0;
+            limit = room;
+          }
         }
         pages.unshift(got);
         matched += got.length;
