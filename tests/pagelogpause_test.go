@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 )
 
@@ -77,5 +78,35 @@ func TestPageLiveLogResumedAfterMoreThanAThousandEventsGoesOn(t *testing.T) {
 		b.waitFor(t, view+" live again", logStatus, fmt.Sprintf(`"Live at position %d: caught up"`, want))
 		b.waitFor(t, view+": the newest first, and no gap", `const p = `+positionsJS[len("return "):]+`;
 			return [p[0], p.every((x, i) => i === 0 || x === p[i - 1] - 1), p.length]`, fmt.Sprintf("[%d,true,500]", want))
+	}
+}
+
+// TestPageLiveLogResumedAfterThousandsOfEventsLaysOutAboutWhatItKeeps: a
+// live log resumed after a pause read what came meanwhile down to 2 MiB,
+// thousands of small events, and laid every one of them out, in one task,
+// for the newest 500 to stay: here 2,000 rows added for 500 kept. It reads
+// about as many as the list keeps (a window of 1,000 positions at most
+// past the 500), and the rest are older events, on demand.
+func TestPageLiveLogResumedAfterThousandsOfEventsLaysOutAboutWhatItKeeps(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderPlaced")
+	b.navigate(t, s.URL+"/#/")
+	logStatus := `return document.getElementById('log-status').textContent`
+	b.waitFor(t, "the live log caught up", logStatus, `"Live at position 2: caught up"`)
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
+	b.waitFor(t, "the log paused", logStatus, `"Paused"`)
+	for range 4 {
+		s.mustAppend(t, id, appendBody{Events: events(500, "OrderNoted")})
+	}
+	b.waitFor(t, "the totals to follow the log", `return document.getElementById('stat-position').textContent`, `"2002"`)
+	b.run(t, `window.added = 0;
+		new MutationObserver((ms) => { for (const m of ms) window.added += m.addedNodes.length; }).observe(document.getElementById('log-events'), { childList: true });
+		document.getElementById('log-pause').click();
+		return null`)
+	b.waitFor(t, "the log live again", logStatus, `"Live at position 2002: caught up"`)
+	b.waitFor(t, "the newest first, and no gap", `const p = `+positionsJS[len("return "):]+`;
+		return [p[0], p.every((x, i) => i === 0 || x === p[i - 1] - 1), p.length, document.getElementById('log-older').hidden]`, "[2002,true,500,false]")
+	if n, _ := strconv.Atoi(b.run(t, `return window.added`)); n > 1100 {
+		t.Errorf("the resumed log laid out %d rows to keep 500; want about one read's 1,000 at most", n)
 	}
 }

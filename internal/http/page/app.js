@@ -1691,11 +1691,12 @@
     const filtered = Object.keys(only).length > 0;
     let matched = 0;
     let spanned = 0;
-    const back = async (hi, lo) => {
+    const back = async (hi, lo, most = Infinity) => {
       const pages = [];
       let size = 0;
+      let count = 0;
       let at = hi;
-      for (let n = FIRST; at > lo && size < PAGE_BYTES;) {
+      for (let n = FIRST; at > lo && size < PAGE_BYTES && count < most;) {
         // Unfiltered, a window is one read: of READ_MOST positions at most.
         let after = Math.max(lo, at - (filtered ? n : Math.min(n, READ_MOST)));
         const upto = at;
@@ -1735,6 +1736,7 @@
           }
         }
         pages.unshift(got);
+        count += got.length;
         matched += got.length;
         spanned += upto - after;
         at = after;
@@ -1835,14 +1837,17 @@
         }
       }
     };
-    // After a pause: what came since the last event shown, read as the
-    // view's first read is (about PAGE_BYTES, from the head down). If
+    // After a pause: what came since the last event shown, read from the
+    // head down: about PAGE_BYTES, and about as many as the list keeps. If
     // more came than that holds, the list starts afresh from it, older
     // events on demand, as a stream's tail does. The live log had no
     // pause: on a busy log each new event pushed the oldest out, the one
     // a user was reading among them.
     const since = async (last) => {
-      const { events, reached } = await back(feed.position(), last);
+      // No more than the list keeps (LOG_ROWS): read down to 2 MiB, a
+      // pause of thousands of small events was read and laid out whole,
+      // in one task, for the newest 500 to stay.
+      const { events, reached } = await back(feed.position(), last, LOG_ROWS);
       if (reached > last && current()) {
         list.replaceChildren();
         keep = LOG_ROWS;
