@@ -110,3 +110,42 @@ func TestPageLiveLogResumedAfterThousandsOfEventsLaysOutAboutWhatItKeeps(t *test
 		t.Errorf("the resumed log laid out %d rows to keep 500; want about one read's 1,000 at most", n)
 	}
 }
+
+// TestPageOlderEventsOnTheirWayAcrossAResumeLeaveNoGap: "Load older
+// events" clicked, then the log paused and resumed while that read was on
+// its way: the resume started the list afresh from the newest (more came
+// than it keeps), and the older read, answered after, added its events
+// under them and set the list's lower end to its own: every event between
+// the two reads was gone from the list, and "Load older events" went on
+// below them. An older read answered after the list started afresh is
+// dropped; the list has no gap.
+func TestPageOlderEventsOnTheirWayAcrossAResumeLeaveNoGap(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 150, "OrderPlaced")
+	b.navigate(t, s.URL+"/#/")
+	logStatus := `return document.getElementById('log-status').textContent`
+	b.waitFor(t, "the live log caught up", logStatus, `"Live at position 150: caught up"`)
+	// The next read of the log's history is held until window.release().
+	b.run(t, `const fetch0 = window.fetch;
+		window.fetch = (u, o) => {
+			if (!window.hold || !/^\/events\?after=\d+&limit=/.test(String(u))) return fetch0(u, o);
+			window.hold = false;
+			return new Promise((r) => { window.release = r; }).then(() => fetch0(u, o));
+		};
+		window.hold = true;
+		document.getElementById('log-older').click();
+		return null`)
+	b.waitFor(t, "the older read on its way", `return typeof window.release`, `"function"`)
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
+	b.waitFor(t, "the log paused", logStatus, `"Paused"`)
+	for range 3 {
+		s.mustAppend(t, id, appendBody{Events: events(500, "OrderNoted")})
+	}
+	b.waitFor(t, "the totals to follow the log", `return document.getElementById('stat-position').textContent`, `"1650"`)
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
+	b.waitFor(t, "the log live again", logStatus, `"Live at position 1650: caught up"`)
+	b.run(t, `window.release(); return null`)
+	b.waitFor(t, "the older read answered", `return document.getElementById('log-older').disabled`, "false")
+	b.waitFor(t, "the newest first, and no gap", `const p = `+positionsJS[len("return "):]+`;
+		return [p[0], p.every((x, i) => i === 0 || x === p[i - 1] - 1), document.getElementById('log-older').textContent === 'Load older events (before position ' + p[p.length - 1] + ')']`, "[1650,true,true]")
+}

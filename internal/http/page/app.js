@@ -1786,8 +1786,14 @@
       return last;
     };
     let clickFailed = ''; // what a failed click said: it goes once one succeeds
+    // afresh counts the list's fresh starts (a resume after more than it
+    // keeps): a page of older events read before one is dropped. Added
+    // under the fresh list, it left out every event between the two, and
+    // set the list's lower end to its own.
+    let afresh = 0;
     older.onclick = async () => {
       if (older.disabled) return;
+      const start = afresh;
       const keyed = document.activeElement === older;
       let first = null; // the first event loaded
       older.disabled = true;
@@ -1806,7 +1812,7 @@
         // (lastMatch), and read from.
         if (filtered && !found.length && at > 0 && size < PAGE_BYTES) {
           const last = await lastMatch(at);
-          if (!current()) return;
+          if (!current() || start !== afresh) return;
           if (!last) {
             at = 0;
           } else {
@@ -1815,7 +1821,7 @@
             at = r.reached;
           }
         }
-        if (!current()) return;
+        if (!current() || start !== afresh) return;
         for (let i = found.length - 1; i >= 0; i--) {
           const li = logItem(found[i]);
           first ??= li;
@@ -1849,6 +1855,7 @@
       // in one task, for the newest 500 to stay.
       const { events, reached } = await back(feed.position(), last, LOG_ROWS);
       if (reached > last && current()) {
+        afresh++;
         list.replaceChildren();
         keep = LOG_ROWS;
         bound = reached;
