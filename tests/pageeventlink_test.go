@@ -91,3 +91,18 @@ func TestPageEventLinkLoadsLaterEventsOnDemand(t *testing.T) {
 		`[120,120,true,true,"120"]`)
 	b.waitFor(t, "version 30 still the one marked", `return [...document.querySelectorAll('#stream-events li.target')].map((li) => li.dataset.version)`, `["30"]`)
 }
+
+// TestPageEventLinkToAStreamThatDoesNotExistSaysSo: an event's link to a
+// stream that does not exist (mistyped, or from a log since reset) said
+// "This stream does not exist yet; its events will appear here when they
+// are written" beside "No events; not following the stream": a user
+// waited for events the view would never show. It says that the stream
+// has no such event, and the link to its latest events, live, is there.
+func TestPageEventLinkToAStreamThatDoesNotExistSaysSo(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	b.navigate(t, s.URL+"/#/streams/"+id+"?version=3")
+	b.waitFor(t, "the view says the stream has no such event", `return [document.getElementById('error').textContent, document.getElementById('stream-status').textContent, document.getElementById('stream-latest').getAttribute('href')]`,
+		fmt.Sprintf(`["This stream does not exist: it has no version 3. Its events will appear at the link to its latest events, live, once they are written.","No events; not following the stream.","#/streams/%s"]`, id))
+}

@@ -2069,7 +2069,12 @@
     }
     if (!current()) return null;
     if (said && $('error').textContent === said) showError('');
-    if (missing) showError('This stream does not exist yet; its events will appear here when they are written.');
+    // An event's link follows nothing (showWindow): "will appear here"
+    // had a user wait for events the view would never show.
+    if (missing) {
+      showError(version ? `This stream does not exist: it has no version ${version}. Its events will appear at the link to its latest events, live, once they are written.`
+        : 'This stream does not exist yet; its events will appear here when they are written.');
+    }
     const dd = {};
     const rows = [['stream_type', 'Type'], ['version', 'Version'], ['created_at', 'Created'], ['updated_at', 'Updated']];
     $('stream-info').replaceChildren(...rows.flatMap(([k, label]) => {
