@@ -149,3 +149,33 @@ func TestPageOlderEventsOnTheirWayAcrossAResumeLeaveNoGap(t *testing.T) {
 	b.waitFor(t, "the newest first, and no gap", `const p = `+positionsJS[len("return "):]+`;
 		return [p[0], p.every((x, i) => i === 0 || x === p[i - 1] - 1), document.getElementById('log-older').textContent === 'Load older events (before position ' + p[p.length - 1] + ')']`, "[1650,true,true]")
 }
+
+// TestPageEarlierEventsOnTheirWayAcrossAResumeLeaveNoGap: as the live
+// log's older events (TestPageOlderEventsOnTheirWayAcrossAResumeLeaveNoGap),
+// a stream's earlier events on their way while its tail was paused and
+// resumed with more than it keeps were added under the fresh list, the
+// versions between gone. They are dropped.
+func TestPageEarlierEventsOnTheirWayAcrossAResumeLeaveNoGap(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 120, "OrderPlaced")
+	b.openLiveStream(t, s, id, 120, "the live tail")
+	b.run(t, `const fetch0 = window.fetch;
+		window.fetch = (u, o) => {
+			if (!window.hold || !String(u).includes('/events?')) return fetch0(u, o);
+			window.hold = false;
+			return new Promise((r) => { window.release = r; }).then(() => fetch0(u, o));
+		};
+		window.hold = true;
+		document.getElementById('stream-earlier').click();
+		return null`)
+	b.waitFor(t, "the earlier read on its way", `return typeof window.release`, `"function"`)
+	b.pauseTail(t)
+	s.mustAppend(t, id, appendBody{Events: events(100, "OrderNoted")})
+	b.waitFor(t, "the totals to follow the log", `return document.getElementById('stat-position').textContent`, `"220"`)
+	b.run(t, `document.getElementById('stream-pause').click(); return null`)
+	b.waitFor(t, "the tail live again", statusJS, `"Live at version 220: caught up"`)
+	b.run(t, `window.release(); return null`)
+	b.waitFor(t, "the earlier read answered", `return document.getElementById('stream-earlier').disabled`, "false")
+	b.waitFor(t, "the newest first, and no gap", `const v = `+versionsJS[len("return "):]+`;
+		return [v[0], v.every((x, i) => i === 0 || x === v[i - 1] - 1)]`, "[220,true]")
+}

@@ -2128,10 +2128,15 @@
     // 1,000 whatever their size, to keep the newest LOG_ROWS. If more came
     // than that read holds, the view starts afresh from it, as if opened
     // now, and "Load earlier events" brings the rest.
+    // afresh counts the tail's fresh starts (a resume after more than it
+    // keeps): a page of earlier events read before one is dropped, as the
+    // live log's older events are.
+    let afresh = 0;
     const since = async (last) => {
       const events = await backward(0).catch(notFound);
       const oldest = events.length ? events[events.length - 1].version : 0;
       if (oldest > last + 1 && current()) {
+        afresh++;
         list.replaceChildren();
         keep = LOG_ROWS;
         earliest = oldest;
@@ -2152,12 +2157,13 @@
       // One page at a time: a second click before the first page arrives
       // would load the same events again.
       if (earlier.disabled) return;
+      const start = afresh;
       const keyed = document.activeElement === earlier;
       let first = null; // the first event loaded
       earlier.disabled = true;
       try {
         const events = await backward(earliest - 1);
-        if (!current()) return;
+        if (!current() || start !== afresh) return;
         for (const e of events) {
           const li = streamItem(e, false);
           first ??= li;
