@@ -527,6 +527,15 @@ func killSessions(t *testing.T, dsn, where string) int {
 			t.Logf("kill session %d: %v", id, err)
 		}
 	}
+	// KILL returns before the session's thread has closed its socket: a
+	// read sent at once could find it open, and meet its end half-way (a
+	// CI run under load did). Once the server lists none of them, each has
+	// closed its end.
+	waitUntil(t, "the killed sessions gone", func() bool {
+		var left int
+		list := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(ids)), ","), "[]")
+		return len(ids) == 0 || admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.processlist WHERE id IN ("+list+")").Scan(&left) == nil && left == 0
+	})
 	return len(ids)
 }
 
