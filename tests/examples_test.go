@@ -70,7 +70,7 @@ func TestOrdersExampleSavesOnceWhenAnAnswerIsLost(t *testing.T) {
 		out, err := exec.CommandContext(ctx, bin, "-server", "http://"+proxy.Addr(), "-orders", "1").CombinedOutput()
 		select {
 		case <-cut:
-		default:
+		case <-time.After(30 * time.Second): // the proxy closes cut just after the client's side
 			t.Fatalf("the proxy cut no append; output:\n%s", out)
 		}
 		if err != nil {
