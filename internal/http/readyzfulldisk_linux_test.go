@@ -1,21 +1,14 @@
 package http_test
 
 import (
-	"context"
-	"database/sql"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/google/uuid"
 
-	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -28,15 +21,7 @@ import (
 // tmpfs (not root).
 func TestReadyzSaysAppendsAreRefusedOnARealFullDiskAndClearsOnceOneIsWritten(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=8m"); err != nil {
-		t.Skipf("a full disk needs a small file system of its own, and this process may not mount a tmpfs (%v): run the test as root", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount the test's tmpfs %s: %v", dir, err)
-		}
-	})
+	dir := teststore.MountTmpfs(t, "size=8m")
 	s := newServer(t, nil, teststore.OpenSQLite(t, dir))
 	body := `{"stream_type":"a","events":[{"type":"X","data":"` + strings.Repeat("x", 60_000) + `"}]}`
 	refused := false
@@ -78,89 +63,14 @@ func TestReadyzSaysAppendsAreRefusedOnARealFullDiskAndClearsOnceOneIsWritten(t *
 // tmpfs (not root) or allocate beyond a file's end.
 func TestReadyzSaysAppendsAreRefusedOnARealFullDiskWhereEachCommitIsOfUnknownOutcome(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64m"); err != nil {
-		t.Skipf("a full disk needs a small file system of its own, and this process may not mount a tmpfs (%v): run the test as root", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount the test's tmpfs %s: %v", dir, err)
-		}
-	})
+	dir := teststore.MountTmpfs(t, "size=64m")
 	store := teststore.OpenSQLite(t, dir)
 	s := newServer(t, nil, store)
-	ctx := t.Context()
-
-	reader, err := sql.Open("sqlite", "file:"+store.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reader.Close() })
-	conn, err := reader.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.ExecContext(context.Background(), "ROLLBACK"); conn.Close() }) //nolint:errcheck // the test's end
-	var n int
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM log_head").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	// The WAL up to a little short of the index's first region's 4,062
-	// frames, one small append at a time (straight to the store: faster).
-	walPath := store.Path() + "-wal"
-	frames := func() int64 {
-		b, err := os.ReadFile(walPath)
-		if err != nil || len(b) < 32 {
-			t.Fatalf("read the WAL: %v", err)
-		}
-		return (int64(len(b)) - 32) / (24 + int64(binary.BigEndian.Uint32(b[8:12])))
-	}
 	stream := uuid.New()
-	for frames() < 3900 {
-		if _, err := store.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "a",
-			Events: []eventstore.NewEvent{{Type: "X", Data: []byte(`"` + strings.Repeat("d", 20) + `"`)}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wal, err := os.OpenFile(walPath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, err := wal.Stat()
-	if err == nil {
-		err = syscall.Fallocate(int(wal.Fd()), 1 /* FALLOC_FL_KEEP_SIZE */, fi.Size(), 4<<20)
-	}
-	wal.Close()
-	if err != nil {
-		t.Skipf("allocate room beyond the WAL's end: %v", err)
-	}
-	// The rest of the disk filled, to its last byte; freed before the
-	// store's close (which checkpoints) at the test's end.
-	var fillers []string
-	t.Cleanup(func() {
-		for _, name := range fillers {
-			os.Remove(name)
-		}
-	})
-	for _, size := range []int{1 << 20, 64 << 10, 4 << 10, 1} {
-		for i := 0; ; i++ {
-			name := filepath.Join(dir, fmt.Sprintf("filler-%d-%d", size, i))
-			fillers = append(fillers, name)
-			if err := os.WriteFile(name, make([]byte, size), 0o600); err != nil {
-				os.Remove(name)
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatal(err)
-				}
-				break
-			}
-		}
-	}
+	frames := teststore.WALShortOfItsIndexEdge(t, store, dir, stream)
 
 	for i := range 400 {
-		r := s.do(http.MethodPost, "/streams/"+stream.String()+"/events", `{"stream_type":"a","events":[{"type":"X","data":"d"}]}`)
+		r := s.do(http.MethodPost, "/streams/"+stream.String()+"/events", `{"stream_type":"t","events":[{"type":"X","data":"d"}]}`)
 		if r.status == http.StatusCreated {
 			continue
 		}

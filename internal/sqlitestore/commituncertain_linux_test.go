@@ -1,18 +1,14 @@
 package sqlitestore_test
 
 import (
-	"context"
-	"database/sql"
-	"encoding/binary"
 	"errors"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestACommitWhoseIndexCouldNotGrowOnAFullDiskSaysTheDiskIsFull: a COMMIT
@@ -31,53 +27,8 @@ func TestACommitWhoseIndexCouldNotGrowOnAFullDiskSaysTheDiskIsFull(t *testing.T)
 	t.Cleanup(func() { s.Close() })
 	ctx := t.Context()
 
-	reader, err := sql.Open("sqlite", "file:"+s.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reader.Close() })
-	conn, err := reader.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.ExecContext(context.Background(), "ROLLBACK"); conn.Close() }) //nolint:errcheck // the test's end
-	var n int
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM log_head").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-
-	// The WAL up to a little short of the index's first region's 4,062
-	// frames, one small append at a time.
-	walPath := s.Path() + "-wal"
-	frames := func() int64 {
-		b, err := os.ReadFile(walPath)
-		if err != nil || len(b) < 32 {
-			t.Fatalf("read the WAL: %v", err)
-		}
-		return (int64(len(b)) - 32) / (24 + int64(binary.BigEndian.Uint32(b[8:12])))
-	}
 	stream := uuid.New()
-	for frames() < 3900 {
-		appendEvents(t, s, stream, 1, 20)
-	}
-	// Room for the frames of the appends to come, allocated beyond the
-	// WAL's end (its size unchanged), and none for anything else.
-	wal, err := os.OpenFile(walPath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, err := wal.Stat()
-	if err == nil {
-		err = syscall.Fallocate(int(wal.Fd()), 1 /* FALLOC_FL_KEEP_SIZE */, fi.Size(), 4<<20)
-	}
-	wal.Close()
-	if err != nil {
-		t.Skipf("allocate room beyond the WAL's end: %v", err)
-	}
-	fillDisk(t, dir)
+	frames := teststore.WALShortOfItsIndexEdge(t, s, dir, stream)
 
 	for i := range 400 {
 		_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "t",

@@ -32,16 +32,7 @@ func smallDisk(t *testing.T, size string) string {
 // mountTmpfs is smallDisk with the tmpfs's mount options (size=…,nr_inodes=…).
 func mountTmpfs(t *testing.T, options string) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, options); err != nil {
-		t.Skipf("a full disk needs a small file system of its own, and this process may not mount a tmpfs (%v): run the test as root", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount the test's tmpfs %s: %v", dir, err)
-		}
-	})
-	return dir
+	return teststore.MountTmpfs(t, options)
 }
 
 // growDisk makes the tmpfs smallDisk mounted at dir size large, as an

@@ -2,47 +2,22 @@ package sqlitestore_test
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/sqlitestore"
+	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
-// fillDisk fills the tmpfs smallDisk mounted at dir to its last page, with
-// files whose names begin with "filler-", and returns what frees it again.
+// fillDisk fills the tmpfs smallDisk mounted at dir (teststore.FillDisk).
 func fillDisk(t *testing.T, dir string) (free func()) {
 	t.Helper()
-	var made []string
-	for _, size := range []int{1 << 20, 64 << 10, 4 << 10, 1} {
-		for {
-			name := filepath.Join(dir, fmt.Sprintf("filler-%d", len(made)))
-			err := os.WriteFile(name, make([]byte, size), 0o600)
-			if err == nil {
-				made = append(made, name)
-				continue
-			}
-			os.Remove(name)
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	free = func() {
-		for _, name := range made {
-			os.Remove(name)
-		}
-		made = nil
-	}
-	t.Cleanup(free)
-	return free
+	return teststore.FillDisk(t, dir)
 }
 
 // TestAStartOnAFullDiskSaysTheFileSystemIsFull: a start, or `api migrate`
