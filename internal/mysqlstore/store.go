@@ -1136,13 +1136,6 @@ func (s *Store) readyQuery(ctx context.Context, q string) error {
 	return s.translate(err)
 }
 
-// headAndLast reads the log's head and the last position in events (an
-// index's end: one probe).
-const headAndLast = "SELECT h.position, COALESCE((SELECT MAX(e.position) FROM events e), 0) FROM log_head h WHERE h.id = 1"
-
-// mendHeadRepair is the repair of a log head behind its events.
-const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
-
 // headBehind returns an error wrapping eventstore.ErrDamaged (and
 // ErrUnavailable) if the log's head is behind the last position in events
 // (or a row written there without the log's lock, which looks the same),
@@ -1155,7 +1148,7 @@ const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FRO
 // logged once at ERROR, until Ping finds the head right.
 func (s *Store) headBehind(ctx context.Context) error {
 	var head, last int64
-	err := s.primary.QueryRowContext(ctx, headAndLast).Scan(&head, &last)
+	err := s.primary.QueryRowContext(ctx, sqlstore.HeadAndLast).Scan(&head, &last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return headRowMissing(err)
@@ -1168,7 +1161,7 @@ func (s *Store) headBehind(ctx context.Context) error {
 		"events are stored that the head does not count (a restore from dumps taken apart, log_head's older than events', "+
 		"or something writing to events without the log lock), and every append fails on a position taken; "+
 		"with no instance appending meanwhile, mend it with %s (or restore all the tables from one consistent dump, --single-transaction)",
-		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, mendHeadRepair)
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, sqlstore.MendHeadRepair)
 	if s.behindSaid.CompareAndSwap(false, true) {
 		s.log.Error("the log's head is behind its events: every append answers 503, and /readyz too, until it is mended",
 			"database", s.cfg.DBName, "log_head", head, "last_event_position", last, "error", damage)

@@ -7,14 +7,8 @@ import (
 	"fmt"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/sqlstore"
 )
-
-// headAndLast reads the log's head and the last position in events (the
-// end of events' primary key: one probe).
-const headAndLast = "SELECT h.position, COALESCE((SELECT MAX(e.position) FROM events e), 0) FROM log_head h WHERE h.id = 1"
-
-// mendHeadRepair is the repair of a log head behind its events.
-const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
 
 // errHeadRowMissing is headBehind's error where log_head has no row: the
 // words of an append that finds it missing (sqlstore), and the mend.
@@ -53,7 +47,7 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 // until Ping finds the head right.
 func (s *Store) headBehind(ctx context.Context) error {
 	var head, last int64
-	err := s.feed.QueryRowContext(ctx, headAndLast).Scan(&head, &last)
+	err := s.feed.QueryRowContext(ctx, sqlstore.HeadAndLast).Scan(&head, &last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%w (%w)", errHeadRowMissing, err)
@@ -65,7 +59,7 @@ func (s *Store) headBehind(ctx context.Context) error {
 	damage := fmt.Errorf("%w: %w: %w: the log's head (log_head.position = %d) is behind the last position in events (%d) in %s: "+
 		"events are stored that the head does not count (log_head edited by hand, or the tables restored from backups taken apart), "+
 		"and every append fails on a position taken; mend it with sqlite3 %s %q (or restore the whole file from one backup)",
-		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, s.path, FileName, mendHeadRepair)
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, s.path, FileName, sqlstore.MendHeadRepair)
 	if s.behindSaid.CompareAndSwap(false, true) {
 		s.log.Error("the log's head is behind its events: every append answers 503, and /readyz too, until it is mended",
 			"path", s.path, "log_head", head, "last_event_position", last, "error", damage.Error())

@@ -458,9 +458,14 @@ func (t logTail) Head(ctx context.Context) (int64, error) {
 	return head, nil
 }
 
-// mendHeadRepair is the statement that mends a log head behind its events
+// MendHeadRepair is the statement that mends a log head behind its events
 // (the stores' own errors for it name it too).
-const mendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
+const MendHeadRepair = "UPDATE log_head SET position = (SELECT MAX(position) FROM events) WHERE id = 1"
+
+// HeadAndLast reads the log's head and the last position in events (the
+// end of events' primary key: one probe), for the stores' look at a head
+// behind its events.
+const HeadAndLast = "SELECT h.position, COALESCE((SELECT MAX(e.position) FROM events e), 0) FROM log_head h WHERE h.id = 1"
 
 // headBehindRead is a read's error for an event read at last, past the
 // log's head at head (the live feed's tail, or a page of the log):
@@ -471,7 +476,7 @@ func headBehindRead(head, last int64) error {
 		"events are stored that the head does not count (log_head edited by hand, the tables restored from backups taken apart, "+
 		"or something writing to events without the log lock), and every append fails on a position taken; "+
 		"with no instance appending meanwhile, mend it with %s (or restore all the tables from one consistent backup)",
-		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, mendHeadRepair)
+		eventstore.ErrUnavailable, eventstore.ErrDamaged, eventstore.ErrHeadBehind, head, last, MendHeadRepair)
 }
 
 // ReadAll reads a page of the whole log in one query: the tailer takes all
