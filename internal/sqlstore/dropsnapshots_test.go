@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
+	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -233,27 +233,9 @@ func TestADamagedStreamReadOverAndOverMovesTheCommitIDOnceASecond(t *testing.T) 
 	})
 }
 
-// lockedBuffer is a log's buffer that goroutines may write at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // openLoggingTo opens a migrated MySQL store on a new database that logs
 // to logged, its snapshot drops held off for an hour.
-func openLoggingTo(t *testing.T, logged *lockedBuffer) *mysqlstore.Store {
+func openLoggingTo(t *testing.T, logged *testlog.Buffer) *mysqlstore.Store {
 	t.Helper()
 	ctx := context.Background()
 	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{Logger: slog.New(slog.NewTextHandler(logged, nil))})
@@ -277,7 +259,7 @@ func openLoggingTo(t *testing.T, logged *lockedBuffer) *mysqlstore.Store {
 func TestAStreamReadBelowItsVersionIsLoggedOnceNamingAReplicaBehindTheDSN(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var logged lockedBuffer
+	var logged testlog.Buffer
 	store := openLoggingTo(t, &logged)
 	id := uuid.New()
 	appendTwo(t, store, id)
@@ -317,7 +299,7 @@ func TestAStreamReadBelowItsVersionIsLoggedOnceNamingAReplicaBehindTheDSN(t *tes
 func TestStreamsReadBelowTheirVersionsLogOneLineAWindowNotOneAStream(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var logged lockedBuffer
+	var logged testlog.Buffer
 	store := openLoggingTo(t, &logged)
 	ids := make([]uuid.UUID, 20)
 	for i := range ids {
@@ -367,7 +349,7 @@ func TestTheWritersLinesArePassedThroughRedact(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	id := uuid.New()
-	var logged lockedBuffer
+	var logged testlog.Buffer
 	redact := func(s string) string { return strings.ReplaceAll(s, id.String(), "REDACTED") }
 	store, err := mysqlstore.Open(ctx, mysqltest.NewDatabase(t), mysqlstore.Options{
 		Logger: slog.New(slog.NewTextHandler(&logged, nil)), Redact: redact})

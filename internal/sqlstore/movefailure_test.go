@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/sqlstore"
+	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // readOnlyRefusal is the error a primary put in read_only answers an UPDATE.
@@ -27,7 +28,7 @@ func movesCommitID(chunk []byte) bool { return bytes.Contains(chunk, []byte("SET
 
 // openDamagedBehindProxy opens a MySQL store behind a fault proxy, logging
 // into logged, with one stream whose row of streams is deleted, after set.
-func openDamagedBehindProxy(t *testing.T, logged *lockedBuffer, set func(s *sqlstore.Store)) (*mysqlstore.Store, *faultproxy.Proxy, uuid.UUID) {
+func openDamagedBehindProxy(t *testing.T, logged *testlog.Buffer, set func(s *sqlstore.Store)) (*mysqlstore.Store, *faultproxy.Proxy, uuid.UUID) {
 	t.Helper()
 	ctx := context.Background()
 	dsn, p := mysqltest.NewDatabaseBehindProxy(t)
@@ -49,7 +50,7 @@ func openDamagedBehindProxy(t *testing.T, logged *lockedBuffer, set func(s *sqls
 }
 
 // linesSaying returns the lines of logged that contain what.
-func linesSaying(logged *lockedBuffer, what string) []string {
+func linesSaying(logged *testlog.Buffer, what string) []string {
 	var got []string
 	for line := range strings.Lines(logged.String()) {
 		if strings.Contains(line, what) {
@@ -73,7 +74,7 @@ const movesNotDropped = "could not be dropped"
 func TestAFailingMoveOfTheCommitIDWaitsAndWarnsOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var logged lockedBuffer
+	var logged testlog.Buffer
 	store, p, id := openDamagedBehindProxy(t, &logged, func(s *sqlstore.Store) { sqlstore.SetSnapshotDrops(s, time.Hour, 0) })
 	var refused atomic.Int64
 	p.AnswerInstead(func(chunk []byte) bool {
@@ -111,7 +112,7 @@ func TestFailedMovesOfTheCommitIDBackOffAndAreLoggedOncePerSpell(t *testing.T) {
 	// wait_for_locks and its BEGIN: under -race on a loaded machine those
 	// took 70 ms once, and a first wait of 100 ms was seen as 30 ms.
 	const every = 300 * time.Millisecond
-	var logged lockedBuffer
+	var logged testlog.Buffer
 	store, p, id := openDamagedBehindProxy(t, &logged, func(s *sqlstore.Store) { sqlstore.SetSnapshotDrops(s, every, 0) })
 	var (
 		mu    sync.Mutex
