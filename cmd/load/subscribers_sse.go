@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/sseline"
 )
 
 // arrival is one event frame as a subscriber received it.
@@ -70,7 +70,7 @@ func (s *subscriber) read(ctx context.Context, client *http.Client, url string, 
 		return fmt.Errorf("subscribe: %s: %s", resp.Status, b)
 	}
 	caughtUp := false
-	return readFrames(bufio.NewReaderSize(resp.Body, 4096), func(f frame) {
+	return readFrames(resp.Body, func(f frame) {
 		switch {
 		case f.event == "caught-up":
 			if !caughtUp {
@@ -93,24 +93,28 @@ type frame struct {
 }
 
 // readFrames parses a text/event-stream and calls fn for each frame that has
-// at least one field, until the stream ends or fails. It allocates only for
-// event names, and skips the content of data lines, however long.
-func readFrames(r *bufio.Reader, fn func(frame)) error {
+// at least one field, until the stream ends or fails. Its lines are split as
+// the Go client splits them (internal/sseline, the WHATWG rules: CR LF, LF
+// or CR alone end a line, one leading byte-order mark is dropped). It
+// allocates only for event names, and skips the content of data lines,
+// however long.
+func readFrames(r io.Reader, fn func(frame)) error {
+	lines := sseline.NewReader(r, 4096)
 	var f frame
 	fields := 0
 	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		// A field's name and an id (18 digits at most) are all that is read.
+		line, n, err := lines.SkimLine(64)
+		if err != nil {
 			// A frame not ended by a blank line is discarded, as the
 			// WHATWG parser does at the end of the stream.
 			return err
 		}
-		complete := err == nil
-		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		complete := n == len(line)
 		name, value, _ := bytes.Cut(line, []byte(":"))
 		value = bytes.TrimPrefix(value, []byte(" "))
 		switch {
-		case len(line) == 0 && complete:
+		case n == 0:
 			if fields > 0 {
 				fn(f)
 			}
@@ -128,12 +132,6 @@ func readFrames(r *bufio.Reader, fn func(frame)) error {
 			fields++
 		default:
 			fields++ // retry, or a field not used here
-		}
-		for errors.Is(err, bufio.ErrBufferFull) { // the rest of a long line
-			_, err = r.ReadSlice('\n')
-		}
-		if err != nil {
-			return err
 		}
 	}
 }

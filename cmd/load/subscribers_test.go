@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -209,5 +210,45 @@ func TestAFailedSampleDuringTheWritesEndsThePhaseWithoutWaitingOutItsSchedule(t 
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the phase still waited for its writers 5 s after it failed; expected them stopped at once")
+	}
+}
+
+// TestReadFramesReadsEveryLineEndAndAByteOrderMark: the WHATWG
+// event-stream grammar (HTML §9.2.5), which the Go client and the tests'
+// parser read through internal/sseline, ends a line in CR LF, LF or CR
+// alone, and drops one leading UTF-8 byte-order mark. The load tool split
+// lines at LF only, so a stream of CR-only lines was one line without end
+// (no frame, every event counted lost), and a mark made the first field's
+// name another (the first event's id dropped). Each stream is read whole
+// and a byte at a time, so that a CR LF split between two reads is one end.
+func TestReadFramesReadsEveryLineEndAndAByteOrderMark(t *testing.T) {
+	t.Parallel()
+	const bom = "\uFEFF"
+	long := strings.Repeat("x", 10000) // longer than the reader's buffer
+	for _, tc := range []struct {
+		name, in string
+		want     []frame
+	}{
+		{"CR", "id: 1\rdata: a\r\revent: caught-up\rdata: 1\r\r", []frame{{id: 1, hasID: true, data: true}, {event: "caught-up", data: true}}},
+		{"CR LF", "id: 1\r\ndata: a\r\n\r\nid: 2\r\ndata: b\r\n\r\n", []frame{{id: 1, hasID: true, data: true}, {id: 2, hasID: true, data: true}}},
+		{"each end in one stream", "id: 1\rdata: a\n\r\nid: 2\ndata: " + long + "\r\r", []frame{{id: 1, hasID: true, data: true}, {id: 2, hasID: true, data: true}}},
+		{"a long CR-only line", "id: 3\rdata: " + long + "\r\rid: 4\rdata: b\r\r", []frame{{id: 3, hasID: true, data: true}, {id: 4, hasID: true, data: true}}},
+		{"a byte-order mark", bom + "id: 7\ndata: a\n\n", []frame{{id: 7, hasID: true, data: true}}},
+		{"a byte-order mark, CR", bom + "id: 7\rdata: a\r\r", []frame{{id: 7, hasID: true, data: true}}},
+		{"an id longer than the buffer", "id: " + long + "\rdata: a\r\r", []frame{{data: true}}},
+	} {
+		for how, r := range map[string]func(string) io.Reader{
+			"whole":          func(in string) io.Reader { return strings.NewReader(in) },
+			"a byte at once": func(in string) io.Reader { return iotest.OneByteReader(strings.NewReader(in)) },
+		} {
+			var got []frame
+			err := readFrames(r(tc.in), func(f frame) { got = append(got, f) })
+			if err != io.EOF {
+				t.Errorf("%s, %s: expected io.EOF at the end of the stream, got %v", tc.name, how, err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s, %s: expected frames %+v, got %+v", tc.name, how, tc.want, got)
+			}
+		}
 	}
 }

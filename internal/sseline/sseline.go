@@ -28,6 +28,8 @@ type Reader struct {
 	// found, so that lines ended by CR alone are not each scanned for an
 	// LF up to the end of the buffer.
 	noLF int
+	// kept: what SkimLine keeps of a line, reused line after line.
+	kept []byte
 }
 
 // NewReader reads lines from r through a buffer of size bytes (bufio's
@@ -49,27 +51,9 @@ func NewReader(r io.Reader, size int) *Reader {
 // bytes of every call add up to the stream's, but for a leading
 // byte-order mark.
 func (r *Reader) ReadLine(most int) (string, int, error) {
-	if !r.begun {
-		r.begun = true
-		// The UTF-8 decode the stream goes through strips one mark.
-		if b, err := r.r.Peek(1); err == nil && b[0] == 0xEF {
-			if b, err := r.r.Peek(3); err == nil && string(b) == "\uFEFF" {
-				r.r.Discard(3) //nolint:errcheck // peeked
-			}
-		}
-	}
 	// taken counts the bytes of the line's end, and an LF left from the
 	// line before, which count towards most.
-	taken := 0
-	if r.cr {
-		// Read only now, with the next line: a frame that ends in CR is
-		// not held back until the next byte comes.
-		r.cr = false
-		if b, err := r.r.Peek(1); err == nil && b[0] == '\n' {
-			r.r.Discard(1) //nolint:errcheck // peeked
-			taken = 1
-		}
-	}
+	taken := r.start()
 	// A line longer than the buffer is gathered in a Builder, which
 	// doubles as it grows (append grows a large slice by a quarter, and
 	// copied a 1 MiB line five times over) and gives its bytes up as the
@@ -112,6 +96,70 @@ func (r *Reader) ReadLine(most int) (string, int, error) {
 		}
 		r.r.Discard(i + end) //nolint:errcheck // peeked
 		return s, taken + len(s), nil
+	}
+}
+
+// start drops a leading byte-order mark before the stream's first line,
+// and, before any other, the LF of the last line's CR LF if it came
+// after the CR was returned, which it counts: 1 if it took one, else 0.
+func (r *Reader) start() int {
+	if !r.begun {
+		r.begun = true
+		// The UTF-8 decode the stream goes through strips one mark.
+		if b, err := r.r.Peek(1); err == nil && b[0] == 0xEF {
+			if b, err := r.r.Peek(3); err == nil && string(b) == "\uFEFF" {
+				r.r.Discard(3) //nolint:errcheck // peeked
+			}
+		}
+	}
+	if !r.cr {
+		return 0
+	}
+	// Read only now, with the next line: a frame that ends in CR is not
+	// held back until the next byte comes.
+	r.cr = false
+	if b, err := r.r.Peek(1); err == nil && b[0] == '\n' {
+		r.r.Discard(1) //nolint:errcheck // peeked
+		return 1
+	}
+	return 0
+}
+
+// SkimLine reads the next line as ReadLine does, its end and a leading
+// byte-order mark alike, but keeps only its first keep bytes, returned in
+// a slice that holds them until the next call, and skips the rest,
+// however long, without allocating once it has kept keep bytes: for a
+// reader that needs of a line only its field's name and a short value.
+// It returns the line's whole length too, and at the end of the stream
+// what it kept of an unfinished line with the error.
+func (r *Reader) SkimLine(keep int) ([]byte, int, error) {
+	r.start()
+	r.kept = r.kept[:0]
+	n := 0
+	for {
+		if _, err := r.r.Peek(1); err != nil {
+			return r.kept, n, err
+		}
+		buf, _ := r.r.Peek(r.r.Buffered())
+		i := r.lineEnd(buf)
+		if i < 0 {
+			r.kept = append(r.kept, buf[:min(len(buf), keep-len(r.kept))]...)
+			n += len(buf)
+			r.r.Discard(len(buf)) //nolint:errcheck // peeked
+			continue
+		}
+		r.kept = append(r.kept, buf[:min(i, keep-len(r.kept))]...)
+		n += i
+		end := 1
+		if buf[i] == '\r' {
+			if i+1 < len(buf) && buf[i+1] == '\n' {
+				end = 2
+			} else {
+				r.cr = i+1 == len(buf) // its LF may come in the next read
+			}
+		}
+		r.r.Discard(i + end) //nolint:errcheck // peeked
+		return r.kept, n, nil
 	}
 }
 

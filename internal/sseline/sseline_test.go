@@ -121,3 +121,45 @@ func TestTakeLFSettlesACRAtTheEndOfARead(t *testing.T) {
 		t.Errorf("a CR at the end of the stream: TakeLF took %d and %v; expected 0 and io.EOF", lf, err)
 	}
 }
+
+// TestSkimLineEndsLinesAsReadLineDoes: the load tool reads a line's
+// name and a short value only, through SkimLine; it splits the same
+// random lines as ReadLine, whole and in pieces, a leading byte-order mark
+// dropped, and gives each line's first bytes and whole length.
+func TestSkimLineEndsLinesAsReadLineDoes(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	const keep = 8
+	for round := range 200 {
+		in := "\uFEFF"
+		var want []string
+		for range rng.IntN(40) {
+			line := strings.Repeat("x", rng.IntN(3)*rng.IntN(40)) + strings.Repeat("y", rng.IntN(2))
+			end := []string{"\r\n", "\n", "\r"}[rng.IntN(3)]
+			if line == "" && end == "\n" && strings.HasSuffix(in, "\r") {
+				end = "\r"
+			}
+			want = append(want, line)
+			in += line + end
+		}
+		for how, r := range map[string]func() io.Reader{
+			"whole":          func() io.Reader { return strings.NewReader(in) },
+			"a byte at once": func() io.Reader { return iotest.OneByteReader(strings.NewReader(in)) },
+			"in halves":      func() io.Reader { return iotest.HalfReader(strings.NewReader(in)) },
+		} {
+			lr := sseline.NewReader(r(), 16)
+			for i := 0; ; i++ {
+				kept, n, err := lr.SkimLine(keep)
+				if err != nil {
+					if !errors.Is(err, io.EOF) || len(kept) != 0 || i != len(want) {
+						t.Fatalf("round %d, %s: %q: line %d: %q and %v; expected the end of the stream after %d lines", round, how, in, i, kept, err, len(want))
+					}
+					break
+				}
+				if i >= len(want) || string(kept) != want[i][:min(keep, len(want[i]))] || n != len(want[i]) {
+					t.Fatalf("round %d, %s: %q: line %d: kept %q of %d bytes; expected the first %d bytes of %q", round, how, in, i, kept, n, keep, want)
+				}
+			}
+		}
+	}
+}
