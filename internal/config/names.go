@@ -142,8 +142,8 @@ func nearMisses(environ []string, caseInsensitive bool) error {
 
 // nameOf returns what of key, a variable's name, is a name: key, and
 // true, where it holds only what names hold (letters, digits, _ . -);
-// else what follows its leading quotes and spaces up to the first other
-// character, and false. A setting written as YAML or JSON writes it
+// else what follows its leading quotes, spaces and dashes up to the first
+// other character, and false. A setting written as YAML or JSON writes it
 // ("TRIBUTARY_API_TOKENS: app:write:…") where NAME=value goes is a
 // variable whose name holds the value: an error quoting it whole quoted
 // the token, or the DSN's password.
@@ -154,7 +154,11 @@ func nameOf(key string) (string, bool) {
 	if strings.IndexFunc(key, func(r rune) bool { return !nameChar(r) }) < 0 {
 		return key, true
 	}
-	name := strings.TrimLeft(key, "\"' \t")
+	// What leads it up to its first letter, digit or _ is no part of
+	// it: quotes, spaces, a YAML list's dash ("- NAME=value" copied into
+	// an env file), which taken for the name resembled no setting, and
+	// the variable was ignored without a word.
+	name := strings.TrimLeftFunc(key, func(r rune) bool { return !nameChar(r) || r == '.' || r == '-' })
 	if i := strings.IndexFunc(name, func(r rune) bool { return !nameChar(r) }); i >= 0 {
 		name = name[:i]
 	}
