@@ -4,6 +4,7 @@
 // standard library and github.com/google/uuid.
 //
 //	c, err := client.New("http://localhost:8080", client.WithToken(token))
+//	if err != nil { … } // a URL or token New refuses: c is nil
 //	defer c.Close()
 //	res, err := c.Append(ctx, client.StreamRef{ID: id, Type: "order"}, client.Exactly(3),
 //		client.NewEvent{Type: "OrderShipped", Data: map[string]any{"carrier": "DHL"}})
