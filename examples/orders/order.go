@@ -143,7 +143,8 @@ func load(ctx context.Context, c *client.Client, id uuid.UUID) (*Order, error) {
 // no whole answer came, the connection lost or the client's request timeout
 // passed; or the server answered 5xx), it sends the same events again, with
 // the same ids and expected version, a few times: the server stores a batch
-// once, and answers one it already has with its first result.
+// once, and answers one it already has with its first result. It waits
+// between sendings a backoff, or a 503's Retry-After, up to maxSaveWait.
 func save(ctx context.Context, c *client.Client, o *Order) (*client.AppendResult, error) {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -157,16 +158,28 @@ func save(ctx context.Context, c *client.Client, o *Order) (*client.AppendResult
 		if !unknown || ctx.Err() != nil || attempt == 4 {
 			return nil, fmt.Errorf("save order %s: %w", o.ID, err)
 		}
-		if p != nil {
-			wait = max(wait, p.RetryAfter) // a 503's Retry-After
-		}
 		select {
-		case <-time.After(wait):
+		case <-time.After(saveWait(wait, p)):
 		case <-ctx.Done():
 			return nil, fmt.Errorf("save order %s: %w", o.ID, err)
 		}
 		wait *= 2
 	}
+}
+
+// maxSaveWait bounds save's wait before it sends a batch again.
+const maxSaveWait = time.Minute
+
+// saveWait is how long save waits before it sends a batch again: its
+// backoff, or a 503's Retry-After (p's, p may be nil) when longer, which
+// the client leaves as the answer said it (a proxy's may be a day, or a
+// date in the year 9999), up to maxSaveWait.
+func saveWait(backoff time.Duration, p *client.Problem) time.Duration {
+	wait := backoff
+	if p != nil {
+		wait = max(wait, p.RetryAfter)
+	}
+	return min(wait, maxSaveWait)
 }
 
 // execute runs a command on the order as its stream has it now, and saves.

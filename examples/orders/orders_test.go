@@ -157,3 +157,30 @@ func TestSaveSendsTheBatchAgainWhenItsAnswerIsCut(t *testing.T) {
 		t.Errorf("saved at version %d, the order at %d with %d pending; expected version 1, nothing pending", res.Version, o.Version, len(o.pending))
 	}
 }
+
+// TestSaveWaitsNoLongerThanItsBoundWhateverRetryAfterSays: save waited
+// a 503's Retry-After as it came, which the client leaves uncapped
+// (Problem.RetryAfter: "bound it before you wait on it"): a proxy's
+// Retry-After of a day, or a date in the year 9999, parked the save, and
+// the command with it, for as long. The wait before the next sending is
+// the server's when longer than the backoff, up to maxSaveWait.
+func TestSaveWaitsNoLongerThanItsBoundWhateverRetryAfterSays(t *testing.T) {
+	t.Parallel()
+	far := time.Duration(1<<63 - 1) // what a date in the year 9999 comes to, near enough
+	for _, c := range []struct {
+		backoff time.Duration
+		p       *client.Problem
+		want    time.Duration
+	}{
+		{100 * time.Millisecond, nil, 100 * time.Millisecond},
+		{100 * time.Millisecond, &client.Problem{Status: 503, RetryAfter: 2 * time.Second}, 2 * time.Second},
+		{400 * time.Millisecond, &client.Problem{Status: 503}, 400 * time.Millisecond},
+		{100 * time.Millisecond, &client.Problem{Status: 503, RetryAfter: 24 * time.Hour}, maxSaveWait},
+		{100 * time.Millisecond, &client.Problem{Status: 503, RetryAfter: far}, maxSaveWait},
+		{10 * time.Minute, nil, maxSaveWait},
+	} {
+		if got := saveWait(c.backoff, c.p); got != c.want {
+			t.Errorf("backoff %v, %+v: waited %v; expected %v", c.backoff, c.p, got, c.want)
+		}
+	}
+}
