@@ -44,6 +44,12 @@ func TestReadFrameReadsTheEventStreamGrammar(t *testing.T) {
 		{"a field without a colon", "data\r\r", []frame{{hasData: true}}},
 		{"one space after the colon, no more", "data:a\rdata:  b\r\r", []frame{{data: "a\n b", hasData: true}}},
 		{"a retry that is not digits", "retry: 1a\rretry: \r\r", []frame{{}}},
+		{"a retry in CR LF lines", "retry: 1500\r\n\r\n", []frame{{retry: 1500 * time.Millisecond}}},
+		{"a comment among the fields", "data: a\r: note\rdata: b\r\r", []frame{{data: "a\nb", hasData: true}}},
+		{"an id holding NUL is ignored", "id: 1\x002\ndata: a\n\n", []frame{{data: "a", hasData: true}}},
+		{"an id without a value is an empty id", "id\ndata: a\n\n", []frame{{hasID: true, data: "a", hasData: true}}},
+		{"a name followed by a space is another field", "data : a\n\n", []frame{{}}},
+		{"a data line of a colon only", "data:\n\n", []frame{{hasData: true}}},
 	} {
 		for how, r := range map[string]func(in string) io.Reader{
 			"whole":          func(in string) io.Reader { return strings.NewReader(in) },
