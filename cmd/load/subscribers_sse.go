@@ -126,6 +126,9 @@ func readFrames(r io.Reader, fn func(frame)) error {
 			fields++
 		case string(name) == "event":
 			f.event = string(value)
+			if f.event == "message" {
+				f.event = "" // what a frame without the field is named
+			}
 			fields++
 		case string(name) == "data":
 			f.data = true

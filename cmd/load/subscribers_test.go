@@ -252,3 +252,18 @@ func TestReadFramesReadsEveryLineEndAndAByteOrderMark(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFramesTakesAnEventNamedMessageForAnEvent: "message" is the
+// name of a frame without an event field (WHATWG HTML §9.2.6), which a
+// server or proxy may write out; the Go client takes it for an event. The
+// load tool recorded only frames without the field, so each such event
+// was counted lost.
+func TestReadFramesTakesAnEventNamedMessageForAnEvent(t *testing.T) {
+	t.Parallel()
+	var got []frame
+	err := readFrames(strings.NewReader("event: message\nid: 5\ndata: a\n\nevent: caught-up\ndata: 5\n\n"), func(f frame) { got = append(got, f) })
+	want := []frame{{id: 5, hasID: true, data: true}, {event: "caught-up", data: true}}
+	if err != io.EOF || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("expected frames %+v, then io.EOF; got %+v, then %v", want, got, err)
+	}
+}
