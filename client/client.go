@@ -626,7 +626,7 @@ func (c *Client) Stream(ctx context.Context, id uuid.UUID) (*Stream, error) {
 	var out Stream
 	u, err := c.url("/streams/"+id.String(), nil)
 	if err == nil {
-		_, _, err = c.getJSON(ctx, u, &out, 64<<10)
+		_, _, _, err = c.getJSON(ctx, u, &out, 64<<10)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", id, err)
@@ -1005,7 +1005,7 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				Events  []Event `json:"events"`
 				Version *int64  `json:"version"` // a stream's page's
 			}
-			link, from, err := c.getJSON(ctx, u, &page, maxPage)
+			link, linked, from, err := c.getJSON(ctx, u, &page, maxPage)
 			if err == nil && page.Events == nil {
 				// Tributary's page holds "events":[…], empty or not; JSON
 				// without it (null, {}, a gateway's default answer) is no
@@ -1014,7 +1014,7 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 				err = fmt.Errorf("the answer to GET %s holds no events array: not a page of events", shownPath(u.RequestURI()))
 			}
 			var next *url.URL
-			if err == nil && link != "" {
+			if err == nil && linked {
 				next, err = c.resolveLink(from, link)
 			}
 			if errors.Is(err, errAnswerTooLong) {
@@ -1177,16 +1177,17 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 }
 
 // getJSON GETs u into out and returns the Link rel="next" as the server
-// wrote it, and the URL the answer came from, after any redirects, which
+// wrote it and whether there was one (<> is one, to the page itself), and
+// the URL the answer came from, after any redirects, which
 // a relative link is relative to. An answer longer than most bytes is an
 // error, errAnswerTooLong.
-func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (next string, from *url.URL, err error) {
+func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (next string, linked bool, from *url.URL, err error) {
 	var res *http.Response
 	backoff := readBackoff
 	for tries := 0; ; tries++ {
 		req, err := c.request(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return "", nil, err
+			return "", false, nil, err
 		}
 		req.Header.Set("Accept", "application/json")
 		res, err = c.do(req, c.timeout)
@@ -1195,26 +1196,27 @@ func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (
 		}
 		wait, again := readAgain(ctx, err)
 		if !again || tries >= c.readRetries {
-			return "", nil, err
+			return "", false, nil, err
 		}
 		t := time.NewTimer(max(wait, backoff))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return "", nil, fmt.Errorf("GET %s: waiting to send it again after %w: %w", shownPath(u.RequestURI()), err, context.Cause(ctx))
+			return "", false, nil, fmt.Errorf("GET %s: waiting to send it again after %w: %w", shownPath(u.RequestURI()), err, context.Cause(ctx))
 		case <-t.C:
 		}
 		backoff = doubled(backoff, maxReadBackoff)
 	}
 	defer closeBody(res.Body)
 	if err := json.NewDecoder(boundedBody(res.Body, most)).Decode(out); err != nil {
-		return "", nil, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), err)
+		return "", false, nil, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), err)
 	}
 	from = u
 	if res.Request != nil && res.Request.URL != nil {
 		from = res.Request.URL
 	}
-	return nextLink(res.Header), from, nil
+	next, linked = nextLink(res.Header)
+	return next, linked, from, nil
 }
 
 // readBackoff and maxReadBackoff bound the wait before a read is sent
@@ -1427,5 +1429,6 @@ func closeBody(body io.ReadCloser) {
 	body.Close()
 }
 
-// nextLink returns the target of the Link field's rel="next", or "".
-func nextLink(h http.Header) string { return linkheader.Next(h.Values("Link")) }
+// nextLink returns the target of the Link field's rel="next", and whether
+// there is one: <> is a link to the page itself, not the read's end.
+func nextLink(h http.Header) (string, bool) { return linkheader.Next(h.Values("Link")) }

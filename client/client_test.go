@@ -84,7 +84,7 @@ func TestNextLinkFindsRelNext(t *testing.T) {
 		if tc.link != "" {
 			h.Set("Link", tc.link)
 		}
-		if got := nextLink(h); got != tc.want {
+		if got, _ := nextLink(h); got != tc.want {
 			t.Errorf("nextLink(%q) = %q, want %q", tc.link, got, tc.want)
 		}
 	}
@@ -340,7 +340,7 @@ func TestNextLinkReadsTheLinkFieldAsRFC8288Writes(t *testing.T) {
 		{[]string{`</a>; rel=nextpage, </b>; rel=next`}, "/b"},
 	} {
 		h := http.Header{"Link": tc.links}
-		if got := nextLink(h); got != tc.want {
+		if got, _ := nextLink(h); got != tc.want {
 			t.Errorf("nextLink(%q) = %q, want %q", tc.links, got, tc.want)
 		}
 	}

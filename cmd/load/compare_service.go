@@ -208,7 +208,7 @@ func (s *serviceSide) follow(ctx context.Context, path string, want int) (int, e
 			return n, fmt.Errorf("GET %s: %w", path, err)
 		}
 		n += len(page.Events)
-		path = linkheader.Next(resp.Header.Values("Link"))
+		path, _ = linkheader.Next(resp.Header.Values("Link")) // the server's links are never empty
 	}
 	return n, nil
 }

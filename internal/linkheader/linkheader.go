@@ -5,14 +5,15 @@ package linkheader
 import "strings"
 
 // Next returns the target of the first rel="next" link among a response's
-// Link field values, or "".
-func Next(values []string) string {
+// Link field values, and whether there is one: an empty target, <>, is a
+// link to the page itself (RFC 3986 §5.2), not the lack of one.
+func Next(values []string) (string, bool) {
 	for _, v := range values {
 		if target, ok := WithRel(v, "next"); ok {
-			return target
+			return target, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // WithRel returns the target of the first link of a Link field value

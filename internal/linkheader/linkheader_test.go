@@ -12,12 +12,26 @@ func TestNextFindsRelNext(t *testing.T) {
 		{[]string{`</a>; rel="prev", </b>; rel=next`}, "/b"},
 		{[]string{`</a>; rel="prev"`, `</c>;rel="next"`}, "/c"},
 		{nil, ""},
+		{[]string{`<>; rel="next"`}, ""}, // the page itself: found, below
 		{[]string{`/d; rel="next"`}, ""}, // not a URI reference in brackets
 		{[]string{`</events?type=A,B&after=1>; rel="next"`}, "/events?type=A,B&after=1"}, // a comma inside the URI
 		{[]string{`</a>; title="x, y"; rel="prev", </b>; rel="next"`}, "/b"},             // and inside a quoted value
 	} {
-		if got := Next(tc.links); got != tc.want {
+		if got, _ := Next(tc.links); got != tc.want {
 			t.Errorf("Next(%q) = %q, expected %q", tc.links, got, tc.want)
 		}
+	}
+}
+
+// TestNextTellsAnEmptyTargetFromNoLink: <> is a link to the page itself,
+// which a read that followed it would ask for again without end; taken
+// for no link, it ended a read of the log as if the log ended there.
+func TestNextTellsAnEmptyTargetFromNoLink(t *testing.T) {
+	t.Parallel()
+	if target, ok := Next([]string{`</a>; rel="prev", <>; rel="next"`}); target != "" || !ok {
+		t.Errorf("an empty next link: got %q and %v; expected it found, empty", target, ok)
+	}
+	if target, ok := Next([]string{`</a>; rel="prev"`}); target != "" || ok {
+		t.Errorf("no next link: got %q and %v; expected none found", target, ok)
 	}
 }
