@@ -1,8 +1,9 @@
 // Package sseline reads the lines of a text/event-stream (server-sent
 // events) as the WHATWG rules (HTML §9.2.5) split them: one leading UTF-8
 // byte-order mark is no part of the stream, and a line ends in CR LF, LF or
-// CR alone. It is the one line reader of the Go client and of the tests'
-// parser (internal/ssetest), so that both read the stream alike.
+// CR alone. It is the one line reader of the Go client, of the tests'
+// parser (internal/ssetest) and of the load tool's subscribers, so that all
+// read the stream alike.
 package sseline
 
 import (

@@ -3,8 +3,9 @@
 // a server sends. Unlike EventSource it also reports the blocks that dispatch
 // nothing (comments, id-only and retry frames), so a test can see them.
 //
-// cmd/load subscribers has a parser of its own: a load generator's, allocation-free,
-// that skips what a load test does not look at.
+// cmd/load subscribers has a frame parser of its own: a load generator's,
+// allocation-free, that skips what a load test does not look at, over the
+// same line reader (sseline's SkimLine).
 package ssetest
 
 import (
