@@ -812,6 +812,11 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 		guard: newStallGuard(w, r, s.opts.StallTimeout)}
 	if stream {
 		ew.endpoint = "stream"
+	} else {
+		// The client has every event up to its starting point: an id-only
+		// frame (heartbeat) is for a filter's skipped events past it. From
+		// 0, one that started at the head got one repeating its own id.
+		ew.lastID = opts.After
 	}
 	s.opts.Metrics.Subscribed(ew.endpoint, 1)
 	ew.emit = ew.deliver
@@ -871,7 +876,7 @@ type eventWriter struct {
 	err     error   // the first failed write: the client left
 	guarded bool    // writes since the last flush are under the guard
 	batch   *[]byte // frames not yet written, from batchPool; nil when idle
-	lastID  int64   // the id of the last frame written
+	lastID  int64   // the id of the last frame written; a log's starts at its starting point
 	// unflushed: before detach, bytes were handed to net/http since the
 	// last flush. A batch written as it reached maxBatchBytes (deliver)
 	// leaves the last of its pieces in net/http's buffer, which the client
