@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +91,47 @@ func TestPageGivesABurstAsLongAsItGivesTheBrowser(t *testing.T) {
 		return short.join('; ')`)
 	if short != `""` {
 		t.Errorf("the page yielded again before it had worked as long as the browser took at the last yield: %s", short)
+	}
+}
+
+// TestPageLaysOutOnlyTheRowsABurstLeaves: a burst arriving at a live view
+// (the log, or a stream's tail) was laid out an event at a time, a row
+// built and put at the top for each, the oldest taken off past the 500
+// the view keeps: 20,000 events built 20,000 rows for 500 to stay, and
+// took twice as long as the same events loaded whole. Rows are now built
+// once the page is about to yield, and only for the newest the view
+// keeps. A MutationObserver, whose callback runs only once the page's
+// code has stopped, sees each batch of changes: no row may be both added
+// and removed in one, a row the browser never had the chance to show.
+func TestPageLaysOutOnlyTheRowsABurstLeaves(t *testing.T) {
+	t.Parallel()
+	for _, v := range []struct{ name, hash, list, key string }{
+		{"log", "#/", "log-events", "position"},
+		{"stream", "#/streams/6cc7a29d-0865-4910-b0f2-85c18a82a5b5", "stream-events", "version"},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			s, b := startPageOnSQLite(t)
+			b.beforePage(t, burstScript(5000)+fmt.Sprintf(`
+				document.addEventListener('DOMContentLoaded', () => {
+					window.built = 0;
+					window.unseen = 0;
+					new MutationObserver((records) => {
+						const added = new Set();
+						for (const r of records) {
+							for (const n of r.addedNodes) if (n.nodeName === 'LI') { added.add(n); window.built++; }
+							for (const n of r.removedNodes) if (added.has(n)) window.unseen++;
+						}
+					}).observe(document.getElementById(%q), { childList: true });
+				});`, v.list))
+			b.navigate(t, s.URL+"/"+v.hash)
+			b.waitFor(t, "every event counted", `return document.getElementById('stat-seen').textContent`, `"5000"`)
+			b.waitFor(t, "the newest 500 shown, in order", fmt.Sprintf(`const rows = [...document.querySelectorAll('#%s li')];
+				return [rows.length, rows[0]?.dataset.%[2]s, rows[499]?.dataset.%[2]s, rows.every((r, i) => Number(r.dataset.%[2]s) === 5000 - i)]`, v.list, v.key),
+				`[500,"5000","4501",true]`)
+			if got := b.run(t, `return [window.built, window.unseen]`); !strings.HasSuffix(got, ",0]") {
+				t.Errorf("rows built, and rows built and taken off before the browser could show them: %s; want no row taken off unseen", got)
+			}
+		})
 	}
 }
