@@ -2070,37 +2070,43 @@
       status.textContent = '';
       throw new Error(`${json(asked.length > 40 ? asked.slice(0, 40) + '…' : asked)} is not a version of a stream: a version is a whole number from 1.`);
     }
-    let info = { stream_id: id, stream_type: '—', version: 0, created_at: '—', updated_at: '—' };
-    // A read that fails for want of the server (unreachable, no answer, a
-    // 5xx: a proxy's 502 while the service restarts) is tried again, with
-    // backoff, while the view is open, as the stream list's and the
-    // live log's are: the view said "Stopped" and its tail never started.
-    let said = ''; // what it last said while trying again
-    let missing = false;
-    for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
-      const delay = jittered(backoff);
-      try {
-        info = (await api('/streams/' + id, undefined, signal)).body;
-        break;
-      } catch (e) {
-        if (!current() || e.name === 'AbortError') return null;
-        if (e.status === 404) {
-          missing = true;
-          break;
+    // retried resolves to what read() resolves to. A read that fails for
+    // want of the server (unreachable, no answer, a 5xx: a proxy's 502
+    // while the service restarts) is tried again, with backoff, while the
+    // view is open, as the stream list's and the live log's are: the view
+    // said "Stopped" and its tail never started. It resolves to undefined
+    // once the view is left; a refusal stops the view, and says why.
+    const retried = async (read) => {
+      let said = ''; // what it last said while trying again
+      for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
+        const delay = jittered(backoff);
+        try {
+          const v = await read();
+          if (!current()) return undefined;
+          if (said && $('error').textContent === said) showError('');
+          return v;
+        } catch (e) {
+          if (!current() || e.name === 'AbortError') return undefined;
+          if (e.status !== 0 && !(e.status >= 500)) {
+            status.textContent = $('stream-said').textContent = 'Stopped: ' + e.message;
+            status.className = 'status down';
+            throw e;
+          }
+          said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
+          showError(said);
         }
-        if (e.status !== 0 && !(e.status >= 500)) {
-          status.textContent = $('stream-said').textContent = 'Stopped: ' + e.message;
-          status.className = 'status down';
-          throw e;
-        }
-        said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
-        showError(said);
+        await new Promise((r) => setTimeout(r, delay));
+        if (!current()) return undefined;
       }
-      await new Promise((r) => setTimeout(r, delay));
-      if (!current()) return null;
-    }
-    if (!current()) return null;
-    if (said && $('error').textContent === said) showError('');
+    };
+    const notFound = (e) => {
+      if (e.status === 404) return null;
+      throw e;
+    };
+    let info = await retried(() => api('/streams/' + id, undefined, signal).then((r) => r.body, notFound));
+    if (info === undefined) return null;
+    const missing = info === null;
+    if (missing) info = { stream_id: id, stream_type: '—', version: 0, created_at: '—', updated_at: '—' };
     // An event's link follows nothing (showWindow): "will appear here"
     // had a user wait for events the view would never show.
     if (missing) {
@@ -2116,7 +2122,7 @@
     }));
 
     // The last PAGE events, then everything new; older ones on demand.
-    const notFound = (e) => {
+    const none = (e) => {
       if (e.status === 404) return [];
       throw e;
     };
@@ -2150,7 +2156,7 @@
       }
     };
     const latest = async () => {
-      const events = (await backward(0).catch(notFound)).reverse();
+      const events = (await backward(0).catch(none)).reverse();
       earliest = events.length ? events[0].version : 1;
       earlier.hidden = earliest <= 1;
       return events;
@@ -2165,7 +2171,7 @@
     // live log's older events are.
     let afresh = 0;
     const since = async (last) => {
-      const events = await backward(0).catch(notFound);
+      const events = await backward(0).catch(none);
       const oldest = events.length ? events[events.length - 1].version : 0;
       if (oldest > last + 1 && current()) {
         afresh++;
@@ -2228,28 +2234,8 @@
       status.textContent = 'Loading…';
       if (!missing && version > info.version) showError(`This stream has no version ${version}: it is at version ${info.version}.`);
       const top = missing ? version : Math.min(version, info.version);
-      let events;
-      said = '';
-      for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
-        const delay = jittered(backoff);
-        try {
-          events = await backward(top).catch(notFound);
-          break;
-        } catch (e) {
-          if (!current() || e.name === 'AbortError') return null;
-          if (e.status !== 0 && !(e.status >= 500)) {
-            status.textContent = $('stream-said').textContent = 'Stopped: ' + e.message;
-            status.className = 'status down';
-            throw e;
-          }
-          said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
-          showError(said);
-        }
-        await new Promise((r) => setTimeout(r, delay));
-        if (!current()) return null;
-      }
-      if (!current()) return null;
-      if (said && $('error').textContent === said) showError('');
+      const events = await retried(() => backward(top).catch(none));
+      if (events === undefined) return null;
       for (const e of events) {
         const li = streamItem(e, false);
         if (e.version === version) {
