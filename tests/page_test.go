@@ -700,7 +700,7 @@ func (b *browser) passOnNoEvents(t *testing.T) {
 	t.Helper()
 	b.run(t, `const post = BroadcastChannel.prototype.postMessage;
 		window.restorePost = () => { BroadcastChannel.prototype.postMessage = post; };
-		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event') post.call(this, m); };
+		BroadcastChannel.prototype.postMessage = function (m) { if (m.kind !== 'event' && m.kind !== 'events') post.call(this, m); };
 		return null`)
 }
 

@@ -468,8 +468,30 @@
       // With the heartbeat the holder knows (it reads it again after a lost
       // connection): a tab that takes over kept the one it was served
       // with, and gave up a server's connection for silent 3 s in.
-      if (lead && channel) channel.postMessage({ kind: 'state', phase, text, pos, heartbeat });
+      if (lead && channel) post({ kind: 'state', phase, text, pos, heartbeat });
       tell();
+    }
+    // The holder of the connection posted each event to the other tabs
+    // as a message of its own: a burst of 20,000 was 20,000 messages, each
+    // cloned and handled on its own in every tab. outbox holds [id, text]
+    // until this tab's code stops (a microtask: at the latest when it
+    // yields), then goes as one message; hand queues an event in it.
+    let outbox = [];
+    function sendOut() {
+      if (!outbox.length) return;
+      channel.postMessage({ kind: 'events', events: outbox });
+      outbox = [];
+    }
+    function hand(id, text) {
+      if (!outbox.length) queueMicrotask(sendOut);
+      outbox.push([id, text]);
+    }
+    // post posts m to the other tabs after the events queued before it:
+    // a state that named a position past them had a tab read the log for
+    // what was on its way to it.
+    function post(m) {
+      sendOut();
+      channel.postMessage(m);
     }
 
     // pass hands the event at position id (an object, or its JSON text)
@@ -724,7 +746,7 @@
         }
         last = id;
         backoff = 1000;
-        if (channel) channel.postMessage({ kind: 'event', id, text: data });
+        if (channel) hand(id, data);
         receive(id, data);
       }
       // open opens a connection from the last position this tab has. Unless
@@ -1026,12 +1048,16 @@
           // Nothing of the log, from now on (halted), or until its own
           // token is accepted (outside).
         } else if (d.kind === 'hello') {
-          if (lead) channel.postMessage({ kind: 'state', phase: remote.phase, text: remote.text, pos, heartbeat });
+          if (lead) post({ kind: 'state', phase: remote.phase, text: remote.text, pos, heartbeat });
         } else if (d.kind === 'shown') {
           checkNow?.();
         } else if (lead) {
           // This tab's own connection is what it follows.
+        } else if (d.kind === 'events') {
+          for (const [id, text] of d.events) wait({ id, text });
+          drain();
         } else if (d.kind === 'event') {
+          // From a tab of the page as it was before (one event a message).
           receive(d.id, d.text);
         } else if (d.kind === 'state') {
           remote = { phase: d.phase, text: d.text };
