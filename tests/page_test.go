@@ -246,6 +246,10 @@ func (b *browser) pauseTail(t *testing.T) {
 	t.Helper()
 	b.run(t, `document.getElementById('stream-pause').click(); return null`)
 	b.waitFor(t, "the tail paused", statusJS, `"Paused"`)
+	// Its name says what the next click does, not a pressed state too.
+	if got := b.run(t, `const p = document.getElementById('stream-pause'); return [p.hasAttribute('aria-pressed'), p.textContent]`); got != `[false,"Resume live tail"]` {
+		t.Errorf("the paused tail's button (aria-pressed set, its name): %s; want [false,\"Resume live tail\"]", got)
+	}
 }
 
 // browser is one WebDriver session of headless Chromium.

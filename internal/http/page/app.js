@@ -1928,11 +1928,12 @@
       emptyShown();
     }).catch(failed);
     pause.hidden = false;
-    pause.setAttribute('aria-pressed', 'false');
+    // Its name says what a click does: as a toggle (aria-pressed) it was
+    // read out "Resume live log, pressed", its state said twice, at odds.
+    let paused = false;
     pause.textContent = 'Pause live log';
     pause.onclick = () => {
-      const paused = pause.getAttribute('aria-pressed') !== 'true';
-      pause.setAttribute('aria-pressed', String(paused));
+      paused = !paused;
       pause.textContent = paused ? 'Resume live log' : 'Pause live log';
       if (paused) w.stop();
       else w.resume(since).catch(failed);
@@ -2331,11 +2332,12 @@
     if (!current()) return null;
     w.start(latest, 0).catch(failed);
     pause.hidden = false;
-    pause.setAttribute('aria-pressed', 'false');
+    // Its name says what a click does: as a toggle (aria-pressed) it was
+    // read out "Resume live tail, pressed", its state said twice, at odds.
+    let paused = false;
     pause.textContent = 'Pause live tail';
     pause.onclick = () => {
-      const paused = pause.getAttribute('aria-pressed') !== 'true';
-      pause.setAttribute('aria-pressed', String(paused));
+      paused = !paused;
       pause.textContent = paused ? 'Resume live tail' : 'Pause live tail';
       if (paused) w.stop();
       else w.resume(since).catch(failed);
