@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -181,4 +182,63 @@ func TestPageEarlierEventsOnTheirWayAcrossAResumeLeaveNoGap(t *testing.T) {
 	b.waitFor(t, "the earlier read answered", `return document.getElementById('stream-earlier').disabled`, "false")
 	b.waitFor(t, "the newest first, and no gap", `const v = `+versionsJS[len("return "):]+`;
 		return [v[0], v.every((x, i) => i === 0 || x === v[i - 1] - 1)]`, "[220,true]")
+}
+
+// TestPagePausedAgainWhileResumingKeepsWhatItShows: a live view (the log,
+// a stream's tail) resumed after more than it keeps starts its list afresh
+// from what its read finds. Paused again before that read answered, the
+// answer still emptied the list: the paused view, kept still so that a
+// user could read it, showed nothing, and a quick pause, resume, pause,
+// resume could have an older resume's answer empty the list a newer one
+// had filled. A resume's read answered once it is no longer the last
+// changes nothing.
+func TestPagePausedAgainWhileResumingKeepsWhatItShows(t *testing.T) {
+	t.Parallel()
+	for _, v := range []struct{ name, hash, pause, status, rows, read, live string }{
+		{"log", "#/", "log-pause", "log-status", positionsJS, `/^\/events\?after=\d+&limit=/`, `"Live at position 1502: caught up"`},
+		{"stream", "#/streams/", "stream-pause", "stream-status", versionsJS, `/\/events\?direction=backward/`, `"Live at version 1502: caught up"`},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			s, b, id := startPageWithAStream(t, "order", 2, "OrderPlaced")
+			hash := v.hash
+			if v.name == "stream" {
+				hash += id
+			}
+			b.navigate(t, s.URL+"/"+hash)
+			status := fmt.Sprintf(`return document.getElementById(%q).textContent`, v.status)
+			click := fmt.Sprintf(`document.getElementById(%q).click(); return null`, v.pause)
+			b.waitFor(t, "the view caught up", status, strings.Replace(v.live, "1502", "2", 1))
+			b.run(t, click)
+			b.waitFor(t, "the view paused", status, `"Paused"`)
+			for range 3 {
+				s.mustAppend(t, id, appendBody{Events: events(500, "OrderNoted")})
+			}
+			b.waitFor(t, "the totals to follow the log", `return document.getElementById('stat-position').textContent`, `"1502"`)
+			// The resume's first read is held until window.release(); the
+			// reads on their way are counted.
+			b.run(t, fmt.Sprintf(`const fetch0 = window.fetch;
+				window.reading = 0;
+				window.fetch = (u, o) => {
+					if (!%s.test(String(u))) return fetch0(u, o);
+					window.reading++;
+					const held = !window.release ? new Promise((r) => { window.release = r; }) : Promise.resolve();
+					return held.then(() => fetch0(u, o)).finally(() => { window.reading--; });
+				};
+				return null`, v.read))
+			b.run(t, click)
+			b.waitFor(t, "the resume's read on its way", `return typeof window.release`, `"function"`)
+			b.run(t, click)
+			b.waitFor(t, "the view paused again", status, `"Paused"`)
+			b.run(t, `window.release(); return null`)
+			b.waitFor(t, "the resume's reads answered", `return window.reading`, `0`)
+			if got := b.run(t, v.rows); got != "[2,1]" {
+				t.Errorf("the view paused again while its resume read shows %s once the read answered; want [2,1], as when it was paused", got)
+			}
+			b.run(t, click)
+			b.waitFor(t, "the view live again", status, v.live)
+			b.waitFor(t, "the newest first, and no gap", `const p = `+v.rows[len("return "):]+`;
+				return [p[0], p.every((x, i) => i === 0 || x === p[i - 1] - 1)]`, "[1502,true]")
+		})
+	}
 }

@@ -1101,8 +1101,10 @@
   // at(), the number the status names (default: the last key
   // shown); every, true if the status follows every event of the log, not
   // only those that match; onEvent(e, fresh), fresh once caught up. start
-  // (load, last) shows what load(last) resolves to (events after key last,
-  // oldest first), then the feed's. It returns stop and a resume that
+  // (load, last) shows what load(last, mine) resolves to (events after key
+  // last, oldest first), then the feed's; mine() says whether that start
+  // is still the last, and the view not stopped: a load that changes the
+  // view (a resume that starts the list afresh) does so only then. It returns stop and a resume that
   // starts again, with load, after the last event shown.
   function watch(o) {
     let last = 0;
@@ -1155,7 +1157,7 @@
       for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
         const delay = jittered(backoff);
         try {
-          const events = await load(from);
+          const events = await load(from, () => run === runs && !stopped);
           if (said && $('error').textContent === said) showError('');
           return events;
         } catch (e) {
@@ -1906,12 +1908,15 @@
     // events on demand, as a stream's tail does. The live log had no
     // pause: on a busy log each new event pushed the oldest out, the one
     // a user was reading among them.
-    const since = async (last) => {
+    // A resume paused again, or followed by another, before its read
+    // answered emptied the list when it did: the paused list, or the one
+    // the later resume had filled. mine() is false then.
+    const since = async (last, mine) => {
       // No more than the list keeps (LOG_ROWS): read down to 2 MiB, a
       // pause of thousands of small events was read and laid out whole,
       // in one task, for the newest 500 to stay.
       const { events, reached } = await back(feed.position(), last, LOG_ROWS);
-      if (reached > last && current()) {
+      if (reached > last && current() && mine()) {
         afresh++;
         live.flush();
         list.replaceChildren();
@@ -2197,10 +2202,12 @@
     // keeps): a page of earlier events read before one is dropped, as the
     // live log's older events are.
     let afresh = 0;
-    const since = async (last) => {
+    // Started afresh only by the last resume, and not paused since
+    // (mine), as the live log's is.
+    const since = async (last, mine) => {
       const events = await backward(0).catch(none);
       const oldest = events.length ? events[events.length - 1].version : 0;
-      if (oldest > last + 1 && current()) {
+      if (oldest > last + 1 && current() && mine()) {
         afresh++;
         live.flush();
         list.replaceChildren();
