@@ -162,3 +162,41 @@ func TestPagePassesABurstToTheOtherTabsInBatches(t *testing.T) {
 		t.Errorf("the 5,000 events of a burst were posted to the other tabs in %s messages; want fewer than 100 (a slice of the connection's text at least in each)", got)
 	}
 }
+
+// TestPageTabCatchingUpHandlesWhatItReadsInSlices: a tab behind the one
+// that follows the log reads what it lacks, up to 1,000 events a read, and
+// handled a whole read in one task (and, since the tab following the log
+// posts a burst in batches, a whole batch): the page answered nothing
+// meanwhile. It now yields once it has been busy for as long as the live
+// connection's burst handling may be. Each event's count at the top is
+// made slow here (0.3 ms), so that 800 events make a task long enough to
+// yield in; a MutationObserver, which runs only once the page's code has
+// yielded, sees the 800 counted up in more than one step.
+func TestPageTabCatchingUpHandlesWhatItReadsInSlices(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
+	first, second := b.twoLogTabs(t, s)
+	b.run(t, `const seen = document.getElementById('stat-seen');
+		const text = Object.getOwnPropertyDescriptor(Node.prototype, 'textContent');
+		Object.defineProperty(seen, 'textContent', {
+			get() { return text.get.call(this); },
+			set(v) { const t = performance.now(); while (performance.now() - t < 0.3); text.set.call(this, v); },
+		});
+		window.counts = [];
+		new MutationObserver(() => window.counts.push(Number(seen.textContent))).observe(seen, { childList: true, characterData: true, subtree: true });
+		return null`)
+	b.switchTo(t, first)
+	b.passOnNoEvents(t)
+	s.mustAppend(t, id, appendBody{Events: events(800, "OrderNoted")})
+	b.waitFor(t, "the first tab to show them", `return document.getElementById('stat-position').textContent`, `"801"`)
+	b.passEventsOnAgain(t)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+
+	b.switchTo(t, second)
+	b.waitFor(t, "the second tab to count every event", `return document.getElementById('stat-seen').textContent`, `"801"`)
+	b.waitFor(t, "the newest shown, and no gap", `const p = `+positionsJS[len("return "):]+`;
+		return [p[0], p.length, p.every((x, i) => i === 0 || x === p[i - 1] - 1)]`, "[802,500,true]")
+	if got := b.run(t, `return window.counts.filter((n) => n > 10 && n < 795).length > 0 || window.counts`); got != "true" {
+		t.Errorf("the second tab counted what it read in the steps %s; want some step within the read of 795 events", got)
+	}
+}

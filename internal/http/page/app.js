@@ -511,11 +511,21 @@
     }
     // drain passes on what is waiting, in position order, reading the log
     // where a position is missing.
+    // It yields (yieldToPage) once it has been busy for BUSY, as the live
+    // connection's handling does: a read of what this tab lacked (up to
+    // 1,000 events), or a batch the holder posted, was handled in one
+    // task, the page answering nothing meanwhile.
     async function drain() {
       if (draining) return;
       draining = true;
+      let busy = performance.now(); // when it last yielded
       try {
         while (waiting.length > head) {
+          if (performance.now() - busy > BUSY) {
+            await yieldToPage();
+            busy = performance.now();
+            continue; // what waits may have changed meanwhile
+          }
           const next = waiting[head];
           const before = next.text === undefined ? next.id : next.id - 1; // to pass on before it
           if (before > pos) {
@@ -544,7 +554,13 @@
               else if (waiting[head] === next) take();
               else waiting.splice(waiting.indexOf(next, head), 1); // one came before it meanwhile
             }
-            for (const e of events) pass(e.position, e);
+            for (const e of events) {
+              if (performance.now() - busy > BUSY) {
+                await yieldToPage();
+                busy = performance.now();
+              }
+              pass(e.position, e);
+            }
             continue;
           }
           take();
