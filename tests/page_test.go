@@ -983,6 +983,30 @@ func TestPageLongNamesStayInsideTheWindow(t *testing.T) {
 		document.querySelector('#view-streams .scroll').getBoundingClientRect().right`, "true")
 }
 
+// TestPageStreamListShowsATypeOfOrdinaryLengthOnOneLine: the list of
+// streams kept its times whole on one line each (27 characters, to the
+// microsecond), and the Type column, the one that may wrap, was squeezed
+// to its least: in a window 1,100 pixels wide "InventoryReservationExpired"
+// was cut in two mid-word, beside room to spare. The times say the date and
+// the second (the whole in their title and datetime), and wrap between
+// the two where the window is narrow: such a type is on one line.
+func TestPageStreamListShowsATypeOfOrdinaryLengthOnOneLine(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	s.mustAppend(t, newID(), appendBody{StreamType: "InventoryReservationExpired", Events: events(1, "E")})
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list", `return document.querySelectorAll('#streams-table tbody tr').length`, "1")
+	b.run(t, `window.resizeTo?.(1100, 800); return null`)
+	got := b.run(t, `const td = document.querySelector('#streams-table tbody td:nth-child(2)');
+		const r = document.createRange();
+		r.selectNodeContents(td);
+		const time = document.querySelector('#streams-table tbody td:nth-child(4) time');
+		return [window.innerWidth <= 1100, r.getClientRects().length, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/.test(time.dateTime), time.title === time.dateTime]`)
+	if got != "[true,1,true,true]" {
+		t.Errorf("the list in a window at most 1,100 pixels wide: [narrow enough, lines of the type, the time's datetime whole, its title the same] = %s; want [true,1,true,true]", got)
+	}
+}
+
 // TestPageShowsBidiControlsInDataAsEscapes: an event's data holding a
 // right-to-left override (U+202E) with no end to it, which turned the rest
 // of the live log's one-line preview around ({"memo":"{001:"tnuoma",…),

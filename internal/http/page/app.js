@@ -1445,6 +1445,17 @@
     t.dateTime = iso;
     return t;
   }
+  // secondEl is timeEl to the second, the date and the time apart, the
+  // whole in its title: the list of streams showed two times of 27
+  // characters on one line each, and its Type column, squeezed to its
+  // least, cut an ordinary type name in two mid-word.
+  function secondEl(iso) {
+    const t = timeEl(iso);
+    const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?Z$/.exec(iso);
+    if (m) t.textContent = `${m[1]} ${m[2]}Z`;
+    t.title = iso;
+    return t;
+  }
 
   // eventHash is the page's link to the event at version of stream: that
   // event and those before it (showStream).
@@ -2018,7 +2029,7 @@
         const a = el('a', null, s.stream_id);
         a.href = '#/streams/' + s.stream_id;
         return el('tr', null, el('td', null, a), el('td', null, s.stream_type), el('td', null, String(s.version)),
-          el('td', null, timeEl(s.created_at)), el('td', null, timeEl(s.updated_at)));
+          el('td', null, secondEl(s.created_at)), el('td', null, secondEl(s.updated_at)));
       });
       $('streams-table').tBodies[0].replaceChildren(...rows);
       const of = type ? ` of type ${type}` : '';
