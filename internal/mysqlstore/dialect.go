@@ -91,6 +91,7 @@ var dialect = sqlstore.Dialect{
 	MaxInsertBytes: 1 << 20, // max_allowed_packet (16 MiB on MariaDB)
 	Lost:           lost,
 	SessionLost:    sessionLost,
+	ReadAgain:      readAgain,
 	Unrun:          func(err error) bool { return isMySQLError(err, errUserLimit) },
 	Retryable:      func(err error) bool { return isMySQLError(err, errDeadlock, errLockWaitTimeout) },
 	Conflict:       func(err error) bool { return isMySQLError(err, errDupKey) },
@@ -549,6 +550,22 @@ func sessionLost(err error) bool {
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// readAgain reports an error by which a read's connection was lost once
+// its statement had gone out (the driver's ErrInvalidConn; a connection
+// closed while it sat idle in the pool, which its check before a statement
+// did not see): the read is sent again on another connection
+// (sqlstore.Dialect.ReadAgain). Not a time limit (a network timeout, the
+// context's end): a statement that ran out its time would wait it out
+// again; not the server's answer, which another session meets the same.
+func readAgain(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func isMySQLError(err error, numbers ...uint16) bool {

@@ -38,6 +38,8 @@ type reader struct {
 	indexHint string
 	// replan is the dialect's Replan.
 	replan func(ctx context.Context, conn *sql.Conn, err error) bool
+	// readAgain is the dialect's ReadAgain (query).
+	readAgain func(error) bool
 	// timeout bounds each read statement (readTimeout if 0).
 	timeout time.Duration
 	// check, if set, is the dialect's CheckRead, which each event read is
@@ -115,7 +117,30 @@ func (s reader) bound(ctx context.Context) (context.Context, context.CancelFunc)
 // retries of a connection found gone are kept: taking one checks it (the
 // driver's ResetSession), and a statement that finds it gone, nothing
 // sent (driver.ErrBadConn), goes again on the pool, which retries.
+//
+// A statement whose connection was lost under it once it had gone out
+// (readAgain: a connection a proxy or the server closed while it sat idle
+// in the pool, which the driver's check did not see, fails as
+// mysql.ErrInvalidConn, which database/sql does not retry) is sent once
+// more, on another connection: a read is idempotent. Never after its
+// context ended: a statement that ran out its time is not run again.
 func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
+	rows, done, err = s.queryOnce(ctx, q, args...)
+	if s.again(ctx, err) {
+		done()
+		rows, done, err = s.queryOnce(ctx, q, args...)
+	}
+	return rows, done, err
+}
+
+// again reports whether a read statement that failed with err is sent once
+// more (see query).
+func (s reader) again(ctx context.Context, err error) bool {
+	return err != nil && s.readAgain != nil && ctx.Err() == nil && s.readAgain(err)
+}
+
+// queryOnce is query, sent once.
+func (s reader) queryOnce(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
 	conn, err := s.take(ctx)
 	if err == nil && conn == nil && s.replan != nil {
 		// The statement's own connection: one that fails it may be
@@ -141,6 +166,16 @@ func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Row
 
 // queryRow: see query.
 func (s reader) queryRow(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
+	row, done, err = s.queryRowOnce(ctx, q, args...)
+	if err == nil && s.again(ctx, row.Err()) {
+		done()
+		row, done, err = s.queryRowOnce(ctx, q, args...)
+	}
+	return row, done, err
+}
+
+// queryRowOnce is queryRow, sent once.
+func (s reader) queryRowOnce(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
 	conn, err := s.take(ctx)
 	if err != nil {
 		return nil, func() {}, err
@@ -522,8 +557,11 @@ func (s reader) EventPosition(ctx context.Context, streamID uuid.UUID, version i
 	// The head in the same statement (headColumn): a subscription started
 	// after an event past it would be handed positions the next appends
 	// take, as Event says.
-	err := s.db.QueryRowContext(qctx,
-		"SELECT position, "+headColumn+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version).Scan(&position, &head)
+	q := "SELECT position, " + headColumn + " FROM events WHERE stream_id = ? AND stream_version = ?"
+	err := s.db.QueryRowContext(qctx, q, streamID[:], version).Scan(&position, &head)
+	if s.again(qctx, err) {
+		err = s.db.QueryRowContext(qctx, q, streamID[:], version).Scan(&position, &head)
+	}
 	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)

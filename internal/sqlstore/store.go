@@ -170,6 +170,14 @@ type Dialect struct {
 	// which another session meets the same. Settling looks again on
 	// another session after it (AgainOnLostSession), never after those.
 	SessionLost func(error) bool
+	// ReadAgain, where set, reports an error by which a read statement's
+	// connection was lost once the statement had gone out, before its
+	// answer (go-sql-driver's ErrInvalidConn: a connection closed while it
+	// sat idle in the pool, which database/sql does not retry): the read,
+	// idempotent, is sent once more on another connection. Never an
+	// append's statement, never a statement's time limit or its context's
+	// end. Nil for an embedded database, which has no connection to lose.
+	ReadAgain func(error) bool
 	// Unrun, where set, reports an error the server raises before it runs
 	// the statement it refuses, running none after it in the batch (an
 	// account's hourly query limit, MySQL's 1226): a batch whose last
@@ -343,9 +351,9 @@ func New(d Dialect, opts Options) *Store {
 	return &Store{
 		reader: reader{rowMissing: w.dropSnapshots, sawVersion: sawVersion, db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
-			replan: d.Replan, ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
+			replan: d.Replan, readAgain: d.ReadAgain, ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
-			check: d.CheckRead, replan: d.Replan},
+			check: d.CheckRead, replan: d.Replan, readAgain: d.ReadAgain},
 		feed:     opts.Feed,
 		writer:   w,
 		stall:    stall,

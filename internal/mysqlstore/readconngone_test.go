@@ -1,0 +1,113 @@
+package mysqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne: a pooled
+// connection that a proxy or the server closed while it sat idle (the
+// driver's liveness check does not always see it) fails the next statement
+// sent on it after it went out: go-sql-driver says mysql.ErrInvalidConn,
+// which database/sql does not retry, and the read answered 503 although a
+// fresh connection would have served it. A read is idempotent: each kind
+// is now sent again, once, on another connection, and answers as if
+// nothing had happened. The proxy cuts the connection the moment the
+// read's statement has reached the server, before any answer.
+func TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// An id of plain letters: interpolated into the statement as it is,
+	// so that the proxy can tell this stream's reads from any other.
+	marker := []byte("rstores-idlecut!")
+	id := uuid.UUID(marker)
+	const typ = "rstoresIdleCut"
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: typ, Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{Type: "cut", Data: []byte(`{"n":1}`)}, {Type: "cut", Data: []byte(`{"n":2}`)}}}); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	has := func(words ...string) func([]byte) bool {
+		return func(chunk []byte) bool {
+			for _, w := range words {
+				if !bytes.Contains(chunk, []byte(w)) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	drain := func(events func(func(eventstore.Event, error) bool)) (n int, err error) {
+		for _, err := range events {
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, nil
+	}
+	for _, c := range []struct {
+		name string
+		cut  func([]byte) bool
+		read func() (int, error)
+	}{
+		{"the stream", has(string(marker), "ORDER BY e.stream_version DESC"), func() (int, error) {
+			st, err := s.Stream(ctx, id)
+			return int(st.Version), err
+		}},
+		{"a page of the stream", has(string(marker), "BETWEEN"), func() (int, error) {
+			page, err := s.ReadStream(ctx, id, eventstore.ReadStreamOptions{})
+			if err != nil {
+				return 0, err
+			}
+			return drain(page.Events)
+		}},
+		{"an event", has(string(marker), "AND stream_version = ", "data"), func() (int, error) {
+			e, err := s.Event(ctx, id, 2)
+			return int(e.Version), err
+		}},
+		{"an event's position", has(string(marker), "SELECT position, "), func() (int, error) {
+			_, err := s.EventPosition(ctx, id, 2)
+			return 2, err
+		}},
+		{"a page of the log", has(typ, "SELECT"), func() (int, error) {
+			page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
+			if err != nil {
+				return 0, err
+			}
+			return drain(page.Events)
+		}},
+		{"a list of streams", has(typ, "stream_type IN"), func() (int, error) {
+			list, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{StreamTypes: []string{typ}})
+			return 2 * len(list.Streams), err
+		}},
+		{"the log's head", has("SELECT position FROM log_head WHERE id = 1"), func() (int, error) {
+			head, err := s.Head(ctx)
+			return int(min(head, 2)), err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cut := proxy.CutAfter(c.cut)
+			n, err := c.read()
+			// The client's side is closed before the proxy says it cut.
+			select {
+			case <-cut:
+			case <-ctx.Done():
+				t.Fatalf("the proxy cut no statement of the read (answered %d, %v): the test's match is wrong", n, err)
+			}
+			if err != nil || n != 2 {
+				t.Errorf("read with its connection cut mid-statement: %d, %v; want it answered on a fresh connection (2)", n, err)
+			}
+		})
+	}
+}
