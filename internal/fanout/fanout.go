@@ -894,6 +894,13 @@ type Subscription struct {
 	read      bool
 	room      int64
 	roomAsked bool // room is what the next place asks for: its page stopped for it
+	// pageLimit, if not 0, is how many events its next page of history
+	// holds at most (fewer than Options.PageSize): what its consumer wrote
+	// in its last turn cut short, twice as many after each page written
+	// whole. The rest of a page cut short is thrown away and read again,
+	// and a page of 500 for a consumer that writes a few in a turn read
+	// each event dozens of times.
+	pageLimit int
 
 	// inFlight is a read of the store (its start, or a page of history)
 	// running on a goroutine of its own: Next never waits on the database,
@@ -920,6 +927,7 @@ type storeRead struct {
 
 	head   int64        // a page: the position it reads up to
 	after  int64        // a page: the cursor it reads from
+	limit  int          // a page: its subscription's pageLimit
 	res    *reservation // a page: the place it is read under, and the room it has
 	room   int64
 	events []eventstore.Event
@@ -1109,7 +1117,7 @@ func (s *Subscription) Next(ctx context.Context, emit func(eventstore.Delivery) 
 	if !s.reserve() {
 		return nil // Ready says when its turn comes
 	}
-	s.begin(ctx, &storeRead{head: head, after: s.cursor, res: s.res, room: s.room}, s.readPage)
+	s.begin(ctx, &storeRead{head: head, after: s.cursor, limit: s.pageLimit, res: s.res, room: s.room}, s.readPage)
 	return nil
 }
 
@@ -1518,6 +1526,7 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	// under load) used it up, and then every page held one event, or one
 	// chunk, a query each.
 	var spent time.Duration
+	cut := false // the turn ended mid-page
 	for i := range events {
 		e := &events[i]
 		if ctx.Err() != nil {
@@ -1545,8 +1554,9 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 		delivered++
 		if spent >= f.turn && i < len(events)-1 && f.catchUp.waiting() {
 			// Its consumer is slow, and others wait for a place: the rest
-			// of the page is read again on its next turn, behind them.
-			more = true
+			// of the page is read again on its next turn, behind them, in
+			// a page of about what it wrote in this one.
+			more, s.pageLimit, cut = true, i+1, true
 			break
 		}
 	}
@@ -1554,11 +1564,17 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	if err != nil {
 		return s.failed(ctx, "subscription: cannot read history; retrying", err)
 	}
+	if !cut && s.pageLimit > 0 {
+		// Written whole: the next page may hold more.
+		if s.pageLimit *= 2; s.pageLimit >= f.opts.PageSize {
+			s.pageLimit = 0
+		}
+	}
 	s.retryIn = 0
 	switch {
 	case !more:
 		s.advance(max(s.cursor, head))
-		s.declined = false
+		s.declined, s.pageLimit = false, 0
 		s.wait = closed // the tailer may have moved on meanwhile
 		return s.maybeCaughtUp(ctx, emit, nil)
 	case s.cursor == before:
@@ -1589,7 +1605,11 @@ func (f *Feed) readPage(ctx context.Context, o eventstore.SubscribeOptions, r *s
 		return nil, false, err
 	}
 	defer f.endRead()
-	page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: r.after, UpTo: head, Limit: f.opts.PageSize,
+	limit := f.opts.PageSize
+	if r.limit > 0 {
+		limit = min(limit, r.limit)
+	}
+	page, err := f.store.ReadAll(ctx, eventstore.ReadAllOptions{After: r.after, UpTo: head, Limit: limit,
 		StreamID: o.StreamID, StreamTypes: o.StreamTypes, EventTypes: o.EventTypes})
 	if err != nil {
 		return nil, false, err
