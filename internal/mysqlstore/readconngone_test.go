@@ -21,7 +21,8 @@ import (
 // fresh connection would have served it. A read is idempotent: each kind
 // is now sent again, once, on another connection, and answers as if
 // nothing had happened. The proxy cuts the connection the moment the
-// read's statement has reached the server, before any answer.
+// read's statement has reached the server, before any answer; the live
+// feed's reads of the log, on connections of its own, are read again too.
 func TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne(t *testing.T) {
 	t.Parallel()
 	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
@@ -94,6 +95,25 @@ func TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne(t *testing.T
 		{"the log's head", has("SELECT position FROM log_head WHERE id = 1"), func() (int, error) {
 			head, err := s.Head(ctx)
 			return int(min(head, 2)), err
+		}},
+		// The live feed's reads, on its own connections.
+		{"the feed's head", has("SELECT h.position, (SELECT e.position"), func() (int, error) {
+			head, err := s.Tail().Head(ctx)
+			return int(min(head, 2)), err
+		}},
+		{"the feed's event id", has("SELECT event_id FROM events WHERE position = "), func() (int, error) {
+			got, err := s.Tail().IDAt(ctx, 2)
+			if got == uuid.Nil {
+				return 0, err
+			}
+			return 2, err
+		}},
+		{"the feed's page", has(typ, "SELECT"), func() (int, error) {
+			page, err := s.Tail().ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
+			if err != nil {
+				return 0, err
+			}
+			return drain(page.Events)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -1092,7 +1092,11 @@ func (t logTail) IDAt(ctx context.Context, position int64) (uuid.UUID, error) {
 	qctx, cancel := t.bound(ctx)
 	defer cancel()
 	var raw []byte
-	err := t.db.QueryRowContext(qctx, "SELECT event_id FROM events WHERE position = ?", position).Scan(&raw)
+	row, done, err := t.queryRow(qctx, "SELECT event_id FROM events WHERE position = ?", position)
+	if err == nil {
+		err = row.Scan(&raw)
+	}
+	done()
 	if errors.Is(err, sql.ErrNoRows) {
 		return uuid.Nil, nil
 	}

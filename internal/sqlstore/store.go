@@ -454,7 +454,11 @@ func (t logTail) Head(ctx context.Context) (int64, error) {
 	defer cancel()
 	var head int64
 	var past sql.NullInt64
-	err := t.db.QueryRowContext(qctx, headAndPast).Scan(&head, &past)
+	row, done, err := t.queryRow(qctx, headAndPast)
+	if err == nil {
+		err = row.Scan(&head, &past)
+	}
+	done()
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, fmt.Errorf("read log head: %w", errHeadRowMissing) // as an append that finds it missing says
