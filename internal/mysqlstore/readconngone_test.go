@@ -96,6 +96,12 @@ func TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne(t *testing.T
 			head, err := s.Head(ctx)
 			return int(min(head, 2)), err
 		}},
+		// With a read replica, a read that must not go behind what its
+		// client was answered asks the primary.
+		{"the stream's version on the primary", has(string(marker), "COALESCE(MAX(stream_version), 0)"), func() (int, error) {
+			v, err := s.PrimaryStreamVersion(ctx, id)
+			return int(v), err
+		}},
 		// The live feed's reads, on its own connections.
 		{"the feed's head", has("SELECT h.position, (SELECT e.position"), func() (int, error) {
 			head, err := s.Tail().Head(ctx)

@@ -564,7 +564,13 @@ func column(st map[string]sql.NullString, names ...string) sql.NullString {
 // wrapping eventstore.ErrUnavailable when the primary does not answer.
 func (s *Store) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
 	var v int64
-	if err := s.primary.QueryRowContext(ctx, "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?", id[:]).Scan(&v); err != nil {
+	const q = "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?"
+	err := s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v)
+	if err != nil && ctx.Err() == nil && readAgain(err) {
+		// A read: once more on a fresh connection (sqlstore's reads do so).
+		err = s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("read stream %s on the primary: %w", id, s.translate(err))
 	}
 	return v, nil
