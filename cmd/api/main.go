@@ -698,6 +698,9 @@ type serveHooks struct {
 	// stop begins when the stop is due to end (the shutdown timeout's end)
 	// and when the close is (its context's deadline).
 	storeClose func(stopDeadline, closeDue time.Time)
+	// server, if not nil, is given each http.Server before it serves (the
+	// API's, then the debug listener's).
+	server func(*http.Server)
 }
 
 // defaultMaxConnections is TRIBUTARY_MAX_CONNECTIONS's default, where the
@@ -854,6 +857,11 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	if len(cfg.CORSOrigins) > 0 {
 		conns.AllowOrigins(cfg.CORSOrigins) // its refusals, too, readable by the pages
 	}
+	// net/http's own lines (a panic that escaped a handler, with its value;
+	// a TLS handshake's error; a handler's mistake) may quote what a client
+	// sent: a token in them is redacted as in every other line of the
+	// HTTP layer's.
+	netHTTPLog := slog.NewLogLogger(sqlstore.RedactingLogger(log, esthttp.Redactor(tokens)).Handler(), slog.LevelWarn)
 	srv := &http.Server{
 		Handler:           handler,
 		ConnState:         conns.ConnState,       // which connections are idle, for conns
@@ -865,13 +873,16 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		ConnContext: esthttp.ConnContext, // lets a subscription see its client's progress
 		// OPTIONS * reaches the API, which says its methods in Allow.
 		DisableGeneralOptionsHandler: true,
-		ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:                     netHTTPLog,
 	}
 	// Shutdown waits for responses to end; subscriptions never would.
 	srv.RegisterOnShutdown(handler.CloseSubscriptions)
 	// It waits for a new connection, too, until it is 5 s old: those that
 	// sent no whole request are closed at once.
 	srv.RegisterOnShutdown(conns.CloseWaiting)
+	if hooks.server != nil {
+		hooks.server(srv)
+	}
 	if ctx.Err() != nil {
 		// A signal during the start-up that its last step did not see (a
 		// migration ending as it came): stop as at a signal while the
@@ -908,11 +919,14 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		debugSrv := &http.Server{
 			Handler:           debugHandler(m),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ErrorLog:          netHTTPLog,
 		}
 		// Up while the API drains, then closed, not drained: a profile in
 		// progress is cut rather than waited for.
 		defer debugSrv.Close()
+		if hooks.server != nil {
+			hooks.server(debugSrv)
+		}
 		debugAddr = dln.Addr().String()
 		log.Info("debug listening", "addr", debugAddr, "serves", "/debug/pprof/")
 		if !isLoopback(dln.Addr()) {
