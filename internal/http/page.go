@@ -79,6 +79,9 @@ func newPage(html, css, js string, heartbeat time.Duration) page {
 // it (its views and filters are in the fragment), and a link a chat app
 // or a mail tracker decorated (?fbclid=…) showed a JSON 400 to a person.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseEventStream(r, "the stream browser's page", "text/html"); err != nil {
+		return err
+	}
 	browserPage := pageFor(s.opts.Heartbeat)
 	h := w.Header()
 	h.Set("Content-Security-Policy", browserPage.csp)

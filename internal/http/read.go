@@ -141,9 +141,14 @@ func varyOnAccept(next http.Handler) http.Handler {
 
 // negotiatedPath reports whether path is a read whose answer depends on
 // Accept: the events (eventsPath), or what answers 406 to an event stream
-// alone (/streams and what is under it).
+// alone (/streams and what is under it, the probes, the page, the contract
+// and the metrics).
 func negotiatedPath(path string) bool {
-	return path == "/events" || path == "/streams" || strings.HasPrefix(path, "/streams/")
+	switch path {
+	case "/events", "/streams", "/healthz", "/readyz", "/", "/openapi.yaml", "/metrics":
+		return true
+	}
+	return strings.HasPrefix(path, "/streams/")
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {

@@ -662,6 +662,9 @@ func (s *Server) routes() {
 		if s.opts.Metrics != nil {
 			metrics := s.opts.Metrics.Handler()
 			r.Get("/metrics", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+				if err := refuseEventStream(r, "the Prometheus exposition", "text/plain", "application/openmetrics-text"); err != nil {
+					return err
+				}
 				if _, err := query(r); err != nil { // strict, as every endpoint's
 					return err
 				}
@@ -1648,6 +1651,9 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseEventStream(r, "the liveness probe", "application/json"); err != nil {
+		return err
+	}
 	if _, err := query(r); err != nil {
 		return err
 	}
@@ -1664,6 +1670,9 @@ var errStopping = &detailError{kind: eventstore.ErrUnavailable,
 	detail: "the server is shutting down: it still serves requests for now, but send new ones to another instance"}
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseEventStream(r, "the readiness probe", "application/json"); err != nil {
+		return err
+	}
 	if _, err := query(r); err != nil {
 		return err
 	}
@@ -1812,6 +1821,9 @@ func (s *Server) readyAgain() {
 }
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseEventStream(r, "the contract", "application/yaml"); err != nil {
+		return err
+	}
 	if _, err := query(r); err != nil {
 		return err
 	}

@@ -100,71 +100,87 @@ const missingIndexEvery = time.Minute
 // itself, application/*, */*) is higher (RFC 9110 §12.5.1). As good as
 // JSON, an event stream wins: it was named.
 func wantsEvents(r *http.Request) bool {
-	events, named, json := acceptWeights(r)
+	events, named, json := acceptWeights(r, "application/json")
 	return named && events > 0 && events >= json
 }
 
 // wantsOnlyEvents reports whether the client asks for an event stream and
-// takes no JSON: Accept names text/event-stream, not with q=0, and no range
-// that matches application/json gives it a q above 0. On a URL that serves
-// JSON alone, nothing it takes can be sent (406, refuseEventStream).
-func wantsOnlyEvents(r *http.Request) bool {
-	events, named, json := acceptWeights(r)
-	return named && events > 0 && json == 0
+// takes none of served (media types, application/json where none is
+// given): Accept names text/event-stream, not with q=0, and no range that
+// matches one of served gives it a q above 0. On a URL that serves those
+// alone, nothing it takes can be sent (406, refuseEventStream).
+func wantsOnlyEvents(r *http.Request, served ...string) bool {
+	if len(served) == 0 {
+		served = []string{"application/json"}
+	}
+	for _, mt := range served {
+		events, named, q := acceptWeights(r, mt)
+		if !named || events <= 0 || q > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // acceptWeights reads Accept for text/event-stream's q and whether a range
-// names it, and application/json's q (0 where no range matches it), as
-// wantsEvents says.
-func acceptWeights(r *http.Request) (events float64, named bool, json float64) {
+// names it, and served's q (a media type's, lower case; 0 where no range
+// matches it), as wantsEvents says.
+func acceptWeights(r *http.Request, served string) (events float64, named bool, q float64) {
 	events = -1
-	jsonSpec := 0 // how specific json's range is
+	spec := 0 // how specific served's range is
 	accept := r.Header.Values("Accept")
 	if !slices.ContainsFunc(accept, func(v string) bool { return strings.Contains(strings.ToLower(v), "text/event-stream") }) {
 		return events, false, 0 // most requests: no need to parse
 	}
+	major, _, _ := strings.Cut(served, "/")
 	for _, v := range accept {
 		for _, part := range strings.Split(v, ",") {
 			mt, params, err := mime.ParseMediaType(part)
 			if err != nil {
 				continue
 			}
-			q, ok := acceptQ(params)
+			rq, ok := acceptQ(params)
 			if !ok {
 				continue // an invalid q: the range is ignored (acceptQ)
 			}
-			switch mt { // mime lower-cases it
-			case "text/event-stream":
-				if !named || q < events {
-					events = q // given twice, the lower q: a refusal stands
+			if mt == "text/event-stream" { // mime lower-cases it
+				if !named || rq < events {
+					events = rq // given twice, the lower q: a refusal stands
 				}
 				named = true
-			case "application/json":
-				json, jsonSpec = q, 3
-			case "application/*":
-				if jsonSpec < 2 {
-					json, jsonSpec = q, 2
+			}
+			switch {
+			case mt == served:
+				q, spec = rq, 3
+			case mt == major+"/*":
+				if spec < 2 {
+					q, spec = rq, 2
 				}
-			case "*/*":
-				if jsonSpec < 1 {
-					json, jsonSpec = q, 1
+			case mt == "*/*":
+				if spec < 1 {
+					q, spec = rq, 1
 				}
 			}
 		}
 	}
-	return events, named, json
+	return events, named, q
 }
 
-// refuseEventStream is the 406 of a GET of what, a URL that serves JSON
-// alone, from a client that takes only an event stream (wantsOnlyEvents):
-// an EventSource given the wrong URL, which a 200 of JSON would have it
-// retry for ever; nil for any other client.
-func refuseEventStream(r *http.Request, what string) error {
-	if !wantsOnlyEvents(r) {
+// refuseEventStream is the 406 of a GET of what, a URL that serves served
+// alone (media types; application/json where none is given), from a client
+// that takes only an event stream (wantsOnlyEvents): an EventSource given
+// the wrong URL, which a 200 would have it retry for ever; nil for any
+// other client.
+func refuseEventStream(r *http.Request, what string, served ...string) error {
+	if !wantsOnlyEvents(r, served...) {
 		return nil
 	}
-	return problemf(errNotAcceptable, "%s is served only as application/json, and this request's Accept takes only text/event-stream: "+
-		"subscribe at GET /streams/{stream_id}/events (a stream's events) or GET /events (the log), or accept application/json here", what)
+	as := "application/json"
+	if len(served) > 0 {
+		as = strings.Join(served, " or ")
+	}
+	return problemf(errNotAcceptable, "%s is served only as %s, and this request's Accept takes only text/event-stream: "+
+		"subscribe at GET /streams/{stream_id}/events (a stream's events) or GET /events (the log), or accept %s here", what, as, as)
 }
 
 // quotedList is vals quoted, for a detail: `"1", "2" and "3"` (one string,
