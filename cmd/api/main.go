@@ -698,6 +698,9 @@ type serveHooks struct {
 	// stop begins when the stop is due to end (the shutdown timeout's end)
 	// and when the close is (its context's deadline).
 	storeClose func(stopDeadline, closeDue time.Time)
+	// closedWaiting, if not nil, is called once the drain has closed the
+	// connections that sent no whole request (Connections.CloseWaiting).
+	closedWaiting func()
 	// server, if not nil, is given each http.Server before it serves (the
 	// API's, then the debug listener's).
 	server func(*http.Server)
@@ -879,7 +882,12 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	srv.RegisterOnShutdown(handler.CloseSubscriptions)
 	// It waits for a new connection, too, until it is 5 s old: those that
 	// sent no whole request are closed at once.
-	srv.RegisterOnShutdown(conns.CloseWaiting)
+	srv.RegisterOnShutdown(func() {
+		conns.CloseWaiting()
+		if hooks.closedWaiting != nil {
+			hooks.closedWaiting()
+		}
+	})
 	if hooks.server != nil {
 		hooks.server(srv)
 	}

@@ -74,6 +74,10 @@ type Connections struct {
 	responding list.List // *trackedConn, serving a request (but a subscription) longest first
 	clients    map[string]*connClient
 
+	// draining is set by CloseWaiting: a connection net/http tells new
+	// after it is closed at once, as those it found were.
+	draining bool
+
 	refusing  chan struct{} // bounds the refusals being written
 	lastLog   time.Time     // of the last refusals logged
 	reporting bool          // a report of them is due (reportRefusals)
@@ -613,6 +617,17 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 		return
 	}
 	c.mu.Lock()
+	if state == http.StateNew && c.draining && !t.gone {
+		// Accepted as the drain began, and told new only after
+		// CloseWaiting: on no list then, it would hold the drain until
+		// net/http took it for idle, 5 s old. It is closed as those were.
+		t.shut.Store(true)
+		c.unidle(t)
+		c.releaseLocked(t)
+		c.mu.Unlock()
+		t.Conn.Close()
+		return
+	}
 	defer c.mu.Unlock()
 	c.unidle(t)
 	switch {
@@ -642,9 +657,12 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 // probe's, or one trickling its headers held an idle server's stop for
 // 5 s. None has a request to answer; a connection whose request net/http
 // has read whole, not yet told active, is shut as admit's are, so that its
-// handler does nothing (connShut). Those that come after are net/http's.
+// handler does nothing (connShut). One that net/http tells new after it
+// (accepted as the drain began) is closed likewise, at once (ConnState);
+// those that come after the listener's close are net/http's.
 func (c *Connections) CloseWaiting() {
 	c.mu.Lock()
+	c.draining = true
 	var waiting []*trackedConn
 	for _, l := range []*list.List{&c.silent, &c.heading} {
 		for e := l.Front(); e != nil; e = e.Next() {
