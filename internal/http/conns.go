@@ -73,6 +73,7 @@ type Connections struct {
 	receiving  list.List // *trackedConn, receiving an append's body longest first
 	responding list.List // *trackedConn, serving a request (but a subscription) longest first
 	clients    map[string]*connClient
+	pace       victimPace // of the walks of all clients' lists
 
 	// draining is set by CloseWaiting: a connection net/http tells new
 	// after it is closed at once, as those it found were.
@@ -91,11 +92,12 @@ type Connections struct {
 // connClient is one client's connections.
 type connClient struct {
 	open       int
-	idle       list.List // *trackedConn, idle longest first
-	silent     list.List // *trackedConn, silent longest first
-	heading    list.List // *trackedConn, in its request's headers longest first
-	receiving  list.List // *trackedConn, receiving an append's body longest first
-	responding list.List // *trackedConn, serving a request longest first
+	idle       list.List  // *trackedConn, idle longest first
+	silent     list.List  // *trackedConn, silent longest first
+	heading    list.List  // *trackedConn, in its request's headers longest first
+	receiving  list.List  // *trackedConn, receiving an append's body longest first
+	responding list.List  // *trackedConn, serving a request longest first
+	pace       victimPace // of the walks of its lists
 }
 
 // lists returns the client's lists of each kind (keptAlive, silent,
@@ -156,26 +158,44 @@ const (
 // one idle for less is a served client's between two of its requests, and
 // its next one would fail on it, for an attacker's new connection; at a
 // client's own bound (0) it goes at once, the client having it to reuse.
-func victim(lists [5]*list.List, now time.Time, keptAliveGrace time.Duration) *trackedConn {
+// With pace (the lists' own), a walk of the bodies or of the responses
+// that found none is not made again for victimWalkEvery: one that becomes
+// one to close meanwhile is found that much later.
+func victim(lists [5]*list.List, now time.Time, keptAliveGrace time.Duration, pace *victimPace) *trackedConn {
 	for _, l := range lists[silent:receiving] {
 		if e := l.Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= SilentGrace {
 			return e.Value.(*trackedConn)
 		}
 	}
 	// Walked only at a bound, and only as far as the bodies begun
-	// SilentGrace ago: each costs one atomic load.
-	for e := lists[receiving].Front(); e != nil; e = e.Next() {
-		t := e.Value.(*trackedConn)
-		late := now.Sub(t.since) - SilentGrace
-		if late <= 0 {
-			break // those after it began later still
+	// SilentGrace ago: each costs one atomic load, and a cache miss or
+	// two (0.7 ms for 10,000, under c.mu): a walk that found nothing is
+	// not made again for victimWalkEvery (pace), so that a flood of new
+	// connections at a bound does not hold c.mu, which every
+	// connection's state change takes.
+	if pace == nil || !now.Before(pace.receiving) {
+		for e := lists[receiving].Front(); e != nil; e = e.Next() {
+			t := e.Value.(*trackedConn)
+			late := now.Sub(t.since) - SilentGrace
+			if late <= 0 {
+				break // those after it began later still
+			}
+			if slowBody(t.bodyRead.Load(), late) {
+				return t
+			}
 		}
-		if slowBody(t.bodyRead.Load(), late) {
-			return t
+		if pace != nil {
+			pace.receiving = now.Add(victimWalkEvery)
 		}
 	}
 	if e := lists[keptAlive].Front(); e != nil && now.Sub(e.Value.(*trackedConn).since) >= keptAliveGrace {
 		return e.Value.(*trackedConn)
+	}
+	if pace != nil && now.Before(pace.responding) {
+		return nil
+	}
+	if pace != nil {
+		pace.responding = now.Add(victimWalkEvery) // unless it finds one (below)
 	}
 	for e := lists[responding].Front(); e != nil; e = e.Next() {
 		t := e.Value.(*trackedConn)
@@ -196,10 +216,20 @@ func victim(lists [5]*list.List, now time.Time, keptAliveGrace time.Duration) *t
 				continue
 			}
 		}
+		if pace != nil {
+			pace.responding = time.Time{} // the next may find another
+		}
 		return t
 	}
 	return nil
 }
+
+// victimPace is when the walks of one set of lists (a client's, or all)
+// that found nothing may be made again (victim).
+type victimPace struct{ receiving, responding time.Time }
+
+// victimWalkEvery is how long a walk that found nothing is not made again.
+const victimWalkEvery = 100 * time.Millisecond
 
 // slowBody reports whether a body of which read bytes have come, late past
 // its SilentGrace, is behind MinBodyRate.
@@ -485,11 +515,11 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 	refused := ""
 	switch now := time.Now(); {
 	case cl.open >= c.perClient:
-		if v = victim(cl.lists(), now, 0); v == nil {
+		if v = victim(cl.lists(), now, 0, &cl.pace); v == nil {
 			refused = "client"
 		}
 	case c.open >= c.max:
-		if v = victim(c.lists(), now, SilentGrace); v == nil {
+		if v = victim(c.lists(), now, SilentGrace, &c.pace); v == nil {
 			refused = "server"
 		}
 	}

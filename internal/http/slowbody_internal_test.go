@@ -41,7 +41,7 @@ func TestABodyIsClosedForANewConnectionOnlyWhenBehindTheMinimumRate(t *testing.T
 			for _, tc := range tt.conns {
 				lists[receiving].PushBack(tc)
 			}
-			got := victim([5]*list.List{&lists[0], &lists[1], &lists[2], &lists[3], &lists[4]}, now, SilentGrace)
+			got := victim([5]*list.List{&lists[0], &lists[1], &lists[2], &lists[3], &lists[4]}, now, SilentGrace, nil)
 			want := (*trackedConn)(nil)
 			if tt.want >= 0 {
 				want = tt.conns[tt.want]

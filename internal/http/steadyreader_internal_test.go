@@ -77,7 +77,7 @@ func TestAResponseReadSteadilyOnASlowLinkIsNeverClosedForANewConnection(t *testi
 			done = true
 		case <-time.After(20 * time.Millisecond):
 			c.mu.Lock()
-			if victim(c.lists(), time.Now(), SilentGrace) == tc {
+			if victim(c.lists(), time.Now(), SilentGrace, nil) == tc {
 				closedFor++
 			}
 			if ws := tc.writingSince.Load(); ws != 0 {
