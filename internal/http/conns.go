@@ -960,7 +960,7 @@ func (c *Connections) corsLines(head []byte) (string, bool) {
 }
 
 // livenessProbe returns the method of head's request if it is a GET or a
-// HEAD of /healthz, or "". A liveness probe refused at a bound (503) would
+// HEAD of /healthz that takes its JSON, or "". A liveness probe refused at a bound (503) would
 // have its orchestrator restart an instance only at its peak, cutting every
 // subscription it holds: it is answered as the handler does (aliveAnswer).
 func livenessProbe(head []byte) string {
@@ -969,6 +969,14 @@ func livenessProbe(head []byte) string {
 	target, _, _ := bytes.Cut(rest, []byte(" "))
 	if string(target) != "/healthz" || string(method) != http.MethodGet && string(method) != http.MethodHead {
 		return ""
+	}
+	// Accept: text/event-stream alone is an EventSource given the wrong
+	// URL, which the handler answers 406 (refuseEventStream), not a probe.
+	if bytes.Contains(bytes.ToLower(head), []byte("text/event-stream")) {
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		if err != nil || wantsOnlyEvents(r) {
+			return ""
+		}
 	}
 	return string(method)
 }
