@@ -212,7 +212,15 @@ func victim(lists [5]*list.List, now time.Time, keptAliveGrace time.Duration, pa
 		// has taken MinBodyRate a second since the grace, as a body must
 		// come, is not waiting on one that reads nothing.
 		if t.acked != nil {
-			if n, ok := t.acked(); ok && !slowBody(int64(n-t.ackedAtWrite.Load()), now.Sub(time.Unix(0, waiting))-SilentGrace) {
+			n, ok := t.acked()
+			at := t.ackedAtWrite.Load()
+			if t.writingSince.Load() != waiting {
+				// The write ended, and maybe the next began (Write stores
+				// its ackedAtWrite first), as it was judged: at is not
+				// its start's, and it is not waiting.
+				continue
+			}
+			if ok && !slowBody(int64(n-at), now.Sub(time.Unix(0, waiting))-SilentGrace) {
 				continue
 			}
 		}
