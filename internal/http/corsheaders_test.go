@@ -1,0 +1,87 @@
+package http_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/api"
+	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestCORSPreflightAllowsAnyRequestHeaderForAListedOrigin: a preflight from
+// a listed origin that asked for a header outside a fixed list
+// (Cache-Control, Pragma, X-Requested-With, any X-… a fetch wrapper adds)
+// was answered with no Access-Control-Allow-* at all, even when it asked
+// for Authorization and Content-Type beside it, so the browser failed as a
+// network error a request the server would have served: it ignores headers
+// it does not know (a black-box attacker of the twenty-ninth session found
+// it). Now a listed origin's preflight is allowed the headers it names, each
+// by name (Authorization too, which a literal "*" would not cover), and a
+// refused origin still gets none; the request that follows is served.
+func TestCORSPreflightAllowsAnyRequestHeaderForAListedOrigin(t *testing.T) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		const app, evil, token = "https://app.example.com", "https://evil.example", "s3cret-writer-token-for-cors"
+		store := k.Open(t)
+		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, CORSOrigins: []string{app},
+			Tokens: []esthttp.Token{{Name: "writer", Role: esthttp.RoleWrite, Secret: token}}}))
+		t.Cleanup(srv.Close)
+		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		events := "/streams/" + uuid.NewString() + "/events"
+
+		for _, asked := range []string{"cache-control", "x-foo", "authorization, content-type, if-match, x-foo",
+			"Pragma,X-Requested-With", "if-modified-since, if-unmodified-since"} {
+			for _, method := range []string{http.MethodGet, http.MethodPost} {
+				r := s.do(http.MethodOptions, events, "", "Origin", app, "Access-Control-Request-Method", method,
+					"Access-Control-Request-Headers", asked)
+				if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != app ||
+					r.header.Get("Access-Control-Allow-Methods") != method {
+					t.Errorf("a %s preflight from a listed origin asking for %q: %d with CORS headers %q, want 204 allowing it",
+						method, asked, r.status, corsHeaders(r.header))
+					continue
+				}
+				granted := strings.Split(strings.ToLower(r.header.Get("Access-Control-Allow-Headers")), ", ")
+				for _, name := range strings.Split(asked, ",") {
+					// Each by name: a literal "*" never covers Authorization (Fetch §3.2.5).
+					if name = strings.ToLower(strings.TrimSpace(name)); !slices.Contains(granted, name) {
+						t.Errorf("a %s preflight from a listed origin asking for %q: Access-Control-Allow-Headers %q, want %q named in it",
+							method, asked, r.header.Get("Access-Control-Allow-Headers"), name)
+					}
+				}
+			}
+
+			r := s.do(http.MethodOptions, events, "", "Origin", evil, "Access-Control-Request-Method", http.MethodPost,
+				"Access-Control-Request-Headers", asked)
+			if h := corsHeaders(r.header); r.status != http.StatusNoContent || len(h) != 0 {
+				t.Errorf("a preflight from a refused origin asking for %q: %d with CORS headers %q, want 204 with none", asked, r.status, h)
+			}
+		}
+
+		// The request a browser sends after the preflight: served, the
+		// headers the server does not know ignored, its answer readable.
+		body := `{"stream_type":"order","events":[{"type":"placed","data":{}}]}`
+		r := s.do(http.MethodPost, events, body, "Origin", app, "Authorization", "Bearer "+token,
+			"Cache-Control", "no-cache", "Pragma", "no-cache", "X-Requested-With", "XMLHttpRequest", "X-Foo", "bar")
+		if r.status != http.StatusCreated || r.header.Get("Access-Control-Allow-Origin") != app {
+			t.Errorf("a POST from a listed origin with Cache-Control, Pragma, X-Requested-With and X-Foo: %d with Access-Control-Allow-Origin %q, want 201 with %q: %s",
+				r.status, r.header.Get("Access-Control-Allow-Origin"), app, r.body)
+		}
+		r = s.do(http.MethodGet, events, "", "Origin", app, "Authorization", "Bearer "+token,
+			"Cache-Control", "no-cache", "X-Foo", "bar")
+		if r.status != http.StatusOK || r.header.Get("Access-Control-Allow-Origin") != app {
+			t.Errorf("a GET from a listed origin with Cache-Control and X-Foo: %d with Access-Control-Allow-Origin %q, want 200 with %q",
+				r.status, r.header.Get("Access-Control-Allow-Origin"), app)
+		}
+		// Access control is as strong as before: the header allowed, the token still decides.
+		r = s.do(http.MethodGet, events, "", "Origin", app, "X-Foo", "bar")
+		if r.status != http.StatusUnauthorized {
+			t.Errorf("a GET from a listed origin without a token: %d, want 401", r.status)
+		}
+	})
+}
