@@ -85,3 +85,47 @@ func TestCORSPreflightAllowsAnyRequestHeaderForAListedOrigin(t *testing.T) {
 		}
 	})
 }
+
+// TestAcceptMattersOnlyForAnEventStream pins the rule README's content
+// negotiation states (a black-box attacker of the twenty-ninth session
+// found it unsaid, and took `Accept: application/xml` answered with JSON
+// for an oversight): Accept decides only whether an event stream is asked
+// for. On a stream, one event or the list of streams, an Accept that takes
+// one and no JSON is 406; any other Accept, anywhere, a type the API never serves or JSON refused with
+// q=0 included, is ignored and answered JSON (RFC 9110 §12.5.1 allows it).
+func TestAcceptMattersOnlyForAnEventStream(t *testing.T) {
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		store := k.Open(t)
+		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI}))
+		t.Cleanup(srv.Close)
+		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		id := uuid.NewString()
+		expectStatus(t, "the append", s.do(http.MethodPost, "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"placed","data":{}}]}`), http.StatusCreated)
+
+		jsonOnly := []string{"/streams/" + id, "/streams/" + id + "/events/1", "/streams"}
+		ignored := []string{"application/xml", "text/html", "text/plain, image/png", "application/json;q=0", "text/event-stream;q=0"}
+		for _, path := range append([]string{"/events", "/streams/" + id + "/events"}, jsonOnly...) {
+			for _, accept := range ignored {
+				r := s.do(http.MethodGet, path, "", "Accept", accept)
+				if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/json" {
+					t.Errorf("GET %s with Accept %q: %d %s, want 200 application/json (Accept ignored)", path, accept, r.status, r.header.Get("Content-Type"))
+				}
+			}
+		}
+		for _, path := range jsonOnly {
+			for _, accept := range []string{"text/event-stream", "text/event-stream, application/xml"} {
+				if r := s.do(http.MethodGet, path, "", "Accept", accept); r.status != http.StatusNotAcceptable {
+					t.Errorf("GET %s with Accept %q: %d, want 406 (an event stream asked where none can be served)", path, accept, r.status)
+				}
+			}
+			if r := s.do(http.MethodGet, path, "", "Accept", "text/event-stream, */*;q=0.1"); r.status != http.StatusOK {
+				t.Errorf("GET %s with Accept %q: %d, want 200 (it takes JSON too)", path, "text/event-stream, */*;q=0.1", r.status)
+			}
+		}
+		for _, path := range []string{"/", "/openapi.yaml", "/healthz", "/readyz"} {
+			if r := s.do(http.MethodGet, path, "", "Accept", "text/event-stream"); r.status != http.StatusOK {
+				t.Errorf("GET %s with Accept %q: %d, want 200 (the 406 is only for the URLs an EventSource may land on by mistake)", path, "text/event-stream", r.status)
+			}
+		}
+	})
+}
