@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -84,6 +85,38 @@ func TestCORSPreflightAllowsAnyRequestHeaderForAListedOrigin(t *testing.T) {
 			t.Errorf("a GET from a listed origin without a token: %d, want 401", r.status)
 		}
 	})
+}
+
+// TestAPreflightAtTheConnectionCapAllowsAnyRequestHeader: the refusal of a
+// connection past its bound answers a listed origin's preflight with the
+// same CORS middleware (corsLines), so it refused a preflight for
+// Cache-Control or an X-… header alike, and the page could not read the
+// 503 that followed. It names every header asked for now, as the API does.
+func TestAPreflightAtTheConnectionCapAllowsAnyRequestHeader(t *testing.T) {
+	const app, asked = "https://app.example.com", "authorization, cache-control, x-foo"
+	b := startBounded(t, 10, 1, app)
+	c := dialFrom(t, b.addr, "127.0.0.1")
+	c.send(t, "/block")
+	// Until the blocked request holds the client's one place, a preflight
+	// reaches the plain handler (200 "ok", no CORS) and is closed after.
+	for {
+		pre := dialFrom(t, b.addr, "127.0.0.1")
+		if _, err := io.WriteString(pre, "OPTIONS / HTTP/1.1\r\nHost: test\r\nConnection: close\r\nOrigin: "+app+
+			"\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: "+asked+"\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := pre.answer(t)
+		pre.Close()
+		if resp.StatusCode == http.StatusOK && body == "ok" {
+			continue
+		}
+		granted := strings.Split(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), ", ")
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app ||
+			!slices.Contains(granted, "authorization") || !slices.Contains(granted, "cache-control") || !slices.Contains(granted, "x-foo") {
+			t.Errorf("a listed origin's preflight for %q past the client's bound: %d %v %s; want 204 naming each header", asked, resp.StatusCode, resp.Header, body)
+		}
+		return
+	}
 }
 
 // TestAcceptMattersOnlyForAnEventStream pins the rule README's content
