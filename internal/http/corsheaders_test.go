@@ -123,8 +123,8 @@ func TestAPreflightAtTheConnectionCapAllowsAnyRequestHeader(t *testing.T) {
 // negotiation states (a black-box attacker of the twenty-ninth session
 // found it unsaid, and took `Accept: application/xml` answered with JSON
 // for an oversight): Accept decides only whether an event stream is asked
-// for. On a stream, one event or the list of streams, an Accept that takes
-// one and no JSON is 406; any other Accept, anywhere, a type the API never serves or JSON refused with
+// for. On a URL that cannot subscribe, an Accept that takes one and not
+// what the URL serves is 406; any other Accept, anywhere, a type the API never serves or JSON refused with
 // q=0 included, is ignored and answered JSON (RFC 9110 §12.5.1 allows it).
 func TestAcceptMattersOnlyForAnEventStream(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
@@ -155,9 +155,19 @@ func TestAcceptMattersOnlyForAnEventStream(t *testing.T) {
 				t.Errorf("GET %s with Accept %q: %d, want 200 (it takes JSON too)", path, "text/event-stream, */*;q=0.1", r.status)
 			}
 		}
+		// The probes, the page and the contract serve something else than
+		// JSON, or JSON, but no event stream either: the same 406, and any
+		// other Accept ignored.
 		for _, path := range []string{"/", "/openapi.yaml", "/healthz", "/readyz"} {
-			if r := s.do(http.MethodGet, path, "", "Accept", "text/event-stream"); r.status != http.StatusOK {
-				t.Errorf("GET %s with Accept %q: %d, want 200 (the 406 is only for the URLs an EventSource may land on by mistake)", path, "text/event-stream", r.status)
+			for _, accept := range []string{"text/event-stream", "text/event-stream, application/xml"} {
+				if r := s.do(http.MethodGet, path, "", "Accept", accept); r.status != http.StatusNotAcceptable {
+					t.Errorf("GET %s with Accept %q: %d, want 406 (an event stream asked where none can be served)", path, accept, r.status)
+				}
+			}
+			for _, accept := range []string{"application/xml", "text/event-stream;q=0", "text/event-stream, */*;q=0.1"} {
+				if r := s.do(http.MethodGet, path, "", "Accept", accept); r.status != http.StatusOK {
+					t.Errorf("GET %s with Accept %q: %d, want 200 (Accept ignored, or it takes what the URL serves)", path, accept, r.status)
+				}
 			}
 		}
 	})

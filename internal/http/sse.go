@@ -168,7 +168,7 @@ func acceptWeights(r *http.Request, served string) (events float64, named bool, 
 
 // refuseEventStream is the 406 of a GET of what, a URL that serves served
 // alone (media types; application/json where none is given), from a client
-// that takes only an event stream (wantsOnlyEvents): an EventSource given
+// that takes an event stream and none of served (wantsOnlyEvents): an EventSource given
 // the wrong URL, which a 200 would have it retry for ever; nil for any
 // other client.
 func refuseEventStream(r *http.Request, what string, served ...string) error {
@@ -179,8 +179,8 @@ func refuseEventStream(r *http.Request, what string, served ...string) error {
 	if len(served) > 0 {
 		as = strings.Join(served, " or ")
 	}
-	return problemf(errNotAcceptable, "%s is served only as %s, and this request's Accept takes only text/event-stream: "+
-		"subscribe at GET /streams/{stream_id}/events (a stream's events) or GET /events (the log), or accept %s here", what, as, as)
+	return problemf(errNotAcceptable, "%s is served only as %s, and this request's Accept takes text/event-stream and not %s: "+
+		"subscribe at GET /streams/{stream_id}/events (a stream's events) or GET /events (the log), or accept %s here", what, as, as, as)
 }
 
 // quotedList is vals quoted, for a detail: `"1", "2" and "3"` (one string,
