@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,8 +32,6 @@ func TestREADMEsMetricsTableIsWhatMetricsServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	documented := readmeMetrics(t, string(readme))
-
 	m := metrics.New("test")
 	registerStatsOnly.Do(func() { sql.Register(statsOnlyDriverName, statsOnlyDriver{}) })
 	db, err := sql.Open(statsOnlyDriverName, "")
@@ -64,46 +63,80 @@ func TestREADMEsMetricsTableIsWhatMetricsServes(t *testing.T) {
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
-	served := servedMetrics(t, string(body))
+	problems, err := tableProblems(string(readme), string(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
 
+// tableProblems returns what README's metrics table says that a scrape of
+// /metrics, in Prometheus's text format, does not bear out, one line each.
+func tableProblems(readme, scrape string) ([]string, error) {
+	documented, rows, problems, err := readmeMetrics(readme)
+	if err != nil {
+		return nil, err
+	}
+	served, values, err := servedMetrics(scrape)
+	if err != nil {
+		return nil, err
+	}
 	pools := false
 	for name, labels := range served {
 		switch {
 		case strings.HasPrefix(name, "go_sql_"):
 			pools = true
 			if want := documented["go_sql_*"]; !slices.Equal(labels, want) {
-				t.Errorf("%s has labels %v; README's table says go_sql_* has %v", name, labels, want)
+				problems = append(problems, fmt.Sprintf("%s has labels %v; README's table says go_sql_* has %v", name, labels, want))
 			}
 		case strings.HasPrefix(name, "tributary_"):
 			want, ok := documented[name]
 			if !ok {
-				t.Errorf("%s%v is served but not in README's metrics table", name, labels)
+				problems = append(problems, fmt.Sprintf("%s%v is served but not in README's metrics table", name, labels))
 			} else if !slices.Equal(labels, want) {
-				t.Errorf("%s has labels %v; README's metrics table says %v", name, labels, want)
+				problems = append(problems, fmt.Sprintf("%s has labels %v; README's metrics table says %v", name, labels, want))
+			}
+			// A label that takes a few values has them all in its row.
+			for _, label := range listedLabels {
+				for v := range values[name][label] {
+					if ok && !strings.Contains(rows[name], "`"+v+"`") {
+						problems = append(problems, fmt.Sprintf("%s{%s=%q} is served, but README's row of %s does not name %q", name, label, v, name, v))
+					}
+				}
 			}
 		}
 	}
 	if !pools {
-		t.Errorf("no go_sql_* metric served for the pool given to Store")
+		problems = append(problems, "no go_sql_* metric served for the pool given to Store")
 	}
 	for name, labels := range documented {
 		if _, ok := served[name]; !ok && name != "go_sql_*" {
-			t.Errorf("README's metrics table names %s%v, which /metrics does not serve", name, labels)
+			problems = append(problems, fmt.Sprintf("README's metrics table names %s%v, which /metrics does not serve", name, labels))
 		}
 	}
+	slices.Sort(problems)
+	return problems, nil
 }
 
+// listedLabels are the labels whose every value README's table lists in
+// the metric's row: the few a vector is made with in New, and what the
+// test gives the others.
+var listedLabels = []string{"cause", "kind", "endpoint", "bound"}
+
 // readmeMetrics returns the metrics README's table under "## Observe" names
-// in its first column, each with its labels, sorted.
-func readmeMetrics(t *testing.T, readme string) map[string][]string {
-	t.Helper()
+// in its first column, each with its labels, sorted, and the row naming it;
+// and, as problems, each it names again (only one row can be checked).
+func readmeMetrics(readme string) (map[string][]string, map[string]string, []string, error) {
 	_, section, ok := strings.Cut(readme, "\n## Observe\n")
 	if !ok {
-		t.Fatal(`README has no "## Observe" section`)
+		return nil, nil, nil, errors.New(`README has no "## Observe" section`)
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	name := regexp.MustCompile("^`([a-z_*]+)(?:\\{([a-z_,]*)\\})?`$")
-	out := map[string][]string{}
+	out, rows := map[string][]string{}, map[string]string{}
+	var problems []string
 	for line := range strings.SplitSeq(section, "\n") {
 		if !strings.HasPrefix(line, "| `") {
 			continue
@@ -112,20 +145,23 @@ func readmeMetrics(t *testing.T, readme string) map[string][]string {
 		for _, item := range splitMetrics(first) {
 			m := name.FindStringSubmatch(item)
 			if m == nil {
-				t.Fatalf("README's metrics table: %q in %q is not `name` or `name{labels}`", item, first)
+				return nil, nil, nil, fmt.Errorf("README's metrics table: %q in %q is not `name` or `name{labels}`", item, first)
 			}
 			var labels []string
 			if m[2] != "" {
 				labels = strings.Split(m[2], ",")
 			}
 			slices.Sort(labels)
-			out[m[1]] = labels
+			if _, again := out[m[1]]; again {
+				problems = append(problems, fmt.Sprintf("README's metrics table names %s in two rows", m[1]))
+			}
+			out[m[1]], rows[m[1]] = labels, line
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal(`README's "## Observe" section has no metrics table`)
+		return nil, nil, nil, errors.New(`README's "## Observe" section has no metrics table`)
 	}
-	return out
+	return out, rows, problems, nil
 }
 
 // splitMetrics splits a table cell of metrics, "`a{x,y}`, `b`", into
@@ -142,11 +178,11 @@ func splitMetrics(cell string) []string {
 
 // servedMetrics returns the metric families of a scrape in Prometheus's
 // text format, each with its labels, sorted (a histogram's le and a
-// summary's quantile left out).
-func servedMetrics(t *testing.T, text string) map[string][]string {
-	t.Helper()
+// summary's quantile left out), and the values of their listedLabels.
+func servedMetrics(text string) (map[string][]string, map[string]map[string]map[string]bool, error) {
 	types := map[string]string{}
 	labels := map[string]map[string]bool{}
+	values := map[string]map[string]map[string]bool{}
 	for line := range strings.SplitSeq(text, "\n") {
 		if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
 			name, typ, _ := strings.Cut(f, " ")
@@ -170,18 +206,27 @@ func servedMetrics(t *testing.T, text string) map[string][]string {
 			}
 		}
 		if _, ok := types[family]; !ok {
-			t.Fatalf("sample %q belongs to no family with a # TYPE line", line)
+			return nil, nil, fmt.Errorf("sample %q belongs to no family with a # TYPE line", line)
 		}
 		if line[end] != '{' {
 			continue
 		}
-		keys, err := labelNames(line[end+1:])
+		keys, vals, err := labelPairs(line[end+1:])
 		if err != nil {
-			t.Fatalf("sample %q: %v", line, err)
+			return nil, nil, fmt.Errorf("sample %q: %w", line, err)
 		}
-		for _, k := range keys {
+		for i, k := range keys {
 			if k != "le" && k != "quantile" {
 				labels[family][k] = true
+			}
+			if slices.Contains(listedLabels, k) {
+				if values[family] == nil {
+					values[family] = map[string]map[string]bool{}
+				}
+				if values[family][k] == nil {
+					values[family][k] = map[string]bool{}
+				}
+				values[family][k][vals[i]] = true
 			}
 		}
 	}
@@ -194,19 +239,20 @@ func servedMetrics(t *testing.T, text string) map[string][]string {
 		slices.Sort(l)
 		out[name] = l
 	}
-	return out
+	return out, values, nil
 }
 
-// labelNames reads the names of `a="x",b="y\"z"}` up to its closing brace.
-func labelNames(s string) ([]string, error) {
-	var names []string
+// labelPairs reads the names and values of `a="x",b="y\"z"}` up to its
+// closing brace (a value as written, escapes and all).
+func labelPairs(s string) ([]string, []string, error) {
+	var names, values []string
 	for {
 		if strings.HasPrefix(s, "}") {
-			return names, nil
+			return names, values, nil
 		}
 		k, rest, ok := strings.Cut(s, `="`)
 		if !ok {
-			return nil, errors.New("a label without a quoted value")
+			return nil, nil, errors.New("a label without a quoted value")
 		}
 		names = append(names, k)
 		i := 0
@@ -216,8 +262,9 @@ func labelNames(s string) ([]string, error) {
 			}
 		}
 		if i >= len(rest) {
-			return nil, errors.New("an unterminated label value")
+			return nil, nil, errors.New("an unterminated label value")
 		}
+		values = append(values, rest[:i])
 		s = strings.TrimPrefix(rest[i+1:], ",")
 	}
 }
