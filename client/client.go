@@ -317,9 +317,11 @@ func port(u *url.URL) string {
 // with WithHTTPClient, which stay the caller's to close, nor those of
 // http.DefaultTransport when a program put another type there. It does not end requests or subscriptions in progress: end
 // them with their contexts first. The client may still be used after
-// Close, on new connections. It returns nil.
+// Close, on new connections. It returns nil. On a nil *Client, what New
+// returns with its error, it does nothing: a Close deferred before that
+// error was checked does not panic over it.
 func (c *Client) Close() error {
-	if c.own != nil {
+	if c != nil && c.own != nil {
 		c.own.CloseIdleConnections()
 	}
 	return nil
