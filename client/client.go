@@ -1148,7 +1148,7 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 	ref, err := url.Parse(link)
 	if err != nil {
-		return nil, fmt.Errorf("the server's next link %.200q: %w", link, err)
+		return nil, fmt.Errorf("the server's next link %.200q is no URI reference: %s", link, parseError(err))
 	}
 	if ref.Scheme == "" && ref.Host == "" && ref.User == nil && !strings.HasPrefix(ref.EscapedPath(), "/") {
 		u := page.ResolveReference(ref)
@@ -1273,7 +1273,7 @@ func (c *Client) url(path string, q url.Values) (*url.URL, error) {
 	}
 	ref, err := url.Parse(path)
 	if err != nil {
-		return nil, fmt.Errorf("client: bad path %q: %w", shownPath(path), err)
+		return nil, fmt.Errorf("client: bad path %q: %s", shownPath(path), parseError(err))
 	}
 	u := *c.base
 	basePath, baseRaw := c.base.Path, c.base.EscapedPath()
@@ -1340,6 +1340,17 @@ func (c *Client) do(req *http.Request, timeout time.Duration) (*http.Response, e
 // any length (up to net/http's bound on an answer's header, megabytes),
 // and would go whole into every error of the read, and the caller's logs.
 func shownPath(s string) string { return oneLine(s, 200) }
+
+// parseError is what url.Parse said of a URL, without the URL, which its
+// error quotes whole (and an invalid port's, the port whole), 200 bytes at
+// most: a next link, which a server or proxy wrote, may run to any length,
+// and went whole into a read's error, into the caller's logs.
+func parseError(err error) string {
+	if u, ok := errors.AsType[*url.Error](err); ok {
+		err = u.Err
+	}
+	return oneLine(err.Error(), 200)
+}
 
 // errAnswerTooLong is an answer longer than the client reads of it.
 var errAnswerTooLong = errors.New("the answer is longer than the client reads")
