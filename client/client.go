@@ -538,7 +538,7 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 	// About a hundred bytes an event, and far more than the server sends.
 	if err := json.NewDecoder(boundedBody(res.Body, 64<<10+int64(len(events))<<10)).Decode(&out); err != nil {
 		// A success whose result was cut: stored, most likely, but where?
-		return nil, fmt.Errorf("append to %s: decode the answer: %w: %w", stream.ID, err, ErrOutcomeUnknown)
+		return nil, fmt.Errorf("append to %s: decode the answer: %w: %w", stream.ID, shortened(err), ErrOutcomeUnknown)
 	}
 	if err := out.describes(stream, expected, res.StatusCode == http.StatusCreated, ids); err != nil {
 		return nil, fmt.Errorf("append to %s: the server answered %s with a result that is not the batch's (%w): %w",
@@ -1211,7 +1211,7 @@ func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (
 	}
 	defer closeBody(res.Body)
 	if err := json.NewDecoder(boundedBody(res.Body, most)).Decode(out); err != nil {
-		return "", false, nil, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), err)
+		return "", false, nil, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), shortened(err))
 	}
 	from = u
 	if res.Request != nil && res.Request.URL != nil {
@@ -1351,6 +1351,26 @@ func parseError(err error) string {
 	}
 	return oneLine(err.Error(), 200)
 }
+
+// shortened returns err, or, where its text is longer than 300 bytes or
+// more than a line, err with its text cut to one line of 300 bytes: a
+// decode error quotes what the server sent (encoding/json's, a number
+// that does not fit its field, whole), which may run to any length.
+func shortened(err error) error {
+	if s := err.Error(); len(s) > 300 || strings.ContainsAny(s, "\r\n") {
+		return &shortError{text: oneLine(s, 300), err: err}
+	}
+	return err
+}
+
+// shortError is an error shown short (shortened), which wraps it still.
+type shortError struct {
+	text string
+	err  error
+}
+
+func (e *shortError) Error() string { return e.text }
+func (e *shortError) Unwrap() error { return e.err }
 
 // errAnswerTooLong is an answer longer than the client reads of it.
 var errAnswerTooLong = errors.New("the answer is longer than the client reads")

@@ -651,7 +651,7 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 			// Its id counts as received only once it is decoded: a
 			// reconnect would resume after it, and the consumer never see it.
 			if err := json.Unmarshal([]byte(f.data), &m.Event); err != nil {
-				return &undecodable{fmt.Errorf("event %s is not the JSON of an event: %w", oneLine(f.id, 40), err)}
+				return &undecodable{fmt.Errorf("event %s is not the JSON of an event: %w", oneLine(f.id, 40), shortened(err))}
 			}
 			// The resume point is the event's own version or position, which
 			// its id is by contract: a frame that came without its id (or
