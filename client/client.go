@@ -528,7 +528,7 @@ func (c *Client) Append(ctx context.Context, stream StreamRef, expected Expected
 		// A 301, 302 or 303 that net/http followed with a GET: the events
 		// went nowhere, and the GET's answer is no append's.
 		return nil, fmt.Errorf("append to %s: the server redirected the append to %s %s, which net/http follows without the events: nothing was appended there",
-			stream.ID, res.Request.Method, res.Request.URL.Redacted())
+			stream.ID, res.Request.Method, shownPath(res.Request.URL.Redacted()))
 	}
 	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("append to %s: the server answered %s, neither 201 Created nor 200 OK: %w",
