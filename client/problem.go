@@ -97,8 +97,8 @@ var problemErrors = map[string]error{
 
 // Problem is an error answer of the server (RFC 9457 problem details). Its
 // Title and Detail are kept on one line, without control characters, and
-// cut to 1 KiB, as they go into Error() and so into logs; so are EventID,
-// StreamType and RequestID, which a caller may log.
+// cut to 1 KiB, as they go into Error() and so into logs; so are Type,
+// EventID, StreamType and RequestID, which a caller may log.
 // errors.Is matches it against the Err… values by its Type. An answer
 // that is no problem details (a proxy's error page) gives one too: its
 // status, the status text as its title, and for detail a note that it was
@@ -186,6 +186,7 @@ func readProblem(res *http.Response) *Problem {
 	// other text members, which a caller logs as they are, likewise.
 	p.Title, p.Detail = oneLine(p.Title, problemTextBytes), oneLine(p.Detail, problemTextBytes)
 	p.EventID, p.StreamType = oneLine(p.EventID, problemTextBytes), oneLine(p.StreamType, problemTextBytes)
+	p.Type = oneLine(p.Type, problemTextBytes) // Tributary's, short URIs, are as they came
 	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
 	p.tributary = mt == "application/problem+json" && strings.HasPrefix(p.Type, problemBase)
 	p.Status = res.StatusCode // the answer's own status prevails (RFC 9457 §3.1.2)
