@@ -1319,6 +1319,10 @@ func (c *Client) do(req *http.Request, timeout time.Duration) (*http.Response, e
 		cancel()
 		if u, ok := errors.AsType[*url.Error](err); ok {
 			u.URL = shownPath(u.URL) // a next link's, which the server wrote
+			// net/http's own may quote the answer: a malformed header
+			// line, whole. (A short one, a timeout's, stays as it is,
+			// which url.Error's Timeout asserts on.)
+			u.Err = shortened(u.Err)
 		}
 		return nil, timedOut(ctx, err)
 	}
