@@ -200,3 +200,45 @@ func TestPageTabCatchingUpHandlesWhatItReadsInSlices(t *testing.T) {
 		t.Errorf("the second tab counted what it read in the steps %s; want some step within the read of 795 events", got)
 	}
 }
+
+// TestPageResumedWhileATabHandlesABatchSaysItIsLive: a tab that does not
+// follow the log itself handles a batch the one that does posts it in
+// slices, yielding between two. Meanwhile the feed's state said
+// "reading" (what was missed), though it had told its views nothing of
+// the kind: a view that started then (a resume, a view opened) and
+// rendered after its read was answered said "Connected; reading what was
+// missed…", and, the feed having nothing new to tell once the batch was
+// handled, said it for good while it showed every new event. Here the
+// second tab's live log is paused and resumed as it counts a batch of
+// 1,000 events (each made slow, so that it yields).
+func TestPageResumedWhileATabHandlesABatchSaysItIsLive(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
+	_, second := b.twoLogTabs(t, s)
+	b.switchTo(t, second)
+	b.run(t, `const max = Math.max;
+		Math.max = function (...a) { if (window.slow) { const t = performance.now(); while (performance.now() - t < 1); } return max.apply(this, a); };
+		const seen = document.getElementById('stat-seen');
+		window.clickedAt = 0;
+		new MutationObserver(() => {
+			const n = Number(seen.textContent);
+			if (window.clickedAt || n <= 1 || n >= 1000) return;
+			window.clickedAt = n;
+			document.getElementById('log-pause').click();
+			document.getElementById('log-pause').click();
+		}).observe(seen, { childList: true, characterData: true, subtree: true });
+		window.slow = true;
+		return null`)
+	for range 2 {
+		s.mustAppend(t, id, appendBody{Events: events(500, "OrderNoted")})
+	}
+	b.waitFor(t, "every event counted", `return document.getElementById('stat-position').textContent`, `"1001"`)
+	if got := b.run(t, `return window.clickedAt > 1 && window.clickedAt < 1000 || window.clickedAt`); got != "true" {
+		t.Fatalf("the log was resumed when the tab had counted %s events of the batch; want part of it (more than 1, fewer than 1,000)", got)
+	}
+	b.run(t, `window.slow = false; return null`)
+	b.waitFor(t, "the log live, not reading", `const s = document.getElementById('log-status').textContent;
+		return s.startsWith('Live at position 1001') || s`, "true")
+	b.waitFor(t, "the newest shown, and no gap", `const p = `+positionsJS[len("return "):]+`;
+		return [p[0], p.length, p.every((x, i) => i === 0 || x === p[i - 1] - 1)]`, "[1001,500,true]")
+}

@@ -455,8 +455,13 @@
     let checkNow = null; // checks /readyz at once, while this tab holds the connection
 
     // state is what the listeners see: the connection's, unless this tab
-    // is still reading what it lacks.
-    const state = () => (draining || waiting.length > head ? { phase: 'reading', text: '' } : remote);
+    // is still reading what it lacks (behind). It changes only where tell
+    // follows: it said "reading" while this tab handled, in slices, a
+    // batch it had in hand, and a view that started meanwhile said
+    // "reading what was missed" for good, the feed having told it nothing
+    // it had to change once the batch was handled.
+    let behind = false;
+    const state = () => (behind ? { phase: 'reading', text: '' } : remote);
     function tell() {
       const s = state();
       if (said && said.phase === s.phase && said.text === s.text) return;
@@ -529,7 +534,8 @@
           const next = waiting[head];
           const before = next.text === undefined ? next.id : next.id - 1; // to pass on before it
           if (before > pos) {
-            tell(); // behind, until the read answers
+            behind = true;
+            tell(); // until it has passed on what waits
             // About PAGE_BYTES a read, as a view's first reads: FIRST
             // positions, then as many as fit by the size of the last
             // read's events. It read 1,000 whatever their size, a
@@ -568,6 +574,7 @@
         }
       } finally {
         draining = false;
+        behind = false;
         tell();
       }
     }
