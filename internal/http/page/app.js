@@ -71,6 +71,21 @@
     return ms + Math.floor(Math.min(Math.max(random(), 0), 0.999) * ms / 2);
   }
 
+  // sleep resolves after ms, or at once once signal (a view's leave) is
+  // aborted: a view left while it waited to try a read again (a 429's or
+  // a 503's Retry-After, a backoff, up to 30 s) slept the wait out, and
+  // only then stopped.
+  const sleep = (ms, signal) => new Promise((r) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      r();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
+    if (signal?.aborted) done();
+  });
+
   let token = sessionStorage.getItem(TOKEN_KEY) || '';
   let asking = null; // the pending token prompt, shared by every caller
   let view = null; // what the current view must stop when left
@@ -358,7 +373,8 @@
         backoff = Math.min(backoff * 2, 30);
         busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(busy);
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay, signal);
+        if (signal?.aborted) throw signal.reason;
         continue;
       }
       if (busy && $('error').textContent === busy) showError('');
@@ -1121,6 +1137,7 @@
   // view's events (version or position); matches(e); idName; reading,
   // what the status says while the first history read is on its way; status (an
   // element) and said (its live region, which screen readers announce);
+  // signal, the view's leave, which ends a wait to read again;
   // at(), the number the status names (default: the last key
   // shown); every, true if the status follows every event of the log, not
   // only those that match; onEvent(e, fresh), fresh once caught up. start
@@ -1188,7 +1205,7 @@
           if (e.status !== 0 && !(e.status >= 500)) throw e;
           said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
           showError(said);
-          await new Promise((r) => setTimeout(r, delay));
+          await sleep(delay, o.signal);
           if (run !== runs || stopped) return null;
         }
       }
@@ -1760,7 +1777,7 @@
       emptyShown();
     };
     const w = watch({
-      key: (e) => e.position, idName: 'position', status: $('log-status'), said: $('log-said'), at: feed.position, every: true,
+      key: (e) => e.position, idName: 'position', status: $('log-status'), said: $('log-said'), at: feed.position, every: true, signal,
       reading: 'Reading the last 100 positions…',
       matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
       onEvent: (e) => {
@@ -2100,7 +2117,7 @@
         said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(said);
       }
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay, signal);
       if (!current() || shown) return null; // left, or a click read it meanwhile
     }
   }
@@ -2161,7 +2178,7 @@
           said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
           showError(said);
         }
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay, signal);
         if (!current()) return undefined;
       }
     };
@@ -2355,7 +2372,7 @@
       earlier.hidden = earliest <= 1;
     });
     const w = watch({
-      key: (e) => e.version, idName: 'version', status, said: $('stream-said'), reading: "Reading the stream's latest events…",
+      key: (e) => e.version, idName: 'version', status, said: $('stream-said'), signal, reading: "Reading the stream's latest events…",
       matches: (e) => e.stream_id === id,
       onEvent: (e, fresh) => {
         live.add(e, fresh);
