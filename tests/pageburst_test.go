@@ -168,20 +168,18 @@ func TestPagePassesABurstToTheOtherTabsInBatches(t *testing.T) {
 // handled a whole read in one task (and, since the tab following the log
 // posts a burst in batches, a whole batch): the page answered nothing
 // meanwhile. It now yields once it has been busy for as long as the live
-// connection's burst handling may be. Each event's count at the top is
-// made slow here (0.3 ms), so that 800 events make a task long enough to
-// yield in; a MutationObserver, which runs only once the page's code has
-// yielded, sees the 800 counted up in more than one step.
+// connection's burst handling may be. Each event's handling is made slow
+// here (0.3 ms, in the Math.max the totals take the position with), so
+// that 800 events make a task long enough to yield in; a MutationObserver,
+// which runs only once the page's code has yielded, sees the 800 counted
+// up in more than one step.
 func TestPageTabCatchingUpHandlesWhatItReadsInSlices(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "order", 1, "OrderPlaced")
 	first, second := b.twoLogTabs(t, s)
 	b.run(t, `const seen = document.getElementById('stat-seen');
-		const text = Object.getOwnPropertyDescriptor(Node.prototype, 'textContent');
-		Object.defineProperty(seen, 'textContent', {
-			get() { return text.get.call(this); },
-			set(v) { const t = performance.now(); while (performance.now() - t < 0.3); text.set.call(this, v); },
-		});
+		const max = Math.max;
+		Math.max = function (...a) { const t = performance.now(); while (performance.now() - t < 0.3); return max.apply(this, a); };
 		window.counts = [];
 		new MutationObserver(() => window.counts.push(Number(seen.textContent))).observe(seen, { childList: true, characterData: true, subtree: true });
 		return null`)
@@ -241,4 +239,54 @@ func TestPageResumedWhileATabHandlesABatchSaysItIsLive(t *testing.T) {
 		return s.startsWith('Live at position 1001') || s`, "true")
 	b.waitFor(t, "the newest shown, and no gap", `const p = `+positionsJS[len("return "):]+`;
 		return [p[0], p.length, p.every((x, i) => i === 0 || x === p[i - 1] - 1)]`, "[1001,500,true]")
+}
+
+// TestPageCountsABurstOncePerBatch: the totals at the top (the position,
+// the streams, their title, the events seen) were written at every event,
+// four changes of the page a event, and so was a live view's status
+// ("Live at position N"): 5,000 events of a burst were 20,000 writes of
+// the totals where the browser shows a few dozen. They are now written
+// once the page's code stops (a microtask), once for each batch of
+// events it handles in one go. A MutationObserver counts the writes.
+func TestPageCountsABurstOncePerBatch(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	b.beforePage(t, heldBurstScript(5000)+`
+		document.addEventListener('DOMContentLoaded', () => {
+			window.writes = { seen: 0, status: 0 };
+			new MutationObserver((rs) => { window.writes.seen += rs.length; })
+				.observe(document.getElementById('stat-seen'), { childList: true, characterData: true, subtree: true });
+			new MutationObserver((rs) => { window.writes.status += rs.length; })
+				.observe(document.getElementById('log-status'), { childList: true, characterData: true, subtree: true });
+		});`)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log caught up", `return document.getElementById('log-status').textContent`, `"Live at position 0: caught up"`)
+	b.run(t, `window.burst(); return null`)
+	b.waitFor(t, "every event counted", `return document.getElementById('stat-seen').textContent`, `"5000"`)
+	b.waitFor(t, "the view's status", `return document.getElementById('log-status').textContent`, `"Live at position 5000"`)
+	if got := b.run(t, `return window.writes.seen < 500 && window.writes.status < 500 || window.writes`); got != "true" {
+		t.Errorf("a burst of 5,000 events wrote the count of events seen, and the live log's status, %s times; want fewer than 500 each (once a batch)", got)
+	}
+}
+
+// heldBurstScript has the page's subscription of the log, from position 0,
+// answered with its caught-up at 0, then, once window.burst() is called,
+// with one read of n events, and kept open.
+func heldBurstScript(n int) string {
+	return fmt.Sprintf(`const fetch0 = window.fetch;
+		window.fetch = (u, o) => {
+			if (o?.headers?.Accept !== 'text/event-stream' || !String(u).startsWith('/events?after=0') || window.fed) return fetch0(u, o);
+			window.fed = true;
+			const parts = [];
+			for (let p = 1; p <= %[1]d; p++) {
+				parts.push('id: ' + p + '\ndata: {"id":"01a24fe8-dc46-7a58-8cf1-' + String(p).padStart(12, '0') + '","stream_id":"6cc7a29d-0865-4910-b0f2-85c18a82a5b5",' +
+					'"stream_type":"burst","version":' + p + ',"position":' + p + ',"type":"Burst","data":{"p":' + p + '},"recorded_at":"2026-01-01T00:00:00.000000Z"}\n\n');
+			}
+			const bytes = new TextEncoder().encode(parts.join(''));
+			const body = new ReadableStream({ start(c) {
+				c.enqueue(new TextEncoder().encode('retry: 2000\n\nevent: caught-up\ndata: 0\n\n'));
+				window.burst = () => c.enqueue(bytes);
+			} });
+			return Promise.resolve(new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } }));
+		};`, n)
 }

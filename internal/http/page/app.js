@@ -1161,10 +1161,26 @@
     // status shows text; unless quiet, its live region says it too. The
     // count that follows each event is quiet: announced, it was read out
     // at every event of a busy log, over everything else.
+    let statuses = 0; // status() calls so far
     const status = (text, cls, quiet) => {
+      statuses++;
       o.status.textContent = text;
       o.status.className = 'status ' + (cls || '');
       if (!quiet) o.said.textContent = text;
+    };
+    // counted says the view is live at the last key once the page's code
+    // stops (a microtask), quietly, unless the status said anything else
+    // meanwhile: said at every event, it was two changes of the page an
+    // event of a burst.
+    let counting = 0; // statuses when a count was asked for, or 0
+    const counted = () => {
+      if (counting) return;
+      counting = statuses;
+      queueMicrotask(() => {
+        const was = counting;
+        counting = 0;
+        if (was === statuses && caught && !stopped) status(`Live at ${o.idName} ${at()}`, 'live', true);
+      });
     };
     const show = (e, fresh) => {
       if (o.key(e) <= last) return;
@@ -1227,7 +1243,7 @@
             return;
           }
           if (mine) show(e, true);
-          if ((mine || o.every) && caught) status(`Live at ${o.idName} ${at()}`, 'live', true);
+          if ((mine || o.every) && caught) counted();
         },
         state: render,
       });
@@ -1312,12 +1328,24 @@
     }
   }
 
+  // statsSoon shows the totals once the page's code stops (a microtask):
+  // written at every event, they were four changes of the page an event,
+  // 20,000 for a burst of 5,000, where the browser shows a few.
+  let statsDue = false;
+  function statsSoon() {
+    if (statsDue) return;
+    statsDue = true;
+    queueMicrotask(() => {
+      statsDue = false;
+      showStats();
+    });
+  }
   feed.listen({
     event(e) {
       position = Math.max(position, e.position);
       seen++;
       if (e.version === 1 && streamCount !== null) streamCount++;
-      showStats();
+      statsSoon();
     },
     // The server's log ends before what the page has shown: the totals
     // are those of the log it has now, not the old one's until a reload.
