@@ -250,22 +250,41 @@ func TestPageResumedWhileATabHandlesABatchSaysItIsLive(t *testing.T) {
 // events it handles in one go. A MutationObserver counts the writes.
 func TestPageCountsABurstOncePerBatch(t *testing.T) {
 	t.Parallel()
-	s, b := startPageOnSQLite(t)
-	b.beforePage(t, heldBurstScript(5000)+`
-		document.addEventListener('DOMContentLoaded', () => {
-			window.writes = { seen: 0, status: 0 };
-			new MutationObserver((rs) => { window.writes.seen += rs.length; })
-				.observe(document.getElementById('stat-seen'), { childList: true, characterData: true, subtree: true });
-			new MutationObserver((rs) => { window.writes.status += rs.length; })
-				.observe(document.getElementById('log-status'), { childList: true, characterData: true, subtree: true });
-		});`)
-	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the live log caught up", `return document.getElementById('log-status').textContent`, `"Live at position 0: caught up"`)
-	b.run(t, `window.burst(); return null`)
-	b.waitFor(t, "every event counted", `return document.getElementById('stat-seen').textContent`, `"5000"`)
-	b.waitFor(t, "the view's status", `return document.getElementById('log-status').textContent`, `"Live at position 5000"`)
-	if got := b.run(t, `return window.writes.seen < 500 && window.writes.status < 500 || window.writes`); got != "true" {
-		t.Errorf("a burst of 5,000 events wrote the count of events seen, and the live log's status, %s times; want fewer than 500 each (once a batch)", got)
+	for _, v := range []struct{ name, hash, status, details, idName string }{
+		{"log", "#/", "log-status", "", "position"},
+		// A stream's view writes its version and time at each event too.
+		{"stream", "#/streams/6cc7a29d-0865-4910-b0f2-85c18a82a5b5", "stream-status", "stream-version", "version"},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			s, b := startPageOnSQLite(t)
+			b.beforePage(t, heldBurstScript(5000)+fmt.Sprintf(`
+				document.addEventListener('DOMContentLoaded', () => {
+					window.writes = { seen: 0, status: 0, details: 0 };
+					const count = (k, id) => new MutationObserver((rs) => { window.writes[k] += rs.length; })
+						.observe(document.getElementById(id), { childList: true, characterData: true, subtree: true });
+					count('seen', 'stat-seen');
+					count('status', %q);
+					new MutationObserver(() => {
+						const dd = document.getElementById(%q);
+						if (dd && !window.dd) count('details', (window.dd = dd).id);
+					}).observe(document.body, { childList: true, subtree: true });
+				});`, v.status, v.details))
+			b.navigate(t, s.URL+"/"+v.hash)
+			status := fmt.Sprintf(`return document.getElementById(%q).textContent`, v.status)
+			b.waitFor(t, "the view caught up", status, fmt.Sprintf(`"Live at %s 0: caught up"`, v.idName))
+			b.run(t, `window.burst(); return null`)
+			b.waitFor(t, "every event counted", `return document.getElementById('stat-seen').textContent`, `"5000"`)
+			b.waitFor(t, "the view's status", status, fmt.Sprintf(`"Live at %s 5000"`, v.idName))
+			if v.details != "" {
+				// Its type and creation, from the first: it did not exist.
+				b.waitFor(t, "the stream's details", `return ['version', 'stream-type', 'created-at', 'updated-at'].map((k) => document.getElementById('stream-' + k).textContent)`,
+					`["5000","burst","2026-01-01T00:00:00.000000Z","2026-01-01T00:00:00.000000Z"]`)
+			}
+			if got := b.run(t, `const w = window.writes; return w.seen < 500 && w.status < 500 && w.details < 500 || w`); got != "true" {
+				t.Errorf("a burst of 5,000 events wrote the count of events seen, the view's status and the stream's details %s times; want fewer than 500 each (once a batch)", got)
+			}
+		})
 	}
 }
 

@@ -2394,6 +2394,23 @@
         ? `Shown from the link to version ${events[0].version}; not following the stream.` : 'No events; not following the stream.';
       return null;
     }
+    // The stream's details follow its newest event once the page's code
+    // stops (a microtask), as its rows do: written at each event, a burst
+    // of the stream's events was two changes of the page an event.
+    // A stream that did not exist takes its type and creation from the
+    // first of them (first).
+    let newest = null;
+    let first = null;
+    const detailsShown = () => {
+      dd.version.textContent = String(newest.version);
+      dd.updated_at.textContent = newest.recorded_at;
+      if (dd.stream_type.textContent === '—') {
+        dd.stream_type.textContent = first.stream_type;
+        dd.created_at.textContent = first.recorded_at;
+        showError('');
+      }
+      newest = first = null;
+    };
     // Not while an earlier page is on its way: it follows earliest.
     const live = liveRows(list, streamItem, () => (earlier.disabled ? Infinity : keep), () => {
       earliest = Number(list.lastChild.dataset.version);
@@ -2404,13 +2421,9 @@
       matches: (e) => e.stream_id === id,
       onEvent: (e, fresh) => {
         live.add(e, fresh);
-        dd.version.textContent = String(e.version);
-        dd.updated_at.textContent = e.recorded_at;
-        if (dd.stream_type.textContent === '—') {
-          dd.stream_type.textContent = e.stream_type;
-          dd.created_at.textContent = e.recorded_at;
-          showError('');
-        }
+        if (!newest) queueMicrotask(detailsShown);
+        first ??= e;
+        newest = e;
       },
     });
     const failed = (e) => current() && showError(e.message);
