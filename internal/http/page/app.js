@@ -374,7 +374,7 @@
         busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(busy);
         await sleep(delay, signal);
-        if (signal?.aborted) throw signal.reason;
+        if (signal?.aborted) throw signal.reason ?? new DOMException('The view was left.', 'AbortError');
         continue;
       }
       if (busy && $('error').textContent === busy) showError('');
