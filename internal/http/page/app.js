@@ -1627,7 +1627,7 @@
         keep(key, text);
       } catch (e) {
         more.textContent = all;
-        showError('Reading the whole of it failed: ' + e.message);
+        if (e.name !== 'AbortError' && more.isConnected) showError('Reading the whole of it failed: ' + e.message);
         return;
       } finally {
         more.disabled = false;
@@ -1644,9 +1644,12 @@
   // of a large one. It takes the event's parts, not the event, which it
   // would keep. An event of another id there (the database was reset
   // since) is not the one shown, and is said to be gone.
+  // The read is the current view's (leave): a view left while it read
+  // went on reading, up to a megabyte no one would see, and said in the
+  // view that replaced it that it had failed.
   function rereader(stream, version, id, field) {
     return async () => {
-      const e = (await api(`/streams/${stream}/events/${version}`)).body;
+      const e = (await api(`/streams/${stream}/events/${version}`, undefined, leave?.signal)).body;
       if (!e || e.id !== id) throw new Error('the event is no longer in the server\'s log.');
       return e[field];
     };

@@ -1,0 +1,37 @@
+package tests
+
+import "testing"
+
+// TestPageShowAllReadGivesUpWithTheView: "Show all" on a large event whose
+// whole text the page no longer keeps reads the event again, up to a
+// megabyte. That read, alone of a view's reads, was not given the view's
+// leave: left meanwhile, the view went on reading it, for a text no one
+// would see, and kept it, and said in the view that replaced it that it
+// had failed once its 10 s without an answer were up. Here that read is
+// held until it is given up (the page's 10 s bound on it set aside: only
+// leaving the view gives it up); the view is left, and the read is seen
+// given up, without a word in the view that replaced it.
+func TestPageShowAllReadGivesUpWithTheView(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	appendTwentyHalfMiBEvents(t, s, id, "blob")
+	b.beforePage(t, `const set = window.setTimeout;
+		window.setTimeout = (f, d, ...a) => (d === 10000 ? 0 : set(f, d, ...a));
+		const fetch0 = window.fetch;
+		window.fetch = (u, o) => {
+			if (!/\/events\/\d+$/.test(String(u))) return fetch0(u, o);
+			window.held = o.signal;
+			return new Promise((_, fail) => o.signal.addEventListener('abort', () => fail(new DOMException('given up', 'AbortError'))));
+		};`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	// Each "Show all" in turn, until one reads its event again.
+	b.waitFor(t, "a read of an event's whole text", `for (const m of document.querySelectorAll('#stream-events button.more')) {
+			if (window.held) break;
+			if (m.getAttribute('aria-expanded') === 'false') m.click();
+		}
+		return !!window.held`, "true")
+	b.run(t, `location.hash = '#/nowhere'; return null`)
+	b.waitFor(t, "the read given up with the view", `return [window.held.aborted, document.getElementById('error').textContent.startsWith('This page has no view')]`, "[true,true]")
+}
