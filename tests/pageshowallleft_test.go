@@ -35,3 +35,32 @@ func TestPageShowAllReadGivesUpWithTheView(t *testing.T) {
 	b.run(t, `location.hash = '#/nowhere'; return null`)
 	b.waitFor(t, "the read given up with the view", `return [window.held.aborted, document.getElementById('error').textContent.startsWith('This page has no view')]`, "[true,true]")
 }
+
+// TestPageKeepsTheNewestEventsTextsForShowAll: the page keeps the whole
+// text of the latest large events it shows, about 2 MiB of them, for
+// "Show all", and reads the others again. A live view's rows, built
+// newest first since they wait for the page's code to stop, kept the
+// oldest of what it showed at once and dropped the newest: "Show all" on
+// the stream's latest event read it again. Here twenty events of 512 KiB;
+// the latest one's "Show all" reads nothing.
+func TestPageKeepsTheNewestEventsTextsForShowAll(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	appendTwentyHalfMiBEvents(t, s, id, "blob")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.reread = 0;
+		window.fetch = (u, o) => {
+			if (/\/events\/\d+$/.test(String(u))) window.reread++;
+			return fetch0(u, o);
+		};`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	li := `document.querySelector('#stream-events li[data-version="20"]')`
+	b.run(t, li+`.querySelector('button.more').click(); return null`)
+	b.waitFor(t, "the latest event's whole data", `const b = `+li+`.querySelector('button.more');
+		return [b.getAttribute('aria-expanded'), `+li+`.querySelector('pre').textContent.length]`, `["true",524304]`)
+	if got := b.run(t, `return window.reread`); got != "0" {
+		t.Errorf("Show all on the stream's latest event read events again %s times; want 0 (its text kept)", got)
+	}
+}

@@ -1689,8 +1689,11 @@
       if (!es.length) return;
       waiting = [];
       const room = keep();
+      // Built oldest first, each put above the last: built newest first,
+      // the page kept the whole text of the oldest large events for
+      // "Show all" (keep), not of the latest.
       const rows = document.createDocumentFragment();
-      for (let i = es.length - 1; i >= Math.max(0, es.length - room); i--) rows.append(build(es[i][0], es[i][1]));
+      for (let i = Math.max(0, es.length - room); i < es.length; i++) rows.prepend(build(es[i][0], es[i][1]));
       list.prepend(rows);
       if (list.children.length <= room) return;
       while (list.children.length > room) list.lastChild.remove();
