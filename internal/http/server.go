@@ -1434,13 +1434,16 @@ func logCut(s string) string {
 // fetch wrapper adds, and the browser failed as a network error a request
 // the server would have served. The server ignores the headers it does not
 // know, and the ones it reads were all in that list, so no page can do more
-// than before: the token still decides.
+// than before: the token still decides. They are named back as asked
+// (askedHeaders): the library names back only the letters, digits, '-',
+// '_' and '.' of each (X-Trace+Id as X-Traceid), which the browser takes
+// for a refusal of the header asked for.
 func corsHandler(origins []string) func(http.Handler) http.Handler {
 	var allowed func(*http.Request, string) bool
 	if !slices.Contains(origins, "*") {
 		allowed = allowedOrigin(origins)
 	}
-	return cors.Handler(cors.Options{
+	library := cors.Handler(cors.Options{
 		OptionsPassthrough: true,
 		AllowOriginFunc:    allowed,
 		AllowedOrigins:     origins,
@@ -1449,6 +1452,41 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 		ExposedHeaders:     []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"},
 		AllowCredentials:   false,
 		MaxAge:             600,
+	})
+	return func(next http.Handler) http.Handler {
+		// A preflight it allowed is passed on (OptionsPassthrough) with
+		// Access-Control-Allow-Headers set: only then is it replaced.
+		return library(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h := w.Header(); h.Get("Access-Control-Allow-Headers") != "" {
+				if names := askedHeaders(r); names != "" {
+					h.Set("Access-Control-Allow-Headers", names)
+				} else {
+					h.Del("Access-Control-Allow-Headers")
+				}
+			}
+			next.ServeHTTP(w, r)
+		}))
+	}
+}
+
+// askedHeaders is the names a preflight's Access-Control-Request-Headers
+// asks for (its first line, as the library reads it), each as asked,
+// canonical in case, joined by ", "; a name that is not a token (RFC 9110
+// §5.1), which no browser sends, is left out.
+func askedHeaders(r *http.Request) string {
+	var names []string
+	for _, name := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
+		if name = strings.Trim(name, " \t"); name != "" && isToken(name) {
+			names = append(names, http.CanonicalHeaderKey(name))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// isToken reports whether s is made of tchar alone (RFC 9110 §5.6.2).
+func isToken(s string) bool {
+	return !strings.ContainsFunc(s, func(c rune) bool {
+		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c))
 	})
 }
 
