@@ -991,14 +991,19 @@ func livenessProbe(head []byte) string {
 
 // aliveAnswer is /healthz's answer on a refused connection, to a request of
 // method, with cors, its CORS header lines: the handler's 200, and the
-// connection closed after it. It costs nothing more than the refusal.
+// connection closed after it. It costs nothing more than the refusal. It
+// says how it may be cached as the handler's does (cacheControl, and
+// varyOnAccept: an event stream alone is answered 406), or a shared cache
+// could keep it, and give it to an EventSource.
 func aliveAnswer(method, cors string) []byte {
 	const body = `{"status":"ok"}`
 	answer := "HTTP/1.1 200 OK\r\n" +
 		"Content-Type: application/json\r\n" +
 		"X-Content-Type-Options: nosniff\r\n" +
+		"Cache-Control: no-cache\r\n" +
 		"X-Request-Id: " + uuid.NewString() + "\r\n" +
 		cors +
+		"Vary: Accept\r\n" +
 		"Connection: close\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
 	if method == http.MethodGet {
