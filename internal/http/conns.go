@@ -82,6 +82,7 @@ type Connections struct {
 	refusing  chan struct{} // bounds the refusals being written
 	lastLog   time.Time     // of the last refusals logged
 	reporting bool          // a report of them is due (reportRefusals)
+	closed    bool          // the listener is closed: refusals are logged at once
 	// The refusals since lastLog: at the server's bound; at the client's,
 	// by client (of at most maxLoggedClients), and of any clients more.
 	unreportedServer int
@@ -295,6 +296,21 @@ func (l *boundedListener) Accept() (net.Conn, error) {
 			return tc, nil
 		}
 	}
+}
+
+// Close closes the listener and logs the refusals not yet logged: a stop
+// (Shutdown's close, Close's, a failed Serve's) within refusalLogEvery of
+// the last line otherwise lost those held for the next, and the log said
+// fewer than the metric. Any refused after it (an Accept under way) are
+// logged at once.
+func (l *boundedListener) Close() error {
+	err := l.Listener.Close()
+	l.c.mu.Lock()
+	l.c.closed, l.c.reporting = true, false // a report still due finds none
+	r := l.c.takeRefusals()
+	l.c.mu.Unlock()
+	l.c.logRefusals(r)
+	return err
 }
 
 // trackedConn is an admitted connection, counted until it is closed.
@@ -882,7 +898,7 @@ func (c *Connections) logRefusal(bound, client string) {
 		c.mu.Unlock()
 		return
 	}
-	if wait := time.Until(c.lastLog.Add(refusalLogEvery)); wait > 0 {
+	if wait := time.Until(c.lastLog.Add(refusalLogEvery)); wait > 0 && !c.closed {
 		c.reporting = true
 		c.mu.Unlock()
 		time.AfterFunc(wait, c.reportRefusals)
