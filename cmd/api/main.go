@@ -95,14 +95,14 @@ func signals() (stop, cut context.Context, release func()) {
 	if !signal.Ignored(syscall.SIGHUP) {
 		signal.Notify(sigs, syscall.SIGHUP)
 	}
-	stop, stopCancel := context.WithCancel(context.Background())
-	cut, cutCancel := context.WithCancel(context.Background())
+	stop, stopCancel := context.WithCancelCause(context.Background())
+	cut, cutCancel := context.WithCancelCause(context.Background())
 	done := make(chan struct{})
 	go func() {
-		for _, cancel := range []context.CancelFunc{stopCancel, cutCancel} {
+		for _, cancel := range []context.CancelCauseFunc{stopCancel, cutCancel} {
 			select {
-			case <-sigs:
-				cancel()
+			case sig := <-sigs:
+				cancel(stopSignal{sig}) // for the stop's lines (signalAttr)
 			case <-done:
 				return
 			}
@@ -111,9 +111,40 @@ func signals() (stop, cut context.Context, release func()) {
 	return stop, cut, func() {
 		signal.Stop(sigs)
 		close(done)
-		stopCancel()
-		cutCancel()
+		stopCancel(nil)
+		cutCancel(nil)
 	}
+}
+
+// stopSignal is the cause signals gives its contexts: the signal received.
+type stopSignal struct{ sig os.Signal }
+
+func (s stopSignal) Error() string { return "received " + signalName(s.sig) }
+
+// signalName returns sig's conventional name (SIGTERM, SIGINT, SIGHUP),
+// which operators and orchestrators use, rather than Go's ("terminated").
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return sig.String()
+}
+
+// signalAttr is the attribute naming the signal that ended ctx, for the
+// stop's lines, so that an operator can tell an orchestrator's SIGTERM from
+// a closed terminal's SIGHUP; none (an attribute the log leaves out) if no
+// signal did.
+func signalAttr(ctx context.Context) slog.Attr {
+	var s stopSignal
+	if errors.As(context.Cause(ctx), &s) {
+		return slog.String("signal", signalName(s.sig))
+	}
+	return slog.Attr{}
 }
 
 // run parses the configuration once, builds the parts and runs the command
@@ -190,7 +221,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	if cmd == "serve" {
 		if tokens, err = loadTokens(ctx, cfg); err != nil {
 			if ctx.Err() != nil { // SIGTERM while a FIFO was awaited
-				log.Info("stopped", "before", "listening", "error", err)
+				log.Info("stopped", "before", "listening", signalAttr(ctx), "error", err)
 				return nil
 			}
 			return err
@@ -226,7 +257,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 		// to stop stops, as it would once listening; a migration did not
 		// finish.
 		if cmd == "serve" {
-			log.Info("stopped", "before", "listening", "error", err)
+			log.Info("stopped", "before", "listening", signalAttr(ctx), "error", err)
 			return nil
 		}
 		return fmt.Errorf("stopped by a signal before the schema was up to date: %w", err)
@@ -899,7 +930,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		if err := stopStoreNow(); err != nil {
 			return fmt.Errorf("stopped before listening: %w", err)
 		}
-		log.Info("stopped", "before", "listening")
+		log.Info("stopped", "before", "listening", signalAttr(ctx))
 		return nil
 	}
 	ln, err := listen("tcp", cfg.Addr)
@@ -976,7 +1007,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		// it reads once Shutdown has begun. Until the delay is over, /readyz
 		// says the server is going, and everything else is served as usual.
 		handler.Stopping()
-		log.Info("shutdown delay: not ready, still serving", "delay", cfg.ShutdownDelay, "timeout", cfg.ShutdownTimeout)
+		log.Info("shutdown delay: not ready, still serving", signalAttr(ctx), "delay", cfg.ShutdownDelay, "timeout", cfg.ShutdownTimeout)
 		delay := time.NewTimer(cfg.ShutdownDelay)
 		select {
 		case <-delay.C:
@@ -991,7 +1022,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 			return cutStop(srv, handler, stopStore, log, deadline, earlier(closeDue, closeBy(deadline)), "shutdown delay cut short by a second signal", nil)
 		}
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	log.Info("shutting down", signalAttr(ctx), "timeout", cfg.ShutdownTimeout)
 	drainCtx, cancelDrain := drainContext(cut, deadline.Add(-reserve))
 	defer cancelDrain()
 	drainErr := srv.Shutdown(drainCtx)
