@@ -69,7 +69,7 @@ func New(version string) *Metrics {
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "requests_total",
 		Help: "HTTP requests answered, by route pattern, method and status code."}, []string{"route", "method", "code"})
 	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
-		Help:    "Time to answer an HTTP request, by route pattern and method; a subscription's life is in subscription_duration_seconds.",
+		Help:    "Time to answer an HTTP request, by route pattern and method; a subscription's life is in tributary_http_subscription_duration_seconds.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"route", "method"})
 	m.subDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "http", Name: "subscription_duration_seconds",
 		Help:    "How long a subscription (a GET answered as text/event-stream) stayed open, by route pattern.",
