@@ -146,7 +146,7 @@ func (p *Proxy) forward(up, c net.Conn) {
 		}
 		if n > 0 {
 			p.mu.Lock()
-			after, hold, instead, answer := p.after, p.hold, p.instead, p.answer
+			after, hold, armed, instead, answer := p.after, p.hold, p.cut, p.instead, p.answer
 			p.mu.Unlock()
 			if instead != nil && instead(buf[:n]) {
 				if _, werr := c.Write(answer); werr != nil {
@@ -154,11 +154,9 @@ func (p *Proxy) forward(up, c net.Conn) {
 				}
 				continue
 			}
-			if hold != nil && after != nil && after(buf[:n]) && p.claim() {
-				p.mu.Lock()
-				p.held = up
-				p.mu.Unlock()
-				close(p.cut)
+			claimed := after != nil && after(buf[:n]) && p.claim(armed, up, hold != nil)
+			if claimed && hold != nil {
+				close(armed)
 				select {
 				case <-hold:
 				case <-p.stop: // a test that ended without release
@@ -170,14 +168,14 @@ func (p *Proxy) forward(up, c net.Conn) {
 				up.Write(buf[:n]) //nolint:errcheck // a server gone is the pair closed
 				return
 			}
-			if after != nil && after(buf[:n]) && p.claim() {
+			if claimed {
 				// The client's side is closed first, so that no byte of the
 				// server's answer can reach it, however soon it comes; then
 				// the chunk goes whole: the request is in the server's hands.
 				c.Close()
 				up.Write(buf[:n]) //nolint:errcheck // a server gone is the pair closed
 				up.Close()
-				close(p.cut)
+				close(armed)
 				return
 			}
 			if _, werr := up.Write(buf[:n]); werr != nil {
@@ -190,14 +188,22 @@ func (p *Proxy) forward(up, c net.Conn) {
 	}
 }
 
-// claim reports whether this caller is the one to cut for CutAfter.
-func (p *Proxy) claim() bool {
+// claim reports whether this caller is the one to cut, or hold (held then
+// being the server's side of its connection), for the arm of CutAfter or
+// HoldAfter whose channel is armed, and takes it. The caller closes armed,
+// the channel it read with the arm, not p.cut: the test may arm the proxy
+// again as soon as its client finds its connection cut, before the signal,
+// and p.cut is the new arm's by then.
+func (p *Proxy) claim(armed chan struct{}, held net.Conn, hold bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.after == nil {
+	if p.after == nil || p.cut != armed {
 		return false
 	}
 	p.after = nil
+	if hold {
+		p.held = held
+	}
 	return true
 }
 

@@ -205,3 +205,36 @@ func dialed(t *testing.T, addr string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// TestCutAfterArmedAgainBeforeTheLastCutSignalledKeepsEachSignalItsOwn: a
+// test that arms CutAfter again as soon as its client finds its connection
+// cut (the client's side is closed first, before the proxy says it cut)
+// re-armed the proxy between its cut and its signal: the proxy then closed
+// the new arm's channel for the old cut, unlocked (a data race), and
+// closed it a second time at the new arm's cut, "close of closed channel".
+// Each cut now closes the channel of the arm it claimed, and the new arm's
+// stays open until a chunk of its own is cut. Many rounds, since it is a
+// race; run with -race.
+func TestCutAfterArmedAgainBeforeTheLastCutSignalledKeepsEachSignalItsOwn(t *testing.T) {
+	t.Parallel()
+	p := Start(t, echoServer(t))
+	match := func(chunk []byte) bool { return bytes.Contains(chunk, []byte("CUT")) }
+	cut := p.CutAfter(match)
+	for i := range 200 {
+		c := dialed(t, p.Addr())
+		if _, err := c.Write([]byte("CUT")); err != nil {
+			t.Fatal(err)
+		}
+		// The read ends once the proxy closed the client's side: the cut
+		// is claimed, its signal may not have gone yet.
+		c.Read(make([]byte, 16)) //nolint:errcheck // its end is what is waited for
+		c.Close()
+		next := p.CutAfter(match)
+		select {
+		case <-cut:
+		case <-next:
+			t.Fatalf("round %d: the arm made after a cut was signalled for it; want the cut's own arm signalled, and the new one open until its own cut", i)
+		}
+		cut = next
+	}
+}
