@@ -178,3 +178,6 @@ func (s *Store) HoldPrimary(ctx context.Context) (release func(), err error) {
 	}
 	return release, nil
 }
+
+// ReadsPool is the clients' reads' pool.
+func (s *Store) ReadsPool() *sql.DB { return s.reads }

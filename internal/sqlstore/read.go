@@ -130,6 +130,14 @@ func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Row
 		done()
 		rows, done, err = s.queryOnce(ctx, q, args...)
 	}
+	if err != nil {
+		// Given back before the caller translates err: MySQL's translation
+		// of a table missing looks for the database on a session of its
+		// own, for up to seconds, and every other read waited for this
+		// connection meanwhile.
+		done()
+		return nil, func() {}, err
+	}
 	return rows, done, err
 }
 
