@@ -879,7 +879,7 @@ type Subscription struct {
 	cursor      int64        // every matching event up to here has been delivered
 	seen        atomic.Int64 // cursor, for the lag metric
 	target      int64        // the head when the subscription started
-	reported    int64        // the last progress delivered
+	reported    int64        // the last position its consumer was told: its start, an event's, a caught-up's or a progress report's
 	lastVersion int64        // of the last event delivered, -1 for none
 
 	wait    <-chan struct{} // what Ready returns
@@ -983,7 +983,7 @@ var _ eventstore.Subscription = (*Subscription)(nil)
 // Subscription is the one implementation of.
 func (f *Feed) Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription {
 	f.open.Add(1)
-	return &Subscription{feed: f, opts: opts, lastVersion: -1, wait: closed,
+	return &Subscription{feed: f, opts: opts, lastVersion: -1, wait: closed, reported: opts.After,
 		progress: opts.StreamID == uuid.Nil && (len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0)}
 }
 
@@ -1385,6 +1385,7 @@ func (s *Subscription) deliver(ctx context.Context, emit func(eventstore.Deliver
 	}
 	s.lastVersion = e.Version
 	s.advance(e.Position)
+	s.reported = e.Position // the event's id tells its position: no progress at it
 	return nil
 }
 
@@ -1462,7 +1463,13 @@ func (s *Subscription) maybeCaughtUp(ctx context.Context, emit func(eventstore.D
 			d.Version = s.startVersion // read at its start, never here: Next does not wait on the store
 		}
 	}
-	return emit(d)
+	if err := emit(d); err != nil {
+		return err
+	}
+	// The caught-up tells its position (as Last-Event-ID's progress): the
+	// live read that caught it up reports no progress at it.
+	s.reported = max(s.reported, d.Position)
+	return nil
 }
 
 // readLive delivers the matching events after the cursor up to head from
@@ -1496,7 +1503,9 @@ func (s *Subscription) readLive(ctx context.Context, emit func(eventstore.Delive
 		}
 		delivered++
 	}
-	if s.progress && s.cursor > s.reported {
+	// Not where it has just caught up: the caught-up that fromBuffer
+	// delivers next tells the position.
+	if s.progress && s.cursor > s.reported && (s.caughtUp || s.cursor < s.target) {
 		s.reported = s.cursor
 		if err := emit(eventstore.Delivery{Position: s.cursor}); err != nil {
 			return false, err
