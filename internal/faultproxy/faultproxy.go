@@ -7,6 +7,8 @@
 // server (written whole, then the connection closed), which runs it in its
 // own time, and the client never hears how it went. HoldAfter holds such a request back until the test releases it:
 // a request on its way, which the server runs after the client gave up.
+// CutAnswerAfter lets the first bytes of a request's answer through, then
+// cuts the connection: a connection lost midway through a result.
 // Stall stops every byte both ways while the connections stay open, as a
 // server stopped with SIGSTOP or a network that drops what it carries
 // without a reset; Resume passes them on again. AnswerInstead answers some
@@ -45,6 +47,42 @@ type Proxy struct {
 	instead func([]byte) bool
 	answer  []byte
 	hollow  bool // Hollow: each connection accepted is closed at once
+	// answerAfter, answerBytes and answerCut are CutAnswerAfter's arm;
+	// answerAfter is nil once a connection has claimed it.
+	answerAfter func([]byte) bool
+	answerBytes int
+	answerCut   chan struct{}
+}
+
+// pair is what the two copies of one connection share: CutAnswerAfter's
+// cut, once its request went out on it.
+type pair struct {
+	mu   sync.Mutex
+	left int           // bytes of the answer still passed before the cut; -1: none due
+	cut  chan struct{} // closed once cut
+}
+
+// arm has the answer cut after n bytes more, and cut closed then.
+func (pr *pair) arm(n int, cut chan struct{}) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.left, pr.cut = n, cut
+}
+
+// take returns how many of n bytes of the answer pass, and, if the cut is
+// due after them, the channel to close once it has cut.
+func (pr *pair) take(n int) (int, chan struct{}) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.left < 0 || n < pr.left {
+		if pr.left >= 0 {
+			pr.left -= n
+		}
+		return n, nil
+	}
+	k, cut := pr.left, pr.cut
+	pr.left, pr.cut = -1, nil
+	return k, cut
 }
 
 // Start listens on 127.0.0.1, on a port from freeport, and forwards each
@@ -104,13 +142,19 @@ func (p *Proxy) serve(ln net.Listener) {
 			}
 			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 			p.mu.Unlock()
-			p.wg.Go(func() { p.forward(up, c) })
-			p.wg.Go(func() { p.pipe(c, up) })
+			pr := &pair{left: -1}
+			p.wg.Go(func() { p.forward(up, c, pr) })
+			p.wg.Go(func() { p.copyAnswer(c, up, pr) })
 		}
 	})
 }
 
-func (p *Proxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn) { p.copyAnswer(dst, src, nil) }
+
+// copyAnswer copies what the server sends to the client (pipe, where pr is
+// nil, either way), and, once pr has a cut due (CutAnswerAfter), cuts the
+// pair after the bytes it lets through.
+func (p *Proxy) copyAnswer(dst, src net.Conn, pr *pair) {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := src.Read(buf)
@@ -118,7 +162,19 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 			if !p.pass() {
 				break
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			var cut chan struct{}
+			if pr != nil {
+				n, cut = pr.take(n)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil && cut == nil {
+				break
+			}
+			if cut != nil {
+				// Both sides, the client's first: it has what went
+				// through, and then finds its connection gone.
+				dst.Close()
+				src.Close()
+				close(cut)
 				break
 			}
 		}
@@ -136,7 +192,7 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 
 // forward copies what the client sends to the server, and cuts the pair
 // once it has sent a chunk that CutAfter's test matches.
-func (p *Proxy) forward(up, c net.Conn) {
+func (p *Proxy) forward(up, c net.Conn, pr *pair) {
 	defer p.pipe(up, c) // closes both once the copy ends
 	buf := make([]byte, 64<<10)
 	for {
@@ -178,6 +234,14 @@ func (p *Proxy) forward(up, c net.Conn) {
 				close(armed)
 				return
 			}
+			p.mu.Lock()
+			answerAfter, answerCut, answerBytes := p.answerAfter, p.answerCut, p.answerBytes
+			p.mu.Unlock()
+			if answerAfter != nil && answerAfter(buf[:n]) && p.claimAnswer(answerCut) {
+				// Armed before the request goes: no byte of its answer
+				// can come before.
+				pr.arm(answerBytes, answerCut)
+			}
 			if _, werr := up.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -186,6 +250,32 @@ func (p *Proxy) forward(up, c net.Conn) {
 			return
 		}
 	}
+}
+
+// claimAnswer reports whether this caller takes the arm of CutAnswerAfter
+// whose channel is armed.
+func (p *Proxy) claimAnswer(armed chan struct{}) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.answerAfter == nil || p.answerCut != armed {
+		return false
+	}
+	p.answerAfter = nil
+	return true
+}
+
+// CutAnswerAfter arms the proxy: the next chunk a client sends for which
+// sent returns true is forwarded to the server, and the server's answer on
+// that connection is let through for n bytes, then the connection is cut,
+// both sides: the client has the beginning of its answer (a result's
+// header and some of its rows, say) and then finds the connection gone.
+// The channel is closed once it has cut. An answer that ends before n
+// bytes leaves the cut due on the next answer on that connection.
+func (p *Proxy) CutAnswerAfter(sent func(chunk []byte) bool, n int) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.answerAfter, p.answerBytes, p.answerCut = sent, n, make(chan struct{})
+	return p.answerCut
 }
 
 // claim reports whether this caller is the one to cut, or hold (held then

@@ -238,3 +238,38 @@ func TestCutAfterArmedAgainBeforeTheLastCutSignalledKeepsEachSignalItsOwn(t *tes
 		cut = next
 	}
 }
+
+// TestCutAnswerAfterLetsTheAnswersFirstBytesThroughThenCuts: a read whose
+// connection is lost once some of its answer came (a result's header and
+// some rows) is what CutAnswerAfter makes: the request goes whole, n bytes
+// of the answer reach the client, then its connection ends; other
+// requests, on it before and on other connections, pass whole.
+func TestCutAnswerAfterLetsTheAnswersFirstBytesThroughThenCuts(t *testing.T) {
+	t.Parallel()
+	p := Start(t, echoServer(t))
+	c := dialed(t, p.Addr())
+	other := dialed(t, p.Addr())
+	cut := p.CutAnswerAfter(func(chunk []byte) bool { return bytes.Contains(chunk, []byte("SELECT")) }, 4)
+	echo := func(c net.Conn, msg string) string {
+		t.Helper()
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(io.LimitReader(c, int64(len(msg))))
+		return string(got)
+	}
+	if got := echo(c, "ping"); got != "ping" {
+		t.Fatalf("a request before the one matched: %q; want it answered whole", got)
+	}
+	if _, err := c.Write([]byte("SELECT rows")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	<-cut
+	if string(got) != "SELE" {
+		t.Errorf("the matched request's answer: %q (%v); want its first 4 bytes, then the connection's end", got, err)
+	}
+	if got := echo(other, "SELECT more"); got != "SELECT more" {
+		t.Errorf("a request on another connection once the cut was taken: %q; want it answered whole", got)
+	}
+}
