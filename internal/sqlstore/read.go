@@ -198,6 +198,51 @@ func (s reader) queryRowOnce(ctx context.Context, q string, args ...any) (row *s
 	return row, func() { conn.Close() }, nil
 }
 
+// errStopRows, returned by eachRow's each, stops the rows there: the read
+// has what it needs.
+var errStopRows = errors.New("enough rows")
+
+// eachRow sends a read statement (query) and hands each row of its answer
+// to each, which returns errStopRows to stop there, or an error of its
+// own, which ends the read and is returned as it is; the driver's errors
+// are returned translated, its connection given back first. start is
+// called before the statement is sent, to drop what the rows handed on
+// left. A statement whose connection was lost midway through its answer,
+// some rows in (readAgain), is sent once more on another connection, start
+// called again: the read keeps every row before it answers (no row of it
+// has reached its caller), as it does for a connection lost before any
+// answer (query). Never after its context ended.
+func (s reader) eachRow(ctx context.Context, start func(), each func(*sql.Rows) error, q string, args ...any) error {
+	for sent := 0; ; sent++ {
+		start()
+		rows, done, err := s.query(ctx, q, args...)
+		if err != nil {
+			return s.translate(err)
+		}
+		own := false
+		for rows.Next() {
+			if err = each(rows); err != nil {
+				own = err != errStopRows
+				break
+			}
+		}
+		if err == nil || err == errStopRows {
+			err = rows.Err()
+		}
+		rows.Close()
+		done()
+		switch {
+		case own:
+			return err
+		case err == nil:
+			return nil
+		case sent == 0 && s.again(ctx, err):
+			continue
+		}
+		return s.translate(err)
+	}
+}
+
 // take takes the connection of the read pool for one statement, waiting
 // for a free one by ctx's end, or a stall's beginning: then it returns the
 // stall's refusal. It returns nil, nil without a stall watch: the
@@ -384,26 +429,25 @@ func (s reader) visibleUpTo(ctx context.Context, lo, hi int64) (int64, error) {
 		return hi, nil
 	}
 	s.m.Statement("read_visible")
-	rows, done, err := s.query(ctx, "SELECT position, recorded_at FROM events WHERE position > ? AND position <= ? ORDER BY position", lo, hi)
-	defer done()
-	if err != nil {
-		return 0, s.translate(err)
-	}
-	defer rows.Close()
-	next := lo + 1
-	for rows.Next() {
+	var next, gap int64 // gap: the position before one on its way, if found
+	err = s.eachRow(ctx, func() { next, gap = lo+1, -1 }, func(rows *sql.Rows) error {
 		var p int64
 		var at time.Time
 		if err := rows.Scan(&p, &at); err != nil {
-			return 0, err
+			return err
 		}
 		if p != next && time.Since(at) < holePatience {
-			return next - 1, nil // next is on its way
+			gap = next - 1 // next is on its way
+			return errStopRows
 		}
 		next = p + 1
+		return nil
+	}, "SELECT position, recorded_at FROM events WHERE position > ? AND position <= ? ORDER BY position", lo, hi)
+	if err != nil {
+		return 0, err
 	}
-	if err := rows.Err(); err != nil {
-		return 0, s.translate(err)
+	if gap >= 0 {
+		return gap, nil
 	}
 	if next <= hi {
 		return next - 1, nil
@@ -978,12 +1022,6 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 	defer cancel()
 	cols := s.positionCols()
 	query, args := s.pageQueryOf(cols, opts, limit, true)
-	rows, done, err := s.query(ctx, query, args...)
-	defer done()
-	if err != nil {
-		return nil, newest, s.translate(err)
-	}
-	defer rows.Close()
 	var p int64
 	var head sql.NullInt64
 	dest := []any{&p}
@@ -991,14 +1029,15 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 		dest = append(dest, &newest)
 	}
 	dest = append(dest, &head)
-	for rows.Next() {
+	err := s.eachRow(ctx, func() { positions, newest, head = positions[:0], time.Time{}, sql.NullInt64{} }, func(rows *sql.Rows) error {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, newest, err
+			return err
 		}
 		positions = append(positions, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, newest, s.translate(err)
+		return nil
+	}, query, args...)
+	if err != nil {
+		return nil, newest, err
 	}
 	// The position past the page (limit is the page's and one) only says
 	// that more follow: past the head, it is the next page's damage.
@@ -1140,29 +1179,24 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	s.m.Statement("list_streams")
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, done, err := s.query(qctx, q, args...)
-	defer done()
-	if err != nil {
-		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
-	}
-	defer rows.Close()
 	var list eventstore.StreamList
 	var last int64
 	var head sql.NullInt64
-	for rows.Next() {
+	err := s.eachRow(qctx, func() { list, last, head = eventstore.StreamList{}, 0, sql.NullInt64{} }, func(rows *sql.Rows) error {
 		st, pos, err := scanStream(headScan{rows, &head})
 		if err != nil {
-			return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
+			return err
 		}
 		if len(list.Streams) == opts.Limit {
 			list.More = true // the row past the page: not listed
-			break
+			return errStopRows
 		}
 		list.Streams = append(list.Streams, st)
 		last = max(last, pos)
-	}
-	if err := rows.Err(); err != nil {
-		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", s.translate(err))
+		return nil
+	}, q, args...)
+	if err != nil {
+		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
 	}
 	if err := pastHead(head, last); err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
@@ -1352,16 +1386,16 @@ func (s reader) readRows(ctx context.Context, sc *rowScanner, expect int, query 
 	s.m.Statement("read_events")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, done, err := s.query(ctx, query, args...)
-	defer done()
-	if err != nil {
-		return nil, 0, false, s.translate(err)
+	start := func() {
+		out, size, full, sc.scanned = out[:0], 0, false, 0
+		if sc.head != nil {
+			*sc.head = sql.NullInt64{}
+		}
 	}
-	defer rows.Close()
-	for rows.Next() {
+	err = s.eachRow(ctx, start, func(rows *sql.Rows) error {
 		e, err := sc.scan(rows)
 		if err != nil {
-			return nil, 0, false, err
+			return err
 		}
 		if len(out) == cap(out) {
 			limit, _ := args[len(args)-1].(int) // every chunk's query ends with LIMIT ?
@@ -1380,11 +1414,12 @@ func (s reader) readRows(ctx context.Context, sc *rowScanner, expect int, query 
 		out = append(out, e)
 		if size >= chunkBytes {
 			full = true
-			break
+			return errStopRows
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, false, s.translate(err)
+		return nil
+	}, query, args...)
+	if err != nil {
+		return nil, 0, false, err
 	}
 	return out, size, full, nil
 }

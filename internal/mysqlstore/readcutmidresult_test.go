@@ -1,0 +1,123 @@
+package mysqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/mysqltest"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne: a read's
+// connection lost once some of its result had come (its header, some
+// rows) failed the read with go-sql-driver's ErrInvalidConn from its rows,
+// which nothing sent again: 503, where a read whose connection was lost
+// before its answer is sent again on a fresh one
+// (TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne). Such a
+// read keeps every row of a statement before it hands one on (its caller,
+// a client's page, has been given none of them): its statement is now sent
+// again, once, on another connection, and the read answers whole, each
+// event once.
+func TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne(t *testing.T) {
+	t.Parallel()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// An id of plain letters, interpolated into the statement as it is.
+	marker := []byte("rstores-midcut!!")
+	id := uuid.UUID(marker)
+	const typ, listed = "rstoresMidCut", "rstoresMidCutList"
+	const events, streams = 10, 30
+	evs := make([]eventstore.NewEvent, events)
+	for i := range evs {
+		evs[i] = eventstore.NewEvent{Type: "cut", Data: fmt.Appendf(nil, `{"n":%d,"pad":%q}`, i+1, strings.Repeat("x", 2000))}
+	}
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: typ, Expected: eventstore.NoStream, Events: evs}); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	for range streams {
+		if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: listed, Expected: eventstore.NoStream,
+			Events: []eventstore.NewEvent{{Type: "one", Data: []byte(`{}`)}}}); err != nil {
+			t.Fatalf("append: %v", err)
+		}
+	}
+	has := func(words ...string) func([]byte) bool {
+		return func(chunk []byte) bool {
+			for _, w := range words {
+				if !bytes.Contains(chunk, []byte(w)) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	// drain reads a page's events, and checks each comes once, in order.
+	drain := func(events func(func(eventstore.Event, error) bool)) (n int, err error) {
+		var last int64
+		for e, err := range events {
+			if err != nil {
+				return n, err
+			}
+			if e.Position <= last {
+				return n, fmt.Errorf("event at %d after one at %d", e.Position, last)
+			}
+			last = e.Position
+			n++
+		}
+		return n, nil
+	}
+	for _, c := range []struct {
+		name  string
+		cut   func([]byte) bool
+		after int // bytes of its answer: its header, and a row or more
+		read  func() (int, error)
+		want  int
+	}{
+		{"a page of the stream", has(string(marker), "data, metadata"), 3000, func() (int, error) {
+			page, err := s.ReadStream(ctx, id, eventstore.ReadStreamOptions{})
+			if err != nil {
+				return 0, err
+			}
+			return drain(page.Events)
+		}, events},
+		{"a page of the log", has(typ, "data, metadata"), 3000, func() (int, error) {
+			page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
+			if err != nil {
+				return 0, err
+			}
+			return drain(page.Events)
+		}, events},
+		{"the feed's page of the log", has(typ, "data, metadata"), 3000, func() (int, error) {
+			page, err := s.Tail().ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
+			if err != nil {
+				return 0, err
+			}
+			return drain(page.Events)
+		}, events},
+		{"a list of streams", has(listed, "stream_type IN"), 1500, func() (int, error) {
+			list, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{StreamTypes: []string{listed}})
+			return len(list.Streams), err
+		}, streams},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cut := proxy.CutAnswerAfter(c.cut, c.after)
+			n, err := c.read()
+			select {
+			case <-cut:
+			case <-ctx.Done():
+				t.Fatalf("the proxy cut no answer of the read (answered %d, %v): the test's match is wrong", n, err)
+			}
+			if err != nil || n != c.want {
+				t.Errorf("read with its connection cut midway through its result: %d, %v; want it answered on a fresh connection (%d)", n, err, c.want)
+			}
+		})
+	}
+}
