@@ -565,8 +565,11 @@ func column(st map[string]sql.NullString, names ...string) sql.NullString {
 func (s *Store) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
 	var v int64
 	const q = "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?"
+	sent := time.Now()
 	err := s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v)
-	if err != nil && ctx.Err() == nil && readAgain(err) {
+	if err != nil && ctx.Err() == nil && readAgain(err) && (s.cfg.ReadTimeout <= 0 || time.Since(sent) < s.cfg.ReadTimeout) {
+		// (Not one that may have run out the DSN's readTimeout, which the
+		// driver says alike: see sqlstore.Dialect.DriverReadTimeout.)
 		// A read: once more on a fresh connection (sqlstore's reads do so).
 		err = s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v)
 	}

@@ -402,6 +402,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	sd := dialect
 	sd.Translate = s.translate
+	// The shortest readTimeout of the reads' pools' (a replica's has its
+	// own): a read that ran out either is not sent again.
+	sd.DriverReadTimeout = s.cfg.ReadTimeout
+	if s.replica != nil {
+		if r := s.replica.ReadTimeout; r > 0 && (sd.DriverReadTimeout <= 0 || r < sd.DriverReadTimeout) {
+			sd.DriverReadTimeout = r
+		}
+	}
 	if s.replica != nil {
 		sd.TranslateRead = s.translateReplica
 	}

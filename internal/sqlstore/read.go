@@ -38,8 +38,10 @@ type reader struct {
 	indexHint string
 	// replan is the dialect's Replan.
 	replan func(ctx context.Context, conn *sql.Conn, err error) bool
-	// readAgain is the dialect's ReadAgain (query).
-	readAgain func(error) bool
+	// readAgain is the dialect's ReadAgain (query), and againWithin its
+	// DriverReadTimeout: a statement that failed no sooner is not sent again.
+	readAgain   func(error) bool
+	againWithin time.Duration
 	// timeout bounds each read statement (readTimeout if 0).
 	timeout time.Duration
 	// check, if set, is the dialect's CheckRead, which each event read is
@@ -125,8 +127,9 @@ func (s reader) bound(ctx context.Context) (context.Context, context.CancelFunc)
 // more, on another connection: a read is idempotent. Never after its
 // context ended: a statement that ran out its time is not run again.
 func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
+	sent := time.Now()
 	rows, done, err = s.queryOnce(ctx, q, args...)
-	if s.again(ctx, err) {
+	if s.again(ctx, err, sent) {
 		done()
 		rows, done, err = s.queryOnce(ctx, q, args...)
 	}
@@ -141,10 +144,12 @@ func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Row
 	return rows, done, err
 }
 
-// again reports whether a read statement that failed with err is sent once
-// more (see query).
-func (s reader) again(ctx context.Context, err error) bool {
-	return err != nil && s.readAgain != nil && ctx.Err() == nil && s.readAgain(err)
+// again reports whether a read statement sent at sent that failed with err
+// is sent once more (see query): not if it failed no sooner than the
+// driver's own read timeout, which it may have run out.
+func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
+	return err != nil && s.readAgain != nil && ctx.Err() == nil && s.readAgain(err) &&
+		(s.againWithin <= 0 || time.Since(sent) < s.againWithin)
 }
 
 // queryOnce is query, sent once.
@@ -174,8 +179,9 @@ func (s reader) queryOnce(ctx context.Context, q string, args ...any) (rows *sql
 
 // queryRow: see query.
 func (s reader) queryRow(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
+	sent := time.Now()
 	row, done, err = s.queryRowOnce(ctx, q, args...)
-	if err == nil && s.again(ctx, row.Err()) {
+	if err == nil && s.again(ctx, row.Err(), sent) {
 		done()
 		row, done, err = s.queryRowOnce(ctx, q, args...)
 	}
@@ -215,6 +221,7 @@ var errStopRows = errors.New("enough rows")
 func (s reader) eachRow(ctx context.Context, start func(), each func(*sql.Rows) error, q string, args ...any) error {
 	for sent := 0; ; sent++ {
 		start()
+		began := time.Now()
 		rows, done, err := s.query(ctx, q, args...)
 		if err != nil {
 			return s.translate(err)
@@ -236,7 +243,7 @@ func (s reader) eachRow(ctx context.Context, start func(), each func(*sql.Rows) 
 			return err
 		case err == nil:
 			return nil
-		case sent == 0 && s.again(ctx, err):
+		case sent == 0 && s.again(ctx, err, began):
 			continue
 		}
 		return s.translate(err)
@@ -610,8 +617,9 @@ func (s reader) EventPosition(ctx context.Context, streamID uuid.UUID, version i
 	// after an event past it would be handed positions the next appends
 	// take, as Event says.
 	q := "SELECT position, " + headColumn + " FROM events WHERE stream_id = ? AND stream_version = ?"
+	sent := time.Now()
 	err := s.db.QueryRowContext(qctx, q, streamID[:], version).Scan(&position, &head)
-	if s.again(qctx, err) {
+	if s.again(qctx, err, sent) {
 		err = s.db.QueryRowContext(qctx, q, streamID[:], version).Scan(&position, &head)
 	}
 	cancel()

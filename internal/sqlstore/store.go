@@ -178,6 +178,13 @@ type Dialect struct {
 	// append's statement, never a statement's time limit or its context's
 	// end. Nil for an embedded database, which has no connection to lose.
 	ReadAgain func(error) bool
+	// DriverReadTimeout is the driver's own bound on each wait for an
+	// answer, if any (go-sql-driver's readTimeout): it ends a statement
+	// that outlasts it with the same error as a connection cut
+	// (ErrInvalidConn, naming no timeout), which ReadAgain cannot tell
+	// apart. A read statement that failed no sooner than this after it was
+	// sent is not sent again: it would wait its time out again.
+	DriverReadTimeout time.Duration
 	// Unrun, where set, reports an error the server raises before it runs
 	// the statement it refuses, running none after it in the batch (an
 	// account's hourly query limit, MySQL's 1226): a batch whose last
@@ -351,9 +358,9 @@ func New(d Dialect, opts Options) *Store {
 	return &Store{
 		reader: reader{rowMissing: w.dropSnapshots, sawVersion: sawVersion, db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
-			replan: d.Replan, readAgain: d.ReadAgain, ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
+			replan: d.Replan, readAgain: d.ReadAgain, againWithin: d.DriverReadTimeout, ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
-			check: d.CheckRead, replan: d.Replan, readAgain: d.ReadAgain},
+			check: d.CheckRead, replan: d.Replan, readAgain: d.ReadAgain, againWithin: d.DriverReadTimeout},
 		feed:     opts.Feed,
 		writer:   w,
 		stall:    stall,
