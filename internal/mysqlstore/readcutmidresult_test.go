@@ -88,6 +88,13 @@ func TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne(t *testing.T) {
 			}
 			return drain(page.Events)
 		}, events},
+		{"an event", has(string(marker), "AND stream_version = ", "data, metadata"), 1500, func() (int, error) {
+			e, err := s.Event(ctx, id, 3)
+			if err == nil && !bytes.Contains(e.Data, []byte(`"n":3`)) {
+				return 0, fmt.Errorf("event 3 holds %.20s", e.Data)
+			}
+			return int(e.Version), err
+		}, 3},
 		{"a page of the log", has(typ, "data, metadata"), 3000, func() (int, error) {
 			page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
 			if err != nil {

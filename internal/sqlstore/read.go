@@ -109,8 +109,7 @@ func (s reader) bound(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 // query runs one read statement on the read pool; call done once its rows
-// are closed (on an error too). queryRow is query for one row: done once
-// it is scanned.
+// are closed (on an error too). scanRow is query for one row.
 //
 // Where a stall watch is, the statement's connection is taken first
 // (take), and a wait for one, each in use (by reads stuck in a database
@@ -177,18 +176,29 @@ func (s reader) queryOnce(ctx context.Context, q string, args ...any) (rows *sql
 	return rows, func() { conn.Close() }, err
 }
 
-// queryRow: see query.
-func (s reader) queryRow(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
+// scanRow sends a read statement for one row and scans it with scan,
+// giving its connection back after (see query). A statement whose
+// connection was lost before its answer, or midway through its row (a row
+// of an event's data, say), is sent once more on another connection, and
+// scan called again: nothing of the row has left the read.
+func (s reader) scanRow(ctx context.Context, scan func(*sql.Row) error, q string, args ...any) error {
 	sent := time.Now()
-	row, done, err = s.queryRowOnce(ctx, q, args...)
-	if err == nil && s.again(ctx, row.Err(), sent) {
-		done()
-		row, done, err = s.queryRowOnce(ctx, q, args...)
+	row, done, err := s.queryRowOnce(ctx, q, args...)
+	if err == nil {
+		err = scan(row)
 	}
-	return row, done, err
+	done()
+	if s.again(ctx, err, sent) {
+		row, done, err = s.queryRowOnce(ctx, q, args...)
+		if err == nil {
+			err = scan(row)
+		}
+		done()
+	}
+	return err
 }
 
-// queryRowOnce is queryRow, sent once.
+// queryRowOnce sends a statement for one row, once (scanRow).
 func (s reader) queryRowOnce(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
 	conn, err := s.take(ctx)
 	if err != nil {
@@ -349,14 +359,13 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	s.m.Statement("read_stream")
 	qctx, cancel := s.bound(ctx)
 	started := time.Now()
-	row, done, err := s.queryRow(qctx, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:])
 	var st eventstore.Stream
 	var last int64
 	var head sql.NullInt64
-	if err == nil {
+	err := s.scanRow(qctx, func(row *sql.Row) (err error) {
 		st, last, err = scanStream(headScan{row, &head})
-	}
-	done()
+		return err
+	}, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:])
 	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
@@ -424,11 +433,7 @@ func (s reader) visibleUpTo(ctx context.Context, lo, hi int64) (int64, error) {
 	// Nearly always every position is there: one count says so.
 	var n int64
 	s.m.Statement("read_visible")
-	row, done, err := s.queryRow(ctx, "SELECT COUNT(*) FROM events WHERE position > ? AND position <= ?", lo, hi)
-	if err == nil {
-		err = row.Scan(&n)
-	}
-	done()
+	err := s.scanRow(ctx, func(row *sql.Row) error { return row.Scan(&n) }, "SELECT COUNT(*) FROM events WHERE position > ? AND position <= ?", lo, hi)
 	if err != nil {
 		return 0, s.translate(err)
 	}
@@ -581,14 +586,12 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	}
 	s.m.Statement("read_event")
 	qctx, cancel := s.bound(ctx)
-	row, done, err := s.queryRow(qctx,
-		"SELECT "+s.cols()+", "+headColumn+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
 	var e eventstore.Event
 	var head sql.NullInt64
-	if err == nil {
+	err := s.scanRow(qctx, func(row *sql.Row) (err error) {
 		e, err = scanEvent(headScan{row, &head}, s.check)
-	}
-	done()
+		return err
+	}, "SELECT "+s.cols()+", "+headColumn+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
 	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Event{}, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
@@ -1126,11 +1129,7 @@ func (s reader) readHead(ctx context.Context) (int64, error) {
 	s.m.Statement("read_head")
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	row, done, err := s.queryRow(qctx, "SELECT position FROM log_head WHERE id = 1")
-	if err == nil {
-		err = row.Scan(&head)
-	}
-	done()
+	err := s.scanRow(qctx, func(row *sql.Row) error { return row.Scan(&head) }, "SELECT position FROM log_head WHERE id = 1")
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errHeadRowMissing // as an append that finds it missing says
 	}
@@ -1147,11 +1146,7 @@ func (t logTail) IDAt(ctx context.Context, position int64) (uuid.UUID, error) {
 	qctx, cancel := t.bound(ctx)
 	defer cancel()
 	var raw []byte
-	row, done, err := t.queryRow(qctx, "SELECT event_id FROM events WHERE position = ?", position)
-	if err == nil {
-		err = row.Scan(&raw)
-	}
-	done()
+	err := t.scanRow(qctx, func(row *sql.Row) error { return row.Scan(&raw) }, "SELECT event_id FROM events WHERE position = ?", position)
 	if errors.Is(err, sql.ErrNoRows) {
 		return uuid.Nil, nil
 	}

@@ -461,11 +461,7 @@ func (t logTail) Head(ctx context.Context) (int64, error) {
 	defer cancel()
 	var head int64
 	var past sql.NullInt64
-	row, done, err := t.queryRow(qctx, headAndPast)
-	if err == nil {
-		err = row.Scan(&head, &past)
-	}
-	done()
+	err := t.scanRow(qctx, func(row *sql.Row) error { return row.Scan(&head, &past) }, headAndPast)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, fmt.Errorf("read log head: %w", errHeadRowMissing) // as an append that finds it missing says
