@@ -108,8 +108,18 @@ func (s reader) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, d)
 }
 
-// query runs one read statement on the read pool; call done once its rows
-// are closed (on an error too). scanRow is query for one row.
+// again reports whether a read statement sent at sent that failed with err
+// is sent once more (see eachRow): not if it failed no sooner than the
+// driver's own read timeout, which it may have run out.
+func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
+	return err != nil && s.readAgain != nil && ctx.Err() == nil && s.readAgain(err) &&
+		(s.againWithin <= 0 || time.Since(sent) < s.againWithin)
+}
+
+// query sends one read statement on the read pool, once; call done once
+// its rows are closed (on an error too). queryRow is query for one row:
+// done once it is scanned. eachRow and scanRow are the reads' ways in,
+// which send a statement again where it was lost (see eachRow).
 //
 // Where a stall watch is, the statement's connection is taken first
 // (take), and a wait for one, each in use (by reads stuck in a database
@@ -118,41 +128,7 @@ func (s reader) bound(ctx context.Context) (context.Context, context.CancelFunc)
 // retries of a connection found gone are kept: taking one checks it (the
 // driver's ResetSession), and a statement that finds it gone, nothing
 // sent (driver.ErrBadConn), goes again on the pool, which retries.
-//
-// A statement whose connection was lost under it once it had gone out
-// (readAgain: a connection a proxy or the server closed while it sat idle
-// in the pool, which the driver's check did not see, fails as
-// mysql.ErrInvalidConn, which database/sql does not retry) is sent once
-// more, on another connection: a read is idempotent. Never after its
-// context ended: a statement that ran out its time is not run again.
 func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
-	sent := time.Now()
-	rows, done, err = s.queryOnce(ctx, q, args...)
-	if s.again(ctx, err, sent) {
-		done()
-		rows, done, err = s.queryOnce(ctx, q, args...)
-	}
-	if err != nil {
-		// Given back before the caller translates err: MySQL's translation
-		// of a table missing looks for the database on a session of its
-		// own, for up to seconds, and every other read waited for this
-		// connection meanwhile.
-		done()
-		return nil, func() {}, err
-	}
-	return rows, done, err
-}
-
-// again reports whether a read statement sent at sent that failed with err
-// is sent once more (see query): not if it failed no sooner than the
-// driver's own read timeout, which it may have run out.
-func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
-	return err != nil && s.readAgain != nil && ctx.Err() == nil && s.readAgain(err) &&
-		(s.againWithin <= 0 || time.Since(sent) < s.againWithin)
-}
-
-// queryOnce is query, sent once.
-func (s reader) queryOnce(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
 	conn, err := s.take(ctx)
 	if err == nil && conn == nil && s.replan != nil {
 		// The statement's own connection: one that fails it may be
@@ -177,19 +153,19 @@ func (s reader) queryOnce(ctx context.Context, q string, args ...any) (rows *sql
 }
 
 // scanRow sends a read statement for one row and scans it with scan,
-// giving its connection back after (see query). A statement whose
+// giving its connection back after (see eachRow). A statement whose
 // connection was lost before its answer, or midway through its row (a row
 // of an event's data, say), is sent once more on another connection, and
 // scan called again: nothing of the row has left the read.
 func (s reader) scanRow(ctx context.Context, scan func(*sql.Row) error, q string, args ...any) error {
 	sent := time.Now()
-	row, done, err := s.queryRowOnce(ctx, q, args...)
+	row, done, err := s.queryRow(ctx, q, args...)
 	if err == nil {
 		err = scan(row)
 	}
 	done()
 	if s.again(ctx, err, sent) {
-		row, done, err = s.queryRowOnce(ctx, q, args...)
+		row, done, err = s.queryRow(ctx, q, args...)
 		if err == nil {
 			err = scan(row)
 		}
@@ -198,8 +174,8 @@ func (s reader) scanRow(ctx context.Context, scan func(*sql.Row) error, q string
 	return err
 }
 
-// queryRowOnce sends a statement for one row, once (scanRow).
-func (s reader) queryRowOnce(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
+// queryRow is query for one row: see query.
+func (s reader) queryRow(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
 	conn, err := s.take(ctx)
 	if err != nil {
 		return nil, func() {}, err
@@ -223,30 +199,35 @@ var errStopRows = errors.New("enough rows")
 // own, which ends the read and is returned as it is; the driver's errors
 // are returned translated, its connection given back first. start is
 // called before the statement is sent, to drop what the rows handed on
-// left. A statement whose connection was lost midway through its answer,
-// some rows in (readAgain), is sent once more on another connection, start
-// called again: the read keeps every row before it answers (no row of it
-// has reached its caller), as it does for a connection lost before any
-// answer (query). Never after its context ended.
+// left. A statement whose connection was lost under it once it had gone
+// out, before its answer or midway through its rows (readAgain: a
+// connection a proxy or the server closed while it sat idle in the pool,
+// which the driver's check did not see, fails as mysql.ErrInvalidConn,
+// which database/sql does not retry), is sent once more on another
+// connection, start called again: a read is idempotent, and keeps every
+// row before it answers (no row of it has reached its caller). Never after
+// its context ended, nor past the driver's own read timeout (again).
 func (s reader) eachRow(ctx context.Context, start func(), each func(*sql.Rows) error, q string, args ...any) error {
 	for sent := 0; ; sent++ {
 		start()
 		began := time.Now()
 		rows, done, err := s.query(ctx, q, args...)
-		if err != nil {
-			return s.translate(err)
-		}
 		own := false
-		for rows.Next() {
-			if err = each(rows); err != nil {
-				own = err != errStopRows
-				break
+		if err == nil {
+			for rows.Next() {
+				if err = each(rows); err != nil {
+					own = !errors.Is(err, errStopRows)
+					break
+				}
 			}
+			if err == nil || errors.Is(err, errStopRows) {
+				err = rows.Err()
+			}
+			rows.Close()
 		}
-		if err == nil || err == errStopRows {
-			err = rows.Err()
-		}
-		rows.Close()
+		// Given back before err is translated: MySQL's translation of a
+		// table missing looks for the database on a session of its own,
+		// for up to seconds, while every other read waited for this one.
 		done()
 		switch {
 		case own:
