@@ -64,3 +64,36 @@ func TestPageKeepsTheNewestEventsTextsForShowAll(t *testing.T) {
 		t.Errorf("Show all on the stream's latest event read events again %s times; want 0 (its text kept)", got)
 	}
 }
+
+// TestPageKeepsTheLinkedEventsTextForShowAll: an event's link
+// (#/streams/{id}?version=N) shows that event first, marked, and those
+// before it. Its rows were built newest first, the linked event's first,
+// and the page keeps the whole text of the latest rows built, about
+// 2 MiB: the events before it, built after it, pushed the linked event's
+// text out, and its "Show all", the one a user came for, read it again.
+// Here twenty events of 512 KiB, and a link to the last: its "Show all"
+// reads nothing.
+func TestPageKeepsTheLinkedEventsTextForShowAll(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	appendTwentyHalfMiBEvents(t, s, id, "blob")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.reread = 0;
+		window.fetch = (u, o) => {
+			if (/\/events\/\d+$/.test(String(u))) window.reread++;
+			return fetch0(u, o);
+		};`)
+	b.navigate(t, s.URL+"/#/streams/"+id+"?version=20")
+	b.waitFor(t, "the linked event's window", statusJS, `"Shown from the link to version 20; not following the stream."`)
+	li := `document.querySelector('#stream-events li.target')`
+	if got := b.run(t, `return [...document.querySelectorAll('#stream-events li')].map((li) => Number(li.dataset.version))`); got != "[20,19,18,17,16]" {
+		t.Fatalf("the window's rows: %s; want [20,19,18,17,16], newest first", got)
+	}
+	b.run(t, li+`.querySelector('button.more').click(); return null`)
+	b.waitFor(t, "the linked event's whole data", `const b = `+li+`.querySelector('button.more');
+		return [b.getAttribute('aria-expanded'), `+li+`.querySelector('pre').textContent.length]`, `["true",524304]`)
+	if got := b.run(t, `return window.reread`); got != "0" {
+		t.Errorf("Show all on the linked event read events again %s times; want 0 (its text kept)", got)
+	}
+}

@@ -1708,6 +1708,17 @@
     };
   }
 
+  // oldestFirst returns the rows build makes of events (newest first), in
+  // their order, built oldest first, as liveRows builds them: the page
+  // keeps the whole text of the rows built last (keep), and a page of a
+  // stream's events built newest first kept the oldest of them. An
+  // event's link lost the text of the event it names to those before it.
+  function oldestFirst(events, build) {
+    const rows = new Array(events.length);
+    for (let i = events.length - 1; i >= 0; i--) rows[i] = build(events[i]);
+    return rows;
+  }
+
   // fit returns how many more of a view's first events (or positions) to
   // read, at most left, each of about each units, after size of them.
   const fit = (left, each, size) => Math.max(1, Math.min(left, Math.floor((PAGE_BYTES - size) / Math.max(each, 1))));
@@ -2322,11 +2333,9 @@
       try {
         const events = await backward(earliest - 1);
         if (!current() || start !== afresh) return;
-        for (const e of events) {
-          const li = streamItem(e, false);
-          first ??= li;
-          list.append(li);
-        }
+        const rows = oldestFirst(events, (e) => streamItem(e, false));
+        first = rows[0] ?? null;
+        list.append(...rows);
         keep += events.length;
         earliest = events.length ? events[events.length - 1].version : 1;
         earlier.hidden = earliest <= 1;
@@ -2355,14 +2364,14 @@
       const top = missing ? version : Math.min(version, info.version);
       const events = await retried(() => backward(top).catch(none));
       if (events === undefined) return null;
-      for (const e of events) {
+      list.append(...oldestFirst(events, (e) => {
         const li = streamItem(e, false);
         if (e.version === version) {
           li.classList.add('target');
           li.setAttribute('aria-current', 'true');
         }
-        list.append(li);
-      }
+        return li;
+      }));
       earliest = events.length ? events[events.length - 1].version : 1;
       earlier.hidden = earliest <= 1;
       // What came after it, a page at a time, above it: up to the
