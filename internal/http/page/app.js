@@ -103,6 +103,10 @@
     p.textContent = msg;
     p.hidden = !msg;
   }
+  // unsay takes back msg, if it is what the page still says.
+  const unsay = (msg) => {
+    if (msg && $('error').textContent === msg) showError('');
+  };
 
   // Problem is an API error answer (RFC 9457), or status 0 when the server
   // could not be reached.
@@ -343,7 +347,10 @@
           await res.body?.cancel();
         }
       } catch (e) {
-        if (signal?.aborted) throw e; // an AbortError: the view was left
+        if (signal?.aborted) {
+          unsay(busy);
+          throw e; // an AbortError: the view was left, or paused
+        }
         if (late) throw new Problem(0, { detail: `The server did not answer within ${ANSWER_WITHIN / 1000} s.` });
         throw new Problem(0, { detail: 'The server cannot be reached (' + e.message + ').' });
       } finally {
@@ -374,10 +381,13 @@
         busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(busy);
         await sleep(delay, signal);
-        if (signal?.aborted) throw signal.reason ?? new DOMException('The view was left.', 'AbortError');
+        if (signal?.aborted) {
+          unsay(busy);
+          throw signal.reason ?? new DOMException('The view was left.', 'AbortError');
+        }
         continue;
       }
-      if (busy && $('error').textContent === busy) showError('');
+      unsay(busy);
       if (!res.ok) throw new Problem(res.status, body);
       return { body, next: nextLink(res.headers.get('Link')), size: text ? text.length : 0, caughtUp };
     }
@@ -1137,15 +1147,21 @@
   // view's events (version or position); matches(e); idName; reading,
   // what the status says while the first history read is on its way; status (an
   // element) and said (its live region, which screen readers announce);
-  // signal, the view's leave, which ends a wait to read again;
+  // signal, the view's leave, which gives up its reads and a wait to
+  // read again;
   // at(), the number the status names (default: the last key
   // shown); every, true if the status follows every event of the log, not
   // only those that match; onEvent(e, fresh), fresh once caught up. start
-  // (load, last) shows what load(last, mine) resolves to (events after key
-  // last, oldest first), then the feed's; mine() says whether that start
-  // is still the last, and the view not stopped: a load that changes the
-  // view (a resume that starts the list afresh) does so only then. It returns stop and a resume that
-  // starts again, with load, after the last event shown.
+  // (load, last) shows what load(last, mine, signal) resolves to (events
+  // after key last, oldest first), then the feed's; mine() says whether
+  // that start is still the last, and the view not stopped: a load that
+  // changes the view (a resume that starts the list afresh) does so only
+  // then. signal is the start's: its reads are given up, and its waits to
+  // read again ended, once the view is left, stopped or started again. A
+  // resume paused again went on reading, at each refusal saying "Trying
+  // again in 30 s…" over the paused view, for an answer it then dropped.
+  // It returns stop and a resume that starts again, with load, after the
+  // last event shown.
   function watch(o) {
     let last = 0;
     let loading = true;
@@ -1157,6 +1173,7 @@
     let failed = ''; // why the history read failed for good
     let initial = null; // the first start's load
     let shown = false; // a start's history has been shown
+    let giveUp = null; // gives up the last start's reads
     const at = () => (o.at ? o.at() : last);
     // status shows text; unless quiet, its live region says it too. The
     // count that follows each event is quiet: announced, it was read out
@@ -1208,23 +1225,43 @@
     // itself) is tried again, with backoff, while the view is open: the
     // live part waits for it, and a view that gave up would show nothing
     // more. It resolves to null once this start is no longer the last.
-    async function history(load, from, run) {
+    async function history(load, from, run, signal) {
       let said = ''; // what it last said while trying again
       for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
         const delay = jittered(backoff);
         try {
-          const events = await load(from, () => run === runs && !stopped);
-          if (said && $('error').textContent === said) showError('');
+          const events = await load(from, () => run === runs && !stopped, signal);
+          unsay(said);
           return events;
         } catch (e) {
-          if (run !== runs || stopped || e.name === 'AbortError') return null;
+          if (run !== runs || stopped || e.name === 'AbortError') {
+            unsay(said);
+            return null;
+          }
           if (e.status !== 0 && !(e.status >= 500)) throw e;
           said = `${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
           showError(said);
-          await sleep(delay, o.signal);
-          if (run !== runs || stopped) return null;
+          await sleep(delay, signal);
+          if (run !== runs || stopped) {
+            unsay(said);
+            return null;
+          }
         }
       }
+    }
+    // reads returns the signal of a start's reads, which the view's leave,
+    // and the next start or stop (giveUp), abort.
+    function reads() {
+      giveUp?.();
+      const ctl = new AbortController();
+      const leave = () => ctl.abort();
+      o.signal?.addEventListener('abort', leave);
+      if (o.signal?.aborted) ctl.abort();
+      giveUp = () => {
+        o.signal?.removeEventListener('abort', leave);
+        ctl.abort();
+      };
+      return ctl.signal;
     }
     function start(load, from) {
       if (unlisten) unlisten();
@@ -1249,7 +1286,7 @@
       });
       render();
       if (!initial) initial = load;
-      return history(load, last, run).then((events) => {
+      return history(load, last, run, reads()).then((events) => {
         if (run !== runs || stopped || !events) return;
         shown = true;
         for (const e of events) show(e, false);
@@ -1270,6 +1307,8 @@
     }
     function stop() {
       stopped = true;
+      giveUp?.();
+      giveUp = null;
       if (unlisten) unlisten();
       unlisten = null;
       render();
@@ -1846,7 +1885,7 @@
     const filtered = Object.keys(only).length > 0;
     let matched = 0;
     let spanned = 0;
-    const back = async (hi, lo, most = Infinity) => {
+    const back = async (hi, lo, most = Infinity, reads = signal) => {
       const pages = [];
       let size = 0;
       let count = 0;
@@ -1863,7 +1902,7 @@
           const p = new URLSearchParams(params);
           p.set('after', String(from));
           p.set('limit', String(Math.min(limit, upto - from, READ_MOST)));
-          const r = await api('/events?' + p, undefined, signal);
+          const r = await api('/events?' + p, undefined, reads);
           size += r.size;
           bytes += r.size;
           const mine = r.body.events.filter((e) => e.position <= upto);
@@ -1902,8 +1941,8 @@
     // The last 100 positions, then the log as it comes.
     const head = feed.position();
     const from = Math.max(0, head - 100);
-    const load = async () => {
-      const { events, reached } = await back(head, from);
+    const load = async (_, __, reads) => {
+      const { events, reached } = await back(head, from, Infinity, reads);
       if (current()) {
         bound = reached;
         olderShown();
@@ -2007,11 +2046,11 @@
     // A resume paused again, or followed by another, before its read
     // answered emptied the list when it did: the paused list, or the one
     // the later resume had filled. mine() is false then.
-    const since = async (last, mine) => {
+    const since = async (last, mine, reads) => {
       // No more than the list keeps (LOG_ROWS): read down to 2 MiB, a
       // pause of thousands of small events was read and laid out whole,
       // in one task, for the newest 500 to stay.
-      const { events, reached } = await back(feed.position(), last, LOG_ROWS);
+      const { events, reached } = await back(feed.position(), last, LOG_ROWS, reads);
       if (reached > last && current() && mine()) {
         afresh++;
         live.flush();
@@ -2256,11 +2295,11 @@
     };
     // backward reads up to PAGE events from version from down (0: from
     // the last), newest first, and no more than about PAGE_BYTES of them.
-    const backward = async (from) => {
+    const backward = async (from, reads = signal) => {
       const events = [];
       let size = 0;
       for (let limit = FIRST; ;) {
-        const r = await api(`/streams/${id}/events?direction=backward${from ? '&from=' + from : ''}&limit=${limit}`, undefined, signal);
+        const r = await api(`/streams/${id}/events?direction=backward${from ? '&from=' + from : ''}&limit=${limit}`, undefined, reads);
         events.push(...r.body.events);
         size += r.size;
         if (!r.next || !r.body.events.length || events.length >= PAGE || size >= PAGE_BYTES) return events;
@@ -2283,8 +2322,8 @@
         limit = fit(PAGE - events.length, size / events.length, size);
       }
     };
-    const latest = async () => {
-      const events = (await backward(0).catch(none)).reverse();
+    const latest = async (_, __, reads) => {
+      const events = (await backward(0, reads).catch(none)).reverse();
       earliest = events.length ? events[0].version : 1;
       earlier.hidden = earliest <= 1;
       return events;
@@ -2300,8 +2339,8 @@
     let afresh = 0;
     // Started afresh only by the last resume, and not paused since
     // (mine), as the live log's is.
-    const since = async (last, mine) => {
-      const events = await backward(0).catch(none);
+    const since = async (last, mine, reads) => {
+      const events = await backward(0, reads).catch(none);
       const oldest = events.length ? events[events.length - 1].version : 0;
       if (oldest > last + 1 && current() && mine()) {
         afresh++;
