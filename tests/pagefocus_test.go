@@ -78,3 +78,34 @@ func TestPageSkipLinkMovesTheFocusAndKeepsTheView(t *testing.T) {
 		document.getElementById('view-streams').hidden, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('error').textContent]`,
 		`["main","#/streams",false,1,""]`)
 }
+
+// TestPageKeepsTheFocusMovedWhileAViewLoads: following a link to a view
+// moves the focus to the content, for a keyboard and a screen reader to
+// start there. It moved it once the view's first reads were answered: a
+// user who had moved on meanwhile (a slow server, a read tried again for
+// up to 30 s), tabbing to the navigation or into the page, had the focus
+// taken away from where they were, back to the content's start. The
+// focus now moves as the view is shown, before its reads. Here the
+// stream's read is held, the focus is seen on the content, the user
+// moves it to the navigation, and it stays there once the read is
+// answered.
+func TestPageKeepsTheFocusMovedWhileAViewLoads(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.fetch = (u, o) => {
+			if (!window.hold || String(u) !== '/streams/`+id+`') return fetch0(u, o);
+			return new Promise((r) => { window.release = () => r(fetch0(u, o)); });
+		};`)
+	b.navigate(t, s.URL+"/#/nothing")
+	b.waitFor(t, "the totals", `return document.getElementById('stat-streams').textContent`, `"1"`)
+	b.run(t, `window.hold = true; location.hash = '#/streams/`+id+`'; return null`)
+	b.waitFor(t, "the stream's read held, the focus on the content", `return [typeof window.release, document.activeElement.id]`, `["function","main"]`)
+	b.run(t, `document.getElementById('nav-streams').focus(); window.release(); return null`)
+	b.waitFor(t, "the stream's tail", statusJS, `"Live at version 1: caught up"`)
+	if got := b.run(t, `return document.activeElement.id`); got != `"nav-streams"` {
+		t.Errorf("the focus, moved to the navigation while the view loaded, is on %s once it has; want it left there (\"nav-streams\")", got)
+	}
+}

@@ -2554,19 +2554,23 @@
     const [path, qs] = (location.hash.replace(/^#/, '') || '/').split('?');
     const q = new URLSearchParams(qs || '');
     const m = path.match(/^\/streams\/(.+)$/);
+    let shown = null; // the view's load: what stops it
+    if (m && !streamID.test(m[1])) showNoStream(m[1]);
+    else if (m) shown = showStream(m[1].toLowerCase(), current, signal, q);
+    else if (path === '/streams' || path === '/streams/') shown = showStreams(q, current, signal);
+    else if (path === '/' || path === '') shown = showLog(q, current, signal);
+    else showNoView(path);
+    // The focus goes to the view as it is shown, before its reads are
+    // answered: moved once they were, it was taken from wherever the user
+    // had put it meanwhile (a slow server, a read tried again for 30 s).
+    if (ev) $('main').focus({ preventScroll: true });
     try {
-      let stop;
-      if (m && !streamID.test(m[1])) showNoStream(m[1]);
-      else if (m) stop = await showStream(m[1].toLowerCase(), current, signal, q);
-      else if (path === '/streams' || path === '/streams/') stop = await showStreams(q, current, signal);
-      else if (path === '/' || path === '') stop = await showLog(q, current, signal);
-      else showNoView(path);
+      const stop = await shown;
       if (current()) view = stop;
       else if (stop) stop(); // left while it was loading
     } catch (e) {
       if (current()) showError(e.message);
     }
-    if (ev) $('main').focus({ preventScroll: true });
   }
 
   // "Skip to content" links to #main, where the views are in the
