@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -29,7 +30,11 @@ import (
 // kept-alive one: it is cut (its status is sent: the client sees it end
 // short), and the new connection is served.
 // The page is read from the database in chunks, so no database connection
-// waits on the client meanwhile. On both stores.
+// waits on the client meanwhile. Until a write has waited SilentGrace the
+// new connection is refused 503, as it should be; it tries again, as a
+// client does, rather than once after a fixed sleep, which on a loaded
+// machine came before the handlers' writes had waited that long. On both
+// stores.
 func TestAtTheBoundAClientThatStopsReadingALargePageGivesItsPlaceUp(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
@@ -51,7 +56,7 @@ func TestAtTheBoundAClientThatStopsReadingALargePageGivesItsPlaceUp(t *testing.T
 					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) //nolint:errcheck // a hint
 				})
 			}}
-		var readers []net.Conn
+		var readers []*rawConn
 		for range 2 {
 			c, err := d.Dial("tcp", addr)
 			if err != nil {
@@ -61,30 +66,95 @@ func TestAtTheBoundAClientThatStopsReadingALargePageGivesItsPlaceUp(t *testing.T
 			if _, err := fmt.Fprintf(c, "GET /streams/%s/events HTTP/1.1\r\nHost: test\r\n\r\n", id); err != nil {
 				t.Fatal(err)
 			}
-			readers = append(readers, c)
+			readers = append(readers, &rawConn{c, bufio.NewReader(c)})
 		}
-		time.Sleep(esthttp.SilentGrace + time.Second) // the handlers fill the buffers and wait
 
-		late := dialFrom(t, addr, "127.0.0.3")
-		late.send(t, "/readyz")
-		if resp, body := late.answer(t); resp.StatusCode != http.StatusOK {
-			t.Fatalf("a new connection while two clients hold a bound of 2 reading nothing of large pages: %d %s; want 200, one of them closed for it", resp.StatusCode, body)
-		}
+		// Until a reader's write has waited SilentGrace (its handler has
+		// first to read the page and fill the buffers: long on a loaded
+		// machine), there is none to close, and a new connection is
+		// refused 503, rightly: it tries again, as a client obeying
+		// Retry-After does, until one is cut for it.
+		refused := serveWhenRoomIsMade(t, addr, "127.0.0.3", "/readyz")
+		t.Logf("the new connection was refused %d times before a reader was cut for it", refused)
+
+		// Each reader reads its response: the one cut for the new
+		// connection ends short of the page (12 MB); the other is served
+		// all of it.
 		cut := 0
-		for _, c := range readers {
-			// Read what was sent: the one cut ends (short of the page's
-			// 12 MB); the other goes on, and is left at the deadline.
-			c.SetReadDeadline(time.Now().Add(3 * time.Second)) //nolint:errcheck
-			n, err := io.Copy(io.Discard, c)
-			if err == nil {
+		for i, c := range readers {
+			n, err := readResponse(c)
+			switch {
+			case isTimeout(err):
+				t.Fatalf("reader %d: its response neither ended nor was cut within %v (%d bytes of its body read): %v", i, hangGuard, n, err)
+			case err != nil:
 				cut++
-				if n >= 12*900<<10 {
-					t.Errorf("the reader closed for a new connection got %d bytes, the whole page; want it cut short", n)
-				}
+			case n < 12*900<<10:
+				t.Errorf("reader %d was served its page whole in %d bytes; want at least the 12 events' %d", i, n, 12*900<<10)
 			}
 		}
 		if cut != 1 {
-			t.Fatalf("%d of the 2 readers that read nothing closed for one new connection; want 1", cut)
+			t.Fatalf("%d of the 2 readers that read nothing were cut for one new connection; want 1", cut)
 		}
 	})
+}
+
+// hangGuard bounds each wait of these tests on the server only so that a
+// server that never answers fails them rather than hangs them: far beyond
+// any wait on a loaded machine, it times nothing.
+const hangGuard = 30 * time.Second
+
+// serveWhenRoomIsMade opens a connection from ip to addr and asks it for
+// path, again on a new connection each time it is refused 503 (at a
+// bound, with none to close for it yet), until one is answered 200, and
+// returns how many were refused. It fails the test if any other answer
+// comes, or if none is served within hangGuard. Attempts are
+// victimWalkEvery (100 ms) apart: a search for a connection to close that
+// found none is not made again sooner.
+func serveWhenRoomIsMade(t *testing.T, addr, ip, path string) (refused int) {
+	t.Helper()
+	d := net.Dialer{Timeout: hangGuard, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	for until := time.Now().Add(hangGuard); ; refused++ {
+		conn, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %s from %s: %v", addr, ip, err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		c := &rawConn{conn, bufio.NewReader(conn)}
+		c.send(t, path)
+		c.SetReadDeadline(time.Now().Add(hangGuard)) //nolint:errcheck
+		resp, err := http.ReadResponse(c.r, nil)
+		if err != nil {
+			t.Fatalf("GET %s on a new connection at the bound (after %d refused): read the answer: %v", path, refused, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("GET %s on a new connection at the bound: read the answer's body: %v", path, err)
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return refused
+		case http.StatusServiceUnavailable:
+		default:
+			t.Fatalf("GET %s on a new connection at the bound: %d %s; want 200, or 503 until there is a connection to close for it", path, resp.StatusCode, body)
+		}
+		conn.Close()
+		if time.Now().After(until) {
+			t.Fatalf("GET %s on a new connection while two clients hold a bound of 2 reading nothing of large pages: refused 503 %d times over %v, lastly %s; want 200, one of them closed for it once its write has waited %v",
+				path, refused+1, hangGuard, body, esthttp.SilentGrace)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readResponse reads the response to the request sent on c and its body,
+// within hangGuard, and returns how many bytes of the body it read and
+// the error that ended it short (nil if it came whole).
+func readResponse(c *rawConn) (int64, error) {
+	c.SetReadDeadline(time.Now().Add(hangGuard)) //nolint:errcheck
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return io.Copy(io.Discard, resp.Body)
 }
