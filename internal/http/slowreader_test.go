@@ -57,6 +57,7 @@ func TestAtTheBoundAClientThatStopsReadingALargePageGivesItsPlaceUp(t *testing.T
 				})
 			}}
 		var readers []*rawConn
+		asked := time.Now()
 		for range 2 {
 			c, err := d.Dial("tcp", addr)
 			if err != nil {
@@ -75,7 +76,7 @@ func TestAtTheBoundAClientThatStopsReadingALargePageGivesItsPlaceUp(t *testing.T
 		// refused 503, rightly: it tries again, as a client obeying
 		// Retry-After does, until one is cut for it.
 		refused := serveWhenRoomIsMade(t, addr, "127.0.0.3", "/readyz")
-		t.Logf("the new connection was refused %d times before a reader was cut for it", refused)
+		t.Logf("the new connection was refused %d times before a reader was cut for it, %v after the readers asked", refused, time.Since(asked).Round(time.Millisecond))
 
 		// Each reader reads its response: the one cut for the new
 		// connection ends short of the page (12 MB); the other is served
