@@ -47,3 +47,42 @@ func TestAStatementIsCountedOnlyIfItWasSent(t *testing.T) {
 		}
 	})
 }
+
+// TestAReadNotLostCountsOneStatement: each read statement is counted
+// where it is sent (eachRow and scanRow count each sending, a read sent
+// again twice: TestAReadSentAgainOnAFreshConnectionCountsEachStatementItSent);
+// a read whose connection holds counts one. On both stores.
+func TestAReadNotLostCountsOneStatement(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		m := metrics.New("test")
+		s := teststore.OpenCounted(t, k, m)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		id := uuid.New()
+		if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: "counted", Expected: eventstore.NoStream,
+			Events: []eventstore.NewEvent{{Type: "c", Data: []byte(`{}`)}}}); err != nil {
+			t.Fatalf("append: %v", err)
+		}
+		for _, c := range []struct {
+			kind string
+			read func() error
+		}{
+			{"read_stream", func() error { _, err := s.Stream(ctx, id); return err }},
+			{"read_event", func() error { _, err := s.Event(ctx, id, 1); return err }},
+			{"read_event_position", func() error { _, err := s.EventPosition(ctx, id, 1); return err }},
+			{"list_streams", func() error {
+				_, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{StreamTypes: []string{"counted"}})
+				return err
+			}},
+		} {
+			before := teststore.Statements(t, m, c.kind)
+			if err := c.read(); err != nil {
+				t.Fatalf("%s: %v", c.kind, err)
+			}
+			if n := teststore.Statements(t, m, c.kind) - before; n != 1 {
+				t.Errorf("one read, its connection held: counted %d %s statements; want 1", n, c.kind)
+			}
+		}
+	})
+}

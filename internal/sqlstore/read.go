@@ -153,11 +153,13 @@ func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Row
 }
 
 // scanRow sends a read statement for one row and scans it with scan,
-// giving its connection back after (see eachRow). A statement whose
+// giving its connection back after (see eachRow), counting each sending
+// as a statement of kind. A statement whose
 // connection was lost before its answer, or midway through its row (a row
 // of an event's data, say), is sent once more on another connection, and
 // scan called again: nothing of the row has left the read.
-func (s reader) scanRow(ctx context.Context, scan func(*sql.Row) error, q string, args ...any) error {
+func (s reader) scanRow(ctx context.Context, kind string, scan func(*sql.Row) error, q string, args ...any) error {
+	s.m.Statement(kind)
 	sent := time.Now()
 	row, done, err := s.queryRow(ctx, q, args...)
 	if err == nil {
@@ -165,6 +167,7 @@ func (s reader) scanRow(ctx context.Context, scan func(*sql.Row) error, q string
 	}
 	done()
 	if s.again(ctx, err, sent) {
+		s.m.Statement(kind) // sent again: counted again
 		row, done, err = s.queryRow(ctx, q, args...)
 		if err == nil {
 			err = scan(row)
@@ -206,10 +209,12 @@ var errStopRows = errors.New("enough rows")
 // which database/sql does not retry), is sent once more on another
 // connection, start called again: a read is idempotent, and keeps every
 // row before it answers (no row of it has reached its caller). Never after
-// its context ended, nor past the driver's own read timeout (again).
-func (s reader) eachRow(ctx context.Context, start func(), each func(*sql.Rows) error, q string, args ...any) error {
+// its context ended, nor past the driver's own read timeout (again). Each
+// sending is counted as a statement of kind.
+func (s reader) eachRow(ctx context.Context, kind string, start func(), each func(*sql.Rows) error, q string, args ...any) error {
 	for sent := 0; ; sent++ {
 		start()
+		s.m.Statement(kind)
 		began := time.Now()
 		rows, done, err := s.query(ctx, q, args...)
 		own := false
@@ -337,13 +342,12 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	if err := s.stall.err(); err != nil {
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)
 	}
-	s.m.Statement("read_stream")
 	qctx, cancel := s.bound(ctx)
 	started := time.Now()
 	var st eventstore.Stream
 	var last int64
 	var head sql.NullInt64
-	err := s.scanRow(qctx, func(row *sql.Row) (err error) {
+	err := s.scanRow(qctx, "read_stream", func(row *sql.Row) (err error) {
 		st, last, err = scanStream(headScan{row, &head})
 		return err
 	}, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:])
@@ -413,17 +417,15 @@ func (s reader) visibleUpTo(ctx context.Context, lo, hi int64) (int64, error) {
 	defer cancel()
 	// Nearly always every position is there: one count says so.
 	var n int64
-	s.m.Statement("read_visible")
-	err := s.scanRow(ctx, func(row *sql.Row) error { return row.Scan(&n) }, "SELECT COUNT(*) FROM events WHERE position > ? AND position <= ?", lo, hi)
+	err := s.scanRow(ctx, "read_visible", func(row *sql.Row) error { return row.Scan(&n) }, "SELECT COUNT(*) FROM events WHERE position > ? AND position <= ?", lo, hi)
 	if err != nil {
 		return 0, s.translate(err)
 	}
 	if n == hi-lo {
 		return hi, nil
 	}
-	s.m.Statement("read_visible")
 	var next, gap int64 // gap: the position before one on its way, if found
-	err = s.eachRow(ctx, func() { next, gap = lo+1, -1 }, func(rows *sql.Rows) error {
+	err = s.eachRow(ctx, "read_visible", func() { next, gap = lo+1, -1 }, func(rows *sql.Rows) error {
 		var p int64
 		var at time.Time
 		if err := rows.Scan(&p, &at); err != nil {
@@ -565,11 +567,10 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	if err := s.stall.err(); err != nil {
 		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, err)
 	}
-	s.m.Statement("read_event")
 	qctx, cancel := s.bound(ctx)
 	var e eventstore.Event
 	var head sql.NullInt64
-	err := s.scanRow(qctx, func(row *sql.Row) (err error) {
+	err := s.scanRow(qctx, "read_event", func(row *sql.Row) (err error) {
 		e, err = scanEvent(headScan{row, &head}, s.check)
 		return err
 	}, "SELECT "+s.cols()+", "+headColumn+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
@@ -604,6 +605,7 @@ func (s reader) EventPosition(ctx context.Context, streamID uuid.UUID, version i
 	sent := time.Now()
 	err := s.db.QueryRowContext(qctx, q, streamID[:], version).Scan(&position, &head)
 	if s.again(qctx, err, sent) {
+		s.m.Statement("read_event_position") // sent again: counted again
 		err = s.db.QueryRowContext(qctx, q, streamID[:], version).Scan(&position, &head)
 	}
 	cancel()
@@ -1009,7 +1011,6 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 	if err := s.stall.err(); err != nil {
 		return nil, newest, err
 	}
-	s.m.Statement("read_positions")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	cols := s.positionCols()
@@ -1021,7 +1022,7 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 		dest = append(dest, &newest)
 	}
 	dest = append(dest, &head)
-	err := s.eachRow(ctx, func() { positions, newest, head = positions[:0], time.Time{}, sql.NullInt64{} }, func(rows *sql.Rows) error {
+	err := s.eachRow(ctx, "read_positions", func() { positions, newest, head = positions[:0], time.Time{}, sql.NullInt64{} }, func(rows *sql.Rows) error {
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
@@ -1107,10 +1108,9 @@ func (s reader) Head(ctx context.Context) (int64, error) {
 // readHead is one query of the log's head.
 func (s reader) readHead(ctx context.Context) (int64, error) {
 	var head int64
-	s.m.Statement("read_head")
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
-	err := s.scanRow(qctx, func(row *sql.Row) error { return row.Scan(&head) }, "SELECT position FROM log_head WHERE id = 1")
+	err := s.scanRow(qctx, "read_head", func(row *sql.Row) error { return row.Scan(&head) }, "SELECT position FROM log_head WHERE id = 1")
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errHeadRowMissing // as an append that finds it missing says
 	}
@@ -1123,11 +1123,10 @@ func (s reader) readHead(ctx context.Context) (int64, error) {
 // poll). It reads no data, so it checks no checksum: damage is found by
 // the reads that hand the event out.
 func (t logTail) IDAt(ctx context.Context, position int64) (uuid.UUID, error) {
-	t.m.Statement("read_event_id")
 	qctx, cancel := t.bound(ctx)
 	defer cancel()
 	var raw []byte
-	err := t.scanRow(qctx, func(row *sql.Row) error { return row.Scan(&raw) }, "SELECT event_id FROM events WHERE position = ?", position)
+	err := t.scanRow(qctx, "read_event_id", func(row *sql.Row) error { return row.Scan(&raw) }, "SELECT event_id FROM events WHERE position = ?", position)
 	if errors.Is(err, sql.ErrNoRows) {
 		return uuid.Nil, nil
 	}
@@ -1160,13 +1159,12 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	if err := s.stall.err(); err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
 	}
-	s.m.Statement("list_streams")
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
 	var list eventstore.StreamList
 	var last int64
 	var head sql.NullInt64
-	err := s.eachRow(qctx, func() { list, last, head = eventstore.StreamList{}, 0, sql.NullInt64{} }, func(rows *sql.Rows) error {
+	err := s.eachRow(qctx, "list_streams", func() { list, last, head = eventstore.StreamList{}, 0, sql.NullInt64{} }, func(rows *sql.Rows) error {
 		st, pos, err := scanStream(headScan{rows, &head})
 		if err != nil {
 			return err
@@ -1367,7 +1365,6 @@ func (s reader) readRows(ctx context.Context, sc *rowScanner, expect int, query 
 	if err := s.stall.err(); err != nil {
 		return nil, 0, false, err
 	}
-	s.m.Statement("read_events")
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	start := func() {
@@ -1376,7 +1373,7 @@ func (s reader) readRows(ctx context.Context, sc *rowScanner, expect int, query 
 			*sc.head = sql.NullInt64{}
 		}
 	}
-	err = s.eachRow(ctx, start, func(rows *sql.Rows) error {
+	err = s.eachRow(ctx, "read_events", start, func(rows *sql.Rows) error {
 		e, err := sc.scan(rows)
 		if err != nil {
 			return err

@@ -456,12 +456,11 @@ const headAndPast = "SELECT h.position, (SELECT e.position FROM events e WHERE e
 // behind, and ended it at its first poll, where those that open while one
 // is open are refused (its Unmendable).
 func (t logTail) Head(ctx context.Context) (int64, error) {
-	t.m.Statement("read_head")
 	qctx, cancel := t.bound(ctx)
 	defer cancel()
 	var head int64
 	var past sql.NullInt64
-	err := t.scanRow(qctx, func(row *sql.Row) error { return row.Scan(&head, &past) }, headAndPast)
+	err := t.scanRow(qctx, "read_head", func(row *sql.Row) error { return row.Scan(&head, &past) }, headAndPast)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, fmt.Errorf("read log head: %w", errHeadRowMissing) // as an append that finds it missing says
