@@ -402,13 +402,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	sd := dialect
 	sd.Translate = s.translate
-	// The shortest readTimeout of the reads' pools' (a replica's has its
-	// own): a read that ran out either is not sent again.
+	// The readTimeout of the DSN the reads' pools (the clients' and the
+	// live feed's) are on: a read that may have run it out is not sent
+	// again. With a replica, both are the replica's, whose DSN alone bounds
+	// their waits: the primary's, shorter, took a cut on the replica for a
+	// timeout. (PrimaryStreamVersion, on the primary, keeps the primary's.)
 	sd.DriverReadTimeout = s.cfg.ReadTimeout
 	if s.replica != nil {
-		if r := s.replica.ReadTimeout; r > 0 && (sd.DriverReadTimeout <= 0 || r < sd.DriverReadTimeout) {
-			sd.DriverReadTimeout = r
-		}
+		sd.DriverReadTimeout = s.replica.ReadTimeout
 	}
 	if s.replica != nil {
 		sd.TranslateRead = s.translateReplica
