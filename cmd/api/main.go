@@ -117,9 +117,12 @@ func signals() (stop, cut context.Context, release func()) {
 }
 
 // stopSignal is the cause signals gives its contexts: the signal received.
+// It is a cancel still (Unwrap): what returns a context's cause (the
+// tokens FIFO's wait) must stay context.Canceled for its callers.
 type stopSignal struct{ sig os.Signal }
 
 func (s stopSignal) Error() string { return "received " + signalName(s.sig) }
+func (s stopSignal) Unwrap() error { return context.Canceled }
 
 // signalName returns sig's conventional name (SIGTERM, SIGINT, SIGHUP),
 // which operators and orchestrators use, rather than Go's ("terminated").
