@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 
+	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
@@ -15,8 +16,8 @@ import (
 // served either.
 func debugHandler(m *metrics.Metrics) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	mux.HandleFunc("/debug/pprof/", pprof.Index) // also heap, goroutine, … by name
+	mux.Handle("/metrics", esthttp.MetricsHandler(m)) // a 406 to an event stream, as the API's
+	mux.HandleFunc("/debug/pprof/", pprof.Index)      // also heap, goroutine, … by name
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)

@@ -662,7 +662,7 @@ func (s *Server) routes() {
 		if s.opts.Metrics != nil {
 			metrics := s.opts.Metrics.Handler()
 			r.Get("/metrics", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
-				if err := refuseEventStream(r, "the Prometheus exposition", "text/plain", "application/openmetrics-text"); err != nil {
+				if err := refuseMetricsEventStream(r); err != nil {
 					return err
 				}
 				if _, err := query(r); err != nil { // strict, as every endpoint's
@@ -693,6 +693,37 @@ func (s *Server) routes() {
 			}
 		}
 		return nil
+	})
+}
+
+// refuseMetricsEventStream is /metrics' 406 to an Accept that takes an
+// event stream alone (refuseEventStream). An Accept taking OpenMetrics is
+// a scraper's, served the text format (promhttp's, OpenMetrics not being
+// enabled): the 406 names only what is served, text/plain.
+func refuseMetricsEventStream(r *http.Request) error {
+	if wantsOnlyEvents(r, "text/plain", "application/openmetrics-text") {
+		return notAcceptable("the Prometheus exposition", "text/plain")
+	}
+	return nil
+}
+
+// MetricsHandler returns m's Prometheus exposition for a listener of its
+// own (TRIBUTARY_DEBUG_ADDR), answered as the API's /metrics answers it
+// but for the token and the strict query: Vary: Accept on a GET or HEAD,
+// and a 406 problem to an Accept that takes an event stream alone (an
+// EventSource given the wrong URL, which a 200 would have retry for ever).
+func MetricsHandler(m *metrics.Metrics) http.Handler {
+	exposition := m.Handler()
+	problems := &Server{log: slog.New(slog.DiscardHandler)} // a 406 logs nothing
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			w.Header().Add("Vary", "Accept")
+		}
+		if err := refuseMetricsEventStream(r); err != nil {
+			problems.writeError(w, r, err)
+			return
+		}
+		exposition.ServeHTTP(w, r)
 	})
 }
 

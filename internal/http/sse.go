@@ -179,6 +179,12 @@ func refuseEventStream(r *http.Request, what string, served ...string) error {
 	if len(served) > 0 {
 		as = strings.Join(served, " or ")
 	}
+	return notAcceptable(what, as)
+}
+
+// notAcceptable is the 406 of a request whose Accept takes text/event-stream
+// and not what (a description) is served as, as (its media types).
+func notAcceptable(what, as string) error {
 	return problemf(errNotAcceptable, "%s is served only as %s, and this request's Accept takes text/event-stream and not %s: "+
 		"subscribe at GET /streams/{stream_id}/events (a stream's events) or GET /events (the log), or accept %s here", what, as, as, as)
 }
