@@ -1486,9 +1486,11 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 	})
 	return func(next http.Handler) http.Handler {
 		// A preflight it allowed is passed on (OptionsPassthrough) with
-		// Access-Control-Allow-Headers set: only then is it replaced.
+		// Access-Control-Allow-Methods set: only then are the headers
+		// named, whether or not the library found a name it could read in
+		// the list's first line (it reads no other).
 		return library(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if h := w.Header(); h.Get("Access-Control-Allow-Headers") != "" {
+			if h := w.Header(); h.Get("Access-Control-Allow-Methods") != "" {
 				if names := askedHeaders(r); names != "" {
 					h.Set("Access-Control-Allow-Headers", names)
 				} else {
@@ -1501,14 +1503,17 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 }
 
 // askedHeaders is the names a preflight's Access-Control-Request-Headers
-// asks for (its first line, as the library reads it), each as asked,
-// canonical in case, joined by ", "; a name that is not a token (RFC 9110
-// §5.1), which no browser sends, is left out.
+// asks for, in all its lines (one list, RFC 9110 §5.3: the library reads
+// the first alone), each as asked, canonical in case, joined by ", "; a
+// name that is not a token (RFC 9110 §5.1), which no browser sends, is
+// left out.
 func askedHeaders(r *http.Request) string {
 	var names []string
-	for _, name := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {
-		if name = strings.Trim(name, " \t"); name != "" && isToken(name) {
-			names = append(names, http.CanonicalHeaderKey(name))
+	for _, line := range r.Header.Values("Access-Control-Request-Headers") {
+		for _, name := range strings.Split(line, ",") {
+			if name = strings.Trim(name, " \t"); name != "" && isToken(name) {
+				names = append(names, http.CanonicalHeaderKey(name))
+			}
 		}
 	}
 	return strings.Join(names, ", ")
