@@ -811,7 +811,15 @@ func (c *Connections) refuse(conn net.Conn, bound, client string) {
 		case method != "":
 			answer = func(_, cors string) []byte { return aliveAnswer(method, cors) }
 		}
-		if _, err := conn.Write(answer(bound, cors)); err != nil {
+		out := answer(bound, cors)
+		if bytes.HasPrefix(bytes.TrimLeft(head, "\r\n"), []byte("HEAD ")) {
+			// A HEAD's answer says its Content-Length and sends no
+			// content (RFC 9110 §9.3.2): a client that keeps the
+			// connection would read it as the next response.
+			out, _, _ = bytes.Cut(out, []byte("\r\n\r\n"))
+			out = append(out, "\r\n\r\n"...)
+		}
+		if _, err := conn.Write(out); err != nil {
 			return
 		}
 		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
