@@ -215,10 +215,16 @@ func TestAtTheBoundWithNoConnectionIdleANewOneIsAnswered503(t *testing.T) {
 	}
 
 	// Once the busy ones are done and idle (for the grace, at the server's
-	// bound), a new connection takes a place.
+	// bound), a new connection takes a place. Until one has been recorded
+	// idle that long (later than the test can tell, under load) it is
+	// rightly refused 503, and tries again.
 	close(b.release)
-	time.Sleep(esthttp.SilentGrace + 200*time.Millisecond)
-	dialFrom(t, b.addr, "127.0.0.1").get(t, "/")
+	refusedAgain := answeredWhenRoomIsMade(t, b.addr, "127.0.0.1", "GET / on a new connection once the busy ones at a bound of 2 are done",
+		http.StatusOK, func(c *rawConn) error {
+			_, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+			return err
+		})
+	t.Logf("the new connection was refused %d times before an idle one was closed for it", refusedAgain)
 }
 
 func TestOneClientAtItsBoundLeavesRoomForOthers(t *testing.T) {
@@ -574,19 +580,41 @@ func TestAKeptAliveConnectionThatSendsAByteOrTwoIsStillIdle(t *testing.T) {
 // is, the oldest first; one within the grace is not.
 func TestAtTheBoundASilentConnectionTakesThePlaceOfNoOneButGivesItsOwnUp(t *testing.T) {
 	b := startBounded(t, 2, 1)
+	start := time.Now() // before the server accepts either
 	first := dialFrom(t, b.addr, "127.0.0.1")
 	time.Sleep(100 * time.Millisecond)
 	second := dialFrom(t, b.addr, "127.0.0.2")
 	time.Sleep(100 * time.Millisecond)
 
-	// Within the grace: refused.
+	// Within the grace: refused. Judged only if its answer came within
+	// SilentGrace of start: the server then judged it before either silent
+	// one had been silent that long. Under load it may come later, when
+	// closing one for it would be right.
 	young := dialFrom(t, b.addr, "127.0.0.3")
 	young.send(t, "/")
-	requireRefused(t, young, "none of them idle")
+	young.SetReadDeadline(time.Now().Add(hangGuard)) //nolint:errcheck
+	resp, err := http.ReadResponse(young.r, nil)
+	if err != nil {
+		t.Fatalf("a new connection while two at a bound of 2 are silent: read the answer: %v", err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	body := string(raw)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "none of them idle") {
+		if resp.StatusCode != http.StatusOK || time.Since(start) < esthttp.SilentGrace {
+			t.Fatalf("a new connection while two at a bound of 2 have been silent for less than %v: %d %s; want 503 naming none of them idle", esthttp.SilentGrace, resp.StatusCode, body)
+		}
+		t.Skipf("the new connection within the grace was answered %d only %v after the silent ones were opened, past the grace: nothing to judge under this load", resp.StatusCode, time.Since(start).Round(time.Millisecond))
+	}
 
-	time.Sleep(esthttp.SilentGrace)
-	late := dialFrom(t, b.addr, "127.0.0.3")
-	late.get(t, "/")
+	// Past the grace (once the server has held them that long, later than
+	// the test can tell under load; until then it rightly refuses 503): a
+	// new connection takes the place of the one silent longest.
+	refused := answeredWhenRoomIsMade(t, b.addr, "127.0.0.3", "GET / on a new connection while two at a bound of 2 have been silent",
+		http.StatusOK, func(c *rawConn) error {
+			_, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+			return err
+		})
+	t.Logf("the new connection was refused %d times before a silent one was closed for it", refused)
 	if !first.closedByServer() {
 		t.Fatal("the connection silent longest is still open after a new one took its place; expected it closed")
 	}
