@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -75,7 +74,11 @@ func TestAtTheBoundAClientThatStopsReadingALargePageGivesItsPlaceUp(t *testing.T
 		// machine), there is none to close, and a new connection is
 		// refused 503, rightly: it tries again, as a client obeying
 		// Retry-After does, until one is cut for it.
-		refused := serveWhenRoomIsMade(t, addr, "127.0.0.3", "/readyz")
+		refused := answeredWhenRoomIsMade(t, addr, "127.0.0.3", "GET /readyz on a new connection while two clients hold a bound of 2 reading nothing of large pages",
+			http.StatusOK, func(c *rawConn) error {
+				_, err := io.WriteString(c, "GET /readyz HTTP/1.1\r\nHost: test\r\n\r\n")
+				return err
+			})
 		t.Logf("the new connection was refused %d times before a reader was cut for it, %v after the readers asked", refused, time.Since(asked).Round(time.Millisecond))
 
 		// Each reader reads its response: the one cut for the new
@@ -103,49 +106,6 @@ func TestAtTheBoundAClientThatStopsReadingALargePageGivesItsPlaceUp(t *testing.T
 // server that never answers fails them rather than hangs them: far beyond
 // any wait on a loaded machine, it times nothing.
 const hangGuard = 30 * time.Second
-
-// serveWhenRoomIsMade opens a connection from ip to addr and asks it for
-// path, again on a new connection each time it is refused 503 (at a
-// bound, with none to close for it yet), until one is answered 200, and
-// returns how many were refused. It fails the test if any other answer
-// comes, or if none is served within hangGuard. Attempts are
-// victimWalkEvery (100 ms) apart: a search for a connection to close that
-// found none is not made again sooner.
-func serveWhenRoomIsMade(t *testing.T, addr, ip, path string) (refused int) {
-	t.Helper()
-	d := net.Dialer{Timeout: hangGuard, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	for until := time.Now().Add(hangGuard); ; refused++ {
-		conn, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatalf("dial %s from %s: %v", addr, ip, err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		c := &rawConn{conn, bufio.NewReader(conn)}
-		c.send(t, path)
-		c.SetReadDeadline(time.Now().Add(hangGuard)) //nolint:errcheck
-		resp, err := http.ReadResponse(c.r, nil)
-		if err != nil {
-			t.Fatalf("GET %s on a new connection at the bound (after %d refused): read the answer: %v", path, refused, err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("GET %s on a new connection at the bound: read the answer's body: %v", path, err)
-		}
-		switch resp.StatusCode {
-		case http.StatusOK:
-			return refused
-		case http.StatusServiceUnavailable:
-		default:
-			t.Fatalf("GET %s on a new connection at the bound: %d %s; want 200, or 503 until there is a connection to close for it", path, resp.StatusCode, body)
-		}
-		conn.Close()
-		if time.Now().After(until) {
-			t.Fatalf("GET %s on a new connection while two clients hold a bound of 2 reading nothing of large pages: refused 503 %d times over %v, lastly %s; want 200, one of them closed for it once its write has waited %v",
-				path, refused+1, hangGuard, body, esthttp.SilentGrace)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // readResponse reads the response to the request sent on c and its body,
 // within hangGuard, and returns how many bytes of the body it read and
