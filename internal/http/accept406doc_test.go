@@ -2,11 +2,9 @@ package http_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
@@ -42,10 +40,7 @@ func TestEveryURLThatCannotSubscribeIsDocumentedAs406(t *testing.T) {
 	paragraph := section(t, string(readme), "\nA URL that cannot be subscribed to", "406", "README's paragraph on URLs that cannot be subscribed to")
 	convention := section(t, doc.Info.Description, "- **Subscriptions**", "406", "openapi.yaml's Subscriptions convention")
 
-	store := teststore.SQLite.Open(t)
-	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")}))
-	t.Cleanup(srv.Close)
-	s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+	s := serveWith(t, teststore.SQLite.Open(t), esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")})
 	id := uuid.NewString()
 	expectStatus(t, "the append", s.do(http.MethodPost, "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"placed","data":{}}]}`), http.StatusCreated)
 

@@ -1,13 +1,10 @@
 package http_test
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -47,10 +44,7 @@ func notGranted(h http.Header, asked string) []string {
 func TestACORSPreflightNamesBackEachHeaderAsAsked(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const app = "https://app.example.com"
-		store := k.Open(t)
-		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, CORSOrigins: []string{app}}))
-		t.Cleanup(srv.Close)
-		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		s := serveWith(t, k.Open(t), esthttp.Options{OpenAPI: api.OpenAPI, CORSOrigins: []string{app}})
 		events := "/streams/" + uuid.NewString() + "/events"
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
 			r := s.do(http.MethodOptions, events, "", "Origin", app, "Access-Control-Request-Method", method,
@@ -76,26 +70,12 @@ func TestAPreflightAtTheConnectionCapNamesBackEachHeaderAsAsked(t *testing.T) {
 	b := startBounded(t, 10, 1, app)
 	c := dialFrom(t, b.addr, "127.0.0.1")
 	c.send(t, "/block")
-	// Until the blocked request holds the client's one place, a preflight
-	// reaches the plain handler (200 "ok", no CORS) and is closed after.
-	for {
-		pre := dialFrom(t, b.addr, "127.0.0.1")
-		if _, err := io.WriteString(pre, "OPTIONS / HTTP/1.1\r\nHost: test\r\nConnection: close\r\nOrigin: "+app+
-			"\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: "+oddHeaderNames+"\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, body := pre.answer(t)
-		pre.Close()
-		if resp.StatusCode == http.StatusOK && body == "ok" {
-			continue
-		}
-		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app {
-			t.Fatalf("a listed origin's preflight past the client's bound: %d %v %s; want 204", resp.StatusCode, resp.Header, body)
-		}
-		if missing := notGranted(resp.Header, oddHeaderNames); len(missing) > 0 {
-			t.Errorf("a listed origin's preflight for %q past the client's bound: Access-Control-Allow-Headers %q; want each named as asked; missing %q",
-				oddHeaderNames, resp.Header.Get("Access-Control-Allow-Headers"), missing)
-		}
-		return
+	resp, body := preflightPastTheCap(t, b, app, oddHeaderNames)
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app {
+		t.Fatalf("a listed origin's preflight past the client's bound: %d %v %s; want 204", resp.StatusCode, resp.Header, body)
+	}
+	if missing := notGranted(resp.Header, oddHeaderNames); len(missing) > 0 {
+		t.Errorf("a listed origin's preflight for %q past the client's bound: Access-Control-Allow-Headers %q; want each named as asked; missing %q",
+			oddHeaderNames, resp.Header.Get("Access-Control-Allow-Headers"), missing)
 	}
 }

@@ -1,13 +1,10 @@
 package http_test
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -29,11 +26,8 @@ import (
 func TestCORSPreflightAllowsAnyRequestHeaderForAListedOrigin(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		const app, evil, token = "https://app.example.com", "https://evil.example", "s3cret-writer-token-for-cors"
-		store := k.Open(t)
-		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, CORSOrigins: []string{app},
-			Tokens: []esthttp.Token{{Name: "writer", Role: esthttp.RoleWrite, Secret: token}}}))
-		t.Cleanup(srv.Close)
-		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		s := serveWith(t, k.Open(t), esthttp.Options{OpenAPI: api.OpenAPI, CORSOrigins: []string{app},
+			Tokens: []esthttp.Token{{Name: "writer", Role: esthttp.RoleWrite, Secret: token}}})
 		events := "/streams/" + uuid.NewString() + "/events"
 
 		for _, asked := range []string{"cache-control", "x-foo", "authorization, content-type, if-match, x-foo",
@@ -97,25 +91,11 @@ func TestAPreflightAtTheConnectionCapAllowsAnyRequestHeader(t *testing.T) {
 	b := startBounded(t, 10, 1, app)
 	c := dialFrom(t, b.addr, "127.0.0.1")
 	c.send(t, "/block")
-	// Until the blocked request holds the client's one place, a preflight
-	// reaches the plain handler (200 "ok", no CORS) and is closed after.
-	for {
-		pre := dialFrom(t, b.addr, "127.0.0.1")
-		if _, err := io.WriteString(pre, "OPTIONS / HTTP/1.1\r\nHost: test\r\nConnection: close\r\nOrigin: "+app+
-			"\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: "+asked+"\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, body := pre.answer(t)
-		pre.Close()
-		if resp.StatusCode == http.StatusOK && body == "ok" {
-			continue
-		}
-		granted := strings.Split(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), ", ")
-		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app ||
-			!slices.Contains(granted, "authorization") || !slices.Contains(granted, "cache-control") || !slices.Contains(granted, "x-foo") {
-			t.Errorf("a listed origin's preflight for %q past the client's bound: %d %v %s; want 204 naming each header", asked, resp.StatusCode, resp.Header, body)
-		}
-		return
+	resp, body := preflightPastTheCap(t, b, app, asked)
+	granted := strings.Split(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), ", ")
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app ||
+		!slices.Contains(granted, "authorization") || !slices.Contains(granted, "cache-control") || !slices.Contains(granted, "x-foo") {
+		t.Errorf("a listed origin's preflight for %q past the client's bound: %d %v %s; want 204 naming each header", asked, resp.StatusCode, resp.Header, body)
 	}
 }
 
@@ -128,10 +108,7 @@ func TestAPreflightAtTheConnectionCapAllowsAnyRequestHeader(t *testing.T) {
 // q=0 included, is ignored and answered JSON (RFC 9110 §12.5.1 allows it).
 func TestAcceptMattersOnlyForAnEventStream(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI}))
-		t.Cleanup(srv.Close)
-		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		s := serveWith(t, k.Open(t), esthttp.Options{OpenAPI: api.OpenAPI})
 		id := uuid.NewString()
 		expectStatus(t, "the append", s.do(http.MethodPost, "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"placed","data":{}}]}`), http.StatusCreated)
 

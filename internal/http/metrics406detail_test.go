@@ -3,10 +3,8 @@ package http_test
 import (
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
@@ -24,10 +22,7 @@ import (
 // SQLite.
 func TestTheMetrics406NamesOnlyTheTypeServed(t *testing.T) {
 	t.Parallel()
-	store := teststore.SQLite.Open(t)
-	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")}))
-	t.Cleanup(srv.Close)
-	s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+	s := serveWith(t, teststore.SQLite.Open(t), esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")})
 	served := map[string]bool{}
 	for _, accept := range []string{"application/openmetrics-text", "text/event-stream, application/openmetrics-text", "*/*", ""} {
 		r := s.do(http.MethodGet, "/metrics", "", "Accept", accept)

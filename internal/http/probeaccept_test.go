@@ -2,9 +2,7 @@ package http_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
@@ -21,10 +19,7 @@ import (
 // that names no event stream.
 func TestProbesAndScrapersAreServedWithTheirOwnAccept(t *testing.T) {
 	t.Parallel()
-	store := teststore.SQLite.Open(t)
-	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")}))
-	t.Cleanup(srv.Close)
-	s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+	s := serveWith(t, teststore.SQLite.Open(t), esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")})
 	const prometheus = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5," +
 		"text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
 	for _, tc := range []struct{ path, accept string }{

@@ -1,11 +1,8 @@
 package http_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
@@ -23,10 +20,7 @@ import (
 func TestAnEventStreamAskedOfTheProbesThePageTheContractOrTheMetricsIs406(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		store := k.Open(t)
-		srv := httptest.NewServer(esthttp.New(store, esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")}))
-		t.Cleanup(srv.Close)
-		s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}, store: store}
+		s := serveWith(t, k.Open(t), esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")})
 		for _, tc := range []struct {
 			path, served string
 			takes        []string // Accepts with event-stream that take what it serves too
