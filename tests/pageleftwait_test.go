@@ -31,40 +31,9 @@ func TestPageLeftViewEndsItsWaitAtOnce(t *testing.T) {
 			t.Parallel()
 			s, b := startPageOnSQLite(t)
 			s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-			b.beforePage(t, fmt.Sprintf(`
-				// Every timer, by id: its delay, and whether it is pending, ran or was cleared.
-				window.timers = new Map();
-				const set = window.setTimeout, clear = window.clearTimeout;
-				window.setTimeout = (f, d, ...a) => {
-					const rec = { d: Number(d) || 0, s: 'pending' };
-					const id = set(() => { rec.s = 'ran'; f(...a); }, d);
-					window.timers.set(id, rec);
-					return id;
-				};
-				window.clearTimeout = (id) => {
-					const rec = window.timers.get(id);
-					if (rec && rec.s === 'pending') rec.s = 'cleared';
-					clear(id);
-				};
-				const fetch0 = window.fetch;
-				window.fetch = (u, o) => {
-					u = String(u);
-					const live = o?.headers?.Accept === 'text/event-stream';
-					if (window.failing && (%s)) {
-						const [status, headers] = [%s];
-						return Promise.resolve(new Response('<html>no</html>', { status, headers: { 'Content-Type': 'text/html', ...headers } }));
-					}
-					return fetch0(u, o);
-				};
-				// Once the view says it will try again, it is left, and the
-				// waits pending then are kept.
-				document.addEventListener('DOMContentLoaded', () => {
-					new MutationObserver(() => {
-						if (window.kept || !window.failing || !/Trying again in/.test(document.getElementById('error').textContent)) return;
-						window.kept = [...window.timers].filter(([, r]) => r.s === 'pending' && r.d >= 900).map(([id]) => id);
-						location.hash = '#/nowhere';
-					}).observe(document.getElementById('error'), { childList: true, characterData: true, subtree: true });
-				});`, c.read, c.answer))
+			// Once the view says it will try again, it is left, and the
+			// waits pending then are kept.
+			b.beforePage(t, failReadsThenWhenTryingAgain(c.read, c.answer, `location.hash = '#/nowhere'`))
 			b.navigate(t, s.URL+"/#/nothing")
 			b.waitFor(t, "the totals", `return document.getElementById('stat-streams').textContent`, `"1"`)
 			b.run(t, fmt.Sprintf(`window.failing = true; location.hash = %q; return null`, c.hash))

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -31,42 +32,12 @@ func TestPagePausedAgainEndsTheResumesWait(t *testing.T) {
 			t.Parallel()
 			s, b := startPageOnSQLite(t)
 			s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-			b.beforePage(t, fmt.Sprintf(`
-				// Every timer, by id: its delay, and whether it is pending, ran or was cleared.
-				window.timers = new Map();
-				const set = window.setTimeout, clear = window.clearTimeout;
-				window.setTimeout = (f, d, ...a) => {
-					const rec = { d: Number(d) || 0, s: 'pending' };
-					const id = set(() => { rec.s = 'ran'; f(...a); }, d);
-					window.timers.set(id, rec);
-					return id;
-				};
-				window.clearTimeout = (id) => {
-					const rec = window.timers.get(id);
-					if (rec && rec.s === 'pending') rec.s = 'cleared';
-					clear(id);
-				};
-				const fetch0 = window.fetch;
-				window.fetch = (u, o) => {
-					u = String(u);
-					const live = o?.headers?.Accept === 'text/event-stream';
-					if (window.failing && (%s)) {
-						const [status, headers] = [%s];
-						return Promise.resolve(new Response('<html>no</html>', { status, headers: { 'Content-Type': 'text/html', ...headers } }));
-					}
-					return fetch0(u, o);
-				};
-				// Once the resumed view says it will try again, it is paused
-				// again, and the waits pending then are kept.
-				document.addEventListener('DOMContentLoaded', () => {
-					new MutationObserver(() => {
-						if (window.kept || !window.failing || !/Trying again in/.test(document.getElementById('error').textContent)) return;
-						window.kept = [...window.timers].filter(([, r]) => r.s === 'pending' && r.d >= 900).map(([id]) => id);
-						document.getElementById(%q).click();
-					}).observe(document.getElementById('error'), { childList: true, characterData: true, subtree: true });
-				});`, c.read, c.answer, c.pause))
+			// Once the resumed view says it will try again, it is paused
+			// again, and the waits pending then are kept.
+			b.beforePage(t, failReadsThenWhenTryingAgain(c.read, c.answer, fmt.Sprintf(`document.getElementById(%q).click()`, c.pause)))
 			b.navigate(t, s.URL+"/"+c.hash)
-			status := fmt.Sprintf(`return document.getElementById(%q).textContent`, map[string]string{"stream-pause": "stream-status", "log-pause": "log-status"}[c.pause])
+			statusID := map[string]string{"stream-pause": "stream-status", "log-pause": "log-status"}[c.pause]
+			status := fmt.Sprintf(`return document.getElementById(%q).textContent`, statusID)
 			b.waitFor(t, "the live view", status+`.includes('caught up')`, "true")
 			b.run(t, fmt.Sprintf(`document.getElementById(%q).click(); return null`, c.pause))
 			b.waitFor(t, "the view paused", status, `"Paused"`)
@@ -74,7 +45,7 @@ func TestPagePausedAgainEndsTheResumesWait(t *testing.T) {
 			s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
 			b.waitFor(t, "the event counted", `return document.getElementById('stat-seen').textContent`, `"1"`)
 			b.run(t, fmt.Sprintf(`window.failing = true; document.getElementById(%q).click(); return null`, c.pause))
-			b.waitFor(t, "the resumed view tried again, and was paused again", `return [window.kept?.length > 0, document.getElementById(`+fmt.Sprintf("%q", map[string]string{"stream-pause": "stream-status", "log-pause": "log-status"}[c.pause])+`).textContent]`, `[true,"Paused"]`)
+			b.waitFor(t, "the resumed view tried again, and was paused again", `return [window.kept?.length > 0, `+strings.TrimPrefix(status, "return ")+`]`, `[true,"Paused"]`)
 			b.waitFor(t, "the paused view's wait ended at once, and nothing said of trying again", `const s = window.kept.map((id) => window.timers.get(id).s);
 				return [s.every((x) => x === 'cleared') || s, document.getElementById('error').textContent]`, `[true,""]`)
 		})

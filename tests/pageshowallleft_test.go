@@ -48,21 +48,11 @@ func TestPageKeepsTheNewestEventsTextsForShowAll(t *testing.T) {
 	s, b := startPageOnSQLite(t)
 	id := newID()
 	appendTwentyHalfMiBEvents(t, s, id, "blob")
-	b.beforePage(t, `const fetch0 = window.fetch;
-		window.reread = 0;
-		window.fetch = (u, o) => {
-			if (/\/events\/\d+$/.test(String(u))) window.reread++;
-			return fetch0(u, o);
-		};`)
+	b.beforePage(t, countEventRereads)
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the live tail", `return document.getElementById('stream-status').className.includes('live')`, "true")
 	li := `document.querySelector('#stream-events li[data-version="20"]')`
-	b.run(t, li+`.querySelector('button.more').click(); return null`)
-	b.waitFor(t, "the latest event's whole data", `const b = `+li+`.querySelector('button.more');
-		return [b.getAttribute('aria-expanded'), `+li+`.querySelector('pre').textContent.length]`, `["true",524304]`)
-	if got := b.run(t, `return window.reread`); got != "0" {
-		t.Errorf("Show all on the stream's latest event read events again %s times; want 0 (its text kept)", got)
-	}
+	showAllReadsNothing(t, b, li, "the stream's latest event")
 }
 
 // TestPageKeepsTheLinkedEventsTextForShowAll: an event's link
@@ -78,22 +68,35 @@ func TestPageKeepsTheLinkedEventsTextForShowAll(t *testing.T) {
 	s, b := startPageOnSQLite(t)
 	id := newID()
 	appendTwentyHalfMiBEvents(t, s, id, "blob")
-	b.beforePage(t, `const fetch0 = window.fetch;
-		window.reread = 0;
-		window.fetch = (u, o) => {
-			if (/\/events\/\d+$/.test(String(u))) window.reread++;
-			return fetch0(u, o);
-		};`)
+	b.beforePage(t, countEventRereads)
 	b.navigate(t, s.URL+"/#/streams/"+id+"?version=20")
 	b.waitFor(t, "the linked event's window", statusJS, `"Shown from the link to version 20; not following the stream."`)
 	li := `document.querySelector('#stream-events li.target')`
 	if got := b.run(t, `return [...document.querySelectorAll('#stream-events li')].map((li) => Number(li.dataset.version))`); got != "[20,19,18,17,16]" {
 		t.Fatalf("the window's rows: %s; want [20,19,18,17,16], newest first", got)
 	}
+	showAllReadsNothing(t, b, li, "the linked event")
+}
+
+// countEventRereads is a script for beforePage that counts, in
+// window.reread, the page's reads of one event again (/events/{n}).
+const countEventRereads = `const fetch0 = window.fetch;
+	window.reread = 0;
+	window.fetch = (u, o) => {
+		if (/\/events\/\d+$/.test(String(u))) window.reread++;
+		return fetch0(u, o);
+	};`
+
+// showAllReadsNothing clicks "Show all" on li (a JavaScript expression for
+// an event's row, one of appendTwentyHalfMiBEvents'), waits for its whole
+// data, and fails t if the page read any event again for it
+// (countEventRereads given to beforePage): what names the event.
+func showAllReadsNothing(t *testing.T, b *browser, li, what string) {
+	t.Helper()
 	b.run(t, li+`.querySelector('button.more').click(); return null`)
-	b.waitFor(t, "the linked event's whole data", `const b = `+li+`.querySelector('button.more');
+	b.waitFor(t, what+"'s whole data", `const b = `+li+`.querySelector('button.more');
 		return [b.getAttribute('aria-expanded'), `+li+`.querySelector('pre').textContent.length]`, `["true",524304]`)
 	if got := b.run(t, `return window.reread`); got != "0" {
-		t.Errorf("Show all on the linked event read events again %s times; want 0 (its text kept)", got)
+		t.Errorf("Show all on %s read events again %s times; want 0 (its text kept)", what, got)
 	}
 }
