@@ -201,12 +201,7 @@ func TestAtTheBoundANewConnectionTakesTheLongestIdlePlace(t *testing.T) {
 }
 
 func TestAtTheBoundWithNoConnectionIdleANewOneIsAnswered503(t *testing.T) {
-	b := startBounded(t, 2, 2)
-	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
-		c := dialFrom(t, b.addr, ip)
-		c.send(t, "/block")
-	}
-	time.Sleep(100 * time.Millisecond) // let both requests be read
+	b := startFullBound(t)
 	refused := dialFrom(t, b.addr, "127.0.0.3")
 	refused.send(t, "/")
 	requireRefused(t, refused, "2 connections")
