@@ -25,6 +25,7 @@ type boundedServer struct {
 	release chan struct{}
 	logs    *testlog.Buffer
 	idle    chan struct{} // one value each time a connection is recorded idle
+	blocked chan struct{} // one value each time a request to /block is read
 }
 
 // startBounded starts a boundedServer; its refusals answer CORS for the
@@ -40,7 +41,8 @@ func startBounded(t *testing.T, maxConns, perClient int, origins ...string) *bou
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	b := &boundedServer{addr: ln.Addr().String(), release: make(chan struct{}), logs: logs, idle: make(chan struct{}, 100)}
+	b := &boundedServer{addr: ln.Addr().String(), release: make(chan struct{}), logs: logs, idle: make(chan struct{}, 100),
+		blocked: make(chan struct{}, 100)}
 	srv := &http.Server{
 		ConnState: func(c net.Conn, st http.ConnState) {
 			conns.ConnState(c, st)
@@ -53,6 +55,10 @@ func startBounded(t *testing.T, maxConns, perClient int, origins ...string) *bou
 		},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/block" {
+				select {
+				case b.blocked <- struct{}{}:
+				default:
+				}
 				select {
 				case <-b.release:
 				case <-r.Context().Done():
