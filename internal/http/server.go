@@ -668,7 +668,7 @@ func (s *Server) routes() {
 				if _, err := query(r); err != nil { // strict, as every endpoint's
 					return err
 				}
-				metrics.ServeHTTP(w, r)
+				serveExposition(metrics, w, r)
 				return nil
 			}))
 		}
@@ -723,8 +723,56 @@ func MetricsHandler(m *metrics.Metrics) http.Handler {
 			problems.writeError(w, r, err)
 			return
 		}
-		exposition.ServeHTTP(w, r)
+		serveExposition(exposition, w, r)
 	})
+}
+
+// serveExposition serves the Prometheus exposition, which adds Vary:
+// Accept of its own to its 200 (not to its 500 of a failed gathering): the
+// one already given (varyOnAccept) would have it said twice. Each name in
+// Vary is said once, as the headers are written; Origin (a listed
+// origin's) is kept.
+func serveExposition(exposition http.Handler, w http.ResponseWriter, r *http.Request) {
+	exposition.ServeHTTP(&varyOnce{ResponseWriter: w}, r)
+}
+
+// varyOnce is the ResponseWriter of serveExposition: when its headers are
+// written, Vary names each name once, in one line.
+type varyOnce struct {
+	http.ResponseWriter
+	written bool
+}
+
+func (v *varyOnce) WriteHeader(code int) {
+	v.once()
+	v.ResponseWriter.WriteHeader(code)
+}
+
+func (v *varyOnce) Write(p []byte) (int, error) {
+	v.once()
+	return v.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (v *varyOnce) Unwrap() http.ResponseWriter { return v.ResponseWriter }
+
+func (v *varyOnce) once() {
+	if v.written {
+		return
+	}
+	v.written = true
+	h := v.ResponseWriter.Header()
+	var names []string
+	for _, line := range h.Values("Vary") {
+		for _, name := range strings.Split(line, ",") {
+			if name = strings.TrimSpace(name); name != "" && !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) }) {
+				names = append(names, name)
+			}
+		}
+	}
+	if len(names) > 0 {
+		h.Set("Vary", strings.Join(names, ", "))
+	}
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.
