@@ -710,14 +710,28 @@ func refuseMetricsEventStream(r *http.Request) error {
 // MetricsHandler returns m's Prometheus exposition for a listener of its
 // own (TRIBUTARY_DEBUG_ADDR), answered as the API's /metrics answers it
 // but for the token and the strict query: Vary: Accept on a GET or HEAD,
-// and a 406 problem to an Accept that takes an event stream alone (an
-// EventSource given the wrong URL, which a 200 would have retry for ever).
+// a 406 problem to an Accept that takes an event stream alone (an
+// EventSource given the wrong URL, which a 200 would have retry for ever),
+// 204 with Allow to an OPTIONS and a 405 problem with Allow to any other
+// method (it served them all the exposition).
 func MetricsHandler(m *metrics.Metrics) http.Handler {
 	exposition := m.Handler()
-	problems := &Server{log: slog.New(slog.DiscardHandler)} // a 406 logs nothing
+	// A router of the one route, for the Allow of a 405 (writeError); a
+	// 406 or 405 logs nothing.
+	router := chi.NewRouter()
+	router.Get("/metrics", http.NotFound)
+	problems := &Server{log: slog.New(slog.DiscardHandler), router: router}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
 			w.Header().Add("Vary", "Accept")
+		case http.MethodOptions:
+			w.Header().Set("Allow", allowed(router, "/metrics"))
+			w.WriteHeader(http.StatusNoContent)
+			return
+		default:
+			problems.writeError(w, r, problemf(errMethodNotAllowed, "%s is not allowed on /metrics", r.Method))
+			return
 		}
 		if err := refuseMetricsEventStream(r); err != nil {
 			problems.writeError(w, r, err)
