@@ -79,7 +79,7 @@ func New(version string) *Metrics {
 	m.httpRespBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "response_bytes_total",
 		Help: "Bytes of HTTP response bodies written, by route pattern."}, []string{"route"})
 	m.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "connections_refused_total",
-		Help: "Connections refused at a bound on connections, with none that could be closed in their way, and closed after their answer: 503, but 200 to a liveness probe of /healthz and 204 to a CORS preflight (none past 64 being answered), by the bound reached: server (TRIBUTARY_MAX_CONNECTIONS) or client (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT)."}, []string{"bound"})
+		Help: "Connections refused at a bound on connections, with none that could be closed in their way, by the bound reached: server (TRIBUTARY_MAX_CONNECTIONS) or client (TRIBUTARY_MAX_CONNECTIONS_PER_CLIENT). Each is closed after its answer, 503 (without content to a HEAD), but 200 to a liveness probe of /healthz and 204 to a CORS preflight; one that sends no request (its whole headers) within 1 s, or one past 64 being answered at once, is closed unanswered."}, []string{"bound"})
 	m.connIdleShut = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "http", Name: "connections_closed_idle_total",
 		Help: "Connections closed to make room for a new one at a bound on connections: idle kept-alive ones, new ones silent for 2 s, ones 2 s in their request's headers, ones receiving an append's body behind 64 KiB/s (answered 408), or ones whose response has waited 2 s on its client (cut)."})
 
