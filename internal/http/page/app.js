@@ -2580,6 +2580,20 @@
     ev.preventDefault();
     $('main').focus();
   };
+  // "Load older events" and "Load earlier events" come after the events
+  // a view shows, up to 500 of them with a link or two each: hundreds of
+  // Tabs away. Each view has a control just after its heading, shown only
+  // while focused, that moves the focus to its button, and is there only
+  // while the button is (an observer follows the button's hidden, set in
+  // many places).
+  for (const [skipID, buttonID] of [['log-skip-older', 'log-older'], ['stream-skip-earlier', 'stream-earlier']]) {
+    const skip = $(skipID);
+    const button = $(buttonID);
+    const follow = () => { skip.hidden = button.hidden; };
+    new MutationObserver(follow).observe(button, { attributes: true, attributeFilter: ['hidden'] });
+    follow();
+    skip.onclick = () => button.focus();
+  }
   setToken(token);
   window.addEventListener('hashchange', route);
   route();
