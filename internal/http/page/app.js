@@ -2594,6 +2594,9 @@
     follow();
     skip.onclick = () => button.focus();
   }
+  // The stream list's pager, after its 50 rows: the next page's button, or
+  // the nearest one enabled ("First page" always is).
+  $('streams-skip-pager').onclick = () => ['streams-next', 'streams-previous', 'streams-first'].map($).find((b) => !b.disabled)?.focus();
   setToken(token);
   window.addEventListener('hashchange', route);
   route();
