@@ -85,7 +85,8 @@ func main() {
 // signals returns the contexts that SIGTERM, SIGINT and SIGHUP end: stop at the
 // first (start-up stops, a server drains), cut at the second (a drain is
 // cut short: an operator who presses Ctrl-C again, or an orchestrator that
-// signals twice, means now). release stops listening for them.
+// signals twice, means now). Past the second they have their default action
+// again: a third ends the process. release stops listening for them.
 func signals() (stop, cut context.Context, release func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -99,9 +100,16 @@ func signals() (stop, cut context.Context, release func()) {
 	cut, cutCancel := context.WithCancelCause(context.Background())
 	done := make(chan struct{})
 	go func() {
-		for _, cancel := range []context.CancelCauseFunc{stopCancel, cutCancel} {
+		for i, cancel := range []context.CancelCauseFunc{stopCancel, cutCancel} {
 			select {
 			case sig := <-sigs:
+				if i == 1 {
+					// The cut is the last this goroutine hears: give the
+					// signals back to their default action, before the cut
+					// is seen, so a third ends the process at once (a cut
+					// stop that hangs needs no kill -9).
+					signal.Stop(sigs)
+				}
 				cancel(stopSignal{sig}) // for the stop's lines (signalAttr)
 			case <-done:
 				return
