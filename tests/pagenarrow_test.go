@@ -10,7 +10,8 @@ import (
 // past the screen's edge, behind a sideways scroll of the table. A narrow
 // window now shows the id (wrapped, whole), the type and the version
 // within it, and nothing of the page is wider than the window; a wide one
-// shows the whole table as before, each id on one line.
+// shows the whole table as before, each id on one line. The pager's
+// buttons each keep their words on one line there too.
 func TestPageStreamListFitsAPhone(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
@@ -31,6 +32,15 @@ func TestPageStreamListFitsAPhone(t *testing.T) {
 			whole: [...document.querySelectorAll('#streams-table tbody td:first-child a')].every(a => /^[0-9a-f-]{36}$/.test(a.textContent) && a.getBoundingClientRect().right <= w),
 		}`
 	b.waitFor(t, "the list within a phone's width", fits, `{"page":true,"shown":["Stream","Type","Version"],"table":true,"whole":true,"within":true}`)
+	// Each of the pager's three buttons keeps its words on one line (each
+	// wrapped onto two inside its button, the three held in one row), and
+	// within the window: the lines of a button's text, told by their tops.
+	b.waitFor(t, "the pager's buttons each one line high at a phone's width", `return [...document.querySelectorAll('#view-streams .pager button')].map(button => {
+			const range = document.createRange();
+			range.selectNodeContents(button);
+			const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+			return button.textContent + ': ' + lines + (button.getBoundingClientRect().right <= innerWidth ? ' within' : ' past the edge');
+		}).join(', ')`, `"First page: 1 within, Previous page: 1 within, Next page: 1 within"`)
 
 	b.resize(t, 1100, 1000)
 	b.waitFor(t, "the whole table at 1,100 px, each id on one line", fits+`.shown.join() + ' ' + [...document.querySelectorAll('#streams-table tbody td:first-child a')].every(a => a.getClientRects().length === 1)`,
