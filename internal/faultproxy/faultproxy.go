@@ -8,7 +8,9 @@
 // own time, and the client never hears how it went. HoldAfter holds such a request back until the test releases it:
 // a request on its way, which the server runs after the client gave up.
 // CutAnswerAfter lets the first bytes of a request's answer through, then
-// cuts the connection: a connection lost midway through a result.
+// cuts the connection: a connection lost midway through a result;
+// StallAnswerAfter lets them through and then goes silent, the connection
+// kept open: a connection black-holed midway through a result.
 // Stall stops every byte both ways while the connections stay open, as a
 // server stopped with SIGSTOP or a network that drops what it carries
 // without a reset; Resume passes them on again. AnswerInstead answers some
@@ -52,37 +54,40 @@ type Proxy struct {
 	answerAfter func([]byte) bool
 	answerBytes int
 	answerCut   chan struct{}
+	answerStall bool // StallAnswerAfter's arm: the answer goes silent, not cut
 }
 
 // pair is what the two copies of one connection share: CutAnswerAfter's
 // cut, once its request went out on it.
 type pair struct {
-	mu   sync.Mutex
-	left int           // bytes of the answer still passed before the cut; -1: none due
-	cut  chan struct{} // closed once cut
+	mu    sync.Mutex
+	left  int           // bytes of the answer still passed before the cut; -1: none due
+	cut   chan struct{} // closed once cut
+	stall bool          // the answer goes silent there, the connection kept open (StallAnswerAfter)
 }
 
 // arm has the answer cut after n bytes more, and cut closed then.
-func (pr *pair) arm(n int, cut chan struct{}) {
+func (pr *pair) arm(n int, cut chan struct{}, stall bool) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	pr.left, pr.cut = n, cut
+	pr.left, pr.cut, pr.stall = n, cut, stall
 }
 
 // take returns how many of n bytes of the answer pass, and, if the cut is
-// due after them, the channel to close once it has cut.
-func (pr *pair) take(n int) (int, chan struct{}) {
+// due after them, the channel to close once it has cut, and whether the
+// answer is to go silent there rather than be cut (StallAnswerAfter).
+func (pr *pair) take(n int) (int, chan struct{}, bool) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	if pr.left < 0 || n < pr.left {
 		if pr.left >= 0 {
 			pr.left -= n
 		}
-		return n, nil
+		return n, nil, false
 	}
-	k, cut := pr.left, pr.cut
-	pr.left, pr.cut = -1, nil
-	return k, cut
+	k, cut, stall := pr.left, pr.cut, pr.stall
+	pr.left, pr.cut, pr.stall = -1, nil, false
+	return k, cut, stall
 }
 
 // Start listens on 127.0.0.1, on a port from freeport, and forwards each
@@ -163,10 +168,20 @@ func (p *Proxy) copyAnswer(dst, src net.Conn, pr *pair) {
 				break
 			}
 			var cut chan struct{}
+			var stall bool
 			if pr != nil {
-				n, cut = pr.take(n)
+				n, cut, stall = pr.take(n)
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil && cut == nil {
+				break
+			}
+			if cut != nil && stall {
+				// Silent from here: nothing more of the server's reaches
+				// the client, and neither side is closed (no FIN, no
+				// reset), until the client closes its side (forward
+				// then closes the pair) or the test ends.
+				close(cut)
+				<-p.stop
 				break
 			}
 			if cut != nil {
@@ -235,12 +250,12 @@ func (p *Proxy) forward(up, c net.Conn, pr *pair) {
 				return
 			}
 			p.mu.Lock()
-			answerAfter, answerCut, answerBytes := p.answerAfter, p.answerCut, p.answerBytes
+			answerAfter, answerCut, answerBytes, answerStall := p.answerAfter, p.answerCut, p.answerBytes, p.answerStall
 			p.mu.Unlock()
 			if answerAfter != nil && answerAfter(buf[:n]) && p.claimAnswer(answerCut) {
 				// Armed before the request goes: no byte of its answer
 				// can come before.
-				pr.arm(answerBytes, answerCut)
+				pr.arm(answerBytes, answerCut, answerStall)
 			}
 			if _, werr := up.Write(buf[:n]); werr != nil {
 				return
@@ -274,7 +289,20 @@ func (p *Proxy) claimAnswer(armed chan struct{}) bool {
 func (p *Proxy) CutAnswerAfter(sent func(chunk []byte) bool, n int) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.answerAfter, p.answerBytes, p.answerCut = sent, n, make(chan struct{})
+	p.answerAfter, p.answerBytes, p.answerCut, p.answerStall = sent, n, make(chan struct{}), false
+	return p.answerCut
+}
+
+// StallAnswerAfter is CutAnswerAfter, but the answer goes silent after its
+// first n bytes rather than being cut: nothing more of the server's reaches
+// the client, and the connection stays open both ways (no FIN, no reset),
+// as with a proxy or a network path that black-holes a connection midway
+// through a result. The channel is closed once the answer has gone silent.
+// The client's closing its side closes the pair.
+func (p *Proxy) StallAnswerAfter(sent func(chunk []byte) bool, n int) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.answerAfter, p.answerBytes, p.answerCut, p.answerStall = sent, n, make(chan struct{}), true
 	return p.answerCut
 }
 
