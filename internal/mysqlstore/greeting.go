@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,7 +52,8 @@ func newConnector(cfg *mysql.Config) (driver.Connector, error) {
 			return c, nil // not told: the driver checks a pooled session's liveness on its syscall.Conn
 		}
 		h.dialed.Store(true)
-		return &greetingConn{Conn: c, h: h}, nil
+		h.conn = &greetingConn{Conn: c, h: h}
+		return h.conn, nil
 	}
 	if err := cfg.Apply(mysql.BeforeConnect(func(ctx context.Context, cfg *mysql.Config) error {
 		if h, _ := ctx.Value(handshakeKey{}).(*handshake); h != nil {
@@ -75,7 +77,8 @@ type handshake struct {
 	dialed, greeted atomic.Bool
 	timedOut        atomic.Bool // a read before the greeting timed out (the DSN's readTimeout)
 	mu              sync.Mutex
-	read            string // the driver's words for the read that failed before the greeting
+	read            string        // the driver's words for the read that failed before the greeting
+	conn            *greetingConn // the connection dialed, if wrapped (set before Connect returns)
 }
 
 // greetingConnector makes the connections of newConnector.
@@ -95,16 +98,92 @@ func (c greetingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		defer h.mu.Unlock()
 		return nil, &noGreetingError{addr: c.addr, read: h.read, timedOut: h.timedOut.Load(), readTimeout: c.readTimeout}
 	}
-	return conn, err
+	if err != nil || h.conn == nil {
+		return conn, err
+	}
+	inner, ok := conn.(mysqlConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("the MySQL driver's connection %T lacks a method the store needs", conn)
+	}
+	return &boundSession{mysqlConn: inner, c: h.conn}, nil
 }
 
-// greetingConn notes the first byte the server sends, its greeting.
+// greetingConn notes the first byte the server sends, its greeting; and
+// bounds the reads of a statement's rows' Close by the statement's context
+// (boundSession, boundBy).
 type greetingConn struct {
 	net.Conn
 	h *handshake
+
+	mu      sync.Mutex
+	gen     uint64 // boundBy's, moved as each begins and ends
+	expired bool   // the bound's context ended: reads fail
+	reading bool   // a read is under way
+	cut     bool   // its deadline was set in the past to end it
+	failed  bool   // a read failed for the bound's end
 }
 
+// boundBy bounds the connection's reads by ctx until done is called: once
+// ctx ends, every read fails at once, the one under way ended by a read
+// deadline in the past. done reports whether ctx's end failed a read. The
+// socket's deadline is moved only for a read under way, and put back after
+// it: a session idle in its pool keeps none (the driver's check of a
+// pooled session reads with it).
+func (c *greetingConn) boundBy(ctx context.Context) (done func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	gen := c.gen
+	c.expired, c.failed = ctx.Err() != nil, false
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.gen != gen {
+			return
+		}
+		c.expired = true
+		if c.reading && !c.cut {
+			c.cut = true
+			c.Conn.SetReadDeadline(longAgo) //nolint:errcheck // a connection closed fails its read anyway
+		}
+	})
+	return func() bool {
+		stop()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		failed := c.failed
+		c.gen++
+		c.expired, c.failed = false, false
+		return failed
+	}
+}
+
+// longAgo is a read deadline passed: the read fails at once.
+var longAgo = time.Unix(1, 0)
+
 func (c *greetingConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	if c.expired {
+		c.failed = true
+		c.mu.Unlock()
+		return 0, os.ErrDeadlineExceeded
+	}
+	c.reading = true
+	c.mu.Unlock()
+	n, err := c.read(b)
+	c.mu.Lock()
+	c.reading = false
+	if c.cut {
+		// The driver sets its own before each read, if it has one.
+		c.cut, c.failed = false, err != nil
+		c.Conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a connection closed fails its next read
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *greetingConn) read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 && !c.h.greeted.Load() {
 		c.h.greeted.Store(true)
@@ -122,6 +201,59 @@ func (c *greetingConn) Read(b []byte) (int, error) {
 // session dead before it is used (newConnector wraps only one that has it).
 func (c *greetingConn) SyscallConn() (syscall.RawConn, error) {
 	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+// boundSession is a session of the driver's whose reads as a statement's
+// rows close are bounded by the statement's context too. The driver
+// watches a statement's context until its rows' Close, which stops that
+// watch and then reads what is left of the answer (the rows not read, as
+// a read that stops at a chunk's bytes leaves them, or the end of a
+// one-row answer) with no bound but the DSN's readTimeout (none by
+// default): on a connection black-holed midway through an answer (a
+// proxy gone silent, no FIN, no reset), the live feed's read of the head
+// or of a page of the log sat in that read for ever, past its bound,
+// and database/sql's own close at the context's end waited for it. Every
+// other read is the driver's watch's.
+type boundSession struct {
+	mysqlConn
+	c *greetingConn
+}
+
+func (s *boundSession) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := s.mysqlConn.QueryContext(ctx, query, args)
+	if r, ok := rows.(mysqlRows); ok && err == nil {
+		return &boundRows{mysqlRows: r, ctx: ctx, c: s.c}, nil
+	}
+	return rows, err
+}
+
+// mysqlRows is what the driver's rows do, which boundRows passes on.
+type mysqlRows interface {
+	driver.Rows
+	driver.RowsColumnTypeDatabaseTypeName
+	driver.RowsColumnTypeNullable
+	driver.RowsColumnTypePrecisionScale
+	driver.RowsColumnTypeScanType
+	driver.RowsNextResultSet
+}
+
+// boundRows are a statement's rows, whose Close reads by the statement's
+// context (boundSession).
+type boundRows struct {
+	mysqlRows
+	ctx context.Context
+	c   *greetingConn
+}
+
+// Close returns the context's error for a close whose reads the context's
+// end cut, as the driver does for a statement it cancels.
+func (r *boundRows) Close() error {
+	done := r.c.boundBy(r.ctx)
+	err := r.mysqlRows.Close()
+	if done() && err != nil {
+		return r.ctx.Err()
+	}
+	return err
 }
 
 // handshakeLogger takes the driver's lines of one connection: until the
