@@ -227,6 +227,40 @@ func (s *boundSession) QueryContext(ctx context.Context, query string, args []dr
 	return rows, err
 }
 
+// PrepareContext gives a statement whose rows are boundRows too: with
+// interpolateParams=false, database/sql prepares each statement that has
+// arguments.
+func (s *boundSession) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := s.mysqlConn.PrepareContext(ctx, query)
+	if q, ok := st.(mysqlStmt); ok && err == nil {
+		return &boundStmt{mysqlStmt: q, c: s.c}, nil
+	}
+	return st, err
+}
+
+// mysqlStmt is what the driver's prepared statements do, which boundStmt
+// passes on.
+type mysqlStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+	driver.NamedValueChecker
+}
+
+// boundStmt is a prepared statement of a boundSession.
+type boundStmt struct {
+	mysqlStmt
+	c *greetingConn
+}
+
+func (s *boundStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := s.mysqlStmt.QueryContext(ctx, args)
+	if r, ok := rows.(mysqlRows); ok && err == nil {
+		return &boundRows{mysqlRows: r, ctx: ctx, c: s.c}, nil
+	}
+	return rows, err
+}
+
 // mysqlRows is what the driver's rows do, which boundRows passes on.
 type mysqlRows interface {
 	driver.Rows

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/faultproxy"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -24,8 +26,21 @@ import (
 // the feed retries, and the next read, on a fresh connection, is answered.
 func TestATailReadWhoseAnswerGoesSilentMidwayEndsAtItsBound(t *testing.T) {
 	t.Parallel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	s := teststore.OpenMySQL(t, dsn)
+	for _, prepared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "interpolated", true: "prepared"}[prepared], func(t *testing.T) {
+			t.Parallel()
+			dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+			if prepared {
+				// database/sql prepares each statement with arguments.
+				dsn += map[bool]string{false: "?", true: "&"}[strings.Contains(dsn, "?")] + "interpolateParams=false"
+			}
+			tailStallsMidway(t, teststore.OpenMySQL(t, dsn), proxy)
+		})
+	}
+}
+
+func tailStallsMidway(t *testing.T, s *mysqlstore.Store, proxy *faultproxy.Proxy) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	const typ = "feedStallMid"
