@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -275,13 +276,27 @@ type mysqlRows interface {
 // context (boundSession).
 type boundRows struct {
 	mysqlRows
-	ctx context.Context
-	c   *greetingConn
+	ctx   context.Context
+	c     *greetingConn
+	ended bool // Next said io.EOF with no result set after: Close reads nothing
+}
+
+// Next notes the end of the answer, after which the driver's Close reads
+// nothing and needs no bound (most reads: arming one costs allocations).
+func (r *boundRows) Next(dest []driver.Value) error {
+	err := r.mysqlRows.Next(dest)
+	if err == io.EOF {
+		r.ended = !r.mysqlRows.HasNextResultSet()
+	}
+	return err
 }
 
 // Close returns the context's error for a close whose reads the context's
 // end cut, as the driver does for a statement it cancels.
 func (r *boundRows) Close() error {
+	if r.ended {
+		return r.mysqlRows.Close()
+	}
 	done := r.c.boundBy(r.ctx)
 	err := r.mysqlRows.Close()
 	if done() && err != nil {
