@@ -228,6 +228,38 @@ func (s *boundSession) QueryContext(ctx context.Context, query string, args []dr
 	return rows, err
 }
 
+// BeginTx gives a transaction whose Commit reads COMMIT's answer by the
+// transaction's context: the driver's reads it with none (database/sql
+// gives Commit no context), so on a connection black-holed as COMMIT went
+// tx.Commit sat in its socket read for ever (settling, dropping the
+// snapshots). Its Rollback is the driver's: database/sql rolls back as
+// the context ends, when a bound would cut a healthy session.
+func (s *boundSession) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := s.mysqlConn.BeginTx(ctx, opts)
+	if err != nil {
+		return tx, err
+	}
+	return &boundTx{Tx: tx, ctx: ctx, c: s.c}, nil
+}
+
+// boundTx is a transaction of a boundSession.
+type boundTx struct {
+	driver.Tx
+	ctx context.Context
+	c   *greetingConn
+}
+
+// Commit returns the context's error for a commit whose answer the
+// context's end cut: COMMIT went, and its outcome is not known.
+func (t *boundTx) Commit() error {
+	done := t.c.boundBy(t.ctx)
+	err := t.Tx.Commit()
+	if done() && err != nil {
+		return fmt.Errorf("COMMIT's answer unread: %w", t.ctx.Err())
+	}
+	return err
+}
+
 // PrepareContext gives a statement whose rows are boundRows too: with
 // interpolateParams=false, database/sql prepares each statement that has
 // arguments.
