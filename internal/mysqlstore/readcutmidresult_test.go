@@ -49,16 +49,6 @@ func TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne(t *testing.T) {
 			t.Fatalf("append: %v", err)
 		}
 	}
-	has := func(words ...string) func([]byte) bool {
-		return func(chunk []byte) bool {
-			for _, w := range words {
-				if !bytes.Contains(chunk, []byte(w)) {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	// drain reads a page's events, and checks each comes once, in order.
 	drain := func(events func(func(eventstore.Event, error) bool)) (n int, err error) {
 		var last int64
@@ -81,35 +71,35 @@ func TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne(t *testing.T) {
 		read  func() (int, error)
 		want  int
 	}{
-		{"a page of the stream", has(string(marker), "data, metadata"), 3000, func() (int, error) {
+		{"a page of the stream", chunkHas(string(marker), "data, metadata"), 3000, func() (int, error) {
 			page, err := s.ReadStream(ctx, id, eventstore.ReadStreamOptions{})
 			if err != nil {
 				return 0, err
 			}
 			return drain(page.Events)
 		}, events},
-		{"an event", has(string(marker), "AND stream_version = ", "data, metadata"), 1500, func() (int, error) {
+		{"an event", chunkHas(string(marker), "AND stream_version = ", "data, metadata"), 1500, func() (int, error) {
 			e, err := s.Event(ctx, id, 3)
 			if err == nil && !bytes.Contains(e.Data, []byte(`"n":3`)) {
 				return 0, fmt.Errorf("event 3 holds %.20s", e.Data)
 			}
 			return int(e.Version), err
 		}, 3},
-		{"a page of the log", has(typ, "data, metadata"), 3000, func() (int, error) {
+		{"a page of the log", chunkHas(typ, "data, metadata"), 3000, func() (int, error) {
 			page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
 			if err != nil {
 				return 0, err
 			}
 			return drain(page.Events)
 		}, events},
-		{"the feed's page of the log", has(typ, "data, metadata"), 3000, func() (int, error) {
+		{"the feed's page of the log", chunkHas(typ, "data, metadata"), 3000, func() (int, error) {
 			page, err := s.Tail().ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
 			if err != nil {
 				return 0, err
 			}
 			return drain(page.Events)
 		}, events},
-		{"a list of streams", has(listed, "stream_type IN"), 1500, func() (int, error) {
+		{"a list of streams", chunkHas(listed, "stream_type IN"), 1500, func() (int, error) {
 			list, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{StreamTypes: []string{listed}})
 			return len(list.Streams), err
 		}, streams},

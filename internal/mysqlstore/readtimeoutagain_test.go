@@ -1,7 +1,6 @@
 package mysqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -43,26 +42,16 @@ func TestAReadThatRanOutTheDSNsReadTimeoutIsNotSentAgain(t *testing.T) {
 		Events: []eventstore.NewEvent{{Type: "t", Data: []byte(`{}`)}}}); err != nil {
 		t.Fatalf("append: %v", err)
 	}
-	has := func(words ...string) func([]byte) bool {
-		return func(chunk []byte) bool {
-			for _, w := range words {
-				if !bytes.Contains(chunk, []byte(w)) {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	for _, c := range []struct {
 		name string
 		held func([]byte) bool
 		read func() error
 	}{
-		{"the stream", has(string(marker), "ORDER BY e.stream_version DESC"), func() error {
+		{"the stream", chunkHas(string(marker), "ORDER BY e.stream_version DESC"), func() error {
 			_, err := s.Stream(ctx, id)
 			return err
 		}},
-		{"a page of the log", has(typ, "SELECT"), func() error {
+		{"a page of the log", chunkHas(typ, "SELECT"), func() error {
 			_, err := s.ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
 			return err
 		}},
