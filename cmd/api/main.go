@@ -458,6 +458,11 @@ func catchUpReads(cfg config.Config) int {
 func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics, migrateOnly bool) (*mysqlstore.Store, error) {
 	ctx, cancel := context.WithTimeout(parent, cfg.StartupTimeout)
 	defer cancel()
+	// refused is the last refusal of the DSN's user met, logged once
+	// while it stays the same: a password rotated in a secret store a
+	// moment after this process read it is waited out as an unreachable
+	// database is, not a crash loop under an orchestrator.
+	var refused error
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, Metrics: m,
 			AllowUnsafeDurability: cfg.AllowUnsafeDurability, ReadDSN: cfg.MySQLReadDSN, MaxEventBytes: cfg.MaxEventBytes, MigrateOnly: migrateOnly})
@@ -500,6 +505,11 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 				"raise it for this start, or run `api migrate` with a larger one (the next start completes what the database finished): %w",
 				cut.Version, cut.File, config.Var("StartupTimeout"), cfg.StartupTimeout, cut.Err)
 		}
+		if refused != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && parent.Err() == nil {
+			// The timeout ended a try after refusals: the refusal is
+			// what to mend.
+			return nil, userRefusedWithin(cfg, refused)
+		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && parent.Err() == nil && !errors.Is(err, eventstore.ErrUnavailable) {
 			// The start-up timeout ended a statement, or the connection's
 			// handshake, that the database had taken: one that refused
@@ -507,19 +517,50 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 			return nil, fmt.Errorf("database did not answer within %s (%s): it accepted the connection, but did not answer in time "+
 				"(a server stopped, hung or overloaded?): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
 		}
-		if !errors.Is(err, eventstore.ErrUnavailable) {
+		userRefused := mysqlstore.UserRefused(err)
+		if !userRefused && !errors.Is(err, eventstore.ErrUnavailable) {
 			return nil, fmt.Errorf("open MySQL store: %w", err)
 		}
-		log.Warn("database not reachable yet; retrying", "error", err, "retry_in", wait)
+		if userRefused {
+			if refused == nil || refused.Error() != err.Error() {
+				// The server's words name the user and this host, the
+				// error the server's address; never the password.
+				log.Warn("the database refuses the DSN's user a new session; retrying until the start-up timeout "+
+					"(a password rotated and not yet in the DSN, or a grant not yet made?)",
+					"error", err, "startup_timeout", cfg.StartupTimeout)
+			}
+			refused = err
+		} else {
+			log.Warn("database not reachable yet; retrying", "error", err, "retry_in", wait)
+		}
 		select {
 		case <-ctx.Done():
 			if parent.Err() != nil { // a signal, not the start-up timeout
+				if userRefused {
+					return nil, fmt.Errorf("the database refused the DSN's user: %w", err)
+				}
 				return nil, fmt.Errorf("database not reachable yet: %w", err)
+			}
+			if userRefused {
+				return nil, userRefusedWithin(cfg, err)
 			}
 			return nil, fmt.Errorf("database not reachable within %s (%s): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
 		case <-time.After(wait):
 		}
 	}
+}
+
+// userRefusedWithin is start-up's error where the database refused the
+// DSN's user (err, the last refusal) until the start-up timeout ran out.
+// The server's words name the user and host, never the password.
+func userRefusedWithin(cfg config.Config, err error) error {
+	setting := config.Var("MySQLDSN")
+	if cfg.MySQLReadDSN != "" {
+		setting += " (or " + config.Var("MySQLReadDSN") + ", where the error names the read replica)"
+	}
+	return fmt.Errorf("the database refused the DSN's user a new session on every try within %s (%s): "+
+		"check the password in %s (a secret rotated on one side only?) and the user's grants on the database: %w",
+		cfg.StartupTimeout, config.Var("StartupTimeout"), setting, err)
 }
 
 // cutPingWait bounds the ping that tells, at a migration cut by the
