@@ -163,6 +163,11 @@ type Feed struct {
 
 	open atomic.Int64 // subscriptions open, live or catching up
 
+	// polled is when the tailer last read the log whole (a poll, or its
+	// start's read of the head), in Unix nanoseconds; when the feed was
+	// made, until then (LastPoll).
+	polled atomic.Int64
+
 	catchUp budget        // what subscriptions reading the store hold
 	reads   chan struct{} // a token for each read of the store a subscription has in flight (CatchUpReads)
 	largest atomic.Int64  // the largest event's data and metadata seen, at least MaxEventBytes (noteSize)
@@ -255,6 +260,7 @@ func New(store Store, opts Options) *Feed {
 		reads: make(chan struct{}, opts.CatchUpReads), now: time.Now,
 	}
 	f.stopping, f.stopReads = context.WithCancel(context.Background())
+	f.polled.Store(time.Now().UnixNano())
 	changed := make(chan struct{})
 	f.changed.Store(&changed)
 	f.largest.Store(int64(opts.MaxEventBytes))
@@ -313,6 +319,12 @@ func (f *Feed) CatchUpBytes() int64 { return f.catchUp.held() }
 // or the first of them needs more than is free.
 func (f *Feed) CatchUpWaiting() int { return f.catchUp.queued() }
 
+// LastPoll returns when the tailer last read the log successfully (a poll,
+// or its start's read of the head), or when the feed was made while it has
+// not yet: what subscribers are handed is at most that stale. A poll that
+// fails, or hangs, leaves it where it was.
+func (f *Feed) LastPoll() time.Time { return time.Unix(0, f.polled.Load()) }
+
 // Subscribers reports how many subscriptions are open.
 func (f *Feed) Subscribers() int { return int(f.open.Load()) }
 
@@ -340,6 +352,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
 		err := f.rebase(ctx)
 		if err == nil {
+			f.polled.Store(time.Now().UnixNano())
 			close(f.ready)
 			readied = true
 			break
@@ -386,6 +399,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			continue
 		}
 		if err == nil {
+			f.polled.Store(time.Now().UnixNano())
 			f.opts.Metrics.Polled(f.head.Load(), time.Since(start))
 		} else if ctx.Err() == nil {
 			f.opts.Metrics.PollFailed()

@@ -56,6 +56,10 @@ type Options struct {
 	OpenAPI []byte
 	// Feed serves subscriptions; without it they are answered 503.
 	Feed Feed
+	// FeedStaleAfter is how long the live feed may go without reading the
+	// log successfully (a Feed that says when: fanout's LastPoll) before
+	// /readyz's body says it is stalled (default 30 s).
+	FeedStaleAfter time.Duration
 	// Metrics records what the server does and serves /metrics (with a read
 	// token when access control is on); nil records nothing and serves none.
 	Metrics *metrics.Metrics
@@ -112,6 +116,7 @@ type Server struct {
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady); set and cleared under outage.mu
+	feedStale   atomic.Bool  // /readyz last found the live feed stalled (feedStalled)
 	// indexMissing is set while /readyz finds an index of the filtered
 	// reads' missing (sayIndexMissing).
 	indexMissing atomic.Bool
@@ -1862,6 +1867,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		// filtered reads of the log need is missing, still 200.
 		FilteredReads string `json:"filtered_reads,omitempty"`
 		MissingIndex  string `json:"missing_index,omitempty"`
+		// LiveFeed, LiveFeedReason and LiveFeedSince: only while the
+		// live feed has not read the log for FeedStaleAfter, still 200.
+		LiveFeed       string `json:"live_feed,omitempty"`
+		LiveFeedReason string `json:"live_feed_reason,omitempty"`
+		LiveFeedSince  string `json:"live_feed_since,omitempty"`
 	}
 	answer.Status = "ok"
 	if missing != nil {
@@ -1887,10 +1897,54 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 			" that the store does not write, NOT NULL and without a default: " + unwrittenRefuses(unwritten.Table) +
 			" until an operator " + cmp.Or(unwritten.Mend, "drops the column or gives it a default") + " (reads are served)."
 	}
-	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok && (answer.Appends != "" || answer.FilteredReads != "") {
+	if since, stalled := s.feedStalled(); stalled {
+		answer.LiveFeed, answer.LiveFeedReason = "stalled", feedStalledReason
+		answer.LiveFeedSince = since.UTC().Format(time.RFC3339)
+	}
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok && (answer.Appends != "" || answer.FilteredReads != "" || answer.LiveFeed != "") {
 		e.degraded = true // its access line at INFO (accessEntry.done)
 	}
 	return writeJSON(w, http.StatusOK, answer)
+}
+
+// polledFeed is a feed that says when its tailer last read the log
+// (fanout's LastPoll).
+type polledFeed interface {
+	LastPoll() time.Time
+}
+
+// defaultFeedStaleAfter is Options.FeedStaleAfter unless set: past the
+// longest a poll may rightly take (a lock or a commit's answer waited on,
+// 30 s at most on MySQL) and many polls.
+const defaultFeedStaleAfter = 30 * time.Second
+
+// feedStalledReason is /readyz's reason while the live feed is stalled: a
+// fixed sentence (/readyz needs no token).
+const feedStalledReason = "The live feed has not read the log since live_feed_since while the database answers: " +
+	"subscriptions get no new events (reads and appends are served); the log says why, if the feed's reads fail."
+
+// feedStalled reports whether the live feed has gone FeedStaleAfter
+// without reading the log, and since when. The feed's poll may fail, or
+// hang, while the database answers /readyz's ping: subscribers get nothing
+// then. /readyz stays 200 (a cause in the database stalls every instance's
+// feed alike, and a 503 would take their reads and appends out too), and
+// says so in its body; its start is logged once at WARN, its end once.
+func (s *Server) feedStalled() (time.Time, bool) {
+	f, ok := s.opts.Feed.(polledFeed)
+	if !ok {
+		return time.Time{}, false
+	}
+	last, bound := f.LastPoll(), cmp.Or(s.opts.FeedStaleAfter, defaultFeedStaleAfter)
+	stalled := time.Since(last) >= bound
+	if s.feedStale.Swap(stalled) != stalled {
+		if stalled {
+			s.log.Warn("readyz: the live feed has not read the log for long while the database answers: subscriptions get no new events; "+
+				"answering 200, saying so", "last_poll", last.UTC().Format(time.RFC3339), "stale_after", bound)
+		} else {
+			s.log.Info("readyz: the live feed reads the log again")
+		}
+	}
+	return last, stalled
 }
 
 // sayIndexMissing logs, once, that /readyz found an index of the filtered
