@@ -418,6 +418,8 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 			"names: %w", otherHost.Host, err)
 	case isMySQLError(err, errUnknownDB):
 		return fmt.Errorf("the database %s does not exist on the server: check the database name in the DSN, or create the database: %w", cfg.DBName, err)
+	case errors.Is(err, mysql.ErrPktTooLarge):
+		return packetTooSmall(err, cfg, primaryDSN)
 	case isMySQLError(err, errAccessDenied):
 		return deniedSetting(err, cfg)
 	case isMySQLError(err, errHostBlocked):
@@ -430,6 +432,22 @@ func translateAtStart(err error, cfg *mysql.Config) error {
 	}
 	return translate(err)
 }
+
+// packetTooSmall is the start's error where the driver would not send a
+// statement of the start-up's (err, mysql.ErrPktTooLarge): larger than the
+// maxAllowedPacket of setting's DSN, cfg (16 meant as 16 MiB), since the
+// server's own bound is read only where the DSN sets none. Translated as an
+// append's, it told the operator to send smaller events, though nothing
+// was appended.
+func packetTooSmall(err error, cfg *mysql.Config, setting string) error {
+	return &packetError{fmt.Errorf("%s has maxAllowedPacket=%d, in bytes, smaller than the statements the store sends: remove it "+
+		"(the driver then takes the server's max_allowed_packet), or give it in bytes (67108864 for 64 MiB): %w", setting, cfg.MaxAllowedPacket, err)}
+}
+
+// packetError is packetTooSmall's error.
+type packetError struct{ error }
+
+func (e *packetError) Unwrap() error { return e.error }
 
 // untrustedCA is the start's error for err, a server certificate signed by
 // an authority this host does not trust, with certFile SSL_CERT_FILE's

@@ -177,6 +177,8 @@ func translateUserAtStart(err error, cfg *mysql.Config) error {
 		return hostBlocked(err)
 	case isMySQLError(err, errUnknownDB):
 		return replicaLacksDatabase(err, cfg)
+	case errors.Is(err, mysql.ErrPktTooLarge):
+		return packetTooSmall(err, cfg, replicaDSN)
 	}
 	return translate(err)
 }

@@ -291,11 +291,25 @@ func newPool(c driver.Connector, size int) *sql.DB {
 // that is in the Primary component, ready and synced, and moves to another
 // when it is not (see cluster.go). Open returns an error wrapping
 // eventstore.ErrUnavailable while no node is.
-func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts Options) (_ *Store, err error) {
 	cfg, err := parseDSN(dsn, primaryDSN)
 	if err != nil {
 		return nil, err
 	}
+	var replica *mysql.Config
+	defer func() {
+		// A statement of the start's that the driver would not send is
+		// past a DSN's maxAllowedPacket (16 meant as 16 MiB): translated
+		// as an append's, it told the operator to send smaller events.
+		if small := (*packetError)(nil); errors.Is(err, eventstore.ErrTooLarge) && !errors.As(err, &small) {
+			switch {
+			case cfg.MaxAllowedPacket > 0:
+				err = packetTooSmall(mysql.ErrPktTooLarge, cfg, primaryDSN)
+			case replica != nil && replica.MaxAllowedPacket > 0:
+				err = packetTooSmall(mysql.ErrPktTooLarge, replica, replicaDSN)
+			}
+		}
+	}()
 	addrs, err := splitAddrs(dsn, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", primaryDSN, err)
@@ -305,7 +319,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, errors.New(primaryDSN + " names no database (user:pass@tcp(host:3306)/DBNAME)")
 	}
 	normalise(dsn, cfg)
-	var replica *mysql.Config
 	if opts.ReadDSN != "" {
 		if replica, err = replicaConfig(opts.ReadDSN); err != nil {
 			return nil, err
