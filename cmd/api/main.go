@@ -442,6 +442,13 @@ func warnUnverifiedTLS(log *slog.Logger, setting, mode string) {
 	}
 }
 
+// feedStaleAfter is how long the live feed may go without reading the log
+// before /readyz says it is stalled: 30 s, or three poll intervals where
+// TRIBUTARY_POLL_INTERVAL is longer (the feed reads only that often).
+func feedStaleAfter(cfg config.Config) time.Duration {
+	return max(30*time.Second, 3*cfg.PollInterval)
+}
+
 // catchUpReads is how many reads of history subscriptions may have in
 // flight at once: half of the read pool (at least one), the other half left
 // to clients' reads of pages.
@@ -924,6 +931,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		MaxBatch:                cfg.MaxBatch,
 		OpenAPI:                 api.OpenAPI,
 		Feed:                    feed,
+		FeedStaleAfter:          feedStaleAfter(cfg),
 		Heartbeat:               cfg.Heartbeat,
 		StallTimeout:            cfg.SubscriberStallTimeout,
 		Tokens:                  tokens,
