@@ -1141,14 +1141,25 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 // first asked for. The server writes its links from its own root, which
 // is the base URL's path behind a proxy that strips a prefix, so a link
 // with an absolute path stays under the base URL's path, unless it is
-// already its page's path under it (a proxy that rewrote it); one to another
-// origin is taken for its path and query, on the server's origin, the
-// only one the token goes to, and so is a relative link on a page that a
-// redirect brought from another origin.
+// already its page's path under it (a proxy that rewrote it); a link that
+// names another origin (scheme, host or port) is refused with an error,
+// nothing sent for it. A relative link on a page that a redirect brought
+// from another origin is taken for its path and query, on the server's
+// origin, the only one the token goes to.
 func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 	ref, err := url.Parse(link)
 	if err != nil {
 		return nil, fmt.Errorf("the server's next link %.200q is no URI reference: %s", link, parseError(err))
+	}
+	if ref.Scheme != "" || ref.Host != "" {
+		// A link that names an origin (<http://other/…>, <//other/…>)
+		// must name the server's: taken for its path on the server's
+		// origin, it read another resource than the link's, silently.
+		if u := page.ResolveReference(ref); !sameOrigin(u, c.base) {
+			u.User = nil
+			return nil, fmt.Errorf("the server's next link %s names another origin than the server's (%s://%s): the client reads from the server's origin only, and sent nothing there",
+				shownPath(u.String()), c.base.Scheme, c.base.Host)
+		}
 	}
 	if ref.Scheme == "" && ref.Host == "" && ref.User == nil && !strings.HasPrefix(ref.EscapedPath(), "/") {
 		u := page.ResolveReference(ref)
@@ -1271,9 +1282,15 @@ func (c *Client) url(path string, q url.Values) (*url.URL, error) {
 	if c.base == nil || c.http == nil {
 		return nil, errNotMadeWithNew
 	}
-	ref, err := url.Parse(path)
+	// Read as a request's target, not as a URI reference: a path that
+	// begins with // (a next link's <http://host//x/events>) is a path,
+	// where url.Parse takes //x for a host name and drops it.
+	ref, err := url.ParseRequestURI(path)
 	if err != nil {
 		return nil, fmt.Errorf("client: bad path %q: %s", shownPath(path), parseError(err))
+	}
+	if ref.Scheme != "" || ref.Host != "" {
+		return nil, fmt.Errorf("client: bad path %q: not a path", shownPath(path))
 	}
 	u := *c.base
 	basePath, baseRaw := c.base.Path, c.base.EscapedPath()

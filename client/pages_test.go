@@ -197,15 +197,14 @@ func TestStreamRefusesADescriptionOfAnotherStream(t *testing.T) {
 // resource's answer. A reference is now resolved per RFC 3986 §5 against
 // the page it came with, as the server sees it: behind a base URL with a
 // path (a proxy that strips a prefix), that path stays in front, as for
-// the server's own links (</events?after=5>); a link to another origin
-// is taken for its path and query on the server's origin, where the token
-// goes (those two as before, pinned here).
+// the server's own links (</events?after=5>), as before, pinned here (a
+// link to another origin is refused: TestANextLinkToAnotherOriginIsRefused).
 func TestReadsResolveARelativeNextLinkAgainstThePageTheyRead(t *testing.T) {
 	t.Parallel()
 	stream := uuid.New()
 	first, second := eventJSON(uuid.New(), stream, 1, 1), eventJSON(uuid.New(), stream, 2, 2)
 	link := func(form, q, path string) string { return strings.NewReplacer("{q}", q, "{path}", path).Replace(form) }
-	for _, form := range []string{"?{q}", "events?{q}", "./events?{q}", "{path}?{q}", "http://elsewhere.invalid{path}?{q}", "//elsewhere.invalid{path}?{q}"} {
+	for _, form := range []string{"?{q}", "events?{q}", "./events?{q}", "{path}?{q}"} {
 		for _, prefix := range []string{"", "/tributary"} {
 			t.Run(form+" "+prefix, func(t *testing.T) {
 				t.Parallel()
