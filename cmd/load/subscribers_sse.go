@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -103,7 +104,7 @@ func readFrames(r io.Reader, fn func(frame)) error {
 	var f frame
 	fields := 0
 	for {
-		// A field's name and an id (18 digits at most) are all that is read.
+		// A field's name and an id (19 digits at most) are all that is read.
 		line, n, err := lines.SkimLine(64)
 		if err != nil {
 			// A frame not ended by a blank line is discarded, as the
@@ -139,9 +140,10 @@ func readFrames(r io.Reader, fn func(frame)) error {
 	}
 }
 
-// parseID reads a frame id as a non-negative decimal number.
+// parseID reads a frame id as a non-negative decimal number, up to
+// math.MaxInt64 (19 digits), as far as the server's positions go.
 func parseID(b []byte, complete bool) (int64, bool) {
-	if !complete || len(b) == 0 || len(b) > 18 {
+	if !complete || len(b) == 0 || len(b) > 19 {
 		return 0, false
 	}
 	var n int64
@@ -149,7 +151,11 @@ func parseID(b []byte, complete bool) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return 0, false // past int64
+		}
+		n = n*10 + d
 	}
 	return n, true
 }

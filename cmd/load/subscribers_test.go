@@ -48,7 +48,7 @@ func TestReadFramesKeepsIDsEventsAndDataAndSkipsComments(t *testing.T) {
 	}
 }
 
-func TestParseIDRejectsWhatIsNotAPosition(t *testing.T) {
+func TestParseIDTakesEveryInt64PositionAndRejectsWhatIsNotOne(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		in   string
@@ -61,7 +61,14 @@ func TestParseIDRejectsWhatIsNotAPosition(t *testing.T) {
 		{"-1", 0, false},
 		{"+1", 0, false},
 		{"1.5", 0, false},
-		{"1234567890123456789", 0, false}, // 19 digits may overflow
+		// The server's positions and versions run to int64's top, 19
+		// digits: one was refused, its frame counted as no event.
+		{"1234567890123456789", 1234567890123456789, true},
+		{"9223372036854775807", 9223372036854775807, true},
+		{"9223372036854775808", 0, false}, // past int64
+		{"9999999999999999999", 0, false},
+		{"12345678901234567890", 0, false}, // 20 digits
+		{"00000000000000000001", 0, false}, // 20 digits, however small
 	} {
 		got, ok := parseID([]byte(tc.in), true)
 		if got != tc.want || ok != tc.ok {
