@@ -129,7 +129,9 @@ type Message struct {
 // it refuses the headers' size, or the scheme or client certificate
 // (nginx's "Request Header Or Cookie Too Large" and the like). A 408,
 // 421, 425 or 429, which say to come back later, are waited out like a
-// 503 or any other 5xx. A request that fails short of an answer in a way
+// 503 or any other 5xx. A 204 No Content, by which a server tells a
+// subscriber to stop reconnecting, as an EventSource stops, ends it with
+// ErrSubscriptionStopped. A request that fails short of an answer in a way
 // the next one would meet again ends the iteration too: redirects that go
 // round (ten in a row) or that the caller's CheckRedirect refuses, a 301
 // or 308 that it does not follow (http.ErrUseLastResponse), a
@@ -329,7 +331,8 @@ func refusedRequest(status int) bool {
 
 // unmendable returns why err would end the next request the same, or ""
 // if it may not: a redirect refused (a loop, or the caller's
-// CheckRedirect), a 301 or 308 not followed, pageAnswers pages of events
+// CheckRedirect), a 301 or 308 not followed, a 204
+// (ErrSubscriptionStopped), pageAnswers pages of events
 // in a row, a server
 // certificate the client does not trust (an unknown authority, another
 // host's name, expired or otherwise invalid), system roots that cannot be
@@ -349,6 +352,8 @@ func unmendable(err error) string {
 		return "the server's redirects were refused"
 	case errors.Is(err, errMovedPermanently):
 		return "the server moved the subscription for good, and the client's CheckRedirect does not follow redirects"
+	case errors.Is(err, ErrSubscriptionStopped):
+		return "the server told the subscriber to stop"
 	case errors.Is(err, errPageNotStream):
 		return "something between the client and the server drops Accept: text/event-stream"
 	case errors.As(err, &roots):
@@ -593,6 +598,11 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 		// Only a caller's CheckRedirect that answers ErrUseLastResponse
 		// lets one through: every attempt would meet it again.
 		return fmt.Errorf("%w: GET %s answered %s to %s", errMovedPermanently, path, oneLine(res.Status, 60), shownPath(res.Header.Get("Location")))
+	}
+	if res.StatusCode == http.StatusNoContent {
+		// The server says to stop: come back with backoff, as at a
+		// proxy's page, it was asked again for ever.
+		return fmt.Errorf("%w: GET %s answered %s", ErrSubscriptionStopped, path, oneLine(res.Status, 60))
 	}
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
 		if mt == "application/json" && eventsPage(res.Body) {
@@ -986,6 +996,12 @@ func eventsPage(body io.Reader) bool {
 	}
 	return false
 }
+
+// ErrSubscriptionStopped ends a subscription the server answered 204 No
+// Content: the way a server tells a subscriber to stop reconnecting, at
+// which a browser's EventSource stops too (WHATWG HTML §9.2). Tributary
+// does not send it; a server or proxy in front that does means it.
+var ErrSubscriptionStopped = errors.New("the server told the subscriber to stop (204 No Content)")
 
 // errMovedPermanently is a 301 or 308 answer to a subscription, which
 // net/http hands over instead of following it when the caller's
