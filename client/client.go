@@ -23,6 +23,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	gopath "path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -1142,8 +1143,9 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 // is the base URL's path behind a proxy that strips a prefix, so a link
 // with an absolute path stays under the base URL's path, unless it is
 // already its page's path under it (a proxy that rewrote it); a link that
-// names another origin (scheme, host or port) is refused with an error,
-// nothing sent for it. A relative link on a page that a redirect brought
+// names another origin (scheme, host or port), or that leads out of the
+// base URL's path (underBase), is refused with an error, nothing sent for
+// it. A relative link on a page that a redirect brought
 // from another origin is taken for its path and query, on the server's
 // origin, the only one the token goes to.
 func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
@@ -1165,6 +1167,11 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 		u := page.ResolveReference(ref)
 		u.User, u.Fragment, u.RawFragment = nil, "", ""
 		if sameOrigin(u, c.base) {
+			// A page a redirect took out of the base path has its
+			// relative links there, where the server sent the read.
+			if !c.underBase(u.Path) && c.underBase(page.Path) {
+				return nil, c.outOfBase(link)
+			}
 			return u, nil
 		}
 		ref = u
@@ -1178,6 +1185,9 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 		// behind a base path: </events?…> on /tributary/events.)
 		u := *c.base
 		u.Path, u.RawPath, u.RawQuery = ref.Path, path, ref.RawQuery
+		if !c.underBase(u.Path) {
+			return nil, c.outOfBase(link)
+		}
 		return &u, nil
 	}
 	if path == "" {
@@ -1186,7 +1196,31 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 	if ref.RawQuery != "" {
 		path += "?" + ref.RawQuery
 	}
-	return c.url(path, nil)
+	u, err := c.url(path, nil)
+	if err == nil && !c.underBase(u.Path) {
+		return nil, c.outOfBase(link)
+	}
+	return u, err
+}
+
+// underBase reports whether p, a URL's path (unescaped), is the base URL's
+// path or under it once its dot segments are resolved, as a proxy in
+// front resolves them, %2e%2e included: two services on one origin
+// (/a/, /b/) each have their own token.
+func (c *Client) underBase(p string) bool {
+	base := gopath.Clean("/" + c.base.Path)
+	if base == "/" {
+		return true
+	}
+	p = gopath.Clean("/" + p)
+	return p == base || strings.HasPrefix(p, base+"/")
+}
+
+// outOfBase is the error of a next link that leads out of the base URL's
+// path.
+func (c *Client) outOfBase(link string) error {
+	return fmt.Errorf("the server's next link %s leads out of the base URL's path %s: the client reads under it only, and sent nothing there",
+		shownPath(link), shownPath(c.base.EscapedPath()))
 }
 
 // getJSON GETs u into out and returns the Link rel="next" as the server
