@@ -1361,9 +1361,16 @@ func (c *Client) request(ctx context.Context, method string, u *url.URL, body io
 // cut there, it fails, and so does a read of its body, with an error that
 // is ErrRequestTimeout.
 func (c *Client) do(req *http.Request, timeout time.Duration) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(req.Context())
+	// One context, ended with the request: a WithCancel replaced by the
+	// timeout's was never ended, and stayed a child of the call's context
+	// (a goroutine watching it, under a context of another kind) for as
+	// long as that lived, one for every request.
+	var ctx context.Context
+	var cancel context.CancelFunc
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeoutCause(req.Context(), timeout, &requestTimeout{timeout})
+	} else {
+		ctx, cancel = context.WithCancel(req.Context())
 	}
 	res, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
