@@ -677,7 +677,9 @@ type ReadStreamOptions struct {
 // (a gap, or a read whose last page does not reach the stream's version,
 // or version 1 backward, as a proxy that drops the Link field leaves it),
 // an error if an answer is no page of events (JSON without an events
-// array), ctx's error once ctx ends, even within a page already read.
+// array), an error at a next link that names another origin or leads out
+// of the base URL's path (nothing is sent for it), ctx's error once ctx
+// ends, even within a page already read.
 func (c *Client) ReadStream(ctx context.Context, id uuid.UUID, opts ReadStreamOptions) iter.Seq2[Event, error] {
 	q := url.Values{}
 	if opts.From > 0 {
@@ -736,7 +738,8 @@ type ReadAllOptions struct {
 // with an error if the server does not move on or sends an event not
 // asked for (at or before After or the after of the next link that
 // fetched its page, or one the filter leaves out) or answers
-// with no page of events, and with ctx's error, delivering nothing more,
+// with no page of events or a next link it does not follow (another
+// origin, out of the base URL's path), and with ctx's error, delivering nothing more,
 // once ctx ends. It also ends with an error at an event that is not its
 // stream's next in the log, of the last 16,384 streams it met: a version
 // again or going back, or one past the next (a version skipped), or, on a
