@@ -22,8 +22,10 @@ func Next(values []string) (string, bool) {
 // commas and semicolons) and parameters after semicolons, whose values
 // are tokens or quoted strings (which may hold them too, and \-escapes);
 // names and relation types compared without case, rel="a b" naming two,
-// and only a link's first rel counting (§3.3). A malformed link-value is
-// skipped to the comma that ends it.
+// and only a link's first rel counting (§3.3). A link whose anchor
+// parameter names another context (§3.2; anchor="" is the page itself) is
+// that resource's, not the page's, and is skipped, as is a malformed
+// link-value, to the comma that ends it.
 func WithRel(v, rel string) (string, bool) {
 	i := 0
 	for i < len(v) {
@@ -43,6 +45,9 @@ func WithRel(v, rel string) (string, bool) {
 		target := v[i+1 : i+end]
 		i += end + 1
 		rels, hasRel, ok := "", false, true
+		// anchored: the link has another context than the page (RFC
+		// 8288 §3.2): its relations are that resource's, not the page's.
+		anchored := false
 		for ok {
 			i = skipSpace(v, i)
 			if i >= len(v) || v[i] == ',' {
@@ -66,9 +71,15 @@ func WithRel(v, rel string) (string, bool) {
 			if strings.EqualFold(name, "rel") && !hasRel {
 				rels, hasRel = value, true
 			}
+			if strings.EqualFold(name, "anchor") && value != "" {
+				anchored = true
+			}
 		}
 		if !ok {
 			i = skipLinkValue(v, i)
+			continue
+		}
+		if anchored {
 			continue
 		}
 		for _, r := range strings.Fields(rels) {

@@ -35,3 +35,28 @@ func TestNextTellsAnEmptyTargetFromNoLink(t *testing.T) {
 		t.Errorf("no next link: got %q and %v; expected none found", target, ok)
 	}
 }
+
+// TestWithRelSkipsALinkAnchoredElsewhere: a link's anchor parameter gives
+// it another context than the page it came with (RFC 8288 §3.2):
+// </p2>; rel="next"; anchor="/other" says /other's next is /p2, not this
+// page's. Such a link was taken for the page's own next, and a read
+// followed it to another resource's pages. It is now skipped; an anchor
+// that names the page itself (anchor="", RFC 3986 §5.2) is no other
+// context.
+func TestWithRelSkipsALinkAnchoredElsewhere(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		link, want string
+		ok         bool
+	}{
+		{`</p2>; rel="next"; anchor="/other"`, "", false},
+		{`</p2>; anchor="#section"; rel="next"`, "", false},
+		{`</p2>; rel="next"; ANCHOR=/other`, "", false},
+		{`</p2>; rel="next"; anchor="/other", </p3>; rel="next"`, "/p3", true},
+		{`</p2>; rel="next"; anchor=""`, "/p2", true},
+	} {
+		if got, ok := WithRel(tc.link, "next"); got != tc.want || ok != tc.ok {
+			t.Errorf("WithRel(%q) = %q, %v; expected %q, %v", tc.link, got, ok, tc.want, tc.ok)
+		}
+	}
+}
