@@ -221,7 +221,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			}
 			var p *Problem
 			var bad *undecodable
-			if errors.As(err, &p) && refusal(p) || errors.As(err, &bad) || errors.Is(err, ErrLogReset) {
+			if errors.As(err, &p) && refusal(p) || errors.As(err, &bad) || errors.Is(err, ErrLogReset) || errors.Is(err, ErrSubscriptionStopped) {
 				if p != nil && s.resume && errors.Is(p, ErrStartingPointAhead) {
 					// Not the caller's starting point but the resume point: the
 					// server's log (its primary's, behind a replica) is behind
@@ -331,8 +331,7 @@ func refusedRequest(status int) bool {
 
 // unmendable returns why err would end the next request the same, or ""
 // if it may not: a redirect refused (a loop, or the caller's
-// CheckRedirect), a 301 or 308 not followed, a 204
-// (ErrSubscriptionStopped), pageAnswers pages of events
+// CheckRedirect), a 301 or 308 not followed, pageAnswers pages of events
 // in a row, a server
 // certificate the client does not trust (an unknown authority, another
 // host's name, expired or otherwise invalid), system roots that cannot be
@@ -352,8 +351,6 @@ func unmendable(err error) string {
 		return "the server's redirects were refused"
 	case errors.Is(err, errMovedPermanently):
 		return "the server moved the subscription for good, and the client's CheckRedirect does not follow redirects"
-	case errors.Is(err, ErrSubscriptionStopped):
-		return "the server told the subscriber to stop"
 	case errors.Is(err, errPageNotStream):
 		return "something between the client and the server drops Accept: text/event-stream"
 	case errors.As(err, &roots):
@@ -602,7 +599,7 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 	if res.StatusCode == http.StatusNoContent {
 		// The server says to stop: come back with backoff, as at a
 		// proxy's page, it was asked again for ever.
-		return fmt.Errorf("%w: GET %s answered %s", ErrSubscriptionStopped, path, oneLine(res.Status, 60))
+		return fmt.Errorf("%w: GET %s answered %s; it is not asked again", ErrSubscriptionStopped, path, oneLine(res.Status, 60))
 	}
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "text/event-stream" {
 		if mt == "application/json" && eventsPage(res.Body) {
