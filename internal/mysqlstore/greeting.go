@@ -232,8 +232,9 @@ func (s *boundSession) QueryContext(ctx context.Context, query string, args []dr
 // transaction's context: the driver's reads it with none (database/sql
 // gives Commit no context), so on a connection black-holed as COMMIT went
 // tx.Commit sat in its socket read for ever (settling, dropping the
-// snapshots). Its Rollback is the driver's: database/sql rolls back as
-// the context ends, when a bound would cut a healthy session.
+// snapshots). Its Rollback reads ROLLBACK's answer within a bound of its
+// own (rollbackTimeout): database/sql rolls back as the context ends, when
+// the context's bound would cut a healthy session.
 func (s *boundSession) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	tx, err := s.mysqlConn.BeginTx(ctx, opts)
 	if err != nil {
@@ -256,6 +257,30 @@ func (t *boundTx) Commit() error {
 	err := t.Tx.Commit()
 	if done() && err != nil {
 		return fmt.Errorf("COMMIT's answer unread: %w", t.ctx.Err())
+	}
+	return err
+}
+
+// rollbackTimeout bounds the read of ROLLBACK's answer. A healthy server
+// answers at once; one that has not answered by then (a connection
+// black-holed: a proxy gone silent, no FIN, no reset) is left, its
+// session closed, which rolls back on the server.
+const rollbackTimeout = 5 * time.Second
+
+// Rollback returns a driver.ErrBadConn, so that database/sql closes the
+// session rather than pool it, for a rollback whose answer did not come
+// within rollbackTimeout: the driver reads it with no context (database/sql
+// gives Rollback none), and on a connection black-holed as ROLLBACK went
+// the rollback of a failed settlement or snapshot drop, of the lock probe,
+// or database/sql's own at a cancelled transaction's end sat in its socket
+// read for ever, its session held in use.
+func (t *boundTx) Rollback() error {
+	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+	defer cancel()
+	done := t.c.boundBy(ctx)
+	err := t.Tx.Rollback()
+	if done() && err != nil {
+		return fmt.Errorf("ROLLBACK's answer unread within %s: %w (%w)", rollbackTimeout, driver.ErrBadConn, err)
 	}
 	return err
 }
