@@ -391,11 +391,21 @@ func mergeStatus(rows []map[string]sql.NullString) map[string]sql.NullString {
 }
 
 // statusRows runs a SHOW … STATUS statement and returns its rows by column
-// name.
-func (s *Store) statusRows(ctx context.Context, query string) ([]map[string]sql.NullString, error) {
+// name; once more on a fresh session where its connection was lost once
+// it had gone out (readOnce).
+func (s *Store) statusRows(ctx context.Context, query string) (all []map[string]sql.NullString, err error) {
+	err = s.readOnce(ctx, s.feed, func() error {
+		all, err = s.statusRowsOnce(ctx, query)
+		return err
+	})
+	return all, translate(err)
+}
+
+// statusRowsOnce is statusRows' one sending, its error the driver's.
+func (s *Store) statusRowsOnce(ctx context.Context, query string) ([]map[string]sql.NullString, error) {
 	rows, err := s.feed.QueryContext(ctx, query)
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -418,7 +428,7 @@ func (s *Store) statusRows(ctx context.Context, query string) ([]map[string]sql.
 		}
 		all = append(all, st)
 	}
-	return all, translate(rows.Err())
+	return all, rows.Err()
 }
 
 // Errors of a read replica that lacks what the primary's migrations made.
@@ -567,14 +577,7 @@ func column(st map[string]sql.NullString, names ...string) sql.NullString {
 func (s *Store) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
 	var v int64
 	const q = "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?"
-	sent := time.Now()
-	err := s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v)
-	if err != nil && ctx.Err() == nil && readAgain(err) && (s.cfg.ReadTimeout <= 0 || time.Since(sent) < s.cfg.ReadTimeout) {
-		// (Not one that may have run out the DSN's readTimeout, which the
-		// driver says alike: see sqlstore.Dialect.DriverReadTimeout.)
-		// A read: once more on a fresh connection (sqlstore's reads do so).
-		err = s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v)
-	}
+	err := s.readOnce(ctx, s.primary, func() error { return s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v) })
 	if err != nil {
 		return 0, fmt.Errorf("read stream %s on the primary: %w", id, s.translate(err))
 	}
@@ -646,13 +649,14 @@ func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
 	}
 	const q = "SELECT event_id FROM events WHERE position = ?"
 	var onReplica, onPrimary []byte
-	if err := s.feed.QueryRowContext(ctx, q, replicaHead).Scan(&onReplica); errors.Is(err, sql.ErrNoRows) {
+	err := s.readOnce(ctx, s.feed, func() error { return s.feed.QueryRowContext(ctx, q, replicaHead).Scan(&onReplica) })
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("read the replica's last event: %w", s.translateReplica(err))
 	}
 	for deadline := time.Now().Add(time.Second); ; {
-		err := s.primary.QueryRowContext(ctx, q, replicaHead).Scan(&onPrimary)
+		err := s.readOnce(ctx, s.primary, func() error { return s.primary.QueryRowContext(ctx, q, replicaHead).Scan(&onPrimary) })
 		switch {
 		case err == nil && !bytes.Equal(onReplica, onPrimary):
 			return fmt.Errorf("%w: %w: at position %d it holds another event than the primary; it serves a log the primary does not have "+
@@ -689,12 +693,13 @@ func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err 
 	if err := s.stalled(); err != nil {
 		return 0, 0, fmt.Errorf("read the primary's log head: %w", err)
 	}
-	if err := s.feed.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&replicaHead); err != nil {
+	const head = "SELECT position FROM log_head WHERE id = 1"
+	if err := s.readOnce(ctx, s.feed, func() error { return s.feed.QueryRowContext(ctx, head).Scan(&replicaHead) }); err != nil {
 		return 0, 0, fmt.Errorf("read the replica's log head: %w", s.translateReplica(err))
 	}
 	deadline := time.Now().Add(time.Second)
 	for {
-		if err := s.primary.QueryRowContext(ctx, "SELECT position FROM log_head WHERE id = 1").Scan(&primaryHead); err != nil {
+		if err := s.readOnce(ctx, s.primary, func() error { return s.primary.QueryRowContext(ctx, head).Scan(&primaryHead) }); err != nil {
 			return 0, 0, fmt.Errorf("read the primary's log head: %w", s.translate(err))
 		}
 		if primaryHead >= replicaHead || time.Now().After(deadline) {

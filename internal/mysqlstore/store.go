@@ -1141,21 +1141,57 @@ func (s *Store) Ping(ctx context.Context) error {
 // replicaQuery runs q, a statement of Ping's that reads no row, on the
 // read replica's pool.
 func (s *Store) replicaQuery(ctx context.Context, q string) error {
-	rows, err := s.feed.QueryContext(ctx, q)
-	if err == nil {
-		err = rows.Close()
-	}
-	return err
+	return s.readOnce(ctx, s.feed, func() error {
+		rows, err := s.feed.QueryContext(ctx, q)
+		if err == nil {
+			err = rows.Close()
+		}
+		return err
+	})
 }
 
 // readyQuery runs q, a statement of Ping's that reads no row, on the
 // primary's pool.
 func (s *Store) readyQuery(ctx context.Context, q string) error {
-	rows, err := s.primary.QueryContext(ctx, q)
-	if err == nil {
-		err = rows.Close()
+	return s.translate(s.readOnce(ctx, s.primary, func() error {
+		rows, err := s.primary.QueryContext(ctx, q)
+		if err == nil {
+			err = rows.Close()
+		}
+		return err
+	}))
+}
+
+// readOnce runs read, a read of the store's own on pool (Ping's, the read
+// replica's lag and status), and once more where its connection was lost
+// once its statement had gone out (readAgain: a session the server or a
+// proxy closed while it sat idle in the pool, which the driver's check
+// before a statement did not see, and database/sql does not retry), as
+// sqlstore's reads are sent again (eachRow): never past ctx's end, nor
+// past the pool's DSN's readTimeout, which the first may have run out (the
+// driver says both alike). read returns the driver's error untranslated.
+func (s *Store) readOnce(ctx context.Context, pool *sql.DB, read func() error) error {
+	sent := time.Now()
+	err := read()
+	if err != nil && ctx.Err() == nil && readAgain(err) {
+		if within := s.readTimeoutOf(pool); within <= 0 || time.Since(sent) < within {
+			err = read()
+		}
 	}
-	return s.translate(err)
+	return err
+}
+
+// readTimeoutOf is the DSN's readTimeout of pool's sessions: the read
+// replica's for its pools, else the primary's.
+func (s *Store) readTimeoutOf(pool *sql.DB) time.Duration {
+	cfg := s.cfg
+	if s.replica != nil && (pool == s.feed || pool == s.reads) {
+		cfg = s.replica
+	}
+	if cfg == nil {
+		return 0
+	}
+	return cfg.ReadTimeout
 }
 
 // headBehind returns an error wrapping eventstore.ErrDamaged (and
@@ -1170,7 +1206,9 @@ func (s *Store) readyQuery(ctx context.Context, q string) error {
 // logged once at ERROR, until Ping finds the head right.
 func (s *Store) headBehind(ctx context.Context) error {
 	var head, last int64
-	err := s.primary.QueryRowContext(ctx, sqlstore.HeadAndLast).Scan(&head, &last)
+	err := s.readOnce(ctx, s.primary, func() error {
+		return s.primary.QueryRowContext(ctx, sqlstore.HeadAndLast).Scan(&head, &last)
+	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return headRowMissing(err)
@@ -1194,21 +1232,32 @@ func (s *Store) headBehind(ctx context.Context) error {
 // unwritten returns an *eventstore.UnwrittenColumnError naming the first
 // column of unwrittenColumns that the store does not write, if there is one.
 func (s *Store) unwritten(ctx context.Context) error {
-	rows, err := s.primary.QueryContext(ctx, unwrittenColumns)
+	var cols [][2]string
+	err := s.readOnce(ctx, s.primary, func() error {
+		cols = cols[:0]
+		rows, err := s.primary.QueryContext(ctx, unwrittenColumns)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var table, column string
+			if err := rows.Scan(&table, &column); err != nil {
+				return err
+			}
+			cols = append(cols, [2]string{table, column})
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return s.translate(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var table, column string
-		if err := rows.Scan(&table, &column); err != nil {
-			return s.translate(err)
-		}
-		if !written[table+"."+column] {
-			return &eventstore.UnwrittenColumnError{Table: table, Column: column}
+	for _, c := range cols {
+		if !written[c[0]+"."+c[1]] {
+			return &eventstore.UnwrittenColumnError{Table: c[0], Column: c[1]}
 		}
 	}
-	return s.translate(rows.Err())
+	return nil
 }
 
 // runBeforeCommit runs the hook a test set, if any.
