@@ -337,6 +337,10 @@ type lagRead struct {
 	done  chan struct{} // closed once lag and err are set
 	lag   eventstore.ReplicaLag
 	err   error
+	// waiters are the requests waiting for it, by Server.lag's lock; the
+	// last to leave before it is done cancels it (cancel).
+	waiters int
+	cancel  context.CancelFunc
 }
 
 // replicaLag returns the read replica's lag as a read that began at since
@@ -348,25 +352,44 @@ type lagRead struct {
 // is read about once a poll in all. The read is bounded by the request
 // timeout, not by the context of the request that began it, so that one
 // request giving up does not fail the others; each stops waiting for it
-// when its own context ends.
+// when its own context ends, and the last to leave cancels it: a read
+// no one waits for held its sessions (on a replica or primary that does
+// not answer) to the request timeout, and the next request must not join
+// a read cancelled.
 func (s *Server) replicaLag(ctx context.Context, since time.Time) (eventstore.ReplicaLag, error) {
 	s.lag.Lock()
 	r := s.lag.last
 	if r == nil || r.began.Before(since) {
-		r = &lagRead{began: time.Now(), done: make(chan struct{})}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
+		r = &lagRead{began: time.Now(), done: make(chan struct{}), cancel: cancel}
 		s.lag.last = r
 		go func() {
 			defer close(r.done)
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.RequestTimeout)
 			defer cancel()
-			r.lag, r.err = s.opts.Replica.ReplicaLag(ctx)
+			r.lag, r.err = s.opts.Replica.ReplicaLag(rctx)
 		}()
 	}
+	r.waiters++
 	s.lag.Unlock()
 	select {
 	case <-r.done:
+		s.lag.Lock()
+		r.waiters--
+		s.lag.Unlock()
 		return r.lag, r.err
 	case <-ctx.Done():
+		s.lag.Lock()
+		defer s.lag.Unlock()
+		if r.waiters--; r.waiters == 0 {
+			select {
+			case <-r.done:
+			default:
+				r.cancel()
+				if s.lag.last == r {
+					s.lag.last = nil
+				}
+			}
+		}
 		return eventstore.ReplicaLag{}, ctx.Err()
 	}
 }
