@@ -140,7 +140,7 @@ func openProbes(cfg *mysql.Config, addrs []string) ([]*sql.DB, error) {
 			}
 			return nil, fmt.Errorf("configure MySQL connector for %s: %w", a, err)
 		}
-		db := sql.OpenDB(committedProbe{conn})
+		db := sql.OpenDB(boundedConnect{committedProbe{conn}}) // a node gone silent must not hold its one session for ever
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
 		probes = append(probes, db)

@@ -274,13 +274,38 @@ func (s *Store) ReadAddr() string {
 // Database is the database's name on the server.
 func (s *Store) Database() string { return s.cfg.DBName }
 
-// newPool is a pool of up to size sessions of c's, as many kept idle.
+// newPool is a pool of up to size sessions of c's, as many kept idle,
+// each made within connectTimeout where its caller gives it no deadline
+// (boundedConnect).
 func newPool(c driver.Connector, size int) *sql.DB {
-	db := sql.OpenDB(c)
+	db := sql.OpenDB(boundedConnect{c})
 	db.SetMaxOpenConns(size)
 	db.SetMaxIdleConns(size)
 	db.SetConnMaxLifetime(30 * time.Minute)
 	return db
+}
+
+// connectTimeout bounds the making of a session whose caller gives no
+// deadline: the handshake, and the statements each session runs as it
+// begins.
+const connectTimeout = 10 * time.Second
+
+// boundedConnect makes c's sessions within connectTimeout where the
+// context has no deadline. database/sql makes a session on its own, with
+// a context that never ends, for a statement waiting once a session is
+// dropped; the driver then read the server's greeting with no bound but
+// the DSN's readTimeout (none by default), and on a server gone silent (a
+// proxy black-holed, no FIN, no reset) that session held its place in the
+// pool for ever, after the statement had gone.
+type boundedConnect struct{ driver.Connector }
+
+func (c boundedConnect) Connect(ctx context.Context) (driver.Conn, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, connectTimeout)
+		defer cancel()
+	}
+	return c.Connector.Connect(ctx)
 }
 
 // Open connects to the database named by dsn (go-sql-driver format), checks
