@@ -320,19 +320,29 @@ func (e errString) Error() string { return string(e) }
 // tag itself, alone or in a list, holds; any other tag, a weak one included
 // (the comparison is strong), is a 412.
 func ifMatch(r *http.Request, current string) error {
+	if tagMatches(r, current) {
+		return nil
+	}
+	return problemf(errPrecondition, "If-Match %s does not hold: the stream's entity tag is %s now (its version; a weak tag never matches)",
+		strings.Join(r.Header.Values("If-Match"), ", "), current)
+}
+
+// tagMatches reports whether r's If-Match holds for the current entity
+// tag: it is not sent, or holds * or the tag itself, alone or in a list
+// (the comparison is strong: a weak tag never matches).
+func tagMatches(r *http.Request, current string) bool {
 	vals := r.Header.Values("If-Match")
 	if len(vals) == 0 {
-		return nil
+		return true
 	}
 	for _, v := range vals {
 		for _, tag := range strings.Split(v, ",") {
 			if tag = trimHTTPSpace(tag); tag == "*" || tag == current {
-				return nil
+				return true
 			}
 		}
 	}
-	return problemf(errPrecondition, "If-Match %s does not hold: the stream's entity tag is %s now (its version; a weak tag never matches)",
-		strings.Join(vals, ", "), current)
+	return false
 }
 
 // noTagMatches checks the If-Match of a read whose answer has no entity

@@ -654,19 +654,21 @@ func (s *Server) routes() {
 	}))
 
 	// Probes stay open so orchestrators need no token.
-	r.Get("/healthz", s.adapt(s.healthz))
-	r.Get("/readyz", s.adapt(s.readyz))
+	// They have no entity tag: If-Match and If-None-Match as on the reads
+	// without one (tagless).
+	r.With(s.tagless("the liveness probe")).Get("/healthz", s.adapt(s.healthz))
+	r.With(s.tagless("the readiness probe")).Get("/readyz", s.adapt(s.readyz))
 	r.Get("/", s.adapt(s.page)) // the stream browser's shell holds no data: see page
 	// Nor does the contract, which the page's footer links to: a
 	// navigation, which carries no token.
-	r.Get("/openapi.yaml", s.adapt(s.openAPI))
+	r.With(s.tagless("the contract")).Get("/openapi.yaml", s.adapt(s.openAPI))
 	r.Group(func(r chi.Router) {
 		if s.auth != nil {
 			r.Use(s.requireToken)
 		}
 		if s.opts.Metrics != nil {
 			metrics := s.opts.Metrics.Handler()
-			r.Get("/metrics", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+			r.With(s.tagless("the metrics exposition")).Get("/metrics", s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 				if err := refuseMetricsEventStream(r); err != nil {
 					return err
 				}
