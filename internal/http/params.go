@@ -62,6 +62,12 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 		vals := q[name]
 		switch {
 		case name != "access_token" && !slices.Contains(allowed, name):
+			// A GET or HEAD takes access_token too: the detail said it
+			// took none, or only the listed ones.
+			token := r.Method == http.MethodGet || r.Method == http.MethodHead
+			if len(allowed) == 0 && token {
+				return nil, badRequest("unknown query parameter %q: %s %s takes no query parameters but access_token", name, r.Method, r.URL.Path)
+			}
 			if len(allowed) == 0 {
 				return nil, badRequest("unknown query parameter %q: %s %s takes no query parameters", name, r.Method, r.URL.Path)
 			}
@@ -70,6 +76,9 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 				// A subscription refuses a page's limit and direction.
 				listed = slices.DeleteFunc(slices.Clone(allowed), func(p string) bool { return p == "limit" || p == "direction" })
 				what = " as a subscription"
+			}
+			if token {
+				listed = append(slices.Clip(listed), "access_token")
 			}
 			return nil, badRequest("unknown query parameter %q: %s %s%s takes only %s", name, r.Method, r.URL.Path, what, strings.Join(listed, ", "))
 		case len(vals) > 1 && isFilter(name):
