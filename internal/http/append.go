@@ -713,6 +713,15 @@ func decodeError(err error, max int64) error {
 	case errors.As(err, &syntax) && errors.Is(err, jsontext.ErrDuplicateName):
 		return badRequest("the JSON member %q appears twice in %s; each member name may appear once in an object",
 			shorten(syntax.JSONPointer.LastToken()), where(syntax.JSONPointer.Parent()))
+	case errors.As(err, &syntax) && syntax.Err != nil && strings.HasPrefix(syntax.Err.Error(), "invalid surrogate pair"):
+		// The decoder's "invalid surrogate pair `\ud800"}]}`" told a user
+		// of "any JSON value" neither what was wrong nor how to write it.
+		// Its error type is internal to the decoder: only its text says
+		// which it is (TestALoneSurrogateIsRefusedInEveryStringOfAnAppendSayingWhat
+		// pins it, and fails should the text change).
+		return badRequest("malformed JSON at byte %d (%s): a \\u escape of a lone UTF-16 surrogate (\\ud800 to \\udfff, not a high one followed by a low one), "+
+			"which is no character: strings must be Unicode text (I-JSON, RFC 7493), in data and metadata too; write a character past U+FFFF "+
+			"as itself in UTF-8 or as its pair (\\ud83d\\ude00 for U+1F600); nothing was written", syntax.ByteOffset, where(syntax.JSONPointer))
 	case errors.As(err, &syntax):
 		return badRequest("malformed JSON at byte %d (%s): %v", syntax.ByteOffset, where(syntax.JSONPointer), syntax.Err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
