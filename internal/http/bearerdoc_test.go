@@ -22,7 +22,9 @@ import (
 // at GET / must carry a token, while GET /openapi.yaml and a CORS preflight
 // (OPTIONS) are answered without one: a client generated from it, or a
 // reader, took them for closed. Every GET of the document answered
-// without a token with access control on is named there, and so is OPTIONS.
+// without a token with access control on is named there, and so is OPTIONS;
+// and in the info's Authentication summary, which had left out
+// /openapi.yaml.
 func TestTheBearerSchemeNamesEveryRequestServedWithoutAToken(t *testing.T) {
 	t.Parallel()
 	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
@@ -34,6 +36,11 @@ func TestTheBearerSchemeNamesEveryRequestServedWithoutAToken(t *testing.T) {
 		t.Fatal("openapi.yaml has no bearerAuth scheme")
 	}
 	described := scheme.Value.Description
+	_, summary, _ := strings.Cut(doc.Info.Description, "**Authentication**")
+	summary, _, _ = strings.Cut(summary, "\n    - **")
+	if summary == "" {
+		t.Fatal("openapi.yaml's info has no **Authentication** summary")
+	}
 	tokens, err := esthttp.ParseTokens("dashboard:read:r-0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +70,12 @@ func TestTheBearerSchemeNamesEveryRequestServedWithoutAToken(t *testing.T) {
 		if !strings.Contains(described, "`GET "+path+"`") {
 			t.Errorf("GET %s without a token: %d, but bearerAuth's description does not name it (`GET %s`) among the requests served without one:\n%s",
 				path, resp.StatusCode, path, described)
+		}
+		// The document's summary of authentication named /healthz,
+		// /readyz and / but not /openapi.yaml.
+		if !strings.Contains(summary, "`GET "+path+"`") {
+			t.Errorf("GET %s without a token: %d, but the info's Authentication summary does not name it (`GET %s`):\n%s",
+				path, resp.StatusCode, path, summary)
 		}
 	}
 	if open < 4 {

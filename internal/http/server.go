@@ -69,7 +69,8 @@ type Options struct {
 	// bytes before it is cut (default 30 s, and at least two heartbeats).
 	StallTimeout time.Duration
 	// Tokens, when not empty, turn access control on: every endpoint but
-	// /healthz, /readyz and the page at / then needs one of them.
+	// /healthz, /readyz, the page at /, /openapi.yaml and an OPTIONS then
+	// needs one of them.
 	Tokens []Token
 	// MaxEventBytes bounds one event's data plus metadata (413 past it).
 	MaxEventBytes int
