@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // framingLog notes, from the bytes a connection reads, the header blocks
@@ -44,6 +45,12 @@ type framingLog struct {
 	// The header blocks being read: none between blocks, one once a
 	// request line began it, more where a line is counted both ways.
 	open []openBlock
+
+	// otherSpelling is set once a block said a length in a spelling
+	// net/http does not read as one (otherSpelling): every request on the
+	// connection is then closed after its answer. Atomic: the handler's
+	// one cheap look on the hot path.
+	otherSpelling atomic.Bool
 
 	mu     sync.Mutex
 	blocks []framedBlock // those that said Transfer-Encoding, not yet asked for, oldest first
@@ -180,11 +187,55 @@ func (f *framingLog) header(head []byte) {
 	if len(f.open) == 0 { // a body's line
 		return
 	}
+	if otherSpelling(head) {
+		f.otherSpelling.Store(true)
+	}
 	te, cl := hasFoldedPrefix(head, "transfer-encoding:"), hasFoldedPrefix(head, "content-length:")
 	for i := range f.open {
 		f.open[i].te = f.open[i].te || te
 		f.open[i].cl = f.open[i].cl || cl
 	}
+}
+
+// otherSpelling reports whether a header line that begins with head may
+// say a length to a front end in a way net/http does not read as one: a
+// folded line (obs-fold, a space or tab first), which net/http joins to
+// the value of the line before and a front end may read as a header of
+// its own; or the name Content-Length or Transfer-Encoding written with
+// '_' for '-' (in any case), which net/http keeps as another header and
+// some front ends read as the one. Either may frame the request otherwise
+// than net/http does (request smuggling). Most lines hold no '_': they
+// cost one scan of their first bytes.
+func otherSpelling(head []byte) bool {
+	if len(head) > 0 && (head[0] == ' ' || head[0] == '\t') {
+		return true
+	}
+	if bytes.IndexByte(head, '_') < 0 {
+		return false
+	}
+	return hasUnderscoredPrefix(head, "transfer-encoding:") || hasUnderscoredPrefix(head, "content-length:")
+}
+
+// hasUnderscoredPrefix reports whether b begins with prefix, in any case,
+// a '_' in b taken for a '-', with one '_' at least.
+func hasUnderscoredPrefix(b []byte, prefix string) bool {
+	if len(b) < len(prefix) {
+		return false
+	}
+	underscored := false
+	for i := range len(prefix) {
+		c := b[i]
+		switch {
+		case c == '_':
+			c, underscored = '-', true
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return underscored
 }
 
 // startsAsRequestLine reports whether a line that begins with head may be
@@ -219,7 +270,7 @@ type framing int
 const (
 	framingPlain     framing = iota // one of Content-Length and chunks, as net/http says
 	framingAmbiguous                // both, or Transfer-Encoding on HTTP/1.0
-	framingUnknown                  // chunked or HTTP/1.0, and the log cannot tell: its block not found, or one dropped
+	framingUnknown                  // chunked or HTTP/1.0, and the log cannot tell: its block not found, or one dropped; or a length spelled otherwise on the connection
 )
 
 // framingOf returns what the reads of r's connection say of its framing:
@@ -228,19 +279,26 @@ const (
 // (another client's, behind a front end) may hold a block as r's without
 // Content-Length, or r's own chunks one after it. It takes the first, and
 // those before it, out of the log: net/http serves a connection's
-// requests in order. A connection not tracked (a test's, or a request made
-// in Go) says nothing: plain.
+// requests in order. Any request, once a block on its connection said a
+// length in another spelling (otherSpelling), is unknown (closed after
+// its answer) but where it is ambiguous: the block read may be its own, or
+// one read ahead behind it, which the connection's end keeps unread
+// either way. A connection not tracked (a test's, or a request made in
+// Go) says nothing: plain.
 func framingOf(r *http.Request) framing {
-	chunked := len(r.TransferEncoding) > 0
-	if !chunked && r.ProtoAtLeast(1, 1) {
-		return framingPlain
-	}
 	t, ok := r.Context().Value(connKey{}).(*trackedConn)
 	if !ok {
 		return framingPlain
 	}
-	line := r.Method + " " + r.RequestURI + " " + r.Proto
 	f := &t.framing
+	chunked := len(r.TransferEncoding) > 0
+	if !chunked && r.ProtoAtLeast(1, 1) {
+		if f.otherSpelling.Load() {
+			return framingUnknown
+		}
+		return framingPlain
+	}
+	line := r.Method + " " + r.RequestURI + " " + r.Proto
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	found, ambiguous := -1, false
@@ -256,7 +314,7 @@ func framingOf(r *http.Request) framing {
 	case ambiguous:
 		f.blocks = f.blocks[found+1:]
 		return framingAmbiguous
-	case f.lost:
+	case f.lost || f.otherSpelling.Load():
 		return framingUnknown
 	case found >= 0:
 		f.blocks = f.blocks[found+1:]

@@ -521,7 +521,8 @@ func (rr *running) take(e *accessEntry) bool {
 // in absolute form (http://host/path) is served as its path. Before any
 // of that, it refuses a request whose length is said two ways (framingOf),
 // and closes the connection after the answer of one whose framing the log
-// cannot tell, or that is chunked.
+// cannot tell, or that is chunked, or that came on a connection where a
+// length was said in a spelling net/http does not read as one.
 func (s *Server) requestTarget(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := r.RequestURI
@@ -564,9 +565,11 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 			// Keeping it where the log found the block without
 			// Content-Length was weighed and left: the log sees what
 			// net/http sees, and a front end may take for a length what
-			// neither does (Content_Length read as Content-Length, a
-			// length folded onto another header's line). Chunked requests
-			// are few; each costs a new connection.
+			// neither does. Chunked requests are few; each costs a new
+			// connection. So too any request on a connection where a
+			// block said a length so (Content_Length read as
+			// Content-Length, a length folded onto another header's line:
+			// otherSpelling), which net/http serves framed otherwise.
 			w.Header().Set("Connection", "close")
 		}
 		if err != nil {
