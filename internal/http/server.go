@@ -1611,8 +1611,17 @@ func isToken(s string) bool {
 // or query, says private too: no shared cache may keep it under a URL that
 // holds a token (RFC 6750 §2.3), whatever it is, the router's 404 and 405
 // included, which come before access control.
+//
+// Once Stopping was called (the shutdown delay), every answer says
+// Connection: close too, and net/http closes its connection after it: a
+// pooled client opens its next connection, to another instance, instead
+// of sending on one that the drain closes once idle, racing its next
+// request (an append already written is not retried by Go's client).
 func (s *Server) cacheControl(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.stopping.Load() {
+			w.Header().Set("Connection", "close")
+		}
 		cc := "no-cache"
 		if namesAccessToken(r.URL.RawQuery) || s.auth.holdsToken(r.URL.RawQuery) ||
 			s.auth.holdsToken(sentPath(r)) || s.auth.holdsToken(r.URL.EscapedPath()) {
