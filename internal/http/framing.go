@@ -17,7 +17,9 @@ import (
 // request, and 6.1 the same of an HTTP/1.0 request that says
 // Transfer-Encoding, which net/http ignores, framing it by its
 // Content-Length. The handler sees neither header (framingOf), so the
-// connection's reads note them here.
+// connection's reads note them here; and whether a block said a length in
+// a spelling net/http does not read as one but a front end may
+// (otherSpelling), after which no request on the connection is kept.
 //
 // It follows lines, not net/http's framing: a line ending as a request
 // line does (" HTTP/1.x") begins a header block, and a blank line ends it.
