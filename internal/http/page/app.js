@@ -2276,10 +2276,12 @@
     if (missing) info = { stream_id: id, stream_type: '—', version: 0, created_at: '—', updated_at: '—' };
     // An event's link follows nothing (showWindow): "will appear here"
     // had a user wait for events the view would never show.
-    if (missing) {
-      showError(version ? `This stream does not exist: it has no version ${version}. Its events will appear at the link to its latest events, live, once they are written.`
-        : 'This stream does not exist yet; its events will appear here when they are written.');
-    }
+    // absent is what the view said of it: the first event takes back
+    // that, and nothing else the page said meanwhile (a refused count).
+    const absent = !missing ? '' : version
+      ? `This stream does not exist: it has no version ${version}. Its events will appear at the link to its latest events, live, once they are written.`
+      : 'This stream does not exist yet; its events will appear here when they are written.';
+    if (absent) showError(absent);
     const dd = {};
     const rows = [['stream_type', 'Type'], ['version', 'Version'], ['created_at', 'Created'], ['updated_at', 'Updated']];
     $('stream-info').replaceChildren(...rows.flatMap(([k, label]) => {
@@ -2461,7 +2463,7 @@
       if (dd.stream_type.textContent === '—') {
         dd.stream_type.textContent = first.stream_type;
         dd.created_at.textContent = first.recorded_at;
-        showError('');
+        unsay(absent);
       }
       newest = first = null;
     };
