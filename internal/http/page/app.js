@@ -2588,13 +2588,19 @@
   // while focused, that moves the focus to its button, and is there only
   // while the button is (an observer follows the button's hidden, set in
   // many places).
-  for (const [skipID, buttonID] of [['log-skip-older', 'log-older'], ['stream-skip-earlier', 'stream-earlier']]) {
+  // While the button's page loads (disabled, it takes no focus) the
+  // control moved the focus nowhere: it goes to the last event shown, just
+  // before the button, the next Tab's way to it.
+  for (const [skipID, buttonID, listID] of [['log-skip-older', 'log-older', 'log-events'], ['stream-skip-earlier', 'stream-earlier', 'stream-events']]) {
     const skip = $(skipID);
     const button = $(buttonID);
     const follow = () => { skip.hidden = button.hidden; };
     new MutationObserver(follow).observe(button, { attributes: true, attributeFilter: ['hidden'] });
     follow();
-    skip.onclick = () => button.focus();
+    skip.onclick = () => {
+      if (!button.disabled) button.focus();
+      else $(listID).lastElementChild?.querySelector('a')?.focus();
+    };
   }
   // The stream list's pager, after its 50 rows: the next page's button, or
   // the nearest one enabled ("First page" always is).
