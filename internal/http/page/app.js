@@ -507,10 +507,17 @@
     // cloned and handled on its own in every tab. outbox holds [id, text]
     // until this tab's code stops (a microtask: at the latest when it
     // yields), then goes as one message; hand queues an event in it.
+    // A tab of the page as it was before takes no batch, only "event" and
+    // "state": it showed nothing new until the connection's state changed.
+    // Each batch is followed by the state, at the batch's last position,
+    // from which such a tab reads what it lacks; to the others it says
+    // nothing new.
     let outbox = [];
     function sendOut() {
       if (!outbox.length) return;
+      const at = outbox[outbox.length - 1][0];
       channel.postMessage({ kind: 'events', events: outbox });
+      channel.postMessage({ kind: 'state', phase: remote.phase, text: remote.text, pos: at, heartbeat });
       outbox = [];
     }
     function hand(id, text) {
