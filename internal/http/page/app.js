@@ -27,6 +27,7 @@
   const TOKEN_KEY = scoped('tributary.token');
   const LOG_ROWS = 500; // rows the live log keeps, and a stream's live tail, besides those loaded on demand
   const PAGE = 50; // streams per page, and events per "earlier" page
+  const RESTORE_PAGES = 20; // pages of older events a link's from= loads at most
   const OLDER_REACH = 1000; // positions the live log reads back at most, a click of "Load older events"
   const READ_MOST = 1000; // the API's largest limit
   // A first read of a view's events, and each page of earlier ones, stops
@@ -1992,7 +1993,30 @@
     // under the fresh list, it left out every event between the two, and
     // set the list's lower end to its own.
     let afresh = 0;
-    older.onclick = async () => {
+    // The older pages loaded were in no link: a reload, or the link
+    // shared, showed the last 100 positions again, and the back button
+    // left the view. The oldest position read down to is in the fragment
+    // (from=, bound + 1), each page a click loads a new entry of the tab's
+    // history; a link with it loads pages until it is shown, up to
+    // RESTORE_PAGES of them.
+    const placeHash = (at) => {
+      const p = new URLSearchParams(params);
+      if (at) p.set('from', String(at));
+      return '#/' + (String(p) ? '?' + p : '');
+    };
+    const asked = q.get('from');
+    const want = asked !== null && /^[1-9]\d{0,14}$/.test(asked) ? Number(asked) : 0;
+    const restore = async () => {
+      for (let n = 0; want && bound >= want && !older.hidden && n < RESTORE_PAGES && current(); n++) {
+        const was = bound;
+        await loadOlder(false);
+        if (bound === was) return;
+      }
+    };
+    older.onclick = () => loadOlder(true);
+    // loadOlder loads the next page of older events; asked by the user
+    // (a click), it puts the place in the fragment.
+    const loadOlder = async (user) => {
       if (older.disabled) return;
       const start = afresh;
       const keyed = document.activeElement === older;
@@ -2031,6 +2055,7 @@
         keep += found.length;
         bound = at;
         olderShown();
+        if (user) history.pushState(null, '', placeHash(bound + 1));
         $('log-said').textContent = found.length
           ? `Loaded ${found.length} older events, positions ${found[found.length - 1].position} to ${found[0].position}.`
           : `No older events match, back to position ${at + 1}.`;
@@ -2065,6 +2090,8 @@
         keep = LOG_ROWS;
         bound = reached;
         olderShown();
+        // The older pages are gone: the link names them no more.
+        if (location.hash !== placeHash(0)) history.replaceState(null, '', placeHash(0));
       }
       return events;
     };
@@ -2073,6 +2100,7 @@
       if (!current()) return;
       loaded = true;
       emptyShown();
+      return restore();
     }).catch(failed);
     pause.hidden = false;
     // Its name says what a click does: as a toggle (aria-pressed) it was
@@ -2358,6 +2386,8 @@
         keep = LOG_ROWS;
         earliest = oldest;
         earlier.hidden = false;
+        // The earlier pages are gone: the link names them no more.
+        if (location.hash !== placeHash(0)) history.replaceState(null, '', placeHash(0));
       }
       return events.filter((e) => e.version > last).reverse();
     };
@@ -2370,7 +2400,31 @@
     earlier.hidden = true;
     earlier.disabled = false;
     let clickFailed = ''; // what a failed click said: it goes once one succeeds
-    earlier.onclick = async () => {
+    // The earlier pages loaded were in no link: a reload, or the link
+    // shared, showed the latest events again (or the event's page), and
+    // the back button left the view. The oldest version shown is in the
+    // fragment (from=), each page a click loads a new entry of the tab's
+    // history; a link with it loads pages until it is shown, up to
+    // RESTORE_PAGES of them.
+    const placeHash = (at) => {
+      const p = new URLSearchParams();
+      if (version) p.set('version', String(version));
+      if (at) p.set('from', String(at));
+      return '#/streams/' + id + (String(p) ? '?' + p : '');
+    };
+    const fromAsked = q.get('from');
+    const want = fromAsked !== null && /^[1-9]\d{0,14}$/.test(fromAsked) ? Number(fromAsked) : 0;
+    const restore = async () => {
+      for (let n = 0; want && earliest > want && !earlier.hidden && n < RESTORE_PAGES && current(); n++) {
+        const was = earliest;
+        await loadEarlier(false);
+        if (earliest === was) return;
+      }
+    };
+    earlier.onclick = () => loadEarlier(true);
+    // loadEarlier loads the next page of earlier events; asked by the user
+    // (a click), it puts the place in the fragment.
+    const loadEarlier = async (user) => {
       // One page at a time: a second click before the first page arrives
       // would load the same events again.
       if (earlier.disabled) return;
@@ -2387,6 +2441,7 @@
         keep += events.length;
         earliest = events.length ? events[events.length - 1].version : 1;
         earlier.hidden = earliest <= 1;
+        if (user && events.length) history.pushState(null, '', placeHash(earliest));
         $('stream-said').textContent = events.length
           ? `Loaded ${events.length} earlier events, versions ${events[0].version} to ${events[events.length - 1].version}.` : 'No earlier events.';
         if (clickFailed && $('error').textContent === clickFailed) showError('');
@@ -2422,6 +2477,7 @@
       }));
       earliest = events.length ? events[events.length - 1].version : 1;
       earlier.hidden = earliest <= 1;
+      restore();
       // What came after it, a page at a time, above it: up to the
       // stream's version as each read finds it.
       let newest = events.length ? events[0].version : 0;
@@ -2492,7 +2548,7 @@
     const failed = (e) => current() && showError(e.message);
     await feed.ready;
     if (!current()) return null;
-    w.start(latest, 0).catch(failed);
+    w.start(latest, 0).then(restore).catch(failed);
     pause.hidden = false;
     // Its name says what a click does: as a toggle (aria-pressed) it was
     // read out "Resume live tail, pressed", its state said twice, at odds.
