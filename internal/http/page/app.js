@@ -109,13 +109,19 @@
     if (msg && $('error').textContent === msg) showError('');
   };
 
+  // detailOf returns a problem's detail, or '' where it has none that is
+  // text: a number or an object there (a proxy's, another server's) was
+  // said as "[object Object]", or stopped a view with "detail.replace is
+  // not a function" where a busy server is waited out.
+  const detailOf = (body) => (body && typeof body.detail === 'string' ? body.detail : '');
+
   // Problem is an API error answer (RFC 9457), or status 0 when the server
   // could not be reached.
   class Problem extends Error {
     constructor(status, body) {
       // An answer with no detail (a proxy's page) is said in a sentence,
       // as a detail is: "HTTP 502 Trying again in 1 s…" read as a fragment.
-      super((body && body.detail) || `The server answered HTTP ${status}.`);
+      super(detailOf(body) || `The server answered HTTP ${status}.`);
       this.status = status;
       this.body = body || {};
     }
@@ -379,7 +385,7 @@
         // Retry-After, in step with every other page open.
         const delay = jittered(Math.min(Math.max(Number(res.headers.get('Retry-After')) || 1, backoff), 30) * 1000);
         backoff = Math.min(backoff * 2, 30);
-        busy = `${waitNote((body && body.detail) || 'The server is busy.')} Trying again in ${Math.round(delay / 1000)} s…`;
+        busy = `${waitNote(detailOf(body) || 'The server is busy.')} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(busy);
         await sleep(delay, signal);
         if (signal?.aborted) {
@@ -390,6 +396,12 @@
       }
       unsay(busy);
       if (!res.ok) throw new Problem(res.status, body);
+      // A 2xx with no JSON object (a captive portal's or a misrouted
+      // proxy's HTML page) stopped the view with "Cannot read properties
+      // of null": it is said as what it is, and tried again as a 5xx is.
+      if (accept === 'application/json' && (body === null || typeof body !== 'object')) {
+        throw new Problem(502, { detail: `The server answered with ${res.headers.get('Content-Type') || 'nothing'}, not JSON.` });
+      }
       return { body, next: nextLink(res.headers.get('Link')), size: text ? text.length : 0, caughtUp };
     }
   }
@@ -781,7 +793,7 @@
           } catch {
             // Not JSON: said as a problem without its words.
           }
-          ended = waitNote(String(p.detail || p.title || 'its database is unavailable'));
+          ended = waitNote(detailOf(p) || (typeof p.title === 'string' && p.title) || 'its database is unavailable');
           return;
         }
         if (type === 'caught-up') {
@@ -921,7 +933,7 @@
           setState('down', `The server answered with ${type}, not an event stream; trying again in ${Math.round(delay / 1000)} s…`);
           return retry(delay, true);
         }
-        let detail = body.detail || 'HTTP ' + res.status;
+        let detail = detailOf(body) || 'HTTP ' + res.status;
         if (res.status === 409 && /\/starting-point-ahead$/.test(body.type || '') && typeof body.current === 'number') {
           // The server's advice is for API clients; here, a reload is
           // what starts the page on the log the server has now.

@@ -1,0 +1,78 @@
+package tests
+
+import (
+	"fmt"
+	"testing"
+)
+
+// answerFirstRead has the page's first read whose path and query start
+// with prefix answered with status, contentType and body (JavaScript
+// string literal), from the page's first document on, in place of the
+// server's answer.
+func (b *browser) answerFirstRead(t *testing.T, prefix string, status int, contentType, body string) {
+	t.Helper()
+	b.beforePage(t, fmt.Sprintf(`const fetch0 = window.fetch;
+		let answered = false;
+		window.fetch = (u, o) => String(u).startsWith(%q) && !answered && (answered = true)
+			? Promise.resolve(new Response(%s, {status: %d, headers: {'Content-Type': %q, 'Retry-After': '1'}})) : fetch0(u, o);`,
+		prefix, body, status, contentType))
+}
+
+// TestPageWaitsOutABusyAnswerWhoseDetailIsNoText: a 503 (or 429) whose
+// problem+json carries a detail that is no string (a number, here, from a
+// proxy or another server in front) stopped the view for good with
+// "detail.replace is not a function", where a busy server is waited out.
+// A detail that is not text is taken as none.
+func TestPageWaitsOutABusyAnswerWhoseDetailIsNoText(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.answerFirstRead(t, "/streams/"+id+"/events", 503, "application/problem+json", `'{"type":"about:blank","status":503,"detail":42}'`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}
+
+// TestPageSaysARefusalWhoseDetailIsNoTextInASentence: a refusal whose
+// problem+json detail is an object was said as "[object Object]". It is
+// said as an answer with no detail is, by its status.
+func TestPageSaysARefusalWhoseDetailIsNoTextInASentence(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.answerFirstRead(t, "/streams/"+id, 400, "application/problem+json", `'{"type":"about:blank","status":400,"detail":{"why":"<b>no</b>"}}'`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the refusal said in a sentence", `return document.getElementById('error').textContent`, `"The server answered HTTP 400."`)
+}
+
+// TestPageRecoversFromAnAnswerThatIsNotJSON: a read answered 200 with no
+// JSON (a captive portal's or a misrouted proxy's HTML page) stopped the
+// view for good with "Cannot read properties of null (reading 'events')".
+// It is said as what it is, and tried again as a 5xx is.
+func TestPageRecoversFromAnAnswerThatIsNotJSON(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.answerFirstRead(t, "/streams/"+id+"/events", 200, "text/html", `'<html><body>Sign in to the network</body></html>'`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}
+
+// TestPageWaitsOutABusySubscriptionRefusalWhoseDetailIsNoText: the live
+// connection refused with a 429 (or 503) whose problem+json detail is no
+// string threw as it said why ("detail.replace is not a function"), and
+// the page followed the log no more: its views said "Connecting…" for
+// good. The refusal is waited out, as one with no detail is.
+func TestPageWaitsOutABusySubscriptionRefusalWhoseDetailIsNoText(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		let refused = false;
+		window.fetch = (u, o) => /^\/events\?after=\d+$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && !refused && (refused = true)
+			? Promise.resolve(new Response('{"type":"about:blank","status":429,"detail":["slow","down"]}', {status: 429, headers: {'Content-Type': 'application/problem+json', 'Retry-After': '1'}}))
+			: fetch0(u, o);`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail, once the refusal is waited out", statusJS, `"Live at version 2: caught up"`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
+}
