@@ -76,3 +76,22 @@ func TestPageWaitsOutABusySubscriptionRefusalWhoseDetailIsNoText(t *testing.T) {
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
 	b.waitFor(t, "the next event, live", versionsJS, "[3,2,1]")
 }
+
+// TestPageWaitsNoLongerThanHalfAMinuteForARefusedLiveConnection: the live
+// connection refused with a 429 or 503 waited what its Retry-After said,
+// however long (the page's reads wait 30 s at most): an hour, here, with
+// the live log standing still; past 24.8 days the browser's timer
+// overflowed and it tried again at once, again and again. It waits as the
+// reads do, 30 s at most and a random part.
+func TestPageWaitsNoLongerThanHalfAMinuteForARefusedLiveConnection(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		let refused = false;
+		window.fetch = (u, o) => /^\/events\?after=\d+$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && !refused && (refused = true)
+			? Promise.resolve(new Response('', {status: 429, headers: {'Retry-After': '3600'}}))
+			: fetch0(u, o);`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the refusal said, with a wait of 30 s and its random part at most", `const m = /trying again in (\d+) s/.exec(document.getElementById('stream-status').textContent);
+		return m ? Number(m[1]) <= 45 : 'no wait said'`, "true")
+}

@@ -957,8 +957,11 @@
           // refused for as long as a limit or an outage lasts asked again
           // every Retry-After, in step with every other page so refused.
           // A 429 (a rate limiter in front) stopped the live log for good.
+          // At most 30 s, as a read's: an hour's Retry-After held the live
+          // log still for an hour, and one past 24.8 days overflowed the
+          // timer, which fired at once, again at every refusal.
           const wait = res.headers.get('Retry-After');
-          const delay = jittered(Math.max(Number(wait) || 0, Math.round(backoff / 1000)) * 1000);
+          const delay = jittered(Math.min(Math.max(Number(wait) || 0, Math.round(backoff / 1000)), 30) * 1000);
           if (wait === null && res.status === 503) {
             // No Retry-After: a refusal no retry mends until an operator
             // does (damage, an index missing), not a limit that passes.
