@@ -95,3 +95,29 @@ func TestPageWaitsNoLongerThanHalfAMinuteForARefusedLiveConnection(t *testing.T)
 	b.waitFor(t, "the refusal said, with a wait of 30 s and its random part at most", `const m = /trying again in (\d+) s/.exec(document.getElementById('stream-status').textContent);
 		return m ? Number(m[1]) <= 45 : 'no wait said'`, "true")
 }
+
+// TestPageReconnectsWithinHalfAMinuteWhateverTheServersRetry: the live
+// connection, once ended, was opened again after the server's retry:
+// field, however long: an hour's held the live log still for an hour, and
+// one past 24.8 days overflowed the browser's timer, which fired at once,
+// reconnecting without pause each time the server ended it. It waits 30 s
+// at most, and a random part, as after a refusal. The first connection
+// here sends only "retry: 3600000" and ends; the page's waits are noted.
+func TestPageReconnectsWithinHalfAMinuteWhateverTheServersRetry(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		const setTimeout0 = window.setTimeout;
+		window.longWaits = [];
+		window.setTimeout = (f, ms, ...a) => { if (ms > 45000) window.longWaits.push(ms); return setTimeout0(f, ms, ...a); };
+		let served = false;
+		window.fetch = (u, o) => /^\/events\?after=\d+$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && !served && (served = true)
+			? Promise.resolve(new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('retry: 3600000\n\n')); c.close(); } }),
+				{status: 200, headers: {'Content-Type': 'text/event-stream'}}))
+			: fetch0(u, o);`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the connection said lost", `return document.getElementById('stream-status').textContent.startsWith('Connection lost')`, "true")
+	if got := b.run(t, `return window.longWaits`); got != "[]" {
+		t.Errorf("the page's waits past 45 s after the server's retry: %s; want none", got)
+	}
+}

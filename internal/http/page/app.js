@@ -865,7 +865,10 @@
         // Given up, its read ends, whatever the body is made of.
         mine.signal.addEventListener('abort', () => reader.cancel().catch(() => {}));
         const utf8 = new TextDecoder();
-        const parse = eventStream(frame, (ms) => { again = ms; });
+        // The server's retry, 30 s at most, as a Retry-After: an hour's
+        // held the live log still for an hour, and one past 24.8 days
+        // overflowed the timer, which fired at once at every end.
+        const parse = eventStream(frame, (ms) => { again = Math.min(ms, 30000); });
         let busy = performance.now(); // when the page last yielded
         let budget = BUSY; // how long it may be busy before it yields again
         try {
