@@ -121,3 +121,28 @@ func TestPageReconnectsWithinHalfAMinuteWhateverTheServersRetry(t *testing.T) {
 		t.Errorf("the page's waits past 45 s after the server's retry: %s; want none", got)
 	}
 }
+
+// TestPageShowsMarkupInAnEventAsText: an event whose type, stream type,
+// data and metadata hold markup (a server, or a proxy, that lets anything
+// through; the service's own names are plain ASCII) is shown as the text
+// it is: nothing of it becomes an element of the page, nor runs. The
+// stream's reads are rewritten here so that its events carry markup in
+// every field the page shows.
+func TestPageShowsMarkupInAnEventAsText(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		const mark = '<img src=x onerror="window.injected=1"><script>window.injected=2</script>\u202e';
+		window.fetch = (u, o) => !String(u).startsWith('/streams/') || !String(u).includes('/events') ? fetch0(u, o)
+			: fetch0(u, o).then(async (r) => {
+				const body = await r.json();
+				for (const e of body.events || []) { e.type = mark; e.stream_type = mark; e.data = { html: mark }; e.metadata = { html: mark }; }
+				return new Response(JSON.stringify(body), { status: r.status, headers: { 'Content-Type': 'application/json' } });
+			});`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the events", versionsJS, "[2,1]")
+	b.waitFor(t, "the markup shown as text, and nothing of it run or made an element",
+		`return [document.querySelector('#stream-events .ev-type').textContent.includes('<img src=x onerror'),
+			document.querySelectorAll('#stream-events img, #stream-events script, main img').length, window.injected ?? null]`,
+		`[true,0,null]`)
+}
