@@ -36,12 +36,14 @@ func TestPageHandlesABurstOfEventsInSlices(t *testing.T) {
 }
 
 // slowEvents makes the handling of each event of the live log take
-// 0.3 ms more (in the Math.max the totals take the position with): 5,000
-// events then take 1.5 s at least, more than the page is ever busy
-// before it yields (BUSY_MOST, 1 s), however fast the machine.
+// 0.05 ms more (in the Math.max the totals take the position with): 5,000
+// events then take 250 ms at least, five times the page's first budget
+// (BUSY, 50 ms), so that it yields at least once however fast the
+// machine. (0.3 ms an event, 1.5 s, made the tests wait past their 15 s
+// for the whole burst on a machine twenty processes deep.)
 const slowEvents = `
 		const max0 = Math.max;
-		Math.max = function (...a) { const t = performance.now(); while (performance.now() - t < 0.3); return max0.apply(this, a); };`
+		Math.max = function (...a) { const t = performance.now(); while (performance.now() - t < 0.05); return max0.apply(this, a); };`
 
 // burstScript has the page's subscription of the log, from position 0,
 // answered with one read of n events, then kept open.
