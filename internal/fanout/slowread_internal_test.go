@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -56,20 +54,9 @@ func TestASlowReadOfTheStoreIsNotCountedAgainstTheTurn(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
 		const events = 60
-		evs := make([]eventstore.NewEvent, events)
-		for i := range evs {
-			evs[i] = eventstore.NewEvent{Type: "X", Data: fmt.Appendf(nil, `{"i":%d}`, i)}
-		}
-		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: evs}); err != nil {
-			t.Fatal(err)
-		}
+		appendPage(t, store, events)
 		slow := &slowReads{Store: store, delay: 60 * time.Millisecond}
-		f := New(slow, Options{PollInterval: 10 * time.Millisecond, CatchUpBytes: 1}) // one place
-		f.turn = 40 * time.Millisecond                                                // less than a read
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { f.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		f, ctx := runOnePlace(t, slow, 40*time.Millisecond) // a turn less than a read
 
 		var wg sync.WaitGroup
 		got := make([][]int64, 3)
@@ -77,40 +64,18 @@ func TestASlowReadOfTheStoreIsNotCountedAgainstTheTurn(t *testing.T) {
 			wg.Go(func() {
 				sub := f.Subscribe(eventstore.SubscribeOptions{})
 				defer sub.Close()
-				caughtUp := false
-				emit := func(d eventstore.Delivery) error {
-					caughtUp = caughtUp || d.CaughtUp
-					if d.Event != nil {
-						got[i] = append(got[i], d.Event.Position)
-					}
-					return nil
-				}
-				for deadline := time.Now().Add(20 * time.Second); !caughtUp && time.Now().Before(deadline); {
-					if err := sub.Next(ctx, emit); err != nil {
-						t.Error(err)
-						return
-					}
-					if caughtUp {
-						return
-					}
-					select {
-					case <-sub.Ready():
-					case <-ctx.Done():
-						return
-					}
+				// A generous bound, so that a reader never caught up ends
+				// the test with its count rather than hanging it.
+				ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				defer cancel()
+				if err := readToCaughtUp(ctx, sub, func(e *eventstore.Event) { got[i] = append(got[i], e.Position) }); err != nil {
+					t.Error(err)
 				}
 			})
 		}
 		wg.Wait()
 		for i, g := range got {
-			if len(g) != events {
-				t.Errorf("subscription %d got %d of %d events", i, len(g), events)
-			}
-			for j, p := range g {
-				if p != int64(j+1) {
-					t.Fatalf("subscription %d: event %d at position %d; want every event once, in order", i, j, p)
-				}
-			}
+			checkEveryEventOnceInOrder(t, fmt.Sprintf("subscription %d", i), g, events)
 		}
 		// A page each, and the empty one that ends it: about two reads a
 		// subscription, where a read per event was 60.

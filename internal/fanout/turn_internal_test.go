@@ -31,19 +31,8 @@ func TestASlowReaderGivesItsCatchUpPlaceToThoseWaiting(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
 		const events = 150 // one page
-		evs := make([]eventstore.NewEvent, events)
-		for i := range evs {
-			evs[i] = eventstore.NewEvent{Type: "X", Data: fmt.Appendf(nil, `{"i":%d}`, i)}
-		}
-		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: evs}); err != nil {
-			t.Fatal(err)
-		}
-		f := New(store, Options{PollInterval: 10 * time.Millisecond, CatchUpBytes: 1}) // one place
-		f.turn = 20 * time.Millisecond
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { f.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		appendPage(t, store, events)
+		f, ctx := runOnePlace(t, store, 20*time.Millisecond)
 
 		var slowGot atomic.Int64 // events the slow reader has had
 		slowFirst, otherQueued := make(chan struct{}), make(chan struct{})
@@ -51,31 +40,17 @@ func TestASlowReaderGivesItsCatchUpPlaceToThoseWaiting(t *testing.T) {
 			sub := f.Subscribe(eventstore.SubscribeOptions{})
 			defer sub.Close()
 			var got []int64
-			caughtUp := false
-			emit := func(d eventstore.Delivery) error {
-				caughtUp = caughtUp || d.CaughtUp
-				if d.Event == nil {
-					return nil
-				}
+			err := readToCaughtUp(ctx, sub, func(e *eventstore.Event) {
 				if len(got) == 0 && first != nil {
 					first()
 				}
-				got = append(got, d.Event.Position)
+				got = append(got, e.Position)
 				if name == "slow" {
 					slowGot.Store(int64(len(got)))
 				}
-				return nil
-			}
-			for !caughtUp {
-				if err := sub.Next(ctx, emit); err != nil {
-					t.Errorf("%s: %v", name, err)
-					return got
-				}
-				select {
-				case <-sub.Ready():
-				case <-ctx.Done():
-					return got
-				}
+			})
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
 			}
 			return got
 		}
@@ -102,15 +77,80 @@ func TestASlowReaderGivesItsCatchUpPlaceToThoseWaiting(t *testing.T) {
 			t.Errorf("the other subscription got its first event once the slow reader had had %d of its page of %d; "+
 				"want the slow one to give its place up after its turn, mid-page", slowHadAtOthersFirst, events)
 		}
-		for name, got := range map[string][]int64{"slow": slowGotAll, "other": otherGot} {
-			if len(got) != events {
-				t.Errorf("%s reader got %d events; want %d", name, len(got), events)
-			}
-			for i, p := range got {
-				if p != int64(i+1) {
-					t.Fatalf("%s reader: event %d at position %d; want every event once, in order", name, i, p)
-				}
-			}
-		}
+		checkEveryEventOnceInOrder(t, "slow reader", slowGotAll, events)
+		checkEveryEventOnceInOrder(t, "other reader", otherGot, events)
 	})
+}
+
+// The turn tests (this file's, turnreread's and slowread's) share what
+// follows: a page of history, a feed with one catch-up place, readers that
+// read until they are caught up, and the check that each got all of it.
+
+// appendPage appends n events to one new stream of store: positions 1 to n
+// of an empty log.
+func appendPage(t *testing.T, store eventstore.Store, n int) {
+	t.Helper()
+	evs := make([]eventstore.NewEvent, n)
+	for i := range evs {
+		evs[i] = eventstore.NewEvent{Type: "X", Data: fmt.Appendf(nil, `{"i":%d}`, i)}
+	}
+	if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runOnePlace runs a feed over store whose catch-up budget has one place,
+// held for turn while others wait, until the test ends; it returns the feed
+// and a context that ends with it.
+func runOnePlace(t *testing.T, store Store, turn time.Duration) (*Feed, context.Context) {
+	t.Helper()
+	f := New(store, Options{PollInterval: 10 * time.Millisecond, CatchUpBytes: 1}) // one place
+	f.turn = turn
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f, ctx
+}
+
+// readToCaughtUp reads sub, handing each event to got, until a delivery
+// says it is caught up; it returns Next's error, or nil once caught up or
+// when ctx ends first (the caller's count of events tells which).
+func readToCaughtUp(ctx context.Context, sub eventstore.Subscription, got func(*eventstore.Event)) error {
+	caughtUp := false
+	emit := func(d eventstore.Delivery) error {
+		caughtUp = caughtUp || d.CaughtUp
+		if d.Event != nil {
+			got(d.Event)
+		}
+		return nil
+	}
+	for !caughtUp {
+		if err := sub.Next(ctx, emit); err != nil {
+			return err
+		}
+		if caughtUp {
+			return nil
+		}
+		select {
+		case <-sub.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// checkEveryEventOnceInOrder fails the test unless got holds positions 1
+// to events, each once, in order.
+func checkEveryEventOnceInOrder(t *testing.T, name string, got []int64, events int) {
+	t.Helper()
+	if len(got) != events {
+		t.Errorf("%s got %d events; want %d", name, len(got), events)
+	}
+	for i, p := range got {
+		if p != int64(i+1) {
+			t.Fatalf("%s: event %d at position %d; want every event once, in order", name, i, p)
+		}
+	}
 }

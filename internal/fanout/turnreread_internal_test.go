@@ -2,13 +2,10 @@ package fanout
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -54,20 +51,9 @@ func TestASlowReadersTurnsDoNotReadTheStoreOverAndOver(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		inner := k.Open(t)
 		const events = 60 // one page
-		evs := make([]eventstore.NewEvent, events)
-		for i := range evs {
-			evs[i] = eventstore.NewEvent{Type: "X", Data: fmt.Appendf(nil, `{"i":%d}`, i)}
-		}
-		if _, err := inner.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: evs}); err != nil {
-			t.Fatal(err)
-		}
+		appendPage(t, inner, events)
 		store := &eventsReadStore{Store: inner}
-		f := New(store, Options{PollInterval: 10 * time.Millisecond, CatchUpBytes: 1}) // one place
-		f.turn = time.Millisecond
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { f.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		f, ctx := runOnePlace(t, store, time.Millisecond)
 
 		// Two readers, each of whose consumers takes a whole turn over
 		// every event: each turn is cut after one event while the other
@@ -76,25 +62,12 @@ func TestASlowReadersTurnsDoNotReadTheStoreOverAndOver(t *testing.T) {
 			sub := f.Subscribe(eventstore.SubscribeOptions{})
 			defer sub.Close()
 			var got []int64
-			caughtUp := false
-			emit := func(d eventstore.Delivery) error {
-				caughtUp = caughtUp || d.CaughtUp
-				if d.Event != nil {
-					got = append(got, d.Event.Position)
-					time.Sleep(f.turn)
-				}
-				return nil
-			}
-			for !caughtUp {
-				if err := sub.Next(ctx, emit); err != nil {
-					t.Errorf("%s: %v", name, err)
-					return got
-				}
-				select {
-				case <-sub.Ready():
-				case <-ctx.Done():
-					return got
-				}
+			err := readToCaughtUp(ctx, sub, func(e *eventstore.Event) {
+				got = append(got, e.Position)
+				time.Sleep(f.turn)
+			})
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
 			}
 			return got
 		}
@@ -103,16 +76,8 @@ func TestASlowReadersTurnsDoNotReadTheStoreOverAndOver(t *testing.T) {
 		wg.Go(func() { gotA = read("a") })
 		wg.Go(func() { gotB = read("b") })
 		wg.Wait()
-		for name, got := range map[string][]int64{"a": gotA, "b": gotB} {
-			if len(got) != events {
-				t.Errorf("%s reader got %d events; want %d", name, len(got), events)
-			}
-			for i, p := range got {
-				if p != int64(i+1) {
-					t.Fatalf("%s reader: event %d at position %d; want every event once, in order", name, i, p)
-				}
-			}
-		}
+		checkEveryEventOnceInOrder(t, "reader a", gotA, events)
+		checkEveryEventOnceInOrder(t, "reader b", gotB, events)
 		// Each event handed to two readers: 120 at the least.
 		if n := store.events.Load(); n > 4*2*events {
 			t.Errorf("the store handed out %d events for two readers of %d; want at most %d (a few reads of each)", n, events, 4*2*events)
