@@ -2,12 +2,15 @@ package mysqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/faultproxy"
+	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/mysqltest"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -24,49 +27,31 @@ import (
 // feed's reads of the log, on connections of its own, are read again too.
 func TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne(t *testing.T) {
 	t.Parallel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	s := teststore.OpenMySQL(t, dsn)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	// An id of plain letters: interpolated into the statement as it is,
-	// so that the proxy can tell this stream's reads from any other.
-	marker := []byte("rstores-idlecut!")
-	id := uuid.UUID(marker)
 	const typ = "rstoresIdleCut"
-	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: typ, Expected: eventstore.NoStream,
-		Events: []eventstore.NewEvent{{Type: "cut", Data: []byte(`{"n":1}`)}, {Type: "cut", Data: []byte(`{"n":2}`)}}}); err != nil {
-		t.Fatalf("append: %v", err)
-	}
-	drain := func(events func(func(eventstore.Event, error) bool)) (n int, err error) {
-		for _, err := range events {
-			if err != nil {
-				return n, err
-			}
-			n++
-		}
-		return n, nil
-	}
+	r := openMarkedStream(t, "rstores-idlecut!", typ,
+		[]eventstore.NewEvent{{Type: "cut", Data: []byte(`{"n":1}`)}, {Type: "cut", Data: []byte(`{"n":2}`)}})
+	s, ctx, id, marker := r.s, r.ctx, r.id, r.marker
 	for _, c := range []struct {
 		name string
 		cut  func([]byte) bool
 		read func() (int, error)
 	}{
-		{"the stream", chunkHas(string(marker), "ORDER BY e.stream_version DESC"), func() (int, error) {
+		{"the stream", chunkHas(marker, "ORDER BY e.stream_version DESC"), func() (int, error) {
 			st, err := s.Stream(ctx, id)
 			return int(st.Version), err
 		}},
-		{"a page of the stream", chunkHas(string(marker), "BETWEEN"), func() (int, error) {
+		{"a page of the stream", chunkHas(marker, "BETWEEN"), func() (int, error) {
 			page, err := s.ReadStream(ctx, id, eventstore.ReadStreamOptions{})
 			if err != nil {
 				return 0, err
 			}
-			return drain(page.Events)
+			return drainInOrder(page.Events)
 		}},
-		{"an event", chunkHas(string(marker), "AND stream_version = ", "data"), func() (int, error) {
+		{"an event", chunkHas(marker, "AND stream_version = ", "data"), func() (int, error) {
 			e, err := s.Event(ctx, id, 2)
 			return int(e.Version), err
 		}},
-		{"an event's position", chunkHas(string(marker), "SELECT position, "), func() (int, error) {
+		{"an event's position", chunkHas(marker, "SELECT position, "), func() (int, error) {
 			_, err := s.EventPosition(ctx, id, 2)
 			return 2, err
 		}},
@@ -75,7 +60,7 @@ func TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne(t *testing.T
 			if err != nil {
 				return 0, err
 			}
-			return drain(page.Events)
+			return drainInOrder(page.Events)
 		}},
 		{"a list of streams", chunkHas(typ, "stream_type IN"), func() (int, error) {
 			list, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{StreamTypes: []string{typ}})
@@ -87,7 +72,7 @@ func TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne(t *testing.T
 		}},
 		// With a read replica, a read that must not go behind what its
 		// client was answered asks the primary.
-		{"the stream's version on the primary", chunkHas(string(marker), "COALESCE(MAX(stream_version), 0)"), func() (int, error) {
+		{"the stream's version on the primary", chunkHas(marker, "COALESCE(MAX(stream_version), 0)"), func() (int, error) {
 			v, err := s.PrimaryStreamVersion(ctx, id)
 			return int(v), err
 		}},
@@ -108,21 +93,72 @@ func TestAReadWhoseConnectionIsCutMidStatementIsAnsweredOnAFreshOne(t *testing.T
 			if err != nil {
 				return 0, err
 			}
-			return drain(page.Events)
+			return drainInOrder(page.Events)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cut := proxy.CutAfter(c.cut)
-			n, err := c.read()
-			// The client's side is closed before the proxy says it cut.
-			select {
-			case <-cut:
-			case <-ctx.Done():
-				t.Fatalf("the proxy cut no statement of the read (answered %d, %v): the test's match is wrong", n, err)
-			}
-			if err != nil || n != 2 {
-				t.Errorf("read with its connection cut mid-statement: %d, %v; want it answered on a fresh connection (2)", n, err)
-			}
+			r.answeredDespiteCut(t, "mid-statement", r.proxy.CutAfter(c.cut), c.read, 2)
 		})
 	}
+}
+
+// A store whose reads' connections a proxy cuts: what the read-cut tests
+// (this file's and readcutmidresult's) share.
+type markedStream struct {
+	s      *mysqlstore.Store
+	proxy  *faultproxy.Proxy
+	ctx    context.Context // ends after a minute, or with the test
+	marker string          // the stream's id as its 16 bytes
+	id     uuid.UUID
+}
+
+// openMarkedStream opens a store on a database of its own behind the fault
+// proxy, and appends evs to a new stream of type typ whose id is marker, 16
+// plain letters: interpolated into a statement as it is, so that the proxy
+// can tell this stream's reads from any other.
+func openMarkedStream(t *testing.T, marker, typ string, evs []eventstore.NewEvent) markedStream {
+	t.Helper()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	r := markedStream{s: teststore.OpenMySQL(t, dsn), proxy: proxy, marker: marker, id: uuid.UUID([]byte(marker))}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	r.ctx = ctx
+	if _, err := r.s.Append(ctx, eventstore.AppendRequest{StreamID: r.id, StreamType: typ, Expected: eventstore.NoStream, Events: evs}); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	return r
+}
+
+// answeredDespiteCut runs read, whose connection the proxy was armed to cut
+// before the call (cut is the arming's signal; where says where it cuts),
+// and fails t unless the proxy did cut it and the read still answered want,
+// with no error: on a fresh connection.
+func (r markedStream) answeredDespiteCut(t *testing.T, where string, cut <-chan struct{}, read func() (int, error), want int) {
+	t.Helper()
+	n, err := read()
+	// The client's side is closed before the proxy says it cut.
+	select {
+	case <-cut:
+	case <-r.ctx.Done():
+		t.Fatalf("the proxy cut nothing of the read (answered %d, %v): the test's match is wrong", n, err)
+	}
+	if err != nil || n != want {
+		t.Errorf("read with its connection cut %s: %d, %v; want it answered on a fresh connection (%d)", where, n, err, want)
+	}
+}
+
+// drainInOrder reads a page's events, and checks each comes once, in order.
+func drainInOrder(events func(func(eventstore.Event, error) bool)) (n int, err error) {
+	var last int64
+	for e, err := range events {
+		if err != nil {
+			return n, err
+		}
+		if e.Position <= last {
+			return n, fmt.Errorf("event at %d after one at %d", e.Position, last)
+		}
+		last = e.Position
+		n++
+	}
+	return n, nil
 }

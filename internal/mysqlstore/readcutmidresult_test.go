@@ -2,17 +2,13 @@ package mysqlstore_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
-	"github.com/tributary-dev/tributary/internal/mysqltest"
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne: a read's
@@ -27,42 +23,19 @@ import (
 // event once.
 func TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne(t *testing.T) {
 	t.Parallel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	s := teststore.OpenMySQL(t, dsn)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	// An id of plain letters, interpolated into the statement as it is.
-	marker := []byte("rstores-midcut!!")
-	id := uuid.UUID(marker)
 	const typ, listed = "rstoresMidCut", "rstoresMidCutList"
 	const events, streams = 10, 30
 	evs := make([]eventstore.NewEvent, events)
 	for i := range evs {
 		evs[i] = eventstore.NewEvent{Type: "cut", Data: fmt.Appendf(nil, `{"n":%d,"pad":%q}`, i+1, strings.Repeat("x", 2000))}
 	}
-	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: typ, Expected: eventstore.NoStream, Events: evs}); err != nil {
-		t.Fatalf("append: %v", err)
-	}
+	r := openMarkedStream(t, "rstores-midcut!!", typ, evs)
+	s, ctx, id, marker := r.s, r.ctx, r.id, r.marker
 	for range streams {
 		if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: uuid.New(), StreamType: listed, Expected: eventstore.NoStream,
 			Events: []eventstore.NewEvent{{Type: "one", Data: []byte(`{}`)}}}); err != nil {
 			t.Fatalf("append: %v", err)
 		}
-	}
-	// drain reads a page's events, and checks each comes once, in order.
-	drain := func(events func(func(eventstore.Event, error) bool)) (n int, err error) {
-		var last int64
-		for e, err := range events {
-			if err != nil {
-				return n, err
-			}
-			if e.Position <= last {
-				return n, fmt.Errorf("event at %d after one at %d", e.Position, last)
-			}
-			last = e.Position
-			n++
-		}
-		return n, nil
 	}
 	for _, c := range []struct {
 		name  string
@@ -71,14 +44,14 @@ func TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne(t *testing.T) {
 		read  func() (int, error)
 		want  int
 	}{
-		{"a page of the stream", chunkHas(string(marker), "data, metadata"), 3000, func() (int, error) {
+		{"a page of the stream", chunkHas(marker, "data, metadata"), 3000, func() (int, error) {
 			page, err := s.ReadStream(ctx, id, eventstore.ReadStreamOptions{})
 			if err != nil {
 				return 0, err
 			}
-			return drain(page.Events)
+			return drainInOrder(page.Events)
 		}, events},
-		{"an event", chunkHas(string(marker), "AND stream_version = ", "data, metadata"), 1500, func() (int, error) {
+		{"an event", chunkHas(marker, "AND stream_version = ", "data, metadata"), 1500, func() (int, error) {
 			e, err := s.Event(ctx, id, 3)
 			if err == nil && !bytes.Contains(e.Data, []byte(`"n":3`)) {
 				return 0, fmt.Errorf("event 3 holds %.20s", e.Data)
@@ -90,14 +63,14 @@ func TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne(t *testing.T) {
 			if err != nil {
 				return 0, err
 			}
-			return drain(page.Events)
+			return drainInOrder(page.Events)
 		}, events},
 		{"the feed's page of the log", chunkHas(typ, "data, metadata"), 3000, func() (int, error) {
 			page, err := s.Tail().ReadAll(ctx, eventstore.ReadAllOptions{StreamTypes: []string{typ}})
 			if err != nil {
 				return 0, err
 			}
-			return drain(page.Events)
+			return drainInOrder(page.Events)
 		}, events},
 		{"a list of streams", chunkHas(listed, "stream_type IN"), 1500, func() (int, error) {
 			list, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{StreamTypes: []string{listed}})
@@ -105,16 +78,7 @@ func TestAReadWhoseConnectionIsCutMidResultIsAnsweredOnAFreshOne(t *testing.T) {
 		}, streams},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cut := proxy.CutAnswerAfter(c.cut, c.after)
-			n, err := c.read()
-			select {
-			case <-cut:
-			case <-ctx.Done():
-				t.Fatalf("the proxy cut no answer of the read (answered %d, %v): the test's match is wrong", n, err)
-			}
-			if err != nil || n != c.want {
-				t.Errorf("read with its connection cut midway through its result: %d, %v; want it answered on a fresh connection (%d)", n, err, c.want)
-			}
+			r.answeredDespiteCut(t, "midway through its result", r.proxy.CutAnswerAfter(c.cut, c.after), c.read, c.want)
 		})
 	}
 }
