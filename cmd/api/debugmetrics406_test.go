@@ -18,25 +18,7 @@ import (
 // does now. No store is involved.
 func TestTheDebugListenersMetricsRefuseAnEventStreamAsTheAPIs(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(debugHandler(metrics.New("test")))
-	t.Cleanup(srv.Close)
-	ask := func(method, accept string) (*http.Response, string) {
-		t.Helper()
-		req, err := http.NewRequest(method, srv.URL+"/metrics", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp, string(body)
-	}
+	ask := askDebugMetrics(t)
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		for _, accept := range []string{"text/event-stream", "text/event-stream, text/plain;q=0"} {
 			resp, body := ask(method, accept)
@@ -59,5 +41,31 @@ func TestTheDebugListenersMetricsRefuseAnEventStreamAsTheAPIs(t *testing.T) {
 				t.Errorf("%s /metrics on the debug listener, Accept %q: 200 with Vary %q; want Accept in it", method, accept, resp.Header.Get("Vary"))
 			}
 		}
+	}
+}
+
+// askDebugMetrics serves a debug listener's handler for the test, and
+// returns a func that asks its /metrics with method and Accept (none if
+// empty) and returns the response and its body.
+func askDebugMetrics(t *testing.T) func(method, accept string) (*http.Response, string) {
+	t.Helper()
+	srv := httptest.NewServer(debugHandler(metrics.New("test")))
+	t.Cleanup(srv.Close)
+	return func(method, accept string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
 	}
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // TestTheDebugListenersMetricsSayVaryAcceptOnce: the debug listener's
@@ -15,22 +12,10 @@ import (
 // it once, on its 200 and on its 406. No store is involved.
 func TestTheDebugListenersMetricsSayVaryAcceptOnce(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(debugHandler(metrics.New("test")))
-	t.Cleanup(srv.Close)
+	ask := askDebugMetrics(t)
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		for _, accept := range []string{"", "text/plain", "text/event-stream"} {
-			req, err := http.NewRequest(method, srv.URL+"/metrics", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if accept != "" {
-				req.Header.Set("Accept", accept)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp, _ := ask(method, accept)
 			n := 0
 			for _, line := range resp.Header.Values("Vary") {
 				for _, name := range strings.Split(line, ",") {
