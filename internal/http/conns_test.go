@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ type boundedServer struct {
 	logs    *testlog.Buffer
 	idle    chan struct{} // one value each time a connection is recorded idle
 	blocked chan struct{} // one value each time a request to /block is read
+
+	mu     sync.Mutex
+	states map[http.ConnState]int // how often each state was told, once Connections had been told it
 }
 
 // startBounded starts a boundedServer; its refusals answer CORS for the
@@ -42,10 +46,13 @@ func startBounded(t *testing.T, maxConns, perClient int, origins ...string) *bou
 		t.Fatalf("listen: %v", err)
 	}
 	b := &boundedServer{addr: ln.Addr().String(), release: make(chan struct{}), logs: logs, idle: make(chan struct{}, 100),
-		blocked: make(chan struct{}, 100)}
+		blocked: make(chan struct{}, 100), states: map[http.ConnState]int{}}
 	srv := &http.Server{
 		ConnState: func(c net.Conn, st http.ConnState) {
 			conns.ConnState(c, st)
+			b.mu.Lock()
+			b.states[st]++
+			b.mu.Unlock()
 			if st == http.StateIdle {
 				select {
 				case b.idle <- struct{}{}:
@@ -89,6 +96,27 @@ func (b *boundedServer) getIdle(t *testing.T, c *rawConn) {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("the connection was not recorded idle after its answer within 5 s")
 	}
+}
+
+// untilBlocked waits until the server has read n more requests to /block,
+// each of which then holds its connection's place, busy, until release.
+func (b *boundedServer) untilBlocked(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		select {
+		case <-b.blocked:
+		case <-time.After(hangGuard):
+			t.Fatalf("the server read %d of %d requests to /block within %v", i, n, hangGuard)
+		}
+	}
+}
+
+// told reports how often the server has told its connections' bound of
+// connections in state st, of any connection.
+func (b *boundedServer) told(st http.ConnState) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.states[st]
 }
 
 // rawConn is one client connection, from a local address of its own.
@@ -234,7 +262,7 @@ func TestOneClientAtItsBoundLeavesRoomForOthers(t *testing.T) {
 		c := dialFrom(t, b.addr, "127.0.0.1")
 		c.send(t, "/block")
 	}
-	time.Sleep(100 * time.Millisecond)
+	b.untilBlocked(t, 2)
 	refused := dialFrom(t, b.addr, "127.0.0.1")
 	refused.send(t, "/")
 	requireRefused(t, refused, "this client's address already holds 2 connections")
@@ -266,7 +294,7 @@ func TestARefusedConnectionCarriesCORSForAListedOrigin(t *testing.T) {
 	b := startBounded(t, 10, 1, "https://app.example.com")
 	c := dialFrom(t, b.addr, "127.0.0.1")
 	c.send(t, "/block")
-	time.Sleep(100 * time.Millisecond) // let its request be read
+	b.untilBlocked(t, 1)
 	for origin, listed := range map[string]bool{"https://app.example.com": true, "https://other.example.com": false} {
 		refused := dialFrom(t, b.addr, "127.0.0.1")
 		if _, err := io.WriteString(refused, "GET / HTTP/1.1\r\nHost: test\r\nOrigin: "+origin+"\r\n\r\n"); err != nil {
@@ -299,7 +327,7 @@ func TestAPreflightAtTheConnectionCapIsAnsweredSoTheRequestCanReadThe503(t *test
 	b := startBounded(t, 10, 1, "https://app.example.com")
 	c := dialFrom(t, b.addr, "127.0.0.1")
 	c.send(t, "/block")
-	time.Sleep(100 * time.Millisecond) // let its request be read
+	b.untilBlocked(t, 1)
 	preflight := func(origin string) *rawConn {
 		t.Helper()
 		refused := dialFrom(t, b.addr, "127.0.0.1")
@@ -338,10 +366,11 @@ func TestAClosedConnectionGivesItsPlaceBack(t *testing.T) {
 	b := startBounded(t, 1, 1)
 	for range 5 {
 		c := dialFrom(t, b.addr, "127.0.0.1")
+		closed := b.told(http.StateClosed)
 		c.send(t, "/block")
-		time.Sleep(50 * time.Millisecond)
+		b.untilBlocked(t, 1)
 		c.Close() // the request is cut: its handler ends, its place is free
-		time.Sleep(50 * time.Millisecond)
+		untilState(t, "the server closed the cut connection", func() bool { return b.told(http.StateClosed) > closed })
 	}
 	c := dialFrom(t, b.addr, "127.0.0.1")
 	c.get(t, "/")
@@ -356,6 +385,8 @@ func TestAConnectionWhoseNextRequestIsArrivingIsNotClosedAsIdle(t *testing.T) {
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHo"); err != nil {
 		t.Fatalf("send the start of a request: %v", err)
 	}
+	// No state of the server's says its bytes were read (net/http tells
+	// active only once the headers are whole): given the time.
 	time.Sleep(100 * time.Millisecond)
 	late := dialFrom(t, b.addr, "127.0.0.2")
 	late.send(t, "/")
@@ -374,7 +405,7 @@ func TestEveryRefusedConnectionIsLoggedByItsBoundEvenInABurst(t *testing.T) {
 	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
 		dialFrom(t, b.addr, ip).send(t, "/block")
 	}
-	time.Sleep(100 * time.Millisecond)
+	b.untilBlocked(t, 2)
 	// A burst: three at the server's bound, two at the first client's.
 	for _, ip := range []string{"127.0.0.3", "127.0.0.1", "127.0.0.3", "127.0.0.1", "127.0.0.3"} {
 		c := dialFrom(t, b.addr, ip)
@@ -479,7 +510,7 @@ func TestAConnectionsClientIsItsIPv4AddressOrItsIPv6Slash64(t *testing.T) {
 func TestAGoClientRefusedAtTheBoundIsAnswered503NotAnUnsolicitedResponse(t *testing.T) {
 	b := startBounded(t, 1, 1)
 	dialFrom(t, b.addr, "127.0.0.1").send(t, "/block")
-	time.Sleep(100 * time.Millisecond)
+	b.untilBlocked(t, 1)
 	// net/http's Transport reads a new connection before it writes the
 	// request; an answer there before the request is "unsolicited", and
 	// the request fails.
@@ -508,7 +539,7 @@ func TestAFloodAtTheBoundIsRefusedWithFewGoroutinesAndOthersAreServedMeanwhile(t
 	flooder.send(t, "/block") // its one place, busy
 	other := dialFrom(t, b.addr, "127.0.0.2")
 	b.getIdle(t, other)
-	time.Sleep(100 * time.Millisecond)
+	b.untilBlocked(t, 1)
 	before := runtime.NumGoroutine()
 
 	// A thousand connections that say nothing: each refused one waits
@@ -546,7 +577,7 @@ func TestAFloodAtTheBoundIsRefusedWithFewGoroutinesAndOthersAreServedMeanwhile(t
 func TestAnAppendWithALargeBodyRefusedAtTheBoundIsAnswered503NotReset(t *testing.T) {
 	b := startBounded(t, 1, 1)
 	dialFrom(t, b.addr, "127.0.0.1").send(t, "/block")
-	time.Sleep(100 * time.Millisecond)
+	b.untilBlocked(t, 1)
 	body := bytes.Repeat([]byte("a"), 4<<20) // TRIBUTARY_MAX_BODY_BYTES' default
 	requireGoClientRefused(t, 10, "append of 4 MiB", func(c *http.Client) (*http.Response, error) {
 		return c.Post("http://"+b.addr+"/", "application/json", bytes.NewReader(body))
@@ -626,7 +657,7 @@ func TestAtTheBoundASilentConnectionTakesThePlaceOfNoOneButGivesItsOwnUp(t *test
 func TestARefusalAtTheClientBoundIsLoggedWithTheClientsAddress(t *testing.T) {
 	b := startBounded(t, 3, 1)
 	dialFrom(t, b.addr, "127.0.0.2").send(t, "/block")
-	time.Sleep(100 * time.Millisecond)
+	b.untilBlocked(t, 1)
 	c := dialFrom(t, b.addr, "127.0.0.2")
 	c.send(t, "/")
 	if resp, _ := c.answer(t); resp.StatusCode != http.StatusServiceUnavailable {
