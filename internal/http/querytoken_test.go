@@ -1,12 +1,9 @@
 package http_test
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -23,27 +20,14 @@ import (
 func TestATokenInTheQueryOfAWriteIsRefusedWithAccessControlOff(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		srv := httptest.NewServer(esthttp.New(k.Open(t), esthttp.Options{}))
-		t.Cleanup(srv.Close)
-		client := &http.Client{Timeout: 30 * time.Second}
+		s := serveWith(t, k.Open(t), esthttp.Options{})
 		path := "/streams/" + uuid.NewString() + "/events"
-		resp, err := client.Post(srv.URL+path+"?access_token=abcdefabcdefabcdef", "application/json",
-			strings.NewReader(`{"stream_type":"order","events":[{"type":"A","data":1}]}`))
-		if err != nil {
-			t.Fatal(err)
+		r := s.do("POST", path+"?access_token=abcdefabcdefabcdef", `{"stream_type":"order","events":[{"type":"A","data":1}]}`)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "?access_token= is taken only on a GET or HEAD") {
+			t.Fatalf("POST with ?access_token=, access control off: %d %s; want the 400 it is with tokens on", r.status, r.body)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "?access_token= is taken only on a GET or HEAD") {
-			t.Fatalf("POST with ?access_token=, access control off: %d %s; want the 400 it is with tokens on", resp.StatusCode, body)
-		}
-		resp, err = client.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("the stream after the refused POST: %d; want 404 (nothing written)", resp.StatusCode)
+		if r := s.do("GET", path, ""); r.status != http.StatusNotFound {
+			t.Errorf("the stream after the refused POST: %d; want 404 (nothing written)", r.status)
 		}
 	})
 }

@@ -2,12 +2,9 @@ package http_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -26,9 +23,7 @@ func TestAnEmptyOrMisspeltQueryTokenIsToldWhatIsWrong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Tokens: tokens}))
-	t.Cleanup(srv.Close)
-	client := &http.Client{Timeout: 30 * time.Second}
+	s := serveWith(t, teststore.SQLite.Open(t), esthttp.Options{Tokens: tokens})
 	for _, tc := range []struct {
 		query string
 		says  []string
@@ -38,26 +33,22 @@ func TestAnEmptyOrMisspeltQueryTokenIsToldWhatIsWrong(t *testing.T) {
 		{"Access_Token=nope", []string{`"Access_Token"`, "access_token, in lower case"}},
 		{"", []string{"this server needs an access token"}},
 	} {
-		resp, err := client.Get(srv.URL + "/streams?" + tc.query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		r := s.do("GET", "/streams?"+tc.query, "")
+		body := r.body
 		var p struct{ Detail string }
-		if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("?%s: %d %s; want a 401 problem", tc.query, resp.StatusCode, body)
+		if err := json.Unmarshal(body, &p); err != nil || r.status != http.StatusUnauthorized {
+			t.Errorf("?%s: %d %s; want a 401 problem", tc.query, r.status, body)
 			continue
 		}
-		for _, s := range tc.says {
-			if !strings.Contains(p.Detail, s) {
-				t.Errorf("?%s: detail %q; want it to say %q", tc.query, p.Detail, s)
+		for _, say := range tc.says {
+			if !strings.Contains(p.Detail, say) {
+				t.Errorf("?%s: detail %q; want it to say %q", tc.query, p.Detail, say)
 			}
 		}
 		if strings.Contains(string(body), secret) || strings.Contains(string(body), "nope") {
 			t.Errorf("?%s: %s; want the value sent never echoed", tc.query, body)
 		}
-		if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="tributary"` {
+		if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="tributary"` {
 			t.Errorf("?%s: WWW-Authenticate %q; want the challenge of no token", tc.query, got)
 		}
 	}
