@@ -64,15 +64,7 @@ func TestStalledCatchingUpSubscribersHoldNoMoreThanTheCatchUpBudget(t *testing.T
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
 		var ack acked
-		data := []byte(`{"pad":"` + strings.Repeat("x", 128<<10) + `"}`)
-		for range 4 {
-			res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-				Events: []eventstore.NewEvent{{Type: "Big", Data: data}, {Type: "Big", Data: data}, {Type: "Big", Data: data}, {Type: "Big", Data: data}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ack.add(res)
-		}
+		ack.appendPadded(t, store, 4, 4, "Big", 128<<10)
 		hs := &holdingStore{Store: store}
 		const maxEvent = 150 << 10
 		const budget = 3 << 20 // two subscriptions' pages

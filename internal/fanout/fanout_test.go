@@ -187,6 +187,26 @@ func (a *acked) add(res eventstore.AppendResult) {
 	}
 }
 
+// appendPadded appends streams new streams of perStream events each, of
+// type typ, whose data is an object padded to pad bytes and more, and
+// records them in a; it returns the data of each.
+func (a *acked) appendPadded(t *testing.T, s eventstore.Store, streams, perStream int, typ string, pad int) []byte {
+	t.Helper()
+	data := []byte(`{"pad":"` + strings.Repeat("x", pad) + `"}`)
+	evs := make([]eventstore.NewEvent, perStream)
+	for i := range evs {
+		evs[i] = eventstore.NewEvent{Type: typ, Data: data}
+	}
+	for range streams {
+		res, err := s.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t", Events: evs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.add(res)
+	}
+	return data
+}
+
 func appendN(t *testing.T, s eventstore.Store, stream uuid.UUID, typ string, n int) eventstore.AppendResult {
 	t.Helper()
 	evs := make([]eventstore.NewEvent, n)

@@ -3,13 +3,10 @@ package fanout_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
@@ -48,16 +45,8 @@ func TestPlacesTakenBeforeALargeEventIsSeenCountItOnceItIs(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		data := []byte(`{"pad":"` + strings.Repeat("x", 1000<<10) + `"}`)
 		var ack acked
-		for range 6 {
-			res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-				Events: []eventstore.NewEvent{{Type: "Big", Data: data}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ack.add(res)
-		}
+		data := ack.appendPadded(t, store, 6, 1, "Big", 1000<<10)
 		hs := &holdingStore{Store: store}
 		gs := &heldReads{Store: hs, open: make(chan struct{})}
 		const budget = 3 << 20 // two places at 64 KiB (1.3 MiB), one at 1000 KiB (2.2 MiB)

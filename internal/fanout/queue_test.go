@@ -2,11 +2,8 @@ package fanout_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
@@ -24,16 +21,8 @@ func TestASubscriptionThatLeavesTheQueueLetsThoseBehindItRead(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
-		data := []byte(`{"pad":"` + strings.Repeat("x", 8<<10) + `"}`)
 		var ack acked
-		for range 3 {
-			res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "t",
-				Events: []eventstore.NewEvent{{Type: "X", Data: data}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ack.add(res)
-		}
+		ack.appendPadded(t, store, 3, 1, "X", 8<<10)
 		// Two places: 1 MiB + 64 KiB + 256 KiB each.
 		const place = 1<<20 + 64<<10 + 256<<10
 		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: 64 << 10, CatchUpBytes: 2 * place})
