@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -50,10 +49,7 @@ func TestTheLiveBufferIsBoundedByBytesAndSubscribersStillGetEveryEventOnce(t *te
 		store := k.Open(t)
 		const limit = 1 << 20
 		f := New(store, Options{PollInterval: 10 * time.Millisecond, BufferBytes: limit})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { f.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		ctx := runUntilEnd(t, f)
 
 		// A subscription that stops reading once caught up keeps the tailer
 		// filling the buffer; it reads again at the end.

@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -26,10 +25,7 @@ func TestAFilteredSubscriptionIsToldNoPositionItWasToldAlready(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		inner := k.Open(t)
 		f := New(inner, Options{PollInterval: 10 * time.Millisecond})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { f.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		ctx := runUntilEnd(t, f)
 		<-f.ready
 		store := f.Notifying(inner)
 		// One open keeps the live buffer (release): the subscription

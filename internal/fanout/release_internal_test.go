@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +22,7 @@ func TestTheLiveBufferHoldsNoEventOnceEverySubscriptionHasEnded(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
 		f := New(store, Options{PollInterval: 10 * time.Millisecond})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { f.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		ctx := runUntilEnd(t, f)
 
 		sub := f.Subscribe(eventstore.SubscribeOptions{})
 		got := 0

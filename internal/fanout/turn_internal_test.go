@@ -106,11 +106,18 @@ func runOnePlace(t *testing.T, store Store, turn time.Duration) (*Feed, context.
 	t.Helper()
 	f := New(store, Options{PollInterval: 10 * time.Millisecond, CatchUpBytes: 1}) // one place
 	f.turn = turn
+	return f, runUntilEnd(t, f)
+}
+
+// runUntilEnd runs f until the test ends, and returns a context that ends
+// then, before Run has returned.
+func runUntilEnd(t *testing.T, f *Feed) context.Context {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return f, ctx
+	return ctx
 }
 
 // readToCaughtUp reads sub, handing each event to got, until a delivery
