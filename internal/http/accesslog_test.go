@@ -32,23 +32,13 @@ func TestAnAccessLogLineIsBoundedWhateverTheRequestsLength(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	long := strings.Repeat("a", 200<<10)
-	for _, target := range []string{
-		"/streams/" + long,
-		"/events?stream_type=" + long,
-		"/events?" + strings.Repeat("x&", 100<<10),
-		"/" + strings.Repeat("é", 100<<10),
-	} {
-		resp, err := http.Get(srv.URL + target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	// A line is logged just after its response is sent.
-	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(logs.String(), `"msg":"request"`) < 4 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	getEach(t, srv.URL,
+		"/streams/"+long,
+		"/events?stream_type="+long,
+		"/events?"+strings.Repeat("x&", 100<<10),
+		"/"+strings.Repeat("é", 100<<10),
+	)
+	untilRequestsLogged(logs, 4)
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if len(lines) < 4 {
 		t.Fatalf("%d log lines; expected one a request:\n%.2000s", len(lines), logs.String())
@@ -87,17 +77,8 @@ func TestTheLogQuotesThePathAsSent(t *testing.T) {
 		"/streams/%" + strconv.FormatInt(int64(id[0]), 16) + id[1:], // a 503, logged twice
 	}
 	logged := []string{"/streams/<invalid: 45 bytes>", sent[1], sent[2]}
-	for _, target := range sent {
-		resp, err := http.Get(srv.URL + target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(logs.String(), `"msg":"request"`) < len(sent) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	getEach(t, srv.URL, sent...)
+	untilRequestsLogged(logs, len(sent))
 	out := logs.String()
 	for i, target := range sent {
 		found := false
@@ -127,17 +108,8 @@ func TestProbesAndScrapesThatSucceedAreLoggedAtDebug(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	targets := []string{"/healthz", "/readyz", "/metrics", "/events", "/healthz?x=1"}
-	for _, target := range targets {
-		resp, err := http.Get(srv.URL + target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(logs.String(), `"msg":"request"`) < len(targets) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	getEach(t, srv.URL, targets...)
+	untilRequestsLogged(logs, len(targets))
 	want := map[string]string{`"route":"/healthz","path":"/healthz","query":"",`: "DEBUG", `"route":"/readyz"`: "DEBUG", `"route":"/metrics"`: "DEBUG",
 		`"route":"/events"`: "INFO", `"route":"/healthz","path":"/healthz","query":"REDACTED"`: "INFO"}
 	for match, level := range want {
@@ -153,5 +125,27 @@ func TestProbesAndScrapesThatSucceedAreLoggedAtDebug(t *testing.T) {
 		if !found {
 			t.Errorf("no access line holding %s in:\n%.3000s", match, logs.String())
 		}
+	}
+}
+
+// getEach sends GET for each target to the server at url, one after the
+// other, and reads none of the answers.
+func getEach(t *testing.T, url string, targets ...string) {
+	t.Helper()
+	for _, target := range targets {
+		resp, err := http.Get(url + target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+}
+
+// untilRequestsLogged waits until logs holds n access lines, or 30 s have
+// passed: a line is logged just after its response is sent. The caller's
+// checks of the log say what is missing.
+func untilRequestsLogged(logs *testlog.Buffer, n int) {
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(logs.String(), `"msg":"request"`) < n && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
