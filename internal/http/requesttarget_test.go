@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tributary-dev/tributary/api"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
@@ -80,10 +79,7 @@ func TestAConnectIsLoggedWithTheTargetItAskedFor(t *testing.T) {
 	for _, target := range targets {
 		rawRequest(t, srv, "CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\nConnection: close\r\n\r\n")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(logs.String(), `"msg":"request"`) < len(targets) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	untilRequestsLogged(logs, len(targets))
 	out := logs.String()
 	for _, want := range []string{`"path":"<invalid: 4 bytes>:443"`, `"path":"[::1]:8080"`, `"path":"REDACTED:443"`} {
 		if !strings.Contains(out, want) {
@@ -123,10 +119,7 @@ func TestAnAbsoluteTargetWithNoPathIsLoggedAsTheRootItIsServedAs(t *testing.T) {
 				tc.method, resp.StatusCode, resp.Header.Get("Allow"), body, tc.status, tc.method)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(logs.String(), `"msg":"request"`) < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	untilRequestsLogged(logs, 3)
 	out := logs.String()
 	if strings.Count(out, `"path":"/"`) != 3 || strings.Contains(out, `"path":""`) {
 		t.Errorf(`GET http://test: want its access line to say "path":"/", what it is served as; the log:
