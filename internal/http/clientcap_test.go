@@ -152,30 +152,42 @@ func expectRefusedForItsShare(t *testing.T, client *http.Client, base, token, wh
 // it. Neither is a fault of the server: WARN, with the access log's line.
 func TestASubscriptionRefusedForALimitIsNoErrorInTheLog(t *testing.T) {
 	t.Parallel()
+	atEitherSubscriptionCap(t, func(t *testing.T, opts esthttp.Options) {
+		logs := &testlog.Buffer{}
+		opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		_, _, srv := liveServerOf(t, teststore.SQLite, opts, nil)
+		one := subscriberFrom(t, "127.0.0.1")
+		expectSubscribed(t, one, srv.URL, "", "the first subscription")
+		resp := subscribe(t, one, srv.URL, "")
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("the second subscription: %d, want 503", resp.StatusCode)
+		}
+		resp.Body.Close()
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, `"level":"ERROR"`) {
+				t.Errorf("a refused subscription logged an error: %s", line)
+			}
+		}
+		if !strings.Contains(logs.String(), `"level":"WARN","msg":"request failed"`) {
+			t.Errorf("a refused subscription logged no warning; the log:\n%s", logs)
+		}
+	})
+}
+
+// atEitherSubscriptionCap runs test, in a parallel subtest, once for each
+// way a client meets a subscription cap with its second subscription: its
+// client's share (one a client) and the instance's limit (one in all).
+// opts holds that cap, and the OpenAPI document.
+func atEitherSubscriptionCap(t *testing.T, test func(t *testing.T, opts esthttp.Options)) {
+	t.Helper()
 	for name, opts := range map[string]esthttp.Options{
 		"the client's share":   {MaxSubscribers: 10, MaxSubscribersPerClient: 1},
 		"the instance's limit": {MaxSubscribers: 1, MaxSubscribersPerClient: 5},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			logs := &testlog.Buffer{}
-			opts.OpenAPI, opts.Logger = api.OpenAPI, slog.New(slog.NewJSONHandler(logs, nil))
-			_, _, srv := liveServerOf(t, teststore.SQLite, opts, nil)
-			one := subscriberFrom(t, "127.0.0.1")
-			expectSubscribed(t, one, srv.URL, "", "the first subscription")
-			resp := subscribe(t, one, srv.URL, "")
-			if resp.StatusCode != http.StatusServiceUnavailable {
-				t.Fatalf("the second subscription: %d, want 503", resp.StatusCode)
-			}
-			resp.Body.Close()
-			for line := range strings.Lines(logs.String()) {
-				if strings.Contains(line, `"level":"ERROR"`) {
-					t.Errorf("a refused subscription logged an error: %s", line)
-				}
-			}
-			if !strings.Contains(logs.String(), `"level":"WARN","msg":"request failed"`) {
-				t.Errorf("a refused subscription logged no warning; the log:\n%s", logs)
-			}
+			opts.OpenAPI = api.OpenAPI
+			test(t, opts)
 		})
 	}
 }
@@ -191,39 +203,32 @@ func TestASubscriptionRefusedForALimitIsNoErrorInTheLog(t *testing.T) {
 func TestAHeadOfASubscriptionAtEitherCapAnswersAsItsGet(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		for name, opts := range map[string]esthttp.Options{
-			"the client's share":   {MaxSubscribers: 10, MaxSubscribersPerClient: 1},
-			"the instance's limit": {MaxSubscribers: 1, MaxSubscribersPerClient: 5},
-		} {
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				opts.OpenAPI = api.OpenAPI
-				_, _, srv := liveServerOf(t, k, opts, nil)
-				one := subscriberFrom(t, "127.0.0.1")
-				for _, path := range []string{"/events", "/streams/" + uuid.NewString() + "/events"} {
-					if r := askEvents(t, one, http.MethodHead, srv.URL+path); r.StatusCode != http.StatusOK {
-						t.Fatalf("HEAD %s below the cap: %d, want 200", path, r.StatusCode)
+		atEitherSubscriptionCap(t, func(t *testing.T, opts esthttp.Options) {
+			_, _, srv := liveServerOf(t, k, opts, nil)
+			one := subscriberFrom(t, "127.0.0.1")
+			for _, path := range []string{"/events", "/streams/" + uuid.NewString() + "/events"} {
+				if r := askEvents(t, one, http.MethodHead, srv.URL+path); r.StatusCode != http.StatusOK {
+					t.Fatalf("HEAD %s below the cap: %d, want 200", path, r.StatusCode)
+				}
+			}
+			closeIt := expectSubscribed(t, one, srv.URL, "", "the one subscription the cap lets through, after the HEADs")
+			for _, path := range []string{"/events", "/streams/" + uuid.NewString() + "/events"} {
+				get, head := askEvents(t, one, http.MethodGet, srv.URL+path), askEvents(t, one, http.MethodHead, srv.URL+path)
+				if get.StatusCode != http.StatusServiceUnavailable {
+					t.Fatalf("GET %s at the cap: %d, want 503", path, get.StatusCode)
+				}
+				if head.StatusCode != get.StatusCode {
+					t.Errorf("HEAD %s at the cap: %d, want %d as its GET", path, head.StatusCode, get.StatusCode)
+				}
+				for _, h := range []string{"Content-Type", "Content-Length", "Retry-After", "Vary", "Cache-Control", "X-Accel-Buffering"} {
+					if g, hd := get.Header.Values(h), head.Header.Values(h); !slices.Equal(g, hd) {
+						t.Errorf("HEAD %s at the cap: %s %q, want %q as its GET", path, h, hd, g)
 					}
 				}
-				closeIt := expectSubscribed(t, one, srv.URL, "", "the one subscription the cap lets through, after the HEADs")
-				for _, path := range []string{"/events", "/streams/" + uuid.NewString() + "/events"} {
-					get, head := askEvents(t, one, http.MethodGet, srv.URL+path), askEvents(t, one, http.MethodHead, srv.URL+path)
-					if get.StatusCode != http.StatusServiceUnavailable {
-						t.Fatalf("GET %s at the cap: %d, want 503", path, get.StatusCode)
-					}
-					if head.StatusCode != get.StatusCode {
-						t.Errorf("HEAD %s at the cap: %d, want %d as its GET", path, head.StatusCode, get.StatusCode)
-					}
-					for _, h := range []string{"Content-Type", "Content-Length", "Retry-After", "Vary", "Cache-Control", "X-Accel-Buffering"} {
-						if g, hd := get.Header.Values(h), head.Header.Values(h); !slices.Equal(g, hd) {
-							t.Errorf("HEAD %s at the cap: %s %q, want %q as its GET", path, h, hd, g)
-						}
-					}
-				}
-				closeIt()
-				expectSubscribedSoon(t, one, srv.URL, "", "a subscription once the one open closed")
-			})
-		}
+			}
+			closeIt()
+			expectSubscribedSoon(t, one, srv.URL, "", "a subscription once the one open closed")
+		})
 	})
 }
 
@@ -256,52 +261,45 @@ func askEvents(t *testing.T, client *http.Client, method, url string) *http.Resp
 func TestABadSubscriptionIsABadRequestAtEitherCap(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		for name, opts := range map[string]esthttp.Options{
-			"the client's share":   {MaxSubscribers: 10, MaxSubscribersPerClient: 1},
-			"the instance's limit": {MaxSubscribers: 1, MaxSubscribersPerClient: 5},
-		} {
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				opts.OpenAPI = api.OpenAPI
-				_, _, srv := liveServerOf(t, k, opts, nil)
-				one := subscriberFrom(t, "127.0.0.1")
-				expectSubscribed(t, one, srv.URL, "", "the one subscription the cap lets through")
-				id := uuid.NewString()
-				for _, bad := range []struct{ path, header, value string }{
-					{"/events?after=zz", "", ""},
-					{"/events?limit=0", "", ""},
-					{"/events?stream_type=1a", "", ""},
-					{"/events?no_such=1", "", ""},
-					{"/events", "Last-Event-ID", "zz"},
-					{"/events", esthttp.MinPositionHeader, "zz"},
-					{"/streams/not-a-uuid/events", "", ""},
-					{"/streams/" + id + "/events?from=zz", "", ""},
-					{"/streams/" + id + "/events?direction=backward", "", ""},
-					{"/streams/" + id + "/events", "Last-Event-ID", "-1"},
-				} {
-					for _, method := range []string{http.MethodGet, http.MethodHead} {
-						req, err := http.NewRequest(method, srv.URL+bad.path, nil)
-						if err != nil {
-							t.Fatal(err)
-						}
-						req.Header.Set("Accept", "text/event-stream")
-						if bad.header != "" {
-							req.Header.Set(bad.header, bad.value)
-						}
-						resp, err := one.Do(req)
-						if err != nil {
-							t.Fatal(err)
-						}
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Retry-After") != "" {
-							t.Errorf("%s %s (%s %q) at the cap: %d, Retry-After %q; want 400 without Retry-After, as below the cap",
-								method, bad.path, bad.header, bad.value, resp.StatusCode, resp.Header.Get("Retry-After"))
-						}
+		atEitherSubscriptionCap(t, func(t *testing.T, opts esthttp.Options) {
+			_, _, srv := liveServerOf(t, k, opts, nil)
+			one := subscriberFrom(t, "127.0.0.1")
+			expectSubscribed(t, one, srv.URL, "", "the one subscription the cap lets through")
+			id := uuid.NewString()
+			for _, bad := range []struct{ path, header, value string }{
+				{"/events?after=zz", "", ""},
+				{"/events?limit=0", "", ""},
+				{"/events?stream_type=1a", "", ""},
+				{"/events?no_such=1", "", ""},
+				{"/events", "Last-Event-ID", "zz"},
+				{"/events", esthttp.MinPositionHeader, "zz"},
+				{"/streams/not-a-uuid/events", "", ""},
+				{"/streams/" + id + "/events?from=zz", "", ""},
+				{"/streams/" + id + "/events?direction=backward", "", ""},
+				{"/streams/" + id + "/events", "Last-Event-ID", "-1"},
+			} {
+				for _, method := range []string{http.MethodGet, http.MethodHead} {
+					req, err := http.NewRequest(method, srv.URL+bad.path, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Header.Set("Accept", "text/event-stream")
+					if bad.header != "" {
+						req.Header.Set(bad.header, bad.value)
+					}
+					resp, err := one.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Retry-After") != "" {
+						t.Errorf("%s %s (%s %q) at the cap: %d, Retry-After %q; want 400 without Retry-After, as below the cap",
+							method, bad.path, bad.header, bad.value, resp.StatusCode, resp.Header.Get("Retry-After"))
 					}
 				}
-			})
-		}
+			}
+		})
 	})
 }
 
