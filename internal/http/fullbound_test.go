@@ -13,8 +13,6 @@ func startFullBound(t *testing.T) *boundedServer {
 	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
 		dialFrom(t, b.addr, ip).send(t, "/block")
 	}
-	for range 2 {
-		<-b.blocked
-	}
+	b.untilBlocked(t, 2)
 	return b
 }
