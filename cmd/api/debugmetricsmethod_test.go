@@ -1,13 +1,8 @@
 package main
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
-
-	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // TestTheDebugListenersMetricsAnswerOtherMethodsAsTheAPIs: the debug
@@ -18,19 +13,9 @@ import (
 // store is involved.
 func TestTheDebugListenersMetricsAnswerOtherMethodsAsTheAPIs(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(debugHandler(metrics.New("test")))
-	t.Cleanup(srv.Close)
+	ask := askDebugMetrics(t)
 	for method, want := range map[string]int{http.MethodPost: 405, http.MethodDelete: 405, http.MethodPut: 405, http.MethodOptions: 204} {
-		req, err := http.NewRequest(method, srv.URL+"/metrics", strings.NewReader(""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := ask(method, "")
 		if resp.StatusCode != want || resp.Header.Get("Allow") != "GET, HEAD, OPTIONS" {
 			t.Errorf("%s /metrics on the debug listener: %d, Allow %q, body %.80q; want %d with Allow \"GET, HEAD, OPTIONS\", as the API's", method, resp.StatusCode, resp.Header.Get("Allow"), body, want)
 		}
