@@ -23,7 +23,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	gopath "path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -1172,7 +1171,7 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 		if sameOrigin(u, c.base) {
 			// A page a redirect took out of the base path has its
 			// relative links there, where the server sent the read.
-			if !c.underBase(u.Path) && c.underBase(page.Path) {
+			if !c.underBase(u) && c.underBase(page) {
 				return nil, c.outOfBase(link)
 			}
 			return u, nil
@@ -1188,7 +1187,7 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 		// behind a base path: </events?…> on /tributary/events.)
 		u := *c.base
 		u.Path, u.RawPath, u.RawQuery = ref.Path, path, ref.RawQuery
-		if !c.underBase(u.Path) {
+		if !c.underBase(&u) {
 			return nil, c.outOfBase(link)
 		}
 		return &u, nil
@@ -1200,23 +1199,62 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 		path += "?" + ref.RawQuery
 	}
 	u, err := c.url(path, nil)
-	if err == nil && !c.underBase(u.Path) {
+	if err == nil && !c.underBase(u) {
 		return nil, c.outOfBase(link)
 	}
 	return u, err
 }
 
-// underBase reports whether p, a URL's path (unescaped), is the base URL's
-// path or under it once its dot segments are resolved, as a proxy in
-// front resolves them, %2e%2e included: two services on one origin
-// (/a/, /b/) each have their own token.
-func (c *Client) underBase(p string) bool {
-	base := gopath.Clean("/" + c.base.Path)
-	if base == "/" {
-		return true
+// underBase reports whether u's path is the base URL's path or under it
+// once its dot segments are resolved, as a proxy in front resolves them,
+// %2e%2e included: two services on one origin (/a/, /b/) each have their
+// own token. Paths are compared segment by segment as they are escaped:
+// acme%2Fprod is one segment and acme/prod two, another resource that
+// reads the same unescaped.
+func (c *Client) underBase(u *url.URL) bool {
+	base := pathSegments(c.base.EscapedPath())
+	p := pathSegments(u.EscapedPath())
+	if len(p) < len(base) {
+		return false
 	}
-	p = gopath.Clean("/" + p)
-	return p == base || strings.HasPrefix(p, base+"/")
+	for i, s := range base {
+		if !sameSegment(s, p[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// pathSegments is the escaped path p's segments, its dot segments
+// resolved (RFC 3986 §5.2.4), escaped ones (%2e%2e) too, and empty ones
+// dropped, as a proxy that merges slashes drops them.
+func pathSegments(p string) []string {
+	var segs []string
+	for _, s := range strings.Split(p, "/") {
+		switch unescaped(s) {
+		case "", ".":
+		case "..":
+			if len(segs) > 0 {
+				segs = segs[:len(segs)-1]
+			}
+		default:
+			segs = append(segs, s)
+		}
+	}
+	return segs
+}
+
+// sameSegment reports whether two escaped path segments name the same
+// one: %2F and %2f, or %61 and a, are one (RFC 3986 §6.2.2).
+func sameSegment(a, b string) bool { return unescaped(a) == unescaped(b) }
+
+// unescaped is the escaped path segment s unescaped, or s as it is if it
+// holds a malformed escape.
+func unescaped(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
 }
 
 // outOfBase is the error of a next link that leads out of the base URL's
