@@ -120,7 +120,10 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithReadRetries lets each read (Stream, and each page of ReadStream and
 // ReadAll), which is safe to send again, be sent again up to n times when
 // it got no answer (the connection refused, reset or closed before an
-// answer) or a 429, 502, 503 or 504: after the answer's Retry-After, up to
+// answer), an answer whose body was cut partway (reset or closed before
+// its end: nothing of that page was handed over; an answer that came
+// whole but is not JSON is not sent again), or a 429, 502, 503 or 504,
+// each counted against n: after the answer's Retry-After, up to
 // 5 minutes, or else after a backoff from 500 ms doubling up to 30 s,
 // never past ctx's end, which ends the read with ctx's error. Tributary's
 // own 503 without Retry-After, which it answers only where no retry
@@ -1268,21 +1271,22 @@ func (c *Client) outOfBase(link string) error {
 // wrote it and whether there was one (<> is one, to the page itself), and
 // the URL the answer came from, after any redirects, which
 // a relative link is relative to. An answer longer than most bytes is an
-// error, errAnswerTooLong.
+// error, errAnswerTooLong. With WithReadRetries, a GET that got no answer,
+// one that says to come back, or one whose body was cut partway is sent
+// again (a Decoder reads a whole value before it fills out: a cut one
+// leaves out as it was).
 func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (next string, linked bool, from *url.URL, err error) {
-	var res *http.Response
 	backoff := readBackoff
 	for tries := 0; ; tries++ {
-		req, err := c.request(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return "", false, nil, err
-		}
-		req.Header.Set("Accept", "application/json")
-		res, err = c.do(req, c.timeout)
+		var again bool
+		next, linked, from, again, err = c.getJSONOnce(ctx, u, out, most)
 		if err == nil {
-			break
+			return next, linked, from, nil
 		}
-		wait, again := readAgain(ctx, err)
+		var wait time.Duration
+		if again {
+			wait, again = readAgain(ctx, err)
+		}
 		if !again || tries >= c.readRetries {
 			return "", false, nil, err
 		}
@@ -1295,16 +1299,48 @@ func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (
 		}
 		backoff = doubled(backoff, maxReadBackoff)
 	}
+}
+
+// getJSONOnce is one GET of getJSON's. Its error may be sent again
+// (retryable, readAgain deciding) if it came before an answer, or from
+// the answer's body cut partway (its connection's error, not JSON's: an
+// answer that came whole is the same sent again).
+func (c *Client) getJSONOnce(ctx context.Context, u *url.URL, out any, most int64) (next string, linked bool, from *url.URL, retryable bool, err error) {
+	req, err := c.request(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", false, nil, false, err
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.do(req, c.timeout)
+	if err != nil {
+		return "", false, nil, true, err
+	}
 	defer closeBody(res.Body)
-	if err := json.NewDecoder(boundedBody(res.Body, most)).Decode(out); err != nil {
-		return "", false, nil, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), shortened(err))
+	body := &cutBody{r: res.Body}
+	if err := json.NewDecoder(boundedBody(body, most)).Decode(out); err != nil {
+		return "", false, nil, body.err != nil, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), shortened(err))
 	}
 	from = u
 	if res.Request != nil && res.Request.URL != nil {
 		from = res.Request.URL
 	}
 	next, linked = nextLink(res.Header)
-	return next, linked, from, nil
+	return next, linked, from, false, nil
+}
+
+// cutBody reads an answer's body and keeps the error that cut it short
+// (a reset, the connection closed before its end), io.EOF, its end, not.
+type cutBody struct {
+	r   io.Reader
+	err error
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil { //nolint:errorlint // io.EOF is returned as it is, never wrapped
+		b.err = err
+	}
+	return n, err
 }
 
 // readBackoff and maxReadBackoff bound the wait before a read is sent
