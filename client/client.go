@@ -1324,7 +1324,7 @@ func (c *Client) getJSONOnce(ctx context.Context, u *url.URL, out any, most int6
 	if res.Request != nil && res.Request.URL != nil {
 		from = res.Request.URL
 	}
-	next, linked = nextLink(res.Header)
+	next, linked = nextLink(res.Header, from)
 	return next, linked, from, false, nil
 }
 
@@ -1601,6 +1601,18 @@ func closeBody(body io.ReadCloser) {
 	body.Close()
 }
 
-// nextLink returns the target of the Link field's rel="next", and whether
-// there is one: <> is a link to the page itself, not the read's end.
-func nextLink(h http.Header) (string, bool) { return linkheader.Next(h.Values("Link")) }
+// nextLink returns the target of the Link field's rel="next" of the page
+// from, and whether there is one: <> is a link to the page itself, not the
+// read's end. A link anchored to another resource is that resource's, and
+// skipped; one anchored to from itself (anchor="http://host/events",
+// "/events", "events") is the page's (RFC 8288 §3.2).
+func nextLink(h http.Header, from *url.URL) (string, bool) {
+	return linkheader.NextFrom(h.Values("Link"), func(anchor string) bool {
+		ref, err := url.Parse(anchor)
+		if err != nil {
+			return false
+		}
+		a := from.ResolveReference(ref)
+		return a.Fragment == "" && sameOrigin(a, from) && a.EscapedPath() == from.EscapedPath() && a.RawQuery == from.RawQuery
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -84,7 +85,7 @@ func TestNextLinkFindsRelNext(t *testing.T) {
 		if tc.link != "" {
 			h.Set("Link", tc.link)
 		}
-		if got, _ := nextLink(h); got != tc.want {
+		if got, _ := nextLink(h, &url.URL{Scheme: "http", Host: "h", Path: "/events"}); got != tc.want {
 			t.Errorf("nextLink(%q) = %q, want %q", tc.link, got, tc.want)
 		}
 	}
@@ -340,7 +341,7 @@ func TestNextLinkReadsTheLinkFieldAsRFC8288Writes(t *testing.T) {
 		{[]string{`</a>; rel=nextpage, </b>; rel=next`}, "/b"},
 	} {
 		h := http.Header{"Link": tc.links}
-		if got, _ := nextLink(h); got != tc.want {
+		if got, _ := nextLink(h, &url.URL{Scheme: "http", Host: "h", Path: "/events"}); got != tc.want {
 			t.Errorf("nextLink(%q) = %q, want %q", tc.links, got, tc.want)
 		}
 	}

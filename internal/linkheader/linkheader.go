@@ -6,10 +6,16 @@ import "strings"
 
 // Next returns the target of the first rel="next" link among a response's
 // Link field values, and whether there is one: an empty target, <>, is a
-// link to the page itself (RFC 3986 §5.2), not the lack of one.
-func Next(values []string) (string, bool) {
+// link to the page itself (RFC 3986 §5.2), not the lack of one. A link
+// anchored to another resource is skipped (WithRel).
+func Next(values []string) (string, bool) { return NextFrom(values, nil) }
+
+// NextFrom is Next, with here telling whether a link's anchor names the
+// page itself (its URL, resolved against the page's), whose context the
+// link then keeps (RFC 8288 §3.2): only anchor="" does if here is nil.
+func NextFrom(values []string, here func(anchor string) bool) (string, bool) {
 	for _, v := range values {
-		if target, ok := WithRel(v, "next"); ok {
+		if target, ok := WithRelFrom(v, "next", here); ok {
 			return target, true
 		}
 	}
@@ -26,7 +32,13 @@ func Next(values []string) (string, bool) {
 // parameter names another context (§3.2; anchor="" is the page itself) is
 // that resource's, not the page's, and is skipped, as is a malformed
 // link-value, to the comma that ends it.
-func WithRel(v, rel string) (string, bool) {
+func WithRel(v, rel string) (string, bool) { return WithRelFrom(v, rel, nil) }
+
+// WithRelFrom is WithRel, with here telling whether a link's anchor names
+// the page itself, whose link it then is (RFC 8288 §3.2: an anchor
+// overrides the context, and one that names the page leaves it the
+// page's): only anchor="" does if here is nil.
+func WithRelFrom(v, rel string, here func(anchor string) bool) (string, bool) {
 	i := 0
 	for i < len(v) {
 		i = skipSpace(v, i)
@@ -71,7 +83,7 @@ func WithRel(v, rel string) (string, bool) {
 			if strings.EqualFold(name, "rel") && !hasRel {
 				rels, hasRel = value, true
 			}
-			if strings.EqualFold(name, "anchor") && value != "" {
+			if strings.EqualFold(name, "anchor") && value != "" && (here == nil || !here(value)) {
 				anchored = true
 			}
 		}

@@ -60,3 +60,31 @@ func TestWithRelSkipsALinkAnchoredElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// TestWithRelFromKeepsALinkAnchoredToThePageItself: an anchor that names
+// the page itself, as its caller tells (here), leaves the link the page's
+// (RFC 8288 §3.2), where WithRel skipped every anchor but "": the page's
+// next link, anchored to the page's own URL, was taken for none. One
+// anchored elsewhere is still skipped, for the next link that is the
+// page's.
+func TestWithRelFromKeepsALinkAnchoredToThePageItself(t *testing.T) {
+	t.Parallel()
+	here := func(anchor string) bool { return anchor == "/events" }
+	for _, tc := range []struct {
+		link, want string
+		ok         bool
+	}{
+		{`</p2>; rel="next"; anchor="/events"`, "/p2", true},
+		{`</p2>; anchor=/events; rel=next`, "/p2", true},
+		{`</p2>; rel="next"; anchor="/other"`, "", false},
+		{`</p2>; rel="next"; anchor="/other", </p3>; rel="next"; anchor="/events"`, "/p3", true},
+		{`</p2>; rel="next"; anchor=""`, "/p2", true},
+	} {
+		if got, ok := WithRelFrom(tc.link, "next", here); got != tc.want || ok != tc.ok {
+			t.Errorf("WithRelFrom(%q) with the page /events = %q, %v; expected %q, %v", tc.link, got, ok, tc.want, tc.ok)
+		}
+		if got, ok := NextFrom([]string{`</p0>; rel="prev"`, tc.link}, here); got != tc.want || ok != tc.ok {
+			t.Errorf("NextFrom(%q) with the page /events = %q, %v; expected %q, %v", tc.link, got, ok, tc.want, tc.ok)
+		}
+	}
+}
