@@ -23,6 +23,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	gopath "path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -1211,12 +1212,22 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 // underBase reports whether u's path is the base URL's path or under it
 // once its dot segments are resolved, as a proxy in front resolves them,
 // %2e%2e included: two services on one origin (/a/, /b/) each have their
-// own token. Paths are compared segment by segment as they are escaped:
-// acme%2Fprod is one segment and acme/prod two, another resource that
-// reads the same unescaped.
+// own token. It must be under it read both ways a proxy may read it:
+// segment by segment as escaped (acme%2Fprod is one segment and acme/prod
+// two, another resource that reads the same unescaped), and unescaped
+// first (a proxy that decodes %2F, as nginx's normalised URI does, reads
+// /a%2F..%2F..%2Fb as /a/../../b).
 func (c *Client) underBase(u *url.URL) bool {
-	base := pathSegments(c.base.EscapedPath())
-	p := pathSegments(u.EscapedPath())
+	if !segmentsUnder(pathSegments(u.EscapedPath()), pathSegments(c.base.EscapedPath())) {
+		return false
+	}
+	base := gopath.Clean("/" + c.base.Path)
+	p := gopath.Clean("/" + u.Path)
+	return base == "/" || p == base || strings.HasPrefix(p, base+"/")
+}
+
+// segmentsUnder reports whether the path segments p begin with base's.
+func segmentsUnder(p, base []string) bool {
 	if len(p) < len(base) {
 		return false
 	}

@@ -19,7 +19,7 @@ import (
 // link leaves the base URL's path, and sends nothing for it.
 func TestANextLinkThatLeavesTheBasePathIsRefused(t *testing.T) {
 	t.Parallel()
-	for _, link := range []string{"../b/events?after=1", "/../b/events?after=1", "/%2e%2e/b/events?after=1", "./../../b/events?after=1"} {
+	for _, link := range []string{"../b/events?after=1", "/../b/events?after=1", "/%2e%2e/b/events?after=1", "./../../b/events?after=1", "/x%2F..%2F..%2Fb/events?after=1"} {
 		t.Run(link, func(t *testing.T) {
 			t.Parallel()
 			var outside atomic.Int64
