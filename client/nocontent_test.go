@@ -2,8 +2,11 @@ package client
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,5 +26,41 @@ func TestSubscribeEndsAtA204AsAnEventSourceDoes(t *testing.T) {
 	if len(msgs) != 0 || !errors.Is(last, ErrSubscriptionStopped) || !strings.Contains(last.Error(), "204") || requests.Load() != 1 {
 		t.Errorf("received %v, then %v after %d requests; expected no message, and the 204 to end the subscription with ErrSubscriptionStopped after 1 request",
 			positions(msgs), last, requests.Load())
+	}
+}
+
+// TestSubscribeEndsAtA204AfterEvents: a 204 that answers a reconnection,
+// after the subscription delivered events, ends it too, with
+// ErrSubscriptionStopped, after the events delivered and no request
+// after it; the reconnection it answered resumed where the events ended
+// (Last-Event-ID and after of the last one), as any does.
+func TestSubscribeEndsAtA204AfterEvents(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var asked []string
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.RawQuery+" Last-Event-ID="+r.Header.Get("Last-Event-ID"))
+		n := len(asked)
+		mu.Unlock()
+		if n > 1 {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		startEventStream(w)
+		io.WriteString(w, "id: 1\ndata: "+sseEvent(1)+"\n\nid: 2\ndata: "+sseEvent(2)+"\n\n") //nolint:errcheck // a test's answer
+	})
+	msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
+	mu.Lock()
+	defer mu.Unlock()
+	var events []int64
+	for _, m := range msgs {
+		if !m.CaughtUp {
+			events = append(events, m.Event.Position)
+		}
+	}
+	if fmt.Sprint(events) != "[1 2]" || !errors.Is(last, ErrSubscriptionStopped) || len(asked) != 2 || asked[1] != "after=2 Last-Event-ID=2" {
+		t.Errorf("received %v, then %v, from requests %q; expected events [1 2], then ErrSubscriptionStopped at the second request, which resumes after 2 (after=2 Last-Event-ID=2)",
+			events, last, asked)
 	}
 }
