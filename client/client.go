@@ -261,8 +261,7 @@ func shownURL(s string) string {
 func keepInOrigin(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		from, to := via[0].URL, req.URL
-		upgrade := strings.EqualFold(from.Hostname(), to.Hostname()) && from.Scheme == "http" && to.Scheme == "https"
-		if !sameOrigin(from, to) && !upgrade {
+		if !sameOrigin(from, to) && !upgradeOf(from, to) {
 			if req.Body != nil && req.Body != http.NoBody {
 				// net/http gives a 307's or 308's request the body again;
 				// a 301's, 302's or 303's is a GET without one.
@@ -302,6 +301,13 @@ func (e *redirectRefused) Unwrap() error { return e.err }
 // sameOrigin reports whether a and b have the same scheme, host and port.
 func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Hostname(), b.Hostname()) && a.Scheme == b.Scheme && port(a) == port(b)
+}
+
+// upgradeOf reports whether to is from's origin upgraded to https: the
+// same host, its scheme https where from's is http, any port. The token
+// goes there too (keepInOrigin).
+func upgradeOf(from, to *url.URL) bool {
+	return strings.EqualFold(from.Hostname(), to.Hostname()) && from.Scheme == "http" && to.Scheme == "https"
 }
 
 // port is u's port, the scheme's default if it names none.
@@ -1149,9 +1155,10 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, r pageRea
 // is the base URL's path behind a proxy that strips a prefix, so a link
 // with an absolute path stays under the base URL's path, unless it is
 // already its page's path under it (a proxy that rewrote it); a link that
-// names another origin (scheme, host or port), or that leads out of the
-// base URL's path (underBase), is refused with an error, nothing sent for
-// it. A relative link on a page that a redirect brought
+// names another origin (scheme, host or port) than the server's, or than
+// the upgrade to https its page was redirected to (taken for its path and
+// query on the server's origin), or that leads out of the base URL's path
+// (underBase), is refused with an error, nothing sent for it. A relative link on a page that a redirect brought
 // from another origin is taken for its path and query, on the server's
 // origin, the only one the token goes to.
 func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
@@ -1161,9 +1168,12 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 	}
 	if ref.Scheme != "" || ref.Host != "" {
 		// A link that names an origin (<http://other/…>, <//other/…>)
-		// must name the server's: taken for its path on the server's
-		// origin, it read another resource than the link's, silently.
-		if u := page.ResolveReference(ref); !sameOrigin(u, c.base) {
+		// must name the server's, or the upgrade to https that the server
+		// redirected this page's read to (taken for its path on the
+		// server's origin, as a relative link on that page is): taken
+		// so, a link to another origin read another resource than the
+		// link's, silently.
+		if u := page.ResolveReference(ref); !sameOrigin(u, c.base) && !(sameOrigin(u, page) && upgradeOf(c.base, page)) {
 			u.User = nil
 			return nil, fmt.Errorf("the server's next link %s names another origin than the server's (%s://%s): the client reads from the server's origin only, and sent nothing there",
 				shownPath(u.String()), c.base.Scheme, c.base.Host)

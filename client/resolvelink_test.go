@@ -10,7 +10,8 @@ import (
 // link names the server's origin whatever the case of its scheme and
 // host, and with its scheme's default port written or not (RFC 3986
 // §6.2.2.1, §6.2.3), an IPv6 host too: it is followed, on the base URL's
-// origin as given. Another port, scheme or host, an IPv6 address written
+// origin as given; so is one naming the upgrade to https that its page
+// was redirected to. Another port, scheme or host, an IPv6 address written
 // another way included (compared as written, never as the same host), is
 // refused. Relative links (<?after=5>, <./events>, <events>) resolve
 // against the page; a base URL with or without its trailing slash is the
@@ -27,6 +28,10 @@ func TestResolveLinkTakesTheServersOriginHoweverItIsWritten(t *testing.T) {
 		{"https://example.test", "https://example.test/events", "http://example.test/events?after=1", ""},
 		{"https://example.test", "https://example.test/events", "https://example.test:80/events?after=1", ""},
 		{"http://example.test", "http://example.test/events", "http://example.test:443/events?after=1", ""},
+		{"http://example.test", "https://example.test/events", "https://example.test/events?after=1", "http://example.test/events?after=1"},
+		{"http://example.test", "https://example.test/events", "https://example.test:8443/events?after=1", ""},
+		{"http://example.test", "http://example.test/events", "https://example.test/events?after=1", ""},
+		{"http://example.test", "https://elsewhere.test/events", "https://elsewhere.test/events?after=1", ""},
 		{"http://[::1]:8080", "http://[::1]:8080/events", "http://[::1]:8080/events?after=1", "http://[::1]:8080/events?after=1"},
 		{"http://[::1]:8080", "http://[::1]:8080/events", "//[::1]:8080/events?after=1", "http://[::1]:8080/events?after=1"},
 		{"http://[::1]:8080", "http://[::1]:8080/events", "http://[::2]:8080/events?after=1", ""},
