@@ -1299,14 +1299,20 @@ func (c *Client) outOfBase(link string) error {
 func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (next string, linked bool, from *url.URL, err error) {
 	backoff := readBackoff
 	for tries := 0; ; tries++ {
-		var again bool
-		next, linked, from, again, err = c.getJSONOnce(ctx, u, out, most)
+		var failed readFailure
+		next, linked, from, failed, err = c.getJSONOnce(ctx, u, out, most)
 		if err == nil {
 			return next, linked, from, nil
 		}
 		var wait time.Duration
-		if again {
+		again := false
+		switch failed {
+		case beforeAnswer:
 			wait, again = readAgain(ctx, err)
+		case answerCut:
+			// Whatever the transport's error (a reset, an end too soon, an
+			// HTTP/2 stream reset), but the client's own ends.
+			again = ctx.Err() == nil && !errors.Is(err, ErrRequestTimeout)
 		}
 		if !again || tries >= c.readRetries {
 			return "", false, nil, err
@@ -1322,31 +1328,44 @@ func (c *Client) getJSON(ctx context.Context, u *url.URL, out any, most int64) (
 	}
 }
 
-// getJSONOnce is one GET of getJSON's. Its error may be sent again
-// (retryable, readAgain deciding) if it came before an answer, or from
-// the answer's body cut partway (its connection's error, not JSON's: an
-// answer that came whole is the same sent again).
-func (c *Client) getJSONOnce(ctx context.Context, u *url.URL, out any, most int64) (next string, linked bool, from *url.URL, retryable bool, err error) {
+// readFailure is how one GET of getJSON's failed, which says whether it
+// may be sent again.
+type readFailure int
+
+const (
+	failsAgain   readFailure = iota // a whole answer, or no request made: the same again
+	beforeAnswer                    // no answer, or an error's (readAgain decides)
+	answerCut                       // the answer's body cut partway by its transport
+)
+
+// getJSONOnce is one GET of getJSON's, and how it failed: before an
+// answer, or with one whose body was cut partway (its transport's error,
+// not JSON's: an answer that came whole is the same sent again).
+func (c *Client) getJSONOnce(ctx context.Context, u *url.URL, out any, most int64) (next string, linked bool, from *url.URL, failed readFailure, err error) {
 	req, err := c.request(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return "", false, nil, false, err
+		return "", false, nil, failsAgain, err
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := c.do(req, c.timeout)
 	if err != nil {
-		return "", false, nil, true, err
+		return "", false, nil, beforeAnswer, err
 	}
 	defer closeBody(res.Body)
 	body := &cutBody{r: res.Body}
 	if err := json.NewDecoder(boundedBody(body, most)).Decode(out); err != nil {
-		return "", false, nil, body.err != nil, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), shortened(err))
+		failed = failsAgain
+		if body.err != nil {
+			failed = answerCut
+		}
+		return "", false, nil, failed, fmt.Errorf("decode the answer to GET %s: %w", shownPath(u.RequestURI()), shortened(err))
 	}
 	from = u
 	if res.Request != nil && res.Request.URL != nil {
 		from = res.Request.URL
 	}
 	next, linked = nextLink(res.Header, from)
-	return next, linked, from, false, nil
+	return next, linked, from, failsAgain, nil
 }
 
 // cutBody reads an answer's body and keeps the error that cut it short

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -141,5 +142,73 @@ func TestAReadAnsweredWithBrokenJSONIsNotSentAgain(t *testing.T) {
 	defer mu.Unlock()
 	if err == nil || !strings.Contains(err.Error(), "decode") || sent != 1 {
 		t.Errorf("Stream with WithReadRetries(3), answered broken JSON: %v from %d requests; expected a decoding error from 1 request", err, sent)
+	}
+}
+
+// TestAReadWhoseHTTP2StreamIsResetIsSentAgain: over HTTP/2 an answer cut
+// partway comes as its stream reset (RST_STREAM), not as a connection's
+// end: an error of its own kind, which is a cut all the same, and the
+// read is sent again as over HTTP/1.1.
+func TestAReadWhoseHTTP2StreamIsResetIsSentAgain(t *testing.T) {
+	t.Parallel()
+	stream := uuid.New()
+	body := `{"stream_id":"` + stream.String() + `","stream_type":"order","version":1,"events":[]}`
+	var mu sync.Mutex
+	sent := 0
+	var proto string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent++
+		n := sent
+		proto = r.Proto
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if n == 1 {
+			io.WriteString(w, body[:len(body)/2]) //nolint:errcheck // a test's answer
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // the stream reset mid-body
+		}
+		io.WriteString(w, body) //nolint:errcheck // a test's answer
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, WithHTTPClient(srv.Client()), WithReadRetries(1))
+	st, err := c.Stream(context.Background(), stream)
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil || st.Version != 1 || sent != 2 || proto != "HTTP/2.0" {
+		t.Errorf("Stream over %s with WithReadRetries(1), its first answer's stream reset: %+v, %v from %d requests; expected the stream at version 1 from 2 requests over HTTP/2.0", proto, st, err, sent)
+	}
+}
+
+// TestAReadCutByTheRequestTimeoutIsNotSentAgain: an answer whose body
+// stops coming and is cut by the client's own request timeout is no cut
+// of the transport's: the read fails with ErrRequestTimeout from one
+// request, WithReadRetries or not, as its documentation says.
+func TestAReadCutByTheRequestTimeoutIsNotSentAgain(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	sent := 0
+	stop := make(chan struct{})
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"stream_id":`) //nolint:errcheck // a test's answer
+		w.(http.Flusher).Flush()
+		select { // the rest never comes
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	})
+	t.Cleanup(func() { close(stop) }) // before srv.Close
+	c := newClient(t, srv.URL, WithRequestTimeout(100*time.Millisecond), WithReadRetries(2))
+	_, err := c.Stream(context.Background(), uuid.New())
+	mu.Lock()
+	defer mu.Unlock()
+	if !errors.Is(err, ErrRequestTimeout) || sent != 1 {
+		t.Errorf("Stream with WithReadRetries(2), its body stalled past the request timeout: %v from %d requests; expected ErrRequestTimeout from 1 request", err, sent)
 	}
 }
