@@ -1193,7 +1193,7 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 		ref = u
 	}
 	path := ref.EscapedPath()
-	if base := strings.TrimSuffix(c.base.EscapedPath(), "/"); base != "" && path == page.EscapedPath() && strings.HasPrefix(path, base+"/") {
+	if base := strings.TrimSuffix(c.base.EscapedPath(), "/"); base != "" && sameEscapedPath(path, page.EscapedPath()) && sameEscapedPath(prefixOf(path, base), base) {
 		// Already its page's path, under the base path: a link a proxy
 		// rewrote to its public URL, which put the base path there. Put
 		// under it again, it named /tributary/tributary/events. (The
@@ -1266,6 +1266,33 @@ func pathSegments(p string) []string {
 		}
 	}
 	return segs
+}
+
+// sameEscapedPath reports whether two escaped paths are one, their
+// escapes compared as what they stand for (%2f and %2F, %61 and a), an
+// escaped slash still not a slash: segment by segment, as written.
+func sameEscapedPath(a, b string) bool {
+	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
+	if len(as) != len(bs) {
+		return false
+	}
+	for i := range as {
+		if !sameSegment(as[i], bs[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// prefixOf is as many of the escaped path p's first segments as the
+// escaped path base has, if p has more (a path under it), or "".
+func prefixOf(p, base string) string {
+	n := strings.Count(base, "/")
+	segs := strings.SplitN(p, "/", n+2)
+	if len(segs) < n+2 {
+		return ""
+	}
+	return strings.Join(segs[:n+1], "/")
 }
 
 // sameSegment reports whether two escaped path segments name the same

@@ -15,7 +15,10 @@ import (
 // another way included (compared as written, never as the same host), is
 // refused. Relative links (<?after=5>, <./events>, <events>) resolve
 // against the page; a base URL with or without its trailing slash is the
-// same path.
+// same path. A link that already holds its page's path, as a proxy that
+// rewrites links writes it, is taken as it is however its escapes are
+// written (%2f for %2F, RFC 3986 §6.2.2.1), not put under the base path a
+// second time.
 func TestResolveLinkTakesTheServersOriginHoweverItIsWritten(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -43,6 +46,9 @@ func TestResolveLinkTakesTheServersOriginHoweverItIsWritten(t *testing.T) {
 		{"http://example.test/tributary/", "http://example.test/tributary/events", "/events?after=5", "http://example.test/tributary/events?after=5"},
 		{"http://example.test/tributary", "http://example.test/tributary/events", "http://example.test/events?after=5", "http://example.test/tributary/events?after=5"},
 		{"http://example.test/tributary", "http://example.test/tributary/events", "http://example.test/tributary/events?after=5", "http://example.test/tributary/events?after=5"},
+		{"http://example.test/t/acme%2Fprod", "http://example.test/t/acme%2Fprod/events", "http://example.test/t/acme%2fprod/events?after=5", "http://example.test/t/acme%2fprod/events?after=5"},
+		{"http://example.test/t/acme%2Fprod/", "http://example.test/t/acme%2Fprod/events", "/t/acme%2fprod/events?after=5", "http://example.test/t/acme%2fprod/events?after=5"},
+		{"http://example.test/t/acme%2Fprod", "http://example.test/t/acme%2Fprod/events", "/t/acme/prod/events?after=5", "http://example.test/t/acme%2Fprod/t/acme/prod/events?after=5"},
 		{"http://example.test/tributary", "http://example.test/tributary/events", "../events?after=5", ""},
 		{"http://example.test/tributary", "http://example.test/tributary/events", "/%2E%2E/events?after=5", ""},
 		{"http://example.test/tributary", "http://example.test/tributary/events", "/%252e%252e/events?after=5", "http://example.test/tributary/%252e%252e/events?after=5"},
