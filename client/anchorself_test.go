@@ -31,6 +31,7 @@ func TestANextLinkAnchoredToItsOwnPageIsFollowed(t *testing.T) {
 		{"/events", "[1 2]"},
 		{"events", "[1 2]"},
 		{"./events", "[1 2]"},
+		{"/%65vents", "[1 2]"}, // %65 is e (RFC 3986 §6.2.2.2)
 		{"/other", "[1]"},
 		{"/events?after=7", "[1]"},
 		{"{other}/events", "[1]"},

@@ -1680,6 +1680,6 @@ func nextLink(h http.Header, from *url.URL) (string, bool) {
 			return false
 		}
 		a := from.ResolveReference(ref)
-		return a.Fragment == "" && sameOrigin(a, from) && a.EscapedPath() == from.EscapedPath() && a.RawQuery == from.RawQuery
+		return a.Fragment == "" && sameOrigin(a, from) && sameEscapedPath(a.EscapedPath(), from.EscapedPath()) && a.RawQuery == from.RawQuery
 	})
 }
