@@ -117,9 +117,11 @@ func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
 }
 
 // query sends one read statement on the read pool, once; call done once
-// its rows are closed (on an error too). queryRow is query for one row:
-// done once it is scanned. eachRow and scanRow are the reads' ways in,
-// which send a statement again where it was lost (see eachRow).
+// its rows are closed (on an error too): it returns the stall's error
+// where a stall began while the statement was under way (see take), nil
+// otherwise. queryRow is query for one row: done once it is scanned.
+// eachRow and scanRow are the reads' ways in, which send a statement again
+// where it was lost (see eachRow).
 //
 // Where a stall watch is, the statement's connection is taken first
 // (take), and a wait for one, each in use (by reads stuck in a database
@@ -128,8 +130,8 @@ func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
 // retries of a connection found gone are kept: taking one checks it (the
 // driver's ResetSession), and a statement that finds it gone, nothing
 // sent (driver.ErrBadConn), goes again on the pool, which retries.
-func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func(), err error) {
-	conn, err := s.take(ctx)
+func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func() error, err error) {
+	conn, sctx, release, err := s.take(ctx)
 	if err == nil && conn == nil && s.replan != nil {
 		// The statement's own connection: one that fails it may be
 		// given it again (replan).
@@ -137,19 +139,19 @@ func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Row
 	}
 	if err != nil || conn == nil {
 		if err == nil {
-			rows, err = s.db.QueryContext(ctx, q, args...)
+			rows, err = s.db.QueryContext(sctx, q, args...)
 		}
-		return rows, func() {}, err
+		return rows, release, err
 	}
-	if rows, err = conn.QueryContext(ctx, q, args...); errors.Is(err, driver.ErrBadConn) {
+	if rows, err = conn.QueryContext(sctx, q, args...); errors.Is(err, driver.ErrBadConn) {
 		conn.Close()
-		rows, err = s.db.QueryContext(ctx, q, args...)
-		return rows, func() {}, err
+		rows, err = s.db.QueryContext(sctx, q, args...)
+		return rows, release, err
 	}
-	if err != nil && s.replan != nil && s.replan(ctx, conn, err) {
-		rows, err = conn.QueryContext(ctx, q, args...)
+	if err != nil && s.replan != nil && s.replan(sctx, conn, err) {
+		rows, err = conn.QueryContext(sctx, q, args...)
 	}
-	return rows, func() { conn.Close() }, err
+	return rows, func() error { conn.Close(); return release() }, err
 }
 
 // scanRow sends a read statement for one row and scans it with scan,
@@ -157,7 +159,8 @@ func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Row
 // as a statement of kind. A statement whose
 // connection was lost before its answer, or midway through its row (a row
 // of an event's data, say), is sent once more on another connection, and
-// scan called again: nothing of the row has left the read.
+// scan called again: nothing of the row has left the read. One that a
+// stall's beginning cut (take) is not: it returns the stall's error.
 func (s reader) scanRow(ctx context.Context, kind string, scan func(*sql.Row) error, q string, args ...any) error {
 	s.m.Statement(kind)
 	sent := time.Now()
@@ -165,32 +168,44 @@ func (s reader) scanRow(ctx context.Context, kind string, scan func(*sql.Row) er
 	if err == nil {
 		err = scan(row)
 	}
-	done()
+	if cut := done(); cut != nil && s.cutBy(err) {
+		return cut
+	}
 	if s.again(ctx, err, sent) {
 		s.m.Statement(kind) // sent again: counted again
 		row, done, err = s.queryRow(ctx, q, args...)
 		if err == nil {
 			err = scan(row)
 		}
-		done()
+		if cut := done(); cut != nil && s.cutBy(err) {
+			return cut
+		}
 	}
 	return err
 }
 
 // queryRow is query for one row: see query.
-func (s reader) queryRow(ctx context.Context, q string, args ...any) (row *sql.Row, done func(), err error) {
-	conn, err := s.take(ctx)
+func (s reader) queryRow(ctx context.Context, q string, args ...any) (row *sql.Row, done func() error, err error) {
+	conn, sctx, release, err := s.take(ctx)
 	if err != nil {
-		return nil, func() {}, err
+		return nil, release, err
 	}
 	if conn == nil {
-		return s.db.QueryRowContext(ctx, q, args...), func() {}, nil
+		return s.db.QueryRowContext(sctx, q, args...), release, nil
 	}
-	if row = conn.QueryRowContext(ctx, q, args...); errors.Is(row.Err(), driver.ErrBadConn) {
+	if row = conn.QueryRowContext(sctx, q, args...); errors.Is(row.Err(), driver.ErrBadConn) {
 		conn.Close()
-		return s.db.QueryRowContext(ctx, q, args...), func() {}, nil
+		return s.db.QueryRowContext(sctx, q, args...), release, nil
 	}
-	return row, func() { conn.Close() }, nil
+	return row, func() error { conn.Close(); return release() }, nil
+}
+
+// cutBy reports whether err, a statement's, is what the driver says of
+// one whose context ended under it (its connection closed): where a
+// stall's beginning ended it (take), the statement failed for the stall.
+// An answer the statement had (no row, a row the scan refused) is not.
+func (s reader) cutBy(err error) bool {
+	return err != nil && (errors.Is(err, context.Canceled) || (s.readAgain != nil && s.readAgain(err)))
 }
 
 // errStopRows, returned by eachRow's each, stops the rows there: the read
@@ -233,12 +248,14 @@ func (s reader) eachRow(ctx context.Context, kind string, start func(), each fun
 		// Given back before err is translated: MySQL's translation of a
 		// table missing looks for the database on a session of its own,
 		// for up to seconds, while every other read waited for this one.
-		done()
+		cut := done()
 		switch {
 		case own:
 			return err
 		case err == nil:
 			return nil
+		case cut != nil && s.cutBy(err):
+			return cut // never sent again: the stall goes on
 		case sent == 0 && s.again(ctx, err, began):
 			continue
 		}
@@ -248,27 +265,46 @@ func (s reader) eachRow(ctx context.Context, kind string, start func(), each fun
 
 // take takes the connection of the read pool for one statement, waiting
 // for a free one by ctx's end, or a stall's beginning: then it returns the
-// stall's refusal. It returns nil, nil without a stall watch: the
-// statement takes its own on the pool.
-func (s reader) take(ctx context.Context) (*sql.Conn, error) {
+// stall's refusal. It returns nil for conn without a stall watch: the
+// statement takes its own on the pool. The statement runs under sctx,
+// which a stall's beginning ends too (its connection then closed by the
+// driver, its rows ended): a read is safe to fail and to retry, and one
+// that waits on a database that does not answer is answered then, as the
+// reads not yet begun are, not at its deadline (30 s) or whenever the
+// database answers again. Call release once the statement is done: it
+// returns the stall's error, for a statement under way, where a stall
+// ended sctx, else nil. (An append's statements are never cut so: its
+// outcome would be unknown.)
+func (s reader) take(ctx context.Context) (conn *sql.Conn, sctx context.Context, release func() error, err error) {
 	if s.stall == nil {
-		return nil, nil
+		return nil, ctx, func() error { return nil }, nil
 	}
 	if err := s.stall.err(); err != nil {
-		return nil, err
+		return nil, ctx, func() error { return nil }, err
 	}
-	wctx, stop := s.stall.until(ctx)
-	conn, err := s.db.Conn(wctx)
-	stop()
-	if serr := context.Cause(wctx); isStall(serr) {
+	sctx, stop := s.stall.until(ctx)
+	conn, err = s.db.Conn(sctx)
+	if serr := context.Cause(sctx); isStall(serr) {
 		// The stall began before the statement went: refused, though a
 		// connection came meanwhile.
+		stop()
 		if conn != nil {
 			conn.Close()
 		}
-		return nil, serr
+		return nil, ctx, func() error { return nil }, serr
 	}
-	return conn, err
+	if err != nil {
+		stop()
+		return nil, ctx, func() error { return nil }, err
+	}
+	return conn, sctx, func() error {
+		stop()
+		var se *stallError
+		if errors.As(context.Cause(sctx), &se) {
+			return se.cut()
+		}
+		return nil
+	}, nil
 }
 
 // durable waits until position is durable, where that needs waiting. The

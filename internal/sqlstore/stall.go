@@ -30,7 +30,8 @@ import (
 // group waiting for a connection, and each new group) and the reads refuse
 // each statement before it takes a connection, or while it waits for one
 // (each in use by reads stuck in the database), all at once with
-// ErrUnavailable. What was sent keeps its usual care (an append that may
+// ErrUnavailable, and cut those under way (a read is safe to fail and to
+// retry). What was sent keeps its usual care (an append that may
 // have committed is settled, or of unknown outcome), but a wait for
 // durability that needs the database ends: a retry of a stored batch is
 // told it is stored, its durability unconfirmed; a read, that it is
@@ -481,7 +482,7 @@ func (w *stallWatch) begin(sent time.Time) {
 	}
 	w.quiet = sent
 	w.onBegin()
-	w.log.Warn("the database does not answer (a ping unanswered): appends not yet sent and reads not yet begun are answered 503 "+
+	w.log.Warn("the database does not answer (a ping unanswered): appends not yet sent and reads, those under way too, are answered 503 "+
 		"at once until it answers again", "unanswered_for", time.Since(sent).Round(time.Millisecond))
 }
 
@@ -565,14 +566,28 @@ func (w *stallWatch) refusal() error {
 }
 
 // stallError is the error of a request refused, before anything of it was
-// sent, while the database does not answer. It is a net.Error that timed
-// out, as a dial no server answers is: the 503's detail and metric say the
-// database cannot be reached (tributary_store_errors_total's unreachable).
-type stallError struct{ since time.Duration }
+// sent, while the database does not answer; or of a read under way when
+// the stall began, cut then (cut). It is a net.Error that timed out, as a
+// dial no server answers is: the 503's detail and metric say the database
+// cannot be reached (tributary_store_errors_total's unreachable).
+type stallError struct {
+	since time.Duration
+	sent  bool // a read sent, and cut as the stall began
+}
 
 func (e *stallError) Error() string {
-	return fmt.Sprintf("%s: the database has not answered for %s (a server stopped or hung, or a network that drops what it carries): "+
-		"not sent to it", eventstore.ErrUnavailable, e.since.Round(100*time.Millisecond))
+	what := "not sent to it"
+	if e.sent {
+		what = "the read sent to it was cut unanswered (a read changes nothing: retry it)"
+	}
+	return fmt.Sprintf("%s: the database has not answered for %s (a server stopped or hung, or a network that drops what it carries): %s",
+		eventstore.ErrUnavailable, e.since.Round(100*time.Millisecond), what)
+}
+
+// cut is e for a read under way when the stall began: it was sent, and
+// its answer is not waited for.
+func (e *stallError) cut() error {
+	return &stallError{since: e.since, sent: true}
 }
 
 func (e *stallError) Unwrap() error   { return eventstore.ErrUnavailable }

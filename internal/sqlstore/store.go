@@ -292,8 +292,8 @@ type Options struct {
 	// watch (stall.go), on a pool of one connection that the store opens
 	// and closes: while a ping has gone unanswered for 5 s, the appends
 	// not yet sent are refused at once (ErrUnavailable), and so are the
-	// reads not yet begun where ProbeReads says that the Reads pool is on
-	// that database too. Nil: no watch (an embedded database). Its
+	// reads, those under way cut, where ProbeReads says that the Reads
+	// pool is on that database too. Nil: no watch (an embedded database). Its
 	// connections' reads and writes must wait as long as the watch's
 	// contexts say, with no timeout of their own: one that ends a read
 	// with an error that is not a timeout makes a server that answers
