@@ -2,6 +2,9 @@ package http
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,5 +83,58 @@ func TestASharedLagReadEndsWhenItsLastWaiterLeaves(t *testing.T) {
 	}
 	if n := replica.began.Load(); n != 1 {
 		t.Errorf("two requests waiting at once began %d lag reads; want one, shared", n)
+	}
+}
+
+// answeringReplica answers a lag read after a moment of up to 2 ms, or
+// ends with its context.
+type answeringReplica struct{}
+
+func (answeringReplica) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
+	select {
+	case <-time.After(time.Duration(rand.IntN(2000)) * time.Microsecond):
+		return eventstore.ReplicaLag{}, nil
+	case <-ctx.Done():
+		return eventstore.ReplicaLag{}, ctx.Err()
+	}
+}
+
+func (answeringReplica) PrimaryStreamVersion(context.Context, uuid.UUID) (int64, error) {
+	return 0, nil
+}
+
+// TestRequestsJoiningAndLeavingASharedLagReadAreNeverHandedACancelledOne:
+// many requests join the shared read of the replica's lag and leave it
+// (their contexts ended at random) at once: a request that joins as the
+// last one leaves gets a fresh read, never the one that leaver cancelled,
+// and the count of waiters ends at none. (Run with -race.)
+func TestRequestsJoiningAndLeavingASharedLagReadAreNeverHandedACancelledOne(t *testing.T) {
+	t.Parallel()
+	s := New(nil, Options{Replica: answeringReplica{}, RequestTimeout: time.Hour})
+	var handed atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for range 200 {
+				ctx, cancel := context.WithCancel(context.Background())
+				if rand.IntN(2) == 0 {
+					time.AfterFunc(time.Duration(rand.IntN(2000))*time.Microsecond, cancel)
+				}
+				_, err := s.replicaLag(ctx, time.Now().Add(-time.Duration(rand.IntN(3))*time.Millisecond))
+				if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+					handed.Add(1)
+				}
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if n := handed.Load(); n > 0 {
+		t.Errorf("%d requests whose own context had not ended were handed a shared lag read cancelled by the last to leave it; want a fresh read each", n)
+	}
+	s.lag.Lock()
+	defer s.lag.Unlock()
+	if r := s.lag.last; r != nil && r.waiters != 0 {
+		t.Errorf("the last lag read counts %d waiters once every request has returned; want 0", r.waiters)
 	}
 }
