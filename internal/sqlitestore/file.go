@@ -97,6 +97,14 @@ func makeDir(dir string) (made bool, err error) {
 		}
 		return false, nil
 	case errors.Is(err, fs.ErrNotExist):
+		parent := filepath.Dir(filepath.Clean(dir))
+		if fi, serr := os.Stat(parent); serr == nil && fi.IsDir() {
+			// The parent is there, and its file system makes no
+			// directories, yet says ENOENT as a missing parent does
+			// (procfs, sysfs): no volume to mount, no path to create.
+			return false, fmt.Errorf("the data directory %s does not exist and cannot be made: %s exists, but its file system makes no "+
+				"directory there (procfs or sysfs?): give a directory on a file system for data: %w", dir, parent, err)
+		}
 		return false, fmt.Errorf("the data directory %s does not exist, nor does its parent %s: a volume not mounted yet, or a mistyped path? "+
 			"if a new log is meant there, create it (mkdir -p %s), then start again", dir, filepath.Dir(filepath.Clean(dir)), dir)
 	}
