@@ -164,9 +164,11 @@ type Feed struct {
 	open atomic.Int64 // subscriptions open, live or catching up
 
 	// polled is when the tailer last read the log whole (a poll, or its
-	// start's read of the head), in Unix nanoseconds; when the feed was
-	// made, until then (LastPoll).
+	// start's read of the head), as nanoseconds since born; 0, the feed's
+	// making, until then (LastPoll). Measured from born's monotonic
+	// reading: Unix nanoseconds moved with each step of the wall clock.
 	polled atomic.Int64
+	born   time.Time
 
 	catchUp budget        // what subscriptions reading the store hold
 	reads   chan struct{} // a token for each read of the store a subscription has in flight (CatchUpReads)
@@ -260,7 +262,7 @@ func New(store Store, opts Options) *Feed {
 		reads: make(chan struct{}, opts.CatchUpReads), now: time.Now,
 	}
 	f.stopping, f.stopReads = context.WithCancel(context.Background())
-	f.polled.Store(time.Now().UnixNano())
+	f.born = time.Now()
 	changed := make(chan struct{})
 	f.changed.Store(&changed)
 	f.largest.Store(int64(opts.MaxEventBytes))
@@ -322,8 +324,9 @@ func (f *Feed) CatchUpWaiting() int { return f.catchUp.queued() }
 // LastPoll returns when the tailer last read the log successfully (a poll,
 // or its start's read of the head), or when the feed was made while it has
 // not yet: what subscribers are handed is at most that stale. A poll that
-// fails, or hangs, leaves it where it was.
-func (f *Feed) LastPoll() time.Time { return time.Unix(0, f.polled.Load()) }
+// fails, or hangs, leaves it where it was. It carries a monotonic clock
+// reading: time.Since of it is not moved by a step of the wall clock.
+func (f *Feed) LastPoll() time.Time { return f.born.Add(time.Duration(f.polled.Load())) }
 
 // Subscribers reports how many subscriptions are open.
 func (f *Feed) Subscribers() int { return int(f.open.Load()) }
@@ -352,7 +355,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
 		err := f.rebase(ctx)
 		if err == nil {
-			f.polled.Store(time.Now().UnixNano())
+			f.polled.Store(int64(time.Since(f.born)))
 			close(f.ready)
 			readied = true
 			break
@@ -399,7 +402,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			continue
 		}
 		if err == nil {
-			f.polled.Store(time.Now().UnixNano())
+			f.polled.Store(int64(time.Since(f.born)))
 			f.opts.Metrics.Polled(f.head.Load(), time.Since(start))
 		} else if ctx.Err() == nil {
 			f.opts.Metrics.PollFailed()
