@@ -117,7 +117,12 @@ type Server struct {
 	handling    atomic.Int64 // requests being handled now
 	stopping    atomic.Bool  // set by Stopping: /readyz answers 503
 	unready     atomic.Bool  // /readyz's last answer was a 503 for the database (notReady); set and cleared under outage.mu
-	feedStale   atomic.Bool  // /readyz last found the live feed stalled (feedStalled)
+	// feedMu guards feedStale, whether /readyz last found the live feed
+	// stalled, and feedSeen, the newest LastPoll a probe judged
+	// (feedStalled).
+	feedMu    sync.Mutex
+	feedStale bool
+	feedSeen  time.Time
 	// indexMissing is set while /readyz finds an index of the filtered
 	// reads' missing (sayIndexMissing).
 	indexMissing atomic.Bool
@@ -1950,8 +1955,19 @@ func (s *Server) feedStalled() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	last, bound := f.LastPoll(), cmp.Or(s.opts.FeedStaleAfter, defaultFeedStaleAfter)
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	// Probes at once: one that read LastPoll before the feed's next
+	// read, judging after one that read it after, would set the stall
+	// again (its WARN logged again, and the end's INFO at the next
+	// probe): the newest reading judged stands.
+	if last.Before(s.feedSeen) {
+		last = s.feedSeen
+	}
+	s.feedSeen = last
 	stalled := time.Since(last) >= bound
-	if s.feedStale.Swap(stalled) != stalled {
+	if s.feedStale != stalled {
+		s.feedStale = stalled
 		if stalled {
 			s.log.Warn("readyz: the live feed has not read the log for long while the database answers: subscriptions get no new events; "+
 				"answering 200, saying so", "last_poll", last.UTC().Format(time.RFC3339), "stale_after", bound)
