@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/tributary-dev/tributary/api"
 	"github.com/tributary-dev/tributary/internal/fanout"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/testlog"
@@ -101,5 +104,44 @@ func TestReadyzProbesAtOnceDoNotFlapTheLiveFeedsStall(t *testing.T) {
 	}
 	if stalls() != 1 || recoveries() != 1 {
 		t.Errorf("the stall was logged %d times and its end %d times (the log: %q); want each once", stalls(), recoveries(), logs.String())
+	}
+}
+
+// TestReadyzBodyWithTheLiveFeedStalledIsTheContracts: /readyz's body while
+// the live feed is stalled (live_feed, live_feed_reason, live_feed_since)
+// is checked against openapi.yaml's Health: each member declared there,
+// of its type, enum and format (the contract transport), none that the
+// document does not name (Health allows more members, so the transport
+// alone would pass one).
+func TestReadyzBodyWithTheLiveFeedStalledIsTheContracts(t *testing.T) {
+	t.Parallel()
+	store := teststore.OpenSQLite(t, t.TempDir())
+	feed := &gatedPollFeed{Feed: fanout.New(store, fanout.Options{PollInterval: time.Hour})}
+	stale := time.Now().Add(-time.Hour)
+	feed.last.Store(&stale)
+	srv := httptest.NewServer(esthttp.New(store, esthttp.Options{Feed: feed, FeedStaleAfter: time.Minute, OpenAPI: api.OpenAPI}))
+	t.Cleanup(srv.Close)
+	client := &http.Client{Transport: newContract(t)}
+	resp, err := client.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || got["live_feed"] != "stalled" {
+		t.Fatalf("/readyz with the feed's last read an hour old: %d %v (%v); want live_feed stalled", resp.StatusCode, got, err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
+	if err != nil {
+		t.Fatalf("load openapi.yaml: %v", err)
+	}
+	health := doc.Components.Schemas["Health"].Value
+	for name := range got {
+		if health.Properties[name] == nil {
+			t.Errorf("/readyz's body has %q (%v), which openapi.yaml's Health does not declare", name, got[name])
+		}
+	}
+	if since, err := time.Parse(time.RFC3339, got["live_feed_since"].(string)); err != nil || since.Sub(stale).Abs() > time.Second {
+		t.Errorf("live_feed_since %v (%v); want the feed's last read, %s, in RFC 3339", got["live_feed_since"], err, stale.UTC().Format(time.RFC3339))
 	}
 }
