@@ -525,6 +525,11 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 				"(a server stopped, hung or overloaded?): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
 		}
 		userRefused := mysqlstore.UserRefused(err)
+		if userRefused {
+			// The server's words never quote the password; a proxy's, or
+			// an authentication plugin's, may.
+			err = mysqlstore.WithoutPasswords(err, cfg.MySQLDSN, cfg.MySQLReadDSN)
+		}
 		if !userRefused && !errors.Is(err, eventstore.ErrUnavailable) {
 			return nil, fmt.Errorf("open MySQL store: %w", err)
 		}
