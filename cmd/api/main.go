@@ -512,10 +512,14 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 				"raise it for this start, or run `api migrate` with a larger one (the next start completes what the database finished): %w",
 				cut.Version, cut.File, config.Var("StartupTimeout"), cfg.StartupTimeout, cut.Err)
 		}
-		if refused != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && parent.Err() == nil {
-			// The timeout ended a try after refusals: the refusal is
-			// what to mend.
-			return nil, userRefusedWithin(cfg, refused)
+		if refused != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && parent.Err() == nil && !mysqlstore.UserRefused(err) {
+			// The timeout ended a try after refusals, one not refused: the
+			// user taken at last by a database slow to finish the start,
+			// or a database no longer answering. Told as refused "on
+			// every try", it had a working password mended.
+			return nil, fmt.Errorf("the database refused the DSN's user a new session, then its last try within %s (%s) was not refused "+
+				"but did not finish in time (a password mended meanwhile and a slow start, or a database no longer answering?); "+
+				"the last refusal: %w; the last try: %w", cfg.StartupTimeout, config.Var("StartupTimeout"), refused, err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && parent.Err() == nil && !errors.Is(err, eventstore.ErrUnavailable) {
 			// The start-up timeout ended a statement, or the connection's
