@@ -352,7 +352,9 @@ func (f *Feed) Run(ctx context.Context) error {
 		f.stopReads()
 		f.readers.Wait()
 	}()
-	for wait := f.opts.PollInterval; ; wait = min(2*wait, 5*time.Second) {
+	// The first retry waits no longer than the later ones: the interval
+	// itself, an hour where so set, left the feed unstarted that long.
+	for wait := min(f.opts.PollInterval, 5*time.Second); ; wait = min(2*wait, 5*time.Second) {
 		err := f.rebase(ctx)
 		if err == nil {
 			f.polled.Store(int64(time.Since(f.born)))
