@@ -321,11 +321,12 @@ func (f *Feed) CatchUpBytes() int64 { return f.catchUp.held() }
 // or the first of them needs more than is free.
 func (f *Feed) CatchUpWaiting() int { return f.catchUp.queued() }
 
-// LastPoll returns when the tailer last read the log successfully (a poll,
-// or its start's read of the head), or when the feed was made while it has
-// not yet: what subscribers are handed is at most that stale. A poll that
-// fails, or hangs, leaves it where it was. It carries a monotonic clock
-// reading: time.Since of it is not moved by a step of the wall clock.
+// LastPoll returns when the tailer last read the log successfully (a page
+// of a poll, or its start's read of the head), or when the feed was made
+// while it has not yet: what subscribers are handed is at most that stale.
+// A poll that fails, or hangs, leaves it where it was. It carries a
+// monotonic clock reading: time.Since of it is not moved by a step of the
+// wall clock.
 func (f *Feed) LastPoll() time.Time { return f.born.Add(time.Duration(f.polled.Load())) }
 
 // Subscribers reports how many subscriptions are open.
@@ -727,6 +728,10 @@ func (f *Feed) poll(ctx context.Context) error {
 			}
 		}
 		f.dispatch(events, last)
+		// Each page read and handed out is a good read of the log: a poll
+		// reading a long backlog page after page is not a stalled feed
+		// (LastPoll, /readyz's live_feed).
+		f.polled.Store(int64(time.Since(f.born)))
 		if len(events) > 0 {
 			e := events[len(events)-1] // the event at last
 			f.lastID, f.headBytes = e.ID, len(e.Data)+len(e.Metadata)

@@ -1,0 +1,88 @@
+package fanout_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/teststore"
+)
+
+// heldPages is a store whose tailer's first read of a page past position 1
+// is held until released, and which notes when its read of the page
+// holding position 1 alone returned: a poll reading a backlog page after
+// page, between its first page and its end.
+type heldPages struct {
+	fanout.Store
+	mu        sync.Mutex
+	firstRead time.Time // when the page of position 1 alone was read
+	hold      sync.Once
+	held      chan struct{}
+	release   chan struct{}
+}
+
+func (s *heldPages) Tail() eventstore.LogTail { return heldPagesTail{s.Store.Tail(), s} }
+
+type heldPagesTail struct {
+	eventstore.LogTail
+	s *heldPages
+}
+
+func (t heldPagesTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	page, err := t.LogTail.ReadAll(ctx, opts)
+	if err != nil || page.Last < 1 {
+		return page, err
+	}
+	if page.Last == 1 {
+		t.s.mu.Lock()
+		t.s.firstRead = time.Now()
+		t.s.mu.Unlock()
+		return page, err
+	}
+	var err2 error
+	t.s.hold.Do(func() {
+		close(t.s.held)
+		select {
+		case <-t.s.release:
+		case <-ctx.Done():
+			err2 = ctx.Err()
+		}
+	})
+	if err2 != nil {
+		return eventstore.LogPage{}, err2
+	}
+	return page, err
+}
+
+// TestLastPollMovesWithEachPageOfALongPoll: LastPoll moved only when a
+// poll ended, after its last page: a poll reading a long backlog (a bulk
+// import, another instance's burst), page after page and handing each out,
+// kept it where it was before the poll began, and past 30 s /readyz said
+// the live feed had stalled (WARN logged) while it delivered. Each page
+// read and handed out is now a good read of the log.
+func TestLastPollMovesWithEachPageOfALongPoll(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		inner := k.Open(t)
+		store := &heldPages{Store: inner, held: make(chan struct{}), release: make(chan struct{})}
+		t.Cleanup(func() { close(store.release) }) // after the feed's stop: it is held no longer
+		feed := runFeed(t, store, fanout.Options{PollInterval: time.Hour, PageSize: 1})
+		subscribe(t, feed, eventstore.SubscribeOptions{}, 0)
+		untilSettled(t, "the subscription to open", func() bool { return feed.Subscribers() == 1 })
+		appendN(t, inner, uuid.New(), "held", 3)
+		feed.Notify()
+		<-store.held // the poll's first page read, its second held
+		store.mu.Lock()
+		firstRead := store.firstRead
+		store.mu.Unlock()
+		if last := feed.LastPoll(); firstRead.IsZero() || !last.After(firstRead) {
+			t.Errorf("LastPoll with a poll's first page read (%s) and handed out, its second held: %s; want it after the first page's read",
+				firstRead, last)
+		}
+	})
+}
