@@ -71,9 +71,18 @@ func TestLastPollMovesWithEachPageOfALongPoll(t *testing.T) {
 		inner := k.Open(t)
 		store := &heldPages{Store: inner, held: make(chan struct{}), release: make(chan struct{})}
 		t.Cleanup(func() { close(store.release) }) // after the feed's stop: it is held no longer
-		feed := runFeed(t, store, fanout.Options{PollInterval: time.Hour, PageSize: 1})
+		// Subscribed before the tailer runs: it polls from its start, and
+		// never follows the head without reading (no subscription), which
+		// would skip the append's first page.
+		feed := fanout.New(store, fanout.Options{PollInterval: time.Hour, PageSize: 1})
 		subscribe(t, feed, eventstore.SubscribeOptions{}, 0)
-		untilSettled(t, "the subscription to open", func() bool { return feed.Subscribers() == 1 })
+		made := feed.LastPoll()
+		ctx, stop := context.WithCancel(context.Background())
+		ran := make(chan struct{})
+		go func() { feed.Run(ctx); close(ran) }()
+		t.Cleanup(func() { stop(); <-ran })
+		// Started on the empty log, not on the append's head.
+		untilSettled(t, "the feed to start", func() bool { return feed.LastPoll().After(made) })
 		appendN(t, inner, uuid.New(), "held", 3)
 		feed.Notify()
 		<-store.held // the poll's first page read, its second held
