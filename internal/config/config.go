@@ -65,7 +65,7 @@ type Config struct {
 	ShutdownDelay           time.Duration `envconfig:"TRIBUTARY_SHUTDOWN_DELAY" default:"0s" desc:"how long, at the start of a stop, /readyz answers 503 while everything else is served and new connections are taken, for a load balancer to stop sending new ones before the drain; counts inside TRIBUTARY_SHUTDOWN_TIMEOUT and must end before its last second (a fifth of a shorter one); 0s: drain at once"`
 	LogLevel                slog.Level    `envconfig:"TRIBUTARY_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	APITokens               string        `envconfig:"TRIBUTARY_API_TOKENS" desc:"access tokens: comma-separated name:role:token, role read or write, each token at least 16 characters; unset or empty: no access control (set but empty is warned of)"`
-	APITokensFile           string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts), each token at least 16 characters"`
+	APITokensFile           string        `envconfig:"TRIBUTARY_API_TOKENS_FILE" desc:"a file of access tokens, one name:role:token a line (for secret mounts), each token at least 16 characters; read again when it changes; not both"`
 	CORSOrigins             []string      `envconfig:"TRIBUTARY_CORS_ORIGINS" desc:"origins whose pages may call the API from a browser, comma-separated (https://app.example, https://*.example.com for its subdomains, or * alone); empty: no CORS headers"`
 	DebugAddr               string        `envconfig:"TRIBUTARY_DEBUG_ADDR" desc:"address of a second listener serving net/http/pprof, never the public address; keep it private; empty: off"`
 
@@ -142,6 +142,12 @@ func Load() (Config, error) {
 			"or unset it for the embedded store in %s, a log of this instance's own", Var("MySQLDSN"), Var("DataDir")))
 	}
 	c.tokensSetEmpty = os.Getenv(Var("APITokens")) == "" && given("APITokens")
+	// Combined, a token removed from the file (a Secret rotated) stayed
+	// in force through the variable: one way, as for the DSN.
+	if c.APITokens != "" && c.APITokensFile != "" {
+		err = errors.Join(err, fmt.Errorf("%s and %s are both set: give the tokens one way, the file or the variable "+
+			"(set but empty, the variable gives none)", Var("APITokens"), Var("APITokensFile")))
+	}
 	if c.MaxBodyBytesInFlight < 1 {
 		err = errors.Join(fmt.Errorf("TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT must be at least 1 (it is raised to TRIBUTARY_MAX_BODY_BYTES if below), got %d", c.MaxBodyBytesInFlight), err)
 	}
