@@ -200,6 +200,9 @@ type hashedToken struct {
 	name   string
 	role   Role
 	digest [sha256.Size]byte
+	// revoked is closed when the token leaves the set (Access.Replace):
+	// the subscriptions opened with it end.
+	revoked chan struct{}
 }
 
 func newAuthenticator(tokens []Token) *authenticator {
@@ -208,7 +211,7 @@ func newAuthenticator(tokens []Token) *authenticator {
 	}
 	a := &authenticator{windows: map[int]map[uint64]bool{}, base: rand.Uint64() | 1, pieces: map[uint64]bool{}}
 	for _, t := range tokens {
-		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret))})
+		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret)), make(chan struct{})})
 		lower := strings.ToLower(t.Secret)
 		for i := 0; i+nearPiece <= len(lower); i++ {
 			a.pieces[a.rolling(lower[i:i+nearPiece])] = true
@@ -556,6 +559,9 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 		// A token in the query made the answer private already
 		// (cacheControl), whatever it is.
 		setPrincipal(r.Context(), t.name)
+		if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+			e.revoked = t.revoked // a subscription ends with the token's removal
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && t.role != RoleWrite {
 			s.writeError(w, r, &detailError{kind: errForbidden,
 				detail: fmt.Sprintf("token %q may only read; %s needs a write token", t.name, r.Method)})

@@ -72,6 +72,9 @@ type Options struct {
 	// /healthz, /readyz, the page at /, /openapi.yaml and an OPTIONS then
 	// needs one of them.
 	Tokens []Token
+	// Access, when not nil, is access control in place of Tokens: a set
+	// its owner may Replace while the server serves.
+	Access *Access
 	// MaxEventBytes bounds one event's data plus metadata (413 past it).
 	MaxEventBytes int
 	// MaxSubscribers bounds the subscriptions open at once (503 past it).
@@ -105,7 +108,7 @@ type Server struct {
 	// routeWords are the fixed segments of the routes (streams, events, …),
 	// which the log writes as sent (parsedPath).
 	routeWords map[string]bool
-	auth       *authenticator // nil: access control is off
+	auth       *Access // nil: access control is off
 
 	closing     chan struct{}   // closed by CloseSubscriptions
 	closingCtx  context.Context // canceled by CloseSubscriptions
@@ -196,7 +199,7 @@ func New(store eventstore.Store, opts Options) *Server {
 	orDefault(&opts.MaxSubscribers, def.MaxSubscribers)
 	orDefault(&opts.MaxSubscribersPerClient, max(1, opts.MaxSubscribers/2))
 	orDefault(&opts.RequestTimeout, def.RequestTimeout)
-	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: newAuthenticator(opts.Tokens),
+	s := &Server{store: store, log: opts.Logger, opts: opts, closing: make(chan struct{}), auth: cmp.Or(opts.Access, NewAccess(opts.Tokens)),
 		turns: make(chan struct{}, turnsFor(runtime.GOMAXPROCS(0))), deliveries: make(chan struct{}, max(1, turnsFor(runtime.GOMAXPROCS(0))/2))}
 	s.bodies.limit, s.bodies.perClient = opts.MaxBodyBytesInFlight, opts.MaxClientBytesInFlight
 	s.clients.limit = opts.MaxSubscribersPerClient
@@ -1071,7 +1074,8 @@ type accessEntry struct {
 	id, method, path, query, remote, route string // id as answered: log it through loggedID
 	ownID                                  bool   // id is the client's own (requestID)
 	principal                              *string
-	token                                  string // at detach: *principal, for Abandon (running.detach)
+	revoked                                <-chan struct{} // closed when the token the request was let in with is removed (Access.Replace)
+	token                                  string          // at detach: *principal, for Abandon (running.detach)
 	ww                                     middleware.WrapResponseWriter
 	detached                               bool                    // a subscription logs the line when it ends
 	subscription                           bool                    // a subscription's response (isEventStream)

@@ -840,6 +840,9 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 		// 0, one that started at the head got one repeating its own id.
 		ew.lastID = opts.After
 	}
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+		ew.revoked = e.revoked
+	}
 	s.opts.Metrics.Subscribed(ew.endpoint, 1)
 	ew.emit = ew.deliver
 	// Shutdown must not wait for a write that a client is not reading:
@@ -892,6 +895,7 @@ type eventWriter struct {
 	guard    *stallGuard
 	emit     func(eventstore.Delivery) error // deliver, made once
 	stop     func() bool                     // unregisters cut
+	revoked  <-chan struct{}                 // closed when the subscription's token is removed; nil without access control
 	stream   bool
 	endpoint string // for the metrics: log or stream
 
@@ -986,6 +990,9 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 			case <-ew.s.closing:
 				ew.finish()
 				return false
+			case <-ew.revoked:
+				ew.endRevoked()
+				return false
 			case <-ctx.Done():
 				return false
 			}
@@ -1002,10 +1009,36 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 			// with Last-Event-ID, to this instance's successor or another one.
 			ew.finish()
 			return false
+		case <-ew.revoked:
+			ew.endRevoked()
+			return false
 		case <-ctx.Done():
 			return false
 		}
 	}
+}
+
+// errRevoked ends a subscription whose token was removed from the
+// server's set (Access.Replace) while it was open.
+var errRevoked = &detailError{kind: errUnauthorized,
+	detail: "the access token this subscription was opened with is no longer one of the server's: it was removed or replaced"}
+
+// endRevoked ends the subscription cleanly, its token removed: a last
+// event named problem whose data is the 401 a new request with the token
+// gets, then the body's end. An EventSource reconnects, is answered 401,
+// and stops (its error event); addEventListener('problem', …) sees why.
+func (ew *eventWriter) endRevoked() {
+	_, p := ew.s.problem(errRevoked)
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(p) == nil {
+		b := ew.buffer()
+		*b = append(*b, "event: problem\ndata: "...)
+		*b = append(*b, data.Bytes()...)
+		*b = append(*b, '\n')
+	}
+	ew.finish()
 }
 
 // endedBy writes the last frame of a subscription that err ends: for a

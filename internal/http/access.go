@@ -1,0 +1,131 @@
+package http
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Access is the set of access tokens a Server checks requests against,
+// which Replace may change while it serves (a tokens file rewritten): a
+// request that starts after a Replace is checked against the new set
+// alone, and a subscription opened with a token that Replace removes (or
+// whose secret it changes) ends at once with a last problem event (401).
+// A nil *Access is access control off, for good: a set of tokens cannot
+// be emptied, nor one made where there was none.
+type Access struct {
+	mu  sync.Mutex // serializes Replace
+	cur atomic.Pointer[authenticator]
+	// known is every token the set has held: one removed is still
+	// redacted from the logs (a leaked token, revoked, that its finder
+	// sends), though no longer accepted.
+	known []Token
+}
+
+// NewAccess returns the access control for tokens, nil (off) for none.
+func NewAccess(tokens []Token) *Access {
+	if len(tokens) == 0 {
+		return nil
+	}
+	x := &Access{known: slices.Clone(tokens)}
+	x.cur.Store(newAuthenticator(tokens))
+	return x
+}
+
+// TokenChanges says what a Replace changed, by the tokens' names (never
+// their secrets): those added, those removed, and those kept under the
+// same name with another secret or role.
+type TokenChanges struct {
+	Added, Removed, Changed []string
+}
+
+// None reports whether the Replace changed nothing.
+func (c TokenChanges) None() bool {
+	return len(c.Added) == 0 && len(c.Removed) == 0 && len(c.Changed) == 0
+}
+
+// errEmptyAccess is Replace's refusal of a set with no token.
+var errEmptyAccess = errors.New("a set of no tokens would turn access control off: the tokens in force are kept")
+
+// Replace makes tokens the set requests are checked against, from the
+// next one that starts, and ends the subscriptions of every token no
+// longer in it (by its secret: a name given a new secret is a token
+// removed and one added). It refuses an empty set, and returns the
+// changes by name.
+func (x *Access) Replace(tokens []Token) (TokenChanges, error) {
+	if len(tokens) == 0 {
+		return TokenChanges{}, errEmptyAccess
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	old := x.cur.Load()
+	for _, t := range tokens {
+		if !slices.Contains(x.known, t) {
+			x.known = append(x.known, t)
+		}
+	}
+	next := newAuthenticator(x.known) // redacts every token known
+	checked := newAuthenticator(tokens)
+	next.tokens = checked.tokens // accepts only these
+	var changes TokenChanges
+	oldByName := map[string]hashedToken{}
+	for _, t := range old.tokens {
+		oldByName[t.name] = t
+	}
+	kept := map[[32]byte]bool{}
+	for i, t := range next.tokens {
+		if o, ok := oldByName[t.name]; ok && o.digest == t.digest {
+			next.tokens[i].revoked = o.revoked // its subscriptions go on
+			kept[t.digest] = true
+			if o.role != t.role {
+				changes.Changed = append(changes.Changed, t.name)
+			}
+		} else if ok {
+			changes.Changed = append(changes.Changed, t.name)
+		} else {
+			changes.Added = append(changes.Added, t.name)
+		}
+		delete(oldByName, t.name)
+	}
+	for name := range oldByName {
+		changes.Removed = append(changes.Removed, name)
+	}
+	slices.Sort(changes.Removed)
+	x.cur.Store(next)
+	// After the store: a subscription that finds its token's channel
+	// closed has been refused a reconnect already.
+	for _, o := range old.tokens {
+		if !kept[o.digest] {
+			close(o.revoked)
+		}
+	}
+	return changes, nil
+}
+
+// Redact is what this package does to each line it logs of what a client
+// may have sent (Redactor), with every token the set holds or has held.
+// With a nil x it returns s.
+func (x *Access) Redact(s string) string {
+	return x.now().redactLogged(s)
+}
+
+// now is the set in force, nil for a nil x.
+func (x *Access) now() *authenticator {
+	if x == nil {
+		return nil
+	}
+	return x.cur.Load()
+}
+
+// The authenticator's methods, on the set in force.
+
+func (x *Access) lookup(secret string) (hashedToken, bool) { return x.now().lookup(secret) }
+func (x *Access) near(s string) bool                       { return x.now().near(s) }
+func (x *Access) redact(s string) string                   { return x.now().redact(s) }
+func (x *Access) redactLogged(s string) string             { return x.now().redactLogged(s) }
+func (x *Access) holdsToken(s string) bool                 { return x.now().holdsToken(s) }
+func (x *Access) logQuery(raw string) string               { return x.now().logQuery(raw) }
+func (x *Access) redactEncoded(s string, escape func(string) string) string {
+	return x.now().redactEncoded(s, escape)
+}
