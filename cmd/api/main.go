@@ -874,15 +874,19 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	case len(tokens) == 0 && cfg.TokensSetEmpty():
 		// Empty is off, as compose.yaml passes it by default; an empty
 		// secret meant to hold tokens is too, and must not pass unseen.
-		log.Warn("access control is off: anyone who can reach this server can read and append; " + config.Var("APITokens") +
-			" is set but empty: if tokens were meant (an empty secret, a template left blank?), stop the server and fill it; unset it to run open on purpose")
+		log.Warn(tokensSetEmptyWarning)
 	case len(tokens) == 0:
 		log.Warn("access control is off: anyone who can reach this server can read and append; set " + config.Var("APITokens") + " to require tokens")
 	default:
 		log.Info("access control is on", "tokens", len(tokens))
 	}
+	// The tokens file is read again as it changes (tokensreload.go).
+	access := esthttp.NewAccess(tokens)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go watchTokensFile(watchCtx, cfg, access, tokensCheckEvery, log)
 	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m,
-		CatchUpReads: catchUpReads(cfg), Redact: esthttp.Redactor(tokens)})
+		CatchUpReads: catchUpReads(cfg), Redact: access.Redact})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	var feedDone chan error // nil until the feed runs
 	// The feed starts once the server listens: a start-up that fails
@@ -943,7 +947,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		FeedStaleAfter:          feedStaleAfter(cfg),
 		Heartbeat:               cfg.Heartbeat,
 		StallTimeout:            cfg.SubscriberStallTimeout,
-		Tokens:                  tokens,
+		Access:                  access,
 		MaxEventBytes:           cfg.MaxEventBytes,
 		MaxSubscribers:          cfg.MaxSubscribers,
 		MaxSubscribersPerClient: cfg.MaxSubscribersPerClient,
@@ -964,7 +968,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	// a TLS handshake's error; a handler's mistake) may quote what a client
 	// sent: a token in them is redacted as in every other line of the
 	// HTTP layer's.
-	netHTTPLog := slog.NewLogLogger(sqlstore.RedactingLogger(log, esthttp.Redactor(tokens)).Handler(), slog.LevelWarn)
+	netHTTPLog := slog.NewLogLogger(sqlstore.RedactingLogger(log, access.Redact).Handler(), slog.LevelWarn)
 	srv := &http.Server{
 		Handler:           handler,
 		ConnState:         conns.ConnState,       // which connections are idle, for conns
