@@ -371,8 +371,11 @@ func noTagMatches(r *http.Request, what string) error {
 			}
 		}
 	}
-	return problemf(errPrecondition, "If-Match %s cannot hold: %s has no entity tag (only a stream and its pages have one, "+
-		"its version); leave it out, or send it to GET /streams/{id} or to a page of its events", strings.Join(vals, ", "), what)
+	// It said only a stream and its pages had one: the page at / has one
+	// too. Every read that answers an ETag is named.
+	return problemf(errPrecondition, "If-Match %s cannot hold: %s has no entity tag; leave it out, or send it where there is one: "+
+		"GET /streams/{id} or a page of GET /streams/{id}/events (the version of the stream), or GET / (the stream browser's own)",
+		strings.Join(vals, ", "), what)
 }
 
 // noneMatchesAny reports whether If-None-Match holds *, alone or in a
