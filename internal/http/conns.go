@@ -992,9 +992,10 @@ func (c *Connections) corsLines(head []byte) (string, bool) {
 }
 
 // livenessProbe returns the method of head's request if it is a GET or a
-// HEAD of /healthz that takes its JSON, or "". A liveness probe refused at a bound (503) would
-// have its orchestrator restart an instance only at its peak, cutting every
-// subscription it holds: it is answered as the handler does (aliveAnswer).
+// HEAD of /healthz that takes its JSON and sends no condition, or "". A
+// liveness probe refused at a bound (503) would have its orchestrator
+// restart an instance only at its peak, cutting every subscription it
+// holds: it is answered as the handler does (aliveAnswer).
 func livenessProbe(head []byte) string {
 	line, _, _ := bytes.Cut(head, []byte("\n"))
 	method, rest, _ := bytes.Cut(bytes.TrimSuffix(line, []byte("\r")), []byte(" "))
@@ -1004,9 +1005,20 @@ func livenessProbe(head []byte) string {
 	}
 	// Accept: text/event-stream alone is an EventSource given the wrong
 	// URL, which the handler answers 406 (refuseEventStream), not a probe.
-	if bytes.Contains(bytes.ToLower(head), []byte("text/event-stream")) {
+	// Nor is a request with If-Match or If-None-Match, which the handler
+	// may answer 412 or 304 (tagless), and which no probe sends: it was
+	// answered 200 here. Refused 503 as any other, it is told nothing the
+	// handler would not say (a 503 is answered whatever the conditions).
+	lower := bytes.ToLower(head)
+	if bytes.Contains(lower, []byte("text/event-stream")) || bytes.Contains(lower, []byte("if-match")) ||
+		bytes.Contains(lower, []byte("if-none-match")) {
 		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 		if err != nil || wantsOnlyEvents(r) {
+			return ""
+		}
+		_, im := r.Header["If-Match"]
+		_, inm := r.Header["If-None-Match"]
+		if im || inm {
 			return ""
 		}
 	}
