@@ -1,6 +1,7 @@
 package http
 
 import (
+	"iter"
 	"maps"
 	"mime"
 	"net/http"
@@ -344,11 +345,9 @@ func tagMatches(r *http.Request, current string) bool {
 	if len(vals) == 0 {
 		return true
 	}
-	for _, v := range vals {
-		for _, tag := range strings.Split(v, ",") {
-			if tag = trimHTTPSpace(tag); tag == "*" || tag == current {
-				return true
-			}
+	for tag := range entityTags(vals) {
+		if tag == "*" || tag == current {
+			return true
 		}
 	}
 	return false
@@ -364,11 +363,9 @@ func noTagMatches(r *http.Request, what string) error {
 	if len(vals) == 0 {
 		return nil
 	}
-	for _, v := range vals {
-		for _, tag := range strings.Split(v, ",") {
-			if trimHTTPSpace(tag) == "*" {
-				return nil
-			}
+	for tag := range entityTags(vals) {
+		if tag == "*" {
+			return nil
 		}
 	}
 	// It said only a stream and its pages had one: the page at / has one
@@ -385,11 +382,9 @@ func noTagMatches(r *http.Request, what string) error {
 // a stream's read answers it (notModified); a tag never matches it. Call
 // it where the answer would otherwise be a 2xx (13.2.1).
 func noneMatchesAny(r *http.Request) bool {
-	for _, v := range r.Header.Values("If-None-Match") {
-		for _, tag := range strings.Split(v, ",") {
-			if trimHTTPSpace(tag) == "*" {
-				return true
-			}
+	for tag := range entityTags(r.Header.Values("If-None-Match")) {
+		if tag == "*" {
+			return true
 		}
 	}
 	return false
@@ -400,13 +395,38 @@ func noneMatchesAny(r *http.Request) bool {
 // weak: W/* matches nothing, as on the reads without a tag
 // (noneMatchesAny), where it was a 304 here and a 200 there.
 func notModified(r *http.Request, current string) bool {
-	for _, v := range r.Header.Values("If-None-Match") {
-		for _, tag := range strings.Split(v, ",") {
-			tag = trimHTTPSpace(tag)
-			if tag == "*" || strings.TrimPrefix(tag, "W/") == current {
-				return true
-			}
+	for tag := range entityTags(r.Header.Values("If-None-Match")) {
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == current {
+			return true
 		}
 	}
 	return false
+}
+
+// entityTags yields the members of the entity-tag lists vals (the values
+// of If-Match or If-None-Match), each trimmed of optional whitespace. A
+// comma between a tag's quotes is part of the tag ("a,*,b" is one opaque
+// tag, RFC 9110 §8.8.3): split at every comma, it was read as a list
+// holding *, which held every If-Match and answered every If-None-Match
+// 304. An empty value yields one empty member, which matches nothing.
+func entityTags(vals []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, v := range vals {
+			quoted, start := false, 0
+			for i := 0; i < len(v); i++ {
+				switch {
+				case v[i] == '"':
+					quoted = !quoted
+				case v[i] == ',' && !quoted:
+					if !yield(trimHTTPSpace(v[start:i])) {
+						return
+					}
+					start = i + 1
+				}
+			}
+			if !yield(trimHTTPSpace(v[start:])) {
+				return
+			}
+		}
+	}
 }
