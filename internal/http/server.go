@@ -731,15 +731,24 @@ func refuseMetricsEventStream(r *http.Request) error {
 // but for the token and the strict query: Vary: Accept on a GET or HEAD,
 // a 406 problem to an Accept that takes an event stream alone (an
 // EventSource given the wrong URL, which a 200 would have retry for ever),
-// 204 with Allow to an OPTIONS and a 405 problem with Allow to any other
-// method (it served them all the exposition).
+// If-Match and If-None-Match as on the API's (tagless: a 412 or a 304 in
+// place of the 200; it answered 200 to both), 204 with Allow to an
+// OPTIONS and a 405 problem with Allow to any other method (it served them
+// all the exposition).
 func MetricsHandler(m *metrics.Metrics) http.Handler {
 	exposition := m.Handler()
 	// A router of the one route, for the Allow of a 405 (writeError); a
-	// 406 or 405 logs nothing.
+	// 406, 405 or 412 logs nothing.
 	router := chi.NewRouter()
 	router.Get("/metrics", http.NotFound)
 	problems := &Server{log: slog.New(slog.DiscardHandler), router: router}
+	serve := problems.tagless("the metrics exposition")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := refuseMetricsEventStream(r); err != nil {
+			problems.writeError(w, r, err)
+			return
+		}
+		serveExposition(exposition, w, r)
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
@@ -752,11 +761,7 @@ func MetricsHandler(m *metrics.Metrics) http.Handler {
 			problems.writeError(w, r, problemf(errMethodNotAllowed, "%s is not allowed on /metrics", r.Method))
 			return
 		}
-		if err := refuseMetricsEventStream(r); err != nil {
-			problems.writeError(w, r, err)
-			return
-		}
-		serveExposition(exposition, w, r)
+		serve.ServeHTTP(w, r)
 	})
 }
 
