@@ -94,7 +94,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) error {
 	h.Set("ETag", browserPage.etag)
 	// If-Match first (RFC 9110 §13.2.2): it was ignored, a 200 for any tag.
 	if !tagMatches(r, browserPage.etag) {
-		return problemf(errPrecondition, "If-Match %s does not hold: the page's entity tag is %s (it changes with the binary; a weak tag never matches)",
+		return problemf(errPrecondition, "If-Match %s does not hold: the page's entity tag is %s (it changes with the binary and with TRIBUTARY_HEARTBEAT, which the page carries; a weak tag never matches)",
 			strings.Join(r.Header.Values("If-Match"), ", "), browserPage.etag)
 	}
 	if notModified(r, browserPage.etag) {
