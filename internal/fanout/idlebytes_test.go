@@ -77,10 +77,13 @@ func TestAnIdleFeedReadsNoEventDataUnderALargeHeadEvent(t *testing.T) {
 		waitFor(t, 30*time.Second, "the subscriber to get the event of 1 MiB", func() bool { return c.count() == 1 })
 		// The first poll with a subscriber open may read the event at the
 		// head once, whose size the feed does not know yet (it followed
-		// the head by its id alone): idle polls are those after a poll
-		// begun since, once that one has ended (the tailer is one goroutine).
+		// the head by its id alone), and may begin after the subscriber
+		// got the event from the store: idle polls are those after a poll
+		// begun since, once that one has ended, which a second poll begun
+		// since says (the tailer is one goroutine). Counted from the first
+		// begun, they took in the 1 MiB that poll read, had it begun late.
 		polls := reads.Load()
-		waitFor(t, 30*time.Second, "a poll of the tailer", func() bool { return reads.Load() > polls })
+		waitFor(t, 30*time.Second, "two polls of the tailer", func() bool { return reads.Load() > polls+1 })
 		before, polls := read.Load(), reads.Load()
 		// Five polls of the tailer with nothing new.
 		waitFor(t, 30*time.Second, "five polls of the tailer", func() bool { return reads.Load() >= polls+5 })
