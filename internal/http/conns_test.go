@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -533,6 +534,15 @@ func requireGoClientRefused(t *testing.T, n int, what string, do func(*http.Clie
 	}
 }
 
+// TestAFloodAtTheBoundIsRefusedWithFewGoroutinesAndOthersAreServedMeanwhile:
+// a flood of connections that say nothing, at the bound, is refused with at
+// most the 64 refusals answered at once (each waits for its request up to
+// a second, the rest are closed unanswered), and they are gone once their
+// grace has passed; an established client, and a new one, are served
+// while it goes on. By condition, not by a clock: the flood goes on until
+// both are answered (a server that served them only once refusals had
+// waited out their grace never answers them), the goroutines are counted
+// at each connection of it, and their going is waited for.
 func TestAFloodAtTheBoundIsRefusedWithFewGoroutinesAndOthersAreServedMeanwhile(t *testing.T) {
 	b := startBounded(t, 100, 1)
 	flooder := dialFrom(t, b.addr, "127.0.0.1")
@@ -542,35 +552,129 @@ func TestAFloodAtTheBoundIsRefusedWithFewGoroutinesAndOthersAreServedMeanwhile(t
 	b.untilBlocked(t, 1)
 	before := runtime.NumGoroutine()
 
-	// A thousand connections that say nothing: each refused one waits
-	// for its request up to a second, at most 64 at once.
-	var flood []net.Conn
-	for i := range 1000 {
-		c, err := net.DialTimeout("tcp", b.addr, 2*time.Second)
-		if err != nil {
-			t.Fatalf("dial %d of the flood: %v", i, err)
-		}
-		flood = append(flood, c)
+	f := startFlood(t, b.addr, before)
+	f.untilDialed(t, 1000)
+	other.getGuarded(t, "/") // an established client is answered during it
+	// And the accept loop takes new connections, answered during it.
+	late := dialFrom(t, b.addr, "127.0.0.3")
+	late.getGuarded(t, "/")
+	dialed, grown := f.stop(t)
+	if grown > 64+16 {
+		t.Errorf("goroutines grew by up to %d during a flood of %d refused connections; expected at most the 64 refusals answered at once and a few", grown, dialed)
 	}
+	// The flood's connections stay open, saying nothing: only the
+	// refusals' grace ends those answered.
+	var now int
+	for deadline := time.Now().Add(hangGuard); ; time.Sleep(10 * time.Millisecond) {
+		if now = runtime.NumGoroutine(); now-before <= 16 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines still %d more than before the flood %v after it, its connections silent and open; expected the refusals' gone after their grace", now-before, hangGuard)
+		}
+	}
+}
+
+// flood dials connections that say nothing to a server, from a goroutine
+// of its own, until stopped, and keeps the most goroutines it saw above a
+// count at each connection. It keeps its first 1000 connections open, and
+// after them (dialed a millisecond apart) up to 1000 more, the oldest
+// closed for each new one, until the test ends.
+type flood struct {
+	stopped, done chan struct{}
+	dialed        atomic.Int64
+	grown         int // the most goroutines seen above the count given
+	err           error
+	conns, ring   []net.Conn // its first 1000, and those after them kept open
+}
+
+// startFlood starts a flood of addr, counting the goroutines above before.
+func startFlood(t *testing.T, addr string, before int) *flood {
+	t.Helper()
+	f := &flood{stopped: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		for {
+			select {
+			case <-f.stopped:
+				return
+			default:
+			}
+			c, err := net.DialTimeout("tcp", addr, hangGuard)
+			if err != nil {
+				f.err = err
+				return
+			}
+			if len(f.conns) < 1000 {
+				f.conns = append(f.conns, c)
+			} else {
+				// Paced: enough to keep refusals being answered, not a
+				// port spent each few microseconds for as long as it lasts.
+				time.Sleep(time.Millisecond)
+				if len(f.ring) == 1000 {
+					f.ring[0].Close()
+					f.ring = f.ring[1:]
+				}
+				f.ring = append(f.ring, c)
+			}
+			f.dialed.Add(1)
+			f.grown = max(f.grown, runtime.NumGoroutine()-before)
+		}
+	}()
 	t.Cleanup(func() {
-		for _, c := range flood {
+		f.stop(t)
+		for _, c := range append(f.conns, f.ring...) {
 			c.Close()
 		}
 	})
-	start := time.Now()
-	other.get(t, "/") // an established client is answered during it
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("an established client's request during the flood took %s; expected it at once", took)
+	return f
+}
+
+// untilDialed waits until the flood has dialed n connections.
+func (f *flood) untilDialed(t *testing.T, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(hangGuard); f.dialed.Load() < n; time.Sleep(time.Millisecond) {
+		select {
+		case <-f.done:
+			t.Fatalf("the flood stopped after %d connections: %v", f.dialed.Load(), f.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the flood dialed %d of %d connections within %v", f.dialed.Load(), n, hangGuard)
+		}
 	}
-	if grown := runtime.NumGoroutine() - before; grown > 64+16 {
-		t.Errorf("goroutines grew by %d during a flood of 1000 refused connections; expected at most the 64 refusals answered at once and a few", grown)
+}
+
+// stop stops the flood, and returns how many connections it dialed and
+// the most goroutines it saw above its count; it fails the test if a dial
+// failed.
+func (f *flood) stop(t *testing.T) (dialed int64, grown int) {
+	t.Helper()
+	select {
+	case <-f.stopped:
+	default:
+		close(f.stopped)
 	}
-	// And the accept loop takes new connections, answered at once.
-	late := dialFrom(t, b.addr, "127.0.0.3")
-	late.get(t, "/")
-	time.Sleep(1500 * time.Millisecond) // the refusals' grace
-	if grown := runtime.NumGoroutine() - before; grown > 16 {
-		t.Errorf("goroutines still %d more than before the flood 1.5 s after it; expected the refusals' gone", grown)
+	<-f.done
+	if f.err != nil {
+		t.Fatalf("dial %d of the flood: %v", f.dialed.Load()+1, f.err)
+	}
+	return f.dialed.Load(), f.grown
+}
+
+// getGuarded sends GET path on c and requires a 200, waiting for it up to
+// hangGuard.
+func (c *rawConn) getGuarded(t *testing.T, path string) {
+	t.Helper()
+	c.send(t, path)
+	c.SetReadDeadline(time.Now().Add(hangGuard)) //nolint:errcheck
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		t.Fatalf("GET %s: read the answer: %v", path, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s; expected 200", path, resp.StatusCode, body)
 	}
 }
 
