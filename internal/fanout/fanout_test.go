@@ -663,6 +663,7 @@ func TestSubscriptionsCloseWhenTheFeedStops(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { f.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done }) // stopped by the test, unless it fails first
 		c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 		waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
 		cancel()
@@ -924,6 +925,7 @@ func TestSubscriptionsEndWhenTheFeedStopsBeforeItEverStarted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done }) // stopped by the test, unless it fails first
 	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 	time.Sleep(50 * time.Millisecond)
 	if _, _, _, closed := c.snapshot(); closed {
