@@ -907,27 +907,40 @@ func TestEachMissingPositionGetsItsOwnPatience(t *testing.T) {
 	}
 }
 
-// failingTail is a log whose head cannot be read.
-type failingTail struct{ eventstore.LogTail }
+// failingTail is a log whose head cannot be read; it counts the tries.
+type failingTail struct {
+	eventstore.LogTail
+	tries *atomic.Int64
+}
 
-func (failingTail) Head(context.Context) (int64, error) { return 0, errors.New("no database") }
+func (f failingTail) Head(context.Context) (int64, error) {
+	f.tries.Add(1)
+	return 0, errors.New("no database")
+}
 
-type failingStore struct{ eventstore.Store }
+type failingStore struct {
+	eventstore.Store
+	tries *atomic.Int64
+}
 
-func (f failingStore) Tail() eventstore.LogTail { return failingTail{f.Store.Tail()} }
+func (f failingStore) Tail() eventstore.LogTail { return failingTail{f.Store.Tail(), f.tries} }
 
 // TestSubscriptionsEndWhenTheFeedStopsBeforeItEverStarted: a subscription
 // waits for the tailer to know the head; if the tailer gives up first, the
 // subscription ends rather than wait for ever.
 func TestSubscriptionsEndWhenTheFeedStopsBeforeItEverStarted(t *testing.T) {
 	t.Parallel()
-	f := fanout.New(failingStore{teststore.SQLite.Open(t)}, fanout.Options{PollInterval: 10 * time.Millisecond})
+	tries := &atomic.Int64{}
+	f := fanout.New(failingStore{teststore.SQLite.Open(t), tries}, fanout.Options{PollInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done }) // stopped by the test, unless it fails first
 	c, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-	time.Sleep(50 * time.Millisecond)
+	// Tried once more since the subscription opened, and once more after
+	// that: it is still trying.
+	since := tries.Load()
+	waitFor(t, 30*time.Second, "the feed to try to read the head twice more", func() bool { return tries.Load() >= since+2 })
 	if _, _, _, closed := c.snapshot(); closed {
 		t.Fatal("the subscription ended while the feed was still trying to start")
 	}
