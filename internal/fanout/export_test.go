@@ -35,6 +35,17 @@ func Rest(sub eventstore.Subscription) (int64, bool) {
 		s.retryAt.IsZero() && s.cursor >= s.feed.head.Load()
 }
 
+// Waiting is Rest, caught up or not: started, reading the live buffer,
+// with no read of the store in flight or due, and its cursor at the
+// feed's head. One not caught up yet waits there for the head to move to
+// its target: a test that sees it so has seen everything it will read
+// before the head moves.
+func Waiting(sub eventstore.Subscription) (int64, bool) {
+	s := sub.(*Subscription)
+	return s.cursor, s.started && s.live && !s.declined && s.inFlight == nil &&
+		s.retryAt.IsZero() && s.cursor >= s.feed.head.Load()
+}
+
 // BackingOff reports, on its consumer's goroutine, whether sub waits out
 // the back-off after a failed read of the store: Ready waits for the
 // retry's time, and no read is in flight.

@@ -39,8 +39,9 @@ type collector struct {
 	closed   bool
 	err      error // what ended it
 	// restAt is the cursor the subscription was last at rest at
-	// (fanout.Rest), after its last Next: -1 if it was not.
-	restAt int64
+	// (fanout.Rest), after its last Next: -1 if it was not; waitAt the
+	// same for fanout.Waiting.
+	restAt, waitAt int64
 }
 
 // subscribe opens a subscription whose deliveries are collected, with an
@@ -50,7 +51,7 @@ func subscribe(t *testing.T, f *fanout.Feed, opts eventstore.SubscribeOptions, p
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sub := f.Subscribe(opts)
-	c := &collector{restAt: -1}
+	c := &collector{restAt: -1, waitAt: -1}
 	emit := func(d eventstore.Delivery) error {
 		c.mu.Lock()
 		switch {
@@ -72,10 +73,14 @@ func subscribe(t *testing.T, f *fanout.Feed, opts eventstore.SubscribeOptions, p
 		var err error
 		for err = sub.Next(ctx, emit); err == nil; err = sub.Next(ctx, emit) {
 			cursor, rest := fanout.Rest(sub)
+			_, waiting := fanout.Waiting(sub)
 			c.mu.Lock()
-			c.restAt = -1
+			c.restAt, c.waitAt = -1, -1
 			if rest {
 				c.restAt = cursor
+			}
+			if waiting {
+				c.waitAt = cursor
 			}
 			c.mu.Unlock()
 			select {
@@ -110,6 +115,15 @@ func (c *collector) restedAt(at int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.restAt >= at
+}
+
+// waitingAt reports whether the subscription waits (fanout.Waiting) at
+// position at or past it: started, it has read all it will until the
+// feed's head moves.
+func (c *collector) waitingAt(at int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waitAt >= at
 }
 
 func (c *collector) count() int {
@@ -679,7 +693,10 @@ type gatedStore struct {
 	gate *gate
 }
 
-type gate struct{ shut atomic.Pointer[chan struct{}] }
+type gate struct {
+	shut   atomic.Pointer[chan struct{}]
+	waited atomic.Int64 // the waits for durability that found it shut
+}
 
 func (g *gate) close() {
 	c := make(chan struct{})
@@ -704,6 +721,7 @@ func (g gatedTail) WaitDurable(ctx context.Context, position int64) error {
 	if c == nil {
 		return g.LogTail.WaitDurable(ctx, position)
 	}
+	g.gate.waited.Add(1)
 	select {
 	case <-*c:
 		return g.LogTail.WaitDurable(ctx, position)
@@ -725,9 +743,13 @@ func TestNothingIsDeliveredBeforeTheStoreSaysItIsDurable(t *testing.T) {
 	gated.gate.close()
 	appendN(t, store, uuid.New(), "Happened", 3)
 	late, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-	time.Sleep(200 * time.Millisecond)
-	if n, m := early.count(), late.count(); n != 0 || m != 0 {
-		t.Fatalf("subscribers received %d and %d events while the store had not confirmed them durable, want none", n, m)
+	// The tailer has read the events and waits for the store to say them
+	// durable; the late subscriber has started, and read all it will
+	// until the feed's head moves.
+	waitFor(t, 30*time.Second, "the tailer to wait for durability", func() bool { return gated.gate.waited.Load() > 0 })
+	waitFor(t, 30*time.Second, "the late subscriber to wait for the feed", func() bool { return late.waitingAt(0) })
+	if n, m, head := early.count(), late.count(), fanout.Head(f); n != 0 || m != 0 || head != 0 {
+		t.Fatalf("subscribers received %d and %d events, and the feed handed out up to %d, while the store had not confirmed them durable; want none", n, m, head)
 	}
 	gated.gate.open()
 	waitFor(t, 5*time.Second, "both subscribers to receive the 3 events", func() bool { return early.count() == 3 && late.count() == 3 })
@@ -744,9 +766,11 @@ func TestHistoryUpToTheTailersStartWaitsForDurability(t *testing.T) {
 	gated.gate.close()
 	f := runFeed(t, gated, fanout.Options{PollInterval: 10 * time.Millisecond})
 	sub, _ := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
-	time.Sleep(200 * time.Millisecond)
-	if n := sub.count(); n != 0 {
-		t.Fatalf("the subscriber received %d events committed before the feed started, before the store confirmed them durable; want none", n)
+	// The tailer's start waits for the store to say its head durable; the
+	// subscriber waits for the start.
+	waitFor(t, 30*time.Second, "the tailer's start to wait for durability", func() bool { return gated.gate.waited.Load() > 0 })
+	if n, head := sub.count(), fanout.Head(f); n != 0 || head != 0 {
+		t.Fatalf("the subscriber received %d events committed before the feed started, and the feed's head is %d, before the store confirmed them durable; want none, and 0", n, head)
 	}
 	gated.gate.open()
 	waitFor(t, 5*time.Second, "the subscriber to receive the 3 events", func() bool { return sub.count() == 3 })
