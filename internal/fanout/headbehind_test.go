@@ -1,9 +1,11 @@
 package fanout_test
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +64,32 @@ func TestASubscriptionBelowAHeadBehindItsEventsGetsNothingPastTheHead(t *testing
 	})
 }
 
+// pollCountingStore's tail counts its reads of the head and of the log:
+// each poll makes one or the other first.
+type pollCountingStore struct {
+	eventstore.Store
+	reads *atomic.Int64
+}
+
+func (s pollCountingStore) Tail() eventstore.LogTail {
+	return pollCountingTail{s.Store.Tail(), s.reads}
+}
+
+type pollCountingTail struct {
+	eventstore.LogTail
+	reads *atomic.Int64
+}
+
+func (t pollCountingTail) Head(ctx context.Context) (int64, error) {
+	t.reads.Add(1)
+	return t.LogTail.Head(ctx)
+}
+
+func (t pollCountingTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	t.reads.Add(1)
+	return t.LogTail.ReadAll(ctx, opts)
+}
+
 // TestAHeadSetBehindItsEventsIsLoggedAsDamageNotARestore: log_head set
 // behind the events it counts (edited by hand) takes the head back, and
 // the feed logged it as a restore ("the database was restored or
@@ -75,7 +103,8 @@ func TestAHeadSetBehindItsEventsIsLoggedAsDamageNotARestore(t *testing.T) {
 		store := k.Open(t)
 		appendToNewStreams(t, store, 6)
 		logged := &testlog.Buffer{}
-		f := runFeed(t, store, fanout.Options{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logged, nil))})
+		reads := &atomic.Int64{}
+		f := runFeed(t, pollCountingStore{store, reads}, fanout.Options{PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logged, nil))})
 		first, leave := subscribe(t, f, eventstore.SubscribeOptions{}, 0)
 		waitFor(t, 30*time.Second, "the subscription to catch up", func() bool { return first.restedAt(6) })
 		// With none open, the feed follows the head, and finds it back at
@@ -91,8 +120,9 @@ func TestAHeadSetBehindItsEventsIsLoggedAsDamageNotARestore(t *testing.T) {
 		waitFor(t, 30*time.Second, "the feed to find the head behind its events", func() bool {
 			return errors.Is(f.Unmendable(), eventstore.ErrHeadBehind)
 		})
-		// Polls go on every 10 ms, and log no more of it: let some pass.
-		time.Sleep(200 * time.Millisecond)
+		// Polls go on, and log no more of it: let ten pass.
+		polls := reads.Load()
+		waitFor(t, 30*time.Second, "ten more polls", func() bool { return reads.Load() >= polls+10 })
 		var lines []string
 		for _, line := range strings.Split(logged.String(), "\n") {
 			if strings.Contains(line, "went back") || strings.Contains(line, "restored or replaced") || strings.Contains(line, "behind its events") {
