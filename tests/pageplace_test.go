@@ -65,3 +65,59 @@ func TestPageKeepsTheEarlierPagesLoadedInTheLink(t *testing.T) {
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
 	b.waitFor(t, "the next event, live", logRowsJS, `[101,232,132,"#/"]`)
 }
+
+// TestPageLinkFarBackSaysWhereItStoppedLoading: a link whose from= is
+// more than RESTORE_PAGES (20) pages back loaded 20 and stopped without a
+// word, the link still naming a place the view did not show. It says how
+// far back it loaded, the link names that, and "Load earlier events" (or
+// "Load older events") goes on from there and takes the note back.
+func TestPageLinkFarBackSaysWhereItStoppedLoading(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 1000, "OrderNoted")
+	s.mustAppend(t, id, appendBody{Events: events(1000, "OrderNoted")})
+	s.mustAppend(t, id, appendBody{Events: events(200, "OrderNoted")})
+	const errorJS = `const e = document.getElementById('error'); return e.hidden ? '' : e.textContent`
+
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=1")
+	b.waitFor(t, "20 pages of 50 loaded, and the link naming the oldest shown", streamRowsJS, `[1050,2200,1151,"?from=1151"]`)
+	b.waitFor(t, "where it stopped, said", errorJS,
+		`"The link asks for the events from version 1: 20 pages of earlier events were loaded, back to version 1151. Load earlier events to go further back."`)
+	b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+	b.waitFor(t, "the next page, in the link", streamRowsJS, `[1100,2200,1101,"?from=1101"]`)
+	b.waitFor(t, "the note taken back", errorJS, `""`)
+
+	b.navigate(t, s.URL+"/#/?from=1")
+	b.waitFor(t, "20 pages of 100 positions loaded, and the link naming the oldest shown", logRowsJS, `[2100,2200,101,"#/?from=101"]`)
+	b.waitFor(t, "where it stopped, said", errorJS,
+		`"The link asks for the log from position 1: 20 pages of older events were loaded, back to position 101. Load older events to go further back."`)
+	b.run(t, `document.getElementById('log-older').click(); return null`)
+	b.waitFor(t, "the rest, in the link", logRowsJS, `[2200,2200,1,"#/?from=1"]`)
+	b.waitFor(t, "the note taken back", errorJS, `""`)
+}
+
+// TestPageLinkFollowsTheOldestRowLeftWhenLiveEventsPushRowsOut: a view
+// with earlier pages loaded keeps its newest 500 rows and those pages;
+// live events past that push the oldest rows out, and the link's from=
+// still named them: a reload, or the link shared, loaded rows the view
+// no longer showed. The link follows the oldest row left.
+func TestPageLinkFollowsTheOldestRowLeftWhenLiveEventsPushRowsOut(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 230, "OrderNoted")
+
+	b.openLiveStream(t, s, id, 230, "the live tail")
+	b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+	b.waitFor(t, "the next 50, in the link", streamRowsJS, `[100,230,131,"?from=131"]`)
+	s.mustAppend(t, id, appendBody{Events: events(460, "OrderShipped")})
+	b.waitFor(t, "the oldest rows pushed out, and the link following the oldest left", streamRowsJS, `[550,690,141,"?from=141"]`)
+	b.reload(t)
+	b.waitFor(t, "the same rows after a reload", streamRowsJS, `[550,690,141,"?from=141"]`)
+
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the last 100 positions", logRowsJS, `[100,690,591,"#/"]`)
+	b.run(t, `document.getElementById('log-older').click(); return null`)
+	b.waitFor(t, "the 100 before, in the link", logRowsJS, `[200,690,491,"#/?from=491"]`)
+	s.mustAppend(t, id, appendBody{Events: events(401, "OrderShipped")})
+	b.waitFor(t, "the oldest row pushed out, and the link following the oldest left", logRowsJS, `[600,1091,492,"#/?from=492"]`)
+	b.reload(t)
+	b.waitFor(t, "the same rows after a reload", logRowsJS, `[600,1091,492,"#/?from=492"]`)
+}

@@ -1872,6 +1872,7 @@
     const live = liveRows(list, logItem, () => (older.disabled ? Infinity : keep), () => {
       bound = Number(list.lastChild.dataset.position) - 1;
       olderShown();
+      placeKept();
     });
     const emptyShown = () => {
       live.flush();
@@ -2024,12 +2025,26 @@
     };
     const asked = q.get('from');
     const want = asked !== null && /^[1-9]\d{0,14}$/.test(asked) ? Number(asked) : 0;
+    // Stopped at RESTORE_PAGES short of the link's place, it said nothing,
+    // and the link still named a place the view did not show: it says
+    // how far it got, and the link names that.
+    let short = ''; // what it said of a restore stopped short
     const restore = async () => {
-      for (let n = 0; want && bound >= want && !older.hidden && n < RESTORE_PAGES && current(); n++) {
+      let n = 0;
+      for (; want && bound >= want && !older.hidden && n < RESTORE_PAGES && current(); n++) {
         const was = bound;
         await loadOlder(false);
         if (bound === was) return;
       }
+      if (n < RESTORE_PAGES || bound < want || older.hidden || !current()) return;
+      history.replaceState(null, '', placeHash(bound + 1));
+      short = `The link asks for the log from position ${want}: ${RESTORE_PAGES} pages of older events were loaded, back to position ${bound + 1}. Load older events to go further back.`;
+      showError(short);
+    };
+    // Live events that push the oldest rows out move the lower end the
+    // link names: a reload or the link shared loaded rows no longer shown.
+    const placeKept = () => {
+      if (current() && new URLSearchParams(location.hash.split('?')[1] || '').has('from')) history.replaceState(null, '', placeHash(bound + 1));
     };
     older.onclick = () => loadOlder(true);
     // loadOlder loads the next page of older events; asked by the user
@@ -2074,6 +2089,7 @@
         bound = at;
         olderShown();
         if (user) history.pushState(null, '', placeHash(bound + 1));
+        unsay(short);
         $('log-said').textContent = found.length
           ? `Loaded ${found.length} older events, positions ${found[found.length - 1].position} to ${found[0].position}.`
           : `No older events match, back to position ${at + 1}.`;
@@ -2432,12 +2448,26 @@
     };
     const fromAsked = q.get('from');
     const want = fromAsked !== null && /^[1-9]\d{0,14}$/.test(fromAsked) ? Number(fromAsked) : 0;
+    // Stopped at RESTORE_PAGES short of the link's place, it said nothing,
+    // and the link still named a version the view did not show: it says
+    // how far it got, and the link names that.
+    let short = ''; // what it said of a restore stopped short
     const restore = async () => {
-      for (let n = 0; want && earliest > want && !earlier.hidden && n < RESTORE_PAGES && current(); n++) {
+      let n = 0;
+      for (; want && earliest > want && !earlier.hidden && n < RESTORE_PAGES && current(); n++) {
         const was = earliest;
         await loadEarlier(false);
         if (earliest === was) return;
       }
+      if (n < RESTORE_PAGES || earliest <= want || earlier.hidden || !current()) return;
+      history.replaceState(null, '', placeHash(earliest));
+      short = `The link asks for the events from version ${want}: ${RESTORE_PAGES} pages of earlier events were loaded, back to version ${earliest}. Load earlier events to go further back.`;
+      showError(short);
+    };
+    // Live events that push the oldest rows out move the lower end the
+    // link names: a reload or the link shared loaded rows no longer shown.
+    const placeKept = () => {
+      if (current() && new URLSearchParams(location.hash.split('?')[1] || '').has('from')) history.replaceState(null, '', placeHash(earliest));
     };
     earlier.onclick = () => loadEarlier(true);
     // loadEarlier loads the next page of earlier events; asked by the user
@@ -2460,6 +2490,7 @@
         earliest = events.length ? events[events.length - 1].version : 1;
         earlier.hidden = earliest <= 1;
         if (user && events.length) history.pushState(null, '', placeHash(earliest));
+        unsay(short);
         $('stream-said').textContent = events.length
           ? `Loaded ${events.length} earlier events, versions ${events[0].version} to ${events[events.length - 1].version}.` : 'No earlier events.';
         if (clickFailed && $('error').textContent === clickFailed) showError('');
@@ -2552,6 +2583,7 @@
     const live = liveRows(list, streamItem, () => (earlier.disabled ? Infinity : keep), () => {
       earliest = Number(list.lastChild.dataset.version);
       earlier.hidden = earliest <= 1;
+      placeKept();
     });
     const w = watch({
       key: (e) => e.version, idName: 'version', status, said: $('stream-said'), signal, reading: "Reading the stream's latest events…",
