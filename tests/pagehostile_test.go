@@ -146,3 +146,40 @@ func TestPageShowsMarkupInAnEventAsText(t *testing.T) {
 			document.querySelectorAll('#stream-events img, #stream-events script, main img').length, window.injected ?? null]`,
 		`[true,0,null]`)
 }
+
+// TestPageShowsBidiControlsInNamesAsEscapes: an event's type and a
+// stream's type holding a right-to-left override (U+202E; a server, or a
+// proxy, that lets anything through: the service's own names are plain
+// ASCII) were shown as they were, where data shows it as its escape: the
+// rest of the line turned around, the stream's link and position
+// included. Names show it as data does, in the live log, the stream list
+// (and its caption, from the link) and a stream's view. The reads are
+// rewritten here so that every name the page shows carries one.
+func TestPageShowsBidiControlsInNamesAsEscapes(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.fetch = (u, o) => fetch0(typeof u === 'string' ? u.replace('%E2%80%AE', '') : u, o).then(async (r) => {
+			if (!/^application\/json/.test(r.headers.get('Content-Type') || '')) return r;
+			const body = await r.json();
+			for (const e of body.events || []) { e.type = 'Order\u202eNoted'; e.stream_type = 'ord\u202eer'; }
+			for (const e of body.streams || []) e.stream_type = 'ord\u202eer';
+			if (typeof body.stream_type === 'string') body.stream_type = 'ord\u202eer';
+			const headers = new Headers(r.headers);
+			headers.delete('Content-Length');
+			return new Response(JSON.stringify(body), { status: r.status, headers });
+		});`)
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the live log's names, escaped",
+		`const li = document.querySelector('#log-events li'); return li && [li.querySelector('.ev-type').textContent, li.querySelector('.ev-head a').textContent.split(' ')[0]]`,
+		`["Order\\u202eNoted","ord\\u202eer"]`)
+	b.navigate(t, s.URL+"/#/streams?stream_type=order%E2%80%AE")
+	b.waitFor(t, "the stream list's caption, its type from the link escaped", `return document.getElementById('streams-caption').textContent`,
+		`"Streams of type order\\u202e, page 1"`)
+	b.navigate(t, s.URL+"/#/streams")
+	b.waitFor(t, "the stream list's type, escaped", `return document.querySelector('#streams-table tbody td:nth-child(2)')?.textContent`, `"ord\\u202eer"`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's names, escaped",
+		`const t = document.querySelector('#stream-events .ev-type'); return t && [t.textContent, document.getElementById('stream-stream-type').textContent]`,
+		`["v2 Order\\u202eNoted","ord\\u202eer"]`)
+}

@@ -1465,6 +1465,13 @@
   // Each UTF-16 unit is escaped, both of an astral character's, as JSON writes them.
   const escape = (c) => Array.from({ length: c.length }, (_, k) => '\\u' + c.charCodeAt(k).toString(16).padStart(4, '0')).join('');
   const escaped = (text) => text.replace(hidden, (c, i, all) => (shows(c, i, all) ? c : escape(c)));
+  // named is a name the server sent (an event's type, a stream's type)
+  // as shown: its bidirectional and unseen characters escaped, as data's
+  // are. The service's own names are plain ASCII, but another server, or
+  // a proxy, may send anything: a U+202E in a type, shown as it was,
+  // turned the rest of its line around, the stream's link and position
+  // included.
+  const named = (name) => escaped(String(name));
   // Data nested a few thousand deep is too deep for JSON.stringify, which
   // recurses: it is named, not shown (in the live log's lines; a stream's
   // view writes it with walkJSON). Parsed data holds nothing else it
@@ -1582,14 +1589,14 @@
   // names it: it opened the stream at its latest events, where an old one
   // took a click of "Load earlier events" for every 50 since.
   function streamLink(e) {
-    const a = el('a', null, `${e.stream_type} ${e.stream_id.slice(0, 8)}… v${e.version}`);
+    const a = el('a', null, `${named(e.stream_type)} ${e.stream_id.slice(0, 8)}… v${e.version}`);
     a.href = eventHash(e.stream_id, e.version);
     return a;
   }
 
   function logItem(e) {
     const li = el('li', 'new',
-      el('div', 'ev-head', el('span', 'ev-type', e.type), streamLink(e),
+      el('div', 'ev-head', el('span', 'ev-type', named(e.type)), streamLink(e),
         el('span', 'ev-meta', `position ${e.position} · `, timeEl(e.recorded_at))));
     li.dataset.position = e.position;
     let preview = json(e.data);
@@ -1728,7 +1735,7 @@
 
   function streamItem(e, fresh) {
     const li = el('li', fresh ? 'new' : null,
-      el('div', 'ev-head', el('span', 'ev-type', versionLink(e), ' ' + e.type),
+      el('div', 'ev-head', el('span', 'ev-type', versionLink(e), ' ' + named(e.type)),
         el('span', 'ev-meta', `position ${e.position} · `, timeEl(e.recorded_at))),
       el('div', 'ev-id', 'id ' + e.id),
       el('div', 'label', 'data'), ...dataBlock(e.data, e.id + ' data', rereader(e.stream_id, e.version, e.id, 'data')));
@@ -2205,11 +2212,11 @@
       const rows = r.body.streams.map((s) => {
         const a = el('a', null, s.stream_id);
         a.href = '#/streams/' + s.stream_id;
-        return el('tr', null, el('td', null, a), el('td', null, s.stream_type), el('td', null, String(s.version)),
+        return el('tr', null, el('td', null, a), el('td', null, named(s.stream_type)), el('td', null, String(s.version)),
           el('td', null, secondEl(s.created_at)), el('td', null, secondEl(s.updated_at)));
       });
       $('streams-table').tBodies[0].replaceChildren(...rows);
-      const of = type ? ` of type ${type}` : '';
+      const of = type ? ` of type ${named(type)}` : '';
       $('streams-caption').textContent = rows.length ? `Streams${of}, ${page ? 'page ' + page : 'a later page'}` : `No streams${of}${after ? ' past this page\'s start' : ''}`;
       const next = $('streams-next');
       // The next page's cursor, as the API's link gives it.
@@ -2354,7 +2361,7 @@
     const dd = {};
     const rows = [['stream_type', 'Type'], ['version', 'Version'], ['created_at', 'Created'], ['updated_at', 'Updated']];
     $('stream-info').replaceChildren(...rows.flatMap(([k, label]) => {
-      dd[k] = el('dd', null, String(info[k]));
+      dd[k] = el('dd', null, k === 'stream_type' ? named(info[k]) : String(info[k]));
       dd[k].id = 'stream-' + k.replace('_', '-');
       return [el('dt', null, label), dd[k]];
     }));
@@ -2573,7 +2580,7 @@
       dd.version.textContent = String(newest.version);
       dd.updated_at.textContent = newest.recorded_at;
       if (dd.stream_type.textContent === '—') {
-        dd.stream_type.textContent = first.stream_type;
+        dd.stream_type.textContent = named(first.stream_type);
         dd.created_at.textContent = first.recorded_at;
         unsay(absent);
       }
