@@ -183,3 +183,28 @@ func TestPageShowsBidiControlsInNamesAsEscapes(t *testing.T) {
 		`const t = document.querySelector('#stream-events .ev-type'); return t && [t.textContent, document.getElementById('stream-stream-type').textContent]`,
 		`["v2 Order\\u202eNoted","ord\\u202eer"]`)
 }
+
+// TestPageWaitsARetryAfterGivenAsADate: a refusal's Retry-After given as
+// an HTTP-date (RFC 9110's other form, which proxies and CDNs send), 20 s
+// ahead here, was taken for none: the page asked again after its own
+// backoff, 1 s, a read and the live connection alike. It waits until
+// that date (30 s at most, as ever). What the page says of its wait is
+// read, not the wait timed: a slow machine says a little less.
+func TestPageWaitsARetryAfterGivenAsADate(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		let read = false, live = false;
+		const refusal = (status) => Promise.resolve(new Response('', {status, headers: {'Retry-After': new Date(Date.now() + 20000).toUTCString()}}));
+		window.fetch = (u, o) => {
+			const sse = o?.headers?.Accept === 'text/event-stream';
+			if (String(u).startsWith('/streams/') && String(u).includes('/events') && !sse && !read) return (read = true), refusal(503);
+			if (/^\/events\?after=\d+$/.test(String(u)) && sse && !live) return (live = true), refusal(429);
+			return fetch0(u, o);
+		};`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the read's wait, until the date", `const m = /Trying again in (\d+) s/.exec(document.getElementById('error').textContent);
+		return m ? Number(m[1]) >= 10 && Number(m[1]) <= 45 : 'no wait said'`, "true")
+	b.waitFor(t, "the live connection's wait, until the date", `const m = /trying again in (\d+) s/.exec(document.getElementById('stream-status').textContent);
+		return m ? Number(m[1]) >= 10 && Number(m[1]) <= 45 : 'no wait said'`, "true")
+}

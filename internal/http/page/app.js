@@ -72,6 +72,18 @@
     return ms + Math.floor(Math.min(Math.max(random(), 0), 0.999) * ms / 2);
   }
 
+  // retryAfter returns the seconds a Retry-After header (or null) asks to
+  // wait: its delay-seconds, or the time until its HTTP-date, the form
+  // that proxies and CDNs send as often; 0 for none, a date past, or
+  // anything else. The date form was taken for none: the page asked again
+  // after its own backoff, 1 s, however long the server had asked for.
+  const retryAfter = (h) => {
+    const v = (h ?? '').trim();
+    if (/^\d+$/.test(v)) return Number(v);
+    const at = /^[A-Za-z]{3}/.test(v) ? Date.parse(v) : NaN;
+    return Number.isFinite(at) ? Math.max(0, Math.ceil((at - Date.now()) / 1000)) : 0;
+  };
+
   // sleep resolves after ms, or at once once signal (a view's leave) is
   // aborted: a view left while it waited to try a read again (a 429's or
   // a 503's Retry-After, a backoff, up to 30 s) slept the wait out, and
@@ -383,7 +395,7 @@
         // Retry-After is the least wait, the backoff past it: a read
         // refused for as long as an outage lasts asked again every
         // Retry-After, in step with every other page open.
-        const delay = jittered(Math.min(Math.max(Number(res.headers.get('Retry-After')) || 1, backoff), 30) * 1000);
+        const delay = jittered(Math.min(Math.max(retryAfter(res.headers.get('Retry-After')) || 1, backoff), 30) * 1000);
         backoff = Math.min(backoff * 2, 30);
         busy = `${waitNote(detailOf(body) || 'The server is busy.')} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(busy);
@@ -964,7 +976,7 @@
           // log still for an hour, and one past 24.8 days overflowed the
           // timer, which fired at once, again at every refusal.
           const wait = res.headers.get('Retry-After');
-          const delay = jittered(Math.min(Math.max(Number(wait) || 0, Math.round(backoff / 1000)), 30) * 1000);
+          const delay = jittered(Math.min(Math.max(retryAfter(wait), Math.round(backoff / 1000)), 30) * 1000);
           if (wait === null && res.status === 503) {
             // No Retry-After: a refusal no retry mends until an operator
             // does (damage, an index missing), not a limit that passes.
