@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 )
@@ -207,4 +208,37 @@ func TestPageWaitsARetryAfterGivenAsADate(t *testing.T) {
 		return m ? Number(m[1]) >= 10 && Number(m[1]) <= 45 : 'no wait said'`, "true")
 	b.waitFor(t, "the live connection's wait, until the date", `const m = /trying again in (\d+) s/.exec(document.getElementById('stream-status').textContent);
 		return m ? Number(m[1]) >= 10 && Number(m[1]) <= 45 : 'no wait said'`, "true")
+}
+
+// TestPageReconnectsNoSoonerThanASecondWhateverTheServersRetry: the
+// server's "retry: 0" was taken as it was: a live connection that a
+// server (or a proxy) ended at once was opened again without pause, again
+// and again, as fast as the network went, each a request to the server.
+// The page waits a second at least. The first three connections here send
+// only "retry: 0" and end; the times the page opens them are noted, as
+// those of the fourth, the server's.
+func TestPageReconnectsNoSoonerThanASecondWhateverTheServersRetry(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.opened = [];
+		window.fetch = (u, o) => {
+			if (!/^\/events\?after=\d+$/.test(String(u)) || o?.headers?.Accept !== 'text/event-stream' || window.opened.length >= 4) return fetch0(u, o);
+			window.opened.push(performance.now());
+			if (window.opened.length === 4) return fetch0(u, o);
+			return Promise.resolve(new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('retry: 0\n\n')); c.close(); } }),
+				{status: 200, headers: {'Content-Type': 'text/event-stream'}}));
+		};`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the live tail, on the fourth connection", statusJS, `"Live at version 2: caught up"`)
+	got := b.run(t, `const o = window.opened; return o.length === 4 ? o.slice(1).map((at, i) => Math.round(at - o[i])) : 'connections: ' + o.length`)
+	var waits []float64
+	if err := json.Unmarshal([]byte(got), &waits); err != nil {
+		t.Fatalf("the waits between connections: %s; want three numbers", got)
+	}
+	for _, w := range waits {
+		if w < 1000 {
+			t.Fatalf("the waits between connections, in ms: %s; want each a second at least", got)
+		}
+	}
 }

@@ -879,8 +879,11 @@
         const utf8 = new TextDecoder();
         // The server's retry, 30 s at most, as a Retry-After: an hour's
         // held the live log still for an hour, and one past 24.8 days
-        // overflowed the timer, which fired at once at every end.
-        const parse = eventStream(frame, (ms) => { again = Math.min(ms, 30000); });
+        // overflowed the timer, which fired at once at every end. And 1 s
+        // at least, as a refusal's backoff: "retry: 0" from a server (or
+        // a proxy) that ended each connection at once had the page open
+        // them again without pause, as fast as the network went.
+        const parse = eventStream(frame, (ms) => { again = Math.min(Math.max(ms, 1000), 30000); });
         let busy = performance.now(); // when the page last yielded
         let budget = BUSY; // how long it may be busy before it yields again
         try {
