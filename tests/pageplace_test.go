@@ -121,3 +121,27 @@ func TestPageLinkFollowsTheOldestRowLeftWhenLiveEventsPushRowsOut(t *testing.T) 
 	b.reload(t)
 	b.waitFor(t, "the same rows after a reload", logRowsJS, `[600,1091,492,"#/?from=492"]`)
 }
+
+// TestPageSaysALinksFromThatIsNoPlace: a hand-edited from= that is no
+// place (abc, -1, 0, past 15 digits) was silently ignored and left in the
+// link, the view showing the latest as if the link were right, where a
+// version that is none is said to be. It is said, and taken out of the
+// link; an empty one is only taken out.
+func TestPageSaysALinksFromThatIsNoPlace(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 230, "OrderNoted")
+	const errorJS = `const e = document.getElementById('error'); return e.hidden ? '' : e.textContent`
+
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=abc")
+	b.waitFor(t, "the latest 50, the link without from=", streamRowsJS, `[50,230,181,""]`)
+	b.waitFor(t, "the from= said", errorJS, `"\"abc\" is no place to load from: from= is a whole number from 1; it is left out of the link."`)
+	b.navigate(t, s.URL+"/#/streams/"+id+"?version=100&from=99999999999999999999")
+	b.waitFor(t, "the event's page, the link without from=", streamRowsJS, `[50,100,51,"?version=100"]`)
+	b.waitFor(t, "the from= said", errorJS, `"\"99999999999999999999\" is no place to load from: from= is a whole number from 1; it is left out of the link."`)
+	b.navigate(t, s.URL+"/#/?from=-1")
+	b.waitFor(t, "the last 100 positions, the link without from=", logRowsJS, `[100,230,131,"#/"]`)
+	b.waitFor(t, "the from= said", errorJS, `"\"-1\" is no place to load from: from= is a whole number from 1; it is left out of the link."`)
+	b.navigate(t, s.URL+"/#/?type=OrderNoted&from=")
+	b.waitFor(t, "the last 100 positions, the link without the empty from=", logRowsJS, `[100,230,131,"#/?type=OrderNoted"]`)
+	b.waitFor(t, "nothing said", errorJS, `""`)
+}

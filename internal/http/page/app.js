@@ -1843,6 +1843,17 @@
     for (const input of form.querySelectorAll('input')) input.value = q.get(input.name) || '';
   }
 
+  // fromRefused takes a link's from= that is no place (from=abc, -1, 0,
+  // one past 15 digits) out of the link, hash being the link without it,
+  // and says so, but for an empty one: it was left in the link and
+  // silently ignored, the view showing the latest as if the link were
+  // right, where a version that is none is said to be.
+  function fromRefused(asked, hash) {
+    history.replaceState(null, '', hash);
+    if (asked === '') return;
+    showError(`${json(asked.length > 40 ? asked.slice(0, 40) + '…' : asked)} is no place to load from: from= is a whole number from 1; it is left out of the link.`);
+  }
+
   // Each view gets current(): false once the user has gone to another view.
   // A view checks it after every wait, so that a late answer does not
   // draw into, or take the buttons of, the view that replaced it.
@@ -2047,6 +2058,7 @@
     };
     const asked = q.get('from');
     const want = asked !== null && /^[1-9]\d{0,14}$/.test(asked) ? Number(asked) : 0;
+    if (asked !== null && !want) fromRefused(asked, placeHash(0));
     // Stopped at RESTORE_PAGES short of the link's place, it said nothing,
     // and the link still named a place the view did not show: it says
     // how far it got, and the link names that.
@@ -2470,6 +2482,7 @@
     };
     const fromAsked = q.get('from');
     const want = fromAsked !== null && /^[1-9]\d{0,14}$/.test(fromAsked) ? Number(fromAsked) : 0;
+    if (fromAsked !== null && !want) fromRefused(fromAsked, placeHash(0));
     // Stopped at RESTORE_PAGES short of the link's place, it said nothing,
     // and the link still named a version the view did not show: it says
     // how far it got, and the link names that.
