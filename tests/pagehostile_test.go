@@ -242,3 +242,18 @@ func TestPageReconnectsNoSoonerThanASecondWhateverTheServersRetry(t *testing.T) 
 		}
 	}
 }
+
+// TestPageRecoversFromAnAnswerThatIsAJSONArray: a read answered 200 with
+// JSON that is no object (an array, from a proxy or another server in
+// front) got past the check for an answer that is not JSON, and stopped
+// the view for good, with a TypeError ("Spread syntax requires …"). It is
+// said as an answer that is no JSON object is, and tried again as a 5xx.
+func TestPageRecoversFromAnAnswerThatIsAJSONArray(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.answerFirstRead(t, "/streams/"+id+"/events", 200, "application/json", `'[]'`)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}

@@ -411,8 +411,12 @@
       // A 2xx with no JSON object (a captive portal's or a misrouted
       // proxy's HTML page) stopped the view with "Cannot read properties
       // of null": it is said as what it is, and tried again as a 5xx is.
-      if (accept === 'application/json' && (body === null || typeof body !== 'object')) {
-        throw new Problem(502, { detail: `The server answered with ${res.headers.get('Content-Type') || 'nothing'}, not JSON.` });
+      // So is JSON that is no object (an array): every answer the page
+      // reads is one, and an array stopped the view with "r.body.events is
+      // not iterable".
+      if (accept === 'application/json' && (body === null || typeof body !== 'object' || Array.isArray(body))) {
+        const what = body === null ? `${res.headers.get('Content-Type') || 'nothing'}, not JSON` : 'JSON that is no object';
+        throw new Problem(502, { detail: `The server answered with ${what}.` });
       }
       return { body, next: nextLink(res.headers.get('Link')), size: text ? text.length : 0, caughtUp };
     }
