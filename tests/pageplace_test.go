@@ -145,3 +145,34 @@ func TestPageSaysALinksFromThatIsNoPlace(t *testing.T) {
 	b.waitFor(t, "the last 100 positions, the link without the empty from=", logRowsJS, `[100,230,131,"#/?type=OrderNoted"]`)
 	b.waitFor(t, "nothing said", errorJS, `""`)
 }
+
+// TestPageBackWhileAnEarlierPageLoadsShowsNoStaleRows: the back button
+// pressed while a page of earlier events is on its way shows the entry
+// before, and the page that then arrives adds nothing to it, nor an entry
+// to the tab's history; forward shows the pages the link names. The read
+// of that page is held here until the view it was for is left.
+func TestPageBackWhileAnEarlierPageLoadsShowsNoStaleRows(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 230, "OrderNoted")
+	b.beforePage(t, `const fetch0 = window.fetch;
+		let release;
+		window.held = 0;
+		const gate = new Promise((r) => { release = r; });
+		window.release = () => release();
+		window.fetch = (u, o) => String(u).includes('direction=backward&from=130') && !window.held++ ? gate.then(() => fetch0(u, o)) : fetch0(u, o);`)
+	b.openLiveStream(t, s, id, 230, "the live tail")
+	b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+	b.waitFor(t, "the next 50, in the link", streamRowsJS, `[100,230,131,"?from=131"]`)
+	b.run(t, `document.getElementById('stream-earlier').click(); return null`)
+	b.waitFor(t, "the page after, on its way", `return window.held`, "1")
+	b.run(t, `history.back(); return null`)
+	b.waitFor(t, "the latest, by the back button", streamRowsJS, `[50,230,181,""]`)
+	b.run(t, `window.release(); return null`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the next event, live, and nothing of the page left behind", streamRowsJS, `[51,231,181,""]`)
+	b.run(t, `history.forward(); return null`)
+	b.waitFor(t, "the pages the link names, by the forward button", streamRowsJS, `[150,231,82,"?from=131"]`)
+	if got := b.run(t, `return history.length`); got != "3" {
+		t.Errorf("the tab's history: %s entries; want 3 (the page left, and no entry for the page dropped)", got)
+	}
+}
