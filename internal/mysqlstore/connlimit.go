@@ -46,7 +46,8 @@ func (s *Store) warnConnectionLimits(ctx context.Context) {
 	primary[1].what = "the durability checks' and /readyz's"
 	s.warnConnectionLimit(ctx, s.primary, s.Node(), primary)
 	s.warnConnectionLimit(ctx, s.feed, s.replica.Addr, []poolShare{reads,
-		{"the live feed's and /readyz's", s.feed.Stats().MaxOpenConnections, false}})
+		{"the live feed's and /readyz's", s.feed.Stats().MaxOpenConnections, false},
+		{"the read replica's stall watch's", 2, false}}) // its own, as the primary's
 }
 
 // warnConnectionLimit warns, once, where the server db is on, at addr,

@@ -108,6 +108,23 @@ func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func
 	return s.checkReplica(ctx)
 }
 
+// replicaProbe is the connector of the read replica's stall watch
+// (sqlstore's Options.ReadProbe): a session of its own on no database (a
+// ping needs none), its waits bounded by the watch's contexts alone, as the
+// primary's probe (Open): a readTimeout under the watch's bound ended a
+// ping the replica never answered with the driver's "invalid connection",
+// taken for a server that failed fast, and the stall never began.
+func (s *Store) replicaProbe() (driver.Connector, error) {
+	cfg := s.replica.Clone()
+	cfg.DBName = ""
+	cfg.ReadTimeout, cfg.WriteTimeout = 0, 0
+	c, err := newConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure the read replica's MySQL connector: %w", err)
+	}
+	return c, nil
+}
+
 // sameGaleraCluster returns the state UUID of the Galera cluster that both
 // the primary and the read replica are nodes of, or "" if they are not
 // (either is no Galera node, MySQL, or they are of different clusters: a
@@ -686,12 +703,16 @@ func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
 // commit completes), so a replica found ahead has the primary's head read
 // again, for up to a second, before it is reported so.
 //
-// While the stall watch holds the primary stalled it reads neither, and
-// returns the watch's refusal at once: a read there would wait out ctx (a
-// scrape's lag every 2 s), and cut a new session in its handshake.
+// While the stall watch holds the primary stalled, or the read replica's
+// own watch the replica, it reads neither, and returns the watch's refusal
+// at once: a read there would wait out ctx (a scrape's lag every 2 s, each
+// /readyz's 2 s), and cut a new session in its handshake.
 func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err error) {
 	if err := s.stalled(); err != nil {
 		return 0, 0, fmt.Errorf("read the primary's log head: %w", err)
+	}
+	if err := s.replicaStalled(); err != nil {
+		return 0, 0, fmt.Errorf("read the replica's log head: %w", err)
 	}
 	const head = "SELECT position FROM log_head WHERE id = 1"
 	if err := s.readOnce(ctx, s.feed, func() error { return s.feed.QueryRowContext(ctx, head).Scan(&replicaHead) }); err != nil {
@@ -722,6 +743,15 @@ func (s *Store) stalled() error {
 		return nil
 	}
 	return s.Store.Stall()
+}
+
+// replicaStalled is the read replica's stall watch's refusal while it holds
+// the replica stalled, nil while it answers (or where the store has none).
+func (s *Store) replicaStalled() error {
+	if s.Store == nil {
+		return nil
+	}
+	return s.Store.ReadStall()
 }
 
 // lagForMetrics is the replica's lag in positions for a scrape: below 0

@@ -550,6 +550,13 @@ func Open(ctx context.Context, dsn string, opts Options) (_ *Store, err error) {
 			return nil, fmt.Errorf("configure MySQL connector: %w", err)
 		}
 	}
+	var readProbe driver.Connector
+	if s.replica != nil {
+		if readProbe, err = s.replicaProbe(); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+	}
 	s.Store = sqlstore.New(sd, sqlstore.Options{Reads: s.reads, Writes: s.writes, Feed: s.feed,
 		// A wait that fails says so (eventstore.ErrDurabilityUnconfirmed):
 		// a retry of a stored batch that fails it is told its batch is
@@ -564,7 +571,8 @@ func Open(ctx context.Context, dsn string, opts Options) (_ *Store, err error) {
 		WentBack:     s.forgetDurable,
 		BeforeCommit: s.runBeforeCommit, Hooked: func() bool { return s.beforeCommit.Load() != nil },
 		Logger: opts.Logger, Metrics: opts.Metrics, ReadAhead: max(1, opts.MaxConns/4),
-		Probe: probe, ProbeReads: opts.ReadDSN == ""}) // the reads are on its server too, but for a replica's
+		Probe: probe, ProbeReads: opts.ReadDSN == "", // the reads are on its server too, but for a replica's
+		ReadProbe: readProbe}) // the replica's own (replicaProbe)
 	s.m = opts.Metrics
 	pools := map[string]*sql.DB{"reads": s.reads, "writes": s.writes, "feed": s.feed, "lock_holder": s.probe}
 	if s.replica != nil {
@@ -1102,8 +1110,9 @@ var written = map[string]bool{
 // It, and an index that the filtered reads force, missing (the
 // MissingError naming it), are partial findings, returned (joined) only
 // once the rest passed (eventstore.Store's Ping).
-// While the stall watch holds the database stalled, it fails at once with
-// the watch's refusal (sqlstore's Store.Stall), sending nothing.
+// While the stall watch holds the database stalled, or the read replica's
+// own watch the replica, it fails at once with the watch's refusal
+// (sqlstore's Store.Stall, Store.ReadStall), sending nothing.
 func (s *Store) Ping(ctx context.Context) error {
 	// With no read replica the feed's pool is the primary's, and the
 	// queries below answer for it: a ping of its own would be a round trip
@@ -1112,6 +1121,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	// the queries below would wait out ctx (or pass, on sessions that
 	// answer while the watch's own did not).
 	if err := s.Store.Stall(); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	// So is the read replica's own watch, for the queries on the replica.
+	if err := s.Store.ReadStall(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	// An index missing is returned last, once the rest passed: it fails

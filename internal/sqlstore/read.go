@@ -60,6 +60,10 @@ type reader struct {
 	// stall, if not nil, refuses each statement before it takes a
 	// connection while the database does not answer (stall.go).
 	stall *stallWatch
+	// durableStall, if not nil, ends a wait for durability (durable) once
+	// the writer's database does not answer: the reads' watch only where
+	// they are on its database, not a read replica's.
+	durableStall *stallWatch
 	// rowMissing, if set, is told of a stream read whose row of streams is
 	// missing (the writer's dropSnapshots, which returns at once).
 	rowMissing func()
@@ -315,10 +319,10 @@ func (s reader) durable(ctx context.Context, position int64) error {
 	if s.waitDurable == nil {
 		return nil
 	}
-	if s.stall == nil {
+	if s.durableStall == nil {
 		return s.waitDurable(ctx, position)
 	}
-	return s.stall.waitDurable(ctx, s.waitDurable, position)
+	return s.durableStall.waitDurable(ctx, s.waitDurable, position)
 }
 
 // placeholders returns "?, ?, …" for n values.

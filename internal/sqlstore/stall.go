@@ -82,6 +82,7 @@ const (
 // stallWatch is a store's watch on whether its database answers. A nil
 // watch never reports a stall.
 type stallWatch struct {
+	words stallWords // what it watches, in its lines and refusals
 	db    *sql.DB
 	c     driver.Connector // for a second opinion on a connection of its own (secondOpinion)
 	log   *slog.Logger
@@ -108,10 +109,31 @@ type stallWatch struct {
 	opinions sync.WaitGroup     // the second opinions under way; close waits for them
 }
 
+// stallWords are what a watch's log lines and refusals call its database,
+// and what it refuses while that does not answer.
+type stallWords struct {
+	what    string // "the database"
+	refuses string // what is answered 503 at once meanwhile
+	serves  string // what goes to it again once it answers
+}
+
+// writerWords are the words of the writer's database's watch.
+var writerWords = stallWords{what: "the database", refuses: "appends not yet sent and reads, those under way too,", serves: "appends and reads go to it as before"}
+
+// replicaWords are the words of the read replica's watch (Options.ReadProbe):
+// only reads go there; appends, on the primary, are the writer's watch's.
+var replicaWords = stallWords{what: "the read replica", refuses: "reads, those under way too, and subscriptions not yet begun (appends go on, on the primary)",
+	serves: "reads and subscriptions go to it as before"}
+
 // watchStalls opens a pool of one connection on c and starts pinging the
 // database through it; close stops it and closes the pool.
 func watchStalls(c driver.Connector, log *slog.Logger) *stallWatch {
 	return startStallWatch(c, log, stallBound)
+}
+
+// watchReplicaStalls is watchStalls for a read replica (replicaWords).
+func watchReplicaStalls(c driver.Connector, log *slog.Logger) *stallWatch {
+	return startStallWatchOf(replicaWords, c, log, stallBound, stallGreetingCuts)
 }
 
 // startStallWatch is watchStalls with the bound given.
@@ -122,11 +144,16 @@ func startStallWatch(c driver.Connector, log *slog.Logger, bound time.Duration) 
 // startStallWatchCutting is startStallWatch with the most waiting
 // connections cut in a stall given (stallGreetingCuts).
 func startStallWatchCutting(c driver.Connector, log *slog.Logger, bound time.Duration, cuts int) *stallWatch {
+	return startStallWatchOf(writerWords, c, log, bound, cuts)
+}
+
+// startStallWatchOf is startStallWatchCutting with the watch's words given.
+func startStallWatchOf(words stallWords, c driver.Connector, log *slog.Logger, bound time.Duration, cuts int) *stallWatch {
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &stallWatch{db: db, c: c, log: log, cutsMax: cuts, cancel: cancel, done: make(chan struct{})}
+	w := &stallWatch{words: words, db: db, c: c, log: log, cutsMax: cuts, cancel: cancel, done: make(chan struct{})}
 	w.begun, w.onBegin = context.WithCancel(context.Background())
 	w.bound.Store(int64(bound))
 	go w.loop(ctx)
@@ -270,7 +297,7 @@ func (w *stallWatch) awaitGreetings(ctx context.Context) {
 			// longest waits have gone by since the last cut.
 			if w.cuts == w.cutsMax {
 				w.cuts++ // logged once a stall
-				w.log.Warn("the database has not answered for a long time: the stall watch now cuts one new connection an hour in its "+
+				w.log.Warn(w.words.what+" has not answered for a long time: the stall watch now cuts one new connection an hour in its "+
 					"handshake, at most, to find a database moved in a failover (each is counted against the server's "+
 					"max_connect_errors for this host); the connections already waiting end the stall once the server greets them. "+
 					"If the database was moved (its DNS name, or a proxy's backend), restart the service to find it at once",
@@ -482,7 +509,7 @@ func (w *stallWatch) begin(sent time.Time) {
 	}
 	w.quiet = sent
 	w.onBegin()
-	w.log.Warn("the database does not answer (a ping unanswered): appends not yet sent and reads, those under way too, are answered 503 "+
+	w.log.Warn(w.words.what+" does not answer (a ping unanswered): "+w.words.refuses+" are answered 503 "+
 		"at once until it answers again", "unanswered_for", time.Since(sent).Round(time.Millisecond))
 }
 
@@ -491,7 +518,7 @@ func (w *stallWatch) end() {
 	if w.quiet.IsZero() {
 		return
 	}
-	w.log.Info("the database answers again: appends and reads go to it as before",
+	w.log.Info(w.words.what+" answers again: "+w.words.serves,
 		"stalled_for", time.Since(w.quiet).Round(time.Millisecond))
 	w.quiet = time.Time{}
 	w.begun, w.onBegin = context.WithCancel(context.Background())
@@ -517,7 +544,7 @@ func (w *stallWatch) err() error {
 	if w.quiet.IsZero() {
 		return nil
 	}
-	return &stallError{since: time.Since(w.quiet)}
+	return &stallError{what: w.words.what, since: time.Since(w.quiet)}
 }
 
 // begins returns a channel closed once the database is stalled (at once if
@@ -562,7 +589,7 @@ func (w *stallWatch) refusal() error {
 	if err := w.err(); err != nil {
 		return err
 	}
-	return &stallError{}
+	return &stallError{what: w.words.what}
 }
 
 // stallError is the error of a request refused, before anything of it was
@@ -571,6 +598,7 @@ func (w *stallWatch) refusal() error {
 // dial no server answers is: the 503's detail and metric say the database
 // cannot be reached (tributary_store_errors_total's unreachable).
 type stallError struct {
+	what  string // stallWords.what
 	since time.Duration
 	sent  bool // a read sent, and cut as the stall began
 }
@@ -580,14 +608,14 @@ func (e *stallError) Error() string {
 	if e.sent {
 		what = "the read sent to it was cut unanswered (a read changes nothing: retry it)"
 	}
-	return fmt.Sprintf("%s: the database has not answered for %s (a server stopped or hung, or a network that drops what it carries): %s",
-		eventstore.ErrUnavailable, e.since.Round(100*time.Millisecond), what)
+	return fmt.Sprintf("%s: %s has not answered for %s (a server stopped or hung, or a network that drops what it carries): %s",
+		eventstore.ErrUnavailable, e.what, e.since.Round(100*time.Millisecond), what)
 }
 
 // cut is e for a read under way when the stall began: it was sent, and
 // its answer is not waited for.
 func (e *stallError) cut() error {
-	return &stallError{since: e.since, sent: true}
+	return &stallError{what: e.what, since: e.since, sent: true}
 }
 
 func (e *stallError) Unwrap() error   { return eventstore.ErrUnavailable }
@@ -599,8 +627,8 @@ func (e *stallError) Temporary() bool { return true }
 // answer. It is no refusal of the stall's (it does not wrap e): what waits
 // was sent, and was answered (a read's rows, a retry's stored batch).
 func (e *stallError) unconfirmed() error {
-	return fmt.Errorf("%w: %w: the database has not answered for %s (a server stopped or hung, or a network that drops what it carries): "+
-		"nothing can confirm it until it answers", eventstore.ErrUnavailable, eventstore.ErrDurabilityUnconfirmed, e.since.Round(100*time.Millisecond))
+	return fmt.Errorf("%w: %w: %s has not answered for %s (a server stopped or hung, or a network that drops what it carries): "+
+		"nothing can confirm it until it answers", eventstore.ErrUnavailable, eventstore.ErrDurabilityUnconfirmed, e.what, e.since.Round(100*time.Millisecond))
 }
 
 // waitDurable is wait(ctx, position), ended too once a stall begins (if

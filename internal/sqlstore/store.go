@@ -300,6 +300,12 @@ type Options struct {
 	// nothing look like one that failed fast.
 	Probe      driver.Connector
 	ProbeReads bool
+	// ReadProbe, if set, connects to the Reads' and the Feed's database
+	// where it is another than the writer's (a read replica), for a stall
+	// watch of its own: while its ping has gone unanswered for 5 s, the
+	// reads not yet begun are refused at once (ErrUnavailable), appends
+	// going on; ProbeReads is then ignored. Its connections as Probe's.
+	ReadProbe driver.Connector
 }
 
 // Store is an event store on an SQL database. It does not own the pools:
@@ -310,6 +316,10 @@ type Store struct {
 	feed   *sql.DB
 	writer *writer
 	stall  *stallWatch // nil without Options.Probe
+	// readStall is the reads' watch: stall where the reads are on the
+	// writer's database (Options.ProbeReads), the read replica's own
+	// (Options.ReadProbe), or nil.
+	readStall *stallWatch
 	// wentBack is Options.WentBack.
 	wentBack func()
 }
@@ -335,9 +345,14 @@ func New(d Dialect, opts Options) *Store {
 	if opts.Probe != nil {
 		stall = watchStalls(opts.Probe, opts.Logger)
 	}
-	readStall := stall
-	if !opts.ProbeReads {
-		readStall = nil
+	// A wait for durability is the writer's database's, wherever the
+	// reads are: only its watch may end it.
+	var readStall, durableStall *stallWatch
+	switch {
+	case opts.ReadProbe != nil:
+		readStall = watchReplicaStalls(opts.ReadProbe, opts.Logger)
+	case opts.ProbeReads:
+		readStall, durableStall = stall, stall
 	}
 	if readStall != nil {
 		// A read refused as it waited for a connection (take) is the
@@ -356,15 +371,16 @@ func New(d Dialect, opts Options) *Store {
 		sawVersion = w.sawVersion
 	}
 	return &Store{
-		reader: reader{rowMissing: w.dropSnapshots, sawVersion: sawVersion, db: opts.Reads, stall: readStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
+		reader: reader{rowMissing: w.dropSnapshots, sawVersion: sawVersion, db: opts.Reads, stall: readStall, durableStall: durableStall, translate: read, waitDurable: opts.WaitDurable, m: opts.Metrics,
 			checkVisible: !d.VisibleInCommitOrder, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint, check: d.CheckRead,
 			replan: d.Replan, readAgain: d.ReadAgain, againWithin: d.DriverReadTimeout, ahead: newReadAhead(opts.ReadAhead), hooks: new(readHooks), readsLag: d.ReadsLag, heads: new(sharedHead)},
 		tail: reader{db: opts.Feed, translate: read, m: opts.Metrics, sizes: sizes, typePairIndex: d.TypePairIndex, indexHint: d.IndexHint,
 			check: d.CheckRead, replan: d.Replan, readAgain: d.ReadAgain, againWithin: d.DriverReadTimeout},
-		feed:     opts.Feed,
-		writer:   w,
-		stall:    stall,
-		wentBack: opts.WentBack,
+		feed:      opts.Feed,
+		writer:    w,
+		stall:     stall,
+		readStall: readStall,
+		wentBack:  opts.WentBack,
 	}
 }
 
@@ -374,6 +390,9 @@ func New(d Dialect, opts Options) *Store {
 func (s *Store) Close() {
 	s.writer.close()
 	s.reader.ahead.close()
+	if s.readStall != s.stall {
+		s.readStall.close()
+	}
 	s.stall.close()
 }
 
@@ -410,6 +429,11 @@ func (s *Store) Taken() int {
 // nothing: a readiness check that answers for the feed by queries of its
 // own asks it first.
 func (s *Store) Stall() error { return s.stall.err() }
+
+// ReadStall is Stall for the reads' database: the read replica's own watch
+// (Options.ReadProbe) where the reads are on a replica, else Stall's where
+// they are on the writer's database (Options.ProbeReads), else nil.
+func (s *Store) ReadStall() error { return s.readStall.err() }
 
 // Ping implements eventstore.Store, on the live feed's connections; while
 // the stall watch holds the writer's database stalled, it fails at once
