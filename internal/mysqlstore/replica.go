@@ -105,7 +105,45 @@ func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func
 			"unset it, and list the cluster's nodes in %s (the store writes through the one that holds the writer lease), "+
 			"or name an async replica of the cluster", replicaDSN, cluster, cfg.Addr, primaryDSN)
 	}
+	if err := s.checkReplicaLog(ctx); err != nil {
+		return err
+	}
 	return s.checkReplica(ctx)
+}
+
+// checkReplicaLog refuses a read replica whose log is not the primary's, as
+// ReplicaLag (/readyz) tells it: its head past the primary's, or another
+// event at its head than the primary's at that position. Such a database
+// (another service's log on another server, a replica of another primary,
+// one promoted and written to) reports no replication, or another, which
+// start-up only warned of, and its events were then served as the
+// primary's. The error wraps ErrReplicaAhead or ErrReplicaDiverged, not
+// eventstore.ErrUnavailable: a DSN to fix, not an outage to wait out.
+// Where either has no tables yet (a first start, before migrations; a
+// replica still copying the primary) or no head row, there is nothing to
+// compare, and it passes.
+func (s *Store) checkReplicaLog(ctx context.Context) error {
+	replicaHead, primaryHead, err := s.heads(ctx)
+	switch {
+	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errUnknownDB) || errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	mend := "name a replica of the primary (the same database on a server that replicates from it), or unset it (the primary serves reads)"
+	if replicaHead > primaryHead {
+		return fmt.Errorf("%s names a database whose log is past the primary's (its head at %d, the primary's at %d), at %s: %w; "+
+			"it serves a log the primary does not have (another service's, a replica of another server, or a primary restored from an older backup): %s",
+			replicaDSN, replicaHead, primaryHead, s.replica.Addr, ErrReplicaAhead, mend)
+	}
+	if err := s.sameLog(ctx, replicaHead); errors.Is(err, ErrReplicaDiverged) {
+		return fmt.Errorf("%s names a database that holds another event than the primary at its head (position %d), at %s: %w; "+
+			"it serves another log than the one appended to (another service's, a replica of another server, or one promoted and written to): %s",
+			replicaDSN, replicaHead, s.replica.Addr, ErrReplicaDiverged, mend)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // replicaProbe is the connector of the read replica's stall watch

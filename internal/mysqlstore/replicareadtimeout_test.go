@@ -48,8 +48,12 @@ func TestAReplicaReadCutPastThePrimarysReadTimeoutIsSentAgain(t *testing.T) {
 	// An id of plain letters, interpolated into the statement as it is.
 	marker := []byte("rstores2-replrt!")
 	id := uuid.UUID(marker)
-	if _, err := copied.Append(ctx, eventstore.AppendRequest{StreamID: id, StreamType: "replicaReadTimeout", Expected: eventstore.NoStream,
-		Events: []eventstore.NewEvent{{Type: "r", Data: []byte(`{}`)}}}); err != nil {
+	// The same event (its id given) is appended on the primary before the
+	// second process starts: a start refuses a replica whose log is not
+	// the primary's (checkReplicaLog).
+	event := eventstore.AppendRequest{StreamID: id, StreamType: "replicaReadTimeout", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "r", Data: []byte(`{}`)}}}
+	if _, err := copied.Append(ctx, event); err != nil {
 		t.Fatalf("append on the replica's database: %v", err)
 	}
 	copied.Close()
@@ -104,6 +108,9 @@ func TestAReplicaReadCutPastThePrimarysReadTimeoutIsSentAgain(t *testing.T) {
 	// readTimeout, which the primary's does not set, still keeps a replica
 	// read that ran it out from being sent again.
 	pcfg.ReadTimeout, rcfg.ReadTimeout = 0, primaryReadTimeout
+	if _, err := s.Append(ctx, event); err != nil {
+		t.Fatalf("append on the primary: %v", err)
+	}
 	bounded, err := mysqlstore.Open(ctx, pcfg.FormatDSN(), mysqlstore.Options{ReadDSN: rcfg.FormatDSN(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("open: %v", err)
