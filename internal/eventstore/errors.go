@@ -106,6 +106,13 @@ var (
 	// mends it) and ErrUnavailable; an operator mends it (the error says
 	// how).
 	ErrHeadBehind = errors.New("the log's head is behind its events")
+	// ErrReplicaOtherLog marks a read refused, and a readiness check
+	// failed, because the read replica serves another log than the
+	// primary's (its head past the primary's, or another event there than
+	// the primary's at that position): another server's, or one promoted
+	// and written to. It comes with ErrUnavailable; an operator mends the
+	// read replica's DSN or its replication.
+	ErrReplicaOtherLog = errors.New("the read replica serves another log than the primary's")
 )
 
 // MissingError reports that the database the store keeps its data in, or

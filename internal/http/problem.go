@@ -380,6 +380,8 @@ func storeCause(err error) string {
 		return metrics.CauseNotDurable
 	case errors.Is(err, eventstore.ErrRefused):
 		return metrics.CauseRefused
+	case errors.Is(err, eventstore.ErrReplicaOtherLog):
+		return metrics.CauseReplicaOtherLog
 	case errors.Is(err, context.DeadlineExceeded):
 		return metrics.CauseTimeout
 	case errors.As(err, &ne):

@@ -28,6 +28,7 @@ var standingCauses = map[string]bool{
 	metrics.CauseUnreachable: true, metrics.CauseFull: true,
 	metrics.CauseDamaged: true, metrics.CauseOverwritten: true, metrics.CauseRestartNeeded: true,
 	metrics.CauseNotDurable: true, metrics.CauseMissing: true, metrics.CauseRefused: true, metrics.CauseStorageFailed: true,
+	metrics.CauseReplicaOtherLog: true,
 }
 
 // standingKeys is how many distinct errors standingLog keeps a window

@@ -109,6 +109,8 @@ func TestEachStoreErrorIsCountedByItsCause(t *testing.T) {
 			fmt.Errorf("append to x: %w: %w: %w", eventstore.ErrUnavailable, eventstore.ErrOutcomeUnknown, eventstore.ErrStorageFailed), true},
 		{"a table dropped", metrics.CauseMissing,
 			fmt.Errorf("read: %w", &eventstore.MissingError{Table: "events", Err: errors.New("Error 1146 (42S02): Table 'x.events' doesn't exist")}), false},
+		{"a read replica serving another log", metrics.CauseReplicaOtherLog,
+			fmt.Errorf("read: %w: %w: at position 3 it holds another event than the primary", eventstore.ErrUnavailable, eventstore.ErrReplicaOtherLog), false},
 		{"a database refusing writes", metrics.CauseUnavailable,
 			fmt.Errorf("append to x: %w: the database refuses writes (read-only): Error 1290", eventstore.ErrUnavailable), true},
 	} {

@@ -346,6 +346,10 @@ const (
 	// SQLite (an I/O error on its files, no writable directory for its
 	// temporary files): no retry mends it, an operator does.
 	CauseStorageFailed = "storage_failed"
+	// CauseReplicaOtherLog: the read replica serves another log than the
+	// primary's (another server's, or one promoted and written to): reads
+	// refused until an operator mends it.
+	CauseReplicaOtherLog = "replica_other_log"
 	// CauseUnavailable: any other failure of the database (out of
 	// resources, a connection lost midway, the embedded file moved, the
 	// store closing): the log line says which.
@@ -354,7 +358,7 @@ const (
 
 // StoreErrorCauses lists them.
 var StoreErrorCauses = []string{CauseUnreachable, CauseTimeout, CauseFull, CauseDamaged, CauseOverwritten,
-	CauseRestartNeeded, CauseStorageFailed, CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseRefused, CauseUnavailable}
+	CauseRestartNeeded, CauseStorageFailed, CauseNotDurable, CauseOutcomeUnknown, CauseMissing, CauseRefused, CauseReplicaOtherLog, CauseUnavailable}
 
 // StoreError records a request answered 503 for the database, for cause.
 func (m *Metrics) StoreError(cause string) {

@@ -587,10 +587,14 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 		return eventstore.ReplicaLag{}, err
 	}
 	if replicaHead > primaryHead {
-		return eventstore.ReplicaLag{}, fmt.Errorf("%w: %w: its log head is at %d, the primary's at %d; it serves a log the primary does not have "+
-			"(a replica of another server, or a primary restored from an older backup)", eventstore.ErrUnavailable, ErrReplicaAhead, replicaHead, primaryHead)
+		err := fmt.Errorf("%w: %w: %w: its log head is at %d, the primary's at %d; it serves a log the primary does not have "+
+			"(a replica of another server, or a primary restored from an older backup)", eventstore.ErrUnavailable, eventstore.ErrReplicaOtherLog, ErrReplicaAhead, replicaHead, primaryHead)
+		s.noteOtherLog(err)
+		return eventstore.ReplicaLag{}, err
 	}
-	if err := s.sameLog(ctx, replicaHead); err != nil {
+	err = s.sameLog(ctx, replicaHead)
+	s.noteOtherLog(err)
+	if err != nil {
 		return eventstore.ReplicaLag{}, err
 	}
 	lag := eventstore.ReplicaLag{Positions: max(primaryHead-replicaHead, 0), PrimaryHead: primaryHead, Seconds: -1, PrimaryMayLag: s.onGalera}
@@ -714,9 +718,9 @@ func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
 		err := s.readOnce(ctx, s.primary, func() error { return s.primary.QueryRowContext(ctx, q, replicaHead).Scan(&onPrimary) })
 		switch {
 		case err == nil && !bytes.Equal(onReplica, onPrimary):
-			return fmt.Errorf("%w: %w: at position %d it holds another event than the primary; it serves a log the primary does not have "+
+			return fmt.Errorf("%w: %w: %w: at position %d it holds another event than the primary; it serves a log the primary does not have "+
 				"(a replica promoted and written to, one of another server, or a primary restored from an older backup)",
-				eventstore.ErrUnavailable, ErrReplicaDiverged, replicaHead)
+				eventstore.ErrUnavailable, eventstore.ErrReplicaOtherLog, ErrReplicaDiverged, replicaHead)
 		case err == nil:
 			return nil
 		case !errors.Is(err, sql.ErrNoRows):

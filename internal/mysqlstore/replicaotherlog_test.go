@@ -70,3 +70,48 @@ func TestAReadDSNAtAnotherLogIsRefusedAtStart(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestReadsOnAReplicaFoundServingAnotherLogAreRefused: a replica that
+// becomes another log while the service runs (re-pointed at another
+// primary, promoted and written to) was said only by /readyz, 503 with the
+// catch-all cause, while reads and subscriptions went on serving that
+// log's events, 200. Once the replica's lag (/readyz's check) finds its
+// head's event not the primary's, reads are refused, wrapping
+// eventstore.ErrReplicaOtherLog (a cause of its own), until a check finds
+// the logs the same again.
+func TestReadsOnAReplicaFoundServingAnotherLogAreRefused(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW").CreateDatabase(t, "tributary")
+	other := mysqltest.NewDatabase(t)
+	o := openMigrated(ctx, t, other, Options{})
+	s := openMigrated(ctx, t, primary, Options{ReadDSN: other})
+	if _, err := s.ReplicaLag(ctx); err != nil {
+		t.Fatalf("the lag of an empty replica: %v", err)
+	}
+	if _, err := appendHappened(ctx, s, uuid.New(), eventstore.NoStream); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendHappened(ctx, o, uuid.New(), eventstore.NoStream); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReplicaLag(ctx); !errors.Is(err, eventstore.ErrReplicaOtherLog) || !errors.Is(err, ErrReplicaDiverged) {
+		t.Fatalf("the lag of a replica holding another event at its head: %v; want ErrReplicaDiverged and eventstore.ErrReplicaOtherLog", err)
+	}
+	reads := map[string]func() error{
+		"a read of the log": func() error { _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10}); return err },
+		"the head":          func() error { _, err := s.Head(ctx); return err },
+		"a list of streams": func() error { _, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{Limit: 10}); return err },
+		"a stream":          func() error { _, err := s.Stream(ctx, uuid.New()); return err },
+		"a stream's page": func() error {
+			_, err := s.ReadStream(ctx, uuid.New(), eventstore.ReadStreamOptions{Limit: 10})
+			return err
+		},
+	}
+	for what, read := range reads {
+		if err := read(); !errors.Is(err, eventstore.ErrReplicaOtherLog) || !errors.Is(err, eventstore.ErrUnavailable) {
+			t.Errorf("%s on a replica found serving another log: %v; want ErrUnavailable and ErrReplicaOtherLog, not its events", what, err)
+		}
+	}
+}

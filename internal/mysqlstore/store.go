@@ -150,6 +150,10 @@ func (s *Store) boundIdleSessions(ctx context.Context) error {
 // Store is an event store on a MySQL or MariaDB database. Close it when done.
 type Store struct {
 	*sqlstore.Store
+	// otherLog is the read replica's other log, as ReplicaLag last found
+	// it (replicalog.go); nil while it is the primary's.
+	otherLog atomic.Pointer[otherLogError]
+
 	reads, writes, feed *sql.DB // see sqlstore.Options
 	// primary serves the durability checks and fence, migrations and the
 	// replica's lag: the feed pool itself unless a replica serves reads.

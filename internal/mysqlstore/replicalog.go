@@ -1,0 +1,110 @@
+package mysqlstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// A read replica found serving another log than the primary's (ReplicaLag:
+// its head past the primary's, or another event at its head) was said only
+// by /readyz, while every read and subscription went on serving that log's
+// events as the primary's. Once ReplicaLag finds it so (each /readyz check
+// and each read that waits for a position asks it), the clients' reads are
+// refused with its error, wrapping eventstore.ErrReplicaOtherLog, until a
+// later ReplicaLag finds the two logs the same again.
+
+// otherLogError is what ReplicaLag found last: the replica's other log's
+// error, or nil.
+type otherLogError struct{ err error }
+
+// noteOtherLog keeps err, ReplicaLag's, for the reads to refuse with, where
+// it says the replica serves another log, and forgets it where err is nil
+// (the logs compared the same); any other error judges nothing.
+func (s *Store) noteOtherLog(err error) {
+	if err != nil && !errors.Is(err, eventstore.ErrReplicaOtherLog) {
+		return // not judged: the last finding stands
+	}
+	var was *otherLogError
+	if err == nil {
+		was = s.otherLog.Swap(nil)
+	} else {
+		was = s.otherLog.Swap(&otherLogError{err})
+	}
+	switch {
+	case err != nil && was == nil:
+		s.log.Error("the read replica serves another log than the primary's: clients' reads are refused (503, replica_other_log) until it is mended",
+			"replica", s.replica.Addr, "error", err)
+	case err == nil && was != nil:
+		s.log.Info("the read replica's log is the primary's again: clients' reads are served", "replica", s.replica.Addr)
+	}
+}
+
+// otherLogRefusal is the reads' refusal while the replica was last found
+// serving another log, else nil.
+func (s *Store) otherLogRefusal() error {
+	if o := s.otherLog.Load(); o != nil {
+		return o.err
+	}
+	return nil
+}
+
+// Stream implements eventstore.Store, refused while the replica serves
+// another log (otherLogRefusal).
+func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
+	if err := s.otherLogRefusal(); err != nil {
+		return eventstore.Stream{}, err
+	}
+	return s.Store.Stream(ctx, id)
+}
+
+// ReadStream implements eventstore.Store, as Stream.
+func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
+	if err := s.otherLogRefusal(); err != nil {
+		return eventstore.StreamPage{}, err
+	}
+	return s.Store.ReadStream(ctx, id, opts)
+}
+
+// Event implements eventstore.Store, as Stream.
+func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
+	if err := s.otherLogRefusal(); err != nil {
+		return eventstore.Event{}, err
+	}
+	return s.Store.Event(ctx, streamID, version)
+}
+
+// EventPosition implements eventstore.Store, as Stream.
+func (s *Store) EventPosition(ctx context.Context, streamID uuid.UUID, version int64) (int64, error) {
+	if err := s.otherLogRefusal(); err != nil {
+		return 0, err
+	}
+	return s.Store.EventPosition(ctx, streamID, version)
+}
+
+// ReadAll implements eventstore.Store, as Stream.
+func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	if err := s.otherLogRefusal(); err != nil {
+		return eventstore.LogPage{}, err
+	}
+	return s.Store.ReadAll(ctx, opts)
+}
+
+// ListStreams implements eventstore.Store, as Stream.
+func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
+	if err := s.otherLogRefusal(); err != nil {
+		return eventstore.StreamList{}, err
+	}
+	return s.Store.ListStreams(ctx, opts)
+}
+
+// Head implements eventstore.Store (a subscription's start), as Stream.
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	if err := s.otherLogRefusal(); err != nil {
+		return 0, err
+	}
+	return s.Store.Head(ctx)
+}
