@@ -986,6 +986,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			closeUnread(ww, r, nil)
 		}
 		e.sent.ResponseWriter = ww // before Cut can see e (running.add)
+		e.sent.stopping = &s.stopping
 		s.opts.Metrics.InFlight(1)
 		s.running.add(e, r)
 		if s.cutting.Load() {
@@ -1019,13 +1020,39 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 // below through Unwrap (http.ResponseController).
 type sentCounter struct {
 	http.ResponseWriter
-	n atomic.Int64
+	n        atomic.Int64
+	stopping *atomic.Bool // the server's: answers once it is set say Connection: close (closeIfStopping)
 }
 
 func (c *sentCounter) Write(b []byte) (int, error) {
+	c.closeIfStopping() // the status, if not yet written, is written now
 	n, err := c.ResponseWriter.Write(b)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// WriteHeader writes the status, saying Connection: close where Stopping
+// was called since the request began (closeIfStopping).
+func (c *sentCounter) WriteHeader(code int) {
+	if code >= 200 {
+		c.closeIfStopping()
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+// closeIfStopping says Connection: close on an answer written once
+// Stopping was called. cacheControl says it as a request begins; a request
+// begun before Stopping (an append reading its body, a read waiting on the
+// database) and answered during the shutdown delay said nothing of the
+// stop, and its kept-alive connection stayed with a pooled client whose
+// next request raced the drain's close of idle connections. Set after the
+// status was written (a later Write), it changes nothing that was sent.
+func (c *sentCounter) closeIfStopping() {
+	if c.stopping != nil && c.stopping.Load() {
+		if h := c.Header(); h.Get("Connection") != "close" { // once: Write calls it for each piece of a body
+			h.Set("Connection", "close")
+		}
+	}
 }
 
 // Unwrap returns the writer below, for http.ResponseController.
