@@ -32,7 +32,11 @@ import (
 // connection with the same request line look ambiguous (a 400; behind a
 // front end that shares connections, another client's whose request line
 // it guessed), never an ambiguous one plain (framingOf counts every block
-// kept); a request whose block cannot be found, or one on a connection
+// kept), or, where a line after such a line says a length in another
+// spelling or begins with a space or tab (otherSpelling), close the
+// connection after the answer of the request being read (a JSON body
+// cannot: no line of it ends so outside a string, and its strings hold no
+// line end); a request whose block cannot be found, or one on a connection
 // whose log dropped a block, a chunked one or one of HTTP/1.0, is closed
 // after its answer (framingUnknown): the log cannot tell, and never keeps
 // a connection it cannot tell of. Reads are net/http's, one at a time; mu
