@@ -27,9 +27,10 @@ type headRead struct {
 	done    chan struct{}
 	head    int64
 	err     error
-	panic   any                // the query's panic, raised again in each call that was given it
-	waiting int                // calls still waiting; the query is cut when the last leaves
-	cancel  context.CancelFunc // cuts the query; set when it begins
+	panic   any                                  // the query's panic, raised again in each call that was given it
+	waiting int                                  // calls still waiting; the query is cut when the last leaves
+	cancel  context.CancelFunc                   // cuts the query; set when it begins
+	query   func(context.Context) (int64, error) // the query of the call that made it, which it runs
 }
 
 // read returns the head that query reads, from a query begun after the call.
@@ -39,14 +40,14 @@ type headRead struct {
 func (h *sharedHead) read(ctx context.Context, query func(context.Context) (int64, error)) (int64, error) {
 	h.mu.Lock()
 	if h.next == nil {
-		h.next = &headRead{done: make(chan struct{})}
+		h.next = &headRead{done: make(chan struct{}), query: query}
 	}
 	r := h.next
 	r.waiting++
 	if !h.running {
 		h.running = true
 		h.next = nil
-		h.begin(r, query)
+		h.begin(r)
 	}
 	h.mu.Unlock()
 	select {
@@ -65,12 +66,15 @@ func (h *sharedHead) read(ctx context.Context, query func(context.Context) (int6
 	}
 }
 
-// begin starts r's query, and the next read's once it ends. h.mu is held.
+// begin starts r's query, and the next read's once it ends, each the query
+// of the call that made it: the next read's is not r's (it ran r's, and a
+// call that came once r's query had panicked was given its panic again).
+// h.mu is held.
 // A panic of the query (a driver's) is raised again in each of its calls,
 // on their own goroutines, where it was raised before reads were shared (a
 // 500 for a request, a logged end for the feed's read), not on the query's,
 // where it would end the process; the next read still begins.
-func (h *sharedHead) begin(r *headRead, query func(context.Context) (int64, error)) {
+func (h *sharedHead) begin(r *headRead) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() {
@@ -80,7 +84,7 @@ func (h *sharedHead) begin(r *headRead, query func(context.Context) (int64, erro
 					r.panic = fmt.Sprintf("%v (in the shared read of the log's head)\n%s", p, debug.Stack())
 				}
 			}()
-			r.head, r.err = query(ctx)
+			r.head, r.err = r.query(ctx)
 		}()
 		cancel()
 		close(r.done)
@@ -91,7 +95,7 @@ func (h *sharedHead) begin(r *headRead, query func(context.Context) (int64, erro
 		h.next = nil
 		if next != nil && next.waiting > 0 { // (else every call that came meanwhile has left)
 			h.running = true
-			h.begin(next, query)
+			h.begin(next)
 		}
 	}()
 }

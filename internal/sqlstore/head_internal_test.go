@@ -153,3 +153,39 @@ func TestAPanickingReadOfTheHeadPanicsOnlyInItsCallers(t *testing.T) {
 		t.Fatalf("the read after the panic: %d, %v; want 7, nil", head, err)
 	}
 }
+
+// TestTheNextReadOfTheHeadRunsTheQueryItsCallsGave: a read of the head
+// that began once the one under way ended ran the query of the call that
+// had begun that one, not of the calls that came meanwhile: after a
+// panicking query, a call made at once (its caller recovering at once,
+// before the shared read was marked ended) was given the panic again, as
+// the interim CI of the thirtieth session saw
+// (TestAPanickingReadOfTheHeadPanicsOnlyInItsCallers). Here the first
+// query is held until a second call, with a query of its own, waits.
+func TestTheNextReadOfTheHeadRunsTheQueryItsCallsGave(t *testing.T) {
+	var h sharedHead
+	release := make(chan struct{})
+	first := make(chan int64, 1)
+	go func() {
+		head, _ := h.read(context.Background(), func(context.Context) (int64, error) { <-release; return 1, nil })
+		first <- head
+	}()
+	waitFor(t, "the first read to begin", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.running
+	})
+	second := make(chan int64, 1)
+	go func() {
+		head, _ := h.read(context.Background(), func(context.Context) (int64, error) { return 2, nil })
+		second <- head
+	}()
+	waitFor(t, "the second call to wait for the next read", func() bool { return h.waitingNext() == 1 })
+	close(release)
+	if got := <-first; got != 1 {
+		t.Errorf("the first call was given %d; want 1, its query's", got)
+	}
+	if got := <-second; got != 2 {
+		t.Errorf("the second call was given %d; want 2, its own query's, not the first call's run again", got)
+	}
+}
