@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -43,9 +44,28 @@ func (s *Store) noteOtherLog(err error) {
 	}
 }
 
+// otherLogRecheck is how often, at most, a read refused for the
+// replica's other log checks the logs again itself (otherLogRefusal).
+const otherLogRecheck = time.Second
+
 // otherLogRefusal is the reads' refusal while the replica was last found
-// serving another log, else nil.
-func (s *Store) otherLogRefusal() error {
+// serving another log, else nil. The finding was refreshed only by
+// ReplicaLag's callers (/readyz, a read waiting for a position): with none
+// of those (no readiness probe, reads only), a replica briefly ahead in a
+// failover, or mended, had every read refused for good. So a refused read
+// checks the logs again (ReplicaLag), one read at a time and at most each
+// otherLogRecheck, and is served if they match; the others are refused
+// meanwhile.
+func (s *Store) otherLogRefusal(ctx context.Context) error {
+	o := s.otherLog.Load()
+	if o == nil {
+		return nil
+	}
+	last, now := s.otherLogChecked.Load(), time.Now().UnixNano()
+	if now-last < int64(otherLogRecheck) || !s.otherLogChecked.CompareAndSwap(last, now) {
+		return o.err
+	}
+	_, _ = s.ReplicaLag(ctx) // it notes its finding (noteOtherLog), read next
 	if o := s.otherLog.Load(); o != nil {
 		return o.err
 	}
@@ -55,7 +75,7 @@ func (s *Store) otherLogRefusal() error {
 // Stream implements eventstore.Store, refused while the replica serves
 // another log (otherLogRefusal).
 func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
-	if err := s.otherLogRefusal(); err != nil {
+	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.Stream{}, err
 	}
 	return s.Store.Stream(ctx, id)
@@ -63,7 +83,7 @@ func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, er
 
 // ReadStream implements eventstore.Store, as Stream.
 func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
-	if err := s.otherLogRefusal(); err != nil {
+	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.StreamPage{}, err
 	}
 	return s.Store.ReadStream(ctx, id, opts)
@@ -71,7 +91,7 @@ func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 
 // Event implements eventstore.Store, as Stream.
 func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
-	if err := s.otherLogRefusal(); err != nil {
+	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.Event{}, err
 	}
 	return s.Store.Event(ctx, streamID, version)
@@ -79,7 +99,7 @@ func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 
 // EventPosition implements eventstore.Store, as Stream.
 func (s *Store) EventPosition(ctx context.Context, streamID uuid.UUID, version int64) (int64, error) {
-	if err := s.otherLogRefusal(); err != nil {
+	if err := s.otherLogRefusal(ctx); err != nil {
 		return 0, err
 	}
 	return s.Store.EventPosition(ctx, streamID, version)
@@ -87,7 +107,7 @@ func (s *Store) EventPosition(ctx context.Context, streamID uuid.UUID, version i
 
 // ReadAll implements eventstore.Store, as Stream.
 func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
-	if err := s.otherLogRefusal(); err != nil {
+	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.LogPage{}, err
 	}
 	return s.Store.ReadAll(ctx, opts)
@@ -95,7 +115,7 @@ func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 
 // ListStreams implements eventstore.Store, as Stream.
 func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOptions) (eventstore.StreamList, error) {
-	if err := s.otherLogRefusal(); err != nil {
+	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.StreamList{}, err
 	}
 	return s.Store.ListStreams(ctx, opts)
@@ -103,7 +123,7 @@ func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 
 // Head implements eventstore.Store (a subscription's start), as Stream.
 func (s *Store) Head(ctx context.Context) (int64, error) {
-	if err := s.otherLogRefusal(); err != nil {
+	if err := s.otherLogRefusal(ctx); err != nil {
 		return 0, err
 	}
 	return s.Store.Head(ctx)

@@ -153,6 +153,9 @@ type Store struct {
 	// otherLog is the read replica's other log, as ReplicaLag last found
 	// it (replicalog.go); nil while it is the primary's.
 	otherLog atomic.Pointer[otherLogError]
+	// otherLogChecked is when a refused read last checked the logs itself
+	// (otherLogRefusal), in Unix nanoseconds.
+	otherLogChecked atomic.Int64
 
 	reads, writes, feed *sql.DB // see sqlstore.Options
 	// primary serves the durability checks and fence, migrations and the
