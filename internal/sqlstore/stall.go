@@ -120,6 +120,11 @@ type stallWords struct {
 // writerWords are the words of the writer's database's watch.
 var writerWords = stallWords{what: "the database", refuses: "appends not yet sent and reads, those under way too,", serves: "appends and reads go to it as before"}
 
+// primaryWords are the words of the writer's database's watch where the
+// reads are on a read replica (Options.ReadProbe): it refuses appends alone,
+// and said, as writerWords do, that reads were refused too.
+var primaryWords = stallWords{what: "the primary", refuses: "appends not yet sent (reads go on, on the read replica)", serves: "appends go to it as before"}
+
 // replicaWords are the words of the read replica's watch (Options.ReadProbe):
 // only reads go there; appends, on the primary, are the writer's watch's.
 var replicaWords = stallWords{what: "the read replica", refuses: "reads, those under way too, and subscriptions not yet begun (appends go on, on the primary)",
@@ -129,6 +134,12 @@ var replicaWords = stallWords{what: "the read replica", refuses: "reads, those u
 // database through it; close stops it and closes the pool.
 func watchStalls(c driver.Connector, log *slog.Logger) *stallWatch {
 	return startStallWatch(c, log, stallBound)
+}
+
+// watchPrimaryStalls is watchStalls for a primary whose reads are on a
+// read replica (primaryWords).
+func watchPrimaryStalls(c driver.Connector, log *slog.Logger) *stallWatch {
+	return startStallWatchOf(primaryWords, c, log, stallBound, stallGreetingCuts)
 }
 
 // watchReplicaStalls is watchStalls for a read replica (replicaWords).

@@ -342,7 +342,10 @@ func New(d Dialect, opts Options) *Store {
 		read = d.TranslateRead
 	}
 	var stall *stallWatch
-	if opts.Probe != nil {
+	switch {
+	case opts.Probe != nil && opts.ReadProbe != nil:
+		stall = watchPrimaryStalls(opts.Probe, opts.Logger)
+	case opts.Probe != nil:
 		stall = watchStalls(opts.Probe, opts.Logger)
 	}
 	// A wait for durability is the writer's database's, wherever the
