@@ -602,12 +602,23 @@ func answering(parent context.Context, store *mysqlstore.Store) bool {
 // open). Errors never quote a token, nor the file's name (a token set in
 // the wrong variable).
 func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error) {
-	sources := []esthttp.TokenSource{{Name: config.Var("APITokens"), Text: cfg.APITokens}}
+	var b []byte
 	if cfg.APITokensFile != "" {
-		b, err := readTokensFile(ctx, cfg.APITokensFile, cfg.StartupTimeout)
-		if err != nil {
+		var err error
+		if b, err = readTokensFile(ctx, cfg.APITokensFile, cfg.StartupTimeout); err != nil {
 			return nil, fmt.Errorf("read %s: %w", config.Var("APITokensFile"), err)
 		}
+	}
+	return parseTokens(cfg, b)
+}
+
+// parseTokens is loadTokens' check of TRIBUTARY_API_TOKENS and of b, what
+// was read of the file TRIBUTARY_API_TOKENS_FILE names (where it is set).
+// The watch of the file (watchTokensFile) gives it the bytes it compared:
+// the file read again could be another content, half written.
+func parseTokens(cfg config.Config, b []byte) ([]esthttp.Token, error) {
+	sources := []esthttp.TokenSource{{Name: config.Var("APITokens"), Text: cfg.APITokens}}
+	if cfg.APITokensFile != "" {
 		// A byte order mark, which some editors write, is no part of the
 		// first entry's name.
 		b = bytes.TrimPrefix(b, []byte("\ufeff"))
@@ -884,7 +895,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	access := esthttp.NewAccess(tokens)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go watchTokensFile(watchCtx, cfg, access, tokensCheckEvery, log)
+	go watchTokensFile(watchCtx, cfg, access, tokensCheckEvery, readLimited, log)
 	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m,
 		CatchUpReads: catchUpReads(cfg), Redact: access.Redact})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))

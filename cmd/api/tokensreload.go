@@ -20,7 +20,7 @@ const tokensCheckEvery = 5 * time.Second
 // interval until ctx ends, and applies what it holds to access whenever
 // its content changes (its bytes, not its mtime: Kubernetes swaps a
 // symlink, and an editor may write twice in a second). The file is
-// checked as at start-up (loadTokens): one that is unreadable, empty or
+// checked as at start-up (parseTokens, on the bytes compared): one that is unreadable, empty or
 // holds an entry refused leaves the tokens in force as they are, with
 // one ERROR line per content so refused, naming the variable and the
 // entry's line, never a token. A change applied is one INFO line naming
@@ -30,7 +30,8 @@ const tokensCheckEvery = 5 * time.Second
 // A file that is
 // not a regular one (a FIFO) is read once, at start-up, and not watched.
 // It returns at once where there is no file or no access control.
-func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Access, interval time.Duration, log *slog.Logger) {
+func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Access, interval time.Duration,
+	read func(name string) ([]byte, error), log *slog.Logger) {
 	if cfg.APITokensFile == "" || access == nil {
 		return
 	}
@@ -58,7 +59,7 @@ func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Acc
 		if fi, err := os.Stat(cfg.APITokensFile); err == nil && !fi.Mode().IsRegular() {
 			continue // a FIFO in its place now: a read could wait for ever
 		}
-		b, err := readLimited(cfg.APITokensFile)
+		b, err := read(cfg.APITokensFile)
 		if err != nil {
 			// Said once it failed so at two checks in a row (a file
 			// replaced by a remove and a create is missing a moment), and
@@ -91,7 +92,9 @@ func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Acc
 			pending = sum
 			continue
 		}
-		tokens, err := loadTokens(ctx, tokensFileOnly(cfg))
+		// The bytes compared, not the file read again: it may have been
+		// rewritten since, and be half written now.
+		tokens, err := parseTokens(tokensFileOnly(cfg), b)
 		if err != nil {
 			refused = sum
 			log.Error("the tokens file changed, and was refused: the tokens in force are kept", "file", file, "error", err.Error())
