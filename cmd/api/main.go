@@ -245,9 +245,11 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	// So do the driver's own (a packet error, a dead idle session
 	// dropped): it is told once the tokens are known, before any
 	// connection is made.
-	storeLog := log
-	if len(tokens) > 0 {
-		storeLog = sqlstore.RedactingLogger(log, esthttp.Redactor(tokens))
+	// With the set in force, not the start's: a token the tokens file
+	// adds while serving (watchTokensFile) is redacted there too.
+	storeLog, access := log, esthttp.NewAccess(tokens)
+	if access != nil {
+		storeLog = sqlstore.RedactingLogger(log, access.Redact)
 	}
 	mysqlstore.SetDriverLogger(storeLog)
 	store, err := openStoreUnlessCut(ctx, cut, cfg, storeLog, m, cmd == "migrate")
@@ -284,7 +286,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	if ms, ok := store.(*mysqlstore.Store); ok && ms.ReadAddr() != "" {
 		replica = ms
 	}
-	return serve(ctx, cut, cfg, tokens, store, replica, log, m)
+	return serveOn(ctx, cut, cfg, serveHooks{access: access}, tokens, store, replica, log, m)
 }
 
 // logFailure logs err, which stops command cmd (exit status 1), as one
@@ -793,6 +795,9 @@ func serve(ctx, cut context.Context, cfg config.Config, tokens []esthttp.Token, 
 // serveHooks are serveOn's seams for tests; the zero value is what serve
 // runs with.
 type serveHooks struct {
+	// access is the access control of tokens that run made, and whose
+	// set the stores' lines are redacted with (nil: one made of tokens).
+	access *esthttp.Access
 	// listen opens the listeners (nil: net.Listen; a test gives one that
 	// fails, or that records the address).
 	listen func(network, address string) (net.Listener, error)
@@ -892,7 +897,10 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		log.Info("access control is on", "tokens", len(tokens))
 	}
 	// The tokens file is read again as it changes (tokensreload.go).
-	access := esthttp.NewAccess(tokens)
+	access := hooks.access
+	if access == nil {
+		access = esthttp.NewAccess(tokens)
+	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go watchTokensFile(watchCtx, cfg, access, tokensCheckEvery, readLimited, log)
