@@ -76,7 +76,7 @@ func (x *Access) Replace(tokens []Token) (TokenChanges, error) {
 	kept := map[[32]byte]bool{}
 	for i, t := range next.tokens {
 		if o, ok := oldByName[t.name]; ok && o.digest == t.digest {
-			next.tokens[i].revoked = o.revoked // its subscriptions go on
+			next.tokens[i].revoked, next.tokens[i].revoke = o.revoked, o.revoke // its subscriptions go on
 			kept[t.digest] = true
 			if o.role != t.role {
 				changes.Changed = append(changes.Changed, t.name)
@@ -97,7 +97,7 @@ func (x *Access) Replace(tokens []Token) (TokenChanges, error) {
 	// closed has been refused a reconnect already.
 	for _, o := range old.tokens {
 		if !kept[o.digest] {
-			close(o.revoked)
+			o.revoke()
 		}
 	}
 	return changes, nil

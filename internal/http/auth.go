@@ -200,9 +200,11 @@ type hashedToken struct {
 	name   string
 	role   Role
 	digest [sha256.Size]byte
-	// revoked is closed when the token leaves the set (Access.Replace):
-	// the subscriptions opened with it end.
-	revoked chan struct{}
+	// revoked ends (revoke) when the token leaves the set
+	// (Access.Replace): the subscriptions opened with it end, a write
+	// pending on their client cut.
+	revoked context.Context
+	revoke  context.CancelFunc
 }
 
 func newAuthenticator(tokens []Token) *authenticator {
@@ -211,7 +213,8 @@ func newAuthenticator(tokens []Token) *authenticator {
 	}
 	a := &authenticator{windows: map[int]map[uint64]bool{}, base: rand.Uint64() | 1, pieces: map[uint64]bool{}}
 	for _, t := range tokens {
-		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret)), make(chan struct{})})
+		revoked, revoke := context.WithCancel(context.Background())
+		a.tokens = append(a.tokens, hashedToken{t.Name, t.Role, sha256.Sum256([]byte(t.Secret)), revoked, revoke})
 		lower := strings.ToLower(t.Secret)
 		for i := 0; i+nearPiece <= len(lower); i++ {
 			a.pieces[a.rolling(lower[i:i+nearPiece])] = true

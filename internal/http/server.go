@@ -1106,7 +1106,7 @@ type accessEntry struct {
 	id, method, path, query, remote, route string // id as answered: log it through loggedID
 	ownID                                  bool   // id is the client's own (requestID)
 	principal                              *string
-	revoked                                <-chan struct{} // closed when the token the request was let in with is removed (Access.Replace)
+	revoked                                context.Context // ends when the token the request was let in with is removed (Access.Replace)
 	token                                  string          // at detach: *principal, for Abandon (running.detach)
 	ww                                     middleware.WrapResponseWriter
 	detached                               bool                    // a subscription logs the line when it ends

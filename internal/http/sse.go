@@ -840,8 +840,14 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 		// 0, one that started at the head got one repeating its own id.
 		ew.lastID = opts.After
 	}
-	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
-		ew.revoked = e.revoked
+	if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok && e.revoked != nil {
+		// A write pending on the client is cut at the token's removal, as
+		// at shutdown: blocked on a client that reads nothing, or little,
+		// it went on for the stall timeout, or as long as the client took
+		// bytes, delivering to a revoked holder. The response then ends
+		// (run sees revoked), or, cut, its connection is closed.
+		ew.revoked = e.revoked.Done()
+		ew.stopRevoke = context.AfterFunc(e.revoked, ew.cutRevoked)
 	}
 	s.opts.Metrics.Subscribed(ew.endpoint, 1)
 	ew.emit = ew.deliver
@@ -863,6 +869,9 @@ func (ew *eventWriter) close() {
 	ew.closed = true
 	ew.end()
 	ew.stop()
+	if ew.stopRevoke != nil {
+		ew.stopRevoke()
+	}
 	ew.unguard() // ended mid-write (a panic): stop the guard's looks
 	ew.release() // and its batch, whose large frames count against every live write
 	ew.sub.Close()
@@ -896,8 +905,11 @@ type eventWriter struct {
 	emit     func(eventstore.Delivery) error // deliver, made once
 	stop     func() bool                     // unregisters cut
 	revoked  <-chan struct{}                 // closed when the subscription's token is removed; nil without access control
-	stream   bool
-	endpoint string // for the metrics: log or stream
+	// stopRevoke unregisters the cut of a pending write at the token's
+	// removal; nil without access control.
+	stopRevoke func() bool
+	stream     bool
+	endpoint   string // for the metrics: log or stream
 
 	err     error   // the first failed write: the client left
 	guarded bool    // writes since the last flush are under the guard
@@ -1510,6 +1522,22 @@ func (ew *eventWriter) cut() {
 		ew.guard.hurry()
 	default:
 		ew.guard.stop()
+	}
+}
+
+// cutRevoked ends a pending write now, and every later one but those of
+// the response's end, unless the response is ending: the subscription's
+// token was removed (Access.Replace). While it opens, it only hurries the
+// headers and the first frame, as cut does.
+func (ew *eventWriter) cutRevoked() {
+	ew.mu.Lock()
+	defer ew.mu.Unlock()
+	switch {
+	case ew.ended:
+	case ew.opening:
+		ew.guard.hurry()
+	default:
+		ew.guard.revoke()
 	}
 }
 

@@ -36,6 +36,7 @@ type stallGuard struct {
 	timeout  time.Duration // shortened once the subscription ends (ending)
 	interval time.Duration
 	closing  bool // ending was called
+	revoked  bool // revoke was called: writes but the ending's are cut
 	writing  bool
 	cut      bool // the pending write was cut short: do not extend it
 	// owned: the subscription has taken the connection over (useConn).
@@ -126,6 +127,11 @@ func (g *stallGuard) start(late bool) {
 	if late && g.cut {
 		return // stop set the deadline to now
 	}
+	if g.revoked && !g.closing {
+		g.cut, g.armed, g.busy = true, true, true
+		g.setDeadline(time.Now()) //nolint:errcheck
+		return
+	}
 	g.cut, g.armed, g.busy = false, true, true
 	g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck // unsupported only off a real connection
 	if g.acked != nil {
@@ -204,6 +210,21 @@ func (g *stallGuard) hurry() {
 	g.endingLocked()
 	if g.busy {
 		g.setDeadline(time.Now().Add(g.timeout)) //nolint:errcheck
+	}
+}
+
+// revoke ends a pending write now, and cuts each later one as it begins,
+// but the writes of the response's end (ending): the subscription's token
+// was removed. An idle connection's deadline is left as it is: the
+// response may still end cleanly, and a connection kept alive after it
+// must not keep a deadline of now.
+func (g *stallGuard) revoke() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.revoked = true
+	if g.busy && !g.closing {
+		g.cut, g.armed = true, true
+		g.setDeadline(time.Now()) //nolint:errcheck
 	}
 }
 
