@@ -817,6 +817,13 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 	h.Set("Content-Type", "text/event-stream") // no-cache, as every answer (cacheControl)
 
 	h.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
+	if r.ProtoMajor == 1 {
+		// Its connection is closed when it ends (taken over once live:
+		// detach): said, a client that sees the body end cleanly does
+		// not put the connection back in its pool, for its next request
+		// (an append, which Go's client does not send again) to meet EOF.
+		h.Set("Connection", "close")
+	}
 	if r.Method == http.MethodHead {
 		// Answered as its GET would be, without taking a place.
 		return nil, s.atCapacity()
