@@ -730,8 +730,9 @@ func (f *Feed) poll(ctx context.Context) error {
 		f.dispatch(events, last)
 		// Each page read and handed out is a good read of the log: a poll
 		// reading a long backlog page after page is not a stalled feed
-		// (LastPoll, /readyz's live_feed).
+		// (LastPoll, /readyz's live_feed, and the last poll's gauge).
 		f.polled.Store(int64(time.Since(f.born)))
+		f.opts.Metrics.PageRead()
 		if len(events) > 0 {
 			e := events[len(events)-1] // the event at last
 			f.lastID, f.headBytes = e.ID, len(e.Data)+len(e.Metadata)

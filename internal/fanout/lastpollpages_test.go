@@ -2,6 +2,10 @@ package fanout_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/eventstore"
 	"github.com/tributary-dev/tributary/internal/fanout"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
@@ -92,6 +97,64 @@ func TestLastPollMovesWithEachPageOfALongPoll(t *testing.T) {
 		if last := feed.LastPoll(); firstRead.IsZero() || !last.After(firstRead) {
 			t.Errorf("LastPoll with a poll's first page read (%s) and handed out, its second held: %s; want it after the first page's read",
 				firstRead, last)
+		}
+	})
+}
+
+// lastPollGauge reads tributary_feed_last_poll_timestamp_seconds from m.
+func lastPollGauge(t *testing.T, m *metrics.Metrics) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for line := range strings.Lines(rec.Body.String()) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "tributary_feed_last_poll_timestamp_seconds "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %q: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatal("no tributary_feed_last_poll_timestamp_seconds in /metrics")
+	return 0
+}
+
+// TestLastPollGaugeMovesWithEachPageOfALongPoll: the gauge
+// tributary_feed_last_poll_timestamp_seconds moved only when a poll ended,
+// after its last page, though LastPoll moved at each: a poll reading a
+// long backlog page after page and handing each out kept it where it was
+// before the poll began, and README's alert on time() minus it fired while
+// the feed delivered. Each page read and handed out now moves it too.
+func TestLastPollGaugeMovesWithEachPageOfALongPoll(t *testing.T) {
+	t.Parallel()
+	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
+		inner := k.Open(t)
+		store := &heldPages{Store: inner, held: make(chan struct{}), release: make(chan struct{})}
+		t.Cleanup(func() { close(store.release) }) // after the feed's stop: it is held no longer
+		m := metrics.New("test")
+		// Subscribed before the tailer runs, as in
+		// TestLastPollMovesWithEachPageOfALongPoll.
+		feed := fanout.New(store, fanout.Options{PollInterval: time.Hour, PageSize: 1, Metrics: m})
+		subscribe(t, feed, eventstore.SubscribeOptions{}, 0)
+		made := feed.LastPoll()
+		ctx, stop := context.WithCancel(context.Background())
+		ran := make(chan struct{})
+		go func() { feed.Run(ctx); close(ran) }()
+		t.Cleanup(func() { stop(); <-ran })
+		untilSettled(t, "the feed to start", func() bool { return feed.LastPoll().After(made) })
+		appendN(t, inner, uuid.New(), "held", 3)
+		feed.Notify()
+		<-store.held // the poll's first page read, its second held
+		store.mu.Lock()
+		firstRead := store.firstRead
+		store.mu.Unlock()
+		if firstRead.IsZero() {
+			t.Fatal("the poll's first page was not read before its second was held")
+		}
+		want := float64(firstRead.UnixNano()) / 1e9
+		if got := lastPollGauge(t, m); got < want {
+			t.Errorf("tributary_feed_last_poll_timestamp_seconds with a poll's first page read (%.6f) and handed out, its second held: %.6f; want it at or after the first page's read",
+				want, got)
 		}
 	})
 }

@@ -113,7 +113,7 @@ func New(version string) *Metrics {
 	m.feedPollFailures = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "feed", Name: "poll_failures_total",
 		Help: "Polls of the live feed's tailer that failed (the database out of reach, slow or refusing): its head does not move while they fail."})
 	m.feedLastPoll = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "feed", Name: "last_poll_timestamp_seconds",
-		Help: "When the live feed's tailer last polled the log successfully, in Unix seconds (0: not yet): time() minus it is how stale the feed is."})
+		Help: "When the live feed's tailer last polled the log successfully, or read a page of it in a long poll, in Unix seconds (0: not yet): time() minus it is how stale the feed is."})
 	m.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "store", Name: "errors_total",
 		Help: "Requests answered 503 for the database, /readyz's included, by cause: " + strings.Join(StoreErrorCauses, ", ") + "."}, []string{"cause"})
 
@@ -298,6 +298,16 @@ func (m *Metrics) Polled(head int64, d time.Duration) {
 	}
 	m.feedHead.Set(float64(head))
 	m.feedPoll.Observe(d.Seconds())
+	m.feedLastPoll.SetToCurrentTime()
+}
+
+// PageRead records a page of the log that the live feed read and handed
+// out, now: a poll reading a long backlog page after page is not a stalled
+// feed, and the last poll's time moves with each page, as /readyz's does.
+func (m *Metrics) PageRead() {
+	if m == nil {
+		return
+	}
 	m.feedLastPoll.SetToCurrentTime()
 }
 
