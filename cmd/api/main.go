@@ -539,17 +539,28 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 		if !userRefused && !errors.Is(err, eventstore.ErrUnavailable) {
 			return nil, fmt.Errorf("open MySQL store: %w", err)
 		}
+		// Whether a try comes after this wait: with less of the start-up
+		// timeout left than the wait (a timeout shorter than one back-off,
+		// or the back-off grown past what is left), none does, and the log
+		// must not promise one.
+		deadline, _ := ctx.Deadline()
+		retries := time.Until(deadline) > wait
 		if userRefused {
 			if refused == nil || refused.Error() != err.Error() {
 				// The server's words name the user and this host, the
 				// error the server's address; never the password.
-				log.Warn("the database refuses the DSN's user a new session; retrying until the start-up timeout "+
-					"(a password rotated and not yet in the DSN, or a grant not yet made?)",
+				msg := "the database refuses the DSN's user a new session; retrying until the start-up timeout "
+				if !retries {
+					msg = "the database refuses the DSN's user a new session; giving up at the start-up timeout, too near for a retry "
+				}
+				log.Warn(msg+"(a password rotated and not yet in the DSN, or a grant not yet made?)",
 					"error", err, "startup_timeout", cfg.StartupTimeout)
 			}
 			refused = err
-		} else {
+		} else if retries {
 			log.Warn("database not reachable yet; retrying", "error", err, "retry_in", wait)
+		} else {
+			log.Warn("database not reachable yet; giving up at the start-up timeout, too near for a retry", "error", err, "startup_timeout", cfg.StartupTimeout)
 		}
 		select {
 		case <-ctx.Done():
