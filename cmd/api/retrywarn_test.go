@@ -76,7 +76,7 @@ func TestADatabaseOutOfReachAtTheStartupTimeoutSaysItGivesUp(t *testing.T) {
 	l.Close() // nothing listens there: each connection refused
 	cfg := config.Defaults()
 	cfg.MySQLDSN = "app:secret-pw@tcp(" + addr + ")/tributary"
-	cfg.StartupTimeout = time.Second                                           // tries at 0, 250 ms and 750 ms: the third's back-off (1 s) past it
+	cfg.StartupTimeout = 3 * time.Second                                       // tries at 0, 0.25, 0.75 and 1.75 s: the fourth's back-off (2 s) past it, with 1.25 s to spare on a loaded machine
 	parent, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a safety net
 	defer cancel()
 	var logs testlog.Buffer
