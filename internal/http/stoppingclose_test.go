@@ -29,22 +29,7 @@ import (
 // runs.
 func TestAnswersDuringTheShutdownDelayCloseTheirConnection(t *testing.T) {
 	t.Parallel()
-	h := esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Logger: slog.New(slog.DiscardHandler)})
-	conns := esthttp.NewConnections(100, 100, slog.New(slog.DiscardHandler), nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := &http.Server{Handler: h, ConnState: conns.ConnState, ConnContext: esthttp.ConnContext}
-	go srv.Serve(conns.Listener(ln)) //nolint:errcheck // ends with Close
-	t.Cleanup(func() { srv.Close() })
-
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	br := bufio.NewReader(c)
+	h, addr, c, br := serveOnBoundedListener(t)
 	// exchange sends one request on the kept-alive connection and reads its answer.
 	exchange := func(what, req string) *http.Response {
 		t.Helper()
@@ -80,10 +65,7 @@ func TestAnswersDuringTheShutdownDelayCloseTheirConnection(t *testing.T) {
 	}
 	// The server closes the connection after the answer: the client reads
 	// its end, not a wait for more.
-	c.SetReadDeadline(time.Now().Add(30 * time.Second)) //nolint:errcheck // a hang guard
-	if n, err := br.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Errorf("after the answer once stopping: read %d bytes, %v; want the connection closed by the server (EOF)", n, err)
-	}
+	expectClosedByServer(t, "after the answer once stopping", c, br)
 
 	// Every answer says so on a new connection too, /readyz's 503 included.
 	for _, tc := range []struct {
@@ -94,10 +76,43 @@ func TestAnswersDuringTheShutdownDelayCloseTheirConnection(t *testing.T) {
 		{"readyz", "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusServiceUnavailable},
 		{"a path not served", "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusNotFound},
 	} {
-		answers, closed := exchangeAll(t, ln.Addr().String(), tc.req+"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+		answers, closed := exchangeAll(t, addr, tc.req+"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
 		if len(answers) != 1 || answers[0].status != tc.status || !answers[0].close || !closed {
 			t.Errorf("%s once stopping: %v, connection closed %v; want one %d with Connection: close, the connection closed after it",
 				tc.name, answers, closed, tc.status)
 		}
+	}
+}
+
+// serveOnBoundedListener serves a handler on a SQLite store behind the
+// bounded listener, as the binary runs, and dials one kept-alive raw
+// connection to it; all are closed at the test's end.
+func serveOnBoundedListener(t *testing.T) (*esthttp.Server, string, net.Conn, *bufio.Reader) {
+	t.Helper()
+	h := esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Logger: slog.New(slog.DiscardHandler)})
+	conns := esthttp.NewConnections(100, 100, slog.New(slog.DiscardHandler), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	srv := &http.Server{Handler: h, ConnState: conns.ConnState, ConnContext: esthttp.ConnContext}
+	go srv.Serve(conns.Listener(ln)) //nolint:errcheck // ends with Close
+	t.Cleanup(func() { srv.Close() })
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return h, ln.Addr().String(), c, bufio.NewReader(c)
+}
+
+// expectClosedByServer fails the test unless the next read on c finds the
+// connection closed by the server (EOF), not a wait for more.
+func expectClosedByServer(t *testing.T, what string, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) //nolint:errcheck // a hang guard
+	if n, err := br.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("%s: read %d bytes, %v; want the connection closed by the server (EOF)", what, n, err)
 	}
 }

@@ -1,20 +1,13 @@
 package http_test
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-
-	esthttp "github.com/tributary-dev/tributary/internal/http"
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestAnAnswerBegunBeforeStoppingAndSentAfterItClosesItsConnection: a
@@ -32,22 +25,7 @@ import (
 // start.
 func TestAnAnswerBegunBeforeStoppingAndSentAfterItClosesItsConnection(t *testing.T) {
 	t.Parallel()
-	h := esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Logger: slog.New(slog.DiscardHandler)})
-	conns := esthttp.NewConnections(100, 100, slog.New(slog.DiscardHandler), nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := &http.Server{Handler: h, ConnState: conns.ConnState, ConnContext: esthttp.ConnContext}
-	go srv.Serve(conns.Listener(ln)) //nolint:errcheck // ends with Close
-	t.Cleanup(func() { srv.Close() })
-
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	br := bufio.NewReader(c)
+	h, _, c, br := serveOnBoundedListener(t)
 	const body = `{"stream_type":"a","events":[{"type":"X","data":1}]}`
 	if _, err := fmt.Fprintf(c, "POST /streams/%s/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
 		"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n", uuid.NewString(), len(body)); err != nil {
@@ -73,8 +51,5 @@ func TestAnAnswerBegunBeforeStoppingAndSentAfterItClosesItsConnection(t *testing
 		t.Errorf("an append begun before Stopping and answered after it: %d, Connection: close %v; want 201 with Connection: close",
 			resp.StatusCode, resp.Close)
 	}
-	c.SetReadDeadline(time.Now().Add(30 * time.Second)) //nolint:errcheck // a hang guard
-	if n, err := br.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Errorf("after that answer: read %d bytes, %v; want the connection closed by the server (EOF)", n, err)
-	}
+	expectClosedByServer(t, "after that answer", c, br)
 }
