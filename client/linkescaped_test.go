@@ -30,22 +30,10 @@ func TestANextLinkThatLeavesAnEscapedBasePathIsRefused(t *testing.T) {
 	} {
 		t.Run(link, func(t *testing.T) {
 			t.Parallel()
-			var outside atomic.Int64
-			var srv *httptest.Server
-			srv = testServer(t, func(w http.ResponseWriter, r *http.Request) {
-				if !underEscaped(r.URL.EscapedPath(), "/tenants/acme%2Fprod") {
-					outside.Add(1)
-				}
-				w.Header().Set("Content-Type", "application/json")
-				w.Header().Set("Link", "<"+strings.ReplaceAll(link, "{origin}", srv.URL)+`>; rel="next"`)
-				io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
-			})
-			c := newClient(t, srv.URL+"/tenants/acme%2Fprod/", WithToken("t0k"))
-			got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{}))
-			if len(got) != 0 || err == nil || !strings.Contains(err.Error(), "base URL's path") || outside.Load() != 0 {
-				t.Errorf("Link %s: read %v, then %v, %d requests outside /tenants/acme%%2Fprod/; expected no event, the link refused with an error saying it leaves the base URL's path, and no request for it",
-					link, got, err, outside.Load())
-			}
+			expectNextLinkRefused(t, "/tenants/acme%2Fprod/",
+				func(srv *httptest.Server) string { return strings.ReplaceAll(link, "{origin}", srv.URL) },
+				func(r *http.Request) bool { return !underEscaped(r.URL.EscapedPath(), "/tenants/acme%2Fprod") },
+				"base URL's path")
 		})
 	}
 	t.Run("staying", func(t *testing.T) {

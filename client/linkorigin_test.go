@@ -29,23 +29,12 @@ func TestANextLinkToAnotherOriginIsRefused(t *testing.T) {
 	} {
 		t.Run(form, func(t *testing.T) {
 			t.Parallel()
-			var followed atomic.Int64
-			var srv *httptest.Server
-			srv = testServer(t, func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.RawQuery != "" {
-					followed.Add(1)
-				}
-				link := strings.NewReplacer("{host}", srv.Listener.Addr().String(), "{hostname}", "127.0.0.1").Replace(form)
-				w.Header().Set("Content-Type", "application/json")
-				w.Header().Set("Link", "<"+link+`>; rel="next"`)
-				io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
-			})
-			c := newClient(t, srv.URL, WithToken("t0k"))
-			got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{}))
-			if len(got) != 0 || err == nil || !strings.Contains(err.Error(), "another origin") || followed.Load() != 0 {
-				t.Errorf("Link %s: read %v, then %v, %d requests for the next page; expected no event, the page's link refused with an error saying it names another origin, and no request for it",
-					form, got, err, followed.Load())
-			}
+			expectNextLinkRefused(t, "",
+				func(srv *httptest.Server) string {
+					return strings.NewReplacer("{host}", srv.Listener.Addr().String(), "{hostname}", "127.0.0.1").Replace(form)
+				},
+				func(r *http.Request) bool { return r.URL.RawQuery != "" },
+				"another origin")
 		})
 	}
 }
@@ -87,5 +76,30 @@ func TestANextLinkWhosePathBeginsWithTwoSlashesIsAskedForAsWritten(t *testing.T)
 					prefix, got, err, wrong.Load(), prefix)
 			}
 		})
+	}
+}
+
+// expectNextLinkRefused serves pages of one event whose next link is
+// link(srv), reads them all through a client with a token at the server's
+// URL and basePath, and fails the test unless the read got no event,
+// ended with an error containing want, and sent no request that stray
+// counts (one for the refused link).
+func expectNextLinkRefused(t *testing.T, basePath string, link func(*httptest.Server) string, stray func(*http.Request) bool, want string) {
+	t.Helper()
+	var strayed atomic.Int64
+	var srv *httptest.Server
+	srv = testServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if stray(r) {
+			strayed.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Link", "<"+link(srv)+`>; rel="next"`)
+		io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
+	})
+	c := newClient(t, srv.URL+basePath, WithToken("t0k"))
+	got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{}))
+	if len(got) != 0 || err == nil || !strings.Contains(err.Error(), want) || strayed.Load() != 0 {
+		t.Errorf("Link <%s>: read %v, then %v, %d requests for it; expected no event, the link refused with an error saying %q, and no request for it",
+			link(srv), got, err, strayed.Load(), want)
 	}
 }
