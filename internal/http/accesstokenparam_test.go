@@ -23,10 +23,7 @@ import (
 // not.
 func TestAnUnknownQueryParameterOnAGetNamesAccessTokenAmongWhatItTakes(t *testing.T) {
 	t.Parallel()
-	_, _, srv := liveServerOf(t, teststore.SQLite, esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")}, nil)
-	s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}}
-	id := uuid.NewString()
-	expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
+	s, id := contractCheckedServerWithAStream(t)
 	for _, c := range []struct {
 		method, path, accept, want string
 	}{
@@ -61,4 +58,17 @@ func TestAnUnknownQueryParameterOnAGetNamesAccessTokenAmongWhatItTakes(t *testin
 	if detail, _ := r.json(t)["detail"].(string); r.status != 400 || !strings.Contains(detail, "takes no query parameters") || strings.Contains(detail, "access_token") {
 		t.Errorf("POST /streams/%s/events?x=1: %d %q; want 400 saying it takes no query parameters, without access_token", id, r.status, detail)
 	}
+}
+
+// contractCheckedServerWithAStream serves a SQLite store with its
+// contract and metrics, behind a client whose every answer is checked
+// against openapi.yaml, and appends one event to a new stream, whose id
+// it returns.
+func contractCheckedServerWithAStream(t *testing.T) (*testServer, string) {
+	t.Helper()
+	_, _, srv := liveServerOf(t, teststore.SQLite, esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")}, nil)
+	s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}}
+	id := uuid.NewString()
+	expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
+	return s, id
 }

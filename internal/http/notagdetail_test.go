@@ -2,18 +2,11 @@ package http_test
 
 import (
 	"maps"
-	"net/http"
 	"regexp"
 	"slices"
 	"testing"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/api"
-	esthttp "github.com/tributary-dev/tributary/internal/http"
-	"github.com/tributary-dev/tributary/internal/metrics"
-	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
 // TestAReadWithoutAnEntityTagSays412NamingEveryReadThatHasOne: the 412 of
@@ -26,10 +19,7 @@ import (
 // say the same.
 func TestAReadWithoutAnEntityTagSays412NamingEveryReadThatHasOne(t *testing.T) {
 	t.Parallel()
-	_, _, srv := liveServerOf(t, teststore.SQLite, esthttp.Options{OpenAPI: api.OpenAPI, Metrics: metrics.New("test")}, nil)
-	s := &testServer{t: t, url: srv.URL, client: &http.Client{Transport: newContract(t), Timeout: 30 * time.Second}}
-	id := uuid.NewString()
-	expectStatus(t, "append", s.do("POST", "/streams/"+id+"/events", `{"stream_type":"order","events":[{"type":"A","data":1}]}`), 201)
+	s, id := contractCheckedServerWithAStream(t)
 
 	// The reads that answer an entity tag, by their path's shape.
 	tagged := map[string]bool{}
