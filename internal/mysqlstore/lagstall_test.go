@@ -2,14 +2,10 @@ package mysqlstore
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tributary-dev/tributary/internal/faultproxy"
-	"github.com/tributary-dev/tributary/internal/mysqltest"
 )
 
 // TestTheReplicasLagIsNotReadFromAStalledPrimary: the replica's lag reads
@@ -24,20 +20,7 @@ func TestTheReplicasLagIsNotReadFromAStalledPrimary(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	replicaDSN := mysqltest.NewDatabase(t)
-	openMigrated(ctx, t, replicaDSN, Options{})
-	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
-	primary.CreateDatabase(t, "tributary")
-	proxy := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", primary.Port))
-	s := openMigrated(ctx, t, "root@tcp("+proxy.Addr()+")/tributary", Options{ReadDSN: replicaDSN})
-	proxy.Stall()
-	t.Cleanup(proxy.Resume) // before the store's Close (cleanups run last first)
-	for s.Store.Stall() == nil {
-		if ctx.Err() != nil {
-			t.Fatal("the stall watch did not hold the primary stalled within two minutes of the proxy's stall")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := openWithPrimaryHeldStalled(ctx, t, Options{})
 	lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer lcancel()
 	if _, err := s.ReplicaLag(lctx); err == nil || !strings.Contains(err.Error(), "has not answered") {

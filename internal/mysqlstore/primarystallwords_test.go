@@ -25,21 +25,8 @@ func TestAStalledPrimaryWithReadsOnAReplicaSaysTheReadsGoOn(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	replicaDSN := mysqltest.NewDatabase(t)
-	openMigrated(ctx, t, replicaDSN, Options{})
-	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
-	primary.CreateDatabase(t, "tributary")
-	proxy := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", primary.Port))
 	var logs testlog.Buffer
-	s := openMigrated(ctx, t, "root@tcp("+proxy.Addr()+")/tributary", Options{ReadDSN: replicaDSN, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	proxy.Stall()
-	t.Cleanup(proxy.Resume) // before the store's Close (cleanups run last first)
-	for s.Store.Stall() == nil {
-		if ctx.Err() != nil {
-			t.Fatal("the stall watch did not hold the primary stalled within two minutes of the proxy's stall")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := openWithPrimaryHeldStalled(ctx, t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if _, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10}); err != nil {
 		t.Errorf("a read on the replica while the primary is held stalled: %v; want it served", err)
 	}
@@ -52,4 +39,29 @@ func TestAStalledPrimaryWithReadsOnAReplicaSaysTheReadsGoOn(t *testing.T) {
 	if !strings.Contains(warn, "the primary does not answer") || strings.Contains(warn, "reads, those under way too") || !strings.Contains(warn, "reads go on, on the read replica") {
 		t.Errorf("the stall's WARN with the reads on a replica: %q; want it to name the primary and say the reads go on, on the read replica", warn)
 	}
+}
+
+// openWithPrimaryHeldStalled opens a store with opts whose primary is a
+// private server behind a fault proxy and whose reads are on a replica (a
+// database on the shared server), stalls the proxy, and returns once the
+// stall watch holds the primary stalled (within ctx). The proxy resumes
+// before the store closes.
+func openWithPrimaryHeldStalled(ctx context.Context, t *testing.T, opts Options) *Store {
+	t.Helper()
+	replicaDSN := mysqltest.NewDatabase(t)
+	openMigrated(ctx, t, replicaDSN, Options{})
+	primary := mysqltest.NewServer(t, "--server-id=1", "--log-bin=binlog", "--sync-binlog=1", "--binlog-format=ROW")
+	primary.CreateDatabase(t, "tributary")
+	proxy := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", primary.Port))
+	opts.ReadDSN = replicaDSN
+	s := openMigrated(ctx, t, "root@tcp("+proxy.Addr()+")/tributary", opts)
+	proxy.Stall()
+	t.Cleanup(proxy.Resume) // before the store's Close (cleanups run last first)
+	for s.Store.Stall() == nil {
+		if ctx.Err() != nil {
+			t.Fatal("the stall watch did not hold the primary stalled within two minutes of the proxy's stall")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return s
 }
