@@ -30,9 +30,22 @@ func TestTheStoresLogThroughTheServersRedaction(t *testing.T) {
 	t.Setenv("TRIBUTARY_MYSQL_DSN", dsn)
 	t.Setenv("TRIBUTARY_API_TOKENS", "app:write:"+secret)
 	t.Setenv("TRIBUTARY_ADDR", "127.0.0.1:0")
+	logs, addr, stop := serveForRedaction(t)
+	readBelowItsVersion(t, dsn, logs, addr, secret)
+	stop()
+	if out := logs.String(); strings.Contains(out, secret) {
+		t.Errorf("the store's log line quotes an access token; want it redacted. The log says:\n%s", out)
+	}
+}
+
+// serveForRedaction runs the binary's serve on the environment the test
+// set, its log in logs, until it listens, and returns its address and a
+// stop that cancels it (SIGTERM) and waits for it to end.
+func serveForRedaction(t *testing.T) (*testlog.Buffer, string, func()) {
+	t.Helper()
 	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, context.Background(), []string{"serve"}, logs) }()
 	waitListening(t, logs)
@@ -40,14 +53,32 @@ func TestTheStoresLogThroughTheServersRedaction(t *testing.T) {
 	if addr == nil {
 		t.Fatalf("no address in the listening line:\n%s", logs.String())
 	}
-	base := "http://" + addr[1] + "/streams/" + secret
+	return logs, addr[1], func() {
+		t.Helper()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("the stop did not end")
+		}
+	}
+}
+
+// readBelowItsVersion makes the server at addr, on the MySQL database dsn,
+// read a stream below its version, with token both its access token and
+// the stream's id: it appends two events, deletes the second behind the
+// server's back, and reads the stream until logs hold the store's WARN,
+// which quotes the stream's id.
+func readBelowItsVersion(t *testing.T, dsn string, logs *testlog.Buffer, addr, token string) {
+	t.Helper()
+	base := "http://" + addr + "/streams/" + token
 	send := func(method, url, body string) {
 		t.Helper()
 		req, err := http.NewRequest(method, url, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -56,7 +87,7 @@ func TestTheStoresLogThroughTheServersRedaction(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
+			t.Fatalf("%s %s: %d %s; want success", method, url, resp.StatusCode, b)
 		}
 		var v any
 		if json.Unmarshal(b, &v) != nil {
@@ -69,7 +100,7 @@ func TestTheStoresLogThroughTheServersRedaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	id := uuid.MustParse(secret)
+	id := uuid.MustParse(token)
 	if _, err := db.Exec("DELETE FROM events WHERE stream_id = ? AND stream_version = 2", id[:]); err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +109,5 @@ func TestTheStoresLogThroughTheServersRedaction(t *testing.T) {
 			t.Fatalf("no WARN of a stream read below its version; the log says:\n%s", logs.String())
 		}
 		send("GET", base+"/events", "")
-	}
-	cancel() // SIGTERM
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("the stop did not end")
-	}
-	if out := logs.String(); strings.Contains(out, secret) {
-		t.Errorf("the store's log line quotes an access token; want it redacted. The log says:\n%s", out)
 	}
 }
