@@ -185,16 +185,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // answers again.
 func TestReadsWaitingForAConnectionWhenAStallBeginsAreRefusedAtOnce(t *testing.T) {
 	t.Parallel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	s := teststore.OpenMySQL(t, dsn).Store
-	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	stream := uuid.New()
-	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: eventstore.NoStream,
-		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}); err != nil {
-		t.Fatalf("append before the stall: %v", err)
-	}
+	s, proxy, stream := streamBehindProxy(ctx, t)
 	pool := sqlstore.ReadsPool(s)
 	size := pool.Stats().MaxOpenConnections
 	if size <= 0 {
@@ -253,6 +246,30 @@ func TestReadsWaitingForAConnectionWhenAStallBeginsAreRefusedAtOnce(t *testing.T
 		}
 	}
 
+	resumeAndReadAgain(ctx, t, s, proxy, stream)
+}
+
+// streamBehindProxy opens a MySQL store behind a fault proxy, its stall
+// bound an hour (no stall yet, however long a ping waits), and appends one
+// event to a new stream, whose id it returns.
+func streamBehindProxy(ctx context.Context, t *testing.T) (*sqlstore.Store, *faultproxy.Proxy, uuid.UUID) {
+	t.Helper()
+	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
+	s := teststore.OpenMySQL(t, dsn).Store
+	sqlstore.SetStallBound(s, time.Hour)
+	stream := uuid.New()
+	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatalf("append before the stall: %v", err)
+	}
+	return s, proxy, stream
+}
+
+// resumeAndReadAgain resumes the proxy, waits for the store to see the
+// database answer again, and fails the test unless the stream
+// (streamBehindProxy's) then reads at version 1.
+func resumeAndReadAgain(ctx context.Context, t *testing.T, s *sqlstore.Store, proxy *faultproxy.Proxy, stream uuid.UUID) {
+	t.Helper()
 	proxy.Resume()
 	waitUntil(t, "the store to see the database answer again", func() bool { return !sqlstore.Stalled(s) })
 	if st, err := s.Stream(ctx, stream); err != nil || st.Version != 1 {
@@ -271,16 +288,9 @@ func TestReadsWaitingForAConnectionWhenAStallBeginsAreRefusedAtOnce(t *testing.T
 // and once it answers again, reads go through as before.
 func TestReadsUnderWayWhenAStallBeginsAreAnsweredThen(t *testing.T) {
 	t.Parallel()
-	dsn, proxy := mysqltest.NewDatabaseBehindProxy(t)
-	s := teststore.OpenMySQL(t, dsn).Store
-	sqlstore.SetStallBound(s, time.Hour) // no stall yet, however long a ping waits
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	stream := uuid.New()
-	if _, err := s.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "thing", Expected: eventstore.NoStream,
-		Events: []eventstore.NewEvent{{ID: uuid.New(), Type: "happened", Data: []byte(`{}`)}}}); err != nil {
-		t.Fatalf("append before the stall: %v", err)
-	}
+	s, proxy, stream := streamBehindProxy(ctx, t)
 	pool := sqlstore.ReadsPool(s)
 	fillPool(ctx, t, pool, 2)
 
@@ -317,11 +327,7 @@ func TestReadsUnderWayWhenAStallBeginsAreAnsweredThen(t *testing.T) {
 		}
 	}
 
-	proxy.Resume()
-	waitUntil(t, "the store to see the database answer again", func() bool { return !sqlstore.Stalled(s) })
-	if st, err := s.Stream(ctx, stream); err != nil || st.Version != 1 {
-		t.Fatalf("a read once the database answers again: %+v, %v; want the stream at version 1", st, err)
-	}
+	resumeAndReadAgain(ctx, t, s, proxy, stream)
 	page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{})
 	n := 0
 	for _, ierr := range page.Events {
