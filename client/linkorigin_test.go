@@ -21,22 +21,15 @@ import (
 // says the link names another origin, and sends nothing for it.
 func TestANextLinkToAnotherOriginIsRefused(t *testing.T) {
 	t.Parallel()
-	for _, form := range []string{
+	expectNextLinksRefused(t, "", []string{
 		"http://elsewhere.invalid/events?after=1",
 		"//elsewhere.invalid/events?after=1",
 		"https://{host}/events?after=1",
 		"http://{hostname}:1/events?after=1",
-	} {
-		t.Run(form, func(t *testing.T) {
-			t.Parallel()
-			expectNextLinkRefused(t, "",
-				func(srv *httptest.Server) string {
-					return strings.NewReplacer("{host}", srv.Listener.Addr().String(), "{hostname}", "127.0.0.1").Replace(form)
-				},
-				func(r *http.Request) bool { return r.URL.RawQuery != "" },
-				"another origin")
-		})
-	}
+	}, func(srv *httptest.Server, form string) string {
+		return strings.NewReplacer("{host}", srv.Listener.Addr().String(), "{hostname}", "127.0.0.1").Replace(form)
+	}, func(r *http.Request) bool { return r.URL.RawQuery != "" },
+		"another origin")
 }
 
 // TestANextLinkWhosePathBeginsWithTwoSlashesIsAskedForAsWritten: a next
@@ -79,27 +72,32 @@ func TestANextLinkWhosePathBeginsWithTwoSlashesIsAskedForAsWritten(t *testing.T)
 	}
 }
 
-// expectNextLinkRefused serves pages of one event whose next link is
-// link(srv), reads them all through a client with a token at the server's
-// URL and basePath, and fails the test unless the read got no event,
-// ended with an error containing want, and sent no request that stray
-// counts (one for the refused link).
-func expectNextLinkRefused(t *testing.T, basePath string, link func(*httptest.Server) string, stray func(*http.Request) bool, want string) {
+// expectNextLinksRefused runs a parallel subtest for each of links: it
+// serves pages of one event whose next link is fill(srv, link), reads them
+// all through a client with a token at the server's URL and basePath, and
+// fails unless the read got no event, ended with an error containing
+// want, and sent no request that stray counts (one for the refused link).
+func expectNextLinksRefused(t *testing.T, basePath string, links []string, fill func(*httptest.Server, string) string, stray func(*http.Request) bool, want string) {
 	t.Helper()
-	var strayed atomic.Int64
-	var srv *httptest.Server
-	srv = testServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if stray(r) {
-			strayed.Add(1)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Link", "<"+link(srv)+`>; rel="next"`)
-		io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
-	})
-	c := newClient(t, srv.URL+basePath, WithToken("t0k"))
-	got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{}))
-	if len(got) != 0 || err == nil || !strings.Contains(err.Error(), want) || strayed.Load() != 0 {
-		t.Errorf("Link <%s>: read %v, then %v, %d requests for it; expected no event, the link refused with an error saying %q, and no request for it",
-			link(srv), got, err, strayed.Load(), want)
+	for _, link := range links {
+		t.Run(link, func(t *testing.T) {
+			t.Parallel()
+			var strayed atomic.Int64
+			var srv *httptest.Server
+			srv = testServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if stray(r) {
+					strayed.Add(1)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Link", "<"+fill(srv, link)+`>; rel="next"`)
+				io.WriteString(w, `{"events":[`+sseEvent(1)+`]}`) //nolint:errcheck // a test's answer
+			})
+			c := newClient(t, srv.URL+basePath, WithToken("t0k"))
+			got, err := readPositions(c.ReadAll(context.Background(), ReadAllOptions{}))
+			if len(got) != 0 || err == nil || !strings.Contains(err.Error(), want) || strayed.Load() != 0 {
+				t.Errorf("Link <%s>: read %v, then %v, %d requests for it; expected no event, the link refused with an error saying %q, and no request for it",
+					fill(srv, link), got, err, strayed.Load(), want)
+			}
+		})
 	}
 }
