@@ -758,6 +758,11 @@ func readLimited(name string) ([]byte, error) {
 		return nil, unquoted(err)
 	}
 	defer f.Close()
+	return readLimitedFrom(f)
+}
+
+// readLimitedFrom reads at most maxTokensFile bytes of f.
+func readLimitedFrom(f *os.File) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(f, maxTokensFile+1))
 	if err != nil {
 		return nil, unquoted(err)
@@ -914,7 +919,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go watchTokensFile(watchCtx, cfg, access, tokensCheckEvery, readLimited, log)
+	go watchTokensFile(watchCtx, cfg, access, tokensCheckEvery, readTokensFileNow, log)
 	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m,
 		CatchUpReads: catchUpReads(cfg), Redact: access.Redact})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))

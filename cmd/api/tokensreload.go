@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/config"
@@ -28,7 +30,9 @@ const tokensCheckEvery = 5 * time.Second
 // reload: it stops the server, as it always has (signals). A change is
 // taken once two checks in a row read it the same: within two intervals.
 // A file that is
-// not a regular one (a FIFO) is read once, at start-up, and not watched.
+// not a regular one (a FIFO) is read once, at start-up, and not watched;
+// one swapped in later is skipped at each check (readTokensFileNow opens
+// it without waiting and looks at what it opened), never waited on.
 // It returns at once where there is no file or no access control.
 func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Access, interval time.Duration,
 	read func(name string) ([]byte, error), log *slog.Logger) {
@@ -56,10 +60,10 @@ func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Acc
 				return // both ready: a stop is not followed by a reload's line
 			}
 		}
-		if fi, err := os.Stat(cfg.APITokensFile); err == nil && !fi.Mode().IsRegular() {
+		b, err := read(cfg.APITokensFile)
+		if errors.Is(err, errNotRegular) {
 			continue // a FIFO in its place now: a read could wait for ever
 		}
-		b, err := read(cfg.APITokensFile)
 		if err != nil {
 			// Said once it failed so at two checks in a row (a file
 			// replaced by a remove and a create is missing a moment), and
@@ -141,3 +145,28 @@ var tokensSetEmptyWarning = "access control is off: anyone who can reach this se
 	" is set but empty: if tokens were meant (an empty secret, a template left blank?), stop the server and fill it, or give " +
 	config.Var("APITokensFile") + "; to run open on purpose, leave it so (compose.yaml passes it empty when it is not given): " +
 	"this line is then the reminder at each start"
+
+// readTokensFileNow is readLimited for the watch: it never waits on the
+// file (errNotRegular where it is not a regular one).
+func readTokensFileNow(name string) ([]byte, error) {
+	// Opened without waiting, and then looked at: a look at the name
+	// before the open leaves a moment in which a FIFO swapped in blocks
+	// the open, and the watch, for good.
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, unquoted(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, unquoted(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	return readLimitedFrom(f)
+}
+
+// errNotRegular is readTokensFileNow's answer for a file that is not a
+// regular one: the watch skips it.
+var errNotRegular = errors.New("not a regular file")

@@ -55,7 +55,7 @@ func TestTheTokensAppliedAreThoseReadTheSameTwice(t *testing.T) {
 			}
 			halfWritten = false
 		}
-		got, err := readLimited(name)
+		got, err := readTokensFileNow(name)
 		if err == nil && string(got) == whole {
 			if wholeReads++; wholeReads == 2 {
 				if err := os.WriteFile(path, []byte(half), 0o600); err != nil {
