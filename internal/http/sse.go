@@ -978,6 +978,15 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 	defer stopReads()
 	defer context.AfterFunc(ew.s.closingCtx, stopReads)()
 	for {
+		// The revocation first, at each turn: picked at random beside
+		// events waiting (the selects below), it let one more page out to
+		// the revoked holder.
+		select {
+		case <-ew.revoked:
+			ew.endRevoked()
+			return false
+		default:
+		}
 		wrote, err := ew.step(reads)
 		if ew.err != nil {
 			return false // the client left
