@@ -73,32 +73,41 @@ func (t heldPagesTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptio
 func TestLastPollMovesWithEachPageOfALongPoll(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		inner := k.Open(t)
-		store := &heldPages{Store: inner, held: make(chan struct{}), release: make(chan struct{})}
-		t.Cleanup(func() { close(store.release) }) // after the feed's stop: it is held no longer
-		// Subscribed before the tailer runs: it polls from its start, and
-		// never follows the head without reading (no subscription), which
-		// would skip the append's first page.
-		feed := fanout.New(store, fanout.Options{PollInterval: time.Hour, PageSize: 1})
-		subscribe(t, feed, eventstore.SubscribeOptions{}, 0)
-		made := feed.LastPoll()
-		ctx, stop := context.WithCancel(context.Background())
-		ran := make(chan struct{})
-		go func() { feed.Run(ctx); close(ran) }()
-		t.Cleanup(func() { stop(); <-ran })
-		// Started on the empty log, not on the append's head.
-		untilSettled(t, "the feed to start", func() bool { return feed.LastPoll().After(made) })
-		appendN(t, inner, uuid.New(), "held", 3)
-		feed.Notify()
-		<-store.held // the poll's first page read, its second held
-		store.mu.Lock()
-		firstRead := store.firstRead
-		store.mu.Unlock()
+		feed, firstRead := pollHeldAtItsSecondPage(t, k, nil)
 		if last := feed.LastPoll(); firstRead.IsZero() || !last.After(firstRead) {
 			t.Errorf("LastPoll with a poll's first page read (%s) and handed out, its second held: %s; want it after the first page's read",
 				firstRead, last)
 		}
 	})
+}
+
+// pollHeldAtItsSecondPage runs a feed of k's store, reporting to m (nil:
+// none), whose poll of three new events, a page each, has read and handed
+// out its first page and is held at its second; it returns the feed and
+// when that first page was read.
+func pollHeldAtItsSecondPage(t *testing.T, k teststore.Kind, m *metrics.Metrics) (*fanout.Feed, time.Time) {
+	t.Helper()
+	inner := k.Open(t)
+	store := &heldPages{Store: inner, held: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(func() { close(store.release) }) // after the feed's stop: it is held no longer
+	// Subscribed before the tailer runs: it polls from its start, and
+	// never follows the head without reading (no subscription), which
+	// would skip the append's first page.
+	feed := fanout.New(store, fanout.Options{PollInterval: time.Hour, PageSize: 1, Metrics: m})
+	subscribe(t, feed, eventstore.SubscribeOptions{}, 0)
+	made := feed.LastPoll()
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { feed.Run(ctx); close(ran) }()
+	t.Cleanup(func() { stop(); <-ran })
+	// Started on the empty log, not on the append's head.
+	untilSettled(t, "the feed to start", func() bool { return feed.LastPoll().After(made) })
+	appendN(t, inner, uuid.New(), "held", 3)
+	feed.Notify()
+	<-store.held // the poll's first page read, its second held
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	return feed, store.firstRead
 }
 
 // lastPollGauge reads tributary_feed_last_poll_timestamp_seconds from m.
@@ -128,26 +137,8 @@ func lastPollGauge(t *testing.T, m *metrics.Metrics) float64 {
 func TestLastPollGaugeMovesWithEachPageOfALongPoll(t *testing.T) {
 	t.Parallel()
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
-		inner := k.Open(t)
-		store := &heldPages{Store: inner, held: make(chan struct{}), release: make(chan struct{})}
-		t.Cleanup(func() { close(store.release) }) // after the feed's stop: it is held no longer
 		m := metrics.New("test")
-		// Subscribed before the tailer runs, as in
-		// TestLastPollMovesWithEachPageOfALongPoll.
-		feed := fanout.New(store, fanout.Options{PollInterval: time.Hour, PageSize: 1, Metrics: m})
-		subscribe(t, feed, eventstore.SubscribeOptions{}, 0)
-		made := feed.LastPoll()
-		ctx, stop := context.WithCancel(context.Background())
-		ran := make(chan struct{})
-		go func() { feed.Run(ctx); close(ran) }()
-		t.Cleanup(func() { stop(); <-ran })
-		untilSettled(t, "the feed to start", func() bool { return feed.LastPoll().After(made) })
-		appendN(t, inner, uuid.New(), "held", 3)
-		feed.Notify()
-		<-store.held // the poll's first page read, its second held
-		store.mu.Lock()
-		firstRead := store.firstRead
-		store.mu.Unlock()
+		_, firstRead := pollHeldAtItsSecondPage(t, k, m)
 		if firstRead.IsZero() {
 			t.Fatal("the poll's first page was not read before its second was held")
 		}
