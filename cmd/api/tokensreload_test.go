@@ -21,13 +21,7 @@ import (
 // holds now in force, checking every 10 ms, and serves them over HTTP.
 func watched(t *testing.T, path string) (*httptest.Server, *testlog.Buffer) {
 	t.Helper()
-	cfg := config.Defaults()
-	cfg.APITokensFile = path
-	tokens, err := loadTokens(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	access := esthttp.NewAccess(tokens)
+	cfg, access := tokensFileInForce(t, path)
 	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -38,6 +32,19 @@ func watched(t *testing.T, path string) (*httptest.Server, *testlog.Buffer) {
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Access: access}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return srv, logs
+}
+
+// tokensFileInForce reads the tokens file path as the start-up does, and
+// returns the configuration naming it and the access control it gives.
+func tokensFileInForce(t *testing.T, path string) (config.Config, *esthttp.Access) {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.APITokensFile = path
+	tokens, err := loadTokens(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, esthttp.NewAccess(tokens)
 }
 
 // replaceFile writes content to path as one change: a file beside it,

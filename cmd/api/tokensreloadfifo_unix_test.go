@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/internal/config"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -32,13 +31,7 @@ func TestATokensFileSwappedForAFIFOMidCheckDoesNotStopTheWatch(t *testing.T) {
 	if err := os.WriteFile(path, []byte("alice:read:"+a+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Defaults()
-	cfg.APITokensFile = path
-	tokens, err := loadTokens(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	access := esthttp.NewAccess(tokens)
+	cfg, access := tokensFileInForce(t, path)
 	kept := filepath.Join(dir, "fifo-kept") // the FIFO, once a file is back in its place
 	var once sync.Once
 	swapped := make(chan struct{})

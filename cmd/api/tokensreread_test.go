@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/internal/config"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
 	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -33,13 +32,7 @@ func TestTheTokensAppliedAreThoseReadTheSameTwice(t *testing.T) {
 	if err := os.WriteFile(path, []byte("carol:read:"+c+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Defaults()
-	cfg.APITokensFile = path
-	tokens, err := loadTokens(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	access := esthttp.NewAccess(tokens)
+	cfg, access := tokensFileInForce(t, path)
 	logs := &testlog.Buffer{}
 	// The writer: once the watch has read the whole new content at two
 	// checks, it truncates the file and writes its first line, and ends
