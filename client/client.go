@@ -22,6 +22,7 @@ import (
 	"iter"
 	"math"
 	"net/http"
+	"net/netip"
 	"net/url"
 	gopath "path"
 	"strconv"
@@ -300,14 +301,30 @@ func (e *redirectRefused) Unwrap() error { return e.err }
 
 // sameOrigin reports whether a and b have the same scheme, host and port.
 func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Hostname(), b.Hostname()) && a.Scheme == b.Scheme && port(a) == port(b)
+	return sameHost(a.Hostname(), b.Hostname()) && a.Scheme == b.Scheme && port(a) == port(b)
 }
 
 // upgradeOf reports whether to is from's origin upgraded to https: the
 // same host, its scheme https where from's is http, any port. The token
 // goes there too (keepInOrigin).
 func upgradeOf(from, to *url.URL) bool {
-	return strings.EqualFold(from.Hostname(), to.Hostname()) && from.Scheme == "http" && to.Scheme == "https"
+	return sameHost(from.Hostname(), to.Hostname()) && from.Scheme == "http" && to.Scheme == "https"
+}
+
+// sameHost reports whether two hosts of URLs are one: names compared in
+// lower case (RFC 6454 §4), IPv6 addresses as addresses, whose text has
+// many forms ([::1] and [0:0:0:0:0:0:0:1]), as a browser compares them.
+// A name with a trailing dot is another name (RFC 6454 compares them as
+// written, and a resolver with search domains may find another machine
+// for the one without), and an IPv4 address mapped into IPv6 another
+// address than the IPv4 one.
+func sameHost(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	x, errX := netip.ParseAddr(a)
+	y, errY := netip.ParseAddr(b)
+	return errX == nil && errY == nil && x.Is6() && y.Is6() && x == y
 }
 
 // port is u's port, the scheme's default if it names none.

@@ -11,9 +11,9 @@ import (
 // host, and with its scheme's default port written or not (RFC 3986
 // §6.2.2.1, §6.2.3), an IPv6 host too: it is followed, on the base URL's
 // origin as given; so is one naming the upgrade to https that its page
-// was redirected to. Another port, scheme or host, an IPv6 address written
-// another way included (compared as written, never as the same host), is
-// refused. Relative links (<?after=5>, <./events>, <events>) resolve
+// was redirected to, and one naming the server's IPv6 address written
+// another way ([0:0:0:0:0:0:0:1] for [::1]: the same address). Another
+// port, scheme or host, a host with a trailing dot included, is refused. Relative links (<?after=5>, <./events>, <events>) resolve
 // against the page; a base URL with or without its trailing slash is the
 // same path. A link that already holds its page's path, as a proxy that
 // rewrites links writes it, is taken as it is however its escapes are
@@ -38,7 +38,8 @@ func TestResolveLinkTakesTheServersOriginHoweverItIsWritten(t *testing.T) {
 		{"http://[::1]:8080", "http://[::1]:8080/events", "http://[::1]:8080/events?after=1", "http://[::1]:8080/events?after=1"},
 		{"http://[::1]:8080", "http://[::1]:8080/events", "//[::1]:8080/events?after=1", "http://[::1]:8080/events?after=1"},
 		{"http://[::1]:8080", "http://[::1]:8080/events", "http://[::2]:8080/events?after=1", ""},
-		{"http://[::1]:8080", "http://[::1]:8080/events", "http://[0:0:0:0:0:0:0:1]:8080/events?after=1", ""},
+		{"http://[::1]:8080", "http://[::1]:8080/events", "http://[0:0:0:0:0:0:0:1]:8080/events?after=1", "http://[::1]:8080/events?after=1"},
+		{"http://example.test", "http://example.test/events", "http://example.test./events?after=1", ""},
 		{"http://example.test/tributary", "http://example.test/tributary/events", "?after=5", "http://example.test/tributary/events?after=5"},
 		{"http://example.test/tributary/", "http://example.test/tributary/events", "./events?after=5", "http://example.test/tributary/events?after=5"},
 		{"http://example.test/tributary", "http://example.test/tributary/events", "events?after=5", "http://example.test/tributary/events?after=5"},
