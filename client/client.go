@@ -1243,13 +1243,21 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 // segment by segment as escaped (acme%2Fprod is one segment and acme/prod
 // two, another resource that reads the same unescaped), and unescaped
 // first (a proxy that decodes %2F, as nginx's normalised URI does, reads
-// /a%2F..%2F..%2Fb as /a/../../b).
+// /a%2F..%2F..%2Fb as /a/../../b), and unescaped with a backslash read as
+// a slash (as IIS, some proxies and every browser's URL parser read it:
+// /a/..%5C..%5Cb is /b there).
 func (c *Client) underBase(u *url.URL) bool {
 	if !segmentsUnder(pathSegments(u.EscapedPath()), pathSegments(c.base.EscapedPath())) {
 		return false
 	}
-	base := gopath.Clean("/" + c.base.Path)
-	p := gopath.Clean("/" + u.Path)
+	backslashed := func(p string) string { return strings.ReplaceAll(p, `\`, "/") }
+	return cleanUnder(u.Path, c.base.Path) && cleanUnder(backslashed(u.Path), backslashed(c.base.Path))
+}
+
+// cleanUnder reports whether the unescaped path p, its dot segments
+// resolved, is the unescaped path base or under it.
+func cleanUnder(p, base string) bool {
+	base, p = gopath.Clean("/"+base), gopath.Clean("/"+p)
 	return base == "/" || p == base || strings.HasPrefix(p, base+"/")
 }
 
