@@ -27,7 +27,6 @@ import (
 	gopath "path"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -122,7 +121,10 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithReadRetries lets each read (Stream, and each page of ReadStream and
 // ReadAll), which is safe to send again, be sent again up to n times when
 // it got no answer (the connection refused, reset or closed before an
-// answer), an answer whose body was cut partway (reset or closed before
+// answer, over HTTP/2 a GOAWAY or a stream reset too: any error of the
+// transport but a redirect refused, a TLS certificate not trusted, a
+// handshake refused or plain HTTP answered to https, which the next
+// sending meets the same), an answer whose body was cut partway (reset or closed before
 // its end: nothing of that page was handed over; an answer that came
 // whole but is not JSON is not sent again), or a 429, 502, 503 or 504,
 // each counted against n: after the answer's Retry-After, up to
@@ -1444,8 +1446,9 @@ const (
 
 // readAgain reports whether a read that failed with err may be sent again
 // (WithReadRetries), and the least wait the server asked for: it got no
-// answer (refused, reset, closed before one) or an answer that says to
-// come back (429, 502, 503, 504), and ctx has not ended.
+// answer (refused, reset, closed before one, over HTTP/2 a GOAWAY or a
+// stream reset too) or an answer that says to come back (429, 502, 503,
+// 504), and ctx has not ended.
 func readAgain(ctx context.Context, err error) (time.Duration, bool) {
 	if ctx.Err() != nil || errors.Is(err, ErrRequestTimeout) {
 		return 0, false
@@ -1460,8 +1463,14 @@ func readAgain(ctx context.Context, err error) (time.Duration, bool) {
 		}
 		return 0, false
 	}
-	return 0, errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	// No answer, whatever the transport's error: a connection refused,
+	// reset or closed, but also HTTP/2's server going away (GOAWAY, then
+	// the connection closed) or resetting the stream, whose errors
+	// net/http does not export, and which a list of errors to retry left
+	// out, failing the read at once; but an error the next request meets
+	// the same (a redirect refused, a certificate not trusted, a handshake
+	// refused, plain HTTP answered to https).
+	return 0, unmendable(err) == ""
 }
 
 // newRequest builds a request for path, which may hold a query of its own,
