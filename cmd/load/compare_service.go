@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	json "github.com/go-json-experiment/json"
@@ -17,16 +19,21 @@ import (
 
 // serviceSide does the work through the server under test, over HTTP.
 type serviceSide struct {
-	url    string
-	client *http.Client
-	seeded uuid.UUID // the stream both reads read
-	bodies map[int][]byte
+	url string
+	// base is url parsed, nil if it is no URL (baseErr says why): the
+	// base of the pages follow reads.
+	base    *url.URL
+	baseErr error
+	client  *http.Client
+	seeded  uuid.UUID // the stream both reads read
+	bodies  map[int][]byte
 }
 
-func newServiceSide(url string) *serviceSide {
+func newServiceSide(rawURL string) *serviceSide {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	base, err := url.Parse(rawURL)
 	return &serviceSide{
-		url: url,
+		url: rawURL, base: base, baseErr: err,
 		// Every request is bounded, not only the measured ops: a server
 		// that stops answering fails the run instead of holding it.
 		client: &http.Client{Timeout: opTimeout, Transport: &http.Transport{
@@ -169,12 +176,20 @@ func (s *serviceSide) readLog() op {
 func (s *serviceSide) follow(ctx context.Context, path string, want int) (int, error) {
 	n := 0
 	var buf bytes.Buffer
-	var page struct {
+	var body struct {
 		Events []readEvent `json:"events"`
 	}
 	var last int64
-	for path != "" && n < want {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
+	if s.baseErr != nil {
+		return 0, fmt.Errorf("the server's URL: %w", s.baseErr)
+	}
+	page, err := pageURL(s.base, s.base, path)
+	if err != nil {
+		return 0, err
+	}
+	for page != nil && n < want {
+		path = page.RequestURI() // for errors
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, page.String(), nil)
 		if err != nil {
 			return n, err
 		}
@@ -196,19 +211,48 @@ func (s *serviceSide) follow(ctx context.Context, path string, want int) (int, e
 		// as a client that minds its time would: with the JSON package the
 		// server itself uses (encoding/json/v2's), which takes about half
 		// the time of encoding/json's for a page of 1,000 events.
-		clear(page.Events[:cap(page.Events)])
-		page.Events = page.Events[:0]
-		if err := json.Unmarshal(buf.Bytes(), &page); err != nil {
+		clear(body.Events[:cap(body.Events)])
+		body.Events = body.Events[:0]
+		if err := json.Unmarshal(buf.Bytes(), &body); err != nil {
 			return n, fmt.Errorf("GET %s: decode the page: %w", path, err)
 		}
-		if len(page.Events) == 0 {
+		if len(body.Events) == 0 {
 			return n, fmt.Errorf("GET %s: a page without events", path)
 		}
-		if last, err = checkPage(page.Events, last); err != nil {
+		if last, err = checkPage(body.Events, last); err != nil {
 			return n, fmt.Errorf("GET %s: %w", path, err)
 		}
-		n += len(page.Events)
-		path, _ = linkheader.Next(resp.Header.Values("Link")) // the server's links are never empty
+		n += len(body.Events)
+		link, linked := linkheader.Next(resp.Header.Values("Link"))
+		if !linked || link == "" { // the server's links are never empty
+			break
+		}
+		if page, err = pageURL(s.base, resp.Request.URL, link); err != nil {
+			return n, fmt.Errorf("GET %s: %w", path, err)
+		}
 	}
 	return n, nil
+}
+
+// pageURL returns the URL of the page ref names on the server at base,
+// from the page at page (a next link's; base for the first): an absolute
+// URL as it is; a path from the server's root, which the server writes
+// its links as, under base's path, whether base ends in a slash or not,
+// as the client puts it (behind a proxy that strips a prefix); any other
+// reference (<?after=5>, <events?…>) relative to page (RFC 3986 §5).
+// Joined as strings, a base ending in a slash asked for //events, and an
+// absolute or relative link for no URL at all.
+func pageURL(base, page *url.URL, ref string) (*url.URL, error) {
+	r, err := url.Parse(ref)
+	if err != nil {
+		return nil, fmt.Errorf("the next link %.200q is no URL reference: %w", ref, err)
+	}
+	if r.Scheme != "" || r.Host != "" || !strings.HasPrefix(r.Path, "/") {
+		return page.ResolveReference(r), nil
+	}
+	u := *base
+	u.Path = strings.TrimSuffix(base.Path, "/") + r.Path
+	u.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + r.EscapedPath()
+	u.RawQuery, u.Fragment, u.RawFragment = r.RawQuery, "", ""
+	return &u, nil
 }
