@@ -329,9 +329,13 @@ func sameHost(a, b string) bool {
 	return errX == nil && errY == nil && x.Is6() && y.Is6() && x == y
 }
 
-// port is u's port, the scheme's default if it names none.
+// port is u's port, the scheme's default if it names none, as the number
+// it is: :0080 is port 80, which net/http dials, and so the same origin.
 func port(u *url.URL) string {
 	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err == nil {
+			return strconv.FormatUint(n, 10)
+		}
 		return p
 	}
 	if u.Scheme == "https" {

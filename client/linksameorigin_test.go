@@ -18,7 +18,7 @@ import (
 // 6454 §4: the scheme and host compared in lower case, a port left out the
 // scheme's default; an IPv6 address in its long form, the same address)
 // was refused as naming another origin, and the read failed at its first
-// page. It is now followed, on the server's origin, with the token. A
+// page, and so was a port written with leading zeros (:0080, port 80). It is now followed, on the server's origin, with the token. A
 // host with a trailing dot is another host to RFC 6454 (and to a resolver
 // with search domains, a name that is not absolute may be another
 // machine): it is refused still, as are other ports and hosts.
@@ -35,8 +35,11 @@ func TestANextLinkToTheServersOriginWrittenAnotherWayIsFollowed(t *testing.T) {
 			"http://tributary.test:/events?after=1",
 			"HTTP://Tributary.TEST/events?after=1",
 			"//TRIBUTARY.test:80/events?after=1",
+			"http://tributary.test:0080/events?after=1",
 		}, refuse: []string{
 			"http://tributary.test:8080/events?after=1",
+			"http://tributary.test:0/events?after=1",
+			"http://tributary.test:65616/events?after=1",
 			"http://tributary.test./events?after=1",
 			"https://tributary.test:80/events?after=1",
 			"http://other.test:80/events?after=1",
