@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -29,8 +30,60 @@ type boundedServer struct {
 	idle    chan struct{} // one value each time a connection is recorded idle
 	blocked chan struct{} // one value each time a request to /block is read
 
-	mu     sync.Mutex
-	states map[http.ConnState]int // how often each state was told, once Connections had been told it
+	mu      sync.Mutex
+	states  map[http.ConnState]int  // how often each state was told, once Connections had been told it
+	watched map[string]*watchedConn // the server's side of each connection, by its client's address
+}
+
+// watchedConn is the server's side of a connection, under Connections':
+// it counts the bytes it has handed on, and the count when its latest read
+// began. Embedding *net.TCPConn keeps what Connections and net/http look
+// for on a connection (CloseWrite, SyscallConn, ReadFrom) as it was.
+type watchedConn struct {
+	*net.TCPConn
+	read, readBefore atomic.Int64
+}
+
+// Read reads, noting first how many bytes the connection had handed on.
+func (c *watchedConn) Read(p []byte) (int, error) {
+	c.readBefore.Store(c.read.Load())
+	n, err := c.TCPConn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// watchingListener hands out its connections as watchedConns, recorded in b.
+type watchingListener struct {
+	net.Listener
+	b *boundedServer
+}
+
+func (l watchingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return c, err
+	}
+	w := &watchedConn{TCPConn: c.(*net.TCPConn)}
+	l.b.mu.Lock()
+	l.b.watched[c.RemoteAddr().String()] = w
+	l.b.mu.Unlock()
+	return w, nil
+}
+
+// untilTaken waits until the server has taken in all c has sent, and has
+// gone on to read again: the read that handed the last of it on has
+// returned through Connections' own, and so Connections has seen those
+// bytes (net/http tells no state for a request begun, only for one whose
+// headers it has read whole). Bounded by the test's deadline (untilState).
+func (b *boundedServer) untilTaken(t *testing.T, c *rawConn) {
+	t.Helper()
+	sent := c.sent.Load()
+	untilState(t, fmt.Sprintf("the server read the %d bytes sent on %s and read again", sent, c.LocalAddr()), func() bool {
+		b.mu.Lock()
+		w := b.watched[c.LocalAddr().String()]
+		b.mu.Unlock()
+		return w != nil && w.readBefore.Load() >= sent
+	})
 }
 
 // startBounded starts a boundedServer; its refusals answer CORS for the
@@ -47,7 +100,7 @@ func startBounded(t *testing.T, maxConns, perClient int, origins ...string) *bou
 		t.Fatalf("listen: %v", err)
 	}
 	b := &boundedServer{addr: ln.Addr().String(), release: make(chan struct{}), logs: logs, idle: make(chan struct{}, 100),
-		blocked: make(chan struct{}, 100), states: map[http.ConnState]int{}}
+		blocked: make(chan struct{}, 100), states: map[http.ConnState]int{}, watched: map[string]*watchedConn{}}
 	srv := &http.Server{
 		ConnState: func(c net.Conn, st http.ConnState) {
 			conns.ConnState(c, st)
@@ -75,7 +128,7 @@ func startBounded(t *testing.T, maxConns, perClient int, origins ...string) *bou
 			io.WriteString(w, "ok") //nolint:errcheck
 		}),
 	}
-	go srv.Serve(conns.Listener(ln)) //nolint:errcheck // ends with Close
+	go srv.Serve(conns.Listener(watchingListener{ln, b})) //nolint:errcheck // ends with Close
 	t.Cleanup(func() {
 		select {
 		case <-b.release:
@@ -123,7 +176,15 @@ func (b *boundedServer) told(st http.ConnState) int {
 // rawConn is one client connection, from a local address of its own.
 type rawConn struct {
 	net.Conn
-	r *bufio.Reader
+	r    *bufio.Reader
+	sent atomic.Int64 // bytes written on it
+}
+
+// Write writes p on c, counting what was written.
+func (c *rawConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.sent.Add(int64(n))
+	return n, err
 }
 
 func dialFrom(t *testing.T, addr, ip string) *rawConn {
@@ -134,7 +195,7 @@ func dialFrom(t *testing.T, addr, ip string) *rawConn {
 		t.Fatalf("dial %s from %s: %v", addr, ip, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawConn{c, bufio.NewReader(c)}
+	return &rawConn{Conn: c, r: bufio.NewReader(c)}
 }
 
 // send writes GET path on c.
@@ -145,10 +206,17 @@ func (c *rawConn) send(t *testing.T, path string) {
 	}
 }
 
-// answer reads the response to what c sent, within 2 s.
+// answerGuard bounds the wait for an answer, or a close, the server is to
+// make at once: 2 s was met on two cores shared at a load average of 20,
+// where a wait on the server is to be counted in seconds; a server that
+// never answers, or never closes, still fails the test in 10 s, not at the
+// binary's deadline.
+const answerGuard = 10 * time.Second
+
+// answer reads the response to what c sent, within answerGuard.
 func (c *rawConn) answer(t *testing.T) (*http.Response, string) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck
+	c.SetReadDeadline(time.Now().Add(answerGuard)) //nolint:errcheck
 	resp, err := http.ReadResponse(c.r, nil)
 	if err != nil {
 		t.Fatalf("read the answer: %v", err)
@@ -169,11 +237,26 @@ func (c *rawConn) get(t *testing.T, path string) {
 	}
 }
 
-// closedByServer reports whether the server has closed c (within 2 s).
+// closedByServer reports whether the server has closed c (within
+// answerGuard: one still open costs its caller that wait).
 func (c *rawConn) closedByServer() bool {
-	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck
+	c.SetReadDeadline(time.Now().Add(answerGuard)) //nolint:errcheck
 	_, err := c.r.ReadByte()
 	return err != nil && !isTimeout(err)
+}
+
+// eitherClosedByServer reports whether the server has closed a or b
+// (within answerGuard), as soon as it has closed one: it waits out the
+// guard only if it has closed neither.
+func eitherClosedByServer(a, b *rawConn) bool {
+	closed := make(chan bool, 2)
+	for _, c := range []*rawConn{a, b} {
+		go func() { closed <- c.closedByServer() }()
+	}
+	if <-closed {
+		return true
+	}
+	return <-closed // the other's
 }
 
 func isTimeout(err error) bool {
@@ -386,10 +469,12 @@ func TestAConnectionWhoseNextRequestIsArrivingIsNotClosedAsIdle(t *testing.T) {
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHo"); err != nil {
 		t.Fatalf("send the start of a request: %v", err)
 	}
-	// No state of the server's says its bytes were read (net/http tells
-	// active only once the headers are whole): given the time.
-	time.Sleep(100 * time.Millisecond)
-	late := dialFrom(t, b.addr, "127.0.0.2")
+	// Once Connections has seen them: net/http tells active only once the
+	// headers are whole.
+	b.untilTaken(t, c)
+	// Its client's own new one: at the server's bound, another's would
+	// wait for it to be idle for SilentGrace, and be refused either way.
+	late := dialFrom(t, b.addr, "127.0.0.1")
 	late.send(t, "/")
 	requireRefused(t, late, "1 connection ")
 	if _, err := io.WriteString(c, "st: test\r\n\r\n"); err != nil {
@@ -697,7 +782,7 @@ func TestAKeptAliveConnectionThatSendsAByteOrTwoIsStillIdle(t *testing.T) {
 	if _, err := io.WriteString(c, "GE"); err != nil {
 		t.Fatalf("send two bytes: %v", err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	b.untilTaken(t, c) // and net/http waits for more
 	// Its client's own new one (at the server's bound, another's would wait
 	// for it to be idle for SilentGrace).
 	dialFrom(t, b.addr, "127.0.0.1").get(t, "/")
@@ -717,10 +802,11 @@ func TestAKeptAliveConnectionThatSendsAByteOrTwoIsStillIdle(t *testing.T) {
 func TestAtTheBoundASilentConnectionTakesThePlaceOfNoOneButGivesItsOwnUp(t *testing.T) {
 	b := startBounded(t, 2, 1)
 	start := time.Now() // before the server accepts either
+	// Each accepted (told new: silent from then) before the next is dialed.
 	first := dialFrom(t, b.addr, "127.0.0.1")
-	time.Sleep(100 * time.Millisecond)
+	untilState(t, "the server accepted the first silent connection", func() bool { return b.told(http.StateNew) >= 1 })
 	second := dialFrom(t, b.addr, "127.0.0.2")
-	time.Sleep(100 * time.Millisecond)
+	untilState(t, "the server accepted the second silent connection", func() bool { return b.told(http.StateNew) >= 2 })
 
 	// Within the grace: refused. Judged only if its answer came within
 	// SilentGrace of start: the server then judged it before either silent

@@ -45,7 +45,7 @@ func TestAtTheBoundAConnectionTricklingItsHeadersGivesItsPlaceUp(t *testing.T) {
 
 	late := dialFrom(t, b.addr, "127.0.0.3")
 	late.get(t, "/")
-	if !first.closedByServer() && !second.closedByServer() {
+	if !eitherClosedByServer(first, second) {
 		t.Fatal("both connections trickling their headers are still open after a new one took a place; expected one closed")
 	}
 }

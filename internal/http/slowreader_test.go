@@ -66,7 +66,7 @@ func TestAtTheBoundAClientThatStopsReadingALargePageGivesItsPlaceUp(t *testing.T
 			if _, err := fmt.Fprintf(c, "GET /streams/%s/events HTTP/1.1\r\nHost: test\r\n\r\n", id); err != nil {
 				t.Fatal(err)
 			}
-			readers = append(readers, &rawConn{c, bufio.NewReader(c)})
+			readers = append(readers, &rawConn{Conn: c, r: bufio.NewReader(c)})
 		}
 
 		// Until a reader's write has waited SilentGrace (its handler has
