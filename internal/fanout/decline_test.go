@@ -53,6 +53,13 @@ func (w *written) appendSome(t *testing.T, st eventstore.Store, rnd *rand.Rand, 
 	}
 }
 
+// count reports how many events w has recorded.
+func (w *written) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.events)
+}
+
 func (w *written) add(res eventstore.AppendResult, types []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -244,11 +251,12 @@ func TestDeclinesRoomAndStallsOnEventsOfMixedSizesLoseAndRepeatNothing(t *testin
 		for i := range 5 {
 			start(i)
 		}
+		history := w.count()
 		var writers sync.WaitGroup
 		for i := range 2 {
 			writers.Go(func() { appendSome(rand.New(rand.NewPCG(uint64(10+i), 2)), 20) })
 		}
-		time.Sleep(100 * time.Millisecond)
+		untilSettled(t, "the writers to write their first batch", func() bool { return w.count() > history })
 		for i := 5; i < 10; i++ { // subscribing while events are written
 			start(i)
 		}
