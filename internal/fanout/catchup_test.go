@@ -3,7 +3,6 @@ package fanout_test
 import (
 	"context"
 	"errors"
-	"iter"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,35 +20,23 @@ import (
 // bytes of the events a page has handed out, from the first until its
 // reader is done with the page.
 type holdingStore struct {
-	fanout.Store
+	*fanout.WatchedReads
 	held, peak atomic.Int64
 }
 
-func (h *holdingStore) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
-	page, err := h.Store.ReadAll(ctx, opts)
-	if err != nil {
-		return page, err
-	}
-	events := page.Events
-	page.Events = func(yield func(eventstore.Event, error) bool) {
+func newHoldingStore(store eventstore.Store) *holdingStore {
+	h := &holdingStore{}
+	h.WatchedReads = &fanout.WatchedReads{Store: store, Reads: func() (func(eventstore.Event, error), func()) {
 		var mine int64
-		defer func() { h.held.Add(-mine) }()
-		next, stop := iter.Pull2(events)
-		defer stop()
-		for {
-			e, err, ok := next()
-			if !ok {
-				return
+		return func(e eventstore.Event, _ error) {
+				n := int64(len(e.Data) + len(e.Metadata))
+				mine += n
+				h.peak.Store(max(h.peak.Load(), h.held.Add(n)))
+			}, func() {
+				h.held.Add(-mine)
 			}
-			n := int64(len(e.Data) + len(e.Metadata))
-			mine += n
-			h.peak.Store(max(h.peak.Load(), h.held.Add(n)))
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
-	return page, nil
+	}}
+	return h
 }
 
 // TestStalledCatchingUpSubscribersHoldNoMoreThanTheCatchUpBudget: each
@@ -65,7 +52,7 @@ func TestStalledCatchingUpSubscribersHoldNoMoreThanTheCatchUpBudget(t *testing.T
 		store := k.Open(t)
 		var ack acked
 		ack.appendPadded(t, store, 4, 4, "Big", 128<<10)
-		hs := &holdingStore{Store: store}
+		hs := newHoldingStore(store)
 		const maxEvent = 150 << 10
 		const budget = 3 << 20 // two subscriptions' pages
 		f := runFeed(t, hs, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: maxEvent, CatchUpBytes: budget})
@@ -379,7 +366,7 @@ func TestAPlaceInTheCatchUpBudgetIsWhatAPageHolds(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		hs := &holdingStore{Store: store}
+		hs := newHoldingStore(store)
 		const budget = 9 << 20 // four places of 2.25 MiB
 		f := runFeed(t, hs, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: maxEvent, CatchUpBytes: budget})
 		ctx, cancel := context.WithCancel(context.Background())
@@ -504,7 +491,7 @@ func TestAPlaceCountsEventsLargerThanTheBoundOnceOneIsSeen(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		hs := &holdingStore{Store: store}
+		hs := newHoldingStore(store)
 		const budget = 4 << 20
 		f := runFeed(t, hs, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: 64 << 10, CatchUpBytes: budget})
 		ctx, cancel := context.WithCancel(context.Background())

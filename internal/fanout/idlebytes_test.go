@@ -14,38 +14,13 @@ import (
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
-// byteCountingStore's tail counts the reads of the log the tailer makes,
-// and the data and metadata of the events they hand it.
-type byteCountingStore struct {
-	eventstore.Store
-	reads, bytes *atomic.Int64
-}
-
-func (b byteCountingStore) Tail() eventstore.LogTail {
-	return byteCountingTail{b.Store.Tail(), b}
-}
-
-type byteCountingTail struct {
-	eventstore.LogTail
-	b byteCountingStore
-}
-
-func (c byteCountingTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
-	c.b.reads.Add(1)
-	page, err := c.LogTail.ReadAll(ctx, opts)
-	if err != nil {
-		return page, err
-	}
-	events := page.Events
-	page.Events = func(yield func(eventstore.Event, error) bool) {
-		for e, err := range events {
-			c.b.bytes.Add(int64(len(e.Data) + len(e.Metadata)))
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
-	return page, nil
+// byteCountingStore's tail counts in reads the reads of the log the tailer
+// makes, and in bytes the data and metadata of the events they hand it.
+func byteCountingStore(store eventstore.Store, reads, bytes *atomic.Int64) *fanout.WatchedReads {
+	return &fanout.WatchedReads{Store: store, TailReads: func() (func(eventstore.Event, error), func()) {
+		reads.Add(1)
+		return func(e eventstore.Event, _ error) { bytes.Add(int64(len(e.Data) + len(e.Metadata))) }, nil
+	}}
 }
 
 // TestAnIdleFeedReadsNoEventDataUnderALargeHeadEvent: to see that the log
@@ -61,7 +36,7 @@ func TestAnIdleFeedReadsNoEventDataUnderALargeHeadEvent(t *testing.T) {
 	teststore.ForEach(t, func(t *testing.T, k teststore.Kind) {
 		store := k.Open(t)
 		reads, read := &atomic.Int64{}, &atomic.Int64{}
-		f := runFeed(t, byteCountingStore{store, reads, read}, fanout.Options{PollInterval: 10 * time.Millisecond})
+		f := runFeed(t, byteCountingStore(store, reads, read), fanout.Options{PollInterval: 10 * time.Millisecond})
 		big := eventstore.NewEvent{Type: "Big", Data: []byte(`"` + strings.Repeat("x", 1<<20-2) + `"`)}
 		res, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "big", Events: []eventstore.NewEvent{big}})
 		if err != nil {
@@ -98,27 +73,17 @@ func TestAnIdleFeedReadsNoEventDataUnderALargeHeadEvent(t *testing.T) {
 }
 
 // storeBytesCounting counts the data and metadata of the events the
-// subscriptions' reads of the store (not the tailer's) hand them.
+// subscriptions' reads of the store (not the tailer's) hand them, and of
+// those it is asked for one by one (Event).
 type storeBytesCounting struct {
-	eventstore.Store
+	*fanout.WatchedReads
 	bytes *atomic.Int64
 }
 
-func (s storeBytesCounting) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
-	page, err := s.Store.ReadAll(ctx, opts)
-	if err != nil {
-		return page, err
-	}
-	events := page.Events
-	page.Events = func(yield func(eventstore.Event, error) bool) {
-		for e, err := range events {
-			s.bytes.Add(int64(len(e.Data) + len(e.Metadata)))
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
-	return page, nil
+func newStoreBytesCounting(store eventstore.Store, bytes *atomic.Int64) storeBytesCounting {
+	return storeBytesCounting{&fanout.WatchedReads{Store: store, Reads: func() (func(eventstore.Event, error), func()) {
+		return func(e eventstore.Event, _ error) { bytes.Add(int64(len(e.Data) + len(e.Metadata))) }, nil
+	}}, bytes}
 }
 
 func (s storeBytesCounting) Event(ctx context.Context, id uuid.UUID, version int64) (eventstore.Event, error) {
@@ -145,7 +110,7 @@ func TestAStreamSubscriptionFromAVersionDoesNotReadTheEventBeforeIt(t *testing.T
 			t.Fatal(err)
 		}
 		read := &atomic.Int64{}
-		f := runFeed(t, storeBytesCounting{store, read}, fanout.Options{PollInterval: 10 * time.Millisecond})
+		f := runFeed(t, newStoreBytesCounting(store, read), fanout.Options{PollInterval: 10 * time.Millisecond})
 		c, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: id, FromVersion: 2}, 0)
 		waitFor(t, 30*time.Second, "the subscription from version 2 to catch up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
 		evs, _, _, _ := c.snapshot()

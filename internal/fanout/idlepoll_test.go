@@ -150,7 +150,7 @@ func idlePollStatements(t *testing.T, k teststore.Kind, data int) (statements ta
 	store := teststore.OpenCounted(t, k, m)
 	reads, bytes := &atomic.Int64{}, &atomic.Int64{}
 	gate := &pollGate{pass: make(chan struct{})}
-	f := runFeed(t, pollGatedStore{byteCountingStore{store, reads, bytes}, gate}, fanout.Options{PollInterval: time.Hour, Metrics: m})
+	f := runFeed(t, pollGatedStore{byteCountingStore(store, reads, bytes), gate}, fanout.Options{PollInterval: time.Hour, Metrics: m})
 	c := subscribeCaughtUp(t, f, "the subscriber")
 	head := eventstore.NewEvent{Type: "Head", Data: []byte(`"` + strings.Repeat("x", data-2) + `"`)}
 	if _, err := f.Notifying(store).Append(context.Background(), eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "head",

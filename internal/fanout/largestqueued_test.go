@@ -47,7 +47,7 @@ func TestPlacesTakenBeforeALargeEventIsSeenCountItOnceItIs(t *testing.T) {
 		store := k.Open(t)
 		var ack acked
 		data := ack.appendPadded(t, store, 6, 1, "Big", 1000<<10)
-		hs := &holdingStore{Store: store}
+		hs := newHoldingStore(store)
 		gs := &heldReads{Store: hs, open: make(chan struct{})}
 		const budget = 3 << 20 // two places at 64 KiB (1.3 MiB), one at 1000 KiB (2.2 MiB)
 		f := runFeed(t, gs, fanout.Options{PollInterval: 10 * time.Millisecond, MaxEventBytes: 64 << 10, CatchUpBytes: budget})

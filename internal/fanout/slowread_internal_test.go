@@ -14,30 +14,18 @@ import (
 
 // slowReads is a store whose reads of history take delay before they answer
 // (a database under load), and as long again before every tenth event (the
-// store reads a page in chunks, on demand), and counts them.
-type slowReads struct {
-	Store
-	delay time.Duration
-	reads atomic.Int64
-}
-
-func (s *slowReads) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
-	s.reads.Add(1)
-	time.Sleep(s.delay)
-	page, err := s.Store.ReadAll(ctx, opts)
-	events := page.Events
-	page.Events = func(yield func(eventstore.Event, error) bool) {
+// store reads a page in chunks, on demand), and counted in reads.
+func slowReads(store eventstore.Store, delay time.Duration, reads *atomic.Int64) *WatchedReads {
+	return &WatchedReads{Store: store, Reads: func() (func(eventstore.Event, error), func()) {
+		reads.Add(1)
+		time.Sleep(delay)
 		n := 0
-		for e, err := range events {
+		return func(eventstore.Event, error) {
 			if n++; n%10 == 0 {
-				time.Sleep(s.delay) // the next chunk's query
+				time.Sleep(delay) // the next chunk's query
 			}
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
-	return page, err
+		}, nil
+	}}
 }
 
 // TestASlowReadOfTheStoreIsNotCountedAgainstTheTurn: a subscription that
@@ -55,8 +43,8 @@ func TestASlowReadOfTheStoreIsNotCountedAgainstTheTurn(t *testing.T) {
 		store := k.Open(t)
 		const events = 60
 		appendPage(t, store, events)
-		slow := &slowReads{Store: store, delay: 60 * time.Millisecond}
-		f, ctx := runOnePlace(t, slow, 40*time.Millisecond) // a turn less than a read
+		var reads atomic.Int64
+		f, ctx := runOnePlace(t, slowReads(store, 60*time.Millisecond, &reads), 40*time.Millisecond) // a turn less than a read
 
 		var wg sync.WaitGroup
 		got := make([][]int64, 3)
@@ -79,7 +67,7 @@ func TestASlowReadOfTheStoreIsNotCountedAgainstTheTurn(t *testing.T) {
 		}
 		// A page each, and the empty one that ends it: about two reads a
 		// subscription, where a read per event was 60.
-		if n := slow.reads.Load(); n > 4*int64(len(got)) {
+		if n := reads.Load(); n > 4*int64(len(got)) {
 			t.Errorf("three subscriptions read %d pages of history for %d events each, with reads slower than the turn; want a few each", n, events)
 		}
 	})

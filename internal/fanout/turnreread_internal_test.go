@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,29 +10,15 @@ import (
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
-// eventsReadStore counts the events its ReadAll pages hand out.
-type eventsReadStore struct {
-	Store
-	events atomic.Int64
-}
-
-func (s *eventsReadStore) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
-	page, err := s.Store.ReadAll(ctx, opts)
-	if err != nil {
-		return page, err
-	}
-	events := page.Events
-	page.Events = func(yield func(eventstore.Event, error) bool) {
-		for e, err := range events {
+// eventsReadStore counts in events the events its ReadAll pages hand out.
+func eventsReadStore(store eventstore.Store, events *atomic.Int64) *WatchedReads {
+	return &WatchedReads{Store: store, Reads: func() (func(eventstore.Event, error), func()) {
+		return func(_ eventstore.Event, err error) {
 			if err == nil {
-				s.events.Add(1)
+				events.Add(1)
 			}
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
-	return page, nil
+		}, nil
+	}}
 }
 
 // TestASlowReadersTurnsDoNotReadTheStoreOverAndOver: a subscription whose
@@ -52,7 +37,8 @@ func TestASlowReadersTurnsDoNotReadTheStoreOverAndOver(t *testing.T) {
 		inner := k.Open(t)
 		const events = 60 // one page
 		appendPage(t, inner, events)
-		store := &eventsReadStore{Store: inner}
+		var handed atomic.Int64
+		store := eventsReadStore(inner, &handed)
 		f, ctx := runOnePlace(t, store, time.Millisecond)
 
 		// Two readers, each of whose consumers takes a whole turn over
@@ -79,7 +65,7 @@ func TestASlowReadersTurnsDoNotReadTheStoreOverAndOver(t *testing.T) {
 		checkEveryEventOnceInOrder(t, "reader a", gotA, events)
 		checkEveryEventOnceInOrder(t, "reader b", gotB, events)
 		// Each event handed to two readers: 120 at the least.
-		if n := store.events.Load(); n > 4*2*events {
+		if n := handed.Load(); n > 4*2*events {
 			t.Errorf("the store handed out %d events for two readers of %d; want at most %d (a few reads of each)", n, events, 4*2*events)
 		}
 	})
