@@ -19,6 +19,32 @@ func (b *browser) answerFirstRead(t *testing.T, prefix string, status int, conte
 		prefix, body, status, contentType))
 }
 
+// answerFirstLive has the page's first live connection (GET
+// /events?after=N, of text/event-stream) answered with response, a
+// JavaScript expression of a Response, from the page's first document on,
+// in place of the server's answer.
+func (b *browser) answerFirstLive(t *testing.T, response string) {
+	t.Helper()
+	b.beforePage(t, `const fetch0 = window.fetch;
+		let answered = false;
+		window.fetch = (u, o) => /^\/events\?after=\d+$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && !answered && (answered = true)
+			? Promise.resolve(`+response+`) : fetch0(u, o);`)
+}
+
+// requirePageRecoversFromItsFirstReadAnswered starts the page on a stream
+// of two events, has its first read of them answered with status,
+// contentType and body (answerFirstRead), and requires the page to read
+// them again, follow the stream live, and say no error.
+func requirePageRecoversFromItsFirstReadAnswered(t *testing.T, status int, contentType, body string) {
+	t.Helper()
+	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
+	b.answerFirstRead(t, "/streams/"+id+"/events", status, contentType, body)
+	b.navigate(t, s.URL+"/#/streams/"+id)
+	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
+	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
+	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+}
+
 // TestPageWaitsOutABusyAnswerWhoseDetailIsNoText: a 503 (or 429) whose
 // problem+json carries a detail that is no string (a number, here, from a
 // proxy or another server in front) stopped the view for good with
@@ -26,12 +52,7 @@ func (b *browser) answerFirstRead(t *testing.T, prefix string, status int, conte
 // A detail that is not text is taken as none.
 func TestPageWaitsOutABusyAnswerWhoseDetailIsNoText(t *testing.T) {
 	t.Parallel()
-	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
-	b.answerFirstRead(t, "/streams/"+id+"/events", 503, "application/problem+json", `'{"type":"about:blank","status":503,"detail":42}'`)
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
-	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+	requirePageRecoversFromItsFirstReadAnswered(t, 503, "application/problem+json", `'{"type":"about:blank","status":503,"detail":42}'`)
 }
 
 // TestPageSaysARefusalWhoseDetailIsNoTextInASentence: a refusal whose
@@ -51,12 +72,7 @@ func TestPageSaysARefusalWhoseDetailIsNoTextInASentence(t *testing.T) {
 // It is said as what it is, and tried again as a 5xx is.
 func TestPageRecoversFromAnAnswerThatIsNotJSON(t *testing.T) {
 	t.Parallel()
-	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
-	b.answerFirstRead(t, "/streams/"+id+"/events", 200, "text/html", `'<html><body>Sign in to the network</body></html>'`)
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
-	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+	requirePageRecoversFromItsFirstReadAnswered(t, 200, "text/html", `'<html><body>Sign in to the network</body></html>'`)
 }
 
 // TestPageWaitsOutABusySubscriptionRefusalWhoseDetailIsNoText: the live
@@ -67,11 +83,7 @@ func TestPageRecoversFromAnAnswerThatIsNotJSON(t *testing.T) {
 func TestPageWaitsOutABusySubscriptionRefusalWhoseDetailIsNoText(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
-	b.beforePage(t, `const fetch0 = window.fetch;
-		let refused = false;
-		window.fetch = (u, o) => /^\/events\?after=\d+$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && !refused && (refused = true)
-			? Promise.resolve(new Response('{"type":"about:blank","status":429,"detail":["slow","down"]}', {status: 429, headers: {'Content-Type': 'application/problem+json', 'Retry-After': '1'}}))
-			: fetch0(u, o);`)
+	b.answerFirstLive(t, `new Response('{"type":"about:blank","status":429,"detail":["slow","down"]}', {status: 429, headers: {'Content-Type': 'application/problem+json', 'Retry-After': '1'}})`)
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the live tail, once the refusal is waited out", statusJS, `"Live at version 2: caught up"`)
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
@@ -87,11 +99,7 @@ func TestPageWaitsOutABusySubscriptionRefusalWhoseDetailIsNoText(t *testing.T) {
 func TestPageWaitsNoLongerThanHalfAMinuteForARefusedLiveConnection(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
-	b.beforePage(t, `const fetch0 = window.fetch;
-		let refused = false;
-		window.fetch = (u, o) => /^\/events\?after=\d+$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && !refused && (refused = true)
-			? Promise.resolve(new Response('', {status: 429, headers: {'Retry-After': '3600'}}))
-			: fetch0(u, o);`)
+	b.answerFirstLive(t, `new Response('', {status: 429, headers: {'Retry-After': '3600'}})`)
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the refusal said, with a wait of 30 s and its random part at most", `const m = /trying again in (\d+) s/.exec(document.getElementById('stream-status').textContent);
 		return m ? Number(m[1]) <= 45 : 'no wait said'`, "true")
@@ -107,15 +115,11 @@ func TestPageWaitsNoLongerThanHalfAMinuteForARefusedLiveConnection(t *testing.T)
 func TestPageReconnectsWithinHalfAMinuteWhateverTheServersRetry(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
-	b.beforePage(t, `const fetch0 = window.fetch;
-		const setTimeout0 = window.setTimeout;
+	b.beforePage(t, `const setTimeout0 = window.setTimeout;
 		window.longWaits = [];
-		window.setTimeout = (f, ms, ...a) => { if (ms > 45000) window.longWaits.push(ms); return setTimeout0(f, ms, ...a); };
-		let served = false;
-		window.fetch = (u, o) => /^\/events\?after=\d+$/.test(String(u)) && o?.headers?.Accept === 'text/event-stream' && !served && (served = true)
-			? Promise.resolve(new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('retry: 3600000\n\n')); c.close(); } }),
-				{status: 200, headers: {'Content-Type': 'text/event-stream'}}))
-			: fetch0(u, o);`)
+		window.setTimeout = (f, ms, ...a) => { if (ms > 45000) window.longWaits.push(ms); return setTimeout0(f, ms, ...a); };`)
+	b.answerFirstLive(t, `new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('retry: 3600000\n\n')); c.close(); } }),
+		{status: 200, headers: {'Content-Type': 'text/event-stream'}})`)
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the connection said lost", `return document.getElementById('stream-status').textContent.startsWith('Connection lost')`, "true")
 	if got := b.run(t, `return window.longWaits`); got != "[]" {
@@ -250,10 +254,5 @@ func TestPageReconnectsNoSoonerThanASecondWhateverTheServersRetry(t *testing.T) 
 // said as an answer that is no JSON object is, and tried again as a 5xx.
 func TestPageRecoversFromAnAnswerThatIsAJSONArray(t *testing.T) {
 	t.Parallel()
-	s, b, id := startPageWithAStream(t, "order", 2, "OrderNoted")
-	b.answerFirstRead(t, "/streams/"+id+"/events", 200, "application/json", `'[]'`)
-	b.navigate(t, s.URL+"/#/streams/"+id)
-	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
-	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
-	b.waitFor(t, "the error gone", `return document.getElementById('error').hidden`, "true")
+	requirePageRecoversFromItsFirstReadAnswered(t, 200, "application/json", `'[]'`)
 }
