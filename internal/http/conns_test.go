@@ -207,10 +207,10 @@ func (c *rawConn) send(t *testing.T, path string) {
 }
 
 // answerGuard bounds the wait for an answer, or a close, the server is to
-// make at once: 2 s was met on two cores shared at a load average of 20,
-// where a wait on the server is to be counted in seconds; a server that
-// never answers, or never closes, still fails the test in 10 s, not at the
-// binary's deadline.
+// make at once: 2 s is within reach of a scheduler's delay on two cores
+// shared with other work (this repo's tests have run at a load average of
+// 20); a server that never answers, or never closes, still fails the test
+// in 10 s, not at the binary's deadline.
 const answerGuard = 10 * time.Second
 
 // answer reads the response to what c sent, within answerGuard.
