@@ -57,8 +57,8 @@ type Options struct {
 	// Feed serves subscriptions; without it they are answered 503.
 	Feed Feed
 	// FeedStaleAfter is how long the live feed may go without reading the
-	// log successfully (a Feed that says when: fanout's LastPoll) before
-	// /readyz's body says it is stalled (default 30 s).
+	// log successfully (Feed.LastPoll) before /readyz's body says it is
+	// stalled (default 30 s).
 	FeedStaleAfter time.Duration
 	// Metrics records what the server does and serves /metrics (with a read
 	// token when access control is on); nil records nothing and serves none.
@@ -1963,12 +1963,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, answer)
 }
 
-// polledFeed is a feed that says when its tailer last read the log
-// (fanout's LastPoll).
-type polledFeed interface {
-	LastPoll() time.Time
-}
-
 // defaultFeedStaleAfter is Options.FeedStaleAfter unless set: past the
 // longest a poll may rightly take (a lock or a commit's answer waited on,
 // 30 s at most on MySQL) and many polls.
@@ -1986,11 +1980,13 @@ const feedStalledReason = "The live feed has not read the log since live_feed_si
 // feed alike, and a 503 would take their reads and appends out too), and
 // says so in its body; its start is logged once at WARN, its end once.
 func (s *Server) feedStalled() (time.Time, bool) {
-	f, ok := s.opts.Feed.(polledFeed)
-	if !ok {
+	if s.opts.Feed == nil {
 		return time.Time{}, false
 	}
-	last, bound := f.LastPoll(), cmp.Or(s.opts.FeedStaleAfter, defaultFeedStaleAfter)
+	last, bound := s.opts.Feed.LastPoll(), cmp.Or(s.opts.FeedStaleAfter, defaultFeedStaleAfter)
+	if last.IsZero() {
+		return time.Time{}, false // a feed that cannot say (Feed.LastPoll)
+	}
 	s.feedMu.Lock()
 	defer s.feedMu.Unlock()
 	// Probes at once: one that read LastPoll before the feed's next

@@ -40,6 +40,12 @@ func (e *aheadError) Unwrap() error { return errStartAhead }
 // (fanout.Feed is one).
 type Feed interface {
 	Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription
+	// LastPoll returns when the feed last read the log successfully, for
+	// /readyz's live_feed (Options.FeedStaleAfter); the zero time for a
+	// feed that cannot say, which is never judged stalled. Part of the
+	// interface, not found by a type assertion: a wrapper of the feed
+	// would lose it silently, and /readyz say nothing of a stall.
+	LastPoll() time.Time
 }
 
 // unmendableFeed is a feed that can say it ends every subscription for a
