@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/tributary-dev/tributary/internal/metrics"
@@ -64,6 +65,7 @@ type Connections struct {
 	log            *slog.Logger
 	m              *metrics.Metrics
 	cors           func(http.Handler) http.Handler // CORS for the refusals (AllowOrigins), nil for none
+	routes         chi.Routes                      // the API's routes, for the refusals' preflights (AllowOrigins)
 
 	mu         sync.Mutex
 	open       int
@@ -961,14 +963,16 @@ func (c *Connections) logRefusals(r refusals) {
 // the listener accepts.
 func (c *Connections) AllowOrigins(origins []string) {
 	c.cors = corsHandler(origins)
+	c.routes = apiRoutes(c.m)
 }
 
 // corsLines are the header lines that corsHandler, the API's own CORS
 // middleware, adds for the request whose head is head, "" for none (no
 // origins allowed, no Origin header, an origin not listed, a head that
 // does not parse), and whether the request is a CORS preflight that it
-// allows (preflightAnswer). Never Access-Control-Max-Age: no route
-// checked the method asked for (options), so a browser is not to keep it.
+// allows (preflightAnswer): only where the API's routes serve the method
+// asked for on its path, as options allows it. Never
+// Access-Control-Max-Age: a browser is not to keep an answer of the bound's.
 func (c *Connections) corsLines(head []byte) (string, bool) {
 	if c.cors == nil || !bytes.Contains(bytes.ToLower(head), []byte("origin:")) {
 		return "", false
@@ -980,6 +984,13 @@ func (c *Connections) corsLines(head []byte) (string, bool) {
 	rec := headerRecorder{}
 	c.cors(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, r)
 	http.Header(rec).Del("Access-Control-Max-Age")
+	if m := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && m != "" &&
+		!slices.Contains(strings.Split(allowed(c.routes, routingPath(r)), ", "), m) {
+		// As options refuses it: a path no route serves (the API's 404),
+		// or a method the path does not serve (its 405). It meets the
+		// refusal, as any request past the bounds, allowing nothing.
+		refusePreflight(http.Header(rec))
+	}
 	var b strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(rec)) {
 		for _, v := range rec[name] {
@@ -1062,6 +1073,16 @@ func preflightAnswer(_, cors string) []byte {
 		"X-Request-Id: " + uuid.NewString() + "\r\n" +
 		cors +
 		"Connection: close\r\n\r\n")
+}
+
+// apiRoutes is the API's router as routes lists it, never served: what
+// answers without the handler (a refused connection's preflight, corsLines)
+// allows what the API allows, on the paths it serves. m: /metrics is a
+// route where the server is given it.
+func apiRoutes(m *metrics.Metrics) chi.Routes {
+	s := &Server{opts: Options{Metrics: m}}
+	s.routes()
+	return s.router
 }
 
 // headerRecorder is the http.ResponseWriter of corsLines: only its header.
