@@ -1592,11 +1592,15 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 		OptionsPassthrough: true,
 		AllowOriginFunc:    allowed,
 		AllowedOrigins:     origins,
-		AllowedMethods:     []string{http.MethodGet, http.MethodHead, http.MethodPost},
-		AllowedHeaders:     []string{"*"},
-		ExposedHeaders:     []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"},
-		AllowCredentials:   false,
-		MaxAge:             600,
+		// The library adds Access-Control-Allow-Origin only to a request
+		// of a method listed here: PUT, PATCH and DELETE are listed so that
+		// their 405s are readable too (no route serves them, and options
+		// refuses their preflights on every path).
+		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders:   []string{"*"},
+		ExposedHeaders:   []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"},
+		AllowCredentials: false,
+		MaxAge:           600,
 	})
 	return func(next http.Handler) http.Handler {
 		// A preflight it allowed is passed on (OptionsPassthrough) with
