@@ -1063,15 +1063,7 @@ var errRevoked = &detailError{kind: errUnauthorized,
 // and stops (its error event); addEventListener('problem', …) sees why.
 func (ew *eventWriter) endRevoked() {
 	_, p := ew.s.problem(errRevoked)
-	var data bytes.Buffer
-	enc := json.NewEncoder(&data)
-	enc.SetEscapeHTML(false)
-	if enc.Encode(p) == nil {
-		b := ew.buffer()
-		*b = append(*b, "event: problem\ndata: "...)
-		*b = append(*b, data.Bytes()...)
-		*b = append(*b, '\n')
-	}
+	ew.problemFrame("", p, 0)
 	ew.finish()
 }
 
@@ -1100,16 +1092,27 @@ func (ew *eventWriter) endedBy(err error) {
 		return
 	}
 	var missing *eventstore.MissingError
-	index := errors.As(err, &missing) && missing.Index != ""
+	if !errors.As(err, &missing) || missing.Index == "" {
+		ew.problemFrame("", p, 0)
+		return
+	}
+	now := time.Now().UnixNano()
+	if last := s.indexEndedSaid.Load(); (last == 0 || now-last >= int64(missingIndexEvery)) && s.indexEndedSaid.CompareAndSwap(last, now) {
+		s.log.Warn("subscription ended: an index of the database's is missing: the subscriptions of the log filtered on stream or event types "+
+			"that use it end at their first read of the store until it is made again", "index", missing.Index, "error", s.redactError(err))
+	}
+	ew.problemFrame(unavailableDetail(err), p, missingIndexRetryMillis)
+}
+
+// problemFrame adds to what is to be written the last frame of a
+// subscription (endedBy, endRevoked): a comment line of comment if it is
+// not "" (its line breaks made spaces), an event named problem whose data
+// is p, a retry of retryMillis if it is above 0, and the blank line that
+// ends the frame.
+func (ew *eventWriter) problemFrame(comment string, p map[string]any, retryMillis int) {
 	b := ew.buffer()
-	if index {
-		now := time.Now().UnixNano()
-		if last := s.indexEndedSaid.Load(); (last == 0 || now-last >= int64(missingIndexEvery)) && s.indexEndedSaid.CompareAndSwap(last, now) {
-			s.log.Warn("subscription ended: an index of the database's is missing: the subscriptions of the log filtered on stream or event types "+
-				"that use it end at their first read of the store until it is made again", "index", missing.Index, "error", s.redactError(err))
-		}
-		detail := strings.NewReplacer("\r", " ", "\n", " ").Replace(unavailableDetail(err))
-		*b = append(*b, ": "+detail+"\n"...)
+	if comment != "" {
+		*b = append(*b, ": "+strings.NewReplacer("\r", " ", "\n", " ").Replace(comment)+"\n"...)
 	}
 	// encoding/json escapes line breaks: it is one data line (the
 	// encoder's own newline ends it), written as a read's is, without HTML
@@ -1121,8 +1124,8 @@ func (ew *eventWriter) endedBy(err error) {
 		*b = append(*b, "event: problem\ndata: "...)
 		*b = append(*b, data.Bytes()...)
 	}
-	if index {
-		*b = append(*b, "retry: "+strconv.Itoa(missingIndexRetryMillis)+"\n"...)
+	if retryMillis > 0 {
+		*b = append(*b, "retry: "+strconv.Itoa(retryMillis)+"\n"...)
 	}
 	*b = append(*b, '\n')
 }
