@@ -332,6 +332,9 @@ type trackedConn struct {
 	// shut is set, under c.mu, once admit has closed it to make room: a
 	// read that returns after it hands nothing on.
 	shut atomic.Bool
+	// closeIdle is set by closeWhenIdle: it is closed, not kept alive, as
+	// soon as net/http says it idle.
+	closeIdle atomic.Bool
 	// framing notes the header blocks read that said Transfer-Encoding
 	// (framingOf).
 	framing framingLog
@@ -473,6 +476,16 @@ func (t *trackedConn) endAnswering() {
 func connShut(ctx context.Context) bool {
 	t, ok := ctx.Value(connKey{}).(*trackedConn)
 	return ok && t.shut.Load()
+}
+
+// closeWhenIdle has the connection a request came on (ConnContext) closed
+// as soon as its answer has ended, net/http saying it idle (ConnState), as
+// net/http closes one whose answer said Connection: close. Nothing where
+// the connection is not tracked.
+func closeWhenIdle(ctx context.Context) {
+	if t, ok := ctx.Value(connKey{}).(*trackedConn); ok {
+		t.closeIdle.Store(true)
+	}
 }
 
 // writable returns what to write a vector to for conn: the socket under a
@@ -670,6 +683,10 @@ func (t *trackedConn) bodyTooSlow() error {
 func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 	t, ok := conn.(*trackedConn)
 	if !ok {
+		return
+	}
+	if state == http.StateIdle && t.closeIdle.Load() {
+		t.Close() //nolint:errcheck // net/http's next read finds it closed, and says so (StateClosed)
 		return
 	}
 	c.mu.Lock()

@@ -1002,6 +1002,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(&e.sent, r)
+		if !e.detached {
+			e.sent.closeAfterIfStopped(r)
+		}
 		if ww.Status() == 0 && r.Context().Err() != nil {
 			// Answered nothing because net/http cancelled the request,
 			// the client gone, or only half-closed: it may still read,
@@ -1022,6 +1025,9 @@ type sentCounter struct {
 	http.ResponseWriter
 	n        atomic.Int64
 	stopping *atomic.Bool // the server's: answers once it is set say Connection: close (closeIfStopping)
+	// keptOpen is set, on the handler's goroutine, when the status went out
+	// without Connection: close (before Stopping): see closeAfterIfStopped.
+	statusSent, keptOpen bool
 }
 
 func (c *sentCounter) Write(b []byte) (int, error) {
@@ -1048,10 +1054,26 @@ func (c *sentCounter) WriteHeader(code int) {
 // next request raced the drain's close of idle connections. Set after the
 // status was written (a later Write), it changes nothing that was sent.
 func (c *sentCounter) closeIfStopping() {
+	h := c.Header()
 	if c.stopping != nil && c.stopping.Load() {
-		if h := c.Header(); h.Get("Connection") != "close" { // once: Write calls it for each piece of a body
+		if h.Get("Connection") != "close" { // once: Write calls it for each piece of a body
 			h.Set("Connection", "close")
 		}
+	}
+	if !c.statusSent {
+		c.statusSent, c.keptOpen = true, h.Get("Connection") != "close"
+	}
+}
+
+// closeAfterIfStopped has the connection of r closed as soon as its answer
+// has ended (closeWhenIdle) where Stopping was called after the status went
+// out without Connection: close (keptOpen): a long page streamed, whose
+// headers cannot say it any more. Kept alive, its connection stayed with a
+// pooled client until the drain closed it, racing the client's next
+// request. Call it once the handler returned.
+func (c *sentCounter) closeAfterIfStopped(r *http.Request) {
+	if c.keptOpen && c.stopping != nil && c.stopping.Load() {
+		closeWhenIdle(r.Context())
 	}
 }
 
