@@ -37,26 +37,25 @@ func (e *aheadError) Error() string { return e.detail }
 func (e *aheadError) Unwrap() error { return errStartAhead }
 
 // Feed is the live feed of the log that subscriptions are opened on
-// (fanout.Feed is one).
+// (fanout.Feed is one). What the server needs of it is all here, none
+// found by a type assertion: a wrapper of the feed that embeds Feed would
+// lose such a method silently (/readyz saying nothing of a stall, the
+// reads before a subscription opens taking no turns, a damaged database's
+// subscriptions opened), and one that does not implement it does not compile.
 type Feed interface {
 	Subscribe(opts eventstore.SubscribeOptions) eventstore.Subscription
 	// LastPoll returns when the feed last read the log successfully, for
 	// /readyz's live_feed (Options.FeedStaleAfter); the zero time for a
-	// feed that cannot say, which is never judged stalled. Part of the
-	// interface, not found by a type assertion: a wrapper of the feed
-	// would lose it silently, and /readyz say nothing of a stall.
+	// feed that cannot say, which is never judged stalled.
 	LastPoll() time.Time
-}
-
-// unmendableFeed is a feed that can say it ends every subscription for a
-// database that no retry mends (fanout's Unmendable).
-type unmendableFeed interface {
+	// Unmendable returns the error that ends every subscription, the
+	// database being one no retry mends (damaged, a table missing), or
+	// nil: a subscription is refused with it at its start (openEvents).
 	Unmendable() error
-}
-
-// readingFeed is a feed whose subscriptions' reads of history take turns
-// (fanout's Reading): a subscription's reads before it opens take theirs.
-type readingFeed interface {
+	// Reading takes a turn among the subscriptions' reads of history for a
+	// read of the store a subscription makes before it opens, and returns
+	// what ends it (startRead); a feed without turns returns a func that
+	// does nothing.
 	Reading(ctx context.Context) (func(), error)
 }
 
@@ -67,10 +66,10 @@ type readingFeed interface {
 // for one. (The log's head is one query for all who wait, see sqlstore's
 // sharedHead, and needs no turn.)
 func (s *Server) startRead(ctx context.Context) (func(), error) {
-	if f, ok := s.opts.Feed.(readingFeed); ok {
-		return f.Reading(ctx)
+	if s.opts.Feed == nil {
+		return func() {}, nil
 	}
-	return func() {}, nil
+	return s.opts.Feed.Reading(ctx)
 }
 
 // streamInTurn reads stream id for a subscription before it opens, in a turn
@@ -811,13 +810,11 @@ func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, opts *events
 	if s.opts.Feed == nil {
 		return nil, eventstore.ErrUnavailable
 	}
-	if f, ok := s.opts.Feed.(unmendableFeed); ok {
-		// The feed would end it at its next poll, and the client would
-		// reconnect to the same, for ever: it is the 503 the store's error
-		// is elsewhere (for a damaged file, without Retry-After).
-		if err := f.Unmendable(); err != nil {
-			return nil, err
-		}
+	// The feed would end it at its next poll, and the client would
+	// reconnect to the same, for ever: it is the 503 the store's error is
+	// elsewhere (for a damaged file, without Retry-After).
+	if err := s.opts.Feed.Unmendable(); err != nil {
+		return nil, err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream") // no-cache, as every answer (cacheControl)
