@@ -212,7 +212,9 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	if cmd == "healthcheck" {
 		return healthcheck(ctx, cfg.Addr, stdout)
 	}
-	log := newLogger(stdout, cfg.LogLevel)
+	// Every line, whoever writes it, without the DSNs' passwords: a
+	// refusal met while serving may quote them (redactDSNPasswords).
+	log := redactDSNPasswords(newLogger(stdout, cfg.LogLevel), cfg.MySQLDSN, cfg.MySQLReadDSN)
 	log.Info("starting", "command", cmd, "version", buildVersion())
 	defer func() {
 		if err != nil {
