@@ -1047,6 +1047,9 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	if err != nil {
 		return withStopError(fmt.Errorf("listen on %s: %w", cfg.Addr, err), stopStoreNow())
 	}
+	// As configured, 0.0.0.0 not Go's [::] (listenedAddr).
+	addr, boundAt := listenedAddr(cfg.Addr, ln.Addr())
+	bound := boundAttr(boundAt)
 	if len(tokens) > 0 && !isLoopback(ln.Addr()) {
 		// The server has no TLS: off the loopback, each request's bearer
 		// token crosses the network in clear unless a proxy terminating
@@ -1054,7 +1057,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		log.Warn("access tokens are on, and the server listens in plain HTTP (it has no TLS) on an address other hosts may reach: "+
 			"a client that reaches it directly sends its token in clear, for anyone between to take; put a proxy that terminates TLS in front "+
 			"and keep this port off the networks clients use, or listen on the loopback ("+config.Var("Addr")+"=127.0.0.1:8080) behind a proxy on this host",
-			"addr", ln.Addr().String())
+			"addr", addr, bound)
 	}
 	ln = conns.Listener(ln)
 	errc := make(chan error, 2)
@@ -1076,14 +1079,15 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		if hooks.server != nil {
 			hooks.server(debugSrv)
 		}
-		debugAddr = dln.Addr().String()
-		log.Info("debug listening", "addr", debugAddr, "serves", "/debug/pprof/")
+		var debugBound string
+		debugAddr, debugBound = listenedAddr(cfg.DebugAddr, dln.Addr())
+		log.Info("debug listening", "addr", debugAddr, boundAttr(debugBound), "serves", "/debug/pprof/")
 		if !isLoopback(dln.Addr()) {
 			log.Warn("the debug listener is reachable from other hosts: it shows profiles and the command line; keep " + config.Var("DebugAddr") + " private")
 		}
 		go func() { errc <- fmt.Errorf("serve debug listener: %w", debugSrv.Serve(dln)) }()
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "store", storeKind(cfg), "debug", debugAddr,
+	log.Info("listening", "addr", addr, bound, "version", buildVersion(), "store", storeKind(cfg), "debug", debugAddr,
 		"access_control", len(tokens) > 0, "cors_origins", len(cfg.CORSOrigins), "metrics", "/metrics",
 		"max_connections", maxConns, "max_connections_per_client", perClient,
 		"max_subscribers", maxSubs, "max_subscribers_per_client", subsPerClient)
