@@ -620,7 +620,7 @@ func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error)
 	var b []byte
 	if cfg.APITokensFile != "" {
 		var err error
-		if b, err = readTokensFile(ctx, cfg.APITokensFile, cfg.StartupTimeout); err != nil {
+		if b, err = readTokensFile(ctx, cfg.APITokensFile, cfg.StartupTimeout, os.Stat); err != nil {
 			return nil, fmt.Errorf("read %s: %w", config.Var("APITokensFile"), err)
 		}
 	}
@@ -724,10 +724,21 @@ const maxTokensFile = 1 << 20
 // /dev/zero). A regular file is read at once. Anything else (a FIFO a
 // secret manager fills, a pipe) may never be opened for writing, or never
 // end: it gets the start-up timeout, and ctx; past either the read is left
-// blocked, and the start-up, failing, ends the process.
-func readTokensFile(ctx context.Context, name string, timeout time.Duration) ([]byte, error) {
-	if fi, err := os.Stat(name); err != nil || fi.Mode().IsRegular() {
-		return readLimited(name)
+// blocked, and the start-up, failing, ends the process. stat is os.Stat
+// (a test's swaps the file after its look).
+func readTokensFile(ctx context.Context, name string, timeout time.Duration, stat func(string) (fs.FileInfo, error)) ([]byte, error) {
+	if fi, err := stat(name); err != nil || fi.Mode().IsRegular() {
+		// Opened without waiting, and looked at again, as the watch
+		// reads it (readTokensFileNow): a FIFO swapped in since the look
+		// blocked a plain open for good, deaf to the timeout and to
+		// SIGTERM. Such a one is waited for as one found by the look.
+		// The look comes first all the same: an open, even one that does
+		// not wait, lets a secret manager's writer waiting for a reader
+		// write, to a reader about to close (EPIPE).
+		b, err := readTokensFileNow(name)
+		if !errors.Is(err, errNotRegular) {
+			return b, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
