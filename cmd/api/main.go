@@ -231,6 +231,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	// Tokens are read before the store is touched, so that a mistake in
 	// them stops the start-up before a migration or a wait for the database.
 	var tokens []esthttp.Token
+	var tokensRead time.Time // when the tokens file was read (tributary_tokens_last_reload_timestamp_seconds)
 	if cmd == "serve" {
 		if tokens, err = loadTokens(ctx, cfg); err != nil {
 			if ctx.Err() != nil { // SIGTERM while a FIFO was awaited
@@ -239,8 +240,14 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 			}
 			return err
 		}
+		if cfg.APITokensFile != "" {
+			tokensRead = time.Now()
+		}
 	}
 	m := metrics.New(buildVersion())
+	if !tokensRead.IsZero() {
+		m.TokensRead(tokensRead)
+	}
 	// The stores' lines quote what clients chose (stream ids, drivers'
 	// errors holding statements' arguments): a token sent in its place is
 	// redacted there as in the HTTP layer's and the live feed's lines.
@@ -932,7 +939,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go watchTokensFile(watchCtx, cfg, access, tokensCheckEvery, readTokensFileNow, log)
+	go watchTokensFile(watchCtx, cfg, access, tokensCheckEvery, readTokensFileNow, log, m)
 	feed := fanout.New(store, fanout.Options{PollInterval: cfg.PollInterval, MaxEventBytes: cfg.MaxEventBytes, Logger: log, Metrics: m,
 		CatchUpReads: catchUpReads(cfg), Redact: access.Redact})
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/config"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // tokensCheckEvery is how often the tokens file is read again: a token
@@ -33,9 +34,11 @@ const tokensCheckEvery = 5 * time.Second
 // not a regular one (a FIFO) is read once, at start-up, and not watched;
 // one swapped in later is skipped at each check (readTokensFileNow opens
 // it without waiting and looks at what it opened), never waited on.
+// Each change met is counted once, by its outcome, as its line is said
+// (m.TokensReload), and the time of one applied kept (m.TokensRead).
 // It returns at once where there is no file or no access control.
 func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Access, interval time.Duration,
-	read func(name string) ([]byte, error), log *slog.Logger) {
+	read func(name string) ([]byte, error), log *slog.Logger, m *metrics.Metrics) {
 	if cfg.APITokensFile == "" || access == nil {
 		return
 	}
@@ -75,6 +78,7 @@ func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Acc
 			default:
 				lastReadErr = why
 				log.Error("the tokens file was not read again: the tokens in force are kept", "file", file, "error", why)
+				m.TokensReload(metrics.TokensUnreadable)
 			}
 			pending = [sha256.Size]byte{}
 			continue
@@ -102,15 +106,19 @@ func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Acc
 		if err != nil {
 			refused = sum
 			log.Error("the tokens file changed, and was refused: the tokens in force are kept", "file", file, "error", err.Error())
+			m.TokensReload(metrics.TokensRefused)
 			continue
 		}
 		changes, err := access.Replace(tokens)
 		if err != nil {
 			refused = sum
 			log.Error("the tokens file changed, and was refused: the tokens in force are kept", "file", file, "error", err.Error())
+			m.TokensReload(metrics.TokensRefused)
 			continue
 		}
 		applied, refused = sum, [sha256.Size]byte{}
+		m.TokensReload(metrics.TokensApplied)
+		m.TokensRead(time.Now())
 		if changes.None() {
 			continue // rewritten as it was, or comments changed
 		}

@@ -27,7 +27,7 @@ func watched(t *testing.T, path string) (*httptest.Server, *testlog.Buffer) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, readTokensFileNow, newLogger(logs, nil))
+		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, readTokensFileNow, newLogger(logs, nil), nil)
 	}()
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Access: access}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })

@@ -56,7 +56,7 @@ func TestATokensFileSwappedForAFIFOMidCheckDoesNotStopTheWatch(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, read, newLogger(&testlog.Buffer{}, nil))
+		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, read, newLogger(&testlog.Buffer{}, nil), nil)
 	}()
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Access: access}))
 	t.Cleanup(func() {

@@ -63,7 +63,7 @@ func TestTheTokensAppliedAreThoseReadTheSameTwice(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, read, newLogger(logs, nil))
+		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, read, newLogger(logs, nil), nil)
 	}()
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Access: access}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })

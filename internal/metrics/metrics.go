@@ -52,6 +52,9 @@ type Metrics struct {
 
 	storeErrors *prometheus.CounterVec
 
+	tokensReloads    *prometheus.CounterVec
+	tokensLastReload prometheus.Gauge
+
 	store   []prometheus.Collector // the store's, replaced if it is opened again
 	replica prometheus.Collector   // the store's replica lag, likewise
 	lag     prometheus.Collector   // the live feed's subscription lag, likewise
@@ -117,6 +120,12 @@ func New(version string) *Metrics {
 	m.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "store", Name: "errors_total",
 		Help: "Requests answered 503 for the database, /readyz's included, by cause: " + strings.Join(StoreErrorCauses, ", ") + "."}, []string{"cause"})
 
+	m.tokensReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "tokens", Name: "reloads_total",
+		Help: "Changes to the tokens file (TRIBUTARY_API_TOKENS_FILE) the running server met, by outcome: " + strings.Join(TokensReloadOutcomes, ", ") +
+			" (each said once, as its log line is)."}, []string{"outcome"})
+	m.tokensLastReload = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "tokens", Name: "last_reload_timestamp_seconds",
+		Help: "When the tokens in force were last read from the tokens file (TRIBUTARY_API_TOKENS_FILE), at start-up or by a change applied, in Unix seconds (0: no tokens file)."})
+
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help:        "The running build: its version and Go version (value 1).",
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
@@ -124,7 +133,7 @@ func New(version string) *Metrics {
 
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.httpInFlight, m.httpRespBytes, m.subDuration, m.connRefused, m.connIdleShut,
 		m.appendedEvents, m.appendedBatches, m.appendConflicts, m.appendReplays, m.groupSize, m.groupDuration, m.statements,
-		m.subscriptionsOpen, m.delivered, m.fallbacks, m.feedHead, m.feedPoll, m.feedPollFailures, m.feedLastPoll, m.storeErrors, build,
+		m.subscriptionsOpen, m.delivered, m.fallbacks, m.feedHead, m.feedPoll, m.feedPollFailures, m.feedLastPoll, m.storeErrors, m.tokensReloads, m.tokensLastReload, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -141,7 +150,41 @@ func New(version string) *Metrics {
 	for _, b := range []string{"server", "client"} {
 		m.connRefused.WithLabelValues(b)
 	}
+	for _, o := range TokensReloadOutcomes {
+		m.tokensReloads.WithLabelValues(o)
+	}
 	return m
+}
+
+// The outcomes of a change to the tokens file, as the reloads metric
+// labels them: its tokens put in force, refused (an entry the start-up
+// would refuse; the tokens in force kept), or the file unreadable (the
+// tokens in force kept).
+const (
+	TokensApplied    = "applied"
+	TokensRefused    = "refused"
+	TokensUnreadable = "unreadable"
+)
+
+// TokensReloadOutcomes lists them.
+var TokensReloadOutcomes = []string{TokensApplied, TokensRefused, TokensUnreadable}
+
+// TokensReload records a change to the tokens file the running server met,
+// by its outcome (TokensApplied, TokensRefused, TokensUnreadable).
+func (m *Metrics) TokensReload(outcome string) {
+	if m == nil {
+		return
+	}
+	m.tokensReloads.WithLabelValues(outcome).Inc()
+}
+
+// TokensRead records when the tokens in force were read from the tokens
+// file: at start-up, and at each change applied.
+func (m *Metrics) TokensRead(at time.Time) {
+	if m == nil {
+		return
+	}
+	m.tokensLastReload.Set(float64(at.UnixNano()) / 1e9)
 }
 
 // Handler serves the metrics in Prometheus's text format.
