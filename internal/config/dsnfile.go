@@ -8,8 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
+
+// errNotRegular is readDSNFile's mark of a file found regular by its look
+// that is no longer one when opened.
+var errNotRegular = errors.New("not a regular file")
 
 // maxDSNFile is the most a DSN file may hold: a DSN is one line.
 const maxDSNFile = 64 << 10
@@ -55,7 +60,7 @@ func (c *Config) readDSNFiles() error {
 			errs = append(errs, fmt.Errorf("%s looks like a MySQL DSN (the value is not shown): the DSN goes in %s; %s names a file holding it", Var(f.file), Var(f.dsn), Var(f.file)))
 			continue
 		}
-		dsn, err := readDSNFile(f.path, c.StartupTimeout)
+		dsn, err := readDSNFile(f.path, c.StartupTimeout, os.Stat)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s %w (what it holds is not shown)", Var(f.file), name, err))
 			continue
@@ -68,10 +73,10 @@ func (c *Config) readDSNFiles() error {
 // readDSNFile reads the one line of a DSN file. A regular file is read at
 // once; anything else (a FIFO a secret manager fills) gets timeout, past
 // which the read is left blocked and start-up, failing, ends the process.
-// Its errors complete "the file NAME …".
-func readDSNFile(path string, timeout time.Duration) (string, error) {
-	read := func() ([]byte, error) {
-		f, err := os.Open(path)
+// Its errors complete "the file NAME …". stat is os.Stat (a test's swaps
+// the file after its look).
+func readDSNFile(path string, timeout time.Duration, stat func(string) (fs.FileInfo, error)) (string, error) {
+	opened := func(f *os.File, err error) ([]byte, error) {
 		if err != nil {
 			var pe *os.PathError
 			if errors.As(err, &pe) && errors.Is(pe.Err, fs.ErrPermission) {
@@ -98,16 +103,31 @@ func readDSNFile(path string, timeout time.Duration) (string, error) {
 	}
 	var b []byte
 	var err error
-	if fi, statErr := os.Stat(path); statErr != nil || fi.Mode().IsRegular() {
-		b, err = read()
-	} else {
+	waited := true // whether the file is read in the bounded wait below
+	if fi, statErr := stat(path); statErr != nil || fi.Mode().IsRegular() {
+		// Opened without waiting, and looked at again: a FIFO swapped in
+		// since the look blocked a plain open for good, past the
+		// timeout. Such a one is waited for as one found by the look.
+		f, oerr := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if oerr == nil {
+			if fi, serr := f.Stat(); serr == nil && !fi.Mode().IsRegular() {
+				f.Close()
+				f, oerr = nil, errNotRegular
+			}
+		}
+		if !errors.Is(oerr, errNotRegular) {
+			b, err = opened(f, oerr)
+			waited = false
+		}
+	}
+	if waited {
 		type result struct {
 			b   []byte
 			err error
 		}
 		done := make(chan result, 1)
 		go func() {
-			b, err := read()
+			b, err := opened(os.Open(path))
 			done <- result{b, err}
 		}()
 		select {

@@ -1,0 +1,63 @@
+//go:build unix
+
+package config
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestADSNFileSwappedForAFIFOAtStartUpDoesNotHangIt: the DSN file was
+// looked at (Stat), and one found regular opened plainly: a FIFO swapped in
+// between (a secret manager's, a mistaken mount) blocked the open for good,
+// past TRIBUTARY_STARTUP_TIMEOUT, as the tokens file's read did. The look
+// swaps a FIFO in at that very moment: the read opens without waiting,
+// sees a FIFO, and gives it the start-up timeout, as one found by the look.
+func TestADSNFileSwappedForAFIFOAtStartUpDoesNotHangIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dsn")
+	if err := os.WriteFile(path, []byte("app:Secret-0123456789@tcp(db:3306)/tributary\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	swapped := false
+	statThenSwap := func(name string) (fs.FileInfo, error) {
+		fi, err := os.Stat(name)
+		if rerr := os.Rename(fifo, path); rerr != nil {
+			t.Error(rerr)
+		}
+		swapped = true
+		return fi, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := readDSNFile(path, 500*time.Millisecond, statThenSwap)
+		done <- err
+	}()
+	t.Cleanup(func() {
+		// A read blocked in the FIFO's open (the defect) is let go.
+		if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	})
+	select {
+	case err := <-done:
+		if !swapped {
+			t.Fatal("the FIFO was never swapped in: the test did not reach its case")
+		}
+		if err == nil || !strings.Contains(err.Error(), "TRIBUTARY_STARTUP_TIMEOUT") {
+			t.Fatalf("a FIFO swapped in after the look, nobody writing it: expected an error naming TRIBUTARY_STARTUP_TIMEOUT, got %v", err)
+		}
+	case <-time.After(30 * time.Second): // a hang guard, far past the 500 ms under test
+		t.Fatal("the read of a DSN file swapped for a FIFO after the look still waits after 30 s: it hangs the start-up")
+	}
+}
