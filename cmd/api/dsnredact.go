@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 
@@ -34,14 +35,67 @@ func redactDSNPasswords(log *slog.Logger, dsns ...string) *slog.Logger {
 	if len(passwords) == 0 {
 		return log
 	}
-	return sqlstore.RedactingLogger(log, func(s string) string {
+	redacting := sqlstore.RedactingLogger(log, func(s string) string {
 		for _, p := range passwords {
 			if strings.Contains(s, p) {
 				s = strings.ReplaceAll(s, p, redactedPassword)
 			}
 		}
 		return s
+	}).Handler()
+	return slog.New(passwordHandler{plain: log.Handler(), redacting: redacting, passwords: passwords})
+}
+
+// passwordHandler passes a line that plainly holds no password (its
+// message and attributes strings without one, numbers, times) to plain as
+// it is, and any other to redacting: the redaction rebuilt each request's
+// access line, doubling its cost (3 µs), for a password no such line holds.
+type passwordHandler struct {
+	plain, redacting slog.Handler
+	passwords        []string
+}
+
+func (h passwordHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.plain.Enabled(ctx, level)
+}
+
+func (h passwordHandler) Handle(ctx context.Context, r slog.Record) error {
+	clean := !h.holds(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Value.Kind() {
+		case slog.KindString:
+			clean = !h.holds(a.Key) && !h.holds(a.Value.String())
+		case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
+			clean = !h.holds(a.Key)
+		default: // an error, a group, a value whose text is not at hand
+			clean = false
+		}
+		return clean
 	})
+	if clean {
+		return h.plain.Handle(ctx, r)
+	}
+	return h.redacting.Handle(ctx, r)
+}
+
+// holds reports whether s holds one of the passwords.
+func (h passwordHandler) holds(s string) bool {
+	for _, p := range h.passwords {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// WithAttrs and WithGroup give up the plain path: what they bind is in
+// every line after, redacted once.
+func (h passwordHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return h.redacting.WithAttrs(attrs)
+}
+
+func (h passwordHandler) WithGroup(name string) slog.Handler {
+	return h.redacting.WithGroup(name)
 }
 
 // dsnPasswords returns the passwords of dsns redactDSNPasswords takes out.

@@ -1,8 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/testlog"
 )
 
 // TestWhichDSNPasswordsAreRedacted: a password is taken out of the log
@@ -27,5 +34,32 @@ func TestWhichDSNPasswordsAreRedacted(t *testing.T) {
 		if got := dsnPasswords(tc.dsns...); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: dsnPasswords(%q) = %q; want %q", tc.name, tc.dsns, got, tc.want)
 		}
+	}
+}
+
+// TestEveryWayALineMayQuoteADSNsPasswordIsRedacted: the redaction lets a
+// line that plainly holds no password pass as it is (an access line's
+// cost); one holding it anywhere (its message, a string, an error, a
+// group, an attribute bound with With) has it replaced.
+func TestEveryWayALineMayQuoteADSNsPasswordIsRedacted(t *testing.T) {
+	t.Parallel()
+	const pw = "Long-Secret-0123456789"
+	var logs testlog.Buffer
+	log := redactDSNPasswords(newLogger(&logs, slog.LevelInfo), "app:"+pw+"@tcp(db:3306)/tributary")
+	log.Info("request", "status", 201, "path", "/streams", "took", time.Second)
+	log.Info("refused with " + pw)
+	log.Warn("refused", "reason", "using password '"+pw+"'")
+	log.Warn("refused", "error", fmt.Errorf("ping: %w", errors.New("using password '"+pw+"'")))
+	log.Warn("refused", slog.Group("db", "error", "using password '"+pw+"'"))
+	log.With("dsn_error", pw).Warn("refused")
+	out := logs.String()
+	if strings.Contains(out, pw) {
+		t.Errorf("a line quotes the DSN's password; want it redacted:\n%s", out)
+	}
+	if n := strings.Count(out, redactedPassword); n != 5 {
+		t.Errorf("want the password replaced in 5 lines, got %d:\n%s", n, out)
+	}
+	if !strings.Contains(out, `"status":201,"path":"/streams","took_ms":1000`) {
+		t.Errorf("the line without a password is not as logged without the redaction:\n%s", out)
 	}
 }
