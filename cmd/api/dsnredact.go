@@ -127,3 +127,38 @@ func dsnPasswords(dsns ...string) []string {
 	}
 	return kept
 }
+
+// withoutDSNPasswords returns err with the passwords of dsns that
+// redactDSNPasswords takes out of the log replaced in its text, for what is
+// written past the log (main's line on stderr): a start that fails on an
+// error of a proxy's or an authentication plugin's other than a refusal of
+// the user quotes what it was sent. It unwraps to err; err itself where its
+// text quotes none.
+func withoutDSNPasswords(err error, dsns ...string) error {
+	var quoted []string
+	for _, p := range dsnPasswords(dsns...) {
+		if strings.Contains(err.Error(), p) {
+			quoted = append(quoted, p)
+		}
+	}
+	if len(quoted) == 0 {
+		return err
+	}
+	return passwordsRedactedError{err, quoted}
+}
+
+// passwordsRedactedError is an error whose text has passwords replaced.
+type passwordsRedactedError struct {
+	err       error
+	passwords []string
+}
+
+func (e passwordsRedactedError) Error() string {
+	text := e.err.Error()
+	for _, p := range e.passwords {
+		text = strings.ReplaceAll(text, p, redactedPassword)
+	}
+	return text
+}
+
+func (e passwordsRedactedError) Unwrap() error { return e.err }

@@ -218,6 +218,8 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	log.Info("starting", "command", cmd, "version", buildVersion())
 	defer func() {
 		if err != nil {
+			// main writes it to stderr too, past the log's redaction.
+			err = withoutDSNPasswords(err, cfg.MySQLDSN, cfg.MySQLReadDSN)
 			logFailure(log, cmd, err)
 		}
 	}()
