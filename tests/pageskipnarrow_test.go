@@ -22,7 +22,7 @@ const skipClearJS = `const [id, selector] = arguments;
 // ("Skip to older events", "Skip to earlier events", "Skip to the page
 // buttons"), focused, was laid over the view's first controls, at 375 px
 // over the filters' fields, which it hid while a keyboard user was on it.
-// Focused, it now takes its own line, and covers nothing.
+// Focused, it is laid over the page's header, and covers nothing of the view.
 func TestPageSkipControlsCoverNothingAtAPhonesWidth(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "order", 130, "OrderNoted")
@@ -76,4 +76,49 @@ func TestPageSkipToALoadingButtonMovesTheFocusToItsPlace(t *testing.T) {
 	b.waitFor(t, "the focus on the last event shown", at, `["A","81"]`)
 	b.run(t, `window.holdReads = false; return null`)
 	b.waitFor(t, "the earlier events", `return document.querySelectorAll('#stream-events li').length`, "100")
+}
+
+// skipStillJS returns, for the skip control of id, whether focusing it
+// leaves what its view shows (selector) where it was, in the document,
+// and whether the focused control is then in the window, shown.
+const skipStillJS = `const [id, selector] = arguments;
+	const skip = document.getElementById(id);
+	const places = () => JSON.stringify([...document.querySelectorAll(selector)].map((e) => {
+		const r = e.getBoundingClientRect();
+		return [e.id || e.tagName, Math.round(r.left + scrollX), Math.round(r.top + scrollY), Math.round(r.width)];
+	}));
+	const before = places();
+	skip.focus();
+	const after = places();
+	const s = skip.getBoundingClientRect();
+	const seen = document.activeElement === skip && s.width > 20 && s.top >= 0 && s.bottom <= innerHeight;
+	skip.blur();
+	return [seen, before === after ? 'unmoved' : before + ' became ' + after]`
+
+// TestPageSkipControlsMoveNothingWhenFocused: a view's skip control,
+// focused, took its own line after the view's heading, and pushed all
+// the view showed down by its height (and back up as the focus left): a
+// keyboard user's Tab moved the page under them. Focused, it is laid over
+// the page's header, as "Skip to content" is, and moves nothing.
+func TestPageSkipControlsMoveNothingWhenFocused(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 130, "OrderNoted")
+	still := func(width int, skip, selector string) {
+		t.Helper()
+		got := b.run(t, `return (function () { `+skipStillJS+` }).apply(null, [`+strconv.Quote(skip)+`, `+strconv.Quote(selector)+`])`)
+		if got != `[true,"unmoved"]` {
+			t.Errorf("%s focused, at %d px: [shown, what moved] = %s; want [true,\"unmoved\"]", skip, width, got)
+		}
+	}
+	for _, width := range []int{375, 1100} {
+		b.resize(t, width, 800)
+		b.navigate(t, s.URL+"/#/")
+		b.waitFor(t, "the live log, older on demand", `return [document.querySelectorAll('#log-events li').length, document.getElementById('log-older').hidden]`, "[100,false]")
+		still(width, "log-skip-older", "#log-title, #log-filter, #log-status, #log-events")
+		b.openStreamList(t, s, 1)
+		still(width, "streams-skip-pager", "#streams-title, #streams-filter, #streams-table")
+		b.openLiveStream(t, s, id, 130, "the live tail")
+		b.waitFor(t, "earlier events on demand", `return document.getElementById('stream-earlier').hidden`, "false")
+		still(width, "stream-skip-earlier", "#stream-title, #stream-info, #stream-status, #stream-events")
+	}
 }
