@@ -1858,6 +1858,21 @@
     showError(`${json(asked.length > 40 ? asked.slice(0, 40) + '…' : asked)} is no place to load from: from= is a whole number from 1; it is left out of the link.`);
   }
 
+  // placeGone says that a link's from= names a place past the end of the
+  // log or of a stream, or of a stream that does not exist (its database
+  // reset since, a link from another server): the view showed the latest
+  // events without a word, and the link kept its from= for good. It offers
+  // the two places there are, each [text, hash], the link's filters kept;
+  // the link is left as it is, for the user to choose. route() hides it.
+  function placeGone(said, latest, start) {
+    $('place-said').textContent = said;
+    for (const [id, [text, hash]] of [['place-latest', latest], ['place-start', start]]) {
+      $(id).textContent = text;
+      $(id).href = hash;
+    }
+    $('place').hidden = false;
+  }
+
   // Each view gets current(): false once the user has gone to another view.
   // A view checks it after every wait, so that a late answer does not
   // draw into, or take the buttons of, the view that replaced it.
@@ -2068,6 +2083,12 @@
     // how far it got, and the link names that.
     let short = ''; // what it said of a restore stopped short
     const restore = async () => {
+      if (want > head) {
+        placeGone(`The link asks for the log from position ${want}, but ${head ? 'the log ends at position ' + head : 'the log is empty'}: ` +
+          'its database may have been reset, or the link is from another server. Its latest events are shown.',
+        ['Show the latest events', placeHash(0)], ['Show the log from its start', placeHash(1)]);
+        return;
+      }
       let n = 0;
       for (; want && bound >= want && !older.hidden && n < RESTORE_PAGES && current(); n++) {
         const was = bound;
@@ -2487,6 +2508,16 @@
     const fromAsked = q.get('from');
     const want = fromAsked !== null && /^[1-9]\d{0,14}$/.test(fromAsked) ? Number(fromAsked) : 0;
     if (fromAsked !== null && !want) fromRefused(fromAsked, placeHash(0));
+    if (want && missing) {
+      placeGone(`The link asks for this stream's events from version ${want}, but the stream does not exist: ` +
+        'it was never written, its database was reset, or the link is from another server.',
+      ['Follow the stream, live', '#/streams/' + id], ['Show the live log', '#/']);
+    } else if (want > info.version) {
+      placeGone(`The link asks for this stream's events from version ${want}, but the stream is at version ${info.version}: ` +
+        'its database may have been reset, or the link is from another server. ' +
+        (version ? `Version ${Math.min(version, info.version)} and the events before it are shown.` : 'Its latest events are shown.'),
+      [version ? `Show version ${version}` : 'Show the latest events', placeHash(0)], ['Show the stream from its start', placeHash(1)]);
+    }
     // Stopped at RESTORE_PAGES short of the link's place, it said nothing,
     // and the link still named a version the view did not show: it says
     // how far it got, and the link names that.
@@ -2705,6 +2736,7 @@
     leave = new AbortController();
     const signal = leave.signal;
     showError('');
+    $('place').hidden = true;
     const [path, qs] = (location.hash.replace(/^#/, '') || '/').split('?');
     const q = new URLSearchParams(qs || '');
     const m = path.match(/^\/streams\/(.+)$/);

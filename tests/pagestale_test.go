@@ -1,0 +1,53 @@
+package tests
+
+import "testing"
+
+// placeJS returns what the page says of a link's place it cannot show,
+// and the links it offers, as "text href", or "" where it says nothing.
+const placeJS = `const p = document.getElementById('place');
+	return p.hidden ? '' : [document.getElementById('place-said').textContent,
+		...[...p.querySelectorAll('a')].filter((a) => !a.hidden).map((a) => a.textContent + ' ' + a.getAttribute('href'))]`
+
+// TestPageSaysALinksFromPastTheEndAndOffersTheLatestAndTheStart: a link
+// whose from= lies past the end of the log, or of a stream, or names a
+// stream that does not exist (a database reset since, a link from another
+// server) showed the latest events without a word, and the link kept its
+// from= for good. The page says what the link asks and where the log or
+// stream is, and offers the latest events and the start, the link's
+// filters kept.
+func TestPageSaysALinksFromPastTheEndAndOffersTheLatestAndTheStart(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 230, "OrderNoted")
+
+	b.navigate(t, s.URL+"/#/?type=OrderNoted&from=500")
+	b.waitFor(t, "the last 100 positions", logRowsJS, `[100,230,131,"#/?type=OrderNoted&from=500"]`)
+	b.waitFor(t, "the place said, the latest and the start offered", placeJS,
+		`["The link asks for the log from position 500, but the log ends at position 230: its database may have been reset, or the link is from another server. Its latest events are shown.",`+
+			`"Show the latest events #/?type=OrderNoted","Show the log from its start #/?type=OrderNoted&from=1"]`)
+	b.click(t, "a#place-start")
+	b.waitFor(t, "the log from its start, filtered", logRowsJS, `[230,230,1,"#/?type=OrderNoted&from=1"]`)
+	b.waitFor(t, "nothing more said", placeJS, `""`)
+	b.navigate(t, s.URL+"/#/?type=OrderNoted&from=231")
+	b.waitFor(t, "the place said again", `return document.getElementById('place').hidden`, "false")
+	b.click(t, "a#place-latest")
+	b.waitFor(t, "the latest events, filtered", logRowsJS, `[100,230,131,"#/?type=OrderNoted"]`)
+	b.waitFor(t, "nothing more said", placeJS, `""`)
+
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=500")
+	b.waitFor(t, "the stream's latest 50", streamRowsJS, `[50,230,181,"?from=500"]`)
+	b.waitFor(t, "the place said, the latest and the start offered", placeJS,
+		`["The link asks for this stream's events from version 500, but the stream is at version 230: its database may have been reset, or the link is from another server. Its latest events are shown.",`+
+			`"Show the latest events #/streams/`+id+`","Show the stream from its start #/streams/`+id+`?from=1"]`)
+	b.click(t, "a#place-start")
+	b.waitFor(t, "the stream from its start", streamRowsJS, `[230,230,1,"?from=1"]`)
+	b.waitFor(t, "nothing more said", placeJS, `""`)
+
+	gone := newID()
+	b.navigate(t, s.URL+"/#/streams/"+gone+"?from=5")
+	b.waitFor(t, "the place said, the stream and the live log offered", placeJS,
+		`["The link asks for this stream's events from version 5, but the stream does not exist: it was never written, its database was reset, or the link is from another server.",`+
+			`"Follow the stream, live #/streams/`+gone+`","Show the live log #/"]`)
+	b.click(t, "a#place-latest")
+	b.waitFor(t, "the stream, followed, without from=", `return location.hash`, `"#/streams/`+gone+`"`)
+	b.waitFor(t, "nothing more said", placeJS, `""`)
+}
