@@ -51,3 +51,61 @@ func TestPageSaysALinksFromPastTheEndAndOffersTheLatestAndTheStart(t *testing.T)
 	b.waitFor(t, "the stream, followed, without from=", `return location.hash`, `"#/streams/`+gone+`"`)
 	b.waitFor(t, "nothing more said", placeJS, `""`)
 }
+
+// holdOlderReadsJS, run before the page's own script, holds the page's
+// reads of the log's positions, and of a stream's versions, below
+// window.below while window.hold() is in force, until window.release();
+// window.held counts the reads held.
+const holdOlderReadsJS = `const fetch0 = window.fetch;
+	window.held = 0;
+	let gate = null;
+	window.hold = () => { gate = new Promise((r) => { window.release = () => { gate = null; r(); }; }); };
+	window.fetch = (u, o) => {
+		const m = /^\/(?:events\?after=|streams\/[^/]+\/events\?direction=backward&from=)(\d+)&/.exec(String(u));
+		if (!gate || !m || Number(m[1]) >= window.below) return fetch0(u, o);
+		window.held++;
+		return gate.then(() => fetch0(u, o));
+	};`
+
+// TestPageSaysItsButtonIsBusyWhileALinksPagesLoad: after a reload, or a
+// link shared, the view loads the pages of older events its from= names,
+// one after another; meanwhile "Load older events" ("Load earlier
+// events") was disabled under its usual name, and a click on it did
+// nothing, without a word. It stays disabled until the link's pages are
+// all in, says what it is waiting for, and the live region says it too;
+// then it is the usual button again, and the click made meanwhile has
+// loaded nothing the link did not ask for.
+func TestPageSaysItsButtonIsBusyWhileALinksPagesLoad(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 530, "OrderNoted")
+	b.beforePage(t, holdOlderReadsJS)
+	const buttonJS = `const o = document.getElementById(arguments[0]); return [o.hidden, o.disabled, o.textContent]`
+
+	b.navigate(t, s.URL+"/#/")
+	b.waitFor(t, "the last 100 positions", logRowsJS, `[100,530,431,"#/"]`)
+	b.run(t, `window.below = 430; window.hold(); return null`)
+	b.navigate(t, s.URL+"/#/?from=131")
+	b.waitFor(t, "a page of the link's held", `return window.held > 0`, "true")
+	b.waitFor(t, "the button busy, saying so", `return (function () { `+buttonJS+` }).apply(null, ['log-older'])`,
+		`[false,true,"Loading older events back to position 131, as the link asks…"]`)
+	b.waitFor(t, "the live region saying so", `return document.getElementById('log-said').textContent`,
+		`"Loading older events back to position 131, as the link asks…"`)
+	b.click(t, "#log-older")
+	b.run(t, `window.release(); return null`)
+	b.waitFor(t, "the link's pages, and no more", logRowsJS, `[400,530,131,"#/?from=131"]`)
+	b.waitFor(t, "the usual button again", `return (function () { `+buttonJS+` }).apply(null, ['log-older'])`,
+		`[false,false,"Load older events (before position 131)"]`)
+
+	b.run(t, `window.below = 480; window.held = 0; window.hold(); return null`)
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=331")
+	b.waitFor(t, "a page of the link's held", `return window.held > 0`, "true")
+	b.waitFor(t, "the button busy, saying so", `return (function () { `+buttonJS+` }).apply(null, ['stream-earlier'])`,
+		`[false,true,"Loading earlier events back to version 331, as the link asks…"]`)
+	b.waitFor(t, "the live region saying so", `return document.getElementById('stream-said').textContent`,
+		`"Loading earlier events back to version 331, as the link asks…"`)
+	b.click(t, "#stream-earlier")
+	b.run(t, `window.release(); return null`)
+	b.waitFor(t, "the link's pages, and no more", streamRowsJS, `[200,530,331,"?from=331"]`)
+	b.waitFor(t, "the usual button again", `return (function () { `+buttonJS+` }).apply(null, ['stream-earlier'])`,
+		`[false,false,"Load earlier events"]`)
+}

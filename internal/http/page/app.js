@@ -1934,9 +1934,12 @@
         ? `No event after position ${bound} matches these filters. Load older events to look further back.`
         : 'No event in the log matches these filters.';
     };
+    // restoring is the position a link's pages are being loaded back to
+    // (restore), 0 when none are.
+    let restoring = 0;
     const olderShown = () => {
       older.hidden = bound <= 0;
-      older.textContent = `Load older events (before position ${bound + 1})`;
+      older.textContent = restoring ? `Loading older events back to position ${restoring}, as the link asks…` : `Load older events (before position ${bound + 1})`;
       emptyShown();
     };
     const w = watch({
@@ -2081,6 +2084,9 @@
     // Stopped at RESTORE_PAGES short of the link's place, it said nothing,
     // and the link still named a place the view did not show: it says
     // how far it got, and the link names that.
+    // While it loads them, the button was disabled under its usual name,
+    // and a click on it did nothing, without a word: it stays disabled
+    // until the link's pages are in, and says what it waits for.
     let short = ''; // what it said of a restore stopped short
     const restore = async () => {
       if (want > head) {
@@ -2089,11 +2095,24 @@
         ['Show the latest events', placeHash(0)], ['Show the log from its start', placeHash(1)]);
         return;
       }
+      if (!want || bound < want || older.hidden || !current()) return;
+      restoring = want;
+      older.disabled = true;
+      olderShown();
+      $('log-said').textContent = older.textContent;
       let n = 0;
-      for (; want && bound >= want && !older.hidden && n < RESTORE_PAGES && current(); n++) {
-        const was = bound;
-        await loadOlder(false);
-        if (bound === was) return;
+      try {
+        for (; bound >= want && !older.hidden && n < RESTORE_PAGES && current(); n++) {
+          const was = bound;
+          await loadOlder(false);
+          if (bound === was) return;
+        }
+      } finally {
+        restoring = 0;
+        if (current()) {
+          older.disabled = false;
+          olderShown();
+        }
       }
       if (n < RESTORE_PAGES || bound < want || older.hidden || !current()) return;
       history.replaceState(null, '', placeHash(bound + 1));
@@ -2108,8 +2127,10 @@
     older.onclick = () => loadOlder(true);
     // loadOlder loads the next page of older events; asked by the user
     // (a click), it puts the place in the fragment.
+    let fetching = false; // a page of older events is on its way
     const loadOlder = async (user) => {
-      if (older.disabled) return;
+      if (fetching || (user && restoring)) return;
+      fetching = true;
       const start = afresh;
       const keyed = document.activeElement === older;
       let first = null; // the first event loaded
@@ -2156,8 +2177,9 @@
       } catch (e) {
         if (current() && e.name !== 'AbortError') showError(clickFailed = 'Loading older events failed: ' + e.message);
       } finally {
+        fetching = false;
         if (current()) {
-          older.disabled = false;
+          older.disabled = restoring > 0;
           if (keyed) refocus(older, first);
         }
       }
@@ -2492,6 +2514,7 @@
     const earlier = $('stream-earlier');
     earlier.hidden = true;
     earlier.disabled = false;
+    earlier.textContent = 'Load earlier events'; // a view left while it restored kept its words
     let clickFailed = ''; // what a failed click said: it goes once one succeeds
     // The earlier pages loaded were in no link: a reload, or the link
     // shared, showed the latest events again (or the event's page), and
@@ -2521,13 +2544,28 @@
     // Stopped at RESTORE_PAGES short of the link's place, it said nothing,
     // and the link still named a version the view did not show: it says
     // how far it got, and the link names that.
+    // While it loads them, the button stays disabled and says so, as the
+    // live log's does.
     let short = ''; // what it said of a restore stopped short
+    let restoring = false;
     const restore = async () => {
+      if (!want || earliest <= want || earlier.hidden || !current()) return;
+      restoring = true;
+      earlier.disabled = true;
+      earlier.textContent = $('stream-said').textContent = `Loading earlier events back to version ${want}, as the link asks…`;
       let n = 0;
-      for (; want && earliest > want && !earlier.hidden && n < RESTORE_PAGES && current(); n++) {
-        const was = earliest;
-        await loadEarlier(false);
-        if (earliest === was) return;
+      try {
+        for (; earliest > want && !earlier.hidden && n < RESTORE_PAGES && current(); n++) {
+          const was = earliest;
+          await loadEarlier(false);
+          if (earliest === was) return;
+        }
+      } finally {
+        restoring = false;
+        if (current()) {
+          earlier.disabled = false;
+          earlier.textContent = 'Load earlier events';
+        }
       }
       if (n < RESTORE_PAGES || earliest <= want || earlier.hidden || !current()) return;
       history.replaceState(null, '', placeHash(earliest));
@@ -2540,12 +2578,14 @@
       if (current() && new URLSearchParams(location.hash.split('?')[1] || '').has('from')) history.replaceState(null, '', placeHash(earliest));
     };
     earlier.onclick = () => loadEarlier(true);
+    let fetching = false; // a page of earlier events is on its way
     // loadEarlier loads the next page of earlier events; asked by the user
     // (a click), it puts the place in the fragment.
     const loadEarlier = async (user) => {
       // One page at a time: a second click before the first page arrives
       // would load the same events again.
-      if (earlier.disabled) return;
+      if (fetching || (user && restoring)) return;
+      fetching = true;
       const start = afresh;
       const keyed = document.activeElement === earlier;
       let first = null; // the first event loaded
@@ -2567,8 +2607,9 @@
       } catch (e) {
         if (current()) showError(clickFailed = 'Loading earlier events failed: ' + e.message);
       } finally {
+        fetching = false;
         if (current()) {
-          earlier.disabled = false;
+          earlier.disabled = restoring;
           if (keyed) refocus(earlier, first);
         }
       }
