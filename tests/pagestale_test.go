@@ -109,3 +109,35 @@ func TestPageSaysItsButtonIsBusyWhileALinksPagesLoad(t *testing.T) {
 	b.waitFor(t, "the usual button again", `return (function () { `+buttonJS+` }).apply(null, ['stream-earlier'])`,
 		`[false,false,"Load earlier events"]`)
 }
+
+// TestPageStreamListTakesAClickMadeWhileItsPageLoads: the stream list,
+// reloaded on a later page, reads it again; "First page", always enabled,
+// clicked while that read was on its way (a slow network, a busy server)
+// did nothing, without a word, and the later page was shown. The click is
+// made once the page on its way is in: the first page is shown, and the
+// link names it.
+func TestPageStreamListTakesAClickMadeWhileItsPageLoads(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	for range 60 {
+		s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderNoted")})
+	}
+	// With sessionStorage's holdList set, the list's reads of a later page
+	// wait for window.release().
+	b.beforePage(t, `const fetch0 = window.fetch;
+		window.held = 0;
+		const gate = new Promise((r) => { window.release = r; });
+		window.fetch = (u, o) => sessionStorage.getItem('holdList') && /^\/streams\?(stream_type=[^&]*&)?after=/.test(String(u))
+			? (window.held++, gate.then(() => fetch0(u, o))) : fetch0(u, o);`)
+	const shownJS = `return [document.getElementById('streams-caption').textContent, document.querySelector('#streams-table tbody td')?.textContent, location.hash.replace(/after=[^&]*/, 'after=…')]`
+	b.openStreamList(t, s, 50)
+	first := b.run(t, `return document.querySelector('#streams-table tbody td').textContent`)
+	b.run(t, `document.getElementById('streams-next').click(); return null`)
+	b.waitFor(t, "the second page", captionJS, `"Streams, page 2"`)
+	b.run(t, `sessionStorage.setItem('holdList', '1'); return null`)
+	b.reload(t)
+	b.waitFor(t, "the second page's read on its way", `return [window.held, document.getElementById('streams-caption').textContent]`, `[1,"Loading…"]`)
+	b.click(t, "#streams-first")
+	b.run(t, `window.release(); return null`)
+	b.waitFor(t, "the first page, as clicked, in the link", shownJS, `["Streams, page 1",`+first+`,"#/streams"]`)
+}

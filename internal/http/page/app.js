@@ -2269,15 +2269,25 @@
     let page = after ? (/^[1-9]\d{0,8}$/.test(q.get('page') || '') ? Number(q.get('page')) : 0) : 1; // 0: not known
     let shown = false; // a page has been shown
     let loading = false; // one page at a time: a second click counts no page twice
+    // A click for another page than the one on its way ("First page" while
+    // a reload reads a later one, on a slow network) did nothing, without a
+    // word: the last such click (its move's arguments) is made once that
+    // page is in.
+    let loadingAt = null; // the cursor of the page on its way
+    let queued = null;
     // load shows the page after cursor at, the n-th (0: not known).
     const load = async (at, n) => {
       if (loading) return false;
       loading = true;
+      loadingAt = at;
       let r;
       try {
         r = await api(listPath(at), undefined, signal);
       } finally {
         loading = false;
+        const then = queued;
+        queued = null;
+        if (then && current()) queueMicrotask(() => move(...then));
       }
       if (!current()) return false;
       after = at;
@@ -2318,7 +2328,10 @@
     // cursor of the page before it, and once it is shown puts it in the
     // fragment (a new entry of the tab's history, for the back button).
     const move = async (at, n, from = null) => {
-      if (loading) return;
+      if (loading) {
+        if (at !== loadingAt) queued = [at, n, from];
+        return;
+      }
       if (from !== null && at) sessionStorage.setItem(trailKey(at), from);
       const keyed = document.activeElement;
       if (!(await click(at, n))) return;
