@@ -24,6 +24,13 @@ func TestPageSaysALinksFromPastTheEndAndOffersTheLatestAndTheStart(t *testing.T)
 	b.waitFor(t, "the place said, the latest and the start offered", placeJS,
 		`["The link asks for the log from position 500, but the log ends at position 230: its database may have been reset, or the link is from another server. Its latest events are shown.",`+
 			`"Show the latest events #/?type=OrderNoted","Show the log from its start #/?type=OrderNoted&from=1"]`)
+	// A page loaded by a click puts its own place in the link: what was
+	// said of the link's goes.
+	b.click(t, "#log-older")
+	b.waitFor(t, "the page before, in the link", logRowsJS, `[200,230,31,"#/?type=OrderNoted&from=31"]`)
+	b.waitFor(t, "nothing more said of the link's place", placeJS, `""`)
+	b.navigate(t, s.URL+"/#/?type=OrderNoted&from=500")
+	b.waitFor(t, "the place said again", `return document.getElementById('place').hidden`, "false")
 	b.click(t, "a#place-start")
 	b.waitFor(t, "the log from its start, filtered", logRowsJS, `[230,230,1,"#/?type=OrderNoted&from=1"]`)
 	b.waitFor(t, "nothing more said", placeJS, `""`)
@@ -38,6 +45,11 @@ func TestPageSaysALinksFromPastTheEndAndOffersTheLatestAndTheStart(t *testing.T)
 	b.waitFor(t, "the place said, the latest and the start offered", placeJS,
 		`["The link asks for this stream's events from version 500, but the stream is at version 230: its database may have been reset, or the link is from another server. Its latest events are shown.",`+
 			`"Show the latest events #/streams/`+id+`","Show the stream from its start #/streams/`+id+`?from=1"]`)
+	b.click(t, "#stream-earlier")
+	b.waitFor(t, "the page before, in the link", streamRowsJS, `[100,230,131,"?from=131"]`)
+	b.waitFor(t, "nothing more said of the link's place", placeJS, `""`)
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=500")
+	b.waitFor(t, "the place said again", `return document.getElementById('place').hidden`, "false")
 	b.click(t, "a#place-start")
 	b.waitFor(t, "the stream from its start", streamRowsJS, `[230,230,1,"?from=1"]`)
 	b.waitFor(t, "nothing more said", placeJS, `""`)

@@ -2168,7 +2168,10 @@
         keep += found.length;
         bound = at;
         olderShown();
-        if (user) history.pushState(null, '', placeHash(bound + 1));
+        if (user) {
+          history.pushState(null, '', placeHash(bound + 1));
+          $('place').hidden = true; // the link names this place now, not the one it said
+        }
         unsay(short);
         $('log-said').textContent = found.length
           ? `Loaded ${found.length} older events, positions ${found[found.length - 1].position} to ${found[0].position}.`
@@ -2612,7 +2615,10 @@
         keep += events.length;
         earliest = events.length ? events[events.length - 1].version : 1;
         earlier.hidden = earliest <= 1;
-        if (user && events.length) history.pushState(null, '', placeHash(earliest));
+        if (user && events.length) {
+          history.pushState(null, '', placeHash(earliest));
+          $('place').hidden = true; // the link names this place now, not the one it said
+        }
         unsay(short);
         $('stream-said').textContent = events.length
           ? `Loaded ${events.length} earlier events, versions ${events[0].version} to ${events[events.length - 1].version}.` : 'No earlier events.';
