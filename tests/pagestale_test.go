@@ -153,3 +153,21 @@ func TestPageStreamListTakesAClickMadeWhileItsPageLoads(t *testing.T) {
 	b.run(t, `window.release(); return null`)
 	b.waitFor(t, "the first page, as clicked, in the link", shownJS, `["Streams, page 1",`+first+`,"#/streams"]`)
 }
+
+// TestPageSaysAStreamListLinkPastItsLastStream: a link to a page of the
+// stream list whose cursor lies past the last stream (its database reset
+// since, a link from another server) showed an empty page, "No streams
+// past this page's start", and nothing to say why or where to go. The
+// page says so, and offers the first page, the link's type kept.
+func TestPageSaysAStreamListLinkPastItsLastStream(t *testing.T) {
+	t.Parallel()
+	s, b, _ := startPageWithAStream(t, "order", 1, "OrderNoted")
+	b.navigate(t, s.URL+"/#/streams?stream_type=order&after=ffffffff-ffff-ffff-ffff-ffffffffffff&page=3")
+	b.waitFor(t, "the empty page", captionJS, `"No streams of type order past this page's start"`)
+	b.waitFor(t, "the place said, the first page offered", placeJS,
+		`["The link asks for the streams after ffffffff-ffff-ffff-ffff-ffffffffffff, but there are none past it: its database may have been reset, or the link is from another server.",`+
+			`"Show the first page #/streams?stream_type=order"]`)
+	b.click(t, "a#place-latest")
+	b.waitFor(t, "the first page, its type kept", `return [document.querySelectorAll('#streams-table tbody tr').length, location.hash]`, `[1,"#/streams?stream_type=order"]`)
+	b.waitFor(t, "nothing more said", placeJS, `""`)
+}

@@ -1862,13 +1862,16 @@
   // log or of a stream, or of a stream that does not exist (its database
   // reset since, a link from another server): the view showed the latest
   // events without a word, and the link kept its from= for good. It offers
-  // the two places there are, each [text, hash], the link's filters kept;
-  // the link is left as it is, for the user to choose. route() hides it.
-  function placeGone(said, latest, start) {
+  // the two places there are, each [text, hash] (or none), the link's
+  // filters kept; the link is left as it is, for the user to choose.
+  // route() hides it.
+  function placeGone(said, latest, start = null) {
     $('place-said').textContent = said;
-    for (const [id, [text, hash]] of [['place-latest', latest], ['place-start', start]]) {
-      $(id).textContent = text;
-      $(id).href = hash;
+    for (const [id, link] of [['place-latest', latest], ['place-start', start]]) {
+      $(id).hidden = !link;
+      if (!link) continue;
+      $(id).textContent = link[0];
+      $(id).href = link[1];
     }
     $('place').hidden = false;
   }
@@ -2305,6 +2308,14 @@
       $('streams-table').tBodies[0].replaceChildren(...rows);
       const of = type ? ` of type ${named(type)}` : '';
       $('streams-caption').textContent = rows.length ? `Streams${of}, ${page ? 'page ' + page : 'a later page'}` : `No streams${of}${after ? ' past this page\'s start' : ''}`;
+      // A page past the last stream is a link's, not a click's (the API
+      // gives no next link to an empty page): said, and the first offered.
+      if (!rows.length && after) {
+        placeGone(`The link asks for the streams after ${after}, but there are none past it: its database may have been reset, or the link is from another server.`,
+          ['Show the first page', viewHash('', 1)]);
+      } else {
+        $('place').hidden = true;
+      }
       const next = $('streams-next');
       // The next page's cursor, as the API's link gives it.
       const cursor = r.next ? new URLSearchParams(r.next.split('?')[1] || '').get('after') : null;
