@@ -171,3 +171,15 @@ func TestPageSaysAStreamListLinkPastItsLastStream(t *testing.T) {
 	b.waitFor(t, "the first page, its type kept", `return [document.querySelectorAll('#streams-table tbody tr').length, location.hash]`, `[1,"#/streams?stream_type=order"]`)
 	b.waitFor(t, "nothing more said", placeJS, `""`)
 }
+
+// TestPageSaysALinksFromIntoAnEmptyLog: a link's from= on a log that has
+// no event (a database reset since) is said, and the live log offered,
+// not its start, which is the same place.
+func TestPageSaysALinksFromIntoAnEmptyLog(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	b.navigate(t, s.URL+"/#/?stream_type=order&from=5")
+	b.waitFor(t, "the place said, the live log offered", placeJS,
+		`["The link asks for the log from position 5, but the log is empty: its database may have been reset, or the link is from another server.",`+
+			`"Show the latest events #/?stream_type=order"]`)
+}

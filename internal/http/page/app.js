@@ -2094,8 +2094,8 @@
     const restore = async () => {
       if (want > head) {
         placeGone(`The link asks for the log from position ${want}, but ${head ? 'the log ends at position ' + head : 'the log is empty'}: ` +
-          'its database may have been reset, or the link is from another server. Its latest events are shown.',
-        ['Show the latest events', placeHash(0)], ['Show the log from its start', placeHash(1)]);
+          `its database may have been reset, or the link is from another server.${head ? ' Its latest events are shown.' : ''}`,
+        ['Show the latest events', placeHash(0)], head ? ['Show the log from its start', placeHash(1)] : null);
         return;
       }
       if (!want || bound < want || older.hidden || !current()) return;
