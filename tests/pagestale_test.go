@@ -183,3 +183,18 @@ func TestPageSaysALinksFromIntoAnEmptyLog(t *testing.T) {
 		`["The link asks for the log from position 5, but the log is empty: its database may have been reset, or the link is from another server.",`+
 			`"Show the latest events #/?stream_type=order"]`)
 }
+
+// TestPageTakesBackAStreamsAbsenceOnceItsFirstEventComes: a link's from=
+// on a stream that does not exist is said; the stream's first event,
+// live, takes that back, as it takes back "This stream does not exist
+// yet".
+func TestPageTakesBackAStreamsAbsenceOnceItsFirstEventComes(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	id := newID()
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=1")
+	b.waitFor(t, "the absence said", `return document.getElementById('place').hidden`, "false")
+	b.waitFor(t, "the tail live", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.waitFor(t, "the first event, and the absence taken back", `return [`+versionsJS[len("return "):]+`, document.getElementById('place').hidden]`, "[[1],true]")
+}

@@ -2558,7 +2558,8 @@
     const fromAsked = q.get('from');
     const want = fromAsked !== null && /^[1-9]\d{0,14}$/.test(fromAsked) ? Number(fromAsked) : 0;
     if (fromAsked !== null && !want) fromRefused(fromAsked, placeHash(0));
-    if (want && missing) {
+    const gone = want && missing; // what it says of the link goes with the stream's absence
+    if (gone) {
       placeGone(`The link asks for this stream's events from version ${want}, but the stream does not exist: ` +
         'it was never written, its database was reset, or the link is from another server.',
       ['Follow the stream, live', '#/streams/' + id], ['Show the live log', '#/']);
@@ -2717,6 +2718,7 @@
         dd.stream_type.textContent = named(first.stream_type);
         dd.created_at.textContent = first.recorded_at;
         unsay(absent);
+        if (gone) $('place').hidden = true;
       }
       newest = first = null;
     };
