@@ -1251,13 +1251,32 @@ func (c *Client) resolveLink(page *url.URL, link string) (*url.URL, error) {
 // first (a proxy that decodes %2F, as nginx's normalised URI does, reads
 // /a%2F..%2F..%2Fb as /a/../../b), and unescaped with a backslash read as
 // a slash (as IIS, some proxies and every browser's URL parser read it:
-// /a/..%5C..%5Cb is /b there).
+// /a/..%5C..%5Cb is /b there), and that way with each segment's
+// parameters dropped (as Tomcat, Jetty and servlet proxies read it:
+// /a/..;/b is /b there).
 func (c *Client) underBase(u *url.URL) bool {
 	if !segmentsUnder(pathSegments(u.EscapedPath()), pathSegments(c.base.EscapedPath())) {
 		return false
 	}
 	backslashed := func(p string) string { return strings.ReplaceAll(p, `\`, "/") }
-	return cleanUnder(u.Path, c.base.Path) && cleanUnder(backslashed(u.Path), backslashed(c.base.Path))
+	return cleanUnder(u.Path, c.base.Path) && cleanUnder(backslashed(u.Path), backslashed(c.base.Path)) &&
+		cleanUnder(paramless(backslashed(u.Path)), paramless(backslashed(c.base.Path)))
+}
+
+// paramless is the unescaped path p with each segment's parameters (from
+// its first ';' on) dropped, as a servlet container drops them before it
+// resolves dot segments: ..;x is .. there.
+func paramless(p string) string {
+	if !strings.Contains(p, ";") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if j := strings.IndexByte(s, ';'); j >= 0 {
+			segs[i] = s[:j]
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // cleanUnder reports whether the unescaped path p, its dot segments
