@@ -209,7 +209,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if c.timeout < 0 {
 		c.timeout = DefaultRequestTimeout
 	}
-	hc.CheckRedirect = keepInOrigin(hc.CheckRedirect)
+	hc.CheckRedirect = keepInOrigin(hc.CheckRedirect, c.underBase)
 	c.http = hc
 	return c, nil
 }
@@ -252,7 +252,9 @@ func shownURL(s string) string {
 
 // keepInOrigin returns a CheckRedirect that sends the token, and a
 // request's body, only to the origin of the first request (its scheme,
-// host and port), or to an upgrade of it to https on the same host, then
+// host and port) under the base URL's path (under reports it: two
+// services on one origin each keep their token, as a next link out of the
+// path is refused), or to an upgrade of it to https on the same host, then
 // does what next does (nil: net/http's default, at most 10 redirects).
 // net/http itself sends Authorization on to any target whose host name is
 // the first one's or a subdomain of it, whatever its scheme and port: a
@@ -261,10 +263,19 @@ func shownURL(s string) string {
 // to any target: an append's events went to a service the client was
 // never configured for. A redirect elsewhere is followed without the
 // token, one that would send the body there is refused.
-func keepInOrigin(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+func keepInOrigin(next func(*http.Request, []*http.Request) error, under func(*url.URL) bool) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		from, to := via[0].URL, req.URL
-		if !sameOrigin(from, to) && !upgradeOf(from, to) {
+		elsewhere := ""
+		switch {
+		case sameOrigin(from, to):
+			if !under(to) {
+				elsewhere = "out of the base URL's path"
+			}
+		case !upgradeOf(from, to):
+			elsewhere = "another origin than the server's"
+		}
+		if elsewhere != "" {
 			if req.Body != nil && req.Body != http.NoBody {
 				// net/http gives a 307's or 308's request the body again;
 				// a 301's, 302's or 303's is a GET without one.
@@ -272,8 +283,8 @@ func keepInOrigin(next func(*http.Request, []*http.Request) error) func(*http.Re
 				if req.Response != nil {
 					status = "a " + strconv.Itoa(req.Response.StatusCode)
 				}
-				return &redirectRefused{fmt.Errorf("%s to %s, another origin than the server's: the client sends its requests' bodies to the server's origin only, and sent nothing there",
-					status, shownPath(to.Redacted()))}
+				return &redirectRefused{fmt.Errorf("%s to %s, %s: the client sends its requests' bodies to the server's origin and base path only, and sent nothing there",
+					status, shownPath(to.Redacted()), elsewhere)}
 			}
 			req.Header.Del("Authorization")
 		}
