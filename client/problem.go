@@ -319,10 +319,11 @@ func decodeProblem(b []byte) *Problem {
 // retryAfter reads a Retry-After header (RFC 9110 §10.2.3): seconds, or an
 // HTTP date, as a proxy in front of the server may send; a date past, or a
 // value that is neither, is 0, and one past the longest Duration is that
-// (t.Sub saturates likewise).
+// (t.Sub saturates likewise). Seconds are digits only: ParseInt's sign
+// (+5, -5) is no delay-seconds.
 func retryAfter(h string, now time.Time) time.Duration {
 	// Out of int64's range, ParseInt gives the nearest it holds.
-	if s, err := strconv.ParseInt(h, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+	if s, err := strconv.ParseInt(h, 10, 64); digitsOnly(h) && (err == nil || errors.Is(err, strconv.ErrRange)) {
 		// Seconds past the longest Duration are the longest Duration,
 		// not a product that overflows, perhaps to a negative.
 		return time.Duration(min(max(s, 0), math.MaxInt64/int64(time.Second))) * time.Second
@@ -331,4 +332,14 @@ func retryAfter(h string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// digitsOnly reports whether s is one or more ASCII digits.
+func digitsOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
