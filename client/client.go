@@ -330,14 +330,16 @@ func upgradeOf(from, to *url.URL) bool {
 // A name with a trailing dot is another name (RFC 6454 compares them as
 // written, and a resolver with search domains may find another machine
 // for the one without), and an IPv4 address mapped into IPv6 another
-// address than the IPv4 one.
+// address than the IPv4 one. An IPv6 address's zone (fe80::1%eth0) names
+// an interface, whose name is case-sensitive (eth0 and ETH0 are two): it
+// is compared as written, never in any case.
 func sameHost(a, b string) bool {
-	if strings.EqualFold(a, b) {
-		return true
-	}
 	x, errX := netip.ParseAddr(a)
 	y, errY := netip.ParseAddr(b)
-	return errX == nil && errY == nil && x.Is6() && y.Is6() && x == y
+	if errX == nil || errY == nil {
+		return errX == nil && errY == nil && x == y
+	}
+	return strings.EqualFold(a, b)
 }
 
 // port is u's port, the scheme's default if it names none, as the number
