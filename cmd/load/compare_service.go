@@ -241,18 +241,37 @@ func (s *serviceSide) follow(ctx context.Context, path string, want int) (int, e
 // as the client puts it (behind a proxy that strips a prefix); any other
 // reference (<?after=5>, <events?…>) relative to page (RFC 3986 §5).
 // Joined as strings, a base ending in a slash asked for //events, and an
-// absolute or relative link for no URL at all.
+// absolute or relative link for no URL at all. A link to another origin
+// than base's (scheme, host, port) is an error: the tool measures and
+// checks the server it starts, and sends nothing elsewhere.
 func pageURL(base, page *url.URL, ref string) (*url.URL, error) {
 	r, err := url.Parse(ref)
 	if err != nil {
 		return nil, fmt.Errorf("the next link %.200q is no URL reference: %w", ref, err)
 	}
 	if r.Scheme != "" || r.Host != "" || !strings.HasPrefix(r.Path, "/") {
-		return page.ResolveReference(r), nil
+		u := page.ResolveReference(r)
+		if origin(u) != origin(base) {
+			return nil, fmt.Errorf("the next link %.200q names another origin than the server's (%s): the tool reads the server it measures only", ref, origin(base))
+		}
+		return u, nil
 	}
 	u := *base
 	u.Path = strings.TrimSuffix(base.Path, "/") + r.Path
 	u.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + r.EscapedPath()
 	u.RawQuery, u.Fragment, u.RawFragment = r.RawQuery, "", ""
 	return &u, nil
+}
+
+// origin is u's scheme, host in lower case and port, the scheme's default
+// if it names none: scheme://host:port.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return u.Scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }

@@ -33,7 +33,7 @@ func TestPageURLPutsThePathUnderTheBaseURLAndResolvesLinks(t *testing.T) {
 		{"http://h/tributary/", "http://h/tributary/events?limit=2", "?after=2&limit=2", "http://h/tributary/events?after=2&limit=2"},
 		{"http://h/tributary/", "http://h/tributary/events?limit=2", "events?after=2", "http://h/tributary/events?after=2"},
 		{"http://h/tributary", "http://h/tributary/events?limit=2", "http://h/tributary/events?after=2", "http://h/tributary/events?after=2"},
-		{"http://h", "http://h/events", "http://other:81/events?after=2", "http://other:81/events?after=2"},
+		{"http://h", "http://h/events", "http://H:80/events?after=2", "http://H:80/events?after=2"},
 	} {
 		base, err := url.Parse(tc.base)
 		if err != nil {
@@ -52,6 +52,29 @@ func TestPageURLPutsThePathUnderTheBaseURLAndResolvesLinks(t *testing.T) {
 	}
 	if _, err := pageURL(&url.URL{Scheme: "http", Host: "h"}, &url.URL{Scheme: "http", Host: "h"}, "http://[::1"); err == nil {
 		t.Error("a link that is no URL reference: no error; expected one")
+	}
+}
+
+// TestPageURLRefusesALinkToAnotherOrigin: follow took a next link to
+// another origin (<http://other:81/events?…>, <//other/…>, another scheme
+// or port) as it was, and read that server's pages as the server's under
+// test: the measure and the check of its order were another's, and the
+// tool, whose traffic goes to the server it starts only, sent requests
+// elsewhere. Such a link is now an error naming it, nothing sent there.
+func TestPageURLRefusesALinkToAnotherOrigin(t *testing.T) {
+	t.Parallel()
+	base := &url.URL{Scheme: "http", Host: "127.0.0.1:8080"}
+	page := &url.URL{Scheme: "http", Host: "127.0.0.1:8080", Path: "/events", RawQuery: "limit=2"}
+	for _, ref := range []string{
+		"http://other:81/events?after=2",
+		"//other/events?after=2",
+		"http://127.0.0.1:8081/events?after=2",
+		"https://127.0.0.1:8080/events?after=2",
+		"http://127.0.0.2:8080/events?after=2",
+	} {
+		if got, err := pageURL(base, page, ref); err == nil || !strings.Contains(err.Error(), "another origin") {
+			t.Errorf("<%s>: %v, %v; expected an error saying it names another origin", ref, got, err)
+		}
 	}
 }
 
