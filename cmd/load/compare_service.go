@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -41,7 +42,7 @@ func newServiceSide(rawURL string) *serviceSide {
 			DialContext:         dialer.DialContext,
 			MaxIdleConnsPerHost: 64, // a kept-alive connection per client
 			DisableCompression:  true,
-		}},
+		}, CheckRedirect: sameOriginRedirect},
 		bodies: map[int][]byte{},
 	}
 }
@@ -261,6 +262,20 @@ func pageURL(base, page *url.URL, ref string) (*url.URL, error) {
 	u.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + r.EscapedPath()
 	u.RawQuery, u.Fragment, u.RawFragment = r.RawQuery, "", ""
 	return &u, nil
+}
+
+// sameOriginRedirect is the tool's CheckRedirect: a redirect to another
+// origin than the first request's is an error, nothing sent there (the
+// tool measures the server it starts only); others as net/http's
+// default, at most 10.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if o := origin(req.URL); o != origin(via[0].URL) {
+		return fmt.Errorf("a redirect to another origin (%s) than the server's (%s): the tool sends its requests to the server it measures only", o, origin(via[0].URL))
+	}
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
 }
 
 // origin is u's scheme, host in lower case and port, the scheme's default

@@ -123,3 +123,29 @@ func TestFollowReadsUnderABaseURLWithAPathAndASlash(t *testing.T) {
 		t.Errorf("follow under %s/tributary/: read %d events, %v (a request for %v); expected 4, each page under the prefix", srv.URL, n, err, wrong.Load())
 	}
 }
+
+// TestFollowRefusesARedirectToAnotherOrigin: the tool's http.Client
+// followed net/http's default, a redirect to any host: a read redirected
+// elsewhere was read, timed and checked as the measured server's, as a
+// next link there was before. A redirect to another origin is now an
+// error, nothing sent there.
+func TestFollowRefusesARedirectToAnotherOrigin(t *testing.T) {
+	t.Parallel()
+	var strayed atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		strayed.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"events":[]}`) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(other.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	svc := newServiceSide(srv.URL)
+	t.Cleanup(svc.close)
+	n, err := svc.follow(context.Background(), "/events?limit=1000", 10)
+	if err == nil || !strings.Contains(err.Error(), "another origin") || strayed.Load() != 0 {
+		t.Errorf("follow redirected to %s: read %d events, %v, %d requests there; expected an error saying it is another origin, nothing sent there", other.URL, n, err, strayed.Load())
+	}
+}
