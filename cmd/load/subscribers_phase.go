@@ -48,12 +48,12 @@ func newLoadTest(cfg subscribersConfig, srv *server, db *database, progress func
 			MaxIdleConnsPerHost:   cfg.subscribers + 1,
 			DisableCompression:    true,
 			ResponseHeaderTimeout: 30 * time.Second,
-		}},
+		}, CheckRedirect: sameOriginRedirect},
 		writeClient: &http.Client{Timeout: appendTimeout, Transport: &http.Transport{
 			Proxy:               nil,
 			DialContext:         dialer.DialContext,
 			MaxIdleConnsPerHost: cfg.writers,
-		}},
+		}, CheckRedirect: sameOriginRedirect},
 	}
 	for range cfg.streams {
 		l.streams = append(l.streams, uuid.NewString())
