@@ -252,9 +252,10 @@ func shownURL(s string) string {
 
 // keepInOrigin returns a CheckRedirect that sends the token, and a
 // request's body, only to the origin of the first request (its scheme,
-// host and port) under the base URL's path (under reports it: two
-// services on one origin each keep their token, as a next link out of the
-// path is refused), or to an upgrade of it to https on the same host, then
+// host and port), or to an upgrade of it to https on the same host, and
+// there under the base URL's path (under reports it: two services on one
+// origin each keep their token, as a next link out of the path is
+// refused), then
 // does what next does (nil: net/http's default, at most 10 redirects).
 // net/http itself sends Authorization on to any target whose host name is
 // the first one's or a subdomain of it, whatever its scheme and port: a
@@ -274,6 +275,10 @@ func keepInOrigin(next func(*http.Request, []*http.Request) error, under func(*u
 			}
 		case !upgradeOf(from, to):
 			elsewhere = "another origin than the server's"
+		case !under(to):
+			// An upgrade keeps the path; one that leaves the base path
+			// is another service's, as on the server's own origin.
+			elsewhere = "out of the base URL's path"
 		}
 		if elsewhere != "" {
 			if req.Body != nil && req.Body != http.NoBody {

@@ -204,7 +204,7 @@ func TestAppendFollowsA307Or308OnlyWithinItsOrigin(t *testing.T) {
 			case strings.HasPrefix(r.URL.Path, "/away"):
 				http.Redirect(w, r, elsewhere.URL+strings.TrimPrefix(r.URL.Path, "/away"), code)
 			case strings.HasPrefix(r.URL.Path, "/secure"):
-				http.Redirect(w, r, secure.URL+strings.TrimPrefix(r.URL.Path, "/secure"), code)
+				http.Redirect(w, r, secure.URL+r.URL.Path, code) // an upgrade keeps the path
 			case strings.HasPrefix(r.URL.Path, "/moved"):
 				stored(w, r)
 			default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path"
 	"strings"
 	"sync"
@@ -82,5 +83,47 @@ func TestTheTokenDoesNotFollowARedirectOutOfTheBasePath(t *testing.T) {
 		if tc.wantPosted == 0 && (err == nil || !strings.Contains(err.Error(), "/b/streams/")) {
 			t.Errorf("base %s: an append's 307 out of the base path: %v; expected an error naming /b/streams/…", tc.base, err)
 		}
+	}
+}
+
+// TestTheTokenDoesNotFollowAnHTTPSUpgradeOutOfTheBasePath: the upgrade of
+// the server's origin to https gets the token, as a proxy that upgrades
+// keeps the path; but an upgrade that also left the base URL's path
+// (http://host/a/… to https://host/b/…, another service) got it too,
+// while a next link there is refused. It now goes only to an upgrade
+// under the base path; the redirect elsewhere is followed without it.
+func TestTheTokenDoesNotFollowAnHTTPSUpgradeOutOfTheBasePath(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var auth string
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = r.Header.Get("Authorization")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"stream_id":"`+path.Base(r.URL.Path)+`","stream_type":"order","version":1}`) //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(secure.Close)
+	srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
+		first, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		to := map[string]string{"a": "/b/", "c": "/c/moved/"}[first]
+		http.Redirect(w, r, secure.URL+to+rest, http.StatusFound)
+	})
+	for _, tc := range []struct{ base, want string }{
+		{"/a/", ""},           // upgraded and out of the base path
+		{"/c/", "Bearer t0k"}, // upgraded under it
+	} {
+		mu.Lock()
+		auth = "none"
+		mu.Unlock()
+		c := newClient(t, srv.URL+tc.base, WithToken("t0k"), WithHTTPClient(secure.Client()))
+		if _, err := c.Stream(context.Background(), uuid.New()); err != nil {
+			t.Fatalf("base %s: %v", tc.base, err)
+		}
+		mu.Lock()
+		if auth != tc.want {
+			t.Errorf("base %s, redirected to https: the target got Authorization %q; expected %q", tc.base, auth, tc.want)
+		}
+		mu.Unlock()
 	}
 }
