@@ -935,12 +935,12 @@ var dialect = sqlstore.Dialect{
 // the refusal was the statement's own, it is refused again, as it was
 // (translate names what is missing). That costs a statement only on a
 // read's error.
-func replan(ctx context.Context, conn *sql.Conn, err error) bool {
+func replan(ctx context.Context, conn *sql.Conn, err error) (sent, again bool) {
 	if sqliteCode(err) != sqlite3.SQLITE_ERROR {
-		return false
+		return false, false
 	}
 	var n int
-	return conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_schema").Scan(&n) == nil
+	return true, conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_schema").Scan(&n) == nil
 }
 
 func sqliteCode(err error) int {

@@ -37,7 +37,7 @@ type reader struct {
 	// indexHint is the dialect's IndexHint.
 	indexHint string
 	// replan is the dialect's Replan.
-	replan func(ctx context.Context, conn *sql.Conn, err error) bool
+	replan func(ctx context.Context, conn *sql.Conn, err error) (sent, again bool)
 	// readAgain is the dialect's ReadAgain (query), and againWithin its
 	// DriverReadTimeout: a statement that failed no sooner is not sent again.
 	readAgain   func(error) bool
@@ -120,7 +120,9 @@ func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
 		(s.againWithin <= 0 || time.Since(sent) < s.againWithin)
 }
 
-// query sends one read statement on the read pool, once; call done once
+// query sends one read statement on the read pool, once (twice where the
+// dialect's Replan has it sent again, each sending counted as kind, and
+// Replan's own statement as "replan"); call done once
 // its rows are closed (on an error too): it returns the stall's error
 // where a stall began while the statement was under way (see take), nil
 // otherwise. queryRow is query for one row: done once it is scanned.
@@ -134,7 +136,7 @@ func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
 // retries of a connection found gone are kept: taking one checks it (the
 // driver's ResetSession), and a statement that finds it gone, nothing
 // sent (driver.ErrBadConn), goes again on the pool, which retries.
-func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, done func() error, err error) {
+func (s reader) query(ctx context.Context, kind string, q string, args ...any) (rows *sql.Rows, done func() error, err error) {
 	conn, sctx, release, err := s.take(ctx)
 	if err == nil && conn == nil && s.replan != nil {
 		// The statement's own connection: one that fails it may be
@@ -152,8 +154,15 @@ func (s reader) query(ctx context.Context, q string, args ...any) (rows *sql.Row
 		rows, err = s.db.QueryContext(sctx, q, args...)
 		return rows, release, err
 	}
-	if err != nil && s.replan != nil && s.replan(sctx, conn, err) {
-		rows, err = conn.QueryContext(sctx, q, args...)
+	if err != nil && s.replan != nil {
+		sent, again := s.replan(sctx, conn, err)
+		if sent {
+			s.m.Statement("replan")
+		}
+		if again {
+			s.m.Statement(kind) // sent again: counted again
+			rows, err = conn.QueryContext(sctx, q, args...)
+		}
 	}
 	return rows, func() error { conn.Close(); return release() }, err
 }
@@ -235,7 +244,7 @@ func (s reader) eachRow(ctx context.Context, kind string, start func(), each fun
 		start()
 		s.m.Statement(kind)
 		began := time.Now()
-		rows, done, err := s.query(ctx, q, args...)
+		rows, done, err := s.query(ctx, kind, q, args...)
 		own := false
 		if err == nil {
 			for rows.Next() {

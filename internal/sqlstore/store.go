@@ -126,9 +126,10 @@ type Dialect struct {
 	// connection's cached schema, older than the database's (SQLite plans
 	// against it, and a plan that fails reloads nothing: an index the
 	// read names, made right again while the server runs, still fails it
-	// there), it makes the connection reload the schema and returns true:
-	// the statement is run once more there.
-	Replan func(ctx context.Context, conn *sql.Conn, err error) bool
+	// there), it makes the connection reload the schema and returns again
+	// true: the statement is run once more there. sent says whether it
+	// sent a statement of its own to do so (counted as "replan").
+	Replan func(ctx context.Context, conn *sql.Conn, err error) (sent, again bool)
 	// LockStreams ends the reads of an append's streams: " FOR UPDATE"
 	// (NOWAIT where the server takes it) where rows are locked that way
 	// (each stream is then read by a part of one UNION ALL of its own,
