@@ -449,7 +449,7 @@ func mergeStatus(rows []map[string]sql.NullString) map[string]sql.NullString {
 // name; once more on a fresh session where its connection was lost once
 // it had gone out (readOnce).
 func (s *Store) statusRows(ctx context.Context, query string) (all []map[string]sql.NullString, err error) {
-	err = s.readOnce(ctx, s.feed, func() error {
+	err = s.readOnce(ctx, "replica_status", s.feed, func() error {
 		all, err = s.statusRowsOnce(ctx, query)
 		return err
 	})
@@ -636,7 +636,7 @@ func column(st map[string]sql.NullString, names ...string) sql.NullString {
 func (s *Store) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error) {
 	var v int64
 	const q = "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?"
-	err := s.readOnce(ctx, s.primary, func() error { return s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v) })
+	err := s.readOnce(ctx, "primary_stream_version", s.primary, func() error { return s.primary.QueryRowContext(ctx, q, id[:]).Scan(&v) })
 	if err != nil {
 		return 0, fmt.Errorf("read stream %s on the primary: %w", id, s.translate(err))
 	}
@@ -708,14 +708,14 @@ func (s *Store) sameLog(ctx context.Context, replicaHead int64) error {
 	}
 	const q = "SELECT event_id FROM events WHERE position = ?"
 	var onReplica, onPrimary []byte
-	err := s.readOnce(ctx, s.feed, func() error { return s.feed.QueryRowContext(ctx, q, replicaHead).Scan(&onReplica) })
+	err := s.readOnce(ctx, "replica_same_log", s.feed, func() error { return s.feed.QueryRowContext(ctx, q, replicaHead).Scan(&onReplica) })
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("read the replica's last event: %w", s.translateReplica(err))
 	}
 	for deadline := time.Now().Add(time.Second); ; {
-		err := s.readOnce(ctx, s.primary, func() error { return s.primary.QueryRowContext(ctx, q, replicaHead).Scan(&onPrimary) })
+		err := s.readOnce(ctx, "replica_same_log", s.primary, func() error { return s.primary.QueryRowContext(ctx, q, replicaHead).Scan(&onPrimary) })
 		switch {
 		case err == nil && !bytes.Equal(onReplica, onPrimary):
 			return fmt.Errorf("%w: %w: %w: at position %d it holds another event than the primary; it serves a log the primary does not have "+
@@ -757,12 +757,12 @@ func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err 
 		return 0, 0, fmt.Errorf("read the replica's log head: %w", err)
 	}
 	const head = "SELECT position FROM log_head WHERE id = 1"
-	if err := s.readOnce(ctx, s.feed, func() error { return s.feed.QueryRowContext(ctx, head).Scan(&replicaHead) }); err != nil {
+	if err := s.readOnce(ctx, "replica_lag", s.feed, func() error { return s.feed.QueryRowContext(ctx, head).Scan(&replicaHead) }); err != nil {
 		return 0, 0, fmt.Errorf("read the replica's log head: %w", s.translateReplica(err))
 	}
 	deadline := time.Now().Add(time.Second)
 	for {
-		if err := s.readOnce(ctx, s.primary, func() error { return s.primary.QueryRowContext(ctx, head).Scan(&primaryHead) }); err != nil {
+		if err := s.readOnce(ctx, "replica_lag", s.primary, func() error { return s.primary.QueryRowContext(ctx, head).Scan(&primaryHead) }); err != nil {
 			return 0, 0, fmt.Errorf("read the primary's log head: %w", s.translate(err))
 		}
 		if primaryHead >= replicaHead || time.Now().After(deadline) {

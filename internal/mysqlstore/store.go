@@ -1186,7 +1186,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // replicaQuery runs q, a statement of Ping's that reads no row, on the
 // read replica's pool.
 func (s *Store) replicaQuery(ctx context.Context, q string) error {
-	return s.readOnce(ctx, s.feed, func() error {
+	return s.readOnce(ctx, "ping", s.feed, func() error {
 		rows, err := s.feed.QueryContext(ctx, q)
 		if err == nil {
 			err = rows.Close()
@@ -1198,7 +1198,7 @@ func (s *Store) replicaQuery(ctx context.Context, q string) error {
 // readyQuery runs q, a statement of Ping's that reads no row, on the
 // primary's pool.
 func (s *Store) readyQuery(ctx context.Context, q string) error {
-	return s.translate(s.readOnce(ctx, s.primary, func() error {
+	return s.translate(s.readOnce(ctx, "ping", s.primary, func() error {
 		rows, err := s.primary.QueryContext(ctx, q)
 		if err == nil {
 			err = rows.Close()
@@ -1215,11 +1215,14 @@ func (s *Store) readyQuery(ctx context.Context, q string) error {
 // sqlstore's reads are sent again (eachRow): never past ctx's end, nor
 // past the pool's DSN's readTimeout, which the first may have run out (the
 // driver says both alike). read returns the driver's error untranslated.
-func (s *Store) readOnce(ctx context.Context, pool *sql.DB, read func() error) error {
+// read sends one statement; each sending is counted as a statement of kind.
+func (s *Store) readOnce(ctx context.Context, kind string, pool *sql.DB, read func() error) error {
 	sent := time.Now()
+	s.m.Statement(kind)
 	err := read()
 	if err != nil && ctx.Err() == nil && readAgain(err) {
 		if within := s.readTimeoutOf(pool); within <= 0 || time.Since(sent) < within {
+			s.m.Statement(kind) // sent again: counted again
 			err = read()
 		}
 	}
@@ -1251,7 +1254,7 @@ func (s *Store) readTimeoutOf(pool *sql.DB) time.Duration {
 // logged once at ERROR, until Ping finds the head right.
 func (s *Store) headBehind(ctx context.Context) error {
 	var head, last int64
-	err := s.readOnce(ctx, s.primary, func() error {
+	err := s.readOnce(ctx, "ping", s.primary, func() error {
 		return s.primary.QueryRowContext(ctx, sqlstore.HeadAndLast).Scan(&head, &last)
 	})
 	switch {
@@ -1278,7 +1281,7 @@ func (s *Store) headBehind(ctx context.Context) error {
 // column of unwrittenColumns that the store does not write, if there is one.
 func (s *Store) unwritten(ctx context.Context) error {
 	var cols [][2]string
-	err := s.readOnce(ctx, s.primary, func() error {
+	err := s.readOnce(ctx, "ping", s.primary, func() error {
 		cols = cols[:0]
 		rows, err := s.primary.QueryContext(ctx, unwrittenColumns)
 		if err != nil {

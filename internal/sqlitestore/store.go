@@ -90,9 +90,10 @@ type Store struct {
 	reads, writes, feed *sql.DB // see sqlstore.Options; writes has one connection
 	path                string
 	log                 *slog.Logger
-	readOnly            bool       // opened by OpenReadOnly, for Verify only
-	lockMade            bool       // Options.LeaveNoLockFile, and Open made the lock file
-	held                []*os.File // OpenReadOnly's shared locks (holdNotServed), let go by Close
+	m                   *metrics.Metrics // counts Ping's statements (sqlstore's Store counts the rest)
+	readOnly            bool             // opened by OpenReadOnly, for Verify only
+	lockMade            bool             // Options.LeaveNoLockFile, and Open made the lock file
+	held                []*os.File       // OpenReadOnly's shared locks (holdNotServed), let go by Close
 
 	// quickChecked: a quick_check (Open's) found every page sound, and
 	// Verify runs none again.
@@ -239,7 +240,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 		opts.MaxReaders = DefaultMaxReaders
 	}
 	dsn := openDSNOf(path)
-	s = &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger, lockMade: lockMade}
+	s = &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger, lockMade: lockMade, m: opts.Metrics}
 	startWAL, err := keepStartWAL(path)
 	if err != nil {
 		closeFiles(file, dirLock)
@@ -535,7 +536,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	// An index missing is returned last, once the rest passed: it fails
 	// only the filtered reads, and /readyz stays 200 for it; a head behind
 	// its events (every append refused) is said before it.
+	// Each of the three reads below is one statement (Ping's, counted as
+	// "ping" as sqlstore's Store.Ping counts its own).
 	var partial error
+	s.m.Statement("ping")
 	if err := s.missingTable(ctx, nil); err != nil {
 		if missing := (*eventstore.MissingError)(nil); !errors.As(err, &missing) || missing.Index == "" {
 			return fmt.Errorf("ping: %w", err)
@@ -544,6 +548,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	// Only the damage, or the head's row missing (every append fails): a
 	// schema not migrated yet has no log_head to read.
+	s.m.Statement("ping")
 	if err := s.headBehind(ctx); errors.Is(err, eventstore.ErrDamaged) || errors.Is(err, errHeadRowMissing) {
 		return fmt.Errorf("ping: %w", err)
 	} else if err == nil {
@@ -552,6 +557,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	// A column the store does not write, NOT NULL without a default (a
 	// table rebuilt by hand): a partial finding too, as MySQL's, since
 	// reads go on (/readyz stays 200, saying appends are refused).
+	s.m.Statement("ping")
 	unwritten, err := s.unwritten(ctx)
 	if err != nil {
 		return fmt.Errorf("ping: %w", err)

@@ -441,11 +441,13 @@ func (s *Store) ReadStall() error { return s.readStall.err() }
 
 // Ping implements eventstore.Store, on the live feed's connections; while
 // the stall watch holds the writer's database stalled, it fails at once
-// with the watch's error (Stall), taking no connection.
+// with the watch's error (Stall), taking no connection. The ping is
+// counted as a statement of kind "ping".
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.Stall(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
+	s.reader.m.Statement("ping")
 	if err := s.feed.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping: %w", s.reader.translate(err))
 	}
