@@ -128,3 +128,50 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	}
 	return s.Store.Head(ctx)
 }
+
+// Tail implements eventstore.Store: the live feed's reads, on the read
+// replica where there is one, and then refused as the clients' reads are
+// (otherLogRefusal) while it serves another log. They were not: a
+// subscription already open went on being handed that log's events as the
+// primary's while every read was refused. The feed's polls, refused, hand
+// out nothing, and check the logs again at most each otherLogRecheck (so
+// a replica mended is served again with no /readyz); a log found gone back
+// under the feed once the logs are the same ends its subscriptions, as a
+// restore does.
+func (s *Store) Tail() eventstore.LogTail {
+	if s.replica == nil {
+		return s.Store.Tail()
+	}
+	return otherLogTail{s.Store.Tail(), s}
+}
+
+// otherLogTail is the store's LogTail whose reads are first refused while
+// the replica serves another log.
+type otherLogTail struct {
+	eventstore.LogTail
+	s *Store
+}
+
+// Head implements eventstore.LogTail.
+func (t otherLogTail) Head(ctx context.Context) (int64, error) {
+	if err := t.s.otherLogRefusal(ctx); err != nil {
+		return 0, err
+	}
+	return t.LogTail.Head(ctx)
+}
+
+// ReadAll implements eventstore.LogTail.
+func (t otherLogTail) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
+	if err := t.s.otherLogRefusal(ctx); err != nil {
+		return eventstore.LogPage{}, err
+	}
+	return t.LogTail.ReadAll(ctx, opts)
+}
+
+// IDAt implements eventstore.LogTail.
+func (t otherLogTail) IDAt(ctx context.Context, position int64) (uuid.UUID, error) {
+	if err := t.s.otherLogRefusal(ctx); err != nil {
+		return uuid.Nil, err
+	}
+	return t.LogTail.IDAt(ctx, position)
+}

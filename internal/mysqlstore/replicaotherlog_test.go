@@ -78,7 +78,9 @@ func TestAReadDSNAtAnotherLogIsRefusedAtStart(t *testing.T) {
 // log's events, 200. Once the replica's lag (/readyz's check) finds its
 // head's event not the primary's, reads are refused, wrapping
 // eventstore.ErrReplicaOtherLog (a cause of its own), until a check finds
-// the logs the same again.
+// the logs the same again. So are the live feed's (Tail), which read the
+// replica too: subscriptions already open went on being handed the other
+// log's events while reads were refused; they get none now.
 func TestReadsOnAReplicaFoundServingAnotherLogAreRefused(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -108,6 +110,14 @@ func TestReadsOnAReplicaFoundServingAnotherLogAreRefused(t *testing.T) {
 			_, err := s.ReadStream(ctx, uuid.New(), eventstore.ReadStreamOptions{Limit: 10})
 			return err
 		},
+		// The live feed's reads, on the replica too: subscriptions already
+		// open were handed that log's events while reads were refused.
+		"the live feed's head": func() error { _, err := s.Tail().Head(ctx); return err },
+		"the live feed's read of the log": func() error {
+			_, err := s.Tail().ReadAll(ctx, eventstore.ReadAllOptions{Limit: 10})
+			return err
+		},
+		"the live feed's look at an event's id": func() error { _, err := s.Tail().IDAt(ctx, 1); return err },
 	}
 	for what, read := range reads {
 		if err := read(); !errors.Is(err, eventstore.ErrReplicaOtherLog) || !errors.Is(err, eventstore.ErrUnavailable) {
