@@ -121,20 +121,44 @@ func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func
 // eventstore.ErrUnavailable: a DSN to fix, not an outage to wait out.
 // Where either has no tables yet (a first start, before migrations; a
 // replica still copying the primary) or no head row, there is nothing to
-// compare, and it passes.
+// compare, and it passes. A replica past the primary's head is looked at
+// again each aheadRecheck, with a WARN, until ctx ends (the start-up
+// timeout): a primary that catches up (a failover under way) passes.
 func (s *Store) checkReplicaLog(ctx context.Context) error {
-	replicaHead, primaryHead, err := s.heads(ctx)
-	switch {
-	case isMySQLError(err, errNoSuchTable, errUnknownColumn, errUnknownDB) || errors.Is(err, sql.ErrNoRows):
-		return nil
-	case err != nil:
-		return err
-	}
 	mend := "name a replica of the primary (the same database on a server that replicates from it), or unset it (the primary serves reads)"
-	if replicaHead > primaryHead {
-		return fmt.Errorf("%s names a database whose log is past the primary's (its head at %d, the primary's at %d), at %s: %w; "+
+	var replicaHead, primaryHead int64
+	for warned := false; ; warned = true {
+		var err error
+		replicaHead, primaryHead, err = s.heads(ctx)
+		switch {
+		case isMySQLError(err, errNoSuchTable, errUnknownColumn, errUnknownDB) || errors.Is(err, sql.ErrNoRows):
+			return nil
+		case err != nil && warned && ctx.Err() != nil:
+			err = nil // the wait's end cut the look: refused as found last, below
+		case err != nil:
+			return err
+		}
+		if replicaHead <= primaryHead {
+			break
+		}
+		ahead := fmt.Errorf("%s names a database whose log is past the primary's (its head at %d, the primary's at %d), at %s: %w; "+
 			"it serves a log the primary does not have (another service's, a replica of another server, or a primary restored from an older backup): %s",
 			replicaDSN, replicaHead, primaryHead, s.replica.Addr, ErrReplicaAhead, mend)
+		if !warned {
+			// Briefly so in a failover (a primary promoted while still
+			// applying what the replica has), as /readyz waits it out
+			// while serving: refused at once, the start failed, and an
+			// orchestrator's restarts became a crash loop.
+			s.log.Warn("the read replica's log is ahead of the primary's; waiting for the primary to catch up until the start-up timeout "+
+				"(a failover under way?), then refusing it", "replica", s.replica.Addr, "replica_head", replicaHead, "primary_head", primaryHead)
+		}
+		t := time.NewTimer(aheadRecheck)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ahead
+		case <-t.C:
+		}
 	}
 	if err := s.sameLog(ctx, replicaHead); errors.Is(err, ErrReplicaDiverged) {
 		return fmt.Errorf("%s names a database that holds another event than the primary at its head (position %d), at %s: %w; "+
@@ -145,6 +169,10 @@ func (s *Store) checkReplicaLog(ctx context.Context) error {
 	}
 	return nil
 }
+
+// aheadRecheck is how often the start looks again at a read replica found
+// past the primary's head (checkReplicaLog).
+const aheadRecheck = time.Second
 
 // replicaProbe is the connector of the read replica's stall watch
 // (sqlstore's Options.ReadProbe): a session of its own on no database (a

@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +21,11 @@ import (
 // next check found the log another (and reads stayed 200). The start
 // compares the logs now, as /readyz does: the event at the replica's head
 // must be the primary's at that position, and a replica past the
-// primary's head is no replica of it either. Either is refused at once,
-// saying so (not an outage to wait out: no ErrUnavailable). One with no
-// events yet (a replica behind the primary's first append) starts.
+// primary's head is no replica of it either. Either is refused, saying
+// so (not an outage to wait out: no ErrUnavailable); the one past the
+// head once the start's context ends, the primary not caught up
+// (TestAReplicaAheadOfThePrimaryAtStartIsWaitedFor). One with no events
+// yet (a replica behind the primary's first append) starts.
 func TestAReadDSNAtAnotherLogIsRefusedAtStart(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -51,7 +54,11 @@ func TestAReadDSNAtAnotherLogIsRefusedAtStart(t *testing.T) {
 	if _, err := appendHappened(ctx, o, uuid.New(), eventstore.NoStream); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, primary, Options{ReadDSN: other})
+	// The start waits for the primary to catch up (a failover under way)
+	// until its context ends: ended here once it warned.
+	actx, acancel := context.WithCancel(ctx)
+	defer acancel()
+	s, err = Open(actx, primary, Options{ReadDSN: other, Logger: slog.New(&onWarn{has: "ahead of the primary", do: acancel})})
 	if err == nil {
 		s.Close()
 		t.Fatal("a read DSN at a log past the primary's head opened; want the start refused")
