@@ -103,6 +103,12 @@ type stallWatch struct {
 	cutsMax  int                // stallGreetingCuts, fewer in tests
 	begun    context.Context    // ended when a stall begins; made anew when it ends
 	onBegin  context.CancelFunc // ends begun
+	// watched are the contexts until handed out and not yet stopped, each
+	// ended with the stall's refusal when one begins (begin); lastWatch
+	// numbers them. A context.AfterFunc on begun for each cost three
+	// allocations more a statement.
+	watched   map[uint64]context.CancelCauseFunc
+	lastWatch uint64
 
 	cancel   context.CancelFunc // ends loop and the second opinions
 	done     chan struct{}      // closed once loop has returned
@@ -520,6 +526,15 @@ func (w *stallWatch) begin(sent time.Time) {
 	}
 	w.quiet = sent
 	w.onBegin()
+	if len(w.watched) > 0 {
+		// err's refusal, which takes w.mu; a context's cancel runs none of
+		// its children's functions here (AfterFunc's run on their own).
+		refusal := &stallError{what: w.words.what, since: time.Since(w.quiet)}
+		for _, cancel := range w.watched {
+			cancel(refusal)
+		}
+		w.watched = nil
+	}
 	w.log.Warn(w.words.what+" does not answer (a ping unanswered): "+w.words.refuses+" are answered 503 "+
 		"at once until it answers again", "unanswered_for", time.Since(sent).Round(time.Millisecond))
 }
@@ -580,27 +595,26 @@ func (w *stallWatch) until(ctx context.Context) (_ context.Context, stop func())
 	if w == nil {
 		return ctx, func() { cancel(nil) }
 	}
-	if err := w.err(); err != nil {
+	w.mu.Lock()
+	if !w.quiet.IsZero() {
+		err := &stallError{what: w.words.what, since: time.Since(w.quiet)}
+		w.mu.Unlock()
 		cancel(err)
 		return ctx, func() {}
 	}
-	w.mu.Lock()
-	begun := w.begun
+	if w.watched == nil {
+		w.watched = make(map[uint64]context.CancelCauseFunc)
+	}
+	w.lastWatch++
+	id := w.lastWatch
+	w.watched[id] = cancel
 	w.mu.Unlock()
-	unwatch := context.AfterFunc(begun, func() { cancel(w.refusal()) })
 	return ctx, func() {
-		unwatch()
+		w.mu.Lock()
+		delete(w.watched, id)
+		w.mu.Unlock()
 		cancel(nil)
 	}
-}
-
-// refusal is err's error for a stall that began, even if it has ended
-// since (a watch that saw it begin answers for it).
-func (w *stallWatch) refusal() error {
-	if err := w.err(); err != nil {
-		return err
-	}
-	return &stallError{what: w.words.what}
 }
 
 // stallError is the error of a request refused, before anything of it was
