@@ -17,7 +17,7 @@ import (
 // byteCountingStore's tail counts in reads the reads of the log the tailer
 // makes, and in bytes the data and metadata of the events they hand it.
 func byteCountingStore(store eventstore.Store, reads, bytes *atomic.Int64) *fanout.WatchedReads {
-	return &fanout.WatchedReads{Store: store, TailReads: func() (func(eventstore.Event, error), func()) {
+	return &fanout.WatchedReads{Store: store, TailReads: func(context.Context) (func(eventstore.Event, error), func()) {
 		reads.Add(1)
 		return func(e eventstore.Event, _ error) { bytes.Add(int64(len(e.Data) + len(e.Metadata))) }, nil
 	}}
@@ -81,7 +81,7 @@ type storeBytesCounting struct {
 }
 
 func newStoreBytesCounting(store eventstore.Store, bytes *atomic.Int64) storeBytesCounting {
-	return storeBytesCounting{&fanout.WatchedReads{Store: store, Reads: func() (func(eventstore.Event, error), func()) {
+	return storeBytesCounting{&fanout.WatchedReads{Store: store, Reads: func(context.Context) (func(eventstore.Event, error), func()) {
 		return func(e eventstore.Event, _ error) { bytes.Add(int64(len(e.Data) + len(e.Metadata))) }, nil
 	}}, bytes}
 }

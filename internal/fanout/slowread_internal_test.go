@@ -16,7 +16,7 @@ import (
 // (a database under load), and as long again before every tenth event (the
 // store reads a page in chunks, on demand), and counted in reads.
 func slowReads(store eventstore.Store, delay time.Duration, reads *atomic.Int64) *WatchedReads {
-	return &WatchedReads{Store: store, Reads: func() (func(eventstore.Event, error), func()) {
+	return &WatchedReads{Store: store, Reads: func(context.Context) (func(eventstore.Event, error), func()) {
 		reads.Add(1)
 		time.Sleep(delay)
 		n := 0

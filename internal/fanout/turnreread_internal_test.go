@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,7 +13,7 @@ import (
 
 // eventsReadStore counts in events the events its ReadAll pages hand out.
 func eventsReadStore(store eventstore.Store, events *atomic.Int64) *WatchedReads {
-	return &WatchedReads{Store: store, Reads: func() (func(eventstore.Event, error), func()) {
+	return &WatchedReads{Store: store, Reads: func(context.Context) (func(eventstore.Event, error), func()) {
 		return func(_ eventstore.Event, err error) {
 			if err == nil {
 				events.Add(1)

@@ -15,12 +15,14 @@ type WatchedReads struct {
 	Reads, TailReads PageWatch
 }
 
-// PageWatch, unless nil, is called as a read of the log begins, before the
-// store is asked, and returns what watches that read's page: each, unless
-// nil, is called with each event the page hands out (and its error),
-// before it is handed on; done, unless nil, once the page's reader is done
-// with it, or at once if the read failed.
-type PageWatch func() (each func(eventstore.Event, error), done func())
+// PageWatch, unless nil, is called with the read's context as a read of the
+// log begins, before the store is asked, and returns what watches that
+// read's page: each, unless nil, is called with each event the page hands
+// out (and its error), before it is handed on; done, unless nil, once the
+// page's iteration is over, or at once if the read failed. The feed reads a
+// page whole before it delivers any of it: done says the store has handed
+// the page over, not that its subscription is done with it.
+type PageWatch func(ctx context.Context) (each func(eventstore.Event, error), done func())
 
 func (w *WatchedReads) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	return watchRead(ctx, opts, w.Store.ReadAll, w.Reads)
@@ -48,7 +50,7 @@ func watchRead(ctx context.Context, opts eventstore.ReadAllOptions,
 	if watch == nil {
 		return read(ctx, opts)
 	}
-	each, done := watch()
+	each, done := watch(ctx)
 	if each == nil {
 		each = func(eventstore.Event, error) {}
 	}
