@@ -72,24 +72,27 @@ func TestAnIdleFeedReadsNoEventDataUnderALargeHeadEvent(t *testing.T) {
 	})
 }
 
-// storeBytesCounting counts the data and metadata of the events the
-// subscriptions' reads of the store (not the tailer's) hand them, and of
-// those it is asked for one by one (Event).
-type storeBytesCounting struct {
-	*fanout.WatchedReads
-	bytes *atomic.Int64
-}
-
-func newStoreBytesCounting(store eventstore.Store, bytes *atomic.Int64) storeBytesCounting {
-	return storeBytesCounting{&fanout.WatchedReads{Store: store, Reads: func(context.Context) (func(eventstore.Event, error), func()) {
-		return func(e eventstore.Event, _ error) { bytes.Add(int64(len(e.Data) + len(e.Metadata))) }, nil
-	}}, bytes}
-}
-
-func (s storeBytesCounting) Event(ctx context.Context, id uuid.UUID, version int64) (eventstore.Event, error) {
-	e, err := s.Store.Event(ctx, id, version)
-	s.bytes.Add(int64(len(e.Data) + len(e.Metadata)))
-	return e, err
+// storeBytesCounting counts in bytes the data and metadata of the events
+// that the subscriptions' reads of the store (not the tailer's) hand them,
+// and in earlier those of the events of stream id before version that any
+// read of the log hands out, the tailer's included. The feed's Store has no
+// other way to an event's data than a read of the log: those are all it can
+// read an event by.
+func storeBytesCounting(store eventstore.Store, id uuid.UUID, version int64, bytes, earlier *atomic.Int64) *fanout.WatchedReads {
+	watch := func(count *atomic.Int64) fanout.PageWatch {
+		return func(context.Context) (func(eventstore.Event, error), func()) {
+			return func(e eventstore.Event, _ error) {
+				n := int64(len(e.Data) + len(e.Metadata))
+				if count != nil {
+					count.Add(n)
+				}
+				if e.StreamID == id && e.Version < version {
+					earlier.Add(n)
+				}
+			}, nil
+		}
+	}
+	return &fanout.WatchedReads{Store: store, Reads: watch(bytes), TailReads: watch(nil)}
 }
 
 // TestAStreamSubscriptionFromAVersionDoesNotReadTheEventBeforeIt: a
@@ -109,8 +112,8 @@ func TestAStreamSubscriptionFromAVersionDoesNotReadTheEventBeforeIt(t *testing.T
 		if _, err := store.Append(context.Background(), eventstore.AppendRequest{StreamID: id, StreamType: "big", Events: []eventstore.NewEvent{big, small}}); err != nil {
 			t.Fatal(err)
 		}
-		read := &atomic.Int64{}
-		f := runFeed(t, newStoreBytesCounting(store, read), fanout.Options{PollInterval: 10 * time.Millisecond})
+		read, earlier := &atomic.Int64{}, &atomic.Int64{}
+		f := runFeed(t, storeBytesCounting(store, id, 2, read, earlier), fanout.Options{PollInterval: 10 * time.Millisecond})
 		c, _ := subscribe(t, f, eventstore.SubscribeOptions{StreamID: id, FromVersion: 2}, 0)
 		waitFor(t, 30*time.Second, "the subscription from version 2 to catch up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
 		evs, _, _, _ := c.snapshot()
@@ -119,6 +122,9 @@ func TestAStreamSubscriptionFromAVersionDoesNotReadTheEventBeforeIt(t *testing.T
 		}
 		if n := read.Load(); n != int64(len(small.Data)) {
 			t.Errorf("the subscription from version 2 read %d bytes of events from the store; want %d, version 2's alone: the event of 1 MiB before it is not delivered", n, len(small.Data))
+		}
+		if n := earlier.Load(); n != 0 {
+			t.Errorf("the feed read %d bytes of the stream's events before version 2 from the store; want none: a subscription from version 2 needs the position of the one before alone", n)
 		}
 	})
 }
