@@ -114,6 +114,13 @@ func (h *holdingStore) maxHeld() (peak int64, pages int) {
 	return h.peak, h.counted
 }
 
+// heldNow reports what the pages hold now.
+func (h *holdingStore) heldNow() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.held
+}
+
 // resetPeak has the peak measured from what is held now.
 func (h *holdingStore) resetPeak() {
 	h.mu.Lock()
