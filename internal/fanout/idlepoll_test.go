@@ -20,8 +20,11 @@ import (
 )
 
 // tailStatements are the kinds of statement the tailer's reads of the log
-// may make (tributary_db_statements_total), durability's fence among them.
-var tailStatements = []string{"read_events", "read_event_id", "read_head", "read_positions", "read_visible", "fence"}
+// may make (tributary_db_statements_total), durability's fence among them,
+// and those of every other read the feed's Store offers (EventPosition,
+// Stream): an idle poll that made one of those was not counted.
+var tailStatements = []string{"read_events", "read_event_id", "read_head", "read_positions", "read_visible", "fence",
+	"read_event_position", "read_stream"}
 
 // tailCount is the statements m counted of each of tailStatements' kinds.
 type tailCount map[string]int
