@@ -38,6 +38,19 @@ func (f *Feed) heldBytes() int64 {
 	return n
 }
 
+// slotBytes is the data and metadata of the events the live buffer's slots
+// hold, each counted, whatever oldest says: what the buffer keeps from the
+// garbage collector. Read while the tailer does not dispatch (heldBytes).
+func (f *Feed) slotBytes() int64 {
+	var n int64
+	for i := range f.slots {
+		if e := f.slots[i].Load(); e != nil {
+			n += int64(len(e.Data) + len(e.Metadata))
+		}
+	}
+	return n
+}
+
 // TestTheLiveBufferIsBoundedByBytesAndSubscribersStillGetEveryEventOnce: the
 // live buffer was bounded by count alone (1,024 events of up to 1 MiB each:
 // a gigabyte). With large events it now holds no more than BufferBytes,
@@ -105,6 +118,13 @@ func TestTheLiveBufferIsBoundedByBytesAndSubscribersStillGetEveryEventOnce(t *te
 		}
 		if peak == 0 {
 			t.Error("the live buffer held nothing while a subscription was open: the test proves nothing")
+		}
+		// heldBytes counts the events at or past oldest alone: slots that
+		// still held events let go (below oldest) were not counted. With
+		// the tailer at the last event and nothing new, nothing dispatches:
+		// every slot is counted.
+		if n := f.slotBytes(); n > limit {
+			t.Errorf("the live buffer's slots hold %d bytes of events, want at most BufferBytes (%d): events it let go are still held", n, limit)
 		}
 
 		// The idle subscription fell out of the buffer: it reads the store,
