@@ -104,6 +104,12 @@ func TestSubscriptionsEndWhenTheDatabaseIsMissing(t *testing.T) {
 				_, _, _, closed := c.snapshot()
 				return closed
 			})
+			// Ended for what is missing, which its client is told: not for
+			// any reason at all.
+			var missing *eventstore.MissingError
+			if err := c.ended(); !errors.As(err, &missing) || missing.Table != "events" {
+				t.Errorf("%s ended with %v; want the store's MissingError naming the events table", name, err)
+			}
 		}
 	})
 }
