@@ -685,7 +685,7 @@ func TestSubscriptionsCloseWhenTheFeedStops(t *testing.T) {
 		waitFor(t, 5*time.Second, "caught up", func() bool { _, cu, _, _ := c.snapshot(); return len(cu) == 1 })
 		cancel()
 		<-done
-		waitFor(t, 5*time.Second, "the subscription to close", func() bool { _, _, _, closed := c.snapshot(); return closed })
+		expectEndedBy(t, map[string]*collector{"the subscription": c}, fanout.ErrStopped)
 	})
 }
 
@@ -973,7 +973,7 @@ func TestSubscriptionsEndWhenTheFeedStopsBeforeItEverStarted(t *testing.T) {
 	}
 	cancel()
 	<-done
-	waitFor(t, 5*time.Second, "the subscription to end", func() bool { _, _, _, closed := c.snapshot(); return closed })
+	expectEndedBy(t, map[string]*collector{"the subscription": c}, fanout.ErrStopped)
 }
 
 // TestNextLiveNeverReadsTheStoreAndLosesNothing: the HTTP layer calls

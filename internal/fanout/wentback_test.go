@@ -127,10 +127,7 @@ func TestTheLiveFeedNoticesTheLogGoingBack(t *testing.T) {
 					log = append(log, appendOne(t, store), appendOne(t, store)) // not noticed: store, not s
 				}
 				f.Notify()
-				waitFor(t, 30*time.Second, "the subscription handed events the log no longer holds to end", func() bool {
-					_, _, _, closed := open.snapshot()
-					return closed
-				})
+				expectEndedBy(t, map[string]*collector{"the subscription handed events the log no longer holds": open}, fanout.ErrLogWentBack)
 				if n := open.count(); n != 5 {
 					t.Errorf("the ended subscription got %d events, want the 5 it had before the log went back", n)
 				}
@@ -190,7 +187,7 @@ func TestALogThatGoesBackAgainAtOnceIsLoggedAtErrorOnce(t *testing.T) {
 			checkLog(t, "a subscription", c, log[:head+1])
 			goBack(t, k, store, head)
 			f.Notify()
-			waitFor(t, 30*time.Second, "the subscription to end", func() bool { _, _, _, closed := c.snapshot(); return closed })
+			expectEndedBy(t, map[string]*collector{"the subscription": c}, fanout.ErrLogWentBack)
 		}
 		out := logged.String()
 		if strings.Count(out, "level=ERROR") != 1 || strings.Count(out, "level=WARN") != 1 ||
