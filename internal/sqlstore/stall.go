@@ -397,7 +397,14 @@ func (w *stallWatch) secondOpinion(ctx context.Context, n uint64, sent time.Time
 	}
 	switch {
 	case n != w.pinging || ctx.Err() != nil:
-		// Ping n ended meanwhile: its end said what it had to.
+		// Ping n ended meanwhile: its end said what it had to. But a new
+		// connection taken and not greeted in the stall it began (this
+		// one ran late) is still so: the next ping's onset has one wait
+		// for its greeting, not one more cut at its bound (each counted
+		// against the server's max_connect_errors).
+		if ctx.Err() == nil && !answered && !notDialed(err) && !w.quiet.IsZero() {
+			w.taken = true
+		}
 	case answered:
 		w.deadConn = n
 		cut()
