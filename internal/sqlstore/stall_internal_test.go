@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -766,4 +767,88 @@ func TestASecondOpinionThatEndsAfterItsPingStillSparesTheNextHandshake(t *testin
 		t.Errorf("a stall whose first second opinion ended after its ping: %d new connections asked with a bound's deadline (each cut "+
 			"in its handshake), %d asked to wait for their greeting; want 1, then those that wait", got, c.greeting.Load())
 	}
+}
+
+// TestTheStatementsWatchedWhenAStallBeginsAreCutAndNoOthers: the watch's
+// registry of statements (until), under stalls beginning and ending while
+// many statements register and stop. A statement watched when a stall
+// begins is ended with its refusal; one ended so had a stall begin while
+// it was watched; and once all have stopped none is left in the registry.
+func TestTheStatementsWatchedWhenAStallBeginsAreCutAndNoOthers(t *testing.T) {
+	t.Parallel()
+	w := &stallWatch{words: writerWords, log: slog.New(slog.DiscardHandler)}
+	w.begun, w.onBegin = context.WithCancel(context.Background())
+	var begins atomic.Int64 // stalls begun, each counted in the same hold of w.mu as its sweep
+	stop := make(chan struct{})
+	toggled := make(chan struct{})
+	go func() {
+		defer close(toggled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			w.mu.Lock()
+			w.begin(time.Now())
+			begins.Add(1)
+			w.mu.Unlock()
+			w.mu.Lock()
+			w.end()
+			w.mu.Unlock()
+		}
+	}()
+	const statements = 16
+	var wg sync.WaitGroup
+	var cut, uncut atomic.Int64
+	for range statements {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				before := begins.Load()
+				ctx, release := w.until(context.Background())
+				if ctx.Err() != nil {
+					release() // refused: a stall was on
+					continue
+				}
+				watched := begins.Load()
+				if watched%3 == 0 {
+					runtime.Gosched()
+				}
+				ended := begins.Load()
+				release()
+				after := begins.Load()
+				stalled := isStall(context.Cause(ctx))
+				switch {
+				case ended > watched && !stalled:
+					t.Errorf("a statement watched while a stall began: cause %v; want the stall's refusal", context.Cause(ctx))
+					return
+				case stalled && after == before:
+					t.Errorf("a statement watched while no stall began was ended with %v; want it left alone", context.Cause(ctx))
+					return
+				case stalled:
+					cut.Add(1)
+				default:
+					uncut.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-toggled
+	// No stall on now (the toggler ends each with end): statements that
+	// stop must leave the registry, not wait for a stall to clear it.
+	for range 100 {
+		_, release := w.until(context.Background())
+		release()
+	}
+	w.mu.Lock()
+	left := len(w.watched)
+	w.mu.Unlock()
+	if left != 0 {
+		t.Errorf("all statements stopped: %d left in the registry; want none", left)
+	}
+	t.Logf("%d statements cut by a stall, %d not", cut.Load(), uncut.Load())
 }
