@@ -1002,8 +1002,9 @@ func (c *Connections) corsLines(head []byte) (string, bool) {
 	c.cors(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, r)
 	http.Header(rec).Del("Access-Control-Max-Age")
 	if m := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && m != "" &&
-		!slices.Contains(strings.Split(allowed(c.routes, routingPath(r)), ", "), m) {
-		// As options refuses it: a path no route serves (the API's 404),
+		!slices.Contains(strings.Split(allowed(c.routes, routingPath(withUnreservedDecoded(withRootPath(r)))), ", "), m) {
+		// As options refuses it, its path taken as ServeHTTP routes it
+		// (/%65vents is /events): a path no route serves (the API's 404),
 		// or a method the path does not serve (its 405). It meets the
 		// refusal, as any request past the bounds, allowing nothing.
 		refusePreflight(http.Header(rec))
