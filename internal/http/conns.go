@@ -329,8 +329,9 @@ type trackedConn struct {
 	// the bytes read since it was set.
 	idleNow  atomic.Bool
 	idleRead atomic.Int64
-	// shut is set, under c.mu, once admit has closed it to make room: a
-	// read that returns after it hands nothing on.
+	// shut is set, under c.mu, once admit has closed it to make room, or
+	// ConnState as closeWhenIdle asked: a read that returns after it hands
+	// nothing on, and a request parsed after it is not handled (connShut).
 	shut atomic.Bool
 	// closeIdle is set by closeWhenIdle: it is closed, not kept alive, as
 	// soon as net/http says it idle.
@@ -686,6 +687,13 @@ func (c *Connections) ConnState(conn net.Conn, state http.ConnState) {
 		return
 	}
 	if state == http.StateIdle && t.closeIdle.Load() {
+		// Shut, as admit's are: a request the client pipelined behind
+		// the answer is in net/http's buffer already, and net/http parses
+		// it without reading the closed connection; its handler must do
+		// nothing (connShut), an append written and its answer lost.
+		c.mu.Lock()
+		t.shut.Store(true)
+		c.mu.Unlock()
 		t.Close() //nolint:errcheck // net/http's next read finds it closed, and says so (StateClosed)
 		return
 	}
