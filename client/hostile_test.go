@@ -225,8 +225,13 @@ func TestSubscribeDeliversNoEventTwiceWhenTheServerRepeatsIt(t *testing.T) {
 		n := int(conns.Add(1))
 		startEventStream(w)
 		// From the start whatever the Last-Event-ID, a repeat and a step
-		// back, and one event more than the last connection.
-		for _, pos := range append([]int{1, 2, 2, 1}, n+2) {
+		// back, and the log on, one event longer than at the last
+		// connection.
+		positions := []int{1, 2, 2, 1}
+		for pos := 3; pos <= n+2; pos++ {
+			positions = append(positions, pos)
+		}
+		for _, pos := range positions {
 			io.WriteString(w, fmt.Sprintf("id: %d\ndata: %s\n\n", pos, sseEvent(pos))) //nolint:errcheck // a test's answer
 		}
 	})
@@ -724,12 +729,15 @@ func TestReadsBoundThePageTheyRead(t *testing.T) {
 func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 	t.Parallel()
 	eachSubscription(t, SubscribeOptions{MinBackoff: time.Millisecond}, func(t *testing.T, stream bool, id uuid.UUID, opts SubscribeOptions) {
-		frame := func(n int) string {
-			e := eventJSON(uuid.New(), id, n, 10*n)
+		ids := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+		place := func(n int) int { // the frame's id
 			if stream {
-				return fmt.Sprintf("id: %d\ndata: %s\n\n", n, e)
+				return n
 			}
-			return fmt.Sprintf("id: %d\ndata: %s\n\n", 10*n, e)
+			return 10 * n
+		}
+		frame := func(n int) string {
+			return fmt.Sprintf("id: %d\ndata: %s\n\n", place(n), eventJSON(ids[n-1], id, n, 10*n))
 		}
 		var conns atomic.Int64
 		srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -740,10 +748,15 @@ func TestSubscribeResumesOnAnInstanceWhoseReplicaIsBehind(t *testing.T) {
 				return
 			}
 			startEventStream(w)
+			after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
+			last := 3 // the instance that was behind has the third
 			if first {
-				io.WriteString(w, frame(1)+frame(2)) //nolint:errcheck // a test's answer
-			} else {
-				io.WriteString(w, frame(3)) //nolint:errcheck // a test's answer
+				last = 2
+			}
+			for n := 1; n <= last; n++ {
+				if place(n) > after {
+					io.WriteString(w, frame(n)) //nolint:errcheck // a test's answer
+				}
 			}
 		})
 		msgs, last := subscribeFor(t, srv, 30*time.Second, opts, 3)

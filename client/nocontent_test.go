@@ -33,7 +33,8 @@ func TestSubscribeEndsAtA204AsAnEventSourceDoes(t *testing.T) {
 // after the subscription delivered events, ends it too, with
 // ErrSubscriptionStopped, after the events delivered and no request
 // after it; the reconnection it answered resumed where the events ended
-// (Last-Event-ID and after of the last one), as any does.
+// (Last-Event-ID and after of the one before the last, which the
+// resumption asks for again to check it), as any does.
 func TestSubscribeEndsAtA204AfterEvents(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -59,8 +60,8 @@ func TestSubscribeEndsAtA204AfterEvents(t *testing.T) {
 			events = append(events, m.Event.Position)
 		}
 	}
-	if fmt.Sprint(events) != "[1 2]" || !errors.Is(last, ErrSubscriptionStopped) || len(asked) != 2 || asked[1] != "after=2 Last-Event-ID=2" {
-		t.Errorf("received %v, then %v, from requests %q; expected events [1 2], then ErrSubscriptionStopped at the second request, which resumes after 2 (after=2 Last-Event-ID=2)",
+	if fmt.Sprint(events) != "[1 2]" || !errors.Is(last, ErrSubscriptionStopped) || len(asked) != 2 || asked[1] != "after=1 Last-Event-ID=1" {
+		t.Errorf("received %v, then %v, from requests %q; expected events [1 2], then ErrSubscriptionStopped at the second request, which resumes at 2, asking again for the event delivered there (after=1 Last-Event-ID=1)",
 			events, last, asked)
 	}
 }

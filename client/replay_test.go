@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -258,7 +259,7 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 		"on one connection":  {0, [][]int{{1, 2, 4}}, 2, "3"},
 		"from its start":     {5, [][]int{{6, 7}}, 0, "5"},
 		"from 1":             {0, [][]int{{2}}, 0, "1"},
-		"after a resumption": {0, [][]int{{1, 2}, {5}}, 2, "3 to 4"},
+		"after a resumption": {0, [][]int{{1, 2}, {2, 5}}, 2, "3 to 4"},
 		// A caught-up frame past the last version delivered said the
 		// consumer had everything up to it.
 		"caught up past the last":  {0, [][]int{{1, 2, -4}}, 2, "3 to 4"},
@@ -279,7 +280,7 @@ func TestAStreamSubscriptionEndsAtAMissingVersion(t *testing.T) {
 						fmt.Fprintf(w, "event: caught-up\ndata: %d\n\n", -v)
 						continue
 					}
-					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", v, eventJSON(uuid.New(), id, v, 10+v))
+					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", v, eventJSON(uuid.NewSHA1(id, []byte(strconv.Itoa(v))), id, v, 10+v))
 				}
 			})
 			msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamID: id, From: tc.from, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, 0)
@@ -363,35 +364,43 @@ func TestAStreamsPositionsMustGrowWithItsVersions(t *testing.T) {
 	t.Parallel()
 	id := uuid.New()
 	for name, tc := range map[string]struct {
-		conns [][][2]int // each connection's events: version, position
-		good  int        // events delivered before the error; -1: every one
+		// each connection's events: version, position; a resumption's
+		// first is the event delivered last, sent again
+		conns [][][2]int
+		good  int // events delivered before the error; -1: every one
 	}{
 		"the same position":        {conns: [][][2]int{{{1, 11}, {2, 11}, {3, 13}}}, good: 1},
 		"a position going back":    {conns: [][][2]int{{{1, 11}, {2, 12}, {3, 9}}}, good: 2},
 		"no position":              {conns: [][][2]int{{{1, 0}}}, good: 0},
-		"back after a resumption":  {conns: [][][2]int{{{1, 11}}, {{2, 5}, {3, 6}}}, good: 1},
-		"growing, with gaps":       {conns: [][][2]int{{{1, 11}, {2, 12}}, {{3, 40}}}, good: -1},
+		"back after a resumption":  {conns: [][][2]int{{{1, 11}}, {{1, 11}, {2, 5}, {3, 6}}}, good: 1},
+		"growing, with gaps":       {conns: [][][2]int{{{1, 11}, {2, 12}}, {{2, 12}, {3, 40}}}, good: -1},
 		"backward, growing":        {conns: [][][2]int{{{3, 13}, {2, 12}, {1, 11}}}, good: -1},
 		"backward, the same place": {conns: [][][2]int{{{3, 13}, {2, 13}, {1, 11}}}, good: 1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			backward := strings.HasPrefix(name, "backward")
+			event := func(e [2]int) string { return eventJSON(uuid.NewSHA1(id, []byte(fmt.Sprint(e))), id, e[0], e[1]) }
+			resent := func(i int) bool { // connection i's first event is the last one's
+				return i > 0 && len(tc.conns[i]) > 0 && len(tc.conns[i-1]) > 0 && tc.conns[i][0] == tc.conns[i-1][len(tc.conns[i-1])-1]
+			}
 			var conns atomic.Int64
 			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
 				n := int(conns.Add(1))
 				var evs []string
 				if n <= len(tc.conns) {
 					for _, e := range tc.conns[n-1] {
-						evs = append(evs, eventJSON(uuid.New(), id, e[0], e[1]))
+						evs = append(evs, event(e))
 					}
 				}
 				if r.Header.Get("Accept") != "text/event-stream" {
 					// ReadStream: every connection's events, one page each.
 					var all []string
 					for i := range tc.conns {
-						for _, e := range tc.conns[i] {
-							all = append(all, eventJSON(uuid.New(), id, e[0], e[1]))
+						for j, e := range tc.conns[i] {
+							if j > 0 || !resent(i) {
+								all = append(all, event(e))
+							}
 						}
 					}
 					w.Header().Set("Content-Type", "application/json")
@@ -408,8 +417,11 @@ func TestAStreamsPositionsMustGrowWithItsVersions(t *testing.T) {
 				}
 			})
 			events := 0
-			for _, c := range tc.conns {
+			for i, c := range tc.conns {
 				events += len(c)
+				if resent(i) {
+					events--
+				}
 			}
 			if !backward {
 				msgs, last := subscribeFor(t, srv, 30*time.Second, SubscribeOptions{StreamID: id, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, events)

@@ -93,7 +93,11 @@ type Message struct {
 // id-only frame since, by which the server moves a filtered subscription
 // of the log past events that do not match; the query's from or after
 // says it too, for a proxy that drops the header), so nothing is skipped.
-// The event
+// A resumption at the last event delivered starts one place before it,
+// and that event must come first, the same (its id): a log restored from
+// an older backup, whose new events passed the resume point while the
+// client was away, sends another there, or none, and ends the iteration
+// with ErrLogReset. The event
 // delivered at a version or position, sent again there by a server that
 // replays, is a repeat and is dropped, so nothing is delivered twice; any
 // other event at or below the last one delivered, at a place among the
@@ -287,7 +291,8 @@ func doubled(d, most time.Duration) time.Duration {
 
 // ErrLogReset ends a subscription that met, at or below the last version
 // or position it delivered, an event other than the one it delivered
-// there: the server's log is not the one the subscription was following
+// there, or a resumption that did not get again the event it delivered
+// last: the server's log is not the one the subscription was following
 // (the database was reset or restored from a backup, or the subscription
 // reached another deployment), and what the consumer built from the
 // events delivered so far does not match it. Nothing of the new log is
@@ -457,6 +462,14 @@ type subscription struct {
 	// repeat only if it is one of them.
 	recent []delivered
 	oldest int
+	// latest is the last event delivered, and checking says that a
+	// resumption asked for it again and it has not come yet: a log
+	// restored from an older backup, whose new events passed the resume
+	// point while the client was away, sends only events past it, each
+	// new, and only the event at the resume point shows the log is
+	// another.
+	latest   delivered
+	checking bool
 	// asked is what the subscription may be sent.
 	asked asked
 	// pages counts the answers in a row that were Tributary's page of
@@ -558,16 +571,29 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 	// The query says where to start too, the resume point once there is
 	// one: a proxy that drops Last-Event-ID must not send the server back
 	// to the subscription's first starting point.
+	// A resumption at the last event delivered starts before it, so that
+	// the server sends it again and the client sees it is the same
+	// (checking). One moved past it by frames without an event (a filter's)
+	// starts at the resume point, unchecked: the server would read again
+	// every event between.
+	after := s.last
+	s.checking = s.resume && s.latest.n == s.last
+	if s.checking {
+		after = s.last - 1
+	}
 	path := "/events"
 	q := filterQuery(s.opts.StreamTypes, s.opts.EventTypes)
 	if s.opts.StreamID != uuid.Nil {
 		path = "/streams/" + s.opts.StreamID.String() + "/events"
 		q = url.Values{}
-		if s.last > 0 {
-			q.Set("from", strconv.FormatInt(s.last+1, 10))
+		if after > 0 || s.resume {
+			q.Set("from", strconv.FormatInt(after+1, 10))
 		}
-	} else if s.last > 0 {
-		q.Set("after", strconv.FormatInt(s.last, 10))
+	} else if after > 0 || s.resume {
+		// after=0 too, beside Last-Event-ID: 0: the server refuses the
+		// header on a page (a proxy that drops Accept) unless the query
+		// names the same start.
+		q.Set("after", strconv.FormatInt(after, 10))
 	}
 	req, err := s.c.newRequest(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
@@ -575,7 +601,7 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	if s.resume {
-		req.Header.Set("Last-Event-ID", strconv.FormatInt(s.last, 10)) // the server prefers it to from/after
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(after, 10)) // the server prefers it to from/after
 	}
 	if s.position > 0 {
 		// Another instance, reading a replica that is behind this one's, has
@@ -676,6 +702,14 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 				// the query) sends it again on every reconnection.
 				return &undecodable{fmt.Errorf("event %d (%s) is %s: not an answer to this subscription", n, m.Event.ID, why)}
 			}
+			if s.checking && n >= s.latest.n {
+				if n == s.latest.n && m.Event.ID == s.latest.id {
+					s.checking = false
+					continue // the event delivered last, asked for again
+				}
+				return fmt.Errorf("%w: the resumption asked again for event %s, delivered at %s %d, and the server sent event %s at %s %d instead",
+					ErrLogReset, s.latest.id, s.unit(), s.latest.n, m.Event.ID, s.unit(), n)
+			}
 			if n <= s.last {
 				// Versions and positions only grow along a subscription:
 				// the event delivered there, sent again by a server that
@@ -712,6 +746,7 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 				}
 			}
 			s.last, s.resume = n, true
+			s.latest = delivered{n, m.Event.ID}
 			s.remember(n, m.Event.ID)
 			s.position = max(s.position, m.Event.Position)
 		case f.event == "caught-up":
@@ -734,6 +769,10 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 				}
 				return &undecodable{fmt.Errorf("%w: the server is caught up at %s %d, behind the starting point %d",
 					ErrStartingPointAhead, s.unit(), n, s.last)}
+			}
+			if s.checking {
+				return fmt.Errorf("%w: the resumption asked again for event %s, delivered at %s %d, and the server is caught up at %d without it",
+					ErrLogReset, s.latest.id, s.unit(), s.latest.n, n)
 			}
 			if s.opts.StreamID != uuid.Nil && n > s.last {
 				// Tributary's caught-up on a stream is the last version it

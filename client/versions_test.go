@@ -158,13 +158,14 @@ func TestALogSubscriptionEndsAtAStreamsVersionOutOfTurn(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := testServer(t, func(w http.ResponseWriter, r *http.Request) {
-				// Two events a connection, from the resume point on.
+				// Two events a connection, from the resume point on, each
+				// with the same id on every connection.
 				last, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
 				last = max(last, int(tc.opts.After))
 				startEventStream(w)
 				for i := last - int(tc.opts.After); i < len(tc.log) && i < last-int(tc.opts.After)+2; i++ {
 					pos := int(tc.opts.After) + i + 1
-					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", pos, eventJSON(uuid.New(), tc.log[i].stream, tc.log[i].version, pos)) //nolint:errcheck // a test's answer
+					fmt.Fprintf(w, "id: %d\ndata: %s\n\n", pos, eventJSON(uuid.NewSHA1(uuid.NameSpaceURL, []byte(strconv.Itoa(pos))), tc.log[i].stream, tc.log[i].version, pos)) //nolint:errcheck // a test's answer
 				}
 			})
 			opts := tc.opts
