@@ -21,12 +21,15 @@ import (
 	"io"
 	"iter"
 	"math"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	gopath "path"
+	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -120,11 +123,14 @@ func WithHTTPClient(hc *http.Client) Option {
 
 // WithReadRetries lets each read (Stream, and each page of ReadStream and
 // ReadAll), which is safe to send again, be sent again up to n times when
-// it got no answer (the connection refused, reset or closed before an
-// answer, over HTTP/2 a GOAWAY or a stream reset too: any error of the
-// transport but a redirect refused, a TLS certificate not trusted, a
-// handshake refused or plain HTTP answered to https, which the next
-// sending meets the same), an answer whose body was cut partway (reset or closed before
+// it got no answer for a reason that may pass (the connection refused,
+// reset or closed before an answer, a timeout, a network operation that
+// failed, over HTTP/2 a GOAWAY or a stream reset too; not a redirect
+// refused, a TLS certificate not trusted, a handshake refused or plain
+// HTTP answered to https, nor the caller's own errors, its RoundTripper
+// refusing, a proxy's 407, a redirect to a scheme the transport does not
+// speak or a Location that is no URL, which the next sending meets the
+// same), an answer whose body was cut partway (reset or closed before
 // its end: nothing of that page was handed over; an answer that came
 // whole but is not JSON is not sent again), or a 429, 502, 503 or 504,
 // each counted against n: after the answer's Retry-After, up to
@@ -1504,14 +1510,66 @@ func readAgain(ctx context.Context, err error) (time.Duration, bool) {
 		}
 		return 0, false
 	}
-	// No answer, whatever the transport's error: a connection refused,
-	// reset or closed, but also HTTP/2's server going away (GOAWAY, then
-	// the connection closed) or resetting the stream, whose errors
-	// net/http does not export, and which a list of errors to retry left
-	// out, failing the read at once; but an error the next request meets
-	// the same (a redirect refused, a certificate not trusted, a handshake
-	// refused, plain HTTP answered to https).
-	return 0, unmendable(err) == ""
+	// No answer, and an error that may pass: a connection refused, reset
+	// or closed, a timeout, HTTP/2's server going away (GOAWAY, then the
+	// connection closed) or resetting the stream; not one the next
+	// request meets the same (a redirect refused, a certificate not
+	// trusted, a handshake refused, plain HTTP answered to https), nor
+	// the caller's own (its RoundTripper refusing, a proxy's 407, a
+	// redirect to a scheme the transport does not speak, a Location that
+	// is no URL), which were sent again n times, up to 30 s apart.
+	return 0, unmendable(err) == "" && mayPass(err)
+}
+
+// connectionLost holds the texts of net/http's errors of a connection
+// lost or going away, unexported values of errors.New (Go 1.26).
+var connectionLost = map[string]bool{
+	"http: server closed idle connection":                         true,
+	"http2: client conn is closed":                                true,
+	"http2: client conn not usable":                               true,
+	"http2: client conn could not be established":                 true,
+	"http2: Transport received Server's graceful shutdown GOAWAY": true,
+	"http2: client connection lost":                               true,
+	"http2: stream closed":                                        true,
+}
+
+// mayPass reports whether err, a request's that got no answer, is the
+// network's or the server's going away, which the next request may not
+// meet: an end of the connection (EOF, closed, reset, refused, aborted,
+// a broken pipe, a host or network unreachable), a timeout, a network
+// operation that failed (dial, read, write, a DNS lookup), and HTTP/2's
+// GOAWAY, stream and connection errors, whose types net/http does not
+// export and which are known by their names. A proxy's refusal of
+// CONNECT is an operation that failed too: it may pass only if what it
+// wraps does (the proxy unreachable, not its 407).
+func mayPass(err error) bool {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, syscall.ETIMEDOUT):
+		return true
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return true
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok {
+		if op.Op == "proxyconnect" {
+			return op.Err != nil && mayPass(op.Err)
+		}
+		return true
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch reflect.TypeOf(e).String() {
+		case "http.http2GoAwayError", "http.http2StreamError", "http.http2ConnectionError",
+			"http2.GoAwayError", "http2.StreamError", "http2.ConnectionError":
+			return true
+		}
+		if connectionLost[e.Error()] {
+			return true
+		}
+	}
+	return false
 }
 
 // newRequest builds a request for path, which may hold a query of its own,
