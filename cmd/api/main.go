@@ -201,16 +201,22 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 		// SIGPIPE.)
 		signal.Ignore(syscall.SIGPIPE)
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		if cmd != "healthcheck" { // a probe's output is its own
-			// No level is known yet; an error passes every one.
-			logFailure(newLogger(stdout, slog.LevelInfo), cmd, err)
-		}
-		return err
-	}
 	if cmd == "healthcheck" {
-		return healthcheck(ctx, cfg.Addr, stdout)
+		// TRIBUTARY_ADDR alone: the rest's load (a DSN file gone, or a
+		// FIFO awaited) failed, or held, the probe of a ready server.
+		// Its output is its own.
+		return healthcheck(ctx, config.Addr(), stdout)
+	}
+	cfg, err := config.LoadContext(ctx)
+	if err != nil {
+		// No level is known yet; an error passes every one.
+		log := newLogger(stdout, slog.LevelInfo)
+		if ctx.Err() != nil && cmd == "serve" { // SIGTERM while a DSN file FIFO was awaited
+			log.Info("stopped", "before", "listening", signalAttr(ctx), "error", err)
+			return nil
+		}
+		logFailure(log, cmd, err)
+		return err
 	}
 	// Every line, whoever writes it, without the DSNs' passwords: a
 	// refusal met while serving may quote them (redactDSNPasswords).
@@ -749,27 +755,11 @@ func readTokensFile(ctx context.Context, name string, timeout time.Duration, sta
 			return b, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	type result struct {
-		b   []byte
-		err error
+	b, err := config.AwaitFile(ctx, timeout, func() ([]byte, error) { return readLimited(name) })
+	if errors.Is(err, config.ErrNotWritten) {
+		return nil, fmt.Errorf("the file (not a regular file: a FIFO or a pipe?) %w", err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		b, err := readLimited(name)
-		done <- result{b, err}
-	}()
-	select {
-	case r := <-done:
-		return r.b, r.err
-	case <-ctx.Done():
-		if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("stopped while waiting for the file (not a regular file) to be written: %w", err)
-		}
-		return nil, fmt.Errorf("the file (not a regular file: a FIFO or a pipe?) was not written and closed within %s (%s)",
-			timeout, config.Var("StartupTimeout"))
-	}
+	return b, err
 }
 
 // readLimited reads at most maxTokensFile bytes of the file name. Its

@@ -13,6 +13,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -98,8 +99,24 @@ func (c Config) DockerLinks() []string { return c.links }
 // bodies in flight, the stall timeout), saying what is: start-up logs them.
 func (c Config) Warnings() []string { return c.warnings }
 
+// Addr returns TRIBUTARY_ADDR, or its default where it is unset,
+// unchecked: `api healthcheck` reads it alone, and a probe of a ready
+// server must not fail on, nor wait for, the rest (a DSN file gone, a FIFO
+// awaited).
+func Addr() string {
+	if addr, ok := os.LookupEnv(Var("Addr")); ok {
+		return addr
+	}
+	return ":8080"
+}
+
 // Load reads the configuration from the environment and checks it.
-func Load() (Config, error) {
+func Load() (Config, error) { return LoadContext(context.Background()) }
+
+// LoadContext is Load giving up when ctx ends (a SIGTERM) while a DSN
+// file that is no regular one (a FIFO) is awaited: its error then wraps
+// ctx's cause.
+func LoadContext(ctx context.Context) (Config, error) {
 	var c Config
 	// Windows reads environment names in any letter case.
 	caseInsensitive := runtime.GOOS == "windows"
@@ -124,7 +141,7 @@ func Load() (Config, error) {
 	if err := decimalInts(&c); err != nil {
 		return Config{}, err
 	}
-	if err := c.readDSNFiles(); err != nil {
+	if err := c.readDSNFiles(ctx); err != nil {
 		return Config{}, err
 	}
 	c.links = dockerLinks(os.Environ())

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,7 @@ const maxDSNFile = 64 << 10
 // UTF-8 byte order mark, are dropped. Its errors never quote what it holds,
 // nor its name where that is shaped like a DSN (one given in the wrong
 // variable).
-func (c *Config) readDSNFiles() error {
+func (c *Config) readDSNFiles(ctx context.Context) error {
 	var errs []error
 	for _, f := range []struct {
 		file, dsn string
@@ -60,7 +61,7 @@ func (c *Config) readDSNFiles() error {
 			errs = append(errs, fmt.Errorf("%s looks like a MySQL DSN (the value is not shown): the DSN goes in %s; %s names a file holding it", Var(f.file), Var(f.dsn), Var(f.file)))
 			continue
 		}
-		dsn, err := readDSNFile(f.path, c.StartupTimeout, os.Stat)
+		dsn, err := readDSNFile(ctx, f.path, c.StartupTimeout, os.Stat)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s %w (what it holds is not shown)", Var(f.file), name, err))
 			continue
@@ -71,11 +72,12 @@ func (c *Config) readDSNFiles() error {
 }
 
 // readDSNFile reads the one line of a DSN file. A regular file is read at
-// once; anything else (a FIFO a secret manager fills) gets timeout, past
-// which the read is left blocked and start-up, failing, ends the process.
+// once; anything else (a FIFO a secret manager fills) gets timeout and ctx
+// (AwaitFile), past which the read is left blocked and start-up, failing,
+// ends the process.
 // Its errors complete "the file NAME …". stat is os.Stat (a test's swaps
 // the file after its look).
-func readDSNFile(path string, timeout time.Duration, stat func(string) (fs.FileInfo, error)) (string, error) {
+func readDSNFile(ctx context.Context, path string, timeout time.Duration, stat func(string) (fs.FileInfo, error)) (string, error) {
 	opened := func(f *os.File, err error) ([]byte, error) {
 		if err != nil {
 			var pe *os.PathError
@@ -121,20 +123,9 @@ func readDSNFile(path string, timeout time.Duration, stat func(string) (fs.FileI
 		}
 	}
 	if waited {
-		type result struct {
-			b   []byte
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			b, err := opened(os.Open(path))
-			done <- result{b, err}
-		}()
-		select {
-		case r := <-done:
-			b, err = r.b, r.err
-		case <-time.After(timeout):
-			return "", fmt.Errorf("(not a regular file: a FIFO or a pipe?) was not written and closed within %s (%s)", timeout, Var("StartupTimeout"))
+		b, err = AwaitFile(ctx, timeout, func() ([]byte, error) { return opened(os.Open(path)) })
+		if errors.Is(err, ErrNotWritten) {
+			err = fmt.Errorf("(not a regular file: a FIFO or a pipe?) %w", err)
 		}
 	}
 	if err != nil {
@@ -153,4 +144,39 @@ func readDSNFile(path string, timeout time.Duration, stat func(string) (fs.FileI
 		return "", errors.New("holds white space before or after the DSN; remove it")
 	}
 	return string(b), nil
+}
+
+// ErrNotWritten marks AwaitFile's own errors: the file was not written in
+// time, or the start-up stopped first.
+var ErrNotWritten = errors.New("was not written and closed")
+
+// AwaitFile returns what read returns, read being the open and read of a
+// file that is no regular one (a FIFO a secret manager fills, a pipe),
+// which may wait for a writer for ever: it is given timeout
+// (TRIBUTARY_STARTUP_TIMEOUT) and ctx (a SIGTERM), past either of which
+// read is left blocked and the start-up, failing, ends the process. Its
+// own errors complete "the file NAME …": "was not written and closed
+// within …" past timeout, "was not written and closed before the start-up
+// stopped: CAUSE" at ctx's end, wrapping ctx's cause (a cancel).
+func AwaitFile(ctx context.Context, timeout time.Duration, read func() ([]byte, error)) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := read()
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w before the start-up stopped: %w", ErrNotWritten, err)
+		}
+		return nil, fmt.Errorf("%w within %s (%s)", ErrNotWritten, timeout, Var("StartupTimeout"))
+	}
 }

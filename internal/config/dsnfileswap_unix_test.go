@@ -3,6 +3,7 @@
 package config
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -40,7 +41,7 @@ func TestADSNFileSwappedForAFIFOAtStartUpDoesNotHangIt(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := readDSNFile(path, 500*time.Millisecond, statThenSwap)
+		_, err := readDSNFile(context.Background(), path, 500*time.Millisecond, statThenSwap)
 		done <- err
 	}()
 	t.Cleanup(func() {
