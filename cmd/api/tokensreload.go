@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"syscall"
@@ -32,8 +33,9 @@ const tokensCheckEvery = 5 * time.Second
 // taken once two checks in a row read it the same: within two intervals.
 // A file that is
 // not a regular one (a FIFO) is read once, at start-up, and not watched;
-// one swapped in later is skipped at each check (readTokensFileNow opens
-// it without waiting and looks at what it opened), never waited on.
+// one swapped in later (a FIFO, a directory) is never read, nor waited on
+// (readTokensFileNow opens it without waiting and looks at what it
+// opened), but said and counted as a file unreadable is.
 // Each change met is counted once, by its outcome, as its line is said
 // (m.TokensReload), and the time of one applied kept (m.TokensRead).
 // It returns at once where there is no file or no access control.
@@ -63,10 +65,11 @@ func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Acc
 				return // both ready: a stop is not followed by a reload's line
 			}
 		}
+		// One no longer a regular file (a directory, a FIFO) is never
+		// read (readTokensFileNow opens it without waiting and stops
+		// there), but said as one unreadable is: skipped without a word,
+		// its rotations were never applied.
 		b, err := read(cfg.APITokensFile)
-		if errors.Is(err, errNotRegular) {
-			continue // a FIFO in its place now: a read could wait for ever
-		}
 		if err != nil {
 			// Said once it failed so at two checks in a row (a file
 			// replaced by a remove and a create is missing a moment), and
@@ -169,8 +172,11 @@ func readTokensFileNow(name string) ([]byte, error) {
 	if err != nil {
 		return nil, unquoted(err)
 	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%w: a directory", errNotRegular)
+	}
 	if !fi.Mode().IsRegular() {
-		return nil, errNotRegular
+		return nil, fmt.Errorf("%w: a FIFO, a socket or a device", errNotRegular)
 	}
 	return readLimitedFrom(f)
 }
