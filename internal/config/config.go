@@ -296,8 +296,10 @@ func (c Config) validate() error {
 	default: // slog's offsets (debug+1000) could silence every line
 		errs = append(errs, fmt.Errorf("TRIBUTARY_LOG_LEVEL must be debug, info, warn or error, got %s", c.LogLevel))
 	}
-	if c.StartupTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("TRIBUTARY_STARTUP_TIMEOUT must be more than 0, got %s", c.StartupTimeout))
+	// Below a second (1ns taken), a database on this very host had no
+	// time to answer, and the start blamed the server.
+	if c.StartupTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("TRIBUTARY_STARTUP_TIMEOUT must be at least 1s (how long the start waits for the database; its default is 30s), got %s", c.StartupTimeout))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("TRIBUTARY_SHUTDOWN_TIMEOUT must not be negative, got %s", c.ShutdownTimeout))

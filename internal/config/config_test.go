@@ -249,8 +249,13 @@ func TestNegativeStartUpAndShutdownTimeoutsAreRefused(t *testing.T) {
 		{"TRIBUTARY_SHUTDOWN_TIMEOUT", "-5s", "TRIBUTARY_SHUTDOWN_TIMEOUT must not be negative, got -5s"},
 		{"TRIBUTARY_SHUTDOWN_TIMEOUT", "0s", ""},
 		{"TRIBUTARY_SHUTDOWN_TIMEOUT", "300ms", ""},
-		{"TRIBUTARY_STARTUP_TIMEOUT", "-1s", "TRIBUTARY_STARTUP_TIMEOUT must be more than 0, got -1s"},
-		{"TRIBUTARY_STARTUP_TIMEOUT", "0s", "TRIBUTARY_STARTUP_TIMEOUT must be more than 0, got 0s"},
+		{"TRIBUTARY_STARTUP_TIMEOUT", "-1s", "TRIBUTARY_STARTUP_TIMEOUT must be at least 1s (how long the start waits for the database; its default is 30s), got -1s"},
+		{"TRIBUTARY_STARTUP_TIMEOUT", "0s", "TRIBUTARY_STARTUP_TIMEOUT must be at least 1s (how long the start waits for the database; its default is 30s), got 0s"},
+		// Taken, 1ns gave no database time to answer, and the start
+		// blamed the server.
+		{"TRIBUTARY_STARTUP_TIMEOUT", "1ns", "TRIBUTARY_STARTUP_TIMEOUT must be at least 1s (how long the start waits for the database; its default is 30s), got 1ns"},
+		{"TRIBUTARY_STARTUP_TIMEOUT", "999ms", "TRIBUTARY_STARTUP_TIMEOUT must be at least 1s (how long the start waits for the database; its default is 30s), got 999ms"},
+		{"TRIBUTARY_STARTUP_TIMEOUT", "1s", ""},
 		{"TRIBUTARY_STARTUP_TIMEOUT", "2s", ""},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
