@@ -224,6 +224,14 @@ func LoadContext(ctx context.Context) (Config, error) {
 			"(nginx's proxy_read_timeout, AWS ALB's): behind one, a quiet subscription is cut before its keep-alive; its default is 15s",
 			Var("Heartbeat"), c.Heartbeat, maxQuietHeartbeat))
 	}
+	// It allows a MySQL server's settings that may lose appends: on the
+	// embedded store, which always syncs each commit, it does nothing,
+	// and was taken without a word.
+	if c.AllowUnsafeDurability && c.MySQLDSN == "" {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s is set but does nothing on the embedded store (%s unset), which syncs every commit to disk "+
+			"(SQLite's synchronous=FULL) whatever it says: it allows only a MySQL server's settings that may lose appends",
+			Var("AllowUnsafeDurability"), Var("MySQLDSN")))
+	}
 	// The HTTP server raises the stall timeout to two heartbeats: a
 	// subscriber that takes every keep-alive is not cut between two.
 	if c.SubscriberStallTimeout < 2*c.Heartbeat {
