@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Access is the set of access tokens a Server checks requests against,
@@ -17,18 +18,38 @@ import (
 type Access struct {
 	mu  sync.Mutex // serializes Replace
 	cur atomic.Pointer[authenticator]
-	// known is every token the set has held: one removed is still
-	// redacted from the logs (a leaked token, revoked, that its finder
-	// sends), though no longer accepted.
-	known []Token
+	// inForce is the set accepted; retired, oldest first, the tokens
+	// it held that Replace removed, still redacted from the logs (a
+	// leaked token, revoked, that its finder sends), though no longer
+	// accepted: those removed within retiredFor, or the last
+	// retiredKeep, whichever are more, at most retiredCap.
+	inForce []Token
+	retired []retiredToken
+	clock   func() time.Time // time.Now; a test's
 }
+
+// retiredToken is a token Replace removed, and when.
+type retiredToken struct {
+	Token
+	at time.Time
+}
+
+// The bounds on the retired tokens kept for redaction: every token ever
+// held was kept, and a file rotated every few seconds (a sidecar's
+// short-lived tokens) grew them without end (10,010 tokens: 20 MiB, a
+// quarter of a second a change). Variables for a test's.
+var (
+	retiredFor  = 24 * time.Hour
+	retiredKeep = 1024
+	retiredCap  = 4096
+)
 
 // NewAccess returns the access control for tokens, nil (off) for none.
 func NewAccess(tokens []Token) *Access {
 	if len(tokens) == 0 {
 		return nil
 	}
-	x := &Access{known: slices.Clone(tokens)}
+	x := &Access{inForce: slices.Clone(tokens), clock: time.Now}
 	x.cur.Store(newAuthenticator(tokens))
 	return x
 }
@@ -60,12 +81,12 @@ func (x *Access) Replace(tokens []Token) (TokenChanges, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	old := x.cur.Load()
-	for _, t := range tokens {
-		if !slices.Contains(x.known, t) {
-			x.known = append(x.known, t)
-		}
+	x.retire(tokens)
+	known := slices.Clone(tokens)
+	for _, r := range x.retired {
+		known = append(known, r.Token)
 	}
-	next := newAuthenticator(x.known) // redacts every token known
+	next := newAuthenticator(known) // redacts every token in force or kept retired
 	checked := newAuthenticator(tokens)
 	next.tokens = checked.tokens // accepts only these
 	var changes TokenChanges
@@ -103,8 +124,28 @@ func (x *Access) Replace(tokens []Token) (TokenChanges, error) {
 	return changes, nil
 }
 
+// retire makes tokens the set in force, retiring those of the set before
+// that it lacks, and forgets the retired past the bounds (retiredFor,
+// retiredKeep, retiredCap). A token retired and back in force is no longer
+// retired.
+func (x *Access) retire(tokens []Token) {
+	now := x.clock()
+	x.retired = slices.DeleteFunc(x.retired, func(r retiredToken) bool { return slices.Contains(tokens, r.Token) })
+	for _, t := range x.inForce {
+		if !slices.Contains(tokens, t) {
+			x.retired = append(x.retired, retiredToken{t, now})
+		}
+	}
+	x.inForce = slices.Clone(tokens)
+	drop := 0
+	for n := len(x.retired); n-drop > retiredKeep && (n-drop > retiredCap || now.Sub(x.retired[drop].at) >= retiredFor); drop++ {
+	}
+	x.retired = slices.Delete(x.retired, 0, drop)
+}
+
 // Redact is what this package does to each line it logs of what a client
-// may have sent (Redactor), with every token the set holds or has held.
+// may have sent (Redactor), with every token the set holds, and those it
+// held that are kept retired (retire).
 // With a nil x it returns s.
 func (x *Access) Redact(s string) string {
 	return x.now().redactLogged(s)
