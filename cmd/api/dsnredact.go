@@ -61,7 +61,13 @@ func (h passwordHandler) Enabled(ctx context.Context, level slog.Level) bool {
 
 func (h passwordHandler) Handle(ctx context.Context, r slog.Record) error {
 	clean := !h.holds(r.Message)
+	// Each attribute while the line is clean so far: one that decided
+	// afresh let a message holding the password pass, in clear, behind a
+	// plain attribute.
 	r.Attrs(func(a slog.Attr) bool {
+		if !clean {
+			return false
+		}
 		switch a.Value.Kind() {
 		case slog.KindString:
 			clean = !h.holds(a.Key) && !h.holds(a.Value.String())

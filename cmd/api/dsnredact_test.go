@@ -63,3 +63,20 @@ func TestEveryWayALineMayQuoteADSNsPasswordIsRedacted(t *testing.T) {
 		t.Errorf("the line without a password is not as logged without the redaction:\n%s", out)
 	}
 }
+
+// TestADSNsPasswordInAMessageWithPlainAttributesIsRedacted: the plain
+// path's check of a line began with its message, then let each attribute
+// decide afresh: a message quoting the password followed by a plain
+// attribute (a status, a string without it) passed as it was, in clear.
+func TestADSNsPasswordInAMessageWithPlainAttributesIsRedacted(t *testing.T) {
+	t.Parallel()
+	const pw = "Long-Secret-0123456789"
+	var logs testlog.Buffer
+	log := redactDSNPasswords(newLogger(&logs, slog.LevelInfo), "app:"+pw+"@tcp(db:3306)/tributary")
+	log.Warn("refused with "+pw, "path", "/readyz")
+	log.Warn("refused with "+pw, "status", 503)
+	log.Warn("refused", "reason", pw, "path", "/readyz")
+	if out := logs.String(); strings.Contains(out, pw) {
+		t.Errorf("a line whose message, or an attribute before a plain one, quotes the DSN's password: want it redacted:\n%s", out)
+	}
+}
