@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -91,5 +92,35 @@ func TestHealthcheckReadsOnlyTheAddress(t *testing.T) {
 		case <-time.After(time.Minute): // a hang guard
 			t.Fatalf("healthcheck, TRIBUTARY_MYSQL_DSN_FILE=%s: still waiting after a minute; expected it to ask the server only", filepath.Base(file))
 		}
+	}
+}
+
+// TestASignalWhileADSNFileFIFOIsAwaitedStopsAVerify: `api verify` loaded
+// the configuration deaf to the signal too, a DSN file FIFO holding it
+// until TRIBUTARY_STARTUP_TIMEOUT. It stops at the signal, failing (it
+// verified nothing).
+func TestASignalWhileADSNFileFIFOIsAwaitedStopsAVerify(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "dsn")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	t.Cleanup(func() {
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	})
+	t.Setenv("TRIBUTARY_MYSQL_DSN_FILE", fifo)
+	t.Setenv("TRIBUTARY_STARTUP_TIMEOUT", "1h")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(stopSignal{syscall.SIGTERM})
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, context.Background(), []string{"verify"}, &bytes.Buffer{}) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("SIGTERM while verify awaits a DSN file FIFO: expected an error of the stop, got %v", err)
+		}
+	case <-time.After(time.Minute): // a hang guard
+		t.Fatal("SIGTERM while verify awaits a DSN file FIFO: still waiting after a minute")
 	}
 }
