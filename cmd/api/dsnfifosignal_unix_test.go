@@ -48,6 +48,10 @@ func TestASignalWhileADSNFileFIFOIsAwaitedStopsTheStart(t *testing.T) {
 	case <-time.After(time.Minute): // a hang guard, not a bound under test
 		t.Fatal("SIGTERM while a DSN file FIFO is awaited: run still waits after a minute; expected it to stop at the signal")
 	}
+	// Said while it waits: a start that says nothing for 30 s looks hung.
+	if s := out.String(); !strings.Contains(s, `"msg":"waiting for a DSN file that is no regular file (a FIFO?) to be written and closed","setting":"TRIBUTARY_MYSQL_DSN_FILE"`) {
+		t.Errorf("a DSN file FIFO awaited: expected a line saying so, naming the setting, the log says:\n%s", s)
+	}
 	if s := out.String(); !strings.Contains(s, `"msg":"stopped"`) || !strings.Contains(s, `"signal":"SIGTERM"`) {
 		t.Errorf("SIGTERM while a DSN file FIFO is awaited: expected a stopped line naming SIGTERM, the log says:\n%s", s)
 	}

@@ -207,7 +207,7 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 		// Its output is its own.
 		return healthcheck(ctx, config.Addr(), stdout)
 	}
-	cfg, err := config.LoadContext(ctx)
+	cfg, err := config.LoadContext(ctx, awaitingLine(stdout))
 	if err != nil {
 		// No level is known yet; an error passes every one.
 		log := newLogger(stdout, slog.LevelInfo)
@@ -623,6 +623,16 @@ func answering(parent context.Context, store *mysqlstore.Store) bool {
 	defer cancel()
 	err := store.Ping(ctx)
 	return err == nil || store.Stall() == nil && ctx.Err() == nil
+}
+
+// awaitingLine returns config.LoadContext's awaiting: a line on stdout
+// saying a DSN file that is no regular one is waited for, at INFO, the
+// level in force not yet known.
+func awaitingLine(stdout io.Writer) func(setting string, timeout time.Duration) {
+	return func(setting string, timeout time.Duration) {
+		newLogger(stdout, slog.LevelInfo).Info("waiting for a DSN file that is no regular file (a FIFO?) to be written and closed",
+			"setting", setting, "timeout", timeout)
+	}
 }
 
 // loadTokens reads the access tokens from TRIBUTARY_API_TOKENS and the file

@@ -29,7 +29,7 @@ import (
 // file system (a backup mounted so), or one with no room left, it reads the
 // file as it is, and writes nothing.
 func verify(ctx context.Context, stdout io.Writer) error {
-	cfg, err := config.LoadContext(ctx) // a DSN file FIFO awaited stops at a signal
+	cfg, err := config.LoadContext(ctx, awaitingLine(stdout)) // a DSN file FIFO awaited stops at a signal
 	if err != nil {
 		return err
 	}

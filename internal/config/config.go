@@ -111,12 +111,14 @@ func Addr() string {
 }
 
 // Load reads the configuration from the environment and checks it.
-func Load() (Config, error) { return LoadContext(context.Background()) }
+func Load() (Config, error) { return LoadContext(context.Background(), nil) }
 
 // LoadContext is Load giving up when ctx ends (a SIGTERM) while a DSN
 // file that is no regular one (a FIFO) is awaited: its error then wraps
-// ctx's cause.
-func LoadContext(ctx context.Context) (Config, error) {
+// ctx's cause. awaiting, where not nil, is told as such a wait begins,
+// the setting naming the file and how long it waits at most: the caller
+// says so, as a start silent for that long looks hung.
+func LoadContext(ctx context.Context, awaiting func(setting string, timeout time.Duration)) (Config, error) {
 	var c Config
 	// Windows reads environment names in any letter case.
 	caseInsensitive := runtime.GOOS == "windows"
@@ -141,7 +143,7 @@ func LoadContext(ctx context.Context) (Config, error) {
 	if err := decimalInts(&c); err != nil {
 		return Config{}, err
 	}
-	if err := c.readDSNFiles(ctx); err != nil {
+	if err := c.readDSNFiles(ctx, awaiting); err != nil {
 		return Config{}, err
 	}
 	c.links = dockerLinks(os.Environ())

@@ -29,7 +29,7 @@ const maxDSNFile = 64 << 10
 // UTF-8 byte order mark, are dropped. Its errors never quote what it holds,
 // nor its name where that is shaped like a DSN (one given in the wrong
 // variable).
-func (c *Config) readDSNFiles(ctx context.Context) error {
+func (c *Config) readDSNFiles(ctx context.Context, awaiting func(setting string, timeout time.Duration)) error {
 	var errs []error
 	for _, f := range []struct {
 		file, dsn string
@@ -61,7 +61,12 @@ func (c *Config) readDSNFiles(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s looks like a MySQL DSN (the value is not shown): the DSN goes in %s; %s names a file holding it", Var(f.file), Var(f.dsn), Var(f.file)))
 			continue
 		}
-		dsn, err := readDSNFile(ctx, f.path, c.StartupTimeout, os.Stat)
+		wait := func() {
+			if awaiting != nil {
+				awaiting(Var(f.file), c.StartupTimeout)
+			}
+		}
+		dsn, err := readDSNFile(ctx, f.path, c.StartupTimeout, os.Stat, wait)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s %w (what it holds is not shown)", Var(f.file), name, err))
 			continue
@@ -76,8 +81,8 @@ func (c *Config) readDSNFiles(ctx context.Context) error {
 // (AwaitFile), past which the read is left blocked and start-up, failing,
 // ends the process.
 // Its errors complete "the file NAME …". stat is os.Stat (a test's swaps
-// the file after its look).
-func readDSNFile(ctx context.Context, path string, timeout time.Duration, stat func(string) (fs.FileInfo, error)) (string, error) {
+// the file after its look); awaiting is called as the wait begins.
+func readDSNFile(ctx context.Context, path string, timeout time.Duration, stat func(string) (fs.FileInfo, error), awaiting func()) (string, error) {
 	opened := func(f *os.File, err error) ([]byte, error) {
 		if err != nil {
 			var pe *os.PathError
@@ -123,6 +128,7 @@ func readDSNFile(ctx context.Context, path string, timeout time.Duration, stat f
 		}
 	}
 	if waited {
+		awaiting()
 		b, err = AwaitFile(ctx, timeout, func() ([]byte, error) { return opened(os.Open(path)) })
 		if errors.Is(err, ErrNotWritten) {
 			err = fmt.Errorf("(not a regular file: a FIFO or a pipe?) %w", err)

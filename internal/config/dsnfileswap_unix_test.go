@@ -41,7 +41,7 @@ func TestADSNFileSwappedForAFIFOAtStartUpDoesNotHangIt(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := readDSNFile(context.Background(), path, 500*time.Millisecond, statThenSwap)
+		_, err := readDSNFile(context.Background(), path, 500*time.Millisecond, statThenSwap, func() {})
 		done <- err
 	}()
 	t.Cleanup(func() {
