@@ -540,6 +540,17 @@ func connClientKey(addr net.Addr) string {
 	return ip.String()
 }
 
+// clientBound names the bound a client at its own bound has reached:
+// "client", or "server" where the per-client bound is the server's
+// (TRIBUTARY_MAX_CONNECTIONS=1 gives both one), so that a refusal names
+// the setting the operator set, not a default derived from it.
+func (c *Connections) clientBound() string {
+	if c.perClient >= c.max {
+		return "server"
+	}
+	return "client"
+}
+
 // admit returns conn tracked, having closed the connection in its way if a
 // bound is reached (victim), or nil, having refused conn, if none may be
 // closed.
@@ -556,7 +567,7 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 	switch now := time.Now(); {
 	case cl.open >= c.perClient:
 		if v = victim(cl.lists(), now, 0, &cl.pace); v == nil {
-			refused = "client"
+			refused = c.clientBound()
 		}
 	case c.open >= c.max:
 		if v = victim(c.lists(), now, SilentGrace, &c.pace); v == nil {
@@ -576,7 +587,7 @@ func (c *Connections) admit(conn net.Conn) net.Conn {
 		if body {
 			v.evictedAt = "server"
 			if cl.open >= c.perClient {
-				v.evictedAt = "client"
+				v.evictedAt = c.clientBound()
 			}
 		}
 		// Its place goes to conn now, not when its Close runs. Shut
