@@ -498,6 +498,7 @@
     const shared = !!navigator.locks && typeof BroadcastChannel === 'function';
     const channel = shared ? new BroadcastChannel(scoped('tributary.log')) : null;
     let pos = 0; // the last position passed on to this tab's listeners
+    let posId = ''; // the id of the event at pos, as this tab passed it on or first read it; '' if not known
     let lead = false; // this tab holds the connection
     let halted = false; // the server refused this tab's position: it follows nothing more
     let outside = false; // the server refused this tab's token: it shows nothing passed on until it has another
@@ -566,6 +567,7 @@
     function pass(id, e) {
       if (id <= pos) return;
       pos = id;
+      posId = '';
       if (typeof e === 'string') {
         try {
           e = parseJSON(e);
@@ -574,6 +576,7 @@
           return;
         }
       }
+      if (typeof e?.id === 'string') posId = e.id;
       for (const l of listeners) l.event?.(e);
     }
     // drain passes on what is waiting, in position order, reading the log
@@ -863,6 +866,36 @@
         let res;
         let refusal = null; // the text of a refusal's answer
         try {
+          if (pos) {
+            // The server may serve another log than the one this tab has
+            // shown (restored from an older backup, and written to past
+            // this tab's position): a connection resumed after it showed
+            // that log's later events under the old ones, and said "caught
+            // up". The event at this tab's position is read first, at each
+            // connection, and must be the one it passed on; the first
+            // connection learns it. A log that ends before it is the
+            // connection's 409 to say.
+            const [shown, shownId] = [pos, posId];
+            const h = { Accept: 'application/json' };
+            res = await fetch(authorized(at(`/events?limit=1&after=${shown - 1}`), h), { headers: h, cache: 'no-store', signal: mine.signal });
+            const text = await res.text();
+            if (!res.ok) {
+              clearTimeout(answer);
+              return refused(res, text);
+            }
+            let e;
+            try {
+              e = parseJSON(text)?.events?.[0];
+            } catch {
+              // Not JSON: nothing to tell by; the connection says what the server is.
+            }
+            if (mine !== ctl) return; // given up meanwhile
+            if (e && shownId && (Number(e.position) !== shown || e.id !== shownId)) {
+              clearTimeout(answer);
+              return changed(shown);
+            }
+            if (e && !shownId && shown === pos && Number(e.position) === shown && typeof e.id === 'string') posId = e.id;
+          }
           res = await fetch(authorized(at('/events?after=' + from), headers), { headers, cache: 'no-store', signal: mine.signal });
           if (!res.ok || !/^text\/event-stream\b/.test(res.headers.get('Content-Type') || '')) refusal = await res.text();
         } catch {
@@ -1000,11 +1033,26 @@
           return retry(delay, true);
         }
         // 409 starting-point-ahead and other refusals: retrying cannot help.
+        stop(detail);
+      }
+      // stop stops following the log for good, saying detail.
+      function stop(detail) {
         setState('stopped', `Stopped: ${detail}`);
         showError(`The live log stopped: ${detail}`);
         lead = false;
         halted = true;
         handOff();
+      }
+      // changed stops where the event at position where is another than the
+      // one this tab passed on, as a log that ends before it does: the
+      // totals are those of the log the server has now.
+      function changed(where) {
+        ctl = null;
+        stop(`the event at position ${where} on this server is not the one this page has shown: ` +
+          'its database was reset or restored. Reload the page to follow its log.');
+        probeHead().then((h) => {
+          for (const l of listeners) l.reset?.(h);
+        }, () => {});
       }
       // retry opens a connection again in ms, already jittered, and
       // doubles the backoff.
