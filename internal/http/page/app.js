@@ -1433,25 +1433,43 @@
   // (unreachable, no answer, a 5xx) is tried again, with backoff: the
   // total showed "…" until a reload. Only the last count started goes on
   // (a reset starts another).
+  // The live log is followed from the head the page learnt before that
+  // read: a stream created in between is in the read's list, and its
+  // first event comes live after it. It was counted twice (15 streams
+  // said for 12). listed holds the ids the read listed, each until its
+  // first event comes; created, while the read is on its way, the streams
+  // whose first event came meanwhile, counted if the read lists them not.
   const COUNT_PAGE = 100;
   let counts = 0;
+  let listed = new Set();
+  let created = null;
   async function countStreams() {
     const mine = ++counts;
+    created = new Set();
     let said = ''; // what it last said while trying again
     for (let backoff = 1000; ; backoff = Math.min(backoff * 2, 30000)) {
       const delay = jittered(backoff);
       try {
         const r = await api('/streams?limit=' + COUNT_PAGE);
-        const n = r.body.streams.length;
+        const ids = new Set(r.body.streams.map((st) => st.stream_id));
         if (mine !== counts) return;
         streamsMore = !!r.next;
-        streamCount = (streamCount || 0) + n; // plus any created meanwhile
+        streamCount = ids.size;
+        for (const id of created) {
+          if (ids.delete(id)) continue; // listed, and come already
+          streamCount++;
+        }
+        listed = ids;
+        created = null;
         showStats();
         if (said && $('error').textContent === said) showError('');
         return;
       } catch (e) {
         if (mine !== counts) return;
-        if (e.status !== 0 && !(e.status >= 500)) throw e;
+        if (e.status !== 0 && !(e.status >= 500)) {
+          created = null;
+          throw e;
+        }
         said = `Counting streams failed: ${e.message} Trying again in ${Math.round(delay / 1000)} s…`;
         showError(said);
       }
@@ -1476,7 +1494,13 @@
     event(e) {
       position = Math.max(position, e.position);
       seen++;
-      if (e.version === 1 && streamCount !== null) streamCount++;
+      if (e.version !== 1) {
+        // Not a stream's first event.
+      } else if (created) {
+        created.add(e.stream_id);
+      } else if (streamCount !== null && !listed.delete(e.stream_id)) {
+        streamCount++;
+      }
       statsSoon();
     },
     // The server's log ends before what the page has shown: the totals
