@@ -1742,7 +1742,10 @@
   // Only as much of the text as the preview shows is written (writeJSON):
   // "Show all" says the size of the whole without writing it, and writes
   // it when clicked, or now if it is small enough to keep.
-  function dataBlock(v, key, reread) {
+  // what names the block for its button's accessible name (v2's data):
+  // a list of buttons all read "Show all (1.0 MiB)" said none's event.
+  let blocks = 0; // blocks with a button so far, for their ids
+  function dataBlock(v, key, reread, what) {
     const { text, whole } = writeJSON(v, 2, PREVIEW_CHARS, PREVIEW_LINES);
     let end = Math.min(text.length, PREVIEW_CHARS);
     for (let i = 0, nl = -1; i < PREVIEW_LINES; i++) {
@@ -1752,6 +1755,7 @@
     }
     if (whole && end >= text.length) return [el('pre', null, text)];
     const pre = el('pre', null, cut(text, end) + '\n…');
+    pre.id = 'block-' + ++blocks;
     let indent = 2;
     let bytes = jsonBytes(v, indent);
     if (bytes > SHOW_ALL_BYTES) {
@@ -1760,22 +1764,30 @@
     }
     if (bytes <= KEPT_CHARS) keep(key, writeJSON(v, indent).text); // its characters are no more than its bytes
     const size = bytes >= 1 << 20 ? (bytes / (1 << 20)).toFixed(1) + ' MiB' : Math.ceil(bytes / 1024) + ' KiB';
-    const all = indent ? `Show all (${size})` : `Show all, without indentation (${size})`;
-    const more = el('button', 'more', all);
+    const how = indent ? '' : ', without indentation';
+    const all = [`Show all${how} (${size})`, `Show all of ${what}${how} (${size})`];
+    const more = el('button', 'more');
     more.type = 'button';
+    labelled(more, all);
+    more.setAttribute('aria-controls', pre.id);
     more.setAttribute('aria-expanded', 'false');
-    more.onclick = () => showAll(pre, more, all, end, key, reread, indent);
+    more.onclick = () => showAll(pre, more, all, end, key, reread, indent, what);
     return [pre, more];
   }
+  // labelled sets a button's text and accessible name: [text, name].
+  const labelled = (b, [text, name]) => {
+    b.textContent = text;
+    b.setAttribute('aria-label', name);
+  };
 
   // showAll shows the whole of a dataBlock's text, indented by indent,
   // or, shown, its beginning (end units of it) again.
-  async function showAll(pre, more, all, end, key, reread, indent) {
+  async function showAll(pre, more, all, end, key, reread, indent, what) {
     if (more.disabled) return;
     if (more.getAttribute('aria-expanded') === 'true') {
       pre.textContent = cut(pre.textContent, end) + '\n…';
       more.setAttribute('aria-expanded', 'false');
-      more.textContent = all;
+      labelled(more, all);
       return;
     }
     let text = kept.get(key);
@@ -1784,12 +1796,12 @@
       // document's start); it has it back once the read is done.
       const keyed = document.activeElement === more;
       more.disabled = true;
-      more.textContent = 'Reading…';
+      labelled(more, ['Reading…', `Reading all of ${what}…`]);
       try {
         text = writeJSON(await reread(), indent).text;
         keep(key, text);
       } catch (e) {
-        more.textContent = all;
+        labelled(more, all);
         if (e.name !== 'AbortError' && more.isConnected) showError('Reading the whole of it failed: ' + e.message);
         return;
       } finally {
@@ -1799,7 +1811,7 @@
     }
     pre.textContent = text;
     more.setAttribute('aria-expanded', 'true');
-    more.textContent = 'Show less';
+    labelled(more, ['Show less', `Show less of ${what}`]);
   }
 
   // rereader returns a function that reads again the field (data or
@@ -1829,9 +1841,10 @@
       el('div', 'ev-head', el('span', 'ev-type', versionLink(e), ' ' + named(e.type)),
         el('span', 'ev-meta', `position ${e.position} · `, timeEl(e.recorded_at))),
       el('div', 'ev-id', 'id ' + e.id),
-      el('div', 'label', 'data'), ...dataBlock(e.data, e.id + ' data', rereader(e.stream_id, e.version, e.id, 'data')));
+      el('div', 'label', 'data'), ...dataBlock(e.data, e.id + ' data', rereader(e.stream_id, e.version, e.id, 'data'), `v${e.version}'s data`));
     if (e.metadata !== undefined && e.metadata !== null) {
-      li.append(el('div', 'label', 'metadata'), ...dataBlock(e.metadata, e.id + ' metadata', rereader(e.stream_id, e.version, e.id, 'metadata')));
+      li.append(el('div', 'label', 'metadata'),
+        ...dataBlock(e.metadata, e.id + ' metadata', rereader(e.stream_id, e.version, e.id, 'metadata'), `v${e.version}'s metadata`));
     }
     li.dataset.version = e.version;
     return li;
