@@ -1965,6 +1965,15 @@
   // A view checks it after every wait, so that a late answer does not
   // draw into, or take the buttons of, the view that replaced it.
 
+  // go shows the view at hash: a filter form's submit. The fragment
+  // unchanged (the filters as they are), no hashchange came, and a view
+  // stopped by an error stayed stopped, where "Apply" is the retry a user
+  // reaches for: the view is shown again.
+  const go = (hash) => {
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  };
+
   async function showLog(q, current, signal) {
     showOnly('view-log');
     document.title = 'Live log · Tributary';
@@ -1973,7 +1982,7 @@
     form.onsubmit = (ev) => {
       ev.preventDefault();
       const p = filterParams(form).toString();
-      location.hash = '#/' + (p ? '?' + p : '');
+      go('#/' + (p ? '?' + p : ''));
     };
     const list = $('log-events');
     list.replaceChildren();
@@ -2330,7 +2339,7 @@
     form.onsubmit = (ev) => {
       ev.preventDefault();
       const p = filterParams(form).toString();
-      location.hash = '#/streams' + (p ? '?' + p : '');
+      go('#/streams' + (p ? '?' + p : ''));
     };
     // Nothing of the list before, while this one is read, or if it is refused.
     $('streams-table').tBodies[0].replaceChildren();
