@@ -621,7 +621,7 @@
               // Nothing there: a holder said it was past the log's head (it
               // follows a database since reset). Wait for the log's events;
               // an event handed on past a gap in the log is passed on.
-              if (next.text !== undefined) pos = before;
+              if (next.text !== undefined) [pos, posId] = [before, ''];
               else if (waiting[head] === next) take();
               else waiting.splice(waiting.indexOf(next, head), 1); // one came before it meanwhile
             }
@@ -872,9 +872,9 @@
             // this tab's position): a connection resumed after it showed
             // that log's later events under the old ones, and said "caught
             // up". The event at this tab's position is read first, at each
-            // connection, and must be the one it passed on; the first
-            // connection learns it. A log that ends before it is the
-            // connection's 409 to say.
+            // connection, and must be the one it passed on (or read as it
+            // opened); one not known yet is learnt. A log that ends before
+            // it is the connection's 409 to say.
             const [shown, shownId] = [pos, posId];
             const h = { Accept: 'application/json' };
             res = await fetch(authorized(at(`/events?limit=1&after=${shown - 1}`), h), { headers: h, cache: 'no-store', signal: mine.signal });
@@ -1154,6 +1154,12 @@
       }
     }
 
+    // idAt resolves to the id of the event at position p, or '' if none.
+    async function idAt(p) {
+      const e = (await api(`/events?limit=1&after=${p - 1}`, undefined, undefined, false)).body.events?.[0];
+      return e && Number(e.position) === p && typeof e.id === 'string' ? e.id : '';
+    }
+
     // ready resolves to the log's position when the page opened; the
     // page then follows the log from there.
     const ready = (async () => {
@@ -1162,6 +1168,10 @@
         const delay = jittered(backoff);
         try {
           pos = await probeHead();
+          // The event there, which every connection this tab opens checks
+          // it is still at: a tab that took the connection over before it
+          // had passed an event on learnt it from the new log, and followed that.
+          if (pos) posId = await idAt(pos).catch(() => '');
           break;
         } catch (e) {
           // For want of the server (unreachable, no answer, a 5xx: a
