@@ -879,6 +879,7 @@
             const h = { Accept: 'application/json' };
             res = await fetch(authorized(at(`/events?limit=1&after=${shown - 1}`), h), { headers: h, cache: 'no-store', signal: mine.signal });
             const text = await res.text();
+            if (mine !== ctl) return; // given up meanwhile
             if (!res.ok) {
               clearTimeout(answer);
               return refused(res, text);
@@ -889,7 +890,6 @@
             } catch {
               // Not JSON: nothing to tell by; the connection says what the server is.
             }
-            if (mine !== ctl) return; // given up meanwhile
             if (e && shownId && (Number(e.position) !== shown || e.id !== shownId)) {
               clearTimeout(answer);
               return changed(shown);
