@@ -300,16 +300,20 @@ func boundBodyRead(w http.ResponseWriter, r *http.Request) (done func(readErr er
 //
 // What it reads counts against budget, if not nil, as client's (clientKey).
 func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyBudget, client string, v any) error {
-	body, err := decodedBody(w, r, max)
+	d := decoders.Get().(*decoder)
+	d.src = bodyReader{ReadCloser: r.Body, chunked: r.ContentLength < 0} // in d, not a new one each time
+	body, err := decodedBody(w, r, max, &d.src)
 	if err != nil {
+		d.src = bodyReader{}
+		decoders.Put(d)
 		return err
 	}
-	d := decoders.Get().(*decoder)
 	d.body = budgetReader{r: http.MaxBytesReader(w, body, max), b: budget, client: client, head: d.body.head[:0]}
 	d.dec.Reset(&d.body)
 	defer func() {
 		d.dec.Reset(bytes.NewReader(nil)) // drop the body
 		d.body.release()
+		d.src = bodyReader{}
 		if d.body.read <= maxPooledBody {
 			decoders.Put(d)
 		} // else its buffer, grown to the body's size, goes with it
@@ -339,7 +343,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, budget *bodyB
 			// time, the budget of bodies in flight, the gzip stream) is
 			// said as it would be inside it.
 			if de := decodeError(err, max); errors.Is(de, errTooLarge) || errors.Is(de, errRequestTimeout) ||
-				errors.Is(de, errBodiesInFlight) || gzipFault(err) {
+				errors.Is(de, errBodiesInFlight) || gzipFault(err) || errors.As(err, new(*bodyReadError)) {
 				return de
 			}
 		}
@@ -359,10 +363,11 @@ var decoders = sync.Pool{New: func() any { return &decoder{dec: jsontext.NewDeco
 // maxPooledBody is the largest body whose decoder is reused.
 const maxPooledBody = 256 << 10
 
-// decoder is a pooled JSON decoder and the reader of its body.
+// decoder is a pooled JSON decoder and the readers of its body.
 type decoder struct {
 	dec  *jsontext.Decoder
 	body budgetReader
+	src  bodyReader // the request's body, under its Content-Encoding
 }
 
 // bodyBudget bounds the bytes of request bodies being received at once,
@@ -467,12 +472,12 @@ func (br *budgetReader) release() {
 	br.r, br.b, br.client = nil, nil, ""
 }
 
-// decodedBody returns the request body with its Content-Encoding undone:
+// decodedBody returns body, the request's, with its Content-Encoding undone:
 // identity (or none) and gzip are decoded (x-gzip as gzip, RFC 9110
 // §8.4.1.3), anything else is a 415. The
 // caller bounds what it reads of the result, so the body limit applies to
 // the decompressed size; the compressed body is bounded too.
-func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadCloser, error) {
+func decodedBody(w http.ResponseWriter, r *http.Request, max int64, body *bodyReader) (io.ReadCloser, error) {
 	if r.ContentLength > max {
 		// Said before it is sent: refused before net/http asks a client
 		// that expects 100-continue for it, and before any of it is read.
@@ -485,9 +490,9 @@ func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadClos
 	}
 	switch {
 	case len(encodings) == 0 || enc == "identity":
-		return r.Body, nil
+		return body, nil
 	case enc == "gzip" || enc == "x-gzip":
-		zr, err := gzip.NewReader(http.MaxBytesReader(w, r.Body, max))
+		zr, err := gzip.NewReader(http.MaxBytesReader(w, body, max))
 		if errors.Is(err, io.EOF) {
 			return nil, badRequest("the body is empty; send a JSON object, gzip-compressed as Content-Encoding says")
 		}
@@ -504,6 +509,54 @@ func decodedBody(w http.ResponseWriter, r *http.Request, max int64) (io.ReadClos
 	w.Header().Set("Accept-Encoding", "gzip")
 	return nil, problemf(errUnsupportedMedia, "Content-Encoding %q is not supported; send the body as it is (identity) or gzip-compressed (gzip)",
 		strings.Join(encodings, ", "))
+}
+
+// bodyReader is a request body whose failures to be read (its chunked
+// framing broken, its connection failed or ended before its end) are
+// *bodyReadError: the decoder passes them on wrapped in its own words
+// ("jsontext: read error: http chunk length too large"), which told a
+// client neither what to fix nor that nothing was written.
+type bodyReader struct {
+	io.ReadCloser
+	chunked bool // Transfer-Encoding: chunked
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &bodyReadError{err: err, chunked: b.chunked}
+	}
+	return n, err
+}
+
+// bodyReadError is a failure to read a request body.
+type bodyReadError struct {
+	err     error
+	chunked bool
+}
+
+func (e *bodyReadError) Error() string { return "read the body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+// problem says what e is to a client. The connection's own failures are
+// said without their text, which names this server's addresses.
+func (e *bodyReadError) problem() error {
+	var netErr net.Error
+	switch {
+	case errors.Is(e.err, io.ErrUnexpectedEOF):
+		// The connection ended before the body's Content-Length, or its
+		// last chunk, had come.
+		return badRequest("the body was cut short: the connection ended before all of it arrived; nothing was written")
+	case errors.As(e.err, &netErr):
+		return badRequest("the body could not be read: the connection failed before all of it arrived; nothing was written")
+	case e.chunked:
+		// net/http's words ("http chunk length too large", "invalid byte
+		// in chunk length", "malformed chunked encoding") are each about
+		// the framing, which the client's HTTP library wrote.
+		return badRequest("the body could not be read: its chunked framing (Transfer-Encoding: chunked) is malformed: each chunk is its size " +
+			"in hexadecimal (at most 16 digits), CRLF, that many bytes and CRLF, and a chunk of size 0 then CRLF ends the body; nothing was written")
+	}
+	return badRequest("the body could not be read; nothing was written")
 }
 
 // gzipBody is a gzip body whose end cut short is errGzipCut, not an
@@ -676,6 +729,7 @@ func decodeError(err error, max int64) error {
 	var semantic *json.SemanticError
 	var netErr net.Error
 	var de *detailError
+	var unread *bodyReadError
 	switch {
 	case errors.As(err, &de):
 		return de // a decoding method's own: the batch is too large
@@ -724,10 +778,8 @@ func decodeError(err error, max int64) error {
 			"as itself in UTF-8 or as its pair (\\ud83d\\ude00 for U+1F600); nothing was written", syntax.ByteOffset, where(syntax.JSONPointer))
 	case errors.As(err, &syntax):
 		return badRequest("malformed JSON at byte %d (%s): %v", syntax.ByteOffset, where(syntax.JSONPointer), syntax.Err)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		// The connection ended before the body's Content-Length, or its
-		// last chunk, had come.
-		return badRequest("the body was cut short: the connection ended before all of it arrived; nothing was written")
+	case errors.As(err, &unread):
+		return unread.problem()
 	case errors.As(err, &semantic) && errors.Is(err, json.ErrUnknownName):
 		return badRequest("unknown JSON member %q in %s; member names are exactly as documented (case matters)",
 			shorten(semantic.JSONPointer.LastToken()), where(semantic.JSONPointer.Parent()))
