@@ -174,6 +174,27 @@ func parseTokenEntries(entries []placedEntry) ([]Token, []string, error) {
 			}
 		}
 	}
+	// Nor most of one: a name holding 37 of a token's 40 characters
+	// logged all but 3 of them. What the log and the errors show is
+	// kept from sharing nearPiece characters in a row with a token (near,
+	// redactNear); so is a name.
+	for _, t := range tokens {
+		if !a.near(t.Name) {
+			continue
+		}
+		for _, o := range tokens {
+			if !newAuthenticator([]Token{o}).near(t.Name) {
+				continue
+			}
+			whose := entries[secrets[o.Secret]-1].ref + "'s token"
+			if o.Secret == t.Secret {
+				whose = "its own token"
+			}
+			return nil, nil, fmt.Errorf("%s: its name shares %d characters in a row (in any case) with %s, which the access log would then show "+
+				"in part; give each holder a name that shares no %d characters in a row with any token (entries are name:role:token; neither is shown)",
+				entries[names[t.Name]-1].place, nearPiece, whose, nearPiece)
+		}
+	}
 	return tokens, places, nil
 }
 
