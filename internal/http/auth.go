@@ -622,6 +622,8 @@ func presentedToken(r *http.Request) (string, error) {
 	if n := len(r.Header.Values("Authorization")); n > 1 {
 		return "", badRequest("send one Authorization header, not %d", n)
 	}
+	// An empty header (or one of spaces, which net/http trims) carries
+	// no token: beside ?access_token= the query's is the one sent.
 	if h := r.Header.Get("Authorization"); h != "" {
 		if r.URL.Query().Has("access_token") {
 			return "", badRequest("send the token one way: the Authorization header or ?access_token=, not both")
