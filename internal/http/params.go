@@ -326,8 +326,8 @@ type errString string
 func (e errString) Error() string { return string(e) }
 
 // ifMatch checks a read's If-Match against the current entity tag of what
-// it reads (RFC 9110 §13.1.1, evaluated before If-None-Match): * or the
-// tag itself, alone or in a list, holds; any other tag, a weak one included
+// it reads (RFC 9110 §13.1.1, evaluated before If-None-Match): * (the
+// whole value: isStar) or the tag itself, alone or in a list, holds; any other tag, a weak one included
 // (the comparison is strong), is a 412.
 func ifMatch(r *http.Request, current string) error {
 	if tagMatches(r, current) {
@@ -338,15 +338,15 @@ func ifMatch(r *http.Request, current string) error {
 }
 
 // tagMatches reports whether r's If-Match holds for the current entity
-// tag: it is not sent, or holds * or the tag itself, alone or in a list
-// (the comparison is strong: a weak tag never matches).
+// tag: it is not sent, or is * (isStar), or holds the tag itself, alone or
+// in a list (the comparison is strong: a weak tag never matches).
 func tagMatches(r *http.Request, current string) bool {
 	vals := r.Header.Values("If-Match")
-	if len(vals) == 0 {
+	if len(vals) == 0 || isStar(vals) {
 		return true
 	}
 	for tag := range entityTags(vals) {
-		if tag == "*" || tag == current {
+		if tag == current {
 			return true
 		}
 	}
@@ -355,18 +355,13 @@ func tagMatches(r *http.Request, current string) bool {
 
 // noTagMatches checks the If-Match of a read whose answer has no entity
 // tag (what: a page of the log, a subscription of it, one event): only *
-// holds (RFC 9110 §13.1.1: a tag in the list must match the answer's,
+// (isStar) holds (RFC 9110 §13.1.1: a tag in the list must match the answer's,
 // and there is none), anything else is a 412. It ran as if not sent.
 // Call it where the answer would otherwise be a 2xx (§13.2.1).
 func noTagMatches(r *http.Request, what string) error {
 	vals := r.Header.Values("If-Match")
-	if len(vals) == 0 {
+	if len(vals) == 0 || isStar(vals) {
 		return nil
-	}
-	for tag := range entityTags(vals) {
-		if tag == "*" {
-			return nil
-		}
 	}
 	// It said only a stream and its pages had one: the page at / has one
 	// too. Every read that answers an ETag is named.
@@ -375,19 +370,14 @@ func noTagMatches(r *http.Request, what string) error {
 		strings.Join(vals, ", "), what)
 }
 
-// noneMatchesAny reports whether If-None-Match holds *, alone or in a
-// list, on a read whose answer has no entity tag (one event, a page of
+// noneMatchesAny reports whether If-None-Match is * (isStar) on a read
+// whose answer has no entity tag (one event, a page of
 // the log or of streams): * no longer holds where there is a current
 // representation (RFC 9110 13.1.2), so a GET or HEAD of one is a 304, as
 // a stream's read answers it (notModified); a tag never matches it. Call
 // it where the answer would otherwise be a 2xx (13.2.1).
 func noneMatchesAny(r *http.Request) bool {
-	for tag := range entityTags(r.Header.Values("If-None-Match")) {
-		if tag == "*" {
-			return true
-		}
-	}
-	return false
+	return isStar(r.Header.Values("If-None-Match"))
 }
 
 // notModified reports whether If-None-Match holds the current entity tag
@@ -395,12 +385,26 @@ func noneMatchesAny(r *http.Request) bool {
 // weak: W/* matches nothing, as on the reads without a tag
 // (noneMatchesAny), where it was a 304 here and a 200 there.
 func notModified(r *http.Request, current string) bool {
-	for tag := range entityTags(r.Header.Values("If-None-Match")) {
-		if tag == "*" || strings.TrimPrefix(tag, "W/") == current {
+	vals := r.Header.Values("If-None-Match")
+	if isStar(vals) {
+		return true
+	}
+	for tag := range entityTags(vals) {
+		if strings.TrimPrefix(tag, "W/") == current {
 			return true
 		}
 	}
 	return false
+}
+
+// isStar reports whether vals, the values of If-Match or If-None-Match,
+// are * (RFC 9110: "*" / #entity-tag): one value, * alone. A * in a list
+// ("2", *), or one of two header lines, is no *: the list is malformed,
+// and its * a member that matches no tag. Taken for *, it held every
+// If-Match and answered every If-None-Match 304. (An append refuses
+// such a list: expectedVersion.)
+func isStar(vals []string) bool {
+	return len(vals) == 1 && trimHTTPSpace(vals[0]) == "*"
 }
 
 // entityTags yields the members of the entity-tag lists vals (the values
