@@ -184,7 +184,13 @@ type rawAnswer struct {
 func (a rawAnswer) String() string { return fmt.Sprintf("%d %s", a.status, strings.TrimSpace(a.body)) }
 
 // exchangeAll writes sent on a new connection and reads answers until the
-// server closes it (closed) or, a hang guard, none comes for 2 s.
+// server closes it (closed) or no more come. Every wait that ends at once
+// when the test passes is a generous hang guard (answerGuard): for the
+// first answer, for the rest of an answer begun, and for the close after
+// an answer that says Connection: close. Only after an answer that keeps
+// the connection does it wait for a next one to begin for a while
+// (keptQuiet), whose end says none is coming: a test that expects the
+// connection kept pays it, however long it is.
 func exchangeAll(t *testing.T, addr, sent string) (answers []rawAnswer, closed bool) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -197,7 +203,16 @@ func exchangeAll(t *testing.T, addr, sent string) (answers []rawAnswer, closed b
 	}
 	br := bufio.NewReader(c)
 	for {
-		c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // a hang guard
+		wait := answerGuard
+		if len(answers) > 0 && !answers[len(answers)-1].close {
+			wait = keptQuiet
+		}
+		c.SetReadDeadline(time.Now().Add(wait)) //nolint:errcheck // see wait
+		if _, err := br.Peek(1); err != nil {
+			var ne net.Error
+			return answers, !(errors.As(err, &ne) && ne.Timeout())
+		}
+		c.SetReadDeadline(time.Now().Add(answerGuard)) //nolint:errcheck // a hang guard: the answer has begun
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
 			var ne net.Error
@@ -208,6 +223,12 @@ func exchangeAll(t *testing.T, addr, sent string) (answers []rawAnswer, closed b
 		answers = append(answers, rawAnswer{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Close, string(b)})
 	}
 }
+
+// keptQuiet is how long exchangeAll waits for an answer to begin after
+// one that kept the connection: a test that expects the connection kept
+// waits it out. The answers pipelined behind a request are written as
+// each is served, one after another, which takes far less.
+const keptQuiet = 2 * time.Second
 
 // requireNoStream requires that stream was not written.
 func requireNoStream(t *testing.T, addr, stream, what string) {

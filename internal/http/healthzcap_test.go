@@ -43,10 +43,11 @@ func (c *rawConn) sendMethod(t *testing.T, method, path string) {
 	}
 }
 
-// answerTo reads the response to a request of method on c, within 2 s.
+// answerTo reads the response to a request of method on c, within
+// answerGuard: a hang guard, which an answer that comes ends at once.
 func (c *rawConn) answerTo(t *testing.T, method string) (*http.Response, string) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck
+	c.SetReadDeadline(time.Now().Add(answerGuard)) //nolint:errcheck
 	resp, err := http.ReadResponse(c.r, &http.Request{Method: method})
 	if err != nil {
 		t.Fatalf("read the answer: %v", err)
