@@ -671,3 +671,64 @@ func waitForReplica(t *testing.T, replica *mysqltest.Server, query, what string)
 		}
 	}
 }
+
+// TestAReplicaThatSkippedAnAppendIsRefusedAndItsSubscribersMissNothing runs
+// the service on a primary and an async GTID replica (private mariadbd) whose
+// operator "fixes" a stopped applier by skipping a transaction
+// (sql_slave_skip_counter): the replica lacks an append the primary has, and
+// has the ones after it. The live feed took the hole for rows removed by hand
+// once it outlasted its patience, skipped it, and handed its subscribers the
+// next append: the skipped event was lost to them for good, a read with
+// Tributary-Min-Position of it answered 200 without it, and /readyz said
+// 200, replicating. Now the feed asks the primary, which has the event: the
+// replica is taken as serving another log, every read of it is 503, the
+// subscribers get nothing past the hole, and /readyz is 503.
+func TestAReplicaThatSkippedAnAppendIsRefusedAndItsSubscribersMissNothing(t *testing.T) {
+	t.Parallel()
+	primary, replica := startReplicaPair(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.DSN("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.DSN("tributary"),
+		"TRIBUTARY_HEARTBEAT=500ms")
+	stream := newID()
+	res := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(2, "Placed")})
+	head := res.Events[1].Position
+	requireStatus(t, s.get(t, "/streams/"+stream, "Tributary-Min-Position", strconv.FormatInt(head, 10)), http.StatusOK)
+	tail := startFaultTail(t, "on the replica", s.URL+"/events")
+	if !tail.waitFor(head, 20*time.Second) {
+		t.Fatalf("expected the subscriber to reach position %d within 20 s; %s", head, tail.summary())
+	}
+
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
+	lost := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Paid")}).Events[0].Position
+	replica.Exec(t, "SET GLOBAL sql_slave_skip_counter=1", "START SLAVE SQL_THREAD")
+	next := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Shipped")}).Events[0].Position
+	waitForReplica(t, replica, fmt.Sprintf("SELECT COUNT(*) FROM tributary.events WHERE position = %d", next), fmt.Sprintf("the event at %d", next))
+
+	// The feed meets the hole, waits out its patience (5 s) and asks the
+	// primary: /readyz turns 503.
+	var ready *response
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if ready = s.get(t, "/readyz"); ready.Status == http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+	}
+	if ready.Status != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz, the replica lacking the append at %d that the primary has: %d %s; want 503",
+			lost, ready.Status, ready.Body)
+	}
+	r := s.get(t, "/events?after="+strconv.FormatInt(lost-2, 10), "Tributary-Min-Position", strconv.FormatInt(lost, 10))
+	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Errorf("GET /events after %d with Tributary-Min-Position %d, the replica lacking it: %d (Retry-After %q) %s; want 503 with Retry-After",
+			lost-2, lost, r.Status, r.Header.Get("Retry-After"), r.Body)
+	}
+	if r := s.get(t, "/streams/"+stream); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("GET /streams/%s, the replica lacking the append at %d: %d %s; want 503", stream, lost, r.Status, r.Body)
+	}
+	if got := tail.lastPosition(); got != head {
+		t.Errorf("expected the subscriber to stay at %d, below the event at %d the replica lacks, got to %d; %s", head, lost, got, tail.summary())
+	}
+	for _, l := range s.logLines() {
+		if msg, _ := l["msg"].(string); strings.Contains(msg, "skipping them") {
+			t.Errorf("expected the feed never to skip the replica's hole, it logged %v", l)
+		}
+	}
+}

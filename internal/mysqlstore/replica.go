@@ -621,6 +621,11 @@ func (s *Store) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 		return eventstore.ReplicaLag{}, err
 	}
 	err = s.sameLog(ctx, replicaHead)
+	if err == nil {
+		// The event lost below its head (missingFromLog), looked at again:
+		// the head and its event alone say nothing of it.
+		err = s.stillLost(ctx, s.otherLog.Load(), replicaHead)
+	}
 	s.noteOtherLog(err)
 	if err != nil {
 		return eventstore.ReplicaLag{}, err

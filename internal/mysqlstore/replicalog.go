@@ -2,7 +2,9 @@ package mysqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,8 +21,12 @@ import (
 // later ReplicaLag finds the two logs the same again.
 
 // otherLogError is what ReplicaLag found last: the replica's other log's
-// error, or nil.
-type otherLogError struct{ err error }
+// error, or nil. lost is the position of an event the replica was found to
+// lack while it has later ones (lostEventError), 0 where that is not why.
+type otherLogError struct {
+	err  error
+	lost int64
+}
 
 // noteOtherLog keeps err, ReplicaLag's, for the reads to refuse with, where
 // it says the replica serves another log, and forgets it where err is nil
@@ -30,10 +36,14 @@ func (s *Store) noteOtherLog(err error) {
 		return // not judged: the last finding stands
 	}
 	var was *otherLogError
-	if err == nil {
+	var le *lostEventError
+	switch {
+	case err == nil:
 		was = s.otherLog.Swap(nil)
-	} else {
-		was = s.otherLog.Swap(&otherLogError{err})
+	case errors.As(err, &le):
+		was = s.otherLog.Swap(&otherLogError{err: err, lost: le.position})
+	default:
+		was = s.otherLog.Swap(&otherLogError{err: err})
 	}
 	switch {
 	case err != nil && was == nil:
@@ -174,4 +184,105 @@ func (t otherLogTail) IDAt(ctx context.Context, position int64) (uuid.UUID, erro
 		return uuid.Nil, err
 	}
 	return t.LogTail.IDAt(ctx, position)
+}
+
+// A replica that lost events the primary wrote (a transaction skipped on it
+// with sql_slave_skip_counter, gtid_slave_pos moved past one, a relay log
+// lost) shows a hole in the log below events it has. The live feed took
+// such a hole, once it outlasted its patience, for rows removed by hand,
+// and skipped it: its subscribers never got the event, a read waiting for
+// its position (log_head had passed it) was answered without it, and
+// /readyz said all was well. The feed asks the store (MissingFromLog)
+// before it skips: where the primary has the event, the replica serves
+// another log than the primary's, and is refused as one found so by
+// ReplicaLag, until it has the event again (rebuilt from the primary).
+
+// ErrReplicaLostEvents is wrapped by the error of a read replica found
+// lacking an event that the primary has, below events it has: it is
+// wrapped with eventstore.ErrReplicaOtherLog.
+var ErrReplicaLostEvents = errors.New("the read replica lacks events the primary has")
+
+// lostEventError is the error of a read replica that lacks the event at
+// position, which the primary has, while it has later ones.
+type lostEventError struct{ position int64 }
+
+func (e *lostEventError) Error() string {
+	return fmt.Sprintf("%s: %s: %s: it lacks the event at position %d, which the primary has, and holds later ones: it lost events "+
+		"the primary wrote (a transaction skipped on it, with sql_slave_skip_counter or by moving gtid_slave_pos, or its relay log lost); "+
+		"rebuild it from the primary", eventstore.ErrUnavailable, eventstore.ErrReplicaOtherLog, ErrReplicaLostEvents, e.position)
+}
+
+// Unwrap makes the error eventstore.ErrUnavailable, eventstore.ErrReplicaOtherLog
+// and ErrReplicaLostEvents.
+func (e *lostEventError) Unwrap() []error {
+	return []error{eventstore.ErrUnavailable, eventstore.ErrReplicaOtherLog, ErrReplicaLostEvents}
+}
+
+// eventOn reports whether db (the primary's or the replica's pool) holds
+// an event at position.
+func (s *Store) eventOn(ctx context.Context, db *sql.DB, position int64) (bool, error) {
+	const q = "SELECT event_id FROM events WHERE position = ?"
+	var id []byte
+	err := s.readOnce(ctx, "replica_same_log", db, func() error { return db.QueryRowContext(ctx, q, position).Scan(&id) })
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil && db == s.primary:
+		return false, fmt.Errorf("read the primary's event at %d: %w", position, s.translate(err))
+	case err != nil:
+		return false, fmt.Errorf("read the replica's event at %d: %w", position, s.translateReplica(err))
+	}
+	return true, nil
+}
+
+// missingFromLog is the live feed's question (fanout's LogHoles) about
+// position, missing from the replica's log below events it has, for longer
+// than a commit takes to show: nil where the primary has no event there
+// either (a row removed by hand: the feed skips it); an error otherwise,
+// which the feed retries and never skips past: the primary's, where it
+// cannot be asked; one wrapping eventstore.ErrUnavailable where the
+// replica has the event now; and, where the primary has it and the replica
+// still not, a lostEventError, noted (noteOtherLog) so that every read of
+// the replica, the feed's too, is refused until it has it again.
+func (s *Store) missingFromLog(ctx context.Context, position int64) error {
+	if err := s.stalled(); err != nil {
+		return fmt.Errorf("look for the event at %d on the primary: %w", position, err)
+	}
+	onPrimary, err := s.eventOn(ctx, s.primary, position)
+	if err != nil || !onPrimary {
+		return err
+	}
+	if onReplica, err := s.eventOn(ctx, s.feed, position); err != nil {
+		return err
+	} else if onReplica {
+		return fmt.Errorf("%w: the read replica has the event at %d now: read it again", eventstore.ErrUnavailable, position)
+	}
+	err = &lostEventError{position: position}
+	s.noteOtherLog(err)
+	return err
+}
+
+// stillLost is ReplicaLag's look again at a replica found lacking the
+// event at o.lost (missingFromLog): the lostEventError while it lacks it
+// below its head replicaHead and the primary has it; nil once it has it
+// (rebuilt from the primary), its head is below it (being rebuilt, it
+// lags), or the primary has it no more (removed by hand there too).
+func (s *Store) stillLost(ctx context.Context, o *otherLogError, replicaHead int64) error {
+	if o == nil || o.lost == 0 || replicaHead < o.lost {
+		return nil
+	}
+	onReplica, err := s.eventOn(ctx, s.feed, o.lost)
+	if err != nil || onReplica {
+		return err
+	}
+	onPrimary, err := s.eventOn(ctx, s.primary, o.lost)
+	if err != nil || !onPrimary {
+		return err
+	}
+	return o.err
+}
+
+// MissingFromLog implements fanout.LogHoles: see missingFromLog.
+func (t otherLogTail) MissingFromLog(ctx context.Context, position int64) error {
+	return t.s.missingFromLog(ctx, position)
 }
