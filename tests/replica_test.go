@@ -711,13 +711,13 @@ func TestAReplicaThatSkippedAnAppendIsRefusedAndItsSubscribersMissNothing(t *tes
 			break
 		}
 	}
-	if ready.Status != http.StatusServiceUnavailable {
-		t.Errorf("GET /readyz, the replica lacking the append at %d that the primary has: %d %s; want 503",
+	if ready.Status != http.StatusServiceUnavailable || !strings.Contains(string(ready.Body), "another log") {
+		t.Errorf("GET /readyz, the replica lacking the append at %d that the primary has: %d %s; want 503 saying it serves another log than the primary's",
 			lost, ready.Status, ready.Body)
 	}
 	r := s.get(t, "/events?after="+strconv.FormatInt(lost-2, 10), "Tributary-Min-Position", strconv.FormatInt(lost, 10))
-	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
-		t.Errorf("GET /events after %d with Tributary-Min-Position %d, the replica lacking it: %d (Retry-After %q) %s; want 503 with Retry-After",
+	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || !strings.Contains(string(r.Body), "read replica serves another log") {
+		t.Errorf("GET /events after %d with Tributary-Min-Position %d, the replica lacking it: %d (Retry-After %q) %s; want 503 saying the read replica serves another log",
 			lost-2, lost, r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
 	if r := s.get(t, "/streams/"+stream); r.Status != http.StatusServiceUnavailable {

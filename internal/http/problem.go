@@ -600,6 +600,16 @@ func unavailableDetail(err error) string {
 		return "The database refuses the service's user or its writes (a privilege revoked, its account locked, its password changed or expired, " +
 			"or the server read-only): requests are refused until an operator mends it (the server's log says which, and how)." + written +
 			" Try again after Retry-After."
+	case errors.Is(err, eventstore.ErrReplicaOtherLog):
+		// Reads alone go to the replica. Its words were an outage's ("cannot
+		// be reached"): the replica answers, with a log not the primary's.
+		return "The read replica serves another log than the primary's (its head past the primary's, another event than the " +
+			"primary's at a position, or an event the primary has missing from it): reads are refused until an operator mends it " +
+			"(the server's log says what was found; rebuild the replica from the primary); appends go on, on the primary. " +
+			"Try again after Retry-After."
+	case ae == nil && fromReadReplica(err):
+		return "The read replica (TRIBUTARY_MYSQL_READ_DSN) has not answered: reads and subscriptions are refused until it answers " +
+			"again; appends go on, on the primary. Try again after Retry-After."
 	case ae != nil && errors.Is(err, context.DeadlineExceeded):
 		return "The database could not take this append within the request's time (its write lock was busy, or it was slow to answer): " +
 			"it was not written, and will not be" + earlierStored + ". Try again after Retry-After."
@@ -609,4 +619,12 @@ func unavailableDetail(err error) string {
 		return "The database did not answer within the request's time. Try again after Retry-After."
 	}
 	return "The database cannot be reached, or cannot serve this request, right now. Try again after Retry-After."
+}
+
+// fromReadReplica reports whether err is marked as the read replica's
+// outage (the MySQL store marks a read its replica's stall watch refused
+// or cut), not the primary's.
+func fromReadReplica(err error) bool {
+	var r interface{ ReadReplica() bool }
+	return errors.As(err, &r) && r.ReadReplica()
 }

@@ -787,7 +787,7 @@ func (s *Store) heads(ctx context.Context) (replicaHead, primaryHead int64, err 
 		return 0, 0, fmt.Errorf("read the primary's log head: %w", err)
 	}
 	if err := s.replicaStalled(); err != nil {
-		return 0, 0, fmt.Errorf("read the replica's log head: %w", err)
+		return 0, 0, replicaUnreachable{fmt.Errorf("read the replica's log head: %w", err)}
 	}
 	const head = "SELECT position FROM log_head WHERE id = 1"
 	if err := s.readOnce(ctx, "replica_lag", s.feed, func() error { return s.feed.QueryRowContext(ctx, head).Scan(&replicaHead) }); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,13 +83,37 @@ func (s *Store) otherLogRefusal(ctx context.Context) error {
 	return nil
 }
 
+// replicaUnreachable is a read's error while the read replica's stall
+// watch holds it stalled: the replica's outage, not the primary's, said so
+// (ReadReplica) for the HTTP layer's 503 to name it, where it said the
+// database cannot be reached.
+type replicaUnreachable struct{ error }
+
+func (e replicaUnreachable) Unwrap() error { return e.error }
+
+// ReadReplica reports that the error is the read replica's outage.
+func (replicaUnreachable) ReadReplica() bool { return true }
+
+// replicaRead is err, of a read of the read replica, marked as the
+// replica's outage (replicaUnreachable) where it is the stall watch's
+// refusal or cut (a net.Error that timed out) while the watch holds the
+// replica stalled.
+func (s *Store) replicaRead(err error) error {
+	var ne net.Error
+	if err == nil || s.replica == nil || !errors.As(err, &ne) || !ne.Timeout() || s.replicaStalled() == nil {
+		return err
+	}
+	return replicaUnreachable{err}
+}
+
 // Stream implements eventstore.Store, refused while the replica serves
 // another log (otherLogRefusal).
 func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, error) {
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.Stream{}, err
 	}
-	return s.Store.Stream(ctx, id)
+	st, err := s.Store.Stream(ctx, id)
+	return st, s.replicaRead(err)
 }
 
 // ReadStream implements eventstore.Store, as Stream.
@@ -96,7 +121,8 @@ func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.Re
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.StreamPage{}, err
 	}
-	return s.Store.ReadStream(ctx, id, opts)
+	page, err := s.Store.ReadStream(ctx, id, opts)
+	return page, s.replicaRead(err)
 }
 
 // Event implements eventstore.Store, as Stream.
@@ -104,7 +130,8 @@ func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.Event{}, err
 	}
-	return s.Store.Event(ctx, streamID, version)
+	e, err := s.Store.Event(ctx, streamID, version)
+	return e, s.replicaRead(err)
 }
 
 // EventPosition implements eventstore.Store, as Stream.
@@ -112,7 +139,8 @@ func (s *Store) EventPosition(ctx context.Context, streamID uuid.UUID, version i
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return 0, err
 	}
-	return s.Store.EventPosition(ctx, streamID, version)
+	p, err := s.Store.EventPosition(ctx, streamID, version)
+	return p, s.replicaRead(err)
 }
 
 // ReadAll implements eventstore.Store, as Stream.
@@ -120,7 +148,8 @@ func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (ev
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.LogPage{}, err
 	}
-	return s.Store.ReadAll(ctx, opts)
+	page, err := s.Store.ReadAll(ctx, opts)
+	return page, s.replicaRead(err)
 }
 
 // ListStreams implements eventstore.Store, as Stream.
@@ -128,7 +157,8 @@ func (s *Store) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.StreamList{}, err
 	}
-	return s.Store.ListStreams(ctx, opts)
+	list, err := s.Store.ListStreams(ctx, opts)
+	return list, s.replicaRead(err)
 }
 
 // Head implements eventstore.Store (a subscription's start), as Stream.
@@ -136,7 +166,8 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return 0, err
 	}
-	return s.Store.Head(ctx)
+	head, err := s.Store.Head(ctx)
+	return head, s.replicaRead(err)
 }
 
 // Tail implements eventstore.Store: the live feed's reads, on the read

@@ -64,23 +64,36 @@ func TestASilentReadReplicaIsAnsweredAtOnceAndAppendsGoOn(t *testing.T) {
 			}
 		}
 	}
-	refused("a read of the log", func(ctx context.Context) error {
+	// The replica's, said so (ReadReplica), for the 503's detail to name
+	// it: it said the database cannot be reached, which is the primary.
+	replicas := func(what string, err error) {
+		t.Helper()
+		var r interface{ ReadReplica() bool }
+		if !errors.As(err, &r) || !r.ReadReplica() {
+			t.Errorf("%s with the read replica stalled: %v; want it marked as the read replica's (ReadReplica)", what, err)
+		}
+	}
+	replicas("a read of the log", refused("a read of the log", func(ctx context.Context) error {
 		_, err := s.ReadAll(ctx, eventstore.ReadAllOptions{Limit: 1})
 		return err
-	})
-	refused("a list of streams", func(ctx context.Context) error {
+	}))
+	replicas("a list of streams", refused("a list of streams", func(ctx context.Context) error {
 		_, err := s.ListStreams(ctx, eventstore.ListStreamsOptions{Limit: 1})
 		return err
-	})
-	refused("the replica's head (a subscription's start)", func(ctx context.Context) error {
+	}))
+	replicas("a stream", refused("a stream", func(ctx context.Context) error {
+		_, err := s.Stream(ctx, uuid.New())
+		return err
+	}))
+	replicas("the replica's head", refused("the replica's head (a subscription's start)", func(ctx context.Context) error {
 		_, err := s.Head(ctx)
 		return err
-	})
+	}))
 	refused("the readiness ping", s.Ping)
-	refused("the replica's lag", func(ctx context.Context) error {
+	replicas("the replica's lag", refused("the replica's lag", func(ctx context.Context) error {
 		_, err := s.ReplicaLag(ctx)
 		return err
-	})
+	}))
 	if err := s.Store.Stall(); err != nil {
 		t.Errorf("the primary's stall watch with only the replica stalled: %v; want nil (the primary answers)", err)
 	}
