@@ -732,3 +732,33 @@ func TestAReplicaThatSkippedAnAppendIsRefusedAndItsSubscribersMissNothing(t *tes
 		}
 	}
 }
+
+// TestAMinPositionReadOfAnEventTheReplicaLostIsRefused: with no subscriber
+// (so no live feed's poll meets the hole), a read with
+// Tributary-Min-Position of an append the replica skipped
+// (sql_slave_skip_counter) waited only for the replica's log head, which
+// the next append moved past it, and was answered 200 without it. The read
+// looks for the event itself now: the primary has it, so the replica is
+// refused as serving another log, this read and the next.
+func TestAMinPositionReadOfAnEventTheReplicaLostIsRefused(t *testing.T) {
+	t.Parallel()
+	primary, replica := startReplicaPair(t)
+	s := startServer(t, "TRIBUTARY_MYSQL_DSN="+primary.DSN("tributary"), "TRIBUTARY_MYSQL_READ_DSN="+replica.DSN("tributary"))
+	stream := newID()
+	head := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(2, "Placed")}).Events[1].Position
+	requireStatus(t, s.get(t, "/streams/"+stream, "Tributary-Min-Position", strconv.FormatInt(head, 10)), http.StatusOK)
+
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
+	lost := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Paid")}).Events[0].Position
+	replica.Exec(t, "SET GLOBAL sql_slave_skip_counter=1", "START SLAVE SQL_THREAD")
+	next := s.mustAppend(t, stream, appendBody{StreamType: "order", Events: events(1, "Shipped")}).Events[0].Position
+	waitForReplica(t, replica, fmt.Sprintf("SELECT COUNT(*) FROM tributary.events WHERE position = %d", next), fmt.Sprintf("the event at %d", next))
+
+	for _, path := range []string{"/events?after=" + strconv.FormatInt(lost-2, 10), "/streams/" + stream + "/events"} {
+		r := s.get(t, path, "Tributary-Min-Position", strconv.FormatInt(lost, 10))
+		if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "read replica serves another log") {
+			t.Errorf("GET %s with Tributary-Min-Position %d, the replica lacking the event there that the primary has: %d %s; want 503 saying the read replica serves another log",
+				path, lost, r.Status, r.Body)
+		}
+	}
+}

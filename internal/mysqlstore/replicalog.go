@@ -317,3 +317,23 @@ func (s *Store) stillLost(ctx context.Context, o *otherLogError, replicaHead int
 func (t otherLogTail) MissingFromLog(ctx context.Context, position int64) error {
 	return t.s.missingFromLog(ctx, position)
 }
+
+// HasPosition reports, for a read that waited until the read replica's head
+// reached position (Tributary-Min-Position), whether the replica holds the
+// event there: nil where it does, or where the primary has none there
+// either (a row removed by hand); the lostEventError where the primary has
+// it (missingFromLog), noted, as the live feed's finding is. The head alone
+// passed a replica that had lost that event, and the read was answered
+// without it. One look on the replica by the primary key; the primary is
+// asked only where the replica lacks it.
+func (s *Store) HasPosition(ctx context.Context, position int64) error {
+	if s.replica == nil || position <= 0 {
+		return nil
+	}
+	// On the clients' read pool: the feed's three connections are the
+	// tailer's.
+	if onReplica, err := s.eventOn(ctx, s.reads, position); err != nil || onReplica {
+		return s.replicaRead(err)
+	}
+	return s.missingFromLog(ctx, position)
+}
