@@ -731,6 +731,63 @@ func TestAReplicaThatSkippedAnAppendIsRefusedAndItsSubscribersMissNothing(t *tes
 			t.Errorf("expected the feed never to skip the replica's hole, it logged %v", l)
 		}
 	}
+
+	// Mended: the lost event put back on the replica (as a rebuild from the
+	// primary would): it is served again, and the subscriber gets the lost
+	// event and the next, in order.
+	copyEvent(t, primary, replica, lost)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if ready = s.get(t, "/readyz"); ready.Status == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+	}
+	if ready.Status != http.StatusOK {
+		t.Fatalf("GET /readyz, the replica holding the lost event again: %d %s; want 200", ready.Status, ready.Body)
+	}
+	if !tail.waitFor(next, 30*time.Second) {
+		t.Fatalf("expected the subscriber to reach %d once the replica holds %d again; %s", next, lost, tail.summary())
+	}
+	tail.checkGotLog(t, s.readLog(t, "/events?limit=1000"))
+}
+
+// copyEvent copies the primary's row of events at position to the
+// replica, by hand, as a rebuild of the replica from the primary would.
+func copyEvent(t *testing.T, primary, replica *mysqltest.Server, position int64) {
+	t.Helper()
+	from, err := sql.Open("mysql", primary.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	rows, err := from.QueryContext(t.Context(), "SELECT * FROM events WHERE position = ?", position)
+	if err != nil {
+		t.Fatalf("read the primary's event at %d: %v", position, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() {
+		t.Fatalf("the primary has no event at %d: %v", position, rows.Err())
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	to, err := sql.Open("mysql", replica.DSN("tributary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer to.Close()
+	q := "INSERT INTO events (`" + strings.Join(cols, "`, `") + "`) VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")"
+	if _, err := to.ExecContext(t.Context(), q, vals...); err != nil {
+		t.Fatalf("put the event at %d back on the replica: %v", position, err)
+	}
 }
 
 // TestAMinPositionReadOfAnEventTheReplicaLostIsRefused: with no subscriber
