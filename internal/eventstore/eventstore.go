@@ -301,6 +301,16 @@ type LogTail interface {
 	// positions it knew to be durable may hold other commits now, which
 	// WaitDurable must make sure of again.
 	WentBack()
+	// MissingFromLog says whether position, missing from the log the tail
+	// reads below events it has, for longer than a commit takes to show,
+	// may be skipped: nil where no event holds it (a row removed by hand:
+	// the feed skips it), an error otherwise, which the feed's poll fails
+	// with, handing out nothing past it and asking again when it meets it
+	// next. A read replica's tail errs where the primary has the event (the
+	// replica lost it: a transaction skipped on it, a relay log lost);
+	// a tail that reads the primary itself has nothing else to ask and
+	// returns nil.
+	MissingFromLog(ctx context.Context, position int64) error
 }
 
 // SubscribeOptions selects what a subscription delivers: the matching events

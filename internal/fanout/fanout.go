@@ -794,26 +794,11 @@ const (
 
 var errGap = errors.New("a position is missing below a visible one")
 
-// LogHoles is what a store's LogTail may also say: whether a position
-// missing from the log it reads, below events it has, for longer than
-// gapPatience, may be skipped. A read replica's may not: there a hole is an
-// event the replica lost (a transaction skipped on it, a relay log lost)
-// while the primary has it, and skipped, it was lost to every subscriber.
-// A tail without it (the embedded store, a MySQL store without a replica)
-// has holes only where rows were removed by hand, which are skipped.
-type LogHoles interface {
-	// MissingFromLog returns nil where position holds no event in the log
-	// (the feed skips it), and otherwise an error, which the poll fails
-	// with: the feed never hands out anything past the hole, and asks
-	// again when it meets it next.
-	MissingFromLog(ctx context.Context, position int64) error
-}
-
 // contiguous returns the last position of the gapless run of events after
 // after, and whether a gap cut it short. read is the last position the read
 // covered. A gap that outlasts patience is skipped only where the tail's
-// LogHoles (if it has one) says it holds no event; where it errs, so does
-// contiguous, and the gap stays.
+// MissingFromLog says it holds no event; where it errs, so does contiguous,
+// and the gap stays.
 func (f *Feed) contiguous(ctx context.Context, events []*eventstore.Event, after, read int64) (int64, bool, error) {
 	last := after
 	for _, e := range events {
@@ -833,12 +818,10 @@ func (f *Feed) contiguous(ctx context.Context, events []*eventstore.Event, after
 	if f.now().Sub(f.gapSince) < f.opts.GapPatience {
 		return last, true, nil
 	}
-	// Optional, not in Store: only a store with a read replica has holes
-	// that are not rows removed by hand, and the feed's fakes have none.
-	if holes, ok := f.tail.(LogHoles); ok {
-		if err := holes.MissingFromLog(ctx, last+1); err != nil {
-			return last, true, fmt.Errorf("position %d is missing from the log below %d: %w", last+1, read, err)
-		}
+	// Only a store with a read replica has holes that are not rows removed
+	// by hand: its tail errs for them.
+	if err := f.tail.MissingFromLog(ctx, last+1); err != nil {
+		return last, true, fmt.Errorf("position %d is missing from the log below %d: %w", last+1, read, err)
 	}
 	f.log.Error("live feed: positions missing from the log for longer than a commit takes; skipping them",
 		"after", last, "up_to", read, "waited", f.opts.GapPatience)

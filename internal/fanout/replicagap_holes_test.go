@@ -14,7 +14,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
 
-// holesTail is a hidingTail whose store answers fanout.LogHoles: as a read
+// holesTail is a hidingTail whose MissingFromLog answers as a read
 // replica's, which asks its primary whether a hole holds an event.
 type holesTail struct {
 	hidingTail
@@ -36,7 +36,7 @@ func (h holesStore) Tail() eventstore.LogTail { return h.tail }
 // position missing below later ones for longer than the feed's patience was
 // skipped as rows removed by hand, though it was an event the replica lost
 // and the primary has: every subscriber missed it for good. The feed asks
-// the tail (LogHoles) first: while it says the position holds an event
+// the tail (MissingFromLog) first: while it says the position holds an event
 // (an error), nothing past the hole is handed out, however long it lasts;
 // once it says the position holds none, the hole is skipped as before.
 func TestAHoleTheStoreSaysHoldsAnEventIsNeverSkipped(t *testing.T) {

@@ -1234,6 +1234,8 @@ func (r lagReplica) PrimaryStreamVersion(context.Context, uuid.UUID) (int64, err
 	return 0, errors.New("lagReplica knows no stream")
 }
 
+func (r lagReplica) HasPosition(context.Context, int64) error { return nil }
+
 // TestAMinPositionPastThePrimarysHeadIsRefusedBehindAReplica: behind a read
 // replica a position past the replica's head may be on its way, and is
 // waited for; but one past the primary's head as well is one no append

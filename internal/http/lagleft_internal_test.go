@@ -34,6 +34,8 @@ func (r *stalledReplica) PrimaryStreamVersion(context.Context, uuid.UUID) (int64
 	return 0, nil
 }
 
+func (r *stalledReplica) HasPosition(context.Context, int64) error { return nil }
+
 // TestASharedLagReadEndsWhenItsLastWaiterLeaves: the requests waiting for
 // the read replica share one read of its lag, bounded by the request
 // timeout and not by the context of the request that began it, so that one
@@ -102,6 +104,8 @@ func (answeringReplica) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, 
 func (answeringReplica) PrimaryStreamVersion(context.Context, uuid.UUID) (int64, error) {
 	return 0, nil
 }
+
+func (answeringReplica) HasPosition(context.Context, int64) error { return nil }
 
 // TestRequestsJoiningAndLeavingASharedLagReadAreNeverHandedACancelledOne:
 // many requests join the shared read of the replica's lag and leave it

@@ -30,6 +30,11 @@ type Replica interface {
 	// PrimaryStreamVersion is the stream's version on the primary, 0 where
 	// the primary has no such stream.
 	PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error)
+	// HasPosition says, for a read that waited until the replica's head
+	// reached position, whether the replica holds the event there: nil
+	// where it does (or where the primary has none there either), an error
+	// where it lost it (the primary has it) or cannot tell.
+	HasPosition(ctx context.Context, position int64) error
 }
 
 // minPosition reads a read's Tributary-Min-Position header, a 400 if it is
@@ -394,19 +399,13 @@ func (s *Server) replicaLag(ctx context.Context, since time.Time) (eventstore.Re
 	}
 }
 
-// positionHolder is what a Replica may also say: whether its read replica
-// holds the event at a position its head has passed (the MySQL store's).
-type positionHolder interface {
-	HasPosition(ctx context.Context, position int64) error
-}
-
 // holdsPosition is waitForPosition's last look, behind a read replica: its
 // head past want said nothing of whether want itself is there, and a
 // replica that lost that event (a transaction skipped on it) answered the
-// read 200 without it. Optional: a Replica without it is taken at its head.
+// read 200 without it.
 func (s *Server) holdsPosition(ctx context.Context, want int64) error {
-	if h, ok := s.opts.Replica.(positionHolder); ok && want > 0 {
-		return h.HasPosition(ctx, want)
+	if want <= 0 || s.opts.Replica == nil { // a Galera node's reads: no replica
+		return nil
 	}
-	return nil
+	return s.opts.Replica.HasPosition(ctx, want)
 }

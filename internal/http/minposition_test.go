@@ -153,6 +153,8 @@ func (r *primaryAhead) PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (
 	return st.Version + r.lag, nil
 }
 
+func (r *primaryAhead) HasPosition(context.Context, int64) error { return nil }
+
 func (r *primaryAhead) ReplicaLag(ctx context.Context) (eventstore.ReplicaLag, error) {
 	r.calls.Add(1)
 	head, err := r.store.Head(ctx)

@@ -266,7 +266,7 @@ func (s *Store) eventOn(ctx context.Context, db *sql.DB, position int64) (bool, 
 	return true, nil
 }
 
-// missingFromLog is the live feed's question (fanout's LogHoles) about
+// missingFromLog is the live feed's question (LogTail's MissingFromLog) about
 // position, missing from the replica's log below events it has, for longer
 // than a commit takes to show: nil where the primary has no event there
 // either (a row removed by hand: the feed skips it); an error otherwise,
@@ -313,7 +313,7 @@ func (s *Store) stillLost(ctx context.Context, o *otherLogError, replicaHead int
 	return o.err
 }
 
-// MissingFromLog implements fanout.LogHoles: see missingFromLog.
+// MissingFromLog implements eventstore.LogTail: see missingFromLog.
 func (t otherLogTail) MissingFromLog(ctx context.Context, position int64) error {
 	return t.s.missingFromLog(ctx, position)
 }

@@ -472,6 +472,11 @@ func (t logTail) WaitDurable(ctx context.Context, position int64) error {
 
 func (t logTail) WentBack() { t.wentBack() }
 
+// MissingFromLog implements eventstore.LogTail: the log this tail reads is
+// the one appends write, so a position missing there below events it has
+// holds no event (rows removed by hand).
+func (logTail) MissingFromLog(context.Context, int64) error { return nil }
+
 // headAndPast reads the log's head and the first position past it, which
 // a sound log never has in the same snapshot (a commit moves the head
 // with its events): one more probe of events' primary key, in the same
