@@ -1541,7 +1541,8 @@ var connectionLost = map[string]bool{
 // GOAWAY, stream and connection errors, whose types net/http does not
 // export and which are known by their names. A proxy's refusal of
 // CONNECT is an operation that failed too: it may pass only if what it
-// wraps does (the proxy unreachable, not its 407).
+// wraps does (the proxy unreachable); its answer to CONNECT may pass if
+// it says the proxy is busy (proxyBusy: a 502, 503 or 504), not its 407.
 func mayPass(err error) bool {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
@@ -1559,6 +1560,9 @@ func mayPass(err error) bool {
 		}
 		return true
 	}
+	if proxyBusy(err) {
+		return true
+	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		switch reflect.TypeOf(e).String() {
 		case "http.http2GoAwayError", "http.http2StreamError", "http.http2ConnectionError",
@@ -1568,6 +1572,29 @@ func mayPass(err error) bool {
 		if connectionLost[e.Error()] {
 			return true
 		}
+	}
+	return false
+}
+
+// proxyBusy reports whether err is a forward proxy's answer to CONNECT
+// that says to come back, as a 429, 502, 503 or 504 from the server
+// does: its upstream (the Tributary server) restarting or unreachable, or
+// the proxy overloaded. net/http returns an answer other than 200 as
+// errors.New of its reason phrase alone, in a *url.Error (Go 1.26): no
+// status, no type, no net.OpError; proxies word the phrase their own way
+// (nginx's "Service Temporarily Unavailable", "Gateway Time-out"). So it
+// is known by the whole text of the error the *url.Error holds being
+// such a phrase. Any other (a 407, a 403 of the proxy's policy) is the
+// proxy's refusal, which the next CONNECT meets again.
+func proxyBusy(err error) bool {
+	u, ok := errors.AsType[*url.Error](err)
+	if !ok || u.Err == nil {
+		return false
+	}
+	switch strings.ToLower(u.Err.Error()) {
+	case "too many requests", "bad gateway", "service unavailable", "service temporarily unavailable",
+		"gateway timeout", "gateway time-out":
+		return true
 	}
 	return false
 }
