@@ -799,11 +799,15 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 					idle.Reset(s.idle)
 				}
 			}
-			s.advance(f)
+			if err := s.advance(f); err != nil {
+				return err
+			}
 			continue // a keep-alive, an id-only frame, the retry frame
 		}
 		if m.CaughtUp {
-			s.advance(f)
+			if err := s.advance(f); err != nil {
+				return err
+			}
 		}
 		// What is buffered is read without the context's say: once it has
 		// ended, nothing more is delivered (an idle timeout, which only
@@ -841,13 +845,28 @@ func span(first, last int64) string {
 // or not past the resume point, is ignored, and so is any on a stream
 // subscription, whose versions come without gaps: moving past one would
 // drop the events up to it as delivered.
-func (s *subscription) advance(f frame) {
+//
+// While a resumption checks the event it asked for again, an id that
+// reaches its place says the server passed it without sending it (the
+// filter, which let it through before, left out what is there now, or
+// nothing is): ErrLogReset. Moved past it, the next connection resumed
+// there unchecked, and delivered the new log's events as the old one's.
+func (s *subscription) advance(f frame) error {
 	if !f.hasID || s.opts.StreamID != uuid.Nil {
-		return
+		return nil
 	}
-	if n, err := strconv.ParseInt(f.id, 10, 64); err == nil && n > s.last {
+	n, err := strconv.ParseInt(f.id, 10, 64)
+	if err != nil {
+		return nil //nolint:nilerr // an id that is no number moves nothing
+	}
+	if s.checking && n >= s.latest.n {
+		return fmt.Errorf("%w: the resumption asked again for event %s, delivered at position %d, and the server went past it to %d without it",
+			ErrLogReset, s.latest.id, s.latest.n, n)
+	}
+	if n > s.last {
 		s.last, s.resume, s.position = n, true, n
 	}
+	return nil
 }
 
 // silence is why a connection that brought no byte for its idle timeout,
