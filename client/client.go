@@ -1599,6 +1599,16 @@ func proxyBusy(err error) bool {
 	return false
 }
 
+// proxyAuthRequired reports whether err is a forward proxy's 407 to
+// CONNECT, which net/http returns as errors.New of its reason phrase in a
+// *url.Error (proxyBusy), not as an answer: the proxy refuses the
+// credentials of the proxy URL (none, or others), as every CONNECT after
+// meets again, the same as a 407 answer, which ends a subscription.
+func proxyAuthRequired(err error) bool {
+	u, ok := errors.AsType[*url.Error](err)
+	return ok && u.Err != nil && strings.EqualFold(u.Err.Error(), http.StatusText(http.StatusProxyAuthRequired))
+}
+
 // newRequest builds a request for path, which may hold a query of its own,
 // under the base URL's path (url).
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {

@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -99,6 +100,63 @@ func TestAReadIsSentAgainWhenAProxyAnswersCONNECTThatItIsBusy(t *testing.T) {
 			if n := connects.Load(); n != tc.connects || (err == nil) != tc.ok {
 				t.Errorf("a read through a proxy that answered its first CONNECT %s %s, WithReadRetries(1): %d CONNECTs, then %v; expected %d CONNECTs, and an error: %v",
 					tc.status, tc.reason, n, err, tc.connects, !tc.ok)
+			}
+		})
+	}
+}
+
+// TestASubscriptionEndsWhenAProxyAnswersCONNECTWith407: a 407 ends a
+// subscription, as a refusal of the request's credentials that every
+// reconnection meets again, but a forward proxy's 407 to CONNECT, which
+// net/http returns as an error of its reason phrase, not as an answer,
+// was waited out with backoff for ever, told only to OnDisconnect.
+// Through a real proxy that answers every CONNECT 407, the subscription
+// now ends at the first, with an error that says so; one answered 503
+// once is still waited out and delivers.
+func TestASubscriptionEndsWhenAProxyAnswersCONNECTWith407(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		startEventStream(w)
+		io.WriteString(w, "id: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		status, reason string
+		refuse         int64
+		delivers       bool
+	}{
+		{"407", "Proxy Authentication Required", 1 << 30, false},
+		{"503", "Service Unavailable", 1, true},
+	} {
+		t.Run(tc.status, func(t *testing.T) {
+			t.Parallel()
+			proxyURL, connects := tunnellingProxy(t, tc.refuse, tc.status, tc.reason)
+			tr := srv.Client().Transport.(*http.Transport).Clone()
+			tr.Proxy = http.ProxyURL(proxyURL)
+			t.Cleanup(tr.CloseIdleConnections)
+			c := newClient(t, srv.URL, WithHTTPClient(&http.Client{Transport: tr}))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var end error
+			delivered := false
+			for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}) {
+				if err != nil {
+					end = err
+					break
+				}
+				if !m.CaughtUp {
+					delivered = true
+					break
+				}
+			}
+			if tc.delivers {
+				if !delivered {
+					t.Errorf("a subscription through a proxy that answered its first CONNECT %s: ended with %v; expected the event once the proxy tunnelled", tc.status, end)
+				}
+				return
+			}
+			if end == nil || errors.Is(end, context.DeadlineExceeded) || connects.Load() != 1 {
+				t.Errorf("a subscription through a proxy that answers CONNECT %s: %d CONNECTs, then %v; expected it ended at the first, not waited out", tc.status, connects.Load(), end)
 			}
 		})
 	}

@@ -142,8 +142,9 @@ type Message struct {
 // server certificate the client does not trust (x509 or tls verification
 // errors), a TLS alert by which the server refuses the client's
 // configuration (a client certificate missing or refused, no TLS version
-// or cipher suite in common), or plain HTTP answered to an https URL;
-// other network errors are waited out. Any other answer that is not
+// or cipher suite in common), plain HTTP answered to an https URL, or a
+// forward proxy's 407 to CONNECT (the proxy URL's credentials missing or
+// refused); other network errors are waited out. Any other answer that is not
 // Tributary's (a proxy's or load balancer's page during a maintenance
 // window, a 400, 403 or 404 in HTML or plain text, a 200 that is no event
 // stream) is waited out with backoff too, and told to OnDisconnect, so that a
@@ -341,7 +342,8 @@ func refusedRequest(status int) bool {
 // certificate the client does not trust (an unknown authority, another
 // host's name, expired or otherwise invalid), system roots that cannot be
 // loaded to verify it with, a handshake the server refuses
-// (refusedHandshake), or plain HTTP answered to an https URL: no retry
+// (refusedHandshake), plain HTTP answered to an https URL, or a forward
+// proxy's 407 to CONNECT (proxyAuthRequired): no retry
 // mends them without someone changing the server, what is in front of
 // it, or the client's configuration.
 func unmendable(err error) string {
@@ -367,6 +369,8 @@ func unmendable(err error) string {
 		return "the server refused the TLS handshake"
 	case errors.Is(err, http.ErrSchemeMismatch):
 		return "the server answers plain HTTP to https"
+	case proxyAuthRequired(err):
+		return "the forward proxy answered CONNECT 407 Proxy Authentication Required (the proxy URL's credentials are missing or refused)"
 	}
 	return ""
 }
