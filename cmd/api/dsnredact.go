@@ -1,8 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -28,10 +33,11 @@ const redactedPassword = "[password redacted]"
 // password shorter than minRedactedPassword, or one the DSNs hold
 // elsewhere too (compose.yaml's tributary:tributary@…/tributary: the
 // user's and database's names are in the lines anyway), is left: its
-// redaction would mangle lines and hide nothing. log itself where no
-// password is left to redact.
+// redaction would mangle lines and hide nothing. Each is taken out as
+// written and in the escaped forms a message may quote it in (passwordForms).
+// log itself where no password is left to redact.
 func redactDSNPasswords(log *slog.Logger, dsns ...string) *slog.Logger {
-	passwords := dsnPasswords(dsns...)
+	passwords := passwordForms(dsnPasswords(dsns...))
 	if len(passwords) == 0 {
 		return log
 	}
@@ -134,6 +140,28 @@ func dsnPasswords(dsns ...string) []string {
 	return kept
 }
 
+// passwordForms returns passwords with, beside each, the forms a message
+// may quote it in where they differ from it: Go's %q (a quote, a
+// backslash, a byte not printable escaped), JSON's, and a URL's (query and
+// path). A proxy's or a plugin's error quoting what it was sent escaped
+// passed the redaction in clear. Longest first, so that a form holding a
+// shorter one is replaced whole.
+func passwordForms(passwords []string) []string {
+	var forms []string
+	for _, p := range passwords {
+		quoted, ascii := strconv.Quote(p), strconv.QuoteToASCII(p)
+		js, _ := json.Marshal(p)
+		for _, f := range []string{p, quoted[1 : len(quoted)-1], ascii[1 : len(ascii)-1],
+			string(js[1 : len(js)-1]), url.QueryEscape(p), url.PathEscape(p)} {
+			if !slices.Contains(forms, f) {
+				forms = append(forms, f)
+			}
+		}
+	}
+	slices.SortStableFunc(forms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	return forms
+}
+
 // withoutDSNPasswords returns err with the passwords of dsns that
 // redactDSNPasswords takes out of the log replaced in its text, for what is
 // written past the log (main's line on stderr): a start that fails on an
@@ -142,7 +170,7 @@ func dsnPasswords(dsns ...string) []string {
 // text quotes none.
 func withoutDSNPasswords(err error, dsns ...string) error {
 	var quoted []string
-	for _, p := range dsnPasswords(dsns...) {
+	for _, p := range passwordForms(dsnPasswords(dsns...)) {
 		if strings.Contains(err.Error(), p) {
 			quoted = append(quoted, p)
 		}
