@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"time"
 
@@ -35,7 +36,8 @@ func healthcheck(ctx context.Context, addr string, stdout io.Writer) error {
 	var url string
 	var refused error // a loopback's, the next one tried
 	for i, target := range targets {
-		url = "http://" + target + "/readyz"
+		// Through url.URL: an IPv6 zone ([fe80::1%eth0]) is %25 in a URL.
+		url = (&neturl.URL{Scheme: "http", Host: target, Path: "/readyz"}).String()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return fmt.Errorf("healthcheck: %w", err)
