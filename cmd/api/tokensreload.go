@@ -119,7 +119,13 @@ func watchTokensFile(ctx context.Context, cfg config.Config, access *esthttp.Acc
 			m.TokensReload(metrics.TokensRefused)
 			continue
 		}
+		first := applied == [sha256.Size]byte{}
 		applied, refused = sum, [sha256.Size]byte{}
+		if first && changes.None() {
+			// The start-up's read taken again: no change to count, nor
+			// a new read time (the start-up's stands).
+			continue
+		}
 		m.TokensReload(metrics.TokensApplied)
 		m.TokensRead(time.Now())
 		if changes.None() {
