@@ -127,12 +127,18 @@ func (x *Access) Replace(tokens []Token) (TokenChanges, error) {
 // retire makes tokens the set in force, retiring those of the set before
 // that it lacks, and forgets the retired past the bounds (retiredFor,
 // retiredKeep, retiredCap). A token retired and back in force is no longer
-// retired.
+// retired; tokens are told by their secret.
 func (x *Access) retire(tokens []Token) {
 	now := x.clock()
-	x.retired = slices.DeleteFunc(x.retired, func(r retiredToken) bool { return slices.Contains(tokens, r.Token) })
+	// Told by the secret, what is redacted: a token whose name or role
+	// changed is still in force, and took a retired place at each change.
+	inForce := func(secret string) bool {
+		return slices.ContainsFunc(tokens, func(t Token) bool { return t.Secret == secret })
+	}
+	x.retired = slices.DeleteFunc(x.retired, func(r retiredToken) bool { return inForce(r.Secret) })
 	for _, t := range x.inForce {
-		if !slices.Contains(tokens, t) {
+		retired := slices.ContainsFunc(x.retired, func(r retiredToken) bool { return r.Secret == t.Secret })
+		if !inForce(t.Secret) && !retired {
 			x.retired = append(x.retired, retiredToken{t, now})
 		}
 	}
