@@ -198,3 +198,28 @@ func TestPageTakesBackAStreamsAbsenceOnceItsFirstEventComes(t *testing.T) {
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
 	b.waitFor(t, "the first event, and the absence taken back", `return [`+versionsJS[len("return "):]+`, document.getElementById('place').hidden]`, "[[1],true]")
 }
+
+// TestPageKeepsALinksStaleFromWhileItSaysIt: a link whose from= lies past
+// the end of the log, or of a stream, is said, quoting that from=, and the
+// link is left for the user to choose; live events that pushed the oldest
+// rows out then put the place of the rows shown in the link, silently,
+// while what was said still quoted the link's from=. The link keeps it
+// while that is said.
+func TestPageKeepsALinksStaleFromWhileItSaysIt(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 130, "OrderNoted")
+	const saidJS = `return [document.getElementById('place').hidden, document.getElementById('place-said').textContent.slice(0, 50)]`
+	b.navigate(t, s.URL+"/#/?from=5000")
+	b.waitFor(t, "the last 100 positions", logRowsJS, `[100,130,31,"#/?from=5000"]`)
+	b.waitFor(t, "the place said", saidJS, `[false,"The link asks for the log from position 5000, but "]`)
+	s.mustAppend(t, id, appendBody{Events: events(401, "OrderShipped")})
+	b.waitFor(t, "the oldest rows pushed out, the link's from= kept", logRowsJS, `[500,531,32,"#/?from=5000"]`)
+	b.waitFor(t, "the place still said", saidJS, `[false,"The link asks for the log from position 5000, but "]`)
+
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=5000")
+	b.waitFor(t, "the stream's latest 50", streamRowsJS, `[50,531,482,"?from=5000"]`)
+	b.waitFor(t, "the place said", saidJS, `[false,"The link asks for this stream's events from versio"]`)
+	s.mustAppend(t, id, appendBody{Events: events(451, "OrderShipped")})
+	b.waitFor(t, "the oldest rows pushed out, the link's from= kept", streamRowsJS, `[500,982,483,"?from=5000"]`)
+	b.waitFor(t, "the place still said", saidJS, `[false,"The link asks for this stream's events from versio"]`)
+}

@@ -2228,8 +2228,10 @@
     };
     // Live events that push the oldest rows out move the lower end the
     // link names: a reload or the link shared loaded rows no longer shown.
+    // Not while the page says the link's from= is past the log's end:
+    // that quotes it, and the link is left for the user to choose.
     const placeKept = () => {
-      if (current() && new URLSearchParams(location.hash.split('?')[1] || '').has('from')) history.replaceState(null, '', placeHash(bound + 1));
+      if (current() && $('place').hidden && new URLSearchParams(location.hash.split('?')[1] || '').has('from')) history.replaceState(null, '', placeHash(bound + 1));
     };
     older.onclick = () => loadOlder(true);
     // loadOlder loads the next page of older events; asked by the user
@@ -2706,8 +2708,9 @@
     };
     // Live events that push the oldest rows out move the lower end the
     // link names: a reload or the link shared loaded rows no longer shown.
+    // Not while the page says the link's from= is past the stream's end.
     const placeKept = () => {
-      if (current() && new URLSearchParams(location.hash.split('?')[1] || '').has('from')) history.replaceState(null, '', placeHash(earliest));
+      if (current() && $('place').hidden && new URLSearchParams(location.hash.split('?')[1] || '').has('from')) history.replaceState(null, '', placeHash(earliest));
     };
     earlier.onclick = () => loadEarlier(true);
     let fetching = false; // a page of earlier events is on its way
