@@ -187,16 +187,18 @@ func TestPageSaysALinksFromIntoAnEmptyLog(t *testing.T) {
 // TestPageTakesBackAStreamsAbsenceOnceItsFirstEventComes: a link's from=
 // on a stream that does not exist is said; the stream's first event,
 // live, takes that back, as it takes back "This stream does not exist
-// yet".
+// yet", and the link's from= with it.
 func TestPageTakesBackAStreamsAbsenceOnceItsFirstEventComes(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
 	id := newID()
-	b.navigate(t, s.URL+"/#/streams/"+id+"?from=1")
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=5")
 	b.waitFor(t, "the absence said", `return document.getElementById('place').hidden`, "false")
 	b.waitFor(t, "the tail live", `return document.getElementById('stream-status').className.includes('live')`, "true")
 	s.mustAppend(t, id, appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.waitFor(t, "the first event, and the absence taken back", `return [`+versionsJS[len("return "):]+`, document.getElementById('place').hidden]`, "[[1],true]")
+	// The link's from= goes with what was said of it: it kept from=5, and a
+	// reload said it again of the stream at version 1.
+	b.waitFor(t, "the first event, and the absence taken back, from= with it", `return [`+versionsJS[len("return "):]+`, document.getElementById('place').hidden, location.hash]`, `[[1],true,"#/streams/`+id+`"]`)
 }
 
 // TestPageKeepsALinksStaleFromWhileItSaysIt: a link whose from= lies past

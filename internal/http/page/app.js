@@ -2825,7 +2825,12 @@
         dd.stream_type.textContent = named(first.stream_type);
         dd.created_at.textContent = first.recorded_at;
         unsay(absent);
-        if (gone) $('place').hidden = true;
+        if (gone && $('place').hidden === false) {
+          // The link's from= goes with what was said of it: kept, a reload
+          // said it again of the stream now at version 1.
+          $('place').hidden = true;
+          if (current()) history.replaceState(null, '', placeHash(0));
+        }
       }
       newest = first = null;
     };
