@@ -127,21 +127,23 @@ func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func
 func (s *Store) checkReplicaLog(ctx context.Context) error {
 	mend := "name a replica of the primary (the same database on a server that replicates from it), or unset it (the primary serves reads)"
 	var replicaHead, primaryHead int64
+	var ahead error
 	for warned := false; ; warned = true {
-		var err error
-		replicaHead, primaryHead, err = s.heads(ctx)
+		rh, ph, err := s.heads(ctx)
 		switch {
 		case isMySQLError(err, errNoSuchTable, errUnknownColumn, errUnknownDB) || errors.Is(err, sql.ErrNoRows):
 			return nil
 		case err != nil && warned && ctx.Err() != nil:
-			err = nil // the wait's end cut the look: refused as found last, below
+			// The wait's end cut the look: refused as found last (the
+			// failed look's heads are zeros, which would pass).
+			return ahead
 		case err != nil:
 			return err
 		}
-		if replicaHead <= primaryHead {
+		if replicaHead, primaryHead = rh, ph; replicaHead <= primaryHead {
 			break
 		}
-		ahead := fmt.Errorf("%s names a database whose log is past the primary's (its head at %d, the primary's at %d), at %s: %w; "+
+		ahead = fmt.Errorf("%s names a database whose log is past the primary's (its head at %d, the primary's at %d), at %s: %w; "+
 			"it serves a log the primary does not have (another service's, a replica of another server, or a primary restored from an older backup): %s",
 			replicaDSN, replicaHead, primaryHead, s.replica.Addr, ErrReplicaAhead, mend)
 		if !warned {
