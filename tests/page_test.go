@@ -390,6 +390,16 @@ func (b *browser) eval(script string) (string, error) {
 // message gives the last result and what the page said.
 func (b *browser) waitFor(t *testing.T, what, script, want string) {
 	t.Helper()
+	b.waitForWithin(t, pageTimeout, what, script, want)
+}
+
+// waitForWithin is waitFor for a wait that spans what the page does not
+// pace: a server's restart, which the page, reconnecting with its backoff
+// (doubled each try, up to 1.5× jittered), may next try up to 1.5 times as
+// long after as the restart took.
+func (b *browser) waitForWithin(t *testing.T, within time.Duration, what, script, want string) {
+	t.Helper()
+	pageTimeout := within
 	deadline := time.Now().Add(pageTimeout)
 	var got string
 	var err error

@@ -188,5 +188,6 @@ func readTokensFileNow(name string) ([]byte, error) {
 }
 
 // errNotRegular is readTokensFileNow's answer for a file that is not a
-// regular one: the watch skips it.
+// regular one: the watch logs it and counts it unreadable, and never
+// reads it.
 var errNotRegular = errors.New("not a regular file")
