@@ -18,14 +18,7 @@ func TestAPingCountsEachStatementItSends(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	m := metrics.New("test")
-	s, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{Metrics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openNew(t, sqlitestore.Options{Metrics: m})
 	before := teststore.Statements(t, m, "ping")
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("ping: %v", err)

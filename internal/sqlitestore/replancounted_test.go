@@ -22,14 +22,7 @@ func TestAReadReplannedCountsEachStatementItSent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	m := metrics.New("test")
-	s, err := sqlitestore.Open(ctx, t.TempDir(), sqlitestore.Options{Metrics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openNew(t, sqlitestore.Options{Metrics: m})
 	appendEvents(t, s, uuid.New(), 2, 10)
 	// A partial index the filtered read names: refused as planned on each
 	// connection, before and after its schema is read again.
