@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/config"
 	esthttp "github.com/tributary-dev/tributary/internal/http"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/testlog"
 	"github.com/tributary-dev/tributary/internal/teststore"
 )
@@ -23,15 +25,24 @@ func watched(t *testing.T, path string) (*httptest.Server, *testlog.Buffer) {
 	t.Helper()
 	cfg, access := tokensFileInForce(t, path)
 	logs := &testlog.Buffer{}
+	runTokensWatch(t, cfg, access, 10*time.Millisecond, readTokensFileNow, newLogger(logs, nil), nil)
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Access: access}))
+	t.Cleanup(srv.Close)
+	return srv, logs
+}
+
+// runTokensWatch runs watchTokensFile on cfg's tokens file for access,
+// checking every interval, until the test ends.
+func runTokensWatch(t *testing.T, cfg config.Config, access *esthttp.Access, interval time.Duration,
+	read func(string) ([]byte, error), log *slog.Logger, m *metrics.Metrics) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, readTokensFileNow, newLogger(logs, nil), nil)
+		watchTokensFile(ctx, cfg, access, interval, read, log, m)
 	}()
-	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Access: access}))
-	t.Cleanup(func() { srv.Close(); cancel(); <-done })
-	return srv, logs
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // tokensFileInForce reads the tokens file path as the start-up does, and

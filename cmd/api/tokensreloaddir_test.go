@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -30,13 +29,7 @@ func TestATokensFileReplacedByADirectoryIsSaid(t *testing.T) {
 	cfg, access := tokensFileInForce(t, path)
 	m := metrics.New("test")
 	logs := &testlog.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, readTokensFileNow, newLogger(logs, nil), m)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runTokensWatch(t, cfg, access, 10*time.Millisecond, readTokensFileNow, newLogger(logs, nil), m)
 	// A change applied first: the watch is under way (one that starts on
 	// no regular file watches nothing).
 	replaceFile(t, path, "alice:read:aaaa-0123456789abcdef\ncarol:read:cccc-0123456789abcdef\n")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -33,13 +32,7 @@ func TestATokensFileUnchangedSinceStartUpCountsNoReload(t *testing.T) {
 		defer reads.Add(1)
 		return readTokensFileNow(name)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		watchTokensFile(ctx, cfg, access, time.Millisecond, read, newLogger(&testlog.Buffer{}, nil), m)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runTokensWatch(t, cfg, access, time.Millisecond, read, newLogger(&testlog.Buffer{}, nil), m)
 	// Past the two checks that take a content, and one more: the count
 	// is made before the next read.
 	waitFor(t, "four checks of the file", func() bool { return reads.Load() >= 4 })

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,13 +30,7 @@ func TestTokensReloadsAreCounted(t *testing.T) {
 	cfg, access := tokensFileInForce(t, path)
 	m := metrics.New("test")
 	logs := &testlog.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, readTokensFileNow, newLogger(logs, nil), m)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runTokensWatch(t, cfg, access, 10*time.Millisecond, readTokensFileNow, newLogger(logs, nil), m)
 	scrape := func(series string) float64 {
 		t.Helper()
 		rec := httptest.NewRecorder()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,14 +58,9 @@ func TestTheTokensAppliedAreThoseReadTheSameTwice(t *testing.T) {
 		}
 		return got, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		watchTokensFile(ctx, cfg, access, 10*time.Millisecond, read, newLogger(logs, nil), nil)
-	}()
+	runTokensWatch(t, cfg, access, 10*time.Millisecond, read, newLogger(logs, nil), nil)
 	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{Access: access}))
-	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	t.Cleanup(srv.Close)
 
 	replaceFile(t, path, whole)
 	waitFor(t, "the reload line", func() bool { return len(logLines(t, logs, "access tokens reloaded")) > 0 })
