@@ -78,6 +78,13 @@ func TestARetryOfAStoredBatchWhoseTimeRunsOutWhileTheFenceIsLockedIsNotToldNotWr
 // refused, and tried again while its callers wait. When the retry's time
 // is nearly up, it leaves the group, whose other caller has time left: it
 // was told "refused", not written.
+//
+// The two queue behind a first append held before its COMMIT, and the
+// report takes its lock while their group, its reads done, is held before
+// its writes. (The first was one refused until its time was up: a try of
+// it cut by that time in flight is settled, which on a loaded machine held
+// the writer past the retry's time; the retry, never read, was then
+// rightly told that it was not written, and the test failed.)
 func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 	ctx, dsn := guardedTest(t)
 	s, _ := openCounted(t, dsn)
@@ -87,29 +94,21 @@ func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 	if _, err := appendOne(ctx, s, z, eventstore.NoStream, id); err != nil {
 		t.Fatal(err)
 	}
-	// REPEATABLE READ: the gap past the last event, where the next INSERT
-	// goes, not the events, which the group's reads lock.
-	report, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer report.Rollback() //nolint:errcheck // the test's end
-	var n int
-	if err := report.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE position > 3 FOR UPDATE").Scan(&n); err != nil || n != 0 {
-		t.Fatalf("the report's read: %d events past the third, %v; want none", n, err)
-	}
-
-	// A first append, refused until its time (a second) is up, so that the
-	// two queue behind it and go as one group.
+	// Held before its writes: the first append, then the group's first try.
+	held, hold := make(chan struct{}), make(chan struct{})
+	var holds int
+	s.SetBeforeCommit(func() {
+		if holds++; holds <= 2 {
+			held <- struct{}{}
+			<-hold
+		}
+	})
 	first := make(chan error, 1)
-	taken := s.Taken()
 	go func() {
-		actx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, err := appendOne(actx, s, uuid.New(), eventstore.NoStream)
+		_, err := appendOne(ctx, s, uuid.New(), eventstore.NoStream)
 		first <- err
 	}()
-	waitTaken(ctx, t, s, taken+1) // the first is the writer's: the two go after it
+	<-held
 	retry, long := make(chan error, 1), make(chan error, 1)
 	retryCtx, cancelRetry := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancelRetry()
@@ -123,9 +122,24 @@ func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 		_, err := appendOne(actx, s, x, eventstore.Any)
 		long <- err
 	}()
-	if err := <-first; !errors.Is(err, eventstore.ErrUnavailable) {
-		t.Fatalf("the first append, refused until its time was up: %v; want an error wrapping ErrUnavailable", err)
+	waitQueued(ctx, t, s, 2) // the writer's next group, both
+	hold <- struct{}{}
+	if err := <-first; err != nil {
+		t.Fatalf("the first append: %v", err)
 	}
+	<-held // the group's plan made: the retry's batch found stored
+	// REPEATABLE READ: the gap past the last event, where the next INSERT
+	// goes, not the events, which the group's reads lock.
+	report, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer report.Rollback() //nolint:errcheck // the test's end
+	var n int
+	if err := report.QueryRowContext(ctx, "SELECT COUNT(*) FROM events WHERE position > 4 FOR UPDATE").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the report's read: %d events past the fourth, %v; want none", n, err)
+	}
+	hold <- struct{}{}
 	// The report ends once the retry's time is up (seen, not slept for),
 	// well within the other's.
 	<-retryCtx.Done()
@@ -139,8 +153,8 @@ func TestARetryOfAStoredBatchLeftByItsGroupIsNotToldNotWritten(t *testing.T) {
 	if err := <-long; err != nil {
 		t.Errorf("the append with time left: %v; want it written once the report ended", err)
 	}
-	if n := countEvents(ctx, t, db); n != 4 {
-		t.Errorf("the log holds %d events; want 4 (the retry's batch once)", n)
+	if n := countEvents(ctx, t, db); n != 5 {
+		t.Errorf("the log holds %d events; want 5 (the retry's batch once)", n)
 	}
 }
 
