@@ -144,7 +144,12 @@ type Message struct {
 // configuration (a client certificate missing or refused, no TLS version
 // or cipher suite in common), plain HTTP answered to an https URL, or a
 // forward proxy's 407 to CONNECT (the proxy URL's credentials missing or
-// refused); other network errors are waited out. Any other answer that is not
+// refused). A request that fails short of an answer with an error not
+// known to pass (the caller's RoundTripper refusing, a redirect to a
+// scheme the transport does not speak, a Location that is no URL) ends it
+// with that error the third time in a row (transportRefusals); a
+// connection refused, reset or closed, a timeout, a DNS failure and
+// HTTP/2's GOAWAY or stream reset are waited out. Any other answer that is not
 // Tributary's (a proxy's or load balancer's page during a maintenance
 // window, a 400, 403 or 404 in HTML or plain text, a 200 that is no event
 // stream) is waited out with backoff too, and told to OnDisconnect, so that a
@@ -216,6 +221,7 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 		backoff := opts.MinBackoff
 		for {
 			start, from := time.Now(), s.last
+			s.unanswered = false
 			err := s.connect(ctx)
 			if s.stopped {
 				return
@@ -238,6 +244,15 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) iter.Seq2
 			}
 			if why := unmendable(err); why != "" {
 				yield(Message{}, fmt.Errorf("subscribe: %s, which no retry mends: %w", why, err))
+				return
+			}
+			// The caller's own transport error (its RoundTripper refusing,
+			// a redirect to a scheme it does not speak) was waited out for
+			// ever, every attempt meeting it again.
+			if !s.unanswered || mayPass(err) {
+				s.refused = 0
+			} else if s.refused++; s.refused >= transportRefusals {
+				yield(Message{}, fmt.Errorf("subscribe: %d attempts in a row failed short of an answer with an error no retry is known to mend: %w", s.refused, err))
 				return
 			}
 			// A connection that delivered an event, or lasted, resets the
@@ -479,6 +494,11 @@ type subscription struct {
 	// pages counts the answers in a row that were Tributary's page of
 	// events, not an event stream.
 	pages int
+	// unanswered says the last attempt got no answer, its transport's
+	// error; refused counts the attempts in a row whose error was not
+	// known to pass (transportRefusals).
+	unanswered bool
+	refused    int
 	// streams checks each stream's versions along a log subscription, nil
 	// on a stream's.
 	streams *streamVersions
@@ -618,6 +638,9 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 	// and every silence after.
 	res, err := s.c.do(req, 0)
 	if err != nil {
+		// No answer, and no one's but the transport's (a *Problem is an
+		// answer; the idle timer's cut, a silent server's, may pass).
+		s.unanswered = !errors.As(err, new(*Problem)) && context.Cause(ctx) != silent //nolint:errorlint // our own value
 		return err
 	}
 	defer res.Body.Close()
@@ -1069,3 +1092,12 @@ var errMovedPermanently = errors.New("the subscription's URL moved permanently")
 
 // pageLookBytes bounds what eventsPage reads of an answer.
 const pageLookBytes = 64 << 10
+
+// transportRefusals is how many attempts in a row a subscription makes
+// that fail short of an answer with an error not known to pass (mayPass):
+// the caller's RoundTripper refusing, a redirect to a scheme the
+// transport does not speak, a Location that is no URL, an answer net/http
+// cannot read. Every attempt meets them again, unless one is a passing
+// fault Go words in a way the client does not know (a Go upgrade's): a
+// few attempts, not one, end the subscription.
+const transportRefusals = 3
