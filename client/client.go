@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	gopath "path"
 	"reflect"
 	"strconv"
@@ -1522,7 +1523,9 @@ func readAgain(ctx context.Context, err error) (time.Duration, bool) {
 }
 
 // connectionLost holds the texts of net/http's errors of a connection
-// lost or going away, unexported values of errors.New (Go 1.26).
+// lost or going away, unexported values of errors.New (Go 1.26), which
+// Go gives no other way to know: TestGoStillWordsTheErrorsMayPassKnows
+// fails if a Go upgrade rewords one.
 var connectionLost = map[string]bool{
 	"http: server closed idle connection":                         true,
 	"http2: client conn is closed":                                true,
@@ -1533,13 +1536,40 @@ var connectionLost = map[string]bool{
 	"http2: stream closed":                                        true,
 }
 
+// http2Errors holds the names of net/http's HTTP/2 error types that have
+// no exported form or As (Go 1.26): GOAWAY and connection errors, which
+// the bundled copy of golang.org/x/net/http2 keeps unexported, and the
+// stand-alone package's, for a transport built on it. The stream error
+// has an As (h2StreamError), and is known by it.
+// TestGoStillWordsTheErrorsMayPassKnows fails if a Go upgrade renames one.
+var http2Errors = map[string]bool{
+	"http.http2GoAwayError": true, "http.http2ConnectionError": true,
+	"http2.GoAwayError": true, "http2.ConnectionError": true,
+}
+
+// h2StreamError has the fields of golang.org/x/net/http2's StreamError,
+// which net/http's unexported one converts itself to through its As
+// method (net/http/h2_error.go), whatever Go names it: an HTTP/2 stream
+// reset, the server's (RST_STREAM) or the transport's.
+type h2StreamError struct {
+	StreamID uint32
+	Code     uint32
+	Cause    error
+}
+
+func (e h2StreamError) Error() string {
+	return fmt.Sprintf("stream error: stream ID %d; code %d", e.StreamID, e.Code)
+}
+
 // mayPass reports whether err, a request's that got no answer, is the
 // network's or the server's going away, which the next request may not
 // meet: an end of the connection (EOF, closed, reset, refused, aborted,
 // a broken pipe, a host or network unreachable), a timeout, a network
 // operation that failed (dial, read, write, a DNS lookup), and HTTP/2's
-// GOAWAY, stream and connection errors, whose types net/http does not
-// export and which are known by their names. A proxy's refusal of
+// GOAWAY, stream and connection errors. Each is known by an exported
+// error value or type (errors.Is, errors.As) where Go has one; only
+// where it has none (connectionLost, http2Errors, proxyBusy) by its text
+// or type name, which a test checks against Go's source. A proxy's refusal of
 // CONNECT is an operation that failed too: it may pass only if what it
 // wraps does (the proxy unreachable); its answer to CONNECT may pass if
 // it says the proxy is busy (proxyBusy: a 502, 503 or 504), not its 407.
@@ -1548,7 +1578,7 @@ func mayPass(err error) bool {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.ETIMEDOUT):
+		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, os.ErrDeadlineExceeded):
 		return true
 	}
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
@@ -1560,16 +1590,17 @@ func mayPass(err error) bool {
 		}
 		return true
 	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[h2StreamError](err); ok {
+		return true
+	}
 	if proxyBusy(err) {
 		return true
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		switch reflect.TypeOf(e).String() {
-		case "http.http2GoAwayError", "http.http2StreamError", "http.http2ConnectionError",
-			"http2.GoAwayError", "http2.StreamError", "http2.ConnectionError":
-			return true
-		}
-		if connectionLost[e.Error()] {
+		if http2Errors[reflect.TypeOf(e).String()] || connectionLost[e.Error()] {
 			return true
 		}
 	}
