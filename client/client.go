@@ -270,7 +270,10 @@ func shownURL(s string) string {
 // another port, to another service. It follows a 307 or 308 with the body
 // to any target: an append's events went to a service the client was
 // never configured for. A redirect elsewhere is followed without the
-// token, one that would send the body there is refused.
+// token, one that would send the body there is refused. net/http drops
+// the token at the first host written in another case (LOCALHOST for
+// localhost, the same origin), and after a hop elsewhere: a redirect to
+// the origin and under the base path gets it again.
 func keepInOrigin(next func(*http.Request, []*http.Request) error, under func(*url.URL) bool) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		from, to := via[0].URL, req.URL
@@ -299,6 +302,12 @@ func keepInOrigin(next func(*http.Request, []*http.Request) error, under func(*u
 					status, shownPath(to.Redacted()), elsewhere)}
 			}
 			req.Header.Del("Authorization")
+		} else if auth := via[0].Header.Get("Authorization"); auth != "" {
+			// net/http compares hosts as written: it dropped the token at
+			// the server's own host in another case (LOCALHOST for
+			// localhost), or after a hop elsewhere, and the request
+			// went without it, to a 401.
+			req.Header.Set("Authorization", auth)
 		}
 		if next != nil {
 			// net/http knows ErrUseLastResponse by ==: it goes back as it is.
