@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -16,8 +17,10 @@ import (
 )
 
 // minRedactedPassword is the shortest DSN password redactDSNPasswords
-// takes out of the log: a shorter one is as likely a word of the lines
-// themselves, which its redaction would mangle, and so point at.
+// takes out of a line wherever the line holds it. A shorter one is as
+// likely a part of the line's own words ("e", "ess"): taken out there it
+// mangled them, and told what it was ("Acc[password redacted]ss"). It is
+// taken out where a line can be seen to quote it (quotedPasswordAt).
 const minRedactedPassword = 8
 
 // redactedPassword is what stands in a log line for a DSN's password.
@@ -28,28 +31,144 @@ const redactedPassword = "[password redacted]"
 // does, but a proxy's, or an authentication plugin's, may quote what it was
 // sent, and while serving (a password rotated under a running process, its
 // pools reconnecting) such a refusal reaches the HTTP layer's 5xx lines,
-// /readyz's and the live feed's. Start-up's refusals are redacted where
-// they are told (mysqlstore.WithoutPasswords); these are the rest. A
-// password shorter than minRedactedPassword, or one the DSNs hold
-// elsewhere too (compose.yaml's tributary:tributary@…/tributary: the
-// user's and database's names are in the lines anyway), is left: its
-// redaction would mangle lines and hide nothing. Each is taken out as
-// written and in the escaped forms a message may quote it in (passwordForms).
+// /readyz's and the live feed's, and at start-up its WARN and ERROR lines.
+// A password the DSNs hold elsewhere too (compose.yaml's
+// tributary:tributary@…/tributary: the user's and database's names are in
+// the lines anyway) is left: its redaction would mangle lines, hide
+// nothing, and point at it. Each is taken out as written and in the escaped
+// forms a message may quote it in (passwordForms); one shorter than
+// minRedactedPassword only where it stands quoted (quotedPasswordAt).
 // log itself where no password is left to redact.
 func redactDSNPasswords(log *slog.Logger, dsns ...string) *slog.Logger {
-	passwords := passwordForms(dsnPasswords(dsns...))
-	if len(passwords) == 0 {
+	passwords := newPasswordSet(dsns...)
+	if passwords.empty() {
 		return log
 	}
-	redacting := sqlstore.RedactingLogger(log, func(s string) string {
-		for _, p := range passwords {
-			if strings.Contains(s, p) {
-				s = strings.ReplaceAll(s, p, redactedPassword)
-			}
-		}
-		return s
-	}).Handler()
+	redacting := sqlstore.RedactingLogger(log, passwords.redact).Handler()
 	return slog.New(passwordHandler{plain: log.Handler(), redacting: redacting, passwords: passwords})
+}
+
+// passwordSet is the DSN passwords' forms redactDSNPasswords takes out:
+// long ones wherever a text holds them, short ones where it quotes them.
+type passwordSet struct {
+	long, short []string // each longest first
+}
+
+// newPasswordSet returns the forms of dsns' passwords (dsnPasswords,
+// passwordForms) to take out.
+func newPasswordSet(dsns ...string) passwordSet {
+	var set passwordSet
+	for _, f := range passwordForms(dsnPasswords(dsns...)) {
+		if len(f) >= minRedactedPassword {
+			set.long = append(set.long, f)
+		} else {
+			set.short = append(set.short, f)
+		}
+	}
+	return set
+}
+
+func (set passwordSet) empty() bool { return len(set.long) == 0 && len(set.short) == 0 }
+
+// holds reports whether s holds one of the passwords where redact takes it
+// out.
+func (set passwordSet) holds(s string) bool {
+	for _, p := range set.long {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	for _, p := range set.short {
+		for i := strings.Index(s, p); i >= 0; {
+			if quotedPasswordAt(s, i, i+len(p)) {
+				return true
+			}
+			next := strings.Index(s[i+1:], p)
+			if next < 0 {
+				break
+			}
+			i += 1 + next
+		}
+	}
+	return false
+}
+
+// redact returns s with the passwords taken out.
+func (set passwordSet) redact(s string) string {
+	for _, p := range set.long {
+		if strings.Contains(s, p) {
+			s = strings.ReplaceAll(s, p, redactedPassword)
+		}
+	}
+	for _, p := range set.short {
+		if !strings.Contains(s, p) {
+			continue
+		}
+		var b strings.Builder
+		last := 0
+		for i := 0; i+len(p) <= len(s); {
+			j := strings.Index(s[i:], p)
+			if j < 0 {
+				break
+			}
+			i += j
+			if quotedPasswordAt(s, i, i+len(p)) {
+				b.WriteString(s[last:i])
+				b.WriteString(redactedPassword)
+				i += len(p)
+				last = i
+				continue
+			}
+			i++
+		}
+		if last > 0 {
+			b.WriteString(s[last:])
+			s = b.String()
+		}
+	}
+	return s
+}
+
+// quotedPasswordAt reports whether s[i:j], a short password, stands in s as
+// one quoted: a token of its own (no letter or digit glued to it) in quotes
+// ('pw', "pw", `pw`, \"pw\"), after a password's keyword (password: pw,
+// passwd=pw, pwd 'pw'), or between a user's name and an @ (user:pw@host).
+// Elsewhere it is more likely a part of the line's own words.
+func quotedPasswordAt(s string, i, j int) bool {
+	var left, right byte
+	if i > 0 {
+		left = s[i-1]
+	}
+	if j < len(s) {
+		right = s[j]
+	}
+	if (isWordByte(left) && isWordByte(s[i])) || (isWordByte(right) && isWordByte(s[j-1])) {
+		return false
+	}
+	switch {
+	case left == '\'', left == '"', left == '`':
+		if right == left || (right == '\\' && j+1 < len(s) && s[j+1] == left) {
+			return true
+		}
+	case left == ':' && right == '@':
+		return true
+	}
+	before := strings.ToLower(strings.TrimRight(s[:i], " \t:='\"`\\"))
+	if len(before) == len(s[:i]) { // nothing between a keyword and it
+		return false
+	}
+	for _, k := range []string{"password", "passwd", "pwd"} {
+		if strings.HasSuffix(before, k) && (len(before) == len(k) || !isWordByte(before[len(before)-len(k)-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+// isWordByte reports whether c is an ASCII letter or digit, or a byte of a
+// character that is not ASCII.
+func isWordByte(c byte) bool {
+	return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }
 
 // passwordHandler passes a line that plainly holds no password (its
@@ -58,7 +177,7 @@ func redactDSNPasswords(log *slog.Logger, dsns ...string) *slog.Logger {
 // access line, doubling its cost (3 µs), for a password no such line holds.
 type passwordHandler struct {
 	plain, redacting slog.Handler
-	passwords        []string
+	passwords        passwordSet
 }
 
 func (h passwordHandler) Enabled(ctx context.Context, level slog.Level) bool {
@@ -66,7 +185,7 @@ func (h passwordHandler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h passwordHandler) Handle(ctx context.Context, r slog.Record) error {
-	clean := !h.holds(r.Message)
+	clean := !h.passwords.holds(r.Message)
 	// Each attribute while the line is clean so far: one that decided
 	// afresh let a message holding the password pass, in clear, behind a
 	// plain attribute.
@@ -76,9 +195,9 @@ func (h passwordHandler) Handle(ctx context.Context, r slog.Record) error {
 		}
 		switch a.Value.Kind() {
 		case slog.KindString:
-			clean = !h.holds(a.Key) && !h.holds(a.Value.String())
+			clean = !h.passwords.holds(a.Key) && !h.passwords.holds(a.Value.String())
 		case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
-			clean = !h.holds(a.Key)
+			clean = !h.passwords.holds(a.Key)
 		default: // an error, a group, a value whose text is not at hand
 			clean = false
 		}
@@ -88,16 +207,6 @@ func (h passwordHandler) Handle(ctx context.Context, r slog.Record) error {
 		return h.plain.Handle(ctx, r)
 	}
 	return h.redacting.Handle(ctx, r)
-}
-
-// holds reports whether s holds one of the passwords.
-func (h passwordHandler) holds(s string) bool {
-	for _, p := range h.passwords {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // WithAttrs and WithGroup give up the plain path: what they bind is in
@@ -110,9 +219,12 @@ func (h passwordHandler) WithGroup(name string) slog.Handler {
 	return h.redacting.WithGroup(name)
 }
 
-// dsnPasswords returns the passwords of dsns redactDSNPasswords takes out.
+// dsnPasswords returns the passwords of dsns redactDSNPasswords takes out:
+// all but those the DSNs hold elsewhere too. A short one is held elsewhere
+// where it is a user's, a database's, a host's name or a port, whole: in
+// any part of them ("1" in 3306) it would be redacted nowhere.
 func dsnPasswords(dsns ...string) []string {
-	var passwords, rest []string
+	var passwords, rest, parts []string
 	for _, dsn := range dsns {
 		if dsn == "" {
 			continue
@@ -121,17 +233,23 @@ func dsnPasswords(dsns ...string) []string {
 		if err != nil {
 			continue // refused at the store's open, its error never quoting it
 		}
-		if len(cfg.Passwd) >= minRedactedPassword {
+		if cfg.Passwd != "" {
 			passwords = append(passwords, cfg.Passwd)
+		}
+		parts = append(parts, cfg.User, cfg.DBName)
+		if host, port, err := net.SplitHostPort(cfg.Addr); err == nil {
+			parts = append(parts, host, port)
+		} else {
+			parts = append(parts, cfg.Addr)
 		}
 		cfg.Passwd = ""
 		rest = append(rest, cfg.FormatDSN())
 	}
 	var kept []string
 	for _, p := range passwords {
-		elsewhere := false
+		elsewhere := slices.Contains(parts, p) || slices.Contains(kept, p)
 		for _, r := range rest {
-			elsewhere = elsewhere || strings.Contains(r, p)
+			elsewhere = elsewhere || (len(p) >= minRedactedPassword && strings.Contains(r, p))
 		}
 		if !elsewhere {
 			kept = append(kept, p)
@@ -163,36 +281,24 @@ func passwordForms(passwords []string) []string {
 }
 
 // withoutDSNPasswords returns err with the passwords of dsns that
-// redactDSNPasswords takes out of the log replaced in its text, for what is
-// written past the log (main's line on stderr): a start that fails on an
-// error of a proxy's or an authentication plugin's other than a refusal of
-// the user quotes what it was sent. It unwraps to err; err itself where its
-// text quotes none.
+// redactDSNPasswords takes out of the log replaced in its text, as there,
+// for what is written past the log (main's line on stderr): a start that
+// fails on a proxy's or an authentication plugin's error quotes what it
+// was sent. It unwraps to err; err itself where its text quotes none.
 func withoutDSNPasswords(err error, dsns ...string) error {
-	var quoted []string
-	for _, p := range passwordForms(dsnPasswords(dsns...)) {
-		if strings.Contains(err.Error(), p) {
-			quoted = append(quoted, p)
-		}
-	}
-	if len(quoted) == 0 {
+	passwords := newPasswordSet(dsns...)
+	if !passwords.holds(err.Error()) {
 		return err
 	}
-	return passwordsRedactedError{err, quoted}
+	return passwordsRedactedError{err, passwords}
 }
 
 // passwordsRedactedError is an error whose text has passwords replaced.
 type passwordsRedactedError struct {
 	err       error
-	passwords []string
+	passwords passwordSet
 }
 
-func (e passwordsRedactedError) Error() string {
-	text := e.err.Error()
-	for _, p := range e.passwords {
-		text = strings.ReplaceAll(text, p, redactedPassword)
-	}
-	return text
-}
+func (e passwordsRedactedError) Error() string { return e.passwords.redact(e.err.Error()) }
 
 func (e passwordsRedactedError) Unwrap() error { return e.err }

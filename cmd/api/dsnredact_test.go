@@ -26,7 +26,8 @@ func TestWhichDSNPasswordsAreRedacted(t *testing.T) {
 		{"the read DSN's too", []string{"app:Long-Secret-123@tcp(db:3306)/events", "ro:Other-Secret-456@tcp(replica:3306)/events"},
 			[]string{"Long-Secret-123", "Other-Secret-456"}},
 		{"none", []string{"root@tcp(127.0.0.1:3306)/tributary", ""}, nil},
-		{"too short", []string{"app:short@tcp(db:3306)/events"}, nil},
+		{"a short one", []string{"app:short@tcp(db:3306)/events"}, []string{"short"}},
+		{"a short one that is the user's name", []string{"db:db@tcp(db:3306)/events"}, nil},
 		{"the user's and database's name (compose.yaml's)", []string{"tributary:tributary@tcp(db:3306)/tributary"}, nil},
 		{"the other DSN's database", []string{"app:eventsdb1@tcp(db:3306)/x", "ro:y-0123456789@tcp(replica:3306)/eventsdb1"}, []string{"y-0123456789"}},
 		{"not a DSN", []string{"not a dsn"}, nil},
@@ -78,5 +79,50 @@ func TestADSNsPasswordInAMessageWithPlainAttributesIsRedacted(t *testing.T) {
 	log.Warn("refused", "reason", pw, "path", "/readyz")
 	if out := logs.String(); strings.Contains(out, pw) {
 		t.Errorf("a line whose message, or an attribute before a plain one, quotes the DSN's password: want it redacted:\n%s", out)
+	}
+}
+
+// TestAShortDSNPasswordIsRedactedWhereALineQuotesIt: a DSN password shorter
+// than eight characters was never taken out of the log, a proxy's refusal
+// quoting it logged it in clear. It is now taken out where a line can be
+// seen to quote it (quoted whole, escaped or not; after "password"; between
+// a user's name and an @), and left where it is part of other words, so
+// that ordinary lines are as logged without it.
+func TestAShortDSNPasswordIsRedactedWhereALineQuotesIt(t *testing.T) {
+	t.Parallel()
+	for _, pw := range []string{"x", "k9z", "Pa55w0r"} {
+		var logs testlog.Buffer
+		log := redactDSNPasswords(newLogger(&logs, slog.LevelInfo), "app:"+pw+"@tcp(db:3306)/tributary")
+		quoting := []string{
+			"Access denied for user 'app'@'10.0.0.7' (using password '" + pw + "')",
+			`proxy: bad credentials "` + pw + `"`,
+			`proxy: bad credentials \"` + pw + `\"`,
+			"auth plugin: password: " + pw,
+			"auth plugin: password=" + pw + ", user=app",
+			"dial app:" + pw + "@db:3306 refused",
+		}
+		for _, line := range quoting {
+			log.Warn("refused", "error", errors.New(line))
+		}
+		if err := withoutDSNPasswords(errors.New(quoting[0]), "app:"+pw+"@tcp(db:3306)/tributary"); !strings.Contains(err.Error(), "(using password '"+redactedPassword+"')") {
+			t.Errorf("password %q: the start's error %q; want the password redacted", pw, err)
+		}
+		out := logs.String()
+		if n := strings.Count(out, redactedPassword); n != len(quoting) {
+			t.Errorf("password %q: want it redacted in each of %d lines quoting it, got %d:\n%s", pw, len(quoting), n, out)
+		}
+		// Ordinary lines, the password a part of their words, are intact.
+		var plain testlog.Buffer
+		ordinary := []string{
+			"request", "path=/streams/" + pw + "x-1/events", "stream=order-" + pw + pw, "status=201",
+			"listening on 127.0.0.1:8080", "using password: YES", "took 1ms",
+		}
+		log = redactDSNPasswords(newLogger(&plain, slog.LevelInfo), "app:"+pw+"@tcp(db:3306)/tributary")
+		for _, line := range ordinary {
+			log.Info(line, "status", 201)
+		}
+		if got := plain.String(); strings.Contains(got, redactedPassword) {
+			t.Errorf("password %q: an ordinary line was mangled:\n%s", pw, got)
+		}
 	}
 }

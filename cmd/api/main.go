@@ -551,7 +551,7 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 		if userRefused {
 			// The server's words never quote the password; a proxy's, or
 			// an authentication plugin's, may.
-			err = mysqlstore.WithoutPasswords(err, cfg.MySQLDSN, cfg.MySQLReadDSN)
+			err = withoutDSNPasswords(err, cfg.MySQLDSN, cfg.MySQLReadDSN)
 		}
 		if !userRefused && !errors.Is(err, eventstore.ErrUnavailable) {
 			return nil, fmt.Errorf("open MySQL store: %w", err)
