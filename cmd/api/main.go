@@ -241,7 +241,13 @@ func run(ctx, cut context.Context, args []string, stdout io.Writer) (err error) 
 	var tokens []esthttp.Token
 	var tokensRead time.Time // when the tokens file was read (tributary_tokens_last_reload_timestamp_seconds)
 	if cmd == "serve" {
-		if tokens, err = loadTokens(ctx, cfg); err != nil {
+		// A FIFO the tokens are awaited from is said, as a DSN file's is:
+		// a start silent until the timeout looks hung.
+		awaiting := func() {
+			log.Info("waiting for a tokens file that is no regular file (a FIFO?) to be written and closed",
+				"setting", config.Var("APITokensFile"), "timeout", cfg.StartupTimeout)
+		}
+		if tokens, err = loadTokens(ctx, cfg, awaiting); err != nil {
 			if ctx.Err() != nil { // SIGTERM while a FIFO was awaited
 				log.Info("stopped", "before", "listening", signalAttr(ctx), "error", err)
 				return nil
@@ -640,12 +646,13 @@ func awaitingLine(stdout io.Writer) func(setting string, timeout time.Duration) 
 // token shorter than minTokenLength or one no Authorization header can
 // carry, and either setting given but holding no entry (the server would be
 // open). Errors never quote a token, nor the file's name (a token set in
-// the wrong variable).
-func loadTokens(ctx context.Context, cfg config.Config) ([]esthttp.Token, error) {
+// the wrong variable). awaiting, where not nil, is called once as a wait
+// for a file that is no regular one begins (readTokensFile).
+func loadTokens(ctx context.Context, cfg config.Config, awaiting func()) ([]esthttp.Token, error) {
 	var b []byte
 	if cfg.APITokensFile != "" {
 		var err error
-		if b, err = readTokensFile(ctx, cfg.APITokensFile, cfg.StartupTimeout, os.Stat); err != nil {
+		if b, err = readTokensFile(ctx, cfg.APITokensFile, cfg.StartupTimeout, os.Stat, awaiting); err != nil {
 			return nil, fmt.Errorf("read %s: %w", config.Var("APITokensFile"), err)
 		}
 	}
@@ -750,8 +757,9 @@ const maxTokensFile = 1 << 20
 // secret manager fills, a pipe) may never be opened for writing, or never
 // end: it gets the start-up timeout, and ctx; past either the read is left
 // blocked, and the start-up, failing, ends the process. stat is os.Stat
-// (a test's swaps the file after its look).
-func readTokensFile(ctx context.Context, name string, timeout time.Duration, stat func(string) (fs.FileInfo, error)) ([]byte, error) {
+// (a test's swaps the file after its look); awaiting, where not nil, is
+// called as that wait begins.
+func readTokensFile(ctx context.Context, name string, timeout time.Duration, stat func(string) (fs.FileInfo, error), awaiting func()) ([]byte, error) {
 	if fi, err := stat(name); err != nil || fi.Mode().IsRegular() {
 		// Opened without waiting, and looked at again, as the watch
 		// reads it (readTokensFileNow): a FIFO swapped in since the look
@@ -764,6 +772,9 @@ func readTokensFile(ctx context.Context, name string, timeout time.Duration, sta
 		if !errors.Is(err, errNotRegular) {
 			return b, err
 		}
+	}
+	if awaiting != nil {
+		awaiting()
 	}
 	b, err := config.AwaitFile(ctx, timeout, func() ([]byte, error) { return readLimited(name) })
 	if errors.Is(err, config.ErrNotWritten) {

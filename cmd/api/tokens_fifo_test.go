@@ -49,7 +49,7 @@ func loadTokensWithin(t *testing.T, ctx context.Context, cfg config.Config, with
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		_, err := loadTokens(ctx, cfg)
+		_, err := loadTokens(ctx, cfg, nil)
 		done <- err
 	}()
 	select {
@@ -135,7 +135,7 @@ func TestATokensFileThatNeverEndsIsBoundedByTheStartUpTimeout(t *testing.T) {
 			w.WriteString("app:write:0123456789abcdef0123\n") //nolint:errcheck
 			w.Close()
 		}()
-		tokens, err := loadTokens(context.Background(), cfg)
+		tokens, err := loadTokens(context.Background(), cfg, nil)
 		if err != nil || len(tokens) != 1 {
 			t.Fatalf("a FIFO filled and closed: expected its one token, got %d, %v", len(tokens), err)
 		}

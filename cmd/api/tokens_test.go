@@ -18,7 +18,7 @@ func TestATokenGivenAsTheTokensFileIsNotShown(t *testing.T) {
 	t.Parallel()
 	cfg := config.Defaults()
 	cfg.APITokensFile = "app:write:s3cret0123456789abcdef"
-	_, err := loadTokens(context.Background(), cfg)
+	_, err := loadTokens(context.Background(), cfg, nil)
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS_FILE") {
 		t.Fatalf("a token set as TRIBUTARY_API_TOKENS_FILE: expected an error naming the variable, not quoting the value; got %v", err)
 	}
@@ -33,13 +33,13 @@ func TestTokensSetWithNoEntryStopTheStartUp(t *testing.T) {
 	for _, value := range []string{"#app:write:0123456789abcdef0123", ",", " , \n", "# tokens go here"} {
 		cfg := config.Defaults()
 		cfg.APITokens = value
-		tokens, err := loadTokens(context.Background(), cfg)
+		tokens, err := loadTokens(context.Background(), cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS") || strings.Contains(err.Error(), "0123456789abcdef") {
 			t.Errorf("TRIBUTARY_API_TOKENS=%q: expected an error naming the variable, quoting no token; got %d tokens, %v", value, len(tokens), err)
 		}
 	}
 	cfg := config.Defaults()
-	if tokens, err := loadTokens(context.Background(), cfg); err != nil || len(tokens) != 0 {
+	if tokens, err := loadTokens(context.Background(), cfg, nil); err != nil || len(tokens) != 0 {
 		t.Errorf("TRIBUTARY_API_TOKENS empty: expected no tokens and no error (access control off); got %d tokens, %v", len(tokens), err)
 	}
 }
@@ -62,7 +62,7 @@ func TestAShortTokenStopsTheStartUp(t *testing.T) {
 	} {
 		cfg := config.Defaults()
 		cfg.APITokens, cfg.APITokensFile = c.env, c.file
-		tokens, err := loadTokens(context.Background(), cfg)
+		tokens, err := loadTokens(context.Background(), cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(minTokenLength)) || strings.Contains(err.Error(), "hunter2") ||
 			strings.Contains(err.Error(), "hhh") || !strings.Contains(err.Error(), c.place) {
 			t.Errorf("tokens %q (file %q): expected an error naming the token by its place and the least length, quoting no token; got %d tokens, %v",
@@ -71,7 +71,7 @@ func TestAShortTokenStopsTheStartUp(t *testing.T) {
 	}
 	cfg := config.Defaults()
 	cfg.APITokens = "dashboard:read:" + strings.Repeat("h", minTokenLength)
-	if tokens, err := loadTokens(context.Background(), cfg); err != nil || len(tokens) != 1 {
+	if tokens, err := loadTokens(context.Background(), cfg, nil); err != nil || len(tokens) != 1 {
 		t.Errorf("a token of %d characters: expected it taken; got %d tokens, %v", minTokenLength, len(tokens), err)
 	}
 }
@@ -94,7 +94,7 @@ func TestATokenNoAuthorizationHeaderCanCarryStopsTheStartUp(t *testing.T) {
 	} {
 		cfg := config.Defaults()
 		cfg.APITokens = entries
-		tokens, err := loadTokens(context.Background(), cfg)
+		tokens, err := loadTokens(context.Background(), cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS entry 1 ") || strings.Contains(err.Error(), secret[:10]) {
 			t.Errorf("TRIBUTARY_API_TOKENS=%q: expected an error naming the token by its place, quoting no token; got %d tokens, %v", entries, len(tokens), err)
 		}
@@ -115,7 +115,7 @@ func TestATokenRefusedAtStartUpIsNamedByItsPlace(t *testing.T) {
 	} {
 		cfg := config.Defaults()
 		cfg.APITokens = entries
-		_, err := loadTokens(context.Background(), cfg)
+		_, err := loadTokens(context.Background(), cfg, nil)
 		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS entry 2 ") {
 			t.Errorf("TRIBUTARY_API_TOKENS=%q: expected an error naming token 2 by its place, not quoting its first field; got %v", entries, err)
 		}
@@ -139,7 +139,7 @@ func TestATokensFileWithAByteOrderMarkIsReadAsItsText(t *testing.T) {
 		}
 		cfg := config.Defaults()
 		cfg.APITokensFile = path
-		tokens, err := loadTokens(context.Background(), cfg)
+		tokens, err := loadTokens(context.Background(), cfg, nil)
 		if err != nil || len(tokens) != 1 || tokens[0].Name != "app" {
 			t.Errorf("a tokens file of %q: got %+v, %v; want one token of holder app", content, tokens, err)
 		}
@@ -188,7 +188,7 @@ func TestATokensFileNotInUTF8IsRefusedSayingSo(t *testing.T) {
 		}
 		cfg := config.Defaults()
 		cfg.APITokensFile = path
-		tokens, err := loadTokens(context.Background(), cfg)
+		tokens, err := loadTokens(context.Background(), cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), "UTF-8 text") || !strings.Contains(err.Error(), "TRIBUTARY_API_TOKENS_FILE") ||
 			strings.Contains(err.Error(), "abcdefghijklmnop") || strings.Contains(err.Error(), "svc") {
 			t.Errorf("a tokens file in %s: expected an error naming TRIBUTARY_API_TOKENS_FILE and saying it must be UTF-8 text, quoting none of it; got %d tokens, %v",
@@ -219,7 +219,7 @@ func TestATokenHoldingWhiteSpaceStopsTheStartUp(t *testing.T) {
 	} {
 		cfg := config.Defaults()
 		cfg.APITokens, cfg.APITokensFile = c.env, c.file
-		tokens, err := loadTokens(context.Background(), cfg)
+		tokens, err := loadTokens(context.Background(), cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), c.place) || !strings.Contains(err.Error(), c.says) ||
 			strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "Tok3n") {
 			t.Errorf("tokens %q (file %q): expected an error naming token 1 by its place and saying %q, quoting no token; got %d tokens, %v",
@@ -228,7 +228,7 @@ func TestATokenHoldingWhiteSpaceStopsTheStartUp(t *testing.T) {
 	}
 	cfg := config.Defaults()
 	cfg.APITokens = "svc:write:" + secret + " , # a comment entry\n"
-	if tokens, err := loadTokens(context.Background(), cfg); err != nil || len(tokens) != 1 || tokens[0].Secret != secret {
+	if tokens, err := loadTokens(context.Background(), cfg, nil); err != nil || len(tokens) != 1 || tokens[0].Secret != secret {
 		t.Errorf("a token, then a comment entry: expected the token taken; got %d tokens, %v", len(tokens), err)
 	}
 }
@@ -264,7 +264,7 @@ func TestABadTokenEntryIsNamedByItsLineOrItsEntry(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := config.Defaults()
 			cfg.APITokens, cfg.APITokensFile = c.env, c.file
-			_, err := loadTokens(context.Background(), cfg)
+			_, err := loadTokens(context.Background(), cfg, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), secret[:10]) {
 				t.Errorf("expected an error saying %q, quoting no token; got %v", c.want, err)
 			}

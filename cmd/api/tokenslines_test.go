@@ -37,7 +37,7 @@ func TestATokensFileIsReadByItsLinesWhateverEndsThem(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := config.Defaults()
 			cfg.APITokensFile = file(c.text)
-			tokens, err := loadTokens(context.Background(), cfg)
+			tokens, err := loadTokens(context.Background(), cfg, nil)
 			if err != nil || len(tokens) != 3 || tokens[0].Secret != s1 || tokens[1].Secret != s2 || tokens[2].Secret != s3 ||
 				tokens[0].Name != "a" || tokens[2].Name != "c" {
 				t.Errorf("a tokens file of %q: got %d tokens, %v; want a, b and c with their tokens", c.text, len(tokens), err)
@@ -52,7 +52,7 @@ func TestATokensFileIsReadByItsLinesWhateverEndsThem(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := config.Defaults()
 			cfg.APITokensFile = file(c.text)
-			_, err := loadTokens(context.Background(), cfg)
+			_, err := loadTokens(context.Background(), cfg, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) ||
 				strings.Contains(err.Error(), "token-0123") || strings.Contains(err.Error(), "0123456789") {
 				t.Errorf("a tokens file of %q: expected an error saying %q, quoting no token; got %v", c.text, c.want, err)

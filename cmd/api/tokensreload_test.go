@@ -51,7 +51,7 @@ func tokensFileInForce(t *testing.T, path string) (config.Config, *esthttp.Acces
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.APITokensFile = path
-	tokens, err := loadTokens(context.Background(), cfg)
+	tokens, err := loadTokens(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

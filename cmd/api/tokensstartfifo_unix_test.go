@@ -42,7 +42,7 @@ func TestATokensFileSwappedForAFIFOAtStartUpDoesNotHangIt(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := readTokensFile(context.Background(), path, 500*time.Millisecond, statThenSwap)
+		_, err := readTokensFile(context.Background(), path, 500*time.Millisecond, statThenSwap, nil)
 		done <- err
 	}()
 	t.Cleanup(func() {
