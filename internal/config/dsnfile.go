@@ -163,9 +163,14 @@ var ErrNotWritten = errors.New("was not written and closed")
 // read is left blocked and the start-up, failing, ends the process. Its
 // own errors complete "the file NAME …": "was not written and closed
 // within …" past timeout, "was not written and closed before the start-up
-// stopped: CAUSE" at ctx's end, wrapping ctx's cause (a cancel).
+// stopped: CAUSE" at ctx's end, wrapping ctx's cause (a cancel). ctx's
+// end is its answer even where read has returned by then too: a signal
+// that came with the file stops the start-up, every time.
 func AwaitFile(ctx context.Context, timeout time.Duration, read func() ([]byte, error)) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	stopped := func() error {
+		return fmt.Errorf("%w before the start-up stopped: %w", ErrNotWritten, context.Cause(ctx))
+	}
+	waiting, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	type result struct {
 		b   []byte
@@ -178,10 +183,15 @@ func AwaitFile(ctx context.Context, timeout time.Duration, read func() ([]byte, 
 	}()
 	select {
 	case r := <-done:
+		// A select whose two cases are ready picks either: the signal
+		// is looked at again, or it let the start-up go on.
+		if ctx.Err() != nil {
+			return nil, stopped()
+		}
 		return r.b, r.err
-	case <-ctx.Done():
-		if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w before the start-up stopped: %w", ErrNotWritten, err)
+	case <-waiting.Done():
+		if ctx.Err() != nil {
+			return nil, stopped()
 		}
 		return nil, fmt.Errorf("%w within %s (%s)", ErrNotWritten, timeout, Var("StartupTimeout"))
 	}
