@@ -1076,7 +1076,7 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 	}
 	ln, err := listen("tcp", cfg.Addr)
 	if err != nil {
-		return withStopError(fmt.Errorf("listen on %s: %w", cfg.Addr, err), stopStoreNow())
+		return withStopError(fmt.Errorf("listen on %s (%s): %w", cfg.Addr, config.Var("Addr"), err), stopStoreNow())
 	}
 	// As configured, 0.0.0.0 not Go's [::] (listenedAddr).
 	addr, boundAt := listenedAddr(cfg.Addr, ln.Addr())
