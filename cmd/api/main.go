@@ -495,6 +495,18 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 	// moment after this process read it is waited out as an unreachable
 	// database is, not a crash loop under an orchestrator.
 	var refused error
+	// before is the last try's error that the timeout did not cut: a try
+	// the timeout cuts (begun with little of it left) fails on whatever
+	// it had reached, the primary's connect on a slow machine, and told
+	// alone it sent an operator to a primary that answered, away from a
+	// read replica that had refused every try (tellBefore).
+	var before error
+	tellBefore := func(err error) error {
+		if before == nil || parent.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("%w (the last try, cut short by %s; the try before it: %w)", err, config.Var("StartupTimeout"), before)
+	}
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		store, err := mysqlstore.Open(ctx, cfg.MySQLDSN, mysqlstore.Options{MaxConns: cfg.MySQLMaxConns, Logger: log, Metrics: m,
 			AllowUnsafeDurability: cfg.AllowUnsafeDurability, ReadDSN: cfg.MySQLReadDSN, MaxEventBytes: cfg.MaxEventBytes, MigrateOnly: migrateOnly})
@@ -550,9 +562,10 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 			// The start-up timeout ended a statement, or the connection's
 			// handshake, that the database had taken: one that refused
 			// the connection is told below.
-			return nil, fmt.Errorf("database did not answer within %s (%s): it accepted the connection, but did not answer in time "+
-				"(a server stopped, hung or overloaded?): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
+			return nil, tellBefore(fmt.Errorf("database did not answer within %s (%s): it accepted the connection, but did not answer in time "+
+				"(a server stopped, hung or overloaded?): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err))
 		}
+		cutShort := ctx.Err() != nil // this try, by the timeout or a signal
 		userRefused := mysqlstore.UserRefused(err)
 		if userRefused {
 			// The server's words never quote the password; a proxy's, or
@@ -596,8 +609,14 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 			if userRefused {
 				return nil, userRefusedWithin(cfg, err)
 			}
+			if cutShort {
+				return nil, tellBefore(fmt.Errorf("database not reachable within %s (%s): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err))
+			}
 			return nil, fmt.Errorf("database not reachable within %s (%s): %w", cfg.StartupTimeout, config.Var("StartupTimeout"), err)
 		case <-time.After(wait):
+		}
+		if !cutShort {
+			before = err
 		}
 	}
 }
