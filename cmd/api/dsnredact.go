@@ -153,12 +153,15 @@ func quotedPasswordAt(s string, i, j int) bool {
 	case left == ':' && right == '@':
 		return true
 	}
-	before := strings.ToLower(strings.TrimRight(s[:i], " \t:='\"`\\"))
-	if len(before) == len(s[:i]) { // nothing between a keyword and it
+	// Only the keyword's bytes are looked at: lowering the whole line
+	// before each occurrence cost a long line's length for each.
+	before := strings.TrimRight(s[:i], " \t:='\"`\\")
+	if len(before) == i { // nothing between a keyword and it
 		return false
 	}
 	for _, k := range []string{"password", "passwd", "pwd"} {
-		if strings.HasSuffix(before, k) && (len(before) == len(k) || !isWordByte(before[len(before)-len(k)-1])) {
+		n := len(before) - len(k)
+		if n >= 0 && strings.EqualFold(before[n:], k) && (n == 0 || !isWordByte(before[n-1])) {
 			return true
 		}
 	}
