@@ -779,7 +779,8 @@ const maxTokensFile = 1 << 20
 // (a test's swaps the file after its look); awaiting, where not nil, is
 // called as that wait begins.
 func readTokensFile(ctx context.Context, name string, timeout time.Duration, stat func(string) (fs.FileInfo, error), awaiting func()) ([]byte, error) {
-	if fi, err := stat(name); err != nil || fi.Mode().IsRegular() {
+	fi, statErr := stat(name)
+	if statErr != nil || fi.Mode().IsRegular() {
 		// Opened without waiting, and looked at again, as the watch
 		// reads it (readTokensFileNow): a FIFO swapped in since the look
 		// blocked a plain open for good, deaf to the timeout and to
@@ -792,7 +793,9 @@ func readTokensFile(ctx context.Context, name string, timeout time.Duration, sta
 			return b, err
 		}
 	}
-	if awaiting != nil {
+	// A directory is no file a writer fills: its read fails at once, and
+	// a wait said for it sent an operator after a secret manager.
+	if awaiting != nil && (statErr != nil || !fi.IsDir()) {
 		awaiting()
 	}
 	b, err := config.AwaitFile(ctx, timeout, func() ([]byte, error) { return readLimited(name) })

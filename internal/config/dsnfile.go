@@ -98,6 +98,9 @@ func readDSNFile(ctx context.Context, path string, timeout time.Duration, stat f
 		b, err := io.ReadAll(io.LimitReader(f, maxDSNFile+1))
 		if err != nil {
 			var pe *os.PathError
+			if errors.As(err, &pe) && errors.Is(pe.Err, syscall.EISDIR) {
+				return nil, fmt.Errorf("cannot be read: %w", pe.Err)
+			}
 			if errors.As(err, &pe) {
 				return nil, fmt.Errorf("cannot be read: %w (a directory?)", pe.Err)
 			}
@@ -111,7 +114,8 @@ func readDSNFile(ctx context.Context, path string, timeout time.Duration, stat f
 	var b []byte
 	var err error
 	waited := true // whether the file is read in the bounded wait below
-	if fi, statErr := stat(path); statErr != nil || fi.Mode().IsRegular() {
+	fi, statErr := stat(path)
+	if statErr != nil || fi.Mode().IsRegular() {
 		// Opened without waiting, and looked at again: a FIFO swapped in
 		// since the look blocked a plain open for good, past the
 		// timeout. Such a one is waited for as one found by the look.
@@ -128,7 +132,11 @@ func readDSNFile(ctx context.Context, path string, timeout time.Duration, stat f
 		}
 	}
 	if waited {
-		awaiting()
+		// A directory is no file a writer fills: its read fails at once,
+		// and a wait said for it sent an operator after a secret manager.
+		if statErr != nil || !fi.IsDir() {
+			awaiting()
+		}
 		b, err = AwaitFile(ctx, timeout, func() ([]byte, error) { return opened(os.Open(path)) })
 		if errors.Is(err, ErrNotWritten) {
 			err = fmt.Errorf("(not a regular file: a FIFO or a pipe?) %w", err)
