@@ -61,6 +61,13 @@ func (c *Config) readDSNFiles(ctx context.Context, awaiting func(setting string,
 			errs = append(errs, fmt.Errorf("%s looks like a MySQL DSN (the value is not shown): the DSN goes in %s; %s names a file holding it", Var(f.file), Var(f.dsn), Var(f.file)))
 			continue
 		}
+		// The start fails already: a FIFO still to be read would hold
+		// the failure up to the start-up timeout again, for nothing.
+		if len(errs) > 0 {
+			if fi, err := os.Stat(f.path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+				continue
+			}
+		}
 		wait := func() {
 			if awaiting != nil {
 				awaiting(Var(f.file), c.StartupTimeout)
