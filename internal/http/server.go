@@ -662,7 +662,7 @@ func (s *Server) routes() {
 		if e, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
 			e.asked = pattern
 		}
-		return problemf(errMethodNotAllowed, "%s is not allowed on %s", r.Method, routingPath(r))
+		return notAllowed(r.Method, routingPath(r))
 	}))
 
 	// Probes stay open so orchestrators need no token.
@@ -758,7 +758,7 @@ func MetricsHandler(m *metrics.Metrics) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		default:
-			problems.writeError(w, r, problemf(errMethodNotAllowed, "%s is not allowed on /metrics", r.Method))
+			problems.writeError(w, r, notAllowed(r.Method, "/metrics"))
 			return
 		}
 		serve.ServeHTTP(w, r)
@@ -1535,12 +1535,33 @@ func plainWord(s string) bool {
 // method is any HTTP token, so a client may send a token there, encoded or
 // not, known (REDACTED) or mistyped.
 func (s *Server) logMethod(method string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "PRI":
+	if definedMethod(method) {
 		return method
 	}
 	return invalidValue(method)
+}
+
+// definedMethod reports whether method is one HTTP defines (RFC 9110 §9,
+// RFC 5789, and HTTP/2's preface PRI), in its case.
+func definedMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "PRI":
+		return true
+	}
+	return false
+}
+
+// notAllowed is the 405 of method on path. A method HTTP does not define
+// is not quoted, only its length (as the log writes it, logMethod): any
+// token may stand where the method goes, an access token too, and a
+// problem is logged and shown by clients.
+func notAllowed(method, path string) error {
+	if !definedMethod(method) {
+		return problemf(errMethodNotAllowed, "the method sent (%d bytes, not one HTTP defines; methods are case-sensitive) is not allowed on %s",
+			len(method), path)
+	}
+	return problemf(errMethodNotAllowed, "%s is not allowed on %s", method, path)
 }
 
 // sentPath is r's path as its request line sent it: percent-escapes as
