@@ -1628,9 +1628,11 @@ func logCut(s string) string {
 // for a refusal of the header asked for.
 func corsHandler(origins []string) func(http.Handler) http.Handler {
 	var allowed func(*http.Request, string) bool
-	if !slices.Contains(origins, "*") {
+	anyOrigin := slices.Contains(origins, "*")
+	if !anyOrigin {
 		allowed = allowedOrigin(origins)
 	}
+	exposed := []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"}
 	library := cors.Handler(cors.Options{
 		OptionsPassthrough: true,
 		AllowOriginFunc:    allowed,
@@ -1641,21 +1643,43 @@ func corsHandler(origins []string) func(http.Handler) http.Handler {
 		// refuses their preflights on every path).
 		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 		AllowedHeaders:   []string{"*"},
-		ExposedHeaders:   []string{"ETag", "Location", "Link", "Retry-After", "X-Request-Id"},
+		ExposedHeaders:   exposed,
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
+	canonical := make([]string, len(exposed))
+	for i, name := range exposed {
+		canonical[i] = http.CanonicalHeaderKey(name)
+	}
+	exposedList := strings.Join(canonical, ", ") // as the library writes it
 	return func(next http.Handler) http.Handler {
 		// A preflight it allowed is passed on (OptionsPassthrough) with
 		// Access-Control-Allow-Methods set: only then are the headers
 		// named, whether or not the library found a name it could read in
 		// the list's first line (it reads no other).
 		return library(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if h := w.Header(); h.Get("Access-Control-Allow-Methods") != "" {
+			h := w.Header()
+			if h.Get("Access-Control-Allow-Methods") != "" {
 				if names := askedHeaders(r); names != "" {
 					h.Set("Access-Control-Allow-Headers", names)
 				} else {
 					h.Del("Access-Control-Allow-Headers")
+				}
+			}
+			// The library adds nothing to the answer to a method it does
+			// not list (FOO, get, TRACE: a 405, or a 404), which the
+			// page that sent it could then not read: a listed origin's
+			// answer carries its headers whatever the method. Not a
+			// preflight's: the library refused that one.
+			_, hasOrigin := r.Header["Origin"]
+			preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+			if hasOrigin && !preflight && h.Get("Access-Control-Allow-Origin") == "" {
+				if origin := r.Header.Get("Origin"); anyOrigin {
+					h.Set("Access-Control-Allow-Origin", "*")
+					h.Set("Access-Control-Expose-Headers", exposedList)
+				} else if allowed(r, origin) {
+					h.Set("Access-Control-Allow-Origin", origin)
+					h.Set("Access-Control-Expose-Headers", exposedList)
 				}
 			}
 			next.ServeHTTP(w, r)
