@@ -73,3 +73,26 @@ func TestA405NeverQuotesAMethodHTTPDoesNotDefine(t *testing.T) {
 		t.Errorf("the log holds the method sent: %.2000s", logs.String())
 	}
 }
+
+// TestARefusedTargetNeverQuotesAMethodHTTPDoesNotDefine: the 400 of a
+// target that names no path (evil:443, which a client sends a proxy) said
+// "<method> evil:443 is not served here" whatever the method, the sibling
+// of the 405's echo (TestA405NeverQuotesAMethodHTTPDoesNotDefine). A
+// method HTTP does not define is given by its length now; GET is named.
+func TestARefusedTargetNeverQuotesAMethodHTTPDoesNotDefine(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(esthttp.New(teststore.SQLite.Open(t), esthttp.Options{OpenAPI: api.OpenAPI}))
+	t.Cleanup(srv.Close)
+	const method = "eyJhbGciOiJIUzI1NiJ9x"
+	for _, tc := range []struct{ method, says string }{
+		{method, "the method sent (21 bytes, not one HTTP defines; methods are case-sensitive) with the target evil:443 is not served here"},
+		{"GET", "GET evil:443 is not served here"},
+	} {
+		resp, body := rawRequest(t, srv, tc.method+" evil:443 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+		var p struct{ Detail string }
+		if err := json.Unmarshal([]byte(body), &p); err != nil || resp.StatusCode != http.StatusBadRequest ||
+			strings.Contains(p.Detail, method) || !strings.HasPrefix(p.Detail, tc.says) {
+			t.Errorf("%s evil:443: %d %s; want a 400 problem whose detail begins %q", tc.method, resp.StatusCode, body, tc.says)
+		}
+	}
+}

@@ -546,8 +546,12 @@ func (s *Server) requestTarget(next http.Handler) http.Handler {
 		case r.Method == http.MethodConnect: // net/http gives its URL the target as Host
 			err = badRequest("CONNECT %s is not served here: this server is no proxy; ask it for one of its own paths, as in GET /streams", target)
 		case r.URL.Host == "":
-			err = badRequest("%s %s is not served here: its target names no path (host and port alone is what a client sends a proxy, with CONNECT); "+
-				"ask for one of this server's own paths, as in GET /streams", r.Method, target)
+			asked := r.Method + " " + target
+			if !definedMethod(r.Method) { // not quoted: notAllowed
+				asked = sentMethod(r.Method) + " with the target " + target
+			}
+			err = badRequest("%s is not served here: its target names no path (host and port alone is what a client sends a proxy, with CONNECT); "+
+				"ask for one of this server's own paths, as in GET /streams", asked)
 		}
 		// The framing first: a refusal of the target must not keep a
 		// connection whose framing is ambiguous or cannot be told.
@@ -1558,10 +1562,15 @@ func definedMethod(method string) bool {
 // problem is logged and shown by clients.
 func notAllowed(method, path string) error {
 	if !definedMethod(method) {
-		return problemf(errMethodNotAllowed, "the method sent (%d bytes, not one HTTP defines; methods are case-sensitive) is not allowed on %s",
-			len(method), path)
+		return problemf(errMethodNotAllowed, "%s is not allowed on %s", sentMethod(method), path)
 	}
 	return problemf(errMethodNotAllowed, "%s is not allowed on %s", method, path)
+}
+
+// sentMethod is how a problem speaks of method, one HTTP does not define:
+// by its length alone.
+func sentMethod(method string) string {
+	return "the method sent (" + strconv.Itoa(len(method)) + " bytes, not one HTTP defines; methods are case-sensitive)"
 }
 
 // sentPath is r's path as its request line sent it: percent-escapes as
