@@ -116,39 +116,54 @@ func (s *Store) Stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, er
 	return st, s.replicaRead(err)
 }
 
-// ReadStream implements eventstore.Store, as Stream.
+// ReadStream implements eventstore.Store, as Stream; its page fails at a
+// version the replica lost (streamWithoutHoles).
 func (s *Store) ReadStream(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions) (eventstore.StreamPage, error) {
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.StreamPage{}, err
 	}
 	page, err := s.Store.ReadStream(ctx, id, opts)
+	if err == nil && s.replica != nil && page.Events != nil {
+		page.Events = s.streamWithoutHoles(ctx, id, opts, page) // a version the replica lost
+	}
 	return page, s.replicaRead(err)
 }
 
-// Event implements eventstore.Store, as Stream.
+// Event implements eventstore.Store, as Stream; an event the replica lost
+// below its stream's version is not "not found" (lostVersion).
 func (s *Store) Event(ctx context.Context, streamID uuid.UUID, version int64) (eventstore.Event, error) {
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.Event{}, err
 	}
 	e, err := s.Store.Event(ctx, streamID, version)
+	if lost := s.lostVersion(ctx, err, streamID, version); lost != nil {
+		return eventstore.Event{}, lost
+	}
 	return e, s.replicaRead(err)
 }
 
-// EventPosition implements eventstore.Store, as Stream.
+// EventPosition implements eventstore.Store, as Event.
 func (s *Store) EventPosition(ctx context.Context, streamID uuid.UUID, version int64) (int64, error) {
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return 0, err
 	}
 	p, err := s.Store.EventPosition(ctx, streamID, version)
+	if lost := s.lostVersion(ctx, err, streamID, version); lost != nil {
+		return 0, lost
+	}
 	return p, s.replicaRead(err)
 }
 
-// ReadAll implements eventstore.Store, as Stream.
+// ReadAll implements eventstore.Store, as Stream; a page of the whole log
+// fails at a position the replica lost (logWithoutHoles).
 func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.LogPage{}, err
 	}
 	page, err := s.Store.ReadAll(ctx, opts)
+	if err == nil && s.replica != nil && page.Events != nil && wholeLog(opts) {
+		page.Events = s.logWithoutHoles(ctx, page.Events, opts.After) // a position the replica lost
+	}
 	return page, s.replicaRead(err)
 }
 

@@ -1,0 +1,158 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/google/uuid"
+
+	"github.com/tributary-dev/tributary/internal/eventstore"
+)
+
+// A read replica that lost an event the primary has (missingFromLog) was
+// found so only by the live feed, for a hole it met as it happened, and by
+// a Tributary-Min-Position at that very position: a page of the log or of
+// a stream read from it was answered 200 with the hole, and a reader
+// rebuilding an aggregate silently missed the event. Positions are dense,
+// and so are a stream's versions: a page of the whole log (no filter) that
+// skips a position, or a page of a stream that skips a version, has lost
+// it, or had it removed by hand. The check costs nothing while none is
+// skipped; where one is, the primary is asked (one look by key): where it
+// has an event there, the page fails at the hole with the lostEventError,
+// noted, so that every read is refused until the replica has it again
+// (ReplicaLag looks again: stillLost); where it has none either (a row
+// removed by hand), the page goes on, as before. A hole younger than a
+// commit on its way is sqlstore's visibility check's: it ends the page
+// short of it, or waits, so none reaches here. A filtered page's positions
+// are not dense, and are not judged.
+
+// logWithoutHoles is events, a page of the whole log after after, failing
+// at a position it skips that the primary has an event at.
+func (s *Store) logWithoutHoles(ctx context.Context, events iter.Seq2[eventstore.Event, error], after int64) iter.Seq2[eventstore.Event, error] {
+	return func(yield func(eventstore.Event, error) bool) {
+		next := after + 1
+		for e, err := range events {
+			if err == nil && e.Position > next {
+				if err := s.holeInLog(ctx, next, e.Position-1); err != nil {
+					yield(eventstore.Event{}, err)
+					return
+				}
+			}
+			if !yield(e, err) {
+				return
+			}
+			if err == nil {
+				next = e.Position + 1
+			}
+		}
+	}
+}
+
+// holeInLog is nil where the primary has no event at positions lo to hi,
+// which a page of the replica's log skipped; else missingFromLog's error
+// for the first it has.
+func (s *Store) holeInLog(ctx context.Context, lo, hi int64) error {
+	p, err := s.primaryPosition(ctx, "SELECT MIN(position) FROM events WHERE position BETWEEN ? AND ?", lo, hi)
+	if err != nil || p == 0 {
+		return err
+	}
+	return s.missingFromLog(ctx, p)
+}
+
+// streamWithoutHoles is page's events, a page of stream id read with opts,
+// failing at a version it skips that the primary has an event at: between
+// the versions it yields, and between them and the page's ends (its first
+// version asked for, its last: before page.Next, or the stream's end or
+// start). A FirstOnly page yields one event, and is judged at its start
+// alone.
+func (s *Store) streamWithoutHoles(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions, page eventstore.StreamPage) iter.Seq2[eventstore.Event, error] {
+	events, version := page.Events, page.Stream.Version
+	return func(yield func(eventstore.Event, error) bool) {
+		// next is the version expected next; end the last of the page.
+		next, end, step := max(opts.From, 1), version, int64(1)
+		if page.Next != 0 {
+			end = page.Next - 1
+		}
+		if opts.Direction == eventstore.Backward {
+			next, end, step = opts.From, 1, -1
+			if next == 0 || next > version {
+				next = version
+			}
+			if page.Next != 0 {
+				end = page.Next + 1
+			}
+		}
+		for e, err := range events {
+			if err == nil && (e.Version-next)*step > 0 {
+				if err := s.holeInStream(ctx, id, min(next, e.Version-step), max(next, e.Version-step)); err != nil {
+					yield(eventstore.Event{}, err)
+					return
+				}
+			}
+			if !yield(e, err) {
+				return
+			}
+			if err == nil {
+				next = e.Version + step
+			}
+		}
+		if opts.FirstOnly || version == 0 || (end-next)*step < 0 {
+			return
+		}
+		if err := s.holeInStream(ctx, id, min(next, end), max(next, end)); err != nil {
+			yield(eventstore.Event{}, err)
+		}
+	}
+}
+
+// holeInStream is holeInLog for versions lo to hi of stream id.
+func (s *Store) holeInStream(ctx context.Context, id uuid.UUID, lo, hi int64) error {
+	p, err := s.primaryPosition(ctx, "SELECT MIN(position) FROM events WHERE stream_id = ? AND stream_version BETWEEN ? AND ?", id[:], lo, hi)
+	if err != nil || p == 0 {
+		return err
+	}
+	return s.missingFromLog(ctx, p)
+}
+
+// lostVersion is, for err, a read of event version of stream id on the
+// read replica, the lostEventError where err is eventstore.ErrEventNotFound
+// while the replica's stream has later versions and the primary has that
+// one: a 404 there told a client that an event the primary holds does not
+// exist. Else nil (err stands). Only a version not found asks, the
+// replica first: the primary only where the stream has passed it.
+func (s *Store) lostVersion(ctx context.Context, err error, id uuid.UUID, version int64) error {
+	if s.replica == nil || !errors.Is(err, eventstore.ErrEventNotFound) {
+		return nil
+	}
+	st, serr := s.Store.Stream(ctx, id)
+	if serr != nil || st.Version <= version {
+		return nil
+	}
+	if err := s.holeInStream(ctx, id, version, version); err != nil {
+		return fmt.Errorf("read event %d of stream %s: %w", version, id, err)
+	}
+	return nil
+}
+
+// primaryPosition runs q, which returns one position or NULL, on the
+// primary: 0 for NULL.
+func (s *Store) primaryPosition(ctx context.Context, q string, args ...any) (int64, error) {
+	if err := s.stalled(); err != nil {
+		return 0, fmt.Errorf("look on the primary for an event the read replica lacks: %w", err)
+	}
+	var p sql.NullInt64
+	err := s.readOnce(ctx, "replica_hole", s.primary, func() error { return s.primary.QueryRowContext(ctx, q, args...).Scan(&p) })
+	if err != nil {
+		return 0, fmt.Errorf("look on the primary for an event the read replica lacks: %w", s.translate(err))
+	}
+	return p.Int64, nil
+}
+
+// wholeLog reports whether opts reads every event of the log, unfiltered:
+// the only pages whose positions are dense.
+func wholeLog(opts eventstore.ReadAllOptions) bool {
+	return len(opts.StreamTypes) == 0 && len(opts.EventTypes) == 0 && opts.StreamID == uuid.Nil
+}
