@@ -31,9 +31,10 @@ type Replica interface {
 	// the primary has no such stream.
 	PrimaryStreamVersion(ctx context.Context, id uuid.UUID) (int64, error)
 	// HasPosition says, for a read that waited until the replica's head
-	// reached position, whether the replica holds the event there: nil
-	// where it does (or where the primary has none there either), an error
-	// where it lost it (the primary has it) or cannot tell.
+	// reached position, whether the replica holds the events up to it (the
+	// one there and those just below it): nil where it does (or where the
+	// primary has none of those it lacks either), an error where it lost
+	// one (the primary has it) or cannot tell.
 	HasPosition(ctx context.Context, position int64) error
 }
 
@@ -400,9 +401,9 @@ func (s *Server) replicaLag(ctx context.Context, since time.Time) (eventstore.Re
 }
 
 // holdsPosition is waitForPosition's last look, behind a read replica: its
-// head past want said nothing of whether want itself is there, and a
-// replica that lost that event (a transaction skipped on it) answered the
-// read 200 without it.
+// head past want said nothing of whether want itself, or the events just
+// below it, are there, and a replica that lost one (a transaction skipped
+// on it) answered the read 200 without it.
 func (s *Server) holdsPosition(ctx context.Context, want int64) error {
 	if want <= 0 || s.opts.Replica == nil { // a Galera node's reads: no replica
 		return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -135,6 +136,56 @@ func (s *Store) lostVersion(ctx context.Context, err error, id uuid.UUID, versio
 		return fmt.Errorf("read event %d of stream %s: %w", version, id, err)
 	}
 	return nil
+}
+
+// positionWindow is how many positions below a read's
+// Tributary-Min-Position HasPosition looks at, besides the position
+// itself: the read's own earlier appends, as a client that reads its
+// writes made them. Holes further below are the pages' to meet
+// (logWithoutHoles, streamWithoutHoles).
+const positionWindow = 100
+
+// firstLost is the first position after lo and up to hi at which the
+// primary has an event and the read replica has none, 0 where there is
+// none: both lists read whole (at most positionWindow+1 positions each).
+func (s *Store) firstLost(ctx context.Context, lo, hi int64) (int64, error) {
+	const q = "SELECT position FROM events WHERE position > ? AND position <= ? ORDER BY position"
+	positions := func(db *sql.DB) (list []int64, err error) {
+		err = s.readOnce(ctx, "replica_hole", db, func() error {
+			list = list[:0]
+			rows, err := db.QueryContext(ctx, q, lo, hi)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var p int64
+				if err := rows.Scan(&p); err != nil {
+					return err
+				}
+				list = append(list, p)
+			}
+			return rows.Err()
+		})
+		return list, err
+	}
+	onReplica, err := positions(s.reads)
+	if err != nil {
+		return 0, s.replicaRead(fmt.Errorf("read the read replica's positions up to %d: %w", hi, s.translateReplica(err)))
+	}
+	if err := s.stalled(); err != nil {
+		return 0, fmt.Errorf("look on the primary for an event the read replica lacks: %w", err)
+	}
+	onPrimary, err := positions(s.primary)
+	if err != nil {
+		return 0, fmt.Errorf("look on the primary for an event the read replica lacks: %w", s.translate(err))
+	}
+	for _, p := range onPrimary {
+		if _, found := slices.BinarySearch(onReplica, p); !found {
+			return p, nil
+		}
+	}
+	return 0, nil
 }
 
 // primaryPosition runs q, which returns one position or NULL, on the

@@ -177,3 +177,66 @@ func BenchmarkReplicaLogPage(b *testing.B) {
 		})
 	}
 }
+
+// TestAMinPositionOnAReplicaThatLostAnEventBelowItIsRefused: HasPosition
+// (a read's Tributary-Min-Position, once the replica's head has reached
+// it) looked at the event at that position alone: a replica that lost an
+// event below it, which the primary has, passed, and the read that
+// followed was served without it wherever its pages do not cross the hole
+// (one stream's events, the log after it). It now looks at the positions
+// below it too (positionWindow of them): one the primary has and the
+// replica lacks is ErrReplicaLostEvents, noted; a row removed by hand on
+// the primary too passes.
+func TestAMinPositionOnAReplicaThatLostAnEventBelowItIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, _ := replicaWithHoles(ctx, t)
+	if err := s.HasPosition(ctx, 3); err != nil {
+		t.Errorf("HasPosition(3), the event at 2 removed on the primary too: %v; want nil", err)
+	}
+	for _, p := range []int64{5, 4} {
+		s.otherLog.Store(nil)
+		if err := s.HasPosition(ctx, p); !errors.Is(err, ErrReplicaLostEvents) {
+			t.Errorf("HasPosition(%d), the replica lacking the event at 4, which the primary has: %v; want ErrReplicaLostEvents", p, err)
+		}
+		if _, err := s.Head(ctx); !errors.Is(err, eventstore.ErrReplicaOtherLog) {
+			t.Errorf("a read after HasPosition(%d) found the lost event: %v; want it refused, ErrReplicaOtherLog", p, err)
+		}
+	}
+}
+
+// BenchmarkHasPosition is a Tributary-Min-Position's last look behind a
+// read replica on a log of 1200 events that lacks none: the event at the
+// position alone (as before), beside the count of the window below it.
+func BenchmarkHasPosition(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, mysqltest.NewDatabase(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.primary.ExecContext(ctx, "INSERT INTO events (position, event_id, stream_id, stream_version, stream_type, event_type, data, recorded_at) "+
+		"SELECT seq, UNHEX(REPLACE(UUID(), '-', '')), UNHEX(REPLACE(UUID(), '-', '')), 1, 'order', 'Placed', '{}', UTC_TIMESTAMP(6) FROM seq_1_to_1200"); err != nil {
+		b.Fatal(err)
+	}
+	cfg := *s.cfg
+	r := &Store{log: s.log, replica: &cfg, reads: s.primary, feed: s.primary, primary: s.primary}
+	b.Run("event", func(b *testing.B) {
+		for b.Loop() {
+			if ok, err := r.eventOn(ctx, r.reads, 1200); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("window", func(b *testing.B) {
+		for b.Loop() {
+			if err := r.HasPosition(ctx, 1200); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

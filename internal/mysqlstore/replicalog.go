@@ -335,20 +335,34 @@ func (t otherLogTail) MissingFromLog(ctx context.Context, position int64) error 
 
 // HasPosition reports, for a read that waited until the read replica's head
 // reached position (Tributary-Min-Position), whether the replica holds the
-// event there: nil where it does, or where the primary has none there
-// either (a row removed by hand); the lostEventError where the primary has
-// it (missingFromLog), noted, as the live feed's finding is. The head alone
-// passed a replica that had lost that event, and the read was answered
-// without it. One look on the replica by the primary key; the primary is
-// asked only where the replica lacks it.
+// events up to it: the one there and the positionWindow (100) below it. It is
+// nil where it does, or where the primary has none of those it lacks
+// either (rows removed by hand); the lostEventError where the primary has
+// one (missingFromLog), noted, as the live feed's finding is. The event at
+// position alone was looked at: a replica that had lost one below it
+// passed, and the read that followed was served without it wherever its
+// pages do not cross the hole (a stream whose last event it was, the log
+// after it). One count on the replica by the primary key; the positions
+// are compared with the primary's only where it is short.
 func (s *Store) HasPosition(ctx context.Context, position int64) error {
 	if s.replica == nil || position <= 0 {
 		return nil
 	}
+	lo := max(position-positionWindow, 0)
 	// On the clients' read pool: the feed's three connections are the
 	// tailer's.
-	if onReplica, err := s.eventOn(ctx, s.reads, position); err != nil || onReplica {
-		return s.replicaRead(err)
+	var n int64
+	const count = "SELECT COUNT(*) FROM events WHERE position > ? AND position <= ?"
+	err := s.readOnce(ctx, "replica_hole", s.reads, func() error { return s.reads.QueryRowContext(ctx, count, lo, position).Scan(&n) })
+	if err != nil {
+		return s.replicaRead(fmt.Errorf("count the read replica's events up to %d: %w", position, s.translateReplica(err)))
 	}
-	return s.missingFromLog(ctx, position)
+	if n == position-lo {
+		return nil
+	}
+	p, err := s.firstLost(ctx, lo, position)
+	if err != nil || p == 0 {
+		return err
+	}
+	return s.missingFromLog(ctx, p)
 }
