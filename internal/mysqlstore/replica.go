@@ -483,7 +483,7 @@ func (s *Store) statusRows(ctx context.Context, query string) (all []map[string]
 		all, err = s.statusRowsOnce(ctx, query)
 		return err
 	})
-	return all, translate(err)
+	return all, s.translateReplica(err)
 }
 
 // statusRowsOnce is statusRows' one sending, its error the driver's.
@@ -535,7 +535,8 @@ const (
 // the replica blocking the service's host (1129), and a privilege refused
 // on its tables (1142, 1143), which also ends the replica's sessions opened
 // before it (regrant.go: a GRANT there reaches only new ones), not the
-// primary's.
+// primary's; and so is its address not answering (refused, reset, cut),
+// which is named and marked as the replica's (replicaUnreachable).
 func (s *Store) translateReplica(err error) error {
 	var me *mysql.MySQLError
 	switch {
@@ -569,6 +570,13 @@ func (s *Store) translateReplica(err error) error {
 		return refusal{fmt.Errorf("%w: the read replica at %s (TRIBUTARY_MYSQL_READ_DSN): %w", eventstore.ErrUnavailable, s.replica.Addr, hostBlocked(err))}
 	case errors.Is(err, sql.ErrNoRows):
 		return headRowMissing(err)
+	case !errors.As(err, &me) && errors.Is(translate(err), eventstore.ErrUnavailable):
+		// Its address does not answer (refused, reset, cut): said as the
+		// replica's, with its address, and marked so (ReadReplica) for
+		// the 503's detail. The driver's words alone ("dial tcp …")
+		// read, in Ping's error (/readyz, the log), as the database's.
+		return replicaUnreachable{fmt.Errorf("%w: the read replica at %s (TRIBUTARY_MYSQL_READ_DSN) cannot be reached: %w",
+			eventstore.ErrUnavailable, s.replica.Addr, err)}
 	}
 	return translate(err)
 }

@@ -84,8 +84,9 @@ func (s *Store) otherLogRefusal(ctx context.Context) error {
 }
 
 // replicaUnreachable is a read's error while the read replica's stall
-// watch holds it stalled: the replica's outage, not the primary's, said so
-// (ReadReplica) for the HTTP layer's 503 to name it, where it said the
+// watch holds it stalled, or one of the replica's whose address does not
+// answer (translateReplica): the replica's outage, not the primary's, said
+// so (ReadReplica) for the HTTP layer's 503 to name it, where it said the
 // database cannot be reached.
 type replicaUnreachable struct{ error }
 
