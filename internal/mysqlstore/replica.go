@@ -77,12 +77,12 @@ func (s *Store) openReplica(ctx context.Context, cfg *mysql.Config, mkPools func
 		return c, nil
 	})
 	if err != nil {
-		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err, cfg))
+		return replicaDownAtStart(cfg, translateUserAtStart(err, cfg))
 	}
 	s.replica = cfg
 	mkPools(c)
 	if err := s.feed.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, translateUserAtStart(err, cfg))
+		return replicaDownAtStart(cfg, translateUserAtStart(err, cfg))
 	}
 	switch {
 	case !s.onPrimarysServer(ctx):
@@ -247,6 +247,28 @@ func (s *Store) onPrimarysServer(ctx context.Context) bool {
 		return false
 	}
 	return holder.Valid
+}
+
+// replicaDownAtStart is the start's error for err, the read replica of
+// cfg not answering its first session. The start waits for it as for an
+// unavailable primary (until the start-up timeout), and then fails: reads
+// are not moved to the primary unasked (its load was planned without
+// them, and nothing would move them back once the replica answers). The
+// error said only the driver's words, which the start logged as the
+// database not reachable: it names the replica's setting, and says how to
+// serve from the primary. A DSN to fix, or a refusal (a user refused, the
+// host blocked), is said as it is.
+func replicaDownAtStart(cfg *mysql.Config, err error) error {
+	if !errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrRefused) || UserRefused(err) {
+		return fmt.Errorf("connect to the read replica at %s: %w", cfg.Addr, err)
+	}
+	why := "it does not answer"
+	if me := (*mysql.MySQLError)(nil); errors.As(err, &me) {
+		why = "it cannot serve yet" // it answered: too many connections, out of resources
+	}
+	return fmt.Errorf("connect to the read replica at %s, which %s names: %s, while the primary answers; the start waits for it "+
+		"until the start-up timeout, and does not serve reads from the primary instead: mend it, or unset %s to serve reads "+
+		"from the primary: %w", cfg.Addr, replicaDSN, why, replicaDSN, err)
 }
 
 // translateUserAtStart is translate for the read replica's first session:
