@@ -19,16 +19,16 @@ import (
 // a stream read from it was answered 200 with the hole, and a reader
 // rebuilding an aggregate silently missed the event. Positions are dense,
 // and so are a stream's versions: a page of the whole log (no filter) that
-// skips a position, or a page of a stream that skips a version, has lost
-// it, or had it removed by hand. The check costs nothing while none is
+// skips a position, or a page of a stream (or of the log of one stream)
+// that skips a version, has lost it, or had it removed by hand. The check costs nothing while none is
 // skipped; where one is, the primary is asked (one look by key): where it
 // has an event there, the page fails at the hole with the lostEventError,
 // noted, so that every read is refused until the replica has it again
 // (ReplicaLag looks again: stillLost); where it has none either (a row
 // removed by hand), the page goes on, as before. A hole younger than a
 // commit on its way is sqlstore's visibility check's: it ends the page
-// short of it, or waits, so none reaches here. A filtered page's positions
-// are not dense, and are not judged.
+// short of it, or waits, so none reaches here. A page filtered on types is
+// not dense, and is not judged.
 
 // logWithoutHoles is events, a page of the whole log after after, failing
 // at a position it skips that the primary has an event at.
@@ -47,6 +47,32 @@ func (s *Store) logWithoutHoles(ctx context.Context, events iter.Seq2[eventstore
 			}
 			if err == nil {
 				next = e.Position + 1
+			}
+		}
+	}
+}
+
+// oneStreamWithoutHoles is events, a page of the log of stream id alone
+// (ReadAllOptions.StreamID, no other filter: a stream subscription's
+// catch-up), failing at a version it skips between two of its events that
+// the primary has an event at: one stream's events in position order have
+// dense versions. Its first event's version is not judged: the page says
+// nothing of the version before it.
+func (s *Store) oneStreamWithoutHoles(ctx context.Context, id uuid.UUID, events iter.Seq2[eventstore.Event, error]) iter.Seq2[eventstore.Event, error] {
+	return func(yield func(eventstore.Event, error) bool) {
+		var last int64 // the version yielded last, 0 before the first
+		for e, err := range events {
+			if err == nil && last > 0 && e.Version > last+1 {
+				if err := s.holeInStream(ctx, id, last+1, e.Version-1); err != nil {
+					yield(eventstore.Event{}, err)
+					return
+				}
+			}
+			if !yield(e, err) {
+				return
+			}
+			if err == nil {
+				last = e.Version
 			}
 		}
 	}
@@ -202,8 +228,16 @@ func (s *Store) primaryPosition(ctx context.Context, q string, args ...any) (int
 	return p.Int64, nil
 }
 
-// wholeLog reports whether opts reads every event of the log, unfiltered:
-// the only pages whose positions are dense.
-func wholeLog(opts eventstore.ReadAllOptions) bool {
-	return len(opts.StreamTypes) == 0 && len(opts.EventTypes) == 0 && opts.StreamID == uuid.Nil
+// withoutHoles is page's events, read with opts on the read replica,
+// failing at an event the replica lost where the page's positions
+// (the whole log: logWithoutHoles) or versions (one stream:
+// oneStreamWithoutHoles) are dense; pages filtered on types are not.
+func (s *Store) withoutHoles(ctx context.Context, opts eventstore.ReadAllOptions, events iter.Seq2[eventstore.Event, error]) iter.Seq2[eventstore.Event, error] {
+	switch {
+	case events == nil || len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0:
+		return events
+	case opts.StreamID != uuid.Nil:
+		return s.oneStreamWithoutHoles(ctx, opts.StreamID, events)
+	}
+	return s.logWithoutHoles(ctx, events, opts.After)
 }

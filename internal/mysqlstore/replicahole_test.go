@@ -91,6 +91,13 @@ func TestAPageOfAReplicaThatLostAnEventIsNotServedWithTheHole(t *testing.T) {
 	if got, err := collectPage(page.Events); err != nil || !slices.Equal(got, []int64{1, 3}) {
 		t.Fatalf("a page of the log over a row removed on the primary too: %v, %v; want positions 1 and 3", got, err)
 	}
+	page, err = s.ReadAll(ctx, eventstore.ReadAllOptions{After: 0, UpTo: 3, Limit: 2, StreamID: stream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := collectPage(page.Events); err != nil || !slices.Equal(got, []int64{1, 3}) {
+		t.Fatalf("a page of the stream's log over a row removed on the primary too: %v, %v; want positions 1 and 3", got, err)
+	}
 
 	for _, c := range []struct {
 		what string
@@ -102,6 +109,10 @@ func TestAPageOfAReplicaThatLostAnEventIsNotServedWithTheHole(t *testing.T) {
 		}},
 		{"a page of the log starting at the hole", func() (func(func(eventstore.Event, error) bool), error) {
 			p, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 3, Limit: 10})
+			return p.Events, err
+		}},
+		{"a page of the log of the stream", func() (func(func(eventstore.Event, error) bool), error) {
+			p, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: 0, Limit: 10, StreamID: stream})
 			return p.Events, err
 		}},
 		{"a page of the stream", func() (func(func(eventstore.Event, error) bool), error) {

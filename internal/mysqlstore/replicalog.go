@@ -155,15 +155,15 @@ func (s *Store) EventPosition(ctx context.Context, streamID uuid.UUID, version i
 	return p, s.replicaRead(err)
 }
 
-// ReadAll implements eventstore.Store, as Stream; a page of the whole log
-// fails at a position the replica lost (logWithoutHoles).
+// ReadAll implements eventstore.Store, as Stream; a page of the whole log,
+// or of one stream's, fails at an event the replica lost (withoutHoles).
 func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) (eventstore.LogPage, error) {
 	if err := s.otherLogRefusal(ctx); err != nil {
 		return eventstore.LogPage{}, err
 	}
 	page, err := s.Store.ReadAll(ctx, opts)
-	if err == nil && s.replica != nil && page.Events != nil && wholeLog(opts) {
-		page.Events = s.logWithoutHoles(ctx, page.Events, opts.After) // a position the replica lost
+	if err == nil && s.replica != nil {
+		page.Events = s.withoutHoles(ctx, opts, page.Events) // a position or version the replica lost
 	}
 	return page, s.replicaRead(err)
 }
