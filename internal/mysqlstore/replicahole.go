@@ -20,12 +20,12 @@ import (
 // rebuilding an aggregate silently missed the event. Positions are dense,
 // and so are a stream's versions: a page of the whole log (no filter) that
 // skips a position, or a page of a stream (or of the log of one stream)
-// that skips a version, has lost it, or had it removed by hand. The check costs nothing while none is
-// skipped; where one is, the primary is asked (one look by key): where it
-// has an event there, the page fails at the hole with the lostEventError,
-// noted, so that every read is refused until the replica has it again
-// (ReplicaLag looks again: stillLost); where it has none either (a row
-// removed by hand), the page goes on, as before. A hole younger than a
+// that skips a version, has lost it, or had it removed by hand. The check
+// costs nothing while none is skipped; where one is, the primary is asked
+// (one look by key): where it has an event there, the page fails at the
+// hole with the lostEventError, noted, so that every read is refused until
+// the replica has it again (ReplicaLag looks again: stillLost); where it
+// has none either (a row removed by hand), the page goes on, as before. A hole younger than a
 // commit on its way is sqlstore's visibility check's: it ends the page
 // short of it, or waits, so none reaches here. A page filtered on types is
 // not dense, and is not judged.
