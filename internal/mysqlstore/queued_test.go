@@ -3,7 +3,6 @@ package mysqlstore_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/tributary-dev/tributary/internal/mysqlstore"
 	"github.com/tributary-dev/tributary/internal/teststore"
@@ -29,24 +28,6 @@ func waitQueued(ctx context.Context, t *testing.T, s *mysqlstore.Store, n int) {
 	t.Helper()
 	if err := awaitQueued(ctx, s, n); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitTaken waits until s's writer has taken n appends into its groups
-// since it opened (Taken): an append made after that goes in a later
-// group.
-func waitTaken(ctx context.Context, t *testing.T, s *mysqlstore.Store, n int) {
-	t.Helper()
-	for {
-		got := s.Taken()
-		if got >= n {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%d appends taken by the writer; want %d before the test goes on (%v)", got, n, ctx.Err())
-		case <-time.After(2 * time.Millisecond):
-		}
 	}
 }
 
