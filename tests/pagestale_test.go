@@ -184,6 +184,21 @@ func TestPageSaysALinksFromIntoAnEmptyLog(t *testing.T) {
 			`"Show the latest events #/?stream_type=order"]`)
 }
 
+// TestPageTakesBackAnEmptyLogsPlaceOnceItsFirstEventComes: a link's from=
+// on an empty log is said; the log's first event, live, takes that back,
+// and the link's from= with it, as a stream's first event does: the
+// notice stayed above the events, and the link kept from=5 for good.
+func TestPageTakesBackAnEmptyLogsPlaceOnceItsFirstEventComes(t *testing.T) {
+	t.Parallel()
+	s, b := startPageOnSQLite(t)
+	b.navigate(t, s.URL+"/#/?stream_type=order&from=5")
+	b.waitFor(t, "the empty log said", `return document.getElementById('place').hidden`, "false")
+	b.waitFor(t, "the log live", `return document.getElementById('log-status').className.includes('live')`, "true")
+	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
+	b.waitFor(t, "the first event, and the empty log taken back, from= with it",
+		`return [`+positionsJS[len("return "):]+`, document.getElementById('place').hidden, location.hash]`, `[[1],true,"#/?stream_type=order"]`)
+}
+
 // TestPageTakesBackAStreamsAbsenceOnceItsFirstEventComes: a link's from=
 // on a stream that does not exist is said; the stream's first event,
 // live, takes that back, as it takes back "This stream does not exist

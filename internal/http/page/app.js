@@ -2049,12 +2049,26 @@
       older.textContent = restoring ? `Loading older events back to position ${restoring}, as the link asks…` : `Load older events (before position ${bound + 1})`;
       emptyShown();
     };
+    // A link's from= on an empty log is said until the log's first event
+    // is shown, which takes it back, and the link's from= with it, as a
+    // stream's first event does: the notice stayed over the events, and
+    // the link kept from= for good.
+    let emptySaid = false;
+    let shownAny = false; // an event came live, before restore too
+    const emptyTaken = () => {
+      if (!emptySaid || !current()) return;
+      emptySaid = false;
+      $('place').hidden = true;
+      history.replaceState(null, '', placeHash(0));
+    };
     const w = watch({
       key: (e) => e.position, idName: 'position', status: $('log-status'), said: $('log-said'), at: feed.position, every: true, signal,
       reading: 'Reading the last 100 positions…',
       matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
       onEvent: (e) => {
         live.add(e);
+        shownAny = true;
+        emptyTaken();
         if (!empty.hidden) emptyShown();
       },
     });
@@ -2197,6 +2211,8 @@
     let short = ''; // what it said of a restore stopped short
     const restore = async () => {
       if (want > head) {
+        emptySaid = !head;
+        if (emptySaid && shownAny) return emptyTaken();
         placeGone(`The link asks for the log from position ${want}, but ${head ? 'the log ends at position ' + head : 'the log is empty'}: ` +
           `its database may have been reset, or the link is from another server.${head ? ' Its latest events are shown.' : ''}`,
         ['Show the latest events', placeHash(0)], head ? ['Show the log from its start', placeHash(1)] : null);
