@@ -597,7 +597,7 @@
             continue; // what waits may have changed meanwhile
           }
           const next = waiting[head];
-          const before = next.text === undefined ? next.id : next.id - 1; // to pass on before it
+          const before = next.text === undefined ? next.id : next.gap ? pos : next.id - 1; // to pass on before it
           if (before > pos) {
             behind = true;
             tell(); // until it has passed on what waits
@@ -621,7 +621,12 @@
               // Nothing there: a holder said it was past the log's head (it
               // follows a database since reset). Wait for the log's events;
               // an event handed on past a gap in the log is passed on.
-              if (next.text !== undefined) [pos, posId] = [before, ''];
+              // It went on from the position before that event, as if
+              // shown, its event id forgotten: an event before it handed on
+              // meanwhile was dropped as shown. The event is passed on
+              // after those before it (gap), this tab going on from the
+              // last event it showed.
+              if (next.text !== undefined) next.gap = true;
               else if (waiting[head] === next) take();
               else waiting.splice(waiting.indexOf(next, head), 1); // one came before it meanwhile
             }
