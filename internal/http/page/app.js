@@ -882,7 +882,7 @@
             // it is the connection's 409 to say.
             const [shown, shownId] = [pos, posId];
             const h = { Accept: 'application/json' };
-            res = await fetch(authorized(at(`/events?limit=1&after=${shown - 1}`), h), { headers: h, cache: 'no-store', signal: mine.signal });
+            res = await fetch(authorized(at(`/events?after=${shown - 1}&limit=1`), h), { headers: h, cache: 'no-store', signal: mine.signal });
             const text = await res.text();
             if (mine !== ctl) return; // given up meanwhile
             if (!res.ok) {
@@ -1161,7 +1161,7 @@
 
     // idAt resolves to the id of the event at position p, or '' if none.
     async function idAt(p) {
-      const e = (await api(`/events?limit=1&after=${p - 1}`, undefined, undefined, false)).body.events?.[0];
+      const e = (await api(`/events?after=${p - 1}&limit=1`, undefined, undefined, false)).body.events?.[0];
       return e && Number(e.position) === p && typeof e.id === 'string' ? e.id : '';
     }
 
