@@ -440,7 +440,7 @@ func TestPageLoadsEarlierEventsOnceOnADoubleClick(t *testing.T) {
 	b.waitFor(t, "no earlier event shown twice", distinctVersionsJS, "true")
 	for i := 0; i < 5 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
 		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
-		time.Sleep(300 * time.Millisecond)
+		b.waitFor(t, "that page of earlier events in", `return document.getElementById('stream-earlier').disabled`, "false")
 	}
 	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
 		return v.length === 120 && v.every((x, i) => x === 120 - i)`, "true")
@@ -498,6 +498,21 @@ func TestPageLiveLogStartsAtTheLastHundredPositionsWhenOpened(t *testing.T) {
 		return [p.length, p[0], p[p.length - 1]]`, "[100,300,201]")
 }
 
+// slowAnsweredJS defines slowAnswered, the pair of handlers a test's
+// slowed fetch passes its outcome through: window.slowAnswered is true once
+// the page has had that answer's body, or its failure (a view left aborts
+// its reads), and a task more; the wait for a late answer that was a sleep
+// of about twice its delay.
+const slowAnsweredJS = `const answered = () => setTimeout(() => { window.slowAnswered = true; });
+	const slowAnswered = [(res) => {
+		res.clone().text().then(answered, answered);
+		return res;
+	}, (e) => {
+		answered();
+		throw e;
+	}];
+	`
+
 // TestPageShowsTheStreamNavigatedTo: leaving a stream for another before
 // the first one's details arrive shows the second one's details, and they
 // follow its live tail; nothing of the first one lands in its view.
@@ -509,13 +524,13 @@ func TestPageShowsTheStreamNavigatedTo(t *testing.T) {
 	s.mustAppend(t, second, appendBody{StreamType: "invoice", Events: events(2, "InvoiceNoted")})
 	b.openStreamList(t, s, 2)
 	// A slow answer for the first stream's details, as on a slow network.
-	b.run(t, `const fetch0 = window.fetch;
+	b.run(t, slowAnsweredJS+`const fetch0 = window.fetch;
 		window.fetch = (u, o) => String(u) === '/streams/`+first+`'
-			? new Promise((r) => setTimeout(r, 1000)).then(() => fetch0(u, o)) : fetch0(u, o);
+			? new Promise((r) => setTimeout(r, 1000)).then(() => fetch0(u, o)).then(...slowAnswered) : fetch0(u, o);
 		location.hash = '#/streams/`+first+`';
 		setTimeout(() => { location.hash = '#/streams/`+second+`'; }, 100);
 		return null`)
-	time.Sleep(2 * time.Second) // past the slow answer
+	b.waitFor(t, "the slow answer in", `return window.slowAnswered === true`, "true")
 	b.waitFor(t, "the second stream's details", `return ['stream-title', 'stream-stream-type', 'stream-version'].map((id) => document.getElementById(id).textContent)`,
 		`["Stream `+second+`","invoice","2"]`)
 	b.waitFor(t, "the second stream's events only", versionsJS, "[2,1]")
@@ -991,18 +1006,18 @@ func TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce(t *testin
 	s, b, id := startPageWithAStream(t, "order", 120, "OrderNoted")
 	b.openStreamList(t, s, 1)
 	// A slow answer for the stream's latest events, as on a slow network.
-	b.run(t, `const fetch0 = window.fetch;
+	b.run(t, slowAnsweredJS+`const fetch0 = window.fetch;
 		window.fetch = (u, o) => String(u).includes('direction=backward&limit=')
-			? new Promise((r) => setTimeout(r, 1000)).then(() => fetch0(u, o)) : fetch0(u, o);
+			? new Promise((r) => setTimeout(r, 1000)).then(() => fetch0(u, o)).then(...slowAnswered) : fetch0(u, o);
 		location.hash = '#/streams/`+id+`';
 		setTimeout(() => { const p = document.getElementById('stream-pause'); p.click(); p.click(); }, 300);
 		return null`)
-	time.Sleep(2 * time.Second) // past the slow answer
+	b.waitFor(t, "the slow answer in", `return window.slowAnswered === true`, "true")
 	b.waitFor(t, "the live tail", statusJS, `"Live at version 120: caught up"`)
 	b.waitFor(t, "no event shown twice", distinctVersionsJS, "true")
 	for i := 0; i < 5 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
 		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
-		time.Sleep(500 * time.Millisecond)
+		b.waitFor(t, "that page of earlier events in", `return document.getElementById('stream-earlier').disabled`, "false")
 	}
 	b.waitFor(t, "every version once, newest first", `const v = `+strings.TrimPrefix(versionsJS, "return ")+`;
 		return [v.length, v.every((x, i) => x === 120 - i)]`, "[120,true]")
