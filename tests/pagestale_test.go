@@ -199,6 +199,33 @@ func TestPageTakesBackAnEmptyLogsPlaceOnceItsFirstEventComes(t *testing.T) {
 		`return [`+positionsJS[len("return "):]+`, document.getElementById('place').hidden, location.hash]`, `[[1],true,"#/?stream_type=order"]`)
 }
 
+// TestPageTakesBackALinksFromPastTheEndOnceTheLogReachesIt: a link's from=
+// past the end of the log, or of a stream, is said ("the log ends at
+// position 3"); live events that reach that place left it said, false by
+// then, and the link kept its from=. The event at or past it, shown live,
+// takes that back, and the link's from= with it.
+func TestPageTakesBackALinksFromPastTheEndOnceTheLogReachesIt(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 3, "OrderNoted")
+	placeHashJS := `return [document.getElementById('place').hidden, location.hash]`
+	b.navigate(t, s.URL+"/#/?from=5")
+	b.waitFor(t, "the log's end said", placeHashJS, `[false,"#/?from=5"]`)
+	b.waitFor(t, "the log live", `return document.getElementById('log-status').className.includes('live')`, "true")
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
+	b.waitFor(t, "position 4 shown", positionsJS, "[4,3,2,1]")
+	if got := b.run(t, placeHashJS); got != `[false,"#/?from=5"]` {
+		t.Errorf("the log at position 4, short of the link's 5: the place said and the link %s; want [false,\"#/?from=5\"]", got)
+	}
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "position 5, and what was said of it taken back, from= with it", `return [`+positionsJS[len("return "):]+`[0], document.getElementById('place').hidden, location.hash]`, `[5,true,"#/"]`)
+
+	b.navigate(t, s.URL+"/#/streams/"+id+"?from=7")
+	b.waitFor(t, "the stream's end said", placeHashJS, `[false,"#/streams/`+id+`?from=7"]`)
+	b.waitFor(t, "the tail live", `return document.getElementById('stream-status').className.includes('live')`, "true")
+	s.mustAppend(t, id, appendBody{Events: events(2, "OrderNoted")})
+	b.waitFor(t, "version 7, and what was said of it taken back, from= with it", `return [`+versionsJS[len("return "):]+`[0], document.getElementById('place').hidden, location.hash]`, `[7,true,"#/streams/`+id+`"]`)
+}
+
 // TestPageTakesBackAStreamsAbsenceOnceItsFirstEventComes: a link's from=
 // on a stream that does not exist is said; the stream's first event,
 // live, takes that back, as it takes back "This stream does not exist

@@ -2054,15 +2054,17 @@
       older.textContent = restoring ? `Loading older events back to position ${restoring}, as the link asks…` : `Load older events (before position ${bound + 1})`;
       emptyShown();
     };
-    // A link's from= on an empty log is said until the log's first event
-    // is shown, which takes it back, and the link's from= with it, as a
-    // stream's first event does: the notice stayed over the events, and
-    // the link kept from= for good.
-    let emptySaid = false;
-    let shownAny = false; // an event came live, before restore too
-    const emptyTaken = () => {
-      if (!emptySaid || !current()) return;
-      emptySaid = false;
+    // A link's from= past the log's end is said until the log reaches it:
+    // the first event shown on an empty log, or one at that place, takes
+    // it back, and the link's from= with it, as a stream's first event
+    // does: the notice, false by then, stayed over the events ("the log is
+    // empty", "the log ends at position 3"), and the link kept from= for
+    // good.
+    let pastSaid = false;
+    let reached = 0; // the last position that came live, before restore too
+    const pastTaken = () => {
+      if (!pastSaid || !current() || !(reached >= want || !head && reached)) return;
+      pastSaid = false;
       $('place').hidden = true;
       history.replaceState(null, '', placeHash(0));
     };
@@ -2072,8 +2074,8 @@
       matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
       onEvent: (e) => {
         live.add(e);
-        shownAny = true;
-        emptyTaken();
+        reached = Math.max(reached, Number(e.position));
+        pastTaken();
         if (!empty.hidden) emptyShown();
       },
     });
@@ -2216,8 +2218,8 @@
     let short = ''; // what it said of a restore stopped short
     const restore = async () => {
       if (want > head) {
-        emptySaid = !head;
-        if (emptySaid && shownAny) return emptyTaken();
+        pastSaid = true;
+        if (reached >= want || !head && reached) return pastTaken();
         placeGone(`The link asks for the log from position ${want}, but ${head ? 'the log ends at position ' + head : 'the log is empty'}: ` +
           `its database may have been reset, or the link is from another server.${head ? ' Its latest events are shown.' : ''}`,
         ['Show the latest events', placeHash(0)], head ? ['Show the log from its start', placeHash(1)] : null);
@@ -2686,11 +2688,13 @@
     const want = fromAsked !== null && /^[1-9]\d{0,14}$/.test(fromAsked) ? Number(fromAsked) : 0;
     if (fromAsked !== null && !want) fromRefused(fromAsked, placeHash(0));
     const gone = want && missing; // what it says of the link goes with the stream's absence
+    let past = false; // it says the link's from= is past the stream's version
     if (gone) {
       placeGone(`The link asks for this stream's events from version ${want}, but the stream does not exist: ` +
         'it was never written, its database was reset, or the link is from another server.',
       ['Follow the stream, live', '#/streams/' + id], ['Show the live log', '#/']);
     } else if (want > info.version) {
+      past = true;
       placeGone(`The link asks for this stream's events from version ${want}, but the stream is at version ${info.version}: ` +
         'its database may have been reset, or the link is from another server. ' +
         (version ? `Version ${Math.min(version, info.version)} and the events before it are shown.` : 'Its latest events are shown.'),
@@ -2852,6 +2856,14 @@
           $('place').hidden = true;
           if (current()) history.replaceState(null, '', placeHash(0));
         }
+      }
+      // So does what was said of a from= past the stream's version, once
+      // the stream reaches it: it said "the stream is at version 5" of a
+      // stream at version 7.
+      if (past && newest.version >= want) {
+        past = false;
+        $('place').hidden = true;
+        if (current()) history.replaceState(null, '', placeHash(0));
       }
       newest = first = null;
     };
