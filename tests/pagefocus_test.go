@@ -109,3 +109,19 @@ func TestPageKeepsTheFocusMovedWhileAViewLoads(t *testing.T) {
 		t.Errorf("the focus, moved to the navigation while the view loaded, is on %s once it has; want it left there (\"nav-streams\")", got)
 	}
 }
+
+// TestPageKeepsTheFocusWhenTheOldestPageFindsNoMatch: "Load older events"
+// of a filtered live log, used from the keyboard, whose last read found
+// no event that matches hid itself, and the focus, on it, went to the
+// document's start: the focus goes to the oldest event shown (its link).
+func TestPageKeepsTheFocusWhenTheOldestPageFindsNoMatch(t *testing.T) {
+	t.Parallel()
+	s, b, id := startPageWithAStream(t, "order", 150, "OrderNoted")
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderPaid")})
+	b.navigate(t, s.URL+"/#/?type=OrderPaid")
+	b.waitFor(t, "the one match, older events offered", `return [`+positionsJS[len("return "):]+`, document.getElementById('log-older').hidden]`, "[[151],false]")
+	b.run(t, `const b = document.getElementById('log-older'); b.focus(); b.click(); return null`)
+	b.waitFor(t, "none older matching said", `return document.getElementById('log-said').textContent`, `"No older events match, back to position 1."`)
+	b.waitFor(t, "the focus on the oldest event shown", `const a = document.activeElement;
+		return [document.getElementById('log-older').hidden, a.tagName, a.closest('li')?.dataset.position]`, `[true,"A","151"]`)
+}

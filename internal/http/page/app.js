@@ -1920,10 +1920,13 @@
   // (a page of earlier events): disabled while its page loads, the button
   // lost the focus to the document's start, and hidden once the last page
   // has loaded, it kept none; the next Tab went to "Skip to content". To
-  // the button, or, hidden, to the link of first, the first event loaded.
-  function refocus(button, first) {
+  // the button, or, hidden, to the link of first, the first event loaded;
+  // none loaded (a filtered log's last read found no match), to the link
+  // of next, the row beside the button: the focus went to the document's
+  // start.
+  function refocus(button, first, next) {
     if (!button.hidden) button.focus();
-    else first?.querySelector('a')?.focus();
+    else (first ?? next)?.querySelector('a')?.focus();
   }
 
   function showOnly(id) {
@@ -2315,7 +2318,7 @@
         fetching = false;
         if (current()) {
           older.disabled = restoring > 0;
-          if (keyed) refocus(older, first);
+          if (keyed) refocus(older, first, list.lastElementChild);
         }
       }
     };
@@ -2773,7 +2776,7 @@
         fetching = false;
         if (current()) {
           earlier.disabled = restoring;
-          if (keyed) refocus(earlier, first);
+          if (keyed) refocus(earlier, first, list.lastElementChild);
         }
       }
     };
@@ -2828,7 +2831,7 @@
         } finally {
           if (current()) {
             later.disabled = false;
-            if (keyed) refocus(later, last);
+            if (keyed) refocus(later, last, list.firstElementChild);
           }
         }
       };
