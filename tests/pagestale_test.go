@@ -187,16 +187,20 @@ func TestPageSaysALinksFromIntoAnEmptyLog(t *testing.T) {
 // TestPageTakesBackAnEmptyLogsPlaceOnceItsFirstEventComes: a link's from=
 // on an empty log is said; the log's first event, live, takes that back,
 // and the link's from= with it, as a stream's first event does: the
-// notice stayed above the events, and the link kept from=5 for good.
+// notice stayed above the events, and the link kept from=5 for good. The
+// notice is of the log, not of the filters: an event they do not match
+// takes it back too.
 func TestPageTakesBackAnEmptyLogsPlaceOnceItsFirstEventComes(t *testing.T) {
 	t.Parallel()
 	s, b := startPageOnSQLite(t)
 	b.navigate(t, s.URL+"/#/?stream_type=order&from=5")
 	b.waitFor(t, "the empty log said", `return document.getElementById('place').hidden`, "false")
 	b.waitFor(t, "the log live", `return document.getElementById('log-status').className.includes('live')`, "true")
+	shownJS := `return [` + positionsJS[len("return "):] + `, document.getElementById('place').hidden, location.hash]`
+	s.mustAppend(t, newID(), appendBody{StreamType: "invoice", Events: events(1, "InvoiceNoted")})
+	b.waitFor(t, "the log's first event, not shown, and the empty log taken back, from= with it", shownJS, `[[],true,"#/?stream_type=order"]`)
 	s.mustAppend(t, newID(), appendBody{StreamType: "order", Events: events(1, "OrderPlaced")})
-	b.waitFor(t, "the first event, and the empty log taken back, from= with it",
-		`return [`+positionsJS[len("return "):]+`, document.getElementById('place').hidden, location.hash]`, `[[1],true,"#/?stream_type=order"]`)
+	b.waitFor(t, "the first event that matches", shownJS, `[[2],true,"#/?stream_type=order"]`)
 }
 
 // TestPageTakesBackALinksFromPastTheEndOnceTheLogReachesIt: a link's from=

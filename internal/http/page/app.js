@@ -1382,6 +1382,7 @@
       unlisten = feed.listen({
         event(e) {
           if (stopped) return;
+          o.passed?.(e); // each event, matched or not: where the log has got to
           const mine = o.matches(e);
           if (loading) {
             if (mine) buffer.push(e);
@@ -2075,10 +2076,14 @@
       key: (e) => e.position, idName: 'position', status: $('log-status'), said: $('log-said'), at: feed.position, every: true, signal,
       reading: 'Reading the last 100 positions…',
       matches: (e) => (!only.stream_type || only.stream_type.has(e.stream_type)) && (!only.type || only.type.has(e.type)),
-      onEvent: (e) => {
-        live.add(e);
+      // What was said of a link's from= past the log's end is of the log,
+      // not of the filters: an event they do not match takes it back too.
+      passed: (e) => {
         reached = Math.max(reached, Number(e.position));
         pastTaken();
+      },
+      onEvent: (e) => {
+        live.add(e);
         if (!empty.hidden) emptyShown();
       },
     });
