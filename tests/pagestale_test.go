@@ -206,8 +206,9 @@ func TestPageTakesBackAnEmptyLogsPlaceOnceItsFirstEventComes(t *testing.T) {
 // TestPageTakesBackALinksFromPastTheEndOnceTheLogReachesIt: a link's from=
 // past the end of the log, or of a stream, is said ("the log ends at
 // position 3"); live events that reach that place left it said, false by
-// then, and the link kept its from=. The event at or past it, shown live,
-// takes that back, and the link's from= with it.
+// then, and the link kept its from=. The event at or past it, shown live
+// or read as a paused view resumes, takes that back, and the link's from=
+// with it.
 func TestPageTakesBackALinksFromPastTheEndOnceTheLogReachesIt(t *testing.T) {
 	t.Parallel()
 	s, b, id := startPageWithAStream(t, "order", 3, "OrderNoted")
@@ -220,7 +221,13 @@ func TestPageTakesBackALinksFromPastTheEndOnceTheLogReachesIt(t *testing.T) {
 	if got := b.run(t, placeHashJS); got != `[false,"#/?from=5"]` {
 		t.Errorf("the log at position 4, short of the link's 5: the place said and the link %s; want [false,\"#/?from=5\"]", got)
 	}
+	// Paused meanwhile, the view shows position 5 as it resumes, read with
+	// what came while it was paused: that takes it back too.
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
+	b.waitFor(t, "the log paused", `return document.getElementById('log-status').textContent`, `"Paused"`)
 	s.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
+	b.waitFor(t, "the totals at position 5", `return document.getElementById('stat-position').textContent`, `"5"`)
+	b.run(t, `document.getElementById('log-pause').click(); return null`)
 	b.waitFor(t, "position 5, and what was said of it taken back, from= with it", `return [`+positionsJS[len("return "):]+`[0], document.getElementById('place').hidden, location.hash]`, `[5,true,"#/"]`)
 
 	b.navigate(t, s.URL+"/#/streams/"+id+"?from=7")

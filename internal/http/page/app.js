@@ -1398,7 +1398,12 @@
       return history(load, last, run, reads()).then((events) => {
         if (run !== runs || stopped || !events) return;
         shown = true;
-        for (const e of events) show(e, false);
+        // What a resume read of what came while paused is passed too: it
+        // may reach where the log had not (passed), as a live event does.
+        for (const e of events) {
+          o.passed?.(e);
+          show(e, false);
+        }
         for (const e of buffer) show(e, false);
         buffer = [];
         loading = false;
