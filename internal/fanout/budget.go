@@ -11,7 +11,7 @@ import (
 // TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT lets clients that send slowly hold by
 // default (256 MiB), for clients that read slowly. At the default event size
 // bound that is about 110 subscriptions reading a page at once; the others
-// wait their turn, in order.
+// wait their turn, those that have read the least of their catch-up first.
 const DefaultCatchUpBytes = 256 << 20
 
 // catchUpPageBytes is where a page of history stops: a read of the store
@@ -47,7 +47,12 @@ const catchUpTurn = time.Second
 // together. A subscription takes its reservation before it reads and gives
 // it back once its consumer has written what it read (its next call); one
 // that finds none free queues, and reservations freed go to the queue in
-// order. A subscription whose client stalls thus holds only its own place.
+// order of what each has read from the store in its catch-up so far, the
+// least first, and in order of arrival among equals: a subscription with
+// little history is not queued behind others' turns of megabytes each, and
+// one is passed only by those that have read less than it, each pass
+// bringing them nearer to it. A subscription whose client stalls thus holds
+// only its own place.
 type budget struct {
 	mu    sync.Mutex
 	limit int64
@@ -65,24 +70,31 @@ type budget struct {
 type reservation struct {
 	n       int64
 	room    int64         // what it asked for beyond base
+	served  int64         // what its subscription has read in its catch-up: its order in the queue
 	granted bool          // under budget.mu
 	ready   chan struct{} // closed once granted
 }
 
-// take returns a reservation of base and room bytes: granted at once if the
-// budget has room and nobody waits (or nothing is taken: a budget below one
-// reservation still lets one through), else queued.
-func (b *budget) take(room int64) *reservation {
+// take returns a reservation of base and room bytes for a subscription that
+// has read served bytes in its catch-up: granted at once if the budget has
+// room and nobody waits (or nothing is taken: a budget below one
+// reservation still lets one through), else queued behind those that have
+// read no more than it.
+func (b *budget) take(room, served int64) *reservation {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r := &reservation{n: b.base + room, room: room, ready: make(chan struct{})}
+	r := &reservation{n: b.base + room, room: room, served: served, ready: make(chan struct{})}
 	switch {
 	case b.stopped:
 		close(r.ready)
 	case len(b.queue) == 0 && (b.used+r.n <= b.limit || b.used == 0):
 		b.grantLocked(r)
 	default:
-		b.queue = append(b.queue, r)
+		i := len(b.queue)
+		for i > 0 && b.queue[i-1].served > served {
+			i--
+		}
+		b.queue = slices.Insert(b.queue, i, r)
 	}
 	return r
 }

@@ -925,9 +925,12 @@ type Subscription struct {
 	// read says a page was read under it (its consumer may still be
 	// writing it until the next call). room is what the place has, or the
 	// next one asks for, beyond a page, for its consumer's copies (Room).
-	res       *reservation
-	read      bool
-	room      int64
+	res  *reservation
+	read bool
+	room int64
+	// served is what it has read from the store since its catch-up began:
+	// its order in the budget's queue (budget.take).
+	served    int64
 	roomAsked bool // room is what the next place asks for: its page stopped for it
 	// pageLimit, if not 0, is how many events its next page of history
 	// holds at most (fewer than Options.PageSize): what its consumer wrote
@@ -1221,7 +1224,7 @@ func (f *Feed) redactError(err error) string { return f.redact(err.Error()) }
 func (s *Subscription) reserve() bool {
 	b := &s.feed.catchUp
 	if s.res == nil {
-		s.res = b.take(s.room)
+		s.res = b.take(s.room, s.served)
 	}
 	if !b.isGranted(s.res) {
 		s.wait = s.res.ready
@@ -1564,6 +1567,9 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	if errors.Is(err, ErrStopped) {
 		return err
 	}
+	for i := range events {
+		s.served += eventBytes(&events[i])
+	}
 	delivered := 0
 	// The turn is what its consumer takes over the page (its writes), not
 	// the store's reads of it: a read slower than the turn (a database
@@ -1619,6 +1625,7 @@ func (s *Subscription) readStore(ctx context.Context, emit func(eventstore.Deliv
 	case !more:
 		s.advance(max(s.cursor, head))
 		s.declined, s.pageLimit = false, 0
+		s.served = 0    // caught up: a later fall behind is a catch-up of its own
 		s.wait = closed // the tailer may have moved on meanwhile
 		return s.maybeCaughtUp(ctx, emit, nil)
 	case s.cursor == before:
