@@ -1031,7 +1031,17 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 		}
 		select {
 		case <-ew.sub.Ready():
+			if !ew.live && ew.guard.waitStalled(time.Now()) {
+				// Judged before it reads the store again for a client
+				// that takes nothing: the write is cut at once.
+				ew.heartbeat() //nolint:errcheck // cut: the client is stalled
+				return false
+			}
 		case <-heartbeat.C:
+			// A client that took nothing of what its socket holds for the
+			// stall timeout is cut here too, where the subscription waits
+			// (a place, a read of the store), not only in a blocked write.
+			ew.guard.waitStalled(time.Now())
 			if ew.heartbeat() != nil {
 				return false
 			}

@@ -54,14 +54,62 @@ type stallGuard struct {
 	// (underPlace) until end, reports whether other subscriptions wait for
 	// one: the client's progress then buys the write no more time.
 	contended func() bool
+
+	// Between writes (waitStalled): queued reports the bytes written that
+	// the client's socket still holds (nil where it cannot tell); idleAcked
+	// is the acknowledged count since idleSince, the first look that found
+	// bytes queued (idleKnown); idleCut: the client was found stalled there,
+	// and every write from now on is cut at once.
+	queued    func() (int, bool)
+	idleAcked uint64
+	idleSince time.Time
+	idleKnown bool
+	idleCut   bool
 }
 
 func newStallGuard(w http.ResponseWriter, r *http.Request, timeout time.Duration) *stallGuard {
 	g := &stallGuard{setDeadline: http.NewResponseController(w).SetWriteDeadline, timeout: timeout, interval: stallInterval(timeout)}
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
-		g.acked = ackedBytes(c)
+		g.acked, g.queued = ackedBytes(c), queuedBytes(c)
 	}
 	return g
+}
+
+// waitStalled judges the client where its subscription waits rather than
+// writes (for a place in the catch-up budget, a read of the store, the
+// next event): a blocked write is judged by begin's guard, but a client
+// whose socket still took the last write was never judged, and a stalled
+// one read page after page of history into its socket's buffers
+// (megabytes), waiting its turn for each. It reports true, and cuts every
+// write from now on, once bytes written to the client have waited in its
+// socket for the stall timeout with none of them taken.
+func (g *stallGuard) waitStalled(now time.Time) bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.idleCut {
+		return true
+	}
+	if g.acked == nil || g.queued == nil || g.busy {
+		return false
+	}
+	q, qok := g.queued()
+	n, aok := g.acked()
+	if !qok || !aok || q == 0 {
+		g.idleKnown = false // it took everything: nothing to judge
+		return false
+	}
+	if !g.idleKnown || n != g.idleAcked {
+		g.idleAcked, g.idleSince, g.idleKnown = n, now, true
+		return false
+	}
+	if now.Sub(g.idleSince) < g.timeout {
+		return false
+	}
+	g.idleCut = true
+	return true
 }
 
 // stallInterval is how often a blocked write looks at the client's progress.
@@ -127,7 +175,7 @@ func (g *stallGuard) start(late bool) {
 	if late && g.cut {
 		return // stop set the deadline to now
 	}
-	if g.revoked && !g.closing {
+	if (g.revoked && !g.closing) || g.idleCut {
 		g.cut, g.armed, g.busy = true, true, true
 		g.setDeadline(time.Now()) //nolint:errcheck
 		return

@@ -26,6 +26,26 @@ func ackedBytes(c net.Conn) func() (uint64, bool) {
 	}
 }
 
+// queuedBytes returns a func that reports how many bytes written to c its
+// socket still holds, not sent or not acknowledged (SIOCOUTQ), or nil if c
+// is not a socket.
+func queuedBytes(c net.Conn) func() (int, bool) {
+	raw := rawConn(c)
+	if raw == nil {
+		return nil
+	}
+	return func() (int, bool) {
+		var n int
+		var ok bool
+		raw.Control(func(fd uintptr) { //nolint:errcheck // a closed socket reports nothing
+			if v, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
+				n, ok = v, true
+			}
+		})
+		return n, ok
+	}
+}
+
 // tryWriter returns a func that makes one non-blocking attempt to write
 // bufs to c and reports how much it wrote, or nil if c is not a socket.
 // A full socket buffer is not an error: the caller writes the rest the usual
