@@ -122,12 +122,13 @@ func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
 
 // query sends one read statement on the read pool, once (twice where the
 // dialect's Replan has it sent again, each sending counted as kind, and
-// Replan's own statement as "replan"); call done once
-// its rows are closed (on an error too): it returns the stall's error
-// where a stall began while the statement was under way (see take), nil
-// otherwise. queryRow is query for one row: done once it is scanned.
-// eachRow and scanRow are the reads' ways in, which send a statement again
-// where it was lost (see eachRow).
+// Replan's own statement as "replan"), under ctx, which cancel ends (the
+// read's bound: see eachRow); call done on what it returns once its rows
+// are closed (on an error too): it returns the stall's error where a stall
+// began while the statement was under way (see take), nil otherwise.
+// queryRow is query for one row: done once it is scanned. eachRow and
+// scanRow are the reads' ways in, which send a statement again where it
+// was lost (see eachRow).
 //
 // Where a stall watch is, the statement's connection is taken first
 // (take), and a wait for one, each in use (by reads stuck in a database
@@ -136,35 +137,36 @@ func (s reader) again(ctx context.Context, err error, sent time.Time) bool {
 // retries of a connection found gone are kept: taking one checks it (the
 // driver's ResetSession), and a statement that finds it gone, nothing
 // sent (driver.ErrBadConn), goes again on the pool, which retries.
-func (s reader) query(ctx context.Context, kind string, q string, args ...any) (rows *sql.Rows, done func() error, err error) {
-	conn, sctx, release, err := s.take(ctx)
-	if err == nil && conn == nil && s.replan != nil {
+func (s reader) query(ctx context.Context, cancel context.CancelFunc, kind string, q string, args ...any) (rows *sql.Rows, h held, err error) {
+	h, err = s.take(ctx, cancel)
+	if err == nil && h.conn == nil && s.replan != nil {
 		// The statement's own connection: one that fails it may be
 		// given it again (replan).
-		conn, err = s.db.Conn(ctx)
+		h.conn, err = s.db.Conn(ctx)
 	}
-	if err != nil || conn == nil {
+	if err != nil || h.conn == nil {
 		if err == nil {
-			rows, err = s.db.QueryContext(sctx, q, args...)
+			rows, err = s.db.QueryContext(ctx, q, args...)
 		}
-		return rows, release, err
+		return rows, h, err
 	}
-	if rows, err = conn.QueryContext(sctx, q, args...); errors.Is(err, driver.ErrBadConn) {
-		conn.Close()
-		rows, err = s.db.QueryContext(sctx, q, args...)
-		return rows, release, err
+	if rows, err = h.conn.QueryContext(ctx, q, args...); errors.Is(err, driver.ErrBadConn) {
+		h.conn.Close()
+		h.conn = nil
+		rows, err = s.db.QueryContext(ctx, q, args...)
+		return rows, h, err
 	}
 	if err != nil && s.replan != nil {
-		sent, again := s.replan(sctx, conn, err)
+		sent, again := s.replan(ctx, h.conn, err)
 		if sent {
 			s.m.Statement("replan")
 		}
 		if again {
 			s.m.Statement(kind) // sent again: counted again
-			rows, err = conn.QueryContext(sctx, q, args...)
+			rows, err = h.conn.QueryContext(ctx, q, args...)
 		}
 	}
-	return rows, func() error { conn.Close(); return release() }, err
+	return rows, h, err
 }
 
 // scanRow sends a read statement for one row and scans it with scan,
@@ -173,24 +175,27 @@ func (s reader) query(ctx context.Context, kind string, q string, args ...any) (
 // connection was lost before its answer, or midway through its row (a row
 // of an event's data, say), is sent once more on another connection, and
 // scan called again: nothing of the row has left the read. One that a
-// stall's beginning cut (take) is not: it returns the stall's error.
+// stall's beginning cut (take) is not: it returns the stall's error. Its
+// sendings are bound together, as eachRow's.
 func (s reader) scanRow(ctx context.Context, kind string, scan func(*sql.Row) error, q string, args ...any) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	s.m.Statement(kind)
 	sent := time.Now()
-	row, done, err := s.queryRow(ctx, q, args...)
+	row, h, err := s.queryRow(ctx, cancel, q, args...)
 	if err == nil {
 		err = scan(row)
 	}
-	if cut := done(); cut != nil && s.cutBy(err) {
+	if cut := h.done(); cut != nil && s.cutBy(err) {
 		return cut
 	}
 	if s.again(ctx, err, sent) {
 		s.m.Statement(kind) // sent again: counted again
-		row, done, err = s.queryRow(ctx, q, args...)
+		row, h, err = s.queryRow(ctx, cancel, q, args...)
 		if err == nil {
 			err = scan(row)
 		}
-		if cut := done(); cut != nil && s.cutBy(err) {
+		if cut := h.done(); cut != nil && s.cutBy(err) {
 			return cut
 		}
 	}
@@ -198,19 +203,20 @@ func (s reader) scanRow(ctx context.Context, kind string, scan func(*sql.Row) er
 }
 
 // queryRow is query for one row: see query.
-func (s reader) queryRow(ctx context.Context, q string, args ...any) (row *sql.Row, done func() error, err error) {
-	conn, sctx, release, err := s.take(ctx)
+func (s reader) queryRow(ctx context.Context, cancel context.CancelFunc, q string, args ...any) (row *sql.Row, h held, err error) {
+	h, err = s.take(ctx, cancel)
 	if err != nil {
-		return nil, release, err
+		return nil, h, err
 	}
-	if conn == nil {
-		return s.db.QueryRowContext(sctx, q, args...), release, nil
+	if h.conn == nil {
+		return s.db.QueryRowContext(ctx, q, args...), h, nil
 	}
-	if row = conn.QueryRowContext(sctx, q, args...); errors.Is(row.Err(), driver.ErrBadConn) {
-		conn.Close()
-		return s.db.QueryRowContext(sctx, q, args...), release, nil
+	if row = h.conn.QueryRowContext(ctx, q, args...); errors.Is(row.Err(), driver.ErrBadConn) {
+		h.conn.Close()
+		h.conn = nil
+		return s.db.QueryRowContext(ctx, q, args...), h, nil
 	}
-	return row, func() error { conn.Close(); return release() }, nil
+	return row, h, nil
 }
 
 // cutBy reports whether err, a statement's, is what the driver says of
@@ -238,13 +244,17 @@ var errStopRows = errors.New("enough rows")
 // connection, start called again: a read is idempotent, and keeps every
 // row before it answers (no row of it has reached its caller). Never after
 // its context ended, nor past the driver's own read timeout (again). Each
-// sending is counted as a statement of kind.
+// sending is counted as a statement of kind. The sendings are bound
+// together by the read timeout (bound), whose context a stall's beginning
+// ends too (take).
 func (s reader) eachRow(ctx context.Context, kind string, start func(), each func(*sql.Rows) error, q string, args ...any) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	for sent := 0; ; sent++ {
 		start()
 		s.m.Statement(kind)
 		began := time.Now()
-		rows, done, err := s.query(ctx, kind, q, args...)
+		rows, h, err := s.query(ctx, cancel, kind, q, args...)
 		own := false
 		if err == nil {
 			for rows.Next() {
@@ -261,7 +271,7 @@ func (s reader) eachRow(ctx context.Context, kind string, start func(), each fun
 		// Given back before err is translated: MySQL's translation of a
 		// table missing looks for the database on a session of its own,
 		// for up to seconds, while every other read waited for this one.
-		cut := done()
+		cut := h.done()
 		switch {
 		case own:
 			return err
@@ -276,48 +286,71 @@ func (s reader) eachRow(ctx context.Context, kind string, start func(), each fun
 	}
 }
 
-// take takes the connection of the read pool for one statement, waiting
-// for a free one by ctx's end, or a stall's beginning: then it returns the
-// stall's refusal. It returns nil for conn without a stall watch: the
-// statement takes its own on the pool. The statement runs under sctx,
-// which a stall's beginning ends too (its connection then closed by the
-// driver, its rows ended): a read is safe to fail and to retry, and one
-// that waits on a database that does not answer is answered then, as the
-// reads not yet begun are, not at its deadline (30 s) or whenever the
-// database answers again. Call release once the statement is done: it
-// returns the stall's error, for a statement under way, where a stall
-// ended sctx, else nil. (An append's statements are never cut so: its
-// outcome would be unknown.)
-func (s reader) take(ctx context.Context) (conn *sql.Conn, sctx context.Context, release func() error, err error) {
+// held is what a read's statement holds while it runs (take): its own
+// connection, if any, and its place in the stall watch, if any. A value,
+// not a closure: the statement's hold costs no allocation.
+type held struct {
+	conn  *sql.Conn
+	stall *stallWatch
+	id    uint64
+}
+
+// done gives the statement's connection back and ends its watch: it
+// returns the stall's error (cut) where a stall began while the statement
+// was under way, else nil.
+func (h held) done() error {
+	if h.conn != nil {
+		h.conn.Close()
+	}
+	if h.stall == nil {
+		return nil
+	}
+	if se := h.stall.unwatch(h.id); se != nil {
+		return se.cut()
+	}
+	return nil
+}
+
+// take takes the connection of the read pool for one statement, under ctx
+// (the read's bound, which cancel ends), waiting for a free one by ctx's
+// end, or a stall's beginning: then it returns the stall's refusal. It
+// returns no connection without a stall watch: the statement takes its
+// own on the pool. A stall's beginning cancels ctx (its connection then
+// closed by the driver, its rows ended): a read is safe to fail and to
+// retry, and one that waits on a database that does not answer is answered
+// then, as the reads not yet begun are, not at its deadline (30 s) or
+// whenever the database answers again. Call done on what it returns once
+// the statement is done: it returns the stall's error, for a statement
+// under way, where a stall ended ctx, else nil. (An append's statements
+// are never cut so: its outcome would be unknown.) The watch holds
+// cancel itself (stallWatch.watch), not a context of its own made for
+// each statement, with its closures: those cost six allocations a
+// statement.
+func (s reader) take(ctx context.Context, cancel context.CancelFunc) (held, error) {
 	if s.stall == nil {
-		return nil, ctx, func() error { return nil }, nil
+		return held{}, nil
 	}
-	if err := s.stall.err(); err != nil {
-		return nil, ctx, func() error { return nil }, err
+	id, err := s.stall.watch(cancel)
+	if err != nil {
+		return held{}, err
 	}
-	sctx, stop := s.stall.until(ctx)
-	conn, err = s.db.Conn(sctx)
-	if serr := context.Cause(sctx); isStall(serr) {
-		// The stall began before the statement went: refused, though a
-		// connection came meanwhile.
-		stop()
-		if conn != nil {
-			conn.Close()
+	conn, err := s.db.Conn(ctx)
+	if ctx.Err() != nil {
+		if se := s.stall.cutOf(id); se != nil {
+			// The stall began before the statement went: refused, though
+			// a connection came meanwhile.
+			s.stall.unwatch(id)
+			if conn != nil {
+				conn.Close()
+			}
+			return held{}, se
 		}
-		return nil, ctx, func() error { return nil }, serr
 	}
 	if err != nil {
-		stop()
-		return nil, ctx, func() error { return nil }, err
+		s.stall.unwatch(id)
+		return held{}, err
 	}
-	return conn, sctx, func() error {
-		stop()
-		var se *stallError
-		if errors.As(context.Cause(sctx), &se) {
-			return se.cut()
-		}
-		return nil
-	}, nil
+	return held{conn: conn, stall: s.stall, id: id}, nil
 }
 
 // durable waits until position is durable, where that needs waiting. The
@@ -391,16 +424,14 @@ func (s reader) stream(ctx context.Context, id uuid.UUID) (eventstore.Stream, in
 	if err := s.stall.err(); err != nil {
 		return eventstore.Stream{}, 0, fmt.Errorf("read stream %s: %w", id, err)
 	}
-	qctx, cancel := s.bound(ctx)
 	started := time.Now()
 	var st eventstore.Stream
 	var last int64
 	var head sql.NullInt64
-	err := s.scanRow(qctx, "read_stream", func(row *sql.Row) (err error) {
+	err := s.scanRow(ctx, "read_stream", func(row *sql.Row) (err error) {
 		st, last, err = scanStream(headScan{row, &head})
 		return err
 	}, streamOne+" WHERE e.stream_id = ?"+streamLast+" LIMIT 1", id[:])
-	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Stream{}, 0, fmt.Errorf("stream %s: %w", id, eventstore.ErrStreamNotFound)
 	}
@@ -462,8 +493,6 @@ func (s reader) visibleUpTo(ctx context.Context, lo, hi int64) (int64, error) {
 	if err := s.stall.err(); err != nil {
 		return 0, err
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	// Nearly always every position is there: one count says so.
 	var n int64
 	err := s.scanRow(ctx, "read_visible", func(row *sql.Row) error { return row.Scan(&n) }, "SELECT COUNT(*) FROM events WHERE position > ? AND position <= ?", lo, hi)
@@ -616,14 +645,12 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 	if err := s.stall.err(); err != nil {
 		return eventstore.Event{}, fmt.Errorf("read event %d of stream %s: %w", version, streamID, err)
 	}
-	qctx, cancel := s.bound(ctx)
 	var e eventstore.Event
 	var head sql.NullInt64
-	err := s.scanRow(qctx, "read_event", func(row *sql.Row) (err error) {
+	err := s.scanRow(ctx, "read_event", func(row *sql.Row) (err error) {
 		e, err = scanEvent(headScan{row, &head}, s.check)
 		return err
 	}, "SELECT "+s.cols()+", "+headColumn+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
-	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Event{}, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
 	}
@@ -1060,8 +1087,6 @@ func (s reader) positions(ctx context.Context, opts eventstore.ReadAllOptions, l
 	if err := s.stall.err(); err != nil {
 		return nil, newest, err
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	cols := s.positionCols()
 	query, args := s.pageQueryOf(cols, opts, limit, true)
 	var p int64
@@ -1157,9 +1182,7 @@ func (s reader) Head(ctx context.Context) (int64, error) {
 // readHead is one query of the log's head.
 func (s reader) readHead(ctx context.Context) (int64, error) {
 	var head int64
-	qctx, cancel := s.bound(ctx)
-	defer cancel()
-	err := s.scanRow(qctx, "read_head", func(row *sql.Row) error { return row.Scan(&head) }, "SELECT position FROM log_head WHERE id = 1")
+	err := s.scanRow(ctx, "read_head", func(row *sql.Row) error { return row.Scan(&head) }, "SELECT position FROM log_head WHERE id = 1")
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errHeadRowMissing // as an append that finds it missing says
 	}
@@ -1208,12 +1231,10 @@ func (s reader) ListStreams(ctx context.Context, opts eventstore.ListStreamsOpti
 	if err := s.stall.err(); err != nil {
 		return eventstore.StreamList{}, fmt.Errorf("list streams: %w", err)
 	}
-	qctx, cancel := s.bound(ctx)
-	defer cancel()
 	var list eventstore.StreamList
 	var last int64
 	var head sql.NullInt64
-	err := s.eachRow(qctx, "list_streams", func() { list, last, head = eventstore.StreamList{}, 0, sql.NullInt64{} }, func(rows *sql.Rows) error {
+	err := s.eachRow(ctx, "list_streams", func() { list, last, head = eventstore.StreamList{}, 0, sql.NullInt64{} }, func(rows *sql.Rows) error {
 		st, pos, err := scanStream(headScan{rows, &head})
 		if err != nil {
 			return err
@@ -1414,8 +1435,6 @@ func (s reader) readRows(ctx context.Context, sc *rowScanner, expect int, query 
 	if err := s.stall.err(); err != nil {
 		return nil, 0, false, err
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	start := func() {
 		out, size, full, sc.scanned = out[:0], 0, false, 0
 		if sc.head != nil {

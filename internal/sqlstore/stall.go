@@ -103,12 +103,14 @@ type stallWatch struct {
 	cutsMax  int                // stallGreetingCuts, fewer in tests
 	begun    context.Context    // ended when a stall begins; made anew when it ends
 	onBegin  context.CancelFunc // ends begun
-	// watched are the contexts until handed out and not yet stopped, each
-	// ended with the stall's refusal when one begins (begin); lastWatch
-	// numbers them. A context.AfterFunc on begun for each cost three
-	// allocations more a statement.
-	watched   map[uint64]context.CancelCauseFunc
+	// watched are the contexts until and watch handed out and not yet
+	// stopped, each ended when a stall begins (begin); lastWatch numbers
+	// them. A context.AfterFunc on begun for each cost three allocations
+	// more a statement. cut holds, for a read's statement that a stall
+	// ended (watch), the stall's refusal until the read unwatches it.
+	watched   map[uint64]watched
 	lastWatch uint64
+	cut       map[uint64]*stallError
 
 	cancel   context.CancelFunc // ends loop and the second opinions
 	done     chan struct{}      // closed once loop has returned
@@ -537,8 +539,16 @@ func (w *stallWatch) begin(sent time.Time) {
 		// err's refusal, which takes w.mu; a context's cancel runs none of
 		// its children's functions here (AfterFunc's run on their own).
 		refusal := &stallError{what: w.words.what, since: time.Since(w.quiet)}
-		for _, cancel := range w.watched {
-			cancel(refusal)
+		for id, c := range w.watched {
+			if c.cause != nil {
+				c.cause(refusal)
+				continue
+			}
+			c.cancel()
+			if w.cut == nil {
+				w.cut = make(map[uint64]*stallError)
+			}
+			w.cut[id] = refusal
 		}
 		w.watched = nil
 	}
@@ -609,12 +619,7 @@ func (w *stallWatch) until(ctx context.Context) (_ context.Context, stop func())
 		cancel(err)
 		return ctx, func() {}
 	}
-	if w.watched == nil {
-		w.watched = make(map[uint64]context.CancelCauseFunc)
-	}
-	w.lastWatch++
-	id := w.lastWatch
-	w.watched[id] = cancel
+	id := w.add(watched{cause: cancel})
 	w.mu.Unlock()
 	return ctx, func() {
 		w.mu.Lock()
@@ -622,6 +627,60 @@ func (w *stallWatch) until(ctx context.Context) (_ context.Context, stop func())
 		w.mu.Unlock()
 		cancel(nil)
 	}
+}
+
+// watched is a context ended when a stall begins: until's, with the
+// stall's refusal as its cause, or a read statement's (watch), cancelled.
+type watched struct {
+	cause  context.CancelCauseFunc
+	cancel context.CancelFunc
+}
+
+// add registers c and returns its number. w.mu is held.
+func (w *stallWatch) add(c watched) uint64 {
+	if w.watched == nil {
+		w.watched = make(map[uint64]watched)
+	}
+	w.lastWatch++
+	w.watched[w.lastWatch] = c
+	return w.lastWatch
+}
+
+// watch is until for a read's statement, at less cost: cancel, which
+// ends the statement's context (its bound's), is called when a stall
+// begins, and cutOf and unwatch then return the stall's refusal; no
+// context of its own, nor a closure, is made. It returns the refusal,
+// and registers nothing, while a stall is on. Call unwatch with the
+// number it returns once the statement is done.
+func (w *stallWatch) watch(cancel context.CancelFunc) (uint64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.quiet.IsZero() {
+		return 0, &stallError{what: w.words.what, since: time.Since(w.quiet)}
+	}
+	return w.add(watched{cancel: cancel}), nil
+}
+
+// cutOf returns the refusal of the stall that ended watch's statement id,
+// nil if none did, and leaves it watched.
+func (w *stallWatch) cutOf(id uint64) *stallError {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cut[id]
+}
+
+// unwatch ends watch's registration of statement id and returns the
+// refusal of the stall that ended it, nil if none did.
+func (w *stallWatch) unwatch(id uint64) *stallError {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.watched[id]; ok {
+		delete(w.watched, id)
+		return nil
+	}
+	se := w.cut[id]
+	delete(w.cut, id)
+	return se
 }
 
 // stallError is the error of a request refused, before anything of it was

@@ -770,12 +770,59 @@ func TestASecondOpinionThatEndsAfterItsPingStillSparesTheNextHandshake(t *testin
 }
 
 // TestTheStatementsWatchedWhenAStallBeginsAreCutAndNoOthers: the watch's
-// registry of statements (until), under stalls beginning and ending while
-// many statements register and stop. A statement watched when a stall
-// begins is ended with its refusal; one ended so had a stall begin while
-// it was watched; and once all have stopped none is left in the registry.
+// registry of statements (until, and a read statement's watch), under
+// stalls beginning and ending while many statements register and stop. A
+// statement watched when a stall begins is ended with its refusal; one
+// ended so had a stall begin while it was watched; and once all have
+// stopped none is left in the registry.
 func TestTheStatementsWatchedWhenAStallBeginsAreCutAndNoOthers(t *testing.T) {
 	t.Parallel()
+	// Each way of watching a statement: it returns the statement's context
+	// (ended at once if a stall is on) and its release, which returns the
+	// stall's error if one ended it.
+	ways := map[string]func(w *stallWatch) (context.Context, func() error){
+		"until": func(w *stallWatch) (context.Context, func() error) {
+			ctx, release := w.until(context.Background())
+			return ctx, func() error {
+				release()
+				if cause := context.Cause(ctx); isStall(cause) {
+					return cause
+				}
+				return nil
+			}
+		},
+		"watch": func(w *stallWatch) (context.Context, func() error) {
+			ctx, cancel := context.WithCancel(context.Background())
+			id, err := w.watch(cancel)
+			if err != nil {
+				cancel()
+				return ctx, func() error { return err }
+			}
+			return ctx, func() error {
+				defer cancel()
+				if se := w.unwatch(id); se != nil {
+					if ctx.Err() == nil {
+						return fmt.Errorf("cut (%v) with its context not ended", se)
+					}
+					return se
+				}
+				if ctx.Err() != nil {
+					return fmt.Errorf("not cut, its context ended: %w", ctx.Err())
+				}
+				return nil
+			}
+		},
+	}
+	for name, watch := range ways {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			statementsWatchedWhenAStallBeginsAreCut(t, watch)
+		})
+	}
+}
+
+func statementsWatchedWhenAStallBeginsAreCut(t *testing.T, watch func(w *stallWatch) (context.Context, func() error)) {
+	t.Helper()
 	w := &stallWatch{words: writerWords, log: slog.New(slog.DiscardHandler)}
 	w.begun, w.onBegin = context.WithCancel(context.Background())
 	var begins atomic.Int64 // stalls begun, each counted in the same hold of w.mu as its sweep
@@ -807,7 +854,7 @@ func TestTheStatementsWatchedWhenAStallBeginsAreCutAndNoOthers(t *testing.T) {
 			defer wg.Done()
 			for range 2000 {
 				before := begins.Load()
-				ctx, release := w.until(context.Background())
+				ctx, release := watch(w)
 				if ctx.Err() != nil {
 					release() // refused: a stall was on
 					continue
@@ -817,15 +864,18 @@ func TestTheStatementsWatchedWhenAStallBeginsAreCutAndNoOthers(t *testing.T) {
 					runtime.Gosched()
 				}
 				ended := begins.Load()
-				release()
+				err := release()
 				after := begins.Load()
-				stalled := isStall(context.Cause(ctx))
+				stalled := isStall(err)
 				switch {
+				case err != nil && !stalled:
+					t.Errorf("a statement's release: %v", err)
+					return
 				case ended > watched && !stalled:
-					t.Errorf("a statement watched while a stall began: cause %v; want the stall's refusal", context.Cause(ctx))
+					t.Errorf("a statement watched while a stall began: ended with %v; want the stall's refusal", err)
 					return
 				case stalled && after == before:
-					t.Errorf("a statement watched while no stall began was ended with %v; want it left alone", context.Cause(ctx))
+					t.Errorf("a statement watched while no stall began was ended with %v; want it left alone", err)
 					return
 				case stalled:
 					cut.Add(1)
@@ -841,14 +891,16 @@ func TestTheStatementsWatchedWhenAStallBeginsAreCutAndNoOthers(t *testing.T) {
 	// No stall on now (the toggler ends each with end): statements that
 	// stop must leave the registry, not wait for a stall to clear it.
 	for range 100 {
-		_, release := w.until(context.Background())
-		release()
+		_, release := watch(w)
+		if err := release(); err != nil {
+			t.Errorf("a statement watched with no stall on: %v; want it left alone", err)
+		}
 	}
 	w.mu.Lock()
-	left := len(w.watched)
+	left, cutLeft := len(w.watched), len(w.cut)
 	w.mu.Unlock()
-	if left != 0 {
-		t.Errorf("all statements stopped: %d left in the registry; want none", left)
+	if left != 0 || cutLeft != 0 {
+		t.Errorf("all statements stopped: %d left in the registry, %d of its cut; want none", left, cutLeft)
 	}
 	t.Logf("%d statements cut by a stall, %d not", cut.Load(), uncut.Load())
 }
