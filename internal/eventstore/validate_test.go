@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/tributary-dev/tributary/internal/eventstore"
 )
 
@@ -103,5 +105,61 @@ func TestValidateMetadata(t *testing.T) {
 	}
 	if err := eventstore.ValidateMetadata("metadata", nil); err != nil {
 		t.Errorf("absent metadata: %v", err)
+	}
+}
+
+// TestAnAppendsRefusalNamesTheEventAndFieldAtFault: Validate names the
+// field of the event at fault (events[i].type), with its check's reason.
+func TestAnAppendsRefusalNamesTheEventAndFieldAtFault(t *testing.T) {
+	t.Parallel()
+	good := eventstore.NewEvent{Type: "ItemAdded", Data: []byte(`{}`)}
+	id := uuid.New()
+	cases := []struct {
+		name  string
+		bad   eventstore.NewEvent
+		field string
+		says  string
+	}{
+		{"a type", eventstore.NewEvent{Type: "1x", Data: []byte(`{}`)}, "events[2].type", "must start with a letter"},
+		{"no data", eventstore.NewEvent{Type: "ItemAdded"}, "events[2].data", "is required"},
+		{"data not JSON", eventstore.NewEvent{Type: "ItemAdded", Data: []byte(`{`)}, "events[2].data", "must be valid JSON"},
+		{"metadata not an object", eventstore.NewEvent{Type: "ItemAdded", Data: []byte(`{}`), Metadata: []byte(`[]`)},
+			"events[2].metadata", "must be a JSON object"},
+		{"a repeated id", eventstore.NewEvent{ID: id, Type: "ItemAdded", Data: []byte(`{}`)}, "events[2].id", "repeats the id of events[1]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			second := good
+			second.ID = id
+			req := eventstore.AppendRequest{StreamID: uuid.New(), Events: []eventstore.NewEvent{good, second, tc.bad}}
+			err := req.Validate()
+			var ve *eventstore.ValidationError
+			if !errors.As(err, &ve) || ve.Field != tc.field || !strings.Contains(ve.Reason, tc.says) {
+				t.Errorf("Validate() = %v; want a *ValidationError of %s saying %q", err, tc.field, tc.says)
+			}
+		})
+	}
+}
+
+// TestValidatingAValidAppendAllocatesNothing: Validate runs on every
+// append; a valid one, of events with ids or without, costs no allocation
+// (each event's field names, built before its checks, cost three).
+func TestValidatingAValidAppendAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops sync.Pool's items at random: json.Valid's scanners are allocated again")
+	}
+	events := []eventstore.NewEvent{
+		{Type: "ItemAdded", Data: []byte(`{"sku":"A-1"}`)},
+		{ID: uuid.New(), Type: "ItemAdded", Data: []byte(`{"sku":"A-2"}`), Metadata: []byte(`{"by":"me"}`)},
+		{ID: uuid.New(), Type: "ItemRemoved", Data: []byte(`null`)},
+	}
+	req := eventstore.AppendRequest{StreamID: uuid.New(), StreamType: "order", Events: events}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if err := req.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("validating a valid append of %d events: %.0f allocations; want none", len(events), allocs)
 	}
 }
