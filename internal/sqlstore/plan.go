@@ -103,11 +103,15 @@ func newPlan(head int64, now time.Time, calls []*call, found map[uuid.UUID]strea
 	for _, c := range calls {
 		events += len(c.req.Events)
 	}
-	p := &plan{head: head, now: now, streams: make(map[uuid.UUID]*planStream, len(calls)), known: known,
+	order := streamsOf(calls)
+	p := &plan{head: head, now: now, streams: make(map[uuid.UUID]*planStream, len(order)), order: order, known: known,
 		rows: make([]row, 0, events)}
-	for _, id := range streamsOf(calls) {
-		p.streams[id] = &planStream{streamState: found[id]}
-		p.order = append(p.order, id)
+	// The streams' states in one allocation, not one each (a group of 32
+	// appends to streams of their own made 32).
+	states := make([]planStream, len(order))
+	for i, id := range order {
+		states[i].streamState = found[id]
+		p.streams[id] = &states[i]
 	}
 	return p
 }
@@ -115,7 +119,7 @@ func newPlan(head int64, now time.Time, calls []*call, found map[uuid.UUID]strea
 // streamsOf lists the calls' streams, each once, in the order first seen.
 func streamsOf(calls []*call) []uuid.UUID {
 	seen := make(map[uuid.UUID]bool, len(calls))
-	var ids []uuid.UUID
+	ids := make([]uuid.UUID, 0, len(calls))
 	for _, c := range calls {
 		if !seen[c.req.StreamID] {
 			seen[c.req.StreamID] = true

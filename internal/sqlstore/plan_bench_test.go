@@ -75,3 +75,38 @@ func mustV7(b *testing.B) uuid.UUID {
 	}
 	return id
 }
+
+// BenchmarkInsertEvents measures the encoding of a group's rows into the
+// arguments of its INSERT (insertEvents, recorded_at bound as a value):
+// the groups of BenchmarkPlan, planned once.
+func BenchmarkInsertEvents(b *testing.B) {
+	for _, bc := range []struct {
+		name           string
+		calls, batches int
+	}{
+		{"group=1", 1, 1},
+		{"group=32", 32, 1},
+		{"batch=100", 1, 100},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			now := time.Now()
+			calls := benchCalls(b, bc.calls, bc.batches)
+			found := make(map[uuid.UUID]streamState, len(calls))
+			for _, c := range calls {
+				found[c.req.StreamID] = streamState{Type: "order", Version: 10, CreatedAt: now}
+			}
+			p := newPlan(1000, now, calls, found, make(map[uuid.UUID]knownEvent))
+			for _, c := range calls {
+				if o := p.apply(c); o.err != nil {
+					b.Fatal(o.err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if st := insertEvents(p.rows, "", nil); len(st.args) != 10*len(p.rows) {
+					b.Fatalf("%d arguments for %d rows, want %d", len(st.args), len(p.rows), 10*len(p.rows))
+				}
+			}
+		})
+	}
+}

@@ -442,8 +442,8 @@ func scanKnown(rows *sql.Rows, known map[uuid.UUID]knownEvent, check func(events
 // idArgs turns ids into query arguments.
 func idArgs(ids []uuid.UUID) []any {
 	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id[:]
+	for i := range ids {
+		args[i] = ids[i][:] // not a copy's: each copy went to the heap
 	}
 	return args
 }
@@ -634,11 +634,33 @@ func (t *appendTx) insertSize(rows []row) int {
 // only under the log's lock): no statement more, no SQL function.
 func insertEvents(rows []row, now string, sum func(eventstore.Event) int64) statement {
 	args := make([]any, 0, len(rows)*11)
-	for _, r := range rows {
-		args = append(args, r.Position, r.Event.ID[:], r.StreamID[:], r.Version, r.StreamType, r.Event.Type,
+	// Each row by its index, not copied (a copy, whose ids are sliced,
+	// went to the heap whole: one allocation a row); and the values a row
+	// shares with the row before (a batch's stream, its types, a group's
+	// time) boxed once, not once a row.
+	var streamID, streamType, typ, at any
+	for i := range rows {
+		r := &rows[i]
+		prev := r
+		if i > 0 {
+			prev = &rows[i-1]
+		}
+		if i == 0 || r.StreamID != prev.StreamID {
+			streamID = r.StreamID[:]
+		}
+		if i == 0 || r.StreamType != prev.StreamType {
+			streamType = r.StreamType
+		}
+		if i == 0 || r.Event.Type != prev.Event.Type {
+			typ = r.Event.Type
+		}
+		args = append(args, r.Position, r.Event.ID[:], streamID, r.Version, streamType, typ,
 			r.Event.Data, nullable(r.Event.Metadata))
 		if now == "" {
-			args = append(args, r.RecordedAt)
+			if i == 0 || r.RecordedAt != prev.RecordedAt {
+				at = r.RecordedAt
+			}
+			args = append(args, at)
 		}
 		args = append(args, r.BatchSize)
 		if sum != nil {
@@ -676,7 +698,8 @@ func nullable(b []byte) any {
 // no row of streams.)
 func (t *appendTx) createStreams(streams []newStream, now string) statement {
 	args := make([]any, 0, 3*len(streams))
-	for _, st := range streams {
+	for i := range streams {
+		st := &streams[i] // not copied: a copy, its id sliced, went to the heap
 		args = append(args, st.ID[:], st.Type)
 		if now == "" {
 			args = append(args, st.CreatedAt)

@@ -165,6 +165,9 @@ type call struct {
 	// runs out, a try fails before it reads), its events are there, and it
 	// is never told that they were not written.
 	stored *storedRetry
+	// one holds req.Events for an append of one event, the most common:
+	// its copy made with the call, not an allocation of its own.
+	one [1]eventstore.NewEvent
 }
 
 // answer gives c its outcome and lets its caller go at once, not when its
@@ -223,7 +226,11 @@ func (w *writer) append(ctx context.Context, req eventstore.AppendRequest) (even
 			"and the database takes at most %d in one append (its max_allowed_packet); send fewer or smaller events in each append",
 			req.StreamID, eventstore.ErrTooLarge, len(req.Events), c.bytes, max(most, 0))
 	}
-	c.req.Events = make([]eventstore.NewEvent, len(req.Events))
+	if len(req.Events) == 1 {
+		c.req.Events = c.one[:]
+	} else {
+		c.req.Events = make([]eventstore.NewEvent, len(req.Events))
+	}
 	for i, e := range req.Events {
 		if e.ID == uuid.Nil {
 			id, err := uuid.NewV7()
