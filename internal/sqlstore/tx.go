@@ -350,19 +350,25 @@ func (t *appendTx) scanHead(rows *sql.Rows) (int64, time.Time, error) {
 	if !rows.Next() {
 		return 0, time.Time{}, orDefault(rows.Err(), errHeadRowMissing)
 	}
-	var head int64
-	var last, dbNow sql.NullTime
-	var leased sql.NullBool
-	dest := []any{&head, &last}
+	// The row's values in one struct: Scan's pointers sent each to the
+	// heap on its own (four allocations an append).
+	var v struct {
+		head        int64
+		last, dbNow sql.NullTime
+		leased      sql.NullBool
+	}
+	dest := make([]any, 2, 4)
+	dest[0], dest[1] = &v.head, &v.last
 	if t.d.ClockInSQL {
-		dest = append(dest, &dbNow)
+		dest = append(dest, &v.dbNow)
 	}
 	if t.d.Leased {
-		dest = append(dest, &leased)
+		dest = append(dest, &v.leased)
 	}
 	if err := rows.Scan(dest...); err != nil {
 		return 0, time.Time{}, err
 	}
+	head, last, dbNow, leased := v.head, v.last, v.dbNow, v.leased
 	if t.d.Leased && !leased.Bool {
 		return 0, time.Time{}, ErrNotWriter
 	}
@@ -381,14 +387,20 @@ func (t *appendTx) scanHead(rows *sql.Rows) (int64, time.Time, error) {
 // scanStreams adds the streams in rows to found: those with events, a
 // stream whose row of streams is missing marked so (rowMissing).
 func scanStreams(rows *sql.Rows, found map[uuid.UUID]streamState) error {
+	// One struct for every row's values, which Scan sets whole each row:
+	// four variables a row, each sent to the heap by Scan, cost four
+	// allocations a stream.
+	var v struct {
+		raw     []byte
+		typ     sql.NullString
+		created sql.NullTime
+		version sql.NullInt64
+	}
 	for rows.Next() {
-		var raw []byte
-		var typ sql.NullString
-		var created sql.NullTime
-		var version sql.NullInt64
-		if err := rows.Scan(&raw, &typ, &created, &version); err != nil {
+		if err := rows.Scan(&v.raw, &v.typ, &v.created, &v.version); err != nil {
 			return err
 		}
+		raw, typ, created, version := v.raw, v.typ, v.created, v.version
 		if !version.Valid {
 			continue // no events: a new stream (a row of streams without events is taken over)
 		}
