@@ -670,21 +670,16 @@ func (s reader) Event(ctx context.Context, streamID uuid.UUID, version int64) (e
 // data not read (a stream subscription from a version starts after the
 // event before it: read whole, an event of 1 MiB cost a MiB at each start).
 func (s reader) EventPosition(ctx context.Context, streamID uuid.UUID, version int64) (int64, error) {
-	s.m.Statement("read_event_position")
-	qctx, cancel := s.bound(ctx)
 	var position int64
 	var head sql.NullInt64
 	// The head in the same statement (headColumn): a subscription started
 	// after an event past it would be handed positions the next appends
-	// take, as Event says.
-	q := "SELECT position, " + headColumn + " FROM events WHERE stream_id = ? AND stream_version = ?"
-	sent := time.Now()
-	err := s.db.QueryRowContext(qctx, q, streamID[:], version).Scan(&position, &head)
-	if s.again(qctx, err, sent) {
-		s.m.Statement("read_event_position") // sent again: counted again
-		err = s.db.QueryRowContext(qctx, q, streamID[:], version).Scan(&position, &head)
-	}
-	cancel()
+	// take, as Event says. Through scanRow, as every read: it went straight
+	// to the pool, and so waited its whole bound (30 s) on a database that
+	// does not answer, where the other reads are answered when the stall
+	// begins.
+	err := s.scanRow(ctx, "read_event_position", func(row *sql.Row) error { return row.Scan(&position, &head) },
+		"SELECT position, "+headColumn+" FROM events WHERE stream_id = ? AND stream_version = ?", streamID[:], version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("event %d of stream %s: %w", version, streamID, eventstore.ErrEventNotFound)
 	}
@@ -1195,10 +1190,8 @@ func (s reader) readHead(ctx context.Context) (int64, error) {
 // poll). It reads no data, so it checks no checksum: damage is found by
 // the reads that hand the event out.
 func (t logTail) IDAt(ctx context.Context, position int64) (uuid.UUID, error) {
-	qctx, cancel := t.bound(ctx)
-	defer cancel()
 	var raw []byte
-	err := t.scanRow(qctx, "read_event_id", func(row *sql.Row) error { return row.Scan(&raw) }, "SELECT event_id FROM events WHERE position = ?", position)
+	err := t.scanRow(ctx, "read_event_id", func(row *sql.Row) error { return row.Scan(&raw) }, "SELECT event_id FROM events WHERE position = ?", position)
 	if errors.Is(err, sql.ErrNoRows) {
 		return uuid.Nil, nil
 	}

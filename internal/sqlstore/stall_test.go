@@ -292,7 +292,8 @@ func TestReadsUnderWayWhenAStallBeginsAreAnsweredThen(t *testing.T) {
 	defer cancel()
 	s, proxy, stream := streamBehindProxy(ctx, t)
 	pool := sqlstore.ReadsPool(s)
-	fillPool(ctx, t, pool, 2)
+	const reads = 3
+	fillPool(ctx, t, pool, reads)
 
 	proxy.Stall()
 	type result struct {
@@ -300,7 +301,7 @@ func TestReadsUnderWayWhenAStallBeginsAreAnsweredThen(t *testing.T) {
 		err     error
 		stalled bool // the proxy's state as the read returned
 	}
-	results := make(chan result, 2)
+	results := make(chan result, reads)
 	go func() {
 		_, err := s.Stream(ctx, stream)
 		results <- result{"a stream's read", err, proxy.Stalled()}
@@ -309,7 +310,12 @@ func TestReadsUnderWayWhenAStallBeginsAreAnsweredThen(t *testing.T) {
 		_, err := s.ReadAll(ctx, eventstore.ReadAllOptions{})
 		results <- result{"a page of the log", err, proxy.Stalled()}
 	}()
-	waitUntil(t, "the reads sent", func() bool { return pool.Stats().InUse == 2 })
+	go func() {
+		// A stream subscription's start from a version reads this.
+		_, err := s.EventPosition(ctx, stream, 1)
+		results <- result{"an event's position", err, proxy.Stalled()}
+	}()
+	waitUntil(t, "the reads sent", func() bool { return pool.Stats().InUse == reads })
 	select {
 	case r := <-results:
 		t.Fatalf("%s returned before any stall began: %v", r.what, r.err)
@@ -317,7 +323,7 @@ func TestReadsUnderWayWhenAStallBeginsAreAnsweredThen(t *testing.T) {
 	}
 	sqlstore.SetStallBound(s, 100*time.Millisecond)
 
-	for range 2 {
+	for range reads {
 		r := <-results
 		if !sqlstore.IsStall(r.err) || !errors.Is(r.err, eventstore.ErrUnavailable) {
 			t.Errorf("%s under way when the stall began: %v; want it answered as the database does not answer", r.what, r.err)
