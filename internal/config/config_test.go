@@ -517,7 +517,7 @@ func TestMaxClientBytesInFlightIsZeroOrMore(t *testing.T) {
 func TestASettingPastItsTypesRangeSaysSo(t *testing.T) {
 	for _, tc := range []struct{ name, value, want, wrong string }{
 		{"TRIBUTARY_MAX_BODY_BYTES", "99999999999999999999", "TRIBUTARY_MAX_BODY_BYTES is too large: it must be at most 9223372036854775807", "whole number"},
-		{"TRIBUTARY_MAX_BODY_BYTES", "+099999999999999999999", "TRIBUTARY_MAX_BODY_BYTES is too large: it must be at most 9223372036854775807", "whole number"},
+		{"TRIBUTARY_MAX_BODY_BYTES", "+099999999999999999999", "TRIBUTARY_MAX_BODY_BYTES must be a whole number in decimal", "too large"}, // a + is no decimal digit, whatever follows
 		{"TRIBUTARY_MAX_BATCH", "99999999999999999999", "TRIBUTARY_MAX_BATCH is too large: it must be at most 9223372036854775807", "whole number"},
 		{"TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT", "-99999999999999999999", "TRIBUTARY_MAX_SUBSCRIBERS_PER_CLIENT is too small: it must be at least -9223372036854775808", "whole number"},
 		{"TRIBUTARY_REQUEST_TIMEOUT", "3000000h", "TRIBUTARY_REQUEST_TIMEOUT is too long: it must be at most 8760h0m0s", "such as"},

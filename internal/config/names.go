@@ -369,8 +369,11 @@ func decimalInts(c *Config) error {
 		if !ok {
 			continue
 		}
+		// ParseInt takes a leading +, which the README's decimal digits
+		// do not: +5 is refused as 0x5 is, never taken for 5.
+		plus := strings.HasPrefix(s, "+")
 		n, err := strconv.ParseInt(s, 10, f.Type.Bits())
-		if err != nil {
+		if err != nil || plus {
 			if err := outOfRange(name, f.Name, s); err != nil {
 				errs = append(errs, err)
 			} else {
@@ -409,7 +412,7 @@ func outOfRange(name, field, value string) error {
 		return fmt.Errorf("%s is too long: it must be at most %s (the value is not shown)", name, maxDuration)
 	case f.Type == reflect.TypeFor[int]() || f.Type == reflect.TypeFor[int64]():
 		n, err := strconv.ParseInt(value, 10, f.Type.Bits())
-		if !errors.Is(err, strconv.ErrRange) {
+		if !errors.Is(err, strconv.ErrRange) || strings.HasPrefix(value, "+") {
 			return nil
 		}
 		if n > 0 {
