@@ -240,6 +240,17 @@ func LoadContext(ctx context.Context, awaiting func(setting string, timeout time
 		c.warnings = append(c.warnings, fmt.Sprintf("%s (%s) is below two of %s: it is raised to %s, as a subscriber that takes every keep-alive is never cut between two",
 			Var("SubscriberStallTimeout"), asGiven(given("SubscriberStallTimeout"), c.SubscriberStallTimeout), Var("Heartbeat"), 2*c.Heartbeat))
 	}
+	// The read timeout bounds the whole request, headers included, but Go's
+	// server bounds the headers by the header timeout alone: one above it
+	// let a client take that long over its headers. A default lowered so
+	// only tightens; one given is said.
+	if c.ReadHeaderTimeout > c.ReadTimeout {
+		if given("ReadHeaderTimeout") {
+			c.warnings = append(c.warnings, fmt.Sprintf("%s (%s) is above %s (%s): it is lowered to %s, as the read timeout bounds the whole request, headers included",
+				Var("ReadHeaderTimeout"), c.ReadHeaderTimeout, Var("ReadTimeout"), c.ReadTimeout, c.ReadTimeout))
+		}
+		c.ReadHeaderTimeout = c.ReadTimeout
+	}
 	return c, nil
 }
 
