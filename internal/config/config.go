@@ -352,7 +352,13 @@ func (c Config) validate() error {
 	for i, o := range c.CORSOrigins {
 		c.CORSOrigins[i] = strings.TrimSpace(o)
 		if err := validOrigin(c.CORSOrigins[i], len(c.CORSOrigins)); err != nil {
-			errs = append(errs, fmt.Errorf("TRIBUTARY_CORS_ORIGINS entry %d of %d (not shown) %w", i+1, len(c.CORSOrigins), err))
+			// A * holds no secret: saying it is not shown, then showing
+			// it, contradicted itself.
+			shown := "(not shown)"
+			if c.CORSOrigins[i] == "*" {
+				shown = "is *,"
+			}
+			errs = append(errs, fmt.Errorf("TRIBUTARY_CORS_ORIGINS entry %d of %d %s %w", i+1, len(c.CORSOrigins), shown, err))
 			continue
 		}
 		c.CORSOrigins[i] = withoutDefaultPort(c.CORSOrigins[i])
@@ -406,11 +412,12 @@ var dsnShaped = regexp.MustCompile(`(?i)(^|@)(tcp|unix)\(|^[^/:@]*:.*@|^[a-z0-9+
 // after it, so any other place for one lets in origins nobody meant:
 // https://* every https page, https://example.com* example.com.evil.example,
 // https://*example.com evilexample.com. Errors never quote the entry: it
-// may be a secret set in the wrong variable.
+// may be a secret set in the wrong variable; the one for a * beside others
+// follows "is *," in its caller's words.
 func validOrigin(o string, n int) error {
 	if o == "*" {
 		if n > 1 {
-			return errors.New("* allows every origin; give it alone")
+			return errors.New("which allows every origin: give it alone")
 		}
 		return nil
 	}
