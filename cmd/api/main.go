@@ -1222,6 +1222,14 @@ func serveOn(ctx, cut context.Context, cfg config.Config, hooks serveHooks,
 		return nil
 	}
 	why := fmt.Sprintf("the drain did not finish within %s (%s)", cfg.ShutdownTimeout, config.Var("ShutdownTimeout"))
+	if drainErr == context.Canceled || drainErr == context.DeadlineExceeded {
+		// Shutdown's error is its context's own, which says nothing of
+		// what it cut: say how many requests (subscriptions among them)
+		// still ran, as Wait's does; none, where only connections were.
+		ended, end := context.WithCancel(context.Background())
+		end()
+		drainErr = handler.Wait(ended)
+	}
 	if cut.Err() != nil {
 		why = "drain cut short by a second signal"
 		if soon := time.Now().Add(reserve); soon.Before(deadline) {
