@@ -108,6 +108,10 @@ func TestGoStillWordsTheErrorsMayPassKnows(t *testing.T) {
 	if !strings.Contains(code, "func (e http2StreamError) As(target any) bool") {
 		t.Errorf("net/http's source (%s) has no As on http2StreamError: mayPass no longer knows a stream reset", dir)
 	}
+	// An answer net/http cannot read, known by its text (unreadableAnswer).
+	if !strings.Contains(code, `badStringError("malformed HTTP response", line)`) || !strings.Contains(code, `badStringError("malformed HTTP status code", statusCode)`) {
+		t.Errorf("net/http's source (%s) no longer words an answer it cannot read \"malformed HTTP ...\": unreadableAnswer no longer knows it", dir)
+	}
 	// The proxy's answer to CONNECT, known by its reason phrase alone
 	// (proxyBusy, proxyAuthRequired).
 	if !strings.Contains(code, `_, text, ok := strings.Cut(resp.Status, " ")`) || !strings.Contains(code, "return nil, errors.New(text)") {

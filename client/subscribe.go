@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -148,8 +149,9 @@ type Message struct {
 // known to pass (the caller's RoundTripper refusing, a redirect to a
 // scheme the transport does not speak, a Location that is no URL) ends it
 // with that error the third time in a row (transportRefusals); a
-// connection refused, reset or closed, a timeout, a DNS failure and
-// HTTP/2's GOAWAY or stream reset are waited out. Any other answer that is not
+// connection refused, reset or closed, a timeout, a DNS failure,
+// HTTP/2's GOAWAY or stream reset, and an answer net/http cannot read (a
+// server's or forward proxy's garbage while it restarts) are waited out. Any other answer that is not
 // Tributary's (a proxy's or load balancer's page during a maintenance
 // window, a 400, 403 or 404 in HTML or plain text, a 200 that is no event
 // stream) is waited out with backoff too, and told to OnDisconnect, so that a
@@ -640,7 +642,10 @@ func (s *subscription) connect(ctx context.Context) (err error) {
 	if err != nil {
 		// No answer, and no one's but the transport's (a *Problem is an
 		// answer; the idle timer's cut, a silent server's, may pass).
-		s.unanswered = !errors.As(err, new(*Problem)) && context.Cause(ctx) != silent //nolint:errorlint // our own value
+		// An answer net/http could not read is the server's or a proxy's
+		// (one restarting, sending garbage) and is waited out like any
+		// other answer that is not Tributary's.
+		s.unanswered = !errors.As(err, new(*Problem)) && context.Cause(ctx) != silent && !unreadableAnswer(err) //nolint:errorlint // our own value
 		return err
 	}
 	defer res.Body.Close()
@@ -1093,11 +1098,31 @@ var errMovedPermanently = errors.New("the subscription's URL moved permanently")
 // pageLookBytes bounds what eventsPage reads of an answer.
 const pageLookBytes = 64 << 10
 
+// unreadableAnswer reports whether err is net/http's failing to read an
+// answer that came: bytes that are no HTTP answer (a malformed status
+// line, version or header), from the server or from a forward proxy to
+// CONNECT. Go exports a type for a header's (textproto.ProtocolError),
+// none for the status line's (net/http's badStringError), known by its
+// text, which TestGoStillWordsTheErrorsMayPassKnows checks against Go's
+// source.
+func unreadableAnswer(err error) bool {
+	if _, ok := errors.AsType[textproto.ProtocolError](err); ok {
+		return true
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if strings.HasPrefix(e.Error(), "malformed HTTP ") {
+			return true
+		}
+	}
+	return false
+}
+
 // transportRefusals is how many attempts in a row a subscription makes
 // that fail short of an answer with an error not known to pass (mayPass):
 // the caller's RoundTripper refusing, a redirect to a scheme the
-// transport does not speak, a Location that is no URL, an answer net/http
-// cannot read. Every attempt meets them again, unless one is a passing
+// transport does not speak, a Location that is no URL (an answer net/http
+// cannot read is not one: unreadableAnswer). Every attempt meets them
+// again, unless one is a passing
 // fault Go words in a way the client does not know (a Go upgrade's): a
 // few attempts, not one, end the subscription.
 const transportRefusals = 3

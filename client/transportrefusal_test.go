@@ -3,7 +3,9 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,16 +34,25 @@ func TestSubscribeEndsAtATransportErrorNoRetryIsKnownToMend(t *testing.T) {
 			w.Header().Set("Location", "http://[::1")
 			w.WriteHeader(http.StatusFound)
 			return
+		case "garbage":
+			answerGarbage(w, "garbage\r\n\r\n")
+			return
+		case "header":
+			answerGarbage(w, "HTTP/1.1 200 OK\r\nno header\r\n\r\n")
+			return
 		}
 		closes.Add(1)
 		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 			conn.Close() // before any answer
 		}
 	})
+	// A forward proxy that answers every CONNECT with garbage.
+	proxy := testServer(t, func(w http.ResponseWriter, _ *http.Request) { answerGarbage(w, "garbage\r\n\r\n") })
 	for _, tc := range []struct {
 		name string
 		next http.RoundTripper
 		q    string
+		base string // srv.URL if empty
 		says string
 		ends bool
 	}{
@@ -49,13 +60,21 @@ func TestSubscribeEndsAtATransportErrorNoRetryIsKnownToMend(t *testing.T) {
 		{name: "a redirect to another scheme", next: http.DefaultTransport, q: "scheme", says: "unsupported protocol scheme", ends: true},
 		{name: "a Location that is no URL", next: http.DefaultTransport, q: "location", says: "Location", ends: true},
 		{name: "a connection closed before the answer", next: &http.Transport{DisableKeepAlives: true}},
+		{name: "an answer net/http cannot read", next: &http.Transport{DisableKeepAlives: true}, q: "garbage"},
+		{name: "an answer whose header net/http cannot read", next: &http.Transport{DisableKeepAlives: true}, q: "header"},
+		{name: "a forward proxy's answer to CONNECT net/http cannot read", base: "https://tributary.invalid", q: "garbage",
+			next: &http.Transport{DisableKeepAlives: true, Proxy: func(*http.Request) (*url.URL, error) { return url.Parse(proxy.URL) }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			// The query names the case: a transport that adds it to
 			// every request, as the base URL cannot hold one.
 			hc := &http.Client{Transport: withQuery{next: tc.next, q: tc.q}}
-			c := newClient(t, srv.URL, WithHTTPClient(hc))
+			base := srv.URL
+			if tc.base != "" {
+				base = tc.base
+			}
+			c := newClient(t, base, WithHTTPClient(hc))
 			// Cancelled at the disconnection after twice
 			// transportRefusals: a subscription still going then waits
 			// out what it meets. The timeout is a safety net.
@@ -77,10 +96,19 @@ func TestSubscribeEndsAtATransportErrorNoRetryIsKnownToMend(t *testing.T) {
 				cuts.Load() != transportRefusals-1):
 				t.Errorf("%s: ended with %v after %d disconnections; expected it ended at attempt %d, saying %q and that no retry is known to mend it",
 					tc.name, last, cuts.Load(), transportRefusals, tc.says)
-			case !tc.ends && (!errors.Is(last, context.Canceled) || closes.Load() < 2*transportRefusals):
+			case !tc.ends && (!errors.Is(last, context.Canceled) || tc.q == "" && closes.Load() < 2*transportRefusals):
 				t.Errorf("%s: ended with %v after %d disconnections, %d connections closed; expected it waited out until the test cancelled it", tc.name, last, cuts.Load(), closes.Load())
 			}
 		})
+	}
+}
+
+// answerGarbage answers with bytes that are no HTTP answer, as a proxy
+// restarting, or another program on its port for a while, may send.
+func answerGarbage(w http.ResponseWriter, garbage string) {
+	if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+		io.WriteString(conn, garbage) //nolint:errcheck // a test's answer
+		conn.Close()
 	}
 }
 
