@@ -1617,27 +1617,40 @@ func mayPass(err error) bool {
 }
 
 // proxyBusy reports whether err is a forward proxy's answer to CONNECT
-// that says to come back, as a 429, 502, 503 or 504 from the server
-// does: its upstream (the Tributary server) restarting or unreachable, or
+// that says to come back, as a 408, 429 or 5xx (but 501 and 505) from the
+// server does: its upstream (the Tributary server) restarting or unreachable, or
 // the proxy overloaded. net/http returns an answer other than 200 as
 // errors.New of its reason phrase alone, in a *url.Error (Go 1.26): no
 // status, no type, no net.OpError; proxies word the phrase their own way
 // (nginx's "Service Temporarily Unavailable", "Gateway Time-out"). So it
 // is known by the whole text of the error the *url.Error holds being
-// such a phrase. Any other (a 407, a 403 of the proxy's policy) is the
+// such a phrase (busyPhrases). Any other (a 407, a 403 of the proxy's policy) is the
 // proxy's refusal, which the next CONNECT meets again.
 func proxyBusy(err error) bool {
 	u, ok := errors.AsType[*url.Error](err)
 	if !ok || u.Err == nil {
 		return false
 	}
-	switch strings.ToLower(u.Err.Error()) {
-	case "too many requests", "bad gateway", "service unavailable", "service temporarily unavailable",
-		"gateway timeout", "gateway time-out":
-		return true
-	}
-	return false
+	return busyPhrases[strings.ToLower(u.Err.Error())]
 }
+
+// busyPhrases are the reason phrases, in lower case, of a proxy's answers
+// to CONNECT that proxyBusy knows: those of the statuses a subscription
+// waits out from the server (every 5xx but 501 and 505, and retryable's),
+// the words of proxies that say them their own way (nginx's, Apache's
+// "502 Proxy Error"), and a status line with no reason phrase at all,
+// whose status net/http does not give ("" or "unknown status code"): a
+// subscription that met one three times in a row ended (transportRefusals).
+var busyPhrases = func() map[string]bool {
+	m := map[string]bool{"service temporarily unavailable": true, "gateway time-out": true, "proxy error": true,
+		"": true, "unknown status code": true}
+	for code := 400; code < 600; code++ {
+		if text := http.StatusText(code); text != "" && (retryable(code) || code >= 500 && code != 501 && code != 505) {
+			m[strings.ToLower(text)] = true
+		}
+	}
+	return m
+}()
 
 // proxyAuthRequired reports whether err is a forward proxy's 407 to
 // CONNECT, which net/http returns as errors.New of its reason phrase in a

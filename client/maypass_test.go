@@ -114,7 +114,8 @@ func TestGoStillWordsTheErrorsMayPassKnows(t *testing.T) {
 	}
 	// The proxy's answer to CONNECT, known by its reason phrase alone
 	// (proxyBusy, proxyAuthRequired).
-	if !strings.Contains(code, `_, text, ok := strings.Cut(resp.Status, " ")`) || !strings.Contains(code, "return nil, errors.New(text)") {
+	if !strings.Contains(code, `_, text, ok := strings.Cut(resp.Status, " ")`) || !strings.Contains(code, "return nil, errors.New(text)") ||
+		!strings.Contains(code, `return nil, errors.New("unknown status code")`) {
 		t.Errorf("net/http's source (%s) no longer returns a proxy's answer to CONNECT as its reason phrase: proxyBusy and proxyAuthRequired no longer know it", dir)
 	}
 	if !mayPass(&url.Error{Err: errors.New(http.StatusText(http.StatusServiceUnavailable))}) {

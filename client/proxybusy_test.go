@@ -161,3 +161,50 @@ func TestASubscriptionEndsWhenAProxyAnswersCONNECTWith407(t *testing.T) {
 		})
 	}
 }
+
+// TestASubscriptionWaitsOutAProxysPassingAnswerToCONNECTInAnyWords: since
+// a subscription ends at the third attempt in a row that fails with an
+// error not known to pass, a forward proxy's answer to CONNECT that says
+// its upstream is restarting, in words proxyBusy did not know (Apache's
+// "502 Proxy Error", a 500, a 408, a status line with no reason phrase,
+// all of which net/http returns as the phrase alone), ended a
+// subscription within seconds, where the server's own 5xx or 408 is
+// waited out. Through a proxy that answers the first 2*transportRefusals
+// CONNECTs so, the subscription now delivers once it tunnels.
+func TestASubscriptionWaitsOutAProxysPassingAnswerToCONNECTInAnyWords(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		startEventStream(w)
+		io.WriteString(w, "id: 1\ndata: "+sseEvent(1)+"\n\n") //nolint:errcheck // a test's answer
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct{ status, reason string }{
+		{"502", "Proxy Error"}, // Apache's
+		{"500", "Internal Server Error"},
+		{"408", "Request Timeout"},
+		{"503", ""},
+	} {
+		t.Run(tc.status+" "+tc.reason, func(t *testing.T) {
+			t.Parallel()
+			proxyURL, connects := tunnellingProxy(t, 2*transportRefusals, tc.status, tc.reason)
+			tr := srv.Client().Transport.(*http.Transport).Clone()
+			tr.Proxy = http.ProxyURL(proxyURL)
+			t.Cleanup(tr.CloseIdleConnections)
+			c := newClient(t, srv.URL, WithHTTPClient(&http.Client{Transport: tr}))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var end error
+			for m, err := range c.Subscribe(ctx, SubscribeOptions{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}) {
+				if err != nil {
+					end = err
+					break
+				}
+				if !m.CaughtUp {
+					return
+				}
+			}
+			t.Errorf("a subscription through a proxy that answered its first %d CONNECTs %s %q: ended with %v after %d CONNECTs; expected the event once the proxy tunnelled",
+				2*transportRefusals, tc.status, tc.reason, end, connects.Load())
+		})
+	}
+}
