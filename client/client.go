@@ -1608,9 +1608,28 @@ func mayPass(err error) bool {
 	if proxyBusy(err) {
 		return true
 	}
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if http2Errors[reflect.TypeOf(e).String()] || connectionLost[e.Error()] {
-			return true
+	return inTree(err, func(e error) bool { return http2Errors[reflect.TypeOf(e).String()] || connectionLost[e.Error()] })
+}
+
+// inTree reports whether f holds for err or any error it wraps, every
+// branch of a joined one too (Unwrap() []error: errors.Join, fmt.Errorf
+// with two %w, as a caller's RoundTripper that retries may return), as
+// errors.Is walks them.
+func inTree(err error, f func(error) bool) bool {
+	if err == nil {
+		return false
+	}
+	if f(err) {
+		return true
+	}
+	switch e := err.(type) { //nolint:errorlint // walking the tree itself
+	case interface{ Unwrap() error }:
+		return inTree(e.Unwrap(), f)
+	case interface{ Unwrap() []error }:
+		for _, b := range e.Unwrap() {
+			if inTree(b, f) {
+				return true
+			}
 		}
 	}
 	return false

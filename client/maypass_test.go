@@ -122,3 +122,22 @@ func TestGoStillWordsTheErrorsMayPassKnows(t *testing.T) {
 		t.Error("mayPass of a proxy's 503 to CONNECT: false; expected true")
 	}
 }
+
+// TestMayPassKnowsAConnectionLostInAJoinedError: a caller's RoundTripper
+// that retries may return its errors joined (errors.Join, or fmt.Errorf
+// with two %w); mayPass walked only a single chain (errors.Unwrap), so a
+// connection lost known by its text or type name (connectionLost,
+// http2Errors) in such an error was not known to pass, and a
+// subscription that met it three times in a row ended. Now every branch
+// is walked, as errors.Is and errors.As do.
+func TestMayPassKnowsAConnectionLostInAJoinedError(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{
+		errors.Join(errors.New("attempt 1"), errors.New("http: server closed idle connection")),
+		fmt.Errorf("gave up: %w; %w", errors.New("attempt 1"), errors.New("http2: client connection lost")),
+	} {
+		if !mayPass(&url.Error{Op: "Get", URL: "/events", Err: err}) {
+			t.Errorf("mayPass(%q), a connection lost in a joined error: false; expected true", err)
+		}
+	}
+}

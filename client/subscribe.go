@@ -1109,12 +1109,7 @@ func unreadableAnswer(err error) bool {
 	if _, ok := errors.AsType[textproto.ProtocolError](err); ok {
 		return true
 	}
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if strings.HasPrefix(e.Error(), "malformed HTTP ") {
-			return true
-		}
-	}
-	return false
+	return inTree(err, func(e error) bool { return strings.HasPrefix(e.Error(), "malformed HTTP ") })
 }
 
 // transportRefusals is how many attempts in a row a subscription makes
