@@ -492,12 +492,19 @@ func decodedBody(w http.ResponseWriter, r *http.Request, max int64, body *bodyRe
 	case len(encodings) == 0 || enc == "identity":
 		return body, nil
 	case enc == "gzip" || enc == "x-gzip":
-		zr, err := gzip.NewReader(http.MaxBytesReader(w, body, max))
+		head := &gzipHead{r: http.MaxBytesReader(w, body, max)}
+		zr, err := gzip.NewReader(head)
 		if errors.Is(err, io.EOF) {
 			return nil, badRequest("the body is empty; send a JSON object, gzip-compressed as Content-Encoding says")
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = errGzipCut // cut inside its header
+			// Ended inside the header's 10 bytes: cut short only if what
+			// came starts as gzip does. "{}" was told it was cut short,
+			// where a longer body that is not gzip is told it is not.
+			err = errGzipCut
+			if !bytes.HasPrefix(gzipMagic, head.b[:head.n]) {
+				err = gzip.ErrHeader
+			}
 		}
 		if err != nil {
 			return nil, decodeError(err, max)
@@ -573,6 +580,26 @@ func (g gzipBody) Read(p []byte) (int, error) {
 		// read the first): a body may hold streams one after another
 		// (RFC 1952 §2.2), and what followed the last was none.
 		err = errGzipTrailer
+	}
+	return n, err
+}
+
+// gzipMagic is how a gzip stream starts: its ID1, ID2 and CM (deflate)
+// bytes, RFC 1952 §2.3.1.
+var gzipMagic = []byte{0x1f, 0x8b, 0x08}
+
+// gzipHead is a body that keeps its first bytes (as many as gzipMagic
+// has), for what a body too short for a gzip header is said to be.
+type gzipHead struct {
+	r io.Reader
+	b [3]byte
+	n int
+}
+
+func (h *gzipHead) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if h.n < len(h.b) {
+		h.n += copy(h.b[h.n:], p[:n])
 	}
 	return n, err
 }
