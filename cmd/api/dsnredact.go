@@ -142,7 +142,7 @@ func quotedPasswordAt(s string, i, j int) bool {
 	if j < len(s) {
 		right = s[j]
 	}
-	if (isWordByte(left) && isWordByte(s[i])) || (isWordByte(right) && isWordByte(s[j-1])) {
+	if (isWordByte(left) && isWordByte(s[i]) && !hasEscapedSeparator(s[:i])) || (isWordByte(right) && isWordByte(s[j-1])) {
 		return false
 	}
 	switch {
@@ -155,9 +155,12 @@ func quotedPasswordAt(s string, i, j int) bool {
 	}
 	// Only the keyword's bytes are looked at: lowering the whole line
 	// before each occurrence cost a long line's length for each.
-	before := strings.TrimRight(s[:i], " \t:='\"`\\")
+	before := trimSeparators(s[:i])
 	if len(before) == i { // nothing between a keyword and it
 		return false
+	}
+	if (s[i:j] == "YES" || s[i:j] == "NO") && strings.HasSuffix(before, "(using password") {
+		return false // MySQL's own refusal says whether one was sent, not which
 	}
 	for _, k := range []string{"password", "passwd", "pwd"} {
 		n := len(before) - len(k)
@@ -166,6 +169,42 @@ func quotedPasswordAt(s string, i, j int) bool {
 		}
 	}
 	return false
+}
+
+// escapedSeparators are what may stand between a password's keyword and
+// it in a message quoting a text escaped: Go's %q or JSON's (a line
+// break, a tab) or a URL's (=, :, a space, a quote). Looked for as written
+// only, "password:\nk9z" and "password%3Dk9z" kept a short password in
+// clear.
+var escapedSeparators = []string{`\n`, `\r`, `\t`, "%3D", "%3d", "%3A", "%3a", "%20", "%22", "%27"}
+
+// hasEscapedSeparator reports whether s ends with one of escapedSeparators.
+func hasEscapedSeparator(s string) bool {
+	for _, e := range escapedSeparators {
+		if strings.HasSuffix(s, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// trimSeparators returns s without what may stand between a keyword and
+// a password at its end: spaces, line breaks, := and quotes, as written or
+// escaped.
+func trimSeparators(s string) string {
+	for {
+		t := strings.TrimRight(s, " \t\r\n:='\"`\\+")
+		for _, e := range escapedSeparators {
+			if strings.HasSuffix(t, e) {
+				t = t[:len(t)-len(e)]
+				break
+			}
+		}
+		if len(t) == len(s) {
+			return t
+		}
+		s = t
+	}
 }
 
 // isWordByte reports whether c is an ASCII letter or digit, or a byte of a
