@@ -36,37 +36,38 @@ const startWALSuffix = "-wal.start"
 
 // keepStartWAL copies the WAL of the database file at path, if there is
 // one, beside it, or where the file system has no room for a copy links it
-// there, and returns the copy's path ("" if there is no WAL). Where it can
+// there, and returns the copy's path ("" if there is no WAL) and the WAL's
+// file info. Where it can
 // do neither for lack of room, its error wraps syscall.ENOSPC (or EDQUOT),
 // and eventstore.ErrFull and ErrDiskFull, as Open's other errors for want
 // of room do.
-func keepStartWAL(path string) (string, error) {
+func keepStartWAL(path string) (string, fs.FileInfo, error) {
 	wal := path + "-wal"
 	fi, err := os.Stat(wal)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+		return "", nil, nil
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	kept := path + startWALSuffix
 	// A copy left by a start that was killed may be a second name of the
 	// WAL: truncating it, to write it anew, would empty the WAL.
 	if err := os.Remove(kept); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", err
+		return "", nil, err
 	}
 	err = copyWAL(wal, kept)
 	if err == nil {
-		return kept, nil
+		return kept, fi, nil
 	}
 	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
-		return "", err
+		return "", nil, err
 	}
 	lerr := os.Link(wal, kept)
 	if lerr == nil {
-		return kept, nil
+		return kept, fi, nil
 	}
-	return "", fmt.Errorf("%w: %w: the data directory's file system is full, or a quota on it used up (%w): this start keeps a copy of %s (%d bytes), "+
+	return "", nil, fmt.Errorf("%w: %w: the data directory's file system is full, or a quota on it used up (%w): this start keeps a copy of %s (%d bytes), "+
 		"which holds the commits of the run that did not stop cleanly, until it has checked the log, so that a refused start "+
 		"leaves it as it found it, and it could neither copy it nor link it (%w); free %d bytes there and start again",
 		eventstore.ErrUnavailable, errFileSystemFull, err, wal, fi.Size(), lerr, fi.Size())
@@ -109,6 +110,17 @@ func dropStartWAL(kept string) {
 func (s *Store) refused(kept string) {
 	s.closeDBs()
 	if kept == "" {
+		return
+	}
+	// SQLite removes the WAL as its last connection closes. Where the
+	// WAL found is still there, another program has the database open
+	// (an sqlite3 shell holding the write lock that refused this start):
+	// the WAL and the -shm are that program's too, and with the copy put
+	// in the WAL's place and the -shm removed, its commits went into a
+	// WAL at no path, and the next start, with a -shm of its own, saw
+	// none of its locks.
+	if found, err := os.Stat(s.path + "-wal"); err == nil && s.startWALFound != nil && os.SameFile(found, s.startWALFound) {
+		os.Remove(kept) //nolint:errcheck // a copy left is removed by the next start
 		return
 	}
 	// Where SQLite's close left the WAL and the copy is a second name of

@@ -114,6 +114,8 @@ type Store struct {
 	// The WAL's restart (see restartWAL): walFull asks for one, walStop
 	// ends the goroutine that runs them, walDone is closed when it has.
 	walFound bool // a WAL was there when the store opened (checkHead)
+	// startWALFound is that WAL's file info (refused), nil if none.
+	startWALFound fs.FileInfo
 
 	walLimit         int64
 	walFull, walStop chan struct{}
@@ -241,12 +243,12 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 	}
 	dsn := openDSNOf(path)
 	s = &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger, lockMade: lockMade, m: opts.Metrics}
-	startWAL, err := keepStartWAL(path)
+	startWAL, startWALFound, err := keepStartWAL(path)
 	if err != nil {
 		closeFiles(file, dirLock)
 		return nil, fmt.Errorf("open %s: keep its WAL while the start checks it: %w", path, err)
 	}
-	s.walFound = startWAL != ""
+	s.walFound, s.startWALFound = startWAL != "", startWALFound
 	// NewConnector only checks its arguments, which are fixed here; the
 	// ping below finds a file that cannot be opened.
 	pool := func(dsn string, size int) *sql.DB {
