@@ -1323,13 +1323,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 		migrations.VersionTable).Scan(&versioned); err != nil {
 		return fmt.Errorf("look for the store's tables: %w", translateAtStart(err, s.cfg))
 	}
+	// A new log whose making stopped partway (a first start stopped by a
+	// signal in its migrations, `api migrate` refused an ALTER) has its
+	// version table: it is told by its events, none yet.
+	newLog := versioned == 0 || s.unfinishedNewLog(ctx)
 	if err := migrations.ApplyMySQL(ctx, s.primary, s.log); err != nil {
 		if isMySQLError(err, errTableAccess) {
-			return s.mayNotMigrate(ctx, err)
+			return s.mayNotMigrate(ctx, err, newLog)
 		}
 		return translateAtStart(err, s.cfg)
 	}
-	if versioned == 0 {
+	if newLog {
 		// The one trace of a log started again at position 1 where one was
 		// expected (a mistyped database name that exists, a database
 		// dropped and made again), as the embedded store's start says.
@@ -1373,19 +1377,49 @@ func (s *Store) Migrate(ctx context.Context) error {
 // mayNotMigrate is Migrate's error for err, a migration's statement (a
 // CREATE, ALTER or index) refused to the DSN's user (1142): the README's
 // least-privilege serving user, on a database whose tables do not exist
-// yet or are of an earlier release. The server's words name the command,
-// the user and the table, never the password.
-func (s *Store) mayNotMigrate(ctx context.Context, err error) error {
+// yet, are a new log's made partway (newLog: by this run or an earlier
+// one, before the first event), or are of an earlier release. The server's
+// words name the command, the user and the table, never the password.
+func (s *Store) mayNotMigrate(ctx context.Context, err error, newLog bool) error {
 	what := "holds the store's tables of an earlier release, and migrating them"
 	var tables int
 	if cerr := s.primary.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&tables); cerr == nil && tables == 0 {
 		what = "has none of the store's tables yet, and creating them"
+	} else if newLog {
+		what = "holds no log yet, only some of a new log's tables (made by this run or one before it that stopped partway), and completing them"
 	}
 	var me *mysql.MySQLError
 	errors.As(err, &me) // the server's words, without the migration tool's around them
 	return refusal{fmt.Errorf("the database %s %s needs CREATE, ALTER and INDEX on it, which the DSN's user may not: "+
 		"run `api migrate` once with an owner's DSN (then serve with this one), or grant them (GRANT CREATE, ALTER, INDEX ON `%s`.* TO …): %w",
 		s.cfg.DBName, what, s.cfg.DBName, me)}
+}
+
+// unfinishedNewLog reports whether the database holds a new log whose
+// migrations stopped partway: its version table does not record the newest
+// migration, and it holds no event (no events table, or an empty one). An
+// empty log of an earlier release, being upgraded, is one too: clients can
+// hold no position of it. A look that fails (a version table of another
+// application's, which the migration then refuses) says no.
+func (s *Store) unfinishedNewLog(ctx context.Context) bool {
+	var recorded int64
+	if err := s.primary.QueryRowContext(ctx, "SELECT COALESCE(MAX(version_id), 0) FROM "+migrations.VersionTable+" WHERE is_applied").
+		Scan(&recorded); err != nil || recorded >= int64(migrations.Latest("mysql")) {
+		return false
+	}
+	var tables int
+	if err := s.primary.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'events'").
+		Scan(&tables); err != nil {
+		return false
+	}
+	if tables == 0 {
+		return true
+	}
+	var some bool
+	if err := s.primary.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM events)").Scan(&some); err != nil {
+		return false
+	}
+	return !some
 }
 
 // writeProbes are the writes the store makes, each as a statement that
