@@ -116,6 +116,9 @@ type Store struct {
 	walFound bool // a WAL was there when the store opened (checkHead)
 	// startWALFound is that WAL's file info (refused), nil if none.
 	startWALFound fs.FileInfo
+	// created: Open made the database file, and warned of the new log;
+	// migrateOnly: opened by `api migrate` (Options.MigrateOnly).
+	created, migrateOnly bool
 
 	walLimit         int64
 	walFull, walStop chan struct{}
@@ -242,7 +245,8 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Store, err error) {
 		opts.MaxReaders = DefaultMaxReaders
 	}
 	dsn := openDSNOf(path)
-	s = &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger, lockMade: lockMade, m: opts.Metrics}
+	s = &Store{dirLock: dirLock, file: file, path: path, log: opts.Logger, lockMade: lockMade, m: opts.Metrics,
+		created: created, migrateOnly: opts.MigrateOnly}
 	startWAL, startWALFound, err := keepStartWAL(path)
 	if err != nil {
 		closeFiles(file, dirLock)
@@ -616,8 +620,20 @@ func (s *Store) Path() string { return s.path }
 // the database's files for want of room, its error wraps eventstore.ErrFull
 // and eventstore.ErrDiskFull (see noRoomAtStart).
 func (s *Store) Migrate(ctx context.Context) error {
+	// A file a first start made and was stopped before it migrated (a
+	// signal) holds no log: Open, finding the file, said nothing of one.
+	newLog := !s.created && s.unfinishedNewLog(ctx)
 	if err := s.applyMigrations(ctx); err != nil {
 		return s.noRoomAtStart(err, "the migrations", "migrate again (start the server, or run api migrate)")
+	}
+	if newLog {
+		do := "stop the server now"
+		if s.migrateOnly {
+			do = "start no server on it"
+		}
+		s.log.Warn("the database file "+s.path+" held no log yet (a first start stopped before its migrations completed): no log found; "+
+			"a new one was created in it: if a log was expected here (a volume not mounted, a mistyped path), "+do+
+			", before clients take its positions for the old log's", "path", s.path)
 	}
 	// Every step is recorded now, but a table or column dropped while the
 	// server was stopped is not made again: the store would start, ready,
@@ -658,6 +674,42 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// says: a failure of it fails no start.
 	s.headBehind(ctx) //nolint:errcheck // logged there
 	return nil
+}
+
+// unfinishedNewLog reports whether the database file holds a new log whose
+// migrations are not all applied: its version table (if any) does not
+// record the newest, and it holds no event (no events table, or an empty
+// one). An empty log of an earlier release, being upgraded, is one too:
+// clients can hold no position of it. A look that fails says no.
+func (s *Store) unfinishedNewLog(ctx context.Context) bool {
+	has := func(table string) (bool, error) {
+		var n int
+		err := s.feed.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&n)
+		return n > 0, err
+	}
+	versioned, err := has(migrations.VersionTable)
+	if err != nil {
+		return false
+	}
+	if versioned {
+		var recorded int64
+		if err := s.feed.QueryRowContext(ctx, "SELECT COALESCE(MAX(version_id), 0) FROM "+migrations.VersionTable+" WHERE is_applied").
+			Scan(&recorded); err != nil || recorded >= int64(migrations.Latest("sqlite")) {
+			return false
+		}
+	}
+	events, err := has("events")
+	if err != nil {
+		return false
+	}
+	if !events {
+		return true
+	}
+	var some bool
+	if err := s.feed.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM events)").Scan(&some); err != nil {
+		return false
+	}
+	return !some
 }
 
 // Close finishes the appends already handed to the writer, refuses new ones
