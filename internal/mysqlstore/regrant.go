@@ -29,11 +29,14 @@ import (
 // each of a pool's sessions in use), connection churn through an outage an
 // operator is mending. A refusal ends the sessions opened before it at
 // most once each regrantInterval for what is refused (the privilege and
-// the table): a grant since then is seen by the first request refused
-// after that interval, which ends the sessions that lack it, so a GRANT is
-// served again at most regrantInterval (and one request) later. A refusal
-// of something else (SELECT after INSERT) ends them at once: another
-// privilege revoked or granted meanwhile.
+// the table). The sessions opened after that end, and refused within the
+// interval, lack the privilege too: once no refusal has come for
+// regrantInterval, a session opened before the last refusal is not used
+// again (two atomic loads decide it for every other), so the first request
+// after a GRANT, the interval past, opens one that has it, and a GRANT is
+// served again at most regrantInterval later. A refusal of something else
+// (SELECT after INSERT) ends them at once: another privilege revoked or
+// granted meanwhile.
 
 // regrantInterval is the least time between two ends of the sessions for
 // the same refusal.
@@ -43,6 +46,9 @@ const regrantInterval = time.Second
 // that ended the sessions opened before them.
 type privilegeEpoch struct {
 	refusals atomic.Uint64
+	// lastRefused is when (the clock's UnixNano) a refusal was last
+	// noted, whether it ended the sessions or not; 0 before any.
+	lastRefused atomic.Int64
 
 	mu    sync.Mutex
 	ended map[string]time.Time // when each refusal (its privilege and table) last ended the sessions
@@ -55,10 +61,8 @@ type privilegeEpoch struct {
 func (p *privilegeEpoch) refused(what string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
-	if p.now != nil {
-		now = p.now()
-	}
+	now := p.nowLocked()
+	p.lastRefused.Store(now.UnixNano())
 	if last, ok := p.ended[what]; ok && now.Sub(last) < regrantInterval && !now.Before(last) {
 		return
 	}
@@ -74,6 +78,21 @@ func (p *privilegeEpoch) refused(what string) {
 	p.refusals.Add(1)
 }
 
+// nowLocked is the clock's time; p.mu is held.
+func (p *privilegeEpoch) nowLocked() time.Time {
+	if p.now != nil {
+		return p.now()
+	}
+	return time.Now()
+}
+
+// clock is the clock's time.
+func (p *privilegeEpoch) clock() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nowLocked()
+}
+
 // sessionsOf wraps c so that each session it makes knows the refusals
 // counted when it opened (privilegedSession).
 func (p *privilegeEpoch) sessionsOf(c driver.Connector) driver.Connector {
@@ -86,7 +105,7 @@ type epochConnector struct {
 }
 
 func (c epochConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	born := c.p.refusals.Load()
+	born, bornAt := c.p.refusals.Load(), c.p.clock().UnixNano()
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -100,18 +119,32 @@ func (c epochConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("the MySQL driver's connection %T lacks a method the store needs", conn)
 	}
-	return &privilegedSession{mysqlConn: inner, born: born, p: c.p}, nil
+	return &privilegedSession{mysqlConn: inner, born: born, bornAt: bornAt, p: c.p}, nil
 }
 
 // privilegedSession is a session of the driver's that database/sql ends,
 // rather than reuse, once a privilege refusal was counted after it opened.
 type privilegedSession struct {
 	mysqlConn
-	born uint64
-	p    *privilegeEpoch
+	born   uint64
+	bornAt int64 // the clock's UnixNano as it opened
+	p      *privilegeEpoch
 }
 
-func (c *privilegedSession) stale() bool { return c.p.refusals.Load() != c.born }
+// stale reports whether a refusal counted since the session opened ended
+// it, or whether it opened before the last refusal, which ended no
+// sessions, and none has come for regrantInterval since: it may lack a
+// privilege granted since.
+func (c *privilegedSession) stale() bool {
+	if c.p.refusals.Load() != c.born {
+		return true
+	}
+	last := c.p.lastRefused.Load()
+	if last == 0 || c.bornAt > last {
+		return false
+	}
+	return c.p.clock().UnixNano()-last >= int64(regrantInterval)
+}
 
 // IsValid is asked as the session goes back to its pool.
 func (c *privilegedSession) IsValid() bool { return !c.stale() && c.mysqlConn.IsValid() }
