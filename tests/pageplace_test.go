@@ -1,6 +1,9 @@
 package tests
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // rowsJS returns the view's rows, as [count, first key, last key], and the
 // location's hash.
@@ -8,6 +11,13 @@ const (
 	streamRowsJS = `const k = [...document.querySelectorAll('#stream-events li')].map((li) => Number(li.dataset.version)); return [k.length, k[0], k.at(-1), location.hash.replace(/^#\/streams\/[^?]*/, '')]`
 	logRowsJS    = `const k = [...document.querySelectorAll('#log-events li')].map((li) => Number(li.dataset.position)); return [k.length, k[0], k.at(-1), location.hash]`
 )
+
+// restoreWait bounds the wait for a link's from= far back to be
+// restored: up to RESTORE_PAGES (20) reads one after another, each laid
+// out over more rows than the last (up to 2,100), paced by the page and
+// the server, not one step of either. pageTimeout is for one step: with
+// the whole CI run on 2 cores (a load near 25), the 20 pages took longer.
+const restoreWait = 2 * time.Minute
 
 // reload reloads the current tab's page, and waits for the new document.
 func (b *browser) reload(t *testing.T) {
@@ -79,7 +89,7 @@ func TestPageLinkFarBackSaysWhereItStoppedLoading(t *testing.T) {
 	const errorJS = `const e = document.getElementById('error'); return e.hidden ? '' : e.textContent`
 
 	b.navigate(t, s.URL+"/#/streams/"+id+"?from=1")
-	b.waitFor(t, "20 pages of 50 loaded, and the link naming the oldest shown", streamRowsJS, `[1050,2200,1151,"?from=1151"]`)
+	b.waitForWithin(t, restoreWait, "20 pages of 50 loaded, and the link naming the oldest shown", streamRowsJS, `[1050,2200,1151,"?from=1151"]`)
 	b.waitFor(t, "where it stopped, said", errorJS,
 		`"The link asks for the events from version 1: 20 pages of earlier events were loaded, back to version 1151. Load earlier events to go further back."`)
 	b.run(t, `document.getElementById('stream-earlier').click(); return null`)
@@ -87,7 +97,7 @@ func TestPageLinkFarBackSaysWhereItStoppedLoading(t *testing.T) {
 	b.waitFor(t, "the note taken back", errorJS, `""`)
 
 	b.navigate(t, s.URL+"/#/?from=1")
-	b.waitFor(t, "20 pages of 100 positions loaded, and the link naming the oldest shown", logRowsJS, `[2100,2200,101,"#/?from=101"]`)
+	b.waitForWithin(t, restoreWait, "20 pages of 100 positions loaded, and the link naming the oldest shown", logRowsJS, `[2100,2200,101,"#/?from=101"]`)
 	b.waitFor(t, "where it stopped, said", errorJS,
 		`"The link asks for the log from position 1: 20 pages of older events were loaded, back to position 101. Load older events to go further back."`)
 	b.run(t, `document.getElementById('log-older').click(); return null`)
