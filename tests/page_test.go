@@ -40,6 +40,11 @@ const screenshotEnv = "TRIBUTARY_UPDATE_SCREENSHOT"
 // pageTimeout bounds the wait for the page to show something expected.
 const pageTimeout = 15 * time.Second
 
+// pacedWait bounds a wait the page's own timers pace (its /readyz checks
+// every 5 s, a span of its clock): a few of them, on a machine that CI
+// shares between every package's tests, take well past pageTimeout.
+const pacedWait = 2 * time.Minute
+
 // TestPageTailsAStreamLiveAcrossARestart opens a stream in the page, appends
 // over HTTP and sees each event appear without a reload; it stops the server
 // and starts another on the same data and address, and sees the live tail
@@ -436,7 +441,17 @@ func TestPageLoadsEarlierEventsOnceOnADoubleClick(t *testing.T) {
 
 	b.navigate(t, s.URL+"/#/streams/"+id)
 	b.waitFor(t, "the stream's latest 50 events", `return document.querySelectorAll('#stream-events li').length`, "50")
-	b.run(t, `const b = document.getElementById('stream-earlier'); b.click(); b.click(); return null`)
+	// The page is read once for two clicks: a second read of it would
+	// show its events twice. Counted from the clicks, it is an answer a
+	// slow machine cannot come too late for.
+	b.run(t, `const fetch0 = window.fetch;
+		window.pageReads = 0;
+		window.fetch = (u, o) => {
+			if (String(u).includes('direction=backward&from=70&')) window.pageReads++;
+			return fetch0(u, o);
+		};
+		const b = document.getElementById('stream-earlier'); b.click(); b.click(); return null`)
+	b.waitFor(t, "the page of earlier events in, read once", `return [document.querySelectorAll('#stream-events li').length, document.getElementById('stream-earlier').disabled, window.pageReads]`, "[100,false,1]")
 	b.waitFor(t, "no earlier event shown twice", distinctVersionsJS, "true")
 	for i := 0; i < 5 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
 		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
@@ -446,10 +461,12 @@ func TestPageLoadsEarlierEventsOnceOnADoubleClick(t *testing.T) {
 		return v.length === 120 && v.every((x, i) => x === 120 - i)`, "true")
 }
 
-// distinctVersionsJS is true once the stream's list has settled (no page
-// of earlier events in flight) and holds no version twice.
+// distinctVersionsJS is true if the stream's list holds no version twice.
+// It waits for nothing: a test asks it once the reads that could add a
+// version twice are answered (it waited 500 ms in the page for them, which
+// a loaded machine outlasts).
 const distinctVersionsJS = `const v = [...document.querySelectorAll('#stream-events li')].map(li => li.dataset.version);
-	return new Promise(r => setTimeout(() => r(new Set(v).size === v.length && v.length === document.querySelectorAll('#stream-events li').length), 500))`
+	return new Set(v).size === v.length`
 
 // TestPageShowsDataNumbersAsStored: event data is returned byte for byte,
 // and the page shows its numbers as written, even those a JavaScript
@@ -502,8 +519,8 @@ func TestPageLiveLogStartsAtTheLastHundredPositionsWhenOpened(t *testing.T) {
 // slowed fetch passes its outcome through: window.slowAnswered is true once
 // the page has had that answer's body, or its failure (a view left aborts
 // its reads), and a task more; the wait for a late answer that was a sleep
-// of about twice its delay.
-const slowAnsweredJS = `const answered = () => setTimeout(() => { window.slowAnswered = true; });
+// of about twice its delay. window.slowAnswers counts those answers.
+const slowAnsweredJS = `const answered = () => setTimeout(() => { window.slowAnswered = true; window.slowAnswers = (window.slowAnswers || 0) + 1; });
 	const slowAnswered = [(res) => {
 		res.clone().text().then(answered, answered);
 		return res;
@@ -523,12 +540,13 @@ func TestPageShowsTheStreamNavigatedTo(t *testing.T) {
 	s.mustAppend(t, first, appendBody{StreamType: "order", Events: events(3, "OrderNoted")})
 	s.mustAppend(t, second, appendBody{StreamType: "invoice", Events: events(2, "InvoiceNoted")})
 	b.openStreamList(t, s, 2)
-	// A slow answer for the first stream's details, as on a slow network.
+	// A slow answer for the first stream's details, as on a slow network;
+	// the second stream is opened as they are asked for (100 ms after the
+	// first was opened, a loaded machine could have had them in already).
 	b.run(t, slowAnsweredJS+`const fetch0 = window.fetch;
 		window.fetch = (u, o) => String(u) === '/streams/`+first+`'
-			? new Promise((r) => setTimeout(r, 1000)).then(() => fetch0(u, o)).then(...slowAnswered) : fetch0(u, o);
+			? new Promise((r) => { location.hash = '#/streams/`+second+`'; setTimeout(r, 1000); }).then(() => fetch0(u, o)).then(...slowAnswered) : fetch0(u, o);
 		location.hash = '#/streams/`+first+`';
-		setTimeout(() => { location.hash = '#/streams/`+second+`'; }, 100);
 		return null`)
 	b.waitFor(t, "the slow answer in", `return window.slowAnswered === true`, "true")
 	b.waitFor(t, "the second stream's details", `return ['stream-title', 'stream-stream-type', 'stream-version'].map((id) => document.getElementById(id).textContent)`,
@@ -575,9 +593,19 @@ func TestPageStreamsNextPageOnADoubleClick(t *testing.T) {
 	b.navigate(t, s.URL+"/#/streams")
 	b.waitFor(t, "the first page", `return document.getElementById('streams-caption').textContent`, `"Streams, page 1"`)
 	first := b.run(t, `return document.querySelector('#streams-table tbody td').textContent`)
-	b.run(t, `const n = document.getElementById('streams-next'); n.click(); n.click(); return null`)
-	time.Sleep(time.Second)
-	b.waitFor(t, "the second page", `return document.getElementById('streams-caption').textContent`, `"Streams, page 2"`)
+	// One page on is one read of the list, counted from the clicks: by the
+	// time the second page is shown and in the link, any other read the
+	// clicks made has started. It waited a second instead, which a loaded
+	// machine outlasts.
+	b.run(t, `const fetch0 = window.fetch;
+		window.listReads = 0;
+		window.fetch = (u, o) => {
+			if (String(u).startsWith('/streams?')) window.listReads++;
+			return fetch0(u, o);
+		};
+		const n = document.getElementById('streams-next'); n.click(); n.click(); return null`)
+	b.waitFor(t, "the second page, in the link, read once", `return [document.getElementById('streams-caption').textContent, new URLSearchParams(location.hash.split('?')[1] || '').get('page'), window.listReads]`,
+		`["Streams, page 2","2",1]`)
 	b.run(t, `document.getElementById('streams-next').click(); return null`)
 	b.waitFor(t, "the third page, the last", `return [document.getElementById('streams-caption').textContent, document.querySelectorAll('#streams-table tbody tr').length, document.getElementById('streams-next').disabled]`,
 		`["Streams, page 3",20,true]`)
@@ -747,6 +775,16 @@ func (b *browser) recordStreamStatus(t *testing.T) {
 		new MutationObserver(() => window.said.push(document.getElementById('stream-status').textContent))
 			.observe(document.getElementById('stream-status'), { childList: true, characterData: true, subtree: true });
 		return null`)
+}
+
+// pageWaits waits for d to pass in the page, by a timer of its own: the
+// page's timers set before it (its check for a silent connection, every
+// half heartbeat) have run by then, however late a loaded machine runs
+// them. A sleep of d in the test did not wait for them.
+func (b *browser) pageWaits(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	b.run(t, fmt.Sprintf(`window.waited = false; setTimeout(() => { window.waited = true; }, %d); return null`, d.Milliseconds()))
+	b.waitForWithin(t, d+pacedWait, what+", in the page", `return window.waited`, "true")
 }
 
 // saidHeardNothing returns, as a JSON array, the texts recordStreamStatus
@@ -1006,15 +1044,24 @@ func TestPageStreamTailPausedBeforeItsHistoryArrivesShowsEachEventOnce(t *testin
 	s, b, id := startPageWithAStream(t, "order", 120, "OrderNoted")
 	b.openStreamList(t, s, 1)
 	// A slow answer for the stream's latest events, as on a slow network.
+	// The tail is paused and resumed as the first is asked for (a task on,
+	// once the view has its pause button): 300 ms after the view opened, a
+	// loaded machine could have had that answer in already.
 	b.run(t, slowAnsweredJS+`const fetch0 = window.fetch;
-		window.fetch = (u, o) => String(u).includes('direction=backward&limit=')
-			? new Promise((r) => setTimeout(r, 1000)).then(() => fetch0(u, o)).then(...slowAnswered) : fetch0(u, o);
+		window.slowReads = 0;
+		window.fetch = (u, o) => {
+			if (!String(u).includes('direction=backward&limit=')) return fetch0(u, o);
+			const first = window.slowReads++ === 0;
+			return new Promise((r) => setTimeout(() => {
+				if (first) { const p = document.getElementById('stream-pause'); p.click(); p.click(); }
+				setTimeout(r, 1000);
+			})).then(() => fetch0(u, o)).then(...slowAnswered);
+		};
 		location.hash = '#/streams/`+id+`';
-		setTimeout(() => { const p = document.getElementById('stream-pause'); p.click(); p.click(); }, 300);
 		return null`)
 	b.waitFor(t, "the slow answer in", `return window.slowAnswered === true`, "true")
 	b.waitFor(t, "the live tail", statusJS, `"Live at version 120: caught up"`)
-	b.waitFor(t, "no event shown twice", distinctVersionsJS, "true")
+	b.waitFor(t, "every slow read answered, and no event shown twice", `return [window.slowReads === window.slowAnswers, (() => { `+distinctVersionsJS+` })()]`, "[true,true]")
 	for i := 0; i < 5 && b.run(t, `return document.getElementById('stream-earlier').hidden`) == "false"; i++ {
 		b.run(t, `document.getElementById('stream-earlier').click(); return null`)
 		b.waitFor(t, "that page of earlier events in", `return document.getElementById('stream-earlier').disabled`, "false")
@@ -1115,9 +1162,19 @@ func TestPageViewWhoseReadIsRefusedShowsNothingOfThePreviousOne(t *testing.T) {
 	b.waitFor(t, "the refusal", `return document.getElementById('error').textContent.includes('nil UUID')`, "true")
 	b.waitFor(t, "nothing of the last stream", `return [document.getElementById('stream-info').textContent.includes('order'),
 		document.getElementById('stream-status').textContent === 'Paused', document.getElementById('stream-pause').hidden]`, "[false,false,true]")
-	b.run(t, `document.getElementById('stream-pause').click(); document.getElementById('stream-pause').click(); return null`)
-	time.Sleep(time.Second)
-	b.waitFor(t, "no event of the last stream", versionsJS, "[]")
+	// Nothing happens, shown by what would have: the last stream's tail,
+	// restarted, would read it, or show its next event, which the totals
+	// at the top show the page has had. It waited a second instead.
+	b.run(t, `const fetch0 = window.fetch;
+		window.lastReads = 0;
+		window.fetch = (u, o) => {
+			if (String(u).includes('`+id+`')) window.lastReads++;
+			return fetch0(u, o);
+		};
+		document.getElementById('stream-pause').click(); document.getElementById('stream-pause').click(); return null`)
+	s.mustAppend(t, id, appendBody{Events: events(1, "OrderNoted")})
+	b.waitFor(t, "the last stream's next event, at the top", `return document.getElementById('stat-position').textContent`, `"3"`)
+	b.waitFor(t, "no event of the last stream, nor a read of it", `return [`+strings.TrimPrefix(versionsJS, "return ")+`, window.lastReads]`, "[[],0]")
 }
 
 // TestPageStoppedByADatabaseResetSaysToReload: the server restarts on an
@@ -1363,8 +1420,13 @@ func TestPageChecksReadinessOneRequestAtATime(t *testing.T) {
 			return new Promise((_, reject) => o?.signal?.addEventListener('abort', () => { r.pending--; reject(new DOMException('aborted', 'AbortError')); }));
 		};
 		return null`)
-	time.Sleep(17 * time.Second) // three checks or more
-	b.waitFor(t, "one check at a time, and checks going on", `const r = window.readyz; return [r.calls >= 2, r.most]`, "[true,1]")
+	// Three checks, each due while the one before hangs: paced by the
+	// page's timer, waited for, not slept through (17 s, which a loaded
+	// machine outlasts, the checks not yet made).
+	b.waitForWithin(t, pacedWait, "three checks, or two at once", `const r = window.readyz; return r.calls >= 3 || r.most > 1`, "true")
+	if got := b.run(t, `return window.readyz.most`); got != "1" {
+		t.Errorf("checks of /readyz on their way at once: at most %s; want 1", got)
+	}
 	b.waitFor(t, "the live log still caught up", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
 }
 
@@ -1998,7 +2060,7 @@ func TestPageLearnsTheHeartbeatOfAServerRestartedWithAnother(t *testing.T) {
 	b.waitFor(t, "the tail to resume with version 2", versionsJS, "[2,1]")
 	b.waitFor(t, "the live tail, caught up again", statusJS, `"Live at version 2: caught up"`)
 	b.recordStreamStatus(t)
-	time.Sleep(6 * time.Second) // twice the three old heartbeats
+	b.pageWaits(t, 6*time.Second, "twice the three old heartbeats")
 	if got := b.saidHeardNothing(t); got != "[]" {
 		t.Errorf("the page, on a server restarted with a heartbeat of 10 s, said %s; want nothing of the kind", got)
 	}
@@ -2093,7 +2155,7 @@ func TestPageTabTakingOverKnowsTheHeartbeatTheHolderLearned(t *testing.T) {
 	b.recordStreamStatus(t)
 	s2.mustAppend(t, id, appendBody{Events: events(1, "OrderShipped")})
 	b.waitFor(t, "the next event, on the second tab's own connection", versionsJS, "[3,2,1]")
-	time.Sleep(6 * time.Second) // twice the three old heartbeats
+	b.pageWaits(t, 6*time.Second, "twice the three old heartbeats")
 	if got := b.saidHeardNothing(t); got != "[]" {
 		t.Errorf("the tab that took over, on a server restarted with a heartbeat of 10 s, said %s; want nothing of the kind", got)
 	}
