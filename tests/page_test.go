@@ -41,7 +41,8 @@ const screenshotEnv = "TRIBUTARY_UPDATE_SCREENSHOT"
 const pageTimeout = 15 * time.Second
 
 // pacedWait bounds a wait the page's own timers pace (its /readyz checks
-// every 5 s, a span of its clock): a few of them, on a machine that CI
+// every 5 s, a span of its clock, its 10 s bound on a read, its backoff):
+// a few of them, on a machine that CI
 // shares between every package's tests, take well past pageTimeout.
 const pacedWait = 2 * time.Minute
 
@@ -1584,7 +1585,9 @@ func TestPageGivesUpAReadTheServerLeavesUnanswered(t *testing.T) {
 		location.hash = '#/streams/`+id+`';
 		return null`)
 	b.waitFor(t, "the read on its way", `return window.held`, "1")
-	b.waitFor(t, "the page to say the server did not answer, and that it tries again", `const m = document.getElementById('error').textContent;
+	// The page gives the read up after 10 s of its clock: paced by it, not
+	// one step (pageTimeout left it 5 s, which a loaded machine outlasts).
+	b.waitForWithin(t, pacedWait, "the page to say the server did not answer, and that it tries again", `const m = document.getElementById('error').textContent;
 		return [m.includes('did not answer'), /Trying again in \d+ s/.test(m)]`, "[true,true]")
 	b.waitFor(t, "the stream's events, read again", versionsJS, "[2,1]")
 	b.waitFor(t, "the live tail", statusJS, `"Live at version 2: caught up"`)
@@ -1798,7 +1801,8 @@ func TestPageGivesUpALiveConnectionTheServerLeavesUnanswered(t *testing.T) {
 					? `+first+`
 					: fetch0(u, o);`)
 			b.navigate(t, s.URL+"/#/")
-			b.waitFor(t, "the page to say the server did not answer, and that it tries again", `const m = document.getElementById('log-status').textContent;
+			// Given up after 10 s of the page's clock: paced by it, not one step.
+			b.waitForWithin(t, pacedWait, "the page to say the server did not answer, and that it tries again", `const m = document.getElementById('log-status').textContent;
 				return [m.includes('did not answer'), /trying again in \d+ s/.test(m)]`, "[true,true]")
 			b.waitFor(t, "the live log, live", `return document.getElementById('log-status').textContent`, `"Live at position 1: caught up"`)
 			b.waitFor(t, "a second connection", `return window.opened`, "2")
@@ -2308,7 +2312,9 @@ func TestPageReadsRefusedWhileTheDatabaseIsDownBackOff(t *testing.T) {
 
 	p.Cut()
 	b.navigate(t, s.URL+"/#/")
-	b.waitFor(t, "the page's wait to grow while the outage lasts", `return /Trying again in [4-6] s/.test(document.getElementById('error').textContent)`, "true")
+	// Two waits of the page's (2 s, then 2–4 s) and their refused reads
+	// first: paced by the page, not one step.
+	b.waitForWithin(t, pacedWait, "the page's wait to grow while the outage lasts", `return /Trying again in [4-6] s/.test(document.getElementById('error').textContent)`, "true")
 	p.Restore(t)
 	b.waitFor(t, "the live log, without a reload", positionsJS, "[2,1]")
 	// The outage's 503s were failures; what the page asked once the
