@@ -93,8 +93,9 @@ func (s *Store) holeInLog(ctx context.Context, lo, hi int64) error {
 // failing at a version it skips that the primary has an event at: between
 // the versions it yields, and between them and the page's ends (its first
 // version asked for, its last: before page.Next, or the stream's end or
-// start). A FirstOnly page yields one event, and is judged at its start
-// alone.
+// start). A FirstOnly page (HEAD) reads one event, and is judged at it
+// alone: where the replica lost it, the page yielded nothing and HEAD
+// answered 200 for a page whose GET fails.
 func (s *Store) streamWithoutHoles(ctx context.Context, id uuid.UUID, opts eventstore.ReadStreamOptions, page eventstore.StreamPage) iter.Seq2[eventstore.Event, error] {
 	events, version := page.Events, page.Stream.Version
 	return func(yield func(eventstore.Event, error) bool) {
@@ -112,6 +113,9 @@ func (s *Store) streamWithoutHoles(ctx context.Context, id uuid.UUID, opts event
 				end = page.Next + 1
 			}
 		}
+		if opts.FirstOnly && (end-next)*step > 0 {
+			end = next
+		}
 		for e, err := range events {
 			if err == nil && (e.Version-next)*step > 0 {
 				if err := s.holeInStream(ctx, id, min(next, e.Version-step), max(next, e.Version-step)); err != nil {
@@ -126,7 +130,7 @@ func (s *Store) streamWithoutHoles(ctx context.Context, id uuid.UUID, opts event
 				next = e.Version + step
 			}
 		}
-		if opts.FirstOnly || version == 0 || (end-next)*step < 0 {
+		if version == 0 || (end-next)*step < 0 {
 			return
 		}
 		if err := s.holeInStream(ctx, id, min(next, end), max(next, end)); err != nil {
