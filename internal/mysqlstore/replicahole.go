@@ -56,12 +56,20 @@ func (s *Store) logWithoutHoles(ctx context.Context, events iter.Seq2[eventstore
 // (ReadAllOptions.StreamID, no other filter: a stream subscription's
 // catch-up), failing at a version it skips between two of its events that
 // the primary has an event at: one stream's events in position order have
-// dense versions. Its first event's version is not judged: the page says
-// nothing of the version before it.
-func (s *Store) oneStreamWithoutHoles(ctx context.Context, id uuid.UUID, events iter.Seq2[eventstore.Event, error]) iter.Seq2[eventstore.Event, error] {
+// dense versions. Its first event's version is judged too, where it is
+// past 1 (lostBefore): a subscription resumed from a version the replica
+// lost starts after the version before it, and its catch-up's first event
+// was the one after the lost one, handed on without it.
+func (s *Store) oneStreamWithoutHoles(ctx context.Context, id uuid.UUID, after int64, events iter.Seq2[eventstore.Event, error]) iter.Seq2[eventstore.Event, error] {
 	return func(yield func(eventstore.Event, error) bool) {
 		var last int64 // the version yielded last, 0 before the first
 		for e, err := range events {
+			if err == nil && last == 0 && e.Version > 1 {
+				if err := s.lostBefore(ctx, id, after, e.Version); err != nil {
+					yield(eventstore.Event{}, err)
+					return
+				}
+			}
 			if err == nil && last > 0 && e.Version > last+1 {
 				if err := s.holeInStream(ctx, id, last+1, e.Version-1); err != nil {
 					yield(eventstore.Event{}, err)
@@ -76,6 +84,30 @@ func (s *Store) oneStreamWithoutHoles(ctx context.Context, id uuid.UUID, events 
 			}
 		}
 	}
+}
+
+// lostBefore is nil where the read replica has version-1 of stream id,
+// which the first event of a page of the stream's log after after, at
+// version, follows: one look by key on the replica. Where it lacks it, the
+// primary is asked for the stream's events below version after after
+// (those the page should have begun with): missingFromLog's error for the
+// first it has, nil where it has none (removed by hand there too, or all at
+// or before after).
+func (s *Store) lostBefore(ctx context.Context, id uuid.UUID, after, version int64) error {
+	const q = "SELECT position FROM events WHERE stream_id = ? AND stream_version = ?"
+	var p int64
+	err := s.readOnce(ctx, "replica_hole", s.reads, func() error { return s.reads.QueryRowContext(ctx, q, id[:], version-1).Scan(&p) })
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return s.replicaRead(fmt.Errorf("read the read replica's event %d of stream %s: %w", version-1, id, s.translateReplica(err)))
+	}
+	p, err = s.primaryPosition(ctx, "SELECT MIN(position) FROM events WHERE stream_id = ? AND stream_version < ? AND position > ?", id[:], version, after)
+	if err != nil || p == 0 {
+		return err
+	}
+	return s.missingFromLog(ctx, p)
 }
 
 // holeInLog is nil where the primary has no event at positions lo to hi,
@@ -241,7 +273,7 @@ func (s *Store) withoutHoles(ctx context.Context, opts eventstore.ReadAllOptions
 	case events == nil || len(opts.StreamTypes) > 0 || len(opts.EventTypes) > 0:
 		return events
 	case opts.StreamID != uuid.Nil:
-		return s.oneStreamWithoutHoles(ctx, opts.StreamID, events)
+		return s.oneStreamWithoutHoles(ctx, opts.StreamID, opts.After, events)
 	}
 	return s.logWithoutHoles(ctx, events, opts.After)
 }
