@@ -256,7 +256,9 @@ func (s *Server) awaitLogStart(ctx context.Context, after int64, asked string, a
 // returns ahead at once where reads see every acknowledged append, and
 // once the replica has every append the primary had when this request
 // asked (its head at the primary's, read after the request began) and the
-// stream still lacks seen: no append answered it on this database. Where
+// stream still lacks seen: no append answered it on this database; not
+// where the primary has seen (read as it began): a replica that lost it,
+// or one it got since, is waited for to the end, then 503. Where
 // the primary is a Galera node, which may lack another node's commit, the
 // wait goes on to its end instead. Behind a replica whose applier has
 // stopped on an error it is a 503 at once (applierFailed). A version past
@@ -278,10 +280,13 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 			return err
 		}
 	}
+	primaryHas := false // the primary has version seen: never ahead, whatever the replica lacks
 	if !lag.PrimaryMayLag {
 		// Where it cannot be read, the wait below still ends at the
 		// primary's head.
-		if v, err := s.opts.Replica.PrimaryStreamVersion(ctx, id); err == nil && seen > v {
+		v, err := s.opts.Replica.PrimaryStreamVersion(ctx, id)
+		primaryHas = err == nil && seen <= v
+		if err == nil && seen > v {
 			return &aheadError{requested: ahead.requested, current: v, detail: fmt.Sprintf(
 				"%s starts after version %d, but stream %s is at version %d on the primary, not only on this server's read replica: no append answered that version on this database. "+
 					"The starting point may come from another or a restored database; %s.",
@@ -317,7 +322,11 @@ func (s *Server) awaitStreamStart(ctx context.Context, id uuid.UUID, seen int64,
 			switch {
 			case err == nil && seen <= version:
 				return nil
-			case err == nil && head >= lag.PrimaryHead && !lag.PrimaryMayLag:
+			case err == nil && head >= lag.PrimaryHead && !lag.PrimaryMayLag && !primaryHas:
+				// Not where the primary has version seen: a replica at
+				// its head lacking it (appended since, or lost by the
+				// replica: a transaction skipped on it) is waited for,
+				// then 503; a 409 said no append answered it.
 				return ahead
 			case err == nil && lag.ApplierFailed:
 				return applierFailed(fmt.Sprintf("version %d of stream %s", seen, id), fmt.Sprintf("version %d", version), lag.IOErrno)
