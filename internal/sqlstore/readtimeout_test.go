@@ -20,7 +20,8 @@ import (
 // readTimeout), whatever its caller's context. On MariaDB a read waits
 // behind another session's LOCK TABLES … WRITE and ends at its bound; on
 // SQLite, whose reads in WAL mode wait for no lock, a bound already passed
-// ends it at once.
+// ends it at once. The reads of one row (an event, its position, the id
+// at a position: the live feed's) too.
 func TestAReadStatementEndsAtItsBoundWhateverItsCaller(t *testing.T) {
 	t.Parallel()
 	for name, db := range bothDBs(t) {
@@ -58,7 +59,13 @@ func TestAReadStatementEndsAtItsBoundWhateverItsCaller(t *testing.T) {
 					_, err := r.ReadStream(ctx, stream, eventstore.ReadStreamOptions{})
 					return err
 				},
-				"Head": func(ctx context.Context) error { _, err := r.Head(ctx); return err },
+				"Head":  func(ctx context.Context) error { _, err := r.Head(ctx); return err },
+				"Event": func(ctx context.Context) error { _, err := r.Event(ctx, stream, 2); return err },
+				// A stream subscription's start from a version, and the live
+				// feed's check of its head at each poll: bound by the read
+				// statement's bound alone (scanRow's) since their own went.
+				"EventPosition": func(ctx context.Context) error { _, err := r.EventPosition(ctx, stream, 2); return err },
+				"IDAt":          func(ctx context.Context) error { _, err := (logTail{reader: r}).IDAt(ctx, 2); return err },
 			} {
 				done := make(chan error, 1)
 				start := time.Now()
