@@ -75,3 +75,13 @@ func SetBelowLogEvery(s *Store, every time.Duration) {
 	s.writer.warned.every = every
 	s.writer.warned.mu.Unlock()
 }
+
+// StallWatchEntries is how many statements s's read stall watch holds:
+// those watched, and those a stall cut whose read has not yet taken its
+// refusal.
+func StallWatchEntries(s *Store) int {
+	w := s.reader.stall
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.watched) + len(w.cut)
+}
