@@ -593,10 +593,18 @@ func openMySQL(parent context.Context, cfg config.Config, log *slog.Logger, m *m
 					"error", err, "startup_timeout", cfg.StartupTimeout)
 			}
 			refused = err
-		} else if retries {
-			log.Warn("database not reachable yet; retrying", "error", err, "retry_in", wait)
 		} else {
-			log.Warn("database not reachable yet; giving up at the start-up timeout, too near for a retry", "error", err, "startup_timeout", cfg.StartupTimeout)
+			// The read replica, not the primary, when it is the one
+			// that does not answer: an operator is sent to the right one.
+			what := "database"
+			if errors.Is(err, mysqlstore.ErrReplicaDownAtStart) {
+				what = "read replica (TRIBUTARY_MYSQL_READ_DSN)"
+			}
+			if retries {
+				log.Warn(what+" not reachable yet; retrying", "error", err, "retry_in", wait)
+			} else {
+				log.Warn(what+" not reachable yet; giving up at the start-up timeout, too near for a retry", "error", err, "startup_timeout", cfg.StartupTimeout)
+			}
 		}
 		select {
 		case <-ctx.Done():

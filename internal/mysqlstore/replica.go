@@ -268,8 +268,19 @@ func replicaDownAtStart(cfg *mysql.Config, err error) error {
 	}
 	return fmt.Errorf("connect to the read replica at %s, which %s names: %s, while the primary answers; the start waits for it "+
 		"until the start-up timeout, and does not serve reads from the primary instead: mend it, or unset %s to serve reads "+
-		"from the primary: %w", cfg.Addr, replicaDSN, why, replicaDSN, err)
+		"from the primary: %w", cfg.Addr, replicaDSN, why, replicaDSN, replicaDown{err})
 }
+
+// ErrReplicaDownAtStart is wrapped by Open's error when the read replica
+// does not answer (or cannot serve yet) while the primary does: the start
+// waits for it, and its warnings say it is the replica they wait for.
+var ErrReplicaDownAtStart = errors.New("the read replica does not answer")
+
+// replicaDown marks err, the read replica's at start, with
+// ErrReplicaDownAtStart, its words unchanged.
+type replicaDown struct{ error }
+
+func (e replicaDown) Unwrap() []error { return []error{e.error, ErrReplicaDownAtStart} }
 
 // translateUserAtStart is translate for the read replica's first session:
 // a user refused there (a wrong password, no access to the database) is a
