@@ -422,8 +422,11 @@ func TestAProblemCutsWhatItQuotesOnlyOnceItsTokensAreRedacted(t *testing.T) {
 		"GET /streams?after=" + strings.Repeat("a", 1000) + secret + " HTTP/1.1\r\n" + bearer,
 	} {
 		resp, body := rawRequest(t, srv, req+"Host: test\r\nConnection: close\r\n\r\n{}")
-		if resp.StatusCode < 400 || strings.Contains(body, secret[:5]) || !strings.Contains(body, "REDACTED") {
-			t.Errorf("%.60s…: %d %s; want a problem that quotes the token REDACTED, no part of it", req, resp.StatusCode, body)
+		// A method HTTP does not define is not quoted at all, only its
+		// length: nothing of it to redact.
+		quoted := !strings.HasPrefix(req, "PUT"+"A")
+		if resp.StatusCode < 400 || strings.Contains(body, secret[:5]) || quoted && !strings.Contains(body, "REDACTED") {
+			t.Errorf("%.60s…: %d %s; want a problem that quotes the token REDACTED (or, a method, not at all), no part of it", req, resp.StatusCode, body)
 		}
 	}
 }
