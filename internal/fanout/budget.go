@@ -43,16 +43,25 @@ func catchUpReserve(maxEvent int) int64 {
 // the client's.
 const catchUpTurn = time.Second
 
+// catchUpOvertakes is how many subscriptions that have read less of their
+// catch-up may take a place before one that waits for its next page: enough
+// for the few small newcomers that arrive during a turn to go first, few
+// enough that a churn of them delays a large catch-up by that many turns a
+// page, never for ever.
+const catchUpOvertakes = 16
+
 // budget is the bytes that subscriptions reading the store may hold, all
 // together. A subscription takes its reservation before it reads and gives
 // it back once its consumer has written what it read (its next call); one
 // that finds none free queues, and reservations freed go to the queue in
 // order of what each has read from the store in its catch-up so far, the
 // least first, and in order of arrival among equals: a subscription with
-// little history is not queued behind others' turns of megabytes each, and
-// one is passed only by those that have read less than it, each pass
-// bringing them nearer to it. A subscription whose client stalls thus holds
-// only its own place.
+// little history is not queued behind others' turns of megabytes each. One
+// is passed only by those that have read less than it, and at most
+// catchUpOvertakes times while it waits: newcomers arriving without end (a
+// client opening and closing subscriptions) would otherwise keep another's
+// catch-up from its next page for ever. A subscription whose client stalls
+// thus holds only its own place.
 type budget struct {
 	mu    sync.Mutex
 	limit int64
@@ -71,6 +80,7 @@ type reservation struct {
 	n       int64
 	room    int64         // what it asked for beyond base
 	served  int64         // what its subscription has read in its catch-up: its order in the queue
+	passed  int           // how many queued ahead of it since it queued (under budget.mu)
 	granted bool          // under budget.mu
 	ready   chan struct{} // closed once granted
 }
@@ -79,7 +89,7 @@ type reservation struct {
 // has read served bytes in its catch-up: granted at once if the budget has
 // room and nobody waits (or nothing is taken: a budget below one
 // reservation still lets one through), else queued behind those that have
-// read no more than it.
+// read no more than it or been passed catchUpOvertakes times.
 func (b *budget) take(room, served int64) *reservation {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -91,8 +101,11 @@ func (b *budget) take(room, served int64) *reservation {
 		b.grantLocked(r)
 	default:
 		i := len(b.queue)
-		for i > 0 && b.queue[i-1].served > served {
+		for i > 0 && b.queue[i-1].served > served && b.queue[i-1].passed < catchUpOvertakes {
 			i--
+		}
+		for _, w := range b.queue[i:] {
+			w.passed++
 		}
 		b.queue = slices.Insert(b.queue, i, r)
 	}
