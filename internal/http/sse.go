@@ -1040,8 +1040,15 @@ func (ew *eventWriter) run(ctx context.Context, toLive bool) bool {
 		case <-heartbeat.C:
 			// A client that took nothing of what its socket holds for the
 			// stall timeout is cut here too, where the subscription waits
-			// (a place, a read of the store), not only in a blocked write.
-			ew.guard.waitStalled(time.Now())
+			// (a place, a read of the store, the next event), not only in
+			// a blocked write. It ends here: a live subscription's
+			// keep-alive is one attempt without the guard, which a socket
+			// with room takes, and the client kept its subscription until
+			// its socket's buffers filled.
+			if ew.guard.waitStalled(time.Now()) {
+				ew.heartbeat() //nolint:errcheck // cut: the client is stalled
+				return false
+			}
 			if ew.heartbeat() != nil {
 				return false
 			}
