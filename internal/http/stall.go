@@ -95,10 +95,15 @@ func (g *stallGuard) waitStalled(now time.Time) bool {
 	if g.acked == nil || g.queued == nil || g.busy {
 		return false
 	}
+	// An idle subscriber's socket holds nothing: one system call, not two.
 	q, qok := g.queued()
-	n, aok := g.acked()
-	if !qok || !aok || q == 0 {
+	if !qok || q == 0 {
 		g.idleKnown = false // it took everything: nothing to judge
+		return false
+	}
+	n, aok := g.acked()
+	if !aok {
+		g.idleKnown = false
 		return false
 	}
 	if !g.idleKnown || n != g.idleAcked {
