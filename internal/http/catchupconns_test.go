@@ -80,19 +80,7 @@ func TestACatchUpBlockedOnAClientThatNeverReadsHoldsNoConnection(t *testing.T) {
 		srv.Start()
 		t.Cleanup(func() { srv.Close(); cancel(); <-done })
 
-		d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-			return c.Control(func(fd uintptr) {
-				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) //nolint:errcheck // a hint
-			})
-		}}
-		c, err := d.Dial("tcp", srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if _, err := fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
+		subscribeWithSmallReceiveBuffer(t, srv.Listener.Addr().String())
 		// It never reads. Its subscription reads history under a place,
 		// and its write of it blocks; the place stays held while it does.
 		untilState(t, "the subscription to read history under a place", func() bool { return feed.CatchUpBytes() > 0 })
@@ -104,4 +92,26 @@ func TestACatchUpBlockedOnAClientThatNeverReadsHoldsNoConnection(t *testing.T) {
 				feed.CatchUpBytes(), feed.Subscribers())
 		}
 	})
+}
+
+// subscribeWithSmallReceiveBuffer subscribes to /events at addr on a
+// connection of its own whose receive buffer is 4 KiB (a hint the kernel
+// may round), so that what the server sends fills it soon: the client of a
+// test that reads slowly, or not at all.
+func subscribeWithSmallReceiveBuffer(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) //nolint:errcheck // a hint
+		})
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

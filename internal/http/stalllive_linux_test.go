@@ -5,11 +5,8 @@ package http_test
 import (
 	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,19 +41,7 @@ func TestALiveSubscriberWhoseClientStoppedReadingIsCutAtAKeepAlive(t *testing.T)
 		srv.Start()
 		t.Cleanup(func() { srv.Close(); cancel(); <-done })
 
-		d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-			return c.Control(func(fd uintptr) {
-				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) //nolint:errcheck // a hint
-			})
-		}}
-		c, err := d.Dial("tcp", srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if _, err := fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
+		c := subscribeWithSmallReceiveBuffer(t, srv.Listener.Addr().String())
 		br := bufio.NewReader(c)
 		readUntil := func(what string) {
 			t.Helper()

@@ -4,7 +4,6 @@ package http_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -92,19 +91,7 @@ func TestAStalledSubscriberWaitingOnTheStoreIsCutByTheStallTimeout(t *testing.T)
 		srv.Start()
 		t.Cleanup(func() { srv.Close(); cancel(); <-done })
 
-		d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-			return c.Control(func(fd uintptr) {
-				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) //nolint:errcheck // a hint
-			})
-		}}
-		c, err := d.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if _, err := fmt.Fprintf(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
+		subscribeWithSmallReceiveBuffer(t, l.Addr().String())
 		// It never reads.
 		untilState(t, "the subscription to write its first page and wait on the store for its second", func() bool {
 			select {
